@@ -1,0 +1,159 @@
+"""Shared construction of the convolution family (PyTorch ``conv1d/2d/3d`` semantics).
+
+    y[b,o,i] = bias[o] + Σ_{c'<C_g} Σ_u W[o,c',u] · x̃[b, ⌊o/O_g⌋·C_g + c', s·i + δ·u − P]
+
+with x̃ the zero-padded input, groups as contiguous blocks of C_g input and O_g output
+channels, and output length ⌊(L + 2P − δ(K−1) − 1)/s⌋ + 1. Depthwise convolution is the case
+C_g = 1 (groups = C); pointwise the case K = 1, P = 0.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from evosym import Derivation, Operator, TensorDecl, Window, WindowAxis
+from evosym.ir.symbols import InRange, index, size
+from evosym.ir.tensors import Definition
+
+AXES = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
+LENGTH = {"": "L", "d": "D", "h": "H", "w": "W"}
+OUT_POS = {1: "i", 2: "i j", 3: "i j k"}
+IN_POS = {1: "m", 2: "m n", 3: "m n l"}
+OFFSETS = {1: "u", 2: "u v", 3: "u v t"}
+
+
+def _sym(base, axis, zero=False):
+    name = f"{base}_{axis}" if axis else base
+    return size(name, zero=zero)
+
+
+class ConvFamily:
+    """Symbols and tensors of an N-d convolution; ``fixed`` pins sizes (K=1 for pointwise …)."""
+
+    def __init__(self, dims: int, *, depthwise: bool = False, fixed: dict | None = None):
+        fixed = dict(fixed or {})
+        self.dims, self.depthwise = dims, depthwise
+        self.axes = AXES[dims]
+        pick = lambda name, sym: sp.sympify(fixed[name]) if name in fixed else sym  # noqa: E731
+        self.B = size("B")
+        if depthwise:
+            self.G, self.Cg, self.Og = size("C"), sp.Integer(1), size("M")
+        else:
+            self.G, self.Cg, self.Og = size("G"), size("C_g"), size("O_g")
+        self.L = tuple(size(LENGTH[a] + "_in") for a in self.axes)
+        self.K = tuple(pick("K", _sym("K", a)) for a in self.axes)
+        self.s = tuple(pick("s", _sym("s", a)) for a in self.axes)
+        self.dil = tuple(pick("delta", _sym("delta", a)) for a in self.axes)
+        self.P = tuple(pick("P", _sym("P", a, zero=True)) for a in self.axes)
+        self.C = self.G * self.Cg
+        self.O = self.G * self.Og
+        self.Lout = tuple(sp.floor((L + 2 * P - d * (K - 1) - 1) / s) + 1
+                          for L, P, d, K, s in zip(self.L, self.P, self.dil, self.K, self.s))
+        self.b, self.o, self.c, self.cg = index("b"), index("o"), index("c"), index("c'")
+        self.p = tuple(index(n) for n in OUT_POS[dims].split())
+        self.q = tuple(index(n) for n in IN_POS[dims].split())
+        self.u = tuple(index(n) for n in OFFSETS[dims].split())
+
+    def symbols(self):
+        out = [(self.B, "batch size")]
+        if self.depthwise:
+            out += [(self.G, "channels (= groups)"), (self.Og, "channel multiplier: output channels per input channel")]
+        else:
+            out += [(self.G, "groups"), (self.Cg, "input channels per group"), (self.Og, "output channels per group")]
+        for a, L, K, s, d, P in zip(self.axes, self.L, self.K, self.s, self.dil, self.P):
+            where = f" along {a}" if a else ""
+            out.append((L, "input length" + where))
+            for sym, what in ((K, "kernel size"), (s, "stride"), (d, "dilation"), (P, "zero padding")):
+                if isinstance(sym, sp.Symbol):
+                    out.append((sym, what + where))
+        return tuple(out)
+
+    def offsets(self):
+        """Input position read by output position p at kernel offset u, per axis."""
+        return tuple(s * p + d * u - P for s, p, d, u, P in zip(self.s, self.p, self.dil, self.u, self.P))
+
+    def window(self) -> Window:
+        return Window(tuple(WindowAxis(K, s, d, P, L) for K, s, d, P, L in zip(self.K, self.s, self.dil, self.P, self.L)))
+
+    def config(self, **kw) -> dict:
+        """A grid shape from keyword sizes; per-axis values as tuples (``K=(3, 2)``)."""
+        out = {self.B: kw.get("B", 1)}
+        if self.depthwise:
+            out[self.G], out[self.Og] = kw["C"], kw["M"]
+        else:
+            out[self.G], out[self.Cg], out[self.Og] = kw["G"], kw["C_g"], kw["O_g"]
+        for name, syms in (("L", self.L), ("K", self.K), ("s", self.s), ("delta", self.dil), ("P", self.P)):
+            vals = kw.get(name, (1,) * self.dims)
+            vals = vals if isinstance(vals, tuple) else (vals,) * self.dims
+            for sym, v in zip(syms, vals):
+                if isinstance(sym, sp.Symbol):
+                    out[sym] = v
+        return out
+
+
+def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid, description: str,
+                  reference_name: str, notes=()) -> Operator:
+    x = TensorDecl("x", (fam.B, fam.C) + fam.L, "input", "input feature map")
+    W = TensorDecl("W", (fam.O, fam.Cg) + fam.K, "parameter", "convolution weight (PyTorch layout)")
+    tensors = [x, W]
+    y = TensorDecl("y", (fam.B, fam.O) + fam.Lout, "output", "output feature map")
+    x_pad = Definition("x_pad", (fam.b, fam.c) + fam.q,
+                       sp.Mul(*[InRange(q, 0, L - 1) for q, L in zip(fam.q, fam.L)]) * x[(fam.b, fam.c) + fam.q],
+                       "zero-padded input: x inside the input, 0 outside", latex=r"\tilde{x}")
+    group = sp.floor(fam.o / fam.Og)
+    channel = group * fam.Cg + (fam.cg if fam.Cg != 1 else 0)
+    w_idx = (fam.o, fam.cg if fam.Cg != 1 else sp.Integer(0)) + fam.u
+    summand = W[w_idx] * x_pad[(fam.b, channel) + fam.offsets()]
+    limits = [(u, 0, K - 1) for u, K in zip(reversed(fam.u), reversed(fam.K))]
+    if fam.Cg != 1:
+        limits.append((fam.cg, 0, fam.Cg - 1))
+    rhs = sp.Sum(summand, *limits)
+    if bias:
+        bvec = TensorDecl("bias", (fam.O,), "parameter", "per-output-channel bias")
+        tensors.append(bvec)
+        rhs = bvec[fam.o] + rhs
+    return Operator(
+        name=name, summary=summary, output=y, lhs_indices=(fam.b, fam.o) + fam.p, traditional=rhs,
+        tensors=tuple(tensors), batch=fam.b, out_channel=fam.o, position=fam.p, value="x",
+        definitions=(x_pad,), sizes=fam.symbols(), grid=tuple(grid),
+        reference=_torch_conv(fam, bias), reference_name=reference_name, description=description,
+        citation="PyTorch torch.nn.functional.conv1d/2d/3d (cross-correlation, zero padding, contiguous groups)",
+        notes=tuple(notes))
+
+
+def conv_derive(fam: ConvFamily, d: Derivation) -> None:
+    """The convolution family's proof: unfold padding, reindex channels and positions, name K."""
+    d.apply("unfold-definition", name="x_pad")
+    ranges = [(e, q, 0, L - 1) for e, q, L in zip(fam.offsets(), fam.q, fam.L)]
+    group = sp.floor(fam.o / fam.Og)
+    if fam.Cg != 1:
+        d.apply("split-channels-into-groups", var=fam.cg, new=fam.c, group=group, groups=fam.G, block=fam.Cg)
+        d.apply("introduce-delta", targets=ranges, within=fam.c)
+        moved = list(fam.q)
+        channel_factor = sp.KroneckerDelta(sp.floor(fam.c / fam.Cg), group)
+    else:
+        d.apply("introduce-delta", targets=[(group, fam.c, 0, fam.G - 1)] + ranges, within=fam.u[0])
+        moved = [fam.c] + list(fam.q)
+        channel_factor = sp.KroneckerDelta(fam.c, group)
+    d.apply("exchange-sums", outer=list(fam.u), inner=moved)
+    xq = sp.IndexedBase("x")[(fam.b, fam.c) + fam.q]
+    d.apply("factor-out", factor=xq * channel_factor, over=list(reversed(fam.u)))
+    d.apply("name-kernel", name="K", channel=fam.c, position=fam.q, indices=(fam.o, fam.c) + fam.p + fam.q)
+    d.conclude(omega=fam.window(), channel=fam.c, neighbour=fam.q)
+
+
+def _torch_conv(fam: ConvFamily, bias: bool):
+    """Reference: torch.nn.functional.conv{N}d in float64 (independent of the SymPy form)."""
+    def reference(arrays, sizes):
+        import torch
+        import torch.nn.functional as F
+        fn = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[fam.dims]
+
+        def ints(syms):
+            return tuple(int(sizes[str(s)]) if isinstance(s, sp.Symbol) else int(s) for s in syms)
+        groups = int(sizes[str(fam.G)])
+        t = {k: torch.from_numpy(v).to(torch.float64) for k, v in arrays.items()}
+        out = fn(t["x"], t["W"], t.get("bias") if bias else None, stride=ints(fam.s), padding=ints(fam.P),
+                 dilation=ints(fam.dil), groups=groups)
+        return out.numpy()
+    return reference

@@ -1,0 +1,150 @@
+"""Neighbourhoods Ω(p): the input positions q that an output position p aggregates.
+
+Three shapes cover the operators: a :class:`Window` (kernel, stride, dilation, padding per
+axis, clipped to the input), :class:`Global` (every position) and :class:`IndexSet` (any
+predicate on p and q). Each can enumerate Ω(p) at concrete sizes (for the bounded checks)
+and describe itself in text and LaTeX (for proofs).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import sympy as sp
+
+
+from .symbols import size_value as _int
+
+
+@dataclass(frozen=True)
+class WindowAxis:
+    """One axis of a window: q = stride·p + dilation·u − padding, 0 ≤ u < kernel, 0 ≤ q < length."""
+
+    kernel: sp.Expr
+    stride: sp.Expr
+    dilation: sp.Expr
+    padding: sp.Expr
+    length: sp.Expr
+
+    def __post_init__(self):
+        for name in ("kernel", "stride", "dilation", "padding", "length"):
+            object.__setattr__(self, name, sp.sympify(getattr(self, name)))
+
+    def offset(self, p, u) -> sp.Expr:
+        return self.stride * p + self.dilation * u - self.padding
+
+
+class Neighbourhood:
+    """Base class: Ω(p) as a set of input positions."""
+
+    kind = "neighbourhood"
+
+    def points(self, p: tuple[int, ...], env: dict) -> frozenset[tuple[int, ...]]:
+        raise NotImplementedError
+
+    def lengths(self) -> tuple[sp.Expr, ...]:
+        raise NotImplementedError
+
+    def size_bound(self) -> sp.Expr:
+        """An upper bound on |Ω(p)| as a formula in the sizes."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def latex(self, p, printer) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Window(Neighbourhood):
+    """A (possibly strided, dilated, padded) window, clipped to the input: zero-padding semantics."""
+
+    axes: tuple[WindowAxis, ...]
+    kind = "window"
+
+    def lengths(self):
+        return tuple(a.length for a in self.axes)
+
+    def points(self, p, env):
+        per_axis = []
+        for axis, pd in zip(self.axes, p):
+            k, s, d, pad, length = (_int(getattr(axis, f), env) for f in ("kernel", "stride", "dilation", "padding", "length"))
+            per_axis.append(sorted({s * pd + d * u - pad for u in range(k)} & set(range(length))))
+        return frozenset(itertools.product(*per_axis))
+
+    def size_bound(self):
+        return sp.Mul(*[a.kernel for a in self.axes])
+
+    def describe(self):
+        ks = "×".join(str(a.kernel) for a in self.axes)
+        return f"window {ks} (stride, dilation, zero padding), clipped to the input"
+
+    def latex(self, p, printer):
+        us = sp.symbols("u_1:%d" % (len(self.axes) + 1), integer=True)
+        pts = ", ".join(printer._print(a.offset(pd, u)) for a, pd, u in zip(self.axes, p, us))
+        conds = ", ".join(r"0 \le %s \le %s" % (printer._print(u), printer._print(a.kernel - 1)) for a, u in zip(self.axes, us))
+        box = r" \times ".join(r"[0, %s)" % printer._print(a.length) for a in self.axes)
+        if len(self.axes) > 1:
+            pts = "(%s)" % pts
+        return r"\left\{ %s : %s \right\} \cap %s" % (pts, conds, box)
+
+
+@dataclass(frozen=True)
+class Global(Neighbourhood):
+    """Every input position: Ω(p) = [0, L₁) × … × [0, L_d)."""
+
+    input_lengths: tuple[sp.Expr, ...]
+    kind = "global"
+
+    def lengths(self):
+        return tuple(sp.sympify(x) for x in self.input_lengths)
+
+    def points(self, p, env):
+        return frozenset(itertools.product(*[range(_int(L, env)) for L in self.input_lengths]))
+
+    def size_bound(self):
+        return sp.Mul(*self.lengths())
+
+    def describe(self):
+        return "global: every input position"
+
+    def latex(self, p, printer):
+        return r" \times ".join(r"[0, %s)" % printer._print(L) for L in self.lengths())
+
+
+@dataclass(frozen=True)
+class IndexSet(Neighbourhood):
+    """Ω(p) = {q in the input box : condition(p, q)} for a SymPy boolean condition."""
+
+    p_symbols: tuple[sp.Symbol, ...]
+    q_symbols: tuple[sp.Symbol, ...]
+    condition: sp.Basic
+    input_lengths: tuple[sp.Expr, ...]
+    bound: sp.Expr | None = None
+    kind = "set"
+
+    def lengths(self):
+        return tuple(sp.sympify(x) for x in self.input_lengths)
+
+    def points(self, p, env):
+        out = []
+        for q in itertools.product(*[range(_int(L, env)) for L in self.input_lengths]):
+            sub = dict(env)
+            sub.update(zip(self.p_symbols, map(sp.Integer, p)))
+            sub.update(zip(self.q_symbols, map(sp.Integer, q)))
+            if bool(sp.sympify(self.condition).xreplace(sub)):
+                out.append(q)
+        return frozenset(out)
+
+    def size_bound(self):
+        return self.bound if self.bound is not None else sp.Mul(*self.lengths())
+
+    def describe(self):
+        return f"index set {{q : {self.condition}}}"
+
+    def latex(self, p, printer):
+        sub = dict(zip(self.p_symbols, p))
+        q = ", ".join(printer._print(s) for s in self.q_symbols)
+        return r"\left\{ (%s) : %s \right\}" % (q, printer._print(sp.sympify(self.condition).xreplace(sub)))

@@ -1,0 +1,64 @@
+"""Symbols for sizes and indices, and the Iverson range guard ``[lo ≤ e ≤ hi]``.
+
+Sizes are positive integers, indices non-negative integers; stating that on the SymPy
+symbols lets SymPy decide integrality of index expressions (a precondition of several
+rules) without our own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+def size(name: str, *, zero: bool = False) -> sp.Symbol:
+    """A size symbol: a positive integer, or a non-negative one with ``zero=True`` (padding)."""
+    if zero:
+        return sp.Symbol(name, integer=True, nonnegative=True)
+    return sp.Symbol(name, integer=True, positive=True)
+
+
+def sizes(names: str, *, zero: bool = False) -> tuple[sp.Symbol, ...]:
+    """Several size symbols from a space-separated string."""
+    return tuple(size(n, zero=zero) for n in names.split())
+
+
+def index(name: str) -> sp.Symbol:
+    """An index symbol: an integer (its range is stated where it is bound)."""
+    return sp.Symbol(name, integer=True)
+
+
+def indices(names: str) -> tuple[sp.Symbol, ...]:
+    """Several index symbols from a space-separated string."""
+    return tuple(index(n) for n in names.split())
+
+
+class InRange(sp.Function):
+    """Iverson bracket ``[lo ≤ e ≤ hi]``: 1 when the integer ``e`` lies in ``[lo, hi]``, else 0.
+
+    It guards reads of a zero-padded tensor: the product ``[0 ≤ m ≤ H−1]·x[m]`` is zero
+    outside the input, and the bounded checker never reads ``x`` there.
+    """
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, e, lo, hi):
+        if e.is_Number and lo.is_Number and hi.is_Number:
+            return sp.Integer(1) if lo <= e <= hi else sp.Integer(0)
+        return None
+
+    def _latex(self, printer):
+        e, lo, hi = (printer._print(a) for a in self.args)
+        return r"\left[%s \le %s \le %s\right]" % (lo, e, hi)
+
+    def _sympystr(self, printer):
+        e, lo, hi = (printer._print(a) for a in self.args)
+        return "[%s <= %s <= %s]" % (lo, e, hi)
+
+
+def size_value(expr, env) -> int:
+    """The integer value of a size expression at concrete sizes (``env``: Symbol → int)."""
+    value = sp.sympify(expr).xreplace({k: sp.Integer(v) for k, v in env.items()})
+    if not value.is_Integer:
+        raise ValueError(f"{expr} is not an integer at {', '.join(f'{k}={v}' for k, v in sorted((str(a), b) for a, b in env.items()))}: {value}")
+    return int(value)

@@ -1,0 +1,79 @@
+"""Declared tensors (inputs, parameters, output) and defined tensors.
+
+A declared tensor has a symbolic shape; the bounded checker refuses to read it outside that
+shape or at a non-integer index. A defined tensor (``x̃[b,c,m,n] := [0≤m≤H−1]·…·x[b,c,m,n]``)
+is an abbreviation that the rule ``unfold-definition`` expands and ``name-kernel`` introduces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+ROLES = ("input", "parameter", "output")
+
+
+@dataclass(frozen=True)
+class TensorDecl:
+    """A tensor with a role, a symbolic shape, and optional display names."""
+
+    name: str
+    shape: tuple[sp.Expr, ...]
+    role: str = "input"
+    description: str = ""
+    latex: str | None = None
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise ValueError(f"tensor {self.name!r}: role must be one of {ROLES}, not {self.role!r}")
+        object.__setattr__(self, "shape", tuple(sp.sympify(s) for s in self.shape))
+
+    @property
+    def base(self) -> sp.IndexedBase:
+        return sp.IndexedBase(self.name)
+
+    def __getitem__(self, idx) -> sp.Indexed:
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        if len(idx) != len(self.shape):
+            raise ValueError(f"tensor {self.name!r} has {len(self.shape)} indices, got {len(idx)}")
+        return self.base[idx]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """``name[params] := body``: a tensor defined by an expression of its indices."""
+
+    name: str
+    params: tuple[sp.Symbol, ...]
+    body: sp.Expr
+    description: str = ""
+    latex: str | None = None
+
+    @property
+    def base(self) -> sp.IndexedBase:
+        return sp.IndexedBase(self.name)
+
+    def __getitem__(self, idx) -> sp.Indexed:
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        if len(idx) != len(self.params):
+            raise ValueError(f"definition {self.name!r} has {len(self.params)} indices, got {len(idx)}")
+        return self.base[idx]
+
+    def instantiate(self, args) -> sp.Expr:
+        """The body with the parameters replaced simultaneously by ``args``."""
+        return self.body.xreplace(dict(zip(self.params, args)))
+
+    @property
+    def lhs(self) -> sp.Indexed:
+        return self.base[self.params]
+
+
+@dataclass(frozen=True)
+class IndexRange:
+    """An index with its inclusive range ``lo ≤ index ≤ hi`` (SymPy's ``Sum`` convention)."""
+
+    symbol: sp.Symbol
+    lo: sp.Expr
+    hi: sp.Expr
+    extra: dict = field(default_factory=dict, compare=False, hash=False)

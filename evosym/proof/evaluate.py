@@ -1,0 +1,363 @@
+"""Exact evaluation of index expressions at concrete sizes: the engine of every bounded check.
+
+An expression is compiled once into nested closures and then evaluated for many index
+assignments. Sums are unrolled explicitly over their integer ranges. Reads of declared
+tensors are checked: a non-integer index (SymPy's delta summation can produce ``W[0,0,3/2]``)
+or an out-of-range index raises :class:`IllFormedAccess` instead of silently reading nothing.
+Products evaluate their guards (Kronecker deltas, Iverson brackets) first, so a zero guard
+protects the reads next to it, which is exactly how zero padding is written.
+
+With ``delta_shortcut`` a sum whose summand carries ``δ(v, e)`` (``e`` free of ``v``) visits
+only ``v = e``, and only when ``e`` is an integer inside the range: the same value as the
+full unrolling, computed in one visit instead of L. ``delta_shortcut=False`` unrolls every
+term; the tests check that both agree.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Callable
+
+import sympy as sp
+from sympy.logic.boolalg import BooleanFalse, BooleanTrue
+
+from ..errors import IllFormedAccess
+from ..ir.symbols import InRange
+from ..ir.tensors import Definition
+from . import poly as P
+
+_MISSING = object()
+
+
+def as_int(v, what: str) -> int:
+    """An exact integer from an evaluated index, or :class:`IllFormedAccess`."""
+    if isinstance(v, int):
+        return v
+    if isinstance(v, Fraction) and v.denominator == 1:
+        return int(v)
+    raise IllFormedAccess(f"{what} is not an integer: {v}")
+
+
+def _num(v):
+    if isinstance(v, Fraction) and v.denominator == 1:
+        return int(v)
+    return v
+
+
+class Evaluator:
+    """Compiles SymPy index expressions and evaluates them exactly at concrete sizes.
+
+    ``shapes`` gives the concrete shape of each declared tensor; ``definitions`` the defined
+    tensors; ``leaf(name, index)`` the value of a declared tensor entry (by default a distinct
+    symbolic atom, so results are polynomials in the entries).
+    """
+
+    def __init__(self, shapes: dict[str, tuple[int, ...]], definitions: dict[str, Definition] | None = None,
+                 leaf: Callable | None = None, delta_shortcut: bool = True, numeric: bool = False):
+        self.shapes = shapes
+        self.definitions = dict(definitions or {})
+        self.leaf = leaf or (lambda name, idx: P.Poly.atom(("T", name, idx)))
+        self.delta_shortcut = delta_shortcut
+        self.numeric = numeric
+        self._cache: dict = {}
+        self._defs_compiled: dict = {}
+
+    # -- public ---------------------------------------------------------------------------
+    def evaluate(self, expr: sp.Basic, env: dict):
+        """Exact value of ``expr`` with the symbols in ``env`` (sizes and indices) bound to ints."""
+        return self.compile(expr)(dict(env))
+
+    def compile(self, expr: sp.Basic):
+        fn = self._cache.get(expr)
+        if fn is None:
+            fn = self._compile(expr)
+            self._cache[expr] = fn
+        return fn
+
+    # -- compilation ----------------------------------------------------------------------
+    def _compile(self, e):
+        if isinstance(e, (bool, BooleanTrue)) or e is sp.true:
+            return lambda env: True
+        if isinstance(e, BooleanFalse) or e is sp.false:
+            return lambda env: False
+        if e.is_Integer:
+            v = int(e)
+            return lambda env: v
+        if e.is_Rational:
+            v = Fraction(int(e.p), int(e.q))
+            return lambda env: v
+        if e.is_Float:
+            v = Fraction(str(e))
+            return lambda env: v
+        if e.is_Symbol:
+            return self._symbol(e)
+        if isinstance(e, sp.Indexed):
+            return self._indexed(e)
+        if isinstance(e, sp.Add):
+            return self._add(e)
+        if isinstance(e, sp.Mul):
+            return self._mul(e)
+        if isinstance(e, sp.Pow):
+            return self._pow(e)
+        if isinstance(e, sp.Sum):
+            return self._sum(e)
+        if isinstance(e, sp.KroneckerDelta):
+            a, b = (self.compile(x) for x in e.args)
+            return lambda env: 1 if self._index_value(a(env), "delta argument") == self._index_value(b(env), "delta argument") else 0
+        if isinstance(e, InRange):
+            x, lo, hi = (self.compile(a) for a in e.args)
+            return lambda env: 1 if lo(env) <= self._index_value(x(env), "bracket argument") <= hi(env) else 0
+        if isinstance(e, sp.floor):
+            a = self.compile(e.args[0])
+            return lambda env: math.floor(self._index_value(a(env), "floor argument"))
+        if isinstance(e, sp.ceiling):
+            a = self.compile(e.args[0])
+            return lambda env: math.ceil(self._index_value(a(env), "ceiling argument"))
+        if isinstance(e, sp.Mod):
+            a, b = (self.compile(x) for x in e.args)
+            return lambda env: _num(Fraction(a(env)) % Fraction(b(env)))
+        if isinstance(e, sp.Piecewise):
+            pieces = [(self.compile(v), self.compile(c)) for v, c in e.args]
+
+            def piecewise(env):
+                for v, c in pieces:
+                    if c(env):
+                        return v(env)
+                raise IllFormedAccess(f"no branch of {e} applies")
+            return piecewise
+        if isinstance(e, sp.core.relational.Relational):
+            return self._relational(e)
+        if isinstance(e, (sp.And, sp.Or, sp.Not)):
+            parts = [self.compile(a) for a in e.args]
+            if isinstance(e, sp.And):
+                return lambda env: all(p(env) for p in parts)
+            if isinstance(e, sp.Or):
+                return lambda env: any(p(env) for p in parts)
+            return lambda env: not parts[0](env)
+        if isinstance(e, sp.Tuple):
+            parts = [self.compile(a) for a in e.args]
+            return lambda env: tuple(p(env) for p in parts)
+        if isinstance(e, (sp.Function, sp.Max, sp.Min)) or e.is_NumberSymbol:
+            return self._function(e)
+        raise IllFormedAccess(f"cannot evaluate expressions of type {type(e).__name__}: {e}")
+
+    def _index_value(self, v, what):
+        if isinstance(v, P.Poly):
+            raise IllFormedAccess(f"{what} depends on tensor entries: {P.to_sympy(v)}")
+        return v
+
+    def _symbol(self, s):
+        atom = P.Poly.atom(("S", s.name, ()))
+
+        def symbol(env):
+            v = env.get(s, _MISSING)
+            return atom if v is _MISSING else v
+        return symbol
+
+    def _indexed(self, e):
+        name = str(e.base.label)
+        idx_fns = [self.compile(i) for i in e.indices]
+        if name in self.definitions:
+            d = self.definitions[name]
+            if len(d.params) != len(idx_fns):
+                raise IllFormedAccess(f"{name} is defined with {len(d.params)} indices, read with {len(idx_fns)}")
+            body = self._definition_body(name)
+            params = d.params
+
+            def defined(env):
+                vals = [as_int(f(env), f"index {k} of {name}") for k, f in enumerate(idx_fns)]
+                saved = [env.get(p, _MISSING) for p in params]
+                for p, v in zip(params, vals):
+                    env[p] = v
+                try:
+                    return body(env)
+                finally:
+                    for p, old in zip(params, saved):
+                        if old is _MISSING:
+                            env.pop(p, None)
+                        else:
+                            env[p] = old
+            return defined
+        if name not in self.shapes:
+            raise IllFormedAccess(f"tensor {name!r} is neither declared nor defined")
+        shape = self.shapes[name]
+        if len(shape) != len(idx_fns):
+            raise IllFormedAccess(f"{name} has {len(shape)} indices, read with {len(idx_fns)}: {e}")
+        leaf = self.leaf
+
+        def read(env):
+            idx = []
+            for k, f in enumerate(idx_fns):
+                v = f(env)
+                if isinstance(v, P.Poly):
+                    raise IllFormedAccess(f"index {k} of {name} depends on tensor entries")
+                if not (isinstance(v, int) or (isinstance(v, Fraction) and v.denominator == 1)):
+                    raise IllFormedAccess(f"read of {name}[{', '.join(map(str, idx + [v]))}...]: index {k} = {v} is not an integer")
+                v = int(v)
+                if not 0 <= v < shape[k]:
+                    raise IllFormedAccess(f"read of {name}[{', '.join(map(str, idx + [v]))}...]: index {k} = {v} is outside [0, {shape[k]}) (shape {shape})")
+                idx.append(v)
+            return leaf(name, tuple(idx))
+        return read
+
+    def _definition_body(self, name):
+        fn = self._defs_compiled.get(name)
+        if fn is None:
+            self._defs_compiled[name] = lambda env: fn_real(env)  # allows recursion guard
+            fn_real = self.compile(self.definitions[name].body)
+            self._defs_compiled[name] = fn = fn_real
+        return fn
+
+    def _add(self, e):
+        fns = [self.compile(a) for a in e.args]
+
+        def add(env):
+            acc = 0
+            for f in fns:
+                acc = P.add(acc, f(env))
+            return acc
+        return add
+
+    @staticmethod
+    def _cost(a) -> int:
+        if isinstance(a, (sp.KroneckerDelta, InRange)):
+            return 0
+        if a.has(sp.Sum):
+            return 3
+        if a.has(sp.Indexed):
+            return 2
+        return 1
+
+    def _mul(self, e):
+        factors = sorted(e.args, key=self._cost)  # guards first, sums last (stable: deterministic)
+        fns = [self.compile(a) for a in factors]
+
+        def mul(env):
+            acc = 1
+            for f in fns:
+                v = f(env)
+                if P.is_zero(v):
+                    return 0
+                acc = P.mul(acc, v)
+            return acc
+        return mul
+
+    def _pow(self, e):
+        base, ex = self.compile(e.base), e.exp
+        if ex.is_Integer:
+            n = int(ex)
+
+            def ipow(env):
+                b = base(env)
+                if P.is_number(b):
+                    if b == 0 and n < 0:
+                        raise IllFormedAccess(f"division by zero in {e}")
+                    return _num(Fraction(b) ** n)
+                acc = 1
+                for _ in range(abs(n)):
+                    acc = P.mul(acc, b)
+                return acc if n >= 0 else P.opaque("inv", acc)
+            return ipow
+        exf = self.compile(ex)
+
+        def gpow(env):
+            b, x = base(env), exf(env)
+            if P.is_number(b) and P.is_number(x):
+                if self.numeric:
+                    return float(b) ** float(x)
+                r = sp.Pow(sp.Rational(b), sp.Rational(x))
+                if r.is_Rational:
+                    return _num(Fraction(int(r.p), int(r.q)))
+                return P.Poly.atom(("N", sp.srepr(r), ()))
+            return P.opaque("pow", b, x)
+        return gpow
+
+    def _sum(self, e):
+        # SymPy flattens Σ_b Σ_a f into Sum(f, (a, ..), (b, ..)): limits run innermost first,
+        # and only the innermost summand is searched for a Kronecker delta.
+        fn = self.compile(e.function)
+        body = e.function
+        for limit in e.limits:
+            fn = self._sum_limit(body, fn, limit)
+            body = None
+        return fn
+
+    def _sum_limit(self, body, fbody, limit):
+        var, lo_e, hi_e = limit
+        lo, hi = self.compile(lo_e), self.compile(hi_e)
+        target = self._delta_target(body, var) if (self.delta_shortcut and body is not None) else None
+        tfn = self.compile(target) if target is not None else None
+
+        def total(env):
+            a = as_int(lo(env), f"lower bound of the sum over {var}")
+            b = as_int(hi(env), f"upper bound of the sum over {var}")
+            saved = env.get(var, _MISSING)
+            try:
+                if tfn is not None:
+                    t = tfn(env)
+                    if isinstance(t, P.Poly):
+                        raise IllFormedAccess(f"delta target depends on tensor entries: {target}")
+                    if isinstance(t, Fraction) and t.denominator != 1:
+                        return 0  # δ(v, t) = 0 for every integer v
+                    t = int(t)
+                    if not a <= t <= b:
+                        return 0
+                    env[var] = t
+                    return fbody(env)
+                acc = 0
+                for v in range(a, b + 1):
+                    env[var] = v
+                    acc = P.add(acc, fbody(env))
+                return acc
+            finally:
+                if saved is _MISSING:
+                    env.pop(var, None)
+                else:
+                    env[var] = saved
+        return total
+
+    @staticmethod
+    def _delta_target(body, var):
+        factors = body.args if isinstance(body, sp.Mul) else (body,)
+        for f in factors:
+            if isinstance(f, sp.KroneckerDelta):
+                a, b = f.args
+                if a == var and var not in b.free_symbols:
+                    return b
+                if b == var and var not in a.free_symbols:
+                    return a
+        return None
+
+    def _relational(self, e):
+        lhs, rhs = self.compile(e.lhs), self.compile(e.rhs)
+        op = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
+              "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[e.rel_op]
+
+        def rel(env):
+            a, b = lhs(env), rhs(env)
+            if isinstance(a, P.Poly) or isinstance(b, P.Poly):
+                raise IllFormedAccess(f"comparison {e} depends on tensor entries")
+            return op(a, b)
+        return rel
+
+    def _function(self, e):
+        fns = [self.compile(a) for a in e.args]
+        cls = e.func
+        name = cls.__name__
+
+        def function(env):
+            vals = [f(env) for f in fns]
+            if all(P.is_number(v) for v in vals):
+                if name in ("Max", "Min"):
+                    return (max if name == "Max" else min)(vals)
+                if name == "Abs":
+                    return abs(vals[0])
+                r = cls(*[sp.Rational(v) if not isinstance(v, float) else sp.Float(v) for v in vals])
+                if r.is_Rational:
+                    return _num(Fraction(int(r.p), int(r.q)))
+                if self.numeric:
+                    return float(r)
+                return P.Poly.atom(("N", sp.srepr(r), ()))
+            return P.opaque(name, *vals)
+        return function

@@ -1,0 +1,153 @@
+"""Exact values for bounded checks: rationals, or polynomials in symbolic tensor entries.
+
+A bounded check evaluates both sides of an equation at concrete sizes with every tensor entry
+a distinct symbol. Linear operators give linear forms, products of parameters and inputs give
+polynomials; both compare exactly in the canonical form kept here (a dict from sorted
+monomials to ``Fraction`` coefficients). Non-polynomial pieces (``exp``, ``1/poly``, √2) become
+opaque atoms with canonical arguments: equal atoms are equal values, which keeps a "yes" sound;
+a "no" on expressions with atoms is re-examined with SymPy by the caller.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import sympy as sp
+
+Atom = tuple  # ("T", name, index) | ("S", name, ()) | ("F", fname, argkeys) | ("N", text, ())
+
+
+class Poly:
+    """A polynomial with ``Fraction`` coefficients over hashable atoms; immutable by convention."""
+
+    __slots__ = ("terms",)
+
+    def __init__(self, terms: dict):
+        self.terms = terms
+
+    @staticmethod
+    def atom(a: Atom) -> "Poly":
+        return Poly({(a,): Fraction(1)})
+
+    def key(self) -> tuple:
+        return tuple(sorted(self.terms.items()))
+
+    def __eq__(self, other):
+        return isinstance(other, Poly) and self.terms == other.terms
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def __repr__(self):
+        return f"Poly({self.key()!r})"
+
+
+Value = "int | Fraction | Poly"
+
+
+def _normal(terms: dict):
+    """Drop zero coefficients; return a plain number when only a constant is left."""
+    terms = {m: c for m, c in terms.items() if c != 0}
+    if not terms:
+        return 0
+    if len(terms) == 1 and () in terms:
+        c = terms[()]
+        return int(c) if c.denominator == 1 else c
+    return Poly(terms)
+
+
+def _terms(v) -> dict:
+    if isinstance(v, Poly):
+        return v.terms
+    return {(): Fraction(v)} if v != 0 else {}
+
+
+def add(a, b):
+    if not isinstance(a, Poly) and not isinstance(b, Poly):
+        return a + b
+    out = dict(_terms(a))
+    for m, c in _terms(b).items():
+        out[m] = out.get(m, 0) + c
+    return _normal(out)
+
+
+def neg(a):
+    if isinstance(a, Poly):
+        return Poly({m: -c for m, c in a.terms.items()})
+    return -a
+
+
+def sub(a, b):
+    return add(a, neg(b))
+
+
+def _merge(m1: tuple, m2: tuple) -> tuple:
+    if not m1:
+        return m2
+    if not m2:
+        return m1
+    return tuple(sorted(m1 + m2))
+
+
+def mul(a, b):
+    if not isinstance(a, Poly) and not isinstance(b, Poly):
+        return a * b
+    if not isinstance(a, Poly):
+        a, b = b, a
+    if not isinstance(b, Poly):
+        if b == 0:
+            return 0
+        return _normal({m: c * b for m, c in a.terms.items()})
+    out: dict = {}
+    for m1, c1 in a.terms.items():
+        for m2, c2 in b.terms.items():
+            m = _merge(m1, m2)
+            out[m] = out.get(m, 0) + c1 * c2
+    return _normal(out)
+
+
+def is_zero(v) -> bool:
+    return (not isinstance(v, Poly)) and v == 0
+
+
+def is_number(v) -> bool:
+    return not isinstance(v, Poly)
+
+
+def key_of(v) -> tuple:
+    """A canonical, hashable, orderable key of any value (for opaque-atom arguments)."""
+    return tuple(sorted(_terms(v).items()))
+
+
+def opaque(name: str, *args) -> Poly:
+    """An uninterpreted function of exact values, e.g. ``exp(poly)``."""
+    return Poly.atom(("F", name, tuple(key_of(a) for a in args)))
+
+
+def atom_to_sympy(a: Atom) -> sp.Expr:
+    tag, name, payload = a
+    if tag == "T":
+        return sp.IndexedBase(name)[payload] if payload else sp.Symbol(name)
+    if tag == "S":
+        return sp.Symbol(name)
+    if tag == "N":
+        return sp.sympify(name)
+    args = [_key_to_sympy(k) for k in payload]
+    if name == "inv":
+        return 1 / args[0]
+    if name == "pow":
+        return args[0] ** args[1]
+    return sp.Function(name)(*args)
+
+
+def _key_to_sympy(key: tuple) -> sp.Expr:
+    return sp.Add(*[sp.Rational(c.numerator, c.denominator) * sp.Mul(*[atom_to_sympy(a) for a in m]) for m, c in key])
+
+
+def to_sympy(v) -> sp.Expr:
+    """The value as a SymPy expression (for messages and for SymPy's second opinion)."""
+    return _key_to_sympy(key_of(v))
+
+
+def has_opaque(v) -> bool:
+    return isinstance(v, Poly) and any(a[0] in ("F", "N") for m in v.terms for a in m)

@@ -1,0 +1,297 @@
+"""A proof (frozen steps ending in an Evolution form) and its independent re-check.
+
+:meth:`Proof.check` trusts nothing that produced the steps. For each step it (1) replays the
+named rule on the recorded *before* and requires the recorded *after*; the step is labelled
+*general* only if, in addition, every precondition was proved symbolically; (2) compares
+*before* and *after* exactly at every output index for every shape of the operator's grid
+(bounded), which catches wrong steps whatever their label. It then matches the final
+expression against the Evolution form, checks that the support of K is exactly the declared
+Ω(p) at every grid shape, and compares the traditional form with the operator's independent
+numeric reference (e.g. PyTorch) on random integer inputs, exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import sympy as sp
+
+from ..errors import EvosymError, IllFormedAccess, MatchError
+from ..ir.evolution import EvolutionForm, match_evolution
+from ..ir.neighbourhood import Neighbourhood
+from ..ir.operator import Operator, format_sizes
+from ..ir.symbols import size_value
+from . import poly as P
+from .bounded import ExpressionFailure, compare, env_of, evaluate_everywhere, index_text, output_points
+from .evaluate import Evaluator
+from .rules import get_rule
+from .rules.base import Context
+from .step import Counterexample, Step, StepCheck
+from .tree import bound_variables
+
+
+def rule_context(op: Operator, definitions: dict) -> Context:
+    ranges = {s: (lo, hi) for s, lo, hi in op.lhs_ranges()}
+    tensors = {t.name: t for t in op.tensors + (op.output,)}
+    return Context(ranges, dict(definitions), frozenset(op.size_symbols()), op.value, tensors)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A named whole-proof check (Evolution match, support of K, reference), with its label."""
+
+    name: str
+    ok: bool
+    label: str
+    message: str
+    counterexample: Counterexample | None = None
+
+
+@dataclass(frozen=True)
+class CheckedProof:
+    """A proof after :meth:`Proof.check`: steps carry their checks; whole-proof checks follow."""
+
+    proof: "Proof"
+    steps: tuple[Step, ...]
+    evolution: EvolutionForm | None
+    checks: tuple[CheckResult, ...]
+    shapes: tuple[str, ...]
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.check.ok for s in self.steps) and all(c.ok for c in self.checks) and self.evolution is not None
+
+    @property
+    def operator(self) -> Operator:
+        return self.proof.operator
+
+    def failures(self) -> list[str]:
+        out = []
+        for k, s in enumerate(self.steps, 1):
+            if not s.check.ok:
+                text = f"step {k} ({s.rule}): {s.check.message}"
+                if s.check.counterexample:
+                    text += "\n" + s.check.counterexample.text()
+                out.append(text)
+        for c in self.checks:
+            if not c.ok:
+                text = f"{c.name}: {c.message}"
+                if c.counterexample:
+                    text += "\n" + c.counterexample.text()
+                out.append(text)
+        return out
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The steps from an operator's traditional form to its Evolution form, and the declared Ω."""
+
+    operator: Operator
+    steps: tuple[Step, ...]
+    omega: Neighbourhood
+    channel: sp.Symbol
+    neighbour: tuple[sp.Symbol, ...]
+
+    @property
+    def final(self) -> sp.Expr:
+        return self.steps[-1].after if self.steps else self.operator.traditional
+
+    def definitions(self) -> dict:
+        defs = {d.name: d for d in self.operator.definitions}
+        for s in self.steps:
+            defs.update({d.name: d for d in s.defines})
+        return defs
+
+    def match(self) -> EvolutionForm:
+        op = self.operator
+        value = op.tensor(op.value)
+        inputs = {t.name for t in op.tensors if t.role == "input"}
+        return match_evolution(self.final, lhs=op.lhs, batch=op.batch, out_channel=op.out_channel,
+                               position=op.position, channel=self.channel, neighbour=self.neighbour,
+                               value_name=op.value, value_shape=value.shape, input_names=inputs,
+                               definitions=self.definitions(), omega=self.omega)
+
+    # -- the check ------------------------------------------------------------------------
+    def check(self, grid=None, *, delta_shortcut: bool = True, reference: bool = True) -> CheckedProof:
+        """Re-check every step and the conclusion; see the module docstring."""
+        start = time.perf_counter()
+        op = self.operator
+        grid = tuple(grid if grid is not None else op.grid)
+        if not grid:
+            raise EvosymError(f"operator {op.name} has no grid of shapes for bounded checks")
+        shapes = tuple(format_sizes(env_of(g)) for g in grid)
+        replays = self._replay()
+        bounded = self._bounded(grid, delta_shortcut)
+        steps = []
+        for k, step in enumerate(self.steps):
+            replay_ok, replay_msg, general = replays[k]
+            ce, bmsg = bounded[k]
+            ok = replay_ok and ce is None
+            msg = replay_msg if not replay_ok else (bmsg if ce is not None else "")
+            steps.append(replace(step, check=StepCheck(ok, general and ok, replay_msg, shapes, ce, msg)))
+        checks, form = [], None
+        try:
+            form = self.match()
+            checks.append(CheckResult("Evolution form", True, "general",
+                                      f"matched structurally: Ω = {self.omega.describe()}, v = {form.value}, "
+                                      f"K = {form.kernel}{', bias ' + str(form.bias) if form.bias != 0 else ''}"))
+        except MatchError as exc:
+            checks.append(CheckResult("Evolution form", False, "general", str(exc)))
+        if form is not None:
+            checks.append(self._support(form, grid))
+        if reference and op.reference is not None:
+            checks.append(self._reference(grid))
+        return CheckedProof(self, tuple(steps), form, tuple(checks), shapes, time.perf_counter() - start)
+
+    def _replay(self):
+        """Per step: (replay ok, message, general)."""
+        op = self.operator
+        defs = {d.name: d for d in op.definitions}
+        expected_before = op.traditional
+        out = []
+        for k, step in enumerate(self.steps, 1):
+            if step.before != expected_before:
+                out.append((False, f"step {k} does not start from the previous result", False))
+                expected_before = step.after
+                continue
+            try:
+                rule = get_rule(step.rule)
+                app = rule.apply(step.before, rule_context(op, defs), **step.kwargs)
+            except EvosymError as exc:
+                out.append((False, f"replay of {step.rule} failed: {exc}", False))
+                expected_before = step.after
+                continue
+            if app.after != step.after or tuple(app.defines) != tuple(step.defines):
+                out.append((False, f"{step.rule} with these arguments does not produce the recorded result", False))
+            else:
+                dup = _duplicate_binders(step.after)
+                if dup:
+                    out.append((False, f"the result binds {dup} twice", False))
+                else:
+                    proved = all(o.proved for o in app.obligations)
+                    why = "rule replayed; " + ("all preconditions proved symbolically" if proved else
+                                              "precondition not proved symbolically: " + "; ".join(f"{o.text} ({o.how})" for o in app.obligations if not o.proved))
+                    out.append((True, why, proved))
+            for d in step.defines:
+                defs[d.name] = d
+            expected_before = step.after
+        return out
+
+    def _bounded(self, grid, delta_shortcut):
+        """Per step: (counterexample or None, message) from exact comparisons on the grid."""
+        op = self.operator
+        defs = self.definitions()
+        exprs = [op.traditional] + [s.after for s in self.steps]
+        result = [(None, "") for _ in self.steps]
+        for config in grid:
+            env = env_of(config)
+            try:
+                shapes = op.shapes_at(env)
+            except ValueError as exc:
+                raise EvosymError(f"{op.name}: grid shape {format_sizes(env)}: {exc}") from None
+            if any(n <= 0 for n in shapes[op.output.name]):
+                raise EvosymError(f"{op.name}: grid shape {format_sizes(env)} gives an empty output {shapes[op.output.name]}")
+            ev = Evaluator(shapes, defs, delta_shortcut=delta_shortcut)
+            points = output_points(op, env)
+            values = []
+            for k, e in enumerate(exprs):
+                try:
+                    values.append(evaluate_everywhere(op, ev, e, env, points))
+                except ExpressionFailure as f:
+                    values.append(f)
+            for k in range(len(self.steps)):
+                if result[k][0] is not None:
+                    continue
+                left, right = values[k], values[k + 1]
+                if isinstance(right, ExpressionFailure):
+                    result[k] = (right.counterexample, "the result is ill-formed at these sizes")
+                elif isinstance(left, ExpressionFailure):
+                    result[k] = (left.counterexample, "the starting expression is ill-formed at these sizes")
+                else:
+                    ce = compare(op, env, points, left, right)
+                    if ce is not None:
+                        result[k] = (ce, "before and after differ")
+        return result
+
+    def _support(self, form: EvolutionForm, grid) -> CheckResult:
+        """Support of K(·,·,p,·) equals Ω(p) at every grid shape and output position."""
+        op = self.operator
+        defs = self.definitions()
+        b_range = dict((s, (lo, hi)) for s, lo, hi in op.lhs_ranges())
+        for config in grid:
+            env = env_of(config)
+            ev = Evaluator(op.shapes_at(env), defs)
+            kfn = ev.compile(form.kernel)
+
+            def rng(hi):
+                return range(size_value(hi, env) + 1)
+            bs = rng(b_range[form.batch][1]) if form.kernel.has(form.batch) else [0]
+            os_ = rng(b_range[form.out_channel][1])
+            cs = rng(form.channel_hi)
+            qs = list(itertools.product(*[rng(h) for h in form.neighbour_hi]))
+            for pt in itertools.product(*[rng(b_range[p][1]) for p in form.position]):
+                try:
+                    omega = self.omega.points(pt, env)
+                except ValueError as exc:
+                    return CheckResult("support of K", False, "bounded", str(exc))
+                local = dict(env)
+                local.update(zip(form.position, pt))
+                support = set()
+                try:
+                    for q in qs:
+                        local.update(zip(form.neighbour, q))
+                        if any(not P.is_zero(kfn({**local, form.batch: b, form.out_channel: o, form.channel: c}))
+                               for b in bs for o in os_ for c in cs):
+                            support.add(q)
+                except IllFormedAccess as exc:
+                    return CheckResult("support of K", False, "bounded", "K is ill-formed",
+                                       Counterexample(format_sizes(env), f"p={pt}", "", "", str(exc)))
+                if support != set(omega):
+                    extra, missing = sorted(support - set(omega)), sorted(set(omega) - support)
+                    return CheckResult("support of K", False, "bounded", "the support of K is not the declared Ω(p)",
+                                       Counterexample(format_sizes(env), "p=" + str(pt), f"supp K = {sorted(support)}",
+                                                      f"Ω(p) = {sorted(omega)}",
+                                                      f"in supp K only: {extra}; in Ω(p) only: {missing}"))
+        return CheckResult("support of K", True, "bounded",
+                           f"supp K(·,·,p,·) = Ω(p) at every output position, at {len(grid)} shapes")
+
+    def _reference(self, grid, seed: int = 0) -> CheckResult:
+        """Traditional form vs the operator's numeric reference, exactly, on integer inputs."""
+        op = self.operator
+        rng = np.random.default_rng(seed)
+        defs = self.definitions()
+        for config in grid:
+            env = env_of(config)
+            shapes = op.shapes_at(env)
+            arrays = {t.name: rng.integers(-3, 4, size=shapes[t.name]).astype(np.int64) for t in op.tensors}
+            ev = Evaluator(shapes, defs, leaf=lambda name, idx: int(arrays[name][idx]))
+            points = output_points(op, env)
+            try:
+                ours = evaluate_everywhere(op, ev, op.traditional, env, points)
+            except ExpressionFailure as f:
+                return CheckResult(f"reference ({op.reference_name})", False, "bounded", "the traditional form is ill-formed", f.counterexample)
+            ref = np.asarray(op.reference({k: v.copy() for k, v in arrays.items()}, {str(k): v for k, v in env.items()}))
+            if ref.shape != shapes[op.output.name]:
+                return CheckResult(f"reference ({op.reference_name})", False, "bounded",
+                                   f"reference output shape {ref.shape} differs from the declared {shapes[op.output.name]} at {format_sizes(env)}")
+            for pt, v in zip(points, ours):
+                if ref[pt] != v:
+                    return CheckResult(f"reference ({op.reference_name})", False, "bounded",
+                                       "the traditional form differs from the reference",
+                                       Counterexample(format_sizes(env), index_text(op, pt), f"traditional form = {v}",
+                                                      f"{op.reference_name} = {ref[pt]:g}", f"integer inputs, seed {seed}"))
+        return CheckResult(f"reference ({op.reference_name})", True, "bounded",
+                           f"traditional form equals {op.reference_name} exactly on random integer inputs (seed {seed}) at {len(grid)} shapes")
+
+
+def _duplicate_binders(expr):
+    seen, dup = set(), []
+    for v in bound_variables(expr):
+        if v in seen:
+            dup.append(str(v))
+        seen.add(v)
+    return ", ".join(dup)

@@ -1,0 +1,93 @@
+"""What a rule is: a named rewrite with a statement, preconditions, and a registry.
+
+A rule computes the next expression with SymPy from the current one and its arguments; the
+author never types the intermediate expression. It also returns its *obligations*: the
+preconditions of its identity instantiated at this use, each with the verdict of a symbolic
+proof attempt. A step is labelled general only when every obligation was proved; otherwise
+it is checked (bounded) at concrete sizes, where a wrong step shows a counterexample.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import sympy as sp
+
+from ...errors import RuleError
+from ...ir.tensors import Definition
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """A precondition at one use of a rule, and whether (and how) it was proved symbolically."""
+
+    text: str
+    proved: bool
+    how: str
+
+
+@dataclass(frozen=True)
+class Application:
+    """What a rule produced: the next expression, its obligations, and new definitions."""
+
+    after: sp.Expr
+    obligations: tuple[Obligation, ...] = ()
+    defines: tuple[Definition, ...] = ()
+
+
+@dataclass
+class Context:
+    """What a rule may consult: known index ranges, definitions, sizes, the value tensor."""
+
+    ranges: dict = field(default_factory=dict)           # Symbol -> (lo, hi), inclusive
+    definitions: dict = field(default_factory=dict)      # name -> Definition
+    sizes: frozenset = frozenset()
+    value: str = "x"
+    tensors: dict = field(default_factory=dict)          # name -> TensorDecl
+
+    def with_limits(self, limits) -> "Context":
+        ranges = dict(self.ranges)
+        for var, lo, hi in limits:
+            ranges[var] = (lo, hi)
+        return Context(ranges, self.definitions, self.sizes, self.value, self.tensors)
+
+
+class Rule:
+    """Base class: subclasses set ``name``, ``preconditions`` and implement ``apply``.
+
+    The class docstring's first paragraph is the rule's statement; it is printed in proofs
+    and in the rules reference, so it must be the mathematics, not the implementation.
+    """
+
+    name: ClassVar[str] = ""
+    preconditions: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def statement(cls) -> str:
+        doc = inspect.getdoc(cls) or ""
+        return " ".join(doc.split("\n\n")[0].split())
+
+    def apply(self, expr: sp.Expr, ctx: Context, **args) -> Application:
+        raise NotImplementedError
+
+
+RULES: dict[str, Rule] = {}
+
+
+def register(cls):
+    """Class decorator: add a rule to the registry under its name (names are unique)."""
+    if not cls.name or cls.name in RULES:
+        raise ValueError(f"rule name {cls.name!r} is empty or registered twice")
+    RULES[cls.name] = cls()
+    return cls
+
+
+def get_rule(name: str) -> Rule:
+    if name not in RULES:
+        import difflib
+        close = difflib.get_close_matches(name, sorted(RULES), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise RuleError(f"unknown rule {name!r}{hint}; rules: {', '.join(sorted(RULES))}")
+    return RULES[name]

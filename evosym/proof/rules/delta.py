@@ -1,0 +1,90 @@
+"""Kronecker-delta introduction: the reindexing that turns a read at s·p + δ·u − P into a sum over q."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ...errors import RuleError
+from ...ir.symbols import InRange
+from ..symbolic import in_range
+from ..tree import bound_variables, factors, find_sum, replace_node, same
+from .base import Application, Context, Obligation, Rule, register
+
+
+def _replace_sites(expr, e, var):
+    """Replace ``e`` by ``var`` where it is a tensor index or the argument of a bracket."""
+    count = 0
+
+    def visit(node):
+        nonlocal count
+        if isinstance(node, sp.Indexed):
+            idx = []
+            for i in node.indices:
+                if same(i, e):
+                    idx.append(var)
+                    count += 1
+                else:
+                    idx.append(visit(i))
+            return node.base[tuple(idx)]
+        if isinstance(node, InRange) and same(node.args[0], e):
+            count += 1
+            return InRange(var, node.args[1], node.args[2])
+        if isinstance(node, sp.Sum):
+            return sp.Sum(visit(node.function), *node.limits)
+        if not node.args:
+            return node
+        return node.func(*[visit(a) for a in node.args])
+
+    return visit(expr), count
+
+
+@register
+class IntroduceDelta(Rule):
+    """Introduce a Kronecker delta: for an integer-valued e, if f vanishes unless lo ≤ e ≤ hi, then f(e) = Σ_{m=lo}^{hi} δ_{m,e} f(m); a guard [lo ≤ e ≤ hi] in f is absorbed into the range of m.
+
+    This reindexes a read at a computed position (s·i + δ·u − P) as a sum over positions m,
+    the step that exposes the neighbourhood. Unlike SymPy's delta summation it never
+    substitutes e into f, so no entry such as ``W[0, 0, 3/2]`` can appear.
+    """
+
+    name = "introduce-delta"
+    preconditions = ("e is integer-valued", "the summand vanishes unless lo ≤ e ≤ hi", "m is a fresh variable")
+
+    def apply(self, expr, ctx: Context, *, targets, within=None) -> Application:
+        targets = [tuple(t) for t in targets]
+        if within is not None:
+            node, outer = find_sum(expr, within)
+            summand = node.function
+            lctx = ctx.with_limits(reversed(tuple(node.limits) + tuple(outer)))
+        else:
+            terms = [t for t in sp.Add.make_args(expr) if any(t.has(e) for e, *_ in targets)]
+            if len(terms) != 1:
+                raise RuleError("introduce-delta: name the sum whose summand to rewrite with within=")
+            node, summand, outer, lctx = None, terms[0], (), ctx
+        taken = set(bound_variables(expr)) | set(ctx.ranges) | set(ctx.sizes)
+        obligations, new = [], summand
+        for e, var, lo, hi in targets:
+            e, lo, hi = sp.sympify(e), sp.sympify(lo), sp.sympify(hi)
+            fresh = var not in taken and var not in summand.free_symbols
+            obligations.append(Obligation(f"{var} is a fresh variable", fresh, "not bound or free here" if fresh else "already used"))
+            integer = bool(e.is_integer)
+            obligations.append(Obligation(f"{e} is integer-valued", integer, "SymPy: integer symbols, integer coefficients" if integer else "SymPy cannot show it"))
+            guards = [g for g in factors(new) if isinstance(g, InRange) and same(g.args[0], e)]
+            exact = [g for g in guards if same(g.args[1], lo) and same(g.args[2], hi)]
+            if exact:
+                vanish = (True, f"the summand carries the guard [{lo} ≤ {e} ≤ {hi}]")
+            else:
+                vanish = in_range(e, lo, hi, lctx.ranges)
+            obligations.append(Obligation(f"the summand vanishes unless {lo} ≤ {e} ≤ {hi}", vanish[0], vanish[1]))
+            new, count = _replace_sites(new, e, var)
+            if count == 0:
+                raise RuleError(f"introduce-delta: {e} is not read as an index in the summand")
+            new = sp.Mul(*[f for f in factors(new) if not (isinstance(f, InRange) and f.args == (var, lo, hi))])
+            new = sp.KroneckerDelta(var, e) * new
+            taken.add(var)
+        limits = [(var, sp.sympify(lo), sp.sympify(hi)) for _, var, lo, hi in reversed(targets)]
+        if node is None:
+            after = expr.xreplace({summand: sp.Sum(new, *limits)})
+        else:
+            after = replace_node(expr, node, sp.Sum(new, *limits, *node.limits))
+        return Application(after, tuple(obligations))

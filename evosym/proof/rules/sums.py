@@ -1,0 +1,79 @@
+"""Rules about finite sums: exchange their order, and factor out what a sum does not bind."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ...errors import RuleError
+from ..tree import factors, find_sum, replace_node
+from .base import Application, Context, Obligation, Rule, register
+
+
+@register
+class ExchangeSums(Rule):
+    """Exchange finite sums: Σ_{a∈A} Σ_{b∈B} f = Σ_{b∈B} Σ_{a∈A} f when the range of each sum mentions only variables bound outside it, in both orders.
+
+    Applies to blocks: the sums over ``outer`` (a block of consecutive sums) and those over
+    ``inner`` (the block directly inside it) trade places.
+    """
+
+    name = "exchange-sums"
+    preconditions = ("the bounds of each sum mention only variables bound outside it, after the exchange",)
+
+    def apply(self, expr, ctx: Context, *, outer, inner) -> Application:
+        outer, inner = list(outer), list(inner)
+        node, _ = find_sum(expr, outer[0])
+        limits = list(node.limits)                    # innermost first
+        names = [l[0] for l in limits]
+        missing = [v for v in outer + inner if v not in names]
+        if missing:
+            raise RuleError(f"exchange-sums: {', '.join(map(str, missing))} not bound in the same nest of sums as {outer[0]}")
+        pos_in = sorted(names.index(v) for v in inner)
+        pos_out = sorted(names.index(v) for v in outer)
+        if pos_in != list(range(pos_in[0], pos_in[0] + len(inner))) or pos_out != list(range(pos_in[-1] + 1, pos_in[-1] + 1 + len(outer))):
+            raise RuleError("exchange-sums: the inner block must be consecutive sums directly inside the consecutive outer block")
+        lo, hi = pos_in[0], pos_out[-1] + 1
+        new = limits[:lo] + limits[pos_out[0]:hi] + limits[lo:pos_out[0]] + limits[hi:]
+        ok, bad = True, []
+        for k, (var, a, b) in enumerate(new):
+            inside = {l[0] for l in new[:k + 1]}
+            dep = (sp.sympify(a).free_symbols | sp.sympify(b).free_symbols) & inside
+            if dep:
+                ok = False
+                bad.append(f"the range of {var} mentions {', '.join(map(str, sorted(dep, key=str)))}")
+        ob = Obligation("every range mentions only variables bound outside it", ok,
+                        "free symbols of the bounds checked" if ok else "; ".join(bad))
+        return Application(replace_node(expr, node, sp.Sum(node.function, *new)), (ob,))
+
+
+@register
+class FactorOut(Rule):
+    """Factor out of a sum (linearity): Σ_a g·f(a) = g·Σ_a f(a) when g does not depend on a.
+
+    ``over`` lists the innermost sums of a nest that the factor leaves.
+    """
+
+    name = "factor-out"
+    preconditions = ("the factor does not mention the summation variables it leaves",)
+
+    def apply(self, expr, ctx: Context, *, factor, over) -> Application:
+        over = list(over)
+        node, _ = find_sum(expr, over[0])
+        limits = list(node.limits)
+        k = len(over)
+        if {l[0] for l in limits[:k]} != set(over):
+            raise RuleError(f"factor-out: {', '.join(map(str, over))} must be the innermost sums of their nest")
+        fs = factors(node.function)
+        want = factors(sp.sympify(factor))
+        rest = list(fs)
+        for w in want:
+            if w not in rest:
+                raise RuleError(f"factor-out: {w} is not a factor of the summand {node.function}")
+            rest.remove(w)
+        g = sp.Mul(*want)
+        dep = g.free_symbols & set(over)
+        ob = Obligation(f"{g} does not mention {', '.join(map(str, over))}", not dep,
+                        "free symbols checked" if not dep else f"it mentions {', '.join(map(str, sorted(dep, key=str)))}")
+        inner = g * sp.Sum(sp.Mul(*rest), *limits[:k])
+        new = sp.Sum(inner, *limits[k:]) if limits[k:] else inner
+        return Application(replace_node(expr, node, new), (ob,))

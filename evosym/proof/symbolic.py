@@ -1,0 +1,71 @@
+"""Small sound provers for the preconditions of rules: inequalities and index ranges.
+
+They answer "proved" or "not proved", never a wrong "proved": a polynomial in positive
+integer sizes is non-negative when, after writing every positive size as 1 + (a non-negative
+integer), all its coefficients are non-negative. Ranges of ``⌊a/k⌋`` follow from the lemma
+``0 ≤ a ≤ M·k − 1  ⇒  0 ≤ ⌊a/k⌋ ≤ M − 1`` for ``k ≥ 1``.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+def nonnegative(expr) -> bool:
+    """True only if ``expr ≥ 0`` for all admissible values of its integer symbols."""
+    expr = sp.expand(sp.sympify(expr))
+    if expr.is_number:
+        return bool(expr >= 0)
+    if expr.is_nonnegative:
+        return True
+    shifted = {}
+    for s in expr.free_symbols:
+        if not s.is_integer:
+            return False
+        if s.is_positive:
+            shifted[s] = sp.Symbol(f"_{s.name}_m1", integer=True, nonnegative=True) + 1
+        elif not s.is_nonnegative:
+            return False
+    e = sp.expand(expr.xreplace(shifted))
+    try:
+        poly = sp.Poly(e, *sorted(e.free_symbols, key=str)) if e.free_symbols else None
+    except sp.PolynomialError:
+        return False
+    if poly is None:
+        return bool(e >= 0)
+    return all(c >= 0 for c in poly.coeffs())
+
+
+def le(a, b) -> bool:
+    """Proved ``a ≤ b``."""
+    return nonnegative(sp.sympify(b) - sp.sympify(a))
+
+
+def range_of(e, ranges) -> tuple | None:
+    """An inclusive range [lo, hi] that provably contains ``e``, or None."""
+    e = sp.sympify(e)
+    if e.is_Integer:
+        return (e, e)
+    if e.is_Symbol and e in ranges:
+        return ranges[e]
+    if isinstance(e, sp.floor):
+        num, den = e.args[0].as_numer_denom()
+        if den.is_positive and den.is_integer and num in ranges:
+            lo, hi = ranges[num]
+            if le(0, lo):
+                # 0 ≤ a ≤ hi  ⇒  0 ≤ ⌊a/k⌋ ≤ ⌊hi/k⌋; ⌊hi/k⌋ = M − 1 when hi = M·k − 1
+                M = sp.cancel((hi + 1) / den)
+                if M.is_polynomial() and sp.expand(M * den - hi - 1) == 0 and sp.fraction(sp.together(M))[1] == 1:
+                    return (sp.Integer(0), sp.expand(M - 1))
+    return None
+
+
+def in_range(e, lo, hi, ranges) -> tuple[bool, str]:
+    """Whether ``lo ≤ e ≤ hi`` is proved from known ranges, and how."""
+    r = range_of(e, ranges)
+    if r is None:
+        return False, f"no range known for {e}"
+    elo, ehi = r
+    if le(lo, elo) and le(ehi, hi):
+        return True, f"{e} ∈ [{elo}, {ehi}] ⊆ [{lo}, {hi}]"
+    return False, f"{e} ∈ [{elo}, {ehi}] is not provably inside [{lo}, {hi}]"
