@@ -99,7 +99,7 @@ def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid,
     y = TensorDecl("y", (fam.B, fam.O) + fam.Lout, "output", "output feature map")
     x_pad = Definition("x_pad", (fam.b, fam.c) + fam.q,
                        sp.Mul(*[InRange(q, 0, L - 1) for q, L in zip(fam.q, fam.L)]) * x[(fam.b, fam.c) + fam.q],
-                       "zero-padded input: x inside the input, 0 outside", latex=r"\tilde{x}")
+                       "zero-padded input: x inside the input, 0 outside", latex=r"\tilde{x}", text="x\u0303")
     group = sp.floor(fam.o / fam.Og)
     channel = group * fam.Cg + (fam.cg if fam.Cg != 1 else 0)
     w_idx = (fam.o, fam.cg if fam.Cg != 1 else sp.Integer(0)) + fam.u

@@ -47,9 +47,14 @@ class EvolutionForm:
 
     @property
     def value_layout(self) -> str:
-        roles = {self.batch: "b", self.channel: "c"}
-        roles.update({q: "q" for q in self.neighbour})
-        return " ".join(roles.get(i, "?") for i in self.value.indices)
+        """The value tensor's axis order by role, e.g. "batch, channel, position" (NCHW)."""
+        roles = {self.batch: "batch", self.channel: "channel"}
+        roles.update({q: "position" for q in self.neighbour})
+        out = []
+        for i in self.value.indices:
+            if not out or out[-1] != roles[i]:
+                out.append(roles[i])
+        return ", ".join(out)
 
     def full_expression(self) -> sp.Expr:
         """The form with the aggregation written as a sum over the whole input grid."""

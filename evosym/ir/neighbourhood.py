@@ -53,6 +53,9 @@ class Neighbourhood:
     def describe(self) -> str:
         raise NotImplementedError
 
+    def text(self, p, printer) -> str:
+        raise NotImplementedError
+
     def latex(self, p, printer) -> str:
         raise NotImplementedError
 
@@ -81,8 +84,20 @@ class Window(Neighbourhood):
         ks = "×".join(str(a.kernel) for a in self.axes)
         return f"window {ks} (stride, dilation, zero padding), clipped to the input"
 
+    def text(self, p, printer):
+        us = self._offsets()
+        pts = ", ".join(printer._print(a.offset(pd, u)) for a, pd, u in zip(self.axes, p, us))
+        conds = ", ".join("0 ≤ %s ≤ %s" % (printer._print(u), printer._print(a.kernel - 1)) for a, u in zip(self.axes, us))
+        box = " × ".join("[0, %s)" % printer._print(a.length) for a in self.axes)
+        if len(self.axes) > 1:
+            pts = "(%s)" % pts
+        return "{%s : %s} ∩ %s" % (pts, conds, box)
+
+    def _offsets(self):
+        return sp.symbols("u_1:%d" % (len(self.axes) + 1), integer=True) if len(self.axes) > 1 else (sp.Symbol("u", integer=True),)
+
     def latex(self, p, printer):
-        us = sp.symbols("u_1:%d" % (len(self.axes) + 1), integer=True)
+        us = self._offsets()
         pts = ", ".join(printer._print(a.offset(pd, u)) for a, pd, u in zip(self.axes, p, us))
         conds = ", ".join(r"0 \le %s \le %s" % (printer._print(u), printer._print(a.kernel - 1)) for a, u in zip(self.axes, us))
         box = r" \times ".join(r"[0, %s)" % printer._print(a.length) for a in self.axes)
@@ -109,6 +124,9 @@ class Global(Neighbourhood):
 
     def describe(self):
         return "global: every input position"
+
+    def text(self, p, printer):
+        return " × ".join("[0, %s)" % printer._print(L) for L in self.lengths())
 
     def latex(self, p, printer):
         return r" \times ".join(r"[0, %s)" % printer._print(L) for L in self.lengths())
@@ -143,6 +161,11 @@ class IndexSet(Neighbourhood):
 
     def describe(self):
         return f"index set {{q : {self.condition}}}"
+
+    def text(self, p, printer):
+        sub = dict(zip(self.p_symbols, p))
+        q = ", ".join(printer._print(s) for s in self.q_symbols)
+        return "{(%s) : %s}" % (q, printer._print(sp.sympify(self.condition).xreplace(sub)))
 
     def latex(self, p, printer):
         sub = dict(zip(self.p_symbols, p))

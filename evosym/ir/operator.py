@@ -69,12 +69,13 @@ class Operator:
         """Each output index with its inclusive range, from the output's shape."""
         return tuple((i, sp.Integer(0), sp.sympify(n) - 1) for i, n in zip(self.lhs_indices, self.output.shape))
 
-    def display_names(self) -> dict[str, str]:
-        """LaTeX names of tensors that have one (``x_pad`` → ``\\tilde{x}``)."""
+    def display_names(self, kind: str) -> dict[str, str]:
+        """Display names (``kind`` is "latex" or "text") of tensors that have one: ``x_pad`` → x̃."""
         out = {}
         for t in self.tensors + (self.output,) + self.definitions:
-            if t.latex:
-                out[t.name] = t.latex
+            name = getattr(t, kind)
+            if name:
+                out[t.name] = name
         return out
 
 

@@ -23,6 +23,7 @@ class TensorDecl:
     role: str = "input"
     description: str = ""
     latex: str | None = None
+    text: str | None = None
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -49,6 +50,7 @@ class Definition:
     body: sp.Expr
     description: str = ""
     latex: str | None = None
+    text: str | None = None
 
     @property
     def base(self) -> sp.IndexedBase:

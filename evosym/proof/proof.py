@@ -138,7 +138,7 @@ class Proof:
             form = self.match()
             checks.append(CheckResult("Evolution form", True, "general",
                                       f"matched structurally: Ω = {self.omega.describe()}, v = {form.value}, "
-                                      f"K = {form.kernel}{', bias ' + str(form.bias) if form.bias != 0 else ''}"))
+                                      f"K = {form.kernel}{', β = ' + str(form.bias) if form.bias != 0 else ''}"))
         except MatchError as exc:
             checks.append(CheckResult("Evolution form", False, "general", str(exc)))
         if form is not None:
@@ -174,7 +174,7 @@ class Proof:
                 else:
                     proved = all(o.proved for o in app.obligations)
                     why = "rule replayed; " + ("all preconditions proved symbolically" if proved else
-                                              "precondition not proved symbolically: " + "; ".join(f"{o.text} ({o.how})" for o in app.obligations if not o.proved))
+                                              "precondition not proved symbolically: " + "; ".join(str(o) for o in app.obligations if not o.proved))
                     out.append((True, why, proved))
             for d in step.defines:
                 defs[d.name] = d

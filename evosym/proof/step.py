@@ -69,9 +69,12 @@ class Step:
     def kwargs(self) -> dict:
         return dict(self.args)
 
-    def args_text(self) -> str:
+    def args_text(self, expr=str) -> str:
+        """The rule's arguments, expressions printed by ``expr``."""
         def fmt(v):
             if isinstance(v, (list, tuple)):
                 return "(" + ", ".join(fmt(x) for x in v) + ")"
-            return str(v)
+            if isinstance(v, str):
+                return v
+            return expr(v)
         return ", ".join(f"{k}={fmt(v)}" for k, v in self.args)

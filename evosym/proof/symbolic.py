@@ -60,12 +60,12 @@ def range_of(e, ranges) -> tuple | None:
     return None
 
 
-def in_range(e, lo, hi, ranges) -> tuple[bool, str]:
-    """Whether ``lo ≤ e ≤ hi`` is proved from known ranges, and how."""
+def in_range(e, lo, hi, ranges) -> tuple[bool, str, tuple]:
+    """Whether ``lo ≤ e ≤ hi`` is proved from known ranges, and how (a template and its arguments)."""
     r = range_of(e, ranges)
     if r is None:
-        return False, f"no range known for {e}"
+        return False, "no range is known for {}", (e,)
     elo, ehi = r
     if le(lo, elo) and le(ehi, hi):
-        return True, f"{e} ∈ [{elo}, {ehi}] ⊆ [{lo}, {hi}]"
-    return False, f"{e} ∈ [{elo}, {ehi}] is not provably inside [{lo}, {hi}]"
+        return True, "{} ∈ [{}, {}] ⊆ [{}, {}]", (e, elo, ehi, lo, hi)
+    return False, "{} ∈ [{}, {}] is not provably inside [{}, {}]", (e, elo, ehi, lo, hi)

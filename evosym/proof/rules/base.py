@@ -21,11 +21,25 @@ from ...ir.tensors import Definition
 
 @dataclass(frozen=True)
 class Obligation:
-    """A precondition at one use of a rule, and whether (and how) it was proved symbolically."""
+    """A precondition at one use of a rule, and whether (and how) it was proved symbolically.
+
+    ``text`` and ``how`` are templates whose ``{}`` fields are filled with ``args`` and
+    ``how_args`` (SymPy expressions), so each printer shows them in its own notation.
+    """
 
     text: str
     proved: bool
     how: str
+    args: tuple = ()
+    how_args: tuple = ()
+
+    def render(self, expr=str) -> tuple[str, str]:
+        """(statement, how) with the expressions printed by ``expr``."""
+        return self.text.format(*map(expr, self.args)), self.how.format(*map(expr, self.how_args))
+
+    def __str__(self):
+        text, how = self.render()
+        return f"{text} ({how})"
 
 
 @dataclass(frozen=True)

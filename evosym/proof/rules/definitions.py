@@ -30,7 +30,7 @@ class UnfoldDefinition(Rule):
         if clash:
             raise RuleError(f"unfold-definition: the body of {name} binds {', '.join(map(str, clash))}, already bound here")
         after = expr.xreplace({r: d.instantiate(r.indices) for r in reads})
-        return Application(after, (Obligation(f"{name} is defined by {d.lhs} := {d.body}", True, "definition"),))
+        return Application(after, (Obligation("{} := {}", True, "definition", (d.lhs, d.body)),))
 
 
 @register
@@ -65,8 +65,9 @@ class NameKernel(Rule):
         stray = sorted(kernel.free_symbols - set(indices) - set(ctx.sizes), key=str)
         stray_idx = [s for s in stray if s in ctx.ranges or s in bound_variables(expr)]
         closed = Obligation(
-            f"{name} := {kernel} mentions only its indices {', '.join(map(str, indices))}, sizes and parameters",
-            not stray_idx, "free symbols checked" if not stray_idx else f"mentions {', '.join(map(str, stray_idx))}")
+            "the kernel mentions no index other than its own indices {}", not stray_idx,
+            "free symbols checked" if not stray_idx else "it mentions {}", (sp.Tuple(*indices),),
+            () if not stray_idx else (sp.Tuple(*stray_idx),))
         d = Definition(name, indices, kernel, description="Evolution kernel", latex=latex)
         after = expr.xreplace({agg: sp.Sum(d[indices] * v, *agg.limits)})
         return Application(after, (closed,), (d,))

@@ -66,16 +66,17 @@ class IntroduceDelta(Rule):
         for e, var, lo, hi in targets:
             e, lo, hi = sp.sympify(e), sp.sympify(lo), sp.sympify(hi)
             fresh = var not in taken and var not in summand.free_symbols
-            obligations.append(Obligation(f"{var} is a fresh variable", fresh, "not bound or free here" if fresh else "already used"))
+            obligations.append(Obligation("{} is a fresh variable", fresh, "not bound or free here" if fresh else "already used", (var,)))
             integer = bool(e.is_integer)
-            obligations.append(Obligation(f"{e} is integer-valued", integer, "SymPy: integer symbols, integer coefficients" if integer else "SymPy cannot show it"))
+            obligations.append(Obligation("{} is integer-valued", integer,
+                                          "SymPy: integer symbols, integer coefficients" if integer else "SymPy cannot show it", (e,)))
             guards = [g for g in factors(new) if isinstance(g, InRange) and same(g.args[0], e)]
             exact = [g for g in guards if same(g.args[1], lo) and same(g.args[2], hi)]
             if exact:
-                vanish = (True, f"the summand carries the guard [{lo} ≤ {e} ≤ {hi}]")
+                vanish = (True, "the summand carries the guard {}", (exact[0],))
             else:
                 vanish = in_range(e, lo, hi, lctx.ranges)
-            obligations.append(Obligation(f"the summand vanishes unless {lo} ≤ {e} ≤ {hi}", vanish[0], vanish[1]))
+            obligations.append(Obligation("the summand vanishes unless {} ≤ {} ≤ {}", vanish[0], vanish[1], (lo, e, hi), vanish[2]))
             new, count = _replace_sites(new, e, var)
             if count == 0:
                 raise RuleError(f"introduce-delta: {e} is not read as an index in the summand")

@@ -31,11 +31,11 @@ class SplitChannelsIntoGroups(Rule):
         lctx = ctx.with_limits(reversed(tuple(outer)))
         fresh = new not in set(bound_variables(expr)) | set(ctx.ranges) | set(ctx.sizes) and new not in expr.free_symbols
         integer = bool(group.is_integer)
-        ok_range, how = in_range(group, 0, groups - 1, lctx.ranges)
+        ok_range, *how = in_range(group, 0, groups - 1, lctx.ranges)
         obligations = (
-            Obligation(f"{new} is a fresh variable", fresh, "not bound or free here" if fresh else "already used"),
-            Obligation(f"{group} is integer-valued", integer, "SymPy: integer-valued" if integer else "SymPy cannot show it"),
-            Obligation(f"0 ≤ {group} ≤ {groups - 1}", ok_range, how),
+            Obligation("{} is a fresh variable", fresh, "not bound or free here" if fresh else "already used", (new,)),
+            Obligation("{} is integer-valued", integer, "SymPy: integer-valued" if integer else "SymPy cannot show it", (group,)),
+            Obligation("0 ≤ {} ≤ {}", ok_range, how[0], (group, groups - 1), how[1]),
         )
         sub = {var: new - group * block}
         body = sp.KroneckerDelta(sp.floor(new / block), group) * node.function.xreplace(sub)

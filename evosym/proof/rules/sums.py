@@ -34,15 +34,15 @@ class ExchangeSums(Rule):
             raise RuleError("exchange-sums: the inner block must be consecutive sums directly inside the consecutive outer block")
         lo, hi = pos_in[0], pos_out[-1] + 1
         new = limits[:lo] + limits[pos_out[0]:hi] + limits[lo:pos_out[0]] + limits[hi:]
-        ok, bad = True, []
+        bad = []
         for k, (var, a, b) in enumerate(new):
             inside = {l[0] for l in new[:k + 1]}
             dep = (sp.sympify(a).free_symbols | sp.sympify(b).free_symbols) & inside
             if dep:
-                ok = False
-                bad.append(f"the range of {var} mentions {', '.join(map(str, sorted(dep, key=str)))}")
-        ob = Obligation("every range mentions only variables bound outside it", ok,
-                        "free symbols of the bounds checked" if ok else "; ".join(bad))
+                bad.append((var, sp.Tuple(*sorted(dep, key=str))))
+        how = "free symbols of the bounds checked" if not bad else "; ".join("the range of {} mentions {}" for _ in bad)
+        ob = Obligation("every range mentions only variables bound outside it", not bad, how,
+                        how_args=tuple(x for pair in bad for x in pair))
         return Application(replace_node(expr, node, sp.Sum(node.function, *new)), (ob,))
 
 
@@ -72,8 +72,8 @@ class FactorOut(Rule):
             rest.remove(w)
         g = sp.Mul(*want)
         dep = g.free_symbols & set(over)
-        ob = Obligation(f"{g} does not mention {', '.join(map(str, over))}", not dep,
-                        "free symbols checked" if not dep else f"it mentions {', '.join(map(str, sorted(dep, key=str)))}")
+        ob = Obligation("{} does not mention {}", not dep, "free symbols checked" if not dep else "it mentions {}",
+                        (g, sp.Tuple(*over)), () if not dep else (sp.Tuple(*sorted(dep, key=str)),))
         inner = g * sp.Sum(sp.Mul(*rest), *limits[:k])
         new = sp.Sum(inner, *limits[k:]) if limits[k:] else inner
         return Application(replace_node(expr, node, new), (ob,))

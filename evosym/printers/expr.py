@@ -1,0 +1,108 @@
+"""Printing expressions: SymPy's printers with evosym's notation for sums, brackets and deltas.
+
+Sums print as nested Σ's (outermost first) rather than SymPy's stacked limits, reads as
+``x[b, c, m, n]``, the bracket as ``[lo ≤ e ≤ hi]`` and the delta as ``δ(m, e)``. Output depends
+only on the expression, never on hash seeds: SymPy orders terms canonically.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from ..ir.symbols import InRange
+
+GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "theta": "θ", "lambda": "λ", "mu": "μ",
+         "sigma": "σ", "tau": "τ", "phi": "φ", "omega": "ω", "Omega": "Ω", "epsilon": "ε", "rho": "ρ"}
+
+
+def _greek(name: str) -> str:
+    head, sep, tail = name.partition("_")
+    return GREEK.get(head, head) + sep + tail
+
+
+class TextExprPrinter(StrPrinter):
+    """Plain-text notation for terminals (Unicode Σ, δ, ⌊⌋, ≤)."""
+
+    printmethod = "_evosym_text"  # bypass SymPy's own _sympystr hooks (Indexed has one)
+
+    def __init__(self, names: dict[str, str] | None = None):
+        super().__init__({"order": None})
+        self.names = names or {}
+
+    def _print_Symbol(self, expr):
+        return _greek(expr.name)
+
+    def _print_Indexed(self, expr):
+        name = str(expr.base.label)
+        return "%s[%s]" % (self.names.get(name, name), ", ".join(self._print(i) for i in expr.indices))
+
+    def _print_IndexedBase(self, expr):
+        name = str(expr.label)
+        return self.names.get(name, name)
+
+    def _print_Sum(self, expr):
+        head = " ".join("Σ_{%s=%s}^{%s}" % (self._print(v), self._print(a), self._print(b)) for v, a, b in reversed(expr.limits))
+        body = self._print(expr.function)
+        if isinstance(expr.function, sp.Add):
+            body = "(%s)" % body
+        return "%s %s" % (head, body)
+
+    def _print_KroneckerDelta(self, expr):
+        return "δ(%s, %s)" % tuple(self._print(a) for a in expr.args)
+
+    def _print_InRange(self, expr):
+        e, lo, hi = (self._print(a) for a in expr.args)
+        return "[%s ≤ %s ≤ %s]" % (lo, e, hi)
+
+    def _print_floor(self, expr):
+        return "⌊%s⌋" % self._print(expr.args[0])
+
+    def _print_ceiling(self, expr):
+        return "⌈%s⌉" % self._print(expr.args[0])
+
+    def _print_Mul(self, expr):
+        return super()._print_Mul(expr).replace("*", "·")
+
+
+class LatexExprPrinter(LatexPrinter):
+    """LaTeX notation for Markdown math and documents."""
+
+    def __init__(self, names: dict[str, str] | None = None):
+        super().__init__({"order": None})
+        self.names = names or {}
+
+    def _print_Indexed(self, expr):
+        name = str(expr.base.label)
+        base = self.names.get(name) or self._print(sp.Symbol(name))
+        return r"%s\left[%s\right]" % (base, ", ".join(self._print(i) for i in expr.indices))
+
+    def _print_IndexedBase(self, expr):
+        name = str(expr.label)
+        return self.names.get(name) or self._print(sp.Symbol(name))
+
+    def _print_Sum(self, expr):
+        head = " ".join(r"\sum_{%s=%s}^{%s}" % (self._print(v), self._print(a), self._print(b)) for v, a, b in reversed(expr.limits))
+        body = self._print(expr.function)
+        if isinstance(expr.function, sp.Add):
+            body = r"\left(%s\right)" % body
+        return "%s %s" % (head, body)
+
+    def _print_KroneckerDelta(self, expr, exp=None):
+        return r"\delta_{%s,\, %s}" % tuple(self._print(a) for a in expr.args)
+
+    def _print_InRange(self, expr):
+        e, lo, hi = (self._print(a) for a in expr.args)
+        return r"\left[%s \le %s \le %s\right]" % (lo, e, hi)
+
+
+def text(expr, names=None) -> str:
+    return TextExprPrinter(names)._print(sp.sympify(expr))
+
+
+def latex(expr, names=None) -> str:
+    return LatexExprPrinter(names)._print(sp.sympify(expr))
+
+
+__all__ = ["InRange", "LatexExprPrinter", "TextExprPrinter", "latex", "text"]

@@ -1,0 +1,99 @@
+"""LaTeX proofs: a section per proof, and standalone documents for one proof or a catalogue.
+
+Documents use only ``amsmath``, ``amssymb``, ``graphicx`` and ``geometry`` (in every TeX distribution) and
+are pure ASCII, so pdflatex compiles them without extra packages.
+"""
+
+from __future__ import annotations
+
+from ..proof.proof import CheckedProof
+from .expr import LatexExprPrinter
+from .outline import Outline, outline, verdict
+from .tex import fill, tex_escape
+
+CHECK, CROSS = r"$\checkmark$", r"$\times$"
+
+PREAMBLE = r"""\documentclass[10pt]{article}
+\usepackage[a4paper,landscape,margin=1.5cm]{geometry}
+\usepackage{amsmath,amssymb,graphicx}
+\newsavebox{\evobox}
+% a display equation, scaled down to the line width only when it is wider
+\newcommand{\evoeq}[1]{\par\smallskip\noindent\hfil\sbox{\evobox}{$\displaystyle #1$}%
+  \ifdim\wd\evobox>\linewidth\resizebox{\linewidth}{!}{\usebox{\evobox}}\else\usebox{\evobox}\fi\hfil\par\smallskip}
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{4pt}
+\sloppy
+"""
+
+
+def render_latex_section(cp: CheckedProof) -> str:
+    """The proof as a LaTeX section (no preamble)."""
+    printer = LatexExprPrinter(cp.operator.display_names("latex"))
+    ex = printer._print
+    o = outline(cp, ex, lambda om, p: om.latex(p, printer),
+                lambda t, args: fill(t, args, tex_escape, lambda a: "$" + ex(a) + "$"))
+    return _render(o)
+
+
+def render_latex(cp: CheckedProof) -> str:
+    """A standalone LaTeX document with one proof."""
+    return latex_document([cp], title=f"evosym proof: {cp.operator.name}")
+
+
+def latex_document(proofs, title: str = "evosym: the operator catalogue in Evolution form") -> str:
+    """A standalone LaTeX document with several proofs (``evosym prove --all --format latex``)."""
+    body = "\n\\clearpage\n".join(render_latex_section(cp) for cp in proofs)
+    return (PREAMBLE + "\\title{" + tex_escape(title) + "}\n\\date{}\n\\begin{document}\n\\maketitle\n"
+            + body + "\n\\end{document}\n")
+
+
+def _eq(text: str) -> str:
+    return "\\evoeq{" + text.replace("&", "") + "}"
+
+
+def _render(o: Outline) -> str:
+    t = tex_escape
+    out = [f"\\section*{{Proof: {t(o.name)}}}", f"\\emph{{{t(o.summary)}}}", ""]
+    for para in (o.description, f"Conventions: {o.citation}" if o.citation else ""):
+        if para:
+            out += [t(para), ""]
+    for note in o.notes:
+        out += [f"\\textbf{{Note.}} {t(note)}", ""]
+    out += ["\\subsection*{Sizes and tensors}", "\\begin{tabular}{ll}"]
+    out += [f"${s}$ & {t(m)} \\\\" for s, m in o.sizes]
+    out += ["\\end{tabular}", "", "\\begin{tabular}{llll}"]
+    out += [f"${n}$ & {t(r)} & ${sh}$ & {t(d)} \\\\" for n, r, sh, d in o.tensors]
+    out += ["\\end{tabular}", ""]
+    for lhs, body, desc in o.definitions:
+        out += [_eq(f"{lhs} &:= {body}"), t(desc), ""]
+    out += ["\\subsection*{Traditional form}", _eq(f"{o.lhs} &= {o.traditional}"), "", "\\subsection*{Proof}"]
+    for s in o.steps:
+        out += [f"\\paragraph{{Step {s.number}: \\texttt{{{t(s.rule)}}} ({t(s.label)}).}} {t(s.statement)}", ""]
+        if s.obligations:
+            out.append("\\begin{itemize}")
+            out += [f"\\item {CHECK if ok else '?'} {text} ({how})" for ok, text, how in s.obligations]
+            out.append("\\end{itemize}")
+        for lhs, body in s.defines:
+            out += ["Defines:", _eq(f"{lhs} &:= {body}")]
+        out += [_eq(f"{s.lhs} &= {s.result}"), f"\\emph{{Check:}} {t(s.check)}", ""]
+        if s.counterexample:
+            out += ["\\begin{verbatim}", s.counterexample.encode("ascii", "replace").decode(), "\\end{verbatim}"]
+    out.append("\\subsection*{Evolution form}")
+    e = o.evolution
+    if e is None:
+        out.append("Not reached: the final expression does not match the Evolution form.")
+    else:
+        bias = "" if e.bias == "0" else f" + {e.bias}"
+        out += [_eq(f"{e.lhs} &= \\sum_{{{e.channel}=0}}^{{{e.channel_hi}}} \\sum_{{{e.neighbour} \\in \\Omega({e.position})}} "
+                    f"{e.kernel}\\, {e.value}{bias}"),
+                _eq(f"\\Omega({e.position}) &= {e.omega}"), f"({t(e.omega_kind)})",
+                _eq(f"{e.kernel} &= {e.kernel_body}"), f"Value $v = {e.value}$ (layout: {t(e.layout)}).", ""]
+    out += ["\\subsection*{Checks of the conclusion}", "\\begin{itemize}"]
+    for ok, name, label, message, ce in o.checks:
+        out.append(f"\\item {CHECK if ok else CROSS} \\textbf{{{t(name)}}} ({t(label)}): {t(message)}")
+        if ce:
+            out += ["\\begin{verbatim}", ce.encode("ascii", "replace").decode(), "\\end{verbatim}"]
+    out += ["\\end{itemize}", f"\\subsection*{{Grid of shapes for bounded checks ({len(o.shapes)})}}", "\\begin{enumerate}"]
+    out += [f"\\item {t(shape)}" for shape in o.shapes]
+    out += ["\\end{enumerate}", "", f"\\textbf{{{t(verdict(o))}}}", ""]
+    return "\n".join(out)
