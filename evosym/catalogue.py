@@ -1,0 +1,139 @@
+"""Finding operators: the built-in catalogue (``evosym.derivations``) and users' operator files.
+
+An operator module defines ``OPERATOR`` (an :class:`evosym.Operator`) and ``derive(d)``, which
+names the rules on a :class:`evosym.Derivation`. A user's file has the same shape and is
+loaded by path, so a new operator can be proved without touching the package. Everything
+that can go wrong in a user's file becomes one clear :class:`OperatorFileError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import importlib.util
+import pkgutil
+import signal
+import sys
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+from .errors import EvosymError, OperatorFileError, OperatorNotFound
+from .ir.operator import Operator
+from .proof.derivation import Derivation
+from .proof.proof import Proof
+
+PACKAGE = "evosym.derivations"
+
+
+@dataclass(frozen=True)
+class OperatorModule:
+    """A loaded operator: where it came from, the operator, and its derivation."""
+
+    name: str
+    source: str
+    operator: Operator
+    derive: Callable
+    module: ModuleType
+
+    def proof(self) -> Proof:
+        """Run the derivation; errors name the operator file and line."""
+        d = Derivation(self.operator)
+        try:
+            self.derive(d)
+            return d.proof()
+        except EvosymError as exc:
+            raise type(exc)(f"{self.name}: {exc}") from None
+        except Exception as exc:  # a bug in the operator file: say where, without a traceback
+            raise OperatorFileError(f"{self.name}: derive() failed{_where(exc, self.source)}: {type(exc).__name__}: {exc}") from None
+
+
+def catalogue_names() -> list[str]:
+    """Names of the built-in operators, sorted."""
+    pkg = importlib.import_module(PACKAGE)
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+
+
+def load(name_or_path: str) -> OperatorModule:
+    """A catalogue operator by name, or a user's operator file by path."""
+    path = Path(name_or_path)
+    looks_like_path = name_or_path.endswith(".py") or "/" in name_or_path or "\\" in name_or_path
+    if looks_like_path:
+        if not path.is_file():
+            raise OperatorNotFound(f"no operator file {name_or_path!r}")
+        return _load_file(path)
+    names = catalogue_names()
+    if name_or_path not in names:
+        close = difflib.get_close_matches(name_or_path, names, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise OperatorNotFound(f"unknown operator {name_or_path!r}{hint} (run 'evosym list' for the catalogue, "
+                               "or pass the path of an operator file)")
+    module = importlib.import_module(f"{PACKAGE}.{name_or_path}")
+    return _validate(module, name_or_path, module.__file__)
+
+
+def load_all() -> list[OperatorModule]:
+    return [load(n) for n in catalogue_names()]
+
+
+def _load_file(path: Path) -> OperatorModule:
+    path = path.resolve()
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    modname = f"evosym_user_{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(modname, path)
+    if spec is None or spec.loader is None:
+        raise OperatorFileError(f"{path}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        sys.modules.pop(modname, None)
+        raise OperatorFileError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except EvosymError as exc:
+        sys.modules.pop(modname, None)
+        raise OperatorFileError(f"{path}: {exc}") from None
+    except Exception as exc:
+        sys.modules.pop(modname, None)
+        raise OperatorFileError(f"{path}{_where(exc, str(path))}: error while loading: {type(exc).__name__}: {exc}") from None
+    return _validate(module, path.stem, str(path))
+
+
+def _validate(module, name, source) -> OperatorModule:
+    op = getattr(module, "OPERATOR", None)
+    if op is None:
+        raise OperatorFileError(f"{source}: defines no OPERATOR (an evosym.Operator in its traditional form)")
+    if not isinstance(op, Operator):
+        raise OperatorFileError(f"{source}: OPERATOR is a {type(op).__name__}, not an evosym.Operator")
+    derive = getattr(module, "derive", None)
+    if not callable(derive):
+        raise OperatorFileError(f"{source}: defines no derive(d) function naming the proof's rules")
+    return OperatorModule(op.name, source, op, derive, module)
+
+
+def _where(exc: BaseException, source: str) -> str:
+    """' (line N)' of the innermost frame in ``source``, if any."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == source]
+    return f" (line {frames[-1].lineno})" if frames else ""
+
+
+@contextmanager
+def time_limit(seconds: float | None, what: str):
+    """Raise :class:`EvosymError` if the block runs longer than ``seconds`` (main thread, POSIX)."""
+    if not seconds or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expired(signum, frame):
+        raise EvosymError(f"{what} did not finish within {seconds:g} s (raise the limit with --time-limit)")
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

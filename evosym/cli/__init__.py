@@ -1,0 +1,1 @@
+"""The command-line interface (``evosym`` and ``python -m evosym``)."""

@@ -1,0 +1,70 @@
+"""The subcommands of the ``evosym`` CLI."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+from .. import catalogue
+from ..errors import EvosymError
+from ..printers import render, render_many
+from ..proof.rules import RULES
+from .output import write_atomic
+
+
+def _emit(text: str, args) -> None:
+    if getattr(args, "output", None):
+        path = write_atomic(args.output, text, force=args.force)
+        print(f"wrote {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_list(args, parser) -> int:
+    mods = catalogue.load_all()
+    width = max(len(m.name) for m in mods)
+    for m in mods:
+        print(f"{m.name.ljust(width)}  {m.operator.summary}")
+    return 0
+
+
+def cmd_rules(args, parser) -> int:
+    for name in sorted(RULES):
+        rule = RULES[name]
+        print(name)
+        print(textwrap.fill(rule.statement(), 100, initial_indent="  ", subsequent_indent="  "))
+        for pre in rule.preconditions:
+            print(f"  precondition: {pre}")
+        print()
+    return 0
+
+
+def _check(mod, time_limit):
+    with catalogue.time_limit(time_limit, f"proving {mod.name}"):
+        return mod.proof().check()
+
+
+def cmd_prove(args, parser) -> int:
+    if args.all == bool(args.name):
+        parser.error("prove needs exactly one of NAME or --all")
+    if args.force and not args.output:
+        parser.error("--force only applies with --output")
+    mods = catalogue.load_all() if args.all else [catalogue.load(args.name)]
+    checked = []
+    for mod in mods:
+        checked.append(_check(mod, args.time_limit))
+    if args.summary:
+        lines = [f"{'PROVED' if cp.ok else 'FAILED'}  {cp.operator.name:<20} {len(cp.steps)} steps "
+                 f"({sum(s.check.general for s in cp.steps)} general), {len(cp.shapes)} shapes, {cp.seconds:.2f} s"
+                 for cp in checked]
+        _emit("\n".join(lines) + "\n", args)
+    else:
+        _emit(render_many(checked, args.format) if args.all else render(checked[0], args.format), args)
+    failed = [cp.operator.name for cp in checked if not cp.ok]
+    if failed:
+        print(f"evosym: proof failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["EvosymError", "cmd_list", "cmd_prove", "cmd_rules"]

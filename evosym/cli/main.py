@@ -1,0 +1,75 @@
+"""The ``evosym`` command: list the catalogue, prove operators, print rules.
+
+Errors a user can cause are one line on stderr and exit code 2; a proof that does not check
+exits 1 after printing where it fails; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import __version__
+from ..errors import EvosymError
+from .commands import cmd_list, cmd_prove, cmd_rules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evosym",
+        description="Prove feature operators equal to the Evolution form "
+                    "y[b,o,p] = Σ_c Σ_{q∈Ω(p)} K_b[o,c,p,q]·v[b,c,q], with every step checked.")
+    parser.add_argument("--version", action="version", version=f"evosym {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the operators of the catalogue")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("prove", help="print the checked proof of an operator",
+                       description="Derive an operator's Evolution form and re-check every step. NAME is a "
+                                   "catalogue operator ('evosym list') or the path of an operator file.")
+    p.add_argument("name", nargs="?", metavar="NAME", help="operator name or path to an operator file")
+    p.add_argument("--all", action="store_true", help="prove every operator of the catalogue")
+    p.add_argument("--format", choices=("text", "markdown", "latex"), default="text", help="output format (default: text)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--summary", action="store_true", help="print one line per operator instead of the proofs")
+    p.add_argument("--time-limit", type=float, default=600.0, metavar="SECONDS",
+                   help="give up on an operator after this long (default 600; 0 for none)")
+    p.set_defaults(func=cmd_prove)
+
+    p = sub.add_parser("rules", help="list the rewrite rules with their statements and preconditions")
+    p.set_defaults(func=cmd_rules)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args, parser)
+    except EvosymError as exc:
+        print(f"evosym: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evosym: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # a bug in evosym itself: still one line, with a way to see more
+        if os.environ.get("EVOSYM_DEBUG"):
+            raise
+        print(f"evosym: internal error: {type(exc).__name__}: {exc} (set EVOSYM_DEBUG=1 for a traceback; "
+              "please report it)", file=sys.stderr)
+        return 3
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

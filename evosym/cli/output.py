@@ -1,0 +1,38 @@
+"""Writing output files: atomically, and never over an existing file without ``--force``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ..errors import EvosymError, OutputExists
+
+
+def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    if path.is_dir():
+        raise EvosymError(f"{path} is a directory; give a file name")
+    if path.exists() and not force:
+        raise OutputExists(f"{path} exists; use --force to overwrite it")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise EvosymError(f"cannot write {path}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise EvosymError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise EvosymError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
+    return path
