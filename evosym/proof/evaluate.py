@@ -36,7 +36,17 @@ def as_int(v, what: str) -> int:
         return v
     if isinstance(v, Fraction) and v.denominator == 1:
         return int(v)
+    if isinstance(v, P.Poly):
+        raise IllFormedAccess(f"{what} {_depends(v)}")
     raise IllFormedAccess(f"{what} is not an integer: {v}")
+
+
+def _depends(v) -> str:
+    """Why a value that should be an integer is symbolic: unbound symbols or tensor entries."""
+    free = sorted({a[1] for m in v.terms for a in m if a[0] == "S"})
+    if free:
+        return f"mentions {', '.join(free)}, which no sum binds here (unbound variable)"
+    return f"depends on tensor entries: {P.to_sympy(v)}"
 
 
 def _num(v):
@@ -144,7 +154,7 @@ class Evaluator:
 
     def _index_value(self, v, what):
         if isinstance(v, P.Poly):
-            raise IllFormedAccess(f"{what} depends on tensor entries: {P.to_sympy(v)}")
+            raise IllFormedAccess(f"{what} {_depends(v)}")
         return v
 
     def _symbol(self, s):
@@ -191,7 +201,7 @@ class Evaluator:
             for k, f in enumerate(idx_fns):
                 v = f(env)
                 if isinstance(v, P.Poly):
-                    raise IllFormedAccess(f"index {k} of {name} depends on tensor entries")
+                    raise IllFormedAccess(f"index {k} of {name} {_depends(v)}")
                 if not (isinstance(v, int) or (isinstance(v, Fraction) and v.denominator == 1)):
                     raise IllFormedAccess(f"read of {name}[{', '.join(map(str, idx + [v]))}...]: index {k} = {v} is not an integer")
                 v = int(v)
@@ -297,7 +307,7 @@ class Evaluator:
                 if tfn is not None:
                     t = tfn(env)
                     if isinstance(t, P.Poly):
-                        raise IllFormedAccess(f"delta target depends on tensor entries: {target}")
+                        raise IllFormedAccess(f"the delta target {target} {_depends(t)}")
                     if isinstance(t, Fraction) and t.denominator != 1:
                         return 0  # δ(v, t) = 0 for every integer v
                     t = int(t)
@@ -337,7 +347,7 @@ class Evaluator:
         def rel(env):
             a, b = lhs(env), rhs(env)
             if isinstance(a, P.Poly) or isinstance(b, P.Poly):
-                raise IllFormedAccess(f"comparison {e} depends on tensor entries")
+                raise IllFormedAccess(f"comparison {e} {_depends(a if isinstance(a, P.Poly) else b)}")
             return op(a, b)
         return rel
 

@@ -12,24 +12,22 @@ numeric reference (e.g. PyTorch) on random integer inputs, exactly.
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import sympy as sp
 
-from ..errors import EvosymError, IllFormedAccess, MatchError
+from ..errors import EvosymError, MatchError
 from ..ir.evolution import EvolutionForm, match_evolution
 from ..ir.neighbourhood import Neighbourhood
 from ..ir.operator import Operator, format_sizes
-from ..ir.symbols import size_value
-from . import poly as P
-from .bounded import ExpressionFailure, compare, env_of, evaluate_everywhere, index_text, output_points
+from .bounded import ExpressionFailure, compare, env_of, evaluate_everywhere, output_points
 from .evaluate import Evaluator
+from .reference import CheckResult, check_reference
 from .rules import get_rule
 from .rules.base import Context
-from .step import Counterexample, Step, StepCheck
+from .step import Step, StepCheck
+from .support import check_support
 from .tree import bound_variables
 
 
@@ -37,17 +35,6 @@ def rule_context(op: Operator, definitions: dict) -> Context:
     ranges = {s: (lo, hi) for s, lo, hi in op.lhs_ranges()}
     tensors = {t.name: t for t in op.tensors + (op.output,)}
     return Context(ranges, dict(definitions), frozenset(op.size_symbols()), op.value, tensors)
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """A named whole-proof check (Evolution match, support of K, reference), with its label."""
-
-    name: str
-    ok: bool
-    label: str
-    message: str
-    counterexample: Counterexample | None = None
 
 
 @dataclass(frozen=True)
@@ -142,9 +129,9 @@ class Proof:
         except MatchError as exc:
             checks.append(CheckResult("Evolution form", False, "general", str(exc)))
         if form is not None:
-            checks.append(self._support(form, grid))
+            checks.append(check_support(op, form, self.definitions(), grid))
         if reference and op.reference is not None:
-            checks.append(self._reference(grid))
+            checks.append(check_reference(op, grid, self.definitions()))
         return CheckedProof(self, tuple(steps), form, tuple(checks), shapes, time.perf_counter() - start)
 
     def _replay(self):
@@ -216,76 +203,6 @@ class Proof:
                     if ce is not None:
                         result[k] = (ce, "before and after differ")
         return result
-
-    def _support(self, form: EvolutionForm, grid) -> CheckResult:
-        """Support of K(·,·,p,·) equals Ω(p) at every grid shape and output position."""
-        op = self.operator
-        defs = self.definitions()
-        b_range = dict((s, (lo, hi)) for s, lo, hi in op.lhs_ranges())
-        for config in grid:
-            env = env_of(config)
-            ev = Evaluator(op.shapes_at(env), defs)
-            kfn = ev.compile(form.kernel)
-
-            def rng(hi):
-                return range(size_value(hi, env) + 1)
-            bs = rng(b_range[form.batch][1]) if form.kernel.has(form.batch) else [0]
-            os_ = rng(b_range[form.out_channel][1])
-            cs = rng(form.channel_hi)
-            qs = list(itertools.product(*[rng(h) for h in form.neighbour_hi]))
-            for pt in itertools.product(*[rng(b_range[p][1]) for p in form.position]):
-                try:
-                    omega = self.omega.points(pt, env)
-                except ValueError as exc:
-                    return CheckResult("support of K", False, "bounded", str(exc))
-                local = dict(env)
-                local.update(zip(form.position, pt))
-                support = set()
-                try:
-                    for q in qs:
-                        local.update(zip(form.neighbour, q))
-                        if any(not P.is_zero(kfn({**local, form.batch: b, form.out_channel: o, form.channel: c}))
-                               for b in bs for o in os_ for c in cs):
-                            support.add(q)
-                except IllFormedAccess as exc:
-                    return CheckResult("support of K", False, "bounded", "K is ill-formed",
-                                       Counterexample(format_sizes(env), f"p={pt}", "", "", str(exc)))
-                if support != set(omega):
-                    extra, missing = sorted(support - set(omega)), sorted(set(omega) - support)
-                    return CheckResult("support of K", False, "bounded", "the support of K is not the declared Ω(p)",
-                                       Counterexample(format_sizes(env), "p=" + str(pt), f"supp K = {sorted(support)}",
-                                                      f"Ω(p) = {sorted(omega)}",
-                                                      f"in supp K only: {extra}; in Ω(p) only: {missing}"))
-        return CheckResult("support of K", True, "bounded",
-                           f"supp K(·,·,p,·) = Ω(p) at every output position, at {len(grid)} shapes")
-
-    def _reference(self, grid, seed: int = 0) -> CheckResult:
-        """Traditional form vs the operator's numeric reference, exactly, on integer inputs."""
-        op = self.operator
-        rng = np.random.default_rng(seed)
-        defs = self.definitions()
-        for config in grid:
-            env = env_of(config)
-            shapes = op.shapes_at(env)
-            arrays = {t.name: rng.integers(-3, 4, size=shapes[t.name]).astype(np.int64) for t in op.tensors}
-            ev = Evaluator(shapes, defs, leaf=lambda name, idx: int(arrays[name][idx]))
-            points = output_points(op, env)
-            try:
-                ours = evaluate_everywhere(op, ev, op.traditional, env, points)
-            except ExpressionFailure as f:
-                return CheckResult(f"reference ({op.reference_name})", False, "bounded", "the traditional form is ill-formed", f.counterexample)
-            ref = np.asarray(op.reference({k: v.copy() for k, v in arrays.items()}, {str(k): v for k, v in env.items()}))
-            if ref.shape != shapes[op.output.name]:
-                return CheckResult(f"reference ({op.reference_name})", False, "bounded",
-                                   f"reference output shape {ref.shape} differs from the declared {shapes[op.output.name]} at {format_sizes(env)}")
-            for pt, v in zip(points, ours):
-                if ref[pt] != v:
-                    return CheckResult(f"reference ({op.reference_name})", False, "bounded",
-                                       "the traditional form differs from the reference",
-                                       Counterexample(format_sizes(env), index_text(op, pt), f"traditional form = {v}",
-                                                      f"{op.reference_name} = {ref[pt]:g}", f"integer inputs, seed {seed}"))
-        return CheckResult(f"reference ({op.reference_name})", True, "bounded",
-                           f"traditional form equals {op.reference_name} exactly on random integer inputs (seed {seed}) at {len(grid)} shapes")
 
 
 def _duplicate_binders(expr):

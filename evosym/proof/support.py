@@ -1,0 +1,60 @@
+"""The declared neighbourhood Ω(p) against the support of the kernel K, at concrete sizes.
+
+The Evolution form sums over q ∈ Ω(p); the derivation ends with a sum over the whole input
+and a kernel that vanishes outside the neighbourhood. This check makes the two agree exactly:
+the set of q where K(·,·,p,q) is not identically zero (as a polynomial in the symbolic
+entries) must equal the declared Ω(p), for every output position p of every grid shape. A
+wrong padding, stride origin or window size in either the operator or Ω shows up here.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from ..errors import IllFormedAccess
+from ..ir.evolution import EvolutionForm
+from ..ir.operator import Operator, format_sizes
+from ..ir.symbols import size_value
+from . import poly as P
+from .bounded import env_of
+from .evaluate import Evaluator
+from .reference import CheckResult
+from .step import Counterexample
+
+NAME = "support of K"
+
+
+def check_support(op: Operator, form: EvolutionForm, definitions: dict, grid) -> CheckResult:
+    ranges = {s: hi for s, _, hi in op.lhs_ranges()}
+    for config in grid:
+        env = env_of(config)
+        kfn = Evaluator(op.shapes_at(env), definitions).compile(form.kernel)
+
+        def rng(hi):
+            return range(size_value(hi, env) + 1)
+        bs = rng(ranges[form.batch]) if form.kernel.has(form.batch) else [0]
+        outs, chans = rng(ranges[form.out_channel]), rng(form.channel_hi)
+        qs = list(itertools.product(*[rng(h) for h in form.neighbour_hi]))
+        for pt in itertools.product(*[rng(ranges[p]) for p in form.position]):
+            try:
+                omega = set(form.omega.points(pt, env))
+            except ValueError as exc:
+                return CheckResult(NAME, False, "bounded", str(exc))
+            local = dict(env)
+            local.update(zip(form.position, pt))
+            support = set()
+            try:
+                for q in qs:
+                    local.update(zip(form.neighbour, q))
+                    if any(not P.is_zero(kfn({**local, form.batch: b, form.out_channel: o, form.channel: c}))
+                           for b in bs for o in outs for c in chans):
+                        support.add(q)
+            except IllFormedAccess as exc:
+                return CheckResult(NAME, False, "bounded", "K is ill-formed",
+                                   Counterexample(format_sizes(env), f"p={pt}", "", "", str(exc)))
+            if support != omega:
+                return CheckResult(NAME, False, "bounded", "the support of K is not the declared Ω(p)",
+                                   Counterexample(format_sizes(env), f"p={pt}", f"supp K = {sorted(support)}",
+                                                  f"Ω(p) = {sorted(omega)}",
+                                                  f"in supp K only: {sorted(support - omega)}; in Ω(p) only: {sorted(omega - support)}"))
+    return CheckResult(NAME, True, "bounded", f"supp K(·,·,p,·) = Ω(p) at every output position, at {len(grid)} shapes")
