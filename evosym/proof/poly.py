@@ -137,7 +137,10 @@ def atom_to_sympy(a: Atom) -> sp.Expr:
         return 1 / args[0]
     if name == "pow":
         return args[0] ** args[1]
-    return sp.Function(name)(*args)
+    fn = getattr(sp, name, None)  # SymPy's own function (exp, log, Max, Abs …) so SymPy can reason about it
+    if not (isinstance(fn, type) and issubclass(fn, (sp.Function, sp.Max, sp.Min))):
+        fn = sp.Function(name)
+    return fn(*args)
 
 
 def _key_to_sympy(key: tuple) -> sp.Expr:

@@ -1,0 +1,70 @@
+"""Every rule that claims a general identity is checked against the bounded checker on a dense grid.
+
+A rule wrong for some sizes cannot keep its general label: each use below is general (all its
+preconditions proved symbolically) and must also agree exactly at every one of many shapes,
+far more than the catalogue's own grids.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from evosym import Derivation, catalogue
+from evosym.errors import RuleError
+from evosym.derivations import _conv as C
+from evosym.proof.rules import RULES, get_rule
+
+
+def _dense_conv1d_grid(n: int, seed: int = 11):
+    fam = C.ConvFamily(1)
+    shapes = []
+    for G, Cg, Og, L, K, s, d, P in itertools.product((1, 2), (1, 2), (1, 2), range(1, 7), (1, 2, 3), (1, 2, 3), (1, 2), (0, 1, 2)):
+        if (L + 2 * P - d * (K - 1) - 1) // s + 1 >= 1 and L + 2 * P - d * (K - 1) - 1 >= 0:
+            shapes.append(fam.config(B=1, G=G, C_g=Cg, O_g=Og, L=L, K=K, s=s, delta=d, P=P))
+    return random.Random(seed).sample(shapes, n)
+
+
+def test_conv1d_rules_hold_on_a_dense_grid():
+    proof = catalogue.load("conv1d").proof()
+    cp = proof.check(grid=_dense_conv1d_grid(80), reference=False)
+    assert cp.ok, cp.failures()
+    assert {s.rule for s in cp.steps} == {"unfold-definition", "split-channels-into-groups", "introduce-delta",
+                                         "exchange-sums", "factor-out", "name-kernel"}
+    assert all(s.check.general for s in cp.steps)
+
+
+def test_depthwise_rules_hold_on_more_shapes():
+    fam = C.ConvFamily(2, depthwise=True)
+    grid = [fam.config(C=c, M=m_, L=(h, w), K=(kh, kw), s=(sh, 1), delta=(1, dw), P=(ph, 0))
+            for c, m_, h, w, kh, kw, sh, dw, ph in [(1, 1, 3, 2, 2, 1, 1, 1, 0), (2, 1, 4, 3, 3, 2, 2, 2, 1),
+                                                    (1, 3, 2, 5, 1, 3, 2, 1, 2), (3, 1, 5, 4, 2, 2, 3, 1, 1)]]
+    cp = catalogue.load("depthwise_conv2d").proof().check(grid=grid)
+    assert cp.ok, cp.failures()
+
+
+def test_every_rule_has_a_statement_and_is_exercised_by_the_catalogue():
+    used = set()
+    for name in catalogue.catalogue_names():
+        used |= {s.rule for s in catalogue.load(name).proof().steps}
+    for name, rule in RULES.items():
+        assert rule.statement() and rule.statement()[0].isupper(), name
+        assert name in used, f"rule {name} is never used by the catalogue, so never checked on its grids"
+
+
+def test_unknown_rule_suggests():
+    with pytest.raises(RuleError, match="did you mean exchange-sums"):
+        get_rule("exchange-sum")
+
+
+def test_rules_refuse_wrong_places():
+    op = catalogue.load("linear").operator
+    d = Derivation(op)
+    with pytest.raises(RuleError, match="not a defined tensor"):
+        d.apply("unfold-definition", name="nope")
+    with pytest.raises(RuleError, match="no sum binds"):
+        d.apply("exchange-sums", outer=[op.batch], inner=[op.out_channel])
+    with pytest.raises(RuleError, match="bad arguments"):
+        d.apply("factor-out", factor=1)

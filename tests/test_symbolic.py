@@ -1,0 +1,47 @@
+"""The small provers behind "general" labels never claim what is false."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import sympy as sp
+
+from evosym.ir.symbols import index, size
+from evosym.proof.symbolic import in_range, nonnegative, range_of
+
+
+def test_known_cases():
+    G, O_g, H = size("G"), size("O_g"), size("H")
+    P = size("P", zero=True)
+    assert nonnegative(G * O_g - 1)
+    assert not nonnegative(G * O_g - 2)       # false at G = O_g = 1
+    assert nonnegative(H - 1) and nonnegative(P) and not nonnegative(P - 1)
+    assert not nonnegative(index("i"))        # an index has no sign assumption
+
+
+def test_nonnegative_is_sound_on_random_polynomials():
+    syms = [size("a"), size("b"), size("p", zero=True)]
+    rng = random.Random(3)
+    claimed = 0
+    for _ in range(400):
+        terms = [rng.randint(-3, 3) * syms[rng.randrange(3)] ** rng.randint(0, 2) * syms[rng.randrange(3)] ** rng.randint(0, 1)
+                 for _ in range(rng.randint(1, 4))]
+        e = sp.Add(*terms) + rng.randint(-4, 4)
+        if nonnegative(e):
+            claimed += 1
+            for a, b, p in itertools.product(range(1, 5), range(1, 5), range(0, 4)):
+                assert e.subs({syms[0]: a, syms[1]: b, syms[2]: p}) >= 0, e
+    assert claimed > 20  # the prover is not vacuous
+
+
+def test_floor_lemma():
+    o, G, O_g = index("o"), size("G"), size("O_g")
+    ranges = {o: (0, G * O_g - 1)}
+    assert range_of(sp.floor(o / O_g), ranges) == (0, G - 1)
+    assert in_range(sp.floor(o / O_g), 0, G - 1, ranges)[0]
+    assert not in_range(sp.floor(o / O_g), 0, G - 2, ranges)[0]
+    assert range_of(sp.floor(o / O_g), {o: (0, G * O_g)}) is None   # not of the form M·k − 1
+    # the lemma itself, exhaustively at small sizes
+    for g, k in itertools.product(range(1, 5), range(1, 5)):
+        assert {a // k for a in range(g * k)} == set(range(g))
