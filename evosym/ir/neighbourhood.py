@@ -81,29 +81,36 @@ class Window(Neighbourhood):
         return sp.Mul(*[a.kernel for a in self.axes])
 
     def describe(self):
+        if all(a.kernel == 1 for a in self.axes):
+            return "pointwise: the single position s·p (minus padding) when it lies in the input"
         ks = "×".join(str(a.kernel) for a in self.axes)
         return f"window {ks} (stride, dilation, zero padding), clipped to the input"
 
     def text(self, p, printer):
-        us = self._offsets()
-        pts = ", ".join(printer._print(a.offset(pd, u)) for a, pd, u in zip(self.axes, p, us))
-        conds = ", ".join("0 ≤ %s ≤ %s" % (printer._print(u), printer._print(a.kernel - 1)) for a, u in zip(self.axes, us))
-        box = " × ".join("[0, %s)" % printer._print(a.length) for a in self.axes)
-        if len(self.axes) > 1:
-            pts = "(%s)" % pts
-        return "{%s : %s} ∩ %s" % (pts, conds, box)
+        return self._render(p, printer, "{%s : %s} ∩ %s", "0 ≤ %s ≤ %s", " × ", "[0, %s)", "{%s} ∩ %s")
 
     def _offsets(self):
         return sp.symbols("u_1:%d" % (len(self.axes) + 1), integer=True) if len(self.axes) > 1 else (sp.Symbol("u", integer=True),)
 
     def latex(self, p, printer):
+        return self._render(p, printer, r"\left\{ %s : %s \right\} \cap %s", r"0 \le %s \le %s", r" \times ",
+                            r"[0, %s)", r"\left\{ %s \right\} \cap %s")
+
+    def _render(self, p, printer, fmt_set, fmt_cond, times, fmt_box, fmt_point):
+        """Ω(p) in a notation given by format strings; axes of kernel size 1 contribute no offset."""
         us = self._offsets()
-        pts = ", ".join(printer._print(a.offset(pd, u)) for a, pd, u in zip(self.axes, p, us))
-        conds = ", ".join(r"0 \le %s \le %s" % (printer._print(u), printer._print(a.kernel - 1)) for a, u in zip(self.axes, us))
-        box = r" \times ".join(r"[0, %s)" % printer._print(a.length) for a in self.axes)
-        if len(self.axes) > 1:
-            pts = "(%s)" % pts
-        return r"\left\{ %s : %s \right\} \cap %s" % (pts, conds, box)
+        pts, conds = [], []
+        for a, pd, u in zip(self.axes, p, us):
+            if a.kernel == 1:
+                pts.append(printer._print(a.offset(pd, 0)))
+            else:
+                pts.append(printer._print(a.offset(pd, u)))
+                conds.append(fmt_cond % (printer._print(u), printer._print(a.kernel - 1)))
+        box = times.join(fmt_box % printer._print(a.length) for a in self.axes)
+        point = ", ".join(pts) if len(pts) == 1 else "(%s)" % ", ".join(pts)
+        if not conds:
+            return fmt_point % (point, box)
+        return fmt_set % (point, ", ".join(conds), box)
 
 
 @dataclass(frozen=True)

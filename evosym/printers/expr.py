@@ -63,7 +63,7 @@ class TextExprPrinter(StrPrinter):
         return "⌈%s⌉" % self._print(expr.args[0])
 
     def _print_Mul(self, expr):
-        return super()._print_Mul(expr).replace("*", "·")
+        return _mul_with_sums(self, expr, super()._print_Mul, "·", "(%s)")
 
 
 class LatexExprPrinter(LatexPrinter):
@@ -89,12 +89,35 @@ class LatexExprPrinter(LatexPrinter):
             body = r"\left(%s\right)" % body
         return "%s %s" % (head, body)
 
+    def _print_Mul(self, expr):
+        return _mul_with_sums(self, expr, super()._print_Mul, r" \cdot ", r"\left(%s\right)")
+
     def _print_KroneckerDelta(self, expr, exp=None):
         return r"\delta_{%s,\, %s}" % tuple(self._print(a) for a in expr.args)
 
     def _print_InRange(self, expr):
         e, lo, hi = (self._print(a) for a in expr.args)
         return r"\left[%s \le %s \le %s\right]" % (lo, e, hi)
+
+
+def _mul_with_sums(printer, expr, base, times, paren):
+    """A product whose Σ factors come last, all but the last in parentheses.
+
+    SymPy gives Σ the precedence of a product, so ``a·Σ_u f·c`` would not say whether ``c``
+    is summed; a Σ extends to the end of the product, as in the usual notation.
+    """
+    sums = [a for a in expr.args if isinstance(a, sp.Sum)]
+    if not sums:
+        return base(expr).replace("*", "·") if times == "·" else base(expr)
+    rest = sp.Mul(*[a for a in expr.args if not isinstance(a, sp.Sum)])
+    sign, parts = "", []
+    if rest == -1:
+        sign = "-"
+    elif rest != 1:
+        parts.append(printer.parenthesize(rest, 50) if isinstance(rest, sp.Add) else printer._print(rest))
+    printed = [printer._print(s) for s in sums]
+    parts += [paren % p for p in printed[:-1]] + printed[-1:]
+    return sign + times.join(parts)
 
 
 def text(expr, names=None) -> str:

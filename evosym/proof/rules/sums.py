@@ -77,3 +77,34 @@ class FactorOut(Rule):
         inner = g * sp.Sum(sp.Mul(*rest), *limits[:k])
         new = sp.Sum(inner, *limits[k:]) if limits[k:] else inner
         return Application(replace_node(expr, node, new), (ob,))
+
+
+@register
+class MoveIntoSum(Rule):
+    """Move a factor into a sum (linearity, the converse of factor-out): g·Σ_a f(a) = Σ_a g·f(a) when g does not depend on a.
+
+    ``factor`` is a factor of the product that multiplies the sum over ``into`` (and its nest).
+    """
+
+    name = "move-into-sum"
+    preconditions = ("the factor does not mention the summation variables of the sum it enters",)
+
+    def apply(self, expr, ctx: Context, *, factor, into) -> Application:
+        node, _ = find_sum(expr, into)
+        want = factors(sp.sympify(factor))
+        parents = [p for p in sp.preorder_traversal(expr) if isinstance(p, sp.Mul) and node in p.args]
+        if len(parents) != 1:
+            raise RuleError(f"move-into-sum: the sum over {into} is not a factor of exactly one product")
+        parent = parents[0]
+        rest = [a for a in parent.args if a is not node]
+        for w in want:
+            if w not in rest:
+                raise RuleError(f"move-into-sum: {w} is not a factor next to the sum over {into}")
+            rest.remove(w)
+        g = sp.Mul(*want)
+        bound = {l[0] for l in node.limits}
+        dep = g.free_symbols & bound
+        ob = Obligation("{} does not mention {}", not dep, "free symbols checked" if not dep else "it mentions {}",
+                        (g, sp.Tuple(*sorted(bound, key=str))), () if not dep else (sp.Tuple(*sorted(dep, key=str)),))
+        new_parent = sp.Mul(*rest) * sp.Sum(g * node.function, *node.limits)
+        return Application(replace_node(expr, parent, new_parent), (ob,))
