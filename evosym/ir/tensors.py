@@ -7,7 +7,7 @@ is an abbreviation that the rule ``unfold-definition`` expands and ``name-kernel
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy as sp
 
@@ -69,13 +69,3 @@ class Definition:
     @property
     def lhs(self) -> sp.Indexed:
         return self.base[self.params]
-
-
-@dataclass(frozen=True)
-class IndexRange:
-    """An index with its inclusive range ``lo ≤ index ≤ hi`` (SymPy's ``Sum`` convention)."""
-
-    symbol: sp.Symbol
-    lo: sp.Expr
-    hi: sp.Expr
-    extra: dict = field(default_factory=dict, compare=False, hash=False)

@@ -59,6 +59,10 @@ class TextExprPrinter(StrPrinter):
     def _print_floor(self, expr):
         return "⌊%s⌋" % self._print(expr.args[0])
 
+    def _print_Relational(self, expr):
+        op = {"<=": "≤", ">=": "≥", "!=": "≠", "==": "="}.get(expr.rel_op, expr.rel_op)
+        return "%s %s %s" % (self._print(expr.lhs), op, self._print(expr.rhs))
+
     def _print_ceiling(self, expr):
         return "⌈%s⌉" % self._print(expr.args[0])
 
