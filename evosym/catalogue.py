@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable
 
-from .errors import EvosymError, OperatorFileError, OperatorNotFound
+from .errors import EvosymError, OperatorFileError, OperatorNotFound, TimeLimitExceeded
 from .ir.operator import Operator
 from .proof.derivation import Derivation
 from .proof.proof import Proof
@@ -39,17 +39,25 @@ class OperatorModule:
     operator: Operator
     derive: Callable
     module: ModuleType
+    builtin: bool = True
+
+    @property
+    def label(self) -> str:
+        """How messages name it: the operator for the catalogue, the file for a user's operator."""
+        return self.name if self.builtin else self.source
 
     def proof(self) -> Proof:
-        """Run the derivation; errors name the operator file and line."""
+        """Run the derivation; errors name the operator (or the user's file) and the line."""
         d = Derivation(self.operator)
         try:
             self.derive(d)
             return d.proof()
+        except TimeLimitExceeded:
+            raise
         except EvosymError as exc:
-            raise type(exc)(f"{self.name}: {exc}") from None
+            raise type(exc)(f"{self.label}: {exc}") from None
         except Exception as exc:  # a bug in the operator file: say where, without a traceback
-            raise OperatorFileError(f"{self.name}: derive() failed{_where(exc, self.source)}: {type(exc).__name__}: {exc}") from None
+            raise OperatorFileError(f"{self.label}{_where(exc, self.source)}: derive() failed: {type(exc).__name__}: {exc}") from None
 
 
 def catalogue_names() -> list[str]:
@@ -89,8 +97,12 @@ def _load_file(path: Path) -> OperatorModule:
         raise OperatorFileError(f"{path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[modname] = module
+    sys.path.insert(0, str(path.parent))  # like a script: helpers next to the file can be imported
     try:
         spec.loader.exec_module(module)
+    except TimeLimitExceeded:
+        sys.modules.pop(modname, None)
+        raise
     except SyntaxError as exc:
         sys.modules.pop(modname, None)
         raise OperatorFileError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
@@ -100,10 +112,12 @@ def _load_file(path: Path) -> OperatorModule:
     except Exception as exc:
         sys.modules.pop(modname, None)
         raise OperatorFileError(f"{path}{_where(exc, str(path))}: error while loading: {type(exc).__name__}: {exc}") from None
-    return _validate(module, path.stem, str(path))
+    finally:
+        sys.path.remove(str(path.parent))
+    return _validate(module, path.stem, str(path), builtin=False)
 
 
-def _validate(module, name, source) -> OperatorModule:
+def _validate(module, name, source, builtin: bool = True) -> OperatorModule:
     op = getattr(module, "OPERATOR", None)
     if op is None:
         raise OperatorFileError(f"{source}: defines no OPERATOR (an evosym.Operator in its traditional form)")
@@ -112,13 +126,13 @@ def _validate(module, name, source) -> OperatorModule:
     derive = getattr(module, "derive", None)
     if not callable(derive):
         raise OperatorFileError(f"{source}: defines no derive(d) function naming the proof's rules")
-    return OperatorModule(op.name, source, op, derive, module)
+    return OperatorModule(op.name, source, op, derive, module, builtin)
 
 
 def _where(exc: BaseException, source: str) -> str:
     """' (line N)' of the innermost frame in ``source``, if any."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == source]
-    return f" (line {frames[-1].lineno})" if frames else ""
+    return f":{frames[-1].lineno}" if frames else ""
 
 
 @contextmanager
@@ -129,7 +143,7 @@ def time_limit(seconds: float | None, what: str):
         return
 
     def expired(signum, frame):
-        raise EvosymError(f"{what} did not finish within {seconds:g} s (raise the limit with --time-limit)")
+        raise TimeLimitExceeded(f"{what} did not finish within {seconds:g} s (raise the limit with --time-limit)")
     old = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:

@@ -34,3 +34,7 @@ class IllFormedAccess(EvosymError):
 
 class OutputExists(EvosymError):
     """An output file exists and ``--force`` was not given."""
+
+
+class TimeLimitExceeded(EvosymError):
+    """An operator file took longer than ``--time-limit``; never mistaken for a failed step."""

@@ -9,7 +9,7 @@ from .. import catalogue
 from ..errors import EvosymError
 from ..printers import render, render_many
 from ..proof.rules import RULES
-from .output import write_atomic
+from .output import check_target, write_atomic
 
 
 def _emit(text: str, args) -> None:
@@ -40,16 +40,19 @@ def cmd_rules(args, parser) -> int:
 
 
 def _check(mod, time_limit):
-    with catalogue.time_limit(time_limit, f"proving {mod.name}"):
+    with catalogue.time_limit(time_limit, f"proving {mod.label}"):
         return mod.proof().check()
 
 
 def cmd_prove(args, parser) -> int:
     if args.all == bool(args.name):
-        parser.error("prove needs exactly one of NAME or --all")
+        raise EvosymError("prove needs exactly one of NAME or --all")
     if args.force and not args.output:
-        parser.error("--force only applies with --output")
-    mods = catalogue.load_all() if args.all else [catalogue.load(args.name)]
+        raise EvosymError("--force only applies with --output")
+    if args.output:
+        check_target(args.output, force=args.force)  # fail before the work, not after
+    with catalogue.time_limit(args.time_limit, "loading the operators"):
+        mods = catalogue.load_all() if args.all else [catalogue.load(args.name)]
     checked = []
     for mod in mods:
         checked.append(_check(mod, args.time_limit))

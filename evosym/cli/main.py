@@ -7,12 +7,24 @@ exits 1 after printing where it fails; no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
 from .. import __version__
 from ..errors import EvosymError
 from .commands import cmd_list, cmd_prove, cmd_rules
+
+
+def _seconds(text: str) -> float:
+    """A finite, non-negative number of seconds (0: no limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0, not {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--summary", action="store_true", help="print one line per operator instead of the proofs")
-    p.add_argument("--time-limit", type=float, default=600.0, metavar="SECONDS",
+    p.add_argument("--time-limit", type=_seconds, default=600.0, metavar="SECONDS",
                    help="give up on an operator after this long (default 600; 0 for none)")
     p.set_defaults(func=cmd_prove)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from ..errors import EvosymError, OutputExists
 
 
-def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+def check_target(path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Refuse a target that cannot be written, before any work is done for it."""
     path = Path(path)
     if path.is_dir():
         raise EvosymError(f"{path} is a directory; give a file name")
@@ -19,6 +19,24 @@ def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> 
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise EvosymError(f"cannot write {path}: folder {folder} does not exist")
+    return path
+
+
+def _mode_for(path: Path) -> int:
+    """The existing file's permissions, else what a new file would get under the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
+    path = check_target(path, force=force)
+    folder = path.parent if str(path.parent) else Path(".")
+    mode = _mode_for(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
@@ -26,6 +44,7 @@ def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> 
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as exc:
         try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from ..errors import EvosymError, MatchError
+from ..errors import EvosymError, MatchError, TimeLimitExceeded
 from ..ir.evolution import EvolutionForm, match_evolution
 from ..ir.neighbourhood import Neighbourhood
 from ..ir.operator import Operator, format_sizes
@@ -148,6 +148,8 @@ class Proof:
             try:
                 rule = get_rule(step.rule)
                 app = rule.apply(step.before, rule_context(op, defs), **step.kwargs)
+            except TimeLimitExceeded:
+                raise
             except EvosymError as exc:
                 out.append((False, f"replay of {step.rule} failed: {exc}", False))
                 expected_before = step.after

@@ -1,0 +1,248 @@
+"""User operator files (``evosym prove path/to/op.py``): valid, wrong, malformed and hanging ones.
+
+The files live in ``tests/data/operators``; the valid ones are written from scratch with the
+public API only, the malformed ones each break one rule of the operator-file contract.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from evosym import Operator, catalogue
+from evosym.cli.main import main
+from evosym.errors import OperatorFileError
+from evosym.proof.rules import RULES
+
+OPS = Path(__file__).resolve().parent / "data" / "operators"
+
+
+def op(name: str) -> str:
+    return str(OPS / name)
+
+
+def run_cli(capsys, *argv):
+    try:
+        rc = main(list(argv))
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def run_module(*argv, cwd, timeout=60):
+    env = dict(os.environ, PYTHONUTF8="1")
+    env.pop("EVOSYM_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "evosym", *argv], cwd=cwd, env=env, capture_output=True,
+                          text=True, encoding="utf-8", timeout=timeout)
+
+
+def one_line_error(rc, out, err) -> str:
+    """The single 'evosym: error: …' line of a user error (exit 2, nothing on stdout)."""
+    assert rc == 2, (rc, out[-500:], err)
+    assert out == ""
+    assert "Traceback" not in err and "internal error" not in err
+    lines = err.strip("\n").splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("evosym: error: ")
+    return lines[0]
+
+
+# -- valid operators written from scratch ---------------------------------------------------------
+
+@pytest.mark.parametrize("name, steps", [("shift1d", 3), ("linear_nobias", 2)])
+def test_valid_user_operator_proves(capsys, name, steps):
+    rc, out, err = run_cli(capsys, "prove", op(f"{name}.py"))
+    assert rc == 0, err
+    assert err == ""
+    assert out.startswith(f"evosym proof: {name}: ")
+    assert f"Step {steps}." in out and f"Step {steps + 1}." not in out
+    assert "Evolution form" in out and "name-kernel" in out
+    assert f"\nPROVED. {steps} steps: {steps} general" in out
+    assert "NOT PROVED" not in out and "✗" not in out
+    # every whole-proof check ran, the independent reference included
+    assert "✓ Evolution form" in out and "✓ support of K" in out and "✓ reference (" in out
+
+
+def test_shift_operator_kernel_and_neighbourhood(capsys):
+    rc, out, err = run_cli(capsys, "prove", op("shift1d.py"))
+    assert rc == 0, err
+    assert "K[o, c, i, m] = δ(c, o)·δ(m, i - 1)" in out
+    omega = [line.strip() for line in out.splitlines() if line.strip().startswith("Ω(i) = ")]
+    assert len(omega) == 1, out
+    assert ("i - 1" in omega[0] or "i + u - 1" in omega[0]) and omega[0].endswith("∩ [0, L)"), omega
+    assert "reference (numpy slice shift)" in out
+
+
+def test_user_operator_loads_through_the_catalogue_api():
+    mod = catalogue.load(op("linear_nobias.py"))
+    assert mod.name == "linear_nobias"
+    assert isinstance(mod.operator, Operator)
+    assert mod.source == op("linear_nobias.py")
+    cp = mod.proof().check()
+    assert cp.ok and len(cp.steps) == 2 and all(s.check.general for s in cp.steps)
+    assert cp.evolution is not None and cp.evolution.bias == 0
+
+
+def test_user_operator_summary_and_markdown(capsys):
+    rc, out, err = run_cli(capsys, "prove", op("linear_nobias.py"), "--summary")
+    assert rc == 0, err
+    assert out.startswith("PROVED  linear_nobias") and out.count("\n") == 1
+    rc, out, err = run_cli(capsys, "prove", op("linear_nobias.py"), "--format", "markdown")
+    assert rc == 0, err
+    assert out.startswith("# Proof: `linear_nobias`") and "$$" in out
+
+
+def test_user_operator_by_relative_path_from_another_directory(tmp_path):
+    shutil.copy(OPS / "shift1d.py", tmp_path / "shift1d.py")
+    r = run_module("prove", "shift1d.py", "--summary", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("PROVED  shift1d ") and "3 steps (3 general), 3 shapes" in r.stdout
+    r = run_module("prove", "./shift1d.py", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "\nPROVED." in r.stdout
+
+
+# -- a wrong derivation is refuted -----------------------------------------------------------------
+
+def test_wrong_derivation_is_refuted_with_a_counterexample(capsys):
+    rc, out, err = run_cli(capsys, "prove", op("wrong_range.py"))
+    assert rc == 1
+    assert "Traceback" not in err
+    assert err.strip().splitlines() == ["evosym: proof failed: wrong_range"]
+    assert "NOT PROVED" in out
+    assert "\nPROVED." not in out
+    # the refuted step: the precondition is not proved, and the grid shows where it is false
+    assert "Step 1. introduce-delta" in out and "[failed]" in out
+    assert "? the summand vanishes unless 0 ≤ n ≤ N - 2" in out
+    assert "Counterexample:" in out
+    assert "sizes: B=1, C=2, N=3, O=1" in out
+    assert "output index: y[b=0, n=2, o=0]" in out          # the last token, n = N − 1, is lost
+    assert "right: 0" in out
+    # and the conclusion does not match: q does not cover x's token axis
+    assert "✗ Evolution form" in out and "[0, N - 2]" in out
+
+
+def test_wrong_derivation_summary_says_failed(capsys):
+    rc, out, err = run_cli(capsys, "prove", op("wrong_range.py"), "--summary")
+    assert rc == 1
+    assert out.startswith("FAILED  wrong_range")
+    assert "proof failed: wrong_range" in err
+
+
+# -- malformed operator files: one clear line each, exit 2 ----------------------------------------
+
+def test_syntax_error_names_file_and_line(capsys):
+    rc, out, err = run_cli(capsys, "prove", op("syntax_error.py"))
+    line = one_line_error(rc, out, err)
+    assert "syntax_error.py:6: syntax error" in line
+    assert "expected ':'" in line
+
+
+def test_no_operator(capsys):
+    line = one_line_error(*run_cli(capsys, "prove", op("no_operator.py")))
+    assert "no_operator.py" in line and "defines no OPERATOR" in line
+
+
+def test_operator_of_the_wrong_type(capsys):
+    line = one_line_error(*run_cli(capsys, "prove", op("wrong_type.py")))
+    assert "wrong_type.py" in line and "OPERATOR is a str, not an evosym.Operator" in line
+
+
+def test_no_derive_function(capsys):
+    line = one_line_error(*run_cli(capsys, "prove", op("no_derive.py")))
+    assert "no_derive.py" in line and "defines no derive(d) function" in line
+
+
+def test_derive_raising_says_derive_failed_and_the_line(capsys):
+    line = one_line_error(*run_cli(capsys, "prove", op("derive_raises.py")))
+    assert "derive_raises.py:9: derive() failed" in line
+    assert "KeyError: 'second'" in line
+
+
+def test_derive_failure_names_the_operator_file(capsys):
+    """The line number alone is useless without the file: OperatorModule.proof promises that
+    "errors name the operator file and line", but names only the operator (here 'linear',
+    borrowed from the catalogue, which sends the user to the wrong file)."""
+    line = one_line_error(*run_cli(capsys, "prove", op("derive_raises.py")))
+    assert "derive_raises.py" in line, line
+
+
+def test_unknown_rule_suggests_and_lists_rules(capsys):
+    line = one_line_error(*run_cli(capsys, "prove", op("unknown_rule.py")))
+    assert "unknown rule 'introduce-delt'" in line
+    assert "did you mean introduce-delta" in line
+    for rule in RULES:
+        assert rule in line
+
+
+def test_bad_rule_arguments(capsys):
+    line = one_line_error(*run_cli(capsys, "prove", op("bad_rule_arguments.py")))
+    assert "introduce-delta: bad arguments" in line and "'around'" in line
+
+
+def test_derive_that_never_concludes(capsys):
+    line = one_line_error(*run_cli(capsys, "prove", op("no_conclude.py")))
+    assert "never calls conclude(" in line
+
+
+def test_import_error_inside_the_file(capsys):
+    line = one_line_error(*run_cli(capsys, "prove", op("import_error.py")))
+    assert "import_error.py:5:" in line
+    assert "error while loading" in line
+    assert "ModuleNotFoundError: No module named 'evosym_no_such_module'" in line
+
+
+def test_file_that_is_not_python(capsys):
+    line = one_line_error(*run_cli(capsys, "prove", op("not_python.txt")))
+    assert "not_python.txt" in line and "cannot be loaded as a Python module" in line
+
+
+def test_malformed_file_raises_operator_file_error_in_the_api():
+    with pytest.raises(OperatorFileError, match="syntax_error.py:6: syntax error"):
+        catalogue.load(op("syntax_error.py"))
+    with pytest.raises(OperatorFileError, match="defines no OPERATOR"):
+        catalogue.load(op("no_operator.py"))
+
+
+def test_failed_load_leaves_no_half_imported_module():
+    before = {m for m in sys.modules if m.startswith("evosym_user_")}
+    with pytest.raises(OperatorFileError):
+        catalogue.load(op("import_error.py"))
+    after = {m for m in sys.modules if m.startswith("evosym_user_")}
+    assert not any("import_error" in m for m in after - before)
+
+
+# -- time limits ------------------------------------------------------------------------------------
+
+def test_hanging_derive_stops_at_the_time_limit(tmp_path):
+    start = time.monotonic()
+    r = run_module("prove", op("hangs.py"), "--time-limit", "1", cwd=tmp_path, timeout=60)
+    elapsed = time.monotonic() - start
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == ""
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("evosym: error:")
+    assert "did not finish within 1 s" in lines[0]
+    assert "--time-limit" in lines[0]
+    assert elapsed < 30
+
+
+def test_operator_file_hanging_while_loading_stops_at_the_time_limit(tmp_path):
+    """--time-limit ("give up on an operator after this long") must also cover loading the file:
+    a module-level loop currently hangs evosym whatever the limit."""
+    hanging = tmp_path / "hangs_at_load.py"
+    hanging.write_text("while True:\n    pass\n", encoding="utf-8")
+    try:
+        r = run_module("prove", str(hanging), "--time-limit", "1", cwd=tmp_path, timeout=8)
+    except subprocess.TimeoutExpired:
+        pytest.fail("evosym ignored --time-limit 1 while loading the operator file (still running after 8 s)")
+    assert r.returncode == 2, r.stderr
+    assert "did not finish within 1 s" in r.stderr
