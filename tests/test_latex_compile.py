@@ -1,0 +1,123 @@
+"""The LaTeX documents compile with pdflatex, and are pure ASCII without the [U+XXXX] fallback."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from evosym.printers import latex_document, render_latex
+
+try:
+    from .snapshot import all_checked, checked, failing_conv2d
+except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
+    from snapshot import all_checked, checked, failing_conv2d
+
+PDFLATEX = shutil.which("pdflatex")
+needs_pdflatex = pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (install TeX Live to run this test)")
+
+
+@pytest.fixture(scope="module")
+def documents():
+    """The LaTeX documents under test, by name (proofs checked once, shared with other modules)."""
+    catalogue = all_checked()
+    failing = failing_conv2d()
+    assert not failing.ok
+    return {
+        "conv2d": render_latex(checked("conv2d")),
+        "failing-conv2d": render_latex(failing),
+        "catalogue": latex_document(list(catalogue)),
+    }
+
+
+def _compile(tex: str, workdir: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    src = workdir / "proof.tex"
+    src.write_text(tex, encoding="ascii")
+    proc = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", src.name],
+                          cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    return proc, workdir / "proof.pdf"
+
+
+def _log_tail(workdir: Path, proc: subprocess.CompletedProcess) -> str:
+    log = workdir / "proof.log"
+    text = log.read_text(errors="replace") if log.is_file() else proc.stdout.decode(errors="replace")
+    errors = [line for line in text.splitlines() if line.startswith("!")]
+    return "\n".join(errors[:5]) + "\n...\n" + "\n".join(text.splitlines()[-25:])
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("name", ["conv2d", "failing-conv2d", "catalogue"])
+def test_latex_compiles(documents, name, tmp_path):
+    proc, pdf = _compile(documents[name], tmp_path)
+    assert proc.returncode == 0, f"pdflatex failed on the {name} document:\n{_log_tail(tmp_path, proc)}"
+    assert pdf.is_file(), f"pdflatex wrote no PDF for {name}"
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    assert len(data) > 10_000, f"suspiciously small PDF for {name}: {len(data)} bytes"
+    log = (tmp_path / "proof.log").read_text(errors="replace")
+    assert "Undefined control sequence" not in log
+    assert "Missing character" not in log
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("name", ["conv2d", "failing-conv2d", "catalogue"])
+def test_latex_nothing_runs_off_the_page(documents, name, tmp_path):
+    """Every line fits the page: wide equations are scaled by \\evoeq, long verbatim lines must be wrapped."""
+    proc, _ = _compile(documents[name], tmp_path)
+    assert proc.returncode == 0
+    log = (tmp_path / "proof.log").read_text(errors="replace")
+    wide = [(float(m.group(1)), m.group(2)) for m in
+            re.finditer(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)[^\n]*\n(.*)", log)]
+    too_wide = [(pt, line[:100]) for pt, line in wide if pt > 20]
+    assert not too_wide, f"{len(too_wide)} lines run off the page in the {name} PDF, e.g. {too_wide[:3]}"
+
+
+@pytest.mark.parametrize("name", ["conv2d", "failing-conv2d", "catalogue"])
+def test_latex_is_ascii_without_fallback(documents, name):
+    tex = documents[name]
+    bad = sorted({ch for ch in tex if ord(ch) > 127})
+    assert not bad, f"non-ASCII characters in the {name} LaTeX: {bad}"
+    assert "[U+" not in tex, f"[U+XXXX] fallback in the {name} LaTeX (add the character to evosym/printers/tex.py)"
+
+
+def test_each_catalogue_document_is_ascii():
+    for cp in all_checked():
+        tex = render_latex(cp)
+        assert tex.isascii() and "[U+" not in tex, cp.operator.name
+        assert tex.startswith("\\documentclass") and tex.rstrip().endswith("\\end{document}")
+        assert "KroneckerDelta" not in tex and "floor(" not in tex, cp.operator.name
+
+
+def test_catalogue_document_has_a_section_per_operator(documents):
+    tex = documents["catalogue"]
+    names = [cp.operator.name for cp in all_checked()]
+    sections = [line for line in tex.splitlines() if line.startswith("\\section*{Proof: ")]
+    assert sections == [f"\\section*{{Proof: {n.replace('_', chr(92) + '_')}}}" for n in names]
+    assert tex.count("\\begin{document}") == 1 and tex.count("\\end{document}") == 1
+    assert tex.count("\\clearpage") == len(names) - 1
+
+
+def test_failing_document_shows_the_failure(documents):
+    tex = documents["failing-conv2d"]
+    assert "FAILED" in tex and "\\textbf{NOT PROVED" in tex
+    assert "\\begin{verbatim}\nsizes:" in tex
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("text", [
+    "plain: 100% & {x}_y ~ ^ # | < > \\ ≤ Σ δ ⌊c/C_g⌋ — “quoted” …",
+    "a dollar before math: costs $<5",
+    "a dollar before a symbol: $≤ b",
+])
+def test_escaped_text_compiles(text, tmp_path):
+    """tex_escape makes any plain text (rule statements, messages) safe for pdflatex."""
+    from evosym.printers.tex import tex_escape
+
+    body = tex_escape(text)
+    assert body.isascii()
+    doc = "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n" + body + "\n\\end{document}\n"
+    proc, pdf = _compile(doc, tmp_path)
+    assert proc.returncode == 0, f"tex_escape({text!r}) = {body!r} does not compile:\n{_log_tail(tmp_path, proc)}"
