@@ -109,7 +109,7 @@ def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid,
         limits.append((fam.cg, 0, fam.Cg - 1))
     rhs = sp.Sum(summand, *limits)
     if bias:
-        bvec = TensorDecl("bias", (fam.O,), "parameter", "per-output-channel bias")
+        bvec = TensorDecl("bias", (fam.O,), "parameter", "per-output-channel bias", latex=r"\mathrm{bias}")
         tensors.append(bvec)
         rhs = bvec[fam.o] + rhs
     return Operator(

@@ -10,7 +10,7 @@ b, n, o, c, q = (index(s) for s in "b n o c q".split())
 
 x = TensorDecl("x", (B, N, C), "input", "token features, channels last (B × N × C)")
 W = TensorDecl("W", (O, C), "parameter", "weight (PyTorch layout: out_features × in_features)")
-bias = TensorDecl("bias", (O,), "parameter", "bias")
+bias = TensorDecl("bias", (O,), "parameter", "bias", latex=r"\mathrm{bias}")
 y = TensorDecl("y", (B, N, O), "output", "output tokens")
 
 

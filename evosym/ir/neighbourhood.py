@@ -82,7 +82,7 @@ class Window(Neighbourhood):
 
     def describe(self):
         if all(a.kernel == 1 for a in self.axes):
-            return "pointwise: the single position s·p (minus padding) when it lies in the input"
+            return "pointwise: one input position per output position, when it lies in the input"
         ks = "×".join(str(a.kernel) for a in self.axes)
         return f"window {ks} (stride, dilation, zero padding), clipped to the input"
 

@@ -6,10 +6,12 @@ are pure ASCII, so pdflatex compiles them without extra packages.
 
 from __future__ import annotations
 
+import textwrap
+
 from ..proof.proof import CheckedProof
 from .expr import LatexExprPrinter
 from .outline import Outline, outline, verdict
-from .tex import fill, tex_escape
+from .tex import fill, tex_escape, to_ascii
 
 CHECK, CROSS = r"$\checkmark$", r"$\times$"
 
@@ -31,7 +33,8 @@ def render_latex_section(cp: CheckedProof) -> str:
     printer = LatexExprPrinter(cp.operator.display_names("latex"))
     ex = printer._print
     o = outline(cp, ex, lambda om, p: om.latex(p, printer),
-                lambda t, args: fill(t, args, tex_escape, lambda a: "$" + ex(a) + "$"))
+                lambda t, args: fill(t, args, tex_escape, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",
+                lambda name: "\\texttt{" + tex_escape(name) + "}")
     return _render(o)
 
 
@@ -43,8 +46,16 @@ def render_latex(cp: CheckedProof) -> str:
 def latex_document(proofs, title: str = "evosym: the operator catalogue in Evolution form") -> str:
     """A standalone LaTeX document with several proofs (``evosym prove --all --format latex``)."""
     body = "\n\\clearpage\n".join(render_latex_section(cp) for cp in proofs)
-    return (PREAMBLE + "\\title{" + tex_escape(title) + "}\n\\date{}\n\\begin{document}\n\\maketitle\n"
+    return (PREAMBLE + "\\title{" + tex_escape(title) + "}\n\\author{}\n\\date{}\n\\begin{document}\n\\maketitle\n"
             + body + "\n\\end{document}\n")
+
+
+def _verbatim(text: str, width: int = 140) -> list[str]:
+    """A verbatim block in ASCII with long lines wrapped, so nothing runs off the page."""
+    lines = []
+    for line in to_ascii(text).splitlines():
+        lines += textwrap.wrap(line, width, subsequent_indent="    ", break_long_words=True) or [""]
+    return ["\\begin{verbatim}", *lines, "\\end{verbatim}"]
 
 
 def _eq(text: str) -> str:
@@ -68,7 +79,8 @@ def _render(o: Outline) -> str:
         out += [_eq(f"{lhs} &:= {body}"), t(desc), ""]
     out += ["\\subsection*{Traditional form}", _eq(f"{o.lhs} &= {o.traditional}"), "", "\\subsection*{Proof}"]
     for s in o.steps:
-        out += [f"\\paragraph{{Step {s.number}: \\texttt{{{t(s.rule)}}} ({t(s.label)}).}} {t(s.statement)}", ""]
+        out += [f"\\paragraph{{Step {s.number}: \\texttt{{{t(s.rule)}}} ({t(s.label)}).}} Arguments: {s.args}.", "",
+                f"Rule: {t(s.statement)}", ""]
         if s.obligations:
             out.append("\\begin{itemize}")
             out += [f"\\item {CHECK if ok else '?'} {text} ({how})" for ok, text, how in s.obligations]
@@ -77,7 +89,7 @@ def _render(o: Outline) -> str:
             out += ["Defines:", _eq(f"{lhs} &:= {body}")]
         out += [_eq(f"{s.lhs} &= {s.result}"), f"\\emph{{Check:}} {t(s.check)}", ""]
         if s.counterexample:
-            out += ["\\begin{verbatim}", s.counterexample.encode("ascii", "replace").decode(), "\\end{verbatim}"]
+            out += _verbatim(s.counterexample)
     out.append("\\subsection*{Evolution form}")
     e = o.evolution
     if e is None:
@@ -92,7 +104,7 @@ def _render(o: Outline) -> str:
     for ok, name, label, message, ce in o.checks:
         out.append(f"\\item {CHECK if ok else CROSS} \\textbf{{{t(name)}}} ({t(label)}): {t(message)}")
         if ce:
-            out += ["\\begin{verbatim}", ce.encode("ascii", "replace").decode(), "\\end{verbatim}"]
+            out += _verbatim(ce)
     out += ["\\end{itemize}", f"\\subsection*{{Grid of shapes for bounded checks ({len(o.shapes)})}}", "\\begin{enumerate}"]
     out += [f"\\item {t(shape)}" for shape in o.shapes]
     out += ["\\end{enumerate}", "", f"\\textbf{{{t(verdict(o))}}}", ""]

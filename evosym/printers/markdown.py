@@ -17,7 +17,8 @@ def render_markdown(cp: CheckedProof, heading: int = 1) -> str:
     printer = LatexExprPrinter(cp.operator.display_names("latex"))
     ex = printer._print
     o = outline(cp, lambda e: ex(e), lambda om, p: om.latex(p, printer),
-                lambda t, args: fill(t, args, _md, lambda a: "$" + ex(a) + "$"))
+                lambda t, args: fill(t, args, _md, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",
+                lambda name: f"`{name}`")
     return _render(o, "#" * heading)
 
 
@@ -40,7 +41,8 @@ def _render(o: Outline, h: str) -> str:
     out += ["", f"{h}# Traditional form", "", f"$$ {o.lhs} = {o.traditional} $$", ""]
     out += [f"{h}# Proof", ""]
     for s in o.steps:
-        out += [f"**Step {s.number}. `{s.rule}`** ({s.label})", "", f"Rule: {_md(s.statement)}", ""]
+        out += [f"**Step {s.number}. `{s.rule}`** ({s.label})", "", f"Arguments: {s.args}", "",
+                f"Rule: {_md(s.statement)}", ""]
         if s.obligations:
             out.append("Preconditions:")
             out.append("")

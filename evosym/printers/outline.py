@@ -68,13 +68,17 @@ class Outline:
     bounded: int
 
 
-def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable | None = None) -> Outline:
+def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable | None = None,
+            inline: Callable | None = None, literal: Callable = str) -> Outline:
     """Build the outline with ``expr(sympy_expr) -> str`` and ``omega(neighbourhood, p) -> str``.
 
+    ``inline(arg)`` prints a rule argument inside running text (Markdown/LaTeX wrap it in ``$``),
+    ``literal(name)`` a string argument such as a tensor name.
     ``filled(template, args)`` renders an obligation's template with its expression fields
     (default: the template filled with ``expr``).
     """
     filled = filled or (lambda template, args: template.format(*map(expr, args)))
+    inline = inline or expr  # expressions inside running text (rule arguments)
     op = cp.operator
     steps = []
     for k, s in enumerate(cp.steps, 1):
@@ -86,7 +90,7 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
         else:
             check = f"FAILED: {c.message}."
         steps.append(StepView(
-            number=k, rule=s.rule, args=s.args_text(expr), statement=s.statement,
+            number=k, rule=s.rule, args=s.args_text(inline, literal), statement=s.statement,
             obligations=tuple((o.proved, filled(o.text, o.args), filled(o.how, o.how_args)) for o in s.obligations),
             lhs=expr(op.lhs), result=expr(s.after), label=c.label if c.ok else "failed", ok=c.ok, check=check,
             counterexample=c.counterexample.text() if c.counterexample else "",

@@ -8,33 +8,52 @@ breaking the build, and the tests require that the catalogue never needs that fa
 from __future__ import annotations
 
 SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "^": r"\^{}", "{": r"\{", "}": r"\}", "#": r"\#",
-           "%": r"\%", "&": r"\&", "$": r"\$", "~": r"\textasciitilde{}", "<": r"$<$", ">": r"$>$", "|": r"$|$"}
+           "%": r"\%", "&": r"\&", "$": r"\textdollar{}", "~": r"\textasciitilde{}"}
 MATH = {"Σ": r"\Sigma", "δ": r"\delta", "Ω": r"\Omega", "α": r"\alpha", "β": r"\beta", "γ": r"\gamma",
         "θ": r"\theta", "λ": r"\lambda", "μ": r"\mu", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi", "ω": r"\omega",
         "ε": r"\varepsilon", "ρ": r"\rho", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "⌊": r"\lfloor", "⌋": r"\rfloor",
         "⌈": r"\lceil", "⌉": r"\rceil", "·": r"\cdot", "−": "-", "∈": r"\in", "∉": r"\notin", "⊆": r"\subseteq",
         "∩": r"\cap", "∪": r"\cup", "×": r"\times", "→": r"\to", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow",
         "∀": r"\forall", "∃": r"\exists", "√": r"\surd", "∞": r"\infty", "⊙": r"\odot", "⊗": r"\otimes",
-        "₀": "_0", "₁": "_1", "₂": "_2", "₃": "_3", "ₙ": "_n", "ₖ": "_k", "ᵢ": "_i"}
+        "₀": "_0", "₁": "_1", "₂": "_2", "₃": "_3", "ₙ": "_n", "ₖ": "_k", "ᵢ": "_i", "<": "<", ">": ">", "|": "|"}
 TEXT = {"…": r"\ldots{}", "—": "---", "–": "--", "’": "'", "“": "``", "”": "''", "✓": r"$\checkmark$",
         "✗": r"$\times$", "̃": ""}
 
 
 def tex_escape(text: str) -> str:
-    """``text`` as LaTeX text-mode source using ASCII only."""
-    out = []
+    """``text`` as LaTeX text-mode source using ASCII only; adjacent math symbols share one ``$…$``."""
+    out, math = [], []
     for ch in text:
+        if ch in MATH:
+            math.append(MATH[ch] + (" " if MATH[ch][-1].isalpha() else ""))
+            continue
+        if math:
+            out.append("$" + "".join(math).rstrip() + "$")
+            math = []
         if ch in SPECIAL:
             out.append(SPECIAL[ch])
-        elif ch in MATH:
-            out.append("$" + MATH[ch] + "$")
         elif ch in TEXT:
             out.append(TEXT[ch])
         elif ord(ch) < 128:
             out.append(ch)
         else:
             out.append(r"\texttt{[U+%04X]}" % ord(ch))
-    return "".join(out).replace("$$", "")
+    if math:
+        out.append("$" + "".join(math).rstrip() + "$")
+    return "".join(out)
+
+
+ASCII = {"−": "-", "·": "*", "δ": "delta", "Σ": "sum", "Ω": "Omega", "≤": "<=", "≥": ">=", "≠": "!=",
+         "⌊": "floor(", "⌋": ")", "⌈": "ceil(", "⌉": ")", "∈": " in ", "⊆": " subset of ", "∩": " & ", "×": "x",
+         "…": "...", "→": "->", "✓": "ok", "✗": "FAIL", "̃": "~"}
+
+
+def to_ascii(text: str) -> str:
+    """A faithful ASCII spelling of plain text (for verbatim blocks, where LaTeX cannot map Unicode)."""
+    out = []
+    for ch in text:
+        out.append(ch if ord(ch) < 128 else ASCII.get(ch, "[U+%04X]" % ord(ch)))
+    return "".join(out)
 
 
 def fill(template: str, args, escape, expr) -> str:

@@ -28,7 +28,8 @@ def render_text(cp: CheckedProof) -> str:
 
 
 def _render(o: Outline) -> str:
-    out = [f"evosym proof: {o.name}: {o.summary}", "=" * min(WIDTH, len(o.name) + len(o.summary) + 15)]
+    title = f"evosym proof: {o.name}: {o.summary}"
+    out = [title, "=" * min(WIDTH, len(title))]
     if o.description:
         out.append(_wrap(o.description, ""))
     if o.citation:

@@ -69,12 +69,12 @@ class Step:
     def kwargs(self) -> dict:
         return dict(self.args)
 
-    def args_text(self, expr=str) -> str:
-        """The rule's arguments, expressions printed by ``expr``."""
+    def args_text(self, expr=str, literal=str) -> str:
+        """The rule's arguments: expressions printed by ``expr``, strings (names) by ``literal``."""
         def fmt(v):
             if isinstance(v, (list, tuple)):
-                return "(" + ", ".join(fmt(x) for x in v) + ")"
+                return "(" + ", ".join(fmt(x) for x in v) + ("," if len(v) == 1 else "") + ")"
             if isinstance(v, str):
-                return v
+                return literal(v)
             return expr(v)
         return ", ".join(f"{k}={fmt(v)}" for k, v in self.args)
