@@ -7,35 +7,15 @@ in a subprocess from a temporary directory, as a user would.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 import evosym
 from evosym import catalogue
-from evosym.cli.main import main
 from evosym.proof.rules import RULES
+from cli_helpers import run_cli, run_module
 
 CATALOGUE = ["conv1d", "conv2d", "conv3d", "depthwise_conv2d", "linear", "pointwise_conv2d"]
-
-
-def run_cli(capsys, *argv):
-    """(exit code, stdout, stderr) of ``evosym ARGV`` in-process; argparse's exits count too."""
-    try:
-        rc = main(list(argv))
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def run_module(*argv, cwd, timeout=120):
-    """``python -m evosym ARGV`` in a subprocess started in ``cwd``."""
-    env = dict(os.environ, PYTHONUTF8="1")
-    env.pop("EVOSYM_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "evosym", *argv], cwd=cwd, env=env, capture_output=True,
-                          text=True, encoding="utf-8", timeout=timeout)
 
 
 def assert_error(rc, out, err, *words, usage_allowed=False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from evosym import Window, WindowAxis, catalogue, match_evolution
+from evosym import Window, WindowAxis, match_evolution
 from evosym.errors import MatchError
 from evosym.ir.symbols import index, size
 

@@ -6,7 +6,6 @@ public API only, the malformed ones each break one rule of the operator-file con
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,31 +15,15 @@ from pathlib import Path
 import pytest
 
 from evosym import Operator, catalogue
-from evosym.cli.main import main
 from evosym.errors import OperatorFileError
 from evosym.proof.rules import RULES
+from cli_helpers import run_cli, run_module
 
 OPS = Path(__file__).resolve().parent / "data" / "operators"
 
 
 def op(name: str) -> str:
     return str(OPS / name)
-
-
-def run_cli(capsys, *argv):
-    try:
-        rc = main(list(argv))
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def run_module(*argv, cwd, timeout=60):
-    env = dict(os.environ, PYTHONUTF8="1")
-    env.pop("EVOSYM_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "evosym", *argv], cwd=cwd, env=env, capture_output=True,
-                          text=True, encoding="utf-8", timeout=timeout)
 
 
 def one_line_error(rc, out, err) -> str:

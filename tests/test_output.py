@@ -19,15 +19,7 @@ from evosym.cli import output as output_module
 from evosym.cli.main import main
 from evosym.cli.output import write_atomic
 from evosym.errors import EvosymError, OutputExists
-
-
-def run_cli(capsys, *argv):
-    try:
-        rc = main(list(argv))
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+from cli_helpers import run_cli
 
 
 def one_line_error(rc, out, err) -> str:

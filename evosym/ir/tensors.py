@@ -14,8 +14,24 @@ import sympy as sp
 ROLES = ("input", "parameter", "output")
 
 
+class _Indexable:
+    """``t[i, j, …]`` builds the SymPy read ``t[i, j, …]``, checking the number of indices."""
+
+    name: str
+
+    @property
+    def base(self) -> sp.IndexedBase:
+        return sp.IndexedBase(self.name)
+
+    def __getitem__(self, idx) -> sp.Indexed:
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        if len(idx) != self.arity:
+            raise ValueError(f"{type(self).__name__} {self.name!r} has {self.arity} indices, got {len(idx)}")
+        return self.base[idx]
+
+
 @dataclass(frozen=True)
-class TensorDecl:
+class TensorDecl(_Indexable):
     """A tensor with a role, a symbolic shape, and optional display names."""
 
     name: str
@@ -31,18 +47,12 @@ class TensorDecl:
         object.__setattr__(self, "shape", tuple(sp.sympify(s) for s in self.shape))
 
     @property
-    def base(self) -> sp.IndexedBase:
-        return sp.IndexedBase(self.name)
-
-    def __getitem__(self, idx) -> sp.Indexed:
-        idx = idx if isinstance(idx, tuple) else (idx,)
-        if len(idx) != len(self.shape):
-            raise ValueError(f"tensor {self.name!r} has {len(self.shape)} indices, got {len(idx)}")
-        return self.base[idx]
+    def arity(self) -> int:
+        return len(self.shape)
 
 
 @dataclass(frozen=True)
-class Definition:
+class Definition(_Indexable):
     """``name[params] := body``: a tensor defined by an expression of its indices."""
 
     name: str
@@ -53,14 +63,8 @@ class Definition:
     text: str | None = None
 
     @property
-    def base(self) -> sp.IndexedBase:
-        return sp.IndexedBase(self.name)
-
-    def __getitem__(self, idx) -> sp.Indexed:
-        idx = idx if isinstance(idx, tuple) else (idx,)
-        if len(idx) != len(self.params):
-            raise ValueError(f"definition {self.name!r} has {len(self.params)} indices, got {len(idx)}")
-        return self.base[idx]
+    def arity(self) -> int:
+        return len(self.params)
 
     def instantiate(self, args) -> sp.Expr:
         """The body with the parameters replaced simultaneously by ``args``."""

@@ -1,0 +1,27 @@
+"""Running the ``evosym`` command in tests: in-process (fast) or as ``python -m evosym`` (real)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from evosym.cli.main import main
+
+
+def run_cli(capsys, *argv):
+    """(exit code, stdout, stderr) of ``evosym ARGV`` in-process; argparse's exits count too."""
+    try:
+        rc = main(list(argv))
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def run_module(*argv, cwd, timeout=120):
+    """``python -m evosym ARGV`` in a subprocess started in ``cwd``."""
+    env = dict(os.environ, PYTHONUTF8="1")
+    env.pop("EVOSYM_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "evosym", *argv], cwd=cwd, env=env, capture_output=True,
+                          text=True, encoding="utf-8", timeout=timeout)
