@@ -25,3 +25,11 @@ def test_tutorial_example_proves_with_one_honestly_bounded_step():
     assert any(not o.proved and "vanishes unless" in o.text for o in cp.steps[1].obligations)
     ref = [c for c in cp.checks if c.name.startswith("reference")][0]
     assert ref.ok and "within 1e-12 relative where rational" in ref.message
+
+
+def test_textbook_convolution_example_proves_all_general():
+    """Trap 1 of the spec: a flipped kernel reaches the same form via a reflection of the sum."""
+    cp = catalogue.load(str(ROOT / "docs" / "examples" / "textbook_conv1d.py")).proof().check()
+    assert cp.ok, cp.failures()
+    assert [s.rule for s in cp.steps][1] == "reindex-sum"
+    assert all(s.check.general for s in cp.steps)

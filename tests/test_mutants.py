@@ -216,3 +216,20 @@ def test_sympy_delta_summation_trap_is_caught():
     assert not check.ok
     assert "1/2" in check.counterexample.detail and "not an integer" in check.counterexample.detail
     assert check.counterexample.index == "y[b=0, o=0, m=1]"
+
+
+def test_non_bijective_reindexing_is_refuted():
+    """u = K − 1 − 2v is not a bijection of the integers: the σ = ±1 precondition fails, the check refutes it."""
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "docs" / "examples" / "textbook_conv1d.py"
+    mod = catalogue.load(str(path))
+    ex = mod.module
+    d = Derivation(mod.operator)
+    d.apply("unfold-definition", name="x_pad")
+    d.apply("reindex-sum", var=ex.u, new=ex.v, expr_of_new=ex.K - 1 - 2 * ex.v)
+    d.conclude(omega=Window((WindowAxis(ex.K, 1, 1, ex.K - 1 - ex.P, ex.L),)), channel=ex.c, neighbour=(ex.m,))
+    cp = d.proof().check()
+    check = cp.steps[1].check
+    assert not check.ok and not check.general
+    assert "σ" in check.replay or "{1, −1}" in check.replay
+    _has_counterexample(check.counterexample.text())

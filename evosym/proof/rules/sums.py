@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ...errors import RuleError
-from ..tree import factors, find_sum, replace_node
+from ..tree import bound_variables, factors, find_sum, replace_node
 from .base import Application, Context, Obligation, Rule, register
 
 
@@ -108,3 +108,40 @@ class MoveIntoSum(Rule):
                         (g, sp.Tuple(*sorted(bound, key=str))), () if not dep else (sp.Tuple(*sorted(dep, key=str)),))
         new_parent = sp.Mul(*rest) * sp.Sum(g * node.function, *node.limits)
         return Application(replace_node(expr, parent, new_parent), (ob,))
+
+
+@register
+class ReindexSum(Rule):
+    """Reindex a sum by an affine bijection: if a = σ·a' + k with σ = ±1 and k free of a', then Σ_{a=lo}^{hi} f(a) = Σ_{a'} f(σ·a' + k), a' running over [lo − k, hi − k] when σ = 1 and over [k − hi, k − lo] when σ = −1.
+
+    Shifts (σ = 1) move a window's origin; reflections (σ = −1) flip a kernel, which is how a
+    textbook convolution becomes the cross-correlation that frameworks call convolution.
+    """
+
+    name = "reindex-sum"
+    preconditions = ("a = σ·a' + k with σ ∈ {1, −1}", "k does not mention a' or a", "a' is a fresh variable")
+
+    def apply(self, expr, ctx: Context, *, var, new, expr_of_new) -> Application:
+        node, _ = find_sum(expr, var)
+        image = sp.expand(sp.sympify(expr_of_new))
+        sigma = sp.expand(image.diff(new))
+        k = sp.expand(image - sigma * new)
+        limits = list(node.limits)
+        pos = [l[0] for l in limits].index(var)
+        _, lo, hi = limits[pos]
+        taken = set(bound_variables(expr)) | set(ctx.ranges) | set(ctx.sizes) | expr.free_symbols
+        obligations = (
+            Obligation("{} = {}·{} + {} with {} ∈ {{1, −1}}", sigma in (1, -1), "coefficient computed by SymPy",
+                       (var, sigma, new, k, sigma)),
+            Obligation("{} does not mention {} or {}", not ({new, var} & k.free_symbols), "free symbols checked", (k, new, var)),
+            Obligation("{} is a fresh variable", new not in taken, "not bound or free here" if new not in taken else "already used", (new,)),
+        )
+        if sigma == -1:
+            new_lo, new_hi = k - hi, k - lo
+        else:
+            new_lo, new_hi = (lo - k) / sigma, (hi - k) / sigma
+        sub = {var: image}
+        body = node.function.xreplace(sub)
+        limits = [(v, a.xreplace(sub), b.xreplace(sub)) for v, a, b in limits]
+        limits[pos] = (new, sp.expand(new_lo), sp.expand(new_hi))
+        return Application(replace_node(expr, node, sp.Sum(body, *limits)), obligations)
