@@ -94,7 +94,7 @@ class ConvFamily:
 def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid, description: str,
                   reference_name: str, notes=()) -> Operator:
     x = TensorDecl("x", (fam.B, fam.C) + fam.L, "input", "input feature map")
-    W = TensorDecl("W", (fam.O, fam.Cg) + fam.K, "parameter", "convolution weight (PyTorch layout)")
+    W = TensorDecl("W", (fam.O, fam.Cg) + fam.K, "parameter", "convolution weight (PyTorch layout)", torch_name="weight")
     tensors = [x, W]
     y = TensorDecl("y", (fam.B, fam.O) + fam.Lout, "output", "output feature map")
     x_pad = Definition("x_pad", (fam.b, fam.c) + fam.q,
@@ -109,14 +109,15 @@ def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid,
         limits.append((fam.cg, 0, fam.Cg - 1))
     rhs = sp.Sum(summand, *limits)
     if bias:
-        bvec = TensorDecl("bias", (fam.O,), "parameter", "per-output-channel bias", latex=r"\mathrm{bias}")
+        bvec = TensorDecl("bias", (fam.O,), "parameter", "per-output-channel bias", latex=r"\mathrm{bias}", torch_name="bias")
         tensors.append(bvec)
         rhs = bvec[fam.o] + rhs
     return Operator(
         name=name, summary=summary, output=y, lhs_indices=(fam.b, fam.o) + fam.p, traditional=rhs,
         tensors=tuple(tensors), batch=fam.b, out_channel=fam.o, position=fam.p, value="x",
         definitions=(x_pad,), sizes=fam.symbols(), grid=tuple(grid),
-        reference=_torch_conv(fam, bias), reference_name=reference_name, description=description,
+        reference=_numpy_reference(_torch_conv(fam, bias)), reference_name=reference_name, description=description,
+        torch_reference=_torch_conv(fam, bias), torch_binding=_binding(fam),
         citation="PyTorch torch.nn.functional.conv1d/2d/3d (cross-correlation, zero padding, contiguous groups)",
         notes=tuple(notes))
 
@@ -143,17 +144,46 @@ def conv_derive(fam: ConvFamily, d: Derivation) -> None:
 
 
 def _torch_conv(fam: ConvFamily, bias: bool):
-    """Reference: torch.nn.functional.conv{N}d in float64 (independent of the SymPy form)."""
-    def reference(arrays, sizes):
-        import torch
+    """Reference: torch.nn.functional.conv{N}d on torch tensors (independent of the SymPy form)."""
+    def reference(t, sizes):
         import torch.nn.functional as F
         fn = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[fam.dims]
 
         def ints(syms):
             return tuple(int(sizes[str(s)]) if isinstance(s, sp.Symbol) else int(s) for s in syms)
-        groups = int(sizes[str(fam.G)])
-        t = {k: torch.from_numpy(v).to(torch.float64) for k, v in arrays.items()}
-        out = fn(t["x"], t["W"], t.get("bias") if bias else None, stride=ints(fam.s), padding=ints(fam.P),
-                 dilation=ints(fam.dil), groups=groups)
-        return out.numpy()
+        return fn(t["x"], t["W"], t.get("bias") if bias else None, stride=ints(fam.s), padding=ints(fam.P),
+                  dilation=ints(fam.dil), groups=int(sizes[str(fam.G)]))
     return reference
+
+
+def _numpy_reference(torch_reference):
+    """The torch reference on numpy arrays, in float64 (for the exact check of the traditional form)."""
+    def reference(arrays, sizes):
+        import torch
+        return torch_reference({k: torch.from_numpy(v).to(torch.float64) for k, v in arrays.items()}, sizes).numpy()
+    return reference
+
+
+def _binding(fam: ConvFamily) -> dict:
+    """How torch.nn.Conv{N}d maps onto the sizes and tensors (for from_torch weight loading)."""
+    requires = [("m.padding_mode == 'zeros'", "only padding_mode='zeros' is this operator"),
+                ("m.padding != 'same'", "padding='same' is not this operator (use explicit padding)")]
+    sizes = {}
+    if fam.depthwise:
+        requires.append(("m.groups == m.in_channels", "a depthwise convolution has groups == in_channels"))
+        sizes[str(fam.G)] = "m.in_channels"
+        sizes[str(fam.Og)] = "m.out_channels // m.in_channels"
+    else:
+        sizes[str(fam.G)] = "m.groups"
+        sizes[str(fam.Cg)] = "m.in_channels // m.groups"
+        sizes[str(fam.Og)] = "m.out_channels // m.groups"
+    for k, (K, s, d, P) in enumerate(zip(fam.K, fam.s, fam.dil, fam.P)):
+        for sym, attr in ((K, "kernel_size"), (s, "stride"), (d, "dilation"), (P, "padding")):
+            if isinstance(sym, sp.Symbol):
+                sizes[str(sym)] = f"(0 if m.{attr} == 'valid' else m.{attr}[{k}])" if attr == "padding" else f"m.{attr}[{k}]"
+            elif attr in ("kernel_size", "stride") or (attr == "padding"):
+                want = int(sym)
+                cond = f"m.{attr}[{k}] == {want}" if attr != "padding" else f"(m.padding == 'valid' or m.padding[{k}] == {want})"
+                requires.append((cond, f"this operator has {attr}[{k}] = {want}"))
+    return {"module": f"torch.nn.Conv{fam.dims}d", "requires": requires, "sizes": sizes,
+            "tensors": {"W": "m.weight", "bias": "m.bias"}}

@@ -9,16 +9,19 @@ B, N, C, O = size("B"), size("N"), size("C"), size("O")
 b, n, o, c, q = (index(s) for s in "b n o c q".split())
 
 x = TensorDecl("x", (B, N, C), "input", "token features, channels last (B × N × C)")
-W = TensorDecl("W", (O, C), "parameter", "weight (PyTorch layout: out_features × in_features)")
-bias = TensorDecl("bias", (O,), "parameter", "bias", latex=r"\mathrm{bias}")
+W = TensorDecl("W", (O, C), "parameter", "weight (PyTorch layout: out_features × in_features)", torch_name="weight")
+bias = TensorDecl("bias", (O,), "parameter", "bias", latex=r"\mathrm{bias}", torch_name="bias")
 y = TensorDecl("y", (B, N, O), "output", "output tokens")
+
+
+def _torch_reference(t, sizes):
+    import torch.nn.functional as F
+    return F.linear(t["x"], t["W"], t["bias"])
 
 
 def _reference(arrays, sizes):
     import torch
-    import torch.nn.functional as F
-    t = {k: torch.from_numpy(v).to(torch.float64) for k, v in arrays.items()}
-    return F.linear(t["x"], t["W"], t["bias"]).numpy()
+    return _torch_reference({k: torch.from_numpy(v).to(torch.float64) for k, v in arrays.items()}, sizes).numpy()
 
 
 OPERATOR = Operator(
@@ -27,7 +30,9 @@ OPERATOR = Operator(
     tensors=(x, W, bias), batch=b, out_channel=o, position=(n,), value="x",
     sizes=((B, "batch size"), (N, "tokens"), (C, "input features"), (O, "output features")),
     grid=({B: 1, N: 3, C: 4, O: 2}, {B: 2, N: 1, C: 1, O: 3}, {B: 1, N: 4, C: 2, O: 5}),
-    reference=_reference, reference_name="torch.nn.functional.linear",
+    reference=_reference, reference_name="torch.nn.functional.linear", torch_reference=_torch_reference,
+    torch_binding={"module": "torch.nn.Linear", "requires": [], "sizes": {"C": "m.in_features", "O": "m.out_features"},
+                   "tensors": {"W": "m.weight", "bias": "m.bias"}},
     description="nn.Linear on a (B, N, C) sequence: a static, position-independent channel mixing, i.e. "
                 "a pointwise convolution over tokens with the channel axis last.",
     citation="PyTorch torch.nn.functional.linear",

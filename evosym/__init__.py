@@ -12,28 +12,31 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 
-def _attach_source_catalogue() -> None:
-    """In a source checkout, expose ``derivations/`` as ``evosym.derivations``.
+def _attach_source_packages() -> None:
+    """In a source checkout, expose ``derivations/`` and ``codegen/templates/`` as subpackages.
 
-    An install (editable or not) maps ``derivations/`` to ``evosym.derivations``; running from
-    the repository without installing (``python -m evosym`` at its root) gets the same package.
+    An install (editable or not) maps them to ``evosym.derivations`` and ``evosym.templates``;
+    running from the repository without installing (``python -m evosym`` at its root) gets the
+    same packages.
     """
     import importlib.util
     import sys
     from pathlib import Path
 
-    name = __name__ + ".derivations"
-    if name in sys.modules or importlib.util.find_spec(name) is not None:
-        return
-    init = Path(__file__).resolve().parent.parent / "derivations" / "__init__.py"
-    if init.is_file():
-        spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+    root = Path(__file__).resolve().parent.parent
+    for sub, folder in (("derivations", root / "derivations"), ("templates", root / "codegen" / "templates")):
+        name = f"{__name__}.{sub}"
+        if name in sys.modules or importlib.util.find_spec(name) is not None:
+            continue
+        init = folder / "__init__.py"
+        if init.is_file():
+            spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
 
 
-_attach_source_catalogue()
+_attach_source_packages()
 
 from .errors import EvosymError
 from .ir.evolution import EvolutionForm, match_evolution

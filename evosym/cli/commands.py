@@ -70,4 +70,50 @@ def cmd_prove(args, parser) -> int:
     return 0
 
 
-__all__ = ["EvosymError", "cmd_list", "cmd_prove", "cmd_rules"]
+def cmd_codegen(args, parser) -> int:
+    from pathlib import Path
+
+    from ..codegen.generate import generate
+    if args.all == bool(args.name):
+        raise EvosymError("codegen needs exactly one of NAME or --all")
+    if args.all and not args.output:
+        raise EvosymError("codegen --all needs --output DIR")
+    if args.force and not args.output:
+        raise EvosymError("--force only applies with --output")
+    names = catalogue.catalogue_names() if args.all else [args.name]
+    out_dir = Path(args.output) if args.output else None
+    if out_dir is not None and not out_dir.is_dir():
+        raise EvosymError(f"output folder {out_dir} does not exist")
+    for name in names:
+        gen = generate(name, args.target)
+        if out_dir is None:
+            sys.stdout.write(gen.source)
+        else:
+            path = write_atomic(out_dir / gen.filename, gen.source, force=args.force)
+            print(f"wrote {path}", file=sys.stderr)
+        print(f"{gen.plan.name}: {gen.plan.path}: {gen.plan.reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args, parser) -> int:
+    from ..codegen.check import check_operator
+    if args.all == bool(args.name):
+        raise EvosymError("check needs exactly one of NAME or --all")
+    names = catalogue.catalogue_names() if args.all else [args.name]
+    failed = []
+    for name in names:
+        report = check_operator(name, device=args.device, seed=args.seed)
+        text = report.text()
+        if not args.verbose:
+            lines = text.splitlines()
+            text = "\n".join([lines[0]] + [line for line in lines[1:] if "✗" in line])
+        print(text)
+        if not report.ok:
+            failed.append(report.name)
+    if failed:
+        print(f"evosym: check failed: {', '.join(failed)} (replay with --seed {args.seed} --verbose)", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["EvosymError", "cmd_check", "cmd_codegen", "cmd_list", "cmd_prove", "cmd_rules"]

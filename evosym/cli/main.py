@@ -13,7 +13,7 @@ import sys
 
 from .. import __version__
 from ..errors import EvosymError
-from .commands import cmd_list, cmd_prove, cmd_rules
+from .commands import cmd_check, cmd_codegen, cmd_list, cmd_prove, cmd_rules
 
 
 def _seconds(text: str) -> float:
@@ -53,6 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rules", help="list the rewrite rules with their statements and preconditions")
     p.set_defaults(func=cmd_rules)
+
+    p = sub.add_parser("codegen", help="generate code from an operator's proved Evolution form",
+                       description="Prove the operator, choose a lowering from its proven properties and write "
+                                   "the generated module (NAME.py) to DIR, or print it.")
+    p.add_argument("name", nargs="?", metavar="NAME", help="operator name or path to an operator file")
+    p.add_argument("--all", action="store_true", help="every operator of the catalogue (needs --output)")
+    p.add_argument("--target", choices=("torch",), default="torch", help="code generator (default: torch)")
+    p.add_argument("--output", "-o", metavar="DIR", help="write DIR/NAME.py (atomically) instead of printing")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=cmd_codegen)
+
+    p = sub.add_parser("check", help="check generated code numerically against independent references",
+                       description="Generate the operator's code and compare both lowerings with the operator's "
+                                   "torch reference: float64, float32, exact integer inputs, gradcheck, gradients.")
+    p.add_argument("name", nargs="?", metavar="NAME", help="operator name or path to an operator file")
+    p.add_argument("--all", action="store_true", help="every operator of the catalogue")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random shapes and inputs (printed per shape)")
+    p.add_argument("--verbose", "-v", action="store_true", help="print every comparison, not only failures")
+    p.set_defaults(func=cmd_check)
     return parser
 
 

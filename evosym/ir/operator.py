@@ -5,6 +5,10 @@ shapes, defined tensors (padding, …), the meaning of each size, the grid of sm
 shapes on which bounded checks run, and optionally a numeric reference implementation that
 is independent of the SymPy form (e.g. ``torch.nn.functional.conv2d``) so that the
 traditional form itself is checked against the semantics users already rely on.
+
+``torch_reference(tensors, sizes)`` is the same reference on (differentiable) torch tensors,
+used by the numeric checks of generated code; ``torch_binding`` says how the traditional torch
+module (``nn.Conv2d`` …) maps onto the operator's sizes and tensors, for weight loading.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class Operator:
     constraints: tuple[sp.Basic, ...] = ()
     reference: Callable | None = field(default=None, compare=False)
     reference_name: str = ""
+    torch_reference: Callable | None = field(default=None, compare=False)
+    torch_binding: Mapping | None = field(default=None, compare=False)
     description: str = ""
     citation: str = ""
     notes: tuple[str, ...] = ()

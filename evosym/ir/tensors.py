@@ -40,6 +40,7 @@ class TensorDecl(_Indexable):
     description: str = ""
     latex: str | None = None
     text: str | None = None
+    torch_name: str | None = None   # the attribute name in the traditional torch module ("weight")
 
     def __post_init__(self):
         if self.role not in ROLES:

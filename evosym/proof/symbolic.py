@@ -48,6 +48,15 @@ def range_of(e, ranges) -> tuple | None:
         return (e, e)
     if e.is_Symbol and e in ranges:
         return ranges[e]
+    if isinstance(e, sp.Mul) and len(e.args) == 2 and e.args[0].is_Integer:
+        inner = range_of(e.args[1], ranges)
+        if inner is not None:
+            k, (lo, hi) = e.args[0], inner
+            return (k * lo, k * hi) if k >= 0 else (k * hi, k * lo)
+    if isinstance(e, sp.Add):
+        parts = [range_of(a, ranges) for a in e.args]
+        if all(p is not None for p in parts):
+            return (sp.expand(sum(p[0] for p in parts)), sp.expand(sum(p[1] for p in parts)))
     if isinstance(e, sp.floor):
         num, den = e.args[0].as_numer_denom()
         if den.is_positive and den.is_integer and num in ranges:

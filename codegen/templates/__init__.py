@@ -1,0 +1,1 @@
+"""jinja2 templates of evosym's code generators (installed as ``evosym.templates``)."""

@@ -1,0 +1,37 @@
+"""From an operator to generated source files: the entry point of ``evosym codegen``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import catalogue
+from ..errors import EvosymError
+from .plan import Plan, make_plan
+from .render import render_torch
+
+TARGETS = ("torch",)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One generated file: where it goes, its text, and the plan it came from."""
+
+    filename: str
+    source: str
+    plan: Plan
+
+
+def generate(name_or_path: str, target: str = "torch") -> Generated:
+    """Prove and check the operator, plan its lowering, render the target's source."""
+    if target not in TARGETS:
+        raise EvosymError(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
+    mod = catalogue.load(name_or_path)
+    cp = mod.proof().check()
+    plan = make_plan(cp)
+    return Generated(f"{plan.name}.py", render_torch(plan, cp.operator.torch_binding), plan)
+
+
+def committed_dir() -> Path:
+    """``codegen/torch`` of a source checkout: where the catalogue's generated code is committed."""
+    return Path(__file__).resolve().parent.parent.parent / "codegen" / "torch"

@@ -1,0 +1,238 @@
+"""Lowering an Evolution form to a plan for generated code, chosen from proven properties.
+
+Paths:
+- ``native-conv``: Ω a window, v and y channels-first, K̂ static (reads no input) and shared
+  across space (free of the output position): the weight of ``torch.nn.functional.conv{1,2,3}d``
+  is K̂ itself, grouped when K̂ carries the factor δ(⌊c/C_g⌋, ⌊o/O_g⌋).
+- ``native-linear``: Ω pointwise with stride 1 and no padding, channels last, K̂ static and shared:
+  ``torch.nn.functional.linear``.
+- ``generic-window``: any windowed form: K̂ compiled from SymPy over a broadcast grid, the input
+  unfolded into windows (stride, dilation, zero padding), aggregated with one einsum.
+
+Each property is decided on the symbolic K̂ (free symbols, factors), so it holds for all sizes;
+K̂ itself was verified against K at the grid (see :mod:`.taps`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..errors import EvosymError
+from ..ir.evolution import EvolutionForm
+from ..ir.neighbourhood import Window
+from ..proof.proof import CheckedProof
+from ..printers.expr import text
+from .taps import TapKernel, tap_kernel
+from .torchexpr import GridCompiler, Program, py_name
+
+
+@dataclass
+class Plan:
+    """Everything the torch templates need; plain data."""
+
+    name: str
+    class_name: str
+    func_name: str
+    summary: str
+    path: str
+    reason: str
+    dims: int
+    value: str
+    value_rank: int
+    value_layout: list            # per axis of v: ("batch"|"channel"|"position", k)
+    output_layout: list           # per axis of y, same roles ("out" for the output channel)
+    runtime_sizes: list           # (python name, axis of v)
+    module_sizes: list            # (python name, meaning)
+    checks: list                  # (python condition, message) on the input
+    params: list                  # (ir name, torch name, [shape python exprs], description)
+    out_lengths: list             # python exprs of the output position lengths
+    channels_in: str
+    channels_out: str
+    window: dict = field(default_factory=dict)     # stride/padding/dilation/kernel tuples (python)
+    weight: Program | None = None
+    weight_axes: list = field(default_factory=list)
+    groups: str = "1"
+    bias: str | None = None                        # torch name of a bias vector passed natively
+    bias_program: Program | None = None            # generic β
+    kernel: Program | None = None                  # generic K̂
+    kernel_axes: list = field(default_factory=list)
+    kernel_text: str = ""
+    einsum: str = ""
+    tap_shapes: int = 0
+    static: bool = False                           # K̂ reads no input: the operator is linear in x
+    shared: bool = False                           # K̂ is free of the output position
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_")) + "Evolution"
+
+
+def group_structure(expr, c, o):
+    """(C_g, O_g, rest) if expr = δ(⌊c/C_g⌋, ⌊o/O_g⌋)·rest (also δ(c, ⌊o/M⌋): C_g = 1), else None."""
+    factors = list(expr.args) if isinstance(expr, sp.Mul) else [expr]
+    for k, f in enumerate(factors):
+        if not isinstance(f, sp.KroneckerDelta):
+            continue
+        sides = {}
+        for a in f.args:
+            for var in (c, o):
+                if a == var:
+                    sides[var] = sp.Integer(1)
+                elif isinstance(a, sp.floor):
+                    num, den = sp.fraction(sp.together(a.args[0]))
+                    if num == var:
+                        sides[var] = den
+        if set(sides) == {c, o}:
+            return sides[c], sides[o], sp.Mul(*(factors[:k] + factors[k + 1:]))
+    return None
+
+
+def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=None) -> Plan:
+    """The plan for a checked proof; refuses proofs that did not check.
+
+    ``mutate_kernel(K̂) -> K̂'`` replaces the verified tap kernel; it exists only so that tests can
+    show that a wrong kernel expression makes the numeric check fail (a canary).
+    """
+    if not cp.ok or cp.evolution is None:
+        raise EvosymError(f"{cp.operator.name}: the proof does not check; no code is generated from it")
+    op, form = cp.operator, cp.evolution
+    defs = cp.proof.definitions()
+    taps = tap_kernel(op, form, defs)
+    if mutate_kernel is not None:
+        taps = TapKernel(mutate_kernel(taps.expr), taps.taps, taps.tap_hi, 0)
+    value = op.tensor(op.value)
+    roles = {form.batch: ("batch", 0), form.channel: ("channel", 0)}
+    roles.update({q: ("position", k) for k, q in enumerate(form.neighbour)})
+    value_layout = [roles[i] for i in form.value.indices]
+    out_roles = {op.batch: ("batch", 0), op.out_channel: ("out", 0)}
+    out_roles.update({p: ("position", k) for k, p in enumerate(op.position)})
+    output_layout = [out_roles[i] for i in op.lhs_indices]
+    # sizes: those that are an axis of the input are read from it; the rest are module arguments
+    runtime, sizes_py = [], {}
+    param_syms = set().union(*[sp.sympify(d).free_symbols for t in op.tensors if t.role == "parameter" for d in t.shape])
+    for axis, dim in enumerate(value.shape):
+        if dim.is_Symbol and dim not in sizes_py and dim not in param_syms:
+            runtime.append((py_name(dim), axis))
+            sizes_py[dim] = py_name(dim)
+    module = [(py_name(s), meaning) for s, meaning in op.sizes if s not in sizes_py]
+    for s, _ in op.sizes:
+        sizes_py.setdefault(s, f"self.{py_name(s)}")
+    local_sizes = {s: py_name(s) for s, _ in op.sizes}
+    pyx = GridCompiler((), {}, {}, local_sizes).scalar
+    checks = []
+    for axis, dim in enumerate(value.shape):
+        if not (dim.is_Symbol and dim not in param_syms):
+            checks.append((f"{op.value}.shape[{axis}] == {pyx(dim)}",
+                           f"axis {axis} of {op.value} must have length {text(dim)} = {{{pyx(dim)}}}"))
+    params = [(t.name, t.torch_name or py_name(t.name), [pyx(d) for d in t.shape], t.description)
+              for t in op.tensors if t.role == "parameter"]
+    tensors = {t.name: (tn, shape, t.shape) for t, (_, tn, shape, _) in zip([t for t in op.tensors if t.role == "parameter"], params)}
+    tensors[op.value] = (op.value, [f"{op.value}.shape[{k}]" for k in range(len(value.shape))], value.shape)
+    out_lengths = [pyx(op.output.shape[op.lhs_indices.index(p)]) for p in op.position]
+    plan = Plan(name=op.name, class_name=_camel(op.name), func_name=f"{op.name}_evolution", summary=op.summary,
+                path="", reason="", dims=len(op.position), value=op.value, value_rank=len(value.shape),
+                value_layout=value_layout, output_layout=output_layout, runtime_sizes=runtime, module_sizes=module,
+                checks=checks, params=params, out_lengths=out_lengths,
+                channels_in=pyx(form.channel_hi + 1),
+                channels_out=pyx(op.output.shape[op.lhs_indices.index(op.out_channel)]),
+                tap_shapes=taps.checked_shapes, kernel_text=text(taps.expr, op.display_names("text")))
+    _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic)
+    return plan
+
+
+def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_generic):
+    khat = taps.expr
+    inputs = {t.name for t in op.tensors if t.role == "input"}
+    reads = {str(r.base.label) for r in khat.atoms(sp.Indexed)}
+    static = not (reads & inputs)
+    shared = not (khat.free_symbols & set(form.position)) and not khat.has(form.batch)
+    omega = form.omega
+    window = isinstance(omega, Window)
+    if not window:
+        raise EvosymError(f"{op.name}: only windowed neighbourhoods are lowered to torch so far (Ω is {omega.kind})")
+    axes = omega.axes
+    plan.window = {"kernel": [pyx(a.kernel) for a in axes], "stride": [pyx(a.stride) for a in axes],
+                   "dilation": [pyx(a.dilation) for a in axes], "padding": [pyx(a.padding) for a in axes]}
+    channels_first = [r[0] for r in plan.value_layout] == ["batch", "channel"] + ["position"] * plan.dims and \
+        [r[0] for r in plan.output_layout] == ["batch", "out"] + ["position"] * plan.dims
+    channels_last = [r[0] for r in plan.value_layout] == ["batch"] + ["position"] * plan.dims + ["channel"] and \
+        [r[0] for r in plan.output_layout] == ["batch"] + ["position"] * plan.dims + ["out"]
+    plan.static, plan.shared = static, shared
+    bias_native = _native_bias(op, form)
+    _generic(plan, op, form, taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)
+    facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
+             ("shared across space (K̂ is free of the output position)" if shared else "position-specific")]
+    c, o = form.channel, form.out_channel
+    if not force_generic and static and shared and bias_native is not None and channels_last and plan.dims == 1 and \
+            all(a.kernel == 1 and a.stride == 1 and a.padding == 0 for a in axes) and group_structure(khat, c, o) is None:
+        plan.path = "native-linear"
+        plan.reason = "; ".join(facts + ["pointwise window, stride 1, no padding", "channels last",
+                                         "full channel mixing"]) + " → torch.nn.functional.linear"
+        axes_w = (o, c)
+        comp = GridCompiler(axes_w, {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes, prefix="w")
+        plan.weight, plan.weight_axes = comp.compile(khat), [str(a) for a in axes_w]
+        plan.bias = bias_native or None
+        return
+    if not force_generic and static and shared and bias_native is not None and channels_first and 1 <= plan.dims <= 3:
+        grp = group_structure(khat, c, o)
+        cg_sym = sp.Symbol("c_in_group", integer=True)
+        if grp is not None:
+            cg, og, rest = grp
+            groups = sp.simplify((form.channel_hi + 1) / cg)
+            if sp.simplify(groups - op.output.shape[op.lhs_indices.index(o)] / og) != 0:
+                grp = None
+        if grp is not None:
+            weight_expr = rest.xreplace({c: sp.floor(o / og) * cg + cg_sym})
+            cin = pyx(cg)
+            plan.groups = pyx(groups)
+            delta = sp.KroneckerDelta(sp.floor(c / cg), sp.floor(o / og))
+            facts.append(f"grouped: K̂ carries {text(delta)}, {text(groups)} groups")
+        else:
+            weight_expr, cin, cg_sym = khat.xreplace({c: cg_sym}), plan.channels_in, cg_sym
+            plan.groups = "1"
+            facts.append("full channel mixing")
+        plan.path = "native-conv"
+        plan.reason = "; ".join(facts + ["window with stride, dilation and zero padding", "channels first"]) + \
+            f" → torch.nn.functional.conv{plan.dims}d"
+        axes_w = (o, cg_sym) + taps.taps
+        extent = {o: plan.channels_out, cg_sym: cin}
+        extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, axes)})
+        comp = GridCompiler(axes_w, extent, tensors, local_sizes, prefix="w")
+        plan.weight, plan.weight_axes = comp.compile(weight_expr), [str(a) for a in axes_w]
+        plan.bias = bias_native or None
+        return
+    plan.path = "generic-window"
+    plan.reason = "; ".join(facts) + " → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum"
+    plan.bias = bias_native or None
+
+
+def _native_bias(op, form: EvolutionForm):
+    """'' for no bias, the torch name for β = bias[o] read whole, None when β needs the generic path."""
+    if form.bias == 0:
+        return ""
+    b = form.bias
+    if isinstance(b, sp.Indexed) and tuple(b.indices) == (form.out_channel,):
+        t = op.tensor(str(b.base.label))
+        if t.role == "parameter" and len(t.shape) == 1:
+            return t.torch_name or py_name(t.name)
+    return None
+
+
+def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_native):
+    """The generic lowering (always built: the default path or the ``path="generic"`` alternative)."""
+    if not layout_ok:
+        raise EvosymError(f"{op.name}: the generic path supports channels-first or channels-last layouts only")
+    b, o, c = form.batch, form.out_channel, form.channel
+    axes = (b, o, c) + tuple(form.position) + taps.taps
+    extent = {b: plan.runtime_sizes[0][0] if plan.runtime_sizes else "x.shape[0]", o: plan.channels_out, c: plan.channels_in}
+    extent.update({p: f"L_out[{k}]" for k, p in enumerate(form.position)})
+    extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)})
+    plan.kernel = GridCompiler(axes, extent, tensors, local_sizes, prefix="k").compile(taps.expr)
+    plan.kernel_axes = [str(a) for a in axes]
+    letters = "boc" + "ijk"[:plan.dims] + "uvw"[:plan.dims]
+    plan.einsum = f"{letters},bc{'ijk'[:plan.dims]}{'uvw'[:plan.dims]}->bo{'ijk'[:plan.dims]}"
+    if form.bias != 0 and bias_native is None:
+        baxes = (b, o) + tuple(form.position)
+        plan.bias_program = GridCompiler(baxes, {k: extent[k] for k in baxes}, tensors, local_sizes, prefix="beta").compile(form.bias)

@@ -1,0 +1,39 @@
+"""Rendering plans with jinja2: strict templates, a banner, byte-deterministic output."""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+
+import jinja2
+
+from .. import __version__
+from .plan import Plan
+
+TEMPLATE = "torch/module.py.j2"
+
+
+def environment() -> jinja2.Environment:
+    """The template environment: undefined names are errors, whitespace is controlled."""
+    root = importlib.resources.files("evosym.templates")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    env.filters["replace_sizes"] = lambda text: text
+    return env
+
+
+def template_source(template: str = TEMPLATE) -> str:
+    """The text of a template (tests mutate it to show the numeric check catches template bugs)."""
+    return environment().loader.get_source(environment(), template)[0]
+
+
+def render_torch(plan: Plan, binding: dict | None = None, template: str = TEMPLATE, source: str | None = None) -> str:
+    """The generated torch module for ``plan`` (a string ending in one newline).
+
+    ``source`` renders a given template text instead of the named template (for canaries).
+    """
+    env = environment()
+    tpl = env.from_string(source) if source is not None else env.get_template(template)
+    source = tpl.render(plan=plan, binding=binding, version=__version__, template=template)
+    source = re.sub(r"\n{3,}(?=[^\n])", lambda m_: "\n\n\n" if m_.group(0).count("\n") > 2 else m_.group(0), source)
+    return source.rstrip("\n") + "\n"

@@ -1,0 +1,142 @@
+"""The kernel in tap coordinates: K̂(o,c,p,u) = K(o,c,p, s·p + δ·u − P) for a windowed Ω.
+
+Generated code aggregates over window taps u rather than over all input positions q, so the
+kernel must be rewritten with q = s·p + δ·u − P. The Kronecker deltas that pinned q to the
+window then collapse: Σ_{u'} δ(s·p + δ·u − P, s·p + δ·u' − P)·f(u') = [0 ≤ u ≤ K−1]·f(u). The
+collapse is done here only under checked conditions (the delta's argument difference is
+α·(u' − t) with α provably non-zero and t an integer free of u'), never with SymPy's delta
+summation, and the result is verified exactly against K at every grid shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..errors import EvosymError, IllFormedAccess
+from ..ir.evolution import EvolutionForm
+from ..ir.neighbourhood import Window
+from ..ir.operator import Operator, format_sizes
+from ..ir.symbols import InRange, index, size_value
+from ..proof.bounded import env_of
+from ..proof.evaluate import Evaluator
+from ..proof.symbolic import in_range, nonnegative
+from ..proof import poly as P
+
+
+@dataclass(frozen=True)
+class TapKernel:
+    """K̂ as a SymPy expression of (b, o, c, p, u), with the tap symbols u and their ranges."""
+
+    expr: sp.Expr
+    taps: tuple[sp.Symbol, ...]
+    tap_hi: tuple[sp.Expr, ...]
+    checked_shapes: int
+
+
+def _nonzero(a) -> bool:
+    return nonnegative(a - 1) or nonnegative(-a - 1)
+
+
+def collapse_deltas(expr: sp.Expr, ranges: dict) -> sp.Expr:
+    """Remove sums pinned by a Kronecker delta, under the integrality conditions stated above."""
+    if isinstance(expr, sp.Sum):
+        body = collapse_deltas(expr.function, ranges)
+        limits = list(expr.limits)
+        # innermost first; try to collapse each limit in turn
+        kept = []
+        for var, lo, hi in limits:
+            new = _collapse_one(body, var, lo, hi)
+            if new is None:
+                kept.append((var, lo, hi))
+            else:
+                body = new
+        out = sp.Sum(body, *kept) if kept else body
+        return _drop_true_brackets(out, ranges)
+    if expr.args and not isinstance(expr, (sp.Indexed, sp.Symbol)):
+        return _drop_true_brackets(expr.func(*[collapse_deltas(a, ranges) for a in expr.args]), ranges)
+    return expr
+
+
+def _collapse_one(body, var, lo, hi):
+    factors = list(body.args) if isinstance(body, sp.Mul) else [body]
+    for k, f in enumerate(factors):
+        if not isinstance(f, sp.KroneckerDelta):
+            continue
+        diff = sp.expand(f.args[0] - f.args[1])
+        alpha = sp.expand(diff.diff(var))
+        if alpha == 0 or var in alpha.free_symbols or not _nonzero(alpha):
+            continue
+        t = sp.simplify(var - diff / alpha)
+        if var in t.free_symbols or not t.is_integer:
+            continue
+        if sp.expand(alpha * (var - t) - diff) != 0:
+            continue
+        rest = sp.Mul(*(factors[:k] + factors[k + 1:]))
+        return InRange(t, lo, hi) * rest.xreplace({var: t})
+    return None
+
+
+def _drop_true_brackets(expr, ranges):
+    """Replace brackets [lo ≤ e ≤ hi] and deltas δ(a, b) that hold for every admissible index by 1."""
+    reps = {}
+    for br in expr.atoms(InRange):
+        e, lo, hi = br.args
+        if in_range(e, lo, hi, ranges)[0]:
+            reps[br] = sp.Integer(1)
+    for de in expr.atoms(sp.KroneckerDelta):
+        if in_range(sp.expand(de.args[0] - de.args[1]), 0, 0, ranges)[0]:
+            reps[de] = sp.Integer(1)
+    return expr.xreplace(reps) if reps else expr
+
+
+def tap_kernel(op: Operator, form: EvolutionForm, definitions: dict) -> TapKernel:
+    """K̂ for a windowed Evolution form, verified exactly against K at the operator's grid."""
+    if not isinstance(form.omega, Window):
+        raise EvosymError(f"{op.name}: tap coordinates need a window neighbourhood, not {form.omega.kind}")
+    axes = form.omega.axes
+    taps = tuple(index(f"u_{k}") for k in range(1, len(axes) + 1)) if len(axes) > 1 else (index("u"),)
+    taps = tuple(sp.Symbol(t.name + "_tap", integer=True) for t in taps)
+    body = form.kernel_body
+    q_of_u = {q: a.offset(p, u) for q, a, p, u in zip(form.neighbour, axes, form.position, taps)}
+    ranges = {s: (lo, hi) for s, lo, hi in op.lhs_ranges()}
+    ranges[form.channel] = (0, form.channel_hi)
+    ranges.update({u: (0, a.kernel - 1) for u, a in zip(taps, axes)})
+    expr = collapse_deltas(body.xreplace(q_of_u), ranges)
+    shapes = _verify(op, form, definitions, expr, taps, q_of_u)
+    return TapKernel(expr, taps, tuple(a.kernel - 1 for a in axes), shapes)
+
+
+def _verify(op, form, definitions, expr, taps, q_of_u) -> int:
+    """K̂(p, u) = K(p, q(u)) exactly wherever q(u) lies in the input, at every grid shape."""
+    lhs = {s: hi for s, _, hi in op.lhs_ranges()}
+    for config in op.grid:
+        env = env_of(config)
+        ev = Evaluator(op.shapes_at(env), definitions)
+        k_fn, hat_fn = ev.compile(form.kernel_body), ev.compile(expr)
+        q_fns = [ev.compile(e) for e in q_of_u.values()]
+        lengths = [size_value(L, env) for L in form.omega.lengths()]
+
+        def rng(hi):
+            return range(size_value(hi, env) + 1)
+        bs = rng(lhs[form.batch]) if expr.has(form.batch) or form.kernel_body.has(form.batch) else [0]
+        for b, o, c in itertools.product(bs, rng(lhs[form.out_channel]), rng(form.channel_hi)):
+            for pt in itertools.product(*[rng(lhs[p]) for p in form.position]):
+                for u in itertools.product(*[range(size_value(a.kernel, env)) for a in form.omega.axes]):
+                    local = {**env, form.batch: b, form.out_channel: o, form.channel: c}
+                    local.update(zip(form.position, pt))
+                    local.update(zip(taps, u))
+                    q = [f(local) for f in q_fns]
+                    if not all(0 <= qq < L for qq, L in zip(q, lengths)):
+                        continue
+                    local.update(zip(form.neighbour, q))
+                    try:
+                        a, h = k_fn(local), hat_fn(local)
+                    except IllFormedAccess as exc:
+                        raise EvosymError(f"{op.name}: tap-form kernel is ill-formed at {format_sizes(env)}: {exc}") from None
+                    if not P.is_zero(P.sub(a, h)):
+                        raise EvosymError(f"{op.name}: tap-form kernel differs from K at {format_sizes(env)}, "
+                                          f"o={o}, c={c}, p={pt}, u={u}: {P.to_sympy(a)} vs {P.to_sympy(h)}")
+    return len(op.grid)

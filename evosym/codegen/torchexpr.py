@@ -1,0 +1,207 @@
+"""Compiling a SymPy index expression into torch statements over a broadcast grid.
+
+Every free index variable gets its own axis of a grid (``o = torch.arange(O).view(-1, 1, 1)``),
+so an expression such as ``δ(⌊c/C_g⌋, ⌊o/O_g⌋)·W[o, c − C_g⌊o/O_g⌋, u]`` becomes elementwise torch
+code with no Python loop over positions: reads become masked gathers (or the tensor itself, when
+the read is the identity), Kronecker deltas and brackets become masks, and inner sums get an axis
+of their own and are reduced. SymPy prints the scalar pieces; the order of statements and the
+temporary names depend only on the expression, so output is deterministic.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..errors import EvosymError
+from ..ir.symbols import InRange
+
+
+def py_name(sym) -> str:
+    """A Python identifier for a SymPy symbol name (``c'`` → ``c_prime``)."""
+    name = re.sub(r"[^0-9a-zA-Z_]", "_", str(sym).replace("'", "_prime"))
+    if not name or name[0].isdigit() or keyword.iskeyword(name):
+        name = "_" + name
+    return name
+
+
+@dataclass
+class Program:
+    """Statements computing an expression on a grid; ``result`` names the final tensor."""
+
+    axes: tuple[sp.Symbol, ...]
+    statements: list[str] = field(default_factory=list)
+    result: str = ""
+    uses: set = field(default_factory=set)
+
+
+class GridCompiler:
+    """Compile expressions over ``axes`` (grid order); ``extent[v]`` is each axis length (Python)."""
+
+    def __init__(self, axes, extent: dict, tensors: dict, sizes: dict, prefix: str = "t"):
+        self.main = tuple(axes)
+        self.extent = dict(extent)
+        self.tensors = dict(tensors)      # IR name -> (python expression, python shape, SymPy shape)
+        self.sizes = dict(sizes)          # size Symbol -> python expression
+        self.prefix = prefix
+        self.count = 0
+        self.cache: dict = {}
+        self.axes, self.rank = self.main, len(self.main)
+        self.prog = Program(self.main)
+        self.defined: set = set()
+
+    def scalar(self, expr: sp.Expr) -> str:
+        """A Python expression for a size expression (no grid): e.g. ``G * O_g``."""
+        return self._expr(sp.sympify(expr))
+
+    def compile(self, expr: sp.Expr) -> Program:
+        bound = sorted({l[0] for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum) for l in s.limits}, key=str)
+        self.axes = self.main + tuple(bound)
+        self.rank = len(self.axes)
+        self.prog = Program(self.main)
+        self.cache = {}
+        self.defined = set()
+        value = self._expr(expr)
+        name = self._tmp()
+        n = len(self.main)
+        self.prog.statements.append(f"{name} = _as_grid({value}, {self.rank}, dtype, device)")
+        if self.rank > n:  # inner-sum axes are reduced to size 1: drop them
+            self.prog.statements.append(f"{name} = {name}.reshape({name}.shape[:{n}])")
+        self.prog.result = name
+        return self.prog
+
+    # -- helpers --------------------------------------------------------------------------
+    def _tmp(self) -> str:
+        self.count += 1
+        return f"{self.prefix}{self.count}"
+
+    def _view(self, k: int) -> str:
+        return "(" + ", ".join("-1" if j == k else "1" for j in range(self.rank)) + ("," if self.rank == 1 else "") + ")"
+
+    def _arange(self, v, extent, start):
+        self.defined.add(v)
+        k = self.axes.index(v)
+        start_txt = "" if start == 0 else f"{start}, "
+        stop = extent if start == 0 else f"{start} + {extent}"
+        self.prog.statements.append(f"{py_name(v)} = torch.arange({start_txt}{stop}, device=device).view{self._view(k)}")
+
+    def _size(self, s) -> str:
+        if s not in self.sizes:
+            raise EvosymError(f"code generation: size {s} has no value in the generated code")
+        self.prog.uses.add(s)
+        return self.sizes[s]
+
+    # -- expressions ------------------------------------------------------------------------
+    def _expr(self, e) -> str:
+        if e in self.cache:
+            return self.cache[e]
+        out = self._expr_uncached(e)
+        self.cache[e] = out
+        return out
+
+    def _expr_uncached(self, e) -> str:
+        if e.is_Integer:
+            return str(int(e))
+        if e.is_Rational:
+            return f"({int(e.p)} / {int(e.q)})"
+        if e.is_Float:
+            return repr(float(e))
+        if e.is_Symbol:
+            if e in self.axes:
+                if e not in self.defined:
+                    self._arange(e, self.extent[e], 0)
+                return py_name(e)
+            return self._size(e)
+        if isinstance(e, sp.Add):
+            terms = sorted(e.as_ordered_terms(), key=lambda t: t.could_extract_minus_sign())  # stable
+            out = self._expr(terms[0])
+            for t in terms[1:]:
+                out += f" - {self._expr(-t)}" if t.could_extract_minus_sign() else f" + {self._expr(t)}"
+            return f"({out})"
+        if isinstance(e, sp.Mul):
+            if e.args[0] == -1:
+                return f"(-{self._expr(sp.Mul(*e.args[1:]))})"
+            return "(" + " * ".join(self._expr(a) for a in e.args) + ")"
+        if isinstance(e, sp.Pow):
+            if e.exp == -1:
+                return f"(1 / {self._expr(e.base)})"
+            if e.exp == sp.Rational(1, 2):
+                return f"torch.sqrt(torch.as_tensor({self._expr(e.base)}, dtype=dtype, device=device))"
+            if e.exp.is_Integer:
+                return f"({self._expr(e.base)} ** {int(e.exp)})"
+            return f"({self._expr(e.base)} ** {self._expr(e.exp)})"
+        if isinstance(e, sp.floor):
+            num, den = sp.fraction(sp.together(e.args[0]))
+            if not (num.is_integer and den.is_integer):
+                raise EvosymError(f"code generation: floor of a non-integer ratio {e.args[0]}")
+            return f"({self._expr(num)} // {self._expr(den)})"
+        if isinstance(e, sp.Mod):
+            return f"({self._expr(e.args[0])} % {self._expr(e.args[1])})"
+        if isinstance(e, sp.KroneckerDelta):
+            return f"({self._expr(e.args[0])} == {self._expr(e.args[1])}).to(dtype)"
+        if isinstance(e, InRange):
+            x, lo, hi = (self._expr(a) for a in e.args)
+            return f"(({lo} <= {x}) & ({x} <= {hi})).to(dtype)"
+        if isinstance(e, sp.Indexed):
+            return self._read(e)
+        if isinstance(e, sp.Sum):
+            return self._sum(e)
+        if isinstance(e, sp.exp):
+            return f"torch.exp({self._expr(e.args[0])})"
+        if isinstance(e, sp.Max) and len(e.args) == 2:
+            a, b = (self._expr(x) for x in e.args)
+            return f"torch.maximum(torch.as_tensor({a}, dtype=dtype, device=device), torch.as_tensor({b}, dtype=dtype, device=device))"
+        raise EvosymError(f"code generation: no torch lowering for {type(e).__name__} in {e}")
+
+    def _read(self, e: sp.Indexed) -> str:
+        name = str(e.base.label)
+        if name not in self.tensors:
+            raise EvosymError(f"code generation: tensor {name} is not available in the generated code")
+        ref, shape, sym_shape = self.tensors[name]
+        idx = list(e.indices)
+        self.prog.uses.add(name)
+
+        def whole_axis(i, n_py, n_sym):   # a grid variable running over the whole axis
+            return i in self.axes and self.extent.get(i) == n_py
+
+        def unit(i, n_sym):               # the constant 0 on an axis of length 1
+            return i == 0 and sp.sympify(n_sym) == 1
+        var_dims = [k for k, i in enumerate(idx) if not unit(i, sym_shape[k])]
+        if all(whole_axis(idx[k], shape[k], sym_shape[k]) for k in var_dims) and len({idx[k] for k in var_dims}) == len(var_dims):
+            order = sorted(var_dims, key=lambda k: self.axes.index(idx[k]))
+            perm = [k for k in range(len(idx)) if k not in var_dims] + order
+            permuted = ref if perm == list(range(len(idx))) else f"{ref}.permute({', '.join(map(str, perm))})"
+            at = {self.axes.index(idx[k]): shape[k] for k in var_dims}
+            view = ", ".join(at.get(j, "1") for j in range(self.rank))
+            tmp = self._tmp()
+            self.prog.statements.append(f"{tmp} = {permuted}.reshape({view}{',' if self.rank == 1 else ''})  # {e}: the whole tensor")
+            return tmp
+        parts, masks = [], []
+        for i, n, n_sym in zip(idx, shape, sym_shape):
+            t = self._expr(i)
+            if whole_axis(i, n, n_sym) or (i.is_Integer and sp.sympify(n_sym).is_Integer and 0 <= i < sp.sympify(n_sym)):
+                parts.append(t)
+            else:
+                parts.append(f"{t}.clamp(0, {n} - 1)")
+                masks.append(f"((0 <= {t}) & ({t} < {n}))")
+        tmp = self._tmp()
+        self.prog.statements.append(f"{tmp} = {ref}[{', '.join(parts)}]  # {e}")
+        if masks:
+            self.prog.statements.append(f"{tmp} = {tmp} * ({' & '.join(masks)}).to(dtype)  # reads outside {name} are 0")
+        return tmp
+
+    def _sum(self, e: sp.Sum) -> str:
+        body = e.function
+        for var, lo, hi in e.limits:
+            if (sp.sympify(lo).free_symbols | sp.sympify(hi).free_symbols) & set(self.axes):
+                raise EvosymError(f"code generation: the range of {var} depends on an index ({lo}..{hi})")
+        for var, lo, hi in e.limits:
+            self._arange(var, f"{self._expr(hi - lo + 1)}", self._expr(lo) if lo != 0 else 0)
+        value = self._expr(body)
+        dims = tuple(sorted(self.axes.index(l[0]) for l in e.limits))
+        tmp = self._tmp()
+        self.prog.statements.append(f"{tmp} = _as_grid({value}, {self.rank}, dtype, device).sum(dim={dims}, keepdim=True)")
+        return tmp

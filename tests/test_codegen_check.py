@@ -1,0 +1,85 @@
+"""The numeric check passes on the generated code and fails on canaries: a mutated kernel
+expression, a mutated template and a mutated reference each make it fail."""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+import torch
+
+from evosym import catalogue
+from evosym.codegen.check import check_operator
+from evosym.codegen.plan import make_plan
+from evosym.codegen.render import render_torch, template_source
+from evosym.errors import EvosymError
+
+
+@pytest.mark.parametrize("name", catalogue.catalogue_names())
+def test_generated_code_passes_the_numeric_check(name):
+    report = check_operator(name, variants=1)
+    assert report.ok, report.text()
+    text = report.text()
+    assert "integer inputs auto: exactly equal" in text and "gradcheck generic" in text
+
+
+def _conv2d():
+    cp = catalogue.load("conv2d").proof().check()
+    return cp, cp.operator
+
+
+def test_canary_mutated_kernel_expression():
+    """K̂ with its two taps swapped (W[…, v, u] for W[…, u, v]): every non-square kernel differs."""
+    cp, op = _conv2d()
+
+    def swap(expr):
+        reads = {r: r.base[tuple(r.indices[:2]) + tuple(r.indices[2:][::-1])] for r in expr.atoms(sp.Indexed)}
+        return expr.xreplace(reads)
+    source = render_torch(make_plan(cp, mutate_kernel=swap), op.torch_binding)
+    report = check_operator("conv2d", source=source, variants=0, gradients=False)
+    assert not report.ok
+    assert "|diff|" in report.text() and "reference" in report.text()
+
+
+def test_canary_mutated_kernel_group_mapping():
+    """K̂ with groups as c mod G instead of contiguous blocks."""
+    cp, op = _conv2d()
+    c, o = sp.Symbol("c", integer=True), sp.Symbol("o", integer=True)
+    C_g, O_g, G = (sp.Symbol(n, integer=True, positive=True) for n in ("C_g", "O_g", "G"))
+
+    def mod_groups(expr):
+        return expr.xreplace({sp.KroneckerDelta(sp.floor(c / C_g), sp.floor(o / O_g)):
+                              sp.KroneckerDelta(sp.Mod(c, G), sp.floor(o / O_g))})
+    plan = make_plan(cp, mutate_kernel=mod_groups, force_generic=True)
+    report = check_operator("conv2d", source=render_torch(plan, op.torch_binding), variants=0, gradients=False)
+    assert not report.ok
+
+
+@pytest.mark.parametrize("old, new", [
+    ("windows.unfold(2 + axis, d * (K - 1) + 1, s)", "windows.unfold(2 + axis, K, s)"),            # dilation lost
+    ("dilation={{ m.tuple(plan.window.dilation) }}", "dilation={{ m.tuple(plan.window.stride) }}"),  # wrong argument
+    ("    y = y + {{ plan.bias }}.reshape", "    y = y - {{ plan.bias }}.reshape"),                    # bias sign
+])
+def test_canary_mutated_template(old, new):
+    cp, op = _conv2d()
+    text = template_source()
+    assert old in text
+    source = render_torch(make_plan(cp), op.torch_binding, source=text.replace(old, new))
+    report = check_operator("conv2d", source=source, variants=0, gradients=False)
+    assert not report.ok, report.text()
+
+
+@pytest.mark.parametrize("broken", [
+    lambda t, s: torch.zeros_like(catalogue.load("conv2d").operator.torch_reference(t, s)),   # returns zeros
+    lambda t, s: catalogue.load("conv2d").operator.torch_reference({**t, "W": t["W"].flip(-1)}, s),  # flipped kernel
+    lambda t, s: catalogue.load("conv2d").operator.torch_reference(t, s) * float("nan"),     # NaN
+])
+def test_canary_mutated_reference(broken):
+    report = check_operator("conv2d", reference=broken, variants=0, gradients=False)
+    assert not report.ok
+
+
+def test_cuda_request_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(EvosymError, match="CUDA is not available"):
+        check_operator("linear", device="cuda")
