@@ -83,3 +83,14 @@ def test_cuda_request_without_cuda_is_a_clear_error():
         pytest.skip("CUDA is available here")
     with pytest.raises(EvosymError, match="CUDA is not available"):
         check_operator("linear", device="cuda")
+
+
+def test_bench_runs_and_reports_ratios():
+    """The benchmark machinery works (tiny sizes; no test gates on times)."""
+    from evosym.codegen.bench import bench_operator, table
+    row = bench_operator("conv2d", repeat=2, sizes={"B": 1, "G": 1, "C_g": 2, "O_g": 2, "H_in": 6, "W_in": 5, "K_h": 3,
+                                                    "K_w": 3, "s_h": 1, "s_w": 1, "delta_h": 1, "delta_w": 1, "P_h": 1, "P_w": 1})
+    assert row.generated_ms > 0 and row.traditional_ms > 0 and row.generic_ms > 0 and row.ratio > 0
+    assert row.path == "native-conv"
+    text = table([row])
+    assert text.count("\n") == 2 and "| conv2d |" in text

@@ -75,8 +75,14 @@ def conv1d_evolution(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, path="auto
     w1 = weight.reshape((G * O_g), C_g, K)  # W[o, c_in_group, u_tap]: the whole tensor
     w2 = _as_grid(w1, 3, dtype, device)
 
-    return F.conv1d(x, w2, bias, stride=(s,), padding=(P,),
-                    dilation=(delta,), groups=G)
+    weight_full = w2.expand(((G * O_g), C_g, K))  # size-1 axes broadcast
+    y = F.conv1d(x, weight_full, bias, stride=(s,), padding=(P,),
+                 dilation=(delta,), groups=G)
+    if tuple(y.shape[2:]) == L_out:
+        return y
+    if any(n < want for n, want in zip(y.shape[2:], L_out)):  # the declared output reaches past the padded input
+        return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K=K, s=s, delta=delta, P=P, L_out=L_out)
+    return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter
 
 
 def _generic(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, L_out):
@@ -87,8 +93,11 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, L_out):
     xc = x
     # windows[b, c, p…, u…] = x̃[b, c, s·p + δ·u − P]: zero padding (negative values crop), unfold, dilation
     pad = []
-    for P in reversed((P,)):
-        pad += [P, P]
+    for axis in reversed(range(1)):
+        K, s, d, P = ((K,)[axis], (s,)[axis],
+                      (delta,)[axis], (P,)[axis])
+        need = s * (L_out[axis] - 1) + d * (K - 1) + 1        # padded length that yields L_out windows
+        pad += [P, max(P, need - xc.shape[2 + axis] - P)]      # zeros on the right beyond P read as padding
     windows = F.pad(xc, pad)
     for axis, (K, s, d) in enumerate(zip((K,), (s,), (delta,))):
         windows = windows.unfold(2 + axis, d * (K - 1) + 1, s)
@@ -102,8 +111,12 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, L_out):
     k1 = k1 * (((0 <= (c - (C_g * (o // O_g)))) & ((c - (C_g * (o // O_g))) < C_g))).to(dtype)  # reads outside W are 0
     k2 = _as_grid((k1 * ((c // C_g) == (o // O_g)).to(dtype)), 5, dtype, device)
 
-    kernel = k2.expand((x.shape[0], (G * O_g), (C_g * G)) + tuple(L_out) + (K,))
-    y = torch.einsum("bociu,bciu->boi", kernel, windows)
+    # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
+    kernel = k2
+    kernel = kernel.expand(kernel.shape[:1] + ((G * O_g),) + kernel.shape[2:])
+    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or "bociu"[k] == "o"]
+    spec = "".join("bociu"[k] for k in keep) + ",bciu->boi"
+    y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows)
     y = y + bias.reshape((1, -1) + (1,) * 1)
     return y
 

@@ -76,8 +76,14 @@ def conv2d_evolution(x, weight, bias, *, G, C_g, O_g, K_h, s_h, delta_h, P_h, K_
     w1 = weight.reshape((G * O_g), C_g, K_h, K_w)  # W[o, c_in_group, u_1_tap, u_2_tap]: the whole tensor
     w2 = _as_grid(w1, 4, dtype, device)
 
-    return F.conv2d(x, w2, bias, stride=(s_h, s_w), padding=(P_h, P_w),
-                    dilation=(delta_h, delta_w), groups=G)
+    weight_full = w2.expand(((G * O_g), C_g, K_h, K_w))  # size-1 axes broadcast
+    y = F.conv2d(x, weight_full, bias, stride=(s_h, s_w), padding=(P_h, P_w),
+                 dilation=(delta_h, delta_w), groups=G)
+    if tuple(y.shape[2:]) == L_out:
+        return y
+    if any(n < want for n, want in zip(y.shape[2:], L_out)):  # the declared output reaches past the padded input
+        return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
+    return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter
 
 
 def _generic(x, weight, bias, *, G, C_g, O_g, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w, L_out):
@@ -89,8 +95,11 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K_h, s_h, delta_h, P_h, K_w, s_w, 
     xc = x
     # windows[b, c, p…, u…] = x̃[b, c, s·p + δ·u − P]: zero padding (negative values crop), unfold, dilation
     pad = []
-    for P in reversed((P_h, P_w)):
-        pad += [P, P]
+    for axis in reversed(range(2)):
+        K, s, d, P = ((K_h, K_w)[axis], (s_h, s_w)[axis],
+                      (delta_h, delta_w)[axis], (P_h, P_w)[axis])
+        need = s * (L_out[axis] - 1) + d * (K - 1) + 1        # padded length that yields L_out windows
+        pad += [P, max(P, need - xc.shape[2 + axis] - P)]      # zeros on the right beyond P read as padding
     windows = F.pad(xc, pad)
     for axis, (K, s, d) in enumerate(zip((K_h, K_w), (s_h, s_w), (delta_h, delta_w))):
         windows = windows.unfold(2 + axis, d * (K - 1) + 1, s)
@@ -105,8 +114,12 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K_h, s_h, delta_h, P_h, K_w, s_w, 
     k1 = k1 * (((0 <= (c - (C_g * (o // O_g)))) & ((c - (C_g * (o // O_g))) < C_g))).to(dtype)  # reads outside W are 0
     k2 = _as_grid((k1 * ((c // C_g) == (o // O_g)).to(dtype)), 7, dtype, device)
 
-    kernel = k2.expand((x.shape[0], (G * O_g), (C_g * G)) + tuple(L_out) + (K_h, K_w))
-    y = torch.einsum("bocijuv,bcijuv->boij", kernel, windows)
+    # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
+    kernel = k2
+    kernel = kernel.expand(kernel.shape[:1] + ((G * O_g),) + kernel.shape[2:])
+    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or "bocijuv"[k] == "o"]
+    spec = "".join("bocijuv"[k] for k in keep) + ",bcijuv->boij"
+    y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows)
     y = y + bias.reshape((1, -1) + (1,) * 2)
     return y
 

@@ -75,7 +75,8 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
     w1 = weight.reshape(O, C)  # W[o, c]: the whole tensor
     w2 = _as_grid(w1, 2, dtype, device)
 
-    return F.linear(x, w2, bias)
+    weight_full = w2.expand((O, C))  # size-1 axes broadcast
+    return F.linear(x, weight_full, bias)
 
 
 def _generic(x, weight, bias, *, C, O, L_out):
@@ -86,8 +87,11 @@ def _generic(x, weight, bias, *, C, O, L_out):
     xc = x.movedim(-1, 1)  # channels last → channels first
     # windows[b, c, p…, u…] = x̃[b, c, s·p + δ·u − P]: zero padding (negative values crop), unfold, dilation
     pad = []
-    for P in reversed((0,)):
-        pad += [P, P]
+    for axis in reversed(range(1)):
+        K, s, d, P = ((1,)[axis], (1,)[axis],
+                      (1,)[axis], (0,)[axis])
+        need = s * (L_out[axis] - 1) + d * (K - 1) + 1        # padded length that yields L_out windows
+        pad += [P, max(P, need - xc.shape[2 + axis] - P)]      # zeros on the right beyond P read as padding
     windows = F.pad(xc, pad)
     for axis, (K, s, d) in enumerate(zip((1,), (1,), (1,))):
         windows = windows.unfold(2 + axis, d * (K - 1) + 1, s)
@@ -97,8 +101,12 @@ def _generic(x, weight, bias, *, C, O, L_out):
     k1 = weight.reshape(1, O, C, 1, 1)  # W[o, c]: the whole tensor
     k2 = _as_grid(k1, 5, dtype, device)
 
-    kernel = k2.expand((x.shape[0], O, C) + tuple(L_out) + (1,))
-    y = torch.einsum("bociu,bciu->boi", kernel, windows)
+    # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
+    kernel = k2
+    kernel = kernel.expand(kernel.shape[:1] + (O,) + kernel.shape[2:])
+    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or "bociu"[k] == "o"]
+    spec = "".join("bociu"[k] for k in keep) + ",bciu->boi"
+    y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows)
     y = y + bias.reshape((1, -1) + (1,) * 1)
     return y.movedim(1, -1)  # channels first → channels last
 

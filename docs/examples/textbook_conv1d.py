@@ -27,11 +27,11 @@ def reference(arrays, sizes):
     """numpy.convolve (a true convolution) per channel pair, then the padded output range."""
     xs, ws = arrays["x"], arrays["W"]
     pad, out_len = sizes["P"], sizes["L"] + 2 * sizes["P"] - sizes["K"] + 1
-    out = np.zeros((xs.shape[0], ws.shape[0], out_len), dtype=np.int64)
+    out = np.zeros((xs.shape[0], ws.shape[0], out_len), dtype=np.result_type(xs, ws))
     for bb in range(xs.shape[0]):
         for oo in range(ws.shape[0]):
             full = sum(np.convolve(xs[bb, cc], ws[oo, cc]) for cc in range(xs.shape[1]))  # index t = i + P
-            full = np.concatenate([full, np.zeros(2 * pad + 1, dtype=np.int64)])
+            full = np.concatenate([full, np.zeros(2 * pad + 1, dtype=out.dtype)])
             out[bb, oo] = full[pad:pad + out_len]
     return out
 

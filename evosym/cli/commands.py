@@ -116,4 +116,21 @@ def cmd_check(args, parser) -> int:
     return 0
 
 
-__all__ = ["EvosymError", "cmd_check", "cmd_codegen", "cmd_list", "cmd_prove", "cmd_rules"]
+def cmd_bench(args, parser) -> int:
+    import torch
+
+    from ..codegen.bench import bench_operator, table
+    if args.repeat < 1:
+        raise EvosymError("--repeat must be at least 1")
+    names = [args.name] if args.name else catalogue.catalogue_names()
+    rows = []
+    for name in names:
+        rows.append(bench_operator(name, device=args.device, repeat=args.repeat, generic=not args.no_generic))
+        print(f"measured {name}", file=sys.stderr)
+    print(f"device: {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"median of {args.repeat} interleaved rounds")
+    print(table(rows))
+    return 0
+
+
+__all__ = ["EvosymError", "cmd_bench", "cmd_check", "cmd_codegen", "cmd_list", "cmd_prove", "cmd_rules"]

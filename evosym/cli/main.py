@@ -13,7 +13,7 @@ import sys
 
 from .. import __version__
 from ..errors import EvosymError
-from .commands import cmd_check, cmd_codegen, cmd_list, cmd_prove, cmd_rules
+from .commands import cmd_bench, cmd_check, cmd_codegen, cmd_list, cmd_prove, cmd_rules
 
 
 def _seconds(text: str) -> float:
@@ -73,6 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random shapes and inputs (printed per shape)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every comparison, not only failures")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("bench", help="time generated code against the traditional implementation",
+                       description="Median time per call and memory of the generated module (default and generic "
+                                   "lowering) and of the traditional implementation, interleaved in one process, "
+                                   "at each operator's realistic size; ratios are generated / traditional.")
+    p.add_argument("name", nargs="?", metavar="NAME", help="operator name (default: the whole catalogue)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
+    p.add_argument("--repeat", type=int, default=31, help="timed rounds per implementation (default 31)")
+    p.add_argument("--no-generic", action="store_true", help="skip timing the generic lowering")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -24,6 +24,7 @@ from ..ir.evolution import EvolutionForm
 from ..ir.neighbourhood import Window
 from ..proof.proof import CheckedProof
 from ..printers.expr import text
+from ..proof.symbolic import nonnegative
 from .taps import TapKernel, tap_kernel
 from .torchexpr import GridCompiler, Program, py_name
 
@@ -53,16 +54,27 @@ class Plan:
     window: dict = field(default_factory=dict)     # stride/padding/dilation/kernel tuples (python)
     weight: Program | None = None
     weight_axes: list = field(default_factory=list)
+    weight_shape: list = field(default_factory=list)   # python exprs: the native weight's full shape
     groups: str = "1"
     bias: str | None = None                        # torch name of a bias vector passed natively
     bias_program: Program | None = None            # generic β
     kernel: Program | None = None                  # generic K̂
     kernel_axes: list = field(default_factory=list)
+    kernel_letters: str = ""
     kernel_text: str = ""
     einsum: str = ""
     tap_shapes: int = 0
+    param_names: list = field(default_factory=list)
+    size_names: list = field(default_factory=list)
     static: bool = False                           # K̂ reads no input: the operator is linear in x
+    integer_kernel: bool = False                   # K̂ has only integer constants: integer inputs give exact outputs
     shared: bool = False                           # K̂ is free of the output position
+
+
+def _names(plan: "Plan") -> None:
+    """Argument lists for the templates (joined there; empty lists must leave no stray commas)."""
+    plan.param_names = [name for _, name, _, _ in plan.params]
+    plan.size_names = [name for name, _ in plan.module_sizes]
 
 
 def _camel(name: str) -> str:
@@ -138,6 +150,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 channels_in=pyx(form.channel_hi + 1),
                 channels_out=pyx(op.output.shape[op.lhs_indices.index(op.out_channel)]),
                 tap_shapes=taps.checked_shapes, kernel_text=text(taps.expr, op.display_names("text")))
+    _names(plan)
     _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic)
     return plan
 
@@ -160,6 +173,8 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     channels_last = [r[0] for r in plan.value_layout] == ["batch"] + ["position"] * plan.dims + ["channel"] and \
         [r[0] for r in plan.output_layout] == ["batch"] + ["position"] * plan.dims + ["out"]
     plan.static, plan.shared = static, shared
+    plan.integer_kernel = all(n.is_Integer for n in khat.atoms(sp.Number)) and \
+        not any(isinstance(a, sp.Pow) and not (a.exp.is_Integer and a.exp >= 0) for a in sp.preorder_traversal(khat))
     bias_native = _native_bias(op, form)
     _generic(plan, op, form, taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)
     facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
@@ -173,9 +188,14 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
         axes_w = (o, c)
         comp = GridCompiler(axes_w, {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes, prefix="w")
         plan.weight, plan.weight_axes = comp.compile(khat), [str(a) for a in axes_w]
+        plan.weight_shape = [plan.channels_out, plan.channels_in]
         plan.bias = bias_native or None
         return
-    if not force_generic and static and shared and bias_native is not None and channels_first and 1 <= plan.dims <= 3:
+    padding_ok = all(nonnegative(a.padding) for a in axes)
+    if not padding_ok:
+        facts.append("the window's padding is not provably ≥ 0 (native convolutions cannot crop)")
+    if not force_generic and static and shared and bias_native is not None and channels_first and 1 <= plan.dims <= 3 \
+            and padding_ok:
         grp = group_structure(khat, c, o)
         cg_sym = sp.Symbol("c_in_group", integer=True)
         if grp is not None:
@@ -201,6 +221,7 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
         extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, axes)})
         comp = GridCompiler(axes_w, extent, tensors, local_sizes, prefix="w")
         plan.weight, plan.weight_axes = comp.compile(weight_expr), [str(a) for a in axes_w]
+        plan.weight_shape = [extent[a] for a in axes_w]
         plan.bias = bias_native or None
         return
     plan.path = "generic-window"
@@ -231,8 +252,9 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
     extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)})
     plan.kernel = GridCompiler(axes, extent, tensors, local_sizes, prefix="k").compile(taps.expr)
     plan.kernel_axes = [str(a) for a in axes]
-    letters = "boc" + "ijk"[:plan.dims] + "uvw"[:plan.dims]
-    plan.einsum = f"{letters},bc{'ijk'[:plan.dims]}{'uvw'[:plan.dims]}->bo{'ijk'[:plan.dims]}"
+    pos, taps_l = "ijk"[:plan.dims], "uvw"[:plan.dims]
+    plan.kernel_letters = "boc" + pos + taps_l
+    plan.einsum = f"bc{pos}{taps_l}->bo{pos}"   # windows -> output; the kernel's letters are chosen at run time
     if form.bias != 0 and bias_native is None:
         baxes = (b, o) + tuple(form.position)
         plan.bias_program = GridCompiler(baxes, {k: extent[k] for k in baxes}, tensors, local_sizes, prefix="beta").compile(form.bias)

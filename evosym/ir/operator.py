@@ -44,6 +44,7 @@ class Operator:
     reference_name: str = ""
     torch_reference: Callable | None = field(default=None, compare=False)
     torch_binding: Mapping | None = field(default=None, compare=False)
+    bench: Mapping | None = field(default=None, compare=False)   # realistic sizes for `evosym bench`
     description: str = ""
     citation: str = ""
     notes: tuple[str, ...] = ()
