@@ -24,6 +24,7 @@ from ..ir.evolution import EvolutionForm
 from ..ir.neighbourhood import Window
 from ..proof.proof import CheckedProof
 from ..printers.expr import text
+from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
 from .taps import TapKernel, tap_kernel
 from .torchexpr import GridCompiler, Program, py_name
@@ -173,8 +174,7 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     channels_last = [r[0] for r in plan.value_layout] == ["batch"] + ["position"] * plan.dims + ["channel"] and \
         [r[0] for r in plan.output_layout] == ["batch"] + ["position"] * plan.dims + ["out"]
     plan.static, plan.shared = static, shared
-    plan.integer_kernel = all(n.is_Integer for n in khat.atoms(sp.Number)) and \
-        not any(isinstance(a, sp.Pow) and not (a.exp.is_Integer and a.exp >= 0) for a in sp.preorder_traversal(khat))
+    plan.integer_kernel = _integer_valued(khat)
     bias_native = _native_bias(op, form)
     _generic(plan, op, form, taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)
     facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
@@ -227,6 +227,24 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     plan.path = "generic-window"
     plan.reason = "; ".join(facts) + " → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum"
     plan.bias = bias_native or None
+
+
+INDEX_ARITHMETIC = (sp.floor, sp.ceiling, sp.Mod, sp.Indexed, sp.KroneckerDelta, InRange)
+
+
+def _integer_valued(expr) -> bool:
+    """K̂'s values are integers for integer inputs: only integer constants and non-negative integer
+    powers outside index arithmetic (⌊c/C_g⌋ or a delta's arguments are indices, not values)."""
+    if isinstance(expr, INDEX_ARITHMETIC):
+        return True
+    if expr.is_Number:
+        return bool(expr.is_Integer)
+    if isinstance(expr, sp.Pow) and not (expr.exp.is_Integer and expr.exp >= 0):
+        return False
+    if isinstance(expr, (sp.Add, sp.Mul, sp.Pow, sp.Sum)):
+        parts = expr.args if not isinstance(expr, sp.Sum) else (expr.function,)
+        return all(_integer_valued(a) for a in parts)
+    return expr.is_Symbol
 
 
 def _native_bias(op, form: EvolutionForm):
