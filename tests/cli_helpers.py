@@ -25,3 +25,14 @@ def run_module(*argv, cwd, timeout=120):
     env.pop("EVOSYM_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "evosym", *argv], cwd=cwd, env=env, capture_output=True,
                           text=True, encoding="utf-8", timeout=timeout)
+
+
+def one_line_error(rc, out, err) -> str:
+    """The single 'evosym: error: …' line of a user error (exit 2, nothing on stdout)."""
+    assert rc == 2, (rc, out[-500:], err)
+    assert out == ""
+    assert "Traceback" not in err and "internal error" not in err
+    lines = err.strip("\n").splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("evosym: error: ")
+    return lines[0]

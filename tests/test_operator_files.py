@@ -17,24 +17,13 @@ import pytest
 from evosym import Operator, catalogue
 from evosym.errors import OperatorFileError
 from evosym.proof.rules import RULES
-from cli_helpers import run_cli, run_module
+from cli_helpers import one_line_error, run_cli, run_module
 
 OPS = Path(__file__).resolve().parent / "data" / "operators"
 
 
 def op(name: str) -> str:
     return str(OPS / name)
-
-
-def one_line_error(rc, out, err) -> str:
-    """The single 'evosym: error: …' line of a user error (exit 2, nothing on stdout)."""
-    assert rc == 2, (rc, out[-500:], err)
-    assert out == ""
-    assert "Traceback" not in err and "internal error" not in err
-    lines = err.strip("\n").splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("evosym: error: ")
-    return lines[0]
 
 
 # -- valid operators written from scratch ---------------------------------------------------------

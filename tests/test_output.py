@@ -19,17 +19,7 @@ from evosym.cli import output as output_module
 from evosym.cli.main import main
 from evosym.cli.output import write_atomic
 from evosym.errors import EvosymError, OutputExists
-from cli_helpers import run_cli
-
-
-def one_line_error(rc, out, err) -> str:
-    assert rc == 2, (rc, err)
-    assert out == ""
-    assert "Traceback" not in err and "internal error" not in err
-    lines = err.strip("\n").splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("evosym: error: ")
-    return lines[0]
+from cli_helpers import one_line_error, run_cli
 
 
 def stray_temporaries(folder: Path) -> list[str]:

@@ -12,6 +12,13 @@ from ..proof.rules import RULES
 from .output import check_target, write_atomic
 
 
+def _selected(args, command: str) -> list[str]:
+    """The operators a command runs on: NAME, or the whole catalogue with --all (exactly one)."""
+    if args.all == bool(args.name):
+        raise EvosymError(f"{command} needs exactly one of NAME or --all")
+    return catalogue.catalogue_names() if args.all else [args.name]
+
+
 def _emit(text: str, args) -> None:
     if getattr(args, "output", None):
         path = write_atomic(args.output, text, force=args.force)
@@ -45,14 +52,13 @@ def _check(mod, time_limit):
 
 
 def cmd_prove(args, parser) -> int:
-    if args.all == bool(args.name):
-        raise EvosymError("prove needs exactly one of NAME or --all")
+    names = _selected(args, "prove")
     if args.force and not args.output:
         raise EvosymError("--force only applies with --output")
     if args.output:
         check_target(args.output, force=args.force)  # fail before the work, not after
     with catalogue.time_limit(args.time_limit, "loading the operators"):
-        mods = catalogue.load_all() if args.all else [catalogue.load(args.name)]
+        mods = [catalogue.load(n) for n in names]
     checked = []
     for mod in mods:
         checked.append(_check(mod, args.time_limit))
@@ -74,13 +80,11 @@ def cmd_codegen(args, parser) -> int:
     from pathlib import Path
 
     from ..codegen.generate import generate
-    if args.all == bool(args.name):
-        raise EvosymError("codegen needs exactly one of NAME or --all")
+    names = _selected(args, "codegen")
     if args.all and not args.output:
         raise EvosymError("codegen --all needs --output DIR")
     if args.force and not args.output:
         raise EvosymError("--force only applies with --output")
-    names = catalogue.catalogue_names() if args.all else [args.name]
     out_dir = Path(args.output) if args.output else None
     if out_dir is not None and not out_dir.is_dir():
         raise EvosymError(f"output folder {out_dir} does not exist")
@@ -97,9 +101,7 @@ def cmd_codegen(args, parser) -> int:
 
 def cmd_check(args, parser) -> int:
     from ..codegen.check import check_operator
-    if args.all == bool(args.name):
-        raise EvosymError("check needs exactly one of NAME or --all")
-    names = catalogue.catalogue_names() if args.all else [args.name]
+    names = _selected(args, "check")
     failed = []
     for name in names:
         report = check_operator(name, device=args.device, seed=args.seed)

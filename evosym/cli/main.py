@@ -27,6 +27,12 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _operators(p, every: str) -> None:
+    """NAME (catalogue name or operator file) or --all, for commands that take operators."""
+    p.add_argument("name", nargs="?", metavar="NAME", help="operator name or path to an operator file")
+    p.add_argument("--all", action="store_true", help=every)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evosym",
@@ -41,8 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prove", help="print the checked proof of an operator",
                        description="Derive an operator's Evolution form and re-check every step. NAME is a "
                                    "catalogue operator ('evosym list') or the path of an operator file.")
-    p.add_argument("name", nargs="?", metavar="NAME", help="operator name or path to an operator file")
-    p.add_argument("--all", action="store_true", help="prove every operator of the catalogue")
+    _operators(p, "prove every operator of the catalogue")
     p.add_argument("--format", choices=("text", "markdown", "latex"), default="text", help="output format (default: text)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
@@ -57,8 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("codegen", help="generate code from an operator's proved Evolution form",
                        description="Prove the operator, choose a lowering from its proven properties and write "
                                    "the generated module (NAME.py) to DIR, or print it.")
-    p.add_argument("name", nargs="?", metavar="NAME", help="operator name or path to an operator file")
-    p.add_argument("--all", action="store_true", help="every operator of the catalogue (needs --output)")
+    _operators(p, "every operator of the catalogue (needs --output)")
     p.add_argument("--target", choices=("torch",), default="torch", help="code generator (default: torch)")
     p.add_argument("--output", "-o", metavar="DIR", help="write DIR/NAME.py (atomically) instead of printing")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -67,8 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="check generated code numerically against independent references",
                        description="Generate the operator's code and compare both lowerings with the operator's "
                                    "torch reference: float64, float32, exact integer inputs, gradcheck, gradients.")
-    p.add_argument("name", nargs="?", metavar="NAME", help="operator name or path to an operator file")
-    p.add_argument("--all", action="store_true", help="every operator of the catalogue")
+    _operators(p, "every operator of the catalogue")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random shapes and inputs (printed per shape)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every comparison, not only failures")

@@ -17,12 +17,10 @@ The reference (``Operator.torch_reference``) is written directly from the tradit
 
 from __future__ import annotations
 
-import math
 import types
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy as sp
 import torch
 
 from .. import catalogue
