@@ -95,3 +95,9 @@ def test_constructor_validates_sizes():
         cls(G=1, C_g=2, O_g=3, K_h=3, s_h=1, delta_h=1, P_h=-1, K_w=3, s_w=1, delta_w=1, P_w=1)
     with pytest.raises(ValueError, match="depthwise convolution has groups == in_channels"):
         load("depthwise_conv2d").DepthwiseConv2dEvolution.from_torch(torch.nn.Conv2d(4, 4, 3, groups=2))
+
+
+def test_parameters_on_another_device_are_a_clear_error():
+    layer = load("linear").LinearEvolution(O=2, C=3)
+    with pytest.raises(ValueError, match="weight is torch.float32 on cpu but x is torch.float32 on meta"):
+        layer(torch.empty(1, 4, 3, device="meta"))

@@ -233,3 +233,12 @@ def test_non_bijective_reindexing_is_refuted():
     assert not check.ok and not check.general
     assert "σ" in check.replay or "{1, −1}" in check.replay
     _has_counterexample(check.counterexample.text())
+
+
+def test_a_reference_that_raises_fails_the_check_instead_of_crashing():
+    op = catalogue.load("linear").operator
+
+    def broken(arrays, sizes):
+        raise RuntimeError("boom")
+    result = check_reference(dataclasses.replace(op, reference=broken))
+    assert not result.ok and "the reference raised RuntimeError" in result.message and "boom" in result.message

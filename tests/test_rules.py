@@ -73,3 +73,21 @@ def test_rules_refuse_wrong_places():
         d.apply("exchange-sums", outer=[op.batch], inner=[op.out_channel])
     with pytest.raises(RuleError, match="bad arguments"):
         d.apply("factor-out", factor=1)
+
+
+@pytest.mark.parametrize("path, grid", [
+    ("docs/examples/textbook_conv1d.py",   # reindex-sum (reflection), negative window offsets
+     [{"B": 1, "C": c, "O": o, "L": L, "K": K, "P": P} for c, o, L, K, P in
+      [(1, 1, 1, 1, 0), (2, 1, 3, 2, 2), (1, 2, 6, 4, 1), (1, 1, 2, 3, 1), (2, 2, 5, 3, 0), (1, 1, 4, 1, 3)]]),
+    ("docs/examples/avg_pool1d.py",       # move-into-sum, a bounded introduce-delta
+     [{"B": b, "C": c, "L": L, "K": K, "s": s} for b, c, L, K, s in
+      [(1, 1, 1, 1, 1), (2, 1, 6, 2, 3), (1, 2, 9, 4, 2), (1, 1, 5, 5, 1), (1, 3, 7, 3, 4)]]),
+    ("evosym/selftest/operators/gated_conv1d.py",   # a dynamic kernel
+     [{"B": b, "C": c, "O": o, "L": L, "R": R} for b, c, o, L, R in [(1, 1, 1, 1, 1), (2, 2, 1, 3, 0 + 1), (1, 1, 2, 6, 2)]]),
+])
+def test_more_rules_hold_on_more_shapes(path, grid):
+    mod = catalogue.load(str(Path(__file__).resolve().parent.parent / path))
+    by_name = {str(s): s for s, _ in mod.operator.sizes}
+    shapes = [{by_name[k]: v for k, v in g.items()} for g in grid]
+    cp = mod.proof().check(grid=shapes)
+    assert cp.ok, cp.failures()

@@ -135,4 +135,15 @@ def cmd_bench(args, parser) -> int:
     return 0
 
 
-__all__ = ["EvosymError", "cmd_bench", "cmd_check", "cmd_codegen", "cmd_list", "cmd_prove", "cmd_rules"]
+def cmd_selftest(args, parser) -> int:
+    from ..selftest.run import run, summary
+    rows = run(categories=set(args.category or ()))
+    print(summary(rows, verbose=args.verbose))
+    survivors = [m.name for m, o, _ in rows if not o.killed]
+    if survivors:
+        print(f"evosym: selftest: {len(survivors)} mutant(s) survived: {', '.join(survivors)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+__all__ = ["EvosymError", "cmd_selftest", "cmd_bench", "cmd_check", "cmd_codegen", "cmd_list", "cmd_prove", "cmd_rules"]

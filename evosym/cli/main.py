@@ -13,7 +13,7 @@ import sys
 
 from .. import __version__
 from ..errors import EvosymError
-from .commands import cmd_bench, cmd_check, cmd_codegen, cmd_list, cmd_prove, cmd_rules
+from .commands import cmd_bench, cmd_check, cmd_codegen, cmd_list, cmd_prove, cmd_rules, cmd_selftest
 
 
 def _seconds(text: str) -> float:
@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=31, help="timed rounds per implementation (default 31)")
     p.add_argument("--no-generic", action="store_true", help="skip timing the generic lowering")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("selftest", help="run the mutation suite: every seeded mutant must be killed",
+                       description="Seeded wrong proof steps, operator definitions, kernel properties, generated "
+                                   "code and checker inputs; prints the kill rate per category.")
+    p.add_argument("--category", action="append", choices=("proof-step", "operator-definition", "kernel-property",
+                                                          "generated-code", "numeric-checker"),
+                   help="only this category (repeatable)")
+    p.add_argument("--verbose", "-v", action="store_true", help="one line per mutant, with what killed it")
+    p.set_defaults(func=cmd_selftest)
     return parser
 
 

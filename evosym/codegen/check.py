@@ -171,8 +171,15 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
     for dtype, eps in ((torch.float64, 2.0 ** -52), (torch.float32, 2.0 ** -23)):
         t = _tensors(op, env, dtype, device, gen)
         t64 = {k: v.to(torch.float64) for k, v in t.items()}
-        expected = ref(t64, sizes)
-        bound = ref({k: v.abs() for k, v in t64.items()}, sizes).abs() if linear else expected.abs().max().expand_as(expected)
+        try:
+            expected = ref(t64, sizes)
+            bound = ref({k: v.abs() for k, v in t64.items()}, sizes).abs() if linear else expected.abs().max().expand_as(expected)
+        except Exception as exc:  # a broken reference fails the check; it never crashes it
+            fail(f"the reference raised {type(exc).__name__}: {exc}")
+            return res
+        if tuple(expected.shape) != want_shape:
+            fail(f"the reference returns shape {tuple(expected.shape)}, the operator declares {want_shape}")
+            return res
         tol = 4 * n * eps * (bound + 1e-300)
         for path in ("auto", "generic"):
             try:
@@ -198,7 +205,11 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
                                  f"within 4·{n}·ε·Σ|terms| everywhere")
     if exact:
         t = _tensors(op, env, torch.float64, device, gen, integer=True)
-        expected = ref(t, sizes)
+        try:
+            expected = ref(t, sizes)
+        except Exception as exc:
+            fail(f"the reference raised {type(exc).__name__}: {exc}")
+            return res
         for path in ("auto", "generic"):
             try:
                 got = _call(fn, plan, op, t, env, path)

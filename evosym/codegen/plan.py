@@ -142,7 +142,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     params = [(t.name, t.torch_name or py_name(t.name), [pyx(d) for d in t.shape], t.description)
               for t in op.tensors if t.role == "parameter"]
     tensors = {t.name: (tn, shape, t.shape) for t, (_, tn, shape, _) in zip([t for t in op.tensors if t.role == "parameter"], params)}
-    tensors[op.value] = (op.value, [f"{op.value}.shape[{k}]" for k in range(len(value.shape))], value.shape)
+    tensors[op.value] = (op.value, [pyx(d) for d in value.shape], value.shape)
     out_lengths = [pyx(op.output.shape[op.lhs_indices.index(p)]) for p in op.position]
     plan = Plan(name=op.name, class_name=_camel(op.name), func_name=f"{op.name}_evolution", summary=op.summary,
                 path="", reason="", dims=len(op.position), value=op.value, value_rank=len(value.shape),

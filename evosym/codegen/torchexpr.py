@@ -18,6 +18,7 @@ import sympy as sp
 
 from ..errors import EvosymError
 from ..ir.symbols import InRange
+from ..proof.symbolic import nonnegative
 
 
 def py_name(sym) -> str:
@@ -182,7 +183,12 @@ class GridCompiler:
         parts, masks = [], []
         for i, n, n_sym in zip(idx, shape, sym_shape):
             t = self._expr(i)
-            if whole_axis(i, n, n_sym) or (i.is_Integer and sp.sympify(n_sym).is_Integer and 0 <= i < sp.sympify(n_sym)):
+            if i.is_Integer and i >= 0 and nonnegative(sp.sympify(n_sym) - i - 1):
+                parts.append(t)                      # a constant index provably inside the axis
+            elif i.is_Integer:                       # a constant that may not be: read it guarded
+                parts.append(f"min({t}, {n} - 1)")
+                masks.append(f"torch.tensor(0 <= {t} < {n}, device=device)")
+            elif whole_axis(i, n, n_sym):
                 parts.append(t)
             else:
                 parts.append(f"{t}.clamp(0, {n} - 1)")

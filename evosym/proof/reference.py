@@ -52,7 +52,11 @@ def check_reference(op: Operator, grid=None, definitions=None, seed: int = 0) ->
             ours = evaluate_everywhere(op, ev, op.traditional, env, points)
         except ExpressionFailure as f:
             return CheckResult(name, False, "bounded", "the traditional form is ill-formed", f.counterexample)
-        ref = np.asarray(op.reference({k: v.copy() for k, v in arrays.items()}, {str(k): v for k, v in env.items()}))
+        try:
+            ref = np.asarray(op.reference({k: v.copy() for k, v in arrays.items()}, {str(k): v for k, v in env.items()}))
+        except Exception as exc:  # a broken reference fails this check; it never crashes the proof
+            return CheckResult(name, False, "bounded", f"the reference raised {type(exc).__name__} at "
+                               f"{format_sizes(env)}: {exc}")
         if ref.shape != shapes[op.output.name]:
             return CheckResult(name, False, "bounded", f"the reference's output shape {ref.shape} differs from the "
                                f"declared {shapes[op.output.name]} at {format_sizes(env)}")
