@@ -67,7 +67,7 @@ def test_check_device_cuda_without_cuda(capsys):
 
 @pytest.mark.parametrize("path, lowering", [
     ("docs/examples/avg_pool1d.py", "native-conv"),
-    ("docs/examples/textbook_conv1d.py", "generic-window"),
+    ("evosym/selftest/operators/textbook_conv1d.py", "generic-window"),
     ("tests/data/operators/shift1d.py", "native-conv"),
 ])
 def test_users_operator_files_generate_and_check(path, lowering):

@@ -29,7 +29,7 @@ def test_tutorial_example_proves_with_one_honestly_bounded_step():
 
 def test_textbook_convolution_example_proves_all_general():
     """Trap 1 of the spec: a flipped kernel reaches the same form via a reflection of the sum."""
-    cp = catalogue.load(str(ROOT / "docs" / "examples" / "textbook_conv1d.py")).proof().check()
+    cp = catalogue.load(str(ROOT / "evosym" / "selftest" / "operators" / "textbook_conv1d.py")).proof().check()
     assert cp.ok, cp.failures()
     assert [s.rule for s in cp.steps][1] == "reindex-sum"
     assert all(s.check.general for s in cp.steps)

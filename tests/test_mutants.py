@@ -221,7 +221,7 @@ def test_sympy_delta_summation_trap_is_caught():
 def test_non_bijective_reindexing_is_refuted():
     """u = K − 1 − 2v is not a bijection of the integers: the σ = ±1 precondition fails, the check refutes it."""
     from pathlib import Path
-    path = Path(__file__).resolve().parent.parent / "docs" / "examples" / "textbook_conv1d.py"
+    path = Path(__file__).resolve().parent.parent / "evosym" / "selftest" / "operators" / "textbook_conv1d.py"
     mod = catalogue.load(str(path))
     ex = mod.module
     d = Derivation(mod.operator)

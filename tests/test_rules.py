@@ -19,6 +19,7 @@ from evosym.derivations import _conv as C
 from evosym.proof.rules import RULES, get_rule
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+SELFTEST_OPERATORS = Path(__file__).resolve().parent.parent / "evosym" / "selftest" / "operators"
 
 
 def _dense_conv1d_grid(n: int, seed: int = 11):
@@ -50,7 +51,8 @@ def test_depthwise_rules_hold_on_more_shapes():
 
 def test_every_rule_has_a_statement_and_is_exercised_by_a_checked_proof():
     """Each rule is used by a proof the tests check (catalogue or docs examples), so it meets grids."""
-    sources = catalogue.catalogue_names() + [str(p) for p in sorted(EXAMPLES.glob("*.py"))]
+    sources = catalogue.catalogue_names() + [str(p) for p in sorted(EXAMPLES.glob("*.py"))] + \
+        [str(p) for p in sorted(SELFTEST_OPERATORS.glob("[!_]*.py"))]
     used = set()
     for source in sources:
         used |= {s.rule for s in catalogue.load(source).proof().steps}
@@ -76,7 +78,7 @@ def test_rules_refuse_wrong_places():
 
 
 @pytest.mark.parametrize("path, grid", [
-    ("docs/examples/textbook_conv1d.py",   # reindex-sum (reflection), negative window offsets
+    ("evosym/selftest/operators/textbook_conv1d.py",   # reindex-sum (reflection), negative window offsets
      [{"B": 1, "C": c, "O": o, "L": L, "K": K, "P": P} for c, o, L, K, P in
       [(1, 1, 1, 1, 0), (2, 1, 3, 2, 2), (1, 2, 6, 4, 1), (1, 1, 2, 3, 1), (2, 2, 5, 3, 0), (1, 1, 4, 1, 3)]]),
     ("docs/examples/avg_pool1d.py",       # move-into-sum, a bounded introduce-delta
