@@ -99,8 +99,57 @@ def cmd_codegen(args, parser) -> int:
     return 0
 
 
+def _candidate(spec: str):
+    """Import MODULE:ATTR; call it when it is a factory (not a module or a tensor function's class)."""
+    import importlib
+    import os
+
+    import torch
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise EvosymError(f"--candidate takes MODULE:ATTR, e.g. my_pkg.layers:make_conv, not {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except ImportError as exc:
+        raise EvosymError(f"--candidate: cannot import {module_name}: {exc}") from None
+    except AttributeError:
+        raise EvosymError(f"--candidate: {module_name} has no {attr!r}") from None
+    if isinstance(obj, type) or (callable(obj) and not isinstance(obj, torch.nn.Module)):
+        try:
+            obj = obj()
+        except TypeError as exc:
+            raise EvosymError(f"--candidate: {spec} must be a module or a function of no arguments that returns "
+                              f"one ({exc})") from None
+    return obj
+
+
+def _check_candidate(args) -> int:
+    from ..testing import assert_equivalent
+    if args.all or not args.name:
+        raise EvosymError("check --candidate needs one operator NAME")
+    sizes = {}
+    for item in args.size:
+        key, eq, value = item.partition("=")
+        if not eq or not value.strip().lstrip("-").isdigit():
+            raise EvosymError(f"--size takes NAME=INTEGER, not {item!r}")
+        sizes[key.strip()] = int(value)
+    candidate = _candidate(args.candidate)
+    try:
+        report = assert_equivalent(candidate, args.name, sizes=sizes or None, seed=args.seed, gradients=args.gradients)
+    except AssertionError as exc:
+        print(f"NOT EQUIVALENT  {args.candidate} vs {args.name}\n{exc}")
+        return 1
+    print(f"EQUIVALENT  {args.candidate} vs {report.operator}: {len(report.trials)} comparisons "
+          f"({', '.join(sorted({t[1] for t in report.trials}))}), sizes {report.sizes}")
+    return 0
+
+
 def cmd_check(args, parser) -> int:
     from ..codegen.check import check_operator
+    if args.candidate:
+        return _check_candidate(args)
     names = _selected(args, "check")
     failed = []
     for name in names:

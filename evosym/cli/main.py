@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random shapes and inputs (printed per shape)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every comparison, not only failures")
+    p.add_argument("--candidate", metavar="MODULE:ATTR",
+                   help="check YOUR implementation instead: an nn.Module (or a function returning one) importable "
+                        "as MODULE:ATTR, against the proven operator NAME")
+    p.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
+                   help="with --candidate: an operator size (repeatable), unless read from an nn.ConvNd/nn.Linear")
+    p.add_argument("--gradients", action="store_true", help="with --candidate: also compare input gradients")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("bench", help="time generated code against the traditional implementation",

@@ -1,0 +1,116 @@
+"""evosym.testing.assert_equivalent: correct candidates pass, typical bugs are caught and diagnosed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from evosym.errors import EvosymError
+from evosym.testing import assert_equivalent
+
+DATA = Path(__file__).resolve().parent / "data"
+sys.path.insert(0, str(DATA / "candidates"))
+import layers  # noqa: E402
+
+
+@pytest.mark.parametrize("candidate, operator, kw", [
+    (layers.correct_conv(), "conv2d", {}),
+    (nn.Conv2d(3, 5, (3, 2), stride=(1, 2), padding=(2, 0), dilation=(2, 1), bias=False), "conv2d", {}),
+    (nn.Conv1d(4, 6, 3, stride=2, padding=1, groups=2), "conv1d", {}),
+    (nn.Conv3d(2, 3, 2, padding=1), "conv3d", {}),
+    (nn.Conv2d(3, 6, 3, padding=1, groups=3), "depthwise_conv2d", {}),
+    (nn.Linear(5, 3), "linear", {}),
+    (layers.Wrapped(), "conv2d", {"sizes": layers.SIZES, "weights": {"weight": "filters", "bias": "offset"}}),
+    (layers.conv_bn(train=False), "conv2d", {"sizes": layers.SIZES, "weights": layers.fold_bn}),
+])
+def test_correct_candidates_pass(candidate, operator, kw):
+    report = assert_equivalent(candidate, operator, gradients=True, **kw)
+    assert len(report.trials) == 6 and all(err < 1e-4 for _, _, err in report.trials)
+
+
+@pytest.mark.parametrize("candidate, operator, kw, diagnosis", [
+    (layers.ReflectBorder(), "conv2d", {"sizes": layers.SIZES}, "differs only at borders"),
+    (nn.Conv2d(3, 4, 3, padding=1, padding_mode="replicate"), "conv2d", {}, "differs only at borders"),
+    (layers.GroupsModG(), "conv2d", {"sizes": dict(layers.SIZES, G=2, C_g=2, O_g=2)}, "channel coupling differs"),
+    (layers.TransposedKernel(), "conv2d", {"sizes": layers.SIZES}, "spatial axes transposed"),
+    (layers.MissingScale(5, 3, bias=False), "linear", {}, "scaled by a constant factor 0.353553"),
+    (layers.conv_bn(train=True), "conv2d", {"sizes": layers.SIZES, "weights": layers.fold_bn},
+     "batch statistics in train mode"),
+])
+def test_buggy_candidates_are_caught_with_the_right_diagnosis(candidate, operator, kw, diagnosis):
+    with pytest.raises(AssertionError) as info:
+        assert_equivalent(candidate, operator, **kw)
+    text = str(info.value)
+    assert "configuration:" in text and "seed 0" in text and "worst output index" in text
+    assert diagnosis in text, text
+
+
+def test_flipped_kernel_is_diagnosed():
+    class Flipped(nn.Conv2d):
+        def forward(self, x):
+            return nn.functional.conv2d(x, self.weight.flip(-1, -2), self.bias, padding=self.padding)
+    with pytest.raises(AssertionError, match="flipped kernel"):
+        assert_equivalent(Flipped(3, 4, 3, padding=1), "conv2d")
+
+
+def test_the_users_module_is_not_modified():
+    m = layers.conv_bn(train=True)
+    before = m[1].running_mean.clone()
+    with pytest.raises(AssertionError):
+        assert_equivalent(m, "conv2d", sizes=layers.SIZES, weights=layers.fold_bn)
+    assert torch.equal(m[1].running_mean, before)
+
+
+def test_operators_from_users_files():
+    path = str(Path(__file__).resolve().parent.parent / "docs" / "examples" / "avg_pool1d.py")
+    pool = nn.AvgPool1d(3, stride=2)
+    assert_equivalent(pool, path, sizes={"K": 3, "s": 2})
+    with pytest.raises(AssertionError, match="scaled by a constant factor"):
+        assert_equivalent(lambda x: 3 * pool(x), path, sizes={"K": 3, "s": 2})
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({}, "give the operator's sizes"),
+    ({"sizes": dict(layers.SIZES, Q=1)}, "Q: not a size of conv2d"),
+    ({"sizes": layers.SIZES, "weights": {"weight": "nope"}}, "has no 'nope'"),
+])
+def test_bad_setups_are_clear_errors(kw, words):
+    with pytest.raises(EvosymError, match=words):
+        assert_equivalent(layers.Wrapped(), "conv2d", **kw)
+
+
+def test_pytest_fixture(tmp_path):
+    test = tmp_path / "test_user.py"
+    test.write_text("import torch\n\ndef test_mine(evosym_equivalent):\n"
+                    "    evosym_equivalent(torch.nn.Conv1d(2, 3, 3, padding=1), 'conv1d')\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", str(test), "-p", "no:cacheprovider"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout
+
+
+def test_cli_candidate(capsys):
+    from cli_helpers import run_cli
+    sys.modules.pop("layers", None)
+    cwd = DATA / "candidates"
+    import os
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        rc, out, err = run_cli(capsys, "check", "--candidate", "layers:correct_conv", "conv2d")
+        assert rc == 0 and out.startswith("EQUIVALENT  layers:correct_conv vs conv2d"), out + err
+        args = ["check", "--candidate", "layers:TransposedKernel", "conv2d"] + \
+            [a for k, v in layers.SIZES.items() for a in ("--size", f"{k}={v}")]
+        rc, out, err = run_cli(capsys, *args)
+        assert rc == 1 and "NOT EQUIVALENT" in out and "transposed" in out
+        rc, out, err = run_cli(capsys, "check", "--candidate", "layers", "conv2d")
+        assert rc == 2 and "MODULE:ATTR" in err
+        rc, out, err = run_cli(capsys, "check", "--candidate", "layers:nothing", "conv2d")
+        assert rc == 2 and "has no 'nothing'" in err
+    finally:
+        os.chdir(old)
