@@ -74,7 +74,6 @@ def conv1d_evolution(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, path="auto
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.reshape((G * O_g), C_g, K)  # W[o, c_in_group, u_tap]: the whole tensor
     w2 = _as_grid(w1, 3, dtype, device)
-
     weight_full = w2.expand(((G * O_g), C_g, K))  # size-1 axes broadcast
     y = F.conv1d(x, weight_full, bias, stride=(s,), padding=(P,),
                  dilation=(delta,), groups=G)
@@ -110,7 +109,6 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, L_out):
     k1 = weight[o, (c - (C_g * (o // O_g))).clamp(0, C_g - 1), u_tap]  # W[o, -C_g*floor(o/O_g) + c, u_tap]
     k1 = k1 * (((0 <= (c - (C_g * (o // O_g)))) & ((c - (C_g * (o // O_g))) < C_g))).to(dtype)  # reads outside W are 0
     k2 = _as_grid((k1 * ((c // C_g) == (o // O_g)).to(dtype)), 5, dtype, device)
-
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     kernel = k2
     kernel = kernel.expand(kernel.shape[:1] + ((G * O_g),) + kernel.shape[2:])

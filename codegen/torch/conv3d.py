@@ -76,7 +76,6 @@ def conv3d_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.reshape((G * O_g), C_g, K_d, K_h, K_w)  # W[o, c_in_group, u_1_tap, u_2_tap, u_3_tap]: the whole tensor
     w2 = _as_grid(w1, 5, dtype, device)
-
     weight_full = w2.expand(((G * O_g), C_g, K_d, K_h, K_w))  # size-1 axes broadcast
     y = F.conv3d(x, weight_full, bias, stride=(s_d, s_h, s_w), padding=(P_d, P_h, P_w),
                  dilation=(delta_d, delta_h, delta_w), groups=G)
@@ -116,7 +115,6 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, 
     k1 = weight[o, (c - (C_g * (o // O_g))).clamp(0, C_g - 1), u_1_tap, u_2_tap, u_3_tap]  # W[o, -C_g*floor(o/O_g) + c, u_1_tap, u_2_tap, u_3_tap]
     k1 = k1 * (((0 <= (c - (C_g * (o // O_g)))) & ((c - (C_g * (o // O_g))) < C_g))).to(dtype)  # reads outside W are 0
     k2 = _as_grid((k1 * ((c // C_g) == (o // O_g)).to(dtype)), 9, dtype, device)
-
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     kernel = k2
     kernel = kernel.expand(kernel.shape[:1] + ((G * O_g),) + kernel.shape[2:])

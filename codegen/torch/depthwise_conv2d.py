@@ -75,7 +75,6 @@ def depthwise_conv2d_evolution(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h,
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.permute(1, 0, 2, 3).reshape((C * M), 1, K_h, K_w)  # W[o, 0, u_1_tap, u_2_tap]: the whole tensor
     w2 = _as_grid(w1, 4, dtype, device)
-
     weight_full = w2.expand(((C * M), 1, K_h, K_w))  # size-1 axes broadcast
     y = F.conv2d(x, weight_full, bias, stride=(s_h, s_w), padding=(P_h, P_w),
                  dilation=(delta_h, delta_w), groups=C)
@@ -110,7 +109,6 @@ def _generic(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w
     c = torch.arange(C, device=device).view(1, 1, -1, 1, 1, 1, 1)
     o = torch.arange((C * M), device=device).view(1, -1, 1, 1, 1, 1, 1)
     k2 = _as_grid((k1 * (c == (o // M)).to(dtype)), 7, dtype, device)
-
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     kernel = k2
     kernel = kernel.expand(kernel.shape[:1] + ((C * M),) + kernel.shape[2:])

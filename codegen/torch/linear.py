@@ -74,7 +74,6 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
     # weight[o, c] = K̂
     w1 = weight.reshape(O, C)  # W[o, c]: the whole tensor
     w2 = _as_grid(w1, 2, dtype, device)
-
     weight_full = w2.expand((O, C))  # size-1 axes broadcast
     return F.linear(x, weight_full, bias)
 
@@ -100,7 +99,6 @@ def _generic(x, weight, bias, *, C, O, L_out):
     # K̂ on the grid b, o, c, n, u_tap (size-1 axes broadcast)
     k1 = weight.reshape(1, O, C, 1, 1)  # W[o, c]: the whole tensor
     k2 = _as_grid(k1, 5, dtype, device)
-
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     kernel = k2
     kernel = kernel.expand(kernel.shape[:1] + (O,) + kernel.shape[2:])

@@ -75,7 +75,6 @@ def pointwise_conv2d_evolution(x, weight, bias, *, G, C_g, O_g, s_h, s_w, path="
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.reshape((G * O_g), C_g, 1, 1)  # W[o, c_in_group, u_1_tap, u_2_tap]: the whole tensor
     w2 = _as_grid(w1, 4, dtype, device)
-
     weight_full = w2.expand(((G * O_g), C_g, 1, 1))  # size-1 axes broadcast
     y = F.conv2d(x, weight_full, bias, stride=(s_h, s_w), padding=(0, 0),
                  dilation=(1, 1), groups=G)
@@ -113,7 +112,6 @@ def _generic(x, weight, bias, *, G, C_g, O_g, s_h, s_w, L_out):
     k1 = weight[o, (c - (C_g * (o // O_g))).clamp(0, C_g - 1), u_1_tap, u_2_tap]  # W[o, -C_g*floor(o/O_g) + c, u_1_tap, u_2_tap]
     k1 = k1 * (((0 <= (c - (C_g * (o // O_g)))) & ((c - (C_g * (o // O_g))) < C_g))).to(dtype)  # reads outside W are 0
     k2 = _as_grid((k1 * ((c // C_g) == (o // O_g)).to(dtype)), 7, dtype, device)
-
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     kernel = k2
     kernel = kernel.expand(kernel.shape[:1] + ((G * O_g),) + kernel.shape[2:])
