@@ -184,6 +184,26 @@ def cmd_bench(args, parser) -> int:
     return 0
 
 
+def cmd_table(args, parser) -> int:
+    from ..analysis.report import table
+    if args.force and not args.output:
+        raise EvosymError("--force only applies with --output")
+    if args.output:
+        check_target(args.output, force=args.force)
+    checked = [m.proof().check() for m in catalogue.load_all()]
+    _emit(table(checked), args)
+    return 0
+
+
+def cmd_info(args, parser) -> int:
+    from ..analysis.report import info
+    cp = catalogue.load(args.name).proof().check()
+    if not cp.ok:
+        raise EvosymError(f"{args.name}: the proof does not check (see 'evosym prove {args.name}')")
+    sys.stdout.write(info(cp))
+    return 0
+
+
 def cmd_selftest(args, parser) -> int:
     from ..selftest.run import run, summary
     rows = run(categories=set(args.category or ()))
@@ -195,4 +215,4 @@ def cmd_selftest(args, parser) -> int:
     return 0
 
 
-__all__ = ["EvosymError", "cmd_selftest", "cmd_bench", "cmd_check", "cmd_codegen", "cmd_list", "cmd_prove", "cmd_rules"]
+__all__ = ["EvosymError", "cmd_info", "cmd_table", "cmd_selftest", "cmd_bench", "cmd_check", "cmd_codegen", "cmd_list", "cmd_prove", "cmd_rules"]

@@ -13,7 +13,8 @@ import sys
 
 from .. import __version__
 from ..errors import EvosymError
-from .commands import cmd_bench, cmd_check, cmd_codegen, cmd_list, cmd_prove, cmd_rules, cmd_selftest
+from .commands import (cmd_bench, cmd_check, cmd_codegen, cmd_info, cmd_list, cmd_prove, cmd_rules, cmd_selftest,
+                       cmd_table)
 
 
 def _seconds(text: str) -> float:
@@ -55,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=_seconds, default=600.0, metavar="SECONDS",
                    help="give up on an operator after this long (default 600; 0 for none)")
     p.set_defaults(func=cmd_prove)
+
+    p = sub.add_parser("table", help="the property table of the catalogue (derived from the kernels, checked)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("info", help="one operator's properties, cost and proof status")
+    p.add_argument("name", metavar="NAME", help="operator name or path to an operator file")
+    p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("rules", help="list the rewrite rules with their statements and preconditions")
     p.set_defaults(func=cmd_rules)

@@ -1,0 +1,1 @@
+"""Kernel properties and costs, derived from the symbolic kernel and checked, not declared."""

@@ -1,0 +1,71 @@
+"""Parameters and multiply-adds as symbolic formulas in the sizes.
+
+Parameters: the product of each parameter tensor's shape, summed. Multiply-adds (products of two
+tensor values, accumulated): counted on the traditional form: a sum multiplies its summand's count
+by its number of terms, a product of two or more tensor-valued factors (reads or sums) is one multiply-add, a bare read or a
+bias is none (so pooling counts 0, as framework FLOP counters count it); times the number of outputs.
+Framework FLOP counters count every window tap (padding included), and so does this. Kernel
+entries: the size of K̂ over the axes it depends on (C_g instead of C when grouped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..codegen.plan import group_structure
+from ..codegen.taps import tap_kernel
+from ..ir.neighbourhood import Window
+from ..proof.proof import CheckedProof
+
+
+@dataclass(frozen=True)
+class Cost:
+    parameters: sp.Expr
+    macs: sp.Expr
+    kernel_entries: sp.Expr | None
+
+
+def cost(cp: CheckedProof) -> Cost:
+    op = cp.operator
+    params = sp.Add(*[sp.Mul(*t.shape) for t in op.tensors if t.role == "parameter"])
+    outputs = sp.Mul(*op.output.shape)
+    macs = outputs * sp.factor(_macs(op.traditional, {d.name for d in op.definitions}))
+    return Cost(params, macs, _kernel_entries(cp))
+
+
+def _macs(e, definitions) -> sp.Expr:
+    if isinstance(e, sp.Add):
+        return sp.Add(*[_macs(a, definitions) for a in e.args])
+    if isinstance(e, sp.Sum):
+        count = _macs(e.function, definitions)
+        for var, lo, hi in e.limits:
+            count = count * (hi - lo + 1)
+        return count
+    if isinstance(e, sp.Mul):
+        sums = [a for a in e.args if isinstance(a, sp.Sum)]
+        rest = [a for a in e.args if not isinstance(a, sp.Sum)]
+        inner = sp.Add(*[_macs(s, definitions) for s in sums])
+        valued = sum(1 for a in rest if a.atoms(sp.Indexed)) + len(sums)   # tensor-valued factors
+        return inner + (1 if valued >= 2 else 0)
+    return sp.Integer(0)
+
+
+def _kernel_entries(cp):
+    op, form = cp.operator, cp.evolution
+    if not isinstance(form.omega, Window):
+        return None
+    taps = tap_kernel(op, form, cp.proof.definitions())
+    ext = {op.batch: op.output.shape[op.lhs_indices.index(op.batch)],
+           op.out_channel: op.output.shape[op.lhs_indices.index(op.out_channel)],
+           form.channel: form.channel_hi + 1}
+    ext.update({p: op.output.shape[op.lhs_indices.index(p)] for p in form.position})
+    ext.update({u: a.kernel for u, a in zip(taps.taps, form.omega.axes)})
+    grp = group_structure(taps.expr, form.channel, form.out_channel)
+    if grp is not None:
+        ext[form.channel] = grp[0]
+    free = taps.expr.free_symbols & set(ext)
+    if grp is not None:
+        free |= {form.channel}
+    return sp.Mul(*[ext[s] for s in free])

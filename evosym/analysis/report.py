@@ -1,0 +1,38 @@
+"""The property table of the catalogue (``evosym table``) and one operator's card (``evosym info``)."""
+
+from __future__ import annotations
+
+from ..printers.expr import text
+from .cost import cost
+from .properties import analyse
+
+COLUMNS = ("kernel", "space", "channels", "Ω", "border")
+
+
+def table(checked) -> str:
+    """A Markdown table: one row per operator, the derived properties and costs."""
+    head = "| operator | K | sharing | channels | Ω | border | parameters | multiply-adds |"
+    lines = [head, "|" + "---|" * 8]
+    for cp in checked:
+        props, c = analyse(cp), cost(cp)
+        cells = [props.get(k) for k in COLUMNS] + [text(c.parameters), text(c.macs)]
+        lines.append(f"| {cp.operator.name} | " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def info(cp) -> str:
+    """Properties (with how each was derived and confirmed), costs and proof status of one operator."""
+    props, c = analyse(cp), cost(cp)
+    op = cp.operator
+    general = sum(s.check.general for s in cp.steps)
+    out = [f"{op.name}: {op.summary}", "",
+           f"proof: {'PROVED' if cp.ok else 'NOT PROVED'}, {len(cp.steps)} steps ({general} general, "
+           f"{len(cp.steps) - general} bounded), {len(cp.shapes)} grid shapes; checks: "
+           + ", ".join(f"{c_.name} {'✓' if c_.ok else '✗'}" for c_ in cp.checks), "", "properties:"]
+    for p in props.items:
+        out += [f"  {p.name:<9}{p.value}", f"  {'':<9}({p.how})"]
+    out += ["", "cost (symbolic in the sizes):", f"  parameters      {text(c.parameters)}",
+            f"  multiply-adds   {text(c.macs)}"]
+    if c.kernel_entries is not None:
+        out.append(f"  kernel entries  {text(c.kernel_entries)}   (K̂ over the axes it depends on)")
+    return "\n".join(out) + "\n"

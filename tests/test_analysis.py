@@ -1,0 +1,112 @@
+"""Kernel properties are derived (and confirmed), and costs agree with counts at concrete sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sympy as sp
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from cli_helpers import run_cli
+from evosym import catalogue
+from evosym.analysis.cost import cost
+from evosym.analysis.properties import analyse
+from evosym.ir.symbols import size_value
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def props(name):
+    return analyse(catalogue.load(name).proof().check())
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("conv1d", {"kernel": "static", "space": "shared across space", "channels": "grouped (contiguous blocks)"}),
+    ("conv2d", {"kernel": "static", "space": "shared across space", "channels": "grouped (contiguous blocks)",
+                "border": "zero padding (window clipped to the input)"}),
+    ("depthwise_conv2d", {"kernel": "static", "channels": "depthwise (output channel o reads input channel ⌊o/M⌋)"}),
+    ("linear", {"kernel": "static", "channels": "full mixing, separable (spatial map ⊗ channel map)",
+                "border": "none (the window stays inside the input)", "Ω": "local window, |Ω| ≤ 1"}),
+    ("pointwise_conv2d", {"channels": "grouped (contiguous blocks), separable (spatial map ⊗ channel map)"}),
+    (str(ROOT / "evosym/selftest/operators/gated_conv1d.py"),
+     {"kernel": "dynamic, from the centre pixel", "space": "position-specific", "channels": "full mixing"}),
+    (str(ROOT / "evosym/selftest/operators/locally_connected1d.py"), {"kernel": "static", "space": "position-specific"}),
+    (str(ROOT / "tests/data/operators/pool_gated_conv1d.py"),
+     {"kernel": "dynamic, from a global pool", "space": "shared across space"}),
+])
+def test_properties_are_derived_as_the_spec_says(name, expected):
+    p = props(name)
+    for key, value in expected.items():
+        assert p.get(key) == value, (key, p.get(key))
+    assert all("INCONSISTENT" not in item.how and "NOT confirmed" not in item.how for item in p.items)
+    assert all("confirmed at" in item.how for item in p.items if item.name in ("kernel", "space", "channels"))
+
+
+def test_changing_the_kernel_source_changes_the_table():
+    """The centre-pixel gate made a global-pool gate: the kernel's source and its sharing change."""
+    centre = props(str(ROOT / "evosym/selftest/operators/gated_conv1d.py"))
+    pooled = props(str(ROOT / "tests/data/operators/pool_gated_conv1d.py"))
+    assert (centre.get("kernel"), centre.get("space")) != (pooled.get("kernel"), pooled.get("space"))
+
+
+CONVS = ["conv1d", "conv2d", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear"]
+
+
+@pytest.mark.parametrize("name", CONVS)
+def test_parameter_count_matches_the_torch_module(name):
+    mod = catalogue.load(name)
+    op = mod.operator
+    c = cost(mod.proof().check())
+    for config in op.grid:
+        env = {k: int(v) for k, v in config.items()}
+        module = _torch_module(op, env)
+        assert size_value(c.parameters, env) == sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("name", CONVS)
+def test_multiply_adds_match_pytorchs_flop_counter(name):
+    mod = catalogue.load(name)
+    op = mod.operator
+    c = cost(mod.proof().check())
+    for config in op.grid:
+        env = {k: int(v) for k, v in config.items()}
+        shapes = op.shapes_at(env)
+        t = {x.name: torch.randn(shapes[x.name], dtype=torch.float64) for x in op.tensors}
+        with FlopCounterMode(display=False) as counter:
+            op.torch_reference(t, {str(k): v for k, v in env.items()})
+        assert 2 * size_value(c.macs, env) == counter.get_total_flops(), env
+
+
+def _torch_module(op, env):
+    """The traditional torch module at these sizes, built from the binding's size expressions."""
+    names = {str(k): v for k, v in env.items()}
+    if op.name == "linear":
+        return torch.nn.Linear(names["C"], names["O"])
+    dims = len(op.position)
+    cls = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims]
+    if op.name == "depthwise_conv2d":
+        C, M = names["C"], names["M"]
+        return cls(C, C * M, (names["K_h"], names["K_w"]), groups=C)
+    G, Cg, Og = names["G"], names["C_g"], names["O_g"]
+    axes = ["", ] if dims == 1 else (["h", "w"] if dims == 2 else ["d", "h", "w"])
+    ks = tuple(names.get(f"K_{a}" if a else "K", 1) for a in axes)
+    return cls(G * Cg, G * Og, ks, groups=G)
+
+
+def test_table_and_info_commands(capsys):
+    rc, out, err = run_cli(capsys, "table")
+    assert rc == 0
+    rows = [line for line in out.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == len(catalogue.catalogue_names())
+    assert all(row.replace("\\|", "").count("|") == 9 for row in rows), "a cell broke the table (unescaped |)"
+    rc, out, err = run_cli(capsys, "info", "linear")
+    assert rc == 0 and "proof: PROVED" in out and "separable" in out and "multiply-adds   B·C·N·O" in out
+    rc, out, err = run_cli(capsys, "info", "nope")
+    assert rc == 2 and "unknown operator" in err
+
+
+def test_symbolic_costs_are_expressions_in_the_sizes():
+    c = cost(catalogue.load("conv2d").proof().check())
+    assert isinstance(c.macs, sp.Expr) and {"B", "G", "C_g", "O_g", "K_h", "K_w"} <= {str(s) for s in c.macs.free_symbols}
