@@ -110,3 +110,10 @@ def test_table_and_info_commands(capsys):
 def test_symbolic_costs_are_expressions_in_the_sizes():
     c = cost(catalogue.load("conv2d").proof().check())
     assert isinstance(c.macs, sp.Expr) and {"B", "G", "C_g", "O_g", "K_h", "K_w"} <= {str(s) for s in c.macs.free_symbols}
+
+
+def test_docs_table_is_current(capsys):
+    """docs/properties.md ends with `evosym table`; regenerate it when the catalogue changes."""
+    rc, out, err = run_cli(capsys, "table")
+    doc = (ROOT / "docs" / "properties.md").read_text(encoding="utf-8")
+    assert doc.endswith(out), "docs/properties.md is stale: replace its table with the output of `evosym table`"
