@@ -9,6 +9,8 @@ C_g = 1 (groups = C); pointwise the case K = 1, P = 0.
 
 from __future__ import annotations
 
+import warnings
+
 import sympy as sp
 
 from evosym import Derivation, Operator, TensorDecl, Window, WindowAxis
@@ -30,8 +32,13 @@ def _sym(base, axis, zero=False):
 class ConvFamily:
     """Symbols and tensors of an N-d convolution; ``fixed`` pins sizes (K=1 for pointwise …)."""
 
-    def __init__(self, dims: int, *, depthwise: bool = False, fixed: dict | None = None):
+    def __init__(self, dims: int, *, depthwise: bool = False, fixed: dict | None = None, same: bool = False):
+        """``same``: PyTorch's padding='same' (stride 1; ⌊δ(K−1)/2⌋ zeros on the left, the rest on the
+        right; the output as long as the input)."""
         fixed = dict(fixed or {})
+        self.same = same
+        if same:
+            fixed["s"] = 1
         self.dims, self.depthwise = dims, depthwise
         self.axes = AXES[dims]
         pick = lambda name, sym: sp.sympify(fixed[name]) if name in fixed else sym  # noqa: E731
@@ -44,11 +51,14 @@ class ConvFamily:
         self.K = tuple(pick("K", _sym("K", a)) for a in self.axes)
         self.s = tuple(pick("s", _sym("s", a)) for a in self.axes)
         self.dil = tuple(pick("delta", _sym("delta", a)) for a in self.axes)
-        self.P = tuple(pick("P", _sym("P", a, zero=True)) for a in self.axes)
+        if same:
+            self.P = tuple(sp.floor(d * (K - 1) / 2) for d, K in zip(self.dil, self.K))
+        else:
+            self.P = tuple(pick("P", _sym("P", a, zero=True)) for a in self.axes)
         self.C = self.G * self.Cg
         self.O = self.G * self.Og
-        self.Lout = tuple(sp.floor((L + 2 * P - d * (K - 1) - 1) / s) + 1
-                          for L, P, d, K, s in zip(self.L, self.P, self.dil, self.K, self.s))
+        self.Lout = self.L if same else tuple(sp.floor((L + 2 * P - d * (K - 1) - 1) / s) + 1
+                                              for L, P, d, K, s in zip(self.L, self.P, self.dil, self.K, self.s))
         self.b, self.o, self.c, self.cg = index("b"), index("o"), index("c"), index("c'")
         self.p = tuple(index(n) for n in OUT_POS[dims].split())
         self.q = tuple(index(n) for n in IN_POS[dims].split())
@@ -64,7 +74,7 @@ class ConvFamily:
             where = f" along {a}" if a else ""
             out.append((L, "input length" + where))
             for sym, what in ((K, "kernel size"), (s, "stride"), (d, "dilation"), (P, "zero padding")):
-                if isinstance(sym, sp.Symbol):
+                if isinstance(sym, sp.Symbol) and sym.is_Symbol:
                     out.append((sym, what + where))
         return tuple(out)
 
@@ -151,8 +161,11 @@ def _torch_conv(fam: ConvFamily, bias: bool):
 
         def ints(syms):
             return tuple(int(sizes[str(s)]) if isinstance(s, sp.Symbol) else int(s) for s in syms)
-        return fn(t["x"], t["W"], t.get("bias") if bias else None, stride=ints(fam.s), padding=ints(fam.P),
-                  dilation=ints(fam.dil), groups=int(sizes[str(fam.G)]))
+        padding = "same" if fam.same else ints(fam.P)
+        with warnings.catch_warnings():  # PyTorch warns that an asymmetric 'same' padding copies the input
+            warnings.simplefilter("ignore", UserWarning)
+            return fn(t["x"], t["W"], t.get("bias") if bias else None, stride=ints(fam.s), padding=padding,
+                      dilation=ints(fam.dil), groups=int(sizes[str(fam.G)]))
     return reference
 
 
@@ -166,8 +179,11 @@ def _numpy_reference(torch_reference):
 
 def _binding(fam: ConvFamily) -> dict:
     """How torch.nn.Conv{N}d maps onto the sizes and tensors (for from_torch weight loading)."""
-    requires = [("m.padding_mode == 'zeros'", "only padding_mode='zeros' is this operator"),
-                ("m.padding != 'same'", "padding='same' is not this operator (use explicit padding)")]
+    requires = [("m.padding_mode == 'zeros'", "only padding_mode='zeros' is this operator")]
+    if fam.same:
+        requires.append(("m.padding == 'same'", "this operator is padding='same'"))
+    else:
+        requires.append(("m.padding != 'same'", "padding='same' is the operator conv2d_same"))
     sizes = {}
     if fam.depthwise:
         requires.append(("m.groups == m.in_channels", "a depthwise convolution has groups == in_channels"))
@@ -179,6 +195,8 @@ def _binding(fam: ConvFamily) -> dict:
         sizes[str(fam.Og)] = "m.out_channels // m.groups"
     for k, (K, s, d, P) in enumerate(zip(fam.K, fam.s, fam.dil, fam.P)):
         for sym, attr in ((K, "kernel_size"), (s, "stride"), (d, "dilation"), (P, "padding")):
+            if fam.same and attr == "padding":
+                continue
             if isinstance(sym, sp.Symbol):
                 sizes[str(sym)] = f"(0 if m.{attr} == 'valid' else m.{attr}[{k}])" if attr == "padding" else f"m.{attr}[{k}]"
             elif attr in ("kernel_size", "stride") or (attr == "padding"):

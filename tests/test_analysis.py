@@ -51,7 +51,7 @@ def test_changing_the_kernel_source_changes_the_table():
     assert (centre.get("kernel"), centre.get("space")) != (pooled.get("kernel"), pooled.get("space"))
 
 
-CONVS = ["conv1d", "conv2d", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear"]
+CONVS = ["conv1d", "conv2d", "conv2d_same", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear"]
 
 
 @pytest.mark.parametrize("name", CONVS)
@@ -92,7 +92,7 @@ def _torch_module(op, env):
     G, Cg, Og = names["G"], names["C_g"], names["O_g"]
     axes = ["", ] if dims == 1 else (["h", "w"] if dims == 2 else ["d", "h", "w"])
     ks = tuple(names.get(f"K_{a}" if a else "K", 1) for a in axes)
-    return cls(G * Cg, G * Og, ks, groups=G)
+    return cls(G * Cg, G * Og, ks, groups=G, padding="same" if op.name.endswith("_same") else 0)
 
 
 def test_table_and_info_commands(capsys):

@@ -56,7 +56,7 @@ def test_canary_mutated_kernel_group_mapping():
 
 @pytest.mark.parametrize("old, new", [
     ("windows.unfold(2 + axis, d * (K - 1) + 1, s)", "windows.unfold(2 + axis, K, s)"),            # dilation lost
-    ("dilation={{ m.tuple(plan.window.dilation) }}", "dilation={{ m.tuple(plan.window.stride) }}"),  # wrong argument
+    ("dilation=dilation, groups=", "dilation=stride, groups="),                                      # wrong argument
     ("    y = y + {{ plan.bias }}.reshape", "    y = y - {{ plan.bias }}.reshape"),                    # bias sign
 ])
 def test_canary_mutated_template(old, new):

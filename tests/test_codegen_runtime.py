@@ -21,6 +21,7 @@ TRADITIONAL = [
     ("conv1d", "Conv1dEvolution", lambda: torch.nn.Conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2), (2, 4, 11)),
     ("conv2d", "Conv2dEvolution", lambda: torch.nn.Conv2d(6, 4, (3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 3), groups=2), (2, 6, 9, 8)),
     ("conv2d", "Conv2dEvolution", lambda: torch.nn.Conv2d(3, 5, 3, padding="valid", bias=False), (1, 3, 7, 6)),
+    ("conv2d_same", "Conv2dSameEvolution", lambda: torch.nn.Conv2d(4, 6, (4, 3), padding="same", dilation=(1, 2), groups=2), (2, 4, 7, 6)),
     ("conv3d", "Conv3dEvolution", lambda: torch.nn.Conv3d(2, 4, (2, 3, 1), stride=(1, 2, 1), padding=(1, 0, 2)), (1, 2, 5, 7, 4)),
     ("depthwise_conv2d", "DepthwiseConv2dEvolution", lambda: torch.nn.Conv2d(3, 6, 3, padding=1, groups=3), (2, 3, 8, 5)),
     ("pointwise_conv2d", "PointwiseConv2dEvolution", lambda: torch.nn.Conv2d(4, 6, 1, stride=2, groups=2), (2, 4, 7, 6)),
@@ -79,7 +80,7 @@ def test_bad_inputs_get_clear_errors(bad, error, words):
 
 @pytest.mark.parametrize("make, words", [
     (lambda: torch.nn.Conv2d(3, 2, 3, padding=1, padding_mode="reflect"), "padding_mode='zeros'"),
-    (lambda: torch.nn.Conv2d(3, 2, 3, padding="same"), "padding='same'"),
+    (lambda: torch.nn.Conv2d(3, 2, 3, padding="same"), "padding='same' is the operator conv2d_same"),
     (lambda: torch.nn.Linear(3, 2), "expected a torch.nn.Conv2d"),
 ])
 def test_from_torch_refuses_what_the_operator_is_not(make, words):

@@ -75,12 +75,15 @@ def conv1d_evolution(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, path="auto
     w1 = weight.reshape((G * O_g), C_g, K)  # W[o, c_in_group, u_tap]: the whole tensor
     w2 = _as_grid(w1, 3, dtype, device)
     weight_full = w2.expand(((G * O_g), C_g, K))  # size-1 axes broadcast
-    y = F.conv1d(x, weight_full, bias, stride=(s,), padding=(P,),
-                 dilation=(delta,), groups=G)
+    xin = x
+    kernel, stride, dilation, padding = (K,), (s,), (delta,), (P,)
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # zeros the declared output needs past P on the right
+             for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
+    if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
+        xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])
+    y = F.conv1d(xin, weight_full, bias, stride=stride, padding=padding, dilation=dilation, groups=G)
     if tuple(y.shape[2:]) == L_out:
         return y
-    if any(n < want for n, want in zip(y.shape[2:], L_out)):  # the declared output reaches past the padded input
-        return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K=K, s=s, delta=delta, P=P, L_out=L_out)
     return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter
 
 
@@ -171,7 +174,7 @@ class Conv1dEvolution(nn.Module):
         if not (m.padding_mode == 'zeros'):
             raise ValueError("only padding_mode='zeros' is this operator")
         if not (m.padding != 'same'):
-            raise ValueError("padding='same' is not this operator (use explicit padding)")
+            raise ValueError("padding='same' is the operator conv2d_same")
         layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K=m.kernel_size[0], s=m.stride[0], delta=m.dilation[0], P=(0 if m.padding == 'valid' else m.padding[0]), device=m.weight.device, dtype=m.weight.dtype)
         with torch.no_grad():
             source = m.weight

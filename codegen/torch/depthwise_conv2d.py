@@ -76,12 +76,15 @@ def depthwise_conv2d_evolution(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h,
     w1 = weight.permute(1, 0, 2, 3).reshape((C * M), 1, K_h, K_w)  # W[o, 0, u_1_tap, u_2_tap]: the whole tensor
     w2 = _as_grid(w1, 4, dtype, device)
     weight_full = w2.expand(((C * M), 1, K_h, K_w))  # size-1 axes broadcast
-    y = F.conv2d(x, weight_full, bias, stride=(s_h, s_w), padding=(P_h, P_w),
-                 dilation=(delta_h, delta_w), groups=C)
+    xin = x
+    kernel, stride, dilation, padding = (K_h, K_w), (s_h, s_w), (delta_h, delta_w), (P_h, P_w)
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # zeros the declared output needs past P on the right
+             for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
+    if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
+        xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])
+    y = F.conv2d(xin, weight_full, bias, stride=stride, padding=padding, dilation=dilation, groups=C)
     if tuple(y.shape[2:]) == L_out:
         return y
-    if any(n < want for n, want in zip(y.shape[2:], L_out)):  # the declared output reaches past the padded input
-        return _generic(x, weight, bias, C=C, M=M, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
     return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter
 
 
@@ -180,7 +183,7 @@ class DepthwiseConv2dEvolution(nn.Module):
         if not (m.padding_mode == 'zeros'):
             raise ValueError("only padding_mode='zeros' is this operator")
         if not (m.padding != 'same'):
-            raise ValueError("padding='same' is not this operator (use explicit padding)")
+            raise ValueError("padding='same' is the operator conv2d_same")
         if not (m.groups == m.in_channels):
             raise ValueError("a depthwise convolution has groups == in_channels")
         layer = cls(C=m.in_channels, M=m.out_channels // m.in_channels, K_h=m.kernel_size[0], s_h=m.stride[0], delta_h=m.dilation[0], P_h=(0 if m.padding == 'valid' else m.padding[0]), K_w=m.kernel_size[1], s_w=m.stride[1], delta_w=m.dilation[1], P_w=(0 if m.padding == 'valid' else m.padding[1]), device=m.weight.device, dtype=m.weight.dtype)

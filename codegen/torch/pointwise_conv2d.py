@@ -76,12 +76,15 @@ def pointwise_conv2d_evolution(x, weight, bias, *, G, C_g, O_g, s_h, s_w, path="
     w1 = weight.reshape((G * O_g), C_g, 1, 1)  # W[o, c_in_group, u_1_tap, u_2_tap]: the whole tensor
     w2 = _as_grid(w1, 4, dtype, device)
     weight_full = w2.expand(((G * O_g), C_g, 1, 1))  # size-1 axes broadcast
-    y = F.conv2d(x, weight_full, bias, stride=(s_h, s_w), padding=(0, 0),
-                 dilation=(1, 1), groups=G)
+    xin = x
+    kernel, stride, dilation, padding = (1, 1), (s_h, s_w), (1, 1), (0, 0)
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # zeros the declared output needs past P on the right
+             for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
+    if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
+        xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])
+    y = F.conv2d(xin, weight_full, bias, stride=stride, padding=padding, dilation=dilation, groups=G)
     if tuple(y.shape[2:]) == L_out:
         return y
-    if any(n < want for n, want in zip(y.shape[2:], L_out)):  # the declared output reaches past the padded input
-        return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, s_h=s_h, s_w=s_w, L_out=L_out)
     return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter
 
 
@@ -168,7 +171,7 @@ class PointwiseConv2dEvolution(nn.Module):
         if not (m.padding_mode == 'zeros'):
             raise ValueError("only padding_mode='zeros' is this operator")
         if not (m.padding != 'same'):
-            raise ValueError("padding='same' is not this operator (use explicit padding)")
+            raise ValueError("padding='same' is the operator conv2d_same")
         if not (m.kernel_size[0] == 1):
             raise ValueError("this operator has kernel_size[0] = 1")
         if not ((m.padding == 'valid' or m.padding[0] == 0)):

@@ -16,6 +16,8 @@ def nonnegative(expr) -> bool:
     expr = sp.expand(sp.sympify(expr))
     if expr.is_number:
         return bool(expr >= 0)
+    if isinstance(expr, (sp.floor, sp.ceiling)):  # ⌊a⌋ ≥ 0 and ⌈a⌉ ≥ 0 when a ≥ 0
+        return nonnegative(expr.args[0])
     if expr.is_nonnegative:
         return True
     shifted = {}

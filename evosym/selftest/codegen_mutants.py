@@ -37,7 +37,7 @@ def template_unfold_without_dilation():
 
 @mutant("generated-code", "template: the native call passes the stride as dilation")
 def template_stride_as_dilation():
-    return _template("conv1d", "dilation={{ m.tuple(plan.window.dilation) }}", "dilation={{ m.tuple(plan.window.stride) }}")
+    return _template("conv1d", "dilation=dilation, groups=", "dilation=stride, groups=")
 
 
 @mutant("generated-code", "template: the generic path subtracts the bias")
