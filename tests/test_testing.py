@@ -25,6 +25,7 @@ import layers  # noqa: E402
     (nn.Conv3d(2, 3, 2, padding=1), "conv3d", {}),
     (nn.Conv2d(3, 6, 3, padding=1, groups=3), "depthwise_conv2d", {}),
     (nn.Linear(5, 3), "linear", {}),
+    (nn.AvgPool2d((2, 3), stride=(1, 2), padding=(1, 1)), "avg_pool2d", {}),
     (layers.Wrapped(), "conv2d", {"sizes": layers.SIZES, "weights": {"weight": "filters", "bias": "offset"}}),
     (layers.conv_bn(train=False), "conv2d", {"sizes": layers.SIZES, "weights": layers.fold_bn}),
 ])
@@ -39,6 +40,7 @@ def test_correct_candidates_pass(candidate, operator, kw):
     (layers.GroupsModG(), "conv2d", {"sizes": dict(layers.SIZES, G=2, C_g=2, O_g=2)}, "channel coupling differs"),
     (layers.TransposedKernel(), "conv2d", {"sizes": layers.SIZES}, "spatial axes transposed"),
     (layers.MissingScale(5, 3, bias=False), "linear", {}, "scaled by a constant factor 0.353553"),
+    (nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False), "avg_pool2d", {}, "differs only at borders"),
     (layers.conv_bn(train=True), "conv2d", {"sizes": layers.SIZES, "weights": layers.fold_bn},
      "batch statistics in train mode"),
 ])

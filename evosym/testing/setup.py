@@ -49,7 +49,7 @@ def module_sizes(p: Proven, candidate, sizes: dict | None) -> dict:
         # comparison tests, so the binding's requirements are not enforced here
         for name, expr in binding["sizes"].items():
             try:
-                out[py_name(name)] = int(eval(expr, {}, {"m": candidate}))  # noqa: S307 - from our own catalogue
+                out[py_name(name)] = int(eval(expr, {"torch": torch}, {"m": candidate}))  # noqa: S307 - our own catalogue
             except (TypeError, ValueError, IndexError):
                 pass  # e.g. padding='same': the user gives that size
     for k, v in (sizes or {}).items():
