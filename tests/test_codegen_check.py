@@ -19,7 +19,11 @@ def test_generated_code_passes_the_numeric_check(name):
     report = check_operator(name, variants=1)
     assert report.ok, report.text()
     text = report.text()
-    assert "integer inputs auto: exactly equal" in text and "gradcheck generic" in text
+    assert "gradcheck generic" in text and "float32 generic" in text
+    if report.plan.integer_kernel:   # integer kernel constants: integer inputs must give exact outputs
+        assert "integer inputs auto: exactly equal" in text
+    else:                            # e.g. an average's 1/(K_h·K_w): compared within the rounding bound only
+        assert "integer inputs" not in text
 
 
 def _conv2d():
