@@ -29,6 +29,7 @@ from ..ir.operator import Operator, format_sizes
 from ..ir.symbols import size_value
 from .plan import Plan, make_plan
 from .render import render_torch
+from .torchexpr import py_name
 
 
 @dataclass
@@ -135,17 +136,12 @@ def _tensors(op, env, dtype, device, gen, integer=False):
 def bind(fn, plan, op, t, env, path):
     """``fn`` with its arguments (tensors by name, module sizes at ``env``) bound: a zero-argument call."""
     args = [t[op.value]] + [t[ir] for ir, _, _, _ in plan.params]
-    kwargs = {name: size_value(sym, env) for sym, _ in op.sizes for name in [_py(sym)] if name in dict(plan.module_sizes)}
+    kwargs = {name: size_value(sym, env) for sym, _ in op.sizes for name in [py_name(sym)] if name in dict(plan.module_sizes)}
     return lambda: fn(*args, **kwargs, path=path)
 
 
 def _call(fn, plan, op, t, env, path):
     return bind(fn, plan, op, t, env, path)()
-
-
-def _py(sym):
-    from .torchexpr import py_name
-    return py_name(sym)
 
 
 def _terms(plan, env_sizes) -> int:
@@ -162,7 +158,7 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
     res = ShapeResult(format_sizes(env), seed, True)
     gen = torch.Generator().manual_seed(seed)
     want_shape = tuple(op.shapes_at(env)[op.output.name])
-    n = _terms(plan, {_py(k): v for k, v in env.items()})
+    n = _terms(plan, {py_name(k): v for k, v in env.items()})
 
     def fail(msg):
         res.ok = False

@@ -65,7 +65,7 @@ class ExpressionFailure(Exception):
 
 def evaluate_everywhere(op: Operator, ev: Evaluator, expr, env: dict, points: Iterable) -> list:
     """Values of ``expr`` at every output index; :class:`ExpressionFailure` if it is ill-formed."""
-    fn = ev.compile(expr) if not isinstance(expr, type(lambda: 0)) else expr
+    fn = ev.compile(expr)
     out = []
     for pt in points:
         local = dict(env)

@@ -214,9 +214,9 @@ class Evaluator:
     def _definition_body(self, name):
         fn = self._defs_compiled.get(name)
         if fn is None:
-            self._defs_compiled[name] = lambda env: fn_real(env)  # allows recursion guard
-            fn_real = self.compile(self.definitions[name].body)
-            self._defs_compiled[name] = fn = fn_real
+            # a placeholder first: a definition that reads itself then compiles (and fails when evaluated)
+            self._defs_compiled[name] = lambda env: self._defs_compiled[name](env)
+            fn = self._defs_compiled[name] = self.compile(self.definitions[name].body)
         return fn
 
     def _add(self, e):
