@@ -30,6 +30,9 @@ def props(name):
     ("linear", {"kernel": "static", "channels": "full mixing, separable (spatial map ⊗ channel map)",
                 "border": "none (the window stays inside the input)", "Ω": "local window, |Ω| ≤ 1"}),
     ("pointwise_conv2d", {"channels": "grouped (contiguous blocks), separable (spatial map ⊗ channel map)"}),
+    ("involution", {"kernel": "dynamic, from a local pool at p", "space": "position-specific",
+                    "channels": "depthwise (output channel o reads input channel o), one kernel shared by each block "
+                                "of C_g channels", "border": "zero padding (window clipped to the input)"}),
     (str(ROOT / "evosym/selftest/operators/gated_conv1d.py"),
      {"kernel": "dynamic, from the centre pixel", "space": "position-specific", "channels": "full mixing"}),
     (str(ROOT / "evosym/selftest/operators/locally_connected1d.py"), {"kernel": "static", "space": "position-specific"}),
@@ -51,7 +54,7 @@ def test_changing_the_kernel_source_changes_the_table():
     assert (centre.get("kernel"), centre.get("space")) != (pooled.get("kernel"), pooled.get("space"))
 
 
-CONVS = ["conv1d", "conv2d", "conv2d_same", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear"]
+CONVS = ["conv1d", "conv2d", "conv2d_same", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution"]
 
 
 @pytest.mark.parametrize("name", CONVS)
@@ -84,6 +87,10 @@ def _torch_module(op, env):
     names = {str(k): v for k, v in env.items()}
     if op.name == "linear":
         return torch.nn.Linear(names["C"], names["O"])
+    if op.name == "involution":   # the official kernel generator: 1×1 conv, BN, ReLU, 1×1 conv with bias
+        C, D, span = names["G"] * names["C_g"], names["D"], names["G"] * (2 * names["R"] + 1) ** 2
+        return torch.nn.Sequential(torch.nn.Conv2d(C, D, 1, bias=False), torch.nn.BatchNorm2d(D), torch.nn.ReLU(),
+                                   torch.nn.Conv2d(D, span, 1))
     dims = len(op.position)
     cls = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims]
     if op.name == "depthwise_conv2d":

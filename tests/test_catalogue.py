@@ -46,4 +46,4 @@ def test_grids_cover_the_hard_cases(name):
             assert max(vs) > 0, f"{name}: {k} is never > 0"
     if "G" in values:
         assert max(values["G"]) > 1
-    assert any(v % 2 == 1 for k, vs in values.items() if k.endswith("_in") or k in ("L", "N") for v in vs)
+    assert any(v % 2 == 1 for k, vs in values.items() if k.endswith("_in") or k in ("L", "N", "H", "W") for v in vs)

@@ -32,6 +32,25 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+_NOTICE = []
+
+
+def _kernels_wanted(x):
+    """CUDA tensors use evosym's generated kernels when evosym and nvcc are present (else a one-time notice)."""
+    if x.device.type != "cuda" or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+        return False
+    try:
+        from evosym.runtime.build import compiler
+        compiler("cuda")
+        return True
+    except Exception as exc:  # evosym or nvcc missing: the generic path, said once
+        if not _NOTICE:
+            _NOTICE.append(exc)
+            import warnings
+            warnings.warn(f"conv2d_same: generated CUDA kernels unavailable ({exc}); using the generic path", stacklevel=3)
+        return False
+
+
 def _check(x, weight, bias, G, C_g, O_g, K_h, delta_h, K_w, delta_w):
     """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
     if not isinstance(x, torch.Tensor):
@@ -58,7 +77,7 @@ def conv2d_same_evolution(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, de
     """2-D convolution with padding='same' (asymmetric when δ(K−1) is odd), dilation, groups and bias (functional form).
 
     Sizes: G = groups; C_g = input channels per group; O_g = output channels per group; K_h = kernel size along h; delta_h = dilation along h; K_w = kernel size along w; delta_w = dilation along w.
-    ``path``: "auto" (native-conv) or "generic".
+    ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CUDA, or their host build on the CPU).
     """
     _check(x, weight, bias, G, C_g, O_g, K_h, delta_h, K_w, delta_w)
     B = x.shape[0]
@@ -68,10 +87,12 @@ def conv2d_same_evolution(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, de
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if path == "kernels" or (path == "auto" and LOWERING == "generic-window" and _kernels_wanted(x)):
+        return _kernels(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, L_out=L_out)
     if path == "generic" or LOWERING == "generic-window":
         return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, L_out=L_out)
     if path != "auto":
-        raise ValueError(f"path must be 'auto' or 'generic', not {path!r}")
+        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.reshape((G * O_g), C_g, K_h, K_w)  # W[o, c_in_group, u_1_tap, u_2_tap]: the whole tensor
     w2 = _as_grid(w1, 4, dtype, device)
@@ -88,6 +109,36 @@ def conv2d_same_evolution(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, de
     return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter
 
 
+def _kernel_tensor(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, delta_w, L_out):
+    """K̂ on the grid (b, g, o_in_group, c_in_group, u_1_tap, u_2_tap, i, j); size-1 axes broadcast."""
+    B = x.shape[0]
+    H_in = x.shape[2]
+    W_in = x.shape[3]
+    dtype, device = x.dtype, x.device
+    g = torch.arange(G, device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
+    o_in_group = torch.arange(O_g, device=device).view(1, 1, -1, 1, 1, 1, 1, 1)
+    c_in_group = torch.arange(C_g, device=device).view(1, 1, 1, -1, 1, 1, 1, 1)
+    u_1_tap = torch.arange(K_h, device=device).view(1, 1, 1, 1, -1, 1, 1, 1)
+    u_2_tap = torch.arange(K_w, device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
+    k1 = weight[((g * O_g) + o_in_group).clamp(0, (G * O_g) - 1), ((g * C_g) + c_in_group - (C_g * (((g * O_g) + o_in_group) // O_g))).clamp(0, C_g - 1), u_1_tap, u_2_tap]  # W[O_g*g + o_in_group, C_g*g - C_g*floor((O_g*g + o_in_group)/O_g) + c_in_group, u_1_tap, u_2_tap]
+    k1 = k1 * (((0 <= ((g * O_g) + o_in_group)) & (((g * O_g) + o_in_group) < (G * O_g))) & ((0 <= ((g * C_g) + c_in_group - (C_g * (((g * O_g) + o_in_group) // O_g)))) & (((g * C_g) + c_in_group - (C_g * (((g * O_g) + o_in_group) // O_g))) < C_g))).to(dtype)  # reads outside W are 0
+    k2 = _as_grid(k1, 8, dtype, device)
+    return k2
+
+
+def _kernels(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, delta_w, L_out):
+    """The same aggregation with evosym's generated kernels (CUDA, or their host build on the CPU)."""
+    from evosym.runtime.aggregate import evolution_aggregate
+    B = x.shape[0]
+    H_in = x.shape[2]
+    W_in = x.shape[3]
+    kernel = _kernel_tensor(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, L_out=L_out)
+    # kernel axes: b, kernel group, o', c', u…, p…
+    y = evolution_aggregate("conv2d_same", x.contiguous(), kernel, (B, G, C_g, O_g, H_in, K_h, delta_h, W_in, K_w, delta_w))
+    y = y + bias.reshape((1, -1) + (1,) * 2)
+    return y
+
+
 def _generic(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, delta_w, L_out):
     """y[b,o,p] = Σ_c Σ_u K̂[b,o,c,p,u] · x̃[b, c, s·p + δ·u − P] (+ β), with no loop over positions."""
     B = x.shape[0]
@@ -98,29 +149,22 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, delta_w, L_out)
     # windows[b, c, p…, u…] = x̃[b, c, s·p + δ·u − P]: zero padding (negative values crop), unfold, dilation
     pad = []
     for axis in reversed(range(2)):
-        K, s, d, P = ((K_h, K_w)[axis], (1, 1)[axis],
+        K_, s_, d_, P_ = ((K_h, K_w)[axis], (1, 1)[axis],
                       (delta_h, delta_w)[axis], (((delta_h * (K_h - 1)) // 2), ((delta_w * (K_w - 1)) // 2))[axis])
-        need = s * (L_out[axis] - 1) + d * (K - 1) + 1        # padded length that yields L_out windows
-        pad += [P, max(P, need - xc.shape[2 + axis] - P)]      # zeros on the right beyond P read as padding
+        need = s_ * (L_out[axis] - 1) + d_ * (K_ - 1) + 1        # padded length that yields L_out windows
+        pad += [P_, max(P_, need - xc.shape[2 + axis] - P_)]      # zeros on the right beyond P read as padding
     windows = F.pad(xc, pad)
-    for axis, (K, s, d) in enumerate(zip((K_h, K_w), (1, 1), (delta_h, delta_w))):
-        windows = windows.unfold(2 + axis, d * (K - 1) + 1, s)
-    windows = windows[(Ellipsis,) + tuple(slice(None, None, d) for d in (delta_h, delta_w))]
+    for axis, (K_, s_, d_) in enumerate(zip((K_h, K_w), (1, 1), (delta_h, delta_w))):
+        windows = windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)
+    windows = windows[(Ellipsis,) + tuple(slice(None, None, d_) for d_ in (delta_h, delta_w))]
     windows = windows[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
-    # K̂ on the grid b, o, c, i, j, u_1_tap, u_2_tap (size-1 axes broadcast)
-    o = torch.arange((G * O_g), device=device).view(1, -1, 1, 1, 1, 1, 1)
-    c = torch.arange((C_g * G), device=device).view(1, 1, -1, 1, 1, 1, 1)
-    u_1_tap = torch.arange(K_h, device=device).view(1, 1, 1, 1, 1, -1, 1)
-    u_2_tap = torch.arange(K_w, device=device).view(1, 1, 1, 1, 1, 1, -1)
-    k1 = weight[o, (c - (C_g * (o // O_g))).clamp(0, C_g - 1), u_1_tap, u_2_tap]  # W[o, -C_g*floor(o/O_g) + c, u_1_tap, u_2_tap]
-    k1 = k1 * (((0 <= (c - (C_g * (o // O_g)))) & ((c - (C_g * (o // O_g))) < C_g))).to(dtype)  # reads outside W are 0
-    k2 = _as_grid((k1 * ((c // C_g) == (o // O_g)).to(dtype)), 7, dtype, device)
+    windows = windows.reshape((B, G, C_g, L_out[0], L_out[1], K_h, K_w))
+    kernel = _kernel_tensor(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, L_out=L_out)
+    kernel = kernel.expand(kernel.shape[:2] + (O_g,) + kernel.shape[3:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
-    kernel = k2
-    kernel = kernel.expand(kernel.shape[:1] + ((G * O_g),) + kernel.shape[2:])
-    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or "bocijuv"[k] == "o"]
-    spec = "".join("bocijuv"[k] for k in keep) + ",bcijuv->boij"
-    y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows)
+    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
+    spec = "".join("bgocuvij"[k] for k in keep) + ",bgcijuv->bgoij"
+    y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (G * O_g), L_out[0], L_out[1]))
     y = y + bias.reshape((1, -1) + (1,) * 2)
     return y
 

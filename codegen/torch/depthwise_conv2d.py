@@ -32,6 +32,25 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+_NOTICE = []
+
+
+def _kernels_wanted(x):
+    """CUDA tensors use evosym's generated kernels when evosym and nvcc are present (else a one-time notice)."""
+    if x.device.type != "cuda" or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+        return False
+    try:
+        from evosym.runtime.build import compiler
+        compiler("cuda")
+        return True
+    except Exception as exc:  # evosym or nvcc missing: the generic path, said once
+        if not _NOTICE:
+            _NOTICE.append(exc)
+            import warnings
+            warnings.warn(f"depthwise_conv2d: generated CUDA kernels unavailable ({exc}); using the generic path", stacklevel=3)
+        return False
+
+
 def _check(x, weight, bias, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w):
     """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
     if not isinstance(x, torch.Tensor):
@@ -58,7 +77,7 @@ def depthwise_conv2d_evolution(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h,
     """depthwise 2-D convolution (groups = C, channel multiplier M) with stride, dilation, padding (functional form).
 
     Sizes: C = channels (= groups); M = channel multiplier: output channels per input channel; K_h = kernel size along h; s_h = stride along h; delta_h = dilation along h; P_h = zero padding along h; K_w = kernel size along w; s_w = stride along w; delta_w = dilation along w; P_w = zero padding along w.
-    ``path``: "auto" (native-conv) or "generic".
+    ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CUDA, or their host build on the CPU).
     """
     _check(x, weight, bias, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w)
     B = x.shape[0]
@@ -68,10 +87,12 @@ def depthwise_conv2d_evolution(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h,
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if path == "kernels" or (path == "auto" and LOWERING == "generic-window" and _kernels_wanted(x)):
+        return _kernels(x, weight, bias, C=C, M=M, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
     if path == "generic" or LOWERING == "generic-window":
         return _generic(x, weight, bias, C=C, M=M, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
     if path != "auto":
-        raise ValueError(f"path must be 'auto' or 'generic', not {path!r}")
+        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.permute(1, 0, 2, 3).reshape((C * M), 1, K_h, K_w)  # W[o, 0, u_1_tap, u_2_tap]: the whole tensor
     w2 = _as_grid(w1, 4, dtype, device)
@@ -88,6 +109,35 @@ def depthwise_conv2d_evolution(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h,
     return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter
 
 
+def _kernel_tensor(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w, L_out):
+    """K̂ on the grid (b, g, o_in_group, c_in_group, u_1_tap, u_2_tap, i, j); size-1 axes broadcast."""
+    B = x.shape[0]
+    H_in = x.shape[2]
+    W_in = x.shape[3]
+    dtype, device = x.dtype, x.device
+    g = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
+    o_in_group = torch.arange(M, device=device).view(1, 1, -1, 1, 1, 1, 1, 1)
+    u_1_tap = torch.arange(K_h, device=device).view(1, 1, 1, 1, -1, 1, 1, 1)
+    u_2_tap = torch.arange(K_w, device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
+    k1 = weight[((g * M) + o_in_group).clamp(0, (C * M) - 1), 0, u_1_tap, u_2_tap]  # W[M*g + o_in_group, 0, u_1_tap, u_2_tap]
+    k1 = k1 * (((0 <= ((g * M) + o_in_group)) & (((g * M) + o_in_group) < (C * M)))).to(dtype)  # reads outside W are 0
+    k2 = _as_grid(k1, 8, dtype, device)
+    return k2
+
+
+def _kernels(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w, L_out):
+    """The same aggregation with evosym's generated kernels (CUDA, or their host build on the CPU)."""
+    from evosym.runtime.aggregate import evolution_aggregate
+    B = x.shape[0]
+    H_in = x.shape[2]
+    W_in = x.shape[3]
+    kernel = _kernel_tensor(x, weight, bias, C=C, M=M, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
+    # kernel axes: b, kernel group, o', c', u…, p…
+    y = evolution_aggregate("depthwise_conv2d", x.contiguous(), kernel, (B, C, M, H_in, K_h, s_h, delta_h, P_h, W_in, K_w, s_w, delta_w, P_w))
+    y = y + bias.reshape((1, -1) + (1,) * 2)
+    return y
+
+
 def _generic(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w, L_out):
     """y[b,o,p] = Σ_c Σ_u K̂[b,o,c,p,u] · x̃[b, c, s·p + δ·u − P] (+ β), with no loop over positions."""
     B = x.shape[0]
@@ -98,26 +148,22 @@ def _generic(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w
     # windows[b, c, p…, u…] = x̃[b, c, s·p + δ·u − P]: zero padding (negative values crop), unfold, dilation
     pad = []
     for axis in reversed(range(2)):
-        K, s, d, P = ((K_h, K_w)[axis], (s_h, s_w)[axis],
+        K_, s_, d_, P_ = ((K_h, K_w)[axis], (s_h, s_w)[axis],
                       (delta_h, delta_w)[axis], (P_h, P_w)[axis])
-        need = s * (L_out[axis] - 1) + d * (K - 1) + 1        # padded length that yields L_out windows
-        pad += [P, max(P, need - xc.shape[2 + axis] - P)]      # zeros on the right beyond P read as padding
+        need = s_ * (L_out[axis] - 1) + d_ * (K_ - 1) + 1        # padded length that yields L_out windows
+        pad += [P_, max(P_, need - xc.shape[2 + axis] - P_)]      # zeros on the right beyond P read as padding
     windows = F.pad(xc, pad)
-    for axis, (K, s, d) in enumerate(zip((K_h, K_w), (s_h, s_w), (delta_h, delta_w))):
-        windows = windows.unfold(2 + axis, d * (K - 1) + 1, s)
-    windows = windows[(Ellipsis,) + tuple(slice(None, None, d) for d in (delta_h, delta_w))]
+    for axis, (K_, s_, d_) in enumerate(zip((K_h, K_w), (s_h, s_w), (delta_h, delta_w))):
+        windows = windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)
+    windows = windows[(Ellipsis,) + tuple(slice(None, None, d_) for d_ in (delta_h, delta_w))]
     windows = windows[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
-    # K̂ on the grid b, o, c, i, j, u_1_tap, u_2_tap (size-1 axes broadcast)
-    k1 = weight.permute(1, 0, 2, 3).reshape(1, (C * M), 1, 1, 1, K_h, K_w)  # W[o, 0, u_1_tap, u_2_tap]: the whole tensor
-    c = torch.arange(C, device=device).view(1, 1, -1, 1, 1, 1, 1)
-    o = torch.arange((C * M), device=device).view(1, -1, 1, 1, 1, 1, 1)
-    k2 = _as_grid((k1 * (c == (o // M)).to(dtype)), 7, dtype, device)
+    windows = windows.reshape((B, C, 1, L_out[0], L_out[1], K_h, K_w))
+    kernel = _kernel_tensor(x, weight, bias, C=C, M=M, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
+    kernel = kernel.expand(kernel.shape[:2] + (M,) + kernel.shape[3:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
-    kernel = k2
-    kernel = kernel.expand(kernel.shape[:1] + ((C * M),) + kernel.shape[2:])
-    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or "bocijuv"[k] == "o"]
-    spec = "".join("bocijuv"[k] for k in keep) + ",bcijuv->boij"
-    y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows)
+    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
+    spec = "".join("bgocuvij"[k] for k in keep) + ",bgcijuv->bgoij"
+    y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (C * M), L_out[0], L_out[1]))
     y = y + bias.reshape((1, -1) + (1,) * 2)
     return y
 

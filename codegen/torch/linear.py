@@ -32,6 +32,25 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+_NOTICE = []
+
+
+def _kernels_wanted(x):
+    """CUDA tensors use evosym's generated kernels when evosym and nvcc are present (else a one-time notice)."""
+    if x.device.type != "cuda" or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+        return False
+    try:
+        from evosym.runtime.build import compiler
+        compiler("cuda")
+        return True
+    except Exception as exc:  # evosym or nvcc missing: the generic path, said once
+        if not _NOTICE:
+            _NOTICE.append(exc)
+            import warnings
+            warnings.warn(f"linear: generated CUDA kernels unavailable ({exc}); using the generic path", stacklevel=3)
+        return False
+
+
 def _check(x, weight, bias, C, O):
     """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
     if not isinstance(x, torch.Tensor):
@@ -58,7 +77,7 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
     """linear layer applied to every token (channels last), with bias (functional form).
 
     Sizes: C = input features; O = output features.
-    ``path``: "auto" (native-linear) or "generic".
+    ``path``: "auto" (native-linear), "generic" or "kernels" (evosym's generated kernels: CUDA, or their host build on the CPU).
     """
     _check(x, weight, bias, C, O)
     B = x.shape[0]
@@ -67,15 +86,40 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if path == "kernels" or (path == "auto" and LOWERING == "generic-window" and _kernels_wanted(x)):
+        return _kernels(x, weight, bias, C=C, O=O, L_out=L_out)
     if path == "generic" or LOWERING == "generic-window":
         return _generic(x, weight, bias, C=C, O=O, L_out=L_out)
     if path != "auto":
-        raise ValueError(f"path must be 'auto' or 'generic', not {path!r}")
+        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # weight[o, c] = K̂
     w1 = weight.reshape(O, C)  # W[o, c]: the whole tensor
     w2 = _as_grid(w1, 2, dtype, device)
     weight_full = w2.expand((O, C))  # size-1 axes broadcast
     return F.linear(x, weight_full, bias)
+
+
+def _kernel_tensor(x, weight, bias, *, C, O, L_out):
+    """K̂ on the grid (b, o, c, u_tap, n); size-1 axes broadcast."""
+    B = x.shape[0]
+    N = x.shape[1]
+    dtype, device = x.dtype, x.device
+    k1 = weight.reshape(1, O, C, 1, 1)  # W[o, c]: the whole tensor
+    k2 = _as_grid(k1, 5, dtype, device)
+    return k2
+
+
+def _kernels(x, weight, bias, *, C, O, L_out):
+    """The same aggregation with evosym's generated kernels (CUDA, or their host build on the CPU)."""
+    from evosym.runtime.aggregate import evolution_aggregate
+    B = x.shape[0]
+    N = x.shape[1]
+    kernel = _kernel_tensor(x, weight, bias, C=C, O=O, L_out=L_out)
+    kernel = kernel.unsqueeze(1)
+    # kernel axes: b, kernel group, o', c', u…, p…
+    y = evolution_aggregate("linear", x.contiguous(), kernel, (B, N, C, O))
+    y = y + bias.reshape((1, -1) + (1,) * 1)
+    return y
 
 
 def _generic(x, weight, bias, *, C, O, L_out):
@@ -87,24 +131,22 @@ def _generic(x, weight, bias, *, C, O, L_out):
     # windows[b, c, p…, u…] = x̃[b, c, s·p + δ·u − P]: zero padding (negative values crop), unfold, dilation
     pad = []
     for axis in reversed(range(1)):
-        K, s, d, P = ((1,)[axis], (1,)[axis],
+        K_, s_, d_, P_ = ((1,)[axis], (1,)[axis],
                       (1,)[axis], (0,)[axis])
-        need = s * (L_out[axis] - 1) + d * (K - 1) + 1        # padded length that yields L_out windows
-        pad += [P, max(P, need - xc.shape[2 + axis] - P)]      # zeros on the right beyond P read as padding
+        need = s_ * (L_out[axis] - 1) + d_ * (K_ - 1) + 1        # padded length that yields L_out windows
+        pad += [P_, max(P_, need - xc.shape[2 + axis] - P_)]      # zeros on the right beyond P read as padding
     windows = F.pad(xc, pad)
-    for axis, (K, s, d) in enumerate(zip((1,), (1,), (1,))):
-        windows = windows.unfold(2 + axis, d * (K - 1) + 1, s)
-    windows = windows[(Ellipsis,) + tuple(slice(None, None, d) for d in (1,))]
+    for axis, (K_, s_, d_) in enumerate(zip((1,), (1,), (1,))):
+        windows = windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)
+    windows = windows[(Ellipsis,) + tuple(slice(None, None, d_) for d_ in (1,))]
     windows = windows[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
-    # K̂ on the grid b, o, c, n, u_tap (size-1 axes broadcast)
-    k1 = weight.reshape(1, O, C, 1, 1)  # W[o, c]: the whole tensor
-    k2 = _as_grid(k1, 5, dtype, device)
+    windows = windows.reshape((B, C, L_out[0], 1))
+    kernel = _kernel_tensor(x, weight, bias, C=C, O=O, L_out=L_out)
+    kernel = kernel.expand(kernel.shape[:1] + (O,) + kernel.shape[2:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
-    kernel = k2
-    kernel = kernel.expand(kernel.shape[:1] + (O,) + kernel.shape[2:])
-    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or "bociu"[k] == "o"]
-    spec = "".join("bociu"[k] for k in keep) + ",bciu->boi"
-    y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows)
+    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1]]
+    spec = "".join("bocui"[k] for k in keep) + ",bciu->boi"
+    y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, O, L_out[0]))
     y = y + bias.reshape((1, -1) + (1,) * 1)
     return y.movedim(1, -1)  # channels first → channels last
 

@@ -1,9 +1,13 @@
 """Parameters and multiply-adds as symbolic formulas in the sizes.
 
 Parameters: the product of each parameter tensor's shape, summed. Multiply-adds (products of two
-tensor values, accumulated): counted on the traditional form: a sum multiplies its summand's count
-by its number of terms, a product of two or more tensor-valued factors (reads or sums) is one multiply-add, a bare read or a
-bias is none (so pooling counts 0, as framework FLOP counters count it); times the number of outputs.
+tensor values accumulated into a sum): counted on the traditional form: a sum multiplies its
+summand's count by its number of terms, a product of two or more tensor-valued factors (reads or
+sums) inside a sum is one multiply-add; a bare read, a bias or a product outside every sum (a
+per-channel scale, a gate) is none (so pooling counts 0, as framework FLOP counters count it);
+times the number of outputs. A definition with a declared shape (a generated kernel, a hidden
+layer) is computed once per entry, so its body's count is multiplied by its number of entries
+and added once; a definition without a shape is inlined where it is read.
 Framework FLOP counters count every window tap (padding included), and so does this. Kernel
 entries: the size of K̂ over the axes it depends on (C_g instead of C when grouped).
 """
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..codegen.plan import group_structure
+from ..codegen.plan import channel_block, group_structure
 from ..codegen.taps import tap_kernel
 from ..ir.neighbourhood import Window
 from ..proof.proof import CheckedProof
@@ -31,24 +35,42 @@ def cost(cp: CheckedProof) -> Cost:
     op = cp.operator
     params = sp.Add(*[sp.Mul(*t.shape) for t in op.tensors if t.role == "parameter"])
     outputs = sp.Mul(*op.output.shape)
-    macs = outputs * sp.factor(_macs(op.traditional, {d.name for d in op.definitions}))
-    return Cost(params, macs, _kernel_entries(cp))
+    macs = outputs * sp.factor(_macs(op.traditional, False))
+    for d in _materialised(op.traditional, {d.name: d for d in op.definitions}):
+        macs += sp.Mul(*d.shape) * sp.factor(_macs(d.body, False))
+    return Cost(params, sp.factor(macs) if macs.is_Add else macs, _kernel_entries(cp))
 
 
-def _macs(e, definitions) -> sp.Expr:
+def _materialised(expr, defs, seen=None) -> list:
+    """Definitions with a shape read (transitively) by ``expr``, each once, in a stable order."""
+    seen = [] if seen is None else seen
+    for r in sorted(expr.atoms(sp.Indexed), key=str):
+        d = defs.get(str(r.base.label))
+        if d is None:
+            continue
+        if d.shape is not None and d not in seen:
+            seen.append(d)
+        _materialised(d.body, defs, seen)
+    return seen
+
+
+def _macs(e, inside: bool) -> sp.Expr:
+    """Multiply-adds per evaluation of ``e``; ``inside``: ``e`` is (part of) a summand."""
     if isinstance(e, sp.Add):
-        return sp.Add(*[_macs(a, definitions) for a in e.args])
+        return sp.Add(*[_macs(a, inside) for a in e.args])
     if isinstance(e, sp.Sum):
-        count = _macs(e.function, definitions)
+        count = _macs(e.function, True)
         for var, lo, hi in e.limits:
             count = count * (hi - lo + 1)
         return count
     if isinstance(e, sp.Mul):
         sums = [a for a in e.args if isinstance(a, sp.Sum)]
         rest = [a for a in e.args if not isinstance(a, sp.Sum)]
-        inner = sp.Add(*[_macs(s, definitions) for s in sums])
+        inner = sp.Add(*[_macs(s, inside) for s in sums])
         valued = sum(1 for a in rest if a.atoms(sp.Indexed)) + len(sums)   # tensor-valued factors
-        return inner + (1 if valued >= 2 else 0)
+        return inner + (1 if valued >= 2 and inside else 0)
+    if isinstance(e, (sp.Max, sp.Min)):
+        return sp.Add(*[_macs(a, inside) for a in e.args])
     return sp.Integer(0)
 
 
@@ -65,6 +87,11 @@ def _kernel_entries(cp):
     grp = group_structure(taps.expr, form.channel, form.out_channel)
     if grp is not None:
         ext[form.channel] = grp[0]
+        block = channel_block(grp[2], form.channel, form.out_channel) if grp[:2] == (1, 1) else None
+        if block is not None:   # one kernel per block of channels (involution)
+            ext[form.channel] = (form.channel_hi + 1) / block
+            free = taps.expr.free_symbols & set(ext) - {form.out_channel}
+            return sp.Mul(*[ext[s] for s in free | {form.channel}])
     free = taps.expr.free_symbols & set(ext)
     if grp is not None:
         free |= {form.channel}

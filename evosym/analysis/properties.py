@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..codegen.plan import group_structure
+from ..codegen.plan import channel_block, group_structure
 from ..codegen.taps import tap_kernel
 from ..ir.neighbourhood import Global, Window
 from ..ir.symbols import size_value
@@ -90,14 +90,17 @@ def _dynamic(op, form, defs, samples) -> Property:
                         f"value of K contains an input entry" if confirmed else "symbolic says static but an input entry "
                         "appears in K: INCONSISTENT")
     p_set, q_set = set(form.position), set(form.neighbour)
-    bound = {l[0] for s in sp.preorder_traversal(form.kernel_body) if isinstance(s, sp.Sum) for l in s.limits}
-    kinds = set()
+    bound = _bound_vars(form.kernel_body, defs)
+    kinds, local_reads = set(), []
     for r in reads:
         pos = [i for i in r.indices if not (i.free_symbols <= {form.batch} or i.is_Number)]
         syms = set().union(*[i.free_symbols for i in pos]) if pos else set()
         if syms & q_set:
             kinds.add("pairs (p, q)")
-        elif syms & bound:
+        elif syms & p_set and syms & set(bound):
+            kinds.add("a local pool at p")
+            local_reads.append(r)
+        elif syms & bound.keys():
             kinds.add("a global pool")
         elif syms & p_set:
             kinds.add("the centre pixel")
@@ -105,18 +108,53 @@ def _dynamic(op, form, defs, samples) -> Property:
             kinds.add("fixed positions")
     source = " and ".join(sorted(kinds))
     # confirmation: which input positions do the values of K contain?
-    ok = True
+    ok, pools = True, {}
     for env, b, o, c, pt, q, v in samples:
         positions = {a[2][2:] for a in _atoms_of(v, inputs)}
         if "the centre pixel" == source and not positions <= {tuple(pt)}:
             ok = False
         if "pairs (p, q)" in source and not positions <= {tuple(pt), tuple(q)} and "a global pool" not in source:
             ok = False
+        if "a local pool at p" == source:
+            key = (tuple(sorted(env.items(), key=lambda kv: str(kv[0]))), tuple(pt))
+            if key not in pools:
+                pools[key] = _pool_positions(local_reads, bound, env, dict(zip(form.position, pt)))
+            if not positions <= pools[key]:
+                ok = False
     confirmed = f"confirmed at {len(op.grid)} shapes: the input entries in K's values are at " + \
-        {"the centre pixel": "p only", "pairs (p, q)": "p and q only"}.get(source, "the positions the pool sums over")
+        {"the centre pixel": "p only", "pairs (p, q)": "p and q only",
+         "a local pool at p": "the pooled positions of p only"}.get(source, "the positions the pool sums over")
     return Property("kernel", f"dynamic, from {source}",
                     f"symbolic: K reads {', '.join(sorted(map(str, reads)))}; " + (confirmed if ok else
                                                                                   "NOT confirmed at the grid shapes"))
+
+
+def _bound_vars(expr, defs, seen=None) -> dict:
+    """Summation variables and their ranges in ``expr`` and in the definitions it reads."""
+    seen = set() if seen is None else seen
+    out = {}
+    for s in sp.preorder_traversal(expr):
+        if isinstance(s, sp.Sum):
+            out.update({var: (lo, hi) for var, lo, hi in s.limits})
+    for r in expr.atoms(sp.Indexed):
+        name = str(r.base.label)
+        if name in defs and name not in seen:
+            seen.add(name)
+            out.update(_bound_vars(defs[name].body, defs, seen))
+    return out
+
+
+def _pool_positions(reads, bound, env, at) -> set:
+    """Input positions a local-pool read covers at output position ``at`` (bound variables enumerated)."""
+    out = set()
+    for r in reads:
+        pos = [i for i in r.indices[2:]]
+        vars_ = sorted(set().union(*[i.free_symbols for i in pos]) & set(bound), key=str)
+        ranges = [range(size_value(bound[v][0], env), size_value(bound[v][1], env) + 1) for v in vars_]
+        for vals in itertools.product(*ranges):
+            local = {**env, **at, **dict(zip(vars_, vals))}
+            out.add(tuple(int(sp.sympify(i).xreplace(local)) for i in pos))
+    return out
 
 
 def _atoms_of(v, inputs):
@@ -199,8 +237,41 @@ def _channels(op, form, defs, samples) -> Property:
     if separable:
         value += ", separable (spatial map ⊗ channel map)"
     blocks = "full at every shape" if full else ("one input channel per output channel" if one_each else "block pattern")
+    shared = _shared_by_block(op, form, defs, taps, grp) if grp is not None else None
+    if shared is not None:
+        value += f", one kernel shared by each block of {text(shared[0])} channels"
+        sym += f"; the rest of K̂ reads the channel only as {text(shared[1])}"
+        blocks += f"; K̂ equal within every block of {text(shared[0])} channels" if shared[2] else \
+            "; K̂ NOT equal within a block: INCONSISTENT"
     return Property("channels", value, f"symbolic: {sym}; confirmed at {len(shapes)} shapes: coupling matrix {blocks}"
                     + ("; K = A(p,q)·B(o,c) at every sampled pair" if separable else ""))
+
+
+def _shared_by_block(op, form, defs, taps, grp):
+    """(k, ⌊o/k⌋, confirmed) for a depthwise K̂ whose rest reads the channels only through ⌊o/k⌋ or
+    ⌊c/k⌋ (one kernel per block of k channels, as involution's groups); else None."""
+    o, c = form.out_channel, form.channel
+    if grp[0] != 1 or grp[1] != 1:
+        return None
+    k = channel_block(grp[2], o, c)
+    if k is None:
+        return None
+    # confirm: K̂(b, c, c, p, u) is the same exact value for every c of a block
+    ok, lhs = True, {s_: hi for s_, _, hi in op.lhs_ranges()}
+    for config in op.grid:
+        env = env_of(config)
+        fn = Evaluator(op.shapes_at(env), defs).compile(taps.expr)
+        kv = size_value(k, env)
+        rng = lambda hi: range(size_value(hi, env) + 1)  # noqa: E731
+        for b in rng(lhs[form.batch]):
+            for pt in itertools.product(*[rng(lhs[p_]) for p_ in form.position]):
+                for u in itertools.product(*[range(size_value(a.kernel, env)) for a in form.omega.axes]):
+                    seen = {}
+                    for ch in rng(form.channel_hi):
+                        local = {**env, form.batch: b, o: ch, c: ch, **dict(zip(form.position, pt)), **dict(zip(taps.taps, u))}
+                        seen.setdefault(ch // kv, set()).add(P.key_of(fn(local)))
+                    ok = ok and all(len(vals) == 1 for vals in seen.values())
+    return k, sp.floor(o / k), ok
 
 
 def _separable(values) -> bool:

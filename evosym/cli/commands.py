@@ -88,8 +88,22 @@ def cmd_codegen(args, parser) -> int:
     out_dir = Path(args.output) if args.output else None
     if out_dir is not None and not out_dir.is_dir():
         raise EvosymError(f"output folder {out_dir} does not exist")
+    if args.ptxas and args.target != "cuda":
+        raise EvosymError("--ptxas only applies with --target cuda")
     for name in names:
-        gen = generate(name, args.target)
+        try:
+            gen = generate(name, args.target)
+        except EvosymError as exc:
+            if not args.all or args.target == "torch":
+                raise
+            print(f"skipped {name}: {exc}", file=sys.stderr)   # --all: operators the target cannot lower
+            continue
+        if args.ptxas:
+            from ..runtime.build import ptxas_report
+            for arch in args.ptxas.split(","):
+                for kernel, (regs, stores, loads) in ptxas_report(gen.source, arch.strip()).items():
+                    print(f"{gen.plan.name} {arch.strip()} {kernel}: {regs} registers, {stores} B spill stores, "
+                          f"{loads} B spill loads", file=sys.stderr)
         if out_dir is None:
             sys.stdout.write(gen.source)
         else:
@@ -153,11 +167,11 @@ def cmd_check(args, parser) -> int:
     names = _selected(args, "check")
     failed = []
     for name in names:
-        report = check_operator(name, device=args.device, seed=args.seed)
+        report = check_operator(name, device=args.device, seed=args.seed, kernels=args.kernels)
         text = report.text()
         if not args.verbose:
             lines = text.splitlines()
-            text = "\n".join([lines[0]] + [line for line in lines[1:] if "✗" in line])
+            text = "\n".join([lines[0]] + [line for line in lines[1:] if "✗" in line or line.startswith("  note:")])
         print(text)
         if not report.ok:
             failed.append(report.name)
@@ -167,16 +181,46 @@ def cmd_check(args, parser) -> int:
     return 0
 
 
+def _sizes(items) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not value.strip().lstrip("-").isdigit():
+            raise EvosymError(f"--size takes NAME=INTEGER, not {item!r}")
+        out[key.strip()] = int(value)
+    return out
+
+
+def _bench_sizes(name, overrides):
+    """The operator's benchmark sizes with ``overrides`` applied (None when there are none)."""
+    if not overrides:
+        return None
+    op = catalogue.load(name).operator
+    known = {str(k) for k, _ in op.sizes}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise EvosymError(f"{op.name} has no size {', '.join(unknown)} (sizes: {', '.join(sorted(known))})")
+    return {**{str(k): v for k, v in (op.bench or {}).items()}, **overrides}
+
+
 def cmd_bench(args, parser) -> int:
     import torch
 
     from ..codegen.bench import bench_operator, table
     if args.repeat < 1:
         raise EvosymError("--repeat must be at least 1")
+    sizes = _sizes(args.size)
+    if args.kernels:
+        from ..codegen.bench_kernels import bench_kernels
+        if not args.name:
+            raise EvosymError("bench --kernels needs an operator NAME")
+        print(bench_kernels(args.name, device=args.device, sizes=sizes or None).text())
+        return 0
     names = [args.name] if args.name else catalogue.catalogue_names()
     rows = []
     for name in names:
-        rows.append(bench_operator(name, device=args.device, repeat=args.repeat, generic=not args.no_generic))
+        rows.append(bench_operator(name, device=args.device, repeat=args.repeat, generic=not args.no_generic,
+                                   sizes=_bench_sizes(name, sizes)))
         print(f"measured {name}", file=sys.stderr)
     print(f"device: {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"median of {args.repeat} interleaved rounds")

@@ -46,14 +46,20 @@ class CheckReport:
     device: str
     plan: Plan
     shapes: list = field(default_factory=list)
+    paths: tuple = ("auto", "generic")
+    notes: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return bool(self.shapes) and all(s.ok for s in self.shapes)
 
     def text(self) -> str:
-        out = [f"{'PASSED' if self.ok else 'FAILED'}  {self.name} on {self.device}: {len(self.shapes)} shapes, "
-               f"lowering {self.plan.path} and generic"]
+        what = f"lowering {self.plan.path} and generic"
+        if "kernels" in self.paths:
+            what += " and the generated kernels " + ("(CUDA kernels run on the GPU)" if self.device == "cuda" else
+                                                     "(host build of the CUDA source, emulated launch)")
+        out = [f"{'PASSED' if self.ok else 'FAILED'}  {self.name} on {self.device}: {len(self.shapes)} shapes, {what}"]
+        out += [f"  note: {n}" for n in self.notes]
         for s in self.shapes:
             out.append(f"  {'✓' if s.ok else '✗'} seed {s.seed}: {s.sizes}")
             out += [f"      {line}" for line in s.lines]
@@ -68,12 +74,20 @@ def load_source(source: str, name: str) -> types.ModuleType:
 
 
 def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, variants: int = 2,
-                   source: str | None = None, reference=None, gradients: bool = True) -> CheckReport:
-    """Check the generated code of an operator; ``source``/``reference`` override them (canaries)."""
+                   source: str | None = None, reference=None, gradients: bool = True,
+                   kernels: bool = False) -> CheckReport:
+    """Check the generated code of an operator; ``source``/``reference`` override them (canaries).
+
+    ``kernels``: also check the generated kernels (``path="kernels"``): their CUDA build on a CUDA
+    device, their host build (emulated launch) on the CPU.
+    """
     if device == "cuda" and not torch.cuda.is_available():
         raise EvosymError("--device cuda: CUDA is not available on this machine (torch.cuda.is_available() is False)")
     if device not in ("cpu", "cuda"):
         raise EvosymError(f"unknown device {device!r}; use cpu or cuda")
+    if device == "cuda":   # TF32 would round float32 products to 10 mantissa bits: compare true float32
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     mod = catalogue.load(name_or_path)
     cp = mod.proof().check()
     op = cp.operator
@@ -85,11 +99,23 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
     fn = getattr(gen, plan.func_name)
     ref = reference or op.torch_reference or _from_numpy(op.reference)
     report = CheckReport(op.name, device, plan)
+    if kernels:
+        from ..runtime.aggregate import kernels_for
+        try:
+            k = kernels_for(name_or_path)
+        except EvosymError as exc:   # e.g. a channels-last layout: no kernels to check, said plainly
+            report.notes.append(f"generated kernels not checked: {exc}")
+        else:
+            lib = k.library(torch.device(device))[0]   # build errors are reported up front
+            report.paths = ("auto", "generic", "kernels")
+            report.notes.append(f"kernels {lib.arch}: " + ("loaded from the build cache" if lib.cached else
+                                                          f"built in {lib.seconds:.2f} s"))
     linear = plan.static
     exact = plan.static and plan.integer_kernel
     for k, config in enumerate(_shapes(op, plan, seed, variants)):
         s = seed * 1000 + k
-        report.shapes.append(_check_shape(op, plan, fn, ref, config, s, device, linear, exact, gradients and k < 3))
+        report.shapes.append(_check_shape(op, plan, fn, ref, config, s, device, linear, exact, gradients and k < 3,
+                                          report.paths))
     return report
 
 
@@ -152,7 +178,7 @@ def _terms(plan, env_sizes) -> int:
     return int(n) + 1
 
 
-def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradients) -> ShapeResult:
+def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradients, paths=("auto", "generic")) -> ShapeResult:
     env = {k: int(v) for k, v in config.items()}
     sizes = {str(k): v for k, v in env.items()}
     res = ShapeResult(format_sizes(env), seed, True)
@@ -177,7 +203,7 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
             fail(f"the reference returns shape {tuple(expected.shape)}, the operator declares {want_shape}")
             return res
         tol = 4 * n * eps * (bound + 1e-300)
-        for path in ("auto", "generic"):
+        for path in paths:
             try:
                 got = _call(fn, plan, op, t, env, path)
             except Exception as exc:  # a generated module that crashes is a failed check, with the reason
@@ -206,26 +232,26 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
         except Exception as exc:
             fail(f"the reference raised {type(exc).__name__}: {exc}")
             return res
-        for path in ("auto", "generic"):
+        for path in paths:
             try:
                 got = _call(fn, plan, op, t, env, path)
-                exact = tuple(got.shape) == want_shape and bool(torch.equal(got, expected))
+                same = tuple(got.shape) == want_shape and bool(torch.equal(got, expected))
             except Exception as exc:
                 fail(f"integer inputs {path}: raised {type(exc).__name__}: {exc}")
                 continue
-            if exact:
+            if same:
                 res.lines.append(f"✓ integer inputs {path}: exactly equal")
             else:
                 fail(f"integer inputs {path}: not exactly equal to the reference")
     if gradients:
-        _gradients(op, plan, fn, ref, env, sizes, gen, device, res, fail)
+        _gradients(op, plan, fn, ref, env, sizes, gen, device, res, fail, paths)
     return res
 
 
-def _gradients(op, plan, fn, ref, env, sizes, gen, device, res, fail):
+def _gradients(op, plan, fn, ref, env, sizes, gen, device, res, fail, paths):
     t = {k: v.requires_grad_(True) for k, v in _tensors(op, env, torch.float64, device, gen).items()}
     names = [op.value] + [ir for ir, _, _, _ in plan.params]
-    for path in ("auto", "generic"):
+    for path in paths:
         def f(*args):
             return _call(fn, plan, op, dict(zip(names, args)), env, path)
         try:

@@ -10,7 +10,7 @@ from ..errors import EvosymError
 from .plan import Plan, make_plan
 from .render import render_torch
 
-TARGETS = ("torch",)
+TARGETS = ("torch", "cuda")
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,12 @@ def generate(name_or_path: str, target: str = "torch") -> Generated:
     mod = catalogue.load(name_or_path)
     cp = mod.proof().check()
     plan = make_plan(cp)
+    if target == "cuda":
+        from .cuda import render_cuda
+        return Generated(f"{plan.name}.cu", render_cuda(cp, plan), plan)
     return Generated(f"{plan.name}.py", render_torch(plan, cp.operator.torch_binding), plan)
 
 
-def committed_dir() -> Path:
-    """``codegen/torch`` of a source checkout: where the catalogue's generated code is committed."""
-    return Path(__file__).resolve().parent.parent.parent / "codegen" / "torch"
+def committed_dir(target: str = "torch") -> Path:
+    """``codegen/<target>`` of a source checkout: where the catalogue's generated code is committed."""
+    return Path(__file__).resolve().parent.parent.parent / "codegen" / target

@@ -67,6 +67,15 @@ class Plan:
     tap_shapes: int = 0
     param_names: list = field(default_factory=list)
     size_names: list = field(default_factory=list)
+    definitions: list = field(default_factory=list)  # (name, description, Program, variable, shape), in order
+    windows_shape: list = field(default_factory=list)  # python exprs: the unfolded input as the einsum reads it
+    kernel_expand: list = field(default_factory=list)  # (axis, python extent): kernel axes the output needs full
+    out_shape: list = field(default_factory=list)   # python exprs: the einsum result reshaped to (B, O, L_out…)
+    channel_map: tuple = ()                         # SymPy (groups, O_g, C_g, share): o = g·O_g + o', c = g·C_g + c',
+                                                    # the kernel of group g is kernel group ⌊g/share⌋
+    kernel_unsqueeze: list = field(default_factory=list)  # axes that make the kernel (b, g, o', c', u…, p…)
+    size_order: tuple = ()                          # every size symbol, in the operator's order
+    all_sizes: list = field(default_factory=list)
     static: bool = False                           # K̂ reads no input: the operator is linear in x
     integer_kernel: bool = False                   # K̂ has only integer constants: integer inputs give exact outputs
     shared: bool = False                           # K̂ is free of the output position
@@ -75,7 +84,57 @@ class Plan:
 def _names(plan: "Plan") -> None:
     """Argument lists for the templates (joined there; empty lists must leave no stray commas)."""
     plan.param_names = [name for _, name, _, _ in plan.params]
+    plan.all_sizes = [py_name(s) for s in plan.size_order]
     plan.size_names = [name for name, _ in plan.module_sizes]
+
+
+def _reads(expr, defs: dict, seen=None) -> set:
+    """Names of the tensors ``expr`` reads, looking through definitions."""
+    seen = set() if seen is None else seen
+    for r in expr.atoms(sp.Indexed):
+        name = str(r.base.label)
+        if name not in seen:
+            seen.add(name)
+            if name in defs:
+                _reads(defs[name].body, defs, seen)
+    return seen
+
+
+def _inline(expr, defs: dict):
+    """Reads of definitions without a shape replaced by their bodies (repeatedly)."""
+    for _ in range(len(defs) + 1):
+        reps = {r: defs[str(r.base.label)].instantiate(r.indices) for r in expr.atoms(sp.Indexed)
+                if str(r.base.label) in defs and defs[str(r.base.label)].shape is None}
+        if not reps:
+            return expr
+        expr = expr.xreplace(reps)
+    raise EvosymError("code generation: definitions refer to each other in a cycle")
+
+
+def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx) -> list:
+    """Definitions with a shape that ``expr`` reads, each computed once on its own grid (dependencies
+    first) and made available to later programs as a tensor."""
+    order: list = []
+
+    def visit(e, stack):
+        for r in sorted(e.atoms(sp.Indexed), key=str):
+            d = defs.get(str(r.base.label))
+            if d is None or d.shape is None or d.name in order:
+                continue
+            if d.name in stack:
+                raise EvosymError(f"code generation: definition {d.name} refers to itself")
+            visit(_inline(d.body, defs), stack | {d.name})
+            order.append(d.name)
+    visit(expr, frozenset())
+    out = []
+    for n, name in enumerate(order, 1):
+        d = defs[name]
+        extent = {p: pyx(e) for p, e in zip(d.params, d.shape)}
+        prog = GridCompiler(d.params, extent, tensors, local_sizes, prefix=f"d{n}_").compile(_inline(d.body, defs))
+        var = f"def_{py_name(name)}"
+        out.append((name, d.description, prog, var, [extent[p] for p in d.params]))
+        tensors[name] = (var, [extent[p] for p in d.params], d.shape)
+    return out
 
 
 def _camel(name: str) -> str:
@@ -102,6 +161,21 @@ def group_structure(expr, c, o):
     return None
 
 
+def channel_block(rest, o, c):
+    """k when ``rest`` reads the channels o, c only through ⌊o/k⌋ or ⌊c/k⌋ (one k), else None: a kernel
+    shared by each block of k channels (involution's groups)."""
+    floors = [f for f in rest.atoms(sp.floor) if f.args[0].free_symbols & {o, c}]
+    dens = set()
+    for f in floors:
+        num, den = sp.fraction(sp.together(f.args[0]))
+        if num not in (o, c) or den.free_symbols & {o, c}:
+            return None
+        dens.add(den)
+    if len(dens) != 1 or rest.xreplace({f: sp.Dummy() for f in floors}).free_symbols & {o, c}:
+        return None
+    return dens.pop()
+
+
 def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=None) -> Plan:
     """The plan for a checked proof; refuses proofs that did not check.
 
@@ -123,26 +197,43 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     out_roles.update({p: ("position", k) for k, p in enumerate(op.position)})
     output_layout = [out_roles[i] for i in op.lhs_indices]
     # sizes: those that are an axis of the input are read from it; the rest are module arguments
+    local_sizes = {s: py_name(s) for s, _ in op.sizes}
+    pyx = GridCompiler((), {}, {}, local_sizes).scalar
     runtime, sizes_py = [], {}
     param_syms = set().union(*[sp.sympify(d).free_symbols for t in op.tensors if t.role == "parameter" for d in t.shape])
+    multiples = []
     for axis, dim in enumerate(value.shape):
         if dim.is_Symbol and dim not in sizes_py and dim not in param_syms:
-            runtime.append((py_name(dim), axis))
+            runtime.append((py_name(dim), f"{op.value}.shape[{axis}]"))
             sizes_py[dim] = py_name(dim)
+    hyper = set()   # window hyperparameters (stride, kernel, …) are module sizes, never read from the input
+    if isinstance(form.omega, Window):
+        for a in form.omega.axes:
+            for e in (a.kernel, a.stride, a.dilation, a.padding):
+                hyper |= e.free_symbols
+    for axis, dim in enumerate(value.shape):   # s·H: H = length ÷ s, when only H is unknown
+        unknown = [f for f in dim.free_symbols if f not in sizes_py and f not in param_syms | hyper] if dim.is_Mul else []
+        if len(unknown) == 1 and not (dim / unknown[0]).free_symbols & (set(sizes_py) | {unknown[0]}) \
+                and (dim / unknown[0]).free_symbols:
+            factor = dim / unknown[0]
+            runtime.append((py_name(unknown[0]), f"{op.value}.shape[{axis}] // ({pyx(factor)})"))
+            sizes_py[unknown[0]] = py_name(unknown[0])
+            multiples.append((axis, factor))
     module = [(py_name(s), meaning) for s, meaning in op.sizes if s not in sizes_py]
     for s, _ in op.sizes:
         sizes_py.setdefault(s, f"self.{py_name(s)}")
-    local_sizes = {s: py_name(s) for s, _ in op.sizes}
-    pyx = GridCompiler((), {}, {}, local_sizes).scalar
-    checks = []
+    checks = [(f"{op.value}.shape[{axis}] % ({pyx(f)}) == 0",
+               f"axis {axis} of {op.value} must be a multiple of {text(f)} = {{{pyx(f)}}}") for axis, f in multiples]
     for axis, dim in enumerate(value.shape):
-        if not (dim.is_Symbol and dim not in param_syms):
+        if not (dim.is_Symbol and dim not in param_syms) and axis not in {a for a, _ in multiples}:
             checks.append((f"{op.value}.shape[{axis}] == {pyx(dim)}",
                            f"axis {axis} of {op.value} must have length {text(dim)} = {{{pyx(dim)}}}"))
     params = [(t.name, t.torch_name or py_name(t.name), [pyx(d) for d in t.shape], t.description)
               for t in op.tensors if t.role == "parameter"]
     tensors = {t.name: (tn, shape, t.shape) for t, (_, tn, shape, _) in zip([t for t in op.tensors if t.role == "parameter"], params)}
     tensors[op.value] = (op.value, [pyx(d) for d in value.shape], value.shape)
+    taps = TapKernel(_inline(taps.expr, defs), taps.taps, taps.tap_hi, taps.checked_shapes)
+    materialised = _materialise(op, taps.expr, defs, tensors, local_sizes, pyx)
     out_lengths = [pyx(op.output.shape[op.lhs_indices.index(p)]) for p in op.position]
     plan = Plan(name=op.name, class_name=_camel(op.name), func_name=f"{op.name}_evolution", summary=op.summary,
                 path="", reason="", dims=len(op.position), value=op.value, value_rank=len(value.shape),
@@ -150,17 +241,17 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 checks=checks, params=params, out_lengths=out_lengths,
                 channels_in=pyx(form.channel_hi + 1),
                 channels_out=pyx(op.output.shape[op.lhs_indices.index(op.out_channel)]),
-                tap_shapes=taps.checked_shapes, kernel_text=text(taps.expr, op.display_names("text")))
+                tap_shapes=taps.checked_shapes, kernel_text=text(taps.expr, op.display_names("text")),
+                definitions=materialised, size_order=tuple(s for s, _ in op.sizes))
     _names(plan)
-    _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic)
+    _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic, defs)
     return plan
 
 
-def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_generic):
+def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_generic, defs):
     khat = taps.expr
     inputs = {t.name for t in op.tensors if t.role == "input"}
-    reads = {str(r.base.label) for r in khat.atoms(sp.Indexed)}
-    static = not (reads & inputs)
+    static = not (_reads(khat, defs) & inputs)
     shared = not (khat.free_symbols & set(form.position)) and not khat.has(form.batch)
     omega = form.omega
     window = isinstance(omega, Window)
@@ -260,19 +351,68 @@ def _native_bias(op, form: EvolutionForm):
 
 
 def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_native):
-    """The generic lowering (always built: the default path or the ``path="generic"`` alternative)."""
+    """The generic lowering (always built: the default path or the ``path="generic"`` alternative).
+
+    With the group factor δ(⌊c/C_g⌋, ⌊o/O_g⌋) the kernel is built per group (b, g, o', c', p, u) and
+    the windows are viewed as (b, g, c', p, u); a depthwise kernel whose rest reads the channel only
+    as ⌊c/k⌋ is built once per block of k channels (involution). Otherwise the full (b, o, c, p, u).
+    """
     if not layout_ok:
         raise EvosymError(f"{op.name}: the generic path supports channels-first or channels-last layouts only")
     b, o, c = form.batch, form.out_channel, form.channel
-    axes = (b, o, c) + tuple(form.position) + taps.taps
-    extent = {b: plan.runtime_sizes[0][0] if plan.runtime_sizes else "x.shape[0]", o: plan.channels_out, c: plan.channels_in}
-    extent.update({p: f"L_out[{k}]" for k, p in enumerate(form.position)})
-    extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)})
-    plan.kernel = GridCompiler(axes, extent, tensors, local_sizes, prefix="k").compile(taps.expr)
+    batch = plan.runtime_sizes[0][0] if plan.runtime_sizes else "x.shape[0]"
+    pos_l, taps_l = "ijk"[:plan.dims], "uvw"[:plan.dims]
+    pos_ext = {p: f"L_out[{k}]" for k, p in enumerate(form.position)}
+    tap_ext = {u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)}
+    L = [f"L_out[{k}]" for k in range(plan.dims)]
+    K = [pyx(a.kernel) for a in form.omega.axes]
+    grp = group_structure(taps.expr, c, o)
+    if grp is not None and sp.simplify((form.channel_hi + 1) / grp[0] - plan_out_channels(op) / grp[1]) != 0:
+        grp = None
+    block = channel_block(grp[2], o, c) if grp is not None and grp[:2] == (1, 1) else None
+    g, o1, c1 = sp.Symbol("g", integer=True), sp.Symbol("o_in_group", integer=True), sp.Symbol("c_in_group", integer=True)
+    if block is not None:
+        rest = grp[2].xreplace({f: g for f in grp[2].atoms(sp.floor) if f.args[0].free_symbols & {o, c}})
+        axes, expr = (b, g) + taps.taps + tuple(form.position), rest
+        extent = {b: batch, g: pyx((form.channel_hi + 1) / block)}
+        plan.kernel_letters = "bg" + taps_l + pos_l
+        plan.windows_shape = [batch, extent[g], pyx(block)] + L + K
+        plan.einsum = f"bgc{pos_l}{taps_l}->bgc{pos_l}"
+        plan.kernel_expand = []
+        plan.channel_map = (form.channel_hi + 1, sp.Integer(1), sp.Integer(1), block)
+        plan.kernel_unsqueeze = [2, 3]
+    elif grp is not None:
+        cg, og, rest = grp
+        groups = pyx((form.channel_hi + 1) / cg)
+        expr = rest.xreplace({o: g * og + o1, c: g * cg + c1})
+        axes = (b, g, o1, c1) + taps.taps + tuple(form.position)
+        extent = {b: batch, g: groups, o1: pyx(og), c1: pyx(cg)}
+        plan.kernel_letters = "bgoc" + taps_l + pos_l
+        plan.windows_shape = [batch, groups, pyx(cg)] + L + K
+        plan.einsum = f"bgc{pos_l}{taps_l}->bgo{pos_l}"
+        plan.kernel_expand = [(2, pyx(og))]
+        plan.channel_map = ((form.channel_hi + 1) / cg, og, cg, sp.Integer(1))
+        plan.kernel_unsqueeze = []
+    else:
+        axes, expr = (b, o, c) + taps.taps + tuple(form.position), taps.expr
+        extent = {b: batch, o: plan.channels_out, c: plan.channels_in}
+        plan.kernel_letters = "boc" + taps_l + pos_l
+        plan.windows_shape = [batch, plan.channels_in] + L + K
+        plan.einsum = f"bc{pos_l}{taps_l}->bo{pos_l}"
+        plan.kernel_expand = [(1, plan.channels_out)]
+        plan.channel_map = (sp.Integer(1), plan_out_channels(op), form.channel_hi + 1, sp.Integer(1))
+        plan.kernel_unsqueeze = [1]
+    extent.update(pos_ext)
+    extent.update(tap_ext)
+    plan.kernel = GridCompiler(axes, extent, tensors, local_sizes, prefix="k").compile(expr)
     plan.kernel_axes = [str(a) for a in axes]
-    pos, taps_l = "ijk"[:plan.dims], "uvw"[:plan.dims]
-    plan.kernel_letters = "boc" + pos + taps_l
-    plan.einsum = f"bc{pos}{taps_l}->bo{pos}"   # windows -> output; the kernel's letters are chosen at run time
+    plan.out_shape = [batch, plan.channels_out] + L
     if form.bias != 0 and bias_native is None:
         baxes = (b, o) + tuple(form.position)
-        plan.bias_program = GridCompiler(baxes, {k: extent[k] for k in baxes}, tensors, local_sizes, prefix="beta").compile(form.bias)
+        bext = {b: batch, o: plan.channels_out, **pos_ext}
+        plan.bias_program = GridCompiler(baxes, bext, tensors, local_sizes, prefix="beta").compile(form.bias)
+
+
+def plan_out_channels(op):
+    """The output's channel extent (a SymPy expression)."""
+    return op.output.shape[op.lhs_indices.index(op.out_channel)]

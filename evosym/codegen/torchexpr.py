@@ -206,8 +206,18 @@ class GridCompiler:
                 raise EvosymError(f"code generation: the range of {var} depends on an index ({lo}..{hi})")
         for var, lo, hi in e.limits:
             self._arange(var, f"{self._expr(hi - lo + 1)}", self._expr(lo) if lo != 0 else 0)
-        value = self._expr(body)
         dims = tuple(sorted(self.axes.index(l[0]) for l in e.limits))
         tmp = self._tmp()
+        if isinstance(body, sp.Mul) and len(body.args) >= 2 and self.rank <= 52:
+            # a sum of products is a contraction: einsum never materialises the product over all axes
+            letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[:self.rank]
+            factors = [f"_as_grid({self._expr(f)}, {self.rank}, dtype, device)" for f in body.args]
+            kept = "".join(letters[k] for k in range(self.rank) if k not in dims)
+            spec = ",".join([letters] * len(factors)) + "->" + kept
+            self.prog.statements.append(f"{tmp} = torch.einsum({spec!r}, {', '.join(factors)})")
+            for k in dims:
+                self.prog.statements.append(f"{tmp} = {tmp}.unsqueeze({k})")
+            return tmp
+        value = self._expr(body)
         self.prog.statements.append(f"{tmp} = _as_grid({value}, {self.rank}, dtype, device).sum(dim={dims}, keepdim=True)")
         return tmp

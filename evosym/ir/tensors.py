@@ -62,6 +62,13 @@ class Definition(_Indexable):
     description: str = ""
     latex: str | None = None
     text: str | None = None
+    shape: tuple | None = None      # optional extents: generated code may then materialise it once
+
+    def __post_init__(self):
+        if self.shape is not None:
+            if len(self.shape) != len(self.params):
+                raise ValueError(f"definition {self.name!r}: shape has {len(self.shape)} entries for {len(self.params)} indices")
+            object.__setattr__(self, "shape", tuple(sp.sympify(s) for s in self.shape))
 
     @property
     def arity(self) -> int:

@@ -69,6 +69,9 @@ class TextExprPrinter(StrPrinter):
     def _print_Mul(self, expr):
         return _mul_with_sums(self, expr, super()._print_Mul, "·", "(%s)")
 
+    def _print_Pow(self, expr, rational=False):
+        return super()._print_Pow(expr, rational).replace("**", "^")
+
 
 class LatexExprPrinter(LatexPrinter):
     """LaTeX notation for Markdown math and documents."""

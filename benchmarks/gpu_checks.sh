@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The GPU layer of evosym's verification (docs/cuda.md): run on a machine with a CUDA GPU, nvcc and a
+# CUDA build of torch, from the repository root. Prints the GPU, then every numeric check of the
+# generated kernels run on the GPU (TF32 off), then the kernel benchmarks.
+set -u
+nvidia-smi --query-gpu=name,clocks.max.memory,memory.total,driver_version --format=csv
+python -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name(0))"
+nvcc --version | tail -1
+export EVOSYM_CACHE="${EVOSYM_CACHE:-/tmp/evosym-cache}"
+python -m evosym check --all --device cuda --kernels
+python -m evosym bench involution --device cuda --kernels --size B=64
+python -m evosym bench involution --device cuda --kernels --size B=8
+python -m evosym bench --device cuda --repeat 15

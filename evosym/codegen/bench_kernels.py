@@ -1,0 +1,179 @@
+"""Timing evosym's generated kernels against the alternatives, and their memory bandwidth.
+
+``bench_kernels(name, device)`` times, in one process with interleaved rounds and CUDA events:
+the whole operator through the generated kernels (``path="kernels"``), through the generated
+generic path (unfold + einsum), and the traditional implementation (the official unfold-based
+code for involution); then the aggregation alone (the forward kernel on a given kernel tensor)
+with the bytes it must move (x, the kernel tensor and y, each once) as a fraction of the GPU's
+peak bandwidth, and both backward kernels against the forward. Peak bandwidth is the memory
+clock × bus width when torch reports them, else nvidia-smi's, else a table of known GPUs; a
+device-to-device copy is measured as the achievable reference.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+from dataclasses import dataclass, field
+
+import torch
+
+from .. import catalogue
+from ..errors import EvosymError
+from ..ir.operator import format_sizes
+from ..runtime.aggregate import evolution_aggregate, library_info
+from .check import bind, load_source
+from .plan import make_plan
+from .render import render_torch
+from .torchexpr import py_name
+
+KNOWN_PEAK = {"H100 80GB HBM3": 3.35e12, "H100 PCIe": 2.0e12, "H100 NVL": 3.9e12, "H200": 4.8e12, "A100-SXM4-80GB": 2.04e12}
+
+
+@dataclass
+class KernelBench:
+    name: str
+    sizes: str
+    device: str
+    rows: list = field(default_factory=list)   # (what, ms, note)
+    lines: list = field(default_factory=list)
+
+    def text(self) -> str:
+        out = [f"{self.name} on {self.device} ({self.sizes})", "| what | ms | note |", "|---|---:|---|"]
+        out += [f"| {w} | {ms:.4f} | {note} |" for w, ms, note in self.rows]
+        return "\n".join(out + self.lines)
+
+
+def _events_ms(fns, rounds=7, iters=20) -> list[float]:
+    """Median ms per call over interleaved rounds, each round timed with CUDA events."""
+    for f in fns:
+        for _ in range(3):
+            f()
+    samples = [[] for _ in fns]
+    for r in range(rounds):
+        order = list(range(len(fns)))
+        order = order[r % len(fns):] + order[:r % len(fns)]
+        for k in order:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda.synchronize()
+            start.record()
+            for _ in range(iters):
+                fns[k]()
+            end.record()
+            torch.cuda.synchronize()
+            samples[k].append(start.elapsed_time(end) / iters)
+    return [statistics.median(s) for s in samples]
+
+
+def peak_bandwidth(device) -> tuple[float, str]:
+    """(bytes/s, how it was found) for the GPU's memory."""
+    props = torch.cuda.get_device_properties(device)
+    clock, width = getattr(props, "memory_clock_rate", 0), getattr(props, "memory_bus_width", 0)
+    if clock and width:
+        return 2 * clock * 1e3 * width / 8, f"torch: {clock / 1e3:.0f} MHz × {width} bit × 2"
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=clocks.max.memory", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=30).stdout.split()
+        mhz = float(out[0]) if out else 0.0
+    except (OSError, subprocess.SubprocessError, ValueError):
+        mhz = 0.0
+    for key, bw in KNOWN_PEAK.items():
+        if key in props.name:
+            return bw, f"datasheet value for {key}" + (f" (nvidia-smi max memory clock {mhz:.0f} MHz)" if mhz else "")
+    raise EvosymError(f"peak bandwidth of {props.name} unknown: add it to KNOWN_PEAK")
+
+
+def _unfold_aggregate(plan, x, kt, env):
+    """The unfold-based aggregation (as official involution code does it) on the same kernel tensor, for
+    2-D windows of one kernel per channel block; None for other forms."""
+    import torch.nn.functional as F
+    if plan.dims != 2 or plan.kernel_unsqueeze != [2, 3]:
+        return None
+    names = {py_name(s): v for s, v in env.items()}
+    ev = lambda e: eval(e, {}, names)  # noqa: E731,S307 - expressions generated from sizes
+    K = tuple(ev(k) for k in plan.window["kernel"])
+    args = dict(kernel_size=K, dilation=tuple(ev(d) for d in plan.window["dilation"]),
+                padding=tuple(ev(p) for p in plan.window["padding"]), stride=tuple(ev(s) for s in plan.window["stride"]))
+    B, C = x.shape[:2]
+    groups = kt.shape[1]
+    H, W = kt.shape[-2:]
+
+    def run():
+        cols = F.unfold(x, **args).view(B, groups, C // groups, K[0] * K[1], H, W)
+        return (kt.reshape(B, groups, 1, K[0] * K[1], H, W) * cols).sum(dim=3).view(B, C, H, W)
+    return run
+
+
+def bench_kernels(name: str, *, device: str = "cuda", sizes=None, rounds: int = 7) -> KernelBench:
+    if device != "cuda" or not torch.cuda.is_available():
+        raise EvosymError("kernel benchmarks need --device cuda and a GPU (torch.cuda.is_available())")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    mod = catalogue.load(name)
+    cp = mod.proof().check()
+    op = cp.operator
+    bench = dict(op.bench or {})
+    if sizes:
+        by_name = {str(k): k for k, _ in op.sizes}
+        bench.update({by_name[str(k)]: v for k, v in sizes.items()})
+    plan = make_plan(cp)
+    gen = load_source(render_torch(plan, op.torch_binding), op.name)
+    fn = getattr(gen, plan.func_name)
+    env = {k: int(v) for k, v in bench.items()}
+    shapes = op.shapes_at(env)
+    g = torch.Generator().manual_seed(0)
+    t = {x.name: torch.randn(shapes[x.name], generator=g).to(device) for x in op.tensors}
+    named = {str(k): v for k, v in env.items()}
+    lib = library_info(name, device)
+    report = KernelBench(op.name, format_sizes(env), torch.cuda.get_device_name(device))
+    report.lines.append(f"kernel library: {'loaded from cache' if lib.cached else f'built in {lib.seconds:.2f} s'} "
+                        f"({lib.arch})")
+    with torch.no_grad():
+        whole = [bind(fn, plan, op, t, env, "kernels"), bind(fn, plan, op, t, env, "generic"),
+                 lambda: op.torch_reference(t, named)]
+        ms = _events_ms(whole, rounds)
+        report.rows += [("operator, generated CUDA kernels", ms[0], "kernel generation in torch + fused aggregation"),
+                        ("operator, generated generic path", ms[1], f"unfold + einsum: {ms[1] / ms[0]:.1f}× the kernels"),
+                        (f"operator, traditional ({op.reference_name})", ms[2], f"{ms[2] / ms[0]:.1f}× the kernels")]
+        # the aggregation alone, on a materialised kernel tensor
+        args = {py_name(s): env[s] for s, _ in op.sizes if s in env}
+        L_out = tuple(int(v) for v in op.shapes_at(env)[op.output.name][2:])
+        kt = gen._kernel_tensor(t[op.value], *[t[ir] for ir, _, _, _ in plan.params],
+                                **{k: v for k, v in args.items() if k in plan.size_names}, L_out=L_out)
+        for axis in plan.kernel_unsqueeze:
+            kt = kt.unsqueeze(axis)
+        kt = kt.contiguous()
+        x = t[op.value].contiguous()
+        order = tuple(env[s] for s in plan.size_order)
+        agg = lambda: evolution_aggregate(op.name, x, kt, order)  # noqa: E731
+        y = agg()
+        copy_src = torch.empty(x.numel() + kt.numel() + y.numel(), device=device)
+        copy_dst = torch.empty_like(copy_src)
+        unfold = _unfold_aggregate(plan, x, kt, env)
+        fns = [agg, lambda: copy_dst.copy_(copy_src)] + ([unfold] if unfold else [])
+        timed = _events_ms(fns, rounds)
+        a_ms, copy_ms = timed[:2]
+        if unfold:
+            torch.testing.assert_close(unfold(), y, rtol=1e-3, atol=1e-3)   # the same aggregation (float32 sums)
+            report.rows.append(("aggregation, unfold-based (F.unfold, multiply, sum)", timed[2],
+                                f"{timed[2] / a_ms:.1f}× the forward kernel"))
+        nbytes = (x.numel() + kt.numel() + y.numel()) * x.element_size()
+        peak, how = peak_bandwidth(device)
+        achieved = nbytes / (a_ms * 1e-3)
+        report.rows.append(("aggregation forward kernel", a_ms,
+                            f"{nbytes / 1e6:.0f} MB required, {achieved / 1e9:.0f} GB/s = {achieved / peak:.0%} of peak "
+                            f"{peak / 1e9:.0f} GB/s ({how}); a copy of the same bytes reaches "
+                            f"{2 * nbytes / (copy_ms * 1e-3) / 1e9:.0f} GB/s (read + write)"))
+    xg, kg = x.clone().requires_grad_(True), kt.clone().requires_grad_(True)
+    dy = torch.randn_like(y)
+    y2 = evolution_aggregate(op.name, xg, kg, order)
+
+    def back_input():
+        torch.autograd.grad(y2, [xg], dy, retain_graph=True)
+
+    def back_kernel():
+        torch.autograd.grad(y2, [kg], dy, retain_graph=True)
+    bi, bk = _events_ms([back_input, back_kernel], rounds)
+    report.rows.append(("aggregation backward, input gradient", bi, f"{bi / a_ms:.2f}× the forward"))
+    report.rows.append(("aggregation backward, kernel gradient", bk, f"{bk / a_ms:.2f}× the forward"))
+    return report

@@ -1,0 +1,1 @@
+"""Building and calling evosym's generated kernels (CUDA, or the same source emulated on the host)."""

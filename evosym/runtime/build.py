@@ -1,0 +1,132 @@
+"""Compiling a generated kernel source into a cached shared library.
+
+Two targets, one source: ``cuda`` (nvcc, for the current GPU's architecture) and ``host`` (the
+system C++ compiler with ``evosym_emulate.h``: CUDA built-ins as thread-local structs and a
+grid loop as the launcher; valid because the generated threads never communicate). Libraries
+are cached by a SHA-256 of the source, the emulation header, the flags, the compiler's version,
+the architecture and the torch/CUDA versions, so a changed input never loads a stale build.
+Builds are written to a temporary file and renamed into place (atomic).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..errors import EvosymError
+
+HOST_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-x", "c++")
+CUDA_FLAGS = ("-O3", "-shared", "-Xcompiler", "-fPIC", "-std=c++17")
+
+
+@dataclass(frozen=True)
+class Library:
+    path: Path
+    target: str          # "host" or "cuda"
+    arch: str            # "sm_90", or "host"
+    cached: bool         # loaded from the cache (no compilation)
+    seconds: float       # time spent compiling (0 when cached)
+
+
+def emulation_header() -> str:
+    return resources.files("evosym.templates").joinpath("cuda/evosym_emulate.h").read_text(encoding="utf-8")
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("EVOSYM_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "evosym")
+    return Path(root) / "kernels"
+
+
+def compiler(target: str) -> str:
+    """The compiler executable for ``target``, or a clear error when there is none."""
+    name = {"host": os.environ.get("CXX", "c++"), "cuda": "nvcc"}[target]
+    path = shutil.which(name)
+    if path is None:
+        raise EvosymError(f"no {name!r} on PATH: the {target} kernels cannot be built here")
+    return path
+
+
+def _version(exe: str) -> str:
+    try:
+        return subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise EvosymError(f"{exe} --version failed: {exc}") from None
+
+
+def _versions() -> str:
+    try:
+        import torch
+        return f"torch {torch.__version__} cuda {torch.version.cuda}"
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return "no torch"
+
+
+def build(source: str, target: str, arch: str | None = None) -> Library:
+    """The shared library for ``source`` (built now, or loaded from the cache)."""
+    if target not in ("host", "cuda"):
+        raise EvosymError(f"unknown kernel target {target!r} (host or cuda)")
+    exe = compiler(target)
+    arch = arch or "host"
+    header = emulation_header() if target == "host" else ""
+    flags = HOST_FLAGS if target == "host" else CUDA_FLAGS + (f"-arch={arch}",)
+    key = hashlib.sha256("\0".join([source, header, " ".join(flags), _version(exe), arch, _versions()]).encode()).hexdigest()
+    folder = cache_dir() / key[:2]
+    lib = folder / f"{key}.so"
+    if lib.exists():
+        return Library(lib, target, arch, True, 0.0)
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="evosym-build-") as tmp:
+        src = Path(tmp) / ("kernels.cu" if target == "cuda" else "kernels.cpp")
+        src.write_text(source, encoding="utf-8")
+        cmd = [exe, *flags]
+        if target == "host":
+            (Path(tmp) / "evosym_emulate.h").write_text(header, encoding="utf-8")
+            cmd += ["-include", str(Path(tmp) / "evosym_emulate.h")]
+        out = Path(tmp) / "lib.so"
+        cmd += [str(src), "-o", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise EvosymError(f"building the {target} kernels failed ({' '.join(cmd[:2])} …):\n{proc.stderr.strip()[-4000:]}")
+        fd, partial = tempfile.mkstemp(dir=folder, suffix=".so.partial")
+        os.close(fd)
+        shutil.copyfile(out, partial)
+        os.replace(partial, lib)
+    return Library(lib, target, arch, False, time.perf_counter() - start)
+
+
+def ptxas_report(source: str, arch: str) -> dict:
+    """{kernel: (registers, spill store bytes, spill load bytes)} from ``nvcc -Xptxas -v`` (compile only)."""
+    import re
+    if not re.fullmatch(r"sm_\d+a?", arch):
+        raise EvosymError(f"not a CUDA architecture: {arch!r} (e.g. sm_80)")
+    exe = compiler("cuda")
+    with tempfile.TemporaryDirectory(prefix="evosym-ptxas-") as tmp:
+        src = Path(tmp) / "kernels.cu"
+        src.write_text(source, encoding="utf-8")
+        proc = subprocess.run([exe, "-O3", "-std=c++17", f"-arch={arch}", "-Xptxas", "-v", "-c", str(src),
+                               "-o", str(Path(tmp) / "k.o")], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise EvosymError(f"nvcc failed for {arch}:\n{proc.stderr.strip()[-4000:]}")
+    out, current, spills = {}, None, (0, 0)
+    for line in proc.stderr.splitlines():
+        m = re.search(r"Function properties for (\S+)", line)
+        if m:
+            current = m.group(1)
+        m = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", line)
+        if m:
+            spills = (int(m.group(1)), int(m.group(2)))
+        m = re.search(r"Used (\d+) registers", line)
+        if m and current:
+            name = re.search(r"evo_(forward_shared|forward|backward_input|backward_kernel)_f(32|64)(ILi(\d+)E)?", current)
+            label = (name.group(0).split("ILi")[0] + (f"<{name.group(4)}>" if name.group(4) else "")) if name else current
+            out[label] = (int(m.group(1)),) + spills
+            current, spills = None, (0, 0)
+    return dict(sorted(out.items()))

@@ -1,0 +1,119 @@
+"""CUDA code generation, verified in layers (docs/cuda.md):
+
+1. golden sources under codegen/cuda regenerate byte for byte;
+2. nvcc compiles every kernel for sm_80 and sm_90 (skipped, with the reason, where nvcc is absent);
+3. the same source, built for the host with evosym_emulate.h, runs the full numeric check
+   (forward, float64/float32, exact integers, gradcheck, gradients) against the references;
+4. on a GPU: ``benchmarks/gpu_checks.sh`` (not in CI: CI has no GPU).
+A mutated kernel source must fail layer 3 (a canary), and bad inputs get clear errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import shutil
+
+import pytest
+import torch
+
+from evosym import catalogue
+from evosym.codegen.check import check_operator
+from evosym.codegen.generate import committed_dir, generate
+from evosym.errors import EvosymError
+from evosym.runtime import aggregate as agg
+from evosym.runtime.build import ptxas_report
+
+from cli_helpers import run_cli
+
+UPDATE = os.environ.get("EVOSYM_UPDATE_GOLDEN") == "1"
+WINDOWED = [n for n in catalogue.catalogue_names() if n != "linear"]   # linear is channels-last
+HOST = shutil.which(os.environ.get("CXX", "c++")) is not None
+NVCC = shutil.which("nvcc") is not None
+
+
+@pytest.mark.parametrize("name", WINDOWED)
+def test_committed_cuda_source_is_current(name):
+    gen = generate(name, "cuda")
+    path = committed_dir("cuda") / gen.filename
+    if UPDATE:
+        path.write_text(gen.source, encoding="utf-8")
+    committed = path.read_text(encoding="utf-8")
+    if committed != gen.source:
+        diff = "".join(list(difflib.unified_diff(committed.splitlines(True), gen.source.splitlines(True)))[:40])
+        pytest.fail(f"{path} is stale; regenerate with EVOSYM_UPDATE_GOLDEN=1 and review:\n{diff}")
+    assert "#include <torch" not in gen.source and "ATen" not in gen.source   # standalone
+
+
+def test_channels_last_operators_are_refused_with_a_reason(capsys):
+    with pytest.raises(EvosymError, match="channels-first"):
+        generate("linear", "cuda")
+    rc, out, err = run_cli(capsys, "codegen", "linear", "--target", "cuda")
+    assert rc == 2 and "channels-first" in err
+
+
+@pytest.mark.skipif(not NVCC, reason="nvcc is not on PATH: CUDA compilation not tested here")
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_every_kernel_compiles_with_nvcc(arch):
+    for name in ("involution", "conv2d", "conv3d", "conv1d"):
+        report = ptxas_report(generate(name, "cuda").source, arch)
+        kinds = {k.split("<")[0] for k in report}
+        assert kinds == {f"evo_{k}_{t}" for k in ("forward", "forward_shared", "backward_input", "backward_kernel")
+                         for t in ("f32", "f64")}, kinds
+        assert all(regs > 0 for regs, _, _ in report.values())
+
+
+@pytest.mark.skipif(not HOST, reason="no C++ compiler: the host build of the kernels is not tested here")
+@pytest.mark.parametrize("name", WINDOWED)
+def test_host_build_of_the_cuda_kernels_passes_the_numeric_check(name):
+    report = check_operator(name, kernels=True)
+    assert report.paths == ("auto", "generic", "kernels")
+    assert report.ok, report.text()
+    text = report.text()
+    assert "✓ gradcheck kernels" in text and "float32 kernels" in text
+
+
+@pytest.mark.skipif(not HOST, reason="no C++ compiler")
+def test_a_wrong_kernel_source_fails_the_numeric_check(monkeypatch):
+    """Canary: the forward kernel drops the last tap of every window; the check must fail."""
+    good = agg.kernels_for("involution")
+    bad_source = good.source.replace("u1 <= hi1; ++u1, kp += kstep", "u1 < hi1; ++u1, kp += kstep")
+    assert bad_source != good.source
+    bad = dataclasses.replace(good, source=bad_source, libraries={})
+    monkeypatch.setitem(agg._KERNELS, "involution", bad)
+    report = check_operator("involution", kernels=True, gradients=False)
+    assert not report.ok and "✗ torch.float64 kernels" in report.text()
+
+
+@pytest.mark.skipif(not HOST, reason="no C++ compiler")
+def test_bad_inputs_to_the_kernels_are_clear_errors():
+    sizes = (1, 1, 2, 1, 3, 3, 1, 1)   # B, G, C_g, D, H, W, R, s
+    x = torch.randn(1, 2, 3, 3, dtype=torch.float64)
+    kt = torch.randn(1, 1, 1, 1, 3, 3, 3, 3, dtype=torch.float64)
+    y = agg.evolution_aggregate("involution", x, kt, sizes)
+    assert y.shape == (1, 2, 3, 3)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        agg.evolution_aggregate("involution", x.half(), kt.half(), sizes)
+    with pytest.raises(ValueError, match="kernel tensor is torch.float32"):
+        agg.evolution_aggregate("involution", x, kt.float(), sizes)
+    with pytest.raises(ValueError, match="x must have shape"):
+        agg.evolution_aggregate("involution", x[:, :1], kt, sizes)
+    with pytest.raises(ValueError, match="contiguous"):
+        agg.evolution_aggregate("involution", x.transpose(2, 3), kt, sizes)
+    with pytest.raises(ValueError, match="kernel tensor must have shape"):
+        agg.evolution_aggregate("involution", x, kt[..., :2], sizes)
+    with pytest.raises(ValueError, match="sizes must be 8 integers"):
+        agg.evolution_aggregate("involution", x, kt, sizes[:-1])
+
+
+@pytest.mark.skipif(not HOST, reason="no C++ compiler")
+def test_builds_are_cached_by_content(tmp_path, monkeypatch):
+    from evosym.runtime.build import build
+    monkeypatch.setenv("EVOSYM_CACHE", str(tmp_path))
+    src = generate("conv1d", "cuda").source
+    first = build(src, "host")
+    again = build(src, "host")
+    other = build(src + "\n// changed\n", "host")
+    assert not first.cached and again.cached and again.path == first.path
+    assert not other.cached and other.path != first.path
