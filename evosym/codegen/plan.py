@@ -176,7 +176,7 @@ def channel_block(rest, o, c):
     return dens.pop()
 
 
-def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=None) -> Plan:
+def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=None, grouped: bool = True) -> Plan:
     """The plan for a checked proof; refuses proofs that did not check.
 
     ``mutate_kernel(K̂) -> K̂'`` replaces the verified tap kernel; it exists only so that tests can
@@ -244,6 +244,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 tap_shapes=taps.checked_shapes, kernel_text=text(taps.expr, op.display_names("text")),
                 definitions=materialised, size_order=tuple(s for s, _ in op.sizes))
     _names(plan)
+    plan.grouped = grouped   # False: the generic path builds the full (b, o, c) kernel (deltas as masks)
     _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic, defs)
     return plan
 
@@ -366,7 +367,7 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
     tap_ext = {u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)}
     L = [f"L_out[{k}]" for k in range(plan.dims)]
     K = [pyx(a.kernel) for a in form.omega.axes]
-    grp = group_structure(taps.expr, c, o)
+    grp = group_structure(taps.expr, c, o) if getattr(plan, "grouped", True) else None
     if grp is not None and sp.simplify((form.channel_hi + 1) / grp[0] - plan_out_channels(op) / grp[1]) != 0:
         grp = None
     block = channel_block(grp[2], o, c) if grp is not None and grp[:2] == (1, 1) else None

@@ -26,13 +26,13 @@ def _template(name, old, new, **plan_kw) -> Outcome:
     if old not in text:
         raise AssertionError(f"the template no longer contains {old!r}: update this mutant")
     cp = load(name).proof().check()
-    source = render_torch(make_plan(cp, **plan_kw), cp.operator.torch_binding, source=text.replace(old, new, 1))
+    source = render_torch(make_plan(cp, **plan_kw), cp.operator.torch_binding, source=text.replace(old, new))
     return _outcome(name, source)
 
 
 @mutant("generated-code", "template: the unfold ignores dilation")
 def template_unfold_without_dilation():
-    return _template("conv1d", "windows.unfold(2 + axis, d * (K - 1) + 1, s)", "windows.unfold(2 + axis, K, s)")
+    return _template("conv1d", "windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)", "windows.unfold(2 + axis, K_, s_)")
 
 
 @mutant("generated-code", "template: the native call passes the stride as dilation")
@@ -47,7 +47,7 @@ def template_bias_subtracted():
 
 @mutant("generated-code", "template: zero padding one wider on the left")
 def template_padding_off_by_one():
-    return _template("conv1d", "pad += [P, max(P, need - xc.shape[2 + axis] - P)]", "pad += [P + 1, max(P, need - xc.shape[2 + axis] - P)]")
+    return _template("conv1d", "pad += [P_, max(P_, need - xc.shape[2 + axis] - P_)]", "pad += [P_ + 1, max(P_, need - xc.shape[2 + axis] - P_)]")
 
 
 @mutant("generated-code", "template: the native call forgets groups")
@@ -62,7 +62,7 @@ def template_layout_ignored():
 
 @mutant("generated-code", "template: the generic path keeps windows from position 1 (off by one)")
 def template_window_slice_off_by_one():
-    return _template("conv1d", "tuple(slice(0, n) for n in L_out)]\n    # K̂", "tuple(slice(1, n + 1) for n in L_out)]\n    # K̂")
+    return _template("conv1d", "tuple(slice(0, n) for n in L_out)]\n    windows = windows.reshape(", "tuple(slice(1, n + 1) for n in L_out)]\n    windows = windows.reshape(")
 
 
 @mutant("generated-code", "template: the native weight is taken from the generic kernel's first group only")
