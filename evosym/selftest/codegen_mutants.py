@@ -98,7 +98,7 @@ def printer_delta_negated():
             out = original(self, e)
             return out.replace(" == ", " != ") if type(e).__name__ == "KroneckerDelta" else out
         return _expr_uncached
-    return _printer("conv2d", "_expr_uncached", replacement, force_generic=True)
+    return _printer("conv2d", "_expr_uncached", replacement, force_generic=True, grouped=False)
 
 
 @mutant("generated-code", "printer: subtraction printed as addition")
