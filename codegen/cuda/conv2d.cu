@@ -182,7 +182,7 @@ __global__ void evo_forward_f32(const float* __restrict__ x, const float* __rest
             // innermost axis: pointers advance by the kernel stride and the dilation
             const i64 q1 = evo_q_1(z, p1, lo1);
             const float* kp = kc + lo1 * kl.stride[5] + u0 * kl.stride[4];
-            const float* xp = xc + q0 * evo_len_in_1(z) + q1;
+            const float* xp = xc + (q0) * evo_len_in_1(z) + q1;
             const i64 kstep = kl.stride[5], xstep = evo_dilation_1(z);
             for (i64 u1 = lo1; u1 <= hi1; ++u1, kp += kstep, xp += xstep) {
                 acc += *kp * *xp;
@@ -221,7 +221,7 @@ __global__ void evo_forward_shared_f32(const float* __restrict__ x, const float*
         const i64 q0 = evo_q_0(z, p0, u0);
         const i64 q1 = evo_q_1(z, p1, lo1);
         const float* kp = kb + lo1 * kl.stride[5] + u0 * kl.stride[4];
-        const float* xp = xc + q0 * evo_len_in_1(z) + q1;
+        const float* xp = xc + (q0) * evo_len_in_1(z) + q1;
         const i64 kstep = kl.stride[5], xstep = evo_dilation_1(z);
         for (i64 u1 = lo1; u1 <= hi1; ++u1, kp += kstep, xp += xstep) {
             const float kv = *kp;
@@ -229,7 +229,7 @@ __global__ void evo_forward_shared_f32(const float* __restrict__ x, const float*
             for (int r = 0; r < CH; ++r) acc[r] += kv * xp[r * plane_in];
         }
     }
-    float* yp = y + (b * evo_groups(z) + c0) * plane_out + p0 * evo_len_out_1(z) + p1;
+    float* yp = y + (b * evo_groups(z) + c0) * plane_out + (p0) * evo_len_out_1(z) + p1;
 #pragma unroll
     for (int r = 0; r < CH; ++r) yp[r * plane_out] = acc[r];
 }
@@ -264,7 +264,7 @@ __global__ void evo_backward_input_f32(const float* __restrict__ kt, const float
                 const i64 n1 = evo_p_num_1(z, q1, u1);   // in [0, s·(L_out − 1)]
                 if (s1 != 1 && evo_rem(n1, s1) != 0) continue;
                 const i64 p1 = s1 == 1 ? n1 : evo_div(n1, s1);
-                acc += ko[u0 * kl.stride[4] + p0 * kl.stride[6] + u1 * kl.stride[5] + p1 * kl.stride[7]] * dyo[p0 * evo_len_out_1(z) + p1];
+                acc += ko[u0 * kl.stride[4] + p0 * kl.stride[6] + u1 * kl.stride[5] + p1 * kl.stride[7]] * dyo[(p0) * evo_len_out_1(z) + p1];
             }
         }
     }
@@ -302,7 +302,7 @@ __global__ void evo_backward_kernel_f32(const float* __restrict__ x, const float
             for (i64 p1 = lo[7]; p1 < hi[7]; ++p1) {
                 const i64 q1 = evo_q_1(z, p1, u1);
                 if (q1 < 0 || q1 >= evo_len_in_1(z)) continue;
-                acc += dyo[p0 * evo_len_out_1(z) + p1] * xc[q0 * evo_len_in_1(z) + q1];
+                acc += dyo[(p0) * evo_len_out_1(z) + p1] * xc[(q0) * evo_len_in_1(z) + q1];
             }
         }
     }
@@ -381,7 +381,7 @@ __global__ void evo_forward_f64(const double* __restrict__ x, const double* __re
             // innermost axis: pointers advance by the kernel stride and the dilation
             const i64 q1 = evo_q_1(z, p1, lo1);
             const double* kp = kc + lo1 * kl.stride[5] + u0 * kl.stride[4];
-            const double* xp = xc + q0 * evo_len_in_1(z) + q1;
+            const double* xp = xc + (q0) * evo_len_in_1(z) + q1;
             const i64 kstep = kl.stride[5], xstep = evo_dilation_1(z);
             for (i64 u1 = lo1; u1 <= hi1; ++u1, kp += kstep, xp += xstep) {
                 acc += *kp * *xp;
@@ -420,7 +420,7 @@ __global__ void evo_forward_shared_f64(const double* __restrict__ x, const doubl
         const i64 q0 = evo_q_0(z, p0, u0);
         const i64 q1 = evo_q_1(z, p1, lo1);
         const double* kp = kb + lo1 * kl.stride[5] + u0 * kl.stride[4];
-        const double* xp = xc + q0 * evo_len_in_1(z) + q1;
+        const double* xp = xc + (q0) * evo_len_in_1(z) + q1;
         const i64 kstep = kl.stride[5], xstep = evo_dilation_1(z);
         for (i64 u1 = lo1; u1 <= hi1; ++u1, kp += kstep, xp += xstep) {
             const double kv = *kp;
@@ -428,7 +428,7 @@ __global__ void evo_forward_shared_f64(const double* __restrict__ x, const doubl
             for (int r = 0; r < CH; ++r) acc[r] += kv * xp[r * plane_in];
         }
     }
-    double* yp = y + (b * evo_groups(z) + c0) * plane_out + p0 * evo_len_out_1(z) + p1;
+    double* yp = y + (b * evo_groups(z) + c0) * plane_out + (p0) * evo_len_out_1(z) + p1;
 #pragma unroll
     for (int r = 0; r < CH; ++r) yp[r * plane_out] = acc[r];
 }
@@ -463,7 +463,7 @@ __global__ void evo_backward_input_f64(const double* __restrict__ kt, const doub
                 const i64 n1 = evo_p_num_1(z, q1, u1);   // in [0, s·(L_out − 1)]
                 if (s1 != 1 && evo_rem(n1, s1) != 0) continue;
                 const i64 p1 = s1 == 1 ? n1 : evo_div(n1, s1);
-                acc += ko[u0 * kl.stride[4] + p0 * kl.stride[6] + u1 * kl.stride[5] + p1 * kl.stride[7]] * dyo[p0 * evo_len_out_1(z) + p1];
+                acc += ko[u0 * kl.stride[4] + p0 * kl.stride[6] + u1 * kl.stride[5] + p1 * kl.stride[7]] * dyo[(p0) * evo_len_out_1(z) + p1];
             }
         }
     }
@@ -501,7 +501,7 @@ __global__ void evo_backward_kernel_f64(const double* __restrict__ x, const doub
             for (i64 p1 = lo[7]; p1 < hi[7]; ++p1) {
                 const i64 q1 = evo_q_1(z, p1, u1);
                 if (q1 < 0 || q1 >= evo_len_in_1(z)) continue;
-                acc += dyo[p0 * evo_len_out_1(z) + p1] * xc[q0 * evo_len_in_1(z) + q1];
+                acc += dyo[(p0) * evo_len_out_1(z) + p1] * xc[(q0) * evo_len_in_1(z) + q1];
             }
         }
     }

@@ -221,7 +221,7 @@ __global__ void evo_forward_f32(const float* __restrict__ x, const float* __rest
                 // innermost axis: pointers advance by the kernel stride and the dilation
                 const i64 q2 = evo_q_2(z, p2, lo2);
                 const float* kp = kc + lo2 * kl.stride[6] + u0 * kl.stride[4] + u1 * kl.stride[5];
-                const float* xp = xc + (q0 * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2;
+                const float* xp = xc + ((q0) * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2;
                 const i64 kstep = kl.stride[6], xstep = evo_dilation_2(z);
                 for (i64 u2 = lo2; u2 <= hi2; ++u2, kp += kstep, xp += xstep) {
                     acc += *kp * *xp;
@@ -266,7 +266,7 @@ __global__ void evo_forward_shared_f32(const float* __restrict__ x, const float*
             const i64 q1 = evo_q_1(z, p1, u1);
             const i64 q2 = evo_q_2(z, p2, lo2);
             const float* kp = kb + lo2 * kl.stride[6] + u0 * kl.stride[4] + u1 * kl.stride[5];
-            const float* xp = xc + (q0 * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2;
+            const float* xp = xc + ((q0) * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2;
             const i64 kstep = kl.stride[6], xstep = evo_dilation_2(z);
             for (i64 u2 = lo2; u2 <= hi2; ++u2, kp += kstep, xp += xstep) {
                 const float kv = *kp;
@@ -275,7 +275,7 @@ __global__ void evo_forward_shared_f32(const float* __restrict__ x, const float*
             }
         }
     }
-    float* yp = y + (b * evo_groups(z) + c0) * plane_out + (p0 * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2;
+    float* yp = y + (b * evo_groups(z) + c0) * plane_out + ((p0) * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2;
 #pragma unroll
     for (int r = 0; r < CH; ++r) yp[r * plane_out] = acc[r];
 }
@@ -318,7 +318,7 @@ __global__ void evo_backward_input_f32(const float* __restrict__ kt, const float
                     const i64 n2 = evo_p_num_2(z, q2, u2);   // in [0, s·(L_out − 1)]
                     if (s2 != 1 && evo_rem(n2, s2) != 0) continue;
                     const i64 p2 = s2 == 1 ? n2 : evo_div(n2, s2);
-                    acc += ko[u0 * kl.stride[4] + p0 * kl.stride[7] + u1 * kl.stride[5] + p1 * kl.stride[8] + u2 * kl.stride[6] + p2 * kl.stride[9]] * dyo[(p0 * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2];
+                    acc += ko[u0 * kl.stride[4] + p0 * kl.stride[7] + u1 * kl.stride[5] + p1 * kl.stride[8] + u2 * kl.stride[6] + p2 * kl.stride[9]] * dyo[((p0) * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2];
                 }
             }
         }
@@ -361,7 +361,7 @@ __global__ void evo_backward_kernel_f32(const float* __restrict__ x, const float
                 for (i64 p2 = lo[9]; p2 < hi[9]; ++p2) {
                     const i64 q2 = evo_q_2(z, p2, u2);
                     if (q2 < 0 || q2 >= evo_len_in_2(z)) continue;
-                    acc += dyo[(p0 * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2] * xc[(q0 * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2];
+                    acc += dyo[((p0) * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2] * xc[((q0) * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2];
                 }
             }
         }
@@ -446,7 +446,7 @@ __global__ void evo_forward_f64(const double* __restrict__ x, const double* __re
                 // innermost axis: pointers advance by the kernel stride and the dilation
                 const i64 q2 = evo_q_2(z, p2, lo2);
                 const double* kp = kc + lo2 * kl.stride[6] + u0 * kl.stride[4] + u1 * kl.stride[5];
-                const double* xp = xc + (q0 * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2;
+                const double* xp = xc + ((q0) * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2;
                 const i64 kstep = kl.stride[6], xstep = evo_dilation_2(z);
                 for (i64 u2 = lo2; u2 <= hi2; ++u2, kp += kstep, xp += xstep) {
                     acc += *kp * *xp;
@@ -491,7 +491,7 @@ __global__ void evo_forward_shared_f64(const double* __restrict__ x, const doubl
             const i64 q1 = evo_q_1(z, p1, u1);
             const i64 q2 = evo_q_2(z, p2, lo2);
             const double* kp = kb + lo2 * kl.stride[6] + u0 * kl.stride[4] + u1 * kl.stride[5];
-            const double* xp = xc + (q0 * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2;
+            const double* xp = xc + ((q0) * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2;
             const i64 kstep = kl.stride[6], xstep = evo_dilation_2(z);
             for (i64 u2 = lo2; u2 <= hi2; ++u2, kp += kstep, xp += xstep) {
                 const double kv = *kp;
@@ -500,7 +500,7 @@ __global__ void evo_forward_shared_f64(const double* __restrict__ x, const doubl
             }
         }
     }
-    double* yp = y + (b * evo_groups(z) + c0) * plane_out + (p0 * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2;
+    double* yp = y + (b * evo_groups(z) + c0) * plane_out + ((p0) * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2;
 #pragma unroll
     for (int r = 0; r < CH; ++r) yp[r * plane_out] = acc[r];
 }
@@ -543,7 +543,7 @@ __global__ void evo_backward_input_f64(const double* __restrict__ kt, const doub
                     const i64 n2 = evo_p_num_2(z, q2, u2);   // in [0, s·(L_out − 1)]
                     if (s2 != 1 && evo_rem(n2, s2) != 0) continue;
                     const i64 p2 = s2 == 1 ? n2 : evo_div(n2, s2);
-                    acc += ko[u0 * kl.stride[4] + p0 * kl.stride[7] + u1 * kl.stride[5] + p1 * kl.stride[8] + u2 * kl.stride[6] + p2 * kl.stride[9]] * dyo[(p0 * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2];
+                    acc += ko[u0 * kl.stride[4] + p0 * kl.stride[7] + u1 * kl.stride[5] + p1 * kl.stride[8] + u2 * kl.stride[6] + p2 * kl.stride[9]] * dyo[((p0) * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2];
                 }
             }
         }
@@ -586,7 +586,7 @@ __global__ void evo_backward_kernel_f64(const double* __restrict__ x, const doub
                 for (i64 p2 = lo[9]; p2 < hi[9]; ++p2) {
                     const i64 q2 = evo_q_2(z, p2, u2);
                     if (q2 < 0 || q2 >= evo_len_in_2(z)) continue;
-                    acc += dyo[(p0 * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2] * xc[(q0 * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2];
+                    acc += dyo[((p0) * evo_len_out_1(z) + p1) * evo_len_out_2(z) + p2] * xc[((q0) * evo_len_in_1(z) + q1) * evo_len_in_2(z) + q2];
                 }
             }
         }

@@ -21,6 +21,7 @@ import sympy as sp
 from ..codegen.plan import channel_block, group_structure
 from ..codegen.taps import tap_kernel
 from ..ir.neighbourhood import Window
+from ..ir.tensors import definitions_read
 from ..proof.proof import CheckedProof
 
 
@@ -36,22 +37,11 @@ def cost(cp: CheckedProof) -> Cost:
     params = sp.Add(*[sp.Mul(*t.shape) for t in op.tensors if t.role == "parameter"])
     outputs = sp.Mul(*op.output.shape)
     macs = outputs * sp.factor(_macs(op.traditional, False))
-    for d in _materialised(op.traditional, {d.name: d for d in op.definitions}):
+    for d in definitions_read(op.traditional, {d.name: d for d in op.definitions}):
+        if d.shape is None:   # inlined where read: counted there
+            continue
         macs += sp.Mul(*d.shape) * sp.factor(_macs(d.body, False))
     return Cost(params, sp.factor(macs) if macs.is_Add else macs, _kernel_entries(cp))
-
-
-def _materialised(expr, defs, seen=None) -> list:
-    """Definitions with a shape read (transitively) by ``expr``, each once, in a stable order."""
-    seen = [] if seen is None else seen
-    for r in sorted(expr.atoms(sp.Indexed), key=str):
-        d = defs.get(str(r.base.label))
-        if d is None:
-            continue
-        if d.shape is not None and d not in seen:
-            seen.append(d)
-        _materialised(d.body, defs, seen)
-    return seen
 
 
 def _macs(e, inside: bool) -> sp.Expr:

@@ -18,6 +18,7 @@ from ..codegen.plan import channel_block, group_structure
 from ..codegen.taps import tap_kernel
 from ..ir.neighbourhood import Global, Window
 from ..ir.symbols import size_value
+from ..ir.tensors import definitions_read
 from ..printers.expr import text
 from ..proof import poly as P
 from ..proof.bounded import env_of
@@ -129,18 +130,13 @@ def _dynamic(op, form, defs, samples) -> Property:
                                                                                   "NOT confirmed at the grid shapes"))
 
 
-def _bound_vars(expr, defs, seen=None) -> dict:
+def _bound_vars(expr, defs) -> dict:
     """Summation variables and their ranges in ``expr`` and in the definitions it reads."""
-    seen = set() if seen is None else seen
     out = {}
-    for s in sp.preorder_traversal(expr):
-        if isinstance(s, sp.Sum):
-            out.update({var: (lo, hi) for var, lo, hi in s.limits})
-    for r in expr.atoms(sp.Indexed):
-        name = str(r.base.label)
-        if name in defs and name not in seen:
-            seen.add(name)
-            out.update(_bound_vars(defs[name].body, defs, seen))
+    for e in [expr] + [d.body for d in definitions_read(expr, defs)]:
+        for s in sp.preorder_traversal(e):
+            if isinstance(s, sp.Sum):
+                out.update({var: (lo, hi) for var, lo, hi in s.limits})
     return out
 
 

@@ -191,18 +191,6 @@ def _sizes(items) -> dict:
     return out
 
 
-def _bench_sizes(name, overrides):
-    """The operator's benchmark sizes with ``overrides`` applied (None when there are none)."""
-    if not overrides:
-        return None
-    op = catalogue.load(name).operator
-    known = {str(k) for k, _ in op.sizes}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise EvosymError(f"{op.name} has no size {', '.join(unknown)} (sizes: {', '.join(sorted(known))})")
-    return {**{str(k): v for k, v in (op.bench or {}).items()}, **overrides}
-
-
 def cmd_bench(args, parser) -> int:
     import torch
 
@@ -220,7 +208,7 @@ def cmd_bench(args, parser) -> int:
     rows = []
     for name in names:
         rows.append(bench_operator(name, device=args.device, repeat=args.repeat, generic=not args.no_generic,
-                                   sizes=_bench_sizes(name, sizes)))
+                                   sizes=sizes or None))
         print(f"measured {name}", file=sys.stderr)
     print(f"device: {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"median of {args.repeat} interleaved rounds")

@@ -81,26 +81,46 @@ def _time_ms(fns, repeat, device) -> list[float]:
     return [statistics.median(s) for s in samples]
 
 
-def bench_operator(name: str, *, device: str = "cpu", repeat: int = 10, generic: bool = True, sizes=None) -> BenchRow:
-    """One row: ``sizes`` (Symbol or name → int) overrides the operator's benchmark size."""
+@dataclass
+class Setup:
+    """An operator ready to time: its plan, generated function, sizes and random inputs on the device."""
+
+    op: object
+    plan: object
+    gen: object
+    fn: object
+    env: dict
+    t: dict
+
+
+def prepare(name: str, device: str, sizes=None) -> Setup:
+    """The operator at its benchmark sizes, ``sizes`` (Symbol or name → int) overriding some of them."""
     if device == "cuda" and not torch.cuda.is_available():
         raise EvosymError("--device cuda: CUDA is not available on this machine")
-    mod = catalogue.load(name)
-    cp = mod.proof().check()
+    cp = catalogue.load(name).proof().check()
     op = cp.operator
-    bench = op.bench
-    if sizes is not None:
+    bench = dict(op.bench or {})
+    if sizes:
         by_name = {str(k): k for k, _ in op.sizes}
-        bench = {by_name.get(str(k), k): v for k, v in sizes.items()}
+        unknown = sorted(str(k) for k in sizes if str(k) not in by_name)
+        if unknown:
+            raise EvosymError(f"{op.name} has no size {', '.join(unknown)} (sizes: {', '.join(sorted(by_name))})")
+        bench.update({by_name[str(k)]: v for k, v in sizes.items()})
     if not bench or op.torch_reference is None:
         raise EvosymError(f"{op.name} has no benchmark size or no torch reference")
     plan = make_plan(cp)
     gen = load_source(render_torch(plan, op.torch_binding), op.name)
-    fn = getattr(gen, plan.func_name)
     env = {k: int(v) for k, v in bench.items()}
     shapes = op.shapes_at(env)
     g = torch.Generator().manual_seed(0)
     t = {x.name: torch.randn(shapes[x.name], generator=g).to(device) for x in op.tensors}
+    return Setup(op, plan, gen, getattr(gen, plan.func_name), env, t)
+
+
+def bench_operator(name: str, *, device: str = "cpu", repeat: int = 10, generic: bool = True, sizes=None) -> BenchRow:
+    """One row: ``sizes`` (Symbol or name → int) overrides some of the operator's benchmark sizes."""
+    st = prepare(name, device, sizes)
+    op, plan, fn, env, t = st.op, st.plan, st.fn, st.env, st.t
     sizes = {str(k): v for k, v in env.items()}
     with torch.no_grad():
         fns = [bind(fn, plan, op, t, env, "auto"), lambda: op.torch_reference(t, sizes)]

@@ -18,13 +18,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .. import catalogue
 from ..errors import EvosymError
 from ..ir.operator import format_sizes
 from ..runtime.aggregate import evolution_aggregate, library_info
-from .check import bind, load_source
-from .plan import make_plan
-from .render import render_torch
+from .bench import prepare
+from .check import bind
 from .torchexpr import py_name
 
 KNOWN_PEAK = {"H100 80GB HBM3": 3.35e12, "H100 PCIe": 2.0e12, "H100 NVL": 3.9e12, "H200": 4.8e12, "A100-SXM4-80GB": 2.04e12}
@@ -109,20 +107,8 @@ def bench_kernels(name: str, *, device: str = "cuda", sizes=None, rounds: int = 
         raise EvosymError("kernel benchmarks need --device cuda and a GPU (torch.cuda.is_available())")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    mod = catalogue.load(name)
-    cp = mod.proof().check()
-    op = cp.operator
-    bench = dict(op.bench or {})
-    if sizes:
-        by_name = {str(k): k for k, _ in op.sizes}
-        bench.update({by_name[str(k)]: v for k, v in sizes.items()})
-    plan = make_plan(cp)
-    gen = load_source(render_torch(plan, op.torch_binding), op.name)
-    fn = getattr(gen, plan.func_name)
-    env = {k: int(v) for k, v in bench.items()}
-    shapes = op.shapes_at(env)
-    g = torch.Generator().manual_seed(0)
-    t = {x.name: torch.randn(shapes[x.name], generator=g).to(device) for x in op.tensors}
+    st = prepare(name, device, sizes)
+    op, plan, gen, fn, env, t = st.op, st.plan, st.gen, st.fn, st.env, st.t
     named = {str(k): v for k, v in env.items()}
     lib = library_info(name, device)
     report = KernelBench(op.name, format_sizes(env), torch.cuda.get_device_name(device))

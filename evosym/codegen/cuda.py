@@ -79,9 +79,9 @@ def cuda_context(cp, plan: Plan) -> dict:
             back_hi=c_index(sp.floor(pn0 / alpha), local)))
     groups, og, cg, share = plan.channel_map
     x_flat, y_flat = "q0", "p0"
-    for k in range(1, plan.dims):
-        x_flat = f"({x_flat}) * evo_len_in_{k}(z) + q{k}" if k > 1 else f"q0 * evo_len_in_1(z) + q1"
-        y_flat = f"({y_flat}) * evo_len_out_{k}(z) + p{k}" if k > 1 else f"p0 * evo_len_out_1(z) + p1"
+    for k in range(1, plan.dims):   # row-major offsets, Horner form
+        x_flat = f"({x_flat}) * evo_len_in_{k}(z) + q{k}"
+        y_flat = f"({y_flat}) * evo_len_out_{k}(z) + p{k}"
     return dict(plan=plan, name=op.name, ident=py_name(op.name), summary=op.summary, version=__version__,
                 template=TEMPLATE, dims=plan.dims, x_flat=x_flat, y_flat=y_flat, axes=axes, threads=THREADS,
                 sizes=[(py_name(s), meaning) for s, meaning in op.sizes],

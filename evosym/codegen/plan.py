@@ -22,6 +22,7 @@ import sympy as sp
 from ..errors import EvosymError
 from ..ir.evolution import EvolutionForm
 from ..ir.neighbourhood import Window
+from ..ir.tensors import definitions_read
 from ..proof.proof import CheckedProof
 from ..printers.expr import text
 from ..ir.symbols import InRange
@@ -75,6 +76,7 @@ class Plan:
                                                     # the kernel of group g is kernel group ⌊g/share⌋
     kernel_unsqueeze: list = field(default_factory=list)  # axes that make the kernel (b, g, o', c', u…, p…)
     size_order: tuple = ()                          # every size symbol, in the operator's order
+    grouped: bool = True                            # False: the generic path builds the full (b, o, c) kernel
     all_sizes: list = field(default_factory=list)
     static: bool = False                           # K̂ reads no input: the operator is linear in x
     integer_kernel: bool = False                   # K̂ has only integer constants: integer inputs give exact outputs
@@ -88,16 +90,17 @@ def _names(plan: "Plan") -> None:
     plan.size_names = [name for name, _ in plan.module_sizes]
 
 
-def _reads(expr, defs: dict, seen=None) -> set:
+def _reads(expr, defs: dict) -> set:
     """Names of the tensors ``expr`` reads, looking through definitions."""
-    seen = set() if seen is None else seen
-    for r in expr.atoms(sp.Indexed):
-        name = str(r.base.label)
-        if name not in seen:
-            seen.add(name)
-            if name in defs:
-                _reads(defs[name].body, defs, seen)
-    return seen
+    exprs = [expr] + [d.body for d in _definitions_read(expr, defs)]
+    return {str(r.base.label) for e in exprs for r in e.atoms(sp.Indexed)}
+
+
+def _definitions_read(expr, defs: dict) -> list:
+    try:
+        return definitions_read(expr, defs)
+    except ValueError as exc:
+        raise EvosymError(f"code generation: {exc}") from None
 
 
 def _inline(expr, defs: dict):
@@ -114,18 +117,7 @@ def _inline(expr, defs: dict):
 def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx) -> list:
     """Definitions with a shape that ``expr`` reads, each computed once on its own grid (dependencies
     first) and made available to later programs as a tensor."""
-    order: list = []
-
-    def visit(e, stack):
-        for r in sorted(e.atoms(sp.Indexed), key=str):
-            d = defs.get(str(r.base.label))
-            if d is None or d.shape is None or d.name in order:
-                continue
-            if d.name in stack:
-                raise EvosymError(f"code generation: definition {d.name} refers to itself")
-            visit(_inline(d.body, defs), stack | {d.name})
-            order.append(d.name)
-    visit(expr, frozenset())
+    order = [d.name for d in _definitions_read(expr, defs) if d.shape is not None]
     out = []
     for n, name in enumerate(order, 1):
         d = defs[name]
@@ -244,7 +236,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 tap_shapes=taps.checked_shapes, kernel_text=text(taps.expr, op.display_names("text")),
                 definitions=materialised, size_order=tuple(s for s, _ in op.sizes))
     _names(plan)
-    plan.grouped = grouped   # False: the generic path builds the full (b, o, c) kernel (deltas as masks)
+    plan.grouped = grouped
     _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic, defs)
     return plan
 
@@ -367,7 +359,7 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
     tap_ext = {u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)}
     L = [f"L_out[{k}]" for k in range(plan.dims)]
     K = [pyx(a.kernel) for a in form.omega.axes]
-    grp = group_structure(taps.expr, c, o) if getattr(plan, "grouped", True) else None
+    grp = group_structure(taps.expr, c, o) if plan.grouped else None
     if grp is not None and sp.simplify((form.channel_hi + 1) / grp[0] - plan_out_channels(op) / grp[1]) != 0:
         grp = None
     block = channel_block(grp[2], o, c) if grp is not None and grp[:2] == (1, 1) else None

@@ -81,3 +81,21 @@ class Definition(_Indexable):
     @property
     def lhs(self) -> sp.Indexed:
         return self.base[self.params]
+
+
+def definitions_read(expr: sp.Expr, defs: dict) -> list:
+    """The definitions ``expr`` reads, directly or through other definitions, each once, every
+    definition after those it reads (a stable order: reads are visited sorted by their text)."""
+    order: list = []
+
+    def visit(e, stack):
+        for r in sorted(e.atoms(sp.Indexed), key=str):
+            d = defs.get(str(r.base.label))
+            if d is None or d in order:
+                continue
+            if d.name in stack:
+                raise ValueError(f"definition {d.name} refers to itself")
+            visit(d.body, stack | {d.name})
+            order.append(d)
+    visit(expr, frozenset())
+    return order

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..codegen.torchexpr import py_name
 from ..errors import EvosymError
 from ..ir.symbols import size_value
 from .build import Library, build
@@ -84,17 +85,12 @@ def kernels_for(name: str) -> Kernels:
     cp = mod.proof().check()
     plan = make_plan(cp)
     op, form = cp.operator, cp.evolution
-    k = Kernels(name=op.name, ident=_ident(op.name), source=render_cuda(cp, plan), sizes=tuple(s for s, _ in op.sizes),
+    k = Kernels(name=op.name, ident=py_name(op.name), source=render_cuda(cp, plan), sizes=tuple(s for s, _ in op.sizes),
                 dims=plan.dims, channel_map=plan.channel_map, lengths_in=tuple(a.length for a in form.omega.axes),
                 lengths_out=tuple(op.output.shape[op.lhs_indices.index(p)] for p in op.position),
                 taps=tuple(a.kernel for a in form.omega.axes), batch=op.output.shape[op.lhs_indices.index(op.batch)])
     with _LOCK:
         return _KERNELS.setdefault(name, k)
-
-
-def _ident(name: str) -> str:
-    from ..codegen.torchexpr import py_name
-    return py_name(name)
 
 
 def library_info(name: str, device) -> Library:
