@@ -59,7 +59,7 @@ def test_canary_mutated_kernel_group_mapping():
 
 
 @pytest.mark.parametrize("old, new", [
-    ("windows.unfold(2 + axis, d * (K - 1) + 1, s)", "windows.unfold(2 + axis, K, s)"),            # dilation lost
+    ("windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)", "windows.unfold(2 + axis, K_, s_)"),      # dilation lost
     ("dilation=dilation, groups=", "dilation=stride, groups="),                                      # wrong argument
     ("    y = y + {{ plan.bias }}.reshape", "    y = y - {{ plan.bias }}.reshape"),                    # bias sign
 ])
