@@ -1,93 +1,24 @@
 """CUDA kernels for a windowed Evolution form: forward, gradient w.r.t. the input, gradient w.r.t. the kernel.
 
-The kernels aggregate with a kernel tensor that the generated PyTorch module computes from K̂
-(the same plan and the same compiled SymPy program as the generic path), in the canonical layout
-
-    kt[b, ⌊g/share⌋, o', c', u…, p…]     y[b, g·O_g + o', p] = Σ_c' Σ_u kt[…] · x̃[b, g·C_g + c', s·p + δ·u − P]
-
-where any axis of kt may have length 1 (broadcast, stride 0 in the kernel). Everything the
-kernels compute with sizes — output lengths, the window offset q(p, u), the clamped tap range
-for p, the inverse map p = (q − β(u))/s, the channel map — is printed from the proved form's
-SymPy expressions by :mod:`.cprint`; the template owns threads, loops and launches only.
+The index pieces come from :mod:`.kernel_context` (printed by SymPy from the proved form, shared
+with the CPU kernels); the template ``cuda/kernels.cu.j2`` owns threads, loops and launches.
 Threads never communicate (no shared memory, no barriers), which is what lets the same source
 run on the host under ``evosym_emulate.h`` (see :mod:`evosym.runtime.build`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import sympy as sp
-
-from .. import __version__
-from ..errors import EvosymError
-from ..proof.symbolic import nonnegative
-from .cprint import c_index, size_names
-from .plan import Plan, plan_out_channels
+from .kernel_context import kernel_context
+from .plan import Plan
 from .render import environment
-from .torchexpr import py_name
 
 TEMPLATE = "cuda/kernels.cu.j2"
 THREADS = 256
 
 
-@dataclass
-class Axis:
-    """One spatial axis as C expressions (p, u, q are the loop variables p{k}, u{k}, q{k})."""
-
-    k: int
-    length_in: str
-    length_out: str
-    kernel: str
-    offset: str       # q(p, u)
-    tap_lo: str       # first tap u with q(p, u) ≥ 0
-    tap_hi: str       # last tap u with q(p, u) ≤ L_in − 1
-    p_num: str        # s·p = p_num(q, u)
-    stride: str
-    dilation: str     # q(p, u + 1) − q(p, u)
-    back_lo: str      # first tap u with 0 ≤ p_num(q, u) ≤ s·(L_out − 1), before clamping to [0, K − 1]
-    back_hi: str
-
-
 def cuda_context(cp, plan: Plan) -> dict:
     """Everything the CUDA template needs for ``plan`` (a windowed, channels-first Evolution form)."""
-    op, form = cp.operator, cp.evolution
-    if [r[0] for r in plan.value_layout] != ["batch", "channel"] + ["position"] * plan.dims or \
-            [r[0] for r in plan.output_layout] != ["batch", "out"] + ["position"] * plan.dims:
-        raise EvosymError(f"{op.name}: the CUDA target supports channels-first layouts (B, C, L…) only")
-    if not 1 <= plan.dims <= 3:
-        raise EvosymError(f"{op.name}: the CUDA target supports 1 to 3 spatial axes, not {plan.dims}")
-    names = size_names([s for s, _ in op.sizes])
-    axes = []
-    for k, (a, p) in enumerate(zip(form.omega.axes, form.position)):
-        pv, uv, qv = sp.Symbol(f"p{k}", integer=True), sp.Symbol(f"u{k}", integer=True), sp.Symbol(f"q{k}", integer=True)
-        local = {**names, pv: f"p{k}", uv: f"u{k}", qv: f"q{k}"}
-        offset = sp.expand(a.offset(pv, uv))
-        alpha, alpha_p = sp.expand(offset.diff(uv)), sp.expand(offset.diff(pv))
-        if alpha.has(pv, uv) or alpha_p.has(pv, uv) or not nonnegative(alpha - 1) or not nonnegative(alpha_p - 1):
-            raise EvosymError(f"{op.name}: the CUDA target needs q = s·p + δ·u − P with s, δ provably ≥ 1 (axis {k})")
-        beta = sp.expand(offset - alpha * uv)
-        length_out = op.output.shape[op.lhs_indices.index(p)]
-        p_num = sp.expand(qv - (offset - alpha_p * pv))        # = α_p·p; affine in u with slope −α
-        pn0 = sp.expand(p_num + alpha * uv)
-        axes.append(Axis(
-            k=k, length_in=c_index(a.length, names), length_out=c_index(length_out, names),
-            kernel=c_index(a.kernel, names), offset=c_index(offset, local),
-            tap_lo=c_index(sp.ceiling(-beta / alpha), local), tap_hi=c_index(sp.floor((a.length - 1 - beta) / alpha), local),
-            p_num=c_index(p_num, local), stride=c_index(alpha_p, names), dilation=c_index(alpha, names),
-            back_lo=c_index(sp.ceiling((pn0 - alpha_p * (length_out - 1)) / alpha), local),
-            back_hi=c_index(sp.floor(pn0 / alpha), local)))
-    groups, og, cg, share = plan.channel_map
-    x_flat, y_flat = "q0", "p0"
-    for k in range(1, plan.dims):   # row-major offsets, Horner form
-        x_flat = f"({x_flat}) * evo_len_in_{k}(z) + q{k}"
-        y_flat = f"({y_flat}) * evo_len_out_{k}(z) + p{k}"
-    return dict(plan=plan, name=op.name, ident=py_name(op.name), summary=op.summary, version=__version__,
-                template=TEMPLATE, dims=plan.dims, x_flat=x_flat, y_flat=y_flat, axes=axes, threads=THREADS,
-                sizes=[(py_name(s), meaning) for s, meaning in op.sizes],
-                groups=c_index(groups, names), og=c_index(og, names), cg=c_index(cg, names),
-                share=c_index(share, names), batch=c_index(op.output.shape[op.lhs_indices.index(op.batch)], names),
-                kernel_text=plan.kernel_text, out_channels=c_index(plan_out_channels(op), names))
+    return dict(kernel_context(cp, plan, "CUDA"), template=TEMPLATE, threads=THREADS)
 
 
 def render_cuda(cp, plan: Plan, source: str | None = None) -> str:
