@@ -1,15 +1,27 @@
-"""The generated kernels as a differentiable torch operation (``torch.autograd.Function``).
+"""The generated kernels as a differentiable torch operation (a registered custom op).
 
 ``evolution_aggregate(name, x, kt, sizes)`` computes y[b, g·O_g + o', p] = Σ_c' Σ_u kt[…]·x̃[…]
-with the operator's generated kernels: nvcc-built CUDA kernels for CUDA tensors, the same source
-built for the host (emulated launch) for CPU tensors. Inputs are validated (types, dtypes,
-devices, contiguity, shapes against the operator's sizes) with clear errors, and no
-configuration is silently skipped: the kernels refuse what they cannot launch. The library talks
-to torch only through raw pointers, so it never includes torch headers and builds in seconds.
+with the operator's generated kernels, chosen by a *backend*:
+
+- ``"cpu"`` (CPU tensors, the default): the CPU kernels (``cpu/kernels.cpp.j2``), built with
+  ``-O3 -march=native`` and OpenMP, run on torch's thread count;
+- ``"cuda"`` (CUDA tensors): the nvcc-built CUDA kernels;
+- ``"emulated"`` (CPU tensors, on request): the CUDA source built for the host with an emulated
+  launch — how CI checks the CUDA source without a GPU (``host_backend("emulated")``).
+
+The operation is the custom op ``evosym::aggregate`` (``torch.library.custom_op``) with a fake
+implementation (shapes, for tracing) and an autograd formula whose two backward passes are custom
+ops as well, so it works under ``torch.compile`` (``fullgraph=True``) as one opaque node per pass.
+Inputs are validated in the op itself (types, dtypes, devices, contiguity, shapes against the
+operator's sizes) with clear errors — eagerly, and at trace time under ``torch.compile``. No
+configuration is silently skipped: the kernels refuse what they cannot launch. The libraries
+talk to torch only through raw pointers (``ctypes``; the GIL is released during the call), so
+they never include torch headers and build in about a second.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
 from dataclasses import dataclass, field
@@ -21,18 +33,33 @@ from ..errors import EvosymError
 from ..ir.symbols import size_value
 from .build import Library, build
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 _KERNELS: dict = {}
 ERRORS = {1001: "more output elements than a 1-D CUDA grid can launch (refused: nothing is skipped)"}
+BACKENDS = ("cpu", "emulated", "cuda")
+_HOST = ["cpu"]   # the backend for CPU tensors: the CPU kernels, or the emulated CUDA source
+
+
+@contextlib.contextmanager
+def host_backend(which: str):
+    """Within the block, CPU tensors run ``which``: "cpu" (the CPU kernels) or "emulated" (the CUDA source)."""
+    if which not in ("cpu", "emulated"):
+        raise EvosymError(f"unknown host backend {which!r} (cpu or emulated)")
+    before = _HOST[0]
+    _HOST[0] = which
+    try:
+        yield
+    finally:
+        _HOST[0] = before
 
 
 @dataclass
 class Kernels:
-    """One operator's generated kernel source and what is needed to call it."""
+    """One operator's generated kernel sources and what is needed to call them."""
 
     name: str
     ident: str
-    source: str
+    source: str                      # the CUDA source (nvcc, or the host build with an emulated launch)
     sizes: tuple                     # SymPy size symbols, in the order the kernels read them
     dims: int
     channel_map: tuple               # SymPy (groups, O_g, C_g, share)
@@ -40,6 +67,7 @@ class Kernels:
     lengths_out: tuple
     taps: tuple
     batch: object
+    cpu_source: str = ""             # the CPU kernels' C++ source
     libraries: dict = field(default_factory=dict)   # (target, arch) -> (Library, ctypes.CDLL)
 
     def extents(self, sizes: tuple) -> dict:
@@ -52,9 +80,14 @@ class Kernels:
                 "in": tuple(val(e) for e in self.lengths_in), "out": tuple(val(e) for e in self.lengths_out),
                 "taps": tuple(val(e) for e in self.taps)}
 
-    def library(self, device: torch.device):
+    def library(self, device: torch.device, backend: str | None = None):
+        """(Library, CDLL) for ``device``: CUDA kernels on a GPU; on the CPU the CPU kernels, or the
+        emulated CUDA source with ``backend="emulated"``."""
         if device.type == "cpu":
-            target, arch = "host", "host"
+            backend = backend or "cpu"
+            if backend not in ("cpu", "emulated"):
+                raise EvosymError(f"{self.name}: backend {backend!r} does not run on the CPU (cpu or emulated)")
+            target, arch = ("cpu", "cpu") if backend == "cpu" else ("host", "host")
         elif device.type == "cuda":
             major, minor = torch.cuda.get_device_capability(device)
             target, arch = "cuda", f"sm_{major}{minor}"
@@ -62,27 +95,27 @@ class Kernels:
             raise EvosymError(f"{self.name}: no generated kernels for device {device} (cpu or cuda)")
         with _LOCK:
             if (target, arch) not in self.libraries:
-                lib = build(self.source, target, None if target == "host" else arch)
+                source = self.cpu_source if target == "cpu" else self.source
+                lib = build(source, target, None if target != "cuda" else arch)
                 cdll = ctypes.CDLL(str(lib.path))
                 for kind in ("forward", "backward_input", "backward_kernel"):
                     for sfx in ("f32", "f64"):
                         fn = getattr(cdll, f"evo_{self.ident}_{kind}_{sfx}")
                         fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.POINTER(ctypes.c_longlong)] * 2 + [ctypes.c_void_p]
                         fn.restype = ctypes.c_int
+                if target == "cpu":
+                    getattr(cdll, f"evo_{self.ident}_set_threads").argtypes = [ctypes.c_int]
                 self.libraries[(target, arch)] = (lib, cdll)
             return self.libraries[(target, arch)]
 
 
 def kernels_for(name: str) -> Kernels:
-    """The generated kernels of a catalogue operator or operator file (proof checked once per process).
-
-    Loading an operator file also registers its kernels under the operator's name, which is how
-    its generated module (``path="kernels"``) finds them in this process.
-    """
+    """The generated kernels of a catalogue operator or operator file (proof checked once per process)."""
     with _LOCK:
         if name in _KERNELS:
             return _KERNELS[name]
     from .. import catalogue
+    from ..codegen.cpu import render_cpu
     from ..codegen.cuda import render_cuda
     from ..codegen.plan import make_plan
     mod = catalogue.load(name)
@@ -92,25 +125,27 @@ def kernels_for(name: str) -> Kernels:
     k = Kernels(name=op.name, ident=py_name(op.name), source=render_cuda(cp, plan), sizes=tuple(s for s, _ in op.sizes),
                 dims=plan.dims, channel_map=plan.channel_map, lengths_in=tuple(a.length for a in form.omega.axes),
                 lengths_out=tuple(op.output.shape[op.lhs_indices.index(p)] for p in op.position),
-                taps=tuple(a.kernel for a in form.omega.axes), batch=op.output.shape[op.lhs_indices.index(op.batch)])
+                taps=tuple(a.kernel for a in form.omega.axes), batch=op.output.shape[op.lhs_indices.index(op.batch)],
+                cpu_source=render_cpu(cp, plan))
     with _LOCK:
-        if name != op.name:   # an operator file: its generated module asks for the kernels by operator name
-            _KERNELS[op.name] = k
         return _KERNELS.setdefault(name, k)
 
 
-def library_info(name: str, device) -> Library:
+def library_info(name: str, device, backend: str | None = None) -> Library:
     """Build (or load) the kernels of ``name`` for ``device``; the Library says how long it took."""
-    return kernels_for(name).library(torch.device(device))[0]
+    return kernels_for(name).library(torch.device(device), backend)[0]
 
 
-def _check(k: Kernels, x, kt, sizes) -> dict:
+def _check(k: Kernels, x, kt, sizes, backend: str) -> dict:
     if not isinstance(x, torch.Tensor) or not isinstance(kt, torch.Tensor):
         raise TypeError(f"{k.name}: x and the kernel tensor must be torch.Tensors")
     if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"{k.name}: the generated kernels take float32 or float64, not {x.dtype}")
     if kt.dtype != x.dtype or kt.device != x.device:
         raise ValueError(f"{k.name}: the kernel tensor is {kt.dtype} on {kt.device} but x is {x.dtype} on {x.device}")
+    if backend not in BACKENDS or (backend == "cuda") != (x.device.type == "cuda"):
+        raise ValueError(f"{k.name}: backend {backend!r} cannot run on {x.device} (cpu or emulated on the CPU, "
+                         f"cuda on a GPU)")
     if not x.is_contiguous():
         raise ValueError(f"{k.name}: x must be contiguous (call .contiguous())")
     if len(sizes) != len(k.sizes) or not all(isinstance(v, int) and v >= 0 for v in sizes):
@@ -133,8 +168,8 @@ def _layout(kt: torch.Tensor):
     return (ctypes.c_longlong * len(vals))(*vals)
 
 
-def _call(k: Kernels, kind: str, a, b, out, sizes, layout):
-    lib = k.library(out.device)[1]
+def _call(k: Kernels, kind: str, a, b, out, sizes, layout, backend: str):
+    lib = k.library(out.device, None if backend == "cuda" else backend)[1]
     fn = getattr(lib, f"evo_{k.ident}_{kind}_{'f32' if out.dtype == torch.float32 else 'f64'}")
     zv = (ctypes.c_longlong * len(sizes))(*sizes)
     stream = None
@@ -143,36 +178,87 @@ def _call(k: Kernels, kind: str, a, b, out, sizes, layout):
             stream = torch.cuda.current_stream(out.device).cuda_stream
             rc = fn(a.data_ptr(), b.data_ptr(), out.data_ptr(), zv, layout, stream)
     else:
+        if backend == "cpu":
+            getattr(lib, f"evo_{k.ident}_set_threads")(torch.get_num_threads())
         rc = fn(a.data_ptr(), b.data_ptr(), out.data_ptr(), zv, layout, stream)
     if rc != 0:
         raise EvosymError(f"{k.name}: {kind} kernel failed: {ERRORS.get(rc, f'CUDA error {rc}')}")
 
 
-class _Aggregate(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, kt, kernels, sizes):
-        ext = _check(kernels, x, kt, sizes)
-        y = torch.empty((ext["B"], ext["groups"] * ext["og"]) + ext["out"], dtype=x.dtype, device=x.device)
-        _call(kernels, "forward", x, kt, y, sizes, _layout(kt))
-        ctx.save_for_backward(x, kt)
-        ctx.kernels, ctx.sizes = kernels, sizes
-        return y
+# ---- the custom ops ----------------------------------------------------------------------
 
-    @staticmethod
-    def backward(ctx, dy):
-        x, kt = ctx.saved_tensors
-        k, sizes = ctx.kernels, ctx.sizes
-        dy = dy.contiguous()
-        dx = dkt = None
-        if ctx.needs_input_grad[0]:
-            dx = torch.empty_like(x)
-            _call(k, "backward_input", kt, dy, dx, sizes, _layout(kt))
-        if ctx.needs_input_grad[1]:
-            dkt = torch.empty(kt.shape, dtype=kt.dtype, device=kt.device)
-            _call(k, "backward_kernel", x, dy, dkt, sizes, _layout(kt))
-        return dx, dkt, None, None
+@torch.library.custom_op("evosym::aggregate", mutates_args=())
+def _aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes: list[int], backend: str) -> torch.Tensor:
+    k = kernels_for(name)
+    sizes = tuple(sizes)
+    ext = _check(k, x, kt, sizes, backend)
+    y = torch.empty((ext["B"], ext["groups"] * ext["og"]) + ext["out"], dtype=x.dtype, device=x.device)
+    _call(k, "forward", x, kt, y, sizes, _layout(kt), backend)
+    return y
 
 
-def evolution_aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes) -> torch.Tensor:
-    """y = the operator's aggregation of x with the kernel tensor ``kt`` (differentiable in both)."""
-    return _Aggregate.apply(x, kt, kernels_for(name), tuple(int(v) for v in sizes))
+@_aggregate.register_fake
+def _aggregate_fake(name, x, kt, sizes, backend):
+    ext = _check(kernels_for(name), x, kt, tuple(sizes), backend)
+    return x.new_empty((ext["B"], ext["groups"] * ext["og"]) + ext["out"])
+
+
+@torch.library.custom_op("evosym::aggregate_backward_input", mutates_args=())
+def _backward_input(name: str, kt: torch.Tensor, dy: torch.Tensor, sizes: list[int], backend: str) -> torch.Tensor:
+    k = kernels_for(name)
+    ext = k.extents(tuple(sizes))
+    dx = torch.empty((ext["B"], ext["groups"] * ext["cg"]) + ext["in"], dtype=dy.dtype, device=dy.device)
+    _call(k, "backward_input", kt, dy.contiguous(), dx, tuple(sizes), _layout(kt), backend)
+    return dx
+
+
+@_backward_input.register_fake
+def _backward_input_fake(name, kt, dy, sizes, backend):
+    ext = kernels_for(name).extents(tuple(sizes))
+    return dy.new_empty((ext["B"], ext["groups"] * ext["cg"]) + ext["in"])
+
+
+@torch.library.custom_op("evosym::aggregate_backward_kernel", mutates_args=())
+def _backward_kernel(name: str, x: torch.Tensor, dy: torch.Tensor, kt: torch.Tensor, sizes: list[int],
+                     backend: str) -> torch.Tensor:
+    k = kernels_for(name)
+    dkt = torch.empty(kt.shape, dtype=kt.dtype, device=kt.device)
+    _call(k, "backward_kernel", x, dy.contiguous(), dkt, tuple(sizes), _layout(kt), backend)
+    return dkt
+
+
+@_backward_kernel.register_fake
+def _backward_kernel_fake(name, x, dy, kt, sizes, backend):
+    return kt.new_empty(kt.shape)
+
+
+def _setup_context(ctx, inputs, output):
+    name, x, kt, sizes, backend = inputs
+    ctx.save_for_backward(x, kt)
+    ctx.name, ctx.sizes, ctx.backend = name, list(sizes), backend
+
+
+def _backward(ctx, dy):
+    x, kt = ctx.saved_tensors
+    dx = dkt = None
+    if ctx.needs_input_grad[1]:
+        dx = _backward_input(ctx.name, kt, dy, ctx.sizes, ctx.backend)
+    if ctx.needs_input_grad[2]:
+        dkt = _backward_kernel(ctx.name, x, dy, kt, ctx.sizes, ctx.backend)
+    return None, dx, dkt, None, None
+
+
+_aggregate.register_autograd(_backward, setup_context=_setup_context)
+
+
+def evolution_aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes, backend: str | None = None) -> torch.Tensor:
+    """y = the operator's aggregation of x with the kernel tensor ``kt`` (differentiable in both).
+
+    ``backend``: None picks "cuda" for CUDA tensors and, for CPU tensors, "cpu" (the CPU kernels)
+    unless a ``host_backend("emulated")`` block asks for the emulated CUDA source.
+    """
+    if not isinstance(x, torch.Tensor) or not isinstance(kt, torch.Tensor):
+        raise TypeError(f"{name}: x and the kernel tensor must be torch.Tensors")
+    if backend is None:
+        backend = "cuda" if x.device.type == "cuda" else _HOST[0]
+    return _aggregate(name, x, kt, [int(v) for v in sizes], backend)

@@ -1,17 +1,22 @@
 """Compiling a generated kernel source into a cached shared library.
 
-Two targets, one source: ``cuda`` (nvcc, for the current GPU's architecture) and ``host`` (the
-system C++ compiler with ``evosym_emulate.h``: CUDA built-ins as thread-local structs and a
-grid loop as the launcher; valid because the generated threads never communicate). Libraries
-are cached by a SHA-256 of the source, the emulation header, the flags, the compiler's version,
-the architecture and the torch/CUDA versions, so a changed input never loads a stale build.
-Builds are written to a temporary file and renamed into place (atomic).
+Three targets: ``cuda`` (the CUDA source, nvcc, for the current GPU's architecture), ``host`` (the
+same CUDA source built by the system C++ compiler with ``evosym_emulate.h``: CUDA built-ins as
+thread-local structs and a grid loop as the launcher; valid because the generated threads never
+communicate; it is how CI runs the CUDA source) and ``cpu`` (the CPU kernels' C++ source, built
+by the system C++ compiler with ``-O3 -march=native`` and OpenMP). Libraries are cached by a
+SHA-256 of the source, the emulation header, the flags, the compiler's version, the architecture,
+the CPU's features (for ``-march=native``: what the compiler resolves it to) and the torch/CUDA
+versions, so a changed input never loads a stale build. Builds are written to a temporary file
+and renamed into place (atomic).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -23,14 +28,18 @@ from pathlib import Path
 from ..errors import EvosymError
 
 HOST_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-x", "c++")
+# -ffp-contract=fast: fused multiply-adds (ISO C++ modes turn contraction off); the numeric check's
+# rounding bound covers either rounding
+CPU_FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-x", "c++")
+TARGETS = ("host", "cpu", "cuda")
 CUDA_FLAGS = ("-O3", "-shared", "-Xcompiler", "-fPIC", "-std=c++17")
 
 
 @dataclass(frozen=True)
 class Library:
     path: Path
-    target: str          # "host" or "cuda"
-    arch: str            # "sm_90", or "host"
+    target: str          # "host" (emulated CUDA source), "cpu" or "cuda"
+    arch: str            # "sm_90", or "host" / "cpu"
     cached: bool         # loaded from the cache (no compilation)
     seconds: float       # time spent compiling (0 when cached)
 
@@ -46,7 +55,8 @@ def cache_dir() -> Path:
 
 def compiler(target: str) -> str:
     """The compiler executable for ``target``, or a clear error when there is none."""
-    name = {"host": os.environ.get("CXX", "c++"), "cuda": "nvcc"}[target]
+    cxx = os.environ.get("CXX") or "c++"
+    name = {"host": cxx, "cpu": cxx, "cuda": "nvcc"}[target]
     path = shutil.which(name)
     if path is None:
         raise EvosymError(f"no {name!r} on PATH: the {target} kernels cannot be built here")
@@ -68,15 +78,37 @@ def _versions() -> str:
         return "no torch"
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_features(exe: str) -> str:
+    """What ``-march=native`` means on this machine: the compiler's resolved target options (GCC),
+    else the CPU's feature flags from /proc/cpuinfo, else the platform's processor name."""
+    try:
+        proc = subprocess.run([exe, "-march=native", "-Q", "--help=target"], capture_output=True, text=True, timeout=60)
+        if proc.returncode == 0 and proc.stdout.strip():
+            return proc.stdout
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = sorted({line for line in f if line.split(":")[0].strip() in ("flags", "Features", "model name")})
+        if flags:
+            return "".join(flags)
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()}"
+
+
 def build(source: str, target: str, arch: str | None = None) -> Library:
     """The shared library for ``source`` (built now, or loaded from the cache)."""
-    if target not in ("host", "cuda"):
-        raise EvosymError(f"unknown kernel target {target!r} (host or cuda)")
+    if target not in TARGETS:
+        raise EvosymError(f"unknown kernel target {target!r} ({', '.join(TARGETS)})")
     exe = compiler(target)
-    arch = arch or "host"
+    arch = arch or target
     header = emulation_header() if target == "host" else ""
-    flags = HOST_FLAGS if target == "host" else CUDA_FLAGS + (f"-arch={arch}",)
-    key = hashlib.sha256("\0".join([source, header, " ".join(flags), _version(exe), arch, _versions()]).encode()).hexdigest()
+    flags = {"host": HOST_FLAGS, "cpu": CPU_FLAGS}.get(target) or CUDA_FLAGS + (f"-arch={arch}",)
+    features = cpu_features(exe) if target == "cpu" else ""
+    key = hashlib.sha256("\0".join([source, header, " ".join(flags), _version(exe), arch, features,
+                                    _versions()]).encode()).hexdigest()
     folder = cache_dir() / key[:2]
     lib = folder / f"{key}.so"
     if lib.exists():
@@ -84,7 +116,7 @@ def build(source: str, target: str, arch: str | None = None) -> Library:
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="evosym-build-") as tmp:
-        src = Path(tmp) / ("kernels.cu" if target == "cuda" else "kernels.cpp")
+        src = Path(tmp) / ("kernels.cu" if target == "cuda" else "kernels.cpp")   # host: a .cu built as C++
         src.write_text(source, encoding="utf-8")
         cmd = [exe, *flags]
         if target == "host":
