@@ -110,7 +110,11 @@ class Kernels:
 
 
 def kernels_for(name: str) -> Kernels:
-    """The generated kernels of a catalogue operator or operator file (proof checked once per process)."""
+    """The generated kernels of a catalogue operator or operator file (proof checked once per process).
+
+    Loading an operator file also registers its kernels under the operator's name, which is how
+    its generated module (``path="kernels"``) finds them in this process.
+    """
     with _LOCK:
         if name in _KERNELS:
             return _KERNELS[name]
@@ -128,6 +132,8 @@ def kernels_for(name: str) -> Kernels:
                 taps=tuple(a.kernel for a in form.omega.axes), batch=op.output.shape[op.lhs_indices.index(op.batch)],
                 cpu_source=render_cpu(cp, plan))
     with _LOCK:
+        if name != op.name:   # an operator file: its generated module asks for the kernels by operator name
+            _KERNELS[op.name] = k
         return _KERNELS.setdefault(name, k)
 
 
