@@ -73,10 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Prove the operator, choose a lowering from its proven properties and write "
                                    "the generated module (NAME.py) to DIR, or print it.")
     _operators(p, "every operator of the catalogue (needs --output)")
-    p.add_argument("--target", choices=("torch", "cuda"), default="torch",
+    p.add_argument("--target", choices=("torch", "cuda", "cpu"), default="torch",
                    help="torch: a PyTorch module (NAME.py); cuda: standalone CUDA kernels, forward and both "
-                        "backward passes (NAME.cu) (default: torch)")
-    p.add_argument("--output", "-o", metavar="DIR", help="write DIR/NAME.py or NAME.cu (atomically) instead of printing")
+                        "backward passes (NAME.cu); cpu: the same as C++ with OpenMP (NAME.cpp) (default: torch)")
+    p.add_argument("--output", "-o", metavar="DIR",
+                   help="write DIR/NAME.py, NAME.cu or NAME.cpp (atomically) instead of printing")
     p.add_argument("--ptxas", metavar="ARCHS",
                    help="with --target cuda: compile with nvcc for these architectures (e.g. sm_80,sm_90) and print "
                         "registers and spills per kernel")
@@ -88,9 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "torch reference: float64, float32, exact integer inputs, gradcheck, gradients.")
     _operators(p, "every operator of the catalogue")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
-    p.add_argument("--kernels", action="store_true",
-                   help="also check the generated kernels (path='kernels'): CUDA on --device cuda, their host "
-                        "build (emulated launch) on the CPU")
+    p.add_argument("--kernels", dest="kernels", action="append_const", const="device", default=[],
+                   help="also check the generated kernels (path='kernels'): the CUDA kernels on --device cuda, "
+                        "the CPU kernels on the CPU")
+    p.add_argument("--emulated", dest="kernels", action="append_const", const="emulated",
+                   help="also check the CUDA kernels' source built for the host with an emulated launch (CPU; "
+                        "how CI checks the CUDA source without a GPU)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random shapes and inputs (printed per shape)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every comparison, not only failures")
     p.add_argument("--candidate", metavar="MODULE:ATTR",
@@ -110,8 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=31, help="timed rounds per implementation (default 31)")
     p.add_argument("--no-generic", action="store_true", help="skip timing the generic lowering")
     p.add_argument("--kernels", action="store_true",
-                   help="with --device cuda and NAME: time the generated CUDA kernels (operator, aggregation alone "
-                        "with its bandwidth, both backward kernels) against the generic and traditional paths")
+                   help="with NAME: time the generated kernels of --device (CPU or CUDA: operator, aggregation alone, "
+                        "both backward passes) against the generic and traditional paths and the unfold-based "
+                        "aggregation; on the CPU also against a native depthwise convolution of the same window")
     p.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
                    help="override a benchmark size (repeatable), e.g. --size B=64")
     p.set_defaults(func=cmd_bench)
