@@ -102,7 +102,7 @@ class ConvFamily:
 
 
 def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid, description: str,
-                  reference_name: str, notes=(), bench=None) -> Operator:
+                  reference_name: str, notes=(), bench=None, figure=None) -> Operator:
     x = TensorDecl("x", (fam.B, fam.C) + fam.L, "input", "input feature map")
     W = TensorDecl("W", (fam.O, fam.Cg) + fam.K, "parameter", "convolution weight (PyTorch layout)", torch_name="weight")
     tensors = [x, W]
@@ -127,7 +127,7 @@ def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid,
         tensors=tuple(tensors), batch=fam.b, out_channel=fam.o, position=fam.p, value="x",
         definitions=(x_pad,), sizes=fam.symbols(), grid=tuple(grid),
         reference=_numpy_reference(_torch_conv(fam, bias)), reference_name=reference_name, description=description,
-        torch_reference=_torch_conv(fam, bias), torch_binding=_binding(fam), bench=bench,
+        torch_reference=_torch_conv(fam, bias), torch_binding=_binding(fam), bench=bench, figure=figure,
         citation="PyTorch torch.nn.functional.conv1d/2d/3d (cross-correlation, zero padding, contiguous groups)",
         notes=tuple(notes))
 

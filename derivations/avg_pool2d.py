@@ -56,6 +56,7 @@ OPERATOR = Operator(
                              "s_w": _pair("stride", 1), "P_h": _pair("padding", 0), "P_w": _pair("padding", 1)},
                    "tensors": {}},
     bench={B: 8, C: 64, H: 56, W_: 56, Kh: 3, Kw: 3, sh: 2, sw: 2, Ph: 1, Pw: 1},
+    figure={B: 1, C: 2, H: 6, W_: 6, Kh: 2, Kw: 2, sh: 2, sw: 2, Ph: 0, Pw: 0},
     description="PyTorch's avg_pool2d with its defaults: every window averages K_h·K_w entries, the zero "
                 "padding included; channels are pooled separately.",
     citation="PyTorch torch.nn.functional.avg_pool2d (count_include_pad=True, ceil_mode=False)",

@@ -11,6 +11,7 @@ OPERATOR = conv_operator(
                 "output channels into contiguous blocks.",
     reference_name="torch.nn.functional.conv1d",
     bench=_F.config(B=8, G=1, C_g=64, O_g=64, L=3136, K=3, P=1),
+    figure=_F.config(G=1, C_g=2, O_g=2, L=9, K=3, P=1),
     grid=[
         _F.config(G=1, C_g=2, O_g=3, L=7, K=3, P=1),
         _F.config(G=1, C_g=1, O_g=2, L=9, K=3, s=2, P=1),

@@ -11,6 +11,7 @@ OPERATOR = conv_operator(
                 "input; groups split input and output channels into contiguous blocks.",
     reference_name="torch.nn.functional.conv2d",
     bench=_F.config(B=8, G=1, C_g=64, O_g=64, L=(56, 56), K=(3, 3), P=(1, 1)),
+    figure=_F.config(G=1, C_g=2, O_g=2, L=(6, 6), K=(3, 3), P=(1, 1)),
     grid=[
         _F.config(G=1, C_g=2, O_g=3, L=(5, 4), K=(3, 2), P=(1, 0)),
         _F.config(G=1, C_g=1, O_g=2, L=(7, 6), K=(3, 3), s=(2, 3), P=(1, 1)),

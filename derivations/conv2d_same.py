@@ -15,6 +15,7 @@ OPERATOR = conv_operator(
                 "after, output size equal to the input size; groups are contiguous blocks.",
     reference_name="torch.nn.functional.conv2d (padding='same')",
     bench=_F.config(B=8, G=1, C_g=64, O_g=64, L=(56, 56), K=(3, 3)),
+    figure=_F.config(G=1, C_g=2, O_g=2, L=(6, 6), K=(3, 3)),
     grid=[
         _F.config(G=1, C_g=2, O_g=2, L=(5, 4), K=(3, 2)),
         _F.config(G=1, C_g=1, O_g=2, L=(4, 6), K=(4, 3), delta=(1, 2)),

@@ -11,6 +11,7 @@ OPERATOR = conv_operator(
                 "output channels into contiguous blocks.",
     reference_name="torch.nn.functional.conv3d",
     bench=_F.config(B=4, G=1, C_g=32, O_g=32, L=(16, 28, 28), K=(3, 3, 3), P=(1, 1, 1)),
+    figure=_F.config(G=1, C_g=1, O_g=1, L=(3, 5, 5), K=(3, 3, 3), P=(1, 1, 1)),
     grid=[
         _F.config(G=1, C_g=1, O_g=2, L=(3, 4, 2), K=(2, 3, 1), P=(0, 1, 0)),
         _F.config(G=2, C_g=1, O_g=1, L=(4, 3, 5), K=(2, 2, 3), s=(2, 1, 2), P=(1, 0, 1)),

@@ -11,6 +11,7 @@ OPERATOR = conv_operator(
                 "channel ⌊o/M⌋, with its own K_h×K_w filter (weight shape C·M × 1 × K_h × K_w).",
     reference_name="torch.nn.functional.conv2d (groups=C)",
     bench=_F.config(B=8, C=64, M=1, L=(56, 56), K=(7, 7), P=(3, 3)),
+    figure=_F.config(C=3, M=1, L=(6, 6), K=(3, 3), P=(1, 1)),
     grid=[
         _F.config(C=2, M=1, L=(5, 4), K=(3, 3), P=(1, 1)),
         _F.config(C=3, M=2, L=(6, 5), K=(3, 2), s=(2, 1), P=(1, 0)),

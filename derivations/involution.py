@@ -91,6 +91,7 @@ OPERATOR = Operator(
     reference=reference, reference_name="involution_naive (official, eval mode) in torch ops",
     torch_reference=torch_reference,
     bench={B: 8, G: 4, Cg: 16, D: 16, H: 56, W_: 56, R: 3, s: 1},
+    figure={B: 1, G: 2, Cg: 2, D: 2, H: 6, W_: 6, R: 1, s: 1},
     description="Involution inverts convolution's sharing: the K×K kernel is generated from the input at each "
                 "output pixel (from its s×s pooled neighbourhood when s > 1) and shared by the C_g channels "
                 "of a group, while different pixels get different kernels. Eval mode: BatchNorm is a fixed "

@@ -30,6 +30,7 @@ OPERATOR = Operator(
     tensors=(x, W, bias), batch=b, out_channel=o, position=(n,), value="x",
     sizes=((B, "batch size"), (N, "tokens"), (C, "input features"), (O, "output features")),
     bench={B: 8, N: 3136, C: 64, O: 64},
+    figure={B: 1, N: 5, C: 3, O: 2},
     grid=({B: 1, N: 3, C: 4, O: 2}, {B: 2, N: 1, C: 1, O: 3}, {B: 1, N: 4, C: 2, O: 5}),
     reference=_reference, reference_name="torch.nn.functional.linear", torch_reference=_torch_reference,
     torch_binding={"module": "torch.nn.Linear", "requires": [], "sizes": {"C": "m.in_features", "O": "m.out_features"},

@@ -11,6 +11,7 @@ OPERATOR = conv_operator(
                 "s·p; no padding is needed (kernel_size=1, padding=0, dilation=1).",
     reference_name="torch.nn.functional.conv2d (kernel_size=1)",
     bench=_F.config(B=8, G=1, C_g=64, O_g=64, L=(56, 56)),
+    figure=_F.config(G=1, C_g=3, O_g=2, L=(5, 5)),
     grid=[
         _F.config(G=1, C_g=3, O_g=2, L=(3, 4)),
         _F.config(G=2, C_g=2, O_g=1, L=(5, 3), s=(2, 2)),

@@ -84,3 +84,17 @@ def test_cli_output_equals_the_golden_file(outputs, cid):
     rc, out, _ = outputs[cid, SEEDS[0]]
     assert rc == 0
     assert out == golden.read_bytes(), f"CLI output differs from {golden}"
+
+
+def test_numeric_check_shapes_depend_on_the_seed_only():
+    """`evosym check --seed N` replays the same shapes in any interpreter (they were once hash-seed dependent)."""
+    code = ("from evosym.codegen.check import _shapes; from evosym.codegen.plan import make_plan; "
+            "from evosym import catalogue; cp = catalogue.load('conv2d').proof().check(); "
+            "print(sorted(sorted((str(k), v) for k, v in s.items()) for s in _shapes(cp.operator, make_plan(cp), 7, 2)))")
+    outs = set()
+    for seed in ("0", "1", "99"):
+        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed},
+                              capture_output=True, text=True, timeout=TIMEOUT)
+        assert proc.returncode == 0, proc.stderr
+        outs.add(proc.stdout)
+    assert len(outs) == 1, "the check's random shapes depend on the hash seed"

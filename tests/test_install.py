@@ -63,3 +63,16 @@ def test_installed_console_script_proves(installed, tmp_path):
     proc = _run(installed, sys.executable, str(script), "prove", "linear", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "PROVED" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_installed_package_analyses_and_documents(installed, tmp_path):
+    """Every subpackage is installed: properties and costs (evosym.analysis), the docs generator's resources."""
+    for rel in ("analysis/properties.py", "docgen/site.py", "templates/docs/concepts.md.j2",
+                "templates/docs/causal_conv1d.py"):
+        assert (installed / "evosym" / rel).is_file(), rel
+    proc = _run(installed, sys.executable, "-m", "evosym", "info", "depthwise_conv2d", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "depthwise" in proc.stdout and "multiply-adds" in proc.stdout
+    proc = _run(installed, sys.executable, "-c", "from evosym.docgen.tutorial import operator_source; "
+                "print(operator_source()[:30])", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith('"""Causal'), proc.stderr

@@ -31,6 +31,14 @@ class Cost:
     macs: sp.Expr
     kernel_entries: sp.Expr | None
 
+    def _repr_latex_(self) -> str:
+        from ..printers.notebook import cost_latex
+        return cost_latex(self)
+
+    def _repr_markdown_(self) -> str:
+        from ..printers.notebook import cost_markdown
+        return cost_markdown(self)
+
 
 def cost(cp: CheckedProof) -> Cost:
     op = cp.operator

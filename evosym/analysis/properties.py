@@ -41,6 +41,14 @@ class Properties:
     def get(self, name: str) -> str:
         return next(p.value for p in self.items if p.name == name)
 
+    def _repr_latex_(self) -> str:
+        from ..printers.notebook import properties_latex
+        return properties_latex(self)
+
+    def _repr_markdown_(self) -> str:
+        from ..printers.notebook import properties_markdown
+        return properties_markdown(self)
+
 
 def analyse(cp: CheckedProof) -> Properties:
     """Every property of the checked proof's kernel (requires a checked, matching proof)."""
@@ -86,7 +94,7 @@ def _dynamic(op, form, defs, samples) -> Property:
     inputs = {t.name for t in op.tensors if t.role == "input"}
     reads = _input_reads(form.kernel_body, inputs, defs)
     if not reads:
-        confirmed = all(not _atoms_of(v, inputs) for *_, v in samples)
+        confirmed = all(not input_atoms(v, inputs) for *_, v in samples)
         return Property("kernel", "static", f"symbolic: K reads no input; confirmed at {len(op.grid)} shapes: no "
                         f"value of K contains an input entry" if confirmed else "symbolic says static but an input entry "
                         "appears in K: INCONSISTENT")
@@ -111,7 +119,7 @@ def _dynamic(op, form, defs, samples) -> Property:
     # confirmation: which input positions do the values of K contain?
     ok, pools = True, {}
     for env, b, o, c, pt, q, v in samples:
-        positions = {a[2][2:] for a in _atoms_of(v, inputs)}
+        positions = {a[2][2:] for a in input_atoms(v, inputs)}
         if "the centre pixel" == source and not positions <= {tuple(pt)}:
             ok = False
         if "pairs (p, q)" in source and not positions <= {tuple(pt), tuple(q)} and "a global pool" not in source:
@@ -153,7 +161,7 @@ def _pool_positions(reads, bound, env, at) -> set:
     return out
 
 
-def _atoms_of(v, inputs):
+def input_atoms(v, inputs):
     if not isinstance(v, P.Poly):
         return set()
     out = set()

@@ -236,6 +236,32 @@ def cmd_info(args, parser) -> int:
     return 0
 
 
+def cmd_docs(args, parser) -> int:
+    from pathlib import Path
+
+    from ..docgen.site import compare, generate_docs, progress_to_stderr, write_docs
+    root = Path(args.output)
+    if args.check and args.force:
+        raise EvosymError("--check writes nothing; it does not take --force")
+    if not root.is_dir():
+        raise EvosymError(f"documentation folder {root} does not exist" + ("" if args.check else "; create it first"))
+    files = generate_docs(progress=progress_to_stderr)
+    if args.check:
+        problems = compare(files, root)
+        for line in problems:
+            print(line)
+        if problems:
+            print(f"evosym: {len(problems)} generated doc file(s) out of date; run 'evosym docs --force'", file=sys.stderr)
+            return 1
+        print(f"docs up to date: {len(files)} generated files in {root}")
+        return 0
+    written = write_docs(files, root, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} of {len(files)} generated files changed in {root}")
+    return 0
+
+
 def cmd_selftest(args, parser) -> int:
     from ..selftest.run import run, summary
     rows = run(categories=set(args.category or ()))

@@ -13,8 +13,8 @@ import sys
 
 from .. import __version__
 from ..errors import EvosymError
-from .commands import (cmd_bench, cmd_check, cmd_codegen, cmd_info, cmd_list, cmd_prove, cmd_rules, cmd_selftest,
-                       cmd_table)
+from .commands import (cmd_bench, cmd_check, cmd_codegen, cmd_docs, cmd_info, cmd_list, cmd_prove, cmd_rules,
+                       cmd_selftest, cmd_table)
 
 
 def _seconds(text: str) -> float:
@@ -120,6 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
                    help="override a benchmark size (repeatable), e.g. --size B=64")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("docs", help="generate docs/ from the proofs: operator pages, pictures, index, rules, tutorial",
+                       description="Regenerate the generated pages of the documentation folder: one page and one "
+                                   "connectivity picture (SVG) per catalogue operator, the catalogue index, the "
+                                   "concepts page, the rules reference and the executed tutorial. Hand-written "
+                                   "pages are never touched.")
+    p.add_argument("--output", "-o", metavar="DIR", default="docs", help="the documentation folder (default: docs)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 listing every generated file that is missing, stale or left over")
+    p.add_argument("--force", action="store_true", help="overwrite generated files that changed")
+    p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("selftest", help="run the mutation suite: every seeded mutant must be killed",
                        description="Seeded wrong proof steps, operator definitions, kernel properties, generated "

@@ -45,6 +45,7 @@ class Operator:
     torch_reference: Callable | None = field(default=None, compare=False)
     torch_binding: Mapping | None = field(default=None, compare=False)
     bench: Mapping | None = field(default=None, compare=False)   # realistic sizes for `evosym bench`
+    figure: Mapping | None = field(default=None, compare=False)  # small sizes for the connectivity picture
     description: str = ""
     citation: str = ""
     notes: tuple[str, ...] = ()

@@ -52,6 +52,14 @@ class CheckedProof:
     def ok(self) -> bool:
         return all(s.check.ok for s in self.steps) and all(c.ok for c in self.checks) and self.evolution is not None
 
+    def _repr_latex_(self) -> str:
+        from ..printers.notebook import proof_latex
+        return proof_latex(self)
+
+    def _repr_markdown_(self) -> str:
+        from ..printers.notebook import proof_markdown
+        return proof_markdown(self)
+
     @property
     def operator(self) -> Operator:
         return self.proof.operator

@@ -1,0 +1,66 @@
+"""Rich display in Jupyter: proofs, properties and costs as LaTeX (MathJax) and Markdown.
+
+Jupyter calls ``_repr_latex_`` / ``_repr_markdown_`` on the last value of a cell. The LaTeX forms
+are display math only (what MathJax renders; a whole document would not), the Markdown forms
+reuse the Markdown printer. The objects get these methods in their own modules, which import
+from here lazily: the printers depend on the proof objects, not the other way round.
+"""
+
+from __future__ import annotations
+
+from .expr import LatexExprPrinter, latex
+from .markdown import render_markdown
+from .tex import tex_escape
+
+
+def _text(s: str) -> str:
+    """Plain text inside math mode."""
+    return r"\text{" + tex_escape(s) + "}"
+
+
+def proof_latex(cp) -> str:
+    """The chain traditional form = step 1 = … = Evolution form, one aligned line per step."""
+    op = cp.operator
+    p = LatexExprPrinter(op.display_names("latex"))._print
+    rows = [f"{p(op.lhs)} &= {p(op.traditional)} && {_text('traditional form')}"]
+    for k, s in enumerate(cp.steps, 1):
+        label = s.check.label if s.check.ok else "FAILED"
+        rows.append(f"&= {p(s.after)} && {_text(f'{k}. {s.rule} ({label})')}")
+    verdict = "PROVED" if cp.ok else "NOT PROVED"
+    general = sum(1 for s in cp.steps if s.check.ok and s.check.general)
+    rows.append(f"&&& {_text(f'{verdict}: {len(cp.steps)} steps, {general} general; {len(cp.shapes)} grid shapes')}")
+    return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
+
+
+def proof_markdown(cp) -> str:
+    return render_markdown(cp, heading=3)
+
+
+def properties_markdown(props) -> str:
+    rows = [f"**Kernel properties of `{props.operator}`**", "", "| property | value | derived and confirmed |",
+            "|---|---|---|"]
+    esc = lambda s: s.replace("|", r"\|")  # noqa: E731
+    rows += [f"| {p.name} | {esc(p.value)} | {esc(p.how)} |" for p in props.items]
+    return "\n".join(rows) + "\n"
+
+
+def properties_latex(props) -> str:
+    rows = [f"{_text(p.name)} &: {_text(p.value)}" for p in props.items]
+    return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
+
+
+def _cost_rows(c):
+    rows = [("parameters", c.parameters), ("multiply-adds", c.macs)]
+    if c.kernel_entries is not None:
+        rows.append(("kernel entries", c.kernel_entries))
+    return rows
+
+
+def cost_latex(c) -> str:
+    return "$$\\begin{aligned}" + " \\\\ ".join(f"{_text(n)} &= {latex(e)}" for n, e in _cost_rows(c)) + "\\end{aligned}$$"
+
+
+def cost_markdown(c) -> str:
+    rows = ["| cost | formula in the sizes |", "|---|---|"]
+    rows += [f"| {n} | ${latex(e)}$ |" for n, e in _cost_rows(c)]
+    return "\n".join(rows) + "\n"
