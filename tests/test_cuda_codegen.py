@@ -3,7 +3,8 @@
 1. golden sources under codegen/cuda regenerate byte for byte;
 2. nvcc compiles every kernel for sm_80 and sm_90 (skipped, with the reason, where nvcc is absent);
 3. the same source, built for the host with evosym_emulate.h, runs the full numeric check
-   (forward, float64/float32, exact integers, gradcheck, gradients) against the references;
+   (forward, float64/float32, exact integers, gradcheck, gradients) against the references
+   (path "kernels-emulated"; the "kernels" path on the CPU is the CPU kernels, tests/test_cpu_kernels.py);
 4. on a GPU: ``benchmarks/gpu_checks.sh`` (not in CI: CI has no GPU).
 A mutated kernel source must fail layer 3 (a canary), and bad inputs get clear errors.
 """
@@ -67,11 +68,12 @@ def test_every_kernel_compiles_with_nvcc(arch):
 @pytest.mark.skipif(not HOST, reason="no C++ compiler: the host build of the kernels is not tested here")
 @pytest.mark.parametrize("name", WINDOWED)
 def test_host_build_of_the_cuda_kernels_passes_the_numeric_check(name):
-    report = check_operator(name, kernels=True)
-    assert report.paths == ("auto", "generic", "kernels")
+    report = check_operator(name, emulated=True)
+    assert report.paths == ("auto", "generic", "kernels-emulated")
     assert report.ok, report.text()
     text = report.text()
-    assert "✓ gradcheck kernels" in text and "float32 kernels" in text
+    assert "✓ gradcheck kernels-emulated" in text and "float32 kernels-emulated" in text
+    assert "CUDA source, host build (emulated launch)" in text
 
 
 @pytest.mark.skipif(not HOST, reason="no C++ compiler")
@@ -82,8 +84,8 @@ def test_a_wrong_kernel_source_fails_the_numeric_check(monkeypatch):
     assert bad_source != good.source
     bad = dataclasses.replace(good, source=bad_source, libraries={})
     monkeypatch.setitem(agg._KERNELS, "involution", bad)
-    report = check_operator("involution", kernels=True, gradients=False)
-    assert not report.ok and "✗ torch.float64 kernels" in report.text()
+    report = check_operator("involution", emulated=True, gradients=False)
+    assert not report.ok and "✗ torch.float64 kernels-emulated" in report.text()
 
 
 @pytest.mark.skipif(not HOST, reason="no C++ compiler")
@@ -91,7 +93,9 @@ def test_bad_inputs_to_the_kernels_are_clear_errors():
     sizes = (1, 1, 2, 1, 3, 3, 1, 1)   # B, G, C_g, D, H, W, R, s
     x = torch.randn(1, 2, 3, 3, dtype=torch.float64)
     kt = torch.randn(1, 1, 1, 1, 3, 3, 3, 3, dtype=torch.float64)
-    y = agg.evolution_aggregate("involution", x, kt, sizes)
+    with agg.host_backend("emulated"):
+        y = agg.evolution_aggregate("involution", x, kt, sizes)
+    torch.testing.assert_close(y, agg.evolution_aggregate("involution", x, kt, sizes))   # CPU kernels: the same
     assert y.shape == (1, 2, 3, 3)
     with pytest.raises(TypeError, match="float32 or float64"):
         agg.evolution_aggregate("involution", x.half(), kt.half(), sizes)

@@ -33,22 +33,33 @@ def _as_grid(value, rank, dtype, device):
 
 
 _NOTICE = []
+_AVAILABLE = {}
+
+
+@torch.compiler.assume_constant_result
+def _kernels_available(device_type):
+    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
+    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
+    if device_type not in _AVAILABLE:
+        try:
+            from evosym.runtime.aggregate import library_info
+            library_info("conv2d", device_type)
+            _AVAILABLE[device_type] = True
+        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
+            _AVAILABLE[device_type] = False
+            if not _NOTICE:
+                _NOTICE.append(exc)
+                import warnings
+                warnings.warn(f"conv2d: generated {device_type.upper()} kernels unavailable ({exc}); "
+                              "using the generic path", stacklevel=4)
+    return _AVAILABLE[device_type]
 
 
 def _kernels_wanted(x):
-    """CUDA tensors use evosym's generated kernels when evosym and nvcc are present (else a one-time notice)."""
-    if x.device.type != "cuda" or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+    """float32/float64 CPU and CUDA tensors use evosym's generated kernels when they can be built."""
+    if x.device.type not in ("cpu", "cuda") or not (x.dtype == torch.float32 or x.dtype == torch.float64):
         return False
-    try:
-        from evosym.runtime.build import compiler
-        compiler("cuda")
-        return True
-    except Exception as exc:  # evosym or nvcc missing: the generic path, said once
-        if not _NOTICE:
-            _NOTICE.append(exc)
-            import warnings
-            warnings.warn(f"conv2d: generated CUDA kernels unavailable ({exc}); using the generic path", stacklevel=3)
-        return False
+    return _kernels_available(x.device.type)
 
 
 def _check(x, weight, bias, G, C_g, O_g, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w):
@@ -77,7 +88,7 @@ def conv2d_evolution(x, weight, bias, *, G, C_g, O_g, K_h, s_h, delta_h, P_h, K_
     """2-D convolution with stride, dilation, zero padding, groups and bias (functional form).
 
     Sizes: G = groups; C_g = input channels per group; O_g = output channels per group; K_h = kernel size along h; s_h = stride along h; delta_h = dilation along h; P_h = zero padding along h; K_w = kernel size along w; s_w = stride along w; delta_w = dilation along w; P_w = zero padding along w.
-    ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CUDA, or their host build on the CPU).
+    ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     _check(x, weight, bias, G, C_g, O_g, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w)
     B = x.shape[0]
@@ -127,7 +138,7 @@ def _kernel_tensor(x, weight, bias, *, G, C_g, O_g, K_h, s_h, delta_h, P_h, K_w,
 
 
 def _kernels(x, weight, bias, *, G, C_g, O_g, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w, L_out):
-    """The same aggregation with evosym's generated kernels (CUDA, or their host build on the CPU)."""
+    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
     from evosym.runtime.aggregate import evolution_aggregate
     B = x.shape[0]
     H_in = x.shape[2]

@@ -33,22 +33,33 @@ def _as_grid(value, rank, dtype, device):
 
 
 _NOTICE = []
+_AVAILABLE = {}
+
+
+@torch.compiler.assume_constant_result
+def _kernels_available(device_type):
+    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
+    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
+    if device_type not in _AVAILABLE:
+        try:
+            from evosym.runtime.aggregate import library_info
+            library_info("involution", device_type)
+            _AVAILABLE[device_type] = True
+        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
+            _AVAILABLE[device_type] = False
+            if not _NOTICE:
+                _NOTICE.append(exc)
+                import warnings
+                warnings.warn(f"involution: generated {device_type.upper()} kernels unavailable ({exc}); "
+                              "using the generic path", stacklevel=4)
+    return _AVAILABLE[device_type]
 
 
 def _kernels_wanted(x):
-    """CUDA tensors use evosym's generated kernels when evosym and nvcc are present (else a one-time notice)."""
-    if x.device.type != "cuda" or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+    """float32/float64 CPU and CUDA tensors use evosym's generated kernels when they can be built."""
+    if x.device.type not in ("cpu", "cuda") or not (x.dtype == torch.float32 or x.dtype == torch.float64):
         return False
-    try:
-        from evosym.runtime.build import compiler
-        compiler("cuda")
-        return True
-    except Exception as exc:  # evosym or nvcc missing: the generic path, said once
-        if not _NOTICE:
-            _NOTICE.append(exc)
-            import warnings
-            warnings.warn(f"involution: generated CUDA kernels unavailable ({exc}); using the generic path", stacklevel=3)
-        return False
+    return _kernels_available(x.device.type)
 
 
 def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g, D, R, s):
@@ -96,7 +107,7 @@ def involution_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, span
     """involution: per-pixel kernels generated from the (pooled) input, shared by a channel group (functional form).
 
     Sizes: G = groups (official: C/16); C_g = channels per group (official group_channels = 16); D = hidden channels of the kernel generator (official: C/4); R = kernel radius: K = 2R + 1; s = stride.
-    ``path``: "auto" (generic-window; evosym's generated CUDA kernels for CUDA tensors when they can be built), "generic" or "kernels" (evosym's generated kernels: CUDA, or their host build on the CPU).
+    ``path``: "auto" (generic-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g, D, R, s)
     B = x.shape[0]
@@ -179,7 +190,7 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
 
 
 def _kernels(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, *, G, C_g, D, R, s, L_out):
-    """The same aggregation with evosym's generated kernels (CUDA, or their host build on the CPU)."""
+    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
     from evosym.runtime.aggregate import evolution_aggregate
     B = x.shape[0]
     H = x.shape[2] // (s)

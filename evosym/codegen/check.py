@@ -57,13 +57,18 @@ class CheckReport:
         what = f"lowering {self.plan.path} and generic"
         if "kernels" in self.paths:
             what += " and the generated kernels " + ("(CUDA kernels run on the GPU)" if self.device == "cuda" else
-                                                     "(host build of the CUDA source, emulated launch)")
+                                                     "(CPU kernels)")
+        if EMULATED in self.paths:
+            what += " and the CUDA kernels' source built for the host (emulated launch, path kernels-emulated)"
         out = [f"{'PASSED' if self.ok else 'FAILED'}  {self.name} on {self.device}: {len(self.shapes)} shapes, {what}"]
         out += [f"  note: {n}" for n in self.notes]
         for s in self.shapes:
             out.append(f"  {'✓' if s.ok else '✗'} seed {s.seed}: {s.sizes}")
             out += [f"      {line}" for line in s.lines]
         return "\n".join(out)
+
+
+EMULATED = "kernels-emulated"   # a check path: path="kernels" with the CUDA source's host build
 
 
 def load_source(source: str, name: str) -> types.ModuleType:
@@ -75,12 +80,17 @@ def load_source(source: str, name: str) -> types.ModuleType:
 
 def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, variants: int = 2,
                    source: str | None = None, reference=None, gradients: bool = True,
-                   kernels: bool = False) -> CheckReport:
+                   kernels=False, emulated: bool = False) -> CheckReport:
     """Check the generated code of an operator; ``source``/``reference`` override them (canaries).
 
-    ``kernels``: also check the generated kernels (``path="kernels"``): their CUDA build on a CUDA
-    device, their host build (emulated launch) on the CPU.
+    ``kernels``: also check the generated kernels (``path="kernels"``): the CUDA kernels on a CUDA
+    device, the CPU kernels on the CPU. ``emulated`` (CPU only): also check the CUDA source built for
+    the host with an emulated launch (path "kernels-emulated"), how CI checks the CUDA kernels.
+    ``kernels`` may also be a collection of "device" and "emulated" (the CLI's --kernels/--emulated).
     """
+    if not isinstance(kernels, bool):
+        wanted = set(kernels or ())
+        kernels, emulated = "device" in wanted, emulated or "emulated" in wanted
     if device == "cuda" and not torch.cuda.is_available():
         raise EvosymError("--device cuda: CUDA is not available on this machine (torch.cuda.is_available() is False)")
     if device not in ("cpu", "cuda"):
@@ -99,17 +109,25 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
     fn = getattr(gen, plan.func_name)
     ref = reference or op.torch_reference or _from_numpy(op.reference)
     report = CheckReport(op.name, device, plan)
-    if kernels:
+    if emulated and device != "cpu":
+        raise EvosymError("the emulated host build of the CUDA kernels runs on the CPU only (--device cpu)")
+    if kernels or emulated:
         from ..runtime.aggregate import kernels_for
         try:
             k = kernels_for(name_or_path)
         except EvosymError as exc:   # e.g. a channels-last layout: no kernels to check, said plainly
             report.notes.append(f"generated kernels not checked: {exc}")
         else:
-            lib = k.library(torch.device(device))[0]   # build errors are reported up front
-            report.paths = ("auto", "generic", "kernels")
-            report.notes.append(f"kernels {lib.arch}: " + ("loaded from the build cache" if lib.cached else
-                                                          f"built in {lib.seconds:.2f} s"))
+            paths = ["auto", "generic"]
+            for path, backend in (("kernels", None), (EMULATED, "emulated")):
+                if (path == "kernels" and kernels) or (path == EMULATED and emulated):
+                    lib = k.library(torch.device(device), backend)[0]   # build errors are reported up front
+                    paths.append(path)
+                    what = {"cpu": "CPU kernels", "host": "CUDA source, host build (emulated launch)"}.get(lib.target,
+                                                                                                      f"CUDA kernels {lib.arch}")
+                    report.notes.append(f"{what}: " + ("loaded from the build cache" if lib.cached else
+                                                       f"built in {lib.seconds:.2f} s"))
+            report.paths = tuple(paths)
     linear = plan.static
     exact = plan.static and plan.integer_kernel
     for k, config in enumerate(_shapes(op, plan, seed, variants)):
@@ -132,7 +150,8 @@ def _from_numpy(reference):
 def _shapes(op: Operator, plan: Plan, seed: int, variants: int):
     """The grid, plus random variants of the sizes read from the input (batch, lengths)."""
     rng = np.random.default_rng(seed)
-    runtime = {s for s, _ in op.sizes if str(s) in {n for n, _ in plan.runtime_sizes}}
+    names = {n for n, _ in plan.runtime_sizes}
+    runtime = [s for s, _ in op.sizes if str(s) in names]   # declared order: the shapes depend on the seed only
     out = []
     for config in op.grid:
         out.append(dict(config))
@@ -167,6 +186,10 @@ def bind(fn, plan, op, t, env, path):
 
 
 def _call(fn, plan, op, t, env, path):
+    if path == EMULATED:
+        from ..runtime.aggregate import host_backend
+        with host_backend("emulated"):
+            return bind(fn, plan, op, t, env, "kernels")()
     return bind(fn, plan, op, t, env, path)()
 
 

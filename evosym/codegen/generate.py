@@ -10,7 +10,7 @@ from ..errors import EvosymError
 from .plan import Plan, make_plan
 from .render import render_torch
 
-TARGETS = ("torch", "cuda")
+TARGETS = ("torch", "cuda", "cpu")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ def generate(name_or_path: str, target: str = "torch") -> Generated:
     if target == "cuda":
         from .cuda import render_cuda
         return Generated(f"{plan.name}.cu", render_cuda(cp, plan), plan)
+    if target == "cpu":
+        from .cpu import render_cpu
+        return Generated(f"{plan.name}.cpp", render_cpu(cp, plan), plan)
     return Generated(f"{plan.name}.py", render_torch(plan, cp.operator.torch_binding), plan)
 
 

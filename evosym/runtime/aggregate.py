@@ -193,6 +193,25 @@ def _call(k: Kernels, kind: str, a, b, out, sizes, layout, backend: str):
 
 # ---- the custom ops ----------------------------------------------------------------------
 
+def _kernels_real(name: str) -> Kernels:
+    """kernels_for outside fake-tensor mode: the first use proves the operator with real tensors
+    (a fake implementation may be the first to ask, while torch.compile traces)."""
+    try:
+        from torch._subclasses.fake_tensor import unset_fake_temporarily
+    except ImportError:  # pragma: no cover - older torch
+        return kernels_for(name)
+    with unset_fake_temporarily():
+        return kernels_for(name)
+
+
+@torch.compiler.assume_constant_result
+def _prepared(name: str) -> bool:
+    """Prove the operator and render its kernels before tracing reaches the op (run once, eagerly,
+    also under torch.compile, where the result is a constant)."""
+    kernels_for(name)
+    return True
+
+
 @torch.library.custom_op("evosym::aggregate", mutates_args=())
 def _aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes: list[int], backend: str) -> torch.Tensor:
     k = kernels_for(name)
@@ -205,7 +224,7 @@ def _aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes: list[int], b
 
 @_aggregate.register_fake
 def _aggregate_fake(name, x, kt, sizes, backend):
-    ext = _check(kernels_for(name), x, kt, tuple(sizes), backend)
+    ext = _check(_kernels_real(name), x, kt, tuple(sizes), backend)
     return x.new_empty((ext["B"], ext["groups"] * ext["og"]) + ext["out"])
 
 
@@ -220,7 +239,7 @@ def _backward_input(name: str, kt: torch.Tensor, dy: torch.Tensor, sizes: list[i
 
 @_backward_input.register_fake
 def _backward_input_fake(name, kt, dy, sizes, backend):
-    ext = kernels_for(name).extents(tuple(sizes))
+    ext = _kernels_real(name).extents(tuple(sizes))
     return dy.new_empty((ext["B"], ext["groups"] * ext["cg"]) + ext["in"])
 
 
@@ -267,4 +286,5 @@ def evolution_aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes, bac
         raise TypeError(f"{name}: x and the kernel tensor must be torch.Tensors")
     if backend is None:
         backend = "cuda" if x.device.type == "cuda" else _HOST[0]
+    _prepared(name)
     return _aggregate(name, x, kt, [int(v) for v in sizes], backend)

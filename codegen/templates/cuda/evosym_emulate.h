@@ -2,7 +2,8 @@
 // kernel source on the host. Valid only for kernels whose threads never communicate (no shared
 // memory, no barriers, no warp intrinsics): each thread then runs to completion on its own, so a
 // loop over (block, thread) computes exactly what the GPU computes. Blocks run in parallel under
-// OpenMP when the compiler has it; each OpenMP thread has its own blockIdx/threadIdx.
+// OpenMP when the compiler has it and there is more than one; each OpenMP thread has its own
+// blockIdx/threadIdx.
 #ifndef EVOSYM_EMULATE_H
 #define EVOSYM_EMULATE_H
 
@@ -19,7 +20,7 @@ static thread_local dim3 blockIdx, threadIdx;   // per emulated thread
 #define __forceinline__ inline
 
 #if defined(_OPENMP)
-#define EVO_PARALLEL_BLOCKS _Pragma("omp parallel for schedule(static)")
+#define EVO_PARALLEL_BLOCKS _Pragma("omp parallel for schedule(static) if (evo_nblocks > 1)")
 #else
 #define EVO_PARALLEL_BLOCKS
 #endif

@@ -1,0 +1,225 @@
+"""CPU kernels generated from the Evolution form (docs/cpu.md), checked in CI:
+
+1. golden sources under codegen/cpu regenerate byte for byte (standalone: no torch headers);
+2. every windowed operator passes the full numeric check through them (forward float64/float32,
+   exact integers, gradcheck in float64 through both backward kernels, gradients);
+3. canaries: a kernel that drops a tap (forward, input gradient, kernel gradient) fails that check;
+4. bad inputs are clear errors; builds are cached by content and CPU features;
+5. the custom op works under torch.compile (fullgraph, aot_eager), forward and gradients;
+6. the generated module's path="auto" uses them on the CPU, and falls back with one notice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+import os
+import shutil
+import sys
+import warnings
+
+import pytest
+import torch
+
+from evosym import catalogue
+from evosym.codegen.check import check_operator
+from evosym.codegen.generate import committed_dir, generate
+from evosym.errors import EvosymError
+from evosym.runtime import aggregate as agg
+from evosym.runtime import build as build_mod
+
+from cli_helpers import run_cli
+
+UPDATE = os.environ.get("EVOSYM_UPDATE_GOLDEN") == "1"
+WINDOWED = [n for n in catalogue.catalogue_names() if n != "linear"]   # linear is channels-last
+CXX = shutil.which(os.environ.get("CXX") or "c++") is not None
+needs_cxx = pytest.mark.skipif(not CXX, reason="no C++ compiler: the CPU kernels are not built here")
+INV_SIZES = (2, 2, 2, 2, 5, 6, 1, 1)   # B, G, C_g, D, H, W, R, s
+
+
+def load_generated(name, tag):
+    """The committed generated module, imported under a fresh name (torch.compile needs it in sys.modules)."""
+    spec = importlib.util.spec_from_file_location(f"cpu_test_{name}_{tag}", committed_dir() / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", WINDOWED)
+def test_committed_cpu_source_is_current(name):
+    gen = generate(name, "cpu")
+    path = committed_dir("cpu") / gen.filename
+    if UPDATE:
+        path.write_text(gen.source, encoding="utf-8")
+    committed = path.read_text(encoding="utf-8")
+    if committed != gen.source:
+        diff = "".join(list(difflib.unified_diff(committed.splitlines(True), gen.source.splitlines(True)))[:40])
+        pytest.fail(f"{path} is stale; regenerate with EVOSYM_UPDATE_GOLDEN=1 and review:\n{diff}")
+    assert "#include <torch" not in gen.source and "ATen" not in gen.source   # standalone: builds in about a second
+    assert "#pragma omp parallel for" in gen.source and "#pragma omp simd" in gen.source
+
+
+def test_channels_last_operators_are_refused_for_the_cpu_target(capsys):
+    with pytest.raises(EvosymError, match="CPU target supports channels-first"):
+        generate("linear", "cpu")
+    rc, out, err = run_cli(capsys, "codegen", "involution", "--target", "cpu")
+    assert rc == 0 and "extern \"C\" int evo_involution_forward_f32" in out
+
+
+@needs_cxx
+@pytest.mark.parametrize("name", WINDOWED)
+def test_cpu_kernels_pass_the_numeric_check(name):
+    report = check_operator(name, kernels=True, variants=1)   # the grid and one random variant per grid shape
+    assert report.paths == ("auto", "generic", "kernels")
+    assert report.ok, report.text()
+    text = report.text()
+    assert "(CPU kernels)" in text and "note: CPU kernels:" in text
+    assert "✓ gradcheck kernels" in text and "✓ gradients kernels equal" in text and "✓ float32 kernels" in text
+
+
+DROPPED_TAP = {   # (kernel, text in the rendered involution source, the same with the last tap of each row dropped)
+    "forward": ("y[b, o, p]:", "for (i64 u1 = 0; u1 < taps; ++u1) {", "for (i64 u1 = 0; u1 < taps - 1; ++u1) {"),
+    "input gradient": ("dx[b, c, q]:", "for (i64 u1 = 0; u1 < taps; ++u1) {", "for (i64 u1 = 0; u1 < taps - 1; ++u1) {"),
+    "kernel gradient": ("dkt:", "dyrow + plo, 1, phi - plo + 1);", "dyrow + plo, 1, phi - plo);"),
+}
+
+
+@needs_cxx
+@pytest.mark.parametrize("kernel", sorted(DROPPED_TAP))
+def test_a_wrong_cpu_kernel_fails_the_numeric_check(monkeypatch, kernel):
+    """Canary: one kernel drops the last tap of every window row (or the last position); the check must fail."""
+    good = agg.kernels_for("involution")
+    marker, old, new = DROPPED_TAP[kernel]
+    head, tail = good.cpu_source.split("// " + marker, 1)
+    assert old in tail
+    bad = dataclasses.replace(good, cpu_source=head + "// " + marker + tail.replace(old, new, 1), libraries={})
+    monkeypatch.setitem(agg._KERNELS, "involution", bad)
+    report = check_operator("involution", kernels=True, gradients=kernel != "forward", variants=0)
+    text = report.text()
+    assert not report.ok
+    if kernel == "forward":
+        assert "✗ torch.float64 kernels" in text and "✗ torch.float64 generic" not in text
+    else:
+        assert "✓ float64 kernels" in text and "✗ gradcheck kernels" in text and "✗ gradcheck generic" not in text
+
+
+@needs_cxx
+def test_bad_inputs_to_the_cpu_kernels_are_clear_errors():
+    x = torch.randn(2, 4, 5, 6, dtype=torch.float64)
+    kt = torch.randn(2, 2, 1, 1, 3, 3, 5, 6, dtype=torch.float64)
+    y = agg.evolution_aggregate("involution", x, kt, INV_SIZES)
+    assert y.shape == (2, 4, 5, 6)
+    with pytest.raises(TypeError, match="must be torch.Tensors"):
+        agg.evolution_aggregate("involution", x.numpy(), kt, INV_SIZES)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        agg.evolution_aggregate("involution", x.to(torch.bfloat16), kt.to(torch.bfloat16), INV_SIZES)
+    with pytest.raises(ValueError, match="kernel tensor is torch.float32 on cpu but x is torch.float64"):
+        agg.evolution_aggregate("involution", x, kt.float(), INV_SIZES)
+    with pytest.raises(ValueError, match="on meta but x is torch.float64 on cpu"):
+        agg.evolution_aggregate("involution", x, kt.to("meta"), INV_SIZES)
+    with pytest.raises(ValueError, match="backend 'cuda' cannot run on cpu"):
+        agg.evolution_aggregate("involution", x, kt, INV_SIZES, backend="cuda")
+    with pytest.raises(ValueError, match="contiguous"):
+        agg.evolution_aggregate("involution", x.transpose(2, 3).contiguous().transpose(2, 3), kt, INV_SIZES)
+    with pytest.raises(ValueError, match=r"x must have shape \(2, 4, 5, 6\)"):
+        agg.evolution_aggregate("involution", x[:, :3].contiguous(), kt, INV_SIZES)
+    with pytest.raises(ValueError, match="kernel tensor must have shape"):
+        agg.evolution_aggregate("involution", x, kt[..., :2], INV_SIZES)
+    with pytest.raises(ValueError, match="sizes must be 8 integers"):
+        agg.evolution_aggregate("involution", x, kt, INV_SIZES[:-1])
+    # a non-contiguous kernel tensor is fine: the kernels read it through its strides
+    wide = torch.randn(2, 2, 1, 1, 3, 3, 5, 12, dtype=torch.float64)[..., ::2]
+    torch.testing.assert_close(agg.evolution_aggregate("involution", x, wide, INV_SIZES),
+                               agg.evolution_aggregate("involution", x, wide.contiguous(), INV_SIZES), rtol=0, atol=0)
+
+
+@needs_cxx
+def test_cpu_builds_are_cached_by_content_and_cpu_features(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVOSYM_CACHE", str(tmp_path))
+    src = generate("conv1d", "cpu").source
+    first = build_mod.build(src, "cpu")
+    again = build_mod.build(src, "cpu")
+    assert first.target == "cpu" and not first.cached and again.cached and again.path == first.path
+    other = build_mod.build(src + "\n// changed\n", "cpu")
+    assert not other.cached and other.path != first.path
+    monkeypatch.setattr(build_mod, "cpu_features", lambda exe: "another CPU: avx512f missing")
+    moved = build_mod.build(src, "cpu")
+    assert not moved.cached and moved.path != first.path   # -march=native on another CPU never loads this build
+    assert "-march=native" in build_mod.CPU_FLAGS and "-fopenmp" in build_mod.CPU_FLAGS
+
+
+@needs_cxx
+def test_the_custom_op_works_under_torch_compile():
+    torch._dynamo.reset()
+    x = torch.randn(2, 4, 5, 6, dtype=torch.float64, requires_grad=True)
+    kt = torch.randn(2, 2, 1, 1, 3, 3, 5, 6, dtype=torch.float64, requires_grad=True)
+
+    def f(x, kt):
+        return agg.evolution_aggregate("involution", x, kt, INV_SIZES)
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
+    y, want = compiled(x, kt), f(x, kt)
+    assert torch.equal(y, want)
+    dy = torch.randn_like(y)
+    for a, b in zip(torch.autograd.grad(y, [x, kt], dy), torch.autograd.grad(want, [x, kt], dy)):
+        assert torch.equal(a, b)
+
+
+@needs_cxx
+def test_generated_module_uses_the_cpu_kernels_by_default_and_compiles(monkeypatch):
+    gen = load_generated("involution", "auto")
+    torch.manual_seed(0)
+    layer = gen.InvolutionEvolution(G=2, C_g=2, D=2, R=1, s=1).double()
+    x = torch.randn(2, 4, 5, 6, dtype=torch.float64, requires_grad=True)
+    calls = []
+    real = agg._call
+    monkeypatch.setattr(agg, "_call", lambda k, kind, *a: (calls.append((kind, a[-1])), real(k, kind, *a))[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no notice: the kernels are available
+        y = layer(x)
+    assert calls == [("forward", "cpu")]
+    torch.testing.assert_close(y, layer(x, path="generic"), rtol=1e-12, atol=1e-12)
+    y.sum().backward()
+    assert [c[0] for c in calls[1:]] == ["backward_input", "backward_kernel"]
+    # under torch.compile (fullgraph): the same values and gradients
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda t: layer(t), fullgraph=True, backend="aot_eager")
+    got = compiled(x)
+    torch.testing.assert_close(got, y, rtol=1e-12, atol=1e-12)
+    g1 = torch.autograd.grad(got.square().sum(), [x, layer.span_weight])
+    g0 = torch.autograd.grad(layer(x).square().sum(), [x, layer.span_weight])
+    for a, b in zip(g1, g0):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    # native-lowered operators keep their native path (faster than any generic-window kernel)
+    calls.clear()
+    conv = load_generated("depthwise_conv2d", "auto").DepthwiseConv2dEvolution(C=3, M=1, K_h=3, K_w=3, s_h=1, s_w=1,
+                                                                                delta_h=1, delta_w=1, P_h=1, P_w=1)
+    conv(torch.randn(1, 3, 6, 6))
+    assert calls == []
+
+
+def test_without_a_compiler_auto_falls_back_with_one_notice(monkeypatch):
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    fresh = dataclasses.replace(agg.kernels_for("involution"), libraries={})   # nothing built in this process
+    monkeypatch.setitem(agg._KERNELS, "involution", fresh)
+    gen = load_generated("involution", "nocxx")
+    layer = gen.InvolutionEvolution(G=2, C_g=2, D=2, R=1, s=1).double()
+    x = torch.randn(2, 4, 5, 6, dtype=torch.float64)
+    with pytest.warns(UserWarning, match="generated CPU kernels unavailable .*nonexistent.*using the generic path"):
+        y = layer(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # said once
+        again = layer(x)
+    torch.testing.assert_close(y, again)
+    torch.testing.assert_close(y, layer(x, path="generic"))
+    with pytest.raises(EvosymError, match="nonexistent"):   # asked for explicitly: a clear error, no fallback
+        layer(x, path="kernels")
+
+
+@needs_cxx
+def test_check_cli_labels_cpu_kernels_and_emulated_cuda_source(capsys):
+    rc, out, err = run_cli(capsys, "check", "conv1d", "--kernels", "--emulated")
+    assert rc == 0, err
+    assert "(CPU kernels)" in out and "CUDA kernels' source built for the host" in out
+    assert "note: CPU kernels:" in out and "note: CUDA source, host build (emulated launch):" in out
