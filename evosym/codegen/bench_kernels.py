@@ -1,6 +1,13 @@
 """Timing evosym's generated kernels against the alternatives, and their memory bandwidth.
 
-``bench_kernels(name, device)`` times, in one process with interleaved rounds and CUDA events:
+On the CPU (``bench_kernels(name, "cpu")``, :func:`bench_cpu_kernels`) it times, in one process with
+interleaved rounds on torch's thread count: the whole operator through the generated CPU kernels, the
+generic path and the traditional implementation; the aggregation alone (the forward kernel on a given
+kernel tensor) against the unfold-based aggregation (as the official involution code computes it) and
+against ``F.conv{1,2,3}d`` with a static depthwise kernel of the same window on the same input (a
+native convolution: the practical floor); and each backward pass against the forward.
+
+On a GPU ``bench_kernels(name, "cuda")`` times, in one process with interleaved rounds and CUDA events:
 the whole operator through the generated kernels (``path="kernels"``), through the generated
 generic path (unfold + einsum), and the traditional implementation (the official unfold-based
 code for involution); then the aggregation alone (the forward kernel on a given kernel tensor)
@@ -102,9 +109,83 @@ def _unfold_aggregate(plan, x, kt, env):
     return run
 
 
+def _aggregation_inputs(st):
+    """The materialised kernel tensor (b, kernel group, o', c', u…, p…), the contiguous input and the
+    operator's sizes in the kernels' order, at the benchmark sizes."""
+    op, plan, gen, env, t = st.op, st.plan, st.gen, st.env, st.t
+    args = {py_name(s): env[s] for s, _ in op.sizes if s in env}
+    L_out = tuple(int(v) for v in op.shapes_at(env)[op.output.name][2:])
+    kt = gen._kernel_tensor(t[op.value], *[t[ir] for ir, _, _, _ in plan.params],
+                            **{k: v for k, v in args.items() if k in plan.size_names}, L_out=L_out)
+    for axis in plan.kernel_unsqueeze:
+        kt = kt.unsqueeze(axis)
+    return kt.contiguous(), t[op.value].contiguous(), tuple(env[s] for s in plan.size_order)
+
+
+def _depthwise_floor(plan, x, env):
+    """F.conv{d}d with a static depthwise kernel of the same window (kernel, stride, dilation, padding) on x."""
+    import torch.nn.functional as F
+    names = {py_name(s): v for s, v in env.items()}
+    ev = lambda e: eval(e, {}, names)  # noqa: E731,S307 - expressions generated from sizes
+    K = tuple(ev(k) for k in plan.window["kernel"])
+    C = x.shape[1]
+    w = torch.randn((C, 1) + K, dtype=x.dtype, device=x.device)
+    conv = getattr(F, f"conv{plan.dims}d")
+    args = dict(stride=tuple(ev(v) for v in plan.window["stride"]), dilation=tuple(ev(v) for v in plan.window["dilation"]),
+                padding=tuple(ev(v) for v in plan.window["padding"]), groups=C)
+    return (lambda: conv(x, w, **args)), "×".join(map(str, K))
+
+
+def bench_cpu_kernels(name: str, *, sizes=None, rounds: int = 15) -> KernelBench:
+    """The generated CPU kernels against the unfold-based aggregation, a native depthwise convolution of
+    the same window, the generic path and the traditional implementation; backward passes vs forward."""
+    from .bench import _time_ms
+    st = prepare(name, "cpu", sizes)
+    op, plan, fn, env, t = st.op, st.plan, st.fn, st.env, st.t
+    named = {str(k): v for k, v in env.items()}
+    lib = library_info(name, "cpu")
+    report = KernelBench(op.name, format_sizes(env), f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    report.lines.append(f"kernel library: {'loaded from cache' if lib.cached else f'built in {lib.seconds:.2f} s'} "
+                        f"(-march=native, OpenMP); median of {rounds} interleaved rounds")
+    with torch.no_grad():
+        kt, x, order = _aggregation_inputs(st)
+        agg = lambda: evolution_aggregate(op.name, x, kt, order)  # noqa: E731
+        y = agg()
+        unfold = _unfold_aggregate(plan, x, kt, env)
+        floor, window = _depthwise_floor(plan, x, env)
+        fns = [agg, floor] + ([unfold] if unfold else [])
+        ms = _time_ms(fns, rounds, "cpu")
+        a_ms = ms[0]
+        report.rows.append(("aggregation forward, generated CPU kernel", a_ms, "on the materialised kernel tensor"))
+        report.rows.append((f"native depthwise F.conv{plan.dims}d {window}, same x and window (static kernel)", ms[1],
+                            f"kernel / native = {a_ms / ms[1]:.2f}×"))
+        if unfold:
+            torch.testing.assert_close(unfold(), y, rtol=1e-3, atol=1e-3)   # the same aggregation (float32 sums)
+            report.rows.append(("aggregation, unfold-based (F.unfold, multiply, sum)", ms[2],
+                                f"{ms[2] / a_ms:.1f}× the generated kernel"))
+        whole = [bind(fn, plan, op, t, env, "kernels"), bind(fn, plan, op, t, env, "generic"),
+                 lambda: op.torch_reference(t, named)]
+        w_ms = _time_ms(whole, max(3, rounds // 3), "cpu")
+        report.rows += [("operator, generated module with the CPU kernels (path auto)", w_ms[0],
+                         "kernel generation in torch + the kernel"),
+                        ("operator, generated generic path (unfold + einsum)", w_ms[1], f"{w_ms[1] / w_ms[0]:.1f}× the kernels"),
+                        (f"operator, traditional ({op.reference_name})", w_ms[2], f"{w_ms[2] / w_ms[0]:.1f}× the kernels")]
+    xg, kg = x.clone().requires_grad_(True), kt.clone().requires_grad_(True)
+    dy = torch.randn_like(y)
+    y_x = evolution_aggregate(op.name, xg, kt, order)   # one graph per gradient: each timing runs one backward kernel
+    y_k = evolution_aggregate(op.name, x, kg, order)
+    bi, bk, fw = _time_ms([lambda: torch.autograd.grad(y_x, [xg], dy, retain_graph=True),
+                           lambda: torch.autograd.grad(y_k, [kg], dy, retain_graph=True), agg], rounds, "cpu")
+    report.rows.append(("aggregation backward, input gradient", bi, f"{bi / fw:.2f}× the forward (timed alongside: {fw:.3f} ms)"))
+    report.rows.append(("aggregation backward, kernel gradient", bk, f"{bk / fw:.2f}× the forward"))
+    return report
+
+
 def bench_kernels(name: str, *, device: str = "cuda", sizes=None, rounds: int = 7) -> KernelBench:
+    if device == "cpu":
+        return bench_cpu_kernels(name, sizes=sizes, rounds=max(rounds, 15))
     if device != "cuda" or not torch.cuda.is_available():
-        raise EvosymError("kernel benchmarks need --device cuda and a GPU (torch.cuda.is_available())")
+        raise EvosymError("kernel benchmarks need --device cpu, or --device cuda and a GPU (torch.cuda.is_available())")
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     st = prepare(name, device, sizes)
