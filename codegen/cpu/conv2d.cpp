@@ -14,6 +14,7 @@
 // Standalone: no torch headers.
 
 #include <string.h>
+#include <vector>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -173,6 +174,46 @@ static inline void evo_row(T* __restrict out, const i64 os, const T* __restrict 
     }
 }
 
+// ---- the forward's register-tiled path (stride 1 along the last axis, C_g = 1) ----------------
+// Each task copies its input rows into zero-padded rows and its kernel rows into rows padded to
+// whole chunks, so every tap is a full-width read: a chunk of EVO_CHUNK outputs of EVO_TC channels
+// is accumulated in registers over all taps (GCC/Clang vector extensions), then stored once.
+template <typename T> struct evo_simd;
+template <> struct evo_simd<float> { typedef float v __attribute__((vector_size(64))); };
+template <> struct evo_simd<double> { typedef double v __attribute__((vector_size(64))); };
+#define EVO_NV 4                                   // vectors per chunk
+template <typename T>
+static inline typename evo_simd<T>::v evo_load(const T* p) {
+    typename evo_simd<T>::v v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// acc[c][·] = sum over taps i of krow_i[j0 + ·] * xrow_c,i[j0 + ·] for TC channels c
+template <typename T, int TC>
+static inline void evo_tile(T* const* yt, const i64 n, const T* kbuf, const i64 kw, const T* const* xbase,
+                            const i64* xoff, const i64 ntap, const i64 j0) {
+    typedef typename evo_simd<T>::v V;
+    constexpr int L = (int)(sizeof(V) / sizeof(T));
+    V acc[TC][EVO_NV];
+    for (int c = 0; c < TC; ++c)
+        for (int v = 0; v < EVO_NV; ++v) acc[c][v] = V{};
+    for (i64 i = 0; i < ntap; ++i) {
+        const T* kp = kbuf + i * kw + j0;
+        V kv[EVO_NV];
+        for (int v = 0; v < EVO_NV; ++v) kv[v] = evo_load(kp + v * L);
+        for (int c = 0; c < TC; ++c) {
+            const T* xp = xbase[c] + xoff[i] + j0;
+            for (int v = 0; v < EVO_NV; ++v) acc[c][v] += kv[v] * evo_load(xp + v * L);
+        }
+    }
+    for (int c = 0; c < TC; ++c) {
+        T out[EVO_NV * L];
+        memcpy(out, acc[c], sizeof out);
+        memcpy(yt[c] + j0, out, sizeof(T) * n);
+    }
+}
+
 // y[b, o, p]: one task per (b, block of output channels, output row); the row is accumulated
 // tap by tap over the output positions whose window tap lies in the input
 template <typename T>
@@ -186,6 +227,17 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
     const i64 work = B * G * og * cg * plane_out * evo_taps_all(z);
     (void)len_in;
     if (B * blocks * rows == 0) return;
+    // register-tiled path: stride 1 along the last axis, the kernel contiguous or broadcast along it, C_g = 1
+    constexpr i64 CW = EVO_NV * (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
+    const bool tiled = s == 1 && (ks == 0 || ks == 1) && cg == 1 && taps <= 256;
+    i64 qoff[256], qmin = 0, qmax = 0;                  // q(0, u) of the last axis, and its range
+    for (i64 u = 0; tiled && u < taps; ++u) {
+        qoff[u] = evo_q_1(z, 0, u);
+        qmin = u == 0 || qoff[u] < qmin ? qoff[u] : qmin;
+        qmax = u == 0 || qoff[u] > qmax ? qoff[u] : qmax;
+    }
+    const i64 kw = (len_out + CW - 1) / CW * CW;        // padded kernel row: whole chunks
+    const i64 xw = kw + qmax - qmin;                    // padded input row: every tap of every chunk
 #pragma omp parallel for collapse(3) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
     for (i64 b = 0; b < B; ++b)
     for (i64 blk = 0; blk < blocks; ++blk)
@@ -195,8 +247,62 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
         const i64 p0 = rest % evo_len_out_0(z);
         rest /= evo_len_out_0(z);
         T* yrow = y + (b * G * og + o) * plane_out + r * len_out;
-        for (i64 t = 0; t < nb; ++t) memset(yrow + t * plane_out, 0, sizeof(T) * len_out);
         const T* kb = kt + b * kl.stride[0] + (g / share) * kl.stride[1] + o1 * kl.stride[2] + p0 * kl.stride[6];
+        if (tiled) {
+            static thread_local std::vector<T> kbuf, xbuf;
+            static thread_local std::vector<i64> xrows, xoff;
+            xrows.clear();
+            xoff.clear();
+            i64 nk = 0;
+            // the taps of the axes before the last that read the input, for this row (clamped)
+            for (i64 u0 = evo_tap_lo_0(z, p0); u0 <= evo_tap_hi_0(z, p0); ++u0) {
+                const i64 q0 = evo_q_0(z, p0, u0);
+                const T* krow = kb + u0 * kl.stride[4];
+                kbuf.resize((nk + taps) * kw);
+                for (i64 u1 = 0; u1 < taps; ++u1, ++nk) {
+                    T* kd = kbuf.data() + nk * kw;
+                    const T* kp = krow + u1 * kl.stride[5];
+                    if (ks == 1) memcpy(kd, kp, sizeof(T) * len_out);
+                    else for (i64 j = 0; j < len_out; ++j) kd[j] = *kp;
+                    memset(kd + len_out, 0, sizeof(T) * (kw - len_out));
+                    xoff.push_back((i64)(xrows.size()) * xw + qoff[u1] - qmin);
+                }
+                xrows.push_back((q0) * len_in);
+            }
+            const i64 nrows = (i64)xrows.size();
+            // zero-padded input rows of the block's channels: xpad[i] = x[q = qmin + i]
+            xbuf.resize(nb * nrows * xw);
+            for (i64 t = 0; t < nb; ++t) {
+                const T* xc = x + (b * G * cg + g * cg + t) * plane_in;
+                for (i64 rr = 0; rr < nrows; ++rr) {
+                    T* xd = xbuf.data() + (t * nrows + rr) * xw;
+                    const i64 lo = qmin < 0 ? -qmin : 0, hi = evo_min(xw, len_in - qmin);   // [lo, hi): inside
+                    if (hi > lo) {
+                        memset(xd, 0, sizeof(T) * lo);
+                        memcpy(xd + lo, xc + xrows[rr] + qmin + lo, sizeof(T) * (hi - lo));
+                        memset(xd + hi, 0, sizeof(T) * (xw - hi));
+                    } else {
+                        memset(xd, 0, sizeof(T) * xw);
+                    }
+                }
+            }
+            for (i64 j0 = 0; j0 < len_out; j0 += CW) {
+                const i64 n = evo_min(CW, len_out - j0);
+                i64 t = 0;
+                for (; t + 2 <= nb; t += 2) {
+                    T* yt[2] = {yrow + t * plane_out, yrow + (t + 1) * plane_out};
+                    const T* xbase[2] = {xbuf.data() + t * nrows * xw, xbuf.data() + (t + 1) * nrows * xw};
+                    evo_tile<T, 2>(yt, n, kbuf.data(), kw, xbase, xoff.data(), nk, j0);
+                }
+                for (; t < nb; ++t) {
+                    T* yt[1] = {yrow + t * plane_out};
+                    const T* xbase[1] = {xbuf.data() + t * nrows * xw};
+                    evo_tile<T, 1>(yt, n, kbuf.data(), kw, xbase, xoff.data(), nk, j0);
+                }
+            }
+            continue;
+        }
+        for (i64 t = 0; t < nb; ++t) memset(yrow + t * plane_out, 0, sizeof(T) * len_out);
         for (i64 c1 = 0; c1 < cg; ++c1) {
             const T* xc = x + (b * G * cg + g * cg + c1) * plane_in;
             const T* kc = kb + c1 * kl.stride[3];
