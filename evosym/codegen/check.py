@@ -80,12 +80,13 @@ def load_source(source: str, name: str) -> types.ModuleType:
 
 def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, variants: int = 2,
                    source: str | None = None, reference=None, gradients: bool = True,
-                   kernels=False, emulated: bool = False) -> CheckReport:
+                   kernels=False, emulated: bool = False, checked=None) -> CheckReport:
     """Check the generated code of an operator; ``source``/``reference`` override them (canaries).
 
     ``kernels``: also check the generated kernels (``path="kernels"``): the CUDA kernels on a CUDA
     device, the CPU kernels on the CPU. ``emulated`` (CPU only): also check the CUDA source built for
     the host with an emulated launch (path "kernels-emulated"), how CI checks the CUDA kernels.
+    ``checked``: the operator's checked proof, when the caller has it (saves proving it again).
     ``kernels`` may also be a collection of "device" and "emulated" (the CLI's --kernels/--emulated).
     """
     if not isinstance(kernels, bool):
@@ -98,8 +99,7 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
     if device == "cuda":   # TF32 would round float32 products to 10 mantissa bits: compare true float32
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    mod = catalogue.load(name_or_path)
-    cp = mod.proof().check()
+    cp = checked if checked is not None else catalogue.load(name_or_path).proof().check()
     op = cp.operator
     if op.torch_reference is None and op.reference is None and reference is None:
         raise EvosymError(f"{op.name} has no reference implementation to check generated code against")

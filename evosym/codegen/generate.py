@@ -26,8 +26,13 @@ def generate(name_or_path: str, target: str = "torch") -> Generated:
     """Prove and check the operator, plan its lowering, render the target's source."""
     if target not in TARGETS:
         raise EvosymError(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
-    mod = catalogue.load(name_or_path)
-    cp = mod.proof().check()
+    return generate_checked(catalogue.load(name_or_path).proof().check(), target)
+
+
+def generate_checked(cp, target: str = "torch") -> Generated:
+    """The target's source for an already checked proof."""
+    if target not in TARGETS:
+        raise EvosymError(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
     plan = make_plan(cp)
     if target == "cuda":
         from .cuda import render_cuda
