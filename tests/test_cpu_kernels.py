@@ -225,3 +225,13 @@ def test_check_cli_labels_cpu_kernels_and_emulated_cuda_source(capsys):
     assert rc == 0, err
     assert "(CPU kernels)" in out and "CUDA kernels' source built for the host" in out
     assert "note: CPU kernels:" in out and "note: CUDA source, host build (emulated launch):" in out
+
+
+@needs_cxx
+def test_bench_kernels_on_the_cpu_reports_ratios(capsys):
+    rc, out, err = run_cli(capsys, "bench", "involution", "--kernels", "--size", "B=1", "--size", "H=8", "--size", "W=8")
+    assert rc == 0, err
+    for row in ("aggregation forward, generated CPU kernel", "native depthwise F.conv2d 7×7", "unfold-based",
+                "traditional (involution_naive", "backward, input gradient", "backward, kernel gradient"):
+        assert row in out
+    assert "kernel / native =" in out and "× the forward" in out and "threads" in out
