@@ -162,8 +162,9 @@ def test_tutorial_runs_as_written(tmp_path):
         command, expected = payload
         argv = command.split()
         cmd = [sys.executable, "-m", "evosym", *argv[1:]] if argv[0] == "evosym" else [sys.executable, *argv[1:]]
-        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"{command} failed:\n{proc.stderr[-2000:]}"
+        proc = subprocess.run(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, f"{command} failed:\n{proc.stdout[-2000:]}"
         assert shown(proc.stdout) == expected, f"the output of {command!r} differs from the tutorial"
     assert (tmp_path / "causal_conv1d.py").is_file(), "the tutorial's codegen step wrote no module"
 

@@ -32,7 +32,7 @@ def concepts_page(checked, props: dict) -> str:
     rows = []
     for key, meaning in MEANINGS.items():
         values = sorted({p.get(key) for p in props.values()})
-        rows.append({"name": key, "values": "; ".join(v.replace("|", r"\|") for v in values), "meaning": meaning})
+        rows.append({"name": key, "seen": "; ".join(v.replace("|", r"\|") for v in values), "meaning": meaning})
     total = sum(len(cp.steps) for cp in checked)
     general = sum(s.check.general for cp in checked for s in cp.steps)
     return environment().get_template("docs/concepts.md.j2").render(

@@ -70,8 +70,8 @@ STEPS = (
              "one with the reference at random shapes around the grid: float64 and float32 within a "
              "rounding bound, integer inputs exactly, and gradients (gradcheck in float64):"),
     ("run", ("check", FILE)),
-    ("text", "Add `--verbose` to see every comparison, `--kernels` to check the generated CUDA source's "
-             "host build as well, and `--format latex` to `evosym prove` for a LaTeX proof. To add the "
+    ("text", "Add `--verbose` to see every comparison, `--kernels` to check the generated CPU kernels as "
+             "well (the CUDA kernels with `--device cuda`), and `--format latex` to `evosym prove` for a LaTeX proof. To add the "
              "operator to the catalogue, put the file in `derivations/` (see "
              "[operator-files.md](operator-files.md))."),
 )
@@ -91,12 +91,12 @@ def _env() -> dict:
 
 
 def run_command(argv: list[str], cwd: str | Path) -> str:
-    """Run one tutorial command (``evosym …`` or ``python FILE``) in ``cwd``; its stdout, or an error."""
+    """Run one tutorial command (``evosym …`` or ``python FILE``) in ``cwd``; what a terminal shows, or an error."""
     cmd = [sys.executable, "-m", "evosym"] + argv[1:] if argv[0] == "evosym" else [sys.executable] + argv[1:]
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=_env(), timeout=600)
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
+                          timeout=600)
     if proc.returncode != 0:
-        raise EvosymError(f"tutorial command {' '.join(argv)!r} failed ({proc.returncode}): "
-                          f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+        raise EvosymError(f"tutorial command {' '.join(argv)!r} failed ({proc.returncode}): {proc.stdout.strip()[-500:]}")
     return proc.stdout
 
 
