@@ -33,6 +33,9 @@ def props(name):
     ("involution", {"kernel": "dynamic, from a local pool at p", "space": "position-specific",
                     "channels": "depthwise (output channel o reads input channel o), one kernel shared by each block "
                                 "of C_g channels", "border": "zero padding (window clipped to the input)"}),
+    ("dynamic_dwconv", {"kernel": "dynamic, from a global pool", "space": "shared across space",
+                        "channels": "depthwise (output channel o reads input channel o)",
+                        "border": "zero padding (window clipped to the input)"}),
     (str(ROOT / "evosym/selftest/operators/gated_conv1d.py"),
      {"kernel": "dynamic, from the centre pixel", "space": "position-specific", "channels": "full mixing"}),
     (str(ROOT / "evosym/selftest/operators/locally_connected1d.py"), {"kernel": "static", "space": "position-specific"}),
@@ -54,7 +57,8 @@ def test_changing_the_kernel_source_changes_the_table():
     assert (centre.get("kernel"), centre.get("space")) != (pooled.get("kernel"), pooled.get("space"))
 
 
-CONVS = ["conv1d", "conv2d", "conv2d_same", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution"]
+CONVS = ["conv1d", "conv2d", "conv2d_same", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
+         "dynamic_dwconv"]
 
 
 @pytest.mark.parametrize("name", CONVS)
@@ -91,6 +95,10 @@ def _torch_module(op, env):
         C, D, span = names["G"] * names["C_g"], names["D"], names["G"] * (2 * names["R"] + 1) ** 2
         return torch.nn.Sequential(torch.nn.Conv2d(C, D, 1, bias=False), torch.nn.BatchNorm2d(D), torch.nn.ReLU(),
                                    torch.nn.Conv2d(D, span, 1))
+    if op.name == "dynamic_dwconv":   # DynamicDWConv: the same generator to C·K² values, plus a per-channel bias
+        C, D, span = names["C"], names["D"], names["C"] * (2 * names["R"] + 1) ** 2
+        return torch.nn.ModuleList([torch.nn.Conv2d(C, D, 1, bias=False), torch.nn.BatchNorm2d(D), torch.nn.ReLU(),
+                                    torch.nn.Conv2d(D, span, 1), torch.nn.ParameterList([torch.zeros(C)])])
     dims = len(op.position)
     cls = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims]
     if op.name == "depthwise_conv2d":

@@ -245,7 +245,8 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     khat = taps.expr
     inputs = {t.name for t in op.tensors if t.role == "input"}
     static = not (_reads(khat, defs) & inputs)
-    shared = not (khat.free_symbols & set(form.position)) and not khat.has(form.batch)
+    free_of_p = not (khat.free_symbols & set(form.position))
+    shared = free_of_p and not khat.has(form.batch)
     omega = form.omega
     window = isinstance(omega, Window)
     if not window:
@@ -262,7 +263,8 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     bias_native = _native_bias(op, form)
     _generic(plan, op, form, taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)
     facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
-             ("shared across space (K̂ is free of the output position)" if shared else "position-specific")]
+             ("shared across space (K̂ is free of the output position)" if shared else
+              "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else "position-specific")]
     c, o = form.channel, form.out_channel
     if not force_generic and static and shared and bias_native is not None and channels_last and plan.dims == 1 and \
             all(a.kernel == 1 and a.stride == 1 and a.padding == 0 for a in axes) and group_structure(khat, c, o) is None:
