@@ -18,6 +18,9 @@ import sympy as sp
 
 from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
 
+from ._conv import _numpy_reference
+from ._generator import generator_torch, generator_tensors
+
 B, C, D = size("B"), size("C"), size("D")
 H, W_, R = size("H"), size("W"), size("R")
 K = 2 * R + 1
@@ -25,16 +28,7 @@ b, o, c, i, j, u, v, m, n = (index(t) for t in "b o c i j u v m n".split())
 k, d, c2, a, e = index("k"), index("d"), index("c_2"), index("a"), index("e")
 
 x = TensorDecl("x", (B, C, H, W_), "input", "input feature map")
-W1 = TensorDecl("W1", (D, C), "parameter", "kernel generator: reduction 1×1 conv weight (no bias)",
-                latex="W_1", text="W\u2081", torch_name="reduce_weight")
-gamma = TensorDecl("gamma", (D,), "parameter", "kernel generator: BatchNorm scale weight/√(var+ε) (eval mode)",
-                   latex=r"\gamma", text="\u03b3", torch_name="bn_scale")
-beta = TensorDecl("beta", (D,), "parameter", "kernel generator: BatchNorm shift bias − mean·scale (eval mode)",
-                  latex=r"\beta", text="\u03b2", torch_name="bn_shift")
-W2 = TensorDecl("W2", (C * K**2, D), "parameter", "kernel generator: 1×1 conv weight to C·K² kernel values",
-                latex="W_2", text="W\u2082", torch_name="span_weight")
-b2 = TensorDecl("b2", (C * K**2,), "parameter", "kernel generator: 1×1 conv bias",
-                latex="b_2", text="b\u2082", torch_name="span_bias")
+W1, gamma, beta, W2, b2 = generator_tensors(C, D, C * K**2, "1×1 conv (to the C·K² kernel values)")
 bias = TensorDecl("bias", (C,), "parameter", "static per-channel bias of the depthwise conv",
                   latex=r"\mathrm{bias}", torch_name="bias")
 y = TensorDecl("y", (B, C, H, W_), "output", "output feature map")
@@ -52,22 +46,16 @@ kernels = Definition("Wk", (b, k), sp.Sum(W2[k, d] * hidden[b, d], (d, 0, D - 1)
 
 def torch_reference(t, sizes):
     """The released forward (first revision of ``DynamicDWConv``), eval mode, in torch ops."""
-    import torch
     import torch.nn.functional as F
     x_, r = t["x"], sizes["R"]
     kk = 2 * r + 1
     bsz, ch, h, w = x_.shape
-    pooled = F.adaptive_avg_pool2d(x_, (1, 1))
-    hid = F.conv2d(pooled, t["W1"][:, :, None, None])
-    hid = torch.relu(hid * t["gamma"][None, :, None, None] + t["beta"][None, :, None, None])
-    weight = F.conv2d(hid, t["W2"][:, :, None, None], t["b2"]).view(bsz * ch, 1, kk, kk)
+    weight = generator_torch(F.adaptive_avg_pool2d(x_, (1, 1)), t).view(bsz * ch, 1, kk, kk)
     out = F.conv2d(x_.reshape(1, -1, h, w), weight, t["bias"].repeat(bsz), stride=1, padding=r, groups=bsz * ch)
     return out.view(bsz, ch, out.shape[-2], out.shape[-1])
 
 
-def reference(arrays, sizes):
-    import torch
-    return torch_reference({k_: torch.from_numpy(v_).double() for k_, v_ in arrays.items()}, sizes).numpy()
+reference = _numpy_reference(torch_reference)
 
 
 OPERATOR = Operator(

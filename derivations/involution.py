@@ -19,6 +19,9 @@ import sympy as sp
 
 from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
 
+from ._conv import _numpy_reference
+from ._generator import generator_torch, generator_tensors
+
 B, G, Cg, D = size("B"), size("G"), size("C_g"), size("D")
 H, W_, R, s = size("H"), size("W"), size("R"), size("s")
 K = 2 * R + 1
@@ -27,16 +30,7 @@ b, o, c, i, j, u, v, m, n = (index(t) for t in "b o c i j u v m n".split())
 k, d, c2, a, e = index("k"), index("d"), index("c_2"), index("a"), index("e")
 
 x = TensorDecl("x", (B, C, s * H, s * W_), "input", "input feature map")
-W1 = TensorDecl("W1", (D, C), "parameter", "kernel generator: reduction 1×1 conv weight (no bias)",
-                latex="W_1", text="W\u2081", torch_name="reduce_weight")
-gamma = TensorDecl("gamma", (D,), "parameter", "kernel generator: BatchNorm scale weight/√(var+ε) (eval mode)",
-                   latex=r"\gamma", text="\u03b3", torch_name="bn_scale")
-beta = TensorDecl("beta", (D,), "parameter", "kernel generator: BatchNorm shift bias − mean·scale (eval mode)",
-                  latex=r"\beta", text="\u03b2", torch_name="bn_shift")
-W2 = TensorDecl("W2", (G * K**2, D), "parameter", "kernel generator: span 1×1 conv weight",
-                latex="W_2", text="W\u2082", torch_name="span_weight")
-b2 = TensorDecl("b2", (G * K**2,), "parameter", "kernel generator: span 1×1 conv bias",
-                latex="b_2", text="b\u2082", torch_name="span_bias")
+W1, gamma, beta, W2, b2 = generator_tensors(C, D, G * K**2, "span 1×1 conv")
 y = TensorDecl("y", (B, C, H, W_), "output", "output feature map")
 
 x_pad = Definition("x_pad", (b, c, m, n),
@@ -60,19 +54,14 @@ def torch_reference(t, sizes):
     import torch.nn.functional as F
     x_, g, cg, r, st = t["x"], sizes["G"], sizes["C_g"], sizes["R"], sizes["s"]
     kk = 2 * r + 1
-    pooled = F.avg_pool2d(x_, st, st) if st > 1 else x_
-    hid = F.conv2d(pooled, t["W1"][:, :, None, None])
-    hid = torch.relu(hid * t["gamma"][None, :, None, None] + t["beta"][None, :, None, None])
-    weight = F.conv2d(hid, t["W2"][:, :, None, None], t["b2"])
+    weight = generator_torch(F.avg_pool2d(x_, st, st) if st > 1 else x_, t)
     bsz, _, h, w = weight.shape
     weight = weight.view(bsz, g, kk * kk, h, w)
     cols = F.unfold(x_, kk, padding=r, stride=st).view(bsz, g, cg, kk * kk, h, w)
     return torch.einsum("bgkhw,bgckhw->bgchw", weight, cols).reshape(bsz, g * cg, h, w)
 
 
-def reference(arrays, sizes):
-    import torch
-    return torch_reference({k_: torch.from_numpy(v_).double() for k_, v_ in arrays.items()}, sizes).numpy()
+reference = _numpy_reference(torch_reference)
 
 
 OPERATOR = Operator(

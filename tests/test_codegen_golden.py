@@ -7,7 +7,6 @@ review the diff.
 
 from __future__ import annotations
 
-import difflib
 import os
 import subprocess
 import sys
@@ -15,24 +14,15 @@ import sys
 import pytest
 
 from evosym import catalogue
-from evosym.codegen.generate import committed_dir, generate
+from evosym.codegen.generate import committed_dir
+from golden import assert_committed_current
 
 NAMES = catalogue.catalogue_names()
-UPDATE = os.environ.get("EVOSYM_UPDATE_GOLDEN") == "1"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_committed_code_is_current(name):
-    gen = generate(name)
-    path = committed_dir() / gen.filename
-    if UPDATE:
-        path.write_text(gen.source, encoding="utf-8")
-    assert path.is_file(), f"{path} missing: run evosym codegen --all --output codegen/torch"
-    committed = path.read_text(encoding="utf-8")
-    if committed != gen.source:
-        diff = "".join(list(difflib.unified_diff(committed.splitlines(True), gen.source.splitlines(True),
-                                                 "committed", "regenerated"))[:60])
-        pytest.fail(f"{path} is stale; regenerate with EVOSYM_UPDATE_GOLDEN=1 and review:\n{diff}")
+    assert_committed_current(name, "torch")
 
 
 def test_banner_and_no_stray_files():

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib.util
 import os
 import shutil
@@ -30,8 +29,8 @@ from evosym.runtime import aggregate as agg
 from evosym.runtime import build as build_mod
 
 from cli_helpers import run_cli
+from golden import assert_committed_current
 
-UPDATE = os.environ.get("EVOSYM_UPDATE_GOLDEN") == "1"
 WINDOWED = [n for n in catalogue.catalogue_names() if n != "linear"]   # linear is channels-last
 CXX = shutil.which(os.environ.get("CXX") or "c++") is not None
 needs_cxx = pytest.mark.skipif(not CXX, reason="no C++ compiler: the CPU kernels are not built here")
@@ -49,14 +48,7 @@ def load_generated(name, tag):
 
 @pytest.mark.parametrize("name", WINDOWED)
 def test_committed_cpu_source_is_current(name):
-    gen = generate(name, "cpu")
-    path = committed_dir("cpu") / gen.filename
-    if UPDATE:
-        path.write_text(gen.source, encoding="utf-8")
-    committed = path.read_text(encoding="utf-8")
-    if committed != gen.source:
-        diff = "".join(list(difflib.unified_diff(committed.splitlines(True), gen.source.splitlines(True)))[:40])
-        pytest.fail(f"{path} is stale; regenerate with EVOSYM_UPDATE_GOLDEN=1 and review:\n{diff}")
+    gen = assert_committed_current(name, "cpu")
     assert "#include <torch" not in gen.source and "ATen" not in gen.source   # standalone: builds in about a second
     assert "#pragma omp parallel for" in gen.source and "#pragma omp simd" in gen.source
 

@@ -12,7 +12,6 @@ A mutated kernel source must fail layer 3 (a canary), and bad inputs get clear e
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import shutil
 
@@ -21,14 +20,14 @@ import torch
 
 from evosym import catalogue
 from evosym.codegen.check import check_operator
-from evosym.codegen.generate import committed_dir, generate
+from evosym.codegen.generate import generate
 from evosym.errors import EvosymError
 from evosym.runtime import aggregate as agg
 from evosym.runtime.build import ptxas_report
 
 from cli_helpers import run_cli
+from golden import assert_committed_current
 
-UPDATE = os.environ.get("EVOSYM_UPDATE_GOLDEN") == "1"
 WINDOWED = [n for n in catalogue.catalogue_names() if n != "linear"]   # linear is channels-last
 HOST = shutil.which(os.environ.get("CXX", "c++")) is not None
 NVCC = shutil.which("nvcc") is not None
@@ -36,14 +35,7 @@ NVCC = shutil.which("nvcc") is not None
 
 @pytest.mark.parametrize("name", WINDOWED)
 def test_committed_cuda_source_is_current(name):
-    gen = generate(name, "cuda")
-    path = committed_dir("cuda") / gen.filename
-    if UPDATE:
-        path.write_text(gen.source, encoding="utf-8")
-    committed = path.read_text(encoding="utf-8")
-    if committed != gen.source:
-        diff = "".join(list(difflib.unified_diff(committed.splitlines(True), gen.source.splitlines(True)))[:40])
-        pytest.fail(f"{path} is stale; regenerate with EVOSYM_UPDATE_GOLDEN=1 and review:\n{diff}")
+    gen = assert_committed_current(name, "cuda")
     assert "#include <torch" not in gen.source and "ATen" not in gen.source   # standalone
 
 

@@ -244,8 +244,8 @@ class DynamicDwconvEvolution(nn.Module):
         self.reduce_weight = nn.Parameter(torch.empty((D, C), **factory))  # kernel generator: reduction 1×1 conv weight (no bias)
         self.bn_scale = nn.Parameter(torch.empty((D,), **factory))  # kernel generator: BatchNorm scale weight/√(var+ε) (eval mode)
         self.bn_shift = nn.Parameter(torch.empty((D,), **factory))  # kernel generator: BatchNorm shift bias − mean·scale (eval mode)
-        self.span_weight = nn.Parameter(torch.empty(((C * (((2 * R) + 1) ** 2)), D), **factory))  # kernel generator: 1×1 conv weight to C·K² kernel values
-        self.span_bias = nn.Parameter(torch.empty(((C * (((2 * R) + 1) ** 2)),), **factory))  # kernel generator: 1×1 conv bias
+        self.span_weight = nn.Parameter(torch.empty(((C * (((2 * R) + 1) ** 2)), D), **factory))  # kernel generator: 1×1 conv (to the C·K² kernel values) weight
+        self.span_bias = nn.Parameter(torch.empty(((C * (((2 * R) + 1) ** 2)),), **factory))  # kernel generator: 1×1 conv (to the C·K² kernel values) bias
         self.bias = nn.Parameter(torch.empty((C,), **factory))  # static per-channel bias of the depthwise conv
         self.reset_parameters()
 

@@ -31,6 +31,11 @@ class Cost:
     macs: sp.Expr
     kernel_entries: sp.Expr | None
 
+    def items(self) -> list[tuple[str, sp.Expr]]:
+        """(name, formula) of each cost that applies, in display order."""
+        rows = [("parameters", self.parameters), ("multiply-adds", self.macs)]
+        return rows + ([("kernel entries", self.kernel_entries)] if self.kernel_entries is not None else [])
+
     def _repr_latex_(self) -> str:
         from ..printers.notebook import cost_latex
         return cost_latex(self)

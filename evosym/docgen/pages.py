@@ -61,12 +61,11 @@ def check_status(doc: OperatorDoc) -> str:
     return f"{'PASSED' if r.ok else 'FAILED'} at {len(r.shapes)} shapes ({r.device})"
 
 
+EXPLAIN = {"kernel entries": "kernel entries (K̂ over the axes it depends on)"}
+
+
 def _cost_rows(doc: OperatorDoc, names) -> list[str]:
-    c = doc.cost
-    rows = [f"| parameters | {_m(c.parameters, names)} |", f"| multiply-adds | {_m(c.macs, names)} |"]
-    if c.kernel_entries is not None:
-        rows.append(f"| kernel entries (K̂ over the axes it depends on) | {_m(c.kernel_entries, names)} |")
-    return rows
+    return [f"| {EXPLAIN.get(n, n)} | {_m(e, names)} |" for n, e in doc.cost.items()]
 
 
 def _check_section(doc: OperatorDoc) -> list[str]:

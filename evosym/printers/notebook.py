@@ -49,18 +49,11 @@ def properties_latex(props) -> str:
     return "$$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$$"
 
 
-def _cost_rows(c):
-    rows = [("parameters", c.parameters), ("multiply-adds", c.macs)]
-    if c.kernel_entries is not None:
-        rows.append(("kernel entries", c.kernel_entries))
-    return rows
-
-
 def cost_latex(c) -> str:
-    return "$$\\begin{aligned}" + " \\\\ ".join(f"{_text(n)} &= {latex(e)}" for n, e in _cost_rows(c)) + "\\end{aligned}$$"
+    return "$$\\begin{aligned}" + " \\\\ ".join(f"{_text(n)} &= {latex(e)}" for n, e in c.items()) + "\\end{aligned}$$"
 
 
 def cost_markdown(c) -> str:
     rows = ["| cost | formula in the sizes |", "|---|---|"]
-    rows += [f"| {n} | ${latex(e)}$ |" for n, e in _cost_rows(c)]
+    rows += [f"| {n} | ${latex(e)}$ |" for n, e in c.items()]
     return "\n".join(rows) + "\n"
