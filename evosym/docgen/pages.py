@@ -74,8 +74,11 @@ def _check_section(doc: OperatorDoc) -> list[str]:
         return out + [f"Not checked: {_md(doc.check_error)}.", ""]
     r = doc.check
     ref = doc.cp.operator.reference_name or "the operator's reference"
+    default = (f"the default path (`path=\"auto\"`: lowering {r.plan.path}, which on the CPU runs the generated CPU "
+               "kernels where a C++ compiler is available, else the generic lowering)"
+               if r.plan.path == "generic-window" else f"the default lowering ({r.plan.path})")
     out += [f"`evosym check {doc.name}` ran while this page was generated and **{'PASSED' if r.ok else 'FAILED'}** "
-            f"on the {r.device}: the default lowering ({r.plan.path}) and the generic lowering against "
+            f"on the {r.device}: {default} and the generic lowering against "
             f"{_md(ref)}, at {len(r.shapes)} shapes (random sizes around the grid, seeds below). Every "
             "comparison is listed; the rounding bounds are in [testing.md](../testing.md).", "",
             "| seed | sizes | comparisons |", "|---:|---|---|"]
