@@ -52,8 +52,9 @@ def test_every_kernel_compiles_with_nvcc(arch):
     for name in ("involution", "conv2d", "conv3d", "conv1d"):
         report = ptxas_report(generate(name, "cuda").source, arch)
         kinds = {k.split("<")[0] for k in report}
-        assert kinds == {f"evo_{k}_{t}" for k in ("forward", "forward_shared", "backward_input", "backward_kernel")
-                         for t in ("f32", "f64")}, kinds
+        variants = ["forward", "forward_shared", "backward_input", "backward_input_shared", "backward_kernel",
+                    "backward_kernel_full"]
+        assert kinds == {f"evo_{k}_{t}" for k in variants for t in ("f32", "f64")}, kinds
         assert all(regs > 0 for regs, _, _ in report.values())
 
 
@@ -68,16 +69,32 @@ def test_host_build_of_the_cuda_kernels_passes_the_numeric_check(name):
     assert "CUDA source, host build (emulated launch)" in text
 
 
+# Canaries, one per kernel variant the launchers dispatch to: each mutation breaks exactly one variant,
+# and the operator named is one whose check shapes reach that variant (the checks must notice).
+CANARIES = {
+    "forward (generic)": ("conv2d", "acc += *kp * *xp;", "acc += *kp * *xp * 0.5;", False),
+    "forward_shared (drops the last tap of every window)": ("involution", "u1 <= hi1; ++u1, kp += kstep", "u1 < hi1; ++u1, kp += kstep", False),
+    "forward_shared": ("involution", "acc[r] += kv * xp[r * plane_in];", "acc[r] += kv * xp[r * plane_in] * 0.5;", False),
+    "forward (generic, depthwise)": ("depthwise_conv2d", "acc += *kp * *xp;", "acc += *kp * *xp * 0.5;", False),
+    "backward_input (generic)": ("conv2d", "dx[idx] = acc;", "dx[idx] = 0.5 * acc;", True),
+    "backward_input_shared": ("involution", "acc[r] += kv * dyp[r * plane_out];", "acc[r] += kv * dyp[r * plane_out] * 0.5;", True),
+    "backward_kernel (generic, broadcast axes)": ("dynamic_dwconv", "acc += dyo[", "acc -= dyo[", True),
+    "backward_kernel_full": ("involution", "acc += dyp[c * plane_out] * xp[c * plane_in];", "acc += dyp[c * plane_out] * xp[c * plane_in] * 0.5;", True),
+}
+
+
 @pytest.mark.skipif(not HOST, reason="no C++ compiler")
-def test_a_wrong_kernel_source_fails_the_numeric_check(monkeypatch):
-    """Canary: the forward kernel drops the last tap of every window; the check must fail."""
-    good = agg.kernels_for("involution")
-    bad_source = good.source.replace("u1 <= hi1; ++u1, kp += kstep", "u1 < hi1; ++u1, kp += kstep")
-    assert bad_source != good.source
-    bad = dataclasses.replace(good, source=bad_source, libraries={})
-    monkeypatch.setitem(agg._KERNELS, "involution", bad)
-    report = check_operator("involution", emulated=True, gradients=False)
-    assert not report.ok and "✗ torch.float64 kernels-emulated" in report.text()
+@pytest.mark.parametrize("variant", sorted(CANARIES))
+def test_a_wrong_kernel_source_fails_the_numeric_check(monkeypatch, variant):
+    name, old, new, gradients = CANARIES[variant]
+    good = agg.kernels_for(name)
+    assert old in good.source, f"the canary's target text is gone from the {name} source: {old!r}"
+    bad = dataclasses.replace(good, source=good.source.replace(old, new), libraries={})
+    monkeypatch.setitem(agg._KERNELS, name, bad)
+    report = check_operator(name, emulated=True, gradients=gradients)
+    assert not report.ok, f"{variant}: the mutated kernel passed the check\n{report.text()}"
+    failed = [line for line in report.text().splitlines() if line.lstrip().startswith("✗") and "seed" not in line]
+    assert failed and all("kernels-emulated" in line for line in failed), report.text()   # only the mutated path
 
 
 @pytest.mark.skipif(not HOST, reason="no C++ compiler")

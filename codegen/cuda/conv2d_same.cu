@@ -8,7 +8,9 @@
 // kt is the kernel K^ in tap coordinates, computed by the generated PyTorch module; any axis of
 // kt may have length 1 (broadcast). Sizes, offsets, window bounds and channel maps below are
 // printed by SymPy from the proved form; threads never communicate (no shared memory, no
-// barriers), so the same source runs on the host under evosym_emulate.h.
+// barriers, no warp intrinsics), so the same source runs on the host under evosym_emulate.h.
+// Data reuse comes from registers instead: a thread computes all the channels (up to EVO_MAX_CHUNK)
+// that share one kernel value, loading it once.
 // Standalone: no torch headers.
 
 #if defined(__CUDACC__)
@@ -23,6 +25,10 @@
 typedef long long i64;
 
 #define EVO_THREADS 256
+// Tuning knob (measured with benchmarks/cuda_knobs.py; every value is correct, only speed differs)
+#ifndef EVO_MAX_CHUNK
+#define EVO_MAX_CHUNK 16   // most channels per thread that share one kernel: 16, 8, 4, 2 or 1
+#endif
 #define EVO_AXES 8
 
 struct evo_sizes {
@@ -128,6 +134,25 @@ static int evo_blocks(i64 total, unsigned* blocks) {
     if (n > 2147483647LL) return 1001;               // more blocks than a 1-D grid holds: refuse, never skip
     *blocks = (unsigned)n;
     return 0;
+}
+
+// channels per thread in the kernels that share one kernel across channels (O_g = C_g = 1): the
+// largest power of two up to EVO_MAX_CHUNK dividing share; 0 when channels mix (O_g or C_g > 1)
+static int evo_chunk(const evo_sizes& z) {
+    if (evo_og(z) != 1 || evo_cg(z) != 1) return 0;
+    const i64 share = evo_share(z);
+    for (int ch = EVO_MAX_CHUNK; ch > 1; ch /= 2)
+        if (ch <= 16 && share % ch == 0) return ch;
+    return 1;
+}
+
+// O_g = C_g = 1 and kt given at full length on every axis (nothing broadcast)
+static bool evo_kernel_is_full(const evo_sizes& z, const evo_layout& kl) {
+    const i64 full[EVO_AXES] = {evo_batch(z), evo_groups(z) / evo_share(z), 1, 1, evo_taps_0(z), evo_taps_1(z), evo_len_out_0(z), evo_len_out_1(z)};
+    if (evo_og(z) != 1 || evo_cg(z) != 1) return false;
+    for (int a = 0; a < EVO_AXES; ++a)
+        if (kl.size[a] != full[a]) return false;
+    return true;
 }
 
 static void evo_unpack(const i64* zv, const i64* layout, evo_sizes* z, evo_layout* kl) {
@@ -263,6 +288,81 @@ __global__ void evo_backward_input_f32(const float* __restrict__ kt, const float
     dx[idx] = acc;
 }
 
+// dx for one kernel shared by each block of channels (O_g = C_g = 1): one thread per (b, kernel group,
+// chunk of CH channels, q); each kernel value is loaded once for CH channels
+template <int CH>
+__global__ void evo_backward_input_shared_f32(const float* __restrict__ kt, const float* __restrict__ dy,
+                                                    float* __restrict__ dx, const evo_sizes z, const evo_layout kl, const i64 total) {
+    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) return;
+    i64 rest = idx;
+    const i64 q1 = evo_rem(rest, evo_len_in_1(z));
+    rest = evo_div(rest, evo_len_in_1(z));
+    const i64 q0 = evo_rem(rest, evo_len_in_0(z));
+    rest = evo_div(rest, evo_len_in_0(z));
+    const i64 share = evo_share(z), chunks = evo_div(share, CH), kgroups = evo_div(evo_groups(z), share);
+    const i64 chunk = evo_rem(rest, chunks);
+    rest = evo_div(rest, chunks);
+    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
+    const i64 c0 = gk * share + chunk * CH, plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
+    const float* kb = kt + b * kl.stride[0] + gk * kl.stride[1];
+    const float* dyc = dy + (b * evo_groups(z) + c0) * plane_out;
+    const i64 blo0 = evo_back_lo_0(z, q0), bhi0 = evo_back_hi_0(z, q0);
+    const i64 s0 = evo_stride_0(z);
+    const i64 blo1 = evo_back_lo_1(z, q1), bhi1 = evo_back_hi_1(z, q1);
+    const i64 s1 = evo_stride_1(z);
+    float acc[CH];
+#pragma unroll
+    for (int r = 0; r < CH; ++r) acc[r] = 0;
+    for (i64 u0 = blo0; u0 <= bhi0; ++u0) {
+        const i64 n0 = evo_p_num_0(z, q0, u0);   // in [0, s·(L_out − 1)]
+        if (s0 != 1 && evo_rem(n0, s0) != 0) continue;
+        const i64 p0 = s0 == 1 ? n0 : evo_div(n0, s0);
+        for (i64 u1 = blo1; u1 <= bhi1; ++u1) {
+            const i64 n1 = evo_p_num_1(z, q1, u1);   // in [0, s·(L_out − 1)]
+            if (s1 != 1 && evo_rem(n1, s1) != 0) continue;
+            const i64 p1 = s1 == 1 ? n1 : evo_div(n1, s1);
+            const float kv = kb[u0 * kl.stride[4] + p0 * kl.stride[6] + u1 * kl.stride[5] + p1 * kl.stride[7]];
+            const float* dyp = dyc + (p0) * evo_len_out_1(z) + p1;
+#pragma unroll
+            for (int r = 0; r < CH; ++r) acc[r] += kv * dyp[r * plane_out];
+        }
+    }
+    float* dxp = dx + (b * evo_groups(z) + c0) * plane_in + (q0) * evo_len_in_1(z) + q1;
+#pragma unroll
+    for (int r = 0; r < CH; ++r) dxp[r * plane_in] = acc[r];
+}
+
+// dkt where O_g = C_g = 1 and kt has every axis at full length (a kernel per sample, kernel group, tap
+// and position, as involution's): one thread per entry, positions innermost (coalesced), summing the
+// share channels of its kernel group; a tap outside the input gets 0
+__global__ void evo_backward_kernel_full_f32(const float* __restrict__ x, const float* __restrict__ dy,
+                                                   float* __restrict__ dkt, const evo_sizes z, const i64 total) {
+    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) return;
+    i64 rest = idx;
+    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
+    rest = evo_div(rest, evo_len_out_1(z));
+    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
+    rest = evo_div(rest, evo_len_out_0(z));
+    const i64 u1 = evo_rem(rest, evo_taps_1(z));
+    rest = evo_div(rest, evo_taps_1(z));
+    const i64 u0 = evo_rem(rest, evo_taps_0(z));
+    rest = evo_div(rest, evo_taps_0(z));
+    const i64 share = evo_share(z), kgroups = evo_div(evo_groups(z), share);
+    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
+    const i64 q0 = evo_q_0(z, p0, u0);
+    const i64 q1 = evo_q_1(z, p1, u1);
+    float acc = 0;
+    if (q0 >= 0 && q0 < evo_len_in_0(z) && q1 >= 0 && q1 < evo_len_in_1(z)) {
+        const i64 c0 = gk * share, plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
+        const float* xp = x + (b * evo_groups(z) + c0) * plane_in + (q0) * evo_len_in_1(z) + q1;
+        const float* dyp = dy + (b * evo_groups(z) + c0) * plane_out + (p0) * evo_len_out_1(z) + p1;
+        for (i64 c = 0; c < share; ++c) acc += dyp[c * plane_out] * xp[c * plane_in];
+    }
+    dkt[idx] = acc;
+}
+
 // dkt: one thread per entry of kt as given; an axis of length 1 sums over its full extent
 __global__ void evo_backward_kernel_f32(const float* __restrict__ x, const float* __restrict__ dy,
                                               float* __restrict__ dkt, const evo_sizes z, const evo_layout kl, const i64 total) {
@@ -306,13 +406,13 @@ extern "C" int evo_conv2d_same_forward_f32(const float* x, const float* kt, floa
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
-    const i64 share = evo_share(z);
-    const int ch = (evo_og(z) != 1 || evo_cg(z) != 1 || kl.size[1] == 1) ? 1 : share % 8 == 0 ? 8 : share % 4 == 0 ? 4 : share % 2 == 0 ? 2 : 1;
-    const i64 total = evo_batch(z) * evo_groups(z) * evo_og(z) * evo_plane_out(z) / ch;
+    const int ch = evo_chunk(z);
     unsigned blocks = 0;
+    const i64 total = evo_batch(z) * evo_groups(z) * evo_og(z) * evo_plane_out(z) / (ch > 0 ? ch : 1);
     const int rc = evo_blocks(total, &blocks);
     if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 8) EVO_LAUNCH(evo_forward_shared_f32<8>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
+    if (ch == 16) EVO_LAUNCH(evo_forward_shared_f32<16>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
+    else if (ch == 8) EVO_LAUNCH(evo_forward_shared_f32<8>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
     else if (ch == 4) EVO_LAUNCH(evo_forward_shared_f32<4>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
     else if (ch == 2) EVO_LAUNCH(evo_forward_shared_f32<2>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
     else EVO_LAUNCH(evo_forward_f32, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
@@ -324,11 +424,16 @@ extern "C" int evo_conv2d_same_backward_input_f32(const float* kt, const float* 
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
-    const i64 total = evo_batch(z) * evo_groups(z) * evo_cg(z) * evo_plane_in(z);
+    const int ch = evo_chunk(z);
+    const i64 total = evo_batch(z) * evo_groups(z) * evo_cg(z) * evo_plane_in(z) / (ch > 1 ? ch : 1);
     unsigned blocks = 0;
     const int rc = evo_blocks(total, &blocks);
     if (rc) return rc < 0 ? 0 : rc;
-    EVO_LAUNCH(evo_backward_input_f32, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
+    if (ch == 16) EVO_LAUNCH(evo_backward_input_shared_f32<16>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
+    else if (ch == 8) EVO_LAUNCH(evo_backward_input_shared_f32<8>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
+    else if (ch == 4) EVO_LAUNCH(evo_backward_input_shared_f32<4>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
+    else if (ch == 2) EVO_LAUNCH(evo_backward_input_shared_f32<2>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
+    else EVO_LAUNCH(evo_backward_input_f32, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
     return EVO_LAST_ERROR();
 }
 
@@ -342,7 +447,8 @@ extern "C" int evo_conv2d_same_backward_kernel_f32(const float* x, const float* 
     unsigned blocks = 0;
     const int rc = evo_blocks(total, &blocks);
     if (rc) return rc < 0 ? 0 : rc;
-    EVO_LAUNCH(evo_backward_kernel_f32, blocks, EVO_THREADS, stream, x, dy, dkt, z, kl, total);
+    if (evo_kernel_is_full(z, kl)) EVO_LAUNCH(evo_backward_kernel_full_f32, blocks, EVO_THREADS, stream, x, dy, dkt, z, total);
+    else EVO_LAUNCH(evo_backward_kernel_f32, blocks, EVO_THREADS, stream, x, dy, dkt, z, kl, total);
     return EVO_LAST_ERROR();
 }
 
@@ -462,6 +568,81 @@ __global__ void evo_backward_input_f64(const double* __restrict__ kt, const doub
     dx[idx] = acc;
 }
 
+// dx for one kernel shared by each block of channels (O_g = C_g = 1): one thread per (b, kernel group,
+// chunk of CH channels, q); each kernel value is loaded once for CH channels
+template <int CH>
+__global__ void evo_backward_input_shared_f64(const double* __restrict__ kt, const double* __restrict__ dy,
+                                                    double* __restrict__ dx, const evo_sizes z, const evo_layout kl, const i64 total) {
+    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) return;
+    i64 rest = idx;
+    const i64 q1 = evo_rem(rest, evo_len_in_1(z));
+    rest = evo_div(rest, evo_len_in_1(z));
+    const i64 q0 = evo_rem(rest, evo_len_in_0(z));
+    rest = evo_div(rest, evo_len_in_0(z));
+    const i64 share = evo_share(z), chunks = evo_div(share, CH), kgroups = evo_div(evo_groups(z), share);
+    const i64 chunk = evo_rem(rest, chunks);
+    rest = evo_div(rest, chunks);
+    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
+    const i64 c0 = gk * share + chunk * CH, plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
+    const double* kb = kt + b * kl.stride[0] + gk * kl.stride[1];
+    const double* dyc = dy + (b * evo_groups(z) + c0) * plane_out;
+    const i64 blo0 = evo_back_lo_0(z, q0), bhi0 = evo_back_hi_0(z, q0);
+    const i64 s0 = evo_stride_0(z);
+    const i64 blo1 = evo_back_lo_1(z, q1), bhi1 = evo_back_hi_1(z, q1);
+    const i64 s1 = evo_stride_1(z);
+    double acc[CH];
+#pragma unroll
+    for (int r = 0; r < CH; ++r) acc[r] = 0;
+    for (i64 u0 = blo0; u0 <= bhi0; ++u0) {
+        const i64 n0 = evo_p_num_0(z, q0, u0);   // in [0, s·(L_out − 1)]
+        if (s0 != 1 && evo_rem(n0, s0) != 0) continue;
+        const i64 p0 = s0 == 1 ? n0 : evo_div(n0, s0);
+        for (i64 u1 = blo1; u1 <= bhi1; ++u1) {
+            const i64 n1 = evo_p_num_1(z, q1, u1);   // in [0, s·(L_out − 1)]
+            if (s1 != 1 && evo_rem(n1, s1) != 0) continue;
+            const i64 p1 = s1 == 1 ? n1 : evo_div(n1, s1);
+            const double kv = kb[u0 * kl.stride[4] + p0 * kl.stride[6] + u1 * kl.stride[5] + p1 * kl.stride[7]];
+            const double* dyp = dyc + (p0) * evo_len_out_1(z) + p1;
+#pragma unroll
+            for (int r = 0; r < CH; ++r) acc[r] += kv * dyp[r * plane_out];
+        }
+    }
+    double* dxp = dx + (b * evo_groups(z) + c0) * plane_in + (q0) * evo_len_in_1(z) + q1;
+#pragma unroll
+    for (int r = 0; r < CH; ++r) dxp[r * plane_in] = acc[r];
+}
+
+// dkt where O_g = C_g = 1 and kt has every axis at full length (a kernel per sample, kernel group, tap
+// and position, as involution's): one thread per entry, positions innermost (coalesced), summing the
+// share channels of its kernel group; a tap outside the input gets 0
+__global__ void evo_backward_kernel_full_f64(const double* __restrict__ x, const double* __restrict__ dy,
+                                                   double* __restrict__ dkt, const evo_sizes z, const i64 total) {
+    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) return;
+    i64 rest = idx;
+    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
+    rest = evo_div(rest, evo_len_out_1(z));
+    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
+    rest = evo_div(rest, evo_len_out_0(z));
+    const i64 u1 = evo_rem(rest, evo_taps_1(z));
+    rest = evo_div(rest, evo_taps_1(z));
+    const i64 u0 = evo_rem(rest, evo_taps_0(z));
+    rest = evo_div(rest, evo_taps_0(z));
+    const i64 share = evo_share(z), kgroups = evo_div(evo_groups(z), share);
+    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
+    const i64 q0 = evo_q_0(z, p0, u0);
+    const i64 q1 = evo_q_1(z, p1, u1);
+    double acc = 0;
+    if (q0 >= 0 && q0 < evo_len_in_0(z) && q1 >= 0 && q1 < evo_len_in_1(z)) {
+        const i64 c0 = gk * share, plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
+        const double* xp = x + (b * evo_groups(z) + c0) * plane_in + (q0) * evo_len_in_1(z) + q1;
+        const double* dyp = dy + (b * evo_groups(z) + c0) * plane_out + (p0) * evo_len_out_1(z) + p1;
+        for (i64 c = 0; c < share; ++c) acc += dyp[c * plane_out] * xp[c * plane_in];
+    }
+    dkt[idx] = acc;
+}
+
 // dkt: one thread per entry of kt as given; an axis of length 1 sums over its full extent
 __global__ void evo_backward_kernel_f64(const double* __restrict__ x, const double* __restrict__ dy,
                                               double* __restrict__ dkt, const evo_sizes z, const evo_layout kl, const i64 total) {
@@ -505,13 +686,13 @@ extern "C" int evo_conv2d_same_forward_f64(const double* x, const double* kt, do
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
-    const i64 share = evo_share(z);
-    const int ch = (evo_og(z) != 1 || evo_cg(z) != 1 || kl.size[1] == 1) ? 1 : share % 8 == 0 ? 8 : share % 4 == 0 ? 4 : share % 2 == 0 ? 2 : 1;
-    const i64 total = evo_batch(z) * evo_groups(z) * evo_og(z) * evo_plane_out(z) / ch;
+    const int ch = evo_chunk(z);
     unsigned blocks = 0;
+    const i64 total = evo_batch(z) * evo_groups(z) * evo_og(z) * evo_plane_out(z) / (ch > 0 ? ch : 1);
     const int rc = evo_blocks(total, &blocks);
     if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 8) EVO_LAUNCH(evo_forward_shared_f64<8>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
+    if (ch == 16) EVO_LAUNCH(evo_forward_shared_f64<16>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
+    else if (ch == 8) EVO_LAUNCH(evo_forward_shared_f64<8>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
     else if (ch == 4) EVO_LAUNCH(evo_forward_shared_f64<4>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
     else if (ch == 2) EVO_LAUNCH(evo_forward_shared_f64<2>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
     else EVO_LAUNCH(evo_forward_f64, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
@@ -523,11 +704,16 @@ extern "C" int evo_conv2d_same_backward_input_f64(const double* kt, const double
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
-    const i64 total = evo_batch(z) * evo_groups(z) * evo_cg(z) * evo_plane_in(z);
+    const int ch = evo_chunk(z);
+    const i64 total = evo_batch(z) * evo_groups(z) * evo_cg(z) * evo_plane_in(z) / (ch > 1 ? ch : 1);
     unsigned blocks = 0;
     const int rc = evo_blocks(total, &blocks);
     if (rc) return rc < 0 ? 0 : rc;
-    EVO_LAUNCH(evo_backward_input_f64, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
+    if (ch == 16) EVO_LAUNCH(evo_backward_input_shared_f64<16>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
+    else if (ch == 8) EVO_LAUNCH(evo_backward_input_shared_f64<8>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
+    else if (ch == 4) EVO_LAUNCH(evo_backward_input_shared_f64<4>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
+    else if (ch == 2) EVO_LAUNCH(evo_backward_input_shared_f64<2>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
+    else EVO_LAUNCH(evo_backward_input_f64, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
     return EVO_LAST_ERROR();
 }
 
@@ -541,6 +727,7 @@ extern "C" int evo_conv2d_same_backward_kernel_f64(const double* x, const double
     unsigned blocks = 0;
     const int rc = evo_blocks(total, &blocks);
     if (rc) return rc < 0 ? 0 : rc;
-    EVO_LAUNCH(evo_backward_kernel_f64, blocks, EVO_THREADS, stream, x, dy, dkt, z, kl, total);
+    if (evo_kernel_is_full(z, kl)) EVO_LAUNCH(evo_backward_kernel_full_f64, blocks, EVO_THREADS, stream, x, dy, dkt, z, total);
+    else EVO_LAUNCH(evo_backward_kernel_f64, blocks, EVO_THREADS, stream, x, dy, dkt, z, kl, total);
     return EVO_LAST_ERROR();
 }

@@ -188,7 +188,7 @@ def bench_kernels(name: str, *, device: str = "cuda", sizes=None, rounds: int = 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     st = prepare(name, device, sizes)
-    op, plan, gen, fn, env, t = st.op, st.plan, st.gen, st.fn, st.env, st.t
+    op, plan, fn, env, t = st.op, st.plan, st.fn, st.env, st.t
     named = {str(k): v for k, v in env.items()}
     lib = library_info(name, device)
     report = KernelBench(op.name, format_sizes(env), torch.cuda.get_device_name(device))
@@ -201,16 +201,7 @@ def bench_kernels(name: str, *, device: str = "cuda", sizes=None, rounds: int = 
         report.rows += [("operator, generated CUDA kernels", ms[0], "kernel generation in torch + fused aggregation"),
                         ("operator, generated generic path", ms[1], f"unfold + einsum: {ms[1] / ms[0]:.1f}× the kernels"),
                         (f"operator, traditional ({op.reference_name})", ms[2], f"{ms[2] / ms[0]:.1f}× the kernels")]
-        # the aggregation alone, on a materialised kernel tensor
-        args = {py_name(s): env[s] for s, _ in op.sizes if s in env}
-        L_out = tuple(int(v) for v in op.shapes_at(env)[op.output.name][2:])
-        kt = gen._kernel_tensor(t[op.value], *[t[ir] for ir, _, _, _ in plan.params],
-                                **{k: v for k, v in args.items() if k in plan.size_names}, L_out=L_out)
-        for axis in plan.kernel_unsqueeze:
-            kt = kt.unsqueeze(axis)
-        kt = kt.contiguous()
-        x = t[op.value].contiguous()
-        order = tuple(env[s] for s in plan.size_order)
+        kt, x, order = _aggregation_inputs(st)   # the aggregation alone, on a materialised kernel tensor
         agg = lambda: evolution_aggregate(op.name, x, kt, order)  # noqa: E731
         y = agg()
         copy_src = torch.empty(x.numel() + kt.numel() + y.numel(), device=device)

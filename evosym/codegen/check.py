@@ -8,7 +8,9 @@ and both lowerings of the generated module (the chosen fast path and the generic
   absolute values of the inputs (exact for operators multilinear in input and parameters);
 - exact equality on small integer inputs, for operators linear in the input whose kernel has only
   integer constants (an average's 1/K makes outputs rational, compared within the bound instead);
-- ``torch.autograd.gradcheck`` in float64, and gradients against the reference's autograd;
+- ``torch.autograd.gradcheck`` in float64, and gradients against the reference's autograd, at every grid
+  point (the structural cases an operator declares: strides, groups, sharing select different
+  backward kernels);
 - every output finite, every shape as declared; NaN never passes a comparison.
 
 The reference (``Operator.torch_reference``) is written directly from the traditional formula
@@ -130,9 +132,11 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
             report.paths = tuple(paths)
     linear = plan.static
     exact = plan.static and plan.integer_kernel
-    for k, config in enumerate(_shapes(op, plan, seed, variants)):
+    for k, (config, grid_point) in enumerate(_shapes(op, plan, seed, variants)):
         s = seed * 1000 + k
-        report.shapes.append(_check_shape(op, plan, fn, ref, config, s, device, linear, exact, gradients and k < 3,
+        # gradients on every grid point: the grid is where an operator declares its structural cases
+        # (strides, groups, channel sharing), which select different backward kernels
+        report.shapes.append(_check_shape(op, plan, fn, ref, config, s, device, linear, exact, gradients and grid_point,
                                           report.paths))
     return report
 
@@ -148,20 +152,20 @@ def _from_numpy(reference):
 
 
 def _shapes(op: Operator, plan: Plan, seed: int, variants: int):
-    """The grid, plus random variants of the sizes read from the input (batch, lengths)."""
+    """(sizes, is a grid point): the grid, plus random variants of the sizes read from the input (batch, lengths)."""
     rng = np.random.default_rng(seed)
     names = {n for n, _ in plan.runtime_sizes}
     runtime = [s for s, _ in op.sizes if str(s) in names]   # declared order: the shapes depend on the seed only
     out = []
     for config in op.grid:
-        out.append(dict(config))
+        out.append((dict(config), True))
         for _ in range(variants):
             for _attempt in range(20):
                 new = dict(config)
                 for s in runtime:
                     new[s] = int(config[s]) + int(rng.integers(0, 4))
                 if all(n >= 1 for n in op.shapes_at(new)[op.output.name]):
-                    out.append(new)
+                    out.append((new, False))
                     break
     return out
 

@@ -2,8 +2,8 @@
 
 The index pieces come from :mod:`.kernel_context` (printed by SymPy from the proved form, shared
 with the CPU kernels); the template ``cuda/kernels.cu.j2`` owns threads, loops and launches.
-Threads never communicate (no shared memory, no barriers), which is what lets the same source
-run on the host under ``evosym_emulate.h`` (see :mod:`evosym.runtime.build`).
+Threads never communicate (no shared memory, no barriers, no warp intrinsics; reuse comes from
+registers), which is what lets the same source run on the host under ``evosym_emulate.h`` (see :mod:`evosym.runtime.build`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from .render import environment
 
 TEMPLATE = "cuda/kernels.cu.j2"
 THREADS = 256
+MAX_CHUNK = 16   # most channels per thread sharing one kernel (measured: benchmarks/cuda_knobs.py)
 
 
 def cuda_context(cp, plan: Plan) -> dict:
     """Everything the CUDA template needs for ``plan`` (a windowed, channels-first Evolution form)."""
-    return dict(kernel_context(cp, plan, "CUDA"), template=TEMPLATE, threads=THREADS)
+    return dict(kernel_context(cp, plan, "CUDA"), template=TEMPLATE, threads=THREADS, max_chunk=MAX_CHUNK)
 
 
 def render_cuda(cp, plan: Plan, source: str | None = None) -> str:
