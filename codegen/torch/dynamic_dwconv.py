@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = δ(c, o)·W_dyn[b, o·(2·R + 1)^2 + u_1_tap·(2·R + 1) + u_2_tap]
 
-Default lowering (generic-window): dynamic (K̂ reads the input); shared across space, one kernel per sample (K̂ reads the batch index) → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum.
+Default lowering (native-conv-per-sample): dynamic (K̂ reads the input); shared across space, one kernel per sample (K̂ reads the batch index); grouped: K̂ carries δ(c, o), C groups; window with stride, dilation and zero padding; channels first → torch.nn.functional.conv2d with the batch folded into the channels (B·G groups).
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -23,7 +23,7 @@ from torch import nn
 __all__ = ["DynamicDwconvEvolution", "dynamic_dwconv_evolution"]
 
 SIZES = ("C", "D", "R")
-LOWERING = "generic-window"
+LOWERING = "native-conv-per-sample"
 
 
 def _as_grid(value, rank, dtype, device):
@@ -108,7 +108,7 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     """dynamic depth-wise convolution: per-sample K×K kernels from the global average pool (functional form).
 
     Sizes: C = channels; D = hidden channels of the kernel generator (official: C/4); R = kernel radius: K = 2R + 1.
-    ``path``: "auto" (generic-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (native-conv-per-sample), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C, D, R)
     B = x.shape[0]
@@ -124,6 +124,55 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
         return _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C=C, D=D, R=R, L_out=L_out)
     if path != "auto":
         raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
+    # x_gap: global average pool of the input (computed once, on its own grid)
+    e = torch.arange(W, device=device).view(1, 1, 1, -1)
+    a = torch.arange(H, device=device).view(1, 1, -1, 1)
+    d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
+    d1_1 = _as_grid(d1_2, 4, dtype, device).sum(dim=(2, 3), keepdim=True)
+    d1_3 = _as_grid(((1 / H) * (1 / W) * d1_1), 4, dtype, device)
+    d1_3 = d1_3.reshape(d1_3.shape[:2])
+    def_x_gap = d1_3.expand((B, C))
+    # h: kernel generator: reduce, BatchNorm (eval), ReLU (computed once, on its own grid)
+    d2_1 = bn_shift.reshape(1, D, 1)  # beta[d]: the whole tensor
+    d2_2 = bn_scale.reshape(1, D, 1)  # gamma[d]: the whole tensor
+    c_2 = torch.arange(C, device=device).view(1, 1, -1)
+    d2_4 = reduce_weight.reshape(1, D, C)  # W1[d, c_2]: the whole tensor
+    d2_5 = def_x_gap.reshape(B, 1, C)  # x_gap[b, c_2]: the whole tensor
+    d2_3 = torch.einsum('abc,abc->ab', _as_grid(d2_4, 3, dtype, device), _as_grid(d2_5, 3, dtype, device))
+    d2_3 = d2_3.unsqueeze(2)
+    d2_6 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + (d2_2 * d2_3)), dtype=dtype, device=device)), 3, dtype, device)
+    d2_6 = d2_6.reshape(d2_6.shape[:2])
+    def_h = d2_6.expand((B, D))
+    # Wk: generated kernels: C·K² values per sample (computed once, on its own grid)
+    d3_1 = span_bias.reshape(1, (C * (((2 * R) + 1) ** 2)), 1)  # b2[k]: the whole tensor
+    d = torch.arange(D, device=device).view(1, 1, -1)
+    d3_3 = span_weight.reshape(1, (C * (((2 * R) + 1) ** 2)), D)  # W2[k, d]: the whole tensor
+    d3_4 = def_h.reshape(B, 1, D)  # h[b, d]: the whole tensor
+    d3_2 = torch.einsum('abc,abc->ab', _as_grid(d3_3, 3, dtype, device), _as_grid(d3_4, 3, dtype, device))
+    d3_2 = d3_2.unsqueeze(2)
+    d3_5 = _as_grid((d3_1 + d3_2), 3, dtype, device)
+    d3_5 = d3_5.reshape(d3_5.shape[:2])
+    def_Wk = d3_5.expand((B, (C * (((2 * R) + 1) ** 2))))
+    # weight[b, o, c', u…] = K̂ of sample b at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
+    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1)
+    o = torch.arange(C, device=device).view(1, -1, 1, 1, 1)
+    u_1_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1)
+    u_2_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, -1)
+    w1 = def_Wk[b, ((o * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap).clamp(0, (C * (((2 * R) + 1) ** 2)) - 1)]  # Wk[b, o*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap]
+    w1 = w1 * (((0 <= ((o * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap)) & (((o * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap) < (C * (((2 * R) + 1) ** 2))))).to(dtype)  # reads outside Wk are 0
+    w2 = _as_grid(w1, 5, dtype, device)
+    weight_full = w2.expand((B, C, 1, ((2 * R) + 1), ((2 * R) + 1))).reshape((-1, 1, ((2 * R) + 1), ((2 * R) + 1)))
+    xin = x.reshape((1, -1) + tuple(x.shape[2:]))  # the batch folded into the channels
+    kernel, stride, dilation, padding = (((2 * R) + 1), ((2 * R) + 1)), (1, 1), (1, 1), (R, R)
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # zeros the declared output needs past P on the right
+             for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
+    if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
+        xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])
+    y = F.conv2d(xin, weight_full, bias.repeat(B), stride=stride, padding=padding, dilation=dilation, groups=B * (C))
+    y = y.reshape((B, -1) + tuple(y.shape[2:]))
+    if tuple(y.shape[2:]) == L_out:
+        return y
+    return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter
 
 
 def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, *, C, D, R, L_out):
@@ -135,10 +184,7 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     # x_gap: global average pool of the input (computed once, on its own grid)
     e = torch.arange(W, device=device).view(1, 1, 1, -1)
     a = torch.arange(H, device=device).view(1, 1, -1, 1)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1)
-    c = torch.arange(C, device=device).view(1, -1, 1, 1)
-    d1_2 = x[b, c, a.clamp(0, H - 1), e.clamp(0, W - 1)]  # x[b, c, a, e]
-    d1_2 = d1_2 * (((0 <= a) & (a < H)) & ((0 <= e) & (e < W))).to(dtype)  # reads outside x are 0
+    d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
     d1_1 = _as_grid(d1_2, 4, dtype, device).sum(dim=(2, 3), keepdim=True)
     d1_3 = _as_grid(((1 / H) * (1 / W) * d1_1), 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])
@@ -147,12 +193,8 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     d2_1 = bn_shift.reshape(1, D, 1)  # beta[d]: the whole tensor
     d2_2 = bn_scale.reshape(1, D, 1)  # gamma[d]: the whole tensor
     c_2 = torch.arange(C, device=device).view(1, 1, -1)
-    d = torch.arange(D, device=device).view(1, -1, 1)
-    d2_4 = reduce_weight[d, c_2.clamp(0, C - 1)]  # W1[d, c_2]
-    d2_4 = d2_4 * (((0 <= c_2) & (c_2 < C))).to(dtype)  # reads outside W1 are 0
-    b = torch.arange(B, device=device).view(-1, 1, 1)
-    d2_5 = def_x_gap[b, c_2.clamp(0, C - 1)]  # x_gap[b, c_2]
-    d2_5 = d2_5 * (((0 <= c_2) & (c_2 < C))).to(dtype)  # reads outside x_gap are 0
+    d2_4 = reduce_weight.reshape(1, D, C)  # W1[d, c_2]: the whole tensor
+    d2_5 = def_x_gap.reshape(B, 1, C)  # x_gap[b, c_2]: the whole tensor
     d2_3 = torch.einsum('abc,abc->ab', _as_grid(d2_4, 3, dtype, device), _as_grid(d2_5, 3, dtype, device))
     d2_3 = d2_3.unsqueeze(2)
     d2_6 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + (d2_2 * d2_3)), dtype=dtype, device=device)), 3, dtype, device)
@@ -161,12 +203,8 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     # Wk: generated kernels: C·K² values per sample (computed once, on its own grid)
     d3_1 = span_bias.reshape(1, (C * (((2 * R) + 1) ** 2)), 1)  # b2[k]: the whole tensor
     d = torch.arange(D, device=device).view(1, 1, -1)
-    k = torch.arange((C * (((2 * R) + 1) ** 2)), device=device).view(1, -1, 1)
-    d3_3 = span_weight[k, d.clamp(0, D - 1)]  # W2[k, d]
-    d3_3 = d3_3 * (((0 <= d) & (d < D))).to(dtype)  # reads outside W2 are 0
-    b = torch.arange(B, device=device).view(-1, 1, 1)
-    d3_4 = def_h[b, d.clamp(0, D - 1)]  # h[b, d]
-    d3_4 = d3_4 * (((0 <= d) & (d < D))).to(dtype)  # reads outside h are 0
+    d3_3 = span_weight.reshape(1, (C * (((2 * R) + 1) ** 2)), D)  # W2[k, d]: the whole tensor
+    d3_4 = def_h.reshape(B, 1, D)  # h[b, d]: the whole tensor
     d3_2 = torch.einsum('abc,abc->ab', _as_grid(d3_3, 3, dtype, device), _as_grid(d3_4, 3, dtype, device))
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid((d3_1 + d3_2), 3, dtype, device)
@@ -227,7 +265,7 @@ def _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias,
 
 
 class DynamicDwconvEvolution(nn.Module):
-    """dynamic depth-wise convolution: per-sample K×K kernels from the global average pool, generated from its Evolution form (generic-window)."""
+    """dynamic depth-wise convolution: per-sample K×K kernels from the global average pool, generated from its Evolution form (native-conv-per-sample)."""
 
     def __init__(self, C, D, R, *, device=None, dtype=None):
         super().__init__()

@@ -4,6 +4,9 @@ Paths:
 - ``native-conv``: Ω a window, v and y channels-first, K̂ static (reads no input) and shared
   across space (free of the output position): the weight of ``torch.nn.functional.conv{1,2,3}d``
   is K̂ itself, grouped when K̂ carries the factor δ(⌊c/C_g⌋, ⌊o/O_g⌋).
+- ``native-conv-per-sample``: the same, but K̂ reads the input through a per-sample generator and is
+  still free of the output position (dynamic depth-wise conv: one kernel per sample, shared across
+  space): one ``conv{1,2,3}d`` with the batch folded into the channels, B·G groups.
 - ``native-linear``: Ω pointwise with stride 1 and no padding, channels last, K̂ static and shared:
   ``torch.nn.functional.linear``.
 - ``generic-window``: any windowed form: K̂ compiled from SymPy over a broadcast grid, the input
@@ -280,8 +283,9 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     padding_ok = all(nonnegative(a.padding) for a in axes)
     if not padding_ok:
         facts.append("the window's padding is not provably ≥ 0 (native convolutions cannot crop)")
-    if not force_generic and static and shared and bias_native is not None and channels_first and 1 <= plan.dims <= 3 \
-            and padding_ok:
+    per_sample = free_of_p and not shared   # one kernel per sample, shared across space
+    if not force_generic and (static or per_sample) and free_of_p and bias_native is not None and channels_first \
+            and 1 <= plan.dims <= 3 and padding_ok:
         grp = group_structure(khat, c, o)
         cg_sym = sp.Symbol("c_in_group", integer=True)
         if grp is not None:
@@ -299,11 +303,13 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
             weight_expr, cin, cg_sym = khat.xreplace({c: cg_sym}), plan.channels_in, cg_sym
             plan.groups = "1"
             facts.append("full channel mixing")
-        plan.path = "native-conv"
+        plan.path = "native-conv-per-sample" if per_sample else "native-conv"
         plan.reason = "; ".join(facts + ["window with stride, dilation and zero padding", "channels first"]) + \
-            f" → torch.nn.functional.conv{plan.dims}d"
-        axes_w = (o, cg_sym) + taps.taps
-        extent = {o: plan.channels_out, cg_sym: cin}
+            f" → torch.nn.functional.conv{plan.dims}d" + (" with the batch folded into the channels (B·G groups)"
+                                                         if per_sample else "")
+        axes_w = ((form.batch,) if per_sample else ()) + (o, cg_sym) + taps.taps
+        extent = {form.batch: plan.runtime_sizes[0][0] if plan.runtime_sizes else "x.shape[0]",
+                  o: plan.channels_out, cg_sym: cin}
         extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, axes)})
         comp = GridCompiler(axes_w, extent, tensors, local_sizes, prefix="w")
         plan.weight, plan.weight_axes = comp.compile(weight_expr), [str(a) for a in axes_w]

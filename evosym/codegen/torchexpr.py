@@ -53,6 +53,7 @@ class GridCompiler:
         self.axes, self.rank = self.main, len(self.main)
         self.prog = Program(self.main)
         self.defined: set = set()
+        self.sum_extent: dict = {}
 
     def scalar(self, expr: sp.Expr) -> str:
         """A Python expression for a size expression (no grid): e.g. ``G * O_g``."""
@@ -65,6 +66,7 @@ class GridCompiler:
         self.prog = Program(self.main)
         self.cache = {}
         self.defined = set()
+        self.sum_extent = {}   # a sum variable running from 0: its extent (reads over it may be whole axes)
         value = self._expr(expr)
         name = self._tmp()
         n = len(self.main)
@@ -165,8 +167,8 @@ class GridCompiler:
         idx = list(e.indices)
         self.prog.uses.add(name)
 
-        def whole_axis(i, n_py, n_sym):   # a grid variable running over the whole axis
-            return i in self.axes and self.extent.get(i) == n_py
+        def whole_axis(i, n_py, n_sym):   # a grid or sum variable running over the whole axis
+            return i in self.axes and (self.extent.get(i) if i in self.main else self.sum_extent.get(i)) == n_py
 
         def unit(i, n_sym):               # the constant 0 on an axis of length 1
             return i == 0 and sp.sympify(n_sym) == 1
@@ -206,6 +208,8 @@ class GridCompiler:
                 raise EvosymError(f"code generation: the range of {var} depends on an index ({lo}..{hi})")
         for var, lo, hi in e.limits:
             self._arange(var, f"{self._expr(hi - lo + 1)}", self._expr(lo) if lo != 0 else 0)
+            if lo == 0:
+                self.sum_extent[var] = self._expr(hi + 1)
         dims = tuple(sorted(self.axes.index(l[0]) for l in e.limits))
         tmp = self._tmp()
         if isinstance(body, sp.Mul) and len(body.args) >= 2 and self.rank <= 52:
