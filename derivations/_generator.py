@@ -25,9 +25,10 @@ def generator_tensors(C, D, values, what: str):
 
 
 def generator_torch(pooled, t):
-    """The official generator on a pooled input (B, C, h, w) → kernel values (B, values, h, w), eval mode."""
+    """The official generator on a pooled input (B, C, h, w) → kernel values (B, values, h, w), eval mode
+    (the first 1×1 conv has a bias when ``t`` holds one, "b1": I-D-DW's)."""
     import torch
     import torch.nn.functional as F
-    hid = F.conv2d(pooled, t["W1"][:, :, None, None])
+    hid = F.conv2d(pooled, t["W1"][:, :, None, None], t.get("b1"))
     hid = torch.relu(hid * t["gamma"][None, :, None, None] + t["beta"][None, :, None, None])
     return F.conv2d(hid, t["W2"][:, :, None, None], t["b2"])

@@ -33,6 +33,9 @@ def props(name):
     ("involution", {"kernel": "dynamic, from a local pool at p", "space": "position-specific",
                     "channels": "depthwise (output channel o reads input channel o), one kernel shared by each block "
                                 "of C_g channels", "border": "zero padding (window clipped to the input)"}),
+    ("idynamic_dwconv", {"kernel": "dynamic, from a local pool at p", "space": "position-specific",
+                         "channels": "depthwise (output channel o reads input channel o), one kernel shared by each "
+                                     "block of C_g channels", "border": "zero padding (window clipped to the input)"}),
     ("dynamic_dwconv", {"kernel": "dynamic, from a global pool", "space": "shared across space",
                         "channels": "depthwise (output channel o reads input channel o)",
                         "border": "zero padding (window clipped to the input)"}),
@@ -58,7 +61,7 @@ def test_changing_the_kernel_source_changes_the_table():
 
 
 CONVS = ["conv1d", "conv2d", "conv2d_same", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
-         "dynamic_dwconv"]
+         "dynamic_dwconv", "idynamic_dwconv"]
 
 
 @pytest.mark.parametrize("name", CONVS)
@@ -91,10 +94,10 @@ def _torch_module(op, env):
     names = {str(k): v for k, v in env.items()}
     if op.name == "linear":
         return torch.nn.Linear(names["C"], names["O"])
-    if op.name == "involution":   # the official kernel generator: 1×1 conv, BN, ReLU, 1×1 conv with bias
+    if op.name in ("involution", "idynamic_dwconv"):   # 1×1 conv, BN, ReLU, 1×1 conv with bias (I-D-DW: both biased)
         C, D, span = names["G"] * names["C_g"], names["D"], names["G"] * (2 * names["R"] + 1) ** 2
-        return torch.nn.Sequential(torch.nn.Conv2d(C, D, 1, bias=False), torch.nn.BatchNorm2d(D), torch.nn.ReLU(),
-                                   torch.nn.Conv2d(D, span, 1))
+        return torch.nn.Sequential(torch.nn.Conv2d(C, D, 1, bias=op.name == "idynamic_dwconv"), torch.nn.BatchNorm2d(D),
+                                   torch.nn.ReLU(), torch.nn.Conv2d(D, span, 1))
     if op.name == "dynamic_dwconv":   # DynamicDWConv: the same generator to C·K² values, plus a per-channel bias
         C, D, span = names["C"], names["D"], names["C"] * (2 * names["R"] + 1) ** 2
         return torch.nn.ModuleList([torch.nn.Conv2d(C, D, 1, bias=False), torch.nn.BatchNorm2d(D), torch.nn.ReLU(),

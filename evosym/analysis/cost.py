@@ -69,7 +69,7 @@ def _macs(e, inside: bool) -> sp.Expr:
     if isinstance(e, sp.Mul):
         sums = [a for a in e.args if isinstance(a, sp.Sum)]
         rest = [a for a in e.args if not isinstance(a, sp.Sum)]
-        inner = sp.Add(*[_macs(s, inside) for s in sums])
+        inner = sp.Add(*[_macs(a, inside) for a in e.args])   # sums anywhere in a factor: γ·(Σ W·x + b)
         valued = sum(1 for a in rest if a.atoms(sp.Indexed)) + len(sums)   # tensor-valued factors
         return inner + (1 if valued >= 2 and inside else 0)
     if isinstance(e, (sp.Max, sp.Min)):
