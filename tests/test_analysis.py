@@ -36,6 +36,10 @@ def props(name):
     ("idynamic_dwconv", {"kernel": "dynamic, from a local pool at p", "space": "position-specific",
                          "channels": "depthwise (output channel o reads input channel o), one kernel shared by each "
                                      "block of C_g channels", "border": "zero padding (window clipped to the input)"}),
+    ("squeeze_excitation", {"kernel": "dynamic, from a global pool", "space": "shared across space",
+                            "channels": "depthwise (output channel o reads input channel o), separable (spatial map ⊗ "
+                                        "channel map)", "Ω": "local window, |Ω| ≤ 1",
+                            "border": "none (the window stays inside the input)"}),
     ("dynamic_dwconv", {"kernel": "dynamic, from a global pool", "space": "shared across space",
                         "channels": "depthwise (output channel o reads input channel o)",
                         "border": "zero padding (window clipped to the input)"}),
@@ -61,7 +65,7 @@ def test_changing_the_kernel_source_changes_the_table():
 
 
 CONVS = ["conv1d", "conv2d", "conv2d_same", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
-         "dynamic_dwconv", "idynamic_dwconv"]
+         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation"]
 
 
 @pytest.mark.parametrize("name", CONVS)
@@ -98,6 +102,9 @@ def _torch_module(op, env):
         C, D, span = names["G"] * names["C_g"], names["D"], names["G"] * (2 * names["R"] + 1) ** 2
         return torch.nn.Sequential(torch.nn.Conv2d(C, D, 1, bias=op.name == "idynamic_dwconv"), torch.nn.BatchNorm2d(D),
                                    torch.nn.ReLU(), torch.nn.Conv2d(D, span, 1))
+    if op.name == "squeeze_excitation":   # torchvision SqueezeExcitation: fc1, fc2 (1×1 convs with bias)
+        C, D = names["C"], names["D"]
+        return torch.nn.Sequential(torch.nn.Conv2d(C, D, 1), torch.nn.ReLU(), torch.nn.Conv2d(D, C, 1))
     if op.name == "dynamic_dwconv":   # DynamicDWConv: the same generator to C·K² values, plus a per-channel bias
         C, D, span = names["C"], names["D"], names["C"] * (2 * names["R"] + 1) ** 2
         return torch.nn.ModuleList([torch.nn.Conv2d(C, D, 1, bias=False), torch.nn.BatchNorm2d(D), torch.nn.ReLU(),

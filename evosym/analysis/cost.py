@@ -72,7 +72,7 @@ def _macs(e, inside: bool) -> sp.Expr:
         inner = sp.Add(*[_macs(a, inside) for a in e.args])   # sums anywhere in a factor: γ·(Σ W·x + b)
         valued = sum(1 for a in rest if a.atoms(sp.Indexed)) + len(sums)   # tensor-valued factors
         return inner + (1 if valued >= 2 and inside else 0)
-    if isinstance(e, (sp.Max, sp.Min)):
+    if isinstance(e, (sp.Max, sp.Min, sp.Pow, sp.Function)):   # sums inside ReLU, 1/(1 + e^(−z)) …
         return sp.Add(*[_macs(a, inside) for a in e.args])
     return sp.Integer(0)
 

@@ -84,6 +84,7 @@ class Plan:
     static: bool = False                           # K̂ reads no input: the operator is linear in x
     integer_kernel: bool = False                   # K̂ has only integer constants: integer inputs give exact outputs
     shared: bool = False                           # K̂ is free of the output position
+    scale: bool = False                            # per-sample, depthwise, 1×1 window: y = x · K̂ (broadcast)
 
 
 def _names(plan: "Plan") -> None:
@@ -304,9 +305,12 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
             plan.groups = "1"
             facts.append("full channel mixing")
         plan.path = "native-conv-per-sample" if per_sample else "native-conv"
-        plan.reason = "; ".join(facts + ["window with stride, dilation and zero padding", "channels first"]) + \
+        plan.scale = per_sample and grp is not None and grp[:2] == (1, 1) and \
+            all(a.kernel == 1 and a.stride == 1 and a.padding == 0 for a in axes)
+        plan.reason = "; ".join(facts + ["window with stride, dilation and zero padding", "channels first"]) + (
+            " → a per-sample, per-channel scale (a 1×1 depthwise window): x · K̂ broadcast" if plan.scale else
             f" → torch.nn.functional.conv{plan.dims}d" + (" with the batch folded into the channels (B·G groups)"
-                                                         if per_sample else "")
+                                                         if per_sample else ""))
         axes_w = ((form.batch,) if per_sample else ()) + (o, cg_sym) + taps.taps
         extent = {form.batch: plan.runtime_sizes[0][0] if plan.runtime_sizes else "x.shape[0]",
                   o: plan.channels_out, cg_sym: cin}
