@@ -18,7 +18,7 @@ import re
 import torch
 
 from evosym.codegen.bench import prepare
-from evosym.codegen.bench_kernels import _aggregation_inputs, _events_ms, peak_bandwidth
+from evosym.codegen.bench_kernels import _aggregation_inputs, _events_ms, backward_calls, peak_bandwidth
 from evosym.runtime import aggregate as agg
 
 
@@ -58,8 +58,7 @@ def main() -> None:
         y = agg.evolution_aggregate(args.name, x, kt, order)
         first = y if first is None else first
         torch.testing.assert_close(y, first, rtol=1e-5, atol=1e-5)   # a knob changes speed, never values
-        kg, xg = kt.clone().requires_grad_(True), x.clone().requires_grad_(True)
-        y_k, y_x = agg.evolution_aggregate(args.name, x, kg, order), agg.evolution_aggregate(args.name, xg, kt, order)
+        back_input, back_kernel = backward_calls(args.name, x, kt, order, dy)
 
         def bound(f, k=k):
             def call():
@@ -68,8 +67,7 @@ def main() -> None:
             return call
         variants.append((ch, lib.seconds))
         fns += [bound(lambda: agg.evolution_aggregate(args.name, x, kt, order)),
-                bound(lambda y_x=y_x, xg=xg: torch.autograd.grad(y_x, [xg], dy, retain_graph=True)),
-                bound(lambda y_k=y_k, kg=kg: torch.autograd.grad(y_k, [kg], dy, retain_graph=True))]
+                bound(back_input), bound(back_kernel)]
     ms = _events_ms(fns, args.rounds)
     print("| max chunk | build s | forward ms | GB/s | % of peak | back input ms | back kernel ms |")
     print("|---:|---:|---:|---:|---:|---:|---:|")

@@ -136,6 +136,16 @@ def _depthwise_floor(plan, x, env):
     return (lambda: conv(x, w, **args)), "×".join(map(str, K))
 
 
+def backward_calls(name: str, x, kt, order, dy):
+    """(input-gradient call, kernel-gradient call) of the aggregation: one graph per gradient, so that
+    each call runs only its own backward kernel."""
+    xg, kg = x.clone().requires_grad_(True), kt.clone().requires_grad_(True)
+    y_x = evolution_aggregate(name, xg, kt, order)
+    y_k = evolution_aggregate(name, x, kg, order)
+    return (lambda: torch.autograd.grad(y_x, [xg], dy, retain_graph=True),
+            lambda: torch.autograd.grad(y_k, [kg], dy, retain_graph=True))
+
+
 def bench_cpu_kernels(name: str, *, sizes=None, rounds: int = 15) -> KernelBench:
     """The generated CPU kernels against the unfold-based aggregation, a native depthwise convolution of
     the same window, the generic path and the traditional implementation; backward passes vs forward."""
@@ -176,12 +186,7 @@ def bench_cpu_kernels(name: str, *, sizes=None, rounds: int = 15) -> KernelBench
             report.rows.append((f"operator, generated module, default path ({plan.path})", w_ms[4],
                                 f"kernel generation included; {w_ms[4] / w_ms[3]:.2f}× the native depthwise conv "
                                 f"(timed alongside: {w_ms[3]:.3f} ms), {w_ms[4] / w_ms[2]:.2f}× the traditional"))
-    xg, kg = x.clone().requires_grad_(True), kt.clone().requires_grad_(True)
-    dy = torch.randn_like(y)
-    y_x = evolution_aggregate(op.name, xg, kt, order)   # one graph per gradient: each timing runs one backward kernel
-    y_k = evolution_aggregate(op.name, x, kg, order)
-    bi, bk, fw = _time_ms([lambda: torch.autograd.grad(y_x, [xg], dy, retain_graph=True),
-                           lambda: torch.autograd.grad(y_k, [kg], dy, retain_graph=True), agg], rounds, "cpu")
+    bi, bk, fw = _time_ms([*backward_calls(op.name, x, kt, order, torch.randn_like(y)), agg], rounds, "cpu")
     report.rows.append(("aggregation backward, input gradient", bi, f"{bi / fw:.2f}× the forward (timed alongside: {fw:.3f} ms)"))
     report.rows.append(("aggregation backward, kernel gradient", bk, f"{bk / fw:.2f}× the forward"))
     return report
@@ -228,18 +233,7 @@ def bench_kernels(name: str, *, device: str = "cuda", sizes=None, rounds: int = 
                             f"{nbytes / 1e6:.0f} MB required, {achieved / 1e9:.0f} GB/s = {achieved / peak:.0%} of peak "
                             f"{peak / 1e9:.0f} GB/s ({how}); a copy of the same bytes reaches "
                             f"{2 * nbytes / (copy_ms * 1e-3) / 1e9:.0f} GB/s (read + write)"))
-    xg, kg = x.clone().requires_grad_(True), kt.clone().requires_grad_(True)
-    dy = torch.randn_like(y)
-    # one graph per gradient, so that each timing runs only its own backward kernel
-    y_x = evolution_aggregate(op.name, xg, kt, order)
-    y_k = evolution_aggregate(op.name, x, kg, order)
-
-    def back_input():
-        torch.autograd.grad(y_x, [xg], dy, retain_graph=True)
-
-    def back_kernel():
-        torch.autograd.grad(y_k, [kg], dy, retain_graph=True)
-    bi, bk = _events_ms([back_input, back_kernel], rounds)
+    bi, bk = _events_ms(list(backward_calls(op.name, x, kt, order, torch.randn_like(y))), rounds)
     report.rows.append(("aggregation backward, input gradient", bi, f"{bi / a_ms:.2f}× the forward"))
     report.rows.append(("aggregation backward, kernel gradient", bk, f"{bk / a_ms:.2f}× the forward"))
     return report

@@ -271,7 +271,7 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
               "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else "position-specific")]
     c, o = form.channel, form.out_channel
     if not force_generic and static and shared and bias_native is not None and channels_last and plan.dims == 1 and \
-            all(a.kernel == 1 and a.stride == 1 and a.padding == 0 for a in axes) and group_structure(khat, c, o) is None:
+            _pointwise(axes) and group_structure(khat, c, o) is None:
         plan.path = "native-linear"
         plan.reason = "; ".join(facts + ["pointwise window, stride 1, no padding", "channels last",
                                          "full channel mixing"]) + " → torch.nn.functional.linear"
@@ -305,15 +305,13 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
             plan.groups = "1"
             facts.append("full channel mixing")
         plan.path = "native-conv-per-sample" if per_sample else "native-conv"
-        plan.scale = per_sample and grp is not None and grp[:2] == (1, 1) and \
-            all(a.kernel == 1 and a.stride == 1 and a.padding == 0 for a in axes)
+        plan.scale = per_sample and grp is not None and grp[:2] == (1, 1) and _pointwise(axes)
         plan.reason = "; ".join(facts + ["window with stride, dilation and zero padding", "channels first"]) + (
             " → a per-sample, per-channel scale (a 1×1 depthwise window): x · K̂ broadcast" if plan.scale else
             f" → torch.nn.functional.conv{plan.dims}d" + (" with the batch folded into the channels (B·G groups)"
                                                          if per_sample else ""))
         axes_w = ((form.batch,) if per_sample else ()) + (o, cg_sym) + taps.taps
-        extent = {form.batch: plan.runtime_sizes[0][0] if plan.runtime_sizes else "x.shape[0]",
-                  o: plan.channels_out, cg_sym: cin}
+        extent = {form.batch: _batch(plan), o: plan.channels_out, cg_sym: cin}
         extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, axes)})
         comp = GridCompiler(axes_w, extent, tensors, local_sizes, prefix="w")
         plan.weight, plan.weight_axes = comp.compile(weight_expr), [str(a) for a in axes_w]
@@ -323,6 +321,16 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     plan.path = "generic-window"
     plan.reason = "; ".join(facts) + " → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum"
     plan.bias = bias_native or None
+
+
+def _pointwise(axes) -> bool:
+    """A 1×1 window: kernel 1, stride 1, no padding on every axis."""
+    return all(a.kernel == 1 and a.stride == 1 and a.padding == 0 for a in axes)
+
+
+def _batch(plan) -> str:
+    """The batch size in generated code (the first size read from the input)."""
+    return plan.runtime_sizes[0][0] if plan.runtime_sizes else "x.shape[0]"
 
 
 INDEX_ARITHMETIC = (sp.floor, sp.ceiling, sp.Mod, sp.Indexed, sp.KroneckerDelta, InRange)
@@ -365,7 +373,7 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
     if not layout_ok:
         raise EvosymError(f"{op.name}: the generic path supports channels-first or channels-last layouts only")
     b, o, c = form.batch, form.out_channel, form.channel
-    batch = plan.runtime_sizes[0][0] if plan.runtime_sizes else "x.shape[0]"
+    batch = _batch(plan)
     pos_l, taps_l = "ijk"[:plan.dims], "uvw"[:plan.dims]
     pos_ext = {p: f"L_out[{k}]" for k, p in enumerate(form.position)}
     tap_ext = {u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)}
