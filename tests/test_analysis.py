@@ -43,6 +43,10 @@ def props(name):
     ("dynamic_dwconv", {"kernel": "dynamic, from a global pool", "space": "shared across space",
                         "channels": "depthwise (output channel o reads input channel o)",
                         "border": "zero padding (window clipped to the input)"}),
+    ("local_attention", {"kernel": "dynamic, from pairs (p, q) and a local pool at p", "space": "position-specific",
+                         "channels": "full mixing, separable per output channel (a spatial map shared by each block "
+                                     "of d output channels ⊗ channel map)",
+                         "Ω": "local window, |Ω| ≤ (2·R + 1)^2", "border": "zero padding (window clipped to the input)"}),
     (str(ROOT / "evosym/selftest/operators/gated_conv1d.py"),
      {"kernel": "dynamic, from the centre pixel", "space": "position-specific", "channels": "full mixing"}),
     (str(ROOT / "evosym/selftest/operators/locally_connected1d.py"), {"kernel": "static", "space": "position-specific"}),
@@ -65,7 +69,7 @@ def test_changing_the_kernel_source_changes_the_table():
 
 
 CONVS = ["conv1d", "conv2d", "conv2d_same", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
-         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation"]
+         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention"]
 
 
 @pytest.mark.parametrize("name", CONVS)
@@ -105,6 +109,9 @@ def _torch_module(op, env):
     if op.name == "squeeze_excitation":   # torchvision SqueezeExcitation: fc1, fc2 (1×1 convs with bias)
         C, D = names["C"], names["D"]
         return torch.nn.Sequential(torch.nn.Conv2d(C, D, 1), torch.nn.ReLU(), torch.nn.Conv2d(D, C, 1))
+    if op.name == "local_attention":   # query, key and value 1×1 convs without bias
+        C = names["N"] * names["d"]
+        return torch.nn.ModuleList([torch.nn.Conv2d(C, C, 1, bias=False) for _ in range(3)])
     if op.name == "dynamic_dwconv":   # DynamicDWConv: the same generator to C·K² values, plus a per-channel bias
         C, D, span = names["C"], names["D"], names["C"] * (2 * names["R"] + 1) ** 2
         return torch.nn.ModuleList([torch.nn.Conv2d(C, D, 1, bias=False), torch.nn.BatchNorm2d(D), torch.nn.ReLU(),

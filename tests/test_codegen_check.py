@@ -8,7 +8,7 @@ import sympy as sp
 import torch
 
 from evosym import catalogue
-from evosym.codegen.check import check_operator
+from evosym.codegen.check import check_operator, load_source
 from evosym.codegen.plan import make_plan
 from evosym.codegen.render import render_torch, template_source
 from evosym.errors import EvosymError
@@ -98,3 +98,37 @@ def test_bench_runs_and_reports_ratios():
     assert row.path == "native-conv"
     text = table([row])
     assert text.count("\n") == 2 and "| conv2d |" in text
+
+
+def _local_attention():
+    cp = catalogue.load("local_attention").proof().check()
+    return cp, render_torch(make_plan(cp), cp.operator.torch_binding)
+
+
+def test_canary_softmax_normalised_over_one_window_axis():
+    """The recognised softmax (exp(ℓ)/Z as torch statements) normalised over one tap axis only: the
+    check against the unfold-based reference must fail on both paths."""
+    cp, good = _local_attention()
+    old = ".sum(dim=(4, 5), keepdim=True)  # exp(ℓ)/Σ exp(ℓ), max subtracted"
+    assert old in good
+    report = check_operator("local_attention", source=good.replace(old, ".sum(dim=(5,), keepdim=True)"), variants=0,
+                            gradients=False, checked=cp)
+    assert not report.ok
+    assert "✗ torch.float64 auto" in report.text() and "✗ torch.float64 generic" in report.text()
+
+
+def test_generated_softmax_is_stable_where_the_written_one_overflows():
+    """Logits far above 88 overflow exp() in float32; the generated code subtracts the maximum, as
+    torch.softmax does, and matches the reference where exp(ℓ)/Σ exp(ℓ) evaluated as written is NaN."""
+    cp, good = _local_attention()
+    gen = load_source(good, "local_attention_stable")
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 5, 6) * 30
+    w = {n: torch.randn(4, 4) for n in ("Wq", "Wk", "Wv")}
+    ref = cp.operator.torch_reference({"x": x, **w}, {"N": 2, "R": 1})
+    y = gen.local_attention_evolution(x, w["Wq"], w["Wk"], w["Wv"], N=2, d=2, R=1, path="generic")
+    assert torch.isfinite(y).all() and torch.allclose(y, ref, rtol=1e-4, atol=1e-4)
+    q = torch.einsum("oc,bchw->bohw", w["Wq"], x)
+    k = torch.einsum("oc,bchw->bohw", w["Wk"], x)
+    centre = (q * k).view(1, 2, 2, 5, 6).sum(2) / 2 ** 0.5      # each head's logit for the centre tap
+    assert torch.isinf(torch.exp(centre)).any(), "the test needs logits that overflow exp() in float32"

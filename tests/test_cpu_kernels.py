@@ -227,3 +227,36 @@ def test_bench_kernels_on_the_cpu_reports_ratios(capsys):
                 "traditional (involution_naive", "backward, input gradient", "backward, kernel gradient"):
         assert row in out
     assert "kernel / native =" in out and "× the forward" in out and "threads" in out
+
+
+@needs_cxx
+def test_a_wrong_windowed_correlation_fails_the_kernel_check():
+    """Canary for the attention logits the kernels compute (the aggregation's kernel gradient): read
+    with the two tap axes swapped, the kernels path must fail while the generic path still passes."""
+    from evosym.codegen.plan import make_plan
+    from evosym.codegen.render import render_torch
+    cp = catalogue.load("local_attention").proof().check()
+    good = render_torch(make_plan(cp), cp.operator.torch_binding)
+    old = ".flatten(1, 3).permute(0, 1, 4, 5, 2, 3)"
+    assert old in good
+    report = check_operator("local_attention", kernels=True, variants=0, gradients=False, checked=cp,
+                            source=good.replace(old, ".flatten(1, 3).permute(0, 1, 4, 5, 3, 2)"))
+    text = report.text()
+    assert not report.ok and "✗ torch.float64 kernels" in text and "✗ torch.float64 generic" not in text
+
+
+@needs_cxx
+def test_the_windowed_correlation_op_is_checked_and_differentiable():
+    """evosym::correlate: shapes are validated; gradcheck in float64 through its backward (the
+    aggregation and its input gradient), against the unfold-based correlation."""
+    import torch.nn.functional as F
+    sizes = (2, 2, 2, 4, 5, 1)   # B, N, d, H, W, R
+    a = torch.randn(2, 4, 4, 5, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, 4, 4, 5, dtype=torch.float64, requires_grad=True)
+    kt = agg.evolution_correlate("local_attention", a, b, sizes)
+    cols = F.unfold(b, 3, padding=1).view(2, 2, 2, 3, 3, 4, 5)
+    want = (a.view(2, 2, 2, 1, 1, 4, 5) * cols).sum(2)
+    assert kt.shape == (2, 2, 1, 1, 3, 3, 4, 5) and torch.allclose(kt.flatten(1, 3), want)
+    assert torch.autograd.gradcheck(lambda a_, b_: agg.evolution_correlate("local_attention", a_, b_, sizes), (a, b))
+    with pytest.raises(ValueError, match="correlation operands must have shapes"):
+        agg.evolution_correlate("local_attention", a[:, :, :3], b, sizes)

@@ -24,6 +24,7 @@ __all__ = ["InvolutionEvolution", "involution_evolution"]
 
 SIZES = ("G", "C_g", "D", "R", "s")
 LOWERING = "generic-window"
+AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 
 
 def _as_grid(value, rank, dtype, device):
@@ -117,9 +118,9 @@ def involution_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, span
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and LOWERING == "generic-window" and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and AGGREGATED and _kernels_wanted(x)):
         return _kernels(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G=G, C_g=C_g, D=D, R=R, s=s, L_out=L_out)
-    if path == "generic" or LOWERING == "generic-window":
+    if path == "generic" or AGGREGATED:
         return _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G=G, C_g=C_g, D=D, R=R, s=s, L_out=L_out)
     if path != "auto":
         raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
@@ -169,10 +170,10 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     g = torch.arange(G, device=device).view(1, -1, 1, 1, 1, 1)
     u_1_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1, 1, 1)
     u_2_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1, 1)
-    i = torch.arange(L_out[0], device=device).view(1, 1, 1, 1, -1, 1)
-    j = torch.arange(L_out[1], device=device).view(1, 1, 1, 1, 1, -1)
-    k1 = def_Wk[b, ((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap).clamp(0, (G * (((2 * R) + 1) ** 2)) - 1), i.clamp(0, H - 1), j.clamp(0, W - 1)]  # Wk[b, g*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap, i, j]
-    k1 = k1 * (((0 <= ((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap)) & (((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap) < (G * (((2 * R) + 1) ** 2)))) & ((0 <= i) & (i < H)) & ((0 <= j) & (j < W))).to(dtype)  # reads outside Wk are 0
+    i = torch.arange(H, device=device).view(1, 1, 1, 1, -1, 1)
+    j = torch.arange(W, device=device).view(1, 1, 1, 1, 1, -1)
+    k1 = def_Wk[b, ((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap).clamp(0, (G * (((2 * R) + 1) ** 2)) - 1), i, j]  # Wk[b, g*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap, i, j]
+    k1 = k1 * (((0 <= ((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap)) & (((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap) < (G * (((2 * R) + 1) ** 2))))).to(dtype)  # reads outside Wk are 0
     k2 = _as_grid(k1, 6, dtype, device)
     return k2
 

@@ -24,6 +24,7 @@ __all__ = ["LinearEvolution", "linear_evolution"]
 
 SIZES = ("C", "O")
 LOWERING = "native-linear"
+AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 
 
 def _as_grid(value, rank, dtype, device):
@@ -97,9 +98,9 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and LOWERING == "generic-window" and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and AGGREGATED and _kernels_wanted(x)):
         return _kernels(x, weight, bias, C=C, O=O, L_out=L_out)
-    if path == "generic" or LOWERING == "generic-window":
+    if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, C=C, O=O, L_out=L_out)
     if path != "auto":
         raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")

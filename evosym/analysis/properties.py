@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..codegen.plan import channel_block, group_structure
+from ..codegen.plan import channel_block, channel_factor, group_structure
 from ..codegen.taps import tap_kernel
 from ..ir.neighbourhood import Global, Window
 from ..ir.symbols import size_value
@@ -93,13 +93,17 @@ def _input_reads(expr, inputs, defs):
 def _dynamic(op, form, defs, samples) -> Property:
     inputs = {t.name for t in op.tensors if t.role == "input"}
     reads = _input_reads(form.kernel_body, inputs, defs)
+    p_set, q_set, body = set(form.position), set(form.neighbour), form.kernel_body
+    if isinstance(form.omega, Window) and reads:   # in tap coordinates a read at q is a read at s·p + δ·u − P
+        taps = tap_kernel(op, form, defs)
+        body, q_set = taps.expr, set(taps.taps)
+        reads = _input_reads(body, inputs, defs)
     if not reads:
         confirmed = all(not input_atoms(v, inputs) for *_, v in samples)
         return Property("kernel", "static", f"symbolic: K reads no input; confirmed at {len(op.grid)} shapes: no "
                         f"value of K contains an input entry" if confirmed else "symbolic says static but an input entry "
                         "appears in K: INCONSISTENT")
-    p_set, q_set = set(form.position), set(form.neighbour)
-    bound = _bound_vars(form.kernel_body, defs)
+    bound = {v: r for v, r in _bound_vars(body, defs).items() if v not in q_set}
     kinds, local_reads = set(), []
     for r in reads:
         pos = [i for i in r.indices if not (i.free_symbols <= {form.batch} or i.is_Number)]
@@ -115,24 +119,28 @@ def _dynamic(op, form, defs, samples) -> Property:
             kinds.add("the centre pixel")
         else:
             kinds.add("fixed positions")
-    source = " and ".join(sorted(kinds))
+    if kinds & {"pairs (p, q)", "a local pool at p"}:   # both already cover the centre pixel
+        kinds.discard("the centre pixel")
+    source = " and ".join(sorted(kinds, key=lambda k: (k != "pairs (p, q)", k)))
     # confirmation: which input positions do the values of K contain?
     ok, pools = True, {}
     for env, b, o, c, pt, q, v in samples:
         positions = {a[2][2:] for a in input_atoms(v, inputs)}
         if "the centre pixel" == source and not positions <= {tuple(pt)}:
             ok = False
-        if "pairs (p, q)" in source and not positions <= {tuple(pt), tuple(q)} and "a global pool" not in source:
+        if "pairs (p, q)" == source and not positions <= {tuple(pt), tuple(q)}:
             ok = False
-        if "a local pool at p" == source:
+        if "a local pool at p" in source and "a global pool" not in source:
             key = (tuple(sorted(env.items(), key=lambda kv: str(kv[0]))), tuple(pt))
             if key not in pools:
                 pools[key] = _pool_positions(local_reads, bound, env, dict(zip(form.position, pt)))
-            if not positions <= pools[key]:
+            if not positions <= pools[key] | ({tuple(pt), tuple(q)} if "pairs" in source else set()):
                 ok = False
     confirmed = f"confirmed at {len(op.grid)} shapes: the input entries in K's values are at " + \
         {"the centre pixel": "p only", "pairs (p, q)": "p and q only",
-         "a local pool at p": "the pooled positions of p only"}.get(source, "the positions the pool sums over")
+         "a local pool at p": "the pooled positions of p only",
+         "pairs (p, q) and a local pool at p": "p, q and the pooled positions of p only"}.get(
+            source, "the positions the pool sums over")
     return Property("kernel", f"dynamic, from {source}",
                     f"symbolic: K reads {', '.join(sorted(map(str, reads)))}; " + (confirmed if ok else
                                                                                   "NOT confirmed at the grid shapes"))
@@ -238,8 +246,13 @@ def _channels(op, form, defs, samples) -> Property:
         value, sym = "depthwise", "each output channel couples one input channel"
     else:
         value, sym = "structured", "a coupling pattern that is neither full, grouped nor depthwise"
+    trivial = one_each or (grp is not None and grp[0] == 1)   # one input channel per output: rank one trivially
+    per_o = None if separable or trivial or taps is None else _separable_per_output(op, form, taps, values)
     if separable:
         value += ", separable (spatial map ⊗ channel map)"
+    elif per_o is not None:
+        value += f", separable per output channel ({per_o[0]} ⊗ channel map)"
+        sym += f"; K̂ = {per_o[1]}"
     blocks = "full at every shape" if full else ("one input channel per output channel" if one_each else "block pattern")
     shared = _shared_by_block(op, form, defs, taps, grp) if grp is not None else None
     if shared is not None:
@@ -248,7 +261,8 @@ def _channels(op, form, defs, samples) -> Property:
         blocks += f"; K̂ equal within every block of {text(shared[0])} channels" if shared[2] else \
             "; K̂ NOT equal within a block: INCONSISTENT"
     return Property("channels", value, f"symbolic: {sym}; confirmed at {len(shapes)} shapes: coupling matrix {blocks}"
-                    + ("; K = A(p,q)·B(o,c) at every sampled pair" if separable else ""))
+                    + ("; K = A(p,q)·B(o,c) at every sampled pair" if separable else "")
+                    + ("; K(o,·,·) = A_o(p,q)·B_o(c) at every sampled pair" if per_o is not None else ""))
 
 
 def _shared_by_block(op, form, defs, taps, grp):
@@ -280,10 +294,7 @@ def _shared_by_block(op, form, defs, taps, grp):
 
 def _separable(values) -> bool:
     """K(o,c,p,q)·K(o',c',p',q') = K(o,c,p',q')·K(o',c',p,q) for all sampled pairs (rank one)."""
-    by_shape = {}
-    for (shape, b, pt, q), vals in values.items():
-        by_shape.setdefault((shape, b), {})[(pt, q)] = vals
-    for pos in by_shape.values():
+    for pos in _by_sample(values).values():
         keys = list(pos)
         chans = sorted(set().union(*[set(v) for v in pos.values()]))
         for (k1, k2) in itertools.combinations(keys[:12], 2):
@@ -292,6 +303,37 @@ def _separable(values) -> bool:
                 if not P.is_zero(P.sub(P.mul(v(k1, a), v(k2, b_)), P.mul(v(k2, a), v(k1, b_)))):
                     return False
     return True
+
+
+def _separable_per_output(op, form, taps, values):
+    """(what the spatial map is shared by, K̂ as factors) when K̂ = M(o, c)·S with S free of c (derived)
+    and, for each output channel o, K(o, c, p, q) is rank one in c × (p, q) at every sample (confirmed)."""
+    o, c = form.out_channel, form.channel
+    split = channel_factor(taps.expr, c, o, op.size_symbols())
+    if split is None:
+        return None
+    for pos in _by_sample(values).values():
+        keys = list(pos)
+        outs = sorted({oc[0] for v in pos.values() for oc in v})
+        for oo in outs[:6]:
+            chans = sorted({oc[1] for v in pos.values() for oc in v if oc[0] == oo})
+            for k1, k2 in itertools.combinations(keys[:12], 2):
+                for a, b_ in itertools.combinations(chans[:6], 2):
+                    v = lambda k, ch: _from_key(pos[k].get((oo, ch)))  # noqa: E731
+                    if not P.is_zero(P.sub(P.mul(v(k1, a), v(k2, b_)), P.mul(v(k2, a), v(k1, b_)))):
+                        return None
+    block = channel_block(split[1], o, c)
+    shared = f"a spatial map shared by each block of {text(block)} output channels" if block is not None else \
+        "a spatial map per output channel"
+    names = op.display_names("text")
+    return shared, f"({text(split[0], names)})·({text(split[1], names)})"
+
+
+def _by_sample(values):
+    by_shape = {}
+    for (shape, b, pt, q), vals in values.items():
+        by_shape.setdefault((shape, b), {})[(pt, q)] = vals
+    return by_shape
 
 
 def _from_key(key):

@@ -9,6 +9,9 @@ Paths:
   space): one ``conv{1,2,3}d`` with the batch folded into the channels, B·G groups.
 - ``native-linear``: Ω pointwise with stride 1 and no padding, channels last, K̂ static and shared:
   ``torch.nn.functional.linear``.
+- ``premix-window``: K̂ = M(o, c)·S(b, o, p, u) with M static and S free of the input channel
+  (attention: the value projection times the attention weights): v = M·x first (a 1×1 map), then
+  the generic or kernel aggregation of v with the depthwise kernel δ(c, o)·S.
 - ``generic-window``: any windowed form: K̂ compiled from SymPy over a broadcast grid, the input
   unfolded into windows (stride, dilation, zero padding), aggregated with one einsum.
 
@@ -25,11 +28,12 @@ import sympy as sp
 from ..errors import EvosymError
 from ..ir.evolution import EvolutionForm
 from ..ir.neighbourhood import Window
-from ..ir.tensors import definitions_read
+from ..ir.tensors import Definition, definitions_read
 from ..proof.proof import CheckedProof
 from ..printers.expr import text
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
+from .softmax import rewrite_softmax
 from .taps import TapKernel, tap_kernel
 from .torchexpr import GridCompiler, Program, py_name
 
@@ -85,6 +89,17 @@ class Plan:
     integer_kernel: bool = False                   # K̂ has only integer constants: integer inputs give exact outputs
     shared: bool = False                           # K̂ is free of the output position
     scale: bool = False                            # per-sample, depthwise, 1×1 window: y = x · K̂ (broadcast)
+    premix: Program | None = None                  # K̂ = M(o, c)·S: M on the grid (o, c); v = M·x is aggregated
+    premix_factor: tuple = ()                      # SymPy (M, S)
+    correlations: dict = field(default_factory=dict)  # definition variable -> a windowed correlation the kernels compute
+
+    @property
+    def aggregated(self) -> bool:
+        """The default path aggregates a kernel tensor (generic or generated kernels), not a native op."""
+        return self.path in AGGREGATING
+
+
+AGGREGATING = ("generic-window", "premix-window")   # lowerings whose default path is an aggregation (generic or kernels)
 
 
 def _names(plan: "Plan") -> None:
@@ -118,15 +133,26 @@ def _inline(expr, defs: dict):
     raise EvosymError("code generation: definitions refer to each other in a cycle")
 
 
-def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx) -> list:
+def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx, softmaxes: dict) -> list:
     """Definitions with a shape that ``expr`` reads, each computed once on its own grid (dependencies
-    first) and made available to later programs as a tensor."""
-    order = [d.name for d in _definitions_read(expr, defs) if d.shape is not None]
+    first) and made available to later programs as a tensor; a recognised softmax (:mod:`.softmax`)
+    reads only its logits and is computed by ``torch.softmax``."""
+    ordering = {**defs, **{n: Definition(n, defs[n].params, defs[sm.logits].base[defs[n].params], shape=defs[n].shape)
+                           for n, sm in softmaxes.items()}}
+    order = [d.name for d in _definitions_read(expr, ordering) if d.shape is not None]
     out = []
     for n, name in enumerate(order, 1):
         d = defs[name]
         extent = {p: pyx(e) for p, e in zip(d.params, d.shape)}
-        prog = GridCompiler(d.params, extent, tensors, local_sizes, prefix=f"d{n}_").compile(_inline(d.body, defs))
+        if name in softmaxes:
+            sm = softmaxes[name]
+            logits = tensors[sm.logits][0]
+            axes = tuple(range(sm.first, sm.first + sm.count))   # elementwise steps keep ℓ's memory layout
+            prog = Program(d.params, [f"sm{n} = ({logits} - {logits}.amax(dim={axes}, keepdim=True)).exp()",
+                                      f"sm{n} = sm{n} / sm{n}.sum(dim={axes}, keepdim=True)  # exp(ℓ)/Σ exp(ℓ), max subtracted"],
+                           f"sm{n}")
+        else:
+            prog = GridCompiler(d.params, extent, tensors, local_sizes, prefix=f"d{n}_").compile(_inline(d.body, defs))
         var = f"def_{py_name(name)}"
         out.append((name, d.description, prog, var, [extent[p] for p in d.params]))
         tensors[name] = (var, [extent[p] for p in d.params], d.shape)
@@ -170,6 +196,21 @@ def channel_block(rest, o, c):
     if len(dens) != 1 or rest.xreplace({f: sp.Dummy() for f in floors}).free_symbols & {o, c}:
         return None
     return dens.pop()
+
+
+def channel_factor(expr, c, o, sizes):
+    """(M, S) when expr = M(o, c)·S with M the only part that reads the input channel c (M mentions no
+    index but o and c) and S free of c: the kernel is a spatial map per output channel times a channel
+    map (attention's A_h(p, q)·W_v[o, c]); else None."""
+    factors = list(expr.args) if isinstance(expr, sp.Mul) else [expr]
+
+    def indices(f):   # symbols of f other than tensor names
+        return {s for s in f.free_symbols if isinstance(s, sp.Symbol)} - {r.base.label for r in f.atoms(sp.Indexed)}
+    mixing = [f for f in factors if c in indices(f)]
+    if not mixing or any(indices(f) - {o, c} - set(sizes) for f in mixing):
+        return None
+    rest = [f for f in factors if c not in indices(f)]
+    return sp.Mul(*mixing), sp.Mul(*rest)
 
 
 def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=None, grouped: bool = True) -> Plan:
@@ -228,8 +269,10 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
               for t in op.tensors if t.role == "parameter"]
     tensors = {t.name: (tn, shape, t.shape) for t, (_, tn, shape, _) in zip([t for t in op.tensors if t.role == "parameter"], params)}
     tensors[op.value] = (op.value, [pyx(d) for d in value.shape], value.shape)
-    taps = TapKernel(_inline(taps.expr, defs), taps.taps, taps.tap_hi, taps.checked_shapes)
-    materialised = _materialise(op, taps.expr, defs, tensors, local_sizes, pyx)
+    expr, softmaxes, sm_defs = rewrite_softmax(_inline(taps.expr, defs), defs)
+    defs = {**defs, **sm_defs}
+    taps = TapKernel(expr, taps.taps, taps.tap_hi, taps.checked_shapes)
+    materialised = _materialise(op, taps.expr, defs, tensors, local_sizes, pyx, softmaxes)
     out_lengths = [pyx(op.output.shape[op.lhs_indices.index(p)]) for p in op.position]
     plan = Plan(name=op.name, class_name=_camel(op.name), func_name=f"{op.name}_evolution", summary=op.summary,
                 path="", reason="", dims=len(op.position), value=op.value, value_rank=len(value.shape),
@@ -242,7 +285,67 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     _names(plan)
     plan.grouped = grouped
     _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic, defs)
+    if plan.aggregated:
+        for name, _, _, var, _ in plan.definitions:
+            corr = _correlation(defs[name], _inline(defs[name].body, defs), op, form, plan, tensors, pyx)
+            if corr is not None:
+                plan.correlations[var] = corr
     return plan
+
+
+def _correlation(d, body, op, form, plan, tensors, pyx):
+    """How the generated kernels compute definition ``d`` when it is a windowed correlation over the
+    aggregation's own window and kernel blocks (attention logits), else None:
+
+        d[b, g, p…, u…] = α · Σ_{e<k} a[b, g·k + e, p…] · b̃[b, g·k + e, s·p + δ·u − P …]
+
+    with k the block of channels that shares one kernel, a and b̃ channels-first tensors (b̃ zero
+    outside its shape) and α free of every index. That is the aggregation's kernel gradient with
+    dy = a and x = b̃; its gradients are the aggregation itself and its input gradient.
+    """
+    groups, og, cg, share = plan.channel_map
+    if og != 1 or cg != 1 or d.shape is None:
+        return None
+    sums = [f for f in sp.Mul.make_args(body) if isinstance(f, sp.Sum)]
+    scale = sp.Mul(*[f for f in sp.Mul.make_args(body) if not isinstance(f, sp.Sum)])
+    if len(sums) != 1 or len(sums[0].limits) != 1 or scale.atoms(sp.Indexed) or scale.free_symbols & set(d.params):
+        return None
+    e, lo, hi = sums[0].limits[0]
+    reads = sp.Mul.make_args(sums[0].function)
+    if lo != 0 or sp.simplify(hi + 1 - share) != 0 or len(reads) != 2 or not all(isinstance(r, sp.Indexed) for r in reads):
+        return None
+    dims = plan.dims
+    for a_read, b_read in (reads, reads[::-1]):
+        names = str(a_read.base.label), str(b_read.base.label)
+        if not all(n in tensors for n in names) or len(a_read.indices) != 2 + dims or len(b_read.indices) != 2 + dims:
+            continue
+        (bsym, ch, *pos), (bsym2, ch2, *qpos) = a_read.indices, b_read.indices
+        if bsym != bsym2 or ch != ch2 or bsym not in d.params or not all(p in d.params for p in pos):
+            continue
+        gsyms = [g for g in ch.free_symbols if g in d.params]
+        if len(gsyms) != 1 or sp.expand(ch - gsyms[0] * share - e) != 0:
+            continue
+        taps = []
+        for a, p, q in zip(form.omega.axes, pos, qpos):
+            us = [u for u in sp.sympify(q).free_symbols if u in d.params and u != p]
+            if len(us) != 1 or sp.expand(q - a.offset(p, us[0])) != 0:
+                break
+            taps.append(us[0])
+        if len(taps) != dims or len({bsym, gsyms[0], *pos, *taps}) != len(d.params):
+            continue
+        batch, channels = op.output.shape[op.lhs_indices.index(op.batch)], groups * cg
+        want_a = (batch, channels) + tuple(op.output.shape[op.lhs_indices.index(p)] for p in form.position)
+        want_b = (batch, channels) + tuple(a.length for a in form.omega.axes)
+        ext = dict(zip(d.params, d.shape))
+        got = ([ext[bsym], ext[gsyms[0]]] + [ext[p] for p in pos] + [ext[u] for u in taps],
+               [batch, groups / share] + list(want_a[2:]) + [a.kernel for a in form.omega.axes])
+        if any(sp.simplify(sp.sympify(x) - y) != 0 for pair in ((tensors[names[0]][2], want_a), (tensors[names[1]][2], want_b),
+                                                               got) for x, y in zip(*pair)):
+            continue
+        order = [bsym, gsyms[0], *taps, *pos]   # the kernel tensor's axes (its o', c' axes dropped)
+        return {"a": tensors[names[0]][0], "b": tensors[names[1]][0], "scale": pyx(scale),
+                "permute": [order.index(p) for p in d.params], "text": f"{names[0]} ⋆ {names[1]}"}
+    return None
 
 
 def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_generic, defs):
@@ -265,7 +368,18 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     plan.static, plan.shared = static, shared
     plan.integer_kernel = _integer_valued(khat)
     bias_native = _native_bias(op, form)
-    _generic(plan, op, form, taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)
+    premixed = _premix(plan, op, form, taps, tensors, local_sizes, inputs, defs, channels_first) \
+        if not force_generic and not (static and shared) else None
+    _generic(plan, op, form, premixed or taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)
+    if premixed is not None:
+        plan.path = "premix-window"
+        plan.reason = "; ".join([("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
+                                 "position-specific" if not shared else "shared across space",
+                                 f"K̂ = ({text(plan.premix_factor[0], op.display_names('text'))})·S with S free of "
+                                 f"the input channel"]) + \
+            " → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v" + \
+            (" (one kernel per block of channels)" if plan.channel_map[3] != 1 else "")
+        return
     facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
              ("shared across space (K̂ is free of the output position)" if shared else
               "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else "position-specific")]
@@ -323,6 +437,24 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     plan.bias = bias_native or None
 
 
+def _premix(plan, op, form, taps: TapKernel, tensors, local_sizes, inputs, defs, channels_first):
+    """K̂ = M(o, c)·S with M static and S free of c (attention: W_v[o, c]·A_h(p, u)), O = C, channels
+    first: the aggregation Σ_c Σ_u M·S·x̃ equals Σ_u S·ṽ with v = M·x (linear, so zero padding is kept).
+    Sets the premix program and returns the tap kernel δ(c, o)·S of the depthwise aggregation over v,
+    or None when the form does not factor so."""
+    c, o = form.channel, form.out_channel
+    split = channel_factor(taps.expr, c, o, op.size_symbols())
+    if split is None or not channels_first or group_structure(taps.expr, c, o) is not None:
+        return None
+    mix, rest = split
+    if _reads(mix, defs) & inputs or sp.simplify(form.channel_hi + 1 - plan_out_channels(op)) != 0:
+        return None
+    comp = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes, prefix="m")
+    plan.premix = comp.compile(mix)
+    plan.premix_factor = (mix, rest)
+    return TapKernel(sp.KroneckerDelta(c, o) * rest, taps.taps, taps.tap_hi, taps.checked_shapes)
+
+
 def _pointwise(axes) -> bool:
     """A 1×1 window: kernel 1, stride 1, no padding on every axis."""
     return all(a.kernel == 1 and a.stride == 1 and a.padding == 0 for a in axes)
@@ -375,7 +507,7 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
     b, o, c = form.batch, form.out_channel, form.channel
     batch = _batch(plan)
     pos_l, taps_l = "ijk"[:plan.dims], "uvw"[:plan.dims]
-    pos_ext = {p: f"L_out[{k}]" for k, p in enumerate(form.position)}
+    pos_ext = dict(zip(form.position, plan.out_lengths))   # = L_out; a read over a whole axis is then a view
     tap_ext = {u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)}
     L = [f"L_out[{k}]" for k in range(plan.dims)]
     K = [pyx(a.kernel) for a in form.omega.axes]

@@ -174,9 +174,23 @@ class Evaluator:
                 raise IllFormedAccess(f"{name} is defined with {len(d.params)} indices, read with {len(idx_fns)}")
             body = self._definition_body(name)
             params = d.params
+            # a definition with a shape is a tensor computed once per entry: its entries are memoised,
+            # keyed by the indices and every other symbol its body reads (the sizes)
+            memo = {} if d.shape is not None else None
+            outer = sorted((s for s in d.body.free_symbols if isinstance(s, sp.Symbol) and s not in params
+                            and s not in {r.base.label for r in d.body.atoms(sp.Indexed)}), key=str)
 
             def defined(env):
                 vals = [as_int(f(env), f"index {k} of {name}") for k, f in enumerate(idx_fns)]
+                if memo is not None:
+                    key = (*vals, *(env.get(s, _MISSING) for s in outer))
+                    hit = memo.get(key, _MISSING)
+                    if hit is _MISSING:
+                        hit = memo[key] = evaluate_at(env, vals)
+                    return hit
+                return evaluate_at(env, vals)
+
+            def evaluate_at(env, vals):
                 saved = [env.get(p, _MISSING) for p in params]
                 for p, v in zip(params, vals):
                     env[p] = v

@@ -276,6 +276,71 @@ def _backward(ctx, dy):
 _aggregate.register_autograd(_backward, setup_context=_setup_context)
 
 
+# ---- the windowed correlation (attention logits): the aggregation's kernel gradient as an op ----
+
+def _kernel_shape(k: Kernels, a, b, sizes) -> tuple:
+    """The kernel tensor's full shape, after checking a (B, C, L_out…) and b (B, C, L_in…)."""
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        raise TypeError(f"{k.name}: both operands of the windowed correlation must be torch.Tensors")
+    if a.dtype != b.dtype or a.device != b.device:
+        raise ValueError(f"{k.name}: correlation operands are {a.dtype} on {a.device} and {b.dtype} on {b.device}")
+    ext = k.extents(tuple(sizes))
+    if ext["og"] != 1 or ext["cg"] != 1:
+        raise EvosymError(f"{k.name}: the windowed correlation needs a depthwise aggregation (O_g = C_g = 1)")
+    want_a = (ext["B"], ext["groups"]) + ext["out"]
+    want_b = (ext["B"], ext["groups"]) + ext["in"]
+    if tuple(a.shape) != want_a or tuple(b.shape) != want_b:
+        raise ValueError(f"{k.name}: correlation operands must have shapes {want_a} and {want_b}, not "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    return (ext["B"], ext["groups"] // ext["share"], 1, 1) + ext["taps"] + ext["out"]
+
+
+@torch.library.custom_op("evosym::correlate", mutates_args=())
+def _correlate(name: str, a: torch.Tensor, b: torch.Tensor, sizes: list[int], backend: str) -> torch.Tensor:
+    k = kernels_for(name)
+    kt = torch.empty(_kernel_shape(k, a, b, sizes), dtype=a.dtype, device=a.device)
+    _check(k, b, kt, tuple(sizes), backend)
+    _call(k, "backward_kernel", b.contiguous(), a.contiguous(), kt, tuple(sizes), _layout(kt), backend)
+    return kt
+
+
+@_correlate.register_fake
+def _correlate_fake(name, a, b, sizes, backend):
+    return a.new_empty(_kernel_shape(_kernels_real(name), a, b, sizes))
+
+
+def _correlate_context(ctx, inputs, output):
+    name, a, b, sizes, backend = inputs
+    ctx.save_for_backward(a, b)
+    ctx.name, ctx.sizes, ctx.backend = name, list(sizes), backend
+
+
+def _correlate_backward(ctx, dkt):
+    a, b = ctx.saved_tensors
+    da = db = None
+    dkt = dkt.contiguous()
+    if ctx.needs_input_grad[1]:   # ∂/∂a[c, p] = Σ_u dkt[g(c), u, p] · b̃[c, q(p, u)]: the aggregation
+        da = _aggregate(ctx.name, b.contiguous(), dkt, ctx.sizes, ctx.backend)
+    if ctx.needs_input_grad[2]:   # ∂/∂b[c, q] = Σ_{p, u: q(p, u) = q} dkt[g(c), u, p] · a[c, p]: its input gradient
+        db = _backward_input(ctx.name, dkt, a, ctx.sizes, ctx.backend)
+    return None, da, db, None, None
+
+
+_correlate.register_autograd(_correlate_backward, setup_context=_correlate_context)
+
+
+def evolution_correlate(name: str, a: torch.Tensor, b: torch.Tensor, sizes, backend: str | None = None) -> torch.Tensor:
+    """kt[b, g, 0, 0, u…, p…] = Σ_{c in kernel group g} a[b, c, p…] · b̃[b, c, s·p + δ·u − P] with the
+    operator's generated kernels (its kernel gradient), differentiable in a and b: attention logits
+    over the aggregation's own window without unfolding b."""
+    if not isinstance(a, torch.Tensor):
+        raise TypeError(f"{name}: the correlation operands must be torch.Tensors")
+    if backend is None:
+        backend = "cuda" if a.device.type == "cuda" else _HOST[0]
+    _prepared(name)
+    return _correlate(name, a, b, [int(v) for v in sizes], backend)
+
+
 def evolution_aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes, backend: str | None = None) -> torch.Tensor:
     """y = the operator's aggregation of x with the kernel tensor ``kt`` (differentiable in both).
 
