@@ -295,13 +295,19 @@ def _shared_by_block(op, form, defs, taps, grp):
 def _separable(values) -> bool:
     """K(o,c,p,q)·K(o',c',p',q') = K(o,c,p',q')·K(o',c',p,q) for all sampled pairs (rank one)."""
     for pos in _by_sample(values).values():
-        keys = list(pos)
         chans = sorted(set().union(*[set(v) for v in pos.values()]))
-        for (k1, k2) in itertools.combinations(keys[:12], 2):
-            for (a, b_) in itertools.combinations(chans[:6], 2):
-                v = lambda k, ch: _from_key(pos[k].get(ch))  # noqa: E731
-                if not P.is_zero(P.sub(P.mul(v(k1, a), v(k2, b_)), P.mul(v(k2, a), v(k1, b_)))):
-                    return False
+        if not _rank_one(pos, chans):
+            return False
+    return True
+
+
+def _rank_one(pos, chans) -> bool:
+    """Every sampled 2×2 minor of the matrix (channel key) × (p, q) vanishes."""
+    for k1, k2 in itertools.combinations(list(pos)[:12], 2):
+        for a, b_ in itertools.combinations(chans[:6], 2):
+            v = lambda k, ch: _from_key(pos[k].get(ch))  # noqa: E731
+            if not P.is_zero(P.sub(P.mul(v(k1, a), v(k2, b_)), P.mul(v(k2, a), v(k1, b_)))):
+                return False
     return True
 
 
@@ -313,15 +319,10 @@ def _separable_per_output(op, form, taps, values):
     if split is None:
         return None
     for pos in _by_sample(values).values():
-        keys = list(pos)
         outs = sorted({oc[0] for v in pos.values() for oc in v})
         for oo in outs[:6]:
-            chans = sorted({oc[1] for v in pos.values() for oc in v if oc[0] == oo})
-            for k1, k2 in itertools.combinations(keys[:12], 2):
-                for a, b_ in itertools.combinations(chans[:6], 2):
-                    v = lambda k, ch: _from_key(pos[k].get((oo, ch)))  # noqa: E731
-                    if not P.is_zero(P.sub(P.mul(v(k1, a), v(k2, b_)), P.mul(v(k2, a), v(k1, b_)))):
-                        return None
+            if not _rank_one(pos, sorted({oc for v in pos.values() for oc in v if oc[0] == oo})):
+                return None
     block = channel_block(split[1], o, c)
     shared = f"a spatial map shared by each block of {text(block)} output channels" if block is not None else \
         "a spatial map per output channel"

@@ -368,21 +368,19 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     plan.static, plan.shared = static, shared
     plan.integer_kernel = _integer_valued(khat)
     bias_native = _native_bias(op, form)
+    facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
+             ("shared across space (K̂ is free of the output position)" if shared else
+              "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else "position-specific")]
     premixed = _premix(plan, op, form, taps, tensors, local_sizes, inputs, defs, channels_first) \
         if not force_generic and not (static and shared) else None
     _generic(plan, op, form, premixed or taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)
     if premixed is not None:
         plan.path = "premix-window"
-        plan.reason = "; ".join([("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
-                                 "position-specific" if not shared else "shared across space",
-                                 f"K̂ = ({text(plan.premix_factor[0], op.display_names('text'))})·S with S free of "
-                                 f"the input channel"]) + \
+        plan.reason = "; ".join(facts + [f"K̂ = ({text(plan.premix_factor[0], op.display_names('text'))})·S with S "
+                                         f"free of the input channel"]) + \
             " → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v" + \
             (" (one kernel per block of channels)" if plan.channel_map[3] != 1 else "")
         return
-    facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
-             ("shared across space (K̂ is free of the output position)" if shared else
-              "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else "position-specific")]
     c, o = form.channel, form.out_channel
     if not force_generic and static and shared and bias_native is not None and channels_last and plan.dims == 1 and \
             _pointwise(axes) and group_structure(khat, c, o) is None:

@@ -335,10 +335,8 @@ def evolution_correlate(name: str, a: torch.Tensor, b: torch.Tensor, sizes, back
     over the aggregation's own window without unfolding b."""
     if not isinstance(a, torch.Tensor):
         raise TypeError(f"{name}: the correlation operands must be torch.Tensors")
-    if backend is None:
-        backend = "cuda" if a.device.type == "cuda" else _HOST[0]
     _prepared(name)
-    return _correlate(name, a, b, [int(v) for v in sizes], backend)
+    return _correlate(name, a, b, [int(v) for v in sizes], _backend(a, backend))
 
 
 def evolution_aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes, backend: str | None = None) -> torch.Tensor:
@@ -349,7 +347,12 @@ def evolution_aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes, bac
     """
     if not isinstance(x, torch.Tensor) or not isinstance(kt, torch.Tensor):
         raise TypeError(f"{name}: x and the kernel tensor must be torch.Tensors")
-    if backend is None:
-        backend = "cuda" if x.device.type == "cuda" else _HOST[0]
     _prepared(name)
-    return _aggregate(name, x, kt, [int(v) for v in sizes], backend)
+    return _aggregate(name, x, kt, [int(v) for v in sizes], _backend(x, backend))
+
+
+def _backend(t: torch.Tensor, backend: str | None) -> str:
+    """An explicit backend, else "cuda" for CUDA tensors and the host backend (cpu or emulated) for CPU ones."""
+    if backend is not None:
+        return backend
+    return "cuda" if t.device.type == "cuda" else _HOST[0]
