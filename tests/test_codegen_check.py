@@ -109,12 +109,35 @@ def test_canary_softmax_normalised_over_one_window_axis():
     """The recognised softmax (exp(ℓ)/Z as torch statements) normalised over one tap axis only: the
     check against the unfold-based reference must fail on both paths."""
     cp, good = _local_attention()
-    old = ".sum(dim=(4, 5), keepdim=True)  # exp(ℓ)/Σ exp(ℓ), max subtracted"
+    old = "= _softmax(def_logit, 4, 2)"
     assert old in good
-    report = check_operator("local_attention", source=good.replace(old, ".sum(dim=(5,), keepdim=True)"), variants=0,
+    report = check_operator("local_attention", source=good.replace(old, "= _softmax(def_logit, 5, 1)"), variants=0,
                             gradients=False, checked=cp)
     assert not report.ok
     assert "✗ torch.float64 auto" in report.text() and "✗ torch.float64 generic" in report.text()
+
+
+def test_generated_softmax_helper_matches_torch_in_every_layout():
+    """``_softmax`` of the generated module: the fused view path (axes adjacent in memory) and the
+    copy path (axes apart, or broadcast) both equal torch.softmax over the flattened axes."""
+    _, good = _local_attention()
+    softmax = load_source(good, "local_attention_softmax")._softmax
+    torch.manual_seed(0)
+    base = torch.randn(2, 3, 4, 5, 6, dtype=torch.float64)
+
+    def want(t, first, count):
+        moved = t.movedim(list(range(first, first + count)), list(range(t.dim() - count, t.dim())))
+        flat = torch.softmax(moved.reshape(moved.shape[:t.dim() - count] + (-1,)), dim=-1).reshape(moved.shape)
+        return flat.movedim(list(range(t.dim() - count, t.dim())), list(range(first, first + count)))
+    layouts = {"contiguous": base, "taps outermost": base.permute(3, 4, 0, 1, 2).contiguous().permute(2, 3, 4, 0, 1),
+               "taps apart": base.permute(3, 0, 4, 1, 2).contiguous().permute(1, 3, 4, 0, 2),
+               "broadcast": base[:, :, :1].expand(2, 3, 4, 5, 6)}
+    for what, t in layouts.items():
+        for first, count in ((3, 2), (2, 2), (1, 1), (0, 5)):
+            got = softmax(t, first, count)
+            assert got.shape == t.shape, what
+            torch.testing.assert_close(got, want(t, first, count), rtol=1e-12, atol=1e-14, msg=what)
+    assert softmax(torch.empty(2, 0, 3, 3), 2, 2).shape == (2, 0, 3, 3)
 
 
 def test_generated_softmax_is_stable_where_the_written_one_overflows():

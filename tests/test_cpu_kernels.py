@@ -76,6 +76,9 @@ DROPPED_TAP = {   # (kernel, text in the rendered involution source, the same wi
     "forward, register-tiled": ("y[b, o, p]:", "u1 < taps; ++u1, ++nk) {", "u1 < taps - 1; ++u1, ++nk) {"),
     "input gradient": ("dx[b, c, q]:", "for (i64 u1 = 0; u1 < taps; ++u1) {", "for (i64 u1 = 0; u1 < taps - 1; ++u1) {"),
     "kernel gradient": ("dkt:", "dyrow + plo, 1, phi - plo + 1);", "dyrow + plo, 1, phi - plo);"),
+    # the register-tiled kernel gradient leaves out the last channel of each block that shares a kernel
+    "kernel gradient, register-tiled": ("dkt's register-tiled path", "dyr.data(), xr.data(), share, xoff,",
+                                        "dyr.data(), xr.data(), share - 1, xoff,"),
 }
 
 

@@ -181,6 +181,34 @@ static inline typename evo_simd<T>::v evo_load(const T* p) {
     return v;
 }
 
+// scratch memory of the calling thread, kept between calls (a fresh large allocation per call costs
+// a page fault per 4 KiB on first touch); every element is written before it is read
+template <typename T>
+static T* evo_scratch(const size_t n) {
+    static thread_local std::vector<T> buf;
+    if (buf.size() < n) buf.resize(n);
+    return buf.data();
+}
+
+// the input's rows copied once, zero-padded on both sides: xpad[row][i] = x[row][q = qmin + i], so
+// that every tap of every chunk of a register-tiled kernel is a full-width read
+template <typename T>
+static void evo_pad_rows(const T* __restrict x, T* __restrict xpad, const i64 nrows, const i64 len_in, const i64 xw,
+                         const i64 qmin, const bool parallel) {
+    const i64 lo = qmin < 0 ? -qmin : 0, hi = evo_min(xw, len_in - qmin);   // [lo, hi): inside the input
+#pragma omp parallel for schedule(static) num_threads(EVO_THREADS) if (parallel)
+    for (i64 rr = 0; rr < nrows; ++rr) {
+        T* xd = xpad + rr * xw;
+        if (hi > lo) {
+            memset(xd, 0, sizeof(T) * lo);
+            memcpy(xd + lo, x + rr * len_in + qmin + lo, sizeof(T) * (hi - lo));
+            memset(xd + hi, 0, sizeof(T) * (xw - hi));
+        } else {
+            memset(xd, 0, sizeof(T) * xw);
+        }
+    }
+}
+
 // acc[c][·] = sum over taps i of krow_i[j0 + ·] * xrow_c,i[j0 + ·] for TC channels c
 template <typename T, int TC>
 static inline void evo_tile(T* const* yt, const i64 n, const T* kbuf, const i64 kw, const T* const* xbase,
@@ -199,11 +227,16 @@ static inline void evo_tile(T* const* yt, const i64 n, const T* kbuf, const i64 
             for (int v = 0; v < EVO_NV; ++v) acc[c][v] += kv[v] * evo_load(xp + v * L);
         }
     }
-    for (int c = 0; c < TC; ++c) {
-        T out[EVO_NV * L];
-        memcpy(out, acc[c], sizeof out);
-        memcpy(yt[c] + j0, out, sizeof(T) * n);
-    }
+    for (int c = 0; c < TC; ++c)
+        for (int v = 0; v < EVO_NV && v * L < n; ++v) {
+            if (n - v * L >= L) {   // a whole vector: one store
+                memcpy(yt[c] + j0 + v * L, &acc[c][v], sizeof(V));
+                continue;
+            }
+            T out[L];
+            memcpy(out, &acc[c][v], sizeof out);
+            memcpy(yt[c] + j0 + v * L, out, sizeof(T) * (n - v * L));
+        }
 }
 
 // y[b, o, p]: one task per (b, block of output channels, output row); the row is accumulated
@@ -217,7 +250,6 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
     const i64 len_out = evo_len_out_1(z), len_in = evo_len_in_1(z), taps = evo_taps_1(z);
     const i64 s = evo_stride_1(z), ks = kl.stride[7];
     const i64 work = B * G * og * cg * plane_out * evo_taps_all(z);
-    (void)len_in;
     if (B * blocks * rows == 0) return;
     // register-tiled path: stride 1 along the last axis, the kernel contiguous or broadcast along it, C_g = 1
     constexpr i64 CW = EVO_NV * (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
@@ -230,6 +262,9 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
     }
     const i64 kw = (len_out + CW - 1) / CW * CW;        // padded kernel row: whole chunks
     const i64 xw = kw + qmax - qmin;                    // padded input row: every tap of every chunk
+    const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows_all = tiled ? B * G * cg * rows_in : 0;
+    T* xpad = evo_scratch<T>((size_t)(xrows_all * xw));
+    if (tiled) evo_pad_rows<T>(x, xpad, xrows_all, len_in, xw, qmin, work > EVO_SERIAL_WORK);
 #pragma omp parallel for collapse(3) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
     for (i64 b = 0; b < B; ++b)
     for (i64 blk = 0; blk < blocks; ++blk)
@@ -241,9 +276,8 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
         T* yrow = y + (b * G * og + o) * plane_out + r * len_out;
         const T* kb = kt + b * kl.stride[0] + (g / share) * kl.stride[1] + o1 * kl.stride[2] + p0 * kl.stride[6];
         if (tiled) {
-            static thread_local std::vector<T> kbuf, xbuf;
-            static thread_local std::vector<i64> xrows, xoff;
-            xrows.clear();
+            static thread_local std::vector<T> kbuf;
+            static thread_local std::vector<i64> xoff;
             xoff.clear();
             i64 nk = 0;
             // the taps of the axes before the last that read the input, for this row (clamped)
@@ -257,38 +291,21 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
                     if (ks == 1) memcpy(kd, kp, sizeof(T) * len_out);
                     else for (i64 j = 0; j < len_out; ++j) kd[j] = *kp;
                     memset(kd + len_out, 0, sizeof(T) * (kw - len_out));
-                    xoff.push_back((i64)(xrows.size()) * xw + qoff[u1] - qmin);
-                }
-                xrows.push_back((q0) * len_in);
-            }
-            const i64 nrows = (i64)xrows.size();
-            // zero-padded input rows of the block's channels: xpad[i] = x[q = qmin + i]
-            xbuf.resize(nb * nrows * xw);
-            for (i64 t = 0; t < nb; ++t) {
-                const T* xc = x + (b * G * cg + g * cg + t) * plane_in;
-                for (i64 rr = 0; rr < nrows; ++rr) {
-                    T* xd = xbuf.data() + (t * nrows + rr) * xw;
-                    const i64 lo = qmin < 0 ? -qmin : 0, hi = evo_min(xw, len_in - qmin);   // [lo, hi): inside
-                    if (hi > lo) {
-                        memset(xd, 0, sizeof(T) * lo);
-                        memcpy(xd + lo, xc + xrows[rr] + qmin + lo, sizeof(T) * (hi - lo));
-                        memset(xd + hi, 0, sizeof(T) * (xw - hi));
-                    } else {
-                        memset(xd, 0, sizeof(T) * xw);
-                    }
+                    xoff.push_back((q0) * xw + qoff[u1] - qmin);
                 }
             }
+            const T* xb = xpad + (b * G * cg + g * cg) * rows_in * xw;   // channel t at + t·rows_in·xw
             for (i64 j0 = 0; j0 < len_out; j0 += CW) {
                 const i64 n = evo_min(CW, len_out - j0);
                 i64 t = 0;
                 for (; t + 2 <= nb; t += 2) {
                     T* yt[2] = {yrow + t * plane_out, yrow + (t + 1) * plane_out};
-                    const T* xbase[2] = {xbuf.data() + t * nrows * xw, xbuf.data() + (t + 1) * nrows * xw};
+                    const T* xbase[2] = {xb + t * rows_in * xw, xb + (t + 1) * rows_in * xw};
                     evo_tile<T, 2>(yt, n, kbuf.data(), kw, xbase, xoff.data(), nk, j0);
                 }
                 for (; t < nb; ++t) {
                     T* yt[1] = {yrow + t * plane_out};
-                    const T* xbase[1] = {xbuf.data() + t * nrows * xw};
+                    const T* xbase[1] = {xb + t * rows_in * xw};
                     evo_tile<T, 1>(yt, n, kbuf.data(), kw, xbase, xoff.data(), nk, j0);
                 }
             }
@@ -361,6 +378,114 @@ static void evo_backward_input(const T* __restrict kt, const T* __restrict dy, T
     }
 }
 
+// acc[t][·] = sum over the channels c of dyrow_c[j0 + ·] * xrow_c[xoff[t] + j0 + ·] for NT taps t: one
+// vector of outputs of each of NT taps accumulated in registers, each dy vector loaded once for all
+template <typename T, int NT>
+static inline void evo_ktile(T* const* out, const i64 n, const T* const* dyr, const T* const* xr, const i64 nch,
+                             const i64* xoff, const i64 j0) {
+    typedef typename evo_simd<T>::v V;
+    V acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = V{};
+    for (i64 c = 0; c < nch; ++c) {
+        const V dv = evo_load(dyr[c] + j0);
+        const T* xp = xr[c] + j0;
+        for (int t = 0; t < NT; ++t) acc[t] += dv * evo_load(xp + xoff[t]);
+    }
+    for (int t = 0; t < NT; ++t) {
+        if (n == (i64)(sizeof(V) / sizeof(T))) {   // a whole vector: one store
+            memcpy(out[t] + j0, &acc[t], sizeof(V));
+            continue;
+        }
+        T o[sizeof(V) / sizeof(T)];
+        memcpy(o, &acc[t], sizeof o);
+        memcpy(out[t] + j0, o, sizeof(T) * n);
+    }
+}
+
+#define EVO_KT 8   // taps of the last axis per register tile of the kernel gradient
+template <typename T>
+static inline void evo_ktiles(T* const* out, const i64 n, const T* const* dyr, const T* const* xr, const i64 nch,
+                              const i64* xoff, const i64 ntap, const i64 j0) {
+    i64 t = 0;
+    for (; t + EVO_KT <= ntap; t += EVO_KT) evo_ktile<T, EVO_KT>(out + t, n, dyr, xr, nch, xoff + t, j0);
+    switch (ntap - t) {
+        case 1: evo_ktile<T, 1>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
+        case 2: evo_ktile<T, 2>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
+        case 3: evo_ktile<T, 3>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
+        case 4: evo_ktile<T, 4>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
+        case 5: evo_ktile<T, 5>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
+        case 6: evo_ktile<T, 6>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
+        case 7: evo_ktile<T, 7>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
+        default: break;
+    }
+}
+
+// dkt's register-tiled path (stride 1 along the last axis, kt not broadcast). The input is first
+// copied once into rows zero-padded on both sides (every tap of every vector a full-width read);
+// then one task per (b, kernel group, o', c', output row) owns that row of every tap: its dy rows
+// are copied into rows padded to whole vectors, and each vector of outputs of up to EVO_KT taps is
+// accumulated over the channels that share the kernel in registers.
+template <typename T>
+static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict dy, T* __restrict dkt,
+                                      const evo_sizes& z) {
+    const i64 B = evo_batch(z), G = evo_groups(z), og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
+    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z), rows = evo_rows_out(z);
+    const i64 len_out = evo_len_out_1(z), len_in = evo_len_in_1(z), taps = evo_taps_1(z);
+    const i64 entries = B * (G / share) * og * cg, per_entry = evo_taps_all(z) * plane_out;
+    const i64 work = entries * share * plane_out * evo_taps_all(z);
+    constexpr i64 CW = (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
+    i64 qoff[256], qmin = 0, qmax = 0;                  // q(0, u) of the last axis, and its range
+    for (i64 u = 0; u < taps; ++u) {
+        qoff[u] = evo_q_1(z, 0, u);
+        qmin = u == 0 || qoff[u] < qmin ? qoff[u] : qmin;
+        qmax = u == 0 || qoff[u] > qmax ? qoff[u] : qmax;
+    }
+    i64 xoff[256];
+    for (i64 u = 0; u < taps; ++u) xoff[u] = qoff[u] - qmin;
+    const i64 kw = (len_out + CW - 1) / CW * CW;        // padded dy row: whole vectors
+    const i64 xw = kw + qmax - qmin;                    // padded input row: xpad[i] = x[q = qmin + i]
+    const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows = B * G * cg * rows_in;
+    if (entries * rows == 0) return;
+    T* xpad = evo_scratch<T>((size_t)(xrows * xw));
+    evo_pad_rows<T>(x, xpad, xrows, len_in, xw, qmin, work > EVO_SERIAL_WORK);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
+    for (i64 e = 0; e < entries; ++e)
+    for (i64 r = 0; r < rows; ++r) {
+        const i64 c1 = e % cg, o1 = (e / cg) % og, gk = (e / (cg * og)) % (G / share), b = e / (cg * og * (G / share));
+        i64 rest = r;
+        const i64 p0 = rest % evo_len_out_0(z);
+        rest /= evo_len_out_0(z);
+        static thread_local std::vector<T> dbuf;
+        static thread_local std::vector<const T*> dyr, xr;
+        static thread_local std::vector<T*> out;
+        dbuf.resize(share * kw);
+        dyr.resize(share);
+        xr.resize(share);
+        out.resize(taps);
+        for (i64 k = 0; k < share; ++k) {
+            T* dd = dbuf.data() + k * kw;
+            memcpy(dd, dy + (b * G * og + (gk * share + k) * og + o1) * plane_out + r * len_out, sizeof(T) * len_out);
+            memset(dd + len_out, 0, sizeof(T) * (kw - len_out));
+            dyr[k] = dd;
+        }
+        T* de = dkt + e * per_entry + r * len_out;      // + (tap index) * plane_out
+        i64 tap = 0;                                    // flat index of the taps before the last axis
+        for (i64 u0 = 0; u0 < evo_taps_0(z); ++u0) {
+            for (i64 u = 0; u < taps; ++u) out[u] = de + (tap * taps + u) * plane_out;
+            const i64 q0 = evo_q_0(z, p0, u0);
+            ++tap;
+            if (q0 < 0 || q0 >= evo_len_in_0(z)) {   // a tap row outside the input: zero
+                for (i64 u = 0; u < taps; ++u) memset(out[u], 0, sizeof(T) * len_out);
+                continue;
+            }
+            for (i64 k = 0; k < share; ++k)
+                xr[k] = xpad + ((b * G * cg + (gk * share + k) * cg + c1) * rows_in + (q0)) * xw;
+            for (i64 j0 = 0; j0 < len_out; j0 += CW)
+                evo_ktiles<T>(out.data(), evo_min(CW, len_out - j0), dyr.data(), xr.data(), share, xoff, taps, j0);
+        }
+    }
+}
+
 // dkt: one task per entry of kt before its position axes (b, kernel group, o', c', u…), which
 // owns that entry's positions; an axis of length 1 (broadcast) sums over its full extent, a
 // broadcast position axis has stride 0 and accumulates (a dot product along the last axis)
@@ -383,6 +508,12 @@ static void evo_backward_kernel(const T* __restrict x, const T* __restrict dy, T
     const i64 per_entry = block / (entries > 0 ? entries : 1);
     const i64 work = evo_batch(z) * G * og * cg * plane_out * evo_taps_all(z);
     if (entries == 0) return;
+    bool tiled = s == 1 && evo_taps_1(z) <= 256;
+    for (int a = 0; a < EVO_AXES; ++a) tiled = tiled && kl.size[a] == full[a];
+    if (tiled) {
+        evo_backward_kernel_tiled<T>(x, dy, dkt, z);
+        return;
+    }
 #pragma omp parallel for schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
     for (i64 e = 0; e < entries; ++e) {
         i64 lo[6], hi[6], rest = e;

@@ -137,9 +137,7 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     d2_1 = bn_shift.reshape(1, D, 1)  # beta[d]: the whole tensor
     d2_2 = bn_scale.reshape(1, D, 1)  # gamma[d]: the whole tensor
     c_2 = torch.arange(C, device=device).view(1, 1, -1)
-    d2_4 = reduce_weight.reshape(1, D, C)  # W1[d, c_2]: the whole tensor
-    d2_5 = def_x_gap.reshape(B, 1, C)  # x_gap[b, c_2]: the whole tensor
-    d2_3 = torch.einsum('abc,abc->ab', _as_grid(d2_4, 3, dtype, device), _as_grid(d2_5, 3, dtype, device))
+    d2_3 = torch.matmul(def_x_gap, reduce_weight.t())  # a channel map as a matrix product over T's own layout
     d2_3 = d2_3.unsqueeze(2)
     d2_6 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + (d2_2 * d2_3)), dtype=dtype, device=device)), 3, dtype, device)
     d2_6 = d2_6.reshape(d2_6.shape[:2])
@@ -147,9 +145,7 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     # Wk: generated kernels: C·K² values per sample (computed once, on its own grid)
     d3_1 = span_bias.reshape(1, (C * (((2 * R) + 1) ** 2)), 1)  # b2[k]: the whole tensor
     d = torch.arange(D, device=device).view(1, 1, -1)
-    d3_3 = span_weight.reshape(1, (C * (((2 * R) + 1) ** 2)), D)  # W2[k, d]: the whole tensor
-    d3_4 = def_h.reshape(B, 1, D)  # h[b, d]: the whole tensor
-    d3_2 = torch.einsum('abc,abc->ab', _as_grid(d3_3, 3, dtype, device), _as_grid(d3_4, 3, dtype, device))
+    d3_2 = torch.matmul(def_h, span_weight.t())  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid((d3_1 + d3_2), 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
@@ -194,9 +190,7 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     d2_1 = bn_shift.reshape(1, D, 1)  # beta[d]: the whole tensor
     d2_2 = bn_scale.reshape(1, D, 1)  # gamma[d]: the whole tensor
     c_2 = torch.arange(C, device=device).view(1, 1, -1)
-    d2_4 = reduce_weight.reshape(1, D, C)  # W1[d, c_2]: the whole tensor
-    d2_5 = def_x_gap.reshape(B, 1, C)  # x_gap[b, c_2]: the whole tensor
-    d2_3 = torch.einsum('abc,abc->ab', _as_grid(d2_4, 3, dtype, device), _as_grid(d2_5, 3, dtype, device))
+    d2_3 = torch.matmul(def_x_gap, reduce_weight.t())  # a channel map as a matrix product over T's own layout
     d2_3 = d2_3.unsqueeze(2)
     d2_6 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + (d2_2 * d2_3)), dtype=dtype, device=device)), 3, dtype, device)
     d2_6 = d2_6.reshape(d2_6.shape[:2])
@@ -204,9 +198,7 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     # Wk: generated kernels: C·K² values per sample (computed once, on its own grid)
     d3_1 = span_bias.reshape(1, (C * (((2 * R) + 1) ** 2)), 1)  # b2[k]: the whole tensor
     d = torch.arange(D, device=device).view(1, 1, -1)
-    d3_3 = span_weight.reshape(1, (C * (((2 * R) + 1) ** 2)), D)  # W2[k, d]: the whole tensor
-    d3_4 = def_h.reshape(B, 1, D)  # h[b, d]: the whole tensor
-    d3_2 = torch.einsum('abc,abc->ab', _as_grid(d3_3, 3, dtype, device), _as_grid(d3_4, 3, dtype, device))
+    d3_2 = torch.matmul(def_h, span_weight.t())  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid((d3_1 + d3_2), 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])

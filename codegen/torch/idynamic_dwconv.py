@@ -136,9 +136,7 @@ def _kernel_tensor(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weigh
     # h: kernel generator: reduce (with bias), BatchNorm (eval), ReLU (computed once, on its own grid)
     d1_1 = reduce_bias.reshape(1, D, 1, 1, 1)  # b1[d]: the whole tensor
     c_2 = torch.arange((C_g * G), device=device).view(1, 1, 1, 1, -1)
-    d1_3 = reduce_weight.reshape(1, D, 1, 1, (C_g * G))  # W1[d, c_2]: the whole tensor
-    d1_4 = x.permute(0, 2, 3, 1).reshape(B, 1, H, W, (C_g * G))  # x[b, c_2, i, j]: the whole tensor
-    d1_2 = torch.einsum('abcde,abcde->abcd', _as_grid(d1_3, 5, dtype, device), _as_grid(d1_4, 5, dtype, device))
+    d1_2 = torch.matmul(reduce_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d1_2 = d1_2.unsqueeze(4)
     d1_5 = bn_scale.reshape(1, D, 1, 1, 1)  # gamma[d]: the whole tensor
     d1_6 = bn_shift.reshape(1, D, 1, 1, 1)  # beta[d]: the whole tensor
@@ -148,9 +146,7 @@ def _kernel_tensor(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weigh
     # Wk: generated kernels: G·K² values per output pixel (computed once, on its own grid)
     d2_1 = span_bias.reshape(1, (G * (((2 * R) + 1) ** 2)), 1, 1, 1)  # b2[k]: the whole tensor
     d = torch.arange(D, device=device).view(1, 1, 1, 1, -1)
-    d2_3 = span_weight.reshape(1, (G * (((2 * R) + 1) ** 2)), 1, 1, D)  # W2[k, d]: the whole tensor
-    d2_4 = def_h.permute(0, 2, 3, 1).reshape(B, 1, H, W, D)  # h[b, d, i, j]: the whole tensor
-    d2_2 = torch.einsum('abcde,abcde->abcd', _as_grid(d2_3, 5, dtype, device), _as_grid(d2_4, 5, dtype, device))
+    d2_2 = torch.matmul(span_weight, def_h.flatten(2)).unflatten(2, def_h.shape[2:])  # a channel map as a matrix product over T's own layout
     d2_2 = d2_2.unsqueeze(4)
     d2_5 = _as_grid((d2_1 + d2_2), 5, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:4])

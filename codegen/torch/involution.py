@@ -149,9 +149,7 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     d2_1 = bn_shift.reshape(1, D, 1, 1, 1)  # beta[d]: the whole tensor
     d2_2 = bn_scale.reshape(1, D, 1, 1, 1)  # gamma[d]: the whole tensor
     c_2 = torch.arange((C_g * G), device=device).view(1, 1, 1, 1, -1)
-    d2_4 = reduce_weight.reshape(1, D, 1, 1, (C_g * G))  # W1[d, c_2]: the whole tensor
-    d2_5 = def_x_pool.permute(0, 2, 3, 1).reshape(B, 1, H, W, (C_g * G))  # x_pool[b, c_2, i, j]: the whole tensor
-    d2_3 = torch.einsum('abcde,abcde->abcd', _as_grid(d2_4, 5, dtype, device), _as_grid(d2_5, 5, dtype, device))
+    d2_3 = torch.matmul(reduce_weight, def_x_pool.flatten(2)).unflatten(2, def_x_pool.shape[2:])  # a channel map as a matrix product over T's own layout
     d2_3 = d2_3.unsqueeze(4)
     d2_6 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + (d2_2 * d2_3)), dtype=dtype, device=device)), 5, dtype, device)
     d2_6 = d2_6.reshape(d2_6.shape[:4])
@@ -159,9 +157,7 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     # Wk: generated kernels: G·K² values per output pixel (computed once, on its own grid)
     d3_1 = span_bias.reshape(1, (G * (((2 * R) + 1) ** 2)), 1, 1, 1)  # b2[k]: the whole tensor
     d = torch.arange(D, device=device).view(1, 1, 1, 1, -1)
-    d3_3 = span_weight.reshape(1, (G * (((2 * R) + 1) ** 2)), 1, 1, D)  # W2[k, d]: the whole tensor
-    d3_4 = def_h.permute(0, 2, 3, 1).reshape(B, 1, H, W, D)  # h[b, d, i, j]: the whole tensor
-    d3_2 = torch.einsum('abcde,abcde->abcd', _as_grid(d3_3, 5, dtype, device), _as_grid(d3_4, 5, dtype, device))
+    d3_2 = torch.matmul(span_weight, def_h.flatten(2)).unflatten(2, def_h.shape[2:])  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(4)
     d3_5 = _as_grid((d3_1 + d3_2), 5, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:4])

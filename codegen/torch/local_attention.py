@@ -33,6 +33,22 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _softmax(t, first, count):
+    """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
+    fused pass over a view when those axes are adjacent in memory, else over a copy with them last."""
+    dims = list(range(first, first + count))
+    order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
+    at = [order.index(a) for a in dims]
+    if t.numel() > 0 and t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
+        p = t.permute(order)
+        s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
+        return s.permute([order.index(a) for a in range(t.dim())])
+    last = list(range(t.dim() - count, t.dim()))
+    moved = t.movedim(dims, last)
+    flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))
+    return torch.softmax(flat, dim=-1).view(moved.shape).movedim(last, dims)
+
+
 _NOTICE = []
 _AVAILABLE = {}
 
@@ -120,21 +136,15 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out,
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # key_pad: keys: 1×1 projection of the input, zero outside it (computed once, on its own grid)
-    m = torch.arange(H, device=device).view(1, 1, -1, 1, 1)
-    n = torch.arange(W, device=device).view(1, 1, 1, -1, 1)
     c_2 = torch.arange((N * d), device=device).view(1, 1, 1, 1, -1)
-    d1_2 = key_weight.reshape(1, (N * d), 1, 1, (N * d))  # Wk[c, c_2]: the whole tensor
-    d1_3 = x.permute(0, 2, 3, 1).reshape(B, 1, H, W, (N * d))  # x[b, c_2, m, n]: the whole tensor
-    d1_1 = torch.einsum('abcde,abcde->abcd', _as_grid(d1_2, 5, dtype, device), _as_grid(d1_3, 5, dtype, device))
+    d1_1 = torch.matmul(key_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d1_1 = d1_1.unsqueeze(4)
-    d1_4 = _as_grid((((0 <= m) & (m <= (H - 1))).to(dtype) * ((0 <= n) & (n <= (W - 1))).to(dtype) * d1_1), 5, dtype, device)
+    d1_4 = _as_grid(d1_1, 5, dtype, device)
     d1_4 = d1_4.reshape(d1_4.shape[:4])
     def_key_pad = d1_4.expand((B, (N * d), H, W))
     # qry: queries: 1×1 projection of the input (computed once, on its own grid)
     c_2 = torch.arange((N * d), device=device).view(1, 1, 1, 1, -1)
-    d2_2 = query_weight.reshape(1, (N * d), 1, 1, (N * d))  # Wq[c, c_2]: the whole tensor
-    d2_3 = x.permute(0, 2, 3, 1).reshape(B, 1, H, W, (N * d))  # x[b, c_2, i, j]: the whole tensor
-    d2_1 = torch.einsum('abcde,abcde->abcd', _as_grid(d2_2, 5, dtype, device), _as_grid(d2_3, 5, dtype, device))
+    d2_1 = torch.matmul(query_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d2_1 = d2_1.unsqueeze(4)
     d2_4 = _as_grid(d2_1, 5, dtype, device)
     d2_4 = d2_4.reshape(d2_4.shape[:4])
@@ -142,8 +152,8 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out,
     # logit: attention logits: scaled dot product of the query at p and the key at tap (u, v) (computed once, on its own grid)
     if kernels:  # a windowed correlation over the aggregation's window: the generated kernels compute it
         from evosym.runtime.aggregate import evolution_correlate
-        def_logit = (evolution_correlate("local_attention", def_qry.contiguous(), def_key_pad.contiguous(), (B, N, d, H, W, R))
-                     .flatten(1, 3).permute(0, 1, 4, 5, 2, 3) * (d ** (-1 / 2)))  # qry ⋆ key_pad
+        def_logit = evolution_correlate("local_attention", (def_qry * (d ** (-1 / 2))).contiguous(), def_key_pad.contiguous(),
+                                        (B, N, d, H, W, R)).flatten(1, 3).permute(0, 1, 4, 5, 2, 3)  # (d ** (-1 / 2))·qry ⋆ key_pad
     else:
         e = torch.arange(d, device=device).view(1, 1, 1, 1, 1, 1, -1)
         b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
@@ -162,8 +172,7 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out,
         d3_4 = d3_4.reshape(d3_4.shape[:6])
         def_logit = d3_4.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
-    sm4 = (def_logit - def_logit.amax(dim=(4, 5), keepdim=True)).exp()
-    sm4 = sm4 / sm4.sum(dim=(4, 5), keepdim=True)  # exp(ℓ)/Σ exp(ℓ), max subtracted
+    sm4 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
     def_softmax_logit = sm4.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
     k1 = def_softmax_logit.permute(0, 1, 4, 5, 2, 3).reshape(B, N, ((2 * R) + 1), ((2 * R) + 1), H, W)  # softmax_logit[b, g, i, j, u_1_tap, u_2_tap]: the whole tensor
     k2 = _as_grid(k1, 6, dtype, device)

@@ -126,9 +126,7 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
     # h: squeeze: fc1 and ReLU (computed once, on its own grid)
     d2_1 = fc1_bias.reshape(1, D, 1)  # b1[d]: the whole tensor
     c_2 = torch.arange(C, device=device).view(1, 1, -1)
-    d2_3 = fc1_weight.reshape(1, D, C)  # W1[d, c_2]: the whole tensor
-    d2_4 = def_x_gap.reshape(B, 1, C)  # x_gap[b, c_2]: the whole tensor
-    d2_2 = torch.einsum('abc,abc->ab', _as_grid(d2_3, 3, dtype, device), _as_grid(d2_4, 3, dtype, device))
+    d2_2 = torch.matmul(def_x_gap, fc1_weight.t())  # a channel map as a matrix product over T's own layout
     d2_2 = d2_2.unsqueeze(2)
     d2_5 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + d2_2), dtype=dtype, device=device)), 3, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:2])
@@ -136,9 +134,7 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
     # s: excitation: fc2 and sigmoid, one gate per sample and channel (computed once, on its own grid)
     d3_1 = fc2_bias.reshape(1, C, 1)  # b2[c]: the whole tensor
     d = torch.arange(D, device=device).view(1, 1, -1)
-    d3_3 = fc2_weight.reshape(1, C, D)  # W2[c, d]: the whole tensor
-    d3_4 = def_h.reshape(B, 1, D)  # h[b, d]: the whole tensor
-    d3_2 = torch.einsum('abc,abc->ab', _as_grid(d3_3, 3, dtype, device), _as_grid(d3_4, 3, dtype, device))
+    d3_2 = torch.matmul(def_h, fc2_weight.t())  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid((1 / (torch.exp(((-d3_1) - d3_2)) + 1)), 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
@@ -171,9 +167,7 @@ def _kernel_tensor(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, *, C, D, L_out
     # h: squeeze: fc1 and ReLU (computed once, on its own grid)
     d2_1 = fc1_bias.reshape(1, D, 1)  # b1[d]: the whole tensor
     c_2 = torch.arange(C, device=device).view(1, 1, -1)
-    d2_3 = fc1_weight.reshape(1, D, C)  # W1[d, c_2]: the whole tensor
-    d2_4 = def_x_gap.reshape(B, 1, C)  # x_gap[b, c_2]: the whole tensor
-    d2_2 = torch.einsum('abc,abc->ab', _as_grid(d2_3, 3, dtype, device), _as_grid(d2_4, 3, dtype, device))
+    d2_2 = torch.matmul(def_x_gap, fc1_weight.t())  # a channel map as a matrix product over T's own layout
     d2_2 = d2_2.unsqueeze(2)
     d2_5 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + d2_2), dtype=dtype, device=device)), 3, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:2])
@@ -181,9 +175,7 @@ def _kernel_tensor(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, *, C, D, L_out
     # s: excitation: fc2 and sigmoid, one gate per sample and channel (computed once, on its own grid)
     d3_1 = fc2_bias.reshape(1, C, 1)  # b2[c]: the whole tensor
     d = torch.arange(D, device=device).view(1, 1, -1)
-    d3_3 = fc2_weight.reshape(1, C, D)  # W2[c, d]: the whole tensor
-    d3_4 = def_h.reshape(B, 1, D)  # h[b, d]: the whole tensor
-    d3_2 = torch.einsum('abc,abc->ab', _as_grid(d3_3, 3, dtype, device), _as_grid(d3_4, 3, dtype, device))
+    d3_2 = torch.matmul(def_h, fc2_weight.t())  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid((1 / (torch.exp(((-d3_1) - d3_2)) + 1)), 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])

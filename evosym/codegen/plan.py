@@ -92,6 +92,7 @@ class Plan:
     premix: Program | None = None                  # K̂ = M(o, c)·S: M on the grid (o, c); v = M·x is aggregated
     premix_factor: tuple = ()                      # SymPy (M, S)
     correlations: dict = field(default_factory=dict)  # definition variable -> a windowed correlation the kernels compute
+    softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
 
     @property
     def aggregated(self) -> bool:
@@ -147,12 +148,11 @@ def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx, so
         if name in softmaxes:
             sm = softmaxes[name]
             logits = tensors[sm.logits][0]
-            axes = tuple(range(sm.first, sm.first + sm.count))   # elementwise steps keep ℓ's memory layout
-            prog = Program(d.params, [f"sm{n} = ({logits} - {logits}.amax(dim={axes}, keepdim=True)).exp()",
-                                      f"sm{n} = sm{n} / sm{n}.sum(dim={axes}, keepdim=True)  # exp(ℓ)/Σ exp(ℓ), max subtracted"],
-                           f"sm{n}")
+            prog = Program(d.params, [f"sm{n} = _softmax({logits}, {sm.first}, {sm.count})  # exp(ℓ)/Σ exp(ℓ) over "
+                                      f"axes {sm.first}…{sm.first + sm.count - 1}, max subtracted"], f"sm{n}")
         else:
-            prog = GridCompiler(d.params, extent, tensors, local_sizes, prefix=f"d{n}_").compile(_inline(d.body, defs))
+            prog = GridCompiler(d.params, extent, tensors, local_sizes, prefix=f"d{n}_",
+                                bounds=dict(zip(d.params, d.shape))).compile(_inline(d.body, defs))
         var = f"def_{py_name(name)}"
         out.append((name, d.description, prog, var, [extent[p] for p in d.params]))
         tensors[name] = (var, [extent[p] for p in d.params], d.shape)
@@ -281,7 +281,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 channels_in=pyx(form.channel_hi + 1),
                 channels_out=pyx(op.output.shape[op.lhs_indices.index(op.out_channel)]),
                 tap_shapes=taps.checked_shapes, kernel_text=text(taps.expr, op.display_names("text")),
-                definitions=materialised, size_order=tuple(s for s, _ in op.sizes))
+                definitions=materialised, size_order=tuple(s for s, _ in op.sizes), softmax=bool(softmaxes))
     _names(plan)
     plan.grouped = grouped
     _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic, defs)

@@ -42,8 +42,11 @@ class Program:
 class GridCompiler:
     """Compile expressions over ``axes`` (grid order); ``extent[v]`` is each axis length (Python)."""
 
-    def __init__(self, axes, extent: dict, tensors: dict, sizes: dict, prefix: str = "t"):
+    def __init__(self, axes, extent: dict, tensors: dict, sizes: dict, prefix: str = "t", bounds: dict | None = None):
+        """``bounds[v]``: the SymPy length of grid axis v, where known; a bracket [0 ≤ v ≤ n − 1] that
+        it proves true on the whole grid is then dropped instead of computed as a mask."""
         self.main = tuple(axes)
+        self.bounds = dict(bounds or {})
         self.extent = dict(extent)
         self.tensors = dict(tensors)      # IR name -> (python expression, python shape, SymPy shape)
         self.sizes = dict(sizes)          # size Symbol -> python expression
@@ -54,12 +57,14 @@ class GridCompiler:
         self.prog = Program(self.main)
         self.defined: set = set()
         self.sum_extent: dict = {}
+        self.whole: dict = {}             # temporary -> (the tensor with unit axes dropped, grid axis of each of its axes)
 
     def scalar(self, expr: sp.Expr) -> str:
         """A Python expression for a size expression (no grid): e.g. ``G * O_g``."""
         return self._expr(sp.sympify(expr))
 
     def compile(self, expr: sp.Expr) -> Program:
+        expr = sp.sympify(expr).xreplace({r: sp.Integer(1) for r in sp.sympify(expr).atoms(InRange) if self._always(r)})
         bound = sorted({l[0] for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum) for l in s.limits}, key=str)
         self.axes = self.main + tuple(bound)
         self.rank = len(self.axes)
@@ -67,7 +72,12 @@ class GridCompiler:
         self.cache = {}
         self.defined = set()
         self.sum_extent = {}   # a sum variable running from 0: its extent (reads over it may be whole axes)
+        self.whole = {}
         value = self._expr(expr)
+        for tmp in self.whole:   # a whole-tensor view that only einsum read (as the tensor itself): drop it
+            used = [st for st in self.prog.statements if re.search(rf"\b{tmp}\b", st.split(" = ", 1)[1])]
+            if not used and not re.search(rf"\b{tmp}\b", value):
+                self.prog.statements = [st for st in self.prog.statements if not st.startswith(f"{tmp} = ")]
         name = self._tmp()
         n = len(self.main)
         self.prog.statements.append(f"{name} = _as_grid({value}, {self.rank}, dtype, device)")
@@ -77,6 +87,11 @@ class GridCompiler:
         return self.prog
 
     # -- helpers --------------------------------------------------------------------------
+    def _always(self, r: InRange) -> bool:
+        """[lo ≤ v ≤ hi] holds at every point of the grid: v is a grid axis 0 … n − 1 with lo ≤ 0, n − 1 ≤ hi."""
+        v, lo, hi = r.args
+        return v in self.bounds and nonnegative(-lo) and nonnegative(hi - (self.bounds[v] - 1))
+
     def _tmp(self) -> str:
         self.count += 1
         return f"{self.prefix}{self.count}"
@@ -181,6 +196,8 @@ class GridCompiler:
             view = ", ".join(at.get(j, "1") for j in range(self.rank))
             tmp = self._tmp()
             self.prog.statements.append(f"{tmp} = {permuted}.reshape({view}{',' if self.rank == 1 else ''})  # {e}: the whole tensor")
+            squeezed = ref if len(var_dims) == len(idx) else f"{ref}.reshape({', '.join(shape[k] for k in var_dims)}{',' if len(var_dims) == 1 else ''})"
+            self.whole[tmp] = (squeezed, [self.axes.index(idx[k]) for k in var_dims])
             return tmp
         parts, masks = [], []
         for i, n, n_sym in zip(idx, shape, sym_shape):
@@ -201,6 +218,34 @@ class GridCompiler:
             self.prog.statements.append(f"{tmp} = {tmp} * ({' & '.join(masks)}).to(dtype)  # reads outside {name} are 0")
         return tmp
 
+    def _matmul(self, tmp, reads, subs, present, letters) -> str | None:
+        """A channel map M[o, e] applied along axis e of a tensor T (a 1×1 projection) as torch.matmul
+        over T's own layout (no copy of T, unlike einsum), the result permuted into grid order; else None."""
+        if len(reads) != 2 or reads[0] == reads[1]:
+            return None
+        pairs = list(zip(reads, subs))
+        for (m, ms), (t, ts) in (pairs, pairs[::-1]):
+            mref, tref = self.whole[m][0], self.whole[t][0]
+            if len(ms) != 2 or len(set(ms)) != 2 or len(set(ts)) != len(ts):
+                continue
+            for e_pos, o_pos in ((1, 0), (0, 1)):
+                e_l, o_l = ms[e_pos], ms[o_pos]
+                if e_l not in ts or o_l in ts or letters.index(e_l) in present:
+                    continue
+                k = ts.index(e_l)
+                mat = mref if e_pos == 1 else f"{mref}.t()"
+                if k == len(ts) - 1:
+                    value = f"torch.matmul({tref}, {mat}.t())"
+                else:
+                    value = f"torch.matmul({mat}, {tref}.flatten({k + 1})).unflatten({k + 1}, {tref}.shape[{k + 1}:])"
+                order = ts.replace(e_l, o_l)
+                perm = [order.index(letters[j]) for j in present]
+                if sorted(perm) != list(range(len(order))):
+                    continue
+                tail = "" if perm == list(range(len(perm))) else f".permute({', '.join(map(str, perm))})"
+                return f"{tmp} = {value}{tail}  # a channel map as a matrix product over T's own layout"
+        return None
+
     def _sum(self, e: sp.Sum) -> str:
         body = e.function
         for var, lo, hi in e.limits:
@@ -215,6 +260,18 @@ class GridCompiler:
         if isinstance(body, sp.Mul) and len(body.args) >= 2 and self.rank <= 52:
             # a sum of products is a contraction: einsum never materialises the product over all axes
             letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[:self.rank]
+            reads = [self._expr(f) for f in body.args]
+            if all(r in self.whole for r in reads):
+                # whole tensors in their own memory order: einsum picks the matrix products, no grid views
+                subs = ["".join(letters[k] for k in self.whole[r][1]) for r in reads]
+                present = [k for k in range(self.rank) if k not in dims and any(letters[k] in s for s in subs)]
+                spec = ",".join(subs) + "->" + "".join(letters[k] for k in present)
+                self.prog.statements.append(self._matmul(tmp, reads, subs, present, letters) or
+                                            f"{tmp} = torch.einsum({spec!r}, {', '.join(self.whole[r][0] for r in reads)})")
+                for k in range(self.rank):
+                    if k not in present:
+                        self.prog.statements.append(f"{tmp} = {tmp}.unsqueeze({k})")
+                return tmp
             factors = [f"_as_grid({self._expr(f)}, {self.rank}, dtype, device)" for f in body.args]
             kept = "".join(letters[k] for k in range(self.rank) if k not in dims)
             spec = ",".join([letters] * len(factors)) + "->" + kept
