@@ -47,6 +47,12 @@ def props(name):
                          "channels": "full mixing, separable per output channel (a spatial map shared by each block "
                                      "of d output channels ⊗ channel map)",
                          "Ω": "local window, |Ω| ≤ (2·R + 1)^2", "border": "zero padding (window clipped to the input)"}),
+    ("avg_pool2d", {"kernel": "static", "space": "shared across space",
+                    "channels": "depthwise (output channel o reads input channel o), separable (spatial map ⊗ channel "
+                                "map), one kernel shared by all channels"}),
+    ("token_mixing", {"kernel": "static", "space": "position-specific", "Ω": "global, |Ω| = N",
+                      "channels": "depthwise (output channel o reads input channel o), separable (spatial map ⊗ "
+                                  "channel map), one kernel shared by all channels", "border": "none (global)"}),
     (str(ROOT / "evosym/selftest/operators/gated_conv1d.py"),
      {"kernel": "dynamic, from the centre pixel", "space": "position-specific", "channels": "full mixing"}),
     (str(ROOT / "evosym/selftest/operators/locally_connected1d.py"), {"kernel": "static", "space": "position-specific"}),
@@ -61,6 +67,22 @@ def test_properties_are_derived_as_the_spec_says(name, expected):
     assert all("confirmed at" in item.how for item in p.items if item.name in ("kernel", "space", "channels"))
 
 
+def test_a_per_channel_token_mixing_kernel_is_not_shared_by_all_channels(tmp_path):
+    """Mutant: token mixing with a weight per channel (W[o, n, m]) stays static, global and depthwise,
+    but is no longer one kernel shared by all channels."""
+    src = (ROOT / "derivations/token_mixing.py").read_text()
+    src = src.replace('W = TensorDecl("W", (N, N)', 'W = TensorDecl("W", (C, N, N)').replace(
+        "sp.Sum(W[n, m] * x[b, m, o]", "sp.Sum(W[o, n, m] * x[b, m, o]").replace(
+        "from ._conv import _numpy_reference", "from derivations._conv import _numpy_reference").replace(
+        'return F.linear(t["x"].transpose(1, 2), t["W"], t["bias"]).transpose(1, 2)',
+        'return __import__("torch").einsum("onm,bmo->bno", t["W"], t["x"]) + t["bias"][None, :, None]')
+    path = tmp_path / "token_mixing_per_channel.py"
+    path.write_text(src)
+    p = props(str(path))
+    assert p.get("channels") == "depthwise (output channel o reads input channel o)"
+    assert (p.get("kernel"), p.get("space")) == ("static", "position-specific")
+
+
 def test_changing_the_kernel_source_changes_the_table():
     """The centre-pixel gate made a global-pool gate: the kernel's source and its sharing change."""
     centre = props(str(ROOT / "evosym/selftest/operators/gated_conv1d.py"))
@@ -69,7 +91,7 @@ def test_changing_the_kernel_source_changes_the_table():
 
 
 CONVS = ["conv1d", "conv2d", "conv2d_same", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
-         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention"]
+         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "token_mixing"]
 
 
 @pytest.mark.parametrize("name", CONVS)
@@ -102,6 +124,8 @@ def _torch_module(op, env):
     names = {str(k): v for k, v in env.items()}
     if op.name == "linear":
         return torch.nn.Linear(names["C"], names["O"])
+    if op.name == "token_mixing":   # nn.Linear over the tokens
+        return torch.nn.Linear(names["N"], names["N"])
     if op.name in ("involution", "idynamic_dwconv"):   # 1×1 conv, BN, ReLU, 1×1 conv with bias (I-D-DW: both biased)
         C, D, span = names["G"] * names["C_g"], names["D"], names["G"] * (2 * names["R"] + 1) ** 2
         return torch.nn.Sequential(torch.nn.Conv2d(C, D, 1, bias=op.name == "idynamic_dwconv"), torch.nn.BatchNorm2d(D),

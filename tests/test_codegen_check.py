@@ -58,6 +58,22 @@ def test_canary_mutated_kernel_group_mapping():
     assert not report.ok
 
 
+def test_canary_global_kernel_transposed():
+    """Token mixing (generic-global) with W[q, p] for W[p, q]: the check must fail; the right kernel passes."""
+    cp = catalogue.load("token_mixing").proof().check()
+    op = cp.operator
+
+    def transpose(expr):
+        return expr.xreplace({r: r.base[r.indices[::-1]] for r in expr.atoms(sp.Indexed) if str(r.base) == "W"})
+    plan = make_plan(cp, mutate_kernel=transpose)
+    assert plan.path == "generic-global" and plan.global_omega and not plan.kernels_default
+    report = check_operator("token_mixing", source=render_torch(plan, op.torch_binding), variants=0, gradients=False)
+    assert not report.ok
+    good = check_operator("token_mixing", source=render_torch(make_plan(cp), op.torch_binding), variants=0,
+                          gradients=False)
+    assert good.ok, good.text()
+
+
 @pytest.mark.parametrize("old, new", [
     ("windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)", "windows.unfold(2 + axis, K_, s_)"),      # dilation lost
     ("dilation=dilation, groups=", "dilation=stride, groups="),                                      # wrong argument

@@ -25,6 +25,7 @@ __all__ = ["AvgPool2dEvolution", "avg_pool2d_evolution"]
 SIZES = ("K_h", "K_w", "s_h", "s_w", "P_h", "P_w")
 LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = False  # "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -88,7 +89,7 @@ def avg_pool2d_evolution(x, *, K_h, K_w, s_h, s_w, P_h, P_w, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and AGGREGATED and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(x)):
         return _kernels(x, K_h=K_h, K_w=K_w, s_h=s_h, s_w=s_w, P_h=P_h, P_w=P_w, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, K_h=K_h, K_w=K_w, s_h=s_h, s_w=s_w, P_h=P_h, P_w=P_w, L_out=L_out)

@@ -25,6 +25,7 @@ __all__ = ["Conv2dSameEvolution", "conv2d_same_evolution"]
 SIZES = ("G", "C_g", "O_g", "K_h", "delta_h", "K_w", "delta_w")
 LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = False  # "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -99,7 +100,7 @@ def conv2d_same_evolution(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, de
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and AGGREGATED and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(x)):
         return _kernels(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, L_out=L_out)

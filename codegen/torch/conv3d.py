@@ -25,6 +25,7 @@ __all__ = ["Conv3dEvolution", "conv3d_evolution"]
 SIZES = ("G", "C_g", "O_g", "K_d", "s_d", "delta_d", "P_d", "K_h", "s_h", "delta_h", "P_h", "K_w", "s_w", "delta_w", "P_w")
 LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = False  # "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -100,7 +101,7 @@ def conv3d_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and AGGREGATED and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(x)):
         return _kernels(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, s_d=s_d, delta_d=delta_d, P_d=P_d, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, s_d=s_d, delta_d=delta_d, P_d=P_d, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)

@@ -25,6 +25,7 @@ __all__ = ["InvolutionEvolution", "involution_evolution"]
 SIZES = ("G", "C_g", "D", "R", "s")
 LOWERING = "generic-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = True  # "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -118,7 +119,7 @@ def involution_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, span
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and AGGREGATED and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(x)):
         return _kernels(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G=G, C_g=C_g, D=D, R=R, s=s, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G=G, C_g=C_g, D=D, R=R, s=s, L_out=L_out)

@@ -25,6 +25,7 @@ __all__ = ["LinearEvolution", "linear_evolution"]
 SIZES = ("C", "O")
 LOWERING = "native-linear"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = False  # "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -98,7 +99,7 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and AGGREGATED and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(x)):
         return _kernels(x, weight, bias, C=C, O=O, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, C=C, O=O, L_out=L_out)

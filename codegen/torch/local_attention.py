@@ -25,6 +25,7 @@ __all__ = ["LocalAttentionEvolution", "local_attention_evolution"]
 SIZES = ("N", "d", "R")
 LOWERING = "premix-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = True  # "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -120,7 +121,7 @@ def local_attention_evolution(x, query_weight, key_weight, value_weight, *, N, d
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and AGGREGATED and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(x)):
         return _kernels(x, query_weight, key_weight, value_weight, N=N, d=d, R=R, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, query_weight, key_weight, value_weight, N=N, d=d, R=R, L_out=L_out)

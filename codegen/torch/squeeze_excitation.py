@@ -25,6 +25,7 @@ __all__ = ["SqueezeExcitationEvolution", "squeeze_excitation_evolution"]
 SIZES = ("C", "D")
 LOWERING = "native-conv-per-sample"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = False  # "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -109,7 +110,7 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and AGGREGATED and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(x)):
         return _kernels(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C=C, D=D, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C=C, D=D, L_out=L_out)

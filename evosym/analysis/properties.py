@@ -188,7 +188,7 @@ def input_atoms(v, inputs):
 
 def _shared(op, form, defs) -> Property:
     if not isinstance(form.omega, Window):
-        return Property("space", "global aggregation", "Ω is global: no window to share")
+        return _shared_global(op, form, defs)
     taps = tap_kernel(op, form, defs)
     free = taps.expr.free_symbols & set(form.position)
     symbolic = not free
@@ -217,6 +217,37 @@ def _shared(op, form, defs) -> Property:
     return Property("space", value, evidence)
 
 
+def _shared_global(op, form, defs) -> Property:
+    """A global Ω has no window; K is shared across space when it depends on (p, q) only through
+    q − p (a circulant or Toeplitz kernel), position-specific otherwise."""
+    shifts = tuple(sp.Dummy(f"t{k}", integer=True) for k in range(len(form.neighbour)))
+    moved = form.kernel_body.xreplace({q: p + t for q, p, t in zip(form.neighbour, form.position, shifts)})
+    free = moved.free_symbols & set(form.position)
+    symbolic = not free
+    varies, lhs = False, {s_: hi for s_, _, hi in op.lhs_ranges()}
+    for config in op.grid:   # confirm: K(p, q) is one exact value per shift q − p
+        env = env_of(config)
+        fn = Evaluator(op.shapes_at(env), defs).compile(form.kernel_body)
+        rng = lambda hi: range(size_value(hi, env) + 1)  # noqa: E731
+        lengths = [size_value(L, env) for L in form.omega.lengths()]
+        for b, o, c in itertools.product(rng(lhs[form.batch]), rng(lhs[form.out_channel]), rng(form.channel_hi)):
+            by_shift = {}
+            for pt in itertools.product(*[rng(lhs[p_]) for p_ in form.position]):
+                for q in itertools.product(*[range(n) for n in lengths]):
+                    local = {**env, form.batch: b, form.out_channel: o, form.channel: c,
+                             **dict(zip(form.position, pt)), **dict(zip(form.neighbour, q))}
+                    by_shift.setdefault(tuple(qq - pp for qq, pp in zip(q, pt)), set()).add(P.key_of(fn(local)))
+            varies = varies or any(len(v) > 1 for v in by_shift.values())
+    value = "shared across space (K depends on q − p only)" if symbolic else "position-specific"
+    evidence = (f"symbolic: with q = p + t, K is free of p; confirmed at {len(op.grid)} shapes: K(p, p + t) is the same "
+                f"for every p") if symbolic else (
+        f"symbolic: with q = p + t, K still reads {', '.join(map(str, sorted(free, key=str)))}; confirmed at "
+        f"{len(op.grid)} shapes: K(p, p + t) varies with p")
+    if symbolic == varies:
+        evidence += " — INCONSISTENT with the values at the grid shapes"
+    return Property("space", value, evidence)
+
+
 def _channels(op, form, defs, samples) -> Property:
     coupled, values = {}, {}
     for env, b, o, c, pt, q, v in samples:
@@ -232,7 +263,7 @@ def _channels(op, form, defs, samples) -> Property:
             per_o[(shape, o)].add(c)
     one_each = all(len(cs) == 1 for cs in per_o.values())
     taps = tap_kernel(op, form, defs) if isinstance(form.omega, Window) else None
-    grp = group_structure(taps.expr, form.channel, form.out_channel) if taps is not None else None
+    grp = group_structure(taps.expr if taps is not None else form.kernel_body, form.channel, form.out_channel)
     separable = _separable(values)
     if full:
         value, sym = "full mixing", "no channel delta in K̂"
@@ -254,7 +285,14 @@ def _channels(op, form, defs, samples) -> Property:
         value += f", separable per output channel ({per_o[0]} ⊗ channel map)"
         sym += f"; K̂ = {per_o[1]}"
     blocks = "full at every shape" if full else ("one input channel per output channel" if one_each else "block pattern")
-    shared = _shared_by_block(op, form, defs, taps, grp) if grp is not None else None
+    everyone = _shared_by_all(form, grp, values) if grp is not None else None
+    shared = _shared_by_block(op, form, defs, taps, grp) if grp is not None and taps is not None and everyone is None \
+        else None
+    if everyone is not None:
+        value += ", one kernel shared by all channels"
+        sym += "; the rest of K̂ reads no channel"
+        blocks += "; K(c, c, p, q) equal for every c at every sampled (p, q)" if everyone else \
+            "; K(c, c, p, q) NOT equal across channels: INCONSISTENT"
     if shared is not None:
         value += f", one kernel shared by each block of {text(shared[0])} channels"
         sym += f"; the rest of K̂ reads the channel only as {text(shared[1])}"
@@ -263,6 +301,14 @@ def _channels(op, form, defs, samples) -> Property:
     return Property("channels", value, f"symbolic: {sym}; confirmed at {len(shapes)} shapes: coupling matrix {blocks}"
                     + ("; K = A(p,q)·B(o,c) at every sampled pair" if separable else "")
                     + ("; K(o,·,·) = A_o(p,q)·B_o(c) at every sampled pair" if per_o is not None else ""))
+
+
+def _shared_by_all(form, grp, values):
+    """For a depthwise K̂ = δ(c, o)·rest whose rest reads no channel (average pooling, token mixing):
+    whether K(c, c, p, q) is the same for every channel c at every sampled (b, p, q); else None."""
+    if grp[0] != 1 or grp[1] != 1 or grp[2].free_symbols & {form.channel, form.out_channel}:
+        return None
+    return all(len({v for (o, c), v in vals.items() if o == c}) <= 1 for vals in values.values())
 
 
 def _shared_by_block(op, form, defs, taps, grp):

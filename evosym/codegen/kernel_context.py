@@ -52,6 +52,8 @@ def kernel_context(cp, plan: Plan, target: str = "CUDA") -> dict:
     ``target`` names the kernel target in errors ("CUDA", "CPU"): a form it cannot lower is refused.
     """
     op, form = cp.operator, cp.evolution
+    if plan.global_omega:
+        raise EvosymError(f"{op.name}: the {target} target lowers windowed neighbourhoods only (Ω is global)")
     if [r[0] for r in plan.value_layout] != ["batch", "channel"] + ["position"] * plan.dims or \
             [r[0] for r in plan.output_layout] != ["batch", "out"] + ["position"] * plan.dims:
         raise EvosymError(f"{op.name}: the {target} target supports channels-first layouts (B, C, L…) only")

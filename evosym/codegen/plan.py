@@ -21,13 +21,14 @@ K̂ itself was verified against K at the grid (see :mod:`.taps`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 from ..errors import EvosymError
 from ..ir.evolution import EvolutionForm
-from ..ir.neighbourhood import Window
+from ..ir.neighbourhood import Global, Window, WindowAxis
 from ..ir.tensors import Definition, definitions_read
 from ..proof.proof import CheckedProof
 from ..printers.expr import text
@@ -93,14 +94,20 @@ class Plan:
     premix_factor: tuple = ()                      # SymPy (M, S)
     correlations: dict = field(default_factory=dict)  # definition variable -> a windowed correlation the kernels compute
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
+    global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
 
     @property
     def aggregated(self) -> bool:
         """The default path aggregates a kernel tensor (generic or generated kernels), not a native op."""
         return self.path in AGGREGATING
 
+    @property
+    def kernels_default(self) -> bool:
+        """``path="auto"`` runs evosym's generated kernels when they build (windowed aggregations only)."""
+        return self.aggregated and not self.global_omega
 
-AGGREGATING = ("generic-window", "premix-window")   # lowerings whose default path is an aggregation (generic or kernels)
+
+AGGREGATING = ("generic-window", "premix-window", "generic-global")   # lowerings whose default path is an aggregation (generic or kernels)
 
 
 def _names(plan: "Plan") -> None:
@@ -223,6 +230,9 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
         raise EvosymError(f"{cp.operator.name}: the proof does not check; no code is generated from it")
     op, form = cp.operator, cp.evolution
     defs = cp.proof.definitions()
+    glob = isinstance(form.omega, Global)
+    if glob:   # Ω = the whole input is the window q = 0·p + 1·u over u < L: the taps are the positions
+        form = dataclasses.replace(form, omega=Window(tuple(WindowAxis(L, 0, 1, 0, L) for L in form.omega.lengths())))
     taps = tap_kernel(op, form, defs)
     if mutate_kernel is not None:
         taps = TapKernel(mutate_kernel(taps.expr), taps.taps, taps.tap_hi, 0)
@@ -244,7 +254,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
             runtime.append((py_name(dim), f"{op.value}.shape[{axis}]"))
             sizes_py[dim] = py_name(dim)
     hyper = set()   # window hyperparameters (stride, kernel, …) are module sizes, never read from the input
-    if isinstance(form.omega, Window):
+    if not glob:
         for a in form.omega.axes:
             for e in (a.kernel, a.stride, a.dilation, a.padding):
                 hyper |= e.free_symbols
@@ -284,8 +294,9 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 definitions=materialised, size_order=tuple(s for s, _ in op.sizes), softmax=bool(softmaxes))
     _names(plan)
     plan.grouped = grouped
+    plan.global_omega = glob
     _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic, defs)
-    if plan.aggregated:
+    if plan.aggregated and not glob:
         for name, _, _, var, _ in plan.definitions:
             corr = _correlation(defs[name], _inline(defs[name].body, defs), op, form, plan, tensors, pyx)
             if corr is not None:
@@ -371,6 +382,8 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
              ("shared across space (K̂ is free of the output position)" if shared else
               "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else "position-specific")]
+    if plan.global_omega:
+        facts.append("global Ω (every input position)")
     premixed = _premix(plan, op, form, taps, tensors, local_sizes, inputs, defs, channels_first) \
         if not force_generic and not (static and shared) else None
     _generic(plan, op, form, premixed or taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)
@@ -382,6 +395,11 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
             (" (one kernel per block of channels)" if plan.channel_map[3] != 1 else "")
         return
     c, o = form.channel, form.out_channel
+    if plan.global_omega:   # no native op aggregates a whole axis with a position-specific map: the generic path
+        plan.path = "generic-global"
+        plan.reason = "; ".join(facts) + " → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input"
+        plan.bias = bias_native or None
+        return
     if not force_generic and static and shared and bias_native is not None and channels_last and plan.dims == 1 and \
             _pointwise(axes) and group_structure(khat, c, o) is None:
         plan.path = "native-linear"
@@ -508,6 +526,7 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
     pos_ext = dict(zip(form.position, plan.out_lengths))   # = L_out; a read over a whole axis is then a view
     tap_ext = {u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)}
     L = [f"L_out[{k}]" for k in range(plan.dims)]
+    win_l, win_L = ("", []) if plan.global_omega else (pos_l, L)   # a global window is the input itself
     K = [pyx(a.kernel) for a in form.omega.axes]
     grp = group_structure(taps.expr, c, o) if plan.grouped else None
     if grp is not None and sp.simplify((form.channel_hi + 1) / grp[0] - plan_out_channels(op) / grp[1]) != 0:
@@ -519,8 +538,8 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
         axes, expr = (b, g) + taps.taps + tuple(form.position), rest
         extent = {b: batch, g: pyx((form.channel_hi + 1) / block)}
         plan.kernel_letters = "bg" + taps_l + pos_l
-        plan.windows_shape = [batch, extent[g], pyx(block)] + L + K
-        plan.einsum = f"bgc{pos_l}{taps_l}->bgc{pos_l}"
+        plan.windows_shape = [batch, extent[g], pyx(block)] + win_L + K
+        plan.einsum = f"bgc{win_l}{taps_l}->bgc{pos_l}"
         plan.kernel_expand = []
         plan.channel_map = (form.channel_hi + 1, sp.Integer(1), sp.Integer(1), block)
         plan.kernel_unsqueeze = [2, 3]
@@ -531,8 +550,8 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
         axes = (b, g, o1, c1) + taps.taps + tuple(form.position)
         extent = {b: batch, g: groups, o1: pyx(og), c1: pyx(cg)}
         plan.kernel_letters = "bgoc" + taps_l + pos_l
-        plan.windows_shape = [batch, groups, pyx(cg)] + L + K
-        plan.einsum = f"bgc{pos_l}{taps_l}->bgo{pos_l}"
+        plan.windows_shape = [batch, groups, pyx(cg)] + win_L + K
+        plan.einsum = f"bgc{win_l}{taps_l}->bgo{pos_l}"
         plan.kernel_expand = [(2, pyx(og))]
         plan.channel_map = ((form.channel_hi + 1) / cg, og, cg, sp.Integer(1))
         plan.kernel_unsqueeze = []
@@ -540,11 +559,13 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
         axes, expr = (b, o, c) + taps.taps + tuple(form.position), taps.expr
         extent = {b: batch, o: plan.channels_out, c: plan.channels_in}
         plan.kernel_letters = "boc" + taps_l + pos_l
-        plan.windows_shape = [batch, plan.channels_in] + L + K
-        plan.einsum = f"bc{pos_l}{taps_l}->bo{pos_l}"
+        plan.windows_shape = [batch, plan.channels_in] + win_L + K
+        plan.einsum = f"bc{win_l}{taps_l}->bo{pos_l}"
         plan.kernel_expand = [(1, plan.channels_out)]
         plan.channel_map = (sp.Integer(1), plan_out_channels(op), form.channel_hi + 1, sp.Integer(1))
         plan.kernel_unsqueeze = [1]
+    if plan.global_omega:   # the windows have no output-position axes: the kernel carries them, whole
+        plan.kernel_expand = plan.kernel_expand + [(len(axes) - plan.dims + k, L[k]) for k in range(plan.dims)]
     extent.update(pos_ext)
     extent.update(tap_ext)
     plan.kernel = GridCompiler(axes, extent, tensors, local_sizes, prefix="k").compile(expr)
