@@ -263,3 +263,105 @@ def test_the_windowed_correlation_op_is_checked_and_differentiable():
     assert torch.autograd.gradcheck(lambda a_, b_: agg.evolution_correlate("local_attention", a_, b_, sizes), (a, b))
     with pytest.raises(ValueError, match="correlation operands must have shapes"):
         agg.evolution_correlate("local_attention", a[:, :, :3], b, sizes)
+
+
+def _unfold_attention(a, b, r):
+    """softmax over the (2r+1)² window of Σ_e a·b̃ per head block of 2 channels, by F.unfold (float64)."""
+    import torch.nn.functional as F
+    bsz, ch, hh, ww = a.shape
+    k = 2 * r + 1
+    cols = F.unfold(b.double(), k, padding=r).view(bsz, ch // 2, 2, k, k, hh, ww)
+    logits = (a.double().view(bsz, ch // 2, 2, 1, 1, hh, ww) * cols).sum(2)
+    return torch.softmax(logits.flatten(2, 3), dim=2).view_as(logits)
+
+
+@needs_cxx
+def test_the_attention_op_is_checked_stable_and_differentiable():
+    """evosym::attend (the correlation and its softmax over the taps in one CPU kernel call): equal to
+    torch.softmax of the unfold-based logits in float64 and float32, stable where exp overflows
+    float32, gradcheck in float64, and the same as the correlation + torch.softmax on the emulated
+    CUDA source."""
+    from evosym.runtime.attend import evolution_attend
+    sizes = (2, 2, 2, 4, 7, 1)   # B, N, d, H, W, R: W = 7 leaves a partial vector in every row
+    torch.manual_seed(0)
+    a = torch.randn(2, 4, 4, 7, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, 4, 4, 7, dtype=torch.float64, requires_grad=True)
+    attn = evolution_attend("local_attention", a, b, sizes)
+    assert attn.shape == (2, 2, 1, 1, 3, 3, 4, 7)
+    torch.testing.assert_close(attn.flatten(1, 3), _unfold_attention(a.detach(), b.detach(), 1), rtol=1e-13, atol=1e-15)
+    a32, b32 = a.detach().float() * 40, b.detach().float() * 40   # logits up to ~10⁴: exp overflows float32
+    got = evolution_attend("local_attention", a32, b32, sizes).flatten(1, 3)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got.double(), _unfold_attention(a32, b32, 1), rtol=0, atol=1e-5)
+    assert torch.autograd.gradcheck(lambda a_, b_: evolution_attend("local_attention", a_, b_, sizes), (a, b))
+    with agg.host_backend("emulated"):
+        emulated = evolution_attend("local_attention", a.detach(), b.detach(), sizes)
+    torch.testing.assert_close(emulated, attn.detach(), rtol=1e-13, atol=1e-15)
+
+
+WIDE = (2, 2, 2, 3, 70, 2)   # local attention's B, N, d, H, W, R: rows of 70 = whole chunks, whole vectors, a partial one
+
+
+def _wide_passes(dtype):
+    """Aggregation (forward, both gradients), correlation and attention on wide rows, by the active backend."""
+    from evosym.runtime.attend import evolution_attend
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 4, 3, 70, generator=gen, dtype=dtype, requires_grad=True)
+    kt = torch.randn(2, 2, 1, 1, 5, 5, 3, 70, generator=gen, dtype=dtype, requires_grad=True)
+    dy = torch.randn(2, 4, 3, 70, generator=gen, dtype=dtype)
+    y = agg.evolution_aggregate("local_attention", x, kt, WIDE)
+    dx, dkt = torch.autograd.grad(y, (x, kt), dy)
+    a, b = x.detach(), dy
+    return {"forward": y.detach(), "input gradient": dx, "kernel gradient": dkt,
+            "correlation": agg.evolution_correlate("local_attention", a, b, WIDE),
+            "attention": evolution_attend("local_attention", a * 3, b, WIDE)}
+
+
+@needs_cxx
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_cpu_kernels_on_wide_rows_equal_the_emulated_cuda_source(dtype):
+    """The grid checks use rows narrower than one vector; here every register-tiled path (whole chunks,
+    whole vectors, the partial vector) meets the emulated CUDA source, an independent implementation."""
+    cpu = _wide_passes(dtype)
+    with agg.host_backend("emulated"):
+        emulated = _wide_passes(dtype)
+    tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 2e-5, "atol": 2e-5}
+    for what in cpu:
+        torch.testing.assert_close(cpu[what], emulated[what], **tol, msg=what)
+
+
+@needs_cxx
+@pytest.mark.parametrize("old, new", [
+    ("const V inv = T(1) / sum;", "const V inv = T(1) / (sum + sum);"),             # whole vectors: half the weights
+    ("base[t * stride + j0 + j] /= tot[j];", "base[t * stride + j0 + j] /= tot[0];"),  # the partial vector: one sum
+])
+def test_a_wrong_fused_softmax_is_caught(monkeypatch, old, new):
+    """Canary for the softmax that the attention kernel computes: a wrong normalisation of whole vectors
+    of positions, or of a row's last, partial vector, differs from the emulated CUDA source on wide rows."""
+    from evosym.runtime.attend import evolution_attend
+    gen = torch.Generator().manual_seed(2)
+    a, b = (torch.randn(2, 4, 3, 70, generator=gen, dtype=torch.float64) for _ in range(2))
+    with agg.host_backend("emulated"):
+        want = evolution_attend("local_attention", a, b, WIDE)
+    good = agg.kernels_for("local_attention")
+    assert old in good.cpu_source
+    bad = dataclasses.replace(good, cpu_source=good.cpu_source.replace(old, new), libraries={})
+    monkeypatch.setitem(agg._KERNELS, "local_attention", bad)
+    assert not torch.allclose(evolution_attend("local_attention", a, b, WIDE), want)
+
+
+@needs_cxx
+@pytest.mark.parametrize("what, old, new", [
+    ("forward", "memcpy(yt[c] + j0 + v * L, &acc[c][v], sizeof(V));", "memcpy(yt[c] + j0 + v * L, &acc[c][0], sizeof(V));"),
+    ("kernel gradient", "memcpy(out[t] + j0, &acc[t], sizeof(V));", "memcpy(out[t] + j0, &acc[0], sizeof(V));"),
+])
+def test_a_wrong_whole_vector_store_is_caught_on_wide_rows(monkeypatch, what, old, new):
+    """Canary for the whole-vector stores of the register tiles (never reached by the narrow grid shapes):
+    storing the wrong vector differs from the emulated CUDA source on wide rows."""
+    with agg.host_backend("emulated"):
+        want = _wide_passes(torch.float64)[what]
+    good = agg.kernels_for("local_attention")
+    assert old in good.cpu_source
+    bad = dataclasses.replace(good, cpu_source=good.cpu_source.replace(old, new), libraries={})
+    monkeypatch.setitem(agg._KERNELS, "local_attention", bad)
+    assert not torch.allclose(_wide_passes(torch.float64)[what], want)

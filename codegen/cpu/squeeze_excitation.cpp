@@ -13,6 +13,7 @@
 // axis) instead of a branch per tap. Each parallel task writes only its own outputs (no atomics).
 // Standalone: no torch headers.
 
+#include <math.h>
 #include <string.h>
 #include <vector>
 #ifdef _OPENMP
@@ -368,6 +369,89 @@ static void evo_backward_input(const T* __restrict kt, const T* __restrict dy, T
     }
 }
 
+// exp of a vector of floats, |relative error| ≤ 2 ulp on [−87.3, 88.7] (Cephes' expf: x = n·ln2 + r,
+// a degree-5 polynomial in r, 2ⁿ from the exponent bits); below −87.3 it returns exp(−87.3) ≈ 1e-38
+static inline evo_simd<float>::v evo_expf(evo_simd<float>::v x) {
+    typedef evo_simd<float>::v V;
+    typedef int VI __attribute__((vector_size(sizeof(V))));
+    const V lo = V{} - 87.3f, hi = V{} + 88.7f;
+    x = x < lo ? lo : x;
+    x = x > hi ? hi : x;
+    V fx = x * 1.44269504088896341f + 0.5f;
+    V t = __builtin_convertvector(__builtin_convertvector(fx, VI), V);   // truncation toward zero
+    t = t > fx ? t - 1.0f : t;                                              // floor
+    x = x - t * 0.693359375f - t * -2.12194440e-4f;
+    V y = ((((1.9875691500e-4f * x + 1.3981999507e-3f) * x + 8.3334519073e-3f) * x + 4.1665795894e-2f) * x
+           + 1.6666665459e-1f) * x + 5.0000001201e-1f;
+    y = y * x * x + x + 1.0f;
+    VI e = (__builtin_convertvector(t, VI) + 127) << 23;
+    V scale;
+    memcpy(&scale, &e, sizeof scale);
+    return y * scale;
+}
+
+// exp lane by lane: float vectorised (evo_expf), double with the C library's exp (exact to < 1 ulp)
+template <typename T>
+static inline typename evo_simd<T>::v evo_vexp(typename evo_simd<T>::v x) {
+    if constexpr (sizeof(T) == sizeof(float)) {
+        return evo_expf(x);
+    } else {
+        constexpr int L = (int)(sizeof(x) / sizeof(T));
+        T v[L];
+        memcpy(v, &x, sizeof v);
+        for (int j = 0; j < L; ++j) v[j] = exp(v[j]);
+        memcpy(&x, v, sizeof v);
+        return x;
+    }
+}
+
+// softmax over ntap rows (row t at base + t·stride) at each of n positions, a vector of positions at
+// a time: the maximum over the rows subtracted, exp, the sum, one reciprocal per position
+template <typename T>
+static inline void evo_softmax_rows(T* base, const i64 stride, const i64 ntap, const i64 n) {
+    typedef typename evo_simd<T>::v V;
+    constexpr i64 L = (i64)(sizeof(V) / sizeof(T));
+    for (i64 j0 = 0; j0 < n; j0 += L) {
+        const i64 w = evo_min(L, n - j0);
+        V m, sum = V{};
+        if (w == L) {
+            m = evo_load(base + j0);
+            for (i64 t = 1; t < ntap; ++t) {
+                const V v = evo_load(base + t * stride + j0);
+                m = v > m ? v : m;
+            }
+            for (i64 t = 0; t < ntap; ++t) {
+                const V e = evo_vexp<T>(evo_load(base + t * stride + j0) - m);
+                memcpy(base + t * stride + j0, &e, sizeof e);
+                sum += e;
+            }
+            const V inv = T(1) / sum;
+            for (i64 t = 0; t < ntap; ++t) {
+                const V v = evo_load(base + t * stride + j0) * inv;
+                memcpy(base + t * stride + j0, &v, sizeof v);
+            }
+            continue;
+        }
+        T buf[L], mx[L], tot[L];   // the last, partial vector of a row: through a buffer
+        for (i64 j = 0; j < L; ++j) mx[j] = j < w ? base[j0 + j] : T(0);
+        for (i64 t = 1; t < ntap; ++t)
+            for (i64 j = 0; j < w; ++j) mx[j] = base[t * stride + j0 + j] > mx[j] ? base[t * stride + j0 + j] : mx[j];
+        memcpy(&m, mx, sizeof m);
+        for (i64 t = 0; t < ntap; ++t) {
+            for (i64 j = 0; j < L; ++j) buf[j] = j < w ? base[t * stride + j0 + j] : T(0);
+            V e;
+            memcpy(&e, buf, sizeof e);
+            e = evo_vexp<T>(e - m);
+            sum += e;
+            memcpy(buf, &e, sizeof e);
+            memcpy(base + t * stride + j0, buf, sizeof(T) * w);
+        }
+        memcpy(tot, &sum, sizeof tot);
+        for (i64 t = 0; t < ntap; ++t)
+            for (i64 j = 0; j < w; ++j) base[t * stride + j0 + j] /= tot[j];
+    }
+}
+
 // acc[t][·] = sum over the channels c of dyrow_c[j0 + ·] * xrow_c[xoff[t] + j0 + ·] for NT taps t: one
 // vector of outputs of each of NT taps accumulated in registers, each dy vector loaded once for all
 template <typename T, int NT>
@@ -417,7 +501,7 @@ static inline void evo_ktiles(T* const* out, const i64 n, const T* const* dyr, c
 // accumulated over the channels that share the kernel in registers.
 template <typename T>
 static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict dy, T* __restrict dkt,
-                                      const evo_sizes& z) {
+                                      const evo_sizes& z, const bool softmax) {
     const i64 B = evo_batch(z), G = evo_groups(z), og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
     const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z), rows = evo_rows_out(z);
     const i64 len_out = evo_len_out_1(z), len_in = evo_len_in_1(z), taps = evo_taps_1(z);
@@ -473,6 +557,7 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
             for (i64 j0 = 0; j0 < len_out; j0 += CW)
                 evo_ktiles<T>(out.data(), evo_min(CW, len_out - j0), dyr.data(), xr.data(), share, xoff, taps, j0);
         }
+        if (softmax) evo_softmax_rows<T>(de, plane_out, evo_taps_all(z), len_out);   // this row of every tap: cache-hot
     }
 }
 
@@ -481,7 +566,7 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
 // broadcast position axis has stride 0 and accumulates (a dot product along the last axis)
 template <typename T>
 static void evo_backward_kernel(const T* __restrict x, const T* __restrict dy, T* __restrict dkt, const evo_sizes& z,
-                                const evo_layout& kl) {
+                                const evo_layout& kl, const bool softmax = false) {
     const i64 G = evo_groups(z), og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
     const i64 full[EVO_AXES] = {evo_batch(z), G / share, og, cg, evo_taps_0(z), evo_taps_1(z), evo_len_out_0(z), evo_len_out_1(z)};
     const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
@@ -501,7 +586,7 @@ static void evo_backward_kernel(const T* __restrict x, const T* __restrict dy, T
     bool tiled = s == 1 && evo_taps_1(z) <= 256;
     for (int a = 0; a < EVO_AXES; ++a) tiled = tiled && kl.size[a] == full[a];
     if (tiled) {
-        evo_backward_kernel_tiled<T>(x, dy, dkt, z);
+        evo_backward_kernel_tiled<T>(x, dy, dkt, z, softmax);
         return;
     }
 #pragma omp parallel for schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
@@ -537,6 +622,13 @@ static void evo_backward_kernel(const T* __restrict x, const T* __restrict dy, T
             }
         }
     }
+    if (softmax) {   // attend: kt is whole (never broadcast); softmax over the taps of each (entry, row)
+        const i64 blocks = evo_batch(z) * (G / share) * og * cg, rows = evo_rows_out(z), taps_all = evo_taps_all(z);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
+        for (i64 e = 0; e < blocks; ++e)
+        for (i64 r = 0; r < rows; ++r)
+            evo_softmax_rows<T>(dkt + e * taps_all * plane_out + r * len_out, plane_out, taps_all, len_out);
+    }
 }
 
 extern "C" void evo_squeeze_excitation_set_threads(int n) { evo_threads = n; }
@@ -558,6 +650,17 @@ extern "C" int evo_squeeze_excitation_backward_input_f32(const float* kt, const 
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
     evo_backward_input<float>(kt, dy, dx, z, kl);
+    return 0;
+}
+
+// attend: the kernel gradient (a windowed correlation) followed by a softmax over its taps, in one call
+extern "C" int evo_squeeze_excitation_attend_f32(const float* x, const float* dy, float* dkt, const i64* zv,
+                                            const i64* layout, void* stream) {
+    (void)stream;
+    evo_sizes z;
+    evo_layout kl;
+    evo_unpack(zv, layout, &z, &kl);
+    evo_backward_kernel<float>(x, dy, dkt, z, kl, true);
     return 0;
 }
 
@@ -588,6 +691,17 @@ extern "C" int evo_squeeze_excitation_backward_input_f64(const double* kt, const
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
     evo_backward_input<double>(kt, dy, dx, z, kl);
+    return 0;
+}
+
+// attend: the kernel gradient (a windowed correlation) followed by a softmax over its taps, in one call
+extern "C" int evo_squeeze_excitation_attend_f64(const double* x, const double* dy, double* dkt, const i64* zv,
+                                            const i64* layout, void* stream) {
+    (void)stream;
+    evo_sizes z;
+    evo_layout kl;
+    evo_unpack(zv, layout, &z, &kl);
+    evo_backward_kernel<double>(x, dy, dkt, z, kl, true);
     return 0;
 }
 

@@ -151,11 +151,7 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out,
     d2_4 = d2_4.reshape(d2_4.shape[:4])
     def_qry = d2_4.expand((B, (N * d), H, W))
     # logit: attention logits: scaled dot product of the query at p and the key at tap (u, v) (computed once, on its own grid)
-    if kernels:  # a windowed correlation over the aggregation's window: the generated kernels compute it
-        from evosym.runtime.aggregate import evolution_correlate
-        def_logit = evolution_correlate("local_attention", (def_qry * (d ** (-1 / 2))).contiguous(), def_key_pad.contiguous(),
-                                        (B, N, d, H, W, R)).flatten(1, 3).permute(0, 1, 4, 5, 2, 3)  # (d ** (-1 / 2))·qry ⋆ key_pad
-    else:
+    if not kernels:  # (with the kernels, these logits are computed with their softmax by one kernel call, below)
         e = torch.arange(d, device=device).view(1, 1, 1, 1, 1, 1, -1)
         b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
         h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1, 1)
@@ -173,8 +169,13 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out,
         d3_4 = d3_4.reshape(d3_4.shape[:6])
         def_logit = d3_4.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
-    sm4 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
-    def_softmax_logit = sm4.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
+    if kernels:  # the softmax over the window of a windowed correlation: the kernels compute both in one call
+        from evosym.runtime.attend import evolution_attend
+        def_softmax_logit = evolution_attend("local_attention", (def_qry * (d ** (-1 / 2))).contiguous(), def_key_pad.contiguous(),
+                                     (B, N, d, H, W, R)).flatten(1, 3).permute(0, 1, 4, 5, 2, 3)  # softmax of (d ** (-1 / 2))·qry ⋆ key_pad
+    else:
+        sm4 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
+        def_softmax_logit = sm4.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
     k1 = def_softmax_logit.permute(0, 1, 4, 5, 2, 3).reshape(B, N, ((2 * R) + 1), ((2 * R) + 1), H, W)  # softmax_logit[b, g, i, j, u_1_tap, u_2_tap]: the whole tensor
     k2 = _as_grid(k1, 6, dtype, device)
     return k2

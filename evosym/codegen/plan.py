@@ -93,6 +93,7 @@ class Plan:
     premix: Program | None = None                  # K̂ = M(o, c)·S: M on the grid (o, c); v = M·x is aggregated
     premix_factor: tuple = ()                      # SymPy (M, S)
     correlations: dict = field(default_factory=dict)  # definition variable -> a windowed correlation the kernels compute
+    attends: dict = field(default_factory=dict)    # softmax variable -> the correlation of its logits (one kernel call)
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
 
@@ -301,7 +302,25 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
             corr = _correlation(defs[name], _inline(defs[name].body, defs), op, form, plan, tensors, pyx)
             if corr is not None:
                 plan.correlations[var] = corr
+        _attends(plan, softmaxes, defs)
     return plan
+
+
+def _attends(plan: Plan, softmaxes: dict, defs: dict) -> None:
+    """A softmax over exactly the tap axes of a windowed correlation whose logits nothing else reads:
+    the kernels compute both in one call (``evosym::attend``), and the logits are never a tensor."""
+    var_of = {name: var for name, _, _, var, _ in plan.definitions}
+    for name, sm in softmaxes.items():
+        corr = plan.correlations.get(var_of.get(sm.logits))
+        if corr is None or name not in var_of:
+            continue
+        taps = [k for k, axis in enumerate(corr["permute"]) if 2 <= axis < 2 + plan.dims]   # logits axes that are taps
+        readers = [n for n in var_of if n not in (name, sm.logits) and sm.logits in
+                   {str(r.base.label) for r in _inline(defs[n].body, defs).atoms(sp.Indexed)}]
+        if taps != list(range(sm.first, sm.first + sm.count)) or readers:
+            continue
+        plan.attends[var_of[name]] = corr
+        corr["attend"] = var_of[name]
 
 
 def _correlation(d, body, op, form, plan, tensors, pyx):

@@ -98,7 +98,7 @@ class Kernels:
                 source = self.cpu_source if target == "cpu" else self.source
                 lib = build(source, target, None if target != "cuda" else arch)
                 cdll = ctypes.CDLL(str(lib.path))
-                for kind in ("forward", "backward_input", "backward_kernel"):
+                for kind in ("forward", "backward_input", "backward_kernel") + (("attend",) if target == "cpu" else ()):
                     for sfx in ("f32", "f64"):
                         fn = getattr(cdll, f"evo_{self.ident}_{kind}_{sfx}")
                         fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.POINTER(ctypes.c_longlong)] * 2 + [ctypes.c_void_p]
