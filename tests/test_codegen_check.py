@@ -123,12 +123,13 @@ def _local_attention():
 
 def test_canary_softmax_normalised_over_one_window_axis():
     """The recognised softmax (exp(ℓ)/Z as torch statements) normalised over one tap axis only: the
-    check against the unfold-based reference must fail on both paths."""
+    check against the unfold-based reference must fail on the generic path, and on the default path
+    where it runs that code (without the CPU kernels, whose fused softmax has canaries of its own)."""
     cp, good = _local_attention()
     old = "= _softmax(def_logit, 4, 2)"
     assert old in good
-    report = check_operator("local_attention", source=good.replace(old, "= _softmax(def_logit, 5, 1)"), variants=0,
-                            gradients=False, checked=cp)
+    bad = good.replace(old, "= _softmax(def_logit, 5, 1)").replace("KERNELS = True", "KERNELS = False")
+    report = check_operator("local_attention", source=bad, variants=0, gradients=False, checked=cp)
     assert not report.ok
     assert "✗ torch.float64 auto" in report.text() and "✗ torch.float64 generic" in report.text()
 

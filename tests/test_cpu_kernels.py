@@ -31,7 +31,8 @@ from evosym.runtime import build as build_mod
 from cli_helpers import run_cli
 from golden import assert_committed_current
 
-WINDOWED = [n for n in catalogue.catalogue_names() if n != "linear"]   # linear is channels-last
+NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω"}   # refused by the kernel targets
+WINDOWED = [n for n in catalogue.catalogue_names() if n not in NOT_LOWERED]
 CXX = shutil.which(os.environ.get("CXX") or "c++") is not None
 needs_cxx = pytest.mark.skipif(not CXX, reason="no C++ compiler: the CPU kernels are not built here")
 INV_SIZES = (2, 2, 2, 2, 5, 6, 1, 1)   # B, G, C_g, D, H, W, R, s
@@ -53,9 +54,11 @@ def test_committed_cpu_source_is_current(name):
     assert "#pragma omp parallel for" in gen.source and "#pragma omp simd" in gen.source
 
 
-def test_channels_last_operators_are_refused_for_the_cpu_target(capsys):
+def test_channels_last_and_global_operators_are_refused_for_the_cpu_target(capsys):
     with pytest.raises(EvosymError, match="CPU target supports channels-first"):
         generate("linear", "cpu")
+    with pytest.raises(EvosymError, match="CPU target lowers windowed neighbourhoods only"):
+        generate("token_mixing", "cpu")
     rc, out, err = run_cli(capsys, "codegen", "involution", "--target", "cpu")
     assert rc == 0 and "extern \"C\" int evo_involution_forward_f32" in out
 
