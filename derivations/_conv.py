@@ -29,14 +29,31 @@ def _sym(base, axis, zero=False):
     return size(name, zero=zero)
 
 
+def _replicate(m, length):
+    return sp.Min(sp.Max(m, 0), length - 1)
+
+
+def _reflect(m, length):   # L − 1 − |L − 1 − |m||: m for 0 ≤ m < L, −m below, 2(L − 1) − m above (for m in (−L, 2L − 1))
+    return (length - 1) - sp.Abs((length - 1) - sp.Abs(m))
+
+
+PADDING_MAPS = {"zeros": None, "replicate": _replicate, "reflect": _reflect}
+
+
 class ConvFamily:
     """Symbols and tensors of an N-d convolution; ``fixed`` pins sizes (K=1 for pointwise …)."""
 
-    def __init__(self, dims: int, *, depthwise: bool = False, fixed: dict | None = None, same: bool = False):
+    def __init__(self, dims: int, *, depthwise: bool = False, fixed: dict | None = None, same: bool = False,
+                 padding_mode: str = "zeros"):
         """``same``: PyTorch's padding='same' (stride 1; ⌊δ(K−1)/2⌋ zeros on the left, the rest on the
-        right; the output as long as the input)."""
+        right; the output as long as the input). ``padding_mode``: PyTorch's padding_mode, "zeros",
+        "replicate" (a position outside reads the nearest edge) or "reflect" (the mirror image, the
+        edge not repeated; PyTorch requires P < L)."""
+        if padding_mode not in PADDING_MAPS:
+            raise ValueError(f"padding_mode must be one of {', '.join(PADDING_MAPS)}, not {padding_mode!r}")
         fixed = dict(fixed or {})
         self.same = same
+        self.mode = padding_mode
         if same:
             fixed["s"] = 1
         self.dims, self.depthwise = dims, depthwise
@@ -73,10 +90,16 @@ class ConvFamily:
         for a, L, K, s, d, P in zip(self.axes, self.L, self.K, self.s, self.dil, self.P):
             where = f" along {a}" if a else ""
             out.append((L, "input length" + where))
-            for sym, what in ((K, "kernel size"), (s, "stride"), (d, "dilation"), (P, "zero padding")):
+            pad = "zero padding" if self.mode == "zeros" else f"padding ({self.mode})"
+            for sym, what in ((K, "kernel size"), (s, "stride"), (d, "dilation"), (P, pad)):
                 if isinstance(sym, sp.Symbol) and sym.is_Symbol:
                     out.append((sym, what + where))
         return tuple(out)
+
+    def read(self, positions):
+        """The input position that padded position m reads, per axis (m itself for zero padding)."""
+        fn = PADDING_MAPS[self.mode]
+        return tuple(positions) if fn is None else tuple(fn(m, L) for m, L in zip(positions, self.L))
 
     def offsets(self):
         """Input position read by output position p at kernel offset u, per axis."""
@@ -107,9 +130,15 @@ def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid,
     W = TensorDecl("W", (fam.O, fam.Cg) + fam.K, "parameter", "convolution weight (PyTorch layout)", torch_name="weight")
     tensors = [x, W]
     y = TensorDecl("y", (fam.B, fam.O) + fam.Lout, "output", "output feature map")
-    x_pad = Definition("x_pad", (fam.b, fam.c) + fam.q,
-                       sp.Mul(*[InRange(q, 0, L - 1) for q, L in zip(fam.q, fam.L)]) * x[(fam.b, fam.c) + fam.q],
-                       "zero-padded input: x inside the input, 0 outside", latex=r"\tilde{x}", text="x\u0303")
+    if fam.mode == "zeros":
+        x_pad = Definition("x_pad", (fam.b, fam.c) + fam.q,
+                           sp.Mul(*[InRange(q, 0, L - 1) for q, L in zip(fam.q, fam.L)]) * x[(fam.b, fam.c) + fam.q],
+                           "zero-padded input: x inside the input, 0 outside", latex=r"\tilde{x}", text="x\u0303")
+    else:
+        where = {"replicate": "the nearest edge", "reflect": "the mirror image across the edge (edge not repeated)"}
+        x_pad = Definition("x_pad", (fam.b, fam.c) + fam.q, x[(fam.b, fam.c) + fam.read(fam.q)],
+                           f"{fam.mode}-padded input: x inside the input, {where[fam.mode]} outside",
+                           latex=r"\tilde{x}", text="x\u0303")
     group = sp.floor(fam.o / fam.Og)
     channel = group * fam.Cg + (fam.cg if fam.Cg != 1 else 0)
     w_idx = (fam.o, fam.cg if fam.Cg != 1 else sp.Integer(0)) + fam.u
@@ -135,7 +164,7 @@ def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid,
 def conv_derive(fam: ConvFamily, d: Derivation) -> None:
     """The convolution family's proof: unfold padding, reindex channels and positions, name K."""
     d.apply("unfold-definition", name="x_pad")
-    ranges = [(e, q, 0, L - 1) for e, q, L in zip(fam.offsets(), fam.q, fam.L)]
+    ranges = [(e, q, 0, L - 1) for e, q, L in zip(fam.read(fam.offsets()), fam.q, fam.L)]
     group = sp.floor(fam.o / fam.Og)
     if fam.Cg != 1:
         d.apply("split-channels-into-groups", var=fam.cg, new=fam.c, group=group, groups=fam.G, block=fam.Cg)
@@ -162,9 +191,13 @@ def _torch_conv(fam: ConvFamily, bias: bool):
         def ints(syms):
             return tuple(int(sizes[str(s)]) if isinstance(s, sp.Symbol) else int(s) for s in syms)
         padding = "same" if fam.same else ints(fam.P)
+        x = t["x"]
+        if fam.mode != "zeros":   # as nn.Conv{N}d does for a padding_mode: F.pad, then no padding
+            x = F.pad(x, [p for p in reversed(padding) for _ in range(2)], mode=fam.mode)
+            padding = 0
         with warnings.catch_warnings():  # PyTorch warns that an asymmetric 'same' padding copies the input
             warnings.simplefilter("ignore", UserWarning)
-            return fn(t["x"], t["W"], t.get("bias") if bias else None, stride=ints(fam.s), padding=padding,
+            return fn(x, t["W"], t.get("bias") if bias else None, stride=ints(fam.s), padding=padding,
                       dilation=ints(fam.dil), groups=int(sizes[str(fam.G)]))
     return reference
 
@@ -179,7 +212,7 @@ def _numpy_reference(torch_reference):
 
 def _binding(fam: ConvFamily) -> dict:
     """How torch.nn.Conv{N}d maps onto the sizes and tensors (for from_torch weight loading)."""
-    requires = [("m.padding_mode == 'zeros'", "only padding_mode='zeros' is this operator")]
+    requires = [(f"m.padding_mode == {fam.mode!r}", f"only padding_mode={fam.mode!r} is this operator")]
     if fam.same:
         requires.append(("m.padding == 'same'", "this operator is padding='same'"))
     else:

@@ -50,6 +50,13 @@ def props(name):
     ("avg_pool2d", {"kernel": "static", "space": "shared across space",
                     "channels": "depthwise (output channel o reads input channel o), separable (spatial map ⊗ channel "
                                 "map), one kernel shared by all channels"}),
+    ("conv2d_replicate", {"kernel": "static", "channels": "grouped (contiguous blocks)",
+                          "space": "shared across space away from the border (position-specific where the window "
+                                   "leaves the input)",
+                          "border": "replicate padding (a tap outside the input reads the nearest edge)"}),
+    ("conv2d_reflect", {"kernel": "static", "space": "shared across space away from the border (position-specific "
+                                                     "where the window leaves the input)",
+                        "border": "reflect padding (a tap outside reads its mirror image, the edge not repeated)"}),
     ("token_mixing", {"kernel": "static", "space": "position-specific", "Ω": "global, |Ω| = N",
                       "channels": "depthwise (output channel o reads input channel o), separable (spatial map ⊗ "
                                   "channel map), one kernel shared by all channels", "border": "none (global)"}),
@@ -83,6 +90,28 @@ def test_a_per_channel_token_mixing_kernel_is_not_shared_by_all_channels(tmp_pat
     assert (p.get("kernel"), p.get("space")) == ("static", "position-specific")
 
 
+def test_the_border_policy_is_read_off_the_index_map(tmp_path):
+    """Mutants of conv2d_reflect's padding map: the mirror with the edge repeated is named symmetric
+    padding, and a map that is no padding at all (a shift by one) is reported as unnamed."""
+    src = (ROOT / "derivations/conv2d_reflect.py").read_text().replace("from ._conv import", "from derivations._conv import")
+    symmetric = "lambda m, L: sp.Min(sp.Max(m, -m - 1), 2 * L - 1 - m)"
+    for name, body, want in (("symmetric", symmetric, "symmetric padding (a tap outside reads its mirror image, the edge repeated)"),
+                             ("shifted", "lambda m, L: sp.Min(sp.Max(m + 1, 0), L - 1)", "an index map at the border (no named padding)")):
+        path = tmp_path / f"conv2d_{name}.py"
+        path.write_text(src.replace('padding_mode="reflect")', 'padding_mode="reflect")\n'
+                                    f'import sympy as sp\n_F.read = lambda qs: tuple(({body})(m, L) for m, L in zip(qs, _F.L))\n'
+                                    '_F.mode = "reflect"', 1))
+        assert border_of(str(path)) == want
+
+
+def border_of(path):
+    """The border property of an operator file whose proof may not check (its reference is PyTorch's reflect)."""
+    from evosym.analysis.border import border
+    from evosym.analysis.properties import Property
+    cp = catalogue.load(path).proof().check()
+    return border(cp.operator, cp.evolution, Property).value
+
+
 def test_changing_the_kernel_source_changes_the_table():
     """The centre-pixel gate made a global-pool gate: the kernel's source and its sharing change."""
     centre = props(str(ROOT / "evosym/selftest/operators/gated_conv1d.py"))
@@ -90,7 +119,7 @@ def test_changing_the_kernel_source_changes_the_table():
     assert (centre.get("kernel"), centre.get("space")) != (pooled.get("kernel"), pooled.get("space"))
 
 
-CONVS = ["conv1d", "conv2d", "conv2d_same", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
+CONVS = ["conv1d", "conv2d", "conv2d_same", "conv2d_reflect", "conv2d_replicate", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
          "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "token_mixing"]
 
 

@@ -58,6 +58,19 @@ def test_canary_mutated_kernel_group_mapping():
     assert not report.ok
 
 
+def test_canary_padding_mode_lowering():
+    """conv2d_reflect lowered as F.pad(mode='reflect') + F.conv2d: padding with the other mode must
+    fail the check, the generated module passes, and the generic path keeps the true K̂."""
+    cp = catalogue.load("conv2d_reflect").proof().check()
+    plan = make_plan(cp)
+    assert plan.path == "native-conv" and plan.pad_mode == "reflect"
+    good = render_torch(plan, cp.operator.torch_binding)
+    assert 'mode="reflect")' in good
+    report = check_operator("conv2d_reflect", source=good.replace('mode="reflect")', 'mode="replicate")'), variants=0,
+                            gradients=False, checked=cp)
+    assert not report.ok and "✗ torch.float64 auto" in report.text() and "✗ torch.float64 generic" not in report.text()
+
+
 def test_canary_global_kernel_transposed():
     """Token mixing (generic-global) with W[q, p] for W[p, q]: the check must fail; the right kernel passes."""
     cp = catalogue.load("token_mixing").proof().check()

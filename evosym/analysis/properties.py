@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..codegen.plan import channel_block, channel_factor, group_structure
-from ..codegen.taps import tap_kernel
+from ..codegen.taps import collapse_deltas, tap_kernel
+from .border import border, index_maps
 from ..ir.neighbourhood import Global, Window
 from ..ir.symbols import size_value
 from ..ir.tensors import definitions_read
@@ -56,7 +57,7 @@ def analyse(cp: CheckedProof) -> Properties:
     defs = cp.proof.definitions()
     samples = list(_samples(op, form, defs))
     items = [_dynamic(op, form, defs, samples), _shared(op, form, defs), _channels(op, form, defs, samples),
-             _locality(form, len(op.grid)), _border(form, len(op.grid))]
+             _locality(form, len(op.grid)), border(op, form, Property)]
     return Properties(op.name, tuple(items))
 
 
@@ -192,6 +193,14 @@ def _shared(op, form, defs) -> Property:
     taps = tap_kernel(op, form, defs)
     free = taps.expr.free_symbols & set(form.position)
     symbolic = not free
+    maps = index_maps(form)
+    interior = False   # free of p once the padding's index maps are the identity (inside the input)
+    if free and maps:
+        ranges = {s_: (lo, hi) for s_, lo, hi in op.lhs_ranges()}
+        ranges[form.channel] = (0, form.channel_hi)
+        ranges.update({u: (0, hi) for u, hi in zip(taps.taps, taps.tap_hi)})
+        inner = collapse_deltas(taps.expr.xreplace({f: a for f, a in maps.values()}), ranges)
+        interior = not (inner.free_symbols & set(form.position))
     # confirm: K̂(p, u) is the same exact polynomial for every output position p
     ok, lhs = True, {s: hi for s, _, hi in op.lhs_ranges()}
     for config in op.grid:
@@ -202,12 +211,22 @@ def _shared(op, form, defs) -> Property:
             for u in itertools.product(*[range(size_value(a.kernel, env)) for a in form.omega.axes]):
                 values = set()
                 for pt in itertools.product(*[rng(lhs[p]) for p in form.position]):
+                    if interior and not _inside(form, env, pt):
+                        continue
                     local = {**env, form.batch: b, form.out_channel: o, form.channel: c}
                     local.update(zip(form.position, pt))
                     local.update(zip(taps.taps, u))
                     values.add(P.key_of(fn(local)))
                 if len(values) > 1:
                     ok = False
+    if interior:
+        evidence = (f"symbolic: K̂ depends on {', '.join(map(str, sorted(free, key=str)))} only through the padding's "
+                    f"index maps: with them the identity (inside the input) K̂ is free of the output position; "
+                    f"confirmed at {len(op.grid)} shapes: K̂(p, u) is the same at every p whose window lies inside the input")
+        if not ok:
+            evidence += " — INCONSISTENT with the values at the grid shapes"
+        return Property("space", "shared across space away from the border (position-specific where the window "
+                                 "leaves the input)", evidence)
     value = "shared across space" if symbolic else "position-specific"
     evidence = (f"symbolic: K̂ is free of the output position; confirmed at {len(op.grid)} shapes: K̂(p, u) is the "
                 f"same for every p") if symbolic else (f"symbolic: K̂ depends on {', '.join(map(str, sorted(free, key=str)))}; "
@@ -215,6 +234,15 @@ def _shared(op, form, defs) -> Property:
     if symbolic != ok:
         evidence += " — INCONSISTENT with the values at the grid shapes"
     return Property("space", value, evidence)
+
+
+def _inside(form, env, pt) -> bool:
+    """Every tap of the window at output position pt reads inside the input."""
+    for a, p_ in zip(form.omega.axes, pt):
+        k, s_, d, pad, length = (size_value(getattr(a, f), env) for f in ("kernel", "stride", "dilation", "padding", "length"))
+        if s_ * p_ - pad < 0 or s_ * p_ + d * (k - 1) - pad > length - 1:
+            return False
+    return True
 
 
 def _shared_global(op, form, defs) -> Property:
@@ -399,12 +427,3 @@ def _locality(form, shapes) -> Property:
         return Property("Ω", f"local window, |Ω| ≤ {text(om.size_bound())}",
                         f"symbolic: Ω is a window; confirmed at {shapes} shapes: supp K = Ω(p) (the support check)")
     return Property("Ω", f"index set, |Ω| ≤ {text(om.size_bound())}", "symbolic: Ω is an index set")
-
-
-def _border(form, shapes) -> Property:
-    if isinstance(form.omega, Window):
-        if all(a.padding == 0 for a in form.omega.axes):
-            return Property("border", "none (the window stays inside the input)", "symbolic: no padding")
-        return Property("border", "zero padding (window clipped to the input)",
-                        f"symbolic: Ω is clipped to the input; confirmed at {shapes} shapes by the support check")
-    return Property("border", "none (global)", "symbolic: Ω is global")

@@ -35,7 +35,7 @@ from ..printers.expr import text
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
 from .softmax import rewrite_softmax
-from .taps import TapKernel, tap_kernel
+from .taps import TapKernel, collapse_deltas, tap_kernel
 from .torchexpr import GridCompiler, Program, py_name
 
 
@@ -96,6 +96,7 @@ class Plan:
     attends: dict = field(default_factory=dict)    # softmax variable -> the correlation of its logits (one kernel call)
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
+    pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
 
     @property
     def aggregated(self) -> bool:
@@ -401,6 +402,13 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
              ("shared across space (K̂ is free of the output position)" if shared else
               "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else "position-specific")]
+    padded = _padded(op, form, taps) if not force_generic and static and channels_first else None
+    if padded is not None:   # K reads x through a torch padding's index map: pad first, then a static, shared kernel
+        plan.pad_mode, native = padded   # (the generic path keeps the true K̂)
+        khat, free_of_p, shared = native.expr, True, True
+        plan.shared = True
+        facts[1] = (f"shared across space once x is padded with mode '{plan.pad_mode}' (K̂ reads x through that "
+                    f"padding's index map, the same expression on every axis; inside the input K̂ is free of p)")
     if plan.global_omega:
         facts.append("global Ω (every input position)")
     premixed = _premix(plan, op, form, taps, tensors, local_sizes, inputs, defs, channels_first) \
@@ -455,7 +463,8 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
             facts.append("full channel mixing")
         plan.path = "native-conv-per-sample" if per_sample else "native-conv"
         plan.scale = per_sample and grp is not None and grp[:2] == (1, 1) and _pointwise(axes)
-        plan.reason = "; ".join(facts + ["window with stride, dilation and zero padding", "channels first"]) + (
+        plan.reason = "; ".join(facts + ["window with stride, dilation and " + (
+            f"'{plan.pad_mode}' padding (F.pad)" if plan.pad_mode else "zero padding"), "channels first"]) + (
             " → a per-sample, per-channel scale (a 1×1 depthwise window): x · K̂ broadcast" if plan.scale else
             f" → torch.nn.functional.conv{plan.dims}d" + (" with the batch folded into the channels (B·G groups)"
                                                          if per_sample else ""))
@@ -470,6 +479,33 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     plan.path = "generic-window"
     plan.reason = "; ".join(facts) + " → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum"
     plan.bias = bias_native or None
+
+
+def _padded(op, form, taps: TapKernel):
+    """(torch padding mode, K̂ inside the input) when every axis of K reads x through exactly the index
+    map of one F.pad mode applied to the window's own tap position, and K̂ with those maps replaced
+    by the identity (inside the input) collapses to a kernel free of the output position; else None."""
+    from ..analysis.border import index_maps   # (the analysis imports this module)
+    maps = index_maps(form)
+    if len(maps) != len(form.omega.axes):
+        return None
+    modes = set()
+    for k, (f, a) in maps.items():
+        L = form.omega.axes[k].length
+        canonical = {"replicate": sp.Min(sp.Max(a, 0), L - 1), "reflect": (L - 1) - sp.Abs((L - 1) - sp.Abs(a))}
+        mode = [m for m, g in canonical.items() if sp.expand(g - f) == 0]
+        if not mode:
+            return None
+        modes.add(mode[0])
+    if len(modes) != 1:
+        return None
+    ranges = {s_: (lo, hi) for s_, lo, hi in op.lhs_ranges()}
+    ranges[form.channel] = (0, form.channel_hi)
+    ranges.update({u: (0, hi) for u, hi in zip(taps.taps, taps.tap_hi)})
+    inner = collapse_deltas(taps.expr.xreplace({f: a for f, a in maps.values()}), ranges)
+    if inner.free_symbols & set(form.position) or inner.has(sp.Sum):
+        return None
+    return modes.pop(), TapKernel(inner, taps.taps, taps.tap_hi, taps.checked_shapes)
 
 
 def _premix(plan, op, form, taps: TapKernel, tensors, local_sizes, inputs, defs, channels_first):

@@ -169,9 +169,14 @@ class GridCompiler:
             return self._sum(e)
         if isinstance(e, sp.exp):
             return f"torch.exp({self._expr(e.args[0])})"
-        if isinstance(e, sp.Max) and len(e.args) == 2:
+        if isinstance(e, (sp.Max, sp.Min)) and len(e.args) == 2:
             a, b = (self._expr(x) for x in e.args)
-            return f"torch.maximum(torch.as_tensor({a}, dtype=dtype, device=device), torch.as_tensor({b}, dtype=dtype, device=device))"
+            fn = "maximum" if isinstance(e, sp.Max) else "minimum"
+            if all(x.is_integer for x in e.args):   # an index (a clamp): integer tensors, no dtype
+                return f"torch.{fn}(torch.as_tensor({a}, device=device), torch.as_tensor({b}, device=device))"
+            return f"torch.{fn}(torch.as_tensor({a}, dtype=dtype, device=device), torch.as_tensor({b}, dtype=dtype, device=device))"
+        if isinstance(e, sp.Abs):
+            return f"torch.as_tensor({self._expr(e.args[0])}, device=device).abs()"
         raise EvosymError(f"code generation: no torch lowering for {type(e).__name__} in {e}")
 
     def _read(self, e: sp.Indexed) -> str:

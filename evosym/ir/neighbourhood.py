@@ -84,7 +84,7 @@ class Window(Neighbourhood):
         if all(a.kernel == 1 for a in self.axes):
             return "pointwise: one input position per output position, when it lies in the input"
         ks = "×".join(str(a.kernel) for a in self.axes)
-        return f"window {ks} (stride, dilation, zero padding), clipped to the input"
+        return f"window {ks} (stride, dilation, padding), clipped to the input"
 
     def text(self, p, printer):
         return self._render(p, printer, "{%s : %s} ∩ %s", "0 ≤ %s ≤ %s", " × ", "[0, %s)", "{%s} ∩ %s")

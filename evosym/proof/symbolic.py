@@ -50,6 +50,8 @@ def range_of(e, ranges) -> tuple | None:
         return (e, e)
     if e.is_Symbol and e in ranges:
         return ranges[e]
+    if not (e.free_symbols & set(ranges)) and not e.has(sp.Max, sp.Min, sp.Abs, sp.floor):
+        return (e, e)   # reads no ranged index (sizes only): it is its own range
     if isinstance(e, sp.Mul) and len(e.args) == 2 and e.args[0].is_Integer:
         inner = range_of(e.args[1], ranges)
         if inner is not None:
@@ -59,6 +61,20 @@ def range_of(e, ranges) -> tuple | None:
         parts = [range_of(a, ranges) for a in e.args]
         if all(p is not None for p in parts):
             return (sp.expand(sum(p[0] for p in parts)), sp.expand(sum(p[1] for p in parts)))
+    if isinstance(e, (sp.Max, sp.Min)) and len(e.args) == 2:
+        lo, hi = _bounds(e, ranges)
+        return None if lo is None or hi is None else (lo, hi)
+    if isinstance(e, sp.Abs):
+        inner = range_of(e.args[0], ranges)
+        if inner is None:
+            return None
+        lo, hi = inner
+        if le(0, lo):
+            return (lo, hi)
+        if le(hi, 0):
+            return (-hi, -lo)
+        top = hi if le(-lo, hi) else (-lo if le(hi, -lo) else None)
+        return None if top is None else (sp.Integer(0), top)
     if isinstance(e, sp.floor):
         num, den = e.args[0].as_numer_denom()
         if den.is_positive and den.is_integer and num in ranges:
@@ -68,6 +84,40 @@ def range_of(e, ranges) -> tuple | None:
                 M = sp.cancel((hi + 1) / den)
                 if M.is_polynomial() and sp.expand(M * den - hi - 1) == 0 and sp.fraction(sp.together(M))[1] == 1:
                     return (sp.Integer(0), sp.expand(M - 1))
+    return None
+
+
+def _bounds(e, ranges) -> tuple:
+    """(lower bound or None, upper bound or None) of e: max(a, b) is at least either argument's lower
+    bound, min(a, b) at most either argument's upper bound, so a clamp min(max(m, 0), L − 1) lies in
+    [0, L − 1] whatever the range of m. An expression that reads no ranged index is its own bound."""
+    e = sp.sympify(e)
+    if not (e.free_symbols & set(ranges)) and not e.has(sp.Max, sp.Min, sp.Abs):
+        return (e, e)
+    if isinstance(e, (sp.Max, sp.Min)) and len(e.args) == 2:
+        (alo, ahi), (blo, bhi) = (_bounds(a, ranges) for a in e.args)
+        if isinstance(e, sp.Max):
+            return (_pick([alo, blo], larger=True), _pick([ahi, bhi], larger=True, both=True))
+        return (_pick([alo, blo], larger=False, both=True), _pick([ahi, bhi], larger=False))
+    r = range_of(e, ranges)
+    return r if r is not None else (None, None)
+
+
+def _pick(values, *, larger: bool, both: bool = False):
+    """The provably larger (or smaller) of two bounds; with ``both`` each must be known (a bound that
+    needs both arguments), else any known one serves (a bound that one argument gives on its own)."""
+    known = [v for v in values if v is not None]
+    if both and len(known) < 2:
+        return None
+    if len(known) == 1:
+        return known[0]
+    if not known:
+        return None
+    a, b = known
+    if le(a, b):
+        return b if larger else a
+    if le(b, a):
+        return a if larger else b
     return None
 
 

@@ -1,0 +1,35 @@
+"""2-D convolution with ``padding_mode='replicate'`` (PyTorch): stride, groups, bias; dilation 1.
+
+A position m outside the input reads the nearest edge, x[min(max(m, 0), L − 1)]; the step that
+rewrites the read as a sum over input positions is proved for all sizes (a clamp lies in [0, L − 1]).
+
+Dilation is 1 and the grid keeps 2P ≤ K − 1 (P = ⌊(K − 1)/2⌋ is the usual choice): then every read
+of a padded position lands inside the window of the same output position, so Ω is the window
+clipped to the input, which the support check confirms. With more padding the reads leave the
+window (the mirror of a far tap lies beyond it) and Ω would have to be larger.
+"""
+
+from ._conv import ConvFamily, conv_derive, conv_operator
+
+_F = ConvFamily(2, fixed={"delta": 1}, padding_mode="replicate")
+
+OPERATOR = conv_operator(
+    _F, name="conv2d_replicate", bias=True,
+    summary="2-D convolution with padding_mode='replicate', stride, groups and bias (dilation 1)",
+    description="PyTorch's nn.Conv2d with padding_mode='replicate': the input is padded by P per side with "
+                "copies of its edge, then convolved without padding; groups "
+                "are contiguous blocks. As an Evolution form the kernel gathers, at output positions near the border, "
+                "the weights of the taps that fall outside onto the input position they read: position-specific there.",
+    reference_name="torch.nn.functional.pad (mode='replicate') + torch.nn.functional.conv2d",
+    bench=_F.config(B=8, G=1, C_g=16, O_g=16, L=(32, 32), K=(3, 3), P=(1, 1)),
+    figure=_F.config(G=1, C_g=1, O_g=1, L=(6, 6), K=(3, 3), P=(1, 1)),
+    grid=[
+        _F.config(G=1, C_g=2, O_g=2, L=(5, 4), K=(3, 3), P=(1, 1)),
+        _F.config(G=1, C_g=1, O_g=2, L=(4, 6), K=(3, 4), P=(1, 1), s=(2, 1)),
+        _F.config(B=2, G=2, C_g=1, O_g=1, L=(3, 5), K=(3, 5), P=(1, 2), s=(1, 2)),
+    ],
+)
+
+
+def derive(d):
+    conv_derive(_F, d)

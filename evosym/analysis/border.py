@@ -1,0 +1,97 @@
+"""The border policy of a windowed kernel, read off the proved kernel and confirmed numerically.
+
+Zero padding leaves no trace in K: the window is clipped to the input. Any other padding shows up
+in K as the input position a tap reads, δ(q, f(m)) with m = s·p + δ·u − P the tap's position and f
+an index map (a clamp, a reflection, a remainder). The map is found structurally in K and then
+named only if it equals a known padding's map at every position one reflection reaches, (−L, 2L − 1),
+at every grid shape; a map that matches none is reported as such.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..ir.neighbourhood import Window
+from ..ir.symbols import size_value
+from ..printers.expr import text
+from ..proof.bounded import env_of
+
+_MAPS = (   # name, description, the input position that padded position m reads (0 ≤ result < L)
+    ("replicate padding", "a tap outside the input reads the nearest edge", lambda m, L: min(max(m, 0), L - 1)),
+    ("reflect padding", "a tap outside reads its mirror image, the edge not repeated",
+     lambda m, L: -m if m < 0 else (2 * (L - 1) - m if m > L - 1 else m)),
+    ("symmetric padding", "a tap outside reads its mirror image, the edge repeated",
+     lambda m, L: -m - 1 if m < 0 else (2 * L - 1 - m if m > L - 1 else m)),
+    ("circular padding", "a tap outside wraps around", lambda m, L: m % L),
+)
+_INDEX_MAPS = (sp.Min, sp.Max, sp.Abs, sp.Mod)
+
+
+def index_maps(form) -> dict:
+    """Per neighbour axis k: (f, a) where K carries δ(q_k, f) and f is an index map of the affine tap
+    position a (a clamp, a reflection …); axes read at the tap position itself are absent."""
+    out = {}
+    for d in sp.sympify(form.kernel_body).atoms(sp.KroneckerDelta):
+        for q, f in (d.args, d.args[::-1]):
+            if q in form.neighbour and f.has(*_INDEX_MAPS):
+                k = form.neighbour.index(q)
+                axis, p = form.omega.axes[k], form.position[k]
+                inner = [n for n in sp.preorder_traversal(f) if not n.has(*_INDEX_MAPS) and _is_tap(n, axis, p)]
+                if inner:
+                    out[k] = (f, inner[0])
+    return out
+
+
+def _is_tap(node, axis, p) -> bool:
+    """node = s·p + δ·u − P for a single variable u: the window's tap position."""
+    rest = sp.expand(node - axis.offset(p, 0))
+    syms = rest.free_symbols
+    return len(syms) == 1 and sp.expand(rest - axis.dilation * next(iter(syms))) == 0
+
+
+def _name(form, op, k, f, a) -> tuple:
+    """(name, description, shapes confirmed) of axis k's map, or (None, None, n) if it matches none."""
+    axis, p = form.omega.axes[k], form.position[k]
+    t = sp.Dummy("m", integer=True)
+    base = axis.offset(p, 0)
+    u = next(iter(sp.expand(a - base).free_symbols))
+    g = f.xreplace({u: (t - base) / axis.dilation})   # f as a function of the tap position m = a
+    if g.free_symbols & (set(form.position) | set(form.neighbour)):
+        return None, None, 0
+    candidates = list(_MAPS)
+    for config in op.grid:
+        env = env_of(config)
+        L = size_value(axis.length, env)
+        # the map's formula over every position one reflection reaches, (−L, 2L − 1), not only the grid's
+        # padding: replicate and symmetric padding differ only two or more positions out
+        fn = sp.lambdify(t, g.xreplace({s: sp.Integer(v) for s, v in env.items()}), modules=[{"Abs": abs, "Min": min,
+                                                                                               "Max": max, "Mod": lambda x, y: x % y}])
+        reads = {m: int(fn(m)) for m in range(-(L - 1), 2 * L - 1)}
+        candidates = [c for c in candidates if all(c[2](m, L) == v for m, v in reads.items())]
+    if not candidates:
+        return None, None, len(op.grid)
+    return candidates[0][0], candidates[0][1], len(op.grid)
+
+
+def border(op, form, Property):
+    """The border property (``Property`` is the caller's record type)."""
+    if not isinstance(form.omega, Window):
+        return Property("border", "none (global)", "symbolic: Ω is global")
+    shapes = len(op.grid)
+    if all(a.padding == 0 for a in form.omega.axes):
+        return Property("border", "none (the window stays inside the input)", "symbolic: no padding")
+    maps = index_maps(form)
+    if not maps:
+        return Property("border", "zero padding (window clipped to the input)",
+                        f"symbolic: K reads the input at the tap position itself, Ω is clipped to the input; "
+                        f"confirmed at {shapes} shapes by the support check")
+    named = {k: _name(form, op, k, f, a) for k, (f, a) in sorted(maps.items())}
+    names = {n for n, _, _ in named.values()}
+    found = "; ".join(f"axis {k}: {text(f)}" for k, (f, _) in sorted(maps.items()))
+    if None in names or len(names) != 1 or len(maps) != len(form.omega.axes):
+        return Property("border", "an index map at the border (no named padding)",
+                        f"symbolic: K reads the input at {found}; NOT confirmed as one named padding at {shapes} shapes")
+    name, what, n = next(iter(named.values()))
+    return Property("border", f"{name} ({what})",
+                    f"symbolic: K reads the input at {found}; confirmed at {n} shapes: equal to the {name} map at "
+                    f"every position in (−L, 2L − 1)")
