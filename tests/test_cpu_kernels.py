@@ -199,6 +199,29 @@ def test_generated_module_uses_the_cpu_kernels_by_default_and_compiles(monkeypat
     assert calls == []
 
 
+def test_local_attention_runs_attend_and_aggregate_by_default_and_compiles(monkeypatch):
+    """Local attention's default path on the CPU: one `attend` call (logits and softmax) and one
+    aggregation, equal to the generic path; under torch.compile (fullgraph) the same values and gradients."""
+    gen = load_generated("local_attention", "auto")
+    torch.manual_seed(0)
+    layer = gen.LocalAttentionEvolution(N=2, d=2, R=1).double()
+    x = torch.randn(2, 4, 5, 19, dtype=torch.float64, requires_grad=True)
+    calls = []
+    real = agg._call
+    monkeypatch.setattr(agg, "_call", lambda k, kind, *a: (calls.append(kind), real(k, kind, *a))[1])
+    y = layer(x)
+    assert calls == ["attend", "forward"]
+    torch.testing.assert_close(y, layer(x, path="generic"), rtol=1e-12, atol=1e-12)
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda t: layer(t), fullgraph=True, backend="aot_eager")
+    got = compiled(x)
+    torch.testing.assert_close(got, y, rtol=1e-12, atol=1e-12)
+    g1 = torch.autograd.grad(got.square().sum(), [x, layer.query_weight])
+    g0 = torch.autograd.grad(layer(x, path="generic").square().sum(), [x, layer.query_weight])
+    for a, b in zip(g1, g0):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_without_a_compiler_auto_falls_back_with_one_notice(monkeypatch):
     monkeypatch.setenv("CXX", "/nonexistent/c++")
     fresh = dataclasses.replace(agg.kernels_for("involution"), libraries={})   # nothing built in this process
