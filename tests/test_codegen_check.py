@@ -72,19 +72,21 @@ def test_canary_padding_mode_lowering():
 
 
 def test_canary_global_kernel_transposed():
-    """Token mixing (generic-global) with W[q, p] for W[p, q]: the check must fail; the right kernel passes."""
+    """Token mixing with W[q, p] for W[p, q], on its native-matmul path and on the generic-global one:
+    the check must fail on both; the right kernel passes on both."""
     cp = catalogue.load("token_mixing").proof().check()
     op = cp.operator
 
     def transpose(expr):
         return expr.xreplace({r: r.base[r.indices[::-1]] for r in expr.atoms(sp.Indexed) if str(r.base) == "W"})
-    plan = make_plan(cp, mutate_kernel=transpose)
-    assert plan.path == "generic-global" and plan.global_omega and not plan.kernels_default
-    report = check_operator("token_mixing", source=render_torch(plan, op.torch_binding), variants=0, gradients=False)
-    assert not report.ok
-    good = check_operator("token_mixing", source=render_torch(make_plan(cp), op.torch_binding), variants=0,
-                          gradients=False)
-    assert good.ok, good.text()
+    for force_generic, path in ((False, "native-matmul"), (True, "generic-global")):
+        plan = make_plan(cp, mutate_kernel=transpose, force_generic=force_generic)
+        assert plan.path == path and plan.global_omega and not plan.kernels_default
+        report = check_operator("token_mixing", source=render_torch(plan, op.torch_binding), variants=0, gradients=False)
+        assert not report.ok and "✗ torch.float64 auto" in report.text()
+        good = check_operator("token_mixing", source=render_torch(make_plan(cp, force_generic=force_generic),
+                                                                  op.torch_binding), variants=0, gradients=False)
+        assert good.ok, good.text()
 
 
 @pytest.mark.parametrize("old, new", [

@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = δ(c, o)·W[n, u_tap]
 
-Default lowering (generic-global): static (K̂ reads no input); position-specific; global Ω (every input position) → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input.
+Default lowering (native-matmul): static (K̂ reads no input); position-specific; global Ω (every input position); depthwise, the rest of K̂ reads no channel: one matrix M[p, q] for every channel → torch.matmul with M along the position axis.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -23,8 +23,8 @@ from torch import nn
 __all__ = ["TokenMixingEvolution", "token_mixing_evolution"]
 
 SIZES = ("N",)
-LOWERING = "generic-global"
-AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
+LOWERING = "native-matmul"
+AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = False  # "auto" runs evosym's generated kernels when they can be built
 
 
@@ -90,7 +90,7 @@ def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
     """token mixing (MLP-Mixer): one linear layer across the tokens, shared by every channel, per-token bias (functional form).
 
     Sizes: N = tokens.
-    ``path``: "auto" (generic-global), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     _check(x, weight, bias, N)
     B = x.shape[0]
@@ -105,6 +105,15 @@ def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
         return _generic(x, weight, bias, N=N, L_out=L_out)
     if path != "auto":
         raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
+    # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
+    w1 = weight.reshape(N, N)  # W[n, u_tap]: the whole tensor
+    w2 = _as_grid(w1, 2, dtype, device)
+    weight_full = w2.expand((N, N))  # size-1 axes broadcast
+    y = torch.matmul(weight_full, x)  # (B, N, C): positions before channels
+    beta1 = bias.reshape(1, 1, N)  # bias[n]: the whole tensor
+    beta2 = _as_grid(beta1, 3, dtype, device)
+    y = y.add_(beta2.movedim(1, -1))  # in place: matmul keeps its inputs, not y
+    return y
 
 
 def _kernel_tensor(x, weight, bias, *, N, L_out):
@@ -154,7 +163,7 @@ def _generic(x, weight, bias, *, N, L_out):
 
 
 class TokenMixingEvolution(nn.Module):
-    """token mixing (MLP-Mixer): one linear layer across the tokens, shared by every channel, per-token bias, generated from its Evolution form (generic-global)."""
+    """token mixing (MLP-Mixer): one linear layer across the tokens, shared by every channel, per-token bias, generated from its Evolution form (native-matmul)."""
 
     def __init__(self, N, *, device=None, dtype=None):
         super().__init__()

@@ -422,7 +422,22 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
             (" (one kernel per block of channels)" if plan.channel_map[3] != 1 else "")
         return
     c, o = form.channel, form.out_channel
-    if plan.global_omega:   # no native op aggregates a whole axis with a position-specific map: the generic path
+    if plan.global_omega:
+        grp = group_structure(khat, c, o)
+        mix = grp[2] if grp is not None and grp[:2] == (1, 1) else None
+        if not force_generic and static and plan.dims == 1 and mix is not None and (channels_first or channels_last) \
+                and not (mix.free_symbols & {c, o, form.batch}):
+            # depthwise, one matrix M[p, q] for every channel (token mixing): a matrix product along the positions
+            p, u = form.position[0], taps.taps[0]
+            plan.path = "native-matmul"
+            plan.reason = "; ".join(facts + ["depthwise, the rest of K̂ reads no channel: one matrix M[p, q] for every "
+                                             "channel"]) + " → torch.matmul with M along the position axis"
+            extent = {p: plan.out_lengths[0], u: pyx(axes[0].kernel)}
+            plan.weight = GridCompiler((p, u), extent, tensors, local_sizes, prefix="w").compile(mix)
+            plan.weight_axes, plan.weight_shape = [str(p), str(u)], [extent[p], extent[u]]
+            plan.bias = bias_native or None
+            return
+        # otherwise no native op aggregates a whole axis with a position-specific map: the generic path
         plan.path = "generic-global"
         plan.reason = "; ".join(facts) + " → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input"
         plan.bias = bias_native or None
