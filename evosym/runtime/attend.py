@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from .aggregate import (_aggregate, _backend, _backward_input, _call, _check, _kernel_shape, _kernels_real, _layout,
-                        _prepared, kernels_for)
+from . import aggregate as _agg   # (called through the module, so that tests can intercept its kernel calls)
+from .aggregate import _backend, _check, _kernel_shape, _kernels_real, _layout, _prepared, kernels_for
 
 
 def _softmax_taps(kt: torch.Tensor, taps: int) -> torch.Tensor:
@@ -31,9 +31,9 @@ def _attend(name: str, a: torch.Tensor, b: torch.Tensor, sizes: list[int], backe
     kt = torch.empty(_kernel_shape(k, a, b, sizes), dtype=a.dtype, device=a.device)
     _check(k, b, kt, tuple(sizes), backend)
     if backend == "cpu":
-        _call(k, "attend", b.contiguous(), a.contiguous(), kt, tuple(sizes), _layout(kt), backend)
+        _agg._call(k, "attend", b.contiguous(), a.contiguous(), kt, tuple(sizes), _layout(kt), backend)
         return kt
-    _call(k, "backward_kernel", b.contiguous(), a.contiguous(), kt, tuple(sizes), _layout(kt), backend)
+    _agg._call(k, "backward_kernel", b.contiguous(), a.contiguous(), kt, tuple(sizes), _layout(kt), backend)
     return _softmax_taps(kt, k.dims)
 
 
@@ -55,9 +55,9 @@ def _attend_backward(ctx, d_attn):
     dlogits = (weighted - attn * weighted.sum(dim=taps, keepdim=True)).contiguous()   # the softmax's backward
     da = db = None
     if ctx.needs_input_grad[1]:
-        da = _aggregate(ctx.name, b.contiguous(), dlogits, ctx.sizes, ctx.backend)
+        da = _agg._aggregate(ctx.name, b.contiguous(), dlogits, ctx.sizes, ctx.backend)
     if ctx.needs_input_grad[2]:
-        db = _backward_input(ctx.name, dlogits, a, ctx.sizes, ctx.backend)
+        db = _agg._backward_input(ctx.name, dlogits, a, ctx.sizes, ctx.backend)
     return None, da, db, None, None
 
 
