@@ -14,6 +14,7 @@ import warnings
 import sympy as sp
 
 from evosym import Derivation, Operator, TensorDecl, Window, WindowAxis
+from evosym.ir.padding import PADDING_MAPS
 from evosym.ir.symbols import InRange, index, size
 from evosym.ir.tensors import Definition
 
@@ -29,15 +30,7 @@ def _sym(base, axis, zero=False):
     return size(name, zero=zero)
 
 
-def _replicate(m, length):
-    return sp.Min(sp.Max(m, 0), length - 1)
-
-
-def _reflect(m, length):   # L − 1 − |L − 1 − |m||: m for 0 ≤ m < L, −m below, 2(L − 1) − m above (for m in (−L, 2L − 1))
-    return (length - 1) - sp.Abs((length - 1) - sp.Abs(m))
-
-
-PADDING_MAPS = {"zeros": None, "replicate": _replicate, "reflect": _reflect}
+MODES = {"zeros": None, **PADDING_MAPS}   # padding_mode → the index map a padded position reads (None: zeros)
 
 
 class ConvFamily:
@@ -49,8 +42,8 @@ class ConvFamily:
         right; the output as long as the input). ``padding_mode``: PyTorch's padding_mode, "zeros",
         "replicate" (a position outside reads the nearest edge) or "reflect" (the mirror image, the
         edge not repeated; PyTorch requires P < L)."""
-        if padding_mode not in PADDING_MAPS:
-            raise ValueError(f"padding_mode must be one of {', '.join(PADDING_MAPS)}, not {padding_mode!r}")
+        if padding_mode not in MODES:
+            raise ValueError(f"padding_mode must be one of {', '.join(MODES)}, not {padding_mode!r}")
         fixed = dict(fixed or {})
         self.same = same
         self.mode = padding_mode
@@ -98,7 +91,7 @@ class ConvFamily:
 
     def read(self, positions):
         """The input position that padded position m reads, per axis (m itself for zero padding)."""
-        fn = PADDING_MAPS[self.mode]
+        fn = MODES[self.mode]
         return tuple(positions) if fn is None else tuple(fn(m, L) for m, L in zip(positions, self.L))
 
     def offsets(self):

@@ -174,6 +174,15 @@ static inline typename evo_simd<T>::v evo_load(const T* p) {
     return v;
 }
 
+// q(0, u) of the last axis for its taps u < n (n ≤ 256), and their least and greatest value
+static inline void evo_tap_offsets(const evo_sizes& z, const i64 n, i64* qoff, i64* qmin, i64* qmax) {
+    for (i64 u = 0; u < n; ++u) {
+        qoff[u] = evo_q_1(z, 0, u);
+        *qmin = u == 0 || qoff[u] < *qmin ? qoff[u] : *qmin;
+        *qmax = u == 0 || qoff[u] > *qmax ? qoff[u] : *qmax;
+    }
+}
+
 // scratch memory of the calling thread, kept between calls (a fresh large allocation per call costs
 // a page fault per 4 KiB on first touch); every element is written before it is read
 template <typename T>
@@ -248,11 +257,7 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
     constexpr i64 CW = EVO_NV * (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
     const bool tiled = s == 1 && (ks == 0 || ks == 1) && cg == 1 && taps <= 256;
     i64 qoff[256], qmin = 0, qmax = 0;                  // q(0, u) of the last axis, and its range
-    for (i64 u = 0; tiled && u < taps; ++u) {
-        qoff[u] = evo_q_1(z, 0, u);
-        qmin = u == 0 || qoff[u] < qmin ? qoff[u] : qmin;
-        qmax = u == 0 || qoff[u] > qmax ? qoff[u] : qmax;
-    }
+    if (tiled) evo_tap_offsets(z, taps, qoff, &qmin, &qmax);
     const i64 kw = (len_out + CW - 1) / CW * CW;        // padded kernel row: whole chunks
     const i64 xw = kw + qmax - qmin;                    // padded input row: every tap of every chunk
     const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows_all = tiled ? B * G * cg * rows_in : 0;
@@ -511,11 +516,7 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
     const i64 work = entries * share * plane_out * evo_taps_all(z);
     constexpr i64 CW = (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
     i64 qoff[256], qmin = 0, qmax = 0;                  // q(0, u) of the last axis, and its range
-    for (i64 u = 0; u < taps; ++u) {
-        qoff[u] = evo_q_1(z, 0, u);
-        qmin = u == 0 || qoff[u] < qmin ? qoff[u] : qmin;
-        qmax = u == 0 || qoff[u] > qmax ? qoff[u] : qmax;
-    }
+    evo_tap_offsets(z, taps, qoff, &qmin, &qmax);
     i64 xoff[256];
     for (i64 u = 0; u < taps; ++u) xoff[u] = qoff[u] - qmin;
     const i64 kw = (len_out + CW - 1) / CW * CW;        // padded dy row: whole vectors

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..codegen.taps import index_maps
 from ..ir.neighbourhood import Window
 from ..ir.symbols import size_value
 from ..printers.expr import text
@@ -24,31 +25,6 @@ _MAPS = (   # name, description, the input position that padded position m reads
      lambda m, L: -m - 1 if m < 0 else (2 * L - 1 - m if m > L - 1 else m)),
     ("circular padding", "a tap outside wraps around", lambda m, L: m % L),
 )
-_INDEX_MAPS = (sp.Min, sp.Max, sp.Abs, sp.Mod)
-
-
-def index_maps(form) -> dict:
-    """Per neighbour axis k: (f, a) where K carries δ(q_k, f) and f is an index map of the affine tap
-    position a (a clamp, a reflection …); axes read at the tap position itself are absent."""
-    out = {}
-    for d in sp.sympify(form.kernel_body).atoms(sp.KroneckerDelta):
-        for q, f in (d.args, d.args[::-1]):
-            if q in form.neighbour and f.has(*_INDEX_MAPS):
-                k = form.neighbour.index(q)
-                axis, p = form.omega.axes[k], form.position[k]
-                inner = [n for n in sp.preorder_traversal(f) if not n.has(*_INDEX_MAPS) and _is_tap(n, axis, p)]
-                if inner:
-                    out[k] = (f, inner[0])
-    return out
-
-
-def _is_tap(node, axis, p) -> bool:
-    """node = s·p + δ·u − P for a single variable u: the window's tap position."""
-    rest = sp.expand(node - axis.offset(p, 0))
-    syms = rest.free_symbols
-    return len(syms) == 1 and sp.expand(rest - axis.dilation * next(iter(syms))) == 0
-
-
 def _name(form, op, k, f, a) -> tuple:
     """(name, description, shapes confirmed) of axis k's map, or (None, None, n) if it matches none."""
     axis, p = form.omega.axes[k], form.position[k]

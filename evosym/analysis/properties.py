@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..codegen.plan import channel_block, channel_factor, group_structure
-from ..codegen.taps import collapse_deltas, tap_kernel
-from .border import border, index_maps
+from ..codegen.taps import index_maps, interior_kernel, tap_kernel
+from .border import border
 from ..ir.neighbourhood import Global, Window
 from ..ir.symbols import size_value
 from ..ir.tensors import definitions_read
@@ -196,11 +196,7 @@ def _shared(op, form, defs) -> Property:
     maps = index_maps(form)
     interior = False   # free of p once the padding's index maps are the identity (inside the input)
     if free and maps:
-        ranges = {s_: (lo, hi) for s_, lo, hi in op.lhs_ranges()}
-        ranges[form.channel] = (0, form.channel_hi)
-        ranges.update({u: (0, hi) for u, hi in zip(taps.taps, taps.tap_hi)})
-        inner = collapse_deltas(taps.expr.xreplace({f: a for f, a in maps.values()}), ranges)
-        interior = not (inner.free_symbols & set(form.position))
+        interior = not (interior_kernel(op, form, taps, maps).free_symbols & set(form.position))
     # confirm: K̂(p, u) is the same exact polynomial for every output position p
     ok, lhs = True, {s: hi for s, _, hi in op.lhs_ranges()}
     for config in op.grid:

@@ -29,13 +29,14 @@ import sympy as sp
 from ..errors import EvosymError
 from ..ir.evolution import EvolutionForm
 from ..ir.neighbourhood import Global, Window, WindowAxis
+from ..ir.padding import PADDING_MAPS
 from ..ir.tensors import Definition, definitions_read
 from ..proof.proof import CheckedProof
 from ..printers.expr import text
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
 from .softmax import rewrite_softmax
-from .taps import TapKernel, collapse_deltas, tap_kernel
+from .taps import TapKernel, index_maps, interior_kernel, tap_kernel
 from .torchexpr import GridCompiler, Program, py_name
 
 
@@ -500,24 +501,14 @@ def _padded(op, form, taps: TapKernel):
     """(torch padding mode, K̂ inside the input) when every axis of K reads x through exactly the index
     map of one F.pad mode applied to the window's own tap position, and K̂ with those maps replaced
     by the identity (inside the input) collapses to a kernel free of the output position; else None."""
-    from ..analysis.border import index_maps   # (the analysis imports this module)
     maps = index_maps(form)
     if len(maps) != len(form.omega.axes):
         return None
-    modes = set()
-    for k, (f, a) in maps.items():
-        L = form.omega.axes[k].length
-        canonical = {"replicate": sp.Min(sp.Max(a, 0), L - 1), "reflect": (L - 1) - sp.Abs((L - 1) - sp.Abs(a))}
-        mode = [m for m, g in canonical.items() if sp.expand(g - f) == 0]
-        if not mode:
-            return None
-        modes.add(mode[0])
-    if len(modes) != 1:
+    modes = {next((m for m, fn in PADDING_MAPS.items() if sp.expand(fn(a, form.omega.axes[k].length) - f) == 0), None)
+             for k, (f, a) in maps.items()}
+    if len(modes) != 1 or None in modes:
         return None
-    ranges = {s_: (lo, hi) for s_, lo, hi in op.lhs_ranges()}
-    ranges[form.channel] = (0, form.channel_hi)
-    ranges.update({u: (0, hi) for u, hi in zip(taps.taps, taps.tap_hi)})
-    inner = collapse_deltas(taps.expr.xreplace({f: a for f, a in maps.values()}), ranges)
+    inner = interior_kernel(op, form, taps, maps)
     if inner.free_symbols & set(form.position) or inner.has(sp.Sum):
         return None
     return modes.pop(), TapKernel(inner, taps.taps, taps.tap_hi, taps.checked_shapes)

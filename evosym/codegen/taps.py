@@ -54,9 +54,9 @@ def collapse_deltas(expr: sp.Expr, ranges: dict) -> sp.Expr:
             else:
                 body = new
         out = sp.Sum(body, *kept) if kept else body
-        return _drop_true_brackets(out, ranges)
+        return drop_true_brackets(out, ranges)
     if expr.args and not isinstance(expr, (sp.Indexed, sp.Symbol)):
-        return _drop_true_brackets(expr.func(*[collapse_deltas(a, ranges) for a in expr.args]), ranges)
+        return drop_true_brackets(expr.func(*[collapse_deltas(a, ranges) for a in expr.args]), ranges)
     return expr
 
 
@@ -79,7 +79,7 @@ def _collapse_one(body, var, lo, hi):
     return None
 
 
-def _drop_true_brackets(expr, ranges):
+def drop_true_brackets(expr, ranges):
     """Replace brackets [lo ≤ e ≤ hi] and deltas δ(a, b) that hold for every admissible index by 1."""
     reps = {}
     for br in expr.atoms(InRange):
@@ -101,12 +101,49 @@ def tap_kernel(op: Operator, form: EvolutionForm, definitions: dict) -> TapKerne
     taps = tuple(sp.Symbol(t.name + "_tap", integer=True) for t in taps)
     body = form.kernel_body
     q_of_u = {q: a.offset(p, u) for q, a, p, u in zip(form.neighbour, axes, form.position, taps)}
-    ranges = {s: (lo, hi) for s, lo, hi in op.lhs_ranges()}
-    ranges[form.channel] = (0, form.channel_hi)
-    ranges.update({u: (0, a.kernel - 1) for u, a in zip(taps, axes)})
-    expr = collapse_deltas(body.xreplace(q_of_u), ranges)
+    expr = collapse_deltas(body.xreplace(q_of_u), _ranges(op, form, taps, tuple(a.kernel - 1 for a in axes)))
     shapes = _verify(op, form, definitions, expr, taps, q_of_u)
     return TapKernel(expr, taps, tuple(a.kernel - 1 for a in axes), shapes)
+
+
+def _ranges(op, form, taps, tap_hi) -> dict:
+    """The index ranges that delta collapsing may use: output indices, the channel, the taps."""
+    ranges = {s: (lo, hi) for s, lo, hi in op.lhs_ranges()}
+    ranges[form.channel] = (0, form.channel_hi)
+    ranges.update({u: (0, hi) for u, hi in zip(taps, tap_hi)})
+    return ranges
+
+
+_INDEX_MAPS = (sp.Min, sp.Max, sp.Abs, sp.Mod)
+
+
+def index_maps(form) -> dict:
+    """Per neighbour axis k: (f, a) where K carries δ(q_k, f) and f is an index map of the window's
+    tap position a (a clamp, a reflection …: a padding other than zeros); axes read at the tap
+    position itself are absent."""
+    out = {}
+    for d in sp.sympify(form.kernel_body).atoms(sp.KroneckerDelta):
+        for q, f in (d.args, d.args[::-1]):
+            if q in form.neighbour and f.has(*_INDEX_MAPS):
+                k = form.neighbour.index(q)
+                axis, p = form.omega.axes[k], form.position[k]
+                inner = [n for n in sp.preorder_traversal(f) if not n.has(*_INDEX_MAPS) and _is_tap(n, axis, p)]
+                if inner:
+                    out[k] = (f, inner[0])
+    return out
+
+
+def _is_tap(node, axis, p) -> bool:
+    """node = s·p + δ·u − P for a single variable u: the window's tap position."""
+    rest = sp.expand(node - axis.offset(p, 0))
+    syms = rest.free_symbols
+    return len(syms) == 1 and sp.expand(rest - axis.dilation * next(iter(syms))) == 0
+
+
+def interior_kernel(op, form, taps: TapKernel, maps: dict) -> sp.Expr:
+    """K̂ where every window lies inside the input: the padding's index maps ``maps`` (from
+    :func:`index_maps`) replaced by the identity, the deltas they kept then collapsed."""
+    return collapse_deltas(taps.expr.xreplace({f: a for f, a in maps.values()}), _ranges(op, form, taps.taps, taps.tap_hi))
 
 
 def _verify(op, form, definitions, expr, taps, q_of_u) -> int:

@@ -19,6 +19,7 @@ import sympy as sp
 from ..errors import EvosymError
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
+from .taps import drop_true_brackets
 
 
 def py_name(sym) -> str:
@@ -64,7 +65,7 @@ class GridCompiler:
         return self._expr(sp.sympify(expr))
 
     def compile(self, expr: sp.Expr) -> Program:
-        expr = sp.sympify(expr).xreplace({r: sp.Integer(1) for r in sp.sympify(expr).atoms(InRange) if self._always(r)})
+        expr = drop_true_brackets(sp.sympify(expr), {v: (0, n - 1) for v, n in self.bounds.items()})
         bound = sorted({l[0] for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum) for l in s.limits}, key=str)
         self.axes = self.main + tuple(bound)
         self.rank = len(self.axes)
@@ -87,11 +88,6 @@ class GridCompiler:
         return self.prog
 
     # -- helpers --------------------------------------------------------------------------
-    def _always(self, r: InRange) -> bool:
-        """[lo ≤ v ≤ hi] holds at every point of the grid: v is a grid axis 0 … n − 1 with lo ≤ 0, n − 1 ≤ hi."""
-        v, lo, hi = r.args
-        return v in self.bounds and nonnegative(-lo) and nonnegative(hi - (self.bounds[v] - 1))
-
     def _tmp(self) -> str:
         self.count += 1
         return f"{self.prefix}{self.count}"

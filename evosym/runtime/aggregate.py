@@ -295,13 +295,29 @@ def _kernel_shape(k: Kernels, a, b, sizes) -> tuple:
     return (ext["B"], ext["groups"] // ext["share"], 1, 1) + ext["taps"] + ext["out"]
 
 
-@torch.library.custom_op("evosym::correlate", mutates_args=())
-def _correlate(name: str, a: torch.Tensor, b: torch.Tensor, sizes: list[int], backend: str) -> torch.Tensor:
+def correlation(name: str, a: torch.Tensor, b: torch.Tensor, sizes, backend: str, kind: str = "backward_kernel"):
+    """A new kernel tensor from the kernels' ``kind`` call on (x = b, dy = a): the windowed correlation
+    ("backward_kernel"), or the CPU kernels' correlation with its softmax ("attend")."""
     k = kernels_for(name)
     kt = torch.empty(_kernel_shape(k, a, b, sizes), dtype=a.dtype, device=a.device)
     _check(k, b, kt, tuple(sizes), backend)
-    _call(k, "backward_kernel", b.contiguous(), a.contiguous(), kt, tuple(sizes), _layout(kt), backend)
+    _call(k, kind, b.contiguous(), a.contiguous(), kt, tuple(sizes), _layout(kt), backend)
     return kt
+
+
+def correlation_grads(ctx, dkt) -> tuple:
+    """(∂a, ∂b) of the windowed correlation for the kernel-tensor gradient ``dkt`` (None where not needed):
+    ∂a[c, p] = Σ_u dkt[g(c), u, p] · b̃[c, q(p, u)], the aggregation; ∂b its input gradient."""
+    a, b = ctx.saved_tensors[:2]
+    dkt = dkt.contiguous()
+    da = _aggregate(ctx.name, b.contiguous(), dkt, ctx.sizes, ctx.backend) if ctx.needs_input_grad[1] else None
+    db = _backward_input(ctx.name, dkt, a, ctx.sizes, ctx.backend) if ctx.needs_input_grad[2] else None
+    return da, db
+
+
+@torch.library.custom_op("evosym::correlate", mutates_args=())
+def _correlate(name: str, a: torch.Tensor, b: torch.Tensor, sizes: list[int], backend: str) -> torch.Tensor:
+    return correlation(name, a, b, sizes, backend)
 
 
 @_correlate.register_fake
@@ -316,14 +332,7 @@ def _correlate_context(ctx, inputs, output):
 
 
 def _correlate_backward(ctx, dkt):
-    a, b = ctx.saved_tensors
-    da = db = None
-    dkt = dkt.contiguous()
-    if ctx.needs_input_grad[1]:   # ∂/∂a[c, p] = Σ_u dkt[g(c), u, p] · b̃[c, q(p, u)]: the aggregation
-        da = _aggregate(ctx.name, b.contiguous(), dkt, ctx.sizes, ctx.backend)
-    if ctx.needs_input_grad[2]:   # ∂/∂b[c, q] = Σ_{p, u: q(p, u) = q} dkt[g(c), u, p] · a[c, p]: its input gradient
-        db = _backward_input(ctx.name, dkt, a, ctx.sizes, ctx.backend)
-    return None, da, db, None, None
+    return (None, *correlation_grads(ctx, dkt), None, None)
 
 
 _correlate.register_autograd(_correlate_backward, setup_context=_correlate_context)

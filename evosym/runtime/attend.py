@@ -14,27 +14,19 @@ from __future__ import annotations
 
 import torch
 
-from . import aggregate as _agg   # (called through the module, so that tests can intercept its kernel calls)
-from .aggregate import _backend, _check, _kernel_shape, _kernels_real, _layout, _prepared, kernels_for
+from .aggregate import _backend, _kernel_shape, _kernels_real, _prepared, correlation, correlation_grads, kernels_for
 
 
 def _softmax_taps(kt: torch.Tensor, taps: int) -> torch.Tensor:
     """torch.softmax over kt's tap axes 4 … 4 + taps − 1 (adjacent in its contiguous layout)."""
-    shape = kt.shape
-    flat = kt.reshape(shape[:4] + (-1,) + shape[4 + taps:]) if kt.numel() else kt.reshape(shape[:4] + (0,) + shape[4 + taps:])
-    return torch.softmax(flat, dim=4).reshape(shape)
+    return torch.softmax(kt.flatten(4, 3 + taps), dim=4).view(kt.shape)
 
 
 @torch.library.custom_op("evosym::attend", mutates_args=())
 def _attend(name: str, a: torch.Tensor, b: torch.Tensor, sizes: list[int], backend: str) -> torch.Tensor:
-    k = kernels_for(name)
-    kt = torch.empty(_kernel_shape(k, a, b, sizes), dtype=a.dtype, device=a.device)
-    _check(k, b, kt, tuple(sizes), backend)
     if backend == "cpu":
-        _agg._call(k, "attend", b.contiguous(), a.contiguous(), kt, tuple(sizes), _layout(kt), backend)
-        return kt
-    _agg._call(k, "backward_kernel", b.contiguous(), a.contiguous(), kt, tuple(sizes), _layout(kt), backend)
-    return _softmax_taps(kt, k.dims)
+        return correlation(name, a, b, sizes, backend, kind="attend")
+    return _softmax_taps(correlation(name, a, b, sizes, backend), kernels_for(name).dims)
 
 
 @_attend.register_fake
@@ -49,16 +41,11 @@ def _attend_context(ctx, inputs, output):
 
 
 def _attend_backward(ctx, d_attn):
-    a, b, attn = ctx.saved_tensors
+    attn = ctx.saved_tensors[2]
     taps = tuple(range(4, 4 + kernels_for(ctx.name).dims))
     weighted = attn * d_attn
-    dlogits = (weighted - attn * weighted.sum(dim=taps, keepdim=True)).contiguous()   # the softmax's backward
-    da = db = None
-    if ctx.needs_input_grad[1]:
-        da = _agg._aggregate(ctx.name, b.contiguous(), dlogits, ctx.sizes, ctx.backend)
-    if ctx.needs_input_grad[2]:
-        db = _agg._backward_input(ctx.name, dlogits, a, ctx.sizes, ctx.backend)
-    return None, da, db, None, None
+    dlogits = weighted - attn * weighted.sum(dim=taps, keepdim=True)   # the softmax's backward
+    return (None, *correlation_grads(ctx, dlogits), None, None)
 
 
 _attend.register_autograd(_attend_backward, setup_context=_attend_context)
