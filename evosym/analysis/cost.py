@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..codegen.plan import channel_block, group_structure
+from ..codegen.factors import channel_block, group_structure
 from ..codegen.taps import tap_kernel
 from ..ir.neighbourhood import Window
 from ..ir.tensors import definitions_read

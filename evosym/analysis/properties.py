@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..codegen.plan import channel_block, channel_factor, group_structure
+from ..codegen.factors import channel_block, channel_factor, group_structure
 from ..codegen.taps import index_maps, interior_kernel, tap_kernel
 from .border import border
 from ..ir.neighbourhood import Global, Window

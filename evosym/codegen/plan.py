@@ -29,14 +29,15 @@ import sympy as sp
 from ..errors import EvosymError
 from ..ir.evolution import EvolutionForm
 from ..ir.neighbourhood import Global, Window, WindowAxis
-from ..ir.padding import PADDING_MAPS
-from ..ir.tensors import Definition, definitions_read
+from ..ir.tensors import Definition, definitions_read, inline_unshaped
 from ..proof.proof import CheckedProof
 from ..printers.expr import text
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
 from .softmax import rewrite_softmax
-from .taps import TapKernel, index_maps, interior_kernel, tap_kernel
+from .correlation import attends, correlation
+from .factors import channel_block, channel_factor, group_structure, padded_kernel
+from .taps import TapKernel, tap_kernel
 from .torchexpr import GridCompiler, Program, py_name
 
 
@@ -135,13 +136,10 @@ def _definitions_read(expr, defs: dict) -> list:
 
 def _inline(expr, defs: dict):
     """Reads of definitions without a shape replaced by their bodies (repeatedly)."""
-    for _ in range(len(defs) + 1):
-        reps = {r: defs[str(r.base.label)].instantiate(r.indices) for r in expr.atoms(sp.Indexed)
-                if str(r.base.label) in defs and defs[str(r.base.label)].shape is None}
-        if not reps:
-            return expr
-        expr = expr.xreplace(reps)
-    raise EvosymError("code generation: definitions refer to each other in a cycle")
+    try:
+        return inline_unshaped(expr, defs)
+    except ValueError as exc:
+        raise EvosymError(f"code generation: {exc}") from None
 
 
 def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx, softmaxes: dict) -> list:
@@ -171,56 +169,6 @@ def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx, so
 
 def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_")) + "Evolution"
-
-
-def group_structure(expr, c, o):
-    """(C_g, O_g, rest) if expr = δ(⌊c/C_g⌋, ⌊o/O_g⌋)·rest (also δ(c, ⌊o/M⌋): C_g = 1), else None."""
-    factors = list(expr.args) if isinstance(expr, sp.Mul) else [expr]
-    for k, f in enumerate(factors):
-        if not isinstance(f, sp.KroneckerDelta):
-            continue
-        sides = {}
-        for a in f.args:
-            for var in (c, o):
-                if a == var:
-                    sides[var] = sp.Integer(1)
-                elif isinstance(a, sp.floor):
-                    num, den = sp.fraction(sp.together(a.args[0]))
-                    if num == var:
-                        sides[var] = den
-        if set(sides) == {c, o}:
-            return sides[c], sides[o], sp.Mul(*(factors[:k] + factors[k + 1:]))
-    return None
-
-
-def channel_block(rest, o, c):
-    """k when ``rest`` reads the channels o, c only through ⌊o/k⌋ or ⌊c/k⌋ (one k), else None: a kernel
-    shared by each block of k channels (involution's groups)."""
-    floors = [f for f in rest.atoms(sp.floor) if f.args[0].free_symbols & {o, c}]
-    dens = set()
-    for f in floors:
-        num, den = sp.fraction(sp.together(f.args[0]))
-        if num not in (o, c) or den.free_symbols & {o, c}:
-            return None
-        dens.add(den)
-    if len(dens) != 1 or rest.xreplace({f: sp.Dummy() for f in floors}).free_symbols & {o, c}:
-        return None
-    return dens.pop()
-
-
-def channel_factor(expr, c, o, sizes):
-    """(M, S) when expr = M(o, c)·S with M the only part that reads the input channel c (M mentions no
-    index but o and c) and S free of c: the kernel is a spatial map per output channel times a channel
-    map (attention's A_h(p, q)·W_v[o, c]); else None."""
-    factors = list(expr.args) if isinstance(expr, sp.Mul) else [expr]
-
-    def indices(f):   # symbols of f other than tensor names
-        return {s for s in f.free_symbols if isinstance(s, sp.Symbol)} - {r.base.label for r in f.atoms(sp.Indexed)}
-    mixing = [f for f in factors if c in indices(f)]
-    if not mixing or any(indices(f) - {o, c} - set(sizes) for f in mixing):
-        return None
-    rest = [f for f in factors if c not in indices(f)]
-    return sp.Mul(*mixing), sp.Mul(*rest)
 
 
 def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=None, grouped: bool = True) -> Plan:
@@ -301,83 +249,11 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic, defs)
     if plan.aggregated and not glob:
         for name, _, _, var, _ in plan.definitions:
-            corr = _correlation(defs[name], _inline(defs[name].body, defs), op, form, plan, tensors, pyx)
+            corr = correlation(defs[name], _inline(defs[name].body, defs), op, form, plan, tensors, pyx)
             if corr is not None:
                 plan.correlations[var] = corr
-        _attends(plan, softmaxes, defs)
+        attends(plan, softmaxes, defs)
     return plan
-
-
-def _attends(plan: Plan, softmaxes: dict, defs: dict) -> None:
-    """A softmax over exactly the tap axes of a windowed correlation whose logits nothing else reads:
-    the kernels compute both in one call (``evosym::attend``), and the logits are never a tensor."""
-    var_of = {name: var for name, _, _, var, _ in plan.definitions}
-    for name, sm in softmaxes.items():
-        corr = plan.correlations.get(var_of.get(sm.logits))
-        if corr is None or name not in var_of:
-            continue
-        taps = [k for k, axis in enumerate(corr["permute"]) if 2 <= axis < 2 + plan.dims]   # logits axes that are taps
-        readers = [n for n in var_of if n not in (name, sm.logits) and sm.logits in
-                   {str(r.base.label) for r in _inline(defs[n].body, defs).atoms(sp.Indexed)}]
-        if taps != list(range(sm.first, sm.first + sm.count)) or readers:
-            continue
-        plan.attends[var_of[name]] = corr
-        corr["attend"] = var_of[name]
-
-
-def _correlation(d, body, op, form, plan, tensors, pyx):
-    """How the generated kernels compute definition ``d`` when it is a windowed correlation over the
-    aggregation's own window and kernel blocks (attention logits), else None:
-
-        d[b, g, p…, u…] = α · Σ_{e<k} a[b, g·k + e, p…] · b̃[b, g·k + e, s·p + δ·u − P …]
-
-    with k the block of channels that shares one kernel, a and b̃ channels-first tensors (b̃ zero
-    outside its shape) and α free of every index. That is the aggregation's kernel gradient with
-    dy = a and x = b̃; its gradients are the aggregation itself and its input gradient.
-    """
-    groups, og, cg, share = plan.channel_map
-    if og != 1 or cg != 1 or d.shape is None:
-        return None
-    sums = [f for f in sp.Mul.make_args(body) if isinstance(f, sp.Sum)]
-    scale = sp.Mul(*[f for f in sp.Mul.make_args(body) if not isinstance(f, sp.Sum)])
-    if len(sums) != 1 or len(sums[0].limits) != 1 or scale.atoms(sp.Indexed) or scale.free_symbols & set(d.params):
-        return None
-    e, lo, hi = sums[0].limits[0]
-    reads = sp.Mul.make_args(sums[0].function)
-    if lo != 0 or sp.simplify(hi + 1 - share) != 0 or len(reads) != 2 or not all(isinstance(r, sp.Indexed) for r in reads):
-        return None
-    dims = plan.dims
-    for a_read, b_read in (reads, reads[::-1]):
-        names = str(a_read.base.label), str(b_read.base.label)
-        if not all(n in tensors for n in names) or len(a_read.indices) != 2 + dims or len(b_read.indices) != 2 + dims:
-            continue
-        (bsym, ch, *pos), (bsym2, ch2, *qpos) = a_read.indices, b_read.indices
-        if bsym != bsym2 or ch != ch2 or bsym not in d.params or not all(p in d.params for p in pos):
-            continue
-        gsyms = [g for g in ch.free_symbols if g in d.params]
-        if len(gsyms) != 1 or sp.expand(ch - gsyms[0] * share - e) != 0:
-            continue
-        taps = []
-        for a, p, q in zip(form.omega.axes, pos, qpos):
-            us = [u for u in sp.sympify(q).free_symbols if u in d.params and u != p]
-            if len(us) != 1 or sp.expand(q - a.offset(p, us[0])) != 0:
-                break
-            taps.append(us[0])
-        if len(taps) != dims or len({bsym, gsyms[0], *pos, *taps}) != len(d.params):
-            continue
-        batch, channels = op.output.shape[op.lhs_indices.index(op.batch)], groups * cg
-        want_a = (batch, channels) + tuple(op.output.shape[op.lhs_indices.index(p)] for p in form.position)
-        want_b = (batch, channels) + tuple(a.length for a in form.omega.axes)
-        ext = dict(zip(d.params, d.shape))
-        got = ([ext[bsym], ext[gsyms[0]]] + [ext[p] for p in pos] + [ext[u] for u in taps],
-               [batch, groups / share] + list(want_a[2:]) + [a.kernel for a in form.omega.axes])
-        if any(sp.simplify(sp.sympify(x) - y) != 0 for pair in ((tensors[names[0]][2], want_a), (tensors[names[1]][2], want_b),
-                                                               got) for x, y in zip(*pair)):
-            continue
-        order = [bsym, gsyms[0], *taps, *pos]   # the kernel tensor's axes (its o', c' axes dropped)
-        return {"a": tensors[names[0]][0], "b": tensors[names[1]][0], "scale": pyx(scale),
-                "permute": [order.index(p) for p in d.params], "text": f"{names[0]} ⋆ {names[1]}"}
-    return None
 
 
 def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_generic, defs):
@@ -403,7 +279,7 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
              ("shared across space (K̂ is free of the output position)" if shared else
               "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else "position-specific")]
-    padded = _padded(op, form, taps) if not force_generic and static and channels_first else None
+    padded = padded_kernel(op, form, taps) if not force_generic and static and channels_first else None
     if padded is not None:   # K reads x through a torch padding's index map: pad first, then a static, shared kernel
         plan.pad_mode, native = padded   # (the generic path keeps the true K̂)
         khat, free_of_p, shared = native.expr, True, True
@@ -495,23 +371,6 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     plan.path = "generic-window"
     plan.reason = "; ".join(facts) + " → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum"
     plan.bias = bias_native or None
-
-
-def _padded(op, form, taps: TapKernel):
-    """(torch padding mode, K̂ inside the input) when every axis of K reads x through exactly the index
-    map of one F.pad mode applied to the window's own tap position, and K̂ with those maps replaced
-    by the identity (inside the input) collapses to a kernel free of the output position; else None."""
-    maps = index_maps(form)
-    if len(maps) != len(form.omega.axes):
-        return None
-    modes = {next((m for m, fn in PADDING_MAPS.items() if sp.expand(fn(a, form.omega.axes[k].length) - f) == 0), None)
-             for k, (f, a) in maps.items()}
-    if len(modes) != 1 or None in modes:
-        return None
-    inner = interior_kernel(op, form, taps, maps)
-    if inner.free_symbols & set(form.position) or inner.has(sp.Sum):
-        return None
-    return modes.pop(), TapKernel(inner, taps.taps, taps.tap_hi, taps.checked_shapes)
 
 
 def _premix(plan, op, form, taps: TapKernel, tensors, local_sizes, inputs, defs, channels_first):

@@ -1,0 +1,79 @@
+"""Structural factors of the tap kernel K̂ that the lowerings rely on: the group delta, kernels
+shared by blocks of channels, a channel map times a spatial map, and a torch padding's index map.
+
+Each recogniser answers from the symbolic K̂ (so the answer holds for every size) or None.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..ir.padding import PADDING_MAPS
+from .taps import TapKernel, index_maps, interior_kernel
+
+
+def group_structure(expr, c, o):
+    """(C_g, O_g, rest) if expr = δ(⌊c/C_g⌋, ⌊o/O_g⌋)·rest (also δ(c, ⌊o/M⌋): C_g = 1), else None."""
+    factors = list(expr.args) if isinstance(expr, sp.Mul) else [expr]
+    for k, f in enumerate(factors):
+        if not isinstance(f, sp.KroneckerDelta):
+            continue
+        sides = {}
+        for a in f.args:
+            for var in (c, o):
+                if a == var:
+                    sides[var] = sp.Integer(1)
+                elif isinstance(a, sp.floor):
+                    num, den = sp.fraction(sp.together(a.args[0]))
+                    if num == var:
+                        sides[var] = den
+        if set(sides) == {c, o}:
+            return sides[c], sides[o], sp.Mul(*(factors[:k] + factors[k + 1:]))
+    return None
+
+
+def channel_block(rest, o, c):
+    """k when ``rest`` reads the channels o, c only through ⌊o/k⌋ or ⌊c/k⌋ (one k), else None: a kernel
+    shared by each block of k channels (involution's groups)."""
+    floors = [f for f in rest.atoms(sp.floor) if f.args[0].free_symbols & {o, c}]
+    dens = set()
+    for f in floors:
+        num, den = sp.fraction(sp.together(f.args[0]))
+        if num not in (o, c) or den.free_symbols & {o, c}:
+            return None
+        dens.add(den)
+    if len(dens) != 1 or rest.xreplace({f: sp.Dummy() for f in floors}).free_symbols & {o, c}:
+        return None
+    return dens.pop()
+
+
+def channel_factor(expr, c, o, sizes):
+    """(M, S) when expr = M(o, c)·S with M the only part that reads the input channel c (M mentions no
+    index but o and c) and S free of c: the kernel is a spatial map per output channel times a channel
+    map (attention's A_h(p, q)·W_v[o, c]); else None."""
+    factors = list(expr.args) if isinstance(expr, sp.Mul) else [expr]
+
+    def indices(f):   # symbols of f other than tensor names
+        return {s for s in f.free_symbols if isinstance(s, sp.Symbol)} - {r.base.label for r in f.atoms(sp.Indexed)}
+    mixing = [f for f in factors if c in indices(f)]
+    if not mixing or any(indices(f) - {o, c} - set(sizes) for f in mixing):
+        return None
+    rest = [f for f in factors if c not in indices(f)]
+    return sp.Mul(*mixing), sp.Mul(*rest)
+
+
+def padded_kernel(op, form, taps: TapKernel):
+    """(torch padding mode, K̂ inside the input) when every axis of K reads x through exactly the index
+    map of one F.pad mode applied to the window's own tap position, and K̂ with those maps replaced
+    by the identity (inside the input) collapses to a kernel free of the output position; else None."""
+    maps = index_maps(form)
+    if len(maps) != len(form.omega.axes):
+        return None
+    modes = {next((m for m, fn in PADDING_MAPS.items() if sp.expand(fn(a, form.omega.axes[k].length) - f) == 0), None)
+             for k, (f, a) in maps.items()}
+    if len(modes) != 1 or None in modes:
+        return None
+    inner = interior_kernel(op, form, taps, maps)
+    if inner.free_symbols & set(form.position) or inner.has(sp.Sum):
+        return None
+    return modes.pop(), TapKernel(inner, taps.taps, taps.tap_hi, taps.checked_shapes)
