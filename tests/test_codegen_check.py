@@ -89,6 +89,27 @@ def test_canary_global_kernel_transposed():
         assert good.ok, good.text()
 
 
+def test_mhsa_post_mix_lowering_and_canaries():
+    """MHSA lowers as: heads aggregated with the value projection first, then the output projection
+    as a channel map (post-mix), β = b_O + W_O·b_V. Canaries: a transposed W_O in K̂, and the
+    template's post-mix applied with the transposed matrix, each fail the check."""
+    cp = catalogue.load("mhsa").proof().check()
+    op = cp.operator
+    plan = make_plan(cp)
+    assert plan.path == "premix-global" and plan.postmix is not None and plan.global_omega
+    assert not plan.kernels_default and "then P applied as a channel map" in plan.reason
+
+    def transpose(expr):
+        return expr.xreplace({r: r.base[r.indices[::-1]] for r in expr.atoms(sp.Indexed) if str(r.base) == "WO"})
+    bad = check_operator("mhsa", source=render_torch(make_plan(cp, mutate_kernel=transpose), op.torch_binding),
+                         variants=0, gradients=False)
+    assert not bad.ok and "✗ torch.float64 auto" in bad.text()
+    source = render_torch(plan, op.torch_binding)
+    assert source.count("    y = torch.matmul(post2.expand(") == 2   # the post-mix of both paths
+    source = source.replace("    y = torch.matmul(post2.expand(", "    y = torch.matmul(post2.t().expand(")
+    assert not check_operator("mhsa", source=source, variants=0, gradients=False).ok
+
+
 @pytest.mark.parametrize("old, new", [
     ("windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)", "windows.unfold(2 + axis, K_, s_)"),      # dilation lost
     ("dilation=dilation, groups=", "dilation=stride, groups="),                                      # wrong argument

@@ -88,3 +88,19 @@ def test_division_by_a_symbolic_value_is_opaque_but_exact():
     v = ev().evaluate(e, {})
     assert P.has_opaque(v)
     assert equal(v, ev().evaluate(W[0] * (W[1] + 1) ** -1, {}))
+
+
+def test_exact_quotients_cancel_only_when_the_numerator_is_a_multiple():
+    """Σ exp(ℓ_q)·(1/Σ exp(ℓ_q)) = 1 and (Σ exp)·w/(Σ exp) = w cancel exactly; a numerator that is not
+    D times a polynomial (one exp term missing, or an extra constant) is left alone, so the bounded
+    comparison cannot call unequal values equal."""
+    e1, e2 = P.opaque("exp", P.Poly.atom(("T", "l", (0,)))), P.opaque("exp", P.Poly.atom(("T", "l", (1,))))
+    w = P.Poly.atom(("T", "w", (0,)))
+    den = P.add(e1, e2)
+    inv = P.opaque("inv", den)
+    assert P.cancel_quotients(P.mul(den, inv)) == 1
+    assert P.cancel_quotients(P.mul(P.mul(den, w), inv)) == w
+    assert P.cancel_quotients(P.add(P.mul(e1, inv), P.mul(P.mul(e2, inv), 2))) != 1
+    assert P.cancel_quotients(P.mul(e1, inv)) == P.mul(e1, inv)
+    assert P.cancel_quotients(P.mul(P.add(den, 1), inv)) != 1
+    assert equal(P.mul(den, inv), 1) and not equal(P.mul(e1, inv), 1)

@@ -93,3 +93,61 @@ def test_more_rules_hold_on_more_shapes(path, grid):
     shapes = [{by_name[k]: v for k, v in g.items()} for g in grid]
     cp = mod.proof().check(grid=shapes)
     assert cp.ok, cp.failures()
+
+
+def test_mhsa_rules_hold_on_more_shapes():
+    """split-sum and softmax-sums-to-one (general) agree exactly at shapes beyond the catalogue grid."""
+    mod = catalogue.load("mhsa")
+    by_name = {str(s): s for s, _ in mod.operator.sizes}
+    grid = [{"B": 1, "N": 3, "d": 1, "H": 1, "W": 2}, {"B": 1, "N": 2, "d": 2, "H": 2, "W": 1},
+            {"B": 2, "N": 1, "d": 1, "H": 2, "W": 2}]
+    cp = mod.proof().check(grid=[{by_name[k]: v for k, v in g.items()} for g in grid], reference=False)
+    assert cp.ok, cp.failures()
+    assert {"split-sum", "softmax-sums-to-one"} <= {s.rule for s in cp.steps if s.check.general}
+
+
+def _mhsa_at_softmax_step():
+    """MHSA's derivation up to the bias term Σ_q A[…, q] that softmax-sums-to-one removes."""
+    mod = catalogue.load("mhsa")
+    d = Derivation(mod.operator)
+    for step in mod.proof().steps:
+        if step.rule == "softmax-sums-to-one":
+            return mod, d, step
+        d.apply(step.rule, **step.kwargs)
+    raise AssertionError("no softmax step")
+
+
+def test_softmax_sums_to_one_refuses_other_sums():
+    """Only the sum over exactly the normalised axes is 1: summing over one of the two key axes, or
+    over a definition that is not a softmax, is refused."""
+    mod, d, step = _mhsa_at_softmax_step()
+    n3, m3 = step.kwargs["over"]
+    with pytest.raises(RuleError, match="not exactly"):
+        d.apply("softmax-sums-to-one", name="attn", over=[n3])
+    with pytest.raises(RuleError, match="must be one read of the definition"):
+        d.apply("softmax-sums-to-one", name="logit", over=[n3, m3])
+    d.apply("softmax-sums-to-one", name="attn", over=[n3, m3])   # the real use goes through
+
+
+def test_softmax_over_a_shorter_range_is_refused(tmp_path):
+    """A denominator that sums over fewer keys than the attention then reads is not a softmax over
+    those keys: the rule refuses, so the derivation cannot claim Σ_q A = 1."""
+    src = (Path(__file__).resolve().parent.parent / "derivations/mhsa.py").read_text()
+    src = src.replace("from ._conv import", "from evosym.derivations._conv import")
+    src = src.replace("(n2, 0, W_ - 1), (m2, 0, H - 1))", "(n2, 0, W_ - 1), (m2, 0, H - 2))")
+    path = tmp_path / "mhsa_short_softmax.py"
+    path.write_text(src)
+    with pytest.raises(RuleError, match="not the sum over the axes"):
+        catalogue.load(str(path)).proof()
+
+
+def test_split_sum_needs_fresh_names():
+    mod, d, _ = _mhsa_at_softmax_step()
+    fresh = Derivation(mod.operator)
+    steps = mod.proof().steps
+    for step in steps[:3]:
+        fresh.apply(step.rule, **step.kwargs)
+    c2 = next(v for v, _ in steps[3].kwargs["rename"])
+    i = mod.operator.position[0]
+    fresh.apply("split-sum", over=c2, rename=[(c2, i)])
+    assert not fresh.steps[-1].obligations[-1].proved   # i is the output position: not fresh, not general

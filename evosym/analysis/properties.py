@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..codegen.factors import channel_block, channel_factor, group_structure
+from ..codegen.factors import channel_block, channel_factor, group_structure, head_sum
 from ..codegen.taps import index_maps, interior_kernel, tap_kernel
 from .border import border
 from ..ir.neighbourhood import Global, Window
@@ -303,11 +303,16 @@ def _channels(op, form, defs, samples) -> Property:
         value, sym = "structured", "a coupling pattern that is neither full, grouped nor depthwise"
     trivial = one_each or (grp is not None and grp[0] == 1)   # one input channel per output: rank one trivially
     per_o = None if separable or trivial or taps is None else _separable_per_output(op, form, taps, values)
+    heads = None if separable or trivial or per_o is not None else _sum_of_separable(op, form, values)
     if separable:
         value += ", separable (spatial map ⊗ channel map)"
     elif per_o is not None:
         value += f", separable per output channel ({per_o[0]} ⊗ channel map)"
         sym += f"; K̂ = {per_o[1]}"
+    elif heads is not None:
+        value += f", a sum of {text(heads[0])} separable terms (spatial map of a block of {text(heads[1])} " \
+                 "channels ⊗ channel map)"
+        sym += f"; K = {heads[2]}"
     blocks = "full at every shape" if full else ("one input channel per output channel" if one_each else "block pattern")
     everyone = _shared_by_all(form, grp, values) if grp is not None else None
     shared = _shared_by_block(op, form, defs, taps, grp) if grp is not None and taps is not None and everyone is None \
@@ -324,7 +329,9 @@ def _channels(op, form, defs, samples) -> Property:
             "; K̂ NOT equal within a block: INCONSISTENT"
     return Property("channels", value, f"symbolic: {sym}; confirmed at {len(shapes)} shapes: coupling matrix {blocks}"
                     + ("; K = A(p,q)·B(o,c) at every sampled pair" if separable else "")
-                    + ("; K(o,·,·) = A_o(p,q)·B_o(c) at every sampled pair" if per_o is not None else ""))
+                    + ("; K(o,·,·) = A_o(p,q)·B_o(c) at every sampled pair" if per_o is not None else "")
+                    + (f"; every sampled (r + 1)-minor of the (o, c) × (p, q) matrix vanishes, r = {text(heads[0])} "
+                       "at each shape (rank ≤ r)" if heads is not None else ""))
 
 
 def _shared_by_all(form, grp, values):
@@ -398,6 +405,49 @@ def _separable_per_output(op, form, taps, values):
         "a spatial map per output channel"
     names = op.display_names("text")
     return shared, f"({text(split[0], names)})·({text(split[1], names)})"
+
+
+def _sum_of_separable(op, form, values):
+    """(terms, block, K as factors) when K = Σ_{c'} P(o, c')·M(c', c)·S with S reading c' only as
+    ⌊c'/k⌋ (derived: a sum of r = extent/k separable products, one per block), confirmed by the
+    vanishing of sampled (r + 1)-minors of the (o, c) × (p, q) matrix at every grid shape; else None."""
+    o, c = form.out_channel, form.channel
+    found = head_sum(form.kernel_body, c, o, op.size_symbols())
+    if found is None:
+        return None
+    k, terms, mix_o, chan, spatial = found
+    cp = form.kernel_body.limits[0][0]
+    for (shape, b), pos in _by_sample(values).items():
+        r = size_value(terms, dict(shape))
+        chans = sorted(set().union(*[set(v) for v in pos.values()]))
+        if len(chans) > r and len(pos) > r and not _rank_at_most(pos, chans, r):
+            return None
+    names = op.display_names("text")
+    factored = f"Σ_{text(cp)} ({text(mix_o, names)})·({text(chan, names)})·({text(spatial, names)})"
+    return terms, k, factored
+
+
+def _rank_at_most(pos, chans, r) -> bool:
+    """Every sampled (r + 1)-minor of the matrix (channel key) × (p, q) vanishes, exactly."""
+    rows, cols = list(pos)[:r + 4], chans[:r + 4]
+    for ks in itertools.combinations(rows, r + 1):
+        for cs in itertools.combinations(cols, r + 1):
+            m = [[_from_key(pos[kk].get(ch)) for ch in cs] for kk in ks]
+            if not P.is_zero(P.cancel_quotients(_det(m))):
+                return False
+    return True
+
+
+def _det(m):
+    """The determinant of a small square matrix of exact values (Laplace expansion)."""
+    if len(m) == 1:
+        return m[0][0]
+    out = 0
+    for j, a in enumerate(m[0]):
+        minor = [row[:j] + row[j + 1:] for row in m[1:]]
+        term = P.mul(a, _det(minor))
+        out = P.add(out, term if j % 2 == 0 else P.neg(term))
+    return out
 
 
 def _by_sample(values):

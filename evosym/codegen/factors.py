@@ -77,3 +77,47 @@ def padded_kernel(op, form, taps: TapKernel):
     if inner.free_symbols & set(form.position) or inner.has(sp.Sum):
         return None
     return modes.pop(), TapKernel(inner, taps.taps, taps.tap_hi, taps.checked_shapes)
+
+
+def _index_symbols(f) -> set:
+    """The index symbols of f (its free symbols other than tensor names)."""
+    return {s for s in f.free_symbols if isinstance(s, sp.Symbol)} - {r.base.label for r in f.atoms(sp.Indexed)}
+
+
+def postmix_factor(expr, c, o, sizes):
+    """(c', extent, P, R) when expr = Σ_{c'=0}^{extent−1} P(o, c')·R with P the only part that reads
+    the output channel o (P mentions no index but o and c') and R free of o: the kernel is a channel
+    map applied after an aggregation whose output channel is c' (attention's output projection);
+    else None."""
+    if not isinstance(expr, sp.Sum) or len(expr.limits) != 1:
+        return None
+    cp, lo, hi = expr.limits[0]
+    if lo != 0:
+        return None
+    fs = sp.Mul.make_args(expr.function)
+    mixing = [f for f in fs if o in _index_symbols(f)]
+    if not mixing or any(_index_symbols(f) - {o, cp} - set(sizes) for f in mixing):
+        return None
+    rest = sp.Mul(*[f for f in fs if o not in _index_symbols(f)])
+    if c in _index_symbols(sp.Mul(*mixing)):
+        return None
+    return cp, hi + 1, sp.Mul(*mixing), rest
+
+
+def head_sum(expr, c, o, sizes):
+    """(k, terms, P, M, S) when expr = Σ_{c'} P(o, c')·M(c', c)·S with S reading c' only as ⌊c'/k⌋ and
+    neither o nor c: K = Σ_h S_h(p, q)·(Σ_{c' in block h} P(o, c')·M(c', c)), a sum of ``terms`` =
+    extent/k separable products (multi-head attention: one per head); else None."""
+    post = postmix_factor(expr, c, o, sizes)
+    if post is None:
+        return None
+    cp, extent, mix_o, rest = post
+    fs = sp.Mul.make_args(rest)
+    chan = [f for f in fs if c in _index_symbols(f)]
+    if not chan or any(_index_symbols(f) - {c, cp} - set(sizes) for f in chan):
+        return None
+    spatial = sp.Mul(*[f for f in fs if c not in _index_symbols(f)])
+    k = channel_block(spatial, cp, c)
+    if k is None:
+        return None
+    return k, sp.simplify(extent / k), mix_o, sp.Mul(*chan), spatial

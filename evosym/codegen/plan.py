@@ -11,7 +11,10 @@ Paths:
   ``torch.nn.functional.linear``.
 - ``premix-window``: K̂ = M(o, c)·S(b, o, p, u) with M static and S free of the input channel
   (attention: the value projection times the attention weights): v = M·x first (a 1×1 map), then
-  the generic or kernel aggregation of v with the depthwise kernel δ(c, o)·S.
+  the generic or kernel aggregation of v with the depthwise kernel δ(c, o)·S (``premix-global`` when Ω
+  is every position).
+- post-mix (combines with any aggregating path): K̂ = Σ_{c'} P(o, c')·R with P static and R free of
+  o (attention's output projection): R is lowered with c' as its output channel, then y = P·z.
 - ``generic-window``: any windowed form: K̂ compiled from SymPy over a broadcast grid, the input
   unfolded into windows (stride, dilation, zero padding), aggregated with one einsum.
 
@@ -36,7 +39,7 @@ from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
 from .softmax import rewrite_softmax
 from .correlation import attends, correlation
-from .factors import channel_block, channel_factor, group_structure, padded_kernel
+from .factors import channel_block, channel_factor, group_structure, padded_kernel, postmix_factor
 from .taps import TapKernel, tap_kernel
 from .torchexpr import GridCompiler, Program, py_name
 
@@ -99,6 +102,8 @@ class Plan:
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
     pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
+    postmix: Program | None = None                 # K̂ = Σ_c' P(o, c')·R: R aggregated (output channel c'), then y = P·z
+    postmix_text: str = ""
 
     @property
     def aggregated(self) -> bool:
@@ -111,7 +116,7 @@ class Plan:
         return self.aggregated and not self.global_omega
 
 
-AGGREGATING = ("generic-window", "premix-window", "generic-global")   # lowerings whose default path is an aggregation (generic or kernels)
+AGGREGATING = ("generic-window", "premix-window", "generic-global", "premix-global")   # lowerings whose default path is an aggregation (generic or kernels)
 
 
 def _names(plan: "Plan") -> None:
@@ -246,7 +251,11 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     _names(plan)
     plan.grouped = grouped
     plan.global_omega = glob
-    _choose(plan, op, form, taps, tensors, local_sizes, pyx, force_generic, defs)
+    inner = None if force_generic else _postmix(plan, op, form, taps, tensors, local_sizes, pyx, defs)
+    _choose(plan, op, form, inner or taps, tensors, local_sizes, pyx, force_generic, defs)
+    if inner is not None:
+        plan.reason = f"{plan.postmix_text} → R aggregated first (its output channel is c′), then P applied " \
+                      f"as a channel map, y = P·z; for R: {plan.reason}"
     if plan.aggregated and not glob:
         for name, _, _, var, _ in plan.definitions:
             corr = correlation(defs[name], _inline(defs[name].body, defs), op, form, plan, tensors, pyx)
@@ -292,7 +301,7 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
         if not force_generic and not (static and shared) else None
     _generic(plan, op, form, premixed or taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)
     if premixed is not None:
-        plan.path = "premix-window"
+        plan.path = "premix-global" if plan.global_omega else "premix-window"
         plan.reason = "; ".join(facts + [f"K̂ = ({text(plan.premix_factor[0], op.display_names('text'))})·S with S "
                                          f"free of the input channel"]) + \
             " → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v" + \
@@ -371,6 +380,27 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     plan.path = "generic-window"
     plan.reason = "; ".join(facts) + " → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum"
     plan.bias = bias_native or None
+
+
+def _postmix(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, defs):
+    """K̂ = Σ_{c'} P(o, c')·R with P static and R free of o, channels first, c' ranging over the output
+    channels (attention's output projection): y = P·z with z the aggregation of the kernel R (o := c').
+    Sets the postmix program and returns the tap kernel R, or None when the form does not factor so."""
+    c, o = form.channel, form.out_channel
+    found = postmix_factor(taps.expr, c, o, op.size_symbols())
+    layout = [r[0] for r in plan.value_layout] == ["batch", "channel"] + ["position"] * plan.dims and \
+        [r[0] for r in plan.output_layout] == ["batch", "out"] + ["position"] * plan.dims
+    if found is None or not layout:
+        return None
+    cp, extent, mix, rest = found
+    inputs = {t.name for t in op.tensors if t.role == "input"}
+    if _reads(mix, defs) & inputs or sp.simplify(extent - plan_out_channels(op)) != 0:
+        return None
+    comp = GridCompiler((o, cp), {o: plan.channels_out, cp: plan.channels_out}, tensors, local_sizes, prefix="post")
+    plan.postmix = comp.compile(mix)
+    names = op.display_names("text")
+    plan.postmix_text = f"K̂ = Σ_{text(cp)} P·R with P = {text(mix, names)} static and R free of the output channel"
+    return TapKernel(rest.xreplace({cp: o}), taps.taps, taps.tap_hi, taps.checked_shapes)
 
 
 def _premix(plan, op, form, taps: TapKernel, tensors, local_sizes, inputs, defs, channels_first):

@@ -30,10 +30,13 @@ def show(v) -> str:
 
 
 def equal(a, b) -> bool:
-    """Exact equality of two evaluated values (SymPy decides when opaque atoms are involved)."""
+    """Exact equality of two evaluated values (exact quotients cancelled first; SymPy decides what is left
+    when opaque atoms are involved)."""
     if a == b:
         return True
     if P.has_opaque(a) or P.has_opaque(b):
+        if P.is_zero(P.cancel_quotients(P.sub(a, b))):   # exact: N/D with N = D·Q is Q
+            return True
         return sp.simplify(P.to_sympy(a) - P.to_sympy(b)) == 0
     return False
 

@@ -154,3 +154,43 @@ def to_sympy(v) -> sp.Expr:
 
 def has_opaque(v) -> bool:
     return isinstance(v, Poly) and any(a[0] in ("F", "N") for m in v.terms for a in m)
+
+
+def _without(mono: tuple, part: tuple):
+    """``mono`` with the multiset ``part`` removed, or None when ``part`` is not inside it."""
+    rest = list(mono)
+    for a in part:
+        if a not in rest:
+            return None
+        rest.remove(a)
+    return tuple(rest)
+
+
+def cancel_quotients(v):
+    """``v`` with every N·(1/D) replaced by Q where N = D·Q exactly (a softmax's Σ exp(ℓ)/Σ exp(ℓ) = 1).
+
+    Q is a guess (the terms of N divided by one term of D) that counts only after the exact
+    product D·Q is compared with N, so the rewrite is an identity wherever D ≠ 0.
+    """
+    if not isinstance(v, Poly):
+        return v
+    invs = {a for m in v.terms for a in m if a[0] == "F" and a[1] == "inv"}
+    for a in sorted(invs):
+        with_a = {m: c for m, c in v.terms.items() if m.count(a) == 1}
+        num = _normal({_without(m, (a,)): c for m, c in with_a.items()})
+        den = _normal(dict(a[2][0]))
+        lead = next(((m, c) for m, c in sorted(_terms(den).items()) if m), None)
+        if lead is None:
+            continue
+        guess = {}
+        for m, c in _terms(num).items():
+            rest = _without(m, lead[0])
+            if rest is not None:
+                guess[rest] = guess.get(rest, 0) + c / lead[1]
+        q = _normal(guess)
+        if mul(den, q) == num:
+            kept = {m: c for m, c in v.terms.items() if m not in with_a}
+            v = add(_normal(kept), q)
+            if not isinstance(v, Poly):
+                return v
+    return v

@@ -145,3 +145,49 @@ class ReindexSum(Rule):
         limits = [(v, a.xreplace(sub), b.xreplace(sub)) for v, a, b in limits]
         limits[pos] = (new, sp.expand(new_lo), sp.expand(new_hi))
         return Application(replace_node(expr, node, sp.Sum(body, *limits)), obligations)
+
+
+@register
+class SplitSum(Rule):
+    """Split a sum over an addition (linearity): Σ_a g·(f₁ + … + f_n) = Σ_a g·f₁ + … + Σ_a g·f_n for a finite range of a; the copies of the nest that do not read the value tensor bind fresh names (a renaming of bound variables).
+
+    ``over`` names a variable of the nest whose summand is a product with exactly one sum of
+    terms as a factor (a projection with a bias, for instance); ``rename`` maps the nest's
+    variables to fresh names for the terms that do not read the value tensor, so that every
+    bound variable of the result stays unique.
+    """
+
+    name = "split-sum"
+    preconditions = ("the summand is a product with exactly one addition among its factors",
+                     "the new names are fresh and distinct")
+
+    def apply(self, expr, ctx: Context, *, over, rename=()) -> Application:
+        node, _ = find_sum(expr, over)
+        fs = factors(node.function)
+        adds = [f for f in fs if isinstance(f, sp.Add)]
+        if len(adds) != 1:
+            raise RuleError(f"split-sum: the summand of the sum over {over} has {len(adds)} additions among its "
+                            "factors; exactly one is needed")
+        rest = list(fs)
+        rest.remove(adds[0])
+        g = sp.Mul(*rest)
+        rename = dict(rename)
+        nest = [l[0] for l in node.limits]
+        if set(rename) - set(nest):
+            raise RuleError(f"split-sum: rename must map variables of the nest ({', '.join(map(str, nest))})")
+        taken = set(bound_variables(expr)) | set(ctx.ranges) | set(ctx.sizes) | expr.free_symbols
+        fresh = len(set(rename.values())) == len(rename) and not (set(rename.values()) & taken)
+        terms = []
+        for t in adds[0].args:
+            reads_value = any(str(r.base.label) == ctx.value for r in t.atoms(sp.Indexed))
+            sub = {} if reads_value else rename
+            limits = [(sub.get(v, v), lo.xreplace(sub), hi.xreplace(sub)) for v, lo, hi in node.limits]
+            terms.append(sp.Sum((g * t).xreplace(sub), *limits))
+        copies = sum(1 for t in adds[0].args if not any(str(r.base.label) == ctx.value for r in t.atoms(sp.Indexed)))
+        if copies > 1 and rename:
+            raise RuleError("split-sum: more than one term needs fresh names; split them one at a time")
+        obligations = (Obligation("{} is one addition of {} terms", True, "structure checked",
+                                  (adds[0], sp.Integer(len(adds[0].args)))),
+                       Obligation("the names {} are fresh and distinct", fresh, "not bound or free here" if fresh
+                                  else "already used or repeated", (sp.Tuple(*rename.values()),)))
+        return Application(replace_node(expr, node, sp.Add(*terms)), obligations)
