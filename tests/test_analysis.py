@@ -60,6 +60,11 @@ def props(name):
     ("mhsa", {"kernel": "dynamic, from pairs (p, q) and a global pool and a local pool at p", "space": "position-specific",
               "channels": "full mixing, a sum of N separable terms (spatial map of a block of d channels ⊗ channel map)",
               "Ω": "global, |Ω| = H·W", "border": "none (global)"}),
+    ("gcn", {"kernel": "static", "space": "position-specific", "channels": "full mixing, separable (spatial map ⊗ channel map)",
+             "Ω": "global, |Ω| = N", "border": "none (global)"}),
+    ("spectral_graph_conv", {"kernel": "static", "space": "position-specific", "Ω": "global, |Ω| = N",
+                             "channels": "depthwise (output channel o reads input channel o), separable (spatial map ⊗ "
+                                         "channel map), one kernel shared by all channels"}),
     ("token_mixing", {"kernel": "static", "space": "position-specific", "Ω": "global, |Ω| = N",
                       "channels": "depthwise (output channel o reads input channel o), separable (spatial map ⊗ "
                                   "channel map), one kernel shared by all channels", "border": "none (global)"}),
@@ -137,7 +142,7 @@ def test_changing_the_kernel_source_changes_the_table():
 
 
 CONVS = ["conv1d", "conv2d", "conv2d_same", "conv2d_reflect", "conv2d_replicate", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
-         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "token_mixing", "mhsa"]
+         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "token_mixing", "mhsa", "gcn", "spectral_graph_conv"]
 
 
 @pytest.mark.parametrize("name", CONVS)
@@ -194,6 +199,11 @@ def _torch_module(op, env):
     if op.name == "local_attention":   # query, key and value 1×1 convs without bias
         C = names["N"] * names["d"]
         return torch.nn.ModuleList([torch.nn.Conv2d(C, C, 1, bias=False) for _ in range(3)])
+    if op.name == "gcn":   # the weight (C × O) and the bias; the adjacency is a buffer of the layer
+        return torch.nn.ParameterList([torch.zeros(names["N"], names["N"]), torch.zeros(names["C"], names["O"]),
+                                       torch.zeros(names["O"])])
+    if op.name == "spectral_graph_conv":   # the eigenbasis U (N × N) and the filter g (N)
+        return torch.nn.ParameterList([torch.zeros(names["N"], names["N"]), torch.zeros(names["N"])])
     if op.name == "mhsa":   # nn.MultiheadAttention: in-projection (3C × C, bias) and output projection (bias)
         return torch.nn.MultiheadAttention(names["N"] * names["d"], names["N"])
     if op.name == "dynamic_dwconv":   # DynamicDWConv: the same generator to C·K² values, plus a per-channel bias

@@ -89,6 +89,34 @@ def test_canary_global_kernel_transposed():
         assert good.ok, good.text()
 
 
+def test_gcn_separable_matmul_lowering_and_canary():
+    """GCN lowers to two matrix products (x·W, then Â along the nodes), Â computed from A by its
+    definition; a transposed Â (A is not symmetric in the check's random inputs) fails the check."""
+    cp = catalogue.load("gcn").proof().check()
+    op = cp.operator
+    plan = make_plan(cp)
+    assert plan.path == "native-matmul" and plan.channel_weight is not None and "separable" in plan.reason
+
+    def transpose(expr):
+        return expr.xreplace({r: r.base[r.indices[::-1]] for r in expr.atoms(sp.Indexed) if str(r.base) == "Ahat"})
+    bad = check_operator("gcn", source=render_torch(make_plan(cp, mutate_kernel=transpose), op.torch_binding),
+                         variants=0, gradients=False)
+    assert not bad.ok and "✗ torch.float64 auto" in bad.text()
+
+
+def test_a_non_negative_tensor_is_drawn_non_negative():
+    """GCN's adjacency is declared non-negative; every check draws it so (else the degree can be ≤ 0
+    and D̃^(−1/2) undefined), and a wrong domain name is refused."""
+    from evosym.ir.tensors import TensorDecl
+    op = catalogue.load("gcn").operator
+    assert op.tensor("A").domain == "nonnegative"
+    from evosym.codegen.check import _tensors
+    t = _tensors(op, {s: 3 for s, _ in op.sizes}, torch.float64, "cpu", torch.Generator().manual_seed(0))
+    assert (t["A"] >= 0).all() and (t["x"] < 0).any()
+    with pytest.raises(ValueError, match="domain must be one of"):
+        TensorDecl("A", (2,), "parameter", domain="positive")
+
+
 def test_mhsa_post_mix_lowering_and_canaries():
     """MHSA lowers as: heads aggregated with the value projection first, then the output projection
     as a channel map (post-mix), β = b_O + W_O·b_V. Canaries: a transposed W_O in K̂, and the

@@ -31,7 +31,8 @@ from evosym.runtime import build as build_mod
 from cli_helpers import run_cli
 from golden import assert_committed_current
 
-NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω", "mhsa": "global Ω"}   # refused by the kernel targets
+NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω", "mhsa": "global Ω", "gcn": "global Ω",
+               "spectral_graph_conv": "global Ω"}   # refused by the kernel targets
 WINDOWED = [n for n in catalogue.catalogue_names() if n not in NOT_LOWERED]
 CXX = shutil.which(os.environ.get("CXX") or "c++") is not None
 needs_cxx = pytest.mark.skipif(not CXX, reason="no C++ compiler: the CPU kernels are not built here")

@@ -28,7 +28,8 @@ from evosym.runtime.build import ptxas_report
 from cli_helpers import run_cli
 from golden import assert_committed_current
 
-NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω", "mhsa": "global Ω"}   # refused by the kernel targets
+NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω", "mhsa": "global Ω", "gcn": "global Ω",
+               "spectral_graph_conv": "global Ω"}   # refused by the kernel targets
 WINDOWED = [n for n in catalogue.catalogue_names() if n not in NOT_LOWERED]
 HOST = shutil.which(os.environ.get("CXX", "c++")) is not None
 NVCC = shutil.which("nvcc") is not None

@@ -19,6 +19,7 @@ import torch
 from .. import catalogue
 from ..errors import EvosymError
 from ..ir.operator import format_sizes
+from ..ir.tensors import in_domain
 from .check import bind, load_source
 from .plan import make_plan
 from .render import render_torch
@@ -113,7 +114,7 @@ def prepare(name: str, device: str, sizes=None) -> Setup:
     env = {k: int(v) for k, v in bench.items()}
     shapes = op.shapes_at(env)
     g = torch.Generator().manual_seed(0)
-    t = {x.name: torch.randn(shapes[x.name], generator=g).to(device) for x in op.tensors}
+    t = {x.name: in_domain(x, torch.randn(shapes[x.name], generator=g)).to(device) for x in op.tensors}
     return Setup(op, plan, gen, getattr(gen, plan.func_name), env, t)
 
 

@@ -28,6 +28,7 @@ import torch
 from .. import catalogue
 from ..errors import EvosymError
 from ..ir.operator import Operator, format_sizes
+from ..ir.tensors import in_domain
 from ..ir.symbols import size_value
 from .plan import Plan, make_plan
 from .render import render_torch
@@ -178,7 +179,7 @@ def _tensors(op, env, dtype, device, gen, integer=False):
             v = torch.randint(-3, 4, shapes[t.name], generator=gen).to(dtype)
         else:
             v = torch.randn(shapes[t.name], generator=gen, dtype=torch.float64).to(dtype)
-        out[t.name] = v.to(device)
+        out[t.name] = in_domain(t, v).to(device)
     return out
 
 

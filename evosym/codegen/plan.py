@@ -102,6 +102,7 @@ class Plan:
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
     pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
+    channel_weight: Program | None = None          # native-matmul of a separable K̂ = M(o, c)·S: M on (o, c)
     postmix: Program | None = None                 # K̂ = Σ_c' P(o, c')·R: R aggregated (output channel c'), then y = P·z
     postmix_text: str = ""
 
@@ -283,7 +284,7 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     channels_last = [r[0] for r in plan.value_layout] == ["batch"] + ["position"] * plan.dims + ["channel"] and \
         [r[0] for r in plan.output_layout] == ["batch"] + ["position"] * plan.dims + ["out"]
     plan.static, plan.shared = static, shared
-    plan.integer_kernel = _integer_valued(khat)
+    plan.integer_kernel = all(_integer_valued(e) for e in [khat] + [d.body for d in _definitions_read(khat, defs)])
     bias_native = _native_bias(op, form)
     facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
              ("shared across space (K̂ is free of the output position)" if shared else
@@ -321,6 +322,23 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
             extent = {p: plan.out_lengths[0], u: pyx(axes[0].kernel)}
             plan.weight = GridCompiler((p, u), extent, tensors, local_sizes, prefix="w").compile(mix)
             plan.weight_axes, plan.weight_shape = [str(p), str(u)], [extent[p], extent[u]]
+            plan.bias = bias_native or None
+            return
+        sep = channel_factor(khat, c, o, op.size_symbols()) if grp is None else None
+        if not force_generic and static and plan.dims == 1 and sep is not None and (channels_first or channels_last) \
+                and not (sep[1].free_symbols & {c, o, form.batch}) and not (sep[0].free_symbols & {form.batch}):
+            # separable: a channel map M[o, c] times one matrix S[p, q] for every channel (GCN): two matrix products
+            p, u = form.position[0], taps.taps[0]
+            mix, spatial = sep
+            plan.path = "native-matmul"
+            plan.reason = "; ".join(facts + [f"separable: K̂ = ({text(mix, op.display_names('text'))})·S with S free of "
+                                             "the channels"]) + \
+                " → the channel map first (torch.matmul over the channels), then torch.matmul with S along the positions"
+            extent = {p: plan.out_lengths[0], u: pyx(axes[0].kernel)}
+            plan.weight = GridCompiler((p, u), extent, tensors, local_sizes, prefix="w").compile(spatial)
+            plan.weight_axes, plan.weight_shape = [str(p), str(u)], [extent[p], extent[u]]
+            plan.channel_weight = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes,
+                                               prefix="m").compile(mix)
             plan.bias = bias_native or None
             return
         # otherwise no native op aggregates a whole axis with a position-specific map: the generic path

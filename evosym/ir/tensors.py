@@ -30,6 +30,14 @@ class _Indexable:
         return self.base[idx]
 
 
+DOMAINS = ("real", "nonnegative")
+
+
+def in_domain(t, values):
+    """Random ``values`` (a NumPy array or a torch tensor) moved into the tensor's domain."""
+    return abs(values) if t.domain == "nonnegative" else values
+
+
 @dataclass(frozen=True)
 class TensorDecl(_Indexable):
     """A tensor with a role, a symbolic shape, and optional display names."""
@@ -41,10 +49,13 @@ class TensorDecl(_Indexable):
     latex: str | None = None
     text: str | None = None
     torch_name: str | None = None   # the attribute name in the traditional torch module ("weight")
+    domain: str = "real"            # "nonnegative": every check draws |random| (an adjacency, a variance)
 
     def __post_init__(self):
         if self.role not in ROLES:
             raise ValueError(f"tensor {self.name!r}: role must be one of {ROLES}, not {self.role!r}")
+        if self.domain not in DOMAINS:
+            raise ValueError(f"tensor {self.name!r}: domain must be one of {DOMAINS}, not {self.domain!r}")
         object.__setattr__(self, "shape", tuple(sp.sympify(s) for s in self.shape))
 
     @property

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir.operator import Operator, format_sizes
+from ..ir.tensors import in_domain
 from .bounded import ExpressionFailure, env_of, evaluate_everywhere, index_text, output_points
 from . import poly as P
 from .evaluate import Evaluator
@@ -46,7 +47,7 @@ def check_reference(op: Operator, grid=None, definitions=None, seed: int = 0) ->
     for config in grid:
         env = env_of(config)
         shapes = op.shapes_at(env)
-        arrays = {t.name: rng.integers(-3, 4, size=shapes[t.name]).astype(np.int64) for t in op.tensors}
+        arrays = {t.name: in_domain(t, rng.integers(-3, 4, size=shapes[t.name]).astype(np.int64)) for t in op.tensors}
         ev = Evaluator(shapes, defs, leaf=lambda tensor, idx: int(arrays[tensor][idx]))
         points = output_points(op, env)
         try:
@@ -69,7 +70,7 @@ def check_reference(op: Operator, grid=None, definitions=None, seed: int = 0) ->
             if (ref[pt] != v) if exact else not abs(float(ref[pt]) - v) <= RTOL * max(1.0, abs(v)):
                 return CheckResult(name, False, "bounded", "the traditional form differs from the reference",
                                    Counterexample(format_sizes(env), index_text(op, pt), f"traditional form = {v}",
-                                                  f"{op.reference_name} = {ref[pt]:g}", f"integer inputs in [-3, 3], seed {seed}"))
+                                                  f"{op.reference_name} = {ref[pt]:g}", f"integer inputs in [-3, 3] ([0, 3] for non-negative tensors), seed {seed}"))
     how = "exactly" if not inexact else f"exactly where integer-valued, within {RTOL:g} relative elsewhere"
     return CheckResult(name, True, "bounded", f"traditional form equals {op.reference_name} {how}, on random integer "
                        f"inputs (seed {seed}) at {len(grid)} shapes")

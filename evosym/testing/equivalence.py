@@ -9,6 +9,7 @@ import torch
 
 from ..codegen.torchexpr import py_name
 from ..errors import EvosymError
+from ..ir.tensors import in_domain
 from .diagnose import diagnose
 from .setup import as_dtype, mapped_weights, module_sizes, proven
 
@@ -74,7 +75,7 @@ def _compare(p, candidate, weights, env, dtype, seed, report, gradients):
     names = {py_name(s): v for s, v in env.items()}
     shapes = op.shapes_at(env)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(shapes[op.value], generator=gen, dtype=torch.float64).to(dtype)
+    x = in_domain(op.tensor(op.value), torch.randn(shapes[op.value], generator=gen, dtype=torch.float64)).to(dtype)
     cand = as_dtype(candidate, dtype)
     w = {k: (v.detach().to(dtype) if v is not None else torch.zeros(shape_of(plan, k, names), dtype=dtype))
          for k, v in mapped_weights(p, cand, weights, dtype).items()}
