@@ -11,13 +11,13 @@ SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "^": r"\^{}", "{": r"\{", "}":
            "%": r"\%", "&": r"\&", "$": r"\textdollar{}", "~": r"\textasciitilde{}"}
 MATH = {"Σ": r"\Sigma", "δ": r"\delta", "Ω": r"\Omega", "α": r"\alpha", "β": r"\beta", "γ": r"\gamma",
         "θ": r"\theta", "λ": r"\lambda", "μ": r"\mu", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi", "ω": r"\omega",
-        "ε": r"\varepsilon", "ρ": r"\rho", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "⌊": r"\lfloor", "⌋": r"\rfloor",
+        "ε": r"\varepsilon", "ρ": r"\rho", "ℓ": r"\ell", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "⌊": r"\lfloor", "⌋": r"\rfloor",
         "⌈": r"\lceil", "⌉": r"\rceil", "·": r"\cdot", "−": "-", "∈": r"\in", "∉": r"\notin", "⊆": r"\subseteq",
         "∩": r"\cap", "∪": r"\cup", "×": r"\times", "→": r"\to", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow",
         "∀": r"\forall", "∃": r"\exists", "√": r"\surd", "∞": r"\infty", "⊙": r"\odot", "⊗": r"\otimes",
-        "²": "^2", "³": "^3", "₀": "_0", "₁": "_1", "₂": "_2", "₃": "_3", "ₙ": "_n", "ₖ": "_k", "ᵢ": "_i", "<": "<", ">": ">", "|": "|"}
+        "²": "^2", "³": "^3", "ᵀ": "^T", "₀": "_0", "₁": "_1", "₂": "_2", "₃": "_3", "ₙ": "_n", "ₖ": "_k", "ᵢ": "_i", "<": "<", ">": ">", "|": "|"}
 TEXT = {"…": r"\ldots{}", "—": "---", "–": "--", "’": "'", "“": "``", "”": "''", "✓": r"$\checkmark$",
-        "✗": r"$\times$", "̃": ""}
+        "✗": r"$\times$", "̃": "", "̂": "", "Â": r"\^{A}", "Ã": r"\~{A}"}
 
 
 def tex_escape(text: str) -> str:
