@@ -154,6 +154,17 @@ def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid,
         notes=tuple(notes))
 
 
+def padded_conv2d_shapes(fam: ConvFamily) -> dict:
+    """bench, figure and grid of a 2-D padding-mode convolution (dilation 1). The grid keeps 2P ≤ K − 1,
+    so every padded read lands inside the window of the same output position (Ω is the window)."""
+    return dict(
+        bench=fam.config(B=8, G=1, C_g=16, O_g=16, L=(32, 32), K=(3, 3), P=(1, 1)),
+        figure=fam.config(G=1, C_g=1, O_g=1, L=(6, 6), K=(3, 3), P=(1, 1)),
+        grid=[fam.config(G=1, C_g=2, O_g=2, L=(5, 4), K=(3, 3), P=(1, 1)),
+              fam.config(G=1, C_g=1, O_g=2, L=(4, 6), K=(3, 4), P=(1, 1), s=(2, 1)),
+              fam.config(B=2, G=2, C_g=1, O_g=1, L=(3, 5), K=(3, 5), P=(1, 2), s=(1, 2))])
+
+
 def conv_derive(fam: ConvFamily, d: Derivation) -> None:
     """The convolution family's proof: unfold padding, reindex channels and positions, name K."""
     d.apply("unfold-definition", name="x_pad")

@@ -11,7 +11,7 @@ clipped to the input, which the support check confirms. With more padding the re
 window (the mirror of a far tap lies beyond it) and Ω would have to be larger.
 """
 
-from ._conv import ConvFamily, conv_derive, conv_operator
+from ._conv import ConvFamily, conv_derive, conv_operator, padded_conv2d_shapes
 
 _F = ConvFamily(2, fixed={"delta": 1}, padding_mode="reflect")
 
@@ -23,13 +23,7 @@ OPERATOR = conv_operator(
                 "are contiguous blocks. As an Evolution form the kernel gathers, at output positions near the border, "
                 "the weights of the taps that fall outside onto the input position they read: position-specific there.",
     reference_name="torch.nn.functional.pad (mode='reflect') + torch.nn.functional.conv2d",
-    bench=_F.config(B=8, G=1, C_g=16, O_g=16, L=(32, 32), K=(3, 3), P=(1, 1)),
-    figure=_F.config(G=1, C_g=1, O_g=1, L=(6, 6), K=(3, 3), P=(1, 1)),
-    grid=[
-        _F.config(G=1, C_g=2, O_g=2, L=(5, 4), K=(3, 3), P=(1, 1)),
-        _F.config(G=1, C_g=1, O_g=2, L=(4, 6), K=(3, 4), P=(1, 1), s=(2, 1)),
-        _F.config(B=2, G=2, C_g=1, O_g=1, L=(3, 5), K=(3, 5), P=(1, 2), s=(1, 2)),
-    ],
+    **padded_conv2d_shapes(_F),
 )
 
 

@@ -199,7 +199,7 @@ def _torch_module(op, env):
     if op.name == "local_attention":   # query, key and value 1×1 convs without bias
         C = names["N"] * names["d"]
         return torch.nn.ModuleList([torch.nn.Conv2d(C, C, 1, bias=False) for _ in range(3)])
-    if op.name == "gcn":   # the weight (C × O) and the bias; the adjacency is a buffer of the layer
+    if op.name == "gcn":   # adjacency (N × N, a parameter of the operator: graph libraries pass it as an input), weight, bias
         return torch.nn.ParameterList([torch.zeros(names["N"], names["N"]), torch.zeros(names["C"], names["O"]),
                                        torch.zeros(names["O"])])
     if op.name == "spectral_graph_conv":   # the eigenbasis U (N × N) and the filter g (N)

@@ -415,8 +415,7 @@ def _sum_of_separable(op, form, values):
     found = head_sum(form.kernel_body, c, o, op.size_symbols())
     if found is None:
         return None
-    k, terms, mix_o, chan, spatial = found
-    cp = form.kernel_body.limits[0][0]
+    k, terms, cp, mix_o, chan, spatial = found
     for (shape, b), pos in _by_sample(values).items():
         r = size_value(terms, dict(shape))
         chans = sorted(set().union(*[set(v) for v in pos.values()]))

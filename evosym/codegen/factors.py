@@ -52,13 +52,10 @@ def channel_factor(expr, c, o, sizes):
     index but o and c) and S free of c: the kernel is a spatial map per output channel times a channel
     map (attention's A_h(p, q)·W_v[o, c]); else None."""
     factors = list(expr.args) if isinstance(expr, sp.Mul) else [expr]
-
-    def indices(f):   # symbols of f other than tensor names
-        return {s for s in f.free_symbols if isinstance(s, sp.Symbol)} - {r.base.label for r in f.atoms(sp.Indexed)}
-    mixing = [f for f in factors if c in indices(f)]
-    if not mixing or any(indices(f) - {o, c} - set(sizes) for f in mixing):
+    mixing = [f for f in factors if c in _index_symbols(f)]
+    if not mixing or any(_index_symbols(f) - {o, c} - set(sizes) for f in mixing):
         return None
-    rest = [f for f in factors if c not in indices(f)]
+    rest = [f for f in factors if c not in _index_symbols(f)]
     return sp.Mul(*mixing), sp.Mul(*rest)
 
 
@@ -105,7 +102,7 @@ def postmix_factor(expr, c, o, sizes):
 
 
 def head_sum(expr, c, o, sizes):
-    """(k, terms, P, M, S) when expr = Σ_{c'} P(o, c')·M(c', c)·S with S reading c' only as ⌊c'/k⌋ and
+    """(k, terms, c', P, M, S) when expr = Σ_{c'} P(o, c')·M(c', c)·S with S reading c' only as ⌊c'/k⌋ and
     neither o nor c: K = Σ_h S_h(p, q)·(Σ_{c' in block h} P(o, c')·M(c', c)), a sum of ``terms`` =
     extent/k separable products (multi-head attention: one per head); else None."""
     post = postmix_factor(expr, c, o, sizes)
@@ -120,4 +117,4 @@ def head_sum(expr, c, o, sizes):
     k = channel_block(spatial, cp, c)
     if k is None:
         return None
-    return k, sp.simplify(extent / k), mix_o, sp.Mul(*chan), spatial
+    return k, sp.simplify(extent / k), cp, mix_o, sp.Mul(*chan), spatial

@@ -279,10 +279,7 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     axes = omega.axes
     plan.window = {"kernel": [pyx(a.kernel) for a in axes], "stride": [pyx(a.stride) for a in axes],
                    "dilation": [pyx(a.dilation) for a in axes], "padding": [pyx(a.padding) for a in axes]}
-    channels_first = [r[0] for r in plan.value_layout] == ["batch", "channel"] + ["position"] * plan.dims and \
-        [r[0] for r in plan.output_layout] == ["batch", "out"] + ["position"] * plan.dims
-    channels_last = [r[0] for r in plan.value_layout] == ["batch"] + ["position"] * plan.dims + ["channel"] and \
-        [r[0] for r in plan.output_layout] == ["batch"] + ["position"] * plan.dims + ["out"]
+    channels_first, channels_last = _layouts(plan)
     plan.static, plan.shared = static, shared
     plan.integer_kernel = all(_integer_valued(e) for e in [khat] + [d.body for d in _definitions_read(khat, defs)])
     bias_native = _native_bias(op, form)
@@ -310,35 +307,25 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
         return
     c, o = form.channel, form.out_channel
     if plan.global_omega:
-        grp = group_structure(khat, c, o)
-        mix = grp[2] if grp is not None and grp[:2] == (1, 1) else None
-        if not force_generic and static and plan.dims == 1 and mix is not None and (channels_first or channels_last) \
-                and not (mix.free_symbols & {c, o, form.batch}):
-            # depthwise, one matrix M[p, q] for every channel (token mixing): a matrix product along the positions
+        matmul = None if force_generic or not static or plan.dims != 1 or not (channels_first or channels_last) \
+            else _matmul_factors(khat, c, o, form.batch, op.size_symbols())
+        if matmul is not None:
+            # one matrix S[p, q] for every channel (token mixing), after a channel map M[o, c] when separable (GCN)
+            spatial, mix = matmul
             p, u = form.position[0], taps.taps[0]
             plan.path = "native-matmul"
-            plan.reason = "; ".join(facts + ["depthwise, the rest of K̂ reads no channel: one matrix M[p, q] for every "
-                                             "channel"]) + " → torch.matmul with M along the position axis"
-            extent = {p: plan.out_lengths[0], u: pyx(axes[0].kernel)}
-            plan.weight = GridCompiler((p, u), extent, tensors, local_sizes, prefix="w").compile(mix)
-            plan.weight_axes, plan.weight_shape = [str(p), str(u)], [extent[p], extent[u]]
-            plan.bias = bias_native or None
-            return
-        sep = channel_factor(khat, c, o, op.size_symbols()) if grp is None else None
-        if not force_generic and static and plan.dims == 1 and sep is not None and (channels_first or channels_last) \
-                and not (sep[1].free_symbols & {c, o, form.batch}) and not (sep[0].free_symbols & {form.batch}):
-            # separable: a channel map M[o, c] times one matrix S[p, q] for every channel (GCN): two matrix products
-            p, u = form.position[0], taps.taps[0]
-            mix, spatial = sep
-            plan.path = "native-matmul"
-            plan.reason = "; ".join(facts + [f"separable: K̂ = ({text(mix, op.display_names('text'))})·S with S free of "
-                                             "the channels"]) + \
-                " → the channel map first (torch.matmul over the channels), then torch.matmul with S along the positions"
+            if mix is None:
+                plan.reason = "; ".join(facts + ["depthwise, the rest of K̂ reads no channel: one matrix M[p, q] for "
+                                                 "every channel"]) + " → torch.matmul with M along the position axis"
+            else:
+                plan.reason = "; ".join(facts + [f"separable: K̂ = ({text(mix, op.display_names('text'))})·S with S free "
+                                                 "of the channels"]) + \
+                    " → the channel map first (torch.matmul over the channels), then torch.matmul with S along the positions"
+                plan.channel_weight = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors,
+                                                   local_sizes, prefix="m").compile(mix)
             extent = {p: plan.out_lengths[0], u: pyx(axes[0].kernel)}
             plan.weight = GridCompiler((p, u), extent, tensors, local_sizes, prefix="w").compile(spatial)
             plan.weight_axes, plan.weight_shape = [str(p), str(u)], [extent[p], extent[u]]
-            plan.channel_weight = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes,
-                                               prefix="m").compile(mix)
             plan.bias = bias_native or None
             return
         # otherwise no native op aggregates a whole axis with a position-specific map: the generic path
@@ -406,9 +393,7 @@ def _postmix(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, defs):
     Sets the postmix program and returns the tap kernel R, or None when the form does not factor so."""
     c, o = form.channel, form.out_channel
     found = postmix_factor(taps.expr, c, o, op.size_symbols())
-    layout = [r[0] for r in plan.value_layout] == ["batch", "channel"] + ["position"] * plan.dims and \
-        [r[0] for r in plan.output_layout] == ["batch", "out"] + ["position"] * plan.dims
-    if found is None or not layout:
+    if found is None or not _layouts(plan)[0]:
         return None
     cp, extent, mix, rest = found
     inputs = {t.name for t in op.tensors if t.role == "input"}
@@ -437,6 +422,27 @@ def _premix(plan, op, form, taps: TapKernel, tensors, local_sizes, inputs, defs,
     plan.premix = comp.compile(mix)
     plan.premix_factor = (mix, rest)
     return TapKernel(sp.KroneckerDelta(c, o) * rest, taps.taps, taps.tap_hi, taps.checked_shapes)
+
+
+def _matmul_factors(khat, c, o, batch, sizes):
+    """(S, None) when K̂ = δ(c, o)·S with S reading no channel and no batch (one matrix for every channel);
+    (S, M) when K̂ = M(o, c)·S with S free of the channels and the batch and M free of the batch
+    (separable); else None. The caller requires K̂ static and one position axis."""
+    grp = group_structure(khat, c, o)
+    if grp is not None:
+        rest = grp[2]
+        return (rest, None) if grp[:2] == (1, 1) and not (rest.free_symbols & {c, o, batch}) else None
+    sep = channel_factor(khat, c, o, sizes)
+    if sep is None or sep[1].free_symbols & {c, o, batch} or sep[0].free_symbols & {batch}:
+        return None
+    return sep[1], sep[0]
+
+
+def _layouts(plan) -> tuple[bool, bool]:
+    """(channels first, channels last): v and y both (B, C, L…), or both (B, L…, C)."""
+    v, y, pos = [r[0] for r in plan.value_layout], [r[0] for r in plan.output_layout], ["position"] * plan.dims
+    return (v == ["batch", "channel"] + pos and y == ["batch", "out"] + pos,
+            v == ["batch"] + pos + ["channel"] and y == ["batch"] + pos + ["out"])
 
 
 def _pointwise(axes) -> bool:

@@ -177,14 +177,13 @@ class SplitSum(Rule):
             raise RuleError(f"split-sum: rename must map variables of the nest ({', '.join(map(str, nest))})")
         taken = set(bound_variables(expr)) | set(ctx.ranges) | set(ctx.sizes) | expr.free_symbols
         fresh = len(set(rename.values())) == len(rename) and not (set(rename.values()) & taken)
+        reads_value = [any(str(r.base.label) == ctx.value for r in t.atoms(sp.Indexed)) for t in adds[0].args]
         terms = []
-        for t in adds[0].args:
-            reads_value = any(str(r.base.label) == ctx.value for r in t.atoms(sp.Indexed))
-            sub = {} if reads_value else rename
+        for t, keeps_names in zip(adds[0].args, reads_value):
+            sub = {} if keeps_names else rename
             limits = [(sub.get(v, v), lo.xreplace(sub), hi.xreplace(sub)) for v, lo, hi in node.limits]
             terms.append(sp.Sum((g * t).xreplace(sub), *limits))
-        copies = sum(1 for t in adds[0].args if not any(str(r.base.label) == ctx.value for r in t.atoms(sp.Indexed)))
-        if copies > 1 and rename:
+        if reads_value.count(False) > 1 and rename:
             raise RuleError("split-sum: more than one term needs fresh names; split them one at a time")
         obligations = (Obligation("{} is one addition of {} terms", True, "structure checked",
                                   (adds[0], sp.Integer(len(adds[0].args)))),
