@@ -40,8 +40,9 @@ class ConvFamily:
                  padding_mode: str = "zeros"):
         """``same``: PyTorch's padding='same' (stride 1; ⌊δ(K−1)/2⌋ zeros on the left, the rest on the
         right; the output as long as the input). ``padding_mode``: PyTorch's padding_mode, "zeros",
-        "replicate" (a position outside reads the nearest edge) or "reflect" (the mirror image, the
-        edge not repeated; PyTorch requires P < L)."""
+        "replicate" (a position outside reads the nearest edge), "reflect" (the mirror image, the
+        edge not repeated; PyTorch requires P < L) or "circular" (m mod L: the input wraps around;
+        PyTorch requires P ≤ L)."""
         if padding_mode not in MODES:
             raise ValueError(f"padding_mode must be one of {', '.join(MODES)}, not {padding_mode!r}")
         fixed = dict(fixed or {})
@@ -99,7 +100,8 @@ class ConvFamily:
         return tuple(s * p + d * u - P for s, p, d, u, P in zip(self.s, self.p, self.dil, self.u, self.P))
 
     def window(self) -> Window:
-        return Window(tuple(WindowAxis(K, s, d, P, L) for K, s, d, P, L in zip(self.K, self.s, self.dil, self.P, self.L)))
+        wrap = self.mode == "circular"   # Ω continues on the other side; every other mode clips it to the input
+        return Window(tuple(WindowAxis(K, s, d, P, L, wrap) for K, s, d, P, L in zip(self.K, self.s, self.dil, self.P, self.L)))
 
     def config(self, **kw) -> dict:
         """A grid shape from keyword sizes; per-axis values as tuples (``K=(3, 2)``)."""
@@ -128,7 +130,8 @@ def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid,
                            sp.Mul(*[InRange(q, 0, L - 1) for q, L in zip(fam.q, fam.L)]) * x[(fam.b, fam.c) + fam.q],
                            "zero-padded input: x inside the input, 0 outside", latex=r"\tilde{x}", text="x\u0303")
     else:
-        where = {"replicate": "the nearest edge", "reflect": "the mirror image across the edge (edge not repeated)"}
+        where = {"replicate": "the nearest edge", "reflect": "the mirror image across the edge (edge not repeated)",
+                 "circular": "the input continued periodically (position m reads m mod L)"}
         x_pad = Definition("x_pad", (fam.b, fam.c) + fam.q, x[(fam.b, fam.c) + fam.read(fam.q)],
                            f"{fam.mode}-padded input: x inside the input, {where[fam.mode]} outside",
                            latex=r"\tilde{x}", text="x\u0303")

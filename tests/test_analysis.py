@@ -57,6 +57,10 @@ def props(name):
     ("conv2d_reflect", {"kernel": "static", "space": "shared across space away from the border (position-specific "
                                                      "where the window leaves the input)",
                         "border": "reflect padding (a tap outside reads its mirror image, the edge not repeated)"}),
+    ("conv2d_circular", {"kernel": "static", "space": "shared across space", "channels": "grouped (contiguous blocks)",
+                         "Ω": "local window, |Ω| ≤ K_h·K_w", "border": "circular padding (a tap outside wraps around)"}),
+    ("fourier_conv1d", {"kernel": "static", "space": "shared across space", "channels": "full mixing",
+                        "Ω": "local window, |Ω| ≤ K", "border": "circular padding (a tap outside wraps around)"}),
     ("mhsa", {"kernel": "dynamic, from pairs (p, q) and a global pool and a local pool at p", "space": "position-specific",
               "channels": "full mixing, a sum of N separable terms (spatial map of a block of d channels ⊗ channel map)",
               "Ω": "global, |Ω| = H·W", "border": "none (global)"}),
@@ -141,11 +145,11 @@ def test_changing_the_kernel_source_changes_the_table():
     assert (centre.get("kernel"), centre.get("space")) != (pooled.get("kernel"), pooled.get("space"))
 
 
-CONVS = ["conv1d", "conv2d", "conv2d_same", "conv2d_reflect", "conv2d_replicate", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
+CONVS = ["conv1d", "conv2d", "conv2d_same", "conv2d_reflect", "conv2d_replicate", "conv2d_circular", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
          "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "token_mixing", "mhsa", "gcn", "spectral_graph_conv"]
 
 
-@pytest.mark.parametrize("name", CONVS)
+@pytest.mark.parametrize("name", CONVS + ["fourier_conv1d"])   # (FFTs are not counted by the FLOP counter)
 def test_parameter_count_matches_the_torch_module(name):
     mod = catalogue.load(name)
     op = mod.operator
@@ -204,6 +208,8 @@ def _torch_module(op, env):
                                        torch.zeros(names["O"])])
     if op.name == "spectral_graph_conv":   # the eigenbasis U (N × N) and the filter g (N)
         return torch.nn.ParameterList([torch.zeros(names["N"], names["N"]), torch.zeros(names["N"])])
+    if op.name == "fourier_conv1d":   # the convolution it computes: nn.Conv1d(C, O, K, padding_mode='circular')
+        return torch.nn.Conv1d(names["C"], names["O"], names["K"], padding_mode="circular")
     if op.name == "mhsa":   # nn.MultiheadAttention: in-projection (3C × C, bias) and output projection (bias)
         return torch.nn.MultiheadAttention(names["N"] * names["d"], names["N"])
     if op.name == "dynamic_dwconv":   # DynamicDWConv: the same generator to C·K² values, plus a per-channel bias

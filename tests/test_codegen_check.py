@@ -71,6 +71,22 @@ def test_canary_padding_mode_lowering():
     assert not report.ok and "✗ torch.float64 auto" in report.text() and "✗ torch.float64 generic" not in report.text()
 
 
+def test_canary_circular_window_lowering():
+    """conv2d_circular: both paths pad circularly (the native one through F.pad, the generic one builds
+    its windows so); zero padding on either path must fail the check."""
+    cp = catalogue.load("conv2d_circular").proof().check()
+    plan = make_plan(cp)
+    assert plan.path == "native-conv" and plan.pad_mode == "circular" and plan.wrap
+    good = render_torch(plan, cp.operator.torch_binding)
+    native = good.replace('mode="circular")\n', 'mode="constant")\n', 1)
+    generic = good.replace('windows = F.pad(xc, pad, mode="circular")', 'windows = F.pad(xc, pad)')
+    assert native != good and generic != good
+    for source, path in ((native, "auto"), (generic, "generic")):
+        report = check_operator("conv2d_circular", source=source, variants=0, gradients=False, checked=cp)
+        assert not report.ok and f"✗ torch.float64 {path}" in report.text(), path
+    assert check_operator("conv2d_circular", source=good, variants=0, gradients=False, checked=cp).ok
+
+
 def test_canary_global_kernel_transposed():
     """Token mixing with W[q, p] for W[p, q], on its native-matmul path and on the generic-global one:
     the check must fail on both; the right kernel passes on both."""

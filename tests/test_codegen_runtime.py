@@ -22,6 +22,8 @@ TRADITIONAL = [
     ("conv2d", "Conv2dEvolution", lambda: torch.nn.Conv2d(6, 4, (3, 2), stride=(2, 1), padding=(1, 2), dilation=(1, 3), groups=2), (2, 6, 9, 8)),
     ("conv2d", "Conv2dEvolution", lambda: torch.nn.Conv2d(3, 5, 3, padding="valid", bias=False), (1, 3, 7, 6)),
     ("conv2d_same", "Conv2dSameEvolution", lambda: torch.nn.Conv2d(4, 6, (4, 3), padding="same", dilation=(1, 2), groups=2), (2, 4, 7, 6)),
+    ("conv2d_circular", "Conv2dCircularEvolution", lambda: torch.nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(2, 1), groups=2,
+                                                                           padding_mode="circular"), (2, 4, 7, 5)),
     ("conv3d", "Conv3dEvolution", lambda: torch.nn.Conv3d(2, 4, (2, 3, 1), stride=(1, 2, 1), padding=(1, 0, 2)), (1, 2, 5, 7, 4)),
     ("depthwise_conv2d", "DepthwiseConv2dEvolution", lambda: torch.nn.Conv2d(3, 6, 3, padding=1, groups=3), (2, 3, 8, 5)),
     ("pointwise_conv2d", "PointwiseConv2dEvolution", lambda: torch.nn.Conv2d(4, 6, 1, stride=2, groups=2), (2, 4, 7, 6)),

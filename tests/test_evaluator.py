@@ -104,3 +104,24 @@ def test_exact_quotients_cancel_only_when_the_numerator_is_a_multiple():
     assert P.cancel_quotients(P.mul(e1, inv)) == P.mul(e1, inv)
     assert P.cancel_quotients(P.mul(P.add(den, 1), inv)) != 1
     assert equal(P.mul(den, inv), 1) and not equal(P.mul(e1, inv), 1)
+
+
+def test_roots_of_unity_are_exact():
+    """e^{2πi·n/L} evaluates in the cyclotomic field: the sum over a period is 0 (or L), conjugates
+    invert, and tensor entries times roots cancel exactly."""
+    k, n = index("k"), index("n")
+    L = size("L")
+    ev = Evaluator({"x": (3,)}, {})
+    orth = ev.compile(sp.Sum(sp.exp(2 * sp.pi * sp.I * k * n / L), (k, 0, L - 1)))
+    for order in (1, 2, 3, 4, 5, 6, 12):
+        assert [orth({L: order, n: v}) for v in range(-order, 2 * order)] == \
+            [order if v % order == 0 else 0 for v in range(-order, 2 * order)]
+    unit = ev.compile(sp.exp(2 * sp.pi * sp.I * n / L) * sp.conjugate(sp.exp(2 * sp.pi * sp.I * n / L)))
+    assert unit({L: 7, n: 3}) == 1
+    x = sp.IndexedBase("x")
+    mixed = ev.compile(x[0] * sp.exp(2 * sp.pi * sp.I * n / L) + x[0] * sp.exp(-2 * sp.pi * sp.I * n / L))
+    assert mixed({L: 4, n: 1}) == 0                     # i + (−i)
+    assert P.is_zero(P.sub(mixed({L: 3, n: 1}), P.neg(P.Poly.atom(("T", "x", (0,))))))   # ζ + ζ² = −1
+    assert ev.compile(sp.exp(2 * sp.pi * sp.I * n / L))({L: 5, n: 2}) != ev.compile(sp.exp(2 * sp.pi * sp.I * n / L))({L: 5, n: 3})
+    with pytest.raises(ValueError, match="opaque"):   # e^(x) of a symbolic entry: its conjugate is not guessed
+        P.conjugate(P.opaque("exp", P.Poly.atom(("T", "x", (0,)))))

@@ -36,3 +36,34 @@ def test_kernel_one_axes_print_as_points():
     om = Window((WindowAxis(1, s, 1, 0, H), WindowAxis(K, 1, 1, P, W_)))
     text = om.text((i, j), TextExprPrinter())
     assert text.startswith("{(i·s, ") and "0 ≤ u_2 ≤ K - 1" in text and "u_1" not in text
+
+
+def test_a_wrapping_window_continues_on_the_other_side():
+    """Circular padding: the taps are taken mod L, never clipped, and Ω prints the remainder."""
+    om = Window((WindowAxis(K, s, d, P, H, wrap=True),))
+    env = {K: 3, s: 1, d: 1, P: 1, H: 5}
+    assert om.points((0,), env) == {(4,), (0,), (1,)}
+    assert om.points((4,), env) == {(3,), (4,), (0,)}
+    assert om.points((2,), env) == {(1,), (2,), (3,)}
+    assert "mod H" in om.text((i,), TextExprPrinter()) and "wrapping around" in om.describe()
+    assert Window((WindowAxis(K, s, d, P, H),)).points((0,), env) == {(0,), (1,)}   # the clipped window
+
+
+def test_tap_kernel_of_a_wrapping_window_is_refuted_where_the_window_overlaps_itself():
+    """The tap-coordinate kernel drops remainders of tap positions, valid only while K ≤ L: at a shape
+    with K > L (two taps read one position) the exact verification refuses it."""
+    import dataclasses
+
+    import pytest
+
+    from evosym import catalogue
+    from evosym.codegen.taps import tap_kernel
+    from evosym.errors import EvosymError
+    from evosym.derivations.conv2d_circular import _F
+
+    cp = catalogue.load("conv2d_circular").proof().check()
+    defs = cp.proof.definitions()
+    assert tap_kernel(cp.operator, cp.evolution, defs).checked_shapes == len(cp.operator.grid)
+    overlapping = dataclasses.replace(cp.operator, grid=(_F.config(L=(2, 4), K=(3, 3), P=(1, 1), G=1, C_g=1, O_g=1),))
+    with pytest.raises(EvosymError, match="tap-form kernel differs from K"):
+        tap_kernel(overlapping, cp.evolution, defs)

@@ -151,3 +151,69 @@ def test_split_sum_needs_fresh_names():
     i = mod.operator.position[0]
     fresh.apply("split-sum", over=c2, rename=[(c2, i)])
     assert not fresh.steps[-1].obligations[-1].proved   # i is the output position: not fresh, not general
+
+
+def _fourier_until(rule):
+    """The convolution theorem's derivation up to (not including) the first use of ``rule``."""
+    mod = catalogue.load("fourier_conv1d")
+    d = Derivation(mod.operator)
+    for step in mod.proof().steps:
+        if step.rule == rule:
+            return mod, d, step
+        d.apply(step.rule, **step.kwargs)
+    raise AssertionError(f"no {rule} step")
+
+
+def test_roots_of_unity_sum_refuses_a_summand_or_range_it_does_not_cover():
+    """The orthogonality rule needs the bare exponential over exactly one period."""
+    import sympy as sp
+    mod, d, step = _fourier_until("factor-out")
+    k = step.kwargs["over"][0]
+    with pytest.raises(RuleError, match="not e\\^"):   # x·W still inside the frequency sum
+        d.apply("roots-of-unity-sum", over=k)
+    mod, d, step = _fourier_until("roots-of-unity-sum")
+    node = next(n for n in sp.preorder_traversal(d.expr) if isinstance(n, sp.Sum) and n.limits[0][0] == k)
+    short = d.expr.xreplace({node: sp.Sum(node.function, (k, 0, node.limits[0][2] - 1))})
+    d2 = Derivation(mod.operator)
+    d2.expr = short
+    with pytest.raises(RuleError, match="not one period"):
+        d2.apply("roots-of-unity-sum", over=k)
+    d.apply("roots-of-unity-sum", over=k)   # the real use goes through, every obligation proved
+    assert all(ob.proved for ob in d.steps[-1].obligations)
+
+
+def test_congruence_to_remainder_needs_one_period():
+    mod, d, step = _fourier_until("congruence-to-remainder")
+    m = step.kwargs["var"]
+    u = next(v for v in mod.operator.traditional.atoms() if str(v) == "c")   # c ranges over channels, not positions
+    with pytest.raises(RuleError):
+        d.apply("congruence-to-remainder", var=u)
+    d.apply("congruence-to-remainder", var=m)
+    assert all(ob.proved for ob in d.steps[-1].obligations)
+
+
+def test_a_wrong_orthogonality_is_caught_by_the_exact_step_check(monkeypatch):
+    """If the rule claimed Σ_k e^{2πi·k·n/L} = L·[n + 1 ≡ 0 (mod L)] (off by one), the step comparison
+    (exact arithmetic in the cyclotomic field) must refute it at the grid shapes."""
+    import sympy as sp
+    rule = RULES["roots-of-unity-sum"]
+    real = type(rule).apply
+
+    def wrong(self, expr, ctx, **args):
+        app = real(self, expr, ctx, **args)
+        moved = app.after.replace(lambda e: isinstance(e, sp.Mod) and not e.args[0].has(sp.Mod),
+                                  lambda e: sp.Mod(e.args[0] + 1, e.args[1]))
+        return type(app)(moved, app.obligations, app.defines)
+    monkeypatch.setattr(type(rule), "apply", wrong)
+    checked = catalogue.load("fourier_conv1d").proof().check()
+    assert not checked.ok
+    bad = [s for s in checked.steps if not s.check.ok]
+    assert bad and bad[0].rule == "roots-of-unity-sum"
+
+
+def test_conjugate_real_names_a_tensor_that_is_conjugated():
+    mod, d, _ = _fourier_until("conjugate-real")
+    with pytest.raises(RuleError, match="no conjugate"):
+        d.apply("conjugate-real", name="x")
+    d.apply("conjugate-real", name="W")
+    assert d.steps[-1].obligations[0].proved

@@ -45,3 +45,12 @@ def test_floor_lemma():
     # the lemma itself, exhaustively at small sizes
     for g, k in itertools.product(range(1, 5), range(1, 5)):
         assert {a // k for a in range(g * k)} == set(range(g))
+
+
+def test_a_remainder_lies_in_zero_to_modulus_minus_one():
+    """Circular padding's read (m mod L) is inside the input for any integer m; an index symbol as the
+    modulus has no sign, so nothing is claimed for it."""
+    L, m, k = size("L"), index("m"), index("k")
+    assert in_range(sp.Mod(m - 3, L), 0, L - 1, {})[0]
+    assert not in_range(sp.Mod(m, L), 0, L - 2, {})[0]
+    assert range_of(sp.Mod(m, k), {}) is None or not in_range(sp.Mod(m, k), 0, k - 1, {})[0]

@@ -100,7 +100,7 @@ def avg_pool2d_evolution(x, *, K_h, K_w, s_h, s_w, P_h, P_w, path="auto"):
     weight_full = w1.expand((C, 1, K_h, K_w))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (K_h, K_w), (s_h, s_w), (1, 1), (P_h, P_w)
-    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # zeros the declared output needs past P on the right
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
         xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])

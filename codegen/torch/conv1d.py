@@ -111,7 +111,7 @@ def conv1d_evolution(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, path="auto
     weight_full = w2.expand(((G * O_g), C_g, K))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (K,), (s,), (delta,), (P,)
-    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # zeros the declared output needs past P on the right
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
         xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])

@@ -112,13 +112,12 @@ def conv2d_reflect_evolution(x, weight, bias, *, G, C_g, O_g, K_h, s_h, P_h, K_w
     weight_full = w2.expand(((G * O_g), C_g, K_h, K_w))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (K_h, K_w), (s_h, s_w), (1, 1), (P_h, P_w)
-    # K reads x through the 'reflect' padding's index map: pad x so (F.pad), then convolve without padding
-    xin = F.pad(xin, [P for P in reversed(padding) for _ in range(2)], mode="reflect")
-    padding = (0,) * 2
-    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # zeros the declared output needs past P on the right
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
-    if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
-        xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])
+    # K reads x through the 'reflect' padding's index map: pad x so (F.pad, the right side by P
+    # plus what the output needs), then convolve without padding
+    xin = F.pad(xin, [e for P, k in reversed(list(zip(padding, extra))) for e in (P, P + k)], mode="reflect")
+    padding = (0,) * 2
     y = F.conv2d(xin, weight_full, bias, stride=stride, padding=padding, dilation=dilation, groups=G)
     if tuple(y.shape[2:]) == L_out:
         return y

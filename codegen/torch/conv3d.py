@@ -113,7 +113,7 @@ def conv3d_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_
     weight_full = w2.expand(((G * O_g), C_g, K_d, K_h, K_w))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (K_d, K_h, K_w), (s_d, s_h, s_w), (delta_d, delta_h, delta_w), (P_d, P_h, P_w)
-    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # zeros the declared output needs past P on the right
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
         xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])

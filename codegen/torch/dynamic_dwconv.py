@@ -162,7 +162,7 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     weight_full = w2.expand((B, C, 1, ((2 * R) + 1), ((2 * R) + 1))).reshape((-1, 1, ((2 * R) + 1), ((2 * R) + 1)))
     xin = x.reshape((1, -1) + tuple(x.shape[2:]))  # the batch folded into the channels
     kernel, stride, dilation, padding = (((2 * R) + 1), ((2 * R) + 1)), (1, 1), (1, 1), (R, R)
-    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # zeros the declared output needs past P on the right
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
         xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])

@@ -112,7 +112,7 @@ def pointwise_conv2d_evolution(x, weight, bias, *, G, C_g, O_g, s_h, s_w, path="
     weight_full = w2.expand(((G * O_g), C_g, 1, 1))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (1, 1), (s_h, s_w), (1, 1), (0, 0)
-    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # zeros the declared output needs past P on the right
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
         xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])

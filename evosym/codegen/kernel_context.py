@@ -54,6 +54,9 @@ def kernel_context(cp, plan: Plan, target: str = "CUDA") -> dict:
     op, form = cp.operator, cp.evolution
     if plan.global_omega:
         raise EvosymError(f"{op.name}: the {target} target lowers windowed neighbourhoods only (Ω is global)")
+    if plan.wrap:
+        raise EvosymError(f"{op.name}: the {target} target lowers windows clipped to the input only (Ω wraps around: "
+                          f"circular padding); use the PyTorch target")
     if [r[0] for r in plan.value_layout] != ["batch", "channel"] + ["position"] * plan.dims or \
             [r[0] for r in plan.output_layout] != ["batch", "out"] + ["position"] * plan.dims:
         raise EvosymError(f"{op.name}: the {target} target supports channels-first layouts (B, C, L…) only")

@@ -102,6 +102,7 @@ class Plan:
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
     pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
+    wrap: bool = False                             # Ω wraps around the input (circular): windows from a circular F.pad
     channel_weight: Program | None = None          # native-matmul of a separable K̂ = M(o, c)·S: M on (o, c)
     postmix: Program | None = None                 # K̂ = Σ_c' P(o, c')·R: R aggregated (output channel c'), then y = P·z
     postmix_text: str = ""
@@ -277,6 +278,9 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     if not window:
         raise EvosymError(f"{op.name}: only windowed neighbourhoods are lowered to torch so far (Ω is {omega.kind})")
     axes = omega.axes
+    plan.wrap = any(a.wrap for a in axes)
+    if plan.wrap and not all(a.wrap for a in axes):
+        raise EvosymError(f"{op.name}: a window that wraps around on some axes only is not lowered")
     plan.window = {"kernel": [pyx(a.kernel) for a in axes], "stride": [pyx(a.stride) for a in axes],
                    "dilation": [pyx(a.dilation) for a in axes], "padding": [pyx(a.padding) for a in axes]}
     channels_first, channels_last = _layouts(plan)

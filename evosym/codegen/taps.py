@@ -6,6 +6,12 @@ window then collapse: Σ_{u'} δ(s·p + δ·u − P, s·p + δ·u' − P)·f(u')
 collapse is done here only under checked conditions (the delta's argument difference is
 α·(u' − t) with α provably non-zero and t an integer free of u'), never with SymPy's delta
 summation, and the result is verified exactly against K at every grid shape.
+
+On a wrapping (circular) axis the tap reads q = (s·p + δ·u − P) mod L, and the deltas compare two
+such remainders. Two taps of one window are equal mod L exactly when they are equal as long as the
+window does not overlap itself (δ·(K − 1) < L), so the remainders are dropped from tap positions
+before collapsing: an assumption about the sizes, not an identity, which the exact verification at
+every grid shape (every tap is inside the input there) confirms or refutes.
 """
 
 from __future__ import annotations
@@ -100,10 +106,21 @@ def tap_kernel(op: Operator, form: EvolutionForm, definitions: dict) -> TapKerne
     taps = tuple(index(f"u_{k}") for k in range(1, len(axes) + 1)) if len(axes) > 1 else (index("u"),)
     taps = tuple(sp.Symbol(t.name + "_tap", integer=True) for t in taps)
     body = form.kernel_body
-    q_of_u = {q: a.offset(p, u) for q, a, p, u in zip(form.neighbour, axes, form.position, taps)}
-    expr = collapse_deltas(body.xreplace(q_of_u), _ranges(op, form, taps, tuple(a.kernel - 1 for a in axes)))
+    q_of_u = {q: a.position(p, u) for q, a, p, u in zip(form.neighbour, axes, form.position, taps)}
+    expr = _unwrap(body.xreplace(q_of_u), form)
+    expr = collapse_deltas(expr, _ranges(op, form, taps, tuple(a.kernel - 1 for a in axes)))
     shapes = _verify(op, form, definitions, expr, taps, q_of_u)
     return TapKernel(expr, taps, tuple(a.kernel - 1 for a in axes), shapes)
+
+
+def _unwrap(expr, form):
+    """Remainders mod L of a wrapping axis's tap positions replaced by the positions themselves (see the
+    module docstring: valid while a window does not overlap itself, which the verification checks)."""
+    for a, p in zip(form.omega.axes, form.position):
+        if a.wrap:
+            expr = expr.replace(lambda n, a=a, p=p: isinstance(n, sp.Mod) and n.args[1] == a.length and _is_tap(n.args[0], a, p),
+                                lambda n: n.args[0])
+    return expr
 
 
 def _ranges(op, form, taps, tap_hi) -> dict:

@@ -19,20 +19,29 @@ from .symbols import size_value as _int
 
 @dataclass(frozen=True)
 class WindowAxis:
-    """One axis of a window: q = stride·p + dilation·u − padding, 0 ≤ u < kernel, 0 ≤ q < length."""
+    """One axis of a window: q = stride·p + dilation·u − padding, 0 ≤ u < kernel, 0 ≤ q < length.
+
+    ``wrap``: the axis is a circle (circular padding): q = (stride·p + dilation·u − padding) mod length,
+    nothing is clipped, and a window near the border continues on the other side."""
 
     kernel: sp.Expr
     stride: sp.Expr
     dilation: sp.Expr
     padding: sp.Expr
     length: sp.Expr
+    wrap: bool = False
 
     def __post_init__(self):
         for name in ("kernel", "stride", "dilation", "padding", "length"):
             object.__setattr__(self, name, sp.sympify(getattr(self, name)))
 
     def offset(self, p, u) -> sp.Expr:
+        """The tap's position before any wrapping (it may lie outside the input)."""
         return self.stride * p + self.dilation * u - self.padding
+
+    def position(self, p, u) -> sp.Expr:
+        """The input position tap u of output position p reads: the offset, wrapped on a circular axis."""
+        return sp.Mod(self.offset(p, u), self.length) if self.wrap else self.offset(p, u)
 
 
 class Neighbourhood:
@@ -62,7 +71,8 @@ class Neighbourhood:
 
 @dataclass(frozen=True)
 class Window(Neighbourhood):
-    """A (possibly strided, dilated, padded) window, clipped to the input: zero-padding semantics."""
+    """A (possibly strided, dilated, padded) window, clipped to the input (zero-padding semantics) or,
+    on a wrapping axis, continued on the other side (circular padding)."""
 
     axes: tuple[WindowAxis, ...]
     kind = "window"
@@ -74,7 +84,8 @@ class Window(Neighbourhood):
         per_axis = []
         for axis, pd in zip(self.axes, p):
             k, s, d, pad, length = (_int(getattr(axis, f), env) for f in ("kernel", "stride", "dilation", "padding", "length"))
-            per_axis.append(sorted({s * pd + d * u - pad for u in range(k)} & set(range(length))))
+            taps = {s * pd + d * u - pad for u in range(k)}
+            per_axis.append(sorted({t % length for t in taps} if axis.wrap else taps & set(range(length))))
         return frozenset(itertools.product(*per_axis))
 
     def size_bound(self):
@@ -84,6 +95,8 @@ class Window(Neighbourhood):
         if all(a.kernel == 1 for a in self.axes):
             return "pointwise: one input position per output position, when it lies in the input"
         ks = "×".join(str(a.kernel) for a in self.axes)
+        if any(a.wrap for a in self.axes):
+            return f"window {ks} (stride, dilation, padding), wrapping around the input (circular)"
         return f"window {ks} (stride, dilation, padding), clipped to the input"
 
     def text(self, p, printer):
@@ -102,9 +115,9 @@ class Window(Neighbourhood):
         pts, conds = [], []
         for a, pd, u in zip(self.axes, p, us):
             if a.kernel == 1:
-                pts.append(printer._print(a.offset(pd, 0)))
+                pts.append(printer._print(a.position(pd, 0)))
             else:
-                pts.append(printer._print(a.offset(pd, u)))
+                pts.append(printer._print(a.position(pd, u)))
                 conds.append(fmt_cond % (printer._print(u), printer._print(a.kernel - 1)))
         box = times.join(fmt_box % printer._print(a.length) for a in self.axes)
         point = ", ".join(pts) if len(pts) == 1 else "(%s)" % ", ".join(pts)

@@ -42,6 +42,7 @@ class Operator:
     constraints: tuple[sp.Basic, ...] = ()
     reference: Callable | None = field(default=None, compare=False)
     reference_name: str = ""
+    reference_rounds: bool = False   # the reference rounds (an FFT): compared within RTOL even where integer-valued
     torch_reference: Callable | None = field(default=None, compare=False)
     torch_binding: Mapping | None = field(default=None, compare=False)
     bench: Mapping | None = field(default=None, compare=False)   # realistic sizes for `evosym bench`

@@ -19,4 +19,9 @@ def reflect(m, length):
     return (length - 1) - sp.Abs((length - 1) - sp.Abs(m))
 
 
-PADDING_MAPS = {"replicate": replicate, "reflect": reflect}
+def circular(m, length):
+    """m mod L: the input wraps around (a torus); every m reads inside, so no clip is needed."""
+    return sp.Mod(m, length)
+
+
+PADDING_MAPS = {"replicate": replicate, "reflect": reflect, "circular": circular}

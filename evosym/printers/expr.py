@@ -66,6 +66,19 @@ class TextExprPrinter(StrPrinter):
     def _print_ceiling(self, expr):
         return "⌈%s⌉" % self._print(expr.args[0])
 
+    def _print_Mod(self, expr):
+        return "(%s mod %s)" % tuple(self._print(a) for a in expr.args)
+
+    def _print_exp(self, expr):
+        turns = sp.expand(expr.args[0] / (2 * sp.pi * sp.I))
+        if not turns.has(sp.pi, sp.I):   # a root of unity: e^(2πi·t)
+            sign, t = ("-", -turns) if turns.could_extract_minus_sign() else ("", turns)
+            return "e^(%s2πi·%s)" % (sign, self._print(sp.factor_terms(t)))
+        return "exp(%s)" % self._print(expr.args[0])
+
+    def _print_conjugate(self, expr):
+        return "conj(%s)" % self._print(expr.args[0])
+
     def _print_Mul(self, expr):
         return _mul_with_sums(self, expr, super()._print_Mul, "·", "(%s)")
 

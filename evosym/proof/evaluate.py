@@ -15,6 +15,7 @@ term; the tests check that both agree.
 
 from __future__ import annotations
 
+import cmath
 import math
 from fractions import Fraction
 from typing import Callable
@@ -47,6 +48,15 @@ def _depends(v) -> str:
     if free:
         return f"mentions {', '.join(free)}, which no sum binds here (unbound variable)"
     return f"depends on tensor entries: {P.to_sympy(v)}"
+
+
+def _turns(arg):
+    """(n, L) when arg = 2πi·n/L with n/L free of π and i (a root of unity's exponent), else None."""
+    r = sp.expand(arg / (2 * sp.pi * sp.I))
+    if r.has(sp.pi, sp.I, sp.exp):
+        return None
+    num, den = sp.fraction(sp.together(r))
+    return num, den
 
 
 def _num(v):
@@ -148,9 +158,37 @@ class Evaluator:
         if isinstance(e, sp.Tuple):
             parts = [self.compile(a) for a in e.args]
             return lambda env: tuple(p(env) for p in parts)
+        if isinstance(e, sp.exp) and _turns(e.args[0]) is not None:
+            return self._root_of_unity(e, *_turns(e.args[0]))
+        if isinstance(e, sp.conjugate):
+            return self._conjugate(e)
         if isinstance(e, (sp.Function, sp.Max, sp.Min)) or e.is_NumberSymbol:
             return self._function(e)
         raise IllFormedAccess(f"cannot evaluate expressions of type {type(e).__name__}: {e}")
+
+    def _root_of_unity(self, e, num, den):
+        """e^{2πi·n/L} with integer n and L: an exact root of unity (a complex number when numeric)."""
+        n, L = self.compile(num), self.compile(den)
+
+        def root(env):
+            a, b = as_int(n(env), f"exponent of {e}"), as_int(L(env), f"order of {e}")
+            if b < 1:
+                raise IllFormedAccess(f"{e}: the order {b} of a root of unity must be positive")
+            return cmath.exp(2j * math.pi * a / b) if self.numeric else P.root_of_unity(a, b)
+        return root
+
+    def _conjugate(self, e):
+        inner = self.compile(e.args[0])
+
+        def conj(env):
+            v = inner(env)
+            if isinstance(v, complex):
+                return v.conjugate()
+            try:
+                return P.conjugate(v)
+            except ValueError as exc:
+                raise IllFormedAccess(f"{e}: {exc}") from None
+        return conj
 
     def _index_value(self, v, what):
         if isinstance(v, P.Poly):

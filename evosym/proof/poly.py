@@ -6,6 +6,11 @@ polynomials; both compare exactly in the canonical form kept here (a dict from s
 monomials to ``Fraction`` coefficients). Non-polynomial pieces (``exp``, ``1/poly``, √2) become
 opaque atoms with canonical arguments: equal atoms are equal values, which keeps a "yes" sound;
 a "no" on expressions with atoms is re-examined with SymPy by the caller.
+
+Roots of unity (a DFT's e^{2πi·n/L}) are exact algebraic numbers, not opaque atoms: ζ_L^r is kept in
+the power basis 1, ζ_L, …, ζ_L^{φ(L)−1} of Q(ζ_L), reduced with the cyclotomic polynomial Φ_L, so
+Σ_k ζ_L^k = 0 and ζ_4^2 = −1 are recognised exactly. With one L (or pairwise coprime ones) the form
+is canonical; otherwise two equal values may still print differently (a "no", never a false "yes").
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-Atom = tuple  # ("T", name, index) | ("S", name, ()) | ("F", fname, argkeys) | ("N", text, ())
+Atom = tuple  # ("T", name, index) | ("S", name, ()) | ("F", fname, argkeys) | ("N", text, ()) | ("Z", L, r): ζ_L^r
 
 
 class Poly:
@@ -99,11 +104,71 @@ def mul(a, b):
             return 0
         return _normal({m: c * b for m, c in a.terms.items()})
     out: dict = {}
+    roots = False
     for m1, c1 in a.terms.items():
         for m2, c2 in b.terms.items():
             m = _merge(m1, m2)
+            roots = roots or (m1 and m2 and m1[-1][0] == "Z" and m2[-1][0] == "Z")
             out[m] = out.get(m, 0) + c1 * c2
-    return _normal(out)
+    return _normal(_reduce_roots(out) if roots else out)
+
+
+def root_of_unity(n: int, L: int):
+    """ζ_L^n = e^{2πi·n/L} as an exact value in the power basis of Q(ζ_L)."""
+    if L < 1:
+        raise ValueError(f"a root of unity needs a positive order, not {L}")
+    return _normal(_reduce_roots({(("Z", L, n % L),): Fraction(1)}))
+
+
+def _cyclotomic_remainder(L: int, e: int) -> tuple:
+    """x^e mod Φ_L(x) as ((j, coefficient) …): ζ_L^e in the power basis (cached per (L, e))."""
+    key = (L, e)
+    if key not in _REMAINDERS:
+        x = sp.Symbol("x")
+        rem = sp.Poly(sp.rem(x ** e, sp.cyclotomic_poly(L, x), x), x)
+        _REMAINDERS[key] = tuple((int(m[0]), Fraction(int(c))) for m, c in zip(rem.monoms(), rem.coeffs()))
+    return _REMAINDERS[key]
+
+
+_REMAINDERS: dict = {}
+
+
+def _reduce_roots(terms: dict) -> dict:
+    """Monomials with several ζ factors (or powers past the basis) rewritten in the power basis."""
+    out: dict = {}
+    for m, c in terms.items():
+        exps: dict = {}
+        rest = []
+        for a in m:
+            if a[0] == "Z":
+                exps[a[1]] = (exps.get(a[1], 0) + a[2]) % a[1]
+            else:
+                rest.append(a)
+        expansions = [((), Fraction(1))]
+        for L, e in sorted(exps.items()):
+            expansions = [(ms + ((("Z", L, j),) if j else ()), k * cj)
+                          for ms, k in expansions for j, cj in _cyclotomic_remainder(L, e)]
+        for ms, k in expansions:
+            mono = tuple(sorted(tuple(rest) + ms))
+            out[mono] = out.get(mono, 0) + c * k
+    return out
+
+
+def conjugate(v):
+    """The complex conjugate, for values whose atoms are real tensor entries and roots of unity:
+    ζ_L^r ↦ ζ_L^{−r}. Opaque atoms (exp of a logit, 1/Σ …) are refused rather than guessed."""
+    if not isinstance(v, Poly):
+        return v
+    out: dict = {}
+    for m, c in v.terms.items():
+        if any(a[0] in ("F", "N") for a in m):
+            raise ValueError("the conjugate of a value with opaque parts is not evaluated")
+        term = Poly({tuple(a for a in m if a[0] != "Z"): c})
+        for a in m:
+            if a[0] == "Z":
+                term = mul(term, root_of_unity(-a[2], a[1]))
+        out = _terms(add(_normal(out), term))
+    return _normal(dict(out))
 
 
 def is_zero(v) -> bool:
@@ -132,6 +197,8 @@ def atom_to_sympy(a: Atom) -> sp.Expr:
         return sp.Symbol(name)
     if tag == "N":
         return sp.sympify(name)
+    if tag == "Z":
+        return sp.exp(2 * sp.pi * sp.I * sp.Rational(payload, name))
     args = [_key_to_sympy(k) for k in payload]
     if name == "inv":
         return 1 / args[0]

@@ -50,7 +50,7 @@ def range_of(e, ranges) -> tuple | None:
         return (e, e)
     if e.is_Symbol and e in ranges:
         return ranges[e]
-    if not (e.free_symbols & set(ranges)) and not e.has(sp.Max, sp.Min, sp.Abs, sp.floor):
+    if not (e.free_symbols & set(ranges)) and not e.has(sp.Max, sp.Min, sp.Abs, sp.floor, sp.Mod):
         return (e, e)   # reads no ranged index (sizes only): it is its own range
     if isinstance(e, sp.Mul) and len(e.args) == 2 and e.args[0].is_Integer:
         inner = range_of(e.args[1], ranges)
@@ -75,6 +75,8 @@ def range_of(e, ranges) -> tuple | None:
             return (-hi, -lo)
         top = hi if le(-lo, hi) else (-lo if le(hi, -lo) else None)
         return None if top is None else (sp.Integer(0), top)
+    if isinstance(e, sp.Mod) and e.args[1].is_positive and e.args[1].is_integer and e.args[0].is_integer:
+        return (sp.Integer(0), e.args[1] - 1)   # a remainder modulo a positive integer L lies in [0, L − 1]
     if isinstance(e, sp.floor):
         num, den = e.args[0].as_numer_denom()
         if den.is_positive and den.is_integer and num in ranges:
