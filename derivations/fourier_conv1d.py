@@ -80,7 +80,9 @@ OPERATOR = Operator(
            "The kernel is rolled by −P so that tap P sits at offset 0: with P = ⌊K/2⌋ this matches padding = K//2.",
            "The reference is floating-point FFTs, so it is compared within 1e-12 relative; the traditional form itself "
            "is evaluated exactly (roots of unity in the cyclotomic field).",
-           "Linear (zero-padded) convolution by FFT needs the input padded to at least L + K − 1 first."),
+           "Linear (zero-padded) convolution by FFT needs the input padded to at least L + K − 1 first.",
+           "Multiply-adds are those of the formula as written (a direct inverse DFT of the product, B·O·C·L²); an FFT "
+           "needs O(L·log L) per transform, the Evolution form B·O·C·K·L."),
 )
 
 

@@ -11,7 +11,7 @@ SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "^": r"\^{}", "{": r"\{", "}":
            "%": r"\%", "&": r"\&", "$": r"\textdollar{}", "~": r"\textasciitilde{}"}
 MATH = {"Σ": r"\Sigma", "δ": r"\delta", "Ω": r"\Omega", "α": r"\alpha", "β": r"\beta", "γ": r"\gamma",
         "θ": r"\theta", "λ": r"\lambda", "μ": r"\mu", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi", "ω": r"\omega",
-        "ε": r"\varepsilon", "ρ": r"\rho", "ℓ": r"\ell", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "⌊": r"\lfloor", "⌋": r"\rfloor",
+        "ε": r"\varepsilon", "ρ": r"\rho", "π": r"\pi", "ζ": r"\zeta", "≡": r"\equiv", "ℓ": r"\ell", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "⌊": r"\lfloor", "⌋": r"\rfloor",
         "⌈": r"\lceil", "⌉": r"\rceil", "·": r"\cdot", "−": "-", "∈": r"\in", "∉": r"\notin", "⊆": r"\subseteq",
         "∩": r"\cap", "∪": r"\cup", "×": r"\times", "→": r"\to", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow",
         "∀": r"\forall", "∃": r"\exists", "√": r"\surd", "∞": r"\infty", "⊙": r"\odot", "⊗": r"\otimes",
@@ -45,7 +45,7 @@ def tex_escape(text: str) -> str:
 
 ASCII = {"−": "-", "·": "*", "δ": "delta", "Σ": "sum", "Ω": "Omega", "≤": "<=", "≥": ">=", "≠": "!=",
          "⌊": "floor(", "⌋": ")", "⌈": "ceil(", "⌉": ")", "∈": " in ", "⊆": " subset of ", "∩": " & ", "×": "x",
-         "…": "...", "→": "->", "✓": "ok", "✗": "FAIL", "̃": "~"}
+         "…": "...", "→": "->", "✓": "ok", "✗": "FAIL", "̃": "~", "π": "pi", "ζ": "zeta", "≡": "=="}
 
 
 def to_ascii(text: str) -> str:

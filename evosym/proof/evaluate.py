@@ -169,9 +169,10 @@ class Evaluator:
     def _root_of_unity(self, e, num, den):
         """e^{2πi·n/L} with integer n and L: an exact root of unity (a complex number when numeric)."""
         n, L = self.compile(num), self.compile(den)
+        what_n, what_L = f"exponent of {e}", f"order of {e}"   # formatted once, not per evaluation
 
         def root(env):
-            a, b = as_int(n(env), f"exponent of {e}"), as_int(L(env), f"order of {e}")
+            a, b = as_int(n(env), what_n), as_int(L(env), what_L)
             if b < 1:
                 raise IllFormedAccess(f"{e}: the order {b} of a root of unity must be positive")
             return cmath.exp(2j * math.pi * a / b) if self.numeric else P.root_of_unity(a, b)
