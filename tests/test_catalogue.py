@@ -25,8 +25,9 @@ def test_operator_proves(name, checked_proof):
 
 
 # steps labelled bounded on purpose: reflect padding's read is a sum over input positions only when
-# P < L (PyTorch's own condition), which the sizes do not state, so that step is checked at the grid
-BOUNDED = {"conv2d_reflect": ["introduce-delta"]}
+# P < L (PyTorch's own condition), NATTEN's clamped window only when K ≤ H, W (NATTEN's own condition);
+# the sizes do not state either, so that step is checked at the grid
+BOUNDED = {"conv2d_reflect": ["introduce-delta"], "neighborhood_attention": ["introduce-delta"]}
 
 
 @pytest.mark.parametrize("name", NAMES)

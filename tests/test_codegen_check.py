@@ -87,6 +87,20 @@ def test_canary_circular_window_lowering():
     assert check_operator("conv2d_circular", source=good, variants=0, gradients=False, checked=cp).ok
 
 
+def test_canary_clamped_window_lowering():
+    """neighborhood_attention's generic path selects, for each output position, the window that starts at
+    its clamped start: windows taken in the wrong order must fail the check."""
+    cp = catalogue.load("neighborhood_attention").proof().check()
+    plan = make_plan(cp)
+    assert plan.clamp and not plan.kernels_default
+    good = render_torch(plan, cp.operator.torch_binding)
+    line = ".clamp(0, xc.shape[2 + axis] - span)\n"
+    assert line in good
+    bad = good.replace(line, ".clamp(0, xc.shape[2 + axis] - span).flip(0)\n")
+    report = check_operator("neighborhood_attention", source=bad, variants=0, gradients=False, checked=cp)
+    assert not report.ok and "✗ torch.float64 auto" in report.text()
+
+
 def test_canary_global_kernel_transposed():
     """Token mixing with W[q, p] for W[p, q], on its native-matmul path and on the generic-global one:
     the check must fail on both; the right kernel passes on both."""

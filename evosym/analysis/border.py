@@ -9,6 +9,8 @@ at every grid shape; a map that matches none is reported as such.
 
 from __future__ import annotations
 
+import itertools
+
 import sympy as sp
 
 from ..codegen.taps import index_maps
@@ -54,6 +56,8 @@ def border(op, form, Property):
     if not isinstance(form.omega, Window):
         return Property("border", "none (global)", "symbolic: Ω is global")
     shapes = len(op.grid)
+    if any(a.clamp for a in form.omega.axes):
+        return _clamped(op, form, Property)
     if all(a.padding == 0 for a in form.omega.axes):
         return Property("border", "none (the window stays inside the input)", "symbolic: no padding")
     maps = index_maps(form)
@@ -71,3 +75,26 @@ def border(op, form, Property):
     return Property("border", f"{name} ({what})",
                     f"symbolic: K reads the input at {found}; confirmed at {n} shapes: equal to the {name} map at "
                     f"every position in (−L, 2L − 1)")
+
+
+def _clamped(op, form, Property):
+    """A window whose start is clamped inside the input: confirmed by counting Ω(p) at every position."""
+    axes = form.omega.axes
+    if not all(a.clamp for a in axes):
+        return Property("border", "a window clamped on some axes only", "symbolic: Ω mixes clamped and other axes")
+    lhs = {s: hi for s, _, hi in op.lhs_ranges()}
+    full = True
+    for config in op.grid:
+        env = env_of(config)
+        taps = 1
+        for a in axes:
+            taps *= size_value(a.kernel, env)
+        for pt in itertools.product(*[range(size_value(lhs[p], env) + 1) for p in form.position]):
+            full = full and len(form.omega.points(pt, env)) == taps
+    how = (f"symbolic: Ω's start s·p − P is clamped into [0, L − span] on every axis; confirmed at {len(op.grid)} "
+           f"shapes: every output position's Ω(p) has all the window's taps, inside the input (the support check: "
+           f"supp K = Ω(p))")
+    if not full:
+        how += " — INCONSISTENT: some Ω(p) has fewer taps (an input shorter than the window)"
+    return Property("border", "clamped window (the window shifts to stay inside the input; every position sees "
+                              "all K taps)", how)

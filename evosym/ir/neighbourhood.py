@@ -22,7 +22,11 @@ class WindowAxis:
     """One axis of a window: q = stride·p + dilation·u − padding, 0 ≤ u < kernel, 0 ≤ q < length.
 
     ``wrap``: the axis is a circle (circular padding): q = (stride·p + dilation·u − padding) mod length,
-    nothing is clipped, and a window near the border continues on the other side."""
+    nothing is clipped, and a window near the border continues on the other side.
+
+    ``clamp``: the window is shifted to stay inside the input (NATTEN's neighbourhood): its start
+    stride·p − padding is clamped into [0, length − span], span = dilation·(kernel − 1) + 1, so every
+    output position sees all ``kernel`` taps (the input must be at least one span long)."""
 
     kernel: sp.Expr
     stride: sp.Expr
@@ -30,14 +34,24 @@ class WindowAxis:
     padding: sp.Expr
     length: sp.Expr
     wrap: bool = False
+    clamp: bool = False
 
     def __post_init__(self):
         for name in ("kernel", "stride", "dilation", "padding", "length"):
             object.__setattr__(self, name, sp.sympify(getattr(self, name)))
+        if self.wrap and self.clamp:
+            raise ValueError("a window axis either wraps around or is clamped inside the input, not both")
+
+    def start(self, p) -> sp.Expr:
+        """The window's first position: stride·p − padding, clamped into [0, length − span] when ``clamp``."""
+        first = self.stride * p - self.padding
+        if not self.clamp:
+            return first
+        return sp.Min(sp.Max(first, 0), self.length - self.dilation * (self.kernel - 1) - 1)
 
     def offset(self, p, u) -> sp.Expr:
-        """The tap's position before any wrapping (it may lie outside the input)."""
-        return self.stride * p + self.dilation * u - self.padding
+        """The tap's position before any wrapping (outside the input where zero padding clips it)."""
+        return self.start(p) + self.dilation * u
 
     def position(self, p, u) -> sp.Expr:
         """The input position tap u of output position p reads: the offset, wrapped on a circular axis."""
@@ -84,7 +98,10 @@ class Window(Neighbourhood):
         per_axis = []
         for axis, pd in zip(self.axes, p):
             k, s, d, pad, length = (_int(getattr(axis, f), env) for f in ("kernel", "stride", "dilation", "padding", "length"))
-            taps = {s * pd + d * u - pad for u in range(k)}
+            first = s * pd - pad
+            if axis.clamp:
+                first = min(max(first, 0), length - d * (k - 1) - 1)
+            taps = {first + d * u for u in range(k)}
             per_axis.append(sorted({t % length for t in taps} if axis.wrap else taps & set(range(length))))
         return frozenset(itertools.product(*per_axis))
 
@@ -95,6 +112,8 @@ class Window(Neighbourhood):
         if all(a.kernel == 1 for a in self.axes):
             return "pointwise: one input position per output position, when it lies in the input"
         ks = "×".join(str(a.kernel) for a in self.axes)
+        if any(a.clamp for a in self.axes):
+            return f"window {ks} (stride, dilation), its start clamped so that it stays inside the input"
         if any(a.wrap for a in self.axes):
             return f"window {ks} (stride, dilation, padding), wrapping around the input (circular)"
         return f"window {ks} (stride, dilation, padding), clipped to the input"
