@@ -53,6 +53,11 @@ def props(name):
                                 "Ω": "local window, |Ω| ≤ (2·R + 1)^2",
                                 "border": "clamped window (the window shifts to stay inside the input; every position "
                                           "sees all K taps)"}),
+    ("swin_attention", {"kernel": "dynamic, from pairs (p, q) and a local pool at p", "space": "position-specific",
+                        "channels": "full mixing, separable per output channel (a spatial map shared by each block of d "
+                                    "output channels ⊗ channel map)", "Ω": "local window, |Ω| ≤ M^2",
+                        "border": "fixed windows (non-overlapping tiles; no padding, shifted and wrapping around the "
+                                  "input)"}),
     ("avg_pool2d", {"kernel": "static", "space": "shared across space",
                     "channels": "depthwise (output channel o reads input channel o), separable (spatial map ⊗ channel "
                                 "map), one kernel shared by all channels"}),
@@ -152,7 +157,7 @@ def test_changing_the_kernel_source_changes_the_table():
 
 
 CONVS = ["conv1d", "conv2d", "conv2d_same", "conv2d_reflect", "conv2d_replicate", "conv2d_circular", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
-         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "neighborhood_attention", "token_mixing", "mhsa", "gcn", "spectral_graph_conv"]
+         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "neighborhood_attention", "swin_attention", "token_mixing", "mhsa", "gcn", "spectral_graph_conv"]
 
 
 @pytest.mark.parametrize("name", CONVS + ["fourier_conv1d"])   # (FFTs are not counted by the FLOP counter)
@@ -206,9 +211,10 @@ def _torch_module(op, env):
     if op.name == "squeeze_excitation":   # torchvision SqueezeExcitation: fc1, fc2 (1×1 convs with bias)
         C, D = names["C"], names["D"]
         return torch.nn.Sequential(torch.nn.Conv2d(C, D, 1), torch.nn.ReLU(), torch.nn.Conv2d(D, C, 1))
-    if op.name in ("local_attention", "neighborhood_attention"):   # query, key, value 1×1 convs without bias (+ NATTEN's rpb)
-        C, K = names["N"] * names["d"], 2 * names["R"] + 1
-        rpb = [torch.nn.Parameter(torch.zeros(names["N"], 2 * K - 1, 2 * K - 1))] if op.name == "neighborhood_attention" else []
+    if op.name in ("local_attention", "neighborhood_attention", "swin_attention"):   # q, k, v 1×1 convs, no bias (+ rpb)
+        C = names["N"] * names["d"]
+        K = names["M"] if op.name == "swin_attention" else 2 * names["R"] + 1
+        rpb = [torch.nn.Parameter(torch.zeros(names["N"], 2 * K - 1, 2 * K - 1))] if op.name != "local_attention" else []
         return torch.nn.ModuleList([torch.nn.Conv2d(C, C, 1, bias=False) for _ in range(3)] + [torch.nn.ParameterList(rpb)])
     if op.name == "gcn":   # adjacency (N × N, a parameter of the operator: graph libraries pass it as an input), weight, bias
         return torch.nn.ParameterList([torch.zeros(names["N"], names["N"]), torch.zeros(names["C"], names["O"]),

@@ -101,6 +101,20 @@ def test_canary_clamped_window_lowering():
     assert not report.ok and "✗ torch.float64 auto" in report.text()
 
 
+def test_canary_shifted_window_lowering():
+    """swin_attention's generic path rolls the input by −S before cutting it into windows: rolling the
+    other way must fail the check (the grid has shifted shapes)."""
+    cp = catalogue.load("swin_attention").proof().check()
+    plan = make_plan(cp)
+    assert plan.tiled and not plan.kernels_default
+    good = render_torch(plan, cp.operator.torch_binding)
+    line = "torch.roll(windows, -P_, 2 + axis)"
+    assert line in good
+    report = check_operator("swin_attention", source=good.replace(line, "torch.roll(windows, P_, 2 + axis)"), variants=0,
+                            gradients=False, checked=cp)
+    assert not report.ok and "✗ torch.float64 auto" in report.text()
+
+
 def test_canary_global_kernel_transposed():
     """Token mixing with W[q, p] for W[p, q], on its native-matmul path and on the generic-global one:
     the check must fail on both; the right kernel passes on both."""

@@ -33,7 +33,8 @@ from golden import assert_committed_current
 
 NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω", "mhsa": "global Ω", "gcn": "global Ω",
                "spectral_graph_conv": "global Ω", "conv2d_circular": "wraps around",
-               "fourier_conv1d": "wraps around", "neighborhood_attention": "clamped"}   # refused by the kernel targets
+               "fourier_conv1d": "wraps around", "neighborhood_attention": "clamped",
+               "swin_attention": "tiled"}   # refused by the kernel targets
 WINDOWED = [n for n in catalogue.catalogue_names() if n not in NOT_LOWERED]
 CXX = shutil.which(os.environ.get("CXX") or "c++") is not None
 needs_cxx = pytest.mark.skipif(not CXX, reason="no C++ compiler: the CPU kernels are not built here")
@@ -65,6 +66,8 @@ def test_channels_last_and_global_operators_are_refused_for_the_cpu_target(capsy
         generate("conv2d_circular", "cpu")
     with pytest.raises(EvosymError, match="CPU target lowers windows at s·p \\+ δ·u − P only .Ω is clamped"):
         generate("neighborhood_attention", "cpu")
+    with pytest.raises(EvosymError, match="CPU target lowers windows at s·p \\+ δ·u − P only .Ω is a fixed tile"):
+        generate("swin_attention", "cpu")
     rc, out, err = run_cli(capsys, "codegen", "involution", "--target", "cpu")
     assert rc == 0 and "extern \"C\" int evo_involution_forward_f32" in out
 

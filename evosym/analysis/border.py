@@ -56,6 +56,8 @@ def border(op, form, Property):
     if not isinstance(form.omega, Window):
         return Property("border", "none (global)", "symbolic: Ω is global")
     shapes = len(op.grid)
+    if any(a.tiled for a in form.omega.axes):
+        return _tiled(op, form, Property)
     if any(a.clamp for a in form.omega.axes):
         return _clamped(op, form, Property)
     if all(a.padding == 0 for a in form.omega.axes):
@@ -98,3 +100,26 @@ def _clamped(op, form, Property):
         how += " — INCONSISTENT: some Ω(p) has fewer taps (an input shorter than the window)"
     return Property("border", "clamped window (the window shifts to stay inside the input; every position sees "
                               "all K taps)", how)
+
+
+def _tiled(op, form, Property):
+    """Fixed windows (Swin): confirmed by Ω being one partition of the input into tiles at every shape."""
+    axes = form.omega.axes
+    if not all(a.tiled for a in axes):
+        return Property("border", "fixed windows on some axes only", "symbolic: Ω mixes tiled and other axes")
+    lhs = {s: hi for s, _, hi in op.lhs_ranges()}
+    partition = True
+    for config in op.grid:
+        env = env_of(config)
+        omegas = {pt: form.omega.points(pt, env)
+                  for pt in itertools.product(*[range(size_value(lhs[p], env) + 1) for p in form.position])}
+        # a partition: p ∈ Ω(p), and q ∈ Ω(p) ⇒ Ω(q) = Ω(p)
+        partition = partition and all(pt in om and all(omegas.get(q) == om for q in om) for pt, om in omegas.items())
+    shifted = any(a.padding != 0 for a in axes)
+    how = (f"symbolic: Ω(p) is the tile of p, start K·⌊(p − P)/K⌋ + P{' taken mod L' if any(a.wrap for a in axes) else ''}; "
+           f"confirmed at {len(op.grid)} shapes: the Ω(p) partition the input (p ∈ Ω(p), and every q ∈ Ω(p) has Ω(q) = Ω(p))")
+    if not partition:
+        how += " — INCONSISTENT: the windows overlap"
+    value = "fixed windows (non-overlapping tiles; no padding" + (
+        ", shifted and wrapping around the input)" if shifted or any(a.wrap for a in axes) else ")")
+    return Property("border", value, how)

@@ -54,6 +54,9 @@ def kernel_context(cp, plan: Plan, target: str = "CUDA") -> dict:
     op, form = cp.operator, cp.evolution
     if plan.global_omega:
         raise EvosymError(f"{op.name}: the {target} target lowers windowed neighbourhoods only (Ω is global)")
+    if plan.tiled:
+        raise EvosymError(f"{op.name}: the {target} target lowers windows at s·p + δ·u − P only (Ω is a fixed tile); "
+                          f"use the PyTorch target")
     if plan.clamp:
         raise EvosymError(f"{op.name}: the {target} target lowers windows at s·p + δ·u − P only (Ω is clamped inside "
                           f"the input); use the PyTorch target")

@@ -104,6 +104,7 @@ class Plan:
     pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
     wrap: bool = False                             # Ω wraps around the input (circular): windows from a circular F.pad
     clamp: bool = False                            # Ω's start is clamped inside the input (NATTEN): windows selected by start
+    tiled: bool = False                            # Ω is p's fixed tile (Swin): windows from the (rolled) input's tiles
     channel_weight: Program | None = None          # native-matmul of a separable K̂ = M(o, c)·S: M on (o, c)
     postmix: Program | None = None                 # K̂ = Σ_c' P(o, c')·R: R aggregated (output channel c'), then y = P·z
     postmix_text: str = ""
@@ -116,8 +117,8 @@ class Plan:
     @property
     def kernels_default(self) -> bool:
         """``path="auto"`` runs evosym's generated kernels when they build (aggregations over windows at
-        s·p + δ·u − P only: the kernel targets refuse global, wrapping and clamped windows)."""
-        return self.aggregated and not (self.global_omega or self.wrap or self.clamp)
+        s·p + δ·u − P only: the kernel targets refuse global, wrapping, clamped and tiled windows)."""
+        return self.aggregated and not (self.global_omega or self.wrap or self.clamp or self.tiled)
 
 
 AGGREGATING = ("generic-window", "premix-window", "generic-global", "premix-global")   # lowerings whose default path is an aggregation (generic or kernels)
@@ -280,9 +281,9 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     if not window:
         raise EvosymError(f"{op.name}: only windowed neighbourhoods are lowered to torch so far (Ω is {omega.kind})")
     axes = omega.axes
-    plan.wrap, plan.clamp = any(a.wrap for a in axes), any(a.clamp for a in axes)
-    if (plan.wrap and not all(a.wrap for a in axes)) or (plan.clamp and not all(a.clamp for a in axes)):
-        raise EvosymError(f"{op.name}: a window that wraps around or is clamped on some axes only is not lowered")
+    plan.wrap, plan.clamp, plan.tiled = (any(getattr(a, f) for a in axes) for f in ("wrap", "clamp", "tiled"))
+    if any(any(getattr(a, f) for a in axes) and not all(getattr(a, f) for a in axes) for f in ("wrap", "clamp", "tiled")):
+        raise EvosymError(f"{op.name}: a window that wraps around, is clamped or tiled on some axes only is not lowered")
     plan.window = {"kernel": [pyx(a.kernel) for a in axes], "stride": [pyx(a.stride) for a in axes],
                    "dilation": [pyx(a.dilation) for a in axes], "padding": [pyx(a.padding) for a in axes]}
     channels_first, channels_last = _layouts(plan)

@@ -26,7 +26,12 @@ class WindowAxis:
 
     ``clamp``: the window is shifted to stay inside the input (NATTEN's neighbourhood): its start
     stride·p − padding is clamped into [0, length − span], span = dilation·(kernel − 1) + 1, so every
-    output position sees all ``kernel`` taps (the input must be at least one span long)."""
+    output position sees all ``kernel`` taps (the input must be at least one span long).
+
+    ``tiled``: fixed, non-overlapping windows (Swin): the input is cut into tiles of ``kernel``
+    positions starting at ``padding`` (the shift), and p sees the tile that contains it, start
+    kernel·⌊(p − padding)/kernel⌋ + padding; with ``wrap`` the tiles continue around the input (Swin's
+    cyclic roll), which needs ``length`` to be a multiple of ``kernel``. Stride and dilation are 1."""
 
     kernel: sp.Expr
     stride: sp.Expr
@@ -35,15 +40,21 @@ class WindowAxis:
     length: sp.Expr
     wrap: bool = False
     clamp: bool = False
+    tiled: bool = False
 
     def __post_init__(self):
         for name in ("kernel", "stride", "dilation", "padding", "length"):
             object.__setattr__(self, name, sp.sympify(getattr(self, name)))
         if self.wrap and self.clamp:
             raise ValueError("a window axis either wraps around or is clamped inside the input, not both")
+        if self.tiled and (self.clamp or self.stride != 1 or self.dilation != 1):
+            raise ValueError("a tiled window axis has stride and dilation 1 and is not clamped")
 
     def start(self, p) -> sp.Expr:
-        """The window's first position: stride·p − padding, clamped into [0, length − span] when ``clamp``."""
+        """The window's first position: stride·p − padding, clamped into [0, length − span] when ``clamp``;
+        the start of p's tile when ``tiled``."""
+        if self.tiled:
+            return self.kernel * sp.floor((p - self.padding) / self.kernel) + self.padding
         first = self.stride * p - self.padding
         if not self.clamp:
             return first
@@ -99,6 +110,8 @@ class Window(Neighbourhood):
         for axis, pd in zip(self.axes, p):
             k, s, d, pad, length = (_int(getattr(axis, f), env) for f in ("kernel", "stride", "dilation", "padding", "length"))
             first = s * pd - pad
+            if axis.tiled:
+                first = k * ((pd - pad) // k) + pad
             if axis.clamp:
                 first = min(max(first, 0), length - d * (k - 1) - 1)
             taps = {first + d * u for u in range(k)}
@@ -112,6 +125,9 @@ class Window(Neighbourhood):
         if all(a.kernel == 1 for a in self.axes):
             return "pointwise: one input position per output position, when it lies in the input"
         ks = "×".join(str(a.kernel) for a in self.axes)
+        if any(a.tiled for a in self.axes):
+            return f"fixed {ks} windows (non-overlapping tiles, shifted by the padding" + (
+                ", wrapping around the input)" if any(a.wrap for a in self.axes) else ")")
         if any(a.clamp for a in self.axes):
             return f"window {ks} (stride, dilation), its start clamped so that it stays inside the input"
         if any(a.wrap for a in self.axes):
