@@ -58,6 +58,8 @@ def props(name):
                                     "output channels ⊗ channel map)", "Ω": "local window, |Ω| ≤ M^2",
                         "border": "fixed windows (non-overlapping tiles; no padding, shifted and wrapping around the "
                                   "input)"}),
+    ("shifted_pointwise_conv2d", {"kernel": "static", "space": "shared across space", "channels": "full mixing",
+                                  "Ω": "local window, |Ω| ≤ (2·R + 1)^2", "border": "zero padding (window clipped to the input)"}),
     ("avg_pool2d", {"kernel": "static", "space": "shared across space",
                     "channels": "depthwise (output channel o reads input channel o), separable (spatial map ⊗ channel "
                                 "map), one kernel shared by all channels"}),
@@ -157,7 +159,7 @@ def test_changing_the_kernel_source_changes_the_table():
 
 
 CONVS = ["conv1d", "conv2d", "conv2d_same", "conv2d_reflect", "conv2d_replicate", "conv2d_circular", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
-         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "neighborhood_attention", "swin_attention", "token_mixing", "mhsa", "gcn", "spectral_graph_conv"]
+         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "neighborhood_attention", "swin_attention", "shifted_pointwise_conv2d", "token_mixing", "mhsa", "gcn", "spectral_graph_conv"]
 
 
 @pytest.mark.parametrize("name", CONVS + ["fourier_conv1d"])   # (FFTs are not counted by the FLOP counter)
@@ -221,6 +223,8 @@ def _torch_module(op, env):
                                        torch.zeros(names["O"])])
     if op.name == "spectral_graph_conv":   # the eigenbasis U (N × N) and the filter g (N)
         return torch.nn.ParameterList([torch.zeros(names["N"], names["N"]), torch.zeros(names["N"])])
+    if op.name == "shifted_pointwise_conv2d":   # the K×K convolution it decomposes (no bias)
+        return torch.nn.Conv2d(names["C"], names["O"], 2 * names["R"] + 1, bias=False)
     if op.name == "fourier_conv1d":   # the convolution it computes: nn.Conv1d(C, O, K, padding_mode='circular')
         return torch.nn.Conv1d(names["C"], names["O"], names["K"], padding_mode="circular")
     if op.name == "mhsa":   # nn.MultiheadAttention: in-projection (3C × C, bias) and output projection (bias)
