@@ -184,9 +184,41 @@ def key_of(v) -> tuple:
     return tuple(sorted(_terms(v).items()))
 
 
+class _Args:
+    """An opaque atom's argument keys with their hash computed once: monomials are dict keys, and a
+    tuple re-hashes every nested coefficient on each lookup (an exp of a long logit made Fraction
+    hashing most of a proof check's time)."""
+
+    __slots__ = ("keys", "hash")
+
+    def __init__(self, keys: tuple):
+        self.keys, self.hash = keys, hash(keys)
+
+    def __hash__(self):
+        return self.hash
+
+    def __eq__(self, other):
+        return self is other or (isinstance(other, _Args) and self.hash == other.hash and self.keys == other.keys)
+
+    def __lt__(self, other):
+        return self.keys < other.keys
+
+    def __iter__(self):
+        return iter(self.keys)
+
+    def __getitem__(self, k):
+        return self.keys[k]
+
+    def __len__(self):
+        return len(self.keys)
+
+    def __repr__(self):
+        return repr(self.keys)
+
+
 def opaque(name: str, *args) -> Poly:
     """An uninterpreted function of exact values, e.g. ``exp(poly)``."""
-    return Poly.atom(("F", name, tuple(key_of(a) for a in args)))
+    return Poly.atom(("F", name, _Args(tuple(key_of(a) for a in args))))
 
 
 def atom_to_sympy(a: Atom) -> sp.Expr:
