@@ -21,49 +21,26 @@ which is the same entry. The projections have no bias and there is no output pro
 border and by the positional term.
 """
 
-import sympy as sp
+from evosym import Operator, TensorDecl, WindowAxis, size
 
-from evosym import Definition, Operator, TensorDecl, Window, WindowAxis, index, size
-
+from . import _attention as A
+from ._attention import B, C, Dh, N, b, h, i, j, o, u, v
 from ._conv import _numpy_reference
 
-B, N, Dh, H, W_, R = size("B"), size("N"), size("d"), size("H"), size("W"), size("R")
+H, W_, R = size("H"), size("W"), size("R")
 K = 2 * R + 1
-C = N * Dh
-b, o, c, i, j, u, v, m, n = (index(t) for t in "b o c i j u v m n".split())
 AXES = (WindowAxis(K, 1, 1, R, H, clamp=True), WindowAxis(K, 1, 1, R, W_, clamp=True))
 si, sj = AXES[0].start(i), AXES[1].start(j)   # σ_H(i) = min(max(i − R, 0), H − K), σ_W(j) likewise
-h, e, c2, u2, v2 = index("h"), index("e"), index("c_2"), index("u_2"), index("v_2")
+ki, kj = si + u, sj + v
 
-x = TensorDecl("x", (B, C, H, W_), "input", "input feature map")
-Wq = TensorDecl("Wq", (C, C), "parameter", "query projection: 1×1 conv weight (no bias)", latex="W_q", text="W_q",
-                torch_name="query_weight")
-Wk = TensorDecl("Wk", (C, C), "parameter", "key projection: 1×1 conv weight (no bias)", latex="W_k", text="W_k",
-                torch_name="key_weight")
-Wv = TensorDecl("Wv", (C, C), "parameter", "value projection: 1×1 conv weight (no bias)", latex="W_v", text="W_v",
-                torch_name="value_weight")
+x, Wq, Wk, Wv, query, key, value = A.projections(H, W_)
 rpb = TensorDecl("rpb", (N, 2 * K - 1, 2 * K - 1), "parameter",
                  "relative position bias per head, indexed by key − query + K − 1 on each axis", latex=r"\mathrm{rpb}",
                  torch_name="rpb")
 y = TensorDecl("y", (B, C, H, W_), "output", "output feature map")
-
-
-query = Definition("qry", (b, c, i, j), sp.Sum(Wq[c, c2] * x[b, c2, i, j], (c2, 0, C - 1)),
-                   "queries: 1×1 projection of the input", latex="q", text="q", shape=(B, C, H, W_))
-key = Definition("key", (b, c, m, n), sp.Sum(Wk[c, c2] * x[b, c2, m, n], (c2, 0, C - 1)),
-                 "keys: 1×1 projection of the input", latex="k", text="k", shape=(B, C, H, W_))
-value = Definition("val", (b, c, m, n), sp.Sum(Wv[c, c2] * x[b, c2, m, n], (c2, 0, C - 1)),
-                   "values: 1×1 projection of the input", latex=r"\mathrm{val}", text="val", shape=(B, C, H, W_))
-logit = Definition("logit", (b, h, i, j, u, v),
-                   sp.Sum(query[b, h * Dh + e, i, j] * key[b, h * Dh + e, si + u, sj + v], (e, 0, Dh - 1)) / sp.sqrt(Dh)
-                   + rpb[h, si + u - i + K - 1, sj + v - j + K - 1],
-                   "attention logits: scaled dot product of the query at p and the key at tap (u, v) of the clamped "
-                   "window, plus the relative position bias of key − query", latex=r"\ell", text="\u2113",
-                   shape=(B, N, H, W_, K, K))
-norm = Definition("Z", (b, h, i, j), sp.Sum(sp.exp(logit[b, h, i, j, u2, v2]), (v2, 0, 2 * R), (u2, 0, 2 * R)),
-                  "softmax denominator over the K×K clamped window", latex="Z", shape=(B, N, H, W_))
-attn = Definition("attn", (b, h, i, j, u, v), sp.exp(logit[b, h, i, j, u, v]) / norm[b, h, i, j],
-                  "attention weights: softmax of the logits over the window", latex="A", text="A")
+logit, norm, attn = A.softmax(A.dot(query, key, ki, kj) + rpb[h, ki - i + K - 1, kj - j + K - 1], K, H, W_,
+                              "attention logits: scaled dot product of the query at p and the key at tap (u, v) of the "
+                              "clamped window, plus the relative position bias of key − query", "K×K clamped")
 
 
 def torch_reference(t, sizes):
@@ -110,7 +87,7 @@ OPERATOR = Operator(
     name="neighborhood_attention",
     summary="neighbourhood attention over a K×K window clamped inside the image, relative position bias (NATTEN border policy)",
     output=y, lhs_indices=(b, o, i, j),
-    traditional=sp.Sum(attn[b, sp.floor(o / Dh), i, j, u, v] * value[b, o, si + u, sj + v], (v, 0, 2 * R), (u, 0, 2 * R)),
+    traditional=A.traditional(attn, value, ki, kj, K),
     tensors=(x, Wq, Wk, Wv, rpb), batch=b, out_channel=o, position=(i, j),
     definitions=(query, key, value, logit, norm, attn),
     sizes=((B, "batch size"), (N, "heads"), (Dh, "channels per head"), (H, "height (≥ K)"), (W_, "width (≥ K)"),
@@ -139,11 +116,4 @@ OPERATOR = Operator(
 
 
 def derive(dv):
-    dv.apply("unfold-definition", name="val")
-    dv.apply("move-into-sum", factor=attn[b, sp.floor(o / Dh), i, j, u, v], into=c2)
-    dv.apply("introduce-delta", targets=[(si + u, m, 0, H - 1), (sj + v, n, 0, W_ - 1)], within=c2)
-    dv.apply("exchange-sums", outer=[u, v], inner=[c2])
-    dv.apply("exchange-sums", outer=[u, v], inner=[m, n])
-    dv.apply("factor-out", factor=x[b, c2, m, n], over=[v, u])
-    dv.apply("name-kernel", name="K", channel=c2, position=(m, n), indices=(b, o, c2, i, j, m, n))
-    dv.conclude(omega=Window(AXES), channel=c2, neighbour=(m, n))
+    A.derive(dv, attn, x, ki, kj, H, W_, AXES)

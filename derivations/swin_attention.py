@@ -26,26 +26,19 @@ W = M·T_w (whole windows). No bias in the projections and no output projection,
 
 import sympy as sp
 
-from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
+from evosym import InRange, Operator, TensorDecl, WindowAxis, size
 
+from . import _attention as A
+from ._attention import B, C, Dh, N, b, h, i, j, o, u, v
 from ._conv import _numpy_reference
 
-B, N, Dh, M, Th, Tw = size("B"), size("N"), size("d"), size("M"), size("T_h"), size("T_w")
+M, Th, Tw = size("M"), size("T_h"), size("T_w")
 S = size("S", zero=True)
 H, W_ = M * Th, M * Tw
-C = N * Dh
-b, o, c, i, j, u, v, m, n = (index(t) for t in "b o c i j u v m n".split())
-h, e, c2, u2, v2 = index("h"), index("e"), index("c_2"), index("u_2"), index("v_2")
 AXES = (WindowAxis(M, 1, 1, S, H, wrap=True, tiled=True), WindowAxis(M, 1, 1, S, W_, wrap=True, tiled=True))
 ki, kj = AXES[0].position(i, u), AXES[1].position(j, v)   # (σ(i) + u) mod H, (σ(j) + v) mod W
 
-x = TensorDecl("x", (B, C, H, W_), "input", "input feature map")
-Wq = TensorDecl("Wq", (C, C), "parameter", "query projection: 1×1 conv weight (no bias)", latex="W_q", text="W_q",
-                torch_name="query_weight")
-Wk = TensorDecl("Wk", (C, C), "parameter", "key projection: 1×1 conv weight (no bias)", latex="W_k", text="W_k",
-                torch_name="key_weight")
-Wv = TensorDecl("Wv", (C, C), "parameter", "value projection: 1×1 conv weight (no bias)", latex="W_v", text="W_v",
-                torch_name="value_weight")
+x, Wq, Wk, Wv, query, key, value = A.projections(H, W_)
 rpb = TensorDecl("rpb", (N, 2 * M - 1, 2 * M - 1), "parameter",
                  "relative position bias per head, indexed by query − key + M − 1 on each axis (Swin's table "
                  "relative_position_bias_table[Δh·(2M − 1) + Δw, h])", latex=r"\mathrm{rpb}", torch_name="rpb")
@@ -62,23 +55,11 @@ def _same_region(p, k_, length):
     return sp.KroneckerDelta(_region(sp.Mod(p - S, length), length), _region(sp.Mod(k_ - S, length), length))
 
 
-query = Definition("qry", (b, c, i, j), sp.Sum(Wq[c, c2] * x[b, c2, i, j], (c2, 0, C - 1)),
-                   "queries: 1×1 projection of the input", latex="q", text="q", shape=(B, C, H, W_))
-key = Definition("key", (b, c, m, n), sp.Sum(Wk[c, c2] * x[b, c2, m, n], (c2, 0, C - 1)),
-                 "keys: 1×1 projection of the input", latex="k", text="k", shape=(B, C, H, W_))
-value = Definition("val", (b, c, m, n), sp.Sum(Wv[c, c2] * x[b, c2, m, n], (c2, 0, C - 1)),
-                   "values: 1×1 projection of the input", latex=r"\mathrm{val}", text="val", shape=(B, C, H, W_))
-logit = Definition("logit", (b, h, i, j, u, v),
-                   sp.Sum(query[b, h * Dh + e, i, j] * key[b, h * Dh + e, ki, kj], (e, 0, Dh - 1)) / sp.sqrt(Dh)
-                   + rpb[h, sp.Mod(i - S, M) - u + M - 1, sp.Mod(j - S, M) - v + M - 1]
-                   - 100 * sp.KroneckerDelta(_same_region(i, ki, H) * _same_region(j, kj, W_), 0),
-                   "attention logits: scaled dot product of the query at p and the key at tap (u, v) of p's window, "
-                   "the relative position bias of query − key, and −100 across regions of the rolled image",
-                   latex=r"\ell", text="\u2113", shape=(B, N, H, W_, M, M))
-norm = Definition("Z", (b, h, i, j), sp.Sum(sp.exp(logit[b, h, i, j, u2, v2]), (v2, 0, M - 1), (u2, 0, M - 1)),
-                  "softmax denominator over the M×M window", latex="Z", shape=(B, N, H, W_))
-attn = Definition("attn", (b, h, i, j, u, v), sp.exp(logit[b, h, i, j, u, v]) / norm[b, h, i, j],
-                  "attention weights: softmax of the logits over the window", latex="A", text="A")
+logit, norm, attn = A.softmax(
+    A.dot(query, key, ki, kj) + rpb[h, sp.Mod(i - S, M) - u + M - 1, sp.Mod(j - S, M) - v + M - 1]
+    - 100 * sp.KroneckerDelta(_same_region(i, ki, H) * _same_region(j, kj, W_), 0), M, H, W_,
+    "attention logits: scaled dot product of the query at p and the key at tap (u, v) of p's window, the relative "
+    "position bias of query − key, and −100 across regions of the rolled image", "M×M")
 
 
 def torch_reference(t, sizes):
@@ -122,7 +103,7 @@ OPERATOR = Operator(
     summary="window attention over fixed M×M windows, shifted by S with Swin's cyclic roll and −100 mask, "
             "relative position bias (Swin border policy)",
     output=y, lhs_indices=(b, o, i, j),
-    traditional=sp.Sum(attn[b, sp.floor(o / Dh), i, j, u, v] * value[b, o, ki, kj], (v, 0, M - 1), (u, 0, M - 1)),
+    traditional=A.traditional(attn, value, ki, kj, M),
     tensors=(x, Wq, Wk, Wv, rpb), batch=b, out_channel=o, position=(i, j),
     definitions=(query, key, value, logit, norm, attn),
     sizes=((B, "batch size"), (N, "heads"), (Dh, "channels per head"), (M, "window size"),
@@ -152,11 +133,4 @@ OPERATOR = Operator(
 
 
 def derive(dv):
-    dv.apply("unfold-definition", name="val")
-    dv.apply("move-into-sum", factor=attn[b, sp.floor(o / Dh), i, j, u, v], into=c2)
-    dv.apply("introduce-delta", targets=[(ki, m, 0, H - 1), (kj, n, 0, W_ - 1)], within=c2)
-    dv.apply("exchange-sums", outer=[u, v], inner=[c2])
-    dv.apply("exchange-sums", outer=[u, v], inner=[m, n])
-    dv.apply("factor-out", factor=x[b, c2, m, n], over=[v, u])
-    dv.apply("name-kernel", name="K", channel=c2, position=(m, n), indices=(b, o, c2, i, j, m, n))
-    dv.conclude(omega=Window(AXES), channel=c2, neighbour=(m, n))
+    A.derive(dv, attn, x, ki, kj, H, W_, AXES)
