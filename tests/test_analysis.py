@@ -78,7 +78,8 @@ def props(name):
               "channels": "full mixing, a sum of N separable terms (spatial map of a block of d channels ⊗ channel map)",
               "Ω": "global, |Ω| = H·W", "border": "none (global)"}),
     ("gcn", {"kernel": "static", "space": "position-specific", "channels": "full mixing, separable (spatial map ⊗ channel map)",
-             "Ω": "global, |Ω| = N", "border": "none (global)"}),
+             "Ω": "global, |Ω| = N", "border": "none (global)",
+             "support": "1-hop: K(p, q) = 0 unless A[p, q] ≠ 0 or p = q"}),
     ("spectral_graph_conv", {"kernel": "static", "space": "position-specific", "Ω": "global, |Ω| = N",
                              "channels": "depthwise (output channel o reads input channel o), separable (spatial map ⊗ "
                                          "channel map), one kernel shared by all channels"}),
@@ -97,6 +98,22 @@ def test_properties_are_derived_as_the_spec_says(name, expected):
         assert p.get(key) == value, (key, p.get(key))
     assert all("INCONSISTENT" not in item.how and "NOT confirmed" not in item.how for item in p.items)
     assert all("confirmed at" in item.how for item in p.items if item.name in ("kernel", "space", "channels"))
+
+
+def test_a_gcn_that_mixes_every_node_is_not_1_hop(tmp_path):
+    """Mutant: Â + 1/N (a uniform mixing of all nodes added to the propagation) stays static, global and
+    separable, but its kernel reaches pairs that are not neighbours: the support property must say so."""
+    src = (ROOT / "derivations/gcn.py").read_text().replace("from ._conv import", "from evosym.derivations._conv import")
+    src = src.replace("(A[p, q] + sp.KroneckerDelta(p, q)) / sp.sqrt(degree[p] * degree[q]),",
+                      "(A[p, q] + sp.KroneckerDelta(p, q)) / sp.sqrt(degree[p] * degree[q]) + 1 / N,")
+    src = src.replace("return (s[:, None] * a * s[None, :]) @", "return (s[:, None] * a * s[None, :] + 1 / a.shape[0]) @")
+    assert src.count("1 / N,") == 1 and src.count("1 / a.shape[0]") == 1
+    path = tmp_path / "gcn_dense.py"
+    path.write_text(src)
+    p = props(str(path))
+    assert p.get("support") == "not 1-hop: K reaches pairs with A[p, q] = 0"
+    assert p.get("channels") == "full mixing, separable (spatial map ⊗ channel map)"
+    assert "support" not in {i.name for i in props("spectral_graph_conv").items}   # no adjacency: it does not apply
 
 
 def test_a_per_channel_token_mixing_kernel_is_not_shared_by_all_channels(tmp_path):

@@ -18,6 +18,7 @@ from ..codegen.factors import channel_block, channel_factor, group_structure, he
 from ..codegen.taps import index_maps, interior_kernel, tap_kernel
 from .border import border
 from ..ir.neighbourhood import Global, Window
+from .graph import graph_support
 from ..ir.symbols import size_value
 from ..ir.tensors import definitions_read
 from ..printers.expr import text
@@ -58,7 +59,8 @@ def analyse(cp: CheckedProof) -> Properties:
     samples = list(_samples(op, form, defs))
     items = [_dynamic(op, form, defs, samples), _shared(op, form, defs), _channels(op, form, defs, samples),
              _locality(form, len(op.grid)), border(op, form, Property)]
-    return Properties(op.name, tuple(items))
+    hop = graph_support(op, form, defs, Property)   # graph operators only: does K follow the adjacency?
+    return Properties(op.name, tuple(items + ([hop] if hop is not None else [])))
 
 
 def _samples(op, form, defs):
