@@ -35,7 +35,7 @@ ki, kj = si + u, sj + v
 
 x, Wq, Wk, Wv, query, key, value = A.projections(H, W_)
 rpb = TensorDecl("rpb", (N, 2 * K - 1, 2 * K - 1), "parameter",
-                 "relative position bias per head, indexed by key − query + K − 1 on each axis", latex=r"\mathrm{rpb}",
+                 "relative position bias per head, indexed by key − query + K − 1", latex=r"\mathrm{rpb}",
                  torch_name="rpb")
 y = TensorDecl("y", (B, C, H, W_), "output", "output feature map")
 logit, norm, attn = A.softmax(A.dot(query, key, ki, kj) + rpb[h, ki - i + K - 1, kj - j + K - 1], K, H, W_,

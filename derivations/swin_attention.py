@@ -40,8 +40,7 @@ ki, kj = AXES[0].position(i, u), AXES[1].position(j, v)   # (σ(i) + u) mod H, (
 
 x, Wq, Wk, Wv, query, key, value = A.projections(H, W_)
 rpb = TensorDecl("rpb", (N, 2 * M - 1, 2 * M - 1), "parameter",
-                 "relative position bias per head, indexed by query − key + M − 1 on each axis (Swin's table "
-                 "relative_position_bias_table[Δh·(2M − 1) + Δw, h])", latex=r"\mathrm{rpb}", torch_name="rpb")
+                 "relative position bias per head, indexed by query − key + M − 1", latex=r"\mathrm{rpb}", torch_name="rpb")
 y = TensorDecl("y", (B, C, H, W_), "output", "output feature map")
 
 

@@ -249,7 +249,7 @@ class NeighborhoodAttentionEvolution(nn.Module):
         self.query_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # query projection: 1×1 conv weight (no bias)
         self.key_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # key projection: 1×1 conv weight (no bias)
         self.value_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # value projection: 1×1 conv weight (no bias)
-        self.rpb = nn.Parameter(torch.empty((N, ((4 * R) + 1), ((4 * R) + 1)), **factory))  # relative position bias per head, indexed by key − query + K − 1 on each axis
+        self.rpb = nn.Parameter(torch.empty((N, ((4 * R) + 1), ((4 * R) + 1)), **factory))  # relative position bias per head, indexed by key − query + K − 1
         self.reset_parameters()
 
     def reset_parameters(self):

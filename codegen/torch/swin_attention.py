@@ -253,7 +253,7 @@ class SwinAttentionEvolution(nn.Module):
         self.query_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # query projection: 1×1 conv weight (no bias)
         self.key_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # key projection: 1×1 conv weight (no bias)
         self.value_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # value projection: 1×1 conv weight (no bias)
-        self.rpb = nn.Parameter(torch.empty((N, ((2 * M) - 1), ((2 * M) - 1)), **factory))  # relative position bias per head, indexed by query − key + M − 1 on each axis (Swin's table relative_position_bias_table[Δh·(2M − 1) + Δw, h])
+        self.rpb = nn.Parameter(torch.empty((N, ((2 * M) - 1), ((2 * M) - 1)), **factory))  # relative position bias per head, indexed by query − key + M − 1
         self.reset_parameters()
 
     def reset_parameters(self):

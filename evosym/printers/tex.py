@@ -9,7 +9,7 @@ from __future__ import annotations
 
 SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "^": r"\^{}", "{": r"\{", "}": r"\}", "#": r"\#",
            "%": r"\%", "&": r"\&", "$": r"\textdollar{}", "~": r"\textasciitilde{}"}
-MATH = {"Σ": r"\Sigma", "δ": r"\delta", "Ω": r"\Omega", "α": r"\alpha", "β": r"\beta", "γ": r"\gamma",
+MATH = {"Σ": r"\Sigma", "δ": r"\delta", "Ω": r"\Omega", "Δ": r"\Delta", "α": r"\alpha", "β": r"\beta", "γ": r"\gamma",
         "θ": r"\theta", "λ": r"\lambda", "μ": r"\mu", "σ": r"\sigma", "τ": r"\tau", "φ": r"\phi", "ω": r"\omega",
         "ε": r"\varepsilon", "ρ": r"\rho", "π": r"\pi", "ζ": r"\zeta", "≡": r"\equiv", "ℓ": r"\ell", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "⌊": r"\lfloor", "⌋": r"\rfloor",
         "⌈": r"\lceil", "⌉": r"\rceil", "·": r"\cdot", "−": "-", "∈": r"\in", "∉": r"\notin", "⊆": r"\subseteq",
@@ -45,7 +45,7 @@ def tex_escape(text: str) -> str:
 
 ASCII = {"−": "-", "·": "*", "δ": "delta", "Σ": "sum", "Ω": "Omega", "≤": "<=", "≥": ">=", "≠": "!=",
          "⌊": "floor(", "⌋": ")", "⌈": "ceil(", "⌉": ")", "∈": " in ", "⊆": " subset of ", "∩": " & ", "×": "x",
-         "…": "...", "→": "->", "✓": "ok", "✗": "FAIL", "̃": "~", "π": "pi", "ζ": "zeta", "≡": "=="}
+         "…": "...", "→": "->", "✓": "ok", "✗": "FAIL", "̃": "~", "π": "pi", "ζ": "zeta", "≡": "==", "Δ": "Delta"}
 
 
 def to_ascii(text: str) -> str:
