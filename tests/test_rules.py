@@ -106,15 +106,20 @@ def test_mhsa_rules_hold_on_more_shapes():
     assert {"split-sum", "softmax-sums-to-one"} <= {s.rule for s in cp.steps if s.check.general}
 
 
-def _mhsa_at_softmax_step():
-    """MHSA's derivation up to the bias term Σ_q A[…, q] that softmax-sums-to-one removes."""
-    mod = catalogue.load("mhsa")
+def _derivation_until(name, rule):
+    """(module, derivation, step): the operator's derivation replayed up to (not including) the first use of ``rule``."""
+    mod = catalogue.load(name)
     d = Derivation(mod.operator)
     for step in mod.proof().steps:
-        if step.rule == "softmax-sums-to-one":
+        if step.rule == rule:
             return mod, d, step
         d.apply(step.rule, **step.kwargs)
-    raise AssertionError("no softmax step")
+    raise AssertionError(f"no {rule} step in {name}")
+
+
+def _mhsa_at_softmax_step():
+    """MHSA's derivation up to the bias term Σ_q A[…, q] that softmax-sums-to-one removes."""
+    return _derivation_until("mhsa", "softmax-sums-to-one")
 
 
 def test_softmax_sums_to_one_refuses_other_sums():
@@ -155,13 +160,7 @@ def test_split_sum_needs_fresh_names():
 
 def _fourier_until(rule):
     """The convolution theorem's derivation up to (not including) the first use of ``rule``."""
-    mod = catalogue.load("fourier_conv1d")
-    d = Derivation(mod.operator)
-    for step in mod.proof().steps:
-        if step.rule == rule:
-            return mod, d, step
-        d.apply(step.rule, **step.kwargs)
-    raise AssertionError(f"no {rule} step")
+    return _derivation_until("fourier_conv1d", rule)
 
 
 def test_roots_of_unity_sum_refuses_a_summand_or_range_it_does_not_cover():

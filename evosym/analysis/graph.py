@@ -16,17 +16,12 @@ import numpy as np
 import sympy as sp
 
 from ..ir.neighbourhood import Global
+from ..ir.tensors import inline_unshaped
 from ..ir.symbols import size_value
 from ..printers.expr import text
 from ..proof import poly as P
 from ..proof.bounded import env_of
 from ..proof.evaluate import Evaluator
-
-
-def _inline(expr, defs):
-    """``expr`` with every read of a definition replaced by its body, recursively."""
-    reads = {r: defs[str(r.base.label)].instantiate(r.indices) for r in expr.atoms(sp.Indexed) if str(r.base.label) in defs}
-    return _inline(expr.xreplace(reads), defs) if reads else expr
 
 
 def graph_support(op, form, defs, Property):
@@ -35,7 +30,7 @@ def graph_support(op, form, defs, Property):
     if not isinstance(form.omega, Global) or len(form.position) != 1:
         return None
     p, q = form.position[0], form.neighbour[0]
-    body = _inline(form.kernel_body, defs)
+    body = inline_unshaped(form.kernel_body, defs, shaped=True)
     adjacency = [t for t in op.tensors if t.role == "parameter" and t.domain == "nonnegative" and len(t.shape) == 2
                  and body.has(sp.IndexedBase(t.name)[p, q])]
     if len(adjacency) != 1:

@@ -40,7 +40,7 @@ def correlation(d, body, op, form, plan, tensors, pyx):
     dy = a and x = b̃; its gradients are the aggregation itself and its input gradient.
     """
     groups, og, cg, share = plan.channel_map
-    if og != 1 or cg != 1 or d.shape is None or plan.wrap or plan.clamp or plan.tiled:   # the kernels' windows are s·p + δ·u − P
+    if og != 1 or cg != 1 or d.shape is None or not plan.affine_window:   # the kernels' windows are s·p + δ·u − P
         return None
     sums = [f for f in sp.Mul.make_args(body) if isinstance(f, sp.Sum)]
     scale = sp.Mul(*[f for f in sp.Mul.make_args(body) if not isinstance(f, sp.Sum)])

@@ -115,10 +115,16 @@ class Plan:
         return self.path in AGGREGATING
 
     @property
+    def affine_window(self) -> bool:
+        """Every window tap reads x at s·p + δ·u − P, clipped to the input: what the kernel targets and their
+        correlations compute (not a global, wrapping, clamped or tiled Ω)."""
+        return not (self.global_omega or self.wrap or self.clamp or self.tiled)
+
+    @property
     def kernels_default(self) -> bool:
         """``path="auto"`` runs evosym's generated kernels when they build (aggregations over windows at
-        s·p + δ·u − P only: the kernel targets refuse global, wrapping, clamped and tiled windows)."""
-        return self.aggregated and not (self.global_omega or self.wrap or self.clamp or self.tiled)
+        s·p + δ·u − P only)."""
+        return self.aggregated and self.affine_window
 
 
 AGGREGATING = ("generic-window", "premix-window", "generic-global", "premix-global")   # lowerings whose default path is an aggregation (generic or kernels)

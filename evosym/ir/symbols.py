@@ -56,6 +56,13 @@ class InRange(sp.Function):
         return "[%s <= %s <= %s]" % (lo, e, hi)
 
 
+def turns(arg):
+    """t when arg = 2πi·t with t free of π, i and exp (e^arg then turns t times around the circle: a root
+    of unity when t is rational), else None. Shared by the evaluator, the Fourier rules and the printer."""
+    t = sp.expand(arg / (2 * sp.pi * sp.I))
+    return None if t.has(sp.pi, sp.I, sp.exp) else t
+
+
 def size_value(expr, env) -> int:
     """The integer value of a size expression at concrete sizes (``env``: Symbol → int)."""
     value = sp.sympify(expr).xreplace({k: sp.Integer(v) for k, v in env.items()})

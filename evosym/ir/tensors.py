@@ -112,12 +112,12 @@ def definitions_read(expr: sp.Expr, defs: dict) -> list:
     return order
 
 
-def inline_unshaped(expr: sp.Expr, defs: dict) -> sp.Expr:
+def inline_unshaped(expr: sp.Expr, defs: dict, *, shaped: bool = False) -> sp.Expr:
     """``expr`` with every read of a definition without a shape replaced by its body, repeatedly
-    (definitions with a shape are tensors of their own and stay reads)."""
+    (definitions with a shape are tensors of their own and stay reads, unless ``shaped``)."""
     for _ in range(len(defs) + 1):
         reps = {r: defs[str(r.base.label)].instantiate(r.indices) for r in expr.atoms(sp.Indexed)
-                if str(r.base.label) in defs and defs[str(r.base.label)].shape is None}
+                if str(r.base.label) in defs and (shaped or defs[str(r.base.label)].shape is None)}
         if not reps:
             return expr
         expr = expr.xreplace(reps)

@@ -8,6 +8,8 @@ only on the expression, never on hash seeds: SymPy orders terms canonically.
 from __future__ import annotations
 
 import sympy as sp
+
+from ..ir.symbols import turns
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
@@ -70,9 +72,9 @@ class TextExprPrinter(StrPrinter):
         return "(%s mod %s)" % tuple(self._print(a) for a in expr.args)
 
     def _print_exp(self, expr):
-        turns = sp.expand(expr.args[0] / (2 * sp.pi * sp.I))
-        if not turns.has(sp.pi, sp.I):   # a root of unity: e^(2πi·t)
-            sign, t = ("-", -turns) if turns.could_extract_minus_sign() else ("", turns)
+        t = turns(expr.args[0])
+        if t is not None:   # a root of unity: e^(2πi·t)
+            sign, t = ("-", -t) if t.could_extract_minus_sign() else ("", t)
             return "e^(%s2πi·%s)" % (sign, self._print(sp.factor_terms(t)))
         return "exp(%s)" % self._print(expr.args[0])
 

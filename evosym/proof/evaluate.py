@@ -24,7 +24,7 @@ import sympy as sp
 from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
 from ..errors import IllFormedAccess
-from ..ir.symbols import InRange
+from ..ir.symbols import InRange, turns
 from ..ir.tensors import Definition
 from . import poly as P
 
@@ -51,12 +51,9 @@ def _depends(v) -> str:
 
 
 def _turns(arg):
-    """(n, L) when arg = 2πi·n/L with n/L free of π and i (a root of unity's exponent), else None."""
-    r = sp.expand(arg / (2 * sp.pi * sp.I))
-    if r.has(sp.pi, sp.I, sp.exp):
-        return None
-    num, den = sp.fraction(sp.together(r))
-    return num, den
+    """(n, L) when arg = 2πi·n/L (a root of unity's exponent), else None."""
+    t = turns(arg)
+    return None if t is None else sp.fraction(sp.together(t))
 
 
 def _num(v):

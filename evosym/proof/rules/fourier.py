@@ -6,12 +6,10 @@ from __future__ import annotations
 import sympy as sp
 
 from ...errors import RuleError
+from ...ir.symbols import turns
 from ..symbolic import nonnegative
 from ..tree import find_sum, replace_node, walk
 from .base import Application, Context, Obligation, Rule, register
-
-TURN = 2 * sp.pi * sp.I   # e^{TURN·t}: t full turns
-
 
 @register
 class ConjugateReal(Rule):
@@ -41,8 +39,8 @@ def _turns(summand, var):
     fs = sp.Mul.make_args(summand)
     if not all(isinstance(f, sp.exp) for f in fs):
         return None
-    t = sp.expand(sp.Add(*[f.args[0] for f in fs]) / TURN)
-    if t.has(sp.pi, sp.I) or sp.expand(t.diff(var, 2)) != 0 or sp.expand(t.subs(var, 0)) != 0:
+    t = turns(sp.Add(*[f.args[0] for f in fs]))
+    if t is None or sp.expand(t.diff(var, 2)) != 0 or sp.expand(t.subs(var, 0)) != 0:
         return None
     n, L = sp.fraction(sp.together(t / var))
     if (n.free_symbols | L.free_symbols) & {var}:
