@@ -41,6 +41,7 @@ _attach_source_packages()
 from .errors import EvosymError
 from .ir.evolution import EvolutionForm, match_evolution
 from .ir.neighbourhood import Global, IndexSet, Neighbourhood, Window, WindowAxis
+from .ir.limit import SoftmaxLimit
 from .ir.operator import Operator
 from .ir.symbols import InRange, index, indices, size, sizes
 from .ir.tensors import Definition, TensorDecl
@@ -49,6 +50,6 @@ from .proof.proof import CheckedProof, Proof
 
 __all__ = [
     "CheckedProof", "Definition", "Derivation", "EvolutionForm", "EvosymError", "Global", "InRange", "IndexSet",
-    "Neighbourhood", "Operator", "Proof", "TensorDecl", "Window", "WindowAxis", "__version__", "index", "indices",
+    "Neighbourhood", "Operator", "Proof", "SoftmaxLimit", "TensorDecl", "Window", "WindowAxis", "__version__", "index", "indices",
     "match_evolution", "size", "sizes",
 ]

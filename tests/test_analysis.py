@@ -77,6 +77,8 @@ def props(name):
     ("mhsa", {"kernel": "dynamic, from pairs (p, q) and a global pool and a local pool at p", "space": "position-specific",
               "channels": "full mixing, a sum of N separable terms (spatial map of a block of d channels ⊗ channel map)",
               "Ω": "global, |Ω| = H·W", "border": "none (global)"}),
+    ("cordonnier_attention", {"kernel": "static", "space": "position-specific", "channels": "full mixing",
+                              "Ω": "global, |Ω| = H·W", "border": "none (global)"}),
     ("gcn", {"kernel": "static", "space": "position-specific", "channels": "full mixing, separable (spatial map ⊗ channel map)",
              "Ω": "global, |Ω| = N", "border": "none (global)",
              "support": "1-hop: K(p, q) = 0 unless A[p, q] ≠ 0 or p = q"}),
@@ -176,7 +178,8 @@ def test_changing_the_kernel_source_changes_the_table():
 
 
 CONVS = ["conv1d", "conv2d", "conv2d_same", "conv2d_reflect", "conv2d_replicate", "conv2d_circular", "conv3d", "depthwise_conv2d", "pointwise_conv2d", "linear", "involution",
-         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "neighborhood_attention", "swin_attention", "shifted_pointwise_conv2d", "token_mixing", "mhsa", "gcn", "spectral_graph_conv"]
+         "dynamic_dwconv", "idynamic_dwconv", "squeeze_excitation", "local_attention", "neighborhood_attention", "swin_attention", "shifted_pointwise_conv2d", "token_mixing", "mhsa", "gcn", "spectral_graph_conv",
+         "cordonnier_attention"]
 
 
 @pytest.mark.parametrize("name", CONVS + ["fourier_conv1d"])   # (FFTs are not counted by the FLOP counter)
@@ -244,6 +247,9 @@ def _torch_module(op, env):
         return torch.nn.Conv2d(names["C"], names["O"], 2 * names["R"] + 1, bias=False)
     if op.name == "fourier_conv1d":   # the convolution it computes: nn.Conv1d(C, O, K, padding_mode='circular')
         return torch.nn.Conv1d(names["C"], names["O"], names["K"], padding_mode="circular")
+    if op.name == "cordonnier_attention":   # the output projection over the K² concatenated heads, and α
+        return torch.nn.ModuleList([torch.nn.Linear((2 * names["R"] + 1) ** 2 * names["C"], names["O"]),
+                                    torch.nn.ParameterList([torch.zeros(1)])])
     if op.name == "mhsa":   # nn.MultiheadAttention: in-projection (3C × C, bias) and output projection (bias)
         return torch.nn.MultiheadAttention(names["N"] * names["d"], names["N"])
     if op.name == "dynamic_dwconv":   # DynamicDWConv: the same generator to C·K² values, plus a per-channel bias

@@ -18,6 +18,7 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
+from .limit import SoftmaxLimit
 from .symbols import size_value
 from .tensors import Definition, TensorDecl
 
@@ -45,6 +46,7 @@ class Operator:
     reference_rounds: bool = False   # the reference rounds (an FFT): compared within RTOL even where integer-valued
     torch_reference: Callable | None = field(default=None, compare=False)
     torch_binding: Mapping | None = field(default=None, compare=False)
+    limit: SoftmaxLimit | None = None   # an α → ∞ limit in which the operator becomes another (proof/limit.py)
     bench: Mapping | None = field(default=None, compare=False)   # realistic sizes for `evosym bench`
     figure: Mapping | None = field(default=None, compare=False)  # small sizes for the connectivity picture
     description: str = ""
@@ -79,12 +81,15 @@ class Operator:
         return tuple((i, sp.Integer(0), sp.sympify(n) - 1) for i, n in zip(self.lhs_indices, self.output.shape))
 
     def display_names(self, kind: str) -> dict[str, str]:
-        """Display names (``kind`` is "latex" or "text") of tensors that have one: ``x_pad`` → x̃."""
+        """Display names (``kind`` is "latex" or "text") of tensors that have one: ``x_pad`` → x̃. A tensor of
+        shape (1,) with a display name is a scalar: its read ``t[0]`` (key ``"t[0]"``) prints as the name alone."""
         out = {}
         for t in self.tensors + (self.output,) + self.definitions:
             name = getattr(t, kind)
             if name:
                 out[t.name] = name
+                if isinstance(t, TensorDecl) and t.shape == (1,):
+                    out[f"{t.name}[0]"] = name
         return out
 
 

@@ -38,6 +38,8 @@ class TextExprPrinter(StrPrinter):
 
     def _print_Indexed(self, expr):
         name = str(expr.base.label)
+        if expr.indices == (0,) and f"{name}[0]" in self.names:   # a scalar parameter
+            return self.names[f"{name}[0]"]
         return "%s[%s]" % (self.names.get(name, name), ", ".join(self._print(i) for i in expr.indices))
 
     def _print_IndexedBase(self, expr):
@@ -81,6 +83,10 @@ class TextExprPrinter(StrPrinter):
     def _print_conjugate(self, expr):
         return "conj(%s)" % self._print(expr.args[0])
 
+    def _print_Limit(self, expr):
+        e, z, z0 = expr.args[:3]
+        return "lim_{%s→%s} %s" % (self._print(z), "∞" if z0 is sp.oo else self._print(z0), self._print(e))
+
     def _print_Mul(self, expr):
         return _mul_with_sums(self, expr, super()._print_Mul, "·", "(%s)")
 
@@ -97,6 +103,8 @@ class LatexExprPrinter(LatexPrinter):
 
     def _print_Indexed(self, expr):
         name = str(expr.base.label)
+        if expr.indices == (0,) and f"{name}[0]" in self.names:   # a scalar parameter
+            return self.names[f"{name}[0]"]
         base = self.names.get(name) or self._print(sp.Symbol(name))
         return r"%s\left[%s\right]" % (base, ", ".join(self._print(i) for i in expr.indices))
 

@@ -10,7 +10,7 @@ import textwrap
 
 from ..proof.proof import CheckedProof
 from .expr import LatexExprPrinter
-from .outline import Outline, outline, verdict
+from .outline import LimitView, Outline, outline, verdict
 from .tex import fill, tex_escape, to_ascii
 
 CHECK, CROSS = r"$\checkmark$", r"$\times$"
@@ -62,6 +62,48 @@ def _eq(text: str) -> str:
     return "\\evoeq{" + text.replace("&", "") + "}"
 
 
+def _step(s, word: str) -> list[str]:
+    t = tex_escape
+    out = [f"\\paragraph{{{word} {s.number}: \\texttt{{{t(s.rule)}}} ({t(s.label)}).}} Arguments: {s.args}.", "",
+           f"Rule: {t(s.statement)}", ""]
+    if s.obligations:
+        out.append("\\begin{itemize}")
+        out += [f"\\item {CHECK if ok else '?'} {text} ({how})" for ok, text, how in s.obligations]
+        out.append("\\end{itemize}")
+    for lhs, body in s.defines:
+        out += ["Defines:", _eq(f"{lhs} &:= {body}")]
+    out += [_eq(f"{s.lhs} &= {s.result}"), f"\\emph{{Check:}} {t(s.check)}", ""]
+    if s.counterexample:
+        out += _verbatim(s.counterexample)
+    return out
+
+
+def _checks(checks) -> list[str]:
+    t = tex_escape
+    out = ["\\begin{itemize}"]
+    for ok, name, label, message, ce in checks:
+        out.append(f"\\item {CHECK if ok else CROSS} \\textbf{{{t(name)}}} ({t(label)}): {t(message)}")
+        if ce:
+            out += _verbatim(ce)
+    return out + ["\\end{itemize}"]
+
+
+def _limit(lim: LimitView) -> list[str]:
+    t, a = tex_escape, lim.sharpness
+    out = [f"\\subsection*{{Limit ${a} \\to \\infty$: {t(lim.target)}}}", f"Constructive map: {t(lim.weight_map)}.", ""]
+    for s in lim.steps:
+        out += _step(s, "Limit step")
+    out += ["Checks of the limit:"] + _checks(lim.checks)
+    out += [f"Error at finite ${a}$: $\\sum_q |A - \\delta|$ per softmax row, the maximum over the grid shapes (float64), "
+            f"and the bound $2(1 - \\theta^{{-{lim.dims}}})$, $\\theta = (1 + e^{{-{a}}})/(1 - e^{{-{a}}})$, valid for all sizes; "
+            f"then the ${a}$ needed for $\\sum_q |A - \\delta| \\le \\varepsilon$.", "",
+            "\\begin{tabular}{rrr}", f"${a}$ & measured & bound \\\\ \\hline"]
+    out += [f"{x} & {m} & {b} \\\\" for x, m, b in lim.rows]
+    out += ["\\end{tabular}\\qquad\\begin{tabular}{rrr}", "$\\varepsilon$ & from the bound & at the grid shapes \\\\ \\hline"]
+    out += [f"{e} & {ab} & {am} \\\\" for e, ab, am in lim.needed]
+    return out + ["\\end{tabular}", ""]
+
+
 def _render(o: Outline) -> str:
     t = tex_escape
     out = [f"\\section*{{Proof: {t(o.name)}}}", f"\\emph{{{t(o.summary)}}}", ""]
@@ -79,17 +121,7 @@ def _render(o: Outline) -> str:
         out += [_eq(f"{lhs} &:= {body}"), t(desc), ""]
     out += ["\\subsection*{Traditional form}", _eq(f"{o.lhs} &= {o.traditional}"), "", "\\subsection*{Proof}"]
     for s in o.steps:
-        out += [f"\\paragraph{{Step {s.number}: \\texttt{{{t(s.rule)}}} ({t(s.label)}).}} Arguments: {s.args}.", "",
-                f"Rule: {t(s.statement)}", ""]
-        if s.obligations:
-            out.append("\\begin{itemize}")
-            out += [f"\\item {CHECK if ok else '?'} {text} ({how})" for ok, text, how in s.obligations]
-            out.append("\\end{itemize}")
-        for lhs, body in s.defines:
-            out += ["Defines:", _eq(f"{lhs} &:= {body}")]
-        out += [_eq(f"{s.lhs} &= {s.result}"), f"\\emph{{Check:}} {t(s.check)}", ""]
-        if s.counterexample:
-            out += _verbatim(s.counterexample)
+        out += _step(s, "Step")
     out.append("\\subsection*{Evolution form}")
     e = o.evolution
     if e is None:
@@ -100,12 +132,10 @@ def _render(o: Outline) -> str:
                     f"{e.kernel}\\, {e.value}{bias}"),
                 _eq(f"\\Omega({e.position}) &= {e.omega}"), f"({t(e.omega_kind)})",
                 _eq(f"{e.kernel} &= {e.kernel_body}"), f"Value $v = {e.value}$ (layout: {t(e.layout)}).", ""]
-    out += ["\\subsection*{Checks of the conclusion}", "\\begin{itemize}"]
-    for ok, name, label, message, ce in o.checks:
-        out.append(f"\\item {CHECK if ok else CROSS} \\textbf{{{t(name)}}} ({t(label)}): {t(message)}")
-        if ce:
-            out += _verbatim(ce)
-    out += ["\\end{itemize}", f"\\subsection*{{Grid of shapes for bounded checks ({len(o.shapes)})}}", "\\begin{enumerate}"]
+    out += ["\\subsection*{Checks of the conclusion}"] + _checks(o.checks)
+    if o.limit is not None:
+        out += _limit(o.limit)
+    out += [f"\\subsection*{{Grid of shapes for bounded checks ({len(o.shapes)})}}", "\\begin{enumerate}"]
     out += [f"\\item {t(shape)}" for shape in o.shapes]
     out += ["\\end{enumerate}", "", f"\\textbf{{{t(verdict(o))}}}", ""]
     return "\n".join(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..proof.proof import CheckedProof
 from .expr import LatexExprPrinter
-from .outline import Outline, outline, verdict
+from .outline import LimitView, Outline, outline, verdict
 from .tex import fill
 
 
@@ -20,6 +20,45 @@ def render_markdown(cp: CheckedProof, heading: int = 1) -> str:
                 lambda t, args: fill(t, args, _md, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",
                 lambda name: f"`{name}`")
     return _render(o, "#" * heading)
+
+
+def _step(s, word: str) -> list[str]:
+    out = [f"**{word} {s.number}. `{s.rule}`** ({s.label})", "", f"Arguments: {s.args}", "", f"Rule: {_md(s.statement)}", ""]
+    if s.obligations:
+        out += ["Preconditions:", ""]
+        out += [f"- {'✓' if ok else '?'} {text} ({how})" for ok, text, how in s.obligations]
+        out.append("")
+    for lhs, body in s.defines:
+        out += [f"Defines $${lhs} := {body}$$", ""]
+    out += [f"$$ {s.lhs} = {s.result} $$", "", f"Check: {_md(s.check)}", ""]
+    if s.counterexample:
+        out += ["```", s.counterexample, "```", ""]
+    return out
+
+
+def _checks(checks) -> list[str]:
+    out = []
+    for ok, name, label, message, ce in checks:
+        out.append(f"- {'✓' if ok else '✗'} **{_md(name)}** ({label}): {_md(message)}")
+        if ce:
+            out += ["", "  ```", *["  " + line for line in ce.splitlines()], "  ```"]
+    return out
+
+
+def _limit(lim: LimitView, h: str) -> list[str]:
+    a = lim.sharpness
+    out = ["", f"{h}# Limit ${a} \\to \\infty$: {_md(lim.target)}", "", f"Constructive map: {_md(lim.weight_map)}.", ""]
+    for s in lim.steps:
+        out += _step(s, "Limit step")
+    out += ["Checks of the limit:", ""] + _checks(lim.checks)
+    out += ["", f"Error at finite ${a}$: $\\sum_q |A - \\delta|$ per softmax row, the maximum over the grid shapes "
+            f"(float64), and the bound $2(1 - \\theta^{{-{lim.dims}}})$, $\\theta = (1 + e^{{-{a}}})/(1 - e^{{-{a}}})$, "
+            "valid for all sizes:", "", f"| ${a}$ | measured | bound |", "|---|---|---|"]
+    out += [f"| {x} | {m} | {b} |" for x, m, b in lim.rows]
+    out += ["", f"${a}$ needed for $\\sum_q |A - \\delta| \\le \\varepsilon$:", "",
+            "| $\\varepsilon$ | from the bound | at the grid shapes |", "|---|---|---|"]
+    out += [f"| {e} | {ab} | {am} |" for e, ab, am in lim.needed]
+    return out
 
 
 def _render(o: Outline, h: str) -> str:
@@ -41,18 +80,7 @@ def _render(o: Outline, h: str) -> str:
     out += ["", f"{h}# Traditional form", "", f"$$ {o.lhs} = {o.traditional} $$", ""]
     out += [f"{h}# Proof", ""]
     for s in o.steps:
-        out += [f"**Step {s.number}. `{s.rule}`** ({s.label})", "", f"Arguments: {s.args}", "",
-                f"Rule: {_md(s.statement)}", ""]
-        if s.obligations:
-            out.append("Preconditions:")
-            out.append("")
-            out += [f"- {'✓' if ok else '?'} {text} ({how})" for ok, text, how in s.obligations]
-            out.append("")
-        for lhs, body in s.defines:
-            out += [f"Defines $${lhs} := {body}$$", ""]
-        out += [f"$$ {s.lhs} = {s.result} $$", "", f"Check: {_md(s.check)}", ""]
-        if s.counterexample:
-            out += ["```", s.counterexample, "```", ""]
+        out += _step(s, "Step")
     out += [f"{h}# Evolution form", ""]
     e = o.evolution
     if e is None:
@@ -64,10 +92,9 @@ def _render(o: Outline, h: str) -> str:
                 f"$$ \\Omega({e.position}) = {e.omega} $$", "", f"({_md(e.omega_kind)})", "",
                 f"$$ {e.kernel} = {e.kernel_body} $$", "", f"Value $v = {e.value}$ (layout: {e.layout}).", ""]
     out += [f"{h}# Checks of the conclusion", ""]
-    for ok, name, label, message, ce in o.checks:
-        out.append(f"- {'✓' if ok else '✗'} **{_md(name)}** ({label}): {_md(message)}")
-        if ce:
-            out += ["", "  ```", *["  " + line for line in ce.splitlines()], "  ```"]
+    out += _checks(o.checks)
+    if o.limit is not None:
+        out += _limit(o.limit, h)
     out += ["", f"{h}# Grid of shapes for bounded checks ({len(o.shapes)})", ""]
     out += [f"{k}. {shape}" for k, shape in enumerate(o.shapes, 1)]
     out += ["", f"**{_md(verdict(o))}**", ""]

@@ -6,7 +6,7 @@ import textwrap
 
 from ..proof.proof import CheckedProof
 from .expr import TextExprPrinter
-from .outline import Outline, outline, verdict
+from .outline import LimitView, Outline, outline, verdict
 
 WIDTH = 100
 
@@ -25,6 +25,46 @@ def render_text(cp: CheckedProof) -> str:
     printer = TextExprPrinter(cp.operator.display_names("text"))
     o = outline(cp, printer._print, lambda om, p: om.text(p, printer))
     return _render(o)
+
+
+def _step(s, word: str) -> list[str]:
+    out = ["", f"{word} {s.number}. {s.rule}({s.args})  [{s.label}]", _wrap(f"Rule: {s.statement}", "  ")]
+    if s.obligations:
+        out.append("  Preconditions:")
+        for ok, text, how in s.obligations:
+            out.append(_wrap(f"{'✓' if ok else '?'} {text}  ({how})", "    "))
+    for lhs, body in s.defines:
+        out.append(f"  Defines: {lhs} := {body}")
+    out.append(f"  Result: {s.lhs} = {s.result}")
+    out.append(_wrap(f"Check: {s.check}", "  "))
+    if s.counterexample:
+        out.append("  Counterexample:")
+        out.append(_block(s.counterexample, "    "))
+    return out
+
+
+def _checks(checks) -> list[str]:
+    out = []
+    for ok, name, label, message, ce in checks:
+        out.append(_wrap(f"{'✓' if ok else '✗'} {name} [{label}]: {message}", "  "))
+        if ce:
+            out.append(_block(ce, "      "))
+    return out
+
+
+def _limit(lim: LimitView) -> list[str]:
+    out = ["", f"Limit {lim.sharpness} → ∞: {lim.target}", _wrap(f"Constructive map: {lim.weight_map}.", "  ")]
+    for s in lim.steps:
+        out += _step(s, "Limit step")
+    out += ["", "  Checks of the limit"] + _checks(lim.checks)
+    out += ["", f"  Error at finite {lim.sharpness}: Σ_q |A − δ| per softmax row, max over the grid shapes (float64),",
+            f"  and the bound 2(1 − θ^−{lim.dims}), θ = (1 + e^−{lim.sharpness})/(1 − e^−{lim.sharpness}), valid for all sizes"]
+    out.append(f"    {lim.sharpness:>10}  {'measured':>12}  {'bound':>12}")
+    out += [f"    {a:>10}  {m:>12}  {b:>12}" for a, m, b in lim.rows]
+    out += ["", f"  {lim.sharpness} needed for a given error Σ_q |A − δ| ≤ ε"]
+    out.append(f"    {'ε':>10}  {'from bound':>12}  {'at the grid':>12}")
+    out += [f"    {e:>10}  {ab:>12}  {am:>12}" for e, ab, am in lim.needed]
+    return out
 
 
 def _render(o: Outline) -> str:
@@ -48,19 +88,7 @@ def _render(o: Outline) -> str:
             out.append(f"  {lhs} := {body}" + (f"    ({desc})" if desc else ""))
     out += ["", "Traditional form", f"  {o.lhs} = {o.traditional}"]
     for s in o.steps:
-        out += ["", f"Step {s.number}. {s.rule}({s.args})  [{s.label}]"]
-        out.append(_wrap(f"Rule: {s.statement}", "  "))
-        if s.obligations:
-            out.append("  Preconditions:")
-            for ok, text, how in s.obligations:
-                out.append(_wrap(f"{'✓' if ok else '?'} {text}  ({how})", "    "))
-        for lhs, body in s.defines:
-            out.append(f"  Defines: {lhs} := {body}")
-        out.append(f"  Result: {s.lhs} = {s.result}")
-        out.append(_wrap(f"Check: {s.check}", "  "))
-        if s.counterexample:
-            out.append("  Counterexample:")
-            out.append(_block(s.counterexample, "    "))
+        out += _step(s, "Step")
     out += ["", "Evolution form"]
     e = o.evolution
     if e is None:
@@ -73,10 +101,9 @@ def _render(o: Outline) -> str:
         out.append(f"  {e.kernel} = {e.kernel_body}")
         out.append(f"  v = {e.value}   (layout: {e.layout})")
     out += ["", "Checks of the conclusion"]
-    for ok, name, label, message, ce in o.checks:
-        out.append(_wrap(f"{'✓' if ok else '✗'} {name} [{label}]: {message}", "  "))
-        if ce:
-            out.append(_block(ce, "      "))
+    out += _checks(o.checks)
+    if o.limit is not None:
+        out += _limit(o.limit)
     out += ["", f"Grid of shapes for bounded checks ({len(o.shapes)})"]
     out += [f"  {k}. {shape}" for k, shape in enumerate(o.shapes, 1)]
     out += ["", _wrap(verdict(o), "")]

@@ -23,6 +23,7 @@ from ..ir.neighbourhood import Neighbourhood
 from ..ir.operator import Operator, format_sizes
 from .bounded import ExpressionFailure, compare, env_of, evaluate_everywhere, output_points
 from .evaluate import Evaluator
+from .limit import LimitReport, check_limit
 from .reference import CheckResult, check_reference
 from .rules import get_rule
 from .rules.base import Context
@@ -46,11 +47,13 @@ class CheckedProof:
     evolution: EvolutionForm | None
     checks: tuple[CheckResult, ...]
     shapes: tuple[str, ...]
+    limit: LimitReport | None = None
     seconds: float = field(default=0.0, compare=False)
 
     @property
     def ok(self) -> bool:
-        return all(s.check.ok for s in self.steps) and all(c.ok for c in self.checks) and self.evolution is not None
+        return (all(s.check.ok for s in self.steps) and all(c.ok for c in self.checks) and self.evolution is not None
+                and (self.operator.limit is None or (self.limit is not None and self.limit.ok)))
 
     def _repr_latex_(self) -> str:
         from ..printers.notebook import proof_latex
@@ -140,7 +143,8 @@ class Proof:
             checks.append(check_support(op, form, self.definitions(), grid))
         if reference and op.reference is not None:
             checks.append(check_reference(op, grid, self.definitions()))
-        return CheckedProof(self, tuple(steps), form, tuple(checks), shapes, time.perf_counter() - start)
+        limit = check_limit(self, grid) if op.limit is not None and form is not None else None
+        return CheckedProof(self, tuple(steps), form, tuple(checks), shapes, limit, time.perf_counter() - start)
 
     def _replay(self):
         """Per step: (replay ok, message, general)."""
