@@ -35,4 +35,12 @@ def info(cp) -> str:
             f"  multiply-adds   {text(c.macs)}"]
     if c.kernel_entries is not None:
         out.append(f"  kernel entries  {text(c.kernel_entries)}   (K̂ over the axes it depends on)")
+    if cp.limit is not None:
+        lim, spec = cp.limit, op.limit
+        general = sum(s.check.general for s in lim.steps)
+        out += ["", f"limit {text(spec.sharpness, op.display_names('text'))} → ∞: {spec.target} "
+                    f"({'PROVED' if lim.ok else 'NOT PROVED'}: {len(lim.steps)} steps, {general} general; "
+                    f"constructive map {spec.weight_map})",
+                "  error Σ_q |A − δ| ≤ ε needs " + ", ".join(f"α ≥ {a:.4g} for ε = {e:g}" for e, a, _ in lim.needed)
+                + " (from the bound, all sizes)"]
     return "\n".join(out) + "\n"
