@@ -24,10 +24,11 @@ def test_operator_proves(name, checked_proof):
     assert bounded == BOUNDED.get(name, []), bounded
 
 
-# steps labelled bounded on purpose: reflect padding's read is a sum over input positions only when
+# steps labelled bounded on purpose: reflect padding's read (conv2d_reflect, ACmix's attention) is a sum over input positions only when
 # P < L (PyTorch's own condition), NATTEN's clamped window only when K ≤ H, W (NATTEN's own condition);
 # the sizes do not state either, so that step is checked at the grid
-BOUNDED = {"conv2d_reflect": ["introduce-delta"], "neighborhood_attention": ["introduce-delta"]}
+BOUNDED = {"conv2d_reflect": ["introduce-delta"], "neighborhood_attention": ["introduce-delta"],
+           "acmix_attention": ["introduce-delta"]}
 
 
 @pytest.mark.parametrize("name", NAMES)

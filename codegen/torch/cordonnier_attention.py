@@ -127,7 +127,7 @@ def _kernel_tensor(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     j = torch.arange(W, device=device).view(1, 1, 1, -1, 1, 1)
     v = torch.arange(((2 * R) + 1), device=device).view(1, -1, 1, 1, 1, 1)
     d1_1 = alpha.reshape(1, 1, 1, 1, 1, 1)  # alpha[0]: the whole tensor
-    d1_2 = _as_grid((-((((m - i - u) ** 2) + ((n - j - v) ** 2) - ((u - R) ** 2) - ((v - R) ** 2)) * d1_1)), 6, dtype, device)
+    d1_2 = _as_grid((-(torch.as_tensor((((m - i - u) ** 2) + ((n - j - v) ** 2) - ((u - R) ** 2) - ((v - R) ** 2)), dtype=dtype, device=device) * d1_1)), 6, dtype, device)
     def_logit = d1_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # Z: softmax denominator over every padded token (computed once, on its own grid)
     n_2 = torch.arange(((2 * R) + W), device=device).view(1, 1, 1, 1, 1, -1)

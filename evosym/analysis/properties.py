@@ -93,6 +93,18 @@ def _input_reads(expr, inputs, defs):
     return out
 
 
+def _delta_partners(body, q_set) -> set:
+    """Expressions e with a factor δ(e, f(q)) in ``body``: a read at e is a read at q (a reflected tap
+    read at ρ(s·i + u − P) is summed against δ(q, ρ(s·i + u − P)))."""
+    out = set()
+    for d in body.atoms(sp.KroneckerDelta):
+        a, b_ = d.args
+        for one, other in ((a, b_), (b_, a)):
+            if one.free_symbols & q_set and not other.free_symbols & q_set:
+                out.add(other)
+    return out
+
+
 def _dynamic(op, form, defs, samples) -> Property:
     inputs = {t.name for t in op.tensors if t.role == "input"}
     reads = _input_reads(form.kernel_body, inputs, defs)
@@ -107,11 +119,12 @@ def _dynamic(op, form, defs, samples) -> Property:
                         f"value of K contains an input entry" if confirmed else "symbolic says static but an input entry "
                         "appears in K: INCONSISTENT")
     bound = {v: r for v, r in _bound_vars(body, defs).items() if v not in q_set}
+    at_q = _delta_partners(body, q_set)
     kinds, local_reads = set(), []
     for r in reads:
         pos = [i for i in r.indices if not (i.free_symbols <= {form.batch} or i.is_Number)]
         syms = set().union(*[i.free_symbols for i in pos]) if pos else set()
-        if syms & q_set:
+        if syms & q_set or sum(i in at_q for i in pos) == len(q_set):   # at q, or where a delta ties each axis to q
             kinds.add("pairs (p, q)")
         elif syms & p_set and syms & set(bound):
             kinds.add("a local pool at p")

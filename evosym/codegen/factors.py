@@ -50,7 +50,13 @@ def channel_block(rest, o, c):
 def channel_factor(expr, c, o, sizes):
     """(M, S) when expr = M(o, c)·S with M the only part that reads the input channel c (M mentions no
     index but o and c) and S free of c: the kernel is a spatial map per output channel times a channel
-    map (attention's A_h(p, q)·W_v[o, c]); else None."""
+    map (attention's A_h(p, q)·W_v[o, c]); else None. Through a sum: Σ_u M·S(u) = M·Σ_u S(u) (a
+    reflected window sums the taps that read one position)."""
+    if isinstance(expr, sp.Sum):
+        inner = channel_factor(expr.function, c, o, sizes)
+        if inner is None or inner[0].free_symbols & {lim[0] for lim in expr.limits}:
+            return None
+        return inner[0], sp.Sum(inner[1], *expr.limits)
     factors = list(expr.args) if isinstance(expr, sp.Mul) else [expr]
     mixing = [f for f in factors if c in _index_symbols(f)]
     if not mixing or any(_index_symbols(f) - {o, c} - set(sizes) for f in mixing):

@@ -138,6 +138,10 @@ class GridCompiler:
         if isinstance(e, sp.Mul):
             if e.args[0] == -1:
                 return f"(-{self._expr(sp.Mul(*e.args[1:]))})"
+            if e.is_integer is not True:   # an index times a fraction (a coordinate 2m/(H − 1)): in dtype, not int → float32
+                return "(" + " * ".join(f"torch.as_tensor({self._expr(a)}, dtype=dtype, device=device)"
+                                        if a.is_integer and a.free_symbols & set(self.axes) else self._expr(a)
+                                        for a in e.args) + ")"
             return "(" + " * ".join(self._expr(a) for a in e.args) + ")"
         if isinstance(e, sp.Pow):
             if e.exp == -1:
