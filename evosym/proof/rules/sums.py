@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ...errors import RuleError
-from ..tree import bound_variables, factors, find_sum, replace_node
+from ..tree import bound_variables, factors, find_sum, replace_node, same, walk
 from .base import Application, Context, Obligation, Rule, register
 
 
@@ -190,3 +190,58 @@ class SplitSum(Rule):
                        Obligation("the names {} are fresh and distinct", fresh, "not bound or free here" if fresh
                                   else "already used or repeated", (sp.Tuple(*rename.values()),)))
         return Application(replace_node(expr, node, sp.Add(*terms)), obligations)
+
+
+@register
+class MergeSums(Rule):
+    """Merge two sums over the same ranges (linearity): Σ_{a∈A} f(a) + Σ_{a'∈A} g(a') = Σ_{a∈A} (f(a) + g(a)), renaming the second nest's variables to the first's; with a common factor v, Σ_a F(a)·v(a) + Σ_a G(a)·v(a) = Σ_a (F(a) + G(a))·v(a).
+
+    ``first`` and ``second`` name a variable of each nest (two terms of one addition); their limits
+    are paired in order. ``common``, when given, is a factor of both summands (written with the
+    first nest's variables) that the merged summand keeps outside the addition: two aggregations of
+    the same input become one, with the kernels added.
+    """
+
+    name = "merge-sums"
+    preconditions = ("the two nests are terms of one addition", "their ranges are equal, pair by pair",
+                     "the second summand does not mention the first nest's variables freely")
+
+    def apply(self, expr, ctx: Context, *, first, second, common=None) -> Application:
+        n1, _ = find_sum(expr, first)
+        n2, _ = find_sum(expr, second)
+        if n1 == n2:
+            raise RuleError("merge-sums: first and second name the same nest")
+        parents = [node for node, _ in walk(expr) if isinstance(node, sp.Add) and n1 in node.args and n2 in node.args]
+        if not parents:
+            raise RuleError("merge-sums: the two nests are not terms of one addition")
+        if len(n1.limits) != len(n2.limits):
+            raise RuleError(f"merge-sums: the nests have {len(n1.limits)} and {len(n2.limits)} variables")
+        rename = {l2[0]: l1[0] for l1, l2 in zip(n1.limits, n2.limits)}
+        ranges_equal = all(same(l1[1], l2[1].xreplace(rename)) and same(l1[2], l2[2].xreplace(rename))
+                           for l1, l2 in zip(n1.limits, n2.limits))
+        captured = (n2.function.free_symbols - set(rename)) & set(rename.values())
+        g = n2.function.xreplace(rename)
+        f = n1.function
+        if common is not None:
+            common = sp.sympify(common)
+            fs, gs = factors(f), factors(g)
+            if common not in fs or common not in gs:
+                raise RuleError(f"merge-sums: {common} is not a factor of both summands")
+            fs.remove(common)
+            gs.remove(common)
+            body = (sp.Mul(*fs) + sp.Mul(*gs)) * common
+        else:
+            body = f + g
+        obligations = (
+            Obligation("the ranges of {} and {} are equal, pair by pair", ranges_equal,
+                       "bounds compared" if ranges_equal else "they differ",
+                       (sp.Tuple(*[l[0] for l in n1.limits]), sp.Tuple(*[l[0] for l in n2.limits]))),
+            Obligation("the second summand does not mention {} freely", not captured,
+                       "free symbols checked" if not captured else "it does", (sp.Tuple(*rename.values()),)),
+        )
+        if not ranges_equal or captured:
+            raise RuleError("merge-sums: the nests' ranges differ or the second summand would capture a variable")
+        parent = parents[0]
+        rest = [a for a in parent.args if a is not n1 and a is not n2 and a != n1 and a != n2]
+        merged = sp.Add(*rest, sp.Sum(body, *n1.limits))
+        return Application(replace_node(expr, parent, merged), obligations)
