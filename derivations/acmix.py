@@ -54,18 +54,19 @@ Wd = TensorDecl("Wdep", (O, KC * KC, KC, KC), "parameter", "dep_conv weight: 3×
 y = TensorDecl("y", (B, O, Ho, Wo), "output", "rate₁·attention path + rate₂·conv path")
 
 
-def _projection(name, offset, what, latex, text, at, inner):
-    return Definition(name, (b, c) + at, bqkv[offset + c] + sp.Sum(Wqkv[offset + c, inner] * AT.x[(b, inner) + at],
-                                                                     (inner, 0, Cin - 1)),
-                      f"{what}: 1×1 projection of the input, with bias", latex=latex, text=text, shape=(B, O, H, W_))
-
-
-query = _projection("qry", 0, "queries", "q", "q", (i, j), c2)
-key = _projection("key", O, "keys", "k", "k", (m, n), c2)
-value = _projection("val", 2 * O, "values", r"\mathrm{val}", "val", (m, n), c2)
 proj = Definition("proj", (b, t, m, n), bqkv[t] + sp.Sum(Wqkv[t, c3] * AT.x[b, c3, m, n], (c3, 0, Cin - 1)),
-                  "all 3N·d projections (q, k, v stacked), as the conv path reads them", latex="P", text="P",
-                  shape=(B, 3 * O, H, W_))
+                  "the 3N·d projections (conv1, conv2, conv3: q, k, v stacked), computed once for both paths",
+                  latex="P", text="P", shape=(B, 3 * O, H, W_))
+
+
+def _part(name, offset, rows, what, latex, text, at):
+    return Definition(name, (b, c) + at, proj[(b, offset + c) + at], f"{what}: rows {rows} of P", latex=latex,
+                      text=text, shape=(B, O, H, W_))
+
+
+query = _part("qry", 0, "[0, N·d)", "queries", "q", "q", (i, j))
+key = _part("key", O, "[N·d, 2N·d)", "keys", "k", "k", (m, n))
+value = _part("val", 2 * O, "[2N·d, 3N·d)", "values", r"\mathrm{val}", "val", (m, n))
 logit_body = sp.Sum(query[b, h * Dh + e, s * i, s * j] * (key[b, h * Dh + e, AT.ki, AT.kj] + AT.pe[e, s * i, s * j]
                                                            - AT.pe[e, AT.ki, AT.kj]), (e, 0, Dh - 1)) / sp.sqrt(Dh)
 logit, norm, attn = A.softmax(logit_body, AT.K, Ho, Wo, "attention logits (as in acmix_attention)", "K×K reflected")
@@ -75,12 +76,13 @@ feat = Definition("f", (b, e2, r, m, n), sp.Sum(fc[r, t2] * proj[b, t2 * Dh + e2
 feat_pad = Definition("f_pad", (b, e2, r, m, n), InRange(m, 0, H - 1) * InRange(n, 0, W_ - 1) * feat[b, e2, r, m, n],
                       "f zero-padded (dep_conv's padding 1)", latex=r"\tilde{f}", text="f\u0303")
 att_out = Definition("att", (b, o, i, j), A.traditional(attn, value, AT.ki, AT.kj, AT.K),
-                     "the attention path (acmix_attention), head-major channels", latex=r"\mathrm{att}", text="att")
+                     "the attention path (acmix_attention), head-major channels", latex=r"\mathrm{att}", text="att",
+                     shape=(B, O, Ho, Wo))
 conv_out = Definition("conv", (b, o, i, j),
                       sp.Sum(Wd[o, r, a, a2] * feat_pad[b, sp.floor(o / N), r, s * i + a - 1, s * j + a2 - 1],
                              (a2, 0, KC - 1), (a, 0, KC - 1), (r, 0, KC * KC - 1)),
                       "the conv path: dep_conv (groups = d, padding 1, stride s), head-dim-major channels",
-                      latex=r"\mathrm{conv}", text="conv")
+                      latex=r"\mathrm{conv}", text="conv", shape=(B, O, Ho, Wo))
 
 
 def _split(t):
@@ -121,7 +123,7 @@ OPERATOR = Operator(
     output=y, lhs_indices=(b, o, i, j),
     traditional=rate1[0] * att_out[b, o, i, j] + rate2[0] * conv_out[b, o, i, j],
     tensors=TENSORS, batch=b, out_channel=o, position=(i, j),
-    definitions=(query, key, value, AT.pe, logit, norm, attn, proj, feat, feat_pad, att_out, conv_out),
+    definitions=(proj, query, key, value, AT.pe, logit, norm, attn, feat, feat_pad, att_out, conv_out),
     sizes=AT.OPERATOR.sizes,
     grid=({B: 1, Cin: 1, N: 2, Dh: 1, H: 3, W_: 2, R: 1, s: 1},
           {B: 1, Cin: 2, N: 1, Dh: 2, H: 2, W_: 3, R: 1, s: 1},
@@ -155,6 +157,8 @@ def derive(dv):
     # the attention path, as in acmix_attention: the value bias leaves through Σ A = 1
     dv.apply("move-into-sum", factor=rate1[0], into=u)
     dv.apply("unfold-definition", name="val")
+    dv.apply("unfold-definition", name="proj")
+    dv.apply("reindex-sum", var=c3, new=c2, expr_of_new=c2)   # (the conv path unfolds P again below)
     dv.apply("split-sum", over=u, rename=[(u, u3), (v, v3)])
     dv.apply("factor-out", factor=rate1[0] * bqkv[2 * O + o], over=[v3, u3])
     dv.apply("softmax-sums-to-one", name="attn", over=[v3, u3])

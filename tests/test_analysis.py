@@ -52,6 +52,10 @@ def props(name):
                                      "of d output channels ⊗ channel map)",
                          "Ω": "local window, |Ω| ≤ (2·R + 1)^2",
                          "border": "reflect padding (a tap outside reads its mirror image, the edge not repeated)"}),
+    ("acmix", {"kernel": "dynamic, from pairs (p, q) and a local pool at p", "space": "position-specific",
+               "channels": "full mixing", "Ω": "local window, |Ω| ≤ (2·R + 1)^2",
+               "border": "reflect padding and zero padding in different terms of K (a tap outside reads its mirror "
+                         "image, the edge not repeated; the other terms' windows are clipped to the input)"}),
     ("neighborhood_attention", {"kernel": "dynamic, from pairs (p, q) and a local pool at p", "space": "position-specific",
                                 "channels": "full mixing, separable per output channel (a spatial map shared by each "
                                             "block of d output channels ⊗ channel map)",
@@ -187,7 +191,7 @@ CONVS = ["conv1d", "conv2d", "conv2d_same", "conv2d_reflect", "conv2d_replicate"
          "cordonnier_attention"]
 
 
-@pytest.mark.parametrize("name", CONVS + ["fourier_conv1d", "acmix_attention"])   # (not FLOP-counted: FFTs; ACmix's
+@pytest.mark.parametrize("name", CONVS + ["fourier_conv1d", "acmix_attention", "acmix"])   # (not FLOP-counted: FFTs; ACmix's
 # attention is elementwise products and sums, which the counter skips, and its conv_p, which we count as a bias-like map)
 def test_parameter_count_matches_the_torch_module(name):
     mod = catalogue.load(name)
@@ -253,6 +257,12 @@ def _torch_module(op, env):
         return torch.nn.Conv2d(names["C"], names["O"], 2 * names["R"] + 1, bias=False)
     if op.name == "fourier_conv1d":   # the convolution it computes: nn.Conv1d(C, O, K, padding_mode='circular')
         return torch.nn.Conv1d(names["C"], names["O"], names["K"], padding_mode="circular")
+    if op.name == "acmix":   # the official module's parameters: conv1-3, conv_p, fc (no bias), dep_conv (bias deleted), rates
+        C, d, N = names["C"], names["d"], names["N"]
+        dep = torch.nn.Conv2d(9 * d, N * d, 3, groups=d, padding=1, bias=False)
+        return torch.nn.ModuleList([torch.nn.Conv2d(C, N * d, 1) for _ in range(3)] + [
+            torch.nn.Conv2d(2, d, 1), torch.nn.Conv2d(3 * N, 9, 1, bias=False), dep,
+            torch.nn.ParameterList([torch.zeros(1), torch.zeros(1)])])
     if op.name == "acmix_attention":   # q, k, v: 1×1 convs C → N·d with bias; conv_p: 1×1 conv 2 → d with bias
         C, O = names["C"], names["N"] * names["d"]
         return torch.nn.ModuleList([torch.nn.Conv2d(C, O, 1) for _ in range(3)] + [torch.nn.Conv2d(2, names["d"], 1)])

@@ -28,7 +28,7 @@ def test_operator_proves(name, checked_proof):
 # P < L (PyTorch's own condition), NATTEN's clamped window only when K ≤ H, W (NATTEN's own condition);
 # the sizes do not state either, so that step is checked at the grid
 BOUNDED = {"conv2d_reflect": ["introduce-delta"], "neighborhood_attention": ["introduce-delta"],
-           "acmix_attention": ["introduce-delta"]}
+           "acmix_attention": ["introduce-delta"], "acmix": ["introduce-delta"]}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -55,3 +55,24 @@ def test_grids_cover_the_hard_cases(name):
     if "G" in values:
         assert max(values["G"]) > 1
     assert any(v % 2 == 1 for k, vs in values.items() if k.endswith("_in") or k in ("L", "N", "H", "W") for v in vs)
+
+
+def test_acmix_adds_the_paths_without_reordering_channels():
+    """The official module adds head-major attention channels to head-dim-major conv channels as they are;
+    a reference that reorders the conv path to head-major first disagrees with the proved form."""
+    from dataclasses import replace
+    from evosym.derivations import acmix as M
+    from evosym.derivations._conv import _numpy_reference
+    from evosym.proof.reference import check_reference
+    op = M.OPERATOR
+
+    def reordered(t, sizes):
+        att = M.AT.torch_reference({**t, **M._split(t)}, sizes)
+        conv = M.torch_reference({**t, "rate1": 0 * t["rate1"], "rate2": 0 * t["rate2"] + 1}, sizes)
+        bsz, o_, ho, wo = conv.shape
+        n_, d_ = sizes["N"], sizes["d"]   # channel e·N + n → n·d + e
+        conv = conv.view(bsz, d_, n_, ho, wo).transpose(1, 2).reshape(bsz, o_, ho, wo)
+        return t["rate1"] * att + t["rate2"] * conv
+    shape = {**op.grid[0], M.N: 2, M.Dh: 2}   # N, d ≥ 2: the two channel orders differ
+    assert check_reference(op, grid=[shape]).ok
+    assert not check_reference(replace(op, reference=_numpy_reference(reordered)), grid=[shape]).ok

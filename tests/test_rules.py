@@ -221,3 +221,22 @@ def test_conjugate_real_names_a_tensor_that_is_conjugated():
         d.apply("conjugate-real", name="x")
     d.apply("conjugate-real", name="W")
     assert d.steps[-1].obligations[0].proved
+
+
+def test_merge_sums_needs_equal_ranges_and_a_common_factor():
+    import sympy as sp
+    from evosym.proof.rules.base import Context
+    a_, b_, L_, M_ = sp.symbols("a b L M", integer=True, positive=True)
+    x_, f_, g_ = sp.IndexedBase("x"), sp.IndexedBase("F"), sp.IndexedBase("G")
+    rule = get_rule("merge-sums")
+    ok = rule.apply(sp.Sum(f_[a_] * x_[a_], (a_, 0, L_ - 1)) + sp.Sum(g_[b_] * x_[b_], (b_, 0, L_ - 1)), Context(),
+                    first=a_, second=b_, common=x_[a_])
+    assert ok.after == sp.Sum((f_[a_] + g_[a_]) * x_[a_], (a_, 0, L_ - 1)) and all(o.proved for o in ok.obligations)
+    with pytest.raises(RuleError, match="ranges differ"):
+        rule.apply(sp.Sum(f_[a_], (a_, 0, L_ - 1)) + sp.Sum(g_[b_], (b_, 0, M_ - 1)), Context(), first=a_, second=b_)
+    with pytest.raises(RuleError, match="not a factor of both"):
+        rule.apply(sp.Sum(f_[a_] * x_[a_], (a_, 0, L_ - 1)) + sp.Sum(g_[b_], (b_, 0, L_ - 1)), Context(),
+                   first=a_, second=b_, common=x_[a_])
+    with pytest.raises(RuleError, match="capture"):   # G reads a freely: renaming b to a would capture it
+        rule.apply(sp.Sum(f_[a_], (a_, 0, L_ - 1)) + sp.Sum(g_[b_] * g_[a_], (b_, 0, L_ - 1)), Context(),
+                   first=a_, second=b_)

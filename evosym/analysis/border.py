@@ -10,6 +10,7 @@ at every grid shape; a map that matches none is reported as such.
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import sympy as sp
 
@@ -67,6 +68,9 @@ def border(op, form, Property):
         return Property("border", "zero padding (window clipped to the input)",
                         f"symbolic: K reads the input at the tap position itself, Ω is clipped to the input; "
                         f"confirmed at {shapes} shapes by the support check")
+    mixed = _mixed(op, form, shapes)
+    if mixed is not None:
+        return Property("border", *mixed)
     named = {k: _name(form, op, k, f, a) for k, (f, a) in sorted(maps.items())}
     names = {n for n, _, _ in named.values()}
     found = "; ".join(f"axis {k}: {text(f)}" for k, (f, _) in sorted(maps.items()))
@@ -77,6 +81,28 @@ def border(op, form, Property):
     return Property("border", f"{name} ({what})",
                     f"symbolic: K reads the input at {found}; confirmed at {n} shapes: equal to the {name} map at "
                     f"every position in (−L, 2L − 1)")
+
+
+def _mixed(op, form, shapes):
+    """(value, how) when K is a sum of terms of which some read the input through one named padding map on
+    every axis and the others at the tap position itself (zero padding): ACmix's reflected attention plus its
+    zero-padded convolution. None otherwise."""
+    terms = [t for t in sp.Add.make_args(form.kernel_body) if t.free_symbols & set(form.neighbour)]
+    if len(terms) < 2:
+        return None
+    per = [index_maps(SimpleNamespace(kernel_body=t, neighbour=form.neighbour, omega=form.omega, position=form.position))
+           for t in terms]
+    if all(per) or not any(per):
+        return None
+    names = {_name(form, op, k, f, a)[:2] for m in per if m for k, (f, a) in m.items()}
+    if len(names) != 1 or None in next(iter(names)) or any(m and len(m) != len(form.omega.axes) for m in per):
+        return None
+    name, what = next(iter(names))
+    return (f"{name} and zero padding in different terms of K ({what}; the other terms' windows are clipped to "
+            f"the input)",
+            f"symbolic: K is a sum of {len(terms)} terms; {sum(1 for m in per if m)} read the input through the {name} "
+            f"map on every axis, {sum(1 for m in per if not m)} at the tap position itself; confirmed at {shapes} "
+            f"shapes: the map equals the {name} map at every position in (−L, 2L − 1), and supp K = Ω(p)")
 
 
 def _clamped(op, form, Property):
