@@ -34,7 +34,7 @@ def render_latex_section(cp: CheckedProof) -> str:
     ex = printer._print
     o = outline(cp, ex, lambda om, p: om.latex(p, printer),
                 lambda t, args: fill(t, args, tex_escape, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",
-                lambda name: "\\texttt{" + tex_escape(name) + "}")
+                lambda name: "\\texttt{" + tex_escape(name) + "}", tex_escape)
     return _render(o)
 
 

@@ -85,11 +85,11 @@ class Outline:
 
 
 def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable | None = None,
-            inline: Callable | None = None, literal: Callable = str) -> Outline:
+            inline: Callable | None = None, literal: Callable = str, key: Callable = str) -> Outline:
     """Build the outline with ``expr(sympy_expr) -> str`` and ``omega(neighbourhood, p) -> str``.
 
     ``inline(arg)`` prints a rule argument inside running text (Markdown/LaTeX wrap it in ``$``),
-    ``literal(name)`` a string argument such as a tensor name.
+    ``literal(name)`` a string argument such as a tensor name, ``key(name)`` an argument's name.
     ``filled(template, args)`` renders an obligation's template with its expression fields
     (default: the template filled with ``expr``).
     """
@@ -105,7 +105,7 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
         else:
             check = f"FAILED: {c.message}."
         return StepView(
-            number=k, rule=s.rule, args=s.args_text(inline, literal), statement=s.statement,
+            number=k, rule=s.rule, args=s.args_text(inline, literal, key), statement=s.statement,
             obligations=tuple((o.proved, filled(o.text, o.args), filled(o.how, o.how_args)) for o in s.obligations),
             lhs=lhs, result=expr(s.after), label=c.label if c.ok else "failed", ok=c.ok, check=check,
             counterexample=c.counterexample.text() if c.counterexample else "",

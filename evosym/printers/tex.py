@@ -14,7 +14,7 @@ MATH = {"Σ": r"\Sigma", "δ": r"\delta", "Ω": r"\Omega", "Δ": r"\Delta", "α"
         "ε": r"\varepsilon", "ρ": r"\rho", "π": r"\pi", "ζ": r"\zeta", "≡": r"\equiv", "ℓ": r"\ell", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "⌊": r"\lfloor", "⌋": r"\rfloor",
         "⌈": r"\lceil", "⌉": r"\rceil", "·": r"\cdot", "−": "-", "∈": r"\in", "∉": r"\notin", "⊆": r"\subseteq",
         "∩": r"\cap", "∪": r"\cup", "×": r"\times", "→": r"\to", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow",
-        "∀": r"\forall", "∃": r"\exists", "√": r"\surd", "∞": r"\infty", "⊙": r"\odot", "⊗": r"\otimes",
+        "∀": r"\forall", "∃": r"\exists", "√": r"\surd", "∞": r"\infty", "⊙": r"\odot", "⊗": r"\otimes", "Π": r"\Pi", "‖": r"\|", "±": r"\pm",
         "²": "^2", "³": "^3", "ᵀ": "^T", "₀": "_0", "₁": "_1", "₂": "_2", "₃": "_3", "ₙ": "_n", "ₖ": "_k", "ᵢ": "_i", "<": "<", ">": ">", "|": "|"}
 TEXT = {"…": r"\ldots{}", "—": "---", "–": "--", "’": "'", "“": "``", "”": "''", "✓": r"$\checkmark$",
         "✗": r"$\times$", "̃": "", "̂": "", "Â": r"\^{A}", "Ã": r"\~{A}"}
@@ -45,7 +45,7 @@ def tex_escape(text: str) -> str:
 
 ASCII = {"−": "-", "·": "*", "δ": "delta", "Σ": "sum", "Ω": "Omega", "≤": "<=", "≥": ">=", "≠": "!=",
          "⌊": "floor(", "⌋": ")", "⌈": "ceil(", "⌉": ")", "∈": " in ", "⊆": " subset of ", "∩": " & ", "×": "x",
-         "…": "...", "→": "->", "✓": "ok", "✗": "FAIL", "̃": "~", "π": "pi", "ζ": "zeta", "≡": "==", "Δ": "Delta"}
+         "…": "...", "→": "->", "✓": "ok", "✗": "FAIL", "̃": "~", "π": "pi", "ζ": "zeta", "≡": "==", "Δ": "Delta", "Π": "prod", "‖": "||", "±": "+-"}
 
 
 def to_ascii(text: str) -> str:

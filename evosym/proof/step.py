@@ -69,12 +69,13 @@ class Step:
     def kwargs(self) -> dict:
         return dict(self.args)
 
-    def args_text(self, expr=str, literal=str) -> str:
-        """The rule's arguments: expressions printed by ``expr``, strings (names) by ``literal``."""
+    def args_text(self, expr=str, literal=str, key=str) -> str:
+        """The rule's arguments: expressions printed by ``expr``, strings (names) by ``literal``, the
+        argument names by ``key``."""
         def fmt(v):
             if isinstance(v, (list, tuple)):
                 return "(" + ", ".join(fmt(x) for x in v) + ("," if len(v) == 1 else "") + ")"
             if isinstance(v, str):
                 return literal(v)
             return expr(v)
-        return ", ".join(f"{k}={fmt(v)}" for k, v in self.args)
+        return ", ".join(f"{key(k)}={fmt(v)}" for k, v in self.args)
