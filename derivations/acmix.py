@@ -24,11 +24,11 @@ with stride 2; here every path has ⌊(H − 1)/s⌋ + 1 rows.
 
 import sympy as sp
 
-from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
+from evosym import Definition, InRange, Operator, TensorDecl, Window, index
 
 from . import _attention as A
 from . import acmix_attention as AT
-from ._attention import B, Dh, N, b, c, c2, e, h, i, j, m, n, o, u, v
+from ._attention import B, Dh, N, b, c, c2, e, h, i, j, m, n, o, u
 from ._conv import _numpy_reference
 
 Cin, H, W_, R, s = AT.Cin, AT.H, AT.W_, AT.R, AT.s
@@ -36,7 +36,7 @@ O, Ho, Wo = AT.O, AT.Ho, AT.Wo
 KC = 3                                          # kernel_conv: dep_conv's padding is hard-coded to 1
 e2, r, a, a2, t, t2 = index("e_2"), index("r"), index("a"), index("a_2"), index("t"), index("t_2")
 c3 = index("c_3")
-c5, c6, c7, u3, v3 = index("c_5"), index("c_6"), index("c_7"), index("u_3"), index("v_3")
+
 m4, n4 = index("m_4"), index("n_4")
 
 Wqkv = TensorDecl("Wqkv", (3 * O, Cin), "parameter", "q, k, v projections stacked: conv1, conv2, conv3 weights as rows "
@@ -130,8 +130,7 @@ OPERATOR = Operator(
           {B: 1, Cin: 1, N: 1, Dh: 1, H: 4, W_: 3, R: 1, s: 2}),
     reference=reference, reference_name="the official ACmix forward in torch ops (attention path, fc, dep_conv, rates)",
     torch_reference=torch_reference,
-    bench={B: 2, Cin: 16, N: 4, Dh: 4, H: 28, W_: 28, R: 3, s: 1},   # the generic path materialises K̂ (B·O·C·H·W·K²)
-    figure={B: 1, Cin: 1, N: 2, Dh: 1, H: 6, W_: 6, R: 1, s: 1},
+    bench=AT.OPERATOR.bench, figure=AT.OPERATOR.figure,
     description="ACmix computes q, k, v once (1×1 convolutions with bias) and feeds two paths: reflection-padded K×K "
                 "local attention with a positional term (acmix_attention), and a convolution path where a 1×1 'fc' "
                 "mixes the 3N projected maps of each head-dim into 9 maps that a grouped 3×3 convolution (initialised "
@@ -159,14 +158,7 @@ def derive(dv):
     dv.apply("unfold-definition", name="val")
     dv.apply("unfold-definition", name="proj")
     dv.apply("reindex-sum", var=c3, new=c2, expr_of_new=c2)   # (the conv path unfolds P again below)
-    dv.apply("split-sum", over=u, rename=[(u, u3), (v, v3)])
-    dv.apply("factor-out", factor=rate1[0] * bqkv[2 * O + o], over=[v3, u3])
-    dv.apply("softmax-sums-to-one", name="attn", over=[v3, u3])
-    dv.apply("move-into-sum", factor=rate1[0] * attn[b, sp.floor(o / Dh), i, j, u, v], into=c2)
-    dv.apply("introduce-delta", targets=[(AT.ki, m, 0, H - 1), (AT.kj, n, 0, W_ - 1)], within=c2)
-    dv.apply("exchange-sums", outer=[u, v], inner=[c2])
-    dv.apply("exchange-sums", outer=[u, v], inner=[m, n])
-    dv.apply("factor-out", factor=AT.x[b, c2, m, n], over=[v, u])
+    AT.attention_steps(dv, bqkv[2 * O + o], rate1[0])
     # the conv path: projections through fc and dep_conv; their bias leaves as a static β
     dv.apply("move-into-sum", factor=rate2[0], into=r)
     dv.apply("unfold-definition", name="f_pad")
@@ -178,7 +170,6 @@ def derive(dv):
     dv.apply("move-into-sum", factor=guard, into=t2)
     dv.apply("move-into-sum", factor=guard * fc[r, t2], into=c3)
     dv.apply("introduce-delta", targets=[(s * i + a - 1, m4, 0, H - 1), (s * j + a2 - 1, n4, 0, W_ - 1)], within=c3)
-
     dv.apply("exchange-sums", outer=[r, a, a2, t2], inner=[c3, m4, n4])
     dv.apply("factor-out", factor=AT.x[b, c3, m4, n4], over=[t2, a2, a, r])
     # one aggregation: the two kernels added

@@ -140,15 +140,21 @@ OPERATOR = Operator(
 )
 
 
-def derive(dv):
-    dv.apply("unfold-definition", name="val")
+def attention_steps(dv, bias, scale=1):
+    """From Σ_{u,v} scale·A·(bias + Σ_c W·x[ρ(…)]) to Σ_c Σ_m Σ_n x·(…) + scale·bias: the bias leaves through
+    Σ A = 1, the reflected window becomes a sum over input positions. Shared with the ACmix module."""
     dv.apply("split-sum", over=u, rename=[(u, u3), (v, v3)])
-    dv.apply("factor-out", factor=bv[o], over=[v3, u3])
+    dv.apply("factor-out", factor=scale * bias, over=[v3, u3])
     dv.apply("softmax-sums-to-one", name="attn", over=[v3, u3])
-    dv.apply("move-into-sum", factor=attn[b, sp.floor(o / Dh), i, j, u, v], into=c2)
+    dv.apply("move-into-sum", factor=scale * attn[b, sp.floor(o / Dh), i, j, u, v], into=c2)
     dv.apply("introduce-delta", targets=[(ki, m, 0, H - 1), (kj, n, 0, W_ - 1)], within=c2)
     dv.apply("exchange-sums", outer=[u, v], inner=[c2])
     dv.apply("exchange-sums", outer=[u, v], inner=[m, n])
     dv.apply("factor-out", factor=x[b, c2, m, n], over=[v, u])
+
+
+def derive(dv):
+    dv.apply("unfold-definition", name="val")
+    attention_steps(dv, bv[o])
     dv.apply("name-kernel", name="K", channel=c2, position=(m, n), indices=(b, o, c2, i, j, m, n))
     dv.conclude(omega=Window(AXES), channel=c2, neighbour=(m, n))

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 import sympy as sp
 
-from evosym import Definition, InRange
+from evosym import Definition
 from evosym.catalogue import load
 from evosym.printers.latex import render_latex
 from evosym.printers.markdown import render_markdown

@@ -7,7 +7,6 @@ import sympy as sp
 
 from ...errors import RuleError
 from ..symbolic import in_range
-from ..tree import find_sum, replace_node
 from .base import Application, Context, Obligation, Rule, register
 
 
