@@ -126,7 +126,7 @@ OPERATOR = Operator(
     definitions=(proj, query, key, value, AT.pe, logit, norm, attn, feat, feat_pad, att_out, conv_out),
     sizes=AT.OPERATOR.sizes,
     grid=({B: 1, Cin: 1, N: 2, Dh: 1, H: 3, W_: 2, R: 1, s: 1},
-          {B: 1, Cin: 2, N: 1, Dh: 2, H: 2, W_: 3, R: 1, s: 1},
+          {B: 1, Cin: 2, N: 1, Dh: 2, H: 2, W_: 2, R: 1, s: 1},
           {B: 1, Cin: 1, N: 1, Dh: 1, H: 4, W_: 3, R: 1, s: 2}),
     reference=reference, reference_name="the official ACmix forward in torch ops (attention path, fc, dep_conv, rates)",
     torch_reference=torch_reference,

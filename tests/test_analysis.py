@@ -10,6 +10,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cli_helpers import run_cli
+from conftest import checked
 from evosym import catalogue
 from evosym.analysis.cost import cost
 from evosym.analysis.properties import analyse
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def props(name):
-    return analyse(catalogue.load(name).proof().check())
+    return analyse(checked(name))
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -194,9 +195,8 @@ CONVS = ["conv1d", "conv2d", "conv2d_same", "conv2d_reflect", "conv2d_replicate"
 @pytest.mark.parametrize("name", CONVS + ["fourier_conv1d", "acmix_attention", "acmix"])   # (not FLOP-counted: FFTs; ACmix's
 # attention is elementwise products and sums, which the counter skips, and its conv_p, which we count as a bias-like map)
 def test_parameter_count_matches_the_torch_module(name):
-    mod = catalogue.load(name)
-    op = mod.operator
-    c = cost(mod.proof().check())
+    op = catalogue.load(name).operator
+    c = cost(checked(name))
     for config in op.grid:
         env = {k: int(v) for k, v in config.items()}
         module = _torch_module(op, env)
@@ -205,9 +205,8 @@ def test_parameter_count_matches_the_torch_module(name):
 
 @pytest.mark.parametrize("name", CONVS)
 def test_multiply_adds_match_pytorchs_flop_counter(name):
-    mod = catalogue.load(name)
-    op = mod.operator
-    c = cost(mod.proof().check())
+    op = catalogue.load(name).operator
+    c = cost(checked(name))
     for config in op.grid:
         env = {k: int(v) for k, v in config.items()}
         shapes = op.shapes_at(env)

@@ -64,9 +64,9 @@ def cmd_prove(args, parser) -> int:
         checked.append(_check(mod, args.time_limit))
     if args.summary:
         lines = [f"{'PROVED' if cp.ok else 'FAILED'}  {cp.operator.name:<20} {len(cp.steps)} steps "
-                 f"({sum(s.check.general for s in cp.steps)} general), {len(cp.shapes)} shapes, {cp.seconds:.2f} s"
-                 + (f"; limit: {len(cp.limit.steps)} steps ({sum(s.check.general for s in cp.limit.steps)} general)"
-                    if cp.limit is not None else "") for cp in checked]
+                 f"({sum(s.check.general for s in cp.steps)} general)"
+                 + (f" + limit {len(cp.limit.steps)} steps ({sum(s.check.general for s in cp.limit.steps)} general)"
+                    if cp.limit is not None else "") + f", {len(cp.shapes)} shapes, {cp.seconds:.2f} s" for cp in checked]
         _emit("\n".join(lines) + "\n", args)
     else:
         _emit(render_many(checked, args.format) if args.all else render(checked[0], args.format), args)

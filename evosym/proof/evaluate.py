@@ -349,9 +349,11 @@ class Evaluator:
         target = self._delta_target(body, var) if (self.delta_shortcut and body is not None) else None
         tfn = self.compile(target) if target is not None else None
 
+        lo_what, hi_what = f"lower bound of the sum over {var}", f"upper bound of the sum over {var}"
+
         def total(env):
-            a = as_int(lo(env), f"lower bound of the sum over {var}")
-            b = as_int(hi(env), f"upper bound of the sum over {var}")
+            a = as_int(lo(env), lo_what)
+            b = as_int(hi(env), hi_what)
             saved = env.get(var, _MISSING)
             try:
                 if tfn is not None:

@@ -134,9 +134,12 @@ class Proof:
         checks, form = [], None
         try:
             form = self.match()
+            from ..printers.expr import text   # (the printers import this module)
+            names = op.display_names("text")
             checks.append(CheckResult("Evolution form", True, "general",
-                                      f"matched structurally: Ω = {self.omega.describe()}, v = {form.value}, "
-                                      f"K = {form.kernel}{', β = ' + str(form.bias) if form.bias != 0 else ''}"))
+                                      f"matched structurally: Ω = {self.omega.describe()}, v = {text(form.value, names)}, "
+                                      f"K = {text(form.kernel, names)}"
+                                      f"{', β = ' + text(form.bias, names) if form.bias != 0 else ''}"))
         except MatchError as exc:
             checks.append(CheckResult("Evolution form", False, "general", str(exc)))
         if form is not None:
