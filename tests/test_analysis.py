@@ -89,6 +89,13 @@ def props(name):
               "Ω": "global, |Ω| = H·W", "border": "none (global)"}),
     ("cordonnier_attention", {"kernel": "static", "space": "position-specific", "channels": "full mixing",
                               "Ω": "global, |Ω| = H·W", "border": "none (global)"}),
+    ("hyperzzw", {"kernel": "dynamic, from positions set by the tap, the same for every p", "space": "shared across space",
+                  "channels": "depthwise", "Ω": "local window, |Ω| ≤ P_h·P_w·(2·R + 1)^2",
+                  "border": "zero padding (window clipped to the input)"}),
+    ("hyperzzw_code", {"kernel": "dynamic, from a global pool and other samples of the batch and positions set by both "
+                                 "p and q", "space": "position-specific", "channels": "depthwise",
+                       "Ω": "index set, |Ω| ≤ P·(2·R + 1) + 2·R·(2·R + 1)",
+                       "border": "none (an index set: Ω(p) is the listed positions inside the input)"}),
     ("gcn", {"kernel": "static", "space": "position-specific", "channels": "full mixing, separable (spatial map ⊗ channel map)",
              "Ω": "global, |Ω| = N", "border": "none (global)",
              "support": "1-hop: K(p, q) = 0 unless A[p, q] ≠ 0 or p = q"}),
@@ -110,6 +117,22 @@ def test_properties_are_derived_as_the_spec_says(name, expected):
         assert p.get(key) == value, (key, p.get(key))
     assert all("INCONSISTENT" not in item.how and "NOT confirmed" not in item.how for item in p.items)
     assert all("confirmed at" in item.how for item in p.items if item.name in ("kernel", "space", "channels"))
+
+
+def test_a_batch_averaged_context_shows_in_the_kernel_property(tmp_path):
+    """Mutant: HyperZ·Z·W's paper form with the local context averaged over the batch (as the released
+    code does) still proves, but sample b's kernel now reads the other samples: the property must say so."""
+    src = (ROOT / "derivations/hyperzzw.py").read_text()
+    src = src.replace("from . import _hyperkernel", "from evosym.derivations import _hyperkernel")
+    src = src.replace("from ._conv import", "from evosym.derivations._conv import")
+    src = src.replace("z_bar[b, c, u, v] * w_l[c, u, v]", "sp.Sum(z_bar[a2, c, u, v], (a2, 0, B - 1)) / B * w_l[c, u, v]")
+    src = src.replace("local_branch_torch(t, sizes[\"R\"])", "local_branch_torch(t, sizes[\"R\"], batch_mean=True)")
+    src = src.replace("B, C, F, R = size(", "a2 = index(\"a_2\")\nB, C, F, R = size(")
+    assert src.count("batch_mean=True)") == 1 and src.count("(a2, 0, B - 1)") == 1
+    path = tmp_path / "hyperzzw_batch_mean.py"
+    path.write_text(src)
+    assert "other samples of the batch" in props(str(path)).get("kernel")
+    assert "other samples" not in props("hyperzzw").get("kernel")
 
 
 def test_a_gcn_that_mixes_every_node_is_not_1_hop(tmp_path):
@@ -192,7 +215,7 @@ CONVS = ["conv1d", "conv2d", "conv2d_same", "conv2d_reflect", "conv2d_replicate"
          "cordonnier_attention"]
 
 
-@pytest.mark.parametrize("name", CONVS + ["fourier_conv1d", "acmix_attention", "acmix"])   # (not FLOP-counted: FFTs; ACmix's
+@pytest.mark.parametrize("name", CONVS + ["fourier_conv1d", "acmix_attention", "acmix", "hyperzzw", "hyperzzw_code"])   # (not FLOP-counted: FFTs; ACmix's
 # attention is elementwise products and sums, which the counter skips, and its conv_p, which we count as a bias-like map)
 def test_parameter_count_matches_the_torch_module(name):
     op = catalogue.load(name).operator
@@ -268,6 +291,10 @@ def _torch_module(op, env):
     if op.name == "cordonnier_attention":   # the output projection over the K² concatenated heads, and α
         return torch.nn.ModuleList([torch.nn.Linear((2 * names["R"] + 1) ** 2 * names["C"], names["O"]),
                                     torch.nn.ParameterList([torch.zeros(1)])])
+    if op.name.startswith("hyperzzw"):   # two slow nets (Linear2d 2 → F, output_linear F → C) and fast_bias
+        F, C = names["F"], names["C"]
+        return torch.nn.ModuleList([torch.nn.Conv2d(2, F, 1), torch.nn.Conv2d(F, C, 1), torch.nn.Conv2d(2, F, 1),
+                                    torch.nn.Conv2d(F, C, 1), torch.nn.ParameterList([torch.zeros(1)])])
     if op.name == "mhsa":   # nn.MultiheadAttention: in-projection (3C × C, bias) and output projection (bias)
         return torch.nn.MultiheadAttention(names["N"] * names["d"], names["N"])
     if op.name == "dynamic_dwconv":   # DynamicDWConv: the same generator to C·K² values, plus a per-channel bias

@@ -55,6 +55,9 @@ def _name(form, op, k, f, a) -> tuple:
 def border(op, form, Property):
     """The border property (``Property`` is the caller's record type)."""
     if not isinstance(form.omega, Window):
+        if form.omega.kind == "set":
+            return Property("border", "none (an index set: Ω(p) is the listed positions inside the input)",
+                            "symbolic: Ω is an index set of input positions; confirmed by the support check")
         return Property("border", "none (global)", "symbolic: Ω is global")
     shapes = len(op.grid)
     if any(a.tiled for a in form.omega.axes):

@@ -109,7 +109,8 @@ def _dynamic(op, form, defs, samples) -> Property:
     inputs = {t.name for t in op.tensors if t.role == "input"}
     reads = _input_reads(form.kernel_body, inputs, defs)
     p_set, q_set, body = set(form.position), set(form.neighbour), form.kernel_body
-    if isinstance(form.omega, Window) and reads:   # in tap coordinates a read at q is a read at s·p + δ·u − P
+    tapped = isinstance(form.omega, Window) and bool(reads)
+    if tapped:   # in tap coordinates a read at q is a read at s·p + δ·u − P
         taps = tap_kernel(op, form, defs)
         body, q_set = taps.expr, set(taps.taps)
         reads = _input_reads(body, inputs, defs)
@@ -120,11 +121,19 @@ def _dynamic(op, form, defs, samples) -> Property:
                         "appears in K: INCONSISTENT")
     bound = {v: r for v, r in _bound_vars(body, defs).items() if v not in q_set}
     at_q = _delta_partners(body, q_set)
-    kinds, local_reads = set(), []
+    kinds, local_reads, other_reads = set(), [], []
     for r in reads:
-        pos = [i for i in r.indices if not (i.free_symbols <= {form.batch} or i.is_Number)]
+        if r.indices[0] != form.batch:   # the batch axis comes first: a read of another sample
+            kinds.add("other samples of the batch")
+        pos = [i for i in r.indices[1:] if not (i.free_symbols <= {form.batch} or i.is_Number)]
         syms = set().union(*[i.free_symbols for i in pos]) if pos else set()
-        if syms & q_set or sum(i in at_q for i in pos) == len(q_set):   # at q, or where a delta ties each axis to q
+        if tapped and syms & q_set and not syms & p_set:   # tap u reads a position set by u alone
+            kinds.add("positions set by the tap, the same for every p")
+            other_reads.append(r)
+        elif not tapped and syms & q_set and syms & p_set:   # e.g. Z[b, c, i, m]: p's row, q's row
+            kinds.add("positions set by both p and q")
+            other_reads.append(r)
+        elif syms & q_set or sum(i in at_q for i in pos) == len(q_set):   # at q, or where a delta ties each axis to q
             kinds.add("pairs (p, q)")
         elif syms & p_set and syms & set(bound):
             kinds.add("a local pool at p")
@@ -139,9 +148,22 @@ def _dynamic(op, form, defs, samples) -> Property:
         kinds.discard("the centre pixel")
     source = " and ".join(sorted(kinds, key=lambda k: (k != "pairs (p, q)", k)))
     # confirmation: which input positions do the values of K contain?
-    ok, pools = True, {}
+    ok, pools, coupled = True, {}, False
+    per_sample = "other samples of the batch" not in kinds
     for env, b, o, c, pt, q, v in samples:
-        positions = {a[2][2:] for a in input_atoms(v, inputs)}
+        atoms = input_atoms(v, inputs)
+        if per_sample and any(a[2][0] != b for a in atoms):   # K_b may read sample b only
+            ok = False
+        coupled = coupled or any(a[2][0] != b for a in atoms)
+        positions = {a[2][2:] for a in atoms}
+        if other_reads:
+            at = {**dict(zip(form.position, pt)), **dict(zip(form.neighbour, q))}
+            if tapped:
+                at.update(_taps_at(form, taps.taps, env, pt, q))
+            reach = _pool_positions(reads, {**bound, **_bound_vars(body, defs)}, env, at)
+            reach |= {tuple(pt), tuple(q)} if "pairs (p, q)" in kinds else set()
+            ok = ok and positions <= reach
+            continue
         if "the centre pixel" == source and not positions <= {tuple(pt)}:
             ok = False
         if "pairs (p, q)" == source and not positions <= {tuple(pt), tuple(q)}:
@@ -156,10 +178,21 @@ def _dynamic(op, form, defs, samples) -> Property:
         {"the centre pixel": "p only", "pairs (p, q)": "p and q only",
          "a local pool at p": "the pooled positions of p only",
          "pairs (p, q) and a local pool at p": "p, q and the pooled positions of p only"}.get(
-            source, "the positions the pool sums over")
+            source, "the positions the symbolic reads reach" if other_reads else "the positions the pool sums over")
+    confirmed += ", of sample b only" if per_sample else ", including other samples' entries"
+    ok = ok and (per_sample or coupled)   # a claimed coupling must show in some value of K
     return Property("kernel", f"dynamic, from {source}",
                     f"symbolic: K reads {', '.join(sorted(map(str, reads)))}; " + (confirmed if ok else
                                                                                   "NOT confirmed at the grid shapes"))
+
+
+def _taps_at(form, taps, env, pt, q) -> dict:
+    """The tap u of each window axis at which q is read from p: q = s·p + δ·u − P."""
+    out = {}
+    for t, a, p_, q_ in zip(taps, form.omega.axes, pt, q):
+        s_, d, pad = (size_value(getattr(a, f), env) for f in ("stride", "dilation", "padding"))
+        out[t] = (q_ - s_ * p_ + pad) // d
+    return out
 
 
 def _bound_vars(expr, defs) -> dict:

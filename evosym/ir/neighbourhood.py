@@ -215,7 +215,8 @@ class IndexSet(Neighbourhood):
         return self.bound if self.bound is not None else sp.Mul(*self.lengths())
 
     def describe(self):
-        return f"index set {{q : {self.condition}}}"
+        from ..printers.expr import text   # the printers import the IR: import late
+        return f"index set {{q : {text(sp.sympify(self.condition))}}}"
 
     def text(self, p, printer):
         sub = dict(zip(self.p_symbols, p))
