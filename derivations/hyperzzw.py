@@ -24,7 +24,7 @@ from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis
 from . import _hyperkernel as HK
 from ._conv import _numpy_reference
 
-B, C, F, R = size("B"), size("C"), size("F"), size("R")
+B, C, D, R = size("B"), size("C"), size("D"), size("R")
 Ph, Pw = size("P_h"), size("P_w")
 K = 2 * R + 1
 H, W_ = K * Ph, K * Pw
@@ -33,15 +33,15 @@ b, o, c, c2, i, j, u, v = (index(t) for t in "b o c c_2 i j u v".split())
 u2, v2, m, n, m2, n2, a, e = (index(t) for t in "u_2 v_2 m n m_2 n_2 a e".split())
 
 z = TensorDecl("Z", (B, C, H, W_), "input", "hidden activations Z (the fast network's feature map)")
-GLOBAL = HK.slow_net_tensors("g", C, F, "global")
-LOCAL = HK.slow_net_tensors("l", C, F, "local")
+GLOBAL = HK.slow_net_tensors("g", C, D, "global")
+LOCAL = HK.slow_net_tensors("l", C, D, "local")
 fast_bias = TensorDecl("fast_bias", (1,), "parameter", "the local branch's scalar bias (HyperZZW_L.fast_bias)",
                        latex=r"\beta_0", text="β₀", torch_name="fast_bias")
 y = TensorDecl("y", (B, C, H, W_), "output", "global branch + local branch + β₀")
 
-w_g = HK.hyper_kernel("Wg", GLOBAL, c, u, v, F, H, W_, "global hyper-kernel: the slow net on an H × W coordinate grid",
+w_g = HK.hyper_kernel("Wg", GLOBAL, c, u, v, D, H, W_, "global hyper-kernel: the slow net on an H × W coordinate grid",
                       r"W_g", "W_g", (C, H, W_))
-w_l = HK.hyper_kernel("Wl", LOCAL, c, u, v, F, K, K, "local hyper-kernel: the slow net on a k × k coordinate grid",
+w_l = HK.hyper_kernel("Wl", LOCAL, c, u, v, D, K, K, "local hyper-kernel: the slow net on a k × k coordinate grid",
                       r"W_l", "W_l", (C, K, K))
 z_pad = Definition("Z_pad", (b, c, m, n), InRange(m, 0, H - 1) * InRange(n, 0, W_ - 1) * z[b, c, m, n],
                    "zero-padded input", latex=r"\tilde{Z}", text="Z\u0303")
@@ -54,7 +54,7 @@ ctx_l = Definition("Whl", (b, c, u, v), z_bar[b, c, u, v] * w_l[c, u, v], "the c
 
 DEFINITIONS = (w_g, w_l, z_pad, z_bar, ctx_g, ctx_l)
 TENSORS = (z,) + GLOBAL + LOCAL + (fast_bias,)
-SIZES = ((B, "batch size"), (C, "channels"), (F, "hidden width of the slow nets"),
+SIZES = ((B, "batch size"), (C, "channels"), (D, "hidden width of the slow nets"),
          (R, "local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points)"),
          (Ph, "rows per context bin: H = k·P_h"), (Pw, "columns per context bin: W = k·P_w"))
 
@@ -97,14 +97,14 @@ OPERATOR = Operator(
     + sp.Sum(ctx_l[b, o, u2, v2] * z_pad[b, o, i + u2 - R, j + v2 - R], (v2, 0, 2 * R), (u2, 0, 2 * R)),
     tensors=TENSORS, batch=b, out_channel=o, position=(i, j), value="Z",
     definitions=DEFINITIONS, sizes=SIZES,
-    grid=({B: 1, C: 2, F: 1, R: 1, Ph: 1, Pw: 1},
-          {B: 2, C: 1, F: 2, R: 1, Ph: 2, Pw: 1}),
+    grid=({B: 1, C: 2, D: 1, R: 1, Ph: 1, Pw: 1},
+          {B: 2, C: 1, D: 2, R: 1, Ph: 2, Pw: 1}),
     reference=_numpy_reference(torch_reference),
     reference_name="the paper form in torch ops (conv2d with padding='same' per sample, adaptive_avg_pool2d, "
                    "the slow nets on linspace grids)",
     torch_reference=torch_reference,
-    bench={B: 2, C: 16, F: 16, R: 3, Ph: 4, Pw: 4},
-    figure={B: 1, C: 1, F: 2, R: 1, Ph: 2, Pw: 2},
+    bench={B: 2, C: 16, D: 16, R: 3, Ph: 4, Pw: 4},
+    figure={B: 1, C: 1, D: 2, R: 1, Ph: 2, Pw: 2},
     description="HyperZ·Z·W connects a slow network (a coordinate-based implicit MLP producing hyper-kernels) "
                 "with the fast network's activations Z by an elementwise product: Ŵ = Z ⊙ W is a context-dependent "
                 "kernel, and Z is convolved with it. The global branch's kernel is as large as the input, the "

@@ -21,7 +21,7 @@ from evosym.ir.neighbourhood import IndexSet
 from . import _hyperkernel as HK
 from . import hyperzzw as P
 
-B, C, F, R = P.B, P.C, P.F, P.R
+B, C, D, R = P.B, P.C, P.D, P.R
 Pq = size("P")
 K = 2 * R + 1
 H = K * Pq
@@ -31,9 +31,9 @@ b2 = index("b_2")
 
 z = TensorDecl("Z", (B, C, H, H), "input", "hidden activations Z (square: the matrix product needs H = W)")
 y = TensorDecl("y", (B, C, H, H), "output", "global branch (matrix product) + local branch + β₀")
-w_g = HK.hyper_kernel("Wg", P.GLOBAL, c, u, v, F, H, H, "global hyper-kernel: the slow net on an H × H coordinate grid",
+w_g = HK.hyper_kernel("Wg", P.GLOBAL, c, u, v, D, H, H, "global hyper-kernel: the slow net on an H × H coordinate grid",
                       r"W_g", "W_g", (C, H, H))
-w_l = HK.hyper_kernel("Wl", P.LOCAL, c, u, v, F, K, K, "local hyper-kernel: the slow net on a k × k coordinate grid",
+w_l = HK.hyper_kernel("Wl", P.LOCAL, c, u, v, D, K, K, "local hyper-kernel: the slow net on a k × k coordinate grid",
                       r"W_l", "W_l", (C, K, K))
 z_bar = HK.pooled("Zbar", z, b, c, u, v, Pq, Pq, a, e, "context: Z pooled to k × k (adaptive_avg_pool2d, equal bins)",
                   (B, C, K, K))
@@ -65,16 +65,16 @@ OPERATOR = Operator(
     + sp.Sum(ctx_l[o, u2, v2] * z_pad[b, o, i + u2 - R, j + v2 - R], (v2, 0, 2 * R), (u2, 0, 2 * R)),
     tensors=(z,) + P.TENSORS[1:], batch=b, out_channel=o, position=(i, j), value="Z",
     definitions=(w_g, w_l, z_pad, z_bar, ctx_g, ctx_l),
-    sizes=((B, "batch size"), (C, "channels"), (F, "hidden width of the slow nets"),
+    sizes=((B, "batch size"), (C, "channels"), (D, "hidden width of the slow nets"),
            (R, "local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points)"),
            (Pq, "rows (and columns) per context bin: H = W = k·P")),
-    grid=({B: 2, C: 1, F: 1, R: 1, Pq: 1},
-          {B: 1, C: 2, F: 2, R: 1, Pq: 2}),
+    grid=({B: 2, C: 1, D: 1, R: 1, Pq: 1},
+          {B: 1, C: 2, D: 2, R: 1, Pq: 2}),
     reference=P._numpy_reference(torch_reference),
     reference_name="the released HyperZZW_G (torch.matmul) and HyperZZW_L with the batch-averaged context, in torch ops",
     torch_reference=torch_reference,
-    bench={B: 2, C: 16, F: 16, R: 3, Pq: 4},
-    figure={B: 1, C: 1, F: 2, R: 1, Pq: 2},
+    bench={B: 2, C: 16, D: 16, R: 3, Pq: 4},
+    figure={B: 1, C: 1, D: 2, R: 1, Pq: 2},
     description="The released Terminator code computes the global HyperZ·Z·W branch as torch.matmul(Z ⊙ W_g, Z): "
                 "for each channel an H × H matrix product in which Ŵ_g = Z ⊙ W_g mixes the rows of Z. As an "
                 "Evolution form the kernel pairs output (i, j) with input (t, j) by Ŵ_g[i, t]: position-specific "

@@ -291,8 +291,8 @@ def _torch_module(op, env):
     if op.name == "cordonnier_attention":   # the output projection over the K² concatenated heads, and α
         return torch.nn.ModuleList([torch.nn.Linear((2 * names["R"] + 1) ** 2 * names["C"], names["O"]),
                                     torch.nn.ParameterList([torch.zeros(1)])])
-    if op.name.startswith("hyperzzw"):   # two slow nets (Linear2d 2 → F, output_linear F → C) and fast_bias
-        F, C = names["F"], names["C"]
+    if op.name.startswith("hyperzzw"):   # two slow nets (Linear2d 2 → D, output_linear D → C) and fast_bias
+        F, C = names["D"], names["C"]
         return torch.nn.ModuleList([torch.nn.Conv2d(2, F, 1), torch.nn.Conv2d(F, C, 1), torch.nn.Conv2d(2, F, 1),
                                     torch.nn.Conv2d(F, C, 1), torch.nn.ParameterList([torch.zeros(1)])])
     if op.name == "mhsa":   # nn.MultiheadAttention: in-projection (3C × C, bias) and output projection (bias)

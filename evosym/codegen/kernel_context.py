@@ -53,7 +53,8 @@ def kernel_context(cp, plan: Plan, target: str = "CUDA") -> dict:
     """
     op, form = cp.operator, cp.evolution
     if plan.global_omega:
-        raise EvosymError(f"{op.name}: the {target} target lowers windowed neighbourhoods only (Ω is global)")
+        raise EvosymError(f"{op.name}: the {target} target lowers windowed neighbourhoods only (Ω is "
+                          f"{'global' if form.omega.kind == 'global' else 'an index set'})")
     if plan.tiled:
         raise EvosymError(f"{op.name}: the {target} target lowers windows at s·p + δ·u − P only (Ω is a fixed tile); "
                           f"use the PyTorch target")

@@ -31,7 +31,7 @@ import sympy as sp
 
 from ..errors import EvosymError
 from ..ir.evolution import EvolutionForm
-from ..ir.neighbourhood import Global, Window, WindowAxis
+from ..ir.neighbourhood import Global, IndexSet, Window, WindowAxis
 from ..ir.tensors import Definition, definitions_read, inline_unshaped
 from ..proof.proof import CheckedProof
 from ..printers.expr import text
@@ -101,6 +101,7 @@ class Plan:
     attends: dict = field(default_factory=dict)    # softmax variable -> the correlation of its logits (one kernel call)
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
+    index_set: bool = False                        # … or an index set, lowered over every position (K̂ is 0 off Ω)
     pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
     wrap: bool = False                             # Ω wraps around the input (circular): windows from a circular F.pad
     clamp: bool = False                            # Ω's start is clamped inside the input (NATTEN): windows selected by start
@@ -197,8 +198,11 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
         raise EvosymError(f"{cp.operator.name}: the proof does not check; no code is generated from it")
     op, form = cp.operator, cp.evolution
     defs = cp.proof.definitions()
-    glob = isinstance(form.omega, Global)
-    if glob:   # Ω = the whole input is the window q = 0·p + 1·u over u < L: the taps are the positions
+    index_set = isinstance(form.omega, IndexSet)
+    glob = isinstance(form.omega, (Global, IndexSet))
+    # Ω = the whole input is the window q = 0·p + 1·u over u < L: the taps are the positions. An index set
+    # is lowered the same way: its K vanishes off Ω (the proof's support check), so summing every q is exact.
+    if glob:
         form = dataclasses.replace(form, omega=Window(tuple(WindowAxis(L, 0, 1, 0, L) for L in form.omega.lengths())))
     taps = tap_kernel(op, form, defs)
     if mutate_kernel is not None:
@@ -261,7 +265,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 definitions=materialised, size_order=tuple(s for s, _ in op.sizes), softmax=bool(softmaxes))
     _names(plan)
     plan.grouped = grouped
-    plan.global_omega = glob
+    plan.global_omega, plan.index_set = glob, index_set
     inner = None if force_generic else _postmix(plan, op, form, taps, tensors, local_sizes, pyx, defs)
     _choose(plan, op, form, inner or taps, tensors, local_sizes, pyx, force_generic, defs)
     if inner is not None:
@@ -307,7 +311,8 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
         facts[1] = (f"shared across space once x is padded with mode '{plan.pad_mode}' (K̂ reads x through that "
                     f"padding's index map, the same expression on every axis; inside the input K̂ is free of p)")
     if plan.global_omega:
-        facts.append("global Ω (every input position)")
+        facts.append("Ω an index set, summed over every input position (K̂ vanishes off Ω)" if plan.index_set
+                     else "global Ω (every input position)")
     premixed = _premix(plan, op, form, taps, tensors, local_sizes, inputs, defs, channels_first) \
         if not force_generic and not (static and shared) else None
     _generic(plan, op, form, premixed or taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)

@@ -22,10 +22,13 @@ from ..proof.symbolic import nonnegative
 from .taps import drop_true_brackets
 
 
+_MODULE_NAMES = {"F", "torch", "math", "dtype", "device"}   # names the generated modules use themselves
+
+
 def py_name(sym) -> str:
     """A Python identifier for a SymPy symbol name (``c'`` → ``c_prime``)."""
     name = re.sub(r"[^0-9a-zA-Z_]", "_", str(sym).replace("'", "_prime"))
-    if not name or name[0].isdigit() or keyword.iskeyword(name):
+    if not name or name[0].isdigit() or keyword.iskeyword(name) or name in _MODULE_NAMES:
         name = "_" + name
     return name
 
@@ -169,6 +172,8 @@ class GridCompiler:
             return self._sum(e)
         if isinstance(e, sp.exp):
             return f"torch.exp({self._expr(e.args[0])})"
+        if isinstance(e, (sp.sin, sp.cos)):   # a slow net's sinusoidal layer
+            return f"torch.{type(e).__name__}(torch.as_tensor({self._expr(e.args[0])}, dtype=dtype, device=device))"
         if isinstance(e, (sp.Max, sp.Min)) and len(e.args) == 2:
             a, b = (self._expr(x) for x in e.args)
             fn = "maximum" if isinstance(e, sp.Max) else "minimum"
