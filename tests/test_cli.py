@@ -17,7 +17,7 @@ from cli_helpers import run_cli, run_module
 
 CATALOGUE = ["acmix", "acmix_attention", "avg_pool2d", "conv1d", "conv2d", "conv2d_circular", "conv2d_reflect", "conv2d_replicate", "conv2d_same", "conv3d",
              "cordonnier_attention",
-             "depthwise_conv2d", "dynamic_dwconv", "fourier_conv1d", "gcn", "idynamic_dwconv", "involution", "linear", "local_attention",
+             "depthwise_conv2d", "dynamic_dwconv", "fourier_conv1d", "gcn", "hyperzzw", "hyperzzw_code", "idynamic_dwconv", "involution", "linear", "local_attention",
              "mhsa", "neighborhood_attention", "pointwise_conv2d", "shifted_pointwise_conv2d", "spectral_graph_conv", "squeeze_excitation", "swin_attention", "token_mixing"]
 
 

@@ -34,7 +34,8 @@ from golden import assert_committed_current
 NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω", "mhsa": "global Ω", "gcn": "global Ω",
                "spectral_graph_conv": "global Ω", "conv2d_circular": "wraps around",
                "fourier_conv1d": "wraps around", "neighborhood_attention": "clamped",
-               "swin_attention": "tiled", "cordonnier_attention": "global Ω"}   # refused by the kernel targets
+               "swin_attention": "tiled", "cordonnier_attention": "global Ω",
+               "hyperzzw_code": "an index set"}   # refused by the kernel targets
 WINDOWED = [n for n in catalogue.catalogue_names() if n not in NOT_LOWERED]
 CXX = shutil.which(os.environ.get("CXX") or "c++") is not None
 needs_cxx = pytest.mark.skipif(not CXX, reason="no C++ compiler: the CPU kernels are not built here")

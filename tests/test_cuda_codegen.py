@@ -31,7 +31,8 @@ from golden import assert_committed_current
 NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω", "mhsa": "global Ω", "gcn": "global Ω",
                "spectral_graph_conv": "global Ω", "conv2d_circular": "wraps around",
                "fourier_conv1d": "wraps around", "neighborhood_attention": "clamped",
-               "swin_attention": "tiled", "cordonnier_attention": "global Ω"}   # refused by the kernel targets
+               "swin_attention": "tiled", "cordonnier_attention": "global Ω",
+               "hyperzzw_code": "an index set"}   # refused by the kernel targets
 WINDOWED = [n for n in catalogue.catalogue_names() if n not in NOT_LOWERED]
 HOST = shutil.which(os.environ.get("CXX", "c++")) is not None
 NVCC = shutil.which("nvcc") is not None
