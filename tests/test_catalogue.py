@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from evosym.proof.bounded import env_of
+
 from evosym import catalogue
 
 NAMES = catalogue.catalogue_names()
@@ -54,7 +56,9 @@ def test_grids_cover_the_hard_cases(name):
             assert max(vs) > 0, f"{name}: {k} is never > 0"
     if "G" in values:
         assert max(values["G"]) > 1
-    assert any(v % 2 == 1 for k, vs in values.items() if k.endswith("_in") or k in ("L", "N", "H", "W") for v in vs)
+    assert any(v % 2 == 1 for k, vs in values.items() if k.endswith("_in") or k in ("L", "N", "H", "W") for v in vs) \
+        or any(n % 2 == 1 for g in op.grid for t in op.tensors if t.role == "input"   # (sizes derived: H = k·P_h)
+               for n in op.shapes_at(env_of(g))[t.name][2:]), f"{name}: no odd input length in the grid"
 
 
 def test_acmix_adds_the_paths_without_reordering_channels():
