@@ -127,8 +127,8 @@ def test_a_batch_averaged_context_shows_in_the_kernel_property(tmp_path):
     src = src.replace("from ._conv import", "from evosym.derivations._conv import")
     src = src.replace("z_bar[b, c, u, v] * w_l[c, u, v]", "sp.Sum(z_bar[a2, c, u, v], (a2, 0, B - 1)) / B * w_l[c, u, v]")
     src = src.replace("local_branch_torch(t, sizes[\"R\"])", "local_branch_torch(t, sizes[\"R\"], batch_mean=True)")
-    src = src.replace("B, C, F, R = size(", "a2 = index(\"a_2\")\nB, C, F, R = size(")
-    assert src.count("batch_mean=True)") == 1 and src.count("(a2, 0, B - 1)") == 1
+    src = src.replace("B, C, D, R = size(", "a2 = index(\"a_2\")\nB, C, D, R = size(")
+    assert src.count("batch_mean=True)") == 1 and src.count("(a2, 0, B - 1)") == 1 and src.count("a2 = index(") == 1
     path = tmp_path / "hyperzzw_batch_mean.py"
     path.write_text(src)
     assert "other samples of the batch" in props(str(path)).get("kernel")
