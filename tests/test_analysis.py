@@ -312,8 +312,24 @@ def _torch_module(op, env):
     return cls(G * Cg, G * Og, ks, groups=G, padding="same" if op.name.endswith("_same") else 0)
 
 
-def test_table_and_info_commands(capsys):
-    rc, out, err = run_cli(capsys, "table")
+@pytest.fixture(scope="module")
+def table_output():
+    """(exit code, stdout) of ``evosym table``, run once for this module: it proves and analyses the whole
+    catalogue (about 80 s on 2 cores), and two tests read it."""
+    import contextlib
+    import io
+    from evosym.cli.main import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = main(["table"])
+        except SystemExit as exc:
+            rc = exc.code
+    return rc, out.getvalue()
+
+
+def test_table_and_info_commands(capsys, table_output):
+    rc, out = table_output
     assert rc == 0
     rows = [line for line in out.splitlines() if line.startswith("| ")][1:]
     assert len(rows) == len(catalogue.catalogue_names())
@@ -329,8 +345,9 @@ def test_symbolic_costs_are_expressions_in_the_sizes():
     assert isinstance(c.macs, sp.Expr) and {"B", "G", "C_g", "O_g", "K_h", "K_w"} <= {str(s) for s in c.macs.free_symbols}
 
 
-def test_docs_table_is_current(capsys):
+def test_docs_table_is_current(table_output):
     """docs/properties.md ends with `evosym table`; regenerate it when the catalogue changes."""
-    rc, out, err = run_cli(capsys, "table")
+    rc, out = table_output
+    assert rc == 0
     doc = (ROOT / "docs" / "properties.md").read_text(encoding="utf-8")
     assert doc.endswith(out), "docs/properties.md is stale: replace its table with the output of `evosym table`"
