@@ -8,6 +8,8 @@ python -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version
 nvcc --version | tail -1
 export EVOSYM_CACHE="${EVOSYM_CACHE:-/tmp/evosym-cache}"
 python -m evosym check --all --device cuda --kernels
+python -m pytest -q -p no:cacheprovider tests/test_fused_attention.py   # the fused attention on the GPU too
 python -m evosym bench involution --device cuda --kernels --size B=64
 python -m evosym bench involution --device cuda --kernels --size B=8
+python -m evosym bench local_attention --device cuda --kernels
 python -m evosym bench --device cuda --repeat 15

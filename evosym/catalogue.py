@@ -9,6 +9,7 @@ that can go wrong in a user's file becomes one clear :class:`OperatorFileError`.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -86,6 +87,21 @@ def load(name_or_path: str) -> OperatorModule:
 
 def load_all() -> list[OperatorModule]:
     return [load(n) for n in catalogue_names()]
+
+
+def checked(name_or_path: str):
+    """The checked proof of an operator, for code that *reads* proofs (code generation, numeric
+    checks, kernels, the table, the docs). A catalogue operator's proof is checked once per process
+    and shared (the catalogue cannot change under a running process); an operator file's is checked
+    on every call, since the file may be edited. ``evosym prove`` does not use this: it proves afresh."""
+    if name_or_path in catalogue_names():
+        return _checked_builtin(name_or_path)
+    return load(name_or_path).proof().check()
+
+
+@functools.lru_cache(maxsize=None)
+def _checked_builtin(name: str):
+    return load(name).proof().check()
 
 
 def _load_file(path: Path) -> OperatorModule:

@@ -57,12 +57,11 @@ def assert_snapshot(actual: str, filename: str, directory: Path = SNAPSHOT_DIR) 
 
 # -- cached checked proofs --------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
 def checked(name: str):
-    """The CheckedProof of a catalogue operator (cached per process)."""
-    from evosym.catalogue import load
+    """The CheckedProof of a catalogue operator (checked once per process, shared with the library)."""
+    from evosym import catalogue
 
-    return load(name).proof().check()
+    return catalogue.checked(name)
 
 
 @functools.lru_cache(maxsize=None)

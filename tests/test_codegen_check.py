@@ -13,10 +13,15 @@ from evosym.codegen.plan import make_plan
 from evosym.codegen.render import render_torch, template_source
 from evosym.errors import EvosymError
 
+try:
+    from .conftest import numeric_report
+except ImportError:  # tests/ is not a package
+    from conftest import numeric_report
+
 
 @pytest.mark.parametrize("name", catalogue.catalogue_names())
 def test_generated_code_passes_the_numeric_check(name):
-    report = check_operator(name, variants=1)
+    report = numeric_report(name)   # check_operator's defaults: the report the docs pages show
     assert report.ok, report.text()
     text = report.text()
     assert "gradcheck generic" in text and "float32 generic" in text
@@ -27,7 +32,7 @@ def test_generated_code_passes_the_numeric_check(name):
 
 
 def _conv2d():
-    cp = catalogue.load("conv2d").proof().check()
+    cp = catalogue.checked("conv2d")
     return cp, cp.operator
 
 
@@ -61,7 +66,7 @@ def test_canary_mutated_kernel_group_mapping():
 def test_canary_padding_mode_lowering():
     """conv2d_reflect lowered as F.pad(mode='reflect') + F.conv2d: padding with the other mode must
     fail the check, the generated module passes, and the generic path keeps the true K̂."""
-    cp = catalogue.load("conv2d_reflect").proof().check()
+    cp = catalogue.checked("conv2d_reflect")
     plan = make_plan(cp)
     assert plan.path == "native-conv" and plan.pad_mode == "reflect"
     good = render_torch(plan, cp.operator.torch_binding)
@@ -74,7 +79,7 @@ def test_canary_padding_mode_lowering():
 def test_canary_circular_window_lowering():
     """conv2d_circular: both paths pad circularly (the native one through F.pad, the generic one builds
     its windows so); zero padding on either path must fail the check."""
-    cp = catalogue.load("conv2d_circular").proof().check()
+    cp = catalogue.checked("conv2d_circular")
     plan = make_plan(cp)
     assert plan.path == "native-conv" and plan.pad_mode == "circular" and plan.wrap
     good = render_torch(plan, cp.operator.torch_binding)
@@ -90,7 +95,7 @@ def test_canary_circular_window_lowering():
 def test_canary_clamped_window_lowering():
     """neighborhood_attention's generic path selects, for each output position, the window that starts at
     its clamped start: windows taken in the wrong order must fail the check."""
-    cp = catalogue.load("neighborhood_attention").proof().check()
+    cp = catalogue.checked("neighborhood_attention")
     plan = make_plan(cp)
     assert plan.clamp and not plan.kernels_default
     good = render_torch(plan, cp.operator.torch_binding)
@@ -104,7 +109,7 @@ def test_canary_clamped_window_lowering():
 def test_canary_shifted_window_lowering():
     """swin_attention's generic path rolls the input by −S before cutting it into windows: rolling the
     other way must fail the check (the grid has shifted shapes)."""
-    cp = catalogue.load("swin_attention").proof().check()
+    cp = catalogue.checked("swin_attention")
     plan = make_plan(cp)
     assert plan.tiled and not plan.kernels_default
     good = render_torch(plan, cp.operator.torch_binding)
@@ -118,7 +123,7 @@ def test_canary_shifted_window_lowering():
 def test_canary_global_kernel_transposed():
     """Token mixing with W[q, p] for W[p, q], on its native-matmul path and on the generic-global one:
     the check must fail on both; the right kernel passes on both."""
-    cp = catalogue.load("token_mixing").proof().check()
+    cp = catalogue.checked("token_mixing")
     op = cp.operator
 
     def transpose(expr):
@@ -136,7 +141,7 @@ def test_canary_global_kernel_transposed():
 def test_gcn_separable_matmul_lowering_and_canary():
     """GCN lowers to two matrix products (x·W, then Â along the nodes), Â computed from A by its
     definition; a transposed Â (A is not symmetric in the check's random inputs) fails the check."""
-    cp = catalogue.load("gcn").proof().check()
+    cp = catalogue.checked("gcn")
     op = cp.operator
     plan = make_plan(cp)
     assert plan.path == "native-matmul" and plan.channel_weight is not None and "separable" in plan.reason
@@ -165,7 +170,7 @@ def test_mhsa_post_mix_lowering_and_canaries():
     """MHSA lowers as: heads aggregated with the value projection first, then the output projection
     as a channel map (post-mix), β = b_O + W_O·b_V. Canaries: a transposed W_O in K̂, and the
     template's post-mix applied with the transposed matrix, each fail the check."""
-    cp = catalogue.load("mhsa").proof().check()
+    cp = catalogue.checked("mhsa")
     op = cp.operator
     plan = make_plan(cp)
     assert plan.path == "premix-global" and plan.postmix is not None and plan.global_omega
@@ -225,7 +230,7 @@ def test_bench_runs_and_reports_ratios():
 
 
 def _local_attention():
-    cp = catalogue.load("local_attention").proof().check()
+    cp = catalogue.checked("local_attention")
     return cp, render_torch(make_plan(cp), cp.operator.torch_binding)
 
 

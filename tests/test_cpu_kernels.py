@@ -270,16 +270,17 @@ def test_bench_kernels_on_the_cpu_reports_ratios(capsys):
 
 @needs_cxx
 def test_a_wrong_windowed_correlation_fails_the_kernel_check():
-    """Canary for the attention logits the kernels compute (the aggregation's kernel gradient): read
-    with the two tap axes swapped, the kernels path must fail while the generic path still passes."""
+    """Canary for the attention logits the kernels compute (attend, then aggregate, on the CPU kernels):
+    with the queries and keys exchanged (Σ k[p]·q[q] instead of Σ q[p]·k[q]), the kernels path must
+    fail while the generic path still passes."""
     from evosym.codegen.plan import make_plan
     from evosym.codegen.render import render_torch
-    cp = catalogue.load("local_attention").proof().check()
+    cp = catalogue.checked("local_attention")
     good = render_torch(make_plan(cp), cp.operator.torch_binding)
-    old = ".flatten(1, 3).permute(0, 1, 4, 5, 2, 3)"
+    old = 'evolution_attention("local_attention", queries, keys,'
     assert old in good
     report = check_operator("local_attention", kernels=True, variants=0, gradients=False, checked=cp,
-                            source=good.replace(old, ".flatten(1, 3).permute(0, 1, 4, 5, 3, 2)"))
+                            source=good.replace(old, 'evolution_attention("local_attention", keys, queries,'))
     text = report.text()
     assert not report.ok and "✗ torch.float64 kernels" in text and "✗ torch.float64 generic" not in text
 

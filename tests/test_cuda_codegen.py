@@ -54,11 +54,13 @@ def test_channels_last_operators_are_refused_with_a_reason(capsys):
 @pytest.mark.skipif(not NVCC, reason="nvcc is not on PATH: CUDA compilation not tested here")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_every_kernel_compiles_with_nvcc(arch):
-    for name in ("involution", "conv2d", "conv3d", "conv1d"):
+    for name in ("involution", "conv2d", "conv3d", "conv1d", "local_attention"):
         report = ptxas_report(generate(name, "cuda").source, arch)
         kinds = {k.split("<")[0] for k in report}
         variants = ["forward", "forward_shared", "backward_input", "backward_input_shared", "backward_kernel",
                     "backward_kernel_full"]
+        if name == "local_attention":   # the fused attention (plan.attention)
+            variants += ["attention_forward", "attention_backward_query", "attention_backward_kv"]
         assert kinds == {f"evo_{k}_{t}" for k in variants for t in ("f32", "f64")}, kinds
         assert all(regs > 0 for regs, _, _ in report.values())
 
@@ -85,6 +87,13 @@ CANARIES = {
     "backward_input_shared": ("involution", "acc[r] += kv * dyp[r * plane_out];", "acc[r] += kv * dyp[r * plane_out] * 0.5;", True),
     "backward_kernel (generic, broadcast axes)": ("dynamic_dwconv", "acc += dyo[", "acc -= dyo[", True),
     "backward_kernel_full": ("involution", "acc += dyp[c * plane_out] * xp[c * plane_in];", "acc += dyp[c * plane_out] * xp[c * plane_in] * 0.5;", True),
+    # the fused attention (local_attention's kernel path on the emulated backend)
+    "attention_forward (values)": ("local_attention", "acc[r] += w * vc[r * plane_in + off];", "acc[r] += w * vc[r * plane_in + off] * 0.5;", False),
+    "attention_forward (a tap outside the input left out of the softmax)": ("local_attention", "s += w;", "s += in1 ? w : 0;", False),
+    "attention_forward (no rescale when the maximum grows)": ("local_attention", "s *= scale;", "s *= 1;", False),
+    "attention_backward_query": ("local_attention", "acc[r] += ds * kc[r * plane_in + off];", "acc[r] += ds * kc[r * plane_in + off] * 0.5;", True),
+    "attention_backward_kv (keys)": ("local_attention", "gkey[r] += ds * ag[", "gkey[r] -= ds * ag[", True),
+    "attention_backward_kv (values)": ("local_attention", "gval[r] += w * dyg[", "gval[r] -= w * dyg[", True),
 }
 
 

@@ -26,9 +26,9 @@ from evosym.errors import EvosymError
 from evosym.proof.rules import RULES
 
 try:
-    from .conftest import checked
+    from .conftest import checked, numeric_report
 except ImportError:  # tests/ is not a package
-    from conftest import checked
+    from conftest import checked, numeric_report
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -36,7 +36,7 @@ DOCS = ROOT / "docs"
 
 @pytest.fixture(scope="module")
 def generated():
-    return site.generate_docs()
+    return site.generate_docs(report=numeric_report)   # the numeric checks tests/test_codegen_check.py ran
 
 
 def test_committed_docs_are_current(generated):

@@ -61,7 +61,7 @@ def test_tap_kernel_of_a_wrapping_window_is_refuted_where_the_window_overlaps_it
     from evosym.errors import EvosymError
     from evosym.derivations.conv2d_circular import _F
 
-    cp = catalogue.load("conv2d_circular").proof().check()
+    cp = catalogue.checked("conv2d_circular")
     defs = cp.proof.definitions()
     assert tap_kernel(cp.operator, cp.evolution, defs).checked_shapes == len(cp.operator.grid)
     overlapping = dataclasses.replace(cp.operator, grid=(_F.config(L=(2, 4), K=(3, 3), P=(1, 1), G=1, C_g=1, O_g=1),))

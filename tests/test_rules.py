@@ -209,7 +209,7 @@ def test_a_wrong_orthogonality_is_caught_by_the_exact_step_check(monkeypatch):
                                   lambda e: sp.Mod(e.args[0] + 1, e.args[1]))
         return type(app)(moved, app.obligations, app.defines)
     monkeypatch.setattr(type(rule), "apply", wrong)
-    checked = catalogue.load("fourier_conv1d").proof().check()
+    checked = catalogue.load("fourier_conv1d").proof().check()   # afresh: the rule is patched
     assert not checked.ok
     bad = [s for s in checked.steps if not s.check.ok]
     assert bad and bad[0].rule == "roots-of-unity-sum"

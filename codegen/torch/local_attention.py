@@ -131,7 +131,8 @@ def local_attention_evolution(x, query_weight, key_weight, value_weight, *, N, d
 
 def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out, kernels=False):
     """K̂ on the grid (b, g, u_1_tap, u_2_tap, i, j); size-1 axes broadcast.
-    ``kernels``: windowed correlations (qry ⋆ key_pad) by the generated kernels."""
+    ``kernels``: windowed correlations (qry ⋆ key_pad) by the generated kernels;
+    K̂ is exactly a softmax of one, so with ``kernels`` its operands are returned instead (the fused attention)."""
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
@@ -169,10 +170,8 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out,
         d3_4 = d3_4.reshape(d3_4.shape[:6])
         def_logit = d3_4.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
-    if kernels:  # the softmax over the window of a windowed correlation: the kernels compute both in one call
-        from evosym.runtime.attend import evolution_attend
-        def_softmax_logit = evolution_attend("local_attention", (def_qry * (d ** (-1 / 2))).contiguous(), def_key_pad.contiguous(),
-                                     (B, N, d, H, W, R)).flatten(1, 3).permute(0, 1, 4, 5, 2, 3)  # softmax of (d ** (-1 / 2))·qry ⋆ key_pad
+    if kernels:  # K̂ = M·softmax(…) exactly: the fused attention kernels take its operands (and aggregate too)
+        return (def_qry * (d ** (-1 / 2))).contiguous(), def_key_pad.contiguous()
     else:
         sm4 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
         def_softmax_logit = sm4.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
@@ -183,20 +182,18 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out,
 
 def _kernels(x, query_weight, key_weight, value_weight, *, N, d, R, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
+    from evosym.runtime.attention import evolution_attention
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
-    kernel = _kernel_tensor(x, query_weight, key_weight, value_weight, N=N, d=d, R=R, L_out=L_out, kernels=True)
-    kernel = kernel.unsqueeze(2)
-    kernel = kernel.unsqueeze(3)
+    queries, keys = _kernel_tensor(x, query_weight, key_weight, value_weight, N=N, d=d, R=R, L_out=L_out, kernels=True)
     dtype, device = x.dtype, x.device
     # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
     m1 = value_weight.reshape((N * d), (N * d))  # Wv[o, c_2]: the whole tensor
     m2 = _as_grid(m1, 2, dtype, device)
     v = F.conv2d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 2))
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("local_attention", v.contiguous(), kernel, (B, N, d, H, W, R))
+    # y = Σ_u softmax_u(qry ⋆ key_pad)·ṽ: logits, softmax and aggregation in one kernel pass (CUDA)
+    y = evolution_attention("local_attention", queries, keys, v.contiguous(), (B, N, d, H, W, R))
     return y
 
 

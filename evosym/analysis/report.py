@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
+from .. import catalogue
 from ..printers.expr import text
 from .cost import cost
 from .properties import analyse
@@ -9,12 +12,26 @@ from .properties import analyse
 COLUMNS = ("kernel", "space", "channels", "Ω", "border")
 
 
+def properties_of(cp):
+    """``analyse(cp)``; for a catalogue operator's shared proof (``catalogue.checked``) computed once per
+    process, so the table, ``evosym info`` and the docs pages derive and confirm each operator once."""
+    name = cp.operator.name
+    if name in catalogue.catalogue_names() and cp is catalogue.checked(name):
+        return _builtin_properties(name)
+    return analyse(cp)
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin_properties(name: str):
+    return analyse(catalogue.checked(name))
+
+
 def table(checked) -> str:
     """A Markdown table: one row per operator, the derived properties and costs."""
     head = "| operator | K | sharing | channels | Ω | border | parameters | multiply-adds |"
     lines = [head, "|" + "---|" * 8]
     for cp in checked:
-        props, c = analyse(cp), cost(cp)
+        props, c = properties_of(cp), cost(cp)
         cells = [props.get(k) for k in COLUMNS] + [text(c.parameters), text(c.macs)]
         lines.append(f"| {cp.operator.name} | " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
@@ -22,7 +39,7 @@ def table(checked) -> str:
 
 def info(cp) -> str:
     """Properties (with how each was derived and confirmed), costs and proof status of one operator."""
-    props, c = analyse(cp), cost(cp)
+    props, c = properties_of(cp), cost(cp)
     op = cp.operator
     general = sum(s.check.general for s in cp.steps)
     out = [f"{op.name}: {op.summary}", "",

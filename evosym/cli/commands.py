@@ -223,14 +223,14 @@ def cmd_table(args, parser) -> int:
         raise EvosymError("--force only applies with --output")
     if args.output:
         check_target(args.output, force=args.force)
-    checked = [m.proof().check() for m in catalogue.load_all()]
+    checked = [catalogue.checked(n) for n in catalogue.catalogue_names()]
     _emit(table(checked), args)
     return 0
 
 
 def cmd_info(args, parser) -> int:
     from ..analysis.report import info
-    cp = catalogue.load(args.name).proof().check()
+    cp = catalogue.checked(args.name)
     if not cp.ok:
         raise EvosymError(f"{args.name}: the proof does not check (see 'evosym prove {args.name}')")
     sys.stdout.write(info(cp))

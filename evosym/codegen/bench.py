@@ -98,7 +98,7 @@ def prepare(name: str, device: str, sizes=None) -> Setup:
     """The operator at its benchmark sizes, ``sizes`` (Symbol or name → int) overriding some of them."""
     if device == "cuda" and not torch.cuda.is_available():
         raise EvosymError("--device cuda: CUDA is not available on this machine")
-    cp = catalogue.load(name).proof().check()
+    cp = catalogue.checked(name)
     op = cp.operator
     bench = dict(op.bench or {})
     if sizes:

@@ -236,4 +236,54 @@ def bench_kernels(name: str, *, device: str = "cuda", sizes=None, rounds: int = 
     bi, bk = _events_ms(list(backward_calls(op.name, x, kt, order, torch.randn_like(y))), rounds)
     report.rows.append(("aggregation backward, input gradient", bi, f"{bi / a_ms:.2f}× the forward"))
     report.rows.append(("aggregation backward, kernel gradient", bk, f"{bk / a_ms:.2f}× the forward"))
+    if plan.attention:
+        _attention_rows(report, plan, op.name, order, env, device, rounds)
     return report
+
+
+def _attention_rows(report, plan, name, order, env, device, rounds) -> None:
+    """The fused attention (``evosym::attention``) against the same computation as attend + aggregate
+    (correlation kernel, torch.softmax, aggregation kernel) and as an unfold-based softmax attention, on
+    random operands of the benchmark's shapes; forward, and forward + backward."""
+    import torch.nn.functional as F
+
+    from ..runtime.aggregate import kernels_for
+    from ..runtime.attend import evolution_attend
+    from ..runtime.attention import evolution_attention
+    ext = kernels_for(name).extents(order)
+    B, C, heads = ext["B"], ext["groups"], ext["groups"] // ext["share"]
+    operands = [torch.randn((B, C) + shape, device=device) for shape in (ext["out"], ext["in"], ext["in"])]
+    fns = {"fused": lambda a, b, v: evolution_attention(name, a, b, v, order),
+           "attend + aggregate": lambda a, b, v: evolution_aggregate(name, v, evolution_attend(name, a, b, order), order)}
+    names = {py_name(s): val for s, val in env.items()}
+    ev = lambda e: eval(e, {}, names)  # noqa: E731,S307 - expressions generated from sizes
+    if plan.dims == 2:
+        K = tuple(ev(k) for k in plan.window["kernel"])
+        args = dict(kernel_size=K, dilation=tuple(ev(d) for d in plan.window["dilation"]),
+                    padding=tuple(ev(p) for p in plan.window["padding"]), stride=tuple(ev(s) for s in plan.window["stride"]))
+        taps, n_out = K[0] * K[1], ext["out"][0] * ext["out"][1]
+
+        def unfold(a, b, v):
+            kw = F.unfold(b, **args).view(B, heads, C // heads, taps, n_out)
+            vw = F.unfold(v, **args).view(B, heads, C // heads, taps, n_out)
+            w = torch.softmax((a.reshape(B, heads, C // heads, 1, n_out) * kw).sum(2), dim=2)
+            return (w.unsqueeze(2) * vw).sum(3).reshape((B, C) + ext["out"])
+        fns["unfold-based"] = unfold
+    labels = list(fns)
+    with torch.no_grad():
+        y = fns["fused"](*operands)
+        for label in labels[1:]:
+            torch.testing.assert_close(fns[label](*operands), y, rtol=1e-3, atol=1e-3)   # the same attention
+        ms = _events_ms([lambda f=fns[k]: f(*operands) for k in labels], rounds)
+    nbytes = (sum(o.numel() for o in operands) + y.numel()) * y.element_size()
+    peak, how = peak_bandwidth(device)
+    report.rows.append(("attention forward, fused kernel (logits, online softmax, aggregation)", ms[0],
+                        f"{nbytes / 1e6:.0f} MB required (a, b, v, y once): {nbytes / (ms[0] * 1e-3) / peak:.0%} of "
+                        f"peak ({how})"))
+    report.rows += [(f"attention forward, {k}", m, f"{m / ms[0]:.1f}× the fused kernel") for k, m in zip(labels[1:], ms[1:])]
+    dy = torch.randn_like(y)
+    leaves = {k: [o.clone().requires_grad_(True) for o in operands] for k in labels}
+    ms = _events_ms([lambda k=k: torch.autograd.grad(fns[k](*leaves[k]), leaves[k], dy) for k in labels], rounds)
+    report.rows.append(("attention forward + backward, fused kernels", ms[0], "da, db, dv from the saved log-sum-exp"))
+    report.rows += [(f"attention forward + backward, {k}", m, f"{m / ms[0]:.1f}× the fused kernels")
+                    for k, m in zip(labels[1:], ms[1:])]

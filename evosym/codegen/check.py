@@ -103,7 +103,7 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
     if device == "cuda":   # TF32 would round float32 products to 10 mantissa bits: compare true float32
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    cp = checked if checked is not None else catalogue.load(name_or_path).proof().check()
+    cp = checked if checked is not None else catalogue.checked(name_or_path)
     op = cp.operator
     if op.torch_reference is None and op.reference is None and reference is None:
         raise EvosymError(f"{op.name} has no reference implementation to check generated code against")

@@ -82,3 +82,25 @@ def correlation(d, body, op, form, plan, tensors, pyx):
         return {"a": tensors[names[0]][0], "b": tensors[names[1]][0], "scale": pyx(scale),
                 "permute": [order.index(p) for p in d.params], "text": f"{names[0]} ⋆ {names[1]}"}
     return None
+
+
+def fused_attention(plan, form, taps) -> None:
+    """Sets ``plan.attention`` when the aggregated kernel is exactly the softmax of one attended
+    correlation: K̂ = M(o, c)·S (the premix, v = M·x) with S = softmax[…] read as a whole, its indices
+    the kernel's own axes (b, kernel group ⌊o/share⌋, taps u…, positions p…) in the order the
+    correlation declares. Then y = Σ_u softmax_u(a ⋆ b)·ṽ[q(p, u)] is one kernel pass (logits, online
+    softmax, aggregation) and the attention weights are never a tensor. Anything else keeps the
+    attend + aggregate calls; the numeric checks compare either with the reference."""
+    if len(plan.attends) != 1 or plan.premix is None or plan.postmix is not None or not plan.premix_factor:
+        return
+    (var, corr), = plan.attends.items()
+    name = next(n for n, _, _, v, _ in plan.definitions if v == var)
+    s = plan.premix_factor[1]
+    groups, og, cg, share = plan.channel_map
+    if not isinstance(s, sp.Indexed) or str(s.base.label) != name or (og, cg) != (1, 1):
+        return
+    roles = [form.batch, sp.floor(form.out_channel / share), *taps, *form.position]
+    if len(s.indices) != len(corr["permute"]) or len(taps) != plan.dims:
+        return
+    if all(sp.simplify(i - roles[r]) == 0 for i, r in zip(s.indices, corr["permute"])):
+        plan.attention = corr

@@ -26,7 +26,7 @@ def generate(name_or_path: str, target: str = "torch") -> Generated:
     """Prove and check the operator, plan its lowering, render the target's source."""
     if target not in TARGETS:
         raise EvosymError(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
-    return generate_checked(catalogue.load(name_or_path).proof().check(), target)
+    return generate_checked(catalogue.checked(name_or_path), target)
 
 
 def generate_checked(cp, target: str = "torch") -> Generated:

@@ -38,7 +38,7 @@ from ..printers.expr import text
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
 from .softmax import rewrite_softmax
-from .correlation import attends, correlation
+from .correlation import attends, correlation, fused_attention
 from .factors import channel_block, channel_factor, group_structure, padded_kernel, postmix_factor
 from .taps import TapKernel, tap_kernel
 from .torchexpr import GridCompiler, Program, py_name
@@ -99,6 +99,8 @@ class Plan:
     premix_factor: tuple = ()                      # SymPy (M, S)
     correlations: dict = field(default_factory=dict)  # definition variable -> a windowed correlation the kernels compute
     attends: dict = field(default_factory=dict)    # softmax variable -> the correlation of its logits (one kernel call)
+    attention: dict | None = None                  # K̂ = M·softmax(a ⋆ b) exactly: the kernels fuse logits, softmax
+                                                   # and aggregation (``evosym::attention``); that correlation
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
     index_set: bool = False                        # … or an index set, lowered over every position (K̂ is 0 off Ω)
@@ -277,6 +279,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
             if corr is not None:
                 plan.correlations[var] = corr
         attends(plan, softmaxes, defs)
+        fused_attention(plan, form, taps.taps)
     return plan
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import catalogue
 from ..analysis.cost import cost
-from ..analysis.properties import analyse
+from ..analysis.report import properties_of
 from ..errors import EvosymError
 from .pages import MARK, OperatorDoc, catalogue_page, operator_page
 from .svg import SVG_MARK
@@ -35,25 +35,27 @@ def _code(cp, name: str) -> tuple:
     return tuple(out)
 
 
-def _check(name: str, cp):
+def _check(name: str, cp, report=None):
     from ..codegen.check import check_operator
     try:
-        return check_operator(name, checked=cp), ""
+        return (report(name) if report is not None else check_operator(name, checked=cp)), ""
     except EvosymError as exc:
         return None, str(exc)
 
 
-def operator_doc(name: str, *, numeric: bool = True, progress=None) -> tuple[OperatorDoc, str | None]:
-    """Everything one operator's page shows, and its SVG picture (None when it cannot be drawn)."""
+def operator_doc(name: str, *, numeric: bool = True, progress=None, report=None) -> tuple[OperatorDoc, str | None]:
+    """Everything one operator's page shows, and its SVG picture (None when it cannot be drawn).
+    ``report``: name → the numeric check's report with ``check_operator``'s defaults, when the caller
+    already has it (the test suite shares one per operator); by default it is run here."""
     from .connectivity import connectivity
     from .svg import render_svg
-    cp = catalogue.load(name).proof().check()
+    cp = catalogue.checked(name)
     if progress:
         progress(f"{name}: proved; analysing, generating code and checking it")
-    props = analyse(cp) if cp.ok else None
+    props = properties_of(cp) if cp.ok else None
     if props is None:
         raise EvosymError(f"{name}: the proof does not check, so its page cannot be generated")
-    report, why = _check(name, cp) if numeric else (None, "not run (--no-check)")
+    report, why = _check(name, cp, report) if numeric else (None, "not run (--no-check)")
     svg, picture_error = None, ""
     try:
         svg = render_svg(connectivity(cp), [f"{p.name}: {p.value}" for p in props.items])
@@ -64,14 +66,14 @@ def operator_doc(name: str, *, numeric: bool = True, progress=None) -> tuple[Ope
     return doc, svg
 
 
-def generate_docs(*, progress=None) -> dict[str, str]:
-    """Relative path (under docs/) → content of every generated file."""
+def generate_docs(*, progress=None, report=None) -> dict[str, str]:
+    """Relative path (under docs/) → content of every generated file (``report``: see operator_doc)."""
     from .concepts import concepts_page
     from .rules_page import rules_page
     from .tutorial import tutorial_page
     files, docs = {}, []
     for name in catalogue.catalogue_names():
-        doc, svg = operator_doc(name, progress=progress)
+        doc, svg = operator_doc(name, progress=progress, report=report)
         docs.append(doc)
         files[f"operators/{name}.md"] = operator_page(doc)
         if svg:

@@ -35,7 +35,8 @@ from .build import Library, build
 
 _LOCK = threading.RLock()
 _KERNELS: dict = {}
-ERRORS = {1001: "more output elements than a 1-D CUDA grid can launch (refused: nothing is skipped)"}
+ERRORS = {1001: "more output elements than a 1-D CUDA grid can launch (refused: nothing is skipped)",
+          1002: "the fused attention needs a depthwise aggregation (O_g = C_g = 1)"}
 BACKENDS = ("cpu", "emulated", "cuda")
 _HOST = ["cpu"]   # the backend for CPU tensors: the CPU kernels, or the emulated CUDA source
 
@@ -68,6 +69,7 @@ class Kernels:
     taps: tuple
     batch: object
     cpu_source: str = ""             # the CPU kernels' C++ source
+    attention: bool = False          # the CUDA source also has the fused attention (runtime/attention.py)
     libraries: dict = field(default_factory=dict)   # (target, arch) -> (Library, ctypes.CDLL)
 
     def extents(self, sizes: tuple) -> dict:
@@ -105,6 +107,12 @@ class Kernels:
                         fn.restype = ctypes.c_int
                 if target == "cpu":
                     getattr(cdll, f"evo_{self.ident}_set_threads").argtypes = [ctypes.c_int]
+                elif self.attention:
+                    for kind, pointers in (("attention_forward", 5), ("attention_backward", 9)):
+                        for sfx in ("f32", "f64"):
+                            fn = getattr(cdll, f"evo_{self.ident}_{kind}_{sfx}")
+                            fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.POINTER(ctypes.c_longlong), ctypes.c_void_p]
+                            fn.restype = ctypes.c_int
                 self.libraries[(target, arch)] = (lib, cdll)
             return self.libraries[(target, arch)]
 
@@ -122,15 +130,14 @@ def kernels_for(name: str) -> Kernels:
     from ..codegen.cpu import render_cpu
     from ..codegen.cuda import render_cuda
     from ..codegen.plan import make_plan
-    mod = catalogue.load(name)
-    cp = mod.proof().check()
+    cp = catalogue.checked(name)
     plan = make_plan(cp)
     op, form = cp.operator, cp.evolution
     k = Kernels(name=op.name, ident=py_name(op.name), source=render_cuda(cp, plan), sizes=tuple(s for s, _ in op.sizes),
                 dims=plan.dims, channel_map=plan.channel_map, lengths_in=tuple(a.length for a in form.omega.axes),
                 lengths_out=tuple(op.output.shape[op.lhs_indices.index(p)] for p in op.position),
                 taps=tuple(a.kernel for a in form.omega.axes), batch=op.output.shape[op.lhs_indices.index(op.batch)],
-                cpu_source=render_cpu(cp, plan))
+                cpu_source=render_cpu(cp, plan), attention=plan.attention is not None)
     with _LOCK:
         if name != op.name:   # an operator file: its generated module asks for the kernels by operator name
             _KERNELS[op.name] = k
@@ -140,6 +147,14 @@ def kernels_for(name: str) -> Kernels:
 def library_info(name: str, device, backend: str | None = None) -> Library:
     """Build (or load) the kernels of ``name`` for ``device``; the Library says how long it took."""
     return kernels_for(name).library(torch.device(device), backend)[0]
+
+
+def checked_extents(k: Kernels, sizes) -> dict:
+    """``k.extents(sizes)`` once ``sizes`` are the operator's sizes, in its order, as integers ≥ 0."""
+    if len(sizes) != len(k.sizes) or not all(isinstance(v, int) and v >= 0 for v in sizes):
+        raise ValueError(f"{k.name}: sizes must be {len(k.sizes)} integers ≥ 0 in the order "
+                         f"{', '.join(map(str, k.sizes))}, not {sizes!r}")
+    return k.extents(tuple(sizes))
 
 
 def _check(k: Kernels, x, kt, sizes, backend: str) -> dict:
@@ -154,10 +169,7 @@ def _check(k: Kernels, x, kt, sizes, backend: str) -> dict:
                          f"cuda on a GPU)")
     if not x.is_contiguous():
         raise ValueError(f"{k.name}: x must be contiguous (call .contiguous())")
-    if len(sizes) != len(k.sizes) or not all(isinstance(v, int) and v >= 0 for v in sizes):
-        raise ValueError(f"{k.name}: sizes must be {len(k.sizes)} integers ≥ 0 in the order "
-                         f"{', '.join(map(str, k.sizes))}, not {sizes!r}")
-    ext = k.extents(tuple(sizes))
+    ext = checked_extents(k, sizes)
     want_x = (ext["B"], ext["groups"] * ext["cg"]) + ext["in"]
     if tuple(x.shape) != want_x:
         raise ValueError(f"{k.name}: x must have shape {want_x} at these sizes, not {tuple(x.shape)}")

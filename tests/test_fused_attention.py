@@ -1,0 +1,147 @@
+"""The fused local attention (``evosym::attention``, docs/cuda.md): logits, online softmax over the window and
+aggregation in one CUDA kernel pass, and its two backward kernels, run here through the emulated host
+build of the CUDA source (layer 3). Checked against an unfold-based softmax attention written in this
+file (forward and gradients), against the CPU kernels' attend + aggregate, under ``torch.library.opcheck``
+(schema, fake implementation, autograd registration), and for clear errors. Canaries that mutate these
+kernels are in tests/test_cuda_codegen.py; the plan's structural condition is tested on a mutated K̂ here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+import sympy as sp
+import torch
+import torch.nn.functional as F
+
+from evosym import catalogue
+from evosym.codegen.plan import make_plan
+from evosym.errors import EvosymError
+from evosym.runtime import aggregate as agg
+from evosym.runtime.attention import _attention, evolution_attention
+
+HOST = shutil.which(os.environ.get("CXX", "c++")) is not None
+needs_cxx = pytest.mark.skipif(not HOST, reason="no C++ compiler: the host build of the CUDA source is not tested here")
+
+
+def unfold_attention(a, b, v, heads, R):
+    """y[b, c, p] = Σ_u softmax_u(Σ_{e in head} a·b̃)·ṽ over the (2R+1)² window, b̃ and ṽ zero-padded
+    (a padded tap has logit 0 and stays in the softmax): torch.nn.functional.unfold, independent of evosym."""
+    B, C, H, W = a.shape
+    d, K = C // heads, 2 * R + 1
+    kw = F.unfold(b, K, padding=R).view(B, heads, d, K * K, H * W)
+    vw = F.unfold(v, K, padding=R).view(B, heads, d, K * K, H * W)
+    logits = (a.reshape(B, heads, d, 1, H * W) * kw).sum(2)          # (B, heads, K², HW)
+    weights = torch.softmax(logits, dim=2)
+    return (weights.unsqueeze(2) * vw).sum(3).reshape(B, C, H, W)
+
+
+def operands(B, N, d, H, W, dtype=torch.float64, seed=0, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(B, N * d, H, W, generator=g, dtype=dtype) * scale).requires_grad_() for _ in range(3)]
+
+
+def test_the_plan_fuses_local_attention_only_where_the_kernel_is_exactly_the_softmax():
+    plan = make_plan(catalogue.checked("local_attention"))
+    assert plan.attention is not None and plan.attention["text"] == "qry ⋆ key_pad"
+    for name in ("involution", "acmix_attention", "conv2d"):
+        assert make_plan(catalogue.checked(name)).attention is None, name
+    # K̂ with the taps transposed still attends (its softmax is the same tensor), but is not that
+    # softmax read as the kernel's own axes: no fusion
+    cp = catalogue.checked("local_attention")
+    u, v = make_plan(cp).premix_factor[1].indices[-2:]
+    swapped = make_plan(cp, mutate_kernel=lambda k: k.xreplace({u: v, v: u}))
+    assert swapped.attends and swapped.attention is None
+    assert make_plan(cp, force_generic=True).attention is None
+
+
+GPU = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here "
+                                                   "(benchmarks/gpu_checks.sh runs this on one)"))
+
+
+@needs_cxx
+@pytest.mark.parametrize("device", ["emulated", GPU])
+@pytest.mark.parametrize("B, N, d, H, W, R", [(2, 2, 2, 5, 7, 1), (1, 1, 16, 4, 3, 2), (1, 2, 12, 6, 2, 1), (2, 1, 3, 3, 5, 3)])
+def test_fused_kernels_equal_an_unfold_attention_forward_and_gradients(B, N, d, H, W, R, device):
+    """CH = 2, 16, 4 and 1 channels per thread (d = 2, 16, 12, 3); windows larger than the input (R = 3, H = 3).
+    "emulated": the CUDA source built for the host (CI); "cuda": the nvcc build on a GPU."""
+    a, b, v = (t.detach().to("cuda" if device == "cuda" else "cpu").requires_grad_()
+               for t in operands(B, N, d, H, W, scale=3.0))     # logits of a few units: the rescaling is exercised
+    sizes = (B, N, d, H, W, R)
+    with agg.host_backend("emulated"):
+        y = evolution_attention("local_attention", a, b, v, sizes)
+    want = unfold_attention(a, b, v, N, R)
+    torch.testing.assert_close(y, want, rtol=1e-12, atol=1e-12)
+    dy = torch.randn_like(y)
+    got = torch.autograd.grad(y, (a, b, v), dy)
+    ref = torch.autograd.grad(want, (a, b, v), dy)
+    for what, g1, g0 in zip("abv", got, ref):
+        torch.testing.assert_close(g1, g0, rtol=1e-11, atol=1e-12, msg=f"gradient w.r.t. {what}")
+    with agg.host_backend("emulated"):   # float32: the same kernels, within float32 rounding
+        y32 = evolution_attention("local_attention", *(t.detach().float() for t in (a, b, v)), sizes)
+    torch.testing.assert_close(y32, want.float(), rtol=2e-5, atol=2e-5)
+
+
+@needs_cxx
+def test_large_logits_do_not_overflow_and_the_cpu_kernels_agree():
+    """Logits near ±200 (exp overflows float32 at 88): the online softmax stays finite, as torch.softmax."""
+    a, b, v = (t.detach().float() for t in operands(1, 2, 4, 5, 5, seed=3))
+    a = a * 10
+    sizes = (1, 2, 4, 5, 5, 1)
+    with agg.host_backend("emulated"):
+        fused = evolution_attention("local_attention", a, b * 10, v, sizes)
+    assert torch.isfinite(fused).all()
+    torch.testing.assert_close(fused, unfold_attention(a, b * 10, v, 2, 1), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(evolution_attention("local_attention", a, b * 10, v, sizes), fused, rtol=1e-5, atol=1e-5)
+
+
+@needs_cxx
+def test_opcheck_schema_fake_and_autograd_registration():
+    a, b, v = operands(1, 2, 2, 4, 3)
+    torch.library.opcheck(_attention, ("local_attention", a, b, v, [1, 2, 2, 4, 3, 1], "emulated"))
+
+
+@needs_cxx
+def test_bad_inputs_are_clear_errors():
+    a, b, v = operands(1, 2, 2, 4, 3)
+    sizes = (1, 2, 2, 4, 3, 1)
+    with agg.host_backend("emulated"):
+        with pytest.raises(TypeError, match="float32 or float64"):
+            evolution_attention("local_attention", a.half(), b.half(), v.half(), sizes)
+        with pytest.raises(ValueError, match="the keys are torch.float32"):
+            evolution_attention("local_attention", a, b.float(), v, sizes)
+        with pytest.raises(ValueError, match="the values must have shape"):
+            evolution_attention("local_attention", a, b, v[:, :, :3].contiguous(), sizes)
+        with pytest.raises(ValueError, match="contiguous"):
+            evolution_attention("local_attention", a, b, v.transpose(2, 3).contiguous().transpose(2, 3), sizes)
+        with pytest.raises(ValueError, match="sizes must be 6 integers"):
+            evolution_attention("local_attention", a, b, v, sizes[:-1])
+        with pytest.raises(EvosymError, match="no fused attention"):
+            _attention("involution", a, b, v, [1, 2, 2, 1, 4, 3, 1, 1], "emulated")
+    with pytest.raises(ValueError, match="backend cuda .* or emulated"):
+        _attention("local_attention", a, b, v, list(sizes), "cpu")
+    with pytest.raises(TypeError, match="torch.Tensors"):
+        evolution_attention("local_attention", a.tolist(), b, v, sizes)
+
+
+@needs_cxx
+def test_the_gpu_benchmark_rows_run_on_the_emulated_backend(monkeypatch):
+    """`evosym bench local_attention --device cuda --kernels` adds the fused-attention rows; their code
+    (operands, the three implementations, their agreement check, the gradients) runs here on the
+    emulated backend with the CUDA timing and the GPU's peak replaced. No time measured here is reported."""
+    from evosym.codegen import bench_kernels as bk
+    monkeypatch.setattr(bk, "_events_ms", lambda fns, rounds: [(f(), 1.0)[1] for f in fns])
+    monkeypatch.setattr(bk, "peak_bandwidth", lambda device: (1e12, "a stand-in peak"))
+    cp = catalogue.checked("local_attention")
+    env = dict(zip([s for s, _ in cp.operator.sizes], (2, 2, 4, 5, 6, 1)))   # B, N, d, H, W, R
+    plan = make_plan(cp)
+    report = bk.KernelBench("local_attention", "", "emulated")
+    with agg.host_backend("emulated"):
+        bk._attention_rows(report, plan, "local_attention", tuple(env[s] for s in plan.size_order), env, "cpu", 1)
+    labels = [row[0] for row in report.rows]
+    assert labels == ["attention forward, fused kernel (logits, online softmax, aggregation)",
+                      "attention forward, attend + aggregate", "attention forward, unfold-based",
+                      "attention forward + backward, fused kernels", "attention forward + backward, attend + aggregate",
+                      "attention forward + backward, unfold-based"], labels
