@@ -314,8 +314,7 @@ def _torch_module(op, env):
 
 @pytest.fixture(scope="module")
 def table_output():
-    """(exit code, stdout) of ``evosym table``, run once for this module: it proves and analyses the whole
-    catalogue (about 80 s on 2 cores), and two tests read it."""
+    """(exit code, stdout) of ``evosym table``, run once for this module: two tests read it."""
     import contextlib
     import io
     from evosym.cli.main import main

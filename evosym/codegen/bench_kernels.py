@@ -88,17 +88,22 @@ def peak_bandwidth(device) -> tuple[float, str]:
     raise EvosymError(f"peak bandwidth of {props.name} unknown: add it to KNOWN_PEAK")
 
 
+def _window(plan, env) -> tuple[tuple, dict]:
+    """(kernel lengths, F.unfold / F.conv keyword arguments: dilation, padding, stride) at the sizes ``env``."""
+    names = {py_name(s): v for s, v in env.items()}
+    ev = lambda e: eval(e, {}, names)  # noqa: E731,S307 - expressions generated from sizes
+    K = tuple(ev(k) for k in plan.window["kernel"])
+    return K, {key: tuple(ev(v) for v in plan.window[key]) for key in ("dilation", "padding", "stride")}
+
+
 def _unfold_aggregate(plan, x, kt, env):
     """The unfold-based aggregation (as official involution code does it) on the same kernel tensor, for
     2-D windows of one kernel per channel block; None for other forms."""
     import torch.nn.functional as F
     if plan.dims != 2 or plan.kernel_unsqueeze != [2, 3]:
         return None
-    names = {py_name(s): v for s, v in env.items()}
-    ev = lambda e: eval(e, {}, names)  # noqa: E731,S307 - expressions generated from sizes
-    K = tuple(ev(k) for k in plan.window["kernel"])
-    args = dict(kernel_size=K, dilation=tuple(ev(d) for d in plan.window["dilation"]),
-                padding=tuple(ev(p) for p in plan.window["padding"]), stride=tuple(ev(s) for s in plan.window["stride"]))
+    K, args = _window(plan, env)
+    args["kernel_size"] = K
     B, C = x.shape[:2]
     groups = kt.shape[1]
     H, W = kt.shape[-2:]
@@ -125,14 +130,11 @@ def _aggregation_inputs(st):
 def _depthwise_floor(plan, x, env):
     """F.conv{d}d with a static depthwise kernel of the same window (kernel, stride, dilation, padding) on x."""
     import torch.nn.functional as F
-    names = {py_name(s): v for s, v in env.items()}
-    ev = lambda e: eval(e, {}, names)  # noqa: E731,S307 - expressions generated from sizes
-    K = tuple(ev(k) for k in plan.window["kernel"])
+    K, args = _window(plan, env)
     C = x.shape[1]
     w = torch.randn((C, 1) + K, dtype=x.dtype, device=x.device)
     conv = getattr(F, f"conv{plan.dims}d")
-    args = dict(stride=tuple(ev(v) for v in plan.window["stride"]), dilation=tuple(ev(v) for v in plan.window["dilation"]),
-                padding=tuple(ev(v) for v in plan.window["padding"]), groups=C)
+    args["groups"] = C
     return (lambda: conv(x, w, **args)), "×".join(map(str, K))
 
 
@@ -255,12 +257,9 @@ def _attention_rows(report, plan, name, order, env, device, rounds) -> None:
     operands = [torch.randn((B, C) + shape, device=device) for shape in (ext["out"], ext["in"], ext["in"])]
     fns = {"fused": lambda a, b, v: evolution_attention(name, a, b, v, order),
            "attend + aggregate": lambda a, b, v: evolution_aggregate(name, v, evolution_attend(name, a, b, order), order)}
-    names = {py_name(s): val for s, val in env.items()}
-    ev = lambda e: eval(e, {}, names)  # noqa: E731,S307 - expressions generated from sizes
     if plan.dims == 2:
-        K = tuple(ev(k) for k in plan.window["kernel"])
-        args = dict(kernel_size=K, dilation=tuple(ev(d) for d in plan.window["dilation"]),
-                    padding=tuple(ev(p) for p in plan.window["padding"]), stride=tuple(ev(s) for s in plan.window["stride"]))
+        K, args = _window(plan, env)
+        args["kernel_size"] = K
         taps, n_out = K[0] * K[1], ext["out"][0] * ext["out"][1]
 
         def unfold(a, b, v):

@@ -186,21 +186,28 @@ def _layout(kt: torch.Tensor):
     return (ctypes.c_longlong * len(vals))(*vals)
 
 
-def _call(k: Kernels, kind: str, a, b, out, sizes, layout, backend: str):
-    lib = k.library(out.device, None if backend == "cuda" else backend)[1]
-    fn = getattr(lib, f"evo_{k.ident}_{kind}_{'f32' if out.dtype == torch.float32 else 'f64'}")
+def launch(k: Kernels, kind: str, tensors, sizes, backend: str, *extra) -> None:
+    """Call the library function ``evo_<ident>_<kind>_<f32|f64>`` with the tensors' pointers, the sizes,
+    ``extra`` arguments and the stream (CUDA: the current one; on the CPU kernels, torch's thread count
+    first); a non-zero return is an error."""
+    device, dtype = tensors[-1].device, tensors[-1].dtype
+    lib = k.library(device, None if backend == "cuda" else backend)[1]
+    fn = getattr(lib, f"evo_{k.ident}_{kind}_{'f32' if dtype == torch.float32 else 'f64'}")
     zv = (ctypes.c_longlong * len(sizes))(*sizes)
-    stream = None
-    if out.device.type == "cuda":
-        with torch.cuda.device(out.device):
-            stream = torch.cuda.current_stream(out.device).cuda_stream
-            rc = fn(a.data_ptr(), b.data_ptr(), out.data_ptr(), zv, layout, stream)
+    pointers = [t.data_ptr() for t in tensors]
+    if device.type == "cuda":
+        with torch.cuda.device(device):
+            rc = fn(*pointers, zv, *extra, torch.cuda.current_stream(device).cuda_stream)
     else:
         if backend == "cpu":
             getattr(lib, f"evo_{k.ident}_set_threads")(torch.get_num_threads())
-        rc = fn(a.data_ptr(), b.data_ptr(), out.data_ptr(), zv, layout, stream)
+        rc = fn(*pointers, zv, *extra, None)
     if rc != 0:
         raise EvosymError(f"{k.name}: {kind} kernel failed: {ERRORS.get(rc, f'CUDA error {rc}')}")
+
+
+def _call(k: Kernels, kind: str, a, b, out, sizes, layout, backend: str):
+    launch(k, kind, (a, b, out), sizes, backend, layout)
 
 
 # ---- the custom ops ----------------------------------------------------------------------

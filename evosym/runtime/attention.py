@@ -21,12 +21,10 @@ Differentiable in a, b and v (not twice).
 
 from __future__ import annotations
 
-import ctypes
-
 import torch
 
 from ..errors import EvosymError
-from .aggregate import ERRORS, _backend, _kernels_real, _prepared, checked_extents, evolution_aggregate, kernels_for
+from .aggregate import _backend, _kernels_real, _prepared, checked_extents, evolution_aggregate, kernels_for, launch
 from .attend import evolution_attend
 
 
@@ -60,18 +58,7 @@ def _call(k, kind: str, tensors, sizes, backend: str) -> None:
     if backend not in ("cuda", "emulated") or (backend == "cuda") != (tensors[0].device.type == "cuda"):
         raise ValueError(f"{k.name}: the fused attention runs on backend cuda (CUDA tensors) or emulated "
                          f"(CPU tensors), not {backend!r} on {tensors[0].device}")
-    lib = k.library(tensors[0].device, None if backend == "cuda" else backend)[1]
-    fn = getattr(lib, f"evo_{k.ident}_{kind}_{'f32' if tensors[0].dtype == torch.float32 else 'f64'}")
-    zv = (ctypes.c_longlong * len(sizes))(*sizes)
-    stream = None
-    if tensors[0].device.type == "cuda":
-        with torch.cuda.device(tensors[0].device):
-            stream = torch.cuda.current_stream(tensors[0].device).cuda_stream
-            rc = fn(*(t.data_ptr() for t in tensors), zv, stream)
-    else:
-        rc = fn(*(t.data_ptr() for t in tensors), zv, stream)
-    if rc != 0:
-        raise EvosymError(f"{k.name}: {kind} kernel failed: {ERRORS.get(rc, f'CUDA error {rc}')}")
+    launch(k, kind, tensors, sizes, backend)
 
 
 @torch.library.custom_op("evosym::attention", mutates_args=())
