@@ -97,7 +97,7 @@ def test_canary_clamped_window_lowering():
     its clamped start: windows taken in the wrong order must fail the check."""
     cp = catalogue.checked("neighborhood_attention")
     plan = make_plan(cp)
-    assert plan.clamp and not plan.kernels_default
+    assert plan.clamp and plan.kernel_devices == ("cuda",)   # the CPU kernels do not lower a clamped window
     good = render_torch(plan, cp.operator.torch_binding)
     line = ".clamp(0, xc.shape[2 + axis] - span)\n"
     assert line in good
@@ -111,7 +111,7 @@ def test_canary_shifted_window_lowering():
     other way must fail the check (the grid has shifted shapes)."""
     cp = catalogue.checked("swin_attention")
     plan = make_plan(cp)
-    assert plan.tiled and not plan.kernels_default
+    assert plan.tiled and plan.kernel_devices == ("cuda",)
     good = render_torch(plan, cp.operator.torch_binding)
     line = "torch.roll(windows, -P_, 2 + axis)"
     assert line in good
@@ -130,7 +130,7 @@ def test_canary_global_kernel_transposed():
         return expr.xreplace({r: r.base[r.indices[::-1]] for r in expr.atoms(sp.Indexed) if str(r.base) == "W"})
     for force_generic, path in ((False, "native-matmul"), (True, "generic-global")):
         plan = make_plan(cp, mutate_kernel=transpose, force_generic=force_generic)
-        assert plan.path == path and plan.global_omega and not plan.kernels_default
+        assert plan.path == path and plan.global_omega and not plan.kernel_devices
         report = check_operator("token_mixing", source=render_torch(plan, op.torch_binding), variants=0, gradients=False)
         assert not report.ok and "✗ torch.float64 auto" in report.text()
         good = check_operator("token_mixing", source=render_torch(make_plan(cp, force_generic=force_generic),
@@ -174,7 +174,7 @@ def test_mhsa_post_mix_lowering_and_canaries():
     op = cp.operator
     plan = make_plan(cp)
     assert plan.path == "premix-global" and plan.postmix is not None and plan.global_omega
-    assert not plan.kernels_default and "then P applied as a channel map" in plan.reason
+    assert not plan.kernel_devices and "then P applied as a channel map" in plan.reason
 
     def transpose(expr):
         return expr.xreplace({r: r.base[r.indices[::-1]] for r in expr.atoms(sp.Indexed) if str(r.base) == "WO"})
@@ -241,7 +241,7 @@ def test_canary_softmax_normalised_over_one_window_axis():
     cp, good = _local_attention()
     old = "= _softmax(def_logit, 4, 2)"
     assert old in good
-    bad = good.replace(old, "= _softmax(def_logit, 5, 1)").replace("KERNELS = True", "KERNELS = False")
+    bad = good.replace(old, "= _softmax(def_logit, 5, 1)").replace('KERNELS = ("cpu", "cuda")', "KERNELS = ()")
     report = check_operator("local_attention", source=bad, variants=0, gradients=False, checked=cp)
     assert not report.ok
     assert "✗ torch.float64 auto" in report.text() and "✗ torch.float64 generic" in report.text()

@@ -29,10 +29,8 @@ from cli_helpers import run_cli
 from golden import assert_committed_current
 
 NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω", "mhsa": "global Ω", "gcn": "global Ω",
-               "spectral_graph_conv": "global Ω", "conv2d_circular": "wraps around",
-               "fourier_conv1d": "wraps around", "neighborhood_attention": "clamped",
-               "swin_attention": "tiled", "cordonnier_attention": "global Ω",
-               "hyperzzw_code": "an index set"}   # refused by the kernel targets
+               "spectral_graph_conv": "global Ω", "cordonnier_attention": "global Ω",
+               "hyperzzw_code": "an index set"}   # refused by the CUDA target
 WINDOWED = [n for n in catalogue.catalogue_names() if n not in NOT_LOWERED]
 HOST = shutil.which(os.environ.get("CXX", "c++")) is not None
 NVCC = shutil.which("nvcc") is not None
@@ -54,7 +52,8 @@ def test_channels_last_operators_are_refused_with_a_reason(capsys):
 @pytest.mark.skipif(not NVCC, reason="nvcc is not on PATH: CUDA compilation not tested here")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_every_kernel_compiles_with_nvcc(arch):
-    for name in ("involution", "conv2d", "conv3d", "conv1d", "local_attention"):
+    for name in ("involution", "conv2d", "conv3d", "conv1d", "local_attention", "neighborhood_attention", "swin_attention",
+                 "conv2d_circular"):
         report = ptxas_report(generate(name, "cuda").source, arch)
         kinds = {k.split("<")[0] for k in report}
         variants = ["forward", "forward_shared", "backward_input", "backward_input_shared", "backward_kernel",
@@ -87,6 +86,13 @@ CANARIES = {
     "backward_input_shared": ("involution", "acc[r] += kv * dyp[r * plane_out];", "acc[r] += kv * dyp[r * plane_out] * 0.5;", True),
     "backward_kernel (generic, broadcast axes)": ("dynamic_dwconv", "acc += dyo[", "acc -= dyo[", True),
     "backward_kernel_full": ("involution", "acc += dyp[c * plane_out] * xp[c * plane_in];", "acc += dyp[c * plane_out] * xp[c * plane_in] * 0.5;", True),
+    # windows that wrap around, are clamped inside the input or tiled (their inverse runs over output positions)
+    "forward (a wrapping axis: each tap's position wrapped)": ("conv2d_circular", "acc += *kp * xrow[evo_q_1(z, p1, u1)];", "acc += *kp * xrow[evo_q_1(z, p1, u1 > 0 ? u1 - 1 : u1)];", False),
+    "forward_shared (a wrapping axis)": ("swin_attention", "xp = xrow + evo_q_1(z, p1, u1);", "xp = xrow + evo_q_1(z, p1, u1 > 0 ? u1 - 1 : u1);", False),
+    # (not swin_attention: its wrapped taps are exactly the ones Swin's −100 mask removes, so a wrong read there is invisible)
+    "evo_wrap (a wrapped tap read one position off)": ("conv2d_circular", "evo_mod(a, b); }", "evo_mod(a + 1, b); }", False),
+    "backward_input (inverse over positions: the first position skipped)": ("neighborhood_attention", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(0, ", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(1, ", True),
+    "backward_input (wrapped copies: the last one dropped)": ("conv2d_circular", "m0 <= evo_copy_hi_0(z, q0)", "m0 < evo_copy_hi_0(z, q0)", True),
     # the fused attention (local_attention's kernel path on the emulated backend)
     "attention_forward (values)": ("local_attention", "acc[r] += w * vc[r * plane_in + off];", "acc[r] += w * vc[r * plane_in + off] * 0.5;", False),
     "attention_forward (a tap outside the input left out of the softmax)": ("local_attention", "s += w;", "s += in1 ? w : 0;", False),
@@ -132,6 +138,25 @@ def test_bad_inputs_to_the_kernels_are_clear_errors():
         agg.evolution_aggregate("involution", x, kt[..., :2], sizes)
     with pytest.raises(ValueError, match="sizes must be 8 integers"):
         agg.evolution_aggregate("involution", x, kt, sizes[:-1])
+
+
+@pytest.mark.skipif(not HOST, reason="no C++ compiler")
+def test_a_window_that_does_not_fit_is_refused_not_computed():
+    """A clamped window longer than the input (NATTEN needs H, W ≥ 2R + 1): the launchers refuse it
+    (code 1003) and the generated module says so on the kernel path as on the generic one."""
+    sizes = (1, 1, 1, 2, 5, 1)   # B, N, d, H, W, R: H = 2 < 3
+    x = torch.randn(1, 1, 2, 5, dtype=torch.float64)
+    kt = torch.randn(1, 1, 1, 1, 3, 3, 2, 5, dtype=torch.float64)
+    with agg.host_backend("emulated"), pytest.raises(EvosymError, match="does not fit the window"):
+        agg.evolution_aggregate("neighborhood_attention", x, kt, sizes)
+    with pytest.raises(EvosymError, match="CPU target lowers windows .* only .Ω is clamped"):   # no CPU kernels for it
+        agg.evolution_aggregate("neighborhood_attention", x, kt, sizes)
+    gen = generate("neighborhood_attention", "torch")
+    from evosym.codegen.check import load_source
+    layer = load_source(gen.source, "neighborhood_attention").NeighborhoodAttentionEvolution(N=1, d=1, R=1).double()
+    for path in ("generic", "kernels"):
+        with agg.host_backend("emulated"), pytest.raises(ValueError, match="clamped window of 3 positions needs an input"):
+            layer(x, path=path)
 
 
 @pytest.mark.skipif(not HOST, reason="no C++ compiler")

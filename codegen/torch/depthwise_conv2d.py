@@ -25,7 +25,7 @@ __all__ = ["DepthwiseConv2dEvolution", "depthwise_conv2d_evolution"]
 SIZES = ("C", "M", "K_h", "s_h", "delta_h", "P_h", "K_w", "s_w", "delta_w", "P_w")
 LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = False  # "auto" runs evosym's generated kernels when they can be built
+KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -58,8 +58,8 @@ def _kernels_available(device_type):
 
 
 def _kernels_wanted(x):
-    """float32/float64 CPU and CUDA tensors use evosym's generated kernels when they can be built."""
-    if x.device.type not in ("cpu", "cuda") or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built."""
+    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64):
         return False
     return _kernels_available(x.device.type)
 
@@ -100,7 +100,7 @@ def depthwise_conv2d_evolution(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h,
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         return _kernels(x, weight, bias, C=C, M=M, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, C=C, M=M, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)

@@ -25,7 +25,7 @@ __all__ = ["HyperzzwCodeEvolution", "hyperzzw_code_evolution"]
 SIZES = ("C", "D", "R", "P")
 LOWERING = "generic-global"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = False  # "auto" runs evosym's generated kernels when they can be built
+KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -58,8 +58,8 @@ def _kernels_available(device_type):
 
 
 def _kernels_wanted(x):
-    """float32/float64 CPU and CUDA tensors use evosym's generated kernels when they can be built."""
-    if x.device.type not in ("cpu", "cuda") or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built."""
+    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64):
         return False
     return _kernels_available(x.device.type)
 
@@ -137,7 +137,7 @@ def hyperzzw_code_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(Z.shape)}")
     dtype, device = Z.dtype, Z.device
-    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(Z)):
+    if path == "kernels" or (path == "auto" and _kernels_wanted(Z)):
         return _kernels(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, L_out=L_out)

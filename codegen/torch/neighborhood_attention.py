@@ -25,7 +25,7 @@ __all__ = ["NeighborhoodAttentionEvolution", "neighborhood_attention_evolution"]
 SIZES = ("N", "d", "R")
 LOWERING = "premix-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = False  # "auto" runs evosym's generated kernels when they can be built
+KERNELS = ("cuda",)  # devices on which "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -74,8 +74,8 @@ def _kernels_available(device_type):
 
 
 def _kernels_wanted(x):
-    """float32/float64 CPU and CUDA tensors use evosym's generated kernels when they can be built."""
-    if x.device.type not in ("cpu", "cuda") or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built."""
+    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64):
         return False
     return _kernels_available(x.device.type)
 
@@ -116,7 +116,7 @@ def neighborhood_attention_evolution(x, query_weight, key_weight, value_weight, 
     """neighbourhood attention over a K×K window clamped inside the image, relative position bias (NATTEN border policy) (functional form).
 
     Sizes: N = heads; d = channels per head; R = window radius: K = 2R + 1.
-    ``path``: "auto" (premix-window), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (premix-window; evosym's generated CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CUDA; the CPU kernels do not lower this window).
     """
     _check(x, query_weight, key_weight, value_weight, rpb, N, d, R)
     B = x.shape[0]
@@ -126,7 +126,7 @@ def neighborhood_attention_evolution(x, query_weight, key_weight, value_weight, 
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         return _kernels(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, R=R, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, R=R, L_out=L_out)
@@ -187,6 +187,9 @@ def _kernels(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L_out):
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
+    for axis, (K_, d_) in enumerate(zip((((2 * R) + 1), ((2 * R) + 1)), (1, 1))):   # a clamped window fits inside the input
+        if x.shape[2 + axis] < d_ * (K_ - 1) + 1:
+            raise ValueError(f"a clamped window of {d_ * (K_ - 1) + 1} positions needs an input at least that long on axis {axis}, not {x.shape[2 + axis]}")
     kernel = _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, R=R, L_out=L_out)
     kernel = kernel.unsqueeze(2)
     kernel = kernel.unsqueeze(3)
@@ -213,12 +216,13 @@ def _generic(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L_out):
     xc = v
     # windows[b, c, p…, u…] = x[b, c, start(p) + δ·u], start(p) = s·p − P clamped into [0, L − span]: the window
     # shifts to stay inside the input (no padding): every window of the input, then the one each p starts at
+    for axis, (K_, d_) in enumerate(zip((((2 * R) + 1), ((2 * R) + 1)), (1, 1))):   # a clamped window fits inside the input
+        if xc.shape[2 + axis] < d_ * (K_ - 1) + 1:
+            raise ValueError(f"a clamped window of {d_ * (K_ - 1) + 1} positions needs an input at least that long on axis {axis}, not {xc.shape[2 + axis]}")
     windows = xc
     for axis, (K_, s_, d_, P_) in enumerate(zip((((2 * R) + 1), ((2 * R) + 1)), (1, 1),
                                             (1, 1), (R, R))):
         span = d_ * (K_ - 1) + 1
-        if xc.shape[2 + axis] < span:
-            raise ValueError(f"a clamped window of {span} positions needs an input at least that long on axis {axis}, not {xc.shape[2 + axis]}")
         starts = (torch.arange(L_out[axis], device=device) * s_ - P_).clamp(0, xc.shape[2 + axis] - span)
         windows = windows.unfold(2 + axis, span, 1).index_select(2 + axis, starts)
     windows = windows[(Ellipsis,) + tuple(slice(None, None, d_) for d_ in (1, 1))]

@@ -25,7 +25,7 @@ __all__ = ["SwinAttentionEvolution", "swin_attention_evolution"]
 SIZES = ("N", "d", "M", "S")
 LOWERING = "premix-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = False  # "auto" runs evosym's generated kernels when they can be built
+KERNELS = ("cuda",)  # devices on which "auto" runs evosym's generated kernels when they can be built
 
 
 def _as_grid(value, rank, dtype, device):
@@ -74,8 +74,8 @@ def _kernels_available(device_type):
 
 
 def _kernels_wanted(x):
-    """float32/float64 CPU and CUDA tensors use evosym's generated kernels when they can be built."""
-    if x.device.type not in ("cpu", "cuda") or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built."""
+    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64):
         return False
     return _kernels_available(x.device.type)
 
@@ -120,7 +120,7 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
     """window attention over fixed M×M windows, shifted by S with Swin's cyclic roll and −100 mask, relative position bias (Swin border policy) (functional form).
 
     Sizes: N = heads; d = channels per head; M = window size; S = shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋).
-    ``path``: "auto" (premix-window), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (premix-window; evosym's generated CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CUDA; the CPU kernels do not lower this window).
     """
     _check(x, query_weight, key_weight, value_weight, rpb, N, d, M, S)
     B = x.shape[0]
@@ -130,7 +130,7 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and KERNELS and _kernels_wanted(x)):
+    if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         return _kernels(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
@@ -191,6 +191,9 @@ def _kernels(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_ou
     B = x.shape[0]
     T_h = x.shape[2] // (M)
     T_w = x.shape[3] // (M)
+    for axis, K_ in enumerate((M, M)):   # fixed windows: whole tiles only
+        if x.shape[2 + axis] % K_:
+            raise ValueError(f"fixed windows of {K_} positions need an input length that is a multiple of {K_} on axis {axis}, not {x.shape[2 + axis]}")
     kernel = _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
     kernel = kernel.unsqueeze(2)
     kernel = kernel.unsqueeze(3)
@@ -217,10 +220,11 @@ def _generic(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_ou
     xc = v
     # windows[b, c, p…, u…] = x[b, c, (start(p) + u) mod L], start(p) = K·⌊(p − P)/K⌋ + P: the input rolled by −P
     # (the shift), cut into tiles of K, and each position given the tile that contains it
-    windows = xc
-    for axis, (K_, P_) in enumerate(zip((M, M), (S, S))):
+    for axis, K_ in enumerate((M, M)):   # fixed windows: whole tiles only
         if xc.shape[2 + axis] % K_:
             raise ValueError(f"fixed windows of {K_} positions need an input length that is a multiple of {K_} on axis {axis}, not {xc.shape[2 + axis]}")
+    windows = xc
+    for axis, (K_, P_) in enumerate(zip((M, M), (S, S))):
         tile = ((torch.arange(L_out[axis], device=device) - P_) % xc.shape[2 + axis]) // K_
         windows = torch.roll(windows, -P_, 2 + axis).unfold(2 + axis, K_, K_).index_select(2 + axis, tile)
     windows = windows.reshape((B, N, d, L_out[0], L_out[1], M, M))

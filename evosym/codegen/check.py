@@ -125,7 +125,13 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
             paths = ["auto", "generic"]
             for path, backend in (("kernels", None), (EMULATED, "emulated")):
                 if (path == "kernels" and kernels) or (path == EMULATED and emulated):
-                    lib = k.library(torch.device(device), backend)[0]   # build errors are reported up front
+                    try:
+                        lib = k.library(torch.device(device), backend)[0]   # build errors are reported up front
+                    except EvosymError as exc:   # e.g. a clamped window: no CPU kernels, said plainly
+                        if path == EMULATED or device != "cpu" or k.cpu_source:
+                            raise
+                        report.notes.append(f"CPU kernels not checked: {exc}")
+                        continue
                     paths.append(path)
                     what = {"cpu": "CPU kernels", "host": "CUDA source, host build (emulated launch)"}.get(lib.target,
                                                                                                       f"CUDA kernels {lib.arch}")

@@ -3,7 +3,8 @@
 SymPy's C printer supplies the operator precedence and layout; evosym overrides what C gets
 wrong for index arithmetic: ⌊a/b⌋ and ⌈a/b⌉ become exact integer helpers (C's ``/`` truncates
 towards zero, which is wrong for negative numerators), integer powers become products (``pow``
-is floating point), and a size symbol becomes a field of the sizes struct (``z.K_h``). Any
+is floating point), a piecewise expression becomes nested conditional expressions (the clamped
+window's inverse), and a size symbol becomes a field of the sizes struct (``z.K_h``). Any
 non-integer constant is refused: these expressions must be exact integers.
 """
 
@@ -62,6 +63,14 @@ class IndexCPrinter(C99CodePrinter):
         out = self._print(expr.args[0])
         for a in expr.args[1:]:
             out = f"evo_min({out}, {self._print(a)})"
+        return out
+
+    def _print_Piecewise(self, expr):
+        if expr.args[-1].cond != sp.true:
+            raise EvosymError(f"CUDA code generation: {expr} has no value where no condition holds")
+        out = self._print(expr.args[-1].expr)
+        for e, c in reversed(expr.args[:-1]):
+            out = f"(({self._print(c)}) ? ({self._print(e)}) : ({out}))"
         return out
 
     def _print_Pow(self, expr):

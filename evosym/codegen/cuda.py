@@ -19,7 +19,7 @@ MAX_CHUNK = 16   # most channels per thread sharing one kernel (measured: benchm
 
 def cuda_context(cp, plan: Plan) -> dict:
     """Everything the CUDA template needs for ``plan`` (a windowed, channels-first Evolution form)."""
-    return dict(kernel_context(cp, plan, "CUDA"), template=TEMPLATE, threads=THREADS, max_chunk=MAX_CHUNK)
+    return dict(kernel_context(cp, plan, "CUDA", windows="any"), template=TEMPLATE, threads=THREADS, max_chunk=MAX_CHUNK)
 
 
 def render_cuda(cp, plan: Plan, source: str | None = None) -> str:

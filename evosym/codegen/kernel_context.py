@@ -24,6 +24,7 @@ from ..proof.symbolic import nonnegative
 from .cprint import c_index, size_names
 from .plan import Plan, plan_out_channels
 from .torchexpr import py_name
+from .window_maps import copy_range, fits, is_affine, position_range, tap_range
 
 
 @dataclass
@@ -44,26 +45,33 @@ class Axis:
     back_hi: str
     p_lo: str         # first output position p with q(p, u) ≥ 0, before clamping to [0, L_out − 1]
     p_hi: str         # last output position p with q(p, u) ≤ L_in − 1, before clamping
+    affine: bool = True   # start(p) = s·p − P, no wrap: the inverse runs over taps (p_num, back_lo/back_hi)
+    wrap: bool = False    # q(p, u) is taken mod L_in (offset prints the wrapped position)
+    start: str = ""       # start(p) (any kind of window)
+    first: str = ""       # output positions p holding a tap at the unwrapped offset t: [first(t), last(t)]
+    last: str = ""
+    copy_lo: str = ""     # unwrapped copies t = q + m·L_in of q that a tap can reach: m in [copy_lo(q), copy_hi(q)]
+    copy_hi: str = ""
+    fits: str = ""        # a condition on the sizes the window needs (empty: none)
 
 
-def kernel_context(cp, plan: Plan, target: str = "CUDA") -> dict:
+def kernel_context(cp, plan: Plan, target: str = "CUDA", windows: str = "affine") -> dict:
     """Everything a kernel template needs for ``plan`` (a windowed, channels-first Evolution form).
 
     ``target`` names the kernel target in errors ("CUDA", "CPU"): a form it cannot lower is refused.
+    ``windows``: "affine" lowers windows at s·p + δ·u − P clipped to the input only; "any" also
+    wrapping, clamped and tiled windows (:mod:`.window_maps`; the CUDA target).
     """
     op, form = cp.operator, cp.evolution
     if plan.global_omega:
         raise EvosymError(f"{op.name}: the {target} target lowers windowed neighbourhoods only (Ω is "
                           f"{'global' if form.omega.kind == 'global' else 'an index set'})")
-    if plan.tiled:
-        raise EvosymError(f"{op.name}: the {target} target lowers windows at s·p + δ·u − P only (Ω is a fixed tile); "
-                          f"use the PyTorch target")
-    if plan.clamp:
-        raise EvosymError(f"{op.name}: the {target} target lowers windows at s·p + δ·u − P only (Ω is clamped inside "
-                          f"the input); use the PyTorch target")
-    if plan.wrap:
-        raise EvosymError(f"{op.name}: the {target} target lowers windows clipped to the input only (Ω wraps around: "
-                          f"circular padding); use the PyTorch target")
+    if windows != "any":
+        for flag, what in (("tiled", "is a fixed tile"), ("clamp", "is clamped inside the input"),
+                           ("wrap", "wraps around: circular padding")):
+            if getattr(plan, flag):
+                raise EvosymError(f"{op.name}: the {target} target lowers windows at s·p + δ·u − P clipped to the input "
+                                  f"only (Ω {what}); the PyTorch target (path=\"generic\") and the CUDA target lower it")
     if [r[0] for r in plan.value_layout] != ["batch", "channel"] + ["position"] * plan.dims or \
             [r[0] for r in plan.output_layout] != ["batch", "out"] + ["position"] * plan.dims:
         raise EvosymError(f"{op.name}: the {target} target supports channels-first layouts (B, C, L…) only")
@@ -72,26 +80,8 @@ def kernel_context(cp, plan: Plan, target: str = "CUDA") -> dict:
     names = size_names([s for s, _ in op.sizes])
     axes = []
     for k, (a, p) in enumerate(zip(form.omega.axes, form.position)):
-        pv, uv, qv = sp.Symbol(f"p{k}", integer=True), sp.Symbol(f"u{k}", integer=True), sp.Symbol(f"q{k}", integer=True)
-        local = {**names, pv: f"p{k}", uv: f"u{k}", qv: f"q{k}"}
-        offset = sp.expand(a.offset(pv, uv))
-        alpha, alpha_p = sp.expand(offset.diff(uv)), sp.expand(offset.diff(pv))
-        if alpha.has(pv, uv) or alpha_p.has(pv, uv) or not nonnegative(alpha - 1) or not nonnegative(alpha_p - 1):
-            raise EvosymError(f"{op.name}: the {target} target needs q = s·p + δ·u − P with s, δ provably ≥ 1 (axis {k})")
-        beta = sp.expand(offset - alpha * uv)
         length_out = op.output.shape[op.lhs_indices.index(p)]
-        p_num = sp.expand(qv - (offset - alpha_p * pv))        # = α_p·p; affine in u with slope −α
-        pn0 = sp.expand(p_num + alpha * uv)
-        gamma = sp.expand(offset - alpha_p * pv)                # q(0, u) = δ·u − P: affine in u
-        axes.append(Axis(
-            k=k, length_in=c_index(a.length, names), length_out=c_index(length_out, names),
-            kernel=c_index(a.kernel, names), offset=c_index(offset, local),
-            tap_lo=c_index(sp.ceiling(-beta / alpha), local), tap_hi=c_index(sp.floor((a.length - 1 - beta) / alpha), local),
-            p_num=c_index(p_num, local), stride=c_index(alpha_p, names), dilation=c_index(alpha, names),
-            back_lo=c_index(sp.ceiling((pn0 - alpha_p * (length_out - 1)) / alpha), local),
-            back_hi=c_index(sp.floor(pn0 / alpha), local),
-            p_lo=c_index(sp.ceiling(-gamma / alpha_p), local),
-            p_hi=c_index(sp.floor((a.length - 1 - gamma) / alpha_p), local)))
+        axes.append((_affine_axis if is_affine(a) else _general_axis)(op, k, a, length_out, names, target))
     groups, og, cg, share = plan.channel_map
     x_flat, y_flat = "q0", "p0"
     for k in range(1, plan.dims):   # row-major offsets, Horner form
@@ -102,4 +92,54 @@ def kernel_context(cp, plan: Plan, target: str = "CUDA") -> dict:
                 sizes=[(py_name(s), meaning) for s, meaning in op.sizes],
                 groups=c_index(groups, names), og=c_index(og, names), cg=c_index(cg, names),
                 share=c_index(share, names), batch=c_index(op.output.shape[op.lhs_indices.index(op.batch)], names),
-                kernel_text=plan.kernel_text, out_channels=c_index(plan_out_channels(op), names))
+                kernel_text=plan.kernel_text, out_channels=c_index(plan_out_channels(op), names),
+                affine=all(a.affine for a in axes), fits=[a.fits for a in axes if a.fits])
+
+
+def _symbols(k: int, names: dict):
+    pv, uv, qv, tv = (sp.Symbol(f"{v}{k}", integer=True) for v in "puqt")
+    return pv, uv, qv, tv, {**names, pv: f"p{k}", uv: f"u{k}", qv: f"q{k}", tv: f"t{k}"}
+
+
+def _affine_axis(op, k, a, length_out, names, target) -> Axis:
+    """An axis read at q = s·p + δ·u − P, clipped to the input: the inverse over taps, p = (q − δ·u + P)/s."""
+    pv, uv, qv, _, local = _symbols(k, names)
+    offset = sp.expand(a.offset(pv, uv))
+    alpha, alpha_p = sp.expand(offset.diff(uv)), sp.expand(offset.diff(pv))
+    if alpha.has(pv, uv) or alpha_p.has(pv, uv) or not nonnegative(alpha - 1) or not nonnegative(alpha_p - 1):
+        raise EvosymError(f"{op.name}: the {target} target needs q = s·p + δ·u − P with s, δ provably ≥ 1 (axis {k})")
+    beta = sp.expand(offset - alpha * uv)
+    p_num = sp.expand(qv - (offset - alpha_p * pv))        # = α_p·p; affine in u with slope −α
+    pn0 = sp.expand(p_num + alpha * uv)
+    gamma = sp.expand(offset - alpha_p * pv)                # q(0, u) = δ·u − P: affine in u
+    return Axis(
+        k=k, length_in=c_index(a.length, names), length_out=c_index(length_out, names),
+        kernel=c_index(a.kernel, names), offset=c_index(offset, local),
+        tap_lo=c_index(sp.ceiling(-beta / alpha), local), tap_hi=c_index(sp.floor((a.length - 1 - beta) / alpha), local),
+        p_num=c_index(p_num, local), stride=c_index(alpha_p, names), dilation=c_index(alpha, names),
+        back_lo=c_index(sp.ceiling((pn0 - alpha_p * (length_out - 1)) / alpha), local),
+        back_hi=c_index(sp.floor(pn0 / alpha), local),
+        p_lo=c_index(sp.ceiling(-gamma / alpha_p), local),
+        p_hi=c_index(sp.floor((a.length - 1 - gamma) / alpha_p), local))
+
+
+def _general_axis(op, k, a, length_out, names, target) -> Axis:
+    """A wrapping, clamped or tiled axis: offset start(p) + δ·u (mod L_in when it wraps), taps clipped
+    by start(p), the inverse over output positions (:mod:`.window_maps`)."""
+    pv, uv, qv, tv, local = _symbols(k, names)
+    if not (nonnegative(a.dilation - 1) and nonnegative(a.stride - 1)):
+        raise EvosymError(f"{op.name}: the {target} target needs a stride and dilation provably ≥ 1 (axis {k})")
+    offset = c_index(a.offset(pv, uv), local)
+    lo, hi = tap_range(a, pv)
+    first, last = position_range(a, tv, length_out)
+    m_lo, m_hi = copy_range(a, qv, length_out)
+    cond = fits(a)
+    return Axis(
+        k=k, length_in=c_index(a.length, names), length_out=c_index(length_out, names),
+        kernel=c_index(a.kernel, names),
+        offset=f"evo_wrap({offset}, {c_index(a.length, names)})" if a.wrap else offset,
+        tap_lo=c_index(lo, local), tap_hi=c_index(hi, local), p_num="", stride=c_index(a.stride, names),
+        dilation=c_index(a.dilation, names), back_lo="", back_hi="", p_lo="", p_hi="",
+        affine=False, wrap=a.wrap, start=c_index(a.start(pv), local), first=c_index(first, local),
+        last=c_index(last, local), copy_lo=c_index(m_lo, local), copy_hi=c_index(m_hi, local),
+        fits="" if cond is None or cond == sp.true else c_index(cond, names))

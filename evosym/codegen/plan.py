@@ -124,10 +124,13 @@ class Plan:
         return not (self.global_omega or self.wrap or self.clamp or self.tiled)
 
     @property
-    def kernels_default(self) -> bool:
-        """``path="auto"`` runs evosym's generated kernels when they build (aggregations over windows at
-        s·p + δ·u − P only)."""
-        return self.aggregated and self.affine_window
+    def kernel_devices(self) -> tuple:
+        """The device types on which ``path="auto"`` runs evosym's generated kernels when they build: CPU
+        and CUDA for aggregations over windows at s·p + δ·u − P; CUDA only for wrapping, clamped and tiled
+        windows (the CPU kernels do not lower them); none for a global Ω or a native path."""
+        if not self.aggregated or self.global_omega:
+            return ()
+        return ("cpu", "cuda") if self.affine_window else ("cuda",)
 
 
 AGGREGATING = ("generic-window", "premix-window", "generic-global", "premix-global")   # lowerings whose default path is an aggregation (generic or kernels)

@@ -36,7 +36,9 @@ from .build import Library, build
 _LOCK = threading.RLock()
 _KERNELS: dict = {}
 ERRORS = {1001: "more output elements than a 1-D CUDA grid can launch (refused: nothing is skipped)",
-          1002: "the fused attention needs a depthwise aggregation (O_g = C_g = 1)"}
+          1002: "the fused attention needs a depthwise aggregation (O_g = C_g = 1)",
+          1003: "the input does not fit the window (a clamped window longer than the input, or wrapped tiles "
+                "that do not divide it)"}
 BACKENDS = ("cpu", "emulated", "cuda")
 _HOST = ["cpu"]   # the backend for CPU tensors: the CPU kernels, or the emulated CUDA source
 
@@ -69,6 +71,7 @@ class Kernels:
     taps: tuple
     batch: object
     cpu_source: str = ""             # the CPU kernels' C++ source
+    cpu_refusal: str = ""            # why there is none (a window the CPU target does not lower)
     attention: bool = False          # the CUDA source also has the fused attention (runtime/attention.py)
     libraries: dict = field(default_factory=dict)   # (target, arch) -> (Library, ctypes.CDLL)
 
@@ -95,6 +98,8 @@ class Kernels:
             target, arch = "cuda", f"sm_{major}{minor}"
         else:
             raise EvosymError(f"{self.name}: no generated kernels for device {device} (cpu or cuda)")
+        if target == "cpu" and not self.cpu_source:
+            raise EvosymError(self.cpu_refusal or f"{self.name}: no CPU kernels")
         with _LOCK:
             if (target, arch) not in self.libraries:
                 source = self.cpu_source if target == "cpu" else self.source
@@ -133,11 +138,15 @@ def kernels_for(name: str) -> Kernels:
     cp = catalogue.checked(name)
     plan = make_plan(cp)
     op, form = cp.operator, cp.evolution
+    try:
+        cpu_source, cpu_refusal = render_cpu(cp, plan), ""
+    except EvosymError as exc:   # e.g. a clamped or wrapping window: CUDA kernels only
+        cpu_source, cpu_refusal = "", str(exc)
     k = Kernels(name=op.name, ident=py_name(op.name), source=render_cuda(cp, plan), sizes=tuple(s for s, _ in op.sizes),
                 dims=plan.dims, channel_map=plan.channel_map, lengths_in=tuple(a.length for a in form.omega.axes),
                 lengths_out=tuple(op.output.shape[op.lhs_indices.index(p)] for p in op.position),
                 taps=tuple(a.kernel for a in form.omega.axes), batch=op.output.shape[op.lhs_indices.index(op.batch)],
-                cpu_source=render_cpu(cp, plan), attention=plan.attention is not None)
+                cpu_source=cpu_source, cpu_refusal=cpu_refusal, attention=plan.attention is not None)
     with _LOCK:
         if name != op.name:   # an operator file: its generated module asks for the kernels by operator name
             _KERNELS[op.name] = k
