@@ -12,4 +12,6 @@ python -m pytest -q -p no:cacheprovider tests/test_fused_attention.py   # the fu
 python -m evosym bench involution --device cuda --kernels --size B=64
 python -m evosym bench involution --device cuda --kernels --size B=8
 python -m evosym bench local_attention --device cuda --kernels
+python -m evosym bench neighborhood_attention --device cuda --kernels   # a clamped window (NATTEN)
+python -m evosym bench swin_attention --device cuda --kernels           # tiled, wrapping windows (Swin)
 python -m evosym bench --device cuda --repeat 15

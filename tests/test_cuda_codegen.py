@@ -169,3 +169,16 @@ def test_builds_are_cached_by_content(tmp_path, monkeypatch):
     other = build(src + "\n// changed\n", "host")
     assert not first.cached and again.cached and again.path == first.path
     assert not other.cached and other.path != first.path
+
+
+def test_the_gpu_benchmark_compares_with_unfold_only_where_unfold_computes_the_same_windows():
+    """F.unfold zero-pads: for a clamped (NATTEN) or tiled (Swin) window the unfold-based aggregation
+    would be another computation, so the GPU benchmark leaves it out (its agreement check would fail)."""
+    from evosym.codegen.bench_kernels import _unfold_aggregate
+    from evosym.codegen.plan import make_plan
+    x, kt = torch.zeros(1, 4, 5, 5), torch.zeros(1, 2, 1, 1, 3, 3, 5, 5)
+    for name, expected in (("involution", True), ("neighborhood_attention", False), ("swin_attention", False)):
+        plan = make_plan(catalogue.checked(name))
+        assert plan.kernel_unsqueeze == [2, 3]   # one kernel per channel block: the form the unfold comparison takes
+        env = {s: 3 if str(s) in ("K", "M") else 1 for s in plan.size_order}
+        assert (_unfold_aggregate(plan, x, kt, env) is not None) == expected, name

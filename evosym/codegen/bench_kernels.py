@@ -98,9 +98,10 @@ def _window(plan, env) -> tuple[tuple, dict]:
 
 def _unfold_aggregate(plan, x, kt, env):
     """The unfold-based aggregation (as official involution code does it) on the same kernel tensor, for
-    2-D windows of one kernel per channel block; None for other forms."""
+    2-D zero-padded windows of one kernel per channel block; None for other forms (F.unfold cannot clamp,
+    wrap or tile a window: the generic path's timing stands for those)."""
     import torch.nn.functional as F
-    if plan.dims != 2 or plan.kernel_unsqueeze != [2, 3]:
+    if plan.dims != 2 or plan.kernel_unsqueeze != [2, 3] or not plan.affine_window:
         return None
     K, args = _window(plan, env)
     args["kernel_size"] = K
