@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -52,15 +53,18 @@ def test_channels_last_operators_are_refused_with_a_reason(capsys):
 @pytest.mark.skipif(not NVCC, reason="nvcc is not on PATH: CUDA compilation not tested here")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_every_kernel_compiles_with_nvcc(arch):
-    for name in ("involution", "conv2d", "conv3d", "conv1d", "local_attention", "neighborhood_attention", "swin_attention",
-                 "conv2d_circular"):
-        report = ptxas_report(generate(name, "cuda").source, arch)
+    names = ("involution", "conv2d", "conv3d", "conv1d", "local_attention", "neighborhood_attention", "swin_attention",
+             "conv2d_circular")
+    sources = [generate(name, "cuda").source for name in names]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:   # nvcc runs in subprocesses: in parallel
+        reports = list(pool.map(lambda src: ptxas_report(src, arch), sources))
+    for name, report in zip(names, reports):
         kinds = {k.split("<")[0] for k in report}
         variants = ["forward", "forward_shared", "backward_input", "backward_input_shared", "backward_kernel",
                     "backward_kernel_full"]
         if name == "local_attention":   # the fused attention (plan.attention)
             variants += ["attention_forward", "attention_backward_query", "attention_backward_kv"]
-        assert kinds == {f"evo_{k}_{t}" for k in variants for t in ("f32", "f64")}, kinds
+        assert kinds == {f"evo_{k}_{t}" for k in variants for t in ("f32", "f64")}, (name, kinds)
         assert all(regs > 0 for regs, _, _ in report.values())
 
 
