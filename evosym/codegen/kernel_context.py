@@ -10,6 +10,11 @@ kernels compute with sizes — output lengths, the window offset q(p, u), the cl
 for p, the valid output range for a tap, the inverse map p = (q − β(u))/s, the channel map — is
 printed here from the proved form's SymPy expressions by :mod:`.cprint`; the templates
 (``cuda/kernels.cu.j2``, ``cpu/kernels.cpp.j2``) own threads, loops and launches only.
+
+A window that wraps around, is clamped inside the input or tiled reads x at start(p) + δ·u (mod L
+when it wraps) instead: its axes carry start(p), the tap range it leaves inside the input, and the
+inverse over output positions of :mod:`.window_maps` (the CUDA target, ``windows="any"``; the CPU
+target lowers the affine kind only).
 """
 
 from __future__ import annotations
