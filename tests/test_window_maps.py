@@ -16,11 +16,42 @@ import pytest
 import sympy as sp
 
 from evosym.codegen import window_maps
-from evosym.codegen.window_maps import fits, forward_pairs, inverse_pairs
+from evosym.codegen.window_maps import fits
 from evosym.ir.neighbourhood import WindowAxis
 
 KINDS = {"zero padding": {}, "circular": {"wrap": True}, "clamped": {"clamp": True}, "tiled": {"tiled": True},
          "tiled, wrapping": {"tiled": True, "wrap": True}}
+
+
+def forward_pairs(a: WindowAxis, env: dict, length_out: int) -> dict:
+    """At concrete sizes: input position -> the set of (p, u) whose tap reads it (the definition)."""
+    val = lambda e: int(sp.sympify(e).xreplace(env))  # noqa: E731
+    L, K = val(a.length), val(a.kernel)
+    out: dict = {}
+    for p in range(length_out):
+        lo, hi = (max(0, val(e)) if k == 0 else min(K - 1, val(e)) for k, e in enumerate(window_maps.tap_range(a, p)))
+        for u in range(lo, hi + 1):
+            q = val(a.offset(p, u))
+            out.setdefault(q % L if a.wrap else q, set()).add((p, u))
+    return out
+
+
+def inverse_pairs(a: WindowAxis, env: dict, length_out: int) -> dict:
+    """At concrete sizes: input position -> the (p, u) the inverse enumeration of window_maps' docstring
+    finds (a list, so that finding one twice shows)."""
+    val = lambda e: int(sp.sympify(e).xreplace(env))  # noqa: E731
+    L, K, d = val(a.length), val(a.kernel), val(a.dilation)
+    out: dict = {}
+    for q in range(L):
+        m_lo, m_hi = (val(e) for e in window_maps.copy_range(a, q, length_out))
+        for m in range(m_lo, m_hi + 1):
+            t = q + m * L
+            first, last = (val(e) for e in window_maps.position_range(a, t, length_out))
+            for p in range(max(0, first), min(length_out - 1, last) + 1):
+                off = t - val(a.start(p))
+                if off >= 0 and off % d == 0 and off // d < K:
+                    out.setdefault(q, []).append((p, off // d))
+    return out
 
 
 def _axes(kind):

@@ -98,7 +98,7 @@ def kernel_context(cp, plan: Plan, target: str = "CUDA", windows: str = "affine"
                 groups=c_index(groups, names), og=c_index(og, names), cg=c_index(cg, names),
                 share=c_index(share, names), batch=c_index(op.output.shape[op.lhs_indices.index(op.batch)], names),
                 kernel_text=plan.kernel_text, out_channels=c_index(plan_out_channels(op), names),
-                affine=all(a.affine for a in axes), fits=[a.fits for a in axes if a.fits])
+                fits=[a.fits for a in axes if a.fits])
 
 
 def _symbols(k: int, names: dict):

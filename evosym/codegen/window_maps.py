@@ -13,7 +13,7 @@ inverse as ranges of output positions:
 
 ``first``/``last`` bound {p : t − δ·(K − 1) ≤ start(p) ≤ t} (start is non-decreasing in p); the
 caller keeps only the p whose u is an integer in [0, K − 1], so each (p, u) is found exactly
-once. :func:`inverse_pairs` enumerates that at concrete sizes; the tests compare it with the
+once. ``tests/test_window_maps.py`` enumerates that at concrete sizes and compares it with the
 forward map at many sizes (checked at sizes, not proved).
 """
 
@@ -75,34 +75,3 @@ def fits(a: WindowAxis):
     if a.tiled and a.wrap:
         return sp.Eq(sp.Mod(a.length, a.kernel), 0)
     return None
-
-
-def forward_pairs(a: WindowAxis, env: dict, length_out: int) -> dict:
-    """At concrete sizes: input position -> the set of (p, u) whose tap reads it (the definition)."""
-    val = lambda e: int(sp.sympify(e).xreplace(env))  # noqa: E731
-    L, K = val(a.length), val(a.kernel)
-    out: dict = {}
-    for p in range(length_out):
-        lo, hi = (max(0, val(e)) if k == 0 else min(K - 1, val(e)) for k, e in enumerate(tap_range(a, p)))
-        for u in range(lo, hi + 1):
-            q = val(a.offset(p, u))
-            out.setdefault(q % L if a.wrap else q, set()).add((p, u))
-    return out
-
-
-def inverse_pairs(a: WindowAxis, env: dict, length_out: int) -> dict:
-    """At concrete sizes: input position -> the (p, u) the inverse enumeration of the module docstring
-    finds (a list, so that finding one twice shows)."""
-    val = lambda e: int(sp.sympify(e).xreplace(env))  # noqa: E731
-    L, K, d = val(a.length), val(a.kernel), val(a.dilation)
-    out: dict = {}
-    for q in range(L):
-        m_lo, m_hi = (val(e) for e in copy_range(a, q, length_out))
-        for m in range(m_lo, m_hi + 1):
-            t = q + m * L
-            first, last = (val(e) for e in position_range(a, t, length_out))
-            for p in range(max(0, first), min(length_out - 1, last) + 1):
-                off = t - val(a.start(p))
-                if off >= 0 and off % d == 0 and off // d < K:
-                    out.setdefault(q, []).append((p, off // d))
-    return out

@@ -105,19 +105,18 @@ class Kernels:
                 source = self.cpu_source if target == "cpu" else self.source
                 lib = build(source, target, None if target != "cuda" else arch)
                 cdll = ctypes.CDLL(str(lib.path))
-                for kind in ("forward", "backward_input", "backward_kernel") + (("attend",) if target == "cpu" else ()):
-                    for sfx in ("f32", "f64"):
-                        fn = getattr(cdll, f"evo_{self.ident}_{kind}_{sfx}")
-                        fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.POINTER(ctypes.c_longlong)] * 2 + [ctypes.c_void_p]
-                        fn.restype = ctypes.c_int
+                # (kind, tensor pointers, i64 arrays: the sizes, then the kernel tensor's layout where there is one)
+                kinds = [(k, 3, 2) for k in ("forward", "backward_input", "backward_kernel")]
                 if target == "cpu":
+                    kinds.append(("attend", 3, 2))
                     getattr(cdll, f"evo_{self.ident}_set_threads").argtypes = [ctypes.c_int]
                 elif self.attention:
-                    for kind, pointers in (("attention_forward", 5), ("attention_backward", 9)):
-                        for sfx in ("f32", "f64"):
-                            fn = getattr(cdll, f"evo_{self.ident}_{kind}_{sfx}")
-                            fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.POINTER(ctypes.c_longlong), ctypes.c_void_p]
-                            fn.restype = ctypes.c_int
+                    kinds += [("attention_forward", 5, 1), ("attention_backward", 9, 1)]
+                for kind, pointers, arrays in kinds:
+                    for sfx in ("f32", "f64"):
+                        fn = getattr(cdll, f"evo_{self.ident}_{kind}_{sfx}")
+                        fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.POINTER(ctypes.c_longlong)] * arrays + [ctypes.c_void_p]
+                        fn.restype = ctypes.c_int
                 self.libraries[(target, arch)] = (lib, cdll)
             return self.libraries[(target, arch)]
 
