@@ -26,6 +26,7 @@ from evosym.errors import EvosymError
 from evosym.runtime import aggregate as agg
 from evosym.runtime.build import ptxas_report
 
+import window_reference as ref
 from cli_helpers import run_cli
 from golden import assert_committed_current
 
@@ -62,8 +63,9 @@ def test_every_kernel_compiles_with_nvcc(arch):
         kinds = {k.split("<")[0] for k in report}
         variants = ["forward", "forward_shared", "backward_input", "backward_input_shared", "backward_kernel",
                     "backward_kernel_full"]
-        if name == "local_attention":   # the fused attention (plan.attention)
-            variants += ["attention_forward", "attention_backward_query", "attention_backward_kv"]
+        if name in ("local_attention", "neighborhood_attention", "swin_attention"):   # the fused attention (plan.attention)
+            variants += ["attention_forward", "attention_backward_query", "attention_backward_kv",
+                         "attention_backward_bias"]
         assert kinds == {f"evo_{k}_{t}" for k in variants for t in ("f32", "f64")}, (name, kinds)
         assert all(regs > 0 for regs, _, _ in report.values())
 
@@ -79,8 +81,51 @@ def test_host_build_of_the_cuda_kernels_passes_the_numeric_check(name):
     assert "CUDA source, host build (emulated launch)" in text
 
 
+# The aggregation kernels of NATTEN's clamped and Swin's tiled, wrapping windows: the generated modules run
+# the fused attention instead, so these are compared directly with a gather over the papers' own windows
+# (tests/window_reference.py), at (sizes, windows) that reach the generic (d = 1) and channel-shared variants.
+AGGREGATE_CASES = {
+    "neighborhood_attention": [((2, 1, 2, 5, 4, 1), lambda: (ref.clamped(5, 1), ref.clamped(4, 1))),      # B, N, d, H, W, R
+                               ((1, 2, 1, 5, 6, 2), lambda: (ref.clamped(5, 2), ref.clamped(6, 2)))],
+    "swin_attention": [((2, 1, 2, 2, 2, 3, 1), lambda: (ref.rolled_tiles(4, 2, 1), ref.rolled_tiles(6, 2, 1))),  # B, N, d, M, T_h, T_w, S
+                       ((1, 2, 1, 3, 2, 1, 2), lambda: (ref.rolled_tiles(6, 3, 2), ref.rolled_tiles(3, 3, 2)))],
+}
+
+
+def aggregate_mismatches(name: str, gradients: bool = True) -> list:
+    """What of the emulated aggregation kernels (forward; input and kernel gradients, the kernel tensor at
+    full length and broadcast over the batch) disagrees with the gather reference; [] when all agree."""
+    bad = []
+    for sizes, windows in AGGREGATE_CASES[name]:
+        rows, cols = windows()
+        B, N, d = sizes[:3]
+        H, W, K = rows[0].shape[0], cols[0].shape[0], (rows[0].shape[1], cols[0].shape[1])
+        g = torch.Generator().manual_seed(sum(sizes))
+        for kb in (B, 1):
+            x = torch.randn(B, N * d, H, W, dtype=torch.float64, generator=g).requires_grad_()
+            kt = torch.randn((kb, N, 1, 1) + K + (H, W), dtype=torch.float64, generator=g).requires_grad_()
+            with agg.host_backend("emulated"):
+                y = agg.evolution_aggregate(name, x, kt, sizes)
+            want = ref.aggregate(x, kt, rows, cols)
+            pairs = [("forward", y, want)]
+            if gradients:
+                dy = torch.randn(y.shape, dtype=torch.float64, generator=g)
+                pairs += [(f"gradient w.r.t. {w}", a, b) for w, a, b in
+                          zip(("x", "kt"), torch.autograd.grad(y, (x, kt), dy), torch.autograd.grad(want, (x, kt), dy))]
+            bad += [f"{name} {sizes}, kernel batch {kb}: {what}" for what, a, b in pairs
+                    if not torch.allclose(a, b, rtol=1e-12, atol=1e-12)]
+    return bad
+
+
+@pytest.mark.skipif(not HOST, reason="no C++ compiler")
+@pytest.mark.parametrize("name", sorted(AGGREGATE_CASES))
+def test_aggregation_kernels_of_clamped_and_tiled_windows_equal_a_gather(name):
+    assert aggregate_mismatches(name) == []
+
+
 # Canaries, one per kernel variant the launchers dispatch to: each mutation breaks exactly one variant,
-# and the operator named is one whose check shapes reach that variant (the checks must notice).
+# and the operator named is one whose check shapes reach that variant (the checks must notice; "aggregate":
+# the direct comparison above notices).
 CANARIES = {
     "forward (generic)": ("conv2d", "acc += *kp * *xp;", "acc += *kp * *xp * 0.5;", False),
     "forward_shared (drops the last tap of every window)": ("involution", "u1 <= hi1; ++u1, kp += kstep", "u1 < hi1; ++u1, kp += kstep", False),
@@ -92,10 +137,12 @@ CANARIES = {
     "backward_kernel_full": ("involution", "acc += dyp[c * plane_out] * xp[c * plane_in];", "acc += dyp[c * plane_out] * xp[c * plane_in] * 0.5;", True),
     # windows that wrap around, are clamped inside the input or tiled (their inverse runs over output positions)
     "forward (a wrapping axis: each tap's position wrapped)": ("conv2d_circular", "acc += *kp * xrow[evo_q_1(z, p1, u1)];", "acc += *kp * xrow[evo_q_1(z, p1, u1 > 0 ? u1 - 1 : u1)];", False),
-    "forward_shared (a wrapping axis)": ("swin_attention", "xp = xrow + evo_q_1(z, p1, u1);", "xp = xrow + evo_q_1(z, p1, u1 > 0 ? u1 - 1 : u1);", False),
-    # (not swin_attention: its wrapped taps are exactly the ones Swin's −100 mask removes, so a wrong read there is invisible)
+    "forward_shared (a wrapping axis)": ("swin_attention", "xp = xrow + evo_q_1(z, p1, u1);", "xp = xrow + evo_q_1(z, p1, u1 > 0 ? u1 - 1 : u1);", False, "aggregate"),
+    # (on conv2d_circular: in Swin's attention the wrapped taps are exactly the ones its −100 mask removes, so a
+    # wrong read there is invisible to the operator's check)
     "evo_wrap (a wrapped tap read one position off)": ("conv2d_circular", "evo_mod(a, b); }", "evo_mod(a + 1, b); }", False),
-    "backward_input (inverse over positions: the first position skipped)": ("neighborhood_attention", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(0, ", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(1, ", True),
+    "backward_input_shared (inverse over positions: the first position skipped)": ("neighborhood_attention", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(0, ", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(1, ", True, "aggregate"),
+    "backward_input_shared (tiles: the last position of a tile dropped)": ("swin_attention", "z.M + z.S - 1LL);", "z.M + z.S - 2LL);", True, "aggregate"),
     "backward_input (wrapped copies: the last one dropped)": ("conv2d_circular", "m0 <= evo_copy_hi_0(z, q0)", "m0 < evo_copy_hi_0(z, q0)", True),
     # the fused attention (local_attention's kernel path on the emulated backend)
     "attention_forward (values)": ("local_attention", "acc[r] += w * vc[r * plane_in + off];", "acc[r] += w * vc[r * plane_in + off] * 0.5;", False),
@@ -104,17 +151,29 @@ CANARIES = {
     "attention_backward_query": ("local_attention", "acc[r] += ds * kc[r * plane_in + off];", "acc[r] += ds * kc[r * plane_in + off] * 0.5;", True),
     "attention_backward_kv (keys)": ("local_attention", "gkey[r] += ds * ag[", "gkey[r] -= ds * ag[", True),
     "attention_backward_kv (values)": ("local_attention", "gval[r] += w * dyg[", "gval[r] -= w * dyg[", True),
+    # the fused attention with a logit bias β over clamped and tiled windows (NATTEN's and Swin's kernel paths)
+    "attention_forward (β)": ("neighborhood_attention", "if (bp) logit += bp[((u0) * evo_taps_1(z) + u1) * plane_out];\n            if (logit > m)", "if (bp) logit += 0.5 * bp[((u0) * evo_taps_1(z) + u1) * plane_out];\n            if (logit > m)", False),
+    "attention_backward_query (β)": ("neighborhood_attention", "if (bp) logit += bp[((u0) * evo_taps_1(z) + u1) * plane_out];\n            const ", "if (bp) logit += 0.5 * bp[((u0) * evo_taps_1(z) + u1) * plane_out];\n            const ", True),
+    "attention_backward_kv (β)": ("neighborhood_attention", "if (bg) logit += bg[", "if (bg) logit += 0.5 * bg[", True),
+    "attention_backward_kv (clamped inverse: the first position skipped)": ("neighborhood_attention", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(0, ", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(1, ", True),
+    "attention_backward_kv (tiles: the last position of a tile dropped)": ("swin_attention", "z.M + z.S - 1LL);", "z.M + z.S - 2LL);", True),
+    "attention_backward_bias": ("neighborhood_attention", "acc += evo_exp(logit - lse[at]) * (dA - delta[at]);", "acc += 0.5 * evo_exp(logit - lse[at]) * (dA - delta[at]);", True),
+    "attention_backward_bias (broadcast: the first sample left out)": ("neighborhood_attention", "for (i64 b = bstride ? bb : 0;", "for (i64 b = bstride ? bb : 1;", True),
+    "attention_forward (Swin's tiles: one position off)": ("swin_attention", "return evo_wrap(z.M*evo_floordiv(-z.S + p0, z.M) + z.S + u0,", "return evo_wrap(z.M*evo_floordiv(-z.S + p0, z.M) + z.S + u0 + 1,", False),
 }
 
 
 @pytest.mark.skipif(not HOST, reason="no C++ compiler")
 @pytest.mark.parametrize("variant", sorted(CANARIES))
 def test_a_wrong_kernel_source_fails_the_numeric_check(monkeypatch, variant):
-    name, old, new, gradients = CANARIES[variant]
+    name, old, new, gradients, *how = CANARIES[variant]
     good = agg.kernels_for(name)
     assert old in good.source, f"the canary's target text is gone from the {name} source: {old!r}"
     bad = dataclasses.replace(good, source=good.source.replace(old, new), libraries={})
     monkeypatch.setitem(agg._KERNELS, name, bad)
+    if how == ["aggregate"]:
+        assert aggregate_mismatches(name, gradients), f"{variant}: the mutated aggregation kernels agree with the gather"
+        return
     report = check_operator(name, emulated=True, gradients=gradients)
     assert not report.ok, f"{variant}: the mutated kernel passed the check\n{report.text()}"
     failed = [line for line in report.text().splitlines() if line.lstrip().startswith("✗") and "seed" not in line]

@@ -1,9 +1,11 @@
-"""The fused local attention (``evosym::attention``, docs/cuda.md): logits, online softmax over the window and
-aggregation in one CUDA kernel pass, and its two backward kernels, run here through the emulated host
-build of the CUDA source (layer 3). Checked against an unfold-based softmax attention written in this
-file (forward and gradients), against the CPU kernels' attend + aggregate, under ``torch.library.opcheck``
-(schema, fake implementation, autograd registration), and for clear errors. Canaries that mutate these
-kernels are in tests/test_cuda_codegen.py; the plan's structural condition is tested on a mutated K̂ here.
+"""The fused local attention (``evosym::attention``, docs/cuda.md): logits (+ a bias β), online softmax over
+the window and aggregation in one CUDA kernel pass, and its backward kernels, run here through the emulated
+host build of the CUDA source (layer 3). Checked against an unfold-based softmax attention written in this
+file and a gather-based one over SASA's, NATTEN's and Swin's windows (tests/window_reference.py; forward
+and gradients, β given once or per sample), against the CPU kernels' attend + aggregate, under
+``torch.library.opcheck`` (schema, fake implementation, autograd registration), and for clear errors.
+Canaries that mutate these kernels are in tests/test_cuda_codegen.py; the plan's structural condition
+is tested on a mutated K̂ here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from evosym.codegen.plan import make_plan
 from evosym.errors import EvosymError
 from evosym.runtime import aggregate as agg
 from evosym.runtime.attention import _attention, evolution_attention
+from window_reference import attention as gather_attention
+from window_reference import clamped, rolled_tiles, zero_padded
 
 HOST = shutil.which(os.environ.get("CXX", "c++")) is not None
 needs_cxx = pytest.mark.skipif(not HOST, reason="no C++ compiler: the host build of the CUDA source is not tested here")
@@ -57,6 +61,23 @@ def test_the_plan_fuses_local_attention_only_where_the_kernel_is_exactly_the_sof
     assert make_plan(cp, force_generic=True).attention is None
 
 
+def test_nattens_and_swins_logits_fuse_with_their_bias_as_a_term_of_its_own():
+    """ℓ = α·(q ⋆ k) + β: the correlation is found over the clamped and the tiled, wrapping window, and β
+    (rpb; Swin's also the −100 mask) is everything else, free of the batch (given once to the kernels)."""
+    for name in ("neighborhood_attention", "swin_attention"):
+        att = make_plan(catalogue.checked(name)).attention
+        assert att is not None and att["text"] == "qry ⋆ key" and att["batch_free"], name
+        assert {str(r.base.label) for r in att["bias"].atoms(sp.Indexed)} == {"rpb"}
+        assert att["bias_shape"][0] == "1" and att["bias_program"] is not None
+        assert att["bias"].has(sp.KroneckerDelta) == (name == "swin_attention")   # Swin's −100 mask
+    assert make_plan(catalogue.checked("local_attention")).attention["bias"] is None
+    # not fused (the taps transposed): the biased correlation is dropped, since its kernels compute no β
+    cp = catalogue.checked("neighborhood_attention")
+    u, v = make_plan(cp).premix_factor[1].indices[-2:]
+    swapped = make_plan(cp, mutate_kernel=lambda k: k.xreplace({u: v, v: u}))
+    assert swapped.attention is None and not swapped.attends and not swapped.correlations
+
+
 GPU = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here "
                                                    "(benchmarks/gpu_checks.sh runs this on one)"))
 
@@ -84,6 +105,83 @@ def test_fused_kernels_equal_an_unfold_attention_forward_and_gradients(B, N, d, 
     torch.testing.assert_close(y32, want.float(), rtol=2e-5, atol=2e-5)
 
 
+WINDOWS = {   # operator: (its window per axis from the paper's own recipe, its sizes from (B, N, d, H, W, extra))
+    "local_attention": (lambda H, W, r: (zero_padded(H, r), zero_padded(W, r)), lambda B, N, d, H, W, r: (B, N, d, H, W, r)),
+    "neighborhood_attention": (lambda H, W, r: (clamped(H, r), clamped(W, r)), lambda B, N, d, H, W, r: (B, N, d, H, W, r)),
+    "swin_attention": (lambda H, W, ms: (rolled_tiles(H, *ms), rolled_tiles(W, *ms)),
+                       lambda B, N, d, H, W, ms: (B, N, d, ms[0], H // ms[0], W // ms[0], ms[1])),
+}
+
+
+@needs_cxx
+@pytest.mark.parametrize("device", ["emulated", GPU])
+@pytest.mark.parametrize("name, B, N, d, H, W, extra, per_sample", [
+    ("neighborhood_attention", 2, 2, 2, 5, 7, 1, False),    # clamped window, CH = 2
+    ("neighborhood_attention", 1, 1, 3, 6, 5, 2, True),     # CH = 1, K = 5 over 5 columns
+    ("swin_attention", 2, 1, 4, 4, 6, (2, 1), False),       # tiles of 2 shifted by 1, wrapping; CH = 4
+    ("swin_attention", 1, 2, 2, 6, 3, (3, 2), True),
+    ("local_attention", 2, 2, 2, 4, 5, 1, True),            # zero-padded keys: a padded tap's logit is β
+])
+def test_fused_kernels_with_a_logit_bias_equal_a_gather_attention(name, B, N, d, H, W, extra, per_sample, device):
+    """β added to every logit (a padded tap's too), given once for the batch or per sample; forward and the
+    gradients of a, b, v and β (β's kernel sums over the batch when β is broadcast)."""
+    windows, sizes_of = WINDOWS[name]
+    dev = "cuda" if device == "cuda" else "cpu"
+    a, b, v = (t.detach().to(dev).requires_grad_() for t in operands(B, N, d, H, W, scale=2.0, seed=1))
+    K = windows(H, W, extra)
+    taps = (K[0][0].shape[1], K[1][0].shape[1])
+    beta = (torch.randn((B if per_sample else 1, N) + taps + (H, W), dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(2)) * 2).to(dev).requires_grad_()
+    sizes = sizes_of(B, N, d, H, W, extra)
+    with agg.host_backend("emulated"):
+        y = evolution_attention(name, a, b, v, sizes, bias=beta)
+    K = tuple((i.to(dev), m.to(dev)) for i, m in K)
+    want = gather_attention(a, b, v, N, *K, bias=beta)
+    torch.testing.assert_close(y, want, rtol=1e-12, atol=1e-12)
+    dy = torch.randn_like(y)
+    got = torch.autograd.grad(y, (a, b, v, beta), dy)
+    ref = torch.autograd.grad(want, (a, b, v, beta), dy)
+    for what, g1, g0 in zip(("a", "b", "v", "β"), got, ref):
+        torch.testing.assert_close(g1, g0, rtol=1e-11, atol=1e-12, msg=f"gradient w.r.t. {what}")
+    with agg.host_backend("emulated"):   # float32: the same kernels, within float32 rounding
+        y32 = evolution_attention(name, *(t.detach().float() for t in (a, b, v)), sizes, bias=beta.detach().float())
+    torch.testing.assert_close(y32, want.float(), rtol=2e-5, atol=2e-5)
+    if name == "local_attention":   # the CPU kernels (correlation, + β, softmax, aggregation) agree
+        y_cpu = evolution_attention(name, a, b, v, sizes, bias=beta)
+        torch.testing.assert_close(y_cpu, want, rtol=1e-12, atol=1e-12)
+        got_cpu = torch.autograd.grad(y_cpu, (a, b, v, beta), dy)
+        for what, g1, g0 in zip(("a", "b", "v", "β"), got_cpu, ref):
+            torch.testing.assert_close(g1, g0, rtol=1e-11, atol=1e-12, msg=f"CPU kernels: gradient w.r.t. {what}")
+
+
+@needs_cxx
+def test_a_bias_without_its_gradient_and_bad_biases():
+    a, b, v = operands(1, 2, 2, 4, 3)
+    sizes = (1, 2, 2, 4, 3, 1)
+    beta = torch.randn(1, 2, 3, 3, 4, 3, dtype=torch.float64)      # no gradient asked: none computed
+    with agg.host_backend("emulated"):
+        y = evolution_attention("neighborhood_attention", a, b, v, sizes, bias=beta)
+        torch.autograd.grad(y.sum(), (a, b, v))
+        with pytest.raises(ValueError, match=r"the logit bias must have shape \(1, 2, 3, 3, 4, 3\) \(its batch axis may be 1\)"):
+            evolution_attention("neighborhood_attention", a, b, v, sizes, bias=beta[..., :2].contiguous())
+        with pytest.raises(ValueError, match="the logit bias are torch.float32"):
+            evolution_attention("neighborhood_attention", a, b, v, sizes, bias=beta.float())
+        with pytest.raises(ValueError, match="the logit bias must be contiguous"):
+            evolution_attention("neighborhood_attention", a, b, v, sizes, bias=beta.transpose(4, 5).contiguous().transpose(4, 5))
+        with pytest.raises(TypeError, match="torch.Tensors"):
+            evolution_attention("neighborhood_attention", a, b, v, sizes, bias=beta.tolist())
+        # a window that does not fit (K = 3 > W = 2): the launcher refuses it (code 1003), nothing is computed
+        a2, b2, v2 = operands(1, 2, 2, 4, 2)
+        with pytest.raises(EvosymError, match="does not fit the window"):
+            evolution_attention("neighborhood_attention", a2, b2, v2, (1, 2, 2, 4, 2, 1), bias=beta[..., :2].contiguous())
+    # the launchers check β's options themselves (code 1004): a bias mode with no bias is refused
+    k = agg.kernels_for("neighborhood_attention")
+    y, lse = torch.empty_like(a), torch.empty(1, 2, 4, 3, dtype=torch.float64)
+    import ctypes
+    with pytest.raises(EvosymError, match="logit bias options are invalid"):
+        agg.launch(k, "attention_forward", (a, b, v, None, y, lse), sizes, "emulated", (ctypes.c_longlong * 1)(1))
+
+
 @needs_cxx
 def test_large_logits_do_not_overflow_and_the_cpu_kernels_agree():
     """Logits near ±200 (exp overflows float32 at 88): the online softmax stays finite, as torch.softmax."""
@@ -100,7 +198,9 @@ def test_large_logits_do_not_overflow_and_the_cpu_kernels_agree():
 @needs_cxx
 def test_opcheck_schema_fake_and_autograd_registration():
     a, b, v = operands(1, 2, 2, 4, 3)
-    torch.library.opcheck(_attention, ("local_attention", a, b, v, [1, 2, 2, 4, 3, 1], "emulated"))
+    torch.library.opcheck(_attention, ("local_attention", a, b, v, None, [1, 2, 2, 4, 3, 1], "emulated"))
+    beta = torch.randn(1, 2, 3, 3, 4, 3, dtype=torch.float64, requires_grad=True)
+    torch.library.opcheck(_attention, ("neighborhood_attention", a, b, v, beta, [1, 2, 2, 4, 3, 1], "emulated"))
 
 
 @needs_cxx
@@ -119,29 +219,32 @@ def test_bad_inputs_are_clear_errors():
         with pytest.raises(ValueError, match="sizes must be 6 integers"):
             evolution_attention("local_attention", a, b, v, sizes[:-1])
         with pytest.raises(EvosymError, match="no fused attention"):
-            _attention("involution", a, b, v, [1, 2, 2, 1, 4, 3, 1, 1], "emulated")
+            _attention("involution", a, b, v, None, [1, 2, 2, 1, 4, 3, 1, 1], "emulated")
     with pytest.raises(ValueError, match="backend cuda .* or emulated"):
-        _attention("local_attention", a, b, v, list(sizes), "cpu")
+        _attention("local_attention", a, b, v, None, list(sizes), "cpu")
     with pytest.raises(TypeError, match="torch.Tensors"):
         evolution_attention("local_attention", a.tolist(), b, v, sizes)
 
 
 @needs_cxx
-def test_the_gpu_benchmark_rows_run_on_the_emulated_backend(monkeypatch):
-    """`evosym bench local_attention --device cuda --kernels` adds the fused-attention rows; their code
-    (operands, the three implementations, their agreement check, the gradients) runs here on the
-    emulated backend with the CUDA timing and the GPU's peak replaced. No time measured here is reported."""
+@pytest.mark.parametrize("name, sizes, others", [
+    ("local_attention", (2, 2, 4, 5, 6, 1), ["attend + aggregate", "unfold-based"]),
+    ("neighborhood_attention", (2, 2, 4, 5, 6, 1), ["correlate + β + softmax + aggregate"]),   # no unfold: it zero-pads
+])
+def test_the_gpu_benchmark_rows_run_on_the_emulated_backend(monkeypatch, name, sizes, others):
+    """`evosym bench NAME --device cuda --kernels` adds the fused-attention rows; their code (operands, the
+    implementations, their agreement check, the gradients) runs here on the emulated backend with the CUDA
+    timing and the GPU's peak replaced. No time measured here is reported."""
     from evosym.codegen import bench_kernels as bk
     monkeypatch.setattr(bk, "_events_ms", lambda fns, rounds: [(f(), 1.0)[1] for f in fns])
     monkeypatch.setattr(bk, "peak_bandwidth", lambda device: (1e12, "a stand-in peak"))
-    cp = catalogue.checked("local_attention")
-    env = dict(zip([s for s, _ in cp.operator.sizes], (2, 2, 4, 5, 6, 1)))   # B, N, d, H, W, R
+    cp = catalogue.checked(name)
+    env = dict(zip([s for s, _ in cp.operator.sizes], sizes))   # B, N, d, H, W, R
     plan = make_plan(cp)
-    report = bk.KernelBench("local_attention", "", "emulated")
+    report = bk.KernelBench(name, "", "emulated")
     with agg.host_backend("emulated"):
-        bk._attention_rows(report, plan, "local_attention", tuple(env[s] for s in plan.size_order), env, "cpu", 1)
+        bk._attention_rows(report, plan, name, tuple(env[s] for s in plan.size_order), env, "cpu", 1)
     labels = [row[0] for row in report.rows]
-    assert labels == ["attention forward, fused kernel (logits, online softmax, aggregation)",
-                      "attention forward, attend + aggregate", "attention forward, unfold-based",
-                      "attention forward + backward, fused kernels", "attention forward + backward, attend + aggregate",
-                      "attention forward + backward, unfold-based"], labels
+    assert labels == (["attention forward, fused kernel (logits, online softmax, aggregation)"] +
+                      [f"attention forward, {k}" for k in others] + ["attention forward + backward, fused kernels"] +
+                      [f"attention forward + backward, {k}" for k in others]), labels

@@ -168,6 +168,17 @@ static void evo_unpack_sizes(const i64* zv, evo_sizes* z) {
     z->R = zv[5];
 }
 
+__host__ __device__ __forceinline__ i64 evo_ntaps(const evo_sizes& z) {
+    return evo_taps_0(z) * evo_taps_1(z);
+}
+
+// beta[b', gk, u.., p..] (contiguous) is given once for the whole batch (mode 1: b' = 0) or per sample
+// (mode 2: b' = b); mode 0: none. Its batch stride, in elements (0 when broadcast); -1 for a bad mode.
+static i64 evo_bias_stride(const evo_sizes& z, const i64 mode, const void* bias) {
+    if (mode < 0 || mode > 2 || (mode != 0) != (bias != 0)) return -1;
+    return mode == 2 ? evo_div(evo_groups(z), evo_share(z)) * evo_ntaps(z) * evo_plane_out(z) : 0;
+}
+
 static void evo_unpack(const i64* zv, const i64* layout, evo_sizes* z, evo_layout* kl) {
     z->B = zv[0];
     z->N = zv[1];
@@ -462,16 +473,18 @@ extern "C" int evo_local_attention_backward_kernel_f32(const float* x, const flo
 }
 
 // ---- fused attention (float) ---------------------------------------------------------------
-// l[b, gk, u, p] = sum_{e < share} a[b, gk*share + e, p] * k~[b, gk*share + e, q(p, u)]
-//                  (k~ = 0 outside the input: such a tap has logit 0 and stays in the softmax, as in the proved form)
+// l[b, gk, u, p] = sum_{e < share} a[b, gk*share + e, p] * k~[b, gk*share + e, q(p, u)] (+ beta[b', gk, u, p])
+//                  (k~ = 0 outside the input: such a tap has logit beta, or 0, and stays in the softmax, as in the
+//                  proved form)
 // y[b, c, p]     = sum_u softmax_u(l)[b, c / share, u, p] * v~[b, c, q(p, u)]
 // lse[b, gk, p]  = log sum_u exp(l[b, gk, u, p]), saved for the backward passes.
 // One thread per (b, gk, chunk of CH channels, p). An online softmax: a running maximum m, the running
 // sum s of exp(l - m) and CH running outputs, rescaled when m grows; the logits are never stored.
 template <int CH>
 __global__ void evo_attention_forward_f32(const float* __restrict__ a, const float* __restrict__ kk,
-                                                const float* __restrict__ v, float* __restrict__ y,
-                                                float* __restrict__ lse, const evo_sizes z, const i64 total) {
+                                                const float* __restrict__ v, const float* __restrict__ bias,
+                                                float* __restrict__ y, float* __restrict__ lse, const evo_sizes z,
+                                                const i64 bstride, const i64 total) {
     const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= total) return;
     i64 rest = idx;
@@ -487,6 +500,7 @@ __global__ void evo_attention_forward_f32(const float* __restrict__ a, const flo
     const i64 first = b * evo_groups(z) + gk * share;     // channel plane of the kernel group's first channel
     const i64 pflat = (p0) * evo_len_out_1(z) + p1;
     const float* ap = a + first * plane_out + pflat;            // a[b, gk*share + e, p] = ap[e * plane_out]
+    const float* bp = bias ? bias + b * bstride + gk * evo_ntaps(z) * plane_out + pflat : 0;   // beta[.., u, p] = bp[u * plane_out]
     const float* kg = kk + first * plane_in;
     const float* vc = v + (first + chunk * CH) * plane_in;
     float m = -INFINITY, s = 0, acc[CH];
@@ -502,6 +516,7 @@ __global__ void evo_attention_forward_f32(const float* __restrict__ a, const flo
             float logit = 0;
             if (in1)
                 for (i64 e = 0; e < share; ++e) logit += ap[e * plane_out] * kg[e * plane_in + off];
+            if (bp) logit += bp[((u0) * evo_taps_1(z) + u1) * plane_out];
             if (logit > m) {                      // a new maximum: rescale what was summed so far
                 const float scale = evo_exp(m - logit);
                 s *= scale;
@@ -528,9 +543,10 @@ __global__ void evo_attention_forward_f32(const float* __restrict__ a, const flo
 // One thread per (b, gk, chunk of CH channels, p); the logits are recomputed.
 template <int CH>
 __global__ void evo_attention_backward_query_f32(const float* __restrict__ a, const float* __restrict__ kk,
-                                                       const float* __restrict__ v, const float* __restrict__ dy,
-                                                       const float* __restrict__ lse, const float* __restrict__ delta,
-                                                       float* __restrict__ da, const evo_sizes z, const i64 total) {
+                                                       const float* __restrict__ v, const float* __restrict__ bias,
+                                                       const float* __restrict__ dy, const float* __restrict__ lse,
+                                                       const float* __restrict__ delta, float* __restrict__ da,
+                                                       const evo_sizes z, const i64 bstride, const i64 total) {
     const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= total) return;
     i64 rest = idx;
@@ -547,6 +563,7 @@ __global__ void evo_attention_backward_query_f32(const float* __restrict__ a, co
     const i64 pflat = (p0) * evo_len_out_1(z) + p1, at = (b * kgroups + gk) * plane_out + pflat;
     const float lse_p = lse[at], d_p = delta[at];
     const float* ap = a + first * plane_out + pflat;
+    const float* bp = bias ? bias + b * bstride + gk * evo_ntaps(z) * plane_out + pflat : 0;
     const float* dyp = dy + first * plane_out + pflat;
     const float* kg = kk + first * plane_in;
     const float* vg = v + first * plane_in;
@@ -566,6 +583,7 @@ __global__ void evo_attention_backward_query_f32(const float* __restrict__ a, co
                 logit += ap[e * plane_out] * kg[e * plane_in + off];
                 dA += dyp[e * plane_out] * vg[e * plane_in + off];
             }
+            if (bp) logit += bp[((u0) * evo_taps_1(z) + u1) * plane_out];
             const float ds = evo_exp(logit - lse_p) * (dA - d_p);
 #pragma unroll
             for (int r = 0; r < CH; ++r) acc[r] += ds * kc[r * plane_in + off];
@@ -577,12 +595,13 @@ __global__ void evo_attention_backward_query_f32(const float* __restrict__ a, co
 }
 
 // dk[b, c, q] = sum_{(p, u): q(p, u) = q} ds[b, gk, u, p] * a[b, c, p] and dv[b, c, q] = sum_{(p, u)} A[b, gk, u, p] * dy[b, c, p]:
-// one thread per (b, gk, chunk of CH channels, q), over the taps u whose p = (q - beta(u)) / s is an output position.
+// one thread per (b, gk, chunk of CH channels, q), over the (p, u) whose tap reads q (the input gradient's inverse map).
 template <int CH>
 __global__ void evo_attention_backward_kv_f32(const float* __restrict__ a, const float* __restrict__ kk,
-                                                    const float* __restrict__ v, const float* __restrict__ dy,
-                                                    const float* __restrict__ lse, const float* __restrict__ delta,
-                                                    float* __restrict__ dk, float* __restrict__ dv, const evo_sizes z,
+                                                    const float* __restrict__ v, const float* __restrict__ bias,
+                                                    const float* __restrict__ dy, const float* __restrict__ lse,
+                                                    const float* __restrict__ delta, float* __restrict__ dk,
+                                                    float* __restrict__ dv, const evo_sizes z, const i64 bstride,
                                                     const i64 total) {
     const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= total) return;
@@ -604,6 +623,7 @@ __global__ void evo_attention_backward_kv_f32(const float* __restrict__ a, const
     const float* vq = v + first * plane_in + qflat;
     const float* lg = lse + (b * kgroups + gk) * plane_out;
     const float* dg = delta + (b * kgroups + gk) * plane_out;
+    const float* bg = bias ? bias + b * bstride + gk * evo_ntaps(z) * plane_out : 0;
     const i64 blo0 = evo_back_lo_0(z, q0), bhi0 = evo_back_hi_0(z, q0);
     const i64 s0 = evo_stride_0(z);
     const i64 blo1 = evo_back_lo_1(z, q1), bhi1 = evo_back_hi_1(z, q1);
@@ -625,6 +645,7 @@ __global__ void evo_attention_backward_kv_f32(const float* __restrict__ a, const
                 logit += ag[e * plane_out + pf] * kq[e * plane_in];
                 dA += dyg[e * plane_out + pf] * vq[e * plane_in];
             }
+            if (bg) logit += bg[((u0) * evo_taps_1(z) + u1) * plane_out + pf];
             const float w = evo_exp(logit - lg[pf]), ds = w * (dA - dg[pf]);
 #pragma unroll
             for (int r = 0; r < CH; ++r) {
@@ -640,53 +661,110 @@ __global__ void evo_attention_backward_kv_f32(const float* __restrict__ a, const
     }
 }
 
-// the fused attention's launchers: CH as in evo_chunk; refused (code 1002) unless O_g = C_g = 1
-extern "C" int evo_local_attention_attention_forward_f32(const float* a, const float* kk, const float* v, float* y,
-                                                       float* lse, const i64* zv, void* stream) {
+// dbeta[b', gk, u, p] = sum over the samples b that read it (all of them when beta is broadcast, mode 1; b = b'
+// otherwise) of ds[b, gk, u, p] = A * (dA - D), every tap included (outside the input: logit beta, dA = 0).
+// One thread per entry of dbeta; the logits are recomputed.
+__global__ void evo_attention_backward_bias_f32(const float* __restrict__ a, const float* __restrict__ kk,
+                                                      const float* __restrict__ v, const float* __restrict__ bias,
+                                                      const float* __restrict__ dy, const float* __restrict__ lse,
+                                                      const float* __restrict__ delta, float* __restrict__ dbias,
+                                                      const evo_sizes z, const i64 bstride, const i64 total) {
+    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) return;
+    i64 rest = idx;
+    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
+    rest = evo_div(rest, evo_len_out_1(z));
+    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
+    rest = evo_div(rest, evo_len_out_0(z));
+    const i64 u1 = evo_rem(rest, evo_taps_1(z));
+    rest = evo_div(rest, evo_taps_1(z));
+    const i64 u0 = evo_rem(rest, evo_taps_0(z));
+    rest = evo_div(rest, evo_taps_0(z));
+    const i64 share = evo_share(z), kgroups = evo_div(evo_groups(z), share);
+    const i64 gk = evo_rem(rest, kgroups), bb = evo_div(rest, kgroups);
+    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z), pflat = (p0) * evo_len_out_1(z) + p1;
+    const i64 q0 = evo_q_0(z, p0, u0);
+    const i64 q1 = evo_q_1(z, p1, u1);
+    const bool in = q0 >= 0 && q0 < evo_len_in_0(z) && q1 >= 0 && q1 < evo_len_in_1(z);
+    const i64 off = in ? (q0) * evo_len_in_1(z) + q1 : 0;
+    const float beta = bias[idx];
+    float acc = 0;
+    for (i64 b = bstride ? bb : 0; b < (bstride ? bb + 1 : evo_batch(z)); ++b) {
+        const i64 first = b * evo_groups(z) + gk * share, at = (b * kgroups + gk) * plane_out + pflat;
+        float logit = beta, dA = 0;
+        if (in)
+            for (i64 e = 0; e < share; ++e) {
+                logit += a[(first + e) * plane_out + pflat] * kk[(first + e) * plane_in + off];
+                dA += dy[(first + e) * plane_out + pflat] * v[(first + e) * plane_in + off];
+            }
+        acc += evo_exp(logit - lse[at]) * (dA - delta[at]);
+    }
+    dbias[idx] = acc;
+}
+
+// the fused attention's launchers: CH as in evo_chunk; refused unless O_g = C_g = 1 (code 1002), the window
+// fits the input (1003) and the options name beta's layout (1004)
+extern "C" int evo_local_attention_attention_forward_f32(const float* a, const float* kk, const float* v,
+                                                       const float* bias, float* y, float* lse, const i64* zv,
+                                                       const i64* opts, void* stream) {
     evo_sizes z;
     evo_unpack_sizes(zv, &z);
     const int ch = evo_chunk(z);
     if (ch == 0) return 1002;
+    const i64 bstride = evo_bias_stride(z, opts[0], bias);
+    if (bstride < 0) return 1004;
     const i64 total = evo_batch(z) * evo_groups(z) * evo_plane_out(z) / ch;
     unsigned blocks = 0;
     const int rc = evo_blocks(total, &blocks);
     if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 16) EVO_LAUNCH(evo_attention_forward_f32<16>, blocks, EVO_THREADS, stream, a, kk, v, y, lse, z, total);
-    else if (ch == 8) EVO_LAUNCH(evo_attention_forward_f32<8>, blocks, EVO_THREADS, stream, a, kk, v, y, lse, z, total);
-    else if (ch == 4) EVO_LAUNCH(evo_attention_forward_f32<4>, blocks, EVO_THREADS, stream, a, kk, v, y, lse, z, total);
-    else if (ch == 2) EVO_LAUNCH(evo_attention_forward_f32<2>, blocks, EVO_THREADS, stream, a, kk, v, y, lse, z, total);
-    else EVO_LAUNCH(evo_attention_forward_f32<1>, blocks, EVO_THREADS, stream, a, kk, v, y, lse, z, total);
+    if (ch == 16) EVO_LAUNCH(evo_attention_forward_f32<16>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
+    else if (ch == 8) EVO_LAUNCH(evo_attention_forward_f32<8>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
+    else if (ch == 4) EVO_LAUNCH(evo_attention_forward_f32<4>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
+    else if (ch == 2) EVO_LAUNCH(evo_attention_forward_f32<2>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
+    else EVO_LAUNCH(evo_attention_forward_f32<1>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
     return EVO_LAST_ERROR();
 }
 
 extern "C" int evo_local_attention_attention_backward_f32(const float* a, const float* kk, const float* v,
-                                                        const float* dy, const float* lse, const float* delta,
-                                                        float* da, float* dk, float* dv, const i64* zv, void* stream) {
+                                                        const float* bias, const float* dy, const float* lse,
+                                                        const float* delta, float* dbias, float* da, float* dk,
+                                                        float* dv, const i64* zv, const i64* opts, void* stream) {
     evo_sizes z;
     evo_unpack_sizes(zv, &z);
     const int ch = evo_chunk(z);
     if (ch == 0) return 1002;
+    const i64 bstride = evo_bias_stride(z, opts[0], bias);
+    if (bstride < 0 || (dbias && !bias)) return 1004;
     const i64 total_q = evo_batch(z) * evo_groups(z) * evo_plane_out(z) / ch;
     const i64 total_kv = evo_batch(z) * evo_groups(z) * evo_plane_in(z) / ch;
-    unsigned blocks_q = 0, blocks_kv = 0;
-    int rc = evo_blocks(total_q, &blocks_q);
+    unsigned blocks = 0;
+    int rc = evo_blocks(total_q, &blocks);
     if (rc > 0) return rc;
     if (rc == 0) {
-        if (ch == 16) EVO_LAUNCH(evo_attention_backward_query_f32<16>, blocks_q, EVO_THREADS, stream, a, kk, v, dy, lse, delta, da, z, total_q);
-        else if (ch == 8) EVO_LAUNCH(evo_attention_backward_query_f32<8>, blocks_q, EVO_THREADS, stream, a, kk, v, dy, lse, delta, da, z, total_q);
-        else if (ch == 4) EVO_LAUNCH(evo_attention_backward_query_f32<4>, blocks_q, EVO_THREADS, stream, a, kk, v, dy, lse, delta, da, z, total_q);
-        else if (ch == 2) EVO_LAUNCH(evo_attention_backward_query_f32<2>, blocks_q, EVO_THREADS, stream, a, kk, v, dy, lse, delta, da, z, total_q);
-        else EVO_LAUNCH(evo_attention_backward_query_f32<1>, blocks_q, EVO_THREADS, stream, a, kk, v, dy, lse, delta, da, z, total_q);
+        if (ch == 16) EVO_LAUNCH(evo_attention_backward_query_f32<16>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
+        else if (ch == 8) EVO_LAUNCH(evo_attention_backward_query_f32<8>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
+        else if (ch == 4) EVO_LAUNCH(evo_attention_backward_query_f32<4>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
+        else if (ch == 2) EVO_LAUNCH(evo_attention_backward_query_f32<2>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
+        else EVO_LAUNCH(evo_attention_backward_query_f32<1>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
         rc = EVO_LAST_ERROR();
         if (rc) return rc;
     }
-    rc = evo_blocks(total_kv, &blocks_kv);
+    rc = evo_blocks(total_kv, &blocks);
+    if (rc > 0) return rc;
+    if (rc == 0) {
+        if (ch == 16) EVO_LAUNCH(evo_attention_backward_kv_f32<16>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
+        else if (ch == 8) EVO_LAUNCH(evo_attention_backward_kv_f32<8>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
+        else if (ch == 4) EVO_LAUNCH(evo_attention_backward_kv_f32<4>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
+        else if (ch == 2) EVO_LAUNCH(evo_attention_backward_kv_f32<2>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
+        else EVO_LAUNCH(evo_attention_backward_kv_f32<1>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
+        rc = EVO_LAST_ERROR();
+        if (rc) return rc;
+    }
+    if (!dbias) return 0;
+    const i64 total_bias = (bstride ? evo_batch(z) : 1) * evo_div(evo_groups(z), evo_share(z)) * evo_ntaps(z) * evo_plane_out(z);
+    rc = evo_blocks(total_bias, &blocks);
     if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 16) EVO_LAUNCH(evo_attention_backward_kv_f32<16>, blocks_kv, EVO_THREADS, stream, a, kk, v, dy, lse, delta, dk, dv, z, total_kv);
-    else if (ch == 8) EVO_LAUNCH(evo_attention_backward_kv_f32<8>, blocks_kv, EVO_THREADS, stream, a, kk, v, dy, lse, delta, dk, dv, z, total_kv);
-    else if (ch == 4) EVO_LAUNCH(evo_attention_backward_kv_f32<4>, blocks_kv, EVO_THREADS, stream, a, kk, v, dy, lse, delta, dk, dv, z, total_kv);
-    else if (ch == 2) EVO_LAUNCH(evo_attention_backward_kv_f32<2>, blocks_kv, EVO_THREADS, stream, a, kk, v, dy, lse, delta, dk, dv, z, total_kv);
-    else EVO_LAUNCH(evo_attention_backward_kv_f32<1>, blocks_kv, EVO_THREADS, stream, a, kk, v, dy, lse, delta, dk, dv, z, total_kv);
+    EVO_LAUNCH(evo_attention_backward_bias_f32, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dbias, z, bstride, total_bias);
     return EVO_LAST_ERROR();
 }
 
@@ -972,16 +1050,18 @@ extern "C" int evo_local_attention_backward_kernel_f64(const double* x, const do
 }
 
 // ---- fused attention (double) ---------------------------------------------------------------
-// l[b, gk, u, p] = sum_{e < share} a[b, gk*share + e, p] * k~[b, gk*share + e, q(p, u)]
-//                  (k~ = 0 outside the input: such a tap has logit 0 and stays in the softmax, as in the proved form)
+// l[b, gk, u, p] = sum_{e < share} a[b, gk*share + e, p] * k~[b, gk*share + e, q(p, u)] (+ beta[b', gk, u, p])
+//                  (k~ = 0 outside the input: such a tap has logit beta, or 0, and stays in the softmax, as in the
+//                  proved form)
 // y[b, c, p]     = sum_u softmax_u(l)[b, c / share, u, p] * v~[b, c, q(p, u)]
 // lse[b, gk, p]  = log sum_u exp(l[b, gk, u, p]), saved for the backward passes.
 // One thread per (b, gk, chunk of CH channels, p). An online softmax: a running maximum m, the running
 // sum s of exp(l - m) and CH running outputs, rescaled when m grows; the logits are never stored.
 template <int CH>
 __global__ void evo_attention_forward_f64(const double* __restrict__ a, const double* __restrict__ kk,
-                                                const double* __restrict__ v, double* __restrict__ y,
-                                                double* __restrict__ lse, const evo_sizes z, const i64 total) {
+                                                const double* __restrict__ v, const double* __restrict__ bias,
+                                                double* __restrict__ y, double* __restrict__ lse, const evo_sizes z,
+                                                const i64 bstride, const i64 total) {
     const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= total) return;
     i64 rest = idx;
@@ -997,6 +1077,7 @@ __global__ void evo_attention_forward_f64(const double* __restrict__ a, const do
     const i64 first = b * evo_groups(z) + gk * share;     // channel plane of the kernel group's first channel
     const i64 pflat = (p0) * evo_len_out_1(z) + p1;
     const double* ap = a + first * plane_out + pflat;            // a[b, gk*share + e, p] = ap[e * plane_out]
+    const double* bp = bias ? bias + b * bstride + gk * evo_ntaps(z) * plane_out + pflat : 0;   // beta[.., u, p] = bp[u * plane_out]
     const double* kg = kk + first * plane_in;
     const double* vc = v + (first + chunk * CH) * plane_in;
     double m = -INFINITY, s = 0, acc[CH];
@@ -1012,6 +1093,7 @@ __global__ void evo_attention_forward_f64(const double* __restrict__ a, const do
             double logit = 0;
             if (in1)
                 for (i64 e = 0; e < share; ++e) logit += ap[e * plane_out] * kg[e * plane_in + off];
+            if (bp) logit += bp[((u0) * evo_taps_1(z) + u1) * plane_out];
             if (logit > m) {                      // a new maximum: rescale what was summed so far
                 const double scale = evo_exp(m - logit);
                 s *= scale;
@@ -1038,9 +1120,10 @@ __global__ void evo_attention_forward_f64(const double* __restrict__ a, const do
 // One thread per (b, gk, chunk of CH channels, p); the logits are recomputed.
 template <int CH>
 __global__ void evo_attention_backward_query_f64(const double* __restrict__ a, const double* __restrict__ kk,
-                                                       const double* __restrict__ v, const double* __restrict__ dy,
-                                                       const double* __restrict__ lse, const double* __restrict__ delta,
-                                                       double* __restrict__ da, const evo_sizes z, const i64 total) {
+                                                       const double* __restrict__ v, const double* __restrict__ bias,
+                                                       const double* __restrict__ dy, const double* __restrict__ lse,
+                                                       const double* __restrict__ delta, double* __restrict__ da,
+                                                       const evo_sizes z, const i64 bstride, const i64 total) {
     const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= total) return;
     i64 rest = idx;
@@ -1057,6 +1140,7 @@ __global__ void evo_attention_backward_query_f64(const double* __restrict__ a, c
     const i64 pflat = (p0) * evo_len_out_1(z) + p1, at = (b * kgroups + gk) * plane_out + pflat;
     const double lse_p = lse[at], d_p = delta[at];
     const double* ap = a + first * plane_out + pflat;
+    const double* bp = bias ? bias + b * bstride + gk * evo_ntaps(z) * plane_out + pflat : 0;
     const double* dyp = dy + first * plane_out + pflat;
     const double* kg = kk + first * plane_in;
     const double* vg = v + first * plane_in;
@@ -1076,6 +1160,7 @@ __global__ void evo_attention_backward_query_f64(const double* __restrict__ a, c
                 logit += ap[e * plane_out] * kg[e * plane_in + off];
                 dA += dyp[e * plane_out] * vg[e * plane_in + off];
             }
+            if (bp) logit += bp[((u0) * evo_taps_1(z) + u1) * plane_out];
             const double ds = evo_exp(logit - lse_p) * (dA - d_p);
 #pragma unroll
             for (int r = 0; r < CH; ++r) acc[r] += ds * kc[r * plane_in + off];
@@ -1087,12 +1172,13 @@ __global__ void evo_attention_backward_query_f64(const double* __restrict__ a, c
 }
 
 // dk[b, c, q] = sum_{(p, u): q(p, u) = q} ds[b, gk, u, p] * a[b, c, p] and dv[b, c, q] = sum_{(p, u)} A[b, gk, u, p] * dy[b, c, p]:
-// one thread per (b, gk, chunk of CH channels, q), over the taps u whose p = (q - beta(u)) / s is an output position.
+// one thread per (b, gk, chunk of CH channels, q), over the (p, u) whose tap reads q (the input gradient's inverse map).
 template <int CH>
 __global__ void evo_attention_backward_kv_f64(const double* __restrict__ a, const double* __restrict__ kk,
-                                                    const double* __restrict__ v, const double* __restrict__ dy,
-                                                    const double* __restrict__ lse, const double* __restrict__ delta,
-                                                    double* __restrict__ dk, double* __restrict__ dv, const evo_sizes z,
+                                                    const double* __restrict__ v, const double* __restrict__ bias,
+                                                    const double* __restrict__ dy, const double* __restrict__ lse,
+                                                    const double* __restrict__ delta, double* __restrict__ dk,
+                                                    double* __restrict__ dv, const evo_sizes z, const i64 bstride,
                                                     const i64 total) {
     const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= total) return;
@@ -1114,6 +1200,7 @@ __global__ void evo_attention_backward_kv_f64(const double* __restrict__ a, cons
     const double* vq = v + first * plane_in + qflat;
     const double* lg = lse + (b * kgroups + gk) * plane_out;
     const double* dg = delta + (b * kgroups + gk) * plane_out;
+    const double* bg = bias ? bias + b * bstride + gk * evo_ntaps(z) * plane_out : 0;
     const i64 blo0 = evo_back_lo_0(z, q0), bhi0 = evo_back_hi_0(z, q0);
     const i64 s0 = evo_stride_0(z);
     const i64 blo1 = evo_back_lo_1(z, q1), bhi1 = evo_back_hi_1(z, q1);
@@ -1135,6 +1222,7 @@ __global__ void evo_attention_backward_kv_f64(const double* __restrict__ a, cons
                 logit += ag[e * plane_out + pf] * kq[e * plane_in];
                 dA += dyg[e * plane_out + pf] * vq[e * plane_in];
             }
+            if (bg) logit += bg[((u0) * evo_taps_1(z) + u1) * plane_out + pf];
             const double w = evo_exp(logit - lg[pf]), ds = w * (dA - dg[pf]);
 #pragma unroll
             for (int r = 0; r < CH; ++r) {
@@ -1150,52 +1238,109 @@ __global__ void evo_attention_backward_kv_f64(const double* __restrict__ a, cons
     }
 }
 
-// the fused attention's launchers: CH as in evo_chunk; refused (code 1002) unless O_g = C_g = 1
-extern "C" int evo_local_attention_attention_forward_f64(const double* a, const double* kk, const double* v, double* y,
-                                                       double* lse, const i64* zv, void* stream) {
+// dbeta[b', gk, u, p] = sum over the samples b that read it (all of them when beta is broadcast, mode 1; b = b'
+// otherwise) of ds[b, gk, u, p] = A * (dA - D), every tap included (outside the input: logit beta, dA = 0).
+// One thread per entry of dbeta; the logits are recomputed.
+__global__ void evo_attention_backward_bias_f64(const double* __restrict__ a, const double* __restrict__ kk,
+                                                      const double* __restrict__ v, const double* __restrict__ bias,
+                                                      const double* __restrict__ dy, const double* __restrict__ lse,
+                                                      const double* __restrict__ delta, double* __restrict__ dbias,
+                                                      const evo_sizes z, const i64 bstride, const i64 total) {
+    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= total) return;
+    i64 rest = idx;
+    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
+    rest = evo_div(rest, evo_len_out_1(z));
+    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
+    rest = evo_div(rest, evo_len_out_0(z));
+    const i64 u1 = evo_rem(rest, evo_taps_1(z));
+    rest = evo_div(rest, evo_taps_1(z));
+    const i64 u0 = evo_rem(rest, evo_taps_0(z));
+    rest = evo_div(rest, evo_taps_0(z));
+    const i64 share = evo_share(z), kgroups = evo_div(evo_groups(z), share);
+    const i64 gk = evo_rem(rest, kgroups), bb = evo_div(rest, kgroups);
+    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z), pflat = (p0) * evo_len_out_1(z) + p1;
+    const i64 q0 = evo_q_0(z, p0, u0);
+    const i64 q1 = evo_q_1(z, p1, u1);
+    const bool in = q0 >= 0 && q0 < evo_len_in_0(z) && q1 >= 0 && q1 < evo_len_in_1(z);
+    const i64 off = in ? (q0) * evo_len_in_1(z) + q1 : 0;
+    const double beta = bias[idx];
+    double acc = 0;
+    for (i64 b = bstride ? bb : 0; b < (bstride ? bb + 1 : evo_batch(z)); ++b) {
+        const i64 first = b * evo_groups(z) + gk * share, at = (b * kgroups + gk) * plane_out + pflat;
+        double logit = beta, dA = 0;
+        if (in)
+            for (i64 e = 0; e < share; ++e) {
+                logit += a[(first + e) * plane_out + pflat] * kk[(first + e) * plane_in + off];
+                dA += dy[(first + e) * plane_out + pflat] * v[(first + e) * plane_in + off];
+            }
+        acc += evo_exp(logit - lse[at]) * (dA - delta[at]);
+    }
+    dbias[idx] = acc;
+}
+
+// the fused attention's launchers: CH as in evo_chunk; refused unless O_g = C_g = 1 (code 1002), the window
+// fits the input (1003) and the options name beta's layout (1004)
+extern "C" int evo_local_attention_attention_forward_f64(const double* a, const double* kk, const double* v,
+                                                       const double* bias, double* y, double* lse, const i64* zv,
+                                                       const i64* opts, void* stream) {
     evo_sizes z;
     evo_unpack_sizes(zv, &z);
     const int ch = evo_chunk(z);
     if (ch == 0) return 1002;
+    const i64 bstride = evo_bias_stride(z, opts[0], bias);
+    if (bstride < 0) return 1004;
     const i64 total = evo_batch(z) * evo_groups(z) * evo_plane_out(z) / ch;
     unsigned blocks = 0;
     const int rc = evo_blocks(total, &blocks);
     if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 16) EVO_LAUNCH(evo_attention_forward_f64<16>, blocks, EVO_THREADS, stream, a, kk, v, y, lse, z, total);
-    else if (ch == 8) EVO_LAUNCH(evo_attention_forward_f64<8>, blocks, EVO_THREADS, stream, a, kk, v, y, lse, z, total);
-    else if (ch == 4) EVO_LAUNCH(evo_attention_forward_f64<4>, blocks, EVO_THREADS, stream, a, kk, v, y, lse, z, total);
-    else if (ch == 2) EVO_LAUNCH(evo_attention_forward_f64<2>, blocks, EVO_THREADS, stream, a, kk, v, y, lse, z, total);
-    else EVO_LAUNCH(evo_attention_forward_f64<1>, blocks, EVO_THREADS, stream, a, kk, v, y, lse, z, total);
+    if (ch == 16) EVO_LAUNCH(evo_attention_forward_f64<16>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
+    else if (ch == 8) EVO_LAUNCH(evo_attention_forward_f64<8>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
+    else if (ch == 4) EVO_LAUNCH(evo_attention_forward_f64<4>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
+    else if (ch == 2) EVO_LAUNCH(evo_attention_forward_f64<2>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
+    else EVO_LAUNCH(evo_attention_forward_f64<1>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
     return EVO_LAST_ERROR();
 }
 
 extern "C" int evo_local_attention_attention_backward_f64(const double* a, const double* kk, const double* v,
-                                                        const double* dy, const double* lse, const double* delta,
-                                                        double* da, double* dk, double* dv, const i64* zv, void* stream) {
+                                                        const double* bias, const double* dy, const double* lse,
+                                                        const double* delta, double* dbias, double* da, double* dk,
+                                                        double* dv, const i64* zv, const i64* opts, void* stream) {
     evo_sizes z;
     evo_unpack_sizes(zv, &z);
     const int ch = evo_chunk(z);
     if (ch == 0) return 1002;
+    const i64 bstride = evo_bias_stride(z, opts[0], bias);
+    if (bstride < 0 || (dbias && !bias)) return 1004;
     const i64 total_q = evo_batch(z) * evo_groups(z) * evo_plane_out(z) / ch;
     const i64 total_kv = evo_batch(z) * evo_groups(z) * evo_plane_in(z) / ch;
-    unsigned blocks_q = 0, blocks_kv = 0;
-    int rc = evo_blocks(total_q, &blocks_q);
+    unsigned blocks = 0;
+    int rc = evo_blocks(total_q, &blocks);
     if (rc > 0) return rc;
     if (rc == 0) {
-        if (ch == 16) EVO_LAUNCH(evo_attention_backward_query_f64<16>, blocks_q, EVO_THREADS, stream, a, kk, v, dy, lse, delta, da, z, total_q);
-        else if (ch == 8) EVO_LAUNCH(evo_attention_backward_query_f64<8>, blocks_q, EVO_THREADS, stream, a, kk, v, dy, lse, delta, da, z, total_q);
-        else if (ch == 4) EVO_LAUNCH(evo_attention_backward_query_f64<4>, blocks_q, EVO_THREADS, stream, a, kk, v, dy, lse, delta, da, z, total_q);
-        else if (ch == 2) EVO_LAUNCH(evo_attention_backward_query_f64<2>, blocks_q, EVO_THREADS, stream, a, kk, v, dy, lse, delta, da, z, total_q);
-        else EVO_LAUNCH(evo_attention_backward_query_f64<1>, blocks_q, EVO_THREADS, stream, a, kk, v, dy, lse, delta, da, z, total_q);
+        if (ch == 16) EVO_LAUNCH(evo_attention_backward_query_f64<16>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
+        else if (ch == 8) EVO_LAUNCH(evo_attention_backward_query_f64<8>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
+        else if (ch == 4) EVO_LAUNCH(evo_attention_backward_query_f64<4>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
+        else if (ch == 2) EVO_LAUNCH(evo_attention_backward_query_f64<2>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
+        else EVO_LAUNCH(evo_attention_backward_query_f64<1>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
         rc = EVO_LAST_ERROR();
         if (rc) return rc;
     }
-    rc = evo_blocks(total_kv, &blocks_kv);
+    rc = evo_blocks(total_kv, &blocks);
+    if (rc > 0) return rc;
+    if (rc == 0) {
+        if (ch == 16) EVO_LAUNCH(evo_attention_backward_kv_f64<16>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
+        else if (ch == 8) EVO_LAUNCH(evo_attention_backward_kv_f64<8>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
+        else if (ch == 4) EVO_LAUNCH(evo_attention_backward_kv_f64<4>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
+        else if (ch == 2) EVO_LAUNCH(evo_attention_backward_kv_f64<2>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
+        else EVO_LAUNCH(evo_attention_backward_kv_f64<1>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
+        rc = EVO_LAST_ERROR();
+        if (rc) return rc;
+    }
+    if (!dbias) return 0;
+    const i64 total_bias = (bstride ? evo_batch(z) : 1) * evo_div(evo_groups(z), evo_share(z)) * evo_ntaps(z) * evo_plane_out(z);
+    rc = evo_blocks(total_bias, &blocks);
     if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 16) EVO_LAUNCH(evo_attention_backward_kv_f64<16>, blocks_kv, EVO_THREADS, stream, a, kk, v, dy, lse, delta, dk, dv, z, total_kv);
-    else if (ch == 8) EVO_LAUNCH(evo_attention_backward_kv_f64<8>, blocks_kv, EVO_THREADS, stream, a, kk, v, dy, lse, delta, dk, dv, z, total_kv);
-    else if (ch == 4) EVO_LAUNCH(evo_attention_backward_kv_f64<4>, blocks_kv, EVO_THREADS, stream, a, kk, v, dy, lse, delta, dk, dv, z, total_kv);
-    else if (ch == 2) EVO_LAUNCH(evo_attention_backward_kv_f64<2>, blocks_kv, EVO_THREADS, stream, a, kk, v, dy, lse, delta, dk, dv, z, total_kv);
-    else EVO_LAUNCH(evo_attention_backward_kv_f64<1>, blocks_kv, EVO_THREADS, stream, a, kk, v, dy, lse, delta, dk, dv, z, total_kv);
+    EVO_LAUNCH(evo_attention_backward_bias_f64, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dbias, z, bstride, total_bias);
     return EVO_LAST_ERROR();
 }

@@ -134,8 +134,10 @@ def neighborhood_attention_evolution(x, query_weight, key_weight, value_weight, 
         raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
 
 
-def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L_out):
-    """K̂ on the grid (b, g, u_1_tap, u_2_tap, i, j); size-1 axes broadcast."""
+def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L_out, kernels=False):
+    """K̂ on the grid (b, g, u_1_tap, u_2_tap, i, j); size-1 axes broadcast.
+    ``kernels``: windowed correlations (qry ⋆ key) by the generated kernels;
+    K̂ is exactly a softmax of one, so with ``kernels`` its operands are returned instead (the fused attention)."""
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
@@ -155,27 +157,41 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L
     d2_4 = d2_4.reshape(d2_4.shape[:4])
     def_qry = d2_4.expand((B, (N * d), H, W))
     # logit: attention logits: scaled dot product of the query at p and the key at tap (u, v) of the clamped window, plus the relative position bias of key − query (computed once, on its own grid)
-    h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1, 1)
-    u = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, -1, 1, 1)
-    i = torch.arange(H, device=device).view(1, 1, -1, 1, 1, 1, 1)
-    v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, -1, 1)
-    j = torch.arange(W, device=device).view(1, 1, 1, -1, 1, 1, 1)
-    d3_1 = rpb[h, ((2 * R) + u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)) - i).clamp(0, ((4 * R) + 1) - 1), ((2 * R) + v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)) - j).clamp(0, ((4 * R) + 1) - 1)]  # rpb[h, 2*R - i + u + Min(H - 2*R - 1, Max(0, -R + i)), 2*R - j + v + Min(-2*R + W - 1, Max(0, -R + j))]
-    d3_1 = d3_1 * (((0 <= ((2 * R) + u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)) - i)) & (((2 * R) + u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)) - i) < ((4 * R) + 1))) & ((0 <= ((2 * R) + v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)) - j)) & (((2 * R) + v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)) - j) < ((4 * R) + 1)))).to(dtype)  # reads outside rpb are 0
-    e = torch.arange(d, device=device).view(1, 1, 1, 1, 1, 1, -1)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
-    d3_3 = def_key[b, ((h * d) + e).clamp(0, (N * d) - 1), (u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device))).clamp(0, H - 1), (v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device))).clamp(0, W - 1)]  # key[b, d*h + e, u + Min(H - 2*R - 1, Max(0, -R + i)), v + Min(-2*R + W - 1, Max(0, -R + j))]
-    d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)))) & ((u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device))) < H)) & ((0 <= (v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)))) & ((v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device))) < W))).to(dtype)  # reads outside key are 0
-    d3_4 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i, j]  # qry[b, d*h + e, i, j]
-    d3_4 = d3_4 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
-    d3_2 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_3, 7, dtype, device), _as_grid(d3_4, 7, dtype, device))
-    d3_2 = d3_2.unsqueeze(6)
-    d3_5 = _as_grid((d3_1 + ((d ** (-1 / 2)) * d3_2)), 7, dtype, device)
-    d3_5 = d3_5.reshape(d3_5.shape[:6])
-    def_logit = d3_5.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
+    if not kernels:  # (with the kernels, these logits are computed with their softmax by one kernel call, below)
+        h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1, 1)
+        u = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, -1, 1, 1)
+        i = torch.arange(H, device=device).view(1, 1, -1, 1, 1, 1, 1)
+        v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, -1, 1)
+        j = torch.arange(W, device=device).view(1, 1, 1, -1, 1, 1, 1)
+        d3_1 = rpb[h, ((2 * R) + u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)) - i).clamp(0, ((4 * R) + 1) - 1), ((2 * R) + v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)) - j).clamp(0, ((4 * R) + 1) - 1)]  # rpb[h, 2*R - i + u + Min(H - 2*R - 1, Max(0, -R + i)), 2*R - j + v + Min(-2*R + W - 1, Max(0, -R + j))]
+        d3_1 = d3_1 * (((0 <= ((2 * R) + u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)) - i)) & (((2 * R) + u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)) - i) < ((4 * R) + 1))) & ((0 <= ((2 * R) + v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)) - j)) & (((2 * R) + v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)) - j) < ((4 * R) + 1)))).to(dtype)  # reads outside rpb are 0
+        e = torch.arange(d, device=device).view(1, 1, 1, 1, 1, 1, -1)
+        b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
+        d3_3 = def_key[b, ((h * d) + e).clamp(0, (N * d) - 1), (u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device))).clamp(0, H - 1), (v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device))).clamp(0, W - 1)]  # key[b, d*h + e, u + Min(H - 2*R - 1, Max(0, -R + i)), v + Min(-2*R + W - 1, Max(0, -R + j))]
+        d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)))) & ((u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device))) < H)) & ((0 <= (v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)))) & ((v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device))) < W))).to(dtype)  # reads outside key are 0
+        d3_4 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i, j]  # qry[b, d*h + e, i, j]
+        d3_4 = d3_4 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
+        d3_2 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_3, 7, dtype, device), _as_grid(d3_4, 7, dtype, device))
+        d3_2 = d3_2.unsqueeze(6)
+        d3_5 = _as_grid((d3_1 + ((d ** (-1 / 2)) * d3_2)), 7, dtype, device)
+        d3_5 = d3_5.reshape(d3_5.shape[:6])
+        def_logit = d3_5.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
-    sm4 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
-    def_softmax_logit = sm4.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
+    if kernels:  # K̂ = M·softmax(…) exactly: the fused attention kernels take its operands (and aggregate too)
+        # the logits' other term β (added to every logit by the kernels), laid out (b, kernel group, u…, p…)
+        h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1)
+        u = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, -1, 1)
+        i = torch.arange(H, device=device).view(1, 1, -1, 1, 1, 1)
+        v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, -1)
+        j = torch.arange(W, device=device).view(1, 1, 1, -1, 1, 1)
+        lb_1 = rpb[h, ((2 * R) + u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)) - i).clamp(0, ((4 * R) + 1) - 1), ((2 * R) + v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)) - j).clamp(0, ((4 * R) + 1) - 1)]  # rpb[h, 2*R - i + u + Min(H - 2*R - 1, Max(0, -R + i)), 2*R - j + v + Min(-2*R + W - 1, Max(0, -R + j))]
+        lb_1 = lb_1 * (((0 <= ((2 * R) + u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)) - i)) & (((2 * R) + u + torch.minimum(torch.as_tensor((H - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((i - R), device=device)), device=device)) - i) < ((4 * R) + 1))) & ((0 <= ((2 * R) + v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)) - j)) & (((2 * R) + v + torch.minimum(torch.as_tensor((W - (2 * R) - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor((j - R), device=device)), device=device)) - j) < ((4 * R) + 1)))).to(dtype)  # reads outside rpb are 0
+        lb_2 = _as_grid(lb_1, 6, dtype, device)
+        logit_bias = lb_2.expand((1, N, H, W, ((2 * R) + 1), ((2 * R) + 1))).permute(0, 1, 4, 5, 2, 3).contiguous()
+        return (def_qry * (d ** (-1 / 2))).contiguous(), def_key.contiguous(), logit_bias
+    else:
+        sm4 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
+        def_softmax_logit = sm4.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
     k1 = def_softmax_logit.permute(0, 1, 4, 5, 2, 3).reshape(B, N, ((2 * R) + 1), ((2 * R) + 1), H, W)  # softmax_logit[b, g, i, j, u_1_tap, u_2_tap]: the whole tensor
     k2 = _as_grid(k1, 6, dtype, device)
     return k2
@@ -183,23 +199,21 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L
 
 def _kernels(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
+    from evosym.runtime.attention import evolution_attention
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
     for axis, (K_, d_) in enumerate(zip((((2 * R) + 1), ((2 * R) + 1)), (1, 1))):   # a clamped window fits inside the input
         if x.shape[2 + axis] < d_ * (K_ - 1) + 1:
             raise ValueError(f"a clamped window of {d_ * (K_ - 1) + 1} positions needs an input at least that long on axis {axis}, not {x.shape[2 + axis]}")
-    kernel = _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, R=R, L_out=L_out)
-    kernel = kernel.unsqueeze(2)
-    kernel = kernel.unsqueeze(3)
+    queries, keys, logit_bias = _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, R=R, L_out=L_out, kernels=True)
     dtype, device = x.dtype, x.device
     # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
     m1 = value_weight.reshape((N * d), (N * d))  # Wv[o, c_2]: the whole tensor
     m2 = _as_grid(m1, 2, dtype, device)
     v = F.conv2d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 2))
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("neighborhood_attention", v.contiguous(), kernel, (B, N, d, H, W, R))
+    # y = Σ_u softmax_u(qry ⋆ key + β)·ṽ: logits, softmax and aggregation in one kernel pass (CUDA)
+    y = evolution_attention("neighborhood_attention", queries, keys, v.contiguous(), (B, N, d, H, W, R), bias=logit_bias)
     return y
 
 

@@ -138,8 +138,10 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
         raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
 
 
-def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
-    """K̂ on the grid (b, g, u_1_tap, u_2_tap, i, j); size-1 axes broadcast."""
+def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out, kernels=False):
+    """K̂ on the grid (b, g, u_1_tap, u_2_tap, i, j); size-1 axes broadcast.
+    ``kernels``: windowed correlations (qry ⋆ key) by the generated kernels;
+    K̂ is exactly a softmax of one, so with ``kernels`` its operands are returned instead (the fused attention)."""
     B = x.shape[0]
     T_h = x.shape[2] // (M)
     T_w = x.shape[3] // (M)
@@ -159,27 +161,41 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S
     d2_4 = d2_4.reshape(d2_4.shape[:4])
     def_qry = d2_4.expand((B, (N * d), (M * T_h), (M * T_w)))
     # logit: attention logits: scaled dot product of the query at p and the key at tap (u, v) of p's window, the relative position bias of query − key, and −100 across regions of the rolled image (computed once, on its own grid)
-    h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1, 1)
-    i = torch.arange((M * T_h), device=device).view(1, 1, -1, 1, 1, 1, 1)
-    u = torch.arange(M, device=device).view(1, 1, 1, 1, -1, 1, 1)
-    j = torch.arange((M * T_w), device=device).view(1, 1, 1, -1, 1, 1, 1)
-    v = torch.arange(M, device=device).view(1, 1, 1, 1, 1, -1, 1)
-    d3_1 = rpb[h, (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1), (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1)]  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]
-    d3_1 = d3_1 * (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)  # reads outside rpb are 0
-    e = torch.arange(d, device=device).view(1, 1, 1, 1, 1, 1, -1)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
-    d3_3 = def_key[b, ((h * d) + e).clamp(0, (N * d) - 1), (((M * ((i - S) // M)) + S + u) % (M * T_h)).clamp(0, (M * T_h) - 1), (((M * ((j - S) // M)) + S + v) % (M * T_w)).clamp(0, (M * T_w) - 1)]  # key[b, d*h + e, Mod(M*floor((-S + i)/M) + S + u, M*T_h), Mod(M*floor((-S + j)/M) + S + v, M*T_w)]
-    d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (((M * ((i - S) // M)) + S + u) % (M * T_h))) & ((((M * ((i - S) // M)) + S + u) % (M * T_h)) < (M * T_h))) & ((0 <= (((M * ((j - S) // M)) + S + v) % (M * T_w))) & ((((M * ((j - S) // M)) + S + v) % (M * T_w)) < (M * T_w)))).to(dtype)  # reads outside key are 0
-    d3_4 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i, j]  # qry[b, d*h + e, i, j]
-    d3_4 = d3_4 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
-    d3_2 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_3, 7, dtype, device), _as_grid(d3_4, 7, dtype, device))
-    d3_2 = d3_2.unsqueeze(6)
-    d3_5 = _as_grid((d3_1 + ((d ** (-1 / 2)) * d3_2) - (100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype))), 7, dtype, device)
-    d3_5 = d3_5.reshape(d3_5.shape[:6])
-    def_logit = d3_5.expand((B, N, (M * T_h), (M * T_w), M, M))
+    if not kernels:  # (with the kernels, these logits are computed with their softmax by one kernel call, below)
+        h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1, 1)
+        i = torch.arange((M * T_h), device=device).view(1, 1, -1, 1, 1, 1, 1)
+        u = torch.arange(M, device=device).view(1, 1, 1, 1, -1, 1, 1)
+        j = torch.arange((M * T_w), device=device).view(1, 1, 1, -1, 1, 1, 1)
+        v = torch.arange(M, device=device).view(1, 1, 1, 1, 1, -1, 1)
+        d3_1 = rpb[h, (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1), (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1)]  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]
+        d3_1 = d3_1 * (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)  # reads outside rpb are 0
+        e = torch.arange(d, device=device).view(1, 1, 1, 1, 1, 1, -1)
+        b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
+        d3_3 = def_key[b, ((h * d) + e).clamp(0, (N * d) - 1), (((M * ((i - S) // M)) + S + u) % (M * T_h)).clamp(0, (M * T_h) - 1), (((M * ((j - S) // M)) + S + v) % (M * T_w)).clamp(0, (M * T_w) - 1)]  # key[b, d*h + e, Mod(M*floor((-S + i)/M) + S + u, M*T_h), Mod(M*floor((-S + j)/M) + S + v, M*T_w)]
+        d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (((M * ((i - S) // M)) + S + u) % (M * T_h))) & ((((M * ((i - S) // M)) + S + u) % (M * T_h)) < (M * T_h))) & ((0 <= (((M * ((j - S) // M)) + S + v) % (M * T_w))) & ((((M * ((j - S) // M)) + S + v) % (M * T_w)) < (M * T_w)))).to(dtype)  # reads outside key are 0
+        d3_4 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i, j]  # qry[b, d*h + e, i, j]
+        d3_4 = d3_4 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
+        d3_2 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_3, 7, dtype, device), _as_grid(d3_4, 7, dtype, device))
+        d3_2 = d3_2.unsqueeze(6)
+        d3_5 = _as_grid((d3_1 + ((d ** (-1 / 2)) * d3_2) - (100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype))), 7, dtype, device)
+        d3_5 = d3_5.reshape(d3_5.shape[:6])
+        def_logit = d3_5.expand((B, N, (M * T_h), (M * T_w), M, M))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
-    sm4 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
-    def_softmax_logit = sm4.expand((B, N, (M * T_h), (M * T_w), M, M))
+    if kernels:  # K̂ = M·softmax(…) exactly: the fused attention kernels take its operands (and aggregate too)
+        # the logits' other term β (added to every logit by the kernels), laid out (b, kernel group, u…, p…)
+        h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1)
+        i = torch.arange((M * T_h), device=device).view(1, 1, -1, 1, 1, 1)
+        u = torch.arange(M, device=device).view(1, 1, 1, 1, -1, 1)
+        j = torch.arange((M * T_w), device=device).view(1, 1, 1, -1, 1, 1)
+        v = torch.arange(M, device=device).view(1, 1, 1, 1, 1, -1)
+        lb_1 = rpb[h, (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1), (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1)]  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]
+        lb_1 = lb_1 * (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)  # reads outside rpb are 0
+        lb_2 = _as_grid((lb_1 - (100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype))), 6, dtype, device)
+        logit_bias = lb_2.expand((1, N, (M * T_h), (M * T_w), M, M)).permute(0, 1, 4, 5, 2, 3).contiguous()
+        return (def_qry * (d ** (-1 / 2))).contiguous(), def_key.contiguous(), logit_bias
+    else:
+        sm4 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
+        def_softmax_logit = sm4.expand((B, N, (M * T_h), (M * T_w), M, M))
     k1 = def_softmax_logit.permute(0, 1, 4, 5, 2, 3).reshape(B, N, M, M, (M * T_h), (M * T_w))  # softmax_logit[b, g, i, j, u_1_tap, u_2_tap]: the whole tensor
     k2 = _as_grid(k1, 6, dtype, device)
     return k2
@@ -187,23 +203,21 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S
 
 def _kernels(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
+    from evosym.runtime.attention import evolution_attention
     B = x.shape[0]
     T_h = x.shape[2] // (M)
     T_w = x.shape[3] // (M)
     for axis, K_ in enumerate((M, M)):   # fixed windows: whole tiles only
         if x.shape[2 + axis] % K_:
             raise ValueError(f"fixed windows of {K_} positions need an input length that is a multiple of {K_} on axis {axis}, not {x.shape[2 + axis]}")
-    kernel = _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
-    kernel = kernel.unsqueeze(2)
-    kernel = kernel.unsqueeze(3)
+    queries, keys, logit_bias = _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out, kernels=True)
     dtype, device = x.dtype, x.device
     # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
     m1 = value_weight.reshape((N * d), (N * d))  # Wv[o, c_2]: the whole tensor
     m2 = _as_grid(m1, 2, dtype, device)
     v = F.conv2d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 2))
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("swin_attention", v.contiguous(), kernel, (B, N, d, M, T_h, T_w, S))
+    # y = Σ_u softmax_u(qry ⋆ key + β)·ṽ: logits, softmax and aggregation in one kernel pass (CUDA)
+    y = evolution_attention("swin_attention", queries, keys, v.contiguous(), (B, N, d, M, T_h, T_w, S), bias=logit_bias)
     return y
 
 

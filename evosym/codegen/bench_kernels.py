@@ -246,19 +246,26 @@ def bench_kernels(name: str, *, device: str = "cuda", sizes=None, rounds: int = 
 
 def _attention_rows(report, plan, name, order, env, device, rounds) -> None:
     """The fused attention (``evosym::attention``) against the same computation as attend + aggregate
-    (correlation kernel, torch.softmax, aggregation kernel) and as an unfold-based softmax attention, on
-    random operands of the benchmark's shapes; forward, and forward + backward."""
+    (correlation kernel, [+ β,] torch.softmax, aggregation kernel) and, for zero-padded windows, as an
+    unfold-based softmax attention, on random operands of the benchmark's shapes (β: a random logit
+    bias given once for the batch, as the relative position bias is); forward, and forward + backward."""
     import torch.nn.functional as F
 
-    from ..runtime.aggregate import kernels_for
-    from ..runtime.attend import evolution_attend
+    from ..runtime.aggregate import evolution_correlate, kernels_for
+    from ..runtime.attend import _softmax_taps, evolution_attend
     from ..runtime.attention import evolution_attention
     ext = kernels_for(name).extents(order)
     B, C, heads = ext["B"], ext["groups"], ext["groups"] // ext["share"]
     operands = [torch.randn((B, C) + shape, device=device) for shape in (ext["out"], ext["in"], ext["in"])]
-    fns = {"fused": lambda a, b, v: evolution_attention(name, a, b, v, order),
-           "attend + aggregate": lambda a, b, v: evolution_aggregate(name, v, evolution_attend(name, a, b, order), order)}
-    if plan.dims == 2:
+    if plan.attention["bias_program"]:
+        operands.append(torch.randn((1, heads) + ext["taps"] + ext["out"], device=device))
+        fns = {"fused": lambda a, b, v, beta: evolution_attention(name, a, b, v, order, bias=beta),
+               "correlate + β + softmax + aggregate": lambda a, b, v, beta: evolution_aggregate(name, v, _softmax_taps(
+                   evolution_correlate(name, a, b, order) + beta[:, :, None, None], plan.dims), order)}
+    else:
+        fns = {"fused": lambda a, b, v: evolution_attention(name, a, b, v, order),
+               "attend + aggregate": lambda a, b, v: evolution_aggregate(name, v, evolution_attend(name, a, b, order), order)}
+    if plan.dims == 2 and plan.affine_window and not plan.attention["bias_program"]:   # F.unfold zero-pads
         K, args = _window(plan, env)
         args["kernel_size"] = K
         taps, n_out = K[0] * K[1], ext["out"][0] * ext["out"][1]
@@ -278,12 +285,13 @@ def _attention_rows(report, plan, name, order, env, device, rounds) -> None:
     nbytes = (sum(o.numel() for o in operands) + y.numel()) * y.element_size()
     peak, how = peak_bandwidth(device)
     report.rows.append(("attention forward, fused kernel (logits, online softmax, aggregation)", ms[0],
-                        f"{nbytes / 1e6:.0f} MB required (a, b, v, y once): {nbytes / (ms[0] * 1e-3) / peak:.0%} of "
-                        f"peak ({how})"))
+                        f"{nbytes / 1e6:.0f} MB required ({', '.join('abvβ'[:len(operands)])}, y once): "
+                        f"{nbytes / (ms[0] * 1e-3) / peak:.0%} of peak ({how})"))
     report.rows += [(f"attention forward, {k}", m, f"{m / ms[0]:.1f}× the fused kernel") for k, m in zip(labels[1:], ms[1:])]
     dy = torch.randn_like(y)
     leaves = {k: [o.clone().requires_grad_(True) for o in operands] for k in labels}
     ms = _events_ms([lambda k=k: torch.autograd.grad(fns[k](*leaves[k]), leaves[k], dy) for k in labels], rounds)
-    report.rows.append(("attention forward + backward, fused kernels", ms[0], "da, db, dv from the saved log-sum-exp"))
+    report.rows.append(("attention forward + backward, fused kernels", ms[0],
+                        f"{', '.join('d' + n for n in 'abvβ'[:len(operands)])} from the saved log-sum-exp"))
     report.rows += [(f"attention forward + backward, {k}", m, f"{m / ms[0]:.1f}× the fused kernels")
                     for k, m in zip(labels[1:], ms[1:])]

@@ -33,15 +33,24 @@ def correlation(d, body, op, form, plan, tensors, pyx):
     """How the generated kernels compute definition ``d`` when it is a windowed correlation over the
     aggregation's own window and kernel blocks (attention logits), else None:
 
-        d[b, g, p…, u…] = α · Σ_{e<k} a[b, g·k + e, p…] · b̃[b, g·k + e, s·p + δ·u − P …]
+        d[b, g, p…, u…] = α · Σ_{e<k} a[b, g·k + e, p…] · b̃[b, g·k + e, q(p, u)…]  (+ β[b, g, p…, u…])
 
-    with k the block of channels that shares one kernel, a and b̃ channels-first tensors (b̃ zero
-    outside its shape) and α free of every index. That is the aggregation's kernel gradient with
-    dy = a and x = b̃; its gradients are the aggregation itself and its input gradient.
+    with k the block of channels that shares one kernel, q(p, u) the window's own read position (any
+    border policy), a and b̃ channels-first tensors (b̃ zero outside its shape) and α free of every
+    index. Without β that is the aggregation's kernel gradient with dy = a and x = b̃; its gradients
+    are the aggregation itself and its input gradient. β, everything else the body adds (a relative
+    position bias, a mask), is kept as ``bias`` (SymPy): only the fused attention takes it (the
+    plan drops a biased correlation that is not fused).
     """
     groups, og, cg, share = plan.channel_map
-    if og != 1 or cg != 1 or d.shape is None or not plan.affine_window:   # the kernels' windows are s·p + δ·u − P
+    if og != 1 or cg != 1 or d.shape is None:
         return None
+    terms = sp.Add.make_args(body)
+    main = [t for t in terms if any(isinstance(f, sp.Sum) for f in sp.Mul.make_args(t))]
+    if len(main) != 1:
+        return None
+    bias = sp.Add(*[t for t in terms if t is not main[0]])
+    body = main[0]
     sums = [f for f in sp.Mul.make_args(body) if isinstance(f, sp.Sum)]
     scale = sp.Mul(*[f for f in sp.Mul.make_args(body) if not isinstance(f, sp.Sum)])
     if len(sums) != 1 or len(sums[0].limits) != 1 or scale.atoms(sp.Indexed) or scale.free_symbols & set(d.params):
@@ -64,7 +73,7 @@ def correlation(d, body, op, form, plan, tensors, pyx):
         taps = []
         for a, p, q in zip(form.omega.axes, pos, qpos):
             us = [u for u in sp.sympify(q).free_symbols if u in d.params and u != p]
-            if len(us) != 1 or sp.expand(q - a.offset(p, us[0])) != 0:
+            if len(us) != 1 or sp.expand(q - a.position(p, us[0])) != 0:
                 break
             taps.append(us[0])
         if len(taps) != dims or len({bsym, gsyms[0], *pos, *taps}) != len(d.params):
@@ -80,7 +89,10 @@ def correlation(d, body, op, form, plan, tensors, pyx):
             continue
         order = [bsym, gsyms[0], *taps, *pos]   # the kernel tensor's axes (its o', c' axes dropped)
         return {"a": tensors[names[0]][0], "b": tensors[names[1]][0], "scale": pyx(scale),
-                "permute": [order.index(p) for p in d.params], "text": f"{names[0]} ⋆ {names[1]}"}
+                "permute": [order.index(p) for p in d.params], "text": f"{names[0]} ⋆ {names[1]}",
+                "bias": None if bias == 0 else bias, "definition": d.name,
+                "to_kernel": [list(d.params).index(p) for p in order], "batch_free": not bias.has(bsym),
+                "bias_program": None, "bias_shape": None}
     return None
 
 

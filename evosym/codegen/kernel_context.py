@@ -88,12 +88,13 @@ def kernel_context(cp, plan: Plan, target: str = "CUDA", windows: str = "affine"
         length_out = op.output.shape[op.lhs_indices.index(p)]
         axes.append((_affine_axis if is_affine(a) else _general_axis)(op, k, a, length_out, names, target))
     groups, og, cg, share = plan.channel_map
-    x_flat, y_flat = "q0", "p0"
+    x_flat, y_flat, u_flat = "q0", "p0", "u0"
     for k in range(1, plan.dims):   # row-major offsets, Horner form
         x_flat = f"({x_flat}) * evo_len_in_{k}(z) + q{k}"
         y_flat = f"({y_flat}) * evo_len_out_{k}(z) + p{k}"
+        u_flat = f"({u_flat}) * evo_taps_{k}(z) + u{k}"
     return dict(plan=plan, name=op.name, ident=py_name(op.name), summary=op.summary, version=__version__,
-                dims=plan.dims, x_flat=x_flat, y_flat=y_flat, axes=axes,
+                dims=plan.dims, x_flat=x_flat, y_flat=y_flat, u_flat=u_flat, axes=axes,
                 sizes=[(py_name(s), meaning) for s, meaning in op.sizes],
                 groups=c_index(groups, names), og=c_index(og, names), cg=c_index(cg, names),
                 share=c_index(share, names), batch=c_index(op.output.shape[op.lhs_indices.index(op.batch)], names),

@@ -283,7 +283,29 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 plan.correlations[var] = corr
         attends(plan, softmaxes, defs)
         fused_attention(plan, form, taps.taps)
+        _logit_bias(plan, defs, tensors, local_sizes, pyx)
     return plan
+
+
+def _logit_bias(plan, defs, tensors, local_sizes, pyx) -> None:
+    """A correlation whose logits add a term β (a relative position bias, a mask) is computed by the
+    kernels only inside the fused attention, which adds β to every logit: β gets its program on the
+    logits' grid, laid out as the kernel tensor (b or 1, kernel group, u…, p…). Any other biased
+    correlation is left to the generic definitions (the correlation kernels compute no β)."""
+    for var, corr in list(plan.correlations.items()):
+        if corr["bias"] is None:
+            continue
+        if corr is not plan.attention:
+            del plan.correlations[var]
+            for sm in [s for s, c in plan.attends.items() if c is corr]:
+                del plan.attends[sm]
+            continue
+        d = defs[corr["definition"]]
+        extent = {p: pyx(e) for p, e in zip(d.params, d.shape)}
+        corr["bias_program"] = GridCompiler(d.params, extent, tensors, local_sizes, prefix="lb_",
+                                            bounds=dict(zip(d.params, d.shape))).compile(corr["bias"])
+        batch_axis = corr["to_kernel"][0]   # β free of the batch is given once (length 1; the kernels broadcast it)
+        corr["bias_shape"] = ["1" if k == batch_axis and corr["batch_free"] else extent[p] for k, p in enumerate(d.params)]
 
 
 def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_generic, defs):

@@ -38,7 +38,9 @@ _KERNELS: dict = {}
 ERRORS = {1001: "more output elements than a 1-D CUDA grid can launch (refused: nothing is skipped)",
           1002: "the fused attention needs a depthwise aggregation (O_g = C_g = 1)",
           1003: "the input does not fit the window (a clamped window longer than the input, or wrapped tiles "
-                "that do not divide it)"}
+                "that do not divide it)",
+          1004: "the fused attention's logit bias options are invalid (a null bias with a bias mode, or a gradient "
+                "for a bias that was not given)"}
 BACKENDS = ("cpu", "emulated", "cuda")
 _HOST = ["cpu"]   # the backend for CPU tensors: the CPU kernels, or the emulated CUDA source
 
@@ -111,7 +113,7 @@ class Kernels:
                     kinds.append(("attend", 3, 2))
                     getattr(cdll, f"evo_{self.ident}_set_threads").argtypes = [ctypes.c_int]
                 elif self.attention:
-                    kinds += [("attention_forward", 5, 1), ("attention_backward", 9, 1)]
+                    kinds += [("attention_forward", 6, 2), ("attention_backward", 11, 2)]   # β, ∂β may be null
                 for kind, pointers, arrays in kinds:
                     for sfx in ("f32", "f64"):
                         fn = getattr(cdll, f"evo_{self.ident}_{kind}_{sfx}")
@@ -197,12 +199,12 @@ def _layout(kt: torch.Tensor):
 def launch(k: Kernels, kind: str, tensors, sizes, backend: str, *extra) -> None:
     """Call the library function ``evo_<ident>_<kind>_<f32|f64>`` with the tensors' pointers, the sizes,
     ``extra`` arguments and the stream (CUDA: the current one; on the CPU kernels, torch's thread count
-    first); a non-zero return is an error."""
+    first); a None tensor is a null pointer; a non-zero return is an error."""
     device, dtype = tensors[-1].device, tensors[-1].dtype
     lib = k.library(device, None if backend == "cuda" else backend)[1]
     fn = getattr(lib, f"evo_{k.ident}_{kind}_{'f32' if dtype == torch.float32 else 'f64'}")
     zv = (ctypes.c_longlong * len(sizes))(*sizes)
-    pointers = [t.data_ptr() for t in tensors]
+    pointers = [None if t is None else t.data_ptr() for t in tensors]
     if device.type == "cuda":
         with torch.cuda.device(device):
             rc = fn(*pointers, zv, *extra, torch.cuda.current_stream(device).cuda_stream)

@@ -1,38 +1,46 @@
 """Local attention in one kernel pass: logits, their softmax over the window and the aggregation
 (the custom op ``evosym::attention``).
 
-``evolution_attention(name, a, b, v, sizes)`` computes
+``evolution_attention(name, a, b, v, sizes, bias=β)`` computes
 
     y[b, c, p] = Σ_u softmax_u(ℓ)[b, ⌊c/share⌋, u, p] · ṽ[b, c, q(p, u)],
-    ℓ[b, g, u, p] = Σ_{e<share} a[b, g·share + e, p] · b̃[b, g·share + e, q(p, u)],
+    ℓ[b, g, u, p] = Σ_{e<share} a[b, g·share + e, p] · b̃[b, g·share + e, q(p, u)]  (+ β[b or 0, g, u, p])
 
-with the operator's own window q(p, u) = s·p + δ·u − P and b̃, ṽ zero outside the input (such a tap
-has logit 0 and stays in the softmax, as the proved form says). It is what the generated module's
-kernel path runs when the plan finds K̂ = M·softmax(a ⋆ b) exactly (``plan.attention``): the
-attention weights are never a tensor. Backends:
+with the operator's own window q(p, u) — s·p + δ·u − P, or a clamped, tiled or wrapping one — and
+b̃, ṽ zero outside the input (such a tap has logit β, or 0, and stays in the softmax, as the proved
+form says). β is the rest of the logits when they add more than the correlation (NATTEN's and
+Swin's relative position bias, Swin's −100 mask), given once (batch length 1, broadcast) or per
+sample. It is what the generated module's kernel path runs when the plan finds K̂ = M·softmax(a ⋆ b
++ β) exactly (``plan.attention``): the attention weights are never a tensor. Backends:
 
 - ``"cuda"`` and ``"emulated"``: the fused CUDA kernels (an online softmax; the backward passes
-  recompute the logits from the saved log-sum-exp, flash-attention style, with no atomics);
+  recompute the logits from the saved log-sum-exp, flash-attention style, with no atomics; β's
+  gradient is a kernel of its own, summing over the batch when β is broadcast);
 - ``"cpu"``: the CPU kernels' ``evosym::attend`` (correlation and softmax in one call) followed by
-  ``evosym::aggregate`` — the CPU target has no fused variant.
+  ``evosym::aggregate``, or with β the correlation kernel, + β and ``torch.softmax`` — the CPU target
+  has no fused variant (and lowers only windows at s·p + δ·u − P).
 
-Differentiable in a, b and v (not twice).
+Differentiable in a, b, v and β (not twice).
 """
 
 from __future__ import annotations
 
+import ctypes
+
 import torch
 
 from ..errors import EvosymError
-from .aggregate import _backend, _kernels_real, _prepared, checked_extents, evolution_aggregate, kernels_for, launch
-from .attend import evolution_attend
+from .aggregate import (_backend, _kernels_real, _prepared, checked_extents, evolution_aggregate, evolution_correlate,
+                        kernels_for, launch)
+from .attend import _softmax_taps, evolution_attend
 
 
-def _shapes(k, a, b, v, sizes) -> dict:
-    """Validated extents: a (B, C, L_out…), b and v (B, C, L_in…), all one dtype and device, contiguous."""
+def _shapes(k, a, b, v, sizes, bias=None) -> dict:
+    """Validated extents: a (B, C, L_out…), b and v (B, C, L_in…), β (B or 1, C/share, K…, L_out…), all
+    one dtype and device, contiguous."""
     if not k.attention:
         raise EvosymError(f"{k.name}: its kernels have no fused attention (K̂ is not M·softmax(a ⋆ b))")
-    tensors = {"queries": a, "keys": b, "values": v}
+    tensors = {"queries": a, "keys": b, "values": v, **({} if bias is None else {"logit bias": bias})}
     if not all(isinstance(t, torch.Tensor) for t in tensors.values()):
         raise TypeError(f"{k.name}: the attention operands must be torch.Tensors")
     if a.dtype not in (torch.float32, torch.float64):
@@ -45,84 +53,106 @@ def _shapes(k, a, b, v, sizes) -> dict:
     ext = checked_extents(k, sizes)
     if ext["og"] != 1 or ext["cg"] != 1:
         raise EvosymError(f"{k.name}: the fused attention needs a depthwise aggregation (O_g = C_g = 1)")
+    kgroups = ext["groups"] // ext["share"]
     want = {"queries": (ext["B"], ext["groups"]) + ext["out"], "keys": (ext["B"], ext["groups"]) + ext["in"],
             "values": (ext["B"], ext["groups"]) + ext["in"]}
+    if bias is not None:
+        want["logit bias"] = (bias.shape[0] if bias.dim() and bias.shape[0] in (1, ext["B"]) else ext["B"],
+                              kgroups) + ext["taps"] + ext["out"]
     for what, t in tensors.items():
         if tuple(t.shape) != want[what]:
-            raise ValueError(f"{k.name}: the {what} must have shape {want[what]} at these sizes, not {tuple(t.shape)}")
-    ext["lse"] = (ext["B"], ext["groups"] // ext["share"]) + ext["out"]
+            extra = " (its batch axis may be 1)" if what == "logit bias" else ""
+            raise ValueError(f"{k.name}: the {what} must have shape {want[what]}{extra} at these sizes, not {tuple(t.shape)}")
+    ext["lse"] = (ext["B"], kgroups) + ext["out"]
     return ext
 
 
-def _call(k, kind: str, tensors, sizes, backend: str) -> None:
+def _options(bias) -> ctypes.Array:
+    """The kernels' options: how β is given (0: none, 1: once for the whole batch, 2: per sample)."""
+    mode = 0 if bias is None else (1 if bias.shape[0] == 1 else 2)
+    return (ctypes.c_longlong * 1)(mode)
+
+
+def _call(k, kind: str, tensors, sizes, backend: str, bias) -> None:
     if backend not in ("cuda", "emulated") or (backend == "cuda") != (tensors[0].device.type == "cuda"):
         raise ValueError(f"{k.name}: the fused attention runs on backend cuda (CUDA tensors) or emulated "
                          f"(CPU tensors), not {backend!r} on {tensors[0].device}")
-    launch(k, kind, tensors, sizes, backend)
+    launch(k, kind, tensors, sizes, backend, _options(bias))
 
 
 @torch.library.custom_op("evosym::attention", mutates_args=())
-def _attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, sizes: list[int],
-               backend: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
+               sizes: list[int], backend: str) -> tuple[torch.Tensor, torch.Tensor]:
     k = kernels_for(name)
-    ext = _shapes(k, a, b, v, sizes)
+    ext = _shapes(k, a, b, v, sizes, bias)
     y = torch.empty((ext["B"], ext["groups"]) + ext["out"], dtype=a.dtype, device=a.device)
     lse = torch.empty(ext["lse"], dtype=a.dtype, device=a.device)
-    _call(k, "attention_forward", (a, b, v, y, lse), tuple(sizes), backend)
+    _call(k, "attention_forward", (a, b, v, bias, y, lse), tuple(sizes), backend, bias)
     return y, lse
 
 
 @_attention.register_fake
-def _attention_fake(name, a, b, v, sizes, backend):
-    ext = _shapes(_kernels_real(name), a, b, v, sizes)
+def _attention_fake(name, a, b, v, bias, sizes, backend):
+    ext = _shapes(_kernels_real(name), a, b, v, sizes, bias)
     return a.new_empty((ext["B"], ext["groups"]) + ext["out"]), a.new_empty(ext["lse"])
 
 
 @torch.library.custom_op("evosym::attention_backward", mutates_args=())
-def _attention_backward(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, y: torch.Tensor,
-                        lse: torch.Tensor, dy: torch.Tensor, sizes: list[int],
-                        backend: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _attention_backward(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
+                        y: torch.Tensor, lse: torch.Tensor, dy: torch.Tensor, sizes: list[int], backend: str,
+                        bias_grad: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(∂a, ∂b, ∂v, ∂β); ∂β is empty unless ``bias_grad`` (then it has β's shape: summed over the batch
+    where β is broadcast)."""
     k = kernels_for(name)
     ext = k.extents(tuple(sizes))
     dy = dy.contiguous()
     delta = (dy * y).unflatten(1, (ext["groups"] // ext["share"], ext["share"])).sum(2).contiguous()   # Σ_c∈g dy·y
     da, db, dv = torch.empty_like(a), torch.empty_like(b), torch.empty_like(v)
-    _call(k, "attention_backward", (a, b, v, dy, lse, delta, da, db, dv), tuple(sizes), backend)
-    return da, db, dv
+    dbias = torch.empty_like(bias) if bias_grad and bias is not None else None
+    _call(k, "attention_backward", (a, b, v, bias, dy, lse, delta, dbias, da, db, dv), tuple(sizes), backend, bias)
+    return da, db, dv, (dbias if dbias is not None else a.new_empty(0))
 
 
 @_attention_backward.register_fake
-def _attention_backward_fake(name, a, b, v, y, lse, dy, sizes, backend):
-    return torch.empty_like(a), torch.empty_like(b), torch.empty_like(v)
+def _attention_backward_fake(name, a, b, v, bias, y, lse, dy, sizes, backend, bias_grad):
+    dbias = torch.empty_like(bias) if bias_grad and bias is not None else a.new_empty(0)
+    return torch.empty_like(a), torch.empty_like(b), torch.empty_like(v), dbias
 
 
 def _setup_context(ctx, inputs, output):
-    name, a, b, v, sizes, backend = inputs
-    ctx.save_for_backward(a, b, v, *output)
+    name, a, b, v, bias, sizes, backend = inputs
+    ctx.save_for_backward(a, b, v, bias, *output)
     ctx.name, ctx.sizes, ctx.backend = name, list(sizes), backend
     ctx.set_materialize_grads(True)
 
 
 def _backward(ctx, dy, dlse):
     # lse never leaves evolution_attention, so nothing downstream can give it a gradient (dlse is zeros)
-    a, b, v, y, lse = ctx.saved_tensors
-    da, db, dv = _attention_backward(ctx.name, a, b, v, y, lse, dy, ctx.sizes, ctx.backend)
-    return None, da, db, dv, None, None
+    a, b, v, bias, y, lse = ctx.saved_tensors
+    bias_grad = bias is not None and ctx.needs_input_grad[4]
+    da, db, dv, dbias = _attention_backward(ctx.name, a, b, v, bias, y, lse, dy, ctx.sizes, ctx.backend, bias_grad)
+    return None, da, db, dv, (dbias if bias_grad else None), None, None
 
 
 _attention.register_autograd(_backward, setup_context=_setup_context)
 
 
 def evolution_attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, sizes,
-                        backend: str | None = None) -> torch.Tensor:
-    """y = Σ_u softmax_u(a ⋆ b)·ṽ over the operator's window (see the module docstring), differentiable
-    in a, b and v: fused CUDA kernels on a GPU (and in the emulated host build); on the CPU kernels,
-    ``evolution_attend`` then ``evolution_aggregate``."""
-    if not isinstance(a, torch.Tensor):
+                        backend: str | None = None, *, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """y = Σ_u softmax_u(a ⋆ b + β)·ṽ over the operator's window (see the module docstring), differentiable
+    in a, b, v and β: fused CUDA kernels on a GPU (and in the emulated host build); on the CPU kernels,
+    ``evolution_attend`` (or the correlation, + β, softmax) then ``evolution_aggregate``."""
+    if not isinstance(a, torch.Tensor) or not (bias is None or isinstance(bias, torch.Tensor)):
         raise TypeError(f"{name}: the attention operands must be torch.Tensors")
     _prepared(name)
     backend = _backend(a, backend)
     sizes = [int(n) for n in sizes]
     if backend == "cpu":
-        return evolution_aggregate(name, v, evolution_attend(name, a, b, sizes, backend), sizes, backend)
-    return _attention(name, a, b, v, sizes, backend)[0]
+        if bias is None:
+            weights = evolution_attend(name, a, b, sizes, backend)
+        else:
+            _shapes(kernels_for(name), a, b, v, sizes, bias)
+            logits = evolution_correlate(name, a, b, sizes, backend)   # (B, kernel groups, 1, 1, u…, p…)
+            weights = _softmax_taps(logits + bias.unsqueeze(2).unsqueeze(3), kernels_for(name).dims)
+        return evolution_aggregate(name, v, weights, sizes, backend)
+    return _attention(name, a, b, v, bias, sizes, backend)[0]

@@ -157,7 +157,7 @@ def ptxas_report(source: str, arch: str) -> dict:
             spills = (int(m.group(1)), int(m.group(2)))
         m = re.search(r"Used (\d+) registers", line)
         if m and current:
-            name = re.search(r"evo_(attention_forward|attention_backward_query|attention_backward_kv|forward_shared|forward|"
+            name = re.search(r"evo_(attention_forward|attention_backward_query|attention_backward_kv|attention_backward_bias|forward_shared|forward|"
                              r"backward_input_shared|backward_input|backward_kernel_full|backward_kernel)_f(32|64)(ILi(\d+)E)?", current)
             label = (name.group(0).split("ILi")[0] + (f"<{name.group(4)}>" if name.group(4) else "")) if name else current
             out[label] = (int(m.group(1)),) + spills
