@@ -9,6 +9,7 @@ nvcc --version | tail -1
 export EVOSYM_CACHE="${EVOSYM_CACHE:-/tmp/evosym-cache}"
 python -m evosym check --all --device cuda --kernels
 python -m pytest -q -p no:cacheprovider tests/test_fused_attention.py   # the fused attention on the GPU too
+python -m pytest -q -p no:cacheprovider tests/test_cuda_codegen.py -k gather   # NATTEN's, Swin's aggregation kernels
 python -m evosym bench involution --device cuda --kernels --size B=64
 python -m evosym bench involution --device cuda --kernels --size B=8
 python -m evosym bench local_attention --device cuda --kernels

@@ -92,24 +92,26 @@ AGGREGATE_CASES = {
 }
 
 
-def aggregate_mismatches(name: str, gradients: bool = True) -> list:
-    """What of the emulated aggregation kernels (forward; input and kernel gradients, the kernel tensor at
-    full length and broadcast over the batch) disagrees with the gather reference; [] when all agree."""
+def aggregate_mismatches(name: str, gradients: bool = True, device: str = "emulated") -> list:
+    """What of the aggregation kernels (forward; input and kernel gradients, the kernel tensor at full
+    length and broadcast over the batch) disagrees with the gather reference; [] when all agree.
+    ``device``: "emulated" (the CUDA source built for the host) or "cuda" (the nvcc build on a GPU)."""
     bad = []
+    dev = "cuda" if device == "cuda" else "cpu"
     for sizes, windows in AGGREGATE_CASES[name]:
-        rows, cols = windows()
+        rows, cols = ((i.to(dev), m.to(dev)) for i, m in windows())
         B, N, d = sizes[:3]
         H, W, K = rows[0].shape[0], cols[0].shape[0], (rows[0].shape[1], cols[0].shape[1])
         g = torch.Generator().manual_seed(sum(sizes))
         for kb in (B, 1):
-            x = torch.randn(B, N * d, H, W, dtype=torch.float64, generator=g).requires_grad_()
-            kt = torch.randn((kb, N, 1, 1) + K + (H, W), dtype=torch.float64, generator=g).requires_grad_()
+            x = torch.randn(B, N * d, H, W, dtype=torch.float64, generator=g).to(dev).requires_grad_()
+            kt = torch.randn((kb, N, 1, 1) + K + (H, W), dtype=torch.float64, generator=g).to(dev).requires_grad_()
             with agg.host_backend("emulated"):
                 y = agg.evolution_aggregate(name, x, kt, sizes)
             want = ref.aggregate(x, kt, rows, cols)
             pairs = [("forward", y, want)]
             if gradients:
-                dy = torch.randn(y.shape, dtype=torch.float64, generator=g)
+                dy = torch.randn(y.shape, dtype=torch.float64, generator=g).to(dev)
                 pairs += [(f"gradient w.r.t. {w}", a, b) for w, a, b in
                           zip(("x", "kt"), torch.autograd.grad(y, (x, kt), dy), torch.autograd.grad(want, (x, kt), dy))]
             bad += [f"{name} {sizes}, kernel batch {kb}: {what}" for what, a, b in pairs
@@ -117,10 +119,15 @@ def aggregate_mismatches(name: str, gradients: bool = True) -> list:
     return bad
 
 
+GPU = pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here "
+                                                   "(benchmarks/gpu_checks.sh runs this on one)"))
+
+
 @pytest.mark.skipif(not HOST, reason="no C++ compiler")
+@pytest.mark.parametrize("device", ["emulated", GPU])
 @pytest.mark.parametrize("name", sorted(AGGREGATE_CASES))
-def test_aggregation_kernels_of_clamped_and_tiled_windows_equal_a_gather(name):
-    assert aggregate_mismatches(name) == []
+def test_aggregation_kernels_of_clamped_and_tiled_windows_equal_a_gather(name, device):
+    assert aggregate_mismatches(name, device=device) == []
 
 
 # Canaries, one per kernel variant the launchers dispatch to: each mutation breaks exactly one variant,
