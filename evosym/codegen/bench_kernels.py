@@ -251,20 +251,18 @@ def _attention_rows(report, plan, name, order, env, device, rounds) -> None:
     bias given once for the batch, as the relative position bias is); forward, and forward + backward."""
     import torch.nn.functional as F
 
-    from ..runtime.aggregate import evolution_correlate, kernels_for
-    from ..runtime.attend import _softmax_taps, evolution_attend
-    from ..runtime.attention import evolution_attention
+    from ..runtime.aggregate import _backend, kernels_for
+    from ..runtime.attention import evolution_attention, unfused_attention
     ext = kernels_for(name).extents(order)
     B, C, heads = ext["B"], ext["groups"], ext["groups"] // ext["share"]
     operands = [torch.randn((B, C) + shape, device=device) for shape in (ext["out"], ext["in"], ext["in"])]
-    if plan.attention["bias_program"]:
+    biased = bool(plan.attention["bias_program"])
+    if biased:
         operands.append(torch.randn((1, heads) + ext["taps"] + ext["out"], device=device))
-        fns = {"fused": lambda a, b, v, beta: evolution_attention(name, a, b, v, order, bias=beta),
-               "correlate + β + softmax + aggregate": lambda a, b, v, beta: evolution_aggregate(name, v, _softmax_taps(
-                   evolution_correlate(name, a, b, order) + beta[:, :, None, None], plan.dims), order)}
-    else:
-        fns = {"fused": lambda a, b, v: evolution_attention(name, a, b, v, order),
-               "attend + aggregate": lambda a, b, v: evolution_aggregate(name, v, evolution_attend(name, a, b, order), order)}
+    backend = _backend(operands[0], None)
+    fns = {"fused": lambda a, b, v, *beta: evolution_attention(name, a, b, v, order, bias=(beta or [None])[0]),
+           ("correlate + β + softmax + aggregate" if biased else "attend + aggregate"):
+               lambda a, b, v, *beta: unfused_attention(name, a, b, v, list(order), backend, (beta or [None])[0])}
     if plan.dims == 2 and plan.affine_window and not plan.attention["bias_program"]:   # F.unfold zero-pads
         K, args = _window(plan, env)
         args["kernel_size"] = K

@@ -137,22 +137,29 @@ def _backward(ctx, dy, dlse):
 _attention.register_autograd(_backward, setup_context=_setup_context)
 
 
+def unfused_attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, sizes: list, backend: str,
+                      bias: torch.Tensor | None = None) -> torch.Tensor:
+    """The same attention as separate kernel calls: ``evosym::attend`` (with β: the correlation, + β,
+    ``torch.softmax``), then ``evosym::aggregate``. The CPU kernels' path, and the benchmarks' comparison."""
+    if bias is None:
+        weights = evolution_attend(name, a, b, sizes, backend)
+    else:
+        _shapes(kernels_for(name), a, b, v, sizes, bias)
+        logits = evolution_correlate(name, a, b, sizes, backend)   # (B, kernel groups, 1, 1, u…, p…)
+        weights = _softmax_taps(logits + bias.unsqueeze(2).unsqueeze(3), kernels_for(name).dims)
+    return evolution_aggregate(name, v, weights, sizes, backend)
+
+
 def evolution_attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, sizes,
                         backend: str | None = None, *, bias: torch.Tensor | None = None) -> torch.Tensor:
     """y = Σ_u softmax_u(a ⋆ b + β)·ṽ over the operator's window (see the module docstring), differentiable
     in a, b, v and β: fused CUDA kernels on a GPU (and in the emulated host build); on the CPU kernels,
-    ``evolution_attend`` (or the correlation, + β, softmax) then ``evolution_aggregate``."""
+    ``unfused_attention``."""
     if not isinstance(a, torch.Tensor) or not (bias is None or isinstance(bias, torch.Tensor)):
         raise TypeError(f"{name}: the attention operands must be torch.Tensors")
     _prepared(name)
     backend = _backend(a, backend)
     sizes = [int(n) for n in sizes]
     if backend == "cpu":
-        if bias is None:
-            weights = evolution_attend(name, a, b, sizes, backend)
-        else:
-            _shapes(kernels_for(name), a, b, v, sizes, bias)
-            logits = evolution_correlate(name, a, b, sizes, backend)   # (B, kernel groups, 1, 1, u…, p…)
-            weights = _softmax_taps(logits + bias.unsqueeze(2).unsqueeze(3), kernels_for(name).dims)
-        return evolution_aggregate(name, v, weights, sizes, backend)
+        return unfused_attention(name, a, b, v, sizes, backend, bias)
     return _attention(name, a, b, v, bias, sizes, backend)[0]
