@@ -161,7 +161,11 @@ def test_a_bias_without_its_gradient_and_bad_biases():
     beta = torch.randn(1, 2, 3, 3, 4, 3, dtype=torch.float64)      # no gradient asked: none computed
     with agg.host_backend("emulated"):
         y = evolution_attention("neighborhood_attention", a, b, v, sizes, bias=beta)
-        torch.autograd.grad(y.sum(), (a, b, v))
+        got = torch.autograd.grad(y.sum(), (a, b, v))
+    want = gather_attention(a, b, v, 2, clamped(4, 1), clamped(3, 1), bias=beta)   # (the ∂β kernel not launched)
+    for what, g1, g0 in zip("abv", got, torch.autograd.grad(want.sum(), (a, b, v))):
+        torch.testing.assert_close(g1, g0, rtol=1e-11, atol=1e-12, msg=f"gradient w.r.t. {what}")
+    with agg.host_backend("emulated"):
         with pytest.raises(ValueError, match=r"the logit bias must have shape \(1, 2, 3, 3, 4, 3\) \(its batch axis may be 1\)"):
             evolution_attention("neighborhood_attention", a, b, v, sizes, bias=beta[..., :2].contiguous())
         with pytest.raises(ValueError, match="the logit bias are torch.float32"):
