@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import importlib.util
 import pkgutil
+import re
 import signal
 import sys
 import traceback
@@ -93,10 +94,16 @@ def checked(name_or_path: str):
     """The checked proof of an operator, for code that *reads* proofs (code generation, numeric
     checks, kernels, the table, the docs). A catalogue operator's proof is checked once per process
     and shared (the catalogue cannot change under a running process); an operator file's is checked
-    on every call, since the file may be edited. ``evosym prove`` does not use this: it proves afresh."""
+    on every call, since the file may be edited, and refused when it carries a catalogue operator's name.
+    ``evosym prove`` does not use this: it proves afresh (any name)."""
     if name_or_path in catalogue_names():
         return _checked_builtin(name_or_path)
-    return load(name_or_path).proof().check()
+    mod = load(name_or_path)
+    if mod.name in catalogue_names():   # its generated module would find the catalogue's kernels by that name
+        raise OperatorFileError(f"{mod.source}: the operator is named {mod.name!r} like the catalogue's; code "
+                                "generated from it would be taken for the catalogue's (kernels are found by operator "
+                                "name): give it a name of its own")
+    return mod.proof().check()
 
 
 @functools.lru_cache(maxsize=None)
@@ -142,6 +149,10 @@ def _validate(module, name, source, builtin: bool = True) -> OperatorModule:
     derive = getattr(module, "derive", None)
     if not callable(derive):
         raise OperatorFileError(f"{source}: defines no derive(d) function naming the proof's rules")
+    if not isinstance(op.name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", op.name):
+        # it names the generated files, functions and classes, and the kernels a generated module asks for
+        raise OperatorFileError(f"{source}: the operator's name must be an identifier (letters, digits and _, "
+                                f"not starting with a digit), not {op.name!r}")
     return OperatorModule(op.name, source, op, derive, module, builtin)
 
 

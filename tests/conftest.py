@@ -26,3 +26,24 @@ def numeric_report(name: str):
     pages show (tests/test_docgen.py) and that tests/test_codegen_check.py asserts on."""
     from evosym.codegen.check import check_operator
     return check_operator(name)
+
+
+# Sanitized runs (tests/test_sanitize.py) take about a minute each in a child process: the ones the
+# selected tests need start when collection ends, niced, on the core the suite leaves mostly idle.
+STARTED: dict = {}
+
+
+def pytest_collection_finish(session):
+    items = [i for i in session.items if getattr(i, "module", None) is not None and i.module.__name__ == "test_sanitize"]
+    if not items or items[0].module.NOT_HERE:
+        return
+    import sanitized_run
+    for key in items[0].module.runs_for(items):
+        STARTED[key] = sanitized_run.start(items[0].module.RUNS[key])
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for proc in STARTED.values():   # runs whose tests did not get to wait for them (-x, interrupted)
+        if proc.poll() is None:
+            proc.kill()
+    STARTED.clear()

@@ -130,7 +130,7 @@ def test_a_batch_averaged_context_shows_in_the_kernel_property(tmp_path):
     src = src.replace("B, C, D, R = size(", "a2 = index(\"a_2\")\nB, C, D, R = size(")
     assert src.count("batch_mean=True)") == 1 and src.count("(a2, 0, B - 1)") == 1 and src.count("a2 = index(") == 1
     path = tmp_path / "hyperzzw_batch_mean.py"
-    path.write_text(src)
+    path.write_text(src.replace('name="hyperzzw"', 'name="hyperzzw_batch_mean"'))
     assert "other samples of the batch" in props(str(path)).get("kernel")
     assert "other samples" not in props("hyperzzw").get("kernel")
 
@@ -144,7 +144,7 @@ def test_a_gcn_that_mixes_every_node_is_not_1_hop(tmp_path):
     src = src.replace("return (s[:, None] * a * s[None, :]) @", "return (s[:, None] * a * s[None, :] + 1 / a.shape[0]) @")
     assert src.count("1 / N,") == 1 and src.count("1 / a.shape[0]") == 1
     path = tmp_path / "gcn_dense.py"
-    path.write_text(src)
+    path.write_text(src.replace('name="gcn"', 'name="gcn_dense"'))
     p = props(str(path))
     assert p.get("support") == "not 1-hop: K reaches pairs with A[p, q] = 0"
     assert p.get("channels") == "full mixing, separable (spatial map ⊗ channel map)"
@@ -161,7 +161,7 @@ def test_a_per_channel_token_mixing_kernel_is_not_shared_by_all_channels(tmp_pat
         'return F.linear(t["x"].transpose(1, 2), t["W"], t["bias"]).transpose(1, 2)',
         'return __import__("torch").einsum("onm,bmo->bno", t["W"], t["x"]) + t["bias"][None, :, None]')
     path = tmp_path / "token_mixing_per_channel.py"
-    path.write_text(src)
+    path.write_text(src.replace('name="token_mixing"', 'name="token_mixing_per_channel"'))
     p = props(str(path))
     assert p.get("channels") == "depthwise (output channel o reads input channel o)"
     assert (p.get("kernel"), p.get("space")) == ("static", "position-specific")
@@ -171,6 +171,7 @@ def test_the_border_policy_is_read_off_the_index_map(tmp_path):
     """Mutants of conv2d_reflect's padding map: the mirror with the edge repeated is named symmetric
     padding, and a map that is no padding at all (a shift by one) is reported as unnamed."""
     src = (ROOT / "derivations/conv2d_reflect.py").read_text().replace("from ._conv import", "from derivations._conv import")
+    src = src.replace('name="conv2d_reflect"', 'name="conv2d_border_mutant"')   # an operator file's name is its own
     symmetric = "lambda m, L: sp.Min(sp.Max(m, -m - 1), 2 * L - 1 - m)"
     for name, body, want in (("symmetric", symmetric, "symmetric padding (a tap outside reads its mirror image, the edge repeated)"),
                              ("shifted", "lambda m, L: sp.Min(sp.Max(m + 1, 0), L - 1)", "an index map at the border (no named padding)")):

@@ -42,12 +42,40 @@ def test_codegen_writes_files_atomically_and_refuses_overwrite(capsys, tmp_path)
     (("check",), "exactly one of NAME or --all"),
     (("check", "nope"), "unknown operator"),
     (("bench", "linear", "--repeat", "0"), "--repeat must be at least 1"),
+    (("bench", "conv1d", "--size", "B=-1", "--repeat", "1"), "size B must be ≥ 1, not -1"),
+    (("bench", "conv1d", "--size", "B=0", "--repeat", "1"), "size B must be ≥ 1, not 0"),
+    (("bench", "conv1d", "--kernels", "--size", "s=0"), "size s must be ≥ 1, not 0"),
+    (("bench", "conv1d", "--size", "L_in=1", "--size", "K=5", "--repeat", "1"), "every length must be ≥ 1"),
+    (("codegen", "conv1d", "--target", "cuda", "--ptxas", "sm_80,sm_x"), "not a CUDA architecture: 'sm_x'"),
+    (("codegen", "conv1d", "--target", "cuda", "--ptxas", ""), "not a CUDA architecture: ''"),
+    (("check", "conv2d", "--size", "B=2"), "apply with --candidate only"),
+    (("check", "conv2d", "--gradients"), "apply with --candidate only"),
+    (("check", "conv2d", "--candidate", "torch.nn:Conv2d", "--device", "cuda"), "--device cuda does not apply"),
+    (("check", "conv2d", "--candidate", "torch.nn:Conv2d", "--emulated"), "--kernels/--emulated does not apply"),
+    (("check", "conv2d", "--sanitize"), "use it with --emulated or --kernels"),
+    (("check", "conv2d", "--emulated", "--sanitize", "--device", "cuda"), "on the CPU"),
 ])
 def test_errors_are_one_line(capsys, argv, words):
     rc, out, err = run_cli(capsys, *argv)
     assert rc == 2
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("evosym: error:") and words in lines[0], err
+
+
+def test_codegen_refuses_every_existing_target_before_any_work(capsys, tmp_path, monkeypatch):
+    """--all writes nothing when any file it would write exists (no half-written folder), and a dangling
+    symbolic link at a target counts as existing (it is something the user had)."""
+    import evosym.codegen.generate as gen_mod
+    (tmp_path / "conv1d.cu").write_text("mine")
+    (tmp_path / "avg_pool2d.cu").symlink_to(tmp_path / "nowhere")
+    monkeypatch.setattr(gen_mod, "generate", lambda *a, **k: pytest.fail("proved before refusing"))
+    rc, out, err = run_cli(capsys, "codegen", "--all", "--target", "cuda", "--output", str(tmp_path))
+    assert rc == 2 and "avg_pool2d.cu exists; use --force" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["avg_pool2d.cu", "conv1d.cu"]
+    assert (tmp_path / "conv1d.cu").read_text() == "mine" and (tmp_path / "avg_pool2d.cu").is_symlink()
+    (tmp_path / "file").write_text("x")
+    rc, out, err = run_cli(capsys, "codegen", "conv1d", "--output", str(tmp_path / "file"))
+    assert rc == 2 and "output folder" in err and "is not a folder" in err
 
 
 def test_check_command_passes_quietly_and_verbosely(capsys):

@@ -132,6 +132,30 @@ def test_no_derive_function(capsys):
     assert "no_derive.py" in line and "defines no derive(d) function" in line
 
 
+@pytest.mark.parametrize("name, proves", [
+    ("../../escaped", False),     # it names the generated files: never a path
+    ("avg-pool 1d", False),       # and the generated functions and classes
+    ("", False),
+    ("involution", True),         # a catalogue operator's: generated modules find kernels by operator name
+])
+def test_operator_names_that_generated_code_cannot_carry_are_refused(capsys, tmp_path, name, proves):
+    src = (Path(__file__).resolve().parent.parent / "docs/examples/avg_pool1d.py").read_text(encoding="utf-8")
+    assert src.count('name="avg_pool1d"') == 1
+    path = tmp_path / "renamed.py"
+    path.write_text(src.replace('name="avg_pool1d"', f"name={name!r}"), encoding="utf-8")
+    words = "like the catalogue's; code generated from it" if proves else "the operator's name must be an identifier"
+    rc, out, err = run_cli(capsys, "prove", str(path), "--summary")
+    if proves:   # a derivation of one's own may reuse the name; only generated code cannot
+        assert rc == 0 and out.startswith("PROVED  involution"), err
+    else:
+        assert words in one_line_error(rc, out, err)
+    for argv in (("codegen", str(path), "--target", "cuda", "--output", str(tmp_path)), ("check", str(path)),
+                 ("bench", str(path), "--repeat", "1")):
+        line = one_line_error(*run_cli(capsys, *argv))
+        assert "renamed.py" in line and words in line, (argv, line)
+    assert [p.name for p in tmp_path.iterdir()] == ["renamed.py"]   # nothing written, inside or outside
+
+
 def test_derive_raising_says_derive_failed_and_the_line(capsys):
     line = one_line_error(*run_cli(capsys, "prove", op("derive_raises.py")))
     assert "derive_raises.py:9: derive() failed" in line

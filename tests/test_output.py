@@ -275,12 +275,12 @@ def test_write_atomic_interrupted_write_removes_the_temporary(tmp_path, monkeypa
 def test_write_atomic_temporary_is_hidden_in_the_target_folder(tmp_path, monkeypatch):
     """While writing, the only new entry is a hidden '.NAME.*.tmp' beside the target."""
     seen = []
-    real_replace = os.replace
+    real_link = os.link   # a new file is linked into place (never over one that appeared meanwhile)
 
     def spy(src, dst):
         seen.append((Path(src), Path(dst), sorted(p.name for p in tmp_path.iterdir())))
-        return real_replace(src, dst)
-    monkeypatch.setattr(output_module.os, "replace", spy)
+        return real_link(src, dst)
+    monkeypatch.setattr(output_module.os, "link", spy)
     write_atomic(tmp_path / "a.txt", "x")
     (src, dst, listing), = seen
     assert src.parent == tmp_path and dst == tmp_path / "a.txt"
@@ -306,3 +306,38 @@ def test_write_atomic_file_mode_follows_the_umask(tmp_path):
         os.umask(old_umask)
     assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
     assert stat.S_IMODE(existing.stat().st_mode) == 0o644
+
+
+def test_write_atomic_refuses_a_dangling_symbolic_link(tmp_path):
+    link = tmp_path / "out.txt"
+    link.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(OutputExists):
+        write_atomic(link, "new")
+    assert link.is_symlink() and not (tmp_path / "nowhere").exists()
+
+
+def test_write_atomic_does_not_overwrite_a_file_created_after_the_check(tmp_path, monkeypatch):
+    """Between the existence check and the rename another process creates the file: it is kept."""
+    import evosym.cli.output as output
+    target = tmp_path / "out.txt"
+    real = output.check_target
+
+    def racing(path, *, force=False):
+        checked = real(path, force=force)
+        target.write_text("theirs")
+        return checked
+    monkeypatch.setattr(output, "check_target", racing)
+    with pytest.raises(OutputExists):
+        output.write_atomic(target, "mine")
+    assert target.read_text() == "theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]   # the temporary is gone
+
+
+def test_write_atomic_without_hard_links_still_writes(tmp_path, monkeypatch):
+    """A file system without hard links (EPERM from link): the new file is renamed into place."""
+    def no_links(src, dst):
+        raise OSError(1, "Operation not permitted")
+    monkeypatch.setattr(output_module.os, "link", no_links)
+    write_atomic(tmp_path / "a.txt", "x")
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "x"
+    assert stray_temporaries(tmp_path) == []

@@ -146,7 +146,7 @@ def test_softmax_over_a_shorter_range_is_refused(tmp_path):
     src = src.replace("from ._conv import", "from evosym.derivations._conv import")
     src = src.replace("(n2, 0, W_ - 1), (m2, 0, H - 1))", "(n2, 0, W_ - 1), (m2, 0, H - 2))")
     path = tmp_path / "mhsa_short_softmax.py"
-    path.write_text(src)
+    path.write_text(src.replace('name="mhsa"', 'name="mhsa_short_softmax"'))
     with pytest.raises(RuleError, match="not the sum over the axes"):
         catalogue.load(str(path)).proof()
 

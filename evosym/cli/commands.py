@@ -88,9 +88,17 @@ def cmd_codegen(args, parser) -> int:
         raise EvosymError("--force only applies with --output")
     out_dir = Path(args.output) if args.output else None
     if out_dir is not None and not out_dir.is_dir():
-        raise EvosymError(f"output folder {out_dir} does not exist")
-    if args.ptxas and args.target != "cuda":
+        raise EvosymError(f"output folder {out_dir} " + ("is not a folder" if out_dir.exists() else "does not exist"))
+    if args.ptxas is not None and args.target != "cuda":
         raise EvosymError("--ptxas only applies with --target cuda")
+    archs = []
+    if args.ptxas is not None:
+        from ..runtime.build import cuda_archs
+        archs = cuda_archs(args.ptxas)
+    if out_dir is not None:   # every file it may write, refused before any work (nothing half-written)
+        from ..codegen.generate import filename
+        for name in names:
+            check_target(out_dir / filename(catalogue.load(name).name, args.target), force=args.force)
     for name in names:
         try:
             gen = generate(name, args.target)
@@ -99,11 +107,11 @@ def cmd_codegen(args, parser) -> int:
                 raise
             print(f"skipped {name}: {exc}", file=sys.stderr)   # --all: operators the target cannot lower
             continue
-        if args.ptxas:
+        if archs:
             from ..runtime.build import ptxas_report
-            for arch in args.ptxas.split(","):
-                for kernel, (regs, stores, loads) in ptxas_report(gen.source, arch.strip()).items():
-                    print(f"{gen.plan.name} {arch.strip()} {kernel}: {regs} registers, {stores} B spill stores, "
+            for arch in archs:
+                for kernel, (regs, stores, loads) in ptxas_report(gen.source, arch).items():
+                    print(f"{gen.plan.name} {arch} {kernel}: {regs} registers, {stores} B spill stores, "
                           f"{loads} B spill loads", file=sys.stderr)
         if out_dir is None:
             sys.stdout.write(gen.source)
@@ -164,11 +172,29 @@ def _check_candidate(args) -> int:
 def cmd_check(args, parser) -> int:
     from ..codegen.check import check_operator
     if args.candidate:
+        wrong = [flag for flag, given in (("--device cuda", args.device != "cpu"), ("--kernels/--emulated", args.kernels),
+                                          ("--sanitize", args.sanitize)) if given]
+        if wrong:   # assert_equivalent runs the candidate on the CPU; it never runs generated kernels
+            raise EvosymError(f"{' and '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply with --candidate "
+                              "(it compares on the CPU, "
+                              "against the proven operator)")
         return _check_candidate(args)
+    if args.size or args.gradients:
+        raise EvosymError("--size and --gradients apply with --candidate only (the generated code is checked at "
+                          "the operator's grid and random sizes, with gradients)")
     names = _selected(args, "check")
+    if args.sanitize:
+        from ..runtime import build, sanitize
+        if args.device != "cpu" or not args.kernels:
+            raise EvosymError("--sanitize checks kernels built for the host: use it with --emulated or --kernels, "
+                              "on the CPU")
+        if not sanitize.requested():   # this process cannot load sanitized builds: a child process that can
+            sys.stdout.flush()
+            return sanitize.rerun(args.argv, build.compiler("host"))
     failed = []
     for name in names:
-        report = check_operator(name, device=args.device, seed=args.seed, kernels=args.kernels)
+        report = check_operator(name, device=args.device, seed=args.seed, kernels=args.kernels,
+                                gradcheck=not args.sanitize)   # under the sanitizers: the autograd comparison
         text = report.text()
         if not args.verbose:
             lines = text.splitlines()

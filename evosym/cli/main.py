@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--emulated", dest="kernels", action="append_const", const="emulated",
                    help="also check the CUDA kernels' source built for the host with an emulated launch (CPU; "
                         "how CI checks the CUDA source without a GPU)")
+    p.add_argument("--sanitize", action="store_true",
+                   help="with --emulated or --kernels on the CPU: build those kernels with AddressSanitizer and "
+                        "UBSan and run the check in a child process that loads them; any read or write outside a "
+                        "tensor, or undefined behaviour, in a kernel stops the run with the sanitizer's report (gradients are "
+                        "compared with the reference's autograd; gradcheck is not run)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random shapes and inputs (printed per shape)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every comparison, not only failures")
     p.add_argument("--candidate", metavar="MODULE:ATTR",
@@ -146,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # what a command that reruns itself passes on
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

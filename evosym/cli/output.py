@@ -14,7 +14,7 @@ def check_target(path: str | os.PathLike, *, force: bool = False) -> Path:
     path = Path(path)
     if path.is_dir():
         raise EvosymError(f"{path} is a directory; give a file name")
-    if path.exists() and not force:
+    if os.path.lexists(path) and not force:   # a dangling symbolic link is something the user had too
         raise OutputExists(f"{path} exists; use --force to overwrite it")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -32,6 +32,19 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
+def _link_new(tmp: str, path: Path) -> None:
+    """Put ``tmp`` at ``path`` only if nothing is there, atomically (a file created since
+    :func:`check_target` looked is not overwritten); a plain rename where the file system has no hard links."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputExists(f"{path} exists; use --force to overwrite it") from None
+    except OSError:   # no hard links here (some network and FAT file systems)
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
 def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
     """Write ``text`` to ``path`` via a temporary file in the same folder and an atomic rename."""
     path = check_target(path, force=force)
@@ -45,7 +58,10 @@ def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> 
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if force:
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
     except BaseException as exc:
         try:
             os.unlink(tmp)

@@ -112,7 +112,10 @@ def prepare(name: str, device: str, sizes=None) -> Setup:
     plan = make_plan(cp)
     gen = load_source(render_torch(plan, op.torch_binding), op.name)
     env = {k: int(v) for k, v in bench.items()}
-    shapes = op.shapes_at(env)
+    try:
+        shapes = op.valid_shapes_at(env)
+    except ValueError as exc:
+        raise EvosymError(f"{op.name} at {format_sizes(env)}: {exc}") from None
     g = torch.Generator().manual_seed(0)
     t = {x.name: in_domain(x, torch.randn(shapes[x.name], generator=g)).to(device) for x in op.tensors}
     return Setup(op, plan, gen, getattr(gen, plan.func_name), env, t)

@@ -11,6 +11,12 @@ from .plan import Plan, make_plan
 from .render import render_torch
 
 TARGETS = ("torch", "cuda", "cpu")
+SUFFIX = {"torch": ".py", "cuda": ".cu", "cpu": ".cpp"}
+
+
+def filename(operator_name: str, target: str) -> str:
+    """The generated file's name: the operator's name (an identifier) with the target's suffix."""
+    return operator_name + SUFFIX[target]
 
 
 @dataclass(frozen=True)
@@ -36,11 +42,11 @@ def generate_checked(cp, target: str = "torch") -> Generated:
     plan = make_plan(cp)
     if target == "cuda":
         from .cuda import render_cuda
-        return Generated(f"{plan.name}.cu", render_cuda(cp, plan), plan)
+        return Generated(filename(plan.name, target), render_cuda(cp, plan), plan)
     if target == "cpu":
         from .cpu import render_cpu
-        return Generated(f"{plan.name}.cpp", render_cpu(cp, plan), plan)
-    return Generated(f"{plan.name}.py", render_torch(plan, cp.operator.torch_binding), plan)
+        return Generated(filename(plan.name, target), render_cpu(cp, plan), plan)
+    return Generated(filename(plan.name, target), render_torch(plan, cp.operator.torch_binding), plan)
 
 
 def committed_dir(target: str = "torch") -> Path:

@@ -66,6 +66,18 @@ class Operator:
     def size_symbols(self) -> tuple[sp.Symbol, ...]:
         return tuple(s for s, _ in self.sizes)
 
+    def valid_shapes_at(self, env: Mapping[sp.Symbol, int]) -> dict[str, tuple[int, ...]]:
+        """:meth:`shapes_at` for sizes a user gave: a ``ValueError`` naming the first size below its
+        declared range (positive, or ≥ 0) or the first tensor whose shape is not positive integers."""
+        for sym, value in env.items():
+            if (sym.is_positive and value < 1) or (sym.is_nonnegative and value < 0):
+                raise ValueError(f"size {sym} must be {'≥ 1' if sym.is_positive else '≥ 0'}, not {value}")
+        shapes = self.shapes_at(env)
+        for name, shape in shapes.items():
+            if any(n < 1 for n in shape):
+                raise ValueError(f"these sizes give {name} the shape {shape}: every length must be ≥ 1")
+        return shapes
+
     def shapes_at(self, env: Mapping[sp.Symbol, int]) -> dict[str, tuple[int, ...]]:
         """Concrete shapes of every declared tensor at the given sizes."""
         out = {}

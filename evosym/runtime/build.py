@@ -8,7 +8,8 @@ by the system C++ compiler with ``-O3 -march=native`` and OpenMP). Libraries are
 SHA-256 of the source, the emulation header, the flags, the compiler's version, the architecture,
 the CPU's features (for ``-march=native``: what the compiler resolves it to) and the torch/CUDA
 versions, so a changed input never loads a stale build. Builds are written to a temporary file
-and renamed into place (atomic).
+and renamed into place (atomic). In a process started for it, host and CPU builds are sanitized
+(AddressSanitizer and UBSan: :mod:`.sanitize`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import functools
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -26,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import EvosymError
+from . import sanitize
 
 HOST_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-x", "c++")
 # -ffp-contract=fast: fused multiply-adds (ISO C++ modes turn contraction off); the numeric check's
@@ -42,6 +45,7 @@ class Library:
     arch: str            # "sm_90", or "host" / "cpu"
     cached: bool         # loaded from the cache (no compilation)
     seconds: float       # time spent compiling (0 when cached)
+    sanitized: bool = False   # built with AddressSanitizer and UBSan (runtime/sanitize.py)
 
 
 def emulation_header() -> str:
@@ -106,13 +110,16 @@ def build(source: str, target: str, arch: str | None = None) -> Library:
     arch = arch or target
     header = emulation_header() if target == "host" else ""
     flags = {"host": HOST_FLAGS, "cpu": CPU_FLAGS}.get(target) or CUDA_FLAGS + (f"-arch={arch}",)
+    sanitized = target != "cuda" and sanitize.requested()
+    if sanitized:   # the sanitizers' flags instead of -O3 (runtime/sanitize.py)
+        flags = sanitize.FLAGS + tuple(f for f in flags if not f.startswith("-O"))
     features = cpu_features(exe) if target == "cpu" else ""
     key = hashlib.sha256("\0".join([source, header, " ".join(flags), _version(exe), arch, features,
                                     _versions()]).encode()).hexdigest()
     folder = cache_dir() / key[:2]
     lib = folder / f"{key}.so"
     if lib.exists():
-        return Library(lib, target, arch, True, 0.0)
+        return Library(lib, target, arch, True, 0.0, sanitized)
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="evosym-build-") as tmp:
@@ -131,14 +138,22 @@ def build(source: str, target: str, arch: str | None = None) -> Library:
         os.close(fd)
         shutil.copyfile(out, partial)
         os.replace(partial, lib)
-    return Library(lib, target, arch, False, time.perf_counter() - start)
+    return Library(lib, target, arch, False, time.perf_counter() - start, sanitized)
+
+
+def cuda_archs(text: str) -> list[str]:
+    """A comma-separated list of CUDA architectures (sm_80,sm_90), each checked, or a clear error."""
+    archs = [a.strip() for a in text.split(",")]
+    for arch in archs:
+        if not re.fullmatch(r"sm_\d+a?", arch):
+            raise EvosymError(f"not a CUDA architecture: {arch!r} (a comma-separated list such as sm_80,sm_90)")
+    return archs
 
 
 def ptxas_report(source: str, arch: str) -> dict:
     """{kernel: (registers, spill store bytes, spill load bytes)} from ``nvcc -Xptxas -v`` (compile only)."""
-    import re
-    if not re.fullmatch(r"sm_\d+a?", arch):
-        raise EvosymError(f"not a CUDA architecture: {arch!r} (e.g. sm_80)")
+    if cuda_archs(arch) != [arch]:
+        raise EvosymError(f"ptxas_report takes one CUDA architecture, not {arch!r}")
     exe = compiler("cuda")
     with tempfile.TemporaryDirectory(prefix="evosym-ptxas-") as tmp:
         src = Path(tmp) / "kernels.cu"
