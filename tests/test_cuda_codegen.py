@@ -208,6 +208,21 @@ def test_bad_inputs_to_the_kernels_are_clear_errors():
         agg.evolution_aggregate("involution", x, kt[..., :2], sizes)
     with pytest.raises(ValueError, match="sizes must be 8 integers"):
         agg.evolution_aggregate("involution", x, kt, sizes[:-1])
+    for backend in ("cpu", "emulated"):   # sizes outside their declared ranges would divide by 0 or overflow
+        with pytest.raises(ValueError, match="size s must be ≥ 1 and < 2.31, not 0"):
+            agg.evolution_aggregate("involution", x, kt, sizes[:-1] + (0,), backend)
+        with pytest.raises(ValueError, match="size H must be ≥ 1"):
+            agg.evolution_aggregate("involution", x[:, :, :0], kt[..., :0, :], (1, 1, 2, 1, 0, 3, 1, 1), backend)
+        with pytest.raises(ValueError, match="sizes must be integers, not 1.0"):
+            agg.evolution_aggregate("involution", x, kt, sizes[:-1] + (1.0,), backend)
+        with pytest.raises(TypeError, match="a list or tuple of integers, not str"):
+            agg.evolution_aggregate("involution", x, kt, "11213311", backend)
+        with pytest.raises(ValueError, match="size R must be ≥ 1 and < 2.31"):
+            agg.evolution_correlate("involution", x[:, :1], x[:, :1], (1, 1, 1, 1, 3, 3, 2 ** 40, 1), backend)
+    x2 = torch.randn(1, 1, 3, 1, dtype=torch.float64)   # conv2d: W_in = 1, padded by 2, a 3×3 window
+    with pytest.raises(ValueError, match="size W_in must be ≥ 1"):   # (W_in = 0 once crashed the CPU kernels)
+        agg.evolution_aggregate("conv2d", x2[..., :0], torch.randn(1, 1, 1, 1, 3, 3, 3, 2, dtype=torch.float64),
+                                (1, 1, 1, 1, 3, 3, 1, 1, 1, 0, 3, 1, 1, 2))
 
 
 @pytest.mark.skipif(not HOST, reason="no C++ compiler")

@@ -22,6 +22,7 @@ from evosym import catalogue
 from evosym.codegen.plan import make_plan
 from evosym.errors import EvosymError
 from evosym.runtime import aggregate as agg
+from evosym.runtime.attend import evolution_attend
 from evosym.runtime.attention import _attention, evolution_attention
 from window_reference import attention as gather_attention
 from window_reference import clamped, rolled_tiles, zero_padded
@@ -228,6 +229,48 @@ def test_bad_inputs_are_clear_errors():
         _attention("local_attention", a, b, v, None, list(sizes), "cpu")
     with pytest.raises(TypeError, match="torch.Tensors"):
         evolution_attention("local_attention", a.tolist(), b, v, sizes)
+    for backend in ("cpu", "emulated"):
+        with pytest.raises(TypeError, match="torch.Tensors"):
+            evolution_attention("local_attention", a, b, v.tolist(), sizes, backend)
+        with pytest.raises(TypeError, match="torch.Tensors"):
+            evolution_attend("local_attention", a, b.tolist(), sizes, backend)
+        with pytest.raises(ValueError, match="sizes must be integers, not 1.5"):   # never truncated to R = 1
+            evolution_attention("local_attention", a, b, v, sizes[:-1] + (1.5,), backend)
+        with pytest.raises(ValueError, match="size R must be ≥ 1 and < 2.31, not 4611686018427387904"):
+            evolution_attention("local_attention", a, b, v, sizes[:-1] + (2 ** 62,), backend)   # 2R + 1 would overflow
+        with pytest.raises(ValueError, match="size N must be ≥ 1"):
+            evolution_attend("local_attention", a, b, (1, 0, 2, 4, 3, 1), backend)
+        with pytest.raises(EvosymError, match="no fused attention"):   # on every backend, not only the fused one
+            evolution_attention("involution", a, b, v, (1, 2, 2, 1, 4, 3, 1, 1), backend)
+
+
+@needs_cxx
+@pytest.mark.parametrize("name, extra", [("local_attention", (1,)), ("neighborhood_attention", (1,))])
+def test_an_empty_batch_gives_empty_results_and_gradients(name, extra):
+    """B = 0 with β per sample (an empty tensor: no data pointer) or broadcast: empty outputs, zero ∂β."""
+    a, b, v = (t.requires_grad_() for t in operands(0, 2, 2, 4, 3))
+    sizes = (0, 2, 2, 4, 3) + extra
+    backends = ("cpu", "emulated") if name == "local_attention" else ("emulated",)   # NATTEN: no CPU kernels
+    for backend in backends:
+        for batch in (0, 1):
+            beta = torch.randn(batch, 2, 3, 3, 4, 3, dtype=torch.float64, requires_grad=True)
+            y = evolution_attention(name, a, b, v, sizes, backend, bias=beta)
+            assert y.shape == (0, 4, 4, 3)
+            y.sum().backward()
+            assert a.grad.shape == a.shape and beta.grad.shape == beta.shape and not beta.grad.any()
+            a.grad = b.grad = v.grad = None
+
+
+@needs_cxx
+def test_the_cpu_path_with_a_bias_compiles_to_one_graph():
+    a, b, v = operands(1, 2, 2, 4, 3)
+    beta = torch.randn(1, 2, 3, 3, 4, 3, dtype=torch.float64)
+    sizes = (1, 2, 2, 4, 3, 1)
+    f = lambda a, b, v, beta: evolution_attention("local_attention", a, b, v, sizes, "cpu", bias=beta)   # noqa: E731
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
+    torch.testing.assert_close(compiled(a, b, v, beta), f(a, b, v, beta))
+    with pytest.raises(ValueError, match="the logit bias must have shape"):
+        f(a, b, v, beta[..., :2])
 
 
 @needs_cxx

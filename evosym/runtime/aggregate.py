@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import operator
 import threading
 from dataclasses import dataclass, field
 
@@ -159,12 +160,48 @@ def library_info(name: str, device, backend: str | None = None) -> Library:
     return kernels_for(name).library(torch.device(device), backend)[0]
 
 
+SIZE_LIMIT = 2 ** 31 - 1   # every size below it: the kernels' 64-bit index arithmetic cannot overflow
+
+
+def int_sizes(name: str, sizes) -> list[int]:
+    """``sizes`` as Python ints for the custom ops (which take list[int]): integers only (a float, a bool
+    or a string is an error, never truncated); their count and ranges are checked by the ops."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"{name}: sizes must be a list or tuple of integers, not {type(sizes).__name__}")
+    out = []
+    for v in sizes:
+        try:
+            if isinstance(v, bool):
+                raise TypeError
+            out.append(operator.index(v))
+        except TypeError:
+            raise ValueError(f"{name}: sizes must be integers, not {v!r} in {sizes!r}") from None
+    return out
+
+
 def checked_extents(k: Kernels, sizes) -> dict:
-    """``k.extents(sizes)`` once ``sizes`` are the operator's sizes, in its order, as integers ≥ 0."""
-    if len(sizes) != len(k.sizes) or not all(isinstance(v, int) and v >= 0 for v in sizes):
-        raise ValueError(f"{k.name}: sizes must be {len(k.sizes)} integers ≥ 0 in the order "
+    """``k.extents(sizes)`` once ``sizes`` are the operator's sizes, in its order, each an integer in its
+    declared range (≥ 1, or ≥ 0 where the operator allows 0; the batch may be 0) and below 2³¹, and the
+    lengths they give are positive."""
+    if len(sizes) != len(k.sizes) or not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes):
+        raise ValueError(f"{k.name}: sizes must be {len(k.sizes)} integers in the order "
                          f"{', '.join(map(str, k.sizes))}, not {sizes!r}")
-    return k.extents(tuple(sizes))
+    for sym, v in zip(k.sizes, sizes):
+        low = 1 if sym.is_positive and sym != k.batch else 0
+        if not low <= v <= SIZE_LIMIT:
+            raise ValueError(f"{k.name}: size {sym} must be {'≥ 1' if low else '≥ 0'} and < 2^31, not {v}")
+    try:
+        ext = k.extents(tuple(sizes))
+    except ValueError as exc:   # a length that is not an integer at these sizes
+        raise ValueError(f"{k.name}: {exc}") from None
+    for what in ("in", "out", "taps"):
+        if any(n < 1 for n in ext[what]):
+            raise ValueError(f"{k.name}: at sizes {', '.join(f'{s}={v}' for s, v in zip(k.sizes, sizes))} the "
+                             f"{ {'in': 'input', 'out': 'output', 'taps': 'window'}[what]} lengths are {ext[what]}: "
+                             "each must be ≥ 1")
+    if ext["groups"] < 1 or min(ext["og"], ext["cg"]) < 1:
+        raise ValueError(f"{k.name}: these sizes leave no channel group")
+    return ext
 
 
 def _check(k: Kernels, x, kt, sizes, backend: str) -> dict:
@@ -313,7 +350,7 @@ def _kernel_shape(k: Kernels, a, b, sizes) -> tuple:
         raise TypeError(f"{k.name}: both operands of the windowed correlation must be torch.Tensors")
     if a.dtype != b.dtype or a.device != b.device:
         raise ValueError(f"{k.name}: correlation operands are {a.dtype} on {a.device} and {b.dtype} on {b.device}")
-    ext = k.extents(tuple(sizes))
+    ext = checked_extents(k, tuple(sizes))
     if ext["og"] != 1 or ext["cg"] != 1:
         raise EvosymError(f"{k.name}: the windowed correlation needs a depthwise aggregation (O_g = C_g = 1)")
     want_a = (ext["B"], ext["groups"]) + ext["out"]
@@ -371,10 +408,10 @@ def evolution_correlate(name: str, a: torch.Tensor, b: torch.Tensor, sizes, back
     """kt[b, g, 0, 0, u…, p…] = Σ_{c in kernel group g} a[b, c, p…] · b̃[b, c, s·p + δ·u − P] with the
     operator's generated kernels (its kernel gradient), differentiable in a and b: attention logits
     over the aggregation's own window without unfolding b."""
-    if not isinstance(a, torch.Tensor):
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
         raise TypeError(f"{name}: the correlation operands must be torch.Tensors")
     _prepared(name)
-    return _correlate(name, a, b, [int(v) for v in sizes], _backend(a, backend))
+    return _correlate(name, a, b, int_sizes(name, sizes), _backend(a, backend))
 
 
 def evolution_aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes, backend: str | None = None) -> torch.Tensor:
@@ -386,7 +423,7 @@ def evolution_aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes, bac
     if not isinstance(x, torch.Tensor) or not isinstance(kt, torch.Tensor):
         raise TypeError(f"{name}: x and the kernel tensor must be torch.Tensors")
     _prepared(name)
-    return _aggregate(name, x, kt, [int(v) for v in sizes], _backend(x, backend))
+    return _aggregate(name, x, kt, int_sizes(name, sizes), _backend(x, backend))
 
 
 def _backend(t: torch.Tensor, backend: str | None) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from .aggregate import _backend, _kernel_shape, _kernels_real, _prepared, correlation, correlation_grads, kernels_for
+from .aggregate import (_backend, _kernel_shape, _kernels_real, _prepared, correlation, correlation_grads, int_sizes,
+                        kernels_for)
 
 
 def _softmax_taps(kt: torch.Tensor, taps: int) -> torch.Tensor:
@@ -53,7 +54,7 @@ _attend.register_autograd(_attend_backward, setup_context=_attend_context)
 
 def evolution_attend(name: str, a: torch.Tensor, b: torch.Tensor, sizes, backend: str | None = None) -> torch.Tensor:
     """softmax over the taps of ``evolution_correlate(name, a, b, sizes)``, in one kernel call on the CPU."""
-    if not isinstance(a, torch.Tensor):
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
         raise TypeError(f"{name}: the attention operands must be torch.Tensors")
     _prepared(name)
-    return _attend(name, a, b, [int(v) for v in sizes], _backend(a, backend))
+    return _attend(name, a, b, int_sizes(name, sizes), _backend(a, backend))

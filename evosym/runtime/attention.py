@@ -30,7 +30,7 @@ import ctypes
 import torch
 
 from ..errors import EvosymError
-from .aggregate import (_backend, _kernels_real, _prepared, checked_extents, evolution_aggregate, evolution_correlate,
+from .aggregate import (_backend, _kernels_real, checked_extents, evolution_aggregate, evolution_correlate, int_sizes,
                         kernels_for, launch)
 from .attend import _softmax_taps, evolution_attend
 
@@ -87,7 +87,8 @@ def _attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, bia
     ext = _shapes(k, a, b, v, sizes, bias)
     y = torch.empty((ext["B"], ext["groups"]) + ext["out"], dtype=a.dtype, device=a.device)
     lse = torch.empty(ext["lse"], dtype=a.dtype, device=a.device)
-    _call(k, "attention_forward", (a, b, v, bias, y, lse), tuple(sizes), backend, bias)
+    if ext["B"]:   # an empty batch: nothing to compute (and an empty β has no data pointer to pass)
+        _call(k, "attention_forward", (a, b, v, bias, y, lse), tuple(sizes), backend, bias)
     return y, lse
 
 
@@ -109,7 +110,10 @@ def _attention_backward(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Te
     delta = (dy * y).unflatten(1, (ext["groups"] // ext["share"], ext["share"])).sum(2).contiguous()   # Σ_c∈g dy·y
     da, db, dv = torch.empty_like(a), torch.empty_like(b), torch.empty_like(v)
     dbias = torch.empty_like(bias) if bias_grad and bias is not None else None
-    _call(k, "attention_backward", (a, b, v, bias, dy, lse, delta, dbias, da, db, dv), tuple(sizes), backend, bias)
+    if ext["B"]:
+        _call(k, "attention_backward", (a, b, v, bias, dy, lse, delta, dbias, da, db, dv), tuple(sizes), backend, bias)
+    elif dbias is not None:   # β broadcast over an empty batch: its gradient is an empty sum
+        dbias.zero_()
     return da, db, dv, (dbias if dbias is not None else a.new_empty(0))
 
 
@@ -143,11 +147,22 @@ def unfused_attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tens
     ``torch.softmax``), then ``evosym::aggregate``. The CPU kernels' path, and the benchmarks' comparison."""
     if bias is None:
         weights = evolution_attend(name, a, b, sizes, backend)
-    else:
-        _shapes(kernels_for(name), a, b, v, sizes, bias)
+    else:   # (traced by torch.compile: β is checked against the logits' shape, not through kernels_for)
         logits = evolution_correlate(name, a, b, sizes, backend)   # (B, kernel groups, 1, 1, u…, p…)
-        weights = _softmax_taps(logits + bias.unsqueeze(2).unsqueeze(3), kernels_for(name).dims)
+        want = (logits.shape[1],) + tuple(logits.shape[4:])
+        if bias.dtype != a.dtype or bias.device != a.device:
+            raise ValueError(f"{name}: the logit bias is {bias.dtype} on {bias.device} but the queries {a.dtype} on {a.device}")
+        if bias.dim() != len(want) + 1 or bias.shape[0] not in (1, logits.shape[0]) or tuple(bias.shape[1:]) != want:
+            raise ValueError(f"{name}: the logit bias must have shape {(logits.shape[0],) + want} (its batch axis may "
+                             f"be 1) at these sizes, not {tuple(bias.shape)}")
+        weights = _softmax_taps(logits + bias.unsqueeze(2).unsqueeze(3), (logits.dim() - 4) // 2)
     return evolution_aggregate(name, v, weights, sizes, backend)
+
+
+@torch.compiler.assume_constant_result
+def _has_attention(name: str) -> bool:
+    """Whether the operator's plan found K̂ = M·softmax(a ⋆ b + β) (its kernels prepared, as ``_prepared``)."""
+    return kernels_for(name).attention
 
 
 def evolution_attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, sizes,
@@ -155,11 +170,12 @@ def evolution_attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Te
     """y = Σ_u softmax_u(a ⋆ b + β)·ṽ over the operator's window (see the module docstring), differentiable
     in a, b, v and β: fused CUDA kernels on a GPU (and in the emulated host build); on the CPU kernels,
     ``unfused_attention``."""
-    if not isinstance(a, torch.Tensor) or not (bias is None or isinstance(bias, torch.Tensor)):
+    if not all(isinstance(t, torch.Tensor) for t in (a, b, v)) or not (bias is None or isinstance(bias, torch.Tensor)):
         raise TypeError(f"{name}: the attention operands must be torch.Tensors")
-    _prepared(name)
+    if not _has_attention(name):
+        raise EvosymError(f"{name}: its kernels have no fused attention (K̂ is not M·softmax(a ⋆ b))")
     backend = _backend(a, backend)
-    sizes = [int(n) for n in sizes]
+    sizes = int_sizes(name, sizes)
     if backend == "cpu":
         return unfused_attention(name, a, b, v, sizes, backend, bias)
     return _attention(name, a, b, v, bias, sizes, backend)[0]
