@@ -176,8 +176,7 @@ def cmd_check(args, parser) -> int:
                                           ("--sanitize", args.sanitize)) if given]
         if wrong:   # assert_equivalent runs the candidate on the CPU; it never runs generated kernels
             raise EvosymError(f"{' and '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply with --candidate "
-                              "(it compares on the CPU, "
-                              "against the proven operator)")
+                              "(it compares on the CPU, against the proven operator)")
         return _check_candidate(args)
     if args.size or args.gradients:
         raise EvosymError("--size and --gradients apply with --candidate only (the generated code is checked at "

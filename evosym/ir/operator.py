@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 import sympy as sp
 
 from .limit import SoftmaxLimit
-from .symbols import size_value
+from .symbols import check_size, size_value
 from .tensors import Definition, TensorDecl
 
 
@@ -70,8 +70,7 @@ class Operator:
         """:meth:`shapes_at` for sizes a user gave: a ``ValueError`` naming the first size below its
         declared range (positive, or ≥ 0) or the first tensor whose shape is not positive integers."""
         for sym, value in env.items():
-            if (sym.is_positive and value < 1) or (sym.is_nonnegative and value < 0):
-                raise ValueError(f"size {sym} must be {'≥ 1' if sym.is_positive else '≥ 0'}, not {value}")
+            check_size(sym, value)
         shapes = self.shapes_at(env)
         for name, shape in shapes.items():
             if any(n < 1 for n in shape):

@@ -17,6 +17,15 @@ def size(name: str, *, zero: bool = False) -> sp.Symbol:
     return sp.Symbol(name, integer=True, positive=True)
 
 
+def check_size(sym: sp.Symbol, value: int, *, zero: bool = False, below_2_31: bool = False) -> None:
+    """A ``ValueError`` unless ``value`` is in the declared range of the size ``sym`` (≥ 1 for a positive
+    size, ≥ 0 for one declared with ``zero=True`` or when ``zero`` allows it), and below 2³¹ if asked."""
+    low = 1 if sym.is_positive and not zero else 0
+    if value < low or (below_2_31 and value >= 2 ** 31):
+        raise ValueError(f"size {sym} must be {'≥ 1' if low else '≥ 0'}{' and < 2^31' if below_2_31 else ''}, "
+                         f"not {value}")
+
+
 def sizes(names: str, *, zero: bool = False) -> tuple[sp.Symbol, ...]:
     """Several size symbols from a space-separated string."""
     return tuple(size(n, zero=zero) for n in names.split())

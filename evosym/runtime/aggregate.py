@@ -31,7 +31,7 @@ import torch
 
 from ..codegen.torchexpr import py_name
 from ..errors import EvosymError
-from ..ir.symbols import size_value
+from ..ir.symbols import check_size, size_value
 from .build import Library, build
 
 _LOCK = threading.RLock()
@@ -160,9 +160,6 @@ def library_info(name: str, device, backend: str | None = None) -> Library:
     return kernels_for(name).library(torch.device(device), backend)[0]
 
 
-SIZE_LIMIT = 2 ** 31 - 1   # every size below it: the kernels' 64-bit index arithmetic cannot overflow
-
-
 def int_sizes(name: str, sizes) -> list[int]:
     """``sizes`` as Python ints for the custom ops (which take list[int]): integers only (a float, a bool
     or a string is an error, never truncated); their count and ranges are checked by the ops."""
@@ -186,10 +183,11 @@ def checked_extents(k: Kernels, sizes) -> dict:
     if len(sizes) != len(k.sizes) or not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes):
         raise ValueError(f"{k.name}: sizes must be {len(k.sizes)} integers in the order "
                          f"{', '.join(map(str, k.sizes))}, not {sizes!r}")
-    for sym, v in zip(k.sizes, sizes):
-        low = 1 if sym.is_positive and sym != k.batch else 0
-        if not low <= v <= SIZE_LIMIT:
-            raise ValueError(f"{k.name}: size {sym} must be {'≥ 1' if low else '≥ 0'} and < 2^31, not {v}")
+    for sym, v in zip(k.sizes, sizes):   # below 2³¹: the kernels' 64-bit index arithmetic cannot overflow
+        try:
+            check_size(sym, v, zero=sym == k.batch, below_2_31=True)
+        except ValueError as exc:
+            raise ValueError(f"{k.name}: {exc}") from None
     try:
         ext = k.extents(tuple(sizes))
     except ValueError as exc:   # a length that is not an integer at these sizes
