@@ -12,12 +12,13 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 
-def _attach_source_packages() -> None:
+def attach_source_packages() -> None:
     """In a source checkout, expose ``derivations/`` and ``codegen/templates/`` as subpackages.
 
     An install (editable or not) maps them to ``evosym.derivations`` and ``evosym.templates``;
     running from the repository without installing (``python -m evosym`` at its root) gets the
-    same packages.
+    same packages. Called by the modules that read them (the catalogue, the template renderers),
+    not at import: ``evosym verify`` never loads the catalogue.
     """
     import importlib.util
     import sys
@@ -35,8 +36,6 @@ def _attach_source_packages() -> None:
             sys.modules[name] = module
             spec.loader.exec_module(module)
 
-
-_attach_source_packages()
 
 from .errors import EvosymError
 from .ir.evolution import EvolutionForm, match_evolution

@@ -8,6 +8,7 @@ that can go wrong in a user's file becomes one clear :class:`OperatorFileError`.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import hashlib
@@ -25,9 +26,12 @@ from types import ModuleType
 from typing import Callable
 
 from .errors import EvosymError, OperatorFileError, OperatorNotFound, TimeLimitExceeded
+from . import attach_source_packages
 from .ir.operator import Operator
 from .proof.derivation import Derivation
 from .proof.proof import Proof
+
+attach_source_packages()   # derivations/ and codegen/templates/ as subpackages in a source checkout
 
 PACKAGE = "evosym.derivations"
 
@@ -98,12 +102,27 @@ def checked(name_or_path: str):
     ``evosym prove`` does not use this: it proves afresh (any name)."""
     if name_or_path in catalogue_names():
         return _checked_builtin(name_or_path)
-    mod = load(name_or_path)
+    cp = _checked_in_parent(name_or_path)
+    mod = load(name_or_path)   # only now, after the verdict: its callables (references, bindings) are needed here
     if mod.name in catalogue_names():   # its generated module would find the catalogue's kernels by that name
         raise OperatorFileError(f"{mod.source}: the operator is named {mod.name!r} like the catalogue's; code "
                                 "generated from it would be taken for the catalogue's (kernels are found by operator "
                                 "name): give it a name of its own")
-    return mod.proof().check()
+    if mod.operator != cp.operator:
+        raise OperatorFileError(f"{mod.source}: loading the file again gave another operator than the one proved")
+    op = dataclasses.replace(cp.operator, **{f: getattr(mod.operator, f) for f in _CALLABLES})
+    return dataclasses.replace(cp, proof=dataclasses.replace(cp.proof, operator=op))
+
+
+_CALLABLES = ("reference", "torch_reference", "torch_binding", "bench", "figure")
+
+
+def _checked_in_parent(path: str):
+    """An operator file's proof derived in a child process and checked here, before the file is imported."""
+    from .isolation.spawn import derivations
+    from .proof.certificate import check_derivation
+    (_, data), = derivations([path], None)
+    return check_derivation(data)
 
 
 @functools.lru_cache(maxsize=None)

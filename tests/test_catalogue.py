@@ -67,7 +67,7 @@ def test_acmix_adds_the_paths_without_reordering_channels():
     from dataclasses import replace
     from evosym.derivations import acmix as M
     from evosym.derivations._conv import _numpy_reference
-    from evosym.proof.reference import check_reference
+    from evosym.proof.reference import run_and_check_reference
     op = M.OPERATOR
 
     def reordered(t, sizes):
@@ -78,5 +78,5 @@ def test_acmix_adds_the_paths_without_reordering_channels():
         conv = conv.view(bsz, d_, n_, ho, wo).transpose(1, 2).reshape(bsz, o_, ho, wo)
         return t["rate1"] * att + t["rate2"] * conv
     shape = {**op.grid[0], M.N: 2, M.Dh: 2}   # N, d ≥ 2: the two channel orders differ
-    assert check_reference(op, grid=[shape]).ok
-    assert not check_reference(replace(op, reference=_numpy_reference(reordered)), grid=[shape]).ok
+    assert run_and_check_reference(op, grid=[shape]).ok
+    assert not run_and_check_reference(replace(op, reference=_numpy_reference(reordered)), grid=[shape]).ok

@@ -208,8 +208,8 @@ def test_time_limit_zero_means_no_limit(capsys):
 
 
 def test_time_limit_expiring_during_the_recheck_is_reported_as_a_time_out(capsys, monkeypatch):
-    """The limit covers derive() *and* the re-check; expiring in the check's replay of a rule must
-    still be "did not finish" (exit 2), not a refuted step (exit 1, "proof failed")."""
+    """The limit covers derive() (in the child process) *and* the re-check (here); expiring in the check's
+    replay of a rule must still be "did not finish" (exit 2), not a refuted step (exit 1, "proof failed")."""
     import time
 
     rule = RULES["name-kernel"]
@@ -218,17 +218,17 @@ def test_time_limit_expiring_during_the_recheck_is_reported_as_a_time_out(capsys
 
     def slow_on_replay(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 2:          # 1st call: the derivation; 2nd: Proof.check's replay
+        if len(calls) == 1:          # the derivation ran in the child process: this is Proof.check's replay
             time.sleep(30)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(rule, "apply", slow_on_replay)
     start = time.perf_counter()
-    rc, out, err = run_cli(capsys, "prove", "linear", "--time-limit", "0.5")
-    assert time.perf_counter() - start < 20
-    assert len(calls) == 2
+    rc, out, err = run_cli(capsys, "prove", "linear", "--time-limit", "5")
+    assert time.perf_counter() - start < 25
+    assert len(calls) == 1
     assert "proof failed" not in err, err
-    assert_error(rc, out, err, "did not finish within 0.5 s")
+    assert_error(rc, out, err, "did not finish within 5 s")
 
 
 def test_no_command_prints_help_and_exits_2(capsys):

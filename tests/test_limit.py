@@ -76,7 +76,7 @@ def test_a_wrong_peak_is_refuted(cordonnier):
     op = mod.operator
     i, j, u, v = (sp.Symbol(t, integer=True) for t in "i j u v".split())
     bad = replace(op, limit=replace(op.limit, minimiser=(i + u - 1, j + v)))
-    report = L.check_limit(replace(proof, operator=bad), op.grid)
+    report = L.check_limit(replace(proof, operator=bad), op.grid, L.run_limit_target(bad, op.grid))
     step = report.steps[0]
     assert not report.ok and not step.check.ok and not step.check.general
     assert any(not o.proved and "free of" in o.text for o in step.obligations)
@@ -121,7 +121,7 @@ def test_a_wrong_weight_map_fails_the_target_check(cordonnier):
         w = m_.conv_weight(t["WO"], sizes).transpose(2, 3)
         return F.conv2d(t["x"], w, t["bO"], padding=sizes["R"])
     bad = replace(op, limit=replace(op.limit, target_reference=transposed))
-    report = L.check_limit(replace(proof, operator=bad), op.grid)
+    report = L.check_limit(replace(proof, operator=bad), op.grid, L.run_limit_target(bad, op.grid))
     assert not report.target.ok and not report.steps[1].check.ok and not report.ok
     assert report.steps[0].check.ok
 
@@ -129,7 +129,7 @@ def test_a_wrong_weight_map_fails_the_target_check(cordonnier):
 def test_a_bound_that_is_too_tight_is_caught(cordonnier, monkeypatch):
     mod, proof = cordonnier
     monkeypatch.setattr(L, "weight_bound", lambda alpha, dims: 2 * (1 - L.theta(alpha) ** -dims) / 10 if alpha > 0 else 2.0)
-    report = L.check_limit(proof, mod.operator.grid)
+    report = L.check_limit(proof, mod.operator.grid, L.run_limit_target(mod.operator, mod.operator.grid))
     assert not report.bound.ok and not report.ok
 
 

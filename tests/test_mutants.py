@@ -13,7 +13,7 @@ import sympy as sp
 from evosym import Derivation, Operator, TensorDecl, Window, WindowAxis, catalogue
 from evosym.derivations import _conv as C
 from evosym.ir.symbols import index, size
-from evosym.proof.reference import check_reference
+from evosym.proof.reference import run_and_check_reference
 from evosym.proof.step import Step
 
 
@@ -96,7 +96,7 @@ def test_group_mapping_c_mod_G_is_refuted_by_the_reference():
         return None
     reads = {r: mutate(r) for r in op.traditional.atoms(sp.Indexed) if mutate(r) is not None}
     bad = dataclasses.replace(op, traditional=op.traditional.xreplace(reads))
-    result = check_reference(bad)
+    result = run_and_check_reference(bad)
     assert not result.ok
     assert result.counterexample is not None
     assert "G=2" in result.counterexample.sizes or "G=3" in result.counterexample.sizes
@@ -240,5 +240,5 @@ def test_a_reference_that_raises_fails_the_check_instead_of_crashing():
 
     def broken(arrays, sizes):
         raise RuntimeError("boom")
-    result = check_reference(dataclasses.replace(op, reference=broken))
-    assert not result.ok and "the reference raised RuntimeError" in result.message and "boom" in result.message
+    result = run_and_check_reference(dataclasses.replace(op, reference=broken))
+    assert not result.ok and "reference, which it calls 'torch.nn.functional.linear', raised RuntimeError" in result.message and "boom" in result.message

@@ -159,7 +159,7 @@ def test_conv2d_checks_of_the_conclusion(conv2d_text):
     block = _section(conv2d_text, "Checks of the conclusion", "")
     assert "✓ Evolution form [general]" in block
     assert "✓ support of K [bounded]" in block
-    assert "✓ reference (torch.nn.functional.conv2d) [bounded]" in block
+    assert "✓ reference (user-supplied, called 'torch.nn.functional.conv2d') [bounded]" in block
     assert "✗" not in block
 
 

@@ -16,7 +16,7 @@ import pytest
 from evosym import Derivation, catalogue
 from evosym.errors import RuleError
 from evosym.derivations import _conv as C
-from evosym.proof.limit import check_limit
+from evosym.proof.limit import check_limit, run_limit_target
 from evosym.proof.rules import RULES, get_rule
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
@@ -60,7 +60,7 @@ def test_every_rule_has_a_statement_and_is_exercised_by_a_checked_proof():
         proof = mod.proof()
         used |= {s.rule for s in proof.steps}
         if mod.operator.limit is not None:   # the limit section's steps, checked on the grid too
-            used |= {s.rule for s in check_limit(proof, mod.operator.grid).steps}
+            used |= {s.rule for s in check_limit(proof, mod.operator.grid, run_limit_target(mod.operator, mod.operator.grid)).steps}
     for name, rule in RULES.items():
         assert rule.statement() and rule.statement()[0].isupper(), name
         assert name in used, f"rule {name} is used by no checked proof, so never checked on a grid"

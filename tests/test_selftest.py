@@ -1,4 +1,4 @@
-"""The mutation suite: at least 40 seeded mutants across five categories, every one killed."""
+"""The mutation suite: at least 40 seeded mutants across six categories, every one killed."""
 
 from __future__ import annotations
 

@@ -46,22 +46,31 @@ def cmd_rules(args, parser) -> int:
     return 0
 
 
-def _check(mod, time_limit):
-    with catalogue.time_limit(time_limit, f"proving {mod.label}"):
-        return mod.proof().check()
-
-
 def cmd_prove(args, parser) -> int:
+    """Derive each operator in a child process (user code never runs here), check what it hands back
+    in this process, print the proofs, and write certificates if asked."""
+    from ..isolation.spawn import DerivationFailed, derivations
+    from ..proof.certificate import certificate, check_derivation, dumps
     names = _selected(args, "prove")
-    if args.force and not args.output:
-        raise EvosymError("--force only applies with --output")
+    if args.force and not (args.output or args.certificate or args.certificates):
+        raise EvosymError("--force only applies with --output, --certificate or --certificates")
+    if args.certificate and len(names) != 1:
+        raise EvosymError("--certificate FILE takes one operator; with --all use --certificates DIR")
     if args.output:
         check_target(args.output, force=args.force)  # fail before the work, not after
-    with catalogue.time_limit(args.time_limit, "loading the operators"):
-        mods = [catalogue.load(n) for n in names]
-    checked = []
-    for mod in mods:
-        checked.append(_check(mod, args.time_limit))
+    if args.certificate:
+        check_target(args.certificate, force=args.force)
+    folder = _certificate_folder(args, names)
+    checked, docs = [], []
+    try:
+        for source, data in derivations(names, args.time_limit or None):
+            with catalogue.time_limit(args.time_limit, f"checking {source}"):
+                cp = check_derivation(data)
+            checked.append(cp)
+            docs.append(certificate(cp, data))
+    except DerivationFailed as exc:
+        print(f"evosym: proof failed: {exc}", file=sys.stderr)
+        return 1
     if args.summary:
         lines = [f"{'PROVED' if cp.ok else 'FAILED'}  {cp.operator.name:<20} {len(cp.steps)} steps "
                  f"({sum(s.check.general for s in cp.steps)} general)"
@@ -70,11 +79,32 @@ def cmd_prove(args, parser) -> int:
         _emit("\n".join(lines) + "\n", args)
     else:
         _emit(render_many(checked, args.format) if args.all else render(checked[0], args.format), args)
+    if args.certificate:
+        print(f"wrote {write_atomic(args.certificate, dumps(docs[0]), force=args.force)}", file=sys.stderr)
+    if folder is not None:
+        for cp, doc in zip(checked, docs):
+            path = write_atomic(folder / f"{cp.operator.name}.json", dumps(doc), force=args.force)
+            print(f"wrote {path}", file=sys.stderr)
     failed = [cp.operator.name for cp in checked if not cp.ok]
     if failed:
         print(f"evosym: proof failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _certificate_folder(args, names):
+    """--certificates DIR: an existing folder; catalogue operators' files refused up front if they exist."""
+    from pathlib import Path
+    if not args.certificates:
+        return None
+    folder = Path(args.certificates)
+    if not folder.is_dir():
+        raise EvosymError(f"certificate folder {folder} " + ("is not a folder" if folder.exists() else "does not exist"))
+    known = set(catalogue.catalogue_names())
+    for name in names:
+        if name in known:
+            check_target(folder / f"{name}.json", force=args.force)
+    return folder
 
 
 def cmd_codegen(args, parser) -> int:

@@ -13,8 +13,17 @@ import sys
 
 from .. import __version__
 from ..errors import EvosymError
-from .commands import (cmd_bench, cmd_check, cmd_codegen, cmd_docs, cmd_info, cmd_list, cmd_prove, cmd_rules,
-                       cmd_selftest, cmd_table)
+
+
+def _command(name: str):
+    """The subcommand ``cmd_<name>``, imported when it runs: ``verify`` then loads only the trusted base."""
+    def run(args, parser):
+        if name == "verify":
+            from ..verify import verify_files
+            return verify_files(args.certificates, quiet=args.quiet)
+        from . import commands
+        return getattr(commands, f"cmd_{name}")(args, parser)
+    return run
 
 
 def _seconds(text: str) -> float:
@@ -43,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("list", help="list the operators of the catalogue")
-    p.set_defaults(func=cmd_list)
+    p.set_defaults(func=_command("list"))
 
     p = sub.add_parser("prove", help="print the checked proof of an operator",
                        description="Derive an operator's Evolution form and re-check every step. NAME is a "
@@ -55,19 +64,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", action="store_true", help="print one line per operator instead of the proofs")
     p.add_argument("--time-limit", type=_seconds, default=600.0, metavar="SECONDS",
                    help="give up on an operator after this long (default 600; 0 for none)")
-    p.set_defaults(func=cmd_prove)
+    p.add_argument("--certificate", metavar="FILE", help="also write the checked proof as a certificate (JSON)")
+    p.add_argument("--certificates", metavar="DIR", help="also write one certificate per operator, DIR/NAME.json")
+    p.set_defaults(func=_command("prove"))
+
+    p = sub.add_parser("verify", help="re-check proof certificates in this process, which runs no operator file",
+                       description="Decode each certificate (no code named by it runs), replay every step, re-prove "
+                                   "every obligation, re-run the bounded comparisons, the Evolution-form match, the "
+                                   "support and reference checks, and compare every verdict with the recorded one. "
+                                   "Exit 0: every certificate reproduces and its proof holds; 1: one does not; 2: one "
+                                   "cannot be read.")
+    p.add_argument("certificates", nargs="+", metavar="CERTIFICATE", help="certificate files (evosym prove --certificate)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_command("verify"))
 
     p = sub.add_parser("table", help="the property table of the catalogue (derived from the kernels, checked)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    p.set_defaults(func=cmd_table)
+    p.set_defaults(func=_command("table"))
 
     p = sub.add_parser("info", help="one operator's properties, cost and proof status")
     p.add_argument("name", metavar="NAME", help="operator name or path to an operator file")
-    p.set_defaults(func=cmd_info)
+    p.set_defaults(func=_command("info"))
 
     p = sub.add_parser("rules", help="list the rewrite rules with their statements and preconditions")
-    p.set_defaults(func=cmd_rules)
+    p.set_defaults(func=_command("rules"))
 
     p = sub.add_parser("codegen", help="generate code from an operator's proved Evolution form",
                        description="Prove the operator, choose a lowering from its proven properties and write "
@@ -82,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --target cuda: compile with nvcc for these architectures (e.g. sm_80,sm_90) and print "
                         "registers and spills per kernel")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
-    p.set_defaults(func=cmd_codegen)
+    p.set_defaults(func=_command("codegen"))
 
     p = sub.add_parser("check", help="check generated code numerically against independent references",
                        description="Generate the operator's code and compare both lowerings with the operator's "
@@ -108,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
                    help="with --candidate: an operator size (repeatable), unless read from an nn.ConvNd/nn.Linear")
     p.add_argument("--gradients", action="store_true", help="with --candidate: also compare input gradients")
-    p.set_defaults(func=cmd_check)
+    p.set_defaults(func=_command("check"))
 
     p = sub.add_parser("bench", help="time generated code against the traditional implementation",
                        description="Median time per call and memory of the generated module (default and generic "
@@ -124,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "aggregation; on the CPU also against a native depthwise convolution of the same window")
     p.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
                    help="override a benchmark size (repeatable), e.g. --size B=64")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=_command("bench"))
 
     p = sub.add_parser("docs", help="generate docs/ from the proofs: operator pages, pictures, index, rules, tutorial",
                        description="Regenerate the generated pages of the documentation folder: one page and one "
@@ -135,16 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 listing every generated file that is missing, stale or left over")
     p.add_argument("--force", action="store_true", help="overwrite generated files that changed")
-    p.set_defaults(func=cmd_docs)
+    p.set_defaults(func=_command("docs"))
 
     p = sub.add_parser("selftest", help="run the mutation suite: every seeded mutant must be killed",
                        description="Seeded wrong proof steps, operator definitions, kernel properties, generated "
-                                   "code and checker inputs; prints the kill rate per category.")
+                                   "code and checker inputs, and the checker with one of its fixes disabled "
+                                   "against a hostile example; prints the kill rate per category.")
     p.add_argument("--category", action="append", choices=("proof-step", "operator-definition", "kernel-property",
-                                                          "generated-code", "numeric-checker"),
+                                                          "generated-code", "numeric-checker", "checker-premise"),
                    help="only this category (repeatable)")
     p.add_argument("--verbose", "-v", action="store_true", help="one line per mutant, with what killed it")
-    p.set_defaults(func=cmd_selftest)
+    p.set_defaults(func=_command("selftest"))
     return parser
 
 

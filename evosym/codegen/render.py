@@ -8,7 +8,10 @@ import re
 import jinja2
 
 from .. import __version__
+from .. import attach_source_packages
 from .plan import Plan
+
+attach_source_packages()   # derivations/ and codegen/templates/ as subpackages in a source checkout
 
 TEMPLATE = "torch/module.py.j2"
 

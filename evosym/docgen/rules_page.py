@@ -39,6 +39,11 @@ def rules_page(checked) -> str:
            "a step is **general** when all of them are proved (the identity holds for all sizes) and **bounded** "
            "otherwise; every step is in addition compared exactly at the grid shapes. The statements below are "
            "the rules' docstrings, the preconditions the tuples the checker instantiates.", "",
+           "**Sums.** Every statement reads Σ_{u=lo}^{hi} f(u) as the sum over the integers u with lo ≤ u ≤ hi: "
+           "hi = lo − 1 is the empty sum, and a range with hi < lo − 1 is ill-formed (refused at concrete sizes, "
+           "never read as empty and never by SymPy's Karr convention −Σ_{u=hi+1}^{lo−1}). Every variable a sum "
+           "binds is an integer symbol whose other assumptions follow from its range (a premise the checker "
+           "verifies before any rule is replayed; see [proofs](proofs.md)).", "",
            "| rule | statement | uses in the catalogue |", "|---|---|---|"]
     for name in sorted(RULES):
         stmt = RULES[name].statement().replace("|", r"\|")

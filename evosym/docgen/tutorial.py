@@ -16,7 +16,10 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import EvosymError
+from .. import attach_source_packages
 from .pages import MARK
+
+attach_source_packages()   # derivations/ and codegen/templates/ as subpackages in a source checkout
 
 FILE = "my_causal_conv.py"
 SNIPPET = "use_it.py"

@@ -4,9 +4,12 @@
 
 The optional β collects terms outside the aggregation (the bias of a convolution). It may
 read parameters but never an input tensor: otherwise any operator would "match" with K = 0
-and β = the operator itself. The matcher works on the final expression of a derivation,
-where the aggregation is a sum over the channel and over the whole input grid, and the
-neighbourhood Ω is declared by the derivation and checked against the support of K.
+and β = the operator itself. Likewise K must not read v at the aggregated channel (else K = v
+would make any square of the input "match"); both policies look through every definition
+(:mod:`.reads`), so renaming the input through one does not get past them. The matcher works
+on the final expression of a derivation, where the aggregation is a sum over the channel and
+over the whole input grid, and the neighbourhood Ω is declared by the derivation and checked
+against the support of K.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sympy as sp
 
 from ..errors import MatchError
 from .neighbourhood import Neighbourhood
+from .reads import reads as reads_through
 from .tensors import Definition
 
 
@@ -100,8 +104,7 @@ def match_evolution(expr: sp.Expr, *, lhs: sp.Indexed, batch, out_channel, posit
         if sp.simplify(lo) != 0 or sp.simplify(hi - (value_shape[axis] - 1)) != 0:
             raise MatchError(f"the sum over {idx} runs over [{lo}, {hi}] but {value_name}'s axis {axis} has length {value_shape[axis]}")
     kernel = sp.Mul(*[f for f in factors if f is not value])
-    if any(str(r.base.label) == value_name and r.has(channel) for r in kernel.atoms(sp.Indexed)):
-        raise MatchError("the kernel reads the value tensor at the aggregated channel: not an Evolution form")
+    _refuse_value_at_channel(kernel, value, channel, value_name, input_names, definitions)
     kdef = None
     if isinstance(kernel, sp.Indexed) and str(kernel.base.label) in definitions:
         kdef = definitions[str(kernel.base.label)]
@@ -118,6 +121,31 @@ def match_evolution(expr: sp.Expr, *, lhs: sp.Indexed, batch, out_channel, posit
     return EvolutionForm(lhs=lhs, batch=batch, out_channel=out_channel, position=tuple(position), channel=channel,
                          channel_hi=ranges[channel][1], neighbour=neighbour, neighbour_hi=q_hi, kernel=kernel,
                          kernel_definition=kdef, value=value, bias=bias, omega=omega)
+
+
+def _refuse_value_at_channel(kernel, value, channel, value_name, input_names, definitions) -> None:
+    """:class:`MatchError` when K reads v at the aggregated channel c, looking through every definition K
+    reads (a named kernel's body included): otherwise K = v would make any product of the input with
+    itself an "Evolution form". When v is itself a definition, the inputs it reads at c stand for v
+    (v[b,c,q] := 2·x[b,c,q] and K reading x[b,c,·] is K reading v). Reads at other, bound channels
+    (attention's logits sum over every channel) are the dynamic kernel's business and stay allowed, and
+    so are reads at the output channel: under a guard δ(c, o) a read at c is a read at o (HyperZ·Z·W's
+    depthwise kernel Z ⊙ W reads Z at the output channel)."""
+    try:
+        as_value = {value_name}
+        if value_name in definitions:
+            as_value |= {str(r.read.base.label) for r in reads_through(value, definitions, (channel,))
+                         if isinstance(r.read, sp.Indexed) and str(r.read.base.label) in input_names
+                         and r.mentions(channel)}
+        for r in reads_through(kernel, definitions, (channel,)):
+            if isinstance(r.read, sp.Indexed) and str(r.read.base.label) in as_value and r.mentions(channel):
+                name = str(r.read.base.label)
+                what = (f"the value {value_name}" if name == value_name else
+                        f"{name} (which the value {value_name} reads at {channel}: a read of {value_name})")
+                raise MatchError(f"the kernel reads {what} at the aggregated channel {channel}: {r.read} ({r.via()}), "
+                                 f"so K could be v itself: not an Evolution form")
+    except ValueError as exc:   # a definition that reads itself
+        raise MatchError(f"the kernel cannot be inlined: {exc}") from None
 
 
 def _reads(expr, definitions, seen=None) -> set[str]:

@@ -84,7 +84,8 @@ class Neighbourhood:
         """An upper bound on |Ω(p)| as a formula in the sizes."""
         raise NotImplementedError
 
-    def describe(self) -> str:
+    def describe(self, show=sp.sstr) -> str:
+        """One line for proofs; ``show`` writes any expression it contains."""
         raise NotImplementedError
 
     def text(self, p, printer) -> str:
@@ -121,7 +122,7 @@ class Window(Neighbourhood):
     def size_bound(self):
         return sp.Mul(*[a.kernel for a in self.axes])
 
-    def describe(self):
+    def describe(self, show=sp.sstr):
         if all(a.kernel == 1 for a in self.axes):
             return "pointwise: one input position per output position, when it lies in the input"
         ks = "×".join(str(a.kernel) for a in self.axes)
@@ -177,7 +178,7 @@ class Global(Neighbourhood):
     def size_bound(self):
         return sp.Mul(*self.lengths())
 
-    def describe(self):
+    def describe(self, show=sp.sstr):
         return "global: every input position"
 
     def text(self, p, printer):
@@ -214,9 +215,8 @@ class IndexSet(Neighbourhood):
     def size_bound(self):
         return self.bound if self.bound is not None else sp.Mul(*self.lengths())
 
-    def describe(self):
-        from ..printers.expr import text   # the printers import the IR: import late
-        return f"index set {{q : {text(sp.sympify(self.condition))}}}"
+    def describe(self, show=sp.sstr):
+        return f"index set {{q : {show(sp.sympify(self.condition))}}}"
 
     def text(self, p, printer):
         sub = dict(zip(self.p_symbols, p))

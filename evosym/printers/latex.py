@@ -10,8 +10,8 @@ import textwrap
 
 from ..proof.proof import CheckedProof
 from .expr import LatexExprPrinter
-from .outline import LimitView, Outline, outline, verdict
-from .tex import fill, tex_escape, to_ascii
+from .outline import LimitView, Outline, domain_text, outline, verdict
+from .tex import fill, tex_escape, tex_rel, to_ascii
 
 CHECK, CROSS = r"$\checkmark$", r"$\times$"
 
@@ -112,7 +112,8 @@ def _render(o: Outline) -> str:
             out += [t(para), ""]
     for note in o.notes:
         out += [f"\\textbf{{Note.}} {t(note)}", ""]
-    out += ["\\subsection*{Sizes and tensors}", "\\begin{tabular}{ll}"]
+    out += ["\\subsection*{Sizes and tensors}", f"Sizes: {domain_text(o, lambda x: f'${x}$', tex_rel)}.", "",
+            "\\begin{tabular}{ll}"]
     out += [f"${s}$ & {t(m)} \\\\" for s, m in o.sizes]
     out += ["\\end{tabular}", "", "\\begin{tabular}{llll}"]
     out += [f"${n}$ & {t(r)} & ${sh}$ & {t(d)} \\\\" for n, r, sh, d in o.tensors]

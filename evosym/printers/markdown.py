@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..proof.proof import CheckedProof
 from .expr import LatexExprPrinter
-from .outline import LimitView, Outline, outline, verdict
-from .tex import fill
+from .outline import LimitView, Outline, domain_text, outline, verdict
+from .tex import fill, tex_rel
 
 
 def _md(text: str) -> str:
@@ -69,7 +69,7 @@ def _render(o: Outline, h: str) -> str:
         out += [f"Conventions: {_md(o.citation)}", ""]
     for note in o.notes:
         out += [f"> **Note.** {_md(note)}", ""]
-    out += [f"{h}# Sizes", "", "| size | meaning |", "|---|---|"]
+    out += [f"{h}# Sizes", "", f"Domain: {domain_text(o, lambda t: f'${t}$', tex_rel)}.", "", "| size | meaning |", "|---|---|"]
     out += [f"| ${s}$ | {_md(m)} |" for s, m in o.sizes]
     out += ["", f"{h}# Tensors", "", "| tensor | role | shape | meaning |", "|---|---|---|---|"]
     out += [f"| ${n}$ | {r} | ${sh}$ | {_md(d)} |" for n, r, sh, d in o.tensors]

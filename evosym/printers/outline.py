@@ -12,7 +12,9 @@ from typing import Callable
 
 import sympy as sp
 
-from ..proof.proof import CheckedProof
+from ..proof.premises import size_domains
+from ..proof.proof import EVOLUTION_CHECK, CheckedProof, evolution_summary
+from .expr import text
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Outline:
     citation: str
     notes: tuple[str, ...]
     sizes: tuple[tuple[str, str], ...]
+    domain: tuple[tuple[str, str, str], ...]   # sizes by declared domain: ("B, C, L", "≥ 1", ""), ("P", "≥ 0", "")
     tensors: tuple[tuple[str, str, str, str], ...]
     definitions: tuple[tuple[str, str, str], ...]
     lhs: str
@@ -96,6 +99,8 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
     filled = filled or (lambda template, args: template.format(*map(expr, args)))
     inline = inline or expr  # expressions inside running text (rule arguments)
     op = cp.operator
+    names = op.display_names("text")   # the checks' one-line messages are in text notation in every format
+
     def view(k, s, lhs, compared="compared exactly"):
         c = s.check
         if c.ok and c.general:
@@ -121,10 +126,15 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
             neighbour=expr(sp.Tuple(*f.neighbour)) if len(f.neighbour) > 1 else expr(f.neighbour[0]),
             position=", ".join(expr(p) for p in f.position),
             kernel=expr(f.kernel), kernel_body=expr(kdef.body) if kdef else expr(f.kernel),
-            value=expr(f.value), bias=expr(f.bias), omega=omega(f.omega, f.position), omega_kind=f.omega.describe(),
+            value=expr(f.value), bias=expr(f.bias), omega=omega(f.omega, f.position), omega_kind=f.omega.describe(lambda e: text(e, names)),
             layout=f.value_layout)
     def check_rows(results):
-        return tuple((c.ok, c.name, c.label, c.message, c.counterexample.text() if c.counterexample else "") for c in results)
+        return tuple((c.ok, c.name, c.label, message(c), c.counterexample.text() if c.counterexample else "") for c in results)
+
+    def message(c):
+        if c.name == EVOLUTION_CHECK and c.ok and f is not None:   # the same summary, in this notation
+            return evolution_summary(f, lambda e: text(e, names))
+        return c.message
 
     checks = check_rows(cp.checks)
     limit = None
@@ -143,11 +153,20 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
     return Outline(
         name=op.name, summary=op.summary, description=op.description, citation=op.citation, notes=op.notes,
         sizes=tuple((expr(s), meaning) for s, meaning in op.sizes),
+        domain=tuple((", ".join(expr(s) for s in syms), bound, note) for syms, bound, note in size_domains(op)),
         tensors=tuple((expr(t.base), t.role, expr(sp.Tuple(*t.shape)), t.description)
                       for t in op.tensors + (op.output,)),
         definitions=tuple((expr(d.lhs), expr(d.body), d.description) for d in op.definitions),
         lhs=expr(op.lhs), traditional=expr(op.traditional), steps=tuple(steps), evolution=evo, checks=checks,
         shapes=cp.shapes, ok=cp.ok, general=general, bounded=bounded, limit=limit)
+
+
+def domain_text(o: Outline, math=lambda t: t, rel=lambda r: r) -> str:
+    """The sizes' domain in one line, "B, C, L ≥ 1; P ≥ 0 (integers)": the domain "for all sizes" ranges over.
+    ``rel`` writes a bound ("≥ 1") in the printer's notation, ``math`` wraps a formula ("$…$")."""
+    parts = [(math(f"{n} {rel(r)}") if r else math(n)) + (f" ({note})" if note else "" if r else " (any integer)")
+             for n, r, note in o.domain]
+    return "; ".join(parts) + " (integers)" if parts else "none"
 
 
 def verdict(o: Outline) -> str:

@@ -66,3 +66,8 @@ def fill(template: str, args, escape, expr) -> str:
         out.append(expr(arg))
         out.append(escape(part))
     return "".join(out)
+
+
+def tex_rel(rel: str) -> str:
+    """A relation written with Unicode (``≥ 1``) in LaTeX math (``\\ge 1``)."""
+    return rel.replace("≥", r"\ge").replace("≤", r"\le")

@@ -6,7 +6,7 @@ import textwrap
 
 from ..proof.proof import CheckedProof
 from .expr import TextExprPrinter
-from .outline import LimitView, Outline, outline, verdict
+from .outline import LimitView, Outline, domain_text, outline, verdict
 
 WIDTH = 100
 
@@ -76,7 +76,7 @@ def _render(o: Outline) -> str:
         out.append(_wrap(f"Conventions: {o.citation}", ""))
     for note in o.notes:
         out.append(_wrap(f"Note: {note}", ""))
-    out += ["", "Sizes"]
+    out += ["", _wrap(f"Sizes: {domain_text(o)}", "")]
     width = max((len(s) for s, _ in o.sizes), default=0)
     out += [f"  {s.ljust(width)}  {meaning}" for s, meaning in o.sizes]
     out += ["", "Tensors"]

@@ -11,6 +11,15 @@ With ``delta_shortcut`` a sum whose summand carries ``δ(v, e)`` (``e`` free of 
 only ``v = e``, and only when ``e`` is an integer inside the range: the same value as the
 full unrolling, computed in one visit instead of L. ``delta_shortcut=False`` unrolls every
 term; the tests check that both agree.
+
+Sums follow one convention: Σ_{u=lo}^{hi} runs over the integers lo ≤ u ≤ hi; hi = lo − 1 is the
+empty sum, and a range with hi < lo − 1 is ill-formed (not silently empty, and not SymPy's Karr
+convention −Σ_{hi+1}^{lo−1}). A definition is a closed function of its parameters: its body is
+evaluated in a lexical scope holding only the sizes and its parameters, never the loop variables of
+the expression that reads it. A definition that declares a ``shape`` is read outside it only where its
+body vanishes (a zero-padded projection read in the padding, which generated code masks to 0); any
+other such read is ill-formed, so a shape declared smaller than where a definition is used fails
+every bounded check instead of hiding the rows it leaves out.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from ..ir.tensors import Definition
 from . import poly as P
 
 _MISSING = object()
+_INTEGER = sp.Symbol("_", integer=True).assumptions0
 
 
 def as_int(v, what: str) -> int:
@@ -67,16 +77,20 @@ class Evaluator:
 
     ``shapes`` gives the concrete shape of each declared tensor; ``definitions`` the defined
     tensors; ``leaf(name, index)`` the value of a declared tensor entry (by default a distinct
-    symbolic atom, so results are polynomials in the entries).
+    symbolic atom, so results are polynomials in the entries). ``sizes`` (the size symbols) is the
+    scope of a definition body besides its parameters; without it, the body sees everything the
+    reader's environment holds except the variables of the sums being unrolled.
     """
 
     def __init__(self, shapes: dict[str, tuple[int, ...]], definitions: dict[str, Definition] | None = None,
-                 leaf: Callable | None = None, delta_shortcut: bool = True, numeric: bool = False):
+                 leaf: Callable | None = None, delta_shortcut: bool = True, numeric: bool = False, sizes=None):
         self.shapes = shapes
         self.definitions = dict(definitions or {})
         self.leaf = leaf or (lambda name, idx: P.Poly.atom(("T", name, idx)))
         self.delta_shortcut = delta_shortcut
         self.numeric = numeric
+        self.sizes = None if sizes is None else tuple(sizes)
+        self._loops: dict = {}   # variables of the sums being unrolled (hidden from bodies when sizes is None)
         self._cache: dict = {}
         self._defs_compiled: dict = {}
 
@@ -210,34 +224,32 @@ class Evaluator:
                 raise IllFormedAccess(f"{name} is defined with {len(d.params)} indices, read with {len(idx_fns)}")
             body = self._definition_body(name)
             params = d.params
+            extent = [self.compile(n) for n in d.shape] if d.shape is not None else None
             # a definition with a shape is a tensor computed once per entry: its entries are memoised,
             # keyed by the indices and every other symbol its body reads (the sizes)
             memo = {} if d.shape is not None else None
+            plain = all(p.assumptions0 == _INTEGER for p in params)   # no assumption folded into the body
             outer = sorted((s for s in d.body.free_symbols if isinstance(s, sp.Symbol) and s not in params
                             and s not in {r.base.label for r in d.body.atoms(sp.Indexed)}), key=str)
 
             def defined(env):
                 vals = [as_int(f(env), f"index {k} of {name}") for k, f in enumerate(idx_fns)]
+                scope = self._scope(env)
+                if extent is not None:
+                    shape = [as_int(n(scope), f"extent {k} of the shape of {name}") for k, n in enumerate(extent)]
+                    if not all(0 <= v < n for v, n in zip(vals, shape)):
+                        return self._outside(name, vals, shape, plain, lambda: evaluate_at(scope, vals))
                 if memo is not None:
-                    key = (*vals, *(env.get(s, _MISSING) for s in outer))
+                    key = (*vals, *(scope.get(s, _MISSING) for s in outer))
                     hit = memo.get(key, _MISSING)
                     if hit is _MISSING:
-                        hit = memo[key] = evaluate_at(env, vals)
+                        hit = memo[key] = evaluate_at(scope, vals)
                     return hit
-                return evaluate_at(env, vals)
+                return evaluate_at(scope, vals)
 
-            def evaluate_at(env, vals):
-                saved = [env.get(p, _MISSING) for p in params]
-                for p, v in zip(params, vals):
-                    env[p] = v
-                try:
-                    return body(env)
-                finally:
-                    for p, old in zip(params, saved):
-                        if old is _MISSING:
-                            env.pop(p, None)
-                        else:
-                            env[p] = old
+            def evaluate_at(scope, vals):
+                scope.update(zip(params, vals))
+                return body(scope)
             return defined
         if name not in self.shapes:
             raise IllFormedAccess(f"tensor {name!r} is neither declared nor defined")
@@ -260,6 +272,30 @@ class Evaluator:
                 idx.append(v)
             return leaf(name, tuple(idx))
         return read
+
+    def _scope(self, env) -> dict:
+        """A definition body's environment: the sizes (lexical scope), never the reader's loop variables."""
+        if self.sizes is not None:
+            return {s: env[s] for s in self.sizes if s in env}
+        return {k: v for k, v in env.items() if k not in self._loops}
+
+    @staticmethod
+    def _outside(name, vals, shape, plain, body):
+        """A read outside a definition's declared shape: 0 where its body vanishes (zero padding, the convention of
+        generated code, which masks such reads), else ill-formed."""
+        k, v = next((k, v) for k, (v, n) in enumerate(zip(vals, shape)) if not 0 <= v < n)
+        where = (f"read of {name}[{', '.join(map(str, vals))}]: index {k} = {v} is outside [0, {shape[k]}) "
+                 f"(the declared shape of the definition {name} is {tuple(shape)})")
+        if not plain:
+            raise IllFormedAccess(f"{where}, and its parameters carry assumptions that hold only inside it")
+        try:
+            value = body()
+        except IllFormedAccess as exc:
+            raise IllFormedAccess(f"{where}, where its body is ill-formed: {exc}") from None
+        if not P.is_zero(value):
+            raise IllFormedAccess(f"{where}, where its body is not 0: a definition is read outside its shape only "
+                                  "where it vanishes")
+        return 0
 
     def _definition_body(self, name):
         fn = self._defs_compiled.get(name)
@@ -354,7 +390,12 @@ class Evaluator:
         def total(env):
             a = as_int(lo(env), lo_what)
             b = as_int(hi(env), hi_what)
+            if b < a - 1:
+                raise IllFormedAccess(f"the sum over {var} runs from {a} down to {b}: a sum runs over lo ≤ {var} ≤ hi, "
+                                      f"hi = lo − 1 is the empty sum, and hi < lo − 1 is ill-formed ({var} from {lo_e} to {hi_e})")
             saved = env.get(var, _MISSING)
+            loops = self._loops
+            loops[var] = loops.get(var, 0) + 1
             try:
                 if tfn is not None:
                     t = tfn(env)
@@ -373,6 +414,10 @@ class Evaluator:
                     acc = P.add(acc, fbody(env))
                 return acc
             finally:
+                if loops[var] == 1:
+                    del loops[var]
+                else:
+                    loops[var] -= 1
                 if saved is _MISSING:
                     env.pop(var, None)
                 else:

@@ -8,8 +8,13 @@ Three results, each labelled by how it was checked:
    from the logit's coefficient of α (the softmax tends to the uniform weights, scaled by e^{rest},
    on the keys where that coefficient is largest) and compared with δ(q, q*).
 2. ``limit-of-kernel``: lim K = K∞, the kernel with A replaced by its limit and the deltas summed
-   out; the limit operator Σ_c Σ_q K∞·v + β is compared exactly, on random integer inputs, with the
-   declared target's independent reference (e.g. ``conv2d`` with the constructive weight map).
+   out. The limit operator Σ_c Σ_q K∞·v + β must not depend on α at all: K∞, β and v are checked
+   free of the sharpness read through every definition they read (a β that grows with α has no
+   limit), and the evaluation refuses to read α (it is no input of the limit operator: the target
+   reference gets NaN for it). The limit operator is then compared exactly, on random dyadic inputs
+   (k/4), with the recorded outputs of the file's target reference (user code, e.g. ``conv2d`` with
+   the constructive weight map): :func:`limit_target_inputs`, :func:`run_limit_target` (runs the user
+   code, on torch tensors) and :func:`check_limit` (pure) keep the user code apart.
 3. The error at finite α: the rule's bound 2(1 − θ(α)^{−D}) on Σ_q |A − δ| is compared with the
    weights measured (float64) at the grid shapes, and the α needed for each requested error is
    given twice: from the bound (valid for every size) and as measured at the grid shapes.
@@ -24,13 +29,15 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ..errors import EvosymError
+from ..errors import EvosymError, IllFormedAccess
 from ..ir.operator import format_sizes
+from ..ir.reads import Read, reads as reads_through
 from ..ir.symbols import size_value
-from ..ir.tensors import Definition, in_domain
-from .bounded import env_of
+from ..ir.tensors import Definition
+from .bounded import ExpressionFailure, env_of, evaluate_everywhere, index_text, output_points
 from .evaluate import Evaluator
-from .reference import CheckResult
+from .reference import (ULPS, U, CheckResult, ExactNumbers, abs_error, as_float64, draw, error_text, leaf_of, show_number,
+                        ring_only)
 from .rules import get_rule
 from .rules.limits import softmax_parts
 from .step import Counterexample, Step, StepCheck
@@ -72,8 +79,9 @@ def alpha_for(error: float, dims: int) -> float:
     return math.log(2 + gap) - math.log(gap)
 
 
-def check_limit(proof, grid) -> LimitReport:
-    """Check ``proof.operator.limit`` (see the module docstring)."""
+def check_limit(proof, grid, target_outputs) -> LimitReport:
+    """Check ``proof.operator.limit`` (see the module docstring); ``target_outputs`` are the file's target
+    reference's outputs as :func:`run_limit_target` returns them (this runs no user code)."""
     op, spec = proof.operator, proof.operator.limit
     defs = proof.definitions()
     from .proof import rule_context
@@ -96,19 +104,21 @@ def check_limit(proof, grid) -> LimitReport:
     kbefore = sp.Limit(form.kernel, spec.sharpness, sp.oo)
     kargs = dict(name=kname, weights=spec.weights, sharpness=spec.sharpness, peak=peak)
     kapp = get_rule("limit-of-kernel").apply(kbefore, ctx, **kargs)
-    target = _target(op, proof, form, kapp.after, grid)
+    target = _target(op, proof, form, kapp.after, grid, target_outputs)
     steps.append(_step("limit-of-kernel", kargs, kbefore, kapp, grid, target.counterexample,
-                       "the limit operator differs from the target"))
+                       "the limit operator differs from the target", _depends("K∞", kapp.after, defs, spec.sharpness)))
     rows, needed, bound = _errors(spec, entries)
     return LimitReport(tuple(steps), target, rows, needed, bound, len(spec.keys))
 
 
-def _step(rule, args, before, app, grid, ce, why) -> Step:
+def _step(rule, args, before, app, grid, ce, why, failure=None) -> Step:
+    """The step with its check: failed with a counterexample (and ``why``), or with ``failure`` alone."""
     proved = all(o.proved for o in app.obligations)
     replay = "rule applied; " + ("all preconditions proved symbolically" if proved else "precondition not proved "
                                  "symbolically: " + "; ".join(str(o) for o in app.obligations if not o.proved))
     shapes = tuple(format_sizes(env_of(g)) for g in grid)
-    check = StepCheck(ce is None, proved and ce is None, replay, shapes, ce, "" if ce is None else why)
+    ok = ce is None and failure is None
+    check = StepCheck(ok, proved and ok, replay, shapes, ce, failure or ("" if ce is None else why))
     r = get_rule(rule)
     return Step(rule=rule, statement=r.statement(), args=tuple(args.items()), before=before, after=app.after,
                 obligations=app.obligations, check=check)
@@ -192,38 +202,139 @@ def _exact_limit(a, after, entries) -> Counterexample | None:
     return None
 
 
-def _target(op, proof, form, k_inf, grid, seed: int = 0) -> CheckResult:
-    """Σ_c Σ_q K∞·v + β against the target's reference, exactly, on random integer inputs."""
+def limit_target_inputs(op, grid, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """Per grid shape, the target reference's inputs: every declared tensor drawn as dyadic rationals k/4 in
+    [−3, 3] (exact in float64, so rounding the input is seen), except that every entry of the sharpness is
+    NaN: the limit operator has no α, and a target reference that reads it returns NaN."""
+    rng = np.random.default_rng([seed, 2])
+    out = []
+    for config in grid:
+        arrays = draw(op, op.shapes_at(env_of(config)), rng, "dyadic")
+        for name, idx in _sharpness_entries(op, arrays):
+            arrays[name][idx] = np.nan
+        out.append(arrays)
+    return out
+
+
+def _sharpness_entries(op, arrays):
+    """The (tensor, index) entries that are the sharpness (a read such as alpha[0] with integer indices)."""
+    a = op.limit.sharpness
+    if isinstance(a, sp.Indexed) and str(a.base.label) in arrays and all(i.is_Integer for i in a.indices):
+        return [(str(a.base.label), tuple(int(i) for i in a.indices))]
+    return []
+
+
+def run_limit_target(op, grid, seed: int = 0) -> list:
+    """Run ``op.limit.target_reference`` (user code, on float64 torch tensors) on :func:`limit_target_inputs`:
+    per shape a float64 array, or a one-line error text if it raised."""
+    if op.limit.target_reference is None:
+        return ["TypeError: the limit declares no target reference"] * len(tuple(grid))
+    import torch
+    out = []
+    for config, arrays in zip(grid, limit_target_inputs(op, grid, seed)):
+        sizes = {str(k): v for k, v in env_of(config).items()}
+        try:
+            res = op.limit.target_reference({k: torch.from_numpy(v.copy()).to(torch.float64) for k, v in arrays.items()},
+                                            sizes)
+            if isinstance(res, torch.Tensor):
+                res = res.detach().cpu().numpy()
+            out.append(as_float64(res))
+        except Exception as exc:   # a broken target reference fails the check; it never crashes the proof
+            out.append(error_text(exc))
+    return out
+
+
+def sharpness_read(expr, definitions, sharpness) -> Read | None:
+    """The first read of the sharpness in ``expr``, looking through every definition it reads (with its
+    indices substituted); None when ``expr`` is free of α. A read of the sharpness's tensor at an index
+    that is not a known other entry counts (``alpha[k]`` may be ``alpha[0]``)."""
+    for r in reads_through(expr, definitions):
+        x = r.read
+        if isinstance(sharpness, sp.Indexed):
+            if (isinstance(x, sp.Indexed) and x.base.label == sharpness.base.label
+                    and (x.indices == sharpness.indices or not all(i.is_Integer for i in x.indices))):
+                return r
+        elif x in sharpness.free_symbols or (isinstance(x, sp.Indexed) and sharpness.has(x)):
+            return r
+    return None
+
+
+def _depends(what, expr, defs, alpha) -> str | None:
+    """Why ``expr`` (called ``what``) still depends on the sharpness, or None when it is free of it."""
+    try:
+        r = sharpness_read(expr, defs, alpha)
+    except ValueError as exc:   # a definition that reads itself
+        return f"{what} cannot be inlined: {exc}"
+    if r is None:
+        return None
+    return (f"{what} still depends on the sharpness {alpha} (it reads {r.read} {r.via()}): its limit as {alpha} → ∞ "
+            "is not taken, so the limit operator is not defined by the proof")
+
+
+def _alpha_free(spec, form, k_inf, defs, final) -> str | None:
+    """Why β, K∞ or the rest of the limit operator (v) still reads the sharpness, or None."""
+    parts = (("β", form.bias), ("K∞", k_inf), ("the limit operator", final))
+    return next((w for w in (_depends(what, e, defs, spec.sharpness) for what, e in parts) if w), None)
+
+
+def _target(op, proof, form, k_inf, grid, outputs, seed: int = 0) -> CheckResult:
+    """Σ_c Σ_q K∞·v + β against the recorded outputs of the file's target reference, on
+    :func:`limit_target_inputs` (pure: runs no user code). K∞, β and v must not read the sharpness
+    (symbolically, through every definition), and the evaluation refuses a read of it."""
     spec = op.limit
     name = f"limit operator = {spec.target}"
     defs = dict(proof.definitions())
     kdef = defs[str(form.kernel.base.label)]
     defs[kdef.name] = Definition(kdef.name, kdef.params, k_inf, kdef.description)
-    rng = np.random.default_rng(seed)
-    for config in grid:
+    fail = lambda msg, ce=None: CheckResult(name, False, "bounded", msg, ce)  # noqa: E731
+    dep = _alpha_free(spec, form, k_inf, defs, proof.final)
+    if dep is not None:
+        return fail(dep)
+    grid = tuple(grid)
+    if len(outputs) != len(grid):
+        return fail(f"the recorded outputs of the file's target reference do not match the grid ({len(grid)} shapes)")
+    exact_mode = ring_only(proof.final, defs) is None
+    number = ExactNumbers()
+    for config, arrays, ref in zip(grid, limit_target_inputs(op, grid, seed), outputs):
         env = env_of(config)
         shapes = op.shapes_at(env)
-        arrays = {t.name: in_domain(t, rng.integers(-3, 4, size=shapes[t.name]).astype(np.int64)) for t in op.tensors}
-        ev = Evaluator(shapes, defs, leaf=lambda tensor, idx: int(arrays[tensor][idx]))
-        fn = ev.compile(proof.final)
-        ref = np.asarray(_numpy(spec.target_reference, arrays, env))
-        for pt in np.ndindex(*shapes[op.output.name]):
-            local = dict(env)
-            local.update(zip(op.lhs_indices, pt))
-            ours = fn(local)
-            if ref[pt] != ours:
-                return CheckResult(name, False, "bounded", "the limit operator differs from the target's reference",
-                                   Counterexample(format_sizes(env), str(pt), f"limit operator = {ours}",
-                                                  f"target = {ref[pt]:g}", f"integer inputs, seed {seed}"))
-    return CheckResult(name, True, "bounded", f"Σ_c Σ_q K∞·v + β equals the target's independent reference exactly on "
-                       f"random integer inputs (seed {seed}) at {len(grid)} shapes, with the map {spec.weight_map}")
+        where = f"at {format_sizes(env)} (dyadic inputs, seed {seed})"
+        if isinstance(ref, str):
+            return fail(f"the file's target reference raised {ref} {where}")
+        ref = np.asarray(ref)
+        if ref.shape != shapes[op.output.name] or ref.dtype != np.float64:
+            return fail(f"the file's target reference returned {ref.dtype} values of shape {ref.shape}, not float64 of "
+                        f"the declared {shapes[op.output.name]}, {where}")
+        alpha = _sharpness_entries(op, arrays)
+        leaf = leaf_of(arrays)
 
-
-def _numpy(reference, arrays, env):
-    import torch
-    out = reference({k: torch.from_numpy(v).to(torch.float64) for k, v in arrays.items()},
-                    {str(k): v for k, v in env.items()})
-    return out.numpy()
+        def guarded(tensor, idx, leaf=leaf, alpha=alpha):
+            if (tensor, idx) in alpha:
+                raise IllFormedAccess(f"the limit operator reads the sharpness {spec.sharpness}: its limit is not taken")
+            return leaf(tensor, idx)
+        ev = Evaluator(shapes, defs, leaf=guarded, sizes=op.size_symbols())
+        points = output_points(op, env)
+        try:
+            ours = [number(v) for v in evaluate_everywhere(op, ev, proof.final, env, points)]
+        except ExpressionFailure as f:
+            return fail("the limit operator cannot be evaluated", f.counterexample)
+        except ValueError as exc:
+            return fail(f"the limit operator has no real value {where}: {exc}")
+        scale = max((abs(float(v)) for v in ours), default=0.0)
+        for pt, v in zip(points, ours):
+            r = float(ref[pt])
+            exact = exact_mode and isinstance(v, Fraction) and Fraction(float(v)) == v
+            err = abs_error(r, v) if math.isfinite(r) else math.inf
+            if (err != 0) if exact else not err <= ULPS * U * scale:
+                nan = (" (NaN: the sharpness, which is not an input of the limit operator, is NaN in its inputs)"
+                       if alpha and math.isnan(r) else "")
+                return fail("the limit operator differs from the file's target reference" + nan,
+                            Counterexample(format_sizes(env), index_text(op, pt), f"limit operator = {show_number(v)}",
+                                           f"target = {r!r}", f"dyadic inputs k/4, seed {seed}"))
+    how = "exactly" if exact_mode else f"within {ULPS}·u·max|y|"
+    return CheckResult(name, True, "bounded", f"Σ_c Σ_q K∞·v + β (free of {spec.sharpness}, through every definition) "
+                       f"equals the file's target reference {how} on random dyadic inputs (k/4; {spec.sharpness} is not "
+                       f"an input) (seed {seed}) at {len(grid)} shapes, with the map {spec.weight_map}")
 
 
 def _measured(entries, alpha: float) -> float:

@@ -1,13 +1,15 @@
 """A proof (frozen steps ending in an Evolution form) and its independent re-check.
 
-:meth:`Proof.check` trusts nothing that produced the steps. For each step it (1) replays the
+:meth:`Proof.check` trusts nothing that produced the steps. It first checks the premises every rule
+and bounded check relies on (:mod:`.premises`: binders typed by their range, closed definitions, the
+grid inside the sizes' domains). For each step it (1) replays the
 named rule on the recorded *before* and requires the recorded *after*; the step is labelled
 *general* only if, in addition, every precondition was proved symbolically; (2) compares
 *before* and *after* exactly at every output index for every shape of the operator's grid
 (bounded), which catches wrong steps whatever their label. It then matches the final
 expression against the Evolution form, checks that the support of K is exactly the declared
-Ω(p) at every grid shape, and compares the traditional form with the operator's independent
-numeric reference (e.g. PyTorch) on random integer inputs, exactly.
+Ω(p) at every grid shape, and compares the traditional form with the operator file's own numeric
+reference (user code, run apart from the check: :mod:`.reference`) on random integer and dyadic inputs.
 """
 
 from __future__ import annotations
@@ -23,13 +25,25 @@ from ..ir.neighbourhood import Neighbourhood
 from ..ir.operator import Operator, format_sizes
 from .bounded import ExpressionFailure, compare, env_of, evaluate_everywhere, output_points
 from .evaluate import Evaluator
-from .limit import LimitReport, check_limit
-from .reference import CheckResult, check_reference
+from .limit import LimitReport, check_limit, run_limit_target
+from .premises import check_premises
+from .reference import CheckResult, check_reference, run_reference
 from .rules import get_rule
 from .rules.base import Context
 from .step import Step, StepCheck
 from .support import check_support
 from .tree import bound_variables
+
+
+EVOLUTION_CHECK = "Evolution form"
+
+
+def evolution_summary(form: EvolutionForm, show=sp.sstr) -> str:
+    """The matched form in one line, expressions written by ``show`` (plain SymPy text here; the printers
+    pass their own notation, so the trusted core needs no printer)."""
+    bias = f", β = {show(form.bias)}" if form.bias != 0 else ""
+    return (f"matched structurally: Ω = {form.omega.describe(show)}, v = {show(form.value)}, "
+            f"K = {show(form.kernel)}{bias}")
 
 
 def rule_context(op: Operator, definitions: dict) -> Context:
@@ -114,50 +128,62 @@ class Proof:
                                definitions=self.definitions(), omega=self.omega)
 
     # -- the check ------------------------------------------------------------------------
-    def check(self, grid=None, *, delta_shortcut: bool = True, reference: bool = True) -> CheckedProof:
-        """Re-check every step and the conclusion; see the module docstring."""
+    def check(self, grid=None, *, delta_shortcut: bool = True, reference: bool = True, reference_outputs=None,
+              limit_outputs=None) -> CheckedProof:
+        """Re-check every step and the conclusion; see the module docstring. ``reference_outputs`` and
+        ``limit_outputs`` are the file's references' outputs (:func:`run_reference`, :func:`run_limit_target`,
+        e.g. computed in another process) for the grid checked; when None they are computed here."""
         start = time.perf_counter()
         op = self.operator
         grid = tuple(grid if grid is not None else op.grid)
         if not grid:
             raise EvosymError(f"operator {op.name} has no grid of shapes for bounded checks")
+        premises = check_premises(self, grid)   # first: binders, closed definitions, the grid in the sizes' domains
+        grid = premises.grid                     # empty when a shape lies outside the sizes' domains: nothing evaluated
         shapes = tuple(format_sizes(env_of(g)) for g in grid)
         replays = self._replay()
         bounded = self._bounded(grid, delta_shortcut)
         steps = []
         for k, step in enumerate(self.steps):
-            replay_ok, replay_msg, general = replays[k]
+            replay_ok, replay_msg, general, obligations = replays[k]
             ce, bmsg = bounded[k]
             ok = replay_ok and ce is None
             msg = replay_msg if not replay_ok else (bmsg if ce is not None else "")
-            steps.append(replace(step, check=StepCheck(ok, general and ok, replay_msg, shapes, ce, msg)))
+            # the statement and obligations shown are the checker's own (from its replay), never the producer's
+            steps.append(replace(step, statement=_statement(step.rule), obligations=obligations,
+                                 check=StepCheck(ok, general and ok, replay_msg, shapes, ce, msg)))
+        steps = list(premises.relabel(steps))
         checks, form = [], None
         try:
             form = self.match()
-            from ..printers.expr import text   # (the printers import this module)
-            names = op.display_names("text")
-            checks.append(CheckResult("Evolution form", True, "general",
-                                      f"matched structurally: Ω = {self.omega.describe()}, v = {text(form.value, names)}, "
-                                      f"K = {text(form.kernel, names)}"
-                                      f"{', β = ' + text(form.bias, names) if form.bias != 0 else ''}"))
+            checks.append(CheckResult(EVOLUTION_CHECK, True, "general", evolution_summary(form)))
         except MatchError as exc:
-            checks.append(CheckResult("Evolution form", False, "general", str(exc)))
-        if form is not None:
+            checks.append(CheckResult(EVOLUTION_CHECK, False, "general", str(exc)))
+        if form is not None and grid:
             checks.append(check_support(op, form, self.definitions(), grid))
-        if reference and op.reference is not None:
-            checks.append(check_reference(op, grid, self.definitions()))
-        limit = check_limit(self, grid) if op.limit is not None and form is not None else None
+        if reference and grid and (reference_outputs is not None or op.reference is not None):
+            if reference_outputs is None:   # the library path: the file's reference (user code) runs here
+                reference_outputs = run_reference(op, grid)
+            checks.append(check_reference(op, grid, self.definitions(), reference_outputs))
+        limit = None
+        if op.limit is not None and form is not None and grid:
+            if limit_outputs is None:       # likewise the limit's target reference
+                limit_outputs = run_limit_target(op, grid)
+            limit = check_limit(self, grid, limit_outputs)
+        if limit is not None:
+            premises, limit = premises.with_limit(limit)
+        checks.insert(0, premises.result())
         return CheckedProof(self, tuple(steps), form, tuple(checks), shapes, limit, time.perf_counter() - start)
 
     def _replay(self):
-        """Per step: (replay ok, message, general)."""
+        """Per step: (replay ok, message, general, the replay's obligations)."""
         op = self.operator
         defs = {d.name: d for d in op.definitions}
         expected_before = op.traditional
         out = []
         for k, step in enumerate(self.steps, 1):
             if step.before != expected_before:
-                out.append((False, f"step {k} does not start from the previous result", False))
+                out.append((False, f"step {k} does not start from the previous result", False, ()))
                 expected_before = step.after
                 continue
             try:
@@ -166,20 +192,21 @@ class Proof:
             except TimeLimitExceeded:
                 raise
             except EvosymError as exc:
-                out.append((False, f"replay of {step.rule} failed: {exc}", False))
+                out.append((False, f"replay of {step.rule} failed: {exc}", False, ()))
                 expected_before = step.after
                 continue
             if app.after != step.after or tuple(app.defines) != tuple(step.defines):
-                out.append((False, f"{step.rule} with these arguments does not produce the recorded result", False))
+                out.append((False, f"{step.rule} with these arguments does not produce the recorded result", False,
+                            app.obligations))
             else:
                 dup = _duplicate_binders(step.after)
                 if dup:
-                    out.append((False, f"the result binds {dup} twice", False))
+                    out.append((False, f"the result binds {dup} twice", False, app.obligations))
                 else:
                     proved = all(o.proved for o in app.obligations)
                     why = "rule replayed; " + ("all preconditions proved symbolically" if proved else
                                               "precondition not proved symbolically: " + "; ".join(str(o) for o in app.obligations if not o.proved))
-                    out.append((True, why, proved))
+                    out.append((True, why, proved, app.obligations))
             for d in step.defines:
                 defs[d.name] = d
             expected_before = step.after
@@ -199,7 +226,7 @@ class Proof:
                 raise EvosymError(f"{op.name}: grid shape {format_sizes(env)}: {exc}") from None
             if any(n <= 0 for n in shapes[op.output.name]):
                 raise EvosymError(f"{op.name}: grid shape {format_sizes(env)} gives an empty output {shapes[op.output.name]}")
-            ev = Evaluator(shapes, defs, delta_shortcut=delta_shortcut)
+            ev = Evaluator(shapes, defs, delta_shortcut=delta_shortcut, sizes=op.size_symbols())
             points = output_points(op, env)
             values = []
             for k, e in enumerate(exprs):
@@ -220,6 +247,14 @@ class Proof:
                     if ce is not None:
                         result[k] = (ce, "before and after differ")
         return result
+
+
+def _statement(rule: str) -> str:
+    """The rule's own statement ("" for an unknown rule, whose replay fails)."""
+    try:
+        return get_rule(rule).statement()
+    except EvosymError:
+        return ""
 
 
 def _duplicate_binders(expr):

@@ -28,7 +28,7 @@ def check_support(op: Operator, form: EvolutionForm, definitions: dict, grid) ->
     ranges = {s: hi for s, _, hi in op.lhs_ranges()}
     for config in grid:
         env = env_of(config)
-        kfn = Evaluator(op.shapes_at(env), definitions).compile(form.kernel)
+        kfn = Evaluator(op.shapes_at(env), definitions, sizes=op.size_symbols()).compile(form.kernel)
 
         def rng(hi):
             return range(size_value(hi, env) + 1)

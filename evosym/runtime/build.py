@@ -28,7 +28,10 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import EvosymError
+from .. import attach_source_packages
 from . import sanitize
+
+attach_source_packages()   # derivations/ and codegen/templates/ as subpackages in a source checkout
 
 HOST_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-x", "c++")
 # -ffp-contract=fast: fused multiply-adds (ISO C++ modes turn contraction off); the numeric check's

@@ -9,7 +9,7 @@ import dataclasses
 import sympy as sp
 
 from .. import Derivation, Window, WindowAxis
-from ..proof.reference import check_reference
+from ..proof.reference import run_and_check_reference
 from .registry import Outcome, load, mutant, outcome_of_check
 
 
@@ -92,7 +92,7 @@ def wrong_neighbourhood():
 def _reference_mutant(name, rewrite) -> Outcome:
     op = load(name).operator
     bad = dataclasses.replace(op, traditional=rewrite(op))
-    r = check_reference(bad)
+    r = run_and_check_reference(bad)
     return Outcome(not r.ok, "reference" if not r.ok else "nothing", r.message)
 
 

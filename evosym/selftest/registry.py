@@ -10,7 +10,8 @@ from typing import Callable
 
 from .. import catalogue
 
-CATEGORIES = ("proof-step", "operator-definition", "kernel-property", "generated-code", "numeric-checker")
+CATEGORIES = ("proof-step", "operator-definition", "kernel-property", "generated-code", "numeric-checker",
+              "checker-premise")
 OPERATORS = Path(__file__).resolve().parent / "operators"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from . import checker_mutants, codegen_mutants, operator_mutants, proof_mutants, property_mutants  # noqa: F401
+from . import (checker_mutants, codegen_mutants, operator_mutants, proof_mutants, property_mutants,  # noqa: F401
+               trust_conclusion_mutants, trust_mutants)
 from .registry import CATEGORIES, MUTANTS, Outcome
 
 

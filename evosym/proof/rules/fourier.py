@@ -95,7 +95,7 @@ class CongruenceToRemainder(Rule):
 
     name = "congruence-to-remainder"
     preconditions = ("the delta is δ(±(a − m) mod L, 0) with a free of m", "a is an integer",
-                     "m ranges over exactly [0, L − 1]")
+                     "L is a positive integer", "m ranges over exactly [0, L − 1]")
 
     def apply(self, expr, ctx: Context, *, var) -> Application:
         hits = [(n, lims) for n, lims in walk(expr) if isinstance(n, sp.KroneckerDelta) and 0 in n.args
@@ -112,9 +112,11 @@ class CongruenceToRemainder(Rule):
         rng = ctx.with_limits(reversed(limits)).ranges.get(var)
         period = rng is not None and rng[0] == 0 and sp.expand(rng[1] - (L - 1)) == 0
         integer = bool(a.is_integer)
+        positive = bool(L.is_integer) and nonnegative(L - 1)   # a period of integers: L ≥ 1 and integer
         obligations = (
             Obligation("{} is an integer", integer, "SymPy: integer symbols, integer coefficients" if integer
                        else "SymPy cannot show it", (a,)),
+            Obligation("{} is a positive integer", positive, "proved from the sizes" if positive else "not proved", (L,)),
             Obligation("{} ranges over [0, {} − 1]", period, "its summation range" if period else
                        "its range is not one period", (var, L)),
         )

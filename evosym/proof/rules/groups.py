@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ...errors import RuleError
-from ..symbolic import in_range
+from ..symbolic import in_range, nonnegative
 from ..tree import bound_variables, find_sum, replace_node, same
 from .base import Application, Context, Obligation, Rule, register
 
@@ -18,7 +18,7 @@ class SplitChannelsIntoGroups(Rule):
     """
 
     name = "split-channels-into-groups"
-    preconditions = ("g is integer-valued", "0 ≤ g ≤ G − 1", "c is a fresh variable")
+    preconditions = ("g is integer-valued", "0 ≤ g ≤ G − 1", "C_g is a positive integer", "c is a fresh variable")
 
     def apply(self, expr, ctx: Context, *, var, new, group, groups, block) -> Application:
         group, groups, block = sp.sympify(group), sp.sympify(groups), sp.sympify(block)
@@ -32,10 +32,13 @@ class SplitChannelsIntoGroups(Rule):
         fresh = new not in set(bound_variables(expr)) | set(ctx.ranges) | set(ctx.sizes) and new not in expr.free_symbols
         integer = bool(group.is_integer)
         ok_range, *how = in_range(group, 0, groups - 1, lctx.ranges)
+        # ⌊c/C_g⌋ = g picks the C_g channels g·C_g + c' only for a positive integer C_g
+        block_ok = bool(block.is_integer) and nonnegative(block - 1)
         obligations = (
             Obligation("{} is a fresh variable", fresh, "not bound or free here" if fresh else "already used", (new,)),
             Obligation("{} is integer-valued", integer, "SymPy: integer-valued" if integer else "SymPy cannot show it", (group,)),
             Obligation("0 ≤ {} ≤ {}", ok_range, how[0], (group, groups - 1), how[1]),
+            Obligation("{} is a positive integer", block_ok, "proved from the sizes" if block_ok else "not proved", (block,)),
         )
         sub = {var: new - group * block}
         body = sp.KroneckerDelta(sp.floor(new / block), group) * node.function.xreplace(sub)

@@ -123,6 +123,9 @@ def collapse_deltas(expr, ranges, obligations):
                 continue
             f, e = hits[0]
             ok, how, args = in_range(e, lo, hi, inner_ranges)
+            integer = bool(e.is_integer)   # Σ_q δ(q, e)·f(q) = 0, not f(e), for a non-integer e
+            obligations.append(Obligation("{} is integer-valued", integer, "SymPy: integer symbols, integer coefficients"
+                                          if integer else "SymPy cannot show it", (e,)))
             obligations.append(Obligation("Σ_{} δ({}, {})·f = f at {} = {}: {} ≤ {} ≤ {}", ok, how,
                                           (var, var, e, var, e, lo, e, hi), args))
             body = sp.Mul(*[g for g in factors_ if g is not f]).xreplace({var: e})
@@ -143,7 +146,7 @@ class LimitOfKernel(Rule):
 
     name = "limit-of-kernel"
     preconditions = ("lim A = Π δ(q, q*) (the softmax-limit step)", "K reads α only through A",
-                     "each collapsed delta's value lies in its sum's range")
+                     "each collapsed delta's value is integer-valued and lies in its sum's range")
 
     def apply(self, expr, ctx: Context, *, name, weights, sharpness, peak) -> Application:
         if not (isinstance(expr, sp.Limit) and isinstance(expr.args[0], sp.Indexed)

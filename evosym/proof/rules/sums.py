@@ -112,14 +112,15 @@ class MoveIntoSum(Rule):
 
 @register
 class ReindexSum(Rule):
-    """Reindex a sum by an affine bijection: if a = σ·a' + k with σ = ±1 and k free of a', then Σ_{a=lo}^{hi} f(a) = Σ_{a'} f(σ·a' + k), a' running over [lo − k, hi − k] when σ = 1 and over [k − hi, k − lo] when σ = −1.
+    """Reindex a sum by an affine bijection: if a = σ·a' + k with σ = ±1 and k an integer free of a', then Σ_{a=lo}^{hi} f(a) = Σ_{a'} f(σ·a' + k), a' running over [lo − k, hi − k] when σ = 1 and over [k − hi, k − lo] when σ = −1.
 
     Shifts (σ = 1) move a window's origin; reflections (σ = −1) flip a kernel, which is how a
     textbook convolution becomes the cross-correlation that frameworks call convolution.
     """
 
     name = "reindex-sum"
-    preconditions = ("a = σ·a' + k with σ ∈ {1, −1}", "k does not mention a' or a", "a' is a fresh variable")
+    preconditions = ("a = σ·a' + k with σ ∈ {1, −1}", "k does not mention a' or a", "k is integer-valued",
+                     "a' is a fresh variable")
 
     def apply(self, expr, ctx: Context, *, var, new, expr_of_new) -> Application:
         node, _ = find_sum(expr, var)
@@ -134,6 +135,9 @@ class ReindexSum(Rule):
             Obligation("{} = {}·{} + {} with {} ∈ {{1, −1}}", sigma in (1, -1), "coefficient computed by SymPy",
                        (var, sigma, new, k, sigma)),
             Obligation("{} does not mention {} or {}", not ({new, var} & k.free_symbols), "free symbols checked", (k, new, var)),
+            # a' ↦ σ·a' + k maps the integers onto the integers only for an integer k (k = K/2 shifts off them)
+            Obligation("{} is integer-valued", bool(k.is_integer),
+                       "SymPy: integer symbols, integer coefficients" if k.is_integer else "SymPy cannot show it", (k,)),
             Obligation("{} is a fresh variable", new not in taken, "not bound or free here" if new not in taken else "already used", (new,)),
         )
         if sigma == -1:

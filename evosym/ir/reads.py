@@ -1,0 +1,127 @@
+"""What an expression reads, looking through every definition it uses: the basis of the policies that
+must not be fooled by a renaming (the kernel must not read the value at the aggregated channel; a limit
+operator must not read the sharpness).
+
+A read of a defined tensor ``z[a]`` with ``z[i] := e(i)`` is replaced by ``e(a)``, recursively, so a
+check sees the declared tensors actually read and at which indices. The substitution avoids capture:
+the sums inside a definition's body get fresh bound variables before its parameters are replaced, so
+``z[c]`` with ``z[c'] := Σ_c x[c]·w[c, c']`` does not become a read of ``x`` at the caller's ``c``. A sum
+whose summand carries ``δ(t, e)`` (``e`` free of ``t``) reads only at ``t = e``, and is analysed so:
+``Σ_t δ(t, c)·x[b, t, q]`` reads ``x[b, c, q]``. Likewise, for the free symbols a caller names as
+*pinned*, a product ``δ(c, e)·f(c)`` is read as ``δ(c, e)·f(e)`` (the same value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import sympy as sp
+
+from .tensors import Definition
+
+
+@dataclass(frozen=True)
+class Read:
+    """A read of a declared tensor (or a free symbol) found inside an expression.
+
+    ``read`` is the read with the definitions' parameters substituted; ``path`` the definitions it
+    was found through, outermost first; ``bound`` the variables bound by sums around it (fresh
+    variables of inlined bodies never coincide with the caller's symbols)."""
+
+    read: sp.Basic
+    path: tuple[str, ...]
+    bound: frozenset
+
+    def mentions(self, symbol: sp.Symbol) -> bool:
+        """Whether the read's indices mention ``symbol`` free (not bound by a sum around the read)."""
+        return symbol not in self.bound and symbol in self.read.free_symbols
+
+    def via(self) -> str:
+        """"directly" or "through z, w" (the definitions the read was found in)."""
+        return "directly" if not self.path else "through " + " → ".join(self.path)
+
+
+def fresh_binders(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with the variable of every sum renamed to a fresh one (the sums' meaning is unchanged)."""
+    if isinstance(expr, sp.Sum):
+        rename = {l[0]: sp.Dummy(str(l[0]), integer=True) for l in expr.limits}
+        body = fresh_binders(expr.function).xreplace(rename)
+        limits = [(rename[v], fresh_binders(lo).xreplace(rename), fresh_binders(hi).xreplace(rename))
+                  for v, lo, hi in expr.limits]
+        return sp.Sum(body, *limits)
+    if not expr.args or isinstance(expr, (sp.Symbol, sp.Number)):
+        return expr
+    args = tuple(fresh_binders(a) for a in expr.args)
+    return expr if args == expr.args else expr.func(*args)
+
+
+def instantiate(d: Definition, args) -> sp.Expr:
+    """``d``'s body at ``args`` without capture: its sums get fresh variables first."""
+    return fresh_binders(d.body).xreplace(dict(zip(d.params, args)))
+
+
+def _pin(factor, var):
+    """e when ``factor`` is δ(var, e) or δ(e, var) with e free of var, else None."""
+    if isinstance(factor, sp.KroneckerDelta):
+        a, b = factor.args
+        if a == var and not b.has(var):
+            return b
+        if b == var and not a.has(var):
+            return a
+    return None
+
+
+def reads(expr: sp.Basic, definitions: dict[str, Definition], pinned=()) -> Iterator[Read]:
+    """Every read of a declared tensor and every free symbol in ``expr``, definitions inlined recursively.
+
+    For a symbol ``s`` in ``pinned``, a product with a factor δ(s, e) (e free of s) is read with s = e in
+    its other factors: it vanishes elsewhere. A definition that reads itself (directly or through
+    others) raises ``ValueError``."""
+    yield from _walk(sp.sympify(expr), definitions, (), frozenset(), tuple(pinned))
+
+
+def _first_pin(factors, var):
+    """(the factor δ(var, e), e) for the first such factor, or None."""
+    return next(((f, t) for f, t in ((f, _pin(f, var)) for f in factors) if t is not None), None)
+
+
+def _walk(e, defs, path, bound, pinned=()) -> Iterator[Read]:
+    if pinned and isinstance(e, sp.Mul):
+        for s in pinned:
+            hit = None if s in bound else _first_pin(e.args, s)
+            if hit is not None:       # δ(s, t)·f(s) = δ(s, t)·f(t)
+                f, t = hit
+                e = sp.Mul(f, *[g.xreplace({s: t}) for g in e.args if g is not f], evaluate=False)
+    if isinstance(e, sp.Indexed):
+        name = str(e.base.label)
+        for i in e.indices:
+            yield from _walk(i, defs, path, bound, pinned)
+        d = defs.get(name)
+        if d is None:
+            yield Read(e, path, bound)
+            return
+        if name in path:
+            raise ValueError(f"definition {name} refers to itself (through {' → '.join(path + (name,))})")
+        if len(d.params) != len(e.indices):
+            raise ValueError(f"{name} is defined with {len(d.params)} indices, read with {len(e.indices)}: {e}")
+        yield from _walk(instantiate(d, e.indices), defs, path + (name,), bound, pinned)
+        return
+    if isinstance(e, sp.Symbol):
+        yield Read(e, path, bound)
+        return
+    if isinstance(e, sp.Sum):
+        body, limits = e.function, list(e.limits)
+        kept = []
+        for var, lo, hi in limits:
+            hit = _first_pin(sp.Mul.make_args(body), var)
+            yield from _walk(lo, defs, path, bound, pinned)
+            yield from _walk(hi, defs, path, bound, pinned)
+            if hit is not None:       # Σ_t δ(t, e)·f(t) reads only f(e)
+                body = body.xreplace({var: hit[1]})
+            else:
+                kept.append(var)
+        yield from _walk(body, defs, path, bound | frozenset(kept), pinned)
+        return
+    for a in e.args:
+        yield from _walk(a, defs, path, bound, pinned)

@@ -1,0 +1,147 @@
+"""The parent side: run the worker in a child process under a hard wall-clock limit, read its replies.
+
+The limit is enforced here, by killing the child's process group, so an operator file that
+ignores or blocks signals, sleeps, or forks cannot outlast it. Any way the child ends other than
+handing back a reply for a source (it exits, is killed, prints garbage) becomes a
+:class:`DerivationFailed` (a failed proof, exit 1); a file that cannot be loaded or derived is a
+:class:`~evosym.errors.OperatorFileError` (exit 2). Never is it taken for a proof.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Iterator
+
+from ..errors import EvosymError, OperatorFileError, TimeLimitExceeded
+from .worker import READY
+
+TAIL = 6        # lines of the child's standard error shown when it dies
+STARTUP = 120   # seconds the child may take to import evosym, before any user code runs
+
+
+class DerivationFailed(EvosymError):
+    """The child ended without handing back a derivation: a failed proof, never a proof."""
+
+
+def derivations(sources: list[str], time_limit: float | None) -> Iterator[tuple[str, dict]]:
+    """(source, derivation) for each source, in order, derived in one child process; ``time_limit``
+    seconds (None or 0: none) for each source, counted from the previous reply."""
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "evosym.isolation.worker", *sources], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
+        done = False
+        try:
+            lines = _lines(proc, time_limit)
+            _ready(next(lines, None), proc, err)
+            for source in sources:
+                line = next(lines, None)
+                if isinstance(line, TimeLimitExceeded):
+                    raise TimeLimitExceeded(f"{source}: deriving it did not finish within {time_limit:g} s "
+                                            "(the operator file's process was killed; raise the limit with --time-limit)")
+                reply = _parse(line, source, proc, err)
+                if "error" in reply:
+                    message = str(reply.get("message", "")) or "no message"
+                    if reply["error"] == "usage":
+                        raise OperatorFileError(message)
+                    raise DerivationFailed(message)
+                if not isinstance(reply.get("derivation"), dict):
+                    raise DerivationFailed(f"{source}: the operator file's process handed back no derivation")
+                yield source, reply["derivation"]
+            done = True
+        finally:
+            _kill(proc)
+            if done:   # on a failure its last lines are in the message already
+                _forward(err)
+
+
+def _ready(line, proc, err) -> None:
+    """The child's first line says it has imported evosym; each source's time limit starts after it."""
+    if isinstance(line, TimeLimitExceeded) or line is None or line.strip() != READY.strip().encode():
+        if line is None:
+            proc.wait()
+        raise DerivationFailed(f"the process for operator files {_how(proc.returncode) if line is None else 'did not start'}"
+                               f"{_tail(err)}")
+
+
+def _lines(proc, time_limit) -> Iterator:
+    """Complete lines from the child's standard output, or a TimeLimitExceeded instance when one is overdue
+    (the first line, the child's READY, may take up to STARTUP seconds whatever the limit)."""
+    buf = b""
+    fd = proc.stdout.fileno()
+    limit = max(STARTUP, time_limit or 0)
+    while True:
+        deadline = time.monotonic() + limit if limit else None
+        limit = time_limit
+        while b"\n" not in buf:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([fd], [], [], wait)
+            if not ready:
+                yield TimeLimitExceeded("time limit")
+                return
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return
+            buf += chunk
+        line, buf = buf.split(b"\n", 1)
+        yield line
+
+
+def _parse(line, source, proc, err) -> dict:
+    if line is None:
+        proc.wait()
+        raise DerivationFailed(f"{source}: the operator file's process {_how(proc.returncode)} before handing "
+                               f"back a derivation{_tail(err)}")
+    try:
+        reply = json.loads(line)
+    except (ValueError, RecursionError):
+        raise DerivationFailed(f"{source}: the operator file's process handed back something that is not a "
+                               "derivation") from None
+    if not isinstance(reply, dict) or reply.get("source") != source:
+        raise DerivationFailed(f"{source}: the operator file's process handed back a reply for another source")
+    return reply
+
+
+def _how(code) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+def _tail(err) -> str:
+    err.seek(0)
+    lines = [l for l in err.read().decode("utf-8", "replace").splitlines() if l.strip()][-TAIL:]
+    return "" if not lines else "; its last output:\n  " + "\n  ".join(lines)
+
+
+def _kill(proc) -> None:
+    """End the child and everything it started (its own process group)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+    try:   # a grandchild the file forked into the group is gone too
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.stdout.close()
+
+
+def _forward(err) -> None:
+    """What the operator file printed, passed on to our standard error."""
+    err.seek(0)
+    text = err.read().decode("utf-8", "replace")
+    if text:
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,144 @@
+"""An exact, versioned encoding of SymPy expressions as JSON trees, decoded through a closed list.
+
+Certificates carry every expression of a proof as data. Decoding must never run code named by
+the data (``sympify`` and ``srepr`` round trips evaluate Python): a node is ``[kind, …]`` and
+only the constructors listed in :data:`CONSTRUCTORS` (SymPy's own classes and evosym's
+``InRange``) can be built. Every decoded expression is built by SymPy's ordinary constructors,
+so it is the canonical object SymPy itself would have made; the encoder checks the round trip,
+so a proof whose expressions cannot be carried exactly is refused where it is produced.
+
+    Symbol   ["Symbol", name, {assumption: bool, …}]   (the assumptions it was created with)
+    Integer  ["Integer", "123"]        Rational ["Rational", "p", "q"]
+    Float    ["Float", sign, "mantissa", exponent, bits, precision]   (mpmath's exact tuple)
+    Undef    ["Undef", name, arg, …]   (an undefined function f(…): a name, no code)
+    constant ["pi"], ["E"], ["I"], ["oo"], ["-oo"], ["true"], ["false"]
+    other    [ClassName, arg, …]       (ClassName in CONSTRUCTORS)
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.core.assumptions import _assume_defined
+from sympy.core.function import AppliedUndef
+from sympy.functions.elementary.piecewise import ExprCondPair
+
+from ..errors import EvosymError
+from ..ir.symbols import InRange
+
+
+class CodecError(EvosymError):
+    """A value that certificates cannot encode, or data that is not a valid encoding."""
+
+
+CONSTRUCTORS = {cls.__name__: cls for cls in (
+    sp.Add, sp.Mul, sp.Pow, sp.Sum, sp.Tuple, sp.Indexed, sp.IndexedBase, sp.KroneckerDelta, InRange,
+    sp.Max, sp.Min, sp.Abs, sp.Mod, sp.floor, sp.ceiling, sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.tanh,
+    sp.conjugate, sp.re, sp.im, sp.sign,
+    sp.Piecewise, ExprCondPair, sp.Limit, sp.Heaviside, sp.erf,
+    sp.Eq, sp.Ne, sp.Lt, sp.Le, sp.Gt, sp.Ge, sp.And, sp.Or, sp.Not,   # (relationals by their class names)
+)}
+CONSTANTS = {"pi": sp.pi, "E": sp.E, "I": sp.I, "oo": sp.oo, "-oo": -sp.oo, "true": sp.true, "false": sp.false}
+_CONSTANT_NAMES = {v: k for k, v in CONSTANTS.items()}
+ASSUMPTION_KEYS = frozenset(_assume_defined)
+
+
+def encode(e) -> list:
+    """The JSON tree of a SymPy object (see the module docstring); :class:`CodecError` if not encodable."""
+    if isinstance(e, bool):
+        e = sp.true if e else sp.false
+    if isinstance(e, int):
+        e = sp.Integer(e)
+    if not isinstance(e, sp.Basic):
+        raise CodecError(f"{type(e).__name__} {e!r} is not a SymPy expression")
+    const = _CONSTANT_NAMES.get(e)
+    if const is not None:
+        return [const]
+    if isinstance(e, sp.Dummy) or isinstance(e, sp.Wild):
+        raise CodecError(f"the symbol {e} is a {type(e).__name__}: its identity is not its name, so it cannot be carried")
+    if isinstance(e, sp.Symbol):
+        orig = getattr(e, "_assumptions_orig", None)
+        orig = dict(e.assumptions0 if orig is None else orig)
+        return ["Symbol", e.name, {k: bool(v) for k, v in sorted(orig.items()) if v is not None}]
+    if isinstance(e, sp.Integer):
+        return ["Integer", str(int(e))]
+    if isinstance(e, sp.Rational):
+        return ["Rational", str(int(e.p)), str(int(e.q))]
+    if isinstance(e, sp.Float):
+        sign, man, exp, bits = e._mpf_
+        return ["Float", int(sign), str(int(man)), int(exp), int(bits), int(e._prec)]
+    if isinstance(e, AppliedUndef):
+        return ["Undef", str(e.func.__name__)] + [encode(a) for a in e.args]
+    name = type(e).__name__
+    if CONSTRUCTORS.get(name) is not type(e):
+        raise CodecError(f"expressions of type {name} cannot be carried by a certificate (allowed: "
+                         f"{', '.join(sorted(CONSTRUCTORS))}, symbols, numbers and undefined functions)")
+    if isinstance(e, sp.IndexedBase) and (e.shape is not None or e.offset != 0 or e.strides is not None):
+        raise CodecError(f"the IndexedBase {e} carries a shape, offset or strides; declare shapes on the TensorDecl")
+    return [name] + [encode(a) for a in e.args]
+
+
+def decode(tree):
+    """The SymPy object of a JSON tree, built only through :data:`CONSTRUCTORS`."""
+    if not isinstance(tree, list) or not tree or not isinstance(tree[0], str):
+        raise CodecError(f"not an encoded expression: {_short(tree)}")
+    kind, args = tree[0], tree[1:]
+    if kind in CONSTANTS and not args:
+        return CONSTANTS[kind]
+    if kind == "Symbol":
+        if len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], dict):
+            raise CodecError(f"malformed symbol: {_short(tree)}")
+        name, facts = args
+        if not name or any(k not in ASSUMPTION_KEYS or not isinstance(v, bool) for k, v in facts.items()):
+            raise CodecError(f"malformed symbol {name!r}: unknown or non-boolean assumptions {sorted(facts)}")
+        try:
+            return sp.Symbol(name, **facts)
+        except Exception as exc:   # inconsistent assumptions (integer=True, irrational=True …)
+            raise CodecError(f"symbol {name!r}: inconsistent assumptions {facts}: {exc}") from None
+    if kind == "Integer":
+        return sp.Integer(_int_text(args, 1, tree)[0])
+    if kind == "Rational":
+        p, q = _int_text(args, 2, tree)
+        if q == 0:
+            raise CodecError("a rational with denominator 0")
+        return sp.Rational(p, q)
+    if kind == "Float":
+        if len(args) != 5 or not all(isinstance(a, (int, str)) and not isinstance(a, bool) for a in args):
+            raise CodecError(f"malformed float: {_short(tree)}")
+        sign, man, exp, bits, prec = int(args[0]), int(_int_text([args[1]], 1, tree)[0]), int(args[2]), int(args[3]), int(args[4])
+        if sign not in (0, 1) or man < 0 or bits < 0 or not 1 <= prec <= 10000:
+            raise CodecError(f"malformed float: {_short(tree)}")
+        return sp.Float._new((sign, man, exp, bits), prec)
+    if kind == "Undef":
+        if not args or not isinstance(args[0], str) or not args[0].isidentifier():
+            raise CodecError(f"malformed undefined function: {_short(tree)}")
+        return sp.Function(args[0])(*[decode(a) for a in args[1:]])
+    cls = CONSTRUCTORS.get(kind)
+    if cls is None:
+        raise CodecError(f"unknown expression kind {kind!r}")
+    parts = [decode(a) for a in args]
+    try:
+        return cls(*parts)
+    except Exception as exc:
+        raise CodecError(f"{kind} cannot be built from its arguments: {type(exc).__name__}: {exc}") from None
+
+
+def encode_checked(e) -> list:
+    """:func:`encode`, refusing an expression whose decoding is not the same object (so a certificate never
+    carries something the checker would read differently)."""
+    tree = encode(e)
+    back, e = decode(tree), sp.sympify(e)
+    if back != e or sp.srepr(back) != sp.srepr(e):
+        raise CodecError(f"the expression {_short(str(e))} does not survive an exact round trip "
+                         f"(it decodes as {_short(str(back))}): it was built unevaluated")
+    return tree
+
+
+def _int_text(args, n, tree):
+    if len(args) != n or not all(isinstance(a, str) and a.lstrip("-").isdigit() and len(a) < 4000 for a in args):
+        raise CodecError(f"malformed number: {_short(tree)}")
+    return [int(a) for a in args]
+
+
+def _short(x) -> str:
+    text = str(x)
+    return text if len(text) <= 120 else text[:117] + "…"

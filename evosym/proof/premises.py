@@ -1,0 +1,350 @@
+"""The premises of a proof, checked before anything relies on them.
+
+Every rule and every bounded check silently assumes three things, and each can be broken without any
+rule noticing:
+
+1. **Binders are plain integers typed by their range.** SymPy acts on a symbol's assumptions the moment
+   an expression is built: with ``m`` declared positive, ``KroneckerDelta(m, -P)`` is 0 at construction,
+   so the replay reproduces the fold, the bounded check compares two folded sides, and a false step looks
+   general. So every variable bound by a sum, every output index and every definition parameter must be
+   an integer symbol whose other assumptions follow from its range (nonnegative only when the lower bound
+   is provably ≥ 0, positive only when ≥ 1, …; even, odd, prime … never): its ``assumptions0`` must be
+   those of ``Symbol(name, integer=True, **implied)`` for some implied subset. A definition parameter
+   may be nonnegative only when the definition declares a shape (reads are then checked to lie in it).
+2. **The grid lies in the sizes' domains.** "Valid for all sizes" means for the declared domain of each
+   size; a grid shape outside it (a positive size at 0, a negative padding) tests something else, and a
+   grid key that is not a size would give a value to a bound variable. So every size is an integer
+   symbol, every grid key a declared size, and every grid value an integer that satisfies all of its
+   size's assumptions and the operator's constraints; otherwise nothing is evaluated at all.
+3. **Definitions and expressions are closed.** A definition body that reads a symbol other than its
+   parameters and the sizes takes its value from wherever it is read, which hides a dependency from
+   ``factor-out``, ``exchange-sums`` or ``name-kernel`` (they look at the free symbols of the read, not
+   of the body). So every body mentions only its parameters and the sizes, and the traditional form and
+   every step only the output indices and the sizes.
+
+:func:`check_premises` returns the violations (each names its premise, the symbol and the value) and
+the grid to check; :class:`Premises` fails the steps whose expressions break a premise and, when one of
+the operator's own premises fails (its sizes, grid, definitions, form), labels no step general.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+from dataclasses import dataclass, replace
+
+import sympy as sp
+
+from .reference import CheckResult
+from .symbolic import le
+
+NAME = "premises"
+BINDERS = "bound variables are integers typed by their range"
+SIZES = "sizes are integer symbols"
+GRID = "the grid lies in the sizes' domains"
+CLOSED = "definitions and expressions are closed"
+
+_INTEGER = sp.Symbol("_", integer=True).assumptions0
+# the assumptions a range [lo, hi] can imply, and when it implies each
+_IMPLIED = {
+    "nonnegative": lambda lo, hi: le(0, lo),
+    "positive": lambda lo, hi: le(1, lo),
+    "nonpositive": lambda lo, hi: le(hi, 0),
+    "negative": lambda lo, hi: le(hi, -1),
+    "nonzero": lambda lo, hi: le(1, lo) or le(hi, -1),
+}
+# the facts a message names first when a symbol carries or breaks several
+_HEADLINE = ("positive", "nonnegative", "negative", "nonpositive", "nonzero", "zero", "even", "odd", "prime",
+             "composite", "integer", "real", "finite", "commutative")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A premise that fails: which, why (naming the symbol and the value), and the steps it concerns
+    (0-based, of the derivation and of the limit section), which then fail; one that ``everywhere``
+    underlies (the operator's own declarations) leaves no step general."""
+
+    premise: str
+    detail: str
+    steps: tuple[int, ...] = ()
+    limit_steps: tuple[int, ...] = ()
+    everywhere: bool = True   # a premise of every step (sizes, grid, the operator's definitions and form)
+
+    def __str__(self) -> str:
+        return f"{self.premise}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Premises:
+    """The outcome of :func:`check_premises`: the violations, and the grid to check (empty when a shape lies
+    outside the sizes' domains: nothing is evaluated there, and the proof fails)."""
+
+    violations: tuple[Violation, ...]
+    grid: tuple
+    shapes_checked: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def result(self) -> CheckResult:
+        if self.ok:
+            return CheckResult(NAME, True, "general",
+                               "every summation variable, output index and definition parameter is an integer whose "
+                               "assumptions follow from its range; every definition reads only its parameters and the "
+                               f"sizes; the {self.shapes_checked} grid shapes lie in the sizes' domains")
+        rest = self.violations[1:]
+        more = f" (and {len(rest)} more: {'; '.join(map(str, rest[:3]))}{' …' if len(rest) > 3 else ''})" if rest else ""
+        return CheckResult(NAME, False, "general", str(self.violations[0]) + more)
+
+    def relabel(self, steps, *, limit: bool = False) -> tuple:
+        """The checked ``steps`` with each step a violation concerns failed, and none general when any premise
+        fails everywhere (a rule's identity holds for all sizes only under the operator's premises)."""
+        out = []
+        everywhere = any(v.everywhere for v in self.violations)
+        for k, s in enumerate(steps):
+            own = [v for v in self.violations if k in (v.limit_steps if limit else v.steps)]
+            c = s.check
+            if own:
+                why = f"premise failed: {own[0]}"
+                c = replace(c, ok=False, general=False, message=f"{c.message}; {why}" if not c.ok and c.message else why)
+            elif not self.grid:
+                c = replace(c, ok=False, general=False, bounded_shapes=(),
+                            message="not compared at any shape: the grid is outside the sizes' domains (see premises)")
+            elif everywhere and c.general:
+                c = replace(c, general=False, replay=c.replay + "; not general: a premise of the proof failed (see premises)")
+            out.append(replace(s, check=c))
+        return tuple(out)
+
+    def with_limit(self, report):
+        """(premises, report): the limit steps' binders checked too, and the limit steps relabelled."""
+        found = _merge([(BINDERS, problem, f"limit step {k + 1} ({s.rule})", (), (k,), False)
+                        for k, s in enumerate(report.steps) for e in (s.before, s.after)
+                        for problem in _sum_binders(e, set(), set())])
+        premises = Premises(self.violations + tuple(found), self.grid, self.shapes_checked)
+        return premises, replace(report, steps=premises.relabel(report.steps, limit=True))
+
+
+def _merge(found) -> list[Violation]:
+    """One violation per (premise, problem), naming the first place it occurs, with every step it concerns."""
+    merged: dict = {}
+    for premise, problem, where, steps, limit_steps, everywhere in found:
+        entry = merged.setdefault((premise, problem), [[], set(), set(), False])
+        entry[0].append(where)
+        entry[1].update(steps)
+        entry[2].update(limit_steps)
+        entry[3] = entry[3] or everywhere
+    out = []
+    for (premise, problem), (wheres, steps, limit_steps, everywhere) in merged.items():
+        place = wheres[0] + (f" and {len(wheres) - 1} more places" if len(wheres) > 1 else "") if wheres[0] else ""
+        out.append(Violation(premise, f"{problem}" + (f" (in {place})" if place else ""),
+                             tuple(sorted(steps)), tuple(sorted(limit_steps)), everywhere))
+    return out
+
+
+# -- 1. binders ------------------------------------------------------------------------------------
+
+def declared(s: sp.Symbol) -> str:
+    """The assumptions ``s`` was declared with, as ``name=value`` (what SymPy derives from them is left out)."""
+    orig = getattr(s, "_assumptions_orig", None)
+    if orig is None:   # an older SymPy: the derived facts that differ from a plain integer's, headline ones first
+        a = s.assumptions0
+        keys = sorted((k for k in a if _INTEGER.get(k) != a[k]),
+                      key=lambda k: (_HEADLINE.index(k) if k in _HEADLINE else len(_HEADLINE), k))
+        orig = {k: a[k] for k in keys[:2]}
+    return ", ".join(f"{k}={v}" for k, v in orig.items()) or "no assumptions"
+
+
+def binder_problem(s, lo, hi, what: str) -> str | None:
+    """Why ``s`` (``what`` names it: "the summation variable m") cannot bind [lo, hi], or None; with lo None
+    no range implies anything."""
+    if not isinstance(s, sp.Symbol):
+        return f"{what} is not a symbol"
+    if s.is_integer is not True:
+        return f"{what} is not declared integer ({declared(s)})"
+    if s.assumptions0 == _INTEGER:
+        return None
+    implied = []
+    if lo is not None:
+        for key, test in _IMPLIED.items():
+            try:
+                if test(sp.sympify(lo), sp.sympify(hi)):
+                    implied.append(key)
+            except Exception:   # an undecidable comparison proves nothing
+                continue
+    for n in range(1, len(implied) + 1):
+        for subset in itertools.combinations(implied, n):
+            try:
+                if sp.Symbol(s.name, integer=True, **{k: True for k in subset}).assumptions0 == s.assumptions0:
+                    return None
+            except Exception:   # inconsistent assumptions (positive and negative)
+                continue
+    where = f"its range [{lo}, {hi}]" if lo is not None else "nothing (it has no declared range)"
+    return (f"{what} is declared {declared(s)}, which {where} does not imply (allowed: integer=True, plus "
+            "nonnegative when the lower bound is ≥ 0, positive when it is ≥ 1)")
+
+
+def _sum_binders(expr, sizes: set, outputs: set) -> list[str]:
+    """The problems of the variables bound by sums in ``expr``."""
+    out = []
+    for node in sorted(sp.sympify(expr).atoms(sp.Sum), key=sp.default_sort_key):
+        for lim in node.limits:
+            var = lim[0]
+            if len(lim) != 3:
+                out.append(f"the sum over {var} has no range")
+            elif var in sizes or var in outputs:
+                out.append(f"a sum binds {var}, which is {'a size' if var in sizes else 'an output index'}")
+            else:
+                why = binder_problem(var, lim[1], lim[2], f"the summation variable {var}")
+                if why:
+                    out.append(why)
+    return list(dict.fromkeys(out))
+
+
+# -- 3. closure ------------------------------------------------------------------------------------
+
+def free_names(expr) -> set:
+    """The free symbols of ``expr`` that are variables (not the names of the tensors it reads)."""
+    expr = sp.sympify(expr)
+    labels = {r.base.label for r in expr.atoms(sp.Indexed)}
+    return {s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s not in labels}
+
+
+def _names(symbols) -> str:
+    return ", ".join(sorted(map(str, symbols)))
+
+
+def _definition(d, sizes: set, outputs: set, where: str, steps=()) -> list[tuple]:
+    """Problems of a definition: (premise, problem, where, steps, limit steps, everywhere); one of the operator's
+    own (no ``steps``) underlies every step."""
+    out = []
+    every = not steps
+    if len(set(d.params)) != len(d.params):
+        out.append((BINDERS, f"the definition {d.name} repeats a parameter ({_names(d.params)})", where, steps, (), every))
+    extents = dict(zip(d.params, d.shape)) if d.shape is not None else {}
+    for p in d.params:
+        if p in sizes:
+            out.append((BINDERS, f"the definition {d.name} has the size {p} as a parameter", where, steps, (), every))
+            continue
+        lo, hi = (sp.Integer(0), sp.sympify(extents[p]) - 1) if p in extents else (None, None)
+        why = binder_problem(p, lo, hi, f"the parameter {p} of {d.name}" + ("" if extents else " (which declares no shape)"))
+        if why:
+            out.append((BINDERS, why, where, steps, (), every))
+    stray = free_names(d.body) - set(d.params) - sizes
+    if stray:
+        out.append((CLOSED, f"the body of {d.name}[{', '.join(map(str, d.params))}] reads {_names(stray)}, which is "
+                    "neither its parameter nor a size", where, steps, (), every))
+    if d.shape is not None:
+        loose = set().union(*[free_names(n) for n in d.shape]) - sizes
+        if loose:
+            out.append((CLOSED, f"the shape of {d.name} mentions {_names(loose)}, which is not a size", where, steps, (), every))
+    out += [(BINDERS, f"in the body of {d.name}, {w}", where, steps, (), every) for w in _sum_binders(d.body, sizes, outputs)]
+    return out
+
+
+def _expression(expr, where: str, sizes: set, outputs: set, steps, every: bool) -> list[tuple]:
+    out = [(BINDERS, w, where, steps, (), every) for w in _sum_binders(expr, sizes, outputs)]
+    stray = free_names(expr) - sizes - outputs
+    if stray:
+        out.append((CLOSED, f"{_names(stray)} is free but neither an output index nor a size (an unbound variable)",
+                    where, steps, (), every))
+    return out
+
+
+# -- 2. sizes and the grid -------------------------------------------------------------------------
+
+def _grid(op, grid, sizes: set) -> list[Violation]:
+    out = []
+    for k, config in enumerate(grid, 1):
+        bad = []
+        if not hasattr(config, "items"):
+            out.append(Violation(GRID, f"grid shape {k} is {config!r}, not a mapping from sizes to values"))
+            continue
+        for key, value in config.items():
+            if key not in sizes:
+                bad.append(f"grid shape {k} gives {key} = {value}, but {key} is not a declared size "
+                           f"(sizes: {_names(sizes)})")
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                bad.append(f"grid shape {k} gives the size {key} the value {value!r}, which is not an integer")
+                continue
+            broken = [a for a, want in getattr(key, "assumptions0", {}).items() if getattr(sp.Integer(int(value)), "is_" + a, None) != want]
+            if broken:
+                broken.sort(key=lambda a: _HEADLINE.index(a) if a in _HEADLINE else len(_HEADLINE))
+                a = broken[0]
+                bad.append(f"grid shape {k} gives the size {key} the value {int(value)}, outside its domain "
+                           f"({key} is declared {a}={key.assumptions0[a]}{_bound(key)})")
+        if not bad:
+            values = {s: sp.Integer(int(v)) for s, v in config.items()}
+            for c in op.constraints:
+                got = sp.sympify(c).xreplace(values)
+                if got is not sp.true:
+                    bad.append(f"grid shape {k} ({_show(config)}) " + ("violates" if got is sp.false else "cannot decide")
+                               + f" the constraint {c}")
+        out += [Violation(GRID, b) for b in bad]
+    return out
+
+
+def _show(config) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(((str(k), v) for k, v in config.items())))
+
+
+def lower_bound(s: sp.Symbol) -> str:
+    """The size's declared bound as text ("≥ 1", "≥ 0", "≤ -1", "≤ 0"), "" when it has none."""
+    if s.is_positive:
+        return "≥ 1"
+    if s.is_nonnegative:
+        return "≥ 0"
+    if s.is_negative:
+        return "≤ -1"
+    if s.is_nonpositive:
+        return "≤ 0"
+    return ""
+
+
+def _bound(s) -> str:
+    b = lower_bound(s)
+    return f": {s} {b}" if b else ""
+
+
+def size_domains(op) -> tuple[tuple[tuple[sp.Symbol, ...], str, str], ...]:
+    """The sizes grouped by their declared domain, in declaration order: ``(((B, C, L), "≥ 1", ""), ((P,), "≥ 0",
+    ""))``; the last entry names further assumptions ("even") or says that a size is not declared integer."""
+    groups: dict[tuple, list] = {}
+    for s in op.size_symbols():
+        if s.is_integer is not True:
+            key = ("", "not declared integer")
+        else:
+            key = (lower_bound(s), ", ".join(k for k in ("even", "odd", "prime", "composite") if s.assumptions0.get(k) is True))
+        groups.setdefault(key, []).append(s)
+    return tuple((tuple(v), bound, note) for (bound, note), v in groups.items())
+
+
+# -- all together ----------------------------------------------------------------------------------
+
+def check_premises(proof, grid) -> Premises:
+    """Every premise of ``proof`` (see the module docstring) at the grid shapes ``grid``."""
+    op = proof.operator
+    sizes = set(op.size_symbols())
+    outputs = set(op.lhs_indices)
+    found: list[tuple] = []   # (premise, problem, where, steps, limit steps, everywhere)
+    for s in op.size_symbols():
+        if not isinstance(s, sp.Symbol) or s.is_integer is not True:
+            what = declared(s) if isinstance(s, sp.Symbol) else type(s).__name__
+            found.append((SIZES, f"the size {s} is not an integer symbol ({what})", "", (), (), True))
+    if len(outputs) != len(op.lhs_indices):
+        found.append((BINDERS, f"the output indices {', '.join(map(str, op.lhs_indices))} repeat", "", (), (), True))
+    for s, lo, hi in op.lhs_ranges():
+        why = f"the output index {s} is a size" if s in sizes else binder_problem(s, lo, hi, f"the output index {s}")
+        if why:
+            found.append((BINDERS, why, "", (), (), True))
+    for d in op.definitions:
+        found += _definition(d, sizes, outputs, "")
+    found += _expression(op.traditional, "the traditional form", sizes, outputs, (0,) if proof.steps else (), True)
+    for k, step in enumerate(proof.steps):
+        for side, e in (("before", step.before), ("after", step.after)):
+            found += _expression(e, f"step {k + 1} ({step.rule}), {side}", sizes, outputs, (k,), False)
+        for d in step.defines:
+            found += _definition(d, sizes, outputs, f"step {k + 1} ({step.rule}), which defines {d.name}", (k,))
+    violations = _grid(op, grid, sizes)
+    return Premises(tuple(_merge(found)) + tuple(violations), () if violations else tuple(grid), len(grid))

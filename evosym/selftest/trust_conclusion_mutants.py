@@ -1,0 +1,214 @@
+"""Mutants of the checker's conclusion and of its process boundary (holes 5, 7, 8 and 10): the limit
+operator free of α, the matcher looking through definitions, the reference check's tolerance, dyadic
+inputs and honest label, and operator files run in a child process. Each disables one fix and runs a
+hostile example through :func:`.trust_mutants.trial`: killed when the example gets through the mutated
+checker (PROVED) while the real one refuses it, for the reasons given in :mod:`.trust_mutants`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+from dataclasses import replace
+from unittest import mock
+
+import numpy as np
+import sympy as sp
+
+from .. import Definition, Derivation, Global, Operator, TensorDecl, Window, WindowAxis, index, size
+from ..errors import MatchError
+from ..ir import evolution as EV
+from ..proof import limit as LIM
+from ..proof import reference as R
+from .registry import OPERATORS, Outcome, load, mutant
+from .trust_mutants import CATEGORY, accepted, trial
+
+B, N, C, O = size("B"), size("N"), size("C"), size("O")
+b, n, o, c, q = (index(s) for s in "b n o c q".split())
+X, W = sp.IndexedBase("x"), sp.IndexedBase("W")
+
+
+def _tokens(traditional, *, reference, reference_name="", definitions=(), grid=None) -> Operator:
+    """y[b, n, o] = ``traditional`` over tokens x[b, n, c] and a weight W[o, c]."""
+    xt, wt = TensorDecl("x", (B, N, C), "input"), TensorDecl("W", (O, C), "parameter")
+    yt = TensorDecl("y", (B, N, O), "output")
+    return Operator(name="hostile", summary="", output=yt, lhs_indices=(b, n, o), traditional=traditional,
+                    tensors=(xt, wt), batch=b, out_channel=o, position=(n,), definitions=tuple(definitions),
+                    sizes=((B, ""), (N, ""), (C, ""), (O, "")), reference=reference, reference_name=reference_name,
+                    grid=grid or ({B: 1, N: 3, C: 4, O: 2}, {B: 2, N: 2, C: 3, O: 3}))
+
+
+def _pointwise(op):
+    """Σ_c k·W[o, c]·x[b, n, c] to its Evolution form (Ω = {n}): a complete, valid derivation."""
+    d = Derivation(op)
+    d.apply("introduce-delta", targets=[(n, q, 0, N - 1)], within=c)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(o, c, n, q))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, N),)), channel=c, neighbour=(q,))
+    return d.proof().check()
+
+
+# -- 5. the limit operator free of α -------------------------------------------------------------------
+
+def diverging_bias_proof():
+    """Cordonnier's attention with the bias α·b_O, and a reference and a target that agree at every finite α:
+    β = α·b_O has no limit as α → ∞, so the limit operator is not the convolution the limit section claims."""
+    mod = load("cordonnier_attention")
+    m, op = mod.module, mod.operator
+
+    def reference(arrays, sizes):
+        return m.reference(arrays, sizes) + (arrays["alpha"][0] - 1) * arrays["bO"][None, :, None, None]
+
+    def target(t, sizes):
+        import torch.nn.functional as F
+        return F.conv2d(t["x"], m.conv_weight(t["WO"], sizes), t["alpha"][0] * t["bO"], padding=sizes["R"])
+    bad = replace(op, traditional=op.traditional.xreplace({m.bo[m.o]: m.alpha[0] * m.bo[m.o]}), reference=reference,
+                  limit=replace(op.limit, target_reference=target))
+    d = Derivation(bad)
+    m.derive(d)
+    return d.proof().check(grid=op.grid[:1])
+
+
+@contextlib.contextmanager
+def _alpha_an_input():
+    """The limit check of old: α an ordinary input of the limit operator (drawn like any entry, readable by the
+    evaluation and the target), and no symbolic check that K∞, β and v are free of it."""
+    with mock.patch.object(LIM, "sharpness_read", lambda *a, **k: None), \
+            mock.patch.object(LIM, "_sharpness_entries", lambda *a, **k: []):
+        yield
+
+
+@mutant(CATEGORY, "hole 5: the limit operator may still read α (a bias α·b_O that diverges as α → ∞)")
+def limit_keeps_alpha():
+    return trial("the limit operator's freedom from α", diverging_bias_proof, _alpha_an_input)
+
+
+# -- 7. the matcher looks through definitions -------------------------------------------------------------
+
+def renamed_square_proof():
+    """y = Σ_c Σ_q W[o, c]·z[b, q, c]·x[b, q, c] with z := x: every step is valid, but K = W·z is v itself, so
+    x² · W would be an Evolution form."""
+    m, c2 = index("m"), index("c_2")
+    z = Definition("z", (b, m, c2), X[b, m, c2])
+
+    def reference(a, sizes):
+        s = np.einsum("oc,bqc->bo", a["W"], a["x"] * a["x"])
+        return np.repeat(s[:, None, :], a["x"].shape[1], axis=1).astype(np.float64)
+    op = _tokens(sp.Sum(W[o, c] * sp.IndexedBase("z")[b, q, c] * X[b, q, c], (q, 0, N - 1), (c, 0, C - 1)),
+                 reference=reference, reference_name="x² · W", definitions=(z,),
+                 grid=({B: 1, N: 2, C: 2, O: 1}, {B: 2, N: 3, C: 1, O: 2}))
+    d = Derivation(op)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(b, o, c, n, q))
+    d.conclude(omega=Global((N,)), channel=c, neighbour=(q,))
+    return d.proof().check()
+
+
+def _direct_reads_only(kernel, value, channel, value_name, input_names, definitions):
+    """The matcher of old: K refused only when it reads v at c directly, not through a definition."""
+    if any(str(r.base.label) == value_name and r.has(channel) for r in kernel.atoms(sp.Indexed)):
+        raise MatchError("the kernel reads the value tensor at the aggregated channel: not an Evolution form")
+
+
+@mutant(CATEGORY, "hole 7: the matcher not looking through definitions (K = W·z with z := x, a square)")
+def matcher_sees_direct_reads_only():
+    return trial("the matcher's look through definitions", renamed_square_proof,
+                 lambda: mock.patch.object(EV, "_refuse_value_at_channel", _direct_reads_only))
+
+
+# -- 8. the reference check ----------------------------------------------------------------------------------
+
+def slightly_off_reference_proof():
+    """y = (10⁶/3)·Σ_c W[o, c]·x[b, n, c] (compared within rounding) against a reference off by 10⁻¹³
+    relative: some 450 units of roundoff, far more than any rounding of this form."""
+    k = sp.Rational(10 ** 6, 3)
+    return _pointwise(_tokens(sp.Sum(k * W[o, c] * X[b, n, c], (c, 0, C - 1)),
+                              reference=lambda a, s: (a["x"] @ a["W"].T) * (1e6 / 3) * (1 + 1e-13)))
+
+
+@mutant(CATEGORY, "hole 8: the reference compared within 1e-12 relative (a reference 450 ulps off passes)")
+def reference_tolerance_loose():
+    return trial("the reference check's rounding tolerance", slightly_off_reference_proof,
+                 lambda: mock.patch.object(R, "ULPS", 1e-12 / R.U))
+
+
+def rounding_reference_proof():
+    """The linear layer against a reference that rounds its input to integers: integer inputs cannot tell."""
+    lin = load("linear")
+    op = replace(lin.operator, reference=lambda a, s: np.round(a["x"]) @ a["W"].T + a["bias"])
+    return replace(lin.proof(), operator=op).check()
+
+
+@mutant(CATEGORY, "hole 8: the reference run on integer inputs only (a reference that rounds its input passes)")
+def reference_integer_inputs_only():
+    integer = R.draw
+    return trial("the reference check's dyadic inputs", rounding_reference_proof,
+                 lambda: mock.patch.object(R, "draw", lambda op, shapes, rng, kind: integer(op, shapes, rng, "integer")))
+
+
+def own_formula_reference_proof():
+    """The linear layer whose "reference" is its own formula, called torch.nn.functional.linear by the file."""
+    lin = load("linear")
+    op = replace(lin.operator, reference=lambda a, s: np.einsum("oc,bnc->bno", a["W"], a["x"]) + a["bias"],
+                 reference_name="torch.nn.functional.linear")
+    return replace(lin.proof(), operator=op).check()
+
+
+@mutant(CATEGORY, "hole 8: the reference labelled as the library it is named after (the file's own formula)")
+def reference_named_as_the_library():
+    """Killed when, without the fix, the verdict says the form equals torch.nn.functional.linear (nothing
+    checked that: the file's reference is the form itself), while the checker says only what the file calls it."""
+    claim = "equals torch.nn.functional.linear"
+
+    def label():
+        cp = own_formula_reference_proof()
+        ref = next(ch for ch in cp.checks if ch.name.startswith("reference"))
+        return cp, f"{ref.name}: {ref.message}"
+    real_cp, real = label()
+    if claim in real or "user-supplied" not in real:
+        return Outcome(False, "nothing", f"the real checker asserts the file's claim ({real[:200]}): the fix is missing")
+    with mock.patch.object(R, "check_name", lambda op: f"reference ({op.reference_name})"), \
+            mock.patch.object(R, "claimed", lambda op, verb="": f"{op.reference_name} {verb}".rstrip()):
+        cp, got = label()
+    if not (accepted(cp) and claim in got):
+        return Outcome(False, "nothing", f"the label is honest even without the fix: {got[:200]}")
+    return Outcome(True, "the reference check's honest label",
+                   f"without the fix: PROVED, '{got[:90]}…'; the checker: '{real[:140]}…'")
+
+
+# -- 10. operator files run in a child process --------------------------------------------------------------
+
+HOSTILE_FILE = OPERATORS / "_hostile_patch_ok.py"
+IN_PROCESS = ("import sys\nfrom evosym import catalogue\n"
+              "cp = catalogue.load(sys.argv[1]).proof().check()\nprint('PROVED' if cp.ok else 'NOT PROVED')\n")
+
+
+def prove_in_process() -> str:
+    """The mutant path: load, derive and check the file in one process (a fresh Python, so the file's patch
+    cannot reach the self-test's own checker). Its last line of output."""
+    run = subprocess.run([sys.executable, "-c", IN_PROCESS, str(HOSTILE_FILE)], capture_output=True, text=True,
+                         timeout=120)
+    lines = run.stdout.strip().splitlines()
+    return lines[-1] if run.returncode == 0 and lines else f"exit {run.returncode}: {run.stderr.strip()[-200:]}"
+
+
+def prove_isolated() -> tuple[int, str]:
+    """``evosym prove FILE --summary``: the file derived in a child process, what it hands back checked here."""
+    from ..cli.main import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(["prove", str(HOSTILE_FILE), "--summary"])
+    return rc, " ".join((out.getvalue() + err.getvalue()).split())
+
+
+@mutant(CATEGORY, "hole 10: the operator file run in the checker's process (it patches CheckedProof.ok at import)")
+def prove_in_the_files_process():
+    rc, real = prove_isolated()
+    if rc == 0 or real.startswith("PROVED"):
+        return Outcome(False, "nothing", f"evosym prove accepts the hostile file (exit {rc}: {real[:200]}): "
+                                         "the fix is missing")
+    got = prove_in_process()
+    if got != "PROVED":
+        return Outcome(False, "nothing", f"the hostile file is refused even in its own process ({got[:200]})")
+    return Outcome(True, "the child process of evosym prove",
+                   f"in the file's process: PROVED; evosym prove: exit {rc}, {real[:200]}")

@@ -1,0 +1,82 @@
+"""``evosym verify``: re-check proof certificates in a process that runs no operator file.
+
+This entry point imports only the trusted base (docs/proofs.md lists it): the certificate
+codec, the intermediate representation and the checker. No printer, code generator, catalogue
+or user code is loaded, so what it prints depends on the certificate's data and on the checker
+alone. Also runnable as ``python -m evosym.verify CERTIFICATE…``.
+
+Exit status: 0 when every certificate reproduces and its proof holds; 1 when one does not
+(a verdict differs from the recomputed one, or the proof fails); 2 when one cannot be read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .errors import EvosymError
+from .proof.certificate import CertificateError, loads, verify
+
+SHOWN = 5   # differences listed per certificate
+
+
+def verify_files(paths: list[str], *, quiet: bool = False, out=None) -> int:
+    out = out or sys.stdout
+    status = 0
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"evosym: error: cannot read certificate {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            status = max(status, 2)
+            continue
+        try:
+            result = verify(loads(text, path))
+        except CertificateError as exc:
+            print(f"REFUSED   {path}: {exc}", file=out)
+            status = max(status, 1)
+            continue
+        except EvosymError as exc:   # the checker itself refused what the data describes
+            print(f"REFUSED   {path}: {exc}", file=out)
+            status = max(status, 1)
+            continue
+        cp = result.checked
+        name = cp.operator.name
+        if result.differences:
+            status = max(status, 1)
+            print(f"REFUSED   {path} ({name}): {len(result.differences)} recorded verdict(s) differ from the "
+                  f"recomputed ones:", file=out)
+            for d in result.differences[:SHOWN]:
+                print(f"  {d}", file=out)
+            if len(result.differences) > SHOWN:
+                print(f"  … and {len(result.differences) - SHOWN} more", file=out)
+            continue
+        general = sum(s.check.general for s in cp.steps)
+        if not cp.ok:
+            status = max(status, 1)
+            print(f"FAILED    {path} ({name}): the certificate reproduces, and records a proof that does not hold:",
+                  file=out)
+            for f in cp.failures()[:SHOWN]:
+                print("  " + f.splitlines()[0], file=out)
+            continue
+        if not quiet:
+            limit = "" if cp.limit is None else f" + limit {len(cp.limit.steps)} steps"
+            ref = [c for c in cp.checks if c.name.startswith("reference") or "reference" in c.name]
+            refnote = "; " + ref[0].name if ref else "; no reference"
+            print(f"VERIFIED  {path} ({name}): {len(cp.steps)} steps ({general} general){limit}, "
+                  f"{len(cp.shapes)} shapes, every verdict reproduced{refnote}", file=out)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    quiet = any(a in ("-q", "--quiet") for a in args)
+    paths = [a for a in args if a not in ("-q", "--quiet")]
+    if not paths or any(a.startswith("-") for a in paths):
+        print("usage: python -m evosym.verify [--quiet] CERTIFICATE…", file=sys.stderr)
+        return 2
+    return verify_files(paths, quiet=quiet)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

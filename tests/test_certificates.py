@@ -1,0 +1,236 @@
+"""Proof certificates: `prove --certificates` writes the catalogue's, `verify` re-checks them in a process
+that imports no operator file, tampering is refused, and the bytes do not depend on the run."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from evosym.proof.certificate import CertificateError, loads, verify
+from cli_helpers import run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = ("evosym.derivations", "evosym.printers", "evosym.codegen", "evosym.cli", "evosym.catalogue",
+             "evosym.runtime", "evosym.isolation", "evosym.analysis", "evosym.docgen", "evosym.testing",
+             "evosym.selftest", "evosym.templates", "torch")
+
+
+def _env(**extra):
+    env = dict(os.environ, PYTHONUTF8="1", **extra)
+    env.pop("EVOSYM_DEBUG", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory):
+    """The whole catalogue's certificates, written by one `prove --all --certificates DIR` (and its time)."""
+    folder = tmp_path_factory.mktemp("certificates")
+    start = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "evosym", "prove", "--all", "--summary", "--certificates", str(folder)],
+                       capture_output=True, text=True, env=_env(PYTHONHASHSEED="1"), timeout=1200)
+    seconds = time.perf_counter() - start
+    assert r.returncode == 0, r.stderr[-3000:]
+    print(f"prove --all --certificates: {seconds:.1f} s")
+    return folder, r.stdout, seconds
+
+
+VERIFY_SCRIPT = """
+import json, sys
+from evosym.verify import main
+rc = main(sys.argv[1:])
+print(json.dumps({"rc": rc, "modules": sorted(sys.modules)}))
+"""
+
+
+def _verify_in_fresh_process(paths, **env):
+    r = subprocess.run([sys.executable, "-c", VERIFY_SCRIPT, *map(str, paths)], capture_output=True, text=True,
+                       env=_env(**env), timeout=1200)
+    *lines, last = r.stdout.strip().splitlines()
+    return json.loads(last), lines, r.stderr
+
+
+def test_every_catalogue_certificate_verifies_in_a_process_without_user_code(certificates):
+    folder, summary, _ = certificates
+    paths = sorted(folder.glob("*.json"))
+    assert len(paths) == len(summary.strip().splitlines()) == 29
+    start = time.perf_counter()
+    result, lines, err = _verify_in_fresh_process(paths)
+    print(f"verify (29 certificates): {time.perf_counter() - start:.1f} s")
+    assert result["rc"] == 0, "\n".join(lines) + err
+    assert len(lines) == 29 and all(line.startswith("VERIFIED") for line in lines), lines
+    mods = result["modules"]
+    loaded = [m for m in mods if m.startswith(FORBIDDEN) or m.startswith("evosym_user_")]
+    assert loaded == [], loaded
+    assert set(_trusted_base(mods)) == set(documented_trusted_base()), \
+        "docs/proofs.md's trusted-base table is not the set of modules verify imports:\n" + _table(mods)
+
+
+def _trusted_base(mods) -> list[str]:
+    """The evosym modules among ``mods`` that have a file (evosym/ir and evosym/proof are namespace packages)."""
+    return sorted(m for m in mods if (m == "evosym" or m.startswith("evosym.")) and _file_of(m).is_file())
+
+
+def _file_of(module: str) -> Path:
+    rel = Path(*module.split("."))
+    pkg = ROOT / rel / "__init__.py"
+    return pkg if pkg.is_file() else (ROOT / rel).with_suffix(".py")
+
+
+def _table(mods) -> str:
+    rows = [(str(_file_of(m).relative_to(ROOT)), len(_file_of(m).read_text(encoding="utf-8").splitlines()))
+            for m in _trusted_base(mods)]
+    return "\n".join(f"| `{path}` | {n} |" for path, n in rows) + f"\n| total | {sum(n for _, n in rows)} |"
+
+
+def documented_trusted_base() -> list[str]:
+    text = (ROOT / "docs" / "proofs.md").read_text(encoding="utf-8")
+    section = text.split("## The trusted base", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(evosym/[^`]+\.py)` \| (\d+) \|$", section, re.M)
+    for path, n in rows:   # the line counts are kept true too
+        assert len((ROOT / path).read_text(encoding="utf-8").splitlines()) == int(n), f"{path}: update its line count"
+    total = re.search(r"^\| total \| (\d+) \|$", section, re.M)
+    assert total and int(total.group(1)) == sum(int(n) for _, n in rows), "update the trusted base's total"
+    return [p[:-len("/__init__.py")].replace("/", ".") if p.endswith("__init__.py") else p[:-3].replace("/", ".")
+            for p, _ in rows]
+
+
+def test_certificates_are_byte_identical_across_runs_and_hash_seeds(certificates, tmp_path):
+    folder, _, _ = certificates
+    names = ["conv1d", "mhsa", "cordonnier_attention", "hyperzzw_code"]
+    r = subprocess.run([sys.executable, "-m", "evosym", "prove", *names[:1], "--summary", "--certificate",
+                        str(tmp_path / "conv1d.json")], capture_output=True, text=True, env=_env(PYTHONHASHSEED="977"),
+                       timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for name in names[1:]:
+        r = subprocess.run([sys.executable, "-m", "evosym", "prove", name, "--summary", "--certificate",
+                            str(tmp_path / f"{name}.json")], capture_output=True, text=True,
+                           env=_env(PYTHONHASHSEED="random", LC_ALL="C"), timeout=600, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    for name in names:
+        assert (tmp_path / f"{name}.json").read_bytes() == (folder / f"{name}.json").read_bytes(), name
+
+
+# -- tampering ------------------------------------------------------------------------------------
+
+def _doc(certificates, name="conv1d"):
+    folder, _, _ = certificates
+    return loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _replace_first(tree, old, new):
+    """``tree`` (a codec tree) with the first integer ``old`` replaced by ``new``; (tree, replaced?)."""
+    if isinstance(tree, list):
+        if tree == ["Integer", old]:
+            return ["Integer", new], True
+        out, done = [], False
+        for t in tree:
+            if not done:
+                t, done = _replace_first(t, old, new)
+            out.append(t)
+        return out, done
+    return tree, False
+
+
+def _refused(doc) -> str:
+    """The reason a tampered certificate is refused (it must be)."""
+    try:
+        v = verify(doc)
+    except CertificateError as exc:
+        return str(exc)
+    assert not v.ok, "a tampered certificate verified"
+    return "; ".join(v.differences) or "; ".join(v.checked.failures())
+
+
+@pytest.mark.parametrize("step", [0, 2, 4])
+def test_a_changed_step_is_refused(certificates, step):
+    doc = _doc(certificates)
+    s = doc["proof"]["steps"][step]
+    s["after"], done = _replace_first(s["after"], "1", "2")
+    assert done
+    if step + 1 < len(doc["proof"]["steps"]):
+        doc["proof"]["steps"][step + 1]["before"] = s["after"]
+    assert "verdicts.steps" in _refused(doc)
+
+
+@pytest.mark.parametrize("where", [(0, 1), (1, 3), (3, 0)])
+def test_a_changed_grid_value_is_refused(certificates, where):
+    doc = _doc(certificates)
+    shape, size = where
+    doc["operator"]["grid"][shape][size][1] += 1
+    assert "verdicts" in _refused(doc)
+
+
+@pytest.mark.parametrize("step, k", [(0, 0), (2, 1), (4, 0)])
+def test_a_dropped_obligation_is_refused(certificates, step, k):
+    doc = _doc(certificates)
+    obligations = doc["verdicts"]["steps"][step]["obligations"]
+    if not obligations:
+        pytest.skip("no obligation at this step")
+    del obligations[k % len(obligations)]
+    assert f"verdicts.steps[{step}].obligations" in _refused(doc)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d["verdicts"]["steps"][1].update(general=not d["verdicts"]["steps"][1]["general"]),
+    lambda d: d["verdicts"]["checks"][0].update(message="matched (trust me)"),
+    lambda d: d["verdicts"].update(ok=not d["verdicts"]["ok"]),
+    lambda d: d["verdicts"]["shapes"].pop(),
+    lambda d: d["outputs"]["reference"][0][0]["float64"].__setitem__(0, (1.5).hex()),
+])
+def test_a_changed_verdict_or_recorded_output_is_refused(certificates, edit):
+    doc = _doc(certificates)
+    edit(doc)
+    assert _refused(doc)
+
+
+@pytest.mark.parametrize("tree, words", [
+    (["eval", ["Integer", "1"]], "unknown expression kind 'eval'"),
+    (["Symbol", "x", {"positive": "yes"}], "non-boolean"),
+    (["Symbol", "x", {"integer": True, "irrational": True}], "inconsistent"),
+    (["Function", "os.system"], "unknown expression kind"),
+    (["Undef", "__import__('os')"], "malformed undefined function"),
+    ("x", "not an encoded expression"),
+])
+def test_malformed_expressions_are_refused_without_running_anything(certificates, tree, words):
+    doc = _doc(certificates)
+    doc["operator"]["traditional"] = tree
+    with pytest.raises(CertificateError, match=re.escape(words)):
+        verify(doc)
+
+
+def test_the_cli_refuses_tampered_files_with_exit_1_and_unreadable_ones_with_exit_2(certificates, tmp_path, capsys):
+    doc = _doc(certificates)
+    doc["verdicts"]["steps"][0]["general"] = not doc["verdicts"]["steps"][0]["general"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc), encoding="utf-8")
+    rc, out, err = run_cli(capsys, "verify", str(bad))
+    assert rc == 1 and out.startswith("REFUSED") and "verdicts.steps[0].general" in out, out
+    for text, words in (("{not json", "not a JSON document"), ('{"format": "other"}', "not an evosym certificate"),
+                        (json.dumps({**doc, "version": 99}), "version 99")):
+        bad.write_text(text, encoding="utf-8")
+        rc, out, err = run_cli(capsys, "verify", str(bad))
+        assert rc == 1 and words in out, out
+    rc, out, err = run_cli(capsys, "verify", str(tmp_path / "missing.json"))
+    assert rc == 2 and "cannot read certificate" in err
+
+
+def test_certificate_outputs_are_never_overwritten_without_force(capsys, tmp_path):
+    target = tmp_path / "c.json"
+    target.write_text("mine", encoding="utf-8")
+    rc, out, err = run_cli(capsys, "prove", "linear", "--certificate", str(target))
+    assert rc == 2 and "exists" in err and target.read_text(encoding="utf-8") == "mine"
+    rc, out, err = run_cli(capsys, "prove", "--all", "--certificate", str(tmp_path / "d.json"))
+    assert rc == 2 and "--certificates DIR" in err
+    rc, out, err = run_cli(capsys, "prove", "linear", "--certificates", str(tmp_path / "nowhere"))
+    assert rc == 2 and "does not exist" in err
+    rc, out, err = run_cli(capsys, "prove", "linear", "--summary", "--certificate", str(target), "--force")
+    assert rc == 0, err
+    assert loads(target.read_text(encoding="utf-8"))["verdicts"]["ok"] is True

@@ -1,0 +1,135 @@
+"""The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py): one per
+fix of the holes 1–10, each killed because its hostile example gets through the checker with that fix
+disabled and not through the real one; the harness never counts a kill it did not see, and every
+mutation is undone afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from evosym.proof import premises as PR
+from evosym.proof.evaluate import Evaluator
+from evosym.proof.proof import CheckedProof
+from evosym.selftest import trust_conclusion_mutants as TC
+from evosym.selftest import trust_mutants as TM
+from evosym.selftest.registry import MUTANTS, OPERATORS
+from evosym.selftest.run import run, summary
+
+GENERAL = "ok and labelled general although "
+# mutant → (the fix it disables, what gets through without it)
+EXPECTED = {
+    "binder-assumptions-unchecked": ("the binder premise", "step 2 (introduce-delta) " + GENERAL + "it fails at"),
+    "grid-outside-domains": ("the grid premise", "PROVED"),
+    "open-definitions": ("the closed-definitions premise", "step 1 (factor-out) " + GENERAL + "with D's body"),
+    "reads-outside-shapes": ("the shape check of definition reads", "PROVED"),
+    "reindex-by-half-size": ("reindex-sum's obligation that the shift is an integer",
+                             "step 1 (reindex-sum) " + GENERAL + "it fails at B=1, C=1, K=3"),
+    "split-into-half-blocks": ("split-channels-into-groups' obligation that the block is a positive integer",
+                               "step 1 (split-channels-into-groups) " + GENERAL + "it fails at B=1, C=3"),
+    "congruence-with-half-period": ("congruence-to-remainder's obligation that the period is a positive integer",
+                                    "step 1 (congruence-to-remainder) " + GENERAL + "it fails at B=1, C=1, K=1, L=3"),
+    "backwards-sums-read-empty": ("the evaluator's refusal of backwards sums",
+                                  "step 1 (introduce-delta) " + GENERAL + "by SymPy's reading"),
+    "limit-keeps-alpha": ("the limit operator's freedom from α", "PROVED"),
+    "matcher-sees-direct-reads-only": ("the matcher's look through definitions", "PROVED"),
+    "reference-tolerance-loose": ("the reference check's rounding tolerance", "PROVED"),
+    "reference-integer-inputs-only": ("the reference check's dyadic inputs", "PROVED"),
+    "reference-named-as-the-library": ("the reference check's honest label", "PROVED, 'reference (torch.nn.functional.linear)"),
+}
+# what the real checker says about each hostile example
+REFUSED = {
+    "binder-assumptions-unchecked": "summation variable m is declared integer=True, positive=True",
+    "grid-outside-domains": "the grid is outside the sizes' domains",
+    "open-definitions": "the body of D[b, c, q] reads u",
+    "reads-outside-shapes": "ill-formed",
+    "reindex-by-half-size": "not general: rule replayed; precondition not proved symbolically: K/2 is integer-valued",
+    "split-into-half-blocks": "C/2 is a positive integer (not proved)",
+    "congruence-with-half-period": "L/2 is a positive integer (not proved)",
+    "backwards-sums-read-empty": "ill-formed",
+    "limit-keeps-alpha": "β still depends on the sharpness alpha[0]",
+    "matcher-sees-direct-reads-only": "reads the value x at the aggregated channel c",
+    "reference-tolerance-loose": "differs from the file's reference",
+    "reference-integer-inputs-only": "differs from the file's reference",
+    "reference-named-as-the-library": "the file's reference, which it calls",
+}
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return {m.name: (m, o, t) for m, o, t in run(categories={TM.CATEGORY})}
+
+
+def test_the_category_has_a_mutant_for_every_hole():
+    mine = [m for m in MUTANTS if m.category == TM.CATEGORY]
+    assert sorted(m.name for m in mine) == sorted([*EXPECTED, "prove-in-the-files-process"])
+    holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
+    assert holes == set(range(1, 11))
+
+
+def test_every_checker_mutant_is_killed_by_its_fix(rows):
+    assert all(o.killed for _, o, _ in rows.values()), summary([r for r in rows.values()], verbose=True)
+    for name, (by, verdict) in EXPECTED.items():
+        _, o, _ = rows[name]
+        assert o.by == by, (name, o.by)
+        # the kill condition is that the hostile example got through the mutant: the mutation patched something
+        assert o.detail.startswith("without the fix: " + verdict), (name, o.detail)
+        assert REFUSED[name] in o.detail.split("; the checker: ", 1)[1], (name, o.detail)
+    _, o, _ = rows["prove-in-the-files-process"]
+    assert o.by == "the child process of evosym prove"
+    assert o.detail.startswith("in the file's process: PROVED; evosym prove: exit 1, FAILED hostile_patch_ok")
+
+
+def test_the_category_is_fast(rows):
+    assert sum(t for _, _, t in rows.values()) < 30
+    assert max(t for _, _, t in rows.values()) < 10
+
+
+def test_every_mutation_is_undone(rows):
+    """After the whole category ran here, the checker is the real one again: every hostile example is refused."""
+    assert isinstance(CheckedProof.__dict__["ok"], property) and CheckedProof.ok.fget.__module__ == "evosym.proof.proof"
+    assert isinstance(Evaluator.__dict__["_outside"], staticmethod)
+    assert PR.binder_problem.__module__ == PR._grid.__module__ == PR.free_names.__module__ == "evosym.proof.premises"
+    for build, step in ((TM.positive_binder_proof, 1), (TM.grid_outside_domain_proof, None), (TM.open_definition_proof, 0),
+                        (TM.short_shape_proof, None), (TM.half_shift_proof, 0), (TM.backwards_sum_proof, 0)):
+        assert TM.accepted(build().check(reference=False), step) is None, build.__name__
+    for build in (TC.renamed_square_proof, TC.slightly_off_reference_proof, TC.rounding_reference_proof):
+        assert not build().ok, build.__name__
+
+
+def test_the_harness_counts_no_kill_it_did_not_see():
+    """A hostile example the real checker accepts means the fix is missing; one the mutant refuses too means the
+    mutation disabled nothing: both survive."""
+    def valid():   # a linear layer without bias, its derivation and an honest reference: PROVED
+        form = sp.Sum(TC.W[TC.o, TC.c] * TC.X[TC.b, TC.n, TC.c], (TC.c, 0, TC.C - 1))
+        return TC._pointwise(TC._tokens(form, reference=lambda a, s: a["x"] @ a["W"].T))
+    missing = TM.trial("a fix", valid, contextlib.nullcontext)
+    assert not missing.killed and "the fix (a fix) is missing" in missing.detail
+    inert = TM.trial("a fix", lambda: TM.half_shift_proof().check(reference=False), contextlib.nullcontext, step=0)
+    assert not inert.killed and "the mutation disables nothing that matters" in inert.detail
+    # a general label that no witness refutes is not a kill either
+    unrefuted = TM.trial("the integrality obligation", lambda: TM.half_shift_proof().check(reference=False),
+                         lambda: TM.without_obligation(TM.ReindexSum, "integer-valued"), step=0, witness=lambda cp: None)
+    assert not unrefuted.killed and "no witness shows the label false" in unrefuted.detail
+
+
+def test_the_hostile_operator_file_is_packaged_but_never_listed():
+    """It lies in the packaged operators folder, and its leading underscore keeps it out of the globs that load
+    every worked operator file (tests/test_rules.py) into the test process."""
+    path = OPERATORS / "_hostile_patch_ok.py"
+    assert path.is_file() and TC.HOSTILE_FILE == path
+    assert path not in set(Path(OPERATORS).glob("[!_]*.py"))
+
+
+def test_the_command_line_offers_every_category():
+    from evosym.cli.main import build_parser
+    from evosym.selftest.registry import CATEGORIES
+    parser = build_parser()
+    sub = next(a for a in parser._subparsers._group_actions if "selftest" in a.choices).choices["selftest"]
+    [category] = [a for a in sub._actions if a.dest == "category"]
+    assert tuple(category.choices) == CATEGORIES
