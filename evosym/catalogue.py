@@ -16,10 +16,8 @@ import importlib
 import importlib.util
 import pkgutil
 import re
-import signal
 import sys
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -179,21 +177,3 @@ def _where(exc: BaseException, source: str) -> str:
     """' (line N)' of the innermost frame in ``source``, if any."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == source]
     return f":{frames[-1].lineno}" if frames else ""
-
-
-@contextmanager
-def time_limit(seconds: float | None, what: str):
-    """Raise :class:`EvosymError` if the block runs longer than ``seconds`` (main thread, POSIX)."""
-    if not seconds or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expired(signum, frame):
-        raise TimeLimitExceeded(f"{what} did not finish within {seconds:g} s (raise the limit with --time-limit)")
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)

@@ -6,7 +6,8 @@ or user code is loaded, so what it prints depends on the certificate's data and 
 alone. Also runnable as ``python -m evosym.verify CERTIFICATE…``.
 
 Exit status: 0 when every certificate reproduces and its proof holds; 1 when one does not
-(a verdict differs from the recomputed one, or the proof fails); 2 when one cannot be read.
+(malformed, a verdict differs from the recomputed one, the proof fails, or it takes longer than the
+time limit); 2 when a file cannot be read at all (missing, unreadable, not UTF-8).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import sys
 from pathlib import Path
 
 from .errors import EvosymError
-from .proof.certificate import CertificateError, loads, verify
+from .timelimit import time_limit
+from .proof.certificate import loads, verify
 
 SHOWN = 5   # differences listed per certificate
 
 
-def verify_files(paths: list[str], *, quiet: bool = False, out=None) -> int:
+def verify_files(paths: list[str], *, quiet: bool = False, out=None, seconds: float | None = 600.0) -> int:
+    """Verify each certificate (at most ``seconds`` each, None or 0 for no limit); print one verdict line each."""
     out = out or sys.stdout
     status = 0
     for path in paths:
@@ -31,13 +34,14 @@ def verify_files(paths: list[str], *, quiet: bool = False, out=None) -> int:
             status = max(status, 2)
             continue
         try:
-            result = verify(loads(text, path))
-        except CertificateError as exc:
+            with time_limit(seconds, f"verifying {path}"):
+                result = verify(loads(text, path))
+        except EvosymError as exc:   # malformed, of another version, or refused by the checker itself
             print(f"REFUSED   {path}: {exc}", file=out)
             status = max(status, 1)
             continue
-        except EvosymError as exc:   # the checker itself refused what the data describes
-            print(f"REFUSED   {path}: {exc}", file=out)
+        except (Exception, RecursionError, MemoryError) as exc:   # data no operator could produce: refused, never a crash
+            print(f"REFUSED   {path}: the checker cannot process it ({type(exc).__name__}: {str(exc)[:200]})", file=out)
             status = max(status, 1)
             continue
         cp = result.checked
@@ -50,6 +54,8 @@ def verify_files(paths: list[str], *, quiet: bool = False, out=None) -> int:
                 print(f"  {d}", file=out)
             if len(result.differences) > SHOWN:
                 print(f"  … and {len(result.differences) - SHOWN} more", file=out)
+            if not cp.ok:
+                print(f"  the fresh check fails: {_first_failure(cp)}", file=out)
             continue
         general = sum(s.check.general for s in cp.steps)
         if not cp.ok:
@@ -66,6 +72,12 @@ def verify_files(paths: list[str], *, quiet: bool = False, out=None) -> int:
             print(f"VERIFIED  {path} ({name}): {len(cp.steps)} steps ({general} general){limit}, "
                   f"{len(cp.shapes)} shapes, every verdict reproduced{refnote}", file=out)
     return status
+
+
+def _first_failure(cp) -> str:
+    """The first reason a checked proof fails: a failed premise first (it fails the rest too)."""
+    premises = [c for c in cp.checks if c.name == "premises" and not c.ok]
+    return f"premises: {premises[0].message}" if premises else cp.failures()[0].splitlines()[0]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,7 +153,7 @@ def _refused(doc) -> str:
 def test_a_changed_step_is_refused(certificates, step):
     doc = _doc(certificates)
     s = doc["proof"]["steps"][step]
-    s["after"], done = _replace_first(s["after"], "1", "2")
+    s["after"], done = _replace_first(s["after"], "-1", "-2")
     assert done
     if step + 1 < len(doc["proof"]["steps"]):
         doc["proof"]["steps"][step + 1]["before"] = s["after"]
@@ -234,3 +234,44 @@ def test_certificate_outputs_are_never_overwritten_without_force(capsys, tmp_pat
     rc, out, err = run_cli(capsys, "prove", "linear", "--summary", "--certificate", str(target), "--force")
     assert rc == 0, err
     assert loads(target.read_text(encoding="utf-8"))["verdicts"]["ok"] is True
+
+
+def _set(path, value):
+    def edit(doc):
+        target = doc
+        for k in path[:-1]:
+            target = target[k]
+        target[path[-1]] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda d: d["proof"]["steps"][0]["args"].__setitem__(0, ["bogus", d["proof"]["steps"][0]["args"][0][1]]),
+     "verdicts.steps"),
+    (_set(("operator", "value"), "zz"), "cannot process it"),
+    (_set(("operator", "lhs_indices"), []), "cannot process it"),
+    (_set(("operator", "grid", 0, 0, 1), 10 ** 12), "bounded checks need sizes ≤ 1000"),
+    (_set(("operator", "grid", 0, 0, 1), 10 ** 400), "bounded checks need sizes ≤ 1000"),
+    (_set(("operator", "grid", 0, 0, 1), 3000), "bounded checks need sizes ≤ 1000"),
+    (_set(("operator", "notes"), {}), "a list of notes expected"),
+    (_set(("operator", "reference_rounds"), None), "is not a boolean"),
+    (_set(("outputs", "reference", 0, 0, "shape"), [1.5]), "is not a list of lengths"),
+    (_set(("operator", "name"), "../escaped"), "must be an identifier"),
+])
+def test_malformed_or_oversized_certificates_are_refused_quickly_never_a_crash(certificates, tmp_path, capsys, edit,
+                                                                                words):
+    doc = _doc(certificates)
+    edit(doc)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    start = time.perf_counter()
+    rc, out, err = run_cli(capsys, "verify", str(path))
+    assert time.perf_counter() - start < 60
+    assert rc == 1 and out.startswith("REFUSED") and words in out, (rc, out, err)
+    assert "internal error" not in err and "Traceback" not in err
+
+
+def test_verify_has_a_time_limit(certificates, capsys):
+    folder, _, _ = certificates
+    rc, out, err = run_cli(capsys, "verify", str(folder / "acmix.json"), "--time-limit", "0.2")
+    assert rc == 1 and "REFUSED" in out and "did not finish within 0.2 s" in out, out

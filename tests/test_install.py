@@ -76,3 +76,24 @@ def test_installed_package_analyses_and_documents(installed, tmp_path):
     proc = _run(installed, sys.executable, "-c", "from evosym.docgen.tutorial import operator_source; "
                 "print(operator_source()[:30])", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.startswith('"""Causal'), proc.stderr
+
+
+def test_every_subpackage_is_listed_for_installation():
+    """A folder of modules missing from pyproject's package list works from the source tree and fails when
+    installed (the child-process worker, evosym.isolation, was once missing)."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    listed = set(text.split("packages = [", 1)[1].split("]", 1)[0].replace('"', "").replace("\n", "").split(","))
+    listed = {p.strip() for p in listed if p.strip()}
+    folders = {".".join(d.relative_to(ROOT).parts) for d in (ROOT / "evosym").rglob("*")
+               if d.is_dir() and "__pycache__" not in d.parts and any(d.glob("*.py"))}
+    assert folders - listed == set(), f"add to [tool.setuptools] packages: {sorted(folders - listed)}"
+
+
+def test_installed_prove_runs_the_operator_file_in_its_child_process(installed, tmp_path):
+    source = ROOT / "tests" / "data" / "operators" / "linear_nobias.py"
+    proc = _run(installed, sys.executable, "-m", "evosym", "prove", str(source), "--summary", "--certificate",
+                str(tmp_path / "c.json"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("PROVED  linear_nobias")
+    proc = _run(installed, sys.executable, "-m", "evosym", "verify", str(tmp_path / "c.json"), cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith("VERIFIED"), proc.stdout + proc.stderr

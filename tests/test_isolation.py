@@ -83,3 +83,26 @@ def test_the_prover_process_never_imports_the_operator_file(tmp_path):
     import json
     rc, mods = json.loads(r.stdout.strip().splitlines()[-1])
     assert rc == 1 and mods == [], (rc, mods, r.stderr)
+
+
+def test_a_forged_derivation_on_the_protocol_pipe_is_checked_like_any_other(capsys, tmp_path):
+    """The file writes a correct derivation renamed '../escaped' to the parent's pipe: the parent refuses the
+    name (it would put the certificate outside DIR) and writes nothing."""
+    (tmp_path / "certs").mkdir()
+    rc, out, err = run_cli(capsys, "prove", hostile("forge_name.py"), "--summary", "--certificates",
+                           str(tmp_path / "certs"))
+    assert rc == 2 and "must be an identifier, not '../escaped'" in err, (rc, out, err)
+    assert not list(tmp_path.rglob("*.json"))
+    _clean(err)
+
+
+@pytest.mark.parametrize("name", ["square_via_bracket.py", "square_via_piecewise.py", "cube_via_pin.py"])
+def test_a_kernel_that_reads_the_value_at_the_channel_however_spelled_is_refused(capsys, name):
+    """K reads x at the aggregated channel through [c ≤ t ≤ c] or a Piecewise on t = c under a sum over t, or at
+    a constant channel under δ(c, 0): every way of selecting one value pins the variable for the kernel scan."""
+    rc, out, err = run_cli(capsys, "prove", hostile(name))
+    assert rc == 1, (rc, out[-2000:], err)
+    text = " ".join(out.split())   # the printer wraps long lines
+    assert "✗ Evolution form [general]: the kernel reads the value x at" in text
+    assert "the aggregated channel c" in text or "which a factor δ(c, 0) makes the aggregated channel" in text
+    _clean(err)

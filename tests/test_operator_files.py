@@ -6,6 +6,7 @@ public API only, the malformed ones each break one rule of the operator-file con
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -242,3 +243,15 @@ def test_operator_file_hanging_while_loading_stops_at_the_time_limit(tmp_path):
         pytest.fail("evosym ignored --time-limit 1 while loading the operator file (still running after 8 s)")
     assert r.returncode == 2, r.stderr
     assert "did not finish within 1 s" in r.stderr
+
+
+@pytest.mark.parametrize("form", ["mod", "bracket", "huge"])
+def test_a_traditional_form_that_cannot_be_evaluated_is_a_failed_proof_not_a_crash(tmp_path, form):
+    """A remainder or a bracket bound that depends on tensor entries, a value beyond float64: each fails the
+    proof (exit 1) with the reason, never an internal error."""
+    env = dict(os.environ, FORM=form, PYTHONUTF8="1")
+    r = subprocess.run([sys.executable, "-m", "evosym", "prove", op("ill_formed_forms.py")], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+    assert "✗" in r.stdout and "proof failed: ill_formed" in r.stderr

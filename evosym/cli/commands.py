@@ -9,6 +9,7 @@ from .. import catalogue
 from ..errors import EvosymError
 from ..printers import render, render_many
 from ..proof.rules import RULES
+from ..timelimit import time_limit
 from .output import check_target, write_atomic
 
 
@@ -61,11 +62,14 @@ def cmd_prove(args, parser) -> int:
     if args.certificate:
         check_target(args.certificate, force=args.force)
     folder = _certificate_folder(args, names)
+    known = set(catalogue.catalogue_names())
     checked, docs = [], []
     try:
         for source, data in derivations(names, args.time_limit or None):
-            with catalogue.time_limit(args.time_limit, f"checking {source}"):
+            with time_limit(args.time_limit, f"checking {source}"):
                 cp = check_derivation(data)
+            if source in known and cp.operator.name != source:
+                raise DerivationFailed(f"{source}: the derivation handed back is of another operator, {cp.operator.name}")
             checked.append(cp)
             docs.append(certificate(cp, data))
     except DerivationFailed as exc:

@@ -20,7 +20,7 @@ def _command(name: str):
     def run(args, parser):
         if name == "verify":
             from ..verify import verify_files
-            return verify_files(args.certificates, quiet=args.quiet)
+            return verify_files(args.certificates, quiet=args.quiet, seconds=args.time_limit or None)
         from . import commands
         return getattr(commands, f"cmd_{name}")(args, parser)
     return run
@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "cannot be read.")
     p.add_argument("certificates", nargs="+", metavar="CERTIFICATE", help="certificate files (evosym prove --certificate)")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    p.add_argument("--time-limit", type=_seconds, default=600.0, metavar="SECONDS",
+                   help="give up on a certificate after this long, refusing it (default 600; 0 for none)")
     p.set_defaults(func=_command("verify"))
 
     p = sub.add_parser("table", help="the property table of the catalogue (derived from the kernels, checked)")

@@ -104,7 +104,7 @@ def match_evolution(expr: sp.Expr, *, lhs: sp.Indexed, batch, out_channel, posit
         if sp.simplify(lo) != 0 or sp.simplify(hi - (value_shape[axis] - 1)) != 0:
             raise MatchError(f"the sum over {idx} runs over [{lo}, {hi}] but {value_name}'s axis {axis} has length {value_shape[axis]}")
     kernel = sp.Mul(*[f for f in factors if f is not value])
-    _refuse_value_at_channel(kernel, value, channel, value_name, input_names, definitions)
+    _refuse_value_at_channel(kernel, value, channel, value_name, input_names, definitions, out_channel)
     kdef = None
     if isinstance(kernel, sp.Indexed) and str(kernel.base.label) in definitions:
         kdef = definitions[str(kernel.base.label)]
@@ -123,21 +123,29 @@ def match_evolution(expr: sp.Expr, *, lhs: sp.Indexed, batch, out_channel, posit
                          kernel_definition=kdef, value=value, bias=bias, omega=omega)
 
 
-def _refuse_value_at_channel(kernel, value, channel, value_name, input_names, definitions) -> None:
+def _refuse_value_at_channel(kernel, value, channel, value_name, input_names, definitions, out_channel) -> None:
     """:class:`MatchError` when K reads v at the aggregated channel c, looking through every definition K
     reads (a named kernel's body included): otherwise K = v would make any product of the input with
     itself an "Evolution form". When v is itself a definition, the inputs it reads at c stand for v
     (v[b,c,q] := 2·x[b,c,q] and K reading x[b,c,·] is K reading v). Reads at other, bound channels
     (attention's logits sum over every channel) are the dynamic kernel's business and stay allowed, and
     so are reads at the output channel: under a guard δ(c, o) a read at c is a read at o (HyperZ·Z·W's
-    depthwise kernel Z ⊙ W reads Z at the output channel)."""
+    depthwise kernel Z ⊙ W reads Z at the output channel). That is the one exception: under δ(c, e) with e
+    not the output channel, a read of v at channel e is a read at c (δ(c, 0)·x[b, 0, q]² · x[b, c, q] is x³)."""
     try:
         as_value = {value_name}
         if value_name in definitions:
             as_value |= {str(r.read.base.label) for r in reads_through(value, definitions, (channel,))
                          if isinstance(r.read, sp.Indexed) and str(r.read.base.label) in input_names
                          and r.mentions(channel)}
+        axis = list(value.indices).index(channel)
         for r in reads_through(kernel, definitions, (channel,)):
+            if isinstance(r.read, sp.Indexed) and str(r.read.base.label) == value_name and not r.mentions(channel):
+                at = r.read.indices[axis]
+                if any(s == channel and e != out_channel and sp.expand(e - at) == 0 for s, e in r.pins):
+                    raise MatchError(f"the kernel reads the value {value_name} at channel {at}, which a factor "
+                                     f"δ({channel}, {at}) makes the aggregated channel: {r.read} ({r.via()}), so K "
+                                     "could be v itself: not an Evolution form")
             if isinstance(r.read, sp.Indexed) and str(r.read.base.label) in as_value and r.mentions(channel):
                 name = str(r.read.base.label)
                 what = (f"the value {value_name}" if name == value_name else

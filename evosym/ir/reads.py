@@ -18,6 +18,7 @@ from typing import Iterator
 
 import sympy as sp
 
+from .symbols import InRange
 from .tensors import Definition
 
 
@@ -27,11 +28,13 @@ class Read:
 
     ``read`` is the read with the definitions' parameters substituted; ``path`` the definitions it
     was found through, outermost first; ``bound`` the variables bound by sums around it (fresh
-    variables of inlined bodies never coincide with the caller's symbols)."""
+    variables of inlined bodies never coincide with the caller's symbols); ``pins`` the pairs (s, e) of
+    pinned symbols s that a factor δ(s, e) around the read sets to e (the read is 0 elsewhere)."""
 
     read: sp.Basic
     path: tuple[str, ...]
     bound: frozenset
+    pins: frozenset = frozenset()
 
     def mentions(self, symbol: sp.Symbol) -> bool:
         """Whether the read's indices mention ``symbol`` free (not bound by a sum around the read)."""
@@ -61,8 +64,8 @@ def instantiate(d: Definition, args) -> sp.Expr:
     return fresh_binders(d.body).xreplace(dict(zip(d.params, args)))
 
 
-def _pin(factor, var):
-    """e when ``factor`` is δ(var, e) or δ(e, var) with e free of var, else None."""
+def delta_pin(factor, var):
+    """e when ``factor`` is δ(var, e) or δ(e, var) with e free of var (the factor pins var to e), else None."""
     if isinstance(factor, sp.KroneckerDelta):
         a, b = factor.args
         if a == var and not b.has(var):
@@ -70,6 +73,31 @@ def _pin(factor, var):
         if b == var and not a.has(var):
             return a
     return None
+
+
+def selection_pin(factor, var):
+    """e when ``factor`` vanishes unless var = e, with e free of var, else None: :func:`delta_pin`'s δ(var, e),
+    δ(a, b) with a − b = ±(var − e), a bracket [e ≤ var ≤ e], or Piecewise((f, Eq(a, b)), (0, True)). These
+    are the ways to select one value of a variable; a scan of reads that saw only δ(var, e) could be fooled."""
+    if isinstance(factor, sp.KroneckerDelta):
+        return _solve(factor.args[0] - factor.args[1], var)
+    if isinstance(factor, InRange) and sp.expand(factor.args[1] - factor.args[2]) == 0:
+        return _solve(factor.args[0] - factor.args[1], var)
+    if (isinstance(factor, sp.Piecewise) and len(factor.args) == 2 and factor.args[1].cond == sp.true
+            and factor.args[1].expr == 0 and isinstance(factor.args[0].cond, sp.Eq)):
+        cond = factor.args[0].cond
+        return _solve(cond.lhs - cond.rhs, var)
+    return None
+
+
+def _solve(difference, var):
+    """e when ``difference`` = ±(var − e) with e free of var, else None."""
+    d = sp.expand(difference)
+    k = d.coeff(var)
+    rest = sp.expand(d - k * var)
+    if k not in (1, -1) or rest.has(var):
+        return None
+    return sp.expand(-rest / k)
 
 
 def reads(expr: sp.Basic, definitions: dict[str, Definition], pinned=()) -> Iterator[Read]:
@@ -83,45 +111,46 @@ def reads(expr: sp.Basic, definitions: dict[str, Definition], pinned=()) -> Iter
 
 def _first_pin(factors, var):
     """(the factor δ(var, e), e) for the first such factor, or None."""
-    return next(((f, t) for f, t in ((f, _pin(f, var)) for f in factors) if t is not None), None)
+    return next(((f, t) for f, t in ((f, selection_pin(f, var)) for f in factors) if t is not None), None)
 
 
-def _walk(e, defs, path, bound, pinned=()) -> Iterator[Read]:
+def _walk(e, defs, path, bound, pinned=(), pins=frozenset()) -> Iterator[Read]:
     if pinned and isinstance(e, sp.Mul):
         for s in pinned:
             hit = None if s in bound else _first_pin(e.args, s)
             if hit is not None:       # δ(s, t)·f(s) = δ(s, t)·f(t)
                 f, t = hit
                 e = sp.Mul(f, *[g.xreplace({s: t}) for g in e.args if g is not f], evaluate=False)
+                pins = pins | {(s, t)}
     if isinstance(e, sp.Indexed):
         name = str(e.base.label)
         for i in e.indices:
-            yield from _walk(i, defs, path, bound, pinned)
+            yield from _walk(i, defs, path, bound, pinned, pins)
         d = defs.get(name)
         if d is None:
-            yield Read(e, path, bound)
+            yield Read(e, path, bound, pins)
             return
         if name in path:
             raise ValueError(f"definition {name} refers to itself (through {' → '.join(path + (name,))})")
         if len(d.params) != len(e.indices):
             raise ValueError(f"{name} is defined with {len(d.params)} indices, read with {len(e.indices)}: {e}")
-        yield from _walk(instantiate(d, e.indices), defs, path + (name,), bound, pinned)
+        yield from _walk(instantiate(d, e.indices), defs, path + (name,), bound, pinned, pins)
         return
     if isinstance(e, sp.Symbol):
-        yield Read(e, path, bound)
+        yield Read(e, path, bound, pins)
         return
     if isinstance(e, sp.Sum):
         body, limits = e.function, list(e.limits)
         kept = []
         for var, lo, hi in limits:
             hit = _first_pin(sp.Mul.make_args(body), var)
-            yield from _walk(lo, defs, path, bound, pinned)
-            yield from _walk(hi, defs, path, bound, pinned)
+            yield from _walk(lo, defs, path, bound, pinned, pins)
+            yield from _walk(hi, defs, path, bound, pinned, pins)
             if hit is not None:       # Σ_t δ(t, e)·f(t) reads only f(e)
                 body = body.xreplace({var: hit[1]})
             else:
                 kept.append(var)
-        yield from _walk(body, defs, path, bound | frozenset(kept), pinned)
+        yield from _walk(body, defs, path, bound | frozenset(kept), pinned, pins)
         return
     for a in e.args:
-        yield from _walk(a, defs, path, bound, pinned)
+        yield from _walk(a, defs, path, bound, pinned, pins)

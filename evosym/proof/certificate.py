@@ -21,6 +21,7 @@ Schema (``FORMAT``, ``VERSION``): ``{"format", "version", "sympy", "operator", "
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,9 +108,13 @@ def _exprs(xs) -> list:
 
 
 def _dexprs(xs) -> tuple:
-    if not isinstance(xs, list):
-        raise CertificateError("malformed certificate: a list of expressions expected")
-    return tuple(decode(x) for x in xs)
+    return tuple(decode(x) for x in _list(xs, "a list of expressions"))
+
+
+def _list(x, what="a list") -> list:
+    if not isinstance(x, list):
+        raise CertificateError(f"malformed certificate: {what} expected, not {type(x).__name__}")
+    return x
 
 
 # -- the operator ---------------------------------------------------------------------------
@@ -174,25 +179,28 @@ def encode_operator(op: Operator) -> dict:
 
 
 def decode_operator(d) -> Operator:
+    name = _str(d["name"], "the operator's name")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):   # it names files (--certificates DIR/NAME.json)
+        raise CertificateError(f"the operator's name must be an identifier, not {name!r}")
     grid = []
-    for g in d["grid"]:
+    for g in _list(d["grid"], "a list of grid shapes"):
         point = {}
-        for k, v in g:
+        for k, v in _list(g, "a grid shape"):
             if not isinstance(v, int) or isinstance(v, bool):
                 raise CertificateError(f"malformed grid value {v!r}: sizes are integers")
             point[decode(k)] = v
         grid.append(point)
     return Operator(
-        name=_str(d["name"]), summary=_str(d["summary"]), output=_dtensor(d["output"]),
+        name=name, summary=_str(d["summary"]), output=_dtensor(d["output"]),
         lhs_indices=_dexprs(d["lhs_indices"]), traditional=decode(d["traditional"]),
         tensors=tuple(_dtensor(t) for t in d["tensors"]), batch=decode(d["batch"]), out_channel=decode(d["out_channel"]),
         position=_dexprs(d["position"]), value=_str(d["value"]),
-        definitions=tuple(_ddefinition(x) for x in d["definitions"]),
-        sizes=tuple((decode(s), _str(what)) for s, what in d["sizes"]), grid=tuple(grid),
+        definitions=tuple(_ddefinition(x) for x in _list(d["definitions"], "a list of definitions")),
+        sizes=tuple((decode(s), _str(what)) for s, what in _list(d["sizes"], "a list of sizes")), grid=tuple(grid),
         constraints=_dexprs(d["constraints"]), reference=None, reference_name=_str(d["reference_name"]),
-        reference_rounds=bool(d["reference_rounds"]), limit=_dlimit(d["limit"]),
+        reference_rounds=_bool(d["reference_rounds"]), limit=_dlimit(d["limit"]),
         description=_str(d["description"]), citation=_str(d["citation"]),
-        notes=tuple(_str(n) for n in d["notes"]))
+        notes=tuple(_str(n) for n in _list(d["notes"], "a list of notes")))
 
 
 # -- neighbourhoods, steps, the proof ---------------------------------------------------------
@@ -244,7 +252,8 @@ def decode_proof(d, op: Operator) -> Proof:
     """The proof as the derivation claims it; statements and obligations are left to the checker's replay."""
     steps = tuple(Step(rule=_str(s["rule"]), statement="", args=tuple((_str(k), decode_value(v)) for k, v in s["args"]),
                        before=decode(s["before"]), after=decode(s["after"]),
-                       defines=tuple(_ddefinition(x) for x in s["defines"])) for s in d["steps"])
+                       defines=tuple(_ddefinition(x) for x in _list(s["defines"], "a list of definitions")))
+                  for s in _list(d["steps"], "a list of steps"))
     return Proof(op, steps, decode_omega(d["omega"]), decode(d["channel"]), _dexprs(d["neighbour"]))
 
 
@@ -259,8 +268,10 @@ def encode_array(a) -> dict:
 def decode_array(d):
     if "error" in d:
         return _str(d["error"])
-    shape = [int(n) for n in d["shape"]]
-    data = [float.fromhex(_str(x)) for x in d["float64"]]
+    shape = _list(d["shape"], "an array's shape")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        raise CertificateError(f"malformed array: shape {str(shape)[:80]} is not a list of lengths")
+    data = [float.fromhex(_str(x)) for x in _list(d["float64"], "an array's values")]
     if int(np.prod(shape)) != len(data):
         raise CertificateError(f"malformed array: shape {shape} holds {int(np.prod(shape))} values, not {len(data)}")
     return np.array(data, dtype=np.float64).reshape(shape)
@@ -271,9 +282,13 @@ def encode_outputs(reference, limit) -> dict:
             "limit": None if limit is None else [encode_array(a) for a in limit]}
 
 
-def decode_outputs(d):
-    ref = None if d["reference"] is None else [[decode_array(a) for a in rounds] for rounds in d["reference"]]
-    lim = None if d["limit"] is None else [decode_array(a) for a in d["limit"]]
+def decode_outputs(d, op: Operator):
+    ref = None if d["reference"] is None else [[decode_array(a) for a in _list(rounds, "a list of rounds")]
+                                               for rounds in _list(d["reference"], "a list of reference outputs")]
+    lim = None if d["limit"] is None else [decode_array(a) for a in _list(d["limit"], "a list of limit outputs")]
+    if (lim is None) != (op.limit is None):   # the checker never runs a reference itself: both or neither
+        raise CertificateError("malformed certificate: the limit target's outputs are " +
+                               ("missing" if lim is None else "given for an operator without a limit"))
     return ref, lim
 
 
@@ -350,12 +365,19 @@ def check_derivation(doc: dict, *, grid=None) -> CheckedProof:
     try:
         op = decode_operator(doc["operator"])
         proof = decode_proof(doc["proof"], op)
-        ref, lim = decode_outputs(doc["outputs"])
+        ref, lim = decode_outputs(doc["outputs"], op)
     except CertificateError:
         raise
+    except CodecError as exc:
+        raise CertificateError(f"malformed certificate: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
         raise CertificateError(f"malformed certificate: {type(exc).__name__}: {exc}") from None
-    return proof.check(grid, reference_outputs=ref, limit_outputs=lim)
+    try:
+        return proof.check(grid, reference_outputs=ref, limit_outputs=lim)
+    except (TypeError, AttributeError, ValueError, IndexError, KeyError, RecursionError) as exc:
+        # data that decodes but that no operator declaration could produce (a shape that is not a tuple …)
+        raise CertificateError(f"malformed certificate: the checker cannot process it ({type(exc).__name__}: "
+                               f"{str(exc)[:200]})") from None
 
 
 @dataclass(frozen=True)

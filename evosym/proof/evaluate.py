@@ -138,7 +138,8 @@ class Evaluator:
             return lambda env: 1 if self._index_value(a(env), "delta argument") == self._index_value(b(env), "delta argument") else 0
         if isinstance(e, InRange):
             x, lo, hi = (self.compile(a) for a in e.args)
-            return lambda env: 1 if lo(env) <= self._index_value(x(env), "bracket argument") <= hi(env) else 0
+            return lambda env: 1 if (self._index_value(lo(env), "bracket bound") <= self._index_value(x(env), "bracket argument")
+                                     <= self._index_value(hi(env), "bracket bound")) else 0
         if isinstance(e, sp.floor):
             a = self.compile(e.args[0])
             return lambda env: math.floor(self._index_value(a(env), "floor argument"))
@@ -147,7 +148,13 @@ class Evaluator:
             return lambda env: math.ceil(self._index_value(a(env), "ceiling argument"))
         if isinstance(e, sp.Mod):
             a, b = (self.compile(x) for x in e.args)
-            return lambda env: _num(Fraction(a(env)) % Fraction(b(env)))
+
+            def mod(env):
+                n, m = self._index_value(a(env), "argument of Mod"), self._index_value(b(env), "modulus of Mod")
+                if m == 0:
+                    raise IllFormedAccess(f"{e}: remainder modulo 0")
+                return _num(Fraction(n) % Fraction(m))
+            return mod
         if isinstance(e, sp.Piecewise):
             pieces = [(self.compile(v), self.compile(c)) for v, c in e.args]
 

@@ -30,6 +30,7 @@ the operator's own premises fails (its sizes, grid, definitions, form), labels n
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 from dataclasses import dataclass, replace
 
@@ -275,6 +276,8 @@ def _grid(op, grid, sizes: set) -> list[Violation]:
                 bad.append(f"grid shape {k} gives the size {key} the value {int(value)}, outside its domain "
                            f"({key} is declared {a}={key.assumptions0[a]}{_bound(key)})")
         if not bad:
+            bad += _small(op, k, config)
+        if not bad:
             values = {s: sp.Integer(int(v)) for s, v in config.items()}
             for c in op.constraints:
                 got = sp.sympify(c).xreplace(values)
@@ -283,6 +286,26 @@ def _grid(op, grid, sizes: set) -> list[Violation]:
                                + f" the constraint {c}")
         out += [Violation(GRID, b) for b in bad]
     return out
+
+
+MAX_SIZE = 1000          # bounded checks unroll every sum with symbolic entries: they are for small shapes
+MAX_ENTRIES = 100_000    # entries of all declared tensors at one grid shape (the catalogue needs at most 312)
+
+
+def _small(op, k, config) -> list[str]:
+    """Why grid shape ``k`` is too large for exact checks (a certificate could otherwise pin a CPU for days)."""
+    big = [f"{s} = {v}" for s, v in config.items() if int(v) > MAX_SIZE]
+    if big:
+        return [f"grid shape {k} gives {', '.join(big)}: bounded checks need sizes ≤ {MAX_SIZE}"]
+    try:
+        shapes = op.shapes_at({s: int(v) for s, v in config.items()})
+    except ValueError:
+        return []   # a shape that is not an integer is reported when the shapes are computed
+    entries = sum(abs(math.prod(shape)) for shape in shapes.values())
+    if entries > MAX_ENTRIES:
+        return [f"grid shape {k} ({_show(config)}) gives the tensors {entries} entries: bounded checks need at most "
+                f"{MAX_ENTRIES}"]
+    return []
 
 
 def _show(config) -> str:

@@ -195,6 +195,11 @@ class Proof:
                 out.append((False, f"replay of {step.rule} failed: {exc}", False, ()))
                 expected_before = step.after
                 continue
+            except Exception as exc:   # arguments of the wrong kind (a derivation is data from elsewhere)
+                out.append((False, f"replay of {step.rule} failed: its arguments do not fit the rule "
+                                   f"({type(exc).__name__}: {exc})", False, ()))
+                expected_before = step.after
+                continue
             if app.after != step.after or tuple(app.defines) != tuple(step.defines):
                 out.append((False, f"{step.rule} with these arguments does not produce the recorded result", False,
                             app.obligations))

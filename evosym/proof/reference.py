@@ -285,22 +285,39 @@ def check_reference(op: Operator, grid, definitions, outputs, seed: int = 0) -> 
                 return fail("the traditional form is ill-formed", f.counterexample)
             except ValueError as exc:
                 return fail(f"the traditional form has no real value {where}: {exc}")
-            scale, unit = _scale(op, ours)
-            for pt, v in zip(points, ours):
-                r = float(ref[pt])
-                exact = exact_mode and isinstance(v, Fraction) and Fraction(float(v)) == v
-                err = abs_error(r, v)
-                if not exact and scale:
-                    worst = max(worst, err / (U * scale))
-                if (err != 0) if exact else not err <= ULPS * U * scale:
-                    how = "exactly" if exact else f"within {ULPS}·u·{unit} = {ULPS * U * scale:.3g}"
-                    return fail(f"the traditional form differs from {claimed(op)} (compared {how})",
-                                Counterexample(format_sizes(env), index_text(op, pt), f"traditional form = {show_number(v)}",
-                                               f"the file's reference = {r!r}",
-                                               f"difference {err:.3g} = {err / (U * scale) if scale else math.inf:.3g}·u·"
-                                               f"{unit}; {ROUND_TEXT[rnd]} (|·| for non-negative tensors), seed {seed}"))
+            try:
+                scale, unit = _scale(op, ours)
+                bad, needed = mismatch(points, ours, ref, exact_mode, scale)
+            except OverflowError:
+                return fail(f"the traditional form's values exceed the range of float64 {where}: no float64 "
+                            "reference can be compared with them")
+            worst = max(worst, needed)
+            if bad is not None:
+                pt, v, r, err, exact = bad
+                how = "exactly" if exact else f"within {ULPS}·u·{unit} = {ULPS * U * scale:.3g}"
+                return fail(f"the traditional form differs from {claimed(op)} (compared {how})",
+                            Counterexample(format_sizes(env), index_text(op, pt), f"traditional form = {show_number(v)}",
+                                           f"the file's reference = {r!r}",
+                                           f"difference {err:.3g} = {err / (U * scale) if scale else math.inf:.3g}·u·"
+                                           f"{unit}; {ROUND_TEXT[rnd]} (|·| for non-negative tensors), seed {seed}"))
     return CheckResult(name, True, "bounded", _how(op, exact_mode, why_not_ring, worst, seed, len(grid)),
                        measured=None if exact_mode else worst)
+
+
+def mismatch(points, ours, ref, exact_mode: bool, scale: float):
+    """(the first (point, exact value, reference value, error, compared exactly?) where the float64 ``ref``
+    is not the exact ``ours``, or None; the largest error met, in units of u·scale). A value is compared
+    exactly in ``exact_mode`` when float64 holds it; otherwise within ULPS·u·scale."""
+    worst = 0.0
+    for pt, v in zip(points, ours):
+        r = float(ref[pt])
+        exact = exact_mode and isinstance(v, Fraction) and Fraction(float(v)) == v
+        err = abs_error(r, v) if math.isfinite(r) else math.inf
+        if not exact and scale:
+            worst = max(worst, err / (U * scale))
+        if (err != 0) if exact else not err <= ULPS * U * scale:
+            return (pt, v, r, err, exact), worst
+    return None, worst
 
 
 def _scale(op, values) -> tuple[float, str]:

@@ -104,7 +104,7 @@ def renamed_square_proof():
     return d.proof().check()
 
 
-def _direct_reads_only(kernel, value, channel, value_name, input_names, definitions):
+def _direct_reads_only(kernel, value, channel, value_name, input_names, definitions, out_channel=None):
     """The matcher of old: K refused only when it reads v at c directly, not through a definition."""
     if any(str(r.base.label) == value_name and r.has(channel) for r in kernel.atoms(sp.Indexed)):
         raise MatchError("the kernel reads the value tensor at the aggregated channel: not an Evolution form")

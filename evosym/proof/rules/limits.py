@@ -6,6 +6,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ...errors import RuleError
+from ...ir.reads import delta_pin
 from ..symbolic import in_range
 from .base import Application, Context, Obligation, Rule, register
 
@@ -93,17 +94,6 @@ class SoftmaxLimit(Rule):
         return Application(sp.Mul(*[sp.KroneckerDelta(q, qs) for q, qs in peak]), tuple(obligations))
 
 
-def _delta_on(factor, var):
-    """e when ``factor`` is δ(var, e) (either order) with e free of var, else None."""
-    if isinstance(factor, sp.KroneckerDelta):
-        a, b = factor.args
-        if a == var and not b.has(var):
-            return b
-        if b == var and not a.has(var):
-            return a
-    return None
-
-
 def collapse_deltas(expr, ranges, obligations):
     """Σ_{q=lo}^{hi} δ(q, e)·f(q) = f(e) for every sum variable q with a delta factor on it, each use
     adding the obligation lo ≤ e ≤ hi (proved from ``ranges`` and the enclosing sums' limits)."""
@@ -117,7 +107,7 @@ def collapse_deltas(expr, ranges, obligations):
         changed = False
         for k, (var, lo, hi) in enumerate(limits):
             factors_ = sp.Mul.make_args(body)
-            hits = [(f, _delta_on(f, var)) for f in factors_]
+            hits = [(f, delta_pin(f, var)) for f in factors_]
             hits = [(f, e) for f, e in hits if e is not None]
             if not hits:
                 continue
