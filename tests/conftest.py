@@ -20,6 +20,26 @@ def checked_proof():
     return checked
 
 
+@pytest.fixture(scope="session")
+def catalogue_certificates(tmp_path_factory):
+    """The suite's one run of the whole catalogue: ``python -m evosym prove --all --summary --certificates DIR``
+    under PYTHONHASHSEED=1, as (DIR, stdout, stderr, seconds). tests/test_cli.py reads its summary,
+    tests/test_certificates.py verifies and tampers with its certificates."""
+    import os
+    import subprocess
+    import sys
+    import time
+    folder = tmp_path_factory.mktemp("certificates")
+    env = dict(os.environ, PYTHONUTF8="1", PYTHONHASHSEED="1")
+    env.pop("EVOSYM_DEBUG", None)
+    start = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "evosym", "prove", "--all", "--summary", "--certificates", str(folder)],
+                       capture_output=True, text=True, env=env, timeout=1200)
+    seconds = time.perf_counter() - start
+    assert r.returncode == 0, r.stderr[-3000:]
+    return folder, r.stdout, r.stderr, seconds
+
+
 @functools.lru_cache(maxsize=None)
 def numeric_report(name: str):
     """``check_operator(name)`` with its defaults, once per session: the numeric check that the docs

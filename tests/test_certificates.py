@@ -3,7 +3,6 @@ that imports no operator file, tampering is refused, and the bytes do not depend
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -30,16 +29,11 @@ def _env(**extra):
 
 
 @pytest.fixture(scope="module")
-def certificates(tmp_path_factory):
-    """The whole catalogue's certificates, written by one `prove --all --certificates DIR` (and its time)."""
-    folder = tmp_path_factory.mktemp("certificates")
-    start = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "evosym", "prove", "--all", "--summary", "--certificates", str(folder)],
-                       capture_output=True, text=True, env=_env(PYTHONHASHSEED="1"), timeout=1200)
-    seconds = time.perf_counter() - start
-    assert r.returncode == 0, r.stderr[-3000:]
+def certificates(catalogue_certificates):
+    """The whole catalogue's certificates (tests/conftest.py: one `prove --all --certificates DIR` per session)."""
+    folder, stdout, _, seconds = catalogue_certificates
     print(f"prove --all --certificates: {seconds:.1f} s")
-    return folder, r.stdout, seconds
+    return folder, stdout, seconds
 
 
 VERIFY_SCRIPT = """
