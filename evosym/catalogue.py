@@ -28,6 +28,7 @@ from . import attach_source_packages
 from .ir.operator import Operator
 from .proof.derivation import Derivation
 from .proof.proof import Proof
+from .timelimit import time_limit
 
 attach_source_packages()   # derivations/ and codegen/templates/ as subpackages in a source checkout
 
@@ -117,10 +118,23 @@ _CALLABLES = ("reference", "torch_reference", "torch_binding", "bench", "figure"
 
 def _checked_in_parent(path: str):
     """An operator file's proof derived in a child process and checked here, before the file is imported."""
-    from .isolation.spawn import derivations
+    (_, _, cp), = checked_apart([path])
+    return cp
+
+
+def checked_apart(sources: list[str], seconds: float | None = None):
+    """(source, derivation, checked proof) for each source: derived in one child process that runs the user
+    code (:mod:`evosym.isolation`), checked here with what it hands back; ``seconds`` limits each derivation
+    and each check. A catalogue name must come back as that operator."""
+    from .isolation.spawn import DerivationFailed, derivations
     from .proof.certificate import check_derivation
-    (_, data), = derivations([path], None)
-    return check_derivation(data)
+    known = set(catalogue_names())
+    for source, data in derivations(sources, seconds or None):
+        with time_limit(seconds, f"checking {source}"):
+            cp = check_derivation(data)
+        if source in known and cp.operator.name != source:
+            raise DerivationFailed(f"{source}: the derivation handed back is of another operator, {cp.operator.name}")
+        yield source, data, cp
 
 
 @functools.lru_cache(maxsize=None)

@@ -9,7 +9,6 @@ from .. import catalogue
 from ..errors import EvosymError
 from ..printers import render, render_many
 from ..proof.rules import RULES
-from ..timelimit import time_limit
 from .output import check_target, write_atomic
 
 
@@ -50,8 +49,8 @@ def cmd_rules(args, parser) -> int:
 def cmd_prove(args, parser) -> int:
     """Derive each operator in a child process (user code never runs here), check what it hands back
     in this process, print the proofs, and write certificates if asked."""
-    from ..isolation.spawn import DerivationFailed, derivations
-    from ..proof.certificate import certificate, check_derivation, dumps
+    from ..isolation.spawn import DerivationFailed
+    from ..proof.certificate import certificate, dumps
     names = _selected(args, "prove")
     if args.force and not (args.output or args.certificate or args.certificates):
         raise EvosymError("--force only applies with --output, --certificate or --certificates")
@@ -62,14 +61,9 @@ def cmd_prove(args, parser) -> int:
     if args.certificate:
         check_target(args.certificate, force=args.force)
     folder = _certificate_folder(args, names)
-    known = set(catalogue.catalogue_names())
     checked, docs = [], []
     try:
-        for source, data in derivations(names, args.time_limit or None):
-            with time_limit(args.time_limit, f"checking {source}"):
-                cp = check_derivation(data)
-            if source in known and cp.operator.name != source:
-                raise DerivationFailed(f"{source}: the derivation handed back is of another operator, {cp.operator.name}")
+        for _, data, cp in catalogue.checked_apart(names, args.time_limit):
             checked.append(cp)
             docs.append(certificate(cp, data))
     except DerivationFailed as exc:
