@@ -1,7 +1,8 @@
 """Finding operators: the built-in catalogue (``evosym.derivations``) and users' operator files.
 
-An operator module defines ``OPERATOR`` (an :class:`evosym.Operator`) and ``derive(d)``, which
-names the rules on a :class:`evosym.Derivation`. A user's file has the same shape and is
+An operator module defines ``OPERATOR`` (an :class:`evosym.Operator`) and optionally ``derive(d)``,
+which names the rules on a :class:`evosym.Derivation`; without it (or where it calls ``d.auto()``)
+the proof search (:mod:`evosym.search`) finds the steps. A user's file has the same shape and is
 loaded by path, so a new operator can be proved without touching the package. Everything
 that can go wrong in a user's file becomes one clear :class:`OperatorFileError`.
 """
@@ -26,7 +27,6 @@ from typing import Callable
 from .errors import EvosymError, OperatorFileError, OperatorNotFound, TimeLimitExceeded
 from . import attach_source_packages
 from .ir.operator import Operator
-from .proof.derivation import Derivation
 from .proof.proof import Proof
 from .timelimit import time_limit
 
@@ -42,7 +42,7 @@ class OperatorModule:
     name: str
     source: str
     operator: Operator
-    derive: Callable
+    derive: Callable | None       # None: the file leaves the proof to the search
     module: ModuleType
     builtin: bool = True
 
@@ -51,11 +51,16 @@ class OperatorModule:
         """How messages name it: the operator for the catalogue, the file for a user's operator."""
         return self.name if self.builtin else self.source
 
-    def proof(self) -> Proof:
-        """Run the derivation; errors name the operator (or the user's file) and the line."""
-        d = Derivation(self.operator)
+    def proof(self, *, search: bool = False) -> Proof:
+        """Run the derivation (the search instead with ``search``, or when the file has no ``derive``);
+        errors name the operator (or the user's file) and the line."""
+        from .search import SearchingDerivation
+        d = SearchingDerivation(self.operator)
         try:
-            self.derive(d)
+            if search or self.derive is None:
+                d.auto()
+            else:
+                self.derive(d)
             return d.proof()
         except TimeLimitExceeded:
             raise
@@ -122,14 +127,15 @@ def _checked_in_parent(path: str):
     return cp
 
 
-def checked_apart(sources: list[str], seconds: float | None = None):
+def checked_apart(sources: list[str], seconds: float | None = None, *, search: bool = False):
     """(source, derivation, checked proof) for each source: derived in one child process that runs the user
     code (:mod:`evosym.isolation`), checked here with what it hands back; ``seconds`` limits each derivation
-    and each check. A catalogue name must come back as that operator."""
+    and each check; ``search``: the proof search instead of each file's ``derive``. A catalogue name must
+    come back as that operator."""
     from .isolation.spawn import DerivationFailed, derivations
     from .proof.certificate import check_derivation
     known = set(catalogue_names())
-    for source, data in derivations(sources, seconds or None):
+    for source, data in derivations(sources, seconds or None, search=search):
         with time_limit(seconds, f"checking {source}"):
             cp = check_derivation(data)
         if source in known and cp.operator.name != source:
@@ -139,7 +145,16 @@ def checked_apart(sources: list[str], seconds: float | None = None):
 
 @functools.lru_cache(maxsize=None)
 def _checked_builtin(name: str):
-    return load(name).proof().check()
+    """Checked once per process, and kept on disk across commands (:mod:`evosym.proofcache`)."""
+    from . import proofcache
+    mod = load(name)
+    cp = proofcache.load(name, mod.operator)
+    if cp is None:
+        cp = mod.proof().check()
+        proofcache.store(name, cp)
+        return cp
+    op = dataclasses.replace(cp.operator, **{f: getattr(mod.operator, f) for f in _CALLABLES})
+    return dataclasses.replace(cp, proof=dataclasses.replace(cp.proof, operator=op))
 
 
 def _load_file(path: Path) -> OperatorModule:
@@ -178,8 +193,9 @@ def _validate(module, name, source, builtin: bool = True) -> OperatorModule:
     if not isinstance(op, Operator):
         raise OperatorFileError(f"{source}: OPERATOR is a {type(op).__name__}, not an evosym.Operator")
     derive = getattr(module, "derive", None)
-    if not callable(derive):
-        raise OperatorFileError(f"{source}: defines no derive(d) function naming the proof's rules")
+    if derive is not None and not callable(derive):
+        raise OperatorFileError(f"{source}: derive is a {type(derive).__name__}, not a function derive(d) naming the "
+                                "proof's rules (leave it out to let the proof search find them)")
     if not isinstance(op.name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", op.name):
         # it names the generated files, functions and classes, and the kernels a generated module asks for
         raise OperatorFileError(f"{source}: the operator's name must be an identifier (letters, digits and _, "

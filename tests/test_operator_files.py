@@ -128,9 +128,16 @@ def test_operator_of_the_wrong_type(capsys):
     assert "wrong_type.py" in line and "OPERATOR is a str, not an evosym.Operator" in line
 
 
-def test_no_derive_function(capsys):
-    line = one_line_error(*run_cli(capsys, "prove", op("no_derive.py")))
-    assert "no_derive.py" in line and "defines no derive(d) function" in line
+def test_no_derive_function_is_left_to_the_search(capsys):
+    rc, out, err = run_cli(capsys, "prove", op("no_derive.py"), "--summary")
+    assert rc == 0, err
+    assert out.startswith("PROVED  linear"), out
+
+
+def test_derive_that_is_not_a_function(capsys):
+    line = one_line_error(*run_cli(capsys, "prove", op("derive_not_function.py")))
+    assert "derive_not_function.py" in line and "derive is a int, not a function" in line
+    assert "leave it out to let the proof search find them" in line
 
 
 @pytest.mark.parametrize("name, proves", [

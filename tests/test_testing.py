@@ -31,7 +31,7 @@ import layers  # noqa: E402
 ])
 def test_correct_candidates_pass(candidate, operator, kw):
     report = assert_equivalent(candidate, operator, gradients=True, **kw)
-    assert len(report.trials) == 6 and all(err < 1e-4 for _, _, err in report.trials)
+    assert len(report.trials) == 8 and all(err < 1e-4 for _, _, err in report.trials)
 
 
 @pytest.mark.parametrize("candidate, operator, kw, diagnosis", [
@@ -58,6 +58,25 @@ def test_flipped_kernel_is_diagnosed():
             return nn.functional.conv2d(x, self.weight.flip(-1, -2), self.bias, padding=self.padding)
     with pytest.raises(AssertionError, match="flipped kernel"):
         assert_equivalent(Flipped(3, 4, 3, padding=1), "conv2d")
+
+
+@pytest.mark.parametrize("make, operator, sizes, diagnosis", [
+    ("InvolutionModG", "involution", dict(G=2, C_g=2, D=2, R=1, s=1), "o mod G where it has ⌊o/C_g⌋ (interleaved groups"),
+    ("LocalAttentionNoScale", "local_attention", dict(N=1, d=4, R=1), "without the factor 1/√d in logit"),
+    ("LocalAttentionWrongAxis", "local_attention", dict(N=2, d=2, R=1),
+     "softmax of logit normalised over i, j instead of over u, v"),
+    ("SwinNoMask", "swin_attention", dict(N=1, d=2, M=2, S=1), "left out of logit (a mask forgotten?)"),
+])
+def test_structural_diagnoses(make, operator, sizes, diagnosis):
+    import structural
+    correct = structural.Reference(operator, sizes)
+    assert_equivalent(correct, operator, sizes=sizes, trials=1, dtypes=(torch.float64,))
+    with pytest.raises(AssertionError) as info:
+        assert_equivalent(getattr(structural, make)(operator, sizes), operator, sizes=sizes, trials=1,
+                          dtypes=(torch.float64,))
+    text = str(info.value)
+    assert "diagnosis: matches the operator with" in text or "diagnosis: matches the operator without" in text, text
+    assert diagnosis in text and text.count("diagnosis:") == 1, text
 
 
 def test_the_users_module_is_not_modified():

@@ -26,6 +26,7 @@ SIZES = ("C", "N", "d", "R", "s")
 LOWERING = "generic-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -81,7 +82,17 @@ def _kernels_wanted(x):
 
 
 def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, C, N, d, R, s):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+        raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
+    if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
+        raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
+    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+        raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
+    if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
+        raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -90,41 +101,57 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
+    if qkv_weight is None:
+        raise TypeError("qkv_weight (q, k, v projections stacked: conv1, conv2, conv3 weights as rows [0, N·d), [N·d, 2N·d), [2N·d, 3N·d)) is required: a tensor, not None")
     if qkv_weight is not None:
         if tuple(qkv_weight.shape) != ((3 * N * d), C):
             raise ValueError(f"qkv_weight must have shape {((3 * N * d), C)}, not {tuple(qkv_weight.shape)}")
         if qkv_weight.dtype != x.dtype or qkv_weight.device != x.device:
             raise ValueError(f"qkv_weight is {qkv_weight.dtype} on {qkv_weight.device} but x is {x.dtype} on {x.device}")
+    if qkv_bias is None:
+        raise TypeError("qkv_bias (q, k, v projection biases, stacked likewise) is required: a tensor, not None")
     if qkv_bias is not None:
         if tuple(qkv_bias.shape) != ((3 * N * d),):
             raise ValueError(f"qkv_bias must have shape {((3 * N * d),)}, not {tuple(qkv_bias.shape)}")
         if qkv_bias.dtype != x.dtype or qkv_bias.device != x.device:
             raise ValueError(f"qkv_bias is {qkv_bias.dtype} on {qkv_bias.device} but x is {x.dtype} on {x.device}")
+    if pe_weight is None:
+        raise TypeError("pe_weight (positional encoding: 1×1 conv weight, input channels (w, h)) is required: a tensor, not None")
     if pe_weight is not None:
         if tuple(pe_weight.shape) != (d, 2):
             raise ValueError(f"pe_weight must have shape {(d, 2)}, not {tuple(pe_weight.shape)}")
         if pe_weight.dtype != x.dtype or pe_weight.device != x.device:
             raise ValueError(f"pe_weight is {pe_weight.dtype} on {pe_weight.device} but x is {x.dtype} on {x.device}")
+    if pe_bias is None:
+        raise TypeError("pe_bias (positional encoding bias) is required: a tensor, not None")
     if pe_bias is not None:
         if tuple(pe_bias.shape) != (d,):
             raise ValueError(f"pe_bias must have shape {(d,)}, not {tuple(pe_bias.shape)}")
         if pe_bias.dtype != x.dtype or pe_bias.device != x.device:
             raise ValueError(f"pe_bias is {pe_bias.dtype} on {pe_bias.device} but x is {x.dtype} on {x.device}")
+    if fc_weight is None:
+        raise TypeError("fc_weight (fc: 1×1 conv 3N → 9 (no bias) over the (q/k/v × head) axis) is required: a tensor, not None")
     if fc_weight is not None:
         if tuple(fc_weight.shape) != (9, (3 * N)):
             raise ValueError(f"fc_weight must have shape {(9, (3 * N))}, not {tuple(fc_weight.shape)}")
         if fc_weight.dtype != x.dtype or fc_weight.device != x.device:
             raise ValueError(f"fc_weight is {fc_weight.dtype} on {fc_weight.device} but x is {x.dtype} on {x.device}")
+    if dep_conv_weight is None:
+        raise TypeError("dep_conv_weight (dep_conv weight: 3×3, groups = d (no bias: deleted at init)) is required: a tensor, not None")
     if dep_conv_weight is not None:
         if tuple(dep_conv_weight.shape) != ((N * d), 9, 3, 3):
             raise ValueError(f"dep_conv_weight must have shape {((N * d), 9, 3, 3)}, not {tuple(dep_conv_weight.shape)}")
         if dep_conv_weight.dtype != x.dtype or dep_conv_weight.device != x.device:
             raise ValueError(f"dep_conv_weight is {dep_conv_weight.dtype} on {dep_conv_weight.device} but x is {x.dtype} on {x.device}")
+    if rate1 is None:
+        raise TypeError("rate1 (rate₁: weight of the attention path (0.5 at init)) is required: a tensor, not None")
     if rate1 is not None:
         if tuple(rate1.shape) != (1,):
             raise ValueError(f"rate1 must have shape {(1,)}, not {tuple(rate1.shape)}")
         if rate1.dtype != x.dtype or rate1.device != x.device:
             raise ValueError(f"rate1 is {rate1.dtype} on {rate1.device} but x is {x.dtype} on {x.device}")
+    if rate2 is None:
+        raise TypeError("rate2 (rate₂: weight of the conv path (0.5 at init)) is required: a tensor, not None")
     if rate2 is not None:
         if tuple(rate2.shape) != (1,):
             raise ValueError(f"rate2 must have shape {(1,)}, not {tuple(rate2.shape)}")
@@ -138,20 +165,36 @@ def acmix_evolution(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_
     Sizes: C = input channels; N = heads; d = channels per head; R = window radius: K = 2R + 1; s = stride.
     ``path``: "auto" (generic-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, C, N, d, R, s)
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
+    if not ((-R) > -(H)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix: the proof holds only where R < H (reads through the reflection ρ_H(m) = H − 1 − |H − 1 − |m|| (ReflectionPad) land inside the axis only for −H < m ≤ 2·H - 2, and here m = -R + i·s + u); got H = {H}, R = {R}; input shape {tuple(x.shape)}")
+    if not ((R + (s * ((H - 1) // s))) <= ((2 * H) - 2)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix: the proof holds only where R + s·⌊(H - 1)/s⌋ ≤ 2·H - 2 (reads through the reflection ρ_H(m) = H − 1 − |H − 1 − |m|| (ReflectionPad) land inside the axis only for −H < m ≤ 2·H - 2, and here m = -R + i·s + u); got H = {H}, R = {R}, s = {s}; input shape {tuple(x.shape)}")
+    if not ((-R) > -(W)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix: the proof holds only where R < W (reads through the reflection ρ_W(m) = W − 1 − |W − 1 − |m|| (ReflectionPad) land inside the axis only for −W < m ≤ 2·W - 2, and here m = -R + j·s + v); got R = {R}, W = {W}; input shape {tuple(x.shape)}")
+    if not ((R + (s * ((W - 1) // s))) <= ((2 * W) - 2)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix: the proof holds only where R + s·⌊(W - 1)/s⌋ ≤ 2·W - 2 (reads through the reflection ρ_W(m) = W − 1 − |W − 1 − |m|| (ReflectionPad) land inside the axis only for −W < m ≤ 2·W - 2, and here m = -R + j·s + v); got R = {R}, W = {W}, s = {s}; input shape {tuple(x.shape)}")
+    if not ((H - 1) != 0):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix: the proof holds only where H - 1 ≠ 0 (the operator divides by it); got H = {H}; input shape {tuple(x.shape)}")
+    if not ((W - 1) != 0):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix: the proof holds only where W - 1 ≠ 0 (the operator divides by it); got W = {W}; input shape {tuple(x.shape)}")
     L_out = ((((H - 1) // s) + 1), (((W - 1) // s) + 1))
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"acmix: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, C=C, N=N, d=d, R=R, s=s, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, C=C, N=N, d=d, R=R, s=s, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
 
 
 def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, *, C, N, d, R, s, L_out):
@@ -348,20 +391,20 @@ class AcmixEvolution(nn.Module):
 
     def __init__(self, C, N, d, R, s, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(C, int) and C >= 1):
-            raise ValueError(f"C (input channels) must be an integer ≥ 1, not {C!r}")
+        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+            raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
         self.C = C
-        if not (isinstance(N, int) and N >= 1):
-            raise ValueError(f"N (heads) must be an integer ≥ 1, not {N!r}")
+        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+            raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
         self.N = N
-        if not (isinstance(d, int) and d >= 1):
-            raise ValueError(f"d (channels per head) must be an integer ≥ 1, not {d!r}")
+        if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
+            raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
         self.d = d
-        if not (isinstance(R, int) and R >= 1):
-            raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1, not {R!r}")
+        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+            raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
         self.R = R
-        if not (isinstance(s, int) and s >= 1):
-            raise ValueError(f"s (stride) must be an integer ≥ 1, not {s!r}")
+        if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
+            raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
         self.s = s
         factory = {"device": device, "dtype": dtype}
         self.qkv_weight = nn.Parameter(torch.empty(((3 * N * d), C), **factory))  # q, k, v projections stacked: conv1, conv2, conv3 weights as rows [0, N·d), [N·d, 2N·d), [2N·d, 3N·d)

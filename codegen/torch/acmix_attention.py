@@ -26,6 +26,7 @@ SIZES = ("C", "N", "d", "R", "s")
 LOWERING = "generic-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -81,7 +82,17 @@ def _kernels_wanted(x):
 
 
 def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, C, N, d, R, s):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+        raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
+    if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
+        raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
+    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+        raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
+    if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
+        raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -90,26 +101,36 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, p
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
+    if q_weight is None:
+        raise TypeError("q_weight (query projection: 1×1 conv weight) is required: a tensor, not None")
     if q_weight is not None:
         if tuple(q_weight.shape) != ((N * d), C):
             raise ValueError(f"q_weight must have shape {((N * d), C)}, not {tuple(q_weight.shape)}")
         if q_weight.dtype != x.dtype or q_weight.device != x.device:
             raise ValueError(f"q_weight is {q_weight.dtype} on {q_weight.device} but x is {x.dtype} on {x.device}")
+    if q_bias is None:
+        raise TypeError("q_bias (query projection bias) is required: a tensor, not None")
     if q_bias is not None:
         if tuple(q_bias.shape) != ((N * d),):
             raise ValueError(f"q_bias must have shape {((N * d),)}, not {tuple(q_bias.shape)}")
         if q_bias.dtype != x.dtype or q_bias.device != x.device:
             raise ValueError(f"q_bias is {q_bias.dtype} on {q_bias.device} but x is {x.dtype} on {x.device}")
+    if k_weight is None:
+        raise TypeError("k_weight (key projection: 1×1 conv weight) is required: a tensor, not None")
     if k_weight is not None:
         if tuple(k_weight.shape) != ((N * d), C):
             raise ValueError(f"k_weight must have shape {((N * d), C)}, not {tuple(k_weight.shape)}")
         if k_weight.dtype != x.dtype or k_weight.device != x.device:
             raise ValueError(f"k_weight is {k_weight.dtype} on {k_weight.device} but x is {x.dtype} on {x.device}")
+    if k_bias is None:
+        raise TypeError("k_bias (key projection bias) is required: a tensor, not None")
     if k_bias is not None:
         if tuple(k_bias.shape) != ((N * d),):
             raise ValueError(f"k_bias must have shape {((N * d),)}, not {tuple(k_bias.shape)}")
         if k_bias.dtype != x.dtype or k_bias.device != x.device:
             raise ValueError(f"k_bias is {k_bias.dtype} on {k_bias.device} but x is {x.dtype} on {x.device}")
+    if v_weight is None:
+        raise TypeError("v_weight (value projection: 1×1 conv weight) is required: a tensor, not None")
     if v_weight is not None:
         if tuple(v_weight.shape) != ((N * d), C):
             raise ValueError(f"v_weight must have shape {((N * d), C)}, not {tuple(v_weight.shape)}")
@@ -120,11 +141,15 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, p
             raise ValueError(f"v_bias must have shape {((N * d),)}, not {tuple(v_bias.shape)}")
         if v_bias.dtype != x.dtype or v_bias.device != x.device:
             raise ValueError(f"v_bias is {v_bias.dtype} on {v_bias.device} but x is {x.dtype} on {x.device}")
+    if pe_weight is None:
+        raise TypeError("pe_weight (positional encoding: 1×1 conv weight, input channels (w, h)) is required: a tensor, not None")
     if pe_weight is not None:
         if tuple(pe_weight.shape) != (d, 2):
             raise ValueError(f"pe_weight must have shape {(d, 2)}, not {tuple(pe_weight.shape)}")
         if pe_weight.dtype != x.dtype or pe_weight.device != x.device:
             raise ValueError(f"pe_weight is {pe_weight.dtype} on {pe_weight.device} but x is {x.dtype} on {x.device}")
+    if pe_bias is None:
+        raise TypeError("pe_bias (positional encoding bias) is required: a tensor, not None")
     if pe_bias is not None:
         if tuple(pe_bias.shape) != (d,):
             raise ValueError(f"pe_bias must have shape {(d,)}, not {tuple(pe_bias.shape)}")
@@ -138,20 +163,36 @@ def acmix_attention_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v
     Sizes: C = input channels; N = heads; d = channels per head; R = window radius: K = 2R + 1; s = stride.
     ``path``: "auto" (generic-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, C, N, d, R, s)
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
+    if not ((-R) > -(H)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix_attention: the proof holds only where R < H (reads through the reflection ρ_H(m) = H − 1 − |H − 1 − |m|| (ReflectionPad) land inside the axis only for −H < m ≤ 2·H - 2, and here m = -R + i·s + u); got H = {H}, R = {R}; input shape {tuple(x.shape)}")
+    if not ((R + (s * ((H - 1) // s))) <= ((2 * H) - 2)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix_attention: the proof holds only where R + s·⌊(H - 1)/s⌋ ≤ 2·H - 2 (reads through the reflection ρ_H(m) = H − 1 − |H − 1 − |m|| (ReflectionPad) land inside the axis only for −H < m ≤ 2·H - 2, and here m = -R + i·s + u); got H = {H}, R = {R}, s = {s}; input shape {tuple(x.shape)}")
+    if not ((-R) > -(W)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix_attention: the proof holds only where R < W (reads through the reflection ρ_W(m) = W − 1 − |W − 1 − |m|| (ReflectionPad) land inside the axis only for −W < m ≤ 2·W - 2, and here m = -R + j·s + v); got R = {R}, W = {W}; input shape {tuple(x.shape)}")
+    if not ((R + (s * ((W - 1) // s))) <= ((2 * W) - 2)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix_attention: the proof holds only where R + s·⌊(W - 1)/s⌋ ≤ 2·W - 2 (reads through the reflection ρ_W(m) = W − 1 − |W − 1 − |m|| (ReflectionPad) land inside the axis only for −W < m ≤ 2·W - 2, and here m = -R + j·s + v); got R = {R}, W = {W}, s = {s}; input shape {tuple(x.shape)}")
+    if not ((H - 1) != 0):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix_attention: the proof holds only where H - 1 ≠ 0 (the operator divides by it); got H = {H}; input shape {tuple(x.shape)}")
+    if not ((W - 1) != 0):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix_attention: the proof holds only where W - 1 ≠ 0 (the operator divides by it); got W = {W}; input shape {tuple(x.shape)}")
     L_out = ((((H - 1) // s) + 1), (((W - 1) // s) + 1))
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"acmix_attention: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, C=C, N=N, d=d, R=R, s=s, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, C=C, N=N, d=d, R=R, s=s, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
 
 
 def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, *, C, N, d, R, s, L_out):
@@ -238,7 +279,8 @@ def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight,
     kernel = kernel.unsqueeze(1)
     # kernel axes: b, kernel group, o', c', u…, p…
     y = evolution_aggregate("acmix_attention", x.contiguous(), kernel, (B, C, N, d, H, W, R, s))
-    y = y + v_bias.reshape((1, -1) + (1,) * 2)
+    if v_bias is not None:
+        y = y + v_bias.reshape((1, -1) + (1,) * 2)
     return y
 
 
@@ -268,7 +310,8 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight,
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1]]
     spec = "".join("bocuvij"[k] for k in keep) + ",bcijuv->boij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (N * d), L_out[0], L_out[1]))
-    y = y + v_bias.reshape((1, -1) + (1,) * 2)
+    if v_bias is not None:
+        y = y + v_bias.reshape((1, -1) + (1,) * 2)
     return y
 
 
@@ -277,20 +320,20 @@ class AcmixAttentionEvolution(nn.Module):
 
     def __init__(self, C, N, d, R, s, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(C, int) and C >= 1):
-            raise ValueError(f"C (input channels) must be an integer ≥ 1, not {C!r}")
+        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+            raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
         self.C = C
-        if not (isinstance(N, int) and N >= 1):
-            raise ValueError(f"N (heads) must be an integer ≥ 1, not {N!r}")
+        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+            raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
         self.N = N
-        if not (isinstance(d, int) and d >= 1):
-            raise ValueError(f"d (channels per head) must be an integer ≥ 1, not {d!r}")
+        if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
+            raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
         self.d = d
-        if not (isinstance(R, int) and R >= 1):
-            raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1, not {R!r}")
+        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+            raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
         self.R = R
-        if not (isinstance(s, int) and s >= 1):
-            raise ValueError(f"s (stride) must be an integer ≥ 1, not {s!r}")
+        if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
+            raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
         self.s = s
         factory = {"device": device, "dtype": dtype}
         self.q_weight = nn.Parameter(torch.empty(((N * d), C), **factory))  # query projection: 1×1 conv weight

@@ -26,6 +26,7 @@ SIZES = ("K_h", "K_w", "s_h", "s_w", "P_h", "P_w")
 LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,19 @@ def _kernels_wanted(x):
 
 
 def _check(x, K_h, K_w, s_h, s_w, P_h, P_w):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
+        raise ValueError(f"K_h (window height) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
+    if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
+        raise ValueError(f"K_w (window width) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
+    if not (isinstance(s_h, int) and not isinstance(s_h, bool) and 1 <= s_h < 2 ** 31):
+        raise ValueError(f"s_h (stride along h) must be an integer ≥ 1 and < 2^31, not {s_h!r}")
+    if not (isinstance(s_w, int) and not isinstance(s_w, bool) and 1 <= s_w < 2 ** 31):
+        raise ValueError(f"s_w (stride along w) must be an integer ≥ 1 and < 2^31, not {s_w!r}")
+    if not (isinstance(P_h, int) and not isinstance(P_h, bool) and 0 <= P_h < 2 ** 31):
+        raise ValueError(f"P_h (zero padding along h) must be an integer ≥ 0 and < 2^31, not {P_h!r}")
+    if not (isinstance(P_w, int) and not isinstance(P_w, bool) and 0 <= P_w < 2 ** 31):
+        raise ValueError(f"P_w (zero padding along w) must be an integer ≥ 0 and < 2^31, not {P_w!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -80,6 +93,8 @@ def avg_pool2d_evolution(x, *, K_h, K_w, s_h, s_w, P_h, P_w, path="auto"):
     Sizes: K_h = window height; K_w = window width; s_h = stride along h; s_w = stride along w; P_h = zero padding along h; P_w = zero padding along w.
     ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, K_h, K_w, s_h, s_w, P_h, P_w)
     B = x.shape[0]
     C = x.shape[1]
@@ -90,11 +105,13 @@ def avg_pool2d_evolution(x, *, K_h, K_w, s_h, s_w, P_h, P_w, path="auto"):
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('C', C), ('H_in', H_in), ('W_in', W_in)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"avg_pool2d: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, K_h=K_h, K_w=K_w, s_h=s_h, s_w=s_w, P_h=P_h, P_w=P_w, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, K_h=K_h, K_w=K_w, s_h=s_h, s_w=s_w, P_h=P_h, P_w=P_w, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = _as_grid(((1 / K_h) * (1 / K_w)), 4, dtype, device)
     weight_full = w1.expand((C, 1, K_h, K_w))  # size-1 axes broadcast
@@ -169,23 +186,23 @@ class AvgPool2dEvolution(nn.Module):
 
     def __init__(self, K_h, K_w, s_h, s_w, P_h, P_w, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(K_h, int) and K_h >= 1):
-            raise ValueError(f"K_h (window height) must be an integer ≥ 1, not {K_h!r}")
+        if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
+            raise ValueError(f"K_h (window height) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
         self.K_h = K_h
-        if not (isinstance(K_w, int) and K_w >= 1):
-            raise ValueError(f"K_w (window width) must be an integer ≥ 1, not {K_w!r}")
+        if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
+            raise ValueError(f"K_w (window width) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
         self.K_w = K_w
-        if not (isinstance(s_h, int) and s_h >= 1):
-            raise ValueError(f"s_h (stride along h) must be an integer ≥ 1, not {s_h!r}")
+        if not (isinstance(s_h, int) and not isinstance(s_h, bool) and 1 <= s_h < 2 ** 31):
+            raise ValueError(f"s_h (stride along h) must be an integer ≥ 1 and < 2^31, not {s_h!r}")
         self.s_h = s_h
-        if not (isinstance(s_w, int) and s_w >= 1):
-            raise ValueError(f"s_w (stride along w) must be an integer ≥ 1, not {s_w!r}")
+        if not (isinstance(s_w, int) and not isinstance(s_w, bool) and 1 <= s_w < 2 ** 31):
+            raise ValueError(f"s_w (stride along w) must be an integer ≥ 1 and < 2^31, not {s_w!r}")
         self.s_w = s_w
-        if not (isinstance(P_h, int) and P_h >= 0):
-            raise ValueError(f"P_h (zero padding along h) must be an integer ≥ 0, not {P_h!r}")
+        if not (isinstance(P_h, int) and not isinstance(P_h, bool) and 0 <= P_h < 2 ** 31):
+            raise ValueError(f"P_h (zero padding along h) must be an integer ≥ 0 and < 2^31, not {P_h!r}")
         self.P_h = P_h
-        if not (isinstance(P_w, int) and P_w >= 0):
-            raise ValueError(f"P_w (zero padding along w) must be an integer ≥ 0, not {P_w!r}")
+        if not (isinstance(P_w, int) and not isinstance(P_w, bool) and 0 <= P_w < 2 ** 31):
+            raise ValueError(f"P_w (zero padding along w) must be an integer ≥ 0 and < 2^31, not {P_w!r}")
         self.P_w = P_w
         factory = {"device": device, "dtype": dtype}
         self.reset_parameters()
@@ -206,9 +223,12 @@ class AvgPool2dEvolution(nn.Module):
         if not isinstance(m, torch.nn.AvgPool2d):
             raise TypeError(f"expected a torch.nn.AvgPool2d, not {type(m).__name__}")
         if not (m.count_include_pad):
-            raise ValueError("only count_include_pad=True is this operator")
+            raise ValueError('cannot take this torch.nn.AvgPool2d: AvgPool2dEvolution requires that only count_include_pad=True is this operator (the check m.count_include_pad fails)')
         if not (not m.ceil_mode):
-            raise ValueError("only ceil_mode=False is this operator")
+            raise ValueError('cannot take this torch.nn.AvgPool2d: AvgPool2dEvolution requires that only ceil_mode=False is this operator (the check not m.ceil_mode fails)')
         if not (m.divisor_override is None):
-            raise ValueError("a divisor_override is not this operator")
+            raise ValueError('cannot take this torch.nn.AvgPool2d: AvgPool2dEvolution requires that a divisor_override is not this operator (the check m.divisor_override is None fails)')
+        if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
+            raise ValueError(f"cannot take this torch.nn.AvgPool2d: its dropout {m.dropout} is active in training mode and "
+                             "AvgPool2dEvolution has none; call .eval() on it first (or set dropout=0)")
         return cls(K_h=torch.nn.modules.utils._pair(m.kernel_size)[0], K_w=torch.nn.modules.utils._pair(m.kernel_size)[1], s_h=torch.nn.modules.utils._pair(m.stride)[0], s_w=torch.nn.modules.utils._pair(m.stride)[1], P_h=torch.nn.modules.utils._pair(m.padding)[0], P_w=torch.nn.modules.utils._pair(m.padding)[1])

@@ -26,6 +26,7 @@ SIZES = ("G", "C_g", "O_g", "K", "s", "delta", "P")
 LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,21 @@ def _kernels_wanted(x):
 
 
 def _check(x, weight, bias, G, C_g, O_g, K, s, delta, P):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
+        raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
+    if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
+        raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
+    if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
+        raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
+    if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
+        raise ValueError(f"K (kernel size) must be an integer ≥ 1 and < 2^31, not {K!r}")
+    if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
+        raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
+    if not (isinstance(delta, int) and not isinstance(delta, bool) and 1 <= delta < 2 ** 31):
+        raise ValueError(f"delta (dilation) must be an integer ≥ 1 and < 2^31, not {delta!r}")
+    if not (isinstance(P, int) and not isinstance(P, bool) and 0 <= P < 2 ** 31):
+        raise ValueError(f"P (zero padding) must be an integer ≥ 0 and < 2^31, not {P!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,6 +89,8 @@ def _check(x, weight, bias, G, C_g, O_g, K, s, delta, P):
         raise ValueError(f"x must have 3 dimensions (batch, channel, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
+    if weight is None:
+        raise TypeError("weight (convolution weight (PyTorch layout)) is required: a tensor, not None")
     if weight is not None:
         if tuple(weight.shape) != ((G * O_g), C_g, K):
             raise ValueError(f"weight must have shape {((G * O_g), C_g, K)}, not {tuple(weight.shape)}")
@@ -92,6 +109,8 @@ def conv1d_evolution(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, path="auto
     Sizes: G = groups; C_g = input channels per group; O_g = output channels per group; K = kernel size; s = stride; delta = dilation; P = zero padding.
     ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, weight, bias, G, C_g, O_g, K, s, delta, P)
     B = x.shape[0]
     L_in = x.shape[2]
@@ -100,11 +119,13 @@ def conv1d_evolution(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, path="auto
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('L_in', L_in)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"conv1d: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K=K, s=s, delta=delta, P=P, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K=K, s=s, delta=delta, P=P, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.reshape((G * O_g), C_g, K)  # W[o, c_in_group, u_tap]: the whole tensor
     w2 = _as_grid(w1, 3, dtype, device)
@@ -144,7 +165,8 @@ def _kernels(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, L_out):
     kernel = _kernel_tensor(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K=K, s=s, delta=delta, P=P, L_out=L_out)
     # kernel axes: b, kernel group, o', c', u…, p…
     y = evolution_aggregate("conv1d", x.contiguous(), kernel, (B, G, C_g, O_g, L_in, K, s, delta, P))
-    y = y + bias.reshape((1, -1) + (1,) * 1)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 1)
     return y
 
 
@@ -173,7 +195,8 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocui"[k] for k in keep) + ",bgciu->bgoi"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (G * O_g), L_out[0]))
-    y = y + bias.reshape((1, -1) + (1,) * 1)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 1)
     return y
 
 
@@ -182,26 +205,26 @@ class Conv1dEvolution(nn.Module):
 
     def __init__(self, G, C_g, O_g, K, s, delta, P, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(G, int) and G >= 1):
-            raise ValueError(f"G (groups) must be an integer ≥ 1, not {G!r}")
+        if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
+            raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
         self.G = G
-        if not (isinstance(C_g, int) and C_g >= 1):
-            raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1, not {C_g!r}")
+        if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
+            raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
         self.C_g = C_g
-        if not (isinstance(O_g, int) and O_g >= 1):
-            raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1, not {O_g!r}")
+        if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
+            raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
         self.O_g = O_g
-        if not (isinstance(K, int) and K >= 1):
-            raise ValueError(f"K (kernel size) must be an integer ≥ 1, not {K!r}")
+        if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
+            raise ValueError(f"K (kernel size) must be an integer ≥ 1 and < 2^31, not {K!r}")
         self.K = K
-        if not (isinstance(s, int) and s >= 1):
-            raise ValueError(f"s (stride) must be an integer ≥ 1, not {s!r}")
+        if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
+            raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
         self.s = s
-        if not (isinstance(delta, int) and delta >= 1):
-            raise ValueError(f"delta (dilation) must be an integer ≥ 1, not {delta!r}")
+        if not (isinstance(delta, int) and not isinstance(delta, bool) and 1 <= delta < 2 ** 31):
+            raise ValueError(f"delta (dilation) must be an integer ≥ 1 and < 2^31, not {delta!r}")
         self.delta = delta
-        if not (isinstance(P, int) and P >= 0):
-            raise ValueError(f"P (zero padding) must be an integer ≥ 0, not {P!r}")
+        if not (isinstance(P, int) and not isinstance(P, bool) and 0 <= P < 2 ** 31):
+            raise ValueError(f"P (zero padding) must be an integer ≥ 0 and < 2^31, not {P!r}")
         self.P = P
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(((G * O_g), C_g, K), **factory))  # convolution weight (PyTorch layout)
@@ -227,10 +250,15 @@ class Conv1dEvolution(nn.Module):
         if not isinstance(m, torch.nn.Conv1d):
             raise TypeError(f"expected a torch.nn.Conv1d, not {type(m).__name__}")
         if not (m.padding_mode == 'zeros'):
-            raise ValueError("only padding_mode='zeros' is this operator")
+            raise ValueError("cannot take this torch.nn.Conv1d: Conv1dEvolution requires that only padding_mode='zeros' is this operator (the check m.padding_mode == 'zeros' fails)")
         if not (m.padding != 'same'):
-            raise ValueError("padding='same' is the operator conv2d_same")
-        layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K=m.kernel_size[0], s=m.stride[0], delta=m.dilation[0], P=(0 if m.padding == 'valid' else m.padding[0]), device=m.weight.device, dtype=m.weight.dtype)
+            raise ValueError("cannot take this torch.nn.Conv1d: Conv1dEvolution requires that padding='same' is the operator conv2d_same (the check m.padding != 'same' fails)")
+        if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
+            raise ValueError(f"cannot take this torch.nn.Conv1d: its dropout {m.dropout} is active in training mode and "
+                             "Conv1dEvolution has none; call .eval() on it first (or set dropout=0)")
+        first = next(iter(m.parameters()), None)   # the layer's device and dtype, whatever its parameters are named
+        layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K=m.kernel_size[0], s=m.stride[0], delta=m.dilation[0], P=(0 if m.padding == 'valid' else m.padding[0]), device=None if first is None else first.device,
+                    dtype=None if first is None else first.dtype)
         with torch.no_grad():
             source = m.weight
             if source is None:

@@ -26,6 +26,7 @@ SIZES = ("G", "C_g", "O_g", "K_h", "delta_h", "K_w", "delta_w")
 LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,21 @@ def _kernels_wanted(x):
 
 
 def _check(x, weight, bias, G, C_g, O_g, K_h, delta_h, K_w, delta_w):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
+        raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
+    if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
+        raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
+    if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
+        raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
+    if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
+        raise ValueError(f"K_h (kernel size along h) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
+    if not (isinstance(delta_h, int) and not isinstance(delta_h, bool) and 1 <= delta_h < 2 ** 31):
+        raise ValueError(f"delta_h (dilation along h) must be an integer ≥ 1 and < 2^31, not {delta_h!r}")
+    if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
+        raise ValueError(f"K_w (kernel size along w) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
+    if not (isinstance(delta_w, int) and not isinstance(delta_w, bool) and 1 <= delta_w < 2 ** 31):
+        raise ValueError(f"delta_w (dilation along w) must be an integer ≥ 1 and < 2^31, not {delta_w!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,6 +89,8 @@ def _check(x, weight, bias, G, C_g, O_g, K_h, delta_h, K_w, delta_w):
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
+    if weight is None:
+        raise TypeError("weight (convolution weight (PyTorch layout)) is required: a tensor, not None")
     if weight is not None:
         if tuple(weight.shape) != ((G * O_g), C_g, K_h, K_w):
             raise ValueError(f"weight must have shape {((G * O_g), C_g, K_h, K_w)}, not {tuple(weight.shape)}")
@@ -92,6 +109,8 @@ def conv2d_same_evolution(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, de
     Sizes: G = groups; C_g = input channels per group; O_g = output channels per group; K_h = kernel size along h; delta_h = dilation along h; K_w = kernel size along w; delta_w = dilation along w.
     ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, weight, bias, G, C_g, O_g, K_h, delta_h, K_w, delta_w)
     B = x.shape[0]
     H_in = x.shape[2]
@@ -101,11 +120,13 @@ def conv2d_same_evolution(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, de
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('H_in', H_in), ('W_in', W_in)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"conv2d_same: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.reshape((G * O_g), C_g, K_h, K_w)  # W[o, c_in_group, u_1_tap, u_2_tap]: the whole tensor
     w2 = _as_grid(w1, 4, dtype, device)
@@ -148,7 +169,8 @@ def _kernels(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, delta_w, L_out)
     kernel = _kernel_tensor(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, L_out=L_out)
     # kernel axes: b, kernel group, o', c', u…, p…
     y = evolution_aggregate("conv2d_same", x.contiguous(), kernel, (B, G, C_g, O_g, H_in, K_h, delta_h, W_in, K_w, delta_w))
-    y = y + bias.reshape((1, -1) + (1,) * 2)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 2)
     return y
 
 
@@ -178,7 +200,8 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K_h, delta_h, K_w, delta_w, L_out)
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocuvij"[k] for k in keep) + ",bgcijuv->bgoij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (G * O_g), L_out[0], L_out[1]))
-    y = y + bias.reshape((1, -1) + (1,) * 2)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 2)
     return y
 
 
@@ -187,26 +210,26 @@ class Conv2dSameEvolution(nn.Module):
 
     def __init__(self, G, C_g, O_g, K_h, delta_h, K_w, delta_w, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(G, int) and G >= 1):
-            raise ValueError(f"G (groups) must be an integer ≥ 1, not {G!r}")
+        if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
+            raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
         self.G = G
-        if not (isinstance(C_g, int) and C_g >= 1):
-            raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1, not {C_g!r}")
+        if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
+            raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
         self.C_g = C_g
-        if not (isinstance(O_g, int) and O_g >= 1):
-            raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1, not {O_g!r}")
+        if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
+            raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
         self.O_g = O_g
-        if not (isinstance(K_h, int) and K_h >= 1):
-            raise ValueError(f"K_h (kernel size along h) must be an integer ≥ 1, not {K_h!r}")
+        if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
+            raise ValueError(f"K_h (kernel size along h) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
         self.K_h = K_h
-        if not (isinstance(delta_h, int) and delta_h >= 1):
-            raise ValueError(f"delta_h (dilation along h) must be an integer ≥ 1, not {delta_h!r}")
+        if not (isinstance(delta_h, int) and not isinstance(delta_h, bool) and 1 <= delta_h < 2 ** 31):
+            raise ValueError(f"delta_h (dilation along h) must be an integer ≥ 1 and < 2^31, not {delta_h!r}")
         self.delta_h = delta_h
-        if not (isinstance(K_w, int) and K_w >= 1):
-            raise ValueError(f"K_w (kernel size along w) must be an integer ≥ 1, not {K_w!r}")
+        if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
+            raise ValueError(f"K_w (kernel size along w) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
         self.K_w = K_w
-        if not (isinstance(delta_w, int) and delta_w >= 1):
-            raise ValueError(f"delta_w (dilation along w) must be an integer ≥ 1, not {delta_w!r}")
+        if not (isinstance(delta_w, int) and not isinstance(delta_w, bool) and 1 <= delta_w < 2 ** 31):
+            raise ValueError(f"delta_w (dilation along w) must be an integer ≥ 1 and < 2^31, not {delta_w!r}")
         self.delta_w = delta_w
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(((G * O_g), C_g, K_h, K_w), **factory))  # convolution weight (PyTorch layout)
@@ -232,14 +255,19 @@ class Conv2dSameEvolution(nn.Module):
         if not isinstance(m, torch.nn.Conv2d):
             raise TypeError(f"expected a torch.nn.Conv2d, not {type(m).__name__}")
         if not (m.padding_mode == 'zeros'):
-            raise ValueError("only padding_mode='zeros' is this operator")
+            raise ValueError("cannot take this torch.nn.Conv2d: Conv2dSameEvolution requires that only padding_mode='zeros' is this operator (the check m.padding_mode == 'zeros' fails)")
         if not (m.padding == 'same'):
-            raise ValueError("this operator is padding='same'")
+            raise ValueError("cannot take this torch.nn.Conv2d: Conv2dSameEvolution requires that this operator is padding='same' (the check m.padding == 'same' fails)")
         if not (m.stride[0] == 1):
-            raise ValueError("this operator has stride[0] = 1")
+            raise ValueError('cannot take this torch.nn.Conv2d: Conv2dSameEvolution requires that this operator has stride[0] = 1 (the check m.stride[0] == 1 fails)')
         if not (m.stride[1] == 1):
-            raise ValueError("this operator has stride[1] = 1")
-        layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K_h=m.kernel_size[0], delta_h=m.dilation[0], K_w=m.kernel_size[1], delta_w=m.dilation[1], device=m.weight.device, dtype=m.weight.dtype)
+            raise ValueError('cannot take this torch.nn.Conv2d: Conv2dSameEvolution requires that this operator has stride[1] = 1 (the check m.stride[1] == 1 fails)')
+        if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
+            raise ValueError(f"cannot take this torch.nn.Conv2d: its dropout {m.dropout} is active in training mode and "
+                             "Conv2dSameEvolution has none; call .eval() on it first (or set dropout=0)")
+        first = next(iter(m.parameters()), None)   # the layer's device and dtype, whatever its parameters are named
+        layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K_h=m.kernel_size[0], delta_h=m.dilation[0], K_w=m.kernel_size[1], delta_w=m.dilation[1], device=None if first is None else first.device,
+                    dtype=None if first is None else first.dtype)
         with torch.no_grad():
             source = m.weight
             if source is None:

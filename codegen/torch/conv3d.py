@@ -26,6 +26,7 @@ SIZES = ("G", "C_g", "O_g", "K_d", "s_d", "delta_d", "P_d", "K_h", "s_h", "delta
 LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,37 @@ def _kernels_wanted(x):
 
 
 def _check(x, weight, bias, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
+        raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
+    if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
+        raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
+    if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
+        raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
+    if not (isinstance(K_d, int) and not isinstance(K_d, bool) and 1 <= K_d < 2 ** 31):
+        raise ValueError(f"K_d (kernel size along d) must be an integer ≥ 1 and < 2^31, not {K_d!r}")
+    if not (isinstance(s_d, int) and not isinstance(s_d, bool) and 1 <= s_d < 2 ** 31):
+        raise ValueError(f"s_d (stride along d) must be an integer ≥ 1 and < 2^31, not {s_d!r}")
+    if not (isinstance(delta_d, int) and not isinstance(delta_d, bool) and 1 <= delta_d < 2 ** 31):
+        raise ValueError(f"delta_d (dilation along d) must be an integer ≥ 1 and < 2^31, not {delta_d!r}")
+    if not (isinstance(P_d, int) and not isinstance(P_d, bool) and 0 <= P_d < 2 ** 31):
+        raise ValueError(f"P_d (zero padding along d) must be an integer ≥ 0 and < 2^31, not {P_d!r}")
+    if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
+        raise ValueError(f"K_h (kernel size along h) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
+    if not (isinstance(s_h, int) and not isinstance(s_h, bool) and 1 <= s_h < 2 ** 31):
+        raise ValueError(f"s_h (stride along h) must be an integer ≥ 1 and < 2^31, not {s_h!r}")
+    if not (isinstance(delta_h, int) and not isinstance(delta_h, bool) and 1 <= delta_h < 2 ** 31):
+        raise ValueError(f"delta_h (dilation along h) must be an integer ≥ 1 and < 2^31, not {delta_h!r}")
+    if not (isinstance(P_h, int) and not isinstance(P_h, bool) and 0 <= P_h < 2 ** 31):
+        raise ValueError(f"P_h (zero padding along h) must be an integer ≥ 0 and < 2^31, not {P_h!r}")
+    if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
+        raise ValueError(f"K_w (kernel size along w) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
+    if not (isinstance(s_w, int) and not isinstance(s_w, bool) and 1 <= s_w < 2 ** 31):
+        raise ValueError(f"s_w (stride along w) must be an integer ≥ 1 and < 2^31, not {s_w!r}")
+    if not (isinstance(delta_w, int) and not isinstance(delta_w, bool) and 1 <= delta_w < 2 ** 31):
+        raise ValueError(f"delta_w (dilation along w) must be an integer ≥ 1 and < 2^31, not {delta_w!r}")
+    if not (isinstance(P_w, int) and not isinstance(P_w, bool) and 0 <= P_w < 2 ** 31):
+        raise ValueError(f"P_w (zero padding along w) must be an integer ≥ 0 and < 2^31, not {P_w!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,6 +105,8 @@ def _check(x, weight, bias, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta
         raise ValueError(f"x must have 5 dimensions (batch, channel, position, position, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
+    if weight is None:
+        raise TypeError("weight (convolution weight (PyTorch layout)) is required: a tensor, not None")
     if weight is not None:
         if tuple(weight.shape) != ((G * O_g), C_g, K_d, K_h, K_w):
             raise ValueError(f"weight must have shape {((G * O_g), C_g, K_d, K_h, K_w)}, not {tuple(weight.shape)}")
@@ -92,6 +125,8 @@ def conv3d_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_
     Sizes: G = groups; C_g = input channels per group; O_g = output channels per group; K_d = kernel size along d; s_d = stride along d; delta_d = dilation along d; P_d = zero padding along d; K_h = kernel size along h; s_h = stride along h; delta_h = dilation along h; P_h = zero padding along h; K_w = kernel size along w; s_w = stride along w; delta_w = dilation along w; P_w = zero padding along w.
     ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, weight, bias, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w)
     B = x.shape[0]
     D_in = x.shape[2]
@@ -102,11 +137,13 @@ def conv3d_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('D_in', D_in), ('H_in', H_in), ('W_in', W_in)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"conv3d: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, s_d=s_d, delta_d=delta_d, P_d=P_d, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, s_d=s_d, delta_d=delta_d, P_d=P_d, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.reshape((G * O_g), C_g, K_d, K_h, K_w)  # W[o, c_in_group, u_1_tap, u_2_tap, u_3_tap]: the whole tensor
     w2 = _as_grid(w1, 5, dtype, device)
@@ -152,7 +189,8 @@ def _kernels(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, 
     kernel = _kernel_tensor(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, s_d=s_d, delta_d=delta_d, P_d=P_d, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
     # kernel axes: b, kernel group, o', c', u…, p…
     y = evolution_aggregate("conv3d", x.contiguous(), kernel, (B, G, C_g, O_g, D_in, K_d, s_d, delta_d, P_d, H_in, K_h, s_h, delta_h, P_h, W_in, K_w, s_w, delta_w, P_w))
-    y = y + bias.reshape((1, -1) + (1,) * 3)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 3)
     return y
 
 
@@ -183,7 +221,8 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, 
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocuvwijk"[k] for k in keep) + ",bgcijkuvw->bgoijk"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (G * O_g), L_out[0], L_out[1], L_out[2]))
-    y = y + bias.reshape((1, -1) + (1,) * 3)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 3)
     return y
 
 
@@ -192,50 +231,50 @@ class Conv3dEvolution(nn.Module):
 
     def __init__(self, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(G, int) and G >= 1):
-            raise ValueError(f"G (groups) must be an integer ≥ 1, not {G!r}")
+        if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
+            raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
         self.G = G
-        if not (isinstance(C_g, int) and C_g >= 1):
-            raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1, not {C_g!r}")
+        if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
+            raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
         self.C_g = C_g
-        if not (isinstance(O_g, int) and O_g >= 1):
-            raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1, not {O_g!r}")
+        if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
+            raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
         self.O_g = O_g
-        if not (isinstance(K_d, int) and K_d >= 1):
-            raise ValueError(f"K_d (kernel size along d) must be an integer ≥ 1, not {K_d!r}")
+        if not (isinstance(K_d, int) and not isinstance(K_d, bool) and 1 <= K_d < 2 ** 31):
+            raise ValueError(f"K_d (kernel size along d) must be an integer ≥ 1 and < 2^31, not {K_d!r}")
         self.K_d = K_d
-        if not (isinstance(s_d, int) and s_d >= 1):
-            raise ValueError(f"s_d (stride along d) must be an integer ≥ 1, not {s_d!r}")
+        if not (isinstance(s_d, int) and not isinstance(s_d, bool) and 1 <= s_d < 2 ** 31):
+            raise ValueError(f"s_d (stride along d) must be an integer ≥ 1 and < 2^31, not {s_d!r}")
         self.s_d = s_d
-        if not (isinstance(delta_d, int) and delta_d >= 1):
-            raise ValueError(f"delta_d (dilation along d) must be an integer ≥ 1, not {delta_d!r}")
+        if not (isinstance(delta_d, int) and not isinstance(delta_d, bool) and 1 <= delta_d < 2 ** 31):
+            raise ValueError(f"delta_d (dilation along d) must be an integer ≥ 1 and < 2^31, not {delta_d!r}")
         self.delta_d = delta_d
-        if not (isinstance(P_d, int) and P_d >= 0):
-            raise ValueError(f"P_d (zero padding along d) must be an integer ≥ 0, not {P_d!r}")
+        if not (isinstance(P_d, int) and not isinstance(P_d, bool) and 0 <= P_d < 2 ** 31):
+            raise ValueError(f"P_d (zero padding along d) must be an integer ≥ 0 and < 2^31, not {P_d!r}")
         self.P_d = P_d
-        if not (isinstance(K_h, int) and K_h >= 1):
-            raise ValueError(f"K_h (kernel size along h) must be an integer ≥ 1, not {K_h!r}")
+        if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
+            raise ValueError(f"K_h (kernel size along h) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
         self.K_h = K_h
-        if not (isinstance(s_h, int) and s_h >= 1):
-            raise ValueError(f"s_h (stride along h) must be an integer ≥ 1, not {s_h!r}")
+        if not (isinstance(s_h, int) and not isinstance(s_h, bool) and 1 <= s_h < 2 ** 31):
+            raise ValueError(f"s_h (stride along h) must be an integer ≥ 1 and < 2^31, not {s_h!r}")
         self.s_h = s_h
-        if not (isinstance(delta_h, int) and delta_h >= 1):
-            raise ValueError(f"delta_h (dilation along h) must be an integer ≥ 1, not {delta_h!r}")
+        if not (isinstance(delta_h, int) and not isinstance(delta_h, bool) and 1 <= delta_h < 2 ** 31):
+            raise ValueError(f"delta_h (dilation along h) must be an integer ≥ 1 and < 2^31, not {delta_h!r}")
         self.delta_h = delta_h
-        if not (isinstance(P_h, int) and P_h >= 0):
-            raise ValueError(f"P_h (zero padding along h) must be an integer ≥ 0, not {P_h!r}")
+        if not (isinstance(P_h, int) and not isinstance(P_h, bool) and 0 <= P_h < 2 ** 31):
+            raise ValueError(f"P_h (zero padding along h) must be an integer ≥ 0 and < 2^31, not {P_h!r}")
         self.P_h = P_h
-        if not (isinstance(K_w, int) and K_w >= 1):
-            raise ValueError(f"K_w (kernel size along w) must be an integer ≥ 1, not {K_w!r}")
+        if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
+            raise ValueError(f"K_w (kernel size along w) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
         self.K_w = K_w
-        if not (isinstance(s_w, int) and s_w >= 1):
-            raise ValueError(f"s_w (stride along w) must be an integer ≥ 1, not {s_w!r}")
+        if not (isinstance(s_w, int) and not isinstance(s_w, bool) and 1 <= s_w < 2 ** 31):
+            raise ValueError(f"s_w (stride along w) must be an integer ≥ 1 and < 2^31, not {s_w!r}")
         self.s_w = s_w
-        if not (isinstance(delta_w, int) and delta_w >= 1):
-            raise ValueError(f"delta_w (dilation along w) must be an integer ≥ 1, not {delta_w!r}")
+        if not (isinstance(delta_w, int) and not isinstance(delta_w, bool) and 1 <= delta_w < 2 ** 31):
+            raise ValueError(f"delta_w (dilation along w) must be an integer ≥ 1 and < 2^31, not {delta_w!r}")
         self.delta_w = delta_w
-        if not (isinstance(P_w, int) and P_w >= 0):
-            raise ValueError(f"P_w (zero padding along w) must be an integer ≥ 0, not {P_w!r}")
+        if not (isinstance(P_w, int) and not isinstance(P_w, bool) and 0 <= P_w < 2 ** 31):
+            raise ValueError(f"P_w (zero padding along w) must be an integer ≥ 0 and < 2^31, not {P_w!r}")
         self.P_w = P_w
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(((G * O_g), C_g, K_d, K_h, K_w), **factory))  # convolution weight (PyTorch layout)
@@ -261,10 +300,15 @@ class Conv3dEvolution(nn.Module):
         if not isinstance(m, torch.nn.Conv3d):
             raise TypeError(f"expected a torch.nn.Conv3d, not {type(m).__name__}")
         if not (m.padding_mode == 'zeros'):
-            raise ValueError("only padding_mode='zeros' is this operator")
+            raise ValueError("cannot take this torch.nn.Conv3d: Conv3dEvolution requires that only padding_mode='zeros' is this operator (the check m.padding_mode == 'zeros' fails)")
         if not (m.padding != 'same'):
-            raise ValueError("padding='same' is the operator conv2d_same")
-        layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K_d=m.kernel_size[0], s_d=m.stride[0], delta_d=m.dilation[0], P_d=(0 if m.padding == 'valid' else m.padding[0]), K_h=m.kernel_size[1], s_h=m.stride[1], delta_h=m.dilation[1], P_h=(0 if m.padding == 'valid' else m.padding[1]), K_w=m.kernel_size[2], s_w=m.stride[2], delta_w=m.dilation[2], P_w=(0 if m.padding == 'valid' else m.padding[2]), device=m.weight.device, dtype=m.weight.dtype)
+            raise ValueError("cannot take this torch.nn.Conv3d: Conv3dEvolution requires that padding='same' is the operator conv2d_same (the check m.padding != 'same' fails)")
+        if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
+            raise ValueError(f"cannot take this torch.nn.Conv3d: its dropout {m.dropout} is active in training mode and "
+                             "Conv3dEvolution has none; call .eval() on it first (or set dropout=0)")
+        first = next(iter(m.parameters()), None)   # the layer's device and dtype, whatever its parameters are named
+        layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K_d=m.kernel_size[0], s_d=m.stride[0], delta_d=m.dilation[0], P_d=(0 if m.padding == 'valid' else m.padding[0]), K_h=m.kernel_size[1], s_h=m.stride[1], delta_h=m.dilation[1], P_h=(0 if m.padding == 'valid' else m.padding[1]), K_w=m.kernel_size[2], s_w=m.stride[2], delta_w=m.dilation[2], P_w=(0 if m.padding == 'valid' else m.padding[2]), device=None if first is None else first.device,
+                    dtype=None if first is None else first.dtype)
         with torch.no_grad():
             source = m.weight
             if source is None:

@@ -26,6 +26,7 @@ SIZES = ("C", "O", "R")
 LOWERING = "generic-global"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,13 @@ def _kernels_wanted(x):
 
 
 def _check(x, alpha, out_weight, out_bias, C, O, R):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (input channels (= each head's value size)) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
+        raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
+    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+        raise ValueError(f"R (⌊K/2⌋: K = 2R + 1, N = K² heads) must be an integer ≥ 1 and < 2^31, not {R!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,11 +81,15 @@ def _check(x, alpha, out_weight, out_bias, C, O, R):
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
+    if alpha is None:
+        raise TypeError("alpha (α: sharpness of the quadratic positional encoding (α ≥ 0)) is required: a tensor, not None")
     if alpha is not None:
         if tuple(alpha.shape) != (1,):
             raise ValueError(f"alpha must have shape {(1,)}, not {tuple(alpha.shape)}")
         if alpha.dtype != x.dtype or alpha.device != x.device:
             raise ValueError(f"alpha is {alpha.dtype} on {alpha.device} but x is {x.dtype} on {x.device}")
+    if out_weight is None:
+        raise TypeError("out_weight (output projection: head h = u·K + v owns columns [h·C, (h+1)·C)) is required: a tensor, not None")
     if out_weight is not None:
         if tuple(out_weight.shape) != (O, (C * (((2 * R) + 1) ** 2))):
             raise ValueError(f"out_weight must have shape {(O, (C * (((2 * R) + 1) ** 2)))}, not {tuple(out_weight.shape)}")
@@ -95,8 +106,10 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
     """self-attention that expresses a K×K convolution: K² heads, quadratic positional logits of sharpness α, pad-and-crop (Cordonnier et al.) (functional form).
 
     Sizes: C = input channels (= each head's value size); O = output channels; R = ⌊K/2⌋: K = 2R + 1, N = K² heads.
-    ``path``: "auto" (generic-global), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (generic-global), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, alpha, out_weight, out_bias, C, O, R)
     B = x.shape[0]
     H = x.shape[2]
@@ -105,12 +118,11 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
-        return _kernels(x, alpha, out_weight, out_bias, C=C, O=O, R=R, L_out=L_out)
+    if path == "kernels":
+        raise ValueError("cordonnier_attention: evosym generates no kernels for this operator: its Ω is every input position "
+                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, alpha, out_weight, out_bias, C=C, O=O, R=R, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
 
 
 def _kernel_tensor(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
@@ -172,7 +184,8 @@ def _kernels(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     kernel = kernel.unsqueeze(1)
     # kernel axes: b, kernel group, o', c', u…, p…
     y = evolution_aggregate("cordonnier_attention", x.contiguous(), kernel, (B, C, O, H, W, R))
-    y = y + out_bias.reshape((1, -1) + (1,) * 2)
+    if out_bias is not None:
+        y = y + out_bias.reshape((1, -1) + (1,) * 2)
     return y
 
 
@@ -193,7 +206,8 @@ def _generic(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1, 5, 6]]
     spec = "".join("bocuvij"[k] for k in keep) + ",bcuv->boij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, O, L_out[0], L_out[1]))
-    y = y + out_bias.reshape((1, -1) + (1,) * 2)
+    if out_bias is not None:
+        y = y + out_bias.reshape((1, -1) + (1,) * 2)
     return y
 
 
@@ -202,14 +216,14 @@ class CordonnierAttentionEvolution(nn.Module):
 
     def __init__(self, C, O, R, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(C, int) and C >= 1):
-            raise ValueError(f"C (input channels (= each head's value size)) must be an integer ≥ 1, not {C!r}")
+        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+            raise ValueError(f"C (input channels (= each head's value size)) must be an integer ≥ 1 and < 2^31, not {C!r}")
         self.C = C
-        if not (isinstance(O, int) and O >= 1):
-            raise ValueError(f"O (output channels) must be an integer ≥ 1, not {O!r}")
+        if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
+            raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
         self.O = O
-        if not (isinstance(R, int) and R >= 1):
-            raise ValueError(f"R (⌊K/2⌋: K = 2R + 1, N = K² heads) must be an integer ≥ 1, not {R!r}")
+        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+            raise ValueError(f"R (⌊K/2⌋: K = 2R + 1, N = K² heads) must be an integer ≥ 1 and < 2^31, not {R!r}")
         self.R = R
         factory = {"device": device, "dtype": dtype}
         self.alpha = nn.Parameter(torch.empty((1,), **factory))  # α: sharpness of the quadratic positional encoding (α ≥ 0)

@@ -26,6 +26,7 @@ SIZES = ("C", "D", "R")
 LOWERING = "native-conv-per-sample"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,13 @@ def _kernels_wanted(x):
 
 
 def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C, D, R):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
+        raise ValueError(f"D (hidden channels of the kernel generator (official: C/4)) must be an integer ≥ 1 and < 2^31, not {D!r}")
+    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+        raise ValueError(f"R (kernel radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,26 +81,36 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
+    if reduce_weight is None:
+        raise TypeError("reduce_weight (kernel generator: reduction 1×1 conv weight (no bias)) is required: a tensor, not None")
     if reduce_weight is not None:
         if tuple(reduce_weight.shape) != (D, C):
             raise ValueError(f"reduce_weight must have shape {(D, C)}, not {tuple(reduce_weight.shape)}")
         if reduce_weight.dtype != x.dtype or reduce_weight.device != x.device:
             raise ValueError(f"reduce_weight is {reduce_weight.dtype} on {reduce_weight.device} but x is {x.dtype} on {x.device}")
+    if bn_scale is None:
+        raise TypeError("bn_scale (kernel generator: BatchNorm scale weight/√(var+ε) (eval mode)) is required: a tensor, not None")
     if bn_scale is not None:
         if tuple(bn_scale.shape) != (D,):
             raise ValueError(f"bn_scale must have shape {(D,)}, not {tuple(bn_scale.shape)}")
         if bn_scale.dtype != x.dtype or bn_scale.device != x.device:
             raise ValueError(f"bn_scale is {bn_scale.dtype} on {bn_scale.device} but x is {x.dtype} on {x.device}")
+    if bn_shift is None:
+        raise TypeError("bn_shift (kernel generator: BatchNorm shift bias − mean·scale (eval mode)) is required: a tensor, not None")
     if bn_shift is not None:
         if tuple(bn_shift.shape) != (D,):
             raise ValueError(f"bn_shift must have shape {(D,)}, not {tuple(bn_shift.shape)}")
         if bn_shift.dtype != x.dtype or bn_shift.device != x.device:
             raise ValueError(f"bn_shift is {bn_shift.dtype} on {bn_shift.device} but x is {x.dtype} on {x.device}")
+    if span_weight is None:
+        raise TypeError("span_weight (kernel generator: 1×1 conv (to the C·K² kernel values) weight) is required: a tensor, not None")
     if span_weight is not None:
         if tuple(span_weight.shape) != ((C * (((2 * R) + 1) ** 2)), D):
             raise ValueError(f"span_weight must have shape {((C * (((2 * R) + 1) ** 2)), D)}, not {tuple(span_weight.shape)}")
         if span_weight.dtype != x.dtype or span_weight.device != x.device:
             raise ValueError(f"span_weight is {span_weight.dtype} on {span_weight.device} but x is {x.dtype} on {x.device}")
+    if span_bias is None:
+        raise TypeError("span_bias (kernel generator: 1×1 conv (to the C·K² kernel values) bias) is required: a tensor, not None")
     if span_bias is not None:
         if tuple(span_bias.shape) != ((C * (((2 * R) + 1) ** 2)),):
             raise ValueError(f"span_bias must have shape {((C * (((2 * R) + 1) ** 2)),)}, not {tuple(span_bias.shape)}")
@@ -112,6 +129,8 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     Sizes: C = channels; D = hidden channels of the kernel generator (official: C/4); R = kernel radius: K = 2R + 1.
     ``path``: "auto" (native-conv-per-sample), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C, D, R)
     B = x.shape[0]
     H = x.shape[2]
@@ -121,11 +140,13 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"dynamic_dwconv: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C=C, D=D, R=R, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C=C, D=D, R=R, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # x_gap: global average pool of the input (computed once, on its own grid)
     e = torch.arange(W, device=device).view(1, 1, 1, -1)
     a = torch.arange(H, device=device).view(1, 1, -1, 1)
@@ -224,7 +245,8 @@ def _kernels(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias,
     kernel = _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C=C, D=D, R=R, L_out=L_out)
     # kernel axes: b, kernel group, o', c', u…, p…
     y = evolution_aggregate("dynamic_dwconv", x.contiguous(), kernel, (B, C, D, H, W, R))
-    y = y + bias.reshape((1, -1) + (1,) * 2)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 2)
     return y
 
 
@@ -254,7 +276,8 @@ def _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias,
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocuvij"[k] for k in keep) + ",bgcijuv->bgoij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, C, L_out[0], L_out[1]))
-    y = y + bias.reshape((1, -1) + (1,) * 2)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 2)
     return y
 
 
@@ -263,14 +286,14 @@ class DynamicDwconvEvolution(nn.Module):
 
     def __init__(self, C, D, R, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(C, int) and C >= 1):
-            raise ValueError(f"C (channels) must be an integer ≥ 1, not {C!r}")
+        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+            raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
         self.C = C
-        if not (isinstance(D, int) and D >= 1):
-            raise ValueError(f"D (hidden channels of the kernel generator (official: C/4)) must be an integer ≥ 1, not {D!r}")
+        if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
+            raise ValueError(f"D (hidden channels of the kernel generator (official: C/4)) must be an integer ≥ 1 and < 2^31, not {D!r}")
         self.D = D
-        if not (isinstance(R, int) and R >= 1):
-            raise ValueError(f"R (kernel radius: K = 2R + 1) must be an integer ≥ 1, not {R!r}")
+        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+            raise ValueError(f"R (kernel radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
         self.R = R
         factory = {"device": device, "dtype": dtype}
         self.reduce_weight = nn.Parameter(torch.empty((D, C), **factory))  # kernel generator: reduction 1×1 conv weight (no bias)

@@ -26,6 +26,7 @@ SIZES = ("C", "O", "K", "P")
 LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,15 @@ def _kernels_wanted(x):
 
 
 def _check(x, weight, bias, C, O, K, P):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
+        raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
+    if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
+        raise ValueError(f"K (kernel size (K ≤ L)) must be an integer ≥ 1 and < 2^31, not {K!r}")
+    if not (isinstance(P, int) and not isinstance(P, bool) and 0 <= P < 2 ** 31):
+        raise ValueError(f"P (circular padding: the kernel tap that sits at offset 0) must be an integer ≥ 0 and < 2^31, not {P!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,6 +83,8 @@ def _check(x, weight, bias, C, O, K, P):
         raise ValueError(f"x must have 3 dimensions (batch, channel, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
+    if weight is None:
+        raise TypeError("weight (convolution weight (PyTorch layout), real) is required: a tensor, not None")
     if weight is not None:
         if tuple(weight.shape) != (O, C, K):
             raise ValueError(f"weight must have shape {(O, C, K)}, not {tuple(weight.shape)}")
@@ -92,6 +103,8 @@ def fourier_conv1d_evolution(x, weight, bias, *, C, O, K, P, path="auto"):
     Sizes: C = input channels; O = output channels; K = kernel size (K ≤ L); P = circular padding: the kernel tap that sits at offset 0.
     ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, weight, bias, C, O, K, P)
     B = x.shape[0]
     L = x.shape[2]
@@ -100,11 +113,13 @@ def fourier_conv1d_evolution(x, weight, bias, *, C, O, K, P, path="auto"):
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('L', L)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"fourier_conv1d: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, weight, bias, C=C, O=O, K=K, P=P, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, C=C, O=O, K=K, P=P, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.reshape(O, C, K)  # W[o, c_in_group, u_tap]: the whole tensor
     w2 = _as_grid(w1, 3, dtype, device)
@@ -142,7 +157,8 @@ def _kernels(x, weight, bias, *, C, O, K, P, L_out):
     kernel = kernel.unsqueeze(1)
     # kernel axes: b, kernel group, o', c', u…, p…
     y = evolution_aggregate("fourier_conv1d", x.contiguous(), kernel, (B, C, O, L, K, P))
-    y = y + bias.reshape((1, -1) + (1,) * 1)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 1)
     return y
 
 
@@ -171,7 +187,8 @@ def _generic(x, weight, bias, *, C, O, K, P, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1]]
     spec = "".join("bocui"[k] for k in keep) + ",bciu->boi"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, O, L_out[0]))
-    y = y + bias.reshape((1, -1) + (1,) * 1)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 1)
     return y
 
 
@@ -180,17 +197,17 @@ class FourierConv1dEvolution(nn.Module):
 
     def __init__(self, C, O, K, P, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(C, int) and C >= 1):
-            raise ValueError(f"C (input channels) must be an integer ≥ 1, not {C!r}")
+        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+            raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
         self.C = C
-        if not (isinstance(O, int) and O >= 1):
-            raise ValueError(f"O (output channels) must be an integer ≥ 1, not {O!r}")
+        if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
+            raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
         self.O = O
-        if not (isinstance(K, int) and K >= 1):
-            raise ValueError(f"K (kernel size (K ≤ L)) must be an integer ≥ 1, not {K!r}")
+        if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
+            raise ValueError(f"K (kernel size (K ≤ L)) must be an integer ≥ 1 and < 2^31, not {K!r}")
         self.K = K
-        if not (isinstance(P, int) and P >= 0):
-            raise ValueError(f"P (circular padding: the kernel tap that sits at offset 0) must be an integer ≥ 0, not {P!r}")
+        if not (isinstance(P, int) and not isinstance(P, bool) and 0 <= P < 2 ** 31):
+            raise ValueError(f"P (circular padding: the kernel tap that sits at offset 0) must be an integer ≥ 0 and < 2^31, not {P!r}")
         self.P = P
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((O, C, K), **factory))  # convolution weight (PyTorch layout), real

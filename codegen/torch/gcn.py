@@ -26,6 +26,7 @@ SIZES = ("N", "C", "O")
 LOWERING = "native-matmul"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,13 @@ def _kernels_wanted(x):
 
 
 def _check(x, adjacency, weight, bias, N, C, O):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+        raise ValueError(f"N (nodes) must be an integer ≥ 1 and < 2^31, not {N!r}")
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
+        raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -76,11 +83,15 @@ def _check(x, adjacency, weight, bias, N, C, O):
         raise ValueError(f"axis 1 of x must have length N = {N}; got shape {tuple(x.shape)}")
     if not (x.shape[2] == C):
         raise ValueError(f"axis 2 of x must have length C = {C}; got shape {tuple(x.shape)}")
+    if adjacency is None:
+        raise TypeError("adjacency (weighted adjacency without self-loops (entries ≥ 0)) is required: a tensor, not None")
     if adjacency is not None:
         if tuple(adjacency.shape) != (N, N):
             raise ValueError(f"adjacency must have shape {(N, N)}, not {tuple(adjacency.shape)}")
         if adjacency.dtype != x.dtype or adjacency.device != x.device:
             raise ValueError(f"adjacency is {adjacency.dtype} on {adjacency.device} but x is {x.dtype} on {x.device}")
+    if weight is None:
+        raise TypeError("weight (layer weight (C × O, Kipf's H·W orientation)) is required: a tensor, not None")
     if weight is not None:
         if tuple(weight.shape) != (C, O):
             raise ValueError(f"weight must have shape {(C, O)}, not {tuple(weight.shape)}")
@@ -97,20 +108,21 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
     """graph convolution (Kipf & Welling): renormalised adjacency D̃^(−1/2)(A + I)D̃^(−1/2) times x·W, plus bias (functional form).
 
     Sizes: N = nodes; C = input channels; O = output channels.
-    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, adjacency, weight, bias, N, C, O)
     B = x.shape[0]
     L_out = (N,)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
-        return _kernels(x, adjacency, weight, bias, N=N, C=C, O=O, L_out=L_out)
+    if path == "kernels":
+        raise ValueError("gcn: evosym generates no kernels for this operator: its Ω is every input position "
+                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, adjacency, weight, bias, N=N, C=C, O=O, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # deg: degree of node p in Ã = A + I (row sum, self-loop included) (computed once, on its own grid)
     q_2 = torch.arange(N, device=device).view(1, -1)
     d1_2 = adjacency.reshape(N, N)  # A[p, q_2]: the whole tensor
@@ -173,7 +185,8 @@ def _kernels(x, adjacency, weight, bias, *, N, C, O, L_out):
     kernel = kernel.unsqueeze(1)
     # kernel axes: b, kernel group, o', c', u…, p…
     y = evolution_aggregate("gcn", x.contiguous(), kernel, (B, N, C, O))
-    y = y + bias.reshape((1, -1) + (1,) * 1)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 1)
     return y
 
 
@@ -191,7 +204,8 @@ def _generic(x, adjacency, weight, bias, *, N, C, O, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1, 4]]
     spec = "".join("bocui"[k] for k in keep) + ",bcu->boi"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, O, L_out[0]))
-    y = y + bias.reshape((1, -1) + (1,) * 1)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 1)
     return y.movedim(1, -1)  # channels first → channels last
 
 
@@ -200,14 +214,14 @@ class GcnEvolution(nn.Module):
 
     def __init__(self, N, C, O, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(N, int) and N >= 1):
-            raise ValueError(f"N (nodes) must be an integer ≥ 1, not {N!r}")
+        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+            raise ValueError(f"N (nodes) must be an integer ≥ 1 and < 2^31, not {N!r}")
         self.N = N
-        if not (isinstance(C, int) and C >= 1):
-            raise ValueError(f"C (input channels) must be an integer ≥ 1, not {C!r}")
+        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+            raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
         self.C = C
-        if not (isinstance(O, int) and O >= 1):
-            raise ValueError(f"O (output channels) must be an integer ≥ 1, not {O!r}")
+        if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
+            raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
         self.O = O
         factory = {"device": device, "dtype": dtype}
         self.adjacency = nn.Parameter(torch.empty((N, N), **factory))  # weighted adjacency without self-loops (entries ≥ 0)

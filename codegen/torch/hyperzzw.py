@@ -26,6 +26,7 @@ SIZES = ("C", "D", "R", "P_h", "P_w")
 LOWERING = "generic-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,17 @@ def _kernels_wanted(x):
 
 
 def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C, D, R, P_h, P_w):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
+        raise ValueError(f"D (hidden width of the slow nets) must be an integer ≥ 1 and < 2^31, not {D!r}")
+    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+        raise ValueError(f"R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points)) must be an integer ≥ 1 and < 2^31, not {R!r}")
+    if not (isinstance(P_h, int) and not isinstance(P_h, bool) and 1 <= P_h < 2 ** 31):
+        raise ValueError(f"P_h (rows per context bin: H = k·P_h) must be an integer ≥ 1 and < 2^31, not {P_h!r}")
+    if not (isinstance(P_w, int) and not isinstance(P_w, bool) and 1 <= P_w < 2 ** 31):
+        raise ValueError(f"P_w (columns per context bin: W = k·P_w) must be an integer ≥ 1 and < 2^31, not {P_w!r}")
     if not isinstance(Z, torch.Tensor):
         raise TypeError(f"Z must be a torch.Tensor, not {type(Z).__name__}")
     if not (Z.is_floating_point()):
@@ -78,46 +89,64 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
         raise ValueError(f"axis 2 of Z must have length P_h·(2·R + 1) = {(P_h * ((2 * R) + 1))}; got shape {tuple(Z.shape)}")
     if not (Z.shape[3] == (P_w * ((2 * R) + 1))):
         raise ValueError(f"axis 3 of Z must have length P_w·(2·R + 1) = {(P_w * ((2 * R) + 1))}; got shape {tuple(Z.shape)}")
+    if omega_g is None:
+        raise TypeError("omega_g (global slow net: frequencies of the sinusoidal layer (Linear2d 2 → D weight)) is required: a tensor, not None")
     if omega_g is not None:
         if tuple(omega_g.shape) != (D, 2):
             raise ValueError(f"omega_g must have shape {(D, 2)}, not {tuple(omega_g.shape)}")
         if omega_g.dtype != Z.dtype or omega_g.device != Z.device:
             raise ValueError(f"omega_g is {omega_g.dtype} on {omega_g.device} but Z is {Z.dtype} on {Z.device}")
+    if phi_g is None:
+        raise TypeError("phi_g (global slow net: phases of the sinusoidal layer (its bias)) is required: a tensor, not None")
     if phi_g is not None:
         if tuple(phi_g.shape) != (D,):
             raise ValueError(f"phi_g must have shape {(D,)}, not {tuple(phi_g.shape)}")
         if phi_g.dtype != Z.dtype or phi_g.device != Z.device:
             raise ValueError(f"phi_g is {phi_g.dtype} on {phi_g.device} but Z is {Z.dtype} on {Z.device}")
+    if out_weight_g is None:
+        raise TypeError("out_weight_g (global slow net: output_linear D → C weight) is required: a tensor, not None")
     if out_weight_g is not None:
         if tuple(out_weight_g.shape) != (C, D):
             raise ValueError(f"out_weight_g must have shape {(C, D)}, not {tuple(out_weight_g.shape)}")
         if out_weight_g.dtype != Z.dtype or out_weight_g.device != Z.device:
             raise ValueError(f"out_weight_g is {out_weight_g.dtype} on {out_weight_g.device} but Z is {Z.dtype} on {Z.device}")
+    if out_bias_g is None:
+        raise TypeError("out_bias_g (global slow net: output_linear bias) is required: a tensor, not None")
     if out_bias_g is not None:
         if tuple(out_bias_g.shape) != (C,):
             raise ValueError(f"out_bias_g must have shape {(C,)}, not {tuple(out_bias_g.shape)}")
         if out_bias_g.dtype != Z.dtype or out_bias_g.device != Z.device:
             raise ValueError(f"out_bias_g is {out_bias_g.dtype} on {out_bias_g.device} but Z is {Z.dtype} on {Z.device}")
+    if omega_l is None:
+        raise TypeError("omega_l (local slow net: frequencies of the sinusoidal layer (Linear2d 2 → D weight)) is required: a tensor, not None")
     if omega_l is not None:
         if tuple(omega_l.shape) != (D, 2):
             raise ValueError(f"omega_l must have shape {(D, 2)}, not {tuple(omega_l.shape)}")
         if omega_l.dtype != Z.dtype or omega_l.device != Z.device:
             raise ValueError(f"omega_l is {omega_l.dtype} on {omega_l.device} but Z is {Z.dtype} on {Z.device}")
+    if phi_l is None:
+        raise TypeError("phi_l (local slow net: phases of the sinusoidal layer (its bias)) is required: a tensor, not None")
     if phi_l is not None:
         if tuple(phi_l.shape) != (D,):
             raise ValueError(f"phi_l must have shape {(D,)}, not {tuple(phi_l.shape)}")
         if phi_l.dtype != Z.dtype or phi_l.device != Z.device:
             raise ValueError(f"phi_l is {phi_l.dtype} on {phi_l.device} but Z is {Z.dtype} on {Z.device}")
+    if out_weight_l is None:
+        raise TypeError("out_weight_l (local slow net: output_linear D → C weight) is required: a tensor, not None")
     if out_weight_l is not None:
         if tuple(out_weight_l.shape) != (C, D):
             raise ValueError(f"out_weight_l must have shape {(C, D)}, not {tuple(out_weight_l.shape)}")
         if out_weight_l.dtype != Z.dtype or out_weight_l.device != Z.device:
             raise ValueError(f"out_weight_l is {out_weight_l.dtype} on {out_weight_l.device} but Z is {Z.dtype} on {Z.device}")
+    if out_bias_l is None:
+        raise TypeError("out_bias_l (local slow net: output_linear bias) is required: a tensor, not None")
     if out_bias_l is not None:
         if tuple(out_bias_l.shape) != (C,):
             raise ValueError(f"out_bias_l must have shape {(C,)}, not {tuple(out_bias_l.shape)}")
         if out_bias_l.dtype != Z.dtype or out_bias_l.device != Z.device:
             raise ValueError(f"out_bias_l is {out_bias_l.dtype} on {out_bias_l.device} but Z is {Z.dtype} on {Z.device}")
+    if fast_bias is None:
+        raise TypeError("fast_bias (the local branch's scalar bias (HyperZZW_L.fast_bias)) is required: a tensor, not None")
     if fast_bias is not None:
         if tuple(fast_bias.shape) != (1,):
             raise ValueError(f"fast_bias must have shape {(1,)}, not {tuple(fast_bias.shape)}")
@@ -131,6 +160,8 @@ def hyperzzw_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi
     Sizes: C = channels; D = hidden width of the slow nets; R = local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points); P_h = rows per context bin: H = k·P_h; P_w = columns per context bin: W = k·P_w.
     ``path``: "auto" (generic-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C, D, R, P_h, P_w)
     B = Z.shape[0]
     L_out = ((P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1)))
@@ -138,11 +169,13 @@ def hyperzzw_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(Z.shape)}")
     dtype, device = Z.dtype, Z.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(Z)):
+        for what, n in (('B', B),):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"hyperzzw: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(Z.shape)}); use path='generic'")
         return _kernels(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P_h=P_h, P_w=P_w, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P_h=P_h, P_w=P_w, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
 
 
 def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, *, C, D, R, P_h, P_w, L_out):
@@ -262,20 +295,20 @@ class HyperzzwEvolution(nn.Module):
 
     def __init__(self, C, D, R, P_h, P_w, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(C, int) and C >= 1):
-            raise ValueError(f"C (channels) must be an integer ≥ 1, not {C!r}")
+        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+            raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
         self.C = C
-        if not (isinstance(D, int) and D >= 1):
-            raise ValueError(f"D (hidden width of the slow nets) must be an integer ≥ 1, not {D!r}")
+        if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
+            raise ValueError(f"D (hidden width of the slow nets) must be an integer ≥ 1 and < 2^31, not {D!r}")
         self.D = D
-        if not (isinstance(R, int) and R >= 1):
-            raise ValueError(f"R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points)) must be an integer ≥ 1, not {R!r}")
+        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+            raise ValueError(f"R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points)) must be an integer ≥ 1 and < 2^31, not {R!r}")
         self.R = R
-        if not (isinstance(P_h, int) and P_h >= 0):
-            raise ValueError(f"P_h (rows per context bin: H = k·P_h) must be an integer ≥ 0, not {P_h!r}")
+        if not (isinstance(P_h, int) and not isinstance(P_h, bool) and 1 <= P_h < 2 ** 31):
+            raise ValueError(f"P_h (rows per context bin: H = k·P_h) must be an integer ≥ 1 and < 2^31, not {P_h!r}")
         self.P_h = P_h
-        if not (isinstance(P_w, int) and P_w >= 0):
-            raise ValueError(f"P_w (columns per context bin: W = k·P_w) must be an integer ≥ 0, not {P_w!r}")
+        if not (isinstance(P_w, int) and not isinstance(P_w, bool) and 1 <= P_w < 2 ** 31):
+            raise ValueError(f"P_w (columns per context bin: W = k·P_w) must be an integer ≥ 1 and < 2^31, not {P_w!r}")
         self.P_w = P_w
         factory = {"device": device, "dtype": dtype}
         self.omega_g = nn.Parameter(torch.empty((D, 2), **factory))  # global slow net: frequencies of the sinusoidal layer (Linear2d 2 → D weight)

@@ -26,6 +26,7 @@ SIZES = ("G", "C_g", "D", "R", "s")
 LOWERING = "generic-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,17 @@ def _kernels_wanted(x):
 
 
 def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g, D, R, s):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
+        raise ValueError(f"G (groups (official: C/16)) must be an integer ≥ 1 and < 2^31, not {G!r}")
+    if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
+        raise ValueError(f"C_g (channels per group (official group_channels = 16)) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
+    if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
+        raise ValueError(f"D (hidden channels of the kernel generator (official: C/4)) must be an integer ≥ 1 and < 2^31, not {D!r}")
+    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+        raise ValueError(f"R (kernel radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
+    if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
+        raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -78,26 +89,36 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g,
         raise ValueError(f"axis 3 of x must be a multiple of s = {s}; got shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
+    if reduce_weight is None:
+        raise TypeError("reduce_weight (kernel generator: reduction 1×1 conv weight (no bias)) is required: a tensor, not None")
     if reduce_weight is not None:
         if tuple(reduce_weight.shape) != (D, (C_g * G)):
             raise ValueError(f"reduce_weight must have shape {(D, (C_g * G))}, not {tuple(reduce_weight.shape)}")
         if reduce_weight.dtype != x.dtype or reduce_weight.device != x.device:
             raise ValueError(f"reduce_weight is {reduce_weight.dtype} on {reduce_weight.device} but x is {x.dtype} on {x.device}")
+    if bn_scale is None:
+        raise TypeError("bn_scale (kernel generator: BatchNorm scale weight/√(var+ε) (eval mode)) is required: a tensor, not None")
     if bn_scale is not None:
         if tuple(bn_scale.shape) != (D,):
             raise ValueError(f"bn_scale must have shape {(D,)}, not {tuple(bn_scale.shape)}")
         if bn_scale.dtype != x.dtype or bn_scale.device != x.device:
             raise ValueError(f"bn_scale is {bn_scale.dtype} on {bn_scale.device} but x is {x.dtype} on {x.device}")
+    if bn_shift is None:
+        raise TypeError("bn_shift (kernel generator: BatchNorm shift bias − mean·scale (eval mode)) is required: a tensor, not None")
     if bn_shift is not None:
         if tuple(bn_shift.shape) != (D,):
             raise ValueError(f"bn_shift must have shape {(D,)}, not {tuple(bn_shift.shape)}")
         if bn_shift.dtype != x.dtype or bn_shift.device != x.device:
             raise ValueError(f"bn_shift is {bn_shift.dtype} on {bn_shift.device} but x is {x.dtype} on {x.device}")
+    if span_weight is None:
+        raise TypeError("span_weight (kernel generator: span 1×1 conv weight) is required: a tensor, not None")
     if span_weight is not None:
         if tuple(span_weight.shape) != ((G * (((2 * R) + 1) ** 2)), D):
             raise ValueError(f"span_weight must have shape {((G * (((2 * R) + 1) ** 2)), D)}, not {tuple(span_weight.shape)}")
         if span_weight.dtype != x.dtype or span_weight.device != x.device:
             raise ValueError(f"span_weight is {span_weight.dtype} on {span_weight.device} but x is {x.dtype} on {x.device}")
+    if span_bias is None:
+        raise TypeError("span_bias (kernel generator: span 1×1 conv bias) is required: a tensor, not None")
     if span_bias is not None:
         if tuple(span_bias.shape) != ((G * (((2 * R) + 1) ** 2)),):
             raise ValueError(f"span_bias must have shape {((G * (((2 * R) + 1) ** 2)),)}, not {tuple(span_bias.shape)}")
@@ -111,6 +132,8 @@ def involution_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, span
     Sizes: G = groups (official: C/16); C_g = channels per group (official group_channels = 16); D = hidden channels of the kernel generator (official: C/4); R = kernel radius: K = 2R + 1; s = stride.
     ``path``: "auto" (generic-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g, D, R, s)
     B = x.shape[0]
     H = x.shape[2] // (s)
@@ -120,11 +143,13 @@ def involution_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, span
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"involution: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G=G, C_g=C_g, D=D, R=R, s=s, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G=G, C_g=C_g, D=D, R=R, s=s, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
 
 
 def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, *, G, C_g, D, R, s, L_out):
@@ -222,20 +247,20 @@ class InvolutionEvolution(nn.Module):
 
     def __init__(self, G, C_g, D, R, s, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(G, int) and G >= 1):
-            raise ValueError(f"G (groups (official: C/16)) must be an integer ≥ 1, not {G!r}")
+        if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
+            raise ValueError(f"G (groups (official: C/16)) must be an integer ≥ 1 and < 2^31, not {G!r}")
         self.G = G
-        if not (isinstance(C_g, int) and C_g >= 1):
-            raise ValueError(f"C_g (channels per group (official group_channels = 16)) must be an integer ≥ 1, not {C_g!r}")
+        if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
+            raise ValueError(f"C_g (channels per group (official group_channels = 16)) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
         self.C_g = C_g
-        if not (isinstance(D, int) and D >= 1):
-            raise ValueError(f"D (hidden channels of the kernel generator (official: C/4)) must be an integer ≥ 1, not {D!r}")
+        if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
+            raise ValueError(f"D (hidden channels of the kernel generator (official: C/4)) must be an integer ≥ 1 and < 2^31, not {D!r}")
         self.D = D
-        if not (isinstance(R, int) and R >= 1):
-            raise ValueError(f"R (kernel radius: K = 2R + 1) must be an integer ≥ 1, not {R!r}")
+        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+            raise ValueError(f"R (kernel radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
         self.R = R
-        if not (isinstance(s, int) and s >= 1):
-            raise ValueError(f"s (stride) must be an integer ≥ 1, not {s!r}")
+        if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
+            raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
         self.s = s
         factory = {"device": device, "dtype": dtype}
         self.reduce_weight = nn.Parameter(torch.empty((D, (C_g * G)), **factory))  # kernel generator: reduction 1×1 conv weight (no bias)

@@ -26,6 +26,7 @@ SIZES = ("C", "O")
 LOWERING = "native-linear"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,11 @@ def _kernels_wanted(x):
 
 
 def _check(x, weight, bias, C, O):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (input features) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
+        raise ValueError(f"O (output features) must be an integer ≥ 1 and < 2^31, not {O!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,6 +79,8 @@ def _check(x, weight, bias, C, O):
         raise ValueError(f"x must have 3 dimensions (batch, position, channel), not shape {tuple(x.shape)}")
     if not (x.shape[2] == C):
         raise ValueError(f"axis 2 of x must have length C = {C}; got shape {tuple(x.shape)}")
+    if weight is None:
+        raise TypeError("weight (weight (PyTorch layout: out_features × in_features)) is required: a tensor, not None")
     if weight is not None:
         if tuple(weight.shape) != (O, C):
             raise ValueError(f"weight must have shape {(O, C)}, not {tuple(weight.shape)}")
@@ -92,6 +99,8 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
     Sizes: C = input features; O = output features.
     ``path``: "auto" (native-linear), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, weight, bias, C, O)
     B = x.shape[0]
     N = x.shape[1]
@@ -100,11 +109,13 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('N', N)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"linear: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, weight, bias, C=C, O=O, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, C=C, O=O, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # weight[o, c] = K̂
     w1 = weight.reshape(O, C)  # W[o, c]: the whole tensor
     w2 = _as_grid(w1, 2, dtype, device)
@@ -131,7 +142,8 @@ def _kernels(x, weight, bias, *, C, O, L_out):
     kernel = kernel.unsqueeze(1)
     # kernel axes: b, kernel group, o', c', u…, p…
     y = evolution_aggregate("linear", x.contiguous(), kernel, (B, N, C, O))
-    y = y + bias.reshape((1, -1) + (1,) * 1)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 1)
     return y
 
 
@@ -160,7 +172,8 @@ def _generic(x, weight, bias, *, C, O, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1]]
     spec = "".join("bocui"[k] for k in keep) + ",bciu->boi"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, O, L_out[0]))
-    y = y + bias.reshape((1, -1) + (1,) * 1)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * 1)
     return y.movedim(1, -1)  # channels first → channels last
 
 
@@ -169,11 +182,11 @@ class LinearEvolution(nn.Module):
 
     def __init__(self, C, O, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(C, int) and C >= 1):
-            raise ValueError(f"C (input features) must be an integer ≥ 1, not {C!r}")
+        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+            raise ValueError(f"C (input features) must be an integer ≥ 1 and < 2^31, not {C!r}")
         self.C = C
-        if not (isinstance(O, int) and O >= 1):
-            raise ValueError(f"O (output features) must be an integer ≥ 1, not {O!r}")
+        if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
+            raise ValueError(f"O (output features) must be an integer ≥ 1 and < 2^31, not {O!r}")
         self.O = O
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((O, C), **factory))  # weight (PyTorch layout: out_features × in_features)
@@ -198,7 +211,12 @@ class LinearEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.Linear``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.Linear):
             raise TypeError(f"expected a torch.nn.Linear, not {type(m).__name__}")
-        layer = cls(C=m.in_features, O=m.out_features, device=m.weight.device, dtype=m.weight.dtype)
+        if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
+            raise ValueError(f"cannot take this torch.nn.Linear: its dropout {m.dropout} is active in training mode and "
+                             "LinearEvolution has none; call .eval() on it first (or set dropout=0)")
+        first = next(iter(m.parameters()), None)   # the layer's device and dtype, whatever its parameters are named
+        layer = cls(C=m.in_features, O=m.out_features, device=None if first is None else first.device,
+                    dtype=None if first is None else first.dtype)
         with torch.no_grad():
             source = m.weight
             if source is None:

@@ -26,6 +26,7 @@ SIZES = ("N", "d", "R")
 LOWERING = "premix-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -81,7 +82,13 @@ def _kernels_wanted(x):
 
 
 def _check(x, query_weight, key_weight, value_weight, N, d, R):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+        raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
+    if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
+        raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
+    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+        raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -90,16 +97,22 @@ def _check(x, query_weight, key_weight, value_weight, N, d, R):
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == (N * d)):
         raise ValueError(f"axis 1 of x must have length N·d = {(N * d)}; got shape {tuple(x.shape)}")
+    if query_weight is None:
+        raise TypeError("query_weight (query projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
     if query_weight is not None:
         if tuple(query_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"query_weight must have shape {((N * d), (N * d))}, not {tuple(query_weight.shape)}")
         if query_weight.dtype != x.dtype or query_weight.device != x.device:
             raise ValueError(f"query_weight is {query_weight.dtype} on {query_weight.device} but x is {x.dtype} on {x.device}")
+    if key_weight is None:
+        raise TypeError("key_weight (key projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
     if key_weight is not None:
         if tuple(key_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"key_weight must have shape {((N * d), (N * d))}, not {tuple(key_weight.shape)}")
         if key_weight.dtype != x.dtype or key_weight.device != x.device:
             raise ValueError(f"key_weight is {key_weight.dtype} on {key_weight.device} but x is {x.dtype} on {x.device}")
+    if value_weight is None:
+        raise TypeError("value_weight (value projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
     if value_weight is not None:
         if tuple(value_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"value_weight must have shape {((N * d), (N * d))}, not {tuple(value_weight.shape)}")
@@ -113,6 +126,8 @@ def local_attention_evolution(x, query_weight, key_weight, value_weight, *, N, d
     Sizes: N = heads; d = channels per head; R = window radius: K = 2R + 1.
     ``path``: "auto" (premix-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, query_weight, key_weight, value_weight, N, d, R)
     B = x.shape[0]
     H = x.shape[2]
@@ -122,11 +137,13 @@ def local_attention_evolution(x, query_weight, key_weight, value_weight, *, N, d
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"local_attention: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, query_weight, key_weight, value_weight, N=N, d=d, R=R, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, query_weight, key_weight, value_weight, N=N, d=d, R=R, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
 
 
 def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out, kernels=False):
@@ -234,14 +251,14 @@ class LocalAttentionEvolution(nn.Module):
 
     def __init__(self, N, d, R, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(N, int) and N >= 1):
-            raise ValueError(f"N (heads) must be an integer ≥ 1, not {N!r}")
+        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+            raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
         self.N = N
-        if not (isinstance(d, int) and d >= 1):
-            raise ValueError(f"d (channels per head) must be an integer ≥ 1, not {d!r}")
+        if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
+            raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
         self.d = d
-        if not (isinstance(R, int) and R >= 1):
-            raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1, not {R!r}")
+        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+            raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
         self.R = R
         factory = {"device": device, "dtype": dtype}
         self.query_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # query projection: 1×1 conv weight (no bias)

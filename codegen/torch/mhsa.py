@@ -26,6 +26,7 @@ SIZES = ("N", "d")
 LOWERING = "premix-global"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -81,7 +82,11 @@ def _kernels_wanted(x):
 
 
 def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+        raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
+    if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
+        raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -90,41 +95,57 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, 
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == (N * d)):
         raise ValueError(f"axis 1 of x must have length N·d = {(N * d)}; got shape {tuple(x.shape)}")
+    if q_weight is None:
+        raise TypeError("q_weight (query projection weight) is required: a tensor, not None")
     if q_weight is not None:
         if tuple(q_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"q_weight must have shape {((N * d), (N * d))}, not {tuple(q_weight.shape)}")
         if q_weight.dtype != x.dtype or q_weight.device != x.device:
             raise ValueError(f"q_weight is {q_weight.dtype} on {q_weight.device} but x is {x.dtype} on {x.device}")
+    if q_bias is None:
+        raise TypeError("q_bias (query projection bias) is required: a tensor, not None")
     if q_bias is not None:
         if tuple(q_bias.shape) != ((N * d),):
             raise ValueError(f"q_bias must have shape {((N * d),)}, not {tuple(q_bias.shape)}")
         if q_bias.dtype != x.dtype or q_bias.device != x.device:
             raise ValueError(f"q_bias is {q_bias.dtype} on {q_bias.device} but x is {x.dtype} on {x.device}")
+    if k_weight is None:
+        raise TypeError("k_weight (key projection weight) is required: a tensor, not None")
     if k_weight is not None:
         if tuple(k_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"k_weight must have shape {((N * d), (N * d))}, not {tuple(k_weight.shape)}")
         if k_weight.dtype != x.dtype or k_weight.device != x.device:
             raise ValueError(f"k_weight is {k_weight.dtype} on {k_weight.device} but x is {x.dtype} on {x.device}")
+    if k_bias is None:
+        raise TypeError("k_bias (key projection bias) is required: a tensor, not None")
     if k_bias is not None:
         if tuple(k_bias.shape) != ((N * d),):
             raise ValueError(f"k_bias must have shape {((N * d),)}, not {tuple(k_bias.shape)}")
         if k_bias.dtype != x.dtype or k_bias.device != x.device:
             raise ValueError(f"k_bias is {k_bias.dtype} on {k_bias.device} but x is {x.dtype} on {x.device}")
+    if v_weight is None:
+        raise TypeError("v_weight (value projection weight) is required: a tensor, not None")
     if v_weight is not None:
         if tuple(v_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"v_weight must have shape {((N * d), (N * d))}, not {tuple(v_weight.shape)}")
         if v_weight.dtype != x.dtype or v_weight.device != x.device:
             raise ValueError(f"v_weight is {v_weight.dtype} on {v_weight.device} but x is {x.dtype} on {x.device}")
+    if v_bias is None:
+        raise TypeError("v_bias (value projection bias) is required: a tensor, not None")
     if v_bias is not None:
         if tuple(v_bias.shape) != ((N * d),):
             raise ValueError(f"v_bias must have shape {((N * d),)}, not {tuple(v_bias.shape)}")
         if v_bias.dtype != x.dtype or v_bias.device != x.device:
             raise ValueError(f"v_bias is {v_bias.dtype} on {v_bias.device} but x is {x.dtype} on {x.device}")
+    if out_weight is None:
+        raise TypeError("out_weight (output projection weight) is required: a tensor, not None")
     if out_weight is not None:
         if tuple(out_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"out_weight must have shape {((N * d), (N * d))}, not {tuple(out_weight.shape)}")
         if out_weight.dtype != x.dtype or out_weight.device != x.device:
             raise ValueError(f"out_weight is {out_weight.dtype} on {out_weight.device} but x is {x.dtype} on {x.device}")
+    if out_bias is None:
+        raise TypeError("out_bias (output projection bias) is required: a tensor, not None")
     if out_bias is not None:
         if tuple(out_bias.shape) != ((N * d),):
             raise ValueError(f"out_bias must have shape {((N * d),)}, not {tuple(out_bias.shape)}")
@@ -136,8 +157,10 @@ def mhsa_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     """multi-head self-attention over the H·W tokens (nn.MultiheadAttention): biased projections, 1/√d scaling, softmax over every key, output projection (functional form).
 
     Sizes: N = heads; d = channels per head.
-    ``path``: "auto" (premix-global), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (premix-global), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d)
     B = x.shape[0]
     H = x.shape[2]
@@ -146,12 +169,11 @@ def mhsa_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
-        return _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, L_out=L_out)
+    if path == "kernels":
+        raise ValueError("mhsa: evosym generates no kernels for this operator: its Ω is every input position "
+                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
 
 
 def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N, d, L_out):
@@ -277,11 +299,11 @@ class MhsaEvolution(nn.Module):
 
     def __init__(self, N, d, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(N, int) and N >= 1):
-            raise ValueError(f"N (heads) must be an integer ≥ 1, not {N!r}")
+        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+            raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
         self.N = N
-        if not (isinstance(d, int) and d >= 1):
-            raise ValueError(f"d (channels per head) must be an integer ≥ 1, not {d!r}")
+        if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
+            raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
         self.d = d
         factory = {"device": device, "dtype": dtype}
         self.q_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # query projection weight
@@ -325,12 +347,17 @@ class MhsaEvolution(nn.Module):
         if not isinstance(m, torch.nn.MultiheadAttention):
             raise TypeError(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
         if not (m._qkv_same_embed_dim):
-            raise ValueError("query, key and value share the embedding size")
+            raise ValueError('cannot take this torch.nn.MultiheadAttention: MhsaEvolution requires that query, key and value share the embedding size (the check m._qkv_same_embed_dim fails)')
         if not (m.in_proj_bias is not None and m.out_proj.bias is not None):
-            raise ValueError("the projections have biases (bias=True)")
+            raise ValueError('cannot take this torch.nn.MultiheadAttention: MhsaEvolution requires that the projections have biases (bias=True) (the check m.in_proj_bias is not None and m.out_proj.bias is not None fails)')
         if not (m.bias_k is None and not m.add_zero_attn):
-            raise ValueError("no extra key/value bias and no zero attention")
-        layer = cls(N=m.num_heads, d=m.head_dim, device=m.weight.device, dtype=m.weight.dtype)
+            raise ValueError('cannot take this torch.nn.MultiheadAttention: MhsaEvolution requires that no extra key/value bias and no zero attention (the check m.bias_k is None and not m.add_zero_attn fails)')
+        if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
+            raise ValueError(f"cannot take this torch.nn.MultiheadAttention: its dropout {m.dropout} is active in training mode and "
+                             "MhsaEvolution has none; call .eval() on it first (or set dropout=0)")
+        first = next(iter(m.parameters()), None)   # the layer's device and dtype, whatever its parameters are named
+        layer = cls(N=m.num_heads, d=m.head_dim, device=None if first is None else first.device,
+                    dtype=None if first is None else first.dtype)
         with torch.no_grad():
             source = m.in_proj_weight[:m.embed_dim]
             if source is None:

@@ -26,6 +26,7 @@ SIZES = ("C", "O", "R")
 LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,13 @@ def _kernels_wanted(x):
 
 
 def _check(x, weight, C, O, R):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
+        raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
+    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+        raise ValueError(f"R (kernel radius: K = 2R + 1, zero padding R) must be an integer ≥ 1 and < 2^31, not {R!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,6 +81,8 @@ def _check(x, weight, C, O, R):
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
+    if weight is None:
+        raise TypeError("weight (convolution weight (PyTorch layout): tap (u, v)'s 1×1 weight is W[:, :, u, v]) is required: a tensor, not None")
     if weight is not None:
         if tuple(weight.shape) != (O, C, ((2 * R) + 1), ((2 * R) + 1)):
             raise ValueError(f"weight must have shape {(O, C, ((2 * R) + 1), ((2 * R) + 1))}, not {tuple(weight.shape)}")
@@ -87,6 +96,8 @@ def shifted_pointwise_conv2d_evolution(x, weight, *, C, O, R, path="auto"):
     Sizes: C = input channels; O = output channels; R = kernel radius: K = 2R + 1, zero padding R.
     ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, weight, C, O, R)
     B = x.shape[0]
     H = x.shape[2]
@@ -96,11 +107,13 @@ def shifted_pointwise_conv2d_evolution(x, weight, *, C, O, R, path="auto"):
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"shifted_pointwise_conv2d: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, weight, C=C, O=O, R=R, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, C=C, O=O, R=R, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
     w1 = weight.reshape(O, C, ((2 * R) + 1), ((2 * R) + 1))  # W[o, c_in_group, u_1_tap, u_2_tap]: the whole tensor
     w2 = _as_grid(w1, 4, dtype, device)
@@ -175,14 +188,14 @@ class ShiftedPointwiseConv2dEvolution(nn.Module):
 
     def __init__(self, C, O, R, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(C, int) and C >= 1):
-            raise ValueError(f"C (input channels) must be an integer ≥ 1, not {C!r}")
+        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+            raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
         self.C = C
-        if not (isinstance(O, int) and O >= 1):
-            raise ValueError(f"O (output channels) must be an integer ≥ 1, not {O!r}")
+        if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
+            raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
         self.O = O
-        if not (isinstance(R, int) and R >= 1):
-            raise ValueError(f"R (kernel radius: K = 2R + 1, zero padding R) must be an integer ≥ 1, not {R!r}")
+        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
+            raise ValueError(f"R (kernel radius: K = 2R + 1, zero padding R) must be an integer ≥ 1 and < 2^31, not {R!r}")
         self.R = R
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((O, C, ((2 * R) + 1), ((2 * R) + 1)), **factory))  # convolution weight (PyTorch layout): tap (u, v)'s 1×1 weight is W[:, :, u, v]

@@ -26,6 +26,7 @@ SIZES = ("N",)
 LOWERING = "native-matmul"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,9 @@ def _kernels_wanted(x):
 
 
 def _check(x, eigenvectors, spectral_filter, N):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+        raise ValueError(f"N (nodes) must be an integer ≥ 1 and < 2^31, not {N!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,11 +77,15 @@ def _check(x, eigenvectors, spectral_filter, N):
         raise ValueError(f"x must have 3 dimensions (batch, position, channel), not shape {tuple(x.shape)}")
     if not (x.shape[1] == N):
         raise ValueError(f"axis 1 of x must have length N = {N}; got shape {tuple(x.shape)}")
+    if eigenvectors is None:
+        raise TypeError("eigenvectors (Laplacian eigenvectors as columns (the graph Fourier basis)) is required: a tensor, not None")
     if eigenvectors is not None:
         if tuple(eigenvectors.shape) != (N, N):
             raise ValueError(f"eigenvectors must have shape {(N, N)}, not {tuple(eigenvectors.shape)}")
         if eigenvectors.dtype != x.dtype or eigenvectors.device != x.device:
             raise ValueError(f"eigenvectors is {eigenvectors.dtype} on {eigenvectors.device} but x is {x.dtype} on {x.device}")
+    if spectral_filter is None:
+        raise TypeError("spectral_filter (spectral filter: its response g(λ_k) at each eigenvalue) is required: a tensor, not None")
     if spectral_filter is not None:
         if tuple(spectral_filter.shape) != (N,):
             raise ValueError(f"spectral_filter must have shape {(N,)}, not {tuple(spectral_filter.shape)}")
@@ -90,8 +97,10 @@ def spectral_graph_conv_evolution(x, eigenvectors, spectral_filter, *, N, path="
     """spectral graph convolution: y = U·diag(g)·Uᵀ·x in the Laplacian's eigenbasis, one filter for every channel (functional form).
 
     Sizes: N = nodes.
-    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, eigenvectors, spectral_filter, N)
     B = x.shape[0]
     C = x.shape[2]
@@ -99,12 +108,11 @@ def spectral_graph_conv_evolution(x, eigenvectors, spectral_filter, *, N, path="
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
-        return _kernels(x, eigenvectors, spectral_filter, N=N, L_out=L_out)
+    if path == "kernels":
+        raise ValueError("spectral_graph_conv: evosym generates no kernels for this operator: its Ω is every input position "
+                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, eigenvectors, spectral_filter, N=N, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
     k = torch.arange(N, device=device).view(1, 1, -1)
     w1 = torch.einsum('c,ac,bc->ab', spectral_filter, eigenvectors, eigenvectors)
@@ -167,8 +175,8 @@ class SpectralGraphConvEvolution(nn.Module):
 
     def __init__(self, N, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(N, int) and N >= 1):
-            raise ValueError(f"N (nodes) must be an integer ≥ 1, not {N!r}")
+        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+            raise ValueError(f"N (nodes) must be an integer ≥ 1 and < 2^31, not {N!r}")
         self.N = N
         factory = {"device": device, "dtype": dtype}
         self.eigenvectors = nn.Parameter(torch.empty((N, N), **factory))  # Laplacian eigenvectors as columns (the graph Fourier basis)

@@ -26,6 +26,7 @@ SIZES = ("C", "D")
 LOWERING = "native-conv-per-sample"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,11 @@ def _kernels_wanted(x):
 
 
 def _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
+        raise ValueError(f"D (squeeze channels (torchvision: squeeze_channels; C/16 in the paper)) must be an integer ≥ 1 and < 2^31, not {D!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,21 +79,29 @@ def _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D):
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
+    if fc1_weight is None:
+        raise TypeError("fc1_weight (fc1: squeeze 1×1 conv weight) is required: a tensor, not None")
     if fc1_weight is not None:
         if tuple(fc1_weight.shape) != (D, C):
             raise ValueError(f"fc1_weight must have shape {(D, C)}, not {tuple(fc1_weight.shape)}")
         if fc1_weight.dtype != x.dtype or fc1_weight.device != x.device:
             raise ValueError(f"fc1_weight is {fc1_weight.dtype} on {fc1_weight.device} but x is {x.dtype} on {x.device}")
+    if fc1_bias is None:
+        raise TypeError("fc1_bias (fc1: squeeze 1×1 conv bias) is required: a tensor, not None")
     if fc1_bias is not None:
         if tuple(fc1_bias.shape) != (D,):
             raise ValueError(f"fc1_bias must have shape {(D,)}, not {tuple(fc1_bias.shape)}")
         if fc1_bias.dtype != x.dtype or fc1_bias.device != x.device:
             raise ValueError(f"fc1_bias is {fc1_bias.dtype} on {fc1_bias.device} but x is {x.dtype} on {x.device}")
+    if fc2_weight is None:
+        raise TypeError("fc2_weight (fc2: excitation 1×1 conv weight) is required: a tensor, not None")
     if fc2_weight is not None:
         if tuple(fc2_weight.shape) != (C, D):
             raise ValueError(f"fc2_weight must have shape {(C, D)}, not {tuple(fc2_weight.shape)}")
         if fc2_weight.dtype != x.dtype or fc2_weight.device != x.device:
             raise ValueError(f"fc2_weight is {fc2_weight.dtype} on {fc2_weight.device} but x is {x.dtype} on {x.device}")
+    if fc2_bias is None:
+        raise TypeError("fc2_bias (fc2: excitation 1×1 conv bias) is required: a tensor, not None")
     if fc2_bias is not None:
         if tuple(fc2_bias.shape) != (C,):
             raise ValueError(f"fc2_bias must have shape {(C,)}, not {tuple(fc2_bias.shape)}")
@@ -102,6 +115,8 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
     Sizes: C = channels; D = squeeze channels (torchvision: squeeze_channels; C/16 in the paper).
     ``path``: "auto" (native-conv-per-sample), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D)
     B = x.shape[0]
     H = x.shape[2]
@@ -111,11 +126,13 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"squeeze_excitation: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C=C, D=D, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C=C, D=D, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # x_gap: global average pool of the input (computed once, on its own grid)
     e = torch.arange(W, device=device).view(1, 1, 1, -1)
     a = torch.arange(H, device=device).view(1, 1, -1, 1)
@@ -236,11 +253,11 @@ class SqueezeExcitationEvolution(nn.Module):
 
     def __init__(self, C, D, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(C, int) and C >= 1):
-            raise ValueError(f"C (channels) must be an integer ≥ 1, not {C!r}")
+        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+            raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
         self.C = C
-        if not (isinstance(D, int) and D >= 1):
-            raise ValueError(f"D (squeeze channels (torchvision: squeeze_channels; C/16 in the paper)) must be an integer ≥ 1, not {D!r}")
+        if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
+            raise ValueError(f"D (squeeze channels (torchvision: squeeze_channels; C/16 in the paper)) must be an integer ≥ 1 and < 2^31, not {D!r}")
         self.D = D
         factory = {"device": device, "dtype": dtype}
         self.fc1_weight = nn.Parameter(torch.empty((D, C), **factory))  # fc1: squeeze 1×1 conv weight

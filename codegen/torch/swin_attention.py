@@ -26,6 +26,7 @@ SIZES = ("N", "d", "M", "S")
 LOWERING = "premix-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ("cuda",)  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -81,7 +82,15 @@ def _kernels_wanted(x):
 
 
 def _check(x, query_weight, key_weight, value_weight, rpb, N, d, M, S):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+        raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
+    if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
+        raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
+    if not (isinstance(M, int) and not isinstance(M, bool) and 1 <= M < 2 ** 31):
+        raise ValueError(f"M (window size) must be an integer ≥ 1 and < 2^31, not {M!r}")
+    if not (isinstance(S, int) and not isinstance(S, bool) and 0 <= S < 2 ** 31):
+        raise ValueError(f"S (shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋)) must be an integer ≥ 0 and < 2^31, not {S!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -94,21 +103,29 @@ def _check(x, query_weight, key_weight, value_weight, rpb, N, d, M, S):
         raise ValueError(f"axis 3 of x must be a multiple of M = {M}; got shape {tuple(x.shape)}")
     if not (x.shape[1] == (N * d)):
         raise ValueError(f"axis 1 of x must have length N·d = {(N * d)}; got shape {tuple(x.shape)}")
+    if query_weight is None:
+        raise TypeError("query_weight (query projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
     if query_weight is not None:
         if tuple(query_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"query_weight must have shape {((N * d), (N * d))}, not {tuple(query_weight.shape)}")
         if query_weight.dtype != x.dtype or query_weight.device != x.device:
             raise ValueError(f"query_weight is {query_weight.dtype} on {query_weight.device} but x is {x.dtype} on {x.device}")
+    if key_weight is None:
+        raise TypeError("key_weight (key projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
     if key_weight is not None:
         if tuple(key_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"key_weight must have shape {((N * d), (N * d))}, not {tuple(key_weight.shape)}")
         if key_weight.dtype != x.dtype or key_weight.device != x.device:
             raise ValueError(f"key_weight is {key_weight.dtype} on {key_weight.device} but x is {x.dtype} on {x.device}")
+    if value_weight is None:
+        raise TypeError("value_weight (value projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
     if value_weight is not None:
         if tuple(value_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"value_weight must have shape {((N * d), (N * d))}, not {tuple(value_weight.shape)}")
         if value_weight.dtype != x.dtype or value_weight.device != x.device:
             raise ValueError(f"value_weight is {value_weight.dtype} on {value_weight.device} but x is {x.dtype} on {x.device}")
+    if rpb is None:
+        raise TypeError("rpb (relative position bias per head, indexed by query − key + M − 1) is required: a tensor, not None")
     if rpb is not None:
         if tuple(rpb.shape) != (N, ((2 * M) - 1), ((2 * M) - 1)):
             raise ValueError(f"rpb must have shape {(N, ((2 * M) - 1), ((2 * M) - 1))}, not {tuple(rpb.shape)}")
@@ -122,6 +139,8 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
     Sizes: N = heads; d = channels per head; M = window size; S = shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋).
     ``path``: "auto" (premix-window; evosym's generated CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CUDA; the CPU kernels do not lower this window).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, query_weight, key_weight, value_weight, rpb, N, d, M, S)
     B = x.shape[0]
     T_h = x.shape[2] // (M)
@@ -131,11 +150,13 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        for what, n in (('B', B), ('T_h', T_h), ('T_w', T_w)):   # the kernels' limit, checked before anything is allocated
+            if n >= 2 ** 31:
+                raise ValueError(f"swin_attention: the generated kernels take sizes below 2^31, but {what} = {n} "
+                                 f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
 
 
 def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out, kernels=False):
@@ -255,17 +276,17 @@ class SwinAttentionEvolution(nn.Module):
 
     def __init__(self, N, d, M, S, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(N, int) and N >= 1):
-            raise ValueError(f"N (heads) must be an integer ≥ 1, not {N!r}")
+        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+            raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
         self.N = N
-        if not (isinstance(d, int) and d >= 1):
-            raise ValueError(f"d (channels per head) must be an integer ≥ 1, not {d!r}")
+        if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
+            raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
         self.d = d
-        if not (isinstance(M, int) and M >= 1):
-            raise ValueError(f"M (window size) must be an integer ≥ 1, not {M!r}")
+        if not (isinstance(M, int) and not isinstance(M, bool) and 1 <= M < 2 ** 31):
+            raise ValueError(f"M (window size) must be an integer ≥ 1 and < 2^31, not {M!r}")
         self.M = M
-        if not (isinstance(S, int) and S >= 1):
-            raise ValueError(f"S (shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋)) must be an integer ≥ 1, not {S!r}")
+        if not (isinstance(S, int) and not isinstance(S, bool) and 0 <= S < 2 ** 31):
+            raise ValueError(f"S (shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋)) must be an integer ≥ 0 and < 2^31, not {S!r}")
         self.S = S
         factory = {"device": device, "dtype": dtype}
         self.query_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # query projection: 1×1 conv weight (no bias)
@@ -286,6 +307,16 @@ class SwinAttentionEvolution(nn.Module):
         nn.init.uniform_(self.rpb, -bound, bound)
 
     def forward(self, x, path="auto"):
+        # Swin's block (unlike its window attention, which the functional form is) turns the shift off and shrinks
+        # the window when min(H, W) <= window size: this layer refuses such inputs rather than compute other windows
+        M = self.M
+        S = self.S
+        lengths, window, shift = (x.shape[2], x.shape[3]), (M, M), (S, S)
+        if isinstance(x, torch.Tensor) and x.dim() == 4 and any(shift) and any(L_ <= K_ for L_, K_ in zip(lengths, window)):
+            raise ValueError(f"swin_attention: shifted windows (shift {shift}) on an input no larger than the window on some axis "
+                             f"(lengths {lengths}, window {window}): Swin's block turns the shift off (and shrinks the window) "
+                             "when min(H, W) <= window size, so these would not be its windows; pass a shift of 0 for such "
+                             "inputs (the functional form computes the shifted window attention as proved)")
         return swin_attention_evolution(x, self.query_weight, self.key_weight, self.value_weight, self.rpb, N=self.N, d=self.d, M=self.M, S=self.S, path=path)
 
     def extra_repr(self):

@@ -26,6 +26,7 @@ SIZES = ("N",)
 LOWERING = "native-matmul"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
+PATHS = ("auto", "generic", "kernels")
 
 
 def _as_grid(value, rank, dtype, device):
@@ -65,7 +66,9 @@ def _kernels_wanted(x):
 
 
 def _check(x, weight, bias, N):
-    """Clear errors for wrong types, ranks, shapes, dtypes and devices."""
+    """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
+    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+        raise ValueError(f"N (tokens) must be an integer ≥ 1 and < 2^31, not {N!r}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -74,11 +77,15 @@ def _check(x, weight, bias, N):
         raise ValueError(f"x must have 3 dimensions (batch, position, channel), not shape {tuple(x.shape)}")
     if not (x.shape[1] == N):
         raise ValueError(f"axis 1 of x must have length N = {N}; got shape {tuple(x.shape)}")
+    if weight is None:
+        raise TypeError("weight (token-mixing weight (nn.Linear(N, N) layout: output token × input token)) is required: a tensor, not None")
     if weight is not None:
         if tuple(weight.shape) != (N, N):
             raise ValueError(f"weight must have shape {(N, N)}, not {tuple(weight.shape)}")
         if weight.dtype != x.dtype or weight.device != x.device:
             raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
+    if bias is None:
+        raise TypeError("bias (per-token bias) is required: a tensor, not None")
     if bias is not None:
         if tuple(bias.shape) != (N,):
             raise ValueError(f"bias must have shape {(N,)}, not {tuple(bias.shape)}")
@@ -90,8 +97,10 @@ def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
     """token mixing (MLP-Mixer): one linear layer across the tokens, shared by every channel, per-token bias (functional form).
 
     Sizes: N = tokens.
-    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
     """
+    if not (isinstance(path, str) and path in PATHS):
+        raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     _check(x, weight, bias, N)
     B = x.shape[0]
     C = x.shape[2]
@@ -99,12 +108,11 @@ def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
-    if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
-        return _kernels(x, weight, bias, N=N, L_out=L_out)
+    if path == "kernels":
+        raise ValueError("token_mixing: evosym generates no kernels for this operator: its Ω is every input position "
+                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, N=N, L_out=L_out)
-    if path != "auto":
-        raise ValueError(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
     # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
     w1 = weight.reshape(N, N)  # W[n, u_tap]: the whole tensor
     w2 = _as_grid(w1, 2, dtype, device)
@@ -167,8 +175,8 @@ class TokenMixingEvolution(nn.Module):
 
     def __init__(self, N, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(N, int) and N >= 1):
-            raise ValueError(f"N (tokens) must be an integer ≥ 1, not {N!r}")
+        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+            raise ValueError(f"N (tokens) must be an integer ≥ 1 and < 2^31, not {N!r}")
         self.N = N
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((N, N), **factory))  # token-mixing weight (nn.Linear(N, N) layout: output token × input token)
@@ -194,8 +202,13 @@ class TokenMixingEvolution(nn.Module):
         if not isinstance(m, torch.nn.Linear):
             raise TypeError(f"expected a torch.nn.Linear, not {type(m).__name__}")
         if not (m.in_features == m.out_features):
-            raise ValueError("token mixing maps N tokens to N tokens")
-        layer = cls(N=m.in_features, device=m.weight.device, dtype=m.weight.dtype)
+            raise ValueError('cannot take this torch.nn.Linear: TokenMixingEvolution requires that token mixing maps N tokens to N tokens (the check m.in_features == m.out_features fails)')
+        if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
+            raise ValueError(f"cannot take this torch.nn.Linear: its dropout {m.dropout} is active in training mode and "
+                             "TokenMixingEvolution has none; call .eval() on it first (or set dropout=0)")
+        first = next(iter(m.parameters()), None)   # the layer's device and dtype, whatever its parameters are named
+        layer = cls(N=m.in_features, device=None if first is None else first.device,
+                    dtype=None if first is None else first.dtype)
         with torch.no_grad():
             source = m.weight
             if source is None:

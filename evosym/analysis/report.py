@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from .. import catalogue
+from .. import catalogue, proofcache
 from ..printers.expr import text
-from .cost import cost
-from .properties import analyse
+from ..proof.codec import decode, encode_checked
+from .cost import Cost, cost
+from .properties import Properties, Property, analyse
 
 COLUMNS = ("kernel", "space", "channels", "Ω", "border")
 
@@ -23,7 +24,28 @@ def properties_of(cp):
 
 @functools.lru_cache(maxsize=None)
 def _builtin_properties(name: str):
-    return analyse(catalogue.checked(name))
+    """Per process, and on disk across commands like the proofs (:mod:`evosym.proofcache`)."""
+    return proofcache.remembered(name, "properties", lambda: analyse(catalogue.checked(name)),
+                                 lambda p: [p.operator, [[i.name, i.value, i.how] for i in p.items]],
+                                 lambda v: Properties(v[0], tuple(Property(*i) for i in v[1])))
+
+
+def cost_of(cp) -> Cost:
+    """``cost(cp)``, remembered like the properties for a catalogue operator's shared proof."""
+    name = cp.operator.name
+    if name in catalogue.catalogue_names() and cp is catalogue.checked(name):
+        return _builtin_cost(name)
+    return cost(cp)
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin_cost(name: str) -> Cost:
+    def encode(c):
+        return [None if x is None else encode_checked(x) for x in (c.parameters, c.macs, c.kernel_entries)]
+
+    def decode_(v):
+        return Cost(*[None if x is None else decode(x) for x in v])
+    return proofcache.remembered(name, "cost", lambda: cost(catalogue.checked(name)), encode, decode_)
 
 
 def table(checked) -> str:
@@ -31,7 +53,7 @@ def table(checked) -> str:
     head = "| operator | K | sharing | channels | Ω | border | parameters | multiply-adds |"
     lines = [head, "|" + "---|" * 8]
     for cp in checked:
-        props, c = properties_of(cp), cost(cp)
+        props, c = properties_of(cp), cost_of(cp)
         cells = [props.get(k) for k in COLUMNS] + [text(c.parameters), text(c.macs)]
         lines.append(f"| {cp.operator.name} | " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
@@ -39,7 +61,7 @@ def table(checked) -> str:
 
 def info(cp) -> str:
     """Properties (with how each was derived and confirmed), costs and proof status of one operator."""
-    props, c = properties_of(cp), cost(cp)
+    props, c = properties_of(cp), cost_of(cp)
     op = cp.operator
     general = sum(s.check.general for s in cp.steps)
     out = [f"{op.name}: {op.summary}", "",

@@ -9,7 +9,8 @@ from .. import catalogue
 from ..errors import EvosymError
 from ..printers import render, render_many
 from ..proof.rules import RULES
-from .output import check_target, write_atomic
+from . import report as results
+from .output import Progress, check_target, existing_folder, write_atomic
 
 
 def _selected(args, command: str) -> list[str]:
@@ -19,9 +20,9 @@ def _selected(args, command: str) -> list[str]:
     return catalogue.catalogue_names() if args.all else [args.name]
 
 
-def _emit(text: str, args) -> None:
+def _emit(text: str, args, inputs=()) -> None:
     if getattr(args, "output", None):
-        path = write_atomic(args.output, text, force=args.force)
+        path = write_atomic(args.output, text, force=args.force, inputs=inputs)
         print(f"wrote {path}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -35,14 +36,53 @@ def cmd_list(args, parser) -> int:
     return 0
 
 
+def _fill(text: str, indent: str = "  ") -> str:
+    return textwrap.fill(text.replace("`", ""), 100, initial_indent=indent, subsequent_indent=indent)
+
+
 def cmd_rules(args, parser) -> int:
+    """Every rule (statement, arguments, preconditions); with NAME one rule in full, or 'conclude'."""
+    from ..docgen import rules_page as ref
+    from ..proof.rules import get_rule
+    name = getattr(args, "name", None)
+    if name == "conclude":
+        print("conclude")
+        print(_fill(ref.CONCLUDE))
+        print(_fill(ref.WINDOW))
+        for field, kind, what in ref.window_axis_fields():
+            print(f"    {field} ({kind})")
+            print(_fill(what, "      "))
+        print(_fill(ref.OTHER_OMEGA))
+        return 0
+    if name:
+        rule = get_rule(name)
+        print(name)
+        print(_fill(rule.statement()))
+        text = ref.details(rule)
+        for paragraph in text.split("\n\n") if text else ():
+            print(_fill(paragraph))
+        for pre in rule.preconditions:
+            print(f"  precondition: {pre}")
+        print(f"  arguments of d.apply(\"{name}\", …):" if ref.arguments(rule) else "  arguments: none")
+        for arg, kind, what in ref.arguments(rule):
+            print(f"    {arg} ({kind})" if kind else f"    {arg}")
+            if what:
+                print(_fill(what, "      "))
+        print(_fill(ref.CALL))
+        print(_fill("Sums: " + ref.SUMS))
+        return 0
     for name in sorted(RULES):
         rule = RULES[name]
         print(name)
-        print(textwrap.fill(rule.statement(), 100, initial_indent="  ", subsequent_indent="  "))
+        print(_fill(rule.statement()))
+        print(_fill("arguments: " + (ref.compact_arguments(rule) or "none"), "  "))
         for pre in rule.preconditions:
             print(f"  precondition: {pre}")
         print()
+    print(_fill("Sums: Σ_{u=lo}^{hi} runs over lo ≤ u ≤ hi, both bounds inclusive (so do the bounds rules take). "
+                "'evosym rules NAME' describes a rule's arguments one by one; 'evosym rules conclude' the end of a "
+                "derivation, d.conclude(omega=Window((WindowAxis(kernel, stride, dilation, padding, length), …)), "
+                "channel=c, neighbour=(m, n))."))
     return 0
 
 
@@ -52,36 +92,55 @@ def cmd_prove(args, parser) -> int:
     from ..isolation.spawn import DerivationFailed
     from ..proof.certificate import certificate, dumps
     names = _selected(args, "prove")
+    if args.show_derive and (args.format != "text" or args.summary):
+        raise EvosymError(f"--show-derive prints the derive(d) function as Python; it does not take "
+                          f"{'--summary' if args.summary else '--format ' + args.format}")
     if args.force and not (args.output or args.certificate or args.certificates):
         raise EvosymError("--force only applies with --output, --certificate or --certificates")
     if args.certificate and len(names) != 1:
         raise EvosymError("--certificate FILE takes one operator; with --all use --certificates DIR")
+    inputs = _input_files(names)   # never overwritten, even with --force
     if args.output:
-        check_target(args.output, force=args.force)  # fail before the work, not after
+        check_target(args.output, force=args.force, inputs=inputs)  # fail before the work, not after
     if args.certificate:
-        check_target(args.certificate, force=args.force)
+        check_target(args.certificate, force=args.force, inputs=inputs)
+        if args.output and _same_target(args.output, args.certificate):
+            raise EvosymError(f"--output and --certificate name the same file, {args.certificate}")
     folder = _certificate_folder(args, names)
     checked, docs = [], []
+    progress = Progress(len(names))   # on a terminal only: [k/n] on one line of standard error
     try:
-        for _, data, cp in catalogue.checked_apart(names, args.time_limit):
+        progress.show(f"deriving {names[0]}")
+        for _, data, cp in catalogue.checked_apart(names, args.time_limit, search=args.search):
             checked.append(cp)
             docs.append(certificate(cp, data))
+            progress.step(f"{'proved' if cp.ok else 'FAILED'} {cp.operator.name}")
     except DerivationFailed as exc:
+        progress.done()
+        if args.format == "json":   # what was checked before it, and the failure, for CI
+            _emit(results.dumps(results.prove_document(checked, search=args.search, error=str(exc))), args, inputs)
         print(f"evosym: proof failed: {exc}", file=sys.stderr)
         return 1
-    if args.summary:
+    finally:
+        progress.done()
+    if args.show_derive:
+        _emit("\n\n".join(_derive_source(cp) for cp in checked), args, inputs)
+    elif args.format == "json":   # the whole result, --summary or not (docs/json.md)
+        _emit(results.dumps(results.prove_document(checked, search=args.search)), args, inputs)
+    elif args.summary:
         lines = [f"{'PROVED' if cp.ok else 'FAILED'}  {cp.operator.name:<20} {len(cp.steps)} steps "
                  f"({sum(s.check.general for s in cp.steps)} general)"
                  + (f" + limit {len(cp.limit.steps)} steps ({sum(s.check.general for s in cp.limit.steps)} general)"
                     if cp.limit is not None else "") + f", {len(cp.shapes)} shapes, {cp.seconds:.2f} s" for cp in checked]
-        _emit("\n".join(lines) + "\n", args)
+        _emit("\n".join(lines) + "\n", args, inputs)
     else:
-        _emit(render_many(checked, args.format) if args.all else render(checked[0], args.format), args)
+        _emit(render_many(checked, args.format) if args.all else render(checked[0], args.format), args, inputs)
     if args.certificate:
-        print(f"wrote {write_atomic(args.certificate, dumps(docs[0]), force=args.force)}", file=sys.stderr)
+        print(f"wrote {write_atomic(args.certificate, dumps(docs[0]), force=args.force, inputs=inputs)}",
+              file=sys.stderr)
     if folder is not None:
         for cp, doc in zip(checked, docs):
-            path = write_atomic(folder / f"{cp.operator.name}.json", dumps(doc), force=args.force)
+            path = write_atomic(folder / f"{cp.operator.name}.json", dumps(doc), force=args.force, inputs=inputs)
             print(f"wrote {path}", file=sys.stderr)
     failed = [cp.operator.name for cp in checked if not cp.ok]
     if failed:
@@ -90,14 +149,28 @@ def cmd_prove(args, parser) -> int:
     return 0
 
 
+def _derive_source(cp) -> str:
+    """The checked proof's steps as the derive(d) function of an operator file (with a verdict line)."""
+    from ..search import derive_source
+    p = cp.proof
+    verdict = "checked" if cp.ok else "NOT checked: the proof fails (see evosym prove)"
+    return (f"# {cp.operator.name}: {len(p.steps)} steps, {verdict}\n"
+            + derive_source(p.steps, (p.omega, p.channel, p.neighbour), cp.operator.size_symbols()))
+
+
+def _same_target(a: str, b: str) -> bool:
+    import os
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
 def _certificate_folder(args, names):
     """--certificates DIR: an existing folder; catalogue operators' files refused up front if they exist."""
-    from pathlib import Path
     if not args.certificates:
         return None
-    folder = Path(args.certificates)
-    if not folder.is_dir():
-        raise EvosymError(f"certificate folder {folder} " + ("is not a folder" if folder.exists() else "does not exist"))
+    folder = existing_folder(args.certificates, "certificate folder")
     known = set(catalogue.catalogue_names())
     for name in names:
         if name in known:
@@ -105,28 +178,62 @@ def _certificate_folder(args, names):
     return folder
 
 
-def cmd_codegen(args, parser) -> int:
+def _input_files(names) -> list[str]:
+    """The files a command reads its operators from (an operator file as given, a catalogue operator's
+    derivation module, found without running it): outputs never overwrite them."""
+    import importlib.util
+    import os
+    known = set(catalogue.catalogue_names())
+    files = []
+    for name in names:
+        if name in known:
+            spec = importlib.util.find_spec(f"{catalogue.PACKAGE}.{name}")
+            if spec is not None and spec.origin:
+                files.append(spec.origin)
+        else:
+            try:
+                os.stat(name)
+            except FileNotFoundError:   # said by the loader, with the usual message
+                pass
+            except OSError as exc:   # a name too long, a link loop, no permission
+                raise EvosymError(f"cannot read operator file {name}: {exc.strerror or exc}") from None
+            files.append(name)
+    return files
+
+
+def _generated_name(source: str, operator: str, target: str) -> str:
+    """The generated file's name: NAME.py, NAME.cu or NAME.cpp, except for an operator file named like its
+    operator (my_op.py defining my_op), whose torch module would carry the file's own name: NAME_evolution.py.
+    The catalogue's names are unchanged."""
     from pathlib import Path
 
+    from ..codegen.generate import filename
+    name = filename(operator, target)
+    if source not in catalogue.catalogue_names() and Path(source).name == name:
+        return filename(f"{operator}_evolution", target)
+    return name
+
+
+def cmd_codegen(args, parser) -> int:
     from ..codegen.generate import generate
     names = _selected(args, "codegen")
     if args.all and not args.output:
         raise EvosymError("codegen --all needs --output DIR")
     if args.force and not args.output:
         raise EvosymError("--force only applies with --output")
-    out_dir = Path(args.output) if args.output else None
-    if out_dir is not None and not out_dir.is_dir():
-        raise EvosymError(f"output folder {out_dir} " + ("is not a folder" if out_dir.exists() else "does not exist"))
+    out_dir = existing_folder(args.output, "output folder") if args.output else None
     if args.ptxas is not None and args.target != "cuda":
         raise EvosymError("--ptxas only applies with --target cuda")
     archs = []
     if args.ptxas is not None:
         from ..runtime.build import cuda_archs
         archs = cuda_archs(args.ptxas)
+    inputs = _input_files(names)   # never overwritten, even with --force
+    targets = {}
     if out_dir is not None:   # every file it may write, refused before any work (nothing half-written)
-        from ..codegen.generate import filename
         for name in names:
-            check_target(out_dir / filename(catalogue.load(name).name, args.target), force=args.force)
+            targets[name] = out_dir / _generated_name(name, catalogue.load(name).name, args.target)
+            check_target(targets[name], force=args.force, inputs=inputs)
     for name in names:
         try:
             gen = generate(name, args.target)
@@ -144,7 +251,7 @@ def cmd_codegen(args, parser) -> int:
         if out_dir is None:
             sys.stdout.write(gen.source)
         else:
-            path = write_atomic(out_dir / gen.filename, gen.source, force=args.force)
+            path = write_atomic(targets[name], gen.source, force=args.force, inputs=inputs)
             print(f"wrote {path}", file=sys.stderr)
         print(f"{gen.plan.name}: {gen.plan.path}: {gen.plan.reason}", file=sys.stderr)
     return 0
@@ -176,8 +283,30 @@ def _candidate(spec: str):
     return obj
 
 
+def _weight_map(items) -> dict:
+    """--weights NAME=ATTR[,NAME=ATTR…] (repeatable) as {operator parameter: attribute path on the candidate}."""
+    out = {}
+    for item in items:
+        for part in item.split(","):
+            key, eq, value = (t.strip() for t in part.partition("="))
+            if not eq or not key or not value or not all(v.isidentifier() for v in value.split(".")):
+                raise EvosymError(f"--weights takes NAME=ATTR[,NAME=ATTR…] (e.g. W_dw=dw.weight), not {part.strip()!r}")
+            if key in out:
+                raise EvosymError(f"--weights maps {key} twice")
+            out[key] = value
+    return out
+
+
 def _check_candidate(args) -> int:
-    from ..testing import assert_equivalent
+    import math
+
+    import torch
+
+    # everything the verdict depends on is bound before the candidate's module is imported or constructed
+    from ..testing.equivalence import Report, assert_equivalent
+    from ..testing.setup import proven
+    from .junit import candidate_suite, xml
+    verdict = _candidate_verdict(args, results.candidate_document, results.dumps, candidate_suite, xml, write_atomic)
     if args.all or not args.name:
         raise EvosymError("check --candidate needs one operator NAME")
     sizes = {}
@@ -186,19 +315,57 @@ def _check_candidate(args) -> int:
         if not eq or not value.strip().lstrip("-").isdigit():
             raise EvosymError(f"--size takes NAME=INTEGER, not {item!r}")
         sizes[key.strip()] = int(value)
+    weights = _weight_map(args.weights)
+    trials, dtypes = 4, (torch.float64, torch.float32)
+    planned = trials * len(dtypes)
+    proven(args.name)
     candidate = _candidate(args.candidate)
     try:
-        report = assert_equivalent(candidate, args.name, sizes=sizes or None, seed=args.seed, gradients=args.gradients)
+        report = assert_equivalent(candidate, args.name, sizes=sizes or None, weights=weights or None, seed=args.seed,
+                                   trials=trials, dtypes=dtypes, gradients=args.gradients)
     except AssertionError as exc:
-        print(f"NOT EQUIVALENT  {args.candidate} vs {args.name}\n{exc}")
-        return 1
-    print(f"EQUIVALENT  {args.candidate} vs {report.operator}: {len(report.trials)} comparisons "
-          f"({', '.join(sorted({t[1] for t in report.trials}))}), sizes {report.sizes}")
-    return 0
+        return verdict(planned, f"NOT EQUIVALENT  {args.candidate} vs {args.name}\n{exc}", failure=str(exc))
+    done = report.trials if type(report) is Report and type(report.trials) is list else []
+    if len(done) != planned or not all(type(t) is tuple and len(t) == 3 and isinstance(t[2], float) and math.isfinite(t[2])
+                                        for t in done):
+        why = f"{args.name}: {len(done)} of {planned} comparisons ran: no verdict (did the candidate modify the harness?)"
+        return verdict(planned, f"NOT EQUIVALENT  {args.candidate} vs {args.name}\n{why}", failure=why)
+    return verdict(planned, f"EQUIVALENT  {args.candidate} vs {report.operator}: {len(done)} comparisons "
+                            f"({', '.join(sorted({t[1] for t in done}))}), sizes {report.sizes}", report=report)
+
+
+def _candidate_verdict(args, document, dumps, suite, xml, write):
+    """The verdict's output (the text line, or JSON) and its JUnit file, with functions bound before the
+    candidate is imported; returns the exit code: 0 equivalent, 1 not."""
+    def verdict(planned, text, *, report=None, failure=None) -> int:
+        doc = document(candidate=args.candidate, operator=args.name, seed=args.seed, gradients=args.gradients,
+                       planned=planned, report=report, failure=failure)
+        print(dumps(doc), end="") if args.format == "json" else print(text)
+        if args.junit:
+            print(f"wrote {write(args.junit, xml(suite(doc)), force=args.force)}", file=sys.stderr)
+        return 0 if failure is None and report is not None else 1
+    return verdict
+
+
+def _junit_target(args) -> None:
+    """--junit FILE refused before any work when it cannot be written (exists without --force, a folder…)."""
+    if args.force and not args.junit:
+        raise EvosymError("--force only applies with --junit")
+    if args.junit:
+        check_target(args.junit, force=args.force)
+
+
+def _write_junit(args, suite) -> None:
+    if args.junit:
+        from .junit import xml
+        print(f"wrote {write_atomic(args.junit, xml(suite), force=args.force)}", file=sys.stderr)
 
 
 def cmd_check(args, parser) -> int:
+    import time
+
     from ..codegen.check import check_operator
+    _junit_target(args)
     if args.candidate:
         wrong = [flag for flag, given in (("--device cuda", args.device != "cpu"), ("--kernels/--emulated", args.kernels),
                                           ("--sanitize", args.sanitize)) if given]
@@ -206,8 +373,8 @@ def cmd_check(args, parser) -> int:
             raise EvosymError(f"{' and '.join(wrong)} {'does' if len(wrong) == 1 else 'do'} not apply with --candidate "
                               "(it compares on the CPU, against the proven operator)")
         return _check_candidate(args)
-    if args.size or args.gradients:
-        raise EvosymError("--size and --gradients apply with --candidate only (the generated code is checked at "
+    if args.size or args.gradients or getattr(args, "weights", None):
+        raise EvosymError("--size, --weights and --gradients apply with --candidate only (the generated code is checked at "
                           "the operator's grid and random sizes, with gradients)")
     names = _selected(args, "check")
     if args.sanitize:
@@ -218,17 +385,28 @@ def cmd_check(args, parser) -> int:
         if not sanitize.requested():   # this process cannot load sanitized builds: a child process that can
             sys.stdout.flush()
             return sanitize.rerun(args.argv, build.compiler("host"))
-    failed = []
+    failed, done = [], []
     for name in names:
+        start = time.perf_counter()
         report = check_operator(name, device=args.device, seed=args.seed, kernels=args.kernels,
                                 gradcheck=not args.sanitize)   # under the sanitizers: the autograd comparison
+        done.append((report, time.perf_counter() - start))
+        if not report.ok:
+            failed.append(report.name)
+        if args.format == "json":
+            continue
         text = report.text()
         if not args.verbose:
             lines = text.splitlines()
             text = "\n".join([lines[0]] + [line for line in lines[1:] if "✗" in line or line.startswith("  note:")])
         print(text)
-        if not report.ok:
-            failed.append(report.name)
+    if args.format == "json" or args.junit:
+        doc = results.check_document(done, device=args.device, seed=args.seed, kernels=args.kernels)
+        if args.format == "json":
+            sys.stdout.write(results.dumps(doc))
+        if args.junit:
+            from .junit import check_suite
+            _write_junit(args, check_suite(doc))
     if failed:
         print(f"evosym: check failed: {', '.join(failed)} (replay with --seed {args.seed} --verbose)", file=sys.stderr)
         return 1
@@ -256,7 +434,8 @@ def cmd_bench(args, parser) -> int:
         from ..codegen.bench_kernels import bench_kernels
         if not args.name:
             raise EvosymError("bench --kernels needs an operator NAME")
-        print(bench_kernels(args.name, device=args.device, sizes=sizes or None).text())
+        kb = bench_kernels(args.name, device=args.device, sizes=sizes or None)
+        print(results.dumps(results.bench_kernels_document(kb)), end="") if args.format == "json" else print(kb.text())
         return 0
     names = [args.name] if args.name else catalogue.catalogue_names()
     rows = []
@@ -264,6 +443,11 @@ def cmd_bench(args, parser) -> int:
         rows.append(bench_operator(name, device=args.device, repeat=args.repeat, generic=not args.no_generic,
                                    sizes=sizes or None))
         print(f"measured {name}", file=sys.stderr)
+    if args.format == "json":
+        sys.stdout.write(results.dumps(results.bench_document(
+            rows, device=args.device, repeat=args.repeat, generic=not args.no_generic, torch_version=torch.__version__,
+            threads=torch.get_num_threads())))
+        return 0
     print(f"device: {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"median of {args.repeat} interleaved rounds")
     print(table(rows))
@@ -276,8 +460,19 @@ def cmd_table(args, parser) -> int:
         raise EvosymError("--force only applies with --output")
     if args.output:
         check_target(args.output, force=args.force)
-    checked = [catalogue.checked(n) for n in catalogue.catalogue_names()]
-    _emit(table(checked), args)
+    from ..analysis.report import cost_of, properties_of
+    names = catalogue.catalogue_names()
+    checked, progress = [], Progress(len(names))   # on a terminal: proving and analysing (cached across runs)
+    try:
+        for name in names:
+            progress.show(f"proving and analysing {name}")
+            cp = catalogue.checked(name)
+            properties_of(cp), cost_of(cp)
+            checked.append(cp)
+            progress.step(f"analysed {name}")
+    finally:
+        progress.done()
+    _emit(results.dumps(results.table_document(checked)) if args.format == "json" else table(checked), args)
     return 0
 
 
@@ -286,7 +481,7 @@ def cmd_info(args, parser) -> int:
     cp = catalogue.checked(args.name)
     if not cp.ok:
         raise EvosymError(f"{args.name}: the proof does not check (see 'evosym prove {args.name}')")
-    sys.stdout.write(info(cp))
+    sys.stdout.write(results.dumps(results.info_document(cp)) if args.format == "json" else info(cp))
     return 0
 
 
@@ -318,8 +513,17 @@ def cmd_docs(args, parser) -> int:
 
 def cmd_selftest(args, parser) -> int:
     from ..selftest.run import run, summary
+    _junit_target(args)
     rows = run(categories=set(args.category or ()))
-    print(summary(rows, verbose=args.verbose))
+    if args.format == "json" or args.junit:
+        doc = results.selftest_document(rows, args.category or ())
+        if args.junit:
+            from .junit import selftest_suite
+            _write_junit(args, selftest_suite(doc))
+    if args.format == "json":
+        sys.stdout.write(results.dumps(doc))
+    else:
+        print(summary(rows, verbose=args.verbose))
     survivors = [m.name for m, o, _ in rows if not o.killed]
     if survivors:
         print(f"evosym: selftest: {len(survivors)} mutant(s) survived: {', '.join(survivors)}", file=sys.stderr)

@@ -7,12 +7,14 @@ exits 1 after printing where it fails; no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import sys
 
 from .. import __version__
 from ..errors import EvosymError
+from .output import configure_terminal
 
 
 def _command(name: str):
@@ -26,15 +28,41 @@ def _command(name: str):
     return run
 
 
+MAX_SECONDS = 366 * 24 * 3600   # a year: far beyond any proof, and what timers and select() accept
+
+
 def _seconds(text: str) -> float:
-    """A finite, non-negative number of seconds (0: no limit)."""
+    """A finite, non-negative number of seconds (0: no limit), at most a year."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0, not {text}")
+        raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0 (0: no limit), not {text}")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SECONDS} seconds (a year; 0: no limit), not {text}")
     return value
+
+
+MAX_SEED = 2**32 - 1
+
+
+def _seed(text: str) -> int:
+    """A seed: an integer from 0 to 2³² − 1 (what every random generator used accepts)."""
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to {MAX_SEED}, not {text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: 'evosym: error: …' and where to find the usage."""
+
+    def error(self, message):
+        self.exit(2, f"evosym: error: {message} (see '{self.prog} --help')\n")
 
 
 def _operators(p, every: str) -> None:
@@ -43,8 +71,21 @@ def _operators(p, every: str) -> None:
     p.add_argument("--all", action="store_true", help=every)
 
 
+def _json_format(p, command: str, also: str = "") -> None:
+    """--format {text,json} for a command whose text output has no other formats."""
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help=f"output format (default: text; json: the evosym-{command}/1 schema"
+                        + (f", {also}" if also else "") + ", docs/json.md)")
+
+
+def _junit(p, cases: str) -> None:
+    """--junit FILE (and --force to overwrite it) for commands whose results are test cases."""
+    p.add_argument("--junit", metavar="FILE", help=f"also write the results as JUnit XML to FILE (atomically): {cases}")
+    p.add_argument("--force", action="store_true", help="overwrite the --junit FILE if it exists")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="evosym",
         description="Prove feature operators equal to the Evolution form "
                     "y[b,o,p] = Σ_c Σ_{q∈Ω(p)} K_b[o,c,p,q]·v[b,c,q], with every step checked.")
@@ -58,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Derive an operator's Evolution form and re-check every step. NAME is a "
                                    "catalogue operator ('evosym list') or the path of an operator file.")
     _operators(p, "prove every operator of the catalogue")
-    p.add_argument("--format", choices=("text", "markdown", "latex"), default="text", help="output format (default: text)")
+    p.add_argument("--format", choices=("text", "markdown", "latex", "json"), default="text",
+                   help="output format (default: text; json: the evosym-prove/1 schema, docs/json.md)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--summary", action="store_true", help="print one line per operator instead of the proofs")
@@ -66,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give up on an operator after this long (default 600; 0 for none)")
     p.add_argument("--certificate", metavar="FILE", help="also write the checked proof as a certificate (JSON)")
     p.add_argument("--certificates", metavar="DIR", help="also write one certificate per operator, DIR/NAME.json")
+    p.add_argument("--search", action="store_true",
+                   help="find each proof by search, ignoring the files' derive functions")
+    p.add_argument("--show-derive", action="store_true",
+                   help="print the proof as the derive(d) function to paste into the operator file, instead of the proof")
     p.set_defaults(func=_command("prove"))
 
     p = sub.add_parser("verify", help="re-check proof certificates in this process, which runs no operator file",
@@ -83,13 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="the property table of the catalogue (derived from the kernels, checked)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    _json_format(p, "table")
     p.set_defaults(func=_command("table"))
 
     p = sub.add_parser("info", help="one operator's properties, cost and proof status")
     p.add_argument("name", metavar="NAME", help="operator name or path to an operator file")
+    _json_format(p, "info")
     p.set_defaults(func=_command("info"))
 
-    p = sub.add_parser("rules", help="list the rewrite rules with their statements and preconditions")
+    p = sub.add_parser("rules", help="list the rewrite rules with their statements, arguments and preconditions",
+                       description="Every rewrite rule: its statement, arguments (with types) and preconditions. "
+                                   "With NAME, one rule with each argument described; 'evosym rules conclude' "
+                                   "describes d.conclude and Ω (Window, WindowAxis's fields, Global, IndexSet). "
+                                   "Sums' bounds are inclusive: Σ_{u=lo}^{hi} runs over lo ≤ u ≤ hi.")
+    p.add_argument("name", nargs="?", metavar="NAME", help="a rule (e.g. introduce-delta), or 'conclude'")
     p.set_defaults(func=_command("rules"))
 
     p = sub.add_parser("codegen", help="generate code from an operator's proved Evolution form",
@@ -123,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "UBSan and run the check in a child process that loads them; any read or write outside a "
                         "tensor, or undefined behaviour, in a kernel stops the run with the sanitizer's report (gradients are "
                         "compared with the reference's autograd; gradcheck is not run)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random shapes and inputs (printed per shape)")
+    p.add_argument("--seed", type=_seed, default=0,
+                   help=f"seed of the random shapes and inputs, 0 to {MAX_SEED} (printed per shape)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every comparison, not only failures")
     p.add_argument("--candidate", metavar="MODULE:ATTR",
                    help="check YOUR implementation instead: an nn.Module (or a function returning one) importable "
@@ -131,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
                    help="with --candidate: an operator size (repeatable), unless read from an nn.ConvNd/nn.Linear")
     p.add_argument("--gradients", action="store_true", help="with --candidate: also compare input gradients")
+    p.add_argument("--weights", action="append", default=[], metavar="NAME=ATTR[,NAME=ATTR…]",
+                   help="with --candidate: where the operator's parameter NAME lives on the candidate, as an attribute "
+                        "path (e.g. --weights W_dw=dw.weight,W_pw=pw.weight); repeatable")
+    _json_format(p, "check", "evosym-check-candidate/1 with --candidate")
+    _junit(p, "one testcase per checked shape of each operator (with --candidate: one)")
     p.set_defaults(func=_command("check"))
 
     p = sub.add_parser("bench", help="time generated code against the traditional implementation",
@@ -147,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "aggregation; on the CPU also against a native depthwise convolution of the same window")
     p.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
                    help="override a benchmark size (repeatable), e.g. --size B=64")
+    _json_format(p, "bench", "evosym-bench-kernels/1 with --kernels")
     p.set_defaults(func=_command("bench"))
 
     p = sub.add_parser("docs", help="generate docs/ from the proofs: operator pages, pictures, index, rules, tutorial",
@@ -168,35 +228,108 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "generated-code", "numeric-checker", "checker-premise"),
                    help="only this category (repeatable)")
     p.add_argument("--verbose", "-v", action="store_true", help="one line per mutant, with what killed it")
+    _json_format(p, "selftest")
+    _junit(p, "one testcase per mutant; a survivor is a failure")
     p.set_defaults(func=_command("selftest"))
     return parser
 
 
+# What a user or their environment caused, not a bug in evosym: a full disk, a name too long, a link loop,
+# no permission, a read-only file system, a missing or wrong kind of file. One line and exit 2.
+ENVIRONMENT_ERRNOS = frozenset(getattr(errno, name) for name in (
+    "ENOSPC", "EDQUOT", "EFBIG", "EIO", "ENAMETOOLONG", "ELOOP", "EACCES", "EPERM", "EROFS", "ENOTDIR", "EISDIR",
+    "ENOENT", "EEXIST", "ENXIO", "ENODEV", "EMFILE", "ENFILE", "ETXTBSY", "EXDEV", "ESTALE") if hasattr(errno, name))
+
+STREAM_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "ENXIO")
+                          if hasattr(errno, name))
+
+
+def _flush_stdout() -> OSError | None:
+    """Flush standard output; the error if it cannot be written (a full disk, a vanished device)."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as exc:
+        return exc
+    except ValueError:   # closed
+        pass
+    return None
+
+
+def _drop_stdout() -> None:
+    """Standard output failed: send what is still buffered to /dev/null, so that the interpreter's exit
+    does not fail on it again (only the process's real standard output; never a test's capture)."""
+    if sys.stdout is None or sys.stdout is not sys.__stdout__:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _say(line: str) -> None:
+    try:
+        print(line, file=sys.stderr)
+    except (OSError, ValueError):   # standard error is gone too: the exit code still tells
+        pass
+
+
+def _output_failed(exc: OSError) -> int:
+    _drop_stdout()
+    _say(f"evosym: error: cannot write standard output: {exc.strerror or exc}")
+    return 2
+
+
 def main(argv=None) -> int:
+    configure_terminal()   # a terminal that cannot print Σ gets 'sum', never a UnicodeEncodeError
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:   # --help, --version or a usage error: argparse has printed it
+        failed = _flush_stdout()
+        if failed is not None:
+            return _output_failed(failed)
+        raise
     args.argv = list(sys.argv[1:] if argv is None else argv)   # what a command that reruns itself passes on
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        failed = _flush_stdout()
+        return _output_failed(failed) if failed is not None else 2
     try:
-        return args.func(args, parser)
+        rc = args.func(args, parser)
+        failed = _flush_stdout()   # a full device behind standard output shows here, not at the interpreter's exit
+        return rc if failed is None else _output_failed(failed)
     except EvosymError as exc:
-        print(f"evosym: error: {exc}", file=sys.stderr)
+        _say(f"evosym: error: {exc}")
         return 2
     except KeyboardInterrupt:
-        print("evosym: interrupted", file=sys.stderr)
+        _say("evosym: interrupted")
         return 130
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except OSError as exc:
+        failed = _flush_stdout()   # still failing: it was standard output
+        if failed is not None or (exc.filename is None and exc.errno in STREAM_ERRNOS):
+            return _output_failed(failed or exc)   # files are written by write_atomic, whose errors name them
+        if exc.errno in ENVIRONMENT_ERRNOS and not os.environ.get("EVOSYM_DEBUG"):
+            where = f"{exc.filename}: " if exc.filename is not None else ""
+            _say(f"evosym: error: {where}{exc.strerror or exc}")
+            return 2
+        return _internal(exc)
     except Exception as exc:  # a bug in evosym itself: still one line, with a way to see more
-        if os.environ.get("EVOSYM_DEBUG"):
-            raise
-        print(f"evosym: internal error: {type(exc).__name__}: {exc} (set EVOSYM_DEBUG=1 for a traceback; "
-              "please report it)", file=sys.stderr)
-        return 3
+        return _internal(exc)
+
+
+def _internal(exc: Exception) -> int:
+    if os.environ.get("EVOSYM_DEBUG"):
+        raise exc
+    _say(f"evosym: internal error: {type(exc).__name__}: {exc} (set EVOSYM_DEBUG=1 for a traceback; "
+         "please report it)")
+    return 3
 
 
 def run() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +33,13 @@ def generate(name_or_path: str, target: str = "torch") -> Generated:
     """Prove and check the operator, plan its lowering, render the target's source."""
     if target not in TARGETS:
         raise EvosymError(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
-    return generate_checked(catalogue.checked(name_or_path), target)
+    path = None if name_or_path in catalogue.catalogue_names() else shlex.quote(name_or_path)   # an operator file
+    return generate_checked(catalogue.checked(name_or_path), target, path=path)
 
 
-def generate_checked(cp, target: str = "torch") -> Generated:
-    """The target's source for an already checked proof."""
+def generate_checked(cp, target: str = "torch", path: str | None = None) -> Generated:
+    """The target's source for an already checked proof; ``path``: the operator file it came from, as the
+    user gave it (the torch banner's "Regenerate:" line names it: the operator's name would be unknown)."""
     if target not in TARGETS:
         raise EvosymError(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
     plan = make_plan(cp)
@@ -46,7 +49,7 @@ def generate_checked(cp, target: str = "torch") -> Generated:
     if target == "cpu":
         from .cpu import render_cpu
         return Generated(filename(plan.name, target), render_cpu(cp, plan), plan)
-    return Generated(filename(plan.name, target), render_torch(plan, cp.operator.torch_binding), plan)
+    return Generated(filename(plan.name, target), render_torch(plan, cp.operator.torch_binding, regenerate=path), plan)
 
 
 def committed_dir(target: str = "torch") -> Path:

@@ -39,6 +39,7 @@ from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
 from .softmax import rewrite_softmax
 from .correlation import attends, correlation, fused_attention
+from .domain import domain_checks
 from .factors import channel_block, channel_factor, group_structure, padded_kernel, postmix_factor
 from .taps import TapKernel, tap_kernel
 from .torchexpr import GridCompiler, Program, py_name
@@ -111,6 +112,8 @@ class Plan:
     channel_weight: Program | None = None          # native-matmul of a separable K̂ = M(o, c)·S: M on (o, c)
     postmix: Program | None = None                 # K̂ = Σ_c' P(o, c')·R: R aggregated (output channel c'), then y = P·z
     postmix_text: str = ""
+    size_lows: dict = field(default_factory=dict)   # module size -> its declared lower bound (1, or 0 for a size ≥ 0)
+    domain: list = field(default_factory=list)      # (python condition, message) on the sizes: where the proof holds
 
     @property
     def aggregated(self) -> bool:
@@ -131,6 +134,11 @@ class Plan:
         if not self.aggregated or self.global_omega:
             return ()
         return ("cpu", "cuda") if self.affine_window else ("cuda",)
+
+    @property
+    def has_kernels(self) -> bool:
+        """evosym generates kernels for this operator (``path="kernels"``): every windowed Ω, none for a global one."""
+        return not self.global_omega
 
 
 AGGREGATING = ("generic-window", "premix-window", "generic-global", "premix-global")   # lowerings whose default path is an aggregation (generic or kernels)
@@ -269,6 +277,9 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 tap_shapes=taps.checked_shapes, kernel_text=text(taps.expr, op.display_names("text")),
                 definitions=materialised, size_order=tuple(s for s, _ in op.sizes), softmax=bool(softmaxes))
     _names(plan)
+    plan.size_lows = {py_name(s): 0 if s.is_nonnegative and not s.is_positive else 1 for s, _ in op.sizes
+                      if py_name(s) in plan.size_names}
+    plan.domain = domain_checks(op, pyx)
     plan.grouped = grouped
     plan.global_omega, plan.index_set = glob, index_set
     inner = None if force_generic else _postmix(plan, op, form, taps, tensors, local_sizes, pyx, defs)
@@ -323,7 +334,8 @@ def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_ge
     if any(any(getattr(a, f) for a in axes) and not all(getattr(a, f) for a in axes) for f in ("wrap", "clamp", "tiled")):
         raise EvosymError(f"{op.name}: a window that wraps around, is clamped or tiled on some axes only is not lowered")
     plan.window = {"kernel": [pyx(a.kernel) for a in axes], "stride": [pyx(a.stride) for a in axes],
-                   "dilation": [pyx(a.dilation) for a in axes], "padding": [pyx(a.padding) for a in axes]}
+                   "dilation": [pyx(a.dilation) for a in axes], "padding": [pyx(a.padding) for a in axes],
+                   "length": [pyx(a.length) for a in axes]}
     channels_first, channels_last = _layouts(plan)
     plan.static, plan.shared = static, shared
     plan.integer_kernel = all(_integer_valued(e) for e in [khat] + [d.body for d in _definitions_read(khat, defs)])

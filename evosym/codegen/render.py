@@ -22,6 +22,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters["replace_sizes"] = lambda text: text
+    env.filters["pyrepr"] = repr   # a Python string literal
     return env
 
 
@@ -30,13 +31,17 @@ def template_source(template: str = TEMPLATE) -> str:
     return environment().loader.get_source(environment(), template)[0]
 
 
-def render_torch(plan: Plan, binding: dict | None = None, template: str = TEMPLATE, source: str | None = None) -> str:
+def render_torch(plan: Plan, binding: dict | None = None, template: str = TEMPLATE, source: str | None = None,
+                 regenerate: str | None = None) -> str:
     """The generated torch module for ``plan`` (a string ending in one newline).
 
     ``source`` renders a given template text instead of the named template (for canaries).
+    ``regenerate``: what the banner tells ``evosym codegen`` to regenerate the file from: the operator file's
+    path as the user gave it (relative stays relative: the output is deterministic), else the operator's name.
     """
     env = environment()
     tpl = env.from_string(source) if source is not None else env.get_template(template)
-    source = tpl.render(plan=plan, binding=binding, version=__version__, template=template)
+    source = tpl.render(plan=plan, binding=binding, version=__version__, template=template,
+                        regenerate=regenerate or plan.name)
     source = re.sub(r"\n{3,}(?=[^\n])", lambda m_: "\n\n\n" if m_.group(0).count("\n") > 2 else m_.group(0), source)
     return source.rstrip("\n") + "\n"

@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 from .. import catalogue
-from ..analysis.cost import cost
-from ..analysis.report import properties_of
+from ..analysis.report import cost_of, properties_of
 from ..errors import EvosymError
 from .pages import MARK, OperatorDoc, catalogue_page, operator_page
 from .svg import SVG_MARK
@@ -61,7 +60,7 @@ def operator_doc(name: str, *, numeric: bool = True, progress=None, report=None)
         svg = render_svg(connectivity(cp), [f"{p.name}: {p.value}" for p in props.items])
     except EvosymError as exc:
         picture_error = str(exc)
-    doc = OperatorDoc(cp, props, cost(cp), report, why, _code(cp, name), f"{name}.svg" if svg else None,
+    doc = OperatorDoc(cp, props, cost_of(cp), report, why, _code(cp, name), f"{name}.svg" if svg else None,
                       picture_error)
     return doc, svg
 

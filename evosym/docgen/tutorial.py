@@ -46,14 +46,19 @@ STEPS = (
              "`evosym docs` when this page was generated (the outputs are real), and the tests run the "
              "page again."),
     ("text", "## 1. Write one file\n\nAn operator file defines `OPERATOR` (the traditional form in SymPy, with "
-             "its sizes, tensors, a grid of small shapes for the bounded checks and an independent reference) "
-             "and `derive(d)` (the proof: named rules, then `d.conclude(...)` with the neighbourhood Ω). "
+             "its sizes, tensors, a grid of small shapes for the bounded checks and an independent reference). "
+             "The proof is left to evosym's proof search: a file may also spell it out in `derive(d)` (named "
+             "rules, then `d.conclude(...)` with the neighbourhood Ω). "
              "The traditional form reads the zero-padded input x̃ at t + u − (K − 1): output t sees inputs "
              "t − K + 1 … t only. Save this as `" + FILE + "`:"),
     ("file", FILE),
-    ("text", "The rules are listed by `evosym rules` and in the [rules reference](rules.md): unfold the "
+    ("text", "The search proposes ordinary rule applications from the expression's structure — unfold the "
              "padding definition, pin channel and position with Kronecker deltas, move those sums out, "
-             "factor the input out, and name what is left the kernel."),
+             "factor the input out, name what is left the kernel — and infers Ω from the kernel's index map; "
+             "the checker re-checks every step as if you had typed it. `--show-derive` prints the proof found "
+             "as the `derive(d)` you could paste into the file (the rules are listed by `evosym rules` and in "
+             "the [rules reference](rules.md)):"),
+    ("run-all", ("prove", FILE, "--show-derive")),
     ("text", "## 2. Prove it\n\nEvery step is replayed and its preconditions proved symbolically "
              "(**general**) or, failing that, checked at the grid shapes only (**bounded**); every step is "
              "also compared exactly at the grid shapes. The end of the proof:"),
@@ -125,5 +130,7 @@ def tutorial_page() -> str:
                 out += [f"<!-- file: {what} -->", "```python", _USE_IT.rstrip("\n"), "```", ""]
             else:
                 argv = ["python", what] if kind == "run-python" else ["evosym", *what]
-                out += ["```console", "$ " + " ".join(argv), shown(run_command(argv, tmp)), "```", ""]
+                output = run_command(argv, tmp)   # "run-all": the whole output, else its end
+                out += ["```console", "$ " + " ".join(argv), output.rstrip("\n") if kind == "run-all" else shown(output),
+                        "```", ""]
     return "\n".join(out).rstrip("\n") + "\n"

@@ -30,10 +30,11 @@ class DerivationFailed(EvosymError):
     """The child ended without handing back a derivation: a failed proof, never a proof."""
 
 
-def derivations(sources: list[str], time_limit: float | None) -> Iterator[tuple[str, dict]]:
+def derivations(sources: list[str], time_limit: float | None, *, search: bool = False) -> Iterator[tuple[str, dict]]:
     """(source, derivation) for each source, in order, derived in one child process; ``time_limit``
-    seconds (None or 0: none) for each source, counted from the previous reply."""
-    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    seconds (None or 0: none) for each source, counted from the previous reply; ``search``: by the proof
+    search instead of each file's ``derive``."""
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_SEARCH="1" if search else "0")
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([sys.executable, "-m", "evosym.isolation.worker", *sources], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)

@@ -1,6 +1,7 @@
 """The child side: load each operator, derive it, run its references, hand back derivations.
 
-Run as ``python -m evosym.isolation.worker SOURCE…``. One JSON line per source goes to the
+Run as ``python -m evosym.isolation.worker SOURCE…`` (with ``EVOSYM_WORKER_SEARCH=1`` in the environment:
+the proof search instead of each file's ``derive``). One JSON line per source goes to the
 protocol channel (the process's original standard output), after one ``{"ready": true}`` line; the operator file's own prints are
 sent to standard error so they cannot be mistaken for the protocol. Each line is
 ``{"source", "derivation"}`` or ``{"source", "error": "usage"|"failed", "message"}``.
@@ -16,16 +17,17 @@ import sys
 READY = "{\"ready\": true}\n"   # sent once evosym is imported: the time limit counts from here
 
 
-def _one(source: str) -> dict:
+def _one(source: str, search: bool = False) -> dict:
     from .. import catalogue
     from ..errors import EvosymError, OperatorFileError, OperatorNotFound
     from ..proof.certificate import derivation
+    from ..search import SearchFailed
     try:
         mod = catalogue.load(source)
     except (OperatorNotFound, OperatorFileError) as exc:
         return {"error": "usage", "message": str(exc)}
     try:
-        proof = mod.proof()
+        proof = mod.proof(search=search)
         op = proof.operator
         ref = lim = None
         if op.reference is not None:
@@ -35,6 +37,8 @@ def _one(source: str) -> dict:
             from ..proof.limit import run_limit_target
             lim = run_limit_target(op, op.grid)
         return {"derivation": derivation(proof, ref, lim)}
+    except SearchFailed as exc:        # no proof found: a failed proof, not a usage error
+        return {"error": "failed", "message": str(exc)}
     except EvosymError as exc:
         return {"error": "usage", "message": str(exc)}
 
@@ -46,9 +50,10 @@ def main(argv: list[str]) -> int:
     from .. import catalogue  # noqa: F401  (evosym and SymPy imported before the clock starts)
     channel.write(READY)
     channel.flush()
+    search = os.environ.get("EVOSYM_WORKER_SEARCH") == "1"
     for source in argv:
         try:
-            reply = _one(source)
+            reply = _one(source, search)
         except BaseException as exc:    # SystemExit, KeyboardInterrupt, a bug in the file: a failed derivation
             reply = {"error": "failed", "message": f"{source}: the operator file raised {type(exc).__name__}: {exc}"}
         reply["source"] = source

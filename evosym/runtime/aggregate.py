@@ -340,6 +340,46 @@ def _backward(ctx, dy):
 _aggregate.register_autograd(_backward, setup_context=_setup_context)
 
 
+# The two backward passes are bilinear too, so their own gradients are the same three ops again: derivatives
+# of every order run on the generated kernels, as they run through torch's ops on the generic path (double
+# backward must not depend on whether a compiler is installed).
+#   dx = Aᵀ(kt)·dy:      ∂dy = A(kt)·g = aggregate(g, kt),   ∂kt = backward_kernel(x := g, dy)
+#   dkt = dy ⋆ x̃:       ∂x = Aᵀ(G)·dy = backward_input(G, dy), ∂dy = A(G)·x = aggregate(x, G)
+
+def _backward_input_context(ctx, inputs, output):
+    name, kt, dy, sizes, backend = inputs
+    ctx.save_for_backward(kt, dy)
+    ctx.name, ctx.sizes, ctx.backend = name, list(sizes), backend
+
+
+def _backward_input_backward(ctx, g):
+    kt, dy = ctx.saved_tensors
+    g = g.contiguous()
+    dkt = _backward_kernel(ctx.name, g, dy, kt, ctx.sizes, ctx.backend) if ctx.needs_input_grad[1] else None
+    ddy = _aggregate(ctx.name, g, kt, ctx.sizes, ctx.backend) if ctx.needs_input_grad[2] else None
+    return None, dkt, ddy, None, None
+
+
+_backward_input.register_autograd(_backward_input_backward, setup_context=_backward_input_context)
+
+
+def _backward_kernel_context(ctx, inputs, output):
+    name, x, dy, kt, sizes, backend = inputs
+    ctx.save_for_backward(x, dy, kt)
+    ctx.name, ctx.sizes, ctx.backend = name, list(sizes), backend
+
+
+def _backward_kernel_backward(ctx, g):
+    x, dy, kt = ctx.saved_tensors
+    g = g.contiguous()
+    dx = _backward_input(ctx.name, g, dy, ctx.sizes, ctx.backend) if ctx.needs_input_grad[1] else None
+    ddy = _aggregate(ctx.name, x.contiguous(), g, ctx.sizes, ctx.backend) if ctx.needs_input_grad[2] else None
+    return None, dx, ddy, None, None, None
+
+
+_backward_kernel.register_autograd(_backward_kernel_backward, setup_context=_backward_kernel_context)
+
+
 # ---- the windowed correlation (attention logits): the aggregation's kernel gradient as an op ----
 
 def _kernel_shape(k: Kernels, a, b, sizes) -> tuple:

@@ -20,7 +20,8 @@ sample. It is what the generated module's kernel path runs when the plan finds K
   ``evosym::aggregate``, or with β the correlation kernel, + β and ``torch.softmax`` — the CPU target
   has no fused variant (and lowers only windows at s·p + δ·u − P).
 
-Differentiable in a, b, v and β (not twice).
+Differentiable in a, b, v and β, to any order (under create_graph the backward recomputes the attention
+as separate, twice differentiable kernel calls).
 """
 
 from __future__ import annotations
@@ -134,11 +135,39 @@ def _backward(ctx, dy, dlse):
     # lse never leaves evolution_attention, so nothing downstream can give it a gradient (dlse is zeros)
     a, b, v, bias, y, lse = ctx.saved_tensors
     bias_grad = bias is not None and ctx.needs_input_grad[4]
+    if torch.is_grad_enabled():   # create_graph: the gradients must be differentiable again (double backward)
+        return (None, *_differentiable_grads(ctx, a, b, v, bias, dy, bias_grad), None, None)
     da, db, dv, dbias = _attention_backward(ctx.name, a, b, v, bias, y, lse, dy, ctx.sizes, ctx.backend, bias_grad)
     return None, da, db, dv, (dbias if bias_grad else None), None, None
 
 
 _attention.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _differentiable_grads(ctx, a, b, v, bias, dy, bias_grad) -> tuple:
+    """(∂a, ∂b, ∂v, ∂β) as a differentiable function of the inputs and dy: the fused backward kernels have
+    no derivative of their own, so under create_graph the same attention is recomputed as separate kernel
+    calls (the correlation, the softmax, the aggregation: every one twice differentiable) and differentiated.
+    Double backward then works on every backend, as it does on the generic path."""
+    wanted = [t for t, need in zip((a, b, v, bias), ctx.needs_input_grad[1:5]) if need and t is not None]
+    if not wanted:
+        return None, None, None, None
+    with torch.enable_grad():
+        weights = _weights(ctx.name, a, b, ctx.sizes, ctx.backend, bias)
+        y = evolution_aggregate(ctx.name, v, weights, ctx.sizes, ctx.backend)
+        grads = iter(torch.autograd.grad(y, wanted, dy, create_graph=True, allow_unused=True))
+    out = [next(grads) if need and t is not None else None for t, need in zip((a, b, v, bias), ctx.needs_input_grad[1:5])]
+    if not bias_grad:
+        out[3] = None
+    return tuple(out)
+
+
+def _weights(name, a, b, sizes, backend, bias):
+    """softmax_u(a ⋆ b + β) by the correlation kernel and torch.softmax (any backend)."""
+    logits = evolution_correlate(name, a, b, sizes, backend)
+    if bias is not None:
+        logits = logits + bias.unsqueeze(2).unsqueeze(3)
+    return _softmax_taps(logits, (logits.dim() - 4) // 2)
 
 
 def unfused_attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, sizes: list, backend: str,

@@ -7,9 +7,14 @@ communicate; it is how CI runs the CUDA source) and ``cpu`` (the CPU kernels' C+
 by the system C++ compiler with ``-O3 -march=native`` and OpenMP). Libraries are cached by a
 SHA-256 of the source, the emulation header, the flags, the compiler's version, the architecture,
 the CPU's features (for ``-march=native``: what the compiler resolves it to) and the torch/CUDA
-versions, so a changed input never loads a stale build. Builds are written to a temporary file
-and renamed into place (atomic). In a process started for it, host and CPU builds are sanitized
-(AddressSanitizer and UBSan: :mod:`.sanitize`).
+versions, so a changed input never loads a stale build. In a process started for it, host and CPU
+builds are sanitized (AddressSanitizer and UBSan: :mod:`.sanitize`).
+
+The cache heals and can be shared (:mod:`.cache`, :mod:`.lock`): an entry is returned only when its
+bytes match the size and SHA-256 recorded when it was built (checked before anything loads it, since
+loading a truncated library kills the interpreter), else it is rebuilt; a build holds a lock per key,
+so concurrent first uses compile once; a new library is load-tested in a child process (a library
+that crashes or does not link cannot take this process down) and only one that loads is published.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -29,7 +36,7 @@ from pathlib import Path
 
 from ..errors import EvosymError
 from .. import attach_source_packages
-from . import sanitize
+from . import cache, lock, sanitize
 
 attach_source_packages()   # derivations/ and codegen/templates/ as subpackages in a source checkout
 
@@ -49,6 +56,7 @@ class Library:
     cached: bool         # loaded from the cache (no compilation)
     seconds: float       # time spent compiling (0 when cached)
     sanitized: bool = False   # built with AddressSanitizer and UBSan (runtime/sanitize.py)
+    rebuilt: str = ""         # why a cached library was rebuilt (it was corrupt or stale), if it was
 
 
 def emulation_header() -> str:
@@ -56,8 +64,9 @@ def emulation_header() -> str:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("EVOSYM_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "evosym")
-    return Path(root) / "kernels"
+    """The kernel cache in use: ``$EVOSYM_CACHE/kernels`` (default ``~/.cache/evosym/kernels``), or a
+    private folder, with one warning, when that one is unusable (:func:`.cache.root`)."""
+    return cache.root()
 
 
 def compiler(target: str) -> str:
@@ -105,8 +114,17 @@ def cpu_features(exe: str) -> str:
     return f"{platform.machine()} {platform.processor()}"
 
 
+COMPILE_TIMEOUT = 1500.0   # a compiler that runs longer is stuck; with the load test, under lock.TIMEOUT
+LOAD_TIMEOUT = 120.0
+# a child process that loads the library the way ctypes does (dlopen with RTLD_NOW: every symbol resolved),
+# after the given dependencies
+_LOAD_TEST = ("import ctypes, sys\nfor dep in sys.argv[2:]:\n    ctypes.CDLL(dep, mode=ctypes.RTLD_GLOBAL)\n"
+              "ctypes.CDLL(sys.argv[1])\n")
+
+
 def build(source: str, target: str, arch: str | None = None) -> Library:
-    """The shared library for ``source`` (built now, or loaded from the cache)."""
+    """The shared library for ``source``: loaded from the cache when the entry is valid, else built
+    (once, under the key's lock), load-tested and published."""
     if target not in TARGETS:
         raise EvosymError(f"unknown kernel target {target!r} ({', '.join(TARGETS)})")
     exe = compiler(target)
@@ -119,29 +137,119 @@ def build(source: str, target: str, arch: str | None = None) -> Library:
     features = cpu_features(exe) if target == "cpu" else ""
     key = hashlib.sha256("\0".join([source, header, " ".join(flags), _version(exe), arch, features,
                                     _versions()]).encode()).hexdigest()
-    folder = cache_dir() / key[:2]
-    lib = folder / f"{key}.so"
-    if lib.exists():
-        return Library(lib, target, arch, True, 0.0, sanitized)
-    folder.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="evosym-build-") as tmp:
-        src = Path(tmp) / ("kernels.cu" if target == "cuda" else "kernels.cpp")   # host: a .cu built as C++
-        src.write_text(source, encoding="utf-8")
-        cmd = [exe, *flags]
-        if target == "host":
-            (Path(tmp) / "evosym_emulate.h").write_text(header, encoding="utf-8")
-            cmd += ["-include", str(Path(tmp) / "evosym_emulate.h")]
-        out = Path(tmp) / "lib.so"
-        cmd += [str(src), "-o", str(out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise EvosymError(f"building the {target} kernels failed ({' '.join(cmd[:2])} …):\n{proc.stderr.strip()[-4000:]}")
-        fd, partial = tempfile.mkstemp(dir=folder, suffix=".so.partial")
-        os.close(fd)
-        shutil.copyfile(out, partial)
-        os.replace(partial, lib)
-    return Library(lib, target, arch, False, time.perf_counter() - start, sanitized)
+    root = cache.root()
+    entry = cache.Entry.at(root, key)
+    if cache.problem(entry) is None:
+        return Library(entry.library, target, arch, True, 0.0, sanitized)
+    try:
+        entry.folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EvosymError(f"cannot create {entry.folder} in the kernel cache: {exc.strerror}") from None
+    with lock.file_lock(entry.lock):
+        why = cache.problem(entry)   # another process may have built it while this one waited
+        if why is None:
+            return Library(entry.library, target, arch, True, 0.0, sanitized)
+        if why != "missing":
+            cache.discard(entry)
+        start = time.perf_counter()
+        with cache.workspace(root) as work:
+            out = _compile(exe, flags, source, header, target, work)
+            _load_test(out, exe, target)
+            cache.publish(entry, out, work, target=target, arch=arch, compiler=exe, sanitized=sanitized)
+    return Library(entry.library, target, arch, False, time.perf_counter() - start, sanitized,
+                   "" if why == "missing" else f"the cached library was rebuilt: {why}")
+
+
+def _tail(*texts: str, limit: int = 4000) -> str:
+    text = "\n".join(t.strip() for t in texts if t and t.strip())
+    return text[-limit:] if text else "(no output)"
+
+
+def _exit(name: str, code: int) -> str:
+    """How a process ended: 'exited with status 1' or 'was killed by signal 9 (SIGKILL)'."""
+    if code >= 0:
+        return f"{name} exited with status {code}"
+    try:
+        what = f" ({signal.Signals(-code).name})"
+    except ValueError:
+        what = ""
+    return f"{name} was killed by signal {-code}{what}"
+
+
+def _compile(exe: str, flags: tuple, source: str, header: str, target: str, work: Path) -> Path:
+    """Compile ``source`` in the workspace ``work``; the library, or a clear error with how the compiler
+    ended and the tail of what it printed."""
+    src = work / ("kernels.cu" if target == "cuda" else "kernels.cpp")   # host: a .cu built as C++
+    src.write_text(source, encoding="utf-8")
+    cmd = [exe, *flags]
+    if target == "host":
+        (work / "evosym_emulate.h").write_text(header, encoding="utf-8")
+        cmd += ["-include", str(work / "evosym_emulate.h")]
+    out = work / "lib.so"
+    cmd += [str(src), "-o", str(out)]
+    name = os.path.basename(exe)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=COMPILE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise EvosymError(f"building the {target} kernels failed: {name} ran longer than "
+                          f"{COMPILE_TIMEOUT:g} s") from None
+    except OSError as exc:
+        raise EvosymError(f"building the {target} kernels failed: cannot run {exe}: {exc.strerror}") from None
+    if proc.returncode != 0:
+        raise EvosymError(f"building the {target} kernels failed: {_exit(name, proc.returncode)} "
+                          f"({' '.join(cmd[:2])} …):\n{_tail(proc.stderr, proc.stdout)}")
+    if not out.is_file():
+        raise EvosymError(f"building the {target} kernels failed: {name} reported success but wrote no library")
+    return out
+
+
+def _mapped(name: str) -> str | None:
+    """The file of a shared object named ``name`` that this process has loaded, if any."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split(maxsplit=5)
+                if len(parts) == 6 and os.path.basename(parts[5].strip()) == name:
+                    return parts[5].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _load_test(path: Path, exe: str, target: str) -> None:
+    """Load the new library in a child process (a library that crashes when loaded takes the child
+    down, not this process); a clear error, and nothing cached, when it does not load.
+
+    A dependency the child cannot find but this process has loaded (torch's bundled ``libgomp.so.1``
+    where the compiler's is not on the loader's path) is loaded first, as it would be here."""
+    preload: list[str] = []
+    while True:
+        try:
+            proc = subprocess.run([sys.executable, "-I", "-S", "-c", _LOAD_TEST, str(path), *preload],
+                                  capture_output=True, text=True, errors="replace", timeout=LOAD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise EvosymError(f"the {target} library built by {exe} did not load within {LOAD_TIMEOUT:g} s "
+                              "(not cached)") from None
+        except OSError as exc:
+            raise EvosymError(f"cannot load-test the {target} library: {exc.strerror}") from None
+        if proc.returncode == 0:
+            return
+        missing = re.search(r"([^\s:/]+): cannot open shared object file", proc.stderr)
+        dep = _mapped(missing.group(1)) if missing else None
+        if dep is None or dep in preload or len(preload) >= 8:
+            break
+        preload.append(dep)
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    if lines and proc.returncode > 0:   # Python's error: "OSError: …: undefined symbol: …"
+        why = lines[-1].replace(str(path), path.name)
+    else:
+        why = _exit("loading it", proc.returncode)
+    name = os.path.basename(exe)
+    hint = ""
+    if "undefined symbol" in why and target != "cuda" and "++" not in name:
+        hint = (f" ({name} looks like a C compiler: it does not link the C++ runtime; "
+                "set CXX to a C++ compiler such as g++)")
+    raise EvosymError(f"the {target} library built by {exe} does not load, so it is not cached: {why}{hint}")
 
 
 def cuda_archs(text: str) -> list[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 
-def diagnose(run_candidate, run_reference, x, y_c, y_r, tol, window, layout, weights) -> list[str]:
+def diagnose(run_candidate, run_reference, x, y_c, y_r, tol, window, layout, weights, *, plan=None, names=None) -> list[str]:
     out = []
     bad = ~((y_c - y_r).abs() <= tol)
     if x.shape[0] > 1:

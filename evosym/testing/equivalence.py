@@ -1,7 +1,25 @@
-"""``assert_equivalent``: a candidate implementation against the proven operator's generated code."""
+"""``assert_equivalent``: a candidate implementation against the proven operator's generated code.
+
+Soundness first: a check that a candidate can fool is worse than none. So every trial
+
+- draws its sizes from the operator's declared domain (:mod:`.domain`): the smallest inputs the windows
+  allow, odd and non-square ones, random ones and larger ones (every length above 12);
+- draws a fresh input per dtype and a second input per trial (a candidate that caches its result by
+  shape returns the wrong values on the second);
+- computes the operator's values and the tolerance *before* the candidate runs, on private copies;
+- calls the candidate four times: with autograd enabled on an input that requires grad, under
+  ``torch.no_grad()``, again with autograd on the same input (nondeterminism) and on the second input;
+- after each call checks that the input it was given is unchanged, that the output is a tensor of the
+  right shape, dtype and device, finite, and within the rounding bound of the operator's values;
+- counts its comparisons in locals: a run that compared nothing, or fewer than it planned, fails.
+
+A failure names cheats plainly (a constant or all-zero output, the input returned, a modified input,
+results cached across calls, nondeterminism, dependence on grad mode) before any property diagnosis.
+"""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,7 +29,9 @@ from ..codegen.torchexpr import py_name
 from ..errors import EvosymError
 from ..ir.tensors import in_domain
 from .diagnose import diagnose
-from .setup import as_dtype, mapped_weights, module_sizes, proven
+from .domain import Domain, kinds
+from .mutants import structural
+from .setup import as_dtype, check_weight_shapes, mapped_weights, module_sizes, proven
 
 
 @dataclass
@@ -23,129 +43,339 @@ class Report:
     trials: list = field(default_factory=list)   # (runtime sizes, dtype, max |diff|)
 
 
-def assert_equivalent(candidate, operator: str, *, sizes: dict | None = None, weights=None, seed: int = 0,
-                      trials: int = 3, dtypes=(torch.float64, torch.float32), gradients: bool = False) -> Report:
-    """Raise ``AssertionError`` unless ``candidate`` computes the proven ``operator``.
+def _dt(dtype) -> str:
+    return str(dtype).replace("torch.", "")
 
-    - ``candidate``: an ``nn.Module`` or a function of the input tensor.
-    - ``operator``: a catalogue name or the path of an operator file.
-    - ``sizes``: the operator's module sizes by name (``G``, ``C_g``, …); read from the candidate when
-      it is the traditional module (``nn.Conv2d`` …).
-    - ``weights``: how the candidate's parameters map onto the operator's (see :func:`mapped_weights`).
-    - ``trials`` random input shapes per dtype (odd and non-square first), seeded by ``seed``.
-    - ``gradients``: also compare the gradients with respect to the input (float64).
-    """
-    p = proven(operator)
+
+def _num(v: float) -> str:
+    """A tolerance or difference for a message: 0 for what only underflow separates from it."""
+    return "0" if abs(v) < 1e-290 else f"{v:.3g}"
+
+
+def _index(flat: int, shape) -> list:
+    return [int(i) for i in np.unravel_index(flat, tuple(shape))]
+
+
+class _Call:
+    """One call of the candidate: its label, the input it was given and what it returned."""
+
+    def __init__(self, label, x, y_r, tol, grad):
+        self.label, self.x, self.y_r, self.tol, self.grad = label, x, y_r, tol, grad
+        self.given = None      # the tensor handed to the candidate (checked afterwards: unchanged?)
+        self.y = None          # the output as returned
+        self.y64 = None        # its values in float64
+        self.err = None
+
+    @property
+    def ok(self) -> bool:
+        return self.err is not None and bool((self.err <= self.tol).all())
+
+
+def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=None):
+    """One trial in one dtype: (configuration, dtype, max |diff|), or an ``AssertionError``."""
     op, plan = p.operator, p.plan
-    msizes = module_sizes(p, candidate, sizes)
-    report = Report(op.name, dict(msizes))
-    rng = np.random.default_rng(seed)
-    for trial in range(trials):
-        env = _runtime_env(op, plan, msizes, rng, first=trial == 0)
-        for dtype in dtypes:
-            _compare(p, candidate, weights, env, dtype, seed * 1000 + trial, report, gradients and dtype == torch.float64)
-    return report
+    names = {py_name(s): int(v) for s, v in env.items()}
+    config = ", ".join(f"{k}={v}" for k, v in sorted(names.items()))
+    where = f"  configuration: {config}, {_dt(dtype)}, seed {seed}"
 
+    def fail(headline, *lines):
+        raise AssertionError("\n".join([f"{op.name}: {headline}", where, *[ln for ln in lines if ln]]))
 
-def _runtime_env(op, plan, msizes, rng, first):
-    """Sizes for one trial: module sizes fixed, batch and lengths random (odd, non-square first)."""
-    by_name = {py_name(s): s for s, _ in op.sizes}
-    env = {by_name[k]: v for k, v in msizes.items()}
-    runtime = [by_name[name] for name, _ in plan.runtime_sizes]
-    for _ in range(200):
-        trial = dict(env)
-        for k, s in enumerate(runtime):
-            if k == 0:
-                trial[s] = 2 if first else int(rng.integers(1, 4))
-            else:
-                trial[s] = (5 + 2 * k if first else int(rng.integers(3, 12)))
-        try:
-            if all(n >= 1 for n in op.shapes_at(trial)[op.output.name]):
-                return trial
-        except ValueError:
-            pass
-        env = {**env}
-        for s in runtime[1:]:
-            env[s] = env.get(s, 5) + 3
-    raise EvosymError(f"no input size gives {op.name} a non-empty output with sizes {msizes}")
-
-
-def _compare(p, candidate, weights, env, dtype, seed, report, gradients):
-    op, plan = p.operator, p.plan
-    names = {py_name(s): v for s, v in env.items()}
-    shapes = op.shapes_at(env)
-    gen = torch.Generator().manual_seed(seed)
-    x = in_domain(op.tensor(op.value), torch.randn(shapes[op.value], generator=gen, dtype=torch.float64)).to(dtype)
     cand = as_dtype(candidate, dtype)
-    w = {k: (v.detach().to(dtype) if v is not None else torch.zeros(shape_of(plan, k, names), dtype=dtype))
-         for k, v in mapped_weights(p, cand, weights, dtype).items()}
+    mapped = mapped_weights(p, cand, weights, dtype)
+    w = {k: (v.detach().clone().to(dtype) if v is not None else torch.zeros(shape_of(plan, k, names), dtype=dtype))
+         for k, v in mapped.items()}
+    check_weight_shapes(p, w, names, weights)
     kwargs = {n: names[n] for n, _ in plan.module_sizes}
+    try:   # the generated torch form (no compiled kernels: nothing is built, nothing differs between machines)
+        if "path" in inspect.signature(p.function).parameters:
+            kwargs["path"] = "generic"
+    except (TypeError, ValueError):
+        pass
+    function, params = p.function, [ir for ir, _, _, _ in plan.params]
 
     def run_reference(t, alt=None):
         ws = alt if alt is not None else w
-        return p.function(t, *[ws[ir] for ir, _, _, _ in plan.params], **kwargs)
+        return function(t, *[ws[ir] for ir in params], **kwargs)
 
-    def run_candidate(t):
-        return cand(t)
-    config = ", ".join(f"{k}={v}" for k, v in sorted(names.items()))
+    shapes = op.shapes_at(env)
+    gen = torch.Generator().manual_seed(seed)
+    decl = op.tensor(op.value)
+    x1, x2 = (in_domain(decl, torch.randn(shapes[op.value], generator=gen, dtype=torch.float64)).to(dtype) for _ in (1, 2))
+    eps = torch.finfo(dtype).eps
+    n = int(eval(plan.channels_in, {}, dict(names))) + 1  # noqa: S307 - generated from sizes
+    for k in plan.window.get("kernel", []):
+        n *= int(eval(k, {}, dict(names)))  # noqa: S307
+
+    # the operator's values and the tolerance first, on private copies: nothing the candidate does changes them
+    refs = []
     with torch.no_grad():
-        y_r = run_reference(x)
+        for x in (x1, x2):
+            try:
+                y_r = run_reference(x.clone())
+                bound = (run_reference(x.abs(), {k: v.abs() for k, v in w.items()}).abs() if plan.static
+                         else y_r.abs().max())
+            except Exception as exc:  # noqa: BLE001 - the proven operator must run wherever trials draw sizes
+                raise EvosymError(f"{op.name}: the proven operator fails at {config} ({type(exc).__name__}: {exc}); "
+                                  "these sizes should lie outside its domain: please report this") from None
+            if not bool(torch.isfinite(y_r).all()):
+                raise EvosymError(f"{op.name}: the proven operator is not finite at {config} ({_dt(dtype)}); these "
+                                  "sizes should lie outside its domain: please report this")
+            tol = (8 * n * eps * bound.to(torch.float64)).expand(y_r.shape)
+            refs.append((y_r.to(torch.float64), tol))
+    (y_r1, tol1), (y_r2, tol2) = refs
+
+    calls = [_Call("autograd enabled, input requires grad", x1, y_r1, tol1, True),
+             _Call("under torch.no_grad()", x1, y_r1, tol1, False),
+             _Call("autograd enabled, the same input again", x1, y_r1, tol1, True),
+             _Call("autograd enabled, a second input", x2, y_r2, tol2, True)]
+
+    def run(call):
+        if call.grad and dtype.is_floating_point:
+            given = call.x.clone().requires_grad_(True).clone()   # not a leaf: in-place writes stay observable
+        else:
+            given = call.x.clone()
+        call.given = given
         try:
-            y_c = run_candidate(x)
-        except Exception as exc:
-            raise AssertionError(f"{op.name}: the candidate raised {type(exc).__name__}: {exc}\n  configuration: "
-                                 f"{config}, {dtype}, seed {seed}") from None
-        if not isinstance(y_c, torch.Tensor) or tuple(y_c.shape) != tuple(y_r.shape):
-            raise AssertionError(f"{op.name}: the candidate returns {getattr(y_c, 'shape', type(y_c).__name__)}, the "
-                                 f"operator {tuple(y_r.shape)}\n  configuration: {config}, {dtype}, seed {seed}")
-        bound = run_reference(x.abs(), {k: v.abs() for k, v in w.items()}).abs() if plan.static else y_r.abs().max()
-        eps = torch.finfo(dtype).eps
-        n = int(eval(plan.channels_in, {}, names)) + 1  # noqa: S307 - generated from sizes
-        for k in plan.window.get("kernel", []):
-            n *= int(eval(k, {}, names))  # noqa: S307
-        tol = (8 * n * eps * (bound + 1e-300)).expand_as(y_r)
-        err = (y_c.to(torch.float64) - y_r.to(torch.float64)).abs()
-        ok = bool((err <= tol).all()) and bool(torch.isfinite(y_c).all())
-    if not ok:
-        worst = int(torch.argmax(torch.nan_to_num(err / tol, nan=float("inf"))))
-        idx = tuple(int(i) for i in np.unravel_index(worst, tuple(y_r.shape)))
-        layout = [r[0] for r in plan.output_layout]
-        window = list(zip(*[[int(eval(v, {}, names)) for v in plan.window[k]]  # noqa: S307
-                            for k in ("kernel", "stride", "dilation", "padding")])) if plan.window else []
-        with torch.enable_grad():
-            why = diagnose(run_candidate, run_reference, x, y_c.detach(), y_r.detach(), tol, window, layout, w)
-        lines = [f"{op.name}: the candidate differs from the proven operator",
-                 f"  configuration: {config}, {str(dtype)[6:]}, seed {seed}",
-                 f"  worst output index {list(idx)}: candidate {y_c.flatten()[worst].item():.17g}, operator "
-                 f"{y_r.flatten()[worst].item():.17g} (|diff| {err.flatten()[worst].item():.3g} > tol "
-                 f"{tol.flatten()[worst].item():.3g}); {int((~(err <= tol)).sum())} of {err.numel()} entries differ"]
-        lines += [f"  diagnosis: {d}" for d in why] or ["  diagnosis: none of the property tests explains it"]
-        raise AssertionError("\n".join(lines))
+            with torch.enable_grad() if call.grad else torch.no_grad():
+                y = cand(given)
+        except Exception as exc:  # noqa: BLE001 - whatever the candidate raises is its verdict
+            fail(f"the candidate raised {type(exc).__name__}: {exc} ({call.label})")
+        call.y = y
+        changed = given.detach()
+        if changed.shape != call.x.shape or not torch.equal(changed, call.x):
+            count = int((changed != call.x).sum()) if changed.shape == call.x.shape else call.x.numel()
+            what = " (it zeroed it)" if changed.shape == call.x.shape and not bool(changed.any()) else ""
+            fail(f"the candidate modifies its input in place: {count} of {call.x.numel()} entries of the input it was "
+                 f"given changed{what} ({call.label})")
+        if not isinstance(y, torch.Tensor):
+            fail(f"the candidate returns {type(y).__name__}, not a tensor ({call.label})")
+        if tuple(y.shape) != tuple(call.y_r.shape):
+            fail(f"the candidate returns shape {tuple(y.shape)}, the operator {tuple(call.y_r.shape)} ({call.label})",
+                 *_cached_hint(y, call, history))
+        if y.device != call.x.device:
+            fail(f"the candidate returns its output on {y.device} for input on {call.x.device} ({call.label})")
+        if y.dtype != dtype:
+            fail(f"the candidate returns {_dt(y.dtype)} for {_dt(dtype)} input (the output's dtype must be the "
+                 f"input's) ({call.label})", *_cached_hint(y, call, history))
+        call.y64 = y.detach().to(torch.float64)
+        finite = torch.isfinite(call.y64)
+        if not bool(finite.all()):
+            bad = ~finite
+            first = _index(int(torch.nonzero(bad.flatten())[0]), y.shape)
+            kinds_ = [k for k, m in (("NaN", torch.isnan(call.y64)), ("Inf", torch.isinf(call.y64))) if bool(m.any())]
+            fail(f"the candidate returns {' and '.join(kinds_)} at {int(bad.sum())} of {y.numel()} entries (first at "
+                 f"output index {first}); the operator is finite there ({call.label})", *_cached_hint(y, call, history))
+        call.err = (call.y64 - call.y_r).abs()
+
+    for call in calls:
+        run(call)
+    if calls[0].ok != calls[1].ok:    # grad mode, or state? the same input again under torch.no_grad()
+        calls.append(_Call("under torch.no_grad(), the same input again", x1, y_r1, tol1, False))
+        run(calls[-1])
+    bad = next((c for c in calls if not c.ok), None)
+    if bad is not None:
+        cheats = _cheats(bad, calls, history)
+        worst = int(torch.argmax(bad.err / (bad.tol + 1e-300)))
+        idx = _index(worst, bad.y_r.shape)
+        lines = [f"  worst output index {idx}: candidate {bad.y64.flatten()[worst].item():.17g}, operator "
+                 f"{bad.y_r.flatten()[worst].item():.17g} (|diff| {_num(bad.err.flatten()[worst].item())} > tol "
+                 f"{_num(bad.tol.flatten()[worst].item())}); {int((~(bad.err <= bad.tol)).sum())} of {bad.err.numel()} "
+                 f"entries differ"]
+        if cheats:
+            lines += [f"  cause: {c}" for c in cheats]
+        else:
+            why = _properties(plan, names, cand, run_reference, bad, w) or _structural(p, small, candidate, weights, seed)
+            lines += [f"  diagnosis: {d}" for d in why] or ["  diagnosis: none of the property tests explains it"]
+        fail(f"the candidate differs from the proven operator ({bad.label})", *lines)
+    for call in (calls[0], calls[3]):
+        history.append((call.x.to(torch.float64), call.y_r, call.y64))
+    del history[:-8]
     if gradients:
-        _compare_gradients(run_candidate, run_reference, x, op, config, seed)
-    report.trials.append((config, str(dtype)[6:], float(err.max())))
+        _compare_gradients(cand, run_reference, x1, op, where)
+    return (config, _dt(dtype), max(float(c.err.max()) if c.err.numel() else 0.0 for c in calls))
 
 
-def _compare_gradients(run_candidate, run_reference, x, op, config, seed):
-    xc = x.detach().clone().requires_grad_(True)
-    xr = x.detach().clone().requires_grad_(True)
-    yc, yr = run_candidate(xc), run_reference(xr)
-    g = torch.randn(yr.shape, generator=torch.Generator().manual_seed(seed + 1), dtype=yr.dtype)
-    gc, = torch.autograd.grad(yc, xc, g)
-    gr, = torch.autograd.grad(yr, xr, g)
-    if not torch.allclose(gc, gr, rtol=1e-9, atol=1e-9 * (1 + gr.abs().max().item())):
-        worst = int(torch.argmax((gc - gr).abs()))
-        raise AssertionError(f"{op.name}: gradients with respect to the input differ (forward agrees)\n  configuration: "
-                             f"{config}, float64, seed {seed}\n  worst input index "
-                             f"{list(np.unravel_index(worst, tuple(x.shape)))}: candidate {gc.flatten()[worst].item():.17g}, "
+def _cached_hint(y, call, history) -> list:
+    """A cause line when ``y`` is an output the candidate returned earlier for a different input."""
+    if not isinstance(y, torch.Tensor):
+        return []
+    y64 = y.detach().to(torch.float64)
+    for x_h, y_r_h, y_h in history:
+        if y_h.shape != y64.shape:
+            continue
+        same_input = x_h.shape == call.x.shape and torch.equal(x_h, call.x.to(torch.float64))
+        other = y_r_h.shape != call.y_r.shape or not torch.allclose(y_r_h, call.y_r)
+        if not same_input and torch.equal(y_h, y64) and other:
+            return ["  cause: it returns the output of an earlier call on a different input: the candidate caches "
+                    "results across calls"]
+    return []
+
+
+def _shares_memory(a, b) -> bool:
+    try:
+        return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr() and a.numel() > 0
+    except (RuntimeError, AttributeError):
+        return False
+
+
+def _cheats(bad, calls, history) -> list[str]:
+    """Plain causes of a mismatch that are not kernel properties: each an observation, never a guess."""
+    first, no_grad, again, second = calls[:4]
+    out = []
+    for a, b in [(first, again)] + ([(no_grad, calls[4])] if len(calls) > 4 else []):
+        if bool(((a.y64 - b.y64).abs() > a.tol).any()):
+            diff = float((a.y64 - b.y64).abs().max())
+            out.append(f"nondeterministic: two calls on the same input return different outputs (max |diff| "
+                       f"{_num(diff)}; {a.label} / {b.label})")
+            break
+    if not out and first.ok != no_grad.ok:
+        if no_grad.ok:
+            out.append("wrong only with autograd enabled: correct under torch.no_grad(), wrong when grad mode is on "
+                       "(does the output depend on torch.is_grad_enabled() or x.requires_grad?)")
+        else:
+            out.append("wrong only under torch.no_grad(): correct with autograd enabled (does the output depend on "
+                       "torch.is_grad_enabled() or x.requires_grad?)")
+    if not out:
+        y = bad.y64
+        if y.numel() and float(y.max() - y.min()) == 0 and float(bad.y_r.max() - bad.y_r.min()) > 0:
+            value = y.flatten()[0].item()
+            out.append("the output is all zeros" if value == 0 else f"the output is constant (every entry {value:.6g})")
+    if not out and isinstance(bad.y, torch.Tensor):
+        if _shares_memory(bad.y, bad.given):
+            out.append("it returns its input (the output shares the input's memory)")
+        elif bad.y.shape == bad.x.shape and torch.equal(bad.y64, bad.x.to(torch.float64)):
+            out.append("it returns its input unchanged")
+    if not out and second.y64 is not None and first.y64 is not None:
+        differs = not torch.allclose(first.y_r, second.y_r)
+        if differs and (_shares_memory(first.y, second.y) or torch.equal(first.y64, second.y64)):
+            out.append("it returns the same output for two different inputs: the candidate caches results across calls")
+    if not out:
+        hint = _cached_hint(bad.y, bad, history)
+        if hint:
+            out.append(hint[0].split("cause: ", 1)[1])
+    return out
+
+
+def _properties(plan, names, cand, run_reference, bad, w) -> list[str]:
+    """The kernel-property diagnoses (diagnose.py) of a finite mismatch; a failing experiment says so, never crashes."""
+    layout = [r[0] for r in plan.output_layout]
+    try:
+        window = list(zip(*[[int(eval(v, {}, dict(names))) for v in plan.window[k]]  # noqa: S307
+                            for k in ("kernel", "stride", "dilation", "padding")])) if plan.window else []
+
+        def run_candidate(t):
+            return cand(t.clone())
+        with torch.enable_grad():
+            return diagnose(run_candidate, run_reference, bad.x, bad.y.detach(), bad.y_r.to(bad.y.dtype),
+                            bad.tol.to(bad.y.dtype), window, layout, w, plan=plan, names=names)
+    except Exception as exc:  # noqa: BLE001 - a diagnosis is an aid; the verdict stands without it
+        return [f"the property tests could not run ({type(exc).__name__}: {exc})"]
+
+
+def _structural(p, small, candidate, weights, seed) -> list[str]:
+    """Mutants of the operator's form (mutants.py) the candidate matches, at the small configuration ``small``."""
+    if small is None:
+        return []
+    op, plan = p.operator, p.plan
+    try:
+        names = {py_name(s): int(v) for s, v in small.items()}
+        cand = as_dtype(candidate, torch.float64)
+        w = {k: (v.detach().clone().to(torch.float64) if v is not None
+                 else torch.zeros(shape_of(plan, k, names), dtype=torch.float64))
+             for k, v in mapped_weights(p, cand, weights, torch.float64).items()}
+        gen = torch.Generator().manual_seed(seed + 7)
+        x = in_domain(op.tensor(op.value), torch.randn(op.shapes_at(small)[op.value], generator=gen, dtype=torch.float64))
+        kwargs = {n: names[n] for n, _ in plan.module_sizes}
+        if "path" in inspect.signature(p.function).parameters:
+            kwargs["path"] = "generic"
+        with torch.no_grad():
+            y_op = p.function(x.clone(), *[w[ir] for ir, _, _, _ in plan.params], **kwargs)
+            y_c = cand(x.clone())
+        if not isinstance(y_c, torch.Tensor) or y_c.shape != y_op.shape:
+            return []
+        arrays = {op.value: x.numpy(), **{k: v.numpy() for k, v in w.items()}}
+        return structural(op, small, arrays, y_op.numpy(), y_c.detach().to(torch.float64).numpy())
+    except Exception:  # noqa: BLE001 - a diagnosis is an aid; the verdict stands without it
+        return []
+
+
+def _compare_gradients(cand, run_reference, x, op, where):
+    xc = x.detach().clone().to(torch.float64).requires_grad_(True)
+    xr = x.detach().clone().to(torch.float64).requires_grad_(True)
+    with torch.enable_grad():
+        yc, yr = cand(xc), run_reference(xr)
+        g = torch.randn(yr.shape, generator=torch.Generator().manual_seed(1), dtype=yr.dtype)
+        if not isinstance(yc, torch.Tensor) or not yc.requires_grad:
+            raise AssertionError(f"{op.name}: the candidate's output does not depend on its input through autograd "
+                                 f"(detached?)\n{where}")
+        gc, = torch.autograd.grad(yc, xc, g.to(yc.dtype), allow_unused=True)
+        gr, = torch.autograd.grad(yr, xr, g)
+    if gc is None:
+        raise AssertionError(f"{op.name}: the candidate's output does not depend on its input through autograd\n{where}")
+    gc = gc.to(torch.float64)
+    if not bool(torch.isfinite(gc).all()) or not torch.allclose(gc, gr, rtol=1e-9, atol=1e-9 * (1 + gr.abs().max().item())):
+        worst = int(torch.argmax(torch.nan_to_num((gc - gr).abs(), nan=float("inf"))))
+        raise AssertionError(f"{op.name}: gradients with respect to the input differ (forward agrees)\n{where}\n  worst "
+                             f"input index {_index(worst, x.shape)}: candidate {gc.flatten()[worst].item():.17g}, "
                              f"operator {gr.flatten()[worst].item():.17g}")
 
 
 def shape_of(plan, ir, names):
     for name_ir, _, shape, _ in plan.params:
         if name_ir == ir:
-            return tuple(int(eval(d, {}, names)) for d in shape)  # noqa: S307
+            return tuple(int(eval(d, {}, dict(names))) for d in shape)  # noqa: S307
     raise KeyError(ir)
+
+
+def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_):
+    """``assert_equivalent`` with the functions its verdict depends on bound now: a candidate that rebinds this
+    module's names while it is constructed or run does not change what an earlier import of it checks."""
+    minimum, draw, env_of = domain_.minimum, domain_.draw, domain_.env
+
+    def assert_equivalent(candidate, operator: str, *, sizes: dict | None = None, weights=None, seed: int = 0,
+                          trials: int = 4, dtypes=(torch.float64, torch.float32), gradients: bool = False) -> Report:
+        """Raise ``AssertionError`` unless ``candidate`` computes the proven ``operator``.
+
+        - ``candidate``: an ``nn.Module`` or a function of the input tensor.
+        - ``operator``: a catalogue name or the path of an operator file.
+        - ``sizes``: the operator's module sizes by name (``G``, ``C_g``, …); read from the candidate when
+          it is the traditional module (``nn.Conv2d`` …).
+        - ``weights``: how the candidate's parameters map onto the operator's (see :func:`mapped_weights`).
+        - ``trials`` input shapes per dtype from the operator's domain (odd and non-square, larger than
+          12 on every length, the smallest the windows allow, random), seeded by ``seed``.
+        - ``gradients``: also compare the gradients with respect to the input (float64).
+        """
+        dtypes = tuple(dtypes)
+        planned = int(trials) * len(dtypes)
+        if planned < 1:
+            raise EvosymError("nothing to compare: give trials ≥ 1 and at least one dtype")
+        if not all(isinstance(d, torch.dtype) and d.is_floating_point for d in dtypes):
+            raise EvosymError(f"dtypes must be floating-point torch dtypes, not {dtypes}")
+        p = proven_(operator)
+        op = p.operator
+        msizes = module_sizes_(p, candidate, sizes)
+        by_name = {py_name(s): s for s, _ in op.sizes}
+        domain = domain_(op, p.omega, p.plan, {by_name[k]: v for k, v in msizes.items()})
+        low = minimum(domain)
+        rng = np.random.default_rng(seed)
+        envs = [env_of(domain, draw(domain, kind, rng, low)) for kind in kinds_(int(trials))]
+        near = {s: v + 1 if s is not domain.batch else 1 for s, v in low.items()}   # small, for structural diagnoses
+        small = env_of(domain, near if domain.ok(env_of(domain, near)) else low)
+        done, history = [], []
+        for t, env in enumerate(envs):
+            for k, dtype in enumerate(dtypes):
+                done.append(compare_(p, candidate, weights, env, dtype, seed * 1000 + 10 * t + k, history,
+                                     gradients and dtype == torch.float64, small))
+        if len(done) != planned or not all(isinstance(r, tuple) and len(r) == 3 for r in done):
+            raise AssertionError(f"{op.name}: {len(done)} of {planned} comparisons ran: no verdict (was the harness "
+                                 "modified while the candidate ran?)")
+        return report_(op.name, dict(msizes), list(done))
+
+    return assert_equivalent
+
+
+assert_equivalent = _harness(proven, module_sizes, Domain, kinds, _compare, Report)
 
 
 __all__ = ["Report", "assert_equivalent"]

@@ -25,6 +25,7 @@ class Proven:
     operator: Operator
     plan: Plan
     function: object
+    omega: object = None     # the proven Ω (its window axes bound the sizes a trial may use)
 
 
 @functools.lru_cache(maxsize=None)
@@ -35,7 +36,7 @@ def proven(name_or_path: str) -> Proven:
         raise EvosymError(f"{name_or_path}: the operator's proof does not check; nothing to compare against")
     plan = make_plan(cp)
     generated = load_source(render_torch(plan, cp.operator.torch_binding), cp.operator.name)
-    return Proven(cp.operator, plan, getattr(generated, plan.func_name))
+    return Proven(cp.operator, plan, getattr(generated, plan.func_name), cp.proof.omega)
 
 
 def module_sizes(p: Proven, candidate, sizes: dict | None) -> dict:
@@ -78,16 +79,24 @@ def mapped_weights(p: Proven, candidate, weights, dtype) -> dict:
     Default: the attribute named as in the traditional module (``weight``, ``bias``); a ``None``
     bias is zeros. ``weights`` overrides per tensor (IR or torch name → attribute path such as
     "conv.weight", or a function of the candidate returning a tensor), or is a function of the
-    candidate returning the whole dict.
+    candidate returning the whole dict. A name that is not one of the operator's parameters, an
+    attribute path the candidate lacks, or a value that is not a tensor is an ``EvosymError``.
     """
     if callable(weights):
         given = weights(candidate)
+        if not isinstance(given, dict):
+            raise EvosymError(f"weights=function(candidate) must return a dict of tensors, not {type(given).__name__}")
     else:
         given = dict(weights or {})
+    known = {ir for ir, _, _, _ in p.plan.params} | {t for _, t, _, _ in p.plan.params if t}
+    unknown = [k for k in given if k not in known]
+    if unknown:
+        raise EvosymError(f"{', '.join(map(str, unknown))}: not a parameter of {p.operator.name} (its parameters: "
+                          f"{parameter_names(p)})")
     out = {}
     for ir, torch_name, shape, _ in p.plan.params:
-        spec = given.get(ir, given.get(torch_name, torch_name))
-        if callable(spec):
+        spec = given.get(ir, given.get(torch_name, torch_name)) if torch_name else given.get(ir, ir)
+        if callable(spec) and not isinstance(spec, torch.Tensor):
             value = spec(candidate)
         elif isinstance(spec, str):
             try:
@@ -95,11 +104,37 @@ def mapped_weights(p: Proven, candidate, weights, dtype) -> dict:
             except AttributeError:
                 names = ", ".join(n for n, _ in candidate.named_parameters()) if hasattr(candidate, "named_parameters") else "none"
                 raise EvosymError(f"the candidate has no {spec!r} for the operator's {ir} ({torch_name}); map it with "
-                                  f"weights={{{torch_name!r}: 'path.to.tensor' or a function}} (its parameters: {names})") from None
+                                  f"weights={{{(torch_name or ir)!r}: 'path.to.tensor' or a function}} (its parameters: "
+                                  f"{names or 'none'})") from None
         else:
             value = spec
+        if value is not None and not isinstance(value, torch.Tensor):
+            raise EvosymError(f"the operator's {ir} ({torch_name}) maps to a {type(value).__name__}, not a tensor")
         out[ir] = value
     return out
+
+
+def parameter_names(p: Proven) -> str:
+    """The operator's parameters as "W (weight), bias (bias)"."""
+    return ", ".join(f"{ir} ({t})" if t and t != ir else ir for ir, t, _, _ in p.plan.params) or "none"
+
+
+def check_weight_shapes(p: Proven, w: dict, names: dict, spec=None) -> None:
+    """An ``EvosymError`` when a mapped tensor's shape is not the operator's shape of that parameter at the sizes."""
+    given = {} if callable(spec) or spec is None else dict(spec)
+    for ir, torch_name, shape, _ in p.plan.params:
+        value = w.get(ir)
+        if value is None:
+            continue
+        try:
+            want = tuple(int(eval(d, {}, dict(names))) for d in shape)  # noqa: S307 - generated from sizes
+        except (NameError, TypeError, ValueError):
+            continue
+        if tuple(value.shape) != want:
+            source = given.get(ir, given.get(torch_name, torch_name or ir))
+            source = source if isinstance(source, str) else "the mapped tensor"
+            raise EvosymError(f"the candidate's {source} has shape {tuple(value.shape)}, the operator's {ir} needs {want} "
+                              f"at the sizes {', '.join(f'{k}={v}' for k, v in sorted(names.items()))}")
 
 
 def as_dtype(candidate, dtype):

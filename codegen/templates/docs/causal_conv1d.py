@@ -1,11 +1,13 @@
 """Causal depthwise 1-D convolution: the short convolution of Mamba and Hyena, as a user's operator file.
 
     y[b, o, t] = Σ_{u=0}^{K-1} W[o, u] · x̃[b, o, t + u − (K − 1)]      (x̃: x with K − 1 zeros on the left)
+
+No derive(d): evosym's proof search finds the steps (``evosym prove FILE --show-derive`` prints them).
 """
 
 import sympy as sp
 
-from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
+from evosym import Definition, InRange, Operator, TensorDecl, index, size
 
 B, C, L, K = (size(n) for n in ("B", "C", "L", "K"))
 b, o, t, c, u, m = (index(n) for n in ("b", "o", "t", "c", "u", "m"))
@@ -44,11 +46,3 @@ OPERATOR = Operator(
     figure={B: 1, C: 2, L: 10, K: 4},
 )
 
-
-def derive(d):
-    d.apply("unfold-definition", name="x_pad")
-    d.apply("introduce-delta", targets=[(o, c, 0, C - 1), (t + u - (K - 1), m, 0, L - 1)], within=u)
-    d.apply("exchange-sums", outer=[u], inner=[c, m])
-    d.apply("factor-out", factor=x[b, c, m], over=[u])
-    d.apply("name-kernel", name="K_causal", channel=c, position=(m,), indices=(o, c, t, m))
-    d.conclude(omega=Window((WindowAxis(K, 1, 1, K - 1, L),)), channel=c, neighbour=(m,))

@@ -73,10 +73,13 @@ class Rule:
 
     The class docstring's first paragraph is the rule's statement; it is printed in proofs
     and in the rules reference, so it must be the mathematics, not the implementation.
+    ``argument_docs`` describes each keyword argument of ``apply`` (name: (type, what it is)), in
+    ``apply``'s order; ``evosym rules`` and the rules reference print it (a test keeps the two equal).
     """
 
     name: ClassVar[str] = ""
     preconditions: ClassVar[tuple[str, ...]] = ()
+    argument_docs: ClassVar[dict[str, tuple[str, str]]] = {}
 
     @classmethod
     def statement(cls) -> str:

@@ -19,6 +19,12 @@ class UnfoldDefinition(Rule):
 
     name = "unfold-definition"
 
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "name": ("str",
+            "the defined tensor (an operator definition, or one a previous step introduced) whose every read "
+            "is replaced by its body"),
+    }
+
     def apply(self, expr, ctx: Context, *, name: str) -> Application:
         if name not in ctx.definitions:
             raise RuleError(f"unfold-definition: {name!r} is not a defined tensor (defined: {', '.join(sorted(ctx.definitions)) or 'none'})")
@@ -43,6 +49,21 @@ class NameKernel(Rule):
 
     name = "name-kernel"
     preconditions = ("the kernel expression mentions no bound or free index other than the kernel's own indices",)
+
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "name": ("str",
+            'the kernel\'s name, e.g. "K"; not yet a tensor or definition'),
+        "channel": ("Symbol",
+            "the aggregated channel variable c: the one sum over it binds exactly c and the position "
+            "variables"),
+        "position": ("tuple of Symbols",
+            "the neighbour position variables q, e.g. (m, n), bound by the same sum as channel"),
+        "indices": ("tuple of Symbols",
+            "the kernel's indices, in order, e.g. (o, c, i, j, m, n) or (b, o, c, i, j, m, n) for a per-"
+            "sample kernel"),
+        "latex": ("str, optional",
+            "how the LaTeX printer writes the kernel's name (default: the name)"),
+    }
 
     def apply(self, expr, ctx: Context, *, name: str, channel, position, indices, latex: str | None = None) -> Application:
         if name in ctx.definitions or name in ctx.tensors:

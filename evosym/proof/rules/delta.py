@@ -50,6 +50,17 @@ class IntroduceDelta(Rule):
     name = "introduce-delta"
     preconditions = ("e is integer-valued", "the summand vanishes unless lo ≤ e ≤ hi", "m is a fresh variable")
 
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "targets": ("list of (e, m, lo, hi)",
+            "for each read position to reindex: the index expression e read in the summand (e.g. s*i + u - "
+            "P), the fresh variable m that replaces it, and m's inclusive bounds lo ≤ m ≤ hi (usually 0 and "
+            "the length − 1); the new sums are added innermost, last target innermost"),
+        "within": ("Symbol, optional",
+            "a variable bound by the sum whose summand is rewritten: the new sums join that sum's nest, "
+            "innermost. Without it, the summand is the one term of the top-level addition that reads e, and "
+            "the new sums wrap that whole term"),
+    }
+
     def apply(self, expr, ctx: Context, *, targets, within=None) -> Application:
         targets = [tuple(t) for t in targets]
         if within is not None:

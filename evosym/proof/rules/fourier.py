@@ -23,6 +23,11 @@ class ConjugateReal(Rule):
     name = "conjugate-real"
     preconditions = ("the tensor is declared real-valued",)
 
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "name": ("str",
+            "the real-valued tensor whose conjugated entries conj(W[…]) become W[…]"),
+    }
+
     def apply(self, expr, ctx: Context, *, name) -> Application:
         hits = [c for c in expr.atoms(sp.conjugate) if isinstance(c.args[0], sp.Indexed) and str(c.args[0].base.label) == name]
         if not hits:
@@ -60,6 +65,11 @@ class RootsOfUnitySum(Rule):
     preconditions = ("the summand is e^{2πi·k·n/L} (a product of exponentials whose exponents add up to it), n and L free of k", "n is an integer",
                      "L is a positive integer", "k runs over exactly [0, L − 1]")
 
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "over": ("Symbol",
+            "the summation variable k, innermost in its nest, running over [0, L − 1]"),
+    }
+
     def apply(self, expr, ctx: Context, *, over) -> Application:
         node, _ = find_sum(expr, over)
         if node.limits[0][0] != over:
@@ -96,6 +106,11 @@ class CongruenceToRemainder(Rule):
     name = "congruence-to-remainder"
     preconditions = ("the delta is δ(±(a − m) mod L, 0) with a free of m", "a is an integer",
                      "L is a positive integer", "m ranges over exactly [0, L − 1]")
+
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "var": ("Symbol",
+            "the variable m the delta δ(±(a − m) mod L, 0) pins; its sum runs over [0, L − 1]"),
+    }
 
     def apply(self, expr, ctx: Context, *, var) -> Application:
         hits = [(n, lims) for n, lims in walk(expr) if isinstance(n, sp.KroneckerDelta) and 0 in n.args

@@ -20,6 +20,19 @@ class SplitChannelsIntoGroups(Rule):
     name = "split-channels-into-groups"
     preconditions = ("g is integer-valued", "0 ≤ g ≤ G − 1", "C_g is a positive integer", "c is a fresh variable")
 
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "var": ("Symbol",
+            "the within-group channel variable c', summed over [0, C_g − 1]"),
+        "new": ("Symbol",
+            "the fresh channel variable c over all G·C_g channels"),
+        "group": ("expression",
+            "the group index g (e.g. floor(o/O_g))"),
+        "groups": ("expression",
+            "the number of groups G"),
+        "block": ("expression",
+            "the channels per group C_g"),
+    }
+
     def apply(self, expr, ctx: Context, *, var, new, group, groups, block) -> Application:
         group, groups, block = sp.sympify(group), sp.sympify(groups), sp.sympify(block)
         node, outer = find_sum(expr, var)

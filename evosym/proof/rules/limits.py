@@ -57,6 +57,15 @@ class SoftmaxLimit(Rule):
                      "ℓ + α·‖q − q*‖² is free of the keys",
                      "q* is integer-valued and lies in the keys' range for every index of A")
 
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "name": ("str",
+            "the softmax definition A := exp(ℓ)/Z read by the limit lim_{α→∞} A[…]"),
+        "sharpness": ("Symbol",
+            "the sharpness parameter α that tends to ∞"),
+        "peak": ("list of (q, q*)",
+            "each key variable of A and the integer position q*(p) where the well is deepest"),
+    }
+
     def apply(self, expr, ctx: Context, *, name, sharpness, peak) -> Application:
         if not (isinstance(expr, sp.Limit) and isinstance(expr.args[0], sp.Indexed)
                 and str(expr.args[0].base.label) == name and expr.args[1] == sharpness and expr.args[2] is sp.oo):
@@ -137,6 +146,17 @@ class LimitOfKernel(Rule):
     name = "limit-of-kernel"
     preconditions = ("lim A = Π δ(q, q*) (the softmax-limit step)", "K reads α only through A",
                      "each collapsed delta's value is integer-valued and lies in its sum's range")
+
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "name": ("str",
+            "the kernel definition K whose limit is taken (lim_{α→∞} K[…])"),
+        "weights": ("str",
+            "the softmax definition A that K reads (the one softmax-limit took to one-hot)"),
+        "sharpness": ("Symbol",
+            "the sharpness parameter α"),
+        "peak": ("list of (q, q*)",
+            "A's limit, as given to softmax-limit"),
+    }
 
     def apply(self, expr, ctx: Context, *, name, weights, sharpness, peak) -> Application:
         if not (isinstance(expr, sp.Limit) and isinstance(expr.args[0], sp.Indexed)

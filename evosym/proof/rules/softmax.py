@@ -21,6 +21,13 @@ class SoftmaxSumsToOne(Rule):
     preconditions = ("A's definition is exp(ℓ)/Z with Z the sum of exp(ℓ) over the summed axes",
                      "the summed range equals Z's range", "the range is non-empty (Z > 0)")
 
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "name": ("str",
+            "the softmax definition A whose reads are summed"),
+        "over": ("list of Symbols",
+            "the variables of the nest of sums whose summand is exactly one read of A (any order)"),
+    }
+
     def apply(self, expr, ctx: Context, *, name, over) -> Application:
         over = list(over)
         node, _ = find_sum(expr, over[0])

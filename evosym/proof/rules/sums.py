@@ -20,6 +20,13 @@ class ExchangeSums(Rule):
     name = "exchange-sums"
     preconditions = ("the bounds of each sum mention only variables bound outside it, after the exchange",)
 
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "outer": ("list of Symbols",
+            "the variables of a block of consecutive sums (any order)"),
+        "inner": ("list of Symbols",
+            "the variables of the block of consecutive sums directly inside it; the two blocks trade places"),
+    }
+
     def apply(self, expr, ctx: Context, *, outer, inner) -> Application:
         outer, inner = list(outer), list(inner)
         node, _ = find_sum(expr, outer[0])
@@ -56,6 +63,13 @@ class FactorOut(Rule):
     name = "factor-out"
     preconditions = ("the factor does not mention the summation variables it leaves",)
 
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "factor": ("expression",
+            "the factor, or product of factors, of the summand to move out (e.g. x[b, c, m, n])"),
+        "over": ("list of Symbols",
+            "the innermost sums of the nest that the factor leaves (any order), e.g. [v, u]"),
+    }
+
     def apply(self, expr, ctx: Context, *, factor, over) -> Application:
         over = list(over)
         node, _ = find_sum(expr, over[0])
@@ -89,6 +103,13 @@ class MoveIntoSum(Rule):
     name = "move-into-sum"
     preconditions = ("the factor does not mention the summation variables of the sum it enters",)
 
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "factor": ("expression",
+            "the factor, or product of factors, next to the sum, to move into it"),
+        "into": ("Symbol",
+            "a variable bound by the sum that the factor enters"),
+    }
+
     def apply(self, expr, ctx: Context, *, factor, into) -> Application:
         node, _ = find_sum(expr, into)
         want = factors(sp.sympify(factor))
@@ -121,6 +142,15 @@ class ReindexSum(Rule):
     name = "reindex-sum"
     preconditions = ("a = σ·a' + k with σ ∈ {1, −1}", "k does not mention a' or a", "k is integer-valued",
                      "a' is a fresh variable")
+
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "var": ("Symbol",
+            "the summation variable a to replace"),
+        "new": ("Symbol",
+            "the fresh variable a'"),
+        "expr_of_new": ("expression",
+            "a written in a': σ·a' + k with σ = ±1, e.g. K - 1 - v for a reflection"),
+    }
 
     def apply(self, expr, ctx: Context, *, var, new, expr_of_new) -> Application:
         node, _ = find_sum(expr, var)
@@ -164,6 +194,13 @@ class SplitSum(Rule):
     name = "split-sum"
     preconditions = ("the summand is a product with exactly one addition among its factors",
                      "the new names are fresh and distinct")
+
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "over": ("Symbol",
+            "a variable of the nest whose summand has exactly one addition among its factors"),
+        "rename": ("list of (old, new), optional",
+            "fresh names for the nest's variables in the term that does not read the value tensor"),
+    }
 
     def apply(self, expr, ctx: Context, *, over, rename=()) -> Application:
         node, _ = find_sum(expr, over)
@@ -209,6 +246,16 @@ class MergeSums(Rule):
     name = "merge-sums"
     preconditions = ("the two nests are terms of one addition", "their ranges are equal, pair by pair",
                      "the second summand does not mention the first nest's variables freely")
+
+    argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
+        "first": ("Symbol",
+            "a variable of the first nest (its names are kept)"),
+        "second": ("Symbol",
+            "a variable of the second nest, a term of the same addition (renamed to the first's)"),
+        "common": ("expression, optional",
+            "a factor of both summands, written with the first nest's variables, kept outside the added "
+            "kernels"),
+    }
 
     def apply(self, expr, ctx: Context, *, first, second, common=None) -> Application:
         n1, _ = find_sum(expr, first)

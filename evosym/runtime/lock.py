@@ -1,0 +1,63 @@
+"""An exclusive file lock (``fcntl.flock``) per kernel-cache key.
+
+Why: without it, N processes that first use the same kernel on an empty cache all compile it (and a
+CUDA build takes minutes). With it, the first one compiles while the others wait, then find the
+entry valid and load it. The kernel drops a ``flock`` when its holder exits, however it exits
+(SIGKILL included), so a crashed build never leaves the cache locked. The lock only saves work:
+publication is atomic anyway, so where a file system cannot lock (some network mounts) the build
+goes on unlocked rather than failing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from ..errors import EvosymError
+
+# the longest wait for another process's build (a large CUDA source on a busy machine takes minutes)
+TIMEOUT = 1800.0
+
+
+def _open(path: Path) -> int:
+    """A descriptor of the lock file, created with the umask's permissions; read-only where another
+    user created it (``flock`` works on a read-only descriptor)."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except PermissionError:
+        try:
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise EvosymError(f"cannot open the kernel-cache lock {path}: {exc.strerror}") from None
+    except OSError as exc:
+        raise EvosymError(f"cannot open the kernel-cache lock {path}: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, timeout: float = TIMEOUT):
+    """Hold an exclusive lock on ``path`` (created if missing) for the block; wait at most
+    ``timeout`` seconds for another holder, then a clear error naming the lock file."""
+    fd = _open(path)
+    try:
+        deadline, delay = time.monotonic() + timeout, 0.005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise EvosymError(f"waited {timeout:g} s for the kernel-cache lock {path} (another "
+                                      "process is building that kernel)") from None
+                time.sleep(delay)
+                delay = min(2 * delay, 0.2)
+            except OSError as exc:
+                if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                    break   # no locks on this file system: build unlocked (publication stays atomic)
+                raise EvosymError(f"cannot lock {path}: {exc.strerror}") from None
+        yield
+    finally:
+        os.close(fd)   # releases the lock

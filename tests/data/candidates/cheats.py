@@ -1,0 +1,258 @@
+"""Candidates that try to fool evosym.testing.assert_equivalent (each must be NOT EQUIVALENT).
+
+All are 3 → 3 channel 3×3 convolutions with padding 1 (conv2d, sizes read from nn.Conv2d), exact
+except for the one way each cheats.
+"""
+
+import torch
+from torch import nn
+
+
+class Exact(nn.Conv2d):
+    def __init__(self):
+        torch.manual_seed(3)
+        super().__init__(3, 3, 3, padding=1)
+
+
+# -- sizes ------------------------------------------------------------------------------------------
+class WrongAbove12(Exact):
+    """Correct while H, W ≤ 12."""
+
+    def forward(self, x):
+        y = super().forward(x)
+        return y * 1.001 if max(x.shape[-2:]) > 12 else y
+
+
+class WrongAboveArea(Exact):
+    """Correct while H·W ≤ 150."""
+
+    def forward(self, x):
+        y = super().forward(x)
+        return y + 1e-3 if x.shape[-1] * x.shape[-2] > 150 else y
+
+
+# -- caching ----------------------------------------------------------------------------------------
+class ClassCache(Exact):
+    """Caches its output per input shape in a class attribute (shared by every copy, every dtype)."""
+
+    store = {}
+
+    def forward(self, x):
+        key = tuple(x.shape)
+        if key not in type(self).store:
+            type(self).store[key] = super().forward(x)
+        return type(self).store[key]
+
+
+class InstanceCache(Exact):
+    """Caches per shape on the instance: the float32 copy starts empty, the second input gets the first's output."""
+
+    def forward(self, x):
+        cache = self.__dict__.setdefault("_cache", {})
+        key = (tuple(x.shape), x.dtype)
+        if key not in cache:
+            cache[key] = super().forward(x).detach()
+        return cache[key]
+
+
+class CacheByChecksum(Exact):
+    """Caches by a weak key (shape and the first entry): a different input with the same first entry hits."""
+
+    def forward(self, x):
+        cache = self.__dict__.setdefault("_cache", {})
+        key = (tuple(x.shape), x.dtype, round(float(x.detach().flatten()[0]), 0))
+        if key not in cache:
+            cache[key] = super().forward(x).detach().clone()
+        return cache[key]
+
+
+# -- grad mode --------------------------------------------------------------------------------------
+class WrongUnderGrad(Exact):
+    def forward(self, x):
+        y = super().forward(x)
+        return y * 1.01 if torch.is_grad_enabled() else y
+
+
+class WrongWhenRequiresGrad(Exact):
+    def forward(self, x):
+        y = super().forward(x)
+        return y - 0.01 if x.requires_grad else y
+
+
+class WrongUnderNoGrad(Exact):
+    def forward(self, x):
+        y = super().forward(x)
+        return y if torch.is_grad_enabled() else y + 0.5
+
+
+# -- the caller's input -----------------------------------------------------------------------------
+class ZeroesInput(Exact):
+    def forward(self, x):
+        y = super().forward(x).clone()
+        with torch.no_grad():
+            x.zero_()
+        return y
+
+
+class ShiftsInput(Exact):
+    def forward(self, x):
+        y = super().forward(x).clone()
+        with torch.no_grad():
+            x.add_(1)
+        return y
+
+
+class ScalesInputFirst(Exact):
+    """Computes correctly from a doubled input it wrote into the caller's tensor."""
+
+    def forward(self, x):
+        with torch.no_grad():
+            x.mul_(2)
+        return nn.functional.conv2d(x / 2, self.weight, self.bias, padding=1)
+
+
+# -- dtype --------------------------------------------------------------------------------------------
+class AlwaysFloat64(Exact):
+    def forward(self, x):
+        return nn.functional.conv2d(x.double(), self.weight.double(), self.bias.double(), padding=1)
+
+
+class AlwaysFloat16(Exact):
+    def forward(self, x):
+        return super().forward(x).to(torch.float16)
+
+
+# -- nonfinite ----------------------------------------------------------------------------------------
+class OneNaN(Exact):
+    def forward(self, x):
+        y = super().forward(x).clone()
+        y.view(-1)[0] = float("nan")
+        return y
+
+
+class AllNaN(Exact):
+    def forward(self, x):
+        return torch.full_like(super().forward(x), float("nan"))
+
+
+class SomeInf(Exact):
+    def forward(self, x):
+        y = super().forward(x).clone()
+        y[..., -1] = float("inf")
+        return y
+
+
+# -- trivial outputs ----------------------------------------------------------------------------------
+class Zeros(Exact):
+    def forward(self, x):
+        return torch.zeros_like(super().forward(x))
+
+
+class Constant(Exact):
+    def forward(self, x):
+        return torch.full_like(super().forward(x), 2.5)
+
+
+class ReturnsInput(Exact):
+    def forward(self, x):
+        return x
+
+
+class ReturnsInputCopy(Exact):
+    def forward(self, x):
+        return x.clone()
+
+
+# -- nondeterminism -----------------------------------------------------------------------------------
+class Noisy(Exact):
+    def forward(self, x):
+        return super().forward(x) + 1e-3 * torch.randn_like(x[:, :3])
+
+
+class WrongEveryThirdCall(Exact):
+    def forward(self, x):
+        self.__dict__["_n"] = self.__dict__.get("_n", 0) + 1
+        y = super().forward(x)
+        return y * 1.01 if self.__dict__["_n"] % 3 == 0 else y
+
+
+class WrongEverySecondCall(Exact):
+    def forward(self, x):
+        self.__dict__["_n"] = self.__dict__.get("_n", 0) + 1
+        y = super().forward(x)
+        return y * 1.01 if self.__dict__["_n"] % 2 == 0 else y
+
+
+# -- the harness itself -------------------------------------------------------------------------------
+PATCHED = []   # (object, attribute, original): the tests restore them
+
+
+def _patch(obj, attr, value):
+    PATCHED.append((obj, attr, getattr(obj, attr)))
+    setattr(obj, attr, value)
+
+
+def restore():
+    while PATCHED:
+        obj, attr, value = PATCHED.pop()
+        setattr(obj, attr, value)
+
+
+class PatchesCompare(Zeros):
+    """Replaces the harness's per-trial comparison with a no-op while it is constructed (outputs zeros)."""
+
+    def __init__(self):
+        super().__init__()
+        import evosym.testing.equivalence as eq
+        _patch(eq, "_compare", lambda *a, **k: None)
+
+
+class PatchesFakeSuccess(Zeros):
+    """Makes every comparison 'succeed' and draws no trial at all (outputs zeros)."""
+
+    def __init__(self):
+        super().__init__()
+        import evosym.testing.domain as dom
+        import evosym.testing.equivalence as eq
+        _patch(eq, "_compare", lambda *a, **k: ("fake", "float64", 0.0))
+        _patch(dom, "kinds", lambda trials: [])
+        _patch(eq, "kinds", lambda trials: [])
+
+
+class PatchesEntryPoint(Zeros):
+    """Replaces assert_equivalent itself by one that compares nothing (outputs zeros)."""
+
+    def __init__(self):
+        super().__init__()
+        import evosym.testing as t
+        import evosym.testing.equivalence as eq
+
+        def fake(candidate, operator, **kw):
+            return eq.Report(operator, {}, [])
+        _patch(eq, "assert_equivalent", fake)
+        _patch(t, "assert_equivalent", fake)
+
+
+def patches_compare():
+    return PatchesCompare()
+
+
+def patches_entry_point():
+    return PatchesEntryPoint()
+
+
+class Renamed(nn.Module):
+    """A correct convolution whose parameters live under other names (for --weights)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.conv = nn.Module()
+        self.conv.kernel = nn.Parameter(torch.randn(3, 3, 3, 3))
+        self.shift = nn.Parameter(torch.randn(3))
+
+    def forward(self, x):
+        return nn.functional.conv2d(x, self.conv.kernel, self.shift, padding=1)
+
+
+SIZES = dict(G=1, C_g=3, O_g=3, K_h=3, K_w=3, s_h=1, s_w=1, delta_h=1, delta_w=1, P_h=1, P_w=1)

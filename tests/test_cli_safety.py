@@ -1,0 +1,495 @@
+"""Issue 28: never lose a user's file, never crash on the terminal.
+
+* ``--output`` (and every file the CLI writes) replaces only regular files: pipes, devices, sockets and
+  folders are refused even with ``--force``; symbolic links lead to the regular file they name (or are
+  refused: loops, links to anything else); a file the command reads is never overwritten.
+* A terminal that cannot encode Σ gets ASCII (``sum``), never ``UnicodeEncodeError``; files stay UTF-8.
+* Mistakes of the user or the environment (a full device, a name too long, a link loop, out-of-range
+  numbers) are one line and exit 2, never "internal error" (exit 3).
+* ``codegen`` never writes over its own operator file, and names the module so that it does not collide.
+* ``evosym rules`` and docs/rules.md describe every rule's arguments; progress only on a terminal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import inspect
+import io
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import one_line_error, run_cli
+from evosym.cli.main import MAX_SECONDS, main
+from evosym.cli.output import Progress, ascii_text, check_target, configure_terminal, write_atomic
+from evosym.errors import EvosymError, OutputExists
+from evosym.proof.rules import RULES
+
+ROOT = Path(__file__).resolve().parent.parent
+OPERATORS = ROOT / "tests" / "data" / "operators"
+LONG = "n" * 300   # longer than NAME_MAX (255) on every common file system
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def run_real(*argv, cwd, env=None, stdout=subprocess.PIPE, timeout=120):
+    """``python -m evosym ARGV`` on this working tree (not an installed copy), bytes out."""
+    full = dict(os.environ, PYTHONPATH=str(ROOT))
+    full.pop("EVOSYM_DEBUG", None)
+    full.update(env or {})
+    return subprocess.run([sys.executable, "-m", "evosym", *argv], cwd=cwd, env=full, stdout=stdout,
+                          stderr=subprocess.PIPE, timeout=timeout)
+
+
+def assert_one_line(err: str, *words) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("evosym: error: ") and "internal error" not in err and "Traceback" not in err, err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+# -- 1. what --output may replace ------------------------------------------------------------------------
+
+def _fifo(path):
+    os.mkfifo(path)
+
+
+def _socket(path):
+    cwd = os.getcwd()
+    os.chdir(path.parent)   # AF_UNIX paths are short: bind the bare name
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(path.name)
+        s.close()
+    finally:
+        os.chdir(cwd)
+
+
+def _chardev(path):
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))   # a /dev/null of our own, in tmp_path
+    except PermissionError:
+        pytest.skip("creating a device node needs root")
+
+
+def _folder(path):
+    path.mkdir()
+    (path / "keep").write_text("x")
+
+
+@pytest.mark.parametrize("make, words", [(_fifo, "named pipe"), (_socket, "socket"), (_chardev, "character device"),
+                                         (_folder, "is a directory")])
+@pytest.mark.parametrize("force", [False, True])
+def test_only_regular_files_are_replaced(tmp_path, make, words, force):
+    target = tmp_path / "out.txt"
+    make(target)
+    before = os.lstat(target)
+    with pytest.raises(EvosymError, match=words) as info:
+        write_atomic(target, "new", force=force)
+    assert not isinstance(info.value, OutputExists)        # not "use --force": --force would not help
+    after = os.lstat(target)
+    assert stat.S_IFMT(after.st_mode) == stat.S_IFMT(before.st_mode) and after.st_ino == before.st_ino
+    assert [p for p in listing(tmp_path) if p.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("make, words", [(_fifo, "named pipe"), (_chardev, "character device"),
+                                         (_folder, "symbolic link to a directory")])
+def test_a_link_to_a_non_regular_file_is_refused(tmp_path, make, words):
+    thing = tmp_path / "thing"
+    make(thing)
+    link = tmp_path / "out.txt"
+    link.symlink_to(thing)
+    with pytest.raises(EvosymError, match=words):
+        write_atomic(link, "new", force=True)
+    assert link.is_symlink() and os.readlink(link) == str(thing)
+    assert not stat.S_ISREG(os.stat(thing).st_mode)
+
+
+def test_a_fifo_through_the_cli_with_force(capsys, tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "--output", str(fifo), "--force"))
+    assert "named pipe" in line and "not a regular file" in line
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+@pytest.mark.parametrize("hops", [1, 3])
+def test_a_link_to_a_regular_file_writes_that_file(tmp_path, hops):
+    real = tmp_path / "data" / "real.txt"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    real.chmod(0o640)
+    link = real
+    for k in range(hops):   # a chain of links, each relative
+        nxt = tmp_path / f"link{k}"
+        nxt.symlink_to(os.path.relpath(link, tmp_path))
+        link = nxt
+    with pytest.raises(OutputExists):
+        write_atomic(link, "new\n")
+    assert write_atomic(link, "new Σ\n", force=True) == link
+    assert link.is_symlink() and real.read_text(encoding="utf-8") == "new Σ\n"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert listing(real.parent) == ["real.txt"]
+
+
+@pytest.mark.parametrize("force", [False, True])
+@pytest.mark.parametrize("loop", ["self", "pair"])
+def test_a_link_loop_is_a_clear_error(capsys, tmp_path, force, loop):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    if loop == "self":
+        a.symlink_to("a.txt")
+    else:
+        a.symlink_to("b.txt")
+        b.symlink_to("a.txt")
+    argv = ["prove", "linear", "--summary", "--output", str(a)] + (["--force"] if force else [])
+    line = one_line_error(*run_cli(capsys, *argv))
+    assert "link" in line and "loop" in line and str(a) in line
+    assert a.is_symlink() and listing(tmp_path) == sorted(["a.txt"] + (["b.txt"] if loop == "pair" else []))
+
+
+def test_a_dangling_link_is_replaced_only_with_force(tmp_path):
+    link = tmp_path / "out.txt"
+    link.symlink_to("nowhere")
+    with pytest.raises(OutputExists):
+        write_atomic(link, "x")
+    write_atomic(link, "x", force=True)
+    assert not link.is_symlink() and link.read_text() == "x" and not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("option", ["--output", "--certificate"])
+def test_a_name_too_long_is_a_user_error(capsys, tmp_path, option):
+    line = one_line_error(*run_cli(capsys, "prove", "linear", option, str(tmp_path / LONG)))
+    assert "File name too long" in line
+    assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("argv", [("codegen", "linear", "--output"), ("prove", "linear", "--certificates"),
+                                  ("docs", "--check", "--output")])
+def test_a_folder_name_too_long_is_a_user_error(capsys, tmp_path, argv):
+    rc, out, err = run_cli(capsys, *argv, str(tmp_path / LONG))
+    assert rc == 2 and out == ""
+    assert_one_line(err)
+
+
+def test_a_too_long_operator_file_name_is_a_user_error(capsys, tmp_path):
+    rc, out, err = run_cli(capsys, "prove", str(tmp_path / (LONG + ".py")))
+    assert rc == 2, err
+    assert_one_line(err)
+
+
+# -- 4. inputs are never overwritten; generated names do not collide -----------------------------------------
+
+@pytest.fixture
+def own_operator(tmp_path):
+    """An operator file named like its operator: shift1d.py defines shift1d."""
+    src = tmp_path / "shift1d.py"
+    src.write_bytes((OPERATORS / "shift1d.py").read_bytes())
+    return src
+
+
+def test_codegen_names_the_module_apart_from_its_operator_file(capsys, tmp_path, own_operator, monkeypatch):
+    original = own_operator.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run_cli(capsys, "codegen", "shift1d.py", "--output", ".")
+    assert rc == 0, err
+    assert "wrote shift1d_evolution.py" in err
+    assert listing(tmp_path) == ["shift1d.py", "shift1d_evolution.py"]
+    generated = (tmp_path / "shift1d_evolution.py").read_bytes()
+    assert generated.startswith(b"# Generated by evosym") and own_operator.read_bytes() == original
+    rc, out, err = run_cli(capsys, "codegen", "shift1d.py", "--output", ".")
+    assert rc == 2 and "shift1d_evolution.py exists; use --force" in err
+    rc, out, err = run_cli(capsys, "codegen", "shift1d.py", "--output", ".", "--force")
+    assert rc == 0, err
+    assert own_operator.read_bytes() == original and (tmp_path / "shift1d_evolution.py").read_bytes() == generated
+
+
+def test_codegen_keeps_the_operator_name_for_other_file_names(capsys, tmp_path):
+    src = tmp_path / "my_shift.py"
+    src.write_bytes((OPERATORS / "shift1d.py").read_bytes())
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    rc, out, err = run_cli(capsys, "codegen", str(src), "--output", str(out_dir))
+    assert rc == 0, err
+    assert listing(out_dir) == ["shift1d.py"]
+
+
+@pytest.mark.parametrize("link", ["symbolic", "hard"])
+def test_codegen_never_overwrites_its_source_through_a_link(capsys, tmp_path, own_operator, link):
+    original = own_operator.read_bytes()
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    target = out_dir / "shift1d_evolution.py"
+    if link == "symbolic":
+        target.symlink_to(own_operator)
+    else:
+        os.link(own_operator, target)
+    line = one_line_error(*run_cli(capsys, "codegen", str(own_operator), "--output", str(out_dir), "--force"))
+    assert "input of this command" in line and "even with --force" in line
+    assert own_operator.read_bytes() == original and listing(out_dir) == ["shift1d_evolution.py"]
+
+
+@pytest.mark.parametrize("how", ["same", "dot", "symbolic", "hard"])
+@pytest.mark.parametrize("option", ["--output", "--certificate"])
+def test_prove_never_overwrites_its_operator_file(capsys, tmp_path, own_operator, monkeypatch, how, option):
+    original = own_operator.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    target = {"same": "shift1d.py", "dot": "./sub/../shift1d.py", "symbolic": "link.py", "hard": "hard.py"}[how]
+    (tmp_path / "sub").mkdir()
+    if how == "symbolic":
+        (tmp_path / "link.py").symlink_to("shift1d.py")
+    if how == "hard":
+        os.link("shift1d.py", "hard.py")
+    line = one_line_error(*run_cli(capsys, "prove", "shift1d.py", option, target, "--force"))
+    assert "input of this command" in line
+    assert own_operator.read_bytes() == original
+
+
+def test_catalogue_sources_are_inputs_too(tmp_path):
+    """A catalogue operator's derivation module is an input: check_target refuses a link to it (never writes)."""
+    from evosym.cli.commands import _input_files
+    source, = _input_files(["linear"])
+    assert Path(source).name == "linear.py" and Path(source).is_file()
+    link = tmp_path / "linear.py"
+    link.symlink_to(source)
+    with pytest.raises(EvosymError, match="input of this command"):
+        check_target(link, force=True, inputs=[source])
+    check_target(tmp_path / "other.py", force=True, inputs=[source])   # anything else is fine
+
+
+def test_output_and_certificate_cannot_be_one_file(capsys, tmp_path):
+    target = tmp_path / "x.json"
+    line = one_line_error(*run_cli(capsys, "prove", "linear", "-o", str(target), "--certificate", str(target)))
+    assert "same file" in line
+
+
+# -- 3. numbers and the environment --------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ("prove", "linear", "--time-limit", "1e308"),
+    ("prove", "linear", "--time-limit", "1e400"),
+    ("prove", "linear", "--time-limit", "inf"),
+    ("prove", "linear", "--time-limit", "-inf"),
+    ("prove", "linear", "--time-limit", "nan"),
+    ("prove", "linear", "--time-limit", "-1"),
+    ("prove", "linear", "--time-limit", "-0.001"),
+    ("prove", "linear", "--time-limit", str(MAX_SECONDS + 1)),
+    ("prove", "linear", "--time-limit", ""),
+    ("verify", "x.json", "--time-limit", "1e308"),
+    ("verify", "x.json", "--time-limit", "nan"),
+    ("check", "linear", "--seed", "-1"),
+    ("check", "linear", "--seed", str(2**32)),
+    ("check", "linear", "--seed", "1e3"),
+    ("check", "linear", "--seed", "x"),
+    ("check", "linear", "--candidate", "m:a", "--seed", "-5"),
+    ("bench", "linear", "--repeat", "x"),
+    ("bench", "linear", "--repeat", "-1"),
+    ("prove", "linear", "--format", "html"),
+])
+def test_bad_numbers_are_one_line_usage_errors(capsys, argv):
+    rc, out, err = run_cli(capsys, *argv)
+    assert rc == 2 and out == "", err
+    assert_one_line(err)
+
+
+def test_largest_time_limit_and_seed_are_accepted(capsys):
+    from evosym.cli.main import build_parser
+    args = build_parser().parse_args(["prove", "linear", "--time-limit", str(MAX_SECONDS)])
+    assert args.time_limit == MAX_SECONDS
+    assert build_parser().parse_args(["check", "linear", "--seed", str(2**32 - 1)]).seed == 2**32 - 1
+    rc, out, err = run_cli(capsys, "prove", "linear", "--summary", "--time-limit", str(MAX_SECONDS))
+    assert rc == 0, err
+
+
+class _Full(io.TextIOBase):
+    """A standard output on a full device."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def flush(self):
+        pass
+
+
+def test_standard_output_on_a_full_device_in_process(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", _Full())
+    rc = main(["list"])
+    assert rc == 2
+    assert_one_line(capsys.readouterr().err, "cannot write standard output", "No space left on device")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+@pytest.mark.parametrize("argv", [("list",), ("rules",), ("prove", "linear"), ("--help",)])
+def test_standard_output_on_dev_full(tmp_path, argv):
+    with open("/dev/full", "wb") as full:
+        r = run_real(*argv, cwd=tmp_path, stdout=full)
+    err = r.stderr.decode("utf-8")
+    if argv == ("--help",) and r.returncode == 0:   # argparse swallows the help text's write error itself
+        assert err == ""
+        return
+    assert r.returncode == 2, err
+    assert_one_line(err, "cannot write standard output")
+    assert "Exception ignored" not in err
+
+
+# -- 2. terminals that are not UTF-8 -------------------------------------------------------------------
+
+def test_ascii_transliteration():
+    assert ascii_text("y = Σ_c Σ_{q∈Ω(p)} K·v") == "y = sum_c sum_{q in Omega(p)} K*v"
+    assert ascii_text("0 ≤ u ≤ K − 1, 3×3, θ(α) → ∞, ⌊c/C_g⌋") == "0 <= u <= K - 1, 3x3, theta(alpha) -> inf, floor(c/C_g)"
+    assert ascii_text("δ β Δ λ ✓ ✗ …") == "delta beta Delta lambda ok X ..."
+    assert ascii_text("i₁ a² café K̂") == "i1 a^2 cafe K"
+    assert ascii_text("☃ 中") == "? ?"
+    assert ascii_text("plain ASCII stays") == "plain ASCII stays"
+    assert ascii_text("☃").isascii() and "\\N" not in ascii_text("☃")
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1", "cp1252"])
+def test_configure_terminal_degrades_instead_of_raising(encoding):
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, errors="strict")
+    configure_terminal([stream])
+    stream.write("Σ_c K·v ≤ θ ☃\n")
+    stream.flush()
+    text = raw.getvalue().decode(encoding)
+    assert text.startswith("sum_c K") and "<= theta ?" in text
+
+
+def test_configure_terminal_leaves_utf8_alone():
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    configure_terminal([stream])
+    assert stream.errors == "strict"
+
+
+@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "latin-1"}, {"PYTHONIOENCODING": "ascii"},
+                                 {"LC_ALL": "POSIX", "LANG": "", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}],
+                         ids=["latin-1", "ascii", "posix"])
+def test_printing_commands_on_a_non_utf8_terminal(tmp_path, env):
+    encoding = "latin-1" if env.get("PYTHONIOENCODING") == "latin-1" else "ascii"
+    for argv in (("list",), ("rules", "introduce-delta"), ("prove", "linear"), ("--help",)):
+        r = run_real(*argv, cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
+        text = r.stdout.decode(encoding)   # every byte is valid in the terminal's encoding
+        assert r.stderr == b"" or b"internal error" not in r.stderr
+        assert "sum" in text or argv == ("list",)
+    r = run_real("prove", "linear", "--time-limit", "-1", cwd=tmp_path, env=env)   # an error message with '≥'
+    assert r.returncode == 2
+    assert_one_line(r.stderr.decode(encoding), ">= 0")
+
+
+def test_output_files_stay_utf8_on_an_ascii_terminal(tmp_path):
+    r = run_real("prove", "linear", "-o", "proof.txt", cwd=tmp_path, env={"PYTHONIOENCODING": "ascii"})
+    assert r.returncode == 0, r.stderr
+    assert "Σ" in (tmp_path / "proof.txt").read_text(encoding="utf-8")
+
+
+# -- 5. rule arguments -----------------------------------------------------------------------------------
+
+def test_every_rule_argument_is_described():
+    for name, rule in RULES.items():
+        params = [p.name for p in inspect.signature(type(rule).apply).parameters.values()
+                  if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        assert list(rule.argument_docs) == params, name
+        for arg, (kind, what) in rule.argument_docs.items():
+            assert kind and len(what) > 10, (name, arg)
+
+
+def test_window_axis_fields_are_described():
+    from evosym.docgen.rules_page import WINDOW_AXIS, window_axis_fields
+    from evosym.ir.neighbourhood import WindowAxis
+    assert [f.name for f in dataclasses.fields(WindowAxis)] == list(WINDOW_AXIS)
+    assert [f for f, _, _ in window_axis_fields()] == list(WINDOW_AXIS)
+
+
+def test_rules_lists_compact_arguments(capsys):
+    rc, out, err = run_cli(capsys, "rules")
+    assert rc == 0 and err == ""
+    assert [line for line in out.splitlines() if line and not line.startswith(" ")] == sorted(RULES)
+    assert out.count("  arguments: ") == len(RULES)
+    assert "  arguments: targets (list of (e, m, lo, hi)), within (Symbol, optional)" in out
+    assert "inclusive" in out and "evosym rules conclude" in out
+
+
+def test_rules_name_describes_each_argument(capsys):
+    rc, out, err = run_cli(capsys, "rules", "introduce-delta")
+    assert rc == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == "introduce-delta"
+    assert "    targets (list of (e, m, lo, hi))" in lines and "    within (Symbol, optional)" in lines
+    assert "inclusive bounds lo ≤ m ≤ hi" in " ".join(line.strip() for line in lines)
+    for name in RULES:
+        rc, out, err = run_cli(capsys, "rules", name)
+        assert rc == 0 and out.startswith(name + "\n")
+        for arg in RULES[name].argument_docs:
+            assert f"    {arg} (" in out, (name, arg)
+
+
+def test_rules_conclude_describes_window_axis(capsys):
+    rc, out, err = run_cli(capsys, "rules", "conclude")
+    assert rc == 0
+    fields = [line.split()[0] for line in out.splitlines() if line.startswith("    ") and not line.startswith("     ")]
+    assert fields == ["kernel", "stride", "dilation", "padding", "length", "wrap", "clamp", "tiled"]
+    assert "Global" in out and "IndexSet" in out
+
+
+def test_unknown_rule_is_one_line(capsys):
+    line = one_line_error(*run_cli(capsys, "rules", "introduce-detla"))
+    assert "did you mean introduce-delta" in line
+
+
+def test_rules_page_documents_arguments_and_conclusion():
+    from evosym.docgen.rules_page import rules_page
+    page = rules_page([])
+    assert "- `within` (Symbol, optional): " in page and "- `targets` (list of (e, m, lo, hi)): " in page
+    assert "## Concluding a derivation" in page and "- `padding` (expression): " in page
+    assert "both bounds inclusive" in page
+    committed = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    for line in page.splitlines():   # the committed page has the same argument lines (docs --check: all of it)
+        if line.startswith("- `"):
+            assert line in committed, line
+
+
+# -- 6. progress -----------------------------------------------------------------------------------------
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_only_on_a_terminal():
+    tty, pipe = _Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        p = Progress(3, stream)
+        p.show("deriving a")
+        p.step("proved a")
+        p.step("proved bb")
+        p.done()
+    assert pipe.getvalue() == ""
+    text = tty.getvalue()
+    assert "\r[0/3] deriving a" in text and "\r[1/3] proved a" in text and "\r[2/3] proved bb" in text
+    assert text.endswith("\r")
+    assert Progress(1, _Tty()).on is False   # one operator: nothing to count
+
+
+def test_prove_all_shows_progress_on_a_terminal_only(capsys, monkeypatch):
+    from evosym import catalogue
+    monkeypatch.setattr(catalogue, "catalogue_names", lambda: ["linear", "pointwise_conv2d"])
+    rc, out, err = run_cli(capsys, "prove", "--all", "--summary")
+    assert rc == 0 and err == "" and len(out.splitlines()) == 2
+    tty = _Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    assert main(["prove", "--all", "--summary"]) == 0
+    text = tty.getvalue()
+    assert "[1/2] proved linear" in text and "[2/2] proved pointwise_conv2d" in text and text.endswith("\r")
+    assert "[" not in capsys.readouterr().out

@@ -1,0 +1,332 @@
+"""Generated modules against the official code (issue 27) and their refusals (issue 26).
+
+Every test runs a committed generated module (codegen/torch) in float64 at small shapes: it either
+equals the traditional torch module, or refuses with an evosym message that names what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+
+import pytest
+import sympy as sp
+import torch
+
+from evosym import catalogue
+from evosym.codegen.domain import domain_checks
+from evosym.codegen.generate import committed_dir, generate
+from evosym.codegen.torchexpr import GridCompiler, py_name
+
+F64 = torch.float64
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(f"refusals_{name}", committed_dir() / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def kernels_build(name) -> bool:
+    """Whether evosym's CPU kernels for ``name`` build here (a C++ compiler): else kernel paths are skipped."""
+    try:
+        from evosym.runtime.aggregate import library_info
+        library_info(name, "cpu")
+        return True
+    except Exception:
+        return False
+
+
+CONV2D = dict(G=1, C_g=2, O_g=3, K_h=3, s_h=1, delta_h=1, P_h=1, K_w=3, s_w=1, delta_w=1, P_w=1)
+
+
+# -- 1. nn.MultiheadAttention plugs into from_torch ----------------------------------------------------------------
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_mhsa_from_multihead_attention_equals_it(batch_first):
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(6, 2, batch_first=batch_first, dtype=F64).eval()
+    layer = load("mhsa").MhsaEvolution.from_torch(mha)
+    assert layer.q_weight.dtype == F64 and (layer.N, layer.d) == (2, 3)
+    x = torch.randn(2, 6, 3, 4, dtype=F64)
+    tokens = x.flatten(2).transpose(1, 2) if batch_first else x.flatten(2).permute(2, 0, 1)
+    out = mha(tokens, tokens, tokens, need_weights=False)[0]
+    want = (out.transpose(1, 2) if batch_first else out.permute(1, 2, 0)).reshape(x.shape)
+    for path in ("auto", "generic"):
+        torch.testing.assert_close(layer(x, path=path), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: torch.nn.MultiheadAttention(6, 2, kdim=4, vdim=4), "share the embedding size"),
+    (lambda: torch.nn.MultiheadAttention(6, 2, add_bias_kv=True), "no extra key/value bias"),
+    (lambda: torch.nn.MultiheadAttention(6, 2, add_zero_attn=True), "no zero attention"),
+    (lambda: torch.nn.MultiheadAttention(6, 2, bias=False), "have biases"),
+    (lambda: torch.nn.MultiheadAttention(6, 2, dropout=0.1), "dropout 0.1 is active in training mode"),
+    (lambda: torch.nn.Linear(6, 6), "expected a torch.nn.MultiheadAttention"),
+])
+def test_mhsa_from_torch_refuses_what_it_cannot_represent(make, words):
+    with pytest.raises((ValueError, TypeError), match=words) as info:
+        load("mhsa").MhsaEvolution.from_torch(make())
+    assert "weight" not in str(info.value) or "expected" in str(info.value)   # never an AttributeError on m.weight
+
+
+def test_mhsa_dropout_in_eval_mode_is_accepted():
+    mha = torch.nn.MultiheadAttention(6, 2, dropout=0.1).eval()
+    assert load("mhsa").MhsaEvolution.from_torch(mha).N == 2
+
+
+# -- 2. Swin: shift 0, and inputs no larger than the window -------------------------------------------------------
+
+def _swin_tensors(layer, x):
+    return {"x": x, "Wq": layer.query_weight, "Wk": layer.key_weight, "Wv": layer.value_weight, "rpb": layer.rpb}
+
+
+@pytest.mark.parametrize("S, shape", [(0, (2, 4, 4, 6)), (1, (1, 4, 4, 6)), (0, (1, 4, 2, 2))])
+def test_swin_shift_zero_is_accepted_and_equals_swin(S, shape):
+    torch.manual_seed(1)
+    layer = load("swin_attention").SwinAttentionEvolution(N=2, d=2, M=2, S=S, dtype=F64)
+    x = torch.randn(shape, dtype=F64)
+    ref = catalogue.load("swin_attention").operator.torch_reference
+    with torch.no_grad():
+        want = ref(_swin_tensors(layer, x), {"N": 2, "d": 2, "M": 2, "S": S})
+        torch.testing.assert_close(layer(x, path="generic"), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 2, 4), (1, 4, 4, 2), (1, 4, 2, 2)])
+def test_swin_refuses_a_shift_on_an_input_no_larger_than_the_window(shape):
+    gen = load("swin_attention")
+    layer = gen.SwinAttentionEvolution(N=2, d=2, M=2, S=1, dtype=F64)
+    x = torch.randn(shape, dtype=F64)
+    for path in ("auto", "generic"):
+        with pytest.raises(ValueError, match=r"Swin's block turns the shift off .* pass a shift of 0"):
+            layer(x, path=path)
+    # the functional form is the proved window attention (Swin's WindowAttention with the roll and mask), also here
+    args = (x, layer.query_weight, layer.key_weight, layer.value_weight, layer.rpb)
+    with torch.no_grad():
+        want = catalogue.load("swin_attention").operator.torch_reference(_swin_tensors(layer, x), {"N": 2, "M": 2, "S": 1})
+        torch.testing.assert_close(gen.swin_attention_evolution(*args, N=2, d=2, M=2, S=1, path="generic"), want,
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_sizes_follow_their_declared_domain():
+    cls = load("swin_attention").SwinAttentionEvolution
+    with pytest.raises(ValueError, match="S .* must be an integer ≥ 0"):
+        cls(N=1, d=1, M=2, S=-1)
+    with pytest.raises(ValueError, match="M .* must be an integer ≥ 1"):
+        cls(N=1, d=1, M=0, S=0)
+    fn = load("swin_attention").swin_attention_evolution   # the functional form checks them too
+    layer = cls(N=1, d=1, M=2, S=0)
+    with pytest.raises(ValueError, match="N .* must be an integer ≥ 1"):
+        fn(torch.randn(1, 1, 2, 2), layer.query_weight, layer.key_weight, layer.value_weight, layer.rpb,
+           N=0, d=1, M=2, S=0)
+
+
+# -- 3. the functional forms without a bias, on every path --------------------------------------------------------
+
+@pytest.mark.parametrize("name, shape, kw, conv", [
+    ("conv1d", (2, 3, 7), dict(G=1, C_g=3, O_g=2, K=3, s=2, delta=1, P=1), lambda x, w: torch.nn.functional.conv1d(x, w, stride=2, padding=1)),
+    ("conv2d", (1, 2, 5, 4), CONV2D, lambda x, w: torch.nn.functional.conv2d(x, w, padding=1)),
+    ("conv3d", (1, 2, 3, 4, 3), dict(G=1, C_g=2, O_g=2, K_d=2, s_d=1, delta_d=1, P_d=0, K_h=2, s_h=1, delta_h=1, P_h=1,
+                                     K_w=1, s_w=1, delta_w=1, P_w=0), lambda x, w: torch.nn.functional.conv3d(x, w, padding=(0, 1, 0))),
+])
+def test_conv_functional_forms_take_bias_none_on_every_path(name, shape, kw, conv):
+    torch.manual_seed(2)
+    gen = load(name)
+    fn = getattr(gen, f"{name}_evolution")
+    layer = getattr(gen, gen.__all__[0])(**kw, dtype=F64)
+    x = torch.randn(shape, dtype=F64)
+    want = conv(x, layer.weight.detach())
+    paths = ("auto", "generic") + (("kernels",) if kernels_build(name) else ())
+    for path in paths:
+        torch.testing.assert_close(fn(x, layer.weight.detach(), None, **kw, path=path), want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="weight .* is required"):
+        fn(x, None, None, **kw)
+
+
+# -- 4. the domain where the proof holds -----------------------------------------------------------------------------
+
+def test_acmix_refuses_a_reflection_radius_not_below_the_input():
+    torch.manual_seed(3)
+    layer = load("acmix").AcmixEvolution(C=2, N=1, d=2, R=3, s=1, dtype=F64)
+    for path in ("auto", "generic", "kernels"):   # refused before any kernel is built
+        with pytest.raises(ValueError, match=r"the proof holds only where R < W .*ReflectionPad.*got R = 3, W = 3"):
+            layer(torch.randn(1, 2, 5, 3, dtype=F64), path=path)   # ReflectionPad2d(3) raises here too
+    with pytest.raises(ValueError, match="R < H"):
+        layer(torch.randn(1, 2, 3, 5, dtype=F64), path="generic")
+    assert layer(torch.randn(1, 2, 5, 4, dtype=F64), path="generic").shape == (1, 2, 5, 4)
+
+
+def test_reflect_conv_refuses_padding_not_below_the_input_on_every_path():
+    gen = load("conv2d_reflect")
+    layer = gen.Conv2dReflectEvolution(G=1, C_g=2, O_g=3, K_h=3, s_h=1, P_h=2, K_w=3, s_w=1, P_w=1, dtype=F64)
+    x = torch.randn(1, 2, 2, 4, dtype=F64)
+    for path in ("auto", "generic"):
+        with pytest.raises(ValueError, match="the proof holds only where P_h < H_in"):
+            layer(x, path=path)
+
+
+def _pyx(op):
+    return GridCompiler((), {}, {}, {s: py_name(s) for s, _ in op.sizes}).scalar
+
+
+def test_domain_checks_are_read_from_the_operator_not_written_per_operator():
+    op = catalogue.load("acmix_attention").operator
+    conds = [c for c, _ in domain_checks(op, _pyx(op))]
+    assert "(-R) > -(H)" in conds and "(-R) > -(W)" in conds and "(W - 1) != 0" in conds
+    assert domain_checks(catalogue.load("conv2d").operator, _pyx(catalogue.load("conv2d").operator)) == []
+    swin = catalogue.load("swin_attention").operator     # a declared constraint becomes a check as well
+    sizes = dict((str(s), s) for s in swin.size_symbols())
+    constrained = dataclasses.replace(swin, constraints=(sp.StrictLessThan(sizes["S"], sizes["M"]),))
+    (cond, message), = domain_checks(constrained, _pyx(constrained))
+    assert cond == "S < M" and "S < M" in message and "{S}" in message
+
+
+# -- 6. refusals: path values, kernels that do not exist, sizes beyond the kernels, double backward ----------------
+
+@pytest.mark.parametrize("name", ["conv2d", "involution", "mhsa"])
+@pytest.mark.parametrize("path", ["kernel", None, "GENERIC", ""])
+def test_unknown_path_values_are_refused(name, path):
+    gen = load(name)
+    assert gen.PATHS == ("auto", "generic", "kernels")
+    with pytest.raises(ValueError, match=r"path must be one of 'auto', 'generic' or 'kernels', not "):
+        _call(gen, name, path)
+
+
+def _call(gen, name, path):
+    if name == "conv2d":
+        layer = gen.Conv2dEvolution(**CONV2D)
+        return layer(torch.randn(1, 2, 4, 4), path=path)
+    if name == "involution":
+        layer = gen.InvolutionEvolution(G=1, C_g=2, D=1, R=1, s=1)
+        return layer(torch.randn(1, 2, 4, 4), path=path)
+    layer = gen.MhsaEvolution(N=1, d=2)
+    return layer(torch.randn(1, 2, 2, 2), path=path)
+
+
+def test_mhsa_kernels_path_says_what_is_wrong():
+    layer = load("mhsa").MhsaEvolution(N=2, d=3, dtype=F64)
+    with pytest.raises(ValueError, match=r"no kernels for this operator: its Ω is every input position") as info:
+        layer(torch.randn(1, 6, 2, 3, dtype=F64), path="kernels")
+    assert "CUDA" not in str(info.value)
+
+
+def test_oversized_sizes_are_refused_before_any_allocation():
+    gen = load("conv1d")
+    with pytest.raises(ValueError, match=r"K .* must be an integer ≥ 1 and < 2\^31"):
+        gen.Conv1dEvolution(G=1, C_g=1, O_g=1, K=2 ** 31, s=1, delta=1, P=0)
+    layer = gen.Conv1dEvolution(G=1, C_g=1, O_g=1, K=1, s=1, delta=1, P=0)
+    x = torch.zeros(1, 1, 1).expand(1, 1, 2 ** 31)   # 2^31 positions, one stored number
+    with pytest.raises(ValueError, match=r"sizes below 2\^31, but L_in = 2147483648"):
+        layer(x, path="kernels")
+    with pytest.raises(ValueError, match="must be an integer ≥ 1 and < 2"):   # the functional form too
+        gen.conv1d_evolution(x[..., :3], layer.weight, None, G=1, C_g=1, O_g=1, K=2 ** 40, s=1, delta=1, P=0)
+
+
+def test_double_backward_on_every_path():
+    """gradgradcheck on the generic path and on the generated kernels (when they build: with or without a compiler
+    the answer is the same, a second derivative)."""
+    torch.manual_seed(4)
+    gen = load("conv2d")
+    x = torch.randn(1, 2, 4, 3, dtype=F64, requires_grad=True)
+    w = torch.randn(3, 2, 3, 3, dtype=F64, requires_grad=True)
+    paths = ["generic"] + (["kernels"] if kernels_build("conv2d") else [])
+    for path in paths:
+        assert torch.autograd.gradgradcheck(lambda x, w: gen.conv2d_evolution(x, w, None, **CONV2D, path=path), (x, w),
+                                            fast_mode=True)
+    att = load("local_attention")
+    layer = att.LocalAttentionEvolution(N=1, d=2, R=1, dtype=F64)
+    ws = [p.detach().requires_grad_() for p in (layer.query_weight, layer.key_weight, layer.value_weight)]
+    xa = torch.randn(1, 2, 2, 3, dtype=F64, requires_grad=True)
+    paths = ["generic"] + (["kernels"] if kernels_build("local_attention") else [])
+    for path in paths:
+        assert torch.autograd.gradgradcheck(
+            lambda x, *w: att.local_attention_evolution(x, *w, N=1, d=2, R=1, path=path), (xa, *ws), fast_mode=True)
+
+
+def test_double_backward_through_the_fused_attention_kernels():
+    """The fused attention (CUDA kernels; here their emulated host build) recomputes its backward as separate,
+    twice differentiable kernel calls under create_graph."""
+    from evosym.runtime.aggregate import host_backend
+    if not kernels_build("local_attention"):
+        pytest.skip("no C++ compiler: the emulated CUDA source cannot be built")
+    att = load("local_attention")
+    torch.manual_seed(5)
+    layer = att.LocalAttentionEvolution(N=1, d=2, R=1, dtype=F64)
+    ws = [p.detach().requires_grad_() for p in (layer.query_weight, layer.key_weight, layer.value_weight)]
+    x = torch.randn(1, 2, 3, 3, dtype=F64, requires_grad=True)
+    with host_backend("emulated"):
+        assert torch.autograd.gradgradcheck(
+            lambda x, *w: att.local_attention_evolution(x, *w, N=1, d=2, R=1, path="kernels"), (x, *ws), fast_mode=True)
+
+
+# -- the banner of a module generated from an operator file ---------------------------------------------------------
+
+def test_banner_names_the_operator_file_as_given(monkeypatch):
+    root = committed_dir().parent.parent
+    monkeypatch.chdir(root)
+    path = "tests/data/operators/shift1d.py"
+    gen = generate(path)
+    assert f"# Regenerate: evosym codegen {path} --target torch" in gen.source.splitlines()[2]
+    assert generate("conv1d").source.splitlines()[2].startswith("# Regenerate: evosym codegen conv1d ")
+
+
+# -- 5. a generator-based module from its official layout (template support; the binding belongs in the operator) --
+
+_SCALE = "(m[1].weight / torch.sqrt(m[1].running_var + m[1].eps))"
+INVOLUTION_SEQUENTIAL = {   # what derivations/involution.py can declare as its torch_binding
+    "module": "torch.nn.Sequential",
+    "arguments": ["R", "s"],   # the generator does not carry the window: its radius and stride are given
+    "requires": [
+        ("len(m) == 4 and isinstance(m[0], torch.nn.Conv2d) and isinstance(m[1], torch.nn.BatchNorm2d) and "
+         "isinstance(m[2], torch.nn.ReLU) and isinstance(m[3], torch.nn.Conv2d)",
+         "the generator is Sequential(Conv2d, BatchNorm2d, ReLU, Conv2d)"),
+        ("m[0].kernel_size == (1, 1) and m[3].kernel_size == (1, 1) and m[0].groups == 1 and m[3].groups == 1 "
+         "and m[0].stride == (1, 1) and m[3].stride == (1, 1)", "both convolutions are 1×1, stride 1, groups 1"),
+        ("m[0].bias is None and m[3].bias is not None", "the reduction has no bias and the span has one"),
+        ("not m[1].training", "the BatchNorm is in eval mode (its batch statistics would make K depend on the batch: "
+         "call .eval())"),
+        ("m[1].affine and m[1].running_var is not None", "the BatchNorm is affine and tracks running statistics"),
+        ("m[3].out_channels % (2 * R + 1) ** 2 == 0 and m[0].in_channels % (m[3].out_channels // (2 * R + 1) ** 2) == 0",
+         "the span's outputs are G·K² kernel values, G dividing the channels"),
+    ],
+    "sizes": {"G": "m[3].out_channels // (2 * R + 1) ** 2",
+              "C_g": "m[0].in_channels // (m[3].out_channels // (2 * R + 1) ** 2)",
+              "D": "m[0].out_channels", "R": "R", "s": "s"},
+    "tensors": {"W1": "m[0].weight[:, :, 0, 0]", "gamma": _SCALE, "beta": f"m[1].bias - m[1].running_mean * {_SCALE}",
+                "W2": "m[3].weight[:, :, 0, 0]", "b2": "m[3].bias"},
+}
+
+
+def _official_involution(gen, x, K, G):
+    """Involution's official forward (d-li14/involution) at stride 1: kernels from the generator, unfold, sum."""
+    B, C, H, W = x.shape
+    weight = gen(x).view(B, G, 1, K * K, H, W)
+    patches = torch.nn.functional.unfold(x, K, padding=(K - 1) // 2).view(B, G, C // G, K * K, H, W)
+    return (weight * patches).sum(dim=3).view(B, C, H, W)
+
+
+def test_involution_from_its_official_generator_layout():
+    from evosym.codegen.check import load_source
+    from evosym.codegen.plan import make_plan
+    from evosym.codegen.render import render_torch
+    cp = catalogue.checked("involution")
+    source = render_torch(make_plan(cp), INVOLUTION_SEQUENTIAL)
+    cls = load_source(source, "involution").InvolutionEvolution
+    torch.manual_seed(6)
+    gen = torch.nn.Sequential(torch.nn.Conv2d(4, 3, 1, bias=False), torch.nn.BatchNorm2d(3), torch.nn.ReLU(),
+                              torch.nn.Conv2d(3, 2 * 9, 1)).double()
+    with torch.no_grad():   # running statistics and an affine map that are not the identity
+        gen[1].running_mean.uniform_(-0.5, 0.5), gen[1].running_var.uniform_(0.5, 2.0)
+        gen[1].weight.uniform_(0.5, 1.5), gen[1].bias.uniform_(-0.5, 0.5)
+    with pytest.raises(ValueError, match="the BatchNorm is in eval mode"):
+        cls.from_torch(gen, R=1, s=1)
+    gen.eval()
+    layer = cls.from_torch(gen, R=1, s=1)
+    assert (layer.G, layer.C_g, layer.D) == (2, 2, 3)
+    x = torch.randn(2, 4, 5, 6, dtype=F64)
+    torch.testing.assert_close(layer(x, path="generic"), _official_involution(gen, x, 3, 2), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"Sequential\(Conv2d, BatchNorm2d, ReLU, Conv2d\)"):
+        cls.from_torch(torch.nn.Sequential(torch.nn.Conv2d(4, 3, 1, bias=False), torch.nn.ReLU()), R=1, s=1)
