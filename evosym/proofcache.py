@@ -130,18 +130,23 @@ def write(name: str, kind: str, value) -> None:
 
 def load(name: str, operator) -> CheckedProof | None:
     """The cached checked proof of catalogue operator ``name`` (its ``operator`` as loaded now), or None."""
-    doc = read(name, "proof")
-    if doc is None:
+    entry = read(name, "proof")
+    if not isinstance(entry, dict):
         return None
     try:
-        cp = restore(C.loads(json.dumps(doc), name))
+        cp = restore(C.loads(json.dumps(entry["certificate"]), name))
+        measured = [None if m is None else float.fromhex(m) for m in entry["measured"]]
+        cp = dataclasses.replace(cp, checks=tuple(dataclasses.replace(c, measured=m)
+                                                  for c, m in zip(cp.checks, measured, strict=True)))
     except Exception:   # an entry this evosym cannot restore: check afresh
         return None
     return cp if cp.operator == operator else None
 
 
 def store(name: str, cp: CheckedProof) -> None:
-    write(name, "proof", C.certificate(cp, C.derivation(cp.proof)))
+    """The certificate of ``cp`` and what certificates leave out: the reference check's measured error."""
+    write(name, "proof", {"certificate": C.certificate(cp, C.derivation(cp.proof)),
+                          "measured": [None if c.measured is None else float(c.measured).hex() for c in cp.checks]})
 
 
 def remembered(name: str, kind: str, compute, encode, decode):

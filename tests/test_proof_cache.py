@@ -50,6 +50,7 @@ def test_a_restored_proof_reads_exactly_as_a_fresh_one(cache, no_check, name):
     for fmt in ("text", "markdown", "latex"):
         assert render(again, fmt) == render(fresh, fmt)
     assert report.properties_of(again) == props and report.cost_of(again) == cost
+    assert again.checks == fresh.checks and again.steps == fresh.steps and again.shapes == fresh.shapes
     assert again.operator.reference is not None and again.operator.bench == fresh.operator.bench   # callables re-attached
 
 
@@ -61,7 +62,8 @@ def _entry(cache, kind="proof"):
 def _tamper_verdict(path):
     outer = json.loads(path.read_text())
     value = json.loads(outer["value"])
-    value["verdicts"]["steps"][0]["general"] = not value["verdicts"]["steps"][0]["general"]
+    steps = value["certificate"]["verdicts"]["steps"]
+    steps[0]["general"] = not steps[0]["general"]
     outer["value"] = json.dumps(value, sort_keys=True)
     return outer
 
