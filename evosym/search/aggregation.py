@@ -7,7 +7,7 @@ import sympy as sp
 
 from ..proof.tree import factors, same, walk
 from .failure import Stuck
-from .nests import (POSITION_NAMES, enclosing, innermost_sum, mul_parent, role_order, sum_binding,
+from .nests import (POSITION_NAMES, innermost_sum, mul_parent, ranges_around, role_order, sum_binding,
                     value_factor)
 from .omega import infer_neighbourhood
 
@@ -47,7 +47,7 @@ class Aggregation:
         node = innermost_sum(self.d.expr, r)
         if node is not None and r not in factors(node.function):
             raise Stuck(f"the value tensor is read as {r} inside {node.function}, not as a factor of a sum's summand")
-        ranges = {l[0]: (l[1], l[2]) for _, lims in enclosing(self.d.expr, r) for l in lims}
+        ranges = ranges_around(self.d.expr, r)
         r = self.split_groups(r, node, ranges)
         node = innermost_sum(self.d.expr, r)
         nest = {l[0]: (l[1], l[2]) for l in node.limits} if node is not None else {}

@@ -19,11 +19,12 @@ def occurrences(expr):
     return [n for n, _ in walk(expr) if isinstance(n, sp.Indexed)]
 
 
-def enclosing(expr, r):
+def ranges_around(expr, r) -> dict:
+    """Variable → (lo, hi) of every sum enclosing the read ``r``."""
     for node, lims in walk(expr):
         if node == r:
-            return [(None, lims)]
-    return []
+            return {l[0]: (l[1], l[2]) for l in lims}
+    return {}
 
 
 def innermost_sum(expr, r):
