@@ -120,7 +120,7 @@ class ConvFamily:
 
 
 def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid, description: str,
-                  reference_name: str, notes=(), bench=None, figure=None) -> Operator:
+                  reference_name: str, notes=(), bench=None, figure=None, constraints=()) -> Operator:
     x = TensorDecl("x", (fam.B, fam.C) + fam.L, "input", "input feature map")
     W = TensorDecl("W", (fam.O, fam.Cg) + fam.K, "parameter", "convolution weight (PyTorch layout)", torch_name="weight")
     tensors = [x, W]
@@ -153,19 +153,71 @@ def conv_operator(fam: ConvFamily, *, name: str, summary: str, bias: bool, grid,
         definitions=(x_pad,), sizes=fam.symbols(), grid=tuple(grid),
         reference=_numpy_reference(_torch_conv(fam, bias)), reference_name=reference_name, description=description,
         torch_reference=_torch_conv(fam, bias), torch_binding=_binding(fam), bench=bench, figure=figure,
+        constraints=tuple(constraints) + _circular_constraints(fam),
         citation="PyTorch torch.nn.functional.conv1d/2d/3d (cross-correlation, zero padding, contiguous groups)",
         notes=tuple(notes))
 
 
+def _circular_constraints(fam: ConvFamily) -> tuple:
+    """Circular padding: P ≤ L per axis, PyTorch's condition (F.pad wraps around at most once). The Evolution
+    form (reads m mod L) holds for any P, but the traditional form is PyTorch's, and generated code pads
+    with F.pad: declared, a generated module refuses P > L with this condition rather than F.pad's error."""
+    return tuple(sp.Le(P, L) for P, L in zip(fam.P, fam.L)) if fam.mode == "circular" else ()
+
+
+def padded_constraints(fam: ConvFamily) -> tuple:
+    """Where Ω is the window clipped to the input for reflect or replicate padding (dilation 1): every padded
+    read must land inside the window of the same output position. Reflect needs 2P ≤ K − 1 (at p = 0 the
+    read at −P reflects to P, and the window ends at K − 1 − P); replicate P ≤ K − 1 (the window must reach
+    the edge it copies). Outside, K's support leaves the window and a kernel in tap coordinates (the
+    generated generic path) would drop those weights, so the operator declares the condition and its
+    generated module refuses such sizes."""
+    if fam.mode == "reflect":
+        return tuple(sp.Le(2 * P, K - 1) for P, K in zip(fam.P, fam.K))
+    if fam.mode == "replicate":
+        return tuple(sp.Le(P, K - 1) for P, K in zip(fam.P, fam.K))
+    raise ValueError(f"padded_constraints is for reflect and replicate padding, not {fam.mode!r}")
+
+
 def padded_conv2d_shapes(fam: ConvFamily) -> dict:
-    """bench, figure and grid of a 2-D padding-mode convolution (dilation 1). The grid keeps 2P ≤ K − 1,
-    so every padded read lands inside the window of the same output position (Ω is the window)."""
+    """bench, figure, grid and constraints (:func:`padded_constraints`) of a 2-D padding-mode convolution
+    (dilation 1). The grid keeps 2P ≤ K − 1, so every padded read lands inside the window of the same
+    output position (Ω is the window)."""
     return dict(
+        constraints=padded_constraints(fam),
         bench=fam.config(B=8, G=1, C_g=16, O_g=16, L=(32, 32), K=(3, 3), P=(1, 1)),
         figure=fam.config(G=1, C_g=1, O_g=1, L=(6, 6), K=(3, 3), P=(1, 1)),
         grid=[fam.config(G=1, C_g=2, O_g=2, L=(5, 4), K=(3, 3), P=(1, 1)),
               fam.config(G=1, C_g=1, O_g=2, L=(4, 6), K=(3, 4), P=(1, 1), s=(2, 1)),
               fam.config(B=2, G=2, C_g=1, O_g=1, L=(3, 5), K=(3, 5), P=(1, 2), s=(1, 2))])
+
+
+def padded_conv_shapes(fam: ConvFamily) -> dict:
+    """bench, figure, grid and constraints (:func:`padded_constraints`) of a reflect or replicate convolution
+    (dilation 1); 2-D: :func:`padded_conv2d_shapes`. The grids have odd and even K, stride, groups and, for
+    replicate, a shape at P = K − 1; the 3-D grid is three tiny shapes (its bounded checks unroll every sum)."""
+    if fam.dims == 2:
+        return padded_conv2d_shapes(fam)
+    constraints = padded_constraints(fam)
+    wide = fam.mode == "replicate"   # the last grid shape reaches P = K − 1 where replicate allows it
+    if fam.dims == 1:
+        return dict(
+            constraints=constraints,
+            bench=fam.config(B=8, G=1, C_g=64, O_g=64, L=3136, K=3, P=1),
+            figure=fam.config(G=1, C_g=1, O_g=1, L=7, K=3, P=1),
+            grid=[fam.config(G=1, C_g=2, O_g=2, L=5, K=3, P=1),
+                  fam.config(G=1, C_g=1, O_g=2, L=6, K=4, P=1, s=2),
+                  fam.config(B=2, G=2, C_g=1, O_g=1, L=5, K=5, P=4 if wide else 2, s=2)])
+    if fam.dims != 3:
+        raise ValueError(f"padded_conv_shapes is for 1-D and 3-D convolutions, not {fam.dims}-D")
+    return dict(
+        constraints=constraints,
+        bench=fam.config(B=4, G=1, C_g=16, O_g=16, L=(16, 28, 28), K=(3, 3, 3), P=(1, 1, 1)),
+        figure=fam.config(G=1, C_g=1, O_g=1, L=(3, 5, 5), K=(3, 3, 3), P=(1, 1, 1)),
+        grid=[fam.config(G=1, C_g=1, O_g=2, L=(3, 4, 3), K=(3, 1, 3), P=(1, 0, 1)),
+              fam.config(G=2, C_g=1, O_g=1, L=(3, 3, 4), K=(1, 3, 2), P=(0, 1, 0), s=(1, 2, 2)),
+              fam.config(G=1, C_g=2, O_g=1, L=(4, 3, 3), K=(3, 2, 3), P=(2, 1, 1) if wide else (1, 0, 1),
+                         s=(2, 1, 1))])
 
 
 def conv_derive(fam: ConvFamily, d: Derivation) -> None:
@@ -222,8 +274,11 @@ def _binding(fam: ConvFamily) -> dict:
     requires = [(f"m.padding_mode == {fam.mode!r}", f"only padding_mode={fam.mode!r} is this operator")]
     if fam.same:
         requires.append(("m.padding == 'same'", "this operator is padding='same'"))
-    else:
-        requires.append(("m.padding != 'same'", "padding='same' is the operator conv2d_same"))
+    elif fam.mode == "zeros":
+        requires.append(("m.padding != 'same'", f"padding='same' is the operator conv{fam.dims}d_same"))
+    else:   # PyTorch pads 'same' in this mode asymmetrically; no operator of the catalogue is that yet
+        requires.append(("m.padding != 'same'", f"padding is not 'same' with padding_mode={fam.mode!r} (no operator "
+                                                f"pads 'same' in that mode; conv{fam.dims}d_same pads with zeros)"))
     sizes = {}
     if fam.depthwise:
         requires.append(("m.groups == m.in_channels", "a depthwise convolution has groups == in_channels"))
@@ -235,13 +290,15 @@ def _binding(fam: ConvFamily) -> dict:
         sizes[str(fam.Og)] = "m.out_channels // m.groups"
     for k, (K, s, d, P) in enumerate(zip(fam.K, fam.s, fam.dil, fam.P)):
         for sym, attr in ((K, "kernel_size"), (s, "stride"), (d, "dilation"), (P, "padding")):
-            if fam.same and attr == "padding":
-                continue
+            if (fam.same and attr == "padding") or (attr == "dilation" and K == 1 and not isinstance(sym, sp.Symbol)):
+                continue   # a 1-tap kernel reads the same position at any dilation
             if isinstance(sym, sp.Symbol):
                 sizes[str(sym)] = f"(0 if m.{attr} == 'valid' else m.{attr}[{k}])" if attr == "padding" else f"m.{attr}[{k}]"
-            elif attr in ("kernel_size", "stride") or (attr == "padding"):
+            elif attr in ("kernel_size", "stride", "dilation") or (attr == "padding"):
                 want = int(sym)
-                cond = f"m.{attr}[{k}] == {want}" if attr != "padding" else f"(m.padding == 'valid' or m.padding[{k}] == {want})"
+                cond = (f"m.{attr}[{k}] == {want}" if attr != "padding" else
+                        f"(m.padding == 'valid' or m.padding[{k}] == {want})" if want == 0 else   # 'valid' is P = 0
+                        f"(m.padding != 'valid' and m.padding[{k}] == {want})")
                 requires.append((cond, f"this operator has {attr}[{k}] = {want}"))
     return {"module": f"torch.nn.Conv{fam.dims}d", "requires": requires, "sizes": sizes,
             "tensors": {"W": "m.weight", "bias": "m.bias"}}

@@ -41,6 +41,7 @@ OPERATOR = Operator(
     output=y, lhs_indices=(b, o, i, j),
     traditional=sp.Sum(x_pad[b, o, sh * i + u - Ph, sw * j + v - Pw], (v, 0, Kw - 1), (u, 0, Kh - 1)) / (Kh * Kw),
     tensors=(x,), batch=b, out_channel=o, position=(i, j), definitions=(x_pad,),
+    constraints=(sp.Le(2 * Ph, Kh), sp.Le(2 * Pw, Kw)),   # PyTorch refuses padding over half the window
     sizes=((B, "batch size"), (C, "channels"), (H, "input height"), (W_, "input width"), (Kh, "window height"),
            (Kw, "window width"), (sh, "stride along h"), (sw, "stride along w"), (Ph, "zero padding along h"),
            (Pw, "zero padding along w")),
@@ -49,7 +50,9 @@ OPERATOR = Operator(
           {B: 1, C: 3, H: 4, W_: 5, Kh: 4, Kw: 1, sh: 3, sw: 1, Ph: 2, Pw: 0}),
     reference=reference, reference_name="torch.nn.functional.avg_pool2d", torch_reference=torch_reference,
     torch_binding={"module": "torch.nn.AvgPool2d",
-                   "requires": [("m.count_include_pad", "only count_include_pad=True is this operator"),
+                   "requires": [("m.count_include_pad or not any(torch.nn.modules.utils._pair(m.padding))",
+                                 "count_include_pad=True is this operator, or no padding (then count_include_pad "
+                                 "changes nothing)"),
                                 ("not m.ceil_mode", "only ceil_mode=False is this operator"),
                                 ("m.divisor_override is None", "a divisor_override is not this operator")],
                    "sizes": {"K_h": _pair("kernel_size", 0), "K_w": _pair("kernel_size", 1), "s_h": _pair("stride", 0),

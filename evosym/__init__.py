@@ -37,18 +37,42 @@ def attach_source_packages() -> None:
             spec.loader.exec_module(module)
 
 
-from .errors import EvosymError
-from .ir.evolution import EvolutionForm, match_evolution
-from .ir.neighbourhood import Global, IndexSet, Neighbourhood, Window, WindowAxis
-from .ir.limit import SoftmaxLimit
-from .ir.operator import Operator
-from .ir.symbols import InRange, index, indices, size, sizes
-from .ir.tensors import Definition, TensorDecl
-from .proof.derivation import Derivation
-from .proof.proof import CheckedProof, Proof
+# The public names, imported on first use (PEP 562): ``import evosym.runtime`` — what a generated module
+# needs to run its kernels — then loads neither SymPy nor the prover.
+_EXPORTS = {
+    "EvosymError": "errors", "EvolutionForm": "ir.evolution", "match_evolution": "ir.evolution",
+    "Global": "ir.neighbourhood", "IndexSet": "ir.neighbourhood", "Neighbourhood": "ir.neighbourhood",
+    "Window": "ir.neighbourhood", "WindowAxis": "ir.neighbourhood", "SoftmaxLimit": "ir.limit",
+    "Operator": "ir.operator", "InRange": "ir.symbols", "index": "ir.symbols", "indices": "ir.symbols",
+    "size": "ir.symbols", "sizes": "ir.symbols", "Definition": "ir.tensors", "TensorDecl": "ir.tensors",
+    "Derivation": "proof.derivation", "CheckedProof": "proof.proof", "Proof": "proof.proof",
+}
 
-__all__ = [
-    "CheckedProof", "Definition", "Derivation", "EvolutionForm", "EvosymError", "Global", "InRange", "IndexSet",
-    "Neighbourhood", "Operator", "Proof", "SoftmaxLimit", "TensorDecl", "Window", "WindowAxis", "__version__", "index", "indices",
-    "match_evolution", "size", "sizes",
-]
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'evosym' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+def _notebook_display() -> None:
+    """In IPython or Jupyter, register the printers' rich display of checked proofs (the proof objects
+    do not import the printers)."""
+    import sys
+    if "IPython" in sys.modules:
+        try:
+            from .printers import notebook  # noqa: F401  (fills evosym.proof.proof.DISPLAY)
+        except Exception:   # pragma: no cover - display is a convenience, never a reason to fail an import
+            pass
+
+
+_notebook_display()

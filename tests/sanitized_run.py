@@ -51,7 +51,8 @@ def result(proc: subprocess.Popen, timeout: float = 900) -> subprocess.Completed
 
 def main() -> int:
     from evosym.codegen.check import check_operator
-    from evosym.runtime import aggregate as agg
+    from evosym.codegen.artifact import kernels_for
+    from evosym.runtime import artifact as rt_artifact
     from evosym.runtime import sanitize
     spec = json.loads(sys.argv[1])
     if not sanitize.requested():
@@ -59,11 +60,12 @@ def main() -> int:
         return 2
     if spec.get("mutate"):
         name, old, new = spec["mutate"]
-        good = agg.kernels_for(name)
+        good = kernels_for(name)
         if old not in good.source:
             print(f"the canary's target text is gone from the {name} source: {old!r}", file=sys.stderr)
             return 2
-        agg._KERNELS[name] = dataclasses.replace(good, source=good.source.replace(old, new), libraries={})
+        bad = dataclasses.replace(good, source=good.source.replace(old, new), libraries={})
+        rt_artifact._REGISTRY[good.key] = rt_artifact._REGISTRY[name] = bad   # by key: what modules call
     failed = []
     for name in spec["names"]:
         report = check_operator(name, kernels=True, emulated=True, gradients=spec.get("gradients", True),

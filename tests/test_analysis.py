@@ -333,7 +333,7 @@ def test_table_and_info_commands(capsys, table_output):
     assert rc == 0
     rows = [line for line in out.splitlines() if line.startswith("| ")][1:]
     assert len(rows) == len(catalogue.catalogue_names())
-    assert all(row.replace("\\|", "").count("|") == 9 for row in rows), "a cell broke the table (unescaped |)"
+    assert all(row.replace("\\|", "").count("|") == 10 for row in rows), "a cell broke the table (unescaped |)"
     rc, out, err = run_cli(capsys, "info", "linear")
     assert rc == 0 and "proof: PROVED" in out and "separable" in out and "multiply-adds   B·C·N·O" in out
     rc, out, err = run_cli(capsys, "info", "nope")

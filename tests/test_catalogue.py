@@ -29,7 +29,8 @@ def test_operator_proves(name, checked_proof):
 # steps labelled bounded on purpose: reflect padding's read (conv2d_reflect, ACmix's attention) is a sum over input positions only when
 # P < L (PyTorch's own condition), NATTEN's clamped window only when K ≤ H, W (NATTEN's own condition);
 # the sizes do not state either, so that step is checked at the grid
-BOUNDED = {"conv2d_reflect": ["introduce-delta"], "neighborhood_attention": ["introduce-delta"],
+BOUNDED = {"conv2d_reflect": ["introduce-delta"], "conv1d_reflect": ["introduce-delta"],
+           "conv3d_reflect": ["introduce-delta"], "neighborhood_attention": ["introduce-delta"],
            "acmix_attention": ["introduce-delta"], "acmix": ["introduce-delta"]}
 
 

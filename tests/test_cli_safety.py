@@ -27,7 +27,8 @@ import pytest
 
 from cli_helpers import one_line_error, run_cli
 from evosym.cli.main import MAX_SECONDS, main
-from evosym.cli.output import Progress, ascii_text, check_target, configure_terminal, write_atomic
+from evosym.cli.output import Progress, ascii_text, configure_terminal
+from evosym.files import check_target, write_atomic
 from evosym.errors import EvosymError, OutputExists
 from evosym.proof.rules import RULES
 

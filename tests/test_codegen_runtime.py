@@ -69,7 +69,7 @@ def test_non_contiguous_and_empty_batches():
 
 
 @pytest.mark.parametrize("bad, error, words", [
-    (lambda: torch.randn(2, 3, 5), ValueError, "must have 4 dimensions"),
+    (lambda: torch.randn(3, 5), ValueError, r"must have 4 dimensions \(batch, channel, position, position\), or 3 without"),
     (lambda: torch.randn(2, 4, 5, 5), ValueError, "axis 1 of x must have length C_g·G = 3"),
     (lambda: torch.randn(2, 3, 5, 5, dtype=torch.float64), ValueError, "weight is torch.float32"),
     (lambda: torch.ones(2, 3, 5, 5, dtype=torch.int64), TypeError, "floating-point dtype"),
@@ -106,3 +106,24 @@ def test_parameters_on_another_device_are_a_clear_error():
     layer = load("linear").LinearEvolution(O=2, C=3)
     with pytest.raises(ValueError, match="weight is torch.float32 on cpu but x is torch.float32 on meta"):
         layer(torch.empty(1, 4, 3, device="meta"))
+
+
+@pytest.mark.parametrize("name, make, shape", [
+    ("conv1d", lambda: torch.nn.Conv1d(4, 6, 3, padding=1, groups=2), (4, 9)),
+    ("conv2d", lambda: torch.nn.Conv2d(3, 2, 3, stride=2, padding=1), (3, 7, 6)),
+    ("conv3d", lambda: torch.nn.Conv3d(2, 3, 2), (2, 4, 3, 5)),
+    ("conv2d_reflect", lambda: torch.nn.Conv2d(3, 2, 3, padding=1, padding_mode="reflect"), (3, 5, 6)),
+    ("avg_pool2d", lambda: torch.nn.AvgPool2d(2, stride=2), (3, 6, 4)),
+])
+def test_unbatched_inputs_as_torch_takes_them(name, make, shape):
+    """(C, L…) without the batch axis: the generated module computes a batch of one and drops the axis, as
+    torch's own functions do; every path agrees with torch."""
+    mod = make().double()
+    cls = next(v for k, v in vars(load(name)).items() if k.endswith("Evolution") and isinstance(v, type))
+    layer = cls.from_torch(mod)
+    x = torch.randn(*shape, dtype=torch.float64)
+    want = mod(x)
+    for path in ("auto", "generic"):
+        got = layer(x, path=path)
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)

@@ -89,7 +89,7 @@ def _shift(field, by):
 def test_static_shared_kernel_slides_with_the_same_values():
     c = connectivity(checked("conv2d"))
     assert not c.dynamic and not any(c.reads)
-    p, p2 = c.outputs
+    p, p2 = c.outputs[:2]
     assert _shift(c.fields[0], p2[-1] - p[-1]) == c.fields[1]
     assert len(c.legend) == 2 * 3 * 3 and c.legend[0][1].startswith("W[")   # C_g·K_h·K_w distinct weights
     assert {ch for ch, _ in c.fields[0]} == {0, 1}                           # dense in channels
@@ -109,6 +109,43 @@ def test_dynamic_position_specific_kernel_gets_new_values_and_shows_its_inputs()
     assert {q for _, q in c.reads[0]} == {p} and {ch for ch, _ in c.reads[0]} == set(range(c.channels))
     svg = render_svg(c, ["kernel: dynamic"])
     assert "#fdd0a2" in svg and 'stroke-dasharray="3,2"' in svg
+
+
+def test_a_border_pixel_is_drawn_where_the_border_policy_matters():
+    """NATTEN's clamped window: its corner pixel sees a whole K×K window, the SASA window (zero padding) a clipped
+    one; a global Ω (mhsa) has no border to draw."""
+    nat, sasa = connectivity(checked("neighborhood_attention")), connectivity(checked("local_attention"))
+    for c in (nat, sasa):
+        assert c.border and c.outputs[-1] == (0, 0) and len(c.outputs) == 3
+    full = len({q for ch, q in nat.fields[0] if ch == 0})
+    assert len({q for ch, q in nat.fields[2] if ch == 0}) == full                 # clamped: every tap inside
+    assert len({q for ch, q in sasa.fields[2] if ch == 0}) < full                # zero padding: clipped
+    svg = render_svg(nat, [])
+    assert "feeds y[o, p″] (border)" in svg and "the border pixel p″ = (0, 0)" in svg
+    assert not connectivity(checked("mhsa")).border
+
+
+def _header_spans(svg: str):
+    """(x, estimated right end) of the bold column headers above the panels."""
+    from evosym.docgen.svg import CHAR_W
+    return [(int(x), int(x) + len(s) * CHAR_W[12])
+            for x, s in re.findall(r'<text x="(\d+)" y="46" [^>]*font-weight="bold"[^>]*>([^<]*)</text>', svg)]
+
+
+@pytest.mark.parametrize("name", ["mhsa", "neighborhood_attention", "conv1d"])
+def test_column_headers_do_not_overlap(name):
+    spans = _header_spans(render_svg(connectivity(checked(name)), []))
+    assert len(spans) >= 2
+    assert all(right < nxt for (_, right), (nxt, _) in zip(spans, spans[1:])), spans
+
+
+def test_long_cell_labels_shrink_to_fit():
+    import dataclasses
+    c = connectivity(checked("conv2d"))
+    field = {k: "a123" for k in c.fields[0]}
+    svg = render_svg(dataclasses.replace(c, fields=(field,) + c.fields[1:]), [])
+    sizes = {int(s) for s in re.findall(r'font-size="(\d+)"[^>]*>a123<', svg)}
+    assert sizes and max(sizes) * 0.6 * 4 <= 20                                   # four characters in a 20 px cell
 
 
 def test_average_pool_kernel_is_one_value():

@@ -13,12 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_tutorial_code_is_the_example_file():
     doc = (ROOT / "docs" / "operator-files.md").read_text(encoding="utf-8")
     block = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
-    example = (ROOT / "docs" / "examples" / "avg_pool1d.py").read_text(encoding="utf-8")
-    assert block.strip() in example, "docs/operator-files.md and docs/examples/avg_pool1d.py disagree"
+    example = (ROOT / "docs" / "examples" / "my_avg_pool1d.py").read_text(encoding="utf-8")
+    assert block.strip() in example, "docs/operator-files.md and docs/examples/my_avg_pool1d.py disagree"
 
 
 def test_tutorial_example_proves_with_one_honestly_bounded_step():
-    cp = catalogue.load(str(ROOT / "docs" / "examples" / "avg_pool1d.py")).proof().check()
+    cp = catalogue.load(str(ROOT / "docs" / "examples" / "my_avg_pool1d.py")).proof().check()
     assert cp.ok, cp.failures()
     labels = [s.check.label for s in cp.steps]
     assert labels == ["general", "bounded", "general", "general", "general"]

@@ -296,7 +296,7 @@ def test_table_and_info_json(capsys, tmp_path, monkeypatch):
     assert rc == 0
     doc = document(out, "evosym-info/1")
     assert doc["operator"] == "conv1d" and doc["proof"]["verdict"] == "proved" and doc["limit"] is None
-    assert {p["key"] for p in doc["properties"]} == {"kernel", "space", "channels", "omega", "border"}
+    assert {p["key"] for p in doc["properties"]} == {"kernel", "space", "channels", "omega", "border", "causal"}
     rc, out2, err = run_cli(capsys, "info", "conv1d", "--format", "json")
     assert out2 == out
     rc, out, err = run_cli(capsys, "info", "conv1d")   # the text is still the text

@@ -121,3 +121,25 @@ def test_escaped_text_compiles(text, tmp_path):
     doc = "\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n" + body + "\n\\end{document}\n"
     proc, pdf = _compile(doc, tmp_path)
     assert proc.returncode == 0, f"tex_escape({text!r}) = {body!r} does not compile:\n{_log_tail(tmp_path, proc)}"
+
+
+# -- fragments: the proofs without a preamble, for a paper's appendix -------------------------------
+
+MINIMAL = ("\\documentclass{article}\n\\usepackage{amsmath,amssymb,graphicx}\n\\begin{document}\n"
+           "\\section{Appendix}\nText of the paper.\n\\input{proof-fragment}\n\\end{document}\n")
+
+
+@needs_pdflatex
+def test_fragment_compiles_inside_a_minimal_document(tmp_path):
+    """``--fragment`` output, \\input into a document that loads only amsmath, amssymb and graphicx, compiles."""
+    from evosym.printers import latex_fragment, render
+
+    frag = render(checked("conv2d"), "latex", fragment=True)
+    assert "\\documentclass" not in frag and "\\begin{document}" not in frag and frag.isascii()
+    both = latex_fragment([checked("conv1d"), failing_conv2d()])     # several proofs, one of them failing
+    (tmp_path / "proof-fragment.tex").write_text(frag + both, encoding="ascii")
+    proc, pdf = _compile(MINIMAL, tmp_path)
+    assert proc.returncode == 0, f"pdflatex failed on the fragment:\n{_log_tail(tmp_path, proc)}"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    log = (tmp_path / "proof.log").read_text(errors="replace")
+    assert "Undefined control sequence" not in log and "Missing character" not in log

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 import sympy as sp
@@ -22,8 +24,20 @@ from evosym.codegen.torchexpr import GridCompiler, py_name
 F64 = torch.float64
 
 
+_GENERATED = {}
+
+
 def load(name):
-    spec = importlib.util.spec_from_file_location(f"refusals_{name}", committed_dir() / f"{name}.py")
+    """The committed module of ``name``, imported from a folder that also holds its kernel artifact (written
+    with ``--kernels``: the committed folder has artifacts only where the default path runs the kernels)."""
+    if name not in _GENERATED:
+        folder = Path(tempfile.mkdtemp(prefix=f"evosym-refusals-{name}-"))
+        gen = generate(name, "torch")
+        assert gen.source == (committed_dir() / f"{name}.py").read_text(encoding="utf-8"), f"{name}.py is stale"
+        for file, text in gen.files(kernels=True).items():
+            (folder / file).write_text(text, encoding="utf-8")
+        _GENERATED[name] = folder
+    spec = importlib.util.spec_from_file_location(f"refusals_{name}", _GENERATED[name] / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -33,8 +47,10 @@ def load(name):
 def kernels_build(name) -> bool:
     """Whether evosym's CPU kernels for ``name`` build here (a C++ compiler): else kernel paths are skipped."""
     try:
-        from evosym.runtime.aggregate import library_info
-        library_info(name, "cpu")
+        import torch
+
+        from evosym.codegen.artifact import kernels_for
+        kernels_for(name).library(torch.device("cpu"))
         return True
     except Exception:
         return False
@@ -161,8 +177,8 @@ def test_acmix_refuses_a_reflection_radius_not_below_the_input():
 
 def test_reflect_conv_refuses_padding_not_below_the_input_on_every_path():
     gen = load("conv2d_reflect")
-    layer = gen.Conv2dReflectEvolution(G=1, C_g=2, O_g=3, K_h=3, s_h=1, P_h=2, K_w=3, s_w=1, P_w=1, dtype=F64)
-    x = torch.randn(1, 2, 2, 4, dtype=F64)
+    layer = gen.Conv2dReflectEvolution(G=1, C_g=2, O_g=3, K_h=5, s_h=1, P_h=2, K_w=3, s_w=1, P_w=1, dtype=F64)
+    x = torch.randn(1, 2, 2, 4, dtype=F64)   # 2P ≤ K − 1 holds; P < H_in does not
     for path in ("auto", "generic"):
         with pytest.raises(ValueError, match="the proof holds only where P_h < H_in"):
             layer(x, path=path)

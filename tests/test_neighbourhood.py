@@ -57,7 +57,7 @@ def test_tap_kernel_of_a_wrapping_window_is_refuted_where_the_window_overlaps_it
     import pytest
 
     from evosym import catalogue
-    from evosym.codegen.taps import tap_kernel
+    from evosym.facts.taps import tap_kernel
     from evosym.errors import EvosymError
     from evosym.derivations.conv2d_circular import _F
 

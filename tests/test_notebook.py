@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+import evosym.printers.notebook  # noqa: F401  (registers a checked proof's rich display, as evosym does in IPython)
 from evosym.analysis.cost import cost
 from evosym.analysis.properties import analyse
 
@@ -58,3 +59,35 @@ def test_latex_reprs_compile(tmp_path):
                           cwd=tmp_path, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stdout.decode(errors="replace")[-3000:]
     assert (tmp_path / "repr.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_connectivity_picture_renders_as_svg_in_a_notebook():
+    """``connectivity(cp)`` is the object a notebook shows as SVG (a frontend prefers a proof's Markdown to SVG, so
+    the picture is its own object); its SVG is the one ``evosym docs`` draws, without the caption."""
+    import xml.etree.ElementTree as ET
+
+    from evosym.docgen.svg import render_svg
+    from evosym.docgen.connectivity import connectivity
+
+    cp = checked("depthwise_conv2d")
+    pic = connectivity(cp)
+    svg = pic._repr_svg_()
+    assert svg.startswith("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+    assert svg == render_svg(pic, [])
+    ET.fromstring(svg)                                          # well-formed
+    assert "depthwise_conv2d: the kernel K(o, c, p, q)" in svg
+
+
+def test_evosym_registers_the_proofs_display_in_ipython_and_the_trusted_core_imports_no_printer():
+    """In IPython, ``import evosym`` registers the printers' display of a checked proof; elsewhere a proof
+    imports no printer (evosym.proof is the trusted core) and has no rich display until they are imported."""
+    import sys
+
+    code = ("import sys{pre}\nimport evosym\nfrom evosym.proof.proof import DISPLAY\n"
+            "print(sorted(DISPLAY), any(m.startswith('evosym.printers') for m in sys.modules))")
+    for pre, want in (("\nimport IPython", "['latex', 'markdown'] True"), ("", "[] False")):
+        out = subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True, text=True, timeout=120)
+        if pre and "No module named 'IPython'" in out.stderr:
+            continue   # IPython not installed: nothing to register
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == want

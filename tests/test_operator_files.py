@@ -147,10 +147,10 @@ def test_derive_that_is_not_a_function(capsys):
     ("involution", True),         # a catalogue operator's: generated modules find kernels by operator name
 ])
 def test_operator_names_that_generated_code_cannot_carry_are_refused(capsys, tmp_path, name, proves):
-    src = (Path(__file__).resolve().parent.parent / "docs/examples/avg_pool1d.py").read_text(encoding="utf-8")
-    assert src.count('name="avg_pool1d"') == 1
+    src = (Path(__file__).resolve().parent.parent / "docs/examples/my_avg_pool1d.py").read_text(encoding="utf-8")
+    assert src.count('name="my_avg_pool1d"') == 1
     path = tmp_path / "renamed.py"
-    path.write_text(src.replace('name="avg_pool1d"', f"name={name!r}"), encoding="utf-8")
+    path.write_text(src.replace('name="my_avg_pool1d"', f"name={name!r}"), encoding="utf-8")
     words = "like the catalogue's; code generated from it" if proves else "the operator's name must be an identifier"
     rc, out, err = run_cli(capsys, "prove", str(path), "--summary")
     if proves:   # a derivation of one's own may reuse the name; only generated code cannot

@@ -1,4 +1,4 @@
-"""Output files: ``evosym prove … --output FILE`` and :func:`evosym.cli.output.write_atomic`.
+"""Output files: ``evosym prove … --output FILE`` and :func:`evosym.files.write_atomic`.
 
 Writes go through a temporary file in the target's folder and an atomic rename; an existing
 file is never replaced without ``--force``; every failure is one clear line and leaves neither
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from evosym.cli import output as output_module
+from evosym import files as output_module
 from evosym.cli.main import main
-from evosym.cli.output import write_atomic
+from evosym.files import write_atomic
 from evosym.errors import EvosymError, OutputExists
 from cli_helpers import one_line_error, run_cli
 
@@ -318,7 +318,7 @@ def test_write_atomic_refuses_a_dangling_symbolic_link(tmp_path):
 
 def test_write_atomic_does_not_overwrite_a_file_created_after_the_check(tmp_path, monkeypatch):
     """Between the existence check and the rename another process creates the file: it is kept."""
-    import evosym.cli.output as output
+    import evosym.files as output
     target = tmp_path / "out.txt"
     real = output.check_target
 

@@ -88,7 +88,7 @@ def test_the_users_module_is_not_modified():
 
 
 def test_operators_from_users_files():
-    path = str(Path(__file__).resolve().parent.parent / "docs" / "examples" / "avg_pool1d.py")
+    path = str(Path(__file__).resolve().parent.parent / "docs" / "examples" / "my_avg_pool1d.py")
     pool = nn.AvgPool1d(3, stride=2)
     assert_equivalent(pool, path, sizes={"K": 3, "s": 2})
     with pytest.raises(AssertionError, match="scaled by a constant factor"):
@@ -135,3 +135,65 @@ def test_cli_candidate(capsys):
         assert rc == 2 and "has no 'nothing'" in err
     finally:
         os.chdir(old)
+
+
+# a user's operator file with two weights: a depthwise K×K kernel Wd[c, u, v] and a pointwise Wp[o, c]
+SEPARABLE = '''
+import sympy as sp
+from evosym import Definition, InRange, Operator, TensorDecl, index, size
+
+B, C, O, H, W_, R = size("B"), size("C"), size("O"), size("H"), size("W"), size("R")
+K = 2 * R + 1
+b, o, c, i, j, u, v, m, n = (index(t) for t in "b o c i j u v m n".split())
+x = TensorDecl("x", (B, C, H, W_), "input", "input")
+Wd = TensorDecl("Wd", (C, K, K), "parameter", "depthwise weight")
+Wp = TensorDecl("Wp", (O, C), "parameter", "pointwise weight")
+y = TensorDecl("y", (B, O, H, W_), "output", "output")
+x_pad = Definition("x_pad", (b, c, m, n), InRange(m, 0, H - 1) * InRange(n, 0, W_ - 1) * x[b, c, m, n], "padded")
+dw = Definition("dw", (b, c, i, j), sp.Sum(Wd[c, u, v] * x_pad[b, c, i + u - R, j + v - R], (v, 0, 2 * R), (u, 0, 2 * R)),
+                "depthwise", shape=(B, C, H, W_))
+
+
+def reference(arrays, sizes):
+    import torch
+    import torch.nn.functional as F
+    t = {k: torch.from_numpy(a).to(torch.float64) for k, a in arrays.items()}
+    mid = F.conv2d(t["x"], t["Wd"][:, None], padding=sizes["R"], groups=t["x"].shape[1])
+    return F.conv2d(mid, t["Wp"][:, :, None, None]).numpy()
+
+
+OPERATOR = Operator(
+    name="my_separable", summary="depthwise then pointwise", output=y, lhs_indices=(b, o, i, j),
+    traditional=sp.Sum(Wp[o, c] * dw[b, c, i, j], (c, 0, C - 1)), tensors=(x, Wd, Wp), batch=b, out_channel=o,
+    position=(i, j), definitions=(x_pad, dw),
+    sizes=((B, "batch"), (C, "channels"), (O, "outputs"), (H, "height"), (W_, "width"), (R, "radius")),
+    grid=({B: 1, C: 2, O: 3, H: 3, W_: 4, R: 1}, {B: 1, C: 2, O: 1, H: 3, W_: 5, R: 2}),
+    reference=reference, reference_name="torch conv2d(groups=C) then 1x1 conv2d")
+'''
+
+
+class Separable(nn.Module):
+    def __init__(self, transposed: bool):
+        super().__init__()
+        self.transposed = transposed
+        self.Wd = nn.Parameter(torch.randn(3, 3, 3))
+        self.Wp = nn.Parameter(torch.randn(2, 3))
+
+    def forward(self, x):
+        wd = self.Wd.transpose(-1, -2) if self.transposed else self.Wd
+        mid = nn.functional.conv2d(x, wd[:, None].to(x.dtype), padding=1, groups=3)
+        return nn.functional.conv2d(mid, self.Wp[:, :, None, None].to(x.dtype))
+
+
+def test_transposed_depthwise_kernel_in_a_users_two_tensor_file(tmp_path):
+    """The flip and transpose experiments try every weight with the window's axes last, so a file with a
+    depthwise Wd[c, u, v] next to a pointwise Wp[o, c] gets the diagnosis a convolution weight gets."""
+    path = tmp_path / "my_separable.py"
+    path.write_text(SEPARABLE, encoding="utf-8")
+    sizes = dict(C=3, O=2, R=1)
+    assert_equivalent(Separable(False), str(path), sizes=sizes, trials=1, dtypes=(torch.float64,))
+    with pytest.raises(AssertionError) as info:
+        assert_equivalent(Separable(True), str(path), sizes=sizes, trials=1, dtypes=(torch.float64,))
+    text = str(info.value)
+    assert "diagnosis: matches the operator with the kernel Wd's spatial axes transposed (u↔v swapped" in text, text
+    assert text.count("diagnosis:") == 1, text

@@ -35,27 +35,43 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-_NOTICE = []
-_AVAILABLE = {}
+def _standalone_runtime():
+    """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
+    (then torch and a C++ compiler suffice), or None."""
+    import importlib.util, pathlib, sys
+    folder = pathlib.Path(__file__).resolve().with_name("evosym_runtime")
+    if "evosym_runtime.api" not in sys.modules and (folder / "api.py").is_file():
+        spec = importlib.util.spec_from_file_location("evosym_runtime", folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        sys.modules["evosym_runtime"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["evosym_runtime"])
+        importlib.import_module("evosym_runtime.api")
+    return sys.modules.get("evosym_runtime.api")
+
+
+try:  # the kernel runtime (only the kernel path needs it): evosym's, else a standalone copy
+    from evosym.runtime import api as _rt
+except ImportError:
+    _rt = _standalone_runtime() if "__file__" in globals() else None
 
 
 @torch.compiler.assume_constant_result
 def _kernels_available(device_type):
-    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
-    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
-    if device_type not in _AVAILABLE:
-        try:
-            from evosym.runtime.aggregate import library_info
-            library_info("conv3d", device_type)
-            _AVAILABLE[device_type] = True
-        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
-            _AVAILABLE[device_type] = False
-            if not _NOTICE:
-                _NOTICE.append(exc)
-                import warnings
-                warnings.warn(f"conv3d: generated {device_type.upper()} kernels unavailable ({exc}); "
-                              "using the generic path", stacklevel=4)
-    return _AVAILABLE[device_type]
+    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) load or
+    build here; decided once per process (a constant under torch.compile), else one warning."""
+    if _rt is None:
+        return False
+    return _rt.available(globals().get("__file__"), "conv3d", device_type, globals().get("__evosym_key__"))
+
+
+@torch.compiler.assume_constant_result
+def _key():
+    """This module's kernel artifact (the manifest and sources evosym codegen wrote next to it; or, run from a
+    string, the one its runner registered as ``__evosym_key__``): its key."""
+    if _rt is None:
+        raise ImportError("conv3d: the kernel path needs evosym's runtime: install evosym, or generate with "
+                          "evosym codegen --standalone")
+    return _rt.load(globals().get("__file__"), "conv3d", globals().get("__evosym_key__"))
 
 
 def _kernels_wanted(x):
@@ -102,7 +118,7 @@ def _check(x, weight, bias, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta
     if not (x.is_floating_point()):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 5:
-        raise ValueError(f"x must have 5 dimensions (batch, channel, position, position, position), not shape {tuple(x.shape)}")
+        raise ValueError(f"x must have 5 dimensions (batch, channel, position, position, position), or 4 without the batch, not shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -127,6 +143,8 @@ def conv3d_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    if isinstance(x, torch.Tensor) and x.dim() == 4:   # unbatched, as torch's own functions take it
+        return conv3d_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, s_d=s_d, delta_d=delta_d, P_d=P_d, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, path=path).squeeze(0)
     _check(x, weight, bias, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w)
     B = x.shape[0]
     D_in = x.shape[2]
@@ -181,14 +199,13 @@ def _kernel_tensor(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h,
 
 def _kernels(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
     B = x.shape[0]
     D_in = x.shape[2]
     H_in = x.shape[3]
     W_in = x.shape[4]
     kernel = _kernel_tensor(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, s_d=s_d, delta_d=delta_d, P_d=P_d, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, L_out=L_out)
     # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("conv3d", x.contiguous(), kernel, (B, G, C_g, O_g, D_in, K_d, s_d, delta_d, P_d, H_in, K_h, s_h, delta_h, P_h, W_in, K_w, s_w, delta_w, P_w))
+    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, G, C_g, O_g, D_in, K_d, s_d, delta_d, P_d, H_in, K_h, s_h, delta_h, P_h, W_in, K_w, s_w, delta_w, P_w))
     if bias is not None:
         y = y + bias.reshape((1, -1) + (1,) * 3)
     return y
@@ -302,7 +319,7 @@ class Conv3dEvolution(nn.Module):
         if not (m.padding_mode == 'zeros'):
             raise ValueError("cannot take this torch.nn.Conv3d: Conv3dEvolution requires that only padding_mode='zeros' is this operator (the check m.padding_mode == 'zeros' fails)")
         if not (m.padding != 'same'):
-            raise ValueError("cannot take this torch.nn.Conv3d: Conv3dEvolution requires that padding='same' is the operator conv2d_same (the check m.padding != 'same' fails)")
+            raise ValueError("cannot take this torch.nn.Conv3d: Conv3dEvolution requires that padding='same' is the operator conv3d_same (the check m.padding != 'same' fails)")
         if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
             raise ValueError(f"cannot take this torch.nn.Conv3d: its dropout {m.dropout} is active in training mode and "
                              "Conv3dEvolution has none; call .eval() on it first (or set dropout=0)")

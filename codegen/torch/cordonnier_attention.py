@@ -35,27 +35,8 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-_NOTICE = []
-_AVAILABLE = {}
-
-
-@torch.compiler.assume_constant_result
 def _kernels_available(device_type):
-    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
-    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
-    if device_type not in _AVAILABLE:
-        try:
-            from evosym.runtime.aggregate import library_info
-            library_info("cordonnier_attention", device_type)
-            _AVAILABLE[device_type] = True
-        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
-            _AVAILABLE[device_type] = False
-            if not _NOTICE:
-                _NOTICE.append(exc)
-                import warnings
-                warnings.warn(f"cordonnier_attention: generated {device_type.upper()} kernels unavailable ({exc}); "
-                              "using the generic path", stacklevel=4)
-    return _AVAILABLE[device_type]
+    return False
 
 
 def _kernels_wanted(x):
@@ -78,7 +59,7 @@ def _check(x, alpha, out_weight, out_bias, C, O, R):
     if not (x.is_floating_point()):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
-        raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
+        raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
     if alpha is None:
@@ -110,6 +91,8 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        return cordonnier_attention_evolution(x.unsqueeze(0), alpha, out_weight, out_bias, C=C, O=O, R=R, path=path).squeeze(0)
     _check(x, alpha, out_weight, out_bias, C, O, R)
     B = x.shape[0]
     H = x.shape[2]
@@ -176,14 +159,13 @@ def _kernel_tensor(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
 
 def _kernels(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
     kernel = _kernel_tensor(x, alpha, out_weight, out_bias, C=C, O=O, R=R, L_out=L_out)
     kernel = kernel.unsqueeze(1)
     # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("cordonnier_attention", x.contiguous(), kernel, (B, C, O, H, W, R))
+    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, C, O, H, W, R))
     if out_bias is not None:
         y = y + out_bias.reshape((1, -1) + (1,) * 2)
     return y

@@ -35,27 +35,43 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-_NOTICE = []
-_AVAILABLE = {}
+def _standalone_runtime():
+    """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
+    (then torch and a C++ compiler suffice), or None."""
+    import importlib.util, pathlib, sys
+    folder = pathlib.Path(__file__).resolve().with_name("evosym_runtime")
+    if "evosym_runtime.api" not in sys.modules and (folder / "api.py").is_file():
+        spec = importlib.util.spec_from_file_location("evosym_runtime", folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        sys.modules["evosym_runtime"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["evosym_runtime"])
+        importlib.import_module("evosym_runtime.api")
+    return sys.modules.get("evosym_runtime.api")
+
+
+try:  # the kernel runtime (only the kernel path needs it): evosym's, else a standalone copy
+    from evosym.runtime import api as _rt
+except ImportError:
+    _rt = _standalone_runtime() if "__file__" in globals() else None
 
 
 @torch.compiler.assume_constant_result
 def _kernels_available(device_type):
-    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
-    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
-    if device_type not in _AVAILABLE:
-        try:
-            from evosym.runtime.aggregate import library_info
-            library_info("hyperzzw", device_type)
-            _AVAILABLE[device_type] = True
-        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
-            _AVAILABLE[device_type] = False
-            if not _NOTICE:
-                _NOTICE.append(exc)
-                import warnings
-                warnings.warn(f"hyperzzw: generated {device_type.upper()} kernels unavailable ({exc}); "
-                              "using the generic path", stacklevel=4)
-    return _AVAILABLE[device_type]
+    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) load or
+    build here; decided once per process (a constant under torch.compile), else one warning."""
+    if _rt is None:
+        return False
+    return _rt.available(globals().get("__file__"), "hyperzzw", device_type, globals().get("__evosym_key__"))
+
+
+@torch.compiler.assume_constant_result
+def _key():
+    """This module's kernel artifact (the manifest and sources evosym codegen wrote next to it; or, run from a
+    string, the one its runner registered as ``__evosym_key__``): its key."""
+    if _rt is None:
+        raise ImportError("hyperzzw: the kernel path needs evosym's runtime: install evosym, or generate with "
+                          "evosym codegen --standalone")
+    return _rt.load(globals().get("__file__"), "hyperzzw", globals().get("__evosym_key__"))
 
 
 def _kernels_wanted(x):
@@ -82,7 +98,7 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if not (Z.is_floating_point()):
         raise TypeError(f"Z must have a floating-point dtype, not {Z.dtype}")
     if Z.dim() != 4:
-        raise ValueError(f"Z must have 4 dimensions (batch, channel, position, position), not shape {tuple(Z.shape)}")
+        raise ValueError(f"Z must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(Z.shape)}")
     if not (Z.shape[1] == C):
         raise ValueError(f"axis 1 of Z must have length C = {C}; got shape {tuple(Z.shape)}")
     if not (Z.shape[2] == (P_h * ((2 * R) + 1))):
@@ -162,6 +178,8 @@ def hyperzzw_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    if isinstance(Z, torch.Tensor) and Z.dim() == 3:   # unbatched, as torch's own functions take it
+        return hyperzzw_evolution(Z.unsqueeze(0), omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P_h=P_h, P_w=P_w, path=path).squeeze(0)
     _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C, D, R, P_h, P_w)
     B = Z.shape[0]
     L_out = ((P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1)))
@@ -247,12 +265,11 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
 
 def _kernels(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, *, C, D, R, P_h, P_w, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
     B = Z.shape[0]
     kernel = _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P_h=P_h, P_w=P_w, L_out=L_out)
     kernel = kernel.unsqueeze(1)
     # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("hyperzzw", Z.contiguous(), kernel, (B, C, D, R, P_h, P_w))
+    y = _rt.evolution_aggregate(_key(), Z.contiguous(), kernel, (B, C, D, R, P_h, P_w))
     dtype, device = Z.dtype, Z.device
     beta1 = fast_bias.reshape(1, 1, 1, 1)  # fast_bias[0]: the whole tensor
     beta2 = _as_grid(beta1, 4, dtype, device)

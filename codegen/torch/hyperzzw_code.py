@@ -35,27 +35,8 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-_NOTICE = []
-_AVAILABLE = {}
-
-
-@torch.compiler.assume_constant_result
 def _kernels_available(device_type):
-    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
-    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
-    if device_type not in _AVAILABLE:
-        try:
-            from evosym.runtime.aggregate import library_info
-            library_info("hyperzzw_code", device_type)
-            _AVAILABLE[device_type] = True
-        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
-            _AVAILABLE[device_type] = False
-            if not _NOTICE:
-                _NOTICE.append(exc)
-                import warnings
-                warnings.warn(f"hyperzzw_code: generated {device_type.upper()} kernels unavailable ({exc}); "
-                              "using the generic path", stacklevel=4)
-    return _AVAILABLE[device_type]
+    return False
 
 
 def _kernels_wanted(x):
@@ -80,7 +61,7 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if not (Z.is_floating_point()):
         raise TypeError(f"Z must have a floating-point dtype, not {Z.dtype}")
     if Z.dim() != 4:
-        raise ValueError(f"Z must have 4 dimensions (batch, channel, position, position), not shape {tuple(Z.shape)}")
+        raise ValueError(f"Z must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(Z.shape)}")
     if not (Z.shape[1] == C):
         raise ValueError(f"axis 1 of Z must have length C = {C}; got shape {tuple(Z.shape)}")
     if not (Z.shape[2] == (P * ((2 * R) + 1))):
@@ -160,6 +141,8 @@ def hyperzzw_code_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    if isinstance(Z, torch.Tensor) and Z.dim() == 3:   # unbatched, as torch's own functions take it
+        return hyperzzw_code_evolution(Z.unsqueeze(0), omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, path=path).squeeze(0)
     _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C, D, R, P)
     B = Z.shape[0]
     L_out = ((P * ((2 * R) + 1)), (P * ((2 * R) + 1)))
@@ -246,12 +229,11 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
 
 def _kernels(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, *, C, D, R, P, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
     B = Z.shape[0]
     kernel = _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, L_out=L_out)
     kernel = kernel.unsqueeze(1)
     # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("hyperzzw_code", Z.contiguous(), kernel, (B, C, D, R, P))
+    y = _rt.evolution_aggregate(_key(), Z.contiguous(), kernel, (B, C, D, R, P))
     dtype, device = Z.dtype, Z.device
     beta1 = fast_bias.reshape(1, 1, 1, 1)  # fast_bias[0]: the whole tensor
     beta2 = _as_grid(beta1, 4, dtype, device)

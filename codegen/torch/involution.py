@@ -35,27 +35,43 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-_NOTICE = []
-_AVAILABLE = {}
+def _standalone_runtime():
+    """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
+    (then torch and a C++ compiler suffice), or None."""
+    import importlib.util, pathlib, sys
+    folder = pathlib.Path(__file__).resolve().with_name("evosym_runtime")
+    if "evosym_runtime.api" not in sys.modules and (folder / "api.py").is_file():
+        spec = importlib.util.spec_from_file_location("evosym_runtime", folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        sys.modules["evosym_runtime"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["evosym_runtime"])
+        importlib.import_module("evosym_runtime.api")
+    return sys.modules.get("evosym_runtime.api")
+
+
+try:  # the kernel runtime (only the kernel path needs it): evosym's, else a standalone copy
+    from evosym.runtime import api as _rt
+except ImportError:
+    _rt = _standalone_runtime() if "__file__" in globals() else None
 
 
 @torch.compiler.assume_constant_result
 def _kernels_available(device_type):
-    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
-    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
-    if device_type not in _AVAILABLE:
-        try:
-            from evosym.runtime.aggregate import library_info
-            library_info("involution", device_type)
-            _AVAILABLE[device_type] = True
-        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
-            _AVAILABLE[device_type] = False
-            if not _NOTICE:
-                _NOTICE.append(exc)
-                import warnings
-                warnings.warn(f"involution: generated {device_type.upper()} kernels unavailable ({exc}); "
-                              "using the generic path", stacklevel=4)
-    return _AVAILABLE[device_type]
+    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) load or
+    build here; decided once per process (a constant under torch.compile), else one warning."""
+    if _rt is None:
+        return False
+    return _rt.available(globals().get("__file__"), "involution", device_type, globals().get("__evosym_key__"))
+
+
+@torch.compiler.assume_constant_result
+def _key():
+    """This module's kernel artifact (the manifest and sources evosym codegen wrote next to it; or, run from a
+    string, the one its runner registered as ``__evosym_key__``): its key."""
+    if _rt is None:
+        raise ImportError("involution: the kernel path needs evosym's runtime: install evosym, or generate with "
+                          "evosym codegen --standalone")
+    return _rt.load(globals().get("__file__"), "involution", globals().get("__evosym_key__"))
 
 
 def _kernels_wanted(x):
@@ -82,7 +98,7 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g,
     if not (x.is_floating_point()):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
-        raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
+        raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
     if not (x.shape[2] % (s) == 0):
         raise ValueError(f"axis 2 of x must be a multiple of s = {s}; got shape {tuple(x.shape)}")
     if not (x.shape[3] % (s) == 0):
@@ -134,6 +150,8 @@ def involution_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, span
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        return involution_evolution(x.unsqueeze(0), reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G=G, C_g=C_g, D=D, R=R, s=s, path=path).squeeze(0)
     _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g, D, R, s)
     B = x.shape[0]
     H = x.shape[2] // (s)
@@ -202,7 +220,6 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
 
 def _kernels(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, *, G, C_g, D, R, s, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
     B = x.shape[0]
     H = x.shape[2] // (s)
     W = x.shape[3] // (s)
@@ -210,7 +227,7 @@ def _kernels(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, *, G,
     kernel = kernel.unsqueeze(2)
     kernel = kernel.unsqueeze(3)
     # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("involution", x.contiguous(), kernel, (B, G, C_g, D, H, W, R, s))
+    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, G, C_g, D, H, W, R, s))
     return y
 
 

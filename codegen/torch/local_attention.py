@@ -51,27 +51,43 @@ def _softmax(t, first, count):
     return torch.softmax(flat, dim=-1).view(moved.shape).movedim(last, dims)
 
 
-_NOTICE = []
-_AVAILABLE = {}
+def _standalone_runtime():
+    """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
+    (then torch and a C++ compiler suffice), or None."""
+    import importlib.util, pathlib, sys
+    folder = pathlib.Path(__file__).resolve().with_name("evosym_runtime")
+    if "evosym_runtime.api" not in sys.modules and (folder / "api.py").is_file():
+        spec = importlib.util.spec_from_file_location("evosym_runtime", folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        sys.modules["evosym_runtime"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["evosym_runtime"])
+        importlib.import_module("evosym_runtime.api")
+    return sys.modules.get("evosym_runtime.api")
+
+
+try:  # the kernel runtime (only the kernel path needs it): evosym's, else a standalone copy
+    from evosym.runtime import api as _rt
+except ImportError:
+    _rt = _standalone_runtime() if "__file__" in globals() else None
 
 
 @torch.compiler.assume_constant_result
 def _kernels_available(device_type):
-    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
-    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
-    if device_type not in _AVAILABLE:
-        try:
-            from evosym.runtime.aggregate import library_info
-            library_info("local_attention", device_type)
-            _AVAILABLE[device_type] = True
-        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
-            _AVAILABLE[device_type] = False
-            if not _NOTICE:
-                _NOTICE.append(exc)
-                import warnings
-                warnings.warn(f"local_attention: generated {device_type.upper()} kernels unavailable ({exc}); "
-                              "using the generic path", stacklevel=4)
-    return _AVAILABLE[device_type]
+    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) load or
+    build here; decided once per process (a constant under torch.compile), else one warning."""
+    if _rt is None:
+        return False
+    return _rt.available(globals().get("__file__"), "local_attention", device_type, globals().get("__evosym_key__"))
+
+
+@torch.compiler.assume_constant_result
+def _key():
+    """This module's kernel artifact (the manifest and sources evosym codegen wrote next to it; or, run from a
+    string, the one its runner registered as ``__evosym_key__``): its key."""
+    if _rt is None:
+        raise ImportError("local_attention: the kernel path needs evosym's runtime: install evosym, or generate with "
+                          "evosym codegen --standalone")
+    return _rt.load(globals().get("__file__"), "local_attention", globals().get("__evosym_key__"))
 
 
 def _kernels_wanted(x):
@@ -94,7 +110,7 @@ def _check(x, query_weight, key_weight, value_weight, N, d, R):
     if not (x.is_floating_point()):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
-        raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
+        raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
     if not (x.shape[1] == (N * d)):
         raise ValueError(f"axis 1 of x must have length N·d = {(N * d)}; got shape {tuple(x.shape)}")
     if query_weight is None:
@@ -128,6 +144,8 @@ def local_attention_evolution(x, query_weight, key_weight, value_weight, *, N, d
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        return local_attention_evolution(x.unsqueeze(0), query_weight, key_weight, value_weight, N=N, d=d, R=R, path=path).squeeze(0)
     _check(x, query_weight, key_weight, value_weight, N, d, R)
     B = x.shape[0]
     H = x.shape[2]
@@ -199,7 +217,6 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out,
 
 def _kernels(x, query_weight, key_weight, value_weight, *, N, d, R, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.attention import evolution_attention
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
@@ -210,7 +227,7 @@ def _kernels(x, query_weight, key_weight, value_weight, *, N, d, R, L_out):
     m2 = _as_grid(m1, 2, dtype, device)
     v = F.conv2d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 2))
     # y = Σ_u softmax_u(qry ⋆ key_pad)·ṽ: logits, softmax and aggregation in one kernel pass (CUDA)
-    y = evolution_attention("local_attention", queries, keys, v.contiguous(), (B, N, d, H, W, R))
+    y = _rt.evolution_attention(_key(), queries, keys, v.contiguous(), (B, N, d, H, W, R))
     return y
 
 

@@ -51,27 +51,8 @@ def _softmax(t, first, count):
     return torch.softmax(flat, dim=-1).view(moved.shape).movedim(last, dims)
 
 
-_NOTICE = []
-_AVAILABLE = {}
-
-
-@torch.compiler.assume_constant_result
 def _kernels_available(device_type):
-    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
-    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
-    if device_type not in _AVAILABLE:
-        try:
-            from evosym.runtime.aggregate import library_info
-            library_info("mhsa", device_type)
-            _AVAILABLE[device_type] = True
-        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
-            _AVAILABLE[device_type] = False
-            if not _NOTICE:
-                _NOTICE.append(exc)
-                import warnings
-                warnings.warn(f"mhsa: generated {device_type.upper()} kernels unavailable ({exc}); "
-                              "using the generic path", stacklevel=4)
-    return _AVAILABLE[device_type]
+    return False
 
 
 def _kernels_wanted(x):
@@ -92,7 +73,7 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, 
     if not (x.is_floating_point()):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
-        raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), not shape {tuple(x.shape)}")
+        raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
     if not (x.shape[1] == (N * d)):
         raise ValueError(f"axis 1 of x must have length N·d = {(N * d)}; got shape {tuple(x.shape)}")
     if q_weight is None:
@@ -161,6 +142,8 @@ def mhsa_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        return mhsa_evolution(x.unsqueeze(0), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, path=path).squeeze(0)
     _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d)
     B = x.shape[0]
     H = x.shape[2]
@@ -225,7 +208,6 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
 
 def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N, d, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
@@ -238,7 +220,7 @@ def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
     m2 = _as_grid(m1, 2, dtype, device)
     v = F.conv2d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 2))
     # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("mhsa", v.contiguous(), kernel, (B, N, d, H, W))
+    y = _rt.evolution_aggregate(_key(), v.contiguous(), kernel, (B, N, d, H, W))
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
     post1 = out_weight.reshape((N * d), (N * d))  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)

@@ -35,27 +35,8 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-_NOTICE = []
-_AVAILABLE = {}
-
-
-@torch.compiler.assume_constant_result
 def _kernels_available(device_type):
-    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
-    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
-    if device_type not in _AVAILABLE:
-        try:
-            from evosym.runtime.aggregate import library_info
-            library_info("spectral_graph_conv", device_type)
-            _AVAILABLE[device_type] = True
-        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
-            _AVAILABLE[device_type] = False
-            if not _NOTICE:
-                _NOTICE.append(exc)
-                import warnings
-                warnings.warn(f"spectral_graph_conv: generated {device_type.upper()} kernels unavailable ({exc}); "
-                              "using the generic path", stacklevel=4)
-    return _AVAILABLE[device_type]
+    return False
 
 
 def _kernels_wanted(x):
@@ -74,7 +55,7 @@ def _check(x, eigenvectors, spectral_filter, N):
     if not (x.is_floating_point()):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
-        raise ValueError(f"x must have 3 dimensions (batch, position, channel), not shape {tuple(x.shape)}")
+        raise ValueError(f"x must have 3 dimensions (batch, position, channel), or 2 without the batch, not shape {tuple(x.shape)}")
     if not (x.shape[1] == N):
         raise ValueError(f"axis 1 of x must have length N = {N}; got shape {tuple(x.shape)}")
     if eigenvectors is None:
@@ -101,6 +82,8 @@ def spectral_graph_conv_evolution(x, eigenvectors, spectral_filter, *, N, path="
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        return spectral_graph_conv_evolution(x.unsqueeze(0), eigenvectors, spectral_filter, N=N, path=path).squeeze(0)
     _check(x, eigenvectors, spectral_filter, N)
     B = x.shape[0]
     C = x.shape[2]
@@ -143,12 +126,11 @@ def _kernel_tensor(x, eigenvectors, spectral_filter, *, N, L_out):
 
 def _kernels(x, eigenvectors, spectral_filter, *, N, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
     B = x.shape[0]
     C = x.shape[2]
     kernel = _kernel_tensor(x, eigenvectors, spectral_filter, N=N, L_out=L_out)
     # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("spectral_graph_conv", x.contiguous(), kernel, (B, N, C))
+    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, N, C))
     return y
 
 

@@ -35,27 +35,8 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-_NOTICE = []
-_AVAILABLE = {}
-
-
-@torch.compiler.assume_constant_result
 def _kernels_available(device_type):
-    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) can be
-    built or loaded; decided once per process (a constant under torch.compile), else a one-time notice."""
-    if device_type not in _AVAILABLE:
-        try:
-            from evosym.runtime.aggregate import library_info
-            library_info("token_mixing", device_type)
-            _AVAILABLE[device_type] = True
-        except Exception as exc:  # evosym or the compiler missing, or the build failed: the generic path, said once
-            _AVAILABLE[device_type] = False
-            if not _NOTICE:
-                _NOTICE.append(exc)
-                import warnings
-                warnings.warn(f"token_mixing: generated {device_type.upper()} kernels unavailable ({exc}); "
-                              "using the generic path", stacklevel=4)
-    return _AVAILABLE[device_type]
+    return False
 
 
 def _kernels_wanted(x):
@@ -74,7 +55,7 @@ def _check(x, weight, bias, N):
     if not (x.is_floating_point()):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
-        raise ValueError(f"x must have 3 dimensions (batch, position, channel), not shape {tuple(x.shape)}")
+        raise ValueError(f"x must have 3 dimensions (batch, position, channel), or 2 without the batch, not shape {tuple(x.shape)}")
     if not (x.shape[1] == N):
         raise ValueError(f"axis 1 of x must have length N = {N}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -101,6 +82,8 @@ def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        return token_mixing_evolution(x.unsqueeze(0), weight, bias, N=N, path=path).squeeze(0)
     _check(x, weight, bias, N)
     B = x.shape[0]
     C = x.shape[2]
@@ -136,12 +119,11 @@ def _kernel_tensor(x, weight, bias, *, N, L_out):
 
 def _kernels(x, weight, bias, *, N, L_out):
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    from evosym.runtime.aggregate import evolution_aggregate
     B = x.shape[0]
     C = x.shape[2]
     kernel = _kernel_tensor(x, weight, bias, N=N, L_out=L_out)
     # kernel axes: b, kernel group, o', c', u…, p…
-    y = evolution_aggregate("token_mixing", x.contiguous(), kernel, (B, N, C))
+    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, N, C))
     dtype, device = x.dtype, x.device
     beta1 = bias.reshape(1, 1, N)  # bias[n]: the whole tensor
     beta2 = _as_grid(beta1, 3, dtype, device)

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import sympy as sp
 
-from ..codegen.taps import index_maps
+from ..facts.taps import index_maps
 from ..ir.neighbourhood import Window
 from ..ir.symbols import size_value
 from ..printers.expr import text

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..codegen.factors import channel_block, group_structure
-from ..codegen.taps import tap_kernel
+from ..facts.factors import channel_block, group_structure
+from ..facts.taps import tap_kernel
 from ..ir.neighbourhood import Window
 from ..ir.tensors import definitions_read
 from ..proof.proof import CheckedProof

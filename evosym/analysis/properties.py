@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..codegen.factors import channel_block, channel_factor, group_structure, head_sum
-from ..codegen.taps import index_maps, interior_kernel, tap_kernel
+from ..facts.factors import channel_block, channel_factor, group_structure, head_sum
+from ..facts.taps import index_maps, interior_kernel, tap_kernel
 from .border import border
+from .causal import causality, divisor_offset
 from ..ir.neighbourhood import Global, Window
 from .graph import graph_support
 from ..ir.symbols import size_value
@@ -58,7 +59,7 @@ def analyse(cp: CheckedProof) -> Properties:
     defs = cp.proof.definitions()
     samples = list(_samples(op, form, defs))
     items = [_dynamic(op, form, defs, samples), _shared(op, form, defs), _channels(op, form, defs, samples),
-             _locality(form, len(op.grid)), border(op, form, Property)]
+             _locality(form, len(op.grid), op), border(op, form, Property), causality(op, form, Property)]
     hop = graph_support(op, form, defs, Property)   # graph operators only: does K follow the adjacency?
     return Properties(op.name, tuple(items + ([hop] if hop is not None else [])))
 
@@ -512,11 +513,31 @@ def _from_key(key):
     return P._normal(terms)
 
 
-def _locality(form, shapes) -> Property:
+def _locality(form, shapes, op=None) -> Property:
     om = form.omega
+    if op is not None and divisor_offset(om) is not None:
+        return _divisor_locality(op, form, divisor_offset(om))
     if isinstance(om, Global):
         return Property("Ω", f"global, |Ω| = {text(om.size_bound())}", "symbolic: Ω is every input position")
     if isinstance(om, Window):
         return Property("Ω", f"local window, |Ω| ≤ {text(om.size_bound())}",
                         f"symbolic: Ω is a window; confirmed at {shapes} shapes: supp K = Ω(p) (the support check)")
     return Property("Ω", f"index set, |Ω| ≤ {text(om.size_bound())}", "symbolic: Ω is an index set")
+
+
+def _divisor_locality(op, form, a) -> Property:
+    """Ω(p) = {q : (q + a) | (p + a)}: |Ω(p)| is the number of divisors of n = p + a, confirmed by counting Ω(p)
+    at every grid shape and output position against sympy.divisor_count."""
+    (p,), n = form.position, form.position[0] + a
+    lhs = {s: hi for s, _, hi in op.lhs_ranges()}
+    ok, count = True, 0
+    for config in op.grid:
+        env = env_of(config)
+        for pt in range(size_value(lhs[p], env) + 1):
+            count += 1
+            ok = ok and len(form.omega.points((pt,), env)) == int(sp.divisor_count(pt + int(a)))
+    return Property("Ω", f"divisors of {text(n)}, |Ω({text(p)})| = d({text(n)}) (the divisor count) ≤ "
+                         f"{text(form.omega.size_bound())}",
+                    f"symbolic: Ω is the index set {{q : (q + {text(a)}) | ({text(n)})}}; confirmed at {len(op.grid)} "
+                    f"shapes: |Ω(p)| = sympy.divisor_count({text(n)}) at " + (f"all {count} output positions" if ok else
+                                                                             "NOT every output position: INCONSISTENT"))

@@ -10,7 +10,7 @@ from ..proof.codec import decode, encode_checked
 from .cost import Cost, cost
 from .properties import Properties, Property, analyse
 
-COLUMNS = ("kernel", "space", "channels", "Ω", "border")
+COLUMNS = ("kernel", "space", "channels", "Ω", "border", "causal")
 
 
 def properties_of(cp):
@@ -50,8 +50,8 @@ def _builtin_cost(name: str) -> Cost:
 
 def table(checked) -> str:
     """A Markdown table: one row per operator, the derived properties and costs."""
-    head = "| operator | K | sharing | channels | Ω | border | parameters | multiply-adds |"
-    lines = [head, "|" + "---|" * 8]
+    head = "| operator | K | sharing | channels | Ω | border | causal | parameters | multiply-adds |"
+    lines = [head, "|" + "---|" * 9]
     for cp in checked:
         props, c = properties_of(cp), cost_of(cp)
         cells = [props.get(k) for k in COLUMNS] + [text(c.parameters), text(c.macs)]

@@ -10,7 +10,8 @@ from ..errors import EvosymError
 from ..printers import render, render_many
 from ..proof.rules import RULES
 from . import report as results
-from .output import Progress, check_target, existing_folder, write_atomic
+from ..files import check_target, existing_folder, write_atomic
+from .output import Progress
 
 
 def _selected(args, command: str) -> list[str]:
@@ -97,6 +98,9 @@ def cmd_prove(args, parser) -> int:
                           f"{'--summary' if args.summary else '--format ' + args.format}")
     if args.force and not (args.output or args.certificate or args.certificates):
         raise EvosymError("--force only applies with --output, --certificate or --certificates")
+    fragment = getattr(args, "fragment", False)
+    if fragment and (args.format != "latex" or args.summary or args.show_derive):
+        raise EvosymError("--fragment applies to --format latex only (the proofs without a preamble)")
     if args.certificate and len(names) != 1:
         raise EvosymError("--certificate FILE takes one operator; with --all use --certificates DIR")
     inputs = _input_files(names)   # never overwritten, even with --force
@@ -134,7 +138,8 @@ def cmd_prove(args, parser) -> int:
                     if cp.limit is not None else "") + f", {len(cp.shapes)} shapes, {cp.seconds:.2f} s" for cp in checked]
         _emit("\n".join(lines) + "\n", args, inputs)
     else:
-        _emit(render_many(checked, args.format) if args.all else render(checked[0], args.format), args, inputs)
+        _emit(render_many(checked, args.format, fragment) if args.all else render(checked[0], args.format, fragment),
+              args, inputs)
     if args.certificate:
         print(f"wrote {write_atomic(args.certificate, dumps(docs[0]), force=args.force, inputs=inputs)}",
               file=sys.stderr)
@@ -215,7 +220,6 @@ def _generated_name(source: str, operator: str, target: str) -> str:
 
 
 def cmd_codegen(args, parser) -> int:
-    from ..codegen.generate import generate
     names = _selected(args, "codegen")
     if args.all and not args.output:
         raise EvosymError("codegen --all needs --output DIR")
@@ -228,19 +232,29 @@ def cmd_codegen(args, parser) -> int:
     if args.ptxas is not None:
         from ..runtime.build import cuda_archs
         archs = cuda_archs(args.ptxas)
+    if (args.kernels or args.standalone) and (args.target != "torch" or out_dir is None):
+        raise EvosymError("--kernels and --standalone apply with --target torch --output DIR")
     inputs = _input_files(names)   # never overwritten, even with --force
-    targets = {}
+    generated = {}
     if out_dir is not None:   # every file it may write, refused before any work (nothing half-written)
         for name in names:
-            targets[name] = out_dir / _generated_name(name, catalogue.load(name).name, args.target)
-            check_target(targets[name], force=args.force, inputs=inputs)
+            generated[name] = gen = _generated(name, args)
+            if gen is None:
+                continue
+            for file in gen.files(_generated_name(name, gen.plan.name, args.target), kernels=args.kernels):
+                check_target(out_dir / file, force=args.force, inputs=inputs)
+        if args.standalone:
+            from ..codegen.standalone import runtime_files
+            runtime = runtime_files()
+            for file in runtime:
+                for folder in reversed((out_dir / file).relative_to(out_dir).parents[:-1]):
+                    if (out_dir / folder).exists() and not (out_dir / folder).is_dir():
+                        raise EvosymError(f"{out_dir / folder} is not a folder: the runtime's files go inside it")
+                if (out_dir / file).parent.is_dir():
+                    check_target(out_dir / file, force=args.force, inputs=inputs)
     for name in names:
-        try:
-            gen = generate(name, args.target)
-        except EvosymError as exc:
-            if not args.all or args.target == "torch":
-                raise
-            print(f"skipped {name}: {exc}", file=sys.stderr)   # --all: operators the target cannot lower
+        gen = generated[name] if out_dir is not None else _generated(name, args)
+        if gen is None:
             continue
         if archs:
             from ..runtime.build import ptxas_report
@@ -251,10 +265,30 @@ def cmd_codegen(args, parser) -> int:
         if out_dir is None:
             sys.stdout.write(gen.source)
         else:
-            path = write_atomic(targets[name], gen.source, force=args.force, inputs=inputs)
-            print(f"wrote {path}", file=sys.stderr)
+            for file, text in gen.files(_generated_name(name, gen.plan.name, args.target), kernels=args.kernels).items():
+                path = write_atomic(out_dir / file, text, force=args.force, inputs=inputs)
+                print(f"wrote {path}", file=sys.stderr)
         print(f"{gen.plan.name}: {gen.plan.path}: {gen.plan.reason}", file=sys.stderr)
+    if out_dir is not None and args.standalone:
+        for file in runtime:
+            (out_dir / file).parent.mkdir(parents=True, exist_ok=True)
+        for file, text in runtime.items():
+            write_atomic(out_dir / file, text, force=args.force, inputs=inputs)
+        print(f"wrote {out_dir / 'evosym_runtime'} (evosym's kernel runtime, {len(runtime)} files)", file=sys.stderr)
     return 0
+
+
+def _generated(name: str, args):
+    """The generation of ``name`` for the command's target; None (said on stderr) for an operator the
+    target cannot lower under --all."""
+    from ..codegen.generate import generate
+    try:
+        return generate(name, args.target)
+    except EvosymError as exc:
+        if not args.all or args.target == "torch":
+            raise
+        print(f"skipped {name}: {exc}", file=sys.stderr)   # --all: operators the target cannot lower
+        return None
 
 
 def _candidate(spec: str):

@@ -5,7 +5,7 @@ shape of an operator (``evosym check``), per candidate check (``check --candidat
 (``evosym selftest``); a failed one holds a ``<failure message=…>`` with the details as its text.
 The file carries no timestamp or host name; ``time`` attributes are the only run-dependent values.
 It is built from the same plain data as ``--format json`` (:mod:`evosym.cli.report`) and written with
-:func:`evosym.cli.output.write_atomic` (atomic, refuses to overwrite without ``--force``).
+:func:`evosym.files.write_atomic` (atomic, refuses to overwrite without ``--force``).
 """
 
 from __future__ import annotations

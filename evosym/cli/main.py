@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     _operators(p, "prove every operator of the catalogue")
     p.add_argument("--format", choices=("text", "markdown", "latex", "json"), default="text",
                    help="output format (default: text; json: the evosym-prove/1 schema, docs/json.md)")
+    p.add_argument("--fragment", action="store_true",
+                   help="with --format latex: the proofs without \\documentclass or preamble, to \\input into a paper")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--summary", action="store_true", help="print one line per operator instead of the proofs")
@@ -153,7 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch: a PyTorch module (NAME.py); cuda: standalone CUDA kernels, forward and both "
                         "backward passes (NAME.cu); cpu: the same as C++ with OpenMP (NAME.cpp) (default: torch)")
     p.add_argument("--output", "-o", metavar="DIR",
-                   help="write DIR/NAME.py, NAME.cu or NAME.cpp (atomically) instead of printing")
+                   help="write DIR/NAME.py, NAME.cu or NAME.cpp (atomically) instead of printing; a torch module whose "
+                        "default path runs generated kernels gets its artifact next to it (NAME.manifest.json, "
+                        "NAME.cpp, NAME.cu)")
+    p.add_argument("--kernels", action="store_true",
+                   help="with --target torch --output: write the kernel artifact for every module that has kernels "
+                        "(path='kernels'), not only where the default path runs them")
+    p.add_argument("--standalone", action="store_true",
+                   help="with --target torch --output: also copy evosym's kernel runtime next to the module "
+                        "(DIR/evosym_runtime/), so the module runs its kernels with only torch and a C++ compiler")
     p.add_argument("--ptxas", metavar="ARCHS",
                    help="with --target cuda: compile with nvcc for these architectures (e.g. sm_80,sm_90) and print "
                         "registers and spills per kernel")

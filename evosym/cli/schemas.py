@@ -95,7 +95,7 @@ BENCH_KERNELS = _obj({**_head("bench-kernels"), "operator": S, "sizes": S, "size
 COST = _obj({"parameters": S, "multiply_adds": S, "kernel_entries": S_})
 TABLE = _obj({**_head("table"), "operators": _arr(_obj({
     "operator": S, "proved": B, "cost": COST,
-    "properties": _obj({"kernel": S, "space": S, "channels": S, "omega": S, "border": S})}))})
+    "properties": _obj({"kernel": S, "space": S, "channels": S, "omega": S, "border": S, "causal": S})}))})
 INFO = _obj({**_head("info"), "operator": S, "summary": S,
              "proof": _obj({"ok": B, "verdict": S, "step_counts": STEP_COUNTS, "shapes": I,
                             "checks": _arr(_obj({"name": S, "ok": B, "label": S}))}),

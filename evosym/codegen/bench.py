@@ -110,7 +110,7 @@ def prepare(name: str, device: str, sizes=None) -> Setup:
     if not bench or op.torch_reference is None:
         raise EvosymError(f"{op.name} has no benchmark size or no torch reference")
     plan = make_plan(cp)
-    gen = load_source(render_torch(plan, op.torch_binding), op.name)
+    gen = load_source(render_torch(plan, op.torch_binding), op.name, cp)
     env = {k: int(v) for k, v in bench.items()}
     try:
         shapes = op.valid_shapes_at(env)

@@ -27,7 +27,8 @@ import torch
 
 from ..errors import EvosymError
 from ..ir.operator import format_sizes
-from ..runtime.aggregate import evolution_aggregate, library_info
+from ..runtime.aggregate import evolution_aggregate
+from .artifact import kernels_for
 from .bench import prepare
 from .check import bind
 from .torchexpr import py_name
@@ -156,7 +157,7 @@ def bench_cpu_kernels(name: str, *, sizes=None, rounds: int = 15) -> KernelBench
     st = prepare(name, "cpu", sizes)
     op, plan, fn, env, t = st.op, st.plan, st.fn, st.env, st.t
     named = {str(k): v for k, v in env.items()}
-    lib = library_info(name, "cpu")
+    lib = kernels_for(name).library(torch.device("cpu"))[0]   # registered under the operator's name, too
     report = KernelBench(op.name, format_sizes(env), f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}")
     report.lines.append(f"kernel library: {'loaded from cache' if lib.cached else f'built in {lib.seconds:.2f} s'} "
                         f"(-march=native, OpenMP); median of {rounds} interleaved rounds")
@@ -205,7 +206,7 @@ def bench_kernels(name: str, *, device: str = "cuda", sizes=None, rounds: int = 
     st = prepare(name, device, sizes)
     op, plan, fn, env, t = st.op, st.plan, st.fn, st.env, st.t
     named = {str(k): v for k, v in env.items()}
-    lib = library_info(name, device)
+    lib = kernels_for(name).library(torch.device(device))[0]   # registered under the operator's name, too
     report = KernelBench(op.name, format_sizes(env), torch.cuda.get_device_name(device))
     report.lines.append(f"kernel library: {'loaded from cache' if lib.cached else f'built in {lib.seconds:.2f} s'} "
                         f"({lib.arch})")
@@ -251,7 +252,7 @@ def _attention_rows(report, plan, name, order, env, device, rounds) -> None:
     bias given once for the batch, as the relative position bias is); forward, and forward + backward."""
     import torch.nn.functional as F
 
-    from ..runtime.aggregate import _backend, kernels_for
+    from ..runtime.aggregate import _backend
     from ..runtime.attention import evolution_attention, unfused_attention
     ext = kernels_for(name).extents(order)
     B, C, heads = ext["B"], ext["groups"], ext["groups"] // ext["share"]

@@ -75,9 +75,13 @@ class CheckReport:
 EMULATED = "kernels-emulated"   # a check path: path="kernels" with the CUDA source's host build
 
 
-def load_source(source: str, name: str) -> types.ModuleType:
-    """Import generated source as a module (no file needed)."""
+def load_source(source: str, name: str, checked=None) -> types.ModuleType:
+    """Import generated source as a module (no file needed). ``checked``: the checked proof it was generated
+    from, whose kernel artifact is then registered in memory (the module has no manifest next to it)."""
     module = types.ModuleType(f"evosym_generated_{name}")
+    if checked is not None:
+        from .artifact import register_checked
+        module.__evosym_key__ = register_checked(checked)   # None where there are no kernels (the kernel path says so)
     exec(compile(source, f"<generated {name}>", "exec"), module.__dict__)
     return module
 
@@ -111,14 +115,14 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
         raise EvosymError(f"{op.name} has no reference implementation to check generated code against")
     plan = make_plan(cp)
     source = source if source is not None else render_torch(plan, op.torch_binding)
-    gen = load_source(source, op.name)
+    gen = load_source(source, op.name, cp)
     fn = getattr(gen, plan.func_name)
     ref = reference or op.torch_reference or _from_numpy(op.reference)
     report = CheckReport(op.name, device, plan)
     if emulated and device != "cpu":
         raise EvosymError("the emulated host build of the CUDA kernels runs on the CPU only (--device cpu)")
     if kernels or emulated:
-        from ..runtime.aggregate import kernels_for
+        from .artifact import kernels_for
         try:
             k = kernels_for(name_or_path)
         except EvosymError as exc:   # e.g. a channels-last layout: no kernels to check, said plainly

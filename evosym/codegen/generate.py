@@ -22,11 +22,22 @@ def filename(operator_name: str, target: str) -> str:
 
 @dataclass(frozen=True)
 class Generated:
-    """One generated file: where it goes, its text, and the plan it came from."""
+    """One generated file: where it goes, its text, and the plan it came from; for a torch module that runs
+    compiled kernels, its ``artifact`` (:mod:`.artifact`: kernel sources and manifest, written next to it)."""
 
     filename: str
     source: str
     plan: Plan
+    artifact: object = None
+
+    def files(self, filename: str | None = None, *, kernels: bool = False) -> dict:
+        """file name → text: the module saved as ``filename`` and, where its default path runs generated
+        kernels (or with ``kernels``, wherever it has some), the artifact files next to it."""
+        filename = filename or self.filename
+        out = {filename: self.source}
+        if self.artifact is not None and (kernels or self.plan.kernel_devices):
+            out.update(self.artifact.files(self.source, filename.rsplit(".", 1)[0]))
+        return out
 
 
 def generate(name_or_path: str, target: str = "torch") -> Generated:
@@ -49,7 +60,9 @@ def generate_checked(cp, target: str = "torch", path: str | None = None) -> Gene
     if target == "cpu":
         from .cpu import render_cpu
         return Generated(filename(plan.name, target), render_cpu(cp, plan), plan)
-    return Generated(filename(plan.name, target), render_torch(plan, cp.operator.torch_binding, regenerate=path), plan)
+    from .artifact import artifact
+    return Generated(filename(plan.name, target), render_torch(plan, cp.operator.torch_binding, regenerate=path), plan,
+                     artifact(cp, plan))
 
 
 def committed_dir(target: str = "torch") -> Path:

@@ -40,8 +40,8 @@ from ..proof.symbolic import nonnegative
 from .softmax import rewrite_softmax
 from .correlation import attends, correlation, fused_attention
 from .domain import domain_checks
-from .factors import channel_block, channel_factor, group_structure, padded_kernel, postmix_factor
-from .taps import TapKernel, tap_kernel
+from ..facts.factors import channel_block, channel_factor, group_structure, padded_kernel, postmix_factor
+from ..facts.taps import TapKernel, tap_kernel
 from .torchexpr import GridCompiler, Program, py_name
 
 
@@ -104,6 +104,7 @@ class Plan:
                                                    # and aggregation (``evosym::attention``); that correlation
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
+    divisor: dict | None = None                    # Ω = divisors: the divisor lowering's data (codegen/divisors.py)
     index_set: bool = False                        # … or an index set, lowered over every position (K̂ is 0 off Ω)
     pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
     wrap: bool = False                             # Ω wraps around the input (circular): windows from a circular F.pad
@@ -295,6 +296,9 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
         attends(plan, softmaxes, defs)
         fused_attention(plan, form, taps.taps)
         _logit_bias(plan, defs, tensors, local_sizes, pyx)
+    if index_set and not force_generic:   # Ω = the divisors of n: a gather, no N×N kernel (codegen/divisors.py)
+        from .divisors import refine
+        plan = refine(cp, plan)
     return plan
 
 

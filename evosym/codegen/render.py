@@ -39,6 +39,9 @@ def render_torch(plan: Plan, binding: dict | None = None, template: str = TEMPLA
     ``regenerate``: what the banner tells ``evosym codegen`` to regenerate the file from: the operator file's
     path as the user gave it (relative stays relative: the output is deterministic), else the operator's name.
     """
+    if plan.divisor is not None and source is None:   # Ω = the divisors of n: its own lowering (codegen/divisors.py)
+        from .divisors import render
+        return render(plan, binding)
     env = environment()
     tpl = env.from_string(source) if source is not None else env.get_template(template)
     source = tpl.render(plan=plan, binding=binding, version=__version__, template=template,

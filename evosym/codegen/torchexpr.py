@@ -19,7 +19,7 @@ import sympy as sp
 from ..errors import EvosymError
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
-from .taps import drop_true_brackets
+from ..facts.taps import drop_true_brackets
 
 
 _MODULE_NAMES = {"F", "torch", "math", "dtype", "device"}   # names the generated modules use themselves

@@ -1,6 +1,7 @@
 """Which input entries feed one output, and with which kernel values: the data behind a picture.
 
-For one output y[b=0, o, p] and its neighbour p′ (one step along the last axis), the proved kernel
+For one output y[b=0, o, p] and its neighbour p′ (one step along the last axis), and, where the border
+policy matters (a window that is padded, clamped or wraps), the corner output p″ = (0, …, 0), the proved kernel
 K(b, o, c, p, q) is evaluated exactly at the operator's figure sizes (every tensor entry a
 distinct symbol, as in the bounded checks). Each input cell (c, q) with K ≠ 0 gets a letter: two
 cells share a letter exactly when their kernel values are the same polynomial, so a static
@@ -40,11 +41,17 @@ class Connectivity:
     channels: int                         # input channels of v (all of them)
     shown: tuple[int, ...]                # the channels drawn
     out_channel: int                      # o
-    outputs: tuple[tuple[int, ...], ...]  # (p, p′) (one entry when the output has one position)
+    outputs: tuple[tuple[int, ...], ...]  # (p, p′) (one entry when the output has one position), then p″ if border
     fields: tuple[dict, ...]              # per output: {(c, q): letter}
     reads: tuple[frozenset, ...]          # per output: (c, q) of the entries of v its values of K read
     legend: tuple[tuple[str, str], ...]   # (letter, value text) for static values; () when dynamic
     dynamic: bool
+    border: bool = False                  # the last output is the border pixel p″ (the border policy matters)
+
+    def _repr_svg_(self) -> str:
+        """The picture in a notebook (Jupyter shows ``_repr_svg_``), captioned with its sizes only."""
+        from .svg import render_svg
+        return render_svg(self, [])
 
 
 def figure_sizes(op) -> dict:
@@ -82,6 +89,10 @@ def connectivity(cp: CheckedProof) -> Connectivity:
     if out_shape[-1] > 1:
         step = 1 if p[-1] + 1 < out_shape[-1] else -1
         outputs.append(p[:-1] + (p[-1] + step,))
+    corner = tuple(0 for _ in out_shape)
+    border = border_matters(form.omega) and corner not in outputs
+    if border:
+        outputs.append(corner)
     defs = cp.proof.definitions()
     kfn = Evaluator(op.shapes_at(env), defs).compile(form.kernel)
     roles = _value_roles(form)
@@ -109,7 +120,16 @@ def connectivity(cp: CheckedProof) -> Connectivity:
     legend = () if dynamic else tuple((letter, _value_text(v)) for letter, v in letters.values())
     return Connectivity(op.name, format_sizes(env), len(in_shape), in_shape, out_shape, channels,
                         tuple(range(min(channels, MAX_CHANNELS))), o, tuple(outputs), tuple(fields),
-                        tuple(reads), legend, dynamic)
+                        tuple(reads), legend, dynamic, border)
+
+
+def border_matters(omega) -> bool:
+    """Whether Ω(p) at the border differs in kind from Ω(p) inside: a window that is padded (clipped, or read
+    through a padding map), clamped inside the input, or wraps around it. Global Ω and index sets: no."""
+    axes = getattr(omega, "axes", None)
+    if not axes:
+        return False
+    return any(a.clamp or a.wrap or a.padding != 0 for a in axes)
 
 
 def _value_roles(form) -> tuple[str, tuple]:

@@ -114,7 +114,7 @@ def compare(files: dict[str, str], root: Path) -> list[str]:
 
 def write_docs(files: dict[str, str], root: Path, *, force: bool) -> list[Path]:
     """Write the files that changed; refuse (before writing anything) to overwrite without ``force``."""
-    from ..cli.output import write_atomic
+    from ..files import write_atomic
     changed = [rel for rel, text in files.items()
                if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text]
     existing = [str(root / rel) for rel in changed if (root / rel).exists()]

@@ -20,7 +20,8 @@ import time
 from typing import Iterator
 
 from ..errors import EvosymError, OperatorFileError, TimeLimitExceeded
-from .worker import READY
+
+READY = "{\"ready\": true}\n"   # the child's first line, once evosym is imported: the time limit counts from here
 
 TAIL = 6        # lines of the child's standard error shown when it dies
 STARTUP = 120   # seconds the child may take to import evosym, before any user code runs
@@ -36,7 +37,7 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
     search instead of each file's ``derive``."""
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_SEARCH="1" if search else "0")
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "evosym.isolation.worker", *sources], stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([sys.executable, "-m", "evosym.worker", *sources], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
         done = False
         try:

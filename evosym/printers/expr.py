@@ -19,22 +19,54 @@ GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "theta": "θ
          "sigma": "σ", "tau": "τ", "phi": "φ", "omega": "ω", "Omega": "Ω", "epsilon": "ε", "rho": "ρ"}
 
 
+# Functions of one argument that the notation writes with a letter, as SymPy's LaTeX printer does (\mu for mobius,
+# \phi for totient): the text printer writes the same letter, so a proof reads μ(d + 1) in every format. (Not
+# primeomega: Ω is the neighbourhood here.)
+FUNCTION_LETTERS = {"mobius": "μ", "totient": "φ"}
+
+
 def _greek(name: str) -> str:
     head, sep, tail = name.partition("_")
     return GREEK.get(head, head) + sep + tail
 
 
+def _latex_name(name: str, base) -> str:
+    """A symbol's name in LaTeX: multi-letter parts upright (``bias`` → ``\\mathrm{bias}``, ``x_pad`` →
+    ``x_{\\mathrm{pad}}``, ``fast_bias`` → ``\\mathrm{fast\\_bias}``), so that a word never reads as a
+    product of italic letters. Names SymPy already
+    prints with a macro (Greek letters, ``Zbar``) or whose parts are single letters and digits keep SymPy's form
+    (``base``: SymPy's printing of a name)."""
+    parts = name.split("_")
+    plain = [base(part) for part in parts]
+    if not any(_is_word(part, shown) for part, shown in zip(parts, plain)):
+        return base(name)
+    if _is_word(parts[0], plain[0]):   # a snake_case word (fast_bias): upright as a whole
+        return r"\mathrm{%s}" % name.replace("_", r"\_")
+    shown = [r"\mathrm{%s}" % part if _is_word(part, out) else out for part, out in zip(parts, plain)]
+    head, subs = shown[0], shown[1:]
+    return head + ("_{%s}" % ", ".join(subs) if subs else "")
+
+
+def _is_word(part: str, shown: str) -> bool:
+    """A name part of two or more letters that SymPy prints as those letters (no Greek or accent macro)."""
+    return len(part) > 1 and part.isascii() and part.isalpha() and shown == part
+
+
 class TextExprPrinter(StrPrinter):
-    """Plain-text notation for terminals (Unicode Σ, δ, ⌊⌋, ≤)."""
+    """Plain-text notation for terminals (Unicode Σ, δ, ⌊⌋, ≤).
+
+    ``names`` maps tensor names to display names; ``symbols`` maps symbol names to display names (the
+    printers use it to write dilations as d, keeping δ for the Kronecker delta: :func:`symbol_names`)."""
 
     printmethod = "_evosym_text"  # bypass SymPy's own _sympystr hooks (Indexed has one)
 
-    def __init__(self, names: dict[str, str] | None = None):
+    def __init__(self, names: dict[str, str] | None = None, symbols: dict[str, str] | None = None):
         super().__init__({"order": None})
         self.names = names or {}
+        self.symbols = symbols or {}
 
     def _print_Symbol(self, expr):
-        return _greek(expr.name)
+        return self.symbols.get(expr.name) or _greek(expr.name)
 
     def _print_Indexed(self, expr):
         name = str(expr.base.label)
@@ -83,6 +115,12 @@ class TextExprPrinter(StrPrinter):
     def _print_conjugate(self, expr):
         return "conj(%s)" % self._print(expr.args[0])
 
+    def _print_Function(self, expr):
+        letter = FUNCTION_LETTERS.get(type(expr).__name__)
+        if letter is not None and len(expr.args) == 1:
+            return "%s(%s)" % (letter, self._print(expr.args[0]))
+        return super()._print_Function(expr)
+
     def _print_Limit(self, expr):
         e, z, z0 = expr.args[:3]
         return "lim_{%s→%s} %s" % (self._print(z), "∞" if z0 is sp.oo else self._print(z0), self._print(e))
@@ -95,11 +133,17 @@ class TextExprPrinter(StrPrinter):
 
 
 class LatexExprPrinter(LatexPrinter):
-    """LaTeX notation for Markdown math and documents."""
+    """LaTeX notation for Markdown math and documents (multi-letter names upright: :func:`_latex_name`)."""
 
-    def __init__(self, names: dict[str, str] | None = None):
+    def __init__(self, names: dict[str, str] | None = None, symbols: dict[str, str] | None = None):
         super().__init__({"order": None})
         self.names = names or {}
+        self.symbols = symbols or {}
+
+    def _print_Symbol(self, expr, style="plain"):
+        if expr.name in self.symbols:
+            return self.symbols[expr.name]
+        return _latex_name(expr.name, lambda n: super(LatexExprPrinter, self)._print_Symbol(sp.Symbol(n), style))
 
     def _print_Indexed(self, expr):
         name = str(expr.base.label)
@@ -150,12 +194,34 @@ def _mul_with_sums(printer, expr, base, times, paren):
     return sign + times.join(parts)
 
 
-def text(expr, names=None) -> str:
-    return TextExprPrinter(names)._print(sp.sympify(expr))
+def symbol_names(omega, kind: str) -> dict[str, str]:
+    """Display names that keep δ for the Kronecker delta alone: a window's dilation symbol named ``delta…``
+    (``delta_h``) prints as ``d`` with the same subscript (``d_h``; LaTeX ``d_{h}``). Found from the
+    neighbourhood's own axes (``omega``: the proof's declared Ω), never from a list of operators; when the
+    new name is taken by another symbol the dilation keeps its name."""
+    axes = getattr(omega, "axes", ())
+    taken = set()
+    for a in axes:
+        for e in (a.kernel, a.stride, a.dilation, a.padding, a.length):
+            taken |= {s.name for s in sp.sympify(e).free_symbols}
+    out = {}
+    for a in axes:
+        d = a.dilation
+        if isinstance(d, sp.Symbol) and (d.name == "delta" or d.name.startswith("delta_")):
+            new = "d" + d.name[len("delta"):]
+            if new in taken:
+                continue
+            sub = new[2:]
+            out[d.name] = new if kind == "text" else ("d_{%s}" % sub if sub else "d")
+    return out
 
 
-def latex(expr, names=None) -> str:
-    return LatexExprPrinter(names)._print(sp.sympify(expr))
+def text(expr, names=None, symbols=None) -> str:
+    return TextExprPrinter(names, symbols)._print(sp.sympify(expr))
 
 
-__all__ = ["InRange", "LatexExprPrinter", "TextExprPrinter", "latex", "text"]
+def latex(expr, names=None, symbols=None) -> str:
+    return LatexExprPrinter(names, symbols)._print(sp.sympify(expr))
+
+
+__all__ = ["FUNCTION_LETTERS", "InRange", "LatexExprPrinter", "TextExprPrinter", "latex", "symbol_names", "text"]

@@ -1,7 +1,10 @@
-"""LaTeX proofs: a section per proof, and standalone documents for one proof or a catalogue.
+"""LaTeX proofs: a section per proof, standalone documents for one proof or a catalogue, and fragments.
 
 Documents use only ``amsmath``, ``amssymb``, ``graphicx`` and ``geometry`` (in every TeX distribution) and
-are pure ASCII, so pdflatex compiles them without extra packages.
+are pure ASCII, so pdflatex compiles them without extra packages. A *fragment* (``--fragment``) is the
+same sections without ``\documentclass`` or preamble, for ``\input`` into a paper's appendix: it needs
+``amsmath``, ``amssymb`` and ``graphicx`` in the paper and defines its one macro with ``\providecommand``.
+Rule statements are typeset with their formulas as math (:func:`.tex.statement_tex`).
 """
 
 from __future__ import annotations
@@ -9,28 +12,37 @@ from __future__ import annotations
 import textwrap
 
 from ..proof.proof import CheckedProof
-from .expr import LatexExprPrinter
-from .outline import LimitView, Outline, domain_text, outline, verdict
-from .tex import fill, tex_escape, tex_rel, to_ascii
+from .expr import LatexExprPrinter, symbol_names
+from .outline import PROVED, REFUTED, LimitView, Outline, domain_text, outline, verdict
+from .tex import fill, statement_tex, tex_escape, tex_rel, to_ascii
 
 CHECK, CROSS = r"$\checkmark$", r"$\times$"
+MARKS = {PROVED: CHECK, REFUTED: CROSS}    # anything else: "?" (not proved either way)
 
 PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage[a4paper,landscape,margin=1.5cm]{geometry}
 \usepackage{amsmath,amssymb,graphicx}
-\newsavebox{\evobox}
-% a display equation, scaled down to the line width only when it is wider
-\newcommand{\evoeq}[1]{\par\smallskip\noindent\hfil\sbox{\evobox}{$\displaystyle #1$}%
-  \ifdim\wd\evobox>\linewidth\resizebox{\linewidth}{!}{\usebox{\evobox}}\else\usebox{\evobox}\fi\hfil\par\smallskip}
-\setlength{\parindent}{0pt}
+%MACROS%\setlength{\parindent}{0pt}
 \setlength{\parskip}{4pt}
 \sloppy
 """
 
 
+MACROS = r"""\makeatletter
+\@ifundefined{evobox}{\newsavebox{\evobox}}{}
+\makeatother
+% a display equation, scaled down to the line width only when it is wider
+\providecommand{\evoeq}[1]{\par\smallskip\noindent\hfil\sbox{\evobox}{$\displaystyle #1$}%
+  \ifdim\wd\evobox>\linewidth\resizebox{\linewidth}{!}{\usebox{\evobox}}\else\usebox{\evobox}\fi\hfil\par\smallskip}
+"""
+PREAMBLE = PREAMBLE.replace("%MACROS%", MACROS)
+FRAGMENT_HEAD = ("% evosym proof (a LaTeX fragment, no preamble): \\input it into a document that loads\n"
+                 "% \\usepackage{amsmath,amssymb,graphicx}. Generated; do not edit.\n")
+
+
 def render_latex_section(cp: CheckedProof) -> str:
-    """The proof as a LaTeX section (no preamble)."""
-    printer = LatexExprPrinter(cp.operator.display_names("latex"))
+    """The proof as a LaTeX section (no preamble; it uses the ``\\evoeq`` macro of :data:`MACROS`)."""
+    printer = LatexExprPrinter(cp.operator.display_names("latex"), symbol_names(cp.proof.omega, "latex"))
     ex = printer._print
     o = outline(cp, ex, lambda om, p: om.latex(p, printer),
                 lambda t, args: fill(t, args, tex_escape, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",
@@ -38,9 +50,17 @@ def render_latex_section(cp: CheckedProof) -> str:
     return _render(o)
 
 
-def render_latex(cp: CheckedProof) -> str:
-    """A standalone LaTeX document with one proof."""
+def render_latex(cp: CheckedProof, fragment: bool = False) -> str:
+    """A standalone LaTeX document with one proof, or (``fragment``) the proof alone for ``\\input``."""
+    if fragment:
+        return latex_fragment([cp])
     return latex_document([cp], title=f"evosym proof: {cp.operator.name}")
+
+
+def latex_fragment(proofs) -> str:
+    """Proofs as LaTeX with no ``\\documentclass`` and no preamble: a comment naming the packages it needs,
+    its macro (defined only where the document has none), then one section per proof."""
+    return FRAGMENT_HEAD + MACROS + "\n" + "\n\\clearpage\n".join(render_latex_section(cp) for cp in proofs) + "\n"
 
 
 def latex_document(proofs, title: str = "evosym: the operator catalogue in Evolution form") -> str:
@@ -65,10 +85,10 @@ def _eq(text: str) -> str:
 def _step(s, word: str) -> list[str]:
     t = tex_escape
     out = [f"\\paragraph{{{word} {s.number}: \\texttt{{{t(s.rule)}}} ({t(s.label)}).}} Arguments: {s.args}.", "",
-           f"Rule: {t(s.statement)}", ""]
+           f"Rule: {statement_tex(s.statement)}", ""]
     if s.obligations:
         out.append("\\begin{itemize}")
-        out += [f"\\item {CHECK if ok else '?'} {text} ({how})" for ok, text, how in s.obligations]
+        out += [f"\\item {MARKS.get(status, '?')} {text} ({how})" for status, text, how in s.obligations]
         out.append("\\end{itemize}")
     for lhs, body in s.defines:
         out += ["Defines:", _eq(f"{lhs} &:= {body}")]
@@ -132,7 +152,12 @@ def _render(o: Outline) -> str:
         out += [_eq(f"{e.lhs} &= \\sum_{{{e.channel}=0}}^{{{e.channel_hi}}} \\sum_{{{e.neighbour} \\in \\Omega({e.position})}} "
                     f"{e.kernel}\\, {e.value}{bias}"),
                 _eq(f"\\Omega({e.position}) &= {e.omega}"), f"({t(e.omega_kind)})",
-                _eq(f"{e.kernel} &= {e.kernel_body}"), f"Value $v = {e.value}$ (layout: {t(e.layout)}).", ""]
+                _eq(f"{e.kernel} &= {e.kernel_body}")]
+        if e.tap is not None:
+            taps = ", ".join(f"$0 \\le {u} \\le {hi}$" for u, hi in e.tap.bounds)
+            out += [f"In tap form ({taps}, the taps inside the input; checked against $K$ at the {e.tap.shapes} grid shapes):",
+                    _eq(f"{e.tap.lhs} &= {e.tap.body}")]
+        out += [f"Value $v = {e.value}$ (layout: {t(e.layout)}).", ""]
     out += ["\\subsection*{Checks of the conclusion}"] + _checks(o.checks)
     if o.limit is not None:
         out += _limit(o.limit)

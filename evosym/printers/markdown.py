@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..proof.proof import CheckedProof
-from .expr import LatexExprPrinter
-from .outline import LimitView, Outline, domain_text, outline, verdict
+from .expr import LatexExprPrinter, symbol_names
+from .outline import MARKS, LimitView, Outline, domain_text, outline, verdict
 from .tex import fill, tex_rel
 
 
@@ -14,7 +14,7 @@ def _md(text: str) -> str:
 
 
 def render_markdown(cp: CheckedProof, heading: int = 1) -> str:
-    printer = LatexExprPrinter(cp.operator.display_names("latex"))
+    printer = LatexExprPrinter(cp.operator.display_names("latex"), symbol_names(cp.proof.omega, "latex"))
     ex = printer._print
     o = outline(cp, lambda e: ex(e), lambda om, p: om.latex(p, printer),
                 lambda t, args: fill(t, args, _md, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",
@@ -26,7 +26,7 @@ def _step(s, word: str) -> list[str]:
     out = [f"**{word} {s.number}. `{s.rule}`** ({s.label})", "", f"Arguments: {s.args}", "", f"Rule: {_md(s.statement)}", ""]
     if s.obligations:
         out += ["Preconditions:", ""]
-        out += [f"- {'✓' if ok else '?'} {text} ({how})" for ok, text, how in s.obligations]
+        out += [f"- {MARKS[status]} {text} ({how})" for status, text, how in s.obligations]
         out.append("")
     for lhs, body in s.defines:
         out += [f"Defines $${lhs} := {body}$$", ""]
@@ -90,7 +90,12 @@ def _render(o: Outline, h: str) -> str:
         out += [f"$$ {e.lhs} = \\sum_{{{e.channel}=0}}^{{{e.channel_hi}}} \\sum_{{{e.neighbour} \\in \\Omega({e.position})}} "
                 f"{e.kernel}\\, {e.value}{bias} $$", "",
                 f"$$ \\Omega({e.position}) = {e.omega} $$", "", f"({_md(e.omega_kind)})", "",
-                f"$$ {e.kernel} = {e.kernel_body} $$", "", f"Value $v = {e.value}$ (layout: {e.layout}).", ""]
+                f"$$ {e.kernel} = {e.kernel_body} $$", ""]
+        if e.tap is not None:
+            taps = ", ".join(f"$0 \\le {u} \\le {hi}$" for u, hi in e.tap.bounds)
+            out += [f"In tap form ({taps}, the taps inside the input; checked against $K$ at the {e.tap.shapes} grid shapes):", "",
+                    f"$$ {e.tap.lhs} = {e.tap.body} $$", ""]
+        out += [f"Value $v = {e.value}$ (layout: {e.layout}).", ""]
     out += [f"{h}# Checks of the conclusion", ""]
     out += _checks(o.checks)
     if o.limit is not None:

@@ -1,16 +1,21 @@
-"""Rich display in Jupyter: proofs, properties and costs as LaTeX (MathJax) and Markdown.
+"""Rich display in Jupyter: proofs, properties and costs as LaTeX (MathJax) and Markdown; pictures as SVG.
 
-Jupyter calls ``_repr_latex_`` / ``_repr_markdown_`` on the last value of a cell. The LaTeX forms
-are display math only (what MathJax renders; a whole document would not), the Markdown forms
-reuse the Markdown printer. The objects get these methods in their own modules, which import
-from here lazily: the printers depend on the proof objects, not the other way round.
+Jupyter calls ``_repr_latex_`` / ``_repr_markdown_`` / ``_repr_svg_`` on the last value of a cell. The
+LaTeX forms are display math only (what MathJax renders; a whole document would not), the Markdown forms
+reuse the Markdown printer. A proof's connectivity picture is its own object,
+:func:`evosym.docgen.connectivity.connectivity` (a ``Connectivity`` with ``_repr_svg_``): a frontend shows
+one representation per object and prefers Markdown to SVG, so the picture cannot ride on the proof.
+The analysis objects import from here lazily; a checked proof, in the trusted core, imports no printer:
+this module registers its renderers in :data:`evosym.proof.proof.DISPLAY` when it is imported (evosym
+imports it in IPython).
 """
 
 from __future__ import annotations
 
-from .expr import LatexExprPrinter, latex
+from .expr import LatexExprPrinter, latex, symbol_names
 from .markdown import render_markdown
 from .tex import tex_escape
+from ..proof.proof import DISPLAY
 
 
 def _text(s: str) -> str:
@@ -21,7 +26,7 @@ def _text(s: str) -> str:
 def proof_latex(cp) -> str:
     """The chain traditional form = step 1 = … = Evolution form, one aligned line per step."""
     op = cp.operator
-    p = LatexExprPrinter(op.display_names("latex"))._print
+    p = LatexExprPrinter(op.display_names("latex"), symbol_names(cp.proof.omega, "latex"))._print
     rows = [f"{p(op.lhs)} &= {p(op.traditional)} && {_text('traditional form')}"]
     for k, s in enumerate(cp.steps, 1):
         label = s.check.label if s.check.ok else "FAILED"
@@ -57,3 +62,6 @@ def cost_markdown(c) -> str:
     rows = ["| cost | formula in the sizes |", "|---|---|"]
     rows += [f"| {n} | ${latex(e)}$ |" for n, e in c.items()]
     return "\n".join(rows) + "\n"
+
+
+DISPLAY.update(latex=proof_latex, markdown=proof_markdown)   # a checked proof's rich display (see above)

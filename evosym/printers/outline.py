@@ -12,9 +12,36 @@ from typing import Callable
 
 import sympy as sp
 
+from ..ir.neighbourhood import Window
 from ..proof.premises import size_domains
 from ..proof.proof import EVOLUTION_CHECK, CheckedProof, evolution_summary
-from .expr import text
+from .expr import symbol_names, text
+from .taps import TapView, closed_tap_form
+
+PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
+MARKS = {PROVED: "✓", REFUTED: "✗", UNKNOWN: "?"}   # a precondition's mark; ✗ only when proved false
+
+
+def obligation_status(o) -> str:
+    """``proved``, ``refuted`` (the precondition was shown false: an obligation may say so with a true
+    ``refuted`` attribute) or ``unknown`` (not proved either way, the usual reason a step is bounded)."""
+    if o.proved:
+        return PROVED
+    return REFUTED if getattr(o, "refuted", False) is True else UNKNOWN
+
+
+def omega_description(omega, show) -> str:
+    """``omega.describe(show)`` with a window's size written with parentheses where it is a sum:
+    ``(2·R + 1)×(2·R + 1)``, not ``2*R + 1×2*R + 1`` (``Window.describe`` joins the sizes' SymPy strings)."""
+    return _window_sizes(omega.describe(show), omega, show)
+
+
+def _window_sizes(message: str, omega, show) -> str:
+    if not isinstance(omega, Window):
+        return message
+    raw = "×".join(str(a.kernel) for a in omega.axes)
+    nice = "×".join(("(%s)" if isinstance(a.kernel, sp.Add) else "%s") % show(a.kernel) for a in omega.axes)
+    return message.replace(f"window {raw} ", f"window {nice} ").replace(f"fixed {raw} ", f"fixed {nice} ")
 
 
 @dataclass(frozen=True)
@@ -23,7 +50,7 @@ class StepView:
     rule: str
     args: str
     statement: str
-    obligations: tuple[tuple[bool, str, str], ...]
+    obligations: tuple[tuple[str, str, str], ...]   # (status: proved/refuted/unknown, text, how)
     lhs: str
     result: str
     label: str
@@ -47,6 +74,7 @@ class EvolutionView:
     omega: str
     omega_kind: str
     layout: str
+    tap: TapView | None = None   # K in closed tap form, where it exists
 
 
 @dataclass(frozen=True)
@@ -100,6 +128,10 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
     inline = inline or expr  # expressions inside running text (rule arguments)
     op = cp.operator
     names = op.display_names("text")   # the checks' one-line messages are in text notation in every format
+    symbols = symbol_names(cp.proof.omega, "text")
+
+    def show(e):
+        return text(e, names, symbols)
 
     def view(k, s, lhs, compared="compared exactly"):
         c = s.check
@@ -111,7 +143,7 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
             check = f"FAILED: {c.message}."
         return StepView(
             number=k, rule=s.rule, args=s.args_text(inline, literal, key), statement=s.statement,
-            obligations=tuple((o.proved, filled(o.text, o.args), filled(o.how, o.how_args)) for o in s.obligations),
+            obligations=tuple((obligation_status(o), filled(o.text, o.args), filled(o.how, o.how_args)) for o in s.obligations),
             lhs=lhs, result=expr(s.after), label=c.label if c.ok else "failed", ok=c.ok, check=check,
             counterexample=c.counterexample.text() if c.counterexample else "",
             defines=tuple((expr(d.lhs), expr(d.body)) for d in s.defines))
@@ -126,14 +158,14 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
             neighbour=expr(sp.Tuple(*f.neighbour)) if len(f.neighbour) > 1 else expr(f.neighbour[0]),
             position=", ".join(expr(p) for p in f.position),
             kernel=expr(f.kernel), kernel_body=expr(kdef.body) if kdef else expr(f.kernel),
-            value=expr(f.value), bias=expr(f.bias), omega=omega(f.omega, f.position), omega_kind=f.omega.describe(lambda e: text(e, names)),
-            layout=f.value_layout)
+            value=expr(f.value), bias=expr(f.bias), omega=omega(f.omega, f.position), omega_kind=omega_description(f.omega, show),
+            layout=f.value_layout, tap=closed_tap_form(cp, expr))
     def check_rows(results):
         return tuple((c.ok, c.name, c.label, message(c), c.counterexample.text() if c.counterexample else "") for c in results)
 
     def message(c):
         if c.name == EVOLUTION_CHECK and c.ok and f is not None:   # the same summary, in this notation
-            return evolution_summary(f, lambda e: text(e, names))
+            return _window_sizes(evolution_summary(f, show), f.omega, show)
         return c.message
 
     checks = check_rows(cp.checks)

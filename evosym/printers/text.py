@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 
 from ..proof.proof import CheckedProof
-from .expr import TextExprPrinter
-from .outline import LimitView, Outline, domain_text, outline, verdict
+from .expr import TextExprPrinter, symbol_names
+from .outline import MARKS, LimitView, Outline, domain_text, outline, verdict
 
 WIDTH = 100
 
@@ -22,7 +22,7 @@ def _block(text: str, indent: str) -> str:
 
 def render_text(cp: CheckedProof) -> str:
     """The proof as plain text (deterministic: depends only on the proof)."""
-    printer = TextExprPrinter(cp.operator.display_names("text"))
+    printer = TextExprPrinter(cp.operator.display_names("text"), symbol_names(cp.proof.omega, "text"))
     o = outline(cp, printer._print, lambda om, p: om.text(p, printer))
     return _render(o)
 
@@ -31,8 +31,8 @@ def _step(s, word: str) -> list[str]:
     out = ["", f"{word} {s.number}. {s.rule}({s.args})  [{s.label}]", _wrap(f"Rule: {s.statement}", "  ")]
     if s.obligations:
         out.append("  Preconditions:")
-        for ok, text, how in s.obligations:
-            out.append(_wrap(f"{'✓' if ok else '?'} {text}  ({how})", "    "))
+        for status, text, how in s.obligations:
+            out.append(_wrap(f"{MARKS[status]} {text}  ({how})", "    "))
     for lhs, body in s.defines:
         out.append(f"  Defines: {lhs} := {body}")
     out.append(f"  Result: {s.lhs} = {s.result}")
@@ -99,6 +99,10 @@ def _render(o: Outline) -> str:
         out.append(f"  Ω({e.position}) = {e.omega}")
         out.append(f"      ({e.omega_kind})")
         out.append(f"  {e.kernel} = {e.kernel_body}")
+        if e.tap is not None:
+            taps = ", ".join(f"0 ≤ {u} ≤ {hi}" for u, hi in e.tap.bounds)
+            out.append(_wrap(f"in tap form ({taps}, the taps inside the input; checked against K at the {e.tap.shapes} grid shapes):", "  "))
+            out.append(f"  {e.tap.lhs} = {e.tap.body}")
         out.append(f"  v = {e.value}   (layout: {e.layout})")
     out += ["", "Checks of the conclusion"]
     out += _checks(o.checks)

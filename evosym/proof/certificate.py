@@ -298,7 +298,10 @@ def _ce(c: Counterexample | None):
 
 
 def _obligation(o: Obligation) -> dict:
-    return {"text": o.text, "proved": bool(o.proved), "how": o.how, "args": _exprs(o.args), "how_args": _exprs(o.how_args)}
+    out = {"text": o.text, "proved": bool(o.proved), "how": o.how, "args": _exprs(o.args), "how_args": _exprs(o.how_args)}
+    if o.refuted:   # only where it is (certificates of proofs with none are unchanged)
+        out["refuted"] = True
+    return out
 
 
 def _step_verdict(s: Step, *, exprs: bool = False) -> dict:

@@ -33,7 +33,7 @@ class CodecError(EvosymError):
 CONSTRUCTORS = {cls.__name__: cls for cls in (
     sp.Add, sp.Mul, sp.Pow, sp.Sum, sp.Tuple, sp.Indexed, sp.IndexedBase, sp.KroneckerDelta, InRange,
     sp.Max, sp.Min, sp.Abs, sp.Mod, sp.floor, sp.ceiling, sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.tanh,
-    sp.conjugate, sp.re, sp.im, sp.sign,
+    sp.conjugate, sp.re, sp.im, sp.sign, sp.mobius,
     sp.Piecewise, ExprCondPair, sp.Limit, sp.Heaviside, sp.erf,
     sp.Eq, sp.Ne, sp.Lt, sp.Le, sp.Gt, sp.Ge, sp.And, sp.Or, sp.Not,   # (relationals by their class names)
 )}

@@ -12,6 +12,12 @@ only ``v = e``, and only when ``e`` is an integer inside the range: the same val
 full unrolling, computed in one visit instead of L. ``delta_shortcut=False`` unrolls every
 term; the tests check that both agree.
 
+Exact and fast (tests/test_fast_eval.py compares each with the plain path): coefficients are ints unless a
+division leaves a Fraction (:mod:`.poly`); a sum's terms are collected in one dict; integer index arithmetic
+(s·p + δ·u − P, Max, Min, Mod) runs as one Python expression whose value counts only when it is an int; and a
+sum's value is remembered per assignment of its free symbols (and the sizes), so the sums a step leaves alone
+are not evaluated again for the next expression.
+
 Sums follow one convention: Σ_{u=lo}^{hi} runs over the integers lo ≤ u ≤ hi; hi = lo − 1 is the
 empty sum, and a range with hi < lo − 1 is ill-formed (not silently empty, and not SymPy's Karr
 convention −Σ_{hi+1}^{lo−1}). A definition is a closed function of its parameters: its body is
@@ -64,6 +70,47 @@ def _turns(arg):
     """(n, L) when arg = 2πi·n/L (a root of unity's exponent), else None."""
     t = turns(arg)
     return None if t is None else sp.fraction(sp.together(t))
+
+
+_ARITHMETIC_ATOMS = 64   # larger index expressions (none in practice) keep the general closures
+
+
+def _integer_arithmetic(e) -> bool:
+    """``e`` is built from integers and symbols by +, ×, Max, Min, Mod and powers with a constant exponent ≥ 0
+    (and is small)."""
+    stack, seen = [e], 0
+    while stack:
+        x = stack.pop()
+        seen += 1
+        if seen > _ARITHMETIC_ATOMS:
+            return False
+        if x.is_Integer or x.is_Symbol:
+            continue
+        if isinstance(x, (sp.Add, sp.Mul, sp.Max, sp.Min, sp.Mod)):
+            stack.extend(x.args)
+        elif isinstance(x, sp.Pow) and x.exp.is_Integer and x.exp >= 0:
+            stack.append(x.base)
+        else:
+            return False
+    return True
+
+
+def _python_code(e, names: dict) -> str:
+    """Python source for ``e`` (see :func:`_integer_arithmetic`): integers as literals, each symbol as
+    ``env[_kN]`` with ``names`` mapping the symbol to ``_kN`` (the name is bound to the symbol itself)."""
+    if e.is_Integer:
+        return f"({int(e)})"
+    if e.is_Symbol:
+        name = names.setdefault(e, f"_k{len(names)}")
+        return f"env[{name}]"
+    if isinstance(e, sp.Pow):
+        return f"({_python_code(e.base, names)} ** {int(e.exp)})"
+    parts = [_python_code(a, names) for a in e.args]
+    if isinstance(e, (sp.Max, sp.Min)):
+        return f"{'max' if isinstance(e, sp.Max) else 'min'}({', '.join(parts)})"
+    if isinstance(e, sp.Mod):   # Python's int % rounds the quotient down, like the general Fraction %; % 0 raises
+        return f"({parts[0]} % {parts[1]})"
+    return "(" + (" + " if isinstance(e, sp.Add) else " * ").join(parts) + ")"
 
 
 def _num(v):
@@ -123,6 +170,8 @@ class Evaluator:
             return lambda env: v
         if e.is_Symbol:
             return self._symbol(e)
+        if isinstance(e, (sp.Add, sp.Mul, sp.Pow, sp.Max, sp.Min, sp.Mod)) and _integer_arithmetic(e):
+            return self._arithmetic(e)
         if isinstance(e, sp.Indexed):
             return self._indexed(e)
         if isinstance(e, sp.Add):
@@ -135,11 +184,35 @@ class Evaluator:
             return self._sum(e)
         if isinstance(e, sp.KroneckerDelta):
             a, b = (self.compile(x) for x in e.args)
-            return lambda env: 1 if self._index_value(a(env), "delta argument") == self._index_value(b(env), "delta argument") else 0
+            index_value = self._index_value
+
+            def delta(env):
+                x = a(env)
+                if isinstance(x, P.Poly):
+                    index_value(x, "delta argument")
+                y = b(env)
+                if isinstance(y, P.Poly):
+                    index_value(y, "delta argument")
+                return 1 if x == y else 0
+            return delta
         if isinstance(e, InRange):
             x, lo, hi = (self.compile(a) for a in e.args)
-            return lambda env: 1 if (self._index_value(lo(env), "bracket bound") <= self._index_value(x(env), "bracket argument")
-                                     <= self._index_value(hi(env), "bracket bound")) else 0
+            index_value = self._index_value
+
+            def bracket(env):   # lo ≤ x ≤ hi, evaluated in that order, hi only when lo ≤ x
+                a = lo(env)
+                if isinstance(a, P.Poly):
+                    index_value(a, "bracket bound")
+                v = x(env)
+                if isinstance(v, P.Poly):
+                    index_value(v, "bracket argument")
+                if not a <= v:
+                    return 0
+                b = hi(env)
+                if isinstance(b, P.Poly):
+                    index_value(b, "bracket bound")
+                return 1 if v <= b else 0
+            return bracket
         if isinstance(e, sp.floor):
             a = self.compile(e.args[0])
             return lambda env: math.floor(self._index_value(a(env), "floor argument"))
@@ -147,14 +220,7 @@ class Evaluator:
             a = self.compile(e.args[0])
             return lambda env: math.ceil(self._index_value(a(env), "ceiling argument"))
         if isinstance(e, sp.Mod):
-            a, b = (self.compile(x) for x in e.args)
-
-            def mod(env):
-                n, m = self._index_value(a(env), "argument of Mod"), self._index_value(b(env), "modulus of Mod")
-                if m == 0:
-                    raise IllFormedAccess(f"{e}: remainder modulo 0")
-                return _num(Fraction(n) % Fraction(m))
-            return mod
+            return self._mod(e)
         if isinstance(e, sp.Piecewise):
             pieces = [(self.compile(v), self.compile(c)) for v, c in e.args]
 
@@ -183,6 +249,49 @@ class Evaluator:
         if isinstance(e, (sp.Function, sp.Max, sp.Min)) or e.is_NumberSymbol:
             return self._function(e)
         raise IllFormedAccess(f"cannot evaluate expressions of type {type(e).__name__}: {e}")
+
+    def _arithmetic(self, e):
+        """Integer arithmetic on bound symbols (index expressions such as s·p + δ·u − P) as one Python expression
+        (:func:`_python_code`); its value is used only when it is an ``int``, which is then exactly what the
+        general closures compute (they also use Python's + and * on plain numbers). An unbound symbol, or any
+        value that is not an int, falls back to the general closures, so the result never differs from theirs."""
+        general = self._general(e)
+        names: dict = {}
+        code = _python_code(e, names)
+        scope = {"__builtins__": {}, "max": max, "min": min, **{n: s for s, n in names.items()}}   # its globals
+        fast = eval(f"lambda env: {code}", scope)   # noqa: S307 (source built by _python_code from e alone)
+
+        def arithmetic(env):
+            try:
+                v = fast(env)
+            except Exception:   # an unbound symbol (KeyError), a value Python cannot combine: the general path
+                return general(env)
+            return v if type(v) is int else general(env)
+        return arithmetic
+
+    def _mod(self, e):
+        a, b = (self.compile(x) for x in e.args)
+
+        def mod(env):
+            n, m = self._index_value(a(env), "argument of Mod"), self._index_value(b(env), "modulus of Mod")
+            if m == 0:
+                raise IllFormedAccess(f"{e}: remainder modulo 0")
+            if type(n) is int and type(m) is int:
+                return n % m   # Python's int % rounds the quotient down, as Fraction's % does
+            return _num(Fraction(n) % Fraction(m))
+        return mod
+
+    def _general(self, e):
+        """The closure :meth:`_compile` builds for ``e`` without the fast path."""
+        if isinstance(e, sp.Add):
+            return self._add(e)
+        if isinstance(e, sp.Mul):
+            return self._mul(e)
+        if isinstance(e, sp.Pow):
+            return self._pow(e)
+        if isinstance(e, sp.Mod):
+            return self._mod(e)
+        return self._function(e)
 
     def _root_of_unity(self, e, num, den):
         """e^{2πi·n/L} with integer n and L: an exact root of unity (a complex number when numeric)."""
@@ -239,20 +348,37 @@ class Evaluator:
             outer = sorted((s for s in d.body.free_symbols if isinstance(s, sp.Symbol) and s not in params
                             and s not in {r.base.label for r in d.body.atoms(sp.Indexed)}), key=str)
 
+            idx_what = [f"index {k} of {name}" for k in range(len(idx_fns))]
+            ext_what = [f"extent {k} of the shape of {name}" for k in range(len(extent or ()))]
+            sizes = self.sizes
+            contexts: dict = {}   # per assignment of the sizes: the body's scope and the concrete shape
+
+            def context(env):
+                """(scope, shape) of the body: with ``sizes``, a function of the sizes' values alone (kept)."""
+                skey = None if sizes is None else tuple([env.get(s, _MISSING) for s in sizes])
+                hit = contexts.get(skey) if skey is not None else None
+                if hit is None:
+                    scope = self._scope(env)
+                    shape = (None if extent is None else
+                             [as_int(n(dict(scope)), what) for n, what in zip(extent, ext_what)])
+                    hit = (skey, scope, shape)
+                    if skey is not None:
+                        contexts[skey] = hit
+                return hit
+
             def defined(env):
-                vals = [as_int(f(env), f"index {k} of {name}") for k, f in enumerate(idx_fns)]
-                scope = self._scope(env)
-                if extent is not None:
-                    shape = [as_int(n(scope), f"extent {k} of the shape of {name}") for k, n in enumerate(extent)]
+                vals = [as_int(f(env), what) for f, what in zip(idx_fns, idx_what)]
+                skey, scope, shape = context(env)
+                if shape is not None:
                     if not all(0 <= v < n for v, n in zip(vals, shape)):
-                        return self._outside(name, vals, shape, plain, lambda: evaluate_at(scope, vals))
+                        return self._outside(name, vals, shape, plain, lambda: evaluate_at(dict(scope), vals))
                 if memo is not None:
-                    key = (*vals, *(scope.get(s, _MISSING) for s in outer))
+                    key = (*vals, skey) if skey is not None else (*vals, *(scope.get(s, _MISSING) for s in outer))
                     hit = memo.get(key, _MISSING)
                     if hit is _MISSING:
-                        hit = memo[key] = evaluate_at(scope, vals)
+                        hit = memo[key] = evaluate_at(dict(scope), vals)
                     return hit
-                return evaluate_at(scope, vals)
+                return evaluate_at(dict(scope), vals)
 
             def evaluate_at(scope, vals):
                 scope.update(zip(params, vals))
@@ -266,6 +392,18 @@ class Evaluator:
         leaf = self.leaf
 
         def read(env):
+            """A tensor entry; the common case (every index an int inside the shape) first, anything else by
+            :func:`checked_read`, which evaluates the indices again one by one and says which is wrong."""
+            try:
+                idx = tuple([f(env) for f in idx_fns])
+            except Exception:   # raised again by checked_read, in its order (an earlier bad index first)
+                return checked_read(env)
+            for v, n in zip(idx, shape):
+                if type(v) is not int or not 0 <= v < n:
+                    return checked_read(env)
+            return leaf(name, idx)
+
+        def checked_read(env):
             idx = []
             for k, f in enumerate(idx_fns):
                 v = f(env)
@@ -314,12 +452,10 @@ class Evaluator:
 
     def _add(self, e):
         fns = [self.compile(a) for a in e.args]
+        total = P.total
 
         def add(env):
-            acc = 0
-            for f in fns:
-                acc = P.add(acc, f(env))
-            return acc
+            return total([f(env) for f in fns])
         return add
 
     @staticmethod
@@ -336,13 +472,20 @@ class Evaluator:
         factors = sorted(e.args, key=self._cost)  # guards first, sums last (stable: deterministic)
         fns = [self.compile(a) for a in factors]
 
-        def mul(env):
+        Poly, pmul = P.Poly, P.mul
+
+        def mul(env):   # P.is_zero and P.mul, written out for plain numbers (the common case: index arithmetic)
             acc = 1
             for f in fns:
                 v = f(env)
-                if P.is_zero(v):
+                if isinstance(v, Poly):
+                    acc = pmul(acc, v)
+                elif v == 0:
                     return 0
-                acc = P.mul(acc, v)
+                elif isinstance(acc, Poly):
+                    acc = pmul(acc, v)
+                else:
+                    acc = acc * v
             return acc
         return mul
 
@@ -356,7 +499,9 @@ class Evaluator:
                 if P.is_number(b):
                     if b == 0 and n < 0:
                         raise IllFormedAccess(f"division by zero in {e}")
-                    return _num(Fraction(b) ** n)
+                    if type(b) is int and n >= 0:
+                        return b ** n
+                    return _num(Fraction(b) ** n)   # a negative power stays an exact Fraction
                 acc = 1
                 for _ in range(abs(n)):
                     acc = P.mul(acc, b)
@@ -384,7 +529,31 @@ class Evaluator:
         for limit in e.limits:
             fn = self._sum_limit(body, fn, limit)
             body = None
-        return fn
+        return self._memoised(e, fn)
+
+    def _memoised(self, e, fn):
+        """``fn`` remembering its value for each assignment of what the value can depend on: the free symbols
+        of ``e``, and the sizes (the whole scope of a definition body) when ``e`` reads a definition; tensor
+        reads depend only on their indices and on the shapes and leaves fixed at construction. A step rewrites
+        part of an expression, so the next expression repeats most of its sums, and a sum free of an enclosing
+        loop's variable (a softmax's normaliser) repeats at every iteration: compiled once per Evaluator
+        (:meth:`compile` keys by the expression, SymPy's structural equality), such a sum is evaluated once per
+        assignment. Without ``sizes`` a body's scope depends on which sums enclose the read: nothing is kept."""
+        if self.sizes is None:
+            return fn
+        deps = {s for s in e.free_symbols if isinstance(s, sp.Symbol)}
+        if any(str(r.base.label) in self.definitions for r in e.atoms(sp.Indexed)):
+            deps |= set(self.sizes)   # a definition's body reads the sizes (its scope), whether e names them or not
+        deps = tuple(sorted(deps, key=str))
+        memo: dict = {}
+
+        def memoised(env):
+            key = tuple([env.get(s, _MISSING) for s in deps])
+            hit = memo.get(key, _MISSING)
+            if hit is _MISSING:
+                hit = memo[key] = fn(env)
+            return hit
+        return memoised
 
     def _sum_limit(self, body, fbody, limit):
         var, lo_e, hi_e = limit
@@ -393,6 +562,8 @@ class Evaluator:
         tfn = self.compile(target) if target is not None else None
 
         lo_what, hi_what = f"lower bound of the sum over {var}", f"upper bound of the sum over {var}"
+        add_all = P.total
+        track = self.sizes is None   # the sums being unrolled matter to a body's scope only without sizes
 
         def total(env):
             a = as_int(lo(env), lo_what)
@@ -402,7 +573,8 @@ class Evaluator:
                                       f"hi = lo − 1 is the empty sum, and hi < lo − 1 is ill-formed ({var} from {lo_e} to {hi_e})")
             saved = env.get(var, _MISSING)
             loops = self._loops
-            loops[var] = loops.get(var, 0) + 1
+            if track:
+                loops[var] = loops.get(var, 0) + 1
             try:
                 if tfn is not None:
                     t = tfn(env)
@@ -415,16 +587,17 @@ class Evaluator:
                         return 0
                     env[var] = t
                     return fbody(env)
-                acc = 0
+                values = []
                 for v in range(a, b + 1):
                     env[var] = v
-                    acc = P.add(acc, fbody(env))
-                return acc
+                    values.append(fbody(env))
+                return add_all(values)
             finally:
-                if loops[var] == 1:
-                    del loops[var]
-                else:
-                    loops[var] -= 1
+                if track:
+                    if loops[var] == 1:
+                        del loops[var]
+                    else:
+                        loops[var] -= 1
                 if saved is _MISSING:
                     env.pop(var, None)
                 else:

@@ -3,7 +3,10 @@
 A bounded check evaluates both sides of an equation at concrete sizes with every tensor entry
 a distinct symbol. Linear operators give linear forms, products of parameters and inputs give
 polynomials; both compare exactly in the canonical form kept here (a dict from sorted
-monomials to ``Fraction`` coefficients). Non-polynomial pieces (``exp``, ``1/poly``, √2) become
+monomials to exact rational coefficients: an ``int`` when the coefficient is an integer, a ``Fraction``
+only when it is not, because integer arithmetic is several times faster and exactly as exact; an
+integral ``Fraction`` is turned back into an ``int`` whenever a value is normalised, and the two compare
+and hash equal, so the choice never changes a comparison). Non-polynomial pieces (``exp``, ``1/poly``, √2) become
 opaque atoms with canonical arguments: equal atoms are equal values, which keeps a "yes" sound;
 a "no" on expressions with atoms is re-examined with SymPy by the caller.
 
@@ -23,7 +26,8 @@ Atom = tuple  # ("T", name, index) | ("S", name, ()) | ("F", fname, argkeys) | (
 
 
 class Poly:
-    """A polynomial with ``Fraction`` coefficients over hashable atoms; immutable by convention."""
+    """A polynomial with exact (``int`` or ``Fraction``) coefficients over hashable atoms; immutable by convention:
+    no function here mutates a Poly's ``terms`` once it is built (values are shared by memos)."""
 
     __slots__ = ("terms",)
 
@@ -32,7 +36,7 @@ class Poly:
 
     @staticmethod
     def atom(a: Atom) -> "Poly":
-        return Poly({(a,): Fraction(1)})
+        return Poly({(a,): 1})
 
     def key(self) -> tuple:
         return tuple(sorted(self.terms.items()))
@@ -51,20 +55,32 @@ Value = "int | Fraction | Poly"
 
 
 def _normal(terms: dict):
-    """Drop zero coefficients; return a plain number when only a constant is left."""
-    terms = {m: c for m, c in terms.items() if c != 0}
-    if not terms:
+    """Drop zero coefficients, turn integral Fractions into ints; a plain number when only a constant is left."""
+    out = {}
+    for m, c in terms.items():
+        if c:
+            if type(c) is Fraction and c.denominator == 1:
+                c = c.numerator
+            out[m] = c
+    if not out:
         return 0
-    if len(terms) == 1 and () in terms:
-        c = terms[()]
-        return int(c) if c.denominator == 1 else c
-    return Poly(terms)
+    if len(out) == 1 and () in out:
+        return out[()]
+    return Poly(out)
+
+
+def exact(v):
+    """A number as an exact coefficient: an int stays, anything else becomes a Fraction (exactly)."""
+    if type(v) is int:
+        return v
+    f = Fraction(v)
+    return int(f) if f.denominator == 1 else f
 
 
 def _terms(v) -> dict:
     if isinstance(v, Poly):
         return v.terms
-    return {(): Fraction(v)} if v != 0 else {}
+    return {(): exact(v)} if v != 0 else {}
 
 
 def add(a, b):
@@ -74,6 +90,24 @@ def add(a, b):
     for m, c in _terms(b).items():
         out[m] = out.get(m, 0) + c
     return _normal(out)
+
+
+def total(values):
+    """The sum of ``values`` (an iterable of values), equal to folding :func:`add` from 0, without copying the
+    running sum at every term: the polynomial terms are collected in one dict that no value shares. Plain
+    numbers before the first polynomial are summed as numbers, exactly as the fold sums them."""
+    const, out = 0, None
+    for v in values:
+        if isinstance(v, Poly):
+            if out is None:
+                out = _terms(const).copy()
+            for m, c in v.terms.items():
+                out[m] = out.get(m, 0) + c
+        elif out is None:
+            const = const + v
+        elif v != 0:
+            out[()] = out.get((), 0) + exact(v)
+    return const if out is None else _normal(out)
 
 
 def neg(a):
@@ -117,7 +151,7 @@ def root_of_unity(n: int, L: int):
     """ζ_L^n = e^{2πi·n/L} as an exact value in the power basis of Q(ζ_L)."""
     if L < 1:
         raise ValueError(f"a root of unity needs a positive order, not {L}")
-    return _normal(_reduce_roots({(("Z", L, n % L),): Fraction(1)}))
+    return _normal(_reduce_roots({(("Z", L, n % L),): 1}))
 
 
 def _cyclotomic_remainder(L: int, e: int) -> tuple:
@@ -126,7 +160,7 @@ def _cyclotomic_remainder(L: int, e: int) -> tuple:
     if key not in _REMAINDERS:
         x = sp.Symbol("x")
         rem = sp.Poly(sp.rem(x ** e, sp.cyclotomic_poly(L, x), x), x)
-        _REMAINDERS[key] = tuple((int(m[0]), Fraction(int(c))) for m, c in zip(rem.monoms(), rem.coeffs()))
+        _REMAINDERS[key] = tuple((int(m[0]), int(c)) for m, c in zip(rem.monoms(), rem.coeffs()))
     return _REMAINDERS[key]
 
 
@@ -144,7 +178,7 @@ def _reduce_roots(terms: dict) -> dict:
                 exps[a[1]] = (exps.get(a[1], 0) + a[2]) % a[1]
             else:
                 rest.append(a)
-        expansions = [((), Fraction(1))]
+        expansions = [((), 1)]
         for L, e in sorted(exps.items()):
             expansions = [(ms + ((("Z", L, j),) if j else ()), k * cj)
                           for ms, k in expansions for j, cj in _cyclotomic_remainder(L, e)]
@@ -285,7 +319,7 @@ def cancel_quotients(v):
         for m, c in _terms(num).items():
             rest = _without(m, lead[0])
             if rest is not None:
-                guess[rest] = guess.get(rest, 0) + c / lead[1]
+                guess[rest] = guess.get(rest, 0) + Fraction(c) / lead[1]   # exact, also for int coefficients
         q = _normal(guess)
         if mul(den, q) == num:
             kept = {m: c for m, c in v.terms.items() if m not in with_a}

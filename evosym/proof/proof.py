@@ -34,6 +34,11 @@ from .step import Step, StepCheck
 from .support import check_support
 from .tree import bound_variables
 
+# How a notebook shows a checked proof (Jupyter calls _repr_latex_ / _repr_markdown_): filled by
+# evosym.printers.notebook when it is imported (evosym imports it in IPython), so that the trusted core
+# imports no printer; empty, a proof has no rich display.
+DISPLAY: dict = {}
+
 
 EVOLUTION_CHECK = "Evolution form"
 
@@ -69,13 +74,13 @@ class CheckedProof:
         return (all(s.check.ok for s in self.steps) and all(c.ok for c in self.checks) and self.evolution is not None
                 and (self.operator.limit is None or (self.limit is not None and self.limit.ok)))
 
-    def _repr_latex_(self) -> str:
-        from ..printers.notebook import proof_latex
-        return proof_latex(self)
+    def _repr_latex_(self) -> str | None:
+        render = DISPLAY.get("latex")
+        return render(self) if render else None
 
-    def _repr_markdown_(self) -> str:
-        from ..printers.notebook import proof_markdown
-        return proof_markdown(self)
+    def _repr_markdown_(self) -> str | None:
+        render = DISPLAY.get("markdown")
+        return render(self) if render else None
 
     @property
     def operator(self) -> Operator:
@@ -218,7 +223,9 @@ class Proof:
         return out
 
     def _bounded(self, grid, delta_shortcut):
-        """Per step: (counterexample or None, message) from exact comparisons on the grid."""
+        """Per step: (counterexample or None, message) from exact comparisons on the grid. Each expression is
+        evaluated once per shape: step k compares the previous result with its after, and its recorded before
+        must equal that previous result structurally (:meth:`_replay` checks it; the step fails otherwise)."""
         op = self.operator
         defs = self.definitions()
         exprs = [op.traditional] + [s.after for s in self.steps]

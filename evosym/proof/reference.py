@@ -169,8 +169,8 @@ def ring_only(expr, definitions) -> str | None:
             return next((w for w in (visit(v) for v, _ in e.args) if w), None)
         if isinstance(e, sp.Sum):
             return visit(e.function)
-        if isinstance(e, sp.Pow) and not (e.exp.is_Integer and e.exp >= 0):
-            return f"{e}"
+        if isinstance(e, sp.Pow) and not (e.exp.is_Integer and e.exp >= 0):   # said in words: no raw SymPy in messages
+            return "a division by an expression" if e.exp.is_Integer else "a power with a non-integer exponent"
         if isinstance(e, (sp.Add, sp.Mul, sp.Pow, sp.Abs, sp.Max, sp.Min)):
             return next((w for w in map(visit, e.args) if w), None)
         return f"{type(e).__name__}"

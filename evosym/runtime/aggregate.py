@@ -24,18 +24,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import operator
-import threading
-from dataclasses import dataclass, field
 
 import torch
 
-from ..codegen.torchexpr import py_name
-from ..errors import EvosymError
-from ..ir.symbols import check_size, size_value
-from .build import Library, build
+from .artifact import Kernels, kernels
+from .build import Library
+from .errors import EvosymError
 
-_LOCK = threading.RLock()
-_KERNELS: dict = {}
 ERRORS = {1001: "more output elements than a 1-D CUDA grid can launch (refused: nothing is skipped)",
           1002: "the fused attention needs a depthwise aggregation (O_g = C_g = 1)",
           1003: "the input does not fit the window (a clamped window longer than the input, or wrapped tiles "
@@ -59,112 +54,29 @@ def host_backend(which: str):
         _HOST[0] = before
 
 
-@dataclass
-class Kernels:
-    """One operator's generated kernel sources and what is needed to call them."""
-
-    name: str
-    ident: str
-    source: str                      # the CUDA source (nvcc, or the host build with an emulated launch)
-    sizes: tuple                     # SymPy size symbols, in the order the kernels read them
-    dims: int
-    channel_map: tuple               # SymPy (groups, O_g, C_g, share)
-    lengths_in: tuple
-    lengths_out: tuple
-    taps: tuple
-    batch: object
-    cpu_source: str = ""             # the CPU kernels' C++ source
-    cpu_refusal: str = ""            # why there is none (a window the CPU target does not lower)
-    attention: bool = False          # the CUDA source also has the fused attention (runtime/attention.py)
-    libraries: dict = field(default_factory=dict)   # (target, arch) -> (Library, ctypes.CDLL)
-
-    def extents(self, sizes: tuple) -> dict:
-        env = dict(zip(self.sizes, sizes))
-        val = lambda e: size_value(e, env)  # noqa: E731
-        groups, og, cg, share = (val(e) for e in self.channel_map)
-        if share < 1 or groups % share:
-            raise EvosymError(f"{self.name}: {groups} channel groups do not split into kernel groups of {share}")
-        return {"B": val(self.batch), "groups": groups, "og": og, "cg": cg, "share": share,
-                "in": tuple(val(e) for e in self.lengths_in), "out": tuple(val(e) for e in self.lengths_out),
-                "taps": tuple(val(e) for e in self.taps)}
-
-    def library(self, device: torch.device, backend: str | None = None):
-        """(Library, CDLL) for ``device``: CUDA kernels on a GPU; on the CPU the CPU kernels, or the
-        emulated CUDA source with ``backend="emulated"``."""
-        if device.type == "cpu":
-            backend = backend or "cpu"
-            if backend not in ("cpu", "emulated"):
-                raise EvosymError(f"{self.name}: backend {backend!r} does not run on the CPU (cpu or emulated)")
-            target, arch = ("cpu", "cpu") if backend == "cpu" else ("host", "host")
-        elif device.type == "cuda":
-            major, minor = torch.cuda.get_device_capability(device)
-            target, arch = "cuda", f"sm_{major}{minor}"
-        else:
-            raise EvosymError(f"{self.name}: no generated kernels for device {device} (cpu or cuda)")
-        if target == "cpu" and not self.cpu_source:
-            raise EvosymError(self.cpu_refusal or f"{self.name}: no CPU kernels")
-        with _LOCK:
-            if (target, arch) not in self.libraries:
-                source = self.cpu_source if target == "cpu" else self.source
-                lib = build(source, target, None if target != "cuda" else arch)
-                cdll = ctypes.CDLL(str(lib.path))
-                # (kind, tensor pointers, i64 arrays: the sizes, then the kernel tensor's layout where there is one)
-                kinds = [(k, 3, 2) for k in ("forward", "backward_input", "backward_kernel")]
-                if target == "cpu":
-                    kinds.append(("attend", 3, 2))
-                    getattr(cdll, f"evo_{self.ident}_set_threads").argtypes = [ctypes.c_int]
-                elif self.attention:
-                    kinds += [("attention_forward", 6, 2), ("attention_backward", 11, 2)]   # β, ∂β may be null
-                for kind, pointers, arrays in kinds:
-                    for sfx in ("f32", "f64"):
-                        fn = getattr(cdll, f"evo_{self.ident}_{kind}_{sfx}")
-                        fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.POINTER(ctypes.c_longlong)] * arrays + [ctypes.c_void_p]
-                        fn.restype = ctypes.c_int
-                self.libraries[(target, arch)] = (lib, cdll)
-            return self.libraries[(target, arch)]
+def kernels_for(key: str) -> Kernels:
+    """The registered artifact ``key`` (:func:`.artifact.kernels`): nothing is proved or generated here."""
+    return kernels(key)
 
 
-def kernels_for(name: str) -> Kernels:
-    """The generated kernels of a catalogue operator or operator file (proof checked once per process).
-
-    Loading an operator file also registers its kernels under the operator's name, which is how
-    its generated module (``path="kernels"``) finds them in this process.
-    """
-    with _LOCK:
-        if name in _KERNELS:
-            return _KERNELS[name]
-    from .. import catalogue
-    from ..codegen.cpu import render_cpu
-    from ..codegen.cuda import render_cuda
-    from ..codegen.plan import make_plan
-    cp = catalogue.checked(name)
-    plan = make_plan(cp)
-    op, form = cp.operator, cp.evolution
-    try:
-        cpu_source, cpu_refusal = render_cpu(cp, plan), ""
-    except EvosymError as exc:   # e.g. a clamped or wrapping window: CUDA kernels only
-        cpu_source, cpu_refusal = "", str(exc)
-    k = Kernels(name=op.name, ident=py_name(op.name), source=render_cuda(cp, plan), sizes=tuple(s for s, _ in op.sizes),
-                dims=plan.dims, channel_map=plan.channel_map, lengths_in=tuple(a.length for a in form.omega.axes),
-                lengths_out=tuple(op.output.shape[op.lhs_indices.index(p)] for p in op.position),
-                taps=tuple(a.kernel for a in form.omega.axes), batch=op.output.shape[op.lhs_indices.index(op.batch)],
-                cpu_source=cpu_source, cpu_refusal=cpu_refusal, attention=plan.attention is not None)
-    with _LOCK:
-        if name != op.name:   # an operator file: its generated module asks for the kernels by operator name
-            _KERNELS[op.name] = k
-        return _KERNELS.setdefault(name, k)
+def library_info(key: str, device, backend: str | None = None) -> Library:
+    """Build (or load) the kernels of ``key`` for ``device``; the Library says how long it took."""
+    return kernels_for(key).library(torch.device(device), backend)[0]
 
 
-def library_info(name: str, device, backend: str | None = None) -> Library:
-    """Build (or load) the kernels of ``name`` for ``device``; the Library says how long it took."""
-    return kernels_for(name).library(torch.device(device), backend)[0]
+def _integer(v) -> bool:
+    """An int (not a bool), or a symbolic one while torch.compile traces with dynamic shapes."""
+    return (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, torch.SymInt)
 
 
 def int_sizes(name: str, sizes) -> list[int]:
-    """``sizes`` as Python ints for the custom ops (which take list[int]): integers only (a float, a bool
-    or a string is an error, never truncated); their count and ranges are checked by the ops."""
+    """``sizes`` as integers for the custom ops (which take SymInt[]): integers only (a float, a bool or a
+    string is an error, never truncated; a symbolic size stays symbolic, so a new batch or spatial size
+    does not recompile); their count and ranges are checked by the ops."""
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
         raise TypeError(f"{name}: sizes must be a list or tuple of integers, not {type(sizes).__name__}")
+    if torch.compiler.is_compiling():   # traced: symbolic sizes pass as they are (the op's fake checks them)
+        return list(sizes)
     out = []
     for v in sizes:
         try:
@@ -180,14 +92,12 @@ def checked_extents(k: Kernels, sizes) -> dict:
     """``k.extents(sizes)`` once ``sizes`` are the operator's sizes, in its order, each an integer in its
     declared range (≥ 1, or ≥ 0 where the operator allows 0; the batch may be 0) and below 2³¹, and the
     lengths they give are positive."""
-    if len(sizes) != len(k.sizes) or not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes):
+    if len(sizes) != len(k.sizes) or not all(_integer(v) for v in sizes):
         raise ValueError(f"{k.name}: sizes must be {len(k.sizes)} integers in the order "
                          f"{', '.join(map(str, k.sizes))}, not {sizes!r}")
-    for sym, v in zip(k.sizes, sizes):   # below 2³¹: the kernels' 64-bit index arithmetic cannot overflow
-        try:
-            check_size(sym, v, zero=sym == k.batch, below_2_31=True)
-        except ValueError as exc:
-            raise ValueError(f"{k.name}: {exc}") from None
+    for name, low, v in zip(k.sizes, k.lows, sizes):   # below 2³¹: the kernels' 64-bit index arithmetic cannot overflow
+        if not low <= v < 2 ** 31:
+            raise ValueError(f"{k.name}: size {name} must be {'≥ 1' if low else '≥ 0'} and < 2^31, not {v}")
     try:
         ext = k.extents(tuple(sizes))
     except ValueError as exc:   # a length that is not an integer at these sizes
@@ -212,16 +122,38 @@ def _check(k: Kernels, x, kt, sizes, backend: str) -> dict:
     if backend not in BACKENDS or (backend == "cuda") != (x.device.type == "cuda"):
         raise ValueError(f"{k.name}: backend {backend!r} cannot run on {x.device} (cpu or emulated on the CPU, "
                          f"cuda on a GPU)")
-    if not x.is_contiguous():
-        raise ValueError(f"{k.name}: x must be contiguous (call .contiguous())")
-    ext = checked_extents(k, sizes)
+    ext = _kernel_tensor_checked(k, kt, sizes)
     want_x = (ext["B"], ext["groups"] * ext["cg"]) + ext["in"]
     if tuple(x.shape) != want_x:
         raise ValueError(f"{k.name}: x must have shape {want_x} at these sizes, not {tuple(x.shape)}")
+    return ext
+
+
+def _kernel_tensor_checked(k: Kernels, kt, sizes) -> dict:
+    """The extents at ``sizes``, once the kernel tensor has their shape (any axis may be 1)."""
+    ext = checked_extents(k, sizes)
     full = (ext["B"], ext["groups"] // ext["share"], ext["og"], ext["cg"]) + ext["taps"] + ext["out"]
     if kt.dim() != len(full) or any(n not in (1, f) for n, f in zip(kt.shape, full)):
         raise ValueError(f"{k.name}: the kernel tensor must have shape {full} (any axis may be 1), not {tuple(kt.shape)}")
     ext["full"] = full
+    return ext
+
+
+def _check_grad(k: Kernels, kt, dy, sizes, backend: str) -> dict:
+    """The backward passes' operands checked as the forward's are (a public op may be called directly):
+    the kernel tensor against the sizes, dy with the output's shape, one dtype and device."""
+    if not isinstance(dy, torch.Tensor) or not isinstance(kt, torch.Tensor):
+        raise TypeError(f"{k.name}: the kernel tensor and dy must be torch.Tensors")
+    if kt.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{k.name}: the generated kernels take float32 or float64, not {kt.dtype}")
+    if backend not in BACKENDS or (backend == "cuda") != (kt.device.type == "cuda"):
+        raise ValueError(f"{k.name}: backend {backend!r} cannot run on {kt.device} (cpu or emulated on the CPU, "
+                         f"cuda on a GPU)")
+    ext = _kernel_tensor_checked(k, kt, sizes)
+    want_dy = (ext["B"], ext["groups"] * ext["og"]) + ext["out"]
+    if tuple(dy.shape) != want_dy or dy.dtype != kt.dtype or dy.device != kt.device:
+        raise ValueError(f"{k.name}: dy must be a {kt.dtype} tensor of shape {want_dy} on {kt.device}, not "
+                         f"{dy.dtype} {tuple(dy.shape)} on {dy.device}")
     return ext
 
 
@@ -239,6 +171,7 @@ def launch(k: Kernels, kind: str, tensors, sizes, backend: str, *extra) -> None:
     lib = k.library(device, None if backend == "cuda" else backend)[1]
     fn = getattr(lib, f"evo_{k.ident}_{kind}_{'f32' if dtype == torch.float32 else 'f64'}")
     zv = (ctypes.c_longlong * len(sizes))(*sizes)
+    k.agree(lib, tuple(sizes), zv)   # the manifest's lengths are the kernels' own, or nothing is launched
     pointers = [None if t is None else t.data_ptr() for t in tensors]
     if device.type == "cuda":
         with torch.cuda.device(device):
@@ -257,21 +190,10 @@ def _call(k: Kernels, kind: str, a, b, out, sizes, layout, backend: str):
 
 # ---- the custom ops ----------------------------------------------------------------------
 
-def _kernels_real(name: str) -> Kernels:
-    """kernels_for outside fake-tensor mode: the first use proves the operator with real tensors
-    (a fake implementation may be the first to ask, while torch.compile traces)."""
-    try:
-        from torch._subclasses.fake_tensor import unset_fake_temporarily
-    except ImportError:  # pragma: no cover - older torch
-        return kernels_for(name)
-    with unset_fake_temporarily():
-        return kernels_for(name)
-
-
 @torch.compiler.assume_constant_result
 def _prepared(name: str) -> bool:
-    """Prove the operator and render its kernels before tracing reaches the op (run once, eagerly,
-    also under torch.compile, where the result is a constant)."""
+    """Fail before tracing reaches the op when ``name`` is not a registered artifact (run eagerly, also
+    under torch.compile, where the result is a constant)."""
     kernels_for(name)
     return True
 
@@ -280,6 +202,7 @@ def _prepared(name: str) -> bool:
 def _aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes: list[int], backend: str) -> torch.Tensor:
     k = kernels_for(name)
     sizes = tuple(sizes)
+    x = x.contiguous()   # any layout is accepted (as torch.compile's backward may pass one); the kernels read rows
     ext = _check(k, x, kt, sizes, backend)
     y = torch.empty((ext["B"], ext["groups"] * ext["og"]) + ext["out"], dtype=x.dtype, device=x.device)
     _call(k, "forward", x, kt, y, sizes, _layout(kt), backend)
@@ -288,14 +211,14 @@ def _aggregate(name: str, x: torch.Tensor, kt: torch.Tensor, sizes: list[int], b
 
 @_aggregate.register_fake
 def _aggregate_fake(name, x, kt, sizes, backend):
-    ext = _check(_kernels_real(name), x, kt, tuple(sizes), backend)
+    ext = _check(kernels_for(name), x, kt, tuple(sizes), backend)
     return x.new_empty((ext["B"], ext["groups"] * ext["og"]) + ext["out"])
 
 
 @torch.library.custom_op("evosym::aggregate_backward_input", mutates_args=())
 def _backward_input(name: str, kt: torch.Tensor, dy: torch.Tensor, sizes: list[int], backend: str) -> torch.Tensor:
     k = kernels_for(name)
-    ext = k.extents(tuple(sizes))
+    ext = _check_grad(k, kt, dy, tuple(sizes), backend)
     dx = torch.empty((ext["B"], ext["groups"] * ext["cg"]) + ext["in"], dtype=dy.dtype, device=dy.device)
     _call(k, "backward_input", kt, dy.contiguous(), dx, tuple(sizes), _layout(kt), backend)
     return dx
@@ -303,7 +226,7 @@ def _backward_input(name: str, kt: torch.Tensor, dy: torch.Tensor, sizes: list[i
 
 @_backward_input.register_fake
 def _backward_input_fake(name, kt, dy, sizes, backend):
-    ext = _kernels_real(name).extents(tuple(sizes))
+    ext = kernels_for(name).extents(tuple(sizes))
     return dy.new_empty((ext["B"], ext["groups"] * ext["cg"]) + ext["in"])
 
 
@@ -311,8 +234,13 @@ def _backward_input_fake(name, kt, dy, sizes, backend):
 def _backward_kernel(name: str, x: torch.Tensor, dy: torch.Tensor, kt: torch.Tensor, sizes: list[int],
                      backend: str) -> torch.Tensor:
     k = kernels_for(name)
-    dkt = torch.empty(kt.shape, dtype=kt.dtype, device=kt.device)
-    _call(k, "backward_kernel", x, dy.contiguous(), dkt, tuple(sizes), _layout(kt), backend)
+    ext = _check_grad(k, kt, dy, tuple(sizes), backend)
+    want_x = (ext["B"], ext["groups"] * ext["cg"]) + ext["in"]
+    if not isinstance(x, torch.Tensor) or tuple(x.shape) != want_x or x.dtype != kt.dtype or x.device != kt.device:
+        raise ValueError(f"{k.name}: the kernel gradient's input must be a {kt.dtype} tensor of shape {want_x} on "
+                         f"{kt.device}")
+    dkt = torch.empty(kt.shape, dtype=kt.dtype, device=kt.device)   # contiguous, as the fake says
+    _call(k, "backward_kernel", x.contiguous(), dy.contiguous(), dkt, tuple(sizes), _layout(kt), backend)
     return dkt
 
 
@@ -426,7 +354,7 @@ def _correlate(name: str, a: torch.Tensor, b: torch.Tensor, sizes: list[int], ba
 
 @_correlate.register_fake
 def _correlate_fake(name, a, b, sizes, backend):
-    return a.new_empty(_kernel_shape(_kernels_real(name), a, b, sizes))
+    return a.new_empty(_kernel_shape(kernels_for(name), a, b, sizes))
 
 
 def _correlate_context(ctx, inputs, output):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .aggregate import (_backend, _kernel_shape, _kernels_real, _prepared, correlation, correlation_grads, int_sizes,
+from .aggregate import (_backend, _kernel_shape, _prepared, correlation, correlation_grads, int_sizes,
                         kernels_for)
 
 
@@ -32,7 +32,7 @@ def _attend(name: str, a: torch.Tensor, b: torch.Tensor, sizes: list[int], backe
 
 @_attend.register_fake
 def _attend_fake(name, a, b, sizes, backend):
-    return a.new_empty(_kernel_shape(_kernels_real(name), a, b, sizes))
+    return a.new_empty(_kernel_shape(kernels_for(name), a, b, sizes))
 
 
 def _attend_context(ctx, inputs, output):

@@ -30,15 +30,15 @@ import ctypes
 
 import torch
 
-from ..errors import EvosymError
-from .aggregate import (_backend, _kernels_real, checked_extents, evolution_aggregate, evolution_correlate, int_sizes,
+from .errors import EvosymError
+from .aggregate import (_backend, checked_extents, evolution_aggregate, evolution_correlate, int_sizes,
                         kernels_for, launch)
 from .attend import _softmax_taps, evolution_attend
 
 
 def _shapes(k, a, b, v, sizes, bias=None) -> dict:
     """Validated extents: a (B, C, L_out…), b and v (B, C, L_in…), β (B or 1, C/share, K…, L_out…), all
-    one dtype and device, contiguous."""
+    one dtype and device (any layout: the ops make them contiguous)."""
     if not k.attention:
         raise EvosymError(f"{k.name}: its kernels have no fused attention (K̂ is not M·softmax(a ⋆ b))")
     tensors = {"queries": a, "keys": b, "values": v, **({} if bias is None else {"logit bias": bias})}
@@ -49,8 +49,6 @@ def _shapes(k, a, b, v, sizes, bias=None) -> dict:
     for what, t in tensors.items():
         if t.dtype != a.dtype or t.device != a.device:
             raise ValueError(f"{k.name}: the {what} are {t.dtype} on {t.device} but the queries {a.dtype} on {a.device}")
-        if not t.is_contiguous():
-            raise ValueError(f"{k.name}: the {what} must be contiguous (call .contiguous())")
     ext = checked_extents(k, sizes)
     if ext["og"] != 1 or ext["cg"] != 1:
         raise EvosymError(f"{k.name}: the fused attention needs a depthwise aggregation (O_g = C_g = 1)")
@@ -85,6 +83,8 @@ def _call(k, kind: str, tensors, sizes, backend: str, bias) -> None:
 def _attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None,
                sizes: list[int], backend: str) -> tuple[torch.Tensor, torch.Tensor]:
     k = kernels_for(name)
+    a, b, v = a.contiguous(), b.contiguous(), v.contiguous()
+    bias = None if bias is None else bias.contiguous()
     ext = _shapes(k, a, b, v, sizes, bias)
     y = torch.empty((ext["B"], ext["groups"]) + ext["out"], dtype=a.dtype, device=a.device)
     lse = torch.empty(ext["lse"], dtype=a.dtype, device=a.device)
@@ -95,7 +95,7 @@ def _attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, bia
 
 @_attention.register_fake
 def _attention_fake(name, a, b, v, bias, sizes, backend):
-    ext = _shapes(_kernels_real(name), a, b, v, sizes, bias)
+    ext = _shapes(kernels_for(name), a, b, v, sizes, bias)
     return a.new_empty((ext["B"], ext["groups"]) + ext["out"]), a.new_empty(ext["lse"])
 
 
@@ -107,7 +107,8 @@ def _attention_backward(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Te
     where β is broadcast)."""
     k = kernels_for(name)
     ext = k.extents(tuple(sizes))
-    dy = dy.contiguous()
+    a, b, v, y, lse, dy = (t.contiguous() for t in (a, b, v, y, lse, dy))
+    bias = None if bias is None else bias.contiguous()
     delta = (dy * y).unflatten(1, (ext["groups"] // ext["share"], ext["share"])).sum(2).contiguous()   # Σ_c∈g dy·y
     da, db, dv = torch.empty_like(a), torch.empty_like(b), torch.empty_like(v)
     dbias = torch.empty_like(bias) if bias_grad and bias is not None else None
@@ -120,8 +121,8 @@ def _attention_backward(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Te
 
 @_attention_backward.register_fake
 def _attention_backward_fake(name, a, b, v, bias, y, lse, dy, sizes, backend, bias_grad):
-    dbias = torch.empty_like(bias) if bias_grad and bias is not None else a.new_empty(0)
-    return torch.empty_like(a), torch.empty_like(b), torch.empty_like(v), dbias
+    dbias = bias.new_empty(bias.shape) if bias_grad and bias is not None else a.new_empty(0)
+    return a.new_empty(a.shape), b.new_empty(b.shape), v.new_empty(v.shape), dbias   # contiguous, as the kernels write
 
 
 def _setup_context(ctx, inputs, output):

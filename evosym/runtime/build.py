@@ -31,14 +31,10 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-from ..errors import EvosymError
-from .. import attach_source_packages
+from .errors import EvosymError
 from . import cache, lock, sanitize
-
-attach_source_packages()   # derivations/ and codegen/templates/ as subpackages in a source checkout
 
 HOST_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-x", "c++")
 # -ffp-contract=fast: fused multiply-adds (ISO C++ modes turn contraction off); the numeric check's
@@ -59,8 +55,11 @@ class Library:
     rebuilt: str = ""         # why a cached library was rebuilt (it was corrupt or stale), if it was
 
 
+INCLUDE = Path(__file__).resolve().parent / "include"   # the runtime's own headers (the host build's emulation)
+
+
 def emulation_header() -> str:
-    return resources.files("evosym.templates").joinpath("cuda/evosym_emulate.h").read_text(encoding="utf-8")
+    return (INCLUDE / "evosym_emulate.h").read_text(encoding="utf-8")
 
 
 def cache_dir() -> Path:

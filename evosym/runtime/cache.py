@@ -33,7 +33,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EvosymError
+from .errors import EvosymError
 
 FORMAT = 1                       # the record's format; another one is rebuilt
 MAX_RECORD = 64 * 1024           # a record is a few hundred bytes; anything larger is not one

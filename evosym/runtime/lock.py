@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import EvosymError
+from .errors import EvosymError
 
 # the longest wait for another process's build (a large CUDA source on a busy machine takes minutes)
 TIMEOUT = 1800.0

@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 
-from ..errors import EvosymError
+from .errors import EvosymError
 
 # -O0: builds 3–4× faster than -O1 under the sanitizers (the checked shapes are small); no recovery: the
 # first finding stops the run

@@ -4,7 +4,8 @@ Each diagnosis is a small experiment, not a guess from the numbers alone: the ca
 single samples (batch dependence), its outputs are fitted by a constant factor or a per-channel
 offset of the proven operator's, mismatches are located against the border of the window, the
 input channels each output channel depends on are compared (autograd), and the proven operator
-is re-run with the kernel flipped or its spatial axes transposed.
+is re-run with each kernel flipped or its spatial axes transposed (every weight with the window's axes
+last: a user's operator with a depthwise and a pointwise weight is diagnosed like a convolution).
 """
 
 from __future__ import annotations
@@ -39,17 +40,19 @@ def diagnose(run_candidate, run_reference, x, y_c, y_r, tol, window, layout, wei
     coupling = _coupling_difference(run_candidate, run_reference, x, layout)
     if coupling:
         out.append(coupling)
-    for label, transform in (("a flipped kernel (a true convolution instead of a cross-correlation?)", _flip),
-                             ("the kernel's spatial axes transposed (a transposed kernel?)", _transpose)):
-        alt = transform(weights)
-        if alt is None:
-            continue
-        try:
-            y_alt = run_reference(x, alt)
-        except Exception:
-            continue
-        if y_alt.shape == y_c.shape and bool(((y_alt - y_c).abs() <= tol).all()):
-            out.append(f"matches the operator with {label}")
+    spatial = len(window) if window else None
+    labels = {_flip: "a flipped {k} (a true convolution instead of a cross-correlation?)",
+              _transpose: "the {k}'s spatial axes transposed (u↔v swapped: a transposed kernel?)"}
+    for transform, text in labels.items():
+        for name, alt in transform(weights, spatial):
+            try:
+                y_alt = run_reference(x, alt)
+            except Exception:  # noqa: BLE001 - a variant the reference cannot run explains nothing
+                continue
+            if y_alt.shape == y_c.shape and bool(((y_alt - y_c).abs() <= tol).all()):
+                kernel = "kernel" if _single_kernel(weights) else f"kernel {name}"
+                out.append("matches the operator with " + text.format(k=kernel))
+                break
     return out
 
 
@@ -102,27 +105,40 @@ def _coupling_difference(run_candidate, run_reference, x, layout):
             f"couples it with {r} (group mapping, e.g. c mod G instead of contiguous blocks?)")
 
 
-def _spatial(weights):
-    """The parameter that holds the spatial kernel: the one with most dimensions (≥ 3)."""
-    if not weights:
-        return None
-    name = max(weights, key=lambda k: weights[k].dim() if weights[k] is not None else 0)
-    return name if weights[name] is not None and weights[name].dim() >= 3 else None
+def _kernels(weights, spatial):
+    """(name, tensor, its spatial axes) of every parameter that can hold a spatial kernel: at least one channel
+    axis before ``spatial`` trailing axes (the window's axes; PyTorch's layout puts them last), each longer
+    than 1. Every such tensor is tried, so that a file with several weights (a depthwise W_d[c, u, v] next to
+    a pointwise W_p[o, c]) is diagnosed like a single convolution weight."""
+    out = []
+    for name in sorted(weights or {}):
+        w = weights[name]
+        if w is None or w.dim() < 2:
+            continue
+        n = spatial if spatial else w.dim() - 2
+        if n < 1 or w.dim() < n + 1:
+            continue
+        axes = tuple(range(w.dim() - n, w.dim()))
+        if all(w.shape[a] > 1 for a in axes):
+            out.append((name, w, axes))
+    return out
 
 
-def _flip(weights):
-    name = _spatial(weights)
-    if name is None:
-        return None
-    w = weights[name]
-    return {**weights, name: w.flip(tuple(range(2, w.dim())))}
+def _single_kernel(weights) -> bool:
+    """One weight tensor (a bias aside): the diagnosis need not name it."""
+    return sum(1 for w in (weights or {}).values() if w is not None and w.dim() >= 2) <= 1
 
 
-def _transpose(weights):
-    name = _spatial(weights)
-    if name is None or weights[name].dim() < 4 or weights[name].shape[-1] != weights[name].shape[-2]:
-        return None
-    return {**weights, name: weights[name].transpose(-1, -2)}
+def _flip(weights, spatial=None):
+    """(name, weights with that kernel flipped along its spatial axes) for each kernel."""
+    return [(name, {**weights, name: w.flip(axes)}) for name, w, axes in _kernels(weights, spatial)]
+
+
+def _transpose(weights, spatial=None):
+    """(name, weights with that kernel's last two spatial axes swapped) for each kernel whose window is square."""
+    return [(name, {**weights, name: w.transpose(axes[-1], axes[-2])})
+            for name, w, axes in _kernels(weights, spatial)
+            if len(axes) >= 2 and w.shape[axes[-1]] == w.shape[axes[-2]]]
 
 
 __all__ = ["diagnose"]

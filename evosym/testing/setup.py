@@ -35,7 +35,7 @@ def proven(name_or_path: str) -> Proven:
     if not cp.ok:
         raise EvosymError(f"{name_or_path}: the operator's proof does not check; nothing to compare against")
     plan = make_plan(cp)
-    generated = load_source(render_torch(plan, cp.operator.torch_binding), cp.operator.name)
+    generated = load_source(render_torch(plan, cp.operator.torch_binding), cp.operator.name, cp)
     return Proven(cp.operator, plan, getattr(generated, plan.func_name), cp.proof.omega)
 
 

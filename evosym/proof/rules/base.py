@@ -24,7 +24,8 @@ class Obligation:
     """A precondition at one use of a rule, and whether (and how) it was proved symbolically.
 
     ``text`` and ``how`` are templates whose ``{}`` fields are filled with ``args`` and
-    ``how_args`` (SymPy expressions), so each printer shows them in its own notation.
+    ``how_args`` (SymPy expressions), so each printer shows them in its own notation. ``refuted``: the
+    precondition was decided false (printed ✗), as opposed to not proved either way (printed ?).
     """
 
     text: str
@@ -32,6 +33,7 @@ class Obligation:
     how: str
     args: tuple = ()
     how_args: tuple = ()
+    refuted: bool = False   # shown false by a decided check (a variable in use, a symbol present), not merely unproved
 
     def render(self, expr=str) -> tuple[str, str]:
         """(statement, how) with the expressions printed by ``expr``."""

@@ -77,7 +77,8 @@ class IntroduceDelta(Rule):
         for e, var, lo, hi in targets:
             e, lo, hi = sp.sympify(e), sp.sympify(lo), sp.sympify(hi)
             fresh = var not in taken and var not in summand.free_symbols
-            obligations.append(Obligation("{} is a fresh variable", fresh, "not bound or free here" if fresh else "already used", (var,)))
+            obligations.append(Obligation("{} is a fresh variable", fresh, "not bound or free here" if fresh else "already used", (var,),
+                                          refuted=not fresh))
             integer = bool(e.is_integer)
             obligations.append(Obligation("{} is integer-valued", integer,
                                           "SymPy: integer symbols, integer coefficients" if integer else "SymPy cannot show it", (e,)))

@@ -48,7 +48,8 @@ class SplitChannelsIntoGroups(Rule):
         # ⌊c/C_g⌋ = g picks the C_g channels g·C_g + c' only for a positive integer C_g
         block_ok = bool(block.is_integer) and nonnegative(block - 1)
         obligations = (
-            Obligation("{} is a fresh variable", fresh, "not bound or free here" if fresh else "already used", (new,)),
+            Obligation("{} is a fresh variable", fresh, "not bound or free here" if fresh else "already used", (new,),
+                       refuted=not fresh),
             Obligation("{} is integer-valued", integer, "SymPy: integer-valued" if integer else "SymPy cannot show it", (group,)),
             Obligation("0 ≤ {} ≤ {}", ok_range, how[0], (group, groups - 1), how[1]),
             Obligation("{} is a positive integer", block_ok, "proved from the sizes" if block_ok else "not proved", (block,)),

@@ -178,7 +178,7 @@ class LimitOfKernel(Rule):
         obligations = [Obligation("lim ({} → ∞) {} = {} (the softmax-limit step)", True, "premise",
                                   (sharpness, a.lhs, sp.Mul(*[sp.KroneckerDelta(q, qs) for q, qs in peak]))),
                        Obligation("{} reads {} only through {}", alpha_free, "checked" if alpha_free else "it does not",
-                                  (kread.base, sharpness, a.base))]
+                                  (kread.base, sharpness, a.base), refuted=not alpha_free)]
         if not reads:
             raise RuleError(f"limit-of-kernel: {name} does not read {weights}")
         after = collapse_deltas(limit_body, ctx.ranges, obligations)

@@ -49,7 +49,7 @@ class ExchangeSums(Rule):
                 bad.append((var, sp.Tuple(*sorted(dep, key=str))))
         how = "free symbols of the bounds checked" if not bad else "; ".join("the range of {} mentions {}" for _ in bad)
         ob = Obligation("every range mentions only variables bound outside it", not bad, how,
-                        how_args=tuple(x for pair in bad for x in pair))
+                        how_args=tuple(x for pair in bad for x in pair), refuted=bool(bad))
         return Application(replace_node(expr, node, sp.Sum(node.function, *new)), (ob,))
 
 
@@ -87,7 +87,7 @@ class FactorOut(Rule):
         g = sp.Mul(*want)
         dep = g.free_symbols & set(over)
         ob = Obligation("{} does not mention {}", not dep, "free symbols checked" if not dep else "it mentions {}",
-                        (g, sp.Tuple(*over)), () if not dep else (sp.Tuple(*sorted(dep, key=str)),))
+                        (g, sp.Tuple(*over)), () if not dep else (sp.Tuple(*sorted(dep, key=str)),), refuted=bool(dep))
         inner = g * sp.Sum(sp.Mul(*rest), *limits[:k])
         new = sp.Sum(inner, *limits[k:]) if limits[k:] else inner
         return Application(replace_node(expr, node, new), (ob,))

@@ -1,0 +1,152 @@
+"""A generated module's artifact: its kernel sources and the manifest the runtime reads instead of the proof.
+
+For an operator whose module can run compiled kernels, ``evosym codegen`` writes next to ``NAME.py``:
+``NAME.cpp`` (CPU kernels, where the CPU target lowers the window), ``NAME.cu`` (CUDA kernels) and
+``NAME.manifest.json`` — the sizes in the kernels' order with their lower bounds, the batch,
+channel map, input/output lengths and taps as size expressions (:mod:`evosym.runtime.sizeexpr`),
+whether the CUDA source has the fused attention, and the SHA-256 of the module and of each source.
+Everything here comes from the checked proof and its plan; the runtime (:mod:`evosym.runtime.artifact`)
+only reads the result, so a deployed module never calls back into the prover.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+
+from ..errors import EvosymError
+from .plan import Plan, make_plan
+from .torchexpr import py_name
+
+SCHEMA = "evosym-kernels/1"
+_LOCK = threading.Lock()
+
+
+def size_json(expr):
+    """A SymPy size expression as the runtime's size-expression data (refusing what it cannot state)."""
+    expr = sp.sympify(expr)
+    if expr.is_Integer:
+        return int(expr)
+    if expr.is_Rational:
+        return ["mul", int(expr.p), ["pow", int(expr.q), -1]]
+    if expr.is_Symbol:
+        return str(expr)
+    if expr.is_Add:
+        return ["add", *(size_json(a) for a in sp.Add.make_args(expr))]
+    if expr.is_Mul:
+        return ["mul", *(size_json(a) for a in sp.Mul.make_args(expr))]
+    if expr.is_Pow and expr.exp.is_Integer and abs(int(expr.exp)) <= 8:
+        return ["pow", size_json(expr.base), int(expr.exp)]
+    for cls, name in ((sp.floor, "floor"), (sp.ceiling, "ceil"), (sp.Min, "min"), (sp.Max, "max"), (sp.Mod, "mod")):
+        if isinstance(expr, cls):
+            return [name, *(size_json(a) for a in expr.args)]
+    raise EvosymError(f"the size expression {expr} cannot be written to a kernel manifest")
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The kernel sources (target → text) and the manifest's fields of one operator's generated module."""
+
+    name: str
+    sources: dict
+    fields: dict
+
+    def manifest(self, module_source: str, stem: str | None = None) -> str:
+        """The manifest's text for the module ``module_source`` saved as ``stem``.py (its SHA-256 recorded:
+        module, manifest and sources are accepted only together; the sources are ``stem``.cpp / .cu)."""
+        stem = stem or self.name
+        data = dict(self.fields, module_sha256=_sha(module_source),
+                    sources={t: {"file": f"{stem}{SUFFIX[t]}", "sha256": _sha(s)} for t, s in sorted(self.sources.items())})
+        rows = (f" {json.dumps(k)}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}" for k, v in sorted(data.items()))
+        return "{\n" + ",\n".join(rows) + "\n}\n"   # one field per line: reviewable diffs
+
+    def files(self, module_source: str, stem: str) -> dict:
+        """file name → text of what goes next to the module ``stem``.py: the manifest and the kernel sources."""
+        out = {f"{stem}{SUFFIX[t]}": s for t, s in sorted(self.sources.items())}
+        out[f"{stem}{MANIFEST}"] = self.manifest(module_source, stem)
+        return out
+
+
+SUFFIX = {"cpu": ".cpp", "cuda": ".cu"}
+MANIFEST = ".manifest.json"
+
+
+def artifact(cp, plan: Plan | None = None) -> Artifact | None:
+    """The artifact of a checked proof's generated module; None when evosym generates no kernels for it
+    (a global Ω, a layout the kernel targets refuse)."""
+    from .cpu import render_cpu
+    from .cuda import render_cuda
+    plan = plan or make_plan(cp)
+    if not plan.has_kernels:
+        return None
+    op, form = cp.operator, cp.evolution
+    try:
+        sources = {"cuda": render_cuda(cp, plan)}
+    except EvosymError:   # e.g. a channels-last layout: no kernels at all (path="kernels" says why)
+        return None
+    try:
+        sources["cpu"], cpu_refusal = render_cpu(cp, plan), ""
+    except EvosymError as exc:   # e.g. a clamped or wrapping window: CUDA kernels only
+        cpu_refusal = str(exc)
+    batch = op.output.shape[op.lhs_indices.index(op.batch)]
+    fields = {
+        "schema": SCHEMA, "operator": op.name, "ident": py_name(op.name), "dims": plan.dims,
+        "sizes": [[str(s), 1 if (s.is_positive and s != batch) else 0] for s in plan.size_order],
+        "batch": size_json(batch), "channel_map": [size_json(e) for e in plan.channel_map],
+        "lengths_in": [size_json(a.length) for a in form.omega.axes],
+        "lengths_out": [size_json(op.output.shape[op.lhs_indices.index(p)]) for p in op.position],
+        "taps": [size_json(a.kernel) for a in form.omega.axes],
+        "attention": plan.attention is not None, "cpu_refusal": cpu_refusal,
+    }
+    return Artifact(op.name, sources, fields)
+
+
+_CHECKED: dict = {}   # id(checked proof) -> (the proof, its key): rendered and registered once per process
+
+
+def register_checked(cp, alias: str | None = None) -> str | None:
+    """Register the artifact of a checked proof with the runtime (in memory), under its key and its
+    operator's name (and ``alias``); returns the key, or None when evosym generates no kernels for it.
+    How evosym's tools run fresh generations."""
+    from ..runtime import artifact as runtime
+    with _LOCK:
+        if id(cp) not in _CHECKED:
+            art = artifact(cp)
+            _CHECKED[id(cp)] = (cp, None if art is None else art.manifest("").encode("utf-8"),
+                                None if art is None else art.sources)
+        _, manifest, sources = _CHECKED[id(cp)]
+        if manifest is None:
+            return None
+        key = runtime.register(manifest, sources, alias=cp.operator.name)
+        if alias is not None and alias != cp.operator.name:
+            runtime.register(manifest, sources, alias=alias)
+        return key
+
+
+def kernels_for(name_or_path: str):
+    """The generated kernels of a catalogue operator or operator file, registered with the runtime under
+    its key and its operator's name (how ``evosym check``, ``bench`` and a module run from a string find
+    them): proved once per process, here in the tools, never by the runtime. A clear error says why an
+    operator has none (a global Ω, or the kernel target's own refusal)."""
+    from .. import catalogue
+    from ..runtime.artifact import kernels
+    cp = catalogue.checked(name_or_path)
+    key = register_checked(cp, alias=name_or_path)
+    if key is None:
+        plan = make_plan(cp)
+        if not plan.has_kernels:
+            raise EvosymError(f"{cp.operator.name}: evosym generates no kernels for this operator: its Ω is every "
+                              "input position (global)")
+        from .cuda import render_cuda
+        render_cuda(cp, plan)   # raises the target's reason (e.g. a channels-last layout)
+        raise EvosymError(f"{cp.operator.name}: evosym generates no kernels for this operator")
+    return kernels(key)

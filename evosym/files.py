@@ -1,0 +1,200 @@
+"""Files the user keeps: written atomically, and never over what is not the user's to lose.
+
+:func:`write_atomic` writes through a temporary file in the target's folder and an atomic rename.
+Only a regular file is ever replaced, and only with ``--force``; a directory, named pipe, device or
+socket at the target is refused, with or without ``--force``. A symbolic link is followed: with
+``--force`` the regular file it leads to is rewritten (the link stays a link, like a shell's ``>``); a
+link to anything else and a link loop are refused; a dangling link (it holds nothing) is replaced by
+the new file with ``--force``. A file that is an input of the command (the operator
+file being proved or generated from) is never overwritten, even with ``--force``, whatever the path
+that names it (a symbolic link, a hard link, another spelling). Used by the CLI and the docs generator.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from .errors import EvosymError, OutputExists
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, words in _KINDS:
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "too many levels of symbolic links (a link loop?)"
+    return exc.strerror or str(exc)
+
+
+def _lstat(path: Path):
+    """os.lstat, or None when nothing is there; any other failure (a name too long, a loop, no
+    permission to look) is the user's one-line error."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
+
+
+def _folder_of(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
+def _refuse_non_regular(path: Path, st, shown: Path) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        what = "is a directory" if shown == path else f"is a symbolic link to a directory ({path})"
+        raise EvosymError(f"{shown} {what}; give a file name")
+    if not stat.S_ISREG(st.st_mode):
+        where = "" if shown == path else f" (through the symbolic link to {path})"
+        raise EvosymError(f"{shown} is {_kind(st.st_mode)}{where}, not a regular file; evosym writes only regular "
+                          "files (give a file name)")
+
+
+def destination(path: str | os.PathLike) -> tuple[Path, bool]:
+    """(the file a write to ``path`` replaces or creates, whether it exists): ``path`` itself, or the
+    regular file a symbolic link leads to. Refuses, as a one-line error, anything else at ``path``."""
+    path = Path(path)
+    st = _lstat(path)
+    if st is None:
+        folder = _folder_of(path)
+        try:
+            fst = os.stat(folder)
+        except FileNotFoundError:
+            raise EvosymError(f"cannot write {path}: folder {folder} does not exist") from None
+        except OSError as exc:
+            raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
+        if not stat.S_ISDIR(fst.st_mode):
+            raise EvosymError(f"cannot write {path}: {folder} is not a folder")
+        return path, False
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            real = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:   # a dangling link holds nothing: --force replaces the link itself
+            return path, True
+        except OSError as exc:
+            raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
+        target = _lstat(real)
+        if target is None:   # removed since realpath looked
+            raise EvosymError(f"cannot write {path}: the file its symbolic link leads to disappeared")
+        _refuse_non_regular(real, target, path)
+        return real, True
+    _refuse_non_regular(path, st, path)
+    return path, True
+
+
+def _refuse_inputs(path: Path, real: Path, inputs) -> None:
+    """Never overwrite an input of the command, however it is named (samefile: links and spellings)."""
+    for source in inputs or ():
+        try:
+            same = os.path.samefile(real, source)
+        except OSError:   # one of them does not exist (or cannot be looked at): not the same file
+            same = False
+        if same:
+            shown = "" if str(source) == str(path) else f" (the same file as {source})"
+            raise EvosymError(f"{path} is an input of this command{shown}; it is never overwritten, even with "
+                              "--force: choose another output")
+
+
+def check_target(path: str | os.PathLike, *, force: bool = False, inputs=()) -> Path:
+    """Refuse a target that cannot be written, before any work is done for it; ``inputs``: files the
+    command reads, never to be overwritten."""
+    path = Path(path)
+    real, exists = destination(path)   # refuses what is never written: a folder, a pipe, a device, a link loop
+    if exists and not force:
+        raise OutputExists(f"{path} exists; use --force to overwrite it")
+    _refuse_inputs(path, real, inputs)
+    return path
+
+
+def _mode_for(path: Path) -> int:
+    """The existing file's permissions, else what a new file would get under the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+    except OSError as exc:
+        raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
+
+
+def _link_new(tmp: str, path: Path) -> None:
+    """Put ``tmp`` at ``path`` only if nothing is there, atomically (a file created since
+    :func:`check_target` looked is not overwritten); a plain rename where the file system has no hard links."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise OutputExists(f"{path} exists; use --force to overwrite it") from None
+    except OSError:   # no hard links here (some network and FAT file systems)
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def _still_regular(real: Path, shown: Path) -> None:
+    """Just before the rename: what is at ``real`` is still a regular file (not swapped for a pipe or a folder)."""
+    st = _lstat(real)
+    if st is not None and not stat.S_ISLNK(st.st_mode):   # a link here is the dangling one being replaced
+        _refuse_non_regular(real, st, shown)
+
+
+def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False, inputs=()) -> Path:
+    """Write ``text`` (UTF-8, ``\\n`` newlines) to ``path`` via a temporary file in the same folder and an
+    atomic rename; returns ``path`` as given. See the module's docstring for what is refused."""
+    path = check_target(path, force=force)
+    real, exists = destination(path)
+    _refuse_inputs(path, real, inputs)
+    if exists and not force:   # appeared since check_target looked
+        raise OutputExists(f"{path} exists; use --force to overwrite it")
+    folder = _folder_of(real)
+    mode = _mode_for(real)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        if force:
+            _still_regular(real, path)
+            os.replace(tmp, real)
+        else:
+            _link_new(tmp, real)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
+        raise
+    return path
+
+
+def existing_folder(path: str | os.PathLike, what: str) -> Path:
+    """An output folder that exists (one-line errors for a missing one, a file, a name too long, a loop)."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise EvosymError(f"{what} {path} does not exist") from None
+    except OSError as exc:
+        raise EvosymError(f"{what} {path}: {_reason(exc)}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise EvosymError(f"{what} {path} is not a folder")
+    return path
