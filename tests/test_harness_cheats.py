@@ -90,8 +90,10 @@ def test_sizes_outside_the_domain_are_a_clear_error():
     sizes = dict(G=1, C_g=1, O_g=1, K_h=3, K_w=3, s_h=1, s_w=1, P_h=1, P_w=1)
     with pytest.raises(EvosymError, match=r"no input size lies in the operator's domain .*size G must be ≥ 1, not 0"):
         assert_equivalent(lambda x: x, "conv2d_reflect", sizes=dict(sizes, G=0), trials=1)
-    d = _domain("conv2d_reflect", dict(sizes, P_h=70))     # a reflection 70 wide: inputs from 71 rows
+    d = _domain("conv2d_reflect", dict(sizes, K_h=141, P_h=70))     # a reflection 70 wide (2P ≤ K − 1): from 71 rows
     assert {str(s): v for s, v in d.minimum().items()} == {"B": 1, "H_in": 71, "W_in": 2}
+    with pytest.raises(EvosymError, match=r"the constraint 2\*P_h <= K_h - 1 does not hold"):   # a declared constraint
+        _domain("conv2d_reflect", dict(sizes, P_h=70)).minimum()
 
 
 # -- 2. candidates that fooled the harness ---------------------------------------------------------------

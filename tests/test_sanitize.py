@@ -16,7 +16,8 @@ import pytest
 
 from evosym.codegen.check import check_operator
 from evosym.errors import EvosymError
-from evosym.runtime import aggregate as agg
+from evosym.codegen.artifact import kernels_for
+from evosym.runtime import artifact as rt_artifact
 from evosym.runtime import build, sanitize
 import sanitized_run
 from cli_helpers import run_module
@@ -96,15 +97,16 @@ def test_the_kernels_touch_only_their_tensors():
 @pytest.mark.parametrize("canary", sorted(CANARIES))
 def test_a_stray_access_the_numeric_check_cannot_see_stops_the_sanitized_run(monkeypatch, canary):
     old, new, code, words = CANARIES[canary]
-    good = agg.kernels_for("involution")
+    good = kernels_for("involution")
     assert old in good.source, f"the canary's target text is gone from the involution source: {old!r}"
-    bad = dataclasses.replace(good, source=good.source.replace(old, new), libraries={})
-    monkeypatch.setitem(agg._KERNELS, "involution", bad)
+    bad = dataclasses.replace(good, source=good.source.replace(old, new), libraries={}, agreed=set())
+    monkeypatch.setitem(rt_artifact._REGISTRY, good.key, bad)   # by key: what modules call
+    monkeypatch.setitem(rt_artifact._REGISTRY, "involution", bad)
     report = check_operator("involution", emulated=True, gradients=False)
     assert report.ok, "the canary changed the numbers: it tests the numeric check, not the sanitizers"
     proc = sanitized(f"canary: {canary}")
     assert proc.returncode == code, proc.stdout[-2000:] + proc.stderr[-3000:]
-    assert words in proc.stderr and "evo_forward_shared_f" in proc.stderr, proc.stderr[-3000:]
+    assert words in proc.stderr and "evo_forward_shared" in proc.stderr, proc.stderr[-3000:]
 
 
 def test_the_command_reruns_itself_in_a_sanitized_process(tmp_path):

@@ -237,7 +237,10 @@ def cmd_codegen(args, parser) -> int:
     inputs = _input_files(names)   # never overwritten, even with --force
     generated = {}
     if out_dir is not None:   # every file it may write, refused before any work (nothing half-written)
-        for name in names:
+        for name in names:     # the files named after the operator: before anything is proved
+            check_target(out_dir / _generated_name(name, catalogue.load(name).name, args.target), force=args.force,
+                         inputs=inputs)
+        for name in names:     # the artifacts next to a module: known once generated, checked before any write
             generated[name] = gen = _generated(name, args)
             if gen is None:
                 continue

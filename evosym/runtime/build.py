@@ -282,9 +282,21 @@ def ptxas_report(source: str, arch: str) -> dict:
             spills = (int(m.group(1)), int(m.group(2)))
         m = re.search(r"Used (\d+) registers", line)
         if m and current:
-            name = re.search(r"evo_(attention_forward|attention_backward_query|attention_backward_kv|attention_backward_bias|forward_shared|forward|"
-                             r"backward_input_shared|backward_input|backward_kernel_full|backward_kernel)_f(32|64)(ILi(\d+)E)?", current)
-            label = (name.group(0).split("ILi")[0] + (f"<{name.group(4)}>" if name.group(4) else "")) if name else current
-            out[label] = (int(m.group(1)),) + spills
+            out[_kernel_label(current)] = (int(m.group(1)),) + spills
             current, spills = None, (0, 0)
     return dict(sorted(out.items()))
+
+
+def _kernel_label(mangled: str) -> str:
+    """``evo_forward_shared_f32<16>`` for the mangled name of the template kernel ``evo_forward_shared<16, float>``
+    (Itanium mangling: _Z, the name's length and the name, then I…E around the template arguments); any other
+    name as it is."""
+    m = re.match(r"_Z(\d+)", mangled)
+    if not m:
+        return mangled
+    start = m.end()
+    name = mangled[start:start + int(m.group(1))]
+    args = re.match(r"I(?:Li(\d+)E)?([fd])E", mangled[start + len(name):])
+    if not name.startswith("evo_") or not args:
+        return mangled
+    return f"{name}_{'f32' if args.group(2) == 'f' else 'f64'}" + (f"<{args.group(1)}>" if args.group(1) else "")
