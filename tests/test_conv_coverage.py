@@ -88,7 +88,7 @@ def test_mode_operators_refuse_dilation_in_from_torch():
         for mode in ("reflect", "replicate", "circular"):
             m = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims](2, 2, 3, padding=2, dilation=2,
                                                                                   padding_mode=mode)
-            cls = C._class(C.generated(f"conv{dims}d_{mode}"))
+            cls = C.module_class(C.generated(f"conv{dims}d_{mode}"))
             with pytest.raises(ValueError, match=r"dilation\[0\] = 1"):
                 cls.from_torch(m)
 

@@ -108,7 +108,7 @@ def test_each_module_is_taken_by_exactly_one_operator(m):
         r, chosen, reason = None, None, str(exc)
     takers = []
     for name in pc.candidates(type(m).__name__):
-        cls = pc._class(pc.generated(name))
+        cls = pc.module_class(pc.generated(name))
         try:
             layer = cls.from_torch(m)
         except ValueError as exc:

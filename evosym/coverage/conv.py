@@ -14,10 +14,10 @@ Unbatched inputs are the generated modules' business, not the route's: it only r
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from dataclasses import dataclass
+
+from .modules import generated, module_class
 
 AXES = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
 MODES = ("zeros", "reflect", "replicate", "circular")
@@ -89,28 +89,6 @@ def route(dims: int, *, in_channels: int, out_channels: int, kernel_size, stride
     return Route(f"conv{dims}d_{padding_mode}", sizes)
 
 
-_LOADED: dict = {}
-
-
-def generated(name: str):
-    """The committed generated PyTorch module of a catalogue operator (``codegen/torch/NAME.py``), imported once."""
-    if name not in _LOADED:
-        from evosym.codegen.generate import committed_dir
-        path = committed_dir() / f"{name}.py"
-        if not path.is_file():
-            raise ValueError(f"no committed generated module for {name!r} at {path} (a source checkout has them)")
-        spec = importlib.util.spec_from_file_location(f"evosym_coverage_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        _LOADED[name] = module
-    return _LOADED[name]
-
-
-def _class(module):
-    return next(getattr(module, n) for n in module.__all__ if not n.endswith("_evolution"))
-
-
 def conv(dims: int, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, padding_mode="zeros",
          path="auto"):
     """``F.conv{dims}d(x, weight, bias, stride, padding, dilation, groups)`` (after ``F.pad`` in ``padding_mode``
@@ -137,7 +115,7 @@ def from_torch(m):
     r = route(dims, in_channels=m.in_channels, out_channels=m.out_channels, kernel_size=tuple(m.kernel_size),
               stride=tuple(m.stride), padding=m.padding if isinstance(m.padding, str) else tuple(m.padding),
               dilation=tuple(m.dilation), groups=m.groups, padding_mode=m.padding_mode)
-    return _class(generated(r.operator)).from_torch(m)
+    return module_class(generated(r.operator)).from_torch(m)
 
 
 def candidates(dims: int) -> tuple:
@@ -353,7 +331,7 @@ def sweep(dims: int, module: bool, *, seed: int = 0) -> dict:
 
 def _takes(name: str, m) -> bool:
     try:
-        _class(generated(name)).from_torch(m)
+        module_class(generated(name)).from_torch(m)
     except ValueError:
         return False
     return True

@@ -24,10 +24,10 @@ Two decisions are refusals, each with its reason (:data:`MAX_POOL_REASON`, :data
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from dataclasses import dataclass, field
+
+from .modules import generated, module_class
 
 AXES = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
 OUT_LENGTH = {1: ("L_o",), 2: ("H_out", "W_out")}
@@ -164,28 +164,6 @@ def route(function: str, *args, input_shape=None, **kwargs) -> Route:
     raise ValueError(f"{function!r} is not a pooling function this route knows")
 
 
-_LOADED: dict = {}
-
-
-def generated(name: str):
-    """The committed generated PyTorch module of a catalogue operator (``codegen/torch/NAME.py``), imported once."""
-    if name not in _LOADED:
-        from evosym.codegen.generate import committed_dir
-        path = committed_dir() / f"{name}.py"
-        if not path.is_file():
-            raise ValueError(f"no committed generated module for {name!r} at {path} (a source checkout has them)")
-        spec = importlib.util.spec_from_file_location(f"evosym_pooling_coverage_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        _LOADED[name] = module
-    return _LOADED[name]
-
-
-def _class(module):
-    return next(getattr(module, n) for n in module.__all__ if not n.endswith("_evolution"))
-
-
 def pool(function: str, x, *args, path: str = "auto", **kwargs):
     """``torch.nn.functional.<function>(x, *args, **kwargs)`` computed by the routed operator's generated
     functional form (a ValueError when no operator takes the call)."""
@@ -245,7 +223,7 @@ def from_torch(m):
     (norm_type 1) is built from the routed sizes, its binding being nn.AvgPool2d's; an nn.AvgPool1d with
     ceil_mode or count_include_pad=False is the routed 2-D layer on a length-1 axis."""
     r = module_route(m)
-    cls = _class(generated(r.operator))
+    cls = module_class(generated(r.operator))
     if r.unit_axis:
         return _unit_axis_layer(cls(**r.sizes))
     if type(m).__name__.startswith("LPPool"):

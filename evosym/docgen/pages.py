@@ -106,7 +106,8 @@ def operator_page(doc: OperatorDoc) -> str:
     out += [f"| {p.name} | {_md(p.value)} |" for p in doc.props.items]
     out += _cost_rows(doc, names)
     for target, link, lowering in doc.code:
-        out.append(f"| generated {target} | [{link.split('/')[-1]}]({link}){' — ' + _md(lowering) if lowering else ''} |")
+        shown = f"[{link.split('/')[-1]}]({link})" if link else ""
+        out.append(f"| generated {target} | {shown}{' — ' if shown and lowering else ''}{_md(lowering) if lowering else ''} |")
     out += [f"| numeric check | {check_status(doc)} |", ""]
     out += ["## Kernel properties", "",
             "Each property is derived from the symbolic kernel and confirmed exactly at the grid shapes "
@@ -116,8 +117,8 @@ def operator_page(doc: OperatorDoc) -> str:
     out += [render_markdown(cp, heading=2).rstrip("\n"), ""]
     out += ["## Generated code", ""]
     if doc.code:
-        out += [f"- **{target}**: [`{link.removeprefix('../../')}`]({link})" + (f" ({_md(lowering)})" if lowering else "")
-                for target, link, lowering in doc.code]
+        out += [(f"- **{target}**: [`{link.removeprefix('../../')}`]({link})" + (f" ({_md(lowering)})" if lowering else ""))
+                if link else f"- **{target}**: {_md(lowering)}" for target, link, lowering in doc.code]
         out += ["", f"Regenerate with `evosym codegen {op.name} --target TARGET --output DIR --force`; the "
                 "committed files are compared with fresh output by the tests.", ""]
     else:

@@ -23,14 +23,19 @@ from .svg import SVG_MARK
 def _code(cp, name: str) -> tuple:
     """(target, link from docs/operators/, lowering) for each target that lowers the operator."""
     from ..codegen.generate import TARGETS, generate_checked
-    out = []
+    out, committed = [], ()
     for target in TARGETS:
         try:
             gen = generate_checked(cp, target)
         except EvosymError:
             continue       # e.g. the CUDA target refuses a channels-last layout
-        lowering = f"lowering {gen.plan.path}" if target == "torch" else ""
-        out.append((target, f"../../codegen/{target}/{gen.filename}", lowering))
+        if target == "torch":   # the module, and the kernel sources committed next to it where it runs them
+            committed = tuple(gen.files())
+            out.append((target, f"../../codegen/torch/{gen.filename}", f"lowering {gen.plan.path}"))
+        elif gen.filename in committed:
+            out.append((target, f"../../codegen/torch/{gen.filename}", "part of the module's kernel artifact"))
+        else:
+            out.append((target, None, f"not committed: `evosym codegen {name} --target {target}` writes it"))
     return tuple(out)
 
 
