@@ -19,7 +19,7 @@ import sympy as sp
 from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
 
 from ._conv import _numpy_reference
-from ._generator import generator_torch, generator_tensors
+from ._generator import generator_binding, generator_torch, generator_tensors
 
 B, C, D = size("B"), size("C"), size("D")
 H, W_, R = size("H"), size("W"), size("R")
@@ -72,6 +72,11 @@ OPERATOR = Operator(
           {B: 1, C: 1, D: 1, H: 4, W_: 3, R: 1}),
     reference=reference, reference_name="DynamicDWConv (DemystifyLocalViT, first revision, eval mode) in torch ops",
     torch_reference=torch_reference,
+    torch_binding=generator_binding(
+        "m[0].in_channels * (2 * R + 1) ** 2", {"C": "m[0].in_channels", "D": "m[0].out_channels", "R": "R"},
+        arguments=("R", "bias=None"), tensors={"bias": "bias"},
+        extra=[("bias is None or (isinstance(bias, torch.Tensor) and tuple(bias.shape) == (m[0].in_channels,))",
+                "bias (the depthwise conv's static bias, zeros when not given) is None or a tensor of C values")]),
     bench={B: 8, C: 64, D: 16, H: 56, W_: 56, R: 3},
     figure={B: 1, C: 2, D: 1, H: 6, W_: 6, R: 1},
     description="A depthwise convolution whose K×K kernels are generated per sample from the globally pooled "

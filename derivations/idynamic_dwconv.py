@@ -19,7 +19,7 @@ import sympy as sp
 from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
 
 from ._conv import _numpy_reference
-from ._generator import generator_torch, generator_tensors
+from ._generator import generator_binding, generator_torch, generator_tensors
 
 B, G, Cg, D = size("B"), size("G"), size("C_g"), size("D")
 H, W_, R = size("H"), size("W"), size("R")
@@ -77,6 +77,10 @@ OPERATOR = Operator(
           {B: 1, G: 2, Cg: 2, D: 1, H: 3, W_: 3, R: 2}),
     reference=reference, reference_name="I-D-DW (involution, stride 1, biased generator; eval mode) in torch ops",
     torch_reference=torch_reference,
+    torch_binding=generator_binding(
+        "G * (2 * R + 1) ** 2", {"G": "G", "C_g": "m[0].in_channels // G", "D": "m[0].out_channels", "R": "R"},
+        arguments=("G", "R"), reduce_bias=True,
+        extra=[("m[0].in_channels % G == 0", "the groups G divide the generator's input channels (C = G·C_g)")]),
     bench={B: 8, G: 4, Cg: 16, D: 16, H: 56, W_: 56, R: 3},
     figure={B: 1, G: 2, Cg: 2, D: 2, H: 6, W_: 6, R: 1},
     description="I-D-DW is the inhomogeneous variant of dynamic depth-wise convolution: instead of one kernel per "

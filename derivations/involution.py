@@ -20,7 +20,7 @@ import sympy as sp
 from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
 
 from ._conv import _numpy_reference
-from ._generator import generator_torch, generator_tensors
+from ._generator import generator_binding, generator_torch, generator_tensors
 
 B, G, Cg, D = size("B"), size("G"), size("C_g"), size("D")
 H, W_, R, s = size("H"), size("W"), size("R"), size("s")
@@ -79,6 +79,10 @@ OPERATOR = Operator(
           {B: 1, G: 1, Cg: 2, D: 1, H: 2, W_: 2, R: 1, s: 2}),
     reference=reference, reference_name="involution_naive (official, eval mode) in torch ops",
     torch_reference=torch_reference,
+    torch_binding=generator_binding(
+        "G * (2 * R + 1) ** 2", {"G": "G", "C_g": "m[0].in_channels // G", "D": "m[0].out_channels", "R": "R", "s": "s"},
+        arguments=("G", "R", "s"),
+        extra=[("m[0].in_channels % G == 0", "the groups G divide the generator's input channels (C = G·C_g)")]),
     bench={B: 8, G: 4, Cg: 16, D: 16, H: 56, W_: 56, R: 3, s: 1},
     figure={B: 1, G: 2, Cg: 2, D: 2, H: 6, W_: 6, R: 1, s: 1},
     description="Involution inverts convolution's sharing: the K×K kernel is generated from the input at each "

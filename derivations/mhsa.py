@@ -24,6 +24,7 @@ import sympy as sp
 from evosym import Definition, Global, Operator, TensorDecl, index, size
 
 from ._conv import _numpy_reference
+from ._mha_binding import binding
 
 B, N, Dh, H, W_ = size("B"), size("N"), size("d"), size("H"), size("W")
 C = N * Dh
@@ -106,20 +107,7 @@ OPERATOR = Operator(
           {B: 1, N: 1, Dh: 1, H: 3, W_: 1}),
     reference=reference, reference_name="torch.nn.functional.multi_head_attention_forward on the flattened tokens",
     torch_reference=torch_reference,
-    torch_binding={"module": "torch.nn.MultiheadAttention",
-                   "requires": [("m._qkv_same_embed_dim", "query, key and value share the embedding size"),
-                                ("m.in_proj_bias is not None and m.out_proj.bias is not None",
-                                 "the projections have biases (bias=True)"),
-                                ("m.bias_k is None and not m.add_zero_attn",
-                                 "no extra key/value bias and no zero attention")],
-                   "sizes": {"N": "m.num_heads", "d": "m.head_dim"},
-                   "tensors": {"WQ": "m.in_proj_weight[:m.embed_dim]",
-                               "WK": "m.in_proj_weight[m.embed_dim:2 * m.embed_dim]",
-                               "WV": "m.in_proj_weight[2 * m.embed_dim:]",
-                               "bQ": "m.in_proj_bias[:m.embed_dim]",
-                               "bK": "m.in_proj_bias[m.embed_dim:2 * m.embed_dim]",
-                               "bV": "m.in_proj_bias[2 * m.embed_dim:]",
-                               "WO": "m.out_proj.weight", "bO": "m.out_proj.bias"}},
+    torch_binding=binding(),
     bench={B: 8, N: 8, Dh: 32, H: 14, W_: 14},
     figure={B: 1, N: 2, Dh: 1, H: 2, W_: 3},
     description="Every token attends to every token: queries, keys and values are biased 1×1 projections, "
@@ -129,7 +117,11 @@ OPERATOR = Operator(
                 "separable terms (one per head). The value bias leaves the kernel because each softmax "
                 "sums to one: β = b_O + W_O·b_V.",
     citation="Vaswani et al., Attention Is All You Need, NeurIPS 2017 (torch.nn.MultiheadAttention)",
-    notes=("Tokens are the H·W positions in row-major order (x.flatten(2)); no mask, no dropout.",
+    notes=("Tokens are the H·W positions in row-major order (x.flatten(2)); no mask, no dropout. A 1-D sequence "
+           "(B, L, C) is x.transpose(1, 2).unsqueeze(2) (H = 1, W = L); see mhsa_causal for is_causal=True.",
+           "from_torch takes an nn.MultiheadAttention (batch_first either way: it fixes the torch module's input "
+           "layout, not the weights; bias=False as zero biases; dropout only in eval mode) and refuses kdim/vdim "
+           "≠ embed_dim, add_bias_kv and add_zero_attn, which need a second input or key positions outside x.",
            "Heads are head-major: head h owns channels [h·d, (h+1)·d). The logits are scaled by 1/√d.",
            "The output projection mixes the heads: the kernel is full in the channels and not one "
            "separable product unless N = 1."),

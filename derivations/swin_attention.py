@@ -111,6 +111,7 @@ OPERATOR = Operator(
     grid=({B: 1, N: 2, Dh: 1, M: 2, Th: 2, Tw: 2, S: 1},
           {B: 1, N: 1, Dh: 2, M: 3, Th: 2, Tw: 1, S: 1},
           {B: 2, N: 1, Dh: 1, M: 2, Th: 1, Tw: 3, S: 0}),
+    constraints=(sp.Le(S, M - 1),),   # Swin shifts by less than a window (⌊M/2⌋): its masks are built for that
     reference=reference, reference_name="Swin's roll, window_partition, relative_position_index and img_mask in torch ops",
     torch_reference=torch_reference,
     bench={B: 8, N: 4, Dh: 16, M: 7, Th: 8, Tw: 8, S: 3},

@@ -109,14 +109,21 @@ def _refuse_inputs(path: Path, real: Path, inputs) -> None:
                               "--force: choose another output")
 
 
+def _writable(path: Path, force: bool, inputs) -> Path:
+    """The file a write to ``path`` replaces or creates, or the refusal: what is never written (a folder, a
+    pipe, a device, a link loop), an existing file without ``force``, an input of the command."""
+    real, exists = destination(path)
+    if exists and not force:
+        raise OutputExists(f"{path} exists; use --force to overwrite it")
+    _refuse_inputs(path, real, inputs)
+    return real
+
+
 def check_target(path: str | os.PathLike, *, force: bool = False, inputs=()) -> Path:
     """Refuse a target that cannot be written, before any work is done for it; ``inputs``: files the
     command reads, never to be overwritten."""
     path = Path(path)
-    real, exists = destination(path)   # refuses what is never written: a folder, a pipe, a device, a link loop
-    if exists and not force:
-        raise OutputExists(f"{path} exists; use --force to overwrite it")
-    _refuse_inputs(path, real, inputs)
+    _writable(path, force, inputs)
     return path
 
 
@@ -155,11 +162,8 @@ def _still_regular(real: Path, shown: Path) -> None:
 def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False, inputs=()) -> Path:
     """Write ``text`` (UTF-8, ``\\n`` newlines) to ``path`` via a temporary file in the same folder and an
     atomic rename; returns ``path`` as given. See the module's docstring for what is refused."""
-    path = check_target(path, force=force)
-    real, exists = destination(path)
-    _refuse_inputs(path, real, inputs)
-    if exists and not force:   # appeared since check_target looked
-        raise OutputExists(f"{path} exists; use --force to overwrite it")
+    path = Path(path)
+    real = _writable(path, force, inputs)   # a file that appears after this is not overwritten (_link_new)
     folder = _folder_of(real)
     mode = _mode_for(real)
     try:

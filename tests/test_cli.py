@@ -16,16 +16,19 @@ from evosym.proof.rules import RULES
 from cli_helpers import run_cli, run_module
 
 CATALOGUE = [
-    "acmix", "acmix_attention", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d",
-    "avg_pool2d_ceil", "avg_pool2d_ceil_divisor", "avg_pool2d_ceil_exclude_pad", "avg_pool2d_divisor",
-    "avg_pool2d_exclude_pad", "avg_pool3d", "conv1d", "conv1d_circular", "conv1d_reflect", "conv1d_replicate",
-    "conv1d_same", "conv2d", "conv2d_circular", "conv2d_reflect", "conv2d_replicate", "conv2d_same", "conv3d",
-    "conv3d_circular", "conv3d_reflect", "conv3d_replicate", "conv3d_same", "convolve2d_full", "convolve2d_same",
-    "convolve2d_valid", "convolve_full", "convolve_same", "convolve_valid", "cordonnier_attention",
-    "correlate_reversed", "depthwise_conv2d", "dirichlet_conv", "dynamic_dwconv", "fourier_conv1d", "gcn",
-    "hyperzzw", "hyperzzw_code", "idynamic_dwconv", "involution", "linear", "local_attention", "lti_system",
-    "mhsa", "mobius_inversion", "mobius_inversion_converse", "neighborhood_attention", "pointwise_conv2d",
-    "shifted_pointwise_conv2d", "spectral_graph_conv", "squeeze_excitation", "swin_attention", "token_mixing"
+    "acmix", "acmix_attention", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "avg_pool1d",
+    "avg_pool1d_ceil", "avg_pool1d_ceil_exclude_pad", "avg_pool1d_exclude_pad", "avg_pool2d", "avg_pool2d_ceil",
+    "avg_pool2d_ceil_divisor", "avg_pool2d_ceil_exclude_pad", "avg_pool2d_divisor", "avg_pool2d_exclude_pad",
+    "avg_pool3d", "avg_pool3d_ceil", "avg_pool3d_ceil_divisor", "avg_pool3d_ceil_exclude_pad", "avg_pool3d_divisor",
+    "avg_pool3d_exclude_pad", "conv1d", "conv1d_circular", "conv1d_reflect", "conv1d_replicate", "conv1d_same",
+    "conv2d", "conv2d_circular", "conv2d_reflect", "conv2d_replicate", "conv2d_same", "conv3d", "conv3d_circular",
+    "conv3d_reflect", "conv3d_replicate", "conv3d_same", "convolve2d_full", "convolve2d_same", "convolve2d_valid",
+    "convolve3d_full", "convolve3d_same", "convolve3d_valid", "convolve_full", "convolve_same", "convolve_valid",
+    "cordonnier_attention", "correlate_reversed", "depthwise_conv2d", "dirichlet_conv", "dynamic_dwconv",
+    "fourier_conv1d", "gcn", "gqa_attention", "gqa_causal", "hyperzzw", "hyperzzw_code", "idynamic_dwconv",
+    "involution", "linear", "local_attention", "lti_system", "mhsa", "mhsa_bias", "mhsa_causal", "mobius_inversion",
+    "mobius_inversion_converse", "neighborhood_attention", "pointwise_conv2d", "shifted_pointwise_conv2d",
+    "spectral_graph_conv", "squeeze_excitation", "swin_attention", "token_mixing"
 ]
 
 

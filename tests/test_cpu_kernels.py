@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import re
 import shutil
 import sys
 import warnings
@@ -37,7 +38,8 @@ NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω", "mhsa": "
                "fourier_conv1d": "wraps around", "neighborhood_attention": "clamped",
                "swin_attention": "tiled", "cordonnier_attention": "global Ω",
                "hyperzzw_code": "an index set", "dirichlet_conv": "an index set", "conv1d_circular": "wraps around", "conv3d_circular": "wraps around",
-               "adaptive_avg_pool1d": "an index set", "adaptive_avg_pool2d": "an index set"}   # refused by the kernel targets
+               "adaptive_avg_pool1d": "an index set", "adaptive_avg_pool2d": "an index set",
+               "adaptive_avg_pool3d": "an index set", "gqa_attention": "global Ω", "mhsa_bias": "global Ω"}   # refused by the kernel targets
 WINDOWED = [n for n in catalogue.catalogue_names() if n not in NOT_LOWERED]
 CXX = shutil.which(os.environ.get("CXX") or "c++") is not None
 needs_cxx = pytest.mark.skipif(not CXX, reason="no C++ compiler: the CPU kernels are not built here")
@@ -64,7 +66,30 @@ def load_generated(name, tag):
 def test_cpu_source_is_standalone(name):
     gen = generate(name, "cpu")   # committed only where a module uses it: tests/test_codegen_golden.py
     assert "#include <torch" not in gen.source and "ATen" not in gen.source   # standalone: builds in about a second
-    assert "#pragma omp parallel for" in gen.source and "#pragma omp simd" in gen.source
+    whole = build_mod.inline_headers(gen.source)   # the kernels are in the runtime's header
+    assert "#include <torch" not in whole and "#pragma omp parallel for" in whole and "#pragma omp simd" in whole
+
+
+# the kernel bodies, written once in the runtime's header: a generated source defines none of them
+CPU_HEADER_FUNCTIONS = ("evo_row", "evo_tile", "evo_forward", "evo_backward_input", "evo_backward_kernel",
+                        "evo_backward_kernel_tiled", "evo_softmax_rows", "evo_ktile", "evo_pad_rows", "evo_expf",
+                        "evo_tap_loops", "evo_unpack", "evo_extents")
+
+
+@pytest.mark.parametrize("name", ["involution", "conv1d", "conv3d", "local_attention"])
+def test_a_generated_cpu_source_holds_only_what_differs_per_operator(name):
+    """The source defines the operator's sizes, index functions (printed by SymPy) and entry points, includes
+    evosym_cpu_window.h for the kernels, and defines no kernel body itself (the header does, once)."""
+    src = generate(name, "cpu").source
+    header = (build_mod.INCLUDE / "evosym_cpu_window.h").read_text(encoding="utf-8")
+    axes = (build_mod.INCLUDE / "evosym_axes.h").read_text(encoding="utf-8")
+    assert '#include "evosym_cpu_window.h"' in src and "template <> struct evo_axis<0>" in src
+    for fn in CPU_HEADER_FUNCTIONS:
+        defined = re.compile(rf"\b{fn}\s*\([^;{{]*\)\s*(const\s*)?{{")   # a definition, not a call
+        assert defined.search(header + axes), f"{fn} is not defined in the header (the test is stale)"
+        assert not defined.search(src), f"{name}: the generated source defines the kernel function {fn}"
+    assert "#pragma omp" not in src and "for (" not in src   # no loops at all: they are the header's
+    assert len(src.splitlines()) < 250   # sizes, 1 to 3 axes, entry points (with the kernels: 420 to 850)
 
 
 def test_channels_last_and_global_operators_are_refused_for_the_cpu_target(capsys):
@@ -91,10 +116,10 @@ def test_cpu_kernels_pass_the_numeric_check(name):
     assert "✓ gradcheck kernels" in text and "✓ gradients kernels equal" in text and "✓ float32 kernels" in text
 
 
-DROPPED_TAP = {   # (kernel, text in the rendered involution source, the same with the last tap of each row dropped)
-    "forward": ("y[b, o, p]:", "for (i64 u1 = 0; u1 < taps; ++u1) {", "for (i64 u1 = 0; u1 < taps - 1; ++u1) {"),
-    "forward, register-tiled": ("y[b, o, p]:", "u1 < taps; ++u1, ++nk) {", "u1 < taps - 1; ++u1, ++nk) {"),
-    "input gradient": ("dx[b, c, q]:", "for (i64 u1 = 0; u1 < taps; ++u1) {", "for (i64 u1 = 0; u1 < taps - 1; ++u1) {"),
+DROPPED_TAP = {   # (kernel, text in the involution source with its headers inlined, the same with the last tap of each row dropped)
+    "forward": ("y[b, o, p]:", "for (i64 ul = 0; ul < taps; ++ul) {", "for (i64 ul = 0; ul < taps - 1; ++ul) {"),
+    "forward, register-tiled": ("y[b, o, p]:", "ul < taps; ++ul, ++nk) {", "ul < taps - 1; ++ul, ++nk) {"),
+    "input gradient": ("dx[b, c, q]:", "for (i64 ul = 0; ul < taps; ++ul) {", "for (i64 ul = 0; ul < taps - 1; ++ul) {"),
     "kernel gradient": ("dkt:", "dyrow + plo, 1, phi - plo + 1);", "dyrow + plo, 1, phi - plo);"),
     # the register-tiled kernel gradient leaves out the last channel of each block that shares a kernel
     "kernel gradient, register-tiled": ("dkt's register-tiled path", "dyr.data(), xr.data(), share, xoff,",
@@ -108,7 +133,7 @@ def test_a_wrong_cpu_kernel_fails_the_numeric_check(monkeypatch, kernel):
     """Canary: one kernel drops the last tap of every window row (or the last position); the check must fail."""
     good = kernels_for("involution")
     marker, old, new = DROPPED_TAP[kernel]
-    head, tail = good.cpu_source.split("// " + marker, 1)
+    head, tail = build_mod.inline_headers(good.cpu_source).split("// " + marker, 1)   # the kernels: in the header
     assert old in tail
     bad = dataclasses.replace(good, cpu_source=head + "// " + marker + tail.replace(old, new, 1), libraries={})
     monkeypatch.setitem(rt_artifact._REGISTRY, bad.key, bad)   # by key: what modules call
@@ -393,8 +418,9 @@ def test_a_wrong_fused_softmax_is_caught(monkeypatch, old, new):
     with agg.host_backend("emulated"):
         want = evolution_attend("local_attention", a, b, WIDE)
     good = kernels_for("local_attention")
-    assert old in good.cpu_source
-    bad = dataclasses.replace(good, cpu_source=good.cpu_source.replace(old, new), libraries={})
+    whole = build_mod.inline_headers(good.cpu_source)   # the kernels: in the runtime's header
+    assert old in whole
+    bad = dataclasses.replace(good, cpu_source=whole.replace(old, new), libraries={})
     monkeypatch.setitem(rt_artifact._REGISTRY, bad.key, bad)   # by key: what modules call
     monkeypatch.setitem(rt_artifact._REGISTRY, "local_attention", bad)
     assert not torch.allclose(evolution_attend("local_attention", a, b, WIDE), want)
@@ -411,8 +437,9 @@ def test_a_wrong_whole_vector_store_is_caught_on_wide_rows(monkeypatch, what, ol
     with agg.host_backend("emulated"):
         want = _wide_passes(torch.float64)[what]
     good = kernels_for("local_attention")
-    assert old in good.cpu_source
-    bad = dataclasses.replace(good, cpu_source=good.cpu_source.replace(old, new), libraries={})
+    whole = build_mod.inline_headers(good.cpu_source)   # the kernels: in the runtime's header
+    assert old in whole
+    bad = dataclasses.replace(good, cpu_source=whole.replace(old, new), libraries={})
     monkeypatch.setitem(rt_artifact._REGISTRY, bad.key, bad)   # by key: what modules call
     monkeypatch.setitem(rt_artifact._REGISTRY, "local_attention", bad)
     assert not torch.allclose(_wide_passes(torch.float64)[what], want)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,7 +27,7 @@ from evosym.errors import EvosymError
 from evosym.codegen.artifact import kernels_for
 from evosym.runtime import aggregate as agg
 from evosym.runtime import artifact as rt_artifact
-from evosym.runtime.build import ptxas_report
+from evosym.runtime.build import INCLUDE, inline_headers, ptxas_report
 
 import window_reference as ref
 from cli_helpers import run_cli
@@ -34,7 +35,8 @@ from cli_helpers import run_cli
 NOT_LOWERED = {"linear": "channels last", "token_mixing": "global Ω", "mhsa": "global Ω", "gcn": "global Ω",
                "spectral_graph_conv": "global Ω", "cordonnier_attention": "global Ω",
                "hyperzzw_code": "an index set", "dirichlet_conv": "an index set",
-               "adaptive_avg_pool1d": "an index set", "adaptive_avg_pool2d": "an index set"}   # refused by the CUDA target
+               "adaptive_avg_pool1d": "an index set", "adaptive_avg_pool2d": "an index set",
+               "adaptive_avg_pool3d": "an index set", "gqa_attention": "global Ω", "mhsa_bias": "global Ω"}   # refused by the CUDA target
 WINDOWED = [n for n in catalogue.catalogue_names() if n not in NOT_LOWERED]
 HOST = shutil.which(os.environ.get("CXX", "c++")) is not None
 NVCC = shutil.which("nvcc") is not None
@@ -51,6 +53,31 @@ def _registered_kernels():
 def test_cuda_source_is_standalone(name):
     gen = generate(name, "cuda")   # committed only where a module uses it: tests/test_codegen_golden.py
     assert "#include <torch" not in gen.source and "ATen" not in gen.source   # standalone
+    assert "#include <torch" not in inline_headers(gen.source)
+
+
+# the kernels and launchers, written once in the runtime's headers: a generated source defines none of them
+CUDA_HEADER_FUNCTIONS = ("evo_forward", "evo_forward_shared", "evo_backward_input", "evo_backward_input_shared",
+                         "evo_backward_kernel_full", "evo_backward_kernel", "evo_run_forward", "evo_blocks", "evo_chunk",
+                         "evo_inverse_loops", "evo_unflatten", "evo_attention_forward", "evo_attention_backward_kv",
+                         "evo_run_attention_backward", "evo_extents")
+
+
+@pytest.mark.parametrize("name", ["involution", "conv2d_circular", "local_attention", "swin_attention"])
+def test_a_generated_cuda_source_holds_only_what_differs_per_operator(name):
+    """The source defines the operator's sizes, index functions (printed by SymPy) and entry points, includes
+    the kernel headers, and defines no kernel or launcher itself (the headers do, once)."""
+    src = generate(name, "cuda").source
+    headers = "".join((INCLUDE / h).read_text(encoding="utf-8")
+                      for h in ("evosym_cuda_window.h", "evosym_cuda_attention.h", "evosym_axes.h"))
+    assert '#include "evosym_cuda_window.h"' in src and "template <> struct evo_axis<0>" in src
+    assert ('#include "evosym_cuda_attention.h"' in src) == (name != "conv2d_circular" and name != "involution")
+    for fn in CUDA_HEADER_FUNCTIONS:
+        defined = re.compile(rf"\b{fn}\s*\([^;{{]*\)\s*{{")   # a definition, not a call
+        assert defined.search(headers), f"{fn} is not defined in the headers (the test is stale)"
+        assert not defined.search(src), f"{name}: the generated source defines the kernel function {fn}"
+    assert "__global__" not in src and "for (" not in src and "EVO_LAUNCH" not in src
+    assert len(src.splitlines()) < 250   # sizes, 1 to 3 axes, entry points (with the kernels: 420 to 850)
 
 
 def test_channels_last_operators_are_refused_with_a_reason(capsys):
@@ -139,12 +166,13 @@ def test_aggregation_kernels_of_clamped_and_tiled_windows_equal_a_gather(name, d
     assert aggregate_mismatches(name, device=device) == []
 
 
-# Canaries, one per kernel variant the launchers dispatch to: each mutation breaks exactly one variant,
+# Canaries, one per kernel variant the launchers dispatch to: each mutation breaks exactly one variant
+# (a text of the source with its runtime headers inlined: a kernel body or an index function printed by SymPy),
 # and the operator named is one whose check shapes reach that variant (the checks must notice; "aggregate":
 # the direct comparison above notices).
 CANARIES = {
     "forward (generic)": ("conv2d", "acc += *kp * *xp;", "acc += *kp * *xp * 0.5;", False),
-    "forward_shared (drops the last tap of every window)": ("involution", "u1 <= hi1; ++u1, kp += kstep", "u1 < hi1; ++u1, kp += kstep", False),
+    "forward_shared (drops the last tap of every window)": ("involution", "ul <= hi[EVO_LAST]; ++ul, kp += kstep, xp += xstep) {", "ul < hi[EVO_LAST]; ++ul, kp += kstep, xp += xstep) {", False),
     "forward_shared": ("involution", "acc[r] += kv * xp[r * plane_in];", "acc[r] += kv * xp[r * plane_in] * 0.5;", False),
     "forward (generic, depthwise)": ("depthwise_conv2d", "acc += *kp * *xp;", "acc += *kp * *xp * 0.5;", False),
     "backward_input (generic)": ("conv2d", "dx[idx] = acc;", "dx[idx] = 0.5 * acc;", True),
@@ -152,26 +180,26 @@ CANARIES = {
     "backward_kernel (generic, broadcast axes)": ("dynamic_dwconv", "acc += dyo[", "acc -= dyo[", True),
     "backward_kernel_full": ("involution", "acc += dyp[c * plane_out] * xp[c * plane_in];", "acc += dyp[c * plane_out] * xp[c * plane_in] * 0.5;", True),
     # windows that wrap around, are clamped inside the input or tiled (their inverse runs over output positions)
-    "forward (a wrapping axis: each tap's position wrapped)": ("conv2d_circular", "acc += *kp * xrow[evo_q_1(z, p1, u1)];", "acc += *kp * xrow[evo_q_1(z, p1, u1 > 0 ? u1 - 1 : u1)];", False),
-    "forward_shared (a wrapping axis)": ("swin_attention", "xp = xrow + evo_q_1(z, p1, u1);", "xp = xrow + evo_q_1(z, p1, u1 > 0 ? u1 - 1 : u1);", False, "aggregate"),
+    "forward (a wrapping axis: each tap's position wrapped)": ("conv2d_circular", "acc += *kp * xrow[evo_last::q(z, p[EVO_LAST], ul)];", "acc += *kp * xrow[evo_last::q(z, p[EVO_LAST], ul > 0 ? ul - 1 : ul)];", False),
+    "forward_shared (a wrapping axis)": ("swin_attention", "xp = xrow + evo_last::q(z, p[EVO_LAST], ul);", "xp = xrow + evo_last::q(z, p[EVO_LAST], ul > 0 ? ul - 1 : ul);", False, "aggregate"),
     # (on conv2d_circular: in Swin's attention the wrapped taps are exactly the ones its −100 mask removes, so a
     # wrong read there is invisible to the operator's check)
     "evo_wrap (a wrapped tap read one position off)": ("conv2d_circular", "evo_mod(a, b); }", "evo_mod(a + 1, b); }", False),
-    "backward_input_shared (inverse over positions: the first position skipped)": ("neighborhood_attention", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(0, ", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(1, ", True, "aggregate"),
+    "backward_input_shared (inverse over positions: the first position skipped)": ("neighborhood_attention", "i64 first(const evo_sizes& z, i64 t0) { return evo_max(0, ", "i64 first(const evo_sizes& z, i64 t0) { return evo_max(1, ", True, "aggregate"),
     "backward_input_shared (tiles: the last position of a tile dropped)": ("swin_attention", "z.M + z.S - 1LL);", "z.M + z.S - 2LL);", True, "aggregate"),
-    "backward_input (wrapped copies: the last one dropped)": ("conv2d_circular", "m0 <= evo_copy_hi_0(z, q0)", "m0 < evo_copy_hi_0(z, q0)", True),
+    "backward_input (wrapped copies: the last one dropped)": ("conv2d_circular", "m <= ax::copy_hi(z, q[A]); ++m)", "m < ax::copy_hi(z, q[A]); ++m)", True),
     # the fused attention (local_attention's kernel path on the emulated backend)
-    "attention_forward (values)": ("local_attention", "acc[r] += w * vc[r * plane_in + off];", "acc[r] += w * vc[r * plane_in + off] * 0.5;", False),
-    "attention_forward (a tap outside the input left out of the softmax)": ("local_attention", "s += w;", "s += in1 ? w : 0;", False),
+    "attention_forward (values)": ("local_attention", "acc[r] += wt * vc[r * plane_in + off];", "acc[r] += wt * vc[r * plane_in + off] * 0.5;", False),
+    "attention_forward (a tap outside the input left out of the softmax)": ("local_attention", "s += wt;", "s += in ? wt : 0;", False),
     "attention_forward (no rescale when the maximum grows)": ("local_attention", "s *= scale;", "s *= 1;", False),
     "attention_backward_query": ("local_attention", "acc[r] += ds * kc[r * plane_in + off];", "acc[r] += ds * kc[r * plane_in + off] * 0.5;", True),
     "attention_backward_kv (keys)": ("local_attention", "gkey[r] += ds * ag[", "gkey[r] -= ds * ag[", True),
-    "attention_backward_kv (values)": ("local_attention", "gval[r] += w * dyg[", "gval[r] -= w * dyg[", True),
+    "attention_backward_kv (values)": ("local_attention", "gval[r] += wt * dyg[", "gval[r] -= wt * dyg[", True),
     # the fused attention with a logit bias β over clamped and tiled windows (NATTEN's and Swin's kernel paths)
-    "attention_forward (β)": ("neighborhood_attention", "if (bp) logit += bp[((u0) * evo_taps_1(z) + u1) * plane_out];\n            if (logit > m)", "if (bp) logit += 0.5 * bp[((u0) * evo_taps_1(z) + u1) * plane_out];\n            if (logit > m)", False),
-    "attention_backward_query (β)": ("neighborhood_attention", "if (bp) logit += bp[((u0) * evo_taps_1(z) + u1) * plane_out];\n            const ", "if (bp) logit += 0.5 * bp[((u0) * evo_taps_1(z) + u1) * plane_out];\n            const ", True),
+    "attention_forward (β)": ("neighborhood_attention", "if (bp) logit += bp[evo_flat_taps(z, u, EVO_DIMS) * plane_out];\n        if (logit > m)", "if (bp) logit += 0.5 * bp[evo_flat_taps(z, u, EVO_DIMS) * plane_out];\n        if (logit > m)", False),
+    "attention_backward_query (β)": ("neighborhood_attention", "if (bp) logit += bp[evo_flat_taps(z, u, EVO_DIMS) * plane_out];\n        const ", "if (bp) logit += 0.5 * bp[evo_flat_taps(z, u, EVO_DIMS) * plane_out];\n        const ", True),
     "attention_backward_kv (β)": ("neighborhood_attention", "if (bg) logit += bg[", "if (bg) logit += 0.5 * bg[", True),
-    "attention_backward_kv (clamped inverse: the first position skipped)": ("neighborhood_attention", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(0, ", "i64 evo_first_0(const evo_sizes& z, i64 t0) {\n    return evo_max(1, ", True),
+    "attention_backward_kv (clamped inverse: the first position skipped)": ("neighborhood_attention", "i64 first(const evo_sizes& z, i64 t0) { return evo_max(0, ", "i64 first(const evo_sizes& z, i64 t0) { return evo_max(1, ", True),
     "attention_backward_kv (tiles: the last position of a tile dropped)": ("swin_attention", "z.M + z.S - 1LL);", "z.M + z.S - 2LL);", True),
     "attention_backward_bias": ("neighborhood_attention", "acc += evo_exp(logit - lse[at]) * (dA - delta[at]);", "acc += 0.5 * evo_exp(logit - lse[at]) * (dA - delta[at]);", True),
     "attention_backward_bias (broadcast: the first sample left out)": ("neighborhood_attention", "for (i64 b = bstride ? bb : 0;", "for (i64 b = bstride ? bb : 1;", True),
@@ -184,8 +212,9 @@ CANARIES = {
 def test_a_wrong_kernel_source_fails_the_numeric_check(monkeypatch, variant):
     name, old, new, gradients, *how = CANARIES[variant]
     good = kernels_for(name)
-    assert old in good.source, f"the canary's target text is gone from the {name} source: {old!r}"
-    bad = dataclasses.replace(good, source=good.source.replace(old, new), libraries={})
+    whole = inline_headers(good.source)   # the kernels are in the runtime's headers, the index functions in the source
+    assert old in whole, f"the canary's target text is gone from the {name} source and its headers: {old!r}"
+    bad = dataclasses.replace(good, source=whole.replace(old, new), libraries={})
     monkeypatch.setitem(rt_artifact._REGISTRY, bad.key, bad)   # by key: what modules call
     monkeypatch.setitem(rt_artifact._REGISTRY, name, bad)
     if how == ["aggregate"]:

@@ -160,7 +160,7 @@ def test_a_cached_library_is_checked_before_it_is_loaded_and_rebuilt_when_invali
 def test_check_kernels_survives_a_corrupt_cache(tmp_path, monkeypatch):
     """`evosym check --kernels` (the kernels' default path) died by SIGBUS, silently, on a truncated
     library. The library is built here (never loaded in this process), truncated, then checked."""
-    from evosym.runtime.aggregate import kernels_for
+    from evosym.codegen.artifact import kernels_for   # generates and registers conv1d's kernels
     monkeypatch.setenv("EVOSYM_CACHE", str(tmp_path / "cache"))
     e = _entry(build_mod.build(kernels_for("conv1d").cpu_source, "cpu").path)
     _truncate(e.library, e.library.stat().st_size // 3)   # (garbage and the rest: the child-process variants above)
@@ -459,3 +459,79 @@ def test_stale_workspaces_are_removed_and_live_ones_kept(tmp_path):
     removed = {p.name for p in cache.clean_stale(root)}
     assert removed == {n for n, gone in names.items() if gone}
     assert {p.name for p in (root / "tmp").iterdir()} == {n for n, gone in names.items() if not gone}
+
+
+# ---- the runtime's kernel headers (evosym/runtime/include): part of every key, compiled as hashed ----------------
+
+HEADER_SOURCE = '#include "evosym_probe.h"\nextern "C" int f() { return EVO_PROBE; }\n'
+
+
+def _probe_headers(tmp_path: Path, monkeypatch, value: int) -> Path:
+    """The runtime's include folder replaced by a copy with a header evosym_probe.h defining EVO_PROBE = value."""
+    folder = tmp_path / "include"
+    if not folder.exists():
+        shutil.copytree(build_mod.INCLUDE, folder)
+    (folder / "evosym_probe.h").write_text(f"#define EVO_PROBE {value}\n")
+    monkeypatch.setattr(build_mod, "INCLUDE", folder)
+    return folder
+
+
+def _call(lib: Path) -> int:
+    """f() of a library, loaded in a child process (a stale library must be seen, not crash pytest)."""
+    code = f"import ctypes; print(ctypes.CDLL({str(lib)!r}).f())"
+    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+@pytest.mark.parametrize("target", ["cpu", "host"])
+def test_a_changed_header_rebuilds_and_never_loads_the_stale_library(tmp_path, monkeypatch, target):
+    """A source that includes a runtime header: changing only the header's text changes the key, so the
+    library is rebuilt (and computes the new value) instead of the cached one being loaded."""
+    monkeypatch.setenv("EVOSYM_CACHE", str(tmp_path / "cache"))
+    _probe_headers(tmp_path, monkeypatch, 1)
+    first = build_mod.build(HEADER_SOURCE, target)
+    assert not first.cached and _call(first.path) == 1
+    assert build_mod.build(HEADER_SOURCE, target).cached   # unchanged: loaded from the cache
+    _probe_headers(tmp_path, monkeypatch, 2)
+    second = build_mod.build(HEADER_SOURCE, target)
+    assert not second.cached and second.path != first.path and _call(second.path) == 2
+    _probe_headers(tmp_path, monkeypatch, 1)   # back to the first text: the first entry again
+    assert build_mod.build(HEADER_SOURCE, target).path == first.path
+
+
+def test_every_header_is_in_the_key_even_one_the_source_does_not_name(tmp_path, monkeypatch):
+    """Any header in the include folder can be reached (a header includes another), so all of them are hashed:
+    a new header, or a changed emulation header, gives another key."""
+    monkeypatch.setenv("EVOSYM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(build_mod, "INCLUDE", shutil.copytree(build_mod.INCLUDE, tmp_path / "include"))
+    first = build_mod.build(SOURCE % 7, "host")
+    (tmp_path / "include" / "evosym_extra.h").write_text("// a new header\n")
+    second = build_mod.build(SOURCE % 7, "host")
+    assert not second.cached and second.path != first.path
+    emulate = tmp_path / "include" / build_mod.EMULATION
+    emulate.write_text(emulate.read_text() + "\n// changed\n")
+    third = build_mod.build(SOURCE % 7, "host")
+    assert not third.cached and third.path not in (first.path, second.path)
+
+
+def test_the_header_text_compiled_is_the_text_hashed(tmp_path, monkeypatch):
+    """The headers are read once per build and compiled from the build's own copy: a header changed while the
+    compiler runs cannot end up in a library cached under the old text's key."""
+    monkeypatch.setenv("EVOSYM_CACHE", str(tmp_path / "cache"))
+    folder = _probe_headers(tmp_path, monkeypatch, 3)
+    real = build_mod._compile
+
+    def compile_then_change(exe, flags, source, include, target, work):
+        (folder / "evosym_probe.h").write_text("#define EVO_PROBE 4\n")   # after the key was computed
+        assert include["evosym_probe.h"] == "#define EVO_PROBE 3\n"   # the text read when the key was made
+        return real(exe, flags, source, include, target, work)
+
+    monkeypatch.setattr(build_mod, "_compile", compile_then_change)
+    lib = build_mod.build(HEADER_SOURCE, "cpu")
+    assert _call(lib.path) == 3
+
+
+def test_a_missing_include_folder_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVOSYM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(build_mod, "INCLUDE", tmp_path / "nowhere")
+    with pytest.raises(EvosymError, match="cannot read the kernel headers"):
+        build_mod.build(SOURCE % 1, "cpu")

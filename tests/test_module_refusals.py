@@ -61,10 +61,11 @@ CONV2D = dict(G=1, C_g=2, O_g=3, K_h=3, s_h=1, delta_h=1, P_h=1, K_w=3, s_w=1, d
 
 # -- 1. nn.MultiheadAttention plugs into from_torch ----------------------------------------------------------------
 
-@pytest.mark.parametrize("batch_first", [True, False])
-def test_mhsa_from_multihead_attention_equals_it(batch_first):
+@pytest.mark.parametrize("batch_first, bias", [(True, True), (False, True), (True, False)])
+def test_mhsa_from_multihead_attention_equals_it(batch_first, bias):
+    """Also bias=False, taken as zero biases (derivations/_mha_binding.py)."""
     torch.manual_seed(0)
-    mha = torch.nn.MultiheadAttention(6, 2, batch_first=batch_first, dtype=F64).eval()
+    mha = torch.nn.MultiheadAttention(6, 2, batch_first=batch_first, bias=bias, dtype=F64).eval()
     layer = load("mhsa").MhsaEvolution.from_torch(mha)
     assert layer.q_weight.dtype == F64 and (layer.N, layer.d) == (2, 3)
     x = torch.randn(2, 6, 3, 4, dtype=F64)
@@ -79,7 +80,6 @@ def test_mhsa_from_multihead_attention_equals_it(batch_first):
     (lambda: torch.nn.MultiheadAttention(6, 2, kdim=4, vdim=4), "share the embedding size"),
     (lambda: torch.nn.MultiheadAttention(6, 2, add_bias_kv=True), "no extra key/value bias"),
     (lambda: torch.nn.MultiheadAttention(6, 2, add_zero_attn=True), "no zero attention"),
-    (lambda: torch.nn.MultiheadAttention(6, 2, bias=False), "have biases"),
     (lambda: torch.nn.MultiheadAttention(6, 2, dropout=0.1), "dropout 0.1 is active in training mode"),
     (lambda: torch.nn.Linear(6, 6), "expected a torch.nn.MultiheadAttention"),
 ])
@@ -160,6 +160,75 @@ def test_conv_functional_forms_take_bias_none_on_every_path(name, shape, kw, con
         torch.testing.assert_close(fn(x, layer.weight.detach(), None, **kw, path=path), want, rtol=1e-12, atol=1e-12)
     with pytest.raises(TypeError, match="weight .* is required"):
         fn(x, None, None, **kw)
+
+
+# -- 3b. PyTorch's padding strings in the functional forms ------------------------------------------------------------
+
+CONV1D_WINDOW = dict(G=1, C_g=3, O_g=2, K=3, s=2, delta=1)
+CONV2D_WINDOW = dict(G=2, C_g=1, O_g=2, K_h=3, s_h=1, delta_h=2, K_w=2, s_w=1, delta_w=1)
+CONV3D_WINDOW = dict(G=1, C_g=2, O_g=2, K_d=2, s_d=1, delta_d=1, K_h=3, s_h=2, delta_h=1, K_w=1, s_w=1, delta_w=1)
+PADDING_CASES = [
+    ("conv1d", (2, 3, 9), CONV1D_WINDOW, ("P",), dict(stride=2)),
+    ("conv2d", (2, 2, 8, 5), CONV2D_WINDOW, ("P_h", "P_w"), dict(dilation=(2, 1), groups=2)),
+    ("conv3d", (1, 2, 4, 7, 3), CONV3D_WINDOW, ("P_d", "P_h", "P_w"), dict(stride=(1, 2, 1))),
+]
+
+
+@pytest.mark.parametrize("name, shape, kw, pads, options", PADDING_CASES, ids=[c[0] for c in PADDING_CASES])
+def test_conv_functional_forms_take_padding_valid_as_torch_does(name, shape, kw, pads, options):
+    """padding='valid' (no padding) on every padding size equals F.conv*d(padding='valid'), on every path."""
+    torch.manual_seed(4)
+    gen = load(name)
+    fn = getattr(gen, f"{name}_evolution")
+    layer = getattr(gen, gen.__all__[0])(**kw, **{P: 0 for P in pads}, dtype=F64)
+    w, b = layer.weight.detach(), layer.bias.detach()
+    x = torch.randn(shape, dtype=F64)
+    want = getattr(torch.nn.functional, name)(x, w, b, padding="valid", **options)
+    paths = ("auto", "generic") + (("kernels",) if kernels_build(name) else ())
+    for path in paths:
+        got = fn(x, w, b, **kw, **{P: "valid" for P in pads}, path=path)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fn(x[0], w, b, **kw, **{P: "valid" for P in pads}), want[0], rtol=1e-12, atol=1e-12)
+
+
+def test_padding_same_is_taken_where_it_is_one_padding_size():
+    """'same' at stride 1 with δ·(K − 1) even pads (δ·(K − 1))/2 on both sides: F.conv2d(padding='same')."""
+    torch.manual_seed(5)
+    gen = load("conv2d")
+    kw = dict(G=1, C_g=2, O_g=3, K_h=3, s_h=1, delta_h=2, K_w=5, s_w=1, delta_w=1)
+    layer = gen.Conv2dEvolution(**kw, P_h=0, P_w=0, dtype=F64)
+    x = torch.randn(2, 2, 7, 6, dtype=F64)
+    want = torch.nn.functional.conv2d(x, layer.weight.detach(), layer.bias.detach(), padding="same", dilation=(2, 1))
+    got = gen.conv2d_evolution(x, layer.weight.detach(), layer.bias.detach(), **kw, P_h="same", P_w="same")
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(K_w=4, P_w="same"), r"P_w='same' with kernel size 4 and dilation 1 pads 1 before and 2 after, .*the operator "
+                              r"conv2d_same implements padding='same'"),
+    (dict(s_h=2, P_h="same"), r"P_h='same' needs stride 1 on its axis .*not stride 2"),
+    (dict(P_h="full"), r"P_h must be an integer ≥ 0 or PyTorch's padding string 'valid' \(no padding\) or 'same', "
+                       r"not 'full'"),
+    (dict(P_w="VALID"), r"not 'VALID'"),
+    (dict(P_h=1.0), r"P_h \(zero padding along h\) must be an integer"),
+])
+def test_other_padding_values_are_refused_clearly(change, words):
+    gen = load("conv2d")
+    kw = {**CONV2D, **change}
+    layer = gen.Conv2dEvolution(**{**CONV2D, "K_w": kw["K_w"]}, dtype=F64)
+    x = torch.randn(1, 2, 6, 6, dtype=F64)
+    with pytest.raises(ValueError, match=words):
+        gen.conv2d_evolution(x, layer.weight.detach(), None, **kw)
+
+
+def test_padding_strings_are_offered_only_for_padding_sizes():
+    """A size that also sets the window (involution's radius R: kernel 2R + 1, padding R) takes no padding string;
+    a pooling's padding does (avg_pool2d: 'valid' is P = 0)."""
+    assert "_padding_string" not in (committed_dir() / "involution.py").read_text(encoding="utf-8")
+    gen = load("avg_pool2d")
+    x = torch.randn(2, 3, 7, 6, dtype=F64)
+    got = gen.avg_pool2d_evolution(x, K_h=3, s_h=2, P_h="valid", K_w=2, s_w=1, P_w="valid")
+    torch.testing.assert_close(got, torch.nn.functional.avg_pool2d(x, (3, 2), stride=(2, 1)), rtol=1e-12, atol=1e-12)
 
 
 # -- 4. the domain where the proof holds -----------------------------------------------------------------------------

@@ -320,13 +320,13 @@ def test_write_atomic_does_not_overwrite_a_file_created_after_the_check(tmp_path
     """Between the existence check and the rename another process creates the file: it is kept."""
     import evosym.files as output
     target = tmp_path / "out.txt"
-    real = output.check_target
+    real = output._writable
 
-    def racing(path, *, force=False):
-        checked = real(path, force=force)
+    def racing(path, force, inputs):
+        checked = real(path, force, inputs)
         target.write_text("theirs")
         return checked
-    monkeypatch.setattr(output, "check_target", racing)
+    monkeypatch.setattr(output, "_writable", racing)
     with pytest.raises(OutputExists):
         output.write_atomic(target, "mine")
     assert target.read_text() == "theirs"

@@ -49,10 +49,13 @@ def test_sweep_no_wrong_result(tallies, function):
 def test_sweep_reaches_every_operator(tallies):
     """A sweep that routes nothing to an operator would not test it."""
     seen = {op for t in tallies.values() for op in t.operators}
-    assert {"avg_pool2d_ceil", "avg_pool2d_exclude_pad", "avg_pool2d_ceil_exclude_pad"} <= set(tallies["avg_pool1d"].operators)
-    assert seen == {"avg_pool1d", "avg_pool2d", "avg_pool3d", "avg_pool2d_ceil", "avg_pool2d_exclude_pad",
-                    "avg_pool2d_ceil_exclude_pad", "avg_pool2d_divisor", "avg_pool2d_ceil_divisor", "adaptive_avg_pool1d",
-                    "adaptive_avg_pool2d"}
+    rules = ("", "_ceil", "_exclude_pad", "_ceil_exclude_pad")
+    for dims in (1, 2, 3):
+        wanted = {f"avg_pool{dims}d{r}" for r in rules + (("_divisor", "_ceil_divisor") if dims > 1 else ())}
+        assert set(tallies[f"avg_pool{dims}d"].operators) == wanted
+    from evosym import catalogue
+    pools = {n for n in catalogue.catalogue_names() if "pool" in n}
+    assert seen == pools, pools ^ seen
     # the ceil_mode rule's both cases (a partial last window, a dropped one) are among the matched calls
     assert tallies["avg_pool2d"].operators["avg_pool2d_ceil"] >= 50
 
@@ -94,9 +97,12 @@ def _avg_modules():
     for dims in (1, 3):
         for p, ceil, cip in itertools.product((0, 1), (False, True), (True, False)):
             yield getattr(nn, f"AvgPool{dims}d")(3, 2, p, ceil, cip)
+    yield nn.AvgPool3d((2, 1, 3), (1, 2, 2), (1, 0, 1), True, True, 5)
+    yield nn.AvgPool3d(2, 3, 1, False, False, 2)
     yield nn.AdaptiveAvgPool1d(3)
     yield nn.AdaptiveAvgPool2d((2, 3))
     yield nn.AdaptiveAvgPool2d((None, 3))
+    yield nn.AdaptiveAvgPool3d((2, 1, 3))
 
 
 @pytest.mark.parametrize("m", list(_avg_modules()), ids=repr)
@@ -120,8 +126,7 @@ def test_each_module_is_taken_by_exactly_one_operator(m):
         with pytest.raises(ValueError):
             pc.from_torch(m)
         return
-    # a 1-D rule computed by a 2-D operator on a length-1 axis: no 1-D operator takes the module itself
-    assert takers == ([] if r.unit_axis else [chosen])
+    assert takers == [chosen]
     layer = pc.from_torch(m)
     x = torch.rand((2, 3) + (7, 6, 5)[:_rank(m)], dtype=torch.float64)
     for path in ("auto", "generic"):
@@ -159,12 +164,12 @@ def test_max_pooling_is_refused_with_the_reason(m):
 def test_route_refusals_name_the_condition():
     cases = [(("avg_pool2d", 2, 1, 2), "more than half the window"),
              (("avg_pool2d", 3, 2, 1, False, True, 0), "divisor_override must be a positive int"),
-             (("avg_pool3d", 3, 2, 1, True), "ceil_mode=True with avg_pool3d"),
-             (("avg_pool3d", 3, 2, 1, False, False), "count_include_pad=False with padding > 0 with avg_pool3d"),
+             (("avg_pool1d", 3, 2, 1, False, True, 2), "avg_pool1d takes no divisor_override"),
              (("avg_pool2d", 0), "kernel_size must be an int ≥ 1"),
              (("avg_pool2d", 2, 1, 0, "yes"), "ceil_mode must be True or False"),
              (("adaptive_avg_pool2d", (None, 2)), "has None"),
-             (("adaptive_avg_pool3d", 2), "adaptive_avg_pool3d is not supported"),
+             (("adaptive_avg_pool3d", (2, 0, 1)), "output_size must be an int ≥ 1"),
+             (("adaptive_avg_pool2d", (2, 3, 4)), "a tuple of 2"),
              (("lp_pool1d", 1, 2), "lp_pool1d with norm_type=1")]
     for args, needle in cases:
         with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)")):

@@ -47,15 +47,27 @@ OPERATORS = ["conv2d", "involution", "dynamic_dwconv", "conv2d_circular", "conv2
              "local_attention", "neighborhood_attention", "swin_attention"]
 
 # (source text, replacement, the sanitizer's exit code, words of its report): each access is invisible to
-# the numbers (a volatile read never used; an overflow whose result is dropped)
+# the numbers (a volatile read never used; an overflow whose result is dropped). The kernels are in the
+# runtime's header, so the source's include of it is replaced by the header's text with the access added.
 FORWARD_END = "    for (int r = 0; r < CH; ++r) yp[r * plane_out] = acc[r];\n"
+WINDOW = "evosym_cuda_window.h"
+
+
+def _in_header(extra: str) -> tuple[str, str]:
+    """(the source's include of the kernel header, that header's text with ``extra`` after evo_forward_shared's
+    last store)."""
+    text = (build.INCLUDE / WINDOW).read_text(encoding="utf-8")
+    assert text.count(FORWARD_END) == 1, f"the canary's target text is gone from {WINDOW}"
+    return f'#include "{WINDOW}"\n', text.replace(FORWARD_END, FORWARD_END + extra) + "\n"
+
+
 CANARIES = {
     "a read one past the input's end": (
-        FORWARD_END, FORWARD_END + "    if (idx == total - 1) { volatile double past = xc[CH * plane_in]; (void)past; }\n",
+        *_in_header("    if (idx == total - 1) { volatile double past = xc[CH * plane_in]; (void)past; }\n"),
         sanitize.ASAN_EXIT, "heap-buffer-overflow"),
     "an index computation that overflows": (
-        FORWARD_END, FORWARD_END + "    if (idx == total - 1) { volatile i64 big = 9223372036854775807LL; "
-                                   "volatile i64 o = big + z.B; (void)o; }\n",
+        *_in_header("    if (idx == total - 1) { volatile i64 big = 9223372036854775807LL; "
+                    "volatile i64 o = big + z.B; (void)o; }\n"),
         sanitize.UBSAN_EXIT, "signed integer overflow"),
 }
 

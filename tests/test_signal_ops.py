@@ -1,4 +1,5 @@
-"""True convolution, the LTI system, Dirichlet convolution and Möbius inversion in both directions (issue 31).
+"""True convolution (1-D, 2-D, 3-D), the LTI system, Dirichlet convolution and Möbius inversion in both directions
+(issue 31).
 
 The catalogue-wide tests prove, verify and check these operators like every other; here: the new
 rules (divisor-delta, swap-divisors, mobius-sum) refuse wrong uses, the identity mobius-sum trusts is
@@ -25,6 +26,7 @@ from evosym.proof.rules.divisors import divides
 from evosym.derivations import _convolve as CV
 from evosym.derivations import convolve2d_full, convolve2d_same
 from evosym.derivations import convolve2d_valid as CONV2D
+from evosym.derivations import convolve3d_full, convolve3d_same, convolve3d_valid
 from evosym.derivations import convolve_full, convolve_same, convolve_valid
 from evosym.derivations import dirichlet_conv as DIRICHLET
 from evosym.derivations import mobius_inversion as MOBIUS
@@ -33,6 +35,7 @@ from evosym.proof.rules import Context, get_rule
 
 CONVOLVE = {"full": convolve_full, "same": convolve_same, "valid": convolve_valid}
 CONVOLVE2D = {"full": convolve2d_full, "same": convolve2d_same, "valid": CONV2D}
+CONVOLVE3D = {"full": convolve3d_full, "same": convolve3d_same, "valid": convolve3d_valid}
 
 
 def _dirichlet(*, traditional=None, **divisor_delta):
@@ -458,6 +461,213 @@ def test_generated_2d_same_matches_the_reference_for_even_filters():
 
 
 CONV2D_SAME_REF = convolve2d_same.OPERATOR.reference
+
+
+# -- 3-D true convolution, modes 'full', 'same' and 'valid' (scipy.signal.convolve on each channel's volume) ---------
+
+# (D, H, W), (K_d, K_h, K_w): even and odd filter lengths on every axis (an even K tells scipy's 'same' centre
+# ⌊(K − 1)/2⌋ from PyTorch's ⌈(K − 1)/2⌉), filters as long as their axis, 1-tap axes, no cube; none is a grid shape
+SHAPES_3D = [((3, 4, 5), (2, 3, 4)), ((4, 3, 2), (3, 2, 1)), ((2, 5, 3), (1, 4, 2)), ((5, 2, 4), (4, 1, 3)),
+             ((3, 3, 4), (3, 2, 4))]
+FLIP3 = (-3, -2, -1)
+
+
+def _per_channel(fn, xs, hs):
+    """fn(volume, filter) on every (sample, channel): channel c is convolved with filter c."""
+    return np.stack([np.stack([fn(xs[bb, cc], hs[cc]) for cc in range(xs.shape[1])]) for bb in range(xs.shape[0])])
+
+
+def _zeros(mode, k):
+    """The zeros before and after an axis that make conv3d's outputs the mode's, written out from numpy's and scipy's
+    documented modes (not taken from _convolve): 'full' K − 1 on both sides, 'valid' none, 'same' the full output
+    kept from ⌊(K − 1)/2⌋, so ⌈(K − 1)/2⌉ before and ⌊(K − 1)/2⌋ after."""
+    return {"full": (k - 1, k - 1), "same": (k - 1 - (k - 1) // 2, (k - 1) // 2), "valid": (0, 0)}[mode]
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_3d_modes_match_scipy_signal_convolve(mode):
+    """The operator's numpy reference and its torch reference against scipy.signal.convolve on each channel's volume
+    (direct and FFT methods, when SciPy is installed): even and odd filter lengths on every axis, non-cubic sizes."""
+    signal = pytest.importorskip("scipy.signal")
+    op = CONVOLVE3D[mode].OPERATOR
+    rng = np.random.default_rng(7)
+    for dims, ks in SHAPES_3D:
+        xs, hs = rng.standard_normal((2, 2) + dims), rng.standard_normal((2,) + ks)
+        want = _per_channel(lambda a, f: signal.convolve(a, f, mode=mode, method="direct"), xs, hs)
+        assert np.allclose(want, _per_channel(lambda a, f: signal.convolve(a, f, mode=mode, method="fft"), xs, hs))
+        got = op.reference({"x": xs, "h": hs}, {})
+        assert got.shape == want.shape and np.allclose(got, want, rtol=1e-12, atol=1e-12), (mode, dims, ks)
+        got = op.torch_reference({"x": torch.tensor(xs), "h": torch.tensor(hs)}, {}).numpy()
+        assert got.shape == want.shape and np.allclose(got, want, rtol=1e-12, atol=1e-12), (mode, dims, ks)
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_3d_modes_match_numpy_axis_by_axis_convolution(mode):
+    """Without SciPy: a rank-one filter u⊗v⊗w convolves along depth with u, then height with v, then width with w
+    (numpy.convolve in the mode on every axis): a different computation from the references' sums of row
+    convolutions."""
+    op = CONVOLVE3D[mode].OPERATOR
+    rng = np.random.default_rng(8)
+    for dims, ks in SHAPES_3D:
+        xs, taps = rng.standard_normal(dims), [rng.standard_normal(k) for k in ks]
+        want = xs
+        for axis, f in enumerate(taps):
+            want = np.apply_along_axis(lambda row, f=f: np.convolve(row, f, mode), axis, want)
+        h = np.einsum("i,j,k->ijk", *taps)[None]
+        for got in (op.reference({"x": xs[None, None], "h": h}, {}),
+                    op.torch_reference({"x": torch.tensor(xs[None, None]), "h": torch.tensor(h)}, {}).numpy()):
+            assert got[0, 0].shape == want.shape and np.allclose(got[0, 0], want, rtol=1e-12, atol=1e-12), (dims, ks)
+
+
+@pytest.mark.parametrize("mode,steps", [("full", 5), ("same", 5), ("valid", 4)])
+def test_3d_proofs_are_general_and_read_the_filter_reversed_on_every_axis(mode, steps):
+    """The N-d identity in the proved kernel: at tap u of the window (stride 1, dilation 1, K − 1 − s zeros before),
+    K̂ = δ(c, o)·h[c, K_d − 1 − u₁, K_h − 1 − u₂, K_w − 1 − u₃]: the window's aggregation is a cross-correlation
+    (what conv3d computes) with h reversed on every axis."""
+    from evosym.facts.kernel import kernel_facts
+    cp = catalogue.checked(f"convolve3d_{mode}")
+    assert cp.ok, cp.failures()
+    assert len(cp.steps) == steps and all(s.check.general for s in cp.steps)
+    A, ev = CV.CONVOLVE3D, cp.evolution
+    taps = kernel_facts(cp).taps
+    reversed_h = A.h[(ev.channel,) + tuple(K - 1 - u for K, u in zip(A.filters, taps.taps))]
+    assert sp.expand(taps.expr - sp.KroneckerDelta(ev.channel, ev.out_channel) * reversed_h) == 0
+    assert taps.tap_hi == tuple(K - 1 for K in A.filters)
+    shift = {"full": lambda K: 0, "same": lambda K: sp.floor((K - 1) / 2), "valid": lambda K: K - 1}[mode]
+    assert ev.omega == Window(tuple(WindowAxis(K, 1, 1, K - 1 - shift(K), L) for K, L in zip(A.filters, A.lengths)))
+
+
+def test_3d_correlation_with_the_reversed_filter_proves_to_convolve3d_full():
+    """correlate_reversed in 3-D: Σ_u h[c, K − 1 − u]·x̃[b, c, p − (K − 1) + u] on every axis (conv3d with the flipped
+    filter and K − 1 zeros) reindexes each tap (u = K − 1 − k, rule reindex-sum) and continues as convolve3d_full's
+    proof: every step general, the same Evolution kernel and Ω."""
+    A = CV.CONVOLVE3D
+    us = tuple(sp.Symbol(f"u_{a}", integer=True) for a in "dhw")
+    read = tuple(p - (K - 1) + u for p, K, u in zip(A.outputs, A.filters, us))
+    form = sp.Sum(A.h[(CV.o,) + tuple(K - 1 - u for K, u in zip(A.filters, us))] * A.x_pad[(CV.b, CV.o) + read],
+                  *[(u, 0, K - 1) for u, K in zip(us, A.filters)][::-1])
+    d = Derivation(dataclasses.replace(convolve3d_full.OPERATOR, name="correlate3d_reversed", traditional=form))
+    for u, k, K in zip(us, A.taps, A.filters):
+        d.apply("reindex-sum", var=u, new=k, expr_of_new=K - 1 - k)
+    CV.convolve3d_derive("full", d)
+    cp = d.proof().check()
+    assert cp.ok, cp.failures()
+    assert [s.rule for s in cp.steps][:3] == ["reindex-sum"] * 3 and all(s.check.general for s in cp.steps)
+    full = catalogue.checked("convolve3d_full").evolution
+    assert cp.evolution.kernel_body == full.kernel_body and cp.evolution.omega == full.omega
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_3d_convolution_is_conv3d_with_the_filter_flipped_on_every_axis(mode):
+    """What the docs state: scipy's convolution of volumes = PyTorch's conv3d (a cross-correlation) with
+    h.flip(-3, -2, -1) and the mode's zeros; conv3d with h as it is (no flip), or flipped on all axes but one that has
+    more than one tap, gives other numbers."""
+    op = CONVOLVE3D[mode].OPERATOR
+    rng = np.random.default_rng(9)
+    for dims, ks in SHAPES_3D:
+        xs, hs = rng.standard_normal((2, 2) + dims), rng.standard_normal((2,) + ks)
+        want = op.reference({"x": xs, "h": hs}, {})
+        x, h = torch.tensor(xs), torch.tensor(hs)
+        padded = torch.nn.functional.pad(x, [e for k in reversed(ks) for e in _zeros(mode, k)])
+
+        def conv3d(weight):
+            return torch.nn.functional.conv3d(padded, weight[:, None], groups=2).numpy()
+        assert np.allclose(conv3d(h.flip(FLIP3)), want, rtol=1e-12, atol=1e-12), (mode, dims, ks)
+        assert not np.allclose(conv3d(h), want)                                       # the unflipped filter
+        for axis in (a for a in FLIP3 if ks[a] > 1):                                  # one axis left unflipped
+            assert not np.allclose(conv3d(h.flip(tuple(a for a in FLIP3 if a != axis))), want), (mode, axis)
+
+
+def _convolve3d_proof(mode, shifts):
+    """The 3-D operator of ``mode`` with the read shifted by ``shifts`` instead, proved by the same steps."""
+    base = CONVOLVE3D[mode].OPERATOR
+    other = CV.convolve_nd_operator(CV.CONVOLVE3D, mode, name=base.name, summary=base.summary, description="",
+                                    citation="", grid=base.grid, bench=None, figure=None, shifts=shifts)
+    d = Derivation(dataclasses.replace(base, traditional=other.traditional))
+    CV.convolve_nd_derive(CV.CONVOLVE3D, mode, d, shifts=shifts)
+    return d.proof().check()
+
+
+@pytest.mark.parametrize("mode,shifts", [
+    ("same", tuple(sp.floor((K - 1) / 2) for K in (CV.Kd, CV.Kh, CV.Kw))),      # the catalogue's centre: proves
+    ("same", tuple(sp.ceiling((K - 1) / 2) for K in (CV.Kd, CV.Kh, CV.Kw))),    # PyTorch's centre for padding='same'
+    ("same", (sp.floor((CV.Kd - 1) / 2), sp.floor((CV.Kh - 1) / 2), sp.floor(CV.Kw / 2))),   # ⌊K/2⌋ on one axis
+    ("full", (sp.Integer(0), sp.Integer(1), sp.Integer(0))),                     # one row off
+])
+def test_3d_with_another_centre_fails_the_reference(mode, shifts):
+    """Every step of a wrongly centred form is still general (it is a valid operator), but it is not what scipy
+    computes: the reference check at the grid shapes (K = 2 on every axis among them) fails; the helper itself proves
+    the catalogue's form."""
+    cp = _convolve3d_proof(mode, shifts)
+    assert all(s.check.general for s in cp.steps)
+    if shifts == CV.nd_shifts(CV.CONVOLVE3D, mode):
+        assert cp.ok, cp.failures()
+        assert cp.evolution.kernel_body == catalogue.checked(f"convolve3d_{mode}").evolution.kernel_body
+    else:
+        assert not cp.ok and any("reference" in f for f in cp.failures())
+
+
+def _committed(name):
+    """The committed generated module (byte for byte what `evosym codegen` writes: tests/test_codegen_golden.py)."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "codegen" / "torch" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"committed_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_committed_3d_modules_match_scipy(mode):
+    """The generated module at shapes outside the grid, even and odd filter lengths: its generic path, its default path
+    where that is native conv3d ('full', 'valid'; 'same' runs the generated kernels, which `evosym check
+    convolve3d_same --kernels --emulated` compares) and its nn.Module, against scipy.signal.convolve (without
+    SciPy: the operator's numpy reference, compared with SciPy above)."""
+    try:
+        from scipy.signal import convolve
+    except ImportError:
+        convolve = None
+    mod = _committed(f"convolve3d_{mode}")
+    fn = getattr(mod, f"convolve3d_{mode}_evolution")
+    layer_class = getattr(mod, f"Convolve3d{mode.capitalize()}Evolution")
+    rng = np.random.default_rng(10)
+    for dims, ks in SHAPES_3D:
+        xs, hs = rng.standard_normal((2, 3) + dims), rng.standard_normal((3,) + ks)
+        if convolve is None:
+            want = CONVOLVE3D[mode].OPERATOR.reference({"x": xs, "h": hs}, {})
+        else:
+            want = _per_channel(lambda a, f: convolve(a, f, mode=mode, method="direct"), xs, hs)
+        sizes = dict(C=3, K_d=ks[0], K_h=ks[1], K_w=ks[2])
+        for path in ("generic",) if mode == "same" else ("generic", "auto"):
+            got = fn(torch.tensor(xs), torch.tensor(hs), **sizes, path=path).numpy()
+            assert got.shape == want.shape and np.allclose(got, want, rtol=1e-12, atol=1e-12), (mode, path, dims, ks)
+        layer = layer_class(**sizes, dtype=torch.float64)
+        with torch.no_grad():
+            layer.weight.copy_(torch.tensor(hs))
+            got = layer(torch.tensor(xs), path="generic").numpy()
+        assert np.allclose(got, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="K_w ≤ W"):            # a filter longer than the volume: outside the proof
+        fn(torch.zeros(1, 3, 4, 4, 2, dtype=torch.float64), torch.zeros(3, 2, 2, 3, dtype=torch.float64), C=3, K_d=2,
+           K_h=2, K_w=3)
+
+
+def test_an_unflipped_3d_module_or_reference_fails_the_numeric_check():
+    """Canaries for the flip: the generated module with one axis' tap read unreversed, and the right module against a
+    reference that forgets to flip (PyTorch's conv3d as it is), both fail `evosym check`'s comparison; the module as
+    generated passes it."""
+    source = generate("convolve3d_full").source
+    flipped = "(K_w - u_3_tap - 1).clamp(0, K_w - 1)"
+    assert flipped in source
+    quick = dict(variants=0, gradients=False)
+    assert check_operator("convolve3d_full", source=source, **quick).ok
+    assert not check_operator("convolve3d_full", source=source.replace(flipped, "u_3_tap.clamp(0, K_w - 1)"), **quick).ok
+
+    def unflipped(t, sizes):
+        h = t["h"]
+        return torch.nn.functional.conv3d(t["x"], h[:, None], padding=tuple(k - 1 for k in h.shape[1:]),
+                                          groups=h.shape[0])
+    assert not check_operator("convolve3d_full", reference=unflipped, **quick).ok
 
 
 # -- printing: the text printer writes μ where LaTeX writes \mu ------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,28 @@ def test_a_standalone_artifact_runs_its_kernels_in_a_torch_only_environment(tmp_
     assert not got["evosym_installed"], "the environment must not have evosym"
     assert got["ok"] and got["runtime"] == "evosym_runtime.api"
     assert got["library"].startswith(str(tmp_path / "cache")), got["library"]   # compiled kernels ran
+
+
+def test_the_standalone_runtime_carries_every_kernel_header(tmp_path, capsys):
+    """A generated source includes the runtime's kernel headers: the vendored runtime has all of them, byte for
+    byte, and its build compiles with its own copy (its INCLUDE is the copy's include folder)."""
+    from evosym.codegen.standalone import FOLDER, runtime_files
+    from evosym.runtime.build import INCLUDE
+    files = runtime_files()
+    headers = sorted(p.name for p in INCLUDE.iterdir() if p.suffix == ".h")
+    assert {"evosym_index.h", "evosym_axes.h", "evosym_cpu_window.h", "evosym_cuda_window.h",
+            "evosym_cuda_attention.h", "evosym_emulate.h"} <= set(headers)
+    for name in headers:
+        assert files[f"{FOLDER}/include/{name}"] == (INCLUDE / name).read_text(encoding="utf-8")
+    out = tmp_path / "deploy"
+    out.mkdir()
+    rc, _, err = run_cli(capsys, "codegen", "local_attention", "--output", str(out), "--standalone")
+    assert rc == 0, err
+    included = set()
+    for source in [out / "local_attention.cpp", out / "local_attention.cu"] + sorted((out / FOLDER / "include").iterdir()):
+        included |= set(re.findall(r'^#include "([^"]+)"', source.read_text(encoding="utf-8"), re.M))
+    assert included and all((out / FOLDER / "include" / name).is_file() for name in included), included
+    assert 'INCLUDE = Path(__file__).resolve().parent / "include"' in (out / FOLDER / "build.py").read_text()
 
 
 @pytest.fixture

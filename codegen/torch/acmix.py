@@ -37,14 +37,16 @@ def _as_grid(value, rank, dtype, device):
 
 def _softmax(t, first, count):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
-    fused pass over a view when those axes are adjacent in memory, else over a copy with them last."""
+    fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
+    them last."""
     dims = list(range(first, first + count))
-    order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
-    at = [order.index(a) for a in dims]
-    if t.numel() > 0 and t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
-        p = t.permute(order)
-        s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
-        return s.permute([order.index(a) for a in range(t.dim())])
+    if t.numel() > 0 and not torch.compiler.is_compiling():   # (compiled, strides are symbolic: the layout is inductor's)
+        order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
+        at = [order.index(a) for a in dims]
+        if t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
+            p = t.permute(order)
+            s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
+            return s.permute([order.index(a) for a in range(t.dim())])
     last = list(range(t.dim() - count, t.dim()))
     moved = t.movedim(dims, last)
     flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))

@@ -35,6 +35,33 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _padding_string(name, value, window):
+    """A padding size given as PyTorch's padding string (F.conv*d's): 'valid' is no padding (0); 'same' is
+    kept only where it is one padding size, (δ·(K − 1))/2 on both sides (stride 1, δ·(K − 1) even). ``window``
+    gives the axis' (kernel size, stride, dilation); a value that is no string, or sizes that are not integers,
+    are returned as they are (the size checks then say what is wrong)."""
+    if not isinstance(value, str):
+        return value
+    if value == "valid":
+        return 0
+    if value != "same":
+        raise ValueError(f"{name} must be an integer ≥ 0 or PyTorch's padding string 'valid' (no padding) or 'same', not {value!r}")
+    try:
+        kernel, stride, dilation = window()
+    except TypeError:
+        return value
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (kernel, stride, dilation)):
+        return value
+    if stride != 1:
+        raise ValueError(f"{name}='same' needs stride 1 on its axis (as PyTorch's padding='same'), not stride {stride}")
+    total = dilation * (kernel - 1)
+    if total % 2:
+        raise ValueError(f"{name}='same' with kernel size {kernel} and dilation {dilation} pads {total // 2} before and "
+                         f"{total - total // 2} after, which one padding size cannot say; "
+                         "no operator of the catalogue pads 'same' asymmetrically here")
+    return total // 2
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -101,10 +128,13 @@ def avg_pool1d_evolution(x, *, K, s, P, path="auto"):
     """1-D average pooling with stride and zero padding (count_include_pad=True) (functional form).
 
     Sizes: K = window size; s = stride; P = zero padding.
+    Padding sizes (P) also take PyTorch's padding strings: 'valid' (0), and 'same' where
+    it is one size on both sides (stride 1 and δ·(K − 1) even).
     ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    P = _padding_string('P', P, lambda: (K, s, 1))
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         return avg_pool1d_evolution(x.unsqueeze(0), K=K, s=s, P=P, path=path).squeeze(0)
     _check(x, K, s, P)

@@ -4,32 +4,20 @@
 //
 // 2-D average pooling with ceil_mode=True and count_include_pad=False
 //
-// y[b, g*O_g + o', p] = sum_c' sum_u kt[b, g/share, o', c', u.., p..] * x~[b, g*C_g + c', q(p, u)]
-// kt is the kernel K^ in tap coordinates, computed by the generated PyTorch module; any axis of
-// kt may have length 1 (broadcast). Sizes, offsets, window bounds and channel maps below are
-// printed by SymPy from the proved form; threads never communicate (no shared memory, no
-// barriers, no warp intrinsics), so the same source runs on the host under evosym_emulate.h.
-// Data reuse comes from registers instead: a thread computes all the channels (up to EVO_MAX_CHUNK)
-// that share one kernel value, loading it once.
+// What differs per operator: its sizes, its channel map and, per spatial axis, the window offset q(p, u),
+// the clamped tap range and the inverse map, printed by SymPy from the proved form (the same pieces as the
+// CPU kernels), and the entry points. The kernels and launchers themselves, the same for every operator,
+// are in the runtime's headers evosym_cuda_window.h.
+// Threads never communicate, so the same source runs on the host under evosym_emulate.h.
 // Standalone: no torch headers.
-
-#if defined(__CUDACC__)
-#include <cuda_runtime.h>
-#define EVO_LAUNCH(kernel, blocks, threads, stream, ...) \
-    kernel<<<(blocks), (threads), 0, (cudaStream_t)(stream)>>>(__VA_ARGS__)
-#define EVO_LAST_ERROR() ((int)cudaGetLastError())
-#else
-#include "evosym_emulate.h"
-#endif
-
-typedef long long i64;
 
 #define EVO_THREADS 256
 // Tuning knob (measured with benchmarks/cuda_knobs.py; every value is correct, only speed differs)
 #ifndef EVO_MAX_CHUNK
 #define EVO_MAX_CHUNK 16   // most channels per thread that share one kernel: 16, 8, 4, 2 or 1
 #endif
-#define EVO_AXES 8
+#define EVO_DIMS 2
+#include "evosym_index.h"
 
 struct evo_sizes {
     i64 B;  // batch size
@@ -44,118 +32,7 @@ struct evo_sizes {
     i64 P_w;  // zero padding along w
 };
 
-// kt's strides and lengths per axis: b, kernel group, o', c', u_0..u_{d-1}, p_0..p_{d-1}
-struct evo_layout {
-    i64 stride[EVO_AXES];
-    i64 size[EVO_AXES];
-};
-
-__host__ __device__ __forceinline__ i64 evo_floordiv(i64 a, i64 b) {
-    const i64 q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-__host__ __device__ __forceinline__ i64 evo_ceildiv(i64 a, i64 b) { return -evo_floordiv(-a, b); }
-__host__ __device__ __forceinline__ i64 evo_mod(i64 a, i64 b) { return a - b * evo_floordiv(a, b); }
-__host__ __device__ __forceinline__ i64 evo_max(i64 a, i64 b) { return a > b ? a : b; }
-// a / b and a % b for a ≥ 0, b > 0: 32-bit arithmetic when both fit (64-bit division is emulated on GPUs)
-__host__ __device__ __forceinline__ i64 evo_div(i64 a, i64 b) {
-    return (((unsigned long long)(a | b)) >> 32) == 0 ? (i64)((unsigned)a / (unsigned)b) : a / b;
-}
-__host__ __device__ __forceinline__ i64 evo_rem(i64 a, i64 b) {
-    return (((unsigned long long)(a | b)) >> 32) == 0 ? (i64)((unsigned)a % (unsigned)b) : a % b;
-}
-__host__ __device__ __forceinline__ i64 evo_min(i64 a, i64 b) { return a < b ? a : b; }
-
-// ---- scalar pieces, printed by SymPy ------------------------------------------------------
-__host__ __device__ __forceinline__ i64 evo_batch(const evo_sizes& z) { return z.B; }
-__host__ __device__ __forceinline__ i64 evo_groups(const evo_sizes& z) { return z.C; }
-__host__ __device__ __forceinline__ i64 evo_og(const evo_sizes& z) { return 1LL; }
-__host__ __device__ __forceinline__ i64 evo_cg(const evo_sizes& z) { return 1LL; }
-__host__ __device__ __forceinline__ i64 evo_share(const evo_sizes& z) { return 1LL; }
-// axis 0: q = -z.P_h + p0*z.s_h + u0
-__host__ __device__ __forceinline__ i64 evo_len_in_0(const evo_sizes& z) { return z.H_in; }
-__host__ __device__ __forceinline__ i64 evo_len_out_0(const evo_sizes& z) { return evo_floordiv(z.H_in + z.P_h - (z.K_h - z.P_h - z.s_h)*evo_floordiv(2LL*z.K_h - z.P_h + 1LL, z.K_h + z.s_h + 1LL) - 1LL, z.s_h) + 1LL; }
-__host__ __device__ __forceinline__ i64 evo_taps_0(const evo_sizes& z) { return z.K_h; }
-__host__ __device__ __forceinline__ i64 evo_q_0(const evo_sizes& z, i64 p0, i64 u0) {
-    return -z.P_h + p0*z.s_h + u0;
-}
-__host__ __device__ __forceinline__ i64 evo_tap_lo_0(const evo_sizes& z, i64 p0) {
-    return evo_max(0, z.P_h - p0*z.s_h);
-}
-__host__ __device__ __forceinline__ i64 evo_tap_hi_0(const evo_sizes& z, i64 p0) {
-    return evo_min(evo_taps_0(z) - 1, z.H_in + z.P_h - p0*z.s_h - 1LL);
-}
-__host__ __device__ __forceinline__ i64 evo_p_num_0(const evo_sizes& z, i64 q0, i64 u0) {
-    return z.P_h + q0 - u0;
-}
-__host__ __device__ __forceinline__ i64 evo_stride_0(const evo_sizes& z) { return z.s_h; }
-__host__ __device__ __forceinline__ i64 evo_dilation_0(const evo_sizes& z) { return 1LL; }
-__host__ __device__ __forceinline__ i64 evo_back_lo_0(const evo_sizes& z, i64 q0) {
-    return evo_max(0, z.P_h + q0 - z.s_h*evo_floordiv(z.H_in + z.P_h - (z.K_h - z.P_h - z.s_h)*evo_floordiv(2LL*z.K_h - z.P_h + 1LL, z.K_h + z.s_h + 1LL) - 1LL, z.s_h));
-}
-__host__ __device__ __forceinline__ i64 evo_back_hi_0(const evo_sizes& z, i64 q0) {
-    return evo_min(evo_taps_0(z) - 1, z.P_h + q0);
-}
-// axis 1: q = -z.P_w + p1*z.s_w + u1
-__host__ __device__ __forceinline__ i64 evo_len_in_1(const evo_sizes& z) { return z.W_in; }
-__host__ __device__ __forceinline__ i64 evo_len_out_1(const evo_sizes& z) { return evo_floordiv(z.P_w + z.W_in - (z.K_w - z.P_w - z.s_w)*evo_floordiv(2LL*z.K_w - z.P_w + 1LL, z.K_w + z.s_w + 1LL) - 1LL, z.s_w) + 1LL; }
-__host__ __device__ __forceinline__ i64 evo_taps_1(const evo_sizes& z) { return z.K_w; }
-__host__ __device__ __forceinline__ i64 evo_q_1(const evo_sizes& z, i64 p1, i64 u1) {
-    return -z.P_w + p1*z.s_w + u1;
-}
-__host__ __device__ __forceinline__ i64 evo_tap_lo_1(const evo_sizes& z, i64 p1) {
-    return evo_max(0, z.P_w - p1*z.s_w);
-}
-__host__ __device__ __forceinline__ i64 evo_tap_hi_1(const evo_sizes& z, i64 p1) {
-    return evo_min(evo_taps_1(z) - 1, z.P_w + z.W_in - p1*z.s_w - 1LL);
-}
-__host__ __device__ __forceinline__ i64 evo_p_num_1(const evo_sizes& z, i64 q1, i64 u1) {
-    return z.P_w + q1 - u1;
-}
-__host__ __device__ __forceinline__ i64 evo_stride_1(const evo_sizes& z) { return z.s_w; }
-__host__ __device__ __forceinline__ i64 evo_dilation_1(const evo_sizes& z) { return 1LL; }
-__host__ __device__ __forceinline__ i64 evo_back_lo_1(const evo_sizes& z, i64 q1) {
-    return evo_max(0, z.P_w + q1 - z.s_w*evo_floordiv(z.P_w + z.W_in - (z.K_w - z.P_w - z.s_w)*evo_floordiv(2LL*z.K_w - z.P_w + 1LL, z.K_w + z.s_w + 1LL) - 1LL, z.s_w));
-}
-__host__ __device__ __forceinline__ i64 evo_back_hi_1(const evo_sizes& z, i64 q1) {
-    return evo_min(evo_taps_1(z) - 1, z.P_w + q1);
-}
-
-__host__ __device__ __forceinline__ i64 evo_plane_in(const evo_sizes& z) {
-    return evo_len_in_0(z) * evo_len_in_1(z);
-}
-__host__ __device__ __forceinline__ i64 evo_plane_out(const evo_sizes& z) {
-    return evo_len_out_0(z) * evo_len_out_1(z);
-}
-
-static int evo_blocks(i64 total, unsigned* blocks) {
-    if (total <= 0) return -1;                       // nothing to compute
-    const i64 n = (total + EVO_THREADS - 1) / EVO_THREADS;
-    if (n > 2147483647LL) return 1001;               // more blocks than a 1-D grid holds: refuse, never skip
-    *blocks = (unsigned)n;
-    return 0;
-}
-
-// channels per thread in the kernels that share one kernel across channels (O_g = C_g = 1): the
-// largest power of two up to EVO_MAX_CHUNK dividing share; 0 when channels mix (O_g or C_g > 1)
-static int evo_chunk(const evo_sizes& z) {
-    if (evo_og(z) != 1 || evo_cg(z) != 1) return 0;
-    const i64 share = evo_share(z);
-    for (int ch = EVO_MAX_CHUNK; ch > 1; ch /= 2)
-        if (ch <= 16 && share % ch == 0) return ch;
-    return 1;
-}
-
-// O_g = C_g = 1 and kt given at full length on every axis (nothing broadcast)
-static bool evo_kernel_is_full(const evo_sizes& z, const evo_layout& kl) {
-    const i64 full[EVO_AXES] = {evo_batch(z), evo_groups(z) / evo_share(z), 1, 1, evo_taps_0(z), evo_taps_1(z), evo_len_out_0(z), evo_len_out_1(z)};
-    if (evo_og(z) != 1 || evo_cg(z) != 1) return false;
-    for (int a = 0; a < EVO_AXES; ++a)
-        if (kl.size[a] != full[a]) return false;
-    return true;
-}
-
-static void evo_unpack(const i64* zv, const i64* layout, evo_sizes* z, evo_layout* kl) {
+static inline void evo_unpack_sizes(const i64* zv, evo_sizes* z) {
     z->B = zv[0];
     z->C = zv[1];
     z->H_in = zv[2];
@@ -166,343 +43,76 @@ static void evo_unpack(const i64* zv, const i64* layout, evo_sizes* z, evo_layou
     z->K_w = zv[7];
     z->s_w = zv[8];
     z->P_w = zv[9];
-    for (int a = 0; a < EVO_AXES; ++a) {
-        kl->stride[a] = layout[a];
-        kl->size[a] = layout[EVO_AXES + a];
-    }
 }
 
-// ============================ the kernels (T: float or double) ============================
+// ---- scalar pieces, printed by SymPy ------------------------------------------------------
+static EVO_FN i64 evo_batch(const evo_sizes& z) { return z.B; }
+static EVO_FN i64 evo_groups(const evo_sizes& z) { return z.C; }
+static EVO_FN i64 evo_og(const evo_sizes& z) { return 1LL; }
+static EVO_FN i64 evo_cg(const evo_sizes& z) { return 1LL; }
+static EVO_FN i64 evo_share(const evo_sizes& z) { return 1LL; }
+// what the window needs of the sizes (a clamped window no longer than the input; wrapped tiles dividing it)
+static inline bool evo_window_fits(const evo_sizes& z) { return true; }
 
-// y[b, o, p]: one thread per output element; taps clamped to the input (no per-tap branch)
-template <typename T>
-__global__ void evo_forward(const T* __restrict__ x, const T* __restrict__ kt,
-                                  T* __restrict__ y, const evo_sizes z, const evo_layout kl, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
-    rest = evo_div(rest, evo_len_out_1(z));
-    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
-    rest = evo_div(rest, evo_len_out_0(z));
-    const i64 og = evo_og(z), cg = evo_cg(z), channels_out = evo_groups(z) * og;
-    const i64 o = evo_rem(rest, channels_out), b = evo_div(rest, channels_out);
-    const i64 g = evo_div(o, og), o1 = evo_rem(o, og);
-    const T* kb = kt + b * kl.stride[0] + evo_div(g, evo_share(z)) * kl.stride[1] + o1 * kl.stride[2] + p0 * kl.stride[6] + p1 * kl.stride[7];
-    const i64 lo0 = evo_tap_lo_0(z, p0), hi0 = evo_tap_hi_0(z, p0);
-    const i64 lo1 = evo_tap_lo_1(z, p1), hi1 = evo_tap_hi_1(z, p1);
-    T acc = 0;
-    for (i64 c1 = 0; c1 < cg; ++c1) {
-        const T* xc = x + (b * evo_groups(z) * cg + g * cg + c1) * evo_plane_in(z);
-        const T* kc = kb + c1 * kl.stride[3];
-        for (i64 u0 = lo0; u0 <= hi0; ++u0) {
-            const i64 q0 = evo_q_0(z, p0, u0);
-            // innermost axis: pointers advance by the kernel stride and the dilation
-            const i64 q1 = evo_q_1(z, p1, lo1);
-            const T* kp = kc + lo1 * kl.stride[5] + u0 * kl.stride[4];
-            const T* xp = xc + (q0) * evo_len_in_1(z) + q1;
-            const i64 kstep = kl.stride[5], xstep = evo_dilation_1(z);
-            for (i64 u1 = lo1; u1 <= hi1; ++u1, kp += kstep, xp += xstep) {
-                acc += *kp * *xp;
-            }
-        }
-    }
-    y[idx] = acc;
-}
+template <int A> struct evo_axis;
 
-// y for one kernel shared by each block of channels (O_g = C_g = 1, share > 1): one thread per
-// (b, kernel group, chunk of CH channels, p); each kernel value is loaded once for CH channels
-template <int CH, typename T>
-__global__ void evo_forward_shared(const T* __restrict__ x, const T* __restrict__ kt,
-                                         T* __restrict__ y, const evo_sizes z, const evo_layout kl, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
-    rest = evo_div(rest, evo_len_out_1(z));
-    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
-    rest = evo_div(rest, evo_len_out_0(z));
-    const i64 share = evo_share(z), chunks = evo_div(share, CH), kgroups = evo_div(evo_groups(z), share);
-    const i64 chunk = evo_rem(rest, chunks);
-    rest = evo_div(rest, chunks);
-    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
-    const i64 c0 = gk * share + chunk * CH;                      // first channel (= group, C_g = 1) of this thread
-    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-    const T* kb = kt + b * kl.stride[0] + gk * kl.stride[1] + p0 * kl.stride[6] + p1 * kl.stride[7];
-    const T* xc = x + (b * evo_groups(z) + c0) * plane_in;
-    const i64 lo0 = evo_tap_lo_0(z, p0), hi0 = evo_tap_hi_0(z, p0);
-    const i64 lo1 = evo_tap_lo_1(z, p1), hi1 = evo_tap_hi_1(z, p1);
-    T acc[CH];
-#pragma unroll
-    for (int r = 0; r < CH; ++r) acc[r] = 0;
-    for (i64 u0 = lo0; u0 <= hi0; ++u0) {
-        const i64 q0 = evo_q_0(z, p0, u0);
-        const i64 q1 = evo_q_1(z, p1, lo1);
-        const T* kp = kb + lo1 * kl.stride[5] + u0 * kl.stride[4];
-        const T* xp = xc + (q0) * evo_len_in_1(z) + q1;
-        const i64 kstep = kl.stride[5], xstep = evo_dilation_1(z);
-        for (i64 u1 = lo1; u1 <= hi1; ++u1, kp += kstep, xp += xstep) {
-            const T kv = *kp;
-#pragma unroll
-            for (int r = 0; r < CH; ++r) acc[r] += kv * xp[r * plane_in];
-        }
-    }
-    T* yp = y + (b * evo_groups(z) + c0) * plane_out + (p0) * evo_len_out_1(z) + p1;
-#pragma unroll
-    for (int r = 0; r < CH; ++r) yp[r * plane_out] = acc[r];
-}
+// axis 0: q = -z.P_h + p0*z.s_h + u0
+template <> struct evo_axis<0> {
+    static constexpr bool affine = true, wrap = false;
+    static EVO_FN i64 len_in(const evo_sizes& z) { return z.H_in; }
+    static EVO_FN i64 len_out(const evo_sizes& z) { return evo_floordiv(z.H_in + z.P_h - (z.K_h - z.P_h - z.s_h)*evo_floordiv(2LL*z.K_h - z.P_h + 1LL, z.K_h + z.s_h + 1LL) - 1LL, z.s_h) + 1LL; }
+    static EVO_FN i64 taps(const evo_sizes& z) { return z.K_h; }
+    static EVO_FN i64 stride(const evo_sizes& z) { return z.s_h; }
+    static EVO_FN i64 dilation(const evo_sizes& z) { return 1LL; }
+    static EVO_FN i64 q(const evo_sizes& z, i64 p0, i64 u0) { return -z.P_h + p0*z.s_h + u0; }
+    // taps u of output position p that read the input: [tap_lo(p), tap_hi(p)]
+    static EVO_FN i64 tap_lo(const evo_sizes& z, i64 p0) { return evo_max(0, z.P_h - p0*z.s_h); }
+    static EVO_FN i64 tap_hi(const evo_sizes& z, i64 p0) { return evo_min(taps(z) - 1, z.H_in + z.P_h - p0*z.s_h - 1LL); }
+    // the inverse over taps: s·p = p_num(q, u), for the taps u in [back_lo(q), back_hi(q)]
+    static EVO_FN i64 p_num(const evo_sizes& z, i64 q0, i64 u0) { return z.P_h + q0 - u0; }
+    static EVO_FN i64 back_lo(const evo_sizes& z, i64 q0) { return evo_max(0, z.P_h + q0 - z.s_h*evo_floordiv(z.H_in + z.P_h - (z.K_h - z.P_h - z.s_h)*evo_floordiv(2LL*z.K_h - z.P_h + 1LL, z.K_h + z.s_h + 1LL) - 1LL, z.s_h)); }
+    static EVO_FN i64 back_hi(const evo_sizes& z, i64 q0) { return evo_min(taps(z) - 1, z.P_h + q0); }
+};
 
-// dx[b, c, q]: one thread per input element; p = (q - beta(u)) / s where that is an output position
-template <typename T>
-__global__ void evo_backward_input(const T* __restrict__ kt, const T* __restrict__ dy,
-                                         T* __restrict__ dx, const evo_sizes z, const evo_layout kl, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 q1 = evo_rem(rest, evo_len_in_1(z));
-    rest = evo_div(rest, evo_len_in_1(z));
-    const i64 q0 = evo_rem(rest, evo_len_in_0(z));
-    rest = evo_div(rest, evo_len_in_0(z));
-    const i64 og = evo_og(z), cg = evo_cg(z), channels_in = evo_groups(z) * cg;
-    const i64 c = evo_rem(rest, channels_in), b = evo_div(rest, channels_in);
-    const i64 g = evo_div(c, cg), c1 = evo_rem(c, cg);
-    const T* kb = kt + b * kl.stride[0] + evo_div(g, evo_share(z)) * kl.stride[1] + c1 * kl.stride[3];
-    const i64 blo0 = evo_back_lo_0(z, q0), bhi0 = evo_back_hi_0(z, q0);
-    const i64 s0 = evo_stride_0(z);
-    const i64 blo1 = evo_back_lo_1(z, q1), bhi1 = evo_back_hi_1(z, q1);
-    const i64 s1 = evo_stride_1(z);
-    T acc = 0;
-    for (i64 o1 = 0; o1 < og; ++o1) {
-        const T* dyo = dy + (b * evo_groups(z) * og + g * og + o1) * evo_plane_out(z);
-        const T* ko = kb + o1 * kl.stride[2];
-        for (i64 u0 = blo0; u0 <= bhi0; ++u0) {
-            const i64 n0 = evo_p_num_0(z, q0, u0);   // in [0, s·(L_out − 1)]
-            if (s0 != 1 && evo_rem(n0, s0) != 0) continue;
-            const i64 p0 = s0 == 1 ? n0 : evo_div(n0, s0);
-            for (i64 u1 = blo1; u1 <= bhi1; ++u1) {
-                const i64 n1 = evo_p_num_1(z, q1, u1);   // in [0, s·(L_out − 1)]
-                if (s1 != 1 && evo_rem(n1, s1) != 0) continue;
-                const i64 p1 = s1 == 1 ? n1 : evo_div(n1, s1);
-                acc += ko[u0 * kl.stride[4] + p0 * kl.stride[6] + u1 * kl.stride[5] + p1 * kl.stride[7]] * dyo[(p0) * evo_len_out_1(z) + p1];
-            }
-        }
-    }
-    dx[idx] = acc;
-}
+// axis 1: q = -z.P_w + p1*z.s_w + u1
+template <> struct evo_axis<1> {
+    static constexpr bool affine = true, wrap = false;
+    static EVO_FN i64 len_in(const evo_sizes& z) { return z.W_in; }
+    static EVO_FN i64 len_out(const evo_sizes& z) { return evo_floordiv(z.P_w + z.W_in - (z.K_w - z.P_w - z.s_w)*evo_floordiv(2LL*z.K_w - z.P_w + 1LL, z.K_w + z.s_w + 1LL) - 1LL, z.s_w) + 1LL; }
+    static EVO_FN i64 taps(const evo_sizes& z) { return z.K_w; }
+    static EVO_FN i64 stride(const evo_sizes& z) { return z.s_w; }
+    static EVO_FN i64 dilation(const evo_sizes& z) { return 1LL; }
+    static EVO_FN i64 q(const evo_sizes& z, i64 p1, i64 u1) { return -z.P_w + p1*z.s_w + u1; }
+    // taps u of output position p that read the input: [tap_lo(p), tap_hi(p)]
+    static EVO_FN i64 tap_lo(const evo_sizes& z, i64 p1) { return evo_max(0, z.P_w - p1*z.s_w); }
+    static EVO_FN i64 tap_hi(const evo_sizes& z, i64 p1) { return evo_min(taps(z) - 1, z.P_w + z.W_in - p1*z.s_w - 1LL); }
+    // the inverse over taps: s·p = p_num(q, u), for the taps u in [back_lo(q), back_hi(q)]
+    static EVO_FN i64 p_num(const evo_sizes& z, i64 q1, i64 u1) { return z.P_w + q1 - u1; }
+    static EVO_FN i64 back_lo(const evo_sizes& z, i64 q1) { return evo_max(0, z.P_w + q1 - z.s_w*evo_floordiv(z.P_w + z.W_in - (z.K_w - z.P_w - z.s_w)*evo_floordiv(2LL*z.K_w - z.P_w + 1LL, z.K_w + z.s_w + 1LL) - 1LL, z.s_w)); }
+    static EVO_FN i64 back_hi(const evo_sizes& z, i64 q1) { return evo_min(taps(z) - 1, z.P_w + q1); }
+};
 
-// dx for one kernel shared by each block of channels (O_g = C_g = 1): one thread per (b, kernel group,
-// chunk of CH channels, q); each kernel value is loaded once for CH channels
-template <int CH, typename T>
-__global__ void evo_backward_input_shared(const T* __restrict__ kt, const T* __restrict__ dy,
-                                                T* __restrict__ dx, const evo_sizes z, const evo_layout kl, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 q1 = evo_rem(rest, evo_len_in_1(z));
-    rest = evo_div(rest, evo_len_in_1(z));
-    const i64 q0 = evo_rem(rest, evo_len_in_0(z));
-    rest = evo_div(rest, evo_len_in_0(z));
-    const i64 share = evo_share(z), chunks = evo_div(share, CH), kgroups = evo_div(evo_groups(z), share);
-    const i64 chunk = evo_rem(rest, chunks);
-    rest = evo_div(rest, chunks);
-    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
-    const i64 c0 = gk * share + chunk * CH, plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-    const T* kb = kt + b * kl.stride[0] + gk * kl.stride[1];
-    const T* dyc = dy + (b * evo_groups(z) + c0) * plane_out;
-    const i64 blo0 = evo_back_lo_0(z, q0), bhi0 = evo_back_hi_0(z, q0);
-    const i64 s0 = evo_stride_0(z);
-    const i64 blo1 = evo_back_lo_1(z, q1), bhi1 = evo_back_hi_1(z, q1);
-    const i64 s1 = evo_stride_1(z);
-    T acc[CH];
-#pragma unroll
-    for (int r = 0; r < CH; ++r) acc[r] = 0;
-    for (i64 u0 = blo0; u0 <= bhi0; ++u0) {
-        const i64 n0 = evo_p_num_0(z, q0, u0);   // in [0, s·(L_out − 1)]
-        if (s0 != 1 && evo_rem(n0, s0) != 0) continue;
-        const i64 p0 = s0 == 1 ? n0 : evo_div(n0, s0);
-        for (i64 u1 = blo1; u1 <= bhi1; ++u1) {
-            const i64 n1 = evo_p_num_1(z, q1, u1);   // in [0, s·(L_out − 1)]
-            if (s1 != 1 && evo_rem(n1, s1) != 0) continue;
-            const i64 p1 = s1 == 1 ? n1 : evo_div(n1, s1);
-            const T kv = kb[u0 * kl.stride[4] + p0 * kl.stride[6] + u1 * kl.stride[5] + p1 * kl.stride[7]];
-            const T* dyp = dyc + (p0) * evo_len_out_1(z) + p1;
-#pragma unroll
-            for (int r = 0; r < CH; ++r) acc[r] += kv * dyp[r * plane_out];
-        }
-    }
-    T* dxp = dx + (b * evo_groups(z) + c0) * plane_in + (q0) * evo_len_in_1(z) + q1;
-#pragma unroll
-    for (int r = 0; r < CH; ++r) dxp[r * plane_in] = acc[r];
-}
-
-// dkt where O_g = C_g = 1 and kt has every axis at full length (a kernel per sample, kernel group, tap
-// and position, as involution's): one thread per entry, positions innermost (coalesced), summing the
-// share channels of its kernel group; a tap outside the input gets 0
-template <typename T>
-__global__ void evo_backward_kernel_full(const T* __restrict__ x, const T* __restrict__ dy,
-                                               T* __restrict__ dkt, const evo_sizes z, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
-    rest = evo_div(rest, evo_len_out_1(z));
-    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
-    rest = evo_div(rest, evo_len_out_0(z));
-    const i64 u1 = evo_rem(rest, evo_taps_1(z));
-    rest = evo_div(rest, evo_taps_1(z));
-    const i64 u0 = evo_rem(rest, evo_taps_0(z));
-    rest = evo_div(rest, evo_taps_0(z));
-    const i64 share = evo_share(z), kgroups = evo_div(evo_groups(z), share);
-    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
-    const i64 q0 = evo_q_0(z, p0, u0);
-    const i64 q1 = evo_q_1(z, p1, u1);
-    T acc = 0;
-    if (q0 >= 0 && q0 < evo_len_in_0(z) && q1 >= 0 && q1 < evo_len_in_1(z)) {
-        const i64 c0 = gk * share, plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-        const T* xp = x + (b * evo_groups(z) + c0) * plane_in + (q0) * evo_len_in_1(z) + q1;
-        const T* dyp = dy + (b * evo_groups(z) + c0) * plane_out + (p0) * evo_len_out_1(z) + p1;
-        for (i64 c = 0; c < share; ++c) acc += dyp[c * plane_out] * xp[c * plane_in];
-    }
-    dkt[idx] = acc;
-}
-
-// dkt: one thread per entry of kt as given; an axis of length 1 sums over its full extent
-template <typename T>
-__global__ void evo_backward_kernel(const T* __restrict__ x, const T* __restrict__ dy,
-                                          T* __restrict__ dkt, const evo_sizes z, const evo_layout kl, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    const i64 full[EVO_AXES] = {evo_batch(z), evo_groups(z) / evo_share(z), evo_og(z), evo_cg(z), evo_taps_0(z), evo_taps_1(z), evo_len_out_0(z), evo_len_out_1(z)};
-    i64 lo[EVO_AXES], hi[EVO_AXES];
-    i64 rest = idx;
-    for (int a = EVO_AXES - 1; a >= 0; --a) {
-        const i64 i = evo_rem(rest, kl.size[a]);
-        rest = evo_div(rest, kl.size[a]);
-        lo[a] = kl.size[a] == 1 ? 0 : i;
-        hi[a] = kl.size[a] == 1 ? full[a] : i + 1;
-    }
-    const i64 og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
-    T acc = 0;
-    for (i64 b = lo[0]; b < hi[0]; ++b)
-    for (i64 gk = lo[1]; gk < hi[1]; ++gk)
-    for (i64 g = gk * share; g < (gk + 1) * share; ++g)
-    for (i64 o1 = lo[2]; o1 < hi[2]; ++o1)
-    for (i64 c1 = lo[3]; c1 < hi[3]; ++c1) {
-        const T* xc = x + (b * evo_groups(z) * cg + g * cg + c1) * evo_plane_in(z);
-        const T* dyo = dy + (b * evo_groups(z) * og + g * og + o1) * evo_plane_out(z);
-        for (i64 u0 = lo[4]; u0 < hi[4]; ++u0)
-        for (i64 p0 = lo[6]; p0 < hi[6]; ++p0) {
-            const i64 q0 = evo_q_0(z, p0, u0);
-            if (q0 < 0 || q0 >= evo_len_in_0(z)) continue;
-            for (i64 u1 = lo[5]; u1 < hi[5]; ++u1)
-            for (i64 p1 = lo[7]; p1 < hi[7]; ++p1) {
-                const i64 q1 = evo_q_1(z, p1, u1);
-                if (q1 < 0 || q1 >= evo_len_in_1(z)) continue;
-                acc += dyo[(p0) * evo_len_out_1(z) + p1] * xc[(q0) * evo_len_in_1(z) + q1];
-            }
-        }
-    }
-    dkt[idx] = acc;
-}
-
-template <typename T>
-static int evo_avg_pool2d_ceil_exclude_pad_forward(const T* x, const T* kt, T* y, const i64* zv,
-                                     const i64* layout, void* stream) {
-    evo_sizes z;
-    evo_layout kl;
-    evo_unpack(zv, layout, &z, &kl);
-    const int ch = evo_chunk(z);
-    unsigned blocks = 0;
-    const i64 total = evo_batch(z) * evo_groups(z) * evo_og(z) * evo_plane_out(z) / (ch > 0 ? ch : 1);
-    const int rc = evo_blocks(total, &blocks);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 16) EVO_LAUNCH(evo_forward_shared<16>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
-    else if (ch == 8) EVO_LAUNCH(evo_forward_shared<8>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
-    else if (ch == 4) EVO_LAUNCH(evo_forward_shared<4>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
-    else if (ch == 2) EVO_LAUNCH(evo_forward_shared<2>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
-    else EVO_LAUNCH(evo_forward, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
-    return EVO_LAST_ERROR();
-}
-
-template <typename T>
-static int evo_avg_pool2d_ceil_exclude_pad_backward_input(const T* kt, const T* dy, T* dx, const i64* zv,
-                                            const i64* layout, void* stream) {
-    evo_sizes z;
-    evo_layout kl;
-    evo_unpack(zv, layout, &z, &kl);
-    const int ch = evo_chunk(z);
-    const i64 total = evo_batch(z) * evo_groups(z) * evo_cg(z) * evo_plane_in(z) / (ch > 1 ? ch : 1);
-    unsigned blocks = 0;
-    const int rc = evo_blocks(total, &blocks);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 16) EVO_LAUNCH(evo_backward_input_shared<16>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
-    else if (ch == 8) EVO_LAUNCH(evo_backward_input_shared<8>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
-    else if (ch == 4) EVO_LAUNCH(evo_backward_input_shared<4>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
-    else if (ch == 2) EVO_LAUNCH(evo_backward_input_shared<2>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
-    else EVO_LAUNCH(evo_backward_input, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
-    return EVO_LAST_ERROR();
-}
-
-template <typename T>
-static int evo_avg_pool2d_ceil_exclude_pad_backward_kernel(const T* x, const T* dy, T* dkt, const i64* zv,
-                                             const i64* layout, void* stream) {
-    evo_sizes z;
-    evo_layout kl;
-    evo_unpack(zv, layout, &z, &kl);
-    i64 total = 1;
-    for (int a = 0; a < EVO_AXES; ++a) total *= kl.size[a];
-    unsigned blocks = 0;
-    const int rc = evo_blocks(total, &blocks);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (evo_kernel_is_full(z, kl)) EVO_LAUNCH(evo_backward_kernel_full, blocks, EVO_THREADS, stream, x, dy, dkt, z, total);
-    else EVO_LAUNCH(evo_backward_kernel, blocks, EVO_THREADS, stream, x, dy, dkt, z, kl, total);
-    return EVO_LAST_ERROR();
-}
+#include "evosym_cuda_window.h"
 
 // ---- the entry points evosym.runtime calls (ctypes), one per kernel and dtype ----
 extern "C" int evo_avg_pool2d_ceil_exclude_pad_forward_f32(const float* x, const float* kt, float* y, const i64* zv, const i64* layout, void* stream) {
-    return evo_avg_pool2d_ceil_exclude_pad_forward(x, kt, y, zv, layout, stream);
+    return evo_run_forward(x, kt, y, zv, layout, stream);
 }
 extern "C" int evo_avg_pool2d_ceil_exclude_pad_backward_input_f32(const float* kt, const float* dy, float* dx, const i64* zv, const i64* layout, void* stream) {
-    return evo_avg_pool2d_ceil_exclude_pad_backward_input(kt, dy, dx, zv, layout, stream);
+    return evo_run_backward_input(kt, dy, dx, zv, layout, stream);
 }
 extern "C" int evo_avg_pool2d_ceil_exclude_pad_backward_kernel_f32(const float* x, const float* dy, float* dkt, const i64* zv, const i64* layout, void* stream) {
-    return evo_avg_pool2d_ceil_exclude_pad_backward_kernel(x, dy, dkt, zv, layout, stream);
+    return evo_run_backward_kernel(x, dy, dkt, zv, layout, stream);
 }
 extern "C" int evo_avg_pool2d_ceil_exclude_pad_forward_f64(const double* x, const double* kt, double* y, const i64* zv, const i64* layout, void* stream) {
-    return evo_avg_pool2d_ceil_exclude_pad_forward(x, kt, y, zv, layout, stream);
+    return evo_run_forward(x, kt, y, zv, layout, stream);
 }
 extern "C" int evo_avg_pool2d_ceil_exclude_pad_backward_input_f64(const double* kt, const double* dy, double* dx, const i64* zv, const i64* layout, void* stream) {
-    return evo_avg_pool2d_ceil_exclude_pad_backward_input(kt, dy, dx, zv, layout, stream);
+    return evo_run_backward_input(kt, dy, dx, zv, layout, stream);
 }
 extern "C" int evo_avg_pool2d_ceil_exclude_pad_backward_kernel_f64(const double* x, const double* dy, double* dkt, const i64* zv, const i64* layout, void* stream) {
-    return evo_avg_pool2d_ceil_exclude_pad_backward_kernel(x, dy, dkt, zv, layout, stream);
+    return evo_run_backward_kernel(x, dy, dkt, zv, layout, stream);
 }
 
-// The kernels' own lengths at the sizes zv (in the manifest's order): B, groups, O_g, C_g, share, then per
-// axis the input lengths, the output lengths and the taps. The runtime checks the manifest against them.
-extern "C" int evo_avg_pool2d_ceil_exclude_pad_extents(const i64* zv, i64* out) {
-    evo_sizes z;
-    z.B = zv[0];
-    z.C = zv[1];
-    z.H_in = zv[2];
-    z.W_in = zv[3];
-    z.K_h = zv[4];
-    z.s_h = zv[5];
-    z.P_h = zv[6];
-    z.K_w = zv[7];
-    z.s_w = zv[8];
-    z.P_w = zv[9];
-    out[0] = evo_batch(z);
-    out[1] = evo_groups(z);
-    out[2] = evo_og(z);
-    out[3] = evo_cg(z);
-    out[4] = evo_share(z);
-    out[5] = evo_len_in_0(z);
-    out[7] = evo_len_out_0(z);
-    out[9] = evo_taps_0(z);
-    out[6] = evo_len_in_1(z);
-    out[8] = evo_len_out_1(z);
-    out[10] = evo_taps_1(z);
-    return 0;
-}
+// the kernels' own lengths at the sizes zv; the runtime checks the manifest against them
+extern "C" int evo_avg_pool2d_ceil_exclude_pad_extents(const i64* zv, i64* out) { return evo_extents(zv, out); }

@@ -35,6 +35,33 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _padding_string(name, value, window):
+    """A padding size given as PyTorch's padding string (F.conv*d's): 'valid' is no padding (0); 'same' is
+    kept only where it is one padding size, (δ·(K − 1))/2 on both sides (stride 1, δ·(K − 1) even). ``window``
+    gives the axis' (kernel size, stride, dilation); a value that is no string, or sizes that are not integers,
+    are returned as they are (the size checks then say what is wrong)."""
+    if not isinstance(value, str):
+        return value
+    if value == "valid":
+        return 0
+    if value != "same":
+        raise ValueError(f"{name} must be an integer ≥ 0 or PyTorch's padding string 'valid' (no padding) or 'same', not {value!r}")
+    try:
+        kernel, stride, dilation = window()
+    except TypeError:
+        return value
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (kernel, stride, dilation)):
+        return value
+    if stride != 1:
+        raise ValueError(f"{name}='same' needs stride 1 on its axis (as PyTorch's padding='same'), not stride {stride}")
+    total = dilation * (kernel - 1)
+    if total % 2:
+        raise ValueError(f"{name}='same' with kernel size {kernel} and dilation {dilation} pads {total // 2} before and "
+                         f"{total - total // 2} after, which one padding size cannot say; "
+                         "no operator of the catalogue pads 'same' asymmetrically here")
+    return total // 2
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -121,10 +148,13 @@ def conv1d_replicate_evolution(x, weight, bias, *, G, C_g, O_g, K, s, P, path="a
     """1-D convolution with padding_mode='replicate', stride, groups and bias (dilation 1) (functional form).
 
     Sizes: G = groups; C_g = input channels per group; O_g = output channels per group; K = kernel size; s = stride; P = padding (replicate).
+    Padding sizes (P) also take PyTorch's padding strings: 'valid' (0), and 'same' where
+    it is one size on both sides (stride 1 and δ·(K − 1) even).
     ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    P = _padding_string('P', P, lambda: (K, s, 1))
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         return conv1d_replicate_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, K=K, s=s, P=P, path=path).squeeze(0)
     _check(x, weight, bias, G, C_g, O_g, K, s, P)
@@ -175,7 +205,7 @@ def _kernel_tensor(x, weight, bias, *, G, C_g, O_g, K, s, P, L_out):
     k2 = k2 * (((0 <= ((g * O_g) + o_in_group)) & (((g * O_g) + o_in_group) < (G * O_g))) & ((0 <= ((g * C_g) + c_in_group - (C_g * (((g * O_g) + o_in_group) // O_g)))) & (((g * C_g) + c_in_group - (C_g * (((g * O_g) + o_in_group) // O_g))) < C_g))).to(dtype)  # reads outside W are 0
     i = torch.arange((((L_in + (2 * P) - K) // s) + 1), device=device).view(1, 1, 1, 1, 1, -1, 1)
     u_tap = torch.arange(K, device=device).view(1, 1, 1, 1, -1, 1, 1)
-    k1 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(k2, 7, dtype, device), _as_grid((((i * s) + u_tap - P) == torch.minimum(torch.as_tensor((L_in - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor(((i * s) + u - P), device=device)), device=device))).to(dtype), 7, dtype, device))
+    k1 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(k2, 7, dtype, device), _as_grid((((i * s) + u_tap - P) == torch.as_tensor(torch.as_tensor(((i * s) + u - P), device=device).clamp(min=0), device=device).clamp(max=(L_in - 1))).to(dtype), 7, dtype, device))
     k1 = k1.unsqueeze(6)
     k3 = _as_grid(k1, 7, dtype, device)
     k3 = k3.reshape(k3.shape[:6])

@@ -35,6 +35,33 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _padding_string(name, value, window):
+    """A padding size given as PyTorch's padding string (F.conv*d's): 'valid' is no padding (0); 'same' is
+    kept only where it is one padding size, (δ·(K − 1))/2 on both sides (stride 1, δ·(K − 1) even). ``window``
+    gives the axis' (kernel size, stride, dilation); a value that is no string, or sizes that are not integers,
+    are returned as they are (the size checks then say what is wrong)."""
+    if not isinstance(value, str):
+        return value
+    if value == "valid":
+        return 0
+    if value != "same":
+        raise ValueError(f"{name} must be an integer ≥ 0 or PyTorch's padding string 'valid' (no padding) or 'same', not {value!r}")
+    try:
+        kernel, stride, dilation = window()
+    except TypeError:
+        return value
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (kernel, stride, dilation)):
+        return value
+    if stride != 1:
+        raise ValueError(f"{name}='same' needs stride 1 on its axis (as PyTorch's padding='same'), not stride {stride}")
+    total = dilation * (kernel - 1)
+    if total % 2:
+        raise ValueError(f"{name}='same' with kernel size {kernel} and dilation {dilation} pads {total // 2} before and "
+                         f"{total - total // 2} after, which one padding size cannot say; "
+                         "no operator of the catalogue pads 'same' asymmetrically here")
+    return total // 2
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -133,10 +160,15 @@ def conv3d_replicate_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, P_d, K
     """3-D convolution with padding_mode='replicate', stride, groups and bias (dilation 1) (functional form).
 
     Sizes: G = groups; C_g = input channels per group; O_g = output channels per group; K_d = kernel size along d; s_d = stride along d; P_d = padding (replicate) along d; K_h = kernel size along h; s_h = stride along h; P_h = padding (replicate) along h; K_w = kernel size along w; s_w = stride along w; P_w = padding (replicate) along w.
+    Padding sizes (P_d, P_h, P_w) also take PyTorch's padding strings: 'valid' (0), and 'same' where
+    it is one size on both sides (stride 1 and δ·(K − 1) even).
     ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    P_d = _padding_string('P_d', P_d, lambda: (K_d, s_d, 1))
+    P_h = _padding_string('P_h', P_h, lambda: (K_h, s_h, 1))
+    P_w = _padding_string('P_w', P_w, lambda: (K_w, s_w, 1))
     if isinstance(x, torch.Tensor) and x.dim() == 4:   # unbatched, as torch's own functions take it
         return conv3d_replicate_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, s_d=s_d, P_d=P_d, K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, path=path).squeeze(0)
     _check(x, weight, bias, G, C_g, O_g, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w)
@@ -201,7 +233,7 @@ def _kernel_tensor(x, weight, bias, *, G, C_g, O_g, K_d, s_d, P_d, K_h, s_h, P_h
     u_2_tap = torch.arange(K_h, device=device).view(1, 1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 1, 1)
     k = torch.arange(((((2 * P_w) + W_in - K_w) // s_w) + 1), device=device).view(1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 1, 1, 1)
     u_3_tap = torch.arange(K_w, device=device).view(1, 1, 1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 1)
-    k1 = torch.einsum('abcdefghijklm,abcdefghijklm,abcdefghijklm,abcdefghijklm->abcdefghij', _as_grid(k2, 13, dtype, device), _as_grid((((i * s_d) + u_1_tap - P_d) == torch.minimum(torch.as_tensor((D_in - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor(((i * s_d) + u - P_d), device=device)), device=device))).to(dtype), 13, dtype, device), _as_grid((((j * s_h) + u_2_tap - P_h) == torch.minimum(torch.as_tensor((H_in - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor(((j * s_h) + v - P_h), device=device)), device=device))).to(dtype), 13, dtype, device), _as_grid((((k * s_w) + u_3_tap - P_w) == torch.minimum(torch.as_tensor((W_in - 1), device=device), torch.as_tensor(torch.maximum(torch.as_tensor(0, device=device), torch.as_tensor(((k * s_w) + t - P_w), device=device)), device=device))).to(dtype), 13, dtype, device))
+    k1 = torch.einsum('abcdefghijklm,abcdefghijklm,abcdefghijklm,abcdefghijklm->abcdefghij', _as_grid(k2, 13, dtype, device), _as_grid((((i * s_d) + u_1_tap - P_d) == torch.as_tensor(torch.as_tensor(((i * s_d) + u - P_d), device=device).clamp(min=0), device=device).clamp(max=(D_in - 1))).to(dtype), 13, dtype, device), _as_grid((((j * s_h) + u_2_tap - P_h) == torch.as_tensor(torch.as_tensor(((j * s_h) + v - P_h), device=device).clamp(min=0), device=device).clamp(max=(H_in - 1))).to(dtype), 13, dtype, device), _as_grid((((k * s_w) + u_3_tap - P_w) == torch.as_tensor(torch.as_tensor(((k * s_w) + t - P_w), device=device).clamp(min=0), device=device).clamp(max=(W_in - 1))).to(dtype), 13, dtype, device))
     k1 = k1.unsqueeze(10)
     k1 = k1.unsqueeze(11)
     k1 = k1.unsqueeze(12)

@@ -4,25 +4,13 @@
 //
 // true (flipped) 2-D convolution, mode 'same' (scipy.signal.convolve2d on each channel): H × W
 //
-// y[b, g*O_g + o', p] = sum_c' sum_u kt[b, g/share, o', c', u.., p..] * x~[b, g*C_g + c', q(p, u)]
-// kt is the kernel K^ in tap coordinates, computed by the generated PyTorch module; any axis of
-// kt may have length 1 (broadcast, stride 0). Sizes, offsets, window bounds and channel maps below
-// are printed by SymPy from the proved form (the same pieces as the CUDA kernels). CPU kernels:
-// OpenMP over (batch, channel block, output row), vectorised loops over contiguous rows, the
-// window clamped to the input (per row for outer axes, per tap as an output range for the last
-// axis) instead of a branch per tap. Each parallel task writes only its own outputs (no atomics).
-// Standalone: no torch headers.
-
-#include <math.h>
-#include <string.h>
-#include <vector>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-typedef long long i64;
-
-#define EVO_AXES 8
+// What differs per operator: its sizes, its channel map and, per spatial axis, the window offset q(p, u)
+// and the clamped tap and position ranges, printed by SymPy from the proved form (the same pieces as the
+// CUDA kernels), and the entry points. The CPU kernels themselves, the same for every operator, are in
+// the runtime's header evosym_cpu_window.h (OpenMP over (batch, channel block, output row), vectorised
+// loops over contiguous rows). Standalone: no torch headers.
+#define EVO_DIMS 2
+#include "evosym_index.h"
 
 struct evo_sizes {
     i64 B;  // batch size
@@ -33,607 +21,59 @@ struct evo_sizes {
     i64 K_w;  // filter width (K_w ≤ W)
 };
 
-// kt's strides (0 where broadcast) and lengths per axis: b, kernel group, o', c', u_0..u_{d-1}, p_0..p_{d-1}
-struct evo_layout {
-    i64 stride[EVO_AXES];
-    i64 size[EVO_AXES];
-};
-
-static inline i64 evo_floordiv(i64 a, i64 b) {
-    const i64 q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-static inline i64 evo_ceildiv(i64 a, i64 b) { return -evo_floordiv(-a, b); }
-static inline i64 evo_mod(i64 a, i64 b) { return a - b * evo_floordiv(a, b); }
-static inline i64 evo_max(i64 a, i64 b) { return a > b ? a : b; }
-static inline i64 evo_min(i64 a, i64 b) { return a < b ? a : b; }
-
-// ---- scalar pieces, printed by SymPy ------------------------------------------------------
-static inline i64 evo_batch(const evo_sizes& z) { return z.B; }
-static inline i64 evo_groups(const evo_sizes& z) { return z.C; }
-static inline i64 evo_og(const evo_sizes& z) { return 1LL; }
-static inline i64 evo_cg(const evo_sizes& z) { return 1LL; }
-static inline i64 evo_share(const evo_sizes& z) { return 1LL; }
-// axis 0: q = -z.K_h + p0 + u0 + evo_floordiv(z.K_h - 1LL, 2LL) + 1LL
-static inline i64 evo_len_in_0(const evo_sizes& z) { return z.H; }
-static inline i64 evo_len_out_0(const evo_sizes& z) { return z.H; }
-static inline i64 evo_taps_0(const evo_sizes& z) { return z.K_h; }
-static inline i64 evo_q_0(const evo_sizes& z, i64 p0, i64 u0) { return -z.K_h + p0 + u0 + evo_floordiv(z.K_h - 1LL, 2LL) + 1LL; }
-static inline i64 evo_stride_0(const evo_sizes& z) { return 1LL; }
-// taps u of output position p that read the input: [tap_lo(p), tap_hi(p)]
-static inline i64 evo_tap_lo_0(const evo_sizes& z, i64 p0) { return evo_max(0, z.K_h - p0 - evo_floordiv(z.K_h - 1LL, 2LL) - 1LL); }
-static inline i64 evo_tap_hi_0(const evo_sizes& z, i64 p0) {
-    return evo_min(evo_taps_0(z) - 1, z.H + z.K_h - p0 - evo_floordiv(z.K_h - 1LL, 2LL) - 2LL);
-}
-// output positions p whose tap u reads the input: [p_lo(u), p_hi(u)]
-static inline i64 evo_p_lo_0(const evo_sizes& z, i64 u0) { return evo_max(0, z.K_h - u0 - evo_floordiv(z.K_h - 1LL, 2LL) - 1LL); }
-static inline i64 evo_p_hi_0(const evo_sizes& z, i64 u0) {
-    return evo_min(evo_len_out_0(z) - 1, z.H + z.K_h - u0 - evo_floordiv(z.K_h - 1LL, 2LL) - 2LL);
-}
-// axis 1: q = -z.K_w + p1 + u1 + evo_floordiv(z.K_w - 1LL, 2LL) + 1LL
-static inline i64 evo_len_in_1(const evo_sizes& z) { return z.W; }
-static inline i64 evo_len_out_1(const evo_sizes& z) { return z.W; }
-static inline i64 evo_taps_1(const evo_sizes& z) { return z.K_w; }
-static inline i64 evo_q_1(const evo_sizes& z, i64 p1, i64 u1) { return -z.K_w + p1 + u1 + evo_floordiv(z.K_w - 1LL, 2LL) + 1LL; }
-static inline i64 evo_stride_1(const evo_sizes& z) { return 1LL; }
-// taps u of output position p that read the input: [tap_lo(p), tap_hi(p)]
-static inline i64 evo_tap_lo_1(const evo_sizes& z, i64 p1) { return evo_max(0, z.K_w - p1 - evo_floordiv(z.K_w - 1LL, 2LL) - 1LL); }
-static inline i64 evo_tap_hi_1(const evo_sizes& z, i64 p1) {
-    return evo_min(evo_taps_1(z) - 1, z.K_w + z.W - p1 - evo_floordiv(z.K_w - 1LL, 2LL) - 2LL);
-}
-// output positions p whose tap u reads the input: [p_lo(u), p_hi(u)]
-static inline i64 evo_p_lo_1(const evo_sizes& z, i64 u1) { return evo_max(0, z.K_w - u1 - evo_floordiv(z.K_w - 1LL, 2LL) - 1LL); }
-static inline i64 evo_p_hi_1(const evo_sizes& z, i64 u1) {
-    return evo_min(evo_len_out_1(z) - 1, z.K_w + z.W - u1 - evo_floordiv(z.K_w - 1LL, 2LL) - 2LL);
-}
-
-static inline i64 evo_plane_in(const evo_sizes& z) {
-    return evo_len_in_0(z) * evo_len_in_1(z);
-}
-static inline i64 evo_plane_out(const evo_sizes& z) {
-    return evo_len_out_0(z) * evo_len_out_1(z);
-}
-// output rows: every output position of the axes before the last
-static inline i64 evo_taps_all(const evo_sizes& z) {
-    return evo_taps_0(z) * evo_taps_1(z);
-}
-static inline i64 evo_rows_out(const evo_sizes& z) {
-    return 1 * evo_len_out_0(z);
-}
-
-static int evo_threads = 0;   // set by the caller (torch's thread count); 0: OpenMP's default
-// multiply-adds below which a call runs serially: waking a thread team costs more than it saves
-#define EVO_SERIAL_WORK (1LL << 15)
-#ifdef _OPENMP
-#define EVO_THREADS (evo_threads > 0 ? evo_threads : omp_get_max_threads())
-#else
-#define EVO_THREADS 1
-#endif
-
-static void evo_unpack(const i64* zv, const i64* layout, evo_sizes* z, evo_layout* kl) {
+static inline void evo_unpack_sizes(const i64* zv, evo_sizes* z) {
     z->B = zv[0];
     z->C = zv[1];
     z->H = zv[2];
     z->W = zv[3];
     z->K_h = zv[4];
     z->K_w = zv[5];
-    for (int a = 0; a < EVO_AXES; ++a) {
-        kl->stride[a] = layout[a];
-        kl->size[a] = layout[EVO_AXES + a];
-    }
 }
 
-// channels per block: consecutive output channels that read the same kernel (O_g = C_g = 1,
-// share > 1, as involution's groups) are computed together, each kernel row loaded once for all
-static inline i64 evo_block(const evo_sizes& z) {
-    const i64 share = evo_share(z);
-    if (evo_og(z) != 1 || evo_cg(z) != 1 || share <= 1) return 1;
-    for (i64 n = share < 16 ? share : 16; n > 1; --n)
-        if (share % n == 0) return n;
-    return 1;
-}
+// ---- scalar pieces, printed by SymPy ------------------------------------------------------
+static EVO_FN i64 evo_batch(const evo_sizes& z) { return z.B; }
+static EVO_FN i64 evo_groups(const evo_sizes& z) { return z.C; }
+static EVO_FN i64 evo_og(const evo_sizes& z) { return 1LL; }
+static EVO_FN i64 evo_cg(const evo_sizes& z) { return 1LL; }
+static EVO_FN i64 evo_share(const evo_sizes& z) { return 1LL; }
 
-// out[j*os] += a[j*as] * b[j*bs] for j < n; the stride patterns of unit-stride windows get
-// vectorised loops of their own (contiguous; a broadcast scalar; a dot product)
-template <typename T>
-static inline void evo_row(T* __restrict out, const i64 os, const T* __restrict a, const i64 as,
-                           const T* __restrict b, const i64 bs, const i64 n) {
-    if (os == 1 && bs == 1 && as == 1) {
-#pragma omp simd
-        for (i64 j = 0; j < n; ++j) out[j] += a[j] * b[j];
-    } else if (os == 1 && bs == 1 && as == 0) {
-        const T av = *a;
-#pragma omp simd
-        for (i64 j = 0; j < n; ++j) out[j] += av * b[j];
-    } else if (os == 0 && as == 1 && bs == 1) {
-        T acc = 0;
-#pragma omp simd reduction(+ : acc)
-        for (i64 j = 0; j < n; ++j) acc += a[j] * b[j];
-        *out += acc;
-    } else if (os == 0) {
-        T acc = 0;
-        for (i64 j = 0; j < n; ++j) acc += a[j * as] * b[j * bs];
-        *out += acc;
-    } else {
-        for (i64 j = 0; j < n; ++j) out[j * os] += a[j * as] * b[j * bs];
-    }
-}
+template <int A> struct evo_axis;
 
-// ---- the forward's register-tiled path (stride 1 along the last axis, C_g = 1) ----------------
-// Each task copies its input rows into zero-padded rows and its kernel rows into rows padded to
-// whole chunks, so every tap is a full-width read: a chunk of EVO_CHUNK outputs of EVO_TC channels
-// is accumulated in registers over all taps (GCC/Clang vector extensions), then stored once.
-template <typename T> struct evo_simd;
-template <> struct evo_simd<float> { typedef float v __attribute__((vector_size(64))); };
-template <> struct evo_simd<double> { typedef double v __attribute__((vector_size(64))); };
-#define EVO_NV 4                                   // vectors per chunk
-template <typename T>
-static inline typename evo_simd<T>::v evo_load(const T* p) {
-    typename evo_simd<T>::v v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+// axis 0: q = -z.K_h + p0 + u0 + evo_floordiv(z.K_h - 1LL, 2LL) + 1LL
+template <> struct evo_axis<0> {
+    static EVO_FN i64 len_in(const evo_sizes& z) { return z.H; }
+    static EVO_FN i64 len_out(const evo_sizes& z) { return z.H; }
+    static EVO_FN i64 taps(const evo_sizes& z) { return z.K_h; }
+    static EVO_FN i64 stride(const evo_sizes& z) { return 1LL; }
+    static EVO_FN i64 dilation(const evo_sizes& z) { return 1LL; }
+    static EVO_FN i64 q(const evo_sizes& z, i64 p0, i64 u0) { return -z.K_h + p0 + u0 + evo_floordiv(z.K_h - 1LL, 2LL) + 1LL; }
+    // taps u of output position p that read the input: [tap_lo(p), tap_hi(p)]
+    static EVO_FN i64 tap_lo(const evo_sizes& z, i64 p0) { return evo_max(0, z.K_h - p0 - evo_floordiv(z.K_h - 1LL, 2LL) - 1LL); }
+    static EVO_FN i64 tap_hi(const evo_sizes& z, i64 p0) { return evo_min(taps(z) - 1, z.H + z.K_h - p0 - evo_floordiv(z.K_h - 1LL, 2LL) - 2LL); }
+    // output positions p whose tap u reads the input: [p_lo(u), p_hi(u)]
+    static EVO_FN i64 p_lo(const evo_sizes& z, i64 u0) { return evo_max(0, z.K_h - u0 - evo_floordiv(z.K_h - 1LL, 2LL) - 1LL); }
+    static EVO_FN i64 p_hi(const evo_sizes& z, i64 u0) { return evo_min(len_out(z) - 1, z.H + z.K_h - u0 - evo_floordiv(z.K_h - 1LL, 2LL) - 2LL); }
+};
 
-// q(0, u) of the last axis for its taps u < n (n ≤ 256), and their least and greatest value
-static inline void evo_tap_offsets(const evo_sizes& z, const i64 n, i64* qoff, i64* qmin, i64* qmax) {
-    for (i64 u = 0; u < n; ++u) {
-        qoff[u] = evo_q_1(z, 0, u);
-        *qmin = u == 0 || qoff[u] < *qmin ? qoff[u] : *qmin;
-        *qmax = u == 0 || qoff[u] > *qmax ? qoff[u] : *qmax;
-    }
-}
+// axis 1: q = -z.K_w + p1 + u1 + evo_floordiv(z.K_w - 1LL, 2LL) + 1LL
+template <> struct evo_axis<1> {
+    static EVO_FN i64 len_in(const evo_sizes& z) { return z.W; }
+    static EVO_FN i64 len_out(const evo_sizes& z) { return z.W; }
+    static EVO_FN i64 taps(const evo_sizes& z) { return z.K_w; }
+    static EVO_FN i64 stride(const evo_sizes& z) { return 1LL; }
+    static EVO_FN i64 dilation(const evo_sizes& z) { return 1LL; }
+    static EVO_FN i64 q(const evo_sizes& z, i64 p1, i64 u1) { return -z.K_w + p1 + u1 + evo_floordiv(z.K_w - 1LL, 2LL) + 1LL; }
+    // taps u of output position p that read the input: [tap_lo(p), tap_hi(p)]
+    static EVO_FN i64 tap_lo(const evo_sizes& z, i64 p1) { return evo_max(0, z.K_w - p1 - evo_floordiv(z.K_w - 1LL, 2LL) - 1LL); }
+    static EVO_FN i64 tap_hi(const evo_sizes& z, i64 p1) { return evo_min(taps(z) - 1, z.K_w + z.W - p1 - evo_floordiv(z.K_w - 1LL, 2LL) - 2LL); }
+    // output positions p whose tap u reads the input: [p_lo(u), p_hi(u)]
+    static EVO_FN i64 p_lo(const evo_sizes& z, i64 u1) { return evo_max(0, z.K_w - u1 - evo_floordiv(z.K_w - 1LL, 2LL) - 1LL); }
+    static EVO_FN i64 p_hi(const evo_sizes& z, i64 u1) { return evo_min(len_out(z) - 1, z.K_w + z.W - u1 - evo_floordiv(z.K_w - 1LL, 2LL) - 2LL); }
+};
 
-// scratch memory of the calling thread, kept between calls (a fresh large allocation per call costs
-// a page fault per 4 KiB on first touch); every element is written before it is read
-template <typename T>
-static T* evo_scratch(const size_t n) {
-    static thread_local std::vector<T> buf;
-    if (buf.size() < n) buf.resize(n);
-    return buf.data();
-}
+#include "evosym_cpu_window.h"
 
-// the input's rows copied once, zero-padded on both sides: xpad[row][i] = x[row][q = qmin + i], so
-// that every tap of every chunk of a register-tiled kernel is a full-width read
-template <typename T>
-static void evo_pad_rows(const T* __restrict x, T* __restrict xpad, const i64 nrows, const i64 len_in, const i64 xw,
-                         const i64 qmin, const bool parallel) {
-    const i64 lo = qmin < 0 ? -qmin : 0, hi = evo_min(xw, len_in - qmin);   // [lo, hi): inside the input
-#pragma omp parallel for schedule(static) num_threads(EVO_THREADS) if (parallel)
-    for (i64 rr = 0; rr < nrows; ++rr) {
-        T* xd = xpad + rr * xw;
-        if (hi > lo) {
-            memset(xd, 0, sizeof(T) * lo);
-            memcpy(xd + lo, x + rr * len_in + qmin + lo, sizeof(T) * (hi - lo));
-            memset(xd + hi, 0, sizeof(T) * (xw - hi));
-        } else {
-            memset(xd, 0, sizeof(T) * xw);
-        }
-    }
-}
-
-// acc[c][·] = sum over taps i of krow_i[j0 + ·] * xrow_c,i[j0 + ·] for TC channels c
-template <typename T, int TC>
-static inline void evo_tile(T* const* yt, const i64 n, const T* kbuf, const i64 kw, const T* const* xbase,
-                            const i64* xoff, const i64 ntap, const i64 j0) {
-    typedef typename evo_simd<T>::v V;
-    constexpr int L = (int)(sizeof(V) / sizeof(T));
-    V acc[TC][EVO_NV];
-    for (int c = 0; c < TC; ++c)
-        for (int v = 0; v < EVO_NV; ++v) acc[c][v] = V{};
-    for (i64 i = 0; i < ntap; ++i) {
-        const T* kp = kbuf + i * kw + j0;
-        V kv[EVO_NV];
-        for (int v = 0; v < EVO_NV; ++v) kv[v] = evo_load(kp + v * L);
-        for (int c = 0; c < TC; ++c) {
-            const T* xp = xbase[c] + xoff[i] + j0;
-            for (int v = 0; v < EVO_NV; ++v) acc[c][v] += kv[v] * evo_load(xp + v * L);
-        }
-    }
-    for (int c = 0; c < TC; ++c)
-        for (int v = 0; v < EVO_NV && v * L < n; ++v) {
-            if (n - v * L >= L) {   // a whole vector: one store
-                memcpy(yt[c] + j0 + v * L, &acc[c][v], sizeof(V));
-                continue;
-            }
-            T out[L];
-            memcpy(out, &acc[c][v], sizeof out);
-            memcpy(yt[c] + j0 + v * L, out, sizeof(T) * (n - v * L));
-        }
-}
-
-// y[b, o, p]: one task per (b, block of output channels, output row); the row is accumulated
-// tap by tap over the output positions whose window tap lies in the input
-template <typename T>
-static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __restrict y, const evo_sizes& z,
-                        const evo_layout& kl) {
-    const i64 B = evo_batch(z), G = evo_groups(z), og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
-    const i64 nb = evo_block(z), blocks = G * og / nb, rows = evo_rows_out(z);
-    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-    const i64 len_out = evo_len_out_1(z), len_in = evo_len_in_1(z), taps = evo_taps_1(z);
-    const i64 s = evo_stride_1(z), ks = kl.stride[7];
-    const i64 work = B * G * og * cg * plane_out * evo_taps_all(z);
-    if (B * blocks * rows == 0) return;
-    // register-tiled path: stride 1 along the last axis, the kernel contiguous or broadcast along it, C_g = 1
-    constexpr i64 CW = EVO_NV * (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
-    const bool tiled = s == 1 && (ks == 0 || ks == 1) && cg == 1 && taps <= 256;
-    i64 qoff[256], qmin = 0, qmax = 0;                  // q(0, u) of the last axis, and its range
-    if (tiled) evo_tap_offsets(z, taps, qoff, &qmin, &qmax);
-    const i64 kw = (len_out + CW - 1) / CW * CW;        // padded kernel row: whole chunks
-    const i64 xw = kw + qmax - qmin;                    // padded input row: every tap of every chunk
-    const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows_all = tiled ? B * G * cg * rows_in : 0;
-    T* xpad = evo_scratch<T>((size_t)(xrows_all * xw));
-    if (tiled) evo_pad_rows<T>(x, xpad, xrows_all, len_in, xw, qmin, work > EVO_SERIAL_WORK);
-#pragma omp parallel for collapse(3) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
-    for (i64 b = 0; b < B; ++b)
-    for (i64 blk = 0; blk < blocks; ++blk)
-    for (i64 r = 0; r < rows; ++r) {
-        const i64 o = blk * nb, g = o / og, o1 = o % og;
-        i64 rest = r;
-        const i64 p0 = rest % evo_len_out_0(z);
-        rest /= evo_len_out_0(z);
-        T* yrow = y + (b * G * og + o) * plane_out + r * len_out;
-        const T* kb = kt + b * kl.stride[0] + (g / share) * kl.stride[1] + o1 * kl.stride[2] + p0 * kl.stride[6];
-        if (tiled) {
-            static thread_local std::vector<T> kbuf;
-            static thread_local std::vector<i64> xoff;
-            xoff.clear();
-            i64 nk = 0;
-            // the taps of the axes before the last that read the input, for this row (clamped)
-            for (i64 u0 = evo_tap_lo_0(z, p0); u0 <= evo_tap_hi_0(z, p0); ++u0) {
-                const i64 q0 = evo_q_0(z, p0, u0);
-                const T* krow = kb + u0 * kl.stride[4];
-                kbuf.resize((nk + taps) * kw);
-                for (i64 u1 = 0; u1 < taps; ++u1, ++nk) {
-                    T* kd = kbuf.data() + nk * kw;
-                    const T* kp = krow + u1 * kl.stride[5];
-                    if (ks == 1) memcpy(kd, kp, sizeof(T) * len_out);
-                    else for (i64 j = 0; j < len_out; ++j) kd[j] = *kp;
-                    memset(kd + len_out, 0, sizeof(T) * (kw - len_out));
-                    xoff.push_back((q0) * xw + qoff[u1] - qmin);
-                }
-            }
-            const T* xb = xpad + (b * G * cg + g * cg) * rows_in * xw;   // channel t at + t·rows_in·xw
-            for (i64 j0 = 0; j0 < len_out; j0 += CW) {
-                const i64 n = evo_min(CW, len_out - j0);
-                i64 t = 0;
-                for (; t + 2 <= nb; t += 2) {
-                    T* yt[2] = {yrow + t * plane_out, yrow + (t + 1) * plane_out};
-                    const T* xbase[2] = {xb + t * rows_in * xw, xb + (t + 1) * rows_in * xw};
-                    evo_tile<T, 2>(yt, n, kbuf.data(), kw, xbase, xoff.data(), nk, j0);
-                }
-                for (; t < nb; ++t) {
-                    T* yt[1] = {yrow + t * plane_out};
-                    const T* xbase[1] = {xb + t * rows_in * xw};
-                    evo_tile<T, 1>(yt, n, kbuf.data(), kw, xbase, xoff.data(), nk, j0);
-                }
-            }
-            continue;
-        }
-        for (i64 t = 0; t < nb; ++t) memset(yrow + t * plane_out, 0, sizeof(T) * len_out);
-        for (i64 c1 = 0; c1 < cg; ++c1) {
-            const T* xc = x + (b * G * cg + g * cg + c1) * plane_in;
-            const T* kc = kb + c1 * kl.stride[3];
-            for (i64 u0 = evo_tap_lo_0(z, p0); u0 <= evo_tap_hi_0(z, p0); ++u0) {
-                const i64 q0 = evo_q_0(z, p0, u0);
-                const T* xrow = xc + (q0) * len_in;
-                const T* krow = kc + u0 * kl.stride[4];
-                for (i64 u1 = 0; u1 < taps; ++u1) {
-                    const i64 lo = evo_p_lo_1(z, u1), hi = evo_p_hi_1(z, u1);
-                    if (lo > hi) continue;
-                    const T* kp = krow + u1 * kl.stride[5] + lo * ks;
-                    const T* xp = xrow + evo_q_1(z, lo, u1);
-                    for (i64 t = 0; t < nb; ++t)
-                        evo_row<T>(yrow + t * plane_out + lo, 1, kp, ks, xp + t * plane_in, s, hi - lo + 1);
-                }
-            }
-        }
-    }
-}
-
-// dx[b, c, q]: one task per (b, block of input channels) owns its input planes and scatters
-// dx[q(p, u)] += kt[..., u, p] * dy[p] over the clamped window (no races between tasks)
-template <typename T>
-static void evo_backward_input(const T* __restrict kt, const T* __restrict dy, T* __restrict dx, const evo_sizes& z,
-                               const evo_layout& kl) {
-    const i64 B = evo_batch(z), G = evo_groups(z), og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
-    const i64 nb = evo_block(z), blocks = G * cg / nb, rows = evo_rows_out(z);
-    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-    const i64 len_out = evo_len_out_1(z), len_in = evo_len_in_1(z), taps = evo_taps_1(z);
-    const i64 s = evo_stride_1(z), ks = kl.stride[7];
-    const i64 work = B * G * og * cg * plane_out * evo_taps_all(z);
-    (void)len_in;
-    if (B * blocks == 0) return;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
-    for (i64 b = 0; b < B; ++b)
-    for (i64 blk = 0; blk < blocks; ++blk) {
-        const i64 c = blk * nb, g = c / cg, c1 = c % cg;
-        T* dxc = dx + (b * G * cg + c) * plane_in;
-        memset(dxc, 0, sizeof(T) * plane_in * nb);
-        for (i64 o1 = 0; o1 < og; ++o1) {
-            const T* dyo = dy + (b * G * og + g * og + o1) * plane_out;
-            const T* ko = kt + b * kl.stride[0] + (g / share) * kl.stride[1] + o1 * kl.stride[2] + c1 * kl.stride[3];
-            for (i64 r = 0; r < rows; ++r) {
-                i64 rest = r;
-                const i64 p0 = rest % evo_len_out_0(z);
-                rest /= evo_len_out_0(z);
-                const T* dyrow = dyo + r * len_out;
-                const T* kr = ko + p0 * kl.stride[6];
-                for (i64 u0 = evo_tap_lo_0(z, p0); u0 <= evo_tap_hi_0(z, p0); ++u0) {
-                    const i64 q0 = evo_q_0(z, p0, u0);
-                    T* dxrow = dxc + (q0) * len_in;
-                    const T* krow = kr + u0 * kl.stride[4];
-                    for (i64 u1 = 0; u1 < taps; ++u1) {
-                        const i64 lo = evo_p_lo_1(z, u1), hi = evo_p_hi_1(z, u1);
-                        if (lo > hi) continue;
-                        const T* kp = krow + u1 * kl.stride[5] + lo * ks;
-                        T* xp = dxrow + evo_q_1(z, lo, u1);
-                        for (i64 t = 0; t < nb; ++t)
-                            evo_row<T>(xp + t * plane_in, s, kp, ks, dyrow + lo + t * plane_out, 1, hi - lo + 1);
-                    }
-                }
-            }
-        }
-    }
-}
-
-// exp of a vector of floats, |relative error| ≤ 2 ulp on [−87.3, 88.7] (Cephes' expf: x = n·ln2 + r,
-// a degree-5 polynomial in r, 2ⁿ from the exponent bits); below −87.3 it returns exp(−87.3) ≈ 1e-38
-static inline evo_simd<float>::v evo_expf(evo_simd<float>::v x) {
-    typedef evo_simd<float>::v V;
-    typedef int VI __attribute__((vector_size(sizeof(V))));
-    const V lo = V{} - 87.3f, hi = V{} + 88.7f;
-    x = x < lo ? lo : x;
-    x = x > hi ? hi : x;
-    V fx = x * 1.44269504088896341f + 0.5f;
-    V t = __builtin_convertvector(__builtin_convertvector(fx, VI), V);   // truncation toward zero
-    t = t > fx ? t - 1.0f : t;                                              // floor
-    x = x - t * 0.693359375f - t * -2.12194440e-4f;
-    V y = ((((1.9875691500e-4f * x + 1.3981999507e-3f) * x + 8.3334519073e-3f) * x + 4.1665795894e-2f) * x
-           + 1.6666665459e-1f) * x + 5.0000001201e-1f;
-    y = y * x * x + x + 1.0f;
-    VI e = (__builtin_convertvector(t, VI) + 127) << 23;
-    V scale;
-    memcpy(&scale, &e, sizeof scale);
-    return y * scale;
-}
-
-// exp lane by lane: float vectorised (evo_expf), double with the C library's exp (exact to < 1 ulp)
-template <typename T>
-static inline typename evo_simd<T>::v evo_vexp(typename evo_simd<T>::v x) {
-    if constexpr (sizeof(T) == sizeof(float)) {
-        return evo_expf(x);
-    } else {
-        constexpr int L = (int)(sizeof(x) / sizeof(T));
-        T v[L];
-        memcpy(v, &x, sizeof v);
-        for (int j = 0; j < L; ++j) v[j] = exp(v[j]);
-        memcpy(&x, v, sizeof v);
-        return x;
-    }
-}
-
-// softmax over ntap rows (row t at base + t·stride) at each of n positions, a vector of positions at
-// a time: the maximum over the rows subtracted, exp, the sum, one reciprocal per position
-template <typename T>
-static inline void evo_softmax_rows(T* base, const i64 stride, const i64 ntap, const i64 n) {
-    typedef typename evo_simd<T>::v V;
-    constexpr i64 L = (i64)(sizeof(V) / sizeof(T));
-    for (i64 j0 = 0; j0 < n; j0 += L) {
-        const i64 w = evo_min(L, n - j0);
-        V m, sum = V{};
-        if (w == L) {
-            m = evo_load(base + j0);
-            for (i64 t = 1; t < ntap; ++t) {
-                const V v = evo_load(base + t * stride + j0);
-                m = v > m ? v : m;
-            }
-            for (i64 t = 0; t < ntap; ++t) {
-                const V e = evo_vexp<T>(evo_load(base + t * stride + j0) - m);
-                memcpy(base + t * stride + j0, &e, sizeof e);
-                sum += e;
-            }
-            const V inv = T(1) / sum;
-            for (i64 t = 0; t < ntap; ++t) {
-                const V v = evo_load(base + t * stride + j0) * inv;
-                memcpy(base + t * stride + j0, &v, sizeof v);
-            }
-            continue;
-        }
-        T buf[L], mx[L], tot[L];   // the last, partial vector of a row: through a buffer
-        for (i64 j = 0; j < L; ++j) mx[j] = j < w ? base[j0 + j] : T(0);
-        for (i64 t = 1; t < ntap; ++t)
-            for (i64 j = 0; j < w; ++j) mx[j] = base[t * stride + j0 + j] > mx[j] ? base[t * stride + j0 + j] : mx[j];
-        memcpy(&m, mx, sizeof m);
-        for (i64 t = 0; t < ntap; ++t) {
-            for (i64 j = 0; j < L; ++j) buf[j] = j < w ? base[t * stride + j0 + j] : T(0);
-            V e;
-            memcpy(&e, buf, sizeof e);
-            e = evo_vexp<T>(e - m);
-            sum += e;
-            memcpy(buf, &e, sizeof e);
-            memcpy(base + t * stride + j0, buf, sizeof(T) * w);
-        }
-        memcpy(tot, &sum, sizeof tot);
-        for (i64 t = 0; t < ntap; ++t)
-            for (i64 j = 0; j < w; ++j) base[t * stride + j0 + j] /= tot[j];
-    }
-}
-
-// acc[t][·] = sum over the channels c of dyrow_c[j0 + ·] * xrow_c[xoff[t] + j0 + ·] for NT taps t: one
-// vector of outputs of each of NT taps accumulated in registers, each dy vector loaded once for all
-template <typename T, int NT>
-static inline void evo_ktile(T* const* out, const i64 n, const T* const* dyr, const T* const* xr, const i64 nch,
-                             const i64* xoff, const i64 j0) {
-    typedef typename evo_simd<T>::v V;
-    V acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = V{};
-    for (i64 c = 0; c < nch; ++c) {
-        const V dv = evo_load(dyr[c] + j0);
-        const T* xp = xr[c] + j0;
-        for (int t = 0; t < NT; ++t) acc[t] += dv * evo_load(xp + xoff[t]);
-    }
-    for (int t = 0; t < NT; ++t) {
-        if (n == (i64)(sizeof(V) / sizeof(T))) {   // a whole vector: one store
-            memcpy(out[t] + j0, &acc[t], sizeof(V));
-            continue;
-        }
-        T o[sizeof(V) / sizeof(T)];
-        memcpy(o, &acc[t], sizeof o);
-        memcpy(out[t] + j0, o, sizeof(T) * n);
-    }
-}
-
-#define EVO_KT 8   // taps of the last axis per register tile of the kernel gradient
-template <typename T>
-static inline void evo_ktiles(T* const* out, const i64 n, const T* const* dyr, const T* const* xr, const i64 nch,
-                              const i64* xoff, const i64 ntap, const i64 j0) {
-    i64 t = 0;
-    for (; t + EVO_KT <= ntap; t += EVO_KT) evo_ktile<T, EVO_KT>(out + t, n, dyr, xr, nch, xoff + t, j0);
-    switch (ntap - t) {
-        case 1: evo_ktile<T, 1>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
-        case 2: evo_ktile<T, 2>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
-        case 3: evo_ktile<T, 3>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
-        case 4: evo_ktile<T, 4>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
-        case 5: evo_ktile<T, 5>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
-        case 6: evo_ktile<T, 6>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
-        case 7: evo_ktile<T, 7>(out + t, n, dyr, xr, nch, xoff + t, j0); break;
-        default: break;
-    }
-}
-
-// dkt's register-tiled path (stride 1 along the last axis, kt not broadcast). The input is first
-// copied once into rows zero-padded on both sides (every tap of every vector a full-width read);
-// then one task per (b, kernel group, o', c', output row) owns that row of every tap: its dy rows
-// are copied into rows padded to whole vectors, and each vector of outputs of up to EVO_KT taps is
-// accumulated over the channels that share the kernel in registers.
-template <typename T>
-static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict dy, T* __restrict dkt,
-                                      const evo_sizes& z, const bool softmax) {
-    const i64 B = evo_batch(z), G = evo_groups(z), og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
-    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z), rows = evo_rows_out(z);
-    const i64 len_out = evo_len_out_1(z), len_in = evo_len_in_1(z), taps = evo_taps_1(z);
-    const i64 entries = B * (G / share) * og * cg, per_entry = evo_taps_all(z) * plane_out;
-    const i64 work = entries * share * plane_out * evo_taps_all(z);
-    constexpr i64 CW = (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
-    i64 qoff[256], qmin = 0, qmax = 0;                  // q(0, u) of the last axis, and its range
-    evo_tap_offsets(z, taps, qoff, &qmin, &qmax);
-    i64 xoff[256];
-    for (i64 u = 0; u < taps; ++u) xoff[u] = qoff[u] - qmin;
-    const i64 kw = (len_out + CW - 1) / CW * CW;        // padded dy row: whole vectors
-    const i64 xw = kw + qmax - qmin;                    // padded input row: xpad[i] = x[q = qmin + i]
-    const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows = B * G * cg * rows_in;
-    if (entries * rows == 0) return;
-    T* xpad = evo_scratch<T>((size_t)(xrows * xw));
-    evo_pad_rows<T>(x, xpad, xrows, len_in, xw, qmin, work > EVO_SERIAL_WORK);
-#pragma omp parallel for collapse(2) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
-    for (i64 e = 0; e < entries; ++e)
-    for (i64 r = 0; r < rows; ++r) {
-        const i64 c1 = e % cg, o1 = (e / cg) % og, gk = (e / (cg * og)) % (G / share), b = e / (cg * og * (G / share));
-        i64 rest = r;
-        const i64 p0 = rest % evo_len_out_0(z);
-        rest /= evo_len_out_0(z);
-        static thread_local std::vector<T> dbuf;
-        static thread_local std::vector<const T*> dyr, xr;
-        static thread_local std::vector<T*> out;
-        dbuf.resize(share * kw);
-        dyr.resize(share);
-        xr.resize(share);
-        out.resize(taps);
-        for (i64 k = 0; k < share; ++k) {
-            T* dd = dbuf.data() + k * kw;
-            memcpy(dd, dy + (b * G * og + (gk * share + k) * og + o1) * plane_out + r * len_out, sizeof(T) * len_out);
-            memset(dd + len_out, 0, sizeof(T) * (kw - len_out));
-            dyr[k] = dd;
-        }
-        T* de = dkt + e * per_entry + r * len_out;      // + (tap index) * plane_out
-        i64 tap = 0;                                    // flat index of the taps before the last axis
-        for (i64 u0 = 0; u0 < evo_taps_0(z); ++u0) {
-            for (i64 u = 0; u < taps; ++u) out[u] = de + (tap * taps + u) * plane_out;
-            const i64 q0 = evo_q_0(z, p0, u0);
-            ++tap;
-            if (q0 < 0 || q0 >= evo_len_in_0(z)) {   // a tap row outside the input: zero
-                for (i64 u = 0; u < taps; ++u) memset(out[u], 0, sizeof(T) * len_out);
-                continue;
-            }
-            for (i64 k = 0; k < share; ++k)
-                xr[k] = xpad + ((b * G * cg + (gk * share + k) * cg + c1) * rows_in + (q0)) * xw;
-            for (i64 j0 = 0; j0 < len_out; j0 += CW)
-                evo_ktiles<T>(out.data(), evo_min(CW, len_out - j0), dyr.data(), xr.data(), share, xoff, taps, j0);
-        }
-        if (softmax) evo_softmax_rows<T>(de, plane_out, evo_taps_all(z), len_out);   // this row of every tap: cache-hot
-    }
-}
-
-// dkt: one task per entry of kt before its position axes (b, kernel group, o', c', u…), which
-// owns that entry's positions; an axis of length 1 (broadcast) sums over its full extent, a
-// broadcast position axis has stride 0 and accumulates (a dot product along the last axis)
-template <typename T>
-static void evo_backward_kernel(const T* __restrict x, const T* __restrict dy, T* __restrict dkt, const evo_sizes& z,
-                                const evo_layout& kl, const bool softmax = false) {
-    const i64 G = evo_groups(z), og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
-    const i64 full[EVO_AXES] = {evo_batch(z), G / share, og, cg, evo_taps_0(z), evo_taps_1(z), evo_len_out_0(z), evo_len_out_1(z)};
-    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-    const i64 len_out = evo_len_out_1(z), len_in = evo_len_in_1(z);
-    const i64 s = evo_stride_1(z);
-    (void)len_in;
-    (void)len_out;
-    i64 ds[EVO_AXES], entries = 1, block = 1;   // dkt is contiguous in kt's shape; 0 where broadcast
-    for (int a = EVO_AXES - 1; a >= 0; --a) {
-        ds[a] = kl.size[a] == 1 ? 0 : block;
-        block *= kl.size[a];
-    }
-    for (int a = 0; a < 6; ++a) entries *= kl.size[a];
-    const i64 per_entry = block / (entries > 0 ? entries : 1);
-    const i64 work = evo_batch(z) * G * og * cg * plane_out * evo_taps_all(z);
-    if (entries == 0) return;
-    bool tiled = s == 1 && evo_taps_1(z) <= 256;
-    for (int a = 0; a < EVO_AXES; ++a) tiled = tiled && kl.size[a] == full[a];
-    if (tiled) {
-        evo_backward_kernel_tiled<T>(x, dy, dkt, z, softmax);
-        return;
-    }
-#pragma omp parallel for schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
-    for (i64 e = 0; e < entries; ++e) {
-        i64 lo[6], hi[6], rest = e;
-        for (int a = 5; a >= 0; --a) {
-            const i64 i = rest % kl.size[a];
-            rest /= kl.size[a];
-            lo[a] = kl.size[a] == 1 ? 0 : i;
-            hi[a] = kl.size[a] == 1 ? full[a] : i + 1;
-        }
-        T* de = dkt + e * per_entry;
-        memset(de, 0, sizeof(T) * per_entry);
-        for (i64 b = lo[0]; b < hi[0]; ++b)
-        for (i64 gk = lo[1]; gk < hi[1]; ++gk)
-        for (i64 g = gk * share; g < (gk + 1) * share; ++g)
-        for (i64 o1 = lo[2]; o1 < hi[2]; ++o1)
-        for (i64 c1 = lo[3]; c1 < hi[3]; ++c1) {
-            const T* xc = x + (b * G * cg + g * cg + c1) * plane_in;
-            const T* dyo = dy + (b * G * og + g * og + o1) * plane_out;
-            for (i64 u0 = lo[4]; u0 < hi[4]; ++u0)
-            for (i64 p0 = evo_p_lo_0(z, u0); p0 <= evo_p_hi_0(z, u0); ++p0) {
-                const i64 q0 = evo_q_0(z, p0, u0);
-                const T* xrow = xc + (q0) * len_in;
-                const T* dyrow = dyo + (p0) * len_out;
-                T* drow = de + p0 * ds[6];
-                for (i64 u1 = lo[5]; u1 < hi[5]; ++u1) {
-                    const i64 plo = evo_p_lo_1(z, u1), phi = evo_p_hi_1(z, u1);
-                    if (plo > phi) continue;
-                    evo_row<T>(drow + plo * ds[7], ds[7], xrow + evo_q_1(z, plo, u1), s,
-                              dyrow + plo, 1, phi - plo + 1);
-                }
-            }
-        }
-    }
-    if (softmax) {   // attend: kt is whole (never broadcast); softmax over the taps of each (entry, row)
-        const i64 blocks = evo_batch(z) * (G / share) * og * cg, rows = evo_rows_out(z), taps_all = evo_taps_all(z);
-#pragma omp parallel for collapse(2) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
-        for (i64 e = 0; e < blocks; ++e)
-        for (i64 r = 0; r < rows; ++r)
-            evo_softmax_rows<T>(dkt + e * taps_all * plane_out + r * len_out, plane_out, taps_all, len_out);
-    }
-}
-
+// ---- the entry points evosym.runtime calls (ctypes), one per kernel and dtype ----
 extern "C" void evo_convolve2d_same_set_threads(int n) { evo_threads = n; }
 
 extern "C" int evo_convolve2d_same_forward_f32(const float* x, const float* kt, float* y, const i64* zv,
@@ -718,26 +158,5 @@ extern "C" int evo_convolve2d_same_backward_kernel_f64(const double* x, const do
     return 0;
 }
 
-// The kernels' own lengths at the sizes zv (in the manifest's order): B, groups, O_g, C_g, share, then per
-// axis the input lengths, the output lengths and the taps. The runtime checks the manifest against them.
-extern "C" int evo_convolve2d_same_extents(const i64* zv, i64* out) {
-    evo_sizes z;
-    z.B = zv[0];
-    z.C = zv[1];
-    z.H = zv[2];
-    z.W = zv[3];
-    z.K_h = zv[4];
-    z.K_w = zv[5];
-    out[0] = evo_batch(z);
-    out[1] = evo_groups(z);
-    out[2] = evo_og(z);
-    out[3] = evo_cg(z);
-    out[4] = evo_share(z);
-    out[5] = evo_len_in_0(z);
-    out[7] = evo_len_out_0(z);
-    out[9] = evo_taps_0(z);
-    out[6] = evo_len_in_1(z);
-    out[8] = evo_len_out_1(z);
-    out[10] = evo_taps_1(z);
-    return 0;
-}
+// the kernels' own lengths at the sizes zv; the runtime checks the manifest against them
+extern "C" int evo_convolve2d_same_extents(const i64* zv, i64* out) { return evo_extents(zv, out); }

@@ -294,3 +294,70 @@ class IdynamicDwconvEvolution(nn.Module):
 
     def extra_repr(self):
         return ", ".join(f"{name}={getattr(self, name)}" for name in SIZES)
+
+    @classmethod
+    def from_torch(cls, m, *, G, R):
+        """The same layer as an existing ``torch.nn.Sequential``, with its weights (a copy); the sizes
+        it does not carry are given: G, R."""
+        if not isinstance(m, torch.nn.Sequential):
+            raise TypeError(f"expected a torch.nn.Sequential, not {type(m).__name__}")
+        if not (isinstance(G, int) and not isinstance(G, bool) and G >= 1):
+            raise ValueError('cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that G is an integer ≥ 1 (the check isinstance(G, int) and not isinstance(G, bool) and G >= 1 fails)')
+        if not (isinstance(R, int) and not isinstance(R, bool) and R >= 1):
+            raise ValueError('cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that R is an integer ≥ 1 (the check isinstance(R, int) and not isinstance(R, bool) and R >= 1 fails)')
+        if not (len(m) == 4):
+            raise ValueError('cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that the generator is nn.Sequential(Conv2d(C, D, 1), BatchNorm2d(D), ReLU(), Conv2d(D, G * (2 * R + 1) ** 2, 1)): four modules (the check len(m) == 4 fails)')
+        if not (isinstance(m[0], torch.nn.Conv2d) and m[0].kernel_size == (1, 1) and m[0].stride == (1, 1) and m[0].groups == 1 and m[0].dilation == (1, 1) and (m[0].padding in ((0, 0), 'valid'))):
+            raise ValueError("cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that its first module is a 1×1 Conv2d (stride 1, no groups, no padding) (the check isinstance(m[0], torch.nn.Conv2d) and m[0].kernel_size == (1, 1) and m[0].stride == (1, 1) and m[0].groups == 1 and m[0].dilation == (1, 1) and (m[0].padding in ((0, 0), 'valid')) fails)")
+        if not (isinstance(m[1], torch.nn.BatchNorm2d) and m[1].running_mean is not None):
+            raise ValueError('cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that its second module is a BatchNorm2d that tracks running statistics (the check isinstance(m[1], torch.nn.BatchNorm2d) and m[1].running_mean is not None fails)')
+        if not (not m[1].training):
+            raise ValueError('cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that the BatchNorm2d is in eval mode (call .eval()): in training mode it normalises with batch statistics, not the fixed per-channel affine map the operator folds it into (the check not m[1].training fails)')
+        if not (type(m[2]) is torch.nn.ReLU):
+            raise ValueError('cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that its third module is a ReLU (the check type(m[2]) is torch.nn.ReLU fails)')
+        if not (isinstance(m[3], torch.nn.Conv2d) and m[3].kernel_size == (1, 1) and m[3].stride == (1, 1) and m[3].groups == 1 and m[3].dilation == (1, 1) and (m[3].padding in ((0, 0), 'valid')) and m[3].bias is not None):
+            raise ValueError("cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that its last module is a 1×1 Conv2d with a bias (the check isinstance(m[3], torch.nn.Conv2d) and m[3].kernel_size == (1, 1) and m[3].stride == (1, 1) and m[3].groups == 1 and m[3].dilation == (1, 1) and (m[3].padding in ((0, 0), 'valid')) and m[3].bias is not None fails)")
+        if not (m[3].in_channels == m[0].out_channels == m[1].num_features):
+            raise ValueError('cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that the hidden widths agree (D) (the check m[3].in_channels == m[0].out_channels == m[1].num_features fails)')
+        if not (m[3].out_channels == G * (2 * R + 1) ** 2):
+            raise ValueError("cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that the last conv gives the operator's G * (2 * R + 1) ** 2 kernel values (the check m[3].out_channels == G * (2 * R + 1) ** 2 fails)")
+        if not (m[0].in_channels % G == 0):
+            raise ValueError("cannot take this torch.nn.Sequential: IdynamicDwconvEvolution requires that the groups G divide the generator's input channels (C = G·C_g) (the check m[0].in_channels % G == 0 fails)")
+        if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
+            raise ValueError(f"cannot take this torch.nn.Sequential: its dropout {m.dropout} is active in training mode and "
+                             "IdynamicDwconvEvolution has none; call .eval() on it first (or set dropout=0)")
+        first = next(iter(m.parameters()), None)   # the layer's device and dtype, whatever its parameters are named
+        layer = cls(G=G, C_g=m[0].in_channels // G, D=m[0].out_channels, R=R, device=None if first is None else first.device,
+                    dtype=None if first is None else first.dtype)
+        with torch.no_grad():
+            source = m[0].weight[:, :, 0, 0]
+            if source is None:
+                layer.reduce_weight.zero_()
+            else:
+                layer.reduce_weight.copy_(source)
+            source = m[0].bias
+            if source is None:
+                layer.reduce_bias.zero_()
+            else:
+                layer.reduce_bias.copy_(source)
+            source = (m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps)
+            if source is None:
+                layer.bn_scale.zero_()
+            else:
+                layer.bn_scale.copy_(source)
+            source = (m[1].bias if m[1].affine else 0) - m[1].running_mean * (m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps)
+            if source is None:
+                layer.bn_shift.zero_()
+            else:
+                layer.bn_shift.copy_(source)
+            source = m[3].weight[:, :, 0, 0]
+            if source is None:
+                layer.span_weight.zero_()
+            else:
+                layer.span_weight.copy_(source)
+            source = m[3].bias
+            if source is None:
+                layer.span_bias.zero_()
+            else:
+                layer.span_bias.copy_(source)
+        return layer

@@ -37,14 +37,16 @@ def _as_grid(value, rank, dtype, device):
 
 def _softmax(t, first, count):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
-    fused pass over a view when those axes are adjacent in memory, else over a copy with them last."""
+    fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
+    them last."""
     dims = list(range(first, first + count))
-    order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
-    at = [order.index(a) for a in dims]
-    if t.numel() > 0 and t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
-        p = t.permute(order)
-        s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
-        return s.permute([order.index(a) for a in range(t.dim())])
+    if t.numel() > 0 and not torch.compiler.is_compiling():   # (compiled, strides are symbolic: the layout is inductor's)
+        order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
+        at = [order.index(a) for a in dims]
+        if t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
+            p = t.permute(order)
+            s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
+            return s.permute([order.index(a) for a in range(t.dim())])
     last = list(range(t.dim() - count, t.dim()))
     moved = t.movedim(dims, last)
     flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))
@@ -329,11 +331,11 @@ class MhsaEvolution(nn.Module):
         if not isinstance(m, torch.nn.MultiheadAttention):
             raise TypeError(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
         if not (m._qkv_same_embed_dim):
-            raise ValueError('cannot take this torch.nn.MultiheadAttention: MhsaEvolution requires that query, key and value share the embedding size (the check m._qkv_same_embed_dim fails)')
-        if not (m.in_proj_bias is not None and m.out_proj.bias is not None):
-            raise ValueError('cannot take this torch.nn.MultiheadAttention: MhsaEvolution requires that the projections have biases (bias=True) (the check m.in_proj_bias is not None and m.out_proj.bias is not None fails)')
-        if not (m.bias_k is None and not m.add_zero_attn):
-            raise ValueError('cannot take this torch.nn.MultiheadAttention: MhsaEvolution requires that no extra key/value bias and no zero attention (the check m.bias_k is None and not m.add_zero_attn fails)')
+            raise ValueError('cannot take this torch.nn.MultiheadAttention: MhsaEvolution requires that kdim and vdim equal embed_dim, i.e. query, key and value share the embedding size: other key/value sizes only arise when keys and values come from a second input, and an Evolution form has one input tensor x, so queries, keys and values are all projections of x (the check m._qkv_same_embed_dim fails)')
+        if not (m.bias_k is None and m.bias_v is None):
+            raise ValueError("cannot take this torch.nn.MultiheadAttention: MhsaEvolution requires that add_bias_kv=False (no extra key/value bias): bias_k/bias_v append a learned key/value position after the tokens, which is not a position of the input x, and an Evolution form aggregates over the input's positions only (the check m.bias_k is None and m.bias_v is None fails)")
+        if not (not m.add_zero_attn):
+            raise ValueError("cannot take this torch.nn.MultiheadAttention: MhsaEvolution requires that add_zero_attn=False (no zero attention): it appends a zero key/value position, which is not a position of the input x, and an Evolution form aggregates over the input's positions only (the check not m.add_zero_attn fails)")
         if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
             raise ValueError(f"cannot take this torch.nn.MultiheadAttention: its dropout {m.dropout} is active in training mode and "
                              "MhsaEvolution has none; call .eval() on it first (or set dropout=0)")
@@ -346,7 +348,7 @@ class MhsaEvolution(nn.Module):
                 layer.q_weight.zero_()
             else:
                 layer.q_weight.copy_(source)
-            source = m.in_proj_bias[:m.embed_dim]
+            source = None if m.in_proj_bias is None else m.in_proj_bias[:m.embed_dim]
             if source is None:
                 layer.q_bias.zero_()
             else:
@@ -356,7 +358,7 @@ class MhsaEvolution(nn.Module):
                 layer.k_weight.zero_()
             else:
                 layer.k_weight.copy_(source)
-            source = m.in_proj_bias[m.embed_dim:2 * m.embed_dim]
+            source = None if m.in_proj_bias is None else m.in_proj_bias[m.embed_dim:2 * m.embed_dim]
             if source is None:
                 layer.k_bias.zero_()
             else:
@@ -366,7 +368,7 @@ class MhsaEvolution(nn.Module):
                 layer.v_weight.zero_()
             else:
                 layer.v_weight.copy_(source)
-            source = m.in_proj_bias[2 * m.embed_dim:]
+            source = None if m.in_proj_bias is None else m.in_proj_bias[2 * m.embed_dim:]
             if source is None:
                 layer.v_bias.zero_()
             else:

@@ -4,32 +4,20 @@
 //
 // window attention over fixed M×M windows, shifted by S with Swin's cyclic roll and −100 mask, relative position bias (Swin border policy)
 //
-// y[b, g*O_g + o', p] = sum_c' sum_u kt[b, g/share, o', c', u.., p..] * x~[b, g*C_g + c', q(p, u)]
-// kt is the kernel K^ in tap coordinates, computed by the generated PyTorch module; any axis of
-// kt may have length 1 (broadcast). Sizes, offsets, window bounds and channel maps below are
-// printed by SymPy from the proved form; threads never communicate (no shared memory, no
-// barriers, no warp intrinsics), so the same source runs on the host under evosym_emulate.h.
-// Data reuse comes from registers instead: a thread computes all the channels (up to EVO_MAX_CHUNK)
-// that share one kernel value, loading it once.
+// What differs per operator: its sizes, its channel map and, per spatial axis, the window offset q(p, u),
+// the clamped tap range and the inverse map, printed by SymPy from the proved form (the same pieces as the
+// CPU kernels), and the entry points. The kernels and launchers themselves, the same for every operator,
+// are in the runtime's headers evosym_cuda_window.h and evosym_cuda_attention.h (the fused attention).
+// Threads never communicate, so the same source runs on the host under evosym_emulate.h.
 // Standalone: no torch headers.
-
-#if defined(__CUDACC__)
-#include <cuda_runtime.h>
-#define EVO_LAUNCH(kernel, blocks, threads, stream, ...) \
-    kernel<<<(blocks), (threads), 0, (cudaStream_t)(stream)>>>(__VA_ARGS__)
-#define EVO_LAST_ERROR() ((int)cudaGetLastError())
-#else
-#include "evosym_emulate.h"
-#endif
-
-typedef long long i64;
 
 #define EVO_THREADS 256
 // Tuning knob (measured with benchmarks/cuda_knobs.py; every value is correct, only speed differs)
 #ifndef EVO_MAX_CHUNK
 #define EVO_MAX_CHUNK 16   // most channels per thread that share one kernel: 16, 8, 4, 2 or 1
 #endif
-#define EVO_AXES 8
+#define EVO_DIMS 2
+#include "evosym_index.h"
 
 struct evo_sizes {
     i64 B;  // batch size
@@ -41,807 +29,103 @@ struct evo_sizes {
     i64 S;  // shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋)
 };
 
-// kt's strides and lengths per axis: b, kernel group, o', c', u_0..u_{d-1}, p_0..p_{d-1}
-struct evo_layout {
-    i64 stride[EVO_AXES];
-    i64 size[EVO_AXES];
-};
-
-__host__ __device__ __forceinline__ i64 evo_floordiv(i64 a, i64 b) {
-    const i64 q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+static inline void evo_unpack_sizes(const i64* zv, evo_sizes* z) {
+    z->B = zv[0];
+    z->N = zv[1];
+    z->d = zv[2];
+    z->M = zv[3];
+    z->T_h = zv[4];
+    z->T_w = zv[5];
+    z->S = zv[6];
 }
-__host__ __device__ __forceinline__ i64 evo_ceildiv(i64 a, i64 b) { return -evo_floordiv(-a, b); }
-__host__ __device__ __forceinline__ i64 evo_mod(i64 a, i64 b) { return a - b * evo_floordiv(a, b); }
-__host__ __device__ __forceinline__ i64 evo_max(i64 a, i64 b) { return a > b ? a : b; }
-// a / b and a % b for a ≥ 0, b > 0: 32-bit arithmetic when both fit (64-bit division is emulated on GPUs)
-__host__ __device__ __forceinline__ i64 evo_div(i64 a, i64 b) {
-    return (((unsigned long long)(a | b)) >> 32) == 0 ? (i64)((unsigned)a / (unsigned)b) : a / b;
-}
-__host__ __device__ __forceinline__ i64 evo_rem(i64 a, i64 b) {
-    return (((unsigned long long)(a | b)) >> 32) == 0 ? (i64)((unsigned)a % (unsigned)b) : a % b;
-}
-__host__ __device__ __forceinline__ i64 evo_min(i64 a, i64 b) { return a < b ? a : b; }
-// a mod b for b > 0, the division skipped when a is already in [0, b) (every tap but a window's wrapped ones)
-__host__ __device__ __forceinline__ i64 evo_wrap(i64 a, i64 b) { return (a >= 0 && a < b) ? a : evo_mod(a, b); }
 
 // ---- scalar pieces, printed by SymPy ------------------------------------------------------
-__host__ __device__ __forceinline__ i64 evo_batch(const evo_sizes& z) { return z.B; }
-__host__ __device__ __forceinline__ i64 evo_groups(const evo_sizes& z) { return z.N*z.d; }
-__host__ __device__ __forceinline__ i64 evo_og(const evo_sizes& z) { return 1LL; }
-__host__ __device__ __forceinline__ i64 evo_cg(const evo_sizes& z) { return 1LL; }
-__host__ __device__ __forceinline__ i64 evo_share(const evo_sizes& z) { return z.d; }
+static EVO_FN i64 evo_batch(const evo_sizes& z) { return z.B; }
+static EVO_FN i64 evo_groups(const evo_sizes& z) { return z.N*z.d; }
+static EVO_FN i64 evo_og(const evo_sizes& z) { return 1LL; }
+static EVO_FN i64 evo_cg(const evo_sizes& z) { return 1LL; }
+static EVO_FN i64 evo_share(const evo_sizes& z) { return z.d; }
+// what the window needs of the sizes (a clamped window no longer than the input; wrapped tiles dividing it)
+static inline bool evo_window_fits(const evo_sizes& z) { return true; }
+
+template <int A> struct evo_axis;
+
 // axis 0: q = evo_wrap(z.M*evo_floordiv(-z.S + p0, z.M) + z.S + u0, z.M*z.T_h)
-__host__ __device__ __forceinline__ i64 evo_len_in_0(const evo_sizes& z) { return z.M*z.T_h; }
-__host__ __device__ __forceinline__ i64 evo_len_out_0(const evo_sizes& z) { return z.M*z.T_h; }
-__host__ __device__ __forceinline__ i64 evo_taps_0(const evo_sizes& z) { return z.M; }
-__host__ __device__ __forceinline__ i64 evo_q_0(const evo_sizes& z, i64 p0, i64 u0) {
-    return evo_wrap(z.M*evo_floordiv(-z.S + p0, z.M) + z.S + u0, z.M*z.T_h);
-}
-__host__ __device__ __forceinline__ i64 evo_tap_lo_0(const evo_sizes& z, i64 p0) {
-    return evo_max(0, 0LL);
-}
-__host__ __device__ __forceinline__ i64 evo_tap_hi_0(const evo_sizes& z, i64 p0) {
-    return evo_min(evo_taps_0(z) - 1, z.M - 1LL);
-}
-__host__ __device__ __forceinline__ i64 evo_stride_0(const evo_sizes& z) { return 1LL; }
-__host__ __device__ __forceinline__ i64 evo_dilation_0(const evo_sizes& z) { return 1LL; }
-// the inverse over output positions: the window start of p; the positions p whose window reaches the
-// unwrapped offset t, [first(t), last(t)]; the unwrapped copies t = q + m·L_in of q, m in [copy_lo(q), copy_hi(q)]
-__host__ __device__ __forceinline__ i64 evo_start_0(const evo_sizes& z, i64 p0) { return z.M*evo_floordiv(-z.S + p0, z.M) + z.S; }
-__host__ __device__ __forceinline__ i64 evo_first_0(const evo_sizes& z, i64 t0) {
-    return evo_max(0, z.M*evo_floordiv(-z.S + t0, z.M) + z.S);
-}
-__host__ __device__ __forceinline__ i64 evo_last_0(const evo_sizes& z, i64 t0) {
-    return evo_min(evo_len_out_0(z) - 1, z.M*evo_floordiv(-z.S + t0, z.M) + z.M + z.S - 1LL);
-}
-__host__ __device__ __forceinline__ i64 evo_copy_lo_0(const evo_sizes& z, i64 q0) { return evo_ceildiv(z.M*evo_floordiv(-z.S, z.M) + z.S - q0, z.M*z.T_h); }
-__host__ __device__ __forceinline__ i64 evo_copy_hi_0(const evo_sizes& z, i64 q0) { return evo_floordiv(z.M*evo_floordiv(z.M*z.T_h - z.S - 1LL, z.M) + z.M + z.S - q0 - 1LL, z.M*z.T_h); }
+template <> struct evo_axis<0> {
+    static constexpr bool affine = false, wrap = true;
+    static EVO_FN i64 len_in(const evo_sizes& z) { return z.M*z.T_h; }
+    static EVO_FN i64 len_out(const evo_sizes& z) { return z.M*z.T_h; }
+    static EVO_FN i64 taps(const evo_sizes& z) { return z.M; }
+    static EVO_FN i64 stride(const evo_sizes& z) { return 1LL; }
+    static EVO_FN i64 dilation(const evo_sizes& z) { return 1LL; }
+    static EVO_FN i64 q(const evo_sizes& z, i64 p0, i64 u0) { return evo_wrap(z.M*evo_floordiv(-z.S + p0, z.M) + z.S + u0, z.M*z.T_h); }
+    // taps u of output position p that read the input: [tap_lo(p), tap_hi(p)]
+    static EVO_FN i64 tap_lo(const evo_sizes& z, i64 p0) { return evo_max(0, 0LL); }
+    static EVO_FN i64 tap_hi(const evo_sizes& z, i64 p0) { return evo_min(taps(z) - 1, z.M - 1LL); }
+    // the inverse over output positions: the window start of p; the positions p whose window reaches the
+    // unwrapped offset t, [first(t), last(t)]; the unwrapped copies t = q + m·L_in of q, m in [copy_lo(q), copy_hi(q)]
+    static EVO_FN i64 start(const evo_sizes& z, i64 p0) { return z.M*evo_floordiv(-z.S + p0, z.M) + z.S; }
+    static EVO_FN i64 first(const evo_sizes& z, i64 t0) { return evo_max(0, z.M*evo_floordiv(-z.S + t0, z.M) + z.S); }
+    static EVO_FN i64 last(const evo_sizes& z, i64 t0) { return evo_min(len_out(z) - 1, z.M*evo_floordiv(-z.S + t0, z.M) + z.M + z.S - 1LL); }
+    static EVO_FN i64 copy_lo(const evo_sizes& z, i64 q0) { return evo_ceildiv(z.M*evo_floordiv(-z.S, z.M) + z.S - q0, z.M*z.T_h); }
+    static EVO_FN i64 copy_hi(const evo_sizes& z, i64 q0) { return evo_floordiv(z.M*evo_floordiv(z.M*z.T_h - z.S - 1LL, z.M) + z.M + z.S - q0 - 1LL, z.M*z.T_h); }
+};
+
 // axis 1: q = evo_wrap(z.M*evo_floordiv(-z.S + p1, z.M) + z.S + u1, z.M*z.T_w)
-__host__ __device__ __forceinline__ i64 evo_len_in_1(const evo_sizes& z) { return z.M*z.T_w; }
-__host__ __device__ __forceinline__ i64 evo_len_out_1(const evo_sizes& z) { return z.M*z.T_w; }
-__host__ __device__ __forceinline__ i64 evo_taps_1(const evo_sizes& z) { return z.M; }
-__host__ __device__ __forceinline__ i64 evo_q_1(const evo_sizes& z, i64 p1, i64 u1) {
-    return evo_wrap(z.M*evo_floordiv(-z.S + p1, z.M) + z.S + u1, z.M*z.T_w);
-}
-__host__ __device__ __forceinline__ i64 evo_tap_lo_1(const evo_sizes& z, i64 p1) {
-    return evo_max(0, 0LL);
-}
-__host__ __device__ __forceinline__ i64 evo_tap_hi_1(const evo_sizes& z, i64 p1) {
-    return evo_min(evo_taps_1(z) - 1, z.M - 1LL);
-}
-__host__ __device__ __forceinline__ i64 evo_stride_1(const evo_sizes& z) { return 1LL; }
-__host__ __device__ __forceinline__ i64 evo_dilation_1(const evo_sizes& z) { return 1LL; }
-// the inverse over output positions: the window start of p; the positions p whose window reaches the
-// unwrapped offset t, [first(t), last(t)]; the unwrapped copies t = q + m·L_in of q, m in [copy_lo(q), copy_hi(q)]
-__host__ __device__ __forceinline__ i64 evo_start_1(const evo_sizes& z, i64 p1) { return z.M*evo_floordiv(-z.S + p1, z.M) + z.S; }
-__host__ __device__ __forceinline__ i64 evo_first_1(const evo_sizes& z, i64 t1) {
-    return evo_max(0, z.M*evo_floordiv(-z.S + t1, z.M) + z.S);
-}
-__host__ __device__ __forceinline__ i64 evo_last_1(const evo_sizes& z, i64 t1) {
-    return evo_min(evo_len_out_1(z) - 1, z.M*evo_floordiv(-z.S + t1, z.M) + z.M + z.S - 1LL);
-}
-__host__ __device__ __forceinline__ i64 evo_copy_lo_1(const evo_sizes& z, i64 q1) { return evo_ceildiv(z.M*evo_floordiv(-z.S, z.M) + z.S - q1, z.M*z.T_w); }
-__host__ __device__ __forceinline__ i64 evo_copy_hi_1(const evo_sizes& z, i64 q1) { return evo_floordiv(z.M*evo_floordiv(z.M*z.T_w - z.S - 1LL, z.M) + z.M + z.S - q1 - 1LL, z.M*z.T_w); }
+template <> struct evo_axis<1> {
+    static constexpr bool affine = false, wrap = true;
+    static EVO_FN i64 len_in(const evo_sizes& z) { return z.M*z.T_w; }
+    static EVO_FN i64 len_out(const evo_sizes& z) { return z.M*z.T_w; }
+    static EVO_FN i64 taps(const evo_sizes& z) { return z.M; }
+    static EVO_FN i64 stride(const evo_sizes& z) { return 1LL; }
+    static EVO_FN i64 dilation(const evo_sizes& z) { return 1LL; }
+    static EVO_FN i64 q(const evo_sizes& z, i64 p1, i64 u1) { return evo_wrap(z.M*evo_floordiv(-z.S + p1, z.M) + z.S + u1, z.M*z.T_w); }
+    // taps u of output position p that read the input: [tap_lo(p), tap_hi(p)]
+    static EVO_FN i64 tap_lo(const evo_sizes& z, i64 p1) { return evo_max(0, 0LL); }
+    static EVO_FN i64 tap_hi(const evo_sizes& z, i64 p1) { return evo_min(taps(z) - 1, z.M - 1LL); }
+    // the inverse over output positions: the window start of p; the positions p whose window reaches the
+    // unwrapped offset t, [first(t), last(t)]; the unwrapped copies t = q + m·L_in of q, m in [copy_lo(q), copy_hi(q)]
+    static EVO_FN i64 start(const evo_sizes& z, i64 p1) { return z.M*evo_floordiv(-z.S + p1, z.M) + z.S; }
+    static EVO_FN i64 first(const evo_sizes& z, i64 t1) { return evo_max(0, z.M*evo_floordiv(-z.S + t1, z.M) + z.S); }
+    static EVO_FN i64 last(const evo_sizes& z, i64 t1) { return evo_min(len_out(z) - 1, z.M*evo_floordiv(-z.S + t1, z.M) + z.M + z.S - 1LL); }
+    static EVO_FN i64 copy_lo(const evo_sizes& z, i64 q1) { return evo_ceildiv(z.M*evo_floordiv(-z.S, z.M) + z.S - q1, z.M*z.T_w); }
+    static EVO_FN i64 copy_hi(const evo_sizes& z, i64 q1) { return evo_floordiv(z.M*evo_floordiv(z.M*z.T_w - z.S - 1LL, z.M) + z.M + z.S - q1 - 1LL, z.M*z.T_w); }
+};
 
-__host__ __device__ __forceinline__ i64 evo_plane_in(const evo_sizes& z) {
-    return evo_len_in_0(z) * evo_len_in_1(z);
-}
-__host__ __device__ __forceinline__ i64 evo_plane_out(const evo_sizes& z) {
-    return evo_len_out_0(z) * evo_len_out_1(z);
-}
-
-static int evo_blocks(i64 total, unsigned* blocks) {
-    if (total <= 0) return -1;                       // nothing to compute
-    const i64 n = (total + EVO_THREADS - 1) / EVO_THREADS;
-    if (n > 2147483647LL) return 1001;               // more blocks than a 1-D grid holds: refuse, never skip
-    *blocks = (unsigned)n;
-    return 0;
-}
-
-// channels per thread in the kernels that share one kernel across channels (O_g = C_g = 1): the
-// largest power of two up to EVO_MAX_CHUNK dividing share; 0 when channels mix (O_g or C_g > 1)
-static int evo_chunk(const evo_sizes& z) {
-    if (evo_og(z) != 1 || evo_cg(z) != 1) return 0;
-    const i64 share = evo_share(z);
-    for (int ch = EVO_MAX_CHUNK; ch > 1; ch /= 2)
-        if (ch <= 16 && share % ch == 0) return ch;
-    return 1;
-}
-
-// O_g = C_g = 1 and kt given at full length on every axis (nothing broadcast)
-static bool evo_kernel_is_full(const evo_sizes& z, const evo_layout& kl) {
-    const i64 full[EVO_AXES] = {evo_batch(z), evo_groups(z) / evo_share(z), 1, 1, evo_taps_0(z), evo_taps_1(z), evo_len_out_0(z), evo_len_out_1(z)};
-    if (evo_og(z) != 1 || evo_cg(z) != 1) return false;
-    for (int a = 0; a < EVO_AXES; ++a)
-        if (kl.size[a] != full[a]) return false;
-    return true;
-}
-
-
-// ---- fused attention: shared pieces -------------------------------------------------------
-#include <math.h>
-__host__ __device__ __forceinline__ float evo_exp(float t) { return expf(t); }
-__host__ __device__ __forceinline__ double evo_exp(double t) { return exp(t); }
-__host__ __device__ __forceinline__ float evo_log(float t) { return logf(t); }
-__host__ __device__ __forceinline__ double evo_log(double t) { return log(t); }
-
-static void evo_unpack_sizes(const i64* zv, evo_sizes* z) {
-    z->B = zv[0];
-    z->N = zv[1];
-    z->d = zv[2];
-    z->M = zv[3];
-    z->T_h = zv[4];
-    z->T_w = zv[5];
-    z->S = zv[6];
-}
-
-__host__ __device__ __forceinline__ i64 evo_ntaps(const evo_sizes& z) {
-    return evo_taps_0(z) * evo_taps_1(z);
-}
-
-// beta[b', gk, u.., p..] (contiguous) is given once for the whole batch (mode 1: b' = 0) or per sample
-// (mode 2: b' = b); mode 0: none. Its batch stride, in elements (0 when broadcast); -1 for a bad mode.
-static i64 evo_bias_stride(const evo_sizes& z, const i64 mode, const void* bias) {
-    if (mode < 0 || mode > 2 || (mode != 0) != (bias != 0)) return -1;
-    return mode == 2 ? evo_div(evo_groups(z), evo_share(z)) * evo_ntaps(z) * evo_plane_out(z) : 0;
-}
-
-static void evo_unpack(const i64* zv, const i64* layout, evo_sizes* z, evo_layout* kl) {
-    z->B = zv[0];
-    z->N = zv[1];
-    z->d = zv[2];
-    z->M = zv[3];
-    z->T_h = zv[4];
-    z->T_w = zv[5];
-    z->S = zv[6];
-    for (int a = 0; a < EVO_AXES; ++a) {
-        kl->stride[a] = layout[a];
-        kl->size[a] = layout[EVO_AXES + a];
-    }
-}
-
-// ============================ the kernels (T: float or double) ============================
-
-// y[b, o, p]: one thread per output element; taps clamped to the input (no per-tap branch)
-template <typename T>
-__global__ void evo_forward(const T* __restrict__ x, const T* __restrict__ kt,
-                                  T* __restrict__ y, const evo_sizes z, const evo_layout kl, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
-    rest = evo_div(rest, evo_len_out_1(z));
-    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
-    rest = evo_div(rest, evo_len_out_0(z));
-    const i64 og = evo_og(z), cg = evo_cg(z), channels_out = evo_groups(z) * og;
-    const i64 o = evo_rem(rest, channels_out), b = evo_div(rest, channels_out);
-    const i64 g = evo_div(o, og), o1 = evo_rem(o, og);
-    const T* kb = kt + b * kl.stride[0] + evo_div(g, evo_share(z)) * kl.stride[1] + o1 * kl.stride[2] + p0 * kl.stride[6] + p1 * kl.stride[7];
-    const i64 lo0 = evo_tap_lo_0(z, p0), hi0 = evo_tap_hi_0(z, p0);
-    const i64 lo1 = evo_tap_lo_1(z, p1), hi1 = evo_tap_hi_1(z, p1);
-    T acc = 0;
-    for (i64 c1 = 0; c1 < cg; ++c1) {
-        const T* xc = x + (b * evo_groups(z) * cg + g * cg + c1) * evo_plane_in(z);
-        const T* kc = kb + c1 * kl.stride[3];
-        for (i64 u0 = lo0; u0 <= hi0; ++u0) {
-            const i64 q0 = evo_q_0(z, p0, u0);
-            // innermost axis (wraps around): the kernel pointer advances, each tap's input position is wrapped
-            const i64 q1 = 0;
-            const T* kp = kc + lo1 * kl.stride[5] + u0 * kl.stride[4];
-            const T* xrow = xc + (q0) * evo_len_in_1(z) + q1;
-            const i64 kstep = kl.stride[5];
-            for (i64 u1 = lo1; u1 <= hi1; ++u1, kp += kstep) {
-                acc += *kp * xrow[evo_q_1(z, p1, u1)];
-            }
-        }
-    }
-    y[idx] = acc;
-}
-
-// y for one kernel shared by each block of channels (O_g = C_g = 1, share > 1): one thread per
-// (b, kernel group, chunk of CH channels, p); each kernel value is loaded once for CH channels
-template <int CH, typename T>
-__global__ void evo_forward_shared(const T* __restrict__ x, const T* __restrict__ kt,
-                                         T* __restrict__ y, const evo_sizes z, const evo_layout kl, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
-    rest = evo_div(rest, evo_len_out_1(z));
-    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
-    rest = evo_div(rest, evo_len_out_0(z));
-    const i64 share = evo_share(z), chunks = evo_div(share, CH), kgroups = evo_div(evo_groups(z), share);
-    const i64 chunk = evo_rem(rest, chunks);
-    rest = evo_div(rest, chunks);
-    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
-    const i64 c0 = gk * share + chunk * CH;                      // first channel (= group, C_g = 1) of this thread
-    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-    const T* kb = kt + b * kl.stride[0] + gk * kl.stride[1] + p0 * kl.stride[6] + p1 * kl.stride[7];
-    const T* xc = x + (b * evo_groups(z) + c0) * plane_in;
-    const i64 lo0 = evo_tap_lo_0(z, p0), hi0 = evo_tap_hi_0(z, p0);
-    const i64 lo1 = evo_tap_lo_1(z, p1), hi1 = evo_tap_hi_1(z, p1);
-    T acc[CH];
-#pragma unroll
-    for (int r = 0; r < CH; ++r) acc[r] = 0;
-    for (i64 u0 = lo0; u0 <= hi0; ++u0) {
-        const i64 q0 = evo_q_0(z, p0, u0);
-        const i64 q1 = 0;   // the row's start: each tap's input position is wrapped
-        const T* kp = kb + lo1 * kl.stride[5] + u0 * kl.stride[4];
-        const T* xrow = xc + (q0) * evo_len_in_1(z) + q1;
-        const i64 kstep = kl.stride[5];
-        for (i64 u1 = lo1; u1 <= hi1; ++u1, kp += kstep) {
-            const T kv = *kp;
-            const T* xp = xrow + evo_q_1(z, p1, u1);
-#pragma unroll
-            for (int r = 0; r < CH; ++r) acc[r] += kv * xp[r * plane_in];
-        }
-    }
-    T* yp = y + (b * evo_groups(z) + c0) * plane_out + (p0) * evo_len_out_1(z) + p1;
-#pragma unroll
-    for (int r = 0; r < CH; ++r) yp[r * plane_out] = acc[r];
-}
-
-// dx[b, c, q]: one thread per input element; p = (q - beta(u)) / s where that is an output position
-template <typename T>
-__global__ void evo_backward_input(const T* __restrict__ kt, const T* __restrict__ dy,
-                                         T* __restrict__ dx, const evo_sizes z, const evo_layout kl, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 q1 = evo_rem(rest, evo_len_in_1(z));
-    rest = evo_div(rest, evo_len_in_1(z));
-    const i64 q0 = evo_rem(rest, evo_len_in_0(z));
-    rest = evo_div(rest, evo_len_in_0(z));
-    const i64 og = evo_og(z), cg = evo_cg(z), channels_in = evo_groups(z) * cg;
-    const i64 c = evo_rem(rest, channels_in), b = evo_div(rest, channels_in);
-    const i64 g = evo_div(c, cg), c1 = evo_rem(c, cg);
-    const T* kb = kt + b * kl.stride[0] + evo_div(g, evo_share(z)) * kl.stride[1] + c1 * kl.stride[3];
-    T acc = 0;
-    for (i64 o1 = 0; o1 < og; ++o1) {
-        const T* dyo = dy + (b * evo_groups(z) * og + g * og + o1) * evo_plane_out(z);
-        const T* ko = kb + o1 * kl.stride[2];
-        for (i64 m0 = evo_copy_lo_0(z, q0); m0 <= evo_copy_hi_0(z, q0); ++m0)   // t = q + m·L_in
-        for (i64 p0 = evo_first_0(z, q0 + m0 * evo_len_in_0(z)); p0 <= evo_last_0(z, q0 + m0 * evo_len_in_0(z)); ++p0) {
-            const i64 d0 = q0 + m0 * evo_len_in_0(z) - evo_start_0(z, p0);   // = δ·u when p's window reads t
-            if (d0 < 0 || evo_rem(d0, evo_dilation_0(z)) != 0) continue;
-            const i64 u0 = evo_div(d0, evo_dilation_0(z));
-            if (u0 >= evo_taps_0(z)) continue;
-            for (i64 m1 = evo_copy_lo_1(z, q1); m1 <= evo_copy_hi_1(z, q1); ++m1)   // t = q + m·L_in
-            for (i64 p1 = evo_first_1(z, q1 + m1 * evo_len_in_1(z)); p1 <= evo_last_1(z, q1 + m1 * evo_len_in_1(z)); ++p1) {
-                const i64 d1 = q1 + m1 * evo_len_in_1(z) - evo_start_1(z, p1);   // = δ·u when p's window reads t
-                if (d1 < 0 || evo_rem(d1, evo_dilation_1(z)) != 0) continue;
-                const i64 u1 = evo_div(d1, evo_dilation_1(z));
-                if (u1 >= evo_taps_1(z)) continue;
-                acc += ko[u0 * kl.stride[4] + p0 * kl.stride[6] + u1 * kl.stride[5] + p1 * kl.stride[7]] * dyo[(p0) * evo_len_out_1(z) + p1];
-            }
-        }
-    }
-    dx[idx] = acc;
-}
-
-// dx for one kernel shared by each block of channels (O_g = C_g = 1): one thread per (b, kernel group,
-// chunk of CH channels, q); each kernel value is loaded once for CH channels
-template <int CH, typename T>
-__global__ void evo_backward_input_shared(const T* __restrict__ kt, const T* __restrict__ dy,
-                                                T* __restrict__ dx, const evo_sizes z, const evo_layout kl, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 q1 = evo_rem(rest, evo_len_in_1(z));
-    rest = evo_div(rest, evo_len_in_1(z));
-    const i64 q0 = evo_rem(rest, evo_len_in_0(z));
-    rest = evo_div(rest, evo_len_in_0(z));
-    const i64 share = evo_share(z), chunks = evo_div(share, CH), kgroups = evo_div(evo_groups(z), share);
-    const i64 chunk = evo_rem(rest, chunks);
-    rest = evo_div(rest, chunks);
-    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
-    const i64 c0 = gk * share + chunk * CH, plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-    const T* kb = kt + b * kl.stride[0] + gk * kl.stride[1];
-    const T* dyc = dy + (b * evo_groups(z) + c0) * plane_out;
-    T acc[CH];
-#pragma unroll
-    for (int r = 0; r < CH; ++r) acc[r] = 0;
-    for (i64 m0 = evo_copy_lo_0(z, q0); m0 <= evo_copy_hi_0(z, q0); ++m0)   // t = q + m·L_in
-    for (i64 p0 = evo_first_0(z, q0 + m0 * evo_len_in_0(z)); p0 <= evo_last_0(z, q0 + m0 * evo_len_in_0(z)); ++p0) {
-        const i64 d0 = q0 + m0 * evo_len_in_0(z) - evo_start_0(z, p0);   // = δ·u when p's window reads t
-        if (d0 < 0 || evo_rem(d0, evo_dilation_0(z)) != 0) continue;
-        const i64 u0 = evo_div(d0, evo_dilation_0(z));
-        if (u0 >= evo_taps_0(z)) continue;
-        for (i64 m1 = evo_copy_lo_1(z, q1); m1 <= evo_copy_hi_1(z, q1); ++m1)   // t = q + m·L_in
-        for (i64 p1 = evo_first_1(z, q1 + m1 * evo_len_in_1(z)); p1 <= evo_last_1(z, q1 + m1 * evo_len_in_1(z)); ++p1) {
-            const i64 d1 = q1 + m1 * evo_len_in_1(z) - evo_start_1(z, p1);   // = δ·u when p's window reads t
-            if (d1 < 0 || evo_rem(d1, evo_dilation_1(z)) != 0) continue;
-            const i64 u1 = evo_div(d1, evo_dilation_1(z));
-            if (u1 >= evo_taps_1(z)) continue;
-            const T kv = kb[u0 * kl.stride[4] + p0 * kl.stride[6] + u1 * kl.stride[5] + p1 * kl.stride[7]];
-            const T* dyp = dyc + (p0) * evo_len_out_1(z) + p1;
-#pragma unroll
-            for (int r = 0; r < CH; ++r) acc[r] += kv * dyp[r * plane_out];
-        }
-    }
-    T* dxp = dx + (b * evo_groups(z) + c0) * plane_in + (q0) * evo_len_in_1(z) + q1;
-#pragma unroll
-    for (int r = 0; r < CH; ++r) dxp[r * plane_in] = acc[r];
-}
-
-// dkt where O_g = C_g = 1 and kt has every axis at full length (a kernel per sample, kernel group, tap
-// and position, as involution's): one thread per entry, positions innermost (coalesced), summing the
-// share channels of its kernel group; a tap outside the input gets 0
-template <typename T>
-__global__ void evo_backward_kernel_full(const T* __restrict__ x, const T* __restrict__ dy,
-                                               T* __restrict__ dkt, const evo_sizes z, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
-    rest = evo_div(rest, evo_len_out_1(z));
-    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
-    rest = evo_div(rest, evo_len_out_0(z));
-    const i64 u1 = evo_rem(rest, evo_taps_1(z));
-    rest = evo_div(rest, evo_taps_1(z));
-    const i64 u0 = evo_rem(rest, evo_taps_0(z));
-    rest = evo_div(rest, evo_taps_0(z));
-    const i64 share = evo_share(z), kgroups = evo_div(evo_groups(z), share);
-    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
-    const i64 q0 = evo_q_0(z, p0, u0);
-    const i64 q1 = evo_q_1(z, p1, u1);
-    T acc = 0;
-    if (q0 >= 0 && q0 < evo_len_in_0(z) && q1 >= 0 && q1 < evo_len_in_1(z)) {
-        const i64 c0 = gk * share, plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-        const T* xp = x + (b * evo_groups(z) + c0) * plane_in + (q0) * evo_len_in_1(z) + q1;
-        const T* dyp = dy + (b * evo_groups(z) + c0) * plane_out + (p0) * evo_len_out_1(z) + p1;
-        for (i64 c = 0; c < share; ++c) acc += dyp[c * plane_out] * xp[c * plane_in];
-    }
-    dkt[idx] = acc;
-}
-
-// dkt: one thread per entry of kt as given; an axis of length 1 sums over its full extent
-template <typename T>
-__global__ void evo_backward_kernel(const T* __restrict__ x, const T* __restrict__ dy,
-                                          T* __restrict__ dkt, const evo_sizes z, const evo_layout kl, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    const i64 full[EVO_AXES] = {evo_batch(z), evo_groups(z) / evo_share(z), evo_og(z), evo_cg(z), evo_taps_0(z), evo_taps_1(z), evo_len_out_0(z), evo_len_out_1(z)};
-    i64 lo[EVO_AXES], hi[EVO_AXES];
-    i64 rest = idx;
-    for (int a = EVO_AXES - 1; a >= 0; --a) {
-        const i64 i = evo_rem(rest, kl.size[a]);
-        rest = evo_div(rest, kl.size[a]);
-        lo[a] = kl.size[a] == 1 ? 0 : i;
-        hi[a] = kl.size[a] == 1 ? full[a] : i + 1;
-    }
-    const i64 og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
-    T acc = 0;
-    for (i64 b = lo[0]; b < hi[0]; ++b)
-    for (i64 gk = lo[1]; gk < hi[1]; ++gk)
-    for (i64 g = gk * share; g < (gk + 1) * share; ++g)
-    for (i64 o1 = lo[2]; o1 < hi[2]; ++o1)
-    for (i64 c1 = lo[3]; c1 < hi[3]; ++c1) {
-        const T* xc = x + (b * evo_groups(z) * cg + g * cg + c1) * evo_plane_in(z);
-        const T* dyo = dy + (b * evo_groups(z) * og + g * og + o1) * evo_plane_out(z);
-        for (i64 u0 = lo[4]; u0 < hi[4]; ++u0)
-        for (i64 p0 = lo[6]; p0 < hi[6]; ++p0) {
-            const i64 q0 = evo_q_0(z, p0, u0);
-            if (q0 < 0 || q0 >= evo_len_in_0(z)) continue;
-            for (i64 u1 = lo[5]; u1 < hi[5]; ++u1)
-            for (i64 p1 = lo[7]; p1 < hi[7]; ++p1) {
-                const i64 q1 = evo_q_1(z, p1, u1);
-                if (q1 < 0 || q1 >= evo_len_in_1(z)) continue;
-                acc += dyo[(p0) * evo_len_out_1(z) + p1] * xc[(q0) * evo_len_in_1(z) + q1];
-            }
-        }
-    }
-    dkt[idx] = acc;
-}
-
-template <typename T>
-static int evo_swin_attention_forward(const T* x, const T* kt, T* y, const i64* zv,
-                                     const i64* layout, void* stream) {
-    evo_sizes z;
-    evo_layout kl;
-    evo_unpack(zv, layout, &z, &kl);
-    const int ch = evo_chunk(z);
-    unsigned blocks = 0;
-    const i64 total = evo_batch(z) * evo_groups(z) * evo_og(z) * evo_plane_out(z) / (ch > 0 ? ch : 1);
-    const int rc = evo_blocks(total, &blocks);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 16) EVO_LAUNCH(evo_forward_shared<16>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
-    else if (ch == 8) EVO_LAUNCH(evo_forward_shared<8>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
-    else if (ch == 4) EVO_LAUNCH(evo_forward_shared<4>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
-    else if (ch == 2) EVO_LAUNCH(evo_forward_shared<2>, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
-    else EVO_LAUNCH(evo_forward, blocks, EVO_THREADS, stream, x, kt, y, z, kl, total);
-    return EVO_LAST_ERROR();
-}
-
-template <typename T>
-static int evo_swin_attention_backward_input(const T* kt, const T* dy, T* dx, const i64* zv,
-                                            const i64* layout, void* stream) {
-    evo_sizes z;
-    evo_layout kl;
-    evo_unpack(zv, layout, &z, &kl);
-    const int ch = evo_chunk(z);
-    const i64 total = evo_batch(z) * evo_groups(z) * evo_cg(z) * evo_plane_in(z) / (ch > 1 ? ch : 1);
-    unsigned blocks = 0;
-    const int rc = evo_blocks(total, &blocks);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 16) EVO_LAUNCH(evo_backward_input_shared<16>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
-    else if (ch == 8) EVO_LAUNCH(evo_backward_input_shared<8>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
-    else if (ch == 4) EVO_LAUNCH(evo_backward_input_shared<4>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
-    else if (ch == 2) EVO_LAUNCH(evo_backward_input_shared<2>, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
-    else EVO_LAUNCH(evo_backward_input, blocks, EVO_THREADS, stream, kt, dy, dx, z, kl, total);
-    return EVO_LAST_ERROR();
-}
-
-template <typename T>
-static int evo_swin_attention_backward_kernel(const T* x, const T* dy, T* dkt, const i64* zv,
-                                             const i64* layout, void* stream) {
-    evo_sizes z;
-    evo_layout kl;
-    evo_unpack(zv, layout, &z, &kl);
-    i64 total = 1;
-    for (int a = 0; a < EVO_AXES; ++a) total *= kl.size[a];
-    unsigned blocks = 0;
-    const int rc = evo_blocks(total, &blocks);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (evo_kernel_is_full(z, kl)) EVO_LAUNCH(evo_backward_kernel_full, blocks, EVO_THREADS, stream, x, dy, dkt, z, total);
-    else EVO_LAUNCH(evo_backward_kernel, blocks, EVO_THREADS, stream, x, dy, dkt, z, kl, total);
-    return EVO_LAST_ERROR();
-}
-
-// ---- fused attention ------------------------------------------------------------------
-// l[b, gk, u, p] = sum_{e < share} a[b, gk*share + e, p] * k~[b, gk*share + e, q(p, u)] (+ beta[b', gk, u, p])
-//                  (k~ = 0 outside the input: such a tap has logit beta, or 0, and stays in the softmax, as in the
-//                  proved form)
-// y[b, c, p]     = sum_u softmax_u(l)[b, c / share, u, p] * v~[b, c, q(p, u)]
-// lse[b, gk, p]  = log sum_u exp(l[b, gk, u, p]), saved for the backward passes.
-// One thread per (b, gk, chunk of CH channels, p). An online softmax: a running maximum m, the running
-// sum s of exp(l - m) and CH running outputs, rescaled when m grows; the logits are never stored.
-template <int CH, typename T>
-__global__ void evo_attention_forward(const T* __restrict__ a, const T* __restrict__ kk,
-                                            const T* __restrict__ v, const T* __restrict__ bias,
-                                            T* __restrict__ y, T* __restrict__ lse, const evo_sizes z,
-                                            const i64 bstride, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
-    rest = evo_div(rest, evo_len_out_1(z));
-    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
-    rest = evo_div(rest, evo_len_out_0(z));
-    const i64 share = evo_share(z), chunks = evo_div(share, CH), kgroups = evo_div(evo_groups(z), share);
-    const i64 chunk = evo_rem(rest, chunks);
-    rest = evo_div(rest, chunks);
-    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
-    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-    const i64 first = b * evo_groups(z) + gk * share;     // channel plane of the kernel group's first channel
-    const i64 pflat = (p0) * evo_len_out_1(z) + p1;
-    const T* ap = a + first * plane_out + pflat;            // a[b, gk*share + e, p] = ap[e * plane_out]
-    const T* bp = bias ? bias + b * bstride + gk * evo_ntaps(z) * plane_out + pflat : 0;   // beta[.., u, p] = bp[u * plane_out]
-    const T* kg = kk + first * plane_in;
-    const T* vc = v + (first + chunk * CH) * plane_in;
-    T m = -INFINITY, s = 0, acc[CH];
-#pragma unroll
-    for (int r = 0; r < CH; ++r) acc[r] = 0;
-    for (i64 u0 = 0; u0 < evo_taps_0(z); ++u0) {
-        const i64 q0 = evo_q_0(z, p0, u0);
-        const bool in0 = q0 >= 0 && q0 < evo_len_in_0(z);
-        for (i64 u1 = 0; u1 < evo_taps_1(z); ++u1) {
-            const i64 q1 = evo_q_1(z, p1, u1);
-            const bool in1 = in0 && q1 >= 0 && q1 < evo_len_in_1(z);
-            const i64 off = in1 ? (q0) * evo_len_in_1(z) + q1 : 0;
-            T logit = 0;
-            if (in1)
-                for (i64 e = 0; e < share; ++e) logit += ap[e * plane_out] * kg[e * plane_in + off];
-            if (bp) logit += bp[((u0) * evo_taps_1(z) + u1) * plane_out];
-            if (logit > m) {                      // a new maximum: rescale what was summed so far
-                const T scale = evo_exp(m - logit);
-                s *= scale;
-#pragma unroll
-                for (int r = 0; r < CH; ++r) acc[r] *= scale;
-                m = logit;
-            }
-            const T w = evo_exp(logit - m);
-            s += w;
-            if (in1)
-#pragma unroll
-                for (int r = 0; r < CH; ++r) acc[r] += w * vc[r * plane_in + off];
-        }
-    }
-    T* yp = y + (first + chunk * CH) * plane_out + pflat;
-#pragma unroll
-    for (int r = 0; r < CH; ++r) yp[r * plane_out] = acc[r] / s;
-    if (chunk == 0) lse[(b * kgroups + gk) * plane_out + pflat] = m + evo_log(s);
-}
-
-// da[b, c, p] = sum_u ds[u] * k~[b, c, q(p, u)] with ds[u] = A[u] * (dA[u] - D[b, gk, p]), A[u] = exp(l[u] - lse),
-// dA[u] = sum_{e < share} dy[b, gk*share + e, p] * v~[b, gk*share + e, q(p, u)], D = sum_{c in gk} dy * y.
-// Taps outside the input add nothing here (k~ = 0 there), so the tap range is clamped to the input.
-// One thread per (b, gk, chunk of CH channels, p); the logits are recomputed.
-template <int CH, typename T>
-__global__ void evo_attention_backward_query(const T* __restrict__ a, const T* __restrict__ kk,
-                                                   const T* __restrict__ v, const T* __restrict__ bias,
-                                                   const T* __restrict__ dy, const T* __restrict__ lse,
-                                                   const T* __restrict__ delta, T* __restrict__ da,
-                                                   const evo_sizes z, const i64 bstride, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
-    rest = evo_div(rest, evo_len_out_1(z));
-    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
-    rest = evo_div(rest, evo_len_out_0(z));
-    const i64 share = evo_share(z), chunks = evo_div(share, CH), kgroups = evo_div(evo_groups(z), share);
-    const i64 chunk = evo_rem(rest, chunks);
-    rest = evo_div(rest, chunks);
-    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
-    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-    const i64 first = b * evo_groups(z) + gk * share;     // channel plane of the kernel group's first channel
-    const i64 pflat = (p0) * evo_len_out_1(z) + p1, at = (b * kgroups + gk) * plane_out + pflat;
-    const T lse_p = lse[at], d_p = delta[at];
-    const T* ap = a + first * plane_out + pflat;
-    const T* bp = bias ? bias + b * bstride + gk * evo_ntaps(z) * plane_out + pflat : 0;
-    const T* dyp = dy + first * plane_out + pflat;
-    const T* kg = kk + first * plane_in;
-    const T* vg = v + first * plane_in;
-    const T* kc = kg + chunk * CH * plane_in;
-    const i64 lo0 = evo_tap_lo_0(z, p0), hi0 = evo_tap_hi_0(z, p0);
-    const i64 lo1 = evo_tap_lo_1(z, p1), hi1 = evo_tap_hi_1(z, p1);
-    T acc[CH];
-#pragma unroll
-    for (int r = 0; r < CH; ++r) acc[r] = 0;
-    for (i64 u0 = lo0; u0 <= hi0; ++u0) {
-        const i64 q0 = evo_q_0(z, p0, u0);
-        for (i64 u1 = lo1; u1 <= hi1; ++u1) {
-            const i64 q1 = evo_q_1(z, p1, u1);
-            const i64 off = (q0) * evo_len_in_1(z) + q1;
-            T logit = 0, dA = 0;
-            for (i64 e = 0; e < share; ++e) {
-                logit += ap[e * plane_out] * kg[e * plane_in + off];
-                dA += dyp[e * plane_out] * vg[e * plane_in + off];
-            }
-            if (bp) logit += bp[((u0) * evo_taps_1(z) + u1) * plane_out];
-            const T ds = evo_exp(logit - lse_p) * (dA - d_p);
-#pragma unroll
-            for (int r = 0; r < CH; ++r) acc[r] += ds * kc[r * plane_in + off];
-        }
-    }
-    T* dap = da + (first + chunk * CH) * plane_out + pflat;
-#pragma unroll
-    for (int r = 0; r < CH; ++r) dap[r * plane_out] = acc[r];
-}
-
-// dk[b, c, q] = sum_{(p, u): q(p, u) = q} ds[b, gk, u, p] * a[b, c, p] and dv[b, c, q] = sum_{(p, u)} A[b, gk, u, p] * dy[b, c, p]:
-// one thread per (b, gk, chunk of CH channels, q), over the (p, u) whose tap reads q (the input gradient's inverse map).
-template <int CH, typename T>
-__global__ void evo_attention_backward_kv(const T* __restrict__ a, const T* __restrict__ kk,
-                                                const T* __restrict__ v, const T* __restrict__ bias,
-                                                const T* __restrict__ dy, const T* __restrict__ lse,
-                                                const T* __restrict__ delta, T* __restrict__ dk,
-                                                T* __restrict__ dv, const evo_sizes z, const i64 bstride,
-                                                const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 q1 = evo_rem(rest, evo_len_in_1(z));
-    rest = evo_div(rest, evo_len_in_1(z));
-    const i64 q0 = evo_rem(rest, evo_len_in_0(z));
-    rest = evo_div(rest, evo_len_in_0(z));
-    const i64 share = evo_share(z), chunks = evo_div(share, CH), kgroups = evo_div(evo_groups(z), share);
-    const i64 chunk = evo_rem(rest, chunks);
-    rest = evo_div(rest, chunks);
-    const i64 gk = evo_rem(rest, kgroups), b = evo_div(rest, kgroups);
-    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z);
-    const i64 first = b * evo_groups(z) + gk * share;     // channel plane of the kernel group's first channel
-    const i64 qflat = (q0) * evo_len_in_1(z) + q1;
-    const T* ag = a + first * plane_out;
-    const T* dyg = dy + first * plane_out;
-    const T* kq = kk + first * plane_in + qflat;
-    const T* vq = v + first * plane_in + qflat;
-    const T* lg = lse + (b * kgroups + gk) * plane_out;
-    const T* dg = delta + (b * kgroups + gk) * plane_out;
-    const T* bg = bias ? bias + b * bstride + gk * evo_ntaps(z) * plane_out : 0;
-    T gkey[CH], gval[CH];
-#pragma unroll
-    for (int r = 0; r < CH; ++r) gkey[r] = gval[r] = 0;
-    for (i64 m0 = evo_copy_lo_0(z, q0); m0 <= evo_copy_hi_0(z, q0); ++m0)   // t = q + m·L_in
-    for (i64 p0 = evo_first_0(z, q0 + m0 * evo_len_in_0(z)); p0 <= evo_last_0(z, q0 + m0 * evo_len_in_0(z)); ++p0) {
-        const i64 d0 = q0 + m0 * evo_len_in_0(z) - evo_start_0(z, p0);   // = δ·u when p's window reads t
-        if (d0 < 0 || evo_rem(d0, evo_dilation_0(z)) != 0) continue;
-        const i64 u0 = evo_div(d0, evo_dilation_0(z));
-        if (u0 >= evo_taps_0(z)) continue;
-        for (i64 m1 = evo_copy_lo_1(z, q1); m1 <= evo_copy_hi_1(z, q1); ++m1)   // t = q + m·L_in
-        for (i64 p1 = evo_first_1(z, q1 + m1 * evo_len_in_1(z)); p1 <= evo_last_1(z, q1 + m1 * evo_len_in_1(z)); ++p1) {
-            const i64 d1 = q1 + m1 * evo_len_in_1(z) - evo_start_1(z, p1);   // = δ·u when p's window reads t
-            if (d1 < 0 || evo_rem(d1, evo_dilation_1(z)) != 0) continue;
-            const i64 u1 = evo_div(d1, evo_dilation_1(z));
-            if (u1 >= evo_taps_1(z)) continue;
-            const i64 pf = (p0) * evo_len_out_1(z) + p1;
-            T logit = 0, dA = 0;
-            for (i64 e = 0; e < share; ++e) {
-                logit += ag[e * plane_out + pf] * kq[e * plane_in];
-                dA += dyg[e * plane_out + pf] * vq[e * plane_in];
-            }
-            if (bg) logit += bg[((u0) * evo_taps_1(z) + u1) * plane_out + pf];
-            const T w = evo_exp(logit - lg[pf]), ds = w * (dA - dg[pf]);
-#pragma unroll
-            for (int r = 0; r < CH; ++r) {
-                gkey[r] += ds * ag[(chunk * CH + r) * plane_out + pf];
-                gval[r] += w * dyg[(chunk * CH + r) * plane_out + pf];
-            }
-        }
-    }
-#pragma unroll
-    for (int r = 0; r < CH; ++r) {
-        dk[(first + chunk * CH + r) * plane_in + qflat] = gkey[r];
-        dv[(first + chunk * CH + r) * plane_in + qflat] = gval[r];
-    }
-}
-
-// dbeta[b', gk, u, p] = sum over the samples b that read it (all of them when beta is broadcast, mode 1; b = b'
-// otherwise) of ds[b, gk, u, p] = A * (dA - D), every tap included (outside the input: logit beta, dA = 0).
-// One thread per entry of dbeta; the logits are recomputed.
-template <typename T>
-__global__ void evo_attention_backward_bias(const T* __restrict__ a, const T* __restrict__ kk,
-                                                  const T* __restrict__ v, const T* __restrict__ bias,
-                                                  const T* __restrict__ dy, const T* __restrict__ lse,
-                                                  const T* __restrict__ delta, T* __restrict__ dbias,
-                                                  const evo_sizes z, const i64 bstride, const i64 total) {
-    const i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= total) return;
-    i64 rest = idx;
-    const i64 p1 = evo_rem(rest, evo_len_out_1(z));
-    rest = evo_div(rest, evo_len_out_1(z));
-    const i64 p0 = evo_rem(rest, evo_len_out_0(z));
-    rest = evo_div(rest, evo_len_out_0(z));
-    const i64 u1 = evo_rem(rest, evo_taps_1(z));
-    rest = evo_div(rest, evo_taps_1(z));
-    const i64 u0 = evo_rem(rest, evo_taps_0(z));
-    rest = evo_div(rest, evo_taps_0(z));
-    const i64 share = evo_share(z), kgroups = evo_div(evo_groups(z), share);
-    const i64 gk = evo_rem(rest, kgroups), bb = evo_div(rest, kgroups);
-    const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z), pflat = (p0) * evo_len_out_1(z) + p1;
-    const i64 q0 = evo_q_0(z, p0, u0);
-    const i64 q1 = evo_q_1(z, p1, u1);
-    const bool in = q0 >= 0 && q0 < evo_len_in_0(z) && q1 >= 0 && q1 < evo_len_in_1(z);
-    const i64 off = in ? (q0) * evo_len_in_1(z) + q1 : 0;
-    const T beta = bias[idx];
-    T acc = 0;
-    for (i64 b = bstride ? bb : 0; b < (bstride ? bb + 1 : evo_batch(z)); ++b) {
-        const i64 first = b * evo_groups(z) + gk * share, at = (b * kgroups + gk) * plane_out + pflat;
-        T logit = beta, dA = 0;
-        if (in)
-            for (i64 e = 0; e < share; ++e) {
-                logit += a[(first + e) * plane_out + pflat] * kk[(first + e) * plane_in + off];
-                dA += dy[(first + e) * plane_out + pflat] * v[(first + e) * plane_in + off];
-            }
-        acc += evo_exp(logit - lse[at]) * (dA - delta[at]);
-    }
-    dbias[idx] = acc;
-}
-
-// the fused attention's launchers: CH as in evo_chunk; refused unless O_g = C_g = 1 (code 1002), the window
-// fits the input (1003) and the options name beta's layout (1004)
-template <typename T>
-static int evo_swin_attention_attention_forward(const T* a, const T* kk, const T* v,
-                                               const T* bias, T* y, T* lse, const i64* zv,
-                                               const i64* opts, void* stream) {
-    evo_sizes z;
-    evo_unpack_sizes(zv, &z);
-    const int ch = evo_chunk(z);
-    if (ch == 0) return 1002;
-    const i64 bstride = evo_bias_stride(z, opts[0], bias);
-    if (bstride < 0) return 1004;
-    const i64 total = evo_batch(z) * evo_groups(z) * evo_plane_out(z) / ch;
-    unsigned blocks = 0;
-    const int rc = evo_blocks(total, &blocks);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (ch == 16) EVO_LAUNCH(evo_attention_forward<16>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
-    else if (ch == 8) EVO_LAUNCH(evo_attention_forward<8>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
-    else if (ch == 4) EVO_LAUNCH(evo_attention_forward<4>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
-    else if (ch == 2) EVO_LAUNCH(evo_attention_forward<2>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
-    else EVO_LAUNCH(evo_attention_forward<1>, blocks, EVO_THREADS, stream, a, kk, v, bias, y, lse, z, bstride, total);
-    return EVO_LAST_ERROR();
-}
-
-template <typename T>
-static int evo_swin_attention_attention_backward(const T* a, const T* kk, const T* v,
-                                                const T* bias, const T* dy, const T* lse,
-                                                const T* delta, T* dbias, T* da, T* dk,
-                                                T* dv, const i64* zv, const i64* opts, void* stream) {
-    evo_sizes z;
-    evo_unpack_sizes(zv, &z);
-    const int ch = evo_chunk(z);
-    if (ch == 0) return 1002;
-    const i64 bstride = evo_bias_stride(z, opts[0], bias);
-    if (bstride < 0 || (dbias && !bias)) return 1004;
-    const i64 total_q = evo_batch(z) * evo_groups(z) * evo_plane_out(z) / ch;
-    const i64 total_kv = evo_batch(z) * evo_groups(z) * evo_plane_in(z) / ch;
-    unsigned blocks = 0;
-    int rc = evo_blocks(total_q, &blocks);
-    if (rc > 0) return rc;
-    if (rc == 0) {
-        if (ch == 16) EVO_LAUNCH(evo_attention_backward_query<16>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
-        else if (ch == 8) EVO_LAUNCH(evo_attention_backward_query<8>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
-        else if (ch == 4) EVO_LAUNCH(evo_attention_backward_query<4>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
-        else if (ch == 2) EVO_LAUNCH(evo_attention_backward_query<2>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
-        else EVO_LAUNCH(evo_attention_backward_query<1>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, da, z, bstride, total_q);
-        rc = EVO_LAST_ERROR();
-        if (rc) return rc;
-    }
-    rc = evo_blocks(total_kv, &blocks);
-    if (rc > 0) return rc;
-    if (rc == 0) {
-        if (ch == 16) EVO_LAUNCH(evo_attention_backward_kv<16>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
-        else if (ch == 8) EVO_LAUNCH(evo_attention_backward_kv<8>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
-        else if (ch == 4) EVO_LAUNCH(evo_attention_backward_kv<4>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
-        else if (ch == 2) EVO_LAUNCH(evo_attention_backward_kv<2>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
-        else EVO_LAUNCH(evo_attention_backward_kv<1>, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dk, dv, z, bstride, total_kv);
-        rc = EVO_LAST_ERROR();
-        if (rc) return rc;
-    }
-    if (!dbias) return 0;
-    const i64 total_bias = (bstride ? evo_batch(z) : 1) * evo_div(evo_groups(z), evo_share(z)) * evo_ntaps(z) * evo_plane_out(z);
-    rc = evo_blocks(total_bias, &blocks);
-    if (rc) return rc < 0 ? 0 : rc;
-    EVO_LAUNCH(evo_attention_backward_bias, blocks, EVO_THREADS, stream, a, kk, v, bias, dy, lse, delta, dbias, z, bstride, total_bias);
-    return EVO_LAST_ERROR();
-}
-
+#include "evosym_cuda_window.h"
+#include "evosym_cuda_attention.h"
 
 // ---- the entry points evosym.runtime calls (ctypes), one per kernel and dtype ----
 extern "C" int evo_swin_attention_forward_f32(const float* x, const float* kt, float* y, const i64* zv, const i64* layout, void* stream) {
-    return evo_swin_attention_forward(x, kt, y, zv, layout, stream);
+    return evo_run_forward(x, kt, y, zv, layout, stream);
 }
 extern "C" int evo_swin_attention_backward_input_f32(const float* kt, const float* dy, float* dx, const i64* zv, const i64* layout, void* stream) {
-    return evo_swin_attention_backward_input(kt, dy, dx, zv, layout, stream);
+    return evo_run_backward_input(kt, dy, dx, zv, layout, stream);
 }
 extern "C" int evo_swin_attention_backward_kernel_f32(const float* x, const float* dy, float* dkt, const i64* zv, const i64* layout, void* stream) {
-    return evo_swin_attention_backward_kernel(x, dy, dkt, zv, layout, stream);
+    return evo_run_backward_kernel(x, dy, dkt, zv, layout, stream);
 }
 extern "C" int evo_swin_attention_attention_forward_f32(const float* a, const float* kk, const float* v, const float* bias, float* y, float* lse, const i64* zv, const i64* opts, void* stream) {
-    return evo_swin_attention_attention_forward(a, kk, v, bias, y, lse, zv, opts, stream);
+    return evo_run_attention_forward(a, kk, v, bias, y, lse, zv, opts, stream);
 }
 extern "C" int evo_swin_attention_attention_backward_f32(const float* a, const float* kk, const float* v, const float* bias, const float* dy, const float* lse, const float* delta, float* dbias, float* da, float* dk, float* dv, const i64* zv, const i64* opts, void* stream) {
-    return evo_swin_attention_attention_backward(a, kk, v, bias, dy, lse, delta, dbias, da, dk, dv, zv, opts, stream);
+    return evo_run_attention_backward(a, kk, v, bias, dy, lse, delta, dbias, da, dk, dv, zv, opts, stream);
 }
 extern "C" int evo_swin_attention_forward_f64(const double* x, const double* kt, double* y, const i64* zv, const i64* layout, void* stream) {
-    return evo_swin_attention_forward(x, kt, y, zv, layout, stream);
+    return evo_run_forward(x, kt, y, zv, layout, stream);
 }
 extern "C" int evo_swin_attention_backward_input_f64(const double* kt, const double* dy, double* dx, const i64* zv, const i64* layout, void* stream) {
-    return evo_swin_attention_backward_input(kt, dy, dx, zv, layout, stream);
+    return evo_run_backward_input(kt, dy, dx, zv, layout, stream);
 }
 extern "C" int evo_swin_attention_backward_kernel_f64(const double* x, const double* dy, double* dkt, const i64* zv, const i64* layout, void* stream) {
-    return evo_swin_attention_backward_kernel(x, dy, dkt, zv, layout, stream);
+    return evo_run_backward_kernel(x, dy, dkt, zv, layout, stream);
 }
 extern "C" int evo_swin_attention_attention_forward_f64(const double* a, const double* kk, const double* v, const double* bias, double* y, double* lse, const i64* zv, const i64* opts, void* stream) {
-    return evo_swin_attention_attention_forward(a, kk, v, bias, y, lse, zv, opts, stream);
+    return evo_run_attention_forward(a, kk, v, bias, y, lse, zv, opts, stream);
 }
 extern "C" int evo_swin_attention_attention_backward_f64(const double* a, const double* kk, const double* v, const double* bias, const double* dy, const double* lse, const double* delta, double* dbias, double* da, double* dk, double* dv, const i64* zv, const i64* opts, void* stream) {
-    return evo_swin_attention_attention_backward(a, kk, v, bias, dy, lse, delta, dbias, da, dk, dv, zv, opts, stream);
+    return evo_run_attention_backward(a, kk, v, bias, dy, lse, delta, dbias, da, dk, dv, zv, opts, stream);
 }
 
-// The kernels' own lengths at the sizes zv (in the manifest's order): B, groups, O_g, C_g, share, then per
-// axis the input lengths, the output lengths and the taps. The runtime checks the manifest against them.
-extern "C" int evo_swin_attention_extents(const i64* zv, i64* out) {
-    evo_sizes z;
-    z.B = zv[0];
-    z.N = zv[1];
-    z.d = zv[2];
-    z.M = zv[3];
-    z.T_h = zv[4];
-    z.T_w = zv[5];
-    z.S = zv[6];
-    out[0] = evo_batch(z);
-    out[1] = evo_groups(z);
-    out[2] = evo_og(z);
-    out[3] = evo_cg(z);
-    out[4] = evo_share(z);
-    out[5] = evo_len_in_0(z);
-    out[7] = evo_len_out_0(z);
-    out[9] = evo_taps_0(z);
-    out[6] = evo_len_in_1(z);
-    out[8] = evo_len_out_1(z);
-    out[10] = evo_taps_1(z);
-    return 0;
-}
+// the kernels' own lengths at the sizes zv; the runtime checks the manifest against them
+extern "C" int evo_swin_attention_extents(const i64* zv, i64* out) { return evo_extents(zv, out); }

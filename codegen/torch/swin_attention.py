@@ -37,14 +37,16 @@ def _as_grid(value, rank, dtype, device):
 
 def _softmax(t, first, count):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
-    fused pass over a view when those axes are adjacent in memory, else over a copy with them last."""
+    fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
+    them last."""
     dims = list(range(first, first + count))
-    order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
-    at = [order.index(a) for a in dims]
-    if t.numel() > 0 and t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
-        p = t.permute(order)
-        s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
-        return s.permute([order.index(a) for a in range(t.dim())])
+    if t.numel() > 0 and not torch.compiler.is_compiling():   # (compiled, strides are symbolic: the layout is inductor's)
+        order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
+        at = [order.index(a) for a in dims]
+        if t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
+            p = t.permute(order)
+            s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
+            return s.permute([order.index(a) for a in range(t.dim())])
     last = list(range(t.dim() - count, t.dim()))
     moved = t.movedim(dims, last)
     flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))
@@ -163,6 +165,8 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
     B = x.shape[0]
     T_h = x.shape[2] // (M)
     T_w = x.shape[3] // (M)
+    if not (S <= (M - 1)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"swin_attention: the proof holds only where S ≤ M - 1 (a constraint the operator declares); got M = {M}, S = {S}; input shape {tuple(x.shape)}")
     L_out = ((M * T_h), (M * T_w))
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")

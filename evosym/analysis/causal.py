@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..ir.neighbourhood import Global, IndexSet, Window
+from ..facts.omega import causal_reach
 from ..ir.symbols import size_value
 from ..printers.expr import text
 from ..proof.bounded import env_of
@@ -38,7 +38,7 @@ def causality(op, form, prop):
                     f"definition: {DEFINITION}; positions on {len(form.position)} axes have no time order, so "
                     "causality is not defined for this operator")
     p = form.position[0]
-    reach, why = _reach(form.omega, p)
+    reach, why = causal_reach(form.omega, p)
     t = sp.Symbol("t", integer=True, nonnegative=True)   # any output position
     verdict = value = None
     if reach is not None:
@@ -75,35 +75,6 @@ def _holds(e, how: str) -> bool:
     if how == "le":
         return nonnegative(-e) or bool(e.is_nonpositive)
     return (bool(e.is_integer) and nonnegative(e - 1)) or bool(e.is_positive)
-
-
-def _reach(om, p):
-    """(E(p), why) with max Ω(p) − p ≤ E(p), or (None, why) where it is not derived."""
-    if isinstance(om, Window):
-        a = om.axes[0]
-        if a.wrap or a.clamp or a.tiled:
-            kind = "wraps around" if a.wrap else "is clamped" if a.clamp else "is tiled"
-            return None, f"the window {kind}"
-        return a.offset(p, a.kernel - 1) - p, "the last tap of the window, s·p + δ·(K − 1) − P, minus p"
-    if isinstance(om, Global):
-        return om.lengths()[0] - 1 - p, "Ω(p) is every position, up to L − 1"
-    if isinstance(om, IndexSet) and divisor_offset(om) is not None:
-        return sp.Integer(0), "Ω(p) = {q : (q + a) | (p + a)}, a ≥ 1, and a positive divisor of n ≥ 1 is at most n"
-    return None, "an index set other than divisors"
-
-
-def divisor_offset(om):
-    """a when the index set is {q : (q + a) divides (p + a)} written Eq(Mod(p + a, q + a), 0) with a ≥ 1, else None."""
-    if not isinstance(om, IndexSet) or len(om.p_symbols) != 1 or len(om.q_symbols) != 1:
-        return None
-    cond, (p,), (q,) = sp.sympify(om.condition), om.p_symbols, om.q_symbols
-    if not (isinstance(cond, sp.Eq) and cond.rhs == 0 and isinstance(cond.lhs, sp.Mod)):
-        return None
-    num, den = cond.lhs.args
-    a = sp.expand(num - p)
-    if a.free_symbols or sp.expand(den - q) != a or not (a.is_Integer and a >= 1):
-        return None
-    return a
 
 
 def _observe(op, form, p, reach) -> dict:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..facts.factors import channel_block, group_structure
-from ..facts.taps import tap_kernel
+from ..facts.factors import channel_block
+from ..facts.kernel import kernel_facts
 from ..ir.neighbourhood import Window
 from ..ir.tensors import definitions_read
 from ..proof.proof import CheckedProof
@@ -81,13 +81,14 @@ def _kernel_entries(cp):
     op, form = cp.operator, cp.evolution
     if not isinstance(form.omega, Window):
         return None
-    taps = tap_kernel(op, form, cp.proof.definitions())
+    facts = kernel_facts(cp)
+    taps = facts.taps
     ext = {op.batch: op.output.shape[op.lhs_indices.index(op.batch)],
            op.out_channel: op.output.shape[op.lhs_indices.index(op.out_channel)],
            form.channel: form.channel_hi + 1}
     ext.update({p: op.output.shape[op.lhs_indices.index(p)] for p in form.position})
     ext.update({u: a.kernel for u, a in zip(taps.taps, form.omega.axes)})
-    grp = group_structure(taps.expr, form.channel, form.out_channel)
+    grp = facts.channel_group
     if grp is not None:
         ext[form.channel] = grp[0]
         block = channel_block(grp[2], form.channel, form.out_channel) if grp[:2] == (1, 1) else None

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..facts.factors import channel_block, channel_factor, group_structure, head_sum
-from ..facts.taps import index_maps, interior_kernel, tap_kernel
+from ..facts.factors import channel_block, channel_factor, head_sum
+from ..facts.kernel import kernel_facts
+from ..facts.omega import divisor_offset
+from ..facts.taps import index_maps, interior_kernel
 from .border import border
-from .causal import causality, divisor_offset
+from .causal import causality
 from ..ir.neighbourhood import Global, Window
 from .graph import graph_support
 from ..ir.symbols import size_value
@@ -55,11 +57,12 @@ class Properties:
 
 def analyse(cp: CheckedProof) -> Properties:
     """Every property of the checked proof's kernel (requires a checked, matching proof)."""
-    op, form = cp.operator, cp.evolution
-    defs = cp.proof.definitions()
+    facts = kernel_facts(cp)   # the tap form K̂ (for a window) is derived and verified once, with the other facts
+    op, form, defs = cp.operator, cp.evolution, facts.definitions
     samples = list(_samples(op, form, defs))
-    items = [_dynamic(op, form, defs, samples), _shared(op, form, defs), _channels(op, form, defs, samples),
-             _locality(form, len(op.grid), op), border(op, form, Property), causality(op, form, Property)]
+    items = [_dynamic(op, form, defs, samples, facts), _shared(op, form, defs, facts),
+             _channels(op, form, defs, samples, facts), _locality(form, len(op.grid), op), border(op, form, Property),
+             causality(op, form, Property)]
     hop = graph_support(op, form, defs, Property)   # graph operators only: does K follow the adjacency?
     return Properties(op.name, tuple(items + ([hop] if hop is not None else [])))
 
@@ -106,13 +109,13 @@ def _delta_partners(body, q_set) -> set:
     return out
 
 
-def _dynamic(op, form, defs, samples) -> Property:
-    inputs = {t.name for t in op.tensors if t.role == "input"}
+def _dynamic(op, form, defs, samples, facts) -> Property:
+    inputs = set(facts.inputs)
     reads = _input_reads(form.kernel_body, inputs, defs)
     p_set, q_set, body = set(form.position), set(form.neighbour), form.kernel_body
     tapped = isinstance(form.omega, Window) and bool(reads)
     if tapped:   # in tap coordinates a read at q is a read at s·p + δ·u − P
-        taps = tap_kernel(op, form, defs)
+        taps = facts.taps
         body, q_set = taps.expr, set(taps.taps)
         reads = _input_reads(body, inputs, defs)
     if not reads:
@@ -236,10 +239,10 @@ def input_atoms(v, inputs):
     return out
 
 
-def _shared(op, form, defs) -> Property:
+def _shared(op, form, defs, facts) -> Property:
     if not isinstance(form.omega, Window):
         return _shared_global(op, form, defs)
-    taps = tap_kernel(op, form, defs)
+    taps = facts.taps
     free = taps.expr.free_symbols & set(form.position)
     symbolic = not free
     maps = index_maps(form)
@@ -321,7 +324,7 @@ def _shared_global(op, form, defs) -> Property:
     return Property("space", value, evidence)
 
 
-def _channels(op, form, defs, samples) -> Property:
+def _channels(op, form, defs, samples, facts) -> Property:
     coupled, values = {}, {}
     for env, b, o, c, pt, q, v in samples:
         key = (tuple(sorted(env.items(), key=lambda kv: str(kv[0]))), o, c)
@@ -335,8 +338,8 @@ def _channels(op, form, defs, samples) -> Property:
         if on:
             per_o[(shape, o)].add(c)
     one_each = all(len(cs) == 1 for cs in per_o.values())
-    taps = tap_kernel(op, form, defs) if isinstance(form.omega, Window) else None
-    grp = group_structure(taps.expr if taps is not None else form.kernel_body, form.channel, form.out_channel)
+    taps = facts.taps if isinstance(form.omega, Window) else None
+    grp = facts.channel_group
     separable = _separable(values)
     if full:
         value, sym = "full mixing", "no channel delta in K̂"

@@ -82,17 +82,24 @@ MANIFEST = ".manifest.json"
 
 def artifact(cp, plan: Plan | None = None) -> Artifact | None:
     """The artifact of a checked proof's generated module; None when evosym generates no kernels for it
-    (a global Ω, a layout the kernel targets refuse)."""
+    (a global Ω, a layout the kernel targets refuse: :func:`_built` says which)."""
+    return _built(cp, plan)[0]
+
+
+def _built(cp, plan: Plan | None = None) -> tuple[Artifact | None, str]:
+    """(the artifact, "") or (None, why there is none)."""
     from .cpu import render_cpu
     from .cuda import render_cuda
     plan = plan or make_plan(cp)
-    if not plan.has_kernels:
-        return None
     op, form = cp.operator, cp.evolution
+    if not plan.has_kernels:
+        return None, (f"{op.name}: evosym generates no kernels for this operator: its Ω is every input position "
+                      "(global)")
     try:
         sources = {"cuda": render_cuda(cp, plan)}
-    except EvosymError:   # e.g. a channels-last layout: no kernels at all (path="kernels" says why)
-        return None
+    except EvosymError as exc:   # e.g. a channels-last layout: no kernels at all (path="kernels" says why)
+        why = str(exc).removeprefix(f"{op.name}: ")
+        return None, f"{op.name}: evosym generates no kernels for this operator: {why}"
     try:
         sources["cpu"], cpu_refusal = render_cpu(cp, plan), ""
     except EvosymError as exc:   # e.g. a clamped or wrapping window: CUDA kernels only
@@ -107,10 +114,20 @@ def artifact(cp, plan: Plan | None = None) -> Artifact | None:
         "taps": [size_json(a.kernel) for a in form.omega.axes],
         "attention": plan.attention is not None, "cpu_refusal": cpu_refusal,
     }
-    return Artifact(op.name, sources, fields)
+    return Artifact(op.name, sources, fields), ""
 
 
-_CHECKED: dict = {}   # id(checked proof) -> (the proof, its key): rendered and registered once per process
+_MEMO = "_evosym_registered_artifact"   # on the checked proof itself: rendered once, freed with the proof
+
+
+def _registered(cp) -> tuple:
+    """(manifest bytes, sources, why none) of a checked proof's artifact, rendered once per proof."""
+    memo = cp.__dict__.get(_MEMO)
+    if memo is None:
+        art, why = _built(cp)
+        memo = (None, None, why) if art is None else (art.manifest("").encode("utf-8"), art.sources, "")
+        object.__setattr__(cp, _MEMO, memo)   # a frozen dataclass: a cache, not one of its fields
+    return memo
 
 
 def register_checked(cp, alias: str | None = None) -> str | None:
@@ -119,11 +136,7 @@ def register_checked(cp, alias: str | None = None) -> str | None:
     How evosym's tools run fresh generations."""
     from ..runtime import artifact as runtime
     with _LOCK:
-        if id(cp) not in _CHECKED:
-            art = artifact(cp)
-            _CHECKED[id(cp)] = (cp, None if art is None else art.manifest("").encode("utf-8"),
-                                None if art is None else art.sources)
-        _, manifest, sources = _CHECKED[id(cp)]
+        manifest, sources, _ = _registered(cp)
         if manifest is None:
             return None
         key = runtime.register(manifest, sources, alias=cp.operator.name)
@@ -142,11 +155,5 @@ def kernels_for(name_or_path: str):
     cp = catalogue.checked(name_or_path)
     key = register_checked(cp, alias=name_or_path)
     if key is None:
-        plan = make_plan(cp)
-        if not plan.has_kernels:
-            raise EvosymError(f"{cp.operator.name}: evosym generates no kernels for this operator: its Ω is every "
-                              "input position (global)")
-        from .cuda import render_cuda
-        render_cuda(cp, plan)   # raises the target's reason (e.g. a channels-last layout)
-        raise EvosymError(f"{cp.operator.name}: evosym generates no kernels for this operator")
+        raise EvosymError(_registered(cp)[2])
     return kernels(key)

@@ -1,9 +1,12 @@
 """CUDA kernels for a windowed Evolution form: forward, gradient w.r.t. the input, gradient w.r.t. the kernel.
 
 The index pieces come from :mod:`.kernel_context` (printed by SymPy from the proved form, shared
-with the CPU kernels); the template ``cuda/kernels.cu.j2`` owns threads, loops and launches.
-Threads never communicate (no shared memory, no barriers, no warp intrinsics; reuse comes from
-registers), which is what lets the same source run on the host under ``evosym_emulate.h`` (see :mod:`evosym.runtime.build`).
+with the CPU kernels); the template ``cuda/kernels.cu.j2`` prints them with the entry points, and
+the kernels and launchers themselves (threads, loops over any number of axes, the fused
+attention) are written once in the runtime's headers ``evosym_cuda_window.h`` and
+``evosym_cuda_attention.h``, which the source includes. Threads never communicate (no shared
+memory, no barriers, no warp intrinsics; reuse comes from registers), which is what lets the same
+source run on the host under ``evosym_emulate.h`` (see :mod:`evosym.runtime.build`).
 """
 
 from __future__ import annotations

@@ -9,60 +9,18 @@ N-term sum per entry); this one visits only the Σ_n d(n) ≈ N·ln N pairs (n, 
 - path "generic" scatters over multiples instead: for each d, the outputs n = d·k receive W[d]·g(k),
   a strided slice (N passes over ever shorter slices).
 
-The two are written independently of each other and of the reference. The lowering is chosen only
-after the kernel it implies, δ(o, c)·[(m + a) | (p + a)]·W[c, (p + a)/(m + a) − a], was compared
-exactly with the proof's kernel at every grid shape (symbolic tensor entries): a kernel of any other
-form keeps the generic lowering.
+The two are written independently of each other and of the reference. The lowering is chosen
+(:class:`.lowering.DivisorGather`) only where the kernel fact :mod:`evosym.facts.divisors` holds: the
+kernel it implies, δ(o, c)·[(m + a) | (p + a)]·W[c, (p + a)/(m + a) − a], was compared exactly with
+the proof's kernel at every grid shape (symbolic tensor entries); a kernel of any other form keeps
+the generic lowering.
 """
 
 from __future__ import annotations
 
-import itertools
-
 from .. import __version__
-from ..analysis.causal import divisor_offset
-from ..ir.symbols import size_value
-from ..proof import poly as P
-from ..proof.bounded import env_of
-from ..proof.evaluate import Evaluator
 
 PATH = "divisor-gather"
-
-
-def refine(cp, plan):
-    """``plan``, switched to the divisor lowering where the proved kernel is a divisor convolution (else unchanged)."""
-    op, form = cp.operator, cp.evolution
-    a = divisor_offset(form.omega)
-    params = [t for t in op.tensors if t.role == "parameter"]
-    if a is None or len(params) != 1 or len(params[0].shape) != 2 or len(form.position) != 1:
-        return plan
-    (p,), (m,), W = form.position, form.neighbour, params[0]
-    if not _kernel_matches(op, form, cp.proof.definitions(), W.name, int(a), p, m):
-        return plan
-    plan.path, plan.divisor = PATH, {"weight": W.torch_name or W.name, "a": int(a)}
-    plan.reason = (f"static, depthwise, Ω(p) = the divisors of p + {a}, and K = δ(o, c)·{W.name}[c, (p + {a})/(m + {a}) − {a}] "
-                   f"(compared exactly with the proved kernel at {len(op.grid)} grid shapes) → a gather over the "
-                   "precomputed divisor pairs (n, d), index_add into the output; no N×N kernel")
-    return plan
-
-
-def _kernel_matches(op, form, defs, wname, a, p, m) -> bool:
-    """The proved K equals δ(o, c)·[(m + a) | (p + a)]·W[c, (p + a)/(m + a) − a] at every grid shape and index."""
-    lhs = {s: hi for s, _, hi in op.lhs_ranges()}
-    for config in op.grid:
-        env = env_of(config)
-        kfn = Evaluator(op.shapes_at(env), defs).compile(form.kernel_body)
-        rng = lambda hi: range(size_value(hi, env) + 1)   # noqa: E731
-        for b, o, c, pt, q in itertools.product(rng(lhs[form.batch]), rng(lhs[form.out_channel]),
-                                                rng(form.channel_hi), rng(lhs[p]), rng(form.neighbour_hi[0])):
-            got = kfn({**env, form.batch: b, form.out_channel: o, form.channel: c, p: pt, m: q})
-            n, k = pt + a, q + a
-            if o == c and n % k == 0:
-                if P.key_of(got) != P.key_of(P.Poly.atom(("T", wname, (c, n // k - a)))):
-                    return False
-            elif not P.is_zero(got):
-                return False
-    return True
 
 
 def render(plan, binding=None) -> str:

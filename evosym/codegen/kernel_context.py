@@ -8,8 +8,12 @@ K̂ (the same plan and the same compiled SymPy program as the generic path), in 
 where any axis of kt may have length 1 (broadcast, stride 0 in the kernel). Everything the
 kernels compute with sizes — output lengths, the window offset q(p, u), the clamped tap range
 for p, the valid output range for a tap, the inverse map p = (q − β(u))/s, the channel map — is
-printed here from the proved form's SymPy expressions by :mod:`.cprint`; the templates
-(``cuda/kernels.cu.j2``, ``cpu/kernels.cpp.j2``) own threads, loops and launches only.
+printed here from the proved form's SymPy expressions by :mod:`.cprint`, and is all that differs
+between operators: the templates (``common/index.j2``, through ``cuda/kernels.cu.j2`` and
+``cpu/kernels.cpp.j2``) print it as the sizes struct and one ``evo_axis<A>`` specialisation per
+axis, plus the entry points; threads, loops and launches are written once, over any number of axes,
+in the runtime's headers (``evosym/runtime/include/evosym_cpu_window.h``, ``evosym_cuda_window.h``,
+``evosym_cuda_attention.h``), which every generated source includes.
 
 A window that wraps around, is clamped inside the input or tiled reads x at start(p) + δ·u (mod L
 when it wraps) instead: its axes carry start(p), the tap range it leaves inside the input, and the
@@ -88,13 +92,8 @@ def kernel_context(cp, plan: Plan, target: str = "CUDA", windows: str = "affine"
         length_out = op.output.shape[op.lhs_indices.index(p)]
         axes.append((_affine_axis if is_affine(a) else _general_axis)(op, k, a, length_out, names, target))
     groups, og, cg, share = plan.channel_map
-    x_flat, y_flat, u_flat = "q0", "p0", "u0"
-    for k in range(1, plan.dims):   # row-major offsets, Horner form
-        x_flat = f"({x_flat}) * evo_len_in_{k}(z) + q{k}"
-        y_flat = f"({y_flat}) * evo_len_out_{k}(z) + p{k}"
-        u_flat = f"({u_flat}) * evo_taps_{k}(z) + u{k}"
     return dict(plan=plan, name=op.name, ident=py_name(op.name), summary=op.summary, version=__version__,
-                dims=plan.dims, x_flat=x_flat, y_flat=y_flat, u_flat=u_flat, axes=axes,
+                dims=plan.dims, axes=axes,
                 sizes=[(py_name(s), meaning) for s, meaning in op.sizes],
                 groups=c_index(groups, names), og=c_index(og, names), cg=c_index(cg, names),
                 share=c_index(share, names), batch=c_index(op.output.shape[op.lhs_indices.index(op.batch)], names),

@@ -1,47 +1,35 @@
-"""Lowering an Evolution form to a plan for generated code, chosen from proven properties.
+"""The plan for generated code: the chosen lowering's fields, as plain data for the templates.
 
-Paths:
-- ``native-conv``: Ω a window, v and y channels-first, K̂ static (reads no input) and shared
-  across space (free of the output position): the weight of ``torch.nn.functional.conv{1,2,3}d``
-  is K̂ itself, grouped when K̂ carries the factor δ(⌊c/C_g⌋, ⌊o/O_g⌋).
-- ``native-conv-per-sample``: the same, but K̂ reads the input through a per-sample generator and is
-  still free of the output position (dynamic depth-wise conv: one kernel per sample, shared across
-  space): one ``conv{1,2,3}d`` with the batch folded into the channels, B·G groups.
-- ``native-linear``: Ω pointwise with stride 1 and no padding, channels last, K̂ static and shared:
-  ``torch.nn.functional.linear``.
-- ``premix-window``: K̂ = M(o, c)·S(b, o, p, u) with M static and S free of the input channel
-  (attention: the value projection times the attention weights): v = M·x first (a 1×1 map), then
-  the generic or kernel aggregation of v with the depthwise kernel δ(c, o)·S (``premix-global`` when Ω
-  is every position).
-- post-mix (combines with any aggregating path): K̂ = Σ_{c'} P(o, c')·R with P static and R free of
-  o (attention's output projection): R is lowered with c' as its output channel, then y = P·z.
-- ``generic-window``: any windowed form: K̂ compiled from SymPy over a broadcast grid, the input
-  unfolded into windows (stride, dilation, zero padding), aggregated with one einsum.
+The lowering is one variant of a closed set (:mod:`.lowering`: native convolution, linear or matmul,
+premix, post-mix, generic, divisor gather), chosen by :func:`.lowering.choose` from the kernel facts
+(:mod:`evosym.facts.kernel`: the tap kernel K̂, static / shared / per sample, groups, factors,
+softmax), which are derived once per checked proof. :func:`make_plan` builds the fields the torch
+module and kernel templates read from that variant: sizes and checks, parameters, the materialised
+definitions, the native weight or the generic kernel program (always built: the ``path="generic"``
+alternative), and the correlations the generated kernels compute themselves.
 
 Each property is decided on the symbolic K̂ (free symbols, factors), so it holds for all sizes;
-K̂ itself was verified against K at the grid (see :mod:`.taps`).
+K̂ itself was verified against K at the grid (see :mod:`evosym.facts.taps`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 from ..errors import EvosymError
-from ..ir.evolution import EvolutionForm
-from ..ir.neighbourhood import Global, IndexSet, Window, WindowAxis
+from ..facts.factors import channel_block, group_structure
+from ..facts.kernel import kernel_facts
+from ..facts.taps import TapKernel
+from ..ir.neighbourhood import IndexSet
 from ..ir.tensors import Definition, definitions_read, inline_unshaped
-from ..proof.proof import CheckedProof
 from ..printers.expr import text
-from ..ir.symbols import InRange
+from ..proof.proof import CheckedProof
 from ..proof.symbolic import nonnegative
-from .softmax import rewrite_softmax
 from .correlation import attends, correlation, fused_attention
 from .domain import domain_checks
-from ..facts.factors import channel_block, channel_factor, group_structure, padded_kernel, postmix_factor
-from ..facts.taps import TapKernel, tap_kernel
+from .lowering import DivisorGather, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, choose, native_bias
 from .torchexpr import GridCompiler, Program, py_name
 
 
@@ -115,6 +103,7 @@ class Plan:
     postmix_text: str = ""
     size_lows: dict = field(default_factory=dict)   # module size -> its declared lower bound (1, or 0 for a size ≥ 0)
     domain: list = field(default_factory=list)      # (python condition, message) on the sizes: where the proof holds
+    lowering: object = None                         # the chosen variant (codegen/lowering.py) the fields are built from
 
     @property
     def aggregated(self) -> bool:
@@ -152,12 +141,6 @@ def _names(plan: "Plan") -> None:
     plan.size_names = [name for name, _ in plan.module_sizes]
 
 
-def _reads(expr, defs: dict) -> set:
-    """Names of the tensors ``expr`` reads, looking through definitions."""
-    exprs = [expr] + [d.body for d in _definitions_read(expr, defs)]
-    return {str(r.base.label) for e in exprs for r in e.atoms(sp.Indexed)}
-
-
 def _definitions_read(expr, defs: dict) -> list:
     try:
         return definitions_read(expr, defs)
@@ -187,8 +170,15 @@ def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx, so
         if name in softmaxes:
             sm = softmaxes[name]
             logits = tensors[sm.logits][0]
-            prog = Program(d.params, [f"sm{n} = _softmax({logits}, {sm.first}, {sm.count})  # exp(ℓ)/Σ exp(ℓ) over "
-                                      f"axes {sm.first}…{sm.first + sm.count - 1}, max subtracted"], f"sm{n}")
+            lines = []
+            if sm.mask is not None:   # −∞ where the guard hides a logit (its weight is exactly 0)
+                guard = GridCompiler(d.params, extent, tensors, local_sizes, prefix=f"g{n}_",
+                                     bounds=dict(zip(d.params, d.shape))).compile(sm.mask)
+                lines += guard.statements
+                logits = f"{logits}.masked_fill({guard.result} == 0, float('-inf'))"
+            prog = Program(d.params, lines + [f"sm{n} = _softmax({logits}, {sm.first}, {sm.count})  # exp(ℓ)/Σ exp(ℓ) "
+                                              f"over axes {sm.first}…{sm.first + sm.count - 1}, max subtracted"
+                                              + (", masked" if sm.mask is not None else "")], f"sm{n}")
         else:
             prog = GridCompiler(d.params, extent, tensors, local_sizes, prefix=f"d{n}_",
                                 bounds=dict(zip(d.params, d.shape))).compile(_inline(d.body, defs))
@@ -205,29 +195,21 @@ def _camel(name: str) -> str:
 def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=None, grouped: bool = True) -> Plan:
     """The plan for a checked proof; refuses proofs that did not check.
 
+    The lowering is the variant :func:`.lowering.choose` picks from the kernel facts (computed once per
+    proof, :func:`evosym.facts.kernel.kernel_facts`); this builds the templates' fields from it.
     ``mutate_kernel(K̂) -> K̂'`` replaces the verified tap kernel; it exists only so that tests can
     show that a wrong kernel expression makes the numeric check fail (a canary).
     """
     if not cp.ok or cp.evolution is None:
         raise EvosymError(f"{cp.operator.name}: the proof does not check; no code is generated from it")
-    op, form = cp.operator, cp.evolution
-    defs = cp.proof.definitions()
-    index_set = isinstance(form.omega, IndexSet)
-    glob = isinstance(form.omega, (Global, IndexSet))
-    # Ω = the whole input is the window q = 0·p + 1·u over u < L: the taps are the positions. An index set
-    # is lowered the same way: its K vanishes off Ω (the proof's support check), so summing every q is exact.
-    if glob:
-        form = dataclasses.replace(form, omega=Window(tuple(WindowAxis(L, 0, 1, 0, L) for L in form.omega.lengths())))
-    taps = tap_kernel(op, form, defs)
+    facts = kernel_facts(cp)
     if mutate_kernel is not None:
-        taps = TapKernel(mutate_kernel(taps.expr), taps.taps, taps.tap_hi, 0)
+        facts = facts.with_kernel(mutate_kernel)
+    op, form = cp.operator, facts.windowed   # a global Ω or an index set as the window over every position
+    index_set = isinstance(cp.evolution.omega, IndexSet)
+    glob = facts.everywhere
     value = op.tensor(op.value)
-    roles = {form.batch: ("batch", 0), form.channel: ("channel", 0)}
-    roles.update({q: ("position", k) for k, q in enumerate(form.neighbour)})
-    value_layout = [roles[i] for i in form.value.indices]
-    out_roles = {op.batch: ("batch", 0), op.out_channel: ("out", 0)}
-    out_roles.update({p: ("position", k) for k, p in enumerate(op.position)})
-    output_layout = [out_roles[i] for i in op.lhs_indices]
+    value_layout, output_layout = list(facts.value_layout), list(facts.output_layout)
     # sizes: those that are an axis of the input are read from it; the rest are module arguments
     local_sizes = {s: py_name(s) for s, _ in op.sizes}
     pyx = GridCompiler((), {}, {}, local_sizes).scalar
@@ -264,9 +246,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
               for t in op.tensors if t.role == "parameter"]
     tensors = {t.name: (tn, shape, t.shape) for t, (_, tn, shape, _) in zip([t for t in op.tensors if t.role == "parameter"], params)}
     tensors[op.value] = (op.value, [pyx(d) for d in value.shape], value.shape)
-    expr, softmaxes, sm_defs = rewrite_softmax(_inline(taps.expr, defs), defs)
-    defs = {**defs, **sm_defs}
-    taps = TapKernel(expr, taps.taps, taps.tap_hi, taps.checked_shapes)
+    taps, softmaxes, defs = facts.kernel, facts.softmaxes, facts.lowering_definitions
     materialised = _materialise(op, taps.expr, defs, tensors, local_sizes, pyx, softmaxes)
     out_lengths = [pyx(op.output.shape[op.lhs_indices.index(p)]) for p in op.position]
     plan = Plan(name=op.name, class_name=_camel(op.name), func_name=f"{op.name}_evolution", summary=op.summary,
@@ -283,11 +263,10 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     plan.domain = domain_checks(op, pyx)
     plan.grouped = grouped
     plan.global_omega, plan.index_set = glob, index_set
-    inner = None if force_generic else _postmix(plan, op, form, taps, tensors, local_sizes, pyx, defs)
-    _choose(plan, op, form, inner or taps, tensors, local_sizes, pyx, force_generic, defs)
-    if inner is not None:
-        plan.reason = f"{plan.postmix_text} → R aggregated first (its output channel is c′), then P applied " \
-                      f"as a channel map, y = P·z; for R: {plan.reason}"
+    _window(plan, op, form, pyx)
+    plan.lowering = choose(facts, padding_ok=all(nonnegative(a.padding) for a in form.omega.axes),
+                           force_generic=force_generic, grouped=grouped)
+    _build(plan, plan.lowering, facts, tensors, local_sizes, pyx)
     if plan.aggregated and not glob:
         for name, _, _, var, _ in plan.definitions:
             corr = correlation(defs[name], _inline(defs[name].body, defs), op, form, plan, tensors, pyx)
@@ -296,9 +275,9 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
         attends(plan, softmaxes, defs)
         fused_attention(plan, form, taps.taps)
         _logit_bias(plan, defs, tensors, local_sizes, pyx)
-    if index_set and not force_generic:   # Ω = the divisors of n: a gather, no N×N kernel (codegen/divisors.py)
-        from .divisors import refine
-        plan = refine(cp, plan)
+    if isinstance(plan.lowering, DivisorGather):   # Ω = the divisors of n: a gather, no N×N kernel (codegen/divisors.py)
+        div = facts.divisor
+        plan.path, plan.reason, plan.divisor = plan.lowering.path, plan.lowering.reason, {"weight": div.torch_name, "a": div.a}
     return plan
 
 
@@ -323,228 +302,80 @@ def _logit_bias(plan, defs, tensors, local_sizes, pyx) -> None:
         corr["bias_shape"] = ["1" if k == batch_axis and corr["batch_free"] else extent[p] for k, p in enumerate(d.params)]
 
 
-def _choose(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, force_generic, defs):
-    khat = taps.expr
-    inputs = {t.name for t in op.tensors if t.role == "input"}
-    static = not (_reads(khat, defs) & inputs)
-    free_of_p = not (khat.free_symbols & set(form.position))
-    shared = free_of_p and not khat.has(form.batch)
-    omega = form.omega
-    window = isinstance(omega, Window)
-    if not window:
-        raise EvosymError(f"{op.name}: only windowed neighbourhoods are lowered to torch so far (Ω is {omega.kind})")
-    axes = omega.axes
+def _window(plan, op, form, pyx) -> None:
+    """The window's kind and hyperparameters (Python) for the templates; refuses a window that wraps, is
+    clamped or tiled on some axes only."""
+    axes = form.omega.axes
     plan.wrap, plan.clamp, plan.tiled = (any(getattr(a, f) for a in axes) for f in ("wrap", "clamp", "tiled"))
     if any(any(getattr(a, f) for a in axes) and not all(getattr(a, f) for a in axes) for f in ("wrap", "clamp", "tiled")):
         raise EvosymError(f"{op.name}: a window that wraps around, is clamped or tiled on some axes only is not lowered")
     plan.window = {"kernel": [pyx(a.kernel) for a in axes], "stride": [pyx(a.stride) for a in axes],
                    "dilation": [pyx(a.dilation) for a in axes], "padding": [pyx(a.padding) for a in axes],
                    "length": [pyx(a.length) for a in axes]}
-    channels_first, channels_last = _layouts(plan)
-    plan.static, plan.shared = static, shared
-    plan.integer_kernel = all(_integer_valued(e) for e in [khat] + [d.body for d in _definitions_read(khat, defs)])
-    bias_native = _native_bias(op, form)
-    facts = [("static (K̂ reads no input)" if static else "dynamic (K̂ reads the input)"),
-             ("shared across space (K̂ is free of the output position)" if shared else
-              "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else "position-specific")]
-    padded = padded_kernel(op, form, taps) if not force_generic and static and channels_first else None
-    if padded is not None:   # K reads x through a torch padding's index map: pad first, then a static, shared kernel
-        plan.pad_mode, native = padded   # (the generic path keeps the true K̂)
-        khat, free_of_p, shared = native.expr, True, True
-        plan.shared = True
-        facts[1] = (f"shared across space once x is padded with mode '{plan.pad_mode}' (K̂ reads x through that "
-                    f"padding's index map, the same expression on every axis; inside the input K̂ is free of p)")
-    if plan.global_omega:
-        facts.append("Ω an index set, summed over every input position (K̂ vanishes off Ω)" if plan.index_set
-                     else "global Ω (every input position)")
-    premixed = _premix(plan, op, form, taps, tensors, local_sizes, inputs, defs, channels_first) \
-        if not force_generic and not (static and shared) else None
-    _generic(plan, op, form, premixed or taps, tensors, local_sizes, pyx, channels_first or channels_last, bias_native)
-    if premixed is not None:
-        plan.path = "premix-global" if plan.global_omega else "premix-window"
-        plan.reason = "; ".join(facts + [f"K̂ = ({text(plan.premix_factor[0], op.display_names('text'))})·S with S "
-                                         f"free of the input channel"]) + \
-            " → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v" + \
-            (" (one kernel per block of channels)" if plan.channel_map[3] != 1 else "")
+
+
+def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
+    """The plan's fields for the chosen variant (:mod:`.lowering`); the generic lowering is always built too
+    (the ``path="generic"`` alternative)."""
+    op, form = facts.operator, facts.windowed
+    if isinstance(variant, DivisorGather):   # built as its generic inner lowering; make_plan switches the path
+        variant = variant.inner
+    if isinstance(variant, Postmix):
+        post = facts.postmix
+        c_out = post.channel
+        comp = GridCompiler((form.out_channel, c_out), {form.out_channel: plan.channels_out, c_out: plan.channels_out},
+                            tensors, local_sizes, prefix="post")
+        plan.postmix, plan.postmix_text = comp.compile(post.mix), variant.text
+        _build(plan, variant.inner, facts, tensors, local_sizes, pyx)
+        plan.reason = variant.reason
         return
-    c, o = form.channel, form.out_channel
-    if plan.global_omega:
-        matmul = None if force_generic or not static or plan.dims != 1 or not (channels_first or channels_last) \
-            else _matmul_factors(khat, c, o, form.batch, op.size_symbols())
-        if matmul is not None:
-            # one matrix S[p, q] for every channel (token mixing), after a channel map M[o, c] when separable (GCN)
-            spatial, mix = matmul
-            p, u = form.position[0], taps.taps[0]
-            plan.path = "native-matmul"
-            if mix is None:
-                plan.reason = "; ".join(facts + ["depthwise, the rest of K̂ reads no channel: one matrix M[p, q] for "
-                                                 "every channel"]) + " → torch.matmul with M along the position axis"
-            else:
-                plan.reason = "; ".join(facts + [f"separable: K̂ = ({text(mix, op.display_names('text'))})·S with S free "
-                                                 "of the channels"]) + \
-                    " → the channel map first (torch.matmul over the channels), then torch.matmul with S along the positions"
-                plan.channel_weight = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors,
-                                                   local_sizes, prefix="m").compile(mix)
-            extent = {p: plan.out_lengths[0], u: pyx(axes[0].kernel)}
-            plan.weight = GridCompiler((p, u), extent, tensors, local_sizes, prefix="w").compile(spatial)
-            plan.weight_axes, plan.weight_shape = [str(p), str(u)], [extent[p], extent[u]]
-            plan.bias = bias_native or None
-            return
-        # otherwise no native op aggregates a whole axis with a position-specific map: the generic path
-        plan.path = "generic-global"
-        plan.reason = "; ".join(facts) + " → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input"
-        plan.bias = bias_native or None
+    agg = variant.aggregate
+    taps, c, o = agg.taps, form.channel, form.out_channel
+    plan.static, plan.shared, plan.integer_kernel = agg.static, agg.shared or bool(variant.pad_mode), agg.integer
+    plan.pad_mode = variant.pad_mode
+    bias_native = native_bias(facts)
+    plan.path, plan.reason = variant.path, variant.reason
+    kernel = taps
+    if isinstance(variant, Premix):   # v = M·x first; the aggregation is depthwise, δ(c, o)·S
+        comp = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes, prefix="m")
+        plan.premix, plan.premix_factor = comp.compile(variant.mix), (variant.mix, variant.spatial)
+        kernel = TapKernel(sp.KroneckerDelta(c, o) * variant.spatial, taps.taps, taps.tap_hi, taps.checked_shapes)
+    _generic(plan, op, form, kernel, tensors, local_sizes, pyx, any(facts.layout), bias_native)
+    if isinstance(variant, Premix):
         return
-    if not force_generic and static and shared and bias_native is not None and channels_last and plan.dims == 1 and \
-            _pointwise(axes) and group_structure(khat, c, o) is None:
-        plan.path = "native-linear"
-        plan.reason = "; ".join(facts + ["pointwise window, stride 1, no padding", "channels last",
-                                         "full channel mixing"]) + " → torch.nn.functional.linear"
-        axes_w = (o, c)
-        comp = GridCompiler(axes_w, {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes, prefix="w")
-        plan.weight, plan.weight_axes = comp.compile(khat), [str(a) for a in axes_w]
+    plan.bias = bias_native or None
+    if isinstance(variant, NativeMatmul):   # one matrix S[p, q] for every channel, after M[o, c] when separable
+        p, u = form.position[0], taps.taps[0]
+        if variant.mix is not None:
+            plan.channel_weight = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors,
+                                               local_sizes, prefix="m").compile(variant.mix)
+        extent = {p: plan.out_lengths[0], u: pyx(form.omega.axes[0].kernel)}
+        plan.weight = GridCompiler((p, u), extent, tensors, local_sizes, prefix="w").compile(variant.spatial)
+        plan.weight_axes, plan.weight_shape = [str(p), str(u)], [extent[p], extent[u]]
+    elif isinstance(variant, NativeLinear):
+        comp = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes, prefix="w")
+        plan.weight, plan.weight_axes = comp.compile(variant.weight), [str(o), str(c)]
         plan.weight_shape = [plan.channels_out, plan.channels_in]
-        plan.bias = bias_native or None
-        return
-    padding_ok = all(nonnegative(a.padding) for a in axes)
-    if not padding_ok:
-        facts.append("the window's padding is not provably ≥ 0 (native convolutions cannot crop)")
-    per_sample = free_of_p and not shared   # one kernel per sample, shared across space
-    if not force_generic and (static or per_sample) and free_of_p and bias_native is not None and channels_first \
-            and 1 <= plan.dims <= 3 and padding_ok:
-        grp = group_structure(khat, c, o)
+    elif isinstance(variant, NativeConv):
         cg_sym = sp.Symbol("c_in_group", integer=True)
-        if grp is not None:
-            cg, og, rest = grp
-            groups = sp.simplify((form.channel_hi + 1) / cg)
-            if sp.simplify(groups - op.output.shape[op.lhs_indices.index(o)] / og) != 0:
-                grp = None
-        if grp is not None:
+        if variant.groups is not None:
+            cg, og, rest, groups = variant.groups
             weight_expr = rest.xreplace({c: sp.floor(o / og) * cg + cg_sym})
-            cin = pyx(cg)
-            plan.groups = pyx(groups)
-            delta = sp.KroneckerDelta(sp.floor(c / cg), sp.floor(o / og))
-            facts.append(f"grouped: K̂ carries {text(delta)}, {text(groups)} groups")
+            cin, plan.groups = pyx(cg), pyx(groups)
         else:
-            weight_expr, cin, cg_sym = khat.xreplace({c: cg_sym}), plan.channels_in, cg_sym
-            plan.groups = "1"
-            facts.append("full channel mixing")
-        plan.path = "native-conv-per-sample" if per_sample else "native-conv"
-        plan.scale = per_sample and grp is not None and grp[:2] == (1, 1) and _pointwise(axes)
-        plan.reason = "; ".join(facts + ["window with stride, dilation and " + (
-            f"'{plan.pad_mode}' padding (F.pad)" if plan.pad_mode else "zero padding"), "channels first"]) + (
-            " → a per-sample, per-channel scale (a 1×1 depthwise window): x · K̂ broadcast" if plan.scale else
-            f" → torch.nn.functional.conv{plan.dims}d" + (" with the batch folded into the channels (B·G groups)"
-                                                         if per_sample else ""))
-        axes_w = ((form.batch,) if per_sample else ()) + (o, cg_sym) + taps.taps
+            weight_expr, cin, plan.groups = variant.weight.xreplace({c: cg_sym}), plan.channels_in, "1"
+        plan.scale = variant.scale
+        axes_w = ((form.batch,) if variant.per_sample else ()) + (o, cg_sym) + taps.taps
         extent = {form.batch: _batch(plan), o: plan.channels_out, cg_sym: cin}
-        extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, axes)})
+        extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)})
         comp = GridCompiler(axes_w, extent, tensors, local_sizes, prefix="w")
         plan.weight, plan.weight_axes = comp.compile(weight_expr), [str(a) for a in axes_w]
         plan.weight_shape = [extent[a] for a in axes_w]
-        plan.bias = bias_native or None
-        return
-    plan.path = "generic-window"
-    plan.reason = "; ".join(facts) + " → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum"
-    plan.bias = bias_native or None
-
-
-def _postmix(plan, op, form, taps: TapKernel, tensors, local_sizes, pyx, defs):
-    """K̂ = Σ_{c'} P(o, c')·R with P static and R free of o, channels first, c' ranging over the output
-    channels (attention's output projection): y = P·z with z the aggregation of the kernel R (o := c').
-    Sets the postmix program and returns the tap kernel R, or None when the form does not factor so."""
-    c, o = form.channel, form.out_channel
-    found = postmix_factor(taps.expr, c, o, op.size_symbols())
-    if found is None or not _layouts(plan)[0]:
-        return None
-    cp, extent, mix, rest = found
-    inputs = {t.name for t in op.tensors if t.role == "input"}
-    if _reads(mix, defs) & inputs or sp.simplify(extent - plan_out_channels(op)) != 0:
-        return None
-    comp = GridCompiler((o, cp), {o: plan.channels_out, cp: plan.channels_out}, tensors, local_sizes, prefix="post")
-    plan.postmix = comp.compile(mix)
-    names = op.display_names("text")
-    plan.postmix_text = f"K̂ = Σ_{text(cp)} P·R with P = {text(mix, names)} static and R free of the output channel"
-    return TapKernel(rest.xreplace({cp: o}), taps.taps, taps.tap_hi, taps.checked_shapes)
-
-
-def _premix(plan, op, form, taps: TapKernel, tensors, local_sizes, inputs, defs, channels_first):
-    """K̂ = M(o, c)·S with M static and S free of c (attention: W_v[o, c]·A_h(p, u)), O = C, channels
-    first: the aggregation Σ_c Σ_u M·S·x̃ equals Σ_u S·ṽ with v = M·x (linear, so zero padding is kept).
-    Sets the premix program and returns the tap kernel δ(c, o)·S of the depthwise aggregation over v,
-    or None when the form does not factor so."""
-    c, o = form.channel, form.out_channel
-    split = channel_factor(taps.expr, c, o, op.size_symbols())
-    if split is None or not channels_first or group_structure(taps.expr, c, o) is not None:
-        return None
-    mix, rest = split
-    if _reads(mix, defs) & inputs or sp.simplify(form.channel_hi + 1 - plan_out_channels(op)) != 0:
-        return None
-    comp = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes, prefix="m")
-    plan.premix = comp.compile(mix)
-    plan.premix_factor = (mix, rest)
-    return TapKernel(sp.KroneckerDelta(c, o) * rest, taps.taps, taps.tap_hi, taps.checked_shapes)
-
-
-def _matmul_factors(khat, c, o, batch, sizes):
-    """(S, None) when K̂ = δ(c, o)·S with S reading no channel and no batch (one matrix for every channel);
-    (S, M) when K̂ = M(o, c)·S with S free of the channels and the batch and M free of the batch
-    (separable); else None. The caller requires K̂ static and one position axis."""
-    grp = group_structure(khat, c, o)
-    if grp is not None:
-        rest = grp[2]
-        return (rest, None) if grp[:2] == (1, 1) and not (rest.free_symbols & {c, o, batch}) else None
-    sep = channel_factor(khat, c, o, sizes)
-    if sep is None or sep[1].free_symbols & {c, o, batch} or sep[0].free_symbols & {batch}:
-        return None
-    return sep[1], sep[0]
-
-
-def _layouts(plan) -> tuple[bool, bool]:
-    """(channels first, channels last): v and y both (B, C, L…), or both (B, L…, C)."""
-    v, y, pos = [r[0] for r in plan.value_layout], [r[0] for r in plan.output_layout], ["position"] * plan.dims
-    return (v == ["batch", "channel"] + pos and y == ["batch", "out"] + pos,
-            v == ["batch"] + pos + ["channel"] and y == ["batch"] + pos + ["out"])
-
-
-def _pointwise(axes) -> bool:
-    """A 1×1 window: kernel 1, stride 1, no padding on every axis."""
-    return all(a.kernel == 1 and a.stride == 1 and a.padding == 0 for a in axes)
 
 
 def _batch(plan) -> str:
     """The batch size in generated code (the first size read from the input)."""
     return plan.runtime_sizes[0][0] if plan.runtime_sizes else "x.shape[0]"
-
-
-INDEX_ARITHMETIC = (sp.floor, sp.ceiling, sp.Mod, sp.Indexed, sp.KroneckerDelta, InRange)
-
-
-def _integer_valued(expr) -> bool:
-    """K̂'s values are integers for integer inputs: only integer constants and non-negative integer
-    powers outside index arithmetic (⌊c/C_g⌋ or a delta's arguments are indices, not values)."""
-    if isinstance(expr, INDEX_ARITHMETIC):
-        return True
-    if expr.is_Number:
-        return bool(expr.is_Integer)
-    if isinstance(expr, sp.Pow) and not (expr.exp.is_Integer and expr.exp >= 0):
-        return False
-    if isinstance(expr, (sp.Add, sp.Mul, sp.Pow, sp.Sum)):
-        parts = expr.args if not isinstance(expr, sp.Sum) else (expr.function,)
-        return all(_integer_valued(a) for a in parts)
-    return expr.is_Symbol
-
-
-def _native_bias(op, form: EvolutionForm):
-    """'' for no bias, the torch name for β = bias[o] read whole, None when β needs the generic path."""
-    if form.bias == 0:
-        return ""
-    b = form.bias
-    if isinstance(b, sp.Indexed) and tuple(b.indices) == (form.out_channel,):
-        t = op.tensor(str(b.base.label))
-        if t.role == "parameter" and len(t.shape) == 1:
-            return t.torch_name or py_name(t.name)
-    return None
 
 
 def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_native):

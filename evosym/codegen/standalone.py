@@ -2,7 +2,9 @@
 
 :mod:`evosym.runtime` imports only the standard library and torch (a test reads the import graph),
 so a copy of its sources, as the package ``evosym_runtime`` beside the module, runs the module's
-compiled kernels where evosym is not installed: only torch and a C++ compiler are needed.
+compiled kernels where evosym is not installed: only torch and a C++ compiler are needed. The copy carries
+the runtime's headers (``include/*.h``): the kernels themselves live there, and every generated kernel
+source includes them.
 """
 
 from __future__ import annotations

@@ -148,6 +148,8 @@ class GridCompiler:
             return "(" + " * ".join(self._expr(a) for a in e.args) + ")"
         if isinstance(e, sp.Pow):
             if e.exp == -1:
+                if e.base.is_integer and not self._sizes_only(e.base):   # an integer tensor: 1/· in dtype, not float32
+                    return f"(1 / torch.as_tensor({self._expr(e.base)}, dtype=dtype, device=device))"
                 return f"(1 / {self._expr(e.base)})"
             if e.exp == sp.Rational(1, 2):
                 return f"torch.sqrt(torch.as_tensor({self._expr(e.base)}, dtype=dtype, device=device))"
@@ -177,12 +179,23 @@ class GridCompiler:
         if isinstance(e, (sp.Max, sp.Min)) and len(e.args) == 2:
             a, b = (self._expr(x) for x in e.args)
             fn = "maximum" if isinstance(e, sp.Max) else "minimum"
+            if all(x.is_integer and self._sizes_only(x) for x in e.args):   # sizes (an output length): Python ints
+                return f"{fn[:3]}({a}, {b})"
+            sized = [self._sizes_only(x) for x in e.args]
+            if all(x.is_integer for x in e.args) and sum(sized) == 1:   # an index clamped by a size: the size stays
+                bound, index = (a, b) if sized[0] else (b, a)           # a number (symbolic under torch.compile)
+                side = "min" if isinstance(e, sp.Max) else "max"
+                return f"torch.as_tensor({index}, device=device).clamp({side}={bound})"
             if all(x.is_integer for x in e.args):   # an index (a clamp): integer tensors, no dtype
                 return f"torch.{fn}(torch.as_tensor({a}, device=device), torch.as_tensor({b}, device=device))"
             return f"torch.{fn}(torch.as_tensor({a}, dtype=dtype, device=device), torch.as_tensor({b}, dtype=dtype, device=device))"
         if isinstance(e, sp.Abs):
             return f"torch.as_tensor({self._expr(e.args[0])}, device=device).abs()"
         raise EvosymError(f"code generation: no torch lowering for {type(e).__name__} in {e}")
+
+    def _sizes_only(self, e) -> bool:
+        """``e`` reads only sizes (no tensor, no index axis): it prints as a Python number, not a tensor."""
+        return not e.has(sp.Indexed) and all(s in self.sizes and s not in self.axes for s in e.free_symbols)
 
     def _read(self, e: sp.Indexed) -> str:
         name = str(e.base.label)

@@ -1,9 +1,9 @@
 """Which PyTorch pooling calls evosym's generated modules take, which they refuse, and why.
 
 PyTorch's ``avg_pool{1,2,3}d`` accept combinations of ``ceil_mode``, ``count_include_pad`` and
-``divisor_override`` that are different Evolution kernels: each catalogue operator proves one of them
-(``avg_pool2d``, ``avg_pool2d_ceil``, ``avg_pool2d_exclude_pad``, ``avg_pool2d_ceil_exclude_pad``,
-``avg_pool2d_divisor``, ``avg_pool2d_ceil_divisor``, ``avg_pool1d``, ``avg_pool3d``, ``adaptive_avg_pool1d``, ``adaptive_avg_pool2d``).
+``divisor_override`` that are different Evolution kernels: each catalogue operator proves one of them,
+``avg_pool{N}d`` followed by ``_ceil``, ``_exclude_pad``, ``_ceil_exclude_pad``, ``_divisor`` or
+``_ceil_divisor`` (N = 1, 2, 3; no divisor in 1-D, as in PyTorch), and ``adaptive_avg_pool{1,2,3}d``.
 :func:`route` maps a call's arguments onto the one operator that computes it and the sizes of its
 generated functional form, or raises a :class:`ValueError` that names the condition. :func:`pool` and
 :func:`from_torch` run the committed generated code (a source checkout's ``codegen/torch``) through
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .modules import generated, module_class
 
 AXES = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
-OUT_LENGTH = {1: ("L_o",), 2: ("H_out", "W_out")}
+OUT_LENGTH = {1: ("L_o",), 2: ("H_out", "W_out"), 3: ("D_out", "H_out", "W_out")}
 
 MAX_POOL_REASON = (
     "max pooling is out of evosym's scope: y[p] = max over the window of x is not linear in x. Written as an "
@@ -55,7 +55,6 @@ class Route:
 
     operator: str
     sizes: dict = field(hash=False)
-    unit_axis: bool = False   # a 1-D call computed by a 2-D operator on the input with a length-1 axis added
 
 
 def _ints(name: str, value, dims: int, low: int) -> tuple:
@@ -97,32 +96,18 @@ def route_avg(dims: int, kernel_size, stride=None, padding=0, ceil_mode=False, c
         if dims == 1:
             raise ValueError("avg_pool1d takes no divisor_override (PyTorch's neither)")
         if not (isinstance(divisor_override, int) and not isinstance(divisor_override, bool) and divisor_override >= 1):
-            raise ValueError(f"divisor_override must be a positive int, not {divisor_override!r} (avg_pool2d_divisor "
+            raise ValueError(f"divisor_override must be a positive int, not {divisor_override!r} (avg_pool{dims}d_divisor "
                              "is proved for a divisor D_o ≥ 1)")
-        if dims != 2:
-            raise ValueError(f"divisor_override with avg_pool{dims}d is not supported: avg_pool2d_divisor is the only "
-                             "divisor_override operator (2-D)")
-        return Route("avg_pool2d_ceil_divisor" if ceil else "avg_pool2d_divisor", {**sizes, "D_o": divisor_override})
+        return Route(f"avg_pool{dims}d_ceil_divisor" if ceil else f"avg_pool{dims}d_divisor", {**sizes, "D_o": divisor_override})
     exclude = not include and any(P)   # without padding count_include_pad changes nothing
-    if dims == 3 and (ceil or exclude):
-        what = "ceil_mode=True" if ceil else "count_include_pad=False with padding > 0"
-        raise ValueError(f"{what} with avg_pool3d is not supported: avg_pool3d is proved for ceil_mode=False and "
-                         "count_include_pad=True (or no padding); avg_pool2d_ceil, avg_pool2d_exclude_pad and "
-                         "avg_pool2d_ceil_exclude_pad prove these rules in 2-D (and 1-D, on a length-1 axis) only")
-    name = "avg_pool2d" + ("_ceil" if ceil else "") + ("_exclude_pad" if exclude else "")
-    if dims == 1 and (ceil or exclude):
-        # the 2-D operator with K_h = s_h = 1, P_h = 0 on a length-1 axis: its divisor and output length along that
-        # axis are 1 under every rule, so it is the 1-D rule (PyTorch computes avg_pool1d so too)
-        return Route(name, {"K_h": 1, "s_h": 1, "P_h": 0, "K_w": K[0], "s_w": s[0], "P_w": P[0]}, unit_axis=True)
-    return Route(name if dims == 2 else f"avg_pool{dims}d", sizes)
+    return Route(f"avg_pool{dims}d" + ("_ceil" if ceil else "") + ("_exclude_pad" if exclude else ""), sizes)
 
 
 def route_adaptive(dims: int, output_size, input_shape=None) -> Route:
     """The operator and sizes for ``adaptive_avg_pool{dims}d(x, output_size)``; ``None`` in ``output_size`` (the
     input's own length) is read from ``input_shape`` when given."""
     if dims not in OUT_LENGTH:
-        raise ValueError(f"adaptive_avg_pool{dims}d is not supported: the adaptive operators are 1-D and 2-D "
-                         "(adaptive_avg_pool1d, adaptive_avg_pool2d)")
+        raise ValueError(f"dims must be 1, 2 or 3, not {dims!r}")
     items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * dims
     if len(items) != dims:
         raise ValueError(f"output_size must be an int or a tuple of {dims}, not {output_size!r}")
@@ -168,13 +153,7 @@ def pool(function: str, x, *args, path: str = "auto", **kwargs):
     """``torch.nn.functional.<function>(x, *args, **kwargs)`` computed by the routed operator's generated
     functional form (a ValueError when no operator takes the call)."""
     r = route(function, *args, input_shape=tuple(getattr(x, "shape", ())), **kwargs)
-    fn = getattr(generated(r.operator), f"{r.operator}_evolution")
-    if r.unit_axis:
-        if getattr(x, "dim", lambda: 0)() != 3:
-            raise ValueError(f"x must have 3 dimensions (batch, channel, position), not shape "
-                             f"{tuple(getattr(x, 'shape', ()))}")
-        return fn(x.unsqueeze(-2), **r.sizes, path=path).squeeze(-2)
-    return fn(x, **r.sizes, path=path)
+    return getattr(generated(r.operator), f"{r.operator}_evolution")(x, **r.sizes, path=path)
 
 
 _MAX_MODULES = ("MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
@@ -198,34 +177,12 @@ def module_route(m) -> Route:
     raise ValueError(f"expected a torch pooling module (AvgPool*, AdaptiveAvgPool*, LPPool*), not {kind}")
 
 
-def _unit_axis_layer(layer):
-    """A 1-D layer computed by a 2-D generated layer on the input with a length-1 axis added."""
-    import torch
-
-    class UnitAxis1d(torch.nn.Module):
-        """``layer`` (a 2-D pooling with K_h = s_h = 1, P_h = 0) applied to (B, C, L) as (B, C, 1, L)."""
-
-        def __init__(self):
-            super().__init__()
-            self.layer = layer
-
-        def forward(self, x, path="auto"):
-            if not (isinstance(x, torch.Tensor) and x.dim() == 3):
-                raise ValueError(f"x must have 3 dimensions (batch, channel, position), not shape "
-                                 f"{tuple(getattr(x, 'shape', ()))}")
-            return self.layer(x.unsqueeze(-2), path=path).squeeze(-2)
-    return UnitAxis1d()
-
-
 def from_torch(m):
     """The generated layer equal to a torch pooling module, picked by :func:`module_route`. For nn.AvgPool* and
     nn.AdaptiveAvgPool* the picked operator's own ``from_torch`` takes it and checks its binding; nn.LPPool2d
-    (norm_type 1) is built from the routed sizes, its binding being nn.AvgPool2d's; an nn.AvgPool1d with
-    ceil_mode or count_include_pad=False is the routed 2-D layer on a length-1 axis."""
+    (norm_type 1) is built from the routed sizes, its binding being nn.AvgPool2d's."""
     r = module_route(m)
     cls = module_class(generated(r.operator))
-    if r.unit_axis:
-        return _unit_axis_layer(cls(**r.sizes))
     if type(m).__name__.startswith("LPPool"):
         return cls(**r.sizes)
     return cls.from_torch(m)
@@ -233,10 +190,13 @@ def from_torch(m):
 
 def candidates(module_kind: str) -> tuple:
     """The operators whose ``from_torch`` takes a module of this kind (``"AvgPool2d"`` …)."""
-    return {"AvgPool1d": ("avg_pool1d",), "AvgPool3d": ("avg_pool3d",),
-            "AvgPool2d": ("avg_pool2d", "avg_pool2d_ceil", "avg_pool2d_exclude_pad", "avg_pool2d_ceil_exclude_pad",
-                          "avg_pool2d_divisor", "avg_pool2d_ceil_divisor"),
-            "AdaptiveAvgPool1d": ("adaptive_avg_pool1d",), "AdaptiveAvgPool2d": ("adaptive_avg_pool2d",)}.get(module_kind, ())
+    for dims in (1, 2, 3):
+        if module_kind == f"AvgPool{dims}d":
+            rules = ("", "_ceil", "_exclude_pad", "_ceil_exclude_pad") + (("_divisor", "_ceil_divisor") if dims > 1 else ())
+            return tuple(f"avg_pool{dims}d{rule}" for rule in rules)
+        if module_kind == f"AdaptiveAvgPool{dims}d":
+            return (f"adaptive_avg_pool{dims}d",)
+    return ()
 
 
 # ---------------------------------------------------------------- the sweep against PyTorch
@@ -272,7 +232,7 @@ def _cases(function):
             for shape in _SHAPES[dims]:
                 yield (), kw, shape
     elif function.startswith("adaptive_avg_pool"):
-        outs = {1: (1, 2, 3, 5), 2: (1, (2, 3), (5, 2), (None, 2), 4), 3: (2,)}[dims]
+        outs = {1: (1, 2, 3, 5), 2: (1, (2, 3), (5, 2), (None, 2), 4), 3: (2, (1, 3, 2), (None, 2, 4))}[dims]
         for out in outs:
             for shape in _SHAPES[dims]:
                 yield (out,), {}, shape
@@ -411,11 +371,15 @@ _ROWS = (
     ("avg_pool3d", "kernel_size, stride, padding", "3, 2, 1", (3, 2, 1)),
     ("avg_pool3d", "ceil_mode=True", "3, 2, 1, ceil_mode=True", (3, 2, 1, True)),
     ("avg_pool3d", "count_include_pad=False, padding > 0", "3, 2, 1, count_include_pad=False", (3, 2, 1, False, False)),
+    ("avg_pool3d", "ceil_mode=True, count_include_pad=False", "2, 2, 1, ceil_mode=True, count_include_pad=False",
+     (2, 2, 1, True, False)),
     ("avg_pool3d", "divisor_override", "3, 2, 1, divisor_override=4", (3, 2, 1, False, True, 4)),
+    ("avg_pool3d", "divisor_override, ceil_mode=True", "3, 2, 1, ceil_mode=True, divisor_override=4",
+     (3, 2, 1, True, True, 4)),
     ("adaptive_avg_pool1d", "output_size", "3", (3,)),
     ("adaptive_avg_pool2d", "output_size (int or tuple)", "(2, 3)", ((2, 3),)),
     ("adaptive_avg_pool2d", "output_size with None", "(None, 3)", ((None, 3),)),
-    ("adaptive_avg_pool3d", "output_size", "2", (2,)),
+    ("adaptive_avg_pool3d", "output_size (int or tuple)", "(2, 3, 1)", ((2, 3, 1),)),
     ("lp_pool2d", "norm_type=1 (sum pooling)", "1, 2", (1, 2)),
     ("lp_pool2d", "norm_type=1, ceil_mode=True", "1, 2, 2, True", (1, 2, 2, True)),
     ("lp_pool2d", "norm_type=2", "2, 2", (2, 2)),
@@ -434,8 +398,7 @@ def rows() -> list[tuple[str, str, str, str, str]]:
         except ValueError as exc:
             out.append((fn, argument, example, "refused", str(exc)))
         else:
-            on = " on a length-1 axis (K_h = s_h = 1, P_h = 0)" if r.unit_axis else ""
-            out.append((fn, argument, example, "supported", f"`{r.operator}`{on}"))
+            out.append((fn, argument, example, "supported", f"`{r.operator}`"))
     return out
 
 

@@ -124,3 +124,17 @@ def head_sum(expr, c, o, sizes):
     if k is None:
         return None
     return k, sp.simplify(extent / k), cp, mix_o, sp.Mul(*chan), spatial
+
+
+def matmul_factors(khat, c, o, batch, sizes):
+    """(S, None) when K̂ = δ(c, o)·S with S reading no channel and no batch (one matrix for every channel);
+    (S, M) when K̂ = M(o, c)·S with S free of the channels and the batch and M free of the batch
+    (separable); else None. A lowering to matrix products also needs K̂ static and one position axis."""
+    grp = group_structure(khat, c, o)
+    if grp is not None:
+        rest = grp[2]
+        return (rest, None) if grp[:2] == (1, 1) and not (rest.free_symbols & {c, o, batch}) else None
+    sep = channel_factor(khat, c, o, sizes)
+    if sep is None or sep[1].free_symbols & {c, o, batch} or sep[0].free_symbols & {batch}:
+        return None
+    return sep[1], sep[0]

@@ -125,7 +125,7 @@ class Window(Neighbourhood):
     def describe(self, show=sp.sstr):
         if all(a.kernel == 1 for a in self.axes):
             return "pointwise: one input position per output position, when it lies in the input"
-        ks = "×".join(str(a.kernel) for a in self.axes)
+        ks = "×".join(f"({show(a.kernel)})" if isinstance(a.kernel, sp.Add) else show(a.kernel) for a in self.axes)
         if any(a.tiled for a in self.axes):
             return f"fixed {ks} windows (non-overlapping tiles, shifted by the padding" + (
                 ", wrapping around the input)" if any(a.wrap for a in self.axes) else ")")

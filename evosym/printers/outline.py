@@ -12,7 +12,6 @@ from typing import Callable
 
 import sympy as sp
 
-from ..ir.neighbourhood import Window
 from ..proof.premises import size_domains
 from ..proof.proof import EVOLUTION_CHECK, CheckedProof, evolution_summary
 from .expr import symbol_names, text
@@ -31,17 +30,8 @@ def obligation_status(o) -> str:
 
 
 def omega_description(omega, show) -> str:
-    """``omega.describe(show)`` with a window's size written with parentheses where it is a sum:
-    ``(2·R + 1)×(2·R + 1)``, not ``2*R + 1×2*R + 1`` (``Window.describe`` joins the sizes' SymPy strings)."""
-    return _window_sizes(omega.describe(show), omega, show)
-
-
-def _window_sizes(message: str, omega, show) -> str:
-    if not isinstance(omega, Window):
-        return message
-    raw = "×".join(str(a.kernel) for a in omega.axes)
-    nice = "×".join(("(%s)" if isinstance(a.kernel, sp.Add) else "%s") % show(a.kernel) for a in omega.axes)
-    return message.replace(f"window {raw} ", f"window {nice} ").replace(f"fixed {raw} ", f"fixed {nice} ")
+    """``omega.describe(show)``: the kind of Ω in words, its sizes written by ``show``."""
+    return omega.describe(show)
 
 
 @dataclass(frozen=True)
@@ -165,7 +155,7 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
 
     def message(c):
         if c.name == EVOLUTION_CHECK and c.ok and f is not None:   # the same summary, in this notation
-            return _window_sizes(evolution_summary(f, show), f.omega, show)
+            return evolution_summary(f, show)
         return c.message
 
     checks = check_rows(cp.checks)

@@ -17,8 +17,6 @@ import sympy as sp
 from ..errors import EvosymError
 from ..ir.neighbourhood import Window
 
-_CACHE: dict = {}      # id(proof) -> (proof, tap kernel or None): the three formats of one proof share it
-_CACHE_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -32,21 +30,18 @@ class TapView:
 
 
 def _tap_kernel(cp):
-    hit = _CACHE.get(id(cp))
-    if hit is not None and hit[0] is cp:
-        return hit[1]
-    from ..facts.taps import tap_kernel   # the kernel facts' tap form, verified at the grid
+    """The kernel facts' tap form of a windowed proof (verified at the grid once per proof), if closed."""
+    from ..facts.kernel import kernel_facts
 
     form = cp.evolution
+    if not isinstance(form.omega, Window):
+        return None
     try:
-        tk = tap_kernel(cp.operator, form, cp.proof.definitions())
+        tk = kernel_facts(cp).taps
     except EvosymError:
-        tk = None
-    if tk is not None and (tk.expr.has(sp.Sum) or tk.expr.free_symbols & set(form.neighbour)):
-        tk = None    # not closed: a sum or a read of q is left
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[id(cp)] = (cp, tk)
+        return None
+    if tk.expr.has(sp.Sum) or tk.expr.free_symbols & set(form.neighbour):
+        return None    # not closed: a sum or a read of q is left
     return tk
 
 

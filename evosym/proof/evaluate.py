@@ -174,12 +174,8 @@ class Evaluator:
             return self._arithmetic(e)
         if isinstance(e, sp.Indexed):
             return self._indexed(e)
-        if isinstance(e, sp.Add):
-            return self._add(e)
-        if isinstance(e, sp.Mul):
-            return self._mul(e)
-        if isinstance(e, sp.Pow):
-            return self._pow(e)
+        if isinstance(e, (sp.Add, sp.Mul, sp.Pow, sp.Mod)):
+            return self._general(e)
         if isinstance(e, sp.Sum):
             return self._sum(e)
         if isinstance(e, sp.KroneckerDelta):
@@ -219,8 +215,6 @@ class Evaluator:
         if isinstance(e, sp.ceiling):
             a = self.compile(e.args[0])
             return lambda env: math.ceil(self._index_value(a(env), "ceiling argument"))
-        if isinstance(e, sp.Mod):
-            return self._mod(e)
         if isinstance(e, sp.Piecewise):
             pieces = [(self.compile(v), self.compile(c)) for v, c in e.args]
 

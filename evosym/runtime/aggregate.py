@@ -3,8 +3,9 @@
 ``evolution_aggregate(name, x, kt, sizes)`` computes y[b, g·O_g + o', p] = Σ_c' Σ_u kt[…]·x̃[…]
 with the operator's generated kernels, chosen by a *backend*:
 
-- ``"cpu"`` (CPU tensors, the default): the CPU kernels (``cpu/kernels.cpp.j2``), built with
-  ``-O3 -march=native`` and OpenMP, run on torch's thread count;
+- ``"cpu"`` (CPU tensors, the default): the CPU kernels (``evosym/runtime/include/evosym_cpu_window.h``,
+  included by the generated source), built with ``-O3 -march=native`` and OpenMP, run on torch's
+  thread count;
 - ``"cuda"`` (CUDA tensors): the nvcc-built CUDA kernels;
 - ``"emulated"`` (CPU tensors, on request): the CUDA source built for the host with an emulated
   launch — how CI checks the CUDA source without a GPU (``host_backend("emulated")``).
@@ -112,16 +113,22 @@ def checked_extents(k: Kernels, sizes) -> dict:
     return ext
 
 
+def _runs_on(k: Kernels, t: torch.Tensor, backend: str) -> None:
+    """The checks every pass shares (the forward's on x, the backward passes' on the kernel tensor): a dtype the
+    generated kernels take, and a backend that runs on the tensor's device."""
+    if t.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{k.name}: the generated kernels take float32 or float64, not {t.dtype}")
+    if backend not in BACKENDS or (backend == "cuda") != (t.device.type == "cuda"):
+        raise ValueError(f"{k.name}: backend {backend!r} cannot run on {t.device} (cpu or emulated on the CPU, "
+                         f"cuda on a GPU)")
+
+
 def _check(k: Kernels, x, kt, sizes, backend: str) -> dict:
     if not isinstance(x, torch.Tensor) or not isinstance(kt, torch.Tensor):
         raise TypeError(f"{k.name}: x and the kernel tensor must be torch.Tensors")
-    if x.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"{k.name}: the generated kernels take float32 or float64, not {x.dtype}")
+    _runs_on(k, x, backend)
     if kt.dtype != x.dtype or kt.device != x.device:
         raise ValueError(f"{k.name}: the kernel tensor is {kt.dtype} on {kt.device} but x is {x.dtype} on {x.device}")
-    if backend not in BACKENDS or (backend == "cuda") != (x.device.type == "cuda"):
-        raise ValueError(f"{k.name}: backend {backend!r} cannot run on {x.device} (cpu or emulated on the CPU, "
-                         f"cuda on a GPU)")
     ext = _kernel_tensor_checked(k, kt, sizes)
     want_x = (ext["B"], ext["groups"] * ext["cg"]) + ext["in"]
     if tuple(x.shape) != want_x:
@@ -144,11 +151,7 @@ def _check_grad(k: Kernels, kt, dy, sizes, backend: str) -> dict:
     the kernel tensor against the sizes, dy with the output's shape, one dtype and device."""
     if not isinstance(dy, torch.Tensor) or not isinstance(kt, torch.Tensor):
         raise TypeError(f"{k.name}: the kernel tensor and dy must be torch.Tensors")
-    if kt.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"{k.name}: the generated kernels take float32 or float64, not {kt.dtype}")
-    if backend not in BACKENDS or (backend == "cuda") != (kt.device.type == "cuda"):
-        raise ValueError(f"{k.name}: backend {backend!r} cannot run on {kt.device} (cpu or emulated on the CPU, "
-                         f"cuda on a GPU)")
+    _runs_on(k, kt, backend)
     ext = _kernel_tensor_checked(k, kt, sizes)
     want_dy = (ext["B"], ext["groups"] * ext["og"]) + ext["out"]
     if tuple(dy.shape) != want_dy or dy.dtype != kt.dtype or dy.device != kt.device:

@@ -4,11 +4,15 @@ Three targets: ``cuda`` (the CUDA source, nvcc, for the current GPU's architectu
 same CUDA source built by the system C++ compiler with ``evosym_emulate.h``: CUDA built-ins as
 thread-local structs and a grid loop as the launcher; valid because the generated threads never
 communicate; it is how CI runs the CUDA source) and ``cpu`` (the CPU kernels' C++ source, built
-by the system C++ compiler with ``-O3 -march=native`` and OpenMP). Libraries are cached by a
-SHA-256 of the source, the emulation header, the flags, the compiler's version, the architecture,
+by the system C++ compiler with ``-O3 -march=native`` and OpenMP). A generated source holds only what
+differs per operator and includes the runtime's kernel headers (``include/``: the kernels themselves,
+written once); every build compiles with those headers on its include path. Libraries are cached by a
+SHA-256 of the source, the name and text of every header in ``include/`` (any of them can be
+included, so a changed header always rebuilds), the flags, the compiler's version, the architecture,
 the CPU's features (for ``-march=native``: what the compiler resolves it to) and the torch/CUDA
-versions, so a changed input never loads a stale build. In a process started for it, host and CPU
-builds are sanitized (AddressSanitizer and UBSan: :mod:`.sanitize`).
+versions, so a changed input never loads a stale build. The headers are read once per build: the
+text that is hashed is the text that is compiled (copied into the build's private workspace). In a
+process started for it, host and CPU builds are sanitized (AddressSanitizer and UBSan: :mod:`.sanitize`).
 
 The cache heals and can be shared (:mod:`.cache`, :mod:`.lock`): an entry is returned only when its
 bytes match the size and SHA-256 recorded when it was built (checked before anything loads it, since
@@ -55,11 +59,51 @@ class Library:
     rebuilt: str = ""         # why a cached library was rebuilt (it was corrupt or stale), if it was
 
 
-INCLUDE = Path(__file__).resolve().parent / "include"   # the runtime's own headers (the host build's emulation)
+INCLUDE = Path(__file__).resolve().parent / "include"   # the runtime's headers: the kernels, the host build's emulation
+EMULATION = "evosym_emulate.h"
 
 
 def emulation_header() -> str:
-    return (INCLUDE / "evosym_emulate.h").read_text(encoding="utf-8")
+    return (INCLUDE / EMULATION).read_text(encoding="utf-8")
+
+
+def headers() -> dict:
+    """name → text of every header in the runtime's include folder, sorted by name: what a generated source
+    can include (a missing or unreadable folder is a clear error: the kernels cannot be built without it)."""
+    try:
+        paths = sorted(p for p in INCLUDE.iterdir() if p.is_file() and p.suffix == ".h")
+        texts = {p.name: p.read_text(encoding="utf-8") for p in paths}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvosymError(f"cannot read the kernel headers in {INCLUDE}: {getattr(exc, 'strerror', None) or exc}") from None
+    if EMULATION not in texts:
+        raise EvosymError(f"the kernel headers in {INCLUDE} are incomplete: {EMULATION} is missing")
+    return texts
+
+
+_INCLUDE_LINE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"(evosym_[A-Za-z0-9_]+\.h)"[ \t]*$', re.M)
+
+
+def inline_headers(source: str) -> str:
+    """``source`` with each ``#include "evosym_….h"`` of a runtime header replaced by that header's text
+    (recursively, each header once): one self-contained text that builds like the source. Tests mutate it
+    to show that the numeric checks catch a wrong kernel body, wherever the body lives."""
+    texts, seen = headers(), set()
+
+    def paste(m):
+        name = m.group(1)
+        if name not in texts:
+            raise EvosymError(f"the source includes {name}, which is not a runtime header ({INCLUDE})")
+        if name in seen:
+            return f"// {name}: already included above"
+        seen.add(name)
+        return f"// ---- {name} ----\n" + _INCLUDE_LINE.sub(paste, texts[name]).rstrip("\n")
+
+    return _INCLUDE_LINE.sub(paste, source)
+
+
+def headers_digest(texts: dict) -> str:
+    """The part of a cache key that stands for the headers: each name and text, in name order."""
+    return "\0".join(f"{name}\0{text}" for name, text in sorted(texts.items()))
 
 
 def cache_dir() -> Path:
@@ -128,14 +172,14 @@ def build(source: str, target: str, arch: str | None = None) -> Library:
         raise EvosymError(f"unknown kernel target {target!r} ({', '.join(TARGETS)})")
     exe = compiler(target)
     arch = arch or target
-    header = emulation_header() if target == "host" else ""
+    include = headers()
     flags = {"host": HOST_FLAGS, "cpu": CPU_FLAGS}.get(target) or CUDA_FLAGS + (f"-arch={arch}",)
     sanitized = target != "cuda" and sanitize.requested()
     if sanitized:   # the sanitizers' flags instead of -O3 (runtime/sanitize.py)
         flags = sanitize.FLAGS + tuple(f for f in flags if not f.startswith("-O"))
     features = cpu_features(exe) if target == "cpu" else ""
-    key = hashlib.sha256("\0".join([source, header, " ".join(flags), _version(exe), arch, features,
-                                    _versions()]).encode()).hexdigest()
+    key = hashlib.sha256("\0".join([source, headers_digest(include), target, " ".join(flags), _version(exe), arch,
+                                    features, _versions()]).encode()).hexdigest()
     root = cache.root()
     entry = cache.Entry.at(root, key)
     if cache.problem(entry) is None:
@@ -152,7 +196,7 @@ def build(source: str, target: str, arch: str | None = None) -> Library:
             cache.discard(entry)
         start = time.perf_counter()
         with cache.workspace(root) as work:
-            out = _compile(exe, flags, source, header, target, work)
+            out = _compile(exe, flags, source, include, target, work)
             _load_test(out, exe, target)
             cache.publish(entry, out, work, target=target, arch=arch, compiler=exe, sanitized=sanitized)
     return Library(entry.library, target, arch, False, time.perf_counter() - start, sanitized,
@@ -175,15 +219,23 @@ def _exit(name: str, code: int) -> str:
     return f"{name} was killed by signal {-code}{what}"
 
 
-def _compile(exe: str, flags: tuple, source: str, header: str, target: str, work: Path) -> Path:
-    """Compile ``source`` in the workspace ``work``; the library, or a clear error with how the compiler
-    ended and the tail of what it printed."""
+def _write_headers(texts: dict, folder: Path) -> Path:
+    """The headers ``texts`` written into ``folder`` (created): the include folder a build compiles with."""
+    folder.mkdir(exist_ok=True)
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def _compile(exe: str, flags: tuple, source: str, include: dict, target: str, work: Path) -> Path:
+    """Compile ``source`` in the workspace ``work`` with the headers ``include`` (name → text) on its include
+    path; the library, or a clear error with how the compiler ended and the tail of what it printed."""
     src = work / ("kernels.cu" if target == "cuda" else "kernels.cpp")   # host: a .cu built as C++
     src.write_text(source, encoding="utf-8")
-    cmd = [exe, *flags]
+    folder = _write_headers(include, work / "include")
+    cmd = [exe, *flags, "-I", str(folder)]
     if target == "host":
-        (work / "evosym_emulate.h").write_text(header, encoding="utf-8")
-        cmd += ["-include", str(work / "evosym_emulate.h")]
+        cmd += ["-include", str(folder / EMULATION)]
     out = work / "lib.so"
     cmd += [str(src), "-o", str(out)]
     name = os.path.basename(exe)
@@ -268,7 +320,8 @@ def ptxas_report(source: str, arch: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="evosym-ptxas-") as tmp:
         src = Path(tmp) / "kernels.cu"
         src.write_text(source, encoding="utf-8")
-        proc = subprocess.run([exe, "-O3", "-std=c++17", f"-arch={arch}", "-Xptxas", "-v", "-c", str(src),
+        folder = _write_headers(headers(), Path(tmp) / "include")
+        proc = subprocess.run([exe, "-O3", "-std=c++17", f"-arch={arch}", "-I", str(folder), "-Xptxas", "-v", "-c", str(src),
                                "-o", str(Path(tmp) / "k.o")], capture_output=True, text=True)
     if proc.returncode != 0:
         raise EvosymError(f"nvcc failed for {arch}:\n{proc.stderr.strip()[-4000:]}")

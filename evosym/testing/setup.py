@@ -51,8 +51,8 @@ def module_sizes(p: Proven, candidate, sizes: dict | None) -> dict:
         for name, expr in binding["sizes"].items():
             try:
                 out[py_name(name)] = int(eval(expr, {"torch": torch}, {"m": candidate}))  # noqa: S307 - our own catalogue
-            except (TypeError, ValueError, IndexError):
-                pass  # e.g. padding='same': the user gives that size
+            except (TypeError, ValueError, IndexError, NameError, AttributeError, KeyError):
+                pass  # e.g. padding='same', or a size from_torch takes as an argument: the user gives that size
     for k, v in (sizes or {}).items():
         out[py_name(k)] = int(v)
     missing = [n for n in names if n not in out]

@@ -1,0 +1,55 @@
+"""How ``torch.nn.MultiheadAttention`` maps onto the operators with its weights (mhsa, mhsa_causal, mhsa_bias): the
+``torch_binding`` of their generated ``from_torch``, every refusal naming the argument and the reason.
+
+What ``from_torch`` can see is the module's construction: ``embed_dim``, ``num_heads``, ``bias``,
+``add_bias_kv``, ``add_zero_attn``, ``kdim``/``vdim``, ``dropout`` (with ``training``), ``batch_first``.
+Taken: any ``num_heads`` dividing ``embed_dim``; ``bias=False`` (its missing biases are copied as zeros,
+which is exactly no bias); ``dropout`` in eval mode (inactive; the template refuses it in training
+mode); ``batch_first`` True or False, which only says how the torch module lays out its input: the
+generated module always takes the tokens channels first, (B, C, L) or (B, C, H, W), so a batch_first
+(B, L, C) sequence is passed as ``x.transpose(1, 2)`` and a (L, B, C) one as ``x.permute(1, 2, 0)``.
+Refused: ``kdim``/``vdim`` ≠ ``embed_dim``, ``add_bias_kv=True`` and ``add_zero_attn=True``, each of
+which needs a second input or key positions that are not positions of the input (an Evolution form
+has one input tensor and aggregates over its positions). The forward's arguments (``attn_mask``,
+``is_causal``, ``key_padding_mask``, a key or value other than the query, ``need_weights``) are not
+the module's, so they are the caller's choice of operator (``evosym.coverage.attention`` routes them).
+"""
+
+REQUIRES = [
+    ("m._qkv_same_embed_dim",
+     "kdim and vdim equal embed_dim, i.e. query, key and value share the embedding size: other key/value "
+     "sizes only arise when keys and values come from a second input, and an Evolution form has one input "
+     "tensor x, so queries, keys and values are all projections of x"),
+    ("m.bias_k is None and m.bias_v is None",
+     "add_bias_kv=False (no extra key/value bias): bias_k/bias_v append a learned key/value position after "
+     "the tokens, which is not a position of the input x, and an Evolution form aggregates over the input's "
+     "positions only"),
+    ("not m.add_zero_attn",
+     "add_zero_attn=False (no zero attention): it appends a zero key/value position, which is not a position "
+     "of the input x, and an Evolution form aggregates over the input's positions only"),
+]
+
+
+def _bias(rows: str) -> str:
+    """The in-projection bias rows, or None for bias=False (the template copies None as zeros)."""
+    return f"None if m.in_proj_bias is None else m.in_proj_bias[{rows}]"
+
+
+def binding(*, bias_table: bool = False) -> dict:
+    """The ``torch_binding`` of an operator with mhsa's tensors (WQ, bQ, WK, bK, WV, bV, WO, bO) and sizes N, d;
+    ``bias_table``: also the additive bias P (N, L, L) of ``mhsa_bias``, which is the forward's float attn_mask,
+    not the module's: from_torch then takes the length L and starts P at zero (set ``layer.attn_bias``)."""
+    out = {"module": "torch.nn.MultiheadAttention", "requires": list(REQUIRES),
+            "sizes": {"N": "m.num_heads", "d": "m.head_dim"},
+            "tensors": {"WQ": "m.in_proj_weight[:m.embed_dim]",
+                        "WK": "m.in_proj_weight[m.embed_dim:2 * m.embed_dim]",
+                        "WV": "m.in_proj_weight[2 * m.embed_dim:]",
+                        "bQ": _bias(":m.embed_dim"),
+                        "bK": _bias("m.embed_dim:2 * m.embed_dim"),
+                        "bV": _bias("2 * m.embed_dim:"),
+                        "WO": "m.out_proj.weight", "bO": "m.out_proj.bias"}}
+    if bias_table:
+        out["arguments"] = ["L"]
+        out["sizes"]["L"] = "L"
+        out["tensors"]["P"] = "None"
+    return out

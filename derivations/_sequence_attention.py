@@ -1,0 +1,195 @@
+"""Shared construction of multi-head self-attention over a 1-D token sequence: causal or not, with
+grouped key/value heads or not (``F.scaled_dot_product_attention``'s ``is_causal`` and ``enable_gqa``).
+
+    y[b, o, i]  = b_O[o] + Σ_c' W_O[o, c'] · z[b, c', i]
+    z[b, c', i] = Σ_m A[b, ⌊c'/d⌋, i, m] · v[b, κ(c'), m]
+    ℓ[b, h, i, m] = 1/√d · Σ_e q[b, h·d + e, i] · k[b, ⌊h/G⌋·d + e, m]
+    A = exp(ℓ) / Σ_m' exp(ℓ)                          (not causal: over every key)
+    A = E / Σ_m' E,  E[b, h, i, m] = [m ≤ i]·exp(ℓ)    (causal: the keys 0 … i)
+
+Causal: PyTorch adds −∞ to the logits of the keys after the query, exp(ℓ − ∞) = 0, which is the guard
+[m ≤ i] of E; key i is always visible to query i, so no row is fully masked and Σ E > 0. Every sum runs
+over the whole sequence (the generated code cannot loop over ranges that depend on the output
+position). N = N_kv·G query heads of d channels read N_kv key/value heads: query head h reads key/value
+head ⌊h/G⌋, which is ``repeat_interleave(G)`` of the key/value heads, the mapping of SDPA's
+``enable_gqa=True``; its value channel is κ(c') = d·⌊⌊c'/d⌋/G⌋ + c' − d·⌊c'/d⌋. Without grouping G = 1
+and κ(c') = c' (``nn.MultiheadAttention``'s heads). The projections are biased 1×1 maps of the tokens
+x (B, C, L), C = N·d, channels first; PyTorch's (B, L, C) sequence is ``x.transpose(1, 2)``.
+
+The value bias b_V: not causal, the proof moves it out of the kernel with the rule that a softmax sums
+to one. Causal, the rule does not apply to the masked weights E/Σ E, so the traditional form states
+b_V after the softmax, y = b_O + W_O·b_V + W_O·z with z aggregating the unbiased values (Σ_m A = 1);
+the reference check compares that form with SDPA on the biased value projection, so the move is
+checked at the grid shapes, not proved. K = Σ W_O·W_V·A then vanishes after the query because E does:
+Ω(i) = {m ≤ i}, written as a window of L taps ending at i (left padding L − 1, clipped at 0), from
+which the causal property is derived symbolically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from evosym import Definition, Global, TensorDecl, Window, WindowAxis, index, size
+from evosym.ir.symbols import InRange
+
+B, Dh, L = size("B"), size("d"), size("L")
+b, o, c, i, m = (index(t) for t in "b o c i m".split())
+h, e, c2, c3, c4, m2, m3 = (index(t) for t in ("h", "e", "c_2", "c_3", "c_4", "m_2", "m_3"))
+
+
+def kv_head(hq, G, Nkv):
+    """The key/value head (of N_kv) that query head hq reads: ⌊hq/G⌋, consecutive query heads sharing one (SDPA's
+    ``enable_gqa`` repeats each key/value head G times in place, ``repeat_interleave``). N_kv is unused by this
+    mapping; it is a parameter, and this a module-level function, so that a test can put the wrong mapping of
+    ``repeat`` (hq mod N_kv) in and see the proof's reference check refute it."""
+    return sp.floor(hq / G)
+
+
+def _kv(ch, G, Nkv, grouped: bool):
+    """κ(ch) = d·kv_head(⌊ch/d⌋) + ch − d·⌊ch/d⌋: the value channel that output channel ch of the heads reads
+    (the same channel within the key/value head its query head reads); ch without grouping."""
+    return Dh * kv_head(sp.floor(ch / Dh), G, Nkv) + ch - Dh * sp.floor(ch / Dh) if grouped else ch
+
+
+@dataclass(frozen=True)
+class Attention:
+    """The symbols, tensors and definitions of one variant (built by :func:`build`)."""
+
+    causal: bool
+    grouped: bool
+    sizes: tuple            # (symbol, description) in the operator's order
+    heads_size: sp.Expr     # N, the query heads (N_kv·G when grouped)
+    group: sp.Expr          # G, query heads per key/value head (1 when not grouped)
+    kv_heads: sp.Expr       # N_kv (N when not grouped)
+    x: TensorDecl
+    tensors: tuple
+    definitions: tuple
+    traditional: sp.Expr
+    y: TensorDecl
+
+
+def _decl(name, shape, what, torch_name):
+    sub = name[1]
+    return TensorDecl(name, shape, "parameter", what, latex=f"{name[0]}_{sub}", text=f"{name[0]}_{sub}",
+                      torch_name=torch_name)
+
+
+def build(*, causal: bool, grouped: bool, biased: bool = False) -> Attention:
+    """The definitions and traditional form of the variant (``biased``: a static additive bias P[h, i, m] on
+    the logits, SDPA's float ``attn_mask``)."""
+    if grouped:
+        Nkv, G = size("N_kv"), size("G")
+        N = Nkv * G
+        sizes = ((B, "batch size"), (Nkv, "key/value heads"), (G, "query heads per key/value head (N = N_kv·G)"),
+                 (Dh, "channels per head"), (L, "tokens"))
+    else:
+        N, G = size("N"), sp.Integer(1)
+        Nkv = N
+        sizes = ((B, "batch size"), (N, "heads"), (Dh, "channels per head"), (L, "tokens"))
+    C, Ckv = N * Dh, Nkv * Dh
+    x = TensorDecl("x", (B, C, L), "input", "input tokens, channels first (B × C × L); PyTorch's (B, L, C) transposed")
+    Wq = _decl("WQ", (C, C), "query projection weight", "q_weight")
+    Wk = _decl("WK", (Ckv, C), "key projection weight" + (" (N_kv·d outputs)" if grouped else ""), "k_weight")
+    Wv = _decl("WV", (Ckv, C), "value projection weight" + (" (N_kv·d outputs)" if grouped else ""), "v_weight")
+    Wo = _decl("WO", (C, C), "output projection weight", "out_weight")
+    bq = _decl("bQ", (C,), "query projection bias", "q_bias")
+    bk = _decl("bK", (Ckv,), "key projection bias", "k_bias")
+    bv = _decl("bV", (Ckv,), "value projection bias", "v_bias")
+    bo = _decl("bO", (C,), "output projection bias", "out_bias")
+    y = TensorDecl("y", (B, C, L), "output", "output tokens (the attended sequence)")
+    P = TensorDecl("P", (N, L, L), "parameter", "additive attention bias per head (query × key): a float attn_mask",
+                   latex="P", text="P", torch_name="attn_bias") if biased else None
+
+    def projection(name, weight, bias_, what, latex, rows):
+        body = sp.Sum(weight[c, c3] * x[b, c3, m], (c3, 0, C - 1))
+        return Definition(name, (b, c, m), body if bias_ is None else bias_[c] + body,
+                          f"{what}: in-projection of every token" + (", with bias" if bias_ is not None else
+                                                                      " (its bias b_V is added after the softmax)"),
+                          latex=latex, text=latex, shape=(B, rows, L))
+
+    query = projection("qry", Wq, bq, "queries", "q", C)
+    key = projection("key", Wk, bk, "keys", "k", Ckv)
+    value = projection("val", Wv, None if causal else bv, "values", "v", Ckv)
+    kvh = kv_head(h, G, Nkv) if grouped else h
+    logit = Definition("logit", (b, h, i, m),
+                       sp.Sum(query[b, h * Dh + e, i] * key[b, kvh * Dh + e, m], (e, 0, Dh - 1)) / sp.sqrt(Dh)
+                       + (P[h, i, m] if biased else 0),
+                       "attention logits: scaled dot product of the query at token i and the key at token m"
+                       + (" (query head h reads key head ⌊h/G⌋)" if grouped else "")
+                       + (", plus the static bias P[h, i, m]" if biased else ""),
+                       latex=r"\ell", text="\u2113", shape=(B, N, L, L))
+    defs = [query, key, value, logit]
+    if causal:   # PyTorch's −∞ after the query: exp(ℓ − ∞·[m > i]) = [m ≤ i]·exp(ℓ)
+        weight = Definition("E", (b, h, i, m), InRange(m, 0, i) * sp.exp(logit[b, h, i, m]),
+                            "masked exponentials: exp(ℓ) for the keys at or before the query, 0 after it "
+                            "(PyTorch adds −∞ to the later keys' logits)", latex="E", shape=(B, N, L, L))
+        defs.append(weight)
+        numerator, summand = weight[b, h, i, m], weight[b, h, i, m2]
+    else:
+        numerator, summand = sp.exp(logit[b, h, i, m]), sp.exp(logit[b, h, i, m2])
+    norm = Definition("Z", (b, h, i), sp.Sum(summand, (m2, 0, L - 1)),
+                      "causal softmax denominator: Σ over the keys 0 … i (every later term is 0)" if causal
+                      else "softmax denominator over every key", latex="Z", shape=(B, N, L))
+    attn = Definition("attn", (b, h, i, m), numerator / norm[b, h, i],
+                      "attention weights: softmax of the logits over the keys " + ("0 … i, 0 after i" if causal else
+                                                                                    "0 … L − 1"),
+                      latex="A", text="A")
+    heads = Definition("heads", (b, c, i), sp.Sum(attn[b, sp.floor(c / Dh), i, m] * value[b, _kv(c, G, Nkv, grouped), m],
+                                                  (m, 0, L - 1)),
+                       "the heads' outputs: attention-weighted values"
+                       + (", query head ⌊c/d⌋ reading value head ⌊⌊c/d⌋/G⌋" if grouped else "")
+                       + ", before the output projection", latex="z", text="z", shape=(B, C, L))
+    defs += [norm, attn, heads]
+    traditional = bo[o] + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
+    if causal:   # the value bias after the softmax: each row of A sums to one (key i is always visible)
+        traditional = bo[o] + sp.Sum(Wo[o, c4] * bv[_kv(c4, G, Nkv, grouped)], (c4, 0, C - 1)) \
+            + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
+    tensors = (x, Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased else ())
+    return Attention(causal, grouped, sizes, N, G, Nkv, x, tensors, tuple(defs), traditional, y)
+
+
+def omega(a: Attention):
+    """Ω(i): the causal window {m ≤ i} (L taps ending at i, clipped at 0), else every token."""
+    return Window((WindowAxis(L, 1, 1, L - 1, L),)) if a.causal else Global((L,))
+
+
+def torch_reference(t, sizes, *, causal: bool, grouped: bool, biased: bool = False):
+    """``F.scaled_dot_product_attention(q, k, v, is_causal=…, enable_gqa=…, attn_mask=P)`` between ``F.linear``
+    projections, in the (B, heads, L, d) layout SDPA takes."""
+    import torch.nn.functional as F
+    x_ = t["x"].transpose(1, 2)                                            # (B, L, C)
+    bsz, length, ch = x_.shape
+    dh = sizes["d"]
+
+    def split(z):
+        return z.view(bsz, length, z.shape[-1] // dh, dh).transpose(1, 2)
+    q, k, v = (split(F.linear(x_, t[w], t[bias])) for w, bias in (("WQ", "bQ"), ("WK", "bK"), ("WV", "bV")))
+    extra = {"enable_gqa": True} if grouped else {}
+    if biased:
+        extra["attn_mask"] = t["P"].unsqueeze(0)                          # (1, N, L, L): the same bias for every sample
+    z = F.scaled_dot_product_attention(q, k, v, is_causal=causal, **extra).transpose(1, 2).reshape(bsz, length, ch)
+    return F.linear(z, t["WO"], t["bO"]).transpose(1, 2)
+
+
+def derive(dv, a: Attention):
+    """The proof. Not causal: the value bias leaves the kernel through the softmax's unit sum. Causal: the
+    traditional form already states it after the softmax (the reference check confirms that against
+    PyTorch's biased value projection), and K vanishes after the query because E does. Then: unfold
+    the values, move the weights into the channel sum, exchange, name K."""
+    x, _, _, _, _, _, bv, Wo, _ = a.tensors[:9]
+    attn = a.definitions[-2]
+    dv.apply("unfold-definition", name="heads")
+    dv.apply("move-into-sum", factor=Wo[o, c2], into=m)
+    dv.apply("unfold-definition", name="val")
+    if not a.causal:
+        dv.apply("split-sum", over=c2, rename=[(c2, c4), (m, m3)])
+        dv.apply("factor-out", factor=Wo[o, c4] * bv[_kv(c4, a.group, a.kv_heads, a.grouped)], over=[m3])
+        dv.apply("softmax-sums-to-one", name="attn", over=[m3])
+    dv.apply("move-into-sum", factor=Wo[o, c2] * attn[b, sp.floor(c2 / Dh), i, m], into=c3)
+    dv.apply("exchange-sums", outer=[m, c2], inner=[c3])
+    dv.apply("exchange-sums", outer=[c2], inner=[m])
+    dv.apply("factor-out", factor=x[b, c3, m], over=[c2])
+    dv.apply("name-kernel", name="K", channel=c3, position=(m,), indices=(b, o, c3, i, m))
+    dv.conclude(omega=omega(a), channel=c3, neighbour=(m,))

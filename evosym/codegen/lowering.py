@@ -1,0 +1,267 @@
+"""The lowering of an Evolution form: one of a closed set of variants, chosen from the kernel facts.
+
+:func:`choose` reads the facts of the proved kernel (:mod:`evosym.facts.kernel`) and returns exactly
+one variant; its ``reason`` is what ``evosym codegen`` prints (the facts it relied on, then → what
+it runs). :mod:`.plan` builds the templates' plan from the variant. With ``force_generic`` the
+variant is always :class:`Generic`; otherwise, from the outermost (a variant that wraps another
+holds it as ``inner``) to the last resort:
+
+- :class:`DivisorGather` (path ``divisor-gather``): Ω(p) is the divisors of p + a and K is a Dirichlet
+  convolution δ(o, c)·W[c, (p + a)/(m + a) − a] (compared at the grid): a gather over the divisor
+  pairs, no N×N kernel (:mod:`.divisors`). Its ``inner`` is the variant chosen without it (the
+  generic lowering over every position), built as the plan's generic alternative.
+- :class:`Postmix` (wraps any of the variants below): K̂ = Σ_{c'} P(o, c')·R with P static, channels
+  first (attention's output projection): R is lowered by ``inner`` with c' as its output channel,
+  then y = P·z.
+- :class:`Premix` (``premix-window``, ``premix-global``): K̂ = M(o, c)·S, M static, S free of the input
+  channel, O = C, and K̂ not both static and shared: v = M·x first (a 1×1 map), then S aggregated
+  depthwise over v. The kernel targets fuse logits, softmax and aggregation where S is the softmax
+  of a windowed correlation (``Plan.attention``: local, neighbourhood and Swin attention).
+- :class:`NativeMatmul` (``native-matmul``): Ω every position of one axis, K̂ static, one matrix for
+  every channel (token mixing) or separable M(o, c)·S (GCN): ``torch.matmul``.
+- :class:`Generic` with a global Ω (``generic-global``): K̂ compiled over (p, q), one einsum.
+- :class:`NativeLinear` (``native-linear``): a 1×1 window with stride 1 and no padding, channels
+  last, K̂ static and shared with full channel mixing, β = bias[o] or none: ``F.linear``.
+- :class:`NativeConv` (``native-conv``, ``native-conv-per-sample``): a window with padding provably
+  ≥ 0, channels first, 1 to 3 position axes, β = bias[o] or none, and K̂ static and shared (after
+  ``F.pad`` when K reads x through a torch padding's index map) or per sample and free of the
+  position: ``F.conv{1,2,3}d``, grouped when K̂ carries δ(⌊c/C_g⌋, ⌊o/O_g⌋); per sample with the
+  batch folded into the channels (B·G groups), or a broadcast scale for a 1×1 depthwise window.
+- :class:`Generic` with a window (``generic-window``): anything else; the input unfolded into
+  windows and one einsum with K̂ compiled from SymPy (also the ``path="generic"`` alternative of every
+  other variant, and everything under ``force_generic``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..facts.factors import channel_block
+from ..facts.kernel import Aggregate, KernelFacts
+from ..printers.expr import text
+from .divisors import PATH as divisor_path
+from .torchexpr import py_name
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """A chosen lowering: ``reason`` lists the facts it relied on, then → what it runs."""
+
+    reason: str
+    pad_mode: str = ""   # F.pad(mode=…) first: K reads x through that padding's index map (K̂ shared inside the input)
+    aggregate: Aggregate | None = None   # the facts of the tap kernel it aggregates (None: see ``inner``)
+
+    @property
+    def path(self) -> str:   # pragma: no cover - every variant defines it
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Generic(Lowering):
+    """K̂ compiled from SymPy, aggregated with one einsum over the window (or every position)."""
+
+    global_omega: bool = False
+
+    @property
+    def path(self) -> str:
+        return "generic-global" if self.global_omega else "generic-window"
+
+
+@dataclass(frozen=True)
+class Premix(Lowering):
+    """v = M·x first, then S aggregated depthwise over v (the kernel δ(c, o)·S)."""
+
+    mix: sp.Expr = sp.Integer(1)
+    spatial: sp.Expr = sp.Integer(1)
+    global_omega: bool = False
+
+    @property
+    def path(self) -> str:
+        return "premix-global" if self.global_omega else "premix-window"
+
+
+@dataclass(frozen=True)
+class NativeMatmul(Lowering):
+    """torch.matmul with the spatial matrix S[p, q], after the channel map M[o, c] when separable."""
+
+    spatial: sp.Expr = sp.Integer(1)
+    mix: sp.Expr | None = None
+
+    @property
+    def path(self) -> str:
+        return "native-matmul"
+
+
+@dataclass(frozen=True)
+class NativeLinear(Lowering):
+    """torch.nn.functional.linear with the weight K̂(o, c)."""
+
+    weight: sp.Expr = sp.Integer(1)
+
+    @property
+    def path(self) -> str:
+        return "native-linear"
+
+
+@dataclass(frozen=True)
+class NativeConv(Lowering):
+    """torch.nn.functional.conv{1,2,3}d with the weight K̂ (per sample: the batch folded into the channels)."""
+
+    weight: sp.Expr = sp.Integer(1)
+    groups: tuple | None = None     # (C_g, O_g, rest, number of groups)
+    per_sample: bool = False
+    scale: bool = False             # per sample, depthwise, 1×1: y = x · K̂ broadcast
+
+    @property
+    def path(self) -> str:
+        return "native-conv-per-sample" if self.per_sample else "native-conv"
+
+
+@dataclass(frozen=True)
+class Postmix(Lowering):
+    """R lowered by ``inner`` (output channel c'), then y = P·z."""
+
+    inner: Lowering = None
+    text: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.inner.path
+
+
+@dataclass(frozen=True)
+class DivisorGather(Lowering):
+    """A gather over the divisor pairs (n, d), index_add into the output; ``inner``: the generic lowering."""
+
+    inner: Lowering = None
+
+    @property
+    def path(self) -> str:
+        return divisor_path
+
+
+VARIANTS = (DivisorGather, Postmix, Premix, NativeMatmul, Generic, NativeLinear, NativeConv)   # the closed set
+
+
+def native_bias(facts: KernelFacts):
+    """'' for no bias, the torch name for β = bias[o] read whole, None when β needs the generic path."""
+    op, form = facts.operator, facts.form
+    if form.bias == 0:
+        return ""
+    b = form.bias
+    if isinstance(b, sp.Indexed) and tuple(b.indices) == (form.out_channel,):
+        t = op.tensor(str(b.base.label))
+        if t.role == "parameter" and len(t.shape) == 1:
+            return t.torch_name or py_name(t.name)
+    return None
+
+
+def pointwise(axes) -> bool:
+    """A 1×1 window: kernel 1, stride 1, no padding on every axis."""
+    return all(a.kernel == 1 and a.stride == 1 and a.padding == 0 for a in axes)
+
+
+def choose(facts: KernelFacts, *, padding_ok: bool, force_generic: bool = False, grouped: bool = True) -> Lowering:
+    """The lowering of the form whose facts are ``facts``: one variant of :data:`VARIANTS`.
+
+    ``padding_ok``: every window padding is provably ≥ 0 (a native convolution cannot crop; decided by
+    the caller, :func:`evosym.codegen.plan.make_plan`). ``force_generic``: the generic lowering only.
+    ``grouped``: the generic lowering may build the kernel per group of channels."""
+    if force_generic:
+        return _aggregate(facts, facts.whole, force_generic=True, padding_ok=padding_ok, grouped=grouped)
+    post = facts.postmix
+    if post is None:
+        chosen = _aggregate(facts, facts.whole, force_generic=False, padding_ok=padding_ok, grouped=grouped)
+    else:
+        inner = _aggregate(facts, facts.inner, force_generic=False, padding_ok=padding_ok, grouped=grouped)
+        names = facts.operator.display_names("text")
+        said = f"K̂ = Σ_{text(post.channel)} P·R with P = {text(post.mix, names)} static and R free of the output channel"
+        chosen = Postmix(f"{said} → R aggregated first (its output channel is c′), then P applied as a channel map, "
+                         f"y = P·z; for R: {inner.reason}", inner=inner, text=said)
+    div = facts.divisor if facts.omega_kind == "divisors" else None
+    if div is None:
+        return chosen
+    a = div.a
+    return DivisorGather(
+        f"static, depthwise, Ω(p) = the divisors of p + {a}, and K = δ(o, c)·{div.weight}[c, (p + {a})/(m + {a}) − {a}] "
+        f"(compared exactly with the proved kernel at {div.shapes} grid shapes) → a gather over the precomputed "
+        "divisor pairs (n, d), index_add into the output; no N×N kernel", inner=chosen)
+
+
+def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, padding_ok: bool, grouped: bool) -> Lowering:
+    """The variant that aggregates the tap kernel described by ``agg``."""
+    form, op = facts.windowed, facts.operator
+    channels_first, channels_last = facts.layout
+    dims = len(op.position)
+    axes = form.omega.axes
+    padded = agg.padded if not force_generic else None
+    pad_mode = padded[0] if padded is not None else ""
+    static, shared = agg.static, agg.shared or padded is not None
+    said = [agg.static_reason, agg.sharing_reason]
+    if padded is not None:
+        said[1] = (f"shared across space once x is padded with mode '{padded[0]}' (K̂ reads x through that "
+                   f"padding's index map, the same expression on every axis; inside the input K̂ is free of p)")
+    if facts.omega_reason is not None:
+        said.append(facts.omega_reason)
+    khat = agg.native if not force_generic else agg.taps.expr
+    bias = native_bias(facts)
+    if not force_generic and not (static and shared) and agg.premix is not None:
+        mix, spatial = agg.premix
+        block = _block(facts, spatial) if grouped else None
+        return Premix("; ".join(said + [f"K̂ = ({text(mix, op.display_names('text'))})·S with S free of the input channel"])
+                      + " → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v"
+                      + (" (one kernel per block of channels)" if block is not None and block != 1 else ""),
+                      mix=mix, spatial=spatial, global_omega=facts.everywhere,
+                      pad_mode=pad_mode, aggregate=agg)
+    if facts.everywhere:
+        matmul = None if force_generic or not static or dims != 1 or not (channels_first or channels_last) \
+            else facts.matmul(khat)
+        if matmul is not None:
+            spatial, mix = matmul
+            if mix is None:
+                reason = "; ".join(said + ["depthwise, the rest of K̂ reads no channel: one matrix M[p, q] for every "
+                                           "channel"]) + " → torch.matmul with M along the position axis"
+            else:
+                reason = "; ".join(said + [f"separable: K̂ = ({text(mix, op.display_names('text'))})·S with S free of "
+                                           "the channels"]) + \
+                    " → the channel map first (torch.matmul over the channels), then torch.matmul with S along the positions"
+            return NativeMatmul(reason, pad_mode=pad_mode, aggregate=agg, spatial=spatial, mix=mix)
+        return Generic("; ".join(said) + " → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input",
+                       pad_mode=pad_mode, aggregate=agg, global_omega=True)
+    groups = facts.groups_of(khat)
+    if not force_generic and static and shared and bias is not None and channels_last and dims == 1 and \
+            pointwise(axes) and facts.group(khat) is None:
+        return NativeLinear("; ".join(said + ["pointwise window, stride 1, no padding", "channels last",
+                                              "full channel mixing"]) + " → torch.nn.functional.linear",
+                            pad_mode=pad_mode, aggregate=agg, weight=khat)
+    if not padding_ok:
+        said.append("the window's padding is not provably ≥ 0 (native convolutions cannot crop)")
+    free_of_p = agg.free_of_position or padded is not None
+    per_sample = free_of_p and not shared
+    if not force_generic and (static or per_sample) and free_of_p and bias is not None and channels_first \
+            and 1 <= dims <= 3 and padding_ok:
+        if groups is not None:
+            delta = sp.KroneckerDelta(sp.floor(form.channel / groups[0]), sp.floor(form.out_channel / groups[1]))
+            said.append(f"grouped: K̂ carries {text(delta)}, {text(groups[3])} groups")
+        else:
+            said.append("full channel mixing")
+        scale = per_sample and groups is not None and groups[:2] == (1, 1) and pointwise(axes)
+        reason = "; ".join(said + ["window with stride, dilation and " + (
+            f"'{pad_mode}' padding (F.pad)" if pad_mode else "zero padding"), "channels first"]) + (
+            " → a per-sample, per-channel scale (a 1×1 depthwise window): x · K̂ broadcast" if scale else
+            f" → torch.nn.functional.conv{dims}d" + (" with the batch folded into the channels (B·G groups)"
+                                                    if per_sample else ""))
+        return NativeConv(reason, pad_mode=pad_mode, aggregate=agg, weight=khat, groups=groups, per_sample=per_sample,
+                          scale=scale)
+    return Generic("; ".join(said) + " → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum",
+                   pad_mode=pad_mode, aggregate=agg)
+
+
+def _block(facts: KernelFacts, spatial):
+    """k when the depthwise kernel δ(c, o)·S that a premix aggregates is shared by each block of k channels
+    (its rest reads them only as ⌊·/k⌋, :func:`evosym.facts.factors.channel_block`), else None."""
+    form = facts.windowed
+    grp = facts.groups_of(sp.KroneckerDelta(form.channel, form.out_channel) * spatial)
+    return channel_block(grp[2], form.out_channel, form.channel) if grp is not None and grp[:2] == (1, 1) else None

@@ -1,0 +1,398 @@
+"""The sweep and the table of ``docs/attention-coverage.md``: PyTorch's attention calls against the generated
+modules through :mod:`evosym.coverage.attention`'s routes.
+
+:func:`sweep` runs argument combinations of ``F.scaled_dot_product_attention`` (between the projections of
+one input) and ``nn.MultiheadAttention`` through both paths of the routed generated module (float64) and
+compares them with PyTorch: every call must match or be refused with a ``ValueError`` that has a message;
+a wrong number, another exception, or a result where PyTorch refuses is a failure. :func:`rows` computes
+the per-argument table from the routes themselves (an example call per row), :func:`markdown` the page.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .attention import FUNCTIONS, from_torch, mha_route, multihead_attention, sdpa_route, self_attention
+
+
+LENGTH, BATCH, HEAD_DIM = 5, 2, 2
+# (heads, key/value heads, enable_gqa): equal heads with and without the flag, grouped, multi-query, and two
+# that PyTorch refuses (fewer key/value heads without the flag, heads not a multiple)
+HEADS = ((2, 2, False), (2, 2, True), (4, 2, True), (4, 1, True), (4, 2, False), (3, 2, True))
+SDPA_MASKS = ("none", "causal bool", "causal float", "causal bool (B, N, L, L)", "all allowed", "band",
+              "additive bias", "additive bias (N, L, L)", "additive bias per sample", "additive bias and −inf",
+              "fully masked row")
+MHA_MASKS = ("none", "causal float", "causal bool", "causal bool 3-D", "band", "additive bias", "additive bias 3-D",
+             "fully masked row")
+MHA_EXTRAS = ({"add_bias_kv": True}, {"add_zero_attn": True}, {"kdim": 3, "vdim": 3}, {"dropout": 0.2, "train": True},
+              {"dropout": 0.2})
+
+
+def _allowed(kind: str, length: int):
+    """The boolean pattern of allowed keys (queries × keys) of a named mask."""
+    import torch
+    ones = torch.ones(length, length, dtype=torch.bool)
+    if kind == "band":
+        idx = torch.arange(length)
+        return (idx[:, None] - idx[None, :]).abs() <= 1
+    pattern = ones if kind == "all allowed" else ones.tril()
+    if kind == "fully masked row":
+        pattern = pattern.clone()
+        pattern[1] = False
+    return pattern
+
+
+def _bias(kind: str, length: int, heads: int, batch: int, dtype):
+    """A named float bias: ALiBi-like 0.25·(i − m) (L, L), per head (N, L, L), per sample (B, N, L, L), or the
+    first with −inf above the diagonal."""
+    import torch
+    idx = torch.arange(length, dtype=dtype)
+    table = 0.25 * (idx[:, None] - idx[None, :])
+    if kind == "additive bias (N, L, L)":
+        return table * torch.arange(1, heads + 1, dtype=dtype)[:, None, None]
+    if kind == "additive bias per sample":
+        return table * torch.arange(1, batch + 1, dtype=dtype)[:, None, None, None].expand(batch, heads, 1, 1)
+    if kind == "additive bias and −inf":
+        return table.masked_fill(~_allowed("causal", length), float("-inf"))
+    return table
+
+
+def sdpa_mask(kind: str, length: int, heads: int, dtype):
+    """The named mask in SDPA's convention (True = allowed; float: 0 allowed, −inf masked)."""
+    import torch
+    if kind == "none":
+        return None
+    if kind.startswith("additive bias"):
+        return _bias(kind, length, heads, BATCH, dtype)
+    if kind == "causal float":
+        return torch.zeros(length, length, dtype=dtype).masked_fill(~_allowed("causal", length), float("-inf"))
+    pattern = _allowed(kind.split(" (")[0].replace("causal bool", "causal"), length)
+    return pattern.expand(BATCH, heads, length, length) if "(B, N" in kind else pattern
+
+
+def mha_mask(kind: str, length: int, heads: int, batch: int, dtype):
+    """The named mask in nn.MultiheadAttention's convention (True = masked; float additive)."""
+    import torch
+    if kind == "none":
+        return None
+    if kind == "additive bias":
+        return _bias(kind, length, heads, batch, dtype)
+    if kind == "additive bias 3-D":
+        return _bias("additive bias (N, L, L)", length, heads, batch, dtype).expand(batch, heads, length, length) \
+            .reshape(batch * heads, length, length)
+    if kind == "causal float":
+        return torch.nn.Transformer.generate_square_subsequent_mask(length, dtype=dtype)
+    masked = ~_allowed("causal" if kind.startswith("causal") else kind, length)
+    return masked.expand(batch * heads, length, length).contiguous() if kind.endswith("3-D") else masked
+
+
+def sdpa_combinations():
+    """(heads, kv_heads, enable_gqa, mask, is_causal, scale, dropout_p, biases) of every SDPA call tried."""
+    n = 0
+    for heads, kv, gqa in HEADS:
+        for mask in SDPA_MASKS:
+            for causal in (False, True):
+                n += 1   # scale and biases alternate (each value meets every mask and both is_causal)
+                yield heads, kv, gqa, mask, causal, 0.37 if (n // 2) % 2 else None, 0.0, n % 2 == 0
+        yield heads, kv, gqa, "none", False, None, 0.3, True
+
+
+def mha_combinations():
+    """(module keyword arguments, input kind, mask, is_causal, key_padding_mask, need_weights) of every call."""
+    for batch_first in (True, False):
+        for bias in (True, False):
+            for inputs in ("self", "cross", "unbatched"):
+                for mask in MHA_MASKS:
+                    for causal in (False, True):
+                        yield {"batch_first": batch_first, "bias": bias}, inputs, mask, causal, False, False
+        for extra in MHA_EXTRAS:
+            yield {"batch_first": batch_first, **extra}, "self", "none", False, False, False
+        yield {"batch_first": batch_first}, "self", "none", False, True, False
+        yield {"batch_first": batch_first}, "self", "causal float", False, False, True
+
+
+def _close(ours, ref, terms: int) -> bool:
+    """float64 agreement within rounding of ``terms`` accumulated products (inputs of magnitude ~1)."""
+    import torch
+    if ours.shape != ref.shape or not torch.isfinite(ours).all():
+        return False
+    return bool(((ours - ref).abs() <= 1e-13 * terms * (1 + ref.abs())).all())
+
+
+def _tally():
+    return {"tried": 0, "matched": 0, "refused": 0, "torch refused": 0, "reasons": {}, "failures": [], "operators": {}}
+
+
+def _sdpa_torch(x, w, heads, kv, d, mask, causal, scale, dropout_p, gqa):
+    import torch.nn.functional as F
+    bsz, length, _ = x.shape
+
+    def split(z, n):
+        return z.view(bsz, length, n, d).transpose(1, 2)
+    q, k, v = split(F.linear(x, w[0], w[1]), heads), split(F.linear(x, w[2], w[3]), kv), split(F.linear(x, w[4], w[5]), kv)
+    z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal, scale=scale,
+                                       enable_gqa=gqa)
+    return F.linear(z.transpose(1, 2).reshape(bsz, length, heads * d), w[6], w[7])
+
+
+def _sdpa_case(out, gen, case):
+    import torch
+    heads, kv, gqa, mask_name, causal, scale, dropout_p, biases = case
+    d, f64 = HEAD_DIM, torch.float64
+    e, ekv = heads * d, kv * d
+    x = torch.randn(BATCH, LENGTH, e, generator=gen, dtype=f64)
+    shapes = ((e, e), (e,), (ekv, e), (ekv,), (ekv, e), (ekv,), (e, e), (e,))
+    w = [torch.randn(s, generator=gen, dtype=f64) / math.sqrt(e) if len(s) == 2 or biases else None for s in shapes]
+    mask = sdpa_mask(mask_name, LENGTH, heads, f64)
+    label = (f"SDPA heads={heads} kv_heads={kv} enable_gqa={gqa} attn_mask={mask_name} is_causal={causal} "
+             f"scale={scale} dropout_p={dropout_p} biases={biases}")
+    try:
+        ref, torch_error = _sdpa_torch(x, w, heads, kv, d, mask, causal, scale, dropout_p, gqa), None
+    except (RuntimeError, ValueError) as exc:
+        ref, torch_error = None, exc
+    try:
+        r = sdpa_route(x, w[0], w[2], w[4], num_heads=heads, attn_mask=mask, dropout_p=dropout_p, is_causal=causal,
+                       scale=scale, enable_gqa=gqa)
+        got = [self_attention(x, *w, num_heads=heads, attn_mask=mask, dropout_p=dropout_p, is_causal=causal,
+                              scale=scale, enable_gqa=gqa, path=p) for p in ("auto", "generic")]
+    except ValueError as exc:
+        return _refused(out, label, exc, torch_error)
+    except Exception as exc:   # noqa: BLE001: anything but a clear ValueError is a failure
+        out["failures"].append(f"{label}: {type(exc).__name__}: {exc}")
+        return
+    _compare(out, label, r, got, ref, torch_error, LENGTH * e)
+
+
+def _refused(out, label, exc, torch_error):
+    reason = str(exc)
+    if not reason.strip():
+        out["failures"].append(f"{label}: a ValueError without a message")
+    out["refused"] += 1
+    out["torch refused"] += torch_error is not None
+    out["reasons"][reason] = out["reasons"].get(reason, 0) + 1
+
+
+def _compare(out, label, r, got, ref, torch_error, terms):
+    if torch_error is not None:
+        out["failures"].append(f"{label}: evosym computed what PyTorch refuses ({torch_error})")
+        return
+    bad = [p for p, y in zip(("auto", "generic"), got) if not _close(y.detach(), ref.detach(), terms)]
+    if bad:
+        out["failures"].append(f"{label}: wrong result on path {', '.join(bad)}")
+        return
+    out["matched"] += 1
+    out["operators"][r.operator] = out["operators"].get(r.operator, 0) + 1
+
+
+def _mha_case(out, gen, case):
+    import torch
+    kw, inputs, mask_name, causal, kpm, need_weights = case
+    heads, f64 = 2, torch.float64
+    e = heads * HEAD_DIM
+    kw = dict(kw)
+    train = kw.pop("train", False)
+    label = f"nn.MultiheadAttention({kw}, training={train}) input={inputs} attn_mask={mask_name} is_causal={causal} " \
+            f"key_padding_mask={kpm} need_weights={need_weights}"
+    torch.manual_seed(int(torch.randint(0, 2 ** 31, (1,), generator=gen)))
+    m = torch.nn.MultiheadAttention(e, heads, dtype=f64, **kw)
+    with torch.no_grad():
+        for p in m.parameters():   # non-zero biases (PyTorch initialises them to 0)
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=f64) / math.sqrt(e))
+    m.train(train)
+    batch_shape = (LENGTH, e) if inputs == "unbatched" else (BATCH, LENGTH, e) if m.batch_first else (LENGTH, BATCH, e)
+    q = torch.randn(batch_shape, generator=gen, dtype=f64)
+    other = torch.randn(batch_shape[:-1] + (kw.get("kdim", e),), generator=gen, dtype=f64)
+    k = v = other if inputs == "cross" or "kdim" in kw else q
+    mask = mha_mask(mask_name, LENGTH, heads, 1 if inputs == "unbatched" else BATCH, f64)
+    pad = None
+    if kpm:
+        pad = torch.zeros(BATCH, LENGTH, dtype=torch.bool)
+        pad[0, -1] = True
+    args = dict(key_padding_mask=pad, need_weights=need_weights, attn_mask=mask, is_causal=causal)
+    try:
+        ref, torch_error = m(q, k, v, **args)[0], None
+    except (RuntimeError, ValueError, AssertionError) as exc:
+        ref, torch_error = None, exc
+    try:
+        r = mha_route(m, q, k, v, pad, need_weights, mask, causal)
+        got = [multihead_attention(m, q, k, v, **args, path=p)[0] for p in ("auto", "generic")]
+    except ValueError as exc:
+        return _refused(out, label, exc, torch_error)
+    except Exception as exc:   # noqa: BLE001
+        out["failures"].append(f"{label}: {type(exc).__name__}: {exc}")
+        return
+    _compare(out, label, r, got, ref, torch_error, LENGTH * e)
+
+
+def sweep(function: str, *, seed: int = 0) -> dict:
+    """Run every combination of ``function`` (one of :data:`FUNCTIONS`): {"tried", "matched", "refused", "torch
+    refused", "reasons": {reason: count}, "operators": {operator: matched calls}, "failures": [what went wrong]}. A
+    failure is a wrong number on either path, an exception other than ValueError, a refusal without a message,
+    or a result where PyTorch refuses."""
+    import torch
+    if function not in FUNCTIONS:
+        raise ValueError(f"function must be one of {', '.join(FUNCTIONS)}, not {function!r}")
+    out, gen = _tally(), torch.Generator().manual_seed(seed)
+    cases, run = (sdpa_combinations(), _sdpa_case) if function == FUNCTIONS[0] else (mha_combinations(), _mha_case)
+    for case in cases:
+        out["tried"] += 1
+        run(out, gen, case)
+    return out
+
+
+# ---------------------------------------------------------------- the table
+
+# (argument, example as written, keyword arguments of an SDPA call on x (B, L, E) with 2 heads of 2 channels)
+_SDPA_ROWS = (
+    ("query, key, value (projections of one input)", "q, k, v = F.linear(x, W, b) per head", {}),
+    ("key/value from another input (cross-attention)", "k, v = F.linear(y, W, b), y ≠ x", {"cross": True}),
+    ("attn_mask=None", "attn_mask=None", {}),
+    ("attn_mask, boolean causal", "attn_mask=torch.ones(L, L, dtype=bool).tril()", {"mask": "causal bool"}),
+    ("attn_mask, float causal (0 / −inf)", "attn_mask=0 on and below the diagonal, −inf above",
+     {"mask": "causal float"}),
+    ("attn_mask, broadcast over batch and heads", "attn_mask of shape (B, N, L, L), causal",
+     {"mask": "causal bool (B, N, L, L)"}),
+    ("attn_mask allowing every key", "attn_mask=torch.ones(L, L, dtype=bool)", {"mask": "all allowed"}),
+    ("attn_mask, other boolean pattern", "attn_mask=band, abs(i − m) ≤ 1", {"mask": "band"}),
+    ("attn_mask, additive float bias (L, L)", "attn_mask=0.25·(i − m)", {"mask": "additive bias"}),
+    ("attn_mask, additive float bias per head", "attn_mask of shape (N, L, L)", {"mask": "additive bias (N, L, L)"}),
+    ("attn_mask, additive bias differing per sample", "attn_mask of shape (B, N, L, L), per sample",
+     {"mask": "additive bias per sample"}),
+    ("attn_mask, additive bias with −inf entries", "0.25·(i − m), −inf above the diagonal",
+     {"mask": "additive bias and −inf"}),
+    ("enable_gqa with an additive bias", "enable_gqa=True, 4 / 2 heads, attn_mask=0.25·(i − m)",
+     {"enable_gqa": True, "heads": 4, "kv": 2, "mask": "additive bias"}),
+    ("attn_mask with a fully masked row", "causal mask with row 1 all False", {"mask": "fully masked row"}),
+    ("is_causal=True", "is_causal=True", {"is_causal": True}),
+    ("is_causal=True with attn_mask", "is_causal=True, attn_mask=causal", {"is_causal": True, "mask": "causal bool"}),
+    ("scale", "scale=0.37", {"scale": 0.37}),
+    ("dropout_p > 0", "dropout_p=0.1", {"dropout_p": 0.1}),
+    ("enable_gqa, equal heads", "enable_gqa=True, 2 key/value heads", {"enable_gqa": True}),
+    ("enable_gqa, fewer key/value heads", "enable_gqa=True, 4 query heads, 2 key/value heads",
+     {"enable_gqa": True, "heads": 4, "kv": 2}),
+    ("enable_gqa with is_causal", "enable_gqa=True, is_causal=True, 4 / 2 heads",
+     {"enable_gqa": True, "is_causal": True, "heads": 4, "kv": 2}),
+    ("fewer key/value heads without enable_gqa", "4 query heads, 2 key/value heads", {"heads": 4, "kv": 2}),
+    ("biases None", "q_bias=None, …", {}),
+)
+
+# (argument, example, module keyword arguments, forward keyword arguments (input: "self", "cross", "unbatched"))
+_MHA_ROWS = (
+    ("batch_first=True", "nn.MultiheadAttention(E, N, batch_first=True)", {"batch_first": True}, {}),
+    ("batch_first=False", "nn.MultiheadAttention(E, N)", {}, {}),
+    ("bias=False", "nn.MultiheadAttention(E, N, bias=False)", {"bias": False}, {}),
+    ("add_bias_kv=True", "nn.MultiheadAttention(E, N, add_bias_kv=True)", {"add_bias_kv": True}, {}),
+    ("add_zero_attn=True", "nn.MultiheadAttention(E, N, add_zero_attn=True)", {"add_zero_attn": True}, {}),
+    ("kdim / vdim ≠ embed_dim", "nn.MultiheadAttention(E, N, kdim=3, vdim=3)", {"kdim": 3, "vdim": 3}, {}),
+    ("dropout in eval mode", "nn.MultiheadAttention(E, N, dropout=0.2).eval()", {"dropout": 0.2}, {}),
+    ("dropout in training mode", "nn.MultiheadAttention(E, N, dropout=0.2).train()", {"dropout": 0.2, "train": True},
+     {}),
+    ("key and value are the query (self-attention)", "m(x, x, x, need_weights=False)", {}, {}),
+    ("key / value other than the query (cross-attention)", "m(x, y, y, need_weights=False)", {}, {"input": "cross"}),
+    ("unbatched input", "m(x, x, x) with x (L, E)", {}, {"input": "unbatched"}),
+    ("key_padding_mask", "key_padding_mask=(B, L) boolean", {}, {"key_padding_mask": True}),
+    ("need_weights=True (the default)", "m(x, x, x)", {}, {"need_weights": True}),
+    ("average_attn_weights", "average_attn_weights=False, need_weights=False", {}, {}),
+    ("attn_mask, causal float", "attn_mask=nn.Transformer.generate_square_subsequent_mask(L)", {},
+     {"mask": "causal float"}),
+    ("attn_mask, causal boolean (True = masked)", "attn_mask=torch.ones(L, L, dtype=bool).triu(1)", {},
+     {"mask": "causal bool"}),
+    ("attn_mask, 3-D (B·N, L, L)", "attn_mask of shape (B·N, L, L), causal", {}, {"mask": "causal bool 3-D"}),
+    ("attn_mask, other pattern", "attn_mask=band, abs(i − m) > 1 masked", {}, {"mask": "band"}),
+    ("attn_mask, additive float (L, L)", "attn_mask=0.25·(i − m)", {}, {"mask": "additive bias"}),
+    ("attn_mask, additive float (B·N, L, L)", "attn_mask per head, equal across the batch", {},
+     {"mask": "additive bias 3-D"}),
+    ("attn_mask with a fully masked row", "row 1 all True", {}, {"mask": "fully masked row"}),
+    ("is_causal=True with the causal attn_mask", "attn_mask=causal, is_causal=True", {},
+     {"mask": "causal float", "is_causal": True}),
+    ("is_causal=True without attn_mask", "is_causal=True", {}, {"is_causal": True}),
+)
+
+
+def _sdpa_row(kw: dict) -> tuple[str, str]:
+    import torch
+    heads, kv = kw.get("heads", 2), kw.get("kv", 2)
+    d, f64 = HEAD_DIM, torch.float64
+    x = torch.zeros(BATCH, LENGTH, heads * d, dtype=f64)
+    wq, wkv = torch.zeros(heads * d, heads * d, dtype=f64), torch.zeros(kv * d, heads * d, dtype=f64)
+    try:
+        r = sdpa_route(x, wq, wkv, wkv, num_heads=heads, attn_mask=sdpa_mask(kw.get("mask", "none"), LENGTH, heads, f64),
+                       dropout_p=kw.get("dropout_p", 0.0), is_causal=kw.get("is_causal", False),
+                       scale=kw.get("scale"), enable_gqa=kw.get("enable_gqa", False),
+                       kv_input=x.clone() if kw.get("cross") else None)
+    except ValueError as exc:
+        return "refused", str(exc)
+    how = f"`{r.operator}`" + (" (H = 1)" if r.operator == "mhsa" else "")
+    return "supported", how + (" (the query projection scaled by scale·√d)" if r.query_factor != 1.0 else "")
+
+
+def _mha_row(module_kw: dict, call: dict) -> tuple[str, str]:
+    import torch
+    kw = dict(module_kw)
+    train = kw.pop("train", False)
+    m = torch.nn.MultiheadAttention(4, 2, dtype=torch.float64, **kw).train(train)
+    unbatched = call.get("input") == "unbatched"
+    shape = (LENGTH, 4) if unbatched else (BATCH, LENGTH, 4) if m.batch_first else (LENGTH, BATCH, 4)
+    q = torch.zeros(shape, dtype=torch.float64)
+    k = q + 1 if call.get("input") == "cross" else q
+    pad = torch.zeros(BATCH, LENGTH, dtype=torch.bool) if call.get("key_padding_mask") else None
+    mask = mha_mask(call.get("mask", "none"), LENGTH, 2, 1 if unbatched else BATCH, torch.float64)
+    try:
+        r = mha_route(m, q, k, k, pad, call.get("need_weights", False), mask, call.get("is_causal", False))
+        from_torch(m, causal=r.operator == "mhsa_causal", bias=r.bias)
+    except ValueError as exc:
+        return "refused", str(exc)
+    return "supported", f"`{r.operator}`" + (" (H = 1)" if r.operator == "mhsa" else "")
+
+
+def rows() -> list[tuple[str, str, str, str, str]]:
+    """(function, argument, example, "supported" or "refused", operator or reason), from the routes themselves."""
+    out = [(FUNCTIONS[0], a, ex, *_sdpa_row(kw)) for a, ex, kw in _SDPA_ROWS]
+    out += [(FUNCTIONS[1], a, ex, *_mha_row(mkw, ckw)) for a, ex, mkw, ckw in _MHA_ROWS]
+    return out
+
+
+def markdown(tallies: dict) -> str:
+    """docs/attention-coverage.md: the argument table (:func:`rows`) and the sweep's counts per function
+    (``tallies``: function → :func:`sweep`'s result)."""
+    lines = ["# Attention: which PyTorch arguments evosym covers", "",
+             "Generated by `tests/test_attention_coverage.py` from `evosym.coverage.attention_sweep` (rerun it with "
+             "`EVOSYM_UPDATE_GOLDEN=1` to rewrite this page). Each row is computed by routing an example call: "
+             "*supported* names the catalogue operator whose generated module computes it, *refused* gives the "
+             "`ValueError`'s message. `F.scaled_dot_product_attention` is taken between the projections of one "
+             "input x (B, L, E), `F.linear(x, W, b)` split into heads, followed by the output projection "
+             "(`evosym.coverage.attention.self_attention`); `nn.MultiheadAttention` through "
+             "`evosym.coverage.attention.multihead_attention` and `from_torch`. The generated modules take the "
+             "tokens channels first: a (B, L, E) sequence is `x.transpose(1, 2)` for `mhsa_causal`, `gqa_attention` "
+             "and `gqa_causal`, and `x.transpose(1, 2).unsqueeze(2)` (an H = 1 image) for `mhsa`.", "",
+             "| function | argument | example | status | operator / reason |", "|---|---|---|---|---|"]
+    for fn, argument, example, status, what in rows():
+        cells = [c.replace("|", chr(92) + "|") for c in (argument, example, what)]   # a literal | escaped
+        lines.append(f"| `{fn}` | {cells[0]} | `{cells[1]}` | {status} | {cells[2]} |")
+    lines += ["", "## The sweep", "",
+              "Every combination below was run in float64 through both paths of the generated module (`auto` and "
+              "`generic`) and compared with PyTorch within a rounding bound; a call is *matched* when both paths "
+              "agree with PyTorch, *refused* when evosym raises a `ValueError` (of those, *PyTorch refuses too* "
+              "counts the calls PyTorch itself rejects). No call gave a wrong result or another exception. "
+              "Combinations: for SDPA, 6 head layouts (equal heads with and without `enable_gqa`, 4/2 and 4/1 "
+              "grouped, and two PyTorch refuses) × 11 masks × `is_causal`, `scale` and biases alternating, plus "
+              "`dropout_p > 0`; for `nn.MultiheadAttention`, `batch_first` × `bias` × self / cross / unbatched "
+              "input × 8 masks × `is_causal`, plus `add_bias_kv`, `add_zero_attn`, `kdim`/`vdim`, dropout in both "
+              "modes, `key_padding_mask` and `need_weights=True`.", "",
+              "| function | tried | matched | refused | PyTorch refuses too | matched per operator |",
+              "|---|---|---|---|---|---|"]
+    for fn in FUNCTIONS:
+        t = tallies[fn]
+        ops = ", ".join(f"`{k}` {v}" for k, v in sorted(t["operators"].items()))
+        lines.append(f"| `{fn}` | {t['tried']} | {t['matched']} | {t['refused']} | {t['torch refused']} | {ops} |")
+    lines += ["", "## Not represented, and what it would take", "",
+              "An Evolution form has one input tensor x and aggregates over x's positions with a kernel made from x. "
+              "Cross-attention, `kdim`/`vdim` and `key_padding_mask` need a second input tensor (Ω over its "
+              "positions, the kernel made from both inputs); `add_bias_kv` and `add_zero_attn` need key positions "
+              "that belong to no input; a general hard mask needs a mask tensor given as data (a finite additive bias is "
+              "`mhsa_bias`'s parameter P, the same for every sample; −inf is not a parameter value); "
+              "a fully masked row has no softmax (0/0: PyTorch 2.13 returns zeros there, earlier versions NaN); "
+              "dropout is random. The causal operators state the value bias after the softmax (each row of A sums to "
+              "one, key i being always visible); their generated code computes the masked softmax as torch's softmax "
+              "of the logits with −∞ where the mask is 0 (the row maximum subtracted).", ""]
+    return "\n".join(lines)

@@ -1,0 +1,226 @@
+"""PyTorch's attention (F.scaled_dot_product_attention between projections, nn.MultiheadAttention) against
+evosym's generated modules: the sweep, the routing, the refusals, the table of docs/attention-coverage.md.
+
+- every call of the sweep either equals PyTorch on both paths of the generated module (float64, within a
+  rounding bound) or is refused with a ValueError with a message; never a wrong number, never a result
+  where PyTorch refuses; the sweep reaches all four operators and catches a module that drops the mask;
+- the boolean mask conventions are not mixed up (SDPA: True = allowed; nn.MultiheadAttention: True = masked);
+- from_torch takes nn.MultiheadAttention with batch_first either way and bias=False, refuses what it cannot
+  represent with the argument's name in the message;
+- a wrong grouped-query head mapping (repeat instead of repeat_interleave) fails its proof;
+- the page docs/attention-coverage.md is the one these tests compute (``EVOSYM_UPDATE_GOLDEN=1`` rewrites it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+import sympy as sp
+import torch
+from torch import nn
+
+from evosym import Derivation
+from evosym.coverage import attention as at
+from evosym.coverage import attention_sweep as sw
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "attention-coverage.md"
+F64 = torch.float64
+
+
+@pytest.fixture(scope="module")
+def tallies():
+    return {f: sw.sweep(f) for f in at.FUNCTIONS}
+
+
+@pytest.mark.parametrize("function", at.FUNCTIONS)
+def test_sweep_no_wrong_result(tallies, function):
+    t = tallies[function]
+    print(f"{function}: tried {t['tried']}, matched {t['matched']}, refused {t['refused']} "
+          f"({t['torch refused']} refused by PyTorch too), operators {t['operators']}")
+    assert not t["failures"], "\n".join(t["failures"][:20])
+    assert t["tried"] == t["matched"] + t["refused"] and t["matched"] > 0
+    assert all(msg.strip() for msg in t["reasons"])
+
+
+def test_sweep_reaches_every_operator(tallies):
+    """A sweep that routes nothing to an operator would not test it."""
+    assert set(tallies[at.FUNCTIONS[0]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "gqa_attention",
+                                                          "gqa_causal"}
+    assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias"}
+
+
+def test_sweep_catches_a_module_that_drops_the_mask(monkeypatch):
+    """The comparison is live: computing the causal calls with the unmasked operator is reported."""
+    real = at._run
+
+    def unmasked(r, x, weights, path):
+        if r.operator == "mhsa_causal":
+            r = at.Route("mhsa", r.sizes, r.query_factor)
+        return real(r, x, weights, path)
+    monkeypatch.setattr(at, "_run", unmasked)
+    out, gen = sw._tally(), torch.Generator().manual_seed(0)
+    for case in sw.sdpa_combinations():
+        if case[:3] == (2, 2, False) and case[3] in ("none", "causal bool"):   # a few calls, causal and not
+            sw._sdpa_case(out, gen, case)
+    assert out["matched"] > 0 and any("wrong result" in f for f in out["failures"])
+    assert all("is_causal=True" in f or "attn_mask=causal" in f for f in out["failures"])
+
+
+def test_docs_table_is_current(tallies):
+    fresh = sw.markdown(tallies)
+    if os.environ.get("EVOSYM_UPDATE_GOLDEN") == "1":
+        DOC.write_text(fresh, encoding="utf-8")
+    assert DOC.read_text(encoding="utf-8") == fresh, f"{DOC} is stale: rerun with EVOSYM_UPDATE_GOLDEN=1 and review"
+
+
+# ---------------------------------------------------------------- masks and routes
+
+def test_boolean_mask_conventions_are_not_mixed_up():
+    L = 4
+    allowed = torch.ones(L, L, dtype=torch.bool).tril()
+    assert at.mask_kind(allowed, L, true_masks=False) == "causal"          # SDPA: True = attend
+    assert at.mask_kind(~allowed, L, true_masks=True) == "causal"          # nn.MultiheadAttention: True = masked
+    with pytest.raises(ValueError, match="masks every key of query row 3"):
+        at.mask_kind(allowed, L, true_masks=True)                          # read the wrong way: the last row sees nothing
+    float_causal = nn.Transformer.generate_square_subsequent_mask(L, dtype=F64)
+    assert at.mask_kind(float_causal, L, true_masks=True) == at.mask_kind(float_causal, L, true_masks=False) == "causal"
+    assert at.mask_kind(torch.zeros(L, L, dtype=F64), L, true_masks=False) == "none"
+
+
+@pytest.mark.parametrize("mask, needle", [
+    (torch.zeros(3, 3, dtype=F64).fill_diagonal_(float("-inf")) + 0.5, "mixing −inf with other non-zero values"),
+    (torch.eye(3, dtype=torch.bool), "unless it is the causal mask"),
+    (torch.ones(2, 2, dtype=torch.bool), "must end in (3, 3)"),
+    (torch.ones(3, 3, dtype=torch.int64), "boolean or floating point"),
+])
+def test_other_masks_are_refused_with_the_reason(mask, needle):
+    with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        at.mask_kind(mask, 3, true_masks=False)
+
+
+def test_a_fully_masked_row_is_refused_and_pytorch_gives_no_softmax_there():
+    """PyTorch's answer for a fully masked row is not a softmax (zeros in 2.13, NaN before): evosym refuses."""
+    q = torch.randn(1, 1, 3, 2, dtype=F64)
+    mask = torch.ones(3, 3, dtype=torch.bool).tril()
+    mask[1] = False
+    row = torch.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=mask)[0, 0, 1]
+    assert bool((row == 0).all()) or bool(row.isnan().all())
+    with pytest.raises(ValueError, match="0/0"):
+        at.mask_kind(mask, 3, true_masks=False)
+
+
+@pytest.mark.parametrize("kw, needle", [
+    (dict(dropout_p=0.1), "dropout_p=0.1 is not supported"),
+    (dict(is_causal=True, mask="causal"), "PyTorch refuses this too"),
+    (dict(kv_heads=1), "need enable_gqa=True"),
+    (dict(heads=3, kv_heads=2, enable_gqa=True), "multiple of the key/value heads"),
+    (dict(scale=float("nan")), "scale must be a finite number"),
+    (dict(is_causal=1), "is_causal must be True or False"),
+])
+def test_route_refusals_name_the_argument(kw, needle):
+    args = dict(heads=2, kv_heads=2, head_dim=2, length=4)
+    args.update(kw)
+    with pytest.raises(ValueError, match=needle):
+        at.route(**args)
+
+
+def test_scale_is_the_query_projection_scaled():
+    r = at.route(heads=2, kv_heads=2, head_dim=4, length=3, scale=0.25)
+    assert r.operator == "mhsa" and r.query_factor == pytest.approx(0.5)
+
+
+# ---------------------------------------------------------------- from_torch of nn.MultiheadAttention
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("causal", [False, True])
+def test_from_torch_equals_the_module(batch_first, bias, causal):
+    torch.manual_seed(3)
+    m = nn.MultiheadAttention(6, 3, batch_first=batch_first, bias=bias, dtype=F64).eval()
+    layer = at.from_torch(m, causal=causal)
+    x = torch.randn(2, 6, 5, dtype=F64)                                   # the generated modules' (B, C, L) tokens
+    tokens = x.transpose(1, 2) if batch_first else x.permute(2, 0, 1)
+    mask = nn.Transformer.generate_square_subsequent_mask(5, dtype=F64) if causal else None
+    out = m(tokens, tokens, tokens, need_weights=False, attn_mask=mask, is_causal=causal)[0]
+    want = out.transpose(1, 2) if batch_first else out.permute(1, 2, 0)
+    for path in ("auto", "generic"):
+        got = layer(x, path=path) if causal else layer(x.unsqueeze(2), path=path).squeeze(2)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("make, words", [
+    (lambda: nn.MultiheadAttention(6, 2, kdim=4, vdim=4), "kdim and vdim equal embed_dim"),
+    (lambda: nn.MultiheadAttention(6, 2, add_bias_kv=True), "add_bias_kv=False"),
+    (lambda: nn.MultiheadAttention(6, 2, add_zero_attn=True), "add_zero_attn=False"),
+    (lambda: nn.MultiheadAttention(6, 2, dropout=0.1), "dropout 0.1 is active in training mode"),
+    (lambda: nn.Linear(6, 6), "expected a torch.nn.MultiheadAttention"),
+])
+def test_from_torch_refusals_name_the_argument(causal, make, words):
+    with pytest.raises(ValueError, match=words):
+        at.from_torch(make(), causal=causal)
+
+
+def test_cross_attention_and_key_padding_mask_are_refused_with_the_reason():
+    m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
+    x, y = torch.randn(2, 3, 4, dtype=F64), torch.randn(2, 3, 4, dtype=F64)
+    with pytest.raises(ValueError, match="cross-attention .* second input tensor in the IR"):
+        at.multihead_attention(m, x, y, y, need_weights=False)
+    with pytest.raises(ValueError, match="key_padding_mask is not supported: it is a second, per-sample input"):
+        at.multihead_attention(m, x, x, x, key_padding_mask=torch.zeros(2, 3, dtype=torch.bool), need_weights=False)
+    with pytest.raises(ValueError, match="need_weights=True is not supported"):
+        at.multihead_attention(m, x, x, x)
+    with pytest.raises(ValueError, match="cross-attention"):
+        at.self_attention(x, *[torch.eye(4, dtype=F64), None] * 4, num_heads=2, kv_input=y)
+
+
+# ---------------------------------------------------------------- the proofs
+
+def test_a_wrong_grouped_query_head_mapping_fails_its_proof(monkeypatch):
+    """Query head h reads key/value head ⌊h/G⌋ (repeat_interleave); h mod N_kv (repeat) is refuted by the
+    reference check against SDPA's enable_gqa."""
+    from evosym.derivations import _sequence_attention as S
+    import evosym.derivations.gqa_attention as g
+    monkeypatch.setattr(S, "kv_head", lambda hq, G, Nkv: sp.Mod(hq, Nkv))
+    wrong = importlib.reload(g)
+    try:
+        d = Derivation(wrong.OPERATOR)
+        S.derive(d, wrong.A)
+        cp = d.proof().check()
+        assert not cp.ok and any("reference" in f for f in cp.failures())
+    finally:
+        monkeypatch.undo()
+        importlib.reload(g)
+
+
+def test_the_causal_operators_are_proved_causal():
+    """Ω(i) = {m ≤ i} as a window ending at i: the causal property is derived symbolically (reach 0), and the
+    unmasked sequence attention is not (only for L = 1)."""
+    from evosym import catalogue
+    from evosym.analysis.properties import analyse
+    for name, want in (("mhsa_causal", "yes"), ("gqa_causal", "yes")):
+        cp = catalogue.checked(name)
+        assert cp.ok, cp.failures()
+        assert analyse(cp).get("causal") == want
+    assert analyse(catalogue.checked("gqa_attention")).get("causal") != "yes"   # causal only when L = 1
+
+
+def test_a_float_attn_mask_is_mhsa_bias_and_a_per_sample_one_is_refused():
+    torch.manual_seed(5)
+    m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
+    with torch.no_grad():
+        m.in_proj_bias.normal_()
+    x = torch.randn(3, 5, 4, dtype=F64)
+    bias = torch.randn(2, 5, 5, dtype=F64)
+    mask = bias.repeat(3, 1, 1)                                            # (B·N, L, L), equal across the batch
+    want = m(x, x, x, attn_mask=mask, need_weights=False)[0]
+    for path in ("auto", "generic"):
+        got, weights = at.multihead_attention(m, x, x, x, attn_mask=mask, need_weights=False, path=path)
+        assert weights is None
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    mask[2] += 1.0                                                         # the last sample's first head differs
+    with pytest.raises(ValueError, match="differs between the samples"):
+        at.multihead_attention(m, x, x, x, attn_mask=mask, need_weights=False)

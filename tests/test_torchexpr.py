@@ -1,0 +1,50 @@
+"""The torch printer of index expressions: sizes stay Python numbers, integer tensors are divided in the
+working dtype. Each printed expression is executed and compared with SymPy's value."""
+
+from __future__ import annotations
+
+import sympy as sp
+import torch
+
+from evosym.codegen.torchexpr import GridCompiler
+from evosym.ir.symbols import index, size
+from test_codegen_runtime import load
+
+H, R = size("H"), size("R")
+i = index("i")
+
+
+def _run(expr, extent=5, dtype=torch.float64, **values):
+    gc = GridCompiler((i,), {i: extent}, {}, {H: "H", R: "R"})
+    prog = gc.compile(expr)
+    scope = {"torch": torch, "dtype": dtype, "device": torch.device("cpu"), "_as_grid": load("involution")._as_grid,
+             **values}
+    exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
+    return prog, scope[prog.result]
+
+
+def test_min_and_max_of_sizes_are_python_ints():
+    gc = GridCompiler((), {}, {}, {H: "H", R: "R"})
+    text = gc.scalar(sp.Min(H - 2 * R, R + 1))
+    assert "torch" not in text and "device" not in text, text   # usable before any tensor exists
+    assert eval(text, {"H": 9, "R": 2}) == 3 and eval(text, {"H": 9, "R": 4}) == 1  # noqa: S307
+    assert eval(gc.scalar(sp.Max(H - 2 * R, 0)), {"H": 3, "R": 2}) == 0  # noqa: S307
+
+
+def test_min_with_an_index_is_still_a_tensor():
+    prog, value = _run(sp.Min(i, H - 3), H=6)
+    assert value.flatten().tolist() == [0, 1, 2, 3, 3]
+
+
+def test_one_over_an_integer_index_is_in_the_working_dtype():
+    prog, value = _run(1 / (i + 3), H=6)
+    assert value.dtype == torch.float64, "divided in float32 (torch's default) instead of dtype"
+    want = torch.tensor([1 / (k + 3) for k in range(5)], dtype=torch.float64)
+    assert torch.equal(value.flatten(), want)
+
+
+def test_an_index_clamped_by_a_size_keeps_the_size_a_number():
+    prog, value = _run(sp.Min(H - 2 * R - 1, sp.Max(0, i - R)), H=6, R=1)
+    text = "\n".join(prog.statements)
+    assert "torch.as_tensor((H" not in text and "torch.as_tensor(0" not in text, text
+    assert value.flatten().tolist() == [min(6 - 2 - 1, max(0, k - 1)) for k in range(5)]
