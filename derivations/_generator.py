@@ -45,7 +45,7 @@ def generator_binding(values: str, sizes: dict, *, arguments=(), reduce_bias: bo
     (a Python expression over the sizes and ``arguments``); ``sizes`` the operator's sizes as expressions.
     ``arguments`` are from_torch's keyword arguments: a bare name is a size the Sequential does not carry (an
     integer ≥ 1, checked first), ``name=default`` an optional one that ``extra`` checks and ``tensors`` maps."""
-    conv = "isinstance(m[{k}], torch.nn.Conv2d) and m[{k}].kernel_size == (1, 1) and m[{k}].stride == (1, 1) " \
+    conv = "type(m[{k}]) is torch.nn.Conv2d and m[{k}].kernel_size == (1, 1) and m[{k}].stride == (1, 1) " \
            "and m[{k}].groups == 1 and m[{k}].dilation == (1, 1) and (m[{k}].padding in ((0, 0), 'valid'))"
     sized = [a for a in arguments if "=" not in a]
     requires = [(f"isinstance({a}, int) and not isinstance({a}, bool) and {a} >= 1", f"{a} is an integer ≥ 1")
@@ -53,9 +53,10 @@ def generator_binding(values: str, sizes: dict, *, arguments=(), reduce_bias: bo
     requires += [
         ("len(m) == 4", "the generator is nn.Sequential(Conv2d(C, D, 1), BatchNorm2d(D), ReLU(), Conv2d(D, "
                         f"{values}, 1)): four modules"),
-        (conv.format(k=0), "its first module is a 1×1 Conv2d (stride 1, no groups, no padding)"),
-        ("isinstance(m[1], torch.nn.BatchNorm2d) and m[1].running_mean is not None",
-         "its second module is a BatchNorm2d that tracks running statistics"),
+        (conv.format(k=0), "its first module is a 1×1 Conv2d (stride 1, no groups, no padding; not a subclass, "
+                          "whose forward may differ: a weight-standardised conv)"),
+        ("type(m[1]) is torch.nn.BatchNorm2d and m[1].running_mean is not None",
+         "its second module is a BatchNorm2d (not a subclass: its forward may differ) that tracks running statistics"),
         ("not m[1].training", "the BatchNorm2d is in eval mode (call .eval()): in training mode it normalises with "
                               "batch statistics, not the fixed per-channel affine map the operator folds it into"),
         ("type(m[2]) is torch.nn.ReLU", "its third module is a ReLU"),

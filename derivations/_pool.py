@@ -46,6 +46,18 @@ FUNCTIONS = {1: "torch.nn.functional.avg_pool1d", 2: "torch.nn.functional.avg_po
 TUPLE = {1: "_single", 2: "_pair", 3: "_triple"}
 
 
+GRIDS = {   # (dims, ceil_mode) -> grid shapes of the 1-D and 3-D variants (the 2-D operators state their own)
+    (1, False): (dict(C=2, L=7, K=3, s=2, P=1), dict(B=2, L=6, K=2, s=3, P=1), dict(C=3, L=5, K=4, s=3, P=2)),
+    (1, True): (dict(C=2, L=6, K=3, s=2, P=1), dict(B=2, L=5, K=1, s=3, P=0), dict(C=3, L=5, K=3, s=3, P=1)),
+    (3, False): (dict(C=2, L=(3, 4, 5), K=(2, 3, 1), s=(1, 2, 1), P=(1, 1, 0)),
+                 dict(B=2, L=(4, 3, 2), K=(3, 2, 2), s=(2, 1, 2), P=(1, 0, 1)),
+                 dict(L=(2, 5, 4), K=(1, 4, 2), s=(1, 3, 1), P=(0, 2, 0))),
+    (3, True): (dict(C=2, L=(4, 5, 3), K=(3, 2, 2), s=(2, 2, 2), P=(1, 1, 0)),
+                dict(B=2, L=(3, 4, 5), K=(2, 3, 2), s=(2, 2, 3), P=(0, 1, 1)),
+                dict(L=(5, 3, 5), K=(3, 1, 1), s=(3, 1, 3), P=(1, 0, 0))),
+}
+
+
 def _sym(base, axis, zero=False):
     return size(f"{base}_{axis}" if axis else base, zero=zero)
 
@@ -129,6 +141,12 @@ class PoolFamily:
         if self.D is not None:
             out[self.D] = kw["D_o"]
         return out
+
+    def grid(self) -> list:
+        """The 1-D and 3-D variants' grid shapes (:data:`GRIDS`): strides, padding, partial last windows, and
+        for ``ceil_mode`` a window PyTorch drops (L = 5, K = 1, s = 3); a divisor_override D_o of 5, 2, 7."""
+        shapes = GRIDS[(self.dims, self.ceil)]
+        return [self.config(**kw, **({"D_o": d} if self.given else {})) for kw, d in zip(shapes, (5, 2, 7))]
 
     def torch_kwargs(self, sizes) -> dict:
         """F.avg_poolNd's arguments at concrete sizes (by name)."""

@@ -20,9 +20,7 @@ OPERATOR = pool_operator(
                 "the right padding averages over its part inside the padded input, zeros of the "
                 "padding included.",
     citation="PyTorch torch.nn.functional.avg_pool1d (ceil_mode=True, count_include_pad=True)",
-    grid=[_F.config(C=2, L=6, K=3, s=2, P=1),
-          _F.config(B=2, L=5, K=1, s=3, P=0),
-          _F.config(C=3, L=5, K=3, s=3, P=1)],
+    grid=_F.grid(),
     bench=_F.config(B=8, C=64, L=3137, K=3, s=2, P=1),
     figure=_F.config(C=2, L=9, K=3, s=2, P=1),
 )

@@ -17,9 +17,7 @@ OPERATOR = pool_operator(
                 "rounds up (the last window must start inside the input or the left padding) and "
                 "every window averages only its entries inside the input.",
     citation="PyTorch torch.nn.functional.avg_pool1d (ceil_mode=True, count_include_pad=False)",
-    grid=[_F.config(C=2, L=6, K=3, s=2, P=1),
-          _F.config(B=2, L=5, K=1, s=3, P=0),
-          _F.config(C=3, L=5, K=3, s=3, P=1)],
+    grid=_F.grid(),
     bench=_F.config(B=8, C=64, L=3137, K=3, s=2, P=1),
     figure=_F.config(C=2, L=9, K=3, s=2, P=1),
 )

@@ -18,9 +18,7 @@ OPERATOR = pool_operator(
                 "not counted, so windows that overlap the padding average fewer entries (position-"
                 "specific near the border).",
     citation="PyTorch torch.nn.functional.avg_pool1d (count_include_pad=False, ceil_mode=False)",
-    grid=[_F.config(C=2, L=7, K=3, s=2, P=1),
-          _F.config(B=2, L=6, K=2, s=3, P=1),
-          _F.config(C=3, L=5, K=4, s=3, P=2)],
+    grid=_F.grid(),
     bench=_F.config(B=8, C=64, L=3137, K=3, s=2, P=1),
     figure=_F.config(C=2, L=9, K=3, s=2, P=1),
 )

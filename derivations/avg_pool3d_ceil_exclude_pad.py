@@ -17,9 +17,7 @@ OPERATOR = pool_operator(
                 "rounds up (the last window must start inside the input or the left padding) and "
                 "every window averages only its entries inside the input.",
     citation="PyTorch torch.nn.functional.avg_pool3d (ceil_mode=True, count_include_pad=False)",
-    grid=[_F.config(C=2, L=(4, 5, 3), K=(3, 2, 2), s=(2, 2, 2), P=(1, 1, 0)),
-          _F.config(B=2, L=(3, 4, 5), K=(2, 3, 1), s=(2, 2, 3), P=(0, 1, 0)),
-          _F.config(L=(5, 3, 5), K=(3, 1, 1), s=(3, 1, 3), P=(1, 0, 0))],
+    grid=_F.grid(),
     bench=_F.config(B=4, C=32, L=(17, 29, 29), K=3, s=2, P=1),
     figure=_F.config(C=1, L=(3, 5, 5), K=2, s=2),
 )

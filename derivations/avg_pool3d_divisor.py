@@ -15,9 +15,7 @@ OPERATOR = pool_operator(
     description="PyTorch's avg_pool3d with divisor_override=D_o: each window sums its entries "
                 "(zero padding included) and divides by D_o whatever count_include_pad says.",
     citation="PyTorch torch.nn.functional.avg_pool3d (divisor_override, ceil_mode=False)",
-    grid=[_F.config(C=2, L=(3, 4, 5), K=(2, 3, 1), s=(1, 2, 1), P=(1, 1, 0), D_o=5),
-          _F.config(B=2, L=(4, 3, 2), K=(3, 2, 2), s=(2, 1, 2), P=(1, 0, 1), D_o=2),
-          _F.config(L=(2, 5, 4), K=(1, 4, 2), s=(1, 3, 1), P=(0, 2, 0), D_o=7)],
+    grid=_F.grid(),
     bench=_F.config(B=4, C=32, L=(17, 29, 29), K=3, s=2, P=1, D_o=4),
     figure=_F.config(C=1, L=(3, 5, 5), K=2, s=2, D_o=3),
 )

@@ -18,9 +18,7 @@ OPERATOR = pool_operator(
                 "not counted, so windows that overlap the padding average fewer entries (position-"
                 "specific near the border).",
     citation="PyTorch torch.nn.functional.avg_pool3d (count_include_pad=False, ceil_mode=False)",
-    grid=[_F.config(C=2, L=(3, 4, 5), K=(2, 3, 1), s=(1, 2, 1), P=(1, 1, 0)),
-          _F.config(B=2, L=(4, 3, 2), K=(3, 2, 2), s=(2, 1, 2), P=(1, 0, 1)),
-          _F.config(L=(2, 5, 4), K=(1, 4, 2), s=(1, 3, 1), P=(0, 2, 0))],
+    grid=_F.grid(),
     bench=_F.config(B=4, C=32, L=(17, 29, 29), K=3, s=2, P=1),
     figure=_F.config(C=1, L=(3, 5, 5), K=2, s=2),
 )

@@ -114,7 +114,9 @@ def test_a_fully_masked_row_is_refused_and_pytorch_gives_no_softmax_there():
 
 @pytest.mark.parametrize("kw, needle", [
     (dict(dropout_p=0.1), "dropout_p=0.1 is not supported"),
-    (dict(is_causal=True, mask="causal"), "PyTorch refuses this too"),
+    (dict(is_causal=True, mask="causal"), "documents the pair as an error"),
+    (dict(mask="Causal"), "mask must be 'none', 'causal' or 'bias'"),
+    (dict(mask=None), "mask must be 'none', 'causal' or 'bias'"),
     (dict(kv_heads=1), "need enable_gqa=True"),
     (dict(heads=3, kv_heads=2, enable_gqa=True), "multiple of the key/value heads"),
     (dict(scale=float("nan")), "scale must be a finite number"),

@@ -97,7 +97,37 @@ def _no_last_bias(seq):
     return seq
 
 
+class _StandardisedConv(torch.nn.Conv2d):
+    """A weight-standardised conv (BiT's StdConv2d): a Conv2d whose forward differs."""
+
+    def forward(self, x):
+        w = self.weight
+        return torch.nn.functional.conv2d(x, (w - w.mean((1, 2, 3), keepdim=True)) / (w.std((1, 2, 3), keepdim=True) + 1e-5),
+                                          self.bias)
+
+
+def _standardised(seq):
+    conv = _StandardisedConv(4, 3, 1, bias=False).double()
+    conv.load_state_dict(seq[0].state_dict())
+    seq[0] = conv
+    return seq
+
+
+class _DoubledNorm(torch.nn.BatchNorm2d):
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+def _doubled_norm(seq):
+    norm = _DoubledNorm(3).double()
+    norm.load_state_dict(seq[1].state_dict())
+    seq[1] = norm.eval()
+    return seq
+
+
 @pytest.mark.parametrize("spoil, kwargs, words", [
+    (_standardised, {}, "not a subclass"),
+    (_doubled_norm, {}, "not a subclass"),
     (_trained, {}, "eval mode"),
     (_short, {}, "four modules"),
     (_leaky, {}, "ReLU"),

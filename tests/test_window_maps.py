@@ -153,7 +153,6 @@ def _printed(kind, mutate=None):
     import ctypes
 
     from evosym.codegen.kernel_context import _general_axis
-    from evosym.codegen.artifact import kernels_for
     from evosym.runtime.build import build
     S = SIZES
     flags = KINDS[kind]
@@ -161,9 +160,7 @@ def _printed(kind, mutate=None):
     a = WindowAxis(S["K"], 1 if one else S["s"], 1 if one else S["d"], S["P"] - 1, S["L"], **flags)   # P ≥ 0
     names = {sym: f"z.{n}" for n, sym in S.items()}
     axis = _general_axis(type("Op", (), {"name": "test"}), 0, a, S["N"], names, "CUDA")
-    source = kernels_for("conv2d_circular").source   # the kernels' own integer helpers
-    helpers = source[source.index("__host__ __device__ __forceinline__ i64 evo_floordiv"):
-                     source.index("\n", source.index("i64 evo_wrap(")) + 1]
+    helpers = '#include "evosym_index.h"'   # the kernels' own integer helpers (the runtime's header)
     pieces = dict(helpers=helpers, start=axis.start, offset=axis.offset, tap_lo=axis.tap_lo, tap_hi=axis.tap_hi,
                   first=axis.first, last=axis.last, copy_lo=axis.copy_lo, copy_hi=axis.copy_hi)
     compare = ctypes.CDLL(str(build(PROGRAM % (mutate or (lambda d: d))(pieces), "host").path)).evo_compare

@@ -320,16 +320,16 @@ class InvolutionEvolution(nn.Module):
             raise ValueError('cannot take this torch.nn.Sequential: InvolutionEvolution requires that s is an integer ≥ 1 (the check isinstance(s, int) and not isinstance(s, bool) and s >= 1 fails)')
         if not (len(m) == 4):
             raise ValueError('cannot take this torch.nn.Sequential: InvolutionEvolution requires that the generator is nn.Sequential(Conv2d(C, D, 1), BatchNorm2d(D), ReLU(), Conv2d(D, G * (2 * R + 1) ** 2, 1)): four modules (the check len(m) == 4 fails)')
-        if not (isinstance(m[0], torch.nn.Conv2d) and m[0].kernel_size == (1, 1) and m[0].stride == (1, 1) and m[0].groups == 1 and m[0].dilation == (1, 1) and (m[0].padding in ((0, 0), 'valid'))):
-            raise ValueError("cannot take this torch.nn.Sequential: InvolutionEvolution requires that its first module is a 1×1 Conv2d (stride 1, no groups, no padding) (the check isinstance(m[0], torch.nn.Conv2d) and m[0].kernel_size == (1, 1) and m[0].stride == (1, 1) and m[0].groups == 1 and m[0].dilation == (1, 1) and (m[0].padding in ((0, 0), 'valid')) fails)")
-        if not (isinstance(m[1], torch.nn.BatchNorm2d) and m[1].running_mean is not None):
-            raise ValueError('cannot take this torch.nn.Sequential: InvolutionEvolution requires that its second module is a BatchNorm2d that tracks running statistics (the check isinstance(m[1], torch.nn.BatchNorm2d) and m[1].running_mean is not None fails)')
+        if not (type(m[0]) is torch.nn.Conv2d and m[0].kernel_size == (1, 1) and m[0].stride == (1, 1) and m[0].groups == 1 and m[0].dilation == (1, 1) and (m[0].padding in ((0, 0), 'valid'))):
+            raise ValueError("cannot take this torch.nn.Sequential: InvolutionEvolution requires that its first module is a 1×1 Conv2d (stride 1, no groups, no padding; not a subclass, whose forward may differ: a weight-standardised conv) (the check type(m[0]) is torch.nn.Conv2d and m[0].kernel_size == (1, 1) and m[0].stride == (1, 1) and m[0].groups == 1 and m[0].dilation == (1, 1) and (m[0].padding in ((0, 0), 'valid')) fails)")
+        if not (type(m[1]) is torch.nn.BatchNorm2d and m[1].running_mean is not None):
+            raise ValueError('cannot take this torch.nn.Sequential: InvolutionEvolution requires that its second module is a BatchNorm2d (not a subclass: its forward may differ) that tracks running statistics (the check type(m[1]) is torch.nn.BatchNorm2d and m[1].running_mean is not None fails)')
         if not (not m[1].training):
             raise ValueError('cannot take this torch.nn.Sequential: InvolutionEvolution requires that the BatchNorm2d is in eval mode (call .eval()): in training mode it normalises with batch statistics, not the fixed per-channel affine map the operator folds it into (the check not m[1].training fails)')
         if not (type(m[2]) is torch.nn.ReLU):
             raise ValueError('cannot take this torch.nn.Sequential: InvolutionEvolution requires that its third module is a ReLU (the check type(m[2]) is torch.nn.ReLU fails)')
-        if not (isinstance(m[3], torch.nn.Conv2d) and m[3].kernel_size == (1, 1) and m[3].stride == (1, 1) and m[3].groups == 1 and m[3].dilation == (1, 1) and (m[3].padding in ((0, 0), 'valid')) and m[3].bias is not None):
-            raise ValueError("cannot take this torch.nn.Sequential: InvolutionEvolution requires that its last module is a 1×1 Conv2d with a bias (the check isinstance(m[3], torch.nn.Conv2d) and m[3].kernel_size == (1, 1) and m[3].stride == (1, 1) and m[3].groups == 1 and m[3].dilation == (1, 1) and (m[3].padding in ((0, 0), 'valid')) and m[3].bias is not None fails)")
+        if not (type(m[3]) is torch.nn.Conv2d and m[3].kernel_size == (1, 1) and m[3].stride == (1, 1) and m[3].groups == 1 and m[3].dilation == (1, 1) and (m[3].padding in ((0, 0), 'valid')) and m[3].bias is not None):
+            raise ValueError("cannot take this torch.nn.Sequential: InvolutionEvolution requires that its last module is a 1×1 Conv2d with a bias (the check type(m[3]) is torch.nn.Conv2d and m[3].kernel_size == (1, 1) and m[3].stride == (1, 1) and m[3].groups == 1 and m[3].dilation == (1, 1) and (m[3].padding in ((0, 0), 'valid')) and m[3].bias is not None fails)")
         if not (m[3].in_channels == m[0].out_channels == m[1].num_features):
             raise ValueError('cannot take this torch.nn.Sequential: InvolutionEvolution requires that the hidden widths agree (D) (the check m[3].in_channels == m[0].out_channels == m[1].num_features fails)')
         if not (m[3].out_channels == G * (2 * R + 1) ** 2):

@@ -152,8 +152,11 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
         raise ValueError(f"dropout_p must be a number in [0, 1], not {dropout_p!r}")
     if dropout_p > 0:
         raise ValueError(DROPOUT_REASON.format(p=dropout_p))
+    if mask not in ("none", "causal", "bias"):
+        raise ValueError(f"mask must be 'none', 'causal' or 'bias' (what mask_kind reads off an attn_mask), not {mask!r}")
     if is_causal and mask != "none":
-        raise ValueError("is_causal=True with an attn_mask: PyTorch refuses this too (pass one of them)")
+        raise ValueError("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error "
+                         "(pass one of them)")
     factor = 1.0
     if scale is not None:
         if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale):
@@ -213,7 +216,8 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
     length = x.shape[-2]
     kind = mask_kind(attn_mask, length, true_masks=False)
     if kind == "bias" and is_causal:
-        raise ValueError("is_causal=True with an attn_mask: PyTorch refuses this too (pass one of them)")
+        raise ValueError("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error "
+                         "(pass one of them)")
     table = bias_table(attn_mask, num_heads, length, per_head_rows=False) if kind == "bias" else None
     return route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, mask=kind,
                  is_causal=is_causal, dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .arguments import ints, named
 from .modules import generated, module_class
 
 AXES = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
@@ -31,18 +32,6 @@ class Route:
     sizes: dict
 
 
-def _ints(name: str, value, dims: int, low: int) -> tuple:
-    """An int or a tuple of ``dims`` ints, each ≥ low, as a tuple (PyTorch's convention for per-axis arguments)."""
-    items = value if isinstance(value, (tuple, list)) else (value,) * dims
-    if len(items) != dims or not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in items):
-        raise ValueError(f"{name} must be an int ≥ {low} or a tuple of {dims} such ints, not {value!r}")
-    return tuple(items)
-
-
-def _named(base: str, axis: str) -> str:
-    return f"{base}_{axis}" if axis else base
-
-
 def route(dims: int, *, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
           groups: int = 1, padding_mode: str = "zeros") -> Route:
     """The operator and sizes for PyTorch's ``conv{dims}d`` arguments; a ValueError saying why when none covers them."""
@@ -54,9 +43,9 @@ def route(dims: int, *, in_channels: int, out_channels: int, kernel_size, stride
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must be multiples of "
                          f"groups ({groups}) (PyTorch refuses this too)")
-    K = _ints("kernel_size", kernel_size, dims, 1)
-    s = _ints("stride", stride, dims, 1)
-    d = _ints("dilation", dilation, dims, 1)
+    K = ints("kernel_size", kernel_size, dims, 1)
+    s = ints("stride", stride, dims, 1)
+    d = ints("dilation", dilation, dims, 1)
     if padding_mode not in MODES:
         raise ValueError(f"padding_mode must be one of {', '.join(map(repr, MODES))}, not {padding_mode!r}")
     sizes = {"G": groups, "C_g": in_channels // groups, "O_g": out_channels // groups}
@@ -69,23 +58,23 @@ def route(dims: int, *, in_channels: int, out_channels: int, kernel_size, stride
                 raise ValueError(f"padding='same' with padding_mode={padding_mode!r} is not supported: "
                                  f"conv{dims}d_same pads with zeros and no operator pads 'same' in that mode")
             for a, k, dv in zip(AXES[dims], K, d):
-                sizes[_named("K", a)], sizes[_named("delta", a)] = k, dv
+                sizes[named("K", a)], sizes[named("delta", a)] = k, dv
             return Route(f"conv{dims}d_same", sizes)
         if padding != "valid":
             raise ValueError(f"padding must be 'valid', 'same', an int or a tuple of {dims} ints, not {padding!r}")
         P = (0,) * dims   # 'valid' is no padding
     else:
-        P = _ints("padding", padding, dims, 0)
+        P = ints("padding", padding, dims, 0)
     if padding_mode == "zeros":
         for a, k, sv, dv, p in zip(AXES[dims], K, s, d, P):
-            sizes.update({_named("K", a): k, _named("s", a): sv, _named("delta", a): dv, _named("P", a): p})
+            sizes.update({named("K", a): k, named("s", a): sv, named("delta", a): dv, named("P", a): p})
         return Route(f"conv{dims}d", sizes)
     if any(dv != 1 and k != 1 for k, dv in zip(K, d)):
         hint = " (with padding 0 the mode has no effect: use padding_mode='zeros')" if not any(P) else ""
         raise ValueError(f"padding_mode={padding_mode!r} with dilation > 1 is not supported: conv{dims}d_{padding_mode} "
                          f"is proved for dilation 1, got dilation={dilation!r}{hint}")
     for a, k, sv, p in zip(AXES[dims], K, s, P):
-        sizes.update({_named("K", a): k, _named("s", a): sv, _named("P", a): p})
+        sizes.update({named("K", a): k, named("s", a): sv, named("P", a): p})
     return Route(f"conv{dims}d_{padding_mode}", sizes)
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .arguments import ints, named
 from .modules import generated, module_class
 
 AXES = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
@@ -57,20 +58,6 @@ class Route:
     sizes: dict = field(hash=False)
 
 
-def _ints(name: str, value, dims: int, low: int) -> tuple:
-    """An int or a tuple of ``dims`` ints, each ≥ low, as a tuple (PyTorch's convention for per-axis arguments)."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
-    if len(items) == 1 and dims > 1:
-        items = items * dims
-    if len(items) != dims or not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in items):
-        raise ValueError(f"{name} must be an int ≥ {low} or a tuple of {dims} such ints, not {value!r}")
-    return items
-
-
-def _named(base: str, axis: str) -> str:
-    return f"{base}_{axis}" if axis else base
-
-
 def _flag(name: str, value) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be True or False, not {value!r}")
@@ -82,16 +69,17 @@ def route_avg(dims: int, kernel_size, stride=None, padding=0, ceil_mode=False, c
     """The operator and sizes for ``avg_pool{dims}d``'s arguments; a ValueError saying why when none covers them."""
     if dims not in AXES:
         raise ValueError(f"dims must be 1, 2 or 3, not {dims!r}")
-    K = _ints("kernel_size", kernel_size, dims, 1)
-    s = K if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else _ints("stride", stride, dims, 1)
-    P = _ints("padding", padding, dims, 0)
+    K = ints("kernel_size", kernel_size, dims, 1, one_for_all=True)
+    s = K if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
+        ints("stride", stride, dims, 1, one_for_all=True)
+    P = ints("padding", padding, dims, 0, one_for_all=True)
     ceil, include = _flag("ceil_mode", ceil_mode), _flag("count_include_pad", count_include_pad)
     if any(2 * p > k for p, k in zip(P, K)):
         raise ValueError(f"padding {padding!r} is more than half the window {kernel_size!r} (2·P ≤ K is needed; "
                          "PyTorch refuses it too)")
     sizes = {}
     for a, k, sv, p in zip(AXES[dims], K, s, P):
-        sizes.update({_named("K", a): k, _named("s", a): sv, _named("P", a): p})
+        sizes.update({named("K", a): k, named("s", a): sv, named("P", a): p})
     if divisor_override is not None:
         if dims == 1:
             raise ValueError("avg_pool1d takes no divisor_override (PyTorch's neither)")
@@ -115,7 +103,7 @@ def route_adaptive(dims: int, output_size, input_shape=None) -> Route:
         if input_shape is None:
             raise ValueError(f"output_size {output_size!r} has None (the input's own length): give the length")
         items = tuple(n if v is None else v for v, n in zip(items, tuple(input_shape)[-dims:]))
-    items = _ints("output_size", items, dims, 1)
+    items = ints("output_size", items, dims, 1, one_for_all=True)
     return Route(f"adaptive_avg_pool{dims}d", dict(zip(OUT_LENGTH[dims], items)))
 
 
