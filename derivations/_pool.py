@@ -21,7 +21,8 @@ min/max forms above and which generated code computes in the input's dtype (a qu
 tensors would be computed in float32).
 
 PyTorch refuses padding larger than half the window (2P ≤ K), which every variant declares as a
-constraint: a generated module refuses it too. Under it the ``ceil`` length
+constraint: a generated module refuses it too; avg_pool3d also refuses a window larger than the unpadded
+input (K ≤ L on each axis, whatever the padding), which the 3-D variants declare (avg_pool1d/2d take it). Under it the ``ceil`` length
 ⌈(L + 2P − K)/s⌉ + 1, less one when the last window would start at or past L + P, equals
 ⌊min(L + 2P − K + s − 1, L + P − 1)/s⌋ + 1 (the windows whose start k·s − P is below L), which is
 how it is written here (the min in floors, see :func:`_positive_part`); the reference check compares
@@ -92,6 +93,15 @@ class PoolFamily:
         self.q = tuple(index(n) for n in IN_POS[dims].split())
         self.u = tuple(index(n) for n in OFFSETS[dims].split())
         self.x = TensorDecl("x", (self.B, self.C) + self.L, "input", "input feature map")
+
+    def constraints(self) -> tuple:
+        """PyTorch's own refusals, declared so that a generated module refuses them too: padding at most half the
+        window (2P ≤ K, every avg_pool), and for avg_pool3d a window no larger than the unpadded input (K ≤ L on
+        every axis: its shape check compares the input with the kernel before padding; avg_pool1d/2d do not)."""
+        out = tuple(sp.Le(2 * P, K) for P, K in zip(self.P, self.K))
+        if self.dims == 3:
+            out += tuple(sp.Le(K, L) for K, L in zip(self.K, self.L))
+        return out
 
     def out_length(self, L, K, s, P):
         if self.ceil:
@@ -208,7 +218,7 @@ def pool_operator(fam: PoolFamily, *, name: str, summary: str, description: str,
     return Operator(
         name=name, summary=summary, output=y, lhs_indices=(fam.b, fam.o) + fam.p, traditional=traditional,
         tensors=(x,), batch=fam.b, out_channel=fam.o, position=fam.p, definitions=(x_pad,), sizes=fam.symbols(),
-        grid=tuple(grid), constraints=tuple(sp.Le(2 * P, K) for P, K in zip(fam.P, fam.K)),
+        grid=tuple(grid), constraints=fam.constraints(),
         reference=reference, reference_name=function, torch_reference=torch_reference, torch_binding=fam.binding(),
         bench=bench, figure=figure, description=description, citation=citation, notes=tuple(notes),
     )

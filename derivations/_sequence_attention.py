@@ -16,11 +16,10 @@ head ⌊h/G⌋, which is ``repeat_interleave(G)`` of the key/value heads, the ma
 and κ(c') = c' (``nn.MultiheadAttention``'s heads). The projections are biased 1×1 maps of the tokens
 x (B, C, L), C = N·d, channels first; PyTorch's (B, L, C) sequence is ``x.transpose(1, 2)``.
 
-The value bias b_V: not causal, the proof moves it out of the kernel with the rule that a softmax sums
-to one. Causal, the rule does not apply to the masked weights E/Σ E, so the traditional form states
-b_V after the softmax, y = b_O + W_O·b_V + W_O·z with z aggregating the unbiased values (Σ_m A = 1);
-the reference check compares that form with SDPA on the biased value projection, so the move is
-checked at the grid shapes, not proved. K = Σ W_O·W_V·A then vanishes after the query because E does:
+The value bias b_V stays in the value projection, causal or not, and the proof moves it out of the
+kernel with the rule that a softmax sums to one (softmax-sums-to-one): Σ_m A = 1. Causal, the weights
+are the masked E/Σ E and the rule proves Σ E > 0 at the use: key m = 0 lies in 0 … L − 1 and passes
+[m ≤ i] for every query i ≥ 0. K = Σ W_O·W_V·A then vanishes after the query because E does:
 Ω(i) = {m ≤ i}, written as a window of L taps ending at i (left padding L − 1, clipped at 0), from
 which the causal property is derived symbolically.
 """
@@ -104,14 +103,12 @@ def build(*, causal: bool, grouped: bool, biased: bool = False) -> Attention:
 
     def projection(name, weight, bias_, what, latex, rows):
         body = sp.Sum(weight[c, c3] * x[b, c3, m], (c3, 0, C - 1))
-        return Definition(name, (b, c, m), body if bias_ is None else bias_[c] + body,
-                          f"{what}: in-projection of every token" + (", with bias" if bias_ is not None else
-                                                                      " (its bias b_V is added after the softmax)"),
+        return Definition(name, (b, c, m), bias_[c] + body, f"{what}: in-projection of every token, with bias",
                           latex=latex, text=latex, shape=(B, rows, L))
 
     query = projection("qry", Wq, bq, "queries", "q", C)
     key = projection("key", Wk, bk, "keys", "k", Ckv)
-    value = projection("val", Wv, None if causal else bv, "values", "v", Ckv)
+    value = projection("val", Wv, bv, "values", "v", Ckv)
     kvh = kv_head(h, G, Nkv) if grouped else h
     logit = Definition("logit", (b, h, i, m),
                        sp.Sum(query[b, h * Dh + e, i] * key[b, kvh * Dh + e, m], (e, 0, Dh - 1)) / sp.sqrt(Dh)
@@ -143,9 +140,6 @@ def build(*, causal: bool, grouped: bool, biased: bool = False) -> Attention:
                        + ", before the output projection", latex="z", text="z", shape=(B, C, L))
     defs += [norm, attn, heads]
     traditional = bo[o] + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
-    if causal:   # the value bias after the softmax: each row of A sums to one (key i is always visible)
-        traditional = bo[o] + sp.Sum(Wo[o, c4] * bv[_kv(c4, G, Nkv, grouped)], (c4, 0, C - 1)) \
-            + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
     tensors = (x, Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased else ())
     return Attention(causal, grouped, sizes, N, G, Nkv, x, tensors, tuple(defs), traditional, y)
 
@@ -174,19 +168,17 @@ def torch_reference(t, sizes, *, causal: bool, grouped: bool, biased: bool = Fal
 
 
 def derive(dv, a: Attention):
-    """The proof. Not causal: the value bias leaves the kernel through the softmax's unit sum. Causal: the
-    traditional form already states it after the softmax (the reference check confirms that against
-    PyTorch's biased value projection), and K vanishes after the query because E does. Then: unfold
-    the values, move the weights into the channel sum, exchange, name K."""
+    """The proof, causal or not: the value bias leaves the kernel through the softmax's unit sum (causal: the
+    masked weights' rule proves Σ E > 0 from key i, visible to query i), then: move the weights into the
+    channel sum, exchange, name K. Causal, K vanishes after the query because E does."""
     x, _, _, _, _, _, bv, Wo, _ = a.tensors[:9]
     attn = a.definitions[-2]
     dv.apply("unfold-definition", name="heads")
     dv.apply("move-into-sum", factor=Wo[o, c2], into=m)
     dv.apply("unfold-definition", name="val")
-    if not a.causal:
-        dv.apply("split-sum", over=c2, rename=[(c2, c4), (m, m3)])
-        dv.apply("factor-out", factor=Wo[o, c4] * bv[_kv(c4, a.group, a.kv_heads, a.grouped)], over=[m3])
-        dv.apply("softmax-sums-to-one", name="attn", over=[m3])
+    dv.apply("split-sum", over=c2, rename=[(c2, c4), (m, m3)])
+    dv.apply("factor-out", factor=Wo[o, c4] * bv[_kv(c4, a.group, a.kv_heads, a.grouped)], over=[m3])
+    dv.apply("softmax-sums-to-one", name="attn", over=[m3])
     dv.apply("move-into-sum", factor=Wo[o, c2] * attn[b, sp.floor(c2 / Dh), i, m], into=c3)
     dv.apply("exchange-sums", outer=[m, c2], inner=[c3])
     dv.apply("exchange-sums", outer=[c2], inner=[m])

@@ -4,8 +4,9 @@ A decoder's attention with fewer key/value heads than query heads (Llama, Mistra
 attends to tokens 0 … i, and query head h of N = N_kv·G reads key/value head ⌊h/G⌋ (SDPA's
 ``enable_gqa``, i.e. ``repeat_interleave`` of the key/value heads). Both pieces and the proof are
 shared with ``mhsa_causal`` and ``gqa_attention`` (``_sequence_attention``): the masked weights
-E = [m ≤ i]·exp(ℓ) normalised over every key, the value bias written after the softmax (checked by the
-reference check), K vanishing after the query, Ω(i) = {m ≤ i}.
+E = [m ≤ i]·exp(ℓ) normalised over every key, the value bias moved out of the kernel because each row of
+the masked weights sums to one (proved: key 0 is visible to every query), K vanishing after the query,
+Ω(i) = {m ≤ i}.
 """
 
 from evosym import Operator

@@ -1,7 +1,7 @@
 """Causal multi-head self-attention over a 1-D token sequence (``is_causal=True``).
 
-    y[b, o, i]  = b_O[o] + Σ_c' W_O[o, c'] · (b_V[c'] + z[b, c', i])
-    z[b, c', i] = Σ_m A[b, ⌊c'/d⌋, i, m] · v[b, c', m]                 (v: the value projection without b_V)
+    y[b, o, i]  = b_O[o] + Σ_c' W_O[o, c'] · z[b, c', i]
+    z[b, c', i] = Σ_m A[b, ⌊c'/d⌋, i, m] · v[b, c', m]                 (v: the value projection, with b_V)
     ℓ[b, h, i, m] = 1/√d · Σ_e q[b, h·d + e, i] · k[b, h·d + e, m],   E = [m ≤ i]·exp(ℓ),   A = E / Σ_m' E
 
 with N heads of d channels (head-major) and biased projections of the tokens, as in mhsa. This is
@@ -9,10 +9,10 @@ with N heads of d channels (head-major) and biased projections of the tokens, as
 ``nn.MultiheadAttention`` called with ``attn_mask=nn.Transformer.generate_square_subsequent_mask(L)``
 (``is_causal=True`` being only a hint that the mask is this one): PyTorch adds −∞ to the logits of the
 keys after the query, so their weights are exactly 0 and the softmax normalises over keys 0 … i, which
-is the guard [m ≤ i]. Key i is always visible to query i, so no row is fully masked. The value bias is
-written after the softmax (each row of A sums to one); the reference check confirms the form against
-PyTorch's biased value projection. The construction and the proof are shared with ``gqa_attention``
-and ``gqa_causal`` (``_sequence_attention``).
+is the guard [m ≤ i]. Key 0 is visible to every query (0 ≤ i), so no row is fully masked. The value
+bias stays in the value projection and the proof moves it out of the kernel: each row of the masked
+weights sums to one (softmax-sums-to-one, which proves Σ E > 0 from a key that every row shows). The
+construction and the proof are shared with ``gqa_attention`` and ``gqa_causal`` (``_sequence_attention``).
 """
 
 from evosym import Operator
@@ -55,10 +55,10 @@ OPERATOR = Operator(
                 "The value bias leaves the kernel because each causal softmax sums to one: β = b_O + W_O·b_V.",
     citation="Vaswani et al., Attention Is All You Need, NeurIPS 2017 (the decoder's masked self-attention; "
              "torch.nn.functional.scaled_dot_product_attention with is_causal=True)",
-    notes=("The value bias b_V is written after the softmax, y = b_O + W_O·b_V + W_O·z (Σ_m A = 1): the rule "
-           "softmax-sums-to-one does not take masked weights, so this move is checked by the reference check at "
-           "the grid shapes rather than proved. Generated code computes A as torch's softmax of ℓ with −∞ where "
-           "the mask is 0 (the same ratio, the row maximum subtracted: no overflow in float32).",
+    notes=("The value bias b_V is in the value projection; the proof moves it out of the kernel, y = b_O + W_O·b_V + "
+           "W_O·z, by softmax-sums-to-one on the masked weights (Σ_m A = 1), whose obligation Σ_m E > 0 it proves "
+           "from key 0, which passes [m ≤ i] at every query i. Generated code computes A as torch's softmax of ℓ "
+           "with −∞ where the mask is 0 (the same ratio, the row maximum subtracted: no overflow in float32).",
            "Tokens are the L positions of x (B, C, L), channels first; PyTorch's batch_first (B, L, C) sequence "
            "is x.transpose(1, 2), its (L, B, C) sequence x.permute(1, 2, 0).",
            "PyTorch masks with −∞ added to the logits after the query: those weights are exactly 0 and the "

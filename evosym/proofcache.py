@@ -48,18 +48,40 @@ def folder() -> Path:
     return Path(root) / "proofs"
 
 
+# Subpackages that a source checkout keeps outside evosym/ (derivations/, codegen/templates/) and an install
+# puts inside it: evosym's own sources are hashed without them, the catalogue on its own, so that the same
+# sources give the same key in a checkout and in an install (the test suite runs both at once: the checkout
+# in its own process, the install in ``evosym`` commands started from other folders).
+_ATTACHED = ("derivations", "templates")
+
+
+def _version(dist: str) -> str:
+    """The installed version of ``dist`` (without importing it), or "" when it has no metadata."""
+    from importlib import metadata
+    try:
+        return metadata.version(dist)
+    except Exception:
+        return ""
+
+
 @functools.lru_cache(maxsize=1)
 def source_digest() -> str:
-    """SHA-256 of every Python source of evosym and of the catalogue (sorted by path), the Python and
-    SymPy versions and the formats: what a checked proof's verdicts can depend on."""
+    """SHA-256 of every Python source of evosym and of the catalogue (by path inside its package, the
+    same in a source checkout and an install), the Python, SymPy, NumPy and PyTorch versions (the
+    reference checks' measured errors are computed with NumPy and PyTorch) and the formats: what a
+    checked proof's verdicts can depend on."""
     import evosym
     from . import attach_source_packages
     attach_source_packages()
     import evosym.derivations as derivations
-    h = hashlib.sha256(f"{FORMAT}\0{C.FORMAT}\0{C.VERSION}\0{sp.__version__}\0{sys.version_info[:3]}".encode())
-    for base in (Path(evosym.__file__).parent, Path(derivations.__file__).parent):
-        for path in sorted(base.rglob("*.py")):
-            h.update(str(path.relative_to(base)).encode() + b"\0")
+    h = hashlib.sha256(f"{FORMAT}\0{C.FORMAT}\0{C.VERSION}\0{sp.__version__}\0{sys.version_info[:3]}\0"
+                       f"numpy {_version('numpy')}\0torch {_version('torch')}".encode())
+    base = Path(evosym.__file__).parent
+    for label, paths in (("evosym", [p for p in base.rglob("*.py") if p.relative_to(base).parts[0] not in _ATTACHED]),
+                         ("derivations", list(Path(derivations.__file__).parent.rglob("*.py")))):
+        root = base if label == "evosym" else Path(derivations.__file__).parent
+        for path in sorted(paths, key=lambda p: p.relative_to(root).as_posix()):
+            h.update(f"{label}/{path.relative_to(root).as_posix()}".encode() + b"\0")
             h.update(path.read_bytes() + b"\0")
     return h.hexdigest()
 

@@ -19,11 +19,20 @@ def run_cli(capsys, *argv):
     return rc, out, err
 
 
-def run_module(*argv, cwd, timeout=120):
-    """``python -m evosym ARGV`` in a subprocess started in ``cwd``."""
+def module_command(*argv) -> list[str]:
+    return [sys.executable, "-m", "evosym", *argv]
+
+
+def module_env() -> dict:
+    """This process's environment, UTF-8 mode on, EVOSYM_DEBUG off."""
     env = dict(os.environ, PYTHONUTF8="1")
     env.pop("EVOSYM_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "evosym", *argv], cwd=cwd, env=env, capture_output=True,
+    return env
+
+
+def run_module(*argv, cwd, timeout=120):
+    """``python -m evosym ARGV`` in a subprocess started in ``cwd``."""
+    return subprocess.run(module_command(*argv), cwd=cwd, env=module_env(), capture_output=True,
                           text=True, encoding="utf-8", timeout=timeout)
 
 

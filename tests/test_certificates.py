@@ -17,6 +17,11 @@ from evosym import catalogue
 from evosym.proof.certificate import CertificateError, loads, verify
 from cli_helpers import run_cli
 
+try:
+    from .conftest import STARTED, Started
+except ImportError:  # tests/ is not a package
+    from conftest import STARTED, Started
+
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = ("evosym.derivations", "evosym.printers", "evosym.codegen", "evosym.cli", "evosym.catalogue",
              "evosym.runtime", "evosym.isolation", "evosym.analysis", "evosym.docgen", "evosym.testing",
@@ -45,9 +50,39 @@ print(json.dumps({"rc": rc, "modules": sorted(sys.modules)}))
 """
 
 
-def _verify_in_fresh_process(paths, **env):
-    r = subprocess.run([sys.executable, "-c", VERIFY_SCRIPT, *map(str, paths)], capture_output=True, text=True,
-                       env=_env(**env), timeout=1200)
+def _verify_command(paths) -> list[str]:
+    return [sys.executable, "-c", VERIFY_SCRIPT, *map(str, paths)]
+
+
+def verification_for(items):
+    """What tests/conftest.py starts as soon as the session's `prove --all` has written the certificates, when
+    the test that verifies them is selected: that verification, in its own fresh process (with the
+    environment the suite started with)."""
+    if not any(item.originalname == "test_every_catalogue_certificate_verifies_in_a_process_without_user_code"
+               for item in items):
+        return None
+    env = _env()
+
+    def start(folder):
+        return Started(_verify_command(sorted(Path(folder).glob("*.json"))), env=env, nice=5)
+    return start
+
+
+def _verify_in_fresh_process(paths):
+    """(the verify script's JSON line, the lines before it, stderr) of ``evosym.verify`` on ``paths`` in a fresh
+    process: the one tests/conftest.py started when the certificates were written, if it verifies these paths,
+    else one started now."""
+    run = STARTED.get("certificates")
+    early = None
+    if run is not None and run.chain is not None:
+        run.chain.join()
+        early, run.followed = run.followed, None
+    if early is not None and early.args == _verify_command(paths):
+        r = early.result(1200, text=True)
+    else:
+        if early is not None:
+            early.kill()
+        r = subprocess.run(_verify_command(paths), capture_output=True, text=True, env=_env(), timeout=1200)
     *lines, last = r.stdout.strip().splitlines()
     return json.loads(last), lines, r.stderr
 

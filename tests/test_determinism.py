@@ -1,13 +1,13 @@
 """Printed proofs depend only on the proof, never on hash seeds (set iteration order, dict order).
 
 Each command runs in fresh interpreters with different ``PYTHONHASHSEED`` values; the outputs must
-be byte-identical. The subprocesses run concurrently to keep the test fast.
+be byte-identical. The subprocesses run concurrently to keep the test fast (tests/conftest.py starts them
+when collection ends, on the core the suite leaves mostly idle).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,8 +16,10 @@ import pytest
 
 try:
     from .snapshot import SNAPSHOT_DIR, updating
+    from .conftest import STARTED, Started
 except ImportError:  # tests/ is not a package: pytest puts tests/ itself on sys.path
     from snapshot import SNAPSHOT_DIR, updating
+    from conftest import STARTED, Started
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ("0", "1", "4242")
@@ -30,28 +32,60 @@ COMMANDS = {
 TIMEOUT = 180
 
 
-@pytest.fixture(scope="module")
-def outputs():
-    """{(command id, seed): (returncode, stdout bytes, stderr bytes)}, all run concurrently."""
+def start_runs(*, nice: bool = False) -> dict:
+    """{(command id, seed): the started ``evosym prove`` process}: every command under every seed, each in its
+    own fresh interpreter, all at once (tests/conftest.py starts them when collection ends)."""
     procs = {}
     for cid, (name, fmt, _) in COMMANDS.items():
         for seed in SEEDS:
             env = dict(os.environ)
             env["PYTHONHASHSEED"] = seed
-            procs[cid, seed] = subprocess.Popen(
-                [sys.executable, "-m", "evosym", "prove", name, "--format", fmt],
-                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            procs[cid, seed] = Started([sys.executable, "-m", "evosym", "prove", name, "--format", fmt],
+                                       cwd=ROOT, env=env, nice=nice)
+    return procs
+
+
+SHAPES_CODE = ("from evosym.codegen.check import _shapes; from evosym.codegen.plan import make_plan; "
+               "from evosym import catalogue; cp = catalogue.load('conv2d').proof().check(); "
+               "print(sorted(sorted((str(k), v) for k, v in s.items()) for s, _ in _shapes(cp.operator, make_plan(cp), 7, 2)))")
+SHAPES_SEEDS = ("0", "1", "99")
+
+
+def start_shapes(*, nice: bool = False) -> dict:
+    """{seed: the started interpreter printing the numeric check's shapes for seed 7}: one fresh process per hash
+    seed, all at once."""
+    return {seed: Started([sys.executable, "-c", SHAPES_CODE], cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed},
+                          nice=nice)
+            for seed in SHAPES_SEEDS}
+
+
+def start_early(items, tmp_path_factory):
+    """tests/conftest.py: the runs start when collection ends, niced, when a selected test reads them."""
+    started = {}
+    if any("outputs" in getattr(item, "fixturenames", ()) for item in items):
+        started["outputs"] = start_runs(nice=True)
+    if any(item.originalname == "test_numeric_check_shapes_depend_on_the_seed_only" for item in items):
+        started["shapes"] = start_shapes(nice=True)
+    return started or None
+
+
+def _early(what: str):
+    return (STARTED.get("test_determinism") or {}).pop(what, None)
+
+
+@pytest.fixture(scope="module")
+def outputs():
+    """{(command id, seed): (returncode, stdout bytes, stderr bytes)}, all run concurrently."""
+    procs = _early("outputs") or start_runs()
     deadline = time.monotonic() + TIMEOUT
     results = {}
     try:
         for key, p in procs.items():
-            out, err = p.communicate(timeout=max(1.0, deadline - time.monotonic()))
-            results[key] = (p.returncode, out, err)
+            r = p.result(max(1.0, deadline - time.monotonic()), text=False)
+            results[key] = (r.returncode, r.stdout, r.stderr)
     finally:
         for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            p.kill()
     return results
 
 
@@ -88,13 +122,14 @@ def test_cli_output_equals_the_golden_file(outputs, cid):
 
 def test_numeric_check_shapes_depend_on_the_seed_only():
     """`evosym check --seed N` replays the same shapes in any interpreter (they were once hash-seed dependent)."""
-    code = ("from evosym.codegen.check import _shapes; from evosym.codegen.plan import make_plan; "
-            "from evosym import catalogue; cp = catalogue.load('conv2d').proof().check(); "
-            "print(sorted(sorted((str(k), v) for k, v in s.items()) for s, _ in _shapes(cp.operator, make_plan(cp), 7, 2)))")
+    procs = _early("shapes") or start_shapes()
     outs = set()
-    for seed in ("0", "1", "99"):
-        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONHASHSEED": seed},
-                              capture_output=True, text=True, timeout=TIMEOUT)
-        assert proc.returncode == 0, proc.stderr
-        outs.add(proc.stdout)
+    try:
+        for seed in SHAPES_SEEDS:
+            proc = procs[seed].result(TIMEOUT, text=True)
+            assert proc.returncode == 0, proc.stderr
+            outs.add(proc.stdout)
+    finally:
+        for p in procs.values():
+            p.kill()
     assert len(outs) == 1, "the check's random shapes depend on the hash seed"

@@ -7,6 +7,7 @@ generated page (proofs, numeric checks, pictures, the tutorial's commands) and c
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -26,9 +27,9 @@ from evosym.errors import EvosymError
 from evosym.proof.rules import RULES
 
 try:
-    from .conftest import checked, numeric_report
+    from .conftest import STARTED, Early, checked, niced, numeric_report
 except ImportError:  # tests/ is not a package
-    from conftest import checked, numeric_report
+    from conftest import STARTED, Early, checked, niced, numeric_report
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -188,25 +189,64 @@ def _blocks(page: str):
     return out
 
 
-def test_tutorial_runs_as_written(tmp_path):
-    blocks = _blocks((DOCS / "tutorial.md").read_text(encoding="utf-8"))
-    assert [k for k, _ in blocks].count("console") >= 5
-    for kind, payload in blocks:
+def _run_tutorial(page: str, folder: Path, nice: bool = False, early=None, env=None) -> list:
+    """Each console block of ``page`` run in ``folder`` in order, after the files written before it, up to the
+    first that fails: [(command, shown output, exit code, its output)]. ``env``: the commands' environment
+    (by default this process's)."""
+    ran = []
+    for kind, payload in _blocks(page):
         if kind == "file":
             name, text = payload
-            (tmp_path / name).write_text(text, encoding="utf-8")
+            (folder / name).write_text(text, encoding="utf-8")
             continue
+        if early is not None and early.stopped:
+            break
         command, expected = payload
         argv = command.split()
         cmd = [sys.executable, "-m", "evosym", *argv[1:]] if argv[0] == "evosym" else [sys.executable, *argv[1:]]
-        proc = subprocess.run(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=600)
-        assert proc.returncode == 0, f"{command} failed:\n{proc.stdout[-2000:]}"
+        with subprocess.Popen(cmd, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                              preexec_fn=niced if nice else None) as proc:
+            if early is not None:
+                early.current = proc
+            try:
+                output, _ = proc.communicate(timeout=600)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+        ran.append((command, expected, proc.returncode, output))
+        if proc.returncode != 0:
+            break
+    return ran
+
+
+def start_early(items, tmp_path_factory):
+    """tests/conftest.py: the committed tutorial runs when collection ends (niced, in a thread), when its test
+    is selected; the test reads what it printed."""
+    if not any(item.originalname == "test_tutorial_runs_as_written" for item in items):
+        return None
+    page = (DOCS / "tutorial.md").read_text(encoding="utf-8")
+    folder = tmp_path_factory.mktemp("tutorial")
+    env = dict(os.environ)   # the session's, not that of a test running meanwhile (monkeypatch.setenv)
+    return Early(lambda early: _run_tutorial(page, folder, nice=True, early=early, env=env), page=page, folder=folder)
+
+
+def test_tutorial_runs_as_written(tmp_path):
+    page = (DOCS / "tutorial.md").read_text(encoding="utf-8")
+    blocks = _blocks(page)
+    assert [k for k, _ in blocks].count("console") >= 5
+    early = STARTED.pop("test_docgen", None)
+    if early is not None and early.page == page:   # the same page, run when the session started
+        ran, folder = early.outcome(), early.folder
+    else:
+        ran, folder = _run_tutorial(page, tmp_path), tmp_path
+    assert len(ran) == [k for k, _ in blocks].count("console") or ran[-1][2] != 0
+    for command, expected, returncode, output in ran:
+        assert returncode == 0, f"{command} failed:\n{output[-2000:]}"
         # the page shows a long output's end after "…", or the whole of it ("run-all": --show-derive's function)
         full = expected.split("\n", 1)[0] != "…"
-        got = proc.stdout.rstrip("\n") if full else shown(proc.stdout)
+        got = output.rstrip("\n") if full else shown(output)
         assert got == expected, f"the output of {command!r} differs from the tutorial"
-    assert (tmp_path / "causal_conv1d.py").is_file(), "the tutorial's codegen step wrote no module"
+    assert (folder / "causal_conv1d.py").is_file(), "the tutorial's codegen step wrote no module"
 
 
 # ---- the command ---------------------------------------------------------------------------------

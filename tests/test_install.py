@@ -9,25 +9,72 @@ from pathlib import Path
 
 import pytest
 
+try:
+    from .conftest import STARTED, Early, Started, niced
+except ImportError:  # tests/ is not a package
+    from conftest import STARTED, Early, Started, niced
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _install(tmp_path_factory, *, nice=0) -> Started:
+    """``pip install`` of the repository into a new folder (its ``target``), started."""
+    target = tmp_path_factory.mktemp("site")
+    build = tmp_path_factory.mktemp("build")
+    # --no-build-isolation: use the setuptools already installed, no download needed
+    started = Started([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet",
+                       "--target", str(target), str(ROOT)], env={**os.environ, "TMPDIR": str(build)}, nice=nice)
+    started.target = target
+    return started
+
+
+SELFTEST = ("-m", "evosym", "selftest", "--category", "proof-step", "--category", "kernel-property")
+
+
+def start_early(items, tmp_path_factory):
+    """tests/conftest.py: the install starts when collection ends (niced), when a selected test needs it; the
+    installed self-test (the slowest command here) follows it, niced, when its test is selected."""
+    if not any("installed" in getattr(item, "fixturenames", ()) for item in items):
+        return None
+    started = {"install": _install(tmp_path_factory, nice=10)}
+    if any(item.originalname == "test_installed_selftest_kills_its_mutants" for item in items):
+        install, folder, base = started["install"], tmp_path_factory.mktemp("selftest"), dict(os.environ)
+
+        def selftest(early):
+            if install.proc.wait() != 0:
+                return None
+            return _run(install.target, sys.executable, *SELFTEST, cwd=folder, base=base, early=early)
+        started["selftest"] = Early(selftest, folder=folder)
+    return started
+
+
+def _early(what: str):
+    return (STARTED.get("test_install") or {}).pop(what, None)
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    build = tmp_path_factory.mktemp("build")
-    # --no-build-isolation: use the setuptools already installed, no download needed
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--quiet",
-                           "--target", str(target), str(ROOT)], capture_output=True, text=True,
-                          env={**os.environ, "TMPDIR": str(build)}, timeout=300)
+    started = _early("install") or _install(tmp_path_factory)
+    proc = started.result(300, text=True)
     assert proc.returncode == 0, proc.stderr
-    return target
+    return started.target
 
 
-def _run(installed, *args, cwd):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+def _run(installed, *args, cwd, base=None, early=None):
+    """``args`` run in ``cwd`` with the install first on the path (``base``: the environment, by default this
+    process's; ``early``: run from an :class:`Early` thread, niced)."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(installed)
-    return subprocess.run(list(args), capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    with subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env,
+                          preexec_fn=None if early is None else niced) as proc:
+        if early is not None:
+            early.current = proc
+        try:
+            out, err = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_installed_package_has_the_catalogue(installed, tmp_path):
@@ -51,8 +98,10 @@ def test_installed_package_generates_code(installed, tmp_path):
 def test_installed_selftest_kills_its_mutants(installed, tmp_path):
     """The installed self-test carries its operators and works without the repository's docs."""
     assert (installed / "evosym" / "selftest" / "operators" / "gated_conv1d.py").is_file()
-    proc = _run(installed, sys.executable, "-m", "evosym", "selftest", "--category", "proof-step",
-                "--category", "kernel-property", cwd=tmp_path)
+    early = _early("selftest")
+    proc = early.outcome() if early is not None else None   # None: the early install failed (the fixture says why)
+    if proc is None:
+        proc = _run(installed, sys.executable, *SELFTEST, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "100%" in proc.stdout.splitlines()[-1]
 
@@ -97,3 +146,24 @@ def test_installed_prove_runs_the_operator_file_in_its_child_process(installed, 
     assert proc.stdout.startswith("PROVED  linear_nobias")
     proc = _run(installed, sys.executable, "-m", "evosym", "verify", str(tmp_path / "c.json"), cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.startswith("VERIFIED"), proc.stdout + proc.stderr
+
+
+def test_the_install_keys_its_proof_cache_like_the_source_tree(installed, tmp_path):
+    """The same sources give the same proof-cache key installed or laid out as a source tree (evosym/,
+    derivations/, codegen/templates/): ``evosym`` commands started from another folder (the install) read the
+    proofs that the test process (the source tree) checked, and the other way round."""
+    import shutil
+    tree = tmp_path / "tree"
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(installed / "evosym", tree / "evosym", ignore=shutil.ignore_patterns("__pycache__", "derivations",
+                                                                                          "templates"))
+    shutil.copytree(installed / "evosym" / "derivations", tree / "derivations", ignore=skip)
+    shutil.copytree(installed / "evosym" / "templates", tree / "codegen" / "templates", ignore=skip)
+    code = "import evosym, evosym.proofcache as p; print(evosym.__file__); print(p.source_digest())"
+    digests = {}
+    for where, path in (("install", installed), ("tree", tree)):
+        proc = _run(path, sys.executable, "-c", code, cwd=path)
+        assert proc.returncode == 0, proc.stderr
+        module, digests[where] = proc.stdout.split()
+        assert module.startswith(str(path)), f"{where}: imported {module}"
+    assert digests["install"] == digests["tree"]

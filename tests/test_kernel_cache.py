@@ -29,7 +29,7 @@ import pytest
 
 from evosym.errors import EvosymError
 from evosym.runtime import build as build_mod
-from evosym.runtime import cache, lock
+from evosym.runtime import backends, cache, lock
 
 REPO = Path(__file__).resolve().parents[1]
 CXX = shutil.which(os.environ.get("CXX") or "c++")
@@ -482,7 +482,7 @@ def _call(lib: Path) -> int:
     return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
-@pytest.mark.parametrize("target", ["cpu", "host"])
+@pytest.mark.parametrize("target", [t.name for t in backends.targets() if t.compiler == "cxx"])   # cpu, host
 def test_a_changed_header_rebuilds_and_never_loads_the_stale_library(tmp_path, monkeypatch, target):
     """A source that includes a runtime header: changing only the header's text changes the key, so the
     library is rebuilt (and computes the new value) instead of the cached one being loaded."""

@@ -240,3 +240,33 @@ def test_merge_sums_needs_equal_ranges_and_a_common_factor():
     with pytest.raises(RuleError, match="capture"):   # G reads a freely: renaming b to a would capture it
         rule.apply(sp.Sum(f_[a_], (a_, 0, L_ - 1)) + sp.Sum(g_[b_] * g_[a_], (b_, 0, L_ - 1)), Context(),
                    first=a_, second=b_)
+
+
+def test_mhsa_causal_rules_hold_on_more_shapes():
+    """The masked softmax-sums-to-one (general: Z > 0 proved from key 0, visible to every query) agrees exactly at
+    shapes beyond the catalogue grid, longer sequences included."""
+    mod = catalogue.load("mhsa_causal")
+    by_name = {str(s): s for s, _ in mod.operator.sizes}
+    grid = [{"B": 1, "N": 1, "d": 1, "L": 5}, {"B": 1, "N": 3, "d": 1, "L": 2}, {"B": 1, "N": 1, "d": 2, "L": 1}]
+    cp = mod.proof().check(grid=[{by_name[k]: v for k, v in g.items()} for g in grid], reference=False)
+    assert cp.ok, cp.failures()
+    assert {"split-sum", "softmax-sums-to-one"} <= {s.rule for s in cp.steps if s.check.general}
+
+
+def test_softmax_over_a_diagonal_denominator_is_refused():
+    """Z[b, o, i] := Σ_w exp(ℓ[b, o, w, w]) reads the summed variable at two places: it is not the sum that
+    A[b, o, i, m] := exp(ℓ[b, o, i, m])/Z[b, o, i] normalises (with ℓ = x[i]·x[m] the rows do not sum to one).
+    The rule once matched the last of the two places only and took the step as general."""
+    import sympy as sp
+    from evosym import Definition, TensorDecl, index, size
+    from evosym.proof.rules.base import Context
+    B, C, L = size("B"), size("C"), size("L")
+    b, o, i, m, w = (index(t) for t in "b o i m w".split())
+    x = sp.IndexedBase("x")
+    ell = Definition("ell", (b, o, i, m), x[b, o, i] * x[b, o, m], shape=(B, C, L, L))
+    z = Definition("Z", (b, o, i), sp.Sum(sp.exp(ell[b, o, w, w]), (w, 0, L - 1)), shape=(B, C, L))
+    a = Definition("attn", (b, o, i, m), sp.exp(ell[b, o, i, m]) / z[b, o, i], shape=(B, C, L, L))
+    ctx = Context({b: (0, B - 1), o: (0, C - 1), i: (0, L - 1)}, {d.name: d for d in (ell, z, a)},
+                  frozenset({B, C, L}), "x", {"x": TensorDecl("x", (B, C, L), "input")})
+    with pytest.raises(RuleError, match="not the sum over the axes"):
+        get_rule("softmax-sums-to-one").apply(sp.Sum(a[b, o, i, m], (m, 0, L - 1)), ctx, name="attn", over=[m])

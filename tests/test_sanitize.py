@@ -20,12 +20,12 @@ from evosym.codegen.artifact import kernels_for
 from evosym.runtime import artifact as rt_artifact
 from evosym.runtime import build, sanitize
 import sanitized_run
-from cli_helpers import run_module
+from cli_helpers import module_command, module_env, run_module
 
 try:
-    from .conftest import STARTED
+    from .conftest import STARTED, Started
 except ImportError:  # tests/ is not a package
-    from conftest import STARTED
+    from conftest import STARTED, Started
 
 
 def _runtime() -> str:
@@ -121,8 +121,22 @@ def test_a_stray_access_the_numeric_check_cannot_see_stops_the_sanitized_run(mon
     assert words in proc.stderr and "evo_forward_shared" in proc.stderr, proc.stderr[-3000:]
 
 
+RERUN = ("check", "conv1d", "--emulated", "--kernels", "--sanitize")
+
+
+def start_early(items, tmp_path_factory):
+    """tests/conftest.py: ``python -m evosym check … --sanitize`` starts when collection ends (niced), as
+    cli_helpers.run_module would start it, when its test is selected."""
+    if NOT_HERE or not any(item.originalname == "test_the_command_reruns_itself_in_a_sanitized_process"
+                           for item in items):
+        return None
+    return Started(module_command(*RERUN), env=module_env(), cwd=tmp_path_factory.mktemp("rerun"))
+
+
 def test_the_command_reruns_itself_in_a_sanitized_process(tmp_path):
-    proc = run_module("check", "conv1d", "--emulated", "--kernels", "--sanitize", cwd=tmp_path, timeout=600)
+    early = STARTED.pop("test_sanitize", None)
+    proc = early.result(600, text=True, encoding="utf-8") if early is not None \
+        else run_module(*RERUN, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("PASSED  conv1d")
     assert "CUDA source, host build (emulated launch) with AddressSanitizer and UBSan" in proc.stdout

@@ -1,20 +1,27 @@
 """Swin shifts its windows by less than a window (S < M, ⌊M/2⌋ in its shifted blocks): the operator
-declares it, and the generated module refuses a shift of a window or more with the condition, where it
-would otherwise compute masks Swin never builds. A shift of 0 (W-MSA) is taken."""
+declares it, and the generated module refuses a shift of a window or more with the condition (its constructor
+at once, its functional form for every input), where it would otherwise compute masks Swin never builds. A shift
+of 0 (W-MSA) is taken. The module is generated from the template now (test_empty_inputs.fresh)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from test_codegen_runtime import load
+from test_empty_inputs import fresh as load
 
 
 @pytest.mark.parametrize("shift", [3, 4, 7])
 def test_a_shift_of_a_window_or_more_is_refused(shift):
-    layer = load("swin_attention").SwinAttentionEvolution(N=1, d=2, M=3, S=shift).double()
-    with pytest.raises(ValueError, match=r"S ≤ M - 1"):
-        layer(torch.randn(1, 2, 6, 6, dtype=torch.float64))
+    gen = load("swin_attention")
+    with pytest.raises(ValueError, match=rf"S ≤ M - 1 .*got M = 3, S = {shift}"):
+        gen.SwinAttentionEvolution(N=1, d=2, M=3, S=shift)
+    w = torch.randn(2, 2, dtype=torch.float64)
+    rpb = torch.randn(1, 5, 5, dtype=torch.float64)
+    for path in ("auto", "generic"):
+        with pytest.raises(ValueError, match=r"S ≤ M - 1"):
+            gen.swin_attention_evolution(torch.randn(1, 2, 6, 6, dtype=torch.float64), w, w, w, rpb, N=1, d=2, M=3,
+                                         S=shift, path=path)
 
 
 @pytest.mark.parametrize("shift", [0, 1, 2])

@@ -48,3 +48,37 @@ def test_an_index_clamped_by_a_size_keeps_the_size_a_number():
     text = "\n".join(prog.statements)
     assert "torch.as_tensor((H" not in text and "torch.as_tensor(0" not in text, text
     assert value.flatten().tolist() == [min(6 - 2 - 1, max(0, k - 1)) for k in range(5)]
+
+
+def _run_reads(expr, dtype, **tensors):
+    """Compile ``expr`` over the grid (i,) with tensors A[I, K] and B[K] (sizes I, K) and run it."""
+    I, K = size("I"), size("K")
+    shapes = {"A": (("I", "K"), (I, K)), "B": (("K",), (K,))}
+    gc = GridCompiler((i,), {i: "I"}, {n: (n, *shapes[n]) for n in tensors}, {I: "I", K: "K"})
+    prog = gc.compile(expr)
+    first = next(iter(tensors.values()))
+    scope = {"torch": torch, "dtype": dtype, "device": torch.device("cpu"), "_as_grid": load("involution")._as_grid,
+             "I": first.shape[0], "K": tensors["A"].shape[1] if "A" in tensors else first.shape[0], **tensors}
+    exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
+    return "\n".join(prog.statements), scope[prog.result].flatten()
+
+
+def test_a_constant_times_a_sum_scales_an_operand_before_the_sum():
+    """c·Σ_k f: c multiplies an operand before the reduction (as scaled_dot_product_attention scales q before
+    q·kᵀ), so a sum beyond float16's range (65504) whose scaled value is in range is finite: 8·100·100 = 80000
+    overflows, 80000/16 = 5000 does not. Three lowerings: whole tensors (a matrix product), reads on a grid
+    (einsum) and a plain sum."""
+    k, K = index("k"), size("K")
+    A, B = sp.IndexedBase("A"), sp.IndexedBase("B")
+    a, b = torch.full((3, 8), 100.0), torch.full((8,), 100.0)
+    cases = [(sp.Sum(A[i, k] * B[k], (k, 0, K - 1)) / 16, dict(A=a, B=b), 5000.0),
+             (sp.Sum(A[i, k] * B[K - 1 - k], (k, 0, K - 1)) / 16, dict(A=a, B=b), 5000.0),
+             (sp.Sum(sp.Rational(1, 2) * A[i, k] * B[k], (k, 0, K - 1)) / 8, dict(A=a, B=b), 5000.0),
+             (sp.Sum(A[i, k], (k, 0, K - 1)) * sp.Rational(1, 16) / size("I"), dict(A=100 * a), 80000 / 16 / 3)]
+    for expr, tensors, want in cases:
+        for dtype in (torch.float16, torch.float64):
+            text, value = _run_reads(expr, dtype, **{n: t.to(dtype) for n, t in tensors.items()})
+            assert value.dtype == dtype and value.shape == (3,), text
+            assert torch.isfinite(value).all(), f"{expr} overflowed {dtype}:\n{text}"
+            tol = 2 ** -10 * want if dtype == torch.float16 else 1e-12 * want   # float16: one rounding of the result
+            assert (value.double() - want).abs().max() <= tol, (expr, dtype, value, text)

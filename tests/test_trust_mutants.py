@@ -1,5 +1,5 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py): one per
-fix of the holes 1–10, each killed because its hostile example gets through the checker with that fix
+fix of the holes 1–11, each killed because its hostile example gets through the checker with that fix
 disabled and not through the real one; the harness never counts a kill it did not see, and every
 mutation is undone afterwards.
 """
@@ -15,6 +15,7 @@ import sympy as sp
 
 from evosym.proof import premises as PR
 from evosym.proof.evaluate import Evaluator
+from evosym.proof.rules import softmax as SM
 from evosym.proof.proof import CheckedProof
 from evosym.selftest import trust_conclusion_mutants as TC
 from evosym.selftest import trust_mutants as TM
@@ -36,6 +37,8 @@ EXPECTED = {
                                     "step 1 (congruence-to-remainder) " + GENERAL + "it fails at B=1, C=1, K=1, L=3"),
     "backwards-sums-read-empty": ("the evaluator's refusal of backwards sums",
                                   "step 1 (introduce-delta) " + GENERAL + "by SymPy's reading"),
+    "masked-softmax-row-may-be-empty": ("softmax-sums-to-one's obligation that Z > 0 (a key every row shows)",
+                                        "step 1 (softmax-sums-to-one) " + GENERAL + "it fails at B=1, C=1, K=1, L=2, P=1"),
     "limit-keeps-alpha": ("the limit operator's freedom from α", "PROVED"),
     "matcher-sees-direct-reads-only": ("the matcher's look through definitions", "PROVED"),
     "reference-tolerance-loose": ("the reference check's rounding tolerance", "PROVED"),
@@ -52,6 +55,7 @@ REFUSED = {
     "split-into-half-blocks": "C/2 is a positive integer (not proved)",
     "congruence-with-half-period": "L/2 is a positive integer (not proved)",
     "backwards-sums-read-empty": "ill-formed",
+    "masked-softmax-row-may-be-empty": "Z[b, o, i] > 0 is not proved: no key of the range 0 ≤ q ≤ L - 1",
     "limit-keeps-alpha": "β still depends on the sharpness alpha[0]",
     "matcher-sees-direct-reads-only": "reads the value x at the aggregated channel c",
     "reference-tolerance-loose": "differs from the file's reference",
@@ -69,7 +73,7 @@ def test_the_category_has_a_mutant_for_every_hole():
     mine = [m for m in MUTANTS if m.category == TM.CATEGORY]
     assert sorted(m.name for m in mine) == sorted([*EXPECTED, "prove-in-the-files-process"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 11))
+    assert holes == set(range(1, 12))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):
@@ -95,8 +99,10 @@ def test_every_mutation_is_undone(rows):
     assert isinstance(CheckedProof.__dict__["ok"], property) and CheckedProof.ok.fget.__module__ == "evosym.proof.proof"
     assert isinstance(Evaluator.__dict__["_outside"], staticmethod)
     assert PR.binder_problem.__module__ == PR._grid.__module__ == PR.free_names.__module__ == "evosym.proof.premises"
+    assert SM.visible_key.__module__ == "evosym.proof.rules.softmax" and SM.visible_key.__name__ == "visible_key"
     for build, step in ((TM.positive_binder_proof, 1), (TM.grid_outside_domain_proof, None), (TM.open_definition_proof, 0),
-                        (TM.short_shape_proof, None), (TM.half_shift_proof, 0), (TM.backwards_sum_proof, 0)):
+                        (TM.short_shape_proof, None), (TM.half_shift_proof, 0), (TM.backwards_sum_proof, 0),
+                        (TM.hidden_row_proof, 0)):
         assert TM.accepted(build().check(reference=False), step) is None, build.__name__
     for build in (TC.renamed_square_proof, TC.slightly_off_reference_proof, TC.rounding_reference_proof):
         assert not build().ok, build.__name__

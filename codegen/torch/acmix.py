@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "generic-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -117,6 +129,11 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
     if qkv_weight is None:
@@ -185,6 +202,7 @@ def acmix_evolution(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    C, N, d, R, s = _size(C), _size(N), _size(d), _size(R), _size(s)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
         return acmix_evolution(x.unsqueeze(0), qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, C=C, N=N, d=d, R=R, s=s, path=path).squeeze(0)
     _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, C, N, d, R, s)
@@ -207,6 +225,12 @@ def acmix_evolution(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (N * d), L_out[0], L_out[1]), dtype=dtype, device=device)
+        for t in (x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -274,9 +298,9 @@ def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_c
     d5_4 = d5_4 * (((0 <= (H - torch.as_tensor((torch.as_tensor(((i * s) + u - R), device=device).abs() + 1 - H), device=device).abs() - 1)) & ((H - torch.as_tensor((torch.as_tensor(((i * s) + u - R), device=device).abs() + 1 - H), device=device).abs() - 1) < H)) & ((0 <= (W - torch.as_tensor((torch.as_tensor(((j * s) + v - R), device=device).abs() + 1 - W), device=device).abs() - 1)) & ((W - torch.as_tensor((torch.as_tensor(((j * s) + v - R), device=device).abs() + 1 - W), device=device).abs() - 1) < W))).to(dtype)  # reads outside pe are 0
     d5_5 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), (i * s).clamp(0, H - 1), (j * s).clamp(0, W - 1)]  # qry[b, d*h + e, i*s, j*s]
     d5_5 = d5_5 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (i * s)) & ((i * s) < H)) & ((0 <= (j * s)) & ((j * s) < W))).to(dtype)  # reads outside qry are 0
-    d5_1 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid((d5_2 + d5_3 - d5_4), 7, dtype, device), _as_grid(d5_5, 7, dtype, device))
+    d5_1 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid((d5_2 + d5_3 - d5_4), 7, dtype, device), ((d ** (-1 / 2)) * _as_grid(d5_5, 7, dtype, device)))
     d5_1 = d5_1.unsqueeze(6)
-    d5_6 = _as_grid(((d ** (-1 / 2)) * d5_1), 7, dtype, device)
+    d5_6 = _as_grid(d5_1, 7, dtype, device)
     d5_6 = d5_6.reshape(d5_6.shape[:6])
     def_logit = d5_6.expand((B, N, (((H - 1) // s) + 1), (((W - 1) // s) + 1), ((2 * R) + 1), ((2 * R) + 1)))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
@@ -410,20 +434,21 @@ class AcmixEvolution(nn.Module):
 
     def __init__(self, C, N, d, R, s, *, device=None, dtype=None):
         super().__init__()
+        C, N, d, R, s = _size(C), _size(N), _size(d), _size(R), _size(s)   # numpy integers as ints
         if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
             raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        self.C = C
         if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
             raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-        self.N = N
         if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
             raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
-        self.d = d
         if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
             raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
-        self.R = R
         if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
             raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
+        self.C = C
+        self.N = N
+        self.d = d
+        self.R = R
         self.s = s
         factory = {"device": device, "dtype": dtype}
         self.qkv_weight = nn.Parameter(torch.empty(((3 * N * d), C), **factory))  # q, k, v projections stacked: conv1, conv2, conv3 weights as rows [0, N·d), [N·d, 2N·d), [2N·d, 3N·d)

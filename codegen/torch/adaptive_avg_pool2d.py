@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "generic-global"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -58,6 +70,11 @@ def _check(x, H_out, W_out):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
 
 
 def adaptive_avg_pool2d_evolution(x, *, H_out, W_out, path="auto"):
@@ -68,6 +85,7 @@ def adaptive_avg_pool2d_evolution(x, *, H_out, W_out, path="auto"):
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    H_out, W_out = _size(H_out), _size(W_out)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
         return adaptive_avg_pool2d_evolution(x.unsqueeze(0), H_out=H_out, W_out=W_out, path=path).squeeze(0)
     _check(x, H_out, W_out)
@@ -79,6 +97,12 @@ def adaptive_avg_pool2d_evolution(x, *, H_out, W_out, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, C, L_out[0], L_out[1]), dtype=dtype, device=device)
+        for t in (x,):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels":
         raise ValueError("adaptive_avg_pool2d: evosym generates no kernels for this operator: its Ω is every input position "
                          "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
@@ -144,11 +168,12 @@ class AdaptiveAvgPool2dEvolution(nn.Module):
 
     def __init__(self, H_out, W_out, *, device=None, dtype=None):
         super().__init__()
+        H_out, W_out = _size(H_out), _size(W_out)   # numpy integers as ints
         if not (isinstance(H_out, int) and not isinstance(H_out, bool) and 1 <= H_out < 2 ** 31):
             raise ValueError(f"H_out (output length along h (adaptive pooling's output_size)) must be an integer ≥ 1 and < 2^31, not {H_out!r}")
-        self.H_out = H_out
         if not (isinstance(W_out, int) and not isinstance(W_out, bool) and 1 <= W_out < 2 ** 31):
             raise ValueError(f"W_out (output length along w (adaptive pooling's output_size)) must be an integer ≥ 1 and < 2^31, not {W_out!r}")
+        self.H_out = H_out
         self.W_out = W_out
         factory = {"device": device, "dtype": dtype}
         self.reset_parameters()
@@ -168,6 +193,10 @@ class AdaptiveAvgPool2dEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.AdaptiveAvgPool2d``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.AdaptiveAvgPool2d):
             raise TypeError(f"expected a torch.nn.AdaptiveAvgPool2d, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (None not in torch.nn.modules.utils._pair(m.output_size)):
             raise ValueError("cannot take this torch.nn.AdaptiveAvgPool2d: AdaptiveAvgPool2dEvolution requires that every output length is given (output_size None, the input's own length, is not read from the module: use an explicit length) (the check None not in torch.nn.modules.utils._pair(m.output_size) fails)")
         if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:

@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -29,20 +30,36 @@ KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when the
 PATHS = ("auto", "generic", "kernels")
 
 
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
 def _as_grid(value, rank, dtype, device):
     """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number."""
     t = torch.as_tensor(value, dtype=dtype, device=device)
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-def _padding_string(name, value, window):
+def _padding_string(name, value, window, valid=True):
     """A padding size given as PyTorch's padding string (F.conv*d's): 'valid' is no padding (0); 'same' is
     kept only where it is one padding size, (δ·(K − 1))/2 on both sides (stride 1, δ·(K − 1) even). ``window``
     gives the axis' (kernel size, stride, dilation); a value that is no string, or sizes that are not integers,
-    are returned as they are (the size checks then say what is wrong)."""
+    are returned as they are (the size checks then say what is wrong). ``valid=False``: the output length does
+    not depend on this size (it is no padding of the output grid), so 'valid', a shorter output, is not it."""
     if not isinstance(value, str):
         return value
     if value == "valid":
+        if not valid:
+            raise ValueError(f"{name}='valid' (PyTorch's no padding: an output shorter than the input by K − 1) is not "
+                             f"what {name} is here: this operator's output length does not depend on {name} (it is "
+                             f"the kernel's offset, not a padding of the output grid); give {name} as an integer")
         return 0
     if value != "same":
         raise ValueError(f"{name} must be an integer ≥ 0 or PyTorch's padding string 'valid' (no padding) or 'same', not {value!r}")
@@ -134,6 +151,11 @@ def _check(x, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 5:
         raise ValueError(f"x must have 5 dimensions (batch, channel, position, position, position), or 4 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
 
 
 def avg_pool3d_evolution(x, *, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w, path="auto"):
@@ -146,6 +168,7 @@ def avg_pool3d_evolution(x, *, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w, path
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w = _size(K_d), _size(s_d), _size(P_d), _size(K_h), _size(s_h), _size(P_h), _size(K_w), _size(s_w), _size(P_w)   # numpy integers as ints
     P_d = _padding_string('P_d', P_d, lambda: (K_d, s_d, 1))
     P_h = _padding_string('P_h', P_h, lambda: (K_h, s_h, 1))
     P_w = _padding_string('P_w', P_w, lambda: (K_w, s_w, 1))
@@ -163,10 +186,22 @@ def avg_pool3d_evolution(x, *, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w, path
         raise ValueError(f"avg_pool3d: the proof holds only where 2·P_h ≤ K_h (a constraint the operator declares); got K_h = {K_h}, P_h = {P_h}; input shape {tuple(x.shape)}")
     if not ((2 * P_w) <= K_w):   # outside the domain where the proof holds (evosym.codegen.domain)
         raise ValueError(f"avg_pool3d: the proof holds only where 2·P_w ≤ K_w (a constraint the operator declares); got K_w = {K_w}, P_w = {P_w}; input shape {tuple(x.shape)}")
+    if not (K_d <= D_in):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"avg_pool3d: the proof holds only where K_d ≤ D_in (a constraint the operator declares); got D_in = {D_in}, K_d = {K_d}; input shape {tuple(x.shape)}")
+    if not (K_h <= H_in):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"avg_pool3d: the proof holds only where K_h ≤ H_in (a constraint the operator declares); got H_in = {H_in}, K_h = {K_h}; input shape {tuple(x.shape)}")
+    if not (K_w <= W_in):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"avg_pool3d: the proof holds only where K_w ≤ W_in (a constraint the operator declares); got K_w = {K_w}, W_in = {W_in}; input shape {tuple(x.shape)}")
     L_out = ((((D_in + (2 * P_d) - K_d) // s_d) + 1), (((H_in + (2 * P_h) - K_h) // s_h) + 1), ((((2 * P_w) + W_in - K_w) // s_w) + 1))
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, C, L_out[0], L_out[1], L_out[2]), dtype=dtype, device=device)
+        for t in (x,):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('C', C), ('D_in', D_in), ('H_in', H_in), ('W_in', W_in)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -251,32 +286,39 @@ class AvgPool3dEvolution(nn.Module):
 
     def __init__(self, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w, *, device=None, dtype=None):
         super().__init__()
+        K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w = _size(K_d), _size(s_d), _size(P_d), _size(K_h), _size(s_h), _size(P_h), _size(K_w), _size(s_w), _size(P_w)   # numpy integers as ints
         if not (isinstance(K_d, int) and not isinstance(K_d, bool) and 1 <= K_d < 2 ** 31):
             raise ValueError(f"K_d (window size along d) must be an integer ≥ 1 and < 2^31, not {K_d!r}")
-        self.K_d = K_d
         if not (isinstance(s_d, int) and not isinstance(s_d, bool) and 1 <= s_d < 2 ** 31):
             raise ValueError(f"s_d (stride along d) must be an integer ≥ 1 and < 2^31, not {s_d!r}")
-        self.s_d = s_d
         if not (isinstance(P_d, int) and not isinstance(P_d, bool) and 0 <= P_d < 2 ** 31):
             raise ValueError(f"P_d (zero padding along d) must be an integer ≥ 0 and < 2^31, not {P_d!r}")
-        self.P_d = P_d
         if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
             raise ValueError(f"K_h (window size along h) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
-        self.K_h = K_h
         if not (isinstance(s_h, int) and not isinstance(s_h, bool) and 1 <= s_h < 2 ** 31):
             raise ValueError(f"s_h (stride along h) must be an integer ≥ 1 and < 2^31, not {s_h!r}")
-        self.s_h = s_h
         if not (isinstance(P_h, int) and not isinstance(P_h, bool) and 0 <= P_h < 2 ** 31):
             raise ValueError(f"P_h (zero padding along h) must be an integer ≥ 0 and < 2^31, not {P_h!r}")
-        self.P_h = P_h
         if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
             raise ValueError(f"K_w (window size along w) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
-        self.K_w = K_w
         if not (isinstance(s_w, int) and not isinstance(s_w, bool) and 1 <= s_w < 2 ** 31):
             raise ValueError(f"s_w (stride along w) must be an integer ≥ 1 and < 2^31, not {s_w!r}")
-        self.s_w = s_w
         if not (isinstance(P_w, int) and not isinstance(P_w, bool) and 0 <= P_w < 2 ** 31):
             raise ValueError(f"P_w (zero padding along w) must be an integer ≥ 0 and < 2^31, not {P_w!r}")
+        if not ((2 * P_d) <= K_d):   # outside the domain where the proof holds, whatever the input
+            raise ValueError(f"avg_pool3d: the proof holds only where 2·P_d ≤ K_d (a constraint the operator declares); got K_d = {K_d}, P_d = {P_d}")
+        if not ((2 * P_h) <= K_h):   # outside the domain where the proof holds, whatever the input
+            raise ValueError(f"avg_pool3d: the proof holds only where 2·P_h ≤ K_h (a constraint the operator declares); got K_h = {K_h}, P_h = {P_h}")
+        if not ((2 * P_w) <= K_w):   # outside the domain where the proof holds, whatever the input
+            raise ValueError(f"avg_pool3d: the proof holds only where 2·P_w ≤ K_w (a constraint the operator declares); got K_w = {K_w}, P_w = {P_w}")
+        self.K_d = K_d
+        self.s_d = s_d
+        self.P_d = P_d
+        self.K_h = K_h
+        self.s_h = s_h
+        self.P_h = P_h
+        self.K_w = K_w
+        self.s_w = s_w
         self.P_w = P_w
         factory = {"device": device, "dtype": dtype}
         self.reset_parameters()
@@ -296,6 +338,10 @@ class AvgPool3dEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.AvgPool3d``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.AvgPool3d):
             raise TypeError(f"expected a torch.nn.AvgPool3d, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (not m.ceil_mode):
             raise ValueError('cannot take this torch.nn.AvgPool3d: AvgPool3dEvolution requires that only ceil_mode=False is this operator (the check not m.ceil_mode fails)')
         if not (m.count_include_pad or not any(torch.nn.modules.utils._triple(m.padding))):

@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -29,20 +30,36 @@ KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when the
 PATHS = ("auto", "generic", "kernels")
 
 
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
 def _as_grid(value, rank, dtype, device):
     """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number."""
     t = torch.as_tensor(value, dtype=dtype, device=device)
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-def _padding_string(name, value, window):
+def _padding_string(name, value, window, valid=True):
     """A padding size given as PyTorch's padding string (F.conv*d's): 'valid' is no padding (0); 'same' is
     kept only where it is one padding size, (δ·(K − 1))/2 on both sides (stride 1, δ·(K − 1) even). ``window``
     gives the axis' (kernel size, stride, dilation); a value that is no string, or sizes that are not integers,
-    are returned as they are (the size checks then say what is wrong)."""
+    are returned as they are (the size checks then say what is wrong). ``valid=False``: the output length does
+    not depend on this size (it is no padding of the output grid), so 'valid', a shorter output, is not it."""
     if not isinstance(value, str):
         return value
     if value == "valid":
+        if not valid:
+            raise ValueError(f"{name}='valid' (PyTorch's no padding: an output shorter than the input by K − 1) is not "
+                             f"what {name} is here: this operator's output length does not depend on {name} (it is "
+                             f"the kernel's offset, not a padding of the output grid); give {name} as an integer")
         return 0
     if value != "same":
         raise ValueError(f"{name} must be an integer ≥ 0 or PyTorch's padding string 'valid' (no padding) or 'same', not {value!r}")
@@ -128,6 +145,11 @@ def _check(x, weight, bias, G, C_g, O_g, K, s, P):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
         raise ValueError(f"x must have 3 dimensions (batch, channel, position), or 2 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -154,6 +176,7 @@ def conv1d_replicate_evolution(x, weight, bias, *, G, C_g, O_g, K, s, P, path="a
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    G, C_g, O_g, K, s, P = _size(G), _size(C_g), _size(O_g), _size(K), _size(s), _size(P)   # numpy integers as ints
     P = _padding_string('P', P, lambda: (K, s, 1))
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         return conv1d_replicate_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, K=K, s=s, P=P, path=path).squeeze(0)
@@ -166,6 +189,12 @@ def conv1d_replicate_evolution(x, weight, bias, *, G, C_g, O_g, K, s, P, path="a
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (G * O_g), L_out[0]), dtype=dtype, device=device)
+        for t in (x, weight, bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('L_in', L_in)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -259,23 +288,26 @@ class Conv1dReplicateEvolution(nn.Module):
 
     def __init__(self, G, C_g, O_g, K, s, P, *, device=None, dtype=None):
         super().__init__()
+        G, C_g, O_g, K, s, P = _size(G), _size(C_g), _size(O_g), _size(K), _size(s), _size(P)   # numpy integers as ints
         if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
             raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
-        self.G = G
         if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
             raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
-        self.C_g = C_g
         if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
             raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
-        self.O_g = O_g
         if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
             raise ValueError(f"K (kernel size) must be an integer ≥ 1 and < 2^31, not {K!r}")
-        self.K = K
         if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
             raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
-        self.s = s
         if not (isinstance(P, int) and not isinstance(P, bool) and 0 <= P < 2 ** 31):
             raise ValueError(f"P (padding (replicate)) must be an integer ≥ 0 and < 2^31, not {P!r}")
+        if not (P <= (K - 1)):   # outside the domain where the proof holds, whatever the input
+            raise ValueError(f"conv1d_replicate: the proof holds only where P ≤ K - 1 (a constraint the operator declares); got K = {K}, P = {P}")
+        self.G = G
+        self.C_g = C_g
+        self.O_g = O_g
+        self.K = K
+        self.s = s
         self.P = P
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(((G * O_g), C_g, K), **factory))  # convolution weight (PyTorch layout)
@@ -300,6 +332,10 @@ class Conv1dReplicateEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.Conv1d``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.Conv1d):
             raise TypeError(f"expected a torch.nn.Conv1d, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (m.padding_mode == 'replicate'):
             raise ValueError("cannot take this torch.nn.Conv1d: Conv1dReplicateEvolution requires that only padding_mode='replicate' is this operator (the check m.padding_mode == 'replicate' fails)")
         if not (m.padding != 'same'):

@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -99,6 +111,11 @@ def _check(x, weight, bias, G, C_g, O_g, K, delta):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
         raise ValueError(f"x must have 3 dimensions (batch, channel, position), or 2 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -123,6 +140,7 @@ def conv1d_same_evolution(x, weight, bias, *, G, C_g, O_g, K, delta, path="auto"
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    G, C_g, O_g, K, delta = _size(G), _size(C_g), _size(O_g), _size(K), _size(delta)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         return conv1d_same_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, K=K, delta=delta, path=path).squeeze(0)
     _check(x, weight, bias, G, C_g, O_g, K, delta)
@@ -132,6 +150,12 @@ def conv1d_same_evolution(x, weight, bias, *, G, C_g, O_g, K, delta, path="auto"
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (G * O_g), L_out[0]), dtype=dtype, device=device)
+        for t in (x, weight, bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('L_in', L_in)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -218,20 +242,21 @@ class Conv1dSameEvolution(nn.Module):
 
     def __init__(self, G, C_g, O_g, K, delta, *, device=None, dtype=None):
         super().__init__()
+        G, C_g, O_g, K, delta = _size(G), _size(C_g), _size(O_g), _size(K), _size(delta)   # numpy integers as ints
         if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
             raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
-        self.G = G
         if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
             raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
-        self.C_g = C_g
         if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
             raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
-        self.O_g = O_g
         if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
             raise ValueError(f"K (kernel size) must be an integer ≥ 1 and < 2^31, not {K!r}")
-        self.K = K
         if not (isinstance(delta, int) and not isinstance(delta, bool) and 1 <= delta < 2 ** 31):
             raise ValueError(f"delta (dilation) must be an integer ≥ 1 and < 2^31, not {delta!r}")
+        self.G = G
+        self.C_g = C_g
+        self.O_g = O_g
+        self.K = K
         self.delta = delta
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(((G * O_g), C_g, K), **factory))  # convolution weight (PyTorch layout)
@@ -256,6 +281,10 @@ class Conv1dSameEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.Conv1d``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.Conv1d):
             raise TypeError(f"expected a torch.nn.Conv1d, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (m.padding_mode == 'zeros'):
             raise ValueError("cannot take this torch.nn.Conv1d: Conv1dSameEvolution requires that only padding_mode='zeros' is this operator (the check m.padding_mode == 'zeros' fails)")
         if not (m.padding == 'same'):

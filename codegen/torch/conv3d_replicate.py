@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -29,20 +30,36 @@ KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when the
 PATHS = ("auto", "generic", "kernels")
 
 
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
 def _as_grid(value, rank, dtype, device):
     """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number."""
     t = torch.as_tensor(value, dtype=dtype, device=device)
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-def _padding_string(name, value, window):
+def _padding_string(name, value, window, valid=True):
     """A padding size given as PyTorch's padding string (F.conv*d's): 'valid' is no padding (0); 'same' is
     kept only where it is one padding size, (δ·(K − 1))/2 on both sides (stride 1, δ·(K − 1) even). ``window``
     gives the axis' (kernel size, stride, dilation); a value that is no string, or sizes that are not integers,
-    are returned as they are (the size checks then say what is wrong)."""
+    are returned as they are (the size checks then say what is wrong). ``valid=False``: the output length does
+    not depend on this size (it is no padding of the output grid), so 'valid', a shorter output, is not it."""
     if not isinstance(value, str):
         return value
     if value == "valid":
+        if not valid:
+            raise ValueError(f"{name}='valid' (PyTorch's no padding: an output shorter than the input by K − 1) is not "
+                             f"what {name} is here: this operator's output length does not depend on {name} (it is "
+                             f"the kernel's offset, not a padding of the output grid); give {name} as an integer")
         return 0
     if value != "same":
         raise ValueError(f"{name} must be an integer ≥ 0 or PyTorch's padding string 'valid' (no padding) or 'same', not {value!r}")
@@ -140,6 +157,11 @@ def _check(x, weight, bias, G, C_g, O_g, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w,
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 5:
         raise ValueError(f"x must have 5 dimensions (batch, channel, position, position, position), or 4 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -166,6 +188,7 @@ def conv3d_replicate_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, P_d, K
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    G, C_g, O_g, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w = _size(G), _size(C_g), _size(O_g), _size(K_d), _size(s_d), _size(P_d), _size(K_h), _size(s_h), _size(P_h), _size(K_w), _size(s_w), _size(P_w)   # numpy integers as ints
     P_d = _padding_string('P_d', P_d, lambda: (K_d, s_d, 1))
     P_h = _padding_string('P_h', P_h, lambda: (K_h, s_h, 1))
     P_w = _padding_string('P_w', P_w, lambda: (K_w, s_w, 1))
@@ -186,6 +209,12 @@ def conv3d_replicate_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, P_d, K
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (G * O_g), L_out[0], L_out[1], L_out[2]), dtype=dtype, device=device)
+        for t in (x, weight, bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('D_in', D_in), ('H_in', H_in), ('W_in', W_in)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -293,41 +322,48 @@ class Conv3dReplicateEvolution(nn.Module):
 
     def __init__(self, G, C_g, O_g, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w, *, device=None, dtype=None):
         super().__init__()
+        G, C_g, O_g, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w = _size(G), _size(C_g), _size(O_g), _size(K_d), _size(s_d), _size(P_d), _size(K_h), _size(s_h), _size(P_h), _size(K_w), _size(s_w), _size(P_w)   # numpy integers as ints
         if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
             raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
-        self.G = G
         if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
             raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
-        self.C_g = C_g
         if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
             raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
-        self.O_g = O_g
         if not (isinstance(K_d, int) and not isinstance(K_d, bool) and 1 <= K_d < 2 ** 31):
             raise ValueError(f"K_d (kernel size along d) must be an integer ≥ 1 and < 2^31, not {K_d!r}")
-        self.K_d = K_d
         if not (isinstance(s_d, int) and not isinstance(s_d, bool) and 1 <= s_d < 2 ** 31):
             raise ValueError(f"s_d (stride along d) must be an integer ≥ 1 and < 2^31, not {s_d!r}")
-        self.s_d = s_d
         if not (isinstance(P_d, int) and not isinstance(P_d, bool) and 0 <= P_d < 2 ** 31):
             raise ValueError(f"P_d (padding (replicate) along d) must be an integer ≥ 0 and < 2^31, not {P_d!r}")
-        self.P_d = P_d
         if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
             raise ValueError(f"K_h (kernel size along h) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
-        self.K_h = K_h
         if not (isinstance(s_h, int) and not isinstance(s_h, bool) and 1 <= s_h < 2 ** 31):
             raise ValueError(f"s_h (stride along h) must be an integer ≥ 1 and < 2^31, not {s_h!r}")
-        self.s_h = s_h
         if not (isinstance(P_h, int) and not isinstance(P_h, bool) and 0 <= P_h < 2 ** 31):
             raise ValueError(f"P_h (padding (replicate) along h) must be an integer ≥ 0 and < 2^31, not {P_h!r}")
-        self.P_h = P_h
         if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
             raise ValueError(f"K_w (kernel size along w) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
-        self.K_w = K_w
         if not (isinstance(s_w, int) and not isinstance(s_w, bool) and 1 <= s_w < 2 ** 31):
             raise ValueError(f"s_w (stride along w) must be an integer ≥ 1 and < 2^31, not {s_w!r}")
-        self.s_w = s_w
         if not (isinstance(P_w, int) and not isinstance(P_w, bool) and 0 <= P_w < 2 ** 31):
             raise ValueError(f"P_w (padding (replicate) along w) must be an integer ≥ 0 and < 2^31, not {P_w!r}")
+        if not (P_d <= (K_d - 1)):   # outside the domain where the proof holds, whatever the input
+            raise ValueError(f"conv3d_replicate: the proof holds only where P_d ≤ K_d - 1 (a constraint the operator declares); got K_d = {K_d}, P_d = {P_d}")
+        if not (P_h <= (K_h - 1)):   # outside the domain where the proof holds, whatever the input
+            raise ValueError(f"conv3d_replicate: the proof holds only where P_h ≤ K_h - 1 (a constraint the operator declares); got K_h = {K_h}, P_h = {P_h}")
+        if not (P_w <= (K_w - 1)):   # outside the domain where the proof holds, whatever the input
+            raise ValueError(f"conv3d_replicate: the proof holds only where P_w ≤ K_w - 1 (a constraint the operator declares); got K_w = {K_w}, P_w = {P_w}")
+        self.G = G
+        self.C_g = C_g
+        self.O_g = O_g
+        self.K_d = K_d
+        self.s_d = s_d
+        self.P_d = P_d
+        self.K_h = K_h
+        self.s_h = s_h
+        self.P_h = P_h
+        self.K_w = K_w
+        self.s_w = s_w
         self.P_w = P_w
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(((G * O_g), C_g, K_d, K_h, K_w), **factory))  # convolution weight (PyTorch layout)
@@ -352,6 +388,10 @@ class Conv3dReplicateEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.Conv3d``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.Conv3d):
             raise TypeError(f"expected a torch.nn.Conv3d, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (m.padding_mode == 'replicate'):
             raise ValueError("cannot take this torch.nn.Conv3d: Conv3dReplicateEvolution requires that only padding_mode='replicate' is this operator (the check m.padding_mode == 'replicate' fails)")
         if not (m.padding != 'same'):

@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -107,6 +119,11 @@ def _check(x, weight, bias, G, C_g, O_g, K_d, delta_d, K_h, delta_h, K_w, delta_
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 5:
         raise ValueError(f"x must have 5 dimensions (batch, channel, position, position, position), or 4 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -131,6 +148,7 @@ def conv3d_same_evolution(x, weight, bias, *, G, C_g, O_g, K_d, delta_d, K_h, de
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    G, C_g, O_g, K_d, delta_d, K_h, delta_h, K_w, delta_w = _size(G), _size(C_g), _size(O_g), _size(K_d), _size(delta_d), _size(K_h), _size(delta_h), _size(K_w), _size(delta_w)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 4:   # unbatched, as torch's own functions take it
         return conv3d_same_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, delta_d=delta_d, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, path=path).squeeze(0)
     _check(x, weight, bias, G, C_g, O_g, K_d, delta_d, K_h, delta_h, K_w, delta_w)
@@ -142,6 +160,12 @@ def conv3d_same_evolution(x, weight, bias, *, G, C_g, O_g, K_d, delta_d, K_h, de
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (G * O_g), L_out[0], L_out[1], L_out[2]), dtype=dtype, device=device)
+        for t in (x, weight, bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('D_in', D_in), ('H_in', H_in), ('W_in', W_in)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -236,32 +260,33 @@ class Conv3dSameEvolution(nn.Module):
 
     def __init__(self, G, C_g, O_g, K_d, delta_d, K_h, delta_h, K_w, delta_w, *, device=None, dtype=None):
         super().__init__()
+        G, C_g, O_g, K_d, delta_d, K_h, delta_h, K_w, delta_w = _size(G), _size(C_g), _size(O_g), _size(K_d), _size(delta_d), _size(K_h), _size(delta_h), _size(K_w), _size(delta_w)   # numpy integers as ints
         if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
             raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
-        self.G = G
         if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
             raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
-        self.C_g = C_g
         if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
             raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
-        self.O_g = O_g
         if not (isinstance(K_d, int) and not isinstance(K_d, bool) and 1 <= K_d < 2 ** 31):
             raise ValueError(f"K_d (kernel size along d) must be an integer ≥ 1 and < 2^31, not {K_d!r}")
-        self.K_d = K_d
         if not (isinstance(delta_d, int) and not isinstance(delta_d, bool) and 1 <= delta_d < 2 ** 31):
             raise ValueError(f"delta_d (dilation along d) must be an integer ≥ 1 and < 2^31, not {delta_d!r}")
-        self.delta_d = delta_d
         if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
             raise ValueError(f"K_h (kernel size along h) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
-        self.K_h = K_h
         if not (isinstance(delta_h, int) and not isinstance(delta_h, bool) and 1 <= delta_h < 2 ** 31):
             raise ValueError(f"delta_h (dilation along h) must be an integer ≥ 1 and < 2^31, not {delta_h!r}")
-        self.delta_h = delta_h
         if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
             raise ValueError(f"K_w (kernel size along w) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
-        self.K_w = K_w
         if not (isinstance(delta_w, int) and not isinstance(delta_w, bool) and 1 <= delta_w < 2 ** 31):
             raise ValueError(f"delta_w (dilation along w) must be an integer ≥ 1 and < 2^31, not {delta_w!r}")
+        self.G = G
+        self.C_g = C_g
+        self.O_g = O_g
+        self.K_d = K_d
+        self.delta_d = delta_d
+        self.K_h = K_h
+        self.delta_h = delta_h
+        self.K_w = K_w
         self.delta_w = delta_w
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(((G * O_g), C_g, K_d, K_h, K_w), **factory))  # convolution weight (PyTorch layout)
@@ -286,6 +311,10 @@ class Conv3dSameEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.Conv3d``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.Conv3d):
             raise TypeError(f"expected a torch.nn.Conv3d, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (m.padding_mode == 'zeros'):
             raise ValueError("cannot take this torch.nn.Conv3d: Conv3dSameEvolution requires that only padding_mode='zeros' is this operator (the check m.padding_mode == 'zeros' fails)")
         if not (m.padding == 'same'):

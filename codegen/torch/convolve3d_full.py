@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -97,6 +109,11 @@ def _check(x, weight, C, K_d, K_h, K_w):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 5:
         raise ValueError(f"x must have 5 dimensions (batch, channel, position, position, position), or 4 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -116,6 +133,7 @@ def convolve3d_full_evolution(x, weight, *, C, K_d, K_h, K_w, path="auto"):
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    C, K_d, K_h, K_w = _size(C), _size(K_d), _size(K_h), _size(K_w)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 4:   # unbatched, as torch's own functions take it
         return convolve3d_full_evolution(x.unsqueeze(0), weight, C=C, K_d=K_d, K_h=K_h, K_w=K_w, path=path).squeeze(0)
     _check(x, weight, C, K_d, K_h, K_w)
@@ -133,6 +151,12 @@ def convolve3d_full_evolution(x, weight, *, C, K_d, K_h, K_w, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, C, L_out[0], L_out[1], L_out[2]), dtype=dtype, device=device)
+        for t in (x, weight):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('D', D), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -228,17 +252,18 @@ class Convolve3dFullEvolution(nn.Module):
 
     def __init__(self, C, K_d, K_h, K_w, *, device=None, dtype=None):
         super().__init__()
+        C, K_d, K_h, K_w = _size(C), _size(K_d), _size(K_h), _size(K_w)   # numpy integers as ints
         if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
             raise ValueError(f"C (channels (each with its own filter)) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        self.C = C
         if not (isinstance(K_d, int) and not isinstance(K_d, bool) and 1 <= K_d < 2 ** 31):
             raise ValueError(f"K_d (filter depth (K_d ≤ D)) must be an integer ≥ 1 and < 2^31, not {K_d!r}")
-        self.K_d = K_d
         if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
             raise ValueError(f"K_h (filter height (K_h ≤ H)) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
-        self.K_h = K_h
         if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
             raise ValueError(f"K_w (filter width (K_w ≤ W)) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
+        self.C = C
+        self.K_d = K_d
+        self.K_h = K_h
         self.K_w = K_w
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((C, K_d, K_h, K_w), **factory))  # each channel's 3-D filter

@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "native-conv-per-sample"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -95,6 +107,11 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
     if reduce_weight is None:
@@ -147,6 +164,7 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    C, D, R = _size(C), _size(D), _size(R)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
         return dynamic_dwconv_evolution(x.unsqueeze(0), reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C=C, D=D, R=R, path=path).squeeze(0)
     _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C, D, R)
@@ -157,6 +175,12 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, C, L_out[0], L_out[1]), dtype=dtype, device=device)
+        for t in (x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -169,8 +193,8 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     e = torch.arange(W, device=device).view(1, 1, 1, -1)
     a = torch.arange(H, device=device).view(1, 1, -1, 1)
     d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
-    d1_1 = _as_grid(d1_2, 4, dtype, device).sum(dim=(2, 3), keepdim=True)
-    d1_3 = _as_grid(((1 / H) * (1 / W) * d1_1), 4, dtype, device)
+    d1_1 = (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)
+    d1_3 = _as_grid(d1_1, 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
     # h: kernel generator: reduce, BatchNorm (eval), ReLU (computed once, on its own grid)
@@ -222,8 +246,8 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     e = torch.arange(W, device=device).view(1, 1, 1, -1)
     a = torch.arange(H, device=device).view(1, 1, -1, 1)
     d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
-    d1_1 = _as_grid(d1_2, 4, dtype, device).sum(dim=(2, 3), keepdim=True)
-    d1_3 = _as_grid(((1 / H) * (1 / W) * d1_1), 4, dtype, device)
+    d1_1 = (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)
+    d1_3 = _as_grid(d1_1, 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
     # h: kernel generator: reduce, BatchNorm (eval), ReLU (computed once, on its own grid)
@@ -303,14 +327,15 @@ class DynamicDwconvEvolution(nn.Module):
 
     def __init__(self, C, D, R, *, device=None, dtype=None):
         super().__init__()
+        C, D, R = _size(C), _size(D), _size(R)   # numpy integers as ints
         if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
             raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        self.C = C
         if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
             raise ValueError(f"D (hidden channels of the kernel generator (official: C/4)) must be an integer ≥ 1 and < 2^31, not {D!r}")
-        self.D = D
         if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
             raise ValueError(f"R (kernel radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
+        self.C = C
+        self.D = D
         self.R = R
         factory = {"device": device, "dtype": dtype}
         self.reduce_weight = nn.Parameter(torch.empty((D, C), **factory))  # kernel generator: reduction 1×1 conv weight (no bias)
@@ -348,6 +373,10 @@ class DynamicDwconvEvolution(nn.Module):
         it does not carry are given: R, bias=None."""
         if not isinstance(m, torch.nn.Sequential):
             raise TypeError(f"expected a torch.nn.Sequential, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (isinstance(R, int) and not isinstance(R, bool) and R >= 1):
             raise ValueError('cannot take this torch.nn.Sequential: DynamicDwconvEvolution requires that R is an integer ≥ 1 (the check isinstance(R, int) and not isinstance(R, bool) and R >= 1 fails)')
         if not (len(m) == 4):

@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "premix-global"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -78,6 +90,11 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, 
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
         raise ValueError(f"x must have 3 dimensions (batch, channel, position), or 2 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == (G * N_kv * d)):
         raise ValueError(f"axis 1 of x must have length G·N_kv·d = {(G * N_kv * d)}; got shape {tuple(x.shape)}")
     if q_weight is None:
@@ -146,6 +163,7 @@ def gqa_attention_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_b
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    N_kv, G, d = _size(N_kv), _size(G), _size(d)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         return gqa_attention_evolution(x.unsqueeze(0), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, path=path).squeeze(0)
     _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv, G, d)
@@ -155,6 +173,12 @@ def gqa_attention_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_b
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (G * N_kv * d), L_out[0]), dtype=dtype, device=device)
+        for t in (x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels":
         raise ValueError("gqa_attention: evosym generates no kernels for this operator: its Ω is every input position "
                          "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
@@ -193,9 +217,9 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     i = torch.arange(L, device=device).view(1, 1, -1, 1, 1)
     d3_3 = def_qry[b, ((h * d) + e).clamp(0, (G * N_kv * d) - 1), i]  # qry[b, d*h + e, i]
     d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (G * N_kv * d)))).to(dtype)  # reads outside qry are 0
-    d3_1 = torch.einsum('abcde,abcde->abcd', _as_grid(d3_2, 5, dtype, device), _as_grid(d3_3, 5, dtype, device))
+    d3_1 = torch.einsum('abcde,abcde->abcd', ((d ** (-1 / 2)) * _as_grid(d3_2, 5, dtype, device)), _as_grid(d3_3, 5, dtype, device))
     d3_1 = d3_1.unsqueeze(4)
-    d3_4 = _as_grid(((d ** (-1 / 2)) * d3_1), 5, dtype, device)
+    d3_4 = _as_grid(d3_1, 5, dtype, device)
     d3_4 = d3_4.reshape(d3_4.shape[:4])
     def_logit = d3_4.expand((B, (G * N_kv), L, L))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
@@ -284,14 +308,15 @@ class GqaAttentionEvolution(nn.Module):
 
     def __init__(self, N_kv, G, d, *, device=None, dtype=None):
         super().__init__()
+        N_kv, G, d = _size(N_kv), _size(G), _size(d)   # numpy integers as ints
         if not (isinstance(N_kv, int) and not isinstance(N_kv, bool) and 1 <= N_kv < 2 ** 31):
             raise ValueError(f"N_kv (key/value heads) must be an integer ≥ 1 and < 2^31, not {N_kv!r}")
-        self.N_kv = N_kv
         if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
             raise ValueError(f"G (query heads per key/value head (N = N_kv·G)) must be an integer ≥ 1 and < 2^31, not {G!r}")
-        self.G = G
         if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
             raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
+        self.N_kv = N_kv
+        self.G = G
         self.d = d
         factory = {"device": device, "dtype": dtype}
         self.q_weight = nn.Parameter(torch.empty(((G * N_kv * d), (G * N_kv * d)), **factory))  # query projection weight

@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "generic-global"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -62,6 +74,11 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
         raise TypeError(f"Z must have a floating-point dtype, not {Z.dtype}")
     if Z.dim() != 4:
         raise ValueError(f"Z must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(Z.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position")):   # only the batch may be empty
+        if role != "batch" and Z.shape[axis] == 0:
+            raise ValueError(f"Z has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(Z.shape)}")
     if not (Z.shape[1] == C):
         raise ValueError(f"axis 1 of Z must have length C = {C}; got shape {tuple(Z.shape)}")
     if not (Z.shape[2] == (P * ((2 * R) + 1))):
@@ -141,6 +158,7 @@ def hyperzzw_code_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    C, D, R, P = _size(C), _size(D), _size(R), _size(P)   # numpy integers as ints
     if isinstance(Z, torch.Tensor) and Z.dim() == 3:   # unbatched, as torch's own functions take it
         return hyperzzw_code_evolution(Z.unsqueeze(0), omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, path=path).squeeze(0)
     _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C, D, R, P)
@@ -149,6 +167,12 @@ def hyperzzw_code_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(Z.shape)}")
     dtype, device = Z.dtype, Z.device
+    if Z.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, C, L_out[0], L_out[1]), dtype=dtype, device=device)
+        for t in (Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels":
         raise ValueError("hyperzzw_code: evosym generates no kernels for this operator: its Ω is every input position "
                          "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
@@ -202,8 +226,8 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1, 1)
     d4_2 = Z[b, c, ((u * P) + a).clamp(0, (P * ((2 * R) + 1)) - 1), ((v * P) + e).clamp(0, (P * ((2 * R) + 1)) - 1)]  # Z[b, c, P*u + a, P*v + e]
     d4_2 = d4_2 * (((0 <= ((u * P) + a)) & (((u * P) + a) < (P * ((2 * R) + 1)))) & ((0 <= ((v * P) + e)) & (((v * P) + e) < (P * ((2 * R) + 1))))).to(dtype)  # reads outside Z are 0
-    d4_1 = _as_grid(d4_2, 6, dtype, device).sum(dim=(4, 5), keepdim=True)
-    d4_3 = _as_grid(((P ** -2) * d4_1), 6, dtype, device)
+    d4_1 = ((P ** -2) * _as_grid(d4_2, 6, dtype, device)).sum(dim=(4, 5), keepdim=True)
+    d4_3 = _as_grid(d4_1, 6, dtype, device)
     d4_3 = d4_3.reshape(d4_3.shape[:4])
     def_Zbar = d4_3.expand((B, C, ((2 * R) + 1), ((2 * R) + 1)))
     # Whl: the local kernel: the context averaged over the batch (MAGNet_L's x_gap.mean(0)) times W_l (computed once, on its own grid)
@@ -267,17 +291,18 @@ class HyperzzwCodeEvolution(nn.Module):
 
     def __init__(self, C, D, R, P, *, device=None, dtype=None):
         super().__init__()
+        C, D, R, P = _size(C), _size(D), _size(R), _size(P)   # numpy integers as ints
         if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
             raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        self.C = C
         if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
             raise ValueError(f"D (hidden width of the slow nets) must be an integer ≥ 1 and < 2^31, not {D!r}")
-        self.D = D
         if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
             raise ValueError(f"R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points)) must be an integer ≥ 1 and < 2^31, not {R!r}")
-        self.R = R
         if not (isinstance(P, int) and not isinstance(P, bool) and 1 <= P < 2 ** 31):
             raise ValueError(f"P (rows (and columns) per context bin: H = W = k·P) must be an integer ≥ 1 and < 2^31, not {P!r}")
+        self.C = C
+        self.D = D
+        self.R = R
         self.P = P
         factory = {"device": device, "dtype": dtype}
         self.omega_g = nn.Parameter(torch.empty((D, 2), **factory))  # global slow net: frequencies of the sinusoidal layer (Linear2d 2 → D weight)

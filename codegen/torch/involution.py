@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "generic-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -99,6 +111,11 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g,
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[2] % (s) == 0):
         raise ValueError(f"axis 2 of x must be a multiple of s = {s}; got shape {tuple(x.shape)}")
     if not (x.shape[3] % (s) == 0):
@@ -150,6 +167,7 @@ def involution_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, span
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    G, C_g, D, R, s = _size(G), _size(C_g), _size(D), _size(R), _size(s)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
         return involution_evolution(x.unsqueeze(0), reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G=G, C_g=C_g, D=D, R=R, s=s, path=path).squeeze(0)
     _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g, D, R, s)
@@ -160,6 +178,12 @@ def involution_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, span
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (C_g * G), L_out[0], L_out[1]), dtype=dtype, device=device)
+        for t in (x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -185,8 +209,8 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     j = torch.arange(W, device=device).view(1, 1, 1, -1, 1, 1)
     d1_2 = x[b, c, (a + (i * s)).clamp(0, (H * s) - 1), (e + (j * s)).clamp(0, (W * s) - 1)]  # x[b, c, a + i*s, e + j*s]
     d1_2 = d1_2 * (((0 <= (a + (i * s))) & ((a + (i * s)) < (H * s))) & ((0 <= (e + (j * s))) & ((e + (j * s)) < (W * s)))).to(dtype)  # reads outside x are 0
-    d1_1 = _as_grid(d1_2, 6, dtype, device).sum(dim=(4, 5), keepdim=True)
-    d1_3 = _as_grid(((s ** -2) * d1_1), 6, dtype, device)
+    d1_1 = ((s ** -2) * _as_grid(d1_2, 6, dtype, device)).sum(dim=(4, 5), keepdim=True)
+    d1_3 = _as_grid(d1_1, 6, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:4])
     def_x_pool = d1_3.expand((B, (C_g * G), H, W))
     # h: kernel generator: reduce, BatchNorm (eval), ReLU (computed once, on its own grid)
@@ -264,20 +288,21 @@ class InvolutionEvolution(nn.Module):
 
     def __init__(self, G, C_g, D, R, s, *, device=None, dtype=None):
         super().__init__()
+        G, C_g, D, R, s = _size(G), _size(C_g), _size(D), _size(R), _size(s)   # numpy integers as ints
         if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
             raise ValueError(f"G (groups (official: C/16)) must be an integer ≥ 1 and < 2^31, not {G!r}")
-        self.G = G
         if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
             raise ValueError(f"C_g (channels per group (official group_channels = 16)) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
-        self.C_g = C_g
         if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
             raise ValueError(f"D (hidden channels of the kernel generator (official: C/4)) must be an integer ≥ 1 and < 2^31, not {D!r}")
-        self.D = D
         if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
             raise ValueError(f"R (kernel radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
-        self.R = R
         if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
             raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
+        self.G = G
+        self.C_g = C_g
+        self.D = D
+        self.R = R
         self.s = s
         factory = {"device": device, "dtype": dtype}
         self.reduce_weight = nn.Parameter(torch.empty((D, (C_g * G)), **factory))  # kernel generator: reduction 1×1 conv weight (no bias)
@@ -312,6 +337,10 @@ class InvolutionEvolution(nn.Module):
         it does not carry are given: G, R, s."""
         if not isinstance(m, torch.nn.Sequential):
             raise TypeError(f"expected a torch.nn.Sequential, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (isinstance(G, int) and not isinstance(G, bool) and G >= 1):
             raise ValueError('cannot take this torch.nn.Sequential: InvolutionEvolution requires that G is an integer ≥ 1 (the check isinstance(G, int) and not isinstance(G, bool) and G >= 1 fails)')
         if not (isinstance(R, int) and not isinstance(R, bool) and R >= 1):

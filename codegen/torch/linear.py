@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "native-linear"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -93,6 +105,11 @@ def _check(x, weight, bias, C, O):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
         raise ValueError(f"x must have 3 dimensions (batch, position, channel), or 2 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "position", "channel")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[2] == C):
         raise ValueError(f"axis 2 of x must have length C = {C}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -117,6 +134,7 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    C, O = _size(C), _size(O)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         return linear_evolution(x.unsqueeze(0), weight, bias, C=C, O=O, path=path).squeeze(0)
     _check(x, weight, bias, C, O)
@@ -126,6 +144,12 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, O, L_out[0]), dtype=dtype, device=device)
+        for t in (x, weight, bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y.movedim(1, -1)
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('N', N)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -199,11 +223,12 @@ class LinearEvolution(nn.Module):
 
     def __init__(self, C, O, *, device=None, dtype=None):
         super().__init__()
+        C, O = _size(C), _size(O)   # numpy integers as ints
         if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
             raise ValueError(f"C (input features) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        self.C = C
         if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
             raise ValueError(f"O (output features) must be an integer ≥ 1 and < 2^31, not {O!r}")
+        self.C = C
         self.O = O
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((O, C), **factory))  # weight (PyTorch layout: out_features × in_features)
@@ -228,6 +253,10 @@ class LinearEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.Linear``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.Linear):
             raise TypeError(f"expected a torch.nn.Linear, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:
             raise ValueError(f"cannot take this torch.nn.Linear: its dropout {m.dropout} is active in training mode and "
                              "LinearEvolution has none; call .eval() on it first (or set dropout=0)")

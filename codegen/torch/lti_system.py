@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -93,6 +105,11 @@ def _check(x, weight, C, K):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
         raise ValueError(f"x must have 3 dimensions (batch, channel, position), or 2 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -112,6 +129,7 @@ def lti_system_evolution(x, weight, *, C, K, path="auto"):
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    C, K = _size(C), _size(K)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         return lti_system_evolution(x.unsqueeze(0), weight, C=C, K=K, path=path).squeeze(0)
     _check(x, weight, C, K)
@@ -123,6 +141,12 @@ def lti_system_evolution(x, weight, *, C, K, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, C, L_out[0]), dtype=dtype, device=device)
+        for t in (x, weight):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('L', L)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -208,11 +232,12 @@ class LtiSystemEvolution(nn.Module):
 
     def __init__(self, C, K, *, device=None, dtype=None):
         super().__init__()
+        C, K = _size(C), _size(K)   # numpy integers as ints
         if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
             raise ValueError(f"C (channels (each with its own filter)) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        self.C = C
         if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
             raise ValueError(f"K (filter length (K ≤ L)) must be an integer ≥ 1 and < 2^31, not {K!r}")
+        self.C = C
         self.K = K
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((C, K), **factory))  # each channel's filter (impulse response), tap k at delay k

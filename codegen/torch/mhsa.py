@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "premix-global"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -76,6 +88,11 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, 
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == (N * d)):
         raise ValueError(f"axis 1 of x must have length N·d = {(N * d)}; got shape {tuple(x.shape)}")
     if q_weight is None:
@@ -144,6 +161,7 @@ def mhsa_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    N, d = _size(N), _size(d)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
         return mhsa_evolution(x.unsqueeze(0), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, path=path).squeeze(0)
     _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d)
@@ -154,6 +172,12 @@ def mhsa_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (N * d), L_out[0], L_out[1]), dtype=dtype, device=device)
+        for t in (x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels":
         raise ValueError("mhsa: evosym generates no kernels for this operator: its Ω is every input position "
                          "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
@@ -195,9 +219,9 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     j = torch.arange(W, device=device).view(1, 1, 1, -1, 1, 1, 1)
     d3_3 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i, j]  # qry[b, d*h + e, i, j]
     d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
-    d3_1 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_2, 7, dtype, device), _as_grid(d3_3, 7, dtype, device))
+    d3_1 = torch.einsum('abcdefg,abcdefg->abcdef', ((d ** (-1 / 2)) * _as_grid(d3_2, 7, dtype, device)), _as_grid(d3_3, 7, dtype, device))
     d3_1 = d3_1.unsqueeze(6)
-    d3_4 = _as_grid(((d ** (-1 / 2)) * d3_1), 7, dtype, device)
+    d3_4 = _as_grid(d3_1, 7, dtype, device)
     d3_4 = d3_4.reshape(d3_4.shape[:6])
     def_logit = d3_4.expand((B, N, H, W, H, W))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
@@ -283,11 +307,12 @@ class MhsaEvolution(nn.Module):
 
     def __init__(self, N, d, *, device=None, dtype=None):
         super().__init__()
+        N, d = _size(N), _size(d)   # numpy integers as ints
         if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
             raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-        self.N = N
         if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
             raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
+        self.N = N
         self.d = d
         factory = {"device": device, "dtype": dtype}
         self.q_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # query projection weight
@@ -330,6 +355,10 @@ class MhsaEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.MultiheadAttention``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.MultiheadAttention):
             raise TypeError(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (m._qkv_same_embed_dim):
             raise ValueError('cannot take this torch.nn.MultiheadAttention: MhsaEvolution requires that kdim and vdim equal embed_dim, i.e. query, key and value share the embedding size: other key/value sizes only arise when keys and values come from a second input, and an Evolution form has one input tensor x, so queries, keys and values are all projections of x (the check m._qkv_same_embed_dim fails)')
         if not (m.bias_k is None and m.bias_v is None):

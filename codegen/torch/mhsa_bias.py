@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "premix-global"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -78,6 +90,11 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, 
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
         raise ValueError(f"x must have 3 dimensions (batch, channel, position), or 2 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == (N * d)):
         raise ValueError(f"axis 1 of x must have length N·d = {(N * d)}; got shape {tuple(x.shape)}")
     if not (x.shape[2] == L):
@@ -155,6 +172,7 @@ def mhsa_bias_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias,
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    N, d, L = _size(N), _size(d), _size(L)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         return mhsa_bias_evolution(x.unsqueeze(0), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, N=N, d=d, L=L, path=path).squeeze(0)
     _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, N, d, L)
@@ -163,6 +181,12 @@ def mhsa_bias_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias,
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (N * d), L_out[0]), dtype=dtype, device=device)
+        for t in (x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels":
         raise ValueError("mhsa_bias: evosym generates no kernels for this operator: its Ω is every input position "
                          "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
@@ -201,9 +225,9 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     i = torch.arange(L, device=device).view(1, 1, -1, 1, 1)
     d3_4 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i]  # qry[b, d*h + e, i]
     d3_4 = d3_4 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
-    d3_2 = torch.einsum('abcde,abcde->abcd', _as_grid(d3_3, 5, dtype, device), _as_grid(d3_4, 5, dtype, device))
+    d3_2 = torch.einsum('abcde,abcde->abcd', ((d ** (-1 / 2)) * _as_grid(d3_3, 5, dtype, device)), _as_grid(d3_4, 5, dtype, device))
     d3_2 = d3_2.unsqueeze(4)
-    d3_5 = _as_grid((d3_1 + ((d ** (-1 / 2)) * d3_2)), 5, dtype, device)
+    d3_5 = _as_grid((d3_1 + d3_2), 5, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:4])
     def_logit = d3_5.expand((B, N, L, L))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
@@ -282,14 +306,15 @@ class MhsaBiasEvolution(nn.Module):
 
     def __init__(self, N, d, L, *, device=None, dtype=None):
         super().__init__()
+        N, d, L = _size(N), _size(d), _size(L)   # numpy integers as ints
         if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
             raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-        self.N = N
         if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
             raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
-        self.d = d
         if not (isinstance(L, int) and not isinstance(L, bool) and 1 <= L < 2 ** 31):
             raise ValueError(f"L (tokens) must be an integer ≥ 1 and < 2^31, not {L!r}")
+        self.N = N
+        self.d = d
         self.L = L
         factory = {"device": device, "dtype": dtype}
         self.q_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # query projection weight
@@ -336,6 +361,10 @@ class MhsaBiasEvolution(nn.Module):
         it does not carry are given: L."""
         if not isinstance(m, torch.nn.MultiheadAttention):
             raise TypeError(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (m._qkv_same_embed_dim):
             raise ValueError('cannot take this torch.nn.MultiheadAttention: MhsaBiasEvolution requires that kdim and vdim equal embed_dim, i.e. query, key and value share the embedding size: other key/value sizes only arise when keys and values come from a second input, and an Evolution form has one input tensor x, so queries, keys and values are all projections of x (the check m._qkv_same_embed_dim fails)')
         if not (m.bias_k is None and m.bias_v is None):

@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -89,6 +101,11 @@ def _check(x):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
         raise ValueError(f"x must have 3 dimensions (batch, channel, position), or 2 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
 
 
 def mobius_inversion_evolution(x, *, path="auto"):
@@ -109,6 +126,12 @@ def mobius_inversion_evolution(x, *, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, C, L_out[0]), dtype=dtype, device=device)
+        for t in (x,):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('C', C), ('N', N)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:

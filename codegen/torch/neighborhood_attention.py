@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "premix-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ("cuda",)  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -113,6 +125,11 @@ def _check(x, query_weight, key_weight, value_weight, rpb, N, d, R):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == (N * d)):
         raise ValueError(f"axis 1 of x must have length N·d = {(N * d)}; got shape {tuple(x.shape)}")
     if query_weight is None:
@@ -153,6 +170,7 @@ def neighborhood_attention_evolution(x, query_weight, key_weight, value_weight, 
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    N, d, R = _size(N), _size(d), _size(R)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
         return neighborhood_attention_evolution(x.unsqueeze(0), query_weight, key_weight, value_weight, rpb, N=N, d=d, R=R, path=path).squeeze(0)
     _check(x, query_weight, key_weight, value_weight, rpb, N, d, R)
@@ -163,6 +181,12 @@ def neighborhood_attention_evolution(x, query_weight, key_weight, value_weight, 
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (N * d), L_out[0], L_out[1]), dtype=dtype, device=device)
+        for t in (x, query_weight, key_weight, value_weight, rpb):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -210,9 +234,9 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L
         d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)))) & ((u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1))) < H)) & ((0 <= (v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)))) & ((v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1))) < W))).to(dtype)  # reads outside key are 0
         d3_4 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i, j]  # qry[b, d*h + e, i, j]
         d3_4 = d3_4 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
-        d3_2 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_3, 7, dtype, device), _as_grid(d3_4, 7, dtype, device))
+        d3_2 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_3, 7, dtype, device), ((d ** (-1 / 2)) * _as_grid(d3_4, 7, dtype, device)))
         d3_2 = d3_2.unsqueeze(6)
-        d3_5 = _as_grid((d3_1 + ((d ** (-1 / 2)) * d3_2)), 7, dtype, device)
+        d3_5 = _as_grid((d3_1 + d3_2), 7, dtype, device)
         d3_5 = d3_5.reshape(d3_5.shape[:6])
         def_logit = d3_5.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
@@ -292,14 +316,15 @@ class NeighborhoodAttentionEvolution(nn.Module):
 
     def __init__(self, N, d, R, *, device=None, dtype=None):
         super().__init__()
+        N, d, R = _size(N), _size(d), _size(R)   # numpy integers as ints
         if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
             raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-        self.N = N
         if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
             raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
-        self.d = d
         if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
             raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
+        self.N = N
+        self.d = d
         self.R = R
         factory = {"device": device, "dtype": dtype}
         self.query_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # query projection: 1×1 conv weight (no bias)

@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "native-conv"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -95,6 +107,11 @@ def _check(x, weight, C, O, R):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -114,6 +131,7 @@ def shifted_pointwise_conv2d_evolution(x, weight, *, C, O, R, path="auto"):
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    C, O, R = _size(C), _size(O), _size(R)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
         return shifted_pointwise_conv2d_evolution(x.unsqueeze(0), weight, C=C, O=O, R=R, path=path).squeeze(0)
     _check(x, weight, C, O, R)
@@ -124,6 +142,12 @@ def shifted_pointwise_conv2d_evolution(x, weight, *, C, O, R, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, O, L_out[0], L_out[1]), dtype=dtype, device=device)
+        for t in (x, weight):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -205,14 +229,15 @@ class ShiftedPointwiseConv2dEvolution(nn.Module):
 
     def __init__(self, C, O, R, *, device=None, dtype=None):
         super().__init__()
+        C, O, R = _size(C), _size(O), _size(R)   # numpy integers as ints
         if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
             raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        self.C = C
         if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
             raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
-        self.O = O
         if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
             raise ValueError(f"R (kernel radius: K = 2R + 1, zero padding R) must be an integer ≥ 1 and < 2^31, not {R!r}")
+        self.C = C
+        self.O = O
         self.R = R
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((O, C, ((2 * R) + 1), ((2 * R) + 1)), **factory))  # convolution weight (PyTorch layout): tap (u, v)'s 1×1 weight is W[:, :, u, v]

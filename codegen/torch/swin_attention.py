@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "premix-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ("cuda",)  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -115,6 +127,11 @@ def _check(x, query_weight, key_weight, value_weight, rpb, N, d, M, S):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:
         raise ValueError(f"x must have 4 dimensions (batch, channel, position, position), or 3 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "channel", "position", "position")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[2] % (M) == 0):
         raise ValueError(f"axis 2 of x must be a multiple of M = {M}; got shape {tuple(x.shape)}")
     if not (x.shape[3] % (M) == 0):
@@ -159,6 +176,7 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    N, d, M, S = _size(N), _size(d), _size(M), _size(S)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
         return swin_attention_evolution(x.unsqueeze(0), query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, path=path).squeeze(0)
     _check(x, query_weight, key_weight, value_weight, rpb, N, d, M, S)
@@ -171,6 +189,12 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, (N * d), L_out[0], L_out[1]), dtype=dtype, device=device)
+        for t in (x, query_weight, key_weight, value_weight, rpb):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
         for what, n in (('B', B), ('T_h', T_h), ('T_w', T_w)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
@@ -218,9 +242,9 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S
         d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (((M * ((i - S) // M)) + S + u) % (M * T_h))) & ((((M * ((i - S) // M)) + S + u) % (M * T_h)) < (M * T_h))) & ((0 <= (((M * ((j - S) // M)) + S + v) % (M * T_w))) & ((((M * ((j - S) // M)) + S + v) % (M * T_w)) < (M * T_w)))).to(dtype)  # reads outside key are 0
         d3_4 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i, j]  # qry[b, d*h + e, i, j]
         d3_4 = d3_4 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
-        d3_2 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_3, 7, dtype, device), _as_grid(d3_4, 7, dtype, device))
+        d3_2 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_3, 7, dtype, device), ((d ** (-1 / 2)) * _as_grid(d3_4, 7, dtype, device)))
         d3_2 = d3_2.unsqueeze(6)
-        d3_5 = _as_grid((d3_1 + ((d ** (-1 / 2)) * d3_2) - (100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype))), 7, dtype, device)
+        d3_5 = _as_grid((d3_1 + d3_2 - (100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype))), 7, dtype, device)
         d3_5 = d3_5.reshape(d3_5.shape[:6])
         def_logit = d3_5.expand((B, N, (M * T_h), (M * T_w), M, M))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
@@ -297,17 +321,20 @@ class SwinAttentionEvolution(nn.Module):
 
     def __init__(self, N, d, M, S, *, device=None, dtype=None):
         super().__init__()
+        N, d, M, S = _size(N), _size(d), _size(M), _size(S)   # numpy integers as ints
         if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
             raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-        self.N = N
         if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
             raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
-        self.d = d
         if not (isinstance(M, int) and not isinstance(M, bool) and 1 <= M < 2 ** 31):
             raise ValueError(f"M (window size) must be an integer ≥ 1 and < 2^31, not {M!r}")
-        self.M = M
         if not (isinstance(S, int) and not isinstance(S, bool) and 0 <= S < 2 ** 31):
             raise ValueError(f"S (shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋)) must be an integer ≥ 0 and < 2^31, not {S!r}")
+        if not (S <= (M - 1)):   # outside the domain where the proof holds, whatever the input
+            raise ValueError(f"swin_attention: the proof holds only where S ≤ M - 1 (a constraint the operator declares); got M = {M}, S = {S}")
+        self.N = N
+        self.d = d
+        self.M = M
         self.S = S
         factory = {"device": device, "dtype": dtype}
         self.query_weight = nn.Parameter(torch.empty(((N * d), (N * d)), **factory))  # query projection: 1×1 conv weight (no bias)
@@ -334,8 +361,10 @@ class SwinAttentionEvolution(nn.Module):
         # the window when min(H, W) <= window size: this layer refuses such inputs rather than compute other windows
         M = self.M
         S = self.S
+        if not (isinstance(x, torch.Tensor) and x.dim() == 4):   # the functional form says what is wrong
+            return swin_attention_evolution(x, self.query_weight, self.key_weight, self.value_weight, self.rpb, N=self.N, d=self.d, M=self.M, S=self.S, path=path)
         lengths, window, shift = (x.shape[2], x.shape[3]), (M, M), (S, S)
-        if isinstance(x, torch.Tensor) and x.dim() == 4 and any(shift) and any(L_ <= K_ for L_, K_ in zip(lengths, window)):
+        if any(shift) and any(L_ <= K_ for L_, K_ in zip(lengths, window)):
             raise ValueError(f"swin_attention: shifted windows (shift {shift}) on an input no larger than the window on some axis "
                              f"(lengths {lengths}, window {window}): Swin's block turns the shift off (and shrinks the window) "
                              "when min(H, W) <= window size, so these would not be its windows; pass a shift of 0 for such "

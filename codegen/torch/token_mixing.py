@@ -15,6 +15,7 @@ The generic lowering (path="generic") computes the same result from K̂ directly
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ LOWERING = "native-matmul"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
+
+
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
 
 
 def _as_grid(value, rank, dtype, device):
@@ -56,6 +68,11 @@ def _check(x, weight, bias, N):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
         raise ValueError(f"x must have 3 dimensions (batch, position, channel), or 2 without the batch, not shape {tuple(x.shape)}")
+    for axis, role in enumerate(("batch", "position", "channel")):   # only the batch may be empty
+        if role != "batch" and x.shape[axis] == 0:
+            raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
+                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
+                             f"position axis as well); got shape {tuple(x.shape)}")
     if not (x.shape[1] == N):
         raise ValueError(f"axis 1 of x must have length N = {N}; got shape {tuple(x.shape)}")
     if weight is None:
@@ -82,6 +99,7 @@ def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
+    N = _size(N)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         return token_mixing_evolution(x.unsqueeze(0), weight, bias, N=N, path=path).squeeze(0)
     _check(x, weight, bias, N)
@@ -91,6 +109,12 @@ def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
     dtype, device = x.dtype, x.device
+    if x.shape[0] == 0:   # an empty batch: the empty output PyTorch's layers return, nothing to compute
+        y = torch.zeros((B, C, L_out[0]), dtype=dtype, device=device)
+        for t in (x, weight, bias):   # (tied to the inputs: a backward runs, with zero gradients)
+            if t is not None:
+                y = y + t.sum() * 0
+        return y.movedim(1, -1)
     if path == "kernels":
         raise ValueError("token_mixing: evosym generates no kernels for this operator: its Ω is every input position "
                          "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
@@ -157,6 +181,7 @@ class TokenMixingEvolution(nn.Module):
 
     def __init__(self, N, *, device=None, dtype=None):
         super().__init__()
+        N = _size(N)   # numpy integers as ints
         if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
             raise ValueError(f"N (tokens) must be an integer ≥ 1 and < 2^31, not {N!r}")
         self.N = N
@@ -183,6 +208,10 @@ class TokenMixingEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.Linear``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.Linear):
             raise TypeError(f"expected a torch.nn.Linear, not {type(m).__name__}")
+        if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+            raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
+                             "shapes are inferred from the first input): run a forward pass on an input first, or build it "
+                             "with its sizes (e.g. in_channels), then take it")
         if not (m.in_features == m.out_features):
             raise ValueError('cannot take this torch.nn.Linear: TokenMixingEvolution requires that token mixing maps N tokens to N tokens (the check m.in_features == m.out_features fails)')
         if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:

@@ -8,6 +8,7 @@ import textwrap
 from .. import catalogue
 from ..errors import EvosymError
 from ..printers import render, render_many
+from ..runtime import backends
 from ..proof.rules import RULES
 from . import report as results
 from ..files import check_target, existing_folder, write_atomic
@@ -226,13 +227,15 @@ def cmd_codegen(args, parser) -> int:
     if args.force and not args.output:
         raise EvosymError("--force only applies with --output")
     out_dir = existing_folder(args.output, "output folder") if args.output else None
-    if args.ptxas is not None and args.target != "cuda":
-        raise EvosymError("--ptxas only applies with --target cuda")
+    spec = backends.get(args.target)
+    nvcc = [b for b in backends.kernel_backends() if any(t.compiler == "nvcc" for t in b.targets)]
+    if args.ptxas is not None and spec not in nvcc:   # ptxas: nvcc's register report
+        raise EvosymError(f"--ptxas only applies with --target {' or '.join(b.name for b in nvcc)}")
     archs = []
     if args.ptxas is not None:
         from ..runtime.build import cuda_archs
         archs = cuda_archs(args.ptxas)
-    if (args.kernels or args.standalone) and (args.target != "torch" or out_dir is None):
+    if (args.kernels or args.standalone) and (spec.kernels or out_dir is None):   # a module's artifact and runtime
         raise EvosymError("--kernels and --standalone apply with --target torch --output DIR")
     inputs = _input_files(names)   # never overwritten, even with --force
     generated = {}
@@ -288,7 +291,7 @@ def _generated(name: str, args):
     try:
         return generate(name, args.target)
     except EvosymError as exc:
-        if not args.all or args.target == "torch":
+        if not args.all or not backends.get(args.target).kernels:   # a module is generated for every operator
             raise
         print(f"skipped {name}: {exc}", file=sys.stderr)   # --all: operators the target cannot lower
         return None
@@ -421,7 +424,7 @@ def cmd_check(args, parser) -> int:
                               "on the CPU")
         if not sanitize.requested():   # this process cannot load sanitized builds: a child process that can
             sys.stdout.flush()
-            return sanitize.rerun(args.argv, build.compiler("host"))
+            return sanitize.rerun(args.argv, build.compiler(backends.target_for("cpu").name))   # the host's compiler
     failed, done = [], []
     for name in names:
         start = time.perf_counter()

@@ -14,6 +14,7 @@ import sys
 
 from .. import __version__
 from ..errors import EvosymError
+from ..runtime import backends
 from .output import configure_terminal
 
 
@@ -84,6 +85,11 @@ def _junit(p, cases: str) -> None:
     p.add_argument("--force", action="store_true", help="overwrite the --junit FILE if it exists")
 
 
+def _either(items: list) -> str:
+    """'a, b or c'."""
+    return " or ".join(filter(None, [", ".join(items[:-1]), items[-1]]))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="evosym",
@@ -151,13 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Prove the operator, choose a lowering from its proven properties and write "
                                    "the generated module (NAME.py) to DIR, or print it.")
     _operators(p, "every operator of the catalogue (needs --output)")
-    p.add_argument("--target", choices=("torch", "cuda", "cpu"), default="torch",
-                   help="torch: a PyTorch module (NAME.py); cuda: standalone CUDA kernels, forward and both "
-                        "backward passes (NAME.cu); cpu: the same as C++ with OpenMP (NAME.cpp) (default: torch)")
+    targets = [backends.get(n) for n in backends.names()]   # the registry's (evosym/runtime/backends.py)
+    p.add_argument("--target", choices=backends.names(), default="torch",
+                   help="; ".join(f"{b.name}: {b.summary} (NAME{b.suffix})" for b in targets) + " (default: torch)")
+    kernel_files = ", ".join(f"NAME{b.suffix}" for b in sorted(backends.kernel_backends(), key=lambda b: b.suffix))
     p.add_argument("--output", "-o", metavar="DIR",
-                   help="write DIR/NAME.py, NAME.cu or NAME.cpp (atomically) instead of printing; a torch module whose "
-                        "default path runs generated kernels gets its artifact next to it (NAME.manifest.json, "
-                        "NAME.cpp, NAME.cu)")
+                   help=f"write DIR/{_either([f'NAME{b.suffix}' for b in targets])} (atomically) instead of printing; "
+                        "a torch module whose default path runs generated kernels gets its artifact next to it "
+                        f"(NAME.manifest.json, {kernel_files})")
     p.add_argument("--kernels", action="store_true",
                    help="with --target torch --output: write the kernel artifact for every module that has kernels "
                         "(path='kernels'), not only where the default path runs them")
@@ -174,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate the operator's code and compare both lowerings with the operator's "
                                    "torch reference: float64, float32, exact integer inputs, gradcheck, gradients.")
     _operators(p, "every operator of the catalogue")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
+    p.add_argument("--device", choices=backends.devices(), default="cpu", help="where to run (default: cpu)")
     p.add_argument("--kernels", dest="kernels", action="append_const", const="device", default=[],
                    help="also check the generated kernels (path='kernels'): the CUDA kernels on --device cuda, "
                         "the CPU kernels on the CPU")
@@ -207,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "lowering) and of the traditional implementation, interleaved in one process, "
                                    "at each operator's realistic size; ratios are generated / traditional.")
     p.add_argument("name", nargs="?", metavar="NAME", help="operator name (default: the whole catalogue)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
+    p.add_argument("--device", choices=backends.devices(), default="cpu", help="where to run (default: cpu)")
     p.add_argument("--repeat", type=int, default=31, help="timed rounds per implementation (default 31)")
     p.add_argument("--no-generic", action="store_true", help="skip timing the generic lowering")
     p.add_argument("--kernels", action="store_true",

@@ -9,6 +9,7 @@ output against these.
 
 from __future__ import annotations
 
+from ..runtime import backends
 from .report import schema_name
 
 
@@ -62,7 +63,7 @@ CHECK_SHAPE = _obj({"sizes": S, "size_values": SIZES, "seed": I, "ok": B, "compa
 CHECK_REPORT = _obj({"operator": S, "ok": B, "verdict": {"type": "string", "enum": ["passed", "failed"]}, "device": S,
                      "lowering": S, "lowering_reason": S, "paths": _arr(S), "notes": _arr(S),
                      "shapes": _arr(CHECK_SHAPE), "failed_shapes": I, "seconds": N_})
-CHECK_DOC = _obj({**_head("check"), "ok": B, "device": {"type": "string", "enum": ["cpu", "cuda"]}, "seed": I,
+CHECK_DOC = _obj({**_head("check"), "ok": B, "device": {"type": "string", "enum": list(backends.devices())}, "seed": I,
                   "kernels": _arr(S), "operators": _arr(CHECK_REPORT), "failed": _arr(S)})
 
 FAILURE = {"type": ["object", "null"],

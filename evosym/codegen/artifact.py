@@ -1,7 +1,8 @@
 """A generated module's artifact: its kernel sources and the manifest the runtime reads instead of the proof.
 
 For an operator whose module can run compiled kernels, ``evosym codegen`` writes next to ``NAME.py``:
-``NAME.cpp`` (CPU kernels, where the CPU target lowers the window), ``NAME.cu`` (CUDA kernels) and
+one source per registered kernel backend (:mod:`evosym.runtime.backends`): ``NAME.cpp`` (CPU kernels, where
+the CPU target lowers the window), ``NAME.cu`` (CUDA kernels); and
 ``NAME.manifest.json`` — the sizes in the kernels' order with their lower bounds, the batch,
 channel map, input/output lengths and taps as size expressions (:mod:`evosym.runtime.sizeexpr`),
 whether the CUDA source has the fused attention, and the SHA-256 of the module and of each source.
@@ -20,6 +21,8 @@ from fractions import Fraction
 import sympy as sp
 
 from ..errors import EvosymError
+from ..runtime import backends as registry
+from . import backends
 from .plan import Plan, make_plan
 from .torchexpr import py_name
 
@@ -65,18 +68,18 @@ class Artifact:
         module, manifest and sources are accepted only together; the sources are ``stem``.cpp / .cu)."""
         stem = stem or self.name
         data = dict(self.fields, module_sha256=_sha(module_source),
-                    sources={t: {"file": f"{stem}{SUFFIX[t]}", "sha256": _sha(s)} for t, s in sorted(self.sources.items())})
+                    sources={t: {"file": f"{stem}{registry.get(t).suffix}", "sha256": _sha(s)}
+                             for t, s in sorted(self.sources.items())})
         rows = (f" {json.dumps(k)}: {json.dumps(v, sort_keys=True, ensure_ascii=False)}" for k, v in sorted(data.items()))
         return "{\n" + ",\n".join(rows) + "\n}\n"   # one field per line: reviewable diffs
 
     def files(self, module_source: str, stem: str) -> dict:
         """file name → text of what goes next to the module ``stem``.py: the manifest and the kernel sources."""
-        out = {f"{stem}{SUFFIX[t]}": s for t, s in sorted(self.sources.items())}
+        out = {f"{stem}{registry.get(t).suffix}": s for t, s in sorted(self.sources.items())}
         out[f"{stem}{MANIFEST}"] = self.manifest(module_source, stem)
         return out
 
 
-SUFFIX = {"cpu": ".cpp", "cuda": ".cu"}
 MANIFEST = ".manifest.json"
 
 
@@ -87,23 +90,26 @@ def artifact(cp, plan: Plan | None = None) -> Artifact | None:
 
 
 def _built(cp, plan: Plan | None = None) -> tuple[Artifact | None, str]:
-    """(the artifact, "") or (None, why there is none)."""
-    from .cpu import render_cpu
-    from .cuda import render_cuda
+    """(the artifact, "") or (None, why there is none). Every registered kernel backend renders its source: a
+    required one's refusal (the CUDA target's, e.g. a channels-last layout) means no kernels at all; any other
+    one's (the CPU target's, e.g. a clamped or wrapping window) is recorded as the manifest's ``<name>_refusal``."""
     plan = plan or make_plan(cp)
     op, form = cp.operator, cp.evolution
     if not plan.has_kernels:
         return None, (f"{op.name}: evosym generates no kernels for this operator: its Ω is every input position "
                       "(global)")
-    try:
-        sources = {"cuda": render_cuda(cp, plan)}
-    except EvosymError as exc:   # e.g. a channels-last layout: no kernels at all (path="kernels" says why)
-        why = str(exc).removeprefix(f"{op.name}: ")
-        return None, f"{op.name}: evosym generates no kernels for this operator: {why}"
-    try:
-        sources["cpu"], cpu_refusal = render_cpu(cp, plan), ""
-    except EvosymError as exc:   # e.g. a clamped or wrapping window: CUDA kernels only
-        cpu_refusal = str(exc)
+    sources, refusals = {}, {}
+    for b in registry.kernel_backends():   # required ones first
+        try:
+            sources[b.name] = backends.render(b.name, cp, plan)
+        except EvosymError as exc:
+            if b.required:   # no kernels at all (path="kernels" says why)
+                why = str(exc).removeprefix(f"{op.name}: ")
+                return None, f"{op.name}: evosym generates no kernels for this operator: {why}"
+            refusals[f"{b.name}_refusal"] = str(exc)
+        else:
+            if not b.required:
+                refusals[f"{b.name}_refusal"] = ""
     batch = op.output.shape[op.lhs_indices.index(op.batch)]
     fields = {
         "schema": SCHEMA, "operator": op.name, "ident": py_name(op.name), "dims": plan.dims,
@@ -112,7 +118,7 @@ def _built(cp, plan: Plan | None = None) -> tuple[Artifact | None, str]:
         "lengths_in": [size_json(a.length) for a in form.omega.axes],
         "lengths_out": [size_json(op.output.shape[op.lhs_indices.index(p)]) for p in op.position],
         "taps": [size_json(a.kernel) for a in form.omega.axes],
-        "attention": plan.attention is not None, "cpu_refusal": cpu_refusal,
+        "attention": plan.attention is not None, **refusals,
     }
     return Artifact(op.name, sources, fields), ""
 
@@ -143,6 +149,22 @@ def register_checked(cp, alias: str | None = None) -> str | None:
         if alias is not None and alias != cp.operator.name:
             runtime.register(manifest, sources, alias=alias)
         return key
+
+
+def refusal(name_or_path: str, backend: str) -> str:
+    """Why the operator's artifact has no source of the kernel backend ``backend`` ("" when it has one), as the
+    artifact records it: no kernels at all (a global Ω, the required backend's refusal) or the manifest's
+    ``<backend>_refusal``. What tests read instead of hand lists of the operators a backend does not lower."""
+    from .. import catalogue
+    if not registry.get(backend).kernels:
+        raise EvosymError(f"{backend!r} is not a kernel backend (kernel backends: "
+                          f"{', '.join(b.name for b in registry.kernel_backends())})")
+    manifest, sources, why = _registered(catalogue.checked(name_or_path))
+    if manifest is None:
+        return why
+    if backend in sources:
+        return ""
+    return json.loads(manifest).get(f"{backend}_refusal") or f"its artifact has no {backend} source"
 
 
 def kernels_for(name_or_path: str):

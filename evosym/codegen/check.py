@@ -28,6 +28,7 @@ import torch
 
 from .. import catalogue
 from ..errors import EvosymError
+from ..runtime import backends as registry
 from ..ir.operator import Operator, format_sizes
 from ..ir.tensors import in_domain
 from ..ir.symbols import size_value
@@ -104,8 +105,8 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
         kernels, emulated = "device" in wanted, emulated or "emulated" in wanted
     if device == "cuda" and not torch.cuda.is_available():
         raise EvosymError("--device cuda: CUDA is not available on this machine (torch.cuda.is_available() is False)")
-    if device not in ("cpu", "cuda"):
-        raise EvosymError(f"unknown device {device!r}; use cpu or cuda")
+    if device not in registry.devices():
+        raise EvosymError(f"unknown device {device!r}; use {' or '.join(registry.devices())}")
     if device == "cuda":   # TF32 would round float32 products to 10 mantissa bits: compare true float32
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
@@ -134,13 +135,13 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
                     try:
                         lib = k.library(torch.device(device), backend)[0]   # build errors are reported up front
                     except EvosymError as exc:   # e.g. a clamped window: no CPU kernels, said plainly
-                        if path == EMULATED or device != "cpu" or k.cpu_source:
+                        owner = registry.owner(registry.target_for(device))   # the device's own kernel backend
+                        if path == EMULATED or k.text(owner.name):   # it has a source: a build error
                             raise
-                        report.notes.append(f"CPU kernels not checked: {exc}")
+                        report.notes.append(f"{owner.label} kernels not checked: {exc}")
                         continue
                     paths.append(path)
-                    what = {"cpu": "CPU kernels", "host": "CUDA source, host build (emulated launch)"}.get(lib.target,
-                                                                                                      f"CUDA kernels {lib.arch}")
+                    what = registry.target(lib.target).label.format(arch=lib.arch)
                     if lib.sanitized:   # a memory check too: the run stops at any access outside a tensor
                         what += " with AddressSanitizer and UBSan"
                     report.notes.append(f"{what}: " + ("loaded from the build cache" if lib.cached else

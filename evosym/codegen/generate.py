@@ -7,17 +7,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import catalogue
-from ..errors import EvosymError
+from ..runtime import backends as registry
+from . import backends
 from .plan import Plan, make_plan
-from .render import render_torch
 
-TARGETS = ("torch", "cuda", "cpu")
-SUFFIX = {"torch": ".py", "cuda": ".cu", "cpu": ".cpp"}
+
+def __getattr__(name: str):
+    """``TARGETS`` (every registered backend's name) and ``SUFFIX`` (name → suffix), read from the registry on
+    each use (a backend registered later is in them)."""
+    if name == "TARGETS":
+        return registry.names()
+    if name == "SUFFIX":
+        return {b: registry.get(b).suffix for b in registry.names()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def filename(operator_name: str, target: str) -> str:
-    """The generated file's name: the operator's name (an identifier) with the target's suffix."""
-    return operator_name + SUFFIX[target]
+    """The generated file's name: the operator's name (an identifier) with the target's registered suffix."""
+    return operator_name + registry.get(target).suffix
 
 
 @dataclass(frozen=True)
@@ -41,9 +48,9 @@ class Generated:
 
 
 def generate(name_or_path: str, target: str = "torch") -> Generated:
-    """Prove and check the operator, plan its lowering, render the target's source."""
-    if target not in TARGETS:
-        raise EvosymError(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
+    """Prove and check the operator, plan its lowering, render the target's source (``target``: a registered
+    backend, :mod:`evosym.runtime.backends`)."""
+    registry.get(target)   # an unknown target: a clear error before anything is proved
     path = None if name_or_path in catalogue.catalogue_names() else shlex.quote(name_or_path)   # an operator file
     return generate_checked(catalogue.checked(name_or_path), target, path=path)
 
@@ -51,17 +58,12 @@ def generate(name_or_path: str, target: str = "torch") -> Generated:
 def generate_checked(cp, target: str = "torch", path: str | None = None) -> Generated:
     """The target's source for an already checked proof; ``path``: the operator file it came from, as the
     user gave it (the torch banner's "Regenerate:" line names it: the operator's name would be unknown)."""
-    if target not in TARGETS:
-        raise EvosymError(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
+    spec = registry.get(target)
     plan = make_plan(cp)
-    if target == "cuda":
-        from .cuda import render_cuda
-        return Generated(filename(plan.name, target), render_cuda(cp, plan), plan)
-    if target == "cpu":
-        from .cpu import render_cpu
-        return Generated(filename(plan.name, target), render_cpu(cp, plan), plan)
-    from .artifact import artifact
-    return Generated(filename(plan.name, target), render_torch(plan, cp.operator.torch_binding, regenerate=path), plan,
+    if spec.kernels:   # a kernel source, on its own
+        return Generated(filename(plan.name, target), backends.render(target, cp, plan), plan)
+    from .artifact import artifact   # a module, with its artifact: the kernel backends' sources and manifest
+    return Generated(filename(plan.name, target), backends.render(target, cp, plan, regenerate=path), plan,
                      artifact(cp, plan))
 
 

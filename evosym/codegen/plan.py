@@ -118,12 +118,15 @@ class Plan:
 
     @property
     def kernel_devices(self) -> tuple:
-        """The device types on which ``path="auto"`` runs evosym's generated kernels when they build: CPU
-        and CUDA for aggregations over windows at s·p + δ·u − P; CUDA only for wrapping, clamped and tiled
-        windows (the CPU kernels do not lower them); none for a global Ω or a native path."""
+        """The device types on which ``path="auto"`` runs evosym's generated kernels when they build, sorted: those
+        of the registered kernel backends that lower the window (:mod:`evosym.runtime.backends`) — CPU and CUDA
+        for aggregations over windows at s·p + δ·u − P; CUDA only for wrapping, clamped and tiled windows (the CPU
+        kernels lower the affine kind only); none for a global Ω or a native path."""
+        from ..runtime import backends
         if not self.aggregated or self.global_omega:
             return ()
-        return ("cpu", "cuda") if self.affine_window else ("cuda",)
+        return tuple(sorted({d for b in backends.kernel_backends() if b.windows == "any" or self.affine_window
+                             for d in b.devices}))
 
     @property
     def has_kernels(self) -> bool:

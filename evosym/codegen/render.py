@@ -17,9 +17,14 @@ TEMPLATE = "torch/module.py.j2"
 
 
 def environment() -> jinja2.Environment:
-    """The template environment: undefined names are errors, whitespace is controlled."""
+    """The template environment: undefined names are errors, whitespace is controlled. Templates are found by
+    name: ``torch/…`` and ``docs/…`` in ``evosym.templates``; ``<backend>/…`` in that backend's folder and
+    ``common/…`` in the kernel templates' shared macros (:func:`.backends.template_folders`)."""
+    from .backends import template_folders
     root = importlib.resources.files("evosym.templates")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(root)), undefined=jinja2.StrictUndefined,
+    folders = {prefix: jinja2.FileSystemLoader(str(path)) for prefix, path in template_folders().items()}
+    loader = jinja2.ChoiceLoader([jinja2.PrefixLoader(folders), jinja2.FileSystemLoader(str(root))])
+    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters["replace_sizes"] = lambda text: text
     env.filters["pyrepr"] = repr   # a Python string literal

@@ -141,6 +141,10 @@ class GridCompiler:
         if isinstance(e, sp.Mul):
             if e.args[0] == -1:
                 return f"(-{self._expr(sp.Mul(*e.args[1:]))})"
+            sums = [a for a in e.args if isinstance(a, sp.Sum)]
+            if len(sums) == 1 and all(self._sizes_only(a) for a in e.args if a is not sums[0]):
+                # c·Σ f: c goes inside, onto an operand (see _sum): Σ f alone may overflow the dtype
+                return self._sum(sums[0], scale=sp.Mul(*[a for a in e.args if a is not sums[0]]))
             if e.is_integer is not True:   # an index times a fraction (a coordinate 2m/(H − 1)): in dtype, not int → float32
                 return "(" + " * ".join(f"torch.as_tensor({self._expr(a)}, dtype=dtype, device=device)"
                                         if a.is_integer and a.free_symbols & set(self.axes) else self._expr(a)
@@ -269,8 +273,23 @@ class GridCompiler:
                 return f"{tmp} = {value}{tail}  # a channel map as a matrix product over T's own layout"
         return None
 
-    def _sum(self, e: sp.Sum) -> str:
+    def _scaled(self, scale, text: str) -> str:
+        """``text`` (a tensor in dtype) times the constant ``scale`` (a number or a size expression)."""
+        return text if scale == 1 else f"({self._expr(scale)} * {text})"
+
+    def _sum(self, e: sp.Sum, scale=sp.S.One) -> str:
+        """``scale``·Σ body, ``scale`` a constant (numbers and sizes only). The constant multiplies one
+        operand before the sum, never the sum itself: Σ q·k over a head in float16 overflows (65504) where
+        Σ (q/√d)·k does not, as torch's scaled_dot_product_attention scales before q·kᵀ. Constant
+        factors of the body join ``scale``; the operand scaled is the one spanning fewest axes (the
+        smaller tensor), the first such in SymPy's order on a tie."""
         body = e.function
+        if isinstance(body, sp.Mul):
+            consts = [a for a in body.args if self._sizes_only(a)]
+            if consts and len(consts) < len(body.args):
+                scale = scale * sp.Mul(*consts)
+                body = sp.Mul(*[a for a in body.args if not self._sizes_only(a)], evaluate=False) \
+                    if len(body.args) - len(consts) > 1 else next(a for a in body.args if not self._sizes_only(a))
         for var, lo, hi in e.limits:
             if (sp.sympify(lo).free_symbols | sp.sympify(hi).free_symbols) & set(self.axes):
                 raise EvosymError(f"code generation: the range of {var} depends on an index ({lo}..{hi})")
@@ -284,11 +303,19 @@ class GridCompiler:
             # a sum of products is a contraction: einsum never materialises the product over all axes
             letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[:self.rank]
             reads = [self._expr(f) for f in body.args]
+            axes = set(self.axes)
+            at = min(range(len(body.args)), key=lambda k: (len(body.args[k].free_symbols & axes), k))
             if all(r in self.whole for r in reads):
                 # whole tensors in their own memory order: einsum picks the matrix products, no grid views
                 subs = ["".join(letters[k] for k in self.whole[r][1]) for r in reads]
                 present = [k for k in range(self.rank) if k not in dims and any(letters[k] in s for s in subs)]
                 spec = ",".join(subs) + "->" + "".join(letters[k] for k in present)
+                if scale != 1:   # the scaled operand, once: a new whole tensor (the read itself may be shared)
+                    whole = self._tmp()
+                    self.prog.statements.append(f"{whole} = {self._scaled(scale, self.whole[reads[at]][0])}"
+                                                f"  # {scale}·{body.args[at]}: scaled before the sum")
+                    self.whole[whole] = (whole, self.whole[reads[at]][1])
+                    reads = reads[:at] + [whole] + reads[at + 1:]
                 self.prog.statements.append(self._matmul(tmp, reads, subs, present, letters) or
                                             f"{tmp} = torch.einsum({spec!r}, {', '.join(self.whole[r][0] for r in reads)})")
                 for k in range(self.rank):
@@ -296,12 +323,13 @@ class GridCompiler:
                         self.prog.statements.append(f"{tmp} = {tmp}.unsqueeze({k})")
                 return tmp
             factors = [f"_as_grid({self._expr(f)}, {self.rank}, dtype, device)" for f in body.args]
+            factors[at] = self._scaled(scale, factors[at])
             kept = "".join(letters[k] for k in range(self.rank) if k not in dims)
             spec = ",".join([letters] * len(factors)) + "->" + kept
             self.prog.statements.append(f"{tmp} = torch.einsum({spec!r}, {', '.join(factors)})")
             for k in dims:
                 self.prog.statements.append(f"{tmp} = {tmp}.unsqueeze({k})")
             return tmp
-        value = self._expr(body)
-        self.prog.statements.append(f"{tmp} = _as_grid({value}, {self.rank}, dtype, device).sum(dim={dims}, keepdim=True)")
+        value = self._scaled(scale, f"_as_grid({self._expr(body)}, {self.rank}, dtype, device)")
+        self.prog.statements.append(f"{tmp} = {value}.sum(dim={dims}, keepdim=True)")
         return tmp

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import operator
+
+
+def integer(value):
+    """``value`` as a Python int when it is an integer as PyTorch takes one (an int, a numpy integer: anything
+    ``operator.index`` takes), else None: bools (True is no size), floats and strings are not."""
+    if isinstance(value, (bool, str)) or type(value).__name__ == "bool_":
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
 
 def ints(name: str, value, dims: int, low: int, *, one_for_all: bool = False) -> tuple:
-    """An int or a tuple of ``dims`` ints, each ≥ low, as a tuple (PyTorch's convention for per-axis arguments;
-    ``one_for_all``: a tuple of one stands for every axis, as the pooling functions take it)."""
+    """An int or a tuple of ``dims`` ints, each ≥ low, as a tuple of Python ints (PyTorch's convention for per-axis
+    arguments; numpy integers are ints; ``one_for_all``: a tuple of one stands for every axis, as the pooling
+    functions take it)."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
     if one_for_all and len(items) == 1 and dims > 1:
         items = items * dims
-    if len(items) != dims or not all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in items):
+    read = tuple(integer(v) for v in items)
+    if len(items) != dims or not all(v is not None and v >= low for v in read):
         raise ValueError(f"{name} must be an int ≥ {low} or a tuple of {dims} such ints, not {value!r}")
-    return items
+    return read
 
 
 def named(base: str, axis: str) -> str:

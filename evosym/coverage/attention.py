@@ -7,8 +7,14 @@ Two PyTorch entry points are covered, each as self-attention of one input x (B, 
 - ``nn.MultiheadAttention`` (:func:`multihead_attention`, :func:`from_torch`).
 
 :func:`route` maps the arguments onto the one catalogue operator that computes them (``mhsa`` on the
-sequence as an H = 1 image, ``mhsa_causal``, ``gqa_attention``, ``gqa_causal``), or raises a
-:class:`ValueError` that names the argument and says why no operator represents it. ``scale=`` is
+sequence as an H = 1 image, ``mhsa_causal``, ``gqa_attention``, ``gqa_causal``), or raises
+:class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
+argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
+one is such an error too, never a raw torch error: an attn_mask is taken exactly as PyTorch takes it
+(:func:`checked_mask`: boolean, or float32 / the query's dtype, on the query's device; SDPA: any shape that
+broadcasts to the logits; nn.MultiheadAttention: (L, L) or (batch·heads, L, L)), the projections' shapes,
+dtypes and devices must agree with x (and E with num_heads·d: the operators keep the width), and from_torch's
+``causal`` must be a bool and its ``bias`` a finite float table (heads, L, L) or (L, L). ``scale=`` is
 taken by scaling the query projection by scale·√d (the operators scale the logits by 1/√d: the two
 are the same logits). :mod:`evosym.coverage.attention_sweep` compares the generated modules (both
 paths) with PyTorch over argument combinations and writes the table of ``docs/attention-coverage.md``
@@ -34,6 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..errors import EvosymError
 from .modules import generated, module_class
 
 FUNCTIONS = ("F.scaled_dot_product_attention", "nn.MultiheadAttention")
@@ -72,6 +79,11 @@ GQA_BIAS_REASON = (
     "grouped key/value heads with a bias table (gqa_attention has none, mhsa_bias has N key/value heads)")
 
 
+class AttentionRefused(EvosymError, ValueError):
+    """A PyTorch attention call (or argument) evosym does not take, with the reason: an evosym error (one clear
+    line for the user) and a ValueError (what PyTorch-style callers catch)."""
+
+
 @dataclass(frozen=True)
 class Route:
     """The catalogue operator that computes a call, its keyword sizes, and the factor of the query projection."""
@@ -84,8 +96,60 @@ class Route:
 
 def _int(name: str, value, low: int = 1) -> int:
     if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
-        raise ValueError(f"{name} must be an int ≥ {low}, not {value!r}")
+        raise AttentionRefused(f"{name} must be an int ≥ {low}, not {value!r}")
     return value
+
+
+def checked_mask(mask, query, logits: tuple, *, module: bool = False):
+    """``mask`` if PyTorch takes it as the attn_mask of queries ``query`` (their dtype and device), else an
+    :class:`AttentionRefused` saying what was expected. ``logits``: the attention logits' shape, (batch, heads,
+    L, L), or (heads, L, L) for an unbatched input. PyTorch's rules: a boolean mask, or a floating-point one in
+    float32 or the query's dtype, on the query's device (evosym reads the mask's values, so another device is
+    refused even where PyTorch happens to take it); F.scaled_dot_product_attention: 2 or more dimensions that
+    broadcast to ``logits`` (the mask is returned broadcast to it); nn.MultiheadAttention (``module``): (L, L),
+    or (batch·heads, L, L) ((heads, L, L) unbatched), returned as given."""
+    import torch
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor):
+        raise AttentionRefused(f"attn_mask must be a tensor or None, not {type(mask).__name__}")
+    if mask.device != query.device:
+        raise AttentionRefused(f"attn_mask is on {mask.device} but the query on {query.device}: the mask must be on "
+                               "the query's device")
+    name = {t: str(t).replace("torch.", "") for t in (mask.dtype, query.dtype)}
+    if not (mask.dtype == torch.bool or (mask.is_floating_point() and mask.dtype in (torch.float32, query.dtype))):
+        raise AttentionRefused(f"attn_mask must be boolean or floating point in float32 or the query's dtype "
+                               f"{name[query.dtype]} (what PyTorch takes), not {name[mask.dtype]}")
+    shape, length = tuple(mask.shape), logits[-1]
+    if module:
+        rows = logits[0] * logits[1] if len(logits) == 4 else logits[0]
+        if shape not in ((length, length), (rows, length, length)):
+            what = "batch·heads" if len(logits) == 4 else "heads"
+            raise AttentionRefused(f"nn.MultiheadAttention's attn_mask must have shape (L, L) = ({length}, {length}) "
+                                   f"or ({what}, L, L) = ({rows}, {length}, {length}), not {shape} (PyTorch refuses "
+                                   "it too)")
+        return mask
+    if not (2 <= len(shape) <= len(logits) and all(n in (1, m) for n, m in zip(shape[::-1], logits[::-1]))):
+        raise AttentionRefused(f"attn_mask of shape {shape} does not broadcast to the attention logits' shape "
+                               f"{tuple(logits)} ({'batch, ' if len(logits) == 4 else ''}heads, queries, keys): it "
+                               "needs 2 or more dimensions, each 1 or the logits' length (PyTorch refuses it too)")
+    return mask.expand(logits)
+
+
+def _where(t) -> str:
+    return f"{str(t.dtype).replace('torch.', '')} on {t.device}"
+
+
+def _tensor_like(name: str, t, x, shape: tuple, what: str):
+    """A parameter ``t`` of shape ``shape`` in x's dtype and on x's device, or an AttentionRefused naming it."""
+    import torch
+    if not isinstance(t, torch.Tensor):
+        raise AttentionRefused(f"{name} must be a tensor, not {type(t).__name__}")
+    if tuple(t.shape) != tuple(shape):
+        raise AttentionRefused(f"{name} must have shape {tuple(shape)} ({what}), not {tuple(t.shape)}")
+    if t.dtype != x.dtype or t.device != x.device:
+        raise AttentionRefused(f"{name} is {_where(t)} but x is {_where(x)}: a dtype or device mismatch (PyTorch "
+                               "refuses it too)")
 
 
 def mask_kind(mask, length: int, *, true_masks: bool) -> str:
@@ -97,32 +161,32 @@ def mask_kind(mask, length: int, *, true_masks: bool) -> str:
     if mask is None:
         return "none"
     if not isinstance(mask, torch.Tensor):
-        raise ValueError(f"attn_mask must be a tensor or None, not {type(mask).__name__}")
+        raise AttentionRefused(f"attn_mask must be a tensor or None, not {type(mask).__name__}")
     if mask.dim() < 2 or tuple(mask.shape[-2:]) != (length, length):
-        raise ValueError(f"attn_mask must end in ({length}, {length}) (queries × keys), not shape {tuple(mask.shape)}")
+        raise AttentionRefused(f"attn_mask must end in ({length}, {length}) (queries × keys), not shape {tuple(mask.shape)}")
     if mask.dtype == torch.bool:
         allowed = ~mask if true_masks else mask
     elif mask.is_floating_point():
         finite = torch.isfinite(mask)
         if bool(torch.isnan(mask).any()) or bool((mask == float("inf")).any()):
-            raise ValueError("a float attn_mask with NaN or +inf entries has no softmax")
+            raise AttentionRefused("a float attn_mask with NaN or +inf entries has no softmax")
         if bool(finite.all()):
             return "bias" if bool((mask != 0).any()) else "none"
         if bool(((mask != 0) & finite).any()):
-            raise ValueError(BIAS_REASON)
+            raise AttentionRefused(BIAS_REASON)
         allowed = finite
     else:
-        raise ValueError(f"attn_mask must be boolean or floating point, not {mask.dtype}")
+        raise AttentionRefused(f"attn_mask must be boolean or floating point, not {mask.dtype}")
     rows = allowed.reshape(-1, length, length)
     empty = (~rows.any(-1)).any(0).nonzero()
     if len(empty):
-        raise ValueError(FULL_ROW_REASON.format(row=int(empty[0, 0])))
+        raise AttentionRefused(FULL_ROW_REASON.format(row=int(empty[0, 0])))
     if bool(rows.all()):
         return "none"
     causal = torch.ones(length, length, dtype=torch.bool, device=mask.device).tril()
     if bool((rows == causal).all()):
         return "causal"
-    raise ValueError(MASK_REASON)
+    raise AttentionRefused(MASK_REASON)
 
 
 def bias_table(mask, heads: int, length: int, *, per_head_rows: bool):
@@ -134,10 +198,10 @@ def bias_table(mask, heads: int, length: int, *, per_head_rows: bool):
     else:
         rows = mask.reshape((1,) * (4 - mask.dim()) + tuple(mask.shape)) if mask.dim() <= 4 else None
         if rows is None:
-            raise ValueError(f"attn_mask must have at most 4 dimensions, not shape {tuple(mask.shape)}")
+            raise AttentionRefused(f"attn_mask must have at most 4 dimensions, not shape {tuple(mask.shape)}")
         rows = rows.expand(rows.shape[0], heads, length, length)
     if not bool((rows == rows[:1]).all()):
-        raise ValueError(BATCH_BIAS_REASON)
+        raise AttentionRefused(BATCH_BIAS_REASON)
     return rows[0].contiguous()
 
 
@@ -147,35 +211,35 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
     _int("heads", heads), _int("kv_heads", kv_heads), _int("head_dim", head_dim), _int("length", length)
     for name, flag in (("is_causal", is_causal), ("enable_gqa", enable_gqa)):
         if not isinstance(flag, bool):
-            raise ValueError(f"{name} must be True or False, not {flag!r}")
+            raise AttentionRefused(f"{name} must be True or False, not {flag!r}")
     if not isinstance(dropout_p, (int, float)) or isinstance(dropout_p, bool) or not 0 <= dropout_p <= 1:
-        raise ValueError(f"dropout_p must be a number in [0, 1], not {dropout_p!r}")
+        raise AttentionRefused(f"dropout_p must be a number in [0, 1], not {dropout_p!r}")
     if dropout_p > 0:
-        raise ValueError(DROPOUT_REASON.format(p=dropout_p))
+        raise AttentionRefused(DROPOUT_REASON.format(p=dropout_p))
     if mask not in ("none", "causal", "bias"):
-        raise ValueError(f"mask must be 'none', 'causal' or 'bias' (what mask_kind reads off an attn_mask), not {mask!r}")
+        raise AttentionRefused(f"mask must be 'none', 'causal' or 'bias' (what mask_kind reads off an attn_mask), not {mask!r}")
     if is_causal and mask != "none":
-        raise ValueError("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error "
+        raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error "
                          "(pass one of them)")
     factor = 1.0
     if scale is not None:
         if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale):
-            raise ValueError(f"scale must be a finite number or None, not {scale!r}")
+            raise AttentionRefused(f"scale must be a finite number or None, not {scale!r}")
         factor = float(scale) * math.sqrt(head_dim)   # scale·(q·k) = (1/√d)·((scale·√d)·q)·k
     causal = is_causal or mask == "causal"
     if mask == "bias":
         if bias is None:
-            raise ValueError("mask='bias' needs the bias table (bias=, from bias_table)")
+            raise AttentionRefused("mask='bias' needs the bias table (bias=, from bias_table)")
         if kv_heads != heads:
-            raise ValueError(GQA_BIAS_REASON if enable_gqa else f"{kv_heads} key/value heads for {heads} query heads "
+            raise AttentionRefused(GQA_BIAS_REASON if enable_gqa else f"{kv_heads} key/value heads for {heads} query heads "
                              "need enable_gqa=True (PyTorch refuses this too)")
         return Route("mhsa_bias", {"N": heads, "d": head_dim, "L": length}, factor, bias)
     if kv_heads != heads:
         if not enable_gqa:
-            raise ValueError(f"{kv_heads} key/value heads for {heads} query heads need enable_gqa=True (PyTorch "
+            raise AttentionRefused(f"{kv_heads} key/value heads for {heads} query heads need enable_gqa=True (PyTorch "
                              "refuses this too)")
         if heads % kv_heads:
-            raise ValueError(f"enable_gqa=True needs the query heads ({heads}) to be a multiple of the key/value "
+            raise AttentionRefused(f"enable_gqa=True needs the query heads ({heads}) to be a multiple of the key/value "
                              f"heads ({kv_heads}) (PyTorch refuses this too)")
         sizes = {"N_kv": kv_heads, "G": heads // kv_heads, "d": head_dim}
         return Route("gqa_causal" if causal else "gqa_attention", sizes, factor)
@@ -202,22 +266,36 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
     """The route of :func:`self_attention`'s arguments (the shapes give the heads), or a ValueError saying why."""
     import torch
     if not isinstance(x, torch.Tensor) or x.dim() not in (2, 3):
-        raise ValueError(f"x must be a (B, L, E) or (L, E) tensor, not {getattr(x, 'shape', type(x).__name__)}")
+        raise AttentionRefused(f"x must be a (B, L, E) or (L, E) tensor, not {getattr(x, 'shape', type(x).__name__)}")
+    if isinstance(kv_input, torch.Tensor) and (kv_input.dtype != x.dtype or kv_input.device != x.device):
+        raise AttentionRefused(f"the keys' and values' input is {_where(kv_input)} but x is {_where(x)}: a dtype or "
+                               "device mismatch (PyTorch refuses it too)")
     if kv_input is not None and kv_input is not x:
-        raise ValueError(CROSS_REASON.format(what=""))
+        raise AttentionRefused(CROSS_REASON.format(what=""))
     _int("num_heads", num_heads)
-    e = q_weight.shape[0]
+    for name, w in (("q_weight", q_weight), ("k_weight", k_weight), ("v_weight", v_weight)):
+        if not isinstance(w, torch.Tensor) or w.dim() != 2 or w.shape[0] < 1:
+            raise AttentionRefused(f"{name} must be a 2-D tensor (outputs, E), not "
+                                   f"{getattr(w, 'shape', type(w).__name__)}")
+        _tensor_like(name, w, x, (w.shape[0], x.shape[-1]), f"its inputs are x's E = {x.shape[-1]} channels")
+    e, width = q_weight.shape[0], x.shape[-1]
     if e % num_heads:
-        raise ValueError(f"the query projection's {e} outputs are not a multiple of num_heads={num_heads}")
+        raise AttentionRefused(f"the query projection's {e} outputs are not a multiple of num_heads={num_heads}")
     d = e // num_heads
+    if e != width:
+        raise AttentionRefused(f"the query projection maps E = {width} channels to num_heads·d = {num_heads}·{d} = "
+                               f"{e}: evosym's attention operators keep the width (E = num_heads·d, their "
+                               f"projections are square), so E = {width} and num_heads·d = {e} must be equal")
     if k_weight.shape[0] % d or v_weight.shape != k_weight.shape:
-        raise ValueError(f"the key/value projections must have the same shape with a multiple of d={d} outputs, not "
-                         f"{tuple(k_weight.shape)} and {tuple(v_weight.shape)}")
+        raise AttentionRefused(f"the key/value projections must have the same shape with a multiple of d={d} "
+                               f"outputs, not {tuple(k_weight.shape)} and {tuple(v_weight.shape)}")
     length = x.shape[-2]
+    logits = (x.shape[0], num_heads, length, length) if x.dim() == 3 else (num_heads, length, length)
+    attn_mask = checked_mask(attn_mask, x, logits)
     kind = mask_kind(attn_mask, length, true_masks=False)
     if kind == "bias" and is_causal:
-        raise ValueError("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error "
-                         "(pass one of them)")
+        raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an "
+                               "error (pass one of them)")
     table = bias_table(attn_mask, num_heads, length, per_head_rows=False) if kind == "bias" else None
     return route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, mask=kind,
                  is_causal=is_causal, dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table)
@@ -234,6 +312,13 @@ def self_attention(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     r = sdpa_route(x, q_weight, k_weight, v_weight, num_heads=num_heads, attn_mask=attn_mask, dropout_p=dropout_p,
                    is_causal=is_causal, scale=scale, enable_gqa=enable_gqa, kv_input=kv_input)
 
+    e = q_weight.shape[0]
+    _tensor_like("out_weight", out_weight, x, (x.shape[-1], e), f"E × num_heads·d = {x.shape[-1]} × {e}")
+    for name, t, w in (("q_bias", q_bias, q_weight), ("k_bias", k_bias, k_weight), ("v_bias", v_bias, v_weight),
+                       ("out_bias", out_bias, out_weight)):
+        if t is not None:
+            _tensor_like(name, t, x, (w.shape[0],), f"one per output of {name.replace('bias', 'weight')}")
+
     def bias(t, w):   # None is a zero bias
         return t if t is not None else torch.zeros(w.shape[0], dtype=x.dtype, device=x.device)
     weights = [q_weight, bias(q_bias, q_weight), k_weight, bias(k_bias, k_weight), v_weight, bias(v_bias, v_weight),
@@ -244,11 +329,11 @@ def self_attention(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
 def _module_route(m, length: int, *, attn_mask=None, is_causal=False) -> Route:
     """The operator for an nn.MultiheadAttention called with this mask (module arguments are its from_torch's)."""
     if is_causal and attn_mask is None:
-        raise ValueError("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
+        raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
                          "is_causal only as a hint that attn_mask is the causal mask)")
     kind = mask_kind(attn_mask, length, true_masks=True)
     if is_causal and kind != "causal":
-        raise ValueError("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
+        raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
     table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True) if kind == "bias" else None
     return route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length, mask=kind, bias=table)
 
@@ -256,18 +341,51 @@ def _module_route(m, length: int, *, attn_mask=None, is_causal=False) -> Route:
 def from_torch(m, *, causal: bool = False, bias=None):
     """The generated module with an ``nn.MultiheadAttention``'s weights: mhsa (no mask; it takes (B, E, H, W)
     tokens), mhsa_causal (``causal``; (B, E, L) tokens) or mhsa_bias with its table P = ``bias`` (N, L, L) (the
-    float attn_mask the module is called with). The operator's own from_torch checks the module."""
+    float attn_mask the module is called with; (L, L): the same for every head). The operator's own from_torch
+    checks the module; ``causal`` must be a bool and ``bias`` a finite floating-point tensor (float32 or the
+    module's dtype, on its device, as PyTorch takes a float attn_mask)."""
     import torch
     if not isinstance(m, torch.nn.MultiheadAttention):
-        raise ValueError(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
+        raise AttentionRefused(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
+    if not isinstance(causal, bool):
+        raise AttentionRefused(f"causal must be True or False, not {causal!r}")
+    if bias is not None:
+        _check_bias(m, bias)
     if causal and bias is not None:
-        raise ValueError("causal and bias are different operators (mhsa_causal, mhsa_bias): pass one of them")
-    if bias is None:
-        return module_class(generated("mhsa_causal" if causal else "mhsa")).from_torch(m)
-    layer = module_class(generated("mhsa_bias")).from_torch(m, L=bias.shape[-1])
+        raise AttentionRefused("causal and bias are different operators (mhsa_causal, mhsa_bias): pass one of them")
+    try:   # the operator's from_torch says what in the module it cannot take: as evosym's error
+        if bias is None:
+            return module_class(generated("mhsa_causal" if causal else "mhsa")).from_torch(m)
+        layer = module_class(generated("mhsa_bias")).from_torch(m, L=bias.shape[-1])
+    except ValueError as exc:
+        raise AttentionRefused(str(exc)) from exc
     with torch.no_grad():
         layer.attn_bias.copy_(bias)
     return layer
+
+
+def _check_bias(m, bias):
+    """from_torch's ``bias``: mhsa_bias's table P, (heads, L, L) or (L, L), finite, floating point in float32 or
+    the module's dtype, on the module's device; an AttentionRefused saying what was expected otherwise."""
+    import torch
+    if not isinstance(bias, torch.Tensor):
+        raise AttentionRefused(f"bias must be a tensor (the attention bias table, (heads, L, L)) or None, not "
+                               f"{type(bias).__name__}")
+    first = next(iter(m.parameters()), None)
+    dtype, device = (torch.float32, torch.device("cpu")) if first is None else (first.dtype, first.device)
+    if not (bias.is_floating_point() and bias.dtype in (torch.float32, dtype)):
+        raise AttentionRefused(f"bias must be floating point in float32 or the module's dtype "
+                               f"{str(dtype).replace('torch.', '')} (as a float attn_mask), not "
+                               f"{str(bias.dtype).replace('torch.', '')}")
+    if bias.device != device:
+        raise AttentionRefused(f"bias is on {bias.device} but the module on {device}: put it on the module's device")
+    n, length = m.num_heads, bias.shape[-1] if bias.dim() else 0
+    if bias.dim() not in (2, 3) or length < 1 or tuple(bias.shape) not in ((n, length, length), (length, length)):
+        raise AttentionRefused(f"bias must have shape (heads, L, L) = ({n}, L, L) or (L, L) (one table for every "
+                               f"head), the same L twice, not {tuple(bias.shape)}")
+    if not bool(torch.isfinite(bias).all()):
+        raise AttentionRefused("bias must be finite: −inf/+inf/NaN are no values of mhsa_bias's table (a −inf "
+                               "mask is the causal operator or an attn_mask, not a bias)")
 
 
 def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
@@ -276,20 +394,42 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     module's own arguments are checked by the operator's from_torch)."""
     import torch
     if not isinstance(m, torch.nn.MultiheadAttention):
-        raise ValueError(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
+        raise AttentionRefused(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
     if not isinstance(query, torch.Tensor) or query.dim() not in (2, 3):
-        raise ValueError(f"query must be a 3-D (batched) or 2-D (unbatched) tensor, not "
+        raise AttentionRefused(f"query must be a 3-D (batched) or 2-D (unbatched) tensor, not "
                          f"{getattr(query, 'shape', type(query).__name__)}")
 
+    for name, t in (("key", key), ("value", value)):
+        if not isinstance(t, torch.Tensor):
+            raise AttentionRefused(f"{name} must be a tensor, not {type(t).__name__}")
+        if t.dtype != query.dtype or t.device != query.device:
+            raise AttentionRefused(f"query is {_where(query)} but {name} is {_where(t)}: a dtype or device mismatch "
+                                   "(PyTorch refuses it too); convert them to one dtype and device")
+    first = next(iter(m.parameters()), None)
+    if first is not None and (first.dtype != query.dtype or first.device != query.device):
+        raise AttentionRefused(f"query is {_where(query)} but the module's parameters are {_where(first)}: a dtype "
+                               "or device mismatch (PyTorch refuses it too); convert the module or the input")
+    if query.shape[-1] != m.embed_dim:
+        raise AttentionRefused(f"query has E = {query.shape[-1]} channels (its last axis) but the module's embed_dim "
+                               f"is {m.embed_dim} (num_heads·head_dim = {m.num_heads}·{m.head_dim}): they must be "
+                               "equal (PyTorch refuses it too)")
+
     def same(t):
-        return t is query or (isinstance(t, torch.Tensor) and t.shape == query.shape and torch.equal(t, query))
+        return t is query or (t.shape == query.shape and torch.equal(t, query))
     if not (same(key) and same(value)):
-        raise ValueError(CROSS_REASON.format(what=": key or value is not the query"))
+        raise AttentionRefused(CROSS_REASON.format(what=": key or value is not the query"))
     if key_padding_mask is not None:
-        raise ValueError(KEY_PADDING_REASON)
+        raise AttentionRefused(KEY_PADDING_REASON)
     if need_weights:
-        raise ValueError(NEED_WEIGHTS_REASON)
+        raise AttentionRefused(NEED_WEIGHTS_REASON)
+    if not isinstance(is_causal, bool):
+        raise AttentionRefused(f"is_causal must be True or False, not {is_causal!r}")
     length = query.shape[0] if query.dim() == 2 or not m.batch_first else query.shape[1]
+    if query.dim() == 3:
+        logits = (query.shape[0] if m.batch_first else query.shape[1], m.num_heads, length, length)
+    else:
+        logits = (m.num_heads, length, length)
+    attn_mask = checked_mask(attn_mask, query, logits, module=True)
     return _module_route(m, length, attn_mask=attn_mask, is_causal=is_causal)
 
 

@@ -3,7 +3,8 @@ modules through :mod:`evosym.coverage.attention`'s routes.
 
 :func:`sweep` runs argument combinations of ``F.scaled_dot_product_attention`` (between the projections of
 one input) and ``nn.MultiheadAttention`` through both paths of the routed generated module (float64) and
-compares them with PyTorch: every call must match or be refused with a ``ValueError`` that has a message;
+compares them with PyTorch: every call must match or be refused with evosym's error (an ``EvosymError`` that
+is a ``ValueError``, :class:`~evosym.coverage.attention.AttentionRefused`) that has a message;
 a wrong number, another exception, or a result where PyTorch refuses is a failure. :func:`rows` computes
 the per-argument table from the routes themselves (an example call per row), :func:`markdown` the page.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from ..errors import EvosymError
 from .attention import FUNCTIONS, from_torch, mha_route, multihead_attention, sdpa_route, self_attention
 
 
@@ -167,6 +169,8 @@ def _refused(out, label, exc, torch_error):
     reason = str(exc)
     if not reason.strip():
         out["failures"].append(f"{label}: a ValueError without a message")
+    if not isinstance(exc, EvosymError):   # a generated module's or torch's own ValueError: not a checked refusal
+        out["failures"].append(f"{label}: refused with a {type(exc).__name__}, not evosym's error: {reason}")
     out["refused"] += 1
     out["torch refused"] += torch_error is not None
     out["reasons"][reason] = out["reasons"].get(reason, 0) + 1
@@ -392,7 +396,18 @@ def markdown(tallies: dict) -> str:
               "that belong to no input; a general hard mask needs a mask tensor given as data (a finite additive bias is "
               "`mhsa_bias`'s parameter P, the same for every sample; −inf is not a parameter value); "
               "a fully masked row has no softmax (0/0: PyTorch 2.13 returns zeros there, earlier versions NaN); "
-              "dropout is random. The causal operators state the value bias after the softmax (each row of A sums to "
-              "one, key i being always visible); their generated code computes the masked softmax as torch's softmax "
-              "of the logits with −∞ where the mask is 0 (the row maximum subtracted).", ""]
+              "dropout is random. The causal operators keep the value bias in the value projection, as "
+              "`nn.MultiheadAttention` does; the proof moves it out of the sum with the rule `softmax-sums-to-one`, "
+              "whose masked form proves that every row's normaliser is positive (a key visible in every row, found "
+              "and checked within the summed range: key 0 for the causal mask). Their generated code computes the "
+              "masked softmax as torch's softmax of the logits with −∞ where the mask is 0 (the row maximum "
+              "subtracted).", "",
+              "## Masks and arguments that are checked", "",
+              "A mask is taken as PyTorch takes it, and anything PyTorch refuses is refused with an evosym "
+              "`ValueError` naming the expected shape or dtype: a boolean mask, or a float mask in float32 or the "
+              "query's dtype; for `F.scaled_dot_product_attention` any mask of two or more dimensions that "
+              "broadcasts to (batch, heads, L, L); for `nn.MultiheadAttention` exactly (L, L) or (batch·heads, L, L). "
+              "A mask on another device, a projection or bias of another dtype, device or shape, an embedding width "
+              "that is not heads·d, and a `causal=` that is not a bool are refused, naming the argument and both "
+              "sizes (`tests/test_attention_validation.py`).", ""]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .arguments import ints, named
+from .arguments import integer, ints, named
 from .modules import generated, module_class
 
 AXES = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
@@ -37,9 +37,12 @@ def route(dims: int, *, in_channels: int, out_channels: int, kernel_size, stride
     """The operator and sizes for PyTorch's ``conv{dims}d`` arguments; a ValueError saying why when none covers them."""
     if dims not in AXES:
         raise ValueError(f"dims must be 1, 2 or 3, not {dims!r}")
+    counts = {}
     for what, n in (("groups", groups), ("in_channels", in_channels), ("out_channels", out_channels)):
-        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
+        counts[what] = integer(n)
+        if counts[what] is None or counts[what] < 1:
             raise ValueError(f"{what} must be an int ≥ 1, not {n!r}")
+    groups, in_channels, out_channels = counts["groups"], counts["in_channels"], counts["out_channels"]
     if in_channels % groups or out_channels % groups:
         raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must be multiples of "
                          f"groups ({groups}) (PyTorch refuses this too)")
@@ -85,8 +88,9 @@ def conv(dims: int, x, weight, bias=None, stride=1, padding=0, dilation=1, group
     shape = tuple(getattr(weight, "shape", ()))
     if len(shape) != dims + 2:
         raise ValueError(f"weight must have {dims + 2} dimensions (out, in/groups, kernel…), not shape {shape}")
-    valid = isinstance(groups, int) and not isinstance(groups, bool) and groups >= 1   # else route names groups
-    r = route(dims, in_channels=shape[1] * groups if valid else shape[1], out_channels=shape[0],
+    g = integer(groups)
+    valid = g is not None and g >= 1   # else route names groups
+    r = route(dims, in_channels=shape[1] * g if valid else shape[1], out_channels=shape[0],
               kernel_size=shape[2:], stride=stride, padding=padding, dilation=dilation, groups=groups,
               padding_mode=padding_mode)
     fn = getattr(generated(r.operator), f"{r.operator}_evolution")
@@ -101,10 +105,20 @@ def from_torch(m):
                  if isinstance(m, cls)), None)
     if dims is None:
         raise ValueError(f"expected a torch.nn.Conv1d, Conv2d or Conv3d, not {type(m).__name__}")
+    lazy(m)
     r = route(dims, in_channels=m.in_channels, out_channels=m.out_channels, kernel_size=tuple(m.kernel_size),
               stride=tuple(m.stride), padding=m.padding if isinstance(m.padding, str) else tuple(m.padding),
               dilation=tuple(m.dilation), groups=m.groups, padding_mode=m.padding_mode)
     return module_class(generated(r.operator)).from_torch(m)
+
+
+def lazy(m) -> None:
+    """A ValueError for a lazy module (nn.LazyConv2d …) whose weights do not exist yet: nothing to copy."""
+    import torch
+    if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
+        raise ValueError(f"{type(m).__name__} is a lazy module whose weights do not exist yet (in_channels is inferred "
+                         "from the first input): run a forward pass on an input first (it then becomes an "
+                         f"nn.Conv{type(m).__name__[-2:]} with its weights), or build it with in_channels, then take it")
 
 
 def candidates(dims: int) -> tuple:

@@ -25,9 +25,10 @@ Two decisions are refusals, each with its reason (:data:`MAX_POOL_REASON`, :data
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
-from .arguments import ints, named
+from .arguments import integer, ints, named
 from .modules import generated, module_class
 
 AXES = {1: ("",), 2: ("h", "w"), 3: ("d", "h", "w")}
@@ -83,10 +84,11 @@ def route_avg(dims: int, kernel_size, stride=None, padding=0, ceil_mode=False, c
     if divisor_override is not None:
         if dims == 1:
             raise ValueError("avg_pool1d takes no divisor_override (PyTorch's neither)")
-        if not (isinstance(divisor_override, int) and not isinstance(divisor_override, bool) and divisor_override >= 1):
+        divisor = integer(divisor_override)
+        if divisor is None or divisor < 1:
             raise ValueError(f"divisor_override must be a positive int, not {divisor_override!r} (avg_pool{dims}d_divisor "
                              "is proved for a divisor D_o ≥ 1)")
-        return Route(f"avg_pool{dims}d_ceil_divisor" if ceil else f"avg_pool{dims}d_divisor", {**sizes, "D_o": divisor_override})
+        return Route(f"avg_pool{dims}d_ceil_divisor" if ceil else f"avg_pool{dims}d_divisor", {**sizes, "D_o": divisor})
     exclude = not include and any(P)   # without padding count_include_pad changes nothing
     return Route(f"avg_pool{dims}d" + ("_ceil" if ceil else "") + ("_exclude_pad" if exclude else ""), sizes)
 
@@ -101,15 +103,21 @@ def route_adaptive(dims: int, output_size, input_shape=None) -> Route:
         raise ValueError(f"output_size must be an int or a tuple of {dims}, not {output_size!r}")
     if any(v is None for v in items):
         if input_shape is None:
-            raise ValueError(f"output_size {output_size!r} has None (the input's own length): give the length")
-        items = tuple(n if v is None else v for v, n in zip(items, tuple(input_shape)[-dims:]))
+            raise ValueError(f"output_size {output_size!r} has None, which PyTorch reads as 'keep the input's length on "
+                             "that axis' at each call; without an input that length is unknown: give it as an int (or "
+                             "call pooling.pool with the input, which reads it)")
+        lengths = tuple(input_shape)[-dims:]
+        if len(lengths) != dims or any(v is None and not (isinstance(n, int) and n >= 1) for v, n in zip(items, lengths)):
+            raise ValueError(f"output_size {output_size!r} keeps the input's length where it is None, but the input "
+                             f"shape {tuple(input_shape)} has no positive length there (PyTorch refuses empty axes too)")
+        items = tuple(n if v is None else v for v, n in zip(items, lengths))
     items = ints("output_size", items, dims, 1, one_for_all=True)
     return Route(f"adaptive_avg_pool{dims}d", dict(zip(OUT_LENGTH[dims], items)))
 
 
 def route_lp(dims: int, norm_type, kernel_size, stride=None, ceil_mode=False) -> Route:
     """``lp_pool{dims}d``: norm_type 1 is sum pooling (avg_pool2d_divisor with D_o = 1), any other refused."""
-    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or norm_type != 1:
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) or norm_type != 1:
         raise ValueError(lp_pool_reason(norm_type))
     if dims != 2:
         raise ValueError(f"lp_pool{dims}d with norm_type=1 (sum pooling) is not supported: the sum-pooling operator "
@@ -159,6 +167,13 @@ def module_route(m) -> Route:
             return route_avg(dims, m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad,
                              getattr(m, "divisor_override", None))
         if isinstance(m, getattr(nn, f"AdaptiveAvgPool{dims}d")):
+            sizes = tuple(m.output_size) if isinstance(m.output_size, (tuple, list)) else (m.output_size,)
+            if any(v is None for v in sizes):
+                raise ValueError(f"{kind}(output_size={m.output_size!r}): None means 'keep the input's length on that "
+                                 "axis', which PyTorch reads from each input at forward time; the generated layer fixes "
+                                 "its output size when it is built, so it cannot take this module: give that axis' "
+                                 f"length (nn.{kind} with an int there), or compute it per call with "
+                                 f"pooling.pool('adaptive_avg_pool{dims}d', x, {m.output_size!r}), which reads it from x")
             return route_adaptive(dims, m.output_size)
         if isinstance(m, getattr(nn, f"LPPool{dims}d")):
             return route_lp(dims, m.norm_type, m.kernel_size, m.stride, m.ceil_mode)

@@ -10,6 +10,7 @@ in the same folder are never touched: a file is a generated one only if it carri
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .. import catalogue
@@ -23,13 +24,14 @@ from .svg import SVG_MARK
 def _code(cp, name: str) -> tuple:
     """(target, link from docs/operators/, lowering) for each target that lowers the operator."""
     from ..codegen.generate import TARGETS, generate_checked
+    from ..runtime.backends import get
     out, committed = [], ()
     for target in TARGETS:
         try:
             gen = generate_checked(cp, target)
         except EvosymError:
             continue       # e.g. the CUDA target refuses a channels-last layout
-        if target == "torch":   # the module, and the kernel sources committed next to it where it runs them
+        if not get(target).kernels:   # the module, and the kernel sources committed next to it where it runs them
             committed = tuple(gen.files())
             out.append((target, f"../../codegen/torch/{gen.filename}", f"lowering {gen.plan.path}"))
         elif gen.filename in committed:
@@ -76,20 +78,30 @@ def generate_docs(*, progress=None, report=None) -> dict[str, str]:
     from .rules_page import rules_page
     from .tutorial import tutorial_page
     files, docs = {}, []
+    pool = ThreadPoolExecutor(max_workers=1)   # the tutorial's commands are child processes: they run meanwhile
+    tutorial = pool.submit(tutorial_page)
+    try:
+        _operator_pages(files, docs, progress, report)
+    finally:
+        pool.shutdown(wait=True)
+    checked = [d.cp for d in docs]
+    files["catalogue.md"] = catalogue_page(docs)
+    files["rules.md"] = rules_page(checked)
+    files["concepts.md"] = concepts_page(checked, {d.name: d.props for d in docs})
+    if progress:
+        progress("tutorial: its commands' output")
+    files["tutorial.md"] = tutorial.result()
+    return dict(sorted(files.items()))
+
+
+def _operator_pages(files: dict, docs: list, progress, report) -> None:
+    """Each catalogue operator's page (and connectivity picture) into ``files``, its doc into ``docs``."""
     for name in catalogue.catalogue_names():
         doc, svg = operator_doc(name, progress=progress, report=report)
         docs.append(doc)
         files[f"operators/{name}.md"] = operator_page(doc)
         if svg:
             files[f"operators/{name}.svg"] = svg
-    checked = [d.cp for d in docs]
-    files["catalogue.md"] = catalogue_page(docs)
-    files["rules.md"] = rules_page(checked)
-    files["concepts.md"] = concepts_page(checked, {d.name: d.props for d in docs})
-    if progress:
-        progress("tutorial: running its commands")
-    files["tutorial.md"] = tutorial_page()
-    return dict(sorted(files.items()))
 
 
 def _generated(path: Path) -> bool:

@@ -28,6 +28,7 @@ import operator
 
 import torch
 
+from . import backends
 from .artifact import Kernels, kernels
 from .build import Library
 from .errors import EvosymError
@@ -38,15 +39,16 @@ ERRORS = {1001: "more output elements than a 1-D CUDA grid can launch (refused: 
                 "that do not divide it)",
           1004: "the fused attention's logit bias options are invalid (a null bias with a bias mode, or a gradient "
                 "for a bias that was not given)"}
-BACKENDS = ("cpu", "emulated", "cuda")
-_HOST = ["cpu"]   # the backend for CPU tensors: the CPU kernels, or the emulated CUDA source
+BACKENDS = tuple(t.runs_as for t in backends.targets())   # the registry's: ("cpu", "cuda", "emulated")
+_HOST = [backends.target_for("cpu").runs_as]   # the backend for CPU tensors: the CPU kernels, or the emulated CUDA source
 
 
 @contextlib.contextmanager
 def host_backend(which: str):
     """Within the block, CPU tensors run ``which``: "cpu" (the CPU kernels) or "emulated" (the CUDA source)."""
-    if which not in ("cpu", "emulated"):
-        raise EvosymError(f"unknown host backend {which!r} (cpu or emulated)")
+    host = backends.runs_on("cpu")
+    if which not in host:
+        raise EvosymError(f"unknown host backend {which!r} ({' or '.join(host)})")
     before = _HOST[0]
     _HOST[0] = which
     try:
@@ -118,9 +120,9 @@ def _runs_on(k: Kernels, t: torch.Tensor, backend: str) -> None:
     generated kernels take, and a backend that runs on the tensor's device."""
     if t.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"{k.name}: the generated kernels take float32 or float64, not {t.dtype}")
-    if backend not in BACKENDS or (backend == "cuda") != (t.device.type == "cuda"):
-        raise ValueError(f"{k.name}: backend {backend!r} cannot run on {t.device} (cpu or emulated on the CPU, "
-                         f"cuda on a GPU)")
+    if backend not in backends.runs_on(t.device.type):
+        where = ", ".join(f"{' or '.join(backends.runs_on(d))} on {d}" for d in backends.devices())
+        raise ValueError(f"{k.name}: backend {backend!r} cannot run on {t.device} ({where})")
 
 
 def _check(k: Kernels, x, kt, sizes, backend: str) -> dict:
@@ -171,7 +173,8 @@ def launch(k: Kernels, kind: str, tensors, sizes, backend: str, *extra) -> None:
     ``extra`` arguments and the stream (CUDA: the current one; on the CPU kernels, torch's thread count
     first); a None tensor is a null pointer; a non-zero return is an error."""
     device, dtype = tensors[-1].device, tensors[-1].dtype
-    lib = k.library(device, None if backend == "cuda" else backend)[1]
+    spec = backends.target_for(device.type, backend, f"{k.name}: ")
+    lib = k.library(device, backend)[1]
     fn = getattr(lib, f"evo_{k.ident}_{kind}_{'f32' if dtype == torch.float32 else 'f64'}")
     zv = (ctypes.c_longlong * len(sizes))(*sizes)
     k.agree(lib, tuple(sizes), zv)   # the manifest's lengths are the kernels' own, or nothing is launched
@@ -180,7 +183,7 @@ def launch(k: Kernels, kind: str, tensors, sizes, backend: str, *extra) -> None:
         with torch.cuda.device(device):
             rc = fn(*pointers, zv, *extra, torch.cuda.current_stream(device).cuda_stream)
     else:
-        if backend == "cpu":
+        if "threads" in backends.owner(spec).abi:   # the CPU kernels: OpenMP on torch's thread count
             getattr(lib, f"evo_{k.ident}_set_threads")(torch.get_num_threads())
         rc = fn(*pointers, zv, *extra, None)
     if rc != 0:
@@ -399,4 +402,4 @@ def _backend(t: torch.Tensor, backend: str | None) -> str:
     """An explicit backend, else "cuda" for CUDA tensors and the host backend (cpu or emulated) for CPU ones."""
     if backend is not None:
         return backend
-    return "cuda" if t.device.type == "cuda" else _HOST[0]
+    return _HOST[0] if t.device.type == "cpu" else backends.target_for(t.device.type).runs_as

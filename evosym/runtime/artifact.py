@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import sizeexpr
+from . import backends, sizeexpr
 from .build import build
 from .errors import EvosymError
 
@@ -57,8 +57,10 @@ class Kernels:
     taps: tuple
     dims: int
     source: str = ""         # the CUDA source ("" when there is none)
-    cpu_source: str = ""     # the CPU kernels' C++ source
-    cpu_refusal: str = ""    # why there is no CPU source (a window the CPU target does not lower)
+    cpu_source: str = ""     # the CPU kernels' C++ source (both kept by name: callers replace them; :meth:`text`)
+    more_sources: dict = field(default_factory=dict)   # backend -> source of any other registered kernel backend
+    refusals: dict = field(default_factory=dict)       # backend -> why it has no source (e.g. a window the CPU
+    #                                                     target does not lower: the manifest's cpu_refusal)
     attention: bool = False  # the CUDA source also has the fused attention (runtime/attention.py)
     libraries: dict = field(default_factory=dict)   # (target, arch) -> (Library, ctypes.CDLL)
     agreed: set = field(default_factory=set)         # (library, sizes) whose lengths the kernels confirmed
@@ -91,46 +93,50 @@ class Kernels:
                 "in": tuple(val(e) for e in self.lengths_in), "out": tuple(val(e) for e in self.lengths_out),
                 "taps": tuple(val(e) for e in self.taps)}
 
+    def text(self, backend: str) -> str:
+        """The source of the kernel backend ``backend`` ("" when the artifact has none)."""
+        field_ = backends.get(backend).field
+        return getattr(self, field_) if field_ else self.more_sources.get(backend, "")
+
     def library(self, device, backend: str | None = None):
-        """(Library, CDLL) for ``device``: CUDA kernels on a GPU; on the CPU the CPU kernels, or the
-        emulated CUDA source with ``backend="emulated"``."""
-        if device.type == "cpu":
-            backend = backend or "cpu"
-            if backend not in ("cpu", "emulated"):
-                raise EvosymError(f"{self.name}: backend {backend!r} does not run on the CPU (cpu or emulated)")
-            target, arch = ("cpu", "cpu") if backend == "cpu" else ("host", "host")
-        elif device.type == "cuda":
+        """(Library, CDLL) for ``device``: the target of :func:`.backends.target_for` — CUDA kernels on a
+        GPU; on the CPU the CPU kernels, or the emulated CUDA source with ``backend="emulated"``."""
+        spec = backends.target_for(device.type, backend, f"{self.name}: ")
+        owner = backends.owner(spec)
+        if spec.arch == "sm":
             import torch
             major, minor = torch.cuda.get_device_capability(device)
-            target, arch = "cuda", f"sm_{major}{minor}"
+            arch = f"sm_{major}{minor}"
         else:
-            raise EvosymError(f"{self.name}: no generated kernels for device {device} (cpu or cuda)")
-        if target == "cpu" and not self.cpu_source:
-            raise EvosymError(self.cpu_refusal or f"{self.name}: no CPU kernels")
-        if target != "cpu" and not self.source:
-            raise EvosymError(f"{self.name}: its artifact has no CUDA source")
+            arch = spec.name
+        source = self.text(owner.name)
+        if not source:
+            raise EvosymError(self.refusals.get(owner.name) or f"{self.name}: its artifact has no {owner.label} source")
+        target = spec.name
         if (target, arch) in self.libraries:
             return self.libraries[(target, arch)]
         with self.building:   # this artifact's build only: other artifacts' calls go on meanwhile
             if (target, arch) not in self.libraries:
-                source = self.cpu_source if target == "cpu" else self.source
-                lib = build(source, target, None if target != "cuda" else arch)
-                self.libraries[(target, arch)] = (lib, _bind(ctypes.CDLL(str(lib.path)), self, target))
+                lib = build(source, target, arch if spec.arch == "sm" else None)
+                self.libraries[(target, arch)] = (lib, _bind(ctypes.CDLL(str(lib.path)), self, owner))
             return self.libraries[(target, arch)]
 
 
-def _bind(cdll, k: Kernels, target: str):
+def _bind(cdll, k: Kernels, owner: backends.Backend):
     """Declare the library's entry points (kind, tensor pointers, i64 arrays: the sizes, then the kernel
-    tensor's layout where there is one); a missing symbol is an error, not a crash."""
+    tensor's layout where there is one) — those of every kernel source and those its backend's ``abi``
+    adds; a missing symbol is an error, not a crash."""
     kinds = [(kind, 3, 2) for kind in ("forward", "backward_input", "backward_kernel")]
+    target = owner.name
     try:
         extents = getattr(cdll, f"evo_{k.ident}_extents")
         extents.argtypes = [ctypes.POINTER(ctypes.c_longlong)] * 2
         extents.restype = ctypes.c_int
-        if target == "cpu":
+        if "attend" in owner.abi:
             kinds.append(("attend", 3, 2))
+        if "threads" in owner.abi:
             getattr(cdll, f"evo_{k.ident}_set_threads").argtypes = [ctypes.c_int]
-        elif k.attention:
+        if "attention" in owner.abi and k.attention:
             kinds += [("attention_forward", 6, 2), ("attention_backward", 11, 2)]   # β, ∂β may be null
         for kind, pointers, arrays in kinds:
             for sfx in ("f32", "f64"):
@@ -222,7 +228,7 @@ def parse(text: bytes, where: str) -> dict:
         exprs[what] = value if count is None else tuple(value)
     sources = _field(data, "sources", dict, where)
     for target, entry in sources.items():
-        if target not in ("cpu", "cuda") or not isinstance(entry, dict) or set(entry) != {"file", "sha256"} \
+        if target not in {b.name for b in backends.kernel_backends()} or not isinstance(entry, dict) or set(entry) != {"file", "sha256"} \
                 or not isinstance(entry["file"], str) or not isinstance(entry["sha256"], str) \
                 or not re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]):
             raise EvosymError(f"{where}: the manifest's source entry {target!r} is malformed")
@@ -232,11 +238,14 @@ def parse(text: bytes, where: str) -> dict:
     module_sha = data.get("module_sha256")
     if not isinstance(module_sha, str) or not re.fullmatch(r"[0-9a-f]{64}", module_sha):
         raise EvosymError(f"{where}: the manifest's module_sha256 is missing or malformed")
-    refusal = _field(data, "cpu_refusal", str, where)
+    refusals = {}
+    for b in backends.kernel_backends():   # an optional kernel backend says why it has no source: <name>_refusal
+        if not b.required:
+            refusal = _field(data, f"{b.name}_refusal", str, where)
+            if refusal:
+                refusals[b.name] = f"{name}: no {b.label} kernels (its manifest says: {refusal[:300]})"
     return dict(name=name, ident=ident, module_sha256=module_sha, sizes=tuple(s[0] for s in sizes), lows=tuple(s[1] for s in sizes), dims=dims,
-                attention=bool(_field(data, "attention", bool, where)),
-                cpu_refusal=refusal and f"{name}: no CPU kernels (its manifest says: {refusal[:300]})",
-                sources=sources, **exprs)
+                attention=bool(_field(data, "attention", bool, where)), refusals=refusals, sources=sources, **exprs)
 
 
 def register(manifest: bytes, sources: dict, *, alias: str | None = None, where: str = "<memory>") -> str:
@@ -255,7 +264,8 @@ def register(manifest: bytes, sources: dict, *, alias: str | None = None, where:
     key = key_of(fields["name"], _sha(manifest))
     with _LOCK:
         if key not in _REGISTRY:
-            _REGISTRY[key] = Kernels(key=key, source=texts.get("cuda", ""), cpu_source=texts.get("cpu", ""), **fields)
+            named = {b.field: texts.pop(b.name, "") for b in backends.kernel_backends() if b.field}
+            _REGISTRY[key] = Kernels(key=key, **named, more_sources=texts, **fields)
         if alias is not None:
             _REGISTRY[alias] = _REGISTRY[key]
         return key

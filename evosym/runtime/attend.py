@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from . import backends
 from .aggregate import (_backend, _kernel_shape, _prepared, correlation, correlation_grads, int_sizes,
                         kernels_for)
 
@@ -25,7 +26,7 @@ def _softmax_taps(kt: torch.Tensor, taps: int) -> torch.Tensor:
 
 @torch.library.custom_op("evosym::attend", mutates_args=())
 def _attend(name: str, a: torch.Tensor, b: torch.Tensor, sizes: list[int], backend: str) -> torch.Tensor:
-    if backend == "cpu":
+    if "attend" in backends.abi(backend):   # the CPU kernels: correlation and softmax at once
         return correlation(name, a, b, sizes, backend, kind="attend")
     return _softmax_taps(correlation(name, a, b, sizes, backend), kernels_for(name).dims)
 

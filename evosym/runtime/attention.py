@@ -30,6 +30,7 @@ import ctypes
 
 import torch
 
+from . import backends
 from .errors import EvosymError
 from .aggregate import (_backend, checked_extents, evolution_aggregate, evolution_correlate, int_sizes,
                         kernels_for, launch)
@@ -73,9 +74,10 @@ def _options(bias) -> ctypes.Array:
 
 
 def _call(k, kind: str, tensors, sizes, backend: str, bias) -> None:
-    if backend not in ("cuda", "emulated") or (backend == "cuda") != (tensors[0].device.type == "cuda"):
-        raise ValueError(f"{k.name}: the fused attention runs on backend cuda (CUDA tensors) or emulated "
-                         f"(CPU tensors), not {backend!r} on {tensors[0].device}")
+    if "attention" not in backends.abi(backend) or backend not in backends.runs_on(tensors[0].device.type):
+        fused = [t for t in backends.targets() if "attention" in backends.owner(t).abi]
+        where = " or ".join(f"{t.runs_as} ({t.device.upper()} tensors)" for t in fused)
+        raise ValueError(f"{k.name}: the fused attention runs on backend {where}, not {backend!r} on {tensors[0].device}")
     launch(k, kind, tensors, sizes, backend, _options(bias))
 
 
@@ -206,6 +208,6 @@ def evolution_attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Te
         raise EvosymError(f"{name}: its kernels have no fused attention (K̂ is not M·softmax(a ⋆ b))")
     backend = _backend(a, backend)
     sizes = int_sizes(name, sizes)
-    if backend == "cpu":
+    if "attention" not in backends.abi(backend):   # the CPU kernels: no fused variant
         return unfused_attention(name, a, b, v, sizes, backend, bias)
     return _attention(name, a, b, v, bias, sizes, backend)[0]

@@ -1,9 +1,10 @@
 """Compiling a generated kernel source into a cached shared library.
 
-Three targets: ``cuda`` (the CUDA source, nvcc, for the current GPU's architecture), ``host`` (the
-same CUDA source built by the system C++ compiler with ``evosym_emulate.h``: CUDA built-ins as
-thread-local structs and a grid loop as the launcher; valid because the generated threads never
-communicate; it is how CI runs the CUDA source) and ``cpu`` (the CPU kernels' C++ source, built
+The targets are registered in :mod:`.backends` (with their compilers and flags): ``cuda`` (the CUDA
+source, nvcc, for the current GPU's architecture), ``host`` (the same CUDA source built by the
+system C++ compiler with ``evosym_emulate.h``: CUDA built-ins as thread-local structs and a grid
+loop as the launcher; valid because the generated threads never communicate; it is how CI runs the
+CUDA source) and ``cpu`` (the CPU kernels' C++ source, built
 by the system C++ compiler with ``-O3 -march=native`` and OpenMP). A generated source holds only what
 differs per operator and includes the runtime's kernel headers (``include/``: the kernels themselves,
 written once); every build compiles with those headers on its include path. Libraries are cached by a
@@ -38,21 +39,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EvosymError
-from . import cache, lock, sanitize
+from . import backends, cache, lock, sanitize
+from .backends import CPU_FLAGS, CUDA_FLAGS, HOST_FLAGS  # noqa: F401 - each target's flags, named where they live
 
-HOST_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-x", "c++")
-# -ffp-contract=fast: fused multiply-adds (ISO C++ modes turn contraction off); the numeric check's
-# rounding bound covers either rounding
-CPU_FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-std=c++17", "-shared", "-fPIC", "-fopenmp", "-x", "c++")
-TARGETS = ("host", "cpu", "cuda")
-CUDA_FLAGS = ("-O3", "-shared", "-Xcompiler", "-fPIC", "-std=c++17")
+TARGETS = tuple(t.name for t in backends.targets())   # the registry's (runtime/backends.py): "cpu", "cuda", "host"
 
 
 @dataclass(frozen=True)
 class Library:
     path: Path
-    target: str          # "host" (emulated CUDA source), "cpu" or "cuda"
-    arch: str            # "sm_90", or "host" / "cpu"
+    target: str          # a registered target (runtime/backends.py): "host" (emulated CUDA source), "cpu" or "cuda"
+    arch: str            # "sm_90", or the target's name ("host" / "cpu")
     cached: bool         # loaded from the cache (no compilation)
     seconds: float       # time spent compiling (0 when cached)
     sanitized: bool = False   # built with AddressSanitizer and UBSan (runtime/sanitize.py)
@@ -113,9 +110,10 @@ def cache_dir() -> Path:
 
 
 def compiler(target: str) -> str:
-    """The compiler executable for ``target``, or a clear error when there is none."""
-    cxx = os.environ.get("CXX") or "c++"
-    name = {"host": cxx, "cpu": cxx, "cuda": "nvcc"}[target]
+    """The compiler executable for ``target`` (its registered kind: "cxx" is $CXX, else c++), or a clear error
+    when there is none."""
+    kind = backends.target(target).compiler
+    name = (os.environ.get("CXX") or "c++") if kind == "cxx" else kind
     path = shutil.which(name)
     if path is None:
         raise EvosymError(f"no {name!r} on PATH: the {target} kernels cannot be built here")
@@ -170,14 +168,15 @@ def build(source: str, target: str, arch: str | None = None) -> Library:
     (once, under the key's lock), load-tested and published."""
     if target not in TARGETS:
         raise EvosymError(f"unknown kernel target {target!r} ({', '.join(TARGETS)})")
+    spec = backends.target(target)
     exe = compiler(target)
     arch = arch or target
     include = headers()
-    flags = {"host": HOST_FLAGS, "cpu": CPU_FLAGS}.get(target) or CUDA_FLAGS + (f"-arch={arch}",)
-    sanitized = target != "cuda" and sanitize.requested()
+    flags = spec.flags + ((f"-arch={arch}",) if spec.arch == "sm" else ())
+    sanitized = spec.sanitizable and sanitize.requested()
     if sanitized:   # the sanitizers' flags instead of -O3 (runtime/sanitize.py)
         flags = sanitize.FLAGS + tuple(f for f in flags if not f.startswith("-O"))
-    features = cpu_features(exe) if target == "cpu" else ""
+    features = cpu_features(exe) if spec.native else ""
     key = hashlib.sha256("\0".join([source, headers_digest(include), target, " ".join(flags), _version(exe), arch,
                                     features, _versions()]).encode()).hexdigest()
     root = cache.root()
@@ -230,12 +229,13 @@ def _write_headers(texts: dict, folder: Path) -> Path:
 def _compile(exe: str, flags: tuple, source: str, include: dict, target: str, work: Path) -> Path:
     """Compile ``source`` in the workspace ``work`` with the headers ``include`` (name → text) on its include
     path; the library, or a clear error with how the compiler ended and the tail of what it printed."""
-    src = work / ("kernels.cu" if target == "cuda" else "kernels.cpp")   # host: a .cu built as C++
+    spec = backends.target(target)
+    src = work / spec.source_file   # host: a .cu built as C++
     src.write_text(source, encoding="utf-8")
     folder = _write_headers(include, work / "include")
     cmd = [exe, *flags, "-I", str(folder)]
-    if target == "host":
-        cmd += ["-include", str(folder / EMULATION)]
+    if spec.prelude:   # the host build: the emulation of CUDA's built-ins first
+        cmd += ["-include", str(folder / spec.prelude)]
     out = work / "lib.so"
     cmd += [str(src), "-o", str(out)]
     name = os.path.basename(exe)
@@ -297,7 +297,7 @@ def _load_test(path: Path, exe: str, target: str) -> None:
         why = _exit("loading it", proc.returncode)
     name = os.path.basename(exe)
     hint = ""
-    if "undefined symbol" in why and target != "cuda" and "++" not in name:
+    if "undefined symbol" in why and backends.target(target).compiler == "cxx" and "++" not in name:
         hint = (f" ({name} looks like a C compiler: it does not link the C++ runtime; "
                 "set CXX to a C++ compiler such as g++)")
     raise EvosymError(f"the {target} library built by {exe} does not load, so it is not cached: {why}{hint}")
@@ -318,7 +318,7 @@ def ptxas_report(source: str, arch: str) -> dict:
         raise EvosymError(f"ptxas_report takes one CUDA architecture, not {arch!r}")
     exe = compiler("cuda")
     with tempfile.TemporaryDirectory(prefix="evosym-ptxas-") as tmp:
-        src = Path(tmp) / "kernels.cu"
+        src = Path(tmp) / backends.target("cuda").source_file
         src.write_text(source, encoding="utf-8")
         folder = _write_headers(headers(), Path(tmp) / "include")
         proc = subprocess.run([exe, "-O3", "-std=c++17", f"-arch={arch}", "-I", str(folder), "-Xptxas", "-v", "-c", str(src),

@@ -8,7 +8,7 @@ the example, the fix is missing and the mutant survives; if the mutated one refu
 disabled nothing that matters and the mutant survives. Every mutation is a ``unittest.mock.patch`` (or,
 for the process boundary, another code path) inside a ``with``: it is undone whatever happens.
 
-This module holds the holes in the premises, the evaluator and the rules (1–4, 6, 9), with small operators
+This module holds the holes in the premises, the evaluator and the rules (1–4, 6, 9, 11), with small operators
 written here; :mod:`.trust_conclusion_mutants` those in the conclusion's checks and the process boundary
 (5, 7, 8, 10). The holes are numbered as in ``tests/test_premises.py``.
 """
@@ -24,6 +24,7 @@ import sympy as sp
 from .. import Definition, Derivation, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
 from ..proof import premises as PR
 from ..proof.evaluate import Evaluator
+from ..proof.rules import softmax as SM
 from ..proof.rules.fourier import CongruenceToRemainder
 from ..proof.rules.groups import SplitChannelsIntoGroups
 from ..proof.rules.sums import ReindexSum
@@ -309,3 +310,35 @@ def backwards_sums_read_empty():
     return trial("the evaluator's refusal of backwards sums", _checked(backwards_sum_proof), read_as_empty, step=0,
                  witness=_sympy_differs)
 
+
+
+# -- 11. a masked softmax whose row can be empty -----------------------------------------------------------------
+
+def hidden_row_proof():
+    """y = x[b, o, i]·Σ_m A[b, o, i, m] with the masked softmax A := E/Z, E := [m ≤ i − P]·exp(x[b, o, m]),
+    Z := Σ_{m'} E: for P ≥ 1 every key of row 0 is hidden, Z = 0 there and Σ_m A is not 1; the grid tests P = 0
+    only. The producer is untrusted, so the step is recorded as if the rule had taken it (with the visible-key
+    search switched off while the derivation runs); the checker replays it."""
+    ell = Definition("ell", (b, c, i, m), X[b, c, m], shape=(B, C, L, L))
+    e = Definition("E", (b, c, i, m), InRange(m, 0, i - P) * sp.exp(ell[b, c, i, m]), shape=(B, C, L, L))
+    z = Definition("Z", (b, c, i), sp.Sum(e[b, c, i, q], (q, 0, L - 1)), shape=(B, C, L))
+    a = Definition("attn", (b, c, i, m), e[b, c, i, m] / z[b, c, i], shape=(B, C, L, L))
+    op = toy(X[b, o, i] * sp.Sum(a[b, o, i, m], (m, 0, L - 1)), definitions=[ell, e, z, a],
+             grid=({B: 1, C: 1, L: 2, K: 1, P: 0}, {B: 1, C: 2, L: 3, K: 1, P: 0}))
+    with any_key_visible():
+        d = Derivation(op)
+        d.apply("softmax-sums-to-one", name="attn", over=[m])
+        d.conclude(omega=IDENTITY, channel=c, neighbour=(q,))
+    return d.proof()
+
+
+def any_key_visible():
+    """softmax-sums-to-one with its Z > 0 obligation dropped: the first key of the range is taken as visible,
+    unproved."""
+    return mock.patch.object(SM, "visible_key", lambda guards, limits, ranges: ({l[0]: l[1] for l in limits}, []))
+
+
+@mutant(CATEGORY, "hole 11: softmax-sums-to-one without its Z > 0 obligation (a mask [m ≤ i − P] hides row 0 once P ≥ 1)")
+def masked_softmax_row_may_be_empty():
+    return trial("softmax-sums-to-one's obligation that Z > 0 (a key every row shows)", _checked(hidden_row_proof),
+                 any_key_visible, step=0, witness=_witness_shape(({B: 1, C: 1, L: 2, K: 1, P: 1},)))

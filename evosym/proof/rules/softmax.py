@@ -1,25 +1,149 @@
-"""Rules about a softmax: its weights over the axes it normalises sum to one."""
+"""Rules about a softmax: its weights over the axes it normalises sum to one, plain or masked."""
 
 from __future__ import annotations
+
+import itertools
 
 import sympy as sp
 
 from ...errors import RuleError
-from ..symbolic import nonnegative
+from ...ir.symbols import InRange
+from ..symbolic import nonnegative, range_of
 from ..tree import find_sum, replace_node
 from .base import Application, Context, Obligation, Rule, register
+
+MAX_WITNESSES = 256   # assignments of visible keys tried (a product over the summed axes of a few candidates each)
+
+
+def masked_exponential(e):
+    """(the brackets G, exp(ℓ[…])) when the definition E := G·exp(ℓ[…]) with G a non-empty product of Iverson
+    brackets [lo ≤ t ≤ hi] and ℓ read once; else None. (The shape that ``evosym.facts.softmax`` lowers to a
+    masked softmax, copied here so that the proof package imports nothing above it.)"""
+    if not isinstance(e.body, sp.Mul):
+        return None
+    exps = [f for f in e.body.args if isinstance(f, sp.exp)]
+    guards = [f for f in e.body.args if isinstance(f, InRange)]
+    if len(exps) != 1 or len(exps) + len(guards) != len(e.body.args) or not guards:
+        return None
+    if not isinstance(exps[0].args[0], sp.Indexed):
+        return None
+    return guards, exps[0]
+
+
+def real_valued(expr, ctx: Context, _seen=None) -> bool:
+    """True only if ``expr`` is real for every admissible value of its symbols: it is built from real numbers,
+    integer symbols, reads of declared tensors (real) and of definitions whose bodies are real, with +, ·,
+    integer powers, powers of positive bases, exp, sums, brackets, deltas, ⌊·⌋, ⌈·⌉, max, min, |·| and mod."""
+    seen = {} if _seen is None else _seen   # definition → its verdict, None while it is being checked
+    e = sp.sympify(expr)
+    if e.is_Number:
+        return bool(e.is_real)
+    if e in (sp.pi, sp.E):
+        return True
+    if isinstance(e, sp.Symbol):
+        return bool(e.is_real)
+    if isinstance(e, sp.Indexed):
+        label = str(e.base.label)
+        if not all(real_valued(i, ctx, seen) for i in e.indices):
+            return False
+        if label in ctx.definitions:
+            if label not in seen:
+                seen[label] = None   # a definition that reads itself is not proved real
+                seen[label] = real_valued(ctx.definitions[label].body, ctx, seen)
+            return bool(seen[label])
+        return label in ctx.tensors
+    if isinstance(e, sp.Pow):
+        if not real_valued(e.base, ctx, seen):
+            return False
+        if e.exp.is_Integer:
+            return True
+        return bool(e.base.is_positive) and real_valued(e.exp, ctx, seen)
+    if isinstance(e, sp.Sum):
+        return real_valued(e.function, ctx, seen) and all(real_valued(b, ctx, seen) for l in e.limits for b in l[1:])
+    if isinstance(e, (sp.Add, sp.Mul, sp.exp, InRange, sp.KroneckerDelta, sp.floor, sp.ceiling, sp.Max, sp.Min,
+                      sp.Abs, sp.Mod)):
+        return all(real_valued(a, ctx, seen) for a in e.args)
+    return False
+
+
+def _proved_nonnegative(e, ranges) -> bool:
+    """``e ≥ 0`` proved from the known ranges of the indices it reads and the sizes' domains."""
+    e = sp.expand(e)
+    if e.is_Integer:
+        return e >= 0
+    r = range_of(e, ranges)
+    return r is not None and nonnegative(r[0])
+
+
+def visible_key(guards, limits, ranges):
+    """A key w* (one value per summed variable) inside the summed ranges at which every bracket of G is provably
+    1, for every value of the other indices within ``ranges``: (assignment, the facts proved), else None.
+
+    ``guards`` are the brackets of E at the summed read (over the summed variables and the row's indices),
+    ``limits`` the sum's (variable, lo, hi). Candidates for w are the sum's bounds and, for each bracket
+    [lo ≤ w + k ≤ hi] over w alone, lo − k and hi − k (the first and last key the bracket shows); an assignment
+    is taken only when lo ≤ w* ≤ hi for every summed variable and lo ≤ t ≤ hi for every bracket are proved."""
+    zvars = [l[0] for l in limits]
+    if not all(a.is_integer for g in guards for a in g.args) or not all(w.is_integer for w in zvars):
+        return None   # a bracket's value is defined on integers only: nothing is proved about other arguments
+    candidates = []
+    for w, lo, hi in limits:
+        cands = [lo, hi]
+        for g in guards:
+            t, glo, ghi = g.args
+            k = sp.expand(t - w)
+            if not (k.free_symbols & set(zvars)):
+                cands += [sp.expand(glo - k), sp.expand(ghi - k)]
+        seen, uniq = set(), []
+        for x in cands:
+            if not (sp.sympify(x).free_symbols & set(zvars)) and x not in seen:
+                seen.add(x)
+                uniq.append(x)
+        candidates.append(uniq)
+    for n, choice in enumerate(itertools.product(*candidates)):
+        if n >= MAX_WITNESSES:
+            return None
+        at = dict(zip(zvars, choice))
+        facts = []
+        ok = True
+        for (w, lo, hi), x in zip(limits, choice):
+            if not (_proved_nonnegative(x - lo, ranges) and _proved_nonnegative(hi - x, ranges)):
+                ok = False
+                break
+            facts.append((lo, x, hi))
+        for g in guards if ok else ():
+            g_at = g.xreplace(at)
+            if g_at.is_Integer:
+                if g_at != 1:
+                    ok = False
+                    break
+                continue
+            t, glo, ghi = g_at.args
+            if not (_proved_nonnegative(t - glo, ranges) and _proved_nonnegative(ghi - t, ranges)):
+                ok = False
+                break
+            facts.append((glo, t, ghi))
+        if ok:
+            return at, facts
+    return None
 
 
 @register
 class SoftmaxSumsToOne(Rule):
-    """A softmax sums to one over the axes it normalises: if A[…, q] := exp(ℓ[…, q]) / Z[…] and Z[…] := Σ_{q'} exp(ℓ[…, q']) over a non-empty range, then Σ_q A[…, q] = 1 over the same range.
+    """A softmax sums to one over the axes it normalises: if A[…, q] := E[…, q] / Z[…] and Z[…] := Σ_{q'} E[…, q'] over the same range, where E = exp(ℓ) or a masked E = G·exp(ℓ) with G a product of Iverson brackets and ℓ real, and Z > 0, then Σ_q A[…, q] = 1 over that range. Z > 0 holds when the range is non-empty (E = exp(ℓ)) or when some key q* in the range passes every bracket of G at every row (masked).
 
-    ``over`` names the variables of a nest of sums whose summand is exactly one read of ``name``.
+    ``over`` names the variables of a nest of sums whose summand is exactly one read of ``name``. For a masked
+    E, Z > 0 must be proved at the use (a key q* found inside the summed range at which every bracket is
+    provably 1 for all values of the row's indices and all sizes in their domains), else the step is refused.
     """
 
     name = "softmax-sums-to-one"
-    preconditions = ("A's definition is exp(ℓ)/Z with Z the sum of exp(ℓ) over the summed axes",
-                     "the summed range equals Z's range", "the range is non-empty (Z > 0)")
+    preconditions = ("A's definition is E/Z with Z the sum of E over the summed axes, E = exp(ℓ) or G·exp(ℓ) with G "
+                     "a product of brackets",
+                     "the summed range equals Z's range",
+                     "ℓ is real, so exp(ℓ) > 0 and E ≥ 0",
+                     "Z > 0: the range is non-empty (E = exp(ℓ)); masked, a key of the range passes every bracket "
+                     "at every row (proved, else the step is refused)")
 
     argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
         "name": ("str",
@@ -30,55 +154,116 @@ class SoftmaxSumsToOne(Rule):
 
     def apply(self, expr, ctx: Context, *, name, over) -> Application:
         over = list(over)
-        node, _ = find_sum(expr, over[0])
+        node, enclosing = find_sum(expr, over[0])
         limits = {l[0]: (l[1], l[2]) for l in node.limits}
-        if set(limits) != set(over):
+        if set(limits) != set(over) or len(over) != len(set(over)):
             raise RuleError(f"softmax-sums-to-one: the nest over {over[0]} sums over "
                             f"{', '.join(map(str, limits))}, not exactly {', '.join(map(str, over))}")
+        if any(sp.sympify(b).free_symbols & set(over) for lo_hi in limits.values() for b in lo_hi):
+            raise RuleError("softmax-sums-to-one: the bounds of the summed nest depend on its own variables")
         read = node.function
         if not (isinstance(read, sp.Indexed) and str(read.base.label) == name and name in ctx.definitions):
             raise RuleError(f"softmax-sums-to-one: the summand must be one read of the definition {name}, not {read}")
         a = ctx.definitions[name]
         num, den = sp.fraction(a.body)
-        if not (isinstance(num, sp.exp) and isinstance(num.args[0], sp.Indexed) and isinstance(den, sp.Indexed)
-                and str(den.base.label) in ctx.definitions):
-            raise RuleError(f"softmax-sums-to-one: {name} := {a.body} is not exp(ℓ[…])/Z[…] with Z a definition")
-        logit, z = num.args[0], ctx.definitions[str(den.base.label)]
+        if not (isinstance(den, sp.Indexed) and str(den.base.label) in ctx.definitions):
+            raise RuleError(f"softmax-sums-to-one: {name} := {a.body} is not E[…]/Z[…] with Z a definition")
+        z = ctx.definitions[str(den.base.label)]
         zsum = z.body
-        if not (isinstance(zsum, sp.Sum) and isinstance(zsum.function, sp.exp)
-                and isinstance(zsum.function.args[0], sp.Indexed) and zsum.function.args[0].base == logit.base):
-            raise RuleError(f"softmax-sums-to-one: {z.name} := {zsum} is not a sum of exp({logit.base})")
-        # instantiate both definitions at this read: A's parameters → the read's indices
-        at = dict(zip(a.params, read.indices))
-        logit_here = logit.xreplace(at)
+        if len(read.indices) != len(a.params) or len(den.indices) != len(z.params):
+            raise RuleError(f"softmax-sums-to-one: {read} or {den} does not give its definition one index per parameter")
+        at = dict(zip(a.params, read.indices))   # A's parameters → the read's indices
+        masked = isinstance(num, sp.Indexed)
+        if masked:   # A := E[J]/Z[I], E := G·exp(ℓ), Z := Σ_w E[I, w]
+            e_name = str(num.base.label)
+            parts = masked_exponential(ctx.definitions[e_name]) if e_name in ctx.definitions else None
+            if parts is None:
+                raise RuleError(f"softmax-sums-to-one: the numerator {num} of {name} is not a read of a definition "
+                                f"E := G·exp(ℓ[…]) with G a product of brackets")
+            if not (isinstance(zsum, sp.Sum) and isinstance(zsum.function, sp.Indexed) and zsum.function.base == num.base):
+                raise RuleError(f"softmax-sums-to-one: {z.name} := {zsum} is not a sum of {e_name} (the numerator's "
+                                f"masked exponentials), so A's rows need not sum to one")
+            n_e = len(ctx.definitions[e_name].params)
+            if len(num.indices) != n_e or len(zsum.function.indices) != n_e:
+                raise RuleError(f"softmax-sums-to-one: the reads of {e_name} do not give it one index per parameter")
+            term_here = num.xreplace(at)
+            exp_arg = parts[1].args[0]
+        else:        # A := exp(ℓ[J])/Z[I], Z := Σ_w exp(ℓ[I, w])
+            if not (isinstance(num, sp.exp) and isinstance(num.args[0], sp.Indexed)):
+                raise RuleError(f"softmax-sums-to-one: {name} := {a.body} is not exp(ℓ[…])/Z[…] or E[…]/Z[…] with "
+                                f"E := G·exp(ℓ[…]), Z a definition")
+            logit = num.args[0]
+            if not (isinstance(zsum, sp.Sum) and isinstance(zsum.function, sp.exp)
+                    and isinstance(zsum.function.args[0], sp.Indexed) and zsum.function.args[0].base == logit.base):
+                raise RuleError(f"softmax-sums-to-one: {z.name} := {zsum} is not a sum of exp({logit.base})")
+            term_here = logit.xreplace(at)
+            exp_arg = term_here
         z_here = den.xreplace(at)
         z_body = z.instantiate(z_here.indices)
+        if not isinstance(z_body, sp.Sum):
+            raise RuleError(f"softmax-sums-to-one: {z.name} at {z_here} is not a sum")
         zvars = [l[0] for l in z_body.limits]
-        # Z's summed logit positions must be exactly where this sum's variables sit in the logit
-        inner = z_body.function.args[0]
-        ok_shape = len(inner.indices) == len(logit_here.indices)
+        inner = z_body.function if masked else z_body.function.args[0]
+        # Z's summed positions must be exactly where this sum's variables sit in the numerator's read, each summed
+        # variable at one position, bare; every other position the same on both sides and free of both sums' variables
+        ok_shape = len(inner.indices) == len(term_here.indices) and len(zvars) == len(set(zvars))
         match = {}
         same_rest = ok_shape
-        for i_z, i_here in zip(inner.indices, logit_here.indices) if ok_shape else ():
+        for i_z, i_here in zip(inner.indices, term_here.indices) if ok_shape else ():
             if i_z in zvars:
+                if i_z in match:
+                    same_rest = False
                 match[i_z] = i_here
-            elif sp.expand(i_z - i_here) != 0:
+            elif (sp.sympify(i_z).free_symbols & set(zvars)) or (sp.sympify(i_here).free_symbols & set(over)) \
+                    or sp.expand(i_z - i_here) != 0:
                 same_rest = False
-        vars_ok = ok_shape and same_rest and sorted(map(str, match.values())) == sorted(map(str, over)) \
-            and all(isinstance(v, sp.Symbol) for v in match.values())
-        ranges_ok = vars_ok and all(sp.expand(lz[1] - limits[match[lz[0]]][0]) == 0 and
-                                    sp.expand(lz[2] - limits[match[lz[0]]][1]) == 0 for lz in z_body.limits)
+        vars_ok = ok_shape and same_rest and set(match) == set(zvars) and len(match) == len(over) \
+            and all(isinstance(v, sp.Symbol) for v in match.values()) \
+            and sorted(map(str, match.values())) == sorted(map(str, over))
+        zbounds_free = not any(sp.sympify(bd).free_symbols & set(zvars) for l in z_body.limits for bd in l[1:])
+        ranges_ok = vars_ok and zbounds_free and all(
+            sp.expand(lz[1] - limits[match[lz[0]]][0]) == 0 and sp.expand(lz[2] - limits[match[lz[0]]][1]) == 0
+            for lz in z_body.limits)
         rest_free = not (set().union(*[sp.sympify(i).free_symbols for i in z_here.indices]) & set(over))
-        nonempty = all(nonnegative(hi - lo) for lo, hi in limits.values())
-        obligations = (
-            Obligation("{} := exp({})/{} and {} := {}", vars_ok and rest_free, "structure checked" if vars_ok and rest_free
-                       else "the summed axes are not the axes Z normalises", (read, logit_here, z_here, z_here, z_body)),
-            Obligation("the sum over {} has the range of {}", ranges_ok, "bounds compared" if ranges_ok else
-                       "the bounds differ", (sp.Tuple(*over), z_here)),
-            Obligation("the range of {} is non-empty, so {} > 0", nonempty, "proved from the sizes" if nonempty
-                       else "not proved", (sp.Tuple(*over), z_here)),
-        )
         if not (vars_ok and rest_free and ranges_ok):
             raise RuleError(f"softmax-sums-to-one: Σ over {', '.join(map(str, over))} of {read} is not the sum over "
-                            f"the axes that {z.name} normalises")
+                            f"the axes that {z.name} normalises, with the same range")
+        real = real_valued(exp_arg, ctx)
+        structure = Obligation("{} := {}/{} and {} := {}", True, "structure checked",
+                               (read, num.xreplace(at), z_here, z_here, z_body))
+        same_range = Obligation("the sum over {} has the range of {}", True, "bounds compared", (sp.Tuple(*over), z_here))
+        if not masked:
+            nonempty = all(nonnegative(hi - lo) for lo, hi in limits.values())
+            obligations = (
+                structure, same_range,
+                Obligation("{} is real, so exp({}) > 0", real, "built from real reads and operations" if real
+                           else "not proved", (exp_arg, exp_arg)),
+                Obligation("the range of {} is non-empty, so {} > 0", nonempty, "proved from the sizes" if nonempty
+                           else "not proved", (sp.Tuple(*over), z_here)),
+            )
+            return Application(replace_node(expr, node, sp.Integer(1)), obligations)
+        # masked: Z > 0 is proved here or the step is refused (a row whose every key is hidden is 0/0, not 1)
+        if not real:
+            raise RuleError(f"softmax-sums-to-one: the logits {exp_arg} of {e_name} are not provably real, so "
+                            f"exp(…) > 0 and {z.name} > 0 are not proved")
+        e_def = ctx.definitions[e_name]
+        at_inner = dict(zip(e_def.params, inner.indices))   # E at Z's summed read
+        guards = [g.xreplace(at_inner) for g in parts[0]]
+        exp_arg = exp_arg.xreplace(at_inner)
+        here = ctx.with_limits(enclosing).ranges
+        found = visible_key(guards, list(z_body.limits), here)
+        if found is None:
+            raise RuleError(f"softmax-sums-to-one: {z_here} > 0 is not proved: no key of the range "
+                            f"{', '.join(f'{lo} ≤ {w} ≤ {hi}' for w, lo, hi in z_body.limits)} is proved to pass every "
+                            f"bracket of {e_name} ({' · '.join(map(str, guards))}) at every row, for all sizes")
+        key, facts = found
+        obligations = (
+            structure, same_range,
+            Obligation("{} ≥ 0: brackets times exp({}) with {} real", True, "built from real reads and operations",
+                       (inner, exp_arg, exp_arg)),
+            Obligation("{} > 0: the key {} = {} lies in the summed range and passes every bracket at every row", True,
+                       "proved from the indices' ranges and the sizes' domains: " + ", ".join("{} ≤ {} ≤ {}" for _ in facts),
+                       (z_here, sp.Tuple(*key.keys()), sp.Tuple(*key.values())),
+                       tuple(x for f in facts for x in f)),
+        )
         return Application(replace_node(expr, node, sp.Integer(1)), obligations)
