@@ -219,9 +219,58 @@ def test_a_numerator_that_is_not_brackets_times_exp_is_refused():
     2 * sp.pi * sp.I * m / L,                  # roots of unity: Σ is 0
     sp.sqrt(X[b, o, m]),                       # complex for a negative entry
     sp.Function("f")(X[b, o, m]),              # an unknown function
-], ids=["imaginary", "roots-of-unity", "sqrt", "unknown"])
+    1 / X[b, o, m],                            # a division: undefined at x = 0
+    -X[b, o, m] ** -2,                         # exp(−1/x²) is 0/0 in floats at x = 0
+    X[b, o, i] / (X[b, o, m] - 1),             # a division by a read that can be 0
+    sp.Mod(X[b, o, m], X[b, o, i]),            # a remainder modulo a read that can be 0
+], ids=["imaginary", "roots-of-unity", "sqrt", "unknown", "reciprocal", "inverse-square", "quotient", "mod-by-read"])
 def test_logits_not_provably_real_are_refused(body):
     refused(InRange(m, 0, i), "not provably real", logit=ell(body))
+
+
+def test_powers_of_non_zero_sizes_and_remainders_modulo_sizes_stay_real():
+    """The guard on division is not a blanket refusal: 1/L, L^-2 and mod L (L ≥ 1) are real."""
+    for body in (X[b, o, m] / L, X[b, o, m] * L ** -2, sp.Mod(m, L) * X[b, o, m]):
+        assert apply(InRange(m, 0, i), logit=ell(body)).after == 1
+
+
+# -- refused: a nest that sums a variable twice, bounds that are not integers --------------------------------------
+
+@pytest.mark.parametrize("limits", [((m, 0, L - 1), (m, 0, L - 1)), ((m, 0, L - 1), (m, 0, i)),
+                                    ((m, 0, L - 1), (m, 0, L - 1), (m, 0, L - 1))],
+                         ids=["twice", "twice-other-range", "three-times"])
+@pytest.mark.parametrize("masked", [True, False], ids=["masked", "plain"])
+def test_a_nest_summing_a_variable_twice_is_refused(limits, masked):
+    """Σ_m Σ_m A is L·Σ_m A, not 1 (a dict of the limits would keep one of them)."""
+    defs, _ = system(InRange(m, 0, i)) if masked else _plain(0, L - 1)
+    expr = sp.Sum(defs["attn"][b, o, i, m], *limits)
+    with pytest.raises(RuleError, match="sums over a variable twice"):
+        RULE.apply(expr, _ctx(defs), name="attn", over=[m])
+
+
+@pytest.mark.parametrize("lo, hi", [(L / 2, L / 2), ((L - 1) / 2, (L - 1) / 2), (L / 2, L / 2 + sp.Rational(1, 3)),
+                                    (sp.Rational(1, 2), L - 1)], ids=["half", "half-minus", "third", "half-start"])
+@pytest.mark.parametrize("masked", [True, False], ids=["masked", "plain"])
+def test_bounds_that_are_not_integers_are_refused(lo, hi, masked):
+    """[L/2, L/2] holds no integer for odd L: Z is an empty sum there, whatever the candidate key."""
+    if masked:
+        defs, _ = system(InRange(m, 0, L), z_body=lambda e, lg: sp.Sum(e[b, o, i, m2], (m2, lo, hi)))
+    else:
+        defs, _ = _plain(lo, hi)
+    with pytest.raises(RuleError, match="not provably integers"):
+        RULE.apply(sp.Sum(defs["attn"][b, o, i, m], (m, lo, hi)), _ctx(defs), name="attn", over=[m])
+
+
+def _plain(lo, hi):
+    """The unmasked softmax A := exp(ℓ)/Z, Z := Σ_{m2=lo}^{hi} exp(ℓ[…, m2])."""
+    lg = ell()
+    z = Definition("Z", (b, o, i), sp.Sum(sp.exp(lg[b, o, i, m2]), (m2, lo, hi)), shape=(B, C, L))
+    a = Definition("attn", (b, o, i, m), sp.exp(lg[b, o, i, m]) / z[b, o, i], shape=(B, C, L, L))
+    return {d.name: d for d in (lg, z, a)}, None
+
+
+def _ctx(defs):
+    return Context({b: (0, B - 1), o: (0, C - 1), i: (0, L - 1)}, defs, frozenset({B, C, L, K, P}), "x", {"x": XD})
 
 
 # -- the rule inside a checked proof -------------------------------------------------------------------------------

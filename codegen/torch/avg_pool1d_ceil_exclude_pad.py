@@ -142,8 +142,8 @@ def _check(x, K, s, P):
     for axis, role in enumerate(("batch", "channel", "position")):   # only the batch may be empty
         if role != "batch" and x.shape[axis] == 0:
             raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
-                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
-                             f"position axis as well); got shape {tuple(x.shape)}")
+                             f"(the proof declares every size ≥ 1; where PyTorch's own function returns an empty result "
+                             f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
 
 
 def avg_pool1d_ceil_exclude_pad_evolution(x, *, K, s, P, path="auto"):

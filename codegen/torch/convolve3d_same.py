@@ -112,8 +112,8 @@ def _check(x, weight, C, K_d, K_h, K_w):
     for axis, role in enumerate(("batch", "channel", "position", "position", "position")):   # only the batch may be empty
         if role != "batch" and x.shape[axis] == 0:
             raise ValueError(f"x has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
-                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
-                             f"position axis as well); got shape {tuple(x.shape)}")
+                             f"(the proof declares every size ≥ 1; where PyTorch's own function returns an empty result "
+                             f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
     if weight is None:

@@ -114,8 +114,8 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     for axis, role in enumerate(("batch", "channel", "position", "position")):   # only the batch may be empty
         if role != "batch" and Z.shape[axis] == 0:
             raise ValueError(f"Z has length 0 on axis {axis} (a {role} axis): only the batch may be empty "
-                             f"(the operator's sizes are declared ≥ 1; PyTorch's convolutions and pools refuse an empty "
-                             f"position axis as well); got shape {tuple(Z.shape)}")
+                             f"(the proof declares every size ≥ 1; where PyTorch's own function returns an empty result "
+                             f"for such an input, slice it away before the call); got shape {tuple(Z.shape)}")
     if not (Z.shape[1] == C):
         raise ValueError(f"axis 1 of Z must have length C = {C}; got shape {tuple(Z.shape)}")
     if not (Z.shape[2] == (P_h * ((2 * R) + 1))):

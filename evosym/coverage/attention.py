@@ -220,7 +220,8 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
         raise AttentionRefused(f"mask must be 'none', 'causal' or 'bias' (what mask_kind reads off an attn_mask), not {mask!r}")
     if is_causal and mask != "none":
         raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error "
-                         "(pass one of them)")
+                               "(pass one of them); only a mask that allows every key, which changes nothing, is "
+                               "taken with it")
     factor = 1.0
     if scale is not None:
         if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(scale):

@@ -157,6 +157,6 @@ def abi(runs_as: str) -> frozenset:
     """The extra entry points of the source that the ops' backend ``runs_as`` runs (e.g. "emulated": the CUDA
     source's); empty for an unknown name (the op's own checks refuse it with the device it was given)."""
     for t in targets():
-        if runs_as == t.runs_as:
+        if runs_as in (t.runs_as, t.name):   # the same names :func:`target` takes ("host" is "emulated")
             return owner(t).abi
     return frozenset()

@@ -33,7 +33,8 @@ def masked_exponential(e):
 def real_valued(expr, ctx: Context, _seen=None) -> bool:
     """True only if ``expr`` is real for every admissible value of its symbols: it is built from real numbers,
     integer symbols, reads of declared tensors (real) and of definitions whose bodies are real, with +, ·,
-    integer powers, powers of positive bases, exp, sums, brackets, deltas, ⌊·⌋, ⌈·⌉, max, min, |·| and mod."""
+    integer powers (a negative one, and mod, only of a divisor that reads no tensor or is provably non-zero),
+    powers of positive bases, exp, sums, brackets, deltas, ⌊·⌋, ⌈·⌉, max, min and |·|."""
     seen = {} if _seen is None else _seen   # definition → its verdict, None while it is being checked
     e = sp.sympify(expr)
     if e.is_Number:
@@ -55,11 +56,15 @@ def real_valued(expr, ctx: Context, _seen=None) -> bool:
     if isinstance(e, sp.Pow):
         if not real_valued(e.base, ctx, seen):
             return False
-        if e.exp.is_Integer:
-            return True
+        if e.exp.is_Integer:   # a negative power divides: by a read of the data only where provably non-zero
+            # (1/x at x = 0 makes ℓ undefined for some inputs only: Z = 0 there, where the step claims 1); a base of
+            # sizes and indices is one fixed number wherever the operator is defined, the same on both sides
+            return bool(e.exp >= 0 or e.base.is_nonzero or not e.base.has(sp.Indexed))
         return bool(e.base.is_positive) and real_valued(e.exp, ctx, seen)
     if isinstance(e, sp.Sum):
         return real_valued(e.function, ctx, seen) and all(real_valued(b, ctx, seen) for l in e.limits for b in l[1:])
+    if isinstance(e, sp.Mod) and not (e.args[1].is_nonzero or not e.args[1].has(sp.Indexed)):
+        return False   # a remainder modulo a read of the data that may be 0 is undefined for some inputs
     if isinstance(e, (sp.Add, sp.Mul, sp.exp, InRange, sp.KroneckerDelta, sp.floor, sp.ceiling, sp.Max, sp.Min,
                       sp.Abs, sp.Mod)):
         return all(real_valued(a, ctx, seen) for a in e.args)
@@ -103,6 +108,8 @@ def visible_key(guards, limits, ranges):
     for n, choice in enumerate(itertools.product(*candidates)):
         if n >= MAX_WITNESSES:
             return None
+        if not all(sp.sympify(x).is_integer for x in choice):
+            continue   # a key is an integer: L/2 is none for odd L
         at = dict(zip(zvars, choice))
         facts = []
         ok = True
@@ -156,11 +163,17 @@ class SoftmaxSumsToOne(Rule):
         over = list(over)
         node, enclosing = find_sum(expr, over[0])
         limits = {l[0]: (l[1], l[2]) for l in node.limits}
+        if len(limits) != len(node.limits):   # Σ_m Σ_m A sums A once per m of the outer sum: L times, not once
+            raise RuleError(f"softmax-sums-to-one: the nest over {over[0]} sums over a variable twice "
+                            f"({', '.join(str(l[0]) for l in node.limits)})")
         if set(limits) != set(over) or len(over) != len(set(over)):
             raise RuleError(f"softmax-sums-to-one: the nest over {over[0]} sums over "
                             f"{', '.join(map(str, limits))}, not exactly {', '.join(map(str, over))}")
         if any(sp.sympify(b).free_symbols & set(over) for lo_hi in limits.values() for b in lo_hi):
             raise RuleError("softmax-sums-to-one: the bounds of the summed nest depend on its own variables")
+        if not all(sp.sympify(b).is_integer for lo_hi in limits.values() for b in lo_hi):
+            raise RuleError("softmax-sums-to-one: the bounds of the summed nest are not provably integers "
+                            f"({', '.join(f'{lo}..{hi}' for lo, hi in limits.values())}): its range is not proved")
         read = node.function
         if not (isinstance(read, sp.Indexed) and str(read.base.label) == name and name in ctx.definitions):
             raise RuleError(f"softmax-sums-to-one: the summand must be one read of the definition {name}, not {read}")
