@@ -309,13 +309,43 @@ def test_a_module_run_from_a_string_uses_its_own_registration_not_the_operator_n
     module = load_source(render_torch(make_plan(cp), cp.operator.torch_binding), "involution", cp)
     key = module.__evosym_key__
     assert key and module._key() == key
-    other = rt.register(b'{"schema": "evosym-kernels/1", "operator": "involution", "ident": "involution", '
-                        b'"sizes": [["B", 0]], "batch": "B", "dims": 1, "channel_map": [1, 1, 1, 1], '
-                        b'"lengths_in": [1], "lengths_out": [1], "taps": [1], "attention": false, "cpu_refusal": "", '
-                        b'"module_sha256": "' + b"0" * 64 + b'", "sources": {}}', {}, alias="involution")
+    other = rt.register(_manifest(), {"cuda": "// x\n"}, alias="involution")
     assert rt.kernels("involution").key == other != key
     assert module._key() == key
     register_checked(cp)   # restore the name for later tests
+
+
+def _manifest(sources=None, cpu_refusal="none here") -> bytes:
+    """A minimal manifest of an involution artifact (by default: a CUDA source "// x", no CPU source, with its reason)."""
+    import hashlib
+    import json
+    if sources is None:
+        sources = {"cuda": {"file": "involution.cu", "sha256": hashlib.sha256(b"// x\n").hexdigest()}}
+    return json.dumps({"schema": "evosym-kernels/1", "operator": "involution", "ident": "involution",
+                       "sizes": [["B", 0]], "batch": "B", "dims": 1, "channel_map": [1, 1, 1, 1], "lengths_in": [1],
+                       "lengths_out": [1], "taps": [1], "attention": False, "cpu_refusal": cpu_refusal,
+                       "module_sha256": "0" * 64, "sources": sources}).encode()
+
+
+def test_an_inconsistent_manifest_is_refused():
+    """No CUDA source (every artifact has one), a CPU source and a reason it has none (or neither), and a source
+    file of another backend's kind (cpu and cuda entries swapped with their hashes) are each refused clearly."""
+    import hashlib
+
+    from evosym.errors import EvosymError
+    from evosym.runtime import artifact as rt
+    sha = hashlib.sha256(b"// x\n").hexdigest()
+    cuda, cpu = {"file": "involution.cu", "sha256": sha}, {"file": "involution.cpp", "sha256": sha}
+    cases = [(_manifest({}), "names no CUDA source"),
+             (_manifest({"cpu": cpu}), "names no CUDA source"),
+             (_manifest({"cuda": cuda, "cpu": cpu}), "not both"),
+             (_manifest({"cuda": cuda}, cpu_refusal=""), "not neither"),
+             (_manifest({"cuda": {"file": "involution.cpp", "sha256": sha}, "cpu": {"file": "involution.cu", "sha256": sha}},
+                        cpu_refusal=""), "is not a .cu file"),
+             (_manifest({"cuda": {"file": "involution.cpp", "sha256": sha}}), "is not a .cu file")]
+    for manifest, match in cases:
+        with pytest.raises(EvosymError, match=match):
+            rt.register(manifest, {"cuda": "// x\n", "cpu": "// x\n"})
 
 
 @needs_cxx

@@ -240,10 +240,19 @@ def parse(text: bytes, where: str) -> dict:
         raise EvosymError(f"{where}: the manifest's module_sha256 is missing or malformed")
     refusals = {}
     for b in backends.kernel_backends():   # an optional kernel backend says why it has no source: <name>_refusal
-        if not b.required:
-            refusal = _field(data, f"{b.name}_refusal", str, where)
-            if refusal:
-                refusals[b.name] = f"{name}: no {b.label} kernels (its manifest says: {refusal[:300]})"
+        if b.name in sources and not sources[b.name]["file"].endswith(b.suffix):
+            raise EvosymError(f"{where}: the manifest's {b.name} source {sources[b.name]['file']!r} is not a {b.suffix} "
+                              "file (regenerate the module, manifest and sources together with evosym codegen)")
+        if b.required:
+            if b.name not in sources:
+                raise EvosymError(f"{where}: the manifest names no {b.label} source, which every kernel artifact has")
+            continue
+        refusal = _field(data, f"{b.name}_refusal", str, where)
+        if bool(refusal) == (b.name in sources):
+            raise EvosymError(f"{where}: the manifest must give either a {b.label} source or the reason it has none "
+                              f"({b.name}_refusal), " + ("not both" if refusal else "not neither"))
+        if refusal:
+            refusals[b.name] = f"{name}: no {b.label} kernels (its manifest says: {refusal[:300]})"
     return dict(name=name, ident=ident, module_sha256=module_sha, sizes=tuple(s[0] for s in sizes), lows=tuple(s[1] for s in sizes), dims=dims,
                 attention=bool(_field(data, "attention", bool, where)), refusals=refusals, sources=sources, **exprs)
 
