@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..ir.symbols import InRange
 from ..ir.tensors import Definition
+from ..proof.rules.softmax import masked_exponential
 
 
 @dataclass(frozen=True)
@@ -72,18 +72,17 @@ def _normaliser(z: Definition, defs: dict):
 
 
 def _masked(e: Definition, defs: dict):
-    """(G, exp(ℓ[params])) when the definition E[params] = G·exp(ℓ[params]) with G a product of brackets and
+    """(G, exp(ℓ[params])) when the definition E[params] = G·exp(ℓ[params]) with G a product of brackets (the shape
+    the checker's ``softmax-sums-to-one`` proves rows of, :func:`evosym.proof.rules.softmax.masked_exponential`) and
     ℓ a shaped definition read at E's own indices; else None."""
-    if e.shape is None or not isinstance(e.body, sp.Mul):
+    parts = masked_exponential(e) if e.shape is not None else None
+    if parts is None:
         return None
-    exps = [f for f in e.body.args if isinstance(f, sp.exp)]
-    guards = [f for f in e.body.args if isinstance(f, InRange)]
-    if len(exps) != 1 or len(exps) + len(guards) != len(e.body.args) or not guards:
+    guards, exp = parts
+    read = exp.args[0]
+    if not (str(read.base.label) in defs and tuple(read.indices) == tuple(e.params)):
         return None
-    read = exps[0].args[0]
-    if not (isinstance(read, sp.Indexed) and str(read.base.label) in defs and tuple(read.indices) == tuple(e.params)):
-        return None
-    return sp.Mul(*guards), exps[0]
+    return sp.Mul(*guards), exp
 
 
 def rewrite_softmax(expr: sp.Expr, defs: dict):

@@ -17,8 +17,8 @@ MAX_WITNESSES = 256   # assignments of visible keys tried (a product over the su
 
 def masked_exponential(e):
     """(the brackets G, exp(ℓ[…])) when the definition E := G·exp(ℓ[…]) with G a non-empty product of Iverson
-    brackets [lo ≤ t ≤ hi] and ℓ read once; else None. (The shape that ``evosym.facts.softmax`` lowers to a
-    masked softmax, copied here so that the proof package imports nothing above it.)"""
+    brackets [lo ≤ t ≤ hi] and ℓ read once; else None (also the shape ``evosym.facts.softmax`` lowers to a
+    masked softmax)."""
     if not isinstance(e.body, sp.Mul):
         return None
     exps = [f for f in e.body.args if isinstance(f, sp.exp)]
