@@ -203,7 +203,7 @@ def test_a_backend_registered_twice_is_refused():
 
 @pytest.mark.parametrize("name, cuda, cpu", [
     ("involution", "", ""),
-    ("neighborhood_attention", "", "Ω is clamped"),          # the CPU target lowers affine windows only
+    ("swin_attention", "", "Ω is a fixed tile"),             # the CPU target lowers affine, clamped and wrapping windows
     ("linear", "channels-first", "channels-first"),          # the required backend's refusal: no kernels at all
     ("mhsa", "every input position (global)", "every input position (global)"),
 ])

@@ -61,7 +61,7 @@ def failures(cases) -> list[ET.Element]:
 
 def test_every_command_has_a_versioned_schema_and_a_list_of_run_dependent_fields():
     names = {"evosym-prove/1", "evosym-check/1", "evosym-check-candidate/1", "evosym-selftest/1", "evosym-bench/1",
-             "evosym-bench-kernels/1", "evosym-table/1", "evosym-info/1"}
+             "evosym-bench-kernels/1", "evosym-bench-against/1", "evosym-table/1", "evosym-info/1"}
     assert set(SCHEMAS) == names == set(RUN_DEPENDENT)
     docs = (Path(__file__).resolve().parent.parent / "docs" / "json.md").read_text(encoding="utf-8")
     assert all(f"`{name}`" in docs for name in names)

@@ -71,7 +71,8 @@ def test_a_mutated_kernel_is_not_memoised_and_not_reverified(monkeypatch):
     ("linear", L.NativeLinear, "native-linear"),
     ("involution", L.Generic, "generic-window"),
     ("local_attention", L.Premix, "premix-window"),
-    ("mhsa", L.Postmix, "premix-global"),
+    ("mhsa", L.Sdpa, "sdpa"),
+    ("mhsa_causal", L.Sdpa, "sdpa"),
     ("token_mixing", L.NativeMatmul, "native-matmul"),
     ("gcn", L.NativeMatmul, "native-matmul"),
     ("cordonnier_attention", L.Generic, "generic-global"),
@@ -91,7 +92,7 @@ def test_variant_details():
     assert make_plan(checked("conv2d")).lowering.groups is not None
     assert make_plan(checked("local_attention")).attention is not None   # the kernels fuse the attention
     mhsa = make_plan(checked("mhsa")).lowering
-    assert type(mhsa.inner) is L.Premix and mhsa.inner.global_omega
+    assert type(mhsa.inner) is L.Postmix and type(mhsa.inner.inner) is L.Premix and mhsa.inner.inner.global_omega
     assert type(make_plan(checked("dirichlet_conv")).lowering.inner) is L.Generic
     assert make_plan(checked("token_mixing")).lowering.mix is None
     assert make_plan(checked("gcn")).lowering.mix is not None

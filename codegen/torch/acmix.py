@@ -249,37 +249,26 @@ def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_c
     dtype, device = x.dtype, x.device
     # proj: the 3N·d projections (conv1, conv2, conv3: q, k, v stacked), computed once for both paths (computed once, on its own grid)
     d1_1 = qkv_bias.reshape(1, (3 * N * d), 1, 1, 1)  # bqkv[t]: the whole tensor
-    c_3 = torch.arange(C, device=device).view(1, 1, 1, 1, -1)
     d1_2 = torch.matmul(qkv_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d1_2 = d1_2.unsqueeze(4)
     d1_5 = _as_grid((d1_1 + d1_2), 5, dtype, device)
     d1_5 = d1_5.reshape(d1_5.shape[:4])
     def_proj = d1_5.expand((B, (3 * N * d), H, W))
     # key: keys: rows [N·d, 2N·d) of P (computed once, on its own grid)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1)
-    c = torch.arange((N * d), device=device).view(1, -1, 1, 1)
-    m = torch.arange(H, device=device).view(1, 1, -1, 1)
-    n = torch.arange(W, device=device).view(1, 1, 1, -1)
-    d2_1 = def_proj[b, ((N * d) + c).clamp(0, (3 * N * d) - 1), m, n]  # proj[b, N*d + c, m, n]
-    d2_1 = d2_1 * (((0 <= ((N * d) + c)) & (((N * d) + c) < (3 * N * d)))).to(dtype)  # reads outside proj are 0
+    d2_1 = def_proj[:B, (N * d):(2 * N * d), :H, :W].reshape(B, (N * d), H, W)  # proj[b, N*d + c, m, n]: a view (proved inside proj)
     d2_2 = _as_grid(d2_1, 4, dtype, device)
     def_key = d2_2.expand((B, (N * d), H, W))
     # pe: positional encoding: a 1×1 conv (2 → d, bias) of the coordinates linspace(−1, 1) in [w, h] order (computed once, on its own grid)
     m = torch.arange(H, device=device).view(1, -1, 1)
-    e = torch.arange(d, device=device).view(-1, 1, 1)
-    d3_1 = pe_weight[e, 1]  # Wp[e, 1]
+    d3_1 = pe_weight[:d, 1].reshape(d, 1, 1)  # Wp[e, 1]: a view (proved inside Wp)
     n = torch.arange(W, device=device).view(1, 1, -1)
+    e = torch.arange(d, device=device).view(-1, 1, 1)
     d3_2 = pe_weight[e, 0]  # Wp[e, 0]
     d3_3 = pe_bias.reshape(d, 1, 1)  # bp[e]: the whole tensor
     d3_4 = _as_grid(((((2 * torch.as_tensor(m, dtype=dtype, device=device) * (1 / (H - 1))) - 1) * d3_1) + (((2 * torch.as_tensor(n, dtype=dtype, device=device) * (1 / (W - 1))) - 1) * d3_2) + d3_3), 3, dtype, device)
     def_pe = d3_4.expand((d, H, W))
     # qry: queries: rows [0, N·d) of P (computed once, on its own grid)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1)
-    c = torch.arange((N * d), device=device).view(1, -1, 1, 1)
-    i = torch.arange(H, device=device).view(1, 1, -1, 1)
-    j = torch.arange(W, device=device).view(1, 1, 1, -1)
-    d4_1 = def_proj[b, c.clamp(0, (3 * N * d) - 1), i, j]  # proj[b, c, i, j]
-    d4_1 = d4_1 * (((0 <= c) & (c < (3 * N * d)))).to(dtype)  # reads outside proj are 0
+    d4_1 = def_proj[:B, :(N * d), :H, :W].reshape(B, (N * d), H, W)  # proj[b, c, i, j]: a view (proved inside proj)
     d4_2 = _as_grid(d4_1, 4, dtype, device)
     def_qry = d4_2.expand((B, (N * d), H, W))
     # logit: attention logits (as in acmix_attention) (computed once, on its own grid)
@@ -309,11 +298,9 @@ def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_c
     v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1)
     u = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 1)
     k2 = rate1.reshape(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)  # rate1[0]: the whole tensor
-    o = torch.arange((N * d), device=device).view(1, -1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-    c_2 = torch.arange(C, device=device).view(1, 1, -1, 1, 1, 1, 1, 1, 1, 1, 1)
-    k3 = qkv_weight[((2 * N * d) + o).clamp(0, (3 * N * d) - 1), c_2]  # Wqkv[2*N*d + o, c_2]
-    k3 = k3 * (((0 <= ((2 * N * d) + o)) & (((2 * N * d) + o) < (3 * N * d)))).to(dtype)  # reads outside Wqkv are 0
+    k3 = qkv_weight[(2 * N * d):(3 * N * d), :C].reshape(1, (N * d), C, 1, 1, 1, 1, 1, 1, 1, 1)  # Wqkv[2*N*d + o, c_2]: a view (proved inside Wqkv)
     b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+    o = torch.arange((N * d), device=device).view(1, -1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
     i = torch.arange((((H - 1) // s) + 1), device=device).view(1, 1, 1, 1, 1, -1, 1, 1, 1, 1, 1)
     j = torch.arange((((W - 1) // s) + 1), device=device).view(1, 1, 1, 1, 1, 1, -1, 1, 1, 1, 1)
     k4 = def_softmax_logit[b, (o // d).clamp(0, N - 1), i, j, u, v]  # softmax_logit[b, floor(o/d), i, j, u, v]
@@ -326,6 +313,7 @@ def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_c
     t_2 = torch.arange((3 * N), device=device).view(1, 1, 1, 1, 1, 1, 1, 1, -1, 1, 1)
     r = torch.arange(9, device=device).view(1, 1, 1, 1, 1, 1, 1, -1, 1, 1, 1)
     k6 = rate2.reshape(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)  # rate2[0]: the whole tensor
+    c_2 = torch.arange(C, device=device).view(1, 1, -1, 1, 1, 1, 1, 1, 1, 1, 1)
     k7 = qkv_weight[((t_2 * d) + (o // N)).clamp(0, (3 * N * d) - 1), c_2]  # Wqkv[d*t_2 + floor(o/N), c_2]
     k7 = k7 * (((0 <= ((t_2 * d) + (o // N))) & (((t_2 * d) + (o // N)) < (3 * N * d)))).to(dtype)  # reads outside Wqkv are 0
     k8 = fc_weight.reshape(1, 1, 1, 1, 1, 1, 1, 9, (3 * N), 1, 1)  # fc[r, t_2]: the whole tensor
@@ -349,18 +337,16 @@ def _kernels(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_we
     # kernel axes: b, kernel group, o', c', u…, p…
     y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, C, N, d, H, W, R, s))
     dtype, device = x.dtype, x.device
-    o = torch.arange((N * d), device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
-    beta1 = qkv_bias[((2 * N * d) + o).clamp(0, (3 * N * d) - 1)]  # bqkv[2*N*d + o]
-    beta1 = beta1 * (((0 <= ((2 * N * d) + o)) & (((2 * N * d) + o) < (3 * N * d)))).to(dtype)  # reads outside bqkv are 0
+    beta1 = qkv_bias[(2 * N * d):(3 * N * d),].reshape(1, (N * d), 1, 1, 1, 1, 1, 1)  # bqkv[2*N*d + o]: a view (proved inside bqkv)
     beta2 = rate1.reshape(1, 1, 1, 1, 1, 1, 1, 1)  # rate1[0]: the whole tensor
     a_4 = torch.arange(3, device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
     a_3 = torch.arange(3, device=device).view(1, 1, 1, 1, -1, 1, 1, 1)
-    r_2 = torch.arange(9, device=device).view(1, 1, 1, 1, 1, 1, -1, 1)
     i = torch.arange((((H - 1) // s) + 1), device=device).view(1, 1, -1, 1, 1, 1, 1, 1)
     j = torch.arange((((W - 1) // s) + 1), device=device).view(1, 1, 1, -1, 1, 1, 1, 1)
     beta4 = rate2.reshape(1, 1, 1, 1, 1, 1, 1, 1)  # rate2[0]: the whole tensor
     beta5 = dep_conv_weight.permute(0, 2, 3, 1).reshape(1, (N * d), 1, 1, 3, 3, 9, 1)  # Wdep[o, r_2, a_3, a_4]: the whole tensor
     t = torch.arange((3 * N), device=device).view(1, 1, 1, 1, 1, 1, 1, -1)
+    o = torch.arange((N * d), device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
     beta7 = qkv_bias[((t * d) + (o // N)).clamp(0, (3 * N * d) - 1)]  # bqkv[d*t + floor(o/N)]
     beta7 = beta7 * (((0 <= ((t * d) + (o // N))) & (((t * d) + (o // N)) < (3 * N * d)))).to(dtype)  # reads outside bqkv are 0
     beta8 = fc_weight.reshape(1, 1, 1, 1, 1, 1, 9, (3 * N))  # fc[r_2, t]: the whole tensor
@@ -402,18 +388,16 @@ def _generic(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_we
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1]]
     spec = "".join("bocuvij"[k] for k in keep) + ",bcijuv->boij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (N * d), L_out[0], L_out[1]))
-    o = torch.arange((N * d), device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
-    beta1 = qkv_bias[((2 * N * d) + o).clamp(0, (3 * N * d) - 1)]  # bqkv[2*N*d + o]
-    beta1 = beta1 * (((0 <= ((2 * N * d) + o)) & (((2 * N * d) + o) < (3 * N * d)))).to(dtype)  # reads outside bqkv are 0
+    beta1 = qkv_bias[(2 * N * d):(3 * N * d),].reshape(1, (N * d), 1, 1, 1, 1, 1, 1)  # bqkv[2*N*d + o]: a view (proved inside bqkv)
     beta2 = rate1.reshape(1, 1, 1, 1, 1, 1, 1, 1)  # rate1[0]: the whole tensor
     a_4 = torch.arange(3, device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
     a_3 = torch.arange(3, device=device).view(1, 1, 1, 1, -1, 1, 1, 1)
-    r_2 = torch.arange(9, device=device).view(1, 1, 1, 1, 1, 1, -1, 1)
     i = torch.arange((((H - 1) // s) + 1), device=device).view(1, 1, -1, 1, 1, 1, 1, 1)
     j = torch.arange((((W - 1) // s) + 1), device=device).view(1, 1, 1, -1, 1, 1, 1, 1)
     beta4 = rate2.reshape(1, 1, 1, 1, 1, 1, 1, 1)  # rate2[0]: the whole tensor
     beta5 = dep_conv_weight.permute(0, 2, 3, 1).reshape(1, (N * d), 1, 1, 3, 3, 9, 1)  # Wdep[o, r_2, a_3, a_4]: the whole tensor
     t = torch.arange((3 * N), device=device).view(1, 1, 1, 1, 1, 1, 1, -1)
+    o = torch.arange((N * d), device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
     beta7 = qkv_bias[((t * d) + (o // N)).clamp(0, (3 * N * d) - 1)]  # bqkv[d*t + floor(o/N)]
     beta7 = beta7 * (((0 <= ((t * d) + (o // N))) & (((t * d) + (o // N)) < (3 * N * d)))).to(dtype)  # reads outside bqkv are 0
     beta8 = fc_weight.reshape(1, 1, 1, 1, 1, 1, 9, (3 * N))  # fc[r_2, t]: the whole tensor

@@ -247,7 +247,6 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_w
     dtype, device = x.dtype, x.device
     # key: keys: 1×1 projection of the input, with bias (computed once, on its own grid)
     d1_1 = k_bias.reshape(1, (N * d), 1, 1, 1)  # bk[c]: the whole tensor
-    c_2 = torch.arange(C, device=device).view(1, 1, 1, 1, -1)
     d1_2 = torch.matmul(k_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d1_2 = d1_2.unsqueeze(4)
     d1_5 = _as_grid((d1_1 + d1_2), 5, dtype, device)
@@ -255,16 +254,15 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_w
     def_key = d1_5.expand((B, (N * d), H, W))
     # pe: positional encoding: a 1×1 conv (2 → d, bias) of the coordinates linspace(−1, 1) in [w, h] order (computed once, on its own grid)
     m = torch.arange(H, device=device).view(1, -1, 1)
-    e = torch.arange(d, device=device).view(-1, 1, 1)
-    d2_1 = pe_weight[e, 1]  # Wp[e, 1]
+    d2_1 = pe_weight[:d, 1].reshape(d, 1, 1)  # Wp[e, 1]: a view (proved inside Wp)
     n = torch.arange(W, device=device).view(1, 1, -1)
+    e = torch.arange(d, device=device).view(-1, 1, 1)
     d2_2 = pe_weight[e, 0]  # Wp[e, 0]
     d2_3 = pe_bias.reshape(d, 1, 1)  # bp[e]: the whole tensor
     d2_4 = _as_grid(((((2 * torch.as_tensor(m, dtype=dtype, device=device) * (1 / (H - 1))) - 1) * d2_1) + (((2 * torch.as_tensor(n, dtype=dtype, device=device) * (1 / (W - 1))) - 1) * d2_2) + d2_3), 3, dtype, device)
     def_pe = d2_4.expand((d, H, W))
     # qry: queries: 1×1 projection of the input, with bias (computed once, on its own grid)
     d3_1 = q_bias.reshape(1, (N * d), 1, 1, 1)  # bq[c]: the whole tensor
-    c_2 = torch.arange(C, device=device).view(1, 1, 1, 1, -1)
     d3_2 = torch.matmul(q_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(4)
     d3_5 = _as_grid((d3_1 + d3_2), 5, dtype, device)

@@ -8,7 +8,8 @@
 // and the clamped tap and position ranges, printed by SymPy from the proved form (the same pieces as the
 // CUDA kernels), and the entry points. The CPU kernels themselves, the same for every operator, are in
 // the runtime's header evosym_cpu_window.h (OpenMP over (batch, channel block, output row), vectorised
-// loops over contiguous rows). Standalone: no torch headers.
+// loops over contiguous rows; a clamped or wrapping axis's interior as affine rows, its border one position at
+// a time). Standalone: no torch headers. Each entry point returns 1003 where the input does not fit the window.
 #define EVO_DIMS 3
 #include "evosym_index.h"
 
@@ -52,11 +53,14 @@ static EVO_FN i64 evo_groups(const evo_sizes& z) { return z.C; }
 static EVO_FN i64 evo_og(const evo_sizes& z) { return 1LL; }
 static EVO_FN i64 evo_cg(const evo_sizes& z) { return 1LL; }
 static EVO_FN i64 evo_share(const evo_sizes& z) { return 1LL; }
+// what the window needs of the sizes (a clamped window no longer than the input; wrapped tiles dividing it)
+static inline bool evo_window_fits(const evo_sizes& z) { return true; }
 
 template <int A> struct evo_axis;
 
 // axis 0: q = -z.P_d + p0*z.s_d + u0
 template <> struct evo_axis<0> {
+    static constexpr bool affine = true;   // q = s·p + δ·u − P (else clamped or wrapping)
     static EVO_FN i64 len_in(const evo_sizes& z) { return z.D_in; }
     static EVO_FN i64 len_out(const evo_sizes& z) { return evo_floordiv(z.D_in + z.P_d - (z.K_d - z.P_d - z.s_d)*evo_floordiv(2LL*z.K_d - z.P_d + 1LL, z.K_d + z.s_d + 1LL) - 1LL, z.s_d) + 1LL; }
     static EVO_FN i64 taps(const evo_sizes& z) { return z.K_d; }
@@ -69,10 +73,14 @@ template <> struct evo_axis<0> {
     // output positions p whose tap u reads the input: [p_lo(u), p_hi(u)]
     static EVO_FN i64 p_lo(const evo_sizes& z, i64 u0) { return evo_max(0, evo_ceildiv(z.P_d - u0, z.s_d)); }
     static EVO_FN i64 p_hi(const evo_sizes& z, i64 u0) { return evo_min(len_out(z) - 1, evo_floordiv(z.D_in + z.P_d - u0 - 1LL, z.s_d)); }
+    // the interior: output positions p whose every tap u reads q(in_lo, u) + s·(p − in_lo), inside the input
+    static EVO_FN i64 in_lo(const evo_sizes& z) { return 0; }
+    static EVO_FN i64 in_hi(const evo_sizes& z) { return evo_floordiv(z.D_in + z.P_d - (z.K_d - z.P_d - z.s_d)*evo_floordiv(2LL*z.K_d - z.P_d + 1LL, z.K_d + z.s_d + 1LL) - 1LL, z.s_d); }
 };
 
 // axis 1: q = -z.P_h + p1*z.s_h + u1
 template <> struct evo_axis<1> {
+    static constexpr bool affine = true;   // q = s·p + δ·u − P (else clamped or wrapping)
     static EVO_FN i64 len_in(const evo_sizes& z) { return z.H_in; }
     static EVO_FN i64 len_out(const evo_sizes& z) { return evo_floordiv(z.H_in + z.P_h - (z.K_h - z.P_h - z.s_h)*evo_floordiv(2LL*z.K_h - z.P_h + 1LL, z.K_h + z.s_h + 1LL) - 1LL, z.s_h) + 1LL; }
     static EVO_FN i64 taps(const evo_sizes& z) { return z.K_h; }
@@ -85,10 +93,14 @@ template <> struct evo_axis<1> {
     // output positions p whose tap u reads the input: [p_lo(u), p_hi(u)]
     static EVO_FN i64 p_lo(const evo_sizes& z, i64 u1) { return evo_max(0, evo_ceildiv(z.P_h - u1, z.s_h)); }
     static EVO_FN i64 p_hi(const evo_sizes& z, i64 u1) { return evo_min(len_out(z) - 1, evo_floordiv(z.H_in + z.P_h - u1 - 1LL, z.s_h)); }
+    // the interior: output positions p whose every tap u reads q(in_lo, u) + s·(p − in_lo), inside the input
+    static EVO_FN i64 in_lo(const evo_sizes& z) { return 0; }
+    static EVO_FN i64 in_hi(const evo_sizes& z) { return evo_floordiv(z.H_in + z.P_h - (z.K_h - z.P_h - z.s_h)*evo_floordiv(2LL*z.K_h - z.P_h + 1LL, z.K_h + z.s_h + 1LL) - 1LL, z.s_h); }
 };
 
 // axis 2: q = -z.P_w + p2*z.s_w + u2
 template <> struct evo_axis<2> {
+    static constexpr bool affine = true;   // q = s·p + δ·u − P (else clamped or wrapping)
     static EVO_FN i64 len_in(const evo_sizes& z) { return z.W_in; }
     static EVO_FN i64 len_out(const evo_sizes& z) { return evo_floordiv(z.P_w + z.W_in - (z.K_w - z.P_w - z.s_w)*evo_floordiv(2LL*z.K_w - z.P_w + 1LL, z.K_w + z.s_w + 1LL) - 1LL, z.s_w) + 1LL; }
     static EVO_FN i64 taps(const evo_sizes& z) { return z.K_w; }
@@ -101,6 +113,9 @@ template <> struct evo_axis<2> {
     // output positions p whose tap u reads the input: [p_lo(u), p_hi(u)]
     static EVO_FN i64 p_lo(const evo_sizes& z, i64 u2) { return evo_max(0, evo_ceildiv(z.P_w - u2, z.s_w)); }
     static EVO_FN i64 p_hi(const evo_sizes& z, i64 u2) { return evo_min(len_out(z) - 1, evo_floordiv(z.P_w + z.W_in - u2 - 1LL, z.s_w)); }
+    // the interior: output positions p whose every tap u reads q(in_lo, u) + s·(p − in_lo), inside the input
+    static EVO_FN i64 in_lo(const evo_sizes& z) { return 0; }
+    static EVO_FN i64 in_hi(const evo_sizes& z) { return evo_floordiv(z.P_w + z.W_in - (z.K_w - z.P_w - z.s_w)*evo_floordiv(2LL*z.K_w - z.P_w + 1LL, z.K_w + z.s_w + 1LL) - 1LL, z.s_w); }
 };
 
 #include "evosym_cpu_window.h"
@@ -114,6 +129,7 @@ extern "C" int evo_avg_pool3d_ceil_forward_f32(const float* x, const float* kt, 
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_forward<float>(x, kt, y, z, kl);
     return 0;
 }
@@ -124,6 +140,7 @@ extern "C" int evo_avg_pool3d_ceil_backward_input_f32(const float* kt, const flo
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_input<float>(kt, dy, dx, z, kl);
     return 0;
 }
@@ -135,6 +152,7 @@ extern "C" int evo_avg_pool3d_ceil_attend_f32(const float* x, const float* dy, f
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_kernel<float>(x, dy, dkt, z, kl, true);
     return 0;
 }
@@ -145,6 +163,7 @@ extern "C" int evo_avg_pool3d_ceil_backward_kernel_f32(const float* x, const flo
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_kernel<float>(x, dy, dkt, z, kl);
     return 0;
 }
@@ -155,6 +174,7 @@ extern "C" int evo_avg_pool3d_ceil_forward_f64(const double* x, const double* kt
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_forward<double>(x, kt, y, z, kl);
     return 0;
 }
@@ -165,6 +185,7 @@ extern "C" int evo_avg_pool3d_ceil_backward_input_f64(const double* kt, const do
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_input<double>(kt, dy, dx, z, kl);
     return 0;
 }
@@ -176,6 +197,7 @@ extern "C" int evo_avg_pool3d_ceil_attend_f64(const double* x, const double* dy,
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_kernel<double>(x, dy, dkt, z, kl, true);
     return 0;
 }
@@ -186,6 +208,7 @@ extern "C" int evo_avg_pool3d_ceil_backward_kernel_f64(const double* x, const do
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_kernel<double>(x, dy, dkt, z, kl);
     return 0;
 }

@@ -149,8 +149,6 @@ def _kernel_tensor(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     d1_2 = _as_grid((-(torch.as_tensor((((m - i - u) ** 2) + ((n - j - v) ** 2) - ((u - R) ** 2) - ((v - R) ** 2)), dtype=dtype, device=device) * d1_1)), 6, dtype, device)
     def_logit = d1_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # Z: softmax denominator over every padded token (computed once, on its own grid)
-    n_2 = torch.arange(((2 * R) + W), device=device).view(1, 1, 1, 1, 1, -1)
-    m_2 = torch.arange((H + (2 * R)), device=device).view(1, 1, 1, 1, -1, 1)
     d2_2 = def_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # logit[u, v, i, j, m_2, n_2]: the whole tensor
     d2_1 = _as_grid(torch.exp(d2_2), 6, dtype, device).sum(dim=(4, 5), keepdim=True)
     d2_3 = _as_grid(d2_1, 6, dtype, device)
@@ -161,19 +159,8 @@ def _kernel_tensor(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     d3_2 = def_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # logit[u, v, i, j, m, n]: the whole tensor
     d3_3 = _as_grid(((1 / d3_1) * torch.exp(d3_2)), 6, dtype, device)
     def_attn = d3_3.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
-    v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, 1, 1, 1, -1)
-    u = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, 1, 1, -1, 1)
-    o = torch.arange(O, device=device).view(1, -1, 1, 1, 1, 1, 1, 1, 1)
-    c = torch.arange(C, device=device).view(1, 1, -1, 1, 1, 1, 1, 1, 1)
-    k2 = out_weight[o, ((C * ((u * ((2 * R) + 1)) + v)) + c).clamp(0, (C * (((2 * R) + 1) ** 2)) - 1)]  # WO[o, C*(u*(2*R + 1) + v) + c]
-    k2 = k2 * (((0 <= ((C * ((u * ((2 * R) + 1)) + v)) + c)) & (((C * ((u * ((2 * R) + 1)) + v)) + c) < (C * (((2 * R) + 1) ** 2))))).to(dtype)  # reads outside WO are 0
-    i = torch.arange(H, device=device).view(1, 1, 1, 1, 1, -1, 1, 1, 1)
-    j = torch.arange(W, device=device).view(1, 1, 1, 1, 1, 1, -1, 1, 1)
-    u_1_tap = torch.arange(H, device=device).view(1, 1, 1, -1, 1, 1, 1, 1, 1)
-    u_2_tap = torch.arange(W, device=device).view(1, 1, 1, 1, -1, 1, 1, 1, 1)
-    k3 = def_attn[u, v, i, j, (R + u_1_tap).clamp(0, (H + (2 * R)) - 1), (R + u_2_tap).clamp(0, ((2 * R) + W) - 1)]  # attn[u, v, i, j, R + u_1_tap, R + u_2_tap]
-    k3 = k3 * (((0 <= (R + u_1_tap)) & ((R + u_1_tap) < (H + (2 * R)))) & ((0 <= (R + u_2_tap)) & ((R + u_2_tap) < ((2 * R) + W)))).to(dtype)  # reads outside attn are 0
-    k1 = torch.einsum('abcdefghi,abcdefghi->abcdefg', _as_grid(k2, 9, dtype, device), _as_grid(k3, 9, dtype, device))
+    k1 = torch.einsum('bhic,hifgde->bcdefg', out_weight[:O, :(C * (((2 * R) + 1) ** 2))].unflatten(1, (((2 * R) + 1), ((2 * R) + 1), C)), def_attn[:((2 * R) + 1), :((2 * R) + 1), :H, :W, R:(H + R), R:(R + W)])
+    k1 = k1.unsqueeze(0)
     k1 = k1.unsqueeze(7)
     k1 = k1.unsqueeze(8)
     k4 = _as_grid(k1, 9, dtype, device)

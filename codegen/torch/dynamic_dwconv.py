@@ -190,17 +190,14 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     if path == "generic" or AGGREGATED:
         return _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C=C, D=D, R=R, L_out=L_out)
     # x_gap: global average pool of the input (computed once, on its own grid)
-    e = torch.arange(W, device=device).view(1, 1, 1, -1)
-    a = torch.arange(H, device=device).view(1, 1, -1, 1)
     d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
-    d1_1 = (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)
+    d1_1 = _as_grid(d1_2, 4, dtype, device) if W == 1 and H == 1 and ((1 / H) * (1 / W)) == 1 else (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid(d1_1, 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
     # h: kernel generator: reduce, BatchNorm (eval), ReLU (computed once, on its own grid)
     d2_1 = bn_shift.reshape(1, D, 1)  # beta[d]: the whole tensor
     d2_2 = bn_scale.reshape(1, D, 1)  # gamma[d]: the whole tensor
-    c_2 = torch.arange(C, device=device).view(1, 1, -1)
     d2_3 = torch.matmul(def_x_gap, reduce_weight.t())  # a channel map as a matrix product over T's own layout
     d2_3 = d2_3.unsqueeze(2)
     d2_6 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + (d2_2 * d2_3)), dtype=dtype, device=device)), 3, dtype, device)
@@ -208,19 +205,13 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     def_h = d2_6.expand((B, D))
     # Wk: generated kernels: C·K² values per sample (computed once, on its own grid)
     d3_1 = span_bias.reshape(1, (C * (((2 * R) + 1) ** 2)), 1)  # b2[k]: the whole tensor
-    d = torch.arange(D, device=device).view(1, 1, -1)
     d3_2 = torch.matmul(def_h, span_weight.t())  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid((d3_1 + d3_2), 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
     def_Wk = d3_5.expand((B, (C * (((2 * R) + 1) ** 2))))
     # weight[b, o, c', u…] = K̂ of sample b at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1)
-    o = torch.arange(C, device=device).view(1, -1, 1, 1, 1)
-    u_1_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1)
-    u_2_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, -1)
-    w1 = def_Wk[b, ((o * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap).clamp(0, (C * (((2 * R) + 1) ** 2)) - 1)]  # Wk[b, o*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap]
-    w1 = w1 * (((0 <= ((o * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap)) & (((o * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap) < (C * (((2 * R) + 1) ** 2))))).to(dtype)  # reads outside Wk are 0
+    w1 = def_Wk[:B, :(C * (((2 * R) + 1) ** 2))].unflatten(1, (C, ((2 * R) + 1), ((2 * R) + 1))).reshape(B, C, 1, ((2 * R) + 1), ((2 * R) + 1))  # Wk[b, o*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap]: a view (proved inside Wk)
     w2 = _as_grid(w1, 5, dtype, device)
     weight_full = w2.expand((B, C, 1, ((2 * R) + 1), ((2 * R) + 1))).reshape((-1, 1, ((2 * R) + 1), ((2 * R) + 1)))
     xin = x.reshape((1, -1) + tuple(x.shape[2:]))  # the batch folded into the channels
@@ -243,17 +234,14 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # x_gap: global average pool of the input (computed once, on its own grid)
-    e = torch.arange(W, device=device).view(1, 1, 1, -1)
-    a = torch.arange(H, device=device).view(1, 1, -1, 1)
     d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
-    d1_1 = (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)
+    d1_1 = _as_grid(d1_2, 4, dtype, device) if W == 1 and H == 1 and ((1 / H) * (1 / W)) == 1 else (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid(d1_1, 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
     # h: kernel generator: reduce, BatchNorm (eval), ReLU (computed once, on its own grid)
     d2_1 = bn_shift.reshape(1, D, 1)  # beta[d]: the whole tensor
     d2_2 = bn_scale.reshape(1, D, 1)  # gamma[d]: the whole tensor
-    c_2 = torch.arange(C, device=device).view(1, 1, -1)
     d2_3 = torch.matmul(def_x_gap, reduce_weight.t())  # a channel map as a matrix product over T's own layout
     d2_3 = d2_3.unsqueeze(2)
     d2_6 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + (d2_2 * d2_3)), dtype=dtype, device=device)), 3, dtype, device)
@@ -261,19 +249,12 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     def_h = d2_6.expand((B, D))
     # Wk: generated kernels: C·K² values per sample (computed once, on its own grid)
     d3_1 = span_bias.reshape(1, (C * (((2 * R) + 1) ** 2)), 1)  # b2[k]: the whole tensor
-    d = torch.arange(D, device=device).view(1, 1, -1)
     d3_2 = torch.matmul(def_h, span_weight.t())  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid((d3_1 + d3_2), 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
     def_Wk = d3_5.expand((B, (C * (((2 * R) + 1) ** 2))))
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1, 1)
-    u_1_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, -1, 1, 1, 1)
-    u_2_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
-    g = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
-    o_in_group = torch.arange(1, device=device).view(1, 1, -1, 1, 1, 1, 1, 1)
-    k1 = def_Wk[b, ((u_1_tap * ((2 * R) + 1)) + u_2_tap + ((((2 * R) + 1) ** 2) * (g + o_in_group))).clamp(0, (C * (((2 * R) + 1) ** 2)) - 1)]  # Wk[b, u_1_tap*(2*R + 1) + u_2_tap + (2*R + 1)**2*(g + o_in_group)]
-    k1 = k1 * (((0 <= ((u_1_tap * ((2 * R) + 1)) + u_2_tap + ((((2 * R) + 1) ** 2) * (g + o_in_group)))) & (((u_1_tap * ((2 * R) + 1)) + u_2_tap + ((((2 * R) + 1) ** 2) * (g + o_in_group))) < (C * (((2 * R) + 1) ** 2))))).to(dtype)  # reads outside Wk are 0
+    k1 = def_Wk[:B, :(C * (((2 * R) + 1) ** 2))].unflatten(1, (C, 1, ((2 * R) + 1), ((2 * R) + 1))).reshape(B, C, 1, 1, ((2 * R) + 1), ((2 * R) + 1), 1, 1)  # Wk[b, u_1_tap*(2*R + 1) + u_2_tap + (2*R + 1)**2*(g + o_in_group)]: a view (proved inside Wk)
     k2 = _as_grid(k1, 8, dtype, device)
     return k2
 

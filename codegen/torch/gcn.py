@@ -131,9 +131,8 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
     if path == "generic" or AGGREGATED:
         return _generic(x, adjacency, weight, bias, N=N, C=C, O=O, L_out=L_out)
     # deg: degree of node p in Ã = A + I (row sum, self-loop included) (computed once, on its own grid)
-    q_2 = torch.arange(N, device=device).view(1, -1)
     d1_2 = adjacency.reshape(N, N)  # A[p, q_2]: the whole tensor
-    d1_1 = _as_grid(d1_2, 2, dtype, device).sum(dim=(1,), keepdim=True)
+    d1_1 = _as_grid(d1_2, 2, dtype, device) if N == 1 else _as_grid(d1_2, 2, dtype, device).sum(dim=(1,), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid((d1_1 + 1), 2, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:1])
     def_deg = d1_3.expand((N,))
@@ -164,9 +163,8 @@ def _kernel_tensor(x, adjacency, weight, bias, *, N, C, O, L_out):
     B = x.shape[0]
     dtype, device = x.dtype, x.device
     # deg: degree of node p in Ã = A + I (row sum, self-loop included) (computed once, on its own grid)
-    q_2 = torch.arange(N, device=device).view(1, -1)
     d1_2 = adjacency.reshape(N, N)  # A[p, q_2]: the whole tensor
-    d1_1 = _as_grid(d1_2, 2, dtype, device).sum(dim=(1,), keepdim=True)
+    d1_1 = _as_grid(d1_2, 2, dtype, device) if N == 1 else _as_grid(d1_2, 2, dtype, device).sum(dim=(1,), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid((d1_1 + 1), 2, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:1])
     def_deg = d1_3.expand((N,))

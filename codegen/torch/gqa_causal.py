@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = Σ_{c_2=0}^{G·N_kv·d - 1} W_O[o, c_2]·W_V[c_2 + d·⌊⌊c_2/d⌋/G⌋ - d·⌊c_2/d⌋, c_3]·masked_softmax_logit[b, ⌊c_2/d⌋, i, -L + i + u_tap + 1]
 
-Default lowering (premix-window): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel → R aggregated first (its output channel is c′), then P applied as a channel map, y = P·z; for R: dynamic (K̂ reads the input); position-specific; K̂ = (W_V[d·⌊⌊o/d⌋/G⌋ - d·⌊o/d⌋ + o, c_3])·S with S free of the input channel → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v (one kernel per block of channels).
+Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (causal mask [m ≤ p]) of 1/sqrt(d)·qry·key; Ω(p) = [p − P, p − P + K − 1] holds every key the mask shows (P ≥ L_out − 1 and K − 1 ≥ P for all sizes) (queries qry and keys key of head ⌊h/G⌋ linear maps of x over its channels, d channels per head) → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), is_causal=True) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -24,9 +24,9 @@ from torch import nn
 __all__ = ["GqaCausalEvolution", "gqa_causal_evolution"]
 
 SIZES = ("N_kv", "G", "d")
-LOWERING = "premix-window"
-AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
+LOWERING = "sdpa"
+AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
 
 
@@ -194,7 +194,7 @@ def gqa_causal_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias
     """causal grouped-query self-attention over a token sequence (is_causal=True, enable_gqa=True): N_kv·G query heads share N_kv key/value heads, softmax over the keys at or before the query (functional form).
 
     Sizes: N_kv = key/value heads; G = query heads per key/value head (N = N_kv·G); d = channels per head.
-    ``path``: "auto" (premix-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (sdpa), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -220,6 +220,8 @@ def gqa_causal_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias
                 raise ValueError(f"gqa_causal: the generated kernels take sizes below 2^31, but {what} = {n} "
                                  f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
+    if path == "auto":   # softmax attention: one F.scaled_dot_product_attention call
+        return _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
 
@@ -231,7 +233,6 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     dtype, device = x.dtype, x.device
     # key: keys: in-projection of every token, with bias (computed once, on its own grid)
     d1_1 = k_bias.reshape(1, (N_kv * d), 1, 1)  # bK[c]: the whole tensor
-    c_3 = torch.arange((G * N_kv * d), device=device).view(1, 1, 1, -1)
     d1_2 = torch.matmul(k_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d1_2 = d1_2.unsqueeze(3)
     d1_5 = _as_grid((d1_1 + d1_2), 4, dtype, device)
@@ -239,7 +240,6 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     def_key = d1_5.expand((B, (N_kv * d), L))
     # qry: queries: in-projection of every token, with bias (computed once, on its own grid)
     d2_1 = q_bias.reshape(1, (G * N_kv * d), 1, 1)  # bQ[c]: the whole tensor
-    c_3 = torch.arange((G * N_kv * d), device=device).view(1, 1, 1, -1)
     d2_2 = torch.matmul(q_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d2_2 = d2_2.unsqueeze(3)
     d2_5 = _as_grid((d2_1 + d2_2), 4, dtype, device)
@@ -252,9 +252,7 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     m = torch.arange(L, device=device).view(1, 1, 1, -1, 1)
     d3_2 = def_key[b, ((d * (h // G)) + e).clamp(0, (N_kv * d) - 1), m]  # key[b, d*floor(h/G) + e, m]
     d3_2 = d3_2 * (((0 <= ((d * (h // G)) + e)) & (((d * (h // G)) + e) < (N_kv * d)))).to(dtype)  # reads outside key are 0
-    i = torch.arange(L, device=device).view(1, 1, -1, 1, 1)
-    d3_3 = def_qry[b, ((h * d) + e).clamp(0, (G * N_kv * d) - 1), i]  # qry[b, d*h + e, i]
-    d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (G * N_kv * d)))).to(dtype)  # reads outside qry are 0
+    d3_3 = def_qry[:B, :(G * N_kv * d), :L].unflatten(1, ((G * N_kv), d)).permute(0, 1, 3, 2).reshape(B, (G * N_kv), L, 1, d)  # qry[b, d*h + e, i]: a view (proved inside qry)
     d3_1 = torch.einsum('abcde,abcde->abcd', ((d ** (-1 / 2)) * _as_grid(d3_2, 5, dtype, device)), _as_grid(d3_3, 5, dtype, device))
     d3_1 = d3_1.unsqueeze(4)
     d3_4 = _as_grid(d3_1, 5, dtype, device)
@@ -298,6 +296,48 @@ def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((G * N_kv * d), (G * N_kv * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     dtype, device = x.dtype, x.device
+    beta1 = out_bias.reshape(1, (G * N_kv * d), 1, 1)  # bO[o]: the whole tensor
+    c_4 = torch.arange((G * N_kv * d), device=device).view(1, 1, 1, -1)
+    beta3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
+    beta3 = beta3 * (((0 <= (c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d)))) & ((c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))) < (N_kv * d)))).to(dtype)  # reads outside bV are 0
+    beta4 = out_weight.reshape(1, (G * N_kv * d), 1, (G * N_kv * d))  # WO[o, c_4]: the whole tensor
+    beta2 = torch.einsum('abcd,abcd->abc', _as_grid(beta3, 4, dtype, device), _as_grid(beta4, 4, dtype, device))
+    beta2 = beta2.unsqueeze(3)
+    beta5 = _as_grid((beta1 + beta2), 4, dtype, device)
+    beta5 = beta5.reshape(beta5.shape[:3])
+    y = y + beta5
+    return y
+
+
+def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N_kv, G, d, L_out):
+    """y = P·SDPA(queries, keys, M·x) per head: the proved softmax attention without a logits tensor.
+    (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
+    create_graph through a second derivative use path="generic".)"""
+    B = x.shape[0]
+    L = x.shape[2]
+    dtype, device = x.dtype, x.device
+    B = x.shape[0]
+    # queries, keys and values are linear maps of x over its channels: F.linear on the tokens, channels last, as
+    # (batch, head, position, channel) views with the channels contiguous (the layout SDPA's fused kernel takes)
+    xt = x.flatten(2).transpose(1, 2)
+    q = F.linear(xt, q_weight, q_bias).unflatten(2, ((G * N_kv), d)).transpose(1, 2)
+    k = F.linear(xt, k_weight, k_bias).unflatten(2, (N_kv, d)).transpose(1, 2)
+    k = k.index_select(1, torch.arange((G * N_kv), device=device) // (G))   # query head h reads key head ⌊h/G⌋
+    # K̂ = M(o, c)·S: the channel map first, v = M·x
+    o = torch.arange((G * N_kv * d), device=device).view(-1, 1)
+    c_3 = torch.arange((G * N_kv * d), device=device).view(1, -1)
+    m1 = v_weight[((d * ((o // d) // G)) + o - (d * (o // d))).clamp(0, (N_kv * d) - 1), c_3]  # WV[d*floor(floor(o/d)/G) - d*floor(o/d) + o, c_3]
+    m1 = m1 * (((0 <= ((d * ((o // d) // G)) + o - (d * (o // d)))) & (((d * ((o // d) // G)) + o - (d * (o // d))) < (N_kv * d)))).to(dtype)  # reads outside WV are 0
+    m2 = _as_grid(m1, 2, dtype, device)
+    v = F.linear(xt, m2.expand((G * N_kv * d), (G * N_kv * d))).unflatten(2, ((G * N_kv), d)).transpose(1, 2)
+    mask = None
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)), is_causal=True)
+    y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)
+    # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z, on the tokens
+    post1 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_2]: the whole tensor
+    post2 = _as_grid(post1, 2, dtype, device)
+    y = F.linear(y, post2.expand((G * N_kv * d), (G * N_kv * d)))
+    y = y.transpose(1, 2).unflatten(2, L_out)   # channels first (a view)
     beta1 = out_bias.reshape(1, (G * N_kv * d), 1, 1)  # bO[o]: the whole tensor
     c_4 = torch.arange((G * N_kv * d), device=device).view(1, 1, 1, -1)
     beta3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
@@ -360,7 +400,7 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
 
 
 class GqaCausalEvolution(nn.Module):
-    """causal grouped-query self-attention over a token sequence (is_causal=True, enable_gqa=True): N_kv·G query heads share N_kv key/value heads, softmax over the keys at or before the query, generated from its Evolution form (premix-window)."""
+    """causal grouped-query self-attention over a token sequence (is_causal=True, enable_gqa=True): N_kv·G query heads share N_kv key/value heads, softmax over the keys at or before the query, generated from its Evolution form (sdpa)."""
 
     def __init__(self, N_kv, G, d, *, device=None, dtype=None):
         super().__init__()

@@ -8,7 +8,8 @@
 // and the clamped tap and position ranges, printed by SymPy from the proved form (the same pieces as the
 // CUDA kernels), and the entry points. The CPU kernels themselves, the same for every operator, are in
 // the runtime's header evosym_cpu_window.h (OpenMP over (batch, channel block, output row), vectorised
-// loops over contiguous rows). Standalone: no torch headers.
+// loops over contiguous rows; a clamped or wrapping axis's interior as affine rows, its border one position at
+// a time). Standalone: no torch headers. Each entry point returns 1003 where the input does not fit the window.
 #define EVO_DIMS 2
 #include "evosym_index.h"
 
@@ -36,11 +37,14 @@ static EVO_FN i64 evo_groups(const evo_sizes& z) { return 1LL; }
 static EVO_FN i64 evo_og(const evo_sizes& z) { return z.C; }
 static EVO_FN i64 evo_cg(const evo_sizes& z) { return z.C; }
 static EVO_FN i64 evo_share(const evo_sizes& z) { return 1LL; }
+// what the window needs of the sizes (a clamped window no longer than the input; wrapped tiles dividing it)
+static inline bool evo_window_fits(const evo_sizes& z) { return true; }
 
 template <int A> struct evo_axis;
 
 // axis 0: q = -z.P_h*z.R + p0 + u0 - evo_floordiv(z.P_h - 1LL, 2LL)
 template <> struct evo_axis<0> {
+    static constexpr bool affine = true;   // q = s·p + δ·u − P (else clamped or wrapping)
     static EVO_FN i64 len_in(const evo_sizes& z) { return z.P_h*(2LL*z.R + 1LL); }
     static EVO_FN i64 len_out(const evo_sizes& z) { return z.P_h*(2LL*z.R + 1LL); }
     static EVO_FN i64 taps(const evo_sizes& z) { return z.P_h*(2LL*z.R + 1LL); }
@@ -53,10 +57,14 @@ template <> struct evo_axis<0> {
     // output positions p whose tap u reads the input: [p_lo(u), p_hi(u)]
     static EVO_FN i64 p_lo(const evo_sizes& z, i64 u0) { return evo_max(0, z.P_h*z.R - u0 + evo_floordiv(z.P_h - 1LL, 2LL)); }
     static EVO_FN i64 p_hi(const evo_sizes& z, i64 u0) { return evo_min(len_out(z) - 1, z.P_h*z.R + z.P_h*(2LL*z.R + 1LL) - u0 + evo_floordiv(z.P_h - 1LL, 2LL) - 1LL); }
+    // the interior: output positions p whose every tap u reads q(in_lo, u) + s·(p − in_lo), inside the input
+    static EVO_FN i64 in_lo(const evo_sizes& z) { return 0; }
+    static EVO_FN i64 in_hi(const evo_sizes& z) { return z.P_h*(2LL*z.R + 1LL) - 1LL; }
 };
 
 // axis 1: q = -z.P_w*z.R + p1 + u1 - evo_floordiv(z.P_w - 1LL, 2LL)
 template <> struct evo_axis<1> {
+    static constexpr bool affine = true;   // q = s·p + δ·u − P (else clamped or wrapping)
     static EVO_FN i64 len_in(const evo_sizes& z) { return z.P_w*(2LL*z.R + 1LL); }
     static EVO_FN i64 len_out(const evo_sizes& z) { return z.P_w*(2LL*z.R + 1LL); }
     static EVO_FN i64 taps(const evo_sizes& z) { return z.P_w*(2LL*z.R + 1LL); }
@@ -69,6 +77,9 @@ template <> struct evo_axis<1> {
     // output positions p whose tap u reads the input: [p_lo(u), p_hi(u)]
     static EVO_FN i64 p_lo(const evo_sizes& z, i64 u1) { return evo_max(0, z.P_w*z.R - u1 + evo_floordiv(z.P_w - 1LL, 2LL)); }
     static EVO_FN i64 p_hi(const evo_sizes& z, i64 u1) { return evo_min(len_out(z) - 1, z.P_w*z.R + z.P_w*(2LL*z.R + 1LL) - u1 + evo_floordiv(z.P_w - 1LL, 2LL) - 1LL); }
+    // the interior: output positions p whose every tap u reads q(in_lo, u) + s·(p − in_lo), inside the input
+    static EVO_FN i64 in_lo(const evo_sizes& z) { return 0; }
+    static EVO_FN i64 in_hi(const evo_sizes& z) { return z.P_w*(2LL*z.R + 1LL) - 1LL; }
 };
 
 #include "evosym_cpu_window.h"
@@ -82,6 +93,7 @@ extern "C" int evo_hyperzzw_forward_f32(const float* x, const float* kt, float* 
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_forward<float>(x, kt, y, z, kl);
     return 0;
 }
@@ -92,6 +104,7 @@ extern "C" int evo_hyperzzw_backward_input_f32(const float* kt, const float* dy,
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_input<float>(kt, dy, dx, z, kl);
     return 0;
 }
@@ -103,6 +116,7 @@ extern "C" int evo_hyperzzw_attend_f32(const float* x, const float* dy, float* d
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_kernel<float>(x, dy, dkt, z, kl, true);
     return 0;
 }
@@ -113,6 +127,7 @@ extern "C" int evo_hyperzzw_backward_kernel_f32(const float* x, const float* dy,
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_kernel<float>(x, dy, dkt, z, kl);
     return 0;
 }
@@ -123,6 +138,7 @@ extern "C" int evo_hyperzzw_forward_f64(const double* x, const double* kt, doubl
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_forward<double>(x, kt, y, z, kl);
     return 0;
 }
@@ -133,6 +149,7 @@ extern "C" int evo_hyperzzw_backward_input_f64(const double* kt, const double* d
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_input<double>(kt, dy, dx, z, kl);
     return 0;
 }
@@ -144,6 +161,7 @@ extern "C" int evo_hyperzzw_attend_f64(const double* x, const double* dy, double
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_kernel<double>(x, dy, dkt, z, kl, true);
     return 0;
 }
@@ -154,6 +172,7 @@ extern "C" int evo_hyperzzw_backward_kernel_f64(const double* x, const double* d
     evo_sizes z;
     evo_layout kl;
     evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
     evo_backward_kernel<double>(x, dy, dkt, z, kl);
     return 0;
 }

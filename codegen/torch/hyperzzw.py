@@ -231,7 +231,7 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     u = torch.arange((P_h * ((2 * R) + 1)), device=device).view(1, -1, 1, 1)
     d1_4 = omega_g[f, 0]  # omega_g[f, 0]
     v = torch.arange((P_w * ((2 * R) + 1)), device=device).view(1, 1, -1, 1)
-    d1_5 = omega_g[f, 1]  # omega_g[f, 1]
+    d1_5 = omega_g[:D, 1].reshape(1, 1, 1, D)  # omega_g[f, 1]: a view (proved inside omega_g)
     d1_6 = phi_g.reshape(1, 1, 1, D)  # phi_g[f]: the whole tensor
     d1_2 = torch.einsum('abcd,abcd->abc', _as_grid(d1_3, 4, dtype, device), _as_grid(torch.sin(torch.as_tensor(((((2 * torch.as_tensor(u, dtype=dtype, device=device) * (1 / ((P_h * ((2 * R) + 1)) - 1))) - 1) * d1_4) + (((2 * torch.as_tensor(v, dtype=dtype, device=device) * (1 / ((P_w * ((2 * R) + 1)) - 1))) - 1) * d1_5) + d1_6), dtype=dtype, device=device)), 4, dtype, device))
     d1_2 = d1_2.unsqueeze(3)
@@ -250,7 +250,7 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     u = torch.arange(((2 * R) + 1), device=device).view(1, -1, 1, 1)
     d3_4 = omega_l[f, 0]  # omega_l[f, 0]
     v = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1)
-    d3_5 = omega_l[f, 1]  # omega_l[f, 1]
+    d3_5 = omega_l[:D, 1].reshape(1, 1, 1, D)  # omega_l[f, 1]: a view (proved inside omega_l)
     d3_6 = phi_l.reshape(1, 1, 1, D)  # phi_l[f]: the whole tensor
     d3_2 = torch.einsum('abcd,abcd->abc', _as_grid(d3_3, 4, dtype, device), _as_grid(torch.sin(torch.as_tensor(((((torch.as_tensor(u, dtype=dtype, device=device) * (1 / R)) - 1) * d3_4) + (((torch.as_tensor(v, dtype=dtype, device=device) * (1 / R)) - 1) * d3_5) + d3_6), dtype=dtype, device=device)), 4, dtype, device))
     d3_2 = d3_2.unsqueeze(3)
@@ -258,15 +258,8 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     d3_7 = d3_7.reshape(d3_7.shape[:3])
     def_Wl = d3_7.expand((C, ((2 * R) + 1), ((2 * R) + 1)))
     # Zbar: context: Z pooled to k × k (adaptive_avg_pool2d, equal bins) (computed once, on its own grid)
-    e = torch.arange(P_w, device=device).view(1, 1, 1, 1, 1, -1)
-    a = torch.arange(P_h, device=device).view(1, 1, 1, 1, -1, 1)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1)
-    c = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1)
-    u = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1, 1, 1)
-    v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1, 1)
-    d4_2 = Z[b, c, ((u * P_h) + a).clamp(0, (P_h * ((2 * R) + 1)) - 1), ((v * P_w) + e).clamp(0, (P_w * ((2 * R) + 1)) - 1)]  # Z[b, c, P_h*u + a, P_w*v + e]
-    d4_2 = d4_2 * (((0 <= ((u * P_h) + a)) & (((u * P_h) + a) < (P_h * ((2 * R) + 1)))) & ((0 <= ((v * P_w) + e)) & (((v * P_w) + e) < (P_w * ((2 * R) + 1))))).to(dtype)  # reads outside Z are 0
-    d4_1 = (((1 / P_h) * (1 / P_w)) * _as_grid(d4_2, 6, dtype, device)).sum(dim=(4, 5), keepdim=True)
+    d4_2 = Z[:B, :C, :(P_h * ((2 * R) + 1)), :(P_w * ((2 * R) + 1))].unflatten(3, (((2 * R) + 1), P_w)).unflatten(2, (((2 * R) + 1), P_h)).permute(0, 1, 2, 4, 3, 5).reshape(B, C, ((2 * R) + 1), ((2 * R) + 1), P_h, P_w)  # Z[b, c, P_h*u + a, P_w*v + e]: a view (proved inside Z)
+    d4_1 = _as_grid(d4_2, 6, dtype, device) if P_w == 1 and P_h == 1 and ((1 / P_h) * (1 / P_w)) == 1 else (((1 / P_h) * (1 / P_w)) * _as_grid(d4_2, 6, dtype, device)).sum(dim=(4, 5), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d4_3 = _as_grid(d4_1, 6, dtype, device)
     d4_3 = d4_3.reshape(d4_3.shape[:4])
     def_Zbar = d4_3.expand((B, C, ((2 * R) + 1), ((2 * R) + 1)))

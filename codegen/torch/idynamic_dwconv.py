@@ -203,7 +203,6 @@ def _kernel_tensor(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weigh
     dtype, device = x.dtype, x.device
     # h: kernel generator: reduce (with bias), BatchNorm (eval), ReLU (computed once, on its own grid)
     d1_1 = reduce_bias.reshape(1, D, 1, 1, 1)  # b1[d]: the whole tensor
-    c_2 = torch.arange((C_g * G), device=device).view(1, 1, 1, 1, -1)
     d1_2 = torch.matmul(reduce_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d1_2 = d1_2.unsqueeze(4)
     d1_5 = bn_scale.reshape(1, D, 1, 1, 1)  # gamma[d]: the whole tensor
@@ -213,20 +212,12 @@ def _kernel_tensor(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weigh
     def_h = d1_7.expand((B, D, H, W))
     # Wk: generated kernels: G·K² values per output pixel (computed once, on its own grid)
     d2_1 = span_bias.reshape(1, (G * (((2 * R) + 1) ** 2)), 1, 1, 1)  # b2[k]: the whole tensor
-    d = torch.arange(D, device=device).view(1, 1, 1, 1, -1)
     d2_2 = torch.matmul(span_weight, def_h.flatten(2)).unflatten(2, def_h.shape[2:])  # a channel map as a matrix product over T's own layout
     d2_2 = d2_2.unsqueeze(4)
     d2_5 = _as_grid((d2_1 + d2_2), 5, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:4])
     def_Wk = d2_5.expand((B, (G * (((2 * R) + 1) ** 2)), H, W))
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1)
-    g = torch.arange(G, device=device).view(1, -1, 1, 1, 1, 1)
-    u_1_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1, 1, 1)
-    u_2_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1, 1)
-    i = torch.arange(H, device=device).view(1, 1, 1, 1, -1, 1)
-    j = torch.arange(W, device=device).view(1, 1, 1, 1, 1, -1)
-    k1 = def_Wk[b, ((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap).clamp(0, (G * (((2 * R) + 1) ** 2)) - 1), i, j]  # Wk[b, g*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap, i, j]
-    k1 = k1 * (((0 <= ((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap)) & (((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap) < (G * (((2 * R) + 1) ** 2))))).to(dtype)  # reads outside Wk are 0
+    k1 = def_Wk[:B, :(G * (((2 * R) + 1) ** 2)), :H, :W].unflatten(1, (G, ((2 * R) + 1), ((2 * R) + 1))).reshape(B, G, ((2 * R) + 1), ((2 * R) + 1), H, W)  # Wk[b, g*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap, i, j]: a view (proved inside Wk)
     k2 = _as_grid(k1, 6, dtype, device)
     return k2
 

@@ -201,22 +201,14 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     W = x.shape[3] // (s)
     dtype, device = x.dtype, x.device
     # x_pool: s×s average pool of the input (the input itself when s = 1) (computed once, on its own grid)
-    e = torch.arange(s, device=device).view(1, 1, 1, 1, 1, -1)
-    a = torch.arange(s, device=device).view(1, 1, 1, 1, -1, 1)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1)
-    c = torch.arange((C_g * G), device=device).view(1, -1, 1, 1, 1, 1)
-    i = torch.arange(H, device=device).view(1, 1, -1, 1, 1, 1)
-    j = torch.arange(W, device=device).view(1, 1, 1, -1, 1, 1)
-    d1_2 = x[b, c, (a + (i * s)).clamp(0, (H * s) - 1), (e + (j * s)).clamp(0, (W * s) - 1)]  # x[b, c, a + i*s, e + j*s]
-    d1_2 = d1_2 * (((0 <= (a + (i * s))) & ((a + (i * s)) < (H * s))) & ((0 <= (e + (j * s))) & ((e + (j * s)) < (W * s)))).to(dtype)  # reads outside x are 0
-    d1_1 = ((s ** -2) * _as_grid(d1_2, 6, dtype, device)).sum(dim=(4, 5), keepdim=True)
+    d1_2 = x[:B, :(C_g * G), :(H * s), :(W * s)].unflatten(3, (W, s)).unflatten(2, (H, s)).permute(0, 1, 2, 4, 3, 5).reshape(B, (C_g * G), H, W, s, s)  # x[b, c, a + i*s, e + j*s]: a view (proved inside x)
+    d1_1 = _as_grid(d1_2, 6, dtype, device) if s == 1 and (s ** -2) == 1 else ((s ** -2) * _as_grid(d1_2, 6, dtype, device)).sum(dim=(4, 5), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid(d1_1, 6, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:4])
     def_x_pool = d1_3.expand((B, (C_g * G), H, W))
     # h: kernel generator: reduce, BatchNorm (eval), ReLU (computed once, on its own grid)
     d2_1 = bn_shift.reshape(1, D, 1, 1, 1)  # beta[d]: the whole tensor
     d2_2 = bn_scale.reshape(1, D, 1, 1, 1)  # gamma[d]: the whole tensor
-    c_2 = torch.arange((C_g * G), device=device).view(1, 1, 1, 1, -1)
     d2_3 = torch.matmul(reduce_weight, def_x_pool.flatten(2)).unflatten(2, def_x_pool.shape[2:])  # a channel map as a matrix product over T's own layout
     d2_3 = d2_3.unsqueeze(4)
     d2_6 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + (d2_2 * d2_3)), dtype=dtype, device=device)), 5, dtype, device)
@@ -224,20 +216,12 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     def_h = d2_6.expand((B, D, H, W))
     # Wk: generated kernels: G·K² values per output pixel (computed once, on its own grid)
     d3_1 = span_bias.reshape(1, (G * (((2 * R) + 1) ** 2)), 1, 1, 1)  # b2[k]: the whole tensor
-    d = torch.arange(D, device=device).view(1, 1, 1, 1, -1)
     d3_2 = torch.matmul(span_weight, def_h.flatten(2)).unflatten(2, def_h.shape[2:])  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(4)
     d3_5 = _as_grid((d3_1 + d3_2), 5, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:4])
     def_Wk = d3_5.expand((B, (G * (((2 * R) + 1) ** 2)), H, W))
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1)
-    g = torch.arange(G, device=device).view(1, -1, 1, 1, 1, 1)
-    u_1_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1, 1, 1)
-    u_2_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1, 1)
-    i = torch.arange(H, device=device).view(1, 1, 1, 1, -1, 1)
-    j = torch.arange(W, device=device).view(1, 1, 1, 1, 1, -1)
-    k1 = def_Wk[b, ((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap).clamp(0, (G * (((2 * R) + 1) ** 2)) - 1), i, j]  # Wk[b, g*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap, i, j]
-    k1 = k1 * (((0 <= ((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap)) & (((g * (((2 * R) + 1) ** 2)) + (u_1_tap * ((2 * R) + 1)) + u_2_tap) < (G * (((2 * R) + 1) ** 2))))).to(dtype)  # reads outside Wk are 0
+    k1 = def_Wk[:B, :(G * (((2 * R) + 1) ** 2)), :H, :W].unflatten(1, (G, ((2 * R) + 1), ((2 * R) + 1))).reshape(B, G, ((2 * R) + 1), ((2 * R) + 1), H, W)  # Wk[b, g*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap, i, j]: a view (proved inside Wk)
     k2 = _as_grid(k1, 6, dtype, device)
     return k2
 

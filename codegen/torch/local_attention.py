@@ -199,14 +199,12 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out,
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # key_pad: keys: 1×1 projection of the input, zero outside it (computed once, on its own grid)
-    c_2 = torch.arange((N * d), device=device).view(1, 1, 1, 1, -1)
     d1_1 = torch.matmul(key_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d1_1 = d1_1.unsqueeze(4)
     d1_4 = _as_grid(d1_1, 5, dtype, device)
     d1_4 = d1_4.reshape(d1_4.shape[:4])
     def_key_pad = d1_4.expand((B, (N * d), H, W))
     # qry: queries: 1×1 projection of the input (computed once, on its own grid)
-    c_2 = torch.arange((N * d), device=device).view(1, 1, 1, 1, -1)
     d2_1 = torch.matmul(query_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d2_1 = d2_1.unsqueeze(4)
     d2_4 = _as_grid(d2_1, 5, dtype, device)
@@ -223,8 +221,7 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, *, N, d, R, L_out,
         v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, -1, 1)
         d3_2 = def_key_pad[b, ((h * d) + e).clamp(0, (N * d) - 1), (i + u - R).clamp(0, H - 1), (j + v - R).clamp(0, W - 1)]  # key_pad[b, d*h + e, -R + i + u, -R + j + v]
         d3_2 = d3_2 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (i + u - R)) & ((i + u - R) < H)) & ((0 <= (j + v - R)) & ((j + v - R) < W))).to(dtype)  # reads outside key_pad are 0
-        d3_3 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i, j]  # qry[b, d*h + e, i, j]
-        d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
+        d3_3 = def_qry[:B, :(N * d), :H, :W].unflatten(1, (N, d)).permute(0, 1, 3, 4, 2).reshape(B, N, H, W, 1, 1, d)  # qry[b, d*h + e, i, j]: a view (proved inside qry)
         d3_1 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_2, 7, dtype, device), ((d ** (-1 / 2)) * _as_grid(d3_3, 7, dtype, device)))
         d3_1 = d3_1.unsqueeze(6)
         d3_4 = _as_grid(d3_1, 7, dtype, device)

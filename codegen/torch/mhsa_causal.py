@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = Σ_{c_2=0}^{N·d - 1} W_O[o, c_2]·W_V[c_2, c_3]·masked_softmax_logit[b, ⌊c_2/d⌋, i, -L + i + u_tap + 1]
 
-Default lowering (premix-window): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel → R aggregated first (its output channel is c′), then P applied as a channel map, y = P·z; for R: dynamic (K̂ reads the input); position-specific; K̂ = (W_V[o, c_3])·S with S free of the input channel → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v (one kernel per block of channels).
+Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (causal mask [m ≤ p]) of 1/sqrt(d)·qry·key; Ω(p) = [p − P, p − P + K − 1] holds every key the mask shows (P ≥ L_out − 1 and K − 1 ≥ P for all sizes) (queries qry and keys key linear maps of x over its channels, d channels per head) → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), is_causal=True) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -24,9 +24,9 @@ from torch import nn
 __all__ = ["MhsaCausalEvolution", "mhsa_causal_evolution"]
 
 SIZES = ("N", "d")
-LOWERING = "premix-window"
-AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
+LOWERING = "sdpa"
+AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
 
 
@@ -192,7 +192,7 @@ def mhsa_causal_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bia
     """causal multi-head self-attention over a token sequence (is_causal=True): biased projections, 1/√d scaling, softmax over the keys at or before the query, output projection (functional form).
 
     Sizes: N = heads; d = channels per head.
-    ``path``: "auto" (premix-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (sdpa), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -218,6 +218,8 @@ def mhsa_causal_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bia
                 raise ValueError(f"mhsa_causal: the generated kernels take sizes below 2^31, but {what} = {n} "
                                  f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, L_out=L_out)
+    if path == "auto":   # softmax attention: one F.scaled_dot_product_attention call
+        return _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, L_out=L_out)
 
@@ -229,7 +231,6 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     dtype, device = x.dtype, x.device
     # key: keys: in-projection of every token, with bias (computed once, on its own grid)
     d1_1 = k_bias.reshape(1, (N * d), 1, 1)  # bK[c]: the whole tensor
-    c_3 = torch.arange((N * d), device=device).view(1, 1, 1, -1)
     d1_2 = torch.matmul(k_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d1_2 = d1_2.unsqueeze(3)
     d1_5 = _as_grid((d1_1 + d1_2), 4, dtype, device)
@@ -237,27 +238,18 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     def_key = d1_5.expand((B, (N * d), L))
     # qry: queries: in-projection of every token, with bias (computed once, on its own grid)
     d2_1 = q_bias.reshape(1, (N * d), 1, 1)  # bQ[c]: the whole tensor
-    c_3 = torch.arange((N * d), device=device).view(1, 1, 1, -1)
     d2_2 = torch.matmul(q_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d2_2 = d2_2.unsqueeze(3)
     d2_5 = _as_grid((d2_1 + d2_2), 4, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:3])
     def_qry = d2_5.expand((B, (N * d), L))
     # logit: attention logits: scaled dot product of the query at token i and the key at token m (computed once, on its own grid)
-    e = torch.arange(d, device=device).view(1, 1, 1, 1, -1)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1)
-    h = torch.arange(N, device=device).view(1, -1, 1, 1, 1)
-    m = torch.arange(L, device=device).view(1, 1, 1, -1, 1)
-    d3_2 = def_key[b, ((h * d) + e).clamp(0, (N * d) - 1), m]  # key[b, d*h + e, m]
-    d3_2 = d3_2 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside key are 0
-    i = torch.arange(L, device=device).view(1, 1, -1, 1, 1)
-    d3_3 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i]  # qry[b, d*h + e, i]
-    d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
-    d3_1 = torch.einsum('abcde,abcde->abcd', ((d ** (-1 / 2)) * _as_grid(d3_2, 5, dtype, device)), _as_grid(d3_3, 5, dtype, device))
+    d3_4 = ((d ** (-1 / 2)) * def_key[:B, :(N * d), :L].unflatten(1, (N, d)))  # 1/sqrt(d)·key[b, d*h + e, m]: scaled before the sum
+    d3_1 = torch.einsum('abed,abec->abcd', d3_4, def_qry[:B, :(N * d), :L].unflatten(1, (N, d)))
     d3_1 = d3_1.unsqueeze(4)
-    d3_4 = _as_grid(d3_1, 5, dtype, device)
-    d3_4 = d3_4.reshape(d3_4.shape[:4])
-    def_logit = d3_4.expand((B, N, L, L))
+    d3_5 = _as_grid(d3_1, 5, dtype, device)
+    d3_5 = d3_5.reshape(d3_5.shape[:4])
+    def_logit = d3_5.expand((B, N, L, L))
     # masked_softmax_logit: softmax of logit over its window axes (stable: max subtracted), masked: −∞ where the guard is 0 (computed once, on its own grid)
     m = torch.arange(L, device=device).view(1, 1, 1, -1)
     i = torch.arange(L, device=device).view(1, 1, -1, 1)
@@ -294,7 +286,42 @@ def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
     y = torch.matmul(post2.expand((N * d), (N * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     dtype, device = x.dtype, x.device
     beta1 = out_bias.reshape(1, (N * d), 1, 1)  # bO[o]: the whole tensor
-    c_4 = torch.arange((N * d), device=device).view(1, 1, 1, -1)
+    beta2 = torch.matmul(v_bias, out_weight.t())  # a channel map as a matrix product over T's own layout
+    beta2 = beta2.unsqueeze(0)
+    beta2 = beta2.unsqueeze(2)
+    beta2 = beta2.unsqueeze(3)
+    beta5 = _as_grid((beta1 + beta2), 4, dtype, device)
+    beta5 = beta5.reshape(beta5.shape[:3])
+    y = y + beta5
+    return y
+
+
+def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N, d, L_out):
+    """y = P·SDPA(queries, keys, M·x) per head: the proved softmax attention without a logits tensor.
+    (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
+    create_graph through a second derivative use path="generic".)"""
+    B = x.shape[0]
+    L = x.shape[2]
+    dtype, device = x.dtype, x.device
+    B = x.shape[0]
+    # queries, keys and values are linear maps of x over its channels: F.linear on the tokens, channels last, as
+    # (batch, head, position, channel) views with the channels contiguous (the layout SDPA's fused kernel takes)
+    xt = x.flatten(2).transpose(1, 2)
+    q = F.linear(xt, q_weight, q_bias).unflatten(2, (N, d)).transpose(1, 2)
+    k = F.linear(xt, k_weight, k_bias).unflatten(2, (N, d)).transpose(1, 2)
+    # K̂ = M(o, c)·S: the channel map first, v = M·x
+    m1 = v_weight.reshape((N * d), (N * d))  # WV[o, c_3]: the whole tensor
+    m2 = _as_grid(m1, 2, dtype, device)
+    v = F.linear(xt, m2.expand((N * d), (N * d))).unflatten(2, (N, d)).transpose(1, 2)
+    mask = None
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)), is_causal=True)
+    y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)
+    # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z, on the tokens
+    post1 = out_weight.reshape((N * d), (N * d))  # WO[o, c_2]: the whole tensor
+    post2 = _as_grid(post1, 2, dtype, device)
+    y = F.linear(y, post2.expand((N * d), (N * d)))
+    y = y.transpose(1, 2).unflatten(2, L_out)   # channels first (a view)
+    beta1 = out_bias.reshape(1, (N * d), 1, 1)  # bO[o]: the whole tensor
     beta2 = torch.matmul(v_bias, out_weight.t())  # a channel map as a matrix product over T's own layout
     beta2 = beta2.unsqueeze(0)
     beta2 = beta2.unsqueeze(2)
@@ -338,7 +365,6 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((N * d), (N * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     beta1 = out_bias.reshape(1, (N * d), 1, 1)  # bO[o]: the whole tensor
-    c_4 = torch.arange((N * d), device=device).view(1, 1, 1, -1)
     beta2 = torch.matmul(v_bias, out_weight.t())  # a channel map as a matrix product over T's own layout
     beta2 = beta2.unsqueeze(0)
     beta2 = beta2.unsqueeze(2)
@@ -350,7 +376,7 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
 
 
 class MhsaCausalEvolution(nn.Module):
-    """causal multi-head self-attention over a token sequence (is_causal=True): biased projections, 1/√d scaling, softmax over the keys at or before the query, output projection, generated from its Evolution form (premix-window)."""
+    """causal multi-head self-attention over a token sequence (is_causal=True): biased projections, 1/√d scaling, softmax over the keys at or before the query, output projection, generated from its Evolution form (sdpa)."""
 
     def __init__(self, N, d, *, device=None, dtype=None):
         super().__init__()

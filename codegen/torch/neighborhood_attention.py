@@ -26,7 +26,7 @@ __all__ = ["NeighborhoodAttentionEvolution", "neighborhood_attention_evolution"]
 SIZES = ("N", "d", "R")
 LOWERING = "premix-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = ("cuda",)  # devices on which "auto" runs evosym's generated kernels when they can be built
+KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
 
 
@@ -166,7 +166,7 @@ def neighborhood_attention_evolution(x, query_weight, key_weight, value_weight, 
     """neighbourhood attention over a K×K window clamped inside the image, relative position bias (NATTEN border policy) (functional form).
 
     Sizes: N = heads; d = channels per head; R = window radius: K = 2R + 1.
-    ``path``: "auto" (premix-window; evosym's generated CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CUDA; the CPU kernels do not lower this window).
+    ``path``: "auto" (premix-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -206,14 +206,12 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # key: keys: 1×1 projection of the input (computed once, on its own grid)
-    c_2 = torch.arange((N * d), device=device).view(1, 1, 1, 1, -1)
     d1_1 = torch.matmul(key_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d1_1 = d1_1.unsqueeze(4)
     d1_4 = _as_grid(d1_1, 5, dtype, device)
     d1_4 = d1_4.reshape(d1_4.shape[:4])
     def_key = d1_4.expand((B, (N * d), H, W))
     # qry: queries: 1×1 projection of the input (computed once, on its own grid)
-    c_2 = torch.arange((N * d), device=device).view(1, 1, 1, 1, -1)
     d2_1 = torch.matmul(query_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d2_1 = d2_1.unsqueeze(4)
     d2_4 = _as_grid(d2_1, 5, dtype, device)
@@ -232,8 +230,7 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L
         b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
         d3_3 = def_key[b, ((h * d) + e).clamp(0, (N * d) - 1), (u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1))).clamp(0, H - 1), (v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1))).clamp(0, W - 1)]  # key[b, d*h + e, u + Min(H - 2*R - 1, Max(0, -R + i)), v + Min(-2*R + W - 1, Max(0, -R + j))]
         d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)))) & ((u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1))) < H)) & ((0 <= (v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)))) & ((v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1))) < W))).to(dtype)  # reads outside key are 0
-        d3_4 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i, j]  # qry[b, d*h + e, i, j]
-        d3_4 = d3_4 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
+        d3_4 = def_qry[:B, :(N * d), :H, :W].unflatten(1, (N, d)).permute(0, 1, 3, 4, 2).reshape(B, N, H, W, 1, 1, d)  # qry[b, d*h + e, i, j]: a view (proved inside qry)
         d3_2 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_3, 7, dtype, device), ((d ** (-1 / 2)) * _as_grid(d3_4, 7, dtype, device)))
         d3_2 = d3_2.unsqueeze(6)
         d3_5 = _as_grid((d3_1 + d3_2), 7, dtype, device)

@@ -121,7 +121,6 @@ def spectral_graph_conv_evolution(x, eigenvectors, spectral_filter, *, N, path="
     if path == "generic" or AGGREGATED:
         return _generic(x, eigenvectors, spectral_filter, N=N, L_out=L_out)
     # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
-    k = torch.arange(N, device=device).view(1, 1, -1)
     w1 = torch.einsum('c,ac,bc->ab', spectral_filter, eigenvectors, eigenvectors)
     w1 = w1.unsqueeze(2)
     w5 = _as_grid(w1, 3, dtype, device)
@@ -136,7 +135,6 @@ def _kernel_tensor(x, eigenvectors, spectral_filter, *, N, L_out):
     B = x.shape[0]
     C = x.shape[2]
     dtype, device = x.dtype, x.device
-    k = torch.arange(N, device=device).view(1, 1, 1, 1, 1, 1, -1)
     k1 = torch.einsum('g,fg,eg->ef', spectral_filter, eigenvectors, eigenvectors)
     k1 = k1.unsqueeze(0)
     k1 = k1.unsqueeze(1)

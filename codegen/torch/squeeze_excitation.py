@@ -176,16 +176,13 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
     if path == "generic" or AGGREGATED:
         return _generic(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C=C, D=D, L_out=L_out)
     # x_gap: global average pool of the input (computed once, on its own grid)
-    e = torch.arange(W, device=device).view(1, 1, 1, -1)
-    a = torch.arange(H, device=device).view(1, 1, -1, 1)
     d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
-    d1_1 = (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)
+    d1_1 = _as_grid(d1_2, 4, dtype, device) if W == 1 and H == 1 and ((1 / H) * (1 / W)) == 1 else (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid(d1_1, 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
     # h: squeeze: fc1 and ReLU (computed once, on its own grid)
     d2_1 = fc1_bias.reshape(1, D, 1)  # b1[d]: the whole tensor
-    c_2 = torch.arange(C, device=device).view(1, 1, -1)
     d2_2 = torch.matmul(def_x_gap, fc1_weight.t())  # a channel map as a matrix product over T's own layout
     d2_2 = d2_2.unsqueeze(2)
     d2_5 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + d2_2), dtype=dtype, device=device)), 3, dtype, device)
@@ -193,18 +190,13 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
     def_h = d2_5.expand((B, D))
     # s: excitation: fc2 and sigmoid, one gate per sample and channel (computed once, on its own grid)
     d3_1 = fc2_bias.reshape(1, C, 1)  # b2[c]: the whole tensor
-    d = torch.arange(D, device=device).view(1, 1, -1)
     d3_2 = torch.matmul(def_h, fc2_weight.t())  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid((1 / (torch.exp(((-d3_1) - d3_2)) + 1)), 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
     def_s = d3_5.expand((B, C))
     # K̂ of sample b on the channel diagonal, with a 1×1 window: the aggregation is a per-sample, per-channel scale
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1)
-    c_in_group = torch.arange(1, device=device).view(1, 1, -1, 1, 1)
-    o = torch.arange(C, device=device).view(1, -1, 1, 1, 1)
-    w1 = def_s[b, (c_in_group + o).clamp(0, C - 1)]  # s[b, c_in_group + o]
-    w1 = w1 * (((0 <= (c_in_group + o)) & ((c_in_group + o) < C))).to(dtype)  # reads outside s are 0
+    w1 = def_s[:B, :C].unflatten(1, (C, 1)).reshape(B, C, 1, 1, 1)  # s[b, c_in_group + o]: a view (proved inside s)
     w2 = _as_grid(w1, 5, dtype, device)
     y = x * w2.expand((B, C, 1, 1, 1)).reshape((B, C, 1, 1))
     return y
@@ -217,16 +209,13 @@ def _kernel_tensor(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, *, C, D, L_out
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # x_gap: global average pool of the input (computed once, on its own grid)
-    e = torch.arange(W, device=device).view(1, 1, 1, -1)
-    a = torch.arange(H, device=device).view(1, 1, -1, 1)
     d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
-    d1_1 = (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)
+    d1_1 = _as_grid(d1_2, 4, dtype, device) if W == 1 and H == 1 and ((1 / H) * (1 / W)) == 1 else (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid(d1_1, 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
     # h: squeeze: fc1 and ReLU (computed once, on its own grid)
     d2_1 = fc1_bias.reshape(1, D, 1)  # b1[d]: the whole tensor
-    c_2 = torch.arange(C, device=device).view(1, 1, -1)
     d2_2 = torch.matmul(def_x_gap, fc1_weight.t())  # a channel map as a matrix product over T's own layout
     d2_2 = d2_2.unsqueeze(2)
     d2_5 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + d2_2), dtype=dtype, device=device)), 3, dtype, device)
@@ -234,17 +223,12 @@ def _kernel_tensor(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, *, C, D, L_out
     def_h = d2_5.expand((B, D))
     # s: excitation: fc2 and sigmoid, one gate per sample and channel (computed once, on its own grid)
     d3_1 = fc2_bias.reshape(1, C, 1)  # b2[c]: the whole tensor
-    d = torch.arange(D, device=device).view(1, 1, -1)
     d3_2 = torch.matmul(def_h, fc2_weight.t())  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid((1 / (torch.exp(((-d3_1) - d3_2)) + 1)), 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
     def_s = d3_5.expand((B, C))
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1, 1)
-    c_in_group = torch.arange(1, device=device).view(1, 1, 1, -1, 1, 1, 1, 1)
-    g = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
-    k1 = def_s[b, (c_in_group + g).clamp(0, C - 1)]  # s[b, c_in_group + g]
-    k1 = k1 * (((0 <= (c_in_group + g)) & ((c_in_group + g) < C))).to(dtype)  # reads outside s are 0
+    k1 = def_s[:B, :C].unflatten(1, (C, 1)).reshape(B, C, 1, 1, 1, 1, 1, 1)  # s[b, c_in_group + g]: a view (proved inside s)
     k2 = _as_grid(k1, 8, dtype, device)
     return k2
 

@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = W_v[o, c_2]·softmax_logit[b, ⌊o/d⌋, i, j, u_1_tap, u_2_tap]
 
-Default lowering (premix-window): dynamic (K̂ reads the input); position-specific; K̂ = (W_v[o, c_2])·S with S free of the input channel → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v (one kernel per block of channels).
+Default lowering (sdpa): K̂ = M·S with S = softmax over the taps of qry ⋆ key + β (the fused attention's correlation); Ω(p) = p's tile of K positions from the shift P, wrapping, as many outputs as inputs: rolled by −P, a tile's queries and its taps' keys are the same K positions → the channel map first, v = M·x; queries, keys and v rolled by −P and cut into tiles (a batch axis), F.scaled_dot_product_attention(queries·α, keys, v, attn_mask=β) per tile and head, the tiles put back and rolled by P (no per-position gathers).
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -24,9 +24,9 @@ from torch import nn
 __all__ = ["SwinAttentionEvolution", "swin_attention_evolution"]
 
 SIZES = ("N", "d", "M", "S")
-LOWERING = "premix-window"
-AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = ("cuda",)  # devices on which "auto" runs evosym's generated kernels when they can be built
+LOWERING = "sdpa"
+AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
 
 
@@ -172,7 +172,7 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
     """window attention over fixed M×M windows, shifted by S with Swin's cyclic roll and −100 mask, relative position bias (Swin border policy) (functional form).
 
     Sizes: N = heads; d = channels per head; M = window size; S = shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋).
-    ``path``: "auto" (premix-window; evosym's generated CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CUDA; the CPU kernels do not lower this window).
+    ``path``: "auto" (sdpa), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -201,6 +201,8 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
                 raise ValueError(f"swin_attention: the generated kernels take sizes below 2^31, but {what} = {n} "
                                  f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
+    if path == "auto":   # softmax attention: one F.scaled_dot_product_attention call
+        return _sdpa(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
 
@@ -214,14 +216,12 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S
     T_w = x.shape[3] // (M)
     dtype, device = x.dtype, x.device
     # key: keys: 1×1 projection of the input (computed once, on its own grid)
-    c_2 = torch.arange((N * d), device=device).view(1, 1, 1, 1, -1)
     d1_1 = torch.matmul(key_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d1_1 = d1_1.unsqueeze(4)
     d1_4 = _as_grid(d1_1, 5, dtype, device)
     d1_4 = d1_4.reshape(d1_4.shape[:4])
     def_key = d1_4.expand((B, (N * d), (M * T_h), (M * T_w)))
     # qry: queries: 1×1 projection of the input (computed once, on its own grid)
-    c_2 = torch.arange((N * d), device=device).view(1, 1, 1, 1, -1)
     d2_1 = torch.matmul(query_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
     d2_1 = d2_1.unsqueeze(4)
     d2_4 = _as_grid(d2_1, 5, dtype, device)
@@ -240,8 +240,7 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S
         b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
         d3_3 = def_key[b, ((h * d) + e).clamp(0, (N * d) - 1), (((M * ((i - S) // M)) + S + u) % (M * T_h)).clamp(0, (M * T_h) - 1), (((M * ((j - S) // M)) + S + v) % (M * T_w)).clamp(0, (M * T_w) - 1)]  # key[b, d*h + e, Mod(M*floor((-S + i)/M) + S + u, M*T_h), Mod(M*floor((-S + j)/M) + S + v, M*T_w)]
         d3_3 = d3_3 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (((M * ((i - S) // M)) + S + u) % (M * T_h))) & ((((M * ((i - S) // M)) + S + u) % (M * T_h)) < (M * T_h))) & ((0 <= (((M * ((j - S) // M)) + S + v) % (M * T_w))) & ((((M * ((j - S) // M)) + S + v) % (M * T_w)) < (M * T_w)))).to(dtype)  # reads outside key are 0
-        d3_4 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), i, j]  # qry[b, d*h + e, i, j]
-        d3_4 = d3_4 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d)))).to(dtype)  # reads outside qry are 0
+        d3_4 = def_qry[:B, :(N * d), :(M * T_h), :(M * T_w)].unflatten(1, (N, d)).permute(0, 1, 3, 4, 2).reshape(B, N, (M * T_h), (M * T_w), 1, 1, d)  # qry[b, d*h + e, i, j]: a view (proved inside qry)
         d3_2 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(d3_3, 7, dtype, device), ((d ** (-1 / 2)) * _as_grid(d3_4, 7, dtype, device)))
         d3_2 = d3_2.unsqueeze(6)
         d3_5 = _as_grid((d3_1 + d3_2 - (100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype))), 7, dtype, device)
@@ -287,6 +286,51 @@ def _kernels(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_ou
     return y
 
 
+def _sdpa(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
+    """y = SDPA(queries, keys, M·x) per tile and head: the proved softmax attention without a logits tensor.
+    (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
+    create_graph through a second derivative use path="generic".)"""
+    B = x.shape[0]
+    T_h = x.shape[2] // (M)
+    T_w = x.shape[3] // (M)
+    for axis, K_ in enumerate((M, M)):   # fixed windows: whole tiles only
+        if x.shape[2 + axis] % K_:
+            raise ValueError(f"fixed windows of {K_} positions need an input length that is a multiple of {K_} on axis {axis}, not {x.shape[2 + axis]}")
+    queries, keys, logit_bias = _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out, kernels=True)   # queries scaled by α
+    dtype, device = x.dtype, x.device
+    # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
+    m1 = value_weight.reshape((N * d), (N * d))  # Wv[o, c_2]: the whole tensor
+    m2 = _as_grid(m1, 2, dtype, device)
+    v = F.conv2d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 2))
+    B = x.shape[0]
+    K, P = (M, M), (S, S)
+    order = _tile_order(x.shape[2:], K, P, device)   # positions rolled by −P, tile by tile
+    q, k, v = (_tiles(t, N, d, order, math.prod(K)) for t in (queries, keys, v))
+    # β in the kernels' layout (b or 1, h, u…, p…), heads and taps as one axis, ordered as the queries: a mask per tile
+    mask = _tiles(logit_bias.flatten(1, 3), N, math.prod(K), order, math.prod(K))
+    if mask.shape[0] != q.shape[0]:   # given once for the batch
+        mask = mask.unflatten(0, (1, -1)).expand(B, -1, -1, -1, -1).flatten(0, 1)
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0)
+    # back to the input's positions, (b, positions, channels) viewed channels first (channels-last memory)
+    y = y.transpose(1, 2).reshape(B, -1, (N * d)).index_select(1, torch.argsort(order))
+    y = y.view((B,) + tuple(x.shape[2:]) + (-1,)).movedim(-1, 1)
+    return y
+
+
+def _tile_order(shape, K, P, device):
+    """The input's positions (flattened) in tile order: rolled by −P, then tile by tile (each K positions per axis)."""
+    dims = len(K)
+    at = torch.roll(torch.arange(math.prod(shape), device=device).view(tuple(shape)), [-P_ for P_ in P], list(range(dims)))
+    at = at.reshape([n for L_, K_ in zip(shape, K) for n in (L_ // K_, K_)])
+    return at.permute([2 * a_ for a_ in range(dims)] + [2 * a_ + 1 for a_ in range(dims)]).reshape(-1)
+
+
+def _tiles(t, heads, share, order, size):
+    """(b, heads·share, L…) → (b·tiles, heads, positions in a tile, share), channels contiguous: one gather."""
+    t = t.reshape(t.shape[0], heads, share, -1).permute(0, 3, 1, 2).index_select(1, order)
+    return t.view(t.shape[0], -1, size, heads, share).transpose(2, 3).flatten(0, 1)
+
+
 def _generic(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
     """y[b,o,p] = Σ_c Σ_u K̂[b,o,c,p,u] · x̃[b, c, s·p + δ·u − P] (+ β), with no loop over positions."""
     B = x.shape[0]
@@ -317,7 +361,7 @@ def _generic(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_ou
 
 
 class SwinAttentionEvolution(nn.Module):
-    """window attention over fixed M×M windows, shifted by S with Swin's cyclic roll and −100 mask, relative position bias (Swin border policy), generated from its Evolution form (premix-window)."""
+    """window attention over fixed M×M windows, shifted by S with Swin's cyclic roll and −100 mask, relative position bias (Swin border policy), generated from its Evolution form (sdpa)."""
 
     def __init__(self, N, d, M, S, *, device=None, dtype=None):
         super().__init__()

@@ -470,6 +470,10 @@ def cmd_bench(args, parser) -> int:
     if args.repeat < 1:
         raise EvosymError("--repeat must be at least 1")
     sizes = _sizes(args.size)
+    if args.against:
+        return _bench_against(args, sizes)
+    if args.backward or args.compile:
+        raise EvosymError("--backward and --compile apply only with --against")
     if args.kernels:
         from ..codegen.bench_kernels import bench_kernels
         if not args.name:
@@ -491,6 +495,36 @@ def cmd_bench(args, parser) -> int:
     print(f"device: {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"median of {args.repeat} interleaved rounds")
     print(table(rows))
+    return 0
+
+
+def _bench_against(args, sizes) -> int:
+    """``bench [NAME] --against``: one report per operator; exit 1 if an implementation failed or disagreed."""
+    import torch
+
+    from ..codegen.alternatives import operators_with_alternatives
+    from ..codegen.bench_against import bench_against, known, no_alternative_message
+    if args.kernels:
+        raise EvosymError("--against and --kernels are two different benchmarks: give one of them")
+    if args.name and not known(args.name):
+        raise EvosymError(no_alternative_message(args.name))
+    names = [args.name] if args.name else operators_with_alternatives()
+    reports = []
+    for name in names:
+        reports.append(bench_against(name, device=args.device, repeat=args.repeat, backward=args.backward,
+                                     sizes=sizes or None, compile=args.compile))
+        print(f"measured {name}", file=sys.stderr)
+    if args.format == "json":
+        sys.stdout.write(results.dumps(results.bench_against_document(
+            reports, device=args.device, repeat=args.repeat, backward=args.backward, compile=args.compile,
+            torch_version=torch.__version__, threads=torch.get_num_threads())))
+    else:
+        print("\n\n".join(r.text() for r in reports))
+    failed = [f"{r.name}: {label}" for r in reports for label in r.failed]
+    if failed:
+        print(f"evosym: bench --against: {len(failed)} implementation(s) failed or disagree with the reference "
+              f"(not timed): {'; '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -223,7 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "aggregation; on the CPU also against a native depthwise convolution of the same window")
     p.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
                    help="override a benchmark size (repeatable), e.g. --size B=64")
-    _json_format(p, "bench", "evosym-bench-kernels/1 with --kernels")
+    p.add_argument("--against", action="store_true",
+                   help="time evosym's default generated module against what a user would write instead (F.linear + "
+                        "scaled_dot_product_attention, nn.MultiheadAttention, Swin's window partition, torch.compile, "
+                        "flex_attention …), each checked against the reference first, with peak memory; without "
+                        "NAME: every operator that has an alternative")
+    p.add_argument("--backward", action="store_true", help="with --against: also time forward + backward")
+    p.add_argument("--compile", action="store_true",
+                   help="with --against: also torch.compile of the reference (slow to compile)")
+    _json_format(p, "bench", "evosym-bench-kernels/1 with --kernels, evosym-bench-against/1 with --against")
     p.set_defaults(func=_command("bench"))
 
     p = sub.add_parser("docs", help="generate docs/ from the proofs: operator pages, pictures, index, rules, tutorial",

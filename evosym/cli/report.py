@@ -293,6 +293,28 @@ def bench_kernels_document(report) -> dict:
                     lines=[line for line in report.lines])
 
 
+def bench_against_row(report, r) -> dict:
+    return {"implementation": r.label, "kind": r.kind, "note": r.note, "tolerance": r.tolerance, "check": r.check,
+            "status": r.status, "message": r.message, "max_abs_diff": measured(r.max_abs_diff),
+            "forward_ms": measured(r.forward_ms), "forward_ratio": measured(report.time_ratio(r)),
+            "forward_mb": measured(r.forward_mb), "forward_memory_ratio": measured(report.memory_ratio(r)),
+            "backward_ms": measured(r.backward_ms), "backward_ratio": measured(report.time_ratio(r, True)),
+            "backward_mb": measured(r.backward_mb), "backward_memory_ratio": measured(report.memory_ratio(r, True)),
+            "compile_s": measured(r.compile_s), "compile_backward_s": measured(r.compile_backward_s)}
+
+
+def bench_against_document(reports, *, device: str, repeat: int, backward: bool, compile: bool, torch_version: str,
+                           threads: int) -> dict:
+    """``evosym bench [NAME] --against``: per operator, one row per implementation (evosym's default path, the
+    traditional reference, the alternatives); ratios are time ÷ evosym's time and evosym's peak ÷ the peak."""
+    ops = [{"operator": r.name, "sizes": r.sizes, "size_values": size_values(r.sizes), "device": r.device,
+            "load_before": [float(v) for v in r.load_before], "load_after": [float(v) for v in r.load_after],
+            "failed": list(r.failed), "notes": list(r.notes), "rows": [bench_against_row(r, row) for row in r.rows]}
+           for r in reports]
+    return document("bench-against", device=device, repeat=int(repeat), backward=bool(backward), compile=bool(compile),
+                    torch=torch_version, threads=int(threads), ok=not any(r.failed for r in reports), operators=ops)
+
+
 # -- table and info -------------------------------------------------------------------------------
 
 PROPERTY_KEYS = {"kernel": "kernel", "space": "space", "channels": "channels", "Ω": "omega", "border": "border"}
@@ -354,6 +376,11 @@ RUN_DEPENDENT = {
                        ("operators", "*", "generic_ratio"), ("operators", "*", "generated_mb"),
                        ("operators", "*", "traditional_mb"), ("threads",)),
     "evosym-bench-kernels/1": (("rows", "*", "ms"), ("rows", "*", "note"), ("lines",)),
+    "evosym-bench-against/1": tuple(("operators", "*", "rows", "*", key) for key in (
+        "max_abs_diff", "forward_ms", "forward_ratio", "forward_mb", "forward_memory_ratio", "backward_ms",
+        "backward_ratio", "backward_mb", "backward_memory_ratio", "compile_s", "compile_backward_s", "message",
+        "status", "check")) + (("operators", "*", "load_before"), ("operators", "*", "load_after"),
+                               ("operators", "*", "failed"), ("ok",), ("threads",)),
     "evosym-table/1": (),
     "evosym-info/1": (),
 }
@@ -380,6 +407,6 @@ def without_run_dependent(doc: dict) -> dict:
     return doc
 
 
-__all__ = ["VERSION", "bench_document", "bench_kernels_document", "candidate_document", "check_document", "document",
-           "dumps", "info_document", "prove_document", "schema_name", "selftest_document", "table_document",
+__all__ = ["VERSION", "bench_against_document", "bench_document", "bench_kernels_document", "candidate_document",
+           "check_document", "document", "dumps", "info_document", "prove_document", "schema_name", "selftest_document", "table_document",
            "without_run_dependent"]

@@ -93,6 +93,19 @@ BENCH = _obj({**_head("bench"), "device": S, "repeat": I, "generic": B, "torch":
 BENCH_KERNELS = _obj({**_head("bench-kernels"), "operator": S, "sizes": S, "size_values": SIZES, "device": S,
                       "rows": _arr(_obj({"what": S, "ms": N_, "note": S})), "lines": _arr(S)})
 
+BENCH_AGAINST_ROW = _obj({"implementation": S, "kind": {"type": "string", "enum": ["evosym", "traditional", "alternative"]},
+                          "note": S, "tolerance": S,
+                          "check": {"type": "string", "enum": ["passed", "failed", "not checked", "reference", "not run"]},
+                          "status": {"type": "string", "enum": ["ok", "error", "skipped"]}, "message": S,
+                          "max_abs_diff": N_, "forward_ms": N_, "forward_ratio": N_, "forward_mb": N_,
+                          "forward_memory_ratio": N_, "backward_ms": N_, "backward_ratio": N_, "backward_mb": N_,
+                          "backward_memory_ratio": N_, "compile_s": N_, "compile_backward_s": N_})
+BENCH_AGAINST = _obj({**_head("bench-against"), "device": S, "repeat": I, "backward": B, "compile": B, "torch": S,
+                      "threads": I, "ok": B,
+                      "operators": _arr(_obj({"operator": S, "sizes": S, "size_values": SIZES, "device": S,
+                                              "load_before": _arr(N), "load_after": _arr(N), "failed": _arr(S),
+                                              "notes": _arr(S), "rows": _arr(BENCH_AGAINST_ROW)}))})
+
 COST = _obj({"parameters": S, "multiply_adds": S, "kernel_entries": S_})
 TABLE = _obj({**_head("table"), "operators": _arr(_obj({
     "operator": S, "proved": B, "cost": COST,
@@ -110,6 +123,7 @@ INFO = _obj({**_head("info"), "operator": S, "summary": S,
 
 SCHEMAS = {schema_name(c): s for c, s in (("prove", PROVE), ("check", CHECK_DOC), ("check-candidate", CANDIDATE),
                                           ("selftest", SELFTEST), ("bench", BENCH), ("bench-kernels", BENCH_KERNELS),
+                                          ("bench-against", BENCH_AGAINST),
                                           ("table", TABLE), ("info", INFO))}
 
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}

@@ -92,7 +92,7 @@ def artifact(cp, plan: Plan | None = None) -> Artifact | None:
 def _built(cp, plan: Plan | None = None) -> tuple[Artifact | None, str]:
     """(the artifact, "") or (None, why there is none). Every registered kernel backend renders its source: a
     required one's refusal (the CUDA target's, e.g. a channels-last layout) means no kernels at all; any other
-    one's (the CPU target's, e.g. a clamped or wrapping window) is recorded as the manifest's ``<name>_refusal``."""
+    one's (the CPU target's, e.g. a tiled window) is recorded as the manifest's ``<name>_refusal``."""
     plan = plan or make_plan(cp)
     op, form = cp.operator, cp.evolution
     if not plan.has_kernels:

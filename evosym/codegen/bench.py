@@ -10,7 +10,11 @@ counts them (an upper bound on the peak; PyTorch exposes no CPU peak).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -46,16 +50,42 @@ class BenchRow:
         return self.generic_ms / self.traditional_ms
 
 
+@contextlib.contextmanager
+def quiet_profiler():
+    """Runs the body with the torch profiler's own trace lines ("USDT: … profiler_start") kept off the terminal:
+    file descriptor 2 goes to a temporary file meanwhile, and every other line written there is passed on."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            rest = [line for line in caught.read().decode(errors="replace").splitlines(keepends=True)
+                    if not line.startswith("USDT:")]
+            if rest:
+                sys.stderr.write("".join(rest))
+
+
+def cuda_peak_mb(fn) -> float:
+    """The most MiB ``fn()`` held allocated at once on the GPU, above what was allocated before it."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    fn()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
+
+
 def _memory_mb(fn, device) -> float:
     if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        fn()
-        torch.cuda.synchronize()
-        return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
+        return cuda_peak_mb(fn)
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with quiet_profiler(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     return sum(max(0, e.self_cpu_memory_usage) for e in prof.events() if e.name != "[memory]") / 2 ** 20
 

@@ -134,7 +134,7 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
                 if (path == "kernels" and kernels) or (path == EMULATED and emulated):
                     try:
                         lib = k.library(torch.device(device), backend)[0]   # build errors are reported up front
-                    except EvosymError as exc:   # e.g. a clamped window: no CPU kernels, said plainly
+                    except EvosymError as exc:   # e.g. a tiled window: no CPU kernels, said plainly
                         owner = registry.owner(registry.target_for(device))   # the device's own kernel backend
                         if path == EMULATED or k.text(owner.name):   # it has a source: a build error
                             raise

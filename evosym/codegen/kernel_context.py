@@ -17,8 +17,10 @@ in the runtime's headers (``evosym/runtime/include/evosym_cpu_window.h``, ``evos
 
 A window that wraps around, is clamped inside the input or tiled reads x at start(p) + δ·u (mod L
 when it wraps) instead: its axes carry start(p), the tap range it leaves inside the input, and the
-inverse over output positions of :mod:`.window_maps` (the CUDA target, ``windows="any"``; the CPU
-target lowers the affine kind only).
+inverse over output positions of :mod:`.window_maps` (the CUDA target, ``windows="any"``). The CPU
+target lowers the affine, clamped and wrapping kinds (not tiled windows): a clamped or wrapping axis
+carries start(p)'s affine interior [in_lo, in_hi] (:func:`.window_maps.interior`), which its kernels run
+as one affine range, and the window's border positions one by one.
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ import sympy as sp
 from .. import __version__
 from ..errors import EvosymError
 from ..proof.symbolic import nonnegative
+from ..runtime.backends import WINDOW_KINDS   # what ``windows="any"`` lowers
 from .cprint import c_index, size_names
 from .plan import Plan, plan_out_channels
 from .torchexpr import py_name
-from .window_maps import copy_range, fits, is_affine, position_range, tap_range
+from .window_maps import copy_range, fits, interior, is_affine, position_range, tap_range
+
+
+_KIND_TEXT = {"clamp": "clamped inside it", "wrap": "wrapping around it", "tiled": "in fixed tiles"}
 
 
 @dataclass
@@ -62,25 +68,31 @@ class Axis:
     copy_lo: str = ""     # unwrapped copies t = q + m·L_in of q that a tap can reach: m in [copy_lo(q), copy_hi(q)]
     copy_hi: str = ""
     fits: str = ""        # a condition on the sizes the window needs (empty: none)
+    in_lo: str = "0"      # the interior (CPU): output positions whose every tap reads q(in_lo, u) + s·(p − in_lo),
+    in_hi: str = ""       # inside the input, [in_lo, in_hi] before clipping (an affine axis: every position)
 
 
-def kernel_context(cp, plan: Plan, target: str = "CUDA", windows: str = "affine") -> dict:
+def kernel_context(cp, plan: Plan, target: str = "CUDA", windows="affine") -> dict:
     """Everything a kernel template needs for ``plan`` (a windowed, channels-first Evolution form).
 
     ``target`` names the kernel target in errors ("CUDA", "CPU"): a form it cannot lower is refused.
-    ``windows``: "affine" lowers windows at s·p + δ·u − P clipped to the input only; "any" also
-    wrapping, clamped and tiled windows (:mod:`.window_maps`; the CUDA target).
+    ``windows``: the kinds of window it lowers, a collection of "affine" (s·p + δ·u − P clipped to the
+    input), "clamp", "wrap" and "tiled" (:mod:`.window_maps`), or "any" (every kind: the CUDA target);
+    "affine" alone as a string.
     """
     op, form = cp.operator, cp.evolution
     if plan.global_omega:
         raise EvosymError(f"{op.name}: the {target} target lowers windowed neighbourhoods only (Ω is "
                           f"{'global' if form.omega.kind == 'global' else 'an index set'})")
-    if windows != "any":
+    kinds = WINDOW_KINDS if windows == "any" else frozenset({windows} if isinstance(windows, str) else windows)
+    if kinds != WINDOW_KINDS:
         for flag, what in (("tiled", "is a fixed tile"), ("clamp", "is clamped inside the input"),
                            ("wrap", "wraps around: circular padding")):
-            if getattr(plan, flag):
-                raise EvosymError(f"{op.name}: the {target} target lowers windows at s·p + δ·u − P clipped to the input "
-                                  f"only (Ω {what}); the PyTorch target (path=\"generic\") and the CUDA target lower it")
+            if getattr(plan, flag) and flag not in kinds:
+                more = " or ".join(_KIND_TEXT[k] for k in ("clamp", "wrap", "tiled") if k in kinds)
+                raise EvosymError(f"{op.name}: the {target} target lowers windows at s·p + δ·u − P clipped to the input"
+                                  f"{', ' + more if more else ''} only (Ω {what}); the PyTorch target "
+                                  f"(path=\"generic\") and the CUDA target lower it")
     if [r[0] for r in plan.value_layout] != ["batch", "channel"] + ["position"] * plan.dims or \
             [r[0] for r in plan.output_layout] != ["batch", "out"] + ["position"] * plan.dims:
         raise EvosymError(f"{op.name}: the {target} target supports channels-first layouts (B, C, L…) only")
@@ -125,7 +137,8 @@ def _affine_axis(op, k, a, length_out, names, target) -> Axis:
         back_lo=c_index(sp.ceiling((pn0 - alpha_p * (length_out - 1)) / alpha), local),
         back_hi=c_index(sp.floor(pn0 / alpha), local),
         p_lo=c_index(sp.ceiling(-gamma / alpha_p), local),
-        p_hi=c_index(sp.floor((a.length - 1 - gamma) / alpha_p), local))
+        p_hi=c_index(sp.floor((a.length - 1 - gamma) / alpha_p), local),
+        in_lo="0", in_hi=c_index(length_out - 1, names))
 
 
 def _general_axis(op, k, a, length_out, names, target) -> Axis:
@@ -139,12 +152,16 @@ def _general_axis(op, k, a, length_out, names, target) -> Axis:
     first, last = position_range(a, tv, length_out)
     m_lo, m_hi = copy_range(a, qv, length_out)
     cond = fits(a)
+    in_lo, in_hi = interior(a) if not a.tiled else (sp.Integer(0), sp.Integer(-1))   # tiled: no CPU kernels
     return Axis(
         k=k, length_in=c_index(a.length, names), length_out=c_index(length_out, names),
         kernel=c_index(a.kernel, names),
         offset=f"evo_wrap({offset}, {c_index(a.length, names)})" if a.wrap else offset,
         tap_lo=c_index(lo, local), tap_hi=c_index(hi, local), p_num="", stride=c_index(a.stride, names),
-        dilation=c_index(a.dilation, names), back_lo="", back_hi="", p_lo="", p_hi="",
+        dilation=c_index(a.dilation, names), back_lo="", back_hi="",
+        # the CPU's p_lo/p_hi: every tap of every position reads the input (clamped where it fits, or wrapped)
+        p_lo="" if a.tiled else "0", p_hi="" if a.tiled else c_index(length_out - 1, names),
+        in_lo=c_index(in_lo, names), in_hi=c_index(in_hi, names),
         affine=False, wrap=a.wrap, start=c_index(a.start(pv), local), first=c_index(first, local),
         last=c_index(last, local), copy_lo=c_index(m_lo, local), copy_hi=c_index(m_hi, local),
         fits="" if cond is None or cond == sp.true else c_index(cond, names))

@@ -10,6 +10,9 @@ holds it as ``inner``) to the last resort:
   convolution δ(o, c)·W[c, (p + a)/(m + a) − a] (compared at the grid): a gather over the divisor
   pairs, no N×N kernel (:mod:`.divisors`). Its ``inner`` is the variant chosen without it (the
   generic lowering over every position), built as the plan's generic alternative.
+- :class:`Sdpa` (``sdpa``, wraps a premix, or a post-mix of one): K̂ = M·softmax(α·A⋆B + β) with A, B the
+  queries and keys of each head (:mod:`.sdpa` recognises it in the plan of the premix, from the proved kernel):
+  v = M·x, one ``F.scaled_dot_product_attention`` per call, then P; :func:`sdpa` builds it.
 - :class:`Postmix` (wraps any of the variants below): K̂ = Σ_{c'} P(o, c')·R with P static, channels
   first (attention's output projection): R is lowered by ``inner`` with c' as its output channel,
   then y = P·z.
@@ -38,7 +41,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..facts.factors import channel_block
+from ..facts.factors import index_symbols, channel_block
 from ..facts.kernel import Aggregate, KernelFacts
 from ..printers.expr import text
 from .divisors import PATH as divisor_path
@@ -113,10 +116,22 @@ class NativeConv(Lowering):
     groups: tuple | None = None     # (C_g, O_g, rest, number of groups)
     per_sample: bool = False
     scale: bool = False             # per sample, depthwise, 1×1: y = x · K̂ broadcast
+    factored: "Factors | None" = None   # K̂ = P(o, c)·D(c, u): two native calls where they cost fewer multiply-adds
 
     @property
     def path(self) -> str:
         return "native-conv-per-sample" if self.per_sample else "native-conv"
+
+
+@dataclass(frozen=True)
+class Factors:
+    """K̂ = P(o, c)·D(c, u…): a depthwise window D over x, then the channel map P as a 1×1 map, with the
+    multiply-adds per sample of the dense convolution and of the two factored calls (symbolic in the sizes)."""
+
+    pointwise: sp.Expr
+    depthwise: sp.Expr
+    dense_cost: sp.Expr
+    factored_cost: sp.Expr
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,18 @@ class Postmix(Lowering):
 
 
 @dataclass(frozen=True)
+class Sdpa(Lowering):
+    """Softmax attention as one ``F.scaled_dot_product_attention`` call (:mod:`.sdpa`); ``inner``: the premix
+    lowering it replaces (still the ``path="generic"`` alternative's structure)."""
+
+    inner: Lowering = None
+
+    @property
+    def path(self) -> str:
+        return "sdpa"
+
+
+@dataclass(frozen=True)
 class DivisorGather(Lowering):
     """A gather over the divisor pairs (n, d), index_add into the output; ``inner``: the generic lowering."""
 
@@ -142,7 +169,7 @@ class DivisorGather(Lowering):
         return divisor_path
 
 
-VARIANTS = (DivisorGather, Postmix, Premix, NativeMatmul, Generic, NativeLinear, NativeConv)   # the closed set
+VARIANTS = (DivisorGather, Sdpa, Postmix, Premix, NativeMatmul, Generic, NativeLinear, NativeConv)   # the closed set
 
 
 def native_bias(facts: KernelFacts):
@@ -188,6 +215,21 @@ def choose(facts: KernelFacts, *, padding_ok: bool, force_generic: bool = False,
         f"static, depthwise, Ω(p) = the divisors of p + {a}, and K = δ(o, c)·{div.weight}[c, (p + {a})/(m + {a}) − {a}] "
         f"(compared exactly with the proved kernel at {div.shapes} grid shapes) → a gather over the precomputed "
         "divisor pairs (n, d), index_add into the output; no N×N kernel", inner=chosen)
+
+
+def sdpa(inner: Lowering, found: dict) -> Sdpa:
+    """The SDPA variant over ``inner`` (a premix, or a post-mix of one) from what :func:`.sdpa.recognise` found."""
+    mask = (", attn_mask=β with −∞ above the diagonal (causal)" if found["causal"] and found["bias"] else
+            ", is_causal=True" if found["causal"] else ", attn_mask=β" if found["bias"] else "")
+    then = ", then P applied as a channel map, y = P·z" if isinstance(inner, Postmix) else ""
+    head = f"{inner.text}; for R: " if isinstance(inner, Postmix) else ""
+    if found["tiled"]:
+        return Sdpa(f"{head}{found['reason']} → the channel map first, v = M·x; queries, keys and v rolled by −P and cut "
+                    f"into tiles (a batch axis), F.scaled_dot_product_attention(queries·α, keys, v{mask}) per tile and "
+                    f"head, the tiles put back and rolled by P (no per-position gathers){then}", inner=inner)
+    return Sdpa(f"{head}{found['reason']} → queries, keys and v = M·x by F.linear on the tokens (channels last), "
+                f"F.scaled_dot_product_attention(queries, keys, v, scale={found['scale_text']}{mask}) per head (no logits "
+                f"tensor){then.replace('channel map', 'channel map on the tokens')}", inner=inner)
 
 
 def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, padding_ok: bool, grouped: bool) -> Lowering:
@@ -248,15 +290,60 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
         else:
             said.append("full channel mixing")
         scale = per_sample and groups is not None and groups[:2] == (1, 1) and pointwise(axes)
+        factored = None if force_generic or per_sample or groups is not None or pointwise(axes) else \
+            _factors(khat, facts)
+        if factored is not None:
+            order = "depthwise then pointwise"
+            said.append(f"K̂ = ({text(factored.pointwise, op.display_names('text'))})·"
+                        f"({text(factored.depthwise, op.display_names('text'))}) factors into a channel map and a "
+                        f"per-channel window: multiply-adds per sample {text(factored.dense_cost)} dense, "
+                        f"{text(factored.factored_cost)} as {order} (the fewer chosen at run time from the sizes)")
         reason = "; ".join(said + ["window with stride, dilation and " + (
             f"'{pad_mode}' padding (F.pad)" if pad_mode else "zero padding"), "channels first"]) + (
             " → a per-sample, per-channel scale (a 1×1 depthwise window): x · K̂ broadcast" if scale else
             f" → torch.nn.functional.conv{dims}d" + (" with the batch folded into the channels (B·G groups)"
                                                     if per_sample else ""))
+        if factored is not None:
+            reason += f" (or two: depthwise and pointwise, as {order}, where fewer multiply-adds)"
         return NativeConv(reason, pad_mode=pad_mode, aggregate=agg, weight=khat, groups=groups, per_sample=per_sample,
-                          scale=scale)
+                          scale=scale, factored=factored)
     return Generic("; ".join(said) + " → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum",
                    pad_mode=pad_mode, aggregate=agg)
+
+
+def _factors(khat, facts: KernelFacts) -> Factors | None:
+    """K̂ = P(o, c)·D(c, u…): every factor of K̂ reads o or the taps, not both; P (the factors that read o) reads
+    only o and c, D (the rest) only c and the taps; each non-trivial. None otherwise (and for a K̂ that reads the
+    batch or the output position: a static, shared kernel does not)."""
+    form, op = facts.windowed, facts.operator
+    o, c, taps = form.out_channel, form.channel, set(facts.kernel.taps)
+    allowed = {o, c} | taps
+    sizes = {s for s, _ in op.sizes}
+
+    def reads(f):   # the indices a factor reads (not sizes, not tensor names)
+        return index_symbols(f) - sizes
+
+    parts = sp.Mul.make_args(sp.expand(khat, deep=False, mul=True, multinomial=False, power_exp=False,
+                                       power_base=False, log=False)) if isinstance(khat, sp.Mul) else (khat,)
+    if any(reads(f) - allowed for f in parts):
+        return None
+    with_o = [f for f in parts if o in reads(f)]
+    with_u = [f for f in parts if reads(f) & taps]
+    if not with_o or not with_u or set(map(id, with_o)) & set(map(id, with_u)):
+        return None
+    rest = [f for f in parts if f not in with_o and f not in with_u]   # constants and factors of c alone
+    reads_c = {id(f): c in reads(f) for f in parts}
+    if not any(reads_c[id(f)] for f in with_o) and not any(reads_c[id(f)] for f in with_u):
+        return None   # neither reads c: no channel structure to factor
+    C = form.channel_hi + 1
+    O = op.output.shape[op.lhs_indices.index(o)]
+    K = sp.Mul(*[a.kernel for a in form.omega.axes])
+    n_out = sp.Mul(*[op.output.shape[op.lhs_indices.index(p)] for p in form.position])
+    P, D = sp.Mul(*with_o), sp.Mul(*with_u) * sp.Mul(*rest)
+    if o in D.free_symbols:
+        return None
+    # D(c, u): a depthwise window over x, then P(o, c) as a 1×1 map
+    return Factors(P, D, O * C * K * n_out, C * K * n_out + O * C * n_out)
 
 
 def _block(facts: KernelFacts, spatial):

@@ -29,7 +29,8 @@ from ..proof.proof import CheckedProof
 from ..proof.symbolic import nonnegative
 from .correlation import attends, correlation, fused_attention
 from .domain import domain_checks
-from .lowering import DivisorGather, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, choose, native_bias
+from .lowering import DivisorGather, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, choose, native_bias, sdpa
+from .sdpa import recognise as recognise_sdpa, recognise_tiled
 from .torchexpr import GridCompiler, Program, py_name
 
 
@@ -92,6 +93,8 @@ class Plan:
                                                    # and aggregation (``evosym::attention``); that correlation
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
+    factored: dict | None = None                   # native-conv of K̂ = P·D: the depthwise and pointwise weights, the costs
+    sdpa: dict | None = None                       # softmax attention: the F.scaled_dot_product_attention call's parts
     divisor: dict | None = None                    # Ω = divisors: the divisor lowering's data (codegen/divisors.py)
     index_set: bool = False                        # … or an index set, lowered over every position (K̂ is 0 off Ω)
     pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
@@ -119,14 +122,14 @@ class Plan:
     @property
     def kernel_devices(self) -> tuple:
         """The device types on which ``path="auto"`` runs evosym's generated kernels when they build, sorted: those
-        of the registered kernel backends that lower the window (:mod:`evosym.runtime.backends`) — CPU and CUDA
-        for aggregations over windows at s·p + δ·u − P; CUDA only for wrapping, clamped and tiled windows (the CPU
-        kernels lower the affine kind only); none for a global Ω or a native path."""
+        of the registered kernel backends that lower every kind of window Ω has (:mod:`evosym.runtime.backends`,
+        ``Backend.windows``) — CPU and CUDA for windows at s·p + δ·u − P, clamped or wrapping windows; CUDA only
+        for tiled windows; none for a global Ω or a native path."""
         from ..runtime import backends
         if not self.aggregated or self.global_omega:
             return ()
-        return tuple(sorted({d for b in backends.kernel_backends() if b.windows == "any" or self.affine_window
-                             for d in b.devices}))
+        kinds = {k for k in ("clamp", "wrap", "tiled") if getattr(self, k)} or {"affine"}
+        return tuple(sorted({d for b in backends.kernel_backends() if kinds <= b.windows for d in b.devices}))
 
     @property
     def has_kernels(self) -> bool:
@@ -278,6 +281,11 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
         attends(plan, softmaxes, defs)
         fused_attention(plan, form, taps.taps)
         _logit_bias(plan, defs, tensors, local_sizes, pyx)
+    found = None if force_generic else (recognise_sdpa(plan, facts, defs, tensors, local_sizes, pyx)
+                                        or recognise_tiled(plan, facts, pyx))
+    if found is not None:   # softmax attention: one F.scaled_dot_product_attention call (codegen/sdpa.py)
+        plan.sdpa, plan.lowering = found, sdpa(plan.lowering, found)
+        plan.path, plan.reason = plan.lowering.path, plan.lowering.reason
     if isinstance(plan.lowering, DivisorGather):   # Ω = the divisors of n: a gather, no N×N kernel (codegen/divisors.py)
         div = facts.divisor
         plan.path, plan.reason, plan.divisor = plan.lowering.path, plan.lowering.reason, {"weight": div.torch_name, "a": div.a}
@@ -374,6 +382,15 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
         comp = GridCompiler(axes_w, extent, tensors, local_sizes, prefix="w")
         plan.weight, plan.weight_axes = comp.compile(weight_expr), [str(a) for a in axes_w]
         plan.weight_shape = [extent[a] for a in axes_w]
+        if variant.factored is not None:   # K̂ = P·D: the two native calls, where they cost fewer multiply-adds
+            f = variant.factored
+            dw = GridCompiler((c,) + taps.taps, {**extent, c: plan.channels_in}, tensors, local_sizes,
+                              prefix="dw").compile(f.depthwise)
+            pw = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes,
+                              prefix="pw").compile(f.pointwise)
+            plan.factored = {"depthwise": dw, "pointwise": pw, "depthwise_shape": [plan.channels_in, "1"]
+                             + [extent[u] for u in taps.taps],
+                             "dense_cost": pyx(f.dense_cost), "factored_cost": pyx(f.factored_cost)}
 
 
 def _batch(plan) -> str:

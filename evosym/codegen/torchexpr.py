@@ -10,6 +10,7 @@ temporary names depend only on the expression, so output is deterministic.
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class GridCompiler:
         self.defined: set = set()
         self.sum_extent: dict = {}
         self.whole: dict = {}             # temporary -> (the tensor with unit axes dropped, grid axis of each of its axes)
+        self.ranges: dict = {}            # a variable -> (first value, SymPy extent, Python extent), where known
+        self.views: set = set()           # temporaries that are views of a tensor (no copy made)
 
     def scalar(self, expr: sp.Expr) -> str:
         """A Python expression for a size expression (no grid): e.g. ``G * O_g``."""
@@ -77,7 +80,19 @@ class GridCompiler:
         self.defined = set()
         self.sum_extent = {}   # a sum variable running from 0: its extent (reads over it may be whole axes)
         self.whole = {}
+        self.ranges = {}
+        for v in self.main:
+            n = self._symbolic_extent(v) if v in self.extent else None
+            if n is not None:
+                self.ranges[v] = (sp.Integer(0), n, self.extent[v])
+        self.views = set()
         value = self._expr(expr)
+        for st in list(self.prog.statements):   # an axis that no statement reads any more (every read a view)
+            name = st.split(" = ", 1)[0]
+            if " = torch.arange(" in st and not any(re.search(rf"\b{name}\b", other.split("  # ")[0])
+                                                    for other in self.prog.statements + [value] if other is not st):
+                self.prog.statements.remove(st)
+                self.defined.discard(next((v for v in self.axes if py_name(v) == name), None))
         for tmp in self.whole:   # a whole-tensor view that only einsum read (as the tensor itself): drop it
             used = [st for st in self.prog.statements if re.search(rf"\b{tmp}\b", st.split(" = ", 1)[1])]
             if not used and not re.search(rf"\b{tmp}\b", value):
@@ -225,7 +240,11 @@ class GridCompiler:
             self.prog.statements.append(f"{tmp} = {permuted}.reshape({view}{',' if self.rank == 1 else ''})  # {e}: the whole tensor")
             squeezed = ref if len(var_dims) == len(idx) else f"{ref}.reshape({', '.join(shape[k] for k in var_dims)}{',' if len(var_dims) == 1 else ''})"
             self.whole[tmp] = (squeezed, [self.axes.index(idx[k]) for k in var_dims])
+            self.views.add(tmp)
             return tmp
+        view = self._view_read(e, ref, shape, sym_shape)
+        if view is not None:
+            return view
         parts, masks = [], []
         for i, n, n_sym in zip(idx, shape, sym_shape):
             t = self._expr(i)
@@ -234,6 +253,12 @@ class GridCompiler:
             elif i.is_Integer:                       # a constant that may not be: read it guarded
                 parts.append(f"min({t}, {n} - 1)")
                 masks.append(f"torch.tensor(0 <= {t} < {n}, device=device)")
+            elif self._sizes_only(i):                # a size expression (a Python int, not a tensor)
+                if nonnegative(i) and nonnegative(sp.sympify(n_sym) - i - 1):
+                    parts.append(t)
+                else:
+                    parts.append(f"max(0, min({t}, {n} - 1))")
+                    masks.append(f"torch.tensor(0 <= {t} < {n}, device=device)")
             elif whole_axis(i, n, n_sym):
                 parts.append(t)
             else:
@@ -244,6 +269,142 @@ class GridCompiler:
         if masks:
             self.prog.statements.append(f"{tmp} = {tmp} * ({' & '.join(masks)}).to(dtype)  # reads outside {name} are 0")
         return tmp
+
+    def _affine(self, i):
+        """``i`` as (c, {v: m}) with i = c + Σ m·(v − v₀) over variables v of known range [v₀, v₀ + E) (the
+        shift v₀ folded into c), c and every m integer size expressions and each m provably ≥ 1; else None."""
+        const, coef = sp.Integer(0), {}
+        variables = [v for v in self.axes if v in i.free_symbols]
+        if any(v not in self.ranges for v in variables):
+            return None
+        for term in sp.Add.make_args(sp.expand(i)):
+            m, v = term.as_independent(*variables, as_Add=False)
+            if v == 1:
+                const += m
+            elif v in variables:
+                coef[v] = coef.get(v, sp.Integer(0)) + m
+            else:
+                return None          # v², v·w, ⌊v/2⌋, a read …: not affine
+        for v in list(coef):
+            coef[v] = sp.expand(coef[v])
+            if coef[v] == 0:
+                del coef[v]
+                continue
+            if not (coef[v].is_integer and self._sizes_only(coef[v]) and nonnegative(coef[v] - 1)):
+                return None          # a coefficient that may be ≤ 0 (a reversed or diagonal read): gathered
+            const += coef[v] * self.ranges[v][0]
+        const = sp.expand(const)
+        if not (const.is_integer and self._sizes_only(const)):
+            return None
+        return const, {v: coef[v] for v in variables if v in coef}   # in grid order (deterministic)
+
+    def _radix(self, coef: dict):
+        """The variables of one index ordered by increasing coefficient when they form a mixed radix
+        (m₁ = the step, m_{j+1} = m_j·E_j: the index runs once over a contiguous strided block), else None."""
+        variables = list(coef)
+        if len(variables) > 4:
+            return None
+        for order in itertools.permutations(variables):
+            if all(sp.expand(coef[b] - coef[a] * self.ranges[a][1]) == 0 for a, b in zip(order, order[1:])):
+                return list(order)
+        return None
+
+    def _view_read(self, e: sp.Indexed, ref: str, shape, sym_shape) -> str | None:
+        """A read whose every index is affine in distinct variables (:meth:`_affine`) with a mixed-radix
+        structure (:meth:`_radix`) and which is provably inside the tensor for every admissible size, as a
+        view: per axis an integer (a constant index), a slice (c + m·v: start c, step m) and an unflatten
+        (several variables on one axis, e.g. a + s·i or g·K² + u·K + v), then a permutation into grid order.
+        No gather and no mask: nothing is copied. None where any of this is not proved. Slices end at the
+        axis's declared length (torch returns the tensor itself when that is its whole length; the input
+        of a strided pool may be longer than H·s)."""
+        idx = list(e.indices)
+        plan, seen = [], set()
+        for k, (i, n, n_py) in enumerate(zip(idx, sym_shape, shape)):
+            i = sp.sympify(i)
+            if i in self.axes and self._py_length(i) == n_py:
+                if i in seen:
+                    return None
+                seen.add(i)
+                plan.append((k, f":{n_py}", [i]))    # a variable over the whole axis (the same Python length)
+                continue
+            aff = self._affine(i)
+            if aff is None:
+                return None
+            const, coef = aff
+            if seen & set(coef):
+                return None          # one variable on two axes (a diagonal): gathered
+            seen |= set(coef)
+            order = self._radix(coef) if coef else []
+            if order is None:
+                return None
+            if not all(nonnegative(self.ranges[v][1] - 1) for v in order):
+                return None          # an extent that may be 0: the slice arithmetic below needs E ≥ 1
+            step = coef[order[0]] if order else sp.Integer(1)
+            count = sp.Mul(*[self.ranges[v][1] for v in order])
+            span = sp.expand(step * (count - 1) + 1)        # elements from the first read to the last
+            if not (nonnegative(const) and nonnegative(sp.sympify(n) - const - span)):
+                return None          # not provably inside the axis for every size: gathered and masked
+            if not order:
+                plan.append((k, self._expr(const), []))
+                continue
+            start = "" if const == 0 else self._expr(const)
+            end = n_py if const == 0 and sp.expand(span - sp.sympify(n)) == 0 else self._expr(const + span)
+            item = f"{start}:{end}"
+            plan.append((k, item if step == 1 else f"{item}:{self._expr(step)}", order))
+        text = f"{ref}[{', '.join(item for _, item, _ in plan)}{',' if len(plan) == 1 else ''}]"
+        labels, dim = [], sum(1 for _, _, order in plan if order)
+        for k, item, order in reversed(plan):   # the last axis first: earlier axes keep their number
+            if not order:
+                continue
+            dim -= 1
+            if len(order) > 1:
+                text += f".unflatten({dim}, ({', '.join(self.ranges[v][2] for v in reversed(order))}))"
+            labels = list(reversed(order)) + labels
+        at = [self.axes.index(v) for v in labels]
+        perm = sorted(range(len(labels)), key=lambda j: at[j])
+        permuted = text if perm == list(range(len(perm))) else f"{text}.permute({', '.join(map(str, perm))})"
+        grid = ", ".join(self._extent_py(self.axes[j]) if j in at else "1" for j in range(self.rank))
+        grid = f"({grid}{',' if self.rank == 1 else ''})"
+        tmp = self._tmp()
+        self.prog.statements.append(f"{tmp} = {permuted}.reshape{grid}  # {e}: a view (proved inside {e.base.label})")
+        self.whole[tmp] = (text, at)
+        self.views.add(tmp)
+        return tmp
+
+    def _py_length(self, v) -> str | None:
+        """The Python length of the axis that grid or summation variable v runs over from 0, if it does."""
+        if v in self.main:
+            return self.extent.get(v)
+        lo, _, py = self.ranges.get(v, (None, None, None))
+        return py if lo == 0 else None
+
+    def _extent_py(self, v) -> str:
+        """The Python length of grid or sum axis v."""
+        return self.extent[v] if v in self.main else self.ranges[v][2]
+
+    def _symbolic_extent(self, v):
+        """The SymPy length of main axis v: from ``bounds``, else its Python length read back as sizes when
+        printing it again gives the same text (so it denotes the same number), else None."""
+        if v in self.bounds:
+            return sp.sympify(self.bounds[v])
+        text = self.extent.get(v)
+        if not isinstance(text, str):
+            return None if text is None else sp.Integer(int(text))
+        names = {py: sym for sym, py in self.sizes.items() if re.fullmatch(r"[A-Za-z_]\w*", py)}
+        try:
+            expr = sp.sympify(text, locals=names)
+        except Exception:   # noqa: BLE001 - any text SymPy cannot read proves nothing: the read is gathered
+            return None
+        if not (expr.free_symbols <= set(self.sizes)) or not expr.is_integer:
+            return None
+        uses = set(self.prog.uses)
+        try:
+            back = self._expr_uncached(expr)
+        except EvosymError:
+            return None
+        finally:
+            self.prog.uses = uses
+        return expr if back == text else None
 
     def _matmul(self, tmp, reads, subs, present, letters) -> str | None:
         """A channel map M[o, e] applied along axis e of a tensor T (a 1×1 projection) as torch.matmul
@@ -295,6 +456,7 @@ class GridCompiler:
                 raise EvosymError(f"code generation: the range of {var} depends on an index ({lo}..{hi})")
         for var, lo, hi in e.limits:
             self._arange(var, f"{self._expr(hi - lo + 1)}", self._expr(lo) if lo != 0 else 0)
+            self.ranges[var] = (sp.sympify(lo), sp.expand(hi - lo + 1), f"{self._expr(hi - lo + 1)}")
             if lo == 0:
                 self.sum_extent[var] = self._expr(hi + 1)
         dims = tuple(sorted(self.axes.index(l[0]) for l in e.limits))
@@ -330,6 +492,25 @@ class GridCompiler:
             for k in dims:
                 self.prog.statements.append(f"{tmp} = {tmp}.unsqueeze({k})")
             return tmp
-        value = self._scaled(scale, f"_as_grid({self._expr(body)}, {self.rank}, dtype, device)")
-        self.prog.statements.append(f"{tmp} = {value}.sum(dim={dims}, keepdim=True)")
+        body_txt = self._expr(body)
+        inner = f"_as_grid({body_txt}, {self.rank}, dtype, device)"
+        value = self._scaled(scale, inner)
+        total = f"{value}.sum(dim={dims}, keepdim=True)"
+        lengths = [(self.ranges[l[0]][1], self.ranges[l[0]][2]) for l in e.limits]
+        if body_txt in self.views and not any(n.is_number and n != 1 for n, _ in lengths):
+            # a sum of a view over axes of length 1 (a 1×1 pool) is the view itself: no copy when they are
+            conds = list(dict.fromkeys(f"{py} == 1" for n, py in lengths if n != 1))
+            unit = value                      # a constant scale other than 1: one product, no sum
+            if scale != 1 and not sp.sympify(scale).is_number:
+                conds.append(f"{self._expr(scale)} == 1")
+                unit = inner
+            if unit is inner:
+                self.views.add(tmp)
+            if not conds:
+                self.prog.statements.append(f"{tmp} = {unit}  # a sum over axes of length 1")
+                return tmp
+            self.prog.statements.append(f"{tmp} = {unit} if {' and '.join(conds)} else {total}"
+                                        f"  # a sum over axes of length 1 is its operand: no copy")
+            return tmp
+        self.prog.statements.append(f"{tmp} = {total}")
         return tmp

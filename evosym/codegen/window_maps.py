@@ -67,6 +67,17 @@ def copy_range(a: WindowAxis, q, length_out) -> tuple:
     return sp.ceiling((lowest - q) / a.length), sp.floor((highest - q) / a.length)
 
 
+def interior(a: WindowAxis) -> tuple:
+    """(first, last) output position p, before clipping to [0, L_out − 1], whose every tap u reads the input
+    at s·p − P + δ·u, inside [0, L − 1] (no clamping and no wrapping there): 0 ≤ s·p − P ≤ L − span. On a
+    clamped or wrapping axis the CPU kernels run these positions as one affine range and the others (the
+    border) one by one at start(p) + δ·u (mod L). Not for tiled windows."""
+    if a.tiled:
+        raise ValueError("a tiled window has no affine interior")
+    span = a.dilation * (a.kernel - 1) + 1
+    return sp.ceiling(a.padding / a.stride), sp.floor((a.length - span + a.padding) / a.stride)
+
+
 def fits(a: WindowAxis):
     """The condition on the sizes under which the kernels compute this axis as the proof reads it (None:
     always): a clamped window no longer than the input; wrapped tiles that divide the input."""

@@ -58,10 +58,10 @@ def channel_factor(expr, c, o, sizes):
             return None
         return inner[0], sp.Sum(inner[1], *expr.limits)
     factors = list(expr.args) if isinstance(expr, sp.Mul) else [expr]
-    mixing = [f for f in factors if c in _index_symbols(f)]
-    if not mixing or any(_index_symbols(f) - {o, c} - set(sizes) for f in mixing):
+    mixing = [f for f in factors if c in index_symbols(f)]
+    if not mixing or any(index_symbols(f) - {o, c} - set(sizes) for f in mixing):
         return None
-    rest = [f for f in factors if c not in _index_symbols(f)]
+    rest = [f for f in factors if c not in index_symbols(f)]
     return sp.Mul(*mixing), sp.Mul(*rest)
 
 
@@ -82,7 +82,7 @@ def padded_kernel(op, form, taps: TapKernel):
     return modes.pop(), TapKernel(inner, taps.taps, taps.tap_hi, taps.checked_shapes)
 
 
-def _index_symbols(f) -> set:
+def index_symbols(f) -> set:
     """The index symbols of f (its free symbols other than tensor names)."""
     return {s for s in f.free_symbols if isinstance(s, sp.Symbol)} - {r.base.label for r in f.atoms(sp.Indexed)}
 
@@ -98,11 +98,11 @@ def postmix_factor(expr, c, o, sizes):
     if lo != 0:
         return None
     fs = sp.Mul.make_args(expr.function)
-    mixing = [f for f in fs if o in _index_symbols(f)]
-    if not mixing or any(_index_symbols(f) - {o, cp} - set(sizes) for f in mixing):
+    mixing = [f for f in fs if o in index_symbols(f)]
+    if not mixing or any(index_symbols(f) - {o, cp} - set(sizes) for f in mixing):
         return None
-    rest = sp.Mul(*[f for f in fs if o not in _index_symbols(f)])
-    if c in _index_symbols(sp.Mul(*mixing)):
+    rest = sp.Mul(*[f for f in fs if o not in index_symbols(f)])
+    if c in index_symbols(sp.Mul(*mixing)):
         return None
     return cp, hi + 1, sp.Mul(*mixing), rest
 
@@ -116,10 +116,10 @@ def head_sum(expr, c, o, sizes):
         return None
     cp, extent, mix_o, rest = post
     fs = sp.Mul.make_args(rest)
-    chan = [f for f in fs if c in _index_symbols(f)]
-    if not chan or any(_index_symbols(f) - {c, cp} - set(sizes) for f in chan):
+    chan = [f for f in fs if c in index_symbols(f)]
+    if not chan or any(index_symbols(f) - {c, cp} - set(sizes) for f in chan):
         return None
-    spatial = sp.Mul(*[f for f in fs if c not in _index_symbols(f)])
+    spatial = sp.Mul(*[f for f in fs if c not in index_symbols(f)])
     k = channel_block(spatial, cp, c)
     if k is None:
         return None

@@ -12,11 +12,16 @@ only ``v = e``, and only when ``e`` is an integer inside the range: the same val
 full unrolling, computed in one visit instead of L. ``delta_shortcut=False`` unrolls every
 term; the tests check that both agree.
 
-Exact and fast (tests/test_fast_eval.py compares each with the plain path): coefficients are ints unless a
-division leaves a Fraction (:mod:`.poly`); a sum's terms are collected in one dict; integer index arithmetic
-(s·p + δ·u − P, Max, Min, Mod) runs as one Python expression whose value counts only when it is an int; and a
-sum's value is remembered per assignment of its free symbols (and the sizes), so the sums a step leaves alone
-are not evaluated again for the next expression.
+Exact and fast (tests/test_fast_eval.py and tests/test_evaluate_fast.py compare each with the plain path):
+coefficients are ints unless a division leaves a Fraction (:mod:`.poly`); a sum's terms are collected in one
+dict; integer-valued index arithmetic (s·p + δ·u − P, Max, Min, |·|, Mod, Kronecker deltas, brackets, and ⌊x⌋,
+⌈x⌉ of quotients such as ⌊o/G⌋ and ⌊s·(K − 1)/2⌋, computed as n // d on ints) runs as one Python expression
+whose value counts only when it is an int, any error or other value handing the expression to the general
+closures; a sum's value is remembered per assignment of its free symbols (and the sizes), so the sums a step
+leaves alone are not evaluated again for the next expression; with ``sizes``, a definition's entry is computed
+once per (indices, sizes), whichever expression reads it; and SymPy's value of a function at numeric arguments
+is asked once per argument. Inside, environments are keyed by one int per symbol (:meth:`Evaluator.compile`
+translates), since a SymPy symbol's hash runs Python code at every lookup.
 
 Sums follow one convention: Σ_{u=lo}^{hi} runs over the integers lo ≤ u ≤ hi; hi = lo − 1 is the
 empty sum, and a range with hi < lo − 1 is ill-formed (not silently empty, and not SymPy's Karr
@@ -74,30 +79,47 @@ def _turns(arg):
 
 _ARITHMETIC_ATOMS = 64   # larger index expressions (none in practice) keep the general closures
 
+# integer-valued heads: their value is an int whenever their arguments are (δ and [lo ≤ e ≤ hi] are 0 or 1)
+_INTEGER_HEADS = (sp.Add, sp.Mul, sp.Max, sp.Min, sp.Abs, sp.Mod, sp.floor, sp.ceiling, sp.KroneckerDelta, InRange)
+_ARITHMETIC_HEADS = _INTEGER_HEADS + (sp.Pow,)
+
 
 def _integer_arithmetic(e) -> bool:
-    """``e`` is built from integers and symbols by +, ×, Max, Min, Mod and powers with a constant exponent ≥ 0
-    (and is small)."""
-    stack, seen = [e], 0
+    """``e`` is integer-valued index arithmetic (and small): built from integers and symbols by +, ×, Max, Min,
+    |·| (reflect padding), Mod, powers with a constant exponent ≥ 0, Kronecker deltas and brackets
+    [lo ≤ x ≤ hi] of such expressions, and ⌊x⌋, ⌈x⌉ of *rational* arithmetic x (also rational constants and powers with a negative constant
+    exponent: the s·(K − 1)/2 and o/G inside ⌊s·(K − 1)/2⌋ and ⌊o/G⌋). A bare quotient such as i/2 is not
+    integer-valued and is not accepted."""
+    stack, seen = [(e, False)], 0   # (expression, inside a floor or ceiling: rational values allowed)
     while stack:
-        x = stack.pop()
+        x, rational = stack.pop()
         seen += 1
         if seen > _ARITHMETIC_ATOMS:
             return False
         if x.is_Integer or x.is_Symbol:
             continue
-        if isinstance(x, (sp.Add, sp.Mul, sp.Max, sp.Min, sp.Mod)):
-            stack.extend(x.args)
-        elif isinstance(x, sp.Pow) and x.exp.is_Integer and x.exp >= 0:
-            stack.append(x.base)
+        if x.is_Rational:
+            if not rational:
+                return False
+        elif isinstance(x, (sp.Add, sp.Mul)):
+            stack.extend((a, rational) for a in x.args)
+        elif isinstance(x, (sp.floor, sp.ceiling)):
+            stack.append((x.args[0], True))
+        elif (isinstance(x, (sp.Max, sp.Min, sp.Abs, sp.Mod, InRange))
+              or (isinstance(x, sp.KroneckerDelta) and len(x.args) == 2)):
+            stack.extend((a, False) for a in x.args)   # compared or divided as integers
+        elif isinstance(x, sp.Pow) and x.exp.is_Integer and (x.exp >= 0 or rational):
+            stack.append((x.base, rational))
         else:
             return False
     return True
 
 
 def _python_code(e, names: dict) -> str:
-    """Python source for ``e`` (see :func:`_integer_arithmetic`): integers as literals, each symbol as
-    ``env[_kN]`` with ``names`` mapping the symbol to ``_kN`` (the name is bound to the symbol itself)."""
+    """Python source for the integer-valued ``e`` (see :func:`_integer_arithmetic`): integers as literals, each
+    symbol as ``env[_kN]`` with ``names`` mapping the symbol to ``_kN`` (the name is bound to the symbol's key).
+    With int values bound, every operation is on ints: a floor or ceiling of a rational x = n/d is computed as
+    ``n // d`` (Python's floor division, exact for ints of any sign and size), see :func:`_rational_code`."""
     if e.is_Integer:
         return f"({int(e)})"
     if e.is_Symbol:
@@ -105,12 +127,64 @@ def _python_code(e, names: dict) -> str:
         return f"env[{name}]"
     if isinstance(e, sp.Pow):
         return f"({_python_code(e.base, names)} ** {int(e.exp)})"
+    if isinstance(e, (sp.floor, sp.ceiling)):
+        n, d = _rational_code(e.args[0], names)
+        if d is None:
+            return f"({n})"
+        if isinstance(e, sp.floor):
+            return f"(({n}) // ({d}))"      # d = 0 raises ZeroDivisionError: the general closures decide
+        return f"(-((-({n})) // ({d})))"   # ⌈n/d⌉ = −⌊−n/d⌋
     parts = [_python_code(a, names) for a in e.args]
     if isinstance(e, (sp.Max, sp.Min)):
         return f"{'max' if isinstance(e, sp.Max) else 'min'}({', '.join(parts)})"
+    if isinstance(e, sp.Abs):
+        return f"abs({parts[0]})"
     if isinstance(e, sp.Mod):   # Python's int % rounds the quotient down, like the general Fraction %; % 0 raises
         return f"({parts[0]} % {parts[1]})"
+    if isinstance(e, sp.KroneckerDelta):
+        return f"(1 if {parts[0]} == {parts[1]} else 0)"
+    if isinstance(e, InRange):   # lo, then x, then hi only when lo ≤ x: the general bracket's order
+        x, lo, hi = parts
+        return f"(1 if {lo} <= {x} <= {hi} else 0)"
     return "(" + (" + " if isinstance(e, sp.Add) else " * ").join(parts) + ")"
+
+
+def _rational_code(e, names: dict) -> tuple:
+    """(numerator, denominator) Python sources of a rational ``e`` (the argument of a floor or ceiling): with int
+    values bound both evaluate to ints and e = numerator/denominator exactly; the denominator is None when it
+    is 1. A denominator is 0 exactly when a division by 0 happened inside ``e`` (a product of nonzero ints is
+    nonzero; a power takes its base's denominator only through ``_nonzero``, which raises on 0, so neither a
+    negative exponent, which moves it to the numerator, nor an exponent 0 hides it), so a floor of it raises
+    ZeroDivisionError, as the general closures raise on a division by zero (the compiled expression then gives
+    way to them)."""
+    if e.is_Integer or e.is_Symbol or not isinstance(e, (sp.Rational, sp.Add, sp.Mul, sp.Pow)):
+        return _python_code(e, names), None
+    if e.is_Rational:
+        return f"({int(e.p)})", f"({int(e.q)})"
+    if isinstance(e, sp.Pow):
+        n, d = _rational_code(e.base, names)
+        k = int(e.exp)
+        if k >= 0:
+            return f"({n} ** {k})", (None if d is None else f"(_nonzero({d}) ** {k})")
+        return ("(1)" if d is None else f"(_nonzero({d}) ** {-k})"), f"({n} ** {-k})"
+    parts = [_rational_code(a, names) for a in e.args]
+    dens = [d for _, d in parts if d is not None]
+    den = None if not dens else "(" + " * ".join(dens) + ")"
+    if isinstance(e, sp.Mul):
+        return "(" + " * ".join(n for n, _ in parts) + ")", den
+    # a sum: Σ n_k/d_k = (Σ n_k · Π_{j≠k} d_j) / Π d_j
+    terms = []
+    for k, (n, d) in enumerate(parts):
+        others = [d2 for j, (_, d2) in enumerate(parts) if j != k and d2 is not None]
+        terms.append(n if not others else f"({n} * {' * '.join(others)})")
+    return "(" + " + ".join(terms) + ")", den
+
+
+def _nonzero(d):
+    """``d``, or ZeroDivisionError when it is 0 (a denominator that a negative power moves to a numerator)."""
+    if d == 0:
+        raise ZeroDivisionError("division by zero")
+    return d
 
 
 def _num(v):
@@ -137,16 +211,44 @@ class Evaluator:
         self.delta_shortcut = delta_shortcut
         self.numeric = numeric
         self.sizes = None if sizes is None else tuple(sizes)
+        # Inside, an environment is keyed by a small int per symbol (:meth:`_key`), not by the SymPy symbol, whose
+        # hash is computed by Python code at each of the millions of lookups; :meth:`compile` translates.
+        self._keys: dict = {}
+        self._size_keys = None if sizes is None else tuple(self._key(s) for s in self.sizes)
         self._loops: dict = {}   # variables of the sums being unrolled (hidden from bodies when sizes is None)
         self._cache: dict = {}
+        self._public: dict = {}
+        self._entries: dict = {}   # with sizes: per definition, its entries by (indices, sizes)
+        self._atoms: dict | None = {} if leaf is None else None   # the default leaves, built once per entry
         self._defs_compiled: dict = {}
 
     # -- public ---------------------------------------------------------------------------
     def evaluate(self, expr: sp.Basic, env: dict):
         """Exact value of ``expr`` with the symbols in ``env`` (sizes and indices) bound to ints."""
-        return self.compile(expr)(dict(env))
+        return self.compile(expr)(env)
 
     def compile(self, expr: sp.Basic):
+        """``expr`` as a function of an environment keyed by SymPy symbols (compiled once per expression)."""
+        fn = self._public.get(expr)
+        if fn is None:
+            inner, keys = self._fn(expr), self._keys
+
+            def fn(env):
+                # every symbol the compiled closures read was given its key while they were compiled; any other
+                # entry keeps its symbol as key, which no closure looks up
+                return inner({keys.get(k, k): v for k, v in env.items()})
+            self._public[expr] = fn
+        return fn
+
+    def _key(self, s) -> int:
+        """The key of symbol ``s`` in the environments of the compiled closures (one int per distinct symbol)."""
+        k = self._keys.get(s)
+        if k is None:
+            k = self._keys[s] = len(self._keys)
+        return k
+
+    def _fn(self, expr: sp.Basic):
+        """The compiled closure of ``expr``, over an environment keyed by :meth:`_key`."""
         fn = self._cache.get(expr)
         if fn is None:
             fn = self._compile(expr)
@@ -170,53 +272,16 @@ class Evaluator:
             return lambda env: v
         if e.is_Symbol:
             return self._symbol(e)
-        if isinstance(e, (sp.Add, sp.Mul, sp.Pow, sp.Max, sp.Min, sp.Mod)) and _integer_arithmetic(e):
+        if isinstance(e, _ARITHMETIC_HEADS) and _integer_arithmetic(e):
             return self._arithmetic(e)
         if isinstance(e, sp.Indexed):
             return self._indexed(e)
-        if isinstance(e, (sp.Add, sp.Mul, sp.Pow, sp.Mod)):
+        if isinstance(e, (sp.Add, sp.Mul, sp.Pow, sp.Mod, sp.KroneckerDelta, InRange, sp.floor, sp.ceiling)):
             return self._general(e)
         if isinstance(e, sp.Sum):
             return self._sum(e)
-        if isinstance(e, sp.KroneckerDelta):
-            a, b = (self.compile(x) for x in e.args)
-            index_value = self._index_value
-
-            def delta(env):
-                x = a(env)
-                if isinstance(x, P.Poly):
-                    index_value(x, "delta argument")
-                y = b(env)
-                if isinstance(y, P.Poly):
-                    index_value(y, "delta argument")
-                return 1 if x == y else 0
-            return delta
-        if isinstance(e, InRange):
-            x, lo, hi = (self.compile(a) for a in e.args)
-            index_value = self._index_value
-
-            def bracket(env):   # lo ≤ x ≤ hi, evaluated in that order, hi only when lo ≤ x
-                a = lo(env)
-                if isinstance(a, P.Poly):
-                    index_value(a, "bracket bound")
-                v = x(env)
-                if isinstance(v, P.Poly):
-                    index_value(v, "bracket argument")
-                if not a <= v:
-                    return 0
-                b = hi(env)
-                if isinstance(b, P.Poly):
-                    index_value(b, "bracket bound")
-                return 1 if v <= b else 0
-            return bracket
-        if isinstance(e, sp.floor):
-            a = self.compile(e.args[0])
-            return lambda env: math.floor(self._index_value(a(env), "floor argument"))
-        if isinstance(e, sp.ceiling):
-            a = self.compile(e.args[0])
-            return lambda env: math.ceil(self._index_value(a(env), "ceiling argument"))
         if isinstance(e, sp.Piecewise):
-            pieces = [(self.compile(v), self.compile(c)) for v, c in e.args]
+            pieces = [(self._fn(v), self._fn(c)) for v, c in e.args]
 
             def piecewise(env):
                 for v, c in pieces:
@@ -227,14 +292,14 @@ class Evaluator:
         if isinstance(e, sp.core.relational.Relational):
             return self._relational(e)
         if isinstance(e, (sp.And, sp.Or, sp.Not)):
-            parts = [self.compile(a) for a in e.args]
+            parts = [self._fn(a) for a in e.args]
             if isinstance(e, sp.And):
                 return lambda env: all(p(env) for p in parts)
             if isinstance(e, sp.Or):
                 return lambda env: any(p(env) for p in parts)
             return lambda env: not parts[0](env)
         if isinstance(e, sp.Tuple):
-            parts = [self.compile(a) for a in e.args]
+            parts = [self._fn(a) for a in e.args]
             return lambda env: tuple(p(env) for p in parts)
         if isinstance(e, sp.exp) and _turns(e.args[0]) is not None:
             return self._root_of_unity(e, *_turns(e.args[0]))
@@ -251,20 +316,30 @@ class Evaluator:
         value that is not an int, falls back to the general closures, so the result never differs from theirs."""
         general = self._general(e)
         names: dict = {}
-        code = _python_code(e, names)
-        scope = {"__builtins__": {}, "max": max, "min": min, **{n: s for s, n in names.items()}}   # its globals
-        fast = eval(f"lambda env: {code}", scope)   # noqa: S307 (source built by _python_code from e alone)
+        try:
+            code = _python_code(e, names)
+            scope = {"__builtins__": {}, "max": max, "min": min, "abs": abs, "_nonzero": _nonzero,
+                     **{n: self._key(s) for s, n in names.items()}}   # its globals: each name bound to its symbol's key
+            fast = eval(f"lambda env: {code}", scope)   # noqa: S307 (source built by _python_code from e alone)
+        except Exception:   # (a constant too long for Python source, say): the general closures alone
+            return general
+        keys = tuple(scope[n] for n in names.values())
 
         def arithmetic(env):
+            # only where every symbol it reads is bound to an int: a float, a Fraction or a polynomial that a
+            # floor division, a delta or a bracket would turn into an int takes the general closures
             try:
-                v = fast(env)
-            except Exception:   # an unbound symbol (KeyError), a value Python cannot combine: the general path
-                return general(env)
-            return v if type(v) is int else general(env)
+                if all(type(env[k]) is int for k in keys):
+                    v = fast(env)
+                    if type(v) is int:
+                        return v
+            except Exception:   # an unbound symbol (KeyError), a division by zero: the general path decides
+                pass
+            return general(env)
         return arithmetic
 
     def _mod(self, e):
-        a, b = (self.compile(x) for x in e.args)
+        a, b = (self._fn(x) for x in e.args)
 
         def mod(env):
             n, m = self._index_value(a(env), "argument of Mod"), self._index_value(b(env), "modulus of Mod")
@@ -285,11 +360,54 @@ class Evaluator:
             return self._pow(e)
         if isinstance(e, sp.Mod):
             return self._mod(e)
+        if isinstance(e, sp.KroneckerDelta):
+            return self._delta(e)
+        if isinstance(e, InRange):
+            return self._bracket(e)
+        if isinstance(e, sp.floor):
+            a = self._fn(e.args[0])
+            return lambda env: math.floor(self._index_value(a(env), "floor argument"))
+        if isinstance(e, sp.ceiling):
+            a = self._fn(e.args[0])
+            return lambda env: math.ceil(self._index_value(a(env), "ceiling argument"))
         return self._function(e)
+
+    def _delta(self, e):
+        a, b = (self._fn(x) for x in e.args)
+        index_value = self._index_value
+
+        def delta(env):
+            x = a(env)
+            if isinstance(x, P.Poly):
+                index_value(x, "delta argument")
+            y = b(env)
+            if isinstance(y, P.Poly):
+                index_value(y, "delta argument")
+            return 1 if x == y else 0
+        return delta
+
+    def _bracket(self, e):
+        x, lo, hi = (self._fn(a) for a in e.args)
+        index_value = self._index_value
+
+        def bracket(env):   # lo ≤ x ≤ hi, evaluated in that order, hi only when lo ≤ x
+            a = lo(env)
+            if isinstance(a, P.Poly):
+                index_value(a, "bracket bound")
+            v = x(env)
+            if isinstance(v, P.Poly):
+                index_value(v, "bracket argument")
+            if not a <= v:
+                return 0
+            b = hi(env)
+            if isinstance(b, P.Poly):
+                index_value(b, "bracket bound")
+            return 1 if v <= b else 0
+        return bracket
 
     def _root_of_unity(self, e, num, den):
         """e^{2πi·n/L} with integer n and L: an exact root of unity (a complex number when numeric)."""
-        n, L = self.compile(num), self.compile(den)
+        n, L = self._fn(num), self._fn(den)
         what_n, what_L = f"exponent of {e}", f"order of {e}"   # formatted once, not per evaluation
 
         def root(env):
@@ -300,7 +418,7 @@ class Evaluator:
         return root
 
     def _conjugate(self, e):
-        inner = self.compile(e.args[0])
+        inner = self._fn(e.args[0])
 
         def conj(env):
             v = inner(env)
@@ -319,32 +437,39 @@ class Evaluator:
 
     def _symbol(self, s):
         atom = P.Poly.atom(("S", s.name, ()))
+        k = self._key(s)
 
         def symbol(env):
-            v = env.get(s, _MISSING)
+            v = env.get(k, _MISSING)
             return atom if v is _MISSING else v
         return symbol
 
     def _indexed(self, e):
         name = str(e.base.label)
-        idx_fns = [self.compile(i) for i in e.indices]
+        idx_fns = [self._fn(i) for i in e.indices]
         if name in self.definitions:
             d = self.definitions[name]
             if len(d.params) != len(idx_fns):
                 raise IllFormedAccess(f"{name} is defined with {len(d.params)} indices, read with {len(idx_fns)}")
             body = self._definition_body(name)
-            params = d.params
-            extent = [self.compile(n) for n in d.shape] if d.shape is not None else None
+            params = tuple(self._key(p) for p in d.params)
+            extent = [self._fn(n) for n in d.shape] if d.shape is not None else None
             # a definition with a shape is a tensor computed once per entry: its entries are memoised,
-            # keyed by the indices and every other symbol its body reads (the sizes)
-            memo = {} if d.shape is not None else None
-            plain = all(p.assumptions0 == _INTEGER for p in params)   # no assumption folded into the body
-            outer = sorted((s for s in d.body.free_symbols if isinstance(s, sp.Symbol) and s not in params
-                            and s not in {r.base.label for r in d.body.atoms(sp.Indexed)}), key=str)
+            # keyed by the indices and every other symbol its body reads (the sizes). With ``sizes`` the body's
+            # scope is the sizes and its parameters only, so an entry is a function of (indices, sizes) alone,
+            # whichever expression reads it: every definition's entries are then kept once for all its reads
+            if self._size_keys is not None:
+                memo = self._entries.setdefault(name, {})
+            else:
+                memo = {} if d.shape is not None else None
+            plain = all(p.assumptions0 == _INTEGER for p in d.params)   # no assumption folded into the body
+            labels = {r.base.label for r in d.body.atoms(sp.Indexed)}
+            outer = [self._key(s) for s in sorted((s for s in d.body.free_symbols if isinstance(s, sp.Symbol)
+                                                   and s not in d.params and s not in labels), key=str)]
 
             idx_what = [f"index {k} of {name}" for k in range(len(idx_fns))]
             ext_what = [f"extent {k} of the shape of {name}" for k in range(len(extent or ()))]
-            sizes = self.sizes
+            sizes = self._size_keys
             contexts: dict = {}   # per assignment of the sizes: the body's scope and the concrete shape
 
             def context(env):
@@ -383,7 +508,16 @@ class Evaluator:
         shape = self.shapes[name]
         if len(shape) != len(idx_fns):
             raise IllFormedAccess(f"{name} has {len(shape)} indices, read with {len(idx_fns)}: {e}")
-        leaf = self.leaf
+        if self._atoms is None:
+            leaf = self.leaf
+        else:   # the default leaf: a distinct atom per entry, the same value at every read
+            atoms = self._atoms
+
+            def leaf(name, idx):
+                hit = atoms.get((name, idx))
+                if hit is None:
+                    hit = atoms[(name, idx)] = self.leaf(name, idx)
+                return hit
 
         def read(env):
             """A tensor entry; the common case (every index an int inside the shape) first, anything else by
@@ -414,8 +548,8 @@ class Evaluator:
 
     def _scope(self, env) -> dict:
         """A definition body's environment: the sizes (lexical scope), never the reader's loop variables."""
-        if self.sizes is not None:
-            return {s: env[s] for s in self.sizes if s in env}
+        if self._size_keys is not None:
+            return {k: env[k] for k in self._size_keys if k in env}
         return {k: v for k, v in env.items() if k not in self._loops}
 
     @staticmethod
@@ -441,11 +575,11 @@ class Evaluator:
         if fn is None:
             # a placeholder first: a definition that reads itself then compiles (and fails when evaluated)
             self._defs_compiled[name] = lambda env: self._defs_compiled[name](env)
-            fn = self._defs_compiled[name] = self.compile(self.definitions[name].body)
+            fn = self._defs_compiled[name] = self._fn(self.definitions[name].body)
         return fn
 
     def _add(self, e):
-        fns = [self.compile(a) for a in e.args]
+        fns = [self._fn(a) for a in e.args]
         total = P.total
 
         def add(env):
@@ -464,7 +598,7 @@ class Evaluator:
 
     def _mul(self, e):
         factors = sorted(e.args, key=self._cost)  # guards first, sums last (stable: deterministic)
-        fns = [self.compile(a) for a in factors]
+        fns = [self._fn(a) for a in factors]
 
         Poly, pmul = P.Poly, P.mul
 
@@ -484,7 +618,7 @@ class Evaluator:
         return mul
 
     def _pow(self, e):
-        base, ex = self.compile(e.base), e.exp
+        base, ex = self._fn(e.base), e.exp
         if ex.is_Integer:
             n = int(ex)
 
@@ -501,7 +635,7 @@ class Evaluator:
                     acc = P.mul(acc, b)
                 return acc if n >= 0 else P.opaque("inv", acc)
             return ipow
-        exf = self.compile(ex)
+        exf = self._fn(ex)
 
         def gpow(env):
             b, x = base(env), exf(env)
@@ -511,14 +645,14 @@ class Evaluator:
                 r = sp.Pow(sp.Rational(b), sp.Rational(x))
                 if r.is_Rational:
                     return _num(Fraction(int(r.p), int(r.q)))
-                return P.Poly.atom(("N", sp.srepr(r), ()))
+                return P.number(r)
             return P.opaque("pow", b, x)
         return gpow
 
     def _sum(self, e):
         # SymPy flattens Σ_b Σ_a f into Sum(f, (a, ..), (b, ..)): limits run innermost first,
         # and only the innermost summand is searched for a Kronecker delta.
-        fn = self.compile(e.function)
+        fn = self._fn(e.function)
         body = e.function
         for limit in e.limits:
             fn = self._sum_limit(body, fn, limit)
@@ -538,7 +672,7 @@ class Evaluator:
         deps = {s for s in e.free_symbols if isinstance(s, sp.Symbol)}
         if any(str(r.base.label) in self.definitions for r in e.atoms(sp.Indexed)):
             deps |= set(self.sizes)   # a definition's body reads the sizes (its scope), whether e names them or not
-        deps = tuple(sorted(deps, key=str))
+        deps = tuple(self._key(s) for s in sorted(deps, key=str))
         memo: dict = {}
 
         def memoised(env):
@@ -551,9 +685,10 @@ class Evaluator:
 
     def _sum_limit(self, body, fbody, limit):
         var, lo_e, hi_e = limit
-        lo, hi = self.compile(lo_e), self.compile(hi_e)
+        lo, hi = self._fn(lo_e), self._fn(hi_e)
+        key = self._key(var)
         target = self._delta_target(body, var) if (self.delta_shortcut and body is not None) else None
-        tfn = self.compile(target) if target is not None else None
+        tfn = self._fn(target) if target is not None else None
 
         lo_what, hi_what = f"lower bound of the sum over {var}", f"upper bound of the sum over {var}"
         add_all = P.total
@@ -565,10 +700,10 @@ class Evaluator:
             if b < a - 1:
                 raise IllFormedAccess(f"the sum over {var} runs from {a} down to {b}: a sum runs over lo ≤ {var} ≤ hi, "
                                       f"hi = lo − 1 is the empty sum, and hi < lo − 1 is ill-formed ({var} from {lo_e} to {hi_e})")
-            saved = env.get(var, _MISSING)
+            saved = env.get(key, _MISSING)
             loops = self._loops
             if track:
-                loops[var] = loops.get(var, 0) + 1
+                loops[key] = loops.get(key, 0) + 1
             try:
                 if tfn is not None:
                     t = tfn(env)
@@ -579,23 +714,23 @@ class Evaluator:
                     t = int(t)
                     if not a <= t <= b:
                         return 0
-                    env[var] = t
+                    env[key] = t
                     return fbody(env)
                 values = []
                 for v in range(a, b + 1):
-                    env[var] = v
+                    env[key] = v
                     values.append(fbody(env))
                 return add_all(values)
             finally:
                 if track:
-                    if loops[var] == 1:
-                        del loops[var]
+                    if loops[key] == 1:
+                        del loops[key]
                     else:
-                        loops[var] -= 1
+                        loops[key] -= 1
                 if saved is _MISSING:
-                    env.pop(var, None)
+                    env.pop(key, None)
                 else:
-                    env[var] = saved
+                    env[key] = saved
         return total
 
     @staticmethod
@@ -611,7 +746,7 @@ class Evaluator:
         return None
 
     def _relational(self, e):
-        lhs, rhs = self.compile(e.lhs), self.compile(e.rhs)
+        lhs, rhs = self._fn(e.lhs), self._fn(e.rhs)
         op = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
               "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[e.rel_op]
 
@@ -623,9 +758,11 @@ class Evaluator:
         return rel
 
     def _function(self, e):
-        fns = [self.compile(a) for a in e.args]
+        fns = [self._fn(a) for a in e.args]
         cls = e.func
         name = cls.__name__
+
+        numbers: dict = {}   # SymPy's value at numeric arguments, by the arguments' types and values
 
         def function(env):
             vals = [f(env) for f in fns]
@@ -634,11 +771,20 @@ class Evaluator:
                     return (max if name == "Max" else min)(vals)
                 if name == "Abs":
                     return abs(vals[0])
-                r = cls(*[sp.Rational(v) if not isinstance(v, float) else sp.Float(v) for v in vals])
-                if r.is_Rational:
-                    return _num(Fraction(int(r.p), int(r.q)))
-                if self.numeric:
-                    return float(r)
-                return P.Poly.atom(("N", sp.srepr(r), ()))
+                # a pure function of the arguments (exactly: the key keeps 1/2 and 0.5 apart, which SymPy does
+                # not take alike), asked of SymPy once per argument (e^ℓ of a softmax at every entry it weighs)
+                key = tuple([(type(v), v) for v in vals])
+                hit = numbers.get(key, _MISSING)
+                if hit is _MISSING:
+                    hit = numbers[key] = number(vals)
+                return hit
             return P.opaque(name, *vals)
+
+        def number(vals):
+            r = cls(*[sp.Rational(v) if not isinstance(v, float) else sp.Float(v) for v in vals])
+            if r.is_Rational:
+                return _num(Fraction(int(r.p), int(r.q)))
+            if self.numeric:
+                return float(r)
+            return P.number(r)
         return function

@@ -18,6 +18,7 @@ is canonical; otherwise two equal values may still print differently (a "no", ne
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from fractions import Fraction
 
 import sympy as sp
@@ -29,23 +30,32 @@ class Poly:
     """A polynomial with exact (``int`` or ``Fraction``) coefficients over hashable atoms; immutable by convention:
     no function here mutates a Poly's ``terms`` once it is built (values are shared by memos)."""
 
-    __slots__ = ("terms",)
+    __slots__ = ("terms", "_key", "_hash")
 
     def __init__(self, terms: dict):
         self.terms = terms
+        self._key = self._hash = None
 
     @staticmethod
     def atom(a: Atom) -> "Poly":
         return Poly({(a,): 1})
 
     def key(self) -> tuple:
-        return tuple(sorted(self.terms.items()))
+        """The sorted (monomial, coefficient) pairs: computed once, since ``terms`` never changes (an opaque
+        atom's arguments and a value's hash are read many times: 1/Z of a softmax at every entry it divides)."""
+        k = self._key
+        if k is None:
+            k = self._key = tuple(sorted(self.terms.items()))
+        return k
 
     def __eq__(self, other):
         return isinstance(other, Poly) and self.terms == other.terms
 
     def __hash__(self):
-        return hash(self.key())
+        h = self._hash
+        if h is None:
+            h = self._hash = hash(self.key())
+        return h
 
     def __repr__(self):
         return f"Poly({self.key()!r})"
@@ -136,11 +146,50 @@ def mul(a, b):
     if not isinstance(b, Poly):
         if b == 0:
             return 0
+        if type(b) is int:
+            if b == 1:
+                return a   # values are never mutated: sharing is safe
+            out = {m: c * b for m, c in a.terms.items()}
+            if any(type(c) is not int for c in out.values()):   # a Fraction times an int may be integral
+                return _normal(out)
+            return Poly(out)   # nonzero ints times a nonzero int: no zero, the same non-constant monomials
         return _normal({m: c * b for m, c in a.terms.items()})
+    at, bt = a.terms, b.terms
+    if len(at) == 1 and len(bt) == 1:   # a monomial times a monomial (an entry times an entry): one term
+        (m1, c1), = at.items()
+        (m2, c2), = bt.items()
+        if not (m1 and m2 and m1[-1][0] == "Z" and m2[-1][0] == "Z"):
+            if len(m1) == 1 and len(m2) == 1:   # _merge of two atoms, by the < that sorted uses
+                x, y = m1[0], m2[0]
+                m = (y, x) if y < x else (x, y)
+            else:
+                m = _merge(m1, m2)
+            c = c1 * c2
+            if type(c) is int:   # a product of nonzero ints: nonzero
+                return Poly({m: c}) if m else c
+            return _normal({m: c})   # a Fraction may be integral (and an inexact number may vanish)
+    if len(at) == 1:
+        at, bt = bt, at
+    if len(bt) == 1:   # a polynomial times a monomial (a sum's value times an entry)
+        (m2, c2), = bt.items()
+        if m2 and not (m2[-1][0] == "Z" and any(m1 and m1[-1][0] == "Z" for m1 in at)):
+            # m1 ↦ m1·m2 is one-to-one: no two terms meet, so nothing adds up or cancels
+            if len(m2) == 1:
+                x = m2[0]
+                out = {}
+                for m1, c1 in at.items():
+                    k = bisect_right(m1, x)   # where sorted(m1 + (x,)) puts x (by <, as sorted compares)
+                    out[m1[:k] + m2 + m1[k:]] = c1 * c2
+            else:
+                out = {_merge(m1, m2): c1 * c2 for m1, c1 in at.items()}
+            for c in out.values():
+                if type(c) is not int:   # a Fraction may be integral (an inexact number may vanish)
+                    return _normal(out)
+            return Poly(out)   # nonzero ints, every monomial non-constant (m2 is not)
     out: dict = {}
     roots = False
-    for m1, c1 in a.terms.items():
-        for m2, c2 in b.terms.items():
+    for m1, c1 in at.items():
+        for m2, c2 in bt.items():
             m = _merge(m1, m2)
             roots = roots or (m1 and m2 and m1[-1][0] == "Z" and m2[-1][0] == "Z")
             out[m] = out.get(m, 0) + c1 * c2
@@ -215,6 +264,8 @@ def is_number(v) -> bool:
 
 def key_of(v) -> tuple:
     """A canonical, hashable, orderable key of any value (for opaque-atom arguments)."""
+    if isinstance(v, Poly):
+        return v.key()
     return tuple(sorted(_terms(v).items()))
 
 
@@ -255,6 +306,21 @@ def opaque(name: str, *args) -> Poly:
     return Poly.atom(("F", name, _Args(tuple(key_of(a) for a in args))))
 
 
+_NUMBERS: dict = {}   # srepr text of a number atom -> the SymPy number it was printed from
+_NUMBERS_KEPT = 1 << 16
+
+
+def number(r: sp.Expr) -> Poly:
+    """A SymPy number that is not rational (√2, e^(3/2)) as an atom, named by its ``srepr`` text: equal atoms
+    are the same number. The number itself is kept by its name, so :func:`atom_to_sympy` gives it back without
+    parsing the text again (``sympify(srepr(r)) == r``: the text names exactly this number)."""
+    text = sp.srepr(r)
+    if len(_NUMBERS) >= _NUMBERS_KEPT:
+        _NUMBERS.clear()
+    _NUMBERS.setdefault(text, r)
+    return Poly.atom(("N", text, ()))
+
+
 def atom_to_sympy(a: Atom) -> sp.Expr:
     tag, name, payload = a
     if tag == "T":
@@ -262,7 +328,8 @@ def atom_to_sympy(a: Atom) -> sp.Expr:
     if tag == "S":
         return sp.Symbol(name)
     if tag == "N":
-        return sp.sympify(name)
+        hit = _NUMBERS.get(name)
+        return hit if hit is not None else sp.sympify(name)
     if tag == "Z":
         return sp.exp(2 * sp.pi * sp.I * sp.Rational(payload, name))
     args = [_key_to_sympy(k) for k in payload]

@@ -27,6 +27,7 @@ so its entries are compared within ``ULPS·u·‖y‖₂·(1 + log₂ n)``, n th
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -232,10 +233,18 @@ class ExactNumbers:
             if name == "pow":
                 return args[0] ** args[1]
             return getattr(mpmath, _MPMATH[name])(*args)
-        e = P.atom_to_sympy(a).evalf(DIGITS + 5)   # a SymPy number (√2, e^(3/2) …) or another function
-        re, im = e.as_real_imag()
-        re, im = mpmath.mpf(str(sp.Float(re, DIGITS + 5))), mpmath.mpf(str(sp.Float(im, DIGITS + 5)))
-        return re if im == 0 else mpmath.mpc(re, im)
+        return _sympy_number(a, mpmath.mp.prec)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _sympy_number(a, prec: int):
+    """An atom that SymPy evaluates (a number such as √2 or e^(3/2), or another function) to DIGITS digits, at
+    the working precision ``prec`` (part of the key): a pure function of the atom, kept across checks, since
+    reading the atom back into SymPy and evaluating it costs far more than the rest of its use."""
+    e = P.atom_to_sympy(a).evalf(DIGITS + 5)
+    re, im = e.as_real_imag()
+    re, im = mpmath.mpf(str(sp.Float(re, DIGITS + 5))), mpmath.mpf(str(sp.Float(im, DIGITS + 5)))
+    return re if im == 0 else mpmath.mpc(re, im)
 
 
 def abs_error(ref: float, exact) -> float:

@@ -18,7 +18,7 @@ sample. It is what the generated module's kernel path runs when the plan finds K
   gradient is a kernel of its own, summing over the batch when β is broadcast);
 - ``"cpu"``: the CPU kernels' ``evosym::attend`` (correlation and softmax in one call) followed by
   ``evosym::aggregate``, or with β the correlation kernel, + β and ``torch.softmax`` — the CPU target
-  has no fused variant (and lowers only windows at s·p + δ·u − P).
+  has no fused variant (it lowers windows at s·p + δ·u − P, clamped ones and wrapping ones, not tiled ones).
 
 Differentiable in a, b, v and β, to any order (under create_graph the backward recomputes the attention
 as separate, twice differentiable kernel calls).

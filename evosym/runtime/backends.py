@@ -26,6 +26,10 @@ CPU_FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-std=c++17", "-share
 CUDA_FLAGS = ("-O3", "-shared", "-Xcompiler", "-fPIC", "-std=c++17")
 
 
+# the kinds of window a kernel backend may lower (Backend.windows; evosym.codegen.window_maps)
+WINDOW_KINDS = frozenset({"affine", "clamp", "wrap", "tiled"})
+
+
 @dataclass(frozen=True)
 class Target:
     """One way the runtime builds a kernel backend's source into a library and runs it."""
@@ -56,7 +60,8 @@ class Backend:
     kernels: bool = False       # renders kernel sources (part of a module's artifact), not a module
     required: bool = False      # a kernel backend every artifact has (its refusal: no kernels at all); any other
     #                             kernel backend may refuse an operator, the reason in the manifest's <name>_refusal
-    windows: str = "any"        # "affine": lowers only windows at s·p + δ·u − P ("any": also wrapping, clamped, tiled)
+    windows: frozenset = WINDOW_KINDS   # the kinds of window its kernels lower: "affine" (s·p + δ·u − P clipped to the
+    #                             input), "clamp" (NATTEN's start clamped inside the input), "wrap" (circular), "tiled" (Swin)
     abi: frozenset = frozenset()   # entry points beyond forward and both backward passes: "attend" (correlation and
     #                             softmax in one call), "threads" (set_threads), "attention" (the fused attention)
     field: str = ""             # the runtime's Kernels attribute holding its source ("" : Kernels.more_sources[name])
@@ -88,7 +93,7 @@ register(Backend("cuda", ".cu", "CUDA", "standalone CUDA kernels, forward and bo
                           Target("host", "emulated", "cpu", "cxx", HOST_FLAGS, "kernels.cpp",
                                  "CUDA source, host build (emulated launch)", prelude="evosym_emulate.h"))))
 register(Backend("cpu", ".cpp", "CPU", "the same as C++ with OpenMP", "evosym.codegen.backends.cpu", kernels=True,
-                 windows="affine", abi=frozenset({"attend", "threads"}), field="cpu_source",
+                 windows=frozenset({"affine", "clamp", "wrap"}), abi=frozenset({"attend", "threads"}), field="cpu_source",
                  targets=(Target("cpu", "cpu", "cpu", "cxx", CPU_FLAGS, "kernels.cpp", "CPU kernels", native=True,
                                  default=True),)))
 

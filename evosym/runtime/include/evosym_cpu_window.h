@@ -10,7 +10,11 @@
 //   template <> struct evo_axis<A>     per axis A < d: len_in, len_out, taps, stride (z); q(z, p, u);
 //                                      tap_lo(z, p), tap_hi(z, p): the taps of p inside the input, clamped to
 //                                      [0, taps − 1]; p_lo(z, u), p_hi(z, u): the output positions whose tap u
-//                                      lies inside the input, clamped to [0, len_out − 1]
+//                                      lies inside the input, clamped to [0, len_out − 1]; affine (q = s·p + δ·u
+//                                      − P), else a clamped or wrapping axis whose every tap reads the input and
+//                                      whose interior [in_lo(z), in_hi(z)] (before clipping) reads q(in_lo, u) +
+//                                      s·(p − in_lo) (an affine axis: in_lo = 0, in_hi = len_out − 1)
+//   evo_window_fits(z)                 what the window needs of the sizes (the entry points check it)
 //   #include "evosym_cpu_window.h"
 //
 // and then its extern "C" entry points, which call evo_forward<T>, evo_backward_input<T> and
@@ -23,12 +27,15 @@
 // output range for the last axis) instead of a branch per tap. Each parallel task writes only its own
 // outputs (no atomics). The axes before the last are loops nested by template recursion (evo_tap_loops),
 // so each operator compiles to the loop nest its axes need; the last axis's loops are the rows below.
-// Standalone: no torch headers.
+// A clamped (NATTEN) or wrapping (circular) last axis runs its interior positions as the affine rows and
+// register tiles, and its border positions one at a time at the printed q(p, u) (evo_last_runs); the axes
+// before the last read q(p, u) per row, whatever their kind. Standalone: no torch headers.
 #ifndef EVOSYM_CPU_WINDOW_H
 #define EVOSYM_CPU_WINDOW_H
 
 #include <math.h>
 #include <string.h>
+#include <type_traits>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
@@ -37,7 +44,16 @@
 #include "evosym_axes.h"
 
 #define EVO_LAST (EVO_DIMS - 1)   // the last (innermost, contiguous) spatial axis
-typedef evo_axis<EVO_LAST> evo_last;
+
+// the last axis's pieces; its kind and interior default to an affine axis's (every position) for a source
+// generated before the CPU target lowered clamped and wrapping windows, which prints none of them
+template <typename A, typename = void> struct evo_axis_kind : A {
+    static constexpr bool affine = true;
+    static EVO_FN i64 in_lo(const evo_sizes&) { return 0; }
+    static EVO_FN i64 in_hi(const evo_sizes& z) { return A::len_out(z) - 1; }
+};
+template <typename A> struct evo_axis_kind<A, std::void_t<decltype(A::affine)>> : A {};
+typedef evo_axis_kind<evo_axis<EVO_LAST>> evo_last;
 
 // output rows: every output position of the axes before the last
 static inline i64 evo_rows_out(const evo_sizes& z) {
@@ -58,6 +74,31 @@ static inline i64 evo_kt_offset(const evo_layout& kl, const int first, const i64
     i64 off = 0;
     for (int a = 0; a < n; ++a) off += v[a] * kl.stride[first + a];
     return off;
+}
+
+// the last axis's interior clipped to its output positions, [*lo, *hi) (every position on an affine axis)
+static inline void evo_interior(const evo_sizes& z, i64* lo, i64* hi) {
+    const i64 n = evo_last::len_out(z);
+    *lo = evo_min(evo_max(evo_last::in_lo(z), 0), n);
+    *hi = evo_max(evo_min(evo_last::in_hi(z) + 1, n), *lo);
+}
+
+// the output positions in [from, to) of the last axis whose tap u reads the input, as runs: f(p0, n, q0) for the
+// n positions p0 + j reading q0 + s·j. An affine axis: one run, [p_lo(u), p_hi(u)]; a clamped or wrapping axis:
+// its interior as one run, each border position alone at q(p, u)
+template <typename F>
+static inline void evo_last_runs(const evo_sizes& z, const i64 u, const i64 from, const i64 to, F&& f) {
+    if constexpr (evo_last::affine) {
+        const i64 plo = evo_max(evo_last::p_lo(z, u), from), phi = evo_min(evo_last::p_hi(z, u), to - 1);
+        if (plo <= phi) f(plo, phi - plo + 1, evo_last::q(z, plo, u));
+    } else {
+        i64 lo, hi;
+        evo_interior(z, &lo, &hi);
+        for (i64 p = from; p < evo_min(lo, to); ++p) f(p, (i64)1, evo_last::q(z, p, u));
+        const i64 a = evo_max(lo, from), b = evo_min(hi, to);
+        if (a < b) f(a, b - a, evo_last::q(z, a, u));
+        for (i64 p = evo_max(hi, from); p < to; ++p) f(p, (i64)1, evo_last::q(z, p, u));
+    }
 }
 
 // for A ≤ a < END, nested in axis order: u[a] over [ulo[a], uhi[a]), p[a] over the output positions whose
@@ -106,6 +147,10 @@ static inline void evo_row(T* __restrict out, const i64 os, const T* __restrict 
         const T av = *a;
 #pragma omp simd
         for (i64 j = 0; j < n; ++j) out[j] += av * b[j];
+    } else if (os == 1 && as == 1 && bs == 0) {
+        const T bv = *b;
+#pragma omp simd
+        for (i64 j = 0; j < n; ++j) out[j] += a[j] * bv;
     } else if (os == 0 && as == 1 && bs == 1) {
         T acc = 0;
 #pragma omp simd reduction(+ : acc)
@@ -135,10 +180,11 @@ static inline typename evo_simd<T>::v evo_load(const T* p) {
     return v;
 }
 
-// q(0, u) of the last axis for its taps u < n (n ≤ 256), and their least and greatest value
-static inline void evo_tap_offsets(const evo_sizes& z, const i64 n, i64* qoff, i64* qmin, i64* qmax) {
+// q(p0, u) − p0 of the last axis (stride 1) for its taps u < n (n ≤ 256): where the interior's position p reads
+// tap u, less p; and their least and greatest value
+static inline void evo_tap_offsets(const evo_sizes& z, const i64 n, const i64 p0, i64* qoff, i64* qmin, i64* qmax) {
     for (i64 u = 0; u < n; ++u) {
-        qoff[u] = evo_axis<EVO_DIMS - 1>::q(z, 0, u);
+        qoff[u] = evo_axis<EVO_DIMS - 1>::q(z, p0, u) - p0;
         *qmin = u == 0 || qoff[u] < *qmin ? qoff[u] : *qmin;
         *qmax = u == 0 || qoff[u] > *qmax ? qoff[u] : *qmax;
     }
@@ -218,9 +264,11 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
     // register-tiled path: stride 1 along the last axis, the kernel contiguous or broadcast along it, C_g = 1
     constexpr i64 CW = EVO_NV * (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
     const bool tiled = s == 1 && (ks == 0 || ks == 1) && cg == 1 && taps <= 256;
-    i64 qoff[256], qmin = 0, qmax = 0;                  // q(0, u) of the last axis, and its range
-    if (tiled) evo_tap_offsets(z, taps, qoff, &qmin, &qmax);
-    const i64 kw = (len_out + CW - 1) / CW * CW;        // padded kernel row: whole chunks
+    i64 ilo, ihi;                                       // the interior [ilo, ihi): all of the last axis when affine
+    evo_interior(z, &ilo, &ihi);
+    i64 qoff[256], qmin = 0, qmax = 0;                  // q(p, u) − p of the last axis's interior, and its range
+    if (tiled) evo_tap_offsets(z, taps, ilo, qoff, &qmin, &qmax);
+    const i64 kw = ilo + (len_out - ilo + CW - 1) / CW * CW;   // padded kernel row: whole chunks from ilo
     const i64 xw = kw + qmax - qmin;                    // padded input row: every tap of every chunk
     const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows_all = tiled ? B * G * cg * rows_in : 0;
     T* xpad = evo_scratch<T>((size_t)(xrows_all * xw));
@@ -236,10 +284,37 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
         T* yrow = y + (b * G * og + o) * plane_out + r * len_out;
         const T* kb = kt + b * kl.stride[0] + (g / share) * kl.stride[1] + o1 * kl.stride[2]
                       + evo_kt_offset(kl, 4 + EVO_DIMS, p, EVO_LAST);
-        if (tiled) {
+        // the positions [from, to) of the row, tap by tap (the whole row, or a clamped or wrapping axis's border)
+        auto plain = [&](const i64 from, const i64 to) {
+            if (from >= to) return;
+            for (i64 t = 0; t < nb; ++t) memset(yrow + t * plane_out + from, 0, sizeof(T) * (to - from));
+            for (i64 c1 = 0; c1 < cg; ++c1) {
+                const T* xc = x + (b * G * cg + g * cg + c1) * plane_in;
+                const T* kc = kb + c1 * kl.stride[3];
+                auto accumulate = [&]() {   // one tap of the axes before the last: its rows, tap by tap of the last
+                    const T* xrow = xc + (EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) * len_in : 0);
+                    const T* krow = kc + evo_kt_offset(kl, 4, u, EVO_LAST);
+                    for (i64 ul = 0; ul < taps; ++ul) {
+                        evo_last_runs(z, ul, from, to, [&](const i64 p0, const i64 n, const i64 q0) {
+                            const T* kp = krow + ul * kl.stride[4 + EVO_LAST] + p0 * ks;
+                            for (i64 t = 0; t < nb; ++t)
+                                evo_row<T>(yrow + t * plane_out + p0, 1, kp, ks, xrow + q0 + t * plane_in, s, n);
+                        });
+                    }
+                };
+                evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, accumulate);
+            }
+        };
+        if (!tiled) {
+            plain(0, len_out);
+            continue;
+        }
+        {
             static thread_local std::vector<T> kbuf;
-            static thread_local std::vector<i64> xoff;
+            static thread_local std::vector<i64> xoff, xraw, tapl;   // per gathered tap: padded, unpadded row; tap
             xoff.clear();
+            xraw.clear();
+            tapl.clear();
             i64 nk = 0;
             auto gather = [&]() {   // the kernel rows of one tap of the axes before the last, and their input rows
                 const T* krow = kb + evo_kt_offset(kl, 4, u, EVO_LAST);
@@ -252,12 +327,16 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
                     else for (i64 j = 0; j < len_out; ++j) kd[j] = *kp;
                     memset(kd + len_out, 0, sizeof(T) * (kw - len_out));
                     xoff.push_back(xrow + qoff[ul] - qmin);
+                    if (!evo_last::affine) {
+                        xraw.push_back(EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) * len_in : 0);
+                        tapl.push_back(ul);
+                    }
                 }
             };
             evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, gather);
             const T* xb = xpad + (b * G * cg + g * cg) * rows_in * xw;   // channel t at + t·rows_in·xw
-            for (i64 j0 = 0; j0 < len_out; j0 += CW) {
-                const i64 n = evo_min(CW, len_out - j0);
+            for (i64 j0 = ilo; j0 < ihi; j0 += CW) {
+                const i64 n = evo_min(CW, ihi - j0);
                 i64 t = 0;
                 for (; t + 2 <= nb; t += 2) {
                     T* yt[2] = {yrow + t * plane_out, yrow + (t + 1) * plane_out};
@@ -270,25 +349,25 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
                     evo_tile<T, 1>(yt, n, kbuf.data(), kw, xbase, xoff.data(), nk, j0);
                 }
             }
-            continue;
-        }
-        for (i64 t = 0; t < nb; ++t) memset(yrow + t * plane_out, 0, sizeof(T) * len_out);
-        for (i64 c1 = 0; c1 < cg; ++c1) {
-            const T* xc = x + (b * G * cg + g * cg + c1) * plane_in;
-            const T* kc = kb + c1 * kl.stride[3];
-            auto accumulate = [&]() {   // one tap of the axes before the last: its rows, tap by tap of the last
-                const T* xrow = xc + (EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) * len_in : 0);
-                const T* krow = kc + evo_kt_offset(kl, 4, u, EVO_LAST);
-                for (i64 ul = 0; ul < taps; ++ul) {
-                    const i64 plo = evo_last::p_lo(z, ul), phi = evo_last::p_hi(z, ul);
-                    if (plo > phi) continue;
-                    const T* kp = krow + ul * kl.stride[4 + EVO_LAST] + plo * ks;
-                    const T* xp = xrow + evo_last::q(z, plo, ul);
-                    for (i64 t = 0; t < nb; ++t)
-                        evo_row<T>(yrow + t * plane_out + plo, 1, kp, ks, xp + t * plane_in, s, phi - plo + 1);
-                }
-            };
-            evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, accumulate);
+            if (!evo_last::affine) {   // a clamped or wrapping axis's border: position by position at q(p, u)
+                i64 ql[256];
+                const T* xg = x + (b * G * cg + g * cg) * plane_in;   // C_g = 1: channel t of the block at + t·plane_in
+                auto border = [&](const i64 from, const i64 to) {
+                    for (i64 pl = from; pl < to; ++pl) {
+                        for (i64 ul = 0; ul < taps; ++ul) ql[ul] = evo_last::q(z, pl, ul);
+                        T acc[16];                                        // nb ≤ 16 (evo_block)
+                        for (i64 t = 0; t < nb; ++t) acc[t] = 0;
+                        for (i64 i = 0; i < nk; ++i) {
+                            const T kv = kbuf[i * kw + pl];
+                            const T* xp = xg + xraw[i] + ql[tapl[i]];
+                            for (i64 t = 0; t < nb; ++t) acc[t] += kv * xp[t * plane_in];
+                        }
+                        for (i64 t = 0; t < nb; ++t) yrow[t * plane_out + pl] = acc[t];
+                    }
+                };
+                border(0, ilo);
+                border(ihi, len_out);
+            }
         }
     }
 }
@@ -325,12 +404,11 @@ static void evo_backward_input(const T* __restrict kt, const T* __restrict dy, T
                     T* dxrow = dxc + (EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) * len_in : 0);
                     const T* krow = kr + evo_kt_offset(kl, 4, u, EVO_LAST);
                     for (i64 ul = 0; ul < taps; ++ul) {
-                        const i64 plo = evo_last::p_lo(z, ul), phi = evo_last::p_hi(z, ul);
-                        if (plo > phi) continue;
-                        const T* kp = krow + ul * kl.stride[4 + EVO_LAST] + plo * ks;
-                        T* xp = dxrow + evo_last::q(z, plo, ul);
-                        for (i64 t = 0; t < nb; ++t)
-                            evo_row<T>(xp + t * plane_in, s, kp, ks, dyrow + plo + t * plane_out, 1, phi - plo + 1);
+                        evo_last_runs(z, ul, 0, len_out, [&](const i64 p0, const i64 n, const i64 q0) {
+                            const T* kp = krow + ul * kl.stride[4 + EVO_LAST] + p0 * ks;
+                            for (i64 t = 0; t < nb; ++t)
+                                evo_row<T>(dxrow + q0 + t * plane_in, s, kp, ks, dyrow + p0 + t * plane_out, 1, n);
+                        });
                     }
                 };
                 evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, scatter);
@@ -479,11 +557,13 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
     const i64 entries = B * (G / share) * og * cg, per_entry = evo_taps_all(z) * plane_out;
     const i64 work = entries * share * plane_out * evo_taps_all(z);
     constexpr i64 CW = (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
-    i64 qoff[256], qmin = 0, qmax = 0;                  // q(0, u) of the last axis, and its range
-    evo_tap_offsets(z, taps, qoff, &qmin, &qmax);
+    i64 ilo, ihi;                                       // the interior [ilo, ihi): all of the last axis when affine
+    evo_interior(z, &ilo, &ihi);
+    i64 qoff[256], qmin = 0, qmax = 0;                  // q(p, u) − p of the last axis's interior, and its range
+    evo_tap_offsets(z, taps, ilo, qoff, &qmin, &qmax);
     i64 xoff[256];
     for (i64 u = 0; u < taps; ++u) xoff[u] = qoff[u] - qmin;
-    const i64 kw = (len_out + CW - 1) / CW * CW;        // padded dy row: whole vectors
+    const i64 kw = ilo + (len_out - ilo + CW - 1) / CW * CW;   // padded dy row: whole vectors from ilo
     const i64 xw = kw + qmax - qmin;                    // padded input row: xpad[i] = x[q = qmin + i]
     const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows = B * G * cg * rows_in;
     if (entries * rows == 0) return;
@@ -525,8 +605,24 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
             const i64 xrow = EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) : 0;
             for (i64 k = 0; k < share; ++k)
                 xr[k] = xpad + ((b * G * cg + (gk * share + k) * cg + c1) * rows_in + xrow) * xw;
-            for (i64 j0 = 0; j0 < len_out; j0 += CW)
-                evo_ktiles<T>(out.data(), evo_min(CW, len_out - j0), dyr.data(), xr.data(), share, xoff, taps, j0);
+            for (i64 j0 = ilo; j0 < ihi; j0 += CW)
+                evo_ktiles<T>(out.data(), evo_min(CW, ihi - j0), dyr.data(), xr.data(), share, xoff, taps, j0);
+            if (evo_last::affine) return;
+            // a clamped or wrapping axis: position by position; channel k of the kernel group at x0 + k·C_g·plane_in
+            const T* x0 = x + ((b * G * cg + gk * share * cg + c1) * rows_in + xrow) * len_in;
+            const i64 xs = cg * plane_in;
+            auto border = [&](const i64 from, const i64 to) {
+                for (i64 pl = from; pl < to; ++pl)
+                    for (i64 ul = 0; ul < taps; ++ul) {
+                        const T* xp = x0 + evo_last::q(z, pl, ul);
+                        const T* dp = dbuf.data() + pl;               // dyr[k] = dbuf + k·kw
+                        T acc = 0;
+                        for (i64 k = 0; k < share; ++k) acc += dp[k * kw] * xp[k * xs];
+                        out[ul][pl] = acc;
+                    }
+            };
+            border(0, ilo);
+            border(ihi, len_out);
         };
         evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, correlate);
         if (softmax) evo_softmax_rows<T>(de, plane_out, evo_taps_all(z), len_out);   // this row of every tap: cache-hot
@@ -587,11 +683,11 @@ static void evo_backward_kernel(const T* __restrict x, const T* __restrict dy, T
                 T* drow = de;
                 for (int a = 0; a < EVO_LAST; ++a) drow += p[a] * ds[4 + EVO_DIMS + a];
                 const i64 dsl = ds[4 + EVO_DIMS + EVO_LAST];
-                for (i64 ul = lo[4 + EVO_LAST]; ul < hi[4 + EVO_LAST]; ++ul) {
-                    const i64 plo = evo_last::p_lo(z, ul), phi = evo_last::p_hi(z, ul);
-                    if (plo > phi) continue;
-                    evo_row<T>(drow + plo * dsl, dsl, xrow + evo_last::q(z, plo, ul), s, dyrow + plo, 1, phi - plo + 1);
-                }
+                for (i64 ul = lo[4 + EVO_LAST]; ul < hi[4 + EVO_LAST]; ++ul)
+                    evo_last_runs(z, ul, 0, len_out, [&](const i64 plo, const i64 n, const i64 q0) {
+                        const i64 phi = plo + n - 1;   // the run's output positions [plo, phi]
+                        evo_row<T>(drow + plo * dsl, dsl, xrow + q0, s, dyrow + plo, 1, phi - plo + 1);
+                    });
             };
             evo_position_loops<0, EVO_LAST>(z, lo + 4, hi + 4, p, u, q, correlate);
         }

@@ -13,6 +13,7 @@ target ``cpu``: :mod:`evosym.runtime.backends`, :func:`evosym.runtime.build.buil
 
 from __future__ import annotations
 
+from ....runtime import backends
 from ...kernel_context import kernel_context
 from ...plan import Plan
 from ...render import environment
@@ -22,7 +23,7 @@ TEMPLATE = "cpu/kernels.cpp.j2"
 
 def context(cp, plan: Plan) -> dict:
     """Everything the CPU template needs: the kernel context and the template's name (for the banner)."""
-    return dict(kernel_context(cp, plan, "CPU"), template=TEMPLATE)
+    return dict(kernel_context(cp, plan, "CPU", windows=backends.get("cpu").windows), template=TEMPLATE)
 
 
 def render(cp, plan: Plan, source: str | None = None) -> str:

@@ -1,0 +1,259 @@
+"""Reads compiled as views (evosym.codegen.torchexpr.GridCompiler._view_read): an affine read that is
+provably inside its tensor for every admissible size becomes slicing, unflatten and permute of the tensor
+(no gather, no mask, nothing copied); any other read keeps the clamped gather and its mask. Each case is
+compared with a direct evaluation of the expression (reads outside the tensor are 0) at several sizes,
+including the smallest, and with the gather that the compiler emits when views are switched off."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import sympy as sp
+import torch
+
+from evosym.codegen import torchexpr
+from evosym.codegen.torchexpr import GridCompiler
+from evosym.ir.symbols import index, size
+
+
+def _as_grid(value, rank, dtype, device):   # the generated modules' helper (templates), verbatim
+    t = torch.as_tensor(value, dtype=dtype, device=device)
+    return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
+
+
+B, C, H, K, G, S, R = (size(n) for n in ("B", "C", "H", "K", "G", "s", "R"))
+SIZES = {n: str(n) for n in (B, C, H, K, G, S, R)}
+b, c, i, j, g, u, v, a = (index(n) for n in ("b", "c", "i", "j", "g", "u", "v", "a"))
+A = sp.IndexedBase("A")
+
+
+def _compile(expr, axes, shape, views=True):
+    """The program of ``expr`` on the grid ``axes`` (SymPy lengths) reading A of SymPy ``shape``, compiled
+    as _materialise compiles a definition (bounds given); ``views=False``: the gather (views switched off)."""
+    pyx = GridCompiler((), {}, {}, SIZES).scalar
+    extent = {x: pyx(n) for x, n in axes}
+    tensors = {"A": ("A", [pyx(n) for n in shape], tuple(shape))}
+    gc = GridCompiler(tuple(x for x, _ in axes), extent, tensors, SIZES, prefix="t", bounds=dict(axes))
+    if not views:
+        gc._view_read = lambda *args: None
+    prog = gc.compile(expr)
+    return prog, "\n".join(prog.statements)
+
+
+def _execute(prog, tensor, values):
+    scope = {"torch": torch, "dtype": tensor.dtype, "device": tensor.device, "_as_grid": _as_grid, "A": tensor,
+             **{str(k): n for k, n in values.items()}}
+    exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
+    return scope[prog.result]
+
+
+def _direct(expr, axes, tensor, values):
+    """``expr`` evaluated point by point: sizes substituted, sums expanded, reads outside A are 0."""
+    sub = _sub(values)
+    lengths = [int(sp.sympify(n).xreplace(sub)) for _, n in axes]
+    out = torch.zeros(lengths, dtype=tensor.dtype)
+    for point in itertools.product(*(range(n) for n in lengths)):
+        e = sp.sympify(expr).xreplace(sub).xreplace({x: sp.Integer(p) for (x, _), p in zip(axes, point)}).doit()
+        reads = {}
+        for r in e.atoms(sp.Indexed):
+            at = [int(t) for t in r.indices]
+            inside = all(0 <= t < n for t, n in zip(at, tensor.shape))
+            reads[r] = sp.Float(float(tensor[tuple(at)])) if inside else sp.Integer(0)
+        out[point] = float(e.xreplace(reads))
+    return out
+
+
+def _sub(values):
+    """Size values given by name (``dict(B=2, s=1)``) as a substitution of the size symbols."""
+    return {size(k): sp.Integer(n) for k, n in values.items()}
+
+
+# (expression, grid axes with their lengths, A's shape, size values to try)
+VIEWS = {
+    "whole axes": (A[b, c], [(b, B), (c, C)], (B, C), [dict(B=1, C=1), dict(B=2, C=3)]),
+    "transposed": (A[c, b], [(b, B), (c, C)], (C, B), [dict(B=1, C=2), dict(B=3, C=2)]),
+    "transposed with an offset": (A[c + 1, b], [(b, B), (c, C)], (C + 2, B), [dict(B=1, C=1), dict(B=2, C=3)]),
+    "offset slice": (A[b, i + R], [(b, B), (i, H)], (B, H + 2 * R), [dict(B=1, H=1, R=1), dict(B=2, H=4, R=2)]),
+    "constant index": (A[b, R], [(b, B)], (B, 2 * R + 1), [dict(B=1, R=1), dict(B=3, R=2)]),
+    "coefficient 2": (A[2 * i + 1], [(i, H)], (2 * H,), [dict(H=1), dict(H=4)]),
+    "a size as the step": (A[S * i], [(i, H)], (H * S,), [dict(H=1, s=1), dict(H=3, s=2), dict(H=2, s=3)]),
+    "strided unflatten (a pool)": (sp.Sum(A[b, a + i * S], (a, 0, S - 1)) / S ** 2, [(b, B), (i, H)], (B, H * S),
+                                   [dict(B=1, H=1, s=1), dict(B=2, H=3, s=1), dict(B=2, H=3, s=2), dict(B=1, H=2, s=3)]),
+    "merged channel index": (A[b, g * (2 * R + 1) ** 2 + u * (2 * R + 1) + v, i],
+                             [(b, B), (g, G), (u, 2 * R + 1), (v, 2 * R + 1), (i, H)], (B, G * (2 * R + 1) ** 2, H),
+                             [dict(B=1, G=1, R=1, H=1), dict(B=2, G=2, R=1, H=3)]),
+    "merged channel index, axes out of order": (A[g * K + u, b], [(b, B), (u, K), (g, G)], (G * K + 1, B),
+                                                [dict(B=2, G=1, K=1), dict(B=2, G=3, K=2)]),
+}
+
+GATHERS = {   # reads that may leave the tensor for some admissible sizes (or are not views): clamped and masked
+    "axis shorter than H·s": (A[a + i * S], [(i, H), (a, S)], (H * S - 1,), [dict(H=1, s=2), dict(H=3, s=2), dict(H=2, s=1)]),
+    "negative offset": (A[b, i - 1], [(b, B), (i, H)], (B, H), [dict(B=1, H=1), dict(B=2, H=4)]),
+    "offset past the end": (A[i + 1], [(i, H)], (H,), [dict(H=1), dict(H=3)]),
+    "coefficient 2 past the end": (A[2 * i + 1], [(i, H)], (2 * H - 1,), [dict(H=1), dict(H=4)]),
+    "coefficient 2 that may fit": (A[2 * i], [(i, H)], (H + 1,), [dict(H=1), dict(H=2), dict(H=5)]),
+    "symbolic offset larger than the padding": (A[i + R], [(i, H)], (H + 1,), [dict(H=3, R=1), dict(H=3, R=2)]),
+    "overlapping windows": (A[i + u], [(i, H), (u, K)], (H + K - 1,), [dict(H=2, K=1), dict(H=3, K=2)]),
+    "overlapping windows past the end": (A[i + u], [(i, H), (u, K)], (H,), [dict(H=1, K=2), dict(H=3, K=2)]),
+    "not a mixed radix": (A[g * 2 + u], [(g, G), (u, K)], (2 * G + K,), [dict(G=2, K=1), dict(G=2, K=3)]),
+    "a size index that may be past the end": (A[i, R], [(i, H)], (H, K), [dict(H=2, R=1, K=3), dict(H=3, R=2, K=2)]),
+}
+
+NOT_VIEWS = {   # inside the tensor but not a view of it (a copy is needed): read as before
+    "diagonal": (A[i, i], [(i, H)], (H, H), [dict(H=1), dict(H=3)]),
+    "reversed": (A[H - 1 - i], [(i, H)], (H,), [dict(H=1), dict(H=4)]),
+}
+
+
+def _code(text):
+    """The statements without their comments (a comment repeats the read, e.g. ``# A[b, c]``)."""
+    return "\n".join(line.split("  # ")[0] for line in text.splitlines())
+
+
+def _is_gather(text):
+    return "reads outside A are 0" in text and "a view" not in text
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_affine_reads_inside_the_tensor_are_views(name):
+    expr, axes, shape, trials = VIEWS[name]
+    prog, text = _compile(expr, axes, shape)
+    code = _code(text)
+    assert not _is_gather(text) and ".clamp(" not in code and "torch.arange" not in code, text
+    assert not any(f"A[{x}" in code for x in "bcigua"), text   # no gather by index tensors
+    gather, gather_text = _compile(expr, axes, shape, views=False)
+    assert "a view" not in gather_text, gather_text
+    torch.manual_seed(0)
+    for values in trials:
+        sub = _sub(values)
+        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
+        want = _direct(expr, axes, tensor, values)
+        got = _execute(prog, tensor, values)
+        assert got.shape == want.shape, (name, values)
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (name, values, got, want)
+        assert torch.allclose(_execute(gather, tensor, values), want, rtol=1e-12, atol=1e-12), (name, values)
+
+
+@pytest.mark.parametrize("name", list(GATHERS) + list(NOT_VIEWS))
+def test_reads_not_provably_inside_keep_the_gather_and_its_mask(name):
+    expr, axes, shape, trials = {**GATHERS, **NOT_VIEWS}[name]
+    prog, text = _compile(expr, axes, shape)
+    assert name in NOT_VIEWS or _is_gather(text), text
+    assert "a view" not in text, text
+    torch.manual_seed(1)
+    for values in trials:
+        sub = _sub(values)
+        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
+        got, want = _execute(prog, tensor, values), _direct(expr, axes, tensor, values)
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (name, values, got, want)
+
+
+def test_a_view_shares_the_tensors_memory_and_a_unit_pool_copies_nothing():
+    expr, axes, shape, _ = VIEWS["strided unflatten (a pool)"]
+    prog, text = _compile(expr, axes, shape)
+    assert "s == 1" in text, text
+    tensor = torch.randn(2, 3, dtype=torch.float64)
+    out = _execute(prog, tensor, dict(B=2, H=3, s=1))
+    assert out.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr(), "s = 1: the pool copied its input"
+    assert torch.equal(out.reshape(2, 3), tensor)
+    tensor = torch.randn(2, 6, dtype=torch.float64)   # s = 2: a real pool
+    out = _execute(prog, tensor, dict(B=2, H=3, s=2))
+    assert torch.allclose(out.reshape(2, 3), tensor.reshape(2, 3, 2).sum(-1) / 4)
+    prog, _ = _compile(*VIEWS["merged channel index"][:3])
+    tensor = torch.randn(2, 2 * 9, 3, dtype=torch.float64)
+    out = _execute(prog, tensor, dict(B=2, G=2, R=1, H=3))
+    assert out.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr()
+
+
+def test_views_run_no_index_kernel():
+    for name in ("strided unflatten (a pool)", "merged channel index", "offset slice", "transposed with an offset"):
+        expr, axes, shape, trials = VIEWS[name]
+        prog, _ = _compile(expr, axes, shape)
+        values = trials[-1]
+        sub = _sub(values)
+        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            _execute(prog, tensor, values)
+        ops = {e.key for e in prof.key_averages()}
+        assert not ops & {"aten::index", "aten::gather", "aten::clamp"}, (name, sorted(ops))
+
+
+@pytest.mark.parametrize("name", ["strided unflatten (a pool)", "merged channel index", "offset slice", "coefficient 2",
+                                  "transposed with an offset", "constant index"])
+def test_gradients_flow_through_views(name):
+    expr, axes, shape, trials = VIEWS[name]
+    prog, _ = _compile(expr, axes, shape)
+    torch.manual_seed(2)
+    for values in trials:
+        sub = _sub(values)
+        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(lambda t: _execute(prog, t, values) * 1.0, (tensor,))
+
+
+def test_views_are_deterministic():
+    for expr, axes, shape, _ in VIEWS.values():
+        assert _compile(expr, axes, shape)[1] == _compile(expr, axes, shape)[1]
+
+
+def test_an_axis_without_bounds_is_read_back_from_its_python_length():
+    """The tap kernel's compiler has Python lengths only: ``((2 * R) + 1)`` reads back as 2R + 1 (the same
+    text when printed again), so the merged channel read is still proved inside; a length that is not a
+    printed size expression (a name the compiler does not know) proves nothing and the read is gathered."""
+    pyx = GridCompiler((), {}, {}, SIZES).scalar
+    shape = (B, G * (2 * R + 1) ** 2)
+    tensors = {"A": ("A", [pyx(n) for n in shape], shape)}
+    axes = (b, g, u, v)
+    known = {b: "B", g: "G", u: pyx(2 * R + 1), v: pyx(2 * R + 1)}
+    text = "\n".join(GridCompiler(axes, known, tensors, SIZES).compile(A[b, g * (2 * R + 1) ** 2 + u * (2 * R + 1) + v]).statements)
+    assert "a view" in text and not _is_gather(text), text
+    unknown = {**known, u: "K_local", v: "K_local"}
+    text = "\n".join(GridCompiler(axes, unknown, tensors, SIZES).compile(A[b, g * (2 * R + 1) ** 2 + u * (2 * R + 1) + v]).statements)
+    assert _is_gather(text), text
+
+
+@pytest.fixture(scope="module")
+def involution():
+    from evosym import catalogue
+    from evosym.codegen.check import load_source
+    from evosym.codegen.plan import make_plan
+    from evosym.codegen.render import render_torch
+    cp = catalogue.checked("involution")
+    source = render_torch(make_plan(cp), cp.operator.torch_binding)
+    return source, load_source(source, "views_involution")
+
+
+def _involution(x, m, s, R):
+    """Involution written out: s×s average pool, 1×1 reduce, BatchNorm (scale, shift), ReLU, 1×1 span to
+    G·K² kernels per output pixel, each applied to its group's K×K window of x (zero padding R, stride s)."""
+    B, Cin, Hx, Wx = x.shape
+    G, K = m.G, 2 * R + 1
+    pooled = torch.nn.functional.avg_pool2d(x, s)
+    h = torch.relu(m.bn_shift[:, None, None] + m.bn_scale[:, None, None] * torch.einsum("dc,bchw->bdhw", m.reduce_weight, pooled))
+    wk = torch.einsum("kd,bdhw->bkhw", m.span_weight, h) + m.span_bias[:, None, None]
+    Ho, Wo = wk.shape[2:]
+    wk = wk.reshape(B, G, 1, K * K, Ho, Wo)
+    cols = torch.nn.functional.unfold(x, K, padding=R, stride=s).reshape(B, G, Cin // G, K * K, Ho, Wo)
+    return (wk * cols).sum(3).reshape(B, Cin, Ho, Wo)
+
+
+def test_involution_generates_its_kernels_as_views(involution):
+    source, module = involution
+    body = source[source.index("def _kernel_tensor("):source.index("def _kernels(")]
+    assert ".clamp(" not in body and "reads outside" not in body, body
+    assert body.count(": a view (proved inside") == 2, body
+    assert "if s == 1" in body, body
+    torch.manual_seed(3)
+    for s, H, W in ((1, 5, 4), (2, 6, 4), (3, 6, 9)):
+        m = module.InvolutionEvolution(G=2, C_g=2, D=3, R=1, s=s, dtype=torch.float64)
+        x = torch.randn(2, 4, H, W, dtype=torch.float64, requires_grad=True)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            module._kernel_tensor(x, m.reduce_weight, m.bn_scale, m.bn_shift, m.span_weight, m.span_bias,
+                                  G=2, C_g=2, D=3, R=1, s=s, L_out=[H // s, W // s])
+        assert "aten::index" not in {e.key for e in prof.key_averages()}
+        y, want = m(x, path="generic"), _involution(x, m, s, 1)
+        assert torch.allclose(y, want, rtol=1e-10, atol=1e-12)
+        gy = torch.randn_like(y)
+        got = torch.autograd.grad(y, [x, *m.parameters()], gy)
+        ref = torch.autograd.grad(want, [x, *m.parameters()], gy)
+        assert all(torch.allclose(p, q, rtol=1e-10, atol=1e-12) for p, q in zip(got, ref))
