@@ -117,7 +117,7 @@ def test_canary_shifted_window_lowering():
     assert line in good
     report = check_operator("swin_attention", source=good.replace(line, "torch.roll(windows, P_, 2 + axis)"), variants=0,
                             gradients=False, checked=cp)
-    assert not report.ok and "✗ torch.float64 auto" in report.text()
+    assert not report.ok and "✗ torch.float64 generic" in report.text()   # (auto: SDPA over the tiles, no roll)
 
 
 def test_canary_global_kernel_transposed():
@@ -173,7 +173,7 @@ def test_mhsa_post_mix_lowering_and_canaries():
     cp = catalogue.checked("mhsa")
     op = cp.operator
     plan = make_plan(cp)
-    assert plan.path == "premix-global" and plan.postmix is not None and plan.global_omega
+    assert plan.path == "sdpa" and plan.postmix is not None and plan.global_omega
     assert not plan.kernel_devices and "then P applied as a channel map" in plan.reason
 
     def transpose(expr):
@@ -182,21 +182,25 @@ def test_mhsa_post_mix_lowering_and_canaries():
                          variants=0, gradients=False)
     assert not bad.ok and "✗ torch.float64 auto" in bad.text()
     source = render_torch(plan, op.torch_binding)
-    assert source.count("    y = torch.matmul(post2.expand(") == 2   # the post-mix of both paths
+    assert source.count("    y = torch.matmul(post2.expand(") == 2   # the post-mix of the generic path (and of _kernels)
+    assert source.count("    y = F.linear(y, post2.expand(") == 1     # … and of the SDPA path, on the tokens
     source = source.replace("    y = torch.matmul(post2.expand(", "    y = torch.matmul(post2.t().expand(")
+    source = source.replace("    y = F.linear(y, post2.expand(", "    y = F.linear(y, post2.t().expand(")
     assert not check_operator("mhsa", source=source, variants=0, gradients=False).ok
 
 
-@pytest.mark.parametrize("old, new", [
-    ("windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)", "windows.unfold(2 + axis, K_, s_)"),      # dilation lost
-    ("dilation=dilation, groups=", "dilation=stride, groups="),                                      # wrong argument
-    ("    y = y + {{ plan.bias }}.reshape", "    y = y - {{ plan.bias }}.reshape"),                    # bias sign
+@pytest.mark.parametrize("template, old, new", [
+    ("torch/module.py.j2", "windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)", "windows.unfold(2 + axis, K_, s_)"),  # dilation lost
+    ("torch/module.py.j2", "dilation=dilation, groups=", "dilation=stride, groups="),                  # wrong argument
+    ("torch/macros.j2", "    y = y + {{ plan.bias }}.reshape", "    y = y - {{ plan.bias }}.reshape"),  # bias sign (the tail)
 ])
-def test_canary_mutated_template(old, new):
+def test_canary_mutated_template(template, old, new):
     cp, op = _conv2d()
-    text = template_source()
+    text = template_source(template)
     assert old in text
-    source = render_torch(make_plan(cp), op.torch_binding, source=text.replace(old, new))
+    changed = text.replace(old, new)
+    source = render_torch(make_plan(cp), op.torch_binding, **({"source": changed} if template == "torch/module.py.j2"
+                                                               else {"overrides": {template: changed}}))
     report = check_operator("conv2d", source=source, variants=0, gradients=False)
     assert not report.ok, report.text()
 

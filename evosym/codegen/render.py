@@ -16,14 +16,15 @@ attach_source_packages()   # derivations/ and codegen/templates/ as subpackages 
 TEMPLATE = "torch/module.py.j2"
 
 
-def environment() -> jinja2.Environment:
+def environment(overrides: dict | None = None) -> jinja2.Environment:
     """The template environment: undefined names are errors, whitespace is controlled. Templates are found by
     name: ``torch/…`` and ``docs/…`` in ``evosym.templates``; ``<backend>/…`` in that backend's folder and
     ``common/…`` in the kernel templates' shared macros (:func:`.backends.template_folders`)."""
     from .backends import template_folders
     root = importlib.resources.files("evosym.templates")
     folders = {prefix: jinja2.FileSystemLoader(str(path)) for prefix, path in template_folders().items()}
-    loader = jinja2.ChoiceLoader([jinja2.PrefixLoader(folders), jinja2.FileSystemLoader(str(root))])
+    loader = jinja2.ChoiceLoader(([jinja2.DictLoader(overrides)] if overrides else [])   # (canaries: a changed text)
+                                 + [jinja2.PrefixLoader(folders), jinja2.FileSystemLoader(str(root))])
     env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters["replace_sizes"] = lambda text: text
@@ -37,17 +38,18 @@ def template_source(template: str = TEMPLATE) -> str:
 
 
 def render_torch(plan: Plan, binding: dict | None = None, template: str = TEMPLATE, source: str | None = None,
-                 regenerate: str | None = None) -> str:
+                 regenerate: str | None = None, overrides: dict | None = None) -> str:
     """The generated torch module for ``plan`` (a string ending in one newline).
 
-    ``source`` renders a given template text instead of the named template (for canaries).
+    ``source`` renders a given template text instead of the named template, ``overrides`` (name → text) other
+    templates it imports, e.g. ``torch/macros.j2`` (for canaries).
     ``regenerate``: what the banner tells ``evosym codegen`` to regenerate the file from: the operator file's
     path as the user gave it (relative stays relative: the output is deterministic), else the operator's name.
     """
     if plan.divisor is not None and source is None:   # Ω = the divisors of n: its own lowering (codegen/divisors.py)
         from .divisors import render
         return render(plan, binding)
-    env = environment()
+    env = environment(overrides)
     tpl = env.from_string(source) if source is not None else env.get_template(template)
     source = tpl.render(plan=plan, binding=binding, version=__version__, template=template,
                         regenerate=regenerate or plan.name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..codegen import torchexpr
 from ..codegen.check import check_operator
 from ..codegen.plan import make_plan
-from ..codegen.render import render_torch, template_source
+from ..codegen.render import TEMPLATE, render_torch, template_source
 from .registry import Outcome, load, mutant
 
 
@@ -21,12 +21,14 @@ def _outcome(name, source, variants=0) -> Outcome:
     return Outcome(True, "numeric check", first.strip())
 
 
-def _template(name, old, new, **plan_kw) -> Outcome:
-    text = template_source()
+def _template(name, old, new, template=TEMPLATE, **plan_kw) -> Outcome:
+    """``old`` → ``new`` in the module template, or in a template it imports (``torch/macros.j2``)."""
+    text = template_source(template)
     if old not in text:
-        raise AssertionError(f"the template no longer contains {old!r}: update this mutant")
+        raise AssertionError(f"{template} no longer contains {old!r}: update this mutant")
     cp = load(name).proof().check()
-    source = render_torch(make_plan(cp, **plan_kw), cp.operator.torch_binding, source=text.replace(old, new))
+    changed = {"source": text.replace(old, new)} if template == TEMPLATE else {"overrides": {template: text.replace(old, new)}}
+    source = render_torch(make_plan(cp, **plan_kw), cp.operator.torch_binding, **changed)
     return _outcome(name, source)
 
 
@@ -42,7 +44,7 @@ def template_stride_as_dilation():
 
 @mutant("generated-code", "template: the generic path subtracts the bias")
 def template_bias_subtracted():
-    return _template("conv1d", "    y = y + {{ plan.bias }}.reshape", "    y = y - {{ plan.bias }}.reshape")
+    return _template("conv1d", "    y = y + {{ plan.bias }}.reshape", "    y = y - {{ plan.bias }}.reshape", "torch/macros.j2")
 
 
 @mutant("generated-code", "template: zero padding one wider on the left")
