@@ -17,7 +17,7 @@ from evosym.codegen import lowering as L
 from evosym.codegen.check import load_source
 from evosym.codegen.plan import make_plan
 from evosym.codegen.render import render_torch
-from evosym.codegen.sdpa import _causal, _covers, _logits
+from evosym.codegen.sdpa import _causal, _channel_bias, _covers, _logits, _values
 from evosym.facts.kernel import kernel_facts
 from evosym.ir.neighbourhood import WindowAxis
 from evosym.ir.symbols import InRange
@@ -99,8 +99,92 @@ def test_the_generated_sdpa_call_builds_no_logits():
     src = render_torch(plan, op.torch_binding)
     body = src.split("def _sdpa(")[1].split("\ndef ")[0]
     assert "F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=" in body
-    assert "_kernel_tensor(" not in body and "F.linear(xt, q_weight, q_bias)" in body   # projections on the tokens
+    assert "_kernel_tensor(" not in body   # projections on the tokens, one F.linear with the weights side by side
+    assert "F.linear(xt, torch.cat((q_weight, k_weight, v_weight)), in_bias).split(" in body
     assert "if not sdpa:" not in src   # no definition is computed for this path
+
+
+@pytest.mark.parametrize("name", ["mhsa", "mhsa_bias", "mhsa_causal", "gqa_attention", "gqa_causal"])
+def test_the_in_projections_are_one_linear_and_the_output_bias_is_the_linear_bias(name):
+    """v = W_V·x is recognised in the channel map (grouped-query attention: W_V at o's key head, so the key and
+    value heads stay N_kv and SDPA's enable_gqa shares them); β = b_O + W_O·b_V is the output projection's bias."""
+    plan, fn, op = _module(name)
+    body = render_torch(plan, op.torch_binding).split("def _sdpa(")[1].split("\ndef ")[0]
+    assert plan.sdpa["value_projection"]["weight"] == "v_weight" and plan.sdpa["out_bias"] is not None
+    assert "in-projections as one F.linear" in plan.reason
+    assert "torch.cat((q_weight, k_weight, v_weight))" in body and "y = y + beta" not in body
+    assert ", ob5.expand(" in body   # the bias argument of the output projection
+    grouped = name.startswith("gqa")
+    assert ("enable_gqa=True" in body) == grouped == ("enable_gqa" in plan.reason)
+    assert "index_select" not in body
+
+
+@pytest.mark.parametrize("sizes", [dict(G=1, N_kv=3, d=2), dict(G=3, N_kv=1, d=2), dict(G=2, N_kv=2, d=1)])
+@pytest.mark.parametrize("name", ["gqa_attention", "gqa_causal"])
+def test_shared_key_heads_at_other_group_sizes(name, sizes):
+    """enable_gqa against the generic lowering (which reads W_V and the keys at ⌊h/G⌋ on its grid), one key head,
+    one group, one channel per head, with gradients."""
+    plan, fn, op = _module(name)
+    args = [a.requires_grad_() for a in _inputs(op, sizes, (5,), torch.float64, seed=2)]
+    auto, generic = fn(*args, **sizes), fn(*args, **sizes, path="generic")
+    torch.testing.assert_close(auto, generic, rtol=1e-10, atol=1e-10)
+    for a, b in zip(torch.autograd.grad(auto.sum(), args), torch.autograd.grad(generic.sum(), args)):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+def test_the_value_projection_pattern_refuses_lookalikes():
+    """Only W[o, c] (W a (heads·d, C) parameter) or, for grouped queries, W at o's key head is a value projection;
+    any other channel map stays v = M·x computed on its grid (still exact: the path is checked numerically)."""
+    for name in ("mhsa", "gqa_attention"):
+        cp = catalogue.checked(name)
+        facts, plan = kernel_facts(cp), make_plan(cp)
+        form, op, a = facts.windowed, cp.operator, plan.sdpa
+        mix = plan.premix_factor[0]
+        o, c = form.out_channel, form.channel
+        d = next(s for s, _ in op.sizes if str(s) == "d")
+        heads = sp.sympify(next(iter(facts.softmaxes.values())) and
+                           facts.lowering_definitions[next(iter(facts.softmaxes.values())).logits].shape[1])
+        parts = {"kv": None if a["kv"] is None else next(s for s, _ in op.sizes if str(s) == "G"),
+                 "key_heads": heads if a["kv"] is None else next(s for s, _ in op.sizes if str(s) == "N_kv")}
+        pyx = str
+        assert _values(mix, form, op, d, parts, heads, pyx) is not None
+        W = mix.base
+        q = next(t for t in op.tensors if t.role == "parameter" and len(t.shape) == 2 and t.name != str(W.label))
+        bias = next(t for t in op.tensors if t.role == "parameter" and len(t.shape) == 1)
+        variants = {
+            "a row shifted by one": W[mix.indices[0] + 1, c],
+            "rows and columns swapped": W[c, mix.indices[0]],
+            "the column at the output channel": W[mix.indices[0], o],
+            "a scaled read": 2 * mix,
+            "a sum of two reads": mix + W[mix.indices[0], c],
+            "a vector read": sp.IndexedBase(bias.name)[o],
+            "a three-index read": sp.IndexedBase(str(W.label))[mix.indices[0], c, 0],
+        }
+        if a["kv"] is not None:
+            variants["every query head its own row"] = W[o, c]
+            variants["a row map of another head size"] = W[mix.indices[0].subs(d, d + 1), c]
+            variants["the key head of another group"] = W[mix.indices[0].subs(parts["kv"], parts["kv"] + 1), c]
+        else:
+            variants["another parameter of the same shape, read at o's head pair"] = \
+                sp.IndexedBase(q.name)[d * sp.floor(sp.floor(o / d) / 2) + o - d * sp.floor(o / d), c]
+        for what, changed in variants.items():
+            assert _values(changed, form, op, d, parts, heads, pyx) is None, (name, what)
+
+
+def test_only_a_per_channel_output_bias_goes_into_the_output_projection():
+    cp = catalogue.checked("mhsa")
+    facts, plan = kernel_facts(cp), make_plan(cp)
+    form, op = facts.windowed, cp.operator
+    tensors = {t.name: (t.name, [str(d) for d in t.shape], t.shape) for t in op.tensors}
+    sizes = {s: str(s) for s, _ in op.sizes}
+    assert _channel_bias(form, plan, tensors, sizes) is not None
+    x = sp.IndexedBase(op.value)
+    b, o, pos = form.batch, form.out_channel, form.position
+    for what, bias in {"a bias read from the input": form.bias + x[(b, o) + tuple(pos)],
+                       "a bias per position": form.bias + pos[0],
+                       "a bias per sample": form.bias * b}.items():
+        assert _channel_bias(dataclasses.replace(form, bias=bias), plan, tensors, sizes) is None, what
+    assert _channel_bias(dataclasses.replace(form, bias=sp.Integer(0)), plan, tensors, sizes) is None
 
 
 # ---- look-alikes that must not be lowered to SDPA -------------------------------------------------------------

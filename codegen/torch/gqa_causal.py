@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = Σ_{c_2=0}^{G·N_kv·d - 1} W_O[o, c_2]·W_V[c_2 + d·⌊⌊c_2/d⌋/G⌋ - d·⌊c_2/d⌋, c_3]·masked_softmax_logit[b, ⌊c_2/d⌋, i, -L + i + u_tap + 1]
 
-Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (causal mask [m ≤ p]) of 1/sqrt(d)·qry·key; Ω(p) = [p − P, p − P + K − 1] holds every key the mask shows (P ≥ L_out − 1 and K − 1 ≥ P for all sizes) (queries qry and keys key of head ⌊h/G⌋ linear maps of x over its channels, d channels per head) → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), is_causal=True) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
+Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (causal mask [m ≤ p]) of 1/sqrt(d)·qry·key; Ω(p) = [p − P, p − P + K − 1] holds every key the mask shows (P ≥ L_out − 1 and K − 1 ≥ P for all sizes) (queries qry and keys key of head ⌊h/G⌋ linear maps of x over its channels, d channels per head); the in-projections as one F.linear (weights side by side), the key heads shared through SDPA's enable_gqa → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), is_causal=True) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -320,34 +320,31 @@ def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, o
     # queries, keys and values are linear maps of x over its channels: F.linear on the tokens, channels last, as
     # (batch, head, position, channel) views with the channels contiguous (the layout SDPA's fused kernel takes)
     xt = x.flatten(2).transpose(1, 2)
-    q = F.linear(xt, q_weight, q_bias).unflatten(2, ((G * N_kv), d)).transpose(1, 2)
-    k = F.linear(xt, k_weight, k_bias).unflatten(2, (N_kv, d)).transpose(1, 2)
-    k = k.index_select(1, torch.arange((G * N_kv), device=device) // (G))   # query head h reads key head ⌊h/G⌋
-    # K̂ = M(o, c)·S: the channel map first, v = M·x
-    o = torch.arange((G * N_kv * d), device=device).view(-1, 1)
-    c_3 = torch.arange((G * N_kv * d), device=device).view(1, -1)
-    m1 = v_weight[((d * ((o // d) // G)) + o - (d * (o // d))).clamp(0, (N_kv * d) - 1), c_3]  # WV[d*floor(floor(o/d)/G) - d*floor(o/d) + o, c_3]
-    m1 = m1 * (((0 <= ((d * ((o // d) // G)) + o - (d * (o // d)))) & (((d * ((o // d) // G)) + o - (d * (o // d))) < (N_kv * d)))).to(dtype)  # reads outside WV are 0
-    m2 = _as_grid(m1, 2, dtype, device)
-    v = F.linear(xt, m2.expand((G * N_kv * d), (G * N_kv * d))).unflatten(2, ((G * N_kv), d)).transpose(1, 2)
+    # K̂ = M(o, c)·S with M = v_weight at o's key head: v = v_weight·x, the three in-projections as one F.linear
+    # (weights side by side, as nn.MultiheadAttention stores them; v's bias is in β)
+    in_bias = torch.cat((q_bias, k_bias, v_weight.new_zeros((N_kv * d))))
+    q, k, v = F.linear(xt, torch.cat((q_weight, k_weight, v_weight)), in_bias).split(((G * N_kv * d), (N_kv * d), (N_kv * d)), dim=-1)
+    q = q.unflatten(2, ((G * N_kv), d)).transpose(1, 2)
+    k = k.unflatten(2, (N_kv, d)).transpose(1, 2)
+    v = v.unflatten(2, (N_kv, d)).transpose(1, 2)
     mask = None
-    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)), is_causal=True)
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)), is_causal=True, enable_gqa=True)
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)
+    # β depends on the output channel alone: a vector added on the tokens by the output projection
+    ob1 = out_bias.reshape((G * N_kv * d), 1)  # bO[o]: the whole tensor
+    c_4 = torch.arange((G * N_kv * d), device=device).view(1, -1)
+    ob3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
+    ob3 = ob3 * (((0 <= (c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d)))) & ((c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))) < (N_kv * d)))).to(dtype)  # reads outside bV are 0
+    ob4 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_4]: the whole tensor
+    ob2 = torch.einsum('ab,ab->a', _as_grid(ob3, 2, dtype, device), _as_grid(ob4, 2, dtype, device))
+    ob2 = ob2.unsqueeze(1)
+    ob5 = _as_grid((ob1 + ob2), 2, dtype, device)
+    ob5 = ob5.reshape(ob5.shape[:1])
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z, on the tokens
     post1 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
-    y = F.linear(y, post2.expand((G * N_kv * d), (G * N_kv * d)))
+    y = F.linear(y, post2.expand((G * N_kv * d), (G * N_kv * d)), ob5.expand((G * N_kv * d)))
     y = y.transpose(1, 2).unflatten(2, L_out)   # channels first (a view)
-    beta1 = out_bias.reshape(1, (G * N_kv * d), 1, 1)  # bO[o]: the whole tensor
-    c_4 = torch.arange((G * N_kv * d), device=device).view(1, 1, 1, -1)
-    beta3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
-    beta3 = beta3 * (((0 <= (c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d)))) & ((c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))) < (N_kv * d)))).to(dtype)  # reads outside bV are 0
-    beta4 = out_weight.reshape(1, (G * N_kv * d), 1, (G * N_kv * d))  # WO[o, c_4]: the whole tensor
-    beta2 = torch.einsum('abcd,abcd->abc', _as_grid(beta3, 4, dtype, device), _as_grid(beta4, 4, dtype, device))
-    beta2 = beta2.unsqueeze(3)
-    beta5 = _as_grid((beta1 + beta2), 4, dtype, device)
-    beta5 = beta5.reshape(beta5.shape[:3])
-    y = y + beta5
     return y
 
 

@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = Σ_{c_2=0}^{N·d - 1} W_O[o, c_2]·W_V[c_2, c_3]·masked_softmax_logit[b, ⌊c_2/d⌋, i, -L + i + u_tap + 1]
 
-Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (causal mask [m ≤ p]) of 1/sqrt(d)·qry·key; Ω(p) = [p − P, p − P + K − 1] holds every key the mask shows (P ≥ L_out − 1 and K − 1 ≥ P for all sizes) (queries qry and keys key linear maps of x over its channels, d channels per head) → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), is_causal=True) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
+Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (causal mask [m ≤ p]) of 1/sqrt(d)·qry·key; Ω(p) = [p − P, p − P + K − 1] holds every key the mask shows (P ≥ L_out − 1 and K − 1 ≥ P for all sizes) (queries qry and keys key linear maps of x over its channels, d channels per head); the in-projections as one F.linear (weights side by side) → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), is_causal=True) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -307,28 +307,27 @@ def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, o
     # queries, keys and values are linear maps of x over its channels: F.linear on the tokens, channels last, as
     # (batch, head, position, channel) views with the channels contiguous (the layout SDPA's fused kernel takes)
     xt = x.flatten(2).transpose(1, 2)
-    q = F.linear(xt, q_weight, q_bias).unflatten(2, (N, d)).transpose(1, 2)
-    k = F.linear(xt, k_weight, k_bias).unflatten(2, (N, d)).transpose(1, 2)
-    # K̂ = M(o, c)·S: the channel map first, v = M·x
-    m1 = v_weight.reshape((N * d), (N * d))  # WV[o, c_3]: the whole tensor
-    m2 = _as_grid(m1, 2, dtype, device)
-    v = F.linear(xt, m2.expand((N * d), (N * d))).unflatten(2, (N, d)).transpose(1, 2)
+    # K̂ = M(o, c)·S with M = v_weight: v = v_weight·x, the three in-projections as one F.linear
+    # (weights side by side, as nn.MultiheadAttention stores them; v's bias is in β)
+    in_bias = torch.cat((q_bias, k_bias, v_weight.new_zeros((N * d))))
+    q, k, v = F.linear(xt, torch.cat((q_weight, k_weight, v_weight)), in_bias).split(((N * d), (N * d), (N * d)), dim=-1)
+    q = q.unflatten(2, (N, d)).transpose(1, 2)
+    k = k.unflatten(2, (N, d)).transpose(1, 2)
+    v = v.unflatten(2, (N, d)).transpose(1, 2)
     mask = None
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)), is_causal=True)
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)
+    # β depends on the output channel alone: a vector added on the tokens by the output projection
+    ob1 = out_bias.reshape((N * d), 1)  # bO[o]: the whole tensor
+    ob2 = torch.matmul(v_bias, out_weight.t())  # a channel map as a matrix product over T's own layout
+    ob2 = ob2.unsqueeze(1)
+    ob5 = _as_grid((ob1 + ob2), 2, dtype, device)
+    ob5 = ob5.reshape(ob5.shape[:1])
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z, on the tokens
     post1 = out_weight.reshape((N * d), (N * d))  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
-    y = F.linear(y, post2.expand((N * d), (N * d)))
+    y = F.linear(y, post2.expand((N * d), (N * d)), ob5.expand((N * d)))
     y = y.transpose(1, 2).unflatten(2, L_out)   # channels first (a view)
-    beta1 = out_bias.reshape(1, (N * d), 1, 1)  # bO[o]: the whole tensor
-    beta2 = torch.matmul(v_bias, out_weight.t())  # a channel map as a matrix product over T's own layout
-    beta2 = beta2.unsqueeze(0)
-    beta2 = beta2.unsqueeze(2)
-    beta2 = beta2.unsqueeze(3)
-    beta5 = _as_grid((beta1 + beta2), 4, dtype, device)
-    beta5 = beta5.reshape(beta5.shape[:3])
-    y = y + beta5
     return y
 
 

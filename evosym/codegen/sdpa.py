@@ -85,7 +85,12 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
     projections = [_projection(defs.get(parts[n]), op, form) for n in ("a_name", "b_name")]
     if None in projections or (bias is not None and not bias["program"].uses <= {t.name for t in op.tensors}):
         return None   # queries or keys not linear maps of x, or β reading a definition: the premix lowering stays
-    return {"projections": projections,
+    values = _values(plan.premix_factor[0], form, op, share, parts, ell.shape[1], pyx)
+    if values is not None:
+        reason += ("; the in-projections as one F.linear (weights side by side)" +
+                   (", the key heads shared through SDPA's enable_gqa" if parts["kv"] is not None else ""))
+    return {"projections": projections, "value_projection": values,
+            "out_bias": _channel_bias(form, plan, tensors, local_sizes),
             "scale": pyx(parts["scale"]), "scale_text": text(parts["scale"], names),
             "kv": None if parts["kv"] is None else pyx(parts["kv"]),
             "heads": pyx(ell.shape[1]), "key_heads": pyx(parts["key_heads"]), "share": pyx(share), "bias": bias,
@@ -128,6 +133,37 @@ def _projection(d, op, form):
     return t.torch_name or py_name(t.name), bias
 
 
+def _values(mix, form, op, share, parts, heads, pyx) -> dict | None:
+    """The value projection when the channel map M is one (rows, C) parameter read whole, M(o, c) = W[o, c], or,
+    for grouped-query attention, at the key head of o's head, M(o, c) = W[share·⌊⌊o/share⌋/G⌋ + o mod share, c]:
+    v = ``F.linear`` with W itself (its heads the key heads, SDPA's ``enable_gqa`` maps query head h to ⌊h/G⌋),
+    so the three in-projections are one ``F.linear``; else None (v = M·x with M computed on its grid)."""
+    o, c = form.out_channel, form.channel
+    if not isinstance(mix, sp.Indexed) or len(mix.indices) != 2 or mix.indices[1] != c:
+        return None
+    t = {t.name: t for t in op.tensors if t.role == "parameter"}.get(str(mix.base.label))
+    if t is None or len(t.shape) != 2 or sp.simplify(t.shape[1] - (form.channel_hi + 1)) != 0:
+        return None
+    kv = parts["kv"]
+    row = o if kv is None else share * sp.floor(sp.floor(o / share) / kv) + o - share * sp.floor(o / share)
+    value_heads = heads if kv is None else parts["key_heads"]
+    if sp.expand(mix.indices[0] - row) != 0 or sp.simplify(t.shape[0] - value_heads * share) != 0:
+        return None
+    return {"weight": t.torch_name or py_name(t.name), "heads": pyx(value_heads),
+            "rows": [pyx(heads * share), pyx(parts["key_heads"] * share), pyx(value_heads * share)]}
+
+
+def _channel_bias(form, plan, tensors, local_sizes):
+    """β's program over the output channel alone, when β depends on nothing else (a per-channel vector, the output
+    projection's bias: ``F.linear`` adds it); else None (β added on its grid after the aggregation)."""
+    bias = form.bias
+    if bias == 0 or plan.bias_program is None or bias.has(form.batch, *form.position):
+        return None
+    o = form.out_channel
+    prog = GridCompiler((o,), {o: plan.channels_out}, tensors, local_sizes, prefix="ob").compile(bias)
+    return prog if prog.uses <= set(tensors) else None
+
+
 def recognise_tiled(plan, facts, pyx) -> dict | None:
     """The SDPA call's parts for a tiled Ω (Swin: Ω(p) = p's tile of K positions, counted from the shift P, wrapping)
     when the plan's fused attention holds (``plan.attention``: K̂ = M·softmax_u(α·a ⋆ b + β) exactly, the
@@ -151,7 +187,7 @@ def recognise_tiled(plan, facts, pyx) -> dict | None:
     return {"scale": "1", "scale_text": text(sp.Integer(1), names),
             "scaled_queries": True, "kv": None, "heads": pyx(groups / share), "key_heads": pyx(groups / share),
             "share": pyx(share), "bias": corr["bias_program"] is not None, "causal": False, "tiled": True,
-            "reason": reason, "projections": None}
+            "reason": reason, "projections": None, "value_projection": None, "out_bias": None}
 
 
 def _logits(body, b, h, pos, keys, share, tensors, ell, names) -> dict | None:
