@@ -299,6 +299,46 @@ def test_a_tiled_window_is_partitioned_only_where_the_partition_is_exact():
         dataclasses.replace(form.omega.axes[0], stride=2)
 
 
+def _swin_equals_generic(fn, op, shift):
+    sizes = dict(SIZES["swin_attention"], S=shift)
+    args = [a.requires_grad_() for a in _inputs(op, sizes, (), torch.float64, seed=4)]
+    auto, generic = fn(*args, **sizes), fn(*args, **sizes, path="generic")
+    torch.testing.assert_close(auto, generic, rtol=1e-10, atol=1e-10)
+    w = torch.randn_like(auto)
+    for a, b in zip(torch.autograd.grad((auto * w).sum(), args), torch.autograd.grad((generic * w).sum(), args)):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("shift", [0, 1])
+def test_tiles_are_cut_from_x_once_and_projected_by_one_linear(shift):
+    """Swin's queries, keys and values are 1×1 maps of x: x is gathered into tiles once (channels last) and the
+    three projections are one F.linear on the tiles; β (bias table and shift mask) is SDPA's attn_mask per tile."""
+    from evosym.codegen.sdpa import recognise_tiled
+    plan, fn, op = _module("swin_attention")
+    assert plan.sdpa["projections"] == [("query_weight", None), ("key_weight", None)]
+    assert plan.sdpa["value_projection"]["weight"] == "value_weight" and plan.sdpa["scale"] != "1"
+    body = render_torch(plan, op.torch_binding).split("def _sdpa(")[1].split("\ndef ")[0]
+    assert "_kernel_tensor(" not in body and "F.linear(_tiles(x, order, math.prod(K)), torch.cat((query_weight, key_weight, value_weight))" in body
+    _swin_equals_generic(fn, op, shift)
+    cp = catalogue.checked("swin_attention")
+    assert recognise_tiled(plan, kernel_facts(cp), str)["projections"] is None   # no definitions given: not recognised
+
+
+@pytest.mark.parametrize("shift", [0, 1])
+def test_tiles_of_queries_and_keys_that_are_not_projections(shift, monkeypatch):
+    """Queries or keys that are not recognised as linear maps of x: the kernel tensor's operands (queries scaled by
+    α) and v = M·x are gathered into tiles instead; the same result and gradients as the generic lowering."""
+    from evosym.codegen import sdpa as sdpa_module
+    monkeypatch.setattr(sdpa_module, "_projection", lambda d, op, form: None)
+    cp = catalogue.checked("swin_attention")
+    plan = make_plan(cp)
+    assert plan.path == "sdpa" and plan.sdpa["tiled"] and plan.sdpa["projections"] is None and plan.sdpa["scale"] == "1"
+    src = render_torch(plan, cp.operator.torch_binding)
+    assert "_kernel_tensor(" in src.split("def _sdpa(")[1].split("\ndef ")[0]
+    fn = getattr(load_source(src, "swin_attention", cp), plan.func_name)
+    _swin_equals_generic(fn, cp.operator, shift)
+
+
 DATA = Path(__file__).resolve().parent / "data" / "operators"
 
 

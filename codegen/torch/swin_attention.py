@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = W_v[o, c_2]·softmax_logit[b, ⌊o/d⌋, i, j, u_1_tap, u_2_tap]
 
-Default lowering (sdpa): K̂ = M·S with S = softmax over the taps of qry ⋆ key + β (the fused attention's correlation); Ω(p) = p's tile of K positions from the shift P, wrapping, as many outputs as inputs: rolled by −P, a tile's queries and its taps' keys are the same K positions → the channel map first, v = M·x; queries, keys and v rolled by −P and cut into tiles (a batch axis), F.scaled_dot_product_attention(queries·α, keys, v, attn_mask=β) per tile and head, the tiles put back and rolled by P (no per-position gathers).
+Default lowering (sdpa): K̂ = M·S with S = softmax over the taps of qry ⋆ key + β (the fused attention's correlation); Ω(p) = p's tile of K positions from the shift P, wrapping, as many outputs as inputs: rolled by −P, a tile's queries and its taps' keys are the same K positions (queries, keys and values linear maps of x) → x rolled by −P and cut into tiles (a batch axis), channels last; queries, keys and v by one F.linear, F.scaled_dot_product_attention(queries, keys, v, scale=α, attn_mask=β) per tile and head, the tiles put back and rolled by P (no per-position gathers).
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -296,39 +296,55 @@ def _sdpa(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
     for axis, K_ in enumerate((M, M)):   # fixed windows: whole tiles only
         if x.shape[2 + axis] % K_:
             raise ValueError(f"fixed windows of {K_} positions need an input length that is a multiple of {K_} on axis {axis}, not {x.shape[2 + axis]}")
-    queries, keys, logit_bias = _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out, kernels=True)   # queries scaled by α
     dtype, device = x.dtype, x.device
-    # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
-    m1 = value_weight.reshape((N * d), (N * d))  # Wv[o, c_2]: the whole tensor
-    m2 = _as_grid(m1, 2, dtype, device)
-    v = F.conv2d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 2))
-    B = x.shape[0]
+    # β (the logits' other term: a relative position bias, masks) from the parameters, laid out (b or 1, head, u…, p…)
+    h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1)
+    i = torch.arange((M * T_h), device=device).view(1, 1, -1, 1, 1, 1)
+    u = torch.arange(M, device=device).view(1, 1, 1, 1, -1, 1)
+    j = torch.arange((M * T_w), device=device).view(1, 1, 1, -1, 1, 1)
+    v = torch.arange(M, device=device).view(1, 1, 1, 1, 1, -1)
+    lb_1 = rpb[h, (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1), (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1)]  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]
+    lb_1 = lb_1 * (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)  # reads outside rpb are 0
+    lb_2 = _as_grid((lb_1 - (100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype))), 6, dtype, device)
+    logit_bias = lb_2.expand((1, N, (M * T_h), (M * T_w), M, M)).permute(0, 1, 4, 5, 2, 3)
     K, P = (M, M), (S, S)
     order = _tile_order(x.shape[2:], K, P, device)   # positions rolled by −P, tile by tile
-    q, k, v = (_tiles(t, N, d, order, math.prod(K)) for t in (queries, keys, v))
-    # β in the kernels' layout (b or 1, h, u…, p…), heads and taps as one axis, ordered as the queries: a mask per tile
-    mask = _tiles(logit_bias.flatten(1, 3), N, math.prod(K), order, math.prod(K))
-    if mask.shape[0] != q.shape[0]:   # given once for the batch
-        mask = mask.unflatten(0, (1, -1)).expand(B, -1, -1, -1, -1).flatten(0, 1)
-    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0)
-    # back to the input's positions, (b, positions, channels) viewed channels first (channels-last memory)
-    y = y.transpose(1, 2).reshape(B, -1, (N * d)).index_select(1, torch.argsort(order))
-    y = y.view((B,) + tuple(x.shape[2:]) + (-1,)).movedim(-1, 1)
+    # queries, keys and values are linear maps of x over its channels: x rolled by −P and cut into tiles once
+    # (channels last, one gather), then one F.linear with the in-projections side by side
+    in_bias = None
+    q, k, v = F.linear(_tiles(x, order, math.prod(K)), torch.cat((query_weight, key_weight, value_weight)), in_bias).split(((N * d), (N * d), (N * d)), dim=-1)
+    q, k, v = (t.unflatten(-1, (N, d)).transpose(2, 3) for t in (q, k, v))   # (b, tile, head, position in the tile, channel)
+    # β as SDPA's attn_mask per tile: query p's row, tap u the key at position u of p's tile (given once for the batch or per sample)
+    mask = _tiles(logit_bias.flatten(1, 3), order, math.prod(K))
+    mask = mask.unflatten(-1, (N, -1)).transpose(2, 3)
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)))
+    y = y.transpose(2, 3).flatten(3)   # (b, tile, position in the tile, channel)
+    y = _untiled(y, order, x.shape[2:])   # the input's positions, channels first (channels-last memory)
     return y
 
 
 def _tile_order(shape, K, P, device):
     """The input's positions (flattened) in tile order: rolled by −P, then tile by tile (each K positions per axis)."""
     dims = len(K)
-    at = torch.roll(torch.arange(math.prod(shape), device=device).view(tuple(shape)), [-P_ for P_ in P], list(range(dims)))
+    at = torch.arange(math.prod(shape), device=device).view(tuple(shape))
+    if any(P):
+        at = torch.roll(at, [-P_ for P_ in P], list(range(dims)))
     at = at.reshape([n for L_, K_ in zip(shape, K) for n in (L_ // K_, K_)])
     return at.permute([2 * a_ for a_ in range(dims)] + [2 * a_ + 1 for a_ in range(dims)]).reshape(-1)
 
 
-def _tiles(t, heads, share, order, size):
-    """(b, heads·share, L…) → (b·tiles, heads, positions in a tile, share), channels contiguous: one gather."""
-    t = t.reshape(t.shape[0], heads, share, -1).permute(0, 3, 1, 2).index_select(1, order)
-    return t.view(t.shape[0], -1, size, heads, share).transpose(2, 3).flatten(0, 1)
+def _tiles(t, order, size):
+    """(b, channels, L…) → (b, tiles, positions in a tile, channels), channels last: one gather of the positions in
+    tile order (a permutation: rolled by −P, cut into tiles)."""
+    t = t.flatten(2).transpose(1, 2).index_select(1, order)
+    return t.view(t.shape[0], -1, size, t.shape[-1])
+
+
+def _untiled(y, order, shape):
+    """(b, tiles, positions in a tile, channels) → (b, channels, L…): the positions put back by the inverse
+    permutation (a gather), channels first as a view of channels-last memory."""
+    y = y.reshape(y.shape[0], -1, y.shape[-1]).index_select(1, torch.argsort(order))
+    return y.view((y.shape[0],) + tuple(shape) + (-1,)).movedim(-1, 1)
 
 
 def _generic(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):

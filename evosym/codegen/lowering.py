@@ -223,6 +223,10 @@ def sdpa(inner: Lowering, found: dict) -> Sdpa:
             ", is_causal=True" if found["causal"] else ", attn_mask=β" if found["bias"] else "")
     then = ", then P applied as a channel map, y = P·z" if isinstance(inner, Postmix) else ""
     head = f"{inner.text}; for R: " if isinstance(inner, Postmix) else ""
+    if found["tiled"] and found["projections"]:
+        return Sdpa(f"{head}{found['reason']} → x rolled by −P and cut into tiles (a batch axis), channels last; queries, "
+                    f"keys and v by one F.linear, F.scaled_dot_product_attention(queries, keys, v, scale=α{mask}) per tile "
+                    f"and head, the tiles put back and rolled by P (no per-position gathers){then}", inner=inner)
     if found["tiled"]:
         return Sdpa(f"{head}{found['reason']} → the channel map first, v = M·x; queries, keys and v rolled by −P and cut "
                     f"into tiles (a batch axis), F.scaled_dot_product_attention(queries·α, keys, v{mask}) per tile and "

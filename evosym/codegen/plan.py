@@ -282,7 +282,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
         fused_attention(plan, form, taps.taps)
         _logit_bias(plan, defs, tensors, local_sizes, pyx)
     found = None if force_generic else (recognise_sdpa(plan, facts, defs, tensors, local_sizes, pyx)
-                                        or recognise_tiled(plan, facts, pyx))
+                                        or recognise_tiled(plan, facts, pyx, defs))
     if found is not None:   # softmax attention: one F.scaled_dot_product_attention call (codegen/sdpa.py)
         plan.sdpa, plan.lowering = found, sdpa(plan.lowering, found)
         plan.path, plan.reason = plan.lowering.path, plan.lowering.reason

@@ -83,7 +83,7 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
               + (f" of head ⌊h/{text(parts['kv'], names)}⌋" if parts["kv"] is not None else "") +
               f" linear maps of x over its channels, {share} channels per head)")
     projections = [_projection(defs.get(parts[n]), op, form) for n in ("a_name", "b_name")]
-    if None in projections or (bias is not None and not bias["program"].uses <= {t.name for t in op.tensors}):
+    if None in projections or (bias is not None and not _reads(bias["program"]) <= {t.name for t in op.tensors}):
         return None   # queries or keys not linear maps of x, or β reading a definition: the premix lowering stays
     values = _values(plan.premix_factor[0], form, op, share, parts, ell.shape[1], pyx)
     if values is not None:
@@ -153,6 +153,11 @@ def _values(mix, form, op, share, parts, heads, pyx) -> dict | None:
             "rows": [pyx(heads * share), pyx(parts["key_heads"] * share), pyx(value_heads * share)]}
 
 
+def _reads(prog) -> set:
+    """The tensors (parameters, the input, definitions) a compiled program reads, by IR name (not its sizes)."""
+    return {u for u in prog.uses if isinstance(u, str)}
+
+
 def _channel_bias(form, plan, tensors, local_sizes):
     """β's program over the output channel alone, when β depends on nothing else (a per-channel vector, the output
     projection's bias: ``F.linear`` adds it); else None (β added on its grid after the aggregation)."""
@@ -161,10 +166,10 @@ def _channel_bias(form, plan, tensors, local_sizes):
         return None
     o = form.out_channel
     prog = GridCompiler((o,), {o: plan.channels_out}, tensors, local_sizes, prefix="ob").compile(bias)
-    return prog if prog.uses <= set(tensors) else None
+    return prog if _reads(prog) <= set(tensors) else None
 
 
-def recognise_tiled(plan, facts, pyx) -> dict | None:
+def recognise_tiled(plan, facts, pyx, defs: dict | None = None) -> dict | None:
     """The SDPA call's parts for a tiled Ω (Swin: Ω(p) = p's tile of K positions, counted from the shift P, wrapping)
     when the plan's fused attention holds (``plan.attention``: K̂ = M·softmax_u(α·a ⋆ b + β) exactly, the
     correlation read at the window's own positions q(p, u) = (K·⌊(p − P)/K⌋ + P + u) mod L): rolled by −P, the
@@ -184,10 +189,21 @@ def recognise_tiled(plan, facts, pyx) -> dict | None:
     reason = (f"K̂ = M·S with S = softmax over the taps of {corr['text']}" + (" + β" if corr["bias_program"] else "") +
               f" (the fused attention's correlation); Ω(p) = p's tile of K positions from the shift P, wrapping, as "
               f"many outputs as inputs: rolled by −P, a tile's queries and its taps' keys are the same K positions")
-    return {"scale": "1", "scale_text": text(sp.Integer(1), names),
-            "scaled_queries": True, "kv": None, "heads": pyx(groups / share), "key_heads": pyx(groups / share),
-            "share": pyx(share), "bias": corr["bias_program"] is not None, "causal": False, "tiled": True,
-            "reason": reason, "projections": None, "value_projection": None, "out_bias": None}
+    found = {"scale": "1", "scale_text": text(sp.Integer(1), names),
+             "scaled_queries": True, "kv": None, "heads": pyx(groups / share), "key_heads": pyx(groups / share),
+             "share": pyx(share), "bias": corr["bias_program"] is not None, "causal": False, "tiled": True,
+             "reason": reason, "projections": None, "value_projection": None, "out_bias": None}
+    by_var = {var: name for name, _, _, var, _ in plan.definitions}
+    projections = [_projection((defs or {}).get(by_var.get(corr[n])), op, form) for n in ("a", "b")]
+    values = _values(plan.premix_factor[0], form, op, share, {"kv": None, "key_heads": groups / share},
+                     groups / share, pyx) if plan.premix_factor else None
+    program = corr["bias_program"]
+    if None not in projections and values is not None and (program is None or not _reads(program) & set(defs or {})):
+        # queries, keys and values linear maps of x: x itself rolled and cut into tiles, channels last, then one
+        # F.linear for the three (SDPA scales by α); β from its program (parameters only), no other definition
+        found.update(projections=projections, value_projection=values, scale=corr["scale"], scale_text="α",
+                     scaled_queries=False, reason=reason + " (queries, keys and values linear maps of x)")
+    return found
 
 
 def _logits(body, b, h, pos, keys, share, tensors, ell, names) -> dict | None:
