@@ -232,3 +232,30 @@ def test_an_operator_without_alternatives_is_compared_with_its_traditional_imple
     assert rc == 0, err
     assert "| traditional reference |" in out and "conv1d has no registered alternative" in out
     assert "| evosym (native-conv) |" in out
+
+
+def test_the_roofline_bound_is_the_slower_of_compute_and_memory(monkeypatch):
+    """FLOPs = 2·multiply-adds at the sizes, bytes = input, parameters and output once; the bound is the larger of
+    the two times at this run's peaks, the fraction bound ÷ measured."""
+    import sympy as sp
+    from evosym.codegen import roofline as R
+    fake = R.Peaks(gflops=100.0, gbytes=10.0, how="fake")
+    monkeypatch.setattr(R, "peaks", lambda device, dtype, threads: fake)
+    n = sp.Symbol("n", positive=True, integer=True)
+    t = {"x": torch.zeros(1000), "w": torch.zeros(250)}       # 5000 bytes in
+    compute = R.roofline(10 ** 6 * n, {n: 3}, t, 250, 4, 1.0, "cpu", torch.float32)   # 6 MFLOP: 0.06 ms; 6 kB: 0.0006 ms
+    assert compute.bound_by == "compute" and compute.gflop == pytest.approx(6e-3) and compute.mbytes == pytest.approx(6e-3)
+    assert compute.bound_ms == pytest.approx(0.06) and compute.fraction == pytest.approx(0.06)
+    memory = R.roofline(n, {n: 3}, t, 10 ** 6, 4, 2.0, "cpu", torch.float32)          # 4.005 MB: 0.4005 ms
+    assert memory.bound_by == "memory" and memory.bound_ms == pytest.approx(0.4005) and memory.fraction == pytest.approx(0.20025)
+    assert "20.0% of the roofline" in memory.text() and memory.as_json()["bound_by"] == "memory"
+
+
+def test_the_measured_peaks_are_positive_and_a_report_carries_its_roofline():
+    from evosym.codegen.roofline import peaks
+    pk = peaks("cpu", torch.float32, torch.get_num_threads(), n=256, copy_mib=8, rounds=2)
+    assert pk.gflops > 0 and pk.gbytes > 0 and "torch.mm 256×256" in pk.how
+    report = bench_against("mhsa_causal", repeat=1, sizes=SMALL["mhsa_causal"])
+    r = report.roofline
+    assert r is not None and r.measured_ms == report.evosym.forward_ms and 0 < r.fraction
+    assert r.gflop > 0 and "of the roofline" in report.text()

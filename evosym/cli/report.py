@@ -309,7 +309,8 @@ def bench_against_document(reports, *, device: str, repeat: int, backward: bool,
     traditional reference, the alternatives); ratios are time ÷ evosym's time and evosym's peak ÷ the peak."""
     ops = [{"operator": r.name, "sizes": r.sizes, "size_values": size_values(r.sizes), "device": r.device,
             "load_before": [float(v) for v in r.load_before], "load_after": [float(v) for v in r.load_after],
-            "failed": list(r.failed), "notes": list(r.notes), "rows": [bench_against_row(r, row) for row in r.rows]}
+            "failed": list(r.failed), "notes": list(r.notes), "rows": [bench_against_row(r, row) for row in r.rows],
+            "roofline": r.roofline.as_json() if r.roofline is not None else None}
            for r in reports]
     return document("bench-against", device=device, repeat=int(repeat), backward=bool(backward), compile=bool(compile),
                     torch=torch_version, threads=int(threads), ok=not any(r.failed for r in reports), operators=ops)
@@ -380,7 +381,7 @@ RUN_DEPENDENT = {
         "max_abs_diff", "forward_ms", "forward_ratio", "forward_mb", "forward_memory_ratio", "backward_ms",
         "backward_ratio", "backward_mb", "backward_memory_ratio", "compile_s", "compile_backward_s", "message",
         "status", "check")) + (("operators", "*", "load_before"), ("operators", "*", "load_after"),
-                               ("operators", "*", "failed"), ("ok",), ("threads",)),
+                               ("operators", "*", "failed"), ("operators", "*", "roofline"), ("ok",), ("threads",)),
     "evosym-table/1": (),
     "evosym-info/1": (),
 }

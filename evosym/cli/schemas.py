@@ -100,11 +100,16 @@ BENCH_AGAINST_ROW = _obj({"implementation": S, "kind": {"type": "string", "enum"
                           "max_abs_diff": N_, "forward_ms": N_, "forward_ratio": N_, "forward_mb": N_,
                           "forward_memory_ratio": N_, "backward_ms": N_, "backward_ratio": N_, "backward_mb": N_,
                           "backward_memory_ratio": N_, "compile_s": N_, "compile_backward_s": N_})
+ROOFLINE = {"type": ["object", "null"], "required": ["gflop", "mbytes", "bound_ms", "bound_by", "fraction", "peak_gflops",
+                                                    "peak_gbytes_per_s", "peaks_measured"],
+            "properties": {"gflop": N, "mbytes": N, "bound_ms": N, "bound_by": {"type": "string", "enum": ["compute", "memory"]},
+                           "fraction": N_, "peak_gflops": N, "peak_gbytes_per_s": N, "peaks_measured": S}}
 BENCH_AGAINST = _obj({**_head("bench-against"), "device": S, "repeat": I, "backward": B, "compile": B, "torch": S,
                       "threads": I, "ok": B,
                       "operators": _arr(_obj({"operator": S, "sizes": S, "size_values": SIZES, "device": S,
                                               "load_before": _arr(N), "load_after": _arr(N), "failed": _arr(S),
-                                              "notes": _arr(S), "rows": _arr(BENCH_AGAINST_ROW)}))})
+                                              "notes": _arr(S), "rows": _arr(BENCH_AGAINST_ROW),
+                                              "roofline": ROOFLINE}))})
 
 COST = _obj({"parameters": S, "multiply_adds": S, "kernel_entries": S_})
 TABLE = _obj({**_head("table"), "operators": _arr(_obj({

@@ -27,10 +27,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .. import catalogue
+from ..analysis.report import cost_of
 from ..errors import EvosymError
 from ..ir.operator import format_sizes
 from .alternatives import Alternative, Built, alternatives_for, operators_with_alternatives
 from .bench import _time_ms, cuda_peak_mb, prepare, quiet_profiler
+from .roofline import Roofline, roofline
 from .check import bind
 
 NAN = float("nan")
@@ -106,6 +109,7 @@ class AgainstReport:
     load_before: tuple
     load_after: tuple = ()
     notes: list = field(default_factory=list)
+    roofline: Roofline | None = None   # evosym's forward against this machine's roofline (measured in this run)
 
     @property
     def evosym(self) -> Row:
@@ -169,6 +173,8 @@ class AgainstReport:
             if bits:
                 lines.append(f"  {r.label}: " + "; ".join(bits))
         lines += [f"  {n}" for n in self.notes]
+        if self.roofline is not None:
+            lines.append("  " + self.roofline.text())
         return "\n".join(lines)
 
 
@@ -216,7 +222,7 @@ def bench_against(name: str, *, device: str = "cpu", repeat: int = 7, backward: 
     live = []   # (row, alternative) that passed their check
     with torch.no_grad():
         ref = op.torch_reference(st.t, sz)
-        calls = []
+        calls, evosym_out = [], None
         for alt, kind in cands:
             row = Row(alt.label, kind, alt.note, alt.tolerance if kind != "traditional" else "")
             report.rows.append(row)
@@ -238,11 +244,16 @@ def bench_against(name: str, *, device: str = "cpu", repeat: int = 7, backward: 
                 continue
             live.append((row, alt))
             calls.append(built.call)
+            if kind == "evosym" and isinstance(out, torch.Tensor):
+                evosym_out = out
         out = None
         for (row, _), ms in zip(live, _time_ms(calls, repeat, device) if calls else ()):
             row.forward_ms = ms
         for (row, _), fn in zip(live, calls):
             row.forward_mb = peak_memory_mb(fn, device)
+        if evosym_out is not None and math.isfinite(report.evosym.forward_ms):
+            report.roofline = roofline(cost_of(catalogue.checked(name)).macs, st.env, st.t, evosym_out.numel(),
+                                       evosym_out.element_size(), report.evosym.forward_ms, device, evosym_out.dtype)
     if backward:
         _backward(report, st, sz, live, repeat, device)
     report.load_after = os.getloadavg()
