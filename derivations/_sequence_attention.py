@@ -167,6 +167,27 @@ def torch_reference(t, sizes, *, causal: bool, grouped: bool, biased: bool = Fal
     return F.linear(z, t["WO"], t["bO"]).transpose(1, 2)
 
 
+def explicit_reference(t, sizes, *, causal: bool, logit_term=None):
+    """The same attention written out (q·kᵀ/√d, + ``logit_term(t, logits)`` where given, −∞ above the diagonal when
+    causal, softmax, ·v): a reference independent of SDPA, for look-alikes whose logits SDPA cannot take as given."""
+    import torch
+    import torch.nn.functional as F
+    x_ = t["x"].transpose(1, 2)                                            # (B, L, C)
+    bsz, length, ch = x_.shape
+    dh = sizes["d"]
+
+    def split(z):
+        return z.view(bsz, length, z.shape[-1] // dh, dh).transpose(1, 2)
+    q, k, v = (split(F.linear(x_, t[w], t[bias])) for w, bias in (("WQ", "bQ"), ("WK", "bK"), ("WV", "bV")))
+    logit = q @ k.transpose(-1, -2) / dh ** 0.5
+    if logit_term is not None:
+        logit = logit + logit_term(t, logit)
+    if causal:
+        logit = logit.masked_fill(~torch.ones(length, length, dtype=torch.bool).tril(), float("-inf"))
+    z = (torch.softmax(logit, -1) @ v).transpose(1, 2).reshape(bsz, length, ch)
+    return F.linear(z, t["WO"], t["bO"]).transpose(1, 2)
+
+
 def derive(dv, a: Attention):
     """The proof, causal or not: the value bias leaves the kernel through the softmax's unit sum (causal: the
     masked weights' rule proves Σ E > 0 from key i, visible to query i), then: move the weights into the

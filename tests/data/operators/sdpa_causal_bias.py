@@ -8,18 +8,7 @@ N = A.heads_size
 
 
 def torch_reference(t, sizes):
-    import torch, torch.nn.functional as F
-    x_ = t["x"].transpose(1, 2)
-    bsz, L, ch = x_.shape
-    dh = sizes["d"]
-    def split(z):
-        return z.view(bsz, L, z.shape[-1] // dh, dh).transpose(1, 2)
-    q, k, v = (split(F.linear(x_, t[w], t[bb])) for w, bb in (("WQ", "bQ"), ("WK", "bK"), ("WV", "bV")))
-    logit = q @ k.transpose(-1, -2) / dh ** 0.5 + t["P"].unsqueeze(0)
-    keep = torch.ones(L, L, dtype=torch.bool).tril()
-    a = torch.softmax(logit.masked_fill(~keep, float("-inf")), -1)
-    z = (a @ v).transpose(1, 2).reshape(bsz, L, ch)
-    return F.linear(z, t["WO"], t["bO"]).transpose(1, 2)
+    return S.explicit_reference(t, sizes, causal=True, logit_term=lambda t_, logit: t_["P"].unsqueeze(0))
 
 
 def reference(arrays, sizes):

@@ -1,41 +1,20 @@
 """Causal MHSA whose logits add a term read from the input, x[b, 0, i]·x[b, 0, m] (an SDPA attn_mask computed per sample, with the causal mask folded into it)."""
 import dataclasses
-import sympy as sp
+
 from evosym import Operator
 from evosym.derivations import _sequence_attention as S
 
-VARIANT = "xbias"
-CAUSAL = True
-A = S.build(causal=CAUSAL, grouped=False)
+A = S.build(causal=True, grouped=False)
 N = A.heads_size
 x = A.x
 defs = list(A.definitions)
-lg = defs[3]
-extra = {"const": sp.Integer(1), "alibi": -(S.h + 1) * (S.i - S.m), "xbias": x[S.b, 0, S.i] * x[S.b, 0, S.m],
-         "sizeb": sp.log(S.L)}[VARIANT]
-defs[3] = dataclasses.replace(lg, body=lg.body + extra)
+defs[3] = dataclasses.replace(defs[3], body=defs[3].body + x[S.b, 0, S.i] * x[S.b, 0, S.m])   # the logits + x[b,0,i]·x[b,0,m]
 A = dataclasses.replace(A, definitions=tuple(defs))
 
 
 def torch_reference(t, sizes):
-    import torch, torch.nn.functional as F, math
-    x_ = t["x"].transpose(1, 2)
-    bsz, L, ch = x_.shape
-    dh = sizes["d"]; nh = ch // dh
-    def split(z):
-        return z.view(bsz, L, z.shape[-1] // dh, dh).transpose(1, 2)
-    q, k, v = (split(F.linear(x_, t[w], t[bb])) for w, bb in (("WQ", "bQ"), ("WK", "bK"), ("WV", "bV")))
-    logit = q @ k.transpose(-1, -2) / dh ** 0.5
-    ii = torch.arange(L, dtype=logit.dtype)
-    if VARIANT == "const": logit = logit + 1
-    if VARIANT == "alibi": logit = logit - (torch.arange(nh, dtype=logit.dtype) + 1)[:, None, None] * (ii[:, None] - ii[None, :])
-    if VARIANT == "xbias": logit = logit + (t["x"][:, 0, :, None] * t["x"][:, 0, None, :])[:, None]
-    if VARIANT == "sizeb": logit = logit + math.log(L)
-    if CAUSAL:
-        keep = torch.ones(L, L, dtype=torch.bool).tril()
-        logit = logit.masked_fill(~keep, float("-inf"))
-    z = (torch.softmax(logit, -1) @ v).transpose(1, 2).reshape(bsz, L, ch)
-    return F.linear(z, t["WO"], t["bO"]).transpose(1, 2)
+    return S.explicit_reference(t, sizes, causal=True,
+                                logit_term=lambda t_, logit: (t_["x"][:, 0, :, None] * t_["x"][:, 0, None, :])[:, None])
 
 
 def reference(arrays, sizes):
