@@ -73,3 +73,65 @@ def test_the_branch_taken_is_the_cheaper_one(generated, monkeypatch):
 @pytest.mark.parametrize("name", ["conv2d", "depthwise_conv2d", "conv2d_reflect", "pointwise_conv2d", "avg_pool2d"])
 def test_kernels_that_do_not_factor_keep_one_convolution(name):
     assert make_plan(catalogue.checked(name)).lowering.factored is None
+
+
+PW_FIRST = str(Path(__file__).resolve().parent / "data/operators/pointwise_depthwise_conv2d.py")
+
+
+@pytest.fixture(scope="module")
+def pointwise_first():
+    cp = catalogue.checked(PW_FIRST)
+    plan = make_plan(cp)
+    return plan, getattr(load_source(render_torch(plan, cp.operator.torch_binding), cp.operator.name, cp), plan.func_name)
+
+
+def test_a_window_per_output_channel_is_factored_pointwise_first(pointwise_first):
+    """K̂ = W_dw[o, u, v]·W_pw[o, c]: the window reads o, not c, so the 1×1 map goes first (the other order would
+    need a window per pair (o, c))."""
+    plan, _ = pointwise_first
+    f = plan.lowering.factored
+    assert f is not None and f.pointwise_first and plan.path == "native-conv"
+    assert str(f.pointwise) == "W_pw[o, c]" and str(f.depthwise).startswith("W_dw[o, ")
+    assert "pointwise then depthwise" in plan.reason and "depthwise then pointwise" not in plan.reason
+
+
+@pytest.mark.parametrize("C, factored", [(5, True), (1, False)])   # C = 1: one dense convolution costs less
+def test_pointwise_first_equals_the_two_convolutions_with_gradients(pointwise_first, C, factored):
+    plan, fn = pointwise_first
+    O, K, P, H, W = 3, (3, 2), (1, 0), 6, 5
+    g = torch.Generator().manual_seed(C)
+    x = torch.randn(2, C, H, W, dtype=torch.float64, generator=g, requires_grad=True)
+    wd = torch.randn(O, *K, dtype=torch.float64, generator=g, requires_grad=True)
+    wp = torch.randn(O, C, dtype=torch.float64, generator=g, requires_grad=True)
+    n_out = (H + 2 * P[0] - K[0] + 1) * (W + 2 * P[1] - K[1] + 1)
+    assert (O * C * H * W + O * K[0] * K[1] * n_out < O * C * K[0] * K[1] * n_out) == factored
+    calls = []
+    real = F.conv2d
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("groups", 1))
+        return real(*args, **kwargs)
+    fn.__globals__["F"].conv2d = counting
+    try:
+        got = fn(x, wd, wp, C=C, O=O, K_h=K[0], K_w=K[1], P_h=P[0], P_w=P[1])
+    finally:
+        fn.__globals__["F"].conv2d = real
+    assert calls == ([1, O] if factored else [1])
+    want = F.conv2d(F.conv2d(x, wp[:, :, None, None]), wd.unsqueeze(1), padding=P, groups=O)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    w = torch.randn_like(want)
+    for a, b in zip(torch.autograd.grad((got * w).sum(), (x, wd, wp)), torch.autograd.grad((want * w).sum(), (x, wd, wp))):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_a_window_that_reads_both_channels_does_not_factor():
+    import sympy as sp
+    from evosym.codegen.lowering import _factors
+    from evosym.facts.kernel import kernel_facts
+    facts = kernel_facts(catalogue.checked(PW_FIRST))
+    khat = facts.kernel.expr
+    o, c = facts.windowed.out_channel, facts.windowed.channel
+    assert _factors(khat, facts) is not None
+    dw = next(f for f in sp.Mul.make_args(khat) if "W_dw" in str(f))
+    assert _factors(khat.xreplace({dw: dw * (c + 1)}), facts) is None, "the window reads o and c"
+    assert _factors(khat.xreplace({dw: sp.Integer(2)}), facts) is None, "no factor reads the taps"

@@ -125,13 +125,19 @@ class NativeConv(Lowering):
 
 @dataclass(frozen=True)
 class Factors:
-    """K̂ = P(o, c)·D(c, u…): a depthwise window D over x, then the channel map P as a 1×1 map, with the
+    """K̂ = P(o, c)·D(c, u…): a depthwise window D over x, then the channel map P as a 1×1 map; or, with
+    ``pointwise_first``, K̂ = P(o, c)·D(o, u…): P as a 1×1 map first, then a window per output channel. With the
     multiply-adds per sample of the dense convolution and of the two factored calls (symbolic in the sizes)."""
 
     pointwise: sp.Expr
     depthwise: sp.Expr
     dense_cost: sp.Expr
     factored_cost: sp.Expr
+    pointwise_first: bool = False
+
+    @property
+    def order(self) -> str:
+        return "pointwise then depthwise" if self.pointwise_first else "depthwise then pointwise"
 
 
 @dataclass(frozen=True)
@@ -297,7 +303,7 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
         factored = None if force_generic or per_sample or groups is not None or pointwise(axes) else \
             _factors(khat, facts)
         if factored is not None:
-            order = "depthwise then pointwise"
+            order = factored.order
             said.append(f"K̂ = ({text(factored.pointwise, op.display_names('text'))})·"
                         f"({text(factored.depthwise, op.display_names('text'))}) factors into a channel map and a "
                         f"per-channel window: multiply-adds per sample {text(factored.dense_cost)} dense, "
@@ -316,9 +322,10 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
 
 
 def _factors(khat, facts: KernelFacts) -> Factors | None:
-    """K̂ = P(o, c)·D(c, u…): every factor of K̂ reads o or the taps, not both; P (the factors that read o) reads
-    only o and c, D (the rest) only c and the taps; each non-trivial. None otherwise (and for a K̂ that reads the
-    batch or the output position: a static, shared kernel does not)."""
+    """K̂ = P·D with D the factors of K̂ that read the taps and P the rest (reading only o and c), each non-trivial,
+    o and c both read: D(c, u…) is a depthwise window over x, then P(o, c) a 1×1 map; or, where D reads o and not c,
+    P first, then D(o, u…) a window per output channel (pointwise first). None otherwise (a factor reading a tap and
+    both channels, and a K̂ that reads the batch or the output position: a static, shared kernel does not)."""
     form, op = facts.windowed, facts.operator
     o, c, taps = form.out_channel, form.channel, set(facts.kernel.taps)
     allowed = {o, c} | taps
@@ -331,23 +338,22 @@ def _factors(khat, facts: KernelFacts) -> Factors | None:
                                        power_base=False, log=False)) if isinstance(khat, sp.Mul) else (khat,)
     if any(reads(f) - allowed for f in parts):
         return None
-    with_o = [f for f in parts if o in reads(f)]
     with_u = [f for f in parts if reads(f) & taps]
-    if not with_o or not with_u or set(map(id, with_o)) & set(map(id, with_u)):
-        return None
-    rest = [f for f in parts if f not in with_o and f not in with_u]   # constants and factors of c alone
-    reads_c = {id(f): c in reads(f) for f in parts}
-    if not any(reads_c[id(f)] for f in with_o) and not any(reads_c[id(f)] for f in with_u):
-        return None   # neither reads c: no channel structure to factor
     C = form.channel_hi + 1
     O = op.output.shape[op.lhs_indices.index(o)]
     K = sp.Mul(*[a.kernel for a in form.omega.axes])
     n_out = sp.Mul(*[op.output.shape[op.lhs_indices.index(p)] for p in form.position])
-    P, D = sp.Mul(*with_o), sp.Mul(*with_u) * sp.Mul(*rest)
-    if o in D.free_symbols:
+    n_in = sp.Mul(*[a.length for a in form.omega.axes])
+    if not with_u or len(with_u) == len(parts):
         return None
-    # D(c, u): a depthwise window over x, then P(o, c) as a 1×1 map
-    return Factors(P, D, O * C * K * n_out, C * K * n_out + O * C * n_out)
+    D, P = sp.Mul(*with_u), sp.Mul(*[f for f in parts if f not in with_u])
+    if not {o, c} <= reads(D) | reads(P):
+        return None   # o or c read by no factor: no channel structure to factor
+    if o not in reads(D):   # D(c, u): a depthwise window over x, then P(o, c) as a 1×1 map
+        return Factors(P, D, O * C * K * n_out, C * K * n_out + O * C * n_out)
+    if c not in reads(D):   # D(o, u): P(o, c) as a 1×1 map over the input first, then a window per output channel
+        return Factors(P, D, O * C * K * n_out, O * C * n_in + O * K * n_out, pointwise_first=True)
+    return None
 
 
 def _block(facts: KernelFacts, spatial):

@@ -384,12 +384,13 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
         plan.weight_shape = [extent[a] for a in axes_w]
         if variant.factored is not None:   # K̂ = P·D: the two native calls, where they cost fewer multiply-adds
             f = variant.factored
-            dw = GridCompiler((c,) + taps.taps, {**extent, c: plan.channels_in}, tensors, local_sizes,
+            ch, n_ch = (o, plan.channels_out) if f.pointwise_first else (c, plan.channels_in)   # the window's channels
+            dw = GridCompiler((ch,) + taps.taps, {**extent, ch: n_ch}, tensors, local_sizes,
                               prefix="dw").compile(f.depthwise)
             pw = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes,
                               prefix="pw").compile(f.pointwise)
-            plan.factored = {"depthwise": dw, "pointwise": pw, "depthwise_shape": [plan.channels_in, "1"]
-                             + [extent[u] for u in taps.taps],
+            plan.factored = {"depthwise": dw, "pointwise": pw, "depthwise_shape": [n_ch, "1"] + [extent[u] for u in taps.taps],
+                             "pointwise_first": f.pointwise_first, "order": f.order,
                              "dense_cost": pyx(f.dense_cost), "factored_cost": pyx(f.factored_cost)}
 
 
