@@ -149,17 +149,24 @@ def omega(a: Attention):
     return Window((WindowAxis(L, 1, 1, L - 1, L),)) if a.causal else Global((L,))
 
 
-def torch_reference(t, sizes, *, causal: bool, grouped: bool, biased: bool = False):
-    """``F.scaled_dot_product_attention(q, k, v, is_causal=…, enable_gqa=…, attn_mask=P)`` between ``F.linear``
-    projections, in the (B, heads, L, d) layout SDPA takes."""
+def _projected(t, sizes):
+    """q, k, v = ``F.linear`` projections of the tokens, split into heads: (B, heads, L, d) each."""
     import torch.nn.functional as F
     x_ = t["x"].transpose(1, 2)                                            # (B, L, C)
-    bsz, length, ch = x_.shape
+    bsz, length, _ = x_.shape
     dh = sizes["d"]
 
     def split(z):
         return z.view(bsz, length, z.shape[-1] // dh, dh).transpose(1, 2)
-    q, k, v = (split(F.linear(x_, t[w], t[bias])) for w, bias in (("WQ", "bQ"), ("WK", "bK"), ("WV", "bV")))
+    return tuple(split(F.linear(x_, t[w], t[bias])) for w, bias in (("WQ", "bQ"), ("WK", "bK"), ("WV", "bV")))
+
+
+def torch_reference(t, sizes, *, causal: bool, grouped: bool, biased: bool = False):
+    """``F.scaled_dot_product_attention(q, k, v, is_causal=…, enable_gqa=…, attn_mask=P)`` between ``F.linear``
+    projections, in the (B, heads, L, d) layout SDPA takes."""
+    import torch.nn.functional as F
+    q, k, v = _projected(t, sizes)
+    bsz, length, ch = t["x"].shape[0], t["x"].shape[2], t["x"].shape[1]
     extra = {"enable_gqa": True} if grouped else {}
     if biased:
         extra["attn_mask"] = t["P"].unsqueeze(0)                          # (1, N, L, L): the same bias for every sample
@@ -172,14 +179,9 @@ def explicit_reference(t, sizes, *, causal: bool, logit_term=None):
     causal, softmax, ·v): a reference independent of SDPA, for look-alikes whose logits SDPA cannot take as given."""
     import torch
     import torch.nn.functional as F
-    x_ = t["x"].transpose(1, 2)                                            # (B, L, C)
-    bsz, length, ch = x_.shape
-    dh = sizes["d"]
-
-    def split(z):
-        return z.view(bsz, length, z.shape[-1] // dh, dh).transpose(1, 2)
-    q, k, v = (split(F.linear(x_, t[w], t[bias])) for w, bias in (("WQ", "bQ"), ("WK", "bK"), ("WV", "bV")))
-    logit = q @ k.transpose(-1, -2) / dh ** 0.5
+    q, k, v = _projected(t, sizes)
+    bsz, length, ch = t["x"].shape[0], t["x"].shape[2], t["x"].shape[1]
+    logit = q @ k.transpose(-1, -2) / sizes["d"] ** 0.5
     if logit_term is not None:
         logit = logit + logit_term(t, logit)
     if causal:
