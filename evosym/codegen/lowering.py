@@ -117,6 +117,7 @@ class NativeConv(Lowering):
     per_sample: bool = False
     scale: bool = False             # per sample, depthwise, 1×1: y = x · K̂ broadcast
     factored: "Factors | None" = None   # K̂ = P(o, c)·D(c, u): two native calls where they cost fewer multiply-adds
+    pool: sp.Expr | None = None     # K̂ = δ(c, o)·κ, κ a number: F.avg_pool{1,2,3}d (the mean) times κ·|window|
 
     @property
     def path(self) -> str:
@@ -302,6 +303,12 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
         scale = per_sample and groups is not None and groups[:2] == (1, 1) and pointwise(axes)
         factored = None if force_generic or per_sample or groups is not None or pointwise(axes) else \
             _factors(khat, facts)
+        pool = None if force_generic or per_sample or scale or pad_mode or groups is None or groups[:2] != (1, 1) \
+            else _pool(khat, facts)
+        if pool is not None:
+            said.append(f"K̂ = δ(c, o)·{text(pool / sp.Mul(*[a.kernel for a in axes]), op.display_names('text'))} "
+                        f"is the same number at every tap of a window of dilation 1: an average pool times "
+                        f"{text(pool, op.display_names('text'))}")
         if factored is not None:
             order = factored.order
             said.append(f"K̂ = ({text(factored.pointwise, op.display_names('text'))})·"
@@ -315,8 +322,11 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
                                                     if per_sample else ""))
         if factored is not None:
             reason += f" (or two: depthwise and pointwise, as {order}, where fewer multiply-adds)"
+        if pool is not None:
+            reason += f" (as torch.nn.functional.avg_pool{dims}d, count_include_pad=True, the zero padding explicit " \
+                      "where avg_pool cannot take it)"
         return NativeConv(reason, pad_mode=pad_mode, aggregate=agg, weight=khat, groups=groups, per_sample=per_sample,
-                          scale=scale, factored=factored)
+                          scale=scale, factored=factored, pool=pool)
     return Generic("; ".join(said) + " → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum",
                    pad_mode=pad_mode, aggregate=agg)
 
@@ -354,6 +364,20 @@ def _factors(khat, facts: KernelFacts) -> Factors | None:
     if c not in reads(D):   # D(o, u): P(o, c) as a 1×1 map over the input first, then a window per output channel
         return Factors(P, D, O * C * K * n_out, O * C * n_in + O * K * n_out, pointwise_first=True)
     return None
+
+
+def _pool(khat, facts: KernelFacts) -> sp.Expr | None:
+    """κ·Π K when K̂ = δ(c, o)·κ with κ free of every index (a number or a size expression) and every window axis of
+    dilation 1: y = κ·Σ_u x̃ = (κ·Π K)·mean_u x̃, the zero-padded average pool (count_include_pad) times κ·Π K;
+    else None."""
+    form, op = facts.windowed, facts.operator
+    axes = form.omega.axes
+    if any(a.dilation != 1 or a.wrap or a.clamp or a.tiled for a in axes):
+        return None
+    kappa = sp.simplify(khat / sp.KroneckerDelta(form.channel, form.out_channel))
+    if kappa.has(sp.KroneckerDelta) or kappa.atoms(sp.Indexed) or index_symbols(kappa) - {s for s, _ in op.sizes}:
+        return None
+    return sp.simplify(kappa * sp.Mul(*[a.kernel for a in axes]))
 
 
 def _block(facts: KernelFacts, spatial):

@@ -94,6 +94,8 @@ class Plan:
     softmax: bool = False                          # a definition is a softmax (the module carries ``_softmax``)
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
     factored: dict | None = None                   # native-conv of K̂ = P·D: the depthwise and pointwise weights, the costs
+    pool: str | None = None                        # native-conv of K̂ = δ(c, o)·κ: the average pool's factor κ·|window|
+    pool_divisor: str | None = None                # … and 1/κ where it is a positive integer (avg_pool's divisor_override)
     sdpa: dict | None = None                       # softmax attention: the F.scaled_dot_product_attention call's parts
     divisor: dict | None = None                    # Ω = divisors: the divisor lowering's data (codegen/divisors.py)
     index_set: bool = False                        # … or an index set, lowered over every position (K̂ is 0 off Ω)
@@ -376,6 +378,10 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
         else:
             weight_expr, cin, plan.groups = variant.weight.xreplace({c: cg_sym}), plan.channels_in, "1"
         plan.scale = variant.scale
+        plan.pool = None if variant.pool is None else pyx(variant.pool)
+        if variant.pool is not None and plan.dims >= 2 and variant.pool != 1:   # κ = 1/D, D an integer: divisor_override
+            divisor = sp.simplify(sp.Mul(*[a.kernel for a in form.omega.axes]) / variant.pool)
+            plan.pool_divisor = pyx(divisor) if divisor.is_integer and divisor.is_positive else None
         axes_w = ((form.batch,) if variant.per_sample else ()) + (o, cg_sym) + taps.taps
         extent = {form.batch: _batch(plan), o: plan.channels_out, cg_sym: cin}
         extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)})
