@@ -289,3 +289,28 @@ def test_generated_softmax_is_stable_where_the_written_one_overflows():
     k = torch.einsum("oc,bchw->bohw", w["Wk"], x)
     centre = (q * k).view(1, 2, 2, 5, 6).sum(2) / 2 ** 0.5      # each head's logit for the centre tap
     assert torch.isinf(torch.exp(centre)).any(), "the test needs logits that overflow exp() in float32"
+
+
+def test_a_declared_parameter_nothing_reads_has_gradient_zero_on_both_sides():
+    """The gradient comparison takes a tensor one side does not read as gradient zero (review finding: an unused
+    declared parameter failed the check with torch's 'not used in the graph')."""
+    from pathlib import Path
+    from evosym.codegen.check import check_operator
+    path = str(Path(__file__).resolve().parent / "data/operators/box_sum_unused_parameter.py")
+    report = check_operator(path, variants=1)
+    assert report.ok, report.text()
+    assert "gradients" in report.text() and "equal the reference's autograd" in report.text()
+
+
+def test_a_gradient_through_a_tensor_the_reference_does_not_read_fails():
+    """The other direction: generated code whose output carries a gradient into a parameter the reference never
+    reads (forward unchanged: + (w − w.detach()).sum()) fails the gradient comparison, it is not skipped."""
+    from pathlib import Path
+    path = str(Path(__file__).resolve().parent / "data/operators/box_sum_unused_parameter.py")
+    cp = catalogue.checked(path)
+    src = render_torch(make_plan(cp), cp.operator.torch_binding)
+    marker = "    y = F.avg_pool1d(xin, kernel, stride, padding)\n"
+    assert marker in src
+    cheat = src.replace(marker, marker + "    y = y + (unused - unused.detach()).sum()\n")
+    report = check_operator(path, variants=1, source=cheat, gradcheck=False)
+    assert not report.ok and "gradients" in report.text() and "unused" in report.text()

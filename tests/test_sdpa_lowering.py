@@ -382,3 +382,14 @@ def test_a_logit_term_read_from_the_input_is_a_per_sample_mask():
     assert plan.path == "sdpa" and plan.sdpa["bias"]["shape"][0] != "1" and plan.sdpa["causal"]
     report = check_operator(path, variants=1)
     assert report.ok, report.text()
+
+
+def test_a_projection_bias_longer_than_its_rows_is_not_an_in_projection_bias():
+    """bQ declared (N·d + 1,) and read as bQ[c]: F.linear(x, W_Q, bQ) would not line up (a raw size error); the
+    premix lowering stays, and checks against the reference (review finding)."""
+    from evosym.codegen.check import check_operator
+    path = str(DATA / "sdpa_long_query_bias.py")
+    plan = make_plan(catalogue.checked(path))
+    assert plan.sdpa is None and plan.path != "sdpa"
+    report = check_operator(path, variants=1)
+    assert report.ok, report.text()

@@ -302,7 +302,7 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
             said.append("full channel mixing")
         scale = per_sample and groups is not None and groups[:2] == (1, 1) and pointwise(axes)
         factored = None if force_generic or per_sample or groups is not None or pointwise(axes) else \
-            _factors(khat, facts)
+            _factors(khat, facts, padded=bool(pad_mode))
         pool = None if force_generic or per_sample or scale or pad_mode or groups is None or groups[:2] != (1, 1) \
             else _pool(khat, facts)
         if pool is not None:
@@ -331,11 +331,12 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
                    pad_mode=pad_mode, aggregate=agg)
 
 
-def _factors(khat, facts: KernelFacts) -> Factors | None:
+def _factors(khat, facts: KernelFacts, padded: bool = False) -> Factors | None:
     """K̂ = P·D with D the factors of K̂ that read the taps and P the rest (reading only o and c), each non-trivial,
     o and c both read: D(c, u…) is a depthwise window over x, then P(o, c) a 1×1 map; or, where D reads o and not c,
     P first, then D(o, u…) a window per output channel (pointwise first). None otherwise (a factor reading a tap and
-    both channels, and a K̂ that reads the batch or the output position: a static, shared kernel does not)."""
+    both channels, and a K̂ that reads the batch or the output position: a static, shared kernel does not).
+    ``padded``: x is padded (F.pad) before either call, so a 1×1 map first runs over the padded positions."""
     form, op = facts.windowed, facts.operator
     o, c, taps = form.out_channel, form.channel, set(facts.kernel.taps)
     allowed = {o, c} | taps
@@ -353,7 +354,7 @@ def _factors(khat, facts: KernelFacts) -> Factors | None:
     O = op.output.shape[op.lhs_indices.index(o)]
     K = sp.Mul(*[a.kernel for a in form.omega.axes])
     n_out = sp.Mul(*[op.output.shape[op.lhs_indices.index(p)] for p in form.position])
-    n_in = sp.Mul(*[a.length for a in form.omega.axes])
+    n_in = sp.Mul(*[a.length + (2 * a.padding if padded else 0) for a in form.omega.axes])
     if not with_u or len(with_u) == len(parts):
         return None
     D, P = sp.Mul(*with_u), sp.Mul(*[f for f in parts if f not in with_u])

@@ -127,8 +127,8 @@ def _projection(d, op, form):
     if rest:
         r = rest[0]
         tb = tensors.get(str(r.base.label)) if isinstance(r, sp.Indexed) else None
-        if tb is None or tuple(r.indices) != (c,) or len(tb.shape) != 1:
-            return None
+        if tb is None or tuple(r.indices) != (c,) or len(tb.shape) != 1 or sp.simplify(tb.shape[0] - d.shape[1]) != 0:
+            return None   # (a bias longer than the projection's rows would not line up with F.linear's output)
         bias = tb.torch_name or py_name(tb.name)
     return t.torch_name or py_name(t.name), bias
 
