@@ -153,7 +153,7 @@ def index_maps(form) -> dict:
 def _is_tap(node, axis, p) -> bool:
     """node = s·p + δ·u − P for a single variable u: the window's tap position."""
     rest = sp.expand(node - axis.offset(p, 0))
-    syms = rest.free_symbols
+    syms = rest.free_symbols - sp.sympify(axis.dilation).free_symbols   # (a dilation that is a size is no tap)
     return len(syms) == 1 and sp.expand(rest - axis.dilation * next(iter(syms))) == 0
 
 
@@ -164,7 +164,9 @@ def interior_kernel(op, form, taps: TapKernel, maps: dict) -> sp.Expr:
 
 
 def _verify(op, form, definitions, expr, taps, q_of_u) -> int:
-    """K̂(p, u) = K(p, q(u)) exactly wherever q(u) lies in the input, at every grid shape."""
+    """Σ_{u : q(u) = q} K̂(p, u) = K(p, q) exactly for every input position q a tap of p reads, at every grid shape:
+    the aggregation over taps gives K back. (Where taps are distinct this is K̂(p, u) = K(p, q(u)); where two taps
+    of a wrapping window read one position, each tap carrying K(p, q) would count it twice.)"""
     lhs = {s: hi for s, _, hi in op.lhs_ranges()}
     for config in op.grid:
         env = env_of(config)
@@ -178,19 +180,29 @@ def _verify(op, form, definitions, expr, taps, q_of_u) -> int:
         bs = rng(lhs[form.batch]) if expr.has(form.batch) or form.kernel_body.has(form.batch) else [0]
         for b, o, c in itertools.product(bs, rng(lhs[form.out_channel]), rng(form.channel_hi)):
             for pt in itertools.product(*[rng(lhs[p]) for p in form.position]):
+                read = {}   # input position q → (the sum of K̂ over the taps that read it, K there, the taps)
                 for u in itertools.product(*[range(size_value(a.kernel, env)) for a in form.omega.axes]):
                     local = {**env, form.batch: b, form.out_channel: o, form.channel: c}
                     local.update(zip(form.position, pt))
                     local.update(zip(taps, u))
-                    q = [f(local) for f in q_fns]
+                    q = tuple(f(local) for f in q_fns)
                     if not all(0 <= qq < L for qq, L in zip(q, lengths)):
                         continue
                     local.update(zip(form.neighbour, q))
                     try:
-                        a, h = k_fn(local), hat_fn(local)
+                        h = hat_fn(local)
+                        if q not in read:
+                            read[q] = (h, k_fn(local), [u])
+                        else:
+                            read[q] = (P.add(read[q][0], h), read[q][1], read[q][2] + [u])
                     except IllFormedAccess as exc:
                         raise EvosymError(f"{op.name}: tap-form kernel is ill-formed at {format_sizes(env)}: {exc}") from None
+                for q, (h, a, us) in read.items():
                     if not P.is_zero(P.sub(a, h)):
+                        where = f"u={us[0]}" if len(us) == 1 else f"taps {us} all read q={q}"
                         raise EvosymError(f"{op.name}: tap-form kernel differs from K at {format_sizes(env)}, "
-                                          f"o={o}, c={c}, p={pt}, u={u}: {P.to_sympy(a)} vs {P.to_sympy(h)}")
+                                          f"o={o}, c={c}, p={pt}, {where}: {P.to_sympy(a)} vs {P.to_sympy(h)}"
+                                          + (" (summed over the taps: the window overlaps itself on a wrapping axis, "
+                                             "δ·(K − 1) ≥ L, and its tap kernel counts a position once per tap that "
+                                             "reads it; declare δ·(K − 1) < L as a constraint)" if len(us) > 1 else ""))
     return len(op.grid)
