@@ -20,6 +20,9 @@ holds it as ``inner``) to the last resort:
   channel, O = C, and K̂ not both static and shared: v = M·x first (a 1×1 map), then S aggregated
   depthwise over v. The kernel targets fuse logits, softmax and aggregation where S is the softmax
   of a windowed correlation (``Plan.attention``: local, neighbourhood and Swin attention).
+- :class:`AdaptivePool` (``native-adaptive-pool``): Ω every position, K̂ static and exactly PyTorch's adaptive
+  average pooling, recognised factor by factor (δ(c, o), per axis the bin bracket and its inverse count):
+  ``F.adaptive_avg_pool{1,2,3}d``.
 - :class:`NativeMatmul` (``native-matmul``): Ω every position of one axis, K̂ static, one matrix for
   every channel (token mixing) or separable M(o, c)·S (GCN): ``torch.matmul``.
 - :class:`Generic` with a global Ω (``generic-global``): K̂ compiled over (p, q), one einsum.
@@ -29,7 +32,9 @@ holds it as ``inner``) to the last resort:
   ≥ 0, channels first, 1 to 3 position axes, β = bias[o] or none, and K̂ static and shared (after
   ``F.pad`` when K reads x through a torch padding's index map) or per sample and free of the
   position: ``F.conv{1,2,3}d``, grouped when K̂ carries δ(⌊c/C_g⌋, ⌊o/O_g⌋); per sample with the
-  batch folded into the channels (B·G groups), or a broadcast scale for a 1×1 depthwise window.
+  batch folded into the channels (B·G groups), or a broadcast scale for a 1×1 depthwise window; K̂ = δ(c, o)·κ,
+  one number at every tap, as ``F.avg_pool{1,2,3}d`` (``pool``); K̂ = P·D factored into a depthwise and a 1×1
+  convolution, either order, where that costs fewer multiply-adds (``factored``).
 - :class:`Generic` with a window (``generic-window``): anything else; the input unfolded into
   windows and one einsum with K̂ compiled from SymPy (also the ``path="generic"`` alternative of every
   other variant, and everything under ``force_generic``).
@@ -43,6 +48,7 @@ import sympy as sp
 
 from ..facts.factors import index_symbols, channel_block
 from ..facts.kernel import Aggregate, KernelFacts
+from ..ir.symbols import InRange
 from ..printers.expr import text
 from .divisors import PATH as divisor_path
 from .torchexpr import py_name
@@ -176,7 +182,17 @@ class DivisorGather(Lowering):
         return divisor_path
 
 
-VARIANTS = (DivisorGather, Sdpa, Postmix, Premix, NativeMatmul, Generic, NativeLinear, NativeConv)   # the closed set
+@dataclass(frozen=True)
+class AdaptivePool(Lowering):
+    """K̂ exactly PyTorch's adaptive average pooling: torch.nn.functional.adaptive_avg_pool{1,2,3}d."""
+
+    @property
+    def path(self) -> str:
+        return "native-adaptive-pool"
+
+
+VARIANTS = (DivisorGather, Sdpa, Postmix, Premix, NativeMatmul, Generic, NativeLinear, NativeConv,
+            AdaptivePool)   # the closed set
 
 
 def native_bias(facts: KernelFacts):
@@ -268,6 +284,12 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
                       + (" (one kernel per block of channels)" if block is not None and block != 1 else ""),
                       mix=mix, spatial=spatial, global_omega=facts.everywhere,
                       pad_mode=pad_mode, aggregate=agg)
+    if facts.everywhere and not force_generic and static and channels_first and 1 <= dims <= 3 and \
+            form.bias == 0 and _adaptive_pool(khat, facts):
+        return AdaptivePool("; ".join(said + ["K̂ = δ(c, o)·Π_k [a_k ≤ q_k < b_k]/(b_k − a_k) with a_k = ⌊L_k·p_k/L'_k⌋, "
+                                              "b_k = ⌈L_k·(p_k + 1)/L'_k⌉ (L the input's length, L' the output's, each "
+                                              "axis): PyTorch's adaptive average pooling bins"])
+                            + f" → torch.nn.functional.adaptive_avg_pool{dims}d", pad_mode=pad_mode, aggregate=agg)
     if facts.everywhere:
         matmul = None if force_generic or not static or dims != 1 or not (channels_first or channels_last) \
             else facts.matmul(khat)
@@ -379,6 +401,52 @@ def _pool(khat, facts: KernelFacts) -> sp.Expr | None:
     if kappa.has(sp.KroneckerDelta) or kappa.atoms(sp.Indexed) or index_symbols(kappa) - {s for s, _ in op.sizes}:
         return None
     return sp.simplify(kappa * sp.Mul(*[a.kernel for a in axes]))
+
+
+def _adaptive_pool(khat, facts: KernelFacts) -> bool:
+    """K̂ is, factor by factor, δ(c, o) times per axis k the bracket [0 ≤ q_k − a_k ≤ b_k − a_k − 1] and the inverse
+    count Σ_{m < L_k} [a_k ≤ m ≤ b_k − 1], with a_k = ⌊L_k·p_k/L'_k⌋ and b_k = ⌊(L_k·(p_k + 1) + L'_k − 1)/L'_k⌋
+    (= ⌈L_k·(p_k + 1)/L'_k⌉): PyTorch's bins, each averaged over its b_k − a_k positions. Compared structurally
+    (expanded differences zero), so any other bin rule, weight or count is refused."""
+    form, op = facts.windowed, facts.operator
+    taps = facts.kernel.taps
+    axes = form.omega.axes
+    if len(taps) != len(axes) or any(a.stride != 0 or a.dilation != 1 or a.padding != 0 or a.kernel != a.length
+                                     for a in axes):
+        return False   # (a global Ω reads every input position: tap u_k is the position q_k itself)
+    want = {}
+    for a, p, u in zip(axes, form.position, taps):
+        L_in, L_out = a.length, op.output.shape[op.lhs_indices.index(p)]
+        lo, hi = sp.floor(L_in * p / L_out), sp.floor((L_in * (p + 1) + L_out - 1) / L_out)
+        want[u] = (lo, hi, L_in)
+    factors = list(sp.Mul.make_args(khat))
+    delta = sp.KroneckerDelta(form.channel, form.out_channel)
+    if delta not in factors:
+        return False
+    factors.remove(delta)
+    brackets, counts = {}, {}
+    for f in factors:
+        if isinstance(f, InRange):
+            e, lo, hi = f.args
+            us = [u for u in want if e.has(u)]
+            if len(us) != 1 or us[0] in brackets:
+                return False
+            a_k, b_k, _ = want[us[0]]
+            if lo != 0 or sp.expand(e - (us[0] - a_k)) != 0 or sp.expand(hi - (b_k - a_k - 1)) != 0:
+                return False
+            brackets[us[0]] = True
+        elif isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, sp.Sum) and len(f.base.limits) == 1:
+            (m, m_lo, m_hi), body = f.base.limits[0], f.base.function
+            if not isinstance(body, InRange) or body.args[0] != m or m_lo != 0:
+                return False
+            match = [u for u, (a_k, b_k, L_in) in want.items() if u not in counts and sp.expand(m_hi - (L_in - 1)) == 0
+                     and sp.expand(body.args[1] - a_k) == 0 and sp.expand(body.args[2] - (b_k - 1)) == 0]
+            if not match:
+                return False
+            counts[match[0]] = True
+        else:
+            return False
+    return set(brackets) == set(want) == set(counts)
 
 
 def _block(facts: KernelFacts, spatial):
