@@ -97,6 +97,7 @@ class NativeMatmul(Lowering):
 
     spatial: sp.Expr = sp.Integer(1)
     mix: sp.Expr | None = None
+    low_rank: tuple | None = None   # S = Σ_{k<R} A(p, k)·w(k)·B(q, k): (A, B, w, k, R), two rank-R products where cheaper
 
     @property
     def path(self) -> str:
@@ -302,7 +303,13 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
                 reason = "; ".join(said + [f"separable: K̂ = ({text(mix, op.display_names('text'))})·S with S free of "
                                            "the channels"]) + \
                     " → the channel map first (torch.matmul over the channels), then torch.matmul with S along the positions"
-            return NativeMatmul(reason, pad_mode=pad_mode, aggregate=agg, spatial=spatial, mix=mix)
+            low_rank = _low_rank(spatial, form.position[0], agg.taps.taps[0], {s_ for s_, _ in op.sizes})
+            if low_rank is not None:
+                a_, b_, w_, k_, rank = low_rank
+                reason += (f" (or, S = Σ_{text(k_)} ({text(a_, op.display_names('text'))})·"
+                           f"({text(w_ * b_, op.display_names('text'))}) of rank {text(rank)}, two matrix products through "
+                           "the rank where they cost fewer multiply-adds than building and applying S)")
+            return NativeMatmul(reason, pad_mode=pad_mode, aggregate=agg, spatial=spatial, mix=mix, low_rank=low_rank)
         return Generic("; ".join(said) + " → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input",
                        pad_mode=pad_mode, aggregate=agg, global_omega=True)
     groups = facts.groups_of(khat)
@@ -447,6 +454,25 @@ def _adaptive_pool(khat, facts: KernelFacts) -> bool:
         else:
             return False
     return set(brackets) == set(want) == set(counts)
+
+
+def _low_rank(spatial, p, q, sizes) -> tuple | None:
+    """(A(p, k), B(q, k), w(k), k, R) when S = Σ_{k=0}^{R−1} A·w·B with every factor of the summand reading p or q,
+    not both (w: the factors reading neither): S = A·diag(w)·Bᵀ, of rank at most R; else None."""
+    if not isinstance(spatial, sp.Sum) or len(spatial.limits) != 1:
+        return None
+    k, lo, hi = spatial.limits[0]
+    if lo != 0 or (index_symbols(hi) - sizes):
+        return None
+    parts = sp.Mul.make_args(spatial.function)
+    a = [f for f in parts if p in index_symbols(f)]
+    b = [f for f in parts if q in index_symbols(f)]
+    w = [f for f in parts if f not in a and f not in b]   # k alone (or constants): a scale on the rank axis
+    if not a or not b or set(map(id, a)) & set(map(id, b)):
+        return None
+    if any(index_symbols(f) - sizes - {p, q, k} for f in parts):
+        return None
+    return sp.Mul(*a), sp.Mul(*b), sp.Mul(*w), k, hi + 1
 
 
 def _block(facts: KernelFacts, spatial):

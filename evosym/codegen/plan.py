@@ -95,6 +95,7 @@ class Plan:
     global_omega: bool = False                     # Ω is every input position: taps u are the positions q themselves
     factored: dict | None = None                   # native-conv of K̂ = P·D: the depthwise and pointwise weights, the costs
     pool: str | None = None                        # native-conv of K̂ = δ(c, o)·κ: the average pool's factor κ·|window|
+    low_rank: dict | None = None                   # native-matmul with S = A·Bᵀ: the factors' programs and the rank
     pool_divisor: str | None = None                # … and 1/κ where it is a positive integer (avg_pool's divisor_override)
     sdpa: dict | None = None                       # softmax attention: the F.scaled_dot_product_attention call's parts
     divisor: dict | None = None                    # Ω = divisors: the divisor lowering's data (codegen/divisors.py)
@@ -365,6 +366,13 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
         extent = {p: plan.out_lengths[0], u: pyx(form.omega.axes[0].kernel)}
         plan.weight = GridCompiler((p, u), extent, tensors, local_sizes, prefix="w").compile(variant.spatial)
         plan.weight_axes, plan.weight_shape = [str(p), str(u)], [extent[p], extent[u]]
+        if variant.low_rank is not None:   # S = A·Bᵀ through rank R: two products where cheaper (decided at run time)
+            a, b, w, k, rank = variant.low_rank
+            r = pyx(rank)
+            plan.low_rank = {"a": GridCompiler((p, k), {p: extent[p], k: r}, tensors, local_sizes, prefix="la").compile(a),
+                             "b": GridCompiler((u, k), {u: extent[u], k: r}, tensors, local_sizes, prefix="lb").compile(b),
+                             "w": None if w == 1 else GridCompiler((k,), {k: r}, tensors, local_sizes, prefix="lw").compile(w),
+                             "rank": r}
     elif isinstance(variant, NativeLinear):
         comp = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes, prefix="w")
         plan.weight, plan.weight_axes = comp.compile(variant.weight), [str(o), str(c)]
