@@ -47,10 +47,15 @@ class Program:
 class GridCompiler:
     """Compile expressions over ``axes`` (grid order); ``extent[v]`` is each axis length (Python)."""
 
-    def __init__(self, axes, extent: dict, tensors: dict, sizes: dict, prefix: str = "t", bounds: dict | None = None):
+    def __init__(self, axes, extent: dict, tensors: dict, sizes: dict, prefix: str = "t", bounds: dict | None = None,
+                 cache_gathers: bool = False):
         """``bounds[v]``: the SymPy length of grid axis v, where known; a bracket [0 ≤ v ≤ n − 1] that
-        it proves true on the whole grid is then dropped instead of computed as a mask."""
+        it proves true on the whole grid is then dropped instead of computed as a mask. ``cache_gathers``: a
+        gather whose indices depend on the sizes alone (not on any tensor's values) computes its flat index and
+        mask once per key (:meth:`_cached_gather`) and is one gather from the tensor per call after that (for a
+        program run at every call, as the fused attention's β)."""
         self.main = tuple(axes)
+        self.cache_gathers = cache_gathers
         self.bounds = dict(bounds or {})
         self.extent = dict(extent)
         self.tensors = dict(tensors)      # IR name -> (python expression, python shape, SymPy shape)
@@ -265,10 +270,42 @@ class GridCompiler:
                 parts.append(f"{t}.clamp(0, {n} - 1)")
                 masks.append(f"((0 <= {t}) & ({t} < {n}))")
         tmp = self._tmp()
+        if self.cache_gathers and self._cached_gather(tmp, e, ref, parts, masks, shape, sym_shape):
+            return tmp
         self.prog.statements.append(f"{tmp} = {ref}[{', '.join(parts)}]  # {e}")
         if masks:
             self.prog.statements.append(f"{tmp} = {tmp} * ({' & '.join(masks)}).to(dtype)  # reads outside {name} are 0")
         return tmp
+
+    def _cached_gather(self, tmp, e: sp.Indexed, ref: str, parts, masks, shape, sym_shape) -> bool:
+        """``tmp = ref[parts] · masks`` as one index_select along ref's flat layout at a flat index (and mask, None when
+        every entry is inside ``ref``: x·1 = x exactly) kept in the module's ``_evosym_gathers`` between calls, keyed
+        by everything the index and the mask are computed from: the read's name, ``ref``'s shape, the device, the
+        dtype and the values of the sizes and axis lengths its indices and ``ref``'s Python shape use. Only where
+        every index reads sizes and grid axes alone (no tensor, no summation variable) and some index is a tensor;
+        under torch.compile the index is computed in the graph (no cache). False where it does not apply."""
+        idx = list(e.indices)
+        if any(i.has(sp.Indexed, sp.Sum) for i in idx) or not any(i.free_symbols & set(self.main) for i in idx):
+            return False
+        symbols = set().union(*(sp.sympify(i).free_symbols for i in idx), *(sp.sympify(n).free_symbols for n in sym_shape))
+        if not symbols <= set(self.main) | set(self.sizes):
+            return False
+        values = [self.extent[v] if v in self.main else self._size(v) for v in sorted(symbols, key=str)]
+        flat = parts[0]
+        for part, n in zip(parts[1:], shape[1:]):
+            flat = f"({flat}) * {n} + {part}"
+        mask = f"({' & '.join(masks)}).to(dtype)" if masks else "None"
+        key, at = f"{tmp}_key", f"{tmp}_at"
+        self.prog.statements += [
+            f"{key} = None if torch.compiler.is_compiling() else ({tmp!r}, tuple({ref}.shape), device, dtype, "
+            f"{', '.join(map(str, list(shape) + values))})  # the index of {e}: sizes only, computed once per key",
+            f"{at} = {{}} if {key} is None else globals().setdefault('_evosym_gathers', {{}})",
+            f"if len({at}) >= 64: {at}.clear()",
+            f"if {key} not in {at}: {at}[{key}] = (lambda i, m: (i.reshape(-1), i.shape, None if m is None or ({key} is not None "
+            f"and bool(m.all())) else m))({flat}, {mask})",
+            f"{tmp} = {ref}.reshape(-1).index_select(0, {at}[{key}][0]).view({at}[{key}][1])  # {e}",
+            f"if {at}[{key}][2] is not None: {tmp} = {tmp} * {at}[{key}][2]  # reads outside {str(e.base.label)} are 0"]
+        return True
 
     def _affine(self, i):
         """``i`` as (c, {v: m}) with i = c + Σ m·(v − v₀) over variables v of known range [v₀, v₀ + E) (the

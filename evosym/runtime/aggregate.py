@@ -190,8 +190,12 @@ def launch(k: Kernels, kind: str, tensors, sizes, backend: str, *extra) -> None:
         raise EvosymError(f"{k.name}: {kind} kernel failed: {ERRORS.get(rc, f'CUDA error {rc}')}")
 
 
-def _call(k: Kernels, kind: str, a, b, out, sizes, layout, backend: str):
-    launch(k, kind, (a, b, out), sizes, backend, layout)
+def _call(k: Kernels, kind: str, a, b, out, sizes, layout, backend: str, bias=None, options=None):
+    """One call of the aggregation's kernels (a, b, out; with ``bias``, attend_biased's a, b, β, out and options)."""
+    if bias is None:
+        launch(k, kind, (a, b, out), sizes, backend, layout)
+    else:
+        launch(k, kind, (a, b, bias, out), sizes, backend, layout, options)
 
 
 # ---- the custom ops ----------------------------------------------------------------------

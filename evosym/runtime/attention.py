@@ -16,9 +16,9 @@ sample. It is what the generated module's kernel path runs when the plan finds K
 - ``"cuda"`` and ``"emulated"``: the fused CUDA kernels (an online softmax; the backward passes
   recompute the logits from the saved log-sum-exp, flash-attention style, with no atomics; β's
   gradient is a kernel of its own, summing over the batch when β is broadcast);
-- ``"cpu"``: the CPU kernels' ``evosym::attend`` (correlation and softmax in one call) followed by
-  ``evosym::aggregate``, or with β the correlation kernel, + β and ``torch.softmax`` — the CPU target
-  has no fused variant (it lowers windows at s·p + δ·u − P, clamped ones and wrapping ones, not tiled ones).
+- ``"cpu"``: the CPU kernels' ``evosym::attend`` (correlation, + β and softmax in one call: the logits are
+  never a tensor) followed by ``evosym::aggregate`` — the CPU target has no fused variant (it lowers windows
+  at s·p + δ·u − P, clamped ones and wrapping ones, not tiled ones).
 
 Differentiable in a, b, v and β, to any order (under create_graph the backward recomputes the attention
 as separate, twice differentiable kernel calls).
@@ -175,19 +175,9 @@ def _weights(name, a, b, sizes, backend, bias):
 
 def unfused_attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, sizes: list, backend: str,
                       bias: torch.Tensor | None = None) -> torch.Tensor:
-    """The same attention as separate kernel calls: ``evosym::attend`` (with β: the correlation, + β,
-    ``torch.softmax``), then ``evosym::aggregate``. The CPU kernels' path, and the benchmarks' comparison."""
-    if bias is None:
-        weights = evolution_attend(name, a, b, sizes, backend)
-    else:   # (traced by torch.compile: β is checked against the logits' shape, not through kernels_for)
-        logits = evolution_correlate(name, a, b, sizes, backend)   # (B, kernel groups, 1, 1, u…, p…)
-        want = (logits.shape[1],) + tuple(logits.shape[4:])
-        if bias.dtype != a.dtype or bias.device != a.device:
-            raise ValueError(f"{name}: the logit bias is {bias.dtype} on {bias.device} but the queries {a.dtype} on {a.device}")
-        if bias.dim() != len(want) + 1 or bias.shape[0] not in (1, logits.shape[0]) or tuple(bias.shape[1:]) != want:
-            raise ValueError(f"{name}: the logit bias must have shape {(logits.shape[0],) + want} (its batch axis may "
-                             f"be 1) at these sizes, not {tuple(bias.shape)}")
-        weights = _softmax_taps(logits + bias.unsqueeze(2).unsqueeze(3), (logits.dim() - 4) // 2)
+    """The same attention as separate kernel calls: ``evosym::attend`` (β added to the logits, on the CPU
+    kernels in the same call), then ``evosym::aggregate``. The CPU kernels' path, and the benchmarks' comparison."""
+    weights = evolution_attend(name, a, b, sizes, backend, bias=bias)   # (β checked against the logits' shape)
     return evolution_aggregate(name, v, weights, sizes, backend)
 
 

@@ -63,7 +63,9 @@ class Backend:
     windows: frozenset = WINDOW_KINDS   # the kinds of window its kernels lower: "affine" (s·p + δ·u − P clipped to the
     #                             input), "clamp" (NATTEN's start clamped inside the input), "wrap" (circular), "tiled" (Swin)
     abi: frozenset = frozenset()   # entry points beyond forward and both backward passes: "attend" (correlation and
-    #                             softmax in one call), "threads" (set_threads), "attention" (the fused attention)
+    #                             softmax in one call), "attend_biased" (the same with β added to the logits; a source
+    #                             rendered before it lacks it: the runtime then adds β itself), "threads" (set_threads),
+    #                             "attention" (the fused attention)
     field: str = ""             # the runtime's Kernels attribute holding its source ("" : Kernels.more_sources[name])
     targets: tuple = ()         # the runtime targets that build its source
 
@@ -93,7 +95,8 @@ register(Backend("cuda", ".cu", "CUDA", "standalone CUDA kernels, forward and bo
                           Target("host", "emulated", "cpu", "cxx", HOST_FLAGS, "kernels.cpp",
                                  "CUDA source, host build (emulated launch)", prelude="evosym_emulate.h"))))
 register(Backend("cpu", ".cpp", "CPU", "the same as C++ with OpenMP", "evosym.codegen.backends.cpu", kernels=True,
-                 windows=frozenset({"affine", "clamp", "wrap"}), abi=frozenset({"attend", "threads"}), field="cpu_source",
+                 windows=frozenset({"affine", "clamp", "wrap"}), abi=frozenset({"attend", "attend_biased", "threads"}),
+                 field="cpu_source",
                  targets=(Target("cpu", "cpu", "cpu", "cxx", CPU_FLAGS, "kernels.cpp", "CPU kernels", native=True,
                                  default=True),)))
 

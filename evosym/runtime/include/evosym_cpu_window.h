@@ -453,6 +453,18 @@ static inline typename evo_simd<T>::v evo_vexp(typename evo_simd<T>::v x) {
     }
 }
 
+// attend's logit bias: base[t·stride + j] += bias[t·stride + j] for the ntap rows t and the n positions j (β laid
+// out as the logits, so the same offsets), before the softmax reads the row
+template <typename T>
+static inline void evo_add_rows(T* __restrict base, const T* __restrict bias, const i64 stride, const i64 ntap, const i64 n) {
+    for (i64 t = 0; t < ntap; ++t) {
+        T* row = base + t * stride;
+        const T* brow = bias + t * stride;
+#pragma omp simd
+        for (i64 j = 0; j < n; ++j) row[j] += brow[j];
+    }
+}
+
 // softmax over ntap rows (row t at base + t·stride) at each of n positions, a vector of positions at
 // a time: the maximum over the rows subtracted, exp, the sum, one reciprocal per position
 template <typename T>
@@ -550,11 +562,13 @@ static inline void evo_ktiles(T* const* out, const i64 n, const T* const* dyr, c
 // accumulated over the channels that share the kernel in registers.
 template <typename T>
 static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict dy, T* __restrict dkt,
-                                      const evo_sizes& z, const bool softmax) {
+                                      const evo_sizes& z, const bool softmax, const T* __restrict bias,
+                                      const bool bias_once) {
     const i64 B = evo_batch(z), G = evo_groups(z), og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
     const i64 plane_in = evo_plane_in(z), plane_out = evo_plane_out(z), rows = evo_rows_out(z);
     const i64 len_out = evo_last::len_out(z), len_in = evo_last::len_in(z), taps = evo_last::taps(z);
     const i64 entries = B * (G / share) * og * cg, per_entry = evo_taps_all(z) * plane_out;
+    const i64 bias_entries = bias_once && B > 0 ? entries / B : entries;   // β's entries: once for the batch, or per sample
     const i64 work = entries * share * plane_out * evo_taps_all(z);
     constexpr i64 CW = (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
     i64 ilo, ihi;                                       // the interior [ilo, ihi): all of the last axis when affine
@@ -625,16 +639,22 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
             border(ihi, len_out);
         };
         evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, correlate);
+        if (bias)   // attend's β (entry e of the logits, or e mod bias_entries where β is given once for the batch)
+            evo_add_rows<T>(de, bias + (e % bias_entries) * per_entry + r * len_out, plane_out, evo_taps_all(z), len_out);
         if (softmax) evo_softmax_rows<T>(de, plane_out, evo_taps_all(z), len_out);   // this row of every tap: cache-hot
     }
 }
 
 // dkt: one task per entry of kt before its position axes (b, kernel group, o', c', u…), which
 // owns that entry's positions; an axis of length 1 (broadcast) sums over its full extent, a
-// broadcast position axis has stride 0 and accumulates (a dot product along the last axis)
+// broadcast position axis has stride 0 and accumulates (a dot product along the last axis).
+// attend (softmax): kt whole; β (``bias``, or null), laid out as kt's entries (b, kernel group, o', c') and their
+// taps and positions, is added to every logit before the softmax; ``bias_once``: β has batch length 1 (the same
+// for every sample), else one per sample
 template <typename T>
 static void evo_backward_kernel(const T* __restrict x, const T* __restrict dy, T* __restrict dkt, const evo_sizes& z,
-                                const evo_layout& kl, const bool softmax = false) {
+                                const evo_layout& kl, const bool softmax = false, const T* __restrict bias = nullptr,
+                                const bool bias_once = false) {
     const i64 G = evo_groups(z), og = evo_og(z), cg = evo_cg(z), share = evo_share(z);
     i64 full[EVO_AXES];
     evo_full_layout(z, og, cg, full);
@@ -655,7 +675,7 @@ static void evo_backward_kernel(const T* __restrict x, const T* __restrict dy, T
     bool tiled = s == 1 && evo_last::taps(z) <= 256;
     for (int a = 0; a < EVO_AXES; ++a) tiled = tiled && kl.size[a] == full[a];
     if (tiled) {
-        evo_backward_kernel_tiled<T>(x, dy, dkt, z, softmax);
+        evo_backward_kernel_tiled<T>(x, dy, dkt, z, softmax, bias, bias_once);
         return;
     }
 #pragma omp parallel for schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
@@ -694,11 +714,31 @@ static void evo_backward_kernel(const T* __restrict x, const T* __restrict dy, T
     }
     if (softmax) {   // attend: kt is whole (never broadcast); softmax over the taps of each (entry, row)
         const i64 blocks = evo_batch(z) * (G / share) * og * cg, rows = evo_rows_out(z), taps_all = evo_taps_all(z);
+        const i64 bias_entries = bias_once && evo_batch(z) > 0 ? blocks / evo_batch(z) : blocks;   // β's entries: once, or per sample
 #pragma omp parallel for collapse(2) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
         for (i64 e = 0; e < blocks; ++e)
-        for (i64 r = 0; r < rows; ++r)
+        for (i64 r = 0; r < rows; ++r) {
+            if (bias)
+                evo_add_rows<T>(dkt + e * taps_all * plane_out + r * len_out,
+                                bias + (e % bias_entries) * taps_all * plane_out + r * len_out, plane_out, taps_all, len_out);
             evo_softmax_rows<T>(dkt + e * taps_all * plane_out + r * len_out, plane_out, taps_all, len_out);
+        }
     }
+}
+
+// the attend_biased entry point: attend with β, laid out as the logits, added to them before the softmax;
+// options[0] says how β is given (1: batch length 1, the same for every sample; 2: per sample). 1003 where the
+// input does not fit the window, 1004 for a null β or another mode
+template <typename T>
+static int evo_attend_biased(const T* x, const T* dy, const T* bias, T* dkt, const i64* zv, const i64* layout,
+                             const i64* options) {
+    evo_sizes z;
+    evo_layout kl;
+    evo_unpack(zv, layout, &z, &kl);
+    if (!evo_window_fits(z)) return 1003;
+    if (!bias || (options[0] != 1 && options[0] != 2)) return 1004;
+    evo_backward_kernel<T>(x, dy, dkt, z, kl, true, bias, options[0] == 1);
+    return 0;
 }
 
 #endif
