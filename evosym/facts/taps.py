@@ -8,10 +8,10 @@ collapse is done here only under checked conditions (the delta's argument differ
 summation, and the result is verified exactly against K at every grid shape.
 
 On a wrapping (circular) axis the tap reads q = (s·p + δ·u − P) mod L, and the deltas compare two
-such remainders. Two taps of one window are equal mod L exactly when they are equal as long as the
-window does not overlap itself (δ·(K − 1) < L), so the remainders are dropped from tap positions
-before collapsing: an assumption about the sizes, not an identity, which the exact verification at
-every grid shape (every tap is inside the input there) confirms or refutes.
+such remainders. The remainders are dropped from tap positions before collapsing, so each tap keeps its
+own weight; where the window overlaps itself (δ·(K − 1) ≥ L) several taps read one position, and the
+aggregation over taps adds their weights, which is K there. The exact verification at every grid shape
+compares exactly that: the sum of K̂ over the taps that read a position with K at that position.
 """
 
 from __future__ import annotations
