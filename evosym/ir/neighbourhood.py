@@ -203,12 +203,29 @@ class IndexSet(Neighbourhood):
         return tuple(sp.sympify(x) for x in self.input_lengths)
 
     def points(self, p, env):
+        """The q in the input box where the condition holds at p. Each q is decided by the condition compiled once
+        (:func:`_compiled_condition`, exact) where that gives a Python bool, else by SymPy as before: the condition
+        with every symbol replaced, made a bool (which raises where it stays symbolic)."""
+        condition = sp.sympify(self.condition)
+        compiled = _compiled_condition(condition)
+        if compiled is not None:
+            fn, key = compiled
+            keyed = {key(s): v for s, v in env.items()}
+            keyed.update(zip(map(key, self.p_symbols), p))
+            qkeys = [key(s) for s in self.q_symbols]
         out = []
         for q in itertools.product(*[range(_int(L, env)) for L in self.input_lengths]):
-            sub = dict(env)
-            sub.update(zip(self.p_symbols, map(sp.Integer, p)))
-            sub.update(zip(self.q_symbols, map(sp.Integer, q)))
-            if bool(sp.sympify(self.condition).xreplace(sub)):
+            holds = None
+            if compiled is not None:
+                local = dict(keyed)
+                local.update(zip(qkeys, q))
+                holds = _decided(fn, local)
+            if holds is None:
+                sub = dict(env)
+                sub.update(zip(self.p_symbols, map(sp.Integer, p)))
+                sub.update(zip(self.q_symbols, map(sp.Integer, q)))
+                holds = bool(condition.xreplace(sub))
+            if holds:
                 out.append(q)
         return frozenset(out)
 
@@ -227,3 +244,71 @@ class IndexSet(Neighbourhood):
         sub = dict(zip(self.p_symbols, p))
         q = ", ".join(printer._print(s) for s in self.q_symbols)
         return r"\left\{ (%s) : %s \right\}" % (q, printer._print(sp.sympify(self.condition).xreplace(sub)))
+
+
+# An IndexSet's condition compiled by the bounded checks' exact evaluator, once per condition (SymPy's structural
+# equality: equal conditions are the same expression). Only conditions built from integers, symbols, +, ×, integer
+# powers, Mod, ⌊·⌋, ⌈·⌉, |·|, Max, Min, comparisons, And, Or and Not are compiled (no Float, whose SymPy comparison
+# is not a comparison of exact values, and no tensor read or other function): with int bindings their values are
+# exact ints and Fractions compared exactly, as SymPy compares its Integers and Rationals.
+_CONDITIONS: dict = {}
+_CONDITIONS_KEPT = 1 << 10
+_ARITHMETIC_HEADS = (sp.Add, sp.Mul, sp.Mod, sp.floor, sp.ceiling, sp.Abs, sp.Max, sp.Min)
+
+
+def _exact_logic(e) -> bool:
+    """``e`` is true, false, or And, Or, Not of such and of comparisons of :func:`_exact_arithmetic` expressions
+    (a symbol is never a truth value here)."""
+    if e is sp.true or e is sp.false:
+        return True
+    if isinstance(e, (sp.And, sp.Or, sp.Not)):
+        return all(_exact_logic(a) for a in e.args)
+    if isinstance(e, sp.core.relational.Relational):
+        return _exact_arithmetic(e.lhs) and _exact_arithmetic(e.rhs)
+    return False
+
+
+def _exact_arithmetic(e) -> bool:
+    """``e`` is built from integers, rationals and symbols by +, ×, integer powers, Mod, ⌊·⌋, ⌈·⌉, |·|, Max, Min."""
+    if e.is_Symbol or e.is_Rational:   # (an Integer is a Rational)
+        return True
+    if isinstance(e, sp.Pow):
+        return e.exp.is_Integer and _exact_arithmetic(e.base)
+    return isinstance(e, _ARITHMETIC_HEADS) and all(_exact_arithmetic(a) for a in e.args)
+
+
+def _compiled_condition(condition):
+    """(fn, key) of :meth:`Evaluator.compile_keyed` for ``condition``, or None when it is not plain exact arithmetic
+    and logic (then SymPy decides every point)."""
+    hit = _CONDITIONS.get(condition, _MISSING)
+    if hit is _MISSING:
+        hit = None
+        if _exact_logic(condition):
+            from ..errors import TimeLimitExceeded
+            from ..proof.evaluate import Evaluator   # here: the evaluator itself reads ir (no import cycle)
+            try:
+                hit = Evaluator({}).compile_keyed(condition)
+            except TimeLimitExceeded:
+                raise
+            except Exception:   # not compilable: SymPy decides
+                hit = None
+        if len(_CONDITIONS) >= _CONDITIONS_KEPT:
+            _CONDITIONS.clear()
+        _CONDITIONS[condition] = hit
+    return hit
+
+
+def _decided(fn, env):
+    """The compiled condition's value at ``env`` when it is a Python bool (a comparison of exact numbers), else
+    None: a symbol left unbound, a value that is not a number, or any error leaves the point to SymPy."""
+    from ..errors import TimeLimitExceeded
+    try:
+        v = fn(env)
+    except TimeLimitExceeded:
+        raise
+    except Exception:
+        return None
+    return v if type(v) is bool else None
+
+
+_MISSING = object()

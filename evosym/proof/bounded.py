@@ -68,11 +68,13 @@ class ExpressionFailure(Exception):
 
 def evaluate_everywhere(op: Operator, ev: Evaluator, expr, env: dict, points: Iterable) -> list:
     """Values of ``expr`` at every output index; :class:`ExpressionFailure` if it is ill-formed."""
-    fn = ev.compile(expr)
+    fn, key = ev.compile_keyed(expr)   # environments built keyed as fn reads them, not translated per point
+    base = {key(s): v for s, v in env.items()}
+    index_keys = [key(s) for s in op.lhs_indices]
     out = []
     for pt in points:
-        local = dict(env)
-        local.update(zip(op.lhs_indices, pt))
+        local = dict(base)
+        local.update(zip(index_keys, pt))
         try:
             out.append(fn(local))
         except IllFormedAccess as exc:

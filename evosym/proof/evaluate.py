@@ -21,7 +21,10 @@ closures; a sum's value is remembered per assignment of its free symbols (and th
 leaves alone are not evaluated again for the next expression; with ``sizes``, a definition's entry is computed
 once per (indices, sizes), whichever expression reads it; and SymPy's value of a function at numeric arguments
 is asked once per argument. Inside, environments are keyed by one int per symbol (:meth:`Evaluator.compile`
-translates), since a SymPy symbol's hash runs Python code at every lookup.
+translates; :meth:`Evaluator.compile_keyed` lets a caller build them so), since a SymPy symbol's hash runs Python
+code at every lookup. A sum whose summand's leading factors (in the product's order) are free of its variable
+looks at them once, at its first term: a zero among them is a zero at every term (tests/test_prover_speed_paths.py
+compares these with the slow paths).
 
 Sums follow one convention: Σ_{u=lo}^{hi} runs over the integers lo ≤ u ≤ hi; hi = lo − 1 is the
 empty sum, and a range with hi < lo − 1 is ill-formed (not silently empty, and not SymPy's Karr
@@ -43,7 +46,7 @@ from typing import Callable
 import sympy as sp
 from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
-from ..errors import IllFormedAccess
+from ..errors import IllFormedAccess, TimeLimitExceeded
 from ..ir.symbols import InRange, turns
 from ..ir.tensors import Definition
 from . import poly as P
@@ -180,6 +183,27 @@ def _rational_code(e, names: dict) -> tuple:
     return "(" + " + ".join(terms) + ")", den
 
 
+def _arithmetic_source(code: str, names: list) -> str:
+    """The source of ``arithmetic(env)``: ``code`` (from :func:`_python_code`) where every symbol it reads is bound
+    to an ``int`` and its value is an ``int``, else the general closures (``_general``). The type tests are written
+    out in the function, one per symbol in ``names`` (a generator under ``all()`` cost more than the arithmetic):
+    a float, a Fraction or a polynomial that a floor division, a delta or a bracket would turn into an int, an
+    unbound symbol (KeyError) or a division by zero all hand the expression to the general path (the alarm of a
+    time limit is raised on, not taken for an arithmetic error)."""
+    test = " and ".join(f"type(env[{n}]) is int" for n in names) or "True"
+    return (f"def arithmetic(env):\n"
+            f"    try:\n"
+            f"        if {test}:\n"
+            f"            v = {code}\n"
+            f"            if type(v) is int:\n"
+            f"                return v\n"
+            f"    except _TimeLimitExceeded:\n"
+            f"        raise\n"
+            f"    except Exception:\n"
+            f"        pass\n"
+            f"    return _general(env)\n")
+
+
 def _nonzero(d):
     """``d``, or ZeroDivisionError when it is 0 (a denominator that a negative power moves to a numerator)."""
     if d == 0:
@@ -239,6 +263,13 @@ class Evaluator:
                 return inner({keys.get(k, k): v for k, v in env.items()})
             self._public[expr] = fn
         return fn
+
+    def compile_keyed(self, expr: sp.Basic):
+        """(``inner``, ``key``): ``expr`` compiled as a function of an environment keyed by ``key(symbol)`` (one int
+        per symbol) instead of by symbols, so a caller that evaluates it at many assignments builds each environment
+        directly rather than having :meth:`compile` translate every entry at every call. The same closures as
+        :meth:`compile` (a symbol no closure reads merely gets a key of its own), so the same values."""
+        return self._fn(expr), self._key
 
     def _key(self, s) -> int:
         """The key of symbol ``s`` in the environments of the compiled closures (one int per distinct symbol)."""
@@ -318,25 +349,16 @@ class Evaluator:
         names: dict = {}
         try:
             code = _python_code(e, names)
-            scope = {"__builtins__": {}, "max": max, "min": min, "abs": abs, "_nonzero": _nonzero,
+            scope = {"__builtins__": {}, "max": max, "min": min, "abs": abs, "_nonzero": _nonzero, "int": int,
+                     "type": type, "Exception": Exception, "_TimeLimitExceeded": TimeLimitExceeded,
+                     "_general": general,
                      **{n: self._key(s) for s, n in names.items()}}   # its globals: each name bound to its symbol's key
-            fast = eval(f"lambda env: {code}", scope)   # noqa: S307 (source built by _python_code from e alone)
+            exec(_arithmetic_source(code, list(names.values())), scope)   # noqa: S102 (source built from e alone)
+        except TimeLimitExceeded:
+            raise
         except Exception:   # (a constant too long for Python source, say): the general closures alone
             return general
-        keys = tuple(scope[n] for n in names.values())
-
-        def arithmetic(env):
-            # only where every symbol it reads is bound to an int: a float, a Fraction or a polynomial that a
-            # floor division, a delta or a bracket would turn into an int takes the general closures
-            try:
-                if all(type(env[k]) is int for k in keys):
-                    v = fast(env)
-                    if type(v) is int:
-                        return v
-            except Exception:   # an unbound symbol (KeyError), a division by zero: the general path decides
-                pass
-            return general(env)
-        return arithmetic
+        return scope["arithmetic"]
 
     def _mod(self, e):
         a, b = (self._fn(x) for x in e.args)
@@ -486,7 +508,17 @@ class Evaluator:
                 return hit
 
             def defined(env):
-                vals = [as_int(f(env), what) for f, what in zip(idx_fns, idx_what)]
+                # the common case first (every index an int, which as_int returns as it is); anything else, an
+                # error included, again one index at a time through as_int, so the same index fails first
+                try:
+                    vals = [f(env) for f in idx_fns]
+                    plain_ints = all(type(v) is int for v in vals)
+                except TimeLimitExceeded:   # the alarm of a time limit is not an index's error
+                    raise
+                except Exception:
+                    plain_ints = False
+                if not plain_ints:
+                    vals = [as_int(f(env), what) for f, what in zip(idx_fns, idx_what)]
                 skey, scope, shape = context(env)
                 if shape is not None:
                     if not all(0 <= v < n for v, n in zip(vals, shape)):
@@ -524,6 +556,8 @@ class Evaluator:
             :func:`checked_read`, which evaluates the indices again one by one and says which is wrong."""
             try:
                 idx = tuple([f(env) for f in idx_fns])
+            except TimeLimitExceeded:   # the alarm of a time limit is not an index's error
+                raise
             except Exception:   # raised again by checked_read, in its order (an earlier bad index first)
                 return checked_read(env)
             for v, n in zip(idx, shape):
@@ -689,14 +723,19 @@ class Evaluator:
         key = self._key(var)
         target = self._delta_target(body, var) if (self.delta_shortcut and body is not None) else None
         tfn = self._fn(target) if target is not None else None
+        guards = self._leading_constants(body, var)
 
         lo_what, hi_what = f"lower bound of the sum over {var}", f"upper bound of the sum over {var}"
         add_all = P.total
         track = self.sizes is None   # the sums being unrolled matter to a body's scope only without sizes
 
         def total(env):
-            a = as_int(lo(env), lo_what)
-            b = as_int(hi(env), hi_what)
+            a = lo(env)
+            if type(a) is not int:   # as_int returns an int as it is: called only for anything else
+                a = as_int(a, lo_what)
+            b = hi(env)
+            if type(b) is not int:
+                b = as_int(b, hi_what)
             if b < a - 1:
                 raise IllFormedAccess(f"the sum over {var} runs from {a} down to {b}: a sum runs over lo ≤ {var} ≤ hi, "
                                       f"hi = lo − 1 is the empty sum, and hi < lo − 1 is ill-formed ({var} from {lo_e} to {hi_e})")
@@ -716,11 +755,31 @@ class Evaluator:
                         return 0
                     env[key] = t
                     return fbody(env)
-                values = []
-                for v in range(a, b + 1):
+                if guards and a <= b:
+                    # the first term's leading factors, free of the variable: a zero among them (in their order)
+                    # makes every term 0, as the product's closure finds at each term, evaluated as it would be
+                    env[key] = a
+                    for g in guards:
+                        x = g(env)
+                        if x == 0 and not isinstance(x, P.Poly):
+                            return 0
+                # the terms' sum as P.total sums them: ints added as they come (P.total adds the numbers before the
+                # first polynomial one by one from 0, so an int prefix may be added first), the rest by P.total
+                acc = 0
+                terms = iter(range(a, b + 1))
+                for v in terms:
                     env[key] = v
-                    values.append(fbody(env))
-                return add_all(values)
+                    x = fbody(env)
+                    if type(x) is int:
+                        acc += x
+                        continue
+                    values = [acc, x]
+                    append = values.append
+                    for v in terms:
+                        env[key] = v
+                        append(fbody(env))
+                    return add_all(values)
+                return acc
             finally:
                 if track:
                     if loops[key] == 1:
@@ -732,6 +791,22 @@ class Evaluator:
                 else:
                     env[key] = saved
         return total
+
+    def _leading_constants(self, body, var) -> tuple:
+        """The closures of the leading factors of the product ``body`` that are free of ``var``, in the order that
+        :meth:`_mul` evaluates them (guards first): the longest such prefix, since a factor after one that reads
+        ``var`` is reached only where that one is nonzero. () when ``body`` is not a product (or is None: an outer
+        limit of a multiple sum, whose inner ranges may be empty). The value of the product is the same with
+        ``var`` at any value: where one of these factors is 0 at the first term, the product's closure (:meth:`_mul`,
+        or the integer arithmetic that equals it) is 0 at every term, and an error they raise is raised there first."""
+        if not isinstance(body, sp.Mul):
+            return ()
+        out = []
+        for f in sorted(body.args, key=self._cost):   # the order of _mul
+            if var in f.free_symbols:
+                break
+            out.append(self._fn(f))
+        return tuple(out)
 
     @staticmethod
     def _delta_target(body, var):

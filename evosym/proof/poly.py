@@ -108,7 +108,12 @@ def total(values):
     numbers before the first polynomial are summed as numbers, exactly as the fold sums them."""
     const, out = 0, None
     for v in values:
-        if isinstance(v, Poly):
+        if type(v) is int:   # the common case first: the branches below, for an int (exact(v) is v)
+            if out is None:
+                const = const + v
+            elif v:
+                out[()] = out.get((), 0) + v
+        elif isinstance(v, Poly):
             if out is None:
                 out = _terms(const).copy()
             for m, c in v.terms.items():

@@ -28,7 +28,10 @@ def check_support(op: Operator, form: EvolutionForm, definitions: dict, grid) ->
     ranges = {s: hi for s, _, hi in op.lhs_ranges()}
     for config in grid:
         env = env_of(config)
-        kfn = Evaluator(op.shapes_at(env), definitions, sizes=op.size_symbols()).compile(form.kernel)
+        kfn, key = Evaluator(op.shapes_at(env), definitions, sizes=op.size_symbols()).compile_keyed(form.kernel)
+        base = {key(s): v for s, v in env.items()}   # environments keyed as kfn reads them (compile_keyed)
+        kb, ko, kc = key(form.batch), key(form.out_channel), key(form.channel)
+        pkeys, nkeys = [key(s) for s in form.position], [key(s) for s in form.neighbour]
 
         def rng(hi):
             return range(size_value(hi, env) + 1)
@@ -40,14 +43,13 @@ def check_support(op: Operator, form: EvolutionForm, definitions: dict, grid) ->
                 omega = set(form.omega.points(pt, env))
             except ValueError as exc:
                 return CheckResult(NAME, False, "bounded", str(exc))
-            local = dict(env)
-            local.update(zip(form.position, pt))
+            local = dict(base)
+            local.update(zip(pkeys, pt))
             support = set()
             try:
                 for q in qs:
-                    local.update(zip(form.neighbour, q))
-                    if any(not P.is_zero(kfn({**local, form.batch: b, form.out_channel: o, form.channel: c}))
-                           for b in bs for o in outs for c in chans):
+                    local.update(zip(nkeys, q))
+                    if any(not P.is_zero(kfn(_at(local, kb, b, ko, o, kc, c))) for b in bs for o in outs for c in chans):
                         support.add(q)
             except IllFormedAccess as exc:
                 return CheckResult(NAME, False, "bounded", "K is ill-formed",
@@ -58,3 +60,13 @@ def check_support(op: Operator, form: EvolutionForm, definitions: dict, grid) ->
                                                   f"Ω(p) = {sorted(omega)}",
                                                   f"in supp K only: {sorted(support - omega)}; in Ω(p) only: {sorted(omega - support)}"))
     return CheckResult(NAME, True, "bounded", f"supp K(·,·,p,·) = Ω(p) at every output position, at {len(grid)} shapes")
+
+
+def _at(local: dict, kb, b, ko, o, kc, c) -> dict:
+    """A fresh environment: ``local`` with the batch, output channel and channel bound (in that order, as
+    ``{**local, batch: b, out_channel: o, channel: c}`` binds them)."""
+    env = local.copy()
+    env[kb] = b
+    env[ko] = o
+    env[kc] = c
+    return env
