@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = [0 ≤ u_tap - ⌊L_in·i/L_o⌋ ≤ ⌊(L_in·(i + 1) + L_o - 1)/L_o⌋ - ⌊L_in·i/L_o⌋ - 1]·δ(c, o)/Σ_{m'=0}^{L_in - 1} [⌊L_in·i/L_o⌋ ≤ m' ≤ ⌊(L_in·(i + 1) + L_o - 1)/L_o⌋ - 1]
 
-Default lowering (native-matmul): static (K̂ reads no input); position-specific; Ω an index set, summed over every input position (K̂ vanishes off Ω); depthwise, the rest of K̂ reads no channel: one matrix M[p, q] for every channel → torch.matmul with M along the position axis.
+Default lowering (native-adaptive-pool): static (K̂ reads no input); position-specific; Ω an index set, summed over every input position (K̂ vanishes off Ω); K̂ = δ(c, o)·Π_k [a_k ≤ q_k < b_k]/(b_k − a_k) with a_k = ⌊L_k·p_k/L'_k⌋, b_k = ⌈L_k·(p_k + 1)/L'_k⌉ (L the input's length, L' the output's, each axis): PyTorch's adaptive average pooling bins → torch.nn.functional.adaptive_avg_pool1d.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -24,7 +24,7 @@ from torch import nn
 __all__ = ["AdaptiveAvgPool1dEvolution", "adaptive_avg_pool1d_evolution"]
 
 SIZES = ("L_o",)
-LOWERING = "native-matmul"
+LOWERING = "native-adaptive-pool"
 AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
@@ -79,7 +79,7 @@ def adaptive_avg_pool1d_evolution(x, *, L_o, path="auto"):
     """1-D adaptive average pooling: output length given, bins of unequal length (functional form).
 
     Sizes: L_o = output length (adaptive pooling's output_size).
-    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (native-adaptive-pool), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -105,15 +105,8 @@ def adaptive_avg_pool1d_evolution(x, *, L_o, path="auto"):
                          "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, L_o=L_o, L_out=L_out)
-    # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
-    m_prime = torch.arange(L_in, device=device).view(1, 1, -1)
-    i = torch.arange(L_o, device=device).view(-1, 1, 1)
-    w1 = _as_grid(((((i * L_in) // L_o) <= m_prime) & (m_prime <= ((((L_in * (i + 1)) + L_o - 1) // L_o) - 1))).to(dtype), 3, dtype, device).sum(dim=(2,), keepdim=True)
-    u_tap = torch.arange(L_in, device=device).view(1, -1, 1)
-    w2 = _as_grid(((1 / w1) * ((0 <= (u_tap - ((i * L_in) // L_o))) & ((u_tap - ((i * L_in) // L_o)) <= ((((L_in * (i + 1)) + L_o - 1) // L_o) - ((i * L_in) // L_o) - 1))).to(dtype)), 3, dtype, device)
-    w2 = w2.reshape(w2.shape[:2])
-    weight_full = w2.expand((L_o, L_in))  # size-1 axes broadcast
-    y = torch.matmul(x, weight_full.t())  # (B, ·, N)
+    # K̂ = δ(c, o)·(PyTorch's adaptive bins, each averaged): the native adaptive average pool
+    y = F.adaptive_avg_pool1d(x, L_out)
     return y
 
 
@@ -163,7 +156,7 @@ def _generic(x, *, L_o, L_out):
 
 
 class AdaptiveAvgPool1dEvolution(nn.Module):
-    """1-D adaptive average pooling: output length given, bins of unequal length, generated from its Evolution form (native-matmul)."""
+    """1-D adaptive average pooling: output length given, bins of unequal length, generated from its Evolution form (native-adaptive-pool)."""
 
     def __init__(self, L_o, *, device=None, dtype=None):
         super().__init__()

@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = [0 ≤ u_1_tap - ⌊H_in·i/H_out⌋ ≤ ⌊(H_in·(i + 1) + H_out - 1)/H_out⌋ - ⌊H_in·i/H_out⌋ - 1]·[0 ≤ u_2_tap - ⌊W_in·j/W_out⌋ ≤ ⌊(W_in·(j + 1) + W_out - 1)/W_out⌋ - ⌊W_in·j/W_out⌋ - 1]·δ(c, o)/(Σ_{m'=0}^{H_in - 1} [⌊H_in·i/H_out⌋ ≤ m' ≤ ⌊(H_in·(i + 1) + H_out - 1)/H_out⌋ - 1]·Σ_{n'=0}^{W_in - 1} [⌊W_in·j/W_out⌋ ≤ n' ≤ ⌊(W_in·(j + 1) + W_out - 1)/W_out⌋ - 1])
 
-Default lowering (generic-global): static (K̂ reads no input); position-specific; Ω an index set, summed over every input position (K̂ vanishes off Ω) → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input.
+Default lowering (native-adaptive-pool): static (K̂ reads no input); position-specific; Ω an index set, summed over every input position (K̂ vanishes off Ω); K̂ = δ(c, o)·Π_k [a_k ≤ q_k < b_k]/(b_k − a_k) with a_k = ⌊L_k·p_k/L'_k⌋, b_k = ⌈L_k·(p_k + 1)/L'_k⌉ (L the input's length, L' the output's, each axis): PyTorch's adaptive average pooling bins → torch.nn.functional.adaptive_avg_pool2d.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -24,8 +24,8 @@ from torch import nn
 __all__ = ["AdaptiveAvgPool2dEvolution", "adaptive_avg_pool2d_evolution"]
 
 SIZES = ("H_out", "W_out")
-LOWERING = "generic-global"
-AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
+LOWERING = "native-adaptive-pool"
+AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
 
@@ -81,7 +81,7 @@ def adaptive_avg_pool2d_evolution(x, *, H_out, W_out, path="auto"):
     """2-D adaptive average pooling: output size given, bins of unequal length (functional form).
 
     Sizes: H_out = output length along h (adaptive pooling's output_size); W_out = output length along w (adaptive pooling's output_size).
-    ``path``: "auto" (generic-global), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (native-adaptive-pool), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -108,6 +108,9 @@ def adaptive_avg_pool2d_evolution(x, *, H_out, W_out, path="auto"):
                          "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, H_out=H_out, W_out=W_out, L_out=L_out)
+    # K̂ = δ(c, o)·(PyTorch's adaptive bins, each averaged): the native adaptive average pool
+    y = F.adaptive_avg_pool2d(x, L_out)
+    return y
 
 
 def _kernel_tensor(x, *, H_out, W_out, L_out):
@@ -164,7 +167,7 @@ def _generic(x, *, H_out, W_out, L_out):
 
 
 class AdaptiveAvgPool2dEvolution(nn.Module):
-    """2-D adaptive average pooling: output size given, bins of unequal length, generated from its Evolution form (generic-global)."""
+    """2-D adaptive average pooling: output size given, bins of unequal length, generated from its Evolution form (native-adaptive-pool)."""
 
     def __init__(self, H_out, W_out, *, device=None, dtype=None):
         super().__init__()

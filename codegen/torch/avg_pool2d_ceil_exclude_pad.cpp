@@ -129,6 +129,13 @@ extern "C" int evo_avg_pool2d_ceil_exclude_pad_attend_f32(const float* x, const 
     return 0;
 }
 
+// attend with β (the logits' other term, laid out as they are) added before the softmax (evo_attend_biased)
+extern "C" int evo_avg_pool2d_ceil_exclude_pad_attend_biased_f32(const float* x, const float* dy, const float* bias, float* dkt,
+                                                   const i64* zv, const i64* layout, const i64* options, void* stream) {
+    (void)stream;
+    return evo_attend_biased<float>(x, dy, bias, dkt, zv, layout, options);
+}
+
 extern "C" int evo_avg_pool2d_ceil_exclude_pad_backward_kernel_f32(const float* x, const float* dy, float* dkt, const i64* zv,
                                                      const i64* layout, void* stream) {
     (void)stream;
@@ -172,6 +179,13 @@ extern "C" int evo_avg_pool2d_ceil_exclude_pad_attend_f64(const double* x, const
     if (!evo_window_fits(z)) return 1003;
     evo_backward_kernel<double>(x, dy, dkt, z, kl, true);
     return 0;
+}
+
+// attend with β (the logits' other term, laid out as they are) added before the softmax (evo_attend_biased)
+extern "C" int evo_avg_pool2d_ceil_exclude_pad_attend_biased_f64(const double* x, const double* dy, const double* bias, double* dkt,
+                                                   const i64* zv, const i64* layout, const i64* options, void* stream) {
+    (void)stream;
+    return evo_attend_biased<double>(x, dy, bias, dkt, zv, layout, options);
 }
 
 extern "C" int evo_avg_pool2d_ceil_exclude_pad_backward_kernel_f64(const double* x, const double* dy, double* dkt, const i64* zv,

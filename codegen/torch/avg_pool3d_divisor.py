@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = δ(c, o)/D_o
 
-Default lowering (native-conv): static (K̂ reads no input); shared across space (K̂ is free of the output position); grouped: K̂ carries δ(c, o), C groups; window with stride, dilation and zero padding; channels first → torch.nn.functional.conv3d.
+Default lowering (native-conv): static (K̂ reads no input); shared across space (K̂ is free of the output position); grouped: K̂ carries δ(c, o), C groups; K̂ = δ(c, o)·1/D_o is the same number at every tap of a window of dilation 1: an average pool times K_d·K_h·K_w/D_o; window with stride, dilation and zero padding; channels first → torch.nn.functional.conv3d (as torch.nn.functional.avg_pool3d, count_include_pad=True, the zero padding explicit where avg_pool cannot take it).
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -212,16 +212,17 @@ def avg_pool3d_divisor_evolution(x, *, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P
         return _kernels(x, K_d=K_d, s_d=s_d, P_d=P_d, K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, D_o=D_o, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, K_d=K_d, s_d=s_d, P_d=P_d, K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, D_o=D_o, L_out=L_out)
-    # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
-    w1 = _as_grid((1 / D_o), 5, dtype, device)
-    weight_full = w1.expand((C, 1, K_d, K_h, K_w))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (K_d, K_h, K_w), (s_d, s_h, s_w), (1, 1, 1), (P_d, P_h, P_w)
     extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
         xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])
-    y = F.conv3d(xin, weight_full, None, stride=stride, padding=padding, dilation=dilation, groups=C)
+    # K̂ = δ(c, o)·κ, one number at every tap: the average pool (count_include_pad: the zero padding counts) times κ·|window|
+    if any(2 * P_ > K_ for P_, K_ in zip(padding, kernel)):   # avg_pool pads at most half the window: pad explicitly
+        xin = F.pad(xin, [e for P_ in reversed(padding) for e in (P_, P_)])
+        padding = (0,) * 3
+    y = F.avg_pool3d(xin, kernel, stride, padding, divisor_override=D_o)   # the sum ÷ 1/κ
     if tuple(y.shape[2:]) == L_out:
         return y
     return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter

@@ -144,15 +144,15 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
     d2_3 = adjacency.reshape(N, N)  # A[p, q]: the whole tensor
     d2_4 = _as_grid((((d2_1 * d2_2) ** (-1 / 2)) * ((p == q).to(dtype) + d2_3)), 2, dtype, device)
     def_Ahat = d2_4.expand((N, N))
-    # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
-    w1 = def_Ahat.reshape(N, N)  # Ahat[p, u_tap]: the whole tensor
-    w2 = _as_grid(w1, 2, dtype, device)
-    weight_full = w2.expand((N, N))  # size-1 axes broadcast
     # K̂ = M[o, c]·S[p, q] (separable): the channel map first, then S along the positions
     m1 = weight.permute(1, 0).reshape(O, C)  # W[c, o]: the whole tensor
     m2 = _as_grid(m1, 2, dtype, device)
     mix = m2.expand(O, C)
     v = torch.matmul(x, mix.t())  # (B, N, C) → (B, N, O)
+    # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
+    w1 = def_Ahat.reshape(N, N)  # Ahat[p, u_tap]: the whole tensor
+    w2 = _as_grid(w1, 2, dtype, device)
+    weight_full = w2.expand((N, N))  # size-1 axes broadcast
     y = torch.matmul(weight_full, v)  # (B, N, ·): positions before channels
     y = y + bias
     return y

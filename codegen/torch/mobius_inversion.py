@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = δ(c, o)
 
-Default lowering (native-conv): static (K̂ reads no input); shared across space (K̂ is free of the output position); grouped: K̂ carries δ(c, o), C groups; window with stride, dilation and zero padding; channels first → torch.nn.functional.conv1d.
+Default lowering (native-conv): static (K̂ reads no input); shared across space (K̂ is free of the output position); grouped: K̂ carries δ(c, o), C groups; K̂ = δ(c, o)·1 is the same number at every tap of a window of dilation 1: an average pool times 1; window with stride, dilation and zero padding; channels first → torch.nn.functional.conv1d (as torch.nn.functional.avg_pool1d, count_include_pad=True, the zero padding explicit where avg_pool cannot take it).
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -140,16 +140,17 @@ def mobius_inversion_evolution(x, *, path="auto"):
         return _kernels(x, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, L_out=L_out)
-    # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
-    w1 = _as_grid(1, 3, dtype, device)
-    weight_full = w1.expand((C, 1, 1))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (1,), (1,), (1,), (0,)
     extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
         xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])
-    y = F.conv1d(xin, weight_full, None, stride=stride, padding=padding, dilation=dilation, groups=C)
+    # K̂ = δ(c, o)·κ, one number at every tap: the average pool (count_include_pad: the zero padding counts) times κ·|window|
+    if any(2 * P_ > K_ for P_, K_ in zip(padding, kernel)):   # avg_pool pads at most half the window: pad explicitly
+        xin = F.pad(xin, [e for P_ in reversed(padding) for e in (P_, P_)])
+        padding = (0,) * 1
+    y = F.avg_pool1d(xin, kernel, stride, padding)
     if tuple(y.shape[2:]) == L_out:
         return y
     return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter

@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = δ(c, o)·Σ_{k=0}^{N - 1} U[p, k]·U[u_tap, k]·g[k]
 
-Default lowering (native-matmul): static (K̂ reads no input); position-specific; global Ω (every input position); depthwise, the rest of K̂ reads no channel: one matrix M[p, q] for every channel → torch.matmul with M along the position axis.
+Default lowering (native-matmul): static (K̂ reads no input); position-specific; global Ω (every input position); depthwise, the rest of K̂ reads no channel: one matrix M[p, q] for every channel → torch.matmul with M along the position axis (or, S = Σ_k (U[p, k])·(U[u_tap, k]·g[k]) of rank N, two matrix products through the rank where they cost fewer multiply-adds than building and applying S).
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -120,13 +120,28 @@ def spectral_graph_conv_evolution(x, eigenvectors, spectral_filter, *, N, path="
                          "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, eigenvectors, spectral_filter, N=N, L_out=L_out)
-    # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
-    w1 = torch.einsum('c,ac,bc->ab', spectral_filter, eigenvectors, eigenvectors)
-    w1 = w1.unsqueeze(2)
-    w5 = _as_grid(w1, 3, dtype, device)
-    w5 = w5.reshape(w5.shape[:2])
-    weight_full = w5.expand((N, N))  # size-1 axes broadcast
-    y = torch.matmul(weight_full, x)  # (B, N, ·): positions before channels
+    rows, cols, rank = N, N, N
+    lines = x.numel() // (x.shape[1] or 1)   # batch × channels: each a vector along the positions
+    if rank * (rows + cols) * lines < rows * cols * (lines + rank):   # multiply-adds: through the rank < S built and applied
+        # S = A·Bᵀ of rank R: x through Bᵀ, then A (fewer multiply-adds than building S and applying it)
+        la1 = eigenvectors.reshape(N, N)  # U[p, k]: the whole tensor
+        la2 = _as_grid(la1, 2, dtype, device)
+        lb1 = eigenvectors.reshape(N, N)  # U[u_tap, k]: the whole tensor
+        lb2 = _as_grid(lb1, 2, dtype, device)
+        a_full, b_full = la2.expand(rows, rank), lb2.expand(cols, rank)
+        lw1 = spectral_filter.reshape(N,)  # g[k]: the whole tensor
+        lw2 = _as_grid(lw1, 1, dtype, device)
+        z = torch.matmul(b_full.t(), x)   # (B, R, ·)
+        z = z * lw2.expand(rank).reshape(rank, 1)   # the rank axis scaled by w
+        y = torch.matmul(a_full, z)  # (B, N, ·): positions before channels
+    else:
+        # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
+        w1 = torch.einsum('c,ac,bc->ab', spectral_filter, eigenvectors, eigenvectors)
+        w1 = w1.unsqueeze(2)
+        w5 = _as_grid(w1, 3, dtype, device)
+        w5 = w5.reshape(w5.shape[:2])
+        weight_full = w5.expand((N, N))  # size-1 axes broadcast
+        y = torch.matmul(weight_full, x)  # (B, N, ·): positions before channels
     return y
 
 
