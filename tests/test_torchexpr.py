@@ -82,3 +82,18 @@ def test_a_constant_times_a_sum_scales_an_operand_before_the_sum():
             assert torch.isfinite(value).all(), f"{expr} overflowed {dtype}:\n{text}"
             tol = 2 ** -10 * want if dtype == torch.float16 else 1e-12 * want   # float16: one rounding of the result
             assert (value.double() - want).abs().max() <= tol, (expr, dtype, value, text)
+
+
+def test_a_sum_divided_by_its_number_of_terms_is_a_mean():
+    """Σ_k A[i, k] / K is ``.mean`` over k (no scaled copy of the operand; float16 accumulates in float32, so a sum
+    beyond 65504 whose mean is in range stays finite); any other scale keeps the scaled sum."""
+    k, K = index("k"), size("K")
+    A = sp.IndexedBase("A")
+    a = torch.full((3, 8), 10000.0)
+    text, value = _run_reads(sp.Sum(A[i, k], (k, 0, K - 1)) / K, torch.float16, A=a.half())
+    assert ".mean(dim=" in text and torch.isfinite(value).all() and (value.double() - 10000).abs().max() <= 10
+    text, value = _run_reads(sp.Sum(A[i, k], (k, 0, K - 1)) / (2 * K), torch.float64, A=a.double())
+    assert ".mean(" not in text and ".sum(dim=" in text and (value - 5000).abs().max() < 1e-9
+    b = torch.arange(24.0, dtype=torch.float64).reshape(3, 8)
+    text, value = _run_reads(sp.Sum(A[i, k], (k, 0, K - 1)) / K, torch.float64, A=b)
+    torch.testing.assert_close(value, b.mean(1), rtol=1e-15, atol=0)

@@ -532,8 +532,11 @@ class GridCompiler:
         body_txt = self._expr(body)
         inner = f"_as_grid({body_txt}, {self.rank}, dtype, device)"
         value = self._scaled(scale, inner)
-        total = f"{value}.sum(dim={dims}, keepdim=True)"
         lengths = [(self.ranges[l[0]][1], self.ranges[l[0]][2]) for l in e.limits]
+        if scale != 1 and sp.simplify(scale * sp.Mul(*[n for n, _ in lengths])) == 1:
+            total = f"{inner}.mean(dim={dims}, keepdim=True)"   # Σ/(its number of terms): a mean, no scaled copy
+        else:
+            total = f"{value}.sum(dim={dims}, keepdim=True)"
         if body_txt in self.views and not any(n.is_number and n != 1 for n, _ in lengths):
             # a sum of a view over axes of length 1 (a 1×1 pool) is the view itself: no copy when they are
             conds = list(dict.fromkeys(f"{py} == 1" for n, py in lengths if n != 1))
