@@ -191,7 +191,7 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
         return _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C=C, D=D, R=R, L_out=L_out)
     # x_gap: global average pool of the input (computed once, on its own grid)
     d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
-    d1_1 = _as_grid(d1_2, 4, dtype, device) if W == 1 and H == 1 and ((1 / H) * (1 / W)) == 1 else (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
+    d1_1 = _as_grid(d1_2, 4, dtype, device) if W == 1 and H == 1 and ((1 / H) * (1 / W)) == 1 else _as_grid(d1_2, 4, dtype, device).mean(dim=(2, 3), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid(d1_1, 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
@@ -235,7 +235,7 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     dtype, device = x.dtype, x.device
     # x_gap: global average pool of the input (computed once, on its own grid)
     d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
-    d1_1 = _as_grid(d1_2, 4, dtype, device) if W == 1 and H == 1 and ((1 / H) * (1 / W)) == 1 else (((1 / H) * (1 / W)) * _as_grid(d1_2, 4, dtype, device)).sum(dim=(2, 3), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
+    d1_1 = _as_grid(d1_2, 4, dtype, device) if W == 1 and H == 1 and ((1 / H) * (1 / W)) == 1 else _as_grid(d1_2, 4, dtype, device).mean(dim=(2, 3), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid(d1_1, 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))

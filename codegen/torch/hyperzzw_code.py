@@ -219,7 +219,7 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     def_Wl = d3_7.expand((C, ((2 * R) + 1), ((2 * R) + 1)))
     # Zbar: context: Z pooled to k × k (adaptive_avg_pool2d, equal bins) (computed once, on its own grid)
     d4_2 = Z[:B, :C, :(P * ((2 * R) + 1)), :(P * ((2 * R) + 1))].unflatten(3, (((2 * R) + 1), P)).unflatten(2, (((2 * R) + 1), P)).permute(0, 1, 2, 4, 3, 5).reshape(B, C, ((2 * R) + 1), ((2 * R) + 1), P, P)  # Z[b, c, P*u + a, P*v + e]: a view (proved inside Z)
-    d4_1 = _as_grid(d4_2, 6, dtype, device) if P == 1 and (P ** -2) == 1 else ((P ** -2) * _as_grid(d4_2, 6, dtype, device)).sum(dim=(4, 5), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
+    d4_1 = _as_grid(d4_2, 6, dtype, device) if P == 1 and (P ** -2) == 1 else _as_grid(d4_2, 6, dtype, device).mean(dim=(4, 5), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d4_3 = _as_grid(d4_1, 6, dtype, device)
     d4_3 = d4_3.reshape(d4_3.shape[:4])
     def_Zbar = d4_3.expand((B, C, ((2 * R) + 1), ((2 * R) + 1)))
