@@ -277,17 +277,26 @@ def _exact_arithmetic(e) -> bool:
     return isinstance(e, _ARITHMETIC_HEADS) and all(_exact_arithmetic(a) for a in e.args)
 
 
+_COMPILERS: list = []
+
+
+def use_condition_compiler(compile_keyed) -> None:
+    """Decide set membership with ``compile_keyed(condition) -> (fn, key)`` (the proof layer's exact evaluator
+    registers itself here: ir sits below proof and never imports it). Without one, SymPy decides every point."""
+    _COMPILERS[:] = [compile_keyed]
+    _CONDITIONS.clear()   # conditions cached as "SymPy decides" before
+
+
 def _compiled_condition(condition):
     """(fn, key) of :meth:`Evaluator.compile_keyed` for ``condition``, or None when it is not plain exact arithmetic
     and logic (then SymPy decides every point)."""
     hit = _CONDITIONS.get(condition, _MISSING)
     if hit is _MISSING:
         hit = None
-        if _exact_logic(condition):
+        if _exact_logic(condition) and _COMPILERS:
             from ..errors import TimeLimitExceeded
-            from ..proof.evaluate import Evaluator   # here: the evaluator itself reads ir (no import cycle)
             try:
-                hit = Evaluator({}).compile_keyed(condition)
+                hit = _COMPILERS[0](condition)
             except TimeLimitExceeded:
                 raise
             except Exception:   # not compilable: SymPy decides

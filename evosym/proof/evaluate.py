@@ -47,6 +47,7 @@ import sympy as sp
 from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
 from ..errors import IllFormedAccess, TimeLimitExceeded
+from ..ir.neighbourhood import use_condition_compiler
 from ..ir.symbols import InRange, turns
 from ..ir.tensors import Definition
 from . import poly as P
@@ -863,3 +864,11 @@ class Evaluator:
                 return float(r)
             return P.number(r)
         return function
+
+
+def _membership(condition):
+    """An index set's condition compiled by the exact evaluator, for :meth:`IndexSet.points`."""
+    return Evaluator({}).compile_keyed(condition)
+
+
+use_condition_compiler(_membership)
