@@ -35,6 +35,23 @@ def _bias(rows: str) -> str:
     return f"None if m.in_proj_bias is None else m.in_proj_bias[{rows}]"
 
 
+def _weight(rows: str, separate: str) -> str:
+    """An in-projection weight: rows of the packed in_proj_weight, or the separate weight of a kdim/vdim module."""
+    return f"m.in_proj_weight[{rows}] if m._qkv_same_embed_dim else m.{separate}"
+
+
+def cross_binding() -> dict:
+    """The ``torch_binding`` of ``cross_attention``: any ``nn.MultiheadAttention`` without extra key/value positions,
+    kdim and vdim taken as the sizes C_k and C_v (its separate q/k/v weights when they differ from embed_dim)."""
+    out = binding()
+    out["requires"] = list(REQUIRES[1:])
+    out["sizes"].update({"C_k": "m.kdim", "C_v": "m.vdim"})
+    out["tensors"].update({"WQ": _weight(":m.embed_dim", "q_proj_weight"),
+                           "WK": _weight("m.embed_dim:2 * m.embed_dim", "k_proj_weight"),
+                           "WV": _weight("2 * m.embed_dim:", "v_proj_weight")})
+    return out
+
+
 def binding(*, bias_table: bool = False) -> dict:
     """The ``torch_binding`` of an operator with mhsa's tensors (WQ, bQ, WK, bK, WV, bV, WO, bO) and sizes N, d;
     ``bias_table``: also the additive bias P (N, L, L) of ``mhsa_bias``, which is the forward's float attn_mask,

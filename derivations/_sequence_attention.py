@@ -67,6 +67,8 @@ class Attention:
     definitions: tuple
     traditional: sp.Expr
     y: TensorDecl
+    value: TensorDecl       # v's source: x, or cross-attention's value input
+    keys: sp.Expr           # the number of keys: L, or cross-attention's S
 
 
 def _decl(name, shape, what, torch_name):
@@ -75,9 +77,10 @@ def _decl(name, shape, what, torch_name):
                       torch_name=torch_name)
 
 
-def build(*, causal: bool, grouped: bool, biased: bool = False) -> Attention:
+def build(*, causal: bool, grouped: bool, biased: bool = False, cross: bool = False) -> Attention:
     """The definitions and traditional form of the variant (``biased``: a static additive bias P[h, i, m] on
-    the logits, SDPA's float ``attn_mask``)."""
+    the logits, SDPA's float ``attn_mask``; ``cross``: keys and values projected from two more inputs of S tokens,
+    C_k and C_v channels, ``nn.MultiheadAttention``'s key and value with kdim and vdim)."""
     if grouped:
         Nkv, G = size("N_kv"), size("G")
         N = Nkv * G
@@ -88,10 +91,20 @@ def build(*, causal: bool, grouped: bool, biased: bool = False) -> Attention:
         Nkv = N
         sizes = ((B, "batch size"), (N, "heads"), (Dh, "channels per head"), (L, "tokens"))
     C, Ckv = N * Dh, Nkv * Dh
-    x = TensorDecl("x", (B, C, L), "input", "input tokens, channels first (B × C × L); PyTorch's (B, L, C) transposed")
+    x = TensorDecl("x", (B, C, L), "input", "input tokens, channels first (B × C × L); PyTorch's (B, L, C) transposed"
+                   if not cross else "query tokens, channels first (B × C × L); PyTorch's (B, L, C) query transposed")
+    S, Ck, Cv = (size("S"), size("C_k"), size("C_v")) if cross else (L, C, C)
+    if cross:
+        sizes += ((S, "keys: the key/value sequence's length"), (Ck, "key input channels (kdim)"),
+                  (Cv, "value input channels (vdim)"))
+        xk = TensorDecl("xk", (B, Ck, S), "input", "key tokens, channels first (B × C_k × S): PyTorch's key transposed")
+        xv = TensorDecl("xv", (B, Cv, S), "input", "value tokens, channels first (B × C_v × S): PyTorch's value "
+                        "transposed (the same tensor as xk when keys and values come from one sequence)")
+    else:
+        xk = xv = x
     Wq = _decl("WQ", (C, C), "query projection weight", "q_weight")
-    Wk = _decl("WK", (Ckv, C), "key projection weight" + (" (N_kv·d outputs)" if grouped else ""), "k_weight")
-    Wv = _decl("WV", (Ckv, C), "value projection weight" + (" (N_kv·d outputs)" if grouped else ""), "v_weight")
+    Wk = _decl("WK", (Ckv, Ck), "key projection weight" + (" (N_kv·d outputs)" if grouped else ""), "k_weight")
+    Wv = _decl("WV", (Ckv, Cv), "value projection weight" + (" (N_kv·d outputs)" if grouped else ""), "v_weight")
     Wo = _decl("WO", (C, C), "output projection weight", "out_weight")
     bq = _decl("bQ", (C,), "query projection bias", "q_bias")
     bk = _decl("bK", (Ckv,), "key projection bias", "k_bias")
@@ -101,14 +114,14 @@ def build(*, causal: bool, grouped: bool, biased: bool = False) -> Attention:
     P = TensorDecl("P", (N, L, L), "parameter", "additive attention bias per head (query × key): a float attn_mask",
                    latex="P", text="P", torch_name="attn_bias") if biased else None
 
-    def projection(name, weight, bias_, what, latex, rows):
-        body = sp.Sum(weight[c, c3] * x[b, c3, m], (c3, 0, C - 1))
+    def projection(name, weight, bias_, what, latex, rows, source, length):
+        body = sp.Sum(weight[c, c3] * source[b, c3, m], (c3, 0, source.shape[1] - 1))
         return Definition(name, (b, c, m), bias_[c] + body, f"{what}: in-projection of every token, with bias",
-                          latex=latex, text=latex, shape=(B, rows, L))
+                          latex=latex, text=latex, shape=(B, rows, length))
 
-    query = projection("qry", Wq, bq, "queries", "q", C)
-    key = projection("key", Wk, bk, "keys", "k", Ckv)
-    value = projection("val", Wv, bv, "values", "v", Ckv)
+    query = projection("qry", Wq, bq, "queries", "q", C, x, L)
+    key = projection("key", Wk, bk, "keys", "k", Ckv, xk, S)
+    value = projection("val", Wv, bv, "values", "v", Ckv, xv, S)
     kvh = kv_head(h, G, Nkv) if grouped else h
     logit = Definition("logit", (b, h, i, m),
                        sp.Sum(query[b, h * Dh + e, i] * key[b, kvh * Dh + e, m], (e, 0, Dh - 1)) / sp.sqrt(Dh)
@@ -116,37 +129,37 @@ def build(*, causal: bool, grouped: bool, biased: bool = False) -> Attention:
                        "attention logits: scaled dot product of the query at token i and the key at token m"
                        + (" (query head h reads key head ⌊h/G⌋)" if grouped else "")
                        + (", plus the static bias P[h, i, m]" if biased else ""),
-                       latex=r"\ell", text="\u2113", shape=(B, N, L, L))
+                       latex=r"\ell", text="\u2113", shape=(B, N, L, S))
     defs = [query, key, value, logit]
     if causal:   # PyTorch's −∞ after the query: exp(ℓ − ∞·[m > i]) = [m ≤ i]·exp(ℓ)
         weight = Definition("E", (b, h, i, m), InRange(m, 0, i) * sp.exp(logit[b, h, i, m]),
                             "masked exponentials: exp(ℓ) for the keys at or before the query, 0 after it "
-                            "(PyTorch adds −∞ to the later keys' logits)", latex="E", shape=(B, N, L, L))
+                            "(PyTorch adds −∞ to the later keys' logits)", latex="E", shape=(B, N, L, S))
         defs.append(weight)
         numerator, summand = weight[b, h, i, m], weight[b, h, i, m2]
     else:
         numerator, summand = sp.exp(logit[b, h, i, m]), sp.exp(logit[b, h, i, m2])
-    norm = Definition("Z", (b, h, i), sp.Sum(summand, (m2, 0, L - 1)),
+    norm = Definition("Z", (b, h, i), sp.Sum(summand, (m2, 0, S - 1)),
                       "causal softmax denominator: Σ over the keys 0 … i (every later term is 0)" if causal
                       else "softmax denominator over every key", latex="Z", shape=(B, N, L))
     attn = Definition("attn", (b, h, i, m), numerator / norm[b, h, i],
                       "attention weights: softmax of the logits over the keys " + ("0 … i, 0 after i" if causal else
-                                                                                    "0 … L − 1"),
+                                                                                    "0 … S − 1" if cross else "0 … L − 1"),
                       latex="A", text="A")
     heads = Definition("heads", (b, c, i), sp.Sum(attn[b, sp.floor(c / Dh), i, m] * value[b, _kv(c, G, Nkv, grouped), m],
-                                                  (m, 0, L - 1)),
+                                                  (m, 0, S - 1)),
                        "the heads' outputs: attention-weighted values"
                        + (", query head ⌊c/d⌋ reading value head ⌊⌊c/d⌋/G⌋" if grouped else "")
                        + ", before the output projection", latex="z", text="z", shape=(B, C, L))
     defs += [norm, attn, heads]
     traditional = bo[o] + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
-    tensors = (x, Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased else ())
-    return Attention(causal, grouped, sizes, N, G, Nkv, x, tensors, tuple(defs), traditional, y)
+    tensors = ((x, xk, xv) if cross else (x,)) + (Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased else ())
+    return Attention(causal, grouped, sizes, N, G, Nkv, x, tensors, tuple(defs), traditional, y, xv, S)
 
 
 def omega(a: Attention):
     """Ω(i): the causal window {m ≤ i} (L taps ending at i, clipped at 0), else every token."""
-    return Window((WindowAxis(L, 1, 1, L - 1, L),)) if a.causal else Global((L,))
+    return Window((WindowAxis(L, 1, 1, L - 1, L),)) if a.causal else Global((a.keys,))
 
 
 def _projected(t, sizes):
@@ -194,7 +207,8 @@ def derive(dv, a: Attention):
     """The proof, causal or not: the value bias leaves the kernel through the softmax's unit sum (causal: the
     masked weights' rule proves Σ E > 0 from key i, visible to query i), then: move the weights into the
     channel sum, exchange, name K. Causal, K vanishes after the query because E does."""
-    x, _, _, _, _, _, bv, Wo, _ = a.tensors[:9]
+    by = {t.name: t for t in a.tensors}
+    x, bv, Wo = a.value, by["bV"], by["WO"]
     attn = a.definitions[-2]
     dv.apply("unfold-definition", name="heads")
     dv.apply("move-into-sum", factor=Wo[o, c2], into=m)

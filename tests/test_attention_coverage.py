@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from evosym import Derivation
@@ -48,18 +49,18 @@ def test_sweep_no_wrong_result(tallies, function):
 def test_sweep_reaches_every_operator(tallies):
     """A sweep that routes nothing to an operator would not test it."""
     assert set(tallies[at.FUNCTIONS[0]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "gqa_attention",
-                                                          "gqa_causal"}
-    assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias"}
+                                                          "gqa_causal", "cross_attention"}
+    assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "cross_attention"}
 
 
 def test_sweep_catches_a_module_that_drops_the_mask(monkeypatch):
     """The comparison is live: computing the causal calls with the unmasked operator is reported."""
     real = at._run
 
-    def unmasked(r, x, weights, path):
+    def unmasked(r, x, weights, path, kv=None):
         if r.operator == "mhsa_causal":
             r = at.Route("mhsa", r.sizes, r.query_factor)
-        return real(r, x, weights, path)
+        return real(r, x, weights, path, kv)
     monkeypatch.setattr(at, "_run", unmasked)
     out, gen = sw._tally(), torch.Generator().manual_seed(0)
     for case in sw.sdpa_combinations():
@@ -67,6 +68,24 @@ def test_sweep_catches_a_module_that_drops_the_mask(monkeypatch):
             sw._sdpa_case(out, gen, case)
     assert out["matched"] > 0 and any("wrong result" in f for f in out["failures"])
     assert all("is_causal=True" in f or "attn_mask=causal" in f for f in out["failures"])
+
+
+def test_sweep_catches_a_cross_attention_that_reads_the_wrong_input(monkeypatch):
+    """The cross-attention calls are compared too: keys and values read from x instead of the second input (its
+    first tokens, where it is at least as wide) are reported as wrong results."""
+    real = at._run
+
+    def from_x(r, x, weights, path, kv=None):
+        if r.operator == "cross_attention":
+            kv = kv.clone()
+            kv[..., :x.shape[-2], :] = x[..., :kv.shape[-1]]
+        return real(r, x, weights, path, kv)
+    monkeypatch.setattr(at, "_run", from_x)
+    out, gen = sw._tally(), torch.Generator().manual_seed(0)
+    for case in sw.sdpa_combinations():
+        if case[:3] == (2, 2, False) and case[8]:
+            sw._sdpa_case(out, gen, case)
+    assert any("cross=True" in f and "wrong result" in f for f in out["failures"])
 
 
 def test_docs_table_is_current(tallies):
@@ -166,17 +185,65 @@ def test_from_torch_refusals_name_the_argument(causal, make, words):
         at.from_torch(make(), causal=causal)
 
 
-def test_cross_attention_and_key_padding_mask_are_refused_with_the_reason():
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("kdim, vdim", [(None, None), (3, 3), (3, 5)])
+def test_cross_attention_through_multihead_attention_equals_the_module(batch_first, kdim, vdim):
+    torch.manual_seed(5)
+    m = nn.MultiheadAttention(4, 2, kdim=kdim, vdim=vdim, batch_first=batch_first, dtype=F64).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape, dtype=F64))
+
+    def seq(length, width):
+        return torch.randn((2, length, width) if batch_first else (length, 2, width), dtype=F64)
+    x, k, v = seq(3, 4), seq(6, kdim or 4), seq(6, vdim or 4)
+    want = m(x, k, v, need_weights=False)[0]
+    for path in ("auto", "generic"):
+        y, w = at.multihead_attention(m, x, k, v, need_weights=False, path=path)
+        assert w is None
+        torch.testing.assert_close(y, want, rtol=1e-12, atol=1e-12)
+    assert at.mha_route(m, x, k, v, need_weights=False).operator == "cross_attention"
+
+
+def test_cross_attention_through_sdpa_equals_sdpa_between_projections():
+    torch.manual_seed(6)
+    x, y = torch.randn(2, 3, 4, dtype=F64), torch.randn(2, 7, 5, dtype=F64)
+    wq, wk, wv, wo = torch.randn(4, 4, dtype=F64), torch.randn(4, 5, dtype=F64), torch.randn(4, 5, dtype=F64), \
+        torch.randn(4, 4, dtype=F64)
+    bq, bk, bv, bo = (torch.randn(4, dtype=F64) for _ in range(4))
+
+    def heads(t):
+        return t.unflatten(-1, (2, 2)).transpose(1, 2)
+    z = F.scaled_dot_product_attention(heads(F.linear(x, wq, bq)), heads(F.linear(y, wk, bk)), heads(F.linear(y, wv, bv)),
+                                       scale=0.3)
+    want = F.linear(z.transpose(1, 2).flatten(2), wo, bo)
+    for path in ("auto", "generic"):
+        got = at.self_attention(x, wq, bq, wk, bk, wv, bv, wo, bo, num_heads=2, kv_input=y, scale=0.3, path=path)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_what_cross_attention_and_key_padding_mask_refuse_is_said():
     m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
-    x, y = torch.randn(2, 3, 4, dtype=F64), torch.randn(2, 3, 4, dtype=F64)
-    with pytest.raises(ValueError, match="cross-attention .* second input tensor in the IR"):
-        at.multihead_attention(m, x, y, y, need_weights=False)
-    with pytest.raises(ValueError, match="key_padding_mask is not supported: it is a second, per-sample input"):
+    x, y = torch.randn(2, 3, 4, dtype=F64), torch.randn(2, 5, 4, dtype=F64)
+    with pytest.raises(ValueError, match="key_padding_mask is not supported: it is a per-sample mask input"):
         at.multihead_attention(m, x, x, x, key_padding_mask=torch.zeros(2, 3, dtype=torch.bool), need_weights=False)
     with pytest.raises(ValueError, match="need_weights=True is not supported"):
-        at.multihead_attention(m, x, x, x)
-    with pytest.raises(ValueError, match="cross-attention"):
-        at.self_attention(x, *[torch.eye(4, dtype=F64), None] * 4, num_heads=2, kv_input=y)
+        at.multihead_attention(m, x, y, y)
+    with pytest.raises(ValueError, match="cross-attention with an attn_mask that hides a key"):
+        at.multihead_attention(m, x, y, y, attn_mask=torch.ones(3, 5, dtype=torch.bool).triu(1), need_weights=False)
+    with pytest.raises(ValueError, match=r"attn_mask must have shape \(L, S\) = \(3, 5\)"):
+        at.multihead_attention(m, x, y, y, attn_mask=torch.zeros(3, 3, dtype=torch.bool), need_weights=False)
+    with pytest.raises(ValueError, match="key and value must have one sequence length"):
+        at.multihead_attention(m, x, y, y[:, :4], need_weights=False)
+    with pytest.raises(ValueError, match="key has 3 channels .* kdim is 4"):
+        at.multihead_attention(m, x, y[..., :3], y, need_weights=False)
+    allowed = at.multihead_attention(m, x, y, y, attn_mask=torch.zeros(3, 5, dtype=torch.bool), need_weights=False)[0]
+    torch.testing.assert_close(allowed, m(x, y, y, need_weights=False)[0], rtol=1e-12, atol=1e-12)
+    w = [torch.eye(4, dtype=F64), None] * 4
+    with pytest.raises(ValueError, match="cross-attention with is_causal=True is not supported"):
+        at.self_attention(x, *w, num_heads=2, kv_input=y, is_causal=True)
+    with pytest.raises(ValueError, match="kv_input must be a \\(B, S, E_kv\\) tensor"):
+        at.self_attention(x, *w, num_heads=2, kv_input=y[0])
 
 
 # ---------------------------------------------------------------- the proofs

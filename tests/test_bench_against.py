@@ -32,6 +32,7 @@ SMALL = {
     "neighborhood_attention": {"B": 2, "N": 2, "d": 4, "H": 6, "W": 7, "R": 1},
     "involution": {"B": 2, "G": 2, "C_g": 4, "D": 4, "H": 6, "W": 7, "R": 1, "s": 1},
     "local_attention": {"B": 2, "N": 2, "d": 16, "H": 6, "W": 7, "R": 1},
+    "cross_attention": {"B": 2, "N": 2, "d": 4, "L": 5, "S": 3, "C_k": 6, "C_v": 7},
 }
 
 
@@ -84,6 +85,34 @@ def test_alternatives_agree_at_a_second_size_and_differentiate(name):
         (g_alt,) = torch.autograd.grad(out.sum(), [t["x"]])
         (g_ref,) = torch.autograd.grad(ref.sum(), [t["x"]])
         assert torch.allclose(g_alt, g_ref, rtol=1e-3, atol=1e-4 * float(g_ref.abs().max())), alt.label
+
+
+@pytest.mark.parametrize("kv", [(6, 7), (8, 8)], ids=["kdim-vdim", "packed"])
+def test_cross_attention_alternatives_run_in_the_bench_and_differentiate(kv):
+    """cross_attention's two alternatives (F.linear q/k/v + SDPA; nn.MultiheadAttention with kdim/vdim, which
+    stores separate q/k/v weights when they differ from E and the packed in_proj_weight when C_k = C_v = E) are
+    registered, pass their check in a bench run (forward and forward + backward), and their gradients w.r.t.
+    the three inputs agree with the reference's."""
+    labels = [a.label for a in A.REGISTRY["cross_attention"]]
+    assert labels == ["F.linear q/k/v + SDPA", "nn.MultiheadAttention(kdim, vdim)"]
+    sizes = dict(SMALL["cross_attention"], C_k=kv[0], C_v=kv[1])
+    report = bench_against("cross_attention", repeat=1, backward=True, sizes=sizes)
+    assert [r.label for r in report.rows][2:] == labels and report.failed == []
+    for row in report.rows[2:]:
+        assert row.kind == "alternative" and row.status == "ok" and row.check == "passed", row.message
+        assert row.forward_ms > 0 and row.backward_ms > 0 and row.forward_mb >= 0 and row.backward_mb >= 0
+    assert not any("no registered alternative" in n for n in report.notes)
+    for alt in A.REGISTRY["cross_attention"]:
+        out, ref, t = _run("cross_attention", alt, sizes, grad=True)
+        assert alt.agrees(out, ref)[0], alt.label
+        inputs = [t["x"], t["xk"], t["xv"]]
+        for g_alt, g_ref in zip(torch.autograd.grad(out.sum(), inputs), torch.autograd.grad(ref.sum(), inputs)):
+            assert torch.allclose(g_alt, g_ref, rtol=1e-3, atol=1e-4 * float(g_ref.abs().max())), alt.label
+    if kv == (8, 8):   # a plausible mistake where the shapes allow it: the values projected from xk, not xv
+        wrong = A.Alternative("values from xk", lambda t, s, o: A._cross_sdpa(dict(t, xv=t["xk"]), s, o),
+                              rtol=1e-3, atol=1e-4)
+        out, ref, _ = _run("cross_attention", wrong, sizes)
+        assert not wrong.agrees(out, ref)[0]
 
 
 def test_the_check_refuses_a_wrong_alternative():

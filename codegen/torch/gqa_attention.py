@@ -283,6 +283,7 @@ def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, o
     v = v.unflatten(2, (N_kv, d)).transpose(1, 2)
     mask = None
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)), enable_gqa=True)
+    del q, k, v, mask   # released before the output projection allocates: the peak holds one of them, not all
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)
     # β depends on the output channel alone: a vector added on the tokens by the output projection
     ob1 = out_bias.reshape((G * N_kv * d), 1)  # bO[o]: the whole tensor

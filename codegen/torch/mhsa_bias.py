@@ -280,6 +280,7 @@ def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, o
     sb_2 = _as_grid(sb_1, 4, dtype, device)
     mask = sb_2.expand((1, N, L, L)).flatten(2, 2).flatten(3, 3)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)))
+    del q, k, v, mask   # released before the output projection allocates: the peak holds one of them, not all
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)
     # β depends on the output channel alone: a vector added on the tokens by the output projection
     ob1 = out_bias.reshape((N * d), 1)  # bO[o]: the whole tensor

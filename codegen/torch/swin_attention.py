@@ -326,6 +326,7 @@ def _sdpa(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
     mask = _tiles(logit_bias.flatten(1, 3), order, math.prod(K))
     mask = mask.unflatten(-1, (N, -1)).transpose(2, 3)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)))
+    del q, k, v, mask   # released before the tiles are put back: the peak holds one of them, not all
     y = y.transpose(2, 3).flatten(3)   # (b, tile, position in the tile, channel)
     y = _untiled(y, order, x.shape[2:])   # the input's positions, channels first (channels-last memory)
     return y

@@ -161,6 +161,48 @@ def _mha_module(*, causal: bool = False, biased: bool = False):
     return make
 
 
+# -- cross-attention: queries from x, keys from xk, values from xv (three inputs, channels first) -------------
+
+def _cross_sdpa(t, sizes, op):
+    """Three ``F.linear`` in-projections, one per input's (B, tokens, channels) view, one
+    ``F.scaled_dot_product_attention`` (default 1/√d scale), the output ``F.linear``."""
+    nh = sizes["N"]
+
+    def call():
+        q, k, v = (_heads(F.linear(t[src].transpose(1, 2), t[w], t[b]), nh)
+                   for src, w, b in (("x", "WQ", "bQ"), ("xk", "WK", "bK"), ("xv", "WV", "bV")))
+        z = F.scaled_dot_product_attention(q, k, v)
+        return F.linear(_merge(z), t["WO"], t["bO"]).transpose(1, 2)
+    return Built(call)
+
+
+def _cross_mha_module(t, sizes, op):
+    """``nn.MultiheadAttention(E, N, kdim=C_k, vdim=C_v, batch_first=True)`` holding the operator's weights
+    (separate q/k/v projection weights when kdim or vdim differ from E, the packed in_proj_weight otherwise),
+    eval mode, called as ``m(query, key, value, need_weights=False)`` on the three inputs' tokens."""
+    x = t["x"]
+    ch, nh = t["WQ"].shape[0], sizes["N"]
+    m = torch.nn.MultiheadAttention(ch, nh, kdim=t["WK"].shape[1], vdim=t["WV"].shape[1], batch_first=True,
+                                    device=x.device, dtype=x.dtype)
+    with torch.no_grad():
+        if m._qkv_same_embed_dim:
+            m.in_proj_weight.copy_(torch.cat([t["WQ"], t["WK"], t["WV"]]))
+        else:
+            m.q_proj_weight.copy_(t["WQ"])
+            m.k_proj_weight.copy_(t["WK"])
+            m.v_proj_weight.copy_(t["WV"])
+        m.in_proj_bias.copy_(torch.cat([t["bQ"], t["bK"], t["bV"]]))
+        m.out_proj.weight.copy_(t["WO"])
+        m.out_proj.bias.copy_(t["bO"])
+    m.eval()
+    m.requires_grad_(x.requires_grad)
+
+    def call():
+        out, _ = m(t["x"].transpose(1, 2), t["xk"].transpose(1, 2), t["xv"].transpose(1, 2), need_weights=False)
+        return out.transpose(1, 2)
+    return Built(call, tuple(m.parameters()))
+
+
 # -- Swin: roll, window partition, SDPA with the relative position bias (+ shift mask) as attn_mask -------
 
 def _swin_shift_mask(hh, ww, mw, sh, device, dtype):
@@ -275,6 +317,10 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                                _sdpa(separate=True, causal=True, grouped="repeat_interleave"), **_ATT),
                    Alternative("fused in-projection + SDPA(is_causal=True, enable_gqa=True)",
                                _sdpa(separate=False, causal=True, grouped="enable_gqa"), **_ATT)),
+    "cross_attention": (Alternative("F.linear q/k/v + SDPA", _cross_sdpa, **_ATT,
+                                    note="one F.linear per input's tokens (x, xk, xv), one SDPA, output F.linear"),
+                        Alternative("nn.MultiheadAttention(kdim, vdim)", _cross_mha_module, **_ATT,
+                                    note="kdim=C_k, vdim=C_v, batch_first, eval mode, need_weights=False")),
     "swin_attention": (Alternative("Swin windows + SDPA(attn_mask=bias + shift mask)", _swin_sdpa, **_ATT,
                                    note="roll, window_partition, one qkv F.linear, window_reverse, roll back"),),
     "neighborhood_attention": (Alternative("evosym local_attention (same K)", _local_attention_module, check=False,

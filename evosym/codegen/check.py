@@ -203,7 +203,7 @@ def _tensors(op, env, dtype, device, gen, integer=False):
 
 def bind(fn, plan, op, t, env, path):
     """``fn`` with its arguments (tensors by name, module sizes at ``env``) bound: a zero-argument call."""
-    args = [t[op.value]] + [t[ir] for ir, _, _, _ in plan.params]
+    args = [t[n] for n in plan.inputs] + [t[ir] for ir, _, _, _ in plan.params]
     kwargs = {name: size_value(sym, env) for sym, _ in op.sizes for name in [py_name(sym)] if name in dict(plan.module_sizes)}
     return lambda: fn(*args, **kwargs, path=path)
 
@@ -297,7 +297,7 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
 
 def _gradients(op, plan, fn, ref, env, sizes, gen, device, res, fail, paths, gradcheck=True):
     t = {k: v.requires_grad_(True) for k, v in _tensors(op, env, torch.float64, device, gen).items()}
-    names = [op.value] + [ir for ir, _, _, _ in plan.params]
+    names = list(plan.inputs) + [ir for ir, _, _, _ in plan.params]
     for path in paths:
         def f(*args):
             return _call(fn, plan, op, dict(zip(names, args)), env, path)

@@ -110,6 +110,10 @@ class Plan:
     size_lows: dict = field(default_factory=dict)   # module size -> its declared lower bound (1, or 0 for a size ≥ 0)
     domain: list = field(default_factory=list)      # (python condition, message) on the sizes: where the proof holds
     lowering: object = None                         # the chosen variant (codegen/lowering.py) the fields are built from
+    inputs: list = field(default_factory=list)      # every input tensor's name, in the operator's order (v among them)
+    extra_inputs: list = field(default_factory=list)  # (name, rank) of the inputs other than v (cross-attention's queries)
+    input_checks: list = field(default_factory=list)  # (python condition, message) on those inputs' axes, sizes known
+    extras_batched: bool = True                     # every other input has v's batch axis first (unbatched calls work)
 
     @property
     def aggregated(self) -> bool:
@@ -242,6 +246,12 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
             runtime.append((py_name(unknown[0]), f"{op.value}.shape[{axis}] // ({pyx(factor)})"))
             sizes_py[unknown[0]] = py_name(unknown[0])
             multiples.append((axis, factor))
+    extras = [t for t in op.tensors if t.role == "input" and t.name != op.value]
+    for t in extras:   # another input's own sizes (the queries' length) are read from it too
+        for axis, dim in enumerate(t.shape):
+            if dim.is_Symbol and dim not in sizes_py and dim not in param_syms and dim not in hyper:
+                runtime.append((py_name(dim), f"{t.name}.shape[{axis}]"))
+                sizes_py[dim] = py_name(dim)
     module = [(py_name(s), meaning) for s, meaning in op.sizes if s not in sizes_py]
     for s, _ in op.sizes:
         sizes_py.setdefault(s, f"self.{py_name(s)}")
@@ -255,6 +265,8 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
               for t in op.tensors if t.role == "parameter"]
     tensors = {t.name: (tn, shape, t.shape) for t, (_, tn, shape, _) in zip([t for t in op.tensors if t.role == "parameter"], params)}
     tensors[op.value] = (op.value, [pyx(d) for d in value.shape], value.shape)
+    for t in extras:
+        tensors[t.name] = (t.name, [pyx(d) for d in t.shape], t.shape)
     taps, softmaxes, defs = facts.kernel, facts.softmaxes, facts.lowering_definitions
     materialised = _materialise(op, taps.expr, defs, tensors, local_sizes, pyx, softmaxes)
     out_lengths = [pyx(op.output.shape[op.lhs_indices.index(p)]) for p in op.position]
@@ -267,6 +279,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 tap_shapes=taps.checked_shapes, kernel_text=text(taps.expr, op.display_names("text")),
                 definitions=materialised, size_order=tuple(s for s, _ in op.sizes), softmax=bool(softmaxes))
     _names(plan)
+    _inputs(plan, op, extras, pyx)
     plan.size_lows = {py_name(s): 0 if s.is_nonnegative and not s.is_positive else 1 for s, _ in op.sizes
                       if py_name(s) in plan.size_names}
     plan.domain = domain_checks(op, pyx)
@@ -293,6 +306,21 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
         div = facts.divisor
         plan.path, plan.reason, plan.divisor = plan.lowering.path, plan.lowering.reason, {"weight": div.torch_name, "a": div.a}
     return plan
+
+
+def _inputs(plan, op, extras, pyx) -> None:
+    """The module's inputs in the operator's order, and what is checked of those other than v: every axis has its
+    declared length (the sizes read from v and from them known by then)."""
+    plan.inputs = [t.name for t in op.tensors if t.role == "input"]
+    plan.extra_inputs = [(t.name, len(t.shape)) for t in extras]
+    batch = op.tensor(op.value).shape[0]
+    plan.extras_batched = all(t.shape and t.shape[0] == batch for t in extras)
+    read = {expr for _, expr in plan.runtime_sizes}
+    for t in extras:
+        for axis, dim in enumerate(t.shape):
+            if f"{t.name}.shape[{axis}]" not in read:
+                plan.input_checks.append((f"{t.name}.shape[{axis}] == {pyx(dim)}",
+                                          f"axis {axis} of {t.name} must have length {text(dim)} = {{{pyx(dim)}}}"))
 
 
 def _logit_bias(plan, defs, tensors, local_sizes, pyx) -> None:
@@ -355,7 +383,8 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
         comp = GridCompiler((o, c), {o: plan.channels_out, c: plan.channels_in}, tensors, local_sizes, prefix="m")
         plan.premix, plan.premix_factor = comp.compile(variant.mix), (variant.mix, variant.spatial)
         kernel = TapKernel(sp.KroneckerDelta(c, o) * variant.spatial, taps.taps, taps.tap_hi, taps.checked_shapes)
-    _generic(plan, op, form, kernel, tensors, local_sizes, pyx, any(facts.layout), bias_native)
+    _generic(plan, op, form, kernel, tensors, local_sizes, pyx, any(facts.layout), bias_native,
+             plan_out_channels(op) if isinstance(variant, Premix) else None)
     if isinstance(variant, Premix):
         return
     plan.bias = bias_native or None
@@ -414,17 +443,20 @@ def _batch(plan) -> str:
     return plan.runtime_sizes[0][0] if plan.runtime_sizes else "x.shape[0]"
 
 
-def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_native):
+def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_native, channels=None):
     """The generic lowering (always built: the default path or the ``path="generic"`` alternative).
 
     With the group factor δ(⌊c/C_g⌋, ⌊o/O_g⌋) the kernel is built per group (b, g, o', c', p, u) and
     the windows are viewed as (b, g, c', p, u); a depthwise kernel whose rest reads the channel only
     as ⌊c/k⌋ is built once per block of k channels (involution). Otherwise the full (b, o, c, p, u).
+    ``channels``: how many channels the aggregation reads when not x's (a premix's v = M·x has the output's).
     """
     if not layout_ok:
         raise EvosymError(f"{op.name}: the generic path supports channels-first or channels-last layouts only")
     b, o, c = form.batch, form.out_channel, form.channel
     batch = _batch(plan)
+    cin = form.channel_hi + 1 if channels is None else channels
+    cin_py = pyx(cin)
     pos_l, taps_l = "ijk"[:plan.dims], "uvw"[:plan.dims]
     pos_ext = dict(zip(form.position, plan.out_lengths))   # = L_out; a read over a whole axis is then a view
     tap_ext = {u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)}
@@ -432,23 +464,23 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
     win_l, win_L = ("", []) if plan.global_omega else (pos_l, L)   # a global window is the input itself
     K = [pyx(a.kernel) for a in form.omega.axes]
     grp = group_structure(taps.expr, c, o) if plan.grouped else None
-    if grp is not None and sp.simplify((form.channel_hi + 1) / grp[0] - plan_out_channels(op) / grp[1]) != 0:
+    if grp is not None and sp.simplify((cin) / grp[0] - plan_out_channels(op) / grp[1]) != 0:
         grp = None
     block = channel_block(grp[2], o, c) if grp is not None and grp[:2] == (1, 1) else None
     g, o1, c1 = sp.Symbol("g", integer=True), sp.Symbol("o_in_group", integer=True), sp.Symbol("c_in_group", integer=True)
     if block is not None:
         rest = grp[2].xreplace({f: g for f in grp[2].atoms(sp.floor) if f.args[0].free_symbols & {o, c}})
         axes, expr = (b, g) + taps.taps + tuple(form.position), rest
-        extent = {b: batch, g: pyx((form.channel_hi + 1) / block)}
+        extent = {b: batch, g: pyx((cin) / block)}
         plan.kernel_letters = "bg" + taps_l + pos_l
         plan.windows_shape = [batch, extent[g], pyx(block)] + win_L + K
         plan.einsum = f"bgc{win_l}{taps_l}->bgc{pos_l}"
         plan.kernel_expand = []
-        plan.channel_map = (form.channel_hi + 1, sp.Integer(1), sp.Integer(1), block)
+        plan.channel_map = (cin, sp.Integer(1), sp.Integer(1), block)
         plan.kernel_unsqueeze = [2, 3]
     elif grp is not None:
         cg, og, rest = grp
-        groups = pyx((form.channel_hi + 1) / cg)
+        groups = pyx((cin) / cg)
         expr = rest.xreplace({o: g * og + o1, c: g * cg + c1})
         axes = (b, g, o1, c1) + taps.taps + tuple(form.position)
         extent = {b: batch, g: groups, o1: pyx(og), c1: pyx(cg)}
@@ -456,16 +488,16 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
         plan.windows_shape = [batch, groups, pyx(cg)] + win_L + K
         plan.einsum = f"bgc{win_l}{taps_l}->bgo{pos_l}"
         plan.kernel_expand = [(2, pyx(og))]
-        plan.channel_map = ((form.channel_hi + 1) / cg, og, cg, sp.Integer(1))
+        plan.channel_map = ((cin) / cg, og, cg, sp.Integer(1))
         plan.kernel_unsqueeze = []
     else:
         axes, expr = (b, o, c) + taps.taps + tuple(form.position), taps.expr
-        extent = {b: batch, o: plan.channels_out, c: plan.channels_in}
+        extent = {b: batch, o: plan.channels_out, c: cin_py}
         plan.kernel_letters = "boc" + taps_l + pos_l
-        plan.windows_shape = [batch, plan.channels_in] + win_L + K
+        plan.windows_shape = [batch, cin_py] + win_L + K
         plan.einsum = f"bc{win_l}{taps_l}->bo{pos_l}"
         plan.kernel_expand = [(1, plan.channels_out)]
-        plan.channel_map = (sp.Integer(1), plan_out_channels(op), form.channel_hi + 1, sp.Integer(1))
+        plan.channel_map = (sp.Integer(1), plan_out_channels(op), cin, sp.Integer(1))
         plan.kernel_unsqueeze = [1]
     if plan.global_omega:   # the windows have no output-position axes: the kernel carries them, whole
         plan.kernel_expand = plan.kernel_expand + [(len(axes) - plan.dims + k, L[k]) for k in range(plan.dims)]

@@ -81,15 +81,21 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
         "Ω(p) = [p − P, p − P + K − 1] holds every key the mask shows (P ≥ L_out − 1 and K − 1 ≥ P for all sizes)")
     reason = (f"K̂ = M·S with S = {what}; {held} (queries {parts['a_name']} and keys {parts['b_name']}"
               + (f" of head ⌊h/{text(parts['kv'], names)}⌋" if parts["kv"] is not None else "") +
-              f" linear maps of x over its channels, {share} channels per head)")
-    projections = [_projection(defs.get(parts[n]), op, form) for n in ("a_name", "b_name")]
-    if None in projections or (bias is not None and not _reads(bias["program"]) <= {t.name for t in op.tensors}):
-        return None   # queries or keys not linear maps of x, or β reading a definition: the premix lowering stays
+              " linear maps of {} over {} channels, " + f"{share} channels per head)")
+    found = [_projection(defs.get(parts[n]), op, form) for n in ("a_name", "b_name")]
+    if None in found or (bias is not None and not _reads(bias["program"]) <= {t.name for t in op.tensors}):
+        return None   # queries or keys not linear maps of an input, or β reading a definition: the premix lowering stays
+    projections, sources = [(w, bias_) for w, bias_, _ in found], [src for _, _, src in found]
     values = _values(plan.premix_factor[0], form, op, share, parts, ell.shape[1], pyx)
+    one_input = sources == [op.value, op.value]
+    reason = reason.format(*(("x", "its") if one_input else ("their inputs", "their")))
+    if not one_input:
+        reason += f"; queries from {sources[0]}, keys from {sources[1]}, values from {op.value}"
     if values is not None:
-        reason += ("; the in-projections as one F.linear (weights side by side)" +
+        reason += (("; the in-projections as one F.linear (weights side by side)" if one_input else
+                    "; each in-projection one F.linear on its input's tokens") +
                    (", the key heads shared through SDPA's enable_gqa" if parts["kv"] is not None else ""))
-    return {"projections": projections, "value_projection": values,
+    return {"projections": projections, "sources": None if one_input else sources, "value_projection": values,
             "out_bias": _channel_bias(form, plan, tensors, local_sizes),
             "scale": pyx(parts["scale"]), "scale_text": text(parts["scale"], names),
             "kv": None if parts["kv"] is None else pyx(parts["kv"]),
@@ -98,9 +104,10 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
 
 
 def _projection(d, op, form):
-    """(weight, bias or None): the torch names, when the definition ``d`` is a linear map of the input over its
-    channels, d[b, c, p…] = bias[c] + Σ_{c'<C} W[c, c']·x[b, c', p…] (W a (C_d, C) parameter, bias a vector), so
-    the SDPA path computes it as ``F.linear`` on the tokens, channels last (the layout SDPA takes); else None."""
+    """(weight, bias or None, input): the torch names and the input's, when the definition ``d`` is a linear map of
+    an input over its channels, d[b, c, p…] = bias[c] + Σ_{c'<C} W[c, c']·x[b, c', p…] (W a (C_d, C) parameter, bias a
+    vector, x an input tensor laid out (batch, channel, d's positions…)), so the SDPA path computes it as ``F.linear``
+    on x's tokens, channels last (the layout SDPA takes); else None."""
     if d is None or d.shape is None or len(d.params) != 2 + len(form.position):
         return None
     b, c, *pos = d.params
@@ -111,17 +118,24 @@ def _projection(d, op, form):
         return None
     (k, lo, hi), = sums[0].limits
     reads = sp.Mul.make_args(sums[0].function)
-    if lo != 0 or sp.simplify(hi + 1 - (form.channel_hi + 1)) != 0 or len(reads) != 2:
+    if lo != 0 or len(reads) != 2:
         return None
     by = {str(r.base.label): r for r in reads if isinstance(r, sp.Indexed)}
-    x = by.pop(op.value, None)
-    if x is None or len(by) != 1 or tuple(x.indices) != (b, k, *pos):
+    inputs = {t.name: t for t in op.tensors if t.role == "input"}
+    found = [n for n in by if n in inputs]
+    if len(found) != 1 or len(by) != 2:
         return None
+    source = inputs[found[0]]
+    x = by.pop(source.name)
+    channels = source.shape[1] if len(source.shape) == len(d.shape) else None
+    if tuple(x.indices) != (b, k, *pos) or channels is None or sp.simplify(hi + 1 - channels) != 0 or \
+            any(sp.simplify(n - m) != 0 for n, m in zip((source.shape[0],) + source.shape[2:], (d.shape[0],) + d.shape[2:])):
+        return None   # (the tokens of x, flattened, must be exactly d's positions, its channels the summed ones)
     (wname, w), = by.items()
     tensors = {t.name: t for t in op.tensors if t.role == "parameter"}
     t = tensors.get(wname)
     if t is None or tuple(w.indices) != (c, k) or len(t.shape) != 2 or sp.simplify(t.shape[0] - d.shape[1]) != 0 \
-            or sp.simplify(t.shape[1] - (form.channel_hi + 1)) != 0:
+            or sp.simplify(t.shape[1] - channels) != 0:
         return None
     bias = None
     if rest:
@@ -130,7 +144,7 @@ def _projection(d, op, form):
         if tb is None or tuple(r.indices) != (c,) or len(tb.shape) != 1 or sp.simplify(tb.shape[0] - d.shape[1]) != 0:
             return None   # (a bias longer than the projection's rows would not line up with F.linear's output)
         bias = tb.torch_name or py_name(tb.name)
-    return t.torch_name or py_name(t.name), bias
+    return t.torch_name or py_name(t.name), bias, source.name
 
 
 def _values(mix, form, op, share, parts, heads, pyx) -> dict | None:
@@ -192,9 +206,10 @@ def recognise_tiled(plan, facts, pyx, defs: dict | None = None) -> dict | None:
     found = {"scale": "1", "scale_text": text(sp.Integer(1), names),
              "scaled_queries": True, "kv": None, "heads": pyx(groups / share), "key_heads": pyx(groups / share),
              "share": pyx(share), "bias": corr["bias_program"] is not None, "causal": False, "tiled": True,
-             "reason": reason, "projections": None, "value_projection": None, "out_bias": None}
+             "reason": reason, "projections": None, "sources": None, "value_projection": None, "out_bias": None}
     by_var = {var: name for name, _, _, var, _ in plan.definitions}
-    projections = [_projection((defs or {}).get(by_var.get(corr[n])), op, form) for n in ("a", "b")]
+    found_projections = [_projection((defs or {}).get(by_var.get(corr[n])), op, form) for n in ("a", "b")]
+    projections = [None if f is None or f[2] != op.value else f[:2] for f in found_projections]   # (x's, tiled)
     values = _values(plan.premix_factor[0], form, op, share, {"kv": None, "key_heads": groups / share},
                      groups / share, pyx) if plan.premix_factor else None
     program = corr["bias_program"]

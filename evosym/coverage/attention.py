@@ -1,13 +1,17 @@
 """Which PyTorch attention calls evosym's generated modules take, and which they refuse, and why.
 
-Two PyTorch entry points are covered, each as self-attention of one input x (B, L, E):
+Two PyTorch entry points are covered, as self-attention of one input x (B, L, E) or cross-attention of x with a
+key/value input (B, S, E_kv):
 
-- ``F.scaled_dot_product_attention`` between the projections q, k, v = ``F.linear(x, W, b)`` split into
-  heads, followed by the output projection (:func:`self_attention`): what an attention block computes;
-- ``nn.MultiheadAttention`` (:func:`multihead_attention`, :func:`from_torch`).
+- ``F.scaled_dot_product_attention`` between the projections q = ``F.linear(x, W, b)``, k, v = ``F.linear`` of x
+  or of the key/value input, split into heads, followed by the output projection (:func:`self_attention`): what
+  an attention block computes;
+- ``nn.MultiheadAttention`` (:func:`multihead_attention`, :func:`from_torch`), ``m(query, key, value)`` with any
+  ``kdim`` and ``vdim``.
 
 :func:`route` maps the arguments onto the one catalogue operator that computes them (``mhsa`` on the
-sequence as an H = 1 image, ``mhsa_causal``, ``gqa_attention``, ``gqa_causal``), or raises
+sequence as an H = 1 image, ``mhsa_causal``, ``gqa_attention``, ``gqa_causal``, ``mhsa_bias``, and
+``cross_attention``, whose three inputs are the queries', keys' and values' tokens), or raises
 :class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
 argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
 one is such an error too, never a raw torch error: an attn_mask is taken exactly as PyTorch takes it
@@ -20,11 +24,12 @@ are the same logits). :mod:`evosym.coverage.attention_sweep` compares the genera
 paths) with PyTorch over argument combinations and writes the table of ``docs/attention-coverage.md``
 (``tests/test_attention_coverage.py`` checks the page and runs the sweep).
 
-What is refused, and what representing it would take (an Evolution form has one input tensor x
-and aggregates over x's positions with a kernel made from x):
+What is refused, and what representing it would take (an Evolution form aggregates one input, the values'
+tokens, over its positions, with a kernel made from any of the operator's inputs):
 
-- cross-attention (keys/values from another input, kdim/vdim ≠ embed_dim) and key_padding_mask (a
-  second, per-sample input): a second input tensor in the IR, with Ω over its positions;
+- key_padding_mask (a per-sample mask input): a sample whose keys are all masked has 0/0 rows, and the
+  proof's unit-sum step needs a key visible in every row, which no premise on input values gives today;
+- cross-attention with a mask or is_causal, or with grouped key/value heads: no operator combines them;
 - add_bias_kv / add_zero_attn: key positions that are not positions of any input;
 - masks other than the causal one (and all-allowed): a mask tensor as data, Ω its pattern;
   additive float biases other than 0/−∞: a bias tensor in the logits (Swin's relative position bias
@@ -45,14 +50,18 @@ from .modules import generated, module_class
 
 FUNCTIONS = ("F.scaled_dot_product_attention", "nn.MultiheadAttention")
 
-CROSS_REASON = (
-    "cross-attention (keys and values from a second input{what}) is not represented: an Evolution form has one "
-    "input tensor x and aggregates over x's positions with a kernel made from x, while cross-attention "
-    "aggregates the second input with a kernel made from both; it needs a second input tensor in the IR")
 KEY_PADDING_REASON = (
-    "key_padding_mask is not supported: it is a second, per-sample input (which keys exist in each sample), and "
-    "an Evolution form has one input tensor x; it needs a mask input in the IR (and has fully masked rows when a "
-    "sample has no key)")
+    "key_padding_mask is not supported: it is a per-sample mask input (which keys exist in each sample), and a "
+    "sample whose keys are all masked has a 0/0 softmax; the proof moves the value bias out of the kernel because "
+    "every row's weights sum to one, which needs a key visible in every row, and evosym has no premise on the "
+    "values of an input that would give it")
+CROSS_MASK_REASON = (
+    "cross-attention with {what} is not supported: cross_attention lets every query see all S keys, and no "
+    "catalogue operator combines a separate key/value input with a mask (pass no mask, or use self-attention)")
+CROSS_GQA_REASON = (
+    "cross-attention with fewer key/value heads ({kv} for {heads} query heads) is not supported: cross_attention "
+    "has as many key/value heads as query heads, and no operator combines grouped heads with a separate key/value "
+    "input")
 NEED_WEIGHTS_REASON = (
     "need_weights=True is not supported: the attention weights are an intermediate of the proved kernel, not an "
     "output of the generated module, which returns y only; pass need_weights=False (the call then returns "
@@ -120,13 +129,14 @@ def checked_mask(mask, query, logits: tuple, *, module: bool = False):
     if not (mask.dtype == torch.bool or (mask.is_floating_point() and mask.dtype in (torch.float32, query.dtype))):
         raise AttentionRefused(f"attn_mask must be boolean or floating point in float32 or the query's dtype "
                                f"{name[query.dtype]} (what PyTorch takes), not {name[mask.dtype]}")
-    shape, length = tuple(mask.shape), logits[-1]
+    shape, queries, length = tuple(mask.shape), logits[-2], logits[-1]
     if module:
         rows = logits[0] * logits[1] if len(logits) == 4 else logits[0]
-        if shape not in ((length, length), (rows, length, length)):
+        if shape not in ((queries, length), (rows, queries, length)):
             what = "batch·heads" if len(logits) == 4 else "heads"
-            raise AttentionRefused(f"nn.MultiheadAttention's attn_mask must have shape (L, L) = ({length}, {length}) "
-                                   f"or ({what}, L, L) = ({rows}, {length}, {length}), not {shape} (PyTorch refuses "
+            ls = "L, L" if queries == length else "L, S"
+            raise AttentionRefused(f"nn.MultiheadAttention's attn_mask must have shape ({ls}) = ({queries}, {length}) "
+                                   f"or ({what}, {ls}) = ({rows}, {queries}, {length}), not {shape} (PyTorch refuses "
                                    "it too)")
         return mask
     if not (2 <= len(shape) <= len(logits) and all(n in (1, m) for n, m in zip(shape[::-1], logits[::-1]))):
@@ -247,15 +257,19 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
     return Route("mhsa_causal" if causal else "mhsa", {"N": heads, "d": head_dim}, factor)
 
 
-def _run(r: Route, x, weights, path):
-    """The routed generated functional form on x (…, L, E): tokens channels first, mhsa on an H = 1 image."""
+def _run(r: Route, x, weights, path, kv=None):
+    """The routed generated functional form on x (…, L, E) (and cross_attention's key/value input kv (…, S, E_kv)):
+    tokens channels first, mhsa on an H = 1 image."""
     wq, bq = weights[0], weights[1]
     if r.query_factor != 1.0:
         wq, bq = wq * r.query_factor, bq * r.query_factor
     tensors = [wq, bq] + list(weights[2:]) + ([r.bias.to(device=x.device, dtype=x.dtype)] if r.operator == "mhsa_bias" else [])
     fn = getattr(generated(r.operator), f"{r.operator}_evolution")
     xc = x.transpose(-1, -2)
-    if r.operator == "mhsa":
+    if r.operator == "cross_attention":
+        kvc = kv.transpose(-1, -2)
+        y = fn(xc, kvc, kvc, *tensors, **r.sizes, path=path)
+    elif r.operator == "mhsa":
         y = fn(xc.unsqueeze(-2), *tensors, **r.sizes, path=path).squeeze(-2)
     else:
         y = fn(xc, *tensors, **r.sizes, path=path)
@@ -271,14 +285,22 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
     if isinstance(kv_input, torch.Tensor) and (kv_input.dtype != x.dtype or kv_input.device != x.device):
         raise AttentionRefused(f"the keys' and values' input is {_where(kv_input)} but x is {_where(x)}: a dtype or "
                                "device mismatch (PyTorch refuses it too)")
-    if kv_input is not None and kv_input is not x:
-        raise AttentionRefused(CROSS_REASON.format(what=""))
+    cross = kv_input is not None and kv_input is not x
+    if cross:
+        if not isinstance(kv_input, torch.Tensor) or kv_input.dim() != x.dim() or kv_input.shape[:-2] != x.shape[:-2] \
+                or min(kv_input.shape[-2:]) < 1:
+            raise AttentionRefused(f"kv_input must be a (B, S, E_kv) tensor with x's batch ({tuple(x.shape[:-2])}), "
+                                   f"or (S, E_kv) when x is unbatched, S and E_kv ≥ 1, not "
+                                   f"{getattr(kv_input, 'shape', type(kv_input).__name__)}")
+    source = kv_input if cross else x
     _int("num_heads", num_heads)
     for name, w in (("q_weight", q_weight), ("k_weight", k_weight), ("v_weight", v_weight)):
         if not isinstance(w, torch.Tensor) or w.dim() != 2 or w.shape[0] < 1:
             raise AttentionRefused(f"{name} must be a 2-D tensor (outputs, E), not "
                                    f"{getattr(w, 'shape', type(w).__name__)}")
-        _tensor_like(name, w, x, (w.shape[0], x.shape[-1]), f"its inputs are x's E = {x.shape[-1]} channels")
+        inputs = source if name != "q_weight" else x
+        _tensor_like(name, w, x, (w.shape[0], inputs.shape[-1]),
+                     f"its inputs are {'x' if inputs is x else 'kv_input'}'s {inputs.shape[-1]} channels")
     e, width = q_weight.shape[0], x.shape[-1]
     if e % num_heads:
         raise AttentionRefused(f"the query projection's {e} outputs are not a multiple of num_heads={num_heads}")
@@ -291,6 +313,12 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
         raise AttentionRefused(f"the key/value projections must have the same shape with a multiple of d={d} "
                                f"outputs, not {tuple(k_weight.shape)} and {tuple(v_weight.shape)}")
     length = x.shape[-2]
+    if cross:
+        keys = kv_input.shape[-2]
+        logits = (x.shape[0], num_heads, length, keys) if x.dim() == 3 else (num_heads, length, keys)
+        return _cross_route(num_heads, k_weight.shape[0] // d, d, kv_input.shape[-1], kv_input.shape[-1],
+                            attn_mask=checked_mask(attn_mask, x, logits), is_causal=is_causal, dropout_p=dropout_p,
+                            scale=scale, enable_gqa=enable_gqa)
     logits = (x.shape[0], num_heads, length, length) if x.dim() == 3 else (num_heads, length, length)
     attn_mask = checked_mask(attn_mask, x, logits)
     kind = mask_kind(attn_mask, length, true_masks=False)
@@ -302,13 +330,33 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
                  is_causal=is_causal, dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table)
 
 
+def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, value_channels: int, *, attn_mask=None,
+                 module: bool = False, is_causal=False, dropout_p=0.0, scale=None, enable_gqa: bool = False) -> Route:
+    """cross_attention for keys and values from their own inputs, or an AttentionRefused saying why not (``attn_mask``
+    already checked by :func:`checked_mask`: taken only when it allows every key, which changes nothing)."""
+    import torch
+    if attn_mask is not None:   # boolean: True allows (SDPA) or hides (nn.MultiheadAttention, ``module``) a key
+        shown = (attn_mask != module) if attn_mask.dtype == torch.bool else attn_mask == 0
+        if not bool(shown.all()):
+            raise AttentionRefused(CROSS_MASK_REASON.format(what="an attn_mask that hides a key or adds a bias"))
+    r = route(heads=heads, kv_heads=kv_heads, head_dim=head_dim, length=1, is_causal=is_causal, dropout_p=dropout_p,
+              scale=scale, enable_gqa=enable_gqa)   # the checks shared with self-attention (dropout, scale, heads)
+    if is_causal:
+        raise AttentionRefused(CROSS_MASK_REASON.format(what="is_causal=True"))
+    if kv_heads != heads:
+        raise AttentionRefused(CROSS_GQA_REASON.format(kv=kv_heads, heads=heads))
+    sizes = {"N": heads, "d": head_dim, "C_k": key_channels, "C_v": value_channels}
+    return Route("cross_attention", sizes, r.query_factor)
+
+
 def self_attention(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, num_heads,
                    attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False, kv_input=None,
                    path="auto"):
     """``F.linear(SDPA(q, k, v, attn_mask, dropout_p, is_causal, scale, enable_gqa), out_weight, out_bias)`` with
     q, k, v = ``F.linear(x, W, b)`` split into heads, x (B, L, E) or (L, E), computed by the routed operator's
     generated functional form. A bias given as None is a zero bias. ``kv_input``: the keys' and values' input
-    when it is not x (cross-attention, refused)."""
+    (B, S, E_kv) when it is not x (cross-attention: k, v = ``F.linear(kv_input, W, b)``, the operator
+    ``cross_attention``)."""
     import torch
     r = sdpa_route(x, q_weight, k_weight, v_weight, num_heads=num_heads, attn_mask=attn_mask, dropout_p=dropout_p,
                    is_causal=is_causal, scale=scale, enable_gqa=enable_gqa, kv_input=kv_input)
@@ -324,7 +372,7 @@ def self_attention(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
         return t if t is not None else torch.zeros(w.shape[0], dtype=x.dtype, device=x.device)
     weights = [q_weight, bias(q_bias, q_weight), k_weight, bias(k_bias, k_weight), v_weight, bias(v_bias, v_weight),
                out_weight, bias(out_bias, out_weight)]
-    return _run(r, x, weights, path)
+    return _run(r, x, weights, path, kv_input)
 
 
 def _module_route(m, length: int, *, attn_mask=None, is_causal=False) -> Route:
@@ -339,22 +387,28 @@ def _module_route(m, length: int, *, attn_mask=None, is_causal=False) -> Route:
     return route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length, mask=kind, bias=table)
 
 
-def from_torch(m, *, causal: bool = False, bias=None):
+def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False):
     """The generated module with an ``nn.MultiheadAttention``'s weights: mhsa (no mask; it takes (B, E, H, W)
-    tokens), mhsa_causal (``causal``; (B, E, L) tokens) or mhsa_bias with its table P = ``bias`` (N, L, L) (the
-    float attn_mask the module is called with; (L, L): the same for every head). The operator's own from_torch
-    checks the module; ``causal`` must be a bool and ``bias`` a finite floating-point tensor (float32 or the
-    module's dtype, on its device, as PyTorch takes a float attn_mask)."""
+    tokens), mhsa_causal (``causal``; (B, E, L) tokens), mhsa_bias with its table P = ``bias`` (N, L, L) (the
+    float attn_mask the module is called with; (L, L): the same for every head), or cross_attention (``cross``:
+    keys and values from their own inputs, any kdim and vdim; it takes (B, E, L), (B, kdim, S), (B, vdim, S)
+    tokens). The operator's own from_torch checks the module; ``causal`` and ``cross`` must be bools and ``bias`` a
+    finite floating-point tensor (float32 or the module's dtype, on its device, as PyTorch takes a float
+    attn_mask)."""
     import torch
     if not isinstance(m, torch.nn.MultiheadAttention):
         raise AttentionRefused(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
-    if not isinstance(causal, bool):
-        raise AttentionRefused(f"causal must be True or False, not {causal!r}")
+    for name, flag in (("causal", causal), ("cross", cross)):
+        if not isinstance(flag, bool):
+            raise AttentionRefused(f"{name} must be True or False, not {flag!r}")
     if bias is not None:
         _check_bias(m, bias)
-    if causal and bias is not None:
-        raise AttentionRefused("causal and bias are different operators (mhsa_causal, mhsa_bias): pass one of them")
+    if sum((causal, bias is not None, cross)) > 1:
+        raise AttentionRefused("causal, bias and cross are different operators (mhsa_causal, mhsa_bias, "
+                               "cross_attention): pass one of them")
     try:   # the operator's from_torch says what in the module it cannot take: as evosym's error
+        if cross:
+            return module_class(generated("cross_attention")).from_torch(m)
         if bias is None:
             return module_class(generated("mhsa_causal" if causal else "mhsa")).from_torch(m)
         layer = module_class(generated("mhsa_bias")).from_torch(m, L=bias.shape[-1])
@@ -417,14 +471,22 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
 
     def same(t):
         return t is query or (t.shape == query.shape and torch.equal(t, query))
-    if not (same(key) and same(value)):
-        raise AttentionRefused(CROSS_REASON.format(what=": key or value is not the query"))
+    cross = not (same(key) and same(value)) or not m._qkv_same_embed_dim
+    if cross:
+        _check_cross_inputs(m, query, key, value)
     if key_padding_mask is not None:
         raise AttentionRefused(KEY_PADDING_REASON)
     if need_weights:
         raise AttentionRefused(NEED_WEIGHTS_REASON)
     if not isinstance(is_causal, bool):
         raise AttentionRefused(f"is_causal must be True or False, not {is_causal!r}")
+    if cross:
+        keys = key.shape[1 if key.dim() == 3 and m.batch_first else 0]
+        length = query.shape[1 if query.dim() == 3 and m.batch_first else 0]
+        logits = ((query.shape[0 if m.batch_first else 1], m.num_heads, length, keys) if query.dim() == 3
+                  else (m.num_heads, length, keys))
+        return _cross_route(m.num_heads, m.num_heads, m.head_dim, m.kdim, m.vdim, is_causal=is_causal,
+                            attn_mask=checked_mask(attn_mask, query, logits, module=True), module=True)
     length = query.shape[0] if query.dim() == 2 or not m.batch_first else query.shape[1]
     if query.dim() == 3:
         logits = (query.shape[0] if m.batch_first else query.shape[1], m.num_heads, length, length)
@@ -434,15 +496,42 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     return _module_route(m, length, attn_mask=attn_mask, is_causal=is_causal)
 
 
+def _check_cross_inputs(m, query, key, value):
+    """key and value as nn.MultiheadAttention takes them with query: the same rank and batch, kdim and vdim channels,
+    one sequence length S ≥ 1; an AttentionRefused naming what differs otherwise."""
+    batch_axis = None if query.dim() == 2 else 0 if m.batch_first else 1
+    lengths = set()
+    for name, t, width in (("key", key, m.kdim), ("value", value, m.vdim)):
+        if t.dim() != query.dim():
+            raise AttentionRefused(f"{name} has {t.dim()} dimensions but query {query.dim()}: batched and unbatched "
+                                   "inputs cannot be mixed (PyTorch refuses it too)")
+        if batch_axis is not None and t.shape[batch_axis] != query.shape[batch_axis]:
+            raise AttentionRefused(f"{name} has batch {t.shape[batch_axis]} but query {query.shape[batch_axis]} "
+                                   f"(axis {batch_axis}): they must be equal (PyTorch refuses it too)")
+        if t.shape[-1] != width:
+            raise AttentionRefused(f"{name} has {t.shape[-1]} channels (its last axis) but the module's "
+                                   f"{'kdim' if name == 'key' else 'vdim'} is {width} (PyTorch refuses it too)")
+        lengths.add(t.shape[1 if t.dim() == 3 and m.batch_first else 0])
+    if len(lengths) != 1 or min(lengths) < 1:
+        raise AttentionRefused(f"key and value must have one sequence length S ≥ 1, not {sorted(lengths)} (PyTorch "
+                               "refuses unequal lengths too)")
+
+
 def multihead_attention(m, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                         average_attn_weights=True, is_causal=False, *, path="auto"):
     """``m(query, key, value, …)`` for an ``nn.MultiheadAttention`` m, computed by the generated module that
     :func:`from_torch` gives: (y, None) in m's layout ((B, L, E) with batch_first, else (L, B, E); (L, E)
     unbatched). ``average_attn_weights`` only shapes the weights, which are not returned."""
     r = mha_route(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
-    layer = from_torch(m, causal=r.operator == "mhsa_causal", bias=r.bias)
-    seq = query if query.dim() == 2 or m.batch_first else query.transpose(0, 1)   # (B, L, E) or (L, E)
-    tokens = seq.transpose(-1, -2)
-    y = layer(tokens.unsqueeze(-2), path=path).squeeze(-2) if r.operator == "mhsa" else layer(tokens, path=path)
+    layer = from_torch(m, causal=r.operator == "mhsa_causal", bias=r.bias, cross=r.operator == "cross_attention")
+
+    def tokens(t):   # (B, E, L) or (E, L): channels first
+        return (t if t.dim() == 2 or m.batch_first else t.transpose(0, 1)).transpose(-1, -2)
+    if r.operator == "cross_attention":
+        y = layer(tokens(query), tokens(key), tokens(value), path=path)
+    elif r.operator == "mhsa":
+        y = layer(tokens(query).unsqueeze(-2), path=path).squeeze(-2)
+    else:
+        y = layer(tokens(query), path=path)
     y = y.transpose(-1, -2)
     return (y if query.dim() == 2 or m.batch_first else y.transpose(0, 1)), None

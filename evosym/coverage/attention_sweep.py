@@ -26,8 +26,11 @@ SDPA_MASKS = ("none", "causal bool", "causal float", "causal bool (B, N, L, L)",
               "fully masked row")
 MHA_MASKS = ("none", "causal float", "causal bool", "causal bool 3-D", "band", "additive bias", "additive bias 3-D",
              "fully masked row")
-MHA_EXTRAS = ({"add_bias_kv": True}, {"add_zero_attn": True}, {"kdim": 3, "vdim": 3}, {"dropout": 0.2, "train": True},
-              {"dropout": 0.2})
+MHA_EXTRAS = ({"add_bias_kv": True}, {"add_zero_attn": True}, {"kdim": 3, "vdim": 3}, {"kdim": 3, "vdim": 5},
+              {"dropout": 0.2, "train": True}, {"dropout": 0.2})
+# cross-attention: the key/value input's length and channels (SDPA), and the masks tried with it, as (L, S)
+KV_LENGTH, KV_CHANNELS = LENGTH + 1, 3
+CROSS_MASKS = ("none", "all allowed", "causal bool")
 
 
 def _allowed(kind: str, length: int):
@@ -89,14 +92,17 @@ def mha_mask(kind: str, length: int, heads: int, batch: int, dtype):
 
 
 def sdpa_combinations():
-    """(heads, kv_heads, enable_gqa, mask, is_causal, scale, dropout_p, biases) of every SDPA call tried."""
+    """(heads, kv_heads, enable_gqa, mask, is_causal, scale, dropout_p, biases, cross) of every SDPA call tried
+    (``cross``: keys and values from a second input of KV_LENGTH tokens and KV_CHANNELS channels)."""
     n = 0
     for heads, kv, gqa in HEADS:
-        for mask in SDPA_MASKS:
-            for causal in (False, True):
-                n += 1   # scale and biases alternate (each value meets every mask and both is_causal)
-                yield heads, kv, gqa, mask, causal, 0.37 if (n // 2) % 2 else None, 0.0, n % 2 == 0
-        yield heads, kv, gqa, "none", False, None, 0.3, True
+        for cross, masks in ((False, SDPA_MASKS), (True, CROSS_MASKS)):
+            for mask in masks:
+                for causal in (False, True):
+                    n += 1   # scale and biases alternate (each value meets every mask and both is_causal)
+                    yield heads, kv, gqa, mask, causal, 0.37 if (n // 2) % 2 else None, 0.0, n % 2 == 0, cross
+        yield heads, kv, gqa, "none", False, None, 0.3, True, False
+        yield heads, kv, gqa, "none", False, None, 0.3, True, True
 
 
 def mha_combinations():
@@ -125,44 +131,56 @@ def _tally():
     return {"tried": 0, "matched": 0, "refused": 0, "torch refused": 0, "reasons": {}, "failures": [], "operators": {}}
 
 
-def _sdpa_torch(x, w, heads, kv, d, mask, causal, scale, dropout_p, gqa):
+def _cross_mask(kind: str, dtype):
+    """A named mask of cross-attention's (L, S) logits in SDPA's convention (True = allowed)."""
+    import torch
+    if kind == "none":
+        return None
+    pattern = torch.ones(LENGTH, KV_LENGTH, dtype=torch.bool)
+    return pattern if kind == "all allowed" else pattern.tril()
+
+
+def _sdpa_torch(x, w, heads, kv, d, mask, causal, scale, dropout_p, gqa, kv_input=None):
     import torch.nn.functional as F
-    bsz, length, _ = x.shape
+    bsz = x.shape[0]
+    src = x if kv_input is None else kv_input
 
     def split(z, n):
-        return z.view(bsz, length, n, d).transpose(1, 2)
-    q, k, v = split(F.linear(x, w[0], w[1]), heads), split(F.linear(x, w[2], w[3]), kv), split(F.linear(x, w[4], w[5]), kv)
+        return z.view(bsz, z.shape[1], n, d).transpose(1, 2)
+    q, k, v = split(F.linear(x, w[0], w[1]), heads), split(F.linear(src, w[2], w[3]), kv), split(F.linear(src, w[4], w[5]), kv)
     z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal, scale=scale,
                                        enable_gqa=gqa)
-    return F.linear(z.transpose(1, 2).reshape(bsz, length, heads * d), w[6], w[7])
+    return F.linear(z.transpose(1, 2).reshape(bsz, x.shape[1], heads * d), w[6], w[7])
 
 
 def _sdpa_case(out, gen, case):
     import torch
-    heads, kv, gqa, mask_name, causal, scale, dropout_p, biases = case
+    heads, kv, gqa, mask_name, causal, scale, dropout_p, biases, cross = case
     d, f64 = HEAD_DIM, torch.float64
     e, ekv = heads * d, kv * d
     x = torch.randn(BATCH, LENGTH, e, generator=gen, dtype=f64)
-    shapes = ((e, e), (e,), (ekv, e), (ekv,), (ekv, e), (ekv,), (e, e), (e,))
+    kv_input = torch.randn(BATCH, KV_LENGTH, KV_CHANNELS, generator=gen, dtype=f64) if cross else None
+    ein = KV_CHANNELS if cross else e
+    shapes = ((e, e), (e,), (ekv, ein), (ekv,), (ekv, ein), (ekv,), (e, e), (e,))
     w = [torch.randn(s, generator=gen, dtype=f64) / math.sqrt(e) if len(s) == 2 or biases else None for s in shapes]
-    mask = sdpa_mask(mask_name, LENGTH, heads, f64)
+    mask = _cross_mask(mask_name, f64) if cross else sdpa_mask(mask_name, LENGTH, heads, f64)
     label = (f"SDPA heads={heads} kv_heads={kv} enable_gqa={gqa} attn_mask={mask_name} is_causal={causal} "
-             f"scale={scale} dropout_p={dropout_p} biases={biases}")
+             f"scale={scale} dropout_p={dropout_p} biases={biases} cross={cross}")
     try:
-        ref, torch_error = _sdpa_torch(x, w, heads, kv, d, mask, causal, scale, dropout_p, gqa), None
+        ref, torch_error = _sdpa_torch(x, w, heads, kv, d, mask, causal, scale, dropout_p, gqa, kv_input), None
     except (RuntimeError, ValueError) as exc:
         ref, torch_error = None, exc
     try:
         r = sdpa_route(x, w[0], w[2], w[4], num_heads=heads, attn_mask=mask, dropout_p=dropout_p, is_causal=causal,
-                       scale=scale, enable_gqa=gqa)
+                       scale=scale, enable_gqa=gqa, kv_input=kv_input)
         got = [self_attention(x, *w, num_heads=heads, attn_mask=mask, dropout_p=dropout_p, is_causal=causal,
-                              scale=scale, enable_gqa=gqa, path=p) for p in ("auto", "generic")]
+                              scale=scale, enable_gqa=gqa, kv_input=kv_input, path=p) for p in ("auto", "generic")]
     except ValueError as exc:
         return _refused(out, label, exc, torch_error)
     except Exception as exc:   # noqa: BLE001: anything but a clear ValueError is a failure
         out["failures"].append(f"{label}: {type(exc).__name__}: {exc}")
         return
-    _compare(out, label, r, got, ref, torch_error, LENGTH * e)
+    _compare(out, label, r, got, ref, torch_error, max(LENGTH, KV_LENGTH) * max(e, ein))
 
 
 def _refused(out, label, exc, torch_error):
@@ -203,10 +221,7 @@ def _mha_case(out, gen, case):
         for p in m.parameters():   # non-zero biases (PyTorch initialises them to 0)
             p.copy_(torch.randn(p.shape, generator=gen, dtype=f64) / math.sqrt(e))
     m.train(train)
-    batch_shape = (LENGTH, e) if inputs == "unbatched" else (BATCH, LENGTH, e) if m.batch_first else (LENGTH, BATCH, e)
-    q = torch.randn(batch_shape, generator=gen, dtype=f64)
-    other = torch.randn(batch_shape[:-1] + (kw.get("kdim", e),), generator=gen, dtype=f64)
-    k = v = other if inputs == "cross" or "kdim" in kw else q
+    q, k, v = _mha_inputs(m, inputs, lambda shape: torch.randn(shape, generator=gen, dtype=f64))
     mask = mha_mask(mask_name, LENGTH, heads, 1 if inputs == "unbatched" else BATCH, f64)
     pad = None
     if kpm:
@@ -226,6 +241,24 @@ def _mha_case(out, gen, case):
         out["failures"].append(f"{label}: {type(exc).__name__}: {exc}")
         return
     _compare(out, label, r, got, ref, torch_error, LENGTH * e)
+
+
+def _mha_inputs(m, inputs: str, draw):
+    """query, key, value for an nn.MultiheadAttention m in its layout, each drawn by ``draw(shape)``: self-attention
+    (key and value are the query), "unbatched" self-attention, or "cross" (key and value one other sequence of
+    LENGTH + 1 tokens); a module with kdim/vdim always takes keys and values of their own widths."""
+    e = m.embed_dim
+
+    def shape(length, width):
+        if inputs == "unbatched":
+            return length, width
+        return (BATCH, length, width) if m.batch_first else (length, BATCH, width)
+    q = draw(shape(LENGTH, e))
+    if m._qkv_same_embed_dim and inputs != "cross":
+        return q, q, q
+    length = LENGTH + 1 if inputs == "cross" else LENGTH
+    k = draw(shape(length, m.kdim))
+    return q, k, (k if m.vdim == m.kdim else draw(shape(length, m.vdim)))
 
 
 def sweep(function: str, *, seed: int = 0) -> dict:
@@ -249,7 +282,11 @@ def sweep(function: str, *, seed: int = 0) -> dict:
 # (argument, example as written, keyword arguments of an SDPA call on x (B, L, E) with 2 heads of 2 channels)
 _SDPA_ROWS = (
     ("query, key, value (projections of one input)", "q, k, v = F.linear(x, W, b) per head", {}),
-    ("key/value from another input (cross-attention)", "k, v = F.linear(y, W, b), y ≠ x", {"cross": True}),
+    ("key/value from another input (cross-attention)", "k, v = F.linear(y, W, b), y (B, S, E_kv) ≠ x", {"cross": True}),
+    ("cross-attention with attn_mask", "k, v from y, attn_mask=(L, S) causal", {"cross": True, "mask": "causal bool"}),
+    ("cross-attention with is_causal", "k, v from y, is_causal=True", {"cross": True, "is_causal": True}),
+    ("cross-attention with fewer key/value heads", "k, v from y, enable_gqa=True, 4 / 2 heads",
+     {"cross": True, "enable_gqa": True, "heads": 4, "kv": 2}),
     ("attn_mask=None", "attn_mask=None", {}),
     ("attn_mask, boolean causal", "attn_mask=torch.ones(L, L, dtype=bool).tril()", {"mask": "causal bool"}),
     ("attn_mask, float causal (0 / −inf)", "attn_mask=0 on and below the diagonal, −inf above",
@@ -287,12 +324,14 @@ _MHA_ROWS = (
     ("bias=False", "nn.MultiheadAttention(E, N, bias=False)", {"bias": False}, {}),
     ("add_bias_kv=True", "nn.MultiheadAttention(E, N, add_bias_kv=True)", {"add_bias_kv": True}, {}),
     ("add_zero_attn=True", "nn.MultiheadAttention(E, N, add_zero_attn=True)", {"add_zero_attn": True}, {}),
-    ("kdim / vdim ≠ embed_dim", "nn.MultiheadAttention(E, N, kdim=3, vdim=3)", {"kdim": 3, "vdim": 3}, {}),
+    ("kdim / vdim ≠ embed_dim", "nn.MultiheadAttention(E, N, kdim=3, vdim=5), m(x, k, v)", {"kdim": 3, "vdim": 5}, {}),
     ("dropout in eval mode", "nn.MultiheadAttention(E, N, dropout=0.2).eval()", {"dropout": 0.2}, {}),
     ("dropout in training mode", "nn.MultiheadAttention(E, N, dropout=0.2).train()", {"dropout": 0.2, "train": True},
      {}),
     ("key and value are the query (self-attention)", "m(x, x, x, need_weights=False)", {}, {}),
-    ("key / value other than the query (cross-attention)", "m(x, y, y, need_weights=False)", {}, {"input": "cross"}),
+    ("key / value other than the query (cross-attention)", "m(x, y, y, need_weights=False), y (B, S, E)", {},
+     {"input": "cross"}),
+    ("cross-attention with attn_mask", "m(x, y, y, attn_mask=(L, S) causal)", {}, {"input": "cross", "mask": "cross"}),
     ("unbatched input", "m(x, x, x) with x (L, E)", {}, {"input": "unbatched"}),
     ("key_padding_mask", "key_padding_mask=(B, L) boolean", {}, {"key_padding_mask": True}),
     ("need_weights=True (the default)", "m(x, x, x)", {}, {"need_weights": True}),
@@ -317,13 +356,16 @@ def _sdpa_row(kw: dict) -> tuple[str, str]:
     import torch
     heads, kv = kw.get("heads", 2), kw.get("kv", 2)
     d, f64 = HEAD_DIM, torch.float64
+    cross = kw.get("cross", False)
     x = torch.zeros(BATCH, LENGTH, heads * d, dtype=f64)
-    wq, wkv = torch.zeros(heads * d, heads * d, dtype=f64), torch.zeros(kv * d, heads * d, dtype=f64)
+    kv_input = torch.zeros(BATCH, KV_LENGTH, KV_CHANNELS, dtype=f64) if cross else None
+    wq = torch.zeros(heads * d, heads * d, dtype=f64)
+    wkv = torch.zeros(kv * d, KV_CHANNELS if cross else heads * d, dtype=f64)
+    mask = _cross_mask(kw.get("mask", "none"), f64) if cross else sdpa_mask(kw.get("mask", "none"), LENGTH, heads, f64)
     try:
-        r = sdpa_route(x, wq, wkv, wkv, num_heads=heads, attn_mask=sdpa_mask(kw.get("mask", "none"), LENGTH, heads, f64),
+        r = sdpa_route(x, wq, wkv, wkv, num_heads=heads, attn_mask=mask,
                        dropout_p=kw.get("dropout_p", 0.0), is_causal=kw.get("is_causal", False),
-                       scale=kw.get("scale"), enable_gqa=kw.get("enable_gqa", False),
-                       kv_input=x.clone() if kw.get("cross") else None)
+                       scale=kw.get("scale"), enable_gqa=kw.get("enable_gqa", False), kv_input=kv_input)
     except ValueError as exc:
         return "refused", str(exc)
     how = f"`{r.operator}`" + (" (H = 1)" if r.operator == "mhsa" else "")
@@ -336,14 +378,15 @@ def _mha_row(module_kw: dict, call: dict) -> tuple[str, str]:
     train = kw.pop("train", False)
     m = torch.nn.MultiheadAttention(4, 2, dtype=torch.float64, **kw).train(train)
     unbatched = call.get("input") == "unbatched"
-    shape = (LENGTH, 4) if unbatched else (BATCH, LENGTH, 4) if m.batch_first else (LENGTH, BATCH, 4)
-    q = torch.zeros(shape, dtype=torch.float64)
-    k = q + 1 if call.get("input") == "cross" else q
+    q, k, v = _mha_inputs(m, call.get("input", "self"), lambda shape: torch.ones(shape, dtype=torch.float64))
     pad = torch.zeros(BATCH, LENGTH, dtype=torch.bool) if call.get("key_padding_mask") else None
-    mask = mha_mask(call.get("mask", "none"), LENGTH, 2, 1 if unbatched else BATCH, torch.float64)
+    if call.get("mask") == "cross":
+        mask = torch.ones(LENGTH, LENGTH + 1, dtype=torch.bool).triu(1)
+    else:
+        mask = mha_mask(call.get("mask", "none"), LENGTH, 2, 1 if unbatched else BATCH, torch.float64)
     try:
-        r = mha_route(m, q, k, k, pad, call.get("need_weights", False), mask, call.get("is_causal", False))
-        from_torch(m, causal=r.operator == "mhsa_causal", bias=r.bias)
+        r = mha_route(m, q, k, v, pad, call.get("need_weights", False), mask, call.get("is_causal", False))
+        from_torch(m, causal=r.operator == "mhsa_causal", bias=r.bias, cross=r.operator == "cross_attention")
     except ValueError as exc:
         return "refused", str(exc)
     return "supported", f"`{r.operator}`" + (" (H = 1)" if r.operator == "mhsa" else "")
@@ -364,11 +407,14 @@ def markdown(tallies: dict) -> str:
              "`EVOSYM_UPDATE_GOLDEN=1` to rewrite this page). Each row is computed by routing an example call: "
              "*supported* names the catalogue operator whose generated module computes it, *refused* gives the "
              "`ValueError`'s message. `F.scaled_dot_product_attention` is taken between the projections of one "
-             "input x (B, L, E), `F.linear(x, W, b)` split into heads, followed by the output projection "
-             "(`evosym.coverage.attention.self_attention`); `nn.MultiheadAttention` through "
+             "input x (B, L, E), `F.linear(x, W, b)` split into heads (keys and values projected from a second "
+             "input y (B, S, E_kv) for cross-attention), followed by the output projection "
+             "(`evosym.coverage.attention.self_attention`, `kv_input=y`); `nn.MultiheadAttention` through "
              "`evosym.coverage.attention.multihead_attention` and `from_torch`. The generated modules take the "
              "tokens channels first: a (B, L, E) sequence is `x.transpose(1, 2)` for `mhsa_causal`, `gqa_attention` "
-             "and `gqa_causal`, and `x.transpose(1, 2).unsqueeze(2)` (an H = 1 image) for `mhsa`.", "",
+             "and `gqa_causal`, and `x.transpose(1, 2).unsqueeze(2)` (an H = 1 image) for `mhsa`; `cross_attention` "
+             "takes three: the queries', keys' and values' tokens, `x.transpose(1, 2)`, `k.transpose(1, 2)`, "
+             "`v.transpose(1, 2)`.", "",
              "| function | argument | example | status | operator / reason |", "|---|---|---|---|---|"]
     for fn, argument, example, status, what in rows():
         cells = [c.replace("|", chr(92) + "|") for c in (argument, example, what)]   # a literal | escaped
@@ -379,10 +425,13 @@ def markdown(tallies: dict) -> str:
               "agree with PyTorch, *refused* when evosym raises a `ValueError` (of those, *PyTorch refuses too* "
               "counts the calls PyTorch itself rejects). No call gave a wrong result or another exception. "
               "Combinations: for SDPA, 6 head layouts (equal heads with and without `enable_gqa`, 4/2 and 4/1 "
-              "grouped, and two PyTorch refuses) × 11 masks × `is_causal`, `scale` and biases alternating, plus "
-              "`dropout_p > 0`; for `nn.MultiheadAttention`, `batch_first` × `bias` × self / cross / unbatched "
-              "input × 8 masks × `is_causal`, plus `add_bias_kv`, `add_zero_attn`, `kdim`/`vdim`, dropout in both "
-              "modes, `key_padding_mask` and `need_weights=True`.", "",
+              "grouped, and two PyTorch refuses) × (self-attention × 11 masks, and cross-attention with keys and "
+              f"values from a second input of {KV_LENGTH} tokens and {KV_CHANNELS} channels × 3 masks) × "
+              "`is_causal`, `scale` and biases alternating, plus `dropout_p > 0` for each; for "
+              "`nn.MultiheadAttention`, `batch_first` × `bias` × self / cross (key and value of "
+              f"{LENGTH + 1} tokens) / unbatched input × 8 masks × `is_causal`, plus `add_bias_kv`, `add_zero_attn`, "
+              "`kdim`/`vdim` (equal and different), dropout in both modes, `key_padding_mask` and "
+              "`need_weights=True`.", "",
               "| function | tried | matched | refused | PyTorch refuses too | matched per operator |",
               "|---|---|---|---|---|---|"]
     for fn in FUNCTIONS:
@@ -390,9 +439,12 @@ def markdown(tallies: dict) -> str:
         ops = ", ".join(f"`{k}` {v}" for k, v in sorted(t["operators"].items()))
         lines.append(f"| `{fn}` | {t['tried']} | {t['matched']} | {t['refused']} | {t['torch refused']} | {ops} |")
     lines += ["", "## Not represented, and what it would take", "",
-              "An Evolution form has one input tensor x and aggregates over x's positions with a kernel made from x. "
-              "Cross-attention, `kdim`/`vdim` and `key_padding_mask` need a second input tensor (Ω over its "
-              "positions, the kernel made from both inputs); `add_bias_kv` and `add_zero_attn` need key positions "
+              "An Evolution form aggregates one input (the values' tokens) over its positions with a kernel made from "
+              "any of the operator's inputs: `cross_attention` has three (queries', keys', values' tokens, with "
+              "`kdim` and `vdim` channels). `key_padding_mask` is a per-sample mask input whose rows can be fully "
+              "masked, and the proof's unit-sum step needs a key visible in every row, which no premise on input "
+              "values gives today; cross-attention with a mask, `is_causal` or grouped key/value heads has no "
+              "operator; `add_bias_kv` and `add_zero_attn` need key positions "
               "that belong to no input; a general hard mask needs a mask tensor given as data (a finite additive bias is "
               "`mhsa_bias`'s parameter P, the same for every sample; −inf is not a parameter value); "
               "a fully masked row has no softmax (0/0: PyTorch 2.13 returns zeros there, earlier versions NaN); "

@@ -246,8 +246,9 @@ class KernelFacts:
         split = channel_factor(khat, c, o, op.size_symbols())
         premix = None
         if split is not None and self.layout[0] and group_structure(khat, c, o) is None and \
-                not self.reads(split[0]) & self.inputs and sp.simplify(form.channel_hi + 1 - self.out_channels) == 0:
-            premix = split
+                not self.reads(split[0]) & self.inputs and \
+                (self.everywhere or sp.simplify(form.channel_hi + 1 - self.out_channels) == 0):
+            premix = split   # (O ≠ C over a window is not lowered: its windows are laid out for x's C channels)
         sharing = ("shared across space (K̂ is free of the output position)" if shared else
                    "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else
                    "position-specific")

@@ -11,7 +11,9 @@ A size is in the domain when every declared bound holds and the operator is defi
 
 Trials draw the runtime sizes (batch and input lengths) from that domain: the smallest inputs it
 allows (the window just fits), odd and non-square ones, random ones, and larger ones (beyond 12 on
-every length, bounded in total entries so that a trial stays cheap).
+every length, bounded in total entries so that a trial stays cheap). An operator with several inputs draws
+every size of each (the sizes only a non-value input has, too; the bound counts all their entries), and its
+random trials give every length one value (cross-attention's L = S), where inputs can share a shape.
 """
 
 from __future__ import annotations
@@ -56,15 +58,19 @@ class Domain:
 
     def __init__(self, op, omega, plan, fixed: dict):
         """``plan`` (codegen's) names the runtime sizes and the generated code's domain checks; None: the sizes
-        the input's shape names, and the structural conditions only."""
+        the inputs' shapes name (every input's: a size only another input has, such as cross-attention's query
+        length L, is drawn too), and the structural conditions only."""
         self.op = op
         self.fixed = dict(fixed)                    # Symbol → int (the module sizes)
         by_name = {py_name(s): s for s, _ in op.sizes}
         if plan is not None:
             self.runtime = [by_name[name] for name, _ in plan.runtime_sizes]
-        else:   # without a plan: the sizes the input's shape names directly, and not fixed
-            named = set(op.tensor(op.value).shape)
+        else:   # without a plan: the sizes the inputs' shapes name directly, and not fixed
+            named = {n for t in op.tensors if t.role == "input" or t.name == op.value for n in t.shape}
             self.runtime = [s for s, _ in op.sizes if s in named and s not in fixed]
+        self.inputs = [t.name for t in op.tensors if t.role == "input"] or [op.value]
+        if op.value not in self.inputs:
+            self.inputs = [op.value]
         first = op.tensor(op.value).shape[0]     # the batch: the input's first axis, when it is a runtime size
         self.batch = first if first in self.runtime else None
         self.axes = list(omega.axes) if isinstance(omega, Window) else []
@@ -176,16 +182,21 @@ class Domain:
                     seen.add(v[s])
             if kind == "large":
                 self._bound_cost(v, lengths, low)
+            if kind == "random" and len(self.inputs) > 1 and len(lengths) > 1 and _attempt < 100:
+                top = max(v[s] for s in lengths)    # several inputs: every length equal (keys as long as queries), so
+                for s in lengths:                   # that inputs of one shape can be told apart (x read as keys?)
+                    v[s] = top
             if self.ok(self.env(v)):
                 return v
         return dict(low)
 
     def _bound_cost(self, v, lengths, low):
-        """Shrink a large trial's lengths (never below LARGE_FROM or the minimum) until its input is small enough."""
-        name = self.op.value
+        """Shrink a large trial's lengths (never below LARGE_FROM or the minimum) until its inputs (all together) are
+        small enough."""
         for _ in range(64):
             try:
-                n = math.prod(self.op.shapes_at(self.env(v))[name])
+                shapes = self.op.shapes_at(self.env(v))
+                n = sum(math.prod(shapes[name]) for name in self.inputs)
             except ValueError:
                 return
             if n <= MAX_INPUT:

@@ -15,6 +15,12 @@ Soundness first: a check that a candidate can fool is worse than none. So every 
 
 A failure names cheats plainly (a constant or all-zero output, the input returned, a modified input,
 results cached across calls, nondeterminism, dependence on grad mode) before any property diagnosis.
+
+An operator with several input tensors (``cross_attention``: x, xk, xv) is called like its generated module,
+``candidate(x, xk, xv)``: every input in the operator's order. Each trial draws every input; the second call
+changes every input at once, and one more call per input changes that input alone (a candidate that ignores
+an input, or caches its result keyed on some of them, returns the output of the first call there). Inputs
+are checked unchanged after every call, and gradients are compared with respect to each.
 """
 
 from __future__ import annotations
@@ -56,12 +62,46 @@ def _index(flat: int, shape) -> list:
     return [int(i) for i in np.unravel_index(flat, tuple(shape))]
 
 
+def input_names(op, plan) -> list[str]:
+    """The operator's input tensors in its order (the candidate's positional arguments); the value among them."""
+    names = list(getattr(plan, "inputs", None) or [])
+    return names if op.value in names else [op.value]
+
+
+def _signature(candidate):
+    """The signature the candidate is called with (a module's ``forward``), or None when it cannot be read."""
+    try:
+        target = candidate.forward if isinstance(candidate, torch.nn.Module) else candidate
+        return inspect.signature(target)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def check_signature(candidate, op, plan) -> None:
+    """An ``EvosymError`` when an operator with several inputs gets a candidate that cannot take them all
+    (positionally, in the operator's order); a candidate whose signature cannot be read is called as it is."""
+    names = input_names(op, plan)
+    if len(names) < 2:
+        return
+    sig = _signature(candidate)
+    if sig is None:
+        return
+    try:
+        sig.bind(*names)
+    except TypeError as exc:
+        what = type(candidate).__name__ + ".forward" if isinstance(candidate, torch.nn.Module) else \
+            getattr(candidate, "__qualname__", type(candidate).__name__)
+        raise EvosymError(f"{op.name} has {len(names)} inputs ({', '.join(names)}): the candidate is called as "
+                          f"candidate({', '.join(names)}), every input positionally in the operator's order like the "
+                          f"generated module's forward, but {what}{sig} cannot take them ({exc})") from None
+
+
 class _Call:
-    """One call of the candidate: its label, the input it was given and what it returned."""
+    """One call of the candidate: its label, the inputs it was given and what it returned."""
 
     def __init__(self, label, x, y_r, tol, grad):
-        self.label, self.x, self.y_r, self.tol, self.grad = label, x, y_r, tol, grad
-        self.given = None      # the tensor handed to the candidate (checked afterwards: unchanged?)
+        self.label, self.x, self.y_r, self.tol, self.grad = label, x, y_r, tol, grad   # x: a tuple, one per input
+        self.given = None      # the tensors handed to the candidate (checked afterwards: unchanged?)
         self.y = None          # the output as returned
         self.y64 = None        # its values in float64
         self.err = None
@@ -93,15 +133,23 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     except (TypeError, ValueError):
         pass
     function, params = p.function, [ir for ir, _, _, _ in plan.params]
+    inputs = input_names(op, plan)
+    several = len(inputs) > 1
 
     def run_reference(t, alt=None):
         ws = alt if alt is not None else w
-        return function(t, *[ws[ir] for ir in params], **kwargs)
+        return function(*t, *[ws[ir] for ir in params], **kwargs)
 
     shapes = op.shapes_at(env)
     gen = torch.Generator().manual_seed(seed)
-    decl = op.tensor(op.value)
-    x1, x2 = (in_domain(decl, torch.randn(shapes[op.value], generator=gen, dtype=torch.float64)).to(dtype) for _ in (1, 2))
+
+    def draw():   # every input, in the operator's order (one input: the same draws as ever)
+        return tuple(in_domain(op.tensor(n), torch.randn(shapes[n], generator=gen, dtype=torch.float64)).to(dtype)
+                     for n in inputs)
+    x1 = draw()
+    x2 = draw()
+    # one input changed at a time (several inputs only): a candidate that ignores it, or caches by the others, is seen
+    mixed = [tuple(x2[j] if j == k else x1[j] for j in range(len(inputs))) for k in range(len(inputs))] if several else []
     eps = torch.finfo(dtype).eps
     n = int(eval(plan.channels_in, {}, dict(names))) + 1  # noqa: S307 - generated from sizes
     for k in plan.window.get("kernel", []):
@@ -110,10 +158,10 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     # the operator's values and the tolerance first, on private copies: nothing the candidate does changes them
     refs = []
     with torch.no_grad():
-        for x in (x1, x2):
+        for x in (x1, x2, *mixed):
             try:
-                y_r = run_reference(x.clone())
-                bound = (run_reference(x.abs(), {k: v.abs() for k, v in w.items()}).abs() if plan.static
+                y_r = run_reference(tuple(t.clone() for t in x))
+                bound = (run_reference(tuple(t.abs() for t in x), {k: v.abs() for k, v in w.items()}).abs() if plan.static
                          else y_r.abs().max())
             except Exception as exc:  # noqa: BLE001 - the proven operator must run wherever trials draw sizes
                 raise EvosymError(f"{op.name}: the proven operator fails at {config} ({type(exc).__name__}: {exc}); "
@@ -123,38 +171,50 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
                                   "sizes should lie outside its domain: please report this")
             tol = (8 * n * eps * bound.to(torch.float64)).expand(y_r.shape)
             refs.append((y_r.to(torch.float64), tol))
-    (y_r1, tol1), (y_r2, tol2) = refs
+    (y_r1, tol1), (y_r2, tol2) = refs[:2]
 
-    calls = [_Call("autograd enabled, input requires grad", x1, y_r1, tol1, True),
-             _Call("under torch.no_grad()", x1, y_r1, tol1, False),
-             _Call("autograd enabled, the same input again", x1, y_r1, tol1, True),
-             _Call("autograd enabled, a second input", x2, y_r2, tol2, True)]
+    if several:
+        calls = [_Call("autograd enabled, inputs require grad", x1, y_r1, tol1, True),
+                 _Call("under torch.no_grad()", x1, y_r1, tol1, False),
+                 _Call("autograd enabled, the same inputs again", x1, y_r1, tol1, True),
+                 _Call("autograd enabled, second inputs (every input changed)", x2, y_r2, tol2, True)]
+    else:
+        calls = [_Call("autograd enabled, input requires grad", x1, y_r1, tol1, True),
+                 _Call("under torch.no_grad()", x1, y_r1, tol1, False),
+                 _Call("autograd enabled, the same input again", x1, y_r1, tol1, True),
+                 _Call("autograd enabled, a second input", x2, y_r2, tol2, True)]
+    varied = [_Call(f"autograd enabled, the first inputs with only {n} changed", m, y_r, tol, True)
+              for n, m, (y_r, tol) in zip(inputs, mixed, refs[2:])]
+    shown = ", ".join(f"{n} {tuple(t.shape)}" for n, t in zip(inputs, x1))
+    called = f"  called as candidate({', '.join(inputs)}) with {shown}" if several else ""
 
     def run(call):
         if call.grad and dtype.is_floating_point:
-            given = call.x.clone().requires_grad_(True).clone()   # not a leaf: in-place writes stay observable
+            given = tuple(t.clone().requires_grad_(True).clone() for t in call.x)  # not leaves: in-place writes seen
         else:
-            given = call.x.clone()
+            given = tuple(t.clone() for t in call.x)
         call.given = given
         try:
             with torch.enable_grad() if call.grad else torch.no_grad():
-                y = cand(given)
+                y = cand(*given)
         except Exception as exc:  # noqa: BLE001 - whatever the candidate raises is its verdict
-            fail(f"the candidate raised {type(exc).__name__}: {exc} ({call.label})")
+            fail(f"the candidate raised {type(exc).__name__}: {exc} ({call.label})", called)
         call.y = y
-        changed = given.detach()
-        if changed.shape != call.x.shape or not torch.equal(changed, call.x):
-            count = int((changed != call.x).sum()) if changed.shape == call.x.shape else call.x.numel()
-            what = " (it zeroed it)" if changed.shape == call.x.shape and not bool(changed.any()) else ""
-            fail(f"the candidate modifies its input in place: {count} of {call.x.numel()} entries of the input it was "
-                 f"given changed{what} ({call.label})")
+        for name, g, x in zip(inputs, given, call.x):
+            changed = g.detach()
+            if changed.shape != x.shape or not torch.equal(changed, x):
+                count = int((changed != x).sum()) if changed.shape == x.shape else x.numel()
+                what = " (it zeroed it)" if changed.shape == x.shape and not bool(changed.any()) else ""
+                which = f"the input {name}" if several else "the input"
+                fail(f"the candidate modifies its input in place: {count} of {x.numel()} entries of {which} it was "
+                     f"given changed{what} ({call.label})")
         if not isinstance(y, torch.Tensor):
             fail(f"the candidate returns {type(y).__name__}, not a tensor ({call.label})")
         if tuple(y.shape) != tuple(call.y_r.shape):
             fail(f"the candidate returns shape {tuple(y.shape)}, the operator {tuple(call.y_r.shape)} ({call.label})",
                  *_cached_hint(y, call, history))
-        if y.device != call.x.device:
-            fail(f"the candidate returns its output on {y.device} for input on {call.x.device} ({call.label})")
+        if y.device != call.x[0].device:
+            fail(f"the candidate returns its output on {y.device} for input on {call.x[0].device} ({call.label})")
         if y.dtype != dtype:
             fail(f"the candidate returns {_dt(y.dtype)} for {_dt(dtype)} input (the output's dtype must be the "
                  f"input's) ({call.label})", *_cached_hint(y, call, history))
@@ -171,11 +231,13 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     for call in calls:
         run(call)
     if calls[0].ok != calls[1].ok:    # grad mode, or state? the same input again under torch.no_grad()
-        calls.append(_Call("under torch.no_grad(), the same input again", x1, y_r1, tol1, False))
+        calls.append(_Call(f"under torch.no_grad(), the same input{'s' if several else ''} again", x1, y_r1, tol1, False))
         run(calls[-1])
-    bad = next((c for c in calls if not c.ok), None)
+    for call in varied:
+        run(call)
+    bad = next((c for c in calls + varied if not c.ok), None)
     if bad is not None:
-        cheats = _cheats(bad, calls, history)
+        cheats = _cheats(bad, calls, history, varied, inputs)
         worst = int(torch.argmax(bad.err / (bad.tol + 1e-300)))
         idx = _index(worst, bad.y_r.shape)
         lines = [f"  worst output index {idx}: candidate {bad.y64.flatten()[worst].item():.17g}, operator "
@@ -185,14 +247,15 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
         if cheats:
             lines += [f"  cause: {c}" for c in cheats]
         else:
-            why = _properties(plan, names, cand, run_reference, bad, w) or _structural(p, small, candidate, weights, seed)
+            why = (_properties(plan, names, cand, run_reference, bad, w, inputs, op.value)
+                   or _structural(p, small, candidate, weights, seed))
             lines += [f"  diagnosis: {d}" for d in why] or ["  diagnosis: none of the property tests explains it"]
         fail(f"the candidate differs from the proven operator ({bad.label})", *lines)
     for call in (calls[0], calls[3]):
-        history.append((call.x.to(torch.float64), call.y_r, call.y64))
+        history.append((tuple(t.to(torch.float64) for t in call.x), call.y_r, call.y64))
     del history[:-8]
     if gradients:
-        _compare_gradients(cand, run_reference, x1, op, where)
+        _compare_gradients(cand, run_reference, x1, op, where, inputs)
     return (config, _dt(dtype), max(float(c.err.max()) if c.err.numel() else 0.0 for c in calls))
 
 
@@ -204,7 +267,8 @@ def _cached_hint(y, call, history) -> list:
     for x_h, y_r_h, y_h in history:
         if y_h.shape != y64.shape:
             continue
-        same_input = x_h.shape == call.x.shape and torch.equal(x_h, call.x.to(torch.float64))
+        same_input = len(x_h) == len(call.x) and all(a.shape == b.shape and torch.equal(a, b.to(torch.float64))
+                                                      for a, b in zip(x_h, call.x))
         other = y_r_h.shape != call.y_r.shape or not torch.allclose(y_r_h, call.y_r)
         if not same_input and torch.equal(y_h, y64) and other:
             return ["  cause: it returns the output of an earlier call on a different input: the candidate caches "
@@ -219,7 +283,7 @@ def _shares_memory(a, b) -> bool:
         return False
 
 
-def _cheats(bad, calls, history) -> list[str]:
+def _cheats(bad, calls, history, varied=(), inputs=("x",)) -> list[str]:
     """Plain causes of a mismatch that are not kernel properties: each an observation, never a guess."""
     first, no_grad, again, second = calls[:4]
     out = []
@@ -241,15 +305,31 @@ def _cheats(bad, calls, history) -> list[str]:
         if y.numel() and float(y.max() - y.min()) == 0 and float(bad.y_r.max() - bad.y_r.min()) > 0:
             value = y.flatten()[0].item()
             out.append("the output is all zeros" if value == 0 else f"the output is constant (every entry {value:.6g})")
+    several = len(inputs) > 1
     if not out and isinstance(bad.y, torch.Tensor):
-        if _shares_memory(bad.y, bad.given):
-            out.append("it returns its input (the output shares the input's memory)")
-        elif bad.y.shape == bad.x.shape and torch.equal(bad.y64, bad.x.to(torch.float64)):
-            out.append("it returns its input unchanged")
+        for name, given, x in zip(inputs, bad.given, bad.x):
+            which = f"its input {name}" if several else "its input"
+            if _shares_memory(bad.y, given):
+                out.append(f"it returns {which} (the output shares the {'input ' + name if several else 'input'}'s memory)")
+            elif bad.y.shape == x.shape and torch.equal(bad.y64, x.to(torch.float64)):
+                out.append(f"it returns {which} unchanged")
+            else:
+                continue
+            break
     if not out and second.y64 is not None and first.y64 is not None:
         differs = not torch.allclose(first.y_r, second.y_r)
         if differs and (_shares_memory(first.y, second.y) or torch.equal(first.y64, second.y64)):
             out.append("it returns the same output for two different inputs: the candidate caches results across calls")
+    if not out and first.y64 is not None:
+        for name, call in zip(inputs, varied):   # only this input changed: the operator's output changes, the candidate's?
+            if call.y64 is None or call.y64.shape != first.y64.shape:
+                continue
+            moved = bool(((call.y_r - first.y_r).abs() > first.tol + call.tol).any())
+            same = _shares_memory(first.y, call.y) or bool(((call.y64 - first.y64).abs() <= first.tol).all())
+            if moved and same:
+                out.append(f"its output does not change when only the input {name} changes (the operator's does): the "
+                           f"candidate ignores {name}, or caches results across calls")
+                break
     if not out:
         hint = _cached_hint(bad.y, bad, history)
         if hint:
@@ -257,20 +337,64 @@ def _cheats(bad, calls, history) -> list[str]:
     return out
 
 
-def _properties(plan, names, cand, run_reference, bad, w) -> list[str]:
-    """The kernel-property diagnoses (diagnose.py) of a finite mismatch; a failing experiment says so, never crashes."""
+def _properties(plan, names, cand, run_reference, bad, w, inputs=None, value=None) -> list[str]:
+    """The kernel-property diagnoses (diagnose.py) of a finite mismatch; a failing experiment says so, never crashes.
+    With several inputs the experiments vary the value input (the others held), after the inputs' own experiment."""
     layout = [r[0] for r in plan.output_layout]
+    inputs = list(inputs or [value])
+    vi = inputs.index(value) if value in inputs else 0
+    xs = bad.x
     try:
         window = list(zip(*[[int(eval(v, {}, dict(names))) for v in plan.window[k]]  # noqa: S307
                             for k in ("kernel", "stride", "dilation", "padding")])) if plan.window else []
 
+        def put(t):
+            return tuple(t if j == vi else xs[j] for j in range(len(xs)))
+
         def run_candidate(t):
-            return cand(t.clone())
+            return cand(*[a.clone() for a in put(t)])
+
+        def run_ref(t, alt=None):
+            return run_reference(put(t), alt)
+
+        def each_sample():   # every input's sample b (each input batched like the value), else no experiment
+            if not getattr(plan, "extras_batched", False):
+                return None
+            return torch.cat([cand(*[a[b:b + 1].clone() for a in xs]) for b in range(xs[vi].shape[0])])
+        samples = each_sample if len(xs) > 1 else None
+        out = _inputs_exchanged(run_reference, bad, inputs) if len(xs) > 1 else []
         with torch.enable_grad():
-            return diagnose(run_candidate, run_reference, bad.x, bad.y.detach(), bad.y_r.to(bad.y.dtype),
-                            bad.tol.to(bad.y.dtype), window, layout, w, plan=plan, names=names)
+            return out + diagnose(run_candidate, run_ref, xs[vi], bad.y.detach(), bad.y_r.to(bad.y.dtype),
+                                  bad.tol.to(bad.y.dtype), window, layout, w, plan=plan, names=names, samples=samples)
     except Exception as exc:  # noqa: BLE001 - a diagnosis is an aid; the verdict stands without it
         return [f"the property tests could not run ({type(exc).__name__}: {exc})"]
+
+
+def _inputs_exchanged(run_reference, bad, inputs) -> list[str]:
+    """The operator re-run with two inputs of one shape exchanged, or one read in place of the other: the first such
+    variant the candidate equals (and the operator does not)."""
+    xs, y = bad.x, bad.y.detach().to(bad.y_r.dtype)
+    tol = bad.tol
+
+    def matches(alt):
+        with torch.no_grad():
+            y_alt = run_reference(tuple(t.clone() for t in alt))
+        return (y_alt.shape == y.shape and bool(((y_alt.to(y.dtype) - y).abs() <= tol).all())
+                and not bool(((y_alt.to(y.dtype) - bad.y_r).abs() <= tol).all()))
+    pairs = [(i, j) for i in range(len(xs)) for j in range(len(xs)) if i != j and xs[i].shape == xs[j].shape]
+    for i, j in pairs:
+        if i < j:
+            alt = tuple(xs[j] if m == i else xs[i] if m == j else xs[m] for m in range(len(xs)))
+            if matches(alt):
+                return [f"matches the operator with its inputs {inputs[i]} and {inputs[j]} exchanged (the candidate "
+                        f"reads {inputs[i]} where the operator reads {inputs[j]} and the other way round: arguments in "
+                        f"another order, or keys and values swapped?)"]
+    for i, j in pairs:
+        alt = tuple(xs[i] if m == j else xs[m] for m in range(len(xs)))
+        if matches(alt):
+            return [f"matches the operator with {inputs[i]} read in place of {inputs[j]} (the candidate ignores "
+                    f"{inputs[j]} and reads {inputs[i]} there)"]
+    return []
 
 
 def _structural(p, small, candidate, weights, seed) -> list[str]:
@@ -285,40 +409,51 @@ def _structural(p, small, candidate, weights, seed) -> list[str]:
                  else torch.zeros(shape_of(plan, k, names), dtype=torch.float64))
              for k, v in mapped_weights(p, cand, weights, torch.float64).items()}
         gen = torch.Generator().manual_seed(seed + 7)
-        x = in_domain(op.tensor(op.value), torch.randn(op.shapes_at(small)[op.value], generator=gen, dtype=torch.float64))
+        inputs, shapes = input_names(op, plan), op.shapes_at(small)
+        xs = [in_domain(op.tensor(n), torch.randn(shapes[n], generator=gen, dtype=torch.float64)) for n in inputs]
         kwargs = {n: names[n] for n, _ in plan.module_sizes}
         if "path" in inspect.signature(p.function).parameters:
             kwargs["path"] = "generic"
         with torch.no_grad():
-            y_op = p.function(x.clone(), *[w[ir] for ir, _, _, _ in plan.params], **kwargs)
-            y_c = cand(x.clone())
+            y_op = p.function(*[x.clone() for x in xs], *[w[ir] for ir, _, _, _ in plan.params], **kwargs)
+            y_c = cand(*[x.clone() for x in xs])
         if not isinstance(y_c, torch.Tensor) or y_c.shape != y_op.shape:
             return []
-        arrays = {op.value: x.numpy(), **{k: v.numpy() for k, v in w.items()}}
+        arrays = {**{n: x.numpy() for n, x in zip(inputs, xs)}, **{k: v.numpy() for k, v in w.items()}}
         return structural(op, small, arrays, y_op.numpy(), y_c.detach().to(torch.float64).numpy())
     except Exception:  # noqa: BLE001 - a diagnosis is an aid; the verdict stands without it
         return []
 
 
-def _compare_gradients(cand, run_reference, x, op, where):
-    xc = x.detach().clone().to(torch.float64).requires_grad_(True)
-    xr = x.detach().clone().to(torch.float64).requires_grad_(True)
+def _compare_gradients(cand, run_reference, x, op, where, inputs=None):
+    """Input gradients (float64) of the candidate and the operator, with respect to every input."""
+    inputs = list(inputs or [op.value])
+    several = len(inputs) > 1
+    xc = tuple(t.detach().clone().to(torch.float64).requires_grad_(True) for t in x)
+    xr = tuple(t.detach().clone().to(torch.float64).requires_grad_(True) for t in x)
     with torch.enable_grad():
-        yc, yr = cand(xc), run_reference(xr)
+        yc, yr = cand(*xc), run_reference(xr)
         g = torch.randn(yr.shape, generator=torch.Generator().manual_seed(1), dtype=yr.dtype)
         if not isinstance(yc, torch.Tensor) or not yc.requires_grad:
-            raise AssertionError(f"{op.name}: the candidate's output does not depend on its input through autograd "
-                                 f"(detached?)\n{where}")
-        gc, = torch.autograd.grad(yc, xc, g.to(yc.dtype), allow_unused=True)
-        gr, = torch.autograd.grad(yr, xr, g)
-    if gc is None:
-        raise AssertionError(f"{op.name}: the candidate's output does not depend on its input through autograd\n{where}")
-    gc = gc.to(torch.float64)
-    if not bool(torch.isfinite(gc).all()) or not torch.allclose(gc, gr, rtol=1e-9, atol=1e-9 * (1 + gr.abs().max().item())):
-        worst = int(torch.argmax(torch.nan_to_num((gc - gr).abs(), nan=float("inf"))))
-        raise AssertionError(f"{op.name}: gradients with respect to the input differ (forward agrees)\n{where}\n  worst "
-                             f"input index {_index(worst, x.shape)}: candidate {gc.flatten()[worst].item():.17g}, "
-                             f"operator {gr.flatten()[worst].item():.17g}")
+            raise AssertionError(f"{op.name}: the candidate's output does not depend on its input{'s' if several else ''} "
+                                 f"through autograd (detached?)\n{where}")
+        gcs = torch.autograd.grad(yc, xc, g.to(yc.dtype), allow_unused=True)
+        grs = torch.autograd.grad(yr, xr, g, allow_unused=True)
+    for name, t, gc, gr in zip(inputs, x, gcs, grs):
+        which = f"its input {name}" if several else "its input"
+        if gr is None:
+            gr = torch.zeros(t.shape, dtype=torch.float64)
+        if gc is None:
+            if several and not bool(gr.any()):
+                continue
+            raise AssertionError(f"{op.name}: the candidate's output does not depend on {which} through autograd\n{where}")
+        gc = gc.to(torch.float64)
+        if not bool(torch.isfinite(gc).all()) or not torch.allclose(gc, gr, rtol=1e-9, atol=1e-9 * (1 + gr.abs().max().item())):
+            worst = int(torch.argmax(torch.nan_to_num((gc - gr).abs(), nan=float("inf"))))
+            which = f"the input {name}" if several else "the input"
+            raise AssertionError(f"{op.name}: gradients with respect to {which} differ (forward agrees)\n{where}\n  worst "
+                                 f"{'index of ' + name if several else 'input index'} {_index(worst, t.shape)}: candidate "
+                                 f"{gc.flatten()[worst].item():.17g}, operator {gr.flatten()[worst].item():.17g}")
 
 
 def shape_of(plan, ir, names):
@@ -328,7 +463,7 @@ def shape_of(plan, ir, names):
     raise KeyError(ir)
 
 
-def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_):
+def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signature_):
     """``assert_equivalent`` with the functions its verdict depends on bound now: a candidate that rebinds this
     module's names while it is constructed or run does not change what an earlier import of it checks."""
     minimum, draw, env_of = domain_.minimum, domain_.draw, domain_.env
@@ -337,14 +472,15 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_):
                           trials: int = 4, dtypes=(torch.float64, torch.float32), gradients: bool = False) -> Report:
         """Raise ``AssertionError`` unless ``candidate`` computes the proven ``operator``.
 
-        - ``candidate``: an ``nn.Module`` or a function of the input tensor.
+        - ``candidate``: an ``nn.Module`` or a function of the input tensor; of every input, positionally in the
+          operator's order, when the operator has several (``candidate(x, xk, xv)`` for ``cross_attention``).
         - ``operator``: a catalogue name or the path of an operator file.
         - ``sizes``: the operator's module sizes by name (``G``, ``C_g``, …); read from the candidate when
           it is the traditional module (``nn.Conv2d`` …).
         - ``weights``: how the candidate's parameters map onto the operator's (see :func:`mapped_weights`).
         - ``trials`` input shapes per dtype from the operator's domain (odd and non-square, larger than
           12 on every length, the smallest the windows allow, random), seeded by ``seed``.
-        - ``gradients``: also compare the gradients with respect to the input (float64).
+        - ``gradients``: also compare the gradients with respect to the input (every input; float64).
         """
         dtypes = tuple(dtypes)
         planned = int(trials) * len(dtypes)
@@ -354,6 +490,7 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_):
             raise EvosymError(f"dtypes must be floating-point torch dtypes, not {dtypes}")
         p = proven_(operator)
         op = p.operator
+        signature_(candidate, op, p.plan)
         msizes = module_sizes_(p, candidate, sizes)
         by_name = {py_name(s): s for s, _ in op.sizes}
         domain = domain_(op, p.omega, p.plan, {by_name[k]: v for k, v in msizes.items()})
@@ -375,7 +512,7 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_):
     return assert_equivalent
 
 
-assert_equivalent = _harness(proven, module_sizes, Domain, kinds, _compare, Report)
+assert_equivalent = _harness(proven, module_sizes, Domain, kinds, _compare, Report, check_signature)
 
 
 __all__ = ["Report", "assert_equivalent"]

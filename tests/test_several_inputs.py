@@ -1,0 +1,149 @@
+"""Operators with several input tensors: cross-attention (queries, keys and values from three inputs) and two
+windowed test operators whose kernel reads a second input. The generated module takes every input in the
+operator's order, reads sizes from each, checks each (type, rank, shape, dtype, device) with a clear error, takes
+unbatched calls, lowers cross-attention to one SDPA call, and matches the references with gradients to every input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from evosym import catalogue
+from evosym.codegen import lowering as L
+from evosym.codegen.check import check_operator, load_source
+from evosym.codegen.plan import make_plan
+from evosym.codegen.render import render_torch
+
+DATA = Path(__file__).parent / "data" / "operators"
+F64 = torch.float64
+SIZES = dict(N=2, d=2, C_k=3, C_v=5)
+
+
+@pytest.fixture(scope="module")
+def cross():
+    cp = catalogue.checked("cross_attention")
+    plan = make_plan(cp)
+    mod = load_source(render_torch(plan, cp.operator.torch_binding), "cross_attention", cp)
+    return plan, mod, cp.operator
+
+
+def _cross_inputs(batch=(2,), length=3, keys=4, seed=0, dtype=F64):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(*batch, 4, length, generator=g, dtype=dtype)
+    xk = torch.randn(*batch, 3, keys, generator=g, dtype=dtype)
+    xv = torch.randn(*batch, 5, keys, generator=g, dtype=dtype)
+    w = [torch.randn(s, generator=g, dtype=dtype) * 0.5 for s in ((4, 4), (4,), (4, 3), (4,), (4, 5), (4,), (4, 4), (4,))]
+    return [x, xk, xv], w
+
+
+def test_the_plan_takes_every_input_in_the_operators_order(cross):
+    plan, _, op = cross
+    assert plan.inputs == ["x", "xk", "xv"] and plan.value == "xv" == op.value
+    assert [n for n, _ in plan.extra_inputs] == ["x", "xk"]
+    assert dict(plan.runtime_sizes) == {"B": "xv.shape[0]", "S": "xv.shape[2]", "L": "x.shape[2]"}
+    assert [n for n, _ in plan.module_sizes] == ["N", "d", "C_k", "C_v"]
+
+
+def test_cross_attention_is_one_sdpa_call_with_each_projection_on_its_input(cross):
+    plan, _, op = cross
+    assert plan.path == "sdpa" and type(plan.lowering) is L.Sdpa and plan.sdpa["sources"] == ["x", "xk"]
+    assert "queries from x, keys from xk, values from xv" in plan.reason
+    src = render_torch(plan, op.torch_binding)
+    body = src.split("def _sdpa(")[1].split("\ndef ")[0]
+    assert body.count("F.scaled_dot_product_attention(") == 1 and "_softmax(" not in body and "einsum" not in body
+    for name, weight in (("x", "q_weight"), ("xk", "k_weight"), ("xv", "v_weight")):
+        assert f"F.linear({name}.flatten(2).transpose(1, 2), {weight}" in body
+
+
+def test_both_paths_equal_multihead_attention_with_gradients_to_every_input(cross):
+    _, mod, _ = cross
+    fn = mod.cross_attention_evolution
+    inputs, w = _cross_inputs()
+    inputs = [t.requires_grad_() for t in inputs]
+    m = nn.MultiheadAttention(4, 2, kdim=3, vdim=5, batch_first=True, dtype=F64).eval()
+    with torch.no_grad():
+        m.q_proj_weight.copy_(w[0]), m.k_proj_weight.copy_(w[2]), m.v_proj_weight.copy_(w[4])
+        m.in_proj_bias.copy_(torch.cat([w[1], w[3], w[5]])), m.out_proj.weight.copy_(w[6]), m.out_proj.bias.copy_(w[7])
+    want = m(*(t.transpose(1, 2) for t in inputs), need_weights=False)[0].transpose(1, 2)
+    grad_out = torch.randn_like(want)
+    theirs = torch.autograd.grad((want * grad_out).sum(), inputs)
+    for path in ("auto", "generic"):
+        got = fn(*inputs, *w, **SIZES, path=path)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+        mine = torch.autograd.grad((got * grad_out).sum(), inputs)
+        for a, b in zip(mine, theirs):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_from_torch_takes_kdim_and_vdim_and_the_layer_takes_three_inputs(cross):
+    _, mod, _ = cross
+    torch.manual_seed(1)
+    m = nn.MultiheadAttention(4, 2, kdim=3, vdim=5, dtype=F64).eval()
+    layer = mod.CrossAttentionEvolution.from_torch(m)
+    assert (layer.N, layer.d, layer.C_k, layer.C_v) == (2, 2, 3, 5)
+    (x, xk, xv), _ = _cross_inputs(seed=2)
+    want = m(x.permute(2, 0, 1), xk.permute(2, 0, 1), xv.permute(2, 0, 1), need_weights=False)[0].permute(1, 2, 0)
+    torch.testing.assert_close(layer(x, xk, xv), want, rtol=1e-12, atol=1e-12)
+    same = nn.MultiheadAttention(4, 2, bias=False, dtype=F64).eval()   # kdim = vdim = E: the packed weight
+    y = torch.randn(2, 4, 6, dtype=F64)
+    want = same(x.permute(2, 0, 1), y.permute(2, 0, 1), y.permute(2, 0, 1), need_weights=False)[0].permute(1, 2, 0)
+    torch.testing.assert_close(mod.CrossAttentionEvolution.from_torch(same)(x, y, y), want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="add_bias_kv=False"):
+        mod.CrossAttentionEvolution.from_torch(nn.MultiheadAttention(4, 2, add_bias_kv=True))
+
+
+def test_an_unbatched_call_takes_every_input_without_the_batch(cross):
+    _, mod, _ = cross
+    fn = mod.cross_attention_evolution
+    inputs, w = _cross_inputs()
+    batched = fn(*inputs, *w, **SIZES)
+    one = fn(*(t[1] for t in inputs), *w, **SIZES)
+    torch.testing.assert_close(one, batched[1], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"x must have 3 dimensions, or 2 without the batch when xv has none"):
+        fn(inputs[0], inputs[1][0], inputs[2][0], *w, **SIZES)
+
+
+@pytest.mark.parametrize("which, change, words", [
+    (1, lambda t: t[:1], r"axis 0 of xk must have length B = 2; got shape \(1, 3, 4\)"),
+    (0, lambda t: t[:1], r"axis 0 of x must have length B = 2"),
+    (1, lambda t: t[:, :2], r"axis 1 of xk must have length C_k = 3"),
+    (1, lambda t: t[..., :3], r"axis 2 of xk must have length S = 4"),
+    (0, lambda t: t[:, :3], r"axis 1 of x must have length N·d = 4"),
+    (1, lambda t: t.float(), r"xk is torch.float32 on cpu but xv is torch.float64 on cpu"),
+    (0, lambda t: t.unsqueeze(0), r"x must have 3 dimensions"),
+    (0, lambda t: t.tolist(), r"x must be a torch.Tensor, not list"),
+    (2, lambda t: t[..., :0], r"xv has length 0 on axis 2"),
+])
+def test_every_input_gets_a_clear_error(cross, which, change, words):
+    _, mod, _ = cross
+    inputs, w = _cross_inputs()
+    inputs[which] = change(inputs[which])
+    with pytest.raises((ValueError, TypeError), match=words):
+        mod.cross_attention_evolution(*inputs, *w, **SIZES)
+
+
+@pytest.mark.parametrize("name", ["input_gated_conv1d", "input_weighted_conv1d"])
+def test_windowed_kernels_reading_a_second_input_pass_every_check(name):
+    """K reads g at the output position (a gate) or at the window's positions (a weight): the generic path, the
+    CPU kernels and the CUDA source built for the host all equal the reference, gradients to x and g included."""
+    report = check_operator(str(DATA / f"{name}.py"), kernels=("device", "emulated"), variants=1)
+    assert report.ok, report.text()
+    text = report.text()
+    assert report.plan.inputs == ["x", "g"]
+    assert "w.r.t. x, g, W" in text and "kernels" in text and "float64 generic" in text
+
+
+def test_the_check_fails_when_generated_code_swaps_two_inputs():
+    """The check is live for the other input: code that reads x where the proof reads g (and g where it reads x)
+    is wrong and reported."""
+    path = str(DATA / "input_gated_conv1d.py")
+    op = catalogue.load(path)
+    plan = make_plan(op.proof().check())
+    src = render_torch(plan, None)
+    swapped = src.replace("def input_gated_conv1d_evolution(x, g,", "def input_gated_conv1d_evolution(g, x,", 1)
+    assert swapped != src
+    report = check_operator(path, source=swapped, gradients=False, variants=1)
+    assert not report.ok
