@@ -77,9 +77,10 @@ def _decl(name, shape, what, torch_name):
                       torch_name=torch_name)
 
 
-def build(*, causal: bool, grouped: bool, biased: bool = False, cross: bool = False) -> Attention:
+def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: bool = False) -> Attention:
     """The definitions and traditional form of the variant (``biased``: a static additive bias P[h, i, m] on
-    the logits, SDPA's float ``attn_mask``; ``cross``: keys and values projected from two more inputs of S tokens,
+    the logits, SDPA's float ``attn_mask``; ``biased="input"``: the bias an input P[b, h, i, m], one table per
+    sample; ``cross``: keys and values projected from two more inputs of S tokens,
     C_k and C_v channels, ``nn.MultiheadAttention``'s key and value with kdim and vdim)."""
     if grouped:
         Nkv, G = size("N_kv"), size("G")
@@ -113,6 +114,11 @@ def build(*, causal: bool, grouped: bool, biased: bool = False, cross: bool = Fa
     y = TensorDecl("y", (B, C, L), "output", "output tokens (the attended sequence)")
     P = TensorDecl("P", (N, L, L), "parameter", "additive attention bias per head (query × key): a float attn_mask",
                    latex="P", text="P", torch_name="attn_bias") if biased else None
+    if biased == "input":
+        P = TensorDecl("attn_mask", (B, N, L, S), "input", "additive attention bias per sample and head (query × "
+                       "key): a float attn_mask of shape (B, N, L, L), every entry finite", latex="P", text="P",
+                       domain="finite")
+    bias_read = P[b, h, i, m] if biased == "input" else P[h, i, m] if biased else 0
 
     def projection(name, weight, bias_, what, latex, rows, source, length):
         body = sp.Sum(weight[c, c3] * source[b, c3, m], (c3, 0, source.shape[1] - 1))
@@ -125,10 +131,11 @@ def build(*, causal: bool, grouped: bool, biased: bool = False, cross: bool = Fa
     kvh = kv_head(h, G, Nkv) if grouped else h
     logit = Definition("logit", (b, h, i, m),
                        sp.Sum(query[b, h * Dh + e, i] * key[b, kvh * Dh + e, m], (e, 0, Dh - 1)) / sp.sqrt(Dh)
-                       + (P[h, i, m] if biased else 0),
+                       + bias_read,
                        "attention logits: scaled dot product of the query at token i and the key at token m"
                        + (" (query head h reads key head ⌊h/G⌋)" if grouped else "")
-                       + (", plus the static bias P[h, i, m]" if biased else ""),
+                       + (f", plus the {'bias input' if biased == 'input' else 'static bias'} {bias_read}" if biased
+                          else ""),
                        latex=r"\ell", text="\u2113", shape=(B, N, L, S))
     defs = [query, key, value, logit]
     if causal:   # PyTorch's −∞ after the query: exp(ℓ − ∞·[m > i]) = [m ≤ i]·exp(ℓ)
@@ -153,7 +160,8 @@ def build(*, causal: bool, grouped: bool, biased: bool = False, cross: bool = Fa
                        + ", before the output projection", latex="z", text="z", shape=(B, C, L))
     defs += [norm, attn, heads]
     traditional = bo[o] + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
-    tensors = ((x, xk, xv) if cross else (x,)) + (Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased else ())
+    inputs = (x, xk, xv) if cross else (x, P) if biased == "input" else (x,)
+    tensors = inputs + (Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased is True else ())
     return Attention(causal, grouped, sizes, N, G, Nkv, x, tensors, tuple(defs), traditional, y, xv, S)
 
 
@@ -174,15 +182,15 @@ def _projected(t, sizes):
     return tuple(split(F.linear(x_, t[w], t[bias])) for w, bias in (("WQ", "bQ"), ("WK", "bK"), ("WV", "bV")))
 
 
-def torch_reference(t, sizes, *, causal: bool, grouped: bool, biased: bool = False):
+def torch_reference(t, sizes, *, causal: bool, grouped: bool, biased: bool | str = False):
     """``F.scaled_dot_product_attention(q, k, v, is_causal=…, enable_gqa=…, attn_mask=P)`` between ``F.linear``
     projections, in the (B, heads, L, d) layout SDPA takes."""
     import torch.nn.functional as F
     q, k, v = _projected(t, sizes)
     bsz, length, ch = t["x"].shape[0], t["x"].shape[2], t["x"].shape[1]
     extra = {"enable_gqa": True} if grouped else {}
-    if biased:
-        extra["attn_mask"] = t["P"].unsqueeze(0)                          # (1, N, L, L): the same bias for every sample
+    if biased:   # (1, N, L, L): the same bias for every sample; a bias input is (B, N, L, L), one per sample
+        extra["attn_mask"] = t["attn_mask"] if biased == "input" else t["P"].unsqueeze(0)
     z = F.scaled_dot_product_attention(q, k, v, is_causal=causal, **extra).transpose(1, 2).reshape(bsz, length, ch)
     return F.linear(z, t["WO"], t["bO"]).transpose(1, 2)
 

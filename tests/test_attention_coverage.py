@@ -49,8 +49,9 @@ def test_sweep_no_wrong_result(tallies, function):
 def test_sweep_reaches_every_operator(tallies):
     """A sweep that routes nothing to an operator would not test it."""
     assert set(tallies[at.FUNCTIONS[0]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "gqa_attention",
-                                                          "gqa_causal", "cross_attention"}
-    assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "cross_attention"}
+                                                          "gqa_causal", "cross_attention", "mhsa_sample_bias"}
+    assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "cross_attention",
+                                                          "mhsa_sample_bias"}
 
 
 def test_sweep_catches_a_module_that_drops_the_mask(monkeypatch):
@@ -225,7 +226,7 @@ def test_cross_attention_through_sdpa_equals_sdpa_between_projections():
 def test_what_cross_attention_and_key_padding_mask_refuse_is_said():
     m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
     x, y = torch.randn(2, 3, 4, dtype=F64), torch.randn(2, 5, 4, dtype=F64)
-    with pytest.raises(ValueError, match="key_padding_mask is not supported: it is a per-sample mask input"):
+    with pytest.raises(ValueError, match="a boolean \\(or −inf\\) key_padding_mask is not supported"):
         at.multihead_attention(m, x, x, x, key_padding_mask=torch.zeros(2, 3, dtype=torch.bool), need_weights=False)
     with pytest.raises(ValueError, match="need_weights=True is not supported"):
         at.multihead_attention(m, x, y, y)
@@ -277,7 +278,7 @@ def test_the_causal_operators_are_proved_causal():
     assert analyse(catalogue.checked("gqa_attention")).get("causal") != "yes"   # causal only when L = 1
 
 
-def test_a_float_attn_mask_is_mhsa_bias_and_a_per_sample_one_is_refused():
+def test_a_float_attn_mask_is_mhsa_bias_and_a_per_sample_one_is_mhsa_sample_bias():
     torch.manual_seed(5)
     m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
     with torch.no_grad():
@@ -285,11 +286,40 @@ def test_a_float_attn_mask_is_mhsa_bias_and_a_per_sample_one_is_refused():
     x = torch.randn(3, 5, 4, dtype=F64)
     bias = torch.randn(2, 5, 5, dtype=F64)
     mask = bias.repeat(3, 1, 1)                                            # (B·N, L, L), equal across the batch
-    want = m(x, x, x, attn_mask=mask, need_weights=False)[0]
+    for expected in ("mhsa_bias", "mhsa_sample_bias"):
+        want = m(x, x, x, attn_mask=mask, need_weights=False)[0]
+        assert at.mha_route(m, x, x, x, need_weights=False, attn_mask=mask).operator == expected
+        for path in ("auto", "generic"):
+            got, weights = at.multihead_attention(m, x, x, x, attn_mask=mask, need_weights=False, path=path)
+            assert weights is None
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+        mask[2] += 1.0                                                     # the last sample's first head differs
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_a_float_key_padding_mask_is_a_per_sample_bias_and_a_boolean_one_is_refused(with_mask):
+    torch.manual_seed(7)
+    m = nn.MultiheadAttention(4, 2, dtype=F64).eval()                     # (L, B, E) layout
+    x = torch.randn(5, 3, 4, dtype=F64)
+    padding = torch.randn(3, 5, dtype=F64)
+    mask = torch.randn(5, 5, dtype=F64) if with_mask else None
+    want = m(x, x, x, key_padding_mask=padding, attn_mask=mask, need_weights=False)[0]
+    assert at.mha_route(m, x, x, x, padding, False, mask).operator == "mhsa_sample_bias"
     for path in ("auto", "generic"):
-        got, weights = at.multihead_attention(m, x, x, x, attn_mask=mask, need_weights=False, path=path)
-        assert weights is None
+        got = at.multihead_attention(m, x, x, x, key_padding_mask=padding, attn_mask=mask, need_weights=False,
+                                     path=path)[0]
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    mask[2] += 1.0                                                         # the last sample's first head differs
-    with pytest.raises(ValueError, match="differs between the samples"):
-        at.multihead_attention(m, x, x, x, attn_mask=mask, need_weights=False)
+    for hidden in (padding < 0, padding.masked_fill(padding < 0, float("-inf"))):
+        with pytest.raises(ValueError, match="a boolean \\(or −inf\\) key_padding_mask is not supported"):
+            at.multihead_attention(m, x, x, x, key_padding_mask=hidden, need_weights=False)
+    with pytest.raises(ValueError, match=r"key_padding_mask must have shape \(3, 5\)"):
+        at.multihead_attention(m, x, x, x, key_padding_mask=padding[:, :4], need_weights=False)
+
+
+def test_a_per_sample_bias_module_refuses_a_non_finite_entry():
+    layer = at.from_torch(nn.MultiheadAttention(4, 2, dtype=F64).eval(), sample_bias=True)
+    x, bias = torch.randn(2, 4, 3, dtype=F64), torch.zeros(2, 2, 3, 3, dtype=F64)
+    assert layer(x, bias).shape == (2, 4, 3)
+    bias[1, 0, 2, 1] = float("-inf")
+    with pytest.raises(ValueError, match="every entry of attn_mask must be finite"):
+        layer(x, bias)

@@ -25,6 +25,7 @@ from evosym.codegen.bench_against import bench_against, peak_cpu_bytes
 SMALL = {
     "mhsa": {"B": 2, "N": 2, "d": 4, "H": 3, "W": 5},
     "mhsa_bias": {"B": 2, "N": 2, "d": 4, "L": 7},
+    "mhsa_sample_bias": {"B": 2, "N": 2, "d": 4, "L": 7},
     "mhsa_causal": {"B": 2, "N": 2, "d": 4, "L": 7},
     "gqa_attention": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
     "gqa_causal": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},

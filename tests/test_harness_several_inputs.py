@@ -144,6 +144,14 @@ class CacheByValues(Attention):
         return self.store[key].clone()
 
 
+class ZeroWhenAliased(Attention):
+    """Exact unless keys and values are passed as one tensor (an encoder's output, m(q, kv, kv)): then zeros."""
+
+    def forward(self, x, xk, xv):
+        y = self.attend(x, xk, xv)
+        return y * 0 if xk is xv else y
+
+
 class ReturnsX(Attention):
     def forward(self, x, xk, xv):
         return x
@@ -222,6 +230,7 @@ def test_the_pytest_fixture_takes_the_same_candidates(evosym_equivalent):
     (CacheByValues, SIZES, ["only x changed", "cause: its output does not change when only the input x changes",
                             "caches results across calls"]),
     (ReturnsX, SIZES, ["cause: it returns its input x (the output shares the input x's memory)"]),
+    (ZeroWhenAliased, SIZES, ["(autograd enabled, xv passed as the same tensor as xk)"]),
     (ZeroesXk, SIZES, ["modifies its input in place: 30 of 30 entries of the input xk it was given changed (it zeroed it)"]),
 ])
 def test_wrong_candidates_fail_and_are_named(candidate, sizes, words):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from evosym import catalogue
@@ -102,8 +103,10 @@ def test_an_unbatched_call_takes_every_input_without_the_batch(cross):
     batched = fn(*inputs, *w, **SIZES)
     one = fn(*(t[1] for t in inputs), *w, **SIZES)
     torch.testing.assert_close(one, batched[1], rtol=1e-12, atol=1e-12)
-    with pytest.raises(ValueError, match=r"x must have 3 dimensions, or 2 without the batch when xv has none"):
+    with pytest.raises(ValueError, match=r"xv has no batch axis .* but x has 3 dimensions .*pass every input with"):
         fn(inputs[0], inputs[1][0], inputs[2][0], *w, **SIZES)
+    with pytest.raises(ValueError, match=r"x must have 3 dimensions, or 2 without the batch when xv has none"):
+        fn(inputs[0][0], *inputs[1:], *w, **SIZES)
 
 
 @pytest.mark.parametrize("which, change, words", [
@@ -147,3 +150,93 @@ def test_the_check_fails_when_generated_code_swaps_two_inputs():
     assert swapped != src
     report = check_operator(path, source=swapped, gradients=False, variants=1)
     assert not report.ok
+
+
+@pytest.fixture(scope="module")
+def sample_bias():
+    cp = catalogue.checked("mhsa_sample_bias")
+    plan = make_plan(cp)
+    mod = load_source(render_torch(plan, cp.operator.torch_binding), "mhsa_sample_bias", cp)
+    return plan, mod, cp.operator
+
+
+def test_a_per_sample_bias_input_is_sdpa_s_attn_mask_without_a_copy(sample_bias):
+    plan, mod, op = sample_bias
+    assert plan.inputs == ["x", "attn_mask"] and plan.path == "sdpa" and plan.finite_inputs == ["attn_mask"]
+    body = render_torch(plan, op.torch_binding).split("def _sdpa(")[1].split("\ndef ")[0]
+    assert body.count("F.scaled_dot_product_attention(") == 1 and "attn_mask=mask" in body
+    assert ".contiguous()" not in body and "clone" not in body
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(3, 4, 5, generator=g, dtype=F64)
+    bias = torch.randn(3, 1, 5, 5, generator=g, dtype=F64)                 # one table per sample, broadcast over heads
+    w = [torch.randn(s, generator=g, dtype=F64) * 0.5 for s in ((4, 4), (4,)) * 4]
+    tok = x.transpose(1, 2)
+    q, k, v = (F.linear(tok, w[i], w[i + 1]).unflatten(-1, (2, 2)).transpose(1, 2) for i in (0, 2, 4))
+    z = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    want = F.linear(z.transpose(1, 2).flatten(2), w[6], w[7]).transpose(1, 2)
+    for path in ("auto", "generic"):
+        got = mod.mhsa_sample_bias_evolution(x, bias.expand(3, 2, 5, 5), *w, N=2, d=2, path=path)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"axis 0 of attn_mask must have length B = 3"):
+        mod.mhsa_sample_bias_evolution(x, bias.expand(3, 2, 5, 5)[:2], *w, N=2, d=2)
+    with pytest.raises(ValueError, match="every entry of attn_mask must be finite"):
+        mod.mhsa_sample_bias_evolution(x, bias.expand(3, 2, 5, 5).masked_fill(bias < -1, float("-inf")), *w, N=2, d=2)
+    huge = torch.full((3, 2, 5, 5), 1e308, dtype=F64)                      # finite entries whose sum overflows: taken
+    assert torch.isfinite(mod.mhsa_sample_bias_evolution(x, huge, *w, N=2, d=2, path="generic")).all()
+
+
+def test_a_premix_keeps_the_native_output_bias():
+    """v = W·x first (O ≠ C over a global Ω), then the spatial map: the bias[o] the proof leaves outside the kernel
+    is still added (review finding: the premix path returned before the native bias was set, so it was dropped)."""
+    report = check_operator(str(DATA / "premix_bias_gcn.py"), variants=1)
+    assert report.ok, report.text()
+    assert report.plan.path == "premix-global" and report.plan.bias == "bias"
+
+
+@pytest.mark.parametrize("name, words", [
+    ("xc", "the input tensor 'xc' has the name of a local of the generated _generic()"),
+    ("windows", "the input tensor 'windows' has the name of a local of the generated _generic()"),
+    ("F", "the input tensor 'F' has the name of a module-level name of the generated code"),
+    ("torch", "the input tensor 'torch' has the name of a module-level name"),
+    ("float", "the input tensor 'float' has the name of a Python builtin"),
+    ("weight", "duplicate argument 'weight'"),
+    ("path", "duplicate argument 'path'"),
+    ("self", "duplicate argument 'self'"),
+])
+def test_an_input_named_like_a_name_of_the_generated_code_is_refused(tmp_path, name, words):
+    """An input is passed on by name: a generated local, helper, import or builtin of that name would shadow it (the
+    module computing something else), an argument of that name would not compile: codegen refuses, naming it."""
+    from evosym.errors import EvosymError
+    text = (DATA / "input_gated_conv1d.py").read_text(encoding="utf-8")
+    text = text.replace('g = TensorDecl("g"', f'g = TensorDecl("{name}"').replace('t["g"]', f't["{name}"]')
+    path = tmp_path / f"gate_{name}.py"
+    path.write_text(text, encoding="utf-8")
+    op = catalogue.load(str(path))
+    plan = make_plan(op.proof().check())
+    with pytest.raises(EvosymError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        render_torch(plan, None)
+
+
+def test_a_size_read_from_another_input_is_checked_and_mixed_batches_are_named(cross):
+    _, mod, _ = cross
+    fn = mod.cross_attention_evolution
+    (x, xk, xv), w = _cross_inputs()
+    with pytest.raises(ValueError, match=r"x has length 0 on axis 2: its size L is at least 1"):
+        fn(x[..., :0], xk, xv, *w, **SIZES)
+    with pytest.raises(ValueError, match=r"xv has no batch axis \(shape \(5, 4\)\) but x has 3 dimensions"):
+        fn(x, xk, xv[0], *w, **SIZES)
+
+
+def test_key_and_value_equal_to_the_query_but_other_tensors_get_their_own_gradients():
+    """Routing decides self-attention by identity: equal copies are cross-attention's inputs, with gradients."""
+    from evosym.coverage.attention import mha_route, multihead_attention
+    torch.manual_seed(0)
+    m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
+    q = torch.randn(2, 3, 4, dtype=F64, requires_grad=True)
+    k, v = (q.detach().clone().requires_grad_() for _ in range(2))
+    assert mha_route(m, q, k, v, need_weights=False).operator == "cross_attention"
+    assert mha_route(m, q, q, q, need_weights=False).operator == "mhsa"
+    ours = torch.autograd.grad(multihead_attention(m, q, k, v, need_weights=False)[0].sum(), [q, k, v])
+    theirs = torch.autograd.grad(m(q, k, v, need_weights=False)[0].sum(), [q, k, v])
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -109,20 +109,9 @@ def _shapes(channels, dims=2, fixed=None):
     return tuple((b, channels) + (fixed or lengths) for b, lengths in zip(BATCH, LENGTHS[dims]))
 
 
-POOL2D = dict(K_h=3, s_h=2, P_h=1, K_w=2, s_w=2, P_w=1)
-POOL3D = dict(K_d=2, s_d=2, P_d=1, **POOL2D)
 CASES = {
     "acmix": ("AcmixEvolution", dict(C=4, N=2, d=2, R=1, s=1), _shapes(4)),
     "acmix_attention": ("AcmixAttentionEvolution", dict(C=4, N=2, d=2, R=1, s=1), _shapes(4)),
-    "avg_pool1d_ceil": ("AvgPool1dCeilEvolution", dict(K=3, s=2, P=1), _shapes(3, 1)),
-    "avg_pool1d_ceil_exclude_pad": ("AvgPool1dCeilExcludePadEvolution", dict(K=3, s=2, P=1), _shapes(3, 1)),
-    "avg_pool1d_exclude_pad": ("AvgPool1dExcludePadEvolution", dict(K=3, s=2, P=1), _shapes(3, 1)),
-    "avg_pool2d_ceil": ("AvgPool2dCeilEvolution", dict(POOL2D, P_w=0), _shapes(3)),
-    "avg_pool2d_ceil_exclude_pad": ("AvgPool2dCeilExcludePadEvolution", POOL2D, _shapes(3)),
-    "avg_pool2d_exclude_pad": ("AvgPool2dExcludePadEvolution", dict(POOL2D, K_w=3, s_w=1), _shapes(3)),
-    "avg_pool3d_ceil": ("AvgPool3dCeilEvolution", POOL3D, _shapes(3, 3)),
-    "avg_pool3d_ceil_exclude_pad": ("AvgPool3dCeilExcludePadEvolution", POOL3D, _shapes(3, 3)),
-    "avg_pool3d_exclude_pad": ("AvgPool3dExcludePadEvolution", POOL3D, _shapes(3, 3)),
     "convolve_same": ("ConvolveSameEvolution", dict(C=3, K=4), _shapes(3, 1)),
     "convolve2d_same": ("Convolve2dSameEvolution", dict(C=3, K_h=2, K_w=3), _shapes(3)),
     "convolve3d_same": ("Convolve3dSameEvolution", dict(C=3, K_d=2, K_h=3, K_w=2), _shapes(3, 3)),
@@ -243,11 +232,11 @@ def test_every_op_a_module_calls_passes_opcheck(name):
 # Inductor turns every graph into C++ kernels, each a compile of several seconds on CI's 2 cores. What it adds over
 # "aot_eager" (the same dynamo graph, joint forward/backward graph, fake implementations and autograd formulas) is its
 # own choice of strides and fusions around evosym's ops, so it runs one module per op and kernel layout: the aggregate
-# with a generated per-sample kernel (involution), with a static broadcast one (avg_pool2d_ceil), in 1-D
+# with a generated per-sample kernel (involution), with a static broadcast one (convolve2d_same), in 1-D
 # (convolve_same), and the fused attention on the CPU (local_attention) and through the host build of the CUDA
 # source (a clamped window). EVOSYM_INDUCTOR_ALL=1 trains every module through inductor.
 INDUCTOR = frozenset(CASES) if os.environ.get("EVOSYM_INDUCTOR_ALL") == "1" else frozenset({
-    "involution", "avg_pool2d_ceil", "convolve_same", "local_attention", "neighborhood_attention"})
+    "involution", "convolve2d_same", "convolve_same", "local_attention", "neighborhood_attention"})
 TRAINING = [(group, backend) for group in sorted(GROUPS) for backend in ("inductor", "aot_eager")
             if any((n in INDUCTOR) == (backend == "inductor") for n in GROUPS[group])]
 

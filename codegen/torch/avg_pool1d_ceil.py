@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = δ(c, o)/Σ_{u'=0}^{K - 1} [-P ≤ -P + i·s + u' ≤ L_in + P - 1]
 
-Default lowering (generic-window): static (K̂ reads no input); position-specific → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum.
+Default lowering (native-avg-pool): static (K̂ reads no input); position-specific; K̂ = δ(c, o)·Π_k 1/N_k(p_k) on a window of dilation 1 with zero padding, N_k = Σ_{u'<K_k} [−P_k ≤ s_k·p_k + u' − P_k ≤ L_k + P_k − 1] (the window's taps inside the padded extent) and each output length ⌊min(L + 2P − K + s − 1, L + P − 1)/s⌋ + 1 (ceil_mode: the last window starts before L + P), under the declared 2P ≤ K: PyTorch's average pool → torch.nn.functional.avg_pool1d(ceil_mode=True, count_include_pad=True).
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -24,9 +24,9 @@ from torch import nn
 __all__ = ["AvgPool1dCeilEvolution", "avg_pool1d_ceil_evolution"]
 
 SIZES = ("K", "s", "P")
-LOWERING = "generic-window"
-AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
+LOWERING = "native-avg-pool"
+AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
 
 
@@ -152,7 +152,7 @@ def avg_pool1d_ceil_evolution(x, *, K, s, P, path="auto"):
     Sizes: K = window size; s = stride; P = zero padding.
     Padding sizes (P) also take PyTorch's padding strings: 'valid' (0), and 'same' where
     it is one size on both sides (stride 1 and δ·(K − 1) even).
-    ``path``: "auto" (generic-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (native-avg-pool), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -184,6 +184,10 @@ def avg_pool1d_ceil_evolution(x, *, K, s, P, path="auto"):
         return _kernels(x, K=K, s=s, P=P, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, K=K, s=s, P=P, L_out=L_out)
+    # K̂ = δ(c, o)·Π_k 1/N_k(p_k), N_k the window's taps inside the padded extent, on PyTorch's output grid: the native average pool
+    kernel, stride, padding = (K,), (s,), (P,)
+    y = F.avg_pool1d(x, kernel, stride, padding, ceil_mode=True, count_include_pad=True)
+    return y
 
 
 def _kernel_tensor(x, *, K, s, P, L_out):
@@ -241,7 +245,7 @@ def _generic(x, *, K, s, P, L_out):
 
 
 class AvgPool1dCeilEvolution(nn.Module):
-    """1-D average pooling with ceil_mode=True (count_include_pad=True): the last window may be partial, generated from its Evolution form (generic-window)."""
+    """1-D average pooling with ceil_mode=True (count_include_pad=True): the last window may be partial, generated from its Evolution form (native-avg-pool)."""
 
     def __init__(self, K, s, P, *, device=None, dtype=None):
         super().__init__()

@@ -184,11 +184,17 @@ def cross_attention_evolution(x, xk, xv, q_weight, q_bias, k_weight, k_bias, v_w
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N, d, C_k, C_v = _size(N), _size(d), _size(C_k), _size(C_v)   # numpy integers as ints
     if isinstance(xv, torch.Tensor) and xv.dim() == 2:   # unbatched, as torch's own functions take it
+        if isinstance(x, torch.Tensor) and x.dim() != 2:
+            raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but x has {x.dim()} dimensions (shape {tuple(x.shape)}): pass every input with the batch axis, or every input without it (x then has 2)")
+        if isinstance(xk, torch.Tensor) and xk.dim() != 2:
+            raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but xk has {xk.dim()} dimensions (shape {tuple(xk.shape)}): pass every input with the batch axis, or every input without it (xk then has 2)")
         return cross_attention_evolution(_batch_of_one(x), _batch_of_one(xk), xv.unsqueeze(0), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, C_k=C_k, C_v=C_v, path=path).squeeze(0)
     _check(x, xk, xv, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d, C_k, C_v)
     B = xv.shape[0]
     S = xv.shape[2]
     L = x.shape[2]
+    if not (x.shape[2] >= 1):
+        raise ValueError(f"x has length 0 on axis 2: its size L is at least 1 in the proof (slice such an input away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[0] == B):
         raise ValueError(f"axis 0 of x must have length B = {B}; got shape {tuple(x.shape)}")
     if not (x.shape[1] == (N * d)):

@@ -97,7 +97,7 @@ def _tokens(x):
     return tok, lambda out: out.transpose(1, 2).reshape(shape)
 
 
-def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bool = False):
+def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bool | str = False):
     """Projections + ``F.scaled_dot_product_attention`` + output projection. ``separate``: three ``F.linear``
     (else one fused in-projection, as ``nn.MultiheadAttention`` stores it); ``grouped``: "enable_gqa" or
     "repeat_interleave" of the key/value heads."""
@@ -122,14 +122,14 @@ def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bo
             q, k, v = _heads(q, nq), _heads(k, nkv), _heads(v, nkv)
             if grouped == "repeat_interleave":
                 k, v = k.repeat_interleave(nq // nkv, dim=1), v.repeat_interleave(nq // nkv, dim=1)
-            mask = {"attn_mask": t["P"].unsqueeze(0)} if biased else {}
+            mask = {"attn_mask": t["attn_mask"] if biased == "input" else t["P"].unsqueeze(0)} if biased else {}
             z = F.scaled_dot_product_attention(q, k, v, **mask, **extra)
             return back(F.linear(_merge(z), t["WO"], t["bO"]))
         return Built(call, params)
     return make
 
 
-def _mha_module(*, causal: bool = False, biased: bool = False):
+def _mha_module(*, causal: bool = False, biased: bool | str = False):
     """``nn.MultiheadAttention(C, N, batch_first=True)`` holding the operator's weights, eval mode,
     ``need_weights=False`` (its fast path when no gradient is needed); a causal mask from
     ``generate_square_subsequent_mask`` with ``is_causal=True``, or P as a (B·N, L, L) float ``attn_mask``."""
@@ -152,6 +152,8 @@ def _mha_module(*, causal: bool = False, biased: bool = False):
             kw = {}
             if causal:
                 kw = {"attn_mask": causal_mask, "is_causal": True}
+            elif biased == "input":   # one table per sample: (B, N, L, L) as the (B·N, L, L) float attn_mask
+                kw = {"attn_mask": t["attn_mask"].flatten(0, 1)}
             elif biased:
                 p = t["P"]
                 kw = {"attn_mask": p.unsqueeze(0).expand(tok.shape[0], -1, -1, -1).reshape(-1, *p.shape[1:])}
@@ -306,6 +308,10 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
     "mhsa_bias": (Alternative("fused in-projection + SDPA(attn_mask=P)", _sdpa(separate=False, biased=True), **_ATT),
                   Alternative("nn.MultiheadAttention(attn_mask)", _mha_module(biased=True), **_ATT,
                               note="P expanded to the (B·N, L, L) float attn_mask it takes")),
+    "mhsa_sample_bias": (Alternative("fused in-projection + SDPA(attn_mask per sample)",
+                                     _sdpa(separate=False, biased="input"), **_ATT),
+                         Alternative("nn.MultiheadAttention(attn_mask per sample)", _mha_module(biased="input"),
+                                     **_ATT, note="the (B, N, L, L) bias as the (B·N, L, L) float attn_mask it takes")),
     "mhsa_causal": (Alternative("fused in-projection + SDPA(is_causal=True)", _sdpa(separate=False, causal=True), **_ATT),
                     Alternative("nn.MultiheadAttention(causal mask)", _mha_module(causal=True), **_ATT,
                                 note="generate_square_subsequent_mask, is_causal=True")),

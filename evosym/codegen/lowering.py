@@ -23,6 +23,11 @@ holds it as ``inner``) to the last resort:
 - :class:`AdaptivePool` (``native-adaptive-pool``): Ω every position, K̂ static and exactly PyTorch's adaptive
   average pooling, recognised factor by factor (δ(c, o), per axis the bin bracket and its inverse count):
   ``F.adaptive_avg_pool{1,2,3}d``.
+- :class:`AvgPool` (``native-avg-pool``): a window of dilation 1 with zero padding, K̂ static and exactly PyTorch's
+  average pool with a per-position divisor, recognised factor by factor (δ(c, o), per axis the inverse count of the
+  taps inside the input, count_include_pad=False, or inside the padded extent [−P, L + P), count_include_pad=True),
+  and each output length PyTorch's (floor, or ceil_mode's: the last window starts before L + P), under the declared
+  2P ≤ K (and K ≤ L for 3-D): ``F.avg_pool{1,2,3}d(…, ceil_mode, count_include_pad)``.
 - :class:`NativeMatmul` (``native-matmul``): Ω every position of one axis, K̂ static, one matrix for
   every channel (token mixing) or separable M(o, c)·S (GCN): ``torch.matmul``.
 - :class:`Generic` with a global Ω (``generic-global``): K̂ compiled over (p, q), one einsum.
@@ -192,8 +197,22 @@ class AdaptivePool(Lowering):
         return "native-adaptive-pool"
 
 
+@dataclass(frozen=True)
+class AvgPool(Lowering):
+    """K̂ exactly PyTorch's average pool with a per-position divisor (the count of the window's taps inside the input,
+    or inside the padded extent), on PyTorch's output grid: torch.nn.functional.avg_pool{1,2,3}d(…, ceil_mode,
+    count_include_pad)."""
+
+    ceil_mode: bool = False
+    count_include_pad: bool = False
+
+    @property
+    def path(self) -> str:
+        return "native-avg-pool"
+
+
 VARIANTS = (DivisorGather, Sdpa, Postmix, Premix, NativeMatmul, Generic, NativeLinear, NativeConv,
-            AdaptivePool)   # the closed set
+            AdaptivePool, AvgPool)   # the closed set
 
 
 def native_bias(facts: KernelFacts):
@@ -312,6 +331,18 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
             return NativeMatmul(reason, pad_mode=pad_mode, aggregate=agg, spatial=spatial, mix=mix, low_rank=low_rank)
         return Generic("; ".join(said) + " → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input",
                        pad_mode=pad_mode, aggregate=agg, global_omega=True)
+    counted = None if force_generic or not static or pad_mode or not channels_first or not 1 <= dims <= 3 or \
+        form.bias != 0 or not padding_ok or facts.postmix is not None else _counted_pool(khat, facts)
+    if counted is not None:
+        ceil, include = counted
+        return AvgPool("; ".join(said + [
+            "K̂ = δ(c, o)·Π_k 1/N_k(p_k) on a window of dilation 1 with zero padding, N_k = Σ_{u'<K_k} "
+            f"[{'−P_k' if include else '0'} ≤ s_k·p_k + u' − P_k ≤ L_k {'+ P_k ' if include else ''}− 1] (the window's "
+            f"taps inside the {'padded extent' if include else 'input'}) and each output length "
+            f"{'⌊min(L + 2P − K + s − 1, L + P − 1)/s⌋ + 1 (ceil_mode: the last window starts before L + P)' if ceil else '⌊(L + 2P − K)/s⌋ + 1'}"
+            ", under the declared 2P ≤ K" + (" and K ≤ L" if dims == 3 else "") + ": PyTorch's average pool"])
+            + f" → torch.nn.functional.avg_pool{dims}d(ceil_mode={ceil}, count_include_pad={include})",
+            aggregate=agg, ceil_mode=ceil, count_include_pad=include)
     groups = facts.groups_of(khat)
     if not force_generic and static and shared and bias is not None and channels_last and dims == 1 and \
             pointwise(axes) and facts.group(khat) is None:
@@ -408,6 +439,92 @@ def _pool(khat, facts: KernelFacts) -> sp.Expr | None:
     if kappa.has(sp.KroneckerDelta) or kappa.atoms(sp.Indexed) or index_symbols(kappa) - {s for s, _ in op.sizes}:
         return None
     return sp.simplify(kappa * sp.Mul(*[a.kernel for a in axes]))
+
+
+def _ceil_length(L, K, s, P):
+    """PyTorch's ceil_mode output length, ⌈(L + 2P − K)/s⌉ + 1 less one when that last window starts at or past L + P,
+    written ⌊min(L + 2P − K + s − 1, L + P − 1)/s⌋ + 1 (equal for 0 ≤ P ≤ K: the rounded-up count exceeds the windows
+    starting before L + P by at most one). The two forms an operator may declare: with Min, and with the min in floors,
+    L + P − 1 − max(0, z), z = K − P − s, max(0, z) = z·⌊(z + b)/b⌋ for b = K + s + 1 > |z| (derivations/_pool.py)."""
+    z, b = K - P - s, K + s + 1
+    return (sp.floor(sp.Min(L + 2 * P - K + s - 1, L + P - 1) / s) + 1,
+            sp.floor((L + P - 1 - z * sp.floor((z + b) / b)) / s) + 1)
+
+
+def _declares(op, small, large) -> bool:
+    """The operator declares the constraint small ≤ large (or small < large), compared structurally."""
+    for c in op.constraints:
+        if isinstance(c, (sp.LessThan, sp.StrictLessThan, sp.GreaterThan, sp.StrictGreaterThan)) and \
+                sp.expand((c.gts - c.lts) - (large - small)) == 0:
+            return True
+    return False
+
+
+def _counted_pool(khat, facts: KernelFacts) -> tuple | None:
+    """(ceil_mode, count_include_pad) when K̂ is exactly what torch.nn.functional.avg_pool{1,2,3}d computes with a
+    per-position divisor; else None. Compared structurally, factor by factor: K̂ = δ(c, o)·Π_k 1/N_k with, per window
+    axis k (dilation 1, zero padding, read at q_k = s_k·p_k + u_k − P_k), N_k = Σ_{u'=0}^{K_k−1} [lo_k ≤ s_k·p_k + u' −
+    P_k ≤ hi_k] and (lo, hi) = (0, L − 1) on every axis (count_include_pad=False: the taps inside the input) or
+    (−P, L + P − 1) on every axis (count_include_pad=True: the window clipped to the padded extent, PyTorch's divisor
+    with ceil_mode); every output length either ⌊(L + 2P − K)/s⌋ + 1 on every axis (ceil_mode=False) or PyTorch's ceil
+    length on every axis (:func:`_ceil_length`); as many output channels as input channels; and the operator declares
+    2P ≤ K on every axis (avg_pool's own limit) and, in 3-D, K ≤ L (avg_pool3d refuses a window larger than the input),
+    so that the native call accepts every size the module accepts. Any other divisor, count, length or window keeps
+    its lowering."""
+    form, op = facts.windowed, facts.operator
+    axes = form.omega.axes
+    if len(facts.kernel.taps) != len(axes) or len(axes) != len(form.position) or \
+            any(a.dilation != 1 or a.wrap or a.clamp or a.tiled for a in axes):
+        return None
+    o, c = form.out_channel, form.channel
+    n_out = op.output.shape[op.lhs_indices.index(o)]
+    if sp.expand(n_out - (form.channel_hi + 1)) != 0:
+        return None
+    if not all(_declares(op, 2 * a.padding, a.kernel) for a in axes) or \
+            (len(axes) == 3 and not all(_declares(op, a.kernel, a.length) for a in axes)):
+        return None
+    factors = list(sp.Mul.make_args(khat))
+    delta = sp.KroneckerDelta(c, o)
+    if factors.count(delta) != 1:
+        return None
+    factors.remove(delta)
+    modes, lengths, seen = set(), set(), set()
+    for f in factors:
+        if not (isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, sp.Sum) and len(f.base.limits) == 1):
+            return None
+        (m, m_lo, m_hi), body = f.base.limits[0], f.base.function
+        if not isinstance(body, InRange) or m_lo != 0:
+            return None
+        e, lo, hi = body.args
+        match = None
+        for k, (a, p) in enumerate(zip(axes, form.position)):
+            if k in seen or sp.expand(m_hi - (a.kernel - 1)) != 0 or \
+                    sp.expand(e - (a.stride * p + m - a.padding)) != 0:
+                continue
+            if sp.expand(lo) == 0 and sp.expand(hi - (a.length - 1)) == 0:
+                match = (k, False)
+            elif sp.expand(lo + a.padding) == 0 and sp.expand(hi - (a.length + a.padding - 1)) == 0:
+                match = (k, True)
+            if match is not None:
+                break
+        if match is None:
+            return None
+        seen.add(match[0])
+        modes.add(match[1])
+    if seen != set(range(len(axes))) or len(modes) != 1:
+        return None
+    for a, p in zip(axes, form.position):
+        declared = op.output.shape[op.lhs_indices.index(p)]
+        L, K, s, P = a.length, a.kernel, a.stride, a.padding
+        if sp.expand(declared - (sp.floor((L + 2 * P - K) / s) + 1)) == 0:
+            lengths.add(False)
+        elif any(sp.expand(declared - want) == 0 for want in _ceil_length(L, K, s, P)):
+            lengths.add(True)
+        else:
+            return None
+    if len(lengths) != 1:
+        return None
+    return lengths.pop(), modes.pop()
 
 
 def _adaptive_pool(khat, facts: KernelFacts) -> bool:

@@ -29,7 +29,7 @@ from ..proof.proof import CheckedProof
 from ..proof.symbolic import nonnegative
 from .correlation import attends, correlation, fused_attention
 from .domain import domain_checks
-from .lowering import DivisorGather, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, choose, native_bias, sdpa
+from .lowering import AvgPool, DivisorGather, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, choose, native_bias, sdpa
 from .sdpa import recognise as recognise_sdpa, recognise_tiled
 from .torchexpr import GridCompiler, Program, py_name
 
@@ -97,6 +97,7 @@ class Plan:
     pool: str | None = None                        # native-conv of K̂ = δ(c, o)·κ: the average pool's factor κ·|window|
     low_rank: dict | None = None                   # native-matmul with S = A·Bᵀ: the factors' programs and the rank
     pool_divisor: str | None = None                # … and 1/κ where it is a positive integer (avg_pool's divisor_override)
+    avg_pool: dict | None = None                   # native-avg-pool: F.avg_pool{1,2,3}d's ceil_mode and count_include_pad
     sdpa: dict | None = None                       # softmax attention: the F.scaled_dot_product_attention call's parts
     divisor: dict | None = None                    # Ω = divisors: the divisor lowering's data (codegen/divisors.py)
     index_set: bool = False                        # … or an index set, lowered over every position (K̂ is 0 off Ω)
@@ -113,6 +114,7 @@ class Plan:
     inputs: list = field(default_factory=list)      # every input tensor's name, in the operator's order (v among them)
     extra_inputs: list = field(default_factory=list)  # (name, rank) of the inputs other than v (cross-attention's queries)
     input_checks: list = field(default_factory=list)  # (python condition, message) on those inputs' axes, sizes known
+    finite_inputs: list = field(default_factory=list)  # inputs declared "finite": every entry checked at run time
     extras_batched: bool = True                     # every other input has v's batch axis first (unbatched calls work)
 
     @property
@@ -315,7 +317,14 @@ def _inputs(plan, op, extras, pyx) -> None:
     plan.extra_inputs = [(t.name, len(t.shape)) for t in extras]
     batch = op.tensor(op.value).shape[0]
     plan.extras_batched = all(t.shape and t.shape[0] == batch for t in extras)
+    plan.finite_inputs = [t.name for t in op.tensors if t.role == "input" and t.domain == "finite"]
     read = {expr for _, expr in plan.runtime_sizes}
+    for t in extras:   # a size read from this input lies in its domain (≥ 1, or ≥ 0 where declared so)
+        for axis, dim in enumerate(t.shape):
+            if f"{t.name}.shape[{axis}]" in read and dim.is_Symbol and not (dim.is_nonnegative and not dim.is_positive):
+                plan.input_checks.append((f"{t.name}.shape[{axis}] >= 1",
+                                          f"{t.name} has length 0 on axis {axis}: its size {text(dim)} is at least 1 in "
+                                          f"the proof (slice such an input away before the call)"))
     for t in extras:
         for axis, dim in enumerate(t.shape):
             if f"{t.name}.shape[{axis}]" not in read:
@@ -385,9 +394,11 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
         kernel = TapKernel(sp.KroneckerDelta(c, o) * variant.spatial, taps.taps, taps.tap_hi, taps.checked_shapes)
     _generic(plan, op, form, kernel, tensors, local_sizes, pyx, any(facts.layout), bias_native,
              plan_out_channels(op) if isinstance(variant, Premix) else None)
+    plan.bias = bias_native or None   # (the premix too: a per-channel β added natively after the aggregation)
     if isinstance(variant, Premix):
         return
-    plan.bias = bias_native or None
+    if isinstance(variant, AvgPool):   # K̂ is PyTorch's average pool with its per-position divisor
+        plan.avg_pool = {"ceil_mode": str(variant.ceil_mode), "count_include_pad": str(variant.count_include_pad)}
     if isinstance(variant, NativeMatmul):   # one matrix S[p, q] for every channel, after M[o, c] when separable
         p, u = form.position[0], taps.taps[0]
         if variant.mix is not None:

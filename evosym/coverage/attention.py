@@ -11,7 +11,8 @@ key/value input (B, S, E_kv):
 
 :func:`route` maps the arguments onto the one catalogue operator that computes them (``mhsa`` on the
 sequence as an H = 1 image, ``mhsa_causal``, ``gqa_attention``, ``gqa_causal``, ``mhsa_bias``, and
-``cross_attention``, whose three inputs are the queries', keys' and values' tokens), or raises
+``cross_attention``, whose three inputs are the queries', keys' and values' tokens, and ``mhsa_sample_bias``, whose
+second input is an additive bias per sample), or raises
 :class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
 argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
 one is such an error too, never a raw torch error: an attn_mask is taken exactly as PyTorch takes it
@@ -27,8 +28,10 @@ paths) with PyTorch over argument combinations and writes the table of ``docs/at
 What is refused, and what representing it would take (an Evolution form aggregates one input, the values'
 tokens, over its positions, with a kernel made from any of the operator's inputs):
 
-- key_padding_mask (a per-sample mask input): a sample whose keys are all masked has 0/0 rows, and the
-  proof's unit-sum step needs a key visible in every row, which no premise on input values gives today;
+- a boolean or −inf key_padding_mask (keys hidden per sample): a sample whose keys are all hidden has 0/0 rows,
+  and the proof's unit-sum step needs a key visible in every row, which no premise on input values gives today
+  (a finite float key_padding_mask, or a float attn_mask that differs per sample, is ``mhsa_sample_bias``'s
+  input: an additive bias per sample and head);
 - cross-attention with a mask or is_causal, or with grouped key/value heads: no operator combines them;
 - add_bias_kv / add_zero_attn: key positions that are not positions of any input;
 - masks other than the causal one (and all-allowed): a mask tensor as data, Ω its pattern;
@@ -51,10 +54,10 @@ from .modules import generated, module_class
 FUNCTIONS = ("F.scaled_dot_product_attention", "nn.MultiheadAttention")
 
 KEY_PADDING_REASON = (
-    "key_padding_mask is not supported: it is a per-sample mask input (which keys exist in each sample), and a "
-    "sample whose keys are all masked has a 0/0 softmax; the proof moves the value bias out of the kernel because "
-    "every row's weights sum to one, which needs a key visible in every row, and evosym has no premise on the "
-    "values of an input that would give it")
+    "a boolean (or −inf) key_padding_mask is not supported: it hides keys per sample, and a sample whose keys are "
+    "all hidden has a 0/0 softmax; the proof moves the value bias out of the kernel because every row's weights sum "
+    "to one, which needs a key visible in every row, and evosym has no premise on the values of an input that would "
+    "give it (a finite float key_padding_mask, added to the logits, is mhsa_sample_bias)")
 CROSS_MASK_REASON = (
     "cross-attention with {what} is not supported: cross_attention lets every query see all S keys, and no "
     "catalogue operator combines a separate key/value input with a mask (pass no mask, or use self-attention)")
@@ -79,10 +82,6 @@ BIAS_REASON = (
     "a float attn_mask mixing −inf with other non-zero values is not supported: its finite part is an additive "
     "bias (mhsa_bias) and its −inf part a hard mask, and no operator has both; −inf is not a value a parameter "
     "takes in the proof")
-BATCH_BIAS_REASON = (
-    "a float attn_mask that differs between the samples of the batch is not supported: mhsa_bias's bias P[h, i, m] "
-    "is a parameter, the same for every sample; a per-sample bias is a second input, which an Evolution form "
-    "with one input tensor cannot take")
 GQA_BIAS_REASON = (
     "enable_gqa with fewer key/value heads and a float additive attn_mask is not supported: no operator combines "
     "grouped key/value heads with a bias table (gqa_attention has none, mhsa_bias has N key/value heads)")
@@ -200,9 +199,9 @@ def mask_kind(mask, length: int, *, true_masks: bool) -> str:
 
 
 def bias_table(mask, heads: int, length: int, *, per_head_rows: bool):
-    """mhsa_bias's P (heads, L, L) from a finite float mask: SDPA's broadcast to (B, heads, L, L)
-    (``per_head_rows`` False) or nn.MultiheadAttention's (L, L) / (B·heads, L, L); a ValueError when it
-    differs between samples."""
+    """The additive bias of a finite float mask: mhsa_bias's P (heads, L, L) when it is the same for every sample,
+    else mhsa_sample_bias's input (B, heads, L, L) (a broadcast view where the mask broadcasts); from SDPA's mask
+    broadcast to (B, heads, L, L) (``per_head_rows`` False) or nn.MultiheadAttention's (L, L) / (B·heads, L, L)."""
     if per_head_rows and mask.dim() == 3:
         rows = mask.reshape(-1, heads, length, length)
     else:
@@ -211,7 +210,7 @@ def bias_table(mask, heads: int, length: int, *, per_head_rows: bool):
             raise AttentionRefused(f"attn_mask must have at most 4 dimensions, not shape {tuple(mask.shape)}")
         rows = rows.expand(rows.shape[0], heads, length, length)
     if not bool((rows == rows[:1]).all()):
-        raise AttentionRefused(BATCH_BIAS_REASON)
+        return rows
     return rows[0].contiguous()
 
 
@@ -244,6 +243,8 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
         if kv_heads != heads:
             raise AttentionRefused(GQA_BIAS_REASON if enable_gqa else f"{kv_heads} key/value heads for {heads} query heads "
                              "need enable_gqa=True (PyTorch refuses this too)")
+        if bias.dim() == 4:   # one table per sample: an input of its own
+            return Route("mhsa_sample_bias", {"N": heads, "d": head_dim}, factor, bias)
         return Route("mhsa_bias", {"N": heads, "d": head_dim, "L": length}, factor, bias)
     if kv_heads != heads:
         if not enable_gqa:
@@ -266,7 +267,9 @@ def _run(r: Route, x, weights, path, kv=None):
     tensors = [wq, bq] + list(weights[2:]) + ([r.bias.to(device=x.device, dtype=x.dtype)] if r.operator == "mhsa_bias" else [])
     fn = getattr(generated(r.operator), f"{r.operator}_evolution")
     xc = x.transpose(-1, -2)
-    if r.operator == "cross_attention":
+    if r.operator == "mhsa_sample_bias":
+        y = fn(xc, r.bias.to(dtype=x.dtype), *tensors, **r.sizes, path=path)
+    elif r.operator == "cross_attention":
         kvc = kv.transpose(-1, -2)
         y = fn(xc, kvc, kvc, *tensors, **r.sizes, path=path)
     elif r.operator == "mhsa":
@@ -316,7 +319,7 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
     if cross:
         keys = kv_input.shape[-2]
         logits = (x.shape[0], num_heads, length, keys) if x.dim() == 3 else (num_heads, length, keys)
-        return _cross_route(num_heads, k_weight.shape[0] // d, d, kv_input.shape[-1], kv_input.shape[-1],
+        return _cross_route(num_heads, k_weight.shape[0] // d, d, kv_input.shape[-1], kv_input.shape[-1], length=length,
                             attn_mask=checked_mask(attn_mask, x, logits), is_causal=is_causal, dropout_p=dropout_p,
                             scale=scale, enable_gqa=enable_gqa)
     logits = (x.shape[0], num_heads, length, length) if x.dim() == 3 else (num_heads, length, length)
@@ -330,8 +333,9 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
                  is_causal=is_causal, dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table)
 
 
-def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, value_channels: int, *, attn_mask=None,
-                 module: bool = False, is_causal=False, dropout_p=0.0, scale=None, enable_gqa: bool = False) -> Route:
+def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, value_channels: int, *, length: int,
+                 attn_mask=None, module: bool = False, is_causal=False, dropout_p=0.0, scale=None,
+                 enable_gqa: bool = False) -> Route:
     """cross_attention for keys and values from their own inputs, or an AttentionRefused saying why not (``attn_mask``
     already checked by :func:`checked_mask`: taken only when it allows every key, which changes nothing)."""
     import torch
@@ -339,8 +343,8 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
         shown = (attn_mask != module) if attn_mask.dtype == torch.bool else attn_mask == 0
         if not bool(shown.all()):
             raise AttentionRefused(CROSS_MASK_REASON.format(what="an attn_mask that hides a key or adds a bias"))
-    r = route(heads=heads, kv_heads=kv_heads, head_dim=head_dim, length=1, is_causal=is_causal, dropout_p=dropout_p,
-              scale=scale, enable_gqa=enable_gqa)   # the checks shared with self-attention (dropout, scale, heads)
+    r = route(heads=heads, kv_heads=kv_heads, head_dim=head_dim, length=length, is_causal=is_causal, dropout_p=dropout_p,
+              scale=scale, enable_gqa=enable_gqa)   # the checks shared with self-attention (dropout, scale, heads, L ≥ 1)
     if is_causal:
         raise AttentionRefused(CROSS_MASK_REASON.format(what="is_causal=True"))
     if kv_heads != heads:
@@ -387,7 +391,7 @@ def _module_route(m, length: int, *, attn_mask=None, is_causal=False) -> Route:
     return route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length, mask=kind, bias=table)
 
 
-def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False):
+def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sample_bias: bool = False):
     """The generated module with an ``nn.MultiheadAttention``'s weights: mhsa (no mask; it takes (B, E, H, W)
     tokens), mhsa_causal (``causal``; (B, E, L) tokens), mhsa_bias with its table P = ``bias`` (N, L, L) (the
     float attn_mask the module is called with; (L, L): the same for every head), or cross_attention (``cross``:
@@ -398,17 +402,19 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False):
     import torch
     if not isinstance(m, torch.nn.MultiheadAttention):
         raise AttentionRefused(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
-    for name, flag in (("causal", causal), ("cross", cross)):
+    for name, flag in (("causal", causal), ("cross", cross), ("sample_bias", sample_bias)):
         if not isinstance(flag, bool):
             raise AttentionRefused(f"{name} must be True or False, not {flag!r}")
     if bias is not None:
         _check_bias(m, bias)
-    if sum((causal, bias is not None, cross)) > 1:
-        raise AttentionRefused("causal, bias and cross are different operators (mhsa_causal, mhsa_bias, "
-                               "cross_attention): pass one of them")
+    if sum((causal, bias is not None, cross, sample_bias)) > 1:
+        raise AttentionRefused("causal, bias, cross and sample_bias are different operators (mhsa_causal, mhsa_bias, "
+                               "cross_attention, mhsa_sample_bias): pass one of them")
     try:   # the operator's from_torch says what in the module it cannot take: as evosym's error
         if cross:
             return module_class(generated("cross_attention")).from_torch(m)
+        if sample_bias:
+            return module_class(generated("mhsa_sample_bias")).from_torch(m)
         if bias is None:
             return module_class(generated("mhsa_causal" if causal else "mhsa")).from_torch(m)
         layer = module_class(generated("mhsa_bias")).from_torch(m, L=bias.shape[-1])
@@ -469,13 +475,14 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
                                f"is {m.embed_dim} (num_heads·head_dim = {m.num_heads}·{m.head_dim}): they must be "
                                "equal (PyTorch refuses it too)")
 
-    def same(t):
-        return t is query or (t.shape == query.shape and torch.equal(t, query))
-    cross = not (same(key) and same(value)) or not m._qkv_same_embed_dim
+    # self-attention when key and value ARE the query; any other tensor (an equal copy too) is cross-attention's
+    # key/value input, so its gradients are its own (routing by value would send them all to the query)
+    cross = not (key is query and value is query) or not m._qkv_same_embed_dim
     if cross:
         _check_cross_inputs(m, query, key, value)
-    if key_padding_mask is not None:
-        raise AttentionRefused(KEY_PADDING_REASON)
+    padding = _padding_bias(m, query, key_padding_mask)
+    if padding is not None and cross:
+        raise AttentionRefused(CROSS_MASK_REASON.format(what="a key_padding_mask"))
     if need_weights:
         raise AttentionRefused(NEED_WEIGHTS_REASON)
     if not isinstance(is_causal, bool):
@@ -485,7 +492,7 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
         length = query.shape[1 if query.dim() == 3 and m.batch_first else 0]
         logits = ((query.shape[0 if m.batch_first else 1], m.num_heads, length, keys) if query.dim() == 3
                   else (m.num_heads, length, keys))
-        return _cross_route(m.num_heads, m.num_heads, m.head_dim, m.kdim, m.vdim, is_causal=is_causal,
+        return _cross_route(m.num_heads, m.num_heads, m.head_dim, m.kdim, m.vdim, length=length, is_causal=is_causal,
                             attn_mask=checked_mask(attn_mask, query, logits, module=True), module=True)
     length = query.shape[0] if query.dim() == 2 or not m.batch_first else query.shape[1]
     if query.dim() == 3:
@@ -493,7 +500,46 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     else:
         logits = (m.num_heads, length, length)
     attn_mask = checked_mask(attn_mask, query, logits, module=True)
+    if padding is not None:   # a float key_padding_mask is added to the logits: one bias table per sample
+        if is_causal:
+            raise AttentionRefused("is_causal=True with a key_padding_mask is not taken: a causal mask and a per-sample "
+                                   "bias are two operators (mhsa_causal, mhsa_sample_bias) and none has both")
+        kind = mask_kind(attn_mask, length, true_masks=True)
+        if kind == "causal":
+            raise AttentionRefused("a causal attn_mask with a float key_padding_mask is not supported: no operator has "
+                                   "both a hard mask and a per-sample bias (mhsa_causal, mhsa_sample_bias)")
+        rows = padding[:, None, None, :].expand(padding.shape[0], m.num_heads, length, length)
+        if kind == "bias":
+            table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True)
+            rows = rows + table
+        return route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length, mask="bias",
+                     bias=rows if rows.dim() == 4 and bool((rows != rows[:1]).any()) else rows[0].contiguous())
     return _module_route(m, length, attn_mask=attn_mask, is_causal=is_causal)
+
+
+def _padding_bias(m, query, mask):
+    """A float key_padding_mask as the (B, L) bias PyTorch adds to every head's logits (None when absent or all 0);
+    an AttentionRefused for a boolean or non-finite one (keys hidden: fully hidden rows), or one PyTorch refuses."""
+    import torch
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor):
+        raise AttentionRefused(f"key_padding_mask must be a tensor or None, not {type(mask).__name__}")
+    if mask.device != query.device:
+        raise AttentionRefused(f"key_padding_mask is on {mask.device} but the query on {query.device}")
+    if mask.dtype == torch.bool or (mask.is_floating_point() and not bool(torch.isfinite(mask).all())):
+        raise AttentionRefused(KEY_PADDING_REASON)
+    if not (mask.is_floating_point() and mask.dtype in (torch.float32, query.dtype)):
+        raise AttentionRefused(f"key_padding_mask must be boolean or floating point in float32 or the query's dtype, "
+                               f"not {str(mask.dtype).replace('torch.', '')}")
+    length = query.shape[1 if query.dim() == 3 and m.batch_first else 0]
+    want = (length,) if query.dim() == 2 else (query.shape[0 if m.batch_first else 1], length)
+    if tuple(mask.shape) != want:
+        raise AttentionRefused(f"key_padding_mask must have shape {want} ((batch, keys), or (keys,) unbatched), not "
+                               f"{tuple(mask.shape)} (PyTorch refuses it too)")
+    if not bool((mask != 0).any()):
+        return None
+    return mask.reshape(-1, length).to(query.dtype)
 
 
 def _check_cross_inputs(m, query, key, value):
@@ -512,9 +558,12 @@ def _check_cross_inputs(m, query, key, value):
             raise AttentionRefused(f"{name} has {t.shape[-1]} channels (its last axis) but the module's "
                                    f"{'kdim' if name == 'key' else 'vdim'} is {width} (PyTorch refuses it too)")
         lengths.add(t.shape[1 if t.dim() == 3 and m.batch_first else 0])
-    if len(lengths) != 1 or min(lengths) < 1:
-        raise AttentionRefused(f"key and value must have one sequence length S ≥ 1, not {sorted(lengths)} (PyTorch "
+    if len(lengths) != 1:
+        raise AttentionRefused(f"key and value must have one sequence length S, not {sorted(lengths)} (PyTorch "
                                "refuses unequal lengths too)")
+    if min(lengths) < 1:
+        raise AttentionRefused("key and value have no tokens (S = 0): cross_attention's keys are at least one "
+                               "(PyTorch gives zero attention there, a softmax over no key); slice such calls away")
 
 
 def multihead_attention(m, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
@@ -523,12 +572,16 @@ def multihead_attention(m, query, key, value, key_padding_mask=None, need_weight
     :func:`from_torch` gives: (y, None) in m's layout ((B, L, E) with batch_first, else (L, B, E); (L, E)
     unbatched). ``average_attn_weights`` only shapes the weights, which are not returned."""
     r = mha_route(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
-    layer = from_torch(m, causal=r.operator == "mhsa_causal", bias=r.bias, cross=r.operator == "cross_attention")
+    sample = r.operator == "mhsa_sample_bias"
+    layer = from_torch(m, causal=r.operator == "mhsa_causal", bias=None if sample else r.bias,
+                       cross=r.operator == "cross_attention", sample_bias=sample)
 
     def tokens(t):   # (B, E, L) or (E, L): channels first
         return (t if t.dim() == 2 or m.batch_first else t.transpose(0, 1)).transpose(-1, -2)
     if r.operator == "cross_attention":
         y = layer(tokens(query), tokens(key), tokens(value), path=path)
+    elif sample:
+        y = layer(tokens(query), r.bias.to(query.dtype), path=path)
     elif r.operator == "mhsa":
         y = layer(tokens(query).unsqueeze(-2), path=path).squeeze(-2)
     else:

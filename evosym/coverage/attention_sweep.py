@@ -25,7 +25,9 @@ SDPA_MASKS = ("none", "causal bool", "causal float", "causal bool (B, N, L, L)",
               "additive bias", "additive bias (N, L, L)", "additive bias per sample", "additive bias and −inf",
               "fully masked row")
 MHA_MASKS = ("none", "causal float", "causal bool", "causal bool 3-D", "band", "additive bias", "additive bias 3-D",
-             "fully masked row")
+             "additive bias per sample 3-D", "fully masked row")
+# key_padding_mask kinds (batch × keys): boolean (True = hidden), finite float (added to the logits), float with −inf
+PADDINGS = ("bool", "float", "float −inf")
 MHA_EXTRAS = ({"add_bias_kv": True}, {"add_zero_attn": True}, {"kdim": 3, "vdim": 3}, {"kdim": 3, "vdim": 5},
               {"dropout": 0.2, "train": True}, {"dropout": 0.2})
 # cross-attention: the key/value input's length and channels (SDPA), and the masks tried with it, as (L, S)
@@ -85,6 +87,8 @@ def mha_mask(kind: str, length: int, heads: int, batch: int, dtype):
     if kind == "additive bias 3-D":
         return _bias("additive bias (N, L, L)", length, heads, batch, dtype).expand(batch, heads, length, length) \
             .reshape(batch * heads, length, length)
+    if kind == "additive bias per sample 3-D":
+        return _bias("additive bias per sample", length, heads, batch, dtype).reshape(batch * heads, length, length)
     if kind == "causal float":
         return torch.nn.Transformer.generate_square_subsequent_mask(length, dtype=dtype)
     masked = ~_allowed("causal" if kind.startswith("causal") else kind, length)
@@ -115,7 +119,10 @@ def mha_combinations():
                         yield {"batch_first": batch_first, "bias": bias}, inputs, mask, causal, False, False
         for extra in MHA_EXTRAS:
             yield {"batch_first": batch_first, **extra}, "self", "none", False, False, False
-        yield {"batch_first": batch_first}, "self", "none", False, True, False
+        for padding in PADDINGS:
+            for mask in ("none", "additive bias", "causal float"):
+                yield {"batch_first": batch_first}, "self", mask, False, padding, False
+        yield {"batch_first": batch_first}, "cross", "none", False, "float", False
         yield {"batch_first": batch_first}, "self", "causal float", False, False, True
 
 
@@ -225,8 +232,8 @@ def _mha_case(out, gen, case):
     mask = mha_mask(mask_name, LENGTH, heads, 1 if inputs == "unbatched" else BATCH, f64)
     pad = None
     if kpm:
-        pad = torch.zeros(BATCH, LENGTH, dtype=torch.bool)
-        pad[0, -1] = True
+        pad = _padding(kpm, BATCH if inputs != "unbatched" else None, k.shape[1 if k.dim() == 3 and m.batch_first else 0],
+                       gen, f64)
     args = dict(key_padding_mask=pad, need_weights=need_weights, attn_mask=mask, is_causal=causal)
     try:
         ref, torch_error = m(q, k, v, **args)[0], None
@@ -241,6 +248,21 @@ def _mha_case(out, gen, case):
         out["failures"].append(f"{label}: {type(exc).__name__}: {exc}")
         return
     _compare(out, label, r, got, ref, torch_error, LENGTH * e)
+
+
+def _padding(kind, batch, keys: int, gen, dtype):
+    """A named key_padding_mask (batch × keys): boolean with the last key of sample 0 hidden, a finite float bias,
+    or that float with −inf where the boolean hides."""
+    import torch
+    shape = (keys,) if batch is None else (batch, keys)
+    hidden = torch.zeros(shape, dtype=torch.bool)
+    hidden[..., -1] = True if batch is None else False
+    if batch is not None:
+        hidden[0, -1] = True
+    if kind in ("bool", True):
+        return hidden
+    bias = torch.randn(shape, generator=gen, dtype=dtype) * 0.5
+    return bias.masked_fill(hidden, float("-inf")) if kind == "float −inf" else bias
 
 
 def _mha_inputs(m, inputs: str, draw):
@@ -333,7 +355,12 @@ _MHA_ROWS = (
      {"input": "cross"}),
     ("cross-attention with attn_mask", "m(x, y, y, attn_mask=(L, S) causal)", {}, {"input": "cross", "mask": "cross"}),
     ("unbatched input", "m(x, x, x) with x (L, E)", {}, {"input": "unbatched"}),
-    ("key_padding_mask", "key_padding_mask=(B, L) boolean", {}, {"key_padding_mask": True}),
+    ("key_padding_mask, boolean", "key_padding_mask=(B, L) boolean", {}, {"key_padding_mask": "bool"}),
+    ("key_padding_mask, float", "key_padding_mask=(B, L) finite float", {}, {"key_padding_mask": "float"}),
+    ("key_padding_mask, float with −inf", "key_padding_mask=(B, L) float, −inf where hidden", {},
+     {"key_padding_mask": "float −inf"}),
+    ("key_padding_mask, float, with an additive attn_mask", "key_padding_mask float, attn_mask=0.25·(i − m)", {},
+     {"key_padding_mask": "float", "mask": "additive bias"}),
     ("need_weights=True (the default)", "m(x, x, x)", {}, {"need_weights": True}),
     ("average_attn_weights", "average_attn_weights=False, need_weights=False", {}, {}),
     ("attn_mask, causal float", "attn_mask=nn.Transformer.generate_square_subsequent_mask(L)", {},
@@ -345,6 +372,8 @@ _MHA_ROWS = (
     ("attn_mask, additive float (L, L)", "attn_mask=0.25·(i − m)", {}, {"mask": "additive bias"}),
     ("attn_mask, additive float (B·N, L, L)", "attn_mask per head, equal across the batch", {},
      {"mask": "additive bias 3-D"}),
+    ("attn_mask, additive float (B·N, L, L) per sample", "attn_mask differing between samples", {},
+     {"mask": "additive bias per sample 3-D"}),
     ("attn_mask with a fully masked row", "row 1 all True", {}, {"mask": "fully masked row"}),
     ("is_causal=True with the causal attn_mask", "attn_mask=causal, is_causal=True", {},
      {"mask": "causal float", "is_causal": True}),
@@ -379,14 +408,17 @@ def _mha_row(module_kw: dict, call: dict) -> tuple[str, str]:
     m = torch.nn.MultiheadAttention(4, 2, dtype=torch.float64, **kw).train(train)
     unbatched = call.get("input") == "unbatched"
     q, k, v = _mha_inputs(m, call.get("input", "self"), lambda shape: torch.ones(shape, dtype=torch.float64))
-    pad = torch.zeros(BATCH, LENGTH, dtype=torch.bool) if call.get("key_padding_mask") else None
+    pad = _padding(call["key_padding_mask"], BATCH, LENGTH, torch.Generator().manual_seed(0), torch.float64) \
+        if call.get("key_padding_mask") else None
     if call.get("mask") == "cross":
         mask = torch.ones(LENGTH, LENGTH + 1, dtype=torch.bool).triu(1)
     else:
         mask = mha_mask(call.get("mask", "none"), LENGTH, 2, 1 if unbatched else BATCH, torch.float64)
     try:
         r = mha_route(m, q, k, v, pad, call.get("need_weights", False), mask, call.get("is_causal", False))
-        from_torch(m, causal=r.operator == "mhsa_causal", bias=r.bias, cross=r.operator == "cross_attention")
+        sample = r.operator == "mhsa_sample_bias"
+        from_torch(m, causal=r.operator == "mhsa_causal", bias=None if sample else r.bias,
+                   cross=r.operator == "cross_attention", sample_bias=sample)
     except ValueError as exc:
         return "refused", str(exc)
     return "supported", f"`{r.operator}`" + (" (H = 1)" if r.operator == "mhsa" else "")
@@ -430,7 +462,8 @@ def markdown(tallies: dict) -> str:
               "`is_causal`, `scale` and biases alternating, plus `dropout_p > 0` for each; for "
               "`nn.MultiheadAttention`, `batch_first` × `bias` × self / cross (key and value of "
               f"{LENGTH + 1} tokens) / unbatched input × 8 masks × `is_causal`, plus `add_bias_kv`, `add_zero_attn`, "
-              "`kdim`/`vdim` (equal and different), dropout in both modes, `key_padding_mask` and "
+              "`kdim`/`vdim` (equal and different), dropout in both modes, `key_padding_mask` (boolean, finite "
+              "float, float with −inf, each with no mask, an additive and a causal attn_mask) and "
               "`need_weights=True`.", "",
               "| function | tried | matched | refused | PyTorch refuses too | matched per operator |",
               "|---|---|---|---|---|---|"]
@@ -441,12 +474,15 @@ def markdown(tallies: dict) -> str:
     lines += ["", "## Not represented, and what it would take", "",
               "An Evolution form aggregates one input (the values' tokens) over its positions with a kernel made from "
               "any of the operator's inputs: `cross_attention` has three (queries', keys', values' tokens, with "
-              "`kdim` and `vdim` channels). `key_padding_mask` is a per-sample mask input whose rows can be fully "
-              "masked, and the proof's unit-sum step needs a key visible in every row, which no premise on input "
-              "values gives today; cross-attention with a mask, `is_causal` or grouped key/value heads has no "
+              "`kdim` and `vdim` channels), `mhsa_sample_bias` two (the tokens and a finite additive bias per sample "
+              "and head: a float `attn_mask` that differs between samples, a float `key_padding_mask` added to it). "
+              "A boolean or −inf `key_padding_mask` hides keys per sample, so a row can be fully hidden, and the "
+              "proof's unit-sum step needs a key visible in every row, which no premise on input values gives today; "
+              "cross-attention with a mask, `is_causal` or grouped key/value heads has no "
               "operator; `add_bias_kv` and `add_zero_attn` need key positions "
               "that belong to no input; a general hard mask needs a mask tensor given as data (a finite additive bias is "
-              "`mhsa_bias`'s parameter P, the same for every sample; −inf is not a parameter value); "
+              "`mhsa_bias`'s parameter P, the same for every sample, or `mhsa_sample_bias`'s input; −inf is not a value "
+              "the proof gives a parameter or input); "
               "a fully masked row has no softmax (0/0: PyTorch 2.13 returns zeros there, earlier versions NaN); "
               "dropout is random. The causal operators keep the value bias in the value projection, as "
               "`nn.MultiheadAttention` does; the proof moves it out of the sum with the rule `softmax-sums-to-one`, "

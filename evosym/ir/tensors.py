@@ -30,7 +30,7 @@ class _Indexable:
         return self.base[idx]
 
 
-DOMAINS = ("real", "nonnegative")
+DOMAINS = ("real", "nonnegative", "finite")   # finite: real, and generated code refuses non-finite entries (a mask input)
 
 
 def in_domain(t, values):

@@ -150,6 +150,10 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     x2 = draw()
     # one input changed at a time (several inputs only): a candidate that ignores it, or caches by the others, is seen
     mixed = [tuple(x2[j] if j == k else x1[j] for j in range(len(inputs))) for k in range(len(inputs))] if several else []
+    # two inputs of one shape passed as the SAME tensor (cross-attention's m(q, kv, kv)): a candidate must not
+    # special-case the aliased call (an input is never told apart by identity in the operator)
+    pairs = [(i, j) for i in range(len(inputs)) for j in range(i + 1, len(inputs)) if x1[i].shape == x1[j].shape]
+    aliased = [tuple(x1[i] if k == j else x1[k] for k in range(len(inputs))) for i, j in pairs]
     eps = torch.finfo(dtype).eps
     n = int(eval(plan.channels_in, {}, dict(names))) + 1  # noqa: S307 - generated from sizes
     for k in plan.window.get("kernel", []):
@@ -158,7 +162,7 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     # the operator's values and the tolerance first, on private copies: nothing the candidate does changes them
     refs = []
     with torch.no_grad():
-        for x in (x1, x2, *mixed):
+        for x in (x1, x2, *mixed, *aliased):
             try:
                 y_r = run_reference(tuple(t.clone() for t in x))
                 bound = (run_reference(tuple(t.abs() for t in x), {k: v.abs() for k, v in w.items()}).abs() if plan.static
@@ -185,14 +189,20 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
                  _Call("autograd enabled, a second input", x2, y_r2, tol2, True)]
     varied = [_Call(f"autograd enabled, the first inputs with only {n} changed", m, y_r, tol, True)
               for n, m, (y_r, tol) in zip(inputs, mixed, refs[2:])]
+    same = [_Call(f"autograd enabled, {inputs[j]} passed as the same tensor as {inputs[i]}", a, y_r, tol, True)
+            for (i, j), a, (y_r, tol) in zip(pairs, aliased, refs[2 + len(mixed):])]
     shown = ", ".join(f"{n} {tuple(t.shape)}" for n, t in zip(inputs, x1))
     called = f"  called as candidate({', '.join(inputs)}) with {shown}" if several else ""
 
     def run(call):
-        if call.grad and dtype.is_floating_point:
-            given = tuple(t.clone().requires_grad_(True).clone() for t in call.x)  # not leaves: in-place writes seen
-        else:
-            given = tuple(t.clone() for t in call.x)
+        copies = {}   # one copy per distinct tensor: inputs passed as one tensor stay one tensor
+
+        def copy(t):
+            if id(t) not in copies:   # (a non-leaf where grad is on: in-place writes stay observable)
+                copies[id(t)] = t.clone().requires_grad_(True).clone() if call.grad and dtype.is_floating_point \
+                    else t.clone()
+            return copies[id(t)]
+        given = tuple(copy(t) for t in call.x)
         call.given = given
         try:
             with torch.enable_grad() if call.grad else torch.no_grad():
@@ -233,9 +243,9 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     if calls[0].ok != calls[1].ok:    # grad mode, or state? the same input again under torch.no_grad()
         calls.append(_Call(f"under torch.no_grad(), the same input{'s' if several else ''} again", x1, y_r1, tol1, False))
         run(calls[-1])
-    for call in varied:
+    for call in varied + same:
         run(call)
-    bad = next((c for c in calls + varied if not c.ok), None)
+    bad = next((c for c in calls + varied + same if not c.ok), None)
     if bad is not None:
         cheats = _cheats(bad, calls, history, varied, inputs)
         worst = int(torch.argmax(bad.err / (bad.tol + 1e-300)))

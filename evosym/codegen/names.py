@@ -1,0 +1,54 @@
+"""The input tensors' names against the names a generated module uses itself.
+
+An input is a parameter of the generated functions, passed on by name; a generated local, a module-level helper, an
+import, a builtin or another argument with the same name would shadow it or be shadowed by it, and the module
+would compute something else (an input named ``xc`` read after ``xc = x``) or not compile. This finds such a clash
+in the rendered source, so that code generation refuses the operator with the name to change, never emits it.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+
+from ..errors import EvosymError
+
+
+def check_input_names(source: str, name: str, inputs: list[str]) -> None:
+    """An ``EvosymError`` when one of ``inputs`` clashes with a name of the rendered module ``source`` (operator
+    ``name``), or the module does not compile (two arguments with one name: an input, parameter or size)."""
+    try:
+        compile(source, f"<generated {name}>", "exec", dont_inherit=True)   # (duplicate arguments: the symbol table)
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise EvosymError(f"code generation: {name}: the generated module does not compile ({exc.msg}, line "
+                          f"{exc.lineno}): an input, a parameter's torch name or a size has the name of another argument "
+                          f"(or of self, path, a Python keyword); rename it") from None
+    module_level = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            module_level.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            module_level.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            module_level.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    bound = {}   # name -> the function that assigns it (or binds it in a lambda, a comprehension, a loop)
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef):
+            continue
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                bound.setdefault(n.id, fn.name)
+            elif isinstance(n, ast.Lambda):
+                for a in n.args.args + n.args.kwonlyargs:
+                    bound.setdefault(a.arg, fn.name)
+    for inp in inputs:
+        where = (f"a module-level name of the generated code" if inp in module_level else
+                 f"a local of the generated {bound[inp]}()" if inp in bound else
+                 "a Python builtin the generated code may call" if hasattr(builtins, inp) else
+                 "a Python keyword" if keyword.iskeyword(inp) else None)
+        if where is not None:
+            raise EvosymError(f"code generation: {name}: the input tensor {inp!r} has the name of {where}: it would be "
+                              f"shadowed and the module would compute something else; rename the input")
