@@ -43,7 +43,7 @@ def _weight(rows: str, separate: str) -> str:
 def cross_binding() -> dict:
     """The ``torch_binding`` of ``cross_attention``: any ``nn.MultiheadAttention`` without extra key/value positions,
     kdim and vdim taken as the sizes C_k and C_v (its separate q/k/v weights when they differ from embed_dim)."""
-    out = binding()
+    out = binding(call="cross")
     out["requires"] = list(REQUIRES[1:])
     out["sizes"].update({"C_k": "m.kdim", "C_v": "m.vdim"})
     out["tensors"].update({"WQ": _weight(":m.embed_dim", "q_proj_weight"),
@@ -52,11 +52,14 @@ def cross_binding() -> dict:
     return out
 
 
-def binding(*, bias_table: bool = False) -> dict:
+def binding(*, bias_table: bool = False, call: str = "self") -> dict:
     """The ``torch_binding`` of an operator with mhsa's tensors (WQ, bQ, WK, bK, WV, bV, WO, bO) and sizes N, d;
     ``bias_table``: also the additive bias P (N, L, L) of ``mhsa_bias``, which is the forward's float attn_mask,
-    not the module's: from_torch then takes the length L and starts P at zero (set ``layer.attn_bias``)."""
-    out = {"module": "torch.nn.MultiheadAttention", "requires": list(REQUIRES),
+    not the module's: from_torch then takes the length L and starts P at zero (set ``layer.attn_bias``).
+    ``call``: how the module is called to compute the operator (``evosym.testing.adapters``, for a bare
+    nn.MultiheadAttention given to assert_equivalent): "self" (m(t, t, t)), "causal" (with the causal mask),
+    "sample_bias" (the operator's second input as the float attn_mask), "cross" (m(x, x_k, x_v))."""
+    out = {"module": "torch.nn.MultiheadAttention", "requires": list(REQUIRES), "call": call,
             "sizes": {"N": "m.num_heads", "d": "m.head_dim"},
             "tensors": {"WQ": "m.in_proj_weight[:m.embed_dim]",
                         "WK": "m.in_proj_weight[m.embed_dim:2 * m.embed_dim]",

@@ -100,7 +100,7 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                   (Cv, "value input channels (vdim)"))
         xk = TensorDecl("xk", (B, Ck, S), "input", "key tokens, channels first (B × C_k × S): PyTorch's key transposed")
         xv = TensorDecl("xv", (B, Cv, S), "input", "value tokens, channels first (B × C_v × S): PyTorch's value "
-                        "transposed (the same tensor as xk when keys and values come from one sequence)")
+                        "transposed")
     else:
         xk = xv = x
     Wq = _decl("WQ", (C, C), "query projection weight", "q_weight")

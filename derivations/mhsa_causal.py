@@ -45,7 +45,7 @@ OPERATOR = Operator(
     reference=reference,
     reference_name="torch.nn.functional.scaled_dot_product_attention(is_causal=True) between F.linear projections",
     torch_reference=torch_reference,
-    torch_binding=binding(),
+    torch_binding=binding(call="causal"),
     bench={S.B: 8, N: 8, S.Dh: 32, S.L: 196},
     figure={S.B: 1, N: 2, S.Dh: 1, S.L: 4},
     description="Token i attends to tokens 0 … i only (the decoder's causal mask): queries, keys and values are "

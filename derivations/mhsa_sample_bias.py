@@ -55,7 +55,7 @@ OPERATOR = Operator(
     reference=reference,
     reference_name="torch.nn.functional.multi_head_attention_forward with a float attn_mask (B·N, L, L)",
     torch_reference=torch_reference,
-    torch_binding=binding(),
+    torch_binding=binding(call="sample_bias"),
     bench={S.B: 8, N: 8, S.Dh: 32, S.L: 196},
     figure={S.B: 1, N: 2, S.Dh: 1, S.L: 4},
     description="Every token attends to every token with an additive bias on each logit that is an input of its "

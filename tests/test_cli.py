@@ -24,9 +24,10 @@ CATALOGUE = [
     "conv2d", "conv2d_circular", "conv2d_reflect", "conv2d_replicate", "conv2d_same", "conv3d", "conv3d_circular",
     "conv3d_reflect", "conv3d_replicate", "conv3d_same", "convolve2d_full", "convolve2d_same", "convolve2d_valid",
     "convolve3d_full", "convolve3d_same", "convolve3d_valid", "convolve_full", "convolve_same", "convolve_valid",
-    "cordonnier_attention", "correlate_reversed", "depthwise_conv2d", "dirichlet_conv", "dynamic_dwconv",
+    "cordonnier_attention", "correlate_reversed", "cross_attention", "depthwise_conv2d", "dirichlet_conv", "dynamic_dwconv",
     "fourier_conv1d", "gcn", "gqa_attention", "gqa_causal", "hyperzzw", "hyperzzw_code", "idynamic_dwconv",
-    "involution", "linear", "local_attention", "lti_system", "mhsa", "mhsa_bias", "mhsa_causal", "mobius_inversion",
+    "involution", "linear", "local_attention", "lti_system", "mhsa", "mhsa_bias", "mhsa_causal", "mhsa_sample_bias",
+    "mobius_inversion",
     "mobius_inversion_converse", "neighborhood_attention", "pointwise_conv2d", "shifted_pointwise_conv2d",
     "spectral_graph_conv", "squeeze_excitation", "swin_attention", "token_mixing"
 ]

@@ -307,3 +307,41 @@ def test_a_one_argument_candidate_on_the_command_line_is_a_usage_error(capsys, m
     source = HEADER + "from test_harness_several_inputs import OneArgument\n\ndef make():\n    return OneArgument()\n"
     rc, out, err = _cli(capsys, monkeypatch, tmp_path, source, *SIZE_ARGS)
     assert rc == 2 and "candidate(x, xk, xv)" in err and "Traceback" not in out + err, out + err
+
+
+# -- a bare nn.MultiheadAttention is taken for the attention operators bound to it --------------------------------
+
+def _mha(seed=0, **kw):
+    torch.manual_seed(seed)
+    m = nn.MultiheadAttention(8, 2, dtype=torch.float64, **kw).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.3)
+    return m
+
+
+@pytest.mark.parametrize("operator, kw, sizes", [
+    ("mhsa", dict(batch_first=True), None),
+    ("mhsa_causal", {}, None),
+    ("mhsa_bias", dict(batch_first=True), {"L": 6}),
+    ("mhsa_sample_bias", {}, None),
+    ("cross_attention", dict(kdim=3, vdim=5, batch_first=True), None),
+    ("cross_attention", {}, None),
+])
+def test_a_bare_multihead_attention_is_a_candidate_with_no_wrapper(operator, kw, sizes):
+    """Called as the operator's generated module is (channels-first tokens, its masks as inputs), its weights read
+    through the operator's binding: no wrapper, no weight mapping from the user."""
+    report = assert_equivalent(_mha(**kw), operator, sizes=sizes, trials=1, gradients=True)
+    assert report.sizes["N"] == 2 and report.sizes["d"] == 4
+
+
+@pytest.mark.parametrize("operator, kw, words", [
+    ("mhsa", dict(batch_first=True, add_bias_kv=True), "differs from the proven operator"),
+    ("mhsa_causal", dict(dropout=0.5), "differs from the proven operator"),
+])
+def test_a_bare_multihead_attention_that_computes_something_else_fails(operator, kw, words):
+    m = _mha(**kw)
+    if "dropout" in kw:
+        m.train()
+    with pytest.raises(AssertionError, match=words):
+        assert_equivalent(m, operator, trials=1)

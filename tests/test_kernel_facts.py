@@ -75,7 +75,7 @@ def test_a_mutated_kernel_is_not_memoised_and_not_reverified(monkeypatch):
     ("mhsa_causal", L.Sdpa, "sdpa"),
     ("token_mixing", L.NativeMatmul, "native-matmul"),
     ("gcn", L.NativeMatmul, "native-matmul"),
-    ("cordonnier_attention", L.Generic, "generic-global"),
+    ("cordonnier_attention", L.TermSum, "term-sum"),
     ("dirichlet_conv", L.DivisorGather, "divisor-gather"),
 ])
 def test_the_variant_of_representative_operators(name, variant, path):

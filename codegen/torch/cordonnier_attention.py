@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = Σ_{u=0}^{2·R} Σ_{v=0}^{2·R} W_O[o, C·(u·(2·R + 1) + v) + c]·A[u, v, i, j, R + u_1_tap, R + u_2_tap]
 
-Default lowering (generic-global): static (K̂ reads no input); position-specific; global Ω (every input position) → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input.
+Default lowering (term-sum): static (K̂ reads no input); position-specific; global Ω (every input position); a sum of (2·R + 1)^2 separable terms: K̂ = Σ_v,u (W_O[o, C·(u·(2·R + 1) + v) + c])·S with S free of the channels → per term, S aggregates the positions of x (one einsum), then the terms' channel maps (one einsum), where T·(Q + O) < O·Q multiply-adds per channel and output position (else the generic kernel; decided at run time).
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -24,8 +24,8 @@ from torch import nn
 __all__ = ["CordonnierAttentionEvolution", "cordonnier_attention_evolution"]
 
 SIZES = ("C", "O", "R")
-LOWERING = "generic-global"
-AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
+LOWERING = "term-sum"
+AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
 KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
 
@@ -104,7 +104,7 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
     """self-attention that expresses a K×K convolution: K² heads, quadratic positional logits of sharpness α, pad-and-crop (Cordonnier et al.) (functional form).
 
     Sizes: C = input channels (= each head's value size); O = output channels; R = ⌊K/2⌋: K = 2R + 1, N = K² heads.
-    ``path``: "auto" (generic-global), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (term-sum), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -130,6 +130,40 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
                          "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, alpha, out_weight, out_bias, C=C, O=O, R=R, L_out=L_out)
+    Q = math.prod((H, W))
+    if not (((2 * R) + 1) ** 2) * (Q + O) < O * Q:   # multiply-adds per (b, c, p): the generic K̂ is cheaper
+        return _generic(x, alpha, out_weight, out_bias, C=C, O=O, R=R, L_out=L_out)
+    # logit: quadratic positional logits of head (u, v): −α(‖δ − Δ‖² − ‖Δ‖²), δ = key − query, Δ = (u − R, v − R) (computed once, on its own grid)
+    m = torch.arange((H + (2 * R)), device=device).view(1, 1, 1, 1, -1, 1)
+    i = torch.arange(H, device=device).view(1, 1, -1, 1, 1, 1)
+    u = torch.arange(((2 * R) + 1), device=device).view(-1, 1, 1, 1, 1, 1)
+    n = torch.arange(((2 * R) + W), device=device).view(1, 1, 1, 1, 1, -1)
+    j = torch.arange(W, device=device).view(1, 1, 1, -1, 1, 1)
+    v = torch.arange(((2 * R) + 1), device=device).view(1, -1, 1, 1, 1, 1)
+    d1_1 = alpha.reshape(1, 1, 1, 1, 1, 1)  # alpha[0]: the whole tensor
+    d1_2 = _as_grid((-(torch.as_tensor((((m - i - u) ** 2) + ((n - j - v) ** 2) - ((u - R) ** 2) - ((v - R) ** 2)), dtype=dtype, device=device) * d1_1)), 6, dtype, device)
+    def_logit = d1_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
+    # Z: softmax denominator over every padded token (computed once, on its own grid)
+    d2_2 = def_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # logit[u, v, i, j, m_2, n_2]: the whole tensor
+    d2_1 = _as_grid(torch.exp(d2_2), 6, dtype, device).sum(dim=(4, 5), keepdim=True)
+    d2_3 = _as_grid(d2_1, 6, dtype, device)
+    d2_3 = d2_3.reshape(d2_3.shape[:4])
+    def_Z = d2_3.expand((((2 * R) + 1), ((2 * R) + 1), H, W))
+    # attn: attention weights of head (u, v): softmax of the logits over the keys (computed once, on its own grid)
+    d3_1 = def_Z.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, 1, 1)  # Z[u, v, i, j]: the whole tensor
+    d3_2 = def_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # logit[u, v, i, j, m, n]: the whole tensor
+    d3_3 = _as_grid(((1 / d3_1) * torch.exp(d3_2)), 6, dtype, device)
+    def_attn = d3_3.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
+    # K̂ = Σ_t M(o, c, t)·S(t, p, q): per term t, S aggregates the positions of x; then M mixes the channels
+    ts1 = def_attn[:((2 * R) + 1), :((2 * R) + 1), :H, :W, R:(H + R), R:(R + W)].permute(1, 0, 2, 3, 4, 5).reshape(((2 * R) + 1), ((2 * R) + 1), H, W, H, W)  # attn[u, v, i, j, R + u_1_tap, R + u_2_tap]: a view (proved inside attn)
+    ts2 = _as_grid(ts1, 6, dtype, device)
+    tm1 = out_weight[:O, :(C * (((2 * R) + 1) ** 2))].unflatten(1, (((2 * R) + 1), ((2 * R) + 1), C)).permute(0, 3, 2, 1).reshape(O, C, ((2 * R) + 1), ((2 * R) + 1))  # WO[o, C*(u*(2*R + 1) + v) + c]: a view (proved inside WO)
+    tm2 = _as_grid(tm1, 4, dtype, device)
+    z = torch.einsum("bcmn,efijmn->befcij", x, ts2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, H, W)))
+    y = torch.einsum("befcij,ocef->boij", z, tm2.expand((O, C, ((2 * R) + 1), ((2 * R) + 1))))
+    if out_bias is not None:
+        y = y + out_bias.reshape((1, -1) + (1,) * 2)
+    return y
 
 
 def _kernel_tensor(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
@@ -205,7 +239,7 @@ def _generic(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
 
 
 class CordonnierAttentionEvolution(nn.Module):
-    """self-attention that expresses a K×K convolution: K² heads, quadratic positional logits of sharpness α, pad-and-crop (Cordonnier et al.), generated from its Evolution form (generic-global)."""
+    """self-attention that expresses a K×K convolution: K² heads, quadratic positional logits of sharpness α, pad-and-crop (Cordonnier et al.), generated from its Evolution form (term-sum)."""
 
     def __init__(self, C, O, R, *, device=None, dtype=None):
         super().__init__()

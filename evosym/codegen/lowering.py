@@ -30,6 +30,10 @@ holds it as ``inner``) to the last resort:
   2P ≤ K (and K ≤ L for 3-D): ``F.avg_pool{1,2,3}d(…, ceil_mode, count_include_pad)``.
 - :class:`NativeMatmul` (``native-matmul``): Ω every position of one axis, K̂ static, one matrix for
   every channel (token mixing) or separable M(o, c)·S (GCN): ``torch.matmul``.
+- :class:`TermSum` (``term-sum``): Ω every position, K̂ static, channels first, no group δ (full channel mixing, which
+  the cost compares against), K̂ = Σ_t M(o, c, t)·S(t, p, q) a sum of
+  T separable terms (attention heads with static maps: Cordonnier's layer): z = S·x per term (one einsum), then
+  y = M·z (one einsum), where that costs fewer multiply-adds than the generic K̂ (decided at run time).
 - :class:`Generic` with a global Ω (``generic-global``): K̂ compiled over (p, q), one einsum.
 - :class:`NativeLinear` (``native-linear``): a 1×1 window with stride 1 and no padding, channels
   last, K̂ static and shared with full channel mixing, β = bias[o] or none: ``F.linear``.
@@ -51,7 +55,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..facts.factors import index_symbols, channel_block
+from ..facts.factors import index_symbols, channel_block, term_sum
 from ..facts.kernel import Aggregate, KernelFacts
 from ..ir.symbols import InRange
 from ..printers.expr import text
@@ -189,6 +193,19 @@ class DivisorGather(Lowering):
 
 
 @dataclass(frozen=True)
+class TermSum(Lowering):
+    """K̂ = Σ_t M(o, c, t)·S(t, p, q): the positions aggregated per term t, then the channels mixed by M."""
+
+    terms: tuple = ()               # the limits (t, lo, hi) of the shared sum variables
+    mix: sp.Expr = sp.Integer(1)    # M(o, c, t)
+    spatial: sp.Expr = sp.Integer(1)   # S(t, p, q)
+
+    @property
+    def path(self) -> str:
+        return "term-sum"
+
+
+@dataclass(frozen=True)
 class AdaptivePool(Lowering):
     """K̂ exactly PyTorch's adaptive average pooling: torch.nn.functional.adaptive_avg_pool{1,2,3}d."""
 
@@ -212,7 +229,7 @@ class AvgPool(Lowering):
 
 
 VARIANTS = (DivisorGather, Sdpa, Postmix, Premix, NativeMatmul, Generic, NativeLinear, NativeConv,
-            AdaptivePool, AvgPool)   # the closed set
+            AdaptivePool, AvgPool, TermSum)   # the closed set
 
 
 def native_bias(facts: KernelFacts):
@@ -329,6 +346,19 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
                            f"({text(w_ * b_, op.display_names('text'))}) of rank {text(rank)}, two matrix products through "
                            "the rank where they cost fewer multiply-adds than building and applying S)")
             return NativeMatmul(reason, pad_mode=pad_mode, aggregate=agg, spatial=spatial, mix=mix, low_rank=low_rank)
+        terms = None if force_generic or not static or pad_mode or not channels_first or agg.group is not None else \
+            term_sum(khat, form.channel, form.out_channel, {s_ for s_, _ in op.sizes}, form.position + agg.taps.taps)
+        if terms is not None:
+            limits, mix, spatial = terms
+            names = op.display_names("text")
+            count = sp.Mul(*[hi - lo + 1 for _, lo, hi in limits])
+            return TermSum("; ".join(said + [
+                f"a sum of {text(count, names)} separable terms: K̂ = Σ_{','.join(text(t, names) for t, _, _ in limits)} "
+                f"({text(mix, names)})·S with S free of the channels"])
+                + " → per term, S aggregates the positions of x (one einsum), then the terms' channel maps (one "
+                  "einsum), where T·(Q + O) < O·Q multiply-adds per channel and output position (else the generic "
+                  "kernel; decided at run time)",
+                aggregate=agg, terms=limits, mix=mix, spatial=spatial)
         return Generic("; ".join(said) + " → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input",
                        pad_mode=pad_mode, aggregate=agg, global_omega=True)
     counted = None if force_generic or not static or pad_mode or not channels_first or not 1 <= dims <= 3 or \

@@ -29,7 +29,8 @@ from ..proof.proof import CheckedProof
 from ..proof.symbolic import nonnegative
 from .correlation import attends, correlation, fused_attention
 from .domain import domain_checks
-from .lowering import AvgPool, DivisorGather, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, choose, native_bias, sdpa
+from .lowering import (AvgPool, DivisorGather, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, TermSum, choose,
+                       native_bias, sdpa)
 from .sdpa import recognise as recognise_sdpa, recognise_tiled
 from .torchexpr import GridCompiler, Program, py_name
 
@@ -99,6 +100,7 @@ class Plan:
     pool_divisor: str | None = None                # … and 1/κ where it is a positive integer (avg_pool's divisor_override)
     avg_pool: dict | None = None                   # native-avg-pool: F.avg_pool{1,2,3}d's ceil_mode and count_include_pad
     sdpa: dict | None = None                       # softmax attention: the F.scaled_dot_product_attention call's parts
+    term_sum: dict | None = None                   # K̂ = Σ_t M·S: the two programs, their shapes and the two einsums
     divisor: dict | None = None                    # Ω = divisors: the divisor lowering's data (codegen/divisors.py)
     index_set: bool = False                        # … or an index set, lowered over every position (K̂ is 0 off Ω)
     pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
@@ -397,6 +399,8 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
     plan.bias = bias_native or None   # (the premix too: a per-channel β added natively after the aggregation)
     if isinstance(variant, Premix):
         return
+    if isinstance(variant, TermSum):   # K̂ = Σ_t M(o, c, t)·S(t, p, q): S per term over the positions, then M
+        _term_sum(plan, variant, form, taps, tensors, local_sizes, pyx)
     if isinstance(variant, AvgPool):   # K̂ is PyTorch's average pool with its per-position divisor
         plan.avg_pool = {"ceil_mode": str(variant.ceil_mode), "count_include_pad": str(variant.count_include_pad)}
     if isinstance(variant, NativeMatmul):   # one matrix S[p, q] for every channel, after M[o, c] when separable
@@ -447,6 +451,28 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
             plan.factored = {"depthwise": dw, "pointwise": pw, "depthwise_shape": [n_ch, "1"] + [extent[u] for u in taps.taps],
                              "pointwise_first": f.pointwise_first, "order": f.order,
                              "dense_cost": pyx(f.dense_cost), "factored_cost": pyx(f.factored_cost)}
+
+
+def _term_sum(plan, variant, form, taps, tensors, local_sizes, pyx) -> None:
+    """The term-sum lowering's programs: S on the grid (t…, p…, q…), M on (o, c, t…), and the two einsums."""
+    o, c = form.out_channel, form.channel
+    terms = [t for t, _, _ in variant.terms]
+    t_ext = {t: pyx(hi - lo + 1) for t, lo, hi in variant.terms}
+    shift = {t: t + lo for t, lo, _ in variant.terms}   # the grids count from 0; the sums from lo
+    p_ext = dict(zip(form.position, plan.out_lengths))
+    q_ext = {u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)}
+    s_axes = tuple(terms) + tuple(form.position) + tuple(taps.taps)
+    spatial = GridCompiler(s_axes, {**t_ext, **p_ext, **q_ext}, tensors, local_sizes, prefix="ts").compile(
+        variant.spatial.xreplace(shift))
+    m_axes = (o, c) + tuple(terms)
+    mix = GridCompiler(m_axes, {o: plan.channels_out, c: plan.channels_in, **t_ext}, tensors, local_sizes,
+                       prefix="tm").compile(variant.mix.xreplace(shift))
+    T, P, Q = "efg"[:len(terms)], "ijk"[:plan.dims], "mnl"[:plan.dims]
+    plan.term_sum = {"spatial": spatial, "mix": mix, "count": pyx(sp.Mul(*[hi - lo + 1 for _, lo, hi in variant.terms])),
+                     "spatial_shape": [t_ext[t] for t in terms] + list(plan.out_lengths) + [q_ext[u] for u in taps.taps],
+                     "mix_shape": [plan.channels_out, plan.channels_in] + [t_ext[t] for t in terms],
+                     "positions": [q_ext[u] for u in taps.taps],
+                     "aggregate": f"bc{Q},{T}{P}{Q}->b{T}c{P}", "combine": f"b{T}c{P},oc{T}->bo{P}"}
 
 
 def _batch(plan) -> str:

@@ -138,3 +138,39 @@ def matmul_factors(khat, c, o, batch, sizes):
     if sep is None or sep[1].free_symbols & {c, o, batch} or sep[0].free_symbols & {batch}:
         return None
     return sep[1], sep[0]
+
+
+def term_sum(expr, c, o, sizes, positions):
+    """(terms, M, S) when expr = Σ_{t} M(o, c, t)·S(t, p, q) with ``terms`` the limits (t, lo, hi) of the variables
+    read by both factors, M every factor that reads o or c (and no position), S the rest (no o, no c); a sum over
+    a variable only one factor reads stays inside that factor. A sum of T separable terms: the aggregation runs
+    per term (T·C·P·Q) and M mixes the channels after (O·T·C·P), instead of building K̂ over (o, c, p, q);
+    else None."""
+    limits = []
+    while isinstance(expr, sp.Sum):
+        limits = list(expr.limits) + limits
+        expr = expr.function
+    if not limits:
+        return None
+    fs = sp.Mul.make_args(expr)
+    mixing = [f for f in fs if index_symbols(f) & {o, c}]
+    rest = [f for f in fs if not index_symbols(f) & {o, c}]
+    bound = {lim[0] for lim in limits}
+    if not mixing or any(index_symbols(f) & set(positions) for f in mixing) or \
+            any(index_symbols(f) - {o, c} - bound - set(sizes) for f in mixing):
+        return None
+    if any(isinstance(f, sp.KroneckerDelta) for f in mixing):
+        return None   # a channel δ (depthwise, grouped): not the full mixing whose cost the term sum undercuts
+    m_expr, s_expr = sp.Mul(*mixing), sp.Mul(*rest)
+    m_vars, s_vars = index_symbols(m_expr) & bound, index_symbols(s_expr) & bound
+    shared = [lim for lim in limits if lim[0] in m_vars and lim[0] in s_vars]
+    if not shared or any((sp.sympify(lim[1]).free_symbols | sp.sympify(lim[2]).free_symbols) - set(sizes)
+                         for lim in limits):   # (every range a function of the sizes alone)
+        return None
+    only_m = [lim for lim in limits if lim[0] in m_vars - s_vars]
+    only_s = [lim for lim in limits if lim[0] in s_vars - m_vars]
+    if only_m:
+        m_expr = sp.Sum(m_expr, *only_m)
+    if only_s:
+        s_expr = sp.Sum(s_expr, *only_s)
+    return tuple(shared), m_expr, s_expr

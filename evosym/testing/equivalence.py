@@ -37,6 +37,7 @@ from ..ir.tensors import in_domain
 from .diagnose import diagnose
 from .domain import Domain, kinds
 from .mutants import structural
+from .adapters import adapt
 from .setup import as_dtype, check_weight_shapes, mapped_weights, module_sizes, proven
 
 
@@ -473,7 +474,7 @@ def shape_of(plan, ir, names):
     raise KeyError(ir)
 
 
-def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signature_):
+def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signature_, adapt_):
     """``assert_equivalent`` with the functions its verdict depends on bound now: a candidate that rebinds this
     module's names while it is constructed or run does not change what an earlier import of it checks."""
     minimum, draw, env_of = domain_.minimum, domain_.draw, domain_.env
@@ -483,7 +484,9 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
         """Raise ``AssertionError`` unless ``candidate`` computes the proven ``operator``.
 
         - ``candidate``: an ``nn.Module`` or a function of the input tensor; of every input, positionally in the
-          operator's order, when the operator has several (``candidate(x, xk, xv)`` for ``cross_attention``).
+          operator's order, when the operator has several (``candidate(x, xk, xv)`` for ``cross_attention``). An
+          ``nn.MultiheadAttention`` is taken as it is for the attention operators bound to it (mhsa, mhsa_causal,
+          mhsa_bias, mhsa_sample_bias, cross_attention): called as they are, its weights read through the binding.
         - ``operator``: a catalogue name or the path of an operator file.
         - ``sizes``: the operator's module sizes by name (``G``, ``C_g``, …); read from the candidate when
           it is the traditional module (``nn.Conv2d`` …).
@@ -500,8 +503,10 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
             raise EvosymError(f"dtypes must be floating-point torch dtypes, not {dtypes}")
         p = proven_(operator)
         op = p.operator
-        signature_(candidate, op, p.plan)
         msizes = module_sizes_(p, candidate, sizes)
+        candidate, bound = adapt_(candidate, op.torch_binding)   # a bare nn.MultiheadAttention: called as bound
+        weights = bound if weights is None and bound is not None else weights
+        signature_(candidate, op, p.plan)
         by_name = {py_name(s): s for s, _ in op.sizes}
         domain = domain_(op, p.omega, p.plan, {by_name[k]: v for k, v in msizes.items()})
         low = minimum(domain)
@@ -522,7 +527,7 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
     return assert_equivalent
 
 
-assert_equivalent = _harness(proven, module_sizes, Domain, kinds, _compare, Report, check_signature)
+assert_equivalent = _harness(proven, module_sizes, Domain, kinds, _compare, Report, check_signature, adapt)
 
 
 __all__ = ["Report", "assert_equivalent"]

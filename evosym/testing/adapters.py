@@ -1,0 +1,69 @@
+"""Torch modules of an operator's traditional kind that are not called like its generated module, made so.
+
+``nn.MultiheadAttention`` takes (B, L, E) or (L, B, E) sequences, returns ``(output, weights)`` and gets masks as
+forward arguments, while the attention operators' generated modules take channels-first tokens and their masks as
+inputs. The operator's ``torch_binding`` says how the module computes it (``call``: plain, causal, a per-sample
+bias, cross-attention) and where its weights are (``tensors``); :func:`adapt` wraps such a module so that the
+harness calls it like the generated module and reads its weights through the binding, with no wrapper from the user.
+"""
+
+from __future__ import annotations
+
+import torch
+
+CALLS = ("self", "causal", "sample_bias", "cross")
+
+
+class MultiheadAttentionCall(torch.nn.Module):
+    """``m`` (an nn.MultiheadAttention) called as the operator's generated module is: channels-first tokens in
+    ((B, C, L…) each), the output channels first, ``need_weights=False``; ``call`` one of :data:`CALLS`."""
+
+    def __init__(self, m, call: str):
+        super().__init__()
+        if call not in CALLS:
+            raise ValueError(f"call must be one of {CALLS}, not {call!r}")
+        self.m, self.call = m, call
+
+    def _sequence(self, t):
+        """(B, C, L…) → the module's layout: (B, L, C) with batch_first, else (L, B, C)."""
+        tokens = t.flatten(2).transpose(1, 2)
+        return tokens if self.m.batch_first else tokens.transpose(0, 1)
+
+    def forward(self, x, *others):
+        q = self._sequence(x)
+        kw = {}
+        if self.call == "cross":
+            k, v = (self._sequence(t) for t in others)
+        else:
+            k = v = q
+            if self.call == "causal":
+                length = x.shape[-1]
+                kw = {"attn_mask": torch.nn.Transformer.generate_square_subsequent_mask(length, device=x.device,
+                                                                                       dtype=x.dtype),
+                      "is_causal": True}
+            elif self.call == "sample_bias":
+                kw = {"attn_mask": others[0].flatten(0, 1)}   # (B, N, L, L) → the (B·N, L, L) float attn_mask
+        out, _ = self.m(q, k, v, need_weights=False, **kw)
+        out = out if self.m.batch_first else out.transpose(0, 1)
+        return out.transpose(1, 2).reshape(x.shape[:1] + (out.shape[-1],) + x.shape[2:])
+
+
+def adapt(candidate, binding: dict | None):
+    """(candidate, weights function or None): an nn.MultiheadAttention given for an operator bound to that module,
+    wrapped to be called like the generated module, with its weights read through the binding; else as given."""
+    binding = binding or {}
+    if not (isinstance(candidate, torch.nn.MultiheadAttention) and binding.get("module") == "torch.nn.MultiheadAttention"
+            and binding.get("call") in CALLS):
+        return candidate, None
+    tensors = binding["tensors"]
+
+    def weights(wrapped):
+        out = {}
+        for ir, expr in tensors.items():
+            value = eval(expr, {"torch": torch}, {"m": wrapped.m})  # noqa: S307 - the catalogue's own binding
+            out[ir] = value
+        return out
+    return MultiheadAttentionCall(candidate, binding["call"]), weights
+
+
+__all__ = ["CALLS", "MultiheadAttentionCall", "adapt"]
