@@ -182,7 +182,7 @@ def test_mhsa_post_mix_lowering_and_canaries():
                          variants=0, gradients=False)
     assert not bad.ok and "✗ torch.float64 auto" in bad.text()
     source = render_torch(plan, op.torch_binding)
-    assert source.count("    y = torch.matmul(post2.expand(") == 2   # the post-mix of the generic path (and of _kernels)
+    assert source.count("    y = torch.matmul(post2.expand(") == 1   # the post-mix of the generic path (a global Ω: no _kernels)
     assert source.count("    y = F.linear(y, post2.expand(") == 1     # … and of the SDPA path, on the tokens
     source = source.replace("    y = torch.matmul(post2.expand(", "    y = torch.matmul(post2.t().expand(")
     source = source.replace("    y = F.linear(y, post2.expand(", "    y = F.linear(y, post2.t().expand(")

@@ -71,6 +71,7 @@ def test_a_mutated_kernel_is_not_memoised_and_not_reverified(monkeypatch):
     ("linear", L.NativeLinear, "native-linear"),
     ("involution", L.Generic, "generic-window"),
     ("local_attention", L.Premix, "premix-window"),
+    ("acmix_attention", L.Premix, "premix-window"),   # O = N·d output channels from C input channels
     ("mhsa", L.Sdpa, "sdpa"),
     ("mhsa_causal", L.Sdpa, "sdpa"),
     ("token_mixing", L.NativeMatmul, "native-matmul"),
@@ -83,6 +84,17 @@ def test_the_variant_of_representative_operators(name, variant, path):
     assert type(plan.lowering) is variant
     assert plan.path == plan.lowering.path == path
     assert plan.reason == plan.lowering.reason
+
+
+def test_branches_that_share_a_channel_delta_are_one_depthwise_kernel():
+    """HyperZ·Z·W's two branches each carry δ(c, o): K̂ is δ(c, o)·(local + global), built per channel (not over
+    (o, c)); the factored form is the verified K̂ (its tap form is re-checked against K)."""
+    for name in ("hyperzzw", "hyperzzw_code"):
+        facts = kernel_facts(checked(name))
+        group = facts.group(facts.taps.expr)
+        assert group is not None and group[:2] == (1, 1), (name, facts.taps.expr)
+        assert facts.taps.checked_shapes == len(facts.operator.grid)
+        assert make_plan(checked(name)).kernel_letters.startswith("bg"), name   # per channel group, not (b, o, c)
 
 
 def test_variant_details():

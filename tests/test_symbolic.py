@@ -35,6 +35,20 @@ def test_nonnegative_is_sound_on_random_polynomials():
     assert claimed > 20  # the prover is not vacuous
 
 
+def test_quotients_are_nonnegative_only_over_a_positive_denominator():
+    H, s, R = size("H"), size("s"), size("R")
+    P = size("P", zero=True)
+    i = index("i")
+    claims = {sp.floor((H - 1) / s): True, (H - 1) / s: True, (H + P) / (s * R): True, sp.floor(P / (s + 1)): True,
+              (H - 2) / s: False, sp.floor((H - 2) / s): False, H / (s - 1): False, (H - 1) / (P - 1): False,
+              H / P: False, i / s: False, (H - 1) / s - 1: False}
+    for e, proved in claims.items():
+        assert nonnegative(e) is proved, e
+    for e in [e for e, proved in claims.items() if proved]:   # what is claimed holds at every small size
+        for h, s_, r, p in itertools.product(range(1, 5), range(1, 4), range(1, 3), range(0, 3)):
+            assert e.subs({H: h, s: s_, R: r, P: p}) >= 0, e
+
+
 def test_floor_lemma():
     o, G, O_g = index("o"), size("G"), size("O_g")
     ranges = {o: (0, G * O_g - 1)}

@@ -110,8 +110,6 @@ def _shapes(channels, dims=2, fixed=None):
 
 
 CASES = {
-    "acmix": ("AcmixEvolution", dict(C=4, N=2, d=2, R=1, s=1), _shapes(4)),
-    "acmix_attention": ("AcmixAttentionEvolution", dict(C=4, N=2, d=2, R=1, s=1), _shapes(4)),
     "convolve_same": ("ConvolveSameEvolution", dict(C=3, K=4), _shapes(3, 1)),
     "convolve2d_same": ("Convolve2dSameEvolution", dict(C=3, K_h=2, K_w=3), _shapes(3)),
     "convolve3d_same": ("Convolve3dSameEvolution", dict(C=3, K_d=2, K_h=3, K_w=2), _shapes(3, 3)),

@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = Σ_{u=0}^{2·R} Σ_{v=0}^{2·R} δ(H - Abs(-H + Abs(-R + i·s + u) + 1) - 1, -R + i·s + u_1_tap)·δ(-R + j·s + u_2_tap, W - Abs(-W + Abs(-R + j·s + v) + 1) - 1)·W_v[o, c_2]·softmax_logit[b, ⌊o/d⌋, i, j, u, v]
 
-Default lowering (generic-window): dynamic (K̂ reads the input); position-specific → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum.
+Default lowering (premix-window): dynamic (K̂ reads the input); position-specific; K̂ reads x through the 'reflect' padding's index map on every axis: K̂ with the map the identity over x padded with that mode (compared exactly with K at 4 grid shapes); K̂ = (W_v[o, c_2])·S with S free of the input channel → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v padded with mode 'reflect'.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -24,9 +24,9 @@ from torch import nn
 __all__ = ["AcmixAttentionEvolution", "acmix_attention_evolution"]
 
 SIZES = ("C", "N", "d", "R", "s")
-LOWERING = "generic-window"
+LOWERING = "premix-window"
 AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
+KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
 
 
@@ -47,6 +47,29 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _unfold(t, dim, size, step):
+    """``t.unfold(dim, size, step)``: the overlapping windows of a read, a view. Under torch.compile the same view
+    by ``as_strided`` (torch 2.13's inductor corrupts memory in the backward of unfold feeding a matrix product)."""
+    if not torch.compiler.is_compiling():
+        return t.unfold(dim, size, step)
+    shape, stride = list(t.shape), list(t.stride())
+    shape[dim] = (shape[dim] - size) // step + 1
+    return t.as_strided(shape + [size], stride[:dim] + [stride[dim] * step] + stride[dim + 1:] + [stride[dim]])
+
+
+def _pad_axes(t, pads, mode):
+    """``t`` padded on some axes ((axis, before, after), …) by F.pad's ``mode``, so that a read of t through that
+    mode's index map is a slice of the result (a view: no gather). F.pad pads the last axes of a batch of channels:
+    the padded axes are moved last and the others flattened into the channels for the call."""
+    axes = [a for a, _, _ in pads]
+    last = list(range(t.dim() - len(axes), t.dim()))
+    moved = t.movedim(axes, last)
+    lead = tuple(moved.shape[:t.dim() - len(axes)])
+    flat = moved.reshape((1, -1) + tuple(moved.shape[t.dim() - len(axes):]))
+    padded = F.pad(flat, [e for _, before, after in reversed(pads) for e in (before, after)], mode=mode)
+    return padded.reshape(lead + tuple(padded.shape[2:])).movedim(last, axes)
+
+
 def _softmax(t, first, count):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
     fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
@@ -65,43 +88,8 @@ def _softmax(t, first, count):
     return torch.softmax(flat, dim=-1).view(moved.shape).movedim(last, dims)
 
 
-def _standalone_runtime():
-    """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
-    (then torch and a C++ compiler suffice), or None."""
-    import importlib.util, pathlib, sys
-    folder = pathlib.Path(__file__).resolve().with_name("evosym_runtime")
-    if "evosym_runtime.api" not in sys.modules and (folder / "api.py").is_file():
-        spec = importlib.util.spec_from_file_location("evosym_runtime", folder / "__init__.py",
-                                                      submodule_search_locations=[str(folder)])
-        sys.modules["evosym_runtime"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["evosym_runtime"])
-        importlib.import_module("evosym_runtime.api")
-    return sys.modules.get("evosym_runtime.api")
-
-
-try:  # the kernel runtime (only the kernel path needs it): evosym's, else a standalone copy
-    from evosym.runtime import api as _rt
-except ImportError:
-    _rt = _standalone_runtime() if "__file__" in globals() else None
-
-
-@torch.compiler.assume_constant_result
 def _kernels_available(device_type):
-    """Whether evosym's generated kernels for this device type (cpu: a C++ compiler; cuda: nvcc) load or
-    build here; decided once per process (a constant under torch.compile), else one warning."""
-    if _rt is None:
-        return False
-    return _rt.available(globals().get("__file__"), "acmix_attention", device_type, globals().get("__evosym_key__"))
-
-
-@torch.compiler.assume_constant_result
-def _key():
-    """This module's kernel artifact (the manifest and sources evosym codegen wrote next to it; or, run from a
-    string, the one its runner registered as ``__evosym_key__``): its key."""
-    if _rt is None:
-        raise ImportError("acmix_attention: the kernel path needs evosym's runtime: install evosym, or generate with "
-                          "evosym codegen --standalone")
-    return _rt.load(globals().get("__file__"), "acmix_attention", globals().get("__evosym_key__"))
+    return False
 
 
 def _kernels_wanted(x):
@@ -196,7 +184,7 @@ def acmix_attention_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v
     """ACmix's attention path: K×K local attention with reflection padding, a positional term and stride (functional form).
 
     Sizes: C = input channels; N = heads; d = channels per head; R = window radius: K = 2R + 1; s = stride.
-    ``path``: "auto" (generic-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (premix-window), "generic" or "kernels" (evosym's generated kernels: none for this operator: its window reads the input through the 'reflect' padding's index map, which the generated kernels do not (they read zeros outside the input)).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -229,18 +217,14 @@ def acmix_attention_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v
             if t is not None:
                 y = y + t.sum() * 0
         return y
-    if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
-        for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
-            if n >= 2 ** 31:
-                raise ValueError(f"acmix_attention: the generated kernels take sizes below 2^31, but {what} = {n} "
-                                 f"(input shape {tuple(x.shape)}); use path='generic'")
-        return _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, C=C, N=N, d=d, R=R, s=s, L_out=L_out)
+    if path == "kernels":
+        raise ValueError("acmix_attention: evosym generates no kernels for this operator: its window reads the input through the 'reflect' padding's index map, which the generated kernels do not (they read zeros outside the input); use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, C=C, N=N, d=d, R=R, s=s, L_out=L_out)
 
 
 def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, *, C, N, d, R, s, L_out):
-    """K̂ on the grid (b, o, c_2, u_1_tap, u_2_tap, i, j); size-1 axes broadcast."""
+    """K̂ on the grid (b, g, u_1_tap, u_2_tap, i, j); size-1 axes broadcast."""
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
@@ -270,59 +254,29 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_w
     def_qry = d3_5.expand((B, (N * d), H, W))
     # logit: attention logits: the scaled query at s·p against the reflected key of tap (u, v) plus the positional difference pe(s·p) − pe(key) (computed once, on its own grid)
     e = torch.arange(d, device=device).view(1, 1, 1, 1, 1, 1, -1)
+    d4_2 = _pad_axes(def_key, ((2, R, max(0, (R + (s * ((H - 1) // s)) + 1 - H))), (3, R, max(0, (R + (s * ((W - 1) // s)) + 1 - W))),), 'reflect')  # key, read through the 'reflect' padding's index map
+    d4_3 = _unfold(_unfold(d4_2[:B, :(N * d), :((2 * R) + (s * ((H - 1) // s)) + 1), :((2 * R) + (s * ((W - 1) // s)) + 1)].unflatten(1, (N, d)), 3, ((2 * R) + 1), s), 4, ((2 * R) + 1), s).permute(0, 1, 3, 4, 5, 6, 2).reshape(B, N, (((H - 1) // s) + 1), (((W - 1) // s) + 1), ((2 * R) + 1), ((2 * R) + 1), d)  # key[b, d*h + e, H - Abs(-H + Abs(-R + i*s + u) + 1) - 1, W - Abs(-W + Abs(-R + j*s + v) + 1) - 1]: a view (proved inside key)
+    i = torch.arange((((H - 1) // s) + 1), device=device).view(1, 1, -1, 1, 1, 1, 1)
+    j = torch.arange((((W - 1) // s) + 1), device=device).view(1, 1, 1, -1, 1, 1, 1)
+    d4_4 = def_pe[e, (i * s).clamp(0, H - 1), (j * s).clamp(0, W - 1)]  # pe[e, i*s, j*s]
+    d4_4 = d4_4 * (((0 <= (i * s)) & ((i * s) < H)) & ((0 <= (j * s)) & ((j * s) < W))).to(dtype)  # reads outside pe are 0
+    d4_5 = _pad_axes(def_pe, ((1, R, max(0, (R + (s * ((H - 1) // s)) + 1 - H))), (2, R, max(0, (R + (s * ((W - 1) // s)) + 1 - W))),), 'reflect')  # pe, read through the 'reflect' padding's index map
+    d4_6 = _unfold(_unfold(d4_5[:d, :((2 * R) + (s * ((H - 1) // s)) + 1), :((2 * R) + (s * ((W - 1) // s)) + 1)], 1, ((2 * R) + 1), s), 2, ((2 * R) + 1), s).permute(1, 2, 3, 4, 0).reshape(1, 1, (((H - 1) // s) + 1), (((W - 1) // s) + 1), ((2 * R) + 1), ((2 * R) + 1), d)  # pe[e, H - Abs(-H + Abs(-R + i*s + u) + 1) - 1, W - Abs(-W + Abs(-R + j*s + v) + 1) - 1]: a view (proved inside pe)
     b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
     h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1, 1)
-    i = torch.arange((((H - 1) // s) + 1), device=device).view(1, 1, -1, 1, 1, 1, 1)
-    u = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, -1, 1, 1)
-    j = torch.arange((((W - 1) // s) + 1), device=device).view(1, 1, 1, -1, 1, 1, 1)
-    v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, -1, 1)
-    d4_2 = def_key[b, ((h * d) + e).clamp(0, (N * d) - 1), (H - torch.as_tensor((torch.as_tensor(((i * s) + u - R), device=device).abs() + 1 - H), device=device).abs() - 1).clamp(0, H - 1), (W - torch.as_tensor((torch.as_tensor(((j * s) + v - R), device=device).abs() + 1 - W), device=device).abs() - 1).clamp(0, W - 1)]  # key[b, d*h + e, H - Abs(-H + Abs(-R + i*s + u) + 1) - 1, W - Abs(-W + Abs(-R + j*s + v) + 1) - 1]
-    d4_2 = d4_2 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (H - torch.as_tensor((torch.as_tensor(((i * s) + u - R), device=device).abs() + 1 - H), device=device).abs() - 1)) & ((H - torch.as_tensor((torch.as_tensor(((i * s) + u - R), device=device).abs() + 1 - H), device=device).abs() - 1) < H)) & ((0 <= (W - torch.as_tensor((torch.as_tensor(((j * s) + v - R), device=device).abs() + 1 - W), device=device).abs() - 1)) & ((W - torch.as_tensor((torch.as_tensor(((j * s) + v - R), device=device).abs() + 1 - W), device=device).abs() - 1) < W))).to(dtype)  # reads outside key are 0
-    d4_3 = def_pe[e, (i * s).clamp(0, H - 1), (j * s).clamp(0, W - 1)]  # pe[e, i*s, j*s]
-    d4_3 = d4_3 * (((0 <= (i * s)) & ((i * s) < H)) & ((0 <= (j * s)) & ((j * s) < W))).to(dtype)  # reads outside pe are 0
-    d4_4 = def_pe[e, (H - torch.as_tensor((torch.as_tensor(((i * s) + u - R), device=device).abs() + 1 - H), device=device).abs() - 1).clamp(0, H - 1), (W - torch.as_tensor((torch.as_tensor(((j * s) + v - R), device=device).abs() + 1 - W), device=device).abs() - 1).clamp(0, W - 1)]  # pe[e, H - Abs(-H + Abs(-R + i*s + u) + 1) - 1, W - Abs(-W + Abs(-R + j*s + v) + 1) - 1]
-    d4_4 = d4_4 * (((0 <= (H - torch.as_tensor((torch.as_tensor(((i * s) + u - R), device=device).abs() + 1 - H), device=device).abs() - 1)) & ((H - torch.as_tensor((torch.as_tensor(((i * s) + u - R), device=device).abs() + 1 - H), device=device).abs() - 1) < H)) & ((0 <= (W - torch.as_tensor((torch.as_tensor(((j * s) + v - R), device=device).abs() + 1 - W), device=device).abs() - 1)) & ((W - torch.as_tensor((torch.as_tensor(((j * s) + v - R), device=device).abs() + 1 - W), device=device).abs() - 1) < W))).to(dtype)  # reads outside pe are 0
-    d4_5 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), (i * s).clamp(0, H - 1), (j * s).clamp(0, W - 1)]  # qry[b, d*h + e, i*s, j*s]
-    d4_5 = d4_5 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (i * s)) & ((i * s) < H)) & ((0 <= (j * s)) & ((j * s) < W))).to(dtype)  # reads outside qry are 0
-    d4_1 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid((d4_2 + d4_3 - d4_4), 7, dtype, device), ((d ** (-1 / 2)) * _as_grid(d4_5, 7, dtype, device)))
+    d4_7 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), (i * s).clamp(0, H - 1), (j * s).clamp(0, W - 1)]  # qry[b, d*h + e, i*s, j*s]
+    d4_7 = d4_7 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (i * s)) & ((i * s) < H)) & ((0 <= (j * s)) & ((j * s) < W))).to(dtype)  # reads outside qry are 0
+    d4_1 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid((d4_3 + d4_4 - d4_6), 7, dtype, device), ((d ** (-1 / 2)) * _as_grid(d4_7, 7, dtype, device)))
     d4_1 = d4_1.unsqueeze(6)
-    d4_6 = _as_grid(d4_1, 7, dtype, device)
-    d4_6 = d4_6.reshape(d4_6.shape[:6])
-    def_logit = d4_6.expand((B, N, (((H - 1) // s) + 1), (((W - 1) // s) + 1), ((2 * R) + 1), ((2 * R) + 1)))
+    d4_8 = _as_grid(d4_1, 7, dtype, device)
+    d4_8 = d4_8.reshape(d4_8.shape[:6])
+    def_logit = d4_8.expand((B, N, (((H - 1) // s) + 1), (((W - 1) // s) + 1), ((2 * R) + 1), ((2 * R) + 1)))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
     sm5 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
     def_softmax_logit = sm5.expand((B, N, (((H - 1) // s) + 1), (((W - 1) // s) + 1), ((2 * R) + 1), ((2 * R) + 1)))
-    v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, 1, 1, 1, -1)
-    u = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, 1, 1, -1, 1)
-    k2 = v_weight.reshape(1, (N * d), C, 1, 1, 1, 1, 1, 1)  # Wv[o, c_2]: the whole tensor
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1, 1, 1)
-    o = torch.arange((N * d), device=device).view(1, -1, 1, 1, 1, 1, 1, 1, 1)
-    i = torch.arange((((H - 1) // s) + 1), device=device).view(1, 1, 1, 1, 1, -1, 1, 1, 1)
-    j = torch.arange((((W - 1) // s) + 1), device=device).view(1, 1, 1, 1, 1, 1, -1, 1, 1)
-    k3 = def_softmax_logit[b, (o // d).clamp(0, N - 1), i, j, u, v]  # softmax_logit[b, floor(o/d), i, j, u, v]
-    k3 = k3 * (((0 <= (o // d)) & ((o // d) < N))).to(dtype)  # reads outside softmax_logit are 0
-    u_1_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1, 1, 1, 1, 1)
-    u_2_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, -1, 1, 1, 1, 1)
-    k1 = torch.einsum('abcdefghi,abcdefghi,abcdefghi,abcdefghi->abcdefg', _as_grid(k2, 9, dtype, device), _as_grid(k3, 9, dtype, device), _as_grid(((H - torch.as_tensor((torch.as_tensor(((i * s) + u - R), device=device).abs() + 1 - H), device=device).abs() - 1) == ((i * s) + u_1_tap - R)).to(dtype), 9, dtype, device), _as_grid((((j * s) + u_2_tap - R) == (W - torch.as_tensor((torch.as_tensor(((j * s) + v - R), device=device).abs() + 1 - W), device=device).abs() - 1)).to(dtype), 9, dtype, device))
-    k1 = k1.unsqueeze(7)
-    k1 = k1.unsqueeze(8)
-    k4 = _as_grid(k1, 9, dtype, device)
-    k4 = k4.reshape(k4.shape[:7])
-    return k4
-
-
-def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, *, C, N, d, R, s, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = x.shape[0]
-    H = x.shape[2]
-    W = x.shape[3]
-    kernel = _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, C=C, N=N, d=d, R=R, s=s, L_out=L_out)
-    kernel = kernel.unsqueeze(1)
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, C, N, d, H, W, R, s))
-    if v_bias is not None:
-        y = y + v_bias.reshape((1, -1) + (1,) * 2)
-    return y
+    k1 = def_softmax_logit.permute(0, 1, 4, 5, 2, 3).reshape(B, N, ((2 * R) + 1), ((2 * R) + 1), (((H - 1) // s) + 1), (((W - 1) // s) + 1))  # softmax_logit[b, g, i, j, u_1_tap, u_2_tap]: the whole tensor
+    k2 = _as_grid(k1, 6, dtype, device)
+    return k2
 
 
 def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, *, C, N, d, R, s, L_out):
@@ -331,25 +285,28 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight,
     H = x.shape[2]
     W = x.shape[3]
     dtype, device = x.dtype, x.device
-    xc = x
-    # windows[b, c, p…, u…] = x̃[b, c, s·p + δ·u − P]: zero padding (negative values crop), unfold, dilation
+    # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
+    m1 = v_weight.reshape((N * d), C)  # Wv[o, c_2]: the whole tensor
+    m2 = _as_grid(m1, 2, dtype, device)
+    v = F.conv2d(x, m2.expand((N * d), C).reshape(((N * d), C) + (1,) * 2))
+    xc = v
+    # windows[b, c, p…, u…] = x̃[b, c, s·p + δ·u − P]: reflect padding (negative values crop), unfold, dilation
     pad = []
     for axis in reversed(range(2)):
         K_, s_, d_, P_ = ((((2 * R) + 1), ((2 * R) + 1))[axis], (s, s)[axis],
                       (1, 1)[axis], (R, R)[axis])
         need = s_ * (L_out[axis] - 1) + d_ * (K_ - 1) + 1        # padded length that yields L_out windows
         pad += [P_, max(P_, need - xc.shape[2 + axis] - P_)]      # zeros on the right beyond P read as padding
-    windows = F.pad(xc, pad)
+    windows = F.pad(xc, pad, mode="reflect")  # K reads x through this padding's index map
     for axis, (K_, s_, d_) in enumerate(zip((((2 * R) + 1), ((2 * R) + 1)), (s, s), (1, 1))):
         windows = windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)
     windows = windows[(Ellipsis,) + tuple(slice(None, None, d_) for d_ in (1, 1))]
     windows = windows[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
-    windows = windows.reshape((B, C, L_out[0], L_out[1], ((2 * R) + 1), ((2 * R) + 1)))
+    windows = windows.reshape((B, N, d, L_out[0], L_out[1], ((2 * R) + 1), ((2 * R) + 1)))
     kernel = _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, C=C, N=N, d=d, R=R, s=s, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:1] + ((N * d),) + kernel.shape[2:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
-    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1]]
-    spec = "".join("bocuvij"[k] for k in keep) + ",bcijuv->boij"
+    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in []]
+    spec = "".join("bguvij"[k] for k in keep) + ",bgcijuv->bgcij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (N * d), L_out[0], L_out[1]))
     if v_bias is not None:
         y = y + v_bias.reshape((1, -1) + (1,) * 2)
@@ -357,7 +314,7 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight,
 
 
 class AcmixAttentionEvolution(nn.Module):
-    """ACmix's attention path: K×K local attention with reflection padding, a positional term and stride, generated from its Evolution form (generic-window)."""
+    """ACmix's attention path: K×K local attention with reflection padding, a positional term and stride, generated from its Evolution form (premix-window)."""
 
     def __init__(self, C, N, d, R, s, *, device=None, dtype=None):
         super().__init__()
@@ -390,8 +347,8 @@ class AcmixAttentionEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.q_weight, a=math.sqrt(5))
-        fan_in = self.q_weight[0].numel() if self.q_weight.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.q_weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.q_weight[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.q_bias, -bound, bound)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0

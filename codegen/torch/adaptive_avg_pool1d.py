@@ -79,7 +79,7 @@ def adaptive_avg_pool1d_evolution(x, *, L_o, path="auto"):
     """1-D adaptive average pooling: output length given, bins of unequal length (functional form).
 
     Sizes: L_o = output length (adaptive pooling's output_size).
-    ``path``: "auto" (native-adaptive-pool), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (native-adaptive-pool), "generic" or "kernels" (evosym's generated kernels: none for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -101,8 +101,7 @@ def adaptive_avg_pool1d_evolution(x, *, L_o, path="auto"):
                 y = y + t.sum() * 0
         return y
     if path == "kernels":
-        raise ValueError("adaptive_avg_pool1d: evosym generates no kernels for this operator: its Ω is every input position "
-                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
+        raise ValueError("adaptive_avg_pool1d: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, L_o=L_o, L_out=L_out)
     # K̂ = δ(c, o)·(PyTorch's adaptive bins, each averaged): the native adaptive average pool
@@ -123,17 +122,6 @@ def _kernel_tensor(x, *, L_o, L_out):
     k2 = _as_grid(((1 / k1) * ((0 <= (u_tap - ((i * L_in) // L_o))) & ((u_tap - ((i * L_in) // L_o)) <= ((((L_in * (i + 1)) + L_o - 1) // L_o) - ((i * L_in) // L_o) - 1))).to(dtype)), 7, dtype, device)
     k2 = k2.reshape(k2.shape[:6])
     return k2
-
-
-def _kernels(x, *, L_o, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = x.shape[0]
-    C = x.shape[1]
-    L_in = x.shape[2]
-    kernel = _kernel_tensor(x, L_o=L_o, L_out=L_out)
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, C, L_in, L_o))
-    return y
 
 
 def _generic(x, *, L_o, L_out):

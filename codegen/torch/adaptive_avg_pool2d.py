@@ -81,7 +81,7 @@ def adaptive_avg_pool2d_evolution(x, *, H_out, W_out, path="auto"):
     """2-D adaptive average pooling: output size given, bins of unequal length (functional form).
 
     Sizes: H_out = output length along h (adaptive pooling's output_size); W_out = output length along w (adaptive pooling's output_size).
-    ``path``: "auto" (native-adaptive-pool), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (native-adaptive-pool), "generic" or "kernels" (evosym's generated kernels: none for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -104,8 +104,7 @@ def adaptive_avg_pool2d_evolution(x, *, H_out, W_out, path="auto"):
                 y = y + t.sum() * 0
         return y
     if path == "kernels":
-        raise ValueError("adaptive_avg_pool2d: evosym generates no kernels for this operator: its Ω is every input position "
-                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
+        raise ValueError("adaptive_avg_pool2d: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, H_out=H_out, W_out=W_out, L_out=L_out)
     # K̂ = δ(c, o)·(PyTorch's adaptive bins, each averaged): the native adaptive average pool
@@ -131,18 +130,6 @@ def _kernel_tensor(x, *, H_out, W_out, L_out):
     k3 = _as_grid(((1 / k1) * (1 / k2) * ((0 <= (u_1_tap - ((i * H_in) // H_out))) & ((u_1_tap - ((i * H_in) // H_out)) <= ((((H_in * (i + 1)) + H_out - 1) // H_out) - ((i * H_in) // H_out) - 1))).to(dtype) * ((0 <= (u_2_tap - ((j * W_in) // W_out))) & ((u_2_tap - ((j * W_in) // W_out)) <= ((((W_in * (j + 1)) + W_out - 1) // W_out) - ((j * W_in) // W_out) - 1))).to(dtype)), 10, dtype, device)
     k3 = k3.reshape(k3.shape[:8])
     return k3
-
-
-def _kernels(x, *, H_out, W_out, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = x.shape[0]
-    C = x.shape[1]
-    H_in = x.shape[2]
-    W_in = x.shape[3]
-    kernel = _kernel_tensor(x, H_out=H_out, W_out=W_out, L_out=L_out)
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, C, H_in, W_in, H_out, W_out))
-    return y
 
 
 def _generic(x, *, H_out, W_out, L_out):

@@ -83,7 +83,7 @@ def adaptive_avg_pool3d_evolution(x, *, D_out, H_out, W_out, path="auto"):
     """3-D adaptive average pooling: output size given, bins of unequal length (functional form).
 
     Sizes: D_out = output length along d (adaptive pooling's output_size); H_out = output length along h (adaptive pooling's output_size); W_out = output length along w (adaptive pooling's output_size).
-    ``path``: "auto" (native-adaptive-pool), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (native-adaptive-pool), "generic" or "kernels" (evosym's generated kernels: none for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -107,8 +107,7 @@ def adaptive_avg_pool3d_evolution(x, *, D_out, H_out, W_out, path="auto"):
                 y = y + t.sum() * 0
         return y
     if path == "kernels":
-        raise ValueError("adaptive_avg_pool3d: evosym generates no kernels for this operator: its Ω is every input position "
-                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
+        raise ValueError("adaptive_avg_pool3d: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, D_out=D_out, H_out=H_out, W_out=W_out, L_out=L_out)
     # K̂ = δ(c, o)·(PyTorch's adaptive bins, each averaged): the native adaptive average pool
@@ -139,19 +138,6 @@ def _kernel_tensor(x, *, D_out, H_out, W_out, L_out):
     k4 = _as_grid(((1 / k1) * (1 / k2) * (1 / k3) * ((0 <= (u_1_tap - ((i * D_in) // D_out))) & ((u_1_tap - ((i * D_in) // D_out)) <= ((((D_in * (i + 1)) + D_out - 1) // D_out) - ((i * D_in) // D_out) - 1))).to(dtype) * ((0 <= (u_2_tap - ((j * H_in) // H_out))) & ((u_2_tap - ((j * H_in) // H_out)) <= ((((H_in * (j + 1)) + H_out - 1) // H_out) - ((j * H_in) // H_out) - 1))).to(dtype) * ((0 <= (u_3_tap - ((k * W_in) // W_out))) & ((u_3_tap - ((k * W_in) // W_out)) <= ((((W_in * (k + 1)) + W_out - 1) // W_out) - ((k * W_in) // W_out) - 1))).to(dtype)), 13, dtype, device)
     k4 = k4.reshape(k4.shape[:10])
     return k4
-
-
-def _kernels(x, *, D_out, H_out, W_out, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = x.shape[0]
-    C = x.shape[1]
-    D_in = x.shape[2]
-    H_in = x.shape[3]
-    W_in = x.shape[4]
-    kernel = _kernel_tensor(x, D_out=D_out, H_out=H_out, W_out=W_out, L_out=L_out)
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, C, D_in, H_in, W_in, D_out, H_out, W_out))
-    return y
 
 
 def _generic(x, *, D_out, H_out, W_out, L_out):

@@ -271,8 +271,8 @@ class Convolve3dValidEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        fan_in = self.weight[0].numel() if self.weight.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.weight[0].numel()
 
     def forward(self, x, path="auto"):
         return convolve3d_valid_evolution(x, self.weight, C=self.C, K_d=self.K_d, K_h=self.K_h, K_w=self.K_w, path=path)

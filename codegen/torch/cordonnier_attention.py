@@ -47,6 +47,24 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _softmax(t, first, count):
+    """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
+    fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
+    them last."""
+    dims = list(range(first, first + count))
+    if t.numel() > 0 and not torch.compiler.is_compiling():   # (compiled, strides are symbolic: the layout is inductor's)
+        order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
+        at = [order.index(a) for a in dims]
+        if t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
+            p = t.permute(order)
+            s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
+            return s.permute([order.index(a) for a in range(t.dim())])
+    last = list(range(t.dim() - count, t.dim()))
+    moved = t.movedim(dims, last)
+    flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))
+    return torch.softmax(flat, dim=-1).view(moved.shape).movedim(last, dims)
+
+
 def _kernels_available(device_type):
     return False
 
@@ -104,7 +122,7 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
     """self-attention that expresses a K×K convolution: K² heads, quadratic positional logits of sharpness α, pad-and-crop (Cordonnier et al.) (functional form).
 
     Sizes: C = input channels (= each head's value size); O = output channels; R = ⌊K/2⌋: K = 2R + 1, N = K² heads.
-    ``path``: "auto" (term-sum), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (term-sum), "generic" or "kernels" (evosym's generated kernels: none for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -126,8 +144,7 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
                 y = y + t.sum() * 0
         return y
     if path == "kernels":
-        raise ValueError("cordonnier_attention: evosym generates no kernels for this operator: its Ω is every input position "
-                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
+        raise ValueError("cordonnier_attention: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, alpha, out_weight, out_bias, C=C, O=O, R=R, L_out=L_out)
     Q = math.prod((H, W))
@@ -143,17 +160,13 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
     d1_1 = alpha.reshape(1, 1, 1, 1, 1, 1)  # alpha[0]: the whole tensor
     d1_2 = _as_grid((-(torch.as_tensor((((m - i - u) ** 2) + ((n - j - v) ** 2) - ((u - R) ** 2) - ((v - R) ** 2)), dtype=dtype, device=device) * d1_1)), 6, dtype, device)
     def_logit = d1_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
-    # Z: softmax denominator over every padded token (computed once, on its own grid)
-    d2_2 = def_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # logit[u, v, i, j, m_2, n_2]: the whole tensor
-    d2_1 = _as_grid(torch.exp(d2_2), 6, dtype, device).sum(dim=(4, 5), keepdim=True)
-    d2_3 = _as_grid(d2_1, 6, dtype, device)
-    d2_3 = d2_3.reshape(d2_3.shape[:4])
-    def_Z = d2_3.expand((((2 * R) + 1), ((2 * R) + 1), H, W))
+    # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
+    sm2 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
+    def_softmax_logit = sm2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # attn: attention weights of head (u, v): softmax of the logits over the keys (computed once, on its own grid)
-    d3_1 = def_Z.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, 1, 1)  # Z[u, v, i, j]: the whole tensor
-    d3_2 = def_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # logit[u, v, i, j, m, n]: the whole tensor
-    d3_3 = _as_grid(((1 / d3_1) * torch.exp(d3_2)), 6, dtype, device)
-    def_attn = d3_3.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
+    d3_1 = def_softmax_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # softmax_logit[u, v, i, j, m, n]: the whole tensor
+    d3_2 = _as_grid(d3_1, 6, dtype, device)
+    def_attn = d3_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # K̂ = Σ_t M(o, c, t)·S(t, p, q): per term t, S aggregates the positions of x; then M mixes the channels
     ts1 = def_attn[:((2 * R) + 1), :((2 * R) + 1), :H, :W, R:(H + R), R:(R + W)].permute(1, 0, 2, 3, 4, 5).reshape(((2 * R) + 1), ((2 * R) + 1), H, W, H, W)  # attn[u, v, i, j, R + u_1_tap, R + u_2_tap]: a view (proved inside attn)
     ts2 = _as_grid(ts1, 6, dtype, device)
@@ -182,17 +195,13 @@ def _kernel_tensor(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     d1_1 = alpha.reshape(1, 1, 1, 1, 1, 1)  # alpha[0]: the whole tensor
     d1_2 = _as_grid((-(torch.as_tensor((((m - i - u) ** 2) + ((n - j - v) ** 2) - ((u - R) ** 2) - ((v - R) ** 2)), dtype=dtype, device=device) * d1_1)), 6, dtype, device)
     def_logit = d1_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
-    # Z: softmax denominator over every padded token (computed once, on its own grid)
-    d2_2 = def_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # logit[u, v, i, j, m_2, n_2]: the whole tensor
-    d2_1 = _as_grid(torch.exp(d2_2), 6, dtype, device).sum(dim=(4, 5), keepdim=True)
-    d2_3 = _as_grid(d2_1, 6, dtype, device)
-    d2_3 = d2_3.reshape(d2_3.shape[:4])
-    def_Z = d2_3.expand((((2 * R) + 1), ((2 * R) + 1), H, W))
+    # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
+    sm2 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
+    def_softmax_logit = sm2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # attn: attention weights of head (u, v): softmax of the logits over the keys (computed once, on its own grid)
-    d3_1 = def_Z.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, 1, 1)  # Z[u, v, i, j]: the whole tensor
-    d3_2 = def_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # logit[u, v, i, j, m, n]: the whole tensor
-    d3_3 = _as_grid(((1 / d3_1) * torch.exp(d3_2)), 6, dtype, device)
-    def_attn = d3_3.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
+    d3_1 = def_softmax_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # softmax_logit[u, v, i, j, m, n]: the whole tensor
+    d3_2 = _as_grid(d3_1, 6, dtype, device)
+    def_attn = d3_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     k1 = torch.einsum('bhic,hifgde->bcdefg', out_weight[:O, :(C * (((2 * R) + 1) ** 2))].unflatten(1, (((2 * R) + 1), ((2 * R) + 1), C)), def_attn[:((2 * R) + 1), :((2 * R) + 1), :H, :W, R:(H + R), R:(R + W)])
     k1 = k1.unsqueeze(0)
     k1 = k1.unsqueeze(7)
@@ -200,20 +209,6 @@ def _kernel_tensor(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     k4 = _as_grid(k1, 9, dtype, device)
     k4 = k4.reshape(k4.shape[:7])
     return k4
-
-
-def _kernels(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = x.shape[0]
-    H = x.shape[2]
-    W = x.shape[3]
-    kernel = _kernel_tensor(x, alpha, out_weight, out_bias, C=C, O=O, R=R, L_out=L_out)
-    kernel = kernel.unsqueeze(1)
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, C, O, H, W, R))
-    if out_bias is not None:
-        y = y + out_bias.reshape((1, -1) + (1,) * 2)
-    return y
 
 
 def _generic(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
@@ -261,10 +256,10 @@ class CordonnierAttentionEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.alpha, a=math.sqrt(5))
-        fan_in = self.alpha[0].numel() if self.alpha.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.out_weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.out_weight[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.out_weight, -bound, bound)
+        nn.init.uniform_(self.alpha, -bound, bound)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.out_bias, -bound, bound)
 

@@ -245,8 +245,8 @@ class CorrelateReversedEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        fan_in = self.weight[0].numel() if self.weight.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.weight[0].numel()
 
     def forward(self, x, path="auto"):
         return correlate_reversed_evolution(x, self.weight, C=self.C, K=self.K, path=path)

@@ -106,7 +106,7 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
     """graph convolution (Kipf & Welling): renormalised adjacency D̃^(−1/2)(A + I)D̃^(−1/2) times x·W, plus bias (functional form).
 
     Sizes: N = nodes; C = input channels; O = output channels.
-    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: none for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -126,8 +126,7 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
                 y = y + t.sum() * 0
         return y.movedim(1, -1)
     if path == "kernels":
-        raise ValueError("gcn: evosym generates no kernels for this operator: its Ω is every input position "
-                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
+        raise ValueError("gcn: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, adjacency, weight, bias, N=N, C=C, O=O, L_out=L_out)
     # deg: degree of node p in Ã = A + I (row sum, self-loop included) (computed once, on its own grid)
@@ -182,18 +181,6 @@ def _kernel_tensor(x, adjacency, weight, bias, *, N, C, O, L_out):
     return k3
 
 
-def _kernels(x, adjacency, weight, bias, *, N, C, O, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = x.shape[0]
-    kernel = _kernel_tensor(x, adjacency, weight, bias, N=N, C=C, O=O, L_out=L_out)
-    kernel = kernel.unsqueeze(1)
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, N, C, O))
-    if bias is not None:
-        y = y + bias.reshape((1, -1) + (1,) * 1)
-    return y
-
-
 def _generic(x, adjacency, weight, bias, *, N, C, O, L_out):
     """y[b,o,p] = Σ_c Σ_u K̂[b,o,c,p,u] · x̃[b, c, s·p + δ·u − P] (+ β), with no loop over positions."""
     B = x.shape[0]
@@ -236,8 +223,8 @@ class GcnEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.adjacency, a=math.sqrt(5))
-        fan_in = self.adjacency[0].numel() if self.adjacency.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.adjacency, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.adjacency[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.weight, -bound, bound)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0

@@ -159,7 +159,7 @@ def gqa_attention_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_b
     """grouped-query self-attention over a token sequence (enable_gqa=True): N_kv·G query heads share N_kv key/value heads, biased projections, 1/√d scaling, softmax over every key, output projection (functional form).
 
     Sizes: N_kv = key/value heads; G = query heads per key/value head (N = N_kv·G); d = channels per head.
-    ``path``: "auto" (sdpa), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (sdpa), "generic" or "kernels" (evosym's generated kernels: none for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -180,8 +180,7 @@ def gqa_attention_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_b
                 y = y + t.sum() * 0
         return y
     if path == "kernels":
-        raise ValueError("gqa_attention: evosym generates no kernels for this operator: its Ω is every input position "
-                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
+        raise ValueError("gqa_attention: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "auto":   # softmax attention: one F.scaled_dot_product_attention call
         return _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
     if path == "generic" or AGGREGATED:
@@ -226,41 +225,6 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     k1 = def_softmax_logit.permute(0, 1, 3, 2).reshape(B, (G * N_kv), L, L)  # softmax_logit[b, g, i, u_tap]: the whole tensor
     k2 = _as_grid(k1, 4, dtype, device)
     return k2
-
-
-def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N_kv, G, d, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = x.shape[0]
-    L = x.shape[2]
-    kernel = _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
-    kernel = kernel.unsqueeze(2)
-    kernel = kernel.unsqueeze(3)
-    dtype, device = x.dtype, x.device
-    # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
-    o = torch.arange((G * N_kv * d), device=device).view(-1, 1)
-    c_3 = torch.arange((G * N_kv * d), device=device).view(1, -1)
-    m1 = v_weight[((d * ((o // d) // G)) + o - (d * (o // d))).clamp(0, (N_kv * d) - 1), c_3]  # WV[d*floor(floor(o/d)/G) - d*floor(o/d) + o, c_3]
-    m1 = m1 * (((0 <= ((d * ((o // d) // G)) + o - (d * (o // d)))) & (((d * ((o // d) // G)) + o - (d * (o // d))) < (N_kv * d)))).to(dtype)  # reads outside WV are 0
-    m2 = _as_grid(m1, 2, dtype, device)
-    v = F.conv1d(x, m2.expand((G * N_kv * d), (G * N_kv * d)).reshape(((G * N_kv * d), (G * N_kv * d)) + (1,) * 1))
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), v.contiguous(), kernel, (B, N_kv, G, d, L))
-    # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
-    post1 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_2]: the whole tensor
-    post2 = _as_grid(post1, 2, dtype, device)
-    y = torch.matmul(post2.expand((G * N_kv * d), (G * N_kv * d)), y.flatten(2)).unflatten(2, y.shape[2:])
-    dtype, device = x.dtype, x.device
-    beta1 = out_bias.reshape(1, (G * N_kv * d), 1, 1)  # bO[o]: the whole tensor
-    c_4 = torch.arange((G * N_kv * d), device=device).view(1, 1, 1, -1)
-    beta3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
-    beta3 = beta3 * (((0 <= (c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d)))) & ((c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))) < (N_kv * d)))).to(dtype)  # reads outside bV are 0
-    beta4 = out_weight.reshape(1, (G * N_kv * d), 1, (G * N_kv * d))  # WO[o, c_4]: the whole tensor
-    beta2 = torch.einsum('abcd,abcd->abc', _as_grid(beta3, 4, dtype, device), _as_grid(beta4, 4, dtype, device))
-    beta2 = beta2.unsqueeze(3)
-    beta5 = _as_grid((beta1 + beta2), 4, dtype, device)
-    beta5 = beta5.reshape(beta5.shape[:3])
-    y = y + beta5
-    return y
 
 
 def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N_kv, G, d, L_out):
@@ -369,8 +333,8 @@ class GqaAttentionEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.q_weight, a=math.sqrt(5))
-        fan_in = self.q_weight[0].numel() if self.q_weight.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.q_weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.q_weight[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.q_bias, -bound, bound)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0

@@ -39,9 +39,9 @@ static inline void evo_unpack_sizes(const i64* zv, evo_sizes* z) {
 
 // ---- scalar pieces, printed by SymPy ------------------------------------------------------
 static EVO_FN i64 evo_batch(const evo_sizes& z) { return z.B; }
-static EVO_FN i64 evo_groups(const evo_sizes& z) { return 1LL; }
-static EVO_FN i64 evo_og(const evo_sizes& z) { return z.C; }
-static EVO_FN i64 evo_cg(const evo_sizes& z) { return z.C; }
+static EVO_FN i64 evo_groups(const evo_sizes& z) { return z.C; }
+static EVO_FN i64 evo_og(const evo_sizes& z) { return 1LL; }
+static EVO_FN i64 evo_cg(const evo_sizes& z) { return 1LL; }
 static EVO_FN i64 evo_share(const evo_sizes& z) { return 1LL; }
 // what the window needs of the sizes (a clamped window no longer than the input; wrapped tiles dividing it)
 static inline bool evo_window_fits(const evo_sizes& z) { return true; }

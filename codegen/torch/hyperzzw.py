@@ -6,7 +6,7 @@
 Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's kernel at
 2 grid shapes:
 
-    K̂ = [0 ≤ -P_h·R + R + u_1_tap - ⌊P_h/2 - 1/2⌋ ≤ 2·R]·[0 ≤ -P_w·R + R + u_2_tap - ⌊P_w/2 - 1/2⌋ ≤ 2·R]·δ(c, o)·Ŵ_l[b, c, -P_h·R + R + u_1_tap - ⌊P_h/2 - 1/2⌋, -P_w·R + R + u_2_tap - ⌊P_w/2 - 1/2⌋] + δ(c, o)·Ŵ_g[b, c, u_1_tap, u_2_tap]
+    K̂ = ([0 ≤ -P_h·R + R + u_1_tap - ⌊P_h/2 - 1/2⌋ ≤ 2·R]·[0 ≤ -P_w·R + R + u_2_tap - ⌊P_w/2 - 1/2⌋ ≤ 2·R]·Ŵ_l[b, c, -P_h·R + R + u_1_tap - ⌊P_h/2 - 1/2⌋, -P_w·R + R + u_2_tap - ⌊P_w/2 - 1/2⌋] + Ŵ_g[b, c, u_1_tap, u_2_tap])·δ(c, o)
 
 Default lowering (generic-window): dynamic (K̂ reads the input); shared across space, one kernel per sample (K̂ reads the batch index) → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum.
 The generic lowering (path="generic") computes the same result from K̂ directly.
@@ -221,7 +221,7 @@ def hyperzzw_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi
 
 
 def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, *, C, D, R, P_h, P_w, L_out):
-    """K̂ on the grid (b, o, c, u_1_tap, u_2_tap, i, j); size-1 axes broadcast."""
+    """K̂ on the grid (b, g, o_in_group, c_in_group, u_1_tap, u_2_tap, i, j); size-1 axes broadcast."""
     B = Z.shape[0]
     dtype, device = Z.dtype, Z.device
     # Wg: global hyper-kernel: the slow net on an H × W coordinate grid (computed once, on its own grid)
@@ -268,15 +268,15 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     d5_2 = def_Zbar.reshape(B, C, ((2 * R) + 1), ((2 * R) + 1))  # Zbar[b, c, u, v]: the whole tensor
     d5_3 = _as_grid((d5_1 * d5_2), 4, dtype, device)
     def_Whl = d5_3.expand((B, C, ((2 * R) + 1), ((2 * R) + 1)))
-    u_1_tap = torch.arange((P_h * ((2 * R) + 1)), device=device).view(1, 1, 1, -1, 1, 1, 1)
-    u_2_tap = torch.arange((P_w * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, -1, 1, 1)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
-    c = torch.arange(C, device=device).view(1, 1, -1, 1, 1, 1, 1)
-    k1 = def_Whl[b, c, (R + u_1_tap - (P_h * R) - ((P_h - 1) // 2)).clamp(0, ((2 * R) + 1) - 1), (R + u_2_tap - (P_w * R) - ((P_w - 1) // 2)).clamp(0, ((2 * R) + 1) - 1)]  # Whl[b, c, -P_h*R + R + u_1_tap - floor(P_h/2 - 1/2), -P_w*R + R + u_2_tap - floor(P_w/2 - 1/2)]
-    k1 = k1 * (((0 <= (R + u_1_tap - (P_h * R) - ((P_h - 1) // 2))) & ((R + u_1_tap - (P_h * R) - ((P_h - 1) // 2)) < ((2 * R) + 1))) & ((0 <= (R + u_2_tap - (P_w * R) - ((P_w - 1) // 2))) & ((R + u_2_tap - (P_w * R) - ((P_w - 1) // 2)) < ((2 * R) + 1)))).to(dtype)  # reads outside Whl are 0
-    o = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1, 1)
-    k2 = def_Whg.reshape(B, 1, C, (P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1)), 1, 1)  # Whg[b, c, u_1_tap, u_2_tap]: the whole tensor
-    k3 = _as_grid(((((0 <= (R + u_1_tap - (P_h * R) - ((P_h - 1) // 2))) & ((R + u_1_tap - (P_h * R) - ((P_h - 1) // 2)) <= (2 * R))).to(dtype) * ((0 <= (R + u_2_tap - (P_w * R) - ((P_w - 1) // 2))) & ((R + u_2_tap - (P_w * R) - ((P_w - 1) // 2)) <= (2 * R))).to(dtype) * k1 * torch.as_tensor((c == o).to(dtype), dtype=dtype, device=device)) + (k2 * torch.as_tensor((c == o).to(dtype), dtype=dtype, device=device))), 7, dtype, device)
+    u_1_tap = torch.arange((P_h * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, -1, 1, 1, 1)
+    u_2_tap = torch.arange((P_w * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
+    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1, 1)
+    c_in_group = torch.arange(1, device=device).view(1, 1, 1, -1, 1, 1, 1, 1)
+    g = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
+    k1 = def_Whl[b, (c_in_group + g).clamp(0, C - 1), (R + u_1_tap - (P_h * R) - ((P_h - 1) // 2)).clamp(0, ((2 * R) + 1) - 1), (R + u_2_tap - (P_w * R) - ((P_w - 1) // 2)).clamp(0, ((2 * R) + 1) - 1)]  # Whl[b, c_in_group + g, -P_h*R + R + u_1_tap - floor(P_h/2 - 1/2), -P_w*R + R + u_2_tap - floor(P_w/2 - 1/2)]
+    k1 = k1 * (((0 <= (c_in_group + g)) & ((c_in_group + g) < C)) & ((0 <= (R + u_1_tap - (P_h * R) - ((P_h - 1) // 2))) & ((R + u_1_tap - (P_h * R) - ((P_h - 1) // 2)) < ((2 * R) + 1))) & ((0 <= (R + u_2_tap - (P_w * R) - ((P_w - 1) // 2))) & ((R + u_2_tap - (P_w * R) - ((P_w - 1) // 2)) < ((2 * R) + 1)))).to(dtype)  # reads outside Whl are 0
+    k2 = def_Whg[:B, :C, :(P_h * ((2 * R) + 1)), :(P_w * ((2 * R) + 1))].unflatten(1, (C, 1)).reshape(B, C, 1, 1, (P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1)), 1, 1)  # Whg[b, c_in_group + g, u_1_tap, u_2_tap]: a view (proved inside Whg)
+    k3 = _as_grid(((((0 <= (R + u_1_tap - (P_h * R) - ((P_h - 1) // 2))) & ((R + u_1_tap - (P_h * R) - ((P_h - 1) // 2)) <= (2 * R))).to(dtype) * ((0 <= (R + u_2_tap - (P_w * R) - ((P_w - 1) // 2))) & ((R + u_2_tap - (P_w * R) - ((P_w - 1) // 2)) <= (2 * R))).to(dtype) * k1) + k2), 8, dtype, device)
     return k3
 
 
@@ -284,7 +284,6 @@ def _kernels(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_we
     """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
     B = Z.shape[0]
     kernel = _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P_h=P_h, P_w=P_w, L_out=L_out)
-    kernel = kernel.unsqueeze(1)
     # kernel axes: b, kernel group, o', c', u…, p…
     y = _rt.evolution_aggregate(_key(), Z.contiguous(), kernel, (B, C, D, R, P_h, P_w))
     dtype, device = Z.dtype, Z.device
@@ -311,12 +310,12 @@ def _generic(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_we
         windows = windows.unfold(2 + axis, d_ * (K_ - 1) + 1, s_)
     windows = windows[(Ellipsis,) + tuple(slice(None, None, d_) for d_ in (1, 1))]
     windows = windows[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
-    windows = windows.reshape((B, C, L_out[0], L_out[1], (P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1))))
+    windows = windows.reshape((B, C, 1, L_out[0], L_out[1], (P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1))))
     kernel = _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P_h=P_h, P_w=P_w, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:1] + (C,) + kernel.shape[2:])  # an output axis
+    kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
-    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1]]
-    spec = "".join("bocuvij"[k] for k in keep) + ",bcijuv->boij"
+    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
+    spec = "".join("bgocuvij"[k] for k in keep) + ",bgcijuv->bgoij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, C, L_out[0], L_out[1]))
     beta1 = fast_bias.reshape(1, 1, 1, 1)  # fast_bias[0]: the whole tensor
     beta2 = _as_grid(beta1, 4, dtype, device)
@@ -359,8 +358,8 @@ class HyperzzwEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.omega_g, a=math.sqrt(5))
-        fan_in = self.omega_g[0].numel() if self.omega_g.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.omega_g, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.omega_g[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.phi_g, -bound, bound)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0

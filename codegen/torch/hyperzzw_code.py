@@ -6,7 +6,7 @@
 Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's kernel at
 2 grid shapes:
 
-    K̂ = [0 ≤ R - i + u_1_tap ≤ 2·R]·[0 ≤ R - j + u_2_tap ≤ 2·R]·δ(c, o)·Ŵ_l[c, R - i + u_1_tap, R - j + u_2_tap] + δ(c, o)·δ(j, u_2_tap)·Ŵ_g[b, c, i, u_1_tap]
+    K̂ = ([0 ≤ R - i + u_1_tap ≤ 2·R]·[0 ≤ R - j + u_2_tap ≤ 2·R]·Ŵ_l[c, R - i + u_1_tap, R - j + u_2_tap] + δ(j, u_2_tap)·Ŵ_g[b, c, i, u_1_tap])·δ(c, o)
 
 Default lowering (generic-global): dynamic (K̂ reads the input); position-specific; Ω an index set, summed over every input position (K̂ vanishes off Ω) → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input.
 The generic lowering (path="generic") computes the same result from K̂ directly.
@@ -154,7 +154,7 @@ def hyperzzw_code_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l
     """HyperZ·Z·W as released: a per-channel matrix product (Z ⊙ W_g)·Z plus a depthwise k×k branch whose context kernel is averaged over the batch (functional form).
 
     Sizes: C = channels; D = hidden width of the slow nets; R = local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points); P = rows (and columns) per context bin: H = W = k·P.
-    ``path``: "auto" (generic-global), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (generic-global), "generic" or "kernels" (evosym's generated kernels: none for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -174,14 +174,13 @@ def hyperzzw_code_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l
                 y = y + t.sum() * 0
         return y
     if path == "kernels":
-        raise ValueError("hyperzzw_code: evosym generates no kernels for this operator: its Ω is every input position "
-                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
+        raise ValueError("hyperzzw_code: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, L_out=L_out)
 
 
 def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, *, C, D, R, P, L_out):
-    """K̂ on the grid (b, o, c, u_1_tap, u_2_tap, i, j); size-1 axes broadcast."""
+    """K̂ on the grid (b, g, o_in_group, c_in_group, u_1_tap, u_2_tap, i, j); size-1 axes broadcast."""
     B = Z.shape[0]
     dtype, device = Z.dtype, Z.device
     # Wg: global hyper-kernel: the slow net on an H × H coordinate grid (computed once, on its own grid)
@@ -230,31 +229,17 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     d5_4 = _as_grid(((1 / B) * d5_1 * d5_2), 4, dtype, device)
     d5_4 = d5_4.reshape(d5_4.shape[:3])
     def_Whl = d5_4.expand((C, ((2 * R) + 1), ((2 * R) + 1)))
-    u_1_tap = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, -1, 1, 1, 1)
-    i = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, 1, -1, 1)
-    u_2_tap = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, -1, 1, 1)
-    j = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, 1, 1, -1)
-    c = torch.arange(C, device=device).view(1, 1, -1, 1, 1, 1, 1)
-    k1 = def_Whl[c, (R + u_1_tap - i).clamp(0, ((2 * R) + 1) - 1), (R + u_2_tap - j).clamp(0, ((2 * R) + 1) - 1)]  # Whl[c, R - i + u_1_tap, R - j + u_2_tap]
-    k1 = k1 * (((0 <= (R + u_1_tap - i)) & ((R + u_1_tap - i) < ((2 * R) + 1))) & ((0 <= (R + u_2_tap - j)) & ((R + u_2_tap - j) < ((2 * R) + 1)))).to(dtype)  # reads outside Whl are 0
-    o = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1, 1)
-    k2 = def_Whg.permute(0, 1, 3, 2).reshape(B, 1, C, (P * ((2 * R) + 1)), 1, (P * ((2 * R) + 1)), 1)  # Whg[b, c, i, u_1_tap]: the whole tensor
-    k3 = _as_grid(((((0 <= (R + u_1_tap - i)) & ((R + u_1_tap - i) <= (2 * R))).to(dtype) * ((0 <= (R + u_2_tap - j)) & ((R + u_2_tap - j) <= (2 * R))).to(dtype) * k1 * torch.as_tensor((c == o).to(dtype), dtype=dtype, device=device)) + (k2 * torch.as_tensor((c == o).to(dtype), dtype=dtype, device=device) * torch.as_tensor((j == u_2_tap).to(dtype), dtype=dtype, device=device))), 7, dtype, device)
+    u_1_tap = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, -1, 1, 1, 1)
+    i = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, 1, 1, -1, 1)
+    u_2_tap = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
+    j = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, 1, 1, 1, -1)
+    c_in_group = torch.arange(1, device=device).view(1, 1, 1, -1, 1, 1, 1, 1)
+    g = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
+    k1 = def_Whl[(c_in_group + g).clamp(0, C - 1), (R + u_1_tap - i).clamp(0, ((2 * R) + 1) - 1), (R + u_2_tap - j).clamp(0, ((2 * R) + 1) - 1)]  # Whl[c_in_group + g, R - i + u_1_tap, R - j + u_2_tap]
+    k1 = k1 * (((0 <= (c_in_group + g)) & ((c_in_group + g) < C)) & ((0 <= (R + u_1_tap - i)) & ((R + u_1_tap - i) < ((2 * R) + 1))) & ((0 <= (R + u_2_tap - j)) & ((R + u_2_tap - j) < ((2 * R) + 1)))).to(dtype)  # reads outside Whl are 0
+    k2 = def_Whg[:B, :C, :(P * ((2 * R) + 1)), :(P * ((2 * R) + 1))].unflatten(1, (C, 1)).permute(0, 1, 2, 4, 3).reshape(B, C, 1, 1, (P * ((2 * R) + 1)), 1, (P * ((2 * R) + 1)), 1)  # Whg[b, c_in_group + g, i, u_1_tap]: a view (proved inside Whg)
+    k3 = _as_grid(((((0 <= (R + u_1_tap - i)) & ((R + u_1_tap - i) <= (2 * R))).to(dtype) * ((0 <= (R + u_2_tap - j)) & ((R + u_2_tap - j) <= (2 * R))).to(dtype) * k1) + (k2 * torch.as_tensor((j == u_2_tap).to(dtype), dtype=dtype, device=device))), 8, dtype, device)
     return k3
-
-
-def _kernels(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, *, C, D, R, P, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = Z.shape[0]
-    kernel = _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, L_out=L_out)
-    kernel = kernel.unsqueeze(1)
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), Z.contiguous(), kernel, (B, C, D, R, P))
-    dtype, device = Z.dtype, Z.device
-    beta1 = fast_bias.reshape(1, 1, 1, 1)  # fast_bias[0]: the whole tensor
-    beta2 = _as_grid(beta1, 4, dtype, device)
-    y = y + beta2
-    return y
 
 
 def _generic(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, *, C, D, R, P, L_out):
@@ -263,14 +248,14 @@ def _generic(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_we
     dtype, device = Z.dtype, Z.device
     xc = Z
     # Ω global: every output position reads every input position, so the windows are the input itself
-    windows = xc.reshape((B, C, (P * ((2 * R) + 1)), (P * ((2 * R) + 1))))
+    windows = xc.reshape((B, C, 1, (P * ((2 * R) + 1)), (P * ((2 * R) + 1))))
     kernel = _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:1] + (C,) + kernel.shape[2:])  # an output axis
-    kernel = kernel.expand(kernel.shape[:5] + (L_out[0],) + kernel.shape[6:])  # an output axis
-    kernel = kernel.expand(kernel.shape[:6] + (L_out[1],) + kernel.shape[7:])  # an output axis
+    kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
+    kernel = kernel.expand(kernel.shape[:6] + (L_out[0],) + kernel.shape[7:])  # an output axis
+    kernel = kernel.expand(kernel.shape[:7] + (L_out[1],) + kernel.shape[8:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
-    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1, 5, 6]]
-    spec = "".join("bocuvij"[k] for k in keep) + ",bcuv->boij"
+    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2, 6, 7]]
+    spec = "".join("bgocuvij"[k] for k in keep) + ",bgcuv->bgoij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, C, L_out[0], L_out[1]))
     beta1 = fast_bias.reshape(1, 1, 1, 1)  # fast_bias[0]: the whole tensor
     beta2 = _as_grid(beta1, 4, dtype, device)
@@ -310,8 +295,8 @@ class HyperzzwCodeEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.omega_g, a=math.sqrt(5))
-        fan_in = self.omega_g[0].numel() if self.omega_g.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.omega_g, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.omega_g[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.phi_g, -bound, bound)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0

@@ -185,7 +185,7 @@ def _kernels(x, weight, bias, *, C, O, L_out):
     y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, N, C, O))
     if bias is not None:
         y = y + bias.reshape((1, -1) + (1,) * 1)
-    return y
+    return y.movedim(1, -1)  # channels first → channels last
 
 
 def _generic(x, weight, bias, *, C, O, L_out):
@@ -237,8 +237,8 @@ class LinearEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        fan_in = self.weight[0].numel() if self.weight.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.weight[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.bias, -bound, bound)
 

@@ -168,7 +168,7 @@ def mhsa_sample_bias_evolution(x, attn_mask, q_weight, q_bias, k_weight, k_bias,
     """multi-head self-attention over a token sequence with an additive bias input P[b, h, i, m] on the logits (a float attn_mask per sample, a float key_padding_mask): biased projections, 1/√d scaling, softmax over every key, output projection (functional form).
 
     Sizes: N = heads; d = channels per head.
-    ``path``: "auto" (sdpa), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (sdpa), "generic" or "kernels" (evosym's generated kernels: none for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -204,8 +204,7 @@ def mhsa_sample_bias_evolution(x, attn_mask, q_weight, q_bias, k_weight, k_bias,
                 y = y + t.sum() * 0
         return y
     if path == "kernels":
-        raise ValueError("mhsa_sample_bias: evosym generates no kernels for this operator: its Ω is every input position "
-                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
+        raise ValueError("mhsa_sample_bias: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "auto":   # softmax attention: one F.scaled_dot_product_attention call
         return _sdpa(x, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, L_out=L_out)
     if path == "generic" or AGGREGATED:
@@ -245,36 +244,6 @@ def _kernel_tensor(x, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v
     k1 = def_softmax_logit.permute(0, 1, 3, 2).reshape(B, N, L, L)  # softmax_logit[b, g, i, u_tap]: the whole tensor
     k2 = _as_grid(k1, 4, dtype, device)
     return k2
-
-
-def _kernels(x, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N, d, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = x.shape[0]
-    L = x.shape[2]
-    kernel = _kernel_tensor(x, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, L_out=L_out)
-    kernel = kernel.unsqueeze(2)
-    kernel = kernel.unsqueeze(3)
-    dtype, device = x.dtype, x.device
-    # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
-    m1 = v_weight.reshape((N * d), (N * d))  # WV[o, c_3]: the whole tensor
-    m2 = _as_grid(m1, 2, dtype, device)
-    v = F.conv1d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 1))
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), v.contiguous(), kernel, (B, N, d, L))
-    # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
-    post1 = out_weight.reshape((N * d), (N * d))  # WO[o, c_2]: the whole tensor
-    post2 = _as_grid(post1, 2, dtype, device)
-    y = torch.matmul(post2.expand((N * d), (N * d)), y.flatten(2)).unflatten(2, y.shape[2:])
-    dtype, device = x.dtype, x.device
-    beta1 = out_bias.reshape(1, (N * d), 1, 1)  # bO[o]: the whole tensor
-    beta2 = torch.matmul(v_bias, out_weight.t())  # a channel map as a matrix product over T's own layout
-    beta2 = beta2.unsqueeze(0)
-    beta2 = beta2.unsqueeze(2)
-    beta2 = beta2.unsqueeze(3)
-    beta5 = _as_grid((beta1 + beta2), 4, dtype, device)
-    beta5 = beta5.reshape(beta5.shape[:3])
-    y = y + beta5
-    return y
 
 
 def _sdpa(x, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N, d, L_out):
@@ -373,8 +342,8 @@ class MhsaSampleBiasEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.q_weight, a=math.sqrt(5))
-        fan_in = self.q_weight[0].numel() if self.q_weight.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.q_weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.q_weight[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.q_bias, -bound, bound)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0

@@ -95,7 +95,7 @@ def spectral_graph_conv_evolution(x, eigenvectors, spectral_filter, *, N, path="
     """spectral graph convolution: y = U·diag(g)·Uᵀ·x in the Laplacian's eigenbasis, one filter for every channel (functional form).
 
     Sizes: N = nodes.
-    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: none for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -116,8 +116,7 @@ def spectral_graph_conv_evolution(x, eigenvectors, spectral_filter, *, N, path="
                 y = y + t.sum() * 0
         return y.movedim(1, -1)
     if path == "kernels":
-        raise ValueError("spectral_graph_conv: evosym generates no kernels for this operator: its Ω is every input position "
-                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
+        raise ValueError("spectral_graph_conv: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, eigenvectors, spectral_filter, N=N, L_out=L_out)
     rows, cols, rank = N, N, N
@@ -161,16 +160,6 @@ def _kernel_tensor(x, eigenvectors, spectral_filter, *, N, L_out):
     return k5
 
 
-def _kernels(x, eigenvectors, spectral_filter, *, N, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = x.shape[0]
-    C = x.shape[2]
-    kernel = _kernel_tensor(x, eigenvectors, spectral_filter, N=N, L_out=L_out)
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, N, C))
-    return y
-
-
 def _generic(x, eigenvectors, spectral_filter, *, N, L_out):
     """y[b,o,p] = Σ_c Σ_u K̂[b,o,c,p,u] · x̃[b, c, s·p + δ·u − P] (+ β), with no loop over positions."""
     B = x.shape[0]
@@ -205,8 +194,8 @@ class SpectralGraphConvEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.eigenvectors, a=math.sqrt(5))
-        fan_in = self.eigenvectors[0].numel() if self.eigenvectors.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.eigenvectors, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.eigenvectors[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.spectral_filter, -bound, bound)
 

@@ -414,8 +414,8 @@ class SwinAttentionEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.query_weight, a=math.sqrt(5))
-        fan_in = self.query_weight[0].numel() if self.query_weight.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.query_weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.query_weight[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.key_weight, -bound, bound)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0

@@ -95,7 +95,7 @@ def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
     """token mixing (MLP-Mixer): one linear layer across the tokens, shared by every channel, per-token bias (functional form).
 
     Sizes: N = tokens.
-    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: none for this operator, whose Ω is global).
+    ``path``: "auto" (native-matmul), "generic" or "kernels" (evosym's generated kernels: none for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -116,8 +116,7 @@ def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
                 y = y + t.sum() * 0
         return y.movedim(1, -1)
     if path == "kernels":
-        raise ValueError("token_mixing: evosym generates no kernels for this operator: its Ω is every input position "
-                         "(global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
+        raise ValueError("token_mixing: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, N=N, L_out=L_out)
     # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
@@ -139,20 +138,6 @@ def _kernel_tensor(x, weight, bias, *, N, L_out):
     k1 = weight.permute(1, 0).reshape(1, 1, 1, 1, N, N)  # W[n, u_tap]: the whole tensor
     k2 = _as_grid(k1, 6, dtype, device)
     return k2
-
-
-def _kernels(x, weight, bias, *, N, L_out):
-    """The same aggregation with evosym's generated kernels (CPU or CUDA, by the tensors' device)."""
-    B = x.shape[0]
-    C = x.shape[2]
-    kernel = _kernel_tensor(x, weight, bias, N=N, L_out=L_out)
-    # kernel axes: b, kernel group, o', c', u…, p…
-    y = _rt.evolution_aggregate(_key(), x.contiguous(), kernel, (B, N, C))
-    dtype, device = x.dtype, x.device
-    beta1 = bias.reshape(1, 1, N)  # bias[n]: the whole tensor
-    beta2 = _as_grid(beta1, 3, dtype, device)
-    y = y + beta2
-    return y
 
 
 def _generic(x, weight, bias, *, N, L_out):
@@ -192,8 +177,8 @@ class TokenMixingEvolution(nn.Module):
 
     def reset_parameters(self):
         """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        fan_in = self.weight[0].numel() if self.weight.dim() > 1 else 1
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
+        fan_in = self.weight[0].numel()
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         nn.init.uniform_(self.bias, -bound, bound)
 

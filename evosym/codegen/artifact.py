@@ -96,8 +96,7 @@ def _built(cp, plan: Plan | None = None) -> tuple[Artifact | None, str]:
     plan = plan or make_plan(cp)
     op, form = cp.operator, cp.evolution
     if not plan.has_kernels:
-        return None, (f"{op.name}: evosym generates no kernels for this operator: its Ω is every input position "
-                      "(global)")
+        return None, f"{op.name}: evosym generates no kernels for this operator: {plan.no_kernels}"
     sources, refusals = {}, {}
     for b in registry.kernel_backends():   # required ones first
         try:

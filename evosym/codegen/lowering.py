@@ -303,10 +303,10 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
     dims = len(op.position)
     axes = form.omega.axes
     padded = agg.padded if not force_generic else None
-    pad_mode = padded[0] if padded is not None else ""
-    static, shared = agg.static, agg.shared or padded is not None
+    pad_mode = padded[0] if padded is not None and agg.static else ""   # (a dynamic K̂ read through a map: premix only)
+    static, shared = agg.static, agg.shared or bool(pad_mode)
     said = [agg.static_reason, agg.sharing_reason]
-    if padded is not None:
+    if pad_mode:
         said[1] = (f"shared across space once x is padded with mode '{padded[0]}' (K̂ reads x through that "
                    f"padding's index map, the same expression on every axis; inside the input K̂ is free of p)")
     if facts.omega_reason is not None:
@@ -316,11 +316,15 @@ def _aggregate(facts: KernelFacts, agg: Aggregate, *, force_generic: bool, paddi
     if not force_generic and not (static and shared) and agg.premix is not None:
         mix, spatial = agg.premix
         block = _block(facts, spatial) if grouped else None
-        return Premix("; ".join(said + [f"K̂ = ({text(mix, op.display_names('text'))})·S with S free of the input channel"])
-                      + " → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v"
+        mapped = [] if padded is None else [
+            f"K̂ reads x through the '{padded[0]}' padding's index map on every axis: K̂ with the map the identity over "
+            f"x padded with that mode (compared exactly with K at {padded[1].checked_shapes} grid shapes)"]
+        return Premix("; ".join(said + mapped + [f"K̂ = ({text(mix, op.display_names('text'))})·S with S free of the input channel"])
+                      + " → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over "
+                      + (f"v padded with mode '{padded[0]}'" if padded else "v")
                       + (" (one kernel per block of channels)" if block is not None and block != 1 else ""),
                       mix=mix, spatial=spatial, global_omega=facts.everywhere,
-                      pad_mode=pad_mode, aggregate=agg)
+                      pad_mode=padded[0] if padded is not None else "", aggregate=agg)
     if facts.everywhere and not force_generic and static and channels_first and 1 <= dims <= 3 and \
             form.bias == 0 and _adaptive_pool(khat, facts):
         return AdaptivePool("; ".join(said + ["K̂ = δ(c, o)·Π_k [a_k ≤ q_k < b_k]/(b_k − a_k) with a_k = ⌊L_k·p_k/L'_k⌋, "

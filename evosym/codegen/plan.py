@@ -14,6 +14,8 @@ K̂ itself was verified against K at the grid (see :mod:`evosym.facts.taps`).
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -29,8 +31,8 @@ from ..proof.proof import CheckedProof
 from ..proof.symbolic import nonnegative
 from .correlation import attends, correlation, fused_attention
 from .domain import domain_checks
-from .lowering import (AvgPool, DivisorGather, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, TermSum, choose,
-                       native_bias, sdpa)
+from .lowering import (AvgPool, DivisorGather, Generic, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, TermSum,
+                       choose, native_bias, sdpa)
 from .sdpa import recognise as recognise_sdpa, recognise_tiled
 from .torchexpr import GridCompiler, Program, py_name
 
@@ -101,9 +103,11 @@ class Plan:
     avg_pool: dict | None = None                   # native-avg-pool: F.avg_pool{1,2,3}d's ceil_mode and count_include_pad
     sdpa: dict | None = None                       # softmax attention: the F.scaled_dot_product_attention call's parts
     term_sum: dict | None = None                   # K̂ = Σ_t M·S: the two programs, their shapes and the two einsums
+    static_conv: dict | None = None                # K̂ = R + F, F static and shared: F's weight program and shape
     divisor: dict | None = None                    # Ω = divisors: the divisor lowering's data (codegen/divisors.py)
     index_set: bool = False                        # … or an index set, lowered over every position (K̂ is 0 off Ω)
     pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
+    windows_mode: str = ""                         # the aggregation's windows from F.pad(v, mode=…): S inside the input
     wrap: bool = False                             # Ω wraps around the input (circular): windows from a circular F.pad
     clamp: bool = False                            # Ω's start is clamped inside the input (NATTEN): windows selected by start
     tiled: bool = False                            # Ω is p's fixed tile (Swin): windows from the (rolled) input's tiles
@@ -118,6 +122,7 @@ class Plan:
     input_checks: list = field(default_factory=list)  # (python condition, message) on those inputs' axes, sizes known
     finite_inputs: list = field(default_factory=list)  # inputs declared "finite": every entry checked at run time
     extras_batched: bool = True                     # every other input has v's batch axis first (unbatched calls work)
+    helpers: list = field(default_factory=list)     # helper functions the programs call (``pad_axes``), sorted
 
     @property
     def aggregated(self) -> bool:
@@ -137,15 +142,27 @@ class Plan:
         ``Backend.windows``) — CPU and CUDA for windows at s·p + δ·u − P, clamped or wrapping windows; CUDA only
         for tiled windows; none for a global Ω or a native path."""
         from ..runtime import backends
-        if not self.aggregated or self.global_omega:
+        if not self.aggregated or not self.has_kernels:
             return ()
         kinds = {k for k in ("clamp", "wrap", "tiled") if getattr(self, k)} or {"affine"}
         return tuple(sorted({d for b in backends.kernel_backends() if kinds <= b.windows for d in b.devices}))
 
     @property
     def has_kernels(self) -> bool:
-        """evosym generates kernels for this operator (``path="kernels"``): every windowed Ω, none for a global one."""
-        return not self.global_omega
+        """evosym generates kernels for this operator (``path="kernels"``): every windowed Ω, none for a global one
+        nor for a window read through a padding's index map by a kernel that is not static (the generated kernels
+        read a window with zero padding; :attr:`no_kernels`)."""
+        return not self.no_kernels
+
+    @property
+    def no_kernels(self) -> str:
+        """Why evosym generates no kernels for this operator ("" where it does)."""
+        if self.global_omega:
+            return "its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only"
+        if self.windows_mode:
+            return (f"its window reads the input through the '{self.windows_mode}' padding's index map, which the "
+                    "generated kernels do not (they read zeros outside the input)")
+        return ""
 
 
 AGGREGATING = ("generic-window", "premix-window", "generic-global", "premix-global")   # lowerings whose default path is an aggregation (generic or kernels)
@@ -290,9 +307,20 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     plan.grouped = grouped
     plan.global_omega, plan.index_set = glob, index_set
     _window(plan, op, form, pyx)
-    plan.lowering = choose(facts, padding_ok=all(nonnegative(a.padding) for a in form.omega.axes),
-                           force_generic=force_generic, grouped=grouped)
-    _build(plan, plan.lowering, facts, tensors, local_sizes, pyx)
+    padding_ok = all(nonnegative(a.padding) for a in form.omega.axes)
+    plan.lowering = choose(facts, padding_ok=padding_ok, force_generic=force_generic, grouped=grouped)
+    built = facts
+    fixed = facts.static_part if isinstance(plan.lowering, Generic) and not force_generic and padding_ok and \
+        1 <= plan.dims <= 3 else None
+    if fixed is not None:   # K̂ = rest + a static, shared part: the rest premixed, the part one native convolution
+        rest = choose(facts.part_of(*fixed), padding_ok=padding_ok, grouped=grouped)
+        if isinstance(rest, Premix):
+            names = op.display_names("text")
+            built, plan.lowering = facts.part_of(*fixed), dataclasses.replace(rest, reason=(
+                f"K̂ = R + F with F = {text(fixed[1], names)} static and shared (it reads no input and no output "
+                f"position) → F as one torch.nn.functional.conv{plan.dims}d of x, added; for R: {rest.reason}"))
+            _static_conv(plan, fixed[1], form, facts.taps, tensors, local_sizes, pyx)
+    _build(plan, plan.lowering, built, tensors, local_sizes, pyx)
     if plan.aggregated and not glob:
         for name, _, _, var, _ in plan.definitions:
             corr = correlation(defs[name], _inline(defs[name].body, defs), op, form, plan, tensors, pyx)
@@ -309,7 +337,19 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     if isinstance(plan.lowering, DivisorGather):   # Ω = the divisors of n: a gather, no N×N kernel (codegen/divisors.py)
         div = facts.divisor
         plan.path, plan.reason, plan.divisor = plan.lowering.path, plan.lowering.reason, {"weight": div.torch_name, "a": div.a}
+    plan.helpers = sorted(_helpers(vars(plan)))
     return plan
+
+
+def _helpers(value) -> set:
+    """The helper functions every program inside ``value`` (the plan's fields, nested) calls."""
+    if isinstance(value, Program):
+        return set(value.helpers)
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple, set)):
+        return set().union(*(_helpers(v) for v in value))
+    return set()
 
 
 def _inputs(plan, op, extras, pyx) -> None:
@@ -385,7 +425,9 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
         return
     agg = variant.aggregate
     taps, c, o = agg.taps, form.channel, form.out_channel
-    plan.static, plan.shared, plan.integer_kernel = agg.static, agg.shared or bool(variant.pad_mode), agg.integer
+    plan.static, plan.integer_kernel = agg.static, agg.integer
+    plan.shared = agg.shared or (bool(variant.pad_mode) and agg.static)   # (a static K̂ is shared inside the input)
+    plan.windows_mode = variant.pad_mode if isinstance(variant, Premix) else ""   # the premixed S over padded windows
     plan.pad_mode = variant.pad_mode
     bias_native = native_bias(facts)
     plan.path, plan.reason = variant.path, variant.reason
@@ -451,6 +493,17 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
             plan.factored = {"depthwise": dw, "pointwise": pw, "depthwise_shape": [n_ch, "1"] + [extent[u] for u in taps.taps],
                              "pointwise_first": f.pointwise_first, "order": f.order,
                              "dense_cost": pyx(f.dense_cost), "factored_cost": pyx(f.factored_cost)}
+
+
+def _static_conv(plan, fixed, form, taps, tensors, local_sizes, pyx) -> None:
+    """The static, shared part F of K̂ (:attr:`~evosym.facts.kernel.KernelFacts.static_part`) as a dense weight
+    F[o, c, u…] for one native convolution of x over the window (zero padding, as every tap kernel reads x)."""
+    o, c = form.out_channel, form.channel
+    extent = {o: plan.channels_out, c: plan.channels_in}
+    extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)})
+    axes = (o, c) + taps.taps
+    plan.static_conv = {"weight": GridCompiler(axes, extent, tensors, local_sizes, prefix="f").compile(fixed),
+                        "shape": [extent[a] for a in axes]}
 
 
 def _term_sum(plan, variant, form, taps, tensors, local_sizes, pyx) -> None:

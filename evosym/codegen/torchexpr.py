@@ -18,12 +18,27 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..errors import EvosymError
+from ..ir.padding import PADDING_MAPS
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
 from ..facts.taps import drop_true_brackets
 
 
 _MODULE_NAMES = {"F", "torch", "math", "dtype", "device"}   # names the generated modules use themselves
+
+
+def _padding_map(i, n):
+    """(mode, a) when index ``i`` = ρ(a) for the index map ρ of one of F.pad's modes over an axis of length ``n``
+    (:mod:`evosym.ir.padding`: the same expressions, compared structurally), else None."""
+    if not i.has(sp.Abs, sp.Max, sp.Mod):
+        return None
+    inner = {arg for node in sp.preorder_traversal(i) if isinstance(node, (sp.Abs, sp.Max, sp.Mod))
+             for arg in node.args if not arg.has(sp.Abs, sp.Min, sp.Max, sp.Mod) and arg.free_symbols}
+    for a in sorted(inner, key=sp.default_sort_key):
+        for mode, rho in PADDING_MAPS.items():
+            if sp.expand(rho(a, n) - i) == 0:
+                return mode, a
+    return None
 
 
 def py_name(sym) -> str:
@@ -42,6 +57,7 @@ class Program:
     statements: list[str] = field(default_factory=list)
     result: str = ""
     uses: set = field(default_factory=set)
+    helpers: set = field(default_factory=set)   # the module's helper functions it calls (``pad_axes``)
 
 
 class GridCompiler:
@@ -347,22 +363,27 @@ class GridCompiler:
         return None
 
     def _view_read(self, e: sp.Indexed, ref: str, shape, sym_shape) -> str | None:
-        """A read whose every index is affine in distinct variables (:meth:`_affine`) with a mixed-radix
-        structure (:meth:`_radix`) and which is provably inside the tensor for every admissible size, as a
-        view: per axis an integer (a constant index), a slice (c + m·v: start c, step m) and an unflatten
-        (several variables on one axis, e.g. a + s·i or g·K² + u·K + v), then a permutation into grid order.
-        No gather and no mask: nothing is copied. None where any of this is not proved. Slices end at the
-        axis's declared length (torch returns the tensor itself when that is its whole length; the input
-        of a strided pool may be longer than H·s)."""
+        """A read whose every index is affine in distinct variables (:meth:`_affine`) and which is provably inside
+        the tensor for every admissible size, as a view: per axis an integer (a constant index), a slice (c + m·v:
+        start c, step m), an unflatten (several variables in a mixed radix on one axis, e.g. a + s·i or
+        g·K² + u·K + v) or an unfold (the overlapping windows c + s·i + δ·u of a convolution), then a permutation
+        into grid order. An index ρ(a) through F.pad's index map ρ (reflect, replicate, circular) reads the tensor
+        padded by that mode once (:meth:`_padding`) at a. No gather and no mask. None where any of this is not
+        proved. Slices end at the axis's declared length (torch returns the tensor itself when that is its whole
+        length; the input of a strided pool may be longer than H·s)."""
         idx = list(e.indices)
-        plan, seen = [], set()
+        plan, seen, pads, modes = [], set(), [], set()   # plan: (axis, slice, variables, window or None)
         for k, (i, n, n_py) in enumerate(zip(idx, sym_shape, shape)):
             i = sp.sympify(i)
-            if i in self.axes and self._py_length(i) == n_py:
+            mapped = _padding_map(i, sp.sympify(n))
+            if mapped is not None:   # i = ρ(a): a read through F.pad's index map, a view of the padded tensor
+                mode, i = mapped
+                modes.add(mode)
+            elif i in self.axes and self._py_length(i) == n_py:
                 if i in seen:
                     return None
                 seen.add(i)
-                plan.append((k, f":{n_py}", [i]))    # a variable over the whole axis (the same Python length)
+                plan.append((k, f":{n_py}", [i], None))    # a variable over the whole axis (the same Python length)
                 continue
             aff = self._affine(i)
             if aff is None:
@@ -372,31 +393,65 @@ class GridCompiler:
                 return None          # one variable on two axes (a diagonal): gathered
             seen |= set(coef)
             order = self._radix(coef) if coef else []
-            if order is None:
-                return None
-            if not all(nonnegative(self.ranges[v][1] - 1) for v in order):
+            window = None
+            if order is None and len(coef) == 2:   # c + a·i + b·u, not a radix: overlapping windows (unfold)
+                u, w = sorted(coef, key=lambda v: (not nonnegative(coef[v] - 1) or sp.default_sort_key(coef[v]),
+                                                   self.axes.index(v)))
+                order, window = [w], u
+            if order is None or not all(nonnegative(self.ranges[v][1] - 1) for v in coef):
                 return None          # an extent that may be 0: the slice arithmetic below needs E ≥ 1
-            step = coef[order[0]] if order else sp.Integer(1)
-            count = sp.Mul(*[self.ranges[v][1] for v in order])
-            span = sp.expand(step * (count - 1) + 1)        # elements from the first read to the last
-            if not (nonnegative(const) and nonnegative(sp.sympify(n) - const - span)):
+            if window is not None:
+                step = coef[order[0]]
+                span = sp.expand(step * (self.ranges[order[0]][1] - 1) + coef[window] * (self.ranges[window][1] - 1) + 1)
+            else:
+                step = coef[order[0]] if order else sp.Integer(1)
+                span = sp.expand(step * (sp.Mul(*[self.ranges[v][1] for v in order]) - 1) + 1)   # first read to last
+            if mapped is not None:   # padded by (before, after): the reads are before + const … on the padded axis
+                padding = self._padding(mode, const, span, sp.sympify(n)) if order else None
+                if padding is None:
+                    return None
+                pads.append((k, *padding))
+                first = sp.Integer(0) if nonnegative(-const) else const if nonnegative(const) else None
+                start = self._expr(first) if first is not None else f"{padding[0]} + {self._expr(const)}"
+                end = self._expr(first + span) if first is not None else f"{start} + {self._expr(span)}"
+                start = "" if first == 0 else start
+            elif not (nonnegative(const) and nonnegative(sp.sympify(n) - const - span)):
                 return None          # not provably inside the axis for every size: gathered and masked
-            if not order:
-                plan.append((k, self._expr(const), []))
+            elif not order:
+                plan.append((k, self._expr(const), [], None))
                 continue
-            start = "" if const == 0 else self._expr(const)
-            end = n_py if const == 0 and sp.expand(span - sp.sympify(n)) == 0 else self._expr(const + span)
+            else:
+                start = "" if const == 0 else self._expr(const)
+                end = n_py if const == 0 and sp.expand(span - sp.sympify(n)) == 0 else self._expr(const + span)
+            if window is not None:   # the whole span sliced, then unfold(size = b·(E_u − 1) + 1, step a)[…, ::b]
+                size = self._expr(sp.expand(coef[window] * (self.ranges[window][1] - 1) + 1))
+                plan.append((k, f"{start}:{end}", order, (window, size, self._expr(step), self._expr(coef[window]))))
+                continue
             item = f"{start}:{end}"
-            plan.append((k, item if step == 1 else f"{item}:{self._expr(step)}", order))
-        text = f"{ref}[{', '.join(item for _, item, _ in plan)}{',' if len(plan) == 1 else ''}]"
-        labels, dim = [], sum(1 for _, _, order in plan if order)
-        for k, item, order in reversed(plan):   # the last axis first: earlier axes keep their number
+            plan.append((k, item if step == 1 else f"{item}:{self._expr(step)}", order, None))
+        if len(modes) > 1 or len(pads) > 3:
+            return None              # two padding modes on one read, or more axes than F.pad pads: gathered
+        if pads:                     # the tensor padded once (F.pad's index map on those axes), then viewed
+            padded, mode = self._tmp(), next(iter(modes))
+            self.prog.statements.append(f"{padded} = _pad_axes({ref}, ({', '.join(f'({k}, {lo}, {hi})' for k, lo, hi in pads)},), "
+                                        f"{mode!r})  # {e.base.label}, read through the '{mode}' padding's index map")
+            self.prog.helpers.add("pad_axes")
+            ref = padded
+        text = f"{ref}[{', '.join(item for _, item, _, _ in plan)}{',' if len(plan) == 1 else ''}]"
+        labels, dim = [], sum(1 for _, _, order, _ in plan if order)
+        for k, item, order, _ in reversed(plan):   # the last axis first: earlier axes keep their number
             if not order:
                 continue
             dim -= 1
             if len(order) > 1:
                 text += f".unflatten({dim}, ({', '.join(self.ranges[v][2] for v in reversed(order))}))"
             labels = list(reversed(order)) + labels
+        for k, item, order, window in plan:   # each window's taps become a trailing axis
+            if window is not None:
+                u, size, step, dilation = window
+                text = f"_unfold({text}, {labels.index(order[0])}, {size}, {step})" + ("" if dilation == "1" else f"[..., ::{dilation}]")
+                labels.append(u)
+                self.prog.helpers.add("unfold")
         at = [self.axes.index(v) for v in labels]
         perm = sorted(range(len(labels)), key=lambda j: at[j])
         permuted = text if perm == list(range(len(perm))) else f"{text}.permute({', '.join(map(str, perm))})"
@@ -407,6 +462,20 @@ class GridCompiler:
         self.whole[tmp] = (text, at)
         self.views.add(tmp)
         return tmp
+
+    def _padding(self, mode, first, span, n) -> tuple[str, str] | None:
+        """(before, after): the Python padding of an axis of length n read at first … first + span − 1 through
+        ``mode``'s index map, so that F.pad(mode) gives those reads as a slice of the padded axis; None where F.pad
+        could not pad that much for some admissible size (circular padding wraps around once at most). Reflection
+        needs before, after < n: the module's domain checks (:mod:`.domain`) refuse sizes where a read through
+        the reflection map leaves (−n, 2n − 2], which is exactly that."""
+        last = sp.expand(first + span - n)
+        if mode == "circular" and not (nonnegative(n + first) and nonnegative(n - last)):
+            return None
+
+        def amount(e):   # max(0, e) in Python, decided symbolically where the sign is proved
+            return self._expr(e) if nonnegative(e) else "0" if nonnegative(-e) else f"max(0, {self._expr(e)})"
+        return amount(-first), amount(last)
 
     def _py_length(self, v) -> str | None:
         """The Python length of the axis that grid or summation variable v runs over from 0, if it does."""

@@ -32,7 +32,7 @@ from .divisors import DivisorKernel, divisor_kernel
 from .factors import channel_factor, group_structure, matmul_factors, padded_kernel, postmix_factor
 from .omega import causal_reach, omega_kind
 from .softmax import rewrite_softmax
-from .taps import TapKernel, tap_kernel
+from .taps import TapKernel, padded_taps, tap_kernel
 
 _MEMO = "_evosym_kernel_facts"
 
@@ -96,10 +96,36 @@ class KernelFacts:
     definitions: dict
     mutate: object = None      # K̂ -> K̂' (tests only)
     verified: object = None    # the KernelFacts whose verified K̂ ``mutate`` rewrites
+    part: bool = False         # ``mutate`` gives a part of the verified K̂ (:meth:`part_of`), not a canary
+    beside: object = None      # … and the other part (zero padding), which the part's own checks add
 
     def with_kernel(self, mutate) -> "KernelFacts":
         """These facts with the verified K̂ replaced by ``mutate(K̂)`` (a test canary; K̂ is not re-verified)."""
         return KernelFacts(self.operator, self.form, self.definitions, mutate, self)
+
+    def part_of(self, expr, beside) -> "KernelFacts":
+        """The facts of ``expr``, some terms of the verified K̂ (:attr:`static_part`), ``beside`` the others: K̂ is the
+        sum of its parts, so the operator is the sum of each part aggregated (linearity); the part keeps K̂'s
+        verification count, and a check of the part against K adds ``beside`` (:func:`.taps.padded_taps`)."""
+        return KernelFacts(self.operator, self.form, self.definitions, lambda _: expr, self, part=True, beside=beside)
+
+    @cached_property
+    def static_part(self) -> tuple | None:
+        """(rest, fixed) when K̂ = rest + fixed with ``fixed`` the terms of K̂ that read no input and no definition
+        and are free of the output position and the batch (one convolution for every sample: ACmix's conv path
+        beside its attention), ``rest`` the others; else None (K̂ no such sum, Ω not a window, not channels
+        first, or a canary)."""
+        expr, form = self.taps.expr, self.windowed
+        if self.mutate is not None or self.everywhere or not self.layout[0] or not isinstance(expr, sp.Add):
+            return None
+        moving = set(form.position) | {form.batch}
+
+        def fixed(t):
+            return not (t.free_symbols & moving) and not self._definitions_read(t) and not self.reads(t) & self.inputs
+        terms = [t for t in expr.args if fixed(t)]
+        if not terms or len(terms) == len(expr.args):
+            return None
+        return sp.Add(*[t for t in expr.args if not fixed(t)]), sp.Add(*terms)
 
     # --- Ω and the tap form ------------------------------------------------------------------------
     @cached_property
@@ -128,7 +154,7 @@ class KernelFacts:
         """K̂ in tap coordinates of :attr:`windowed`, verified against K at every grid shape (once)."""
         if self.mutate is not None:
             taps = self.verified.taps
-            return TapKernel(self.mutate(taps.expr), taps.taps, taps.tap_hi, 0)
+            return TapKernel(self.mutate(taps.expr), taps.taps, taps.tap_hi, taps.checked_shapes if self.part else 0)
         return tap_kernel(self.operator, self.windowed, self.definitions)
 
     @cached_property
@@ -181,6 +207,16 @@ class KernelFacts:
         except ValueError as exc:
             raise EvosymError(f"code generation: {exc}") from None
         expr, softmaxes, sm_defs = rewrite_softmax(inlined, self.definitions)
+        for name, d in sorted(self.definitions.items()):   # a shaped definition that is a softmax itself (the
+            if d.shape is None:                             # attention maps Cordonnier's K̂ reads): its body rewritten
+                continue
+            try:
+                body, found, new = rewrite_softmax(inline_unshaped(d.body, self.definitions), self.definitions)
+            except ValueError as exc:
+                raise EvosymError(f"code generation: {exc}") from None
+            if found:
+                softmaxes.update(found)
+                sm_defs.update({**new, name: dataclasses.replace(d, body=body)})
         return TapKernel(expr, self.taps.taps, self.taps.tap_hi, self.taps.checked_shapes), softmaxes, sm_defs
 
     @property
@@ -242,12 +278,14 @@ class KernelFacts:
         free_of_p = not (khat.free_symbols & set(form.position))
         shared = free_of_p and not khat.has(form.batch)
         integer = all(_integer_valued(e) for e in [khat] + [d.body for d in self._definitions_read(khat)])
-        padded = padded_kernel(op, form, taps) if static and self.layout[0] else None
-        split = channel_factor(khat, c, o, op.size_symbols())
+        affine = not self.everywhere and not any(a.wrap or a.clamp or a.tiled for a in form.omega.axes)
+        padded = padded_kernel(op, form, taps) if static and self.layout[0] else \
+            padded_taps(op, form, self.lowering_definitions, taps, self.beside) if self.layout[0] and affine else None
+        split = channel_factor(padded[1].expr if padded is not None and not static else khat, c, o, op.size_symbols())
         premix = None
         if split is not None and self.layout[0] and group_structure(khat, c, o) is None and \
                 not self.reads(split[0]) & self.inputs and \
-                (self.everywhere or sp.simplify(form.channel_hi + 1 - self.out_channels) == 0):
+                True:
             premix = split   # (O ≠ C over a window is not lowered: its windows are laid out for x's C channels)
         sharing = ("shared across space (K̂ is free of the output position)" if shared else
                    "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else

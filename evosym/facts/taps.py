@@ -109,8 +109,22 @@ def tap_kernel(op: Operator, form: EvolutionForm, definitions: dict) -> TapKerne
     q_of_u = {q: a.position(p, u) for q, a, p, u in zip(form.neighbour, axes, form.position, taps)}
     expr = _unwrap(body.xreplace(q_of_u), form)
     expr = collapse_deltas(expr, _ranges(op, form, taps, tuple(a.kernel - 1 for a in axes)))
+    expr = _common_factor(expr)
     shapes = _verify(op, form, definitions, expr, taps, q_of_u)
     return TapKernel(expr, taps, tuple(a.kernel - 1 for a in axes), shapes)
+
+
+def _common_factor(expr):
+    """A sum of terms that share factors (a channel delta: two depthwise branches) as those factors times the sum
+    (exact algebra; the result is verified like any K̂), so that the lowerings see one channel structure."""
+    if not isinstance(expr, sp.Add):
+        return expr
+    terms = [sp.Mul.make_args(t) for t in expr.args]
+    common = [f for f in terms[0] if not f.is_number and all(f in t for t in terms[1:])]
+    if not common:
+        return expr
+    rest = [sp.Mul(*[f for f in t if f not in common]) for t in terms]
+    return sp.Mul(*common, sp.Add(*rest))
 
 
 def _unwrap(expr, form):
@@ -163,16 +177,50 @@ def interior_kernel(op, form, taps: TapKernel, maps: dict) -> sp.Expr:
     return collapse_deltas(taps.expr.xreplace({f: a for f, a in maps.values()}), _ranges(op, form, taps.taps, taps.tap_hi))
 
 
-def _verify(op, form, definitions, expr, taps, q_of_u) -> int:
+def padded_taps(op, form, definitions, taps: TapKernel, beside=None):
+    """(torch padding mode, K̂ inside the input) for a kernel that reads x through one F.pad mode's index map ρ
+    on every axis (a reflection-padded attention), where K̂ with ρ replaced by the identity, aggregated over x
+    padded by that mode (tap u reads x[ρ(s·p + δ·u − P)]), is verified exactly to give K back at every grid shape:
+    every tap reads inside the input and every position of Ω(p) no tap reads has K = 0 (:func:`_verify`). Else None.
+    ``beside``: K̂ is a part of the verified kernel, this the other part (aggregated over x with zero padding): the
+    check adds it.
+    (A static kernel free of the position needs no check: :func:`.factors.padded_kernel`.)"""
+    from ..ir.padding import PADDING_MAPS
+    maps = index_maps(form)
+    if not maps or len(maps) != len(form.omega.axes):
+        return None
+    modes = {next((m for m, fn in PADDING_MAPS.items() if sp.expand(fn(a, form.omega.axes[k].length) - f) == 0), None)
+             for k, (f, a) in maps.items()}
+    if len(modes) != 1 or None in modes:
+        return None
+    mode = modes.pop()
+    inner = interior_kernel(op, form, taps, maps)
+    if inner.has(*[f for f, _ in maps.values()]):
+        return None
+    q_of_u = {q: PADDING_MAPS[mode](a.position(p, u), a.length)
+              for q, a, p, u in zip(form.neighbour, form.omega.axes, form.position, taps.taps)}
+    try:
+        shapes = _verify(op, form, definitions, inner, taps.taps, q_of_u, padded=True, beside=beside)
+    except EvosymError:
+        return None
+    return mode, TapKernel(inner, taps.taps, taps.tap_hi, shapes)
+
+
+def _verify(op, form, definitions, expr, taps, q_of_u, padded: bool = False, beside=None) -> int:
     """Σ_{u : q(u) = q} K̂(p, u) = K(p, q) exactly for every input position q a tap of p reads, at every grid shape:
     the aggregation over taps gives K back. (Where taps are distinct this is K̂(p, u) = K(p, q(u)); where two taps
-    of a wrapping window read one position, each tap carrying K(p, q) would count it twice.)"""
+    of a wrapping window read one position, each tap carrying K(p, q) would count it twice.) ``padded``: q(u) is a
+    padding's index map of the tap position, so every tap must read inside the input, and every position of the
+    window inside the input that no tap reads must have K = 0 (the aggregation never sees it). ``beside``: another
+    tap kernel aggregated with zero padding (tap u reads its own position, nothing outside the input), added."""
     lhs = {s: hi for s, _, hi in op.lhs_ranges()}
     for config in op.grid:
         env = env_of(config)
         ev = Evaluator(op.shapes_at(env), definitions)
         k_fn, hat_fn = ev.compile(form.kernel_body), ev.compile(expr)
         q_fns = [ev.compile(e) for e in q_of_u.values()]
+        w_fns = [ev.compile(a.offset(p, u)) for a, p, u in zip(form.omega.axes, form.position, taps)] if padded else []
+        beside_fn = ev.compile(beside) if beside is not None else None
         lengths = [size_value(L, env) for L in form.omega.lengths()]
 
         def rng(hi):
@@ -187,6 +235,8 @@ def _verify(op, form, definitions, expr, taps, q_of_u) -> int:
                     local.update(zip(taps, u))
                     q = tuple(f(local) for f in q_fns)
                     if not all(0 <= qq < L for qq, L in zip(q, lengths)):
+                        if padded:
+                            raise EvosymError(f"{op.name}: tap {u} of p={pt} reads outside the input at {format_sizes(env)}")
                         continue
                     local.update(zip(form.neighbour, q))
                     try:
@@ -197,6 +247,20 @@ def _verify(op, form, definitions, expr, taps, q_of_u) -> int:
                             read[q] = (P.add(read[q][0], h), read[q][1], read[q][2] + [u])
                     except IllFormedAccess as exc:
                         raise EvosymError(f"{op.name}: tap-form kernel is ill-formed at {format_sizes(env)}: {exc}") from None
+                for u in itertools.product(*[range(size_value(a.kernel, env)) for a in form.omega.axes]) if padded else ():
+                    local = {**env, form.batch: b, form.out_channel: o, form.channel: c}   # Ω(p)'s own positions
+                    local.update(zip(form.position, pt))
+                    local.update(zip(taps, u))
+                    q = tuple(f(local) for f in w_fns)
+                    if not all(0 <= qq < L for qq, L in zip(q, lengths)):
+                        continue
+                    local.update(zip(form.neighbour, q))
+                    if beside_fn is not None:   # the other part reads q itself (zero padding)
+                        h = beside_fn(local)
+                        read[q] = (P.add(read[q][0], h), read[q][1], read[q][2] + [u]) if q in read else (h, k_fn(local), [u])
+                    elif q not in read and not P.is_zero(k_fn(local)):   # K vanishes where no tap reads
+                        raise EvosymError(f"{op.name}: K ≠ 0 at q={q}, which no tap of p={pt} reads")
+                # (with ``beside`` every position of Ω(p) inside the input is read: by its zero-padded taps)
                 for q, (h, a, us) in read.items():
                     if not P.is_zero(P.sub(a, h)):
                         where = f"u={us[0]}" if len(us) == 1 else f"taps {us} all read q={q}"

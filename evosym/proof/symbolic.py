@@ -31,8 +31,9 @@ def nonnegative(expr) -> bool:
     e = sp.expand(expr.xreplace(shifted))
     try:
         poly = sp.Poly(e, *sorted(e.free_symbols, key=str)) if e.free_symbols else None
-    except sp.PolynomialError:
-        return False
+    except sp.PolynomialError:   # a quotient a/b: ≥ 0 where a ≥ 0 and b ≥ 1
+        num, den = sp.fraction(sp.together(expr))
+        return den != 1 and nonnegative(num) and nonnegative(den - 1)
     if poly is None:
         return bool(e >= 0)
     return all(c >= 0 for c in poly.coeffs())
