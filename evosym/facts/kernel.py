@@ -113,10 +113,11 @@ class KernelFacts:
     def static_part(self) -> tuple | None:
         """(rest, fixed) when K̂ = rest + fixed with ``fixed`` the terms of K̂ that read no input and no definition
         and are free of the output position and the batch (one convolution for every sample: ACmix's conv path
-        beside its attention), ``rest`` the others; else None (K̂ no such sum, Ω not a window, not channels
-        first, or a canary)."""
+        beside its attention), ``rest`` the others; else None (K̂ no such sum, Ω not a window at s·p + δ·u − P, not
+        channels first, or a canary)."""
         expr, form = self.taps.expr, self.windowed
-        if self.mutate is not None or self.everywhere or not self.layout[0] or not isinstance(expr, sp.Add):
+        if self.mutate is not None or self.everywhere or not self.layout[0] or not isinstance(expr, sp.Add) or \
+                any(a.wrap or a.clamp or a.tiled for a in form.omega.axes):   # (the native convolution pads zeros)
             return None
         moving = set(form.position) | {form.batch}
 

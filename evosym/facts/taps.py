@@ -256,7 +256,10 @@ def _verify(op, form, definitions, expr, taps, q_of_u, padded: bool = False, bes
                         continue
                     local.update(zip(form.neighbour, q))
                     if beside_fn is not None:   # the other part reads q itself (zero padding)
-                        h = beside_fn(local)
+                        try:
+                            h = beside_fn(local)
+                        except IllFormedAccess as exc:
+                            raise EvosymError(f"{op.name}: the other part is ill-formed at {format_sizes(env)}: {exc}") from None
                         read[q] = (P.add(read[q][0], h), read[q][1], read[q][2] + [u]) if q in read else (h, k_fn(local), [u])
                     elif q not in read and not P.is_zero(k_fn(local)):   # K vanishes where no tap reads
                         raise EvosymError(f"{op.name}: K ≠ 0 at q={q}, which no tap of p={pt} reads")
