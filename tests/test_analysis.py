@@ -90,7 +90,8 @@ def props(name):
     ("cordonnier_attention", {"kernel": "static", "space": "position-specific", "channels": "full mixing",
                               "Ω": "global, |Ω| = H·W", "border": "none (global)"}),
     ("hyperzzw", {"kernel": "dynamic, from positions set by the tap, the same for every p", "space": "shared across space",
-                  "channels": "depthwise", "Ω": "local window, |Ω| ≤ P_h·P_w·(2·R + 1)^2",
+                  "channels": "depthwise (output channel o reads input channel o)",   # both branches' δ(c, o), factored
+                  "Ω": "local window, |Ω| ≤ P_h·P_w·(2·R + 1)^2",
                   "border": "zero padding (window clipped to the input)"}),
     ("hyperzzw_code", {"kernel": "dynamic, from a global pool and other samples of the batch and positions set by both "
                                  "p and q", "space": "position-specific", "channels": "depthwise",
