@@ -313,10 +313,11 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     fixed = facts.static_part if isinstance(plan.lowering, Generic) and not force_generic and padding_ok and \
         1 <= plan.dims <= 3 else None
     if fixed is not None:   # K̂ = rest + a static, shared part: the rest premixed, the part one native convolution
-        rest = choose(facts.part_of(*fixed), padding_ok=padding_ok, grouped=grouped)
+        part = facts.part_of(*fixed)
+        rest = choose(part, padding_ok=padding_ok, grouped=grouped)
         if isinstance(rest, Premix):
             names = op.display_names("text")
-            built, plan.lowering = facts.part_of(*fixed), dataclasses.replace(rest, reason=(
+            built, plan.lowering = part, dataclasses.replace(rest, reason=(
                 f"K̂ = R + F with F = {text(fixed[1], names)} static and shared (it reads no input and no output "
                 f"position) → F as one torch.nn.functional.conv{plan.dims}d of x, added; for R: {rest.reason}"))
             _static_conv(plan, fixed[1], form, facts.taps, tensors, local_sizes, pyx)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..ir.padding import PADDING_MAPS
-from .taps import TapKernel, index_maps, interior_kernel
+from .taps import TapKernel, index_maps, interior_kernel, padding_mode
 
 
 def group_structure(expr, c, o):
@@ -70,16 +69,13 @@ def padded_kernel(op, form, taps: TapKernel):
     map of one F.pad mode applied to the window's own tap position, and K̂ with those maps replaced
     by the identity (inside the input) collapses to a kernel free of the output position; else None."""
     maps = index_maps(form)
-    if len(maps) != len(form.omega.axes):
-        return None
-    modes = {next((m for m, fn in PADDING_MAPS.items() if sp.expand(fn(a, form.omega.axes[k].length) - f) == 0), None)
-             for k, (f, a) in maps.items()}
-    if len(modes) != 1 or None in modes:
+    mode = padding_mode(form, maps)
+    if mode is None:
         return None
     inner = interior_kernel(op, form, taps, maps)
     if inner.free_symbols & set(form.position) or inner.has(sp.Sum):
         return None
-    return modes.pop(), TapKernel(inner, taps.taps, taps.tap_hi, taps.checked_shapes)
+    return mode, TapKernel(inner, taps.taps, taps.tap_hi, taps.checked_shapes)
 
 
 def index_symbols(f) -> set:

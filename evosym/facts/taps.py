@@ -177,6 +177,16 @@ def interior_kernel(op, form, taps: TapKernel, maps: dict) -> sp.Expr:
     return collapse_deltas(taps.expr.xreplace({f: a for f, a in maps.values()}), _ranges(op, form, taps.taps, taps.tap_hi))
 
 
+def padding_mode(form, maps: dict) -> str | None:
+    """The one F.pad mode whose index map every axis of K reads x through (``maps`` from :func:`index_maps`), or None."""
+    from ..ir.padding import PADDING_MAPS
+    if not maps or len(maps) != len(form.omega.axes):
+        return None
+    modes = {next((m for m, fn in PADDING_MAPS.items() if sp.expand(fn(a, form.omega.axes[k].length) - f) == 0), None)
+             for k, (f, a) in maps.items()}
+    return None if len(modes) != 1 or None in modes else modes.pop()
+
+
 def padded_taps(op, form, definitions, taps: TapKernel, beside=None):
     """(torch padding mode, K̂ inside the input) for a kernel that reads x through one F.pad mode's index map ρ
     on every axis (a reflection-padded attention), where K̂ with ρ replaced by the identity, aggregated over x
@@ -187,13 +197,9 @@ def padded_taps(op, form, definitions, taps: TapKernel, beside=None):
     (A static kernel free of the position needs no check: :func:`.factors.padded_kernel`.)"""
     from ..ir.padding import PADDING_MAPS
     maps = index_maps(form)
-    if not maps or len(maps) != len(form.omega.axes):
+    mode = padding_mode(form, maps)
+    if mode is None:
         return None
-    modes = {next((m for m, fn in PADDING_MAPS.items() if sp.expand(fn(a, form.omega.axes[k].length) - f) == 0), None)
-             for k, (f, a) in maps.items()}
-    if len(modes) != 1 or None in modes:
-        return None
-    mode = modes.pop()
     inner = interior_kernel(op, form, taps, maps)
     if inner.has(*[f for f, _ in maps.values()]):
         return None
