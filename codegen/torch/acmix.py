@@ -47,14 +47,15 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-def _static_conv(value, weight, kernel, stride, dilation, padding, L_out):
-    """Σ_c Σ_u F[o, c, u…]·ṽ[b, c, s·p + δ·u − P] for a static, shared kernel part F: one native convolution over
-    the window (zero padding; the right side padded further where the declared output needs it, then cut to it)."""
+def _part_conv(value, weight, kernel, stride, dilation, padding, L_out, groups=1):
+    """Σ_c Σ_u F[o, c, u…]·ṽ[b, c, s·p + δ·u − P] for a part F of K̂ shared by every sample and position: one native
+    convolution over the window (zero padding; the right side padded further where the declared output needs it,
+    then cut to it)."""
     extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)
              for n, L, K, s, d, P in zip(L_out, value.shape[2:], kernel, stride, dilation, padding)]
     if any(extra):
         value = F.pad(value, [e for k in reversed(extra) for e in (0, k)])
-    y = F.conv2d(value, weight, None, stride=stride, padding=padding, dilation=dilation)
+    y = F.conv2d(value, weight, None, stride=stride, padding=padding, dilation=dilation, groups=groups)
     return y if tuple(y.shape[2:]) == tuple(L_out) else y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
 
 
@@ -341,7 +342,7 @@ def _generic(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_we
     f1 = f1.unsqueeze(5)
     f6 = _as_grid(f1, 6, dtype, device)
     f6 = f6.reshape(f6.shape[:4])
-    y = y + _static_conv(x, f6.expand(((N * d), C, ((2 * R) + 1), ((2 * R) + 1))), (((2 * R) + 1), ((2 * R) + 1)), (s, s), (1, 1), (R, R), L_out)
+    y = y + _part_conv(x, f6.expand(((N * d), C, ((2 * R) + 1), ((2 * R) + 1))), (((2 * R) + 1), ((2 * R) + 1)), (s, s), (1, 1), (R, R), L_out)
     beta1 = qkv_bias[(2 * N * d):(3 * N * d),].reshape(1, (N * d), 1, 1, 1, 1, 1, 1)  # bqkv[2*N*d + o]: a view (proved inside bqkv)
     beta2 = rate1.reshape(1, 1, 1, 1, 1, 1, 1, 1)  # rate1[0]: the whole tensor
     a_4 = torch.arange(3, device=device).view(1, 1, 1, 1, 1, -1, 1, 1)

@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = ([0 ≤ R - i + u_1_tap ≤ 2·R]·[0 ≤ R - j + u_2_tap ≤ 2·R]·Ŵ_l[c, R - i + u_1_tap, R - j + u_2_tap] + δ(j, u_2_tap)·Ŵ_g[b, c, i, u_1_tap])·δ(c, o)
 
-Default lowering (generic-global): dynamic (K̂ reads the input); position-specific; Ω an index set, summed over every input position (K̂ vanishes off Ω) → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input.
+Default lowering (generic-global): K̂ = K̂′ + B with B = [0 ≤ R - i + u_1_tap ≤ 2·R]·[0 ≤ R - j + u_2_tap ≤ 2·R]·δ(c, o)·Ŵ_l[c, R - i + u_1_tap, R - j + u_2_tap]: on the window t = q − p + (R, R) of (2·R + 1) × (2·R + 1) taps it is δ(c, o)·Ŵ_l[c, t_1, t_2] (no position, no batch: one kernel for every sample; compared exactly with K at 2 grid shapes) → B as one native convolution of the input over t_1, t_2, zero padding, added; for K̂′: dynamic (K̂ reads the input); position-specific; Ω an index set, summed over every input position (K̂ vanishes off Ω) → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input; K̂ carries δ(j, u_2_tap) and the output is as long as the input there: x is read at the output position on that axis (an einsum label, no grid over it).
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -45,6 +45,18 @@ def _as_grid(value, rank, dtype, device):
     """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number."""
     t = torch.as_tensor(value, dtype=dtype, device=device)
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
+
+
+def _part_conv(value, weight, kernel, stride, dilation, padding, L_out, groups=1):
+    """Σ_c Σ_u F[o, c, u…]·ṽ[b, c, s·p + δ·u − P] for a part F of K̂ shared by every sample and position: one native
+    convolution over the window (zero padding; the right side padded further where the declared output needs it,
+    then cut to it)."""
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)
+             for n, L, K, s, d, P in zip(L_out, value.shape[2:], kernel, stride, dilation, padding)]
+    if any(extra):
+        value = F.pad(value, [e for k in reversed(extra) for e in (0, k)])
+    y = F.conv2d(value, weight, None, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return y if tuple(y.shape[2:]) == tuple(L_out) else y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
 
 
 def _kernels_available(device_type):
@@ -229,17 +241,12 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     d5_4 = _as_grid(((1 / B) * d5_1 * d5_2), 4, dtype, device)
     d5_4 = d5_4.reshape(d5_4.shape[:3])
     def_Whl = d5_4.expand((C, ((2 * R) + 1), ((2 * R) + 1)))
-    u_1_tap = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, -1, 1, 1, 1)
-    i = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, 1, 1, -1, 1)
-    u_2_tap = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
-    j = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, 1, 1, 1, -1)
-    c_in_group = torch.arange(1, device=device).view(1, 1, 1, -1, 1, 1, 1, 1)
-    g = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
-    k1 = def_Whl[(c_in_group + g).clamp(0, C - 1), (R + u_1_tap - i).clamp(0, ((2 * R) + 1) - 1), (R + u_2_tap - j).clamp(0, ((2 * R) + 1) - 1)]  # Whl[c_in_group + g, R - i + u_1_tap, R - j + u_2_tap]
-    k1 = k1 * (((0 <= (c_in_group + g)) & ((c_in_group + g) < C)) & ((0 <= (R + u_1_tap - i)) & ((R + u_1_tap - i) < ((2 * R) + 1))) & ((0 <= (R + u_2_tap - j)) & ((R + u_2_tap - j) < ((2 * R) + 1)))).to(dtype)  # reads outside Whl are 0
-    k2 = def_Whg[:B, :C, :(P * ((2 * R) + 1)), :(P * ((2 * R) + 1))].unflatten(1, (C, 1)).permute(0, 1, 2, 4, 3).reshape(B, C, 1, 1, (P * ((2 * R) + 1)), 1, (P * ((2 * R) + 1)), 1)  # Whg[b, c_in_group + g, i, u_1_tap]: a view (proved inside Whg)
-    k3 = _as_grid(((((0 <= (R + u_1_tap - i)) & ((R + u_1_tap - i) <= (2 * R))).to(dtype) * ((0 <= (R + u_2_tap - j)) & ((R + u_2_tap - j) <= (2 * R))).to(dtype) * k1) + (k2 * torch.as_tensor((j == u_2_tap).to(dtype), dtype=dtype, device=device))), 8, dtype, device)
-    return k3
+    k1 = def_Whg[:B, :C, :(P * ((2 * R) + 1)), :(P * ((2 * R) + 1))].unflatten(1, (C, 1)).permute(0, 1, 2, 4, 3).reshape(B, C, 1, 1, (P * ((2 * R) + 1)), 1, (P * ((2 * R) + 1)), 1)  # Whg[b, c_in_group + g, i, u_1_tap]: a view (proved inside Whg)
+    k2 = _as_grid(k1, 8, dtype, device)
+    # the window part of K̂: its weight for one native convolution
+    band1 = def_Whl.reshape(C, ((2 * R) + 1), ((2 * R) + 1))  # Whl[c, t_1, t_2]: the whole tensor
+    band2 = _as_grid(band1, 3, dtype, device)
+    return k2, band2.expand((C, ((2 * R) + 1), ((2 * R) + 1))).reshape((C, 1, ((2 * R) + 1), ((2 * R) + 1)))
 
 
 def _generic(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, *, C, D, R, P, L_out):
@@ -249,14 +256,15 @@ def _generic(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_we
     xc = Z
     # Ω global: every output position reads every input position, so the windows are the input itself
     windows = xc.reshape((B, C, 1, (P * ((2 * R) + 1)), (P * ((2 * R) + 1))))
-    kernel = _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, L_out=L_out)
+    kernel, band = _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, L_out=L_out)
     kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
     kernel = kernel.expand(kernel.shape[:6] + (L_out[0],) + kernel.shape[7:])  # an output axis
-    kernel = kernel.expand(kernel.shape[:7] + (L_out[1],) + kernel.shape[8:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
-    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2, 6, 7]]
-    spec = "".join("bgocuvij"[k] for k in keep) + ",bgcuv->bgoij"
+    keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2, 6]]
+    spec = "".join("bgocuvij"[k] for k in keep) + ",bgcuj->bgoij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, C, L_out[0], L_out[1]))
+    # K̂'s window part: one native convolution of the input, added
+    y = y + _part_conv(xc, band, (((2 * R) + 1), ((2 * R) + 1)), (1, 1), (1, 1), (R, R), L_out, C)
     beta1 = fast_bias.reshape(1, 1, 1, 1)  # fast_bias[0]: the whole tensor
     beta2 = _as_grid(beta1, 4, dtype, device)
     y = y + beta2

@@ -104,6 +104,9 @@ class Plan:
     sdpa: dict | None = None                       # softmax attention: the F.scaled_dot_product_attention call's parts
     term_sum: dict | None = None                   # K̂ = Σ_t M·S: the two programs, their shapes and the two einsums
     static_conv: dict | None = None                # K̂ = R + F, F static and shared: F's weight program and shape
+    band_conv: dict | None = None                  # global K̂ = R + a shared window part: its weight program, groups, window
+    diagonal: bool = False                         # a global K̂'s δ(p_k, u_k) read as x at p_k (einsum labels), not a grid
+    diagonal_axes: list = field(default_factory=list)   # … the axes where it was
     divisor: dict | None = None                    # Ω = divisors: the divisor lowering's data (codegen/divisors.py)
     index_set: bool = False                        # … or an index set, lowered over every position (K̂ is 0 off Ω)
     pad_mode: str = ""                             # native path on F.pad(x, mode=pad_mode): K reads x through its map
@@ -321,6 +324,14 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
                 f"K̂ = R + F with F = {text(fixed[1], names)} static and shared (it reads no input and no output "
                 f"position) → F as one torch.nn.functional.conv{plan.dims}d of x, added; for R: {rest.reason}"))
             _static_conv(plan, fixed[1], form, facts.taps, tensors, local_sizes, pyx)
+    band = facts.band if isinstance(plan.lowering, Generic) and glob and not force_generic else None
+    if band is not None:   # K̂ = rest + a shared kernel over a window around p: that part one native convolution
+        part = facts.part_of(band.rest, band.term)
+        rest = choose(part, padding_ok=padding_ok, grouped=grouped)
+        if isinstance(rest, Generic):
+            built, plan.lowering = part, dataclasses.replace(rest, reason=_band_reason(op, band) + rest.reason)
+            _band_conv(plan, op, band, form, tensors, local_sizes, pyx)
+    plan.diagonal = not force_generic   # δ(p_k, u_k) in a global K̂: the einsum reads x at p_k itself
     _build(plan, plan.lowering, built, tensors, local_sizes, pyx)
     if plan.aggregated and not glob:
         for name, _, _, var, _ in plan.definitions:
@@ -330,7 +341,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
         attends(plan, softmaxes, defs)
         fused_attention(plan, form, taps.taps)
         _logit_bias(plan, defs, tensors, local_sizes, pyx)
-    found = None if force_generic else (recognise_sdpa(plan, facts, defs, tensors, local_sizes, pyx)
+    found = None if force_generic or plan.band_conv else (recognise_sdpa(plan, facts, defs, tensors, local_sizes, pyx)
                                         or recognise_tiled(plan, facts, pyx, defs))
     if found is not None:   # softmax attention: one F.scaled_dot_product_attention call (codegen/sdpa.py)
         plan.sdpa, plan.lowering = found, sdpa(plan.lowering, found)
@@ -440,6 +451,11 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
     _generic(plan, op, form, kernel, tensors, local_sizes, pyx, any(facts.layout), bias_native,
              plan_out_channels(op) if isinstance(variant, Premix) else None)
     plan.bias = bias_native or None   # (the premix too: a per-channel β added natively after the aggregation)
+    if isinstance(variant, Generic) and plan.diagonal_axes:
+        names = op.display_names("text")
+        said = ", ".join(f"δ({text(form.position[k], names)}, {text(taps.taps[k], names)})" for k in plan.diagonal_axes)
+        plan.reason += (f"; K̂ carries {said} and the output is as long as the input there: x is read at the output "
+                        "position on that axis (an einsum label, no grid over it)")
     if isinstance(variant, Premix):
         return
     if isinstance(variant, TermSum):   # K̂ = Σ_t M(o, c, t)·S(t, p, q): S per term over the positions, then M
@@ -505,6 +521,31 @@ def _static_conv(plan, fixed, form, taps, tensors, local_sizes, pyx) -> None:
     axes = (o, c) + taps.taps
     plan.static_conv = {"weight": GridCompiler(axes, extent, tensors, local_sizes, prefix="f").compile(fixed),
                         "shape": [extent[a] for a in axes]}
+
+
+def _band_reason(op, band) -> str:
+    names = op.display_names("text")
+    taps = ", ".join(text(t, names) for t in band.taps)
+    return (f"K̂ = K̂′ + B with B = {text(band.term, names)}: on the window t = q − p + ({', '.join(text(x, names) for x in band.padding)}) "
+            f"of {' × '.join(text(x, names) if x.is_Atom else '(' + text(x, names) + ')' for x in band.size)} taps it is {text(band.kernel, names)} (no position, no batch: "
+            f"one kernel for every sample; compared exactly with K at {band.checked_shapes} grid shapes) → B as one "
+            f"native convolution of the input over {taps}, zero padding, added; for K̂′: ")
+
+
+def _band_conv(plan, op, band, form, tensors, local_sizes, pyx) -> None:
+    """The band's weight program, on (c, t…) with groups = C when it carries δ(c, o) (depthwise), else on (o, c, t…)."""
+    o, c = form.out_channel, form.channel
+    extent = {o: plan.channels_out, c: plan.channels_in}
+    extent.update({t: pyx(k) for t, k in zip(band.taps, band.size)})
+    grp = group_structure(band.kernel, c, o)
+    depthwise = grp is not None and grp[:2] == (1, 1) and not grp[2].has(o) and \
+        sp.simplify(form.channel_hi + 1 - plan_out_channels(op)) == 0
+    axes, expr = ((c,) + band.taps, grp[2]) if depthwise else ((o, c) + band.taps, band.kernel)
+    prog = GridCompiler(axes, extent, tensors, local_sizes, prefix="band").compile(expr)
+    shape = [extent[a] for a in axes]
+    plan.band_conv = {"weight": prog, "shape": shape, "conv_shape": shape[:1] + ["1"] + shape[1:] if depthwise else shape,
+                      "groups": plan.channels_in if depthwise else "1", "kernel": [pyx(k) for k in band.size],
+                      "padding": [pyx(x) for x in band.padding]}
 
 
 def _term_sum(plan, variant, form, taps, tensors, local_sizes, pyx) -> None:
@@ -594,6 +635,8 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
         plan.kernel_expand = plan.kernel_expand + [(len(axes) - plan.dims + k, L[k]) for k in range(plan.dims)]
     extent.update(pos_ext)
     extent.update(tap_ext)
+    if plan.global_omega and plan.diagonal:
+        expr = _diagonal(plan, op, form, taps, expr, pos_l, taps_l)
     plan.kernel = GridCompiler(axes, extent, tensors, local_sizes, prefix="k").compile(expr)
     plan.kernel_axes = [str(a) for a in axes]
     plan.out_shape = [batch, plan.channels_out] + L
@@ -601,6 +644,24 @@ def _generic(plan, op, form, taps, tensors, local_sizes, pyx, layout_ok, bias_na
         baxes = (b, o) + tuple(form.position)
         bext = {b: batch, o: plan.channels_out, **pos_ext}
         plan.bias_program = GridCompiler(baxes, bext, tensors, local_sizes, prefix="beta").compile(form.bias)
+
+
+def _diagonal(plan, op, form, taps, expr, pos_l, taps_l):
+    """Each factor δ(p_k, u_k) of a global K̂ whose output length is the input's, L'_k = L_k: Σ_{u_k} δ(p_k, u_k)·f(u_k)·
+    x[u_k] = f(p_k)·x[p_k] (p_k < L'_k = L_k is a position of x), so the kernel drops u_k and the einsum labels x's
+    axis k as p_k: no (p_k, u_k) grid (HyperZ·Z·W's column-wise matrix product becomes one)."""
+    factors = list(sp.Mul.make_args(expr))
+    for k, (p, u, axis) in enumerate(zip(form.position, taps.taps, form.omega.axes)):
+        delta = next((f for f in factors if isinstance(f, sp.KroneckerDelta) and set(f.args) == {p, u}), None)
+        if delta is None or sp.simplify(op.output.shape[op.lhs_indices.index(p)] - axis.kernel) != 0:
+            continue
+        factors = [f.xreplace({u: p}) for f in factors if f is not delta]
+        lhs, out = plan.einsum.split("->")
+        plan.einsum = f"{lhs.replace(taps_l[k], pos_l[k])}->{out}"
+        plan.diagonal_axes.append(k)
+        at = plan.kernel_letters.index(pos_l[k])   # x carries p_k now: the kernel keeps it only where it reads it
+        plan.kernel_expand = [(axis, n) for axis, n in plan.kernel_expand if axis != at]
+    return sp.Mul(*factors)
 
 
 def plan_out_channels(op):

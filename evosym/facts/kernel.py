@@ -28,6 +28,7 @@ from ..ir.evolution import EvolutionForm
 from ..ir.neighbourhood import Global, IndexSet, Window, WindowAxis
 from ..ir.symbols import InRange
 from ..ir.tensors import definitions_read, inline_unshaped
+from .bands import Band, band_part
 from .divisors import DivisorKernel, divisor_kernel
 from .factors import channel_factor, group_structure, matmul_factors, padded_kernel, postmix_factor
 from .omega import causal_reach, omega_kind
@@ -127,6 +128,15 @@ class KernelFacts:
         if not terms or len(terms) == len(expr.args):
             return None
         return sp.Add(*[t for t in expr.args if not fixed(t)]), sp.Add(*terms)
+
+    @cached_property
+    def band(self) -> Band | None:
+        """K̂ = rest + a window part when Ω is every input position (:func:`.bands.band_part`: HyperZ·Z·W's local
+        branch beside its matrix product), verified against K at every grid shape; else None (Ω a window, not
+        channels first, more than three position axes, or a canary)."""
+        if self.mutate is not None or not self.everywhere or not self.layout[0] or not 1 <= len(self.form.position) <= 3:
+            return None
+        return band_part(self.operator, self.windowed, self.taps, self.definitions)
 
     # --- Ω and the tap form ------------------------------------------------------------------------
     @cached_property
