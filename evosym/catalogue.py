@@ -67,6 +67,10 @@ class OperatorModule:
         except EvosymError as exc:
             raise type(exc)(f"{self.label}: {exc}") from None
         except Exception as exc:  # a bug in the operator file: say where, without a traceback
+            if search or self.derive is None:   # no line of the user's ran: the search itself failed
+                raise EvosymError(f"{self.label}: the proof search failed ({type(exc).__name__}: {exc}); this is "
+                                  "evosym's fault, not the file's: please report it, and write a derive() with the "
+                                  "rewrite steps to prove the operator meanwhile") from None
             raise OperatorFileError(f"{self.label}{_where(exc, self.source)}: derive() failed: {type(exc).__name__}: {exc}") from None
 
 

@@ -151,3 +151,22 @@ def test_the_diagonal_is_taken_only_where_the_lengths_agree(out_len, in_len, del
         assert out == sp.IndexedBase("M")[p, p] and plan.einsum == "bci->boi" and plan.kernel_expand == [(1, "O")]
     else:
         assert out == expr and plan.einsum == "bcu->boi" and plan.diagonal_axes == []
+
+
+DATA = __import__("pathlib").Path(__file__).resolve().parent / "data" / "operators"
+
+
+@pytest.mark.parametrize("name, path, band, diagonal", [
+    ("band_scaled_weight2d", "generic-global", True, [1]),   # the window's weight a definition without a shape
+    ("row_mixing2d", "generic-window", False, []),            # the search's window of stride 0 on the rows
+    ("transposed_read2d", "generic-global", True, []),        # δ(j, u_1) crosses the axes: no diagonal
+])
+def test_operator_files_at_the_edges_generate_and_check(name, path, band, diagonal):
+    from evosym.codegen.check import check_operator
+    report = check_operator(str(DATA / f"{name}.py"), variants=1)
+    assert report.ok, report.text()
+    assert report.plan.path == path and bool(report.plan.band_conv) == band and report.plan.diagonal_axes == diagonal
+    if path.startswith("generic") and not report.plan.has_kernels:
+        assert "run the same code here" in report.text()   # the default is path="generic": said, not a second check
+    else:
+        assert "and generic" in report.text()

@@ -127,3 +127,26 @@ def test_unbatched_inputs_as_torch_takes_them(name, make, shape):
         got = layer(x, path=path)
         assert got.shape == want.shape
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_each_weight_is_initialised_with_its_own_fan_in():
+    """Cross-attention's key and value weights read C_k and C_v channels, not the query's N·d: each weight is
+    kaiming-uniform with its own fan-in (bound 1/√fan-in, as nn.Linear), each bias bounded by its weight's."""
+    mod = load("cross_attention")
+    torch.manual_seed(0)
+    layer = mod.CrossAttentionEvolution(C_k=400, C_v=9, N=2, d=2)
+    bounds = {"q_weight": 1 / 2, "q_bias": 1 / 2, "k_weight": 1 / 20, "k_bias": 1 / 20, "v_weight": 1 / 3,
+              "v_bias": 1 / 3, "out_weight": 1 / 2, "out_bias": 1 / 2}
+    for name, bound in bounds.items():
+        p = getattr(layer, name).detach()
+        assert float(p.abs().max()) <= bound + 1e-7, name
+        assert float(p.abs().max()) > 0.5 * bound, name   # spread over the whole range, not a smaller one
+
+
+def test_a_fixed_length_is_said_once():
+    """A shape check of a fixed length says the number (not "length 2 = 2"); a formula is said with its value."""
+    import sympy as sp
+    from evosym.codegen.plan import _length_text
+    C, d = sp.symbols("C d", integer=True, positive=True)
+    assert _length_text(sp.Integer(2), str) == "2"
+    assert _length_text(C * d, lambda e: "C * d") == "C·d = {C * d}"

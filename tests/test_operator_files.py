@@ -262,3 +262,18 @@ def test_a_traditional_form_that_cannot_be_evaluated_is_a_failed_proof_not_a_cra
     assert r.returncode == 1, r.stderr
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr
     assert "✗" in r.stdout and "proof failed: ill_formed" in r.stderr
+
+
+def test_a_failing_search_is_not_blamed_on_the_file(monkeypatch):
+    """A file without derive() ran none of its own lines in the proof: an exception inside the search is evosym's
+    fault and is said so (it was reported as "derive() failed" in a file that has no derive)."""
+    from evosym.errors import EvosymError
+    from evosym.search import SearchingDerivation
+
+    def broken(self):
+        raise ValueError("-j is not an integer")
+    monkeypatch.setattr(SearchingDerivation, "auto", broken)
+    module = catalogue.load(op("no_derive.py"))
+    with pytest.raises(EvosymError, match="the proof search failed .*evosym's fault, not the file's") as info:
+        module.proof()
+    assert not isinstance(info.value, OperatorFileError) and "derive() failed" not in str(info.value)

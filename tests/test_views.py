@@ -26,7 +26,8 @@ def _as_grid(value, rank, dtype, device):   # the generated modules' helper (tem
 
 
 B, C, H, K, G, S, R = (size(n) for n in ("B", "C", "H", "K", "G", "s", "R"))
-SIZES = {n: str(n) for n in (B, C, H, K, G, S, R)}
+Z = size("z", zero=True)   # a size that may be 0
+SIZES = {n: str(n) for n in (B, C, H, K, G, S, R, Z)}
 b, c, i, j, g, u, v, a = (index(n) for n in ("b", "c", "i", "j", "g", "u", "v", "a"))
 A = sp.IndexedBase("A")
 
@@ -79,7 +80,7 @@ def _direct(expr, axes, tensor, values):
 
 def _sub(values):
     """Size values given by name (``dict(B=2, s=1)``) as a substitution of the size symbols."""
-    return {size(k): sp.Integer(n) for k, n in values.items()}
+    return {**{size(k): sp.Integer(n) for k, n in values.items()}, **{size(k, zero=True): sp.Integer(n) for k, n in values.items()}}
 
 
 # (expression, grid axes with their lengths, A's shape, size values to try)
@@ -126,6 +127,10 @@ GATHERS = {   # reads that may leave the tensor for some admissible sizes (or ar
     "coefficient 2 past the end": (A[2 * i + 1], [(i, H)], (2 * H - 1,), [dict(H=1), dict(H=4)]),
     "coefficient 2 that may fit": (A[2 * i], [(i, H)], (H + 1,), [dict(H=1), dict(H=2), dict(H=5)]),
     "symbolic offset larger than the padding": (A[i + R], [(i, H)], (H + 1,), [dict(H=3, R=1), dict(H=3, R=2)]),
+    "windows whose step may be 0": (A[Z * i + u], [(i, H), (u, K)], (Z * (H - 1) + K,),
+                                    [dict(z=0, H=3, K=2), dict(z=1, H=3, K=2), dict(z=2, H=2, K=3)]),
+    "windows whose dilation may be 0": (A[i + Z * u], [(i, H), (u, K)], (H + Z * (K - 1),),
+                                        [dict(z=0, H=3, K=2), dict(z=2, H=2, K=3)]),
     "overlapping windows past the end": (A[i + u], [(i, H), (u, K)], (H,), [dict(H=1, K=2), dict(H=3, K=2)]),
     "a size index that may be past the end": (A[i, R], [(i, H)], (H, K), [dict(H=2, R=1, K=3), dict(H=3, R=2, K=2)]),
 }

@@ -9,7 +9,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
     K̂ = Σ_{u=0}^{2·R} Σ_{v=0}^{2·R} δ(H - Abs(-H + Abs(-R + i·s + u) + 1) - 1, -R + i·s + u_1_tap)·δ(-R + j·s + u_2_tap, W - Abs(-W + Abs(-R + j·s + v) + 1) - 1)·W_qkv[2·N·d + o, c_2]·ρ₁·softmax_logit[b, ⌊o/d⌋, i, j, u, v] + Σ_{r=0}^{8} Σ_{t_2=0}^{3·N - 1} [0 ≤ -R + u_1_tap + 1 ≤ 2]·[0 ≤ -R + u_2_tap + 1 ≤ 2]·W_dep[o, r, -R + u_1_tap + 1, -R + u_2_tap + 1]·W_qkv[d·t_2 + ⌊o/N⌋, c_2]·W_fc[r, t_2]·ρ₂
 
 Default lowering (premix-window): K̂ = R + F with F = Σ_{r=0}^{8} Σ_{t_2=0}^{3·N - 1} [0 ≤ -R + u_1_tap + 1 ≤ 2]·[0 ≤ -R + u_2_tap + 1 ≤ 2]·W_dep[o, r, -R + u_1_tap + 1, -R + u_2_tap + 1]·W_qkv[d·t_2 + ⌊o/N⌋, c_2]·W_fc[r, t_2]·ρ₂ static and shared (it reads no input and no output position) → F as one torch.nn.functional.conv2d of x, added; for R: dynamic (K̂ reads the input); position-specific; K̂ reads x through the 'reflect' padding's index map on every axis: K̂ with the map the identity over x padded with that mode (compared exactly with K at 3 grid shapes); K̂ = (W_qkv[2·N·d + o, c_2])·S with S free of the input channel → the channel map applied first as a 1×1 map (v = M·x), then S aggregated depthwise over v padded with mode 'reflect'.
-The generic lowering (path="generic") computes the same result from K̂ directly.
+path="generic" runs the same split as the default (the part split off is one native convolution in both).
 """
 
 from __future__ import annotations
@@ -401,23 +401,18 @@ class AcmixEvolution(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.qkv_weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
-        fan_in = self.qkv_weight[0].numel()
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.qkv_bias, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.pe_weight, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.pe_bias, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.fc_weight, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.dep_conv_weight, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.rate1, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.rate2, -bound, bound)
+        """PyTorch's default initialisation for this kind of layer: each weight (2 or more axes) kaiming-uniform with its
+        own fan-in, as nn.Linear and nn.Conv*d; each bias or scalar uniform in ±1/√fan-in of the weight before it (the
+        first weight's where none is before it)."""
+        params = (self.qkv_weight, self.qkv_bias, self.pe_weight, self.pe_bias, self.fc_weight, self.dep_conv_weight, self.rate1, self.rate2)
+        fan_in = next((math.prod(p.shape[1:]) for p in params if p.dim() > 1), 1)
+        for p in params:
+            if p.dim() > 1:
+                nn.init.kaiming_uniform_(p, a=math.sqrt(5))
+                fan_in = math.prod(p.shape[1:])
+            else:
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(p, -bound, bound)
 
     def forward(self, x, path="auto"):
         return acmix_evolution(x, self.qkv_weight, self.qkv_bias, self.pe_weight, self.pe_bias, self.fc_weight, self.dep_conv_weight, self.rate1, self.rate2, C=self.C, N=self.N, d=self.d, R=self.R, s=self.s, path=path)

@@ -265,7 +265,9 @@ class AvgPool1dCeilEvolution(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
+        """PyTorch's default initialisation for this kind of layer: each weight (2 or more axes) kaiming-uniform with its
+        own fan-in, as nn.Linear and nn.Conv*d; each bias or scalar uniform in ±1/√fan-in of the weight before it (the
+        first weight's where none is before it)."""
         pass  # no parameters
 
     def forward(self, x, path="auto"):

@@ -371,11 +371,18 @@ class Conv3dReplicateEvolution(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
-        fan_in = self.weight[0].numel()
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.bias, -bound, bound)
+        """PyTorch's default initialisation for this kind of layer: each weight (2 or more axes) kaiming-uniform with its
+        own fan-in, as nn.Linear and nn.Conv*d; each bias or scalar uniform in ±1/√fan-in of the weight before it (the
+        first weight's where none is before it)."""
+        params = (self.weight, self.bias)
+        fan_in = next((math.prod(p.shape[1:]) for p in params if p.dim() > 1), 1)
+        for p in params:
+            if p.dim() > 1:
+                nn.init.kaiming_uniform_(p, a=math.sqrt(5))
+                fan_in = math.prod(p.shape[1:])
+            else:
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(p, -bound, bound)
 
     def forward(self, x, path="auto"):
         return conv3d_replicate_evolution(x, self.weight, self.bias, G=self.G, C_g=self.C_g, O_g=self.O_g, K_d=self.K_d, s_d=self.s_d, P_d=self.P_d, K_h=self.K_h, s_h=self.s_h, P_h=self.P_h, K_w=self.K_w, s_w=self.s_w, P_w=self.P_w, path=path)

@@ -9,7 +9,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
     K̂ = δ(c, o)·h[c, K - u_tap - 1]
 
 Default lowering (generic-window): static (K̂ reads no input); shared across space (K̂ is free of the output position); the window's padding is not provably ≥ 0 (native convolutions cannot crop) → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum.
-The generic lowering (path="generic") computes the same result from K̂ directly.
+path="generic" is this lowering in torch ops; the default runs evosym's generated kernels instead where they are available.
 """
 
 from __future__ import annotations
@@ -226,9 +226,18 @@ class ConvolveSameEvolution(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
-        fan_in = self.weight[0].numel()
+        """PyTorch's default initialisation for this kind of layer: each weight (2 or more axes) kaiming-uniform with its
+        own fan-in, as nn.Linear and nn.Conv*d; each bias or scalar uniform in ±1/√fan-in of the weight before it (the
+        first weight's where none is before it)."""
+        params = (self.weight,)
+        fan_in = next((math.prod(p.shape[1:]) for p in params if p.dim() > 1), 1)
+        for p in params:
+            if p.dim() > 1:
+                nn.init.kaiming_uniform_(p, a=math.sqrt(5))
+                fan_in = math.prod(p.shape[1:])
+            else:
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(p, -bound, bound)
 
     def forward(self, x, path="auto"):
         return convolve_same_evolution(x, self.weight, C=self.C, K=self.K, path=path)

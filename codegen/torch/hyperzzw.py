@@ -9,7 +9,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
     K̂ = ([0 ≤ -P_h·R + R + u_1_tap - ⌊P_h/2 - 1/2⌋ ≤ 2·R]·[0 ≤ -P_w·R + R + u_2_tap - ⌊P_w/2 - 1/2⌋ ≤ 2·R]·Ŵ_l[b, c, -P_h·R + R + u_1_tap - ⌊P_h/2 - 1/2⌋, -P_w·R + R + u_2_tap - ⌊P_w/2 - 1/2⌋] + Ŵ_g[b, c, u_1_tap, u_2_tap])·δ(c, o)
 
 Default lowering (generic-window): dynamic (K̂ reads the input); shared across space, one kernel per sample (K̂ reads the batch index) → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum.
-The generic lowering (path="generic") computes the same result from K̂ directly.
+path="generic" is this lowering in torch ops; the default runs evosym's generated kernels instead where they are available.
 """
 
 from __future__ import annotations
@@ -357,25 +357,18 @@ class HyperzzwEvolution(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.omega_g, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
-        fan_in = self.omega_g[0].numel()
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.phi_g, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.out_weight_g, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.out_bias_g, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.omega_l, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.phi_l, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.out_weight_l, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.out_bias_l, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.fast_bias, -bound, bound)
+        """PyTorch's default initialisation for this kind of layer: each weight (2 or more axes) kaiming-uniform with its
+        own fan-in, as nn.Linear and nn.Conv*d; each bias or scalar uniform in ±1/√fan-in of the weight before it (the
+        first weight's where none is before it)."""
+        params = (self.omega_g, self.phi_g, self.out_weight_g, self.out_bias_g, self.omega_l, self.phi_l, self.out_weight_l, self.out_bias_l, self.fast_bias)
+        fan_in = next((math.prod(p.shape[1:]) for p in params if p.dim() > 1), 1)
+        for p in params:
+            if p.dim() > 1:
+                nn.init.kaiming_uniform_(p, a=math.sqrt(5))
+                fan_in = math.prod(p.shape[1:])
+            else:
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(p, -bound, bound)
 
     def forward(self, Z, path="auto"):
         return hyperzzw_evolution(Z, self.omega_g, self.phi_g, self.out_weight_g, self.out_bias_g, self.omega_l, self.phi_l, self.out_weight_l, self.out_bias_l, self.fast_bias, C=self.C, D=self.D, R=self.R, P_h=self.P_h, P_w=self.P_w, path=path)

@@ -8,8 +8,8 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = ([0 ≤ R - i + u_1_tap ≤ 2·R]·[0 ≤ R - j + u_2_tap ≤ 2·R]·Ŵ_l[c, R - i + u_1_tap, R - j + u_2_tap] + δ(j, u_2_tap)·Ŵ_g[b, c, i, u_1_tap])·δ(c, o)
 
-Default lowering (generic-global): K̂ = K̂′ + B with B = [0 ≤ R - i + u_1_tap ≤ 2·R]·[0 ≤ R - j + u_2_tap ≤ 2·R]·δ(c, o)·Ŵ_l[c, R - i + u_1_tap, R - j + u_2_tap]: on the window t = q − p + (R, R) of (2·R + 1) × (2·R + 1) taps it is δ(c, o)·Ŵ_l[c, t_1, t_2] (no position, no batch: one kernel for every sample; compared exactly with K at 2 grid shapes) → B as one native convolution of the input over t_1, t_2, zero padding, added; for K̂′: dynamic (K̂ reads the input); position-specific; Ω an index set, summed over every input position (K̂ vanishes off Ω) → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input; K̂ carries δ(j, u_2_tap) and the output is as long as the input there: x is read at the output position on that axis (an einsum label, no grid over it).
-The generic lowering (path="generic") computes the same result from K̂ directly.
+Default lowering (generic-global): K̂ = K̂′ + B with B = [0 ≤ R - i + u_1_tap ≤ 2·R]·[0 ≤ R - j + u_2_tap ≤ 2·R]·δ(c, o)·Ŵ_l[c, R - i + u_1_tap, R - j + u_2_tap]: on the window t = q − p + (R, R) of (2·R + 1) × (2·R + 1) taps it is δ(c, o)·Ŵ_l[c, t_1, t_2] (no position, no batch: one kernel for every sample; compared exactly with K at 2 grid shapes) → B as one native convolution of the input over t_1, t_2, zero padding, added; for K̂′: dynamic (K̂ reads the input); position-specific; Ω an index set, summed over every input position (K̂ vanishes off Ω) → generic path: K̂ compiled from SymPy over (p, q), one einsum with the input; K̂ carries δ(j, u_2_tap) and the output is as long as the input there: the aggregated tensor is read at the output position on that axis (an einsum label, no grid over it).
+path="generic" runs the same split as the default (the part split off is one native convolution in both).
 """
 
 from __future__ import annotations
@@ -302,25 +302,18 @@ class HyperzzwCodeEvolution(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.omega_g, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
-        fan_in = self.omega_g[0].numel()
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.phi_g, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.out_weight_g, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.out_bias_g, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.omega_l, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.phi_l, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.out_weight_l, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.out_bias_l, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.fast_bias, -bound, bound)
+        """PyTorch's default initialisation for this kind of layer: each weight (2 or more axes) kaiming-uniform with its
+        own fan-in, as nn.Linear and nn.Conv*d; each bias or scalar uniform in ±1/√fan-in of the weight before it (the
+        first weight's where none is before it)."""
+        params = (self.omega_g, self.phi_g, self.out_weight_g, self.out_bias_g, self.omega_l, self.phi_l, self.out_weight_l, self.out_bias_l, self.fast_bias)
+        fan_in = next((math.prod(p.shape[1:]) for p in params if p.dim() > 1), 1)
+        for p in params:
+            if p.dim() > 1:
+                nn.init.kaiming_uniform_(p, a=math.sqrt(5))
+                fan_in = math.prod(p.shape[1:])
+            else:
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(p, -bound, bound)
 
     def forward(self, Z, path="auto"):
         return hyperzzw_code_evolution(Z, self.omega_g, self.phi_g, self.out_weight_g, self.out_bias_g, self.omega_l, self.phi_l, self.out_weight_l, self.out_bias_l, self.fast_bias, C=self.C, D=self.D, R=self.R, P=self.P, path=path)

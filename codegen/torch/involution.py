@@ -9,7 +9,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
     K̂ = δ(c, o)·Wᵢₙᵥ[b, u_1_tap·(2·R + 1) + u_2_tap + (2·R + 1)^2·⌊o/C_g⌋, i, j]
 
 Default lowering (generic-window): dynamic (K̂ reads the input); position-specific → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum.
-The generic lowering (path="generic") computes the same result from K̂ directly.
+path="generic" is this lowering in torch ops; the default runs evosym's generated kernels instead where they are available.
 """
 
 from __future__ import annotations
@@ -297,17 +297,18 @@ class InvolutionEvolution(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.reduce_weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
-        fan_in = self.reduce_weight[0].numel()
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.bn_scale, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.bn_shift, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.span_weight, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.span_bias, -bound, bound)
+        """PyTorch's default initialisation for this kind of layer: each weight (2 or more axes) kaiming-uniform with its
+        own fan-in, as nn.Linear and nn.Conv*d; each bias or scalar uniform in ±1/√fan-in of the weight before it (the
+        first weight's where none is before it)."""
+        params = (self.reduce_weight, self.bn_scale, self.bn_shift, self.span_weight, self.span_bias)
+        fan_in = next((math.prod(p.shape[1:]) for p in params if p.dim() > 1), 1)
+        for p in params:
+            if p.dim() > 1:
+                nn.init.kaiming_uniform_(p, a=math.sqrt(5))
+                fan_in = math.prod(p.shape[1:])
+            else:
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(p, -bound, bound)
 
     def forward(self, x, path="auto"):
         return involution_evolution(x, self.reduce_weight, self.bn_scale, self.bn_shift, self.span_weight, self.span_bias, G=self.G, C_g=self.C_g, D=self.D, R=self.R, s=self.s, path=path)

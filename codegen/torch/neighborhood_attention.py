@@ -335,15 +335,18 @@ class NeighborhoodAttentionEvolution(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default initialisation for this kind of layer (kaiming-uniform, fan-in bounds)."""
-        nn.init.kaiming_uniform_(self.query_weight, a=math.sqrt(5))   # the first weight (2 or more axes) sets the fan-in
-        fan_in = self.query_weight[0].numel()
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.key_weight, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.value_weight, -bound, bound)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        nn.init.uniform_(self.rpb, -bound, bound)
+        """PyTorch's default initialisation for this kind of layer: each weight (2 or more axes) kaiming-uniform with its
+        own fan-in, as nn.Linear and nn.Conv*d; each bias or scalar uniform in ±1/√fan-in of the weight before it (the
+        first weight's where none is before it)."""
+        params = (self.query_weight, self.key_weight, self.value_weight, self.rpb)
+        fan_in = next((math.prod(p.shape[1:]) for p in params if p.dim() > 1), 1)
+        for p in params:
+            if p.dim() > 1:
+                nn.init.kaiming_uniform_(p, a=math.sqrt(5))
+                fan_in = math.prod(p.shape[1:])
+            else:
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                nn.init.uniform_(p, -bound, bound)
 
     def forward(self, x, path="auto"):
         return neighborhood_attention_evolution(x, self.query_weight, self.key_weight, self.value_weight, self.rpb, N=self.N, d=self.d, R=self.R, path=path)

@@ -59,7 +59,9 @@ class CheckReport:
         return bool(self.shapes) and all(s.ok for s in self.shapes)
 
     def text(self) -> str:
-        what = f"lowering {self.plan.path} and generic"
+        what = (f"lowering {self.plan.path} (the default path and path=\"generic\" run the same code here)"
+                if self.plan.path.startswith("generic") and not self.plan.has_kernels else
+                f"lowering {self.plan.path} and generic")
         if "kernels" in self.paths:
             what += " and the generated kernels " + ("(CUDA kernels run on the GPU)" if self.device == "cuda" else
                                                      "(CPU kernels)")

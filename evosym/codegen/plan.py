@@ -284,7 +284,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     for axis, dim in enumerate(value.shape):
         if not (dim.is_Symbol and dim not in param_syms) and axis not in {a for a, _ in multiples}:
             checks.append((f"{op.value}.shape[{axis}] == {pyx(dim)}",
-                           f"axis {axis} of {op.value} must have length {text(dim)} = {{{pyx(dim)}}}"))
+                           f"axis {axis} of {op.value} must have length {_length_text(dim, pyx)}"))
     params = [(t.name, t.torch_name or py_name(t.name), [pyx(d) for d in t.shape], t.description)
               for t in op.tensors if t.role == "parameter"]
     tensors = {t.name: (tn, shape, t.shape) for t, (_, tn, shape, _) in zip([t for t in op.tensors if t.role == "parameter"], params)}
@@ -329,8 +329,8 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
         part = facts.part_of(band.rest, band.term)
         rest = choose(part, padding_ok=padding_ok, grouped=grouped)
         if isinstance(rest, Generic):
+            _band_conv(plan, op, band, form, _inline(band.kernel, defs), tensors, local_sizes, pyx)
             built, plan.lowering = part, dataclasses.replace(rest, reason=_band_reason(op, band) + rest.reason)
-            _band_conv(plan, op, band, form, tensors, local_sizes, pyx)
     plan.diagonal = not force_generic   # δ(p_k, u_k) in a global K̂: the einsum reads x at p_k itself
     _build(plan, plan.lowering, built, tensors, local_sizes, pyx)
     if plan.aggregated and not glob:
@@ -383,7 +383,12 @@ def _inputs(plan, op, extras, pyx) -> None:
         for axis, dim in enumerate(t.shape):
             if f"{t.name}.shape[{axis}]" not in read:
                 plan.input_checks.append((f"{t.name}.shape[{axis}] == {pyx(dim)}",
-                                          f"axis {axis} of {t.name} must have length {text(dim)} = {{{pyx(dim)}}}"))
+                                          f"axis {axis} of {t.name} must have length {_length_text(dim, pyx)}"))
+
+
+def _length_text(dim, pyx) -> str:
+    """A required length in an error message: the number itself, or the formula and its value at the call."""
+    return str(dim) if sp.sympify(dim).is_Number else f"{text(dim)} = {{{pyx(dim)}}}"
 
 
 def _logit_bias(plan, defs, tensors, local_sizes, pyx) -> None:
@@ -417,7 +422,8 @@ def _window(plan, op, form, pyx) -> None:
         raise EvosymError(f"{op.name}: a window that wraps around, is clamped or tiled on some axes only is not lowered")
     plan.window = {"kernel": [pyx(a.kernel) for a in axes], "stride": [pyx(a.stride) for a in axes],
                    "dilation": [pyx(a.dilation) for a in axes], "padding": [pyx(a.padding) for a in axes],
-                   "length": [pyx(a.length) for a in axes]}
+                   "length": [pyx(a.length) for a in axes],
+                   "stride_zero": any(not nonnegative(a.stride - 1) for a in axes)}   # every p may read one window
 
 
 def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
@@ -451,11 +457,11 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
     _generic(plan, op, form, kernel, tensors, local_sizes, pyx, any(facts.layout), bias_native,
              plan_out_channels(op) if isinstance(variant, Premix) else None)
     plan.bias = bias_native or None   # (the premix too: a per-channel β added natively after the aggregation)
-    if isinstance(variant, Generic) and plan.diagonal_axes:
+    if isinstance(variant, (Generic, Premix)) and plan.diagonal_axes:
         names = op.display_names("text")
         said = ", ".join(f"δ({text(form.position[k], names)}, {text(taps.taps[k], names)})" for k in plan.diagonal_axes)
-        plan.reason += (f"; K̂ carries {said} and the output is as long as the input there: x is read at the output "
-                        "position on that axis (an einsum label, no grid over it)")
+        plan.reason += (f"; K̂ carries {said} and the output is as long as the input there: the aggregated tensor is read "
+                        "at the output position on that axis (an einsum label, no grid over it)")
     if isinstance(variant, Premix):
         return
     if isinstance(variant, TermSum):   # K̂ = Σ_t M(o, c, t)·S(t, p, q): S per term over the positions, then M
@@ -532,15 +538,16 @@ def _band_reason(op, band) -> str:
             f"native convolution of the input over {taps}, zero padding, added; for K̂′: ")
 
 
-def _band_conv(plan, op, band, form, tensors, local_sizes, pyx) -> None:
-    """The band's weight program, on (c, t…) with groups = C when it carries δ(c, o) (depthwise), else on (o, c, t…)."""
+def _band_conv(plan, op, band, form, kernel, tensors, local_sizes, pyx) -> None:
+    """The band's weight program (``kernel``: the band's kernel with definitions without a shape inlined), on (c, t…)
+    with groups = C when it carries δ(c, o) (depthwise), else on (o, c, t…)."""
     o, c = form.out_channel, form.channel
     extent = {o: plan.channels_out, c: plan.channels_in}
     extent.update({t: pyx(k) for t, k in zip(band.taps, band.size)})
-    grp = group_structure(band.kernel, c, o)
+    grp = group_structure(kernel, c, o)
     depthwise = grp is not None and grp[:2] == (1, 1) and not grp[2].has(o) and \
         sp.simplify(form.channel_hi + 1 - plan_out_channels(op)) == 0
-    axes, expr = ((c,) + band.taps, grp[2]) if depthwise else ((o, c) + band.taps, band.kernel)
+    axes, expr = ((c,) + band.taps, grp[2]) if depthwise else ((o, c) + band.taps, kernel)
     prog = GridCompiler(axes, extent, tensors, local_sizes, prefix="band").compile(expr)
     shape = [extent[a] for a in axes]
     plan.band_conv = {"weight": prog, "shape": shape, "conv_shape": shape[:1] + ["1"] + shape[1:] if depthwise else shape,

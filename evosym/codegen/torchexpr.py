@@ -398,6 +398,8 @@ class GridCompiler:
                 u, w = sorted(coef, key=lambda v: (not nonnegative(coef[v] - 1) or sp.default_sort_key(coef[v]),
                                                    self.axes.index(v)))
                 order, window = [w], u
+                if not (nonnegative(coef[w] - 1) and nonnegative(coef[u] - 1)):
+                    return None      # a step or dilation that may be 0 (or negative): unfold takes neither
             if order is None or not all(nonnegative(self.ranges[v][1] - 1) for v in coef):
                 return None          # an extent that may be 0: the slice arithmetic below needs E ≥ 1
             if window is not None:

@@ -113,6 +113,8 @@ def _axis(e, p, ranges, length, positions=()):
         u, kernel = sp.Dummy("u", integer=True), sp.Integer(1)
     if p not in e.free_symbols and e.free_symbols & set(ranges) - {u}:
         return None
+    if e.free_symbols & set(positions) - {p}:
+        return None     # read at another axis's position (a transpose): no window of this axis
     for core, mapping, wrap in _unmapped(e, length):
         for axis in _guesses(core, p, u, kernel, length, wrap):
             rebuilt = axis.position(p, u) if taps else axis.position(p, u).xreplace({u: 0})
