@@ -160,6 +160,7 @@ DATA = __import__("pathlib").Path(__file__).resolve().parent / "data" / "operato
     ("band_scaled_weight2d", "generic-global", True, [1]),   # the window's weight a definition without a shape
     ("row_mixing2d", "generic-window", False, []),            # the search's window of stride 0 on the rows
     ("transposed_read2d", "generic-global", True, []),        # δ(j, u_1) crosses the axes: no diagonal
+    ("band_batch_mean2d", "generic-global", True, [1]),      # the window's weight reads an input through a sum
 ])
 def test_operator_files_at_the_edges_generate_and_check(name, path, band, diagonal):
     from evosym.codegen.check import check_operator

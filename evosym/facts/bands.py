@@ -77,8 +77,6 @@ def band_part(op, form, taps, definitions) -> Band | None:
     terms = _terms(taps.expr)
     bands = {}
     for term in terms:
-        if term.has(sp.Sum):
-            continue
         window = _window(term, positions, taps.taps, sizes)
         if window is None or not all(nonnegative(pad) and nonnegative(k - 1) for pad, k in zip(*window)):
             continue
