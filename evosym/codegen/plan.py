@@ -319,17 +319,17 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
         part = facts.part_of(*fixed)
         rest = choose(part, padding_ok=padding_ok, grouped=grouped)
         if isinstance(rest, Premix):
-            names = op.display_names("text")
-            built, plan.lowering = part, dataclasses.replace(rest, reason=(
-                f"K̂ = R + F with F = {text(fixed[1], names)} static and shared (it reads no input and no output "
-                f"position) → F as one torch.nn.functional.conv{plan.dims}d of x, added; for R: {rest.reason}"))
-            _static_conv(plan, fixed[1], form, facts.taps, tensors, local_sizes, pyx)
+            built, plan.lowering = part, dataclasses.replace(rest, reason=_static_reason(op, fixed[1], plan.dims) + rest.reason)
+            plan.static_conv = _part_weight(plan, op, form, fixed[1], facts.taps.taps, [a.kernel for a in form.omega.axes],
+                                            tensors, local_sizes, pyx, "f")
     band = facts.band if isinstance(plan.lowering, Generic) and glob and not force_generic else None
     if band is not None:   # K̂ = rest + a shared kernel over a window around p: that part one native convolution
         part = facts.part_of(band.rest, band.term)
         rest = choose(part, padding_ok=padding_ok, grouped=grouped)
         if isinstance(rest, Generic):
-            _band_conv(plan, op, band, form, _inline(band.kernel, defs), tensors, local_sizes, pyx)
+            plan.band_conv = {**_part_weight(plan, op, form, _inline(band.kernel, defs), band.taps, band.size, tensors,
+                                             local_sizes, pyx, "band"),
+                              "kernel": [pyx(k) for k in band.size], "padding": [pyx(x) for x in band.padding]}
             built, plan.lowering = part, dataclasses.replace(rest, reason=_band_reason(op, band) + rest.reason)
     plan.diagonal = not force_generic   # δ(p_k, u_k) in a global K̂: the einsum reads x at p_k itself
     _build(plan, plan.lowering, built, tensors, local_sizes, pyx)
@@ -518,15 +518,26 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
                              "dense_cost": pyx(f.dense_cost), "factored_cost": pyx(f.factored_cost)}
 
 
-def _static_conv(plan, fixed, form, taps, tensors, local_sizes, pyx) -> None:
-    """The static, shared part F of K̂ (:attr:`~evosym.facts.kernel.KernelFacts.static_part`) as a dense weight
-    F[o, c, u…] for one native convolution of x over the window (zero padding, as every tap kernel reads x)."""
+def _part_weight(plan, op, form, expr, taps, sizes, tensors, local_sizes, pyx, prefix) -> dict:
+    """A part of K̂ that is one kernel for every sample and position (``expr`` over the taps ``taps`` of ``sizes``) as
+    the weight of one native convolution: on (c, t…) with groups = C where it carries δ(c, o) and O = C (depthwise),
+    else dense on (o, c, t…). The program, its grid shape, the convolution's weight shape and the groups."""
     o, c = form.out_channel, form.channel
     extent = {o: plan.channels_out, c: plan.channels_in}
-    extent.update({u: pyx(a.kernel) for u, a in zip(taps.taps, form.omega.axes)})
-    axes = (o, c) + taps.taps
-    plan.static_conv = {"weight": GridCompiler(axes, extent, tensors, local_sizes, prefix="f").compile(fixed),
-                        "shape": [extent[a] for a in axes]}
+    extent.update({t: pyx(k) for t, k in zip(taps, sizes)})
+    grp = group_structure(expr, c, o)
+    depthwise = grp is not None and grp[:2] == (1, 1) and not grp[2].has(o) and \
+        sp.simplify(form.channel_hi + 1 - plan_out_channels(op)) == 0
+    axes, expr = ((c,) + tuple(taps), grp[2]) if depthwise else ((o, c) + tuple(taps), expr)
+    shape = [extent[a] for a in axes]
+    return {"weight": GridCompiler(axes, extent, tensors, local_sizes, prefix=prefix).compile(expr), "shape": shape,
+            "conv_shape": shape[:1] + ["1"] + shape[1:] if depthwise else shape,
+            "groups": plan.channels_in if depthwise else "1"}
+
+
+def _static_reason(op, fixed, dims) -> str:
+    return (f"K̂ = R + F with F = {text(fixed, op.display_names('text'))} static and shared (it reads no input and no "
+            f"output position) → F as one torch.nn.functional.conv{dims}d of x, added; for R: ")
 
 
 def _band_reason(op, band) -> str:
@@ -536,23 +547,6 @@ def _band_reason(op, band) -> str:
             f"of {' × '.join(text(x, names) if x.is_Atom else '(' + text(x, names) + ')' for x in band.size)} taps it is {text(band.kernel, names)} (no position, no batch: "
             f"one kernel for every sample; compared exactly with K at {band.checked_shapes} grid shapes) → B as one "
             f"native convolution of the input over {taps}, zero padding, added; for K̂′: ")
-
-
-def _band_conv(plan, op, band, form, kernel, tensors, local_sizes, pyx) -> None:
-    """The band's weight program (``kernel``: the band's kernel with definitions without a shape inlined), on (c, t…)
-    with groups = C when it carries δ(c, o) (depthwise), else on (o, c, t…)."""
-    o, c = form.out_channel, form.channel
-    extent = {o: plan.channels_out, c: plan.channels_in}
-    extent.update({t: pyx(k) for t, k in zip(band.taps, band.size)})
-    grp = group_structure(kernel, c, o)
-    depthwise = grp is not None and grp[:2] == (1, 1) and not grp[2].has(o) and \
-        sp.simplify(form.channel_hi + 1 - plan_out_channels(op)) == 0
-    axes, expr = ((c,) + band.taps, grp[2]) if depthwise else ((o, c) + band.taps, kernel)
-    prog = GridCompiler(axes, extent, tensors, local_sizes, prefix="band").compile(expr)
-    shape = [extent[a] for a in axes]
-    plan.band_conv = {"weight": prog, "shape": shape, "conv_shape": shape[:1] + ["1"] + shape[1:] if depthwise else shape,
-                      "groups": plan.channels_in if depthwise else "1", "kernel": [pyx(k) for k in band.size],
-                      "padding": [pyx(x) for x in band.padding]}
 
 
 def _term_sum(plan, variant, form, taps, tensors, local_sizes, pyx) -> None:

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..errors import EvosymError
-from ..ir.padding import PADDING_MAPS
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
-from ..facts.taps import drop_true_brackets
+from ..facts.taps import drop_true_brackets, map_mode
 
 
 _MODULE_NAMES = {"F", "torch", "math", "dtype", "device"}   # names the generated modules use themselves
@@ -35,9 +34,9 @@ def _padding_map(i, n):
     inner = {arg for node in sp.preorder_traversal(i) if isinstance(node, (sp.Abs, sp.Max, sp.Mod))
              for arg in node.args if not arg.has(sp.Abs, sp.Min, sp.Max, sp.Mod) and arg.free_symbols}
     for a in sorted(inner, key=sp.default_sort_key):
-        for mode, rho in PADDING_MAPS.items():
-            if sp.expand(rho(a, n) - i) == 0:
-                return mode, a
+        mode = map_mode(i, a, n)
+        if mode is not None:
+            return mode, a
     return None
 
 

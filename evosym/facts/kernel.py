@@ -295,9 +295,8 @@ class KernelFacts:
         split = channel_factor(padded[1].expr if padded is not None and not static else khat, c, o, op.size_symbols())
         premix = None
         if split is not None and self.layout[0] and group_structure(khat, c, o) is None and \
-                not self.reads(split[0]) & self.inputs and \
-                True:
-            premix = split   # (O ≠ C over a window is not lowered: its windows are laid out for x's C channels)
+                not self.reads(split[0]) & self.inputs:
+            premix = split   # (O may differ from C: the windows are laid out for v = M·x's channels)
         sharing = ("shared across space (K̂ is free of the output position)" if shared else
                    "shared across space, one kernel per sample (K̂ reads the batch index)" if free_of_p else
                    "position-specific")

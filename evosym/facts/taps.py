@@ -177,13 +177,18 @@ def interior_kernel(op, form, taps: TapKernel, maps: dict) -> sp.Expr:
     return collapse_deltas(taps.expr.xreplace({f: a for f, a in maps.values()}), _ranges(op, form, taps.taps, taps.tap_hi))
 
 
+def map_mode(index, a, n) -> str | None:
+    """The F.pad mode whose index map over an axis of length ``n``, applied to ``a``, is ``index`` (compared
+    structurally with :data:`evosym.ir.padding.PADDING_MAPS`), else None."""
+    from ..ir.padding import PADDING_MAPS
+    return next((m for m, rho in PADDING_MAPS.items() if sp.expand(rho(a, n) - index) == 0), None)
+
+
 def padding_mode(form, maps: dict) -> str | None:
     """The one F.pad mode whose index map every axis of K reads x through (``maps`` from :func:`index_maps`), or None."""
-    from ..ir.padding import PADDING_MAPS
     if not maps or len(maps) != len(form.omega.axes):
         return None
-    modes = {next((m for m, fn in PADDING_MAPS.items() if sp.expand(fn(a, form.omega.axes[k].length) - f) == 0), None)
-             for k, (f, a) in maps.items()}
+    modes = {map_mode(f, a, form.omega.axes[k].length) for k, (f, a) in maps.items()}
     return None if len(modes) != 1 or None in modes else modes.pop()
 
 
