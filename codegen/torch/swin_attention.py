@@ -254,14 +254,19 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S
         u = torch.arange(M, device=device).view(1, 1, 1, 1, -1, 1)
         j = torch.arange((M * T_w), device=device).view(1, 1, 1, -1, 1, 1)
         v = torch.arange(M, device=device).view(1, 1, 1, 1, 1, -1)
-        lb_1_key = None if torch.compiler.is_compiling() else ('lb_1', tuple(rpb.shape), device, dtype, N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M)  # the index of rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: sizes only, computed once per key
+        lb_1_key = None if torch.compiler.is_compiling() else ('7b3351d44d56', tuple(rpb.shape), device, dtype, torch.is_inference_mode_enabled(), N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M)  # the index of rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: sizes only, computed once per key
         lb_1_at = {} if lb_1_key is None else globals().setdefault('_evosym_gathers', {})
         if len(lb_1_at) >= 64: lb_1_at.clear()
         if lb_1_key not in lb_1_at: lb_1_at[lb_1_key] = (lambda i, m: (i.reshape(-1), i.shape, None if m is None or (lb_1_key is not None and bool(m.all())) else m))(((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype))
         lb_1 = rpb.reshape(-1).index_select(0, lb_1_at[lb_1_key][0]).view(lb_1_at[lb_1_key][1])  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]
         if lb_1_at[lb_1_key][2] is not None: lb_1 = lb_1 * lb_1_at[lb_1_key][2]  # reads outside rpb are 0
-        lb_2 = _as_grid((lb_1 - (100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype))), 6, dtype, device)
-        logit_bias = lb_2.expand((1, N, (M * T_h), (M * T_w), M, M)).permute(0, 1, 4, 5, 2, 3).contiguous()
+        lb_2_key = None if torch.compiler.is_compiling() else ('f16206dc7529', device, dtype, torch.is_inference_mode_enabled(), M, S, T_h, T_w, (M * T_h), (M * T_w), M, M)  # a mask from the sizes alone: computed once per key
+        lb_2_at = {} if lb_2_key is None else globals().setdefault('_evosym_tables', {})
+        if len(lb_2_at) >= 64: lb_2_at.clear()
+        if lb_2_key not in lb_2_at: lb_2_at[lb_2_key] = _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device)
+        lb_2 = lb_2_at[lb_2_key]
+        lb_3 = _as_grid((lb_1 - lb_2), 6, dtype, device)
+        logit_bias = lb_3.expand((1, N, (M * T_h), (M * T_w), M, M)).permute(0, 1, 4, 5, 2, 3).contiguous()
         return (def_qry * (d ** (-1 / 2))).contiguous(), def_key.contiguous(), logit_bias
     else:
         sm4 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
@@ -307,27 +312,34 @@ def _sdpa(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
     u = torch.arange(M, device=device).view(1, 1, 1, 1, -1, 1)
     j = torch.arange((M * T_w), device=device).view(1, 1, 1, -1, 1, 1)
     v = torch.arange(M, device=device).view(1, 1, 1, 1, 1, -1)
-    lb_1_key = None if torch.compiler.is_compiling() else ('lb_1', tuple(rpb.shape), device, dtype, N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M)  # the index of rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: sizes only, computed once per key
+    lb_1_key = None if torch.compiler.is_compiling() else ('7b3351d44d56', tuple(rpb.shape), device, dtype, torch.is_inference_mode_enabled(), N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M)  # the index of rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: sizes only, computed once per key
     lb_1_at = {} if lb_1_key is None else globals().setdefault('_evosym_gathers', {})
     if len(lb_1_at) >= 64: lb_1_at.clear()
     if lb_1_key not in lb_1_at: lb_1_at[lb_1_key] = (lambda i, m: (i.reshape(-1), i.shape, None if m is None or (lb_1_key is not None and bool(m.all())) else m))(((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype))
     lb_1 = rpb.reshape(-1).index_select(0, lb_1_at[lb_1_key][0]).view(lb_1_at[lb_1_key][1])  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]
     if lb_1_at[lb_1_key][2] is not None: lb_1 = lb_1 * lb_1_at[lb_1_key][2]  # reads outside rpb are 0
-    lb_2 = _as_grid((lb_1 - (100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype))), 6, dtype, device)
-    logit_bias = lb_2.expand((1, N, (M * T_h), (M * T_w), M, M)).permute(0, 1, 4, 5, 2, 3)
+    lb_2_key = None if torch.compiler.is_compiling() else ('f16206dc7529', device, dtype, torch.is_inference_mode_enabled(), M, S, T_h, T_w, (M * T_h), (M * T_w), M, M)  # a mask from the sizes alone: computed once per key
+    lb_2_at = {} if lb_2_key is None else globals().setdefault('_evosym_tables', {})
+    if len(lb_2_at) >= 64: lb_2_at.clear()
+    if lb_2_key not in lb_2_at: lb_2_at[lb_2_key] = _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device)
+    lb_2 = lb_2_at[lb_2_key]
+    lb_3 = _as_grid((lb_1 - lb_2), 6, dtype, device)
+    logit_bias = lb_3.expand((1, N, (M * T_h), (M * T_w), M, M)).permute(0, 1, 4, 5, 2, 3)
     K, P = (M, M), (S, S)
     order = _tile_order(x.shape[2:], K, P, device)   # positions rolled by −P, tile by tile
     # queries, keys and values are linear maps of x over its channels: x rolled by −P and cut into tiles once
     # (channels last, one gather), then one F.linear with the in-projections side by side
     in_bias = None
     q, k, v = F.linear(_tiles(x, order, math.prod(K)), torch.cat((query_weight, key_weight, value_weight)), in_bias).split(((N * d), (N * d), (N * d)), dim=-1)
-    q, k, v = (t.unflatten(-1, (N, d)).transpose(2, 3) for t in (q, k, v))   # (b, tile, head, position in the tile, channel)
+    # (b, tile·head, position in the tile, channel): four axes, which SDPA's fused kernel takes (with five it runs
+    # the unfused math path, 3–4× slower on the CPU)
+    q, k, v = (t.unflatten(-1, (N, d)).transpose(2, 3).flatten(1, 2) for t in (q, k, v))
     # β as SDPA's attn_mask per tile: query p's row, tap u the key at position u of p's tile (given once for the batch or per sample)
     mask = _tiles(logit_bias.flatten(1, 3), order, math.prod(K))
-    mask = mask.unflatten(-1, (N, -1)).transpose(2, 3)
+    mask = mask.unflatten(-1, (N, -1)).transpose(2, 3).flatten(1, 2)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)))
     del q, k, v, mask   # released before the tiles are put back: the peak holds one of them, not all
-    y = y.transpose(2, 3).flatten(3)   # (b, tile, position in the tile, channel)
+    y = y.unflatten(1, (-1, N)).transpose(2, 3).flatten(3)   # (b, tile, position in the tile, channel)
     y = _untiled(y, order, x.shape[2:])   # the input's positions, channels first (channels-last memory)
     return y
 

@@ -10,6 +10,7 @@ temporary names depend only on the expression, so output is deterministic.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import keyword
 import re
@@ -85,6 +86,7 @@ class GridCompiler:
         self.whole: dict = {}             # temporary -> (the tensor with unit axes dropped, grid axis of each of its axes)
         self.ranges: dict = {}            # a variable -> (first value, SymPy extent, Python extent), where known
         self.views: set = set()           # temporaries that are views of a tensor (no copy made)
+        self._in_table = False            # compiling the code of a cached table (no table inside a table)
 
     def scalar(self, expr: sp.Expr) -> str:
         """A Python expression for a size expression (no grid): e.g. ``G * O_g``."""
@@ -114,7 +116,7 @@ class GridCompiler:
                 self.prog.statements.remove(st)
                 self.defined.discard(next((v for v in self.axes if py_name(v) == name), None))
         for tmp in self.whole:   # a whole-tensor view that only einsum read (as the tensor itself): drop it
-            used = [st for st in self.prog.statements if re.search(rf"\b{tmp}\b", st.split(" = ", 1)[1])]
+            used = [st for st in self.prog.statements if re.search(rf"\b{tmp}\b", st.split(" = ", 1)[-1])]
             if not used and not re.search(rf"\b{tmp}\b", value):
                 self.prog.statements = [st for st in self.prog.statements if not st.startswith(f"{tmp} = ")]
         name = self._tmp()
@@ -150,9 +152,43 @@ class GridCompiler:
     def _expr(self, e) -> str:
         if e in self.cache:
             return self.cache[e]
-        out = self._expr_uncached(e)
+        out = self._cached_table(e) if self._table_worthy(e) else self._expr_uncached(e)
         self.cache[e] = out
         return out
+
+    def _table_worthy(self, e) -> bool:
+        """``e`` is a mask over the grid computed from sizes and grid axes alone (brackets, deltas: no tensor read, no
+        sum), in a program run at every call (``cache_gathers``), and not part of a table being computed."""
+        if not self.cache_gathers or self._in_table or e.is_Atom or e.has(sp.Indexed, sp.Sum):
+            return False
+        if not e.has(InRange, sp.KroneckerDelta) or not (e.free_symbols & set(self.main)):
+            return False
+        return e.free_symbols <= set(self.main) | set(self.sizes)
+
+    def _cached_table(self, e) -> str:
+        """``e`` (:meth:`_table_worthy`) computed once per key and kept in the module's ``_evosym_tables`` between calls:
+        a shift mask's dozens of comparisons over the grid are one lookup per call after the first. The key holds
+        everything the table is computed from: the expression (a digest of its code), the device, the dtype, whether
+        inference mode is on (a tensor made there cannot be saved for backward later) and the values of the sizes
+        and axis lengths it reads; under torch.compile it is computed in the graph (no cache)."""
+        self._in_table = True
+        try:
+            code = self._expr_uncached(e)
+        finally:
+            self._in_table = False
+        tmp = self._tmp()
+        symbols = sorted(e.free_symbols, key=str)
+        values = [self.extent[v] if v in self.main else self._size(v) for v in symbols]
+        digest = hashlib.sha256(code.encode()).hexdigest()[:12]
+        key, at = f"{tmp}_key", f"{tmp}_at"
+        self.prog.statements += [
+            f"{key} = None if torch.compiler.is_compiling() else ({digest!r}, device, dtype, "
+            f"torch.is_inference_mode_enabled(), {', '.join(values)})  # a mask from the sizes alone: computed once per key",
+            f"{at} = {{}} if {key} is None else globals().setdefault('_evosym_tables', {{}})",
+            f"if len({at}) >= 64: {at}.clear()",
+            f"if {key} not in {at}: {at}[{key}] = _as_grid({code}, {self.rank}, dtype, device)",
+            f"{tmp} = {at}[{key}]"]
+        return tmp
 
     def _expr_uncached(self, e) -> str:
         if e.is_Integer:
@@ -295,8 +331,9 @@ class GridCompiler:
     def _cached_gather(self, tmp, e: sp.Indexed, ref: str, parts, masks, shape, sym_shape) -> bool:
         """``tmp = ref[parts] · masks`` as one index_select along ref's flat layout at a flat index (and mask, None when
         every entry is inside ``ref``: x·1 = x exactly) kept in the module's ``_evosym_gathers`` between calls, keyed
-        by everything the index and the mask are computed from: the read's name, ``ref``'s shape, the device, the
-        dtype and the values of the sizes and axis lengths its indices and ``ref``'s Python shape use. Only where
+        by everything the index and the mask are computed from: a digest of their code, ``ref``'s shape, the device,
+        the dtype, whether inference mode is on (an index made there cannot be saved for backward by a later call
+        outside it) and the values of the sizes and axis lengths its indices and ``ref``'s Python shape use. Only where
         every index reads sizes and grid axes alone (no tensor, no summation variable) and some index is a tensor;
         under torch.compile the index is computed in the graph (no cache). False where it does not apply."""
         idx = list(e.indices)
@@ -310,10 +347,12 @@ class GridCompiler:
         for part, n in zip(parts[1:], shape[1:]):
             flat = f"({flat}) * {n} + {part}"
         mask = f"({' & '.join(masks)}).to(dtype)" if masks else "None"
+        digest = hashlib.sha256(f"{ref}[{flat}] * {mask}".encode()).hexdigest()[:12]   # what the entry is computed from
         key, at = f"{tmp}_key", f"{tmp}_at"
         self.prog.statements += [
-            f"{key} = None if torch.compiler.is_compiling() else ({tmp!r}, tuple({ref}.shape), device, dtype, "
-            f"{', '.join(map(str, list(shape) + values))})  # the index of {e}: sizes only, computed once per key",
+            f"{key} = None if torch.compiler.is_compiling() else ({digest!r}, tuple({ref}.shape), device, dtype, "
+            f"torch.is_inference_mode_enabled(), {', '.join(map(str, list(shape) + values))})  # the index of {e}: "
+            f"sizes only, computed once per key",
             f"{at} = {{}} if {key} is None else globals().setdefault('_evosym_gathers', {{}})",
             f"if len({at}) >= 64: {at}.clear()",
             f"if {key} not in {at}: {at}[{key}] = (lambda i, m: (i.reshape(-1), i.shape, None if m is None or ({key} is not None "

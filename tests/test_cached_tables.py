@@ -1,0 +1,140 @@
+"""What a generated module keeps between calls (``_evosym_tables``: masks computed from the sizes alone;
+``_evosym_gathers``: flat indices of reads at sizes-only positions) and the tiled SDPA call's layout.
+
+A cached entry must never be used where it was not computed: another size, dtype or device, or an entry made in
+inference mode reused by a call that records autograd (PyTorch refuses to save an inference tensor for backward).
+"""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+import torch
+import torch.nn.functional as F
+
+from evosym import catalogue
+from evosym.codegen.check import load_source
+from evosym.codegen.plan import make_plan
+from evosym.codegen.render import render_torch
+from evosym.codegen.torchexpr import GridCompiler
+from evosym.ir.symbols import InRange
+
+SIZES = dict(N=2, d=2, M=2, S=1)
+
+
+@pytest.fixture(scope="module")
+def swin():
+    cp = catalogue.checked("swin_attention")
+    plan = make_plan(cp)
+    src = render_torch(plan, cp.operator.torch_binding)
+    mod = load_source(src, "swin_attention", cp)
+    return src, mod, getattr(mod, plan.func_name), cp.operator
+
+
+def _args(op, tiles, dtype, seed=0, grad=False):
+    g = torch.Generator().manual_seed(seed)
+    by_name = {str(s): s for s, _ in op.sizes}
+    env = {by_name[k]: v for k, v in {"B": 2, "T_h": tiles[0], "T_w": tiles[1], **SIZES}.items()}
+    shapes = op.valid_shapes_at(env)
+    out = [torch.randn(shapes[t.name], generator=g, dtype=torch.float64).to(dtype)
+           for t in op.tensors if t.name == op.value or t.role == "parameter"]
+    return [a.requires_grad_() for a in out] if grad else out
+
+
+def _reference(op, args):
+    names = [t.name for t in op.tensors if t.name == op.value or t.role == "parameter"]
+    return op.torch_reference(dict(zip(names, args)), SIZES)
+
+
+def test_the_shift_mask_is_a_table_computed_on_a_miss_only(swin):
+    src, mod, fn, op = swin
+    body = src.split("def _sdpa(")[1].split("\ndef ")[0]
+    miss = [line for line in body.splitlines() if "_evosym_tables" in line or " not in lb_" in line]
+    assert any("globals().setdefault('_evosym_tables', {})" in line for line in miss)
+    compares = [line for line in body.splitlines() if "% (M * T_h)" in line]
+    assert compares and all(line.lstrip().startswith("if lb_") and " not in lb_" in line for line in compares)
+
+
+def test_tables_and_gathers_are_keyed_by_sizes_and_dtype(swin):
+    src, mod, fn, op = swin
+    mod.__dict__.pop("_evosym_tables", None)
+    mod.__dict__.pop("_evosym_gathers", None)
+    for tiles, dtype in (((2, 3), torch.float64), ((3, 2), torch.float64), ((2, 3), torch.float32),
+                         ((1, 1), torch.float64), ((2, 3), torch.float64)):
+        args = _args(op, tiles, dtype, seed=sum(tiles))
+        want = _reference(op, [a.double() for a in args])
+        tol = 1e-10 if dtype == torch.float64 else 1e-4
+        torch.testing.assert_close(fn(*args, **SIZES).double(), want, rtol=tol, atol=tol)
+        torch.testing.assert_close(fn(*args, **SIZES, path="generic").double(), want, rtol=tol, atol=tol)
+    # one entry per (sizes, dtype): four distinct keys, the repeated call reused its entry
+    assert len(mod._evosym_tables) == 4 and len(mod._evosym_gathers) == 4
+
+
+@pytest.mark.parametrize("path", ["auto", "generic"])
+def test_an_entry_made_in_inference_mode_is_not_reused_under_autograd(swin, path):
+    src, mod, fn, op = swin
+    mod.__dict__.pop("_evosym_tables", None)
+    mod.__dict__.pop("_evosym_gathers", None)
+    args = _args(op, (2, 2), torch.float64, seed=3)
+    with torch.inference_mode():
+        first = fn(*args, **SIZES, path=path)
+    args = [a.clone().requires_grad_() for a in args]
+    y = fn(*args, **SIZES, path=path)
+    torch.testing.assert_close(y, first.clone())
+    grads = torch.autograd.grad(y.square().sum(), args)
+    want = torch.autograd.grad(_reference(op, args).square().sum(), args)
+    for g, w in zip(grads, want):
+        torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-10)
+    with torch.no_grad():   # no_grad makes ordinary tensors: the autograd entries serve it
+        torch.testing.assert_close(fn(*args, **SIZES, path=path), y.detach())
+
+
+def test_the_tiled_sdpa_call_takes_four_axes(swin, monkeypatch):
+    """(b, tile·head, position, channel): with five axes SDPA runs its unfused math path."""
+    src, mod, fn, op = swin
+    seen = []
+    real = F.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, **kw):
+        seen.append((q.dim(), k.dim(), v.dim(), attn_mask.dim()))
+        return real(q, k, v, attn_mask=attn_mask, **kw)
+    monkeypatch.setattr(mod.F, "scaled_dot_product_attention", spy)
+    args = _args(op, (2, 3), torch.float64, seed=5)
+    torch.testing.assert_close(fn(*args, **SIZES), _reference(op, args), rtol=1e-10, atol=1e-10)
+    assert seen == [(4, 4, 4, 4)]
+
+
+def _compile(expr, cache):
+    i, j, n = sp.symbols("i j n", integer=True, nonnegative=True)
+    W = sp.IndexedBase("W")
+    gc = GridCompiler((i, j), {i: "n", j: "n"}, {"W": ("W", ["n"], (n,))}, {n: "n"}, prefix="z", cache_gathers=cache)
+    return gc.compile(expr(i, j, n, W))
+
+
+def test_only_sizes_only_masks_become_tables():
+    mask = lambda i, j, n, W: InRange(i - j, 0, 1) * sp.KroneckerDelta(sp.Mod(i + 1, n), j)
+    assert any("_evosym_tables" in s for s in _compile(mask, True).statements)
+    assert not any("_evosym_tables" in s for s in _compile(mask, False).statements)   # a program run once
+    affine = lambda i, j, n, W: 2 * i + j                                           # no bracket: not worth a table
+    assert not any("_evosym_tables" in s for s in _compile(affine, True).statements)
+    reads = lambda i, j, n, W: InRange(i - j, 0, 1) * W[j]                           # reads a tensor: the bracket
+    prog = _compile(reads, True)                                                     # alone is the table
+    tables = [s for s in prog.statements if " not in " in s and "_evosym_tables" not in s and "_at[" in s]
+    assert len(tables) == 1 and "W" not in tables[0].split(" = ", 1)[1]
+    nested = lambda i, j, n, W: InRange(i, 0, 1) * sp.KroneckerDelta(i, j) + InRange(j, 0, 1)
+    assert sum(s.count("_evosym_tables") for s in _compile(nested, True).statements) == 1   # the outermost only
+
+
+def test_a_table_equals_the_uncached_program():
+    expr = lambda i, j, n, W: InRange(sp.Mod(i - 1, n), 0, 1) * sp.KroneckerDelta(sp.floor(i / 2), sp.floor(j / 2))
+    cached, plain = _compile(expr, True), _compile(expr, False)
+    for size in (1, 3, 4, 7):
+        out = []
+        for prog in (cached, plain):
+            env = {"torch": torch, "dtype": torch.float64, "device": torch.device("cpu"), "n": size,
+                   "_as_grid": lambda v, r, dtype, device: torch.as_tensor(v, dtype=dtype, device=device).reshape(
+                       (1,) * (r - torch.as_tensor(v).dim()) + tuple(torch.as_tensor(v).shape))}
+            for _ in range(2):   # the second run reads the table
+                exec("\n".join(prog.statements), env)
+            out.append(env[prog.result].expand(size, size))
+        torch.testing.assert_close(out[0], out[1], rtol=0, atol=0)
