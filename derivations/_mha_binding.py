@@ -8,9 +8,10 @@ which is exactly no bias); ``dropout`` in eval mode (inactive; the template refu
 mode); ``batch_first`` True or False, which only says how the torch module lays out its input: the
 generated module always takes the tokens channels first, (B, C, L) or (B, C, H, W), so a batch_first
 (B, L, C) sequence is passed as ``x.transpose(1, 2)`` and a (L, B, C) one as ``x.permute(1, 2, 0)``.
-Refused: ``kdim``/``vdim`` ≠ ``embed_dim``, ``add_bias_kv=True`` and ``add_zero_attn=True``, each of
-which needs a second input or key positions that are not positions of the input (an Evolution form
-has one input tensor and aggregates over its positions). The forward's arguments (``attn_mask``,
+Refused: ``kdim``/``vdim`` ≠ ``embed_dim`` (cross_attention's binding takes them), ``add_bias_kv=True`` and
+``add_zero_attn=True``: their extra key makes the weights of the input's keys sum to less than one, so the value
+bias (and bias_v) stays inside the aggregation with an input-dependent weight, which is an Evolution form only over
+an affine projection of x, not over an input tensor (the reasons below say it exactly). The forward's arguments (``attn_mask``,
 ``is_causal``, ``key_padding_mask``, a key or value other than the query, ``need_weights``) are not
 the module's, so they are the caller's choice of operator (``evosym.coverage.attention`` routes them).
 """
@@ -21,12 +22,16 @@ REQUIRES = [
      "sizes only arise when keys and values come from a second input, and an Evolution form has one input "
      "tensor x, so queries, keys and values are all projections of x"),
     ("m.bias_k is None and m.bias_v is None",
-     "add_bias_kv=False (no extra key/value bias): bias_k/bias_v append a learned key/value position after "
-     "the tokens, which is not a position of the input x, and an Evolution form aggregates over the input's "
-     "positions only"),
+     "add_bias_kv=False (no extra key/value bias): bias_k/bias_v append a learned key and value after the tokens, "
+     "so the weights of the input's keys sum to 1 − a* with a* the extra key's input-dependent weight; "
+     "y = Σ_m A_m·(v_m − bias_v) + bias_v is an Evolution form over the values shifted by −bias_v, an affine "
+     "projection of x, while evosym aggregates an input tensor (v = x, the value bias moved out of the kernel by "
+     "the weights' unit sum, which no longer holds)"),
     ("not m.add_zero_attn",
-     "add_zero_attn=False (no zero attention): it appends a zero key/value position, which is not a position "
-     "of the input x, and an Evolution form aggregates over the input's positions only"),
+     "add_zero_attn=False (no zero attention): the zero key it appends adds exp(0) = 1 to every softmax "
+     "denominator, so the weights of the input's keys sum to less than one and the value bias b_V stays in the "
+     "aggregation, weighted by that input-dependent sum: neither K·x nor a bias β with v = x (without a value "
+     "bias it would be one; no catalogue operator has it yet)"),
 ]
 
 
@@ -58,7 +63,8 @@ def binding(*, bias_table: bool = False, call: str = "self") -> dict:
     not the module's: from_torch then takes the length L and starts P at zero (set ``layer.attn_bias``).
     ``call``: how the module is called to compute the operator (``evosym.testing.adapters``, for a bare
     nn.MultiheadAttention given to assert_equivalent): "self" (m(t, t, t)), "causal" (with the causal mask),
-    "sample_bias" (the operator's second input as the float attn_mask), "cross" (m(x, x_k, x_v))."""
+    "sample_bias" (the operator's second input as the float attn_mask), "key_padding" (the second input, the visible
+    keys, as the boolean key_padding_mask == 0), "cross" (m(x, x_k, x_v))."""
     out = {"module": "torch.nn.MultiheadAttention", "requires": list(REQUIRES), "call": call,
             "sizes": {"N": "m.num_heads", "d": "m.head_dim"},
             "tensors": {"WQ": "m.in_proj_weight[:m.embed_dim]",

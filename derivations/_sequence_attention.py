@@ -21,7 +21,10 @@ kernel with the rule that a softmax sums to one (softmax-sums-to-one): Σ_m A = 
 are the masked E/Σ E and the rule proves Σ E > 0 at the use: key m = 0 lies in 0 … L − 1 and passes
 [m ≤ i] for every query i ≥ 0. K = Σ W_O·W_V·A then vanishes after the query because E does:
 Ω(i) = {m ≤ i}, written as a window of L taps ending at i (left padding L − 1, clipped at 0), from
-which the causal property is derived symbolically.
+which the causal property is derived symbolically. With a key mask V (an input, 0/1, declared an indicator: a
+1 in every sample, which the generated code checks on every input) E = V[b, m]·exp(ℓ), and the rule proves
+Σ E > 0 from that premise: the sum runs over V's whole last axis. Ω stays every token (which keys a sample
+hides is data, not a neighbourhood); K is 0 at the hidden keys.
 """
 
 from __future__ import annotations
@@ -77,11 +80,16 @@ def _decl(name, shape, what, torch_name):
                       torch_name=torch_name)
 
 
-def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: bool = False) -> Attention:
+def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: bool = False,
+          key_mask: bool = False) -> Attention:
     """The definitions and traditional form of the variant (``biased``: a static additive bias P[h, i, m] on
     the logits, SDPA's float ``attn_mask``; ``biased="input"``: the bias an input P[b, h, i, m], one table per
     sample; ``cross``: keys and values projected from two more inputs of S tokens,
-    C_k and C_v channels, ``nn.MultiheadAttention``'s key and value with kdim and vdim)."""
+    C_k and C_v channels, ``nn.MultiheadAttention``'s key and value with kdim and vdim; ``key_mask``: an input
+    V[b, m] ∈ {0, 1} that hides key m of sample b where it is 0, ``nn.MultiheadAttention``'s boolean
+    key_padding_mask negated, declared an indicator: a 1 in every sample, checked by the generated code)."""
+    if key_mask and (causal or grouped or biased or cross):
+        raise ValueError("key_mask is built alone (no causal mask, grouping, bias or cross-attention with it)")
     if grouped:
         Nkv, G = size("N_kv"), size("G")
         N = Nkv * G
@@ -119,6 +127,9 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                        "key): a float attn_mask of shape (B, N, L, L), every entry finite", latex="P", text="P",
                        domain="finite")
     bias_read = P[b, h, i, m] if biased == "input" else P[h, i, m] if biased else 0
+    keep = TensorDecl("key_mask", (B, L), "input", "visible keys: 1 where sample b attends to key m, 0 where the key "
+                      "is hidden (PyTorch's boolean key_padding_mask negated), a 1 in every sample",
+                      latex="V", text="V", domain="indicator") if key_mask else None
 
     def projection(name, weight, bias_, what, latex, rows, source, length):
         body = sp.Sum(weight[c, c3] * source[b, c3, m], (c3, 0, source.shape[1] - 1))
@@ -138,19 +149,25 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                           else ""),
                        latex=r"\ell", text="\u2113", shape=(B, N, L, S))
     defs = [query, key, value, logit]
-    if causal:   # PyTorch's −∞ after the query: exp(ℓ − ∞·[m > i]) = [m ≤ i]·exp(ℓ)
-        weight = Definition("E", (b, h, i, m), InRange(m, 0, i) * sp.exp(logit[b, h, i, m]),
-                            "masked exponentials: exp(ℓ) for the keys at or before the query, 0 after it "
-                            "(PyTorch adds −∞ to the later keys' logits)", latex="E", shape=(B, N, L, S))
+    if causal or key_mask:   # PyTorch's −∞ on a hidden key: exp(ℓ − ∞) = 0, a guard on exp(ℓ)
+        guard, what = ((InRange(m, 0, i), "exp(ℓ) for the keys at or before the query, 0 after it (PyTorch adds −∞ "
+                        "to the later keys' logits)") if causal else
+                       (keep[b, m], "exp(ℓ) for the keys sample b sees, 0 for the hidden ones (PyTorch adds −∞ to "
+                        "their logits)"))
+        weight = Definition("E", (b, h, i, m), guard * sp.exp(logit[b, h, i, m]), f"masked exponentials: {what}",
+                            latex="E", shape=(B, N, L, S))
         defs.append(weight)
         numerator, summand = weight[b, h, i, m], weight[b, h, i, m2]
     else:
         numerator, summand = sp.exp(logit[b, h, i, m]), sp.exp(logit[b, h, i, m2])
     norm = Definition("Z", (b, h, i), sp.Sum(summand, (m2, 0, S - 1)),
                       "causal softmax denominator: Σ over the keys 0 … i (every later term is 0)" if causal
+                      else "masked softmax denominator: Σ over the keys sample b sees" if key_mask
                       else "softmax denominator over every key", latex="Z", shape=(B, N, L))
     attn = Definition("attn", (b, h, i, m), numerator / norm[b, h, i],
                       "attention weights: softmax of the logits over the keys " + ("0 … i, 0 after i" if causal else
+                                                                                    "sample b sees, 0 for the hidden ones"
+                                                                                    if key_mask else
                                                                                     "0 … S − 1" if cross else "0 … L − 1"),
                       latex="A", text="A")
     heads = Definition("heads", (b, c, i), sp.Sum(attn[b, sp.floor(c / Dh), i, m] * value[b, _kv(c, G, Nkv, grouped), m],
@@ -160,7 +177,7 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                        + ", before the output projection", latex="z", text="z", shape=(B, C, L))
     defs += [norm, attn, heads]
     traditional = bo[o] + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
-    inputs = (x, xk, xv) if cross else (x, P) if biased == "input" else (x,)
+    inputs = (x, xk, xv) if cross else (x, P) if biased == "input" else (x, keep) if key_mask else (x,)
     tensors = inputs + (Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased is True else ())
     return Attention(causal, grouped, sizes, N, G, Nkv, x, tensors, tuple(defs), traditional, y, xv, S)
 

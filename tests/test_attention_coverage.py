@@ -49,9 +49,10 @@ def test_sweep_no_wrong_result(tallies, function):
 def test_sweep_reaches_every_operator(tallies):
     """A sweep that routes nothing to an operator would not test it."""
     assert set(tallies[at.FUNCTIONS[0]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "gqa_attention",
-                                                          "gqa_causal", "cross_attention", "mhsa_sample_bias"}
+                                                          "gqa_causal", "cross_attention", "mhsa_sample_bias",
+                                                          "mhsa_key_padding"}
     assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "cross_attention",
-                                                          "mhsa_sample_bias"}
+                                                          "mhsa_sample_bias", "mhsa_key_padding"}
 
 
 def test_sweep_catches_a_module_that_drops_the_mask(monkeypatch):
@@ -226,8 +227,11 @@ def test_cross_attention_through_sdpa_equals_sdpa_between_projections():
 def test_what_cross_attention_and_key_padding_mask_refuse_is_said():
     m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
     x, y = torch.randn(2, 3, 4, dtype=F64), torch.randn(2, 5, 4, dtype=F64)
-    with pytest.raises(ValueError, match="a boolean \\(or −inf\\) key_padding_mask is not supported"):
-        at.multihead_attention(m, x, x, x, key_padding_mask=torch.zeros(2, 3, dtype=torch.bool), need_weights=False)
+    with pytest.raises(ValueError, match="key_padding_mask hides every key of sample 1"):
+        at.multihead_attention(m, x, x, x, key_padding_mask=torch.tensor([[False, True, True], [True, True, True]]),
+                               need_weights=False)
+    with pytest.raises(ValueError, match="cross-attention with a key_padding_mask is not supported"):
+        at.multihead_attention(m, x, y, y, key_padding_mask=torch.tensor([[False] * 4 + [True]] * 2), need_weights=False)
     with pytest.raises(ValueError, match="need_weights=True is not supported"):
         at.multihead_attention(m, x, y, y)
     with pytest.raises(ValueError, match="cross-attention with an attn_mask that hides a key"):
@@ -297,7 +301,7 @@ def test_a_float_attn_mask_is_mhsa_bias_and_a_per_sample_one_is_mhsa_sample_bias
 
 
 @pytest.mark.parametrize("with_mask", [False, True])
-def test_a_float_key_padding_mask_is_a_per_sample_bias_and_a_boolean_one_is_refused(with_mask):
+def test_a_float_key_padding_mask_is_a_per_sample_bias(with_mask):
     torch.manual_seed(7)
     m = nn.MultiheadAttention(4, 2, dtype=F64).eval()                     # (L, B, E) layout
     x = torch.randn(5, 3, 4, dtype=F64)
@@ -309,9 +313,9 @@ def test_a_float_key_padding_mask_is_a_per_sample_bias_and_a_boolean_one_is_refu
         got = at.multihead_attention(m, x, x, x, key_padding_mask=padding, attn_mask=mask, need_weights=False,
                                      path=path)[0]
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    for hidden in (padding < 0, padding.masked_fill(padding < 0, float("-inf"))):
-        with pytest.raises(ValueError, match="a boolean \\(or −inf\\) key_padding_mask is not supported"):
-            at.multihead_attention(m, x, x, x, key_padding_mask=hidden, need_weights=False)
+    with pytest.raises(ValueError, match="a float key_padding_mask mixing −inf with other non-zero values"):
+        at.multihead_attention(m, x, x, x, key_padding_mask=padding.masked_fill(padding < 0, float("-inf")),
+                               need_weights=False)
     with pytest.raises(ValueError, match=r"key_padding_mask must have shape \(3, 5\)"):
         at.multihead_attention(m, x, x, x, key_padding_mask=padding[:, :4], need_weights=False)
 
@@ -323,3 +327,97 @@ def test_a_per_sample_bias_module_refuses_a_non_finite_entry():
     bias[1, 0, 2, 1] = float("-inf")
     with pytest.raises(ValueError, match="every entry of attn_mask must be finite"):
         layer(x, bias)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_a_boolean_or_minus_inf_key_padding_mask_is_mhsa_key_padding(batch_first):
+    """Keys hidden per sample (padding of sequences of different lengths): the visible keys V = 1 − mask are
+    mhsa_key_padding's second input; both paths equal nn.MultiheadAttention, batched and unbatched, and the routes
+    that would need two masks, or that leave a sample no key, are refused with the reason."""
+    torch.manual_seed(3)
+    m = nn.MultiheadAttention(6, 2, batch_first=batch_first, dtype=F64).eval()
+    x = torch.randn((3, 5, 6) if batch_first else (5, 3, 6), dtype=F64)
+    hidden = torch.tensor([[False, False, True, True, True], [False] * 5, [True, True, True, True, False]])
+    masks = (hidden, torch.zeros(3, 5, dtype=F64).masked_fill(hidden, float("-inf")),
+             torch.zeros(3, 5).masked_fill(hidden, float("-inf")))            # float32, as PyTorch takes it too
+    for mask in masks:
+        r = at.mha_route(m, x, x, x, mask, False)
+        assert r.operator == "mhsa_key_padding" and torch.equal(r.bias, (~hidden).to(F64))
+        want = m(x, x, x, key_padding_mask=mask, need_weights=False)[0]
+        for path in ("auto", "generic"):
+            got = at.multihead_attention(m, x, x, x, key_padding_mask=mask, need_weights=False, path=path)
+            assert got[1] is None
+            torch.testing.assert_close(got[0], want, rtol=1e-12, atol=1e-12)
+    xu = torch.randn(5, 6, dtype=F64)                                     # unbatched: (L, E) and (L,)
+    torch.testing.assert_close(at.multihead_attention(m, xu, xu, xu, key_padding_mask=hidden[0], need_weights=False)[0],
+                               m(xu, xu, xu, key_padding_mask=hidden[0], need_weights=False)[0], rtol=1e-12, atol=1e-12)
+    assert at.mha_route(m, x, x, x, torch.zeros(3, 5, dtype=torch.bool), False).operator == "mhsa"   # hides nothing
+    causal = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    for kw, words in ((dict(attn_mask=causal), "together with a causal attn_mask"),
+                      (dict(attn_mask=causal, is_causal=True), "together with is_causal=True"),
+                      (dict(attn_mask=torch.randn(5, 5, dtype=F64)), "together with an additive float attn_mask"),
+                      (dict(key_padding_mask=torch.ones(3, 5, dtype=torch.bool)), "hides every key of sample 0"),
+                      (dict(key_padding_mask=hidden.to(torch.int64)), "key_padding_mask must be boolean or floating")):
+        with pytest.raises(ValueError, match=words):
+            at.multihead_attention(m, x, x, x, **{"key_padding_mask": hidden, **kw}, need_weights=False)
+    with pytest.raises(ValueError, match="a float key_padding_mask with NaN"):
+        at.multihead_attention(m, x, x, x, key_padding_mask=torch.full((3, 5), float("nan"), dtype=F64),
+                               need_weights=False)
+
+
+def test_the_key_padding_module_refuses_a_mask_outside_its_premise():
+    """V must be 0/1 with a 1 in every sample: the premise the proof's unit-sum step rests on, checked on every call
+    (a sample with every key hidden would be 0/0; a 0.5 is no mask)."""
+    layer = at.from_torch(nn.MultiheadAttention(4, 2, dtype=F64).eval(), key_padding=True)
+    x = torch.randn(2, 4, 3, dtype=F64)
+    assert layer(x, torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=F64)).shape == (2, 4, 3)
+    for bad, words in ((torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), "hides every key of row \\(1,\\)"),
+                       (torch.tensor([[1.0, 0.5, 0.0], [1.0, 1.0, 1.0]]), "must be 0 or 1"),
+                       (torch.tensor([[1.0, 2.0, 0.0], [1.0, 1.0, 1.0]]), "must be 0 or 1"),
+                       (torch.tensor([[1.0, float("nan"), 0.0], [1.0, 1.0, 1.0]]), "must be 0 or 1")):
+        for path in ("auto", "generic"):
+            with pytest.raises(ValueError, match=words):
+                layer(x, bad.to(F64), path=path)
+    with pytest.raises(ValueError, match="pass one of them"):
+        at.from_torch(nn.MultiheadAttention(4, 2, dtype=F64).eval(), key_padding=True, causal=True)
+
+
+def test_an_sdpa_mask_hiding_keys_per_sample_is_mhsa_key_padding():
+    """An attn_mask (B, 1, 1, L) (or broadcast to (B, N, L, L)) that hides the same keys from every head and query of
+    a sample is a key padding mask: mhsa_key_padding, both paths equal to SDPA; with grouped heads, is_causal, a
+    pattern that differs between rows, or a sample with every key hidden it is refused with the reason."""
+    torch.manual_seed(5)
+    bsz, length, e, n = 3, 5, 8, 2
+    x = torch.randn(bsz, length, e, dtype=F64)
+    w = [torch.randn(e, e, dtype=F64) / 3 for _ in range(4)]
+    bias = [torch.randn(e, dtype=F64) for _ in range(4)]
+
+    def reference(x, mask):
+        q, k, v = (F.linear(x, w[j], bias[j]).unflatten(-1, (n, e // n)).transpose(-2, -3) for j in range(3))
+        z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return F.linear(z.transpose(-2, -3).flatten(-2), w[3], bias[3])
+
+    def ours(x, mask, **kw):
+        return at.self_attention(x, w[0], bias[0], w[1], bias[1], w[2], bias[2], w[3], bias[3], num_heads=n,
+                                 attn_mask=mask, **kw)
+    hidden = torch.tensor([[False, False, True, True, True], [False] * 5, [True, True, True, True, False]])
+    allowed = ~hidden[:, None, None, :]
+    for mask in (allowed, allowed.expand(bsz, n, length, length),
+                 torch.zeros(allowed.shape, dtype=F64).masked_fill(~allowed, float("-inf"))):
+        assert at.sdpa_route(x, w[0], w[1], w[2], num_heads=n, attn_mask=mask).operator == "mhsa_key_padding"
+        for path in ("auto", "generic"):
+            torch.testing.assert_close(ours(x, mask, path=path), reference(x, mask), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ours(x[0], allowed[0]), reference(x[0], allowed[0]), rtol=1e-12, atol=1e-12)
+    rows_differ = allowed.expand(bsz, n, length, length).clone()
+    rows_differ[0, 1, 2, 0] = False
+    whole_sample = allowed.clone()
+    whole_sample[1] = False
+    for mask, kw, words in ((rows_differ, {}, "attn_mask is not supported unless"),
+                            (whole_sample, {}, "masks every key of query row"),
+                            (allowed, {"is_causal": True}, "together with is_causal=True")):
+        with pytest.raises(ValueError, match=words):
+            ours(x, mask, **kw)
+    wk = torch.randn(e // 2, e, dtype=F64)   # 1 key/value head for 2 query heads
+    with pytest.raises(ValueError, match="hides keys per sample with 1 key/value heads for 2 query heads"):
+        at.self_attention(x, w[0], bias[0], wk, bias[1][:4], wk, bias[2][:4], w[3], bias[3], num_heads=n,
+                          attn_mask=allowed, enable_gqa=True)

@@ -26,6 +26,7 @@ SMALL = {
     "mhsa": {"B": 2, "N": 2, "d": 4, "H": 3, "W": 5},
     "mhsa_bias": {"B": 2, "N": 2, "d": 4, "L": 7},
     "mhsa_sample_bias": {"B": 2, "N": 2, "d": 4, "L": 7},
+    "mhsa_key_padding": {"B": 3, "N": 2, "d": 4, "L": 7},
     "mhsa_causal": {"B": 2, "N": 2, "d": 4, "L": 7},
     "gqa_attention": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
     "gqa_causal": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
@@ -143,6 +144,13 @@ def test_the_check_refuses_a_wrong_alternative():
     out, ref, _ = _run("mhsa_causal", wrong)
     assert not wrong.agrees(out, ref)[0]
     assert not wrong.agrees(out[..., :-1], ref)[0]   # a shape mismatch is a disagreement too
+
+    def kpm_not_negated(t, sizes, op):   # the visible keys passed as PyTorch's key_padding_mask (True = hidden)
+        return A._mha_module(key_padding=True)(dict(t, key_mask=1 - t["key_mask"]), sizes, op)
+    for wrong in (A.Alternative("no key mask", A._sdpa(separate=False), rtol=1e-3, atol=1e-4),
+                  A.Alternative("key mask not negated", kpm_not_negated, rtol=1e-3, atol=1e-4)):
+        out, ref, _ = _run("mhsa_key_padding", wrong)
+        assert not wrong.agrees(out, ref)[0]
 
 
 def test_the_reference_point_is_not_checked_and_says_why():

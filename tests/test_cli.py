@@ -26,7 +26,8 @@ CATALOGUE = [
     "convolve3d_full", "convolve3d_same", "convolve3d_valid", "convolve_full", "convolve_same", "convolve_valid",
     "cordonnier_attention", "correlate_reversed", "cross_attention", "depthwise_conv2d", "dirichlet_conv", "dynamic_dwconv",
     "fourier_conv1d", "gcn", "gqa_attention", "gqa_causal", "hyperzzw", "hyperzzw_code", "idynamic_dwconv",
-    "involution", "linear", "local_attention", "lti_system", "mhsa", "mhsa_bias", "mhsa_causal", "mhsa_sample_bias",
+    "involution", "linear", "local_attention", "lti_system", "mhsa", "mhsa_bias", "mhsa_causal", "mhsa_key_padding",
+    "mhsa_sample_bias",
     "mobius_inversion",
     "mobius_inversion_converse", "neighborhood_attention", "pointwise_conv2d", "shifted_pointwise_conv2d",
     "spectral_graph_conv", "squeeze_excitation", "swin_attention", "token_mixing"

@@ -97,10 +97,11 @@ def _tokens(x):
     return tok, lambda out: out.transpose(1, 2).reshape(shape)
 
 
-def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bool | str = False):
+def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bool | str = False,
+          key_padding: bool = False):
     """Projections + ``F.scaled_dot_product_attention`` + output projection. ``separate``: three ``F.linear``
     (else one fused in-projection, as ``nn.MultiheadAttention`` stores it); ``grouped``: "enable_gqa" or
-    "repeat_interleave" of the key/value heads."""
+    "repeat_interleave" of the key/value heads; ``key_padding``: the visible keys as a boolean (B, 1, 1, L) mask."""
     def make(t, sizes, op):
         nq = sizes["N"] if "N" in sizes else sizes["N_kv"] * sizes["G"]
         nkv = sizes.get("N_kv", nq)
@@ -123,16 +124,19 @@ def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bo
             if grouped == "repeat_interleave":
                 k, v = k.repeat_interleave(nq // nkv, dim=1), v.repeat_interleave(nq // nkv, dim=1)
             mask = {"attn_mask": t["attn_mask"] if biased == "input" else t["P"].unsqueeze(0)} if biased else {}
+            if key_padding:
+                mask = {"attn_mask": (t["key_mask"] != 0)[:, None, None, :]}
             z = F.scaled_dot_product_attention(q, k, v, **mask, **extra)
             return back(F.linear(_merge(z), t["WO"], t["bO"]))
         return Built(call, params)
     return make
 
 
-def _mha_module(*, causal: bool = False, biased: bool | str = False):
+def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding: bool = False):
     """``nn.MultiheadAttention(C, N, batch_first=True)`` holding the operator's weights, eval mode,
     ``need_weights=False`` (its fast path when no gradient is needed); a causal mask from
-    ``generate_square_subsequent_mask`` with ``is_causal=True``, or P as a (B·N, L, L) float ``attn_mask``."""
+    ``generate_square_subsequent_mask`` with ``is_causal=True``, P as a (B·N, L, L) float ``attn_mask``, or the
+    hidden keys as a boolean ``key_padding_mask``."""
     def make(t, sizes, op):
         x = t["x"]
         ch, nh = t["WQ"].shape[0], sizes["N"]
@@ -154,6 +158,8 @@ def _mha_module(*, causal: bool = False, biased: bool | str = False):
                 kw = {"attn_mask": causal_mask, "is_causal": True}
             elif biased == "input":   # one table per sample: (B, N, L, L) as the (B·N, L, L) float attn_mask
                 kw = {"attn_mask": t["attn_mask"].flatten(0, 1)}
+            elif key_padding:         # the visible keys V (B, L): True where hidden
+                kw = {"key_padding_mask": t["key_mask"] == 0}
             elif biased:
                 p = t["P"]
                 kw = {"attn_mask": p.unsqueeze(0).expand(tok.shape[0], -1, -1, -1).reshape(-1, *p.shape[1:])}
@@ -312,6 +318,10 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                                      _sdpa(separate=False, biased="input"), **_ATT),
                          Alternative("nn.MultiheadAttention(attn_mask per sample)", _mha_module(biased="input"),
                                      **_ATT, note="the (B, N, L, L) bias as the (B·N, L, L) float attn_mask it takes")),
+    "mhsa_key_padding": (Alternative("fused in-projection + SDPA(boolean attn_mask (B, 1, 1, L))",
+                                     _sdpa(separate=False, key_padding=True), **_ATT),
+                         Alternative("nn.MultiheadAttention(key_padding_mask)", _mha_module(key_padding=True),
+                                     **_ATT, note="the hidden keys, V == 0, as its boolean key_padding_mask")),
     "mhsa_causal": (Alternative("fused in-projection + SDPA(is_causal=True)", _sdpa(separate=False, causal=True), **_ATT),
                     Alternative("nn.MultiheadAttention(causal mask)", _mha_module(causal=True), **_ATT,
                                 note="generate_square_subsequent_mask, is_causal=True")),

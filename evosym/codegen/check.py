@@ -298,11 +298,12 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
 
 
 def _gradients(op, plan, fn, ref, env, sizes, gen, device, res, fail, paths, gradcheck=True):
-    t = {k: v.requires_grad_(True) for k, v in _tensors(op, env, torch.float64, device, gen).items()}
-    names = list(plan.inputs) + [ir for ir, _, _, _ in plan.params]
+    fixed = {x.name for x in op.tensors if x.domain == "indicator"}   # 0/1 entries: no derivative to take
+    t = {k: v if k in fixed else v.requires_grad_(True) for k, v in _tensors(op, env, torch.float64, device, gen).items()}
+    names = [k for k in list(plan.inputs) + [ir for ir, _, _, _ in plan.params] if k not in fixed]
     for path in paths:
         def f(*args):
-            return _call(fn, plan, op, dict(zip(names, args)), env, path)
+            return _call(fn, plan, op, {**{k: t[k] for k in fixed}, **dict(zip(names, args))}, env, path)
         if gradcheck:
             try:
                 ok = torch.autograd.gradcheck(f, tuple(t[k] for k in names), eps=1e-6, atol=1e-7, rtol=1e-5,

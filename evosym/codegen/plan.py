@@ -124,6 +124,7 @@ class Plan:
     extra_inputs: list = field(default_factory=list)  # (name, rank) of the inputs other than v (cross-attention's queries)
     input_checks: list = field(default_factory=list)  # (python condition, message) on those inputs' axes, sizes known
     finite_inputs: list = field(default_factory=list)  # inputs declared "finite": every entry checked at run time
+    indicator_inputs: list = field(default_factory=list)  # inputs declared "indicator": 0/1, a 1 in every row, checked
     extras_batched: bool = True                     # every other input has v's batch axis first (unbatched calls work)
     helpers: list = field(default_factory=list)     # helper functions the programs call (``pad_axes``), sorted
 
@@ -372,6 +373,7 @@ def _inputs(plan, op, extras, pyx) -> None:
     batch = op.tensor(op.value).shape[0]
     plan.extras_batched = all(t.shape and t.shape[0] == batch for t in extras)
     plan.finite_inputs = [t.name for t in op.tensors if t.role == "input" and t.domain == "finite"]
+    plan.indicator_inputs = [t.name for t in op.tensors if t.role == "input" and t.domain == "indicator"]
     read = {expr for _, expr in plan.runtime_sizes}
     for t in extras:   # a size read from this input lies in its domain (≥ 1, or ≥ 0 where declared so)
         for axis, dim in enumerate(t.shape):

@@ -57,10 +57,11 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
     if any(sp.simplify(n - q) != 0 for n, q in zip(outs, ell.shape[2:2 + dims])) or \
             any(sp.simplify(a.length - k) != 0 for a, k in zip(form.omega.axes, ell.shape[2 + dims:])):
         return None   # SDPA gives one row per query and reads every key: as many as the outputs and the input's positions
-    causal = False
+    causal, key_mask = False, None
     if sm.mask is not None:
         causal = _causal(sm.mask, pos, keys, ell)
-        if not causal:
+        key_mask = None if causal else _key_mask(sm.mask, b, keys, ell, op)
+        if not causal and key_mask is None:
             return None
     if not facts.everywhere and not _covers(form, causal, outs[0] if dims == 1 else None):
         return None
@@ -68,6 +69,10 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
     if parts is None:
         return None
     extent = {p: pyx(e) for p, e in zip(ell.params, ell.shape)}
+    if key_mask is not None:   # the visible keys on the logits' grid: (b, 1, 1, m), SDPA's boolean attn_mask
+        key_mask = {"program": GridCompiler(ell.params, extent, tensors, local_sizes, prefix="km_",
+                                            bounds=dict(zip(ell.params, ell.shape))).compile(sm.mask),
+                    "name": key_mask}
     bias = None
     if parts["bias"] != 0:
         prog = GridCompiler(ell.params, extent, tensors, local_sizes, prefix="sb_",
@@ -75,7 +80,8 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
         shape = ["1" if not parts["bias"].has(b) else extent[b]] + [extent[p] for p in params[1:]]
         bias = {"program": prog, "shape": shape}
     names = op.display_names("text")
-    what = "softmax" + (" (causal mask [m ≤ p])" if causal else "") + f" of {parts['text']}" + \
+    what = "softmax" + (" (causal mask [m ≤ p])" if causal else "") + \
+        (f" (keys hidden where the indicator {key_mask['name']} is 0)" if key_mask else "") + f" of {parts['text']}" + \
         (" + β" if bias else "")
     held = "Ω global: every key" if facts.everywhere else (
         "Ω(p) = [p − P, p − P + K − 1] holds every key the mask shows (P ≥ L_out − 1 and K − 1 ≥ P for all sizes)")
@@ -100,7 +106,7 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
             "scale": pyx(parts["scale"]), "scale_text": text(parts["scale"], names),
             "kv": None if parts["kv"] is None else pyx(parts["kv"]),
             "heads": pyx(ell.shape[1]), "key_heads": pyx(parts["key_heads"]), "share": pyx(share), "bias": bias,
-            "causal": causal, "reason": reason, "tiled": False}
+            "causal": causal, "key_mask": key_mask, "reason": reason, "tiled": False}
 
 
 def _projection(d, op, form):
@@ -286,6 +292,21 @@ def _causal(mask, pos, keys, ell) -> bool:
     if m != keys[0] or hi != pos[0] or not sp.sympify(lo).is_nonpositive:
         return False
     return sp.simplify(ell.shape[2] - ell.shape[3]) == 0
+
+
+def _key_mask(mask, b, keys, ell, op) -> str | None:
+    """G = V[b, m]: one read of an input declared an indicator (0/1, a 1 along its last axis in every row, checked by
+    the generated module) at the batch and the key, over exactly the logits' keys: SDPA's boolean attn_mask
+    V ≠ 0, broadcast over the heads and queries, with no row hidden (the premise); its name, else None."""
+    if len(keys) != 1 or not isinstance(mask, sp.Indexed) or tuple(mask.indices) != (b, keys[0]):
+        return None
+    name = str(mask.base.label)
+    decl = next((t for t in op.tensors if t.name == name), None)
+    if decl is None or decl.domain != "indicator" or decl.role != "input" or len(decl.shape) != 2:
+        return None
+    if sp.simplify(decl.shape[0] - ell.shape[0]) != 0 or sp.simplify(decl.shape[1] - ell.shape[3]) != 0:
+        return None
+    return name
 
 
 def _covers(form, causal: bool, lout) -> bool:

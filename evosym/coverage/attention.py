@@ -11,8 +11,9 @@ key/value input (B, S, E_kv):
 
 :func:`route` maps the arguments onto the one catalogue operator that computes them (``mhsa`` on the
 sequence as an H = 1 image, ``mhsa_causal``, ``gqa_attention``, ``gqa_causal``, ``mhsa_bias``, and
-``cross_attention``, whose three inputs are the queries', keys' and values' tokens, and ``mhsa_sample_bias``, whose
-second input is an additive bias per sample), or raises
+``cross_attention``, whose three inputs are the queries', keys' and values' tokens, ``mhsa_sample_bias``, whose
+second input is an additive bias per sample, and ``mhsa_key_padding``, whose second input is the keys each sample
+sees: a boolean key_padding_mask negated), or raises
 :class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
 argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
 one is such an error too, never a raw torch error: an attn_mask is taken exactly as PyTorch takes it
@@ -28,12 +29,15 @@ paths) with PyTorch over argument combinations and writes the table of ``docs/at
 What is refused, and what representing it would take (an Evolution form aggregates one input, the values'
 tokens, over its positions, with a kernel made from any of the operator's inputs):
 
-- a boolean or −inf key_padding_mask (keys hidden per sample): a sample whose keys are all hidden has 0/0 rows,
-  and the proof's unit-sum step needs a key visible in every row, which no premise on input values gives today
-  (a finite float key_padding_mask, or a float attn_mask that differs per sample, is ``mhsa_sample_bias``'s
-  input: an additive bias per sample and head);
+- a key_padding_mask that hides every key of a sample (0/0 rows: PyTorch returns NaN), or that hides keys together
+  with another mask or bias, or mixes −inf with other non-zero values (a boolean or 0/−inf key_padding_mask alone is
+  ``mhsa_key_padding``: its visible-key input is declared an indicator, a 1 in every sample, the premise the proof's
+  unit-sum step uses and the generated module checks; a finite float key_padding_mask, or a float attn_mask that
+  differs per sample, is ``mhsa_sample_bias``'s input: an additive bias per sample and head);
 - cross-attention with a mask or is_causal, or with grouped key/value heads: no operator combines them;
-- add_bias_kv / add_zero_attn: key positions that are not positions of any input;
+- add_bias_kv / add_zero_attn: a key that is no position of any input, after which the weights of the input's keys
+  sum to less than one and the value bias stays in the aggregation with an input-dependent weight (an Evolution form
+  over an affine projection of x, not over an input tensor);
 - masks other than the causal one (and all-allowed): a mask tensor as data, Ω its pattern;
   additive float biases other than 0/−∞: a bias tensor in the logits (Swin's relative position bias
   is one, but indexed by query − key, not an arbitrary L×L table);
@@ -53,11 +57,16 @@ from .modules import generated, module_class
 
 FUNCTIONS = ("F.scaled_dot_product_attention", "nn.MultiheadAttention")
 
-KEY_PADDING_REASON = (
-    "a boolean (or −inf) key_padding_mask is not supported: it hides keys per sample, and a sample whose keys are "
-    "all hidden has a 0/0 softmax; the proof moves the value bias out of the kernel because every row's weights sum "
-    "to one, which needs a key visible in every row, and evosym has no premise on the values of an input that would "
-    "give it (a finite float key_padding_mask, added to the logits, is mhsa_sample_bias)")
+KEY_PADDING_MIXED_REASON = (
+    "a float key_padding_mask mixing −inf with other non-zero values is not supported: its −inf part hides keys "
+    "(mhsa_key_padding) and its finite part is an additive bias per sample (mhsa_sample_bias), and no operator has "
+    "both")
+KEY_PADDING_WITH_MASK_REASON = (
+    "a key_padding_mask that hides keys together with {what} is not supported: mhsa_key_padding hides keys per "
+    "sample and has no other mask or bias, and no operator combines the two (pass one of them)")
+KEY_PADDING_EMPTY_REASON = (
+    "key_padding_mask hides every key of sample {sample}: the softmax there is 0/0 (PyTorch returns NaN), and "
+    "mhsa_key_padding's proof needs a visible key in every sample; drop that sample or leave one of its keys visible")
 CROSS_MASK_REASON = (
     "cross-attention with {what} is not supported: cross_attention lets every query see all S keys, and no "
     "catalogue operator combines a separate key/value input with a mask (pass no mask, or use self-attention)")
@@ -99,7 +108,8 @@ class Route:
     operator: str
     sizes: dict = field(hash=False)
     query_factor: float = 1.0
-    bias: object = field(default=None, hash=False, compare=False)   # mhsa_bias's P (N, L, L), from a float mask
+    bias: object = field(default=None, hash=False, compare=False)   # mhsa_bias's P (N, L, L), from a float mask;
+    # mhsa_sample_bias's P (B, N, L, L); mhsa_key_padding's visible keys V (B, L)
 
 
 def _int(name: str, value, low: int = 1) -> int:
@@ -198,6 +208,28 @@ def mask_kind(mask, length: int, *, true_masks: bool) -> str:
     raise AttentionRefused(MASK_REASON)
 
 
+def sample_keys(mask):
+    """The keys each sample sees, V (batch, keys) (or (keys,) unbatched) as 0/1, for an SDPA attn_mask (broadcast to
+    the logits) that hides the same keys from every head and query of a sample and hides some key: boolean (True =
+    allowed) or float with 0 and −inf only; None for any other mask, and for one that hides every key of a sample
+    (left to :func:`mask_kind`, which refuses such rows)."""
+    import torch
+    if mask is None:
+        return None
+    if mask.dtype == torch.bool:
+        allowed = mask
+    elif bool(((mask == 0) | (mask == float("-inf"))).all()):
+        allowed = mask == 0
+    else:
+        return None
+    if bool(allowed.all()):
+        return None
+    first = allowed[..., :1, :1, :] if allowed.dim() == 4 else allowed[:1, :1, :]
+    if not bool((allowed == first).all()) or not bool(first.any(-1).all()):
+        return None   # rows that differ within a sample, or a sample with every key hidden: mask_kind says why
+    return first.reshape(-1, allowed.shape[-1]) if allowed.dim() == 4 else first.reshape(allowed.shape[-1])
+
+
 def bias_table(mask, heads: int, length: int, *, per_head_rows: bool):
     """The additive bias of a finite float mask: mhsa_bias's P (heads, L, L) when it is the same for every sample,
     else mhsa_sample_bias's input (B, heads, L, L) (a broadcast view where the mask broadcasts); from SDPA's mask
@@ -267,7 +299,7 @@ def _run(r: Route, x, weights, path, kv=None):
     tensors = [wq, bq] + list(weights[2:]) + ([r.bias.to(device=x.device, dtype=x.dtype)] if r.operator == "mhsa_bias" else [])
     fn = getattr(generated(r.operator), f"{r.operator}_evolution")
     xc = x.transpose(-1, -2)
-    if r.operator == "mhsa_sample_bias":
+    if r.operator in ("mhsa_sample_bias", "mhsa_key_padding"):   # the route's tensor is the second input
         y = fn(xc, r.bias.to(dtype=x.dtype), *tensors, **r.sizes, path=path)
     elif r.operator == "cross_attention":
         kvc = kv.transpose(-1, -2)
@@ -324,6 +356,17 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
                             scale=scale, enable_gqa=enable_gqa)
     logits = (x.shape[0], num_heads, length, length) if x.dim() == 3 else (num_heads, length, length)
     attn_mask = checked_mask(attn_mask, x, logits)
+    keep = sample_keys(attn_mask)
+    if keep is not None:   # the same keys hidden for every head and query of a sample: a key padding mask
+        if is_causal:
+            raise AttentionRefused(KEY_PADDING_WITH_MASK_REASON.format(what="is_causal=True"))
+        r = route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, dropout_p=dropout_p,
+                  scale=scale, enable_gqa=enable_gqa)   # the checks shared with self-attention
+        if r.operator != "mhsa":
+            raise AttentionRefused(f"an attn_mask that hides keys per sample with {k_weight.shape[0] // d} key/value "
+                                   f"heads for {num_heads} query heads is not supported: mhsa_key_padding has as many "
+                                   "key/value heads as query heads, and no operator combines grouped heads with it")
+        return Route("mhsa_key_padding", r.sizes, r.query_factor, keep.to(x.dtype))
     kind = mask_kind(attn_mask, length, true_masks=False)
     if kind == "bias" and is_causal:
         raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an "
@@ -391,7 +434,8 @@ def _module_route(m, length: int, *, attn_mask=None, is_causal=False) -> Route:
     return route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length, mask=kind, bias=table)
 
 
-def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sample_bias: bool = False):
+def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sample_bias: bool = False,
+               key_padding: bool = False):
     """The generated module with an ``nn.MultiheadAttention``'s weights: mhsa (no mask; it takes (B, E, H, W)
     tokens), mhsa_causal (``causal``; (B, E, L) tokens), mhsa_bias with its table P = ``bias`` (N, L, L) (the
     float attn_mask the module is called with; (L, L): the same for every head), or cross_attention (``cross``:
@@ -402,19 +446,21 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
     import torch
     if not isinstance(m, torch.nn.MultiheadAttention):
         raise AttentionRefused(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
-    for name, flag in (("causal", causal), ("cross", cross), ("sample_bias", sample_bias)):
+    for name, flag in (("causal", causal), ("cross", cross), ("sample_bias", sample_bias), ("key_padding", key_padding)):
         if not isinstance(flag, bool):
             raise AttentionRefused(f"{name} must be True or False, not {flag!r}")
     if bias is not None:
         _check_bias(m, bias)
-    if sum((causal, bias is not None, cross, sample_bias)) > 1:
-        raise AttentionRefused("causal, bias, cross and sample_bias are different operators (mhsa_causal, mhsa_bias, "
-                               "cross_attention, mhsa_sample_bias): pass one of them")
+    if sum((causal, bias is not None, cross, sample_bias, key_padding)) > 1:
+        raise AttentionRefused("causal, bias, cross, sample_bias and key_padding are different operators (mhsa_causal, "
+                               "mhsa_bias, cross_attention, mhsa_sample_bias, mhsa_key_padding): pass one of them")
     try:   # the operator's from_torch says what in the module it cannot take: as evosym's error
         if cross:
             return module_class(generated("cross_attention")).from_torch(m)
         if sample_bias:
             return module_class(generated("mhsa_sample_bias")).from_torch(m)
+        if key_padding:
+            return module_class(generated("mhsa_key_padding")).from_torch(m)
         if bias is None:
             return module_class(generated("mhsa_causal" if causal else "mhsa")).from_torch(m)
         layer = module_class(generated("mhsa_bias")).from_torch(m, L=bias.shape[-1])
@@ -423,6 +469,14 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
     with torch.no_grad():
         layer.attn_bias.copy_(bias)
     return layer
+
+
+def module_for(m, r: Route):
+    """The generated module of route ``r`` (from :func:`mha_route`) with the nn.MultiheadAttention m's weights."""
+    inputs = r.operator in ("mhsa_sample_bias", "mhsa_key_padding")   # the route's tensor is an input, not P
+    return from_torch(m, causal=r.operator == "mhsa_causal", bias=None if inputs else r.bias,
+                      cross=r.operator == "cross_attention", sample_bias=r.operator == "mhsa_sample_bias",
+                      key_padding=r.operator == "mhsa_key_padding")
 
 
 def _check_bias(m, bias):
@@ -480,8 +534,8 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     cross = not (key is query and value is query) or not m._qkv_same_embed_dim
     if cross:
         _check_cross_inputs(m, query, key, value)
-    padding = _padding_bias(m, query, key_padding_mask)
-    if padding is not None and cross:
+    padding, keep = _padding(m, query, key, key_padding_mask)
+    if (padding is not None or keep is not None) and cross:
         raise AttentionRefused(CROSS_MASK_REASON.format(what="a key_padding_mask"))
     if need_weights:
         raise AttentionRefused(NEED_WEIGHTS_REASON)
@@ -500,6 +554,15 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     else:
         logits = (m.num_heads, length, length)
     attn_mask = checked_mask(attn_mask, query, logits, module=True)
+    if keep is not None:      # keys hidden per sample: mhsa_key_padding with the visible keys as its second input
+        if is_causal:
+            raise AttentionRefused(KEY_PADDING_WITH_MASK_REASON.format(what="is_causal=True"))
+        kind = mask_kind(attn_mask, length, true_masks=True)
+        if kind != "none":
+            raise AttentionRefused(KEY_PADDING_WITH_MASK_REASON.format(
+                what="a causal attn_mask" if kind == "causal" else "an additive float attn_mask"))
+        r = route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length)
+        return Route("mhsa_key_padding", r.sizes, r.query_factor, keep)
     if padding is not None:   # a float key_padding_mask is added to the logits: one bias table per sample
         if is_causal:
             raise AttentionRefused("is_causal=True with a key_padding_mask is not taken: a causal mask and a per-sample "
@@ -517,29 +580,45 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     return _module_route(m, length, attn_mask=attn_mask, is_causal=is_causal)
 
 
-def _padding_bias(m, query, mask):
-    """A float key_padding_mask as the (B, L) bias PyTorch adds to every head's logits (None when absent or all 0);
-    an AttentionRefused for a boolean or non-finite one (keys hidden: fully hidden rows), or one PyTorch refuses."""
+def _padding(m, query, key, mask):
+    """(bias, keep) for a key_padding_mask: a finite float one as the (B, L) bias PyTorch adds to every head's logits
+    (``bias``), a boolean one (True = hidden) or a float one of 0 and −inf as the visible keys V (B, L), 1 where a
+    key is seen, in the query's dtype (``keep``: mhsa_key_padding's second input); (None, None) when absent or when it
+    hides and adds nothing. An AttentionRefused for a mask PyTorch refuses, one that mixes −inf with other non-zero
+    values, or one that hides every key of a sample."""
     import torch
     if mask is None:
-        return None
+        return None, None
     if not isinstance(mask, torch.Tensor):
         raise AttentionRefused(f"key_padding_mask must be a tensor or None, not {type(mask).__name__}")
     if mask.device != query.device:
         raise AttentionRefused(f"key_padding_mask is on {mask.device} but the query on {query.device}")
-    if mask.dtype == torch.bool or (mask.is_floating_point() and not bool(torch.isfinite(mask).all())):
-        raise AttentionRefused(KEY_PADDING_REASON)
-    if not (mask.is_floating_point() and mask.dtype in (torch.float32, query.dtype)):
+    if not (mask.dtype == torch.bool or (mask.is_floating_point() and mask.dtype in (torch.float32, query.dtype))):
         raise AttentionRefused(f"key_padding_mask must be boolean or floating point in float32 or the query's dtype, "
                                f"not {str(mask.dtype).replace('torch.', '')}")
-    length = query.shape[1 if query.dim() == 3 and m.batch_first else 0]
+    length = key.shape[1 if key.dim() == 3 and m.batch_first else 0]   # the keys' (cross-attention: S, not L)
     want = (length,) if query.dim() == 2 else (query.shape[0 if m.batch_first else 1], length)
     if tuple(mask.shape) != want:
         raise AttentionRefused(f"key_padding_mask must have shape {want} ((batch, keys), or (keys,) unbatched), not "
                                f"{tuple(mask.shape)} (PyTorch refuses it too)")
-    if not bool((mask != 0).any()):
-        return None
-    return mask.reshape(-1, length).to(query.dtype)
+    rows = mask.reshape(-1, length)
+    if mask.dtype == torch.bool:
+        hidden = rows
+    else:
+        if bool(torch.isnan(rows).any()) or bool((rows == float("inf")).any()):
+            raise AttentionRefused("a float key_padding_mask with NaN or +inf entries has no softmax")
+        finite = torch.isfinite(rows)
+        if bool(finite.all()):
+            return (rows.to(query.dtype), None) if bool((rows != 0).any()) else (None, None)
+        if bool(((rows != 0) & finite).any()):
+            raise AttentionRefused(KEY_PADDING_MIXED_REASON)
+        hidden = ~finite
+    if not bool(hidden.any()):
+        return None, None
+    empty = hidden.all(-1).nonzero()
+    if len(empty):
+        raise AttentionRefused(KEY_PADDING_EMPTY_REASON.format(sample=int(empty[0, 0])))
+    return None, (~hidden).to(query.dtype)
 
 
 def _check_cross_inputs(m, query, key, value):
@@ -572,9 +651,8 @@ def multihead_attention(m, query, key, value, key_padding_mask=None, need_weight
     :func:`from_torch` gives: (y, None) in m's layout ((B, L, E) with batch_first, else (L, B, E); (L, E)
     unbatched). ``average_attn_weights`` only shapes the weights, which are not returned."""
     r = mha_route(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
-    sample = r.operator == "mhsa_sample_bias"
-    layer = from_torch(m, causal=r.operator == "mhsa_causal", bias=None if sample else r.bias,
-                       cross=r.operator == "cross_attention", sample_bias=sample)
+    layer = module_for(m, r)
+    sample, padded = r.operator == "mhsa_sample_bias", r.operator == "mhsa_key_padding"
 
     def tokens(t):   # (B, E, L) or (E, L): channels first
         return (t if t.dim() == 2 or m.batch_first else t.transpose(0, 1)).transpose(-1, -2)
@@ -582,6 +660,8 @@ def multihead_attention(m, query, key, value, key_padding_mask=None, need_weight
         y = layer(tokens(query), tokens(key), tokens(value), path=path)
     elif sample:
         y = layer(tokens(query), r.bias.to(query.dtype), path=path)
+    elif padded:   # the visible keys (B, L), or (L,) with an unbatched query
+        y = layer(tokens(query), r.bias if query.dim() == 3 else r.bias[0], path=path)
     elif r.operator == "mhsa":
         y = layer(tokens(query).unsqueeze(-2), path=path).squeeze(-2)
     else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from ..errors import EvosymError
-from .attention import FUNCTIONS, from_torch, mha_route, multihead_attention, sdpa_route, self_attention
+from .attention import FUNCTIONS, mha_route, module_for, multihead_attention, sdpa_route, self_attention
 
 
 LENGTH, BATCH, HEAD_DIM = 5, 2, 2
@@ -23,11 +23,12 @@ LENGTH, BATCH, HEAD_DIM = 5, 2, 2
 HEADS = ((2, 2, False), (2, 2, True), (4, 2, True), (4, 1, True), (4, 2, False), (3, 2, True))
 SDPA_MASKS = ("none", "causal bool", "causal float", "causal bool (B, N, L, L)", "all allowed", "band",
               "additive bias", "additive bias (N, L, L)", "additive bias per sample", "additive bias and −inf",
-              "fully masked row")
+              "fully masked row", "key padding (B, 1, 1, L)", "key padding float (B, 1, 1, L)")
 MHA_MASKS = ("none", "causal float", "causal bool", "causal bool 3-D", "band", "additive bias", "additive bias 3-D",
              "additive bias per sample 3-D", "fully masked row")
-# key_padding_mask kinds (batch × keys): boolean (True = hidden), finite float (added to the logits), float with −inf
-PADDINGS = ("bool", "float", "float −inf")
+# key_padding_mask kinds (batch × keys): boolean (True = hidden), finite float (added to the logits), finite float
+# with −inf where hidden, 0 and −inf (hides keys, adds nothing), boolean hiding every key of sample 0
+PADDINGS = ("bool", "float", "float −inf", "float 0/−inf", "bool all hidden")
 MHA_EXTRAS = ({"add_bias_kv": True}, {"add_zero_attn": True}, {"kdim": 3, "vdim": 3}, {"kdim": 3, "vdim": 5},
               {"dropout": 0.2, "train": True}, {"dropout": 0.2})
 # cross-attention: the key/value input's length and channels (SDPA), and the masks tried with it, as (L, S)
@@ -73,6 +74,9 @@ def sdpa_mask(kind: str, length: int, heads: int, dtype):
         return _bias(kind, length, heads, BATCH, dtype)
     if kind == "causal float":
         return torch.zeros(length, length, dtype=dtype).masked_fill(~_allowed("causal", length), float("-inf"))
+    if kind.startswith("key padding"):   # the keys each sample sees, the same for every head and query
+        hidden = _padding("bool", BATCH, length, None, dtype)[:, None, None, :]
+        return torch.zeros(hidden.shape, dtype=dtype).masked_fill(hidden, float("-inf")) if "float" in kind else ~hidden
     pattern = _allowed(kind.split(" (")[0].replace("causal bool", "causal"), length)
     return pattern.expand(BATCH, heads, length, length) if "(B, N" in kind else pattern
 
@@ -122,6 +126,8 @@ def mha_combinations():
         for padding in PADDINGS:
             for mask in ("none", "additive bias", "causal float"):
                 yield {"batch_first": batch_first}, "self", mask, False, padding, False
+            yield {"batch_first": batch_first}, "unbatched", "none", False, padding, False
+        yield {"batch_first": batch_first}, "self", "none", True, "bool", False
         yield {"batch_first": batch_first}, "cross", "none", False, "float", False
         yield {"batch_first": batch_first}, "self", "causal float", False, False, True
 
@@ -251,16 +257,22 @@ def _mha_case(out, gen, case):
 
 
 def _padding(kind, batch, keys: int, gen, dtype):
-    """A named key_padding_mask (batch × keys): boolean with the last key of sample 0 hidden, a finite float bias,
-    or that float with −inf where the boolean hides."""
+    """A named key_padding_mask (batch × keys, or keys unbatched): boolean with the last key of sample 0 hidden (the
+    first key too when there are more than two), a finite float bias, that float with −inf where the boolean hides,
+    0 with −inf there, or a boolean that hides every key of sample 0."""
     import torch
     shape = (keys,) if batch is None else (batch, keys)
     hidden = torch.zeros(shape, dtype=torch.bool)
-    hidden[..., -1] = True if batch is None else False
-    if batch is not None:
-        hidden[0, -1] = True
-    if kind in ("bool", True):
+    first = hidden if batch is None else hidden[0]
+    first[-1] = True
+    if keys > 2:
+        first[0] = True
+    if kind == "bool all hidden":
+        first[:] = True
+    if kind in ("bool", "bool all hidden", True):
         return hidden
+    if kind == "float 0/−inf":
+        return torch.zeros(shape, dtype=dtype).masked_fill(hidden, float("-inf"))
     bias = torch.randn(shape, generator=gen, dtype=dtype) * 0.5
     return bias.masked_fill(hidden, float("-inf")) if kind == "float −inf" else bias
 
@@ -317,6 +329,10 @@ _SDPA_ROWS = (
      {"mask": "causal bool (B, N, L, L)"}),
     ("attn_mask allowing every key", "attn_mask=torch.ones(L, L, dtype=bool)", {"mask": "all allowed"}),
     ("attn_mask, other boolean pattern", "attn_mask=band, abs(i − m) ≤ 1", {"mask": "band"}),
+    ("attn_mask hiding keys per sample (key padding)", "attn_mask of shape (B, 1, 1, L), boolean",
+     {"mask": "key padding (B, 1, 1, L)"}),
+    ("attn_mask hiding keys per sample, float 0 / −inf", "attn_mask of shape (B, 1, 1, L), 0 or −inf",
+     {"mask": "key padding float (B, 1, 1, L)"}),
     ("attn_mask, additive float bias (L, L)", "attn_mask=0.25·(i − m)", {"mask": "additive bias"}),
     ("attn_mask, additive float bias per head", "attn_mask of shape (N, L, L)", {"mask": "additive bias (N, L, L)"}),
     ("attn_mask, additive bias differing per sample", "attn_mask of shape (B, N, L, L), per sample",
@@ -356,6 +372,14 @@ _MHA_ROWS = (
     ("cross-attention with attn_mask", "m(x, y, y, attn_mask=(L, S) causal)", {}, {"input": "cross", "mask": "cross"}),
     ("unbatched input", "m(x, x, x) with x (L, E)", {}, {"input": "unbatched"}),
     ("key_padding_mask, boolean", "key_padding_mask=(B, L) boolean", {}, {"key_padding_mask": "bool"}),
+    ("key_padding_mask, boolean, unbatched", "key_padding_mask=(L,) boolean, x (L, E)", {},
+     {"key_padding_mask": "bool", "input": "unbatched"}),
+    ("key_padding_mask, float 0 / −inf", "key_padding_mask=(B, L) float, 0 or −inf", {},
+     {"key_padding_mask": "float 0/−inf"}),
+    ("key_padding_mask hiding every key of a sample", "key_padding_mask=(B, L) boolean, sample 0 all True", {},
+     {"key_padding_mask": "bool all hidden"}),
+    ("key_padding_mask, boolean, with a causal attn_mask", "key_padding_mask boolean, attn_mask=causal", {},
+     {"key_padding_mask": "bool", "mask": "causal float"}),
     ("key_padding_mask, float", "key_padding_mask=(B, L) finite float", {}, {"key_padding_mask": "float"}),
     ("key_padding_mask, float with −inf", "key_padding_mask=(B, L) float, −inf where hidden", {},
      {"key_padding_mask": "float −inf"}),
@@ -408,17 +432,15 @@ def _mha_row(module_kw: dict, call: dict) -> tuple[str, str]:
     m = torch.nn.MultiheadAttention(4, 2, dtype=torch.float64, **kw).train(train)
     unbatched = call.get("input") == "unbatched"
     q, k, v = _mha_inputs(m, call.get("input", "self"), lambda shape: torch.ones(shape, dtype=torch.float64))
-    pad = _padding(call["key_padding_mask"], BATCH, LENGTH, torch.Generator().manual_seed(0), torch.float64) \
-        if call.get("key_padding_mask") else None
+    pad = _padding(call["key_padding_mask"], None if unbatched else BATCH, LENGTH, torch.Generator().manual_seed(0),
+                   torch.float64) if call.get("key_padding_mask") else None
     if call.get("mask") == "cross":
         mask = torch.ones(LENGTH, LENGTH + 1, dtype=torch.bool).triu(1)
     else:
         mask = mha_mask(call.get("mask", "none"), LENGTH, 2, 1 if unbatched else BATCH, torch.float64)
     try:
         r = mha_route(m, q, k, v, pad, call.get("need_weights", False), mask, call.get("is_causal", False))
-        sample = r.operator == "mhsa_sample_bias"
-        from_torch(m, causal=r.operator == "mhsa_causal", bias=None if sample else r.bias,
-                   cross=r.operator == "cross_attention", sample_bias=sample)
+        module_for(m, r)
     except ValueError as exc:
         return "refused", str(exc)
     return "supported", f"`{r.operator}`" + (" (H = 1)" if r.operator == "mhsa" else "")
@@ -456,15 +478,17 @@ def markdown(tallies: dict) -> str:
               "`generic`) and compared with PyTorch within a rounding bound; a call is *matched* when both paths "
               "agree with PyTorch, *refused* when evosym raises a `ValueError` (of those, *PyTorch refuses too* "
               "counts the calls PyTorch itself rejects). No call gave a wrong result or another exception. "
-              "Combinations: for SDPA, 6 head layouts (equal heads with and without `enable_gqa`, 4/2 and 4/1 "
-              "grouped, and two PyTorch refuses) × (self-attention × 11 masks, and cross-attention with keys and "
-              f"values from a second input of {KV_LENGTH} tokens and {KV_CHANNELS} channels × 3 masks) × "
+              f"Combinations: for SDPA, {len(HEADS)} head layouts (equal heads with and without `enable_gqa`, 4/2 "
+              f"and 4/1 grouped, and two PyTorch refuses) × (self-attention × {len(SDPA_MASKS)} masks, and "
+              f"cross-attention with keys and values from a second input of {KV_LENGTH} tokens and {KV_CHANNELS} "
+              f"channels × {len(CROSS_MASKS)} masks) × "
               "`is_causal`, `scale` and biases alternating, plus `dropout_p > 0` for each; for "
               "`nn.MultiheadAttention`, `batch_first` × `bias` × self / cross (key and value of "
-              f"{LENGTH + 1} tokens) / unbatched input × 8 masks × `is_causal`, plus `add_bias_kv`, `add_zero_attn`, "
+              f"{LENGTH + 1} tokens) / unbatched input × {len(MHA_MASKS)} masks × `is_causal`, plus `add_bias_kv`, "
+              "`add_zero_attn`, "
               "`kdim`/`vdim` (equal and different), dropout in both modes, `key_padding_mask` (boolean, finite "
-              "float, float with −inf, each with no mask, an additive and a causal attn_mask) and "
-              "`need_weights=True`.", "",
+              "float, finite float with −inf, 0 / −inf, boolean hiding a whole sample; each with no mask, an additive "
+              "and a causal attn_mask, and unbatched; boolean with `is_causal`) and `need_weights=True`.", "",
               "| function | tried | matched | refused | PyTorch refuses too | matched per operator |",
               "|---|---|---|---|---|---|"]
     for fn in FUNCTIONS:
@@ -475,12 +499,19 @@ def markdown(tallies: dict) -> str:
               "An Evolution form aggregates one input (the values' tokens) over its positions with a kernel made from "
               "any of the operator's inputs: `cross_attention` has three (queries', keys', values' tokens, with "
               "`kdim` and `vdim` channels), `mhsa_sample_bias` two (the tokens and a finite additive bias per sample "
-              "and head: a float `attn_mask` that differs between samples, a float `key_padding_mask` added to it). "
-              "A boolean or −inf `key_padding_mask` hides keys per sample, so a row can be fully hidden, and the "
-              "proof's unit-sum step needs a key visible in every row, which no premise on input values gives today; "
+              "and head: a float `attn_mask` that differs between samples, a float `key_padding_mask` added to it), "
+              "`mhsa_key_padding` two (the tokens and the keys each sample sees, V = 1 − key_padding_mask: a "
+              "boolean or 0 / −inf `key_padding_mask`). V is declared an *indicator*, every entry 0 or 1 with a 1 in "
+              "every sample: that premise is what the proof's unit-sum step uses (every row's normaliser is positive) "
+              "and the generated module checks it on every input, so a `key_padding_mask` that hides every key of a "
+              "sample (PyTorch returns NaN there) is refused, as is one that hides keys together with another mask "
+              "or bias, or mixes −inf with other non-zero values (no operator has both); "
               "cross-attention with a mask, `is_causal` or grouped key/value heads has no "
-              "operator; `add_bias_kv` and `add_zero_attn` need key positions "
-              "that belong to no input; a general hard mask needs a mask tensor given as data (a finite additive bias is "
+              "operator; `add_bias_kv` and `add_zero_attn` append a key that belongs to no input, so the weights of "
+              "the input's keys sum to less than one and the value bias (and `bias_v`) stays in the aggregation with "
+              "an input-dependent weight: an Evolution form over an affine projection of x (v = W_V·x + b_V, shifted "
+              "by −`bias_v`), not over an input tensor, which is what evosym aggregates (`add_zero_attn` without a "
+              "value bias would be one; no catalogue operator has it yet); a general hard mask needs a mask tensor given as data (a finite additive bias is "
               "`mhsa_bias`'s parameter P, the same for every sample, or `mhsa_sample_bias`'s input; −inf is not a value "
               "the proof gives a parameter or input); "
               "a fully masked row has no softmax (0/0: PyTorch 2.13 returns zeros there, earlier versions NaN); "

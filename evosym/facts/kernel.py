@@ -217,12 +217,13 @@ class KernelFacts:
             inlined = inline_unshaped(self.taps.expr, self.definitions)
         except ValueError as exc:
             raise EvosymError(f"code generation: {exc}") from None
-        expr, softmaxes, sm_defs = rewrite_softmax(inlined, self.definitions)
+        indicators = frozenset(t.name for t in self.operator.tensors if t.domain == "indicator")
+        expr, softmaxes, sm_defs = rewrite_softmax(inlined, self.definitions, indicators)
         for name, d in sorted(self.definitions.items()):   # a shaped definition that is a softmax itself (the
             if d.shape is None:                             # attention maps Cordonnier's K̂ reads): its body rewritten
                 continue
             try:
-                body, found, new = rewrite_softmax(inline_unshaped(d.body, self.definitions), self.definitions)
+                body, found, new = rewrite_softmax(inline_unshaped(d.body, self.definitions), self.definitions, indicators)
             except ValueError as exc:
                 raise EvosymError(f"code generation: {exc}") from None
             if found:

@@ -9,7 +9,8 @@ only after checking that Z sums exp(ℓ) over the whole of those axes and that J
 others. The numeric checks of generated code then compare it with the independent reference.
 
 A masked softmax (a causal mask: PyTorch adds −∞ to the logits it hides) is written E = G·exp(ℓ) with
-G a product of brackets over ℓ's indices, A = E[J]/Z[I] with Z = Σ_w E[I, w]; it becomes the softmax of
+G a product of brackets over ℓ's indices (and of reads of inputs declared indicators, 0/1: a key padding mask),
+A = E[J]/Z[I] with Z = Σ_w E[I, w]; it becomes the softmax of
 ℓ with the entries where G = 0 set to −∞, which is the same ratio (0 where G = 0, 0/0 where G hides a
 whole row, as E/Z), computed with the maximum subtracted.
 """
@@ -35,7 +36,7 @@ class Softmax:
     mask: sp.Expr | None = None   # G over the logits' indices (a masked softmax), else None
 
 
-def _normaliser(z: Definition, defs: dict):
+def _normaliser(z: Definition, defs: dict, indicators=frozenset()):
     """(ℓ's name, reduced axes of ℓ, ℓ-axis → Z-parameter position, E's name or None) when Z[I] =
     Σ_w exp(ℓ[I, w]), or Σ_w E[I, w] with E = G·exp(ℓ) (:func:`_masked`), over whole, consecutive axes w
     of ℓ; else None."""
@@ -45,7 +46,7 @@ def _normaliser(z: Definition, defs: dict):
     term, summed = body.function, None
     if isinstance(term, sp.Indexed) and str(term.base.label) in defs:   # Σ_w E[I, w], E = G·exp(ℓ)
         summed = str(term.base.label)
-        masked = _masked(defs[summed], defs)
+        masked = _masked(defs[summed], defs, indicators)
         if masked is None:
             return None
         term = masked[1].xreplace(dict(zip(defs[str(term.base.label)].params, term.indices)))
@@ -71,11 +72,11 @@ def _normaliser(z: Definition, defs: dict):
     return ell.name, reduced, {k: n for n, k in enumerate(others)}, summed
 
 
-def _masked(e: Definition, defs: dict):
+def _masked(e: Definition, defs: dict, indicators=frozenset()):
     """(G, exp(ℓ[params])) when the definition E[params] = G·exp(ℓ[params]) with G a product of brackets (the shape
     the checker's ``softmax-sums-to-one`` proves rows of, :func:`evosym.proof.rules.softmax.masked_exponential`) and
     ℓ a shaped definition read at E's own indices; else None."""
-    parts = masked_exponential(e) if e.shape is not None else None
+    parts = masked_exponential(e, indicators) if e.shape is not None else None
     if parts is None:
         return None
     guards, exp = parts
@@ -85,8 +86,9 @@ def _masked(e: Definition, defs: dict):
     return sp.Mul(*guards), exp
 
 
-def rewrite_softmax(expr: sp.Expr, defs: dict):
-    """(expr with every exp(ℓ[J])·Z[I]⁻¹ replaced by sm[J], {name: Softmax}, {name: Definition})."""
+def rewrite_softmax(expr: sp.Expr, defs: dict, indicators=frozenset()):
+    """(expr with every exp(ℓ[J])·Z[I]⁻¹ replaced by sm[J], {name: Softmax}, {name: Definition}); ``indicators``: the
+    inputs declared 0/1 (a key padding mask), which may guard a masked softmax besides brackets."""
     found, new_defs = {}, {}
     reps = {}
     for node in sp.preorder_traversal(expr):
@@ -94,13 +96,13 @@ def rewrite_softmax(expr: sp.Expr, defs: dict):
             continue
         exps = [f for f in node.args if isinstance(f, sp.exp) and isinstance(f.args[0], sp.Indexed)]
         for f in node.args:   # E[J] of a masked softmax: its exp(ℓ[J]), the mask G kept with it
-            if isinstance(f, sp.Indexed) and str(f.base.label) in defs and _masked(defs[str(f.base.label)], defs):
+            if isinstance(f, sp.Indexed) and str(f.base.label) in defs and _masked(defs[str(f.base.label)], defs, indicators):
                 exps.append(f)
         invs = [f for f in node.args if isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, sp.Indexed)
                 and str(f.base.base.label) in defs and defs[str(f.base.base.label)].shape is not None]
         for inv in invs:
             z = defs[str(inv.base.base.label)]
-            norm = _normaliser(z, defs)
+            norm = _normaliser(z, defs, indicators)
             if norm is None:
                 continue
             ell_name, reduced, to_z, summed = norm
@@ -110,7 +112,7 @@ def rewrite_softmax(expr: sp.Expr, defs: dict):
                     continue   # the numerator is not what Z sums (E over a plain exp, or another mask)
                 if isinstance(ex, sp.Indexed):   # E[J] = G[J]·exp(ℓ[J])
                     e_def = defs[summed]
-                    guard, inner = _masked(e_def, defs)
+                    guard, inner = _masked(e_def, defs, indicators)
                     mask = guard
                     read = inner.args[0].xreplace(dict(zip(e_def.params, ex.indices)))
                 else:

@@ -30,12 +30,29 @@ class _Indexable:
         return self.base[idx]
 
 
-DOMAINS = ("real", "nonnegative", "finite")   # finite: real, and generated code refuses non-finite entries (a mask input)
+# finite: real, and generated code refuses non-finite entries (an additive mask input). indicator: every entry 0 or 1,
+# and along the last axis a 1 in every row (a key padding mask that leaves each sample a visible key); generated code
+# refuses inputs that are not, and the checker's softmax rule may rely on it (a masked row is never empty)
+DOMAINS = ("real", "nonnegative", "finite", "indicator")
 
 
 def in_domain(t, values):
-    """Random ``values`` (a NumPy array or a torch tensor) moved into the tensor's domain."""
-    return abs(values) if t.domain == "nonnegative" else values
+    """Random ``values`` (a NumPy array or a torch tensor) moved into the tensor's domain: |·| (non-negative); for an
+    indicator, 1 where the value is positive, else 0, with each row's largest entry (its first, on a tie) set to 1."""
+    if t.domain == "nonnegative":
+        return abs(values)
+    if t.domain == "indicator":
+        out = (values > 0) * 1
+        if values.shape and values.shape[-1] > 0:
+            top = values.argmax(-1)
+            if hasattr(out, "scatter_"):   # torch
+                out = out.to(values.dtype).scatter_(-1, top.unsqueeze(-1), 1)
+            else:                           # NumPy
+                import numpy as np
+                out = out.astype(values.dtype)
+                np.put_along_axis(out, np.expand_dims(top, -1), 1, axis=-1)
+        return out
+    return values
 
 
 @dataclass(frozen=True)
@@ -49,13 +66,17 @@ class TensorDecl(_Indexable):
     latex: str | None = None
     text: str | None = None
     torch_name: str | None = None   # the attribute name in the traditional torch module ("weight")
-    domain: str = "real"            # "nonnegative": every check draws |random| (an adjacency, a variance)
+    domain: str = "real"            # "nonnegative": every check draws |random| (an adjacency, a variance); see DOMAINS
 
     def __post_init__(self):
         if self.role not in ROLES:
             raise ValueError(f"tensor {self.name!r}: role must be one of {ROLES}, not {self.role!r}")
         if self.domain not in DOMAINS:
             raise ValueError(f"tensor {self.name!r}: domain must be one of {DOMAINS}, not {self.domain!r}")
+        if self.domain == "indicator" and (self.role != "input" or not self.shape):
+            raise ValueError(f"tensor {self.name!r}: only an input with at least one axis can be declared an "
+                             f"indicator (generated code checks an input's premise at every call; a {self.role}'s "
+                             "values are not checked)")
         object.__setattr__(self, "shape", tuple(sp.sympify(s) for s in self.shape))
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..proof.rules.softmax import masked_exponential
 from ..proof.tree import factors, walk
 from .failure import Stuck
 
@@ -56,8 +57,14 @@ def frequency_domain(expr) -> bool:
     return expr.has(sp.conjugate) or any(a.args[0].has(sp.I) for a in expr.atoms(sp.exp))
 
 
-def is_softmax(dfn) -> bool:
+def is_softmax(dfn, definitions=None, indicators=frozenset()) -> bool:
+    """A := exp(ℓ)/Z, or a masked A := E/Z with E := G·exp(ℓ) among ``definitions`` (G brackets and reads of the
+    ``indicators``, the inputs declared 0/1): weights the rule softmax-sums-to-one may sum to one (it checks why)."""
     if dfn is None:
         return False
     num, den = sp.fraction(dfn.body)
-    return isinstance(num, sp.exp) and isinstance(den, sp.Indexed)
+    if not isinstance(den, sp.Indexed):
+        return False
+    if isinstance(num, sp.Indexed) and definitions and str(num.base.label) in definitions:
+        return masked_exponential(definitions[str(num.base.label)], indicators) is not None
+    return isinstance(num, sp.exp)

@@ -135,11 +135,13 @@ class Unfolding:
 
     def drop_softmax_terms(self):
         """A term that does not read v but sums softmax weights over the axes they normalise: Σ A = 1."""
+        indicators = frozenset(t.name for t in self.d.operator.tensors if t.domain == "indicator")
         for term, _ in walk(self.d.expr):
             if not isinstance(term, sp.Sum) or self._reads_v(term):
                 continue
             for a in factors(term.function):
-                if not (isinstance(a, sp.Indexed) and is_softmax(self.d.definitions.get(str(a.base.label)))):
+                if not (isinstance(a, sp.Indexed) and is_softmax(self.d.definitions.get(str(a.base.label)),
+                                                                 self.d.definitions, indicators)):
                     continue
                 nest = [l[0] for l in term.limits]
                 others = [f for f in factors(term.function) if f is not a]

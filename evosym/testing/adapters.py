@@ -3,7 +3,7 @@
 ``nn.MultiheadAttention`` takes (B, L, E) or (L, B, E) sequences, returns ``(output, weights)`` and gets masks as
 forward arguments, while the attention operators' generated modules take channels-first tokens and their masks as
 inputs. The operator's ``torch_binding`` says how the module computes it (``call``: plain, causal, a per-sample
-bias, cross-attention) and where its weights are (``tensors``); :func:`adapt` wraps such a module so that the
+bias, a key padding mask, cross-attention) and where its weights are (``tensors``); :func:`adapt` wraps such a module so that the
 harness calls it like the generated module and reads its weights through the binding, with no wrapper from the user.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-CALLS = ("self", "causal", "sample_bias", "cross")
+CALLS = ("self", "causal", "sample_bias", "key_padding", "cross")
 
 
 class MultiheadAttentionCall(torch.nn.Module):
@@ -43,6 +43,8 @@ class MultiheadAttentionCall(torch.nn.Module):
                       "is_causal": True}
             elif self.call == "sample_bias":
                 kw = {"attn_mask": others[0].flatten(0, 1)}   # (B, N, L, L) → the (B·N, L, L) float attn_mask
+            elif self.call == "key_padding":
+                kw = {"key_padding_mask": others[0] == 0}     # the visible keys V (B, L) → True where hidden
         out, _ = self.m(q, k, v, need_weights=False, **kw)
         out = out if self.m.batch_first else out.transpose(0, 1)
         return out.transpose(1, 2).reshape(x.shape[:1] + (out.shape[-1],) + x.shape[2:])

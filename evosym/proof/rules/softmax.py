@@ -15,14 +15,15 @@ from .base import Application, Context, Obligation, Rule, register
 MAX_WITNESSES = 256   # assignments of visible keys tried (a product over the summed axes of a few candidates each)
 
 
-def masked_exponential(e):
-    """(the brackets G, exp(ℓ[…])) when the definition E := G·exp(ℓ[…]) with G a non-empty product of Iverson
-    brackets [lo ≤ t ≤ hi] and ℓ read once; else None (also the shape ``evosym.facts.softmax`` lowers to a
-    masked softmax)."""
+def masked_exponential(e, indicators=frozenset()):
+    """(the guards G, exp(ℓ[…])) when the definition E := G·exp(ℓ[…]) with G a non-empty product of Iverson
+    brackets [lo ≤ t ≤ hi] and of reads of the tensors named in ``indicators`` (inputs declared 0/1, a key padding
+    mask), and ℓ read once; else None (also the shape ``evosym.facts.softmax`` lowers to a masked softmax)."""
     if not isinstance(e.body, sp.Mul):
         return None
     exps = [f for f in e.body.args if isinstance(f, sp.exp)]
-    guards = [f for f in e.body.args if isinstance(f, InRange)]
+    guards = [f for f in e.body.args if isinstance(f, InRange)
+              or (isinstance(f, sp.Indexed) and str(f.base.label) in indicators)]
     if len(exps) != 1 or len(exps) + len(guards) != len(e.body.args) or not guards:
         return None
     if not isinstance(exps[0].args[0], sp.Indexed):
@@ -135,22 +136,57 @@ def visible_key(guards, limits, ranges):
     return None
 
 
+def indicators(ctx: Context) -> frozenset:
+    """The names of the declared tensors whose domain is "indicator" (0/1, a 1 along the last axis in every row)."""
+    return frozenset(n for n, t in ctx.tensors.items()
+                     if getattr(t, "domain", None) == "indicator" and getattr(t, "role", None) == "input")
+
+
+def visible_by_premise(guards, limits, ranges, ctx: Context):
+    """The facts (lo, t, hi) proving a row of Σ_w E non-empty from an indicator's premise, else None: G is one read
+    T[r…, w] of a tensor declared "indicator" and nothing else, w the one summed variable, bare at T's last axis
+    and nowhere else, the sum running over exactly 0 … n − 1 for T's last axis of length n, and every other index
+    r proved inside its axis for every row. The premise (checked by the generated code on every input) gives each
+    row r a w with T[r…, w] = 1, so E > 0 there and Z > 0."""
+    if len(guards) != 1 or not isinstance(guards[0], sp.Indexed) or len(limits) != 1:
+        return None
+    read, (w, lo, hi) = guards[0], limits[0]
+    decl = ctx.tensors.get(str(read.base.label))
+    if decl is None or decl.domain != "indicator" or decl.role != "input" or len(read.indices) != len(decl.shape) \
+            or not read.indices:
+        return None
+    *rows, last = read.indices
+    if last != w or any(sp.sympify(r).has(w) for r in rows) or not isinstance(w, sp.Symbol):
+        return None
+    if sp.expand(lo) != 0 or sp.expand(hi - (decl.shape[-1] - 1)) != 0:
+        return None
+    facts = [(sp.Integer(0), w, decl.shape[-1] - 1)]
+    for r, n in zip(rows, decl.shape[:-1]):
+        if not (sp.sympify(r).is_integer and _proved_nonnegative(r, ranges) and _proved_nonnegative(n - 1 - r, ranges)):
+            return None
+        facts.append((sp.Integer(0), r, n - 1))
+    return facts
+
+
 @register
 class SoftmaxSumsToOne(Rule):
-    """A softmax sums to one over the axes it normalises: if A[…, q] := E[…, q] / Z[…] and Z[…] := Σ_{q'} E[…, q'] over the same range, where E = exp(ℓ) or a masked E = G·exp(ℓ) with G a product of Iverson brackets and ℓ real, and Z > 0, then Σ_q A[…, q] = 1 over that range. Z > 0 holds when the range is non-empty (E = exp(ℓ)) or when some key q* in the range passes every bracket of G at every row (masked).
+    """A softmax sums to one over the axes it normalises: if A[…, q] := E[…, q] / Z[…] and Z[…] := Σ_{q'} E[…, q'] over the same range, where E = exp(ℓ) or a masked E = G·exp(ℓ) with G a product of Iverson brackets, or one read of an input declared an indicator (0/1), and ℓ real, and Z > 0, then Σ_q A[…, q] = 1 over that range. Z > 0 holds when the range is non-empty (E = exp(ℓ)), when some key q* in the range passes every bracket of G at every row (brackets), or when the sum runs over the whole last axis of the indicator, whose premise is a 1 along that axis in every row.
 
     ``over`` names the variables of a nest of sums whose summand is exactly one read of ``name``. For a masked
     E, Z > 0 must be proved at the use (a key q* found inside the summed range at which every bracket is
-    provably 1 for all values of the row's indices and all sizes in their domains), else the step is refused.
+    provably 1 for all values of the row's indices and all sizes in their domains; or the indicator read at the
+    summed variable on its last axis, the sum over exactly that axis, the row's indices inside the tensor), else the
+    step is refused. The indicator's premise is checked on every input by the generated code.
     """
 
     name = "softmax-sums-to-one"
     preconditions = ("A's definition is E/Z with Z the sum of E over the summed axes, E = exp(ℓ) or G·exp(ℓ) with G "
-                     "a product of brackets",
+                     "a product of brackets, or one read of an indicator input",
                      "the summed range equals Z's range",
                      "ℓ is real, so exp(ℓ) > 0 and E ≥ 0",
                      "Z > 0: the range is non-empty (E = exp(ℓ)); masked, a key of the range passes every bracket "
-                     "at every row (proved, else the step is refused)")
+                     "at every row, or the sum covers the indicator's last axis, which has a 1 in every row by its "
+                     "premise (proved, else the step is refused)")
 
     argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
         "name": ("str",
@@ -189,10 +225,10 @@ class SoftmaxSumsToOne(Rule):
         masked = isinstance(num, sp.Indexed)
         if masked:   # A := E[J]/Z[I], E := G·exp(ℓ), Z := Σ_w E[I, w]
             e_name = str(num.base.label)
-            parts = masked_exponential(ctx.definitions[e_name]) if e_name in ctx.definitions else None
+            parts = masked_exponential(ctx.definitions[e_name], indicators(ctx)) if e_name in ctx.definitions else None
             if parts is None:
                 raise RuleError(f"softmax-sums-to-one: the numerator {num} of {name} is not a read of a definition "
-                                f"E := G·exp(ℓ[…]) with G a product of brackets")
+                                f"E := G·exp(ℓ[…]) with G a product of brackets and reads of indicator inputs")
             if not (isinstance(zsum, sp.Sum) and isinstance(zsum.function, sp.Indexed) and zsum.function.base == num.base):
                 raise RuleError(f"softmax-sums-to-one: {z.name} := {zsum} is not a sum of {e_name} (the numerator's "
                                 f"masked exponentials), so A's rows need not sum to one")
@@ -264,6 +300,26 @@ class SoftmaxSumsToOne(Rule):
         guards = [g.xreplace(at_inner) for g in parts[0]]
         exp_arg = exp_arg.xreplace(at_inner)
         here = ctx.with_limits(enclosing).ranges
+        if any(not isinstance(g, InRange) for g in guards):   # a read of an indicator input: Z > 0 by its premise
+            premise = visible_by_premise(guards, list(z_body.limits), here, ctx)
+            if premise is None:
+                raise RuleError(f"softmax-sums-to-one: {z_here} > 0 is not proved: the mask {' · '.join(map(str, guards))} "
+                                f"of {e_name} is not one read T[r…, w] of an input declared 'indicator' with the sum "
+                                f"over exactly T's last axis ({', '.join(f'{lo} ≤ {w} ≤ {hi}' for w, lo, hi in z_body.limits)}) "
+                                f"and every other index inside T at every row (brackets beside it are not taken: the "
+                                f"premise gives a visible key in each row, not one that also passes a bracket)")
+            obligations = (
+                structure, same_range,
+                Obligation("{} ≥ 0: an indicator (0 or 1) times exp({}) with {} real", True,
+                           "built from real reads and operations; its premise: the indicator's entries are 0 or 1",
+                           (inner, exp_arg, exp_arg)),
+                Obligation("{} > 0: {} is an input declared 'indicator', with a 1 along its last axis in every row "
+                           "(a premise the generated code checks on every input), and the sum runs over that whole axis",
+                           True, "proved from the indices' ranges and the sizes' domains: "
+                           + ", ".join("{} ≤ {} ≤ {}" for _ in premise),
+                           (z_here, guards[0].base), tuple(x for f in premise for x in f)),
+            )
+            return Application(replace_node(expr, node, sp.Integer(1)), obligations)
         found = visible_key(guards, list(z_body.limits), here)
         if found is None:
             raise RuleError(f"softmax-sums-to-one: {z_here} > 0 is not proved: no key of the range "
