@@ -212,6 +212,20 @@ def torch_reference(t, sizes, *, causal: bool, grouped: bool, biased: bool | str
     return F.linear(z, t["WO"], t["bO"]).transpose(1, 2)
 
 
+def mha_forward(t, sizes, **mask):
+    """``F.multi_head_attention_forward`` (what ``nn.MultiheadAttention`` runs) on the tokens x (B, C, L…), in its
+    (tokens, batch, channels) layout, with the packed in-projection; ``mask``: its attn_mask or key_padding_mask."""
+    import torch
+    import torch.nn.functional as F
+    x_ = t["x"]
+    tokens = x_.flatten(2).permute(2, 0, 1)                                # (L…, B, C)
+    out, _ = F.multi_head_attention_forward(
+        tokens, tokens, tokens, x_.shape[1], sizes["N"], torch.cat([t["WQ"], t["WK"], t["WV"]]),
+        torch.cat([t["bQ"], t["bK"], t["bV"]]), None, None, False, 0.0, t["WO"], t["bO"], training=False,
+        need_weights=False, **mask)
+    return out.permute(1, 2, 0).reshape(x_.shape)
+
+
 def explicit_reference(t, sizes, *, causal: bool, logit_term=None):
     """The same attention written out (q·kᵀ/√d, + ``logit_term(t, logits)`` where given, −∞ above the diagonal when
     causal, softmax, ·v): a reference independent of SDPA, for look-alikes whose logits SDPA cannot take as given."""

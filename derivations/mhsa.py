@@ -23,6 +23,7 @@ import sympy as sp
 
 from evosym import Definition, Global, Operator, TensorDecl, index, size
 
+from . import _sequence_attention as S
 from ._conv import _numpy_reference
 from ._mha_binding import binding
 
@@ -78,16 +79,7 @@ heads = Definition("heads", (b, c, i, j), sp.Sum(attn[b, sp.floor(c / Dh), i, j,
 def torch_reference(t, sizes):
     """``torch.nn.functional.multi_head_attention_forward`` (the function behind nn.MultiheadAttention)
     on the tokens x.flatten(2), in its (tokens, batch, channels) layout."""
-    import torch
-    import torch.nn.functional as F
-    x_ = t["x"]
-    bsz, ch, hh, ww = x_.shape
-    tokens = x_.flatten(2).permute(2, 0, 1)                               # (H·W, B, C)
-    out, _ = F.multi_head_attention_forward(
-        tokens, tokens, tokens, ch, sizes["N"], torch.cat([t["WQ"], t["WK"], t["WV"]]),
-        torch.cat([t["bQ"], t["bK"], t["bV"]]), None, None, False, 0.0, t["WO"], t["bO"],
-        training=False, need_weights=False)
-    return out.permute(1, 2, 0).reshape(bsz, ch, hh, ww)
+    return S.mha_forward(t, sizes)
 
 
 reference = _numpy_reference(torch_reference)

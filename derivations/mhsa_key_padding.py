@@ -27,15 +27,7 @@ N = A.heads_size
 def torch_reference(t, sizes):
     """``F.multi_head_attention_forward`` (what ``nn.MultiheadAttention`` runs) on the tokens x with the boolean
     key_padding_mask ``key_mask == 0`` (True where a key is hidden)."""
-    import torch.nn.functional as F
-    import torch
-    x_ = t["x"].permute(2, 0, 1)                                          # (L, B, C)
-    ch = x_.shape[2]
-    out, _ = F.multi_head_attention_forward(
-        x_, x_, x_, ch, sizes["N"], torch.cat([t["WQ"], t["WK"], t["WV"]]), torch.cat([t["bQ"], t["bK"], t["bV"]]),
-        None, None, False, 0.0, t["WO"], t["bO"], training=False, need_weights=False,
-        key_padding_mask=t["key_mask"] == 0)
-    return out.permute(1, 2, 0)
+    return S.mha_forward(t, sizes, key_padding_mask=t["key_mask"] == 0)
 
 
 reference = _numpy_reference(torch_reference)

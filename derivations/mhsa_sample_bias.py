@@ -28,15 +28,8 @@ N = A.heads_size
 def torch_reference(t, sizes):
     """``F.multi_head_attention_forward`` (what ``nn.MultiheadAttention`` runs) on the tokens x, with the float
     attn_mask P reshaped to PyTorch's (B·N, L, L)."""
-    import torch
-    import torch.nn.functional as F
-    x_ = t["x"].permute(2, 0, 1)                                          # (L, B, C)
-    length, bsz, ch = x_.shape
-    out, _ = F.multi_head_attention_forward(
-        x_, x_, x_, ch, sizes["N"], torch.cat([t["WQ"], t["WK"], t["WV"]]), torch.cat([t["bQ"], t["bK"], t["bV"]]),
-        None, None, False, 0.0, t["WO"], t["bO"], training=False, need_weights=False,
-        attn_mask=t["attn_mask"].reshape(bsz * sizes["N"], length, length))
-    return out.permute(1, 2, 0)
+    bsz, length = t["x"].shape[0], t["x"].shape[2]
+    return S.mha_forward(t, sizes, attn_mask=t["attn_mask"].reshape(bsz * sizes["N"], length, length))
 
 
 reference = _numpy_reference(torch_reference)

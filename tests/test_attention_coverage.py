@@ -380,6 +380,36 @@ def test_the_key_padding_module_refuses_a_mask_outside_its_premise():
                 layer(x, bad.to(F64), path=path)
     with pytest.raises(ValueError, match="pass one of them"):
         at.from_torch(nn.MultiheadAttention(4, 2, dtype=F64).eval(), key_padding=True, causal=True)
+    with pytest.raises(ValueError, match=r"not torch.bool: from a boolean mask that is True where hidden .* pass "
+                                         r"\(~mask\).to\(x.dtype\)"):
+        layer(x, torch.tensor([[False, True, True], [True, True, False]]))
+    with pytest.raises(ValueError, match=r"hides every key of row \(0,\): the softmax"):   # unbatched: a batch of one
+        layer(x[0], torch.zeros(3, dtype=F64))
+
+
+@pytest.mark.parametrize("kw", [{}, {"bias": False}, {"kdim": 3, "vdim": 5}], ids=["packed", "no-bias", "kdim-vdim"])
+def test_multihead_attention_differentiates_the_modules_own_parameters(kw):
+    """Called through evosym, a backward reaches m's own in/out projections exactly as through m itself (a copy of
+    the weights would train nothing, silently)."""
+    torch.manual_seed(11)
+    m = nn.MultiheadAttention(6, 2, batch_first=True, dtype=F64, **kw).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn_like(p) / 3)
+    x = torch.randn(3, 5, 6, dtype=F64)
+    cross = "kdim" in kw
+    args = (x, torch.randn(3, 4, 3, dtype=F64), torch.randn(3, 4, 5, dtype=F64)) if cross else (x, x, x)
+    hidden = None if cross else torch.tensor([[False, False, True, True, True], [False] * 5, [True] * 4 + [False]])
+    for path in ("auto", "generic"):
+        grads = []
+        for call in (lambda: m(*args, key_padding_mask=hidden, need_weights=False)[0],
+                     lambda: at.multihead_attention(m, *args, key_padding_mask=hidden, need_weights=False, path=path)[0]):
+            m.zero_grad()
+            call().square().sum().backward()
+            grads.append([p.grad.clone() for p in m.parameters()])
+        assert len(grads[1]) > 0
+        for ours, theirs in zip(grads[1], grads[0]):
+            torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
 
 
 def test_an_sdpa_mask_hiding_keys_per_sample_is_mhsa_key_padding():

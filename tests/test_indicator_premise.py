@@ -83,6 +83,13 @@ def test_a_sum_over_part_of_the_axis_or_another_axis_is_refused():
     assert visible_by_premise([V[b, m2]], [(m2, 1, L - 1)], {b: (0, B - 1)}, Context(tensors=decls())) is None
     assert visible_by_premise([V[b, m2]], [(m2, 0, L - 1)], {b: (0, B - 1)}, Context(tensors=decls())) is not None
     assert visible_by_premise([V[b, m2]], [(m2, 0, L - 1)], {}, Context(tensors=decls())) is None   # b's range unknown
+    # an axis that may be empty (a size declared ≥ 0): no input has a 1 in it, so the premise proves nothing there
+    K0 = size("K_0", zero=True)
+    empty = {"E": TensorDecl("E", (B, K0), "input", domain="indicator")}
+    E_ = sp.IndexedBase("E")
+    assert visible_by_premise([E_[b, m2]], [(m2, 0, K0 - 1)], {b: (0, B - 1)}, Context(tensors=empty)) is None
+    nonempty = {"E": TensorDecl("E", (B, K), "input", domain="indicator")}
+    assert visible_by_premise([E_[b, m2]], [(m2, 0, K - 1)], {b: (0, B - 1)}, Context(tensors=nonempty)) is not None
 
 
 @pytest.mark.parametrize("domain", ["real", "nonnegative", "finite"])

@@ -177,6 +177,8 @@ def mhsa_key_padding_evolution(x, key_mask, q_weight, q_bias, k_weight, k_bias, 
         if isinstance(key_mask, torch.Tensor) and key_mask.dim() != 1:
             raise ValueError(f"x has no batch axis (shape {tuple(x.shape)}) but key_mask has {key_mask.dim()} dimensions (shape {tuple(key_mask.shape)}): pass every input with the batch axis, or every input without it (key_mask then has 1)")
         return mhsa_key_padding_evolution(x.unsqueeze(0), _batch_of_one(key_mask), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, path=path).squeeze(0)
+    if isinstance(key_mask, torch.Tensor) and key_mask.dtype == torch.bool:
+        raise ValueError(f"key_mask must have x's dtype ({x.dtype}), 1 where a position is seen and 0 where it is hidden, not torch.bool: from a boolean mask that is True where hidden (PyTorch's key_padding_mask) pass (~mask).to(x.dtype)")
     _check(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d)
     B = x.shape[0]
     L = x.shape[2]
@@ -189,9 +191,9 @@ def mhsa_key_padding_evolution(x, key_mask, q_weight, q_bias, k_weight, k_bias, 
         torch._assert_async(((key_mask == 0) | (key_mask == 1)).all() & (key_mask == 1).any(-1).all(), "key_mask must be 0 or 1 with a 1 in every row")
     elif not bool(((key_mask == 0) | (key_mask == 1)).all()):
         raise ValueError("every entry of key_mask must be 0 or 1 (1 where the position is seen, 0 where it is hidden; a boolean mask that is True where hidden, as PyTorch's key_padding_mask, is (~mask).to(dtype))")
-    elif key_mask.numel() and not bool((key_mask == 1).any(-1).all()):
+    elif not bool((key_mask == 1).any(-1).all()):   # (an empty last axis has no 1: refused too)
         row = tuple(int(i) for i in (~(key_mask == 1).any(-1)).nonzero()[0])
-        raise ValueError(f"key_mask hides every key of row {row}: the softmax there is 0/0 (PyTorch returns NaN), and the proof needs a visible key in every row; drop that sample or leave one of its keys visible")
+        raise ValueError(f"key_mask hides every key{f' of row {row}' if row else ''}: the softmax there is 0/0 (PyTorch returns NaN), and the proof needs a visible key in every row; drop that sample or leave one of its keys visible")
     L_out = (L,)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")

@@ -82,7 +82,7 @@ DROPOUT_REASON = (
     "dropout_p={p!r} is not supported: dropout zeroes attention weights at random, so the output is not a function "
     "of the input and no Evolution kernel equals it; pass dropout_p=0.0 (what an eval-mode module does)")
 FULL_ROW_REASON = (
-    "attn_mask masks every key of query row {row}: the softmax there is 0/0 (PyTorch 2.13 returns zeros for such a "
+    "attn_mask masks every key of query row {row}{where}: the softmax there is 0/0 (PyTorch 2.13 returns zeros for such a "
     "row, earlier versions NaN), which no softmax kernel equals; evosym refuses such masks")
 MASK_REASON = (
     "attn_mask is not supported unless it is the causal mask or allows every key: a general mask makes Ω(p) the "
@@ -197,9 +197,13 @@ def mask_kind(mask, length: int, *, true_masks: bool) -> str:
     else:
         raise AttentionRefused(f"attn_mask must be boolean or floating point, not {mask.dtype}")
     rows = allowed.reshape(-1, length, length)
-    empty = (~rows.any(-1)).any(0).nonzero()
+    empty = (~rows.any(-1)).nonzero()   # (slice of the leading axes, query row)
     if len(empty):
-        raise AttentionRefused(FULL_ROW_REASON.format(row=int(empty[0, 0])))
+        k, row = (int(v) for v in empty[0])
+        lead = tuple(mask.shape[:-2])
+        where = "" if len(rows) == 1 else f" (at index {tuple(int(v) for v in torch.unravel_index(torch.tensor(k), lead))} " \
+            f"of the mask's leading axes {lead})"
+        raise AttentionRefused(FULL_ROW_REASON.format(row=row, where=where))
     if bool(rows.all()):
         return "none"
     causal = torch.ones(length, length, dtype=torch.bool, device=mask.device).tril()
@@ -290,9 +294,9 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
     return Route("mhsa_causal" if causal else "mhsa", {"N": heads, "d": head_dim}, factor)
 
 
-def _run(r: Route, x, weights, path, kv=None):
-    """The routed generated functional form on x (…, L, E) (and cross_attention's key/value input kv (…, S, E_kv)):
-    tokens channels first, mhsa on an H = 1 image."""
+def _run(r: Route, x, weights, path, kv=None, value=None):
+    """The routed generated functional form on x (…, L, E) (and cross_attention's key input kv (…, S, E_k), its value
+    input ``value`` (…, S, E_v), kv where None): tokens channels first, mhsa on an H = 1 image."""
     wq, bq = weights[0], weights[1]
     if r.query_factor != 1.0:
         wq, bq = wq * r.query_factor, bq * r.query_factor
@@ -302,8 +306,8 @@ def _run(r: Route, x, weights, path, kv=None):
     if r.operator in ("mhsa_sample_bias", "mhsa_key_padding"):   # the route's tensor is the second input
         y = fn(xc, r.bias.to(dtype=x.dtype), *tensors, **r.sizes, path=path)
     elif r.operator == "cross_attention":
-        kvc = kv.transpose(-1, -2)
-        y = fn(xc, kvc, kvc, *tensors, **r.sizes, path=path)
+        y = fn(xc, kv.transpose(-1, -2), (kv if value is None else value).transpose(-1, -2), *tensors, **r.sizes,
+               path=path)
     elif r.operator == "mhsa":
         y = fn(xc.unsqueeze(-2), *tensors, **r.sizes, path=path).squeeze(-2)
     else:
@@ -647,24 +651,34 @@ def _check_cross_inputs(m, query, key, value):
 
 def multihead_attention(m, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                         average_attn_weights=True, is_causal=False, *, path="auto"):
-    """``m(query, key, value, …)`` for an ``nn.MultiheadAttention`` m, computed by the generated module that
-    :func:`from_torch` gives: (y, None) in m's layout ((B, L, E) with batch_first, else (L, B, E); (L, E)
-    unbatched). ``average_attn_weights`` only shapes the weights, which are not returned."""
+    """``m(query, key, value, …)`` for an ``nn.MultiheadAttention`` m, computed by the routed operator's generated
+    functional form with m's own parameters (gradients reach them, as through m; the operator's from_torch checks
+    the module first): (y, None) in m's layout ((B, L, E) with batch_first, else (L, B, E); (L, E) unbatched).
+    ``average_attn_weights`` only shapes the weights, which are not returned."""
     r = mha_route(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
-    layer = module_for(m, r)
-    sample, padded = r.operator == "mhsa_sample_bias", r.operator == "mhsa_key_padding"
+    module_for(m, r)   # what the operator's from_torch refuses in the module (add_bias_kv, training dropout …)
+    if r.operator == "mhsa_key_padding" and query.dim() == 2:
+        r = Route(r.operator, r.sizes, r.query_factor, r.bias[0])   # the visible keys (L,) of an unbatched query
 
-    def tokens(t):   # (B, E, L) or (E, L): channels first
-        return (t if t.dim() == 2 or m.batch_first else t.transpose(0, 1)).transpose(-1, -2)
-    if r.operator == "cross_attention":
-        y = layer(tokens(query), tokens(key), tokens(value), path=path)
-    elif sample:
-        y = layer(tokens(query), r.bias.to(query.dtype), path=path)
-    elif padded:   # the visible keys (B, L), or (L,) with an unbatched query
-        y = layer(tokens(query), r.bias if query.dim() == 3 else r.bias[0], path=path)
-    elif r.operator == "mhsa":
-        y = layer(tokens(query).unsqueeze(-2), path=path).squeeze(-2)
-    else:
-        y = layer(tokens(query), path=path)
-    y = y.transpose(-1, -2)
+    def tokens(t):   # (B, L, E) or (L, E)
+        return t if t.dim() == 2 or m.batch_first else t.transpose(0, 1)
+    y = _run(r, tokens(query), _module_weights(m), path, tokens(key), tokens(value))
     return (y if query.dim() == 2 or m.batch_first else y.transpose(0, 1)), None
+
+
+def _module_weights(m) -> list:
+    """m's projections as the operators take them, [W_Q, b_Q, W_K, b_K, W_V, b_V, W_O, b_O]: views of m's own
+    parameters (so a backward reaches them, as it does through m), a missing bias (bias=False) as zeros."""
+    import torch
+    e = m.embed_dim
+    if m._qkv_same_embed_dim:
+        wq, wk, wv = m.in_proj_weight[:e], m.in_proj_weight[e:2 * e], m.in_proj_weight[2 * e:]
+    else:
+        wq, wk, wv = m.q_proj_weight, m.k_proj_weight, m.v_proj_weight
+    w = m.out_proj.weight
+
+    def zeros():
+        return torch.zeros(e, dtype=w.dtype, device=w.device)
+    b = m.in_proj_bias
+    bq, bk, bv = (zeros(), zeros(), zeros()) if b is None else (b[:e], b[e:2 * e], b[2 * e:])
+    return [wq, bq, wk, bk, wv, bv, w, zeros() if m.out_proj.bias is None else m.out_proj.bias]

@@ -145,8 +145,8 @@ def indicators(ctx: Context) -> frozenset:
 def visible_by_premise(guards, limits, ranges, ctx: Context):
     """The facts (lo, t, hi) proving a row of Σ_w E non-empty from an indicator's premise, else None: G is one read
     T[r…, w] of a tensor declared "indicator" and nothing else, w the one summed variable, bare at T's last axis
-    and nowhere else, the sum running over exactly 0 … n − 1 for T's last axis of length n, and every other index
-    r proved inside its axis for every row. The premise (checked by the generated code on every input) gives each
+    and nowhere else, the sum running over exactly 0 … n − 1 for T's last axis of length n, n ≥ 1 proved, and every
+    other index r proved inside its axis for every row. The premise (checked by the generated code on every input) gives each
     row r a w with T[r…, w] = 1, so E > 0 there and Z > 0."""
     if len(guards) != 1 or not isinstance(guards[0], sp.Indexed) or len(limits) != 1:
         return None
@@ -160,6 +160,8 @@ def visible_by_premise(guards, limits, ranges, ctx: Context):
         return None
     if sp.expand(lo) != 0 or sp.expand(hi - (decl.shape[-1] - 1)) != 0:
         return None
+    if not _proved_nonnegative(decl.shape[-1] - 1, ranges):
+        return None   # an axis that may be empty has no 1 in it: the premise holds of no input there
     facts = [(sp.Integer(0), w, decl.shape[-1] - 1)]
     for r, n in zip(rows, decl.shape[:-1]):
         if not (sp.sympify(r).is_integer and _proved_nonnegative(r, ranges) and _proved_nonnegative(n - 1 - r, ranges)):
