@@ -23,14 +23,14 @@ REQUIRES = [
      "tensor x, so queries, keys and values are all projections of x"),
     ("m.bias_k is None and m.bias_v is None",
      "add_bias_kv=False (no extra key/value bias): bias_k/bias_v append a learned key and value after the tokens, "
-     "so the weights of the input's keys sum to 1 − a* with a* the extra key's input-dependent weight; "
+     "so the attention of the input's keys sums to 1 − a*, a* the extra key's input-dependent share; "
      "y = Σ_m A_m·(v_m − bias_v) + bias_v is an Evolution form over the values shifted by −bias_v, an affine "
      "projection of x, while evosym aggregates an input tensor (v = x, the value bias moved out of the kernel by "
-     "the weights' unit sum, which no longer holds)"),
+     "the softmax's unit sum, which no longer holds)"),
     ("not m.add_zero_attn",
      "add_zero_attn=False (no zero attention): the zero key it appends adds exp(0) = 1 to every softmax "
-     "denominator, so the weights of the input's keys sum to less than one and the value bias b_V stays in the "
-     "aggregation, weighted by that input-dependent sum: neither K·x nor a bias β with v = x (without a value "
+     "denominator, so the attention of the input's keys sums to less than one and the value bias b_V stays in the "
+     "aggregation, scaled by that input-dependent sum: neither K·x nor a bias β with v = x (without a value "
      "bias it would be one; no catalogue operator has it yet)"),
 ]
 

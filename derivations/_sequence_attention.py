@@ -127,8 +127,8 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                        "key): a float attn_mask of shape (B, N, L, L), every entry finite", latex="P", text="P",
                        domain="finite")
     bias_read = P[b, h, i, m] if biased == "input" else P[h, i, m] if biased else 0
-    keep = TensorDecl("key_mask", (B, L), "input", "visible keys: 1 where sample b attends to key m, 0 where the key "
-                      "is hidden (PyTorch's boolean key_padding_mask negated), a 1 in every sample",
+    keep = TensorDecl("key_mask", (B, L), "input", "visible keys: 1 seen, 0 hidden (a boolean key_padding_mask "
+                      "negated), a 1 in every sample",
                       latex="V", text="V", domain="indicator") if key_mask else None
 
     def projection(name, weight, bias_, what, latex, rows, source, length):

@@ -23,7 +23,7 @@ import sympy as sp
 
 from evosym import Definition, Global, Operator, TensorDecl, index, size
 
-from . import _sequence_attention as S
+from ._sequence_attention import mha_forward
 from ._conv import _numpy_reference
 from ._mha_binding import binding
 
@@ -79,7 +79,7 @@ heads = Definition("heads", (b, c, i, j), sp.Sum(attn[b, sp.floor(c / Dh), i, j,
 def torch_reference(t, sizes):
     """``torch.nn.functional.multi_head_attention_forward`` (the function behind nn.MultiheadAttention)
     on the tokens x.flatten(2), in its (tokens, batch, channels) layout."""
-    return S.mha_forward(t, sizes)
+    return mha_forward(t, sizes)
 
 
 reference = _numpy_reference(torch_reference)
