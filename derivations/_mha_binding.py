@@ -45,10 +45,11 @@ def _weight(rows: str, separate: str) -> str:
     return f"m.in_proj_weight[{rows}] if m._qkv_same_embed_dim else m.{separate}"
 
 
-def cross_binding() -> dict:
-    """The ``torch_binding`` of ``cross_attention``: any ``nn.MultiheadAttention`` without extra key/value positions,
-    kdim and vdim taken as the sizes C_k and C_v (its separate q/k/v weights when they differ from embed_dim)."""
-    out = binding(call="cross")
+def cross_binding(call: str = "cross") -> dict:
+    """The ``torch_binding`` of ``cross_attention`` (and, ``call="cross_key_padding"``, of
+    ``cross_attention_key_padding``): any ``nn.MultiheadAttention`` without extra key/value positions, kdim and vdim
+    taken as the sizes C_k and C_v (its separate q/k/v weights when they differ from embed_dim)."""
+    out = binding(call=call)
     out["requires"] = list(REQUIRES[1:])
     out["sizes"].update({"C_k": "m.kdim", "C_v": "m.vdim"})
     out["tensors"].update({"WQ": _weight(":m.embed_dim", "q_proj_weight"),
@@ -64,7 +65,8 @@ def binding(*, bias_table: bool = False, call: str = "self") -> dict:
     ``call``: how the module is called to compute the operator (``evosym.testing.adapters``, for a bare
     nn.MultiheadAttention given to assert_equivalent): "self" (m(t, t, t)), "causal" (with the causal mask),
     "sample_bias" (the operator's second input as the float attn_mask), "key_padding" (the second input, the visible
-    keys, as the boolean key_padding_mask == 0), "cross" (m(x, x_k, x_v))."""
+    keys, as the boolean key_padding_mask == 0), "cross" (m(x, x_k, x_v)), "cross_key_padding" (m(x, x_k, x_v) with
+    the fourth input, the visible keys, as the boolean key_padding_mask == 0)."""
     out = {"module": "torch.nn.MultiheadAttention", "requires": list(REQUIRES), "call": call,
             "sizes": {"N": "m.num_heads", "d": "m.head_dim"},
             "tensors": {"WQ": "m.in_proj_weight[:m.embed_dim]",

@@ -87,9 +87,10 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
     sample; ``cross``: keys and values projected from two more inputs of S tokens,
     C_k and C_v channels, ``nn.MultiheadAttention``'s key and value with kdim and vdim; ``key_mask``: an input
     V[b, m] ∈ {0, 1} that hides key m of sample b where it is 0, ``nn.MultiheadAttention``'s boolean
-    key_padding_mask negated, declared an indicator: a 1 in every sample, checked by the generated code)."""
-    if key_mask and (causal or grouped or biased or cross):
-        raise ValueError("key_mask is built alone (no causal mask, grouping, bias or cross-attention with it)")
+    key_padding_mask negated, declared an indicator: a 1 in every sample, checked by the generated code; with
+    ``cross`` it runs over the S keys, the mask an encoder–decoder's memory_key_padding_mask gives)."""
+    if key_mask and (causal or grouped or biased):
+        raise ValueError("key_mask is built alone or with cross (no causal mask, grouping or bias with it)")
     if grouped:
         Nkv, G = size("N_kv"), size("G")
         N = Nkv * G
@@ -127,7 +128,7 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                        "key): a float attn_mask of shape (B, N, L, L), every entry finite", latex="P", text="P",
                        domain="finite")
     bias_read = P[b, h, i, m] if biased == "input" else P[h, i, m] if biased else 0
-    keep = TensorDecl("key_mask", (B, L), "input", "visible keys: 1 seen, 0 hidden (a boolean key_padding_mask "
+    keep = TensorDecl("key_mask", (B, S), "input", "visible keys: 1 seen, 0 hidden (a boolean key_padding_mask "
                       "negated), a 1 in every sample",
                       latex="V", text="V", domain="indicator") if key_mask else None
 
@@ -177,7 +178,8 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                        + ", before the output projection", latex="z", text="z", shape=(B, C, L))
     defs += [norm, attn, heads]
     traditional = bo[o] + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
-    inputs = (x, xk, xv) if cross else (x, P) if biased == "input" else (x, keep) if key_mask else (x,)
+    inputs = ((x, xk, xv) + ((keep,) if key_mask else ()) if cross else (x, P) if biased == "input"
+              else (x, keep) if key_mask else (x,))
     tensors = inputs + (Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased is True else ())
     return Attention(causal, grouped, sizes, N, G, Nkv, x, tensors, tuple(defs), traditional, y, xv, S)
 
@@ -224,6 +226,19 @@ def mha_forward(t, sizes, **mask):
         torch.cat([t["bQ"], t["bK"], t["bV"]]), None, None, False, 0.0, t["WO"], t["bO"], training=False,
         need_weights=False, **mask)
     return out.permute(1, 2, 0).reshape(x_.shape)
+
+
+def cross_mha_forward(t, sizes, **mask):
+    """``F.multi_head_attention_forward`` with separate projection weights (``nn.MultiheadAttention`` with kdim and
+    vdim) on the (tokens, batch, channels) sequences of x, x_k, x_v; ``mask``: its key_padding_mask."""
+    import torch
+    import torch.nn.functional as F
+    q, k, v = (t[n].permute(2, 0, 1) for n in ("x", "xk", "xv"))
+    out, _ = F.multi_head_attention_forward(
+        q, k, v, q.shape[-1], sizes["N"], None, torch.cat([t["bQ"], t["bK"], t["bV"]]), None, None, False, 0.0,
+        t["WO"], t["bO"], training=False, need_weights=False, use_separate_proj_weight=True,
+        q_proj_weight=t["WQ"], k_proj_weight=t["WK"], v_proj_weight=t["WV"], **mask)
+    return out.permute(1, 2, 0)
 
 
 def explicit_reference(t, sizes, *, causal: bool, logit_term=None):

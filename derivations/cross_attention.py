@@ -28,14 +28,7 @@ Skv, Ck, Cv = (dict((str(s), s) for s, _ in A.sizes)[n] for n in ("S", "C_k", "C
 def torch_reference(t, sizes):
     """``F.multi_head_attention_forward`` (what ``nn.MultiheadAttention`` runs) with separate projection weights, on
     the (tokens, batch, channels) sequences x, x_k, x_v."""
-    import torch
-    import torch.nn.functional as F
-    q, k, v = (t[n].permute(2, 0, 1) for n in ("x", "xk", "xv"))
-    out, _ = F.multi_head_attention_forward(
-        q, k, v, q.shape[-1], sizes["N"], None, torch.cat([t["bQ"], t["bK"], t["bV"]]), None, None, False, 0.0,
-        t["WO"], t["bO"], training=False, need_weights=False, use_separate_proj_weight=True,
-        q_proj_weight=t["WQ"], k_proj_weight=t["WK"], v_proj_weight=t["WV"])
-    return out.permute(1, 2, 0)
+    return S.cross_mha_forward(t, sizes)
 
 
 reference = _numpy_reference(torch_reference)

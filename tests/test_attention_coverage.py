@@ -50,9 +50,10 @@ def test_sweep_reaches_every_operator(tallies):
     """A sweep that routes nothing to an operator would not test it."""
     assert set(tallies[at.FUNCTIONS[0]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "gqa_attention",
                                                           "gqa_causal", "cross_attention", "mhsa_sample_bias",
-                                                          "mhsa_key_padding"}
+                                                          "mhsa_key_padding", "cross_attention_key_padding"}
     assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "cross_attention",
-                                                          "mhsa_sample_bias", "mhsa_key_padding"}
+                                                          "mhsa_sample_bias", "mhsa_key_padding",
+                                                          "cross_attention_key_padding"}
 
 
 def test_sweep_catches_a_module_that_drops_the_mask(monkeypatch):
@@ -230,8 +231,8 @@ def test_what_cross_attention_and_key_padding_mask_refuse_is_said():
     with pytest.raises(ValueError, match="key_padding_mask hides every key of sample 1"):
         at.multihead_attention(m, x, x, x, key_padding_mask=torch.tensor([[False, True, True], [True, True, True]]),
                                need_weights=False)
-    with pytest.raises(ValueError, match="cross-attention with a key_padding_mask is not supported"):
-        at.multihead_attention(m, x, y, y, key_padding_mask=torch.tensor([[False] * 4 + [True]] * 2), need_weights=False)
+    with pytest.raises(ValueError, match="cross-attention with a finite float key_padding_mask .* is not supported"):
+        at.multihead_attention(m, x, y, y, key_padding_mask=torch.randn(2, 5, dtype=F64), need_weights=False)
     with pytest.raises(ValueError, match="need_weights=True is not supported"):
         at.multihead_attention(m, x, y, y)
     with pytest.raises(ValueError, match="cross-attention with an attn_mask that hides a key"):
@@ -399,7 +400,8 @@ def test_multihead_attention_differentiates_the_modules_own_parameters(kw):
     x = torch.randn(3, 5, 6, dtype=F64)
     cross = "kdim" in kw
     args = (x, torch.randn(3, 4, 3, dtype=F64), torch.randn(3, 4, 5, dtype=F64)) if cross else (x, x, x)
-    hidden = None if cross else torch.tensor([[False, False, True, True, True], [False] * 5, [True] * 4 + [False]])
+    hidden = (torch.tensor([[False, False, True, True], [False] * 4, [True] * 3 + [False]]) if cross else
+              torch.tensor([[False, False, True, True, True], [False] * 5, [True] * 4 + [False]]))
     for path in ("auto", "generic"):
         grads = []
         for call in (lambda: m(*args, key_padding_mask=hidden, need_weights=False)[0],
@@ -410,6 +412,81 @@ def test_multihead_attention_differentiates_the_modules_own_parameters(kw):
         assert len(grads[1]) > 0
         for ours, theirs in zip(grads[1], grads[0]):
             torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kw", [{"batch_first": True}, {"kdim": 3, "vdim": 5}], ids=["batch-first", "kdim-vdim"])
+def test_a_key_padding_mask_on_cross_attention_is_cross_attention_key_padding(kw):
+    """An encoder–decoder's memory_key_padding_mask: keys of the second sequence hidden per sample. Boolean and 0/−inf
+    masks route to cross_attention_key_padding (the visible keys (B, S) its fourth input), both paths equal
+    nn.MultiheadAttention, batched and unbatched, with from_torch taking cross and key_padding together; a finite
+    float mask, a second mask, is_causal and a sample with every key hidden are refused with the reason."""
+    torch.manual_seed(13)
+    m = nn.MultiheadAttention(6, 2, dtype=F64, **kw).eval()
+    first = kw.get("batch_first", False)
+
+    def seq(length, width):
+        return torch.randn((3, length, width) if first else (length, 3, width), dtype=F64)
+    q, k, v = seq(4, 6), seq(5, m.kdim), seq(5, m.vdim)
+    hidden = torch.tensor([[False, False, False, True, True], [False] * 5, [True] * 4 + [False]])
+    for mask in (hidden, torch.zeros(3, 5, dtype=F64).masked_fill(hidden, float("-inf"))):
+        r = at.mha_route(m, q, k, v, mask, False)
+        assert r.operator == "cross_attention_key_padding" and torch.equal(r.bias, (~hidden).to(F64))
+        want = m(q, k, v, key_padding_mask=mask, need_weights=False)[0]
+        for path in ("auto", "generic"):
+            torch.testing.assert_close(at.multihead_attention(m, q, k, v, key_padding_mask=mask, need_weights=False,
+                                                              path=path)[0], want, rtol=1e-12, atol=1e-12)
+    qu, ku, vu = (t[0] if first else t[:, 0] for t in (q, k, v))
+    torch.testing.assert_close(at.multihead_attention(m, qu, ku, vu, key_padding_mask=hidden[2], need_weights=False)[0],
+                               m(qu, ku, vu, key_padding_mask=hidden[2], need_weights=False)[0], rtol=1e-12, atol=1e-12)
+    layer = at.from_torch(m, cross=True, key_padding=True)
+    tokens = [t.permute(1, 2, 0) if not first else t.transpose(1, 2) for t in (q, k, v)]
+    got = layer(*tokens, (~hidden).to(F64))
+    want = m(q, k, v, key_padding_mask=hidden, need_weights=False)[0]
+    torch.testing.assert_close(got, want.transpose(1, 2) if first else want.permute(1, 2, 0), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"hides every key of row \(1,\)"):
+        layer(*tokens, torch.tensor([[1.0] + [0.0] * 4, [0.0] * 5, [1.0] * 5], dtype=F64))
+    causal = torch.ones(4, 5, dtype=torch.bool).triu(1)
+    for call, words in ((dict(key_padding_mask=torch.randn(3, 5, dtype=F64)), "a finite float key_padding_mask"),
+                        (dict(key_padding_mask=hidden, attn_mask=causal), "hides a key or adds a bias beside a key_pad"),
+                        (dict(key_padding_mask=hidden, is_causal=True, attn_mask=causal), "beside a key_padding_mask"),
+                        (dict(key_padding_mask=torch.ones(3, 5, dtype=torch.bool)), "hides every key of sample 0")):
+        with pytest.raises(ValueError, match=words):
+            at.multihead_attention(m, q, k, v, **call, need_weights=False)
+    with pytest.raises(ValueError, match="or cross and key_padding together"):
+        at.from_torch(m, cross=True, key_padding=True, causal=True)
+
+
+def test_an_sdpa_mask_hiding_keys_per_sample_on_cross_attention():
+    """SDPA between projections of two sequences with an attn_mask (B, 1, 1, S) hiding keys per sample:
+    cross_attention_key_padding, both paths equal to SDPA, unbatched too; per-query patterns and is_causal refused."""
+    torch.manual_seed(17)
+    bsz, length, keys, e, ekv, n = 3, 4, 6, 8, 5, 2
+    x, y = torch.randn(bsz, length, e, dtype=F64), torch.randn(bsz, keys, ekv, dtype=F64)
+    w = [torch.randn(e, e if j in (0, 3) else ekv, dtype=F64) / 3 for j in range(4)]
+    bias = [torch.randn(e, dtype=F64) for _ in range(4)]
+
+    def reference(x, y, mask):
+        q = F.linear(x, w[0], bias[0]).unflatten(-1, (n, e // n)).transpose(-2, -3)
+        k, v = (F.linear(y, w[j], bias[j]).unflatten(-1, (n, e // n)).transpose(-2, -3) for j in (1, 2))
+        z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return F.linear(z.transpose(-2, -3).flatten(-2), w[3], bias[3])
+
+    def ours(x, y, mask, **kw):
+        return at.self_attention(x, w[0], bias[0], w[1], bias[1], w[2], bias[2], w[3], bias[3], num_heads=n,
+                                 attn_mask=mask, kv_input=y, **kw)
+    allowed = torch.tensor([[True] * 3 + [False] * 3, [True] * 6, [False] * 5 + [True]])[:, None, None, :]
+    for mask in (allowed, allowed.expand(bsz, n, length, keys),
+                 torch.zeros(allowed.shape, dtype=F64).masked_fill(~allowed, float("-inf"))):
+        r = at.sdpa_route(x, w[0], w[1], w[2], num_heads=n, attn_mask=mask, kv_input=y)
+        assert r.operator == "cross_attention_key_padding"
+        for path in ("auto", "generic"):
+            torch.testing.assert_close(ours(x, y, mask, path=path), reference(x, y, mask), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ours(x[2], y[2], allowed[2]), reference(x[2], y[2], allowed[2]), rtol=1e-12, atol=1e-12)
+    per_query = allowed.expand(bsz, n, length, keys).clone()
+    per_query[0, 0, 1, 0] = False
+    for mask, kw in ((per_query, {}), (allowed, {"is_causal": True})):
+        with pytest.raises(ValueError, match="cross-attention with"):
+            ours(x, y, mask, **kw)
 
 
 def test_an_sdpa_mask_hiding_keys_per_sample_is_mhsa_key_padding():

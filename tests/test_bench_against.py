@@ -35,6 +35,7 @@ SMALL = {
     "involution": {"B": 2, "G": 2, "C_g": 4, "D": 4, "H": 6, "W": 7, "R": 1, "s": 1},
     "local_attention": {"B": 2, "N": 2, "d": 16, "H": 6, "W": 7, "R": 1},
     "cross_attention": {"B": 2, "N": 2, "d": 4, "L": 5, "S": 3, "C_k": 6, "C_v": 7},
+    "cross_attention_key_padding": {"B": 3, "N": 2, "d": 4, "L": 5, "S": 6, "C_k": 6, "C_v": 7},
 }
 
 
@@ -150,6 +151,16 @@ def test_the_check_refuses_a_wrong_alternative():
     for wrong in (A.Alternative("no key mask", A._sdpa(separate=False), rtol=1e-3, atol=1e-4),
                   A.Alternative("key mask not negated", kpm_not_negated, rtol=1e-3, atol=1e-4)):
         out, ref, _ = _run("mhsa_key_padding", wrong)
+        assert not wrong.agrees(out, ref)[0]
+
+    def cross_unmasked(t, sizes, op):   # cross_attention's alternative without the key mask
+        return A._cross_sdpa({k: v for k, v in t.items() if k != "key_mask"}, sizes, op)
+
+    def cross_not_negated(t, sizes, op):
+        return A._cross_mha_module(dict(t, key_mask=1 - t["key_mask"]), sizes, op)
+    for wrong in (A.Alternative("no key mask", cross_unmasked, rtol=1e-3, atol=1e-4),
+                  A.Alternative("key mask not negated", cross_not_negated, rtol=1e-3, atol=1e-4)):
+        out, ref, _ = _run("cross_attention_key_padding", wrong)
         assert not wrong.agrees(out, ref)[0]
 
 

@@ -327,6 +327,9 @@ def _mha(seed=0, **kw):
     ("mhsa_sample_bias", {}, None),
     ("cross_attention", dict(kdim=3, vdim=5, batch_first=True), None),
     ("cross_attention", {}, None),
+    ("mhsa_key_padding", dict(batch_first=True), None),
+    ("cross_attention_key_padding", dict(kdim=3, vdim=5, batch_first=True), None),
+    ("cross_attention_key_padding", {}, None),
 ])
 def test_a_bare_multihead_attention_is_a_candidate_with_no_wrapper(operator, kw, sizes):
     """Called as the operator's generated module is (channels-first tokens, its masks as inputs), its weights read
@@ -345,3 +348,28 @@ def test_a_bare_multihead_attention_that_computes_something_else_fails(operator,
         m.train()
     with pytest.raises(AssertionError, match=words):
         assert_equivalent(m, operator, trials=1)
+
+
+class KeyPaddingMHA(MHA):
+    """:class:`MHA` with a fourth input, the visible keys (B, S), as its key_padding_mask (True where hidden); or,
+    ``ignore``, without it (what cross_attention computes)."""
+
+    def __init__(self, ignore=False):
+        super().__init__()
+        self.ignore = ignore
+
+    def forward(self, x, xk, xv, key_mask):
+        mask = None if self.ignore else key_mask == 0
+        y, _ = self.mha(x.transpose(1, 2), xk.transpose(1, 2), xv.transpose(1, 2), key_padding_mask=mask,
+                        need_weights=False)
+        return y.transpose(1, 2)
+
+
+def test_cross_attention_key_padding_takes_four_inputs_and_its_mask_is_live():
+    """cross_attention_key_padding's fourth input is drawn as an indicator (0/1, a key seen in every sample) and is
+    live: the module called with it passes, the same module ignoring it fails and is named."""
+    report = assert_equivalent(KeyPaddingMHA(), "cross_attention_key_padding", sizes=SIZES, weights=mha_weights,
+                               gradients=True)
+    assert len(report.trials) > 0
+    with pytest.raises(AssertionError, match="differs from the proven operator"):
+        assert_equivalent(KeyPaddingMHA(ignore=True), "cross_attention_key_padding", sizes=SIZES, weights=mha_weights)

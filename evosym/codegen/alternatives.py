@@ -173,13 +173,15 @@ def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding
 
 def _cross_sdpa(t, sizes, op):
     """Three ``F.linear`` in-projections, one per input's (B, tokens, channels) view, one
-    ``F.scaled_dot_product_attention`` (default 1/√d scale), the output ``F.linear``."""
+    ``F.scaled_dot_product_attention`` (default 1/√d scale; the visible keys of a ``key_mask`` input as its boolean
+    (B, 1, 1, S) attn_mask), the output ``F.linear``."""
     nh = sizes["N"]
 
     def call():
         q, k, v = (_heads(F.linear(t[src].transpose(1, 2), t[w], t[b]), nh)
                    for src, w, b in (("x", "WQ", "bQ"), ("xk", "WK", "bK"), ("xv", "WV", "bV")))
-        z = F.scaled_dot_product_attention(q, k, v)
+        mask = {"attn_mask": (t["key_mask"] != 0)[:, None, None, :]} if "key_mask" in t else {}
+        z = F.scaled_dot_product_attention(q, k, v, **mask)
         return F.linear(_merge(z), t["WO"], t["bO"]).transpose(1, 2)
     return Built(call)
 
@@ -187,7 +189,8 @@ def _cross_sdpa(t, sizes, op):
 def _cross_mha_module(t, sizes, op):
     """``nn.MultiheadAttention(E, N, kdim=C_k, vdim=C_v, batch_first=True)`` holding the operator's weights
     (separate q/k/v projection weights when kdim or vdim differ from E, the packed in_proj_weight otherwise),
-    eval mode, called as ``m(query, key, value, need_weights=False)`` on the three inputs' tokens."""
+    eval mode, called as ``m(query, key, value, need_weights=False)`` on the three inputs' tokens (with the hidden
+    keys of a ``key_mask`` input as its boolean key_padding_mask)."""
     x = t["x"]
     ch, nh = t["WQ"].shape[0], sizes["N"]
     m = torch.nn.MultiheadAttention(ch, nh, kdim=t["WK"].shape[1], vdim=t["WV"].shape[1], batch_first=True,
@@ -206,7 +209,9 @@ def _cross_mha_module(t, sizes, op):
     m.requires_grad_(x.requires_grad)
 
     def call():
-        out, _ = m(t["x"].transpose(1, 2), t["xk"].transpose(1, 2), t["xv"].transpose(1, 2), need_weights=False)
+        mask = {"key_padding_mask": t["key_mask"] == 0} if "key_mask" in t else {}
+        out, _ = m(t["x"].transpose(1, 2), t["xk"].transpose(1, 2), t["xv"].transpose(1, 2), need_weights=False,
+                   **mask)
         return out.transpose(1, 2)
     return Built(call, tuple(m.parameters()))
 
@@ -337,6 +342,11 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                                     note="one F.linear per input's tokens (x, xk, xv), one SDPA, output F.linear"),
                         Alternative("nn.MultiheadAttention(kdim, vdim)", _cross_mha_module, **_ATT,
                                     note="kdim=C_k, vdim=C_v, batch_first, eval mode, need_weights=False")),
+    "cross_attention_key_padding": (
+        Alternative("F.linear q/k/v + SDPA(boolean attn_mask (B, 1, 1, S))", _cross_sdpa, **_ATT,
+                    note="one F.linear per input's tokens (x, xk, xv), one SDPA with the visible keys, output F.linear"),
+        Alternative("nn.MultiheadAttention(kdim, vdim, key_padding_mask)", _cross_mha_module, **_ATT,
+                    note="kdim=C_k, vdim=C_v, batch_first, eval mode, the hidden keys as its key_padding_mask")),
     "swin_attention": (Alternative("Swin windows + SDPA(attn_mask=bias + shift mask)", _swin_sdpa, **_ATT,
                                    note="roll, window_partition, one qkv F.linear, window_reverse, roll back"),),
     "neighborhood_attention": (Alternative("evosym local_attention (same K)", _local_attention_module, check=False,

@@ -30,7 +30,7 @@ from .. import catalogue
 from ..errors import EvosymError
 from ..runtime import backends as registry
 from ..ir.operator import Operator, format_sizes
-from ..ir.tensors import in_domain
+from ..ir.tensors import in_domain, indicator_names
 from ..ir.symbols import size_value
 from .plan import Plan, make_plan
 from .render import render_torch
@@ -298,7 +298,7 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
 
 
 def _gradients(op, plan, fn, ref, env, sizes, gen, device, res, fail, paths, gradcheck=True):
-    fixed = {x.name for x in op.tensors if x.domain == "indicator"}   # 0/1 entries: no derivative to take
+    fixed = indicator_names(op.tensors)   # 0/1 entries: no derivative to take
     t = {k: v if k in fixed else v.requires_grad_(True) for k, v in _tensors(op, env, torch.float64, device, gen).items()}
     names = [k for k in list(plan.inputs) + [ir for ir, _, _, _ in plan.params] if k not in fixed]
     for path in paths:

@@ -25,7 +25,7 @@ from ..facts.factors import channel_block, group_structure
 from ..facts.kernel import kernel_facts
 from ..facts.taps import TapKernel
 from ..ir.neighbourhood import IndexSet
-from ..ir.tensors import Definition, definitions_read, inline_unshaped
+from ..ir.tensors import Definition, definitions_read, indicator_names, inline_unshaped
 from ..printers.expr import text
 from ..proof.proof import CheckedProof
 from ..proof.symbolic import nonnegative
@@ -373,7 +373,7 @@ def _inputs(plan, op, extras, pyx) -> None:
     batch = op.tensor(op.value).shape[0]
     plan.extras_batched = all(t.shape and t.shape[0] == batch for t in extras)
     plan.finite_inputs = [t.name for t in op.tensors if t.role == "input" and t.domain == "finite"]
-    plan.indicator_inputs = [t.name for t in op.tensors if t.role == "input" and t.domain == "indicator"]
+    plan.indicator_inputs = list(indicator_names(op.tensors))
     read = {expr for _, expr in plan.runtime_sizes}
     for t in extras:   # a size read from this input lies in its domain (≥ 1, or ≥ 0 where declared so)
         for axis, dim in enumerate(t.shape):

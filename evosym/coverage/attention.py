@@ -12,8 +12,9 @@ key/value input (B, S, E_kv):
 :func:`route` maps the arguments onto the one catalogue operator that computes them (``mhsa`` on the
 sequence as an H = 1 image, ``mhsa_causal``, ``gqa_attention``, ``gqa_causal``, ``mhsa_bias``, and
 ``cross_attention``, whose three inputs are the queries', keys' and values' tokens, ``mhsa_sample_bias``, whose
-second input is an additive bias per sample, and ``mhsa_key_padding``, whose second input is the keys each sample
-sees: a boolean key_padding_mask negated), or raises
+second input is an additive bias per sample, ``mhsa_key_padding``, whose second input is the keys each sample
+sees: a boolean key_padding_mask negated, and ``cross_attention_key_padding``, cross_attention with those keys as a
+fourth input), or raises
 :class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
 argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
 one is such an error too, never a raw torch error: an attn_mask is taken exactly as PyTorch takes it
@@ -34,7 +35,8 @@ tokens, over its positions, with a kernel made from any of the operator's inputs
   ``mhsa_key_padding``: its visible-key input is declared an indicator, a 1 in every sample, the premise the proof's
   unit-sum step uses and the generated module checks; a finite float key_padding_mask, or a float attn_mask that
   differs per sample, is ``mhsa_sample_bias``'s input: an additive bias per sample and head);
-- cross-attention with a mask or is_causal, or with grouped key/value heads: no operator combines them;
+- cross-attention with a mask other than keys hidden per sample (cross_attention_key_padding), with is_causal, or
+  with grouped key/value heads: no operator combines them;
 - add_bias_kv / add_zero_attn: a key that is no position of any input, after which the weights of the input's keys
   sum to less than one and the value bias stays in the aggregation with an input-dependent weight (an Evolution form
   over an affine projection of x, not over an input tensor);
@@ -66,10 +68,13 @@ KEY_PADDING_WITH_MASK_REASON = (
     "sample and has no other mask or bias, and no operator combines the two (pass one of them)")
 KEY_PADDING_EMPTY_REASON = (
     "key_padding_mask hides every key of sample {sample}: the softmax there is 0/0 (PyTorch returns NaN), and "
-    "mhsa_key_padding's proof needs a visible key in every sample; drop that sample or leave one of its keys visible")
+    "the proofs of mhsa_key_padding and cross_attention_key_padding need a visible key in every sample; drop that "
+    "sample or leave one of its keys visible")
 CROSS_MASK_REASON = (
-    "cross-attention with {what} is not supported: cross_attention lets every query see all S keys, and no "
-    "catalogue operator combines a separate key/value input with a mask (pass no mask, or use self-attention)")
+    "cross-attention with {what} is not supported: cross_attention lets every query see all S keys and "
+    "cross_attention_key_padding hides keys per sample only (a boolean or 0/−inf key_padding_mask, or an SDPA "
+    "attn_mask that hides the same keys from every head and query of a sample); no catalogue operator combines a "
+    "separate key/value input with another mask")
 CROSS_GQA_REASON = (
     "cross-attention with fewer key/value heads ({kv} for {heads} query heads) is not supported: cross_attention "
     "has as many key/value heads as query heads, and no operator combines grouped heads with a separate key/value "
@@ -171,6 +176,22 @@ def _tensor_like(name: str, t, x, shape: tuple, what: str):
                                "refuses it too)")
 
 
+def float_mask(mask, name: str, mixed_reason: str):
+    """A float mask read as PyTorch adds it to the logits: "none" (every entry 0), "bias" (every entry finite, some
+    not 0: an additive bias), else the entries it allows, a boolean tensor (the finite ones: −inf hides). An
+    AttentionRefused for NaN or +inf (no softmax) and, with ``mixed_reason``, for −inf beside finite non-zero entries
+    (a hard mask and a bias at once, which no operator has)."""
+    import torch
+    if bool(torch.isnan(mask).any()) or bool((mask == float("inf")).any()):
+        raise AttentionRefused(f"a float {name} with NaN or +inf entries has no softmax")
+    finite = torch.isfinite(mask)
+    if bool(finite.all()):
+        return "bias" if bool((mask != 0).any()) else "none"
+    if bool(((mask != 0) & finite).any()):
+        raise AttentionRefused(mixed_reason)
+    return finite
+
+
 def mask_kind(mask, length: int, *, true_masks: bool) -> str:
     """"none" (no mask, or every key allowed), "causal" (key m allowed for query i exactly when m ≤ i) or "bias"
     (a float mask with finite entries, not all 0: an additive bias, :func:`bias_table`), for a boolean or float
@@ -186,14 +207,9 @@ def mask_kind(mask, length: int, *, true_masks: bool) -> str:
     if mask.dtype == torch.bool:
         allowed = ~mask if true_masks else mask
     elif mask.is_floating_point():
-        finite = torch.isfinite(mask)
-        if bool(torch.isnan(mask).any()) or bool((mask == float("inf")).any()):
-            raise AttentionRefused("a float attn_mask with NaN or +inf entries has no softmax")
-        if bool(finite.all()):
-            return "bias" if bool((mask != 0).any()) else "none"
-        if bool(((mask != 0) & finite).any()):
-            raise AttentionRefused(BIAS_REASON)
-        allowed = finite
+        allowed = float_mask(mask, "attn_mask", BIAS_REASON)
+        if isinstance(allowed, str):
+            return allowed
     else:
         raise AttentionRefused(f"attn_mask must be boolean or floating point, not {mask.dtype}")
     rows = allowed.reshape(-1, length, length)
@@ -216,15 +232,12 @@ def sample_keys(mask):
     """The keys each sample sees, V (batch, keys) (or (keys,) unbatched) as 0/1, for an SDPA attn_mask (broadcast to
     the logits) that hides the same keys from every head and query of a sample and hides some key: boolean (True =
     allowed) or float with 0 and −inf only; None for any other mask, and for one that hides every key of a sample
-    (left to :func:`mask_kind`, which refuses such rows)."""
+    (left to :func:`mask_kind`, which refuses such rows); :func:`float_mask`'s refusals for a float one."""
     import torch
     if mask is None:
         return None
-    if mask.dtype == torch.bool:
-        allowed = mask
-    elif bool(((mask == 0) | (mask == float("-inf"))).all()):
-        allowed = mask == 0
-    else:
+    allowed = mask if mask.dtype == torch.bool else float_mask(mask, "attn_mask", BIAS_REASON)
+    if isinstance(allowed, str):
         return None
     if bool(allowed.all()):
         return None
@@ -305,9 +318,10 @@ def _run(r: Route, x, weights, path, kv=None, value=None):
     xc = x.transpose(-1, -2)
     if r.operator in ("mhsa_sample_bias", "mhsa_key_padding"):   # the route's tensor is the second input
         y = fn(xc, r.bias.to(dtype=x.dtype), *tensors, **r.sizes, path=path)
-    elif r.operator == "cross_attention":
-        y = fn(xc, kv.transpose(-1, -2), (kv if value is None else value).transpose(-1, -2), *tensors, **r.sizes,
-               path=path)
+    elif r.operator in ("cross_attention", "cross_attention_key_padding"):
+        keep = (r.bias.to(dtype=x.dtype),) if r.operator == "cross_attention_key_padding" else ()
+        y = fn(xc, kv.transpose(-1, -2), (kv if value is None else value).transpose(-1, -2), *keep, *tensors,
+               **r.sizes, path=path)
     elif r.operator == "mhsa":
         y = fn(xc.unsqueeze(-2), *tensors, **r.sizes, path=path).squeeze(-2)
     else:
@@ -355,9 +369,12 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
     if cross:
         keys = kv_input.shape[-2]
         logits = (x.shape[0], num_heads, length, keys) if x.dim() == 3 else (num_heads, length, keys)
+        attn_mask = checked_mask(attn_mask, x, logits)
+        keep = sample_keys(attn_mask)   # the same keys hidden for every head and query of a sample
         return _cross_route(num_heads, k_weight.shape[0] // d, d, kv_input.shape[-1], kv_input.shape[-1], length=length,
-                            attn_mask=checked_mask(attn_mask, x, logits), is_causal=is_causal, dropout_p=dropout_p,
-                            scale=scale, enable_gqa=enable_gqa)
+                            attn_mask=None if keep is not None else attn_mask, is_causal=is_causal,
+                            dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa,
+                            keep=None if keep is None else keep.to(x.dtype))
     logits = (x.shape[0], num_heads, length, length) if x.dim() == 3 else (num_heads, length, length)
     attn_mask = checked_mask(attn_mask, x, logits)
     keep = sample_keys(attn_mask)
@@ -382,14 +399,17 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
 
 def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, value_channels: int, *, length: int,
                  attn_mask=None, module: bool = False, is_causal=False, dropout_p=0.0, scale=None,
-                 enable_gqa: bool = False) -> Route:
-    """cross_attention for keys and values from their own inputs, or an AttentionRefused saying why not (``attn_mask``
-    already checked by :func:`checked_mask`: taken only when it allows every key, which changes nothing)."""
+                 enable_gqa: bool = False, keep=None) -> Route:
+    """cross_attention for keys and values from their own inputs, or cross_attention_key_padding with ``keep``, the
+    keys each sample sees (B, S) (from a key_padding_mask or an SDPA mask hiding keys per sample); an
+    AttentionRefused saying why not (``attn_mask`` already checked by :func:`checked_mask`: beside ``keep`` or
+    alone, taken only when it allows every key, which changes nothing)."""
     import torch
     if attn_mask is not None:   # boolean: True allows (SDPA) or hides (nn.MultiheadAttention, ``module``) a key
         shown = (attn_mask != module) if attn_mask.dtype == torch.bool else attn_mask == 0
         if not bool(shown.all()):
-            raise AttentionRefused(CROSS_MASK_REASON.format(what="an attn_mask that hides a key or adds a bias"))
+            raise AttentionRefused(CROSS_MASK_REASON.format(what="an attn_mask that hides a key or adds a bias"
+                                                            + (" beside a key_padding_mask" if keep is not None else "")))
     r = route(heads=heads, kv_heads=kv_heads, head_dim=head_dim, length=length, is_causal=is_causal, dropout_p=dropout_p,
               scale=scale, enable_gqa=enable_gqa)   # the checks shared with self-attention (dropout, scale, heads, L ≥ 1)
     if is_causal:
@@ -397,6 +417,8 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
     if kv_heads != heads:
         raise AttentionRefused(CROSS_GQA_REASON.format(kv=kv_heads, heads=heads))
     sizes = {"N": heads, "d": head_dim, "C_k": key_channels, "C_v": value_channels}
+    if keep is not None:
+        return Route("cross_attention_key_padding", sizes, r.query_factor, keep)
     return Route("cross_attention", sizes, r.query_factor)
 
 
@@ -442,9 +464,10 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
                key_padding: bool = False):
     """The generated module with an ``nn.MultiheadAttention``'s weights: mhsa (no mask; it takes (B, E, H, W)
     tokens), mhsa_causal (``causal``; (B, E, L) tokens), mhsa_bias with its table P = ``bias`` (N, L, L) (the
-    float attn_mask the module is called with; (L, L): the same for every head), or cross_attention (``cross``:
+    float attn_mask the module is called with; (L, L): the same for every head), cross_attention (``cross``:
     keys and values from their own inputs, any kdim and vdim; it takes (B, E, L), (B, kdim, S), (B, vdim, S)
-    tokens). The operator's own from_torch checks the module; ``causal`` and ``cross`` must be bools and ``bias`` a
+    tokens), mhsa_sample_bias, mhsa_key_padding, or with ``cross`` and ``key_padding`` cross_attention_key_padding
+    (a fourth input, the keys each sample sees, (B, S)). The operator's own from_torch checks the module; ``causal`` and ``cross`` must be bools and ``bias`` a
     finite floating-point tensor (float32 or the module's dtype, on its device, as PyTorch takes a float
     attn_mask)."""
     import torch
@@ -455,10 +478,15 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
             raise AttentionRefused(f"{name} must be True or False, not {flag!r}")
     if bias is not None:
         _check_bias(m, bias)
-    if sum((causal, bias is not None, cross, sample_bias, key_padding)) > 1:
+    chosen = [n for n, flag in (("causal", causal), ("bias", bias is not None), ("cross", cross),
+                                ("sample_bias", sample_bias), ("key_padding", key_padding)) if flag]
+    if len(chosen) > 1 and chosen != ["cross", "key_padding"]:
         raise AttentionRefused("causal, bias, cross, sample_bias and key_padding are different operators (mhsa_causal, "
-                               "mhsa_bias, cross_attention, mhsa_sample_bias, mhsa_key_padding): pass one of them")
+                               "mhsa_bias, cross_attention, mhsa_sample_bias, mhsa_key_padding): pass one of them, "
+                               "or cross and key_padding together (cross_attention_key_padding)")
     try:   # the operator's from_torch says what in the module it cannot take: as evosym's error
+        if cross and key_padding:
+            return module_class(generated("cross_attention_key_padding")).from_torch(m)
         if cross:
             return module_class(generated("cross_attention")).from_torch(m)
         if sample_bias:
@@ -477,10 +505,10 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
 
 def module_for(m, r: Route):
     """The generated module of route ``r`` (from :func:`mha_route`) with the nn.MultiheadAttention m's weights."""
-    inputs = r.operator in ("mhsa_sample_bias", "mhsa_key_padding")   # the route's tensor is an input, not P
+    inputs = r.operator in ("mhsa_sample_bias", "mhsa_key_padding", "cross_attention_key_padding")   # not P
     return from_torch(m, causal=r.operator == "mhsa_causal", bias=None if inputs else r.bias,
-                      cross=r.operator == "cross_attention", sample_bias=r.operator == "mhsa_sample_bias",
-                      key_padding=r.operator == "mhsa_key_padding")
+                      cross=r.operator.startswith("cross_attention"), sample_bias=r.operator == "mhsa_sample_bias",
+                      key_padding=r.operator.endswith("key_padding"))
 
 
 def _check_bias(m, bias):
@@ -539,8 +567,8 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     if cross:
         _check_cross_inputs(m, query, key, value)
     padding, keep = _padding(m, query, key, key_padding_mask)
-    if (padding is not None or keep is not None) and cross:
-        raise AttentionRefused(CROSS_MASK_REASON.format(what="a key_padding_mask"))
+    if padding is not None and cross:
+        raise AttentionRefused(CROSS_MASK_REASON.format(what="a finite float key_padding_mask (an additive bias)"))
     if need_weights:
         raise AttentionRefused(NEED_WEIGHTS_REASON)
     if not isinstance(is_causal, bool):
@@ -551,7 +579,7 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
         logits = ((query.shape[0 if m.batch_first else 1], m.num_heads, length, keys) if query.dim() == 3
                   else (m.num_heads, length, keys))
         return _cross_route(m.num_heads, m.num_heads, m.head_dim, m.kdim, m.vdim, length=length, is_causal=is_causal,
-                            attn_mask=checked_mask(attn_mask, query, logits, module=True), module=True)
+                            attn_mask=checked_mask(attn_mask, query, logits, module=True), module=True, keep=keep)
     length = query.shape[0] if query.dim() == 2 or not m.batch_first else query.shape[1]
     if query.dim() == 3:
         logits = (query.shape[0] if m.batch_first else query.shape[1], m.num_heads, length, length)
@@ -606,17 +634,10 @@ def _padding(m, query, key, mask):
         raise AttentionRefused(f"key_padding_mask must have shape {want} ((batch, keys), or (keys,) unbatched), not "
                                f"{tuple(mask.shape)} (PyTorch refuses it too)")
     rows = mask.reshape(-1, length)
-    if mask.dtype == torch.bool:
-        hidden = rows
-    else:
-        if bool(torch.isnan(rows).any()) or bool((rows == float("inf")).any()):
-            raise AttentionRefused("a float key_padding_mask with NaN or +inf entries has no softmax")
-        finite = torch.isfinite(rows)
-        if bool(finite.all()):
-            return (rows.to(query.dtype), None) if bool((rows != 0).any()) else (None, None)
-        if bool(((rows != 0) & finite).any()):
-            raise AttentionRefused(KEY_PADDING_MIXED_REASON)
-        hidden = ~finite
+    kind = rows if mask.dtype == torch.bool else float_mask(rows, "key_padding_mask", KEY_PADDING_MIXED_REASON)
+    if isinstance(kind, str):
+        return (rows.to(query.dtype), None) if kind == "bias" else (None, None)
+    hidden = kind if mask.dtype == torch.bool else ~kind
     if not bool(hidden.any()):
         return None, None
     empty = hidden.all(-1).nonzero()
@@ -657,8 +678,8 @@ def multihead_attention(m, query, key, value, key_padding_mask=None, need_weight
     ``average_attn_weights`` only shapes the weights, which are not returned."""
     r = mha_route(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
     module_for(m, r)   # what the operator's from_torch refuses in the module (add_bias_kv, training dropout …)
-    if r.operator == "mhsa_key_padding" and query.dim() == 2:
-        r = Route(r.operator, r.sizes, r.query_factor, r.bias[0])   # the visible keys (L,) of an unbatched query
+    if r.operator.endswith("key_padding") and query.dim() == 2:
+        r = Route(r.operator, r.sizes, r.query_factor, r.bias[0])   # the visible keys (S,) of an unbatched query
 
     def tokens(t):   # (B, L, E) or (L, E)
         return t if t.dim() == 2 or m.batch_first else t.transpose(0, 1)

@@ -33,7 +33,7 @@ MHA_EXTRAS = ({"add_bias_kv": True}, {"add_zero_attn": True}, {"kdim": 3, "vdim"
               {"dropout": 0.2, "train": True}, {"dropout": 0.2})
 # cross-attention: the key/value input's length and channels (SDPA), and the masks tried with it, as (L, S)
 KV_LENGTH, KV_CHANNELS = LENGTH + 1, 3
-CROSS_MASKS = ("none", "all allowed", "causal bool")
+CROSS_MASKS = ("none", "all allowed", "causal bool", "key padding (B, 1, 1, S)", "key padding float (B, 1, 1, S)")
 
 
 def _allowed(kind: str, length: int):
@@ -82,10 +82,13 @@ def sdpa_mask(kind: str, length: int, heads: int, dtype):
 
 
 def mha_mask(kind: str, length: int, heads: int, batch: int, dtype):
-    """The named mask in nn.MultiheadAttention's convention (True = masked; float additive)."""
+    """The named mask in nn.MultiheadAttention's convention (True = masked; float additive); "cross": the causal
+    pattern of cross-attention's (L, L + 1) logits."""
     import torch
     if kind == "none":
         return None
+    if kind == "cross":
+        return torch.ones(length, length + 1, dtype=torch.bool).triu(1)
     if kind == "additive bias":
         return _bias(kind, length, heads, batch, dtype)
     if kind == "additive bias 3-D":
@@ -128,7 +131,11 @@ def mha_combinations():
                 yield {"batch_first": batch_first}, "self", mask, False, padding, False
             yield {"batch_first": batch_first}, "unbatched", "none", False, padding, False
         yield {"batch_first": batch_first}, "self", "none", True, "bool", False
-        yield {"batch_first": batch_first}, "cross", "none", False, "float", False
+        for padding in PADDINGS:   # an encoder–decoder's memory_key_padding_mask
+            yield {"batch_first": batch_first}, "cross", "none", False, padding, False
+        yield {"batch_first": batch_first, "kdim": 3, "vdim": 5}, "cross", "none", False, "bool", False
+        yield {"batch_first": batch_first}, "cross", "cross", False, "bool", False
+        yield {"batch_first": batch_first}, "cross", "none", True, "bool", False
         yield {"batch_first": batch_first}, "self", "causal float", False, False, True
 
 
@@ -145,10 +152,14 @@ def _tally():
 
 
 def _cross_mask(kind: str, dtype):
-    """A named mask of cross-attention's (L, S) logits in SDPA's convention (True = allowed)."""
+    """A named mask of cross-attention's (L, S) logits in SDPA's convention (True = allowed; a key padding mask hides
+    keys per sample, the same for every head and query)."""
     import torch
     if kind == "none":
         return None
+    if kind.startswith("key padding"):
+        hidden = _padding("bool", BATCH, KV_LENGTH, None, dtype)[:, None, None, :]
+        return torch.zeros(hidden.shape, dtype=dtype).masked_fill(hidden, float("-inf")) if "float" in kind else ~hidden
     pattern = torch.ones(LENGTH, KV_LENGTH, dtype=torch.bool)
     return pattern if kind == "all allowed" else pattern.tril()
 
@@ -319,6 +330,8 @@ _SDPA_ROWS = (
     ("key/value from another input (cross-attention)", "k, v = F.linear(y, W, b), y (B, S, E_kv) ≠ x", {"cross": True}),
     ("cross-attention with attn_mask", "k, v from y, attn_mask=(L, S) causal", {"cross": True, "mask": "causal bool"}),
     ("cross-attention with is_causal", "k, v from y, is_causal=True", {"cross": True, "is_causal": True}),
+    ("cross-attention, attn_mask hiding keys per sample", "k, v from y, attn_mask of shape (B, 1, 1, S), boolean",
+     {"cross": True, "mask": "key padding (B, 1, 1, S)"}),
     ("cross-attention with fewer key/value heads", "k, v from y, enable_gqa=True, 4 / 2 heads",
      {"cross": True, "enable_gqa": True, "heads": 4, "kv": 2}),
     ("attn_mask=None", "attn_mask=None", {}),
@@ -370,6 +383,10 @@ _MHA_ROWS = (
     ("key / value other than the query (cross-attention)", "m(x, y, y, need_weights=False), y (B, S, E)", {},
      {"input": "cross"}),
     ("cross-attention with attn_mask", "m(x, y, y, attn_mask=(L, S) causal)", {}, {"input": "cross", "mask": "cross"}),
+    ("cross-attention with key_padding_mask, boolean", "m(x, y, y, key_padding_mask=(B, S) boolean)", {},
+     {"input": "cross", "key_padding_mask": "bool"}),
+    ("cross-attention with key_padding_mask, float", "m(x, y, y, key_padding_mask=(B, S) finite float)", {},
+     {"input": "cross", "key_padding_mask": "float"}),
     ("unbatched input", "m(x, x, x) with x (L, E)", {}, {"input": "unbatched"}),
     ("key_padding_mask, boolean", "key_padding_mask=(B, L) boolean", {}, {"key_padding_mask": "bool"}),
     ("key_padding_mask, boolean, unbatched", "key_padding_mask=(L,) boolean, x (L, E)", {},
@@ -432,12 +449,10 @@ def _mha_row(module_kw: dict, call: dict) -> tuple[str, str]:
     m = torch.nn.MultiheadAttention(4, 2, dtype=torch.float64, **kw).train(train)
     unbatched = call.get("input") == "unbatched"
     q, k, v = _mha_inputs(m, call.get("input", "self"), lambda shape: torch.ones(shape, dtype=torch.float64))
-    pad = _padding(call["key_padding_mask"], None if unbatched else BATCH, LENGTH, torch.Generator().manual_seed(0),
+    keys = k.shape[1 if k.dim() == 3 and m.batch_first else 0]
+    pad = _padding(call["key_padding_mask"], None if unbatched else BATCH, keys, torch.Generator().manual_seed(0),
                    torch.float64) if call.get("key_padding_mask") else None
-    if call.get("mask") == "cross":
-        mask = torch.ones(LENGTH, LENGTH + 1, dtype=torch.bool).triu(1)
-    else:
-        mask = mha_mask(call.get("mask", "none"), LENGTH, 2, 1 if unbatched else BATCH, torch.float64)
+    mask = mha_mask(call.get("mask", "none"), LENGTH, 2, 1 if unbatched else BATCH, torch.float64)
     try:
         r = mha_route(m, q, k, v, pad, call.get("need_weights", False), mask, call.get("is_causal", False))
         module_for(m, r)
@@ -468,7 +483,8 @@ def markdown(tallies: dict) -> str:
              "tokens channels first: a (B, L, E) sequence is `x.transpose(1, 2)` for `mhsa_causal`, `gqa_attention` "
              "and `gqa_causal`, and `x.transpose(1, 2).unsqueeze(2)` (an H = 1 image) for `mhsa`; `cross_attention` "
              "takes three: the queries', keys' and values' tokens, `x.transpose(1, 2)`, `k.transpose(1, 2)`, "
-             "`v.transpose(1, 2)`.", "",
+             "`v.transpose(1, 2)`, and `cross_attention_key_padding` a fourth, the keys each sample sees "
+             "(B, S).", "",
              "| function | argument | example | status | operator / reason |", "|---|---|---|---|---|"]
     for fn, argument, example, status, what in rows():
         cells = [c.replace("|", chr(92) + "|") for c in (argument, example, what)]   # a literal | escaped
@@ -488,7 +504,8 @@ def markdown(tallies: dict) -> str:
               "`add_zero_attn`, "
               "`kdim`/`vdim` (equal and different), dropout in both modes, `key_padding_mask` (boolean, finite "
               "float, finite float with −inf, 0 / −inf, boolean hiding a whole sample; each with no mask, an additive "
-              "and a causal attn_mask, and unbatched; boolean with `is_causal`) and `need_weights=True`.", "",
+              "and a causal attn_mask, and unbatched; boolean with `is_causal`; each on cross-attention too, and "
+              "boolean there with `kdim`/`vdim`, a causal attn_mask and `is_causal`) and `need_weights=True`.", "",
               "| function | tried | matched | refused | PyTorch refuses too | matched per operator |",
               "|---|---|---|---|---|---|"]
     for fn in FUNCTIONS:
@@ -501,12 +518,15 @@ def markdown(tallies: dict) -> str:
               "`kdim` and `vdim` channels), `mhsa_sample_bias` two (the tokens and a finite additive bias per sample "
               "and head: a float `attn_mask` that differs between samples, a float `key_padding_mask` added to it), "
               "`mhsa_key_padding` two (the tokens and the keys each sample sees, V = 1 − key_padding_mask: a "
-              "boolean or 0 / −inf `key_padding_mask`). V is declared an *indicator*, every entry 0 or 1 with a 1 in "
+              "boolean or 0 / −inf `key_padding_mask`, or an SDPA `attn_mask` hiding the same keys from every head and "
+              "query of a sample), `cross_attention_key_padding` four (cross-attention's three and V (B, S): an "
+              "encoder–decoder's `memory_key_padding_mask`). V is declared an *indicator*, every entry 0 or 1 with a 1 in "
               "every sample: that premise is what the proof's unit-sum step uses (every row's normaliser is positive) "
               "and the generated module checks it on every input, so a `key_padding_mask` that hides every key of a "
               "sample (PyTorch returns NaN there) is refused, as is one that hides keys together with another mask "
               "or bias, or mixes −inf with other non-zero values (no operator has both); "
-              "cross-attention with a mask, `is_causal` or grouped key/value heads has no "
+              "cross-attention with another mask (causal, a general pattern, an additive bias, a finite float "
+              "`key_padding_mask`), `is_causal` or grouped key/value heads has no "
               "operator; `add_bias_kv` and `add_zero_attn` append a key that belongs to no input, so the weights of "
               "the input's keys sum to less than one and the value bias (and `bias_v`) stays in the aggregation with "
               "an input-dependent weight: an Evolution form over an affine projection of x (v = W_V·x + b_V, shifted "

@@ -27,7 +27,7 @@ from ..errors import EvosymError
 from ..ir.evolution import EvolutionForm
 from ..ir.neighbourhood import Global, IndexSet, Window, WindowAxis
 from ..ir.symbols import InRange
-from ..ir.tensors import definitions_read, inline_unshaped
+from ..ir.tensors import definitions_read, indicator_names, inline_unshaped
 from .bands import Band, band_part
 from .divisors import DivisorKernel, divisor_kernel
 from .factors import channel_factor, group_structure, matmul_factors, padded_kernel, postmix_factor
@@ -217,7 +217,7 @@ class KernelFacts:
             inlined = inline_unshaped(self.taps.expr, self.definitions)
         except ValueError as exc:
             raise EvosymError(f"code generation: {exc}") from None
-        indicators = frozenset(t.name for t in self.operator.tensors if t.domain == "indicator")
+        indicators = indicator_names(self.operator.tensors)
         expr, softmaxes, sm_defs = rewrite_softmax(inlined, self.definitions, indicators)
         for name, d in sorted(self.definitions.items()):   # a shaped definition that is a softmax itself (the
             if d.shape is None:                             # attention maps Cordonnier's K̂ reads): its body rewritten

@@ -36,6 +36,12 @@ class _Indexable:
 DOMAINS = ("real", "nonnegative", "finite", "indicator")
 
 
+def indicator_names(tensors) -> tuple:
+    """The names of the inputs among ``tensors`` declared "indicator", in their order (0/1, a 1 along the last axis in every row): the
+    tensors whose premise the softmax rule may use, the generated code checks at every call, and no gradient reaches."""
+    return tuple(t.name for t in tensors if getattr(t, "domain", None) == "indicator" and getattr(t, "role", None) == "input")
+
+
 def in_domain(t, values):
     """Random ``values`` (a NumPy array or a torch tensor) moved into the tensor's domain: |·| (non-negative); for an
     indicator, 1 where the value is positive, else 0, with each row's largest entry (its first, on a tie) set to 1."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..ir.tensors import indicator_names
 from ..proof.tree import bound_variables, factors, walk
 from .failure import Stuck
 from .nests import frequency_domain, is_softmax, occurrences, sum_binding
@@ -135,7 +136,7 @@ class Unfolding:
 
     def drop_softmax_terms(self):
         """A term that does not read v but sums softmax weights over the axes they normalise: Σ A = 1."""
-        indicators = frozenset(t.name for t in self.d.operator.tensors if t.domain == "indicator")
+        indicators = indicator_names(self.d.operator.tensors)
         for term, _ in walk(self.d.expr):
             if not isinstance(term, sp.Sum) or self._reads_v(term):
                 continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-CALLS = ("self", "causal", "sample_bias", "key_padding", "cross")
+CALLS = ("self", "causal", "sample_bias", "key_padding", "cross", "cross_key_padding")
 
 
 class MultiheadAttentionCall(torch.nn.Module):
@@ -32,8 +32,10 @@ class MultiheadAttentionCall(torch.nn.Module):
     def forward(self, x, *others):
         q = self._sequence(x)
         kw = {}
-        if self.call == "cross":
-            k, v = (self._sequence(t) for t in others)
+        if self.call in ("cross", "cross_key_padding"):
+            k, v = (self._sequence(t) for t in others[:2])
+            if self.call == "cross_key_padding":
+                kw = {"key_padding_mask": others[2] == 0}     # the visible keys V (B, S) → True where hidden
         else:
             k = v = q
             if self.call == "causal":

@@ -8,6 +8,7 @@ import sympy as sp
 
 from ...errors import RuleError
 from ...ir.symbols import InRange
+from ...ir.tensors import indicator_names
 from ..symbolic import nonnegative, range_of
 from ..tree import find_sum, replace_node
 from .base import Application, Context, Obligation, Rule, register
@@ -136,10 +137,9 @@ def visible_key(guards, limits, ranges):
     return None
 
 
-def indicators(ctx: Context) -> frozenset:
+def indicators(ctx: Context) -> tuple:
     """The names of the declared tensors whose domain is "indicator" (0/1, a 1 along the last axis in every row)."""
-    return frozenset(n for n, t in ctx.tensors.items()
-                     if getattr(t, "domain", None) == "indicator" and getattr(t, "role", None) == "input")
+    return indicator_names(ctx.tensors.values())
 
 
 def visible_by_premise(guards, limits, ranges, ctx: Context):
