@@ -65,7 +65,8 @@ def binding(*, bias_table: bool = False, call: str = "self") -> dict:
     ``call``: how the module is called to compute the operator (``evosym.testing.adapters``, for a bare
     nn.MultiheadAttention given to assert_equivalent): "self" (m(t, t, t)), "causal" (with the causal mask),
     "sample_bias" (the operator's second input as the float attn_mask), "key_padding" (the second input, the visible
-    keys, as the boolean key_padding_mask == 0), "cross" (m(x, x_k, x_v)), "cross_key_padding" (m(x, x_k, x_v) with
+    keys, as the boolean key_padding_mask == 0), "causal_key_padding" (both: the causal mask and the second input as
+    the key_padding_mask, −inf where hidden: the float form of the causal mask's), "cross" (m(x, x_k, x_v)), "cross_key_padding" (m(x, x_k, x_v) with
     the fourth input, the visible keys, as the boolean key_padding_mask == 0)."""
     out = {"module": "torch.nn.MultiheadAttention", "requires": list(REQUIRES), "call": call,
             "sizes": {"N": "m.num_heads", "d": "m.head_dim"},

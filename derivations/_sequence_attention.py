@@ -24,7 +24,9 @@ are the masked E/Σ E and the rule proves Σ E > 0 at the use: key m = 0 lies in
 which the causal property is derived symbolically. With a key mask V (an input, 0/1, declared an indicator: a
 1 in every sample, which the generated code checks on every input) E = V[b, m]·exp(ℓ), and the rule proves
 Σ E > 0 from that premise: the sum runs over V's whole last axis. Ω stays every token (which keys a sample
-hides is data, not a neighbourhood); K is 0 at the hidden keys.
+hides is data, not a neighbourhood); K is 0 at the hidden keys. Causal with a key mask, E = [m ≤ i]·V[b, m]·exp(ℓ)
+and V is a *leading* indicator (V[b, 0] = 1 in every sample: right padding), from which the rule proves key 0
+visible to every query (it passes [0 ≤ i] and V[b, 0] = 1); Ω is the causal window.
 """
 
 from __future__ import annotations
@@ -88,9 +90,11 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
     C_k and C_v channels, ``nn.MultiheadAttention``'s key and value with kdim and vdim; ``key_mask``: an input
     V[b, m] ∈ {0, 1} that hides key m of sample b where it is 0, ``nn.MultiheadAttention``'s boolean
     key_padding_mask negated, declared an indicator: a 1 in every sample, checked by the generated code; with
-    ``cross`` it runs over the S keys, the mask an encoder–decoder's memory_key_padding_mask gives)."""
-    if key_mask and (causal or grouped or biased):
-        raise ValueError("key_mask is built alone or with cross (no causal mask, grouping or bias with it)")
+    ``cross`` it runs over the S keys, the mask an encoder–decoder's memory_key_padding_mask gives; with ``causal``
+    a leading indicator, V[b, 0] = 1 in every sample, so that query 0 sees key 0: a right-padded decoder's
+    tgt_key_padding_mask)."""
+    if key_mask and (grouped or biased or (causal and cross)):
+        raise ValueError("key_mask is built alone, with cross or with causal (no grouping or bias with it)")
     if grouped:
         Nkv, G = size("N_kv"), size("G")
         N = Nkv * G
@@ -129,8 +133,8 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                        domain="finite")
     bias_read = P[b, h, i, m] if biased == "input" else P[h, i, m] if biased else 0
     keep = TensorDecl("key_mask", (B, S), "input", "visible keys: 1 seen, 0 hidden (a boolean key_padding_mask "
-                      "negated), a 1 in every sample",
-                      latex="V", text="V", domain="indicator") if key_mask else None
+                      "negated), " + ("the first key seen in every sample" if causal else "a 1 in every sample"),
+                      latex="V", text="V", domain="leading_indicator" if causal else "indicator") if key_mask else None
 
     def projection(name, weight, bias_, what, latex, rows, source, length):
         body = sp.Sum(weight[c, c3] * source[b, c3, m], (c3, 0, source.shape[1] - 1))
@@ -151,7 +155,9 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                        latex=r"\ell", text="\u2113", shape=(B, N, L, S))
     defs = [query, key, value, logit]
     if causal or key_mask:   # PyTorch's −∞ on a hidden key: exp(ℓ − ∞) = 0, a guard on exp(ℓ)
-        guard, what = ((InRange(m, 0, i), "exp(ℓ) for the keys at or before the query, 0 after it (PyTorch adds −∞ "
+        guard, what = ((InRange(m, 0, i) * keep[b, m], "exp(ℓ) for the keys at or before the query that sample b "
+                        "sees, 0 for the others (PyTorch adds −∞ to their logits)") if causal and key_mask else
+                       (InRange(m, 0, i), "exp(ℓ) for the keys at or before the query, 0 after it (PyTorch adds −∞ "
                         "to the later keys' logits)") if causal else
                        (keep[b, m], "exp(ℓ) for the keys sample b sees, 0 for the hidden ones (PyTorch adds −∞ to "
                         "their logits)"))
@@ -162,11 +168,14 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
     else:
         numerator, summand = sp.exp(logit[b, h, i, m]), sp.exp(logit[b, h, i, m2])
     norm = Definition("Z", (b, h, i), sp.Sum(summand, (m2, 0, S - 1)),
-                      "causal softmax denominator: Σ over the keys 0 … i (every later term is 0)" if causal
+                      "causal masked softmax denominator: Σ over the keys 0 … i sample b sees" if causal and key_mask
+                      else "causal softmax denominator: Σ over the keys 0 … i (every later term is 0)" if causal
                       else "masked softmax denominator: Σ over the keys sample b sees" if key_mask
                       else "softmax denominator over every key", latex="Z", shape=(B, N, L))
     attn = Definition("attn", (b, h, i, m), numerator / norm[b, h, i],
-                      "attention weights: softmax of the logits over the keys " + ("0 … i, 0 after i" if causal else
+                      "attention weights: softmax of the logits over the keys " + ("0 … i sample b sees, 0 for the others"
+                                                                                    if causal and key_mask else
+                                                                                    "0 … i, 0 after i" if causal else
                                                                                     "sample b sees, 0 for the hidden ones"
                                                                                     if key_mask else
                                                                                     "0 … S − 1" if cross else "0 … L − 1"),

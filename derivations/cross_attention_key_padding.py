@@ -9,8 +9,8 @@
 Four inputs: the queries' tokens x (B, C, L), the keys' x_k (B, C_k, S), the values' x_v (B, C_v, S), and the
 visible keys V (B, S) (argument ``key_mask``), 1 where sample b attends to key m and 0 where it is hidden: from
 PyTorch's boolean key_padding_mask (True = hidden), V = ``(~key_padding_mask).to(x.dtype)``. V is declared an
-*indicator* (every entry 0 or 1 and a 1 in every sample: a sample whose keys are all hidden has a 0/0 softmax, NaN in
-PyTorch), the premise that lets the proof move the value bias out of the kernel (Σ_m E > 0 because some V[b, m] = 1);
+*indicator* (every entry 0 or 1 and a 1 in every sample: a sample whose keys are all hidden has a 0/0 softmax, NaN or
+zeros in PyTorch), the premise that lets the proof move the value bias out of the kernel (Σ_m E > 0 because some V[b, m] = 1);
 the generated module checks it on every input. As an Evolution form over the value input x_v the kernel is
 K[b,o,c,i,m] = Σ_h A_h(b, i, m)·(W_O^h W_V^h)[o, c], 0 at the hidden keys, Ω every key.
 """

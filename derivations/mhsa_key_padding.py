@@ -8,7 +8,7 @@ The operator has two inputs: the tokens x (B, C, L) and the visible keys V (B, L
 sample b attends to key m and 0 where the key is hidden: PyTorch's boolean key_padding_mask is True where hidden, so
 V = ``(~key_padding_mask).to(x.dtype)``. PyTorch adds −∞ to the hidden keys' logits, exp(ℓ − ∞) = 0, which is the
 factor V of E. V is declared an *indicator*: every entry 0 or 1 and a 1 in every sample (a sample whose keys are all
-hidden has a 0/0 softmax: PyTorch returns NaN there). That premise is what lets the proof move the value bias out of
+hidden has a 0/0 softmax: PyTorch returns NaN or zeros there). That premise is what lets the proof move the value bias out of
 the kernel (every row's weights sum to one: Σ_m E > 0 because some V[b, m] = 1), and the generated module checks it
 on every input, refusing a mask that breaks it. As an Evolution form over x the kernel is
 K[b,o,c,i,m] = Σ_h A_h(b, i, m)·(W_O^h W_V^h)[o, c], 0 at the hidden keys, with Ω every token.
@@ -58,7 +58,7 @@ OPERATOR = Operator(
     notes=("Two inputs: x (B, C, L), channels first, and key_mask = V (B, L), 1 where a key is seen and 0 where it "
            "is hidden: from PyTorch's boolean key_padding_mask (True = hidden), V = (~key_padding_mask).to(x.dtype).",
            "V is an indicator: every entry 0 or 1 and a 1 in every sample; the generated module refuses other "
-           "masks (a sample with every key hidden has no softmax: PyTorch returns NaN there).",
+           "masks (a sample with every key hidden has no softmax: PyTorch returns NaN or zeros there).",
            "Heads are head-major: head h owns channels [h·d, (h+1)·d). The logits are scaled by 1/√d."),
 )
 

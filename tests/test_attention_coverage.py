@@ -50,10 +50,11 @@ def test_sweep_reaches_every_operator(tallies):
     """A sweep that routes nothing to an operator would not test it."""
     assert set(tallies[at.FUNCTIONS[0]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "gqa_attention",
                                                           "gqa_causal", "cross_attention", "mhsa_sample_bias",
-                                                          "mhsa_key_padding", "cross_attention_key_padding"}
+                                                          "mhsa_key_padding", "cross_attention_key_padding",
+                                                          "mhsa_causal_key_padding"}
     assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "cross_attention",
                                                           "mhsa_sample_bias", "mhsa_key_padding",
-                                                          "cross_attention_key_padding"}
+                                                          "cross_attention_key_padding", "mhsa_causal_key_padding"}
 
 
 def test_sweep_catches_a_module_that_drops_the_mask(monkeypatch):
@@ -354,8 +355,9 @@ def test_a_boolean_or_minus_inf_key_padding_mask_is_mhsa_key_padding(batch_first
                                m(xu, xu, xu, key_padding_mask=hidden[0], need_weights=False)[0], rtol=1e-12, atol=1e-12)
     assert at.mha_route(m, x, x, x, torch.zeros(3, 5, dtype=torch.bool), False).operator == "mhsa"   # hides nothing
     causal = torch.ones(5, 5, dtype=torch.bool).triu(1)
-    for kw, words in ((dict(attn_mask=causal), "together with a causal attn_mask"),
-                      (dict(attn_mask=causal, is_causal=True), "together with is_causal=True"),
+    for kw, words in ((dict(attn_mask=causal), "hides the first key of sample 2 together with the causal mask"),
+                      (dict(attn_mask=causal, is_causal=True), "hides the first key of sample 2"),
+                      (dict(is_causal=True), "is_causal=True without attn_mask"),
                       (dict(attn_mask=torch.randn(5, 5, dtype=F64)), "together with an additive float attn_mask"),
                       (dict(key_padding_mask=torch.ones(3, 5, dtype=torch.bool)), "hides every key of sample 0"),
                       (dict(key_padding_mask=hidden.to(torch.int64)), "key_padding_mask must be boolean or floating")):
@@ -364,6 +366,95 @@ def test_a_boolean_or_minus_inf_key_padding_mask_is_mhsa_key_padding(batch_first
     with pytest.raises(ValueError, match="a float key_padding_mask with NaN"):
         at.multihead_attention(m, x, x, x, key_padding_mask=torch.full((3, 5), float("nan"), dtype=F64),
                                need_weights=False)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_a_key_padding_mask_with_the_causal_mask_is_mhsa_causal_key_padding(batch_first):
+    """A decoder's self-attention over right-padded sequences (tgt_mask with tgt_key_padding_mask): the causal
+    attn_mask (boolean or float, with or without is_causal) and a boolean or 0/−inf key_padding_mask route to
+    mhsa_causal_key_padding; outputs and the module's parameter gradients equal nn.MultiheadAttention on both paths,
+    batched and unbatched; a mask hiding a sample's first key (query 0 would see no key) is refused, and the
+    generated module checks that premise itself."""
+    torch.manual_seed(7)
+    m = nn.MultiheadAttention(6, 2, batch_first=batch_first, dtype=F64).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn_like(p) / 3)
+    x = torch.randn((3, 5, 6) if batch_first else (5, 3, 6), dtype=F64)
+    hidden = torch.tensor([[False, False, False, True, True], [False] * 5, [False] + [True] * 4])
+    causal_bool = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    causal_float = nn.Transformer.generate_square_subsequent_mask(5, dtype=F64)
+    for mask in (hidden, torch.zeros(3, 5, dtype=F64).masked_fill(hidden, float("-inf"))):
+        for kw in (dict(attn_mask=causal_bool), dict(attn_mask=causal_float, is_causal=True)):
+            r = at.mha_route(m, x, x, x, mask, False, kw["attn_mask"], kw.get("is_causal", False))
+            assert r.operator == "mhsa_causal_key_padding" and torch.equal(r.bias, (~hidden).to(F64))
+            for path in ("auto", "generic"):
+                grads = []
+                for call in (lambda: m(x, x, x, key_padding_mask=mask, need_weights=False, **kw)[0],
+                             lambda: at.multihead_attention(m, x, x, x, key_padding_mask=mask, need_weights=False,
+                                                            path=path, **kw)[0]):
+                    m.zero_grad()
+                    y = call()
+                    y.square().sum().backward()
+                    grads.append((y.detach(), [p.grad.clone() for p in m.parameters()]))
+                torch.testing.assert_close(grads[1][0], grads[0][0], rtol=1e-12, atol=1e-12)
+                for ours, theirs in zip(grads[1][1], grads[0][1]):
+                    torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
+    xu = torch.randn(5, 6, dtype=F64)
+    torch.testing.assert_close(
+        at.multihead_attention(m, xu, xu, xu, key_padding_mask=hidden[0], attn_mask=causal_bool, need_weights=False)[0],
+        m(xu, xu, xu, key_padding_mask=hidden[0], attn_mask=causal_bool, need_weights=False)[0], rtol=1e-12, atol=1e-12)
+    first = hidden.clone()
+    first[1, 0] = True
+    with pytest.raises(ValueError, match="hides the first key of sample 1 together with the causal mask"):
+        at.multihead_attention(m, x, x, x, key_padding_mask=first, attn_mask=causal_bool, need_weights=False)
+    layer = at.from_torch(m, causal=True, key_padding=True)
+    tokens = x.transpose(1, 2) if batch_first else x.permute(1, 2, 0)
+    assert layer(tokens, (~hidden).to(F64)).shape == (3, 6, 5)
+    for path in ("auto", "generic"):
+        with pytest.raises(ValueError, match=r"key_mask hides the first key of row \(1,\)"):
+            layer(tokens, (~first).to(F64), path=path)
+        with pytest.raises(ValueError, match="must be 0 or 1"):
+            layer(tokens, torch.full((3, 5), 0.5, dtype=F64).index_fill(1, torch.tensor([0]), 1.0), path=path)
+
+
+def test_an_sdpa_mask_that_is_causal_and_hides_keys_per_sample():
+    """attn_mask = tril(L, L) & the keys each sample sees (one mask: SDPA takes attn_mask or is_causal): routed to
+    mhsa_causal_key_padding, both paths equal to SDPA, unbatched too; a hidden first key, is_causal beside the mask
+    and grouped heads are refused with the reason."""
+    torch.manual_seed(19)
+    bsz, length, e, n = 3, 6, 8, 2
+    x = torch.randn(bsz, length, e, dtype=F64)
+    w = [torch.randn(e, e, dtype=F64) / 3 for _ in range(4)]
+    bias = [torch.randn(e, dtype=F64) for _ in range(4)]
+
+    def reference(x, mask):
+        q, k, v = (F.linear(x, w[j], bias[j]).unflatten(-1, (n, e // n)).transpose(-2, -3) for j in range(3))
+        z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return F.linear(z.transpose(-2, -3).flatten(-2), w[3], bias[3])
+
+    def ours(x, mask, **kw):
+        return at.self_attention(x, w[0], bias[0], w[1], bias[1], w[2], bias[2], w[3], bias[3], num_heads=n,
+                                 attn_mask=mask, **kw)
+    seen = torch.tensor([[True] * 4 + [False] * 2, [True] * 6, [True] + [False] * 5])
+    tril = torch.ones(length, length, dtype=torch.bool).tril()
+    allowed = seen[:, None, None, :] & tril
+    for mask in (allowed, allowed.expand(bsz, n, length, length),
+                 torch.zeros(allowed.shape, dtype=F64).masked_fill(~allowed, float("-inf"))):
+        assert at.sdpa_route(x, w[0], w[1], w[2], num_heads=n, attn_mask=mask).operator == "mhsa_causal_key_padding"
+        for path in ("auto", "generic"):
+            torch.testing.assert_close(ours(x, mask, path=path), reference(x, mask), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ours(x[0], allowed[0]), reference(x[0], allowed[0]), rtol=1e-12, atol=1e-12)
+    first = allowed.clone()
+    first[2, ..., 0] = False
+    for mask, kw, words in ((first, {}, "hides the first key of sample 2|masks every key of query row 0"),
+                            (allowed, {"is_causal": True}, "is_causal=True with an attn_mask")):
+        with pytest.raises(ValueError, match=words):
+            ours(x, mask, **kw)
+    wk = torch.randn(e // 2, e, dtype=F64)   # 1 key/value head for 2 query heads
+    with pytest.raises(ValueError, match="causal and hides keys per sample with 1 key/value heads"):
+        at.self_attention(x, w[0], bias[0], wk, bias[1][:4], wk, bias[2][:4], w[3], bias[3], num_heads=n,
+                          attn_mask=allowed, enable_gqa=True)
 
 
 def test_the_key_padding_module_refuses_a_mask_outside_its_premise():
@@ -380,7 +471,9 @@ def test_the_key_padding_module_refuses_a_mask_outside_its_premise():
             with pytest.raises(ValueError, match=words):
                 layer(x, bad.to(F64), path=path)
     with pytest.raises(ValueError, match="pass one of them"):
-        at.from_torch(nn.MultiheadAttention(4, 2, dtype=F64).eval(), key_padding=True, causal=True)
+        at.from_torch(nn.MultiheadAttention(4, 2, dtype=F64).eval(), key_padding=True, sample_bias=True)
+    with pytest.raises(ValueError, match="pass one of them"):
+        at.from_torch(nn.MultiheadAttention(4, 2, dtype=F64).eval(), key_padding=True, causal=True, cross=True)
     with pytest.raises(ValueError, match=r"not torch.bool: from a boolean mask that is True where hidden .* pass "
                                          r"\(~mask\).to\(x.dtype\)"):
         layer(x, torch.tensor([[False, True, True], [True, True, False]]))

@@ -28,6 +28,7 @@ SMALL = {
     "mhsa_sample_bias": {"B": 2, "N": 2, "d": 4, "L": 7},
     "mhsa_key_padding": {"B": 3, "N": 2, "d": 4, "L": 7},
     "mhsa_causal": {"B": 2, "N": 2, "d": 4, "L": 7},
+    "mhsa_causal_key_padding": {"B": 3, "N": 2, "d": 4, "L": 7},
     "gqa_attention": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
     "gqa_causal": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
     "swin_attention": {"B": 2, "N": 2, "d": 4, "M": 3, "T_h": 2, "T_w": 3, "S": 1},
@@ -151,6 +152,11 @@ def test_the_check_refuses_a_wrong_alternative():
     for wrong in (A.Alternative("no key mask", A._sdpa(separate=False), rtol=1e-3, atol=1e-4),
                   A.Alternative("key mask not negated", kpm_not_negated, rtol=1e-3, atol=1e-4)):
         out, ref, _ = _run("mhsa_key_padding", wrong)
+        assert not wrong.agrees(out, ref)[0]
+
+    for wrong in (A.Alternative("causal only", A._sdpa(separate=False, causal=True), rtol=1e-3, atol=1e-4),
+                  A.Alternative("key mask only", A._sdpa(separate=False, key_padding=True), rtol=1e-3, atol=1e-4)):
+        out, ref, _ = _run("mhsa_causal_key_padding", wrong)
         assert not wrong.agrees(out, ref)[0]
 
     def cross_unmasked(t, sizes, op):   # cross_attention's alternative without the key mask

@@ -328,6 +328,8 @@ def _mha(seed=0, **kw):
     ("cross_attention", dict(kdim=3, vdim=5, batch_first=True), None),
     ("cross_attention", {}, None),
     ("mhsa_key_padding", dict(batch_first=True), None),
+    ("mhsa_causal_key_padding", dict(batch_first=True), None),
+    ("mhsa_causal_key_padding", {}, None),
     ("cross_attention_key_padding", dict(kdim=3, vdim=5, batch_first=True), None),
     ("cross_attention_key_padding", {}, None),
 ])

@@ -123,3 +123,69 @@ def test_random_inputs_drawn_into_the_domain_keep_the_premise(draw):
     assert set(torch.unique(v).tolist()) <= {0, 1} and bool((v == 1).any(-1).all())
     w = in_domain(t, draw(g, (64, 5)).numpy())
     assert set(np.unique(w).tolist()) <= {0, 1} and bool((w == 1).any(-1).all())
+
+
+# -- a leading indicator: the first entry of every row is 1 (a right-padded mask), so key 0 is visible beside brackets
+
+LEAD = decls(V="leading_indicator", U="leading_indicator", W="leading_indicator", T="leading_indicator")
+
+
+@pytest.mark.parametrize("mask, z_hi", [
+    (InRange(m, 0, i) * V[b, m], L - 1),      # causal and keys hidden per sample: key 0 passes [0 ≤ m ≤ i], V[b, 0] = 1
+    (InRange(m, -3, i) * V[b, m], L - 1),     # a bracket reaching below 0 still passes at 0
+    (V[b, m], i),                             # the row's sum over the keys 0 … i only
+    (V[b, m], L - 1),                         # the whole axis: a leading indicator is an indicator
+    (InRange(m, 0, i) * sp.IndexedBase("W")[b, o, m], L - 1),
+], ids=["causal", "bracket-below-zero", "prefix-sum", "whole-axis", "per-head"])
+def test_a_leading_indicator_proves_key_zero_visible_beside_brackets(mask, z_hi):
+    app = apply(mask, z_hi=z_hi, tensors=LEAD)
+    assert app.after == 1 and all(ob.proved for ob in app.obligations)
+    text = " ".join(ob.render()[0] for ob in app.obligations)
+    assert "Z[b, o, i] > 0" in text and ("'leading_indicator'" in text or "'indicator'" in text)
+
+
+@pytest.mark.parametrize("mask", [
+    InRange(m, 1, i) * V[b, m],               # the bracket hides key 0: query 0 sees no key
+    InRange(m, i, L - 1) * V[b, m],           # anti-causal: key 0 passes only at query 0
+    InRange(m, 0, i) * V[b, m + 1],           # shifted: V[b, 1] is the one read at key 0, and it may be 0
+    InRange(m, 0, i) * V[b, L - 1 - m],       # reversed: key 0 reads V's last entry
+    InRange(m, 0, i) * V[b + 1, m],           # another sample's row: not provably inside V
+    InRange(m, 0, i) * V[b, i],               # the query's position, not the summed key
+    InRange(m, 0, i) * V[b, m] * U[b, m],     # two masks (each leading; the rule takes one read)
+    InRange(m, 0, i) * (1 - V[b, m]),         # the hidden keys: key 0 is hidden in every row
+], ids=["bracket-hides-0", "anti-causal", "shifted", "reversed", "other-row", "query-index", "two-masks", "negated"])
+def test_a_leading_indicator_does_not_cover_other_reads(mask):
+    with pytest.raises(RuleError, match="> 0 is not proved|is not a read of a definition"):
+        apply(mask, tensors=LEAD)
+
+
+def test_a_plain_indicator_beside_the_causal_bracket_is_still_refused():
+    """An indicator's 1 may be any key of the row: under [m ≤ i], row 0 sees key 0 only, which it may hide."""
+    with pytest.raises(RuleError, match="not proved"):
+        apply(InRange(m, 0, i) * V[b, m], tensors=decls())
+
+
+def test_a_leading_indicator_needs_key_zero_inside_the_sum_and_the_axis():
+    ctx = Context(tensors=LEAD)
+    rows = {b: (0, B - 1), i: (0, L - 1)}
+    causal = [InRange(m2, 0, i), V[b, m2]]
+    assert visible_by_premise(causal, [(m2, 0, L - 1)], rows, ctx)[0] == "first"
+    assert visible_by_premise(causal, [(m2, 1, L - 1)], rows, ctx) is None       # the sum starts after key 0
+    assert visible_by_premise(causal, [(m2, 0, L - 1)], {i: (0, L - 1)}, ctx) is None   # b's range unknown
+    K0 = size("K_0", zero=True)
+    E_ = sp.IndexedBase("E")
+    empty = Context(tensors={"E": TensorDecl("E", (B, K0), "input", domain="leading_indicator")})
+    assert visible_by_premise([InRange(m2, 0, i), E_[b, m2]], [(m2, 0, K0 - 1)], rows, empty) is None
+    with pytest.raises(ValueError, match="only an input"):
+        TensorDecl("V", (B, L), "parameter", domain="leading_indicator")
+
+
+def test_inputs_drawn_into_a_leading_indicator_keep_its_premise():
+    t = TensorDecl("V", (B, L), "input", domain="leading_indicator")
+    g = torch.Generator().manual_seed(0)
+    for draw in (torch.randn((64, 5), generator=g, dtype=torch.float64), -torch.ones(8, 5)):
+        v = in_domain(t, draw)
+        assert set(torch.unique(v).tolist()) <= {0, 1} and bool((v[..., 0] == 1).all()) and v.dtype == draw.dtype
+        w = in_domain(t, draw.numpy())
+        assert set(np.unique(w).tolist()) <= {0, 1} and bool((w[..., 0] == 1).all())
+    assert bool((in_domain(t, torch.randn((64, 5), generator=g)) == 0).any())   # and it hides some keys

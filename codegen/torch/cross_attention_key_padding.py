@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = Σ_{c_2=0}^{N·d - 1} W_O[o, c_2]·W_V[c_2, c_3]·masked_softmax_logit[b, ⌊c_2/d⌋, i, u_tap]
 
-Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (keys hidden where the indicator key_mask is 0) of 1/sqrt(d)·qry·key; Ω global: every key (queries qry and keys key linear maps of their inputs over their channels, d channels per head); queries from x, keys from xk, values from xv; each in-projection one F.linear on its input's tokens → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d)) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
+Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (keys hidden where the indicator key_mask is 0) of 1/sqrt(d)·qry·key; Ω global: every key (queries qry and keys key linear maps of their inputs over their channels, d channels per head); queries from x, keys from xk, values from xv; each in-projection one F.linear on its input's tokens → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), attn_mask=the keys key_mask shows (boolean)) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -226,7 +226,7 @@ def cross_attention_key_padding_evolution(x, xk, xv, key_mask, q_weight, q_bias,
         raise ValueError("every entry of key_mask must be 0 or 1 (1 where the position is seen, 0 where it is hidden; a boolean mask that is True where hidden, as PyTorch's key_padding_mask, is (~mask).to(dtype))")
     elif not bool((key_mask == 1).any(-1).all()):   # (an empty last axis has no 1: refused too)
         row = tuple(int(i) for i in (~(key_mask == 1).any(-1)).nonzero()[0])
-        raise ValueError(f"key_mask hides every key{f' of row {row}' if row else ''}: the softmax there is 0/0 (PyTorch returns NaN), and the proof needs a visible key in every row; drop that sample or leave one of its keys visible")
+        raise ValueError(f"key_mask hides every key{f' of row {row}' if row else ''}: the softmax there is 0/0 (PyTorch returns NaN or zeros), and the proof needs a visible key in every row; drop that sample or leave one of its keys visible")
     L_out = (L,)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(xv.shape)}")

@@ -110,7 +110,7 @@ def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bo
             w_in, b_in = (_leaf(torch.cat([t[a], t[b], t[c]])) for a, b, c in (("WQ", "WK", "WV"), ("bQ", "bK", "bV")))
             split = (t["WQ"].shape[0], t["WK"].shape[0], t["WV"].shape[0])
             params = (w_in, b_in)
-        extra = {"is_causal": causal}
+        extra = {"is_causal": causal and not key_padding}   # with a key mask the causal mask is in attn_mask
         if grouped == "enable_gqa":
             extra["enable_gqa"] = True
 
@@ -124,8 +124,11 @@ def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bo
             if grouped == "repeat_interleave":
                 k, v = k.repeat_interleave(nq // nkv, dim=1), v.repeat_interleave(nq // nkv, dim=1)
             mask = {"attn_mask": t["attn_mask"] if biased == "input" else t["P"].unsqueeze(0)} if biased else {}
-            if key_padding:
-                mask = {"attn_mask": (t["key_mask"] != 0)[:, None, None, :]}
+            if key_padding:   # beside the causal mask: one boolean mask (SDPA takes attn_mask or is_causal)
+                seen = (t["key_mask"] != 0)[:, None, None, :]
+                if causal:
+                    seen = seen & torch.ones(seen.shape[-1], seen.shape[-1], dtype=torch.bool, device=seen.device).tril()
+                mask = {"attn_mask": seen}
             z = F.scaled_dot_product_attention(q, k, v, **mask, **extra)
             return back(F.linear(_merge(z), t["WO"], t["bO"]))
         return Built(call, params)
@@ -156,6 +159,9 @@ def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding
             kw = {}
             if causal:
                 kw = {"attn_mask": causal_mask, "is_causal": True}
+                if key_padding:       # the same float form as the causal mask: −inf where hidden
+                    kw["key_padding_mask"] = torch.zeros_like(t["key_mask"]).masked_fill(t["key_mask"] == 0,
+                                                                                         float("-inf"))
             elif biased == "input":   # one table per sample: (B, N, L, L) as the (B·N, L, L) float attn_mask
                 kw = {"attn_mask": t["attn_mask"].flatten(0, 1)}
             elif key_padding:         # the visible keys V (B, L): True where hidden
@@ -327,6 +333,12 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                                      _sdpa(separate=False, key_padding=True), **_ATT),
                          Alternative("nn.MultiheadAttention(key_padding_mask)", _mha_module(key_padding=True),
                                      **_ATT, note="the hidden keys, V == 0, as its boolean key_padding_mask")),
+    "mhsa_causal_key_padding": (
+        Alternative("fused in-projection + SDPA(boolean attn_mask: causal and the visible keys)",
+                    _sdpa(separate=False, causal=True, key_padding=True), **_ATT,
+                    note="tril(L, L) & (V ≠ 0)[:, None, None, :], one mask: SDPA takes attn_mask or is_causal"),
+        Alternative("nn.MultiheadAttention(causal mask, key_padding_mask)", _mha_module(causal=True, key_padding=True),
+                    **_ATT, note="generate_square_subsequent_mask, is_causal=True, the hidden keys as −inf")),
     "mhsa_causal": (Alternative("fused in-projection + SDPA(is_causal=True)", _sdpa(separate=False, causal=True), **_ATT),
                     Alternative("nn.MultiheadAttention(causal mask)", _mha_module(causal=True), **_ATT,
                                 note="generate_square_subsequent_mask, is_causal=True")),

@@ -279,8 +279,13 @@ def choose(facts: KernelFacts, *, padding_ok: bool, force_generic: bool = False,
 
 def sdpa(inner: Lowering, found: dict) -> Sdpa:
     """The SDPA variant over ``inner`` (a premix, or a post-mix of one) from what :func:`.sdpa.recognise` found."""
+    key = found.get("key_mask")
     mask = (", attn_mask=β with −∞ above the diagonal (causal)" if found["causal"] and found["bias"] else
-            ", is_causal=True" if found["causal"] else ", attn_mask=β" if found["bias"] else "")
+            f", attn_mask=(the keys {key['name']} shows) & (m ≤ p), one boolean mask" if found["causal"] and key else
+            ", is_causal=True" if found["causal"] else ", attn_mask=β" if found["bias"] else
+            f", attn_mask=the keys {key['name']} shows (boolean)" if key else "")
+    if key and found["bias"]:
+        mask += f", −∞ where {key['name']} is 0"
     then = ", then P applied as a channel map, y = P·z" if isinstance(inner, Postmix) else ""
     head = f"{inner.text}; for R: " if isinstance(inner, Postmix) else ""
     if found["tiled"] and found["projections"]:

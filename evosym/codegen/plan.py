@@ -125,6 +125,7 @@ class Plan:
     input_checks: list = field(default_factory=list)  # (python condition, message) on those inputs' axes, sizes known
     finite_inputs: list = field(default_factory=list)  # inputs declared "finite": every entry checked at run time
     indicator_inputs: list = field(default_factory=list)  # inputs declared "indicator": 0/1, a 1 in every row, checked
+    leading_inputs: list = field(default_factory=list)    # of those, "leading_indicator": the first entry 1 in every row
     extras_batched: bool = True                     # every other input has v's batch axis first (unbatched calls work)
     helpers: list = field(default_factory=list)     # helper functions the programs call (``pad_axes``), sorted
 
@@ -374,6 +375,7 @@ def _inputs(plan, op, extras, pyx) -> None:
     plan.extras_batched = all(t.shape and t.shape[0] == batch for t in extras)
     plan.finite_inputs = [t.name for t in op.tensors if t.role == "input" and t.domain == "finite"]
     plan.indicator_inputs = list(indicator_names(op.tensors))
+    plan.leading_inputs = list(indicator_names(op.tensors, ("leading_indicator",)))
     read = {expr for _, expr in plan.runtime_sizes}
     for t in extras:   # a size read from this input lies in its domain (≥ 1, or ≥ 0 where declared so)
         for axis, dim in enumerate(t.shape):

@@ -17,7 +17,10 @@ key the softmax weighs: a global Ω (q(p, u) = u), or a window of stride 1 and d
 contains every m with G(p, m) ≠ 0 (``[lo ≤ m ≤ p]`` with lo ≤ 0, SDPA's ``is_causal``: the keys outside Ω
 then have weight 0, and the window's reads outside the input are ṽ = 0). Any other mask is not lowered
 here: SDPA gives 0 where a mask hides a whole row, the proved form 0/0. A causal mask with a β is folded into
-β as −∞ above the diagonal (SDPA refuses ``attn_mask`` with ``is_causal``). The numeric checks of generated
+β as −∞ above the diagonal (SDPA refuses ``attn_mask`` with ``is_causal``). A key mask V[b, m] read from an input
+declared an indicator (a 1 in every row, checked by the module) is SDPA's boolean ``attn_mask`` V ≠ 0 (b, 1, 1, m);
+beside the causal mask V must be a leading indicator (V[b, 0] = 1: key 0 visible to every query) and the two are
+one boolean mask (b, 1, p, m). The numeric checks of generated
 code compare the result with the independent reference.
 """
 
@@ -26,7 +29,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..ir.symbols import InRange
-from ..ir.tensors import inline_unshaped
+from ..ir.tensors import INDICATORS, inline_unshaped
 from ..printers.expr import text
 from .torchexpr import GridCompiler, py_name
 
@@ -57,12 +60,18 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
     if any(sp.simplify(n - q) != 0 for n, q in zip(outs, ell.shape[2:2 + dims])) or \
             any(sp.simplify(a.length - k) != 0 for a, k in zip(form.omega.axes, ell.shape[2 + dims:])):
         return None   # SDPA gives one row per query and reads every key: as many as the outputs and the input's positions
-    causal, key_mask = False, None
-    if sm.mask is not None:
-        causal = _causal(sm.mask, pos, keys, ell)
-        key_mask = None if causal else _key_mask(sm.mask, b, keys, ell, op)
-        if not causal and key_mask is None:
+    causal, key_mask, key_read = False, None, None
+    if sm.mask is not None:   # at most one causal bracket and one key mask read, nothing else
+        factors = sm.mask.args if isinstance(sm.mask, sp.Mul) else (sm.mask,)
+        brackets = [f for f in factors if isinstance(f, InRange)]
+        reads = [f for f in factors if not isinstance(f, InRange)]
+        if len(brackets) > 1 or len(reads) > 1:
             return None
+        causal = bool(brackets) and _causal(brackets[0], pos, keys, ell)
+        key_mask = _key_mask(reads[0], b, keys, ell, op, leading=causal) if reads else None
+        if (brackets and not causal) or (reads and key_mask is None):
+            return None
+        key_read = reads[0] if reads else None
     if not facts.everywhere and not _covers(form, causal, outs[0] if dims == 1 else None):
         return None
     parts = _logits(inline_unshaped(ell.body, defs), b, h, pos, keys, share, tensors, ell, op.display_names("text"))
@@ -71,7 +80,7 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
     extent = {p: pyx(e) for p, e in zip(ell.params, ell.shape)}
     if key_mask is not None:   # the visible keys on the logits' grid: (b, 1, 1, m), SDPA's boolean attn_mask
         key_mask = {"program": GridCompiler(ell.params, extent, tensors, local_sizes, prefix="km_",
-                                            bounds=dict(zip(ell.params, ell.shape))).compile(sm.mask),
+                                            bounds=dict(zip(ell.params, ell.shape))).compile(key_read),
                     "name": key_mask}
     bias = None
     if parts["bias"] != 0:
@@ -294,15 +303,17 @@ def _causal(mask, pos, keys, ell) -> bool:
     return sp.simplify(ell.shape[2] - ell.shape[3]) == 0
 
 
-def _key_mask(mask, b, keys, ell, op) -> str | None:
+def _key_mask(mask, b, keys, ell, op, *, leading: bool = False) -> str | None:
     """G = V[b, m]: one read of an input declared an indicator (0/1, a 1 along its last axis in every row, checked by
     the generated module) at the batch and the key, over exactly the logits' keys: SDPA's boolean attn_mask
-    V ≠ 0, broadcast over the heads and queries, with no row hidden (the premise); its name, else None."""
+    V ≠ 0, broadcast over the heads and queries, with no row hidden (the premise); its name, else None. ``leading``
+    (beside the causal mask): V must be a leading indicator, V[b, 0] = 1, so that key 0 is visible to every query."""
     if len(keys) != 1 or not isinstance(mask, sp.Indexed) or tuple(mask.indices) != (b, keys[0]):
         return None
     name = str(mask.base.label)
     decl = next((t for t in op.tensors if t.name == name), None)
-    if decl is None or decl.domain != "indicator" or decl.role != "input" or len(decl.shape) != 2:
+    if decl is None or decl.domain not in (("leading_indicator",) if leading else INDICATORS) or decl.role != "input" \
+            or len(decl.shape) != 2:
         return None
     if sp.simplify(decl.shape[0] - ell.shape[0]) != 0 or sp.simplify(decl.shape[1] - ell.shape[3]) != 0:
         return None

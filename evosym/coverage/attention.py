@@ -13,8 +13,9 @@ key/value input (B, S, E_kv):
 sequence as an H = 1 image, ``mhsa_causal``, ``gqa_attention``, ``gqa_causal``, ``mhsa_bias``, and
 ``cross_attention``, whose three inputs are the queries', keys' and values' tokens, ``mhsa_sample_bias``, whose
 second input is an additive bias per sample, ``mhsa_key_padding``, whose second input is the keys each sample
-sees: a boolean key_padding_mask negated, and ``cross_attention_key_padding``, cross_attention with those keys as a
-fourth input), or raises
+sees: a boolean key_padding_mask negated, ``mhsa_causal_key_padding``, the same beside the causal mask (the first key
+of every sample seen), and ``cross_attention_key_padding``, cross_attention with those keys as a fourth input), or
+raises
 :class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
 argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
 one is such an error too, never a raw torch error: an attn_mask is taken exactly as PyTorch takes it
@@ -30,8 +31,9 @@ paths) with PyTorch over argument combinations and writes the table of ``docs/at
 What is refused, and what representing it would take (an Evolution form aggregates one input, the values'
 tokens, over its positions, with a kernel made from any of the operator's inputs):
 
-- a key_padding_mask that hides every key of a sample (0/0 rows: PyTorch returns NaN), or that hides keys together
-  with another mask or bias, or mixes −inf with other non-zero values (a boolean or 0/−inf key_padding_mask alone is
+- a key_padding_mask that hides every key of a sample (0/0 rows: PyTorch returns NaN or zeros), or, beside the causal
+  mask, its first key (query 0 then sees none: mhsa_causal_key_padding needs right padding), or that hides keys
+  together with an additive mask or bias, or mixes −inf with other non-zero values (a boolean or 0/−inf key_padding_mask alone is
   ``mhsa_key_padding``: its visible-key input is declared an indicator, a 1 in every sample, the premise the proof's
   unit-sum step uses and the generated module checks; a finite float key_padding_mask, or a float attn_mask that
   differs per sample, is ``mhsa_sample_bias``'s input: an additive bias per sample and head);
@@ -65,9 +67,15 @@ KEY_PADDING_MIXED_REASON = (
     "both")
 KEY_PADDING_WITH_MASK_REASON = (
     "a key_padding_mask that hides keys together with {what} is not supported: mhsa_key_padding hides keys per "
-    "sample and has no other mask or bias, and no operator combines the two (pass one of them)")
+    "sample with no other mask and mhsa_causal_key_padding with the causal one only; no operator combines a key "
+    "mask with an additive bias (pass one of them)")
+KEY_PADDING_FIRST_REASON = (
+    "a key padding mask (a key_padding_mask, or an attn_mask hiding keys per sample) that hides the first key of "
+    "sample {sample} together with the causal mask is not supported: "
+    "query 0 then sees no key, a 0/0 softmax (PyTorch returns NaN there, or zeros on its autograd path); mhsa_causal_key_padding's proof needs the "
+    "first key of every sample visible (padding at the end, as a decoder's right-padded sequences have)")
 KEY_PADDING_EMPTY_REASON = (
-    "key_padding_mask hides every key of sample {sample}: the softmax there is 0/0 (PyTorch returns NaN), and "
+    "key_padding_mask hides every key of sample {sample}: the softmax there is 0/0 (PyTorch returns NaN there, or zeros on its autograd path), and "
     "the proofs of mhsa_key_padding and cross_attention_key_padding need a visible key in every sample; drop that "
     "sample or leave one of its keys visible")
 CROSS_MASK_REASON = (
@@ -99,6 +107,10 @@ BIAS_REASON = (
 GQA_BIAS_REASON = (
     "enable_gqa with fewer key/value heads and a float additive attn_mask is not supported: no operator combines "
     "grouped key/value heads with a bias table (gqa_attention has none, mhsa_bias has N key/value heads)")
+
+
+# the operators whose second input is the route's tensor (a bias per sample, the keys each sample sees)
+SECOND_INPUT = ("mhsa_sample_bias", "mhsa_key_padding", "mhsa_causal_key_padding")
 
 
 class AttentionRefused(EvosymError, ValueError):
@@ -247,6 +259,24 @@ def sample_keys(mask):
     return first.reshape(-1, allowed.shape[-1]) if allowed.dim() == 4 else first.reshape(allowed.shape[-1])
 
 
+def causal_sample_keys(mask, length: int):
+    """The keys each sample sees, V (batch, keys) (or (keys,) unbatched) as 0/1, for an SDPA attn_mask (broadcast to
+    the logits) that is the causal mask and hides the same further keys from every head of a sample: allowed[b, h,
+    i, m] = [m ≤ i]·V[b, m] with some key hidden beyond the causal ones; None for any other mask (the last query row
+    sees every key the causal mask shows, so V is read there)."""
+    import torch
+    if mask is None or mask.dim() < 3:   # a 2-D mask is the same for every sample: no keys hidden per sample
+        return None
+    allowed = mask if mask.dtype == torch.bool else float_mask(mask, "attn_mask", BIAS_REASON)
+    if isinstance(allowed, str):
+        return None
+    last = allowed[..., :1, -1:, :] if allowed.dim() == 4 else allowed[:1, -1:, :]
+    causal = torch.ones(length, length, dtype=torch.bool, device=mask.device).tril()
+    if bool(last.all()) or not bool((allowed == (last & causal)).all()):
+        return None
+    return last.reshape(-1, length) if allowed.dim() == 4 else last.reshape(length)
+
+
 def bias_table(mask, heads: int, length: int, *, per_head_rows: bool):
     """The additive bias of a finite float mask: mhsa_bias's P (heads, L, L) when it is the same for every sample,
     else mhsa_sample_bias's input (B, heads, L, L) (a broadcast view where the mask broadcasts); from SDPA's mask
@@ -316,7 +346,7 @@ def _run(r: Route, x, weights, path, kv=None, value=None):
     tensors = [wq, bq] + list(weights[2:]) + ([r.bias.to(device=x.device, dtype=x.dtype)] if r.operator == "mhsa_bias" else [])
     fn = getattr(generated(r.operator), f"{r.operator}_evolution")
     xc = x.transpose(-1, -2)
-    if r.operator in ("mhsa_sample_bias", "mhsa_key_padding"):   # the route's tensor is the second input
+    if r.operator in SECOND_INPUT:   # the route's tensor is the second input
         y = fn(xc, r.bias.to(dtype=x.dtype), *tensors, **r.sizes, path=path)
     elif r.operator in ("cross_attention", "cross_attention_key_padding"):
         keep = (r.bias.to(dtype=x.dtype),) if r.operator == "cross_attention_key_padding" else ()
@@ -377,7 +407,18 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
                             keep=None if keep is None else keep.to(x.dtype))
     logits = (x.shape[0], num_heads, length, length) if x.dim() == 3 else (num_heads, length, length)
     attn_mask = checked_mask(attn_mask, x, logits)
-    keep = sample_keys(attn_mask)
+    keep, causal_keys = sample_keys(attn_mask), causal_sample_keys(attn_mask, length)
+    if causal_keys is not None:   # the causal mask and keys hidden per sample, as one mask
+        r = route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, dropout_p=dropout_p,
+                  scale=scale, enable_gqa=enable_gqa)
+        if is_causal:
+            raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an "
+                                   "error (pass one of them)")
+        if r.operator != "mhsa":
+            raise AttentionRefused(f"an attn_mask that is causal and hides keys per sample with {k_weight.shape[0] // d} "
+                                   f"key/value heads for {num_heads} query heads is not supported: "
+                                   "mhsa_causal_key_padding has as many key/value heads as query heads")
+        return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(causal_keys).to(x.dtype))
     if keep is not None:   # the same keys hidden for every head and query of a sample: a key padding mask
         if is_causal:
             raise AttentionRefused(KEY_PADDING_WITH_MASK_REASON.format(what="is_causal=True"))
@@ -466,8 +507,9 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
     tokens), mhsa_causal (``causal``; (B, E, L) tokens), mhsa_bias with its table P = ``bias`` (N, L, L) (the
     float attn_mask the module is called with; (L, L): the same for every head), cross_attention (``cross``:
     keys and values from their own inputs, any kdim and vdim; it takes (B, E, L), (B, kdim, S), (B, vdim, S)
-    tokens), mhsa_sample_bias, mhsa_key_padding, or with ``cross`` and ``key_padding`` cross_attention_key_padding
-    (a fourth input, the keys each sample sees, (B, S)). The operator's own from_torch checks the module; ``causal`` and ``cross`` must be bools and ``bias`` a
+    tokens), mhsa_sample_bias, mhsa_key_padding, with ``cross`` and ``key_padding`` cross_attention_key_padding
+    (a fourth input, the keys each sample sees, (B, S)), or with ``causal`` and ``key_padding``
+    mhsa_causal_key_padding. The operator's own from_torch checks the module; ``causal`` and ``cross`` must be bools and ``bias`` a
     finite floating-point tensor (float32 or the module's dtype, on its device, as PyTorch takes a float
     attn_mask)."""
     import torch
@@ -480,10 +522,11 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
         _check_bias(m, bias)
     chosen = [n for n, flag in (("causal", causal), ("bias", bias is not None), ("cross", cross),
                                 ("sample_bias", sample_bias), ("key_padding", key_padding)) if flag]
-    if len(chosen) > 1 and chosen != ["cross", "key_padding"]:
+    if len(chosen) > 1 and chosen not in (["cross", "key_padding"], ["causal", "key_padding"]):
         raise AttentionRefused("causal, bias, cross, sample_bias and key_padding are different operators (mhsa_causal, "
                                "mhsa_bias, cross_attention, mhsa_sample_bias, mhsa_key_padding): pass one of them, "
-                               "or cross and key_padding together (cross_attention_key_padding)")
+                               "or cross and key_padding together (cross_attention_key_padding), or causal and "
+                               "key_padding (mhsa_causal_key_padding)")
     try:   # the operator's from_torch says what in the module it cannot take: as evosym's error
         if cross and key_padding:
             return module_class(generated("cross_attention_key_padding")).from_torch(m)
@@ -492,7 +535,7 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
         if sample_bias:
             return module_class(generated("mhsa_sample_bias")).from_torch(m)
         if key_padding:
-            return module_class(generated("mhsa_key_padding")).from_torch(m)
+            return module_class(generated("mhsa_causal_key_padding" if causal else "mhsa_key_padding")).from_torch(m)
         if bias is None:
             return module_class(generated("mhsa_causal" if causal else "mhsa")).from_torch(m)
         layer = module_class(generated("mhsa_bias")).from_torch(m, L=bias.shape[-1])
@@ -505,8 +548,8 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
 
 def module_for(m, r: Route):
     """The generated module of route ``r`` (from :func:`mha_route`) with the nn.MultiheadAttention m's weights."""
-    inputs = r.operator in ("mhsa_sample_bias", "mhsa_key_padding", "cross_attention_key_padding")   # not P
-    return from_torch(m, causal=r.operator == "mhsa_causal", bias=None if inputs else r.bias,
+    inputs = r.operator in SECOND_INPUT or r.operator == "cross_attention_key_padding"   # the route's tensor is not P
+    return from_torch(m, causal=r.operator in ("mhsa_causal", "mhsa_causal_key_padding"), bias=None if inputs else r.bias,
                       cross=r.operator.startswith("cross_attention"), sample_bias=r.operator == "mhsa_sample_bias",
                       key_padding=r.operator.endswith("key_padding"))
 
@@ -586,14 +629,18 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     else:
         logits = (m.num_heads, length, length)
     attn_mask = checked_mask(attn_mask, query, logits, module=True)
-    if keep is not None:      # keys hidden per sample: mhsa_key_padding with the visible keys as its second input
-        if is_causal:
-            raise AttentionRefused(KEY_PADDING_WITH_MASK_REASON.format(what="is_causal=True"))
+    if keep is not None:      # keys hidden per sample: the visible keys are the operator's second input
+        if is_causal and attn_mask is None:
+            raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
+                                   "is_causal only as a hint that attn_mask is the causal mask)")
         kind = mask_kind(attn_mask, length, true_masks=True)
-        if kind != "none":
-            raise AttentionRefused(KEY_PADDING_WITH_MASK_REASON.format(
-                what="a causal attn_mask" if kind == "causal" else "an additive float attn_mask"))
+        if is_causal and kind != "causal":
+            raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
+        if kind == "bias":
+            raise AttentionRefused(KEY_PADDING_WITH_MASK_REASON.format(what="an additive float attn_mask"))
         r = route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length)
+        if kind == "causal":   # a decoder's self-attention over padded sequences
+            return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(keep))
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep)
     if padding is not None:   # a float key_padding_mask is added to the logits: one bias table per sample
         if is_causal:
@@ -644,6 +691,15 @@ def _padding(m, query, key, mask):
     if len(empty):
         raise AttentionRefused(KEY_PADDING_EMPTY_REASON.format(sample=int(empty[0, 0])))
     return None, (~hidden).to(query.dtype)
+
+
+def _leading(keep):
+    """``keep`` (the visible keys, (B, L)) if every sample sees its first key, the causal key padding operator's
+    premise; else an AttentionRefused naming the sample (under the causal mask query 0 sees key 0 alone)."""
+    first = (keep.reshape(-1, keep.shape[-1])[:, 0] == 0).nonzero()
+    if len(first):
+        raise AttentionRefused(KEY_PADDING_FIRST_REASON.format(sample=int(first[0, 0])))
+    return keep
 
 
 def _check_cross_inputs(m, query, key, value):

@@ -23,12 +23,14 @@ LENGTH, BATCH, HEAD_DIM = 5, 2, 2
 HEADS = ((2, 2, False), (2, 2, True), (4, 2, True), (4, 1, True), (4, 2, False), (3, 2, True))
 SDPA_MASKS = ("none", "causal bool", "causal float", "causal bool (B, N, L, L)", "all allowed", "band",
               "additive bias", "additive bias (N, L, L)", "additive bias per sample", "additive bias and −inf",
-              "fully masked row", "key padding (B, 1, 1, L)", "key padding float (B, 1, 1, L)")
+              "fully masked row", "key padding (B, 1, 1, L)", "key padding float (B, 1, 1, L)",
+              "causal key padding (B, 1, L, L)", "causal key padding, first key hidden")
 MHA_MASKS = ("none", "causal float", "causal bool", "causal bool 3-D", "band", "additive bias", "additive bias 3-D",
              "additive bias per sample 3-D", "fully masked row")
 # key_padding_mask kinds (batch × keys): boolean (True = hidden), finite float (added to the logits), finite float
-# with −inf where hidden, 0 and −inf (hides keys, adds nothing), boolean hiding every key of sample 0
-PADDINGS = ("bool", "float", "float −inf", "float 0/−inf", "bool all hidden")
+# with −inf where hidden, 0 and −inf (hides keys, adds nothing), boolean hiding every key of sample 0, boolean hiding
+# the last keys only (right padding: the first key of every sample seen, what a causal mask beside it needs)
+PADDINGS = ("bool", "float", "float −inf", "float 0/−inf", "bool all hidden", "bool trailing")
 MHA_EXTRAS = ({"add_bias_kv": True}, {"add_zero_attn": True}, {"kdim": 3, "vdim": 3}, {"kdim": 3, "vdim": 5},
               {"dropout": 0.2, "train": True}, {"dropout": 0.2})
 # cross-attention: the key/value input's length and channels (SDPA), and the masks tried with it, as (L, S)
@@ -74,6 +76,9 @@ def sdpa_mask(kind: str, length: int, heads: int, dtype):
         return _bias(kind, length, heads, BATCH, dtype)
     if kind == "causal float":
         return torch.zeros(length, length, dtype=dtype).masked_fill(~_allowed("causal", length), float("-inf"))
+    if kind.startswith("causal key padding"):   # the causal mask and keys hidden per sample, as one boolean mask
+        hidden = _padding("bool" if "first" in kind else "bool trailing", BATCH, length, None, dtype)
+        return ~hidden[:, None, None, :] & _allowed("causal", length)
     if kind.startswith("key padding"):   # the keys each sample sees, the same for every head and query
         hidden = _padding("bool", BATCH, length, None, dtype)[:, None, None, :]
         return torch.zeros(hidden.shape, dtype=dtype).masked_fill(hidden, float("-inf")) if "float" in kind else ~hidden
@@ -131,6 +136,8 @@ def mha_combinations():
                 yield {"batch_first": batch_first}, "self", mask, False, padding, False
             yield {"batch_first": batch_first}, "unbatched", "none", False, padding, False
         yield {"batch_first": batch_first}, "self", "none", True, "bool", False
+        yield {"batch_first": batch_first}, "self", "causal float", True, "bool trailing", False
+        yield {"batch_first": batch_first}, "self", "causal bool", False, "bool trailing", False
         for padding in PADDINGS:   # an encoder–decoder's memory_key_padding_mask
             yield {"batch_first": batch_first}, "cross", "none", False, padding, False
         yield {"batch_first": batch_first, "kdim": 3, "vdim": 5}, "cross", "none", False, "bool", False
@@ -270,7 +277,8 @@ def _mha_case(out, gen, case):
 def _padding(kind, batch, keys: int, gen, dtype):
     """A named key_padding_mask (batch × keys, or keys unbatched): boolean with the last key of sample 0 hidden (the
     first key too when there are more than two), a finite float bias, that float with −inf where the boolean hides,
-    0 with −inf there, or a boolean that hides every key of sample 0."""
+    0 with −inf there, a boolean that hides every key of sample 0, or ("bool trailing") one that hides the last two
+    keys of sample 0 and the last of the others (right padding)."""
     import torch
     shape = (keys,) if batch is None else (batch, keys)
     hidden = torch.zeros(shape, dtype=torch.bool)
@@ -280,7 +288,11 @@ def _padding(kind, batch, keys: int, gen, dtype):
         first[0] = True
     if kind == "bool all hidden":
         first[:] = True
-    if kind in ("bool", "bool all hidden", True):
+    if kind == "bool trailing":
+        hidden[...] = False
+        hidden[..., -1] = True
+        first[-2:] = True
+    if kind in ("bool", "bool all hidden", "bool trailing", True):
         return hidden
     if kind == "float 0/−inf":
         return torch.zeros(shape, dtype=dtype).masked_fill(hidden, float("-inf"))
@@ -346,6 +358,10 @@ _SDPA_ROWS = (
      {"mask": "key padding (B, 1, 1, L)"}),
     ("attn_mask hiding keys per sample, float 0 / −inf", "attn_mask of shape (B, 1, 1, L), 0 or −inf",
      {"mask": "key padding float (B, 1, 1, L)"}),
+    ("attn_mask causal and hiding keys per sample", "attn_mask = tril(L, L) & keys seen (B, 1, 1, L), right-padded",
+     {"mask": "causal key padding (B, 1, L, L)"}),
+    ("attn_mask causal and hiding the first key of a sample", "as above, sample 0's first key hidden",
+     {"mask": "causal key padding, first key hidden"}),
     ("attn_mask, additive float bias (L, L)", "attn_mask=0.25·(i − m)", {"mask": "additive bias"}),
     ("attn_mask, additive float bias per head", "attn_mask of shape (N, L, L)", {"mask": "additive bias (N, L, L)"}),
     ("attn_mask, additive bias differing per sample", "attn_mask of shape (B, N, L, L), per sample",
@@ -395,8 +411,13 @@ _MHA_ROWS = (
      {"key_padding_mask": "float 0/−inf"}),
     ("key_padding_mask hiding every key of a sample", "key_padding_mask=(B, L) boolean, sample 0 all True", {},
      {"key_padding_mask": "bool all hidden"}),
-    ("key_padding_mask, boolean, with a causal attn_mask", "key_padding_mask boolean, attn_mask=causal", {},
-     {"key_padding_mask": "bool", "mask": "causal float"}),
+    ("key_padding_mask, boolean, with a causal attn_mask", "key_padding_mask boolean (right-padded), attn_mask=causal",
+     {}, {"key_padding_mask": "bool trailing", "mask": "causal float"}),
+    ("key_padding_mask hiding a first key, with a causal attn_mask", "key_padding_mask boolean, sample 0's first key "
+     "hidden, attn_mask=causal", {}, {"key_padding_mask": "bool", "mask": "causal float"}),
+    ("key_padding_mask with a causal attn_mask and is_causal", "key_padding_mask boolean (right-padded), "
+     "attn_mask=causal, is_causal=True", {}, {"key_padding_mask": "bool trailing", "mask": "causal float",
+                                              "is_causal": True}),
     ("key_padding_mask, float", "key_padding_mask=(B, L) finite float", {}, {"key_padding_mask": "float"}),
     ("key_padding_mask, float with −inf", "key_padding_mask=(B, L) float, −inf where hidden", {},
      {"key_padding_mask": "float −inf"}),
@@ -519,11 +540,13 @@ def markdown(tallies: dict) -> str:
               "and head: a float `attn_mask` that differs between samples, a float `key_padding_mask` added to it), "
               "`mhsa_key_padding` two (the tokens and the keys each sample sees, V = 1 − key_padding_mask: a "
               "boolean or 0 / −inf `key_padding_mask`, or an SDPA `attn_mask` hiding the same keys from every head and "
-              "query of a sample), `cross_attention_key_padding` four (cross-attention's three and V (B, S): an "
+              "query of a sample), `mhsa_causal_key_padding` two (the same beside the causal mask: V is then a leading "
+              "indicator, its first entry 1 in every sample, so that query 0 sees key 0), "
+              "`cross_attention_key_padding` four (cross-attention's three and V (B, S): an "
               "encoder–decoder's `memory_key_padding_mask`). V is declared an *indicator*, every entry 0 or 1 with a 1 in "
               "every sample: that premise is what the proof's unit-sum step uses (every row's normaliser is positive) "
               "and the generated module checks it on every input, so a `key_padding_mask` that hides every key of a "
-              "sample (PyTorch returns NaN there) is refused, as is one that hides keys together with another mask "
+              "sample (PyTorch returns NaN or, on its autograd path, zeros there) is refused (with the causal mask: its first key), as is one that hides keys together with an additive mask "
               "or bias, or mixes −inf with other non-zero values (no operator has both); "
               "cross-attention with another mask (causal, a general pattern, an additive bias, a finite float "
               "`key_padding_mask`), `is_causal` or grouped key/value heads has no "

@@ -32,21 +32,32 @@ class _Indexable:
 
 # finite: real, and generated code refuses non-finite entries (an additive mask input). indicator: every entry 0 or 1,
 # and along the last axis a 1 in every row (a key padding mask that leaves each sample a visible key); generated code
-# refuses inputs that are not, and the checker's softmax rule may rely on it (a masked row is never empty)
-DOMAINS = ("real", "nonnegative", "finite", "indicator")
+# refuses inputs that are not, and the checker's softmax rule may rely on it (a masked row is never empty).
+# leading_indicator: an indicator whose first entry along the last axis is 1 in every row (a right-padded sequence's
+# mask: its first key is always seen), so a row restricted to the keys up to any query still has one (causal masks)
+DOMAINS = ("real", "nonnegative", "finite", "indicator", "leading_indicator")
+INDICATORS = ("indicator", "leading_indicator")
 
 
-def indicator_names(tensors) -> tuple:
-    """The names of the inputs among ``tensors`` declared "indicator", in their order (0/1, a 1 along the last axis in every row): the
-    tensors whose premise the softmax rule may use, the generated code checks at every call, and no gradient reaches."""
-    return tuple(t.name for t in tensors if getattr(t, "domain", None) == "indicator" and getattr(t, "role", None) == "input")
+def indicator_names(tensors, domains=INDICATORS) -> tuple:
+    """The names of the inputs among ``tensors`` declared one of ``domains`` (by default either indicator: 0/1, a 1
+    along the last axis in every row), in their order: the tensors whose premise the softmax rule may use, the
+    generated code checks at every call, and no gradient reaches."""
+    return tuple(t.name for t in tensors if getattr(t, "domain", None) in domains and getattr(t, "role", None) == "input")
 
 
 def in_domain(t, values):
     """Random ``values`` (a NumPy array or a torch tensor) moved into the tensor's domain: |·| (non-negative); for an
-    indicator, 1 where the value is positive, else 0, with each row's largest entry (its first, on a tie) set to 1."""
+    indicator, 1 where the value is positive, else 0, with each row's largest entry (its first, on a tie) set to 1;
+    for a leading indicator, with each row's first entry set to 1."""
     if t.domain == "nonnegative":
         return abs(values)
+    if t.domain == "leading_indicator":
+        out = (values > 0) * 1
+        out = out.to(values.dtype) if hasattr(out, "to") else out.astype(values.dtype)
+        if values.shape and values.shape[-1] > 0:
+            out[..., 0] = 1
+        return out
     if t.domain == "indicator":
         out = (values > 0) * 1
         if values.shape and values.shape[-1] > 0:
@@ -79,7 +90,7 @@ class TensorDecl(_Indexable):
             raise ValueError(f"tensor {self.name!r}: role must be one of {ROLES}, not {self.role!r}")
         if self.domain not in DOMAINS:
             raise ValueError(f"tensor {self.name!r}: domain must be one of {DOMAINS}, not {self.domain!r}")
-        if self.domain == "indicator" and (self.role != "input" or not self.shape):
+        if self.domain in INDICATORS and (self.role != "input" or not self.shape):
             raise ValueError(f"tensor {self.name!r}: only an input with at least one axis can be declared an "
                              f"indicator (generated code checks an input's premise at every call; a {self.role}'s "
                              "values are not checked)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-CALLS = ("self", "causal", "sample_bias", "key_padding", "cross", "cross_key_padding")
+CALLS = ("self", "causal", "sample_bias", "key_padding", "causal_key_padding", "cross", "cross_key_padding")
 
 
 class MultiheadAttentionCall(torch.nn.Module):
@@ -38,11 +38,13 @@ class MultiheadAttentionCall(torch.nn.Module):
                 kw = {"key_padding_mask": others[2] == 0}     # the visible keys V (B, S) → True where hidden
         else:
             k = v = q
-            if self.call == "causal":
+            if self.call in ("causal", "causal_key_padding"):
                 length = x.shape[-1]
                 kw = {"attn_mask": torch.nn.Transformer.generate_square_subsequent_mask(length, device=x.device,
                                                                                        dtype=x.dtype),
                       "is_causal": True}
+                if self.call == "causal_key_padding":   # the visible keys V (B, L) → True where hidden
+                    kw["key_padding_mask"] = torch.zeros_like(others[0]).masked_fill(others[0] == 0, float("-inf"))
             elif self.call == "sample_bias":
                 kw = {"attn_mask": others[0].flatten(0, 1)}   # (B, N, L, L) → the (B·N, L, L) float attn_mask
             elif self.call == "key_padding":

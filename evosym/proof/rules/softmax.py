@@ -8,7 +8,7 @@ import sympy as sp
 
 from ...errors import RuleError
 from ...ir.symbols import InRange
-from ...ir.tensors import indicator_names
+from ...ir.tensors import INDICATORS, indicator_names
 from ..symbolic import nonnegative, range_of
 from ..tree import find_sum, replace_node
 from .base import Application, Context, Obligation, Rule, register
@@ -120,75 +120,91 @@ def visible_key(guards, limits, ranges):
                 ok = False
                 break
             facts.append((lo, x, hi))
-        for g in guards if ok else ():
-            g_at = g.xreplace(at)
-            if g_at.is_Integer:
-                if g_at != 1:
-                    ok = False
-                    break
-                continue
-            t, glo, ghi = g_at.args
-            if not (_proved_nonnegative(t - glo, ranges) and _proved_nonnegative(ghi - t, ranges)):
-                ok = False
-                break
-            facts.append((glo, t, ghi))
-        if ok:
-            return at, facts
+        passed = _passes(guards, at, ranges) if ok else None
+        if passed is not None:
+            return at, facts + passed
     return None
 
 
 def indicators(ctx: Context) -> tuple:
-    """The names of the declared tensors whose domain is "indicator" (0/1, a 1 along the last axis in every row)."""
+    """The names of the declared inputs whose domain is an indicator (0/1, a 1 along the last axis in every row)."""
     return indicator_names(ctx.tensors.values())
 
 
+def _passes(brackets, at, ranges):
+    """The facts (lo, t, hi) proving every bracket 1 at the assignment ``at`` for every row, else None."""
+    facts = []
+    for g in brackets:
+        g_at = g.xreplace(at)
+        if g_at.is_Integer:
+            if g_at != 1:
+                return None
+            continue
+        t, glo, ghi = g_at.args
+        if not (_proved_nonnegative(t - glo, ranges) and _proved_nonnegative(ghi - t, ranges)):
+            return None
+        facts.append((glo, t, ghi))
+    return facts
+
+
 def visible_by_premise(guards, limits, ranges, ctx: Context):
-    """The facts (lo, t, hi) proving a row of Σ_w E non-empty from an indicator's premise, else None: G is one read
-    T[r…, w] of a tensor declared "indicator" and nothing else, w the one summed variable, bare at T's last axis
-    and nowhere else, the sum running over exactly 0 … n − 1 for T's last axis of length n, n ≥ 1 proved, and every
-    other index r proved inside its axis for every row. The premise (checked by the generated code on every input) gives each
-    row r a w with T[r…, w] = 1, so E > 0 there and Z > 0."""
-    if len(guards) != 1 or not isinstance(guards[0], sp.Indexed) or len(limits) != 1:
+    """("axis" or "first", the facts (lo, t, hi)) proving a row of Σ_w E non-empty from an indicator's premise, else
+    None. G is one read T[r…, w] of an input declared an indicator, w the one summed variable, bare at T's last axis
+    (of length n, n ≥ 1 proved) and nowhere else, every other index r proved inside its axis for every row, and:
+    "axis": nothing else in G and the sum over exactly 0 … n − 1 — the premise gives each row a w with T[r…, w] = 1;
+    "first": T declared "leading_indicator", 0 proved inside the summed range and every bracket of G proved 1 at
+    w = 0 for every row — the premise gives T[r…, 0] = 1. Either way E > 0 at that w and Z > 0. The premise is
+    checked by the generated code on every input."""
+    reads = [g for g in guards if not isinstance(g, InRange)]
+    brackets = [g for g in guards if isinstance(g, InRange)]
+    if len(reads) != 1 or not isinstance(reads[0], sp.Indexed) or len(limits) != 1:
         return None
-    read, (w, lo, hi) = guards[0], limits[0]
+    read, (w, lo, hi) = reads[0], limits[0]
     decl = ctx.tensors.get(str(read.base.label))
-    if decl is None or decl.domain != "indicator" or decl.role != "input" or len(read.indices) != len(decl.shape) \
+    if decl is None or decl.domain not in INDICATORS or decl.role != "input" or len(read.indices) != len(decl.shape) \
             or not read.indices:
         return None
     *rows, last = read.indices
     if last != w or any(sp.sympify(r).has(w) for r in rows) or not isinstance(w, sp.Symbol):
         return None
-    if sp.expand(lo) != 0 or sp.expand(hi - (decl.shape[-1] - 1)) != 0:
-        return None
     if not _proved_nonnegative(decl.shape[-1] - 1, ranges):
         return None   # an axis that may be empty has no 1 in it: the premise holds of no input there
-    facts = [(sp.Integer(0), w, decl.shape[-1] - 1)]
+    facts = []
     for r, n in zip(rows, decl.shape[:-1]):
         if not (sp.sympify(r).is_integer and _proved_nonnegative(r, ranges) and _proved_nonnegative(n - 1 - r, ranges)):
             return None
         facts.append((sp.Integer(0), r, n - 1))
-    return facts
+    if not brackets and sp.expand(lo) == 0 and sp.expand(hi - (decl.shape[-1] - 1)) == 0:
+        return "axis", [(sp.Integer(0), w, decl.shape[-1] - 1)] + facts
+    if decl.domain != "leading_indicator" or not (_proved_nonnegative(-lo, ranges) and _proved_nonnegative(hi, ranges)):
+        return None
+    passed = _passes(brackets, {w: sp.Integer(0)}, ranges)
+    if passed is None:
+        return None
+    return "first", [(lo, sp.Integer(0), hi), (sp.Integer(0), sp.Integer(0), decl.shape[-1] - 1)] + facts + passed
 
 
 @register
 class SoftmaxSumsToOne(Rule):
-    """A softmax sums to one over the axes it normalises: if A[…, q] := E[…, q] / Z[…] and Z[…] := Σ_{q'} E[…, q'] over the same range, where E = exp(ℓ) or a masked E = G·exp(ℓ) with G a product of Iverson brackets, or one read of an input declared an indicator (0/1), and ℓ real, and Z > 0, then Σ_q A[…, q] = 1 over that range. Z > 0 holds when the range is non-empty (E = exp(ℓ)), when some key q* in the range passes every bracket of G at every row (brackets), or when the sum runs over the whole last axis of the indicator, whose premise is a 1 along that axis in every row.
+    """A softmax sums to one over the axes it normalises: if A[…, q] := E[…, q] / Z[…] and Z[…] := Σ_{q'} E[…, q'] over the same range, where E = exp(ℓ) or a masked E = G·exp(ℓ) with G a product of Iverson brackets and at most one read of an input declared an indicator (0/1), and ℓ real, and Z > 0, then Σ_q A[…, q] = 1 over that range. Z > 0 holds when the range is non-empty (E = exp(ℓ)), when some key q* in the range passes every bracket of G at every row (brackets), when the sum runs over the whole last axis of the indicator (no bracket beside it), whose premise is a 1 along that axis in every row, or when the indicator is a leading one (its first entry 1 in every row) and the key 0 lies in the range and passes every bracket at every row.
 
     ``over`` names the variables of a nest of sums whose summand is exactly one read of ``name``. For a masked
     E, Z > 0 must be proved at the use (a key q* found inside the summed range at which every bracket is
     provably 1 for all values of the row's indices and all sizes in their domains; or the indicator read at the
-    summed variable on its last axis, the sum over exactly that axis, the row's indices inside the tensor), else the
-    step is refused. The indicator's premise is checked on every input by the generated code.
+    summed variable on its last axis, the sum over exactly that axis, the row's indices inside the tensor; or a
+    leading indicator read there with the key 0 in the range passing every bracket), else the step is refused. The
+    indicator's premise is checked on every input by the generated code.
     """
 
     name = "softmax-sums-to-one"
     preconditions = ("A's definition is E/Z with Z the sum of E over the summed axes, E = exp(ℓ) or G·exp(ℓ) with G "
-                     "a product of brackets, or one read of an indicator input",
+                     "a product of brackets and at most one read of an indicator input",
                      "the summed range equals Z's range",
                      "ℓ is real, so exp(ℓ) > 0 and E ≥ 0",
                      "Z > 0: the range is non-empty (E = exp(ℓ)); masked, a key of the range passes every bracket "
                      "at every row, or the sum covers the indicator's last axis, which has a 1 in every row by its "
-                     "premise (proved, else the step is refused)")
+                     "premise, or the indicator is leading (first entry 1 in every row) and the key 0 lies in the "
+                     "range and passes every bracket (proved, else the step is refused)")
 
     argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
         "name": ("str",
@@ -303,23 +319,30 @@ class SoftmaxSumsToOne(Rule):
         exp_arg = exp_arg.xreplace(at_inner)
         here = ctx.with_limits(enclosing).ranges
         if any(not isinstance(g, InRange) for g in guards):   # a read of an indicator input: Z > 0 by its premise
-            premise = visible_by_premise(guards, list(z_body.limits), here, ctx)
-            if premise is None:
+            found = visible_by_premise(guards, list(z_body.limits), here, ctx)
+            if found is None:
                 raise RuleError(f"softmax-sums-to-one: {z_here} > 0 is not proved: the mask {' · '.join(map(str, guards))} "
-                                f"of {e_name} is not one read T[r…, w] of an input declared 'indicator' with the sum "
+                                f"of {e_name} is neither one read T[r…, w] of an input declared 'indicator' with the sum "
                                 f"over exactly T's last axis ({', '.join(f'{lo} ≤ {w} ≤ {hi}' for w, lo, hi in z_body.limits)}) "
-                                f"and every other index inside T at every row (brackets beside it are not taken: the "
-                                f"premise gives a visible key in each row, not one that also passes a bracket)")
+                                f"and every other index inside T at every row, nor such a read of a 'leading_indicator' "
+                                f"(its first entry 1 in every row) with w = 0 in the summed range passing every bracket "
+                                f"beside it at every row (a plain indicator's premise gives a visible key in each row, "
+                                f"not one that also passes a bracket)")
+            how, premise = found
+            table = next(g for g in guards if not isinstance(g, InRange)).base
+            claim = ("{} > 0: {} is an input declared 'indicator', with a 1 along its last axis in every row (a premise "
+                     "the generated code checks on every input), and the sum runs over that whole axis" if how == "axis"
+                     else "{} > 0: {} is an input declared 'leading_indicator', whose first entry along its last axis is "
+                     "1 in every row (a premise the generated code checks on every input), and the key 0 lies in the "
+                     "summed range and passes every bracket at every row")
             obligations = (
                 structure, same_range,
                 Obligation("{} ≥ 0: an indicator (0 or 1) times exp({}) with {} real", True,
                            "built from real reads and operations; its premise: the indicator's entries are 0 or 1",
                            (inner, exp_arg, exp_arg)),
-                Obligation("{} > 0: {} is an input declared 'indicator', with a 1 along its last axis in every row "
-                           "(a premise the generated code checks on every input), and the sum runs over that whole axis",
-                           True, "proved from the indices' ranges and the sizes' domains: "
+                Obligation(claim, True, "proved from the indices' ranges and the sizes' domains: "
                            + ", ".join("{} ≤ {} ≤ {}" for _ in premise),
-                           (z_here, guards[0].base), tuple(x for f in premise for x in f)),
+                           (z_here, table), tuple(x for f in premise for x in f)),
             )
             return Application(replace_node(expr, node, sp.Integer(1)), obligations)
         found = visible_key(guards, list(z_body.limits), here)
