@@ -340,6 +340,15 @@ def test_a_bare_multihead_attention_is_a_candidate_with_no_wrapper(operator, kw,
     assert report.sizes["N"] == 2 and report.sizes["d"] == 4
 
 
+@pytest.mark.parametrize("operator", ["mhsa", "mhsa_causal", "mhsa_key_padding", "mhsa_causal_key_padding"])
+def test_a_bare_multihead_attention_whose_weights_the_binding_cannot_read_is_a_clear_error(operator):
+    """kdim/vdim ≠ embed_dim: no packed in_proj_weight to read for a self-attention operator (a raw TypeError
+    before): a ValueError saying what the operator needs."""
+    with pytest.raises(ValueError, match="cannot be read as the operator's weights: the operator needs kdim and vdim "
+                                         "equal embed_dim"):
+        assert_equivalent(_mha(kdim=6, vdim=5, batch_first=True), operator, trials=1)
+
+
 @pytest.mark.parametrize("operator, kw, words", [
     ("mhsa", dict(batch_first=True, add_bias_kv=True), "differs from the proven operator"),
     ("mhsa_causal", dict(dropout=0.5), "differs from the proven operator"),

@@ -8,7 +8,8 @@ message naming the premise, the symbol and the value:
 3. definitions and expressions are closed, and definition bodies are evaluated in a lexical scope;
 4. a definition is not read outside its declared shape (except where its body vanishes);
 6. rules oblige every shift, block and period they need to be an integer;
-9. a sum whose range runs backwards (hi < lo − 1) is ill-formed, not empty.
+9. a sum whose range runs backwards (hi < lo − 1) is ill-formed, not empty;
+12. every tensor and definition has its own name (rules read a declaration, and its premise, by name).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from evosym import Definition, Derivation, InRange, Operator, TensorDecl, Window
 from evosym.errors import IllFormedAccess
 from evosym.printers import render
 from evosym.proof.evaluate import Evaluator
-from evosym.proof.premises import BINDERS, CLOSED, GRID, NAME, SIZES
+from evosym.proof.premises import BINDERS, CLOSED, GRID, NAME, NAMES, SIZES
 
 B, C, L, K = size("B"), size("C"), size("L"), size("K")
 P = size("P", zero=True)
@@ -374,3 +375,47 @@ def test_a_sum_running_backwards_is_ill_formed_not_empty():
     assert not cp.ok and not cp.steps[0].check.ok
     assert "the sum over" in cp.steps[0].check.counterexample.detail
     assert "runs from 2 down to 0" in cp.steps[0].check.counterexample.detail
+
+
+# -- 12. names -----------------------------------------------------------------------------------
+
+def test_a_name_declared_twice_is_refused_whatever_the_order():
+    """Two declarations of one name let a rule read the premise of one (an indicator input's) for the other (a
+    parameter's, whose values nothing checks) in a statement that lists both: every pairing and order is refused."""
+    x, W = TensorDecl("x", (B, C, L), "input"), TensorDecl("W", (C, K), "parameter")
+    twins = (TensorDecl("V", (B, L), "parameter"), TensorDecl("V", (B, L), "input", domain="leading_indicator"))
+    cases = {
+        "parameter then input": (x, W, *twins),
+        "input then parameter": (x, W, *reversed(twins)),
+        "two parameters": (x, W, TensorDecl("W", (C, K), "parameter")),
+        "a tensor named as the output": (x, W, TensorDecl("y", (B, C, L), "parameter")),
+    }
+    for what, tensors in cases.items():
+        op = _op(_x_pad()[b, o, i], definitions=[_x_pad()], tensors=tensors)
+        _refused(_check(_identity_derivation(op)), NAMES, "is declared 2 times")
+    shadow = Definition("W", (c, u), InRange(u, 0, K - 1) * Wt[c, u])   # a definition named as a tensor
+    op = _op(_x_pad()[b, o, i], definitions=[_x_pad(), shadow])
+    msg = _refused(_check(_identity_derivation(op)), NAMES)
+    assert "the name W" in msg
+
+
+def test_a_step_that_defines_a_declared_name_is_refused():
+    """name-kernel's kernel named as a declared tensor: the rule refuses it when applied; a recorded proof whose step
+    defines it anyway (the producer is untrusted: here the proof of one operator presented for another that declares
+    a tensor Kn) fails the premise too."""
+    import dataclasses
+
+    from evosym.errors import RuleError
+    op = _op(_x_pad()[b, o, i], definitions=[_x_pad()])
+    with pytest.raises(RuleError, match="the name 'W' is already used"):
+        d = Derivation(op)
+        d.apply("unfold-definition", name="x_pad")
+        d.apply("introduce-delta", targets=[(o, c, 0, C - 1), (i, q, 0, L - 1)])
+        d.apply("name-kernel", name="W", channel=c, position=(q,), indices=(o, c, i, q))
+    d = _identity_derivation(op)   # defines Kn
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    twin = _op(_x_pad()[b, o, i], definitions=[_x_pad()], tensors=(TensorDecl("x", (B, C, L), "input"),
+                                                                  TensorDecl("W", (C, K), "parameter"),
+                                                                  TensorDecl("Kn", (C, K), "parameter")))
+    cp = dataclasses.replace(d.proof(), operator=twin).check(reference=False)
+    _refused(cp, NAMES, "the name Kn is declared 2 times")

@@ -1,5 +1,5 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py): one per
-fix of the holes 1–11, each killed because its hostile example gets through the checker with that fix
+fix of the holes 1–12, each killed because its hostile example gets through the checker with that fix
 disabled and not through the real one; the harness never counts a kill it did not see, and every
 mutation is undone afterwards.
 """
@@ -44,6 +44,7 @@ EXPECTED = {
     "reference-tolerance-loose": ("the reference check's rounding tolerance", "PROVED"),
     "reference-integer-inputs-only": ("the reference check's dyadic inputs", "PROVED"),
     "reference-named-as-the-library": ("the reference check's honest label", "PROVED, 'reference (torch.nn.functional.linear)"),
+    "twin-names": ("the unique-names premise", "PROVED"),
 }
 # what the real checker says about each hostile example
 REFUSED = {
@@ -61,6 +62,7 @@ REFUSED = {
     "reference-tolerance-loose": "differs from the file's reference",
     "reference-integer-inputs-only": "differs from the file's reference",
     "reference-named-as-the-library": "the file's reference, which it calls",
+    "twin-names": "the name V is declared 2 times",
 }
 
 
@@ -73,7 +75,7 @@ def test_the_category_has_a_mutant_for_every_hole():
     mine = [m for m in MUTANTS if m.category == TM.CATEGORY]
     assert sorted(m.name for m in mine) == sorted([*EXPECTED, "prove-in-the-files-process"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 12))
+    assert holes == set(range(1, 13))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):

@@ -228,7 +228,8 @@ def mhsa_causal_key_padding_evolution(x, key_mask, q_weight, q_bias, k_weight, k
         raise ValueError("every entry of key_mask must be 0 or 1 (1 where the position is seen, 0 where it is hidden; a boolean mask that is True where hidden, as PyTorch's key_padding_mask, is (~mask).to(dtype))")
     elif key_mask.shape[-1] == 0 or not bool((key_mask[..., 0] == 1).all()):
         row = tuple(int(i) for i in (~(key_mask[..., :1] == 1).any(-1)).nonzero()[0]) if key_mask.shape[-1] else ()
-        raise ValueError(f"key_mask hides the first key{f' of row {row}' if row else ''}: under the causal mask the first query sees the first key alone, so its softmax is 0/0 there (PyTorch returns NaN or zeros), and the proof needs the first key of every row visible (key_mask is declared a leading indicator: padding at the end only)")
+        where = f" of row {', '.join(map(str, row))}" if row else ""
+        raise ValueError(f"key_mask hides the first key{where}: under the causal mask the first query sees the first key alone, so its softmax is 0/0 there (PyTorch returns NaN or zeros), and the proof needs the first key of every row visible (key_mask is declared a leading indicator: padding at the end only)")
     L_out = (L,)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")

@@ -193,7 +193,8 @@ def mhsa_key_padding_evolution(x, key_mask, q_weight, q_bias, k_weight, k_bias, 
         raise ValueError("every entry of key_mask must be 0 or 1 (1 where the position is seen, 0 where it is hidden; a boolean mask that is True where hidden, as PyTorch's key_padding_mask, is (~mask).to(dtype))")
     elif not bool((key_mask == 1).any(-1).all()):   # (an empty last axis has no 1: refused too)
         row = tuple(int(i) for i in (~(key_mask == 1).any(-1)).nonzero()[0])
-        raise ValueError(f"key_mask hides every key{f' of row {row}' if row else ''}: the softmax there is 0/0 (PyTorch returns NaN or zeros), and the proof needs a visible key in every row; drop that sample or leave one of its keys visible")
+        where = f" of row {', '.join(map(str, row))}" if row else ""
+        raise ValueError(f"key_mask hides every key{where}: the softmax there is 0/0 (PyTorch returns NaN or zeros), and the proof needs a visible key in every row; drop that sample or leave one of its keys visible")
     L_out = (L,)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")

@@ -76,8 +76,9 @@ KEY_PADDING_FIRST_REASON = (
     "first key of every sample visible (padding at the end, as a decoder's right-padded sequences have)")
 KEY_PADDING_EMPTY_REASON = (
     "key_padding_mask hides every key of sample {sample}: the softmax there is 0/0 (PyTorch returns NaN there, or zeros on its autograd path), and "
-    "the proofs of mhsa_key_padding and cross_attention_key_padding need a visible key in every sample; drop that "
-    "sample or leave one of its keys visible")
+    "the proofs of the key padding operators (mhsa_key_padding, mhsa_causal_key_padding, "
+    "cross_attention_key_padding) need a visible key in every sample; drop that sample or leave one of its keys "
+    "visible")
 CROSS_MASK_REASON = (
     "cross-attention with {what} is not supported: cross_attention lets every query see all S keys and "
     "cross_attention_key_padding hides keys per sample only (a boolean or 0/−inf key_padding_mask, or an SDPA "
@@ -448,6 +449,12 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
     import torch
     if attn_mask is not None:   # boolean: True allows (SDPA) or hides (nn.MultiheadAttention, ``module``) a key
         shown = (attn_mask != module) if attn_mask.dtype == torch.bool else attn_mask == 0
+        seen = shown if attn_mask.dtype == torch.bool else attn_mask != float("-inf")
+        empty = (~seen.any(-1)).nonzero()
+        if len(empty):   # a query that sees no key: say that, not that the mask is unsupported
+            *lead, row = (int(v) for v in empty[0])
+            where = f" (at index {tuple(lead)} of the mask's leading axes)" if lead else ""
+            raise AttentionRefused(FULL_ROW_REASON.format(row=row, where=where))
         if not bool(shown.all()):
             raise AttentionRefused(CROSS_MASK_REASON.format(what="an attn_mask that hides a key or adds a bias"
                                                             + (" beside a key_padding_mask" if keep is not None else "")))

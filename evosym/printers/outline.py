@@ -176,7 +176,8 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
         name=op.name, summary=op.summary, description=op.description, citation=op.citation, notes=op.notes,
         sizes=tuple((expr(s), meaning) for s, meaning in op.sizes),
         domain=tuple((", ".join(expr(s) for s in syms), bound, note) for syms, bound, note in size_domains(op)),
-        tensors=tuple((expr(t.base), t.role, expr(sp.Tuple(*t.shape)), t.description)
+        tensors=tuple((expr(t.base), t.role if t.domain == "real" else f"{t.role} ({t.domain.replace('_', ' ')})",
+                       expr(sp.Tuple(*t.shape)), t.description)   # a domain is a premise of the statement
                       for t in op.tensors + (op.output,)),
         definitions=tuple((expr(d.lhs), expr(d.body), d.description) for d in op.definitions),
         lhs=expr(op.lhs), traditional=expr(op.traditional), steps=tuple(steps), evolution=evo, checks=checks,

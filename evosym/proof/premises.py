@@ -21,6 +21,10 @@ rule noticing:
    ``factor-out``, ``exchange-sums`` or ``name-kernel`` (they look at the free symbols of the read, not
    of the body). So every body mentions only its parameters and the sizes, and the traditional form and
    every step only the output indices and the sizes.
+4. **Names are unique.** Rules find a tensor's declaration by its name (the softmax rule reads an input's
+   domain, the premise it may use, that way), so two declarations of one name — among the tensors, the output,
+   the operator's definitions and those the steps define — would let the premise of one stand for the other in
+   a statement that lists both. Every name is declared once.
 
 :func:`check_premises` returns the violations (each names its premise, the symbol and the value) and
 the grid to check; :class:`Premises` fails the steps whose expressions break a premise and, when one of
@@ -44,6 +48,7 @@ BINDERS = "bound variables are integers typed by their range"
 SIZES = "sizes are integer symbols"
 GRID = "the grid lies in the sizes' domains"
 CLOSED = "definitions and expressions are closed"
+NAMES = "every tensor and definition has its own name"
 
 _INTEGER = sp.Symbol("_", integer=True).assumptions0
 # the assumptions a range [lo, hi] can imply, and when it implies each
@@ -343,6 +348,15 @@ def size_domains(op) -> tuple[tuple[tuple[sp.Symbol, ...], str, str], ...]:
     return tuple((tuple(v), bound, note) for (bound, note), v in groups.items())
 
 
+def _unique_names(op, steps) -> list[tuple]:
+    """Names declared more than once among the tensors, the output, the definitions and the steps' definitions."""
+    names = [t.name for t in op.tensors] + [op.output.name] + [d.name for d in op.definitions]
+    names += [d.name for step in steps for d in step.defines]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    return [(NAMES, f"the name {n} is declared {names.count(n)} times (tensors, output, definitions): a rule that "
+                    f"reads {n}'s declaration would take one of them for all", "", (), (), True) for n in twice]
+
+
 # -- all together ----------------------------------------------------------------------------------
 
 def check_premises(proof, grid) -> Premises:
@@ -369,5 +383,6 @@ def check_premises(proof, grid) -> Premises:
             found += _expression(e, f"step {k + 1} ({step.rule}), {side}", sizes, outputs, (k,), False)
         for d in step.defines:
             found += _definition(d, sizes, outputs, f"step {k + 1} ({step.rule}), which defines {d.name}", (k,))
+    found += _unique_names(op, proof.steps)
     violations = _grid(op, grid, sizes)
     return Premises(tuple(_merge(found)) + tuple(violations), () if violations else tuple(grid), len(grid))

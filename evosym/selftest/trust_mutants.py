@@ -8,7 +8,7 @@ the example, the fix is missing and the mutant survives; if the mutated one refu
 disabled nothing that matters and the mutant survives. Every mutation is a ``unittest.mock.patch`` (or,
 for the process boundary, another code path) inside a ``with``: it is undone whatever happens.
 
-This module holds the holes in the premises, the evaluator and the rules (1–4, 6, 9, 11), with small operators
+This module holds the holes in the premises, the evaluator and the rules (1–4, 6, 9, 11, 12), with small operators
 written here; :mod:`.trust_conclusion_mutants` those in the conclusion's checks and the process boundary
 (5, 7, 8, 10). The holes are numbered as in ``tests/test_premises.py``.
 """
@@ -342,3 +342,46 @@ def any_key_visible():
 def masked_softmax_row_may_be_empty():
     return trial("softmax-sums-to-one's obligation that Z > 0 (a key every row shows)", _checked(hidden_row_proof),
                  any_key_visible, step=0, witness=_witness_shape(({B: 1, C: 1, L: 2, K: 1, P: 1},)))
+
+
+# -- 12. two declarations of one name ------------------------------------------------------------------------------
+
+def twin_names_proof():
+    """y = Σ_m A[b, i, m]·(x[b, c, m] + β[c]) with A := E/Z, E := [m ≤ i]·V[b, m]·exp(q[b, i]·q[b, m]), and two
+    tensors named V: a parameter, whose first entry may be 0 (row 0 of A is then 0/0, not a weight summing to one),
+    and a leading-indicator input declared after it. The softmax rule reads V's declaration by name, finds the
+    input's premise and moves β out of the sum for both readings of the statement."""
+    qd, bd = TensorDecl("q", (B, L), "input"), TensorDecl("beta", (C,), "parameter")
+    twins = (TensorDecl("V", (B, L), "parameter"), TensorDecl("V", (B, L), "input", domain="leading_indicator"))
+    Q, V, beta = sp.IndexedBase("q"), sp.IndexedBase("V"), sp.IndexedBase("beta")
+    m2, m3, c1 = (index(s) for s in ("m_2", "m_3", "c_1"))
+    ell = Definition("ell", (b, i, m), Q[b, i] * Q[b, m], shape=(B, L, L))
+    e = Definition("E", (b, i, m), InRange(m, 0, i) * V[b, m] * sp.exp(ell[b, i, m]), shape=(B, L, L))
+    z = Definition("Z", (b, i), sp.Sum(e[b, i, m2], (m2, 0, L - 1)), shape=(B, L))
+    a = Definition("A", (b, i, m), e[b, i, m] / z[b, i])
+    val = Definition("val", (b, c, m), X[b, c, m] + beta[c], shape=(B, C, L))
+    op = Operator(name="hostile", summary="", output=TensorDecl("y", (B, C, L), "output"), lhs_indices=(b, c, i),
+                  traditional=sp.Sum(a[b, i, m] * val[b, c, m], (m, 0, L - 1)),
+                  tensors=(twins[0], TensorDecl("x", (B, C, L), "input"), qd, twins[1], bd), batch=b, out_channel=c,
+                  position=(i,), definitions=(ell, e, z, a, val), sizes=((B, ""), (C, ""), (L, "")),
+                  grid=({B: 2, C: 1, L: 3}, {B: 1, C: 2, L: 2}))
+    d = Derivation(op)
+    d.apply("unfold-definition", name="val")
+    d.apply("split-sum", over=m, rename=[(m, m3)])
+    d.apply("factor-out", factor=beta[c], over=[m3])
+    d.apply("softmax-sums-to-one", name="A", over=[m3])
+    d.apply("introduce-delta", targets=[(c, c1, 0, C - 1)], within=m)
+    d.apply("name-kernel", name="K", channel=c1, position=(m,), indices=(b, c, c1, i, m))
+    d.conclude(omega=Window((WindowAxis(L, 1, 1, L - 1, L),)), channel=c1, neighbour=(m,))
+    return d.proof()
+
+
+def names_unchecked():
+    """The premises without the check that every tensor and definition has its own name."""
+    return mock.patch.object(PR, "_unique_names", lambda op, steps: [])
+
+
+@mutant(CATEGORY, "hole 12: a name declared twice (a parameter V and a leading-indicator input V): the softmax rule "
+                  "reads the input's premise for both")
+def twin_names():
+    return trial("the unique-names premise", _checked(twin_names_proof), names_unchecked)

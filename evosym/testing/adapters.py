@@ -69,7 +69,15 @@ def adapt(candidate, binding: dict | None):
             value = eval(expr, {"torch": torch}, {"m": wrapped.m})  # noqa: S307 - the catalogue's own binding
             out[ir] = value
         return out
-    return MultiheadAttentionCall(candidate, binding["call"]), weights
+    adapted = MultiheadAttentionCall(candidate, binding["call"])
+    try:   # a module whose weights the binding cannot read (kdim/vdim ≠ embed_dim: no packed in_proj_weight)
+        weights(adapted)
+    except (AttributeError, TypeError, IndexError) as exc:
+        unmet = [reason for cond, reason in binding.get("requires", ())
+                 if not eval(cond, {"torch": torch}, {"m": candidate})]  # noqa: S307 - the catalogue's own binding
+        raise ValueError("this torch.nn.MultiheadAttention cannot be read as the operator's weights"
+                         + (f": the operator needs {'; and '.join(unmet)}" if unmet else f" ({exc})")) from None
+    return adapted, weights
 
 
 __all__ = ["CALLS", "MultiheadAttentionCall", "adapt"]
