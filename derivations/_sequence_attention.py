@@ -83,7 +83,7 @@ def _decl(name, shape, what, torch_name):
 
 
 def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: bool = False,
-          key_mask: bool = False) -> Attention:
+          key_mask: bool = False, masked: bool = False) -> Attention:
     """The definitions and traditional form of the variant (``biased``: a static additive bias P[h, i, m] on
     the logits, SDPA's float ``attn_mask``; ``biased="input"``: the bias an input P[b, h, i, m], one table per
     sample; ``cross``: keys and values projected from two more inputs of S tokens,
@@ -92,9 +92,12 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
     key_padding_mask negated, declared an indicator: a 1 in every sample, checked by the generated code; with
     ``cross`` it runs over the S keys, the mask an encoder–decoder's memory_key_padding_mask gives; with ``causal``
     a leading indicator, V[b, 0] = 1 in every sample, so that query 0 sees key 0: a right-padded decoder's
-    tgt_key_padding_mask)."""
+    tgt_key_padding_mask; ``masked``: an input M[b, h, i, m] ∈ {0, 1}, the keys query i of head h sees in sample b,
+    SDPA's boolean attn_mask (True = seen) broadcast to the logits, declared an indicator: a 1 in every row)."""
     if key_mask and (grouped or biased or (causal and cross)):
         raise ValueError("key_mask is built alone, with cross or with causal (no grouping or bias with it)")
+    if masked and (causal or grouped or biased or cross or key_mask):
+        raise ValueError("masked is built alone (its mask holds any causal or key padding pattern)")
     if grouped:
         Nkv, G = size("N_kv"), size("G")
         N = Nkv * G
@@ -132,6 +135,9 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                        "key): a float attn_mask of shape (B, N, L, L), every entry finite", latex="P", text="P",
                        domain="finite")
     bias_read = P[b, h, i, m] if biased == "input" else P[h, i, m] if biased else 0
+    seen = TensorDecl("allowed", (B, N, L, S), "input", "the keys each query sees per sample and head: 1 seen, 0 "
+                      "hidden (SDPA's boolean attn_mask, broadcast), a 1 in every row",
+                      latex="M", text="M", domain="indicator") if masked else None
     keep = TensorDecl("key_mask", (B, S), "input", "visible keys: 1 seen, 0 hidden (a boolean key_padding_mask "
                       "negated), " + ("the first key seen in every sample" if causal else "a 1 in every sample"),
                       latex="V", text="V", domain="leading_indicator" if causal else "indicator") if key_mask else None
@@ -154,8 +160,10 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                           else ""),
                        latex=r"\ell", text="\u2113", shape=(B, N, L, S))
     defs = [query, key, value, logit]
-    if causal or key_mask:   # PyTorch's −∞ on a hidden key: exp(ℓ − ∞) = 0, a guard on exp(ℓ)
-        guard, what = ((InRange(m, 0, i) * keep[b, m], "exp(ℓ) for the keys at or before the query that sample b "
+    if causal or key_mask or masked:   # PyTorch's −∞ on a hidden key: exp(ℓ − ∞) = 0, a guard on exp(ℓ)
+        guard, what = ((seen[b, h, i, m], "exp(ℓ) for the keys query i of head h sees in sample b, 0 for the others "
+                        "(PyTorch adds −∞ to their logits)") if masked else
+                       (InRange(m, 0, i) * keep[b, m], "exp(ℓ) for the keys at or before the query that sample b "
                         "sees, 0 for the others (PyTorch adds −∞ to their logits)") if causal and key_mask else
                        (InRange(m, 0, i), "exp(ℓ) for the keys at or before the query, 0 after it (PyTorch adds −∞ "
                         "to the later keys' logits)") if causal else
@@ -168,12 +176,15 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
     else:
         numerator, summand = sp.exp(logit[b, h, i, m]), sp.exp(logit[b, h, i, m2])
     norm = Definition("Z", (b, h, i), sp.Sum(summand, (m2, 0, S - 1)),
-                      "causal masked softmax denominator: Σ over the keys 0 … i sample b sees" if causal and key_mask
+                      "masked softmax denominator: Σ over the keys the mask shows" if masked
+                      else "causal masked softmax denominator: Σ over the keys 0 … i sample b sees" if causal and key_mask
                       else "causal softmax denominator: Σ over the keys 0 … i (every later term is 0)" if causal
                       else "masked softmax denominator: Σ over the keys sample b sees" if key_mask
                       else "softmax denominator over every key", latex="Z", shape=(B, N, L))
     attn = Definition("attn", (b, h, i, m), numerator / norm[b, h, i],
-                      "attention weights: softmax of the logits over the keys " + ("0 … i sample b sees, 0 for the others"
+                      "attention weights: softmax of the logits over the keys " + ("the mask shows, 0 for the others"
+                                                                                    if masked else
+                                                                                    "0 … i sample b sees, 0 for the others"
                                                                                     if causal and key_mask else
                                                                                     "0 … i, 0 after i" if causal else
                                                                                     "sample b sees, 0 for the hidden ones"
@@ -188,7 +199,7 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
     defs += [norm, attn, heads]
     traditional = bo[o] + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
     inputs = ((x, xk, xv) + ((keep,) if key_mask else ()) if cross else (x, P) if biased == "input"
-              else (x, keep) if key_mask else (x,))
+              else (x, keep) if key_mask else (x, seen) if masked else (x,))
     tensors = inputs + (Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased is True else ())
     return Attention(causal, grouped, sizes, N, G, Nkv, x, tensors, tuple(defs), traditional, y, xv, S)
 

@@ -51,10 +51,11 @@ def test_sweep_reaches_every_operator(tallies):
     assert set(tallies[at.FUNCTIONS[0]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "gqa_attention",
                                                           "gqa_causal", "cross_attention", "mhsa_sample_bias",
                                                           "mhsa_key_padding", "cross_attention_key_padding",
-                                                          "mhsa_causal_key_padding"}
+                                                          "mhsa_causal_key_padding", "mhsa_masked"}
     assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "cross_attention",
                                                           "mhsa_sample_bias", "mhsa_key_padding",
-                                                          "cross_attention_key_padding", "mhsa_causal_key_padding"}
+                                                          "cross_attention_key_padding", "mhsa_causal_key_padding",
+                                                          "mhsa_masked"}
 
 
 def test_sweep_catches_a_module_that_drops_the_mask(monkeypatch):
@@ -138,8 +139,8 @@ def test_a_fully_masked_row_is_refused_and_pytorch_gives_no_softmax_there():
 @pytest.mark.parametrize("kw, needle", [
     (dict(dropout_p=0.1), "dropout_p=0.1 is not supported"),
     (dict(is_causal=True, mask="causal"), "documents the pair as an error"),
-    (dict(mask="Causal"), "mask must be 'none', 'causal' or 'bias'"),
-    (dict(mask=None), "mask must be 'none', 'causal' or 'bias'"),
+    (dict(mask="Causal"), "mask must be 'none', 'causal', 'bias' or 'pattern'"),
+    (dict(mask=None), "mask must be 'none', 'causal', 'bias' or 'pattern'"),
     (dict(kv_heads=1), "need enable_gqa=True"),
     (dict(heads=3, kv_heads=2, enable_gqa=True), "multiple of the key/value heads"),
     (dict(scale=float("nan")), "scale must be a finite number"),
@@ -472,6 +473,70 @@ def test_an_sdpa_mask_that_is_causal_and_hides_keys_per_sample():
                           attn_mask=allowed, enable_gqa=True)
 
 
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_any_boolean_mask_with_a_key_in_every_row_is_mhsa_masked(batch_first):
+    """Bands, per-sample and per-head patterns, causal masks with left padding, a pattern with a key_padding_mask:
+    the keys each query sees are mhsa_masked's second input (B, N, L, L); outputs and the parameters' gradients equal
+    PyTorch's (SDPA between projections, nn.MultiheadAttention), both paths, batched and unbatched; a row that sees no
+    key (0/0) is refused, by the routes and by the generated module itself."""
+    torch.manual_seed(23)
+    bsz, length, e, n = 3, 6, 8, 2
+    idx = torch.arange(length)
+    band = (idx[:, None] - idx[None, :]).abs() <= 1
+    per_head = torch.rand(bsz, n, length, length) > 0.5
+    per_head[..., 3] = True
+    left_padded = torch.ones(length, length, dtype=torch.bool).tril() & (idx[None, :] >= idx.clamp(max=2)[:, None])
+    pr = _Projections(e, n)
+    x = torch.randn(bsz, length, e, dtype=F64)
+    for mask in (band, torch.zeros(length, length, dtype=F64).masked_fill(~band, float("-inf")), per_head,
+                 left_padded.expand(bsz, 1, length, length)):
+        assert at.sdpa_route(x, pr.w[0], pr.w[1], pr.w[2], num_heads=n, attn_mask=mask).operator == "mhsa_masked"
+        for path in ("auto", "generic"):
+            torch.testing.assert_close(pr.ours(x, mask, path=path), pr.reference(x, mask), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(pr.ours(x[1], per_head[1]), pr.reference(x[1], per_head[1]), rtol=1e-12, atol=1e-12)
+    empty = band.clone()
+    empty[2] = False
+    with pytest.raises(ValueError, match="masks every key of query row 2"):
+        pr.ours(x, empty)
+    m = nn.MultiheadAttention(e, n, batch_first=batch_first, dtype=F64).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn_like(p) / 3)
+    xm = x if batch_first else x.transpose(0, 1)
+    kpm = torch.zeros(bsz, length, dtype=torch.bool)
+    kpm[0, -1], kpm[2, 2] = True, True
+    for kw in (dict(attn_mask=~band), dict(attn_mask=(~per_head).flatten(0, 1)), dict(attn_mask=~band, key_padding_mask=kpm),
+               dict(attn_mask=torch.zeros(length, length, dtype=F64).masked_fill(~band, float("-inf")),
+                    key_padding_mask=kpm)):
+        assert at.mha_route(m, xm, xm, xm, kw.get("key_padding_mask"), False, kw["attn_mask"]).operator == "mhsa_masked"
+        for path in ("auto", "generic"):
+            grads = []
+            for call in (lambda: m(xm, xm, xm, need_weights=False, **kw)[0],
+                         lambda: at.multihead_attention(m, xm, xm, xm, need_weights=False, path=path, **kw)[0]):
+                m.zero_grad()
+                y = call()
+                y.square().sum().backward()
+                grads.append((y.detach(), [p.grad.clone() for p in m.parameters()]))
+            torch.testing.assert_close(grads[1][0], grads[0][0], rtol=1e-12, atol=1e-12)
+            for ours, theirs in zip(grads[1][1], grads[0][1]):
+                torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-10)
+    xu = x[0]
+    torch.testing.assert_close(at.multihead_attention(m, xu, xu, xu, attn_mask=~per_head[0], need_weights=False)[0],
+                               m(xu, xu, xu, attn_mask=~per_head[0], need_weights=False)[0], rtol=1e-12, atol=1e-12)
+    hides_row = torch.zeros(bsz, length, dtype=torch.bool)
+    hides_row[1, :2] = True   # the band's row 0 sees keys 0 and 1 only
+    with pytest.raises(ValueError, match="masks every key of query row 0 with the key_padding_mask"):
+        at.multihead_attention(m, xm, xm, xm, attn_mask=~band, key_padding_mask=hides_row, need_weights=False)
+    layer = at.from_torch(m, masked=True)
+    tokens = x.transpose(1, 2)
+    assert layer(tokens, band.expand(bsz, n, length, length).to(F64)).shape == (bsz, e, length)
+    for path in ("auto", "generic"):
+        with pytest.raises(ValueError, match=r"allowed hides every key of row 0, 0, 2:"):
+            layer(tokens, empty.expand(bsz, n, length, length).to(F64), path=path)
+    with pytest.raises(ValueError, match=r"not torch.bool: .* from one that is True where seen \(SDPA's attn_mask\)"):
+        layer(tokens, band.expand(bsz, n, length, length))
+
+
 def test_the_key_padding_module_refuses_a_mask_outside_its_premise():
     """V must be 0/1 with a 1 in every sample: the premise the proof's unit-sum step rests on, checked on every call
     (a sample with every key hidden would be 0/0; a 0.5 is no mask)."""
@@ -614,8 +679,9 @@ def test_an_sdpa_mask_hiding_keys_per_sample_is_mhsa_key_padding():
     rows_differ[0, 1, 2, 0] = False
     whole_sample = allowed.clone()
     whole_sample[1] = False
-    for mask, kw, words in ((rows_differ, {}, "attn_mask is not supported unless"),
-                            (whole_sample, {}, "masks every key of query row"),
+    assert at.sdpa_route(x, w[0], w[1], w[2], num_heads=n, attn_mask=rows_differ).operator == "mhsa_masked"
+    torch.testing.assert_close(ours(x, rows_differ), reference(x, rows_differ), rtol=1e-12, atol=1e-12)
+    for mask, kw, words in ((whole_sample, {}, "masks every key of query row"),
                             (allowed, {"is_causal": True}, "together with is_causal=True")):
         with pytest.raises(ValueError, match=words):
             ours(x, mask, **kw)

@@ -29,6 +29,7 @@ SMALL = {
     "mhsa_key_padding": {"B": 3, "N": 2, "d": 4, "L": 7},
     "mhsa_causal": {"B": 2, "N": 2, "d": 4, "L": 7},
     "mhsa_causal_key_padding": {"B": 3, "N": 2, "d": 4, "L": 7},
+    "mhsa_masked": {"B": 3, "N": 2, "d": 4, "L": 7},
     "gqa_attention": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
     "gqa_causal": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
     "swin_attention": {"B": 2, "N": 2, "d": 4, "M": 3, "T_h": 2, "T_w": 3, "S": 1},
@@ -157,6 +158,13 @@ def test_the_check_refuses_a_wrong_alternative():
     for wrong in (A.Alternative("causal only", A._sdpa(separate=False, causal=True), rtol=1e-3, atol=1e-4),
                   A.Alternative("key mask only", A._sdpa(separate=False, key_padding=True), rtol=1e-3, atol=1e-4)):
         out, ref, _ = _run("mhsa_causal_key_padding", wrong)
+        assert not wrong.agrees(out, ref)[0]
+
+    def transposed_mask(t, sizes, op):   # the keys each query sees read as the queries each key sees
+        return A._sdpa(separate=False, masked=True)(dict(t, allowed=t["allowed"].transpose(-1, -2)), sizes, op)
+    for wrong in (A.Alternative("no mask", A._sdpa(separate=False), rtol=1e-3, atol=1e-4),
+                  A.Alternative("transposed mask", transposed_mask, rtol=1e-3, atol=1e-4)):
+        out, ref, _ = _run("mhsa_masked", wrong)
         assert not wrong.agrees(out, ref)[0]
 
     def cross_unmasked(t, sizes, op):   # cross_attention's alternative without the key mask

@@ -330,6 +330,8 @@ def _mha(seed=0, **kw):
     ("mhsa_key_padding", dict(batch_first=True), None),
     ("mhsa_causal_key_padding", dict(batch_first=True), None),
     ("mhsa_causal_key_padding", {}, None),
+    ("mhsa_masked", dict(batch_first=True), None),
+    ("mhsa_masked", {}, None),
     ("cross_attention_key_padding", dict(kdim=3, vdim=5, batch_first=True), None),
     ("cross_attention_key_padding", {}, None),
 ])
@@ -340,7 +342,8 @@ def test_a_bare_multihead_attention_is_a_candidate_with_no_wrapper(operator, kw,
     assert report.sizes["N"] == 2 and report.sizes["d"] == 4
 
 
-@pytest.mark.parametrize("operator", ["mhsa", "mhsa_causal", "mhsa_key_padding", "mhsa_causal_key_padding"])
+@pytest.mark.parametrize("operator", ["mhsa", "mhsa_causal", "mhsa_key_padding", "mhsa_causal_key_padding",
+                                      "mhsa_masked"])
 def test_a_bare_multihead_attention_whose_weights_the_binding_cannot_read_is_a_clear_error(operator):
     """kdim/vdim ≠ embed_dim: no packed in_proj_weight to read for a self-attention operator (a raw TypeError
     before): a ValueError saying what the operator needs."""

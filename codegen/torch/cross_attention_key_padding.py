@@ -198,7 +198,7 @@ def cross_attention_key_padding_evolution(x, xk, xv, key_mask, q_weight, q_bias,
             raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but key_mask has {key_mask.dim()} dimensions (shape {tuple(key_mask.shape)}): pass every input with the batch axis, or every input without it (key_mask then has 1)")
         return cross_attention_key_padding_evolution(_batch_of_one(x), _batch_of_one(xk), xv.unsqueeze(0), _batch_of_one(key_mask), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, C_k=C_k, C_v=C_v, path=path).squeeze(0)
     if isinstance(key_mask, torch.Tensor) and key_mask.dtype == torch.bool:
-        raise ValueError(f"key_mask must have xv's dtype ({xv.dtype}), 1 where a position is seen and 0 where it is hidden, not torch.bool: from a boolean mask that is True where hidden (PyTorch's key_padding_mask) pass (~mask).to(xv.dtype)")
+        raise ValueError(f"key_mask must have xv's dtype ({xv.dtype}), 1 where a position is seen and 0 where it is hidden, not torch.bool: from a boolean mask that is True where hidden (PyTorch's key_padding_mask) pass (~mask).to(xv.dtype), from one that is True where seen (SDPA's attn_mask) mask.to(xv.dtype)")
     _check(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d, C_k, C_v)
     B = xv.shape[0]
     S = xv.shape[2]

@@ -178,7 +178,7 @@ def mhsa_key_padding_evolution(x, key_mask, q_weight, q_bias, k_weight, k_bias, 
             raise ValueError(f"x has no batch axis (shape {tuple(x.shape)}) but key_mask has {key_mask.dim()} dimensions (shape {tuple(key_mask.shape)}): pass every input with the batch axis, or every input without it (key_mask then has 1)")
         return mhsa_key_padding_evolution(x.unsqueeze(0), _batch_of_one(key_mask), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, path=path).squeeze(0)
     if isinstance(key_mask, torch.Tensor) and key_mask.dtype == torch.bool:
-        raise ValueError(f"key_mask must have x's dtype ({x.dtype}), 1 where a position is seen and 0 where it is hidden, not torch.bool: from a boolean mask that is True where hidden (PyTorch's key_padding_mask) pass (~mask).to(x.dtype)")
+        raise ValueError(f"key_mask must have x's dtype ({x.dtype}), 1 where a position is seen and 0 where it is hidden, not torch.bool: from a boolean mask that is True where hidden (PyTorch's key_padding_mask) pass (~mask).to(x.dtype), from one that is True where seen (SDPA's attn_mask) mask.to(x.dtype)")
     _check(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d)
     B = x.shape[0]
     L = x.shape[2]

@@ -98,7 +98,7 @@ def _tokens(x):
 
 
 def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bool | str = False,
-          key_padding: bool = False):
+          key_padding: bool = False, masked: bool = False):
     """Projections + ``F.scaled_dot_product_attention`` + output projection. ``separate``: three ``F.linear``
     (else one fused in-projection, as ``nn.MultiheadAttention`` stores it); ``grouped``: "enable_gqa" or
     "repeat_interleave" of the key/value heads; ``key_padding``: the visible keys as a boolean (B, 1, 1, L) mask."""
@@ -129,13 +129,15 @@ def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bo
                 if causal:
                     seen = seen & torch.ones(seen.shape[-1], seen.shape[-1], dtype=torch.bool, device=seen.device).tril()
                 mask = {"attn_mask": seen}
+            if masked:        # the keys each query sees, (B, N, L, L): SDPA's boolean attn_mask as it is
+                mask = {"attn_mask": t["allowed"] != 0}
             z = F.scaled_dot_product_attention(q, k, v, **mask, **extra)
             return back(F.linear(_merge(z), t["WO"], t["bO"]))
         return Built(call, params)
     return make
 
 
-def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding: bool = False):
+def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding: bool = False, masked: bool = False):
     """``nn.MultiheadAttention(C, N, batch_first=True)`` holding the operator's weights, eval mode,
     ``need_weights=False`` (its fast path when no gradient is needed); a causal mask from
     ``generate_square_subsequent_mask`` with ``is_causal=True``, P as a (B·N, L, L) float ``attn_mask``, or the
@@ -164,6 +166,8 @@ def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding
                                                                                          float("-inf"))
             elif biased == "input":   # one table per sample: (B, N, L, L) as the (B·N, L, L) float attn_mask
                 kw = {"attn_mask": t["attn_mask"].flatten(0, 1)}
+            elif masked:              # the keys each query sees (B, N, L, L): the (B·N, L, L) boolean mask, True = hidden
+                kw = {"attn_mask": (t["allowed"] == 0).flatten(0, 1)}
             elif key_padding:         # the visible keys V (B, L): True where hidden
                 kw = {"key_padding_mask": t["key_mask"] == 0}
             elif biased:
@@ -333,6 +337,11 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                                      _sdpa(separate=False, key_padding=True), **_ATT),
                          Alternative("nn.MultiheadAttention(key_padding_mask)", _mha_module(key_padding=True),
                                      **_ATT, note="the hidden keys, V == 0, as its boolean key_padding_mask")),
+    "mhsa_masked": (
+        Alternative("fused in-projection + SDPA(boolean attn_mask (B, N, L, L))", _sdpa(separate=False, masked=True),
+                    **_ATT),
+        Alternative("nn.MultiheadAttention(boolean attn_mask (B·N, L, L))", _mha_module(masked=True), **_ATT,
+                    note="the hidden keys, M == 0, flattened to the (B·N, L, L) mask it takes")),
     "mhsa_causal_key_padding": (
         Alternative("fused in-projection + SDPA(boolean attn_mask: causal and the visible keys)",
                     _sdpa(separate=False, causal=True, key_padding=True), **_ATT,

@@ -68,7 +68,7 @@ def recognise(plan, facts, defs: dict, tensors: dict, local_sizes: dict, pyx) ->
         if len(brackets) > 1 or len(reads) > 1:
             return None
         causal = bool(brackets) and _causal(brackets[0], pos, keys, ell)
-        key_mask = _key_mask(reads[0], b, keys, ell, op, leading=causal) if reads else None
+        key_mask = _key_mask(reads[0], (b, h, *pos), keys, ell, op, leading=causal) if reads else None
         if (brackets and not causal) or (reads and key_mask is None):
             return None
         key_read = reads[0] if reads else None
@@ -303,19 +303,23 @@ def _causal(mask, pos, keys, ell) -> bool:
     return sp.simplify(ell.shape[2] - ell.shape[3]) == 0
 
 
-def _key_mask(mask, b, keys, ell, op, *, leading: bool = False) -> str | None:
-    """G = V[b, m]: one read of an input declared an indicator (0/1, a 1 along its last axis in every row, checked by
-    the generated module) at the batch and the key, over exactly the logits' keys: SDPA's boolean attn_mask
-    V ≠ 0, broadcast over the heads and queries, with no row hidden (the premise); its name, else None. ``leading``
-    (beside the causal mask): V must be a leading indicator, V[b, 0] = 1, so that key 0 is visible to every query."""
-    if len(keys) != 1 or not isinstance(mask, sp.Indexed) or tuple(mask.indices) != (b, keys[0]):
+def _key_mask(mask, rows, keys, ell, op, *, leading: bool = False) -> str | None:
+    """G = V[b, m] or M[b, h, p, m]: one read of an input declared an indicator (0/1, a 1 along its last axis in every
+    row, checked by the generated module) at the batch (or the logits' whole row (b, h, p), ``rows``) and the key,
+    over exactly the logits' keys: SDPA's boolean attn_mask V ≠ 0, broadcast over the heads and queries (or M ≠ 0 as
+    it is), with no row hidden (the premise); its name, else None. ``leading`` (beside the causal mask): a V that is
+    a leading indicator, V[b, 0] = 1, so that key 0 is visible to every query."""
+    if len(keys) != 1 or len(rows) != 3 or not isinstance(mask, sp.Indexed):
+        return None
+    per_query = tuple(mask.indices) == (*rows, keys[0])
+    if tuple(mask.indices) != (rows[0], keys[0]) and not (per_query and not leading):
         return None
     name = str(mask.base.label)
     decl = next((t for t in op.tensors if t.name == name), None)
     if decl is None or decl.domain not in (("leading_indicator",) if leading else INDICATORS) or decl.role != "input" \
-            or len(decl.shape) != 2:
+            or len(decl.shape) != len(mask.indices):
         return None
-    if sp.simplify(decl.shape[0] - ell.shape[0]) != 0 or sp.simplify(decl.shape[1] - ell.shape[3]) != 0:
+    if any(sp.simplify(n - e) != 0 for n, e in zip(decl.shape, (ell.shape if per_query else (ell.shape[0], ell.shape[3])))):
         return None
     return name
 

@@ -14,7 +14,8 @@ sequence as an H = 1 image, ``mhsa_causal``, ``gqa_attention``, ``gqa_causal``, 
 ``cross_attention``, whose three inputs are the queries', keys' and values' tokens, ``mhsa_sample_bias``, whose
 second input is an additive bias per sample, ``mhsa_key_padding``, whose second input is the keys each sample
 sees: a boolean key_padding_mask negated, ``mhsa_causal_key_padding``, the same beside the causal mask (the first key
-of every sample seen), and ``cross_attention_key_padding``, cross_attention with those keys as a fourth input), or
+of every sample seen), ``mhsa_masked``, whose second input is the keys each query sees (any boolean attn_mask
+pattern, per sample and head, with a key in every row), and ``cross_attention_key_padding``, cross_attention with those keys as a fourth input), or
 raises
 :class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
 argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
@@ -42,9 +43,9 @@ tokens, over its positions, with a kernel made from any of the operator's inputs
 - add_bias_kv / add_zero_attn: a key that is no position of any input, after which the weights of the input's keys
   sum to less than one and the value bias stays in the aggregation with an input-dependent weight (an Evolution form
   over an affine projection of x, not over an input tensor);
-- masks other than the causal one (and all-allowed): a mask tensor as data, Ω its pattern;
-  additive float biases other than 0/−∞: a bias tensor in the logits (Swin's relative position bias
-  is one, but indexed by query − key, not an arbitrary L×L table);
+- a boolean (or 0/−inf) mask together with an additive float bias (no operator has both a hard mask and a bias;
+  any boolean pattern alone, per sample and head, with or without a key_padding_mask, is ``mhsa_masked``: its
+  second input, the keys each query sees, is declared an indicator, a key in every row);
 - a fully masked query row: the softmax is 0/0 there (PyTorch 2.13 returns zeros, earlier versions
   NaN), so no softmax kernel equals it;
 - dropout_p > 0 (or a module's dropout in training mode): random, not a function of the input;
@@ -99,8 +100,8 @@ FULL_ROW_REASON = (
     "attn_mask masks every key of query row {row}{where}: the softmax there is 0/0 (PyTorch 2.13 returns zeros for such a "
     "row, earlier versions NaN), which no softmax kernel equals; evosym refuses such masks")
 MASK_REASON = (
-    "attn_mask is not supported unless it is the causal mask or allows every key: a general mask makes Ω(p) the "
-    "mask's pattern, a static index set given as data, and no catalogue operator takes a mask tensor")
+    "attn_mask is not supported here unless it is the causal mask or allows every key: another boolean pattern is "
+    "mhsa_masked's input (the keys each query sees), which this operator does not have")
 BIAS_REASON = (
     "a float attn_mask mixing −inf with other non-zero values is not supported: its finite part is an additive "
     "bias (mhsa_bias) and its −inf part a hard mask, and no operator has both; −inf is not a value a parameter "
@@ -111,7 +112,7 @@ GQA_BIAS_REASON = (
 
 
 # the operators whose second input is the route's tensor (a bias per sample, the keys each sample sees)
-SECOND_INPUT = ("mhsa_sample_bias", "mhsa_key_padding", "mhsa_causal_key_padding")
+SECOND_INPUT = ("mhsa_sample_bias", "mhsa_key_padding", "mhsa_causal_key_padding", "mhsa_masked")
 
 
 class AttentionRefused(EvosymError, ValueError):
@@ -205,10 +206,11 @@ def float_mask(mask, name: str, mixed_reason: str):
     return finite
 
 
-def mask_kind(mask, length: int, *, true_masks: bool) -> str:
-    """"none" (no mask, or every key allowed), "causal" (key m allowed for query i exactly when m ≤ i) or "bias"
-    (a float mask with finite entries, not all 0: an additive bias, :func:`bias_table`), for a boolean or float
-    mask broadcast over batch and heads; a ValueError saying why for any other mask.
+def mask_kind(mask, length: int, *, true_masks: bool, patterns: bool = False) -> str:
+    """"none" (no mask, or every key allowed), "causal" (key m allowed for query i exactly when m ≤ i), "bias"
+    (a float mask with finite entries, not all 0: an additive bias, :func:`bias_table`) or, with ``patterns``,
+    "pattern" (any other boolean or 0/−inf mask that leaves every query a key: :func:`allowed_table`), for a boolean
+    or float mask broadcast over batch and heads; a ValueError saying why for any other mask.
     ``true_masks``: a boolean True means "masked" (nn.MultiheadAttention) rather than "allowed" (SDPA)."""
     import torch
     if mask is None:
@@ -238,7 +240,23 @@ def mask_kind(mask, length: int, *, true_masks: bool) -> str:
     causal = torch.ones(length, length, dtype=torch.bool, device=mask.device).tril()
     if bool((rows == causal).all()):
         return "causal"
+    if patterns:
+        return "pattern"
     raise AttentionRefused(MASK_REASON)
+
+
+def allowed_table(mask, heads: int, length: int, *, true_masks: bool, batch: int | None):
+    """mhsa_masked's input M: the keys each query sees as 0/1 in the float dtype ``mask`` or float64 for a boolean one
+    (the caller casts), (batch, heads, L, L), or (heads, L, L) for an unbatched call (``batch`` None), a broadcast
+    view where the mask broadcasts; from SDPA's mask broadcast to the logits (``true_masks`` False: True = seen) or
+    nn.MultiheadAttention's (L, L) / (batch·heads, L, L) ((heads, L, L) unbatched; True = hidden). Float masks:
+    finite = seen (0/−inf only: :func:`mask_kind` refused the rest)."""
+    import torch
+    seen = (mask != true_masks) if mask.dtype == torch.bool else torch.isfinite(mask)
+    shape = (heads, length, length) if batch is None else (batch, heads, length, length)
+    if seen.dim() == 3 and true_masks and batch is not None:   # nn.MultiheadAttention's (batch·heads, L, L)
+        seen = seen.reshape(batch, heads, length, length)
+    return seen.expand(shape).to(mask.dtype if mask.is_floating_point() else torch.float64)
 
 
 def sample_keys(mask):
@@ -305,8 +323,9 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
         raise AttentionRefused(f"dropout_p must be a number in [0, 1], not {dropout_p!r}")
     if dropout_p > 0:
         raise AttentionRefused(DROPOUT_REASON.format(p=dropout_p))
-    if mask not in ("none", "causal", "bias"):
-        raise AttentionRefused(f"mask must be 'none', 'causal' or 'bias' (what mask_kind reads off an attn_mask), not {mask!r}")
+    if mask not in ("none", "causal", "bias", "pattern"):
+        raise AttentionRefused(f"mask must be 'none', 'causal', 'bias' or 'pattern' (what mask_kind reads off an "
+                               f"attn_mask), not {mask!r}")
     if is_causal and mask != "none":
         raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error "
                                "(pass one of them); only a mask that allows every key, which changes nothing, is "
@@ -317,6 +336,13 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
             raise AttentionRefused(f"scale must be a finite number or None, not {scale!r}")
         factor = float(scale) * math.sqrt(head_dim)   # scale·(q·k) = (1/√d)·((scale·√d)·q)·k
     causal = is_causal or mask == "causal"
+    if mask == "pattern":   # any boolean pattern with a key in every row: the keys each query sees, an input
+        if bias is None:
+            raise AttentionRefused("mask='pattern' needs the keys each query sees (bias=, from allowed_table)")
+        if kv_heads != heads:
+            raise AttentionRefused(f"an attn_mask of another pattern with {kv_heads} key/value heads for {heads} query "
+                                   "heads is not supported: mhsa_masked has as many key/value heads as query heads")
+        return Route("mhsa_masked", {"N": heads, "d": head_dim}, factor, bias)
     if mask == "bias":
         if bias is None:
             raise AttentionRefused("mask='bias' needs the bias table (bias=, from bias_table)")
@@ -430,11 +456,13 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
                                    f"heads for {num_heads} query heads is not supported: mhsa_key_padding has as many "
                                    "key/value heads as query heads, and no operator combines grouped heads with it")
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep.to(x.dtype))
-    kind = mask_kind(attn_mask, length, true_masks=False)
-    if kind == "bias" and is_causal:
+    kind = mask_kind(attn_mask, length, true_masks=False, patterns=True)
+    if kind in ("bias", "pattern") and is_causal:
         raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an "
                                "error (pass one of them)")
-    table = bias_table(attn_mask, num_heads, length, per_head_rows=False) if kind == "bias" else None
+    table = bias_table(attn_mask, num_heads, length, per_head_rows=False) if kind == "bias" else \
+        allowed_table(attn_mask, num_heads, length, true_masks=False,
+                      batch=x.shape[0] if x.dim() == 3 else None).to(x.dtype) if kind == "pattern" else None
     return route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, mask=kind,
                  is_causal=is_causal, dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table)
 
@@ -496,42 +524,47 @@ def self_attention(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     return _run(r, x, weights, path, kv_input)
 
 
-def _module_route(m, length: int, *, attn_mask=None, is_causal=False) -> Route:
-    """The operator for an nn.MultiheadAttention called with this mask (module arguments are its from_torch's)."""
+def _module_route(m, length: int, *, attn_mask=None, is_causal=False, batch=None, dtype=None) -> Route:
+    """The operator for an nn.MultiheadAttention called with this mask (module arguments are its from_torch's);
+    ``batch``: the query's batch (None unbatched), ``dtype`` its dtype (a pattern's table is an input in it)."""
     if is_causal and attn_mask is None:
         raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
                          "is_causal only as a hint that attn_mask is the causal mask)")
-    kind = mask_kind(attn_mask, length, true_masks=True)
+    kind = mask_kind(attn_mask, length, true_masks=True, patterns=True)
     if is_causal and kind != "causal":
         raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
-    table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True) if kind == "bias" else None
+    table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True) if kind == "bias" else \
+        allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch).to(dtype) if kind == "pattern" \
+        else None
     return route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length, mask=kind, bias=table)
 
 
 def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sample_bias: bool = False,
-               key_padding: bool = False):
+               key_padding: bool = False, masked: bool = False):
     """The generated module with an ``nn.MultiheadAttention``'s weights: mhsa (no mask; it takes (B, E, H, W)
     tokens), mhsa_causal (``causal``; (B, E, L) tokens), mhsa_bias with its table P = ``bias`` (N, L, L) (the
     float attn_mask the module is called with; (L, L): the same for every head), cross_attention (``cross``:
     keys and values from their own inputs, any kdim and vdim; it takes (B, E, L), (B, kdim, S), (B, vdim, S)
     tokens), mhsa_sample_bias, mhsa_key_padding, with ``cross`` and ``key_padding`` cross_attention_key_padding
     (a fourth input, the keys each sample sees, (B, S)), or with ``causal`` and ``key_padding``
-    mhsa_causal_key_padding. The operator's own from_torch checks the module; ``causal`` and ``cross`` must be bools and ``bias`` a
+    mhsa_causal_key_padding, or with ``masked`` mhsa_masked (a second input, the keys each query sees, (B, N, L, L)). The operator's own from_torch checks the module; ``causal`` and ``cross`` must be bools and ``bias`` a
     finite floating-point tensor (float32 or the module's dtype, on its device, as PyTorch takes a float
     attn_mask)."""
     import torch
     if not isinstance(m, torch.nn.MultiheadAttention):
         raise AttentionRefused(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
-    for name, flag in (("causal", causal), ("cross", cross), ("sample_bias", sample_bias), ("key_padding", key_padding)):
+    for name, flag in (("causal", causal), ("cross", cross), ("sample_bias", sample_bias), ("key_padding", key_padding),
+                       ("masked", masked)):
         if not isinstance(flag, bool):
             raise AttentionRefused(f"{name} must be True or False, not {flag!r}")
     if bias is not None:
         _check_bias(m, bias)
     chosen = [n for n, flag in (("causal", causal), ("bias", bias is not None), ("cross", cross),
-                                ("sample_bias", sample_bias), ("key_padding", key_padding)) if flag]
+                                ("sample_bias", sample_bias), ("key_padding", key_padding), ("masked", masked)) if flag]
     if len(chosen) > 1 and chosen not in (["cross", "key_padding"], ["causal", "key_padding"]):
-        raise AttentionRefused("causal, bias, cross, sample_bias and key_padding are different operators (mhsa_causal, "
-                               "mhsa_bias, cross_attention, mhsa_sample_bias, mhsa_key_padding): pass one of them, "
+        raise AttentionRefused("causal, bias, cross, sample_bias, key_padding and masked are different operators "
+                               "(mhsa_causal, mhsa_bias, cross_attention, mhsa_sample_bias, mhsa_key_padding, "
+                               "mhsa_masked): pass one of them, "
                                "or cross and key_padding together (cross_attention_key_padding), or causal and "
                                "key_padding (mhsa_causal_key_padding)")
     try:   # the operator's from_torch says what in the module it cannot take: as evosym's error
@@ -541,6 +574,8 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
             return module_class(generated("cross_attention")).from_torch(m)
         if sample_bias:
             return module_class(generated("mhsa_sample_bias")).from_torch(m)
+        if masked:
+            return module_class(generated("mhsa_masked")).from_torch(m)
         if key_padding:
             return module_class(generated("mhsa_causal_key_padding" if causal else "mhsa_key_padding")).from_torch(m)
         if bias is None:
@@ -558,7 +593,7 @@ def module_for(m, r: Route):
     inputs = r.operator in SECOND_INPUT or r.operator == "cross_attention_key_padding"   # the route's tensor is not P
     return from_torch(m, causal=r.operator in ("mhsa_causal", "mhsa_causal_key_padding"), bias=None if inputs else r.bias,
                       cross=r.operator.startswith("cross_attention"), sample_bias=r.operator == "mhsa_sample_bias",
-                      key_padding=r.operator.endswith("key_padding"))
+                      key_padding=r.operator.endswith("key_padding"), masked=r.operator == "mhsa_masked")
 
 
 def _check_bias(m, bias):
@@ -636,11 +671,12 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     else:
         logits = (m.num_heads, length, length)
     attn_mask = checked_mask(attn_mask, query, logits, module=True)
+    batch = logits[0] if query.dim() == 3 else None
     if keep is not None:      # keys hidden per sample: the visible keys are the operator's second input
         if is_causal and attn_mask is None:
             raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
                                    "is_causal only as a hint that attn_mask is the causal mask)")
-        kind = mask_kind(attn_mask, length, true_masks=True)
+        kind = mask_kind(attn_mask, length, true_masks=True, patterns=True)
         if is_causal and kind != "causal":
             raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
         if kind == "bias":
@@ -648,6 +684,15 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
         r = route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length)
         if kind == "causal":   # a decoder's self-attention over padded sequences
             return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(keep))
+        if kind == "pattern":  # another pattern and the key padding: one table of the keys each query sees
+            seen = allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch).to(query.dtype)
+            seen = seen * (keep if batch is not None else keep[0])[..., None, None, :]
+            empty = (seen.reshape(-1, length, length).sum(-1) == 0).nonzero()
+            if len(empty):
+                k, row = (int(v) for v in empty[0])
+                raise AttentionRefused(FULL_ROW_REASON.format(row=row, where=f" with the key_padding_mask (at index "
+                                                              f"{k} of the (batch·heads) masks)"))
+            return Route("mhsa_masked", r.sizes, r.query_factor, seen)
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep)
     if padding is not None:   # a float key_padding_mask is added to the logits: one bias table per sample
         if is_causal:
@@ -663,7 +708,7 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
             rows = rows + table
         return route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length, mask="bias",
                      bias=rows if rows.dim() == 4 and bool((rows != rows[:1]).any()) else rows[0].contiguous())
-    return _module_route(m, length, attn_mask=attn_mask, is_causal=is_causal)
+    return _module_route(m, length, attn_mask=attn_mask, is_causal=is_causal, batch=batch, dtype=query.dtype)
 
 
 def _padding(m, query, key, mask):

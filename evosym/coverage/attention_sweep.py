@@ -24,8 +24,10 @@ HEADS = ((2, 2, False), (2, 2, True), (4, 2, True), (4, 1, True), (4, 2, False),
 SDPA_MASKS = ("none", "causal bool", "causal float", "causal bool (B, N, L, L)", "all allowed", "band",
               "additive bias", "additive bias (N, L, L)", "additive bias per sample", "additive bias and −inf",
               "fully masked row", "key padding (B, 1, 1, L)", "key padding float (B, 1, 1, L)",
-              "causal key padding (B, 1, L, L)", "causal key padding, first key hidden")
-MHA_MASKS = ("none", "causal float", "causal bool", "causal bool 3-D", "band", "additive bias", "additive bias 3-D",
+              "causal key padding (B, 1, L, L)", "causal key padding, first key hidden", "band float",
+              "pattern per sample and head (B, N, L, L)")
+MHA_MASKS = ("none", "causal float", "causal bool", "causal bool 3-D", "band", "band 3-D per sample", "additive bias",
+             "additive bias 3-D",
              "additive bias per sample 3-D", "fully masked row")
 # key_padding_mask kinds (batch × keys): boolean (True = hidden), finite float (added to the logits), finite float
 # with −inf where hidden, 0 and −inf (hides keys, adds nothing), boolean hiding every key of sample 0, boolean hiding
@@ -42,7 +44,7 @@ def _allowed(kind: str, length: int):
     """The boolean pattern of allowed keys (queries × keys) of a named mask."""
     import torch
     ones = torch.ones(length, length, dtype=torch.bool)
-    if kind == "band":
+    if kind.startswith("band"):
         idx = torch.arange(length)
         return (idx[:, None] - idx[None, :]).abs() <= 1
     pattern = ones if kind == "all allowed" else ones.tril()
@@ -76,6 +78,12 @@ def sdpa_mask(kind: str, length: int, heads: int, dtype):
         return _bias(kind, length, heads, BATCH, dtype)
     if kind == "causal float":
         return torch.zeros(length, length, dtype=dtype).masked_fill(~_allowed("causal", length), float("-inf"))
+    if kind.startswith("pattern per sample"):   # a band, shifted by sample and head: any pattern with a key per row
+        idx = torch.arange(length)
+        shift = torch.arange(BATCH)[:, None, None, None] + torch.arange(heads)[None, :, None, None]
+        return (idx[:, None] - idx[None, :] - shift % 3 + 1).abs() <= 1
+    if kind == "band float":
+        return torch.zeros(length, length, dtype=dtype).masked_fill(~_allowed("band", length), float("-inf"))
     if kind.startswith("causal key padding"):   # the causal mask and keys hidden per sample, as one boolean mask
         hidden = _padding("bool" if "first" in kind else "bool trailing", BATCH, length, None, dtype)
         return ~hidden[:, None, None, :] & _allowed("causal", length)
@@ -103,6 +111,10 @@ def mha_mask(kind: str, length: int, heads: int, batch: int, dtype):
         return _bias("additive bias per sample", length, heads, batch, dtype).reshape(batch * heads, length, length)
     if kind == "causal float":
         return torch.nn.Transformer.generate_square_subsequent_mask(length, dtype=dtype)
+    if kind == "band 3-D per sample":   # a band shifted by sample and head, (batch·heads, L, L)
+        idx = torch.arange(length)
+        shift = (torch.arange(batch)[:, None] + torch.arange(heads)[None, :]).reshape(-1, 1, 1)
+        return (idx[:, None] - idx[None, :] - shift % 3 + 1).abs() > 1
     masked = ~_allowed("causal" if kind.startswith("causal") else kind, length)
     return masked.expand(batch * heads, length, length).contiguous() if kind.endswith("3-D") else masked
 
@@ -132,7 +144,7 @@ def mha_combinations():
         for extra in MHA_EXTRAS:
             yield {"batch_first": batch_first, **extra}, "self", "none", False, False, False
         for padding in PADDINGS:
-            for mask in ("none", "additive bias", "causal float"):
+            for mask in ("none", "additive bias", "causal float", "band"):
                 yield {"batch_first": batch_first}, "self", mask, False, padding, False
             yield {"batch_first": batch_first}, "unbatched", "none", False, padding, False
         yield {"batch_first": batch_first}, "self", "none", True, "bool", False
@@ -354,6 +366,9 @@ _SDPA_ROWS = (
      {"mask": "causal bool (B, N, L, L)"}),
     ("attn_mask allowing every key", "attn_mask=torch.ones(L, L, dtype=bool)", {"mask": "all allowed"}),
     ("attn_mask, other boolean pattern", "attn_mask=band, abs(i − m) ≤ 1", {"mask": "band"}),
+    ("attn_mask, other pattern, float 0 / −inf", "attn_mask=0 on the band, −inf off it", {"mask": "band float"}),
+    ("attn_mask, a pattern per sample and head", "attn_mask (B, N, L, L), a band shifted per sample and head",
+     {"mask": "pattern per sample and head (B, N, L, L)"}),
     ("attn_mask hiding keys per sample (key padding)", "attn_mask of shape (B, 1, 1, L), boolean",
      {"mask": "key padding (B, 1, 1, L)"}),
     ("attn_mask hiding keys per sample, float 0 / −inf", "attn_mask of shape (B, 1, 1, L), 0 or −inf",
@@ -431,6 +446,12 @@ _MHA_ROWS = (
      {"mask": "causal bool"}),
     ("attn_mask, 3-D (B·N, L, L)", "attn_mask of shape (B·N, L, L), causal", {}, {"mask": "causal bool 3-D"}),
     ("attn_mask, other pattern", "attn_mask=band, abs(i − m) > 1 masked", {}, {"mask": "band"}),
+    ("attn_mask, other pattern per sample and head", "attn_mask (B·N, L, L), a band shifted per sample and head", {},
+     {"mask": "band 3-D per sample"}),
+    ("attn_mask, other pattern, with key_padding_mask", "attn_mask=band, key_padding_mask boolean", {},
+     {"mask": "band", "key_padding_mask": "bool"}),
+    ("attn_mask, other pattern, with a key_padding_mask that empties a row", "attn_mask=band, sample 0's last two keys "
+     "hidden", {}, {"mask": "band", "key_padding_mask": "bool trailing"}),
     ("attn_mask, additive float (L, L)", "attn_mask=0.25·(i − m)", {}, {"mask": "additive bias"}),
     ("attn_mask, additive float (B·N, L, L)", "attn_mask per head, equal across the batch", {},
      {"mask": "additive bias 3-D"}),
@@ -554,7 +575,10 @@ def markdown(tallies: dict) -> str:
               "the input's keys sum to less than one and the value bias (and `bias_v`) stays in the aggregation with "
               "an input-dependent weight: an Evolution form over an affine projection of x (v = W_V·x + b_V, shifted "
               "by −`bias_v`), not over an input tensor, which is what evosym aggregates (`add_zero_attn` without a "
-              "value bias would be one; no catalogue operator has it yet); a general hard mask needs a mask tensor given as data (a finite additive bias is "
+              "value bias would be one; no catalogue operator has it yet); any other boolean or 0 / −inf pattern "
+              "(bands, blocks, per sample and head, with a `key_padding_mask`) is `mhsa_masked`'s input M (B, N, L, L), "
+              "the keys each query sees, declared an indicator (a key in every row), but a hard mask together with an "
+              "additive bias has no operator (a finite additive bias is "
               "`mhsa_bias`'s parameter P, the same for every sample, or `mhsa_sample_bias`'s input; −inf is not a value "
               "the proof gives a parameter or input); "
               "a fully masked row has no softmax (0/0: PyTorch 2.13 returns zeros there, earlier versions NaN); "
