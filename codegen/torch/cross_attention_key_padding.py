@@ -35,6 +35,15 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+def _distinct(t):
+    """``t`` narrowed to one entry along every axis it is broadcast over (stride 0, an expanded mask): the same
+    values, each read once by the premise check."""
+    for axis in range(t.dim()):
+        if t.stride(axis) == 0 and t.shape[axis] > 1:
+            t = t.narrow(axis, 0, 1)
+    return t
+
+
 def _size(value):
     """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
     as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
@@ -222,12 +231,17 @@ def cross_attention_key_padding_evolution(x, xk, xv, key_mask, q_weight, q_bias,
     # key_mask is declared an indicator: the proof's softmax sums to one because every row sees a key
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(((key_mask == 0) | (key_mask == 1)).all() & (key_mask == 1).any(-1).all(), "key_mask must be 0 or 1 with a 1 in every row")
-    elif not bool(((key_mask == 0) | (key_mask == 1)).all()):
-        raise ValueError("every entry of key_mask must be 0 or 1 (1 where the position is seen, 0 where it is hidden; a boolean mask that is True where hidden, as PyTorch's key_padding_mask, is (~mask).to(dtype))")
-    elif not bool((key_mask == 1).any(-1).all()):   # (an empty last axis has no 1: refused too)
-        row = tuple(int(i) for i in (~(key_mask == 1).any(-1)).nonzero()[0])
-        where = f" of row {', '.join(map(str, row))}" if row else ""
-        raise ValueError(f"key_mask hides every key{where}: the softmax there is 0/0 (PyTorch returns NaN or zeros), and the proof needs a visible key in every row; drop that sample or leave one of its keys visible")
+    else:   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy)
+        shown = _distinct(key_mask)
+        if shown.numel():   # 0 ≤ entries ≤ 1 (NaN and ±inf fail) and no fraction
+            low, high = torch.aminmax(shown)
+            if not (bool(low >= 0) and bool(high <= 1)) or int(torch.count_nonzero(shown.frac())):
+                raise ValueError("every entry of key_mask must be 0 or 1 (1 where the position is seen, 0 where it is hidden; a boolean mask that is True where hidden, as PyTorch's key_padding_mask, is (~mask).to(dtype))")
+        if shown[..., :1].numel() < shown.shape[:-1].numel() or (shown.numel() and not bool((shown.amax(-1) == 1).all())):
+            row = tuple(int(i) for i in (shown != 1).all(-1).nonzero()[0])   # (an empty last axis has no 1: refused too)
+            where = f" of row {', '.join(map(str, row))}" if row else ""
+            raise ValueError(f"key_mask hides every key{where}: the softmax there is 0/0 (PyTorch returns NaN or zeros), and the proof needs a visible key in every row; drop that sample or leave one of its keys visible")
+        del shown
     L_out = (L,)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(xv.shape)}")

@@ -35,6 +35,15 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+def _distinct(t):
+    """``t`` narrowed to one entry along every axis it is broadcast over (stride 0, an expanded mask): the same
+    values, each read once by the premise check."""
+    for axis in range(t.dim()):
+        if t.stride(axis) == 0 and t.shape[axis] > 1:
+            t = t.narrow(axis, 0, 1)
+    return t
+
+
 def _size(value):
     """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
     as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
@@ -224,12 +233,17 @@ def mhsa_causal_key_padding_evolution(x, key_mask, q_weight, q_bias, k_weight, k
     # key_mask is declared a leading indicator: the proof's softmax sums to one because every row sees its first key
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(((key_mask == 0) | (key_mask == 1)).all() & (key_mask[..., :1] == 1).all(), "key_mask must be 0 or 1 with a 1 first in every row")
-    elif not bool(((key_mask == 0) | (key_mask == 1)).all()):
-        raise ValueError("every entry of key_mask must be 0 or 1 (1 where the position is seen, 0 where it is hidden; a boolean mask that is True where hidden, as PyTorch's key_padding_mask, is (~mask).to(dtype))")
-    elif key_mask.shape[-1] == 0 or not bool((key_mask[..., 0] == 1).all()):
-        row = tuple(int(i) for i in (~(key_mask[..., :1] == 1).any(-1)).nonzero()[0]) if key_mask.shape[-1] else ()
-        where = f" of row {', '.join(map(str, row))}" if row else ""
-        raise ValueError(f"key_mask hides the first key{where}: under the causal mask the first query sees the first key alone, so its softmax is 0/0 there (PyTorch returns NaN or zeros), and the proof needs the first key of every row visible (key_mask is declared a leading indicator: padding at the end only)")
+    else:   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy)
+        shown = _distinct(key_mask)
+        if shown.numel():   # 0 ≤ entries ≤ 1 (NaN and ±inf fail) and no fraction
+            low, high = torch.aminmax(shown)
+            if not (bool(low >= 0) and bool(high <= 1)) or int(torch.count_nonzero(shown.frac())):
+                raise ValueError("every entry of key_mask must be 0 or 1 (1 where the position is seen, 0 where it is hidden; a boolean mask that is True where hidden, as PyTorch's key_padding_mask, is (~mask).to(dtype))")
+        if shown.shape[-1] == 0 or not bool((shown[..., 0] == 1).all()):
+            row = tuple(int(i) for i in (shown[..., :1] != 1).any(-1).nonzero()[0]) if shown.shape[-1] else ()
+            where = f" of row {', '.join(map(str, row))}" if row else ""
+            raise ValueError(f"key_mask hides the first key{where}: under the causal mask the first query sees the first key alone, so its softmax is 0/0 there (PyTorch returns NaN or zeros), and the proof needs the first key of every row visible (key_mask is declared a leading indicator: padding at the end only)")
+        del shown
     L_out = (L,)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")

@@ -245,9 +245,8 @@ def mask_kind(mask, length: int, *, true_masks: bool, patterns: bool = False) ->
     raise AttentionRefused(MASK_REASON)
 
 
-def allowed_table(mask, heads: int, length: int, *, true_masks: bool, batch: int | None):
-    """mhsa_masked's input M: the keys each query sees as 0/1 in the float dtype ``mask`` or float64 for a boolean one
-    (the caller casts), (batch, heads, L, L), or (heads, L, L) for an unbatched call (``batch`` None), a broadcast
+def allowed_table(mask, heads: int, length: int, *, true_masks: bool, batch: int | None, dtype):
+    """mhsa_masked's input M: the keys each query sees as 0/1 in ``dtype`` (the query's), (batch, heads, L, L), or (heads, L, L) for an unbatched call (``batch`` None), a broadcast
     view where the mask broadcasts; from SDPA's mask broadcast to the logits (``true_masks`` False: True = seen) or
     nn.MultiheadAttention's (L, L) / (batch·heads, L, L) ((heads, L, L) unbatched; True = hidden). Float masks:
     finite = seen (0/−inf only: :func:`mask_kind` refused the rest)."""
@@ -256,7 +255,7 @@ def allowed_table(mask, heads: int, length: int, *, true_masks: bool, batch: int
     shape = (heads, length, length) if batch is None else (batch, heads, length, length)
     if seen.dim() == 3 and true_masks and batch is not None:   # nn.MultiheadAttention's (batch·heads, L, L)
         seen = seen.reshape(batch, heads, length, length)
-    return seen.expand(shape).to(mask.dtype if mask.is_floating_point() else torch.float64)
+    return seen.to(dtype).expand(shape)   # cast where the mask is stored, then a view: no copy of the broadcast
 
 
 def sample_keys(mask):
@@ -461,8 +460,8 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
         raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an "
                                "error (pass one of them)")
     table = bias_table(attn_mask, num_heads, length, per_head_rows=False) if kind == "bias" else \
-        allowed_table(attn_mask, num_heads, length, true_masks=False,
-                      batch=x.shape[0] if x.dim() == 3 else None).to(x.dtype) if kind == "pattern" else None
+        allowed_table(attn_mask, num_heads, length, true_masks=False, batch=x.shape[0] if x.dim() == 3 else None,
+                      dtype=x.dtype) if kind == "pattern" else None
     return route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, mask=kind,
                  is_causal=is_causal, dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table)
 
@@ -534,7 +533,7 @@ def _module_route(m, length: int, *, attn_mask=None, is_causal=False, batch=None
     if is_causal and kind != "causal":
         raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
     table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True) if kind == "bias" else \
-        allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch).to(dtype) if kind == "pattern" \
+        allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch, dtype=dtype) if kind == "pattern" \
         else None
     return route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length, mask=kind, bias=table)
 
@@ -685,7 +684,7 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
         if kind == "causal":   # a decoder's self-attention over padded sequences
             return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(keep))
         if kind == "pattern":  # another pattern and the key padding: one table of the keys each query sees
-            seen = allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch).to(query.dtype)
+            seen = allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch, dtype=query.dtype)
             seen = seen * (keep if batch is not None else keep[0])[..., None, None, :]
             empty = (seen.reshape(-1, length, length).sum(-1) == 0).nonzero()
             if len(empty):
