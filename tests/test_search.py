@@ -20,7 +20,8 @@ CASES = Path(__file__).resolve().parent / "data" / "search_cases"
 NOT_SEARCHED = {"dirichlet_conv": "no divisor tactics", "mobius_inversion": "no divisor tactics",
                 "mobius_inversion_converse": "no divisor tactics",
                 "mhsa_causal": "Ω from a guard [m ≤ i], not from a sum's range",
-                "gqa_causal": "Ω from a guard [m ≤ i], not from a sum's range"}   # typed derive only
+                "gqa_causal": "Ω from a guard [m ≤ i], not from a sum's range",
+                "mhsa_causal_key_padding": "Ω from a guard [m ≤ i], not from a sum's range"}   # typed derive only
 SEARCHED = [n for n in catalogue.catalogue_names() if n not in NOT_SEARCHED]
 
 _found: dict = {}
