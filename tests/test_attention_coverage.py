@@ -689,3 +689,32 @@ def test_an_sdpa_mask_hiding_keys_per_sample_is_mhsa_key_padding():
     with pytest.raises(ValueError, match="hides keys per sample with 1 key/value heads for 2 query heads"):
         at.self_attention(x, w[0], bias[0], wk, bias[1][:4], wk, bias[2][:4], w[3], bias[3], num_heads=n,
                           attn_mask=allowed, enable_gqa=True)
+
+
+def test_masks_the_routes_cannot_differentiate_or_read_are_refused_and_meta_tensors_pass():
+    """A 0/−inf float mask that requires grad is read as a pattern (no gradient): refused, not silently
+    undifferentiated; a boolean pattern with a finite float key_padding_mask names both; a sparse mask is a
+    ValueError from the generated module, and meta tensors (shape inference) pass its premise check."""
+    torch.manual_seed(29)
+    bsz, length, e, n = 2, 5, 8, 2
+    idx = torch.arange(length)
+    band = (idx[:, None] - idx[None, :]).abs() <= 1
+    pr = _Projections(e, n)
+    x = torch.randn(bsz, length, e, dtype=F64)
+    soft = torch.zeros(length, length, dtype=F64).masked_fill(~band, float("-inf")).requires_grad_()
+    with pytest.raises(ValueError, match="0/−inf float attn_mask that requires grad is not supported"):
+        pr.ours(x, soft)
+    m = nn.MultiheadAttention(e, n, batch_first=True, dtype=F64).eval()
+    kpm = torch.zeros(bsz, length, dtype=F64)
+    kpm[0, -1] = float("-inf")
+    with pytest.raises(ValueError, match="0/−inf float key_padding_mask that requires grad"):
+        at.multihead_attention(m, x, x, x, key_padding_mask=kpm.requires_grad_(), need_weights=False)
+    with pytest.raises(ValueError, match="boolean \\(or 0/−inf\\) pattern attn_mask with a finite float key_padding_mask"):
+        at.multihead_attention(m, x, x, x, attn_mask=~band, key_padding_mask=torch.randn(bsz, length, dtype=F64),
+                               need_weights=False)
+    layer = at.from_torch(m, masked=True)
+    allowed = band.expand(bsz, n, length, length).to(F64)
+    with pytest.raises(ValueError, match="allowed must be a dense tensor, not torch.sparse_coo"):
+        layer(x.transpose(1, 2), allowed.contiguous().to_sparse())
+    meta = layer.to("meta")
+    assert meta(x.transpose(1, 2).to("meta"), allowed.to("meta")).shape == (bsz, e, length)

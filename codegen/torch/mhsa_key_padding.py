@@ -198,7 +198,9 @@ def mhsa_key_padding_evolution(x, key_mask, q_weight, q_bias, k_weight, k_bias, 
     # key_mask is declared an indicator: the proof's softmax sums to one because every row sees a key
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(((key_mask == 0) | (key_mask == 1)).all() & (key_mask == 1).any(-1).all(), "key_mask must be 0 or 1 with a 1 in every row")
-    else:   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy)
+    elif key_mask.layout != torch.strided:
+        raise ValueError(f"key_mask must be a dense tensor, not {key_mask.layout}: pass key_mask.to_dense()")
+    elif key_mask.device.type != "meta":   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy); a meta tensor has no entries to check
         shown = _distinct(key_mask)
         if shown.numel():   # 0 ≤ entries ≤ 1 (NaN and ±inf fail) and no fraction
             low, high = torch.aminmax(shown)

@@ -202,7 +202,9 @@ def mhsa_masked_evolution(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weig
     # allowed is declared an indicator: the proof's softmax sums to one because every row sees a key
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(((allowed == 0) | (allowed == 1)).all() & (allowed == 1).any(-1).all(), "allowed must be 0 or 1 with a 1 in every row")
-    else:   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy)
+    elif allowed.layout != torch.strided:
+        raise ValueError(f"allowed must be a dense tensor, not {allowed.layout}: pass allowed.to_dense()")
+    elif allowed.device.type != "meta":   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy); a meta tensor has no entries to check
         shown = _distinct(allowed)
         if shown.numel():   # 0 ≤ entries ≤ 1 (NaN and ±inf fail) and no fraction
             low, high = torch.aminmax(shown)

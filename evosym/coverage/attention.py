@@ -73,10 +73,10 @@ KEY_PADDING_WITH_MASK_REASON = (
 KEY_PADDING_FIRST_REASON = (
     "a key padding mask (a key_padding_mask, or an attn_mask hiding keys per sample) that hides the first key of "
     "sample {sample} together with the causal mask is not supported: "
-    "query 0 then sees no key, a 0/0 softmax (PyTorch returns NaN there, or zeros on its autograd path); mhsa_causal_key_padding's proof needs the "
+    "query 0 then sees no key, a 0/0 softmax (PyTorch returns zeros or NaN there, by version and path); mhsa_causal_key_padding's proof needs the "
     "first key of every sample visible (padding at the end, as a decoder's right-padded sequences have)")
 KEY_PADDING_EMPTY_REASON = (
-    "key_padding_mask hides every key of sample {sample}: the softmax there is 0/0 (PyTorch returns NaN there, or zeros on its autograd path), and "
+    "key_padding_mask hides every key of sample {sample}: the softmax there is 0/0 (PyTorch returns zeros or NaN there, by version and path), and "
     "the proofs of the key padding operators (mhsa_key_padding, mhsa_causal_key_padding, "
     "cross_attention_key_padding) need a visible key in every sample; drop that sample or leave one of its keys "
     "visible")
@@ -97,8 +97,8 @@ DROPOUT_REASON = (
     "dropout_p={p!r} is not supported: dropout zeroes attention weights at random, so the output is not a function "
     "of the input and no Evolution kernel equals it; pass dropout_p=0.0 (what an eval-mode module does)")
 FULL_ROW_REASON = (
-    "attn_mask masks every key of query row {row}{where}: the softmax there is 0/0 (PyTorch 2.13 returns zeros for such a "
-    "row, earlier versions NaN), which no softmax kernel equals; evosym refuses such masks")
+    "attn_mask masks every key of query row {row}{where}: the softmax there is 0/0 (PyTorch returns zeros or NaN there, by version and path), "
+    "which no softmax kernel equals; evosym refuses such masks")
 MASK_REASON = (
     "attn_mask is not supported here unless it is the causal mask or allows every key: another boolean pattern is "
     "mhsa_masked's input (the keys each query sees), which this operator does not have")
@@ -203,6 +203,10 @@ def float_mask(mask, name: str, mixed_reason: str):
         return "bias" if bool((mask != 0).any()) else "none"
     if bool(((mask != 0) & finite).any()):
         raise AttentionRefused(mixed_reason)
+    if mask.requires_grad:   # read as a pattern (0 seen, −inf hidden), the mask would get no gradient, silently
+        raise AttentionRefused(f"a 0/−inf float {name} that requires grad is not supported: evosym reads it as the "
+                               "pattern of keys it hides, which has no gradient, while PyTorch differentiates its "
+                               f"finite entries as an additive bias; pass {name}.detach() or a boolean mask")
     return finite
 
 
@@ -697,10 +701,12 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
         if is_causal:
             raise AttentionRefused("is_causal=True with a key_padding_mask is not taken: a causal mask and a per-sample "
                                    "bias are two operators (mhsa_causal, mhsa_sample_bias) and none has both")
-        kind = mask_kind(attn_mask, length, true_masks=True)
-        if kind == "causal":
-            raise AttentionRefused("a causal attn_mask with a float key_padding_mask is not supported: no operator has "
-                                   "both a hard mask and a per-sample bias (mhsa_causal, mhsa_sample_bias)")
+        kind = mask_kind(attn_mask, length, true_masks=True, patterns=True)
+        if kind in ("causal", "pattern"):
+            raise AttentionRefused(f"a {'causal' if kind == 'causal' else 'boolean (or 0/−inf) pattern'} attn_mask with "
+                                   "a finite float key_padding_mask (an additive bias per sample) is not supported: no "
+                                   "operator has both a hard mask and a bias (mhsa_causal or mhsa_masked, "
+                                   "mhsa_sample_bias)")
         rows = padding[:, None, None, :].expand(padding.shape[0], m.num_heads, length, length)
         if kind == "bias":
             table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True)
