@@ -527,15 +527,22 @@ def self_attention(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     return _run(r, x, weights, path, kv_input)
 
 
-def _module_route(m, length: int, *, attn_mask=None, is_causal=False, batch=None, dtype=None) -> Route:
-    """The operator for an nn.MultiheadAttention called with this mask (module arguments are its from_torch's);
-    ``batch``: the query's batch (None unbatched), ``dtype`` its dtype (a pattern's table is an input in it)."""
+def _module_mask_kind(attn_mask, length: int, is_causal: bool) -> str:
+    """:func:`mask_kind` of an nn.MultiheadAttention attn_mask (True = hidden; patterns taken), with the module's
+    rule for is_causal: only as a hint that attn_mask is the causal mask (PyTorch refuses it without one)."""
     if is_causal and attn_mask is None:
         raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
-                         "is_causal only as a hint that attn_mask is the causal mask)")
+                               "is_causal only as a hint that attn_mask is the causal mask)")
     kind = mask_kind(attn_mask, length, true_masks=True, patterns=True)
     if is_causal and kind != "causal":
         raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
+    return kind
+
+
+def _module_route(m, length: int, *, attn_mask=None, is_causal=False, batch=None, dtype=None) -> Route:
+    """The operator for an nn.MultiheadAttention called with this mask (module arguments are its from_torch's);
+    ``batch``: the query's batch (None unbatched), ``dtype`` its dtype (a pattern's table is an input in it)."""
+    kind = _module_mask_kind(attn_mask, length, is_causal)
     table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True) if kind == "bias" else \
         allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch, dtype=dtype) if kind == "pattern" \
         else None
@@ -676,12 +683,7 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     attn_mask = checked_mask(attn_mask, query, logits, module=True)
     batch = logits[0] if query.dim() == 3 else None
     if keep is not None:      # keys hidden per sample: the visible keys are the operator's second input
-        if is_causal and attn_mask is None:
-            raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
-                                   "is_causal only as a hint that attn_mask is the causal mask)")
-        kind = mask_kind(attn_mask, length, true_masks=True, patterns=True)
-        if is_causal and kind != "causal":
-            raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
+        kind = _module_mask_kind(attn_mask, length, is_causal)
         if kind == "bias":
             raise AttentionRefused(KEY_PADDING_WITH_MASK_REASON.format(what="an additive float attn_mask"))
         r = route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length)
