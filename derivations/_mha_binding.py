@@ -67,7 +67,8 @@ def binding(*, bias_table: bool = False, call: str = "self") -> dict:
     "sample_bias" (the operator's second input as the float attn_mask), "key_padding" (the second input, the visible
     keys, as the boolean key_padding_mask == 0), "causal_key_padding" (both: the causal mask and the second input as
     the key_padding_mask, −inf where hidden: the float form of the causal mask's), "mask" (the second input, the keys
-    each query sees (B, N, L, L), as the boolean (B·N, L, L) attn_mask == 0), "cross" (m(x, x_k, x_v)), "cross_key_padding" (m(x, x_k, x_v) with
+    each query sees (B, N, L, L), as the boolean (B·N, L, L) attn_mask == 0), "mask_bias" (the second input M and the
+    third P as one (B·N, L, L) float attn_mask: P where M is 1, −inf where it is 0), "cross" (m(x, x_k, x_v)), "cross_key_padding" (m(x, x_k, x_v) with
     the fourth input, the visible keys, as the boolean key_padding_mask == 0)."""
     out = {"module": "torch.nn.MultiheadAttention", "requires": list(REQUIRES), "call": call,
             "sizes": {"N": "m.num_heads", "d": "m.head_dim"},

@@ -26,7 +26,9 @@ which the causal property is derived symbolically. With a key mask V (an input, 
 Σ E > 0 from that premise: the sum runs over V's whole last axis. Ω stays every token (which keys a sample
 hides is data, not a neighbourhood); K is 0 at the hidden keys. Causal with a key mask, E = [m ≤ i]·V[b, m]·exp(ℓ)
 and V is a *leading* indicator (V[b, 0] = 1 in every sample: right padding), from which the rule proves key 0
-visible to every query (it passes [0 ≤ i] and V[b, 0] = 1); Ω is the causal window.
+visible to every query (it passes [0 ≤ i] and V[b, 0] = 1); Ω is the causal window. With a mask M per sample, head
+and query (an indicator: a key in every row) and a bias input P, E = M[b, h, i, m]·exp(ℓ + P[b, h, i, m]): a float
+attn_mask mixing −inf (M = 0) with finite values (P), the same premise.
 """
 
 from __future__ import annotations
@@ -93,11 +95,12 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
     ``cross`` it runs over the S keys, the mask an encoder–decoder's memory_key_padding_mask gives; with ``causal``
     a leading indicator, V[b, 0] = 1 in every sample, so that query 0 sees key 0: a right-padded decoder's
     tgt_key_padding_mask; ``masked``: an input M[b, h, i, m] ∈ {0, 1}, the keys query i of head h sees in sample b,
-    SDPA's boolean attn_mask (True = seen) broadcast to the logits, declared an indicator: a 1 in every row)."""
+    SDPA's boolean attn_mask (True = seen) broadcast to the logits, declared an indicator: a 1 in every row; with
+    ``biased="input"`` both: E = M·exp(ℓ + P), a float attn_mask mixing −inf (M = 0) with finite entries (P))."""
     if key_mask and (grouped or biased or (causal and cross)):
         raise ValueError("key_mask is built alone, with cross or with causal (no grouping or bias with it)")
-    if masked and (causal or grouped or biased or cross or key_mask):
-        raise ValueError("masked is built alone (its mask holds any causal or key padding pattern)")
+    if masked and (causal or grouped or biased not in (False, "input") or cross or key_mask):
+        raise ValueError("masked is built alone or with a bias input (its mask holds any causal or key padding pattern)")
     if grouped:
         Nkv, G = size("N_kv"), size("G")
         N = Nkv * G
@@ -132,8 +135,9 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                    latex="P", text="P", torch_name="attn_bias") if biased else None
     if biased == "input":
         P = TensorDecl("attn_mask", (B, N, L, S), "input", "additive attention bias per sample and head (query × "
-                       "key): a float attn_mask of shape (B, N, L, L), every entry finite", latex="P", text="P",
-                       domain="finite")
+                       "key): " + ("the finite part of a float attn_mask (B, N, L, L), any finite value where M hides"
+                                   if masked else "a float attn_mask of shape (B, N, L, L), every entry finite"),
+                       latex="P", text="P", domain="finite")
     bias_read = P[b, h, i, m] if biased == "input" else P[h, i, m] if biased else 0
     seen = TensorDecl("allowed", (B, N, L, S), "input", "the keys each query sees per sample and head: 1 seen, 0 "
                       "hidden (SDPA's boolean attn_mask, broadcast), a 1 in every row",
@@ -198,7 +202,8 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                        + ", before the output projection", latex="z", text="z", shape=(B, C, L))
     defs += [norm, attn, heads]
     traditional = bo[o] + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
-    inputs = ((x, xk, xv) + ((keep,) if key_mask else ()) if cross else (x, P) if biased == "input"
+    inputs = ((x, xk, xv) + ((keep,) if key_mask else ()) if cross else (x, seen, P) if masked and biased
+              else (x, P) if biased == "input"
               else (x, keep) if key_mask else (x, seen) if masked else (x,))
     tensors = inputs + (Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased is True else ())
     return Attention(causal, grouped, sizes, N, G, Nkv, x, tensors, tuple(defs), traditional, y, xv, S)

@@ -51,11 +51,12 @@ def test_sweep_reaches_every_operator(tallies):
     assert set(tallies[at.FUNCTIONS[0]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "gqa_attention",
                                                           "gqa_causal", "cross_attention", "mhsa_sample_bias",
                                                           "mhsa_key_padding", "cross_attention_key_padding",
-                                                          "mhsa_causal_key_padding", "mhsa_masked"}
+                                                          "mhsa_causal_key_padding", "mhsa_masked",
+                                                          "mhsa_masked_bias"}
     assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "cross_attention",
                                                           "mhsa_sample_bias", "mhsa_key_padding",
                                                           "cross_attention_key_padding", "mhsa_causal_key_padding",
-                                                          "mhsa_masked"}
+                                                          "mhsa_masked", "mhsa_masked_bias"}
 
 
 def test_sweep_catches_a_module_that_drops_the_mask(monkeypatch):
@@ -139,8 +140,9 @@ def test_a_fully_masked_row_is_refused_and_pytorch_gives_no_softmax_there():
 @pytest.mark.parametrize("kw, needle", [
     (dict(dropout_p=0.1), "dropout_p=0.1 is not supported"),
     (dict(is_causal=True, mask="causal"), "documents the pair as an error"),
-    (dict(mask="Causal"), "mask must be 'none', 'causal', 'bias' or 'pattern'"),
-    (dict(mask=None), "mask must be 'none', 'causal', 'bias' or 'pattern'"),
+    (dict(mask="Causal"), "mask must be 'none', 'causal', 'bias', 'pattern' or 'masked_bias'"),
+    (dict(mask=None), "mask must be 'none', 'causal', 'bias', 'pattern' or 'masked_bias'"),
+    (dict(mask="masked_bias"), "needs the bias and the keys each query sees"),
     (dict(kv_heads=1), "need enable_gqa=True"),
     (dict(heads=3, kv_heads=2, enable_gqa=True), "multiple of the key/value heads"),
     (dict(scale=float("nan")), "scale must be a finite number"),
@@ -233,7 +235,7 @@ def test_what_cross_attention_and_key_padding_mask_refuse_is_said():
     with pytest.raises(ValueError, match="key_padding_mask hides every key of sample 1"):
         at.multihead_attention(m, x, x, x, key_padding_mask=torch.tensor([[False, True, True], [True, True, True]]),
                                need_weights=False)
-    with pytest.raises(ValueError, match="cross-attention with a finite float key_padding_mask .* is not supported"):
+    with pytest.raises(ValueError, match="cross-attention with a float key_padding_mask with finite non-zero entries .* is not supported"):
         at.multihead_attention(m, x, y, y, key_padding_mask=torch.randn(2, 5, dtype=F64), need_weights=False)
     with pytest.raises(ValueError, match="need_weights=True is not supported"):
         at.multihead_attention(m, x, y, y)
@@ -316,9 +318,6 @@ def test_a_float_key_padding_mask_is_a_per_sample_bias(with_mask):
         got = at.multihead_attention(m, x, x, x, key_padding_mask=padding, attn_mask=mask, need_weights=False,
                                      path=path)[0]
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    with pytest.raises(ValueError, match="a float key_padding_mask mixing −inf with other non-zero values"):
-        at.multihead_attention(m, x, x, x, key_padding_mask=padding.masked_fill(padding < 0, float("-inf")),
-                               need_weights=False)
     with pytest.raises(ValueError, match=r"key_padding_mask must have shape \(3, 5\)"):
         at.multihead_attention(m, x, x, x, key_padding_mask=padding[:, :4], need_weights=False)
 
@@ -359,7 +358,6 @@ def test_a_boolean_or_minus_inf_key_padding_mask_is_mhsa_key_padding(batch_first
     for kw, words in ((dict(attn_mask=causal), "hides the first key of sample 2 together with the causal mask"),
                       (dict(attn_mask=causal, is_causal=True), "hides the first key of sample 2"),
                       (dict(is_causal=True), "is_causal=True without attn_mask"),
-                      (dict(attn_mask=torch.randn(5, 5, dtype=F64)), "together with an additive float attn_mask"),
                       (dict(key_padding_mask=torch.ones(3, 5, dtype=torch.bool)), "hides every key of sample 0"),
                       (dict(key_padding_mask=hidden.to(torch.int64)), "key_padding_mask must be boolean or floating")):
         with pytest.raises(ValueError, match=words):
@@ -619,7 +617,7 @@ def test_a_key_padding_mask_on_cross_attention_is_cross_attention_key_padding(kw
     with pytest.raises(ValueError, match=r"hides every key of row 1:"):
         layer(*tokens, torch.tensor([[1.0] + [0.0] * 4, [0.0] * 5, [1.0] * 5], dtype=F64))
     causal = torch.ones(4, 5, dtype=torch.bool).triu(1)
-    for call, words in ((dict(key_padding_mask=torch.randn(3, 5, dtype=F64)), "a finite float key_padding_mask"),
+    for call, words in ((dict(key_padding_mask=torch.randn(3, 5, dtype=F64)), "a float key_padding_mask with finite non-zero"),
                         (dict(key_padding_mask=hidden, attn_mask=causal), "hides a key or adds a bias beside a key_pad"),
                         (dict(key_padding_mask=hidden, is_causal=True, attn_mask=causal), "beside a key_padding_mask"),
                         (dict(key_padding_mask=torch.ones(3, 5, dtype=torch.bool)), "hides every key of sample 0")):
@@ -682,7 +680,7 @@ def test_an_sdpa_mask_hiding_keys_per_sample_is_mhsa_key_padding():
     assert at.sdpa_route(x, w[0], w[1], w[2], num_heads=n, attn_mask=rows_differ).operator == "mhsa_masked"
     torch.testing.assert_close(ours(x, rows_differ), reference(x, rows_differ), rtol=1e-12, atol=1e-12)
     for mask, kw, words in ((whole_sample, {}, "masks every key of query row"),
-                            (allowed, {"is_causal": True}, "together with is_causal=True")):
+                            (allowed, {"is_causal": True}, "is_causal=True with an attn_mask is not taken")):
         with pytest.raises(ValueError, match=words):
             ours(x, mask, **kw)
     wk = torch.randn(e // 2, e, dtype=F64)   # 1 key/value head for 2 query heads
@@ -691,30 +689,139 @@ def test_an_sdpa_mask_hiding_keys_per_sample_is_mhsa_key_padding():
                           attn_mask=allowed, enable_gqa=True)
 
 
-def test_masks_the_routes_cannot_differentiate_or_read_are_refused_and_meta_tensors_pass():
-    """A 0/−inf float mask that requires grad is read as a pattern (no gradient): refused, not silently
-    undifferentiated; a boolean pattern with a finite float key_padding_mask names both; a sparse mask is a
-    ValueError from the generated module, and meta tensors (shape inference) pass its premise check."""
+def test_masks_that_require_grad_are_differentiated_and_sparse_or_meta_masks_are_handled():
+    """A 0/−inf float mask that requires grad is a hard mask and a bias (mhsa_masked_bias) whose gradient, where it
+    is finite, equals PyTorch's; an all-zero float mask that requires grad is a bias (it gets its gradient too); a
+    sparse mask is a ValueError from the generated module, and meta tensors (shape inference) pass its premise check."""
     torch.manual_seed(29)
     bsz, length, e, n = 2, 5, 8, 2
     idx = torch.arange(length)
     band = (idx[:, None] - idx[None, :]).abs() <= 1
     pr = _Projections(e, n)
     x = torch.randn(bsz, length, e, dtype=F64)
-    soft = torch.zeros(length, length, dtype=F64).masked_fill(~band, float("-inf")).requires_grad_()
-    with pytest.raises(ValueError, match="0/−inf float attn_mask that requires grad is not supported"):
-        pr.ours(x, soft)
+    for base in (torch.zeros(length, length, dtype=F64).masked_fill(~band, float("-inf")),
+                 torch.zeros(bsz, 1, length, length, dtype=F64), torch.zeros(length, length, dtype=F64)):
+        ours, theirs = base.clone().requires_grad_(), base.clone().requires_grad_()
+        assert at.sdpa_route(x, *pr.w[:3], num_heads=n, attn_mask=ours).operator == (
+            "mhsa_masked_bias" if bool(base.isinf().any()) else "mhsa_sample_bias" if base.dim() == 4 else "mhsa_bias")
+        got = torch.autograd.grad(pr.ours(x, ours).sum(), ours)[0]
+        want = torch.autograd.grad(pr.reference(x, theirs).sum(), theirs)[0]
+        assert bool(got.abs().max() > 0.01)
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
     m = nn.MultiheadAttention(e, n, batch_first=True, dtype=F64).eval()
     kpm = torch.zeros(bsz, length, dtype=F64)
     kpm[0, -1] = float("-inf")
-    with pytest.raises(ValueError, match="0/−inf float key_padding_mask that requires grad"):
-        at.multihead_attention(m, x, x, x, key_padding_mask=kpm.requires_grad_(), need_weights=False)
-    with pytest.raises(ValueError, match="boolean \\(or 0/−inf\\) pattern attn_mask with a finite float key_padding_mask"):
-        at.multihead_attention(m, x, x, x, attn_mask=~band, key_padding_mask=torch.randn(bsz, length, dtype=F64),
-                               need_weights=False)
+    ours, theirs = kpm.clone().requires_grad_(), kpm.clone().requires_grad_()
+    got = torch.autograd.grad(at.multihead_attention(m, x, x, x, key_padding_mask=ours, need_weights=False)[0].sum(),
+                              ours)[0]
+    want = torch.autograd.grad(m(x, x, x, key_padding_mask=theirs, need_weights=False)[0].sum(), theirs)[0]
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
     layer = at.from_torch(m, masked=True)
     allowed = band.expand(bsz, n, length, length).to(F64)
     with pytest.raises(ValueError, match="allowed must be a dense tensor, not torch.sparse_coo"):
         layer(x.transpose(1, 2), allowed.contiguous().to_sparse())
     meta = layer.to("meta")
     assert meta(x.transpose(1, 2).to("meta"), allowed.to("meta")).shape == (bsz, e, length)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_a_hard_mask_beside_a_bias_is_mhsa_masked_bias(batch_first):
+    """A float attn_mask mixing −inf with finite values (ALiBi beside the causal mask), a finite float attn_mask beside
+    a boolean key_padding_mask, a causal or other boolean mask beside a finite float key_padding_mask, and a float
+    key_padding_mask with −inf: M (the keys each query sees) and P (the bias) of mhsa_masked_bias; outputs and the
+    module's parameter gradients equal nn.MultiheadAttention on both paths, batched and unbatched; a combination that
+    leaves a query no key is refused, naming the row."""
+    torch.manual_seed(31)
+    bsz, length, e, n = 3, 5, 6, 2
+    m = nn.MultiheadAttention(e, n, batch_first=batch_first, dtype=F64).eval()
+    x = torch.randn((bsz, length, e) if batch_first else (length, bsz, e), dtype=F64)
+    causal = nn.Transformer.generate_square_subsequent_mask(length, dtype=F64)
+    alibi = causal + 0.3 * (torch.arange(length)[:, None] - torch.arange(length)[None, :]).to(F64)
+    idx = torch.arange(length)
+    band = (idx[:, None] - idx[None, :]).abs() > 1                        # True = hidden
+    hidden = torch.tensor([[False] * 5, [False, False, False, True, True], [False, False, True, False, True]])
+    soft = torch.randn(bsz, length, dtype=F64)
+    per_sample = alibi * torch.arange(1, bsz * n + 1, dtype=F64)[:, None, None]
+    cases = (dict(attn_mask=alibi), dict(attn_mask=alibi.float()), dict(attn_mask=per_sample),
+             dict(attn_mask=torch.randn(length, length, dtype=F64), key_padding_mask=hidden),
+             dict(attn_mask=causal, key_padding_mask=soft), dict(attn_mask=causal, is_causal=True, key_padding_mask=soft),
+             dict(attn_mask=band, key_padding_mask=soft), dict(key_padding_mask=soft.masked_fill(hidden, float("-inf"))),
+             dict(attn_mask=alibi, key_padding_mask=soft.masked_fill(hidden, float("-inf"))),
+             dict(attn_mask=alibi, key_padding_mask=hidden))
+    for kw in cases:
+        r = at.mha_route(m, x, x, x, kw.get("key_padding_mask"), False, kw.get("attn_mask"), kw.get("is_causal", False))
+        assert r.operator == "mhsa_masked_bias", kw
+        assert bool(((r.allowed == 0) | (r.allowed == 1)).all()) and bool(r.bias.isfinite().all())
+        want = m(x, x, x, need_weights=False, **kw)[0]
+        for path in ("auto", "generic"):
+            m.zero_grad()
+            got = at.multihead_attention(m, x, x, x, need_weights=False, path=path, **kw)[0]
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+            grads = torch.autograd.grad(got.square().sum(), list(m.parameters()))
+            expected = torch.autograd.grad(m(x, x, x, need_weights=False, **kw)[0].square().sum(), list(m.parameters()))
+            for g, w in zip(grads, expected):
+                torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)
+    xu = x[:, 0] if not batch_first else x[0]                              # unbatched: (L, E)
+    for kw in (dict(attn_mask=alibi), dict(attn_mask=causal, key_padding_mask=soft[1]),
+               dict(key_padding_mask=soft[2].masked_fill(hidden[2], float("-inf")))):
+        torch.testing.assert_close(at.multihead_attention(m, xu, xu, xu, need_weights=False, **kw)[0],
+                                   m(xu, xu, xu, need_weights=False, **kw)[0], rtol=1e-12, atol=1e-12)
+    trailing = torch.zeros(bsz, length, dtype=torch.bool)
+    trailing[1, -2:] = True                                               # sample 1's row 4 of the band: keys 3, 4
+    for kw, words in ((dict(attn_mask=band, key_padding_mask=soft.masked_fill(trailing, float("-inf"))),
+                       r"masks every key of query row 4 with the key_padding_mask \(at index \(1, 0\)"),
+                      (dict(attn_mask=alibi.masked_fill(idx[:, None] == 2, float("-inf"))), "query row 2"),
+                      (dict(attn_mask=alibi, key_padding_mask=hidden.roll(1, -1)), "query row 0"),
+                      (dict(attn_mask=alibi, is_causal=True), "hint that attn_mask is the causal mask")):
+        with pytest.raises(ValueError, match=words):
+            at.multihead_attention(m, x, x, x, need_weights=False, **kw)
+
+
+def test_an_sdpa_mask_mixing_minus_inf_and_a_bias_is_mhsa_masked_bias():
+    """SDPA's float attn_mask with −inf and finite entries, in every broadcast shape, float32 beside float64 queries,
+    is mhsa_masked_bias (M = isfinite(mask), P = the finite entries, 0 elsewhere), equal to SDPA on both paths and
+    unbatched; with is_causal, grouped heads or a row of −inf it is refused with the reason."""
+    torch.manual_seed(37)
+    bsz, length, e, n = 2, 5, 8, 2
+    pr = _Projections(e, n)
+    x = torch.randn(bsz, length, e, dtype=F64)
+    idx = torch.arange(length)
+    slope = 0.25 * (idx[:, None] - idx[None, :]).to(F64)
+    alibi = slope.masked_fill(idx[None, :] > idx[:, None], float("-inf"))
+    band = (idx[:, None] - idx[None, :]).abs() <= 1
+    per_head = (torch.randn(bsz, n, length, length, dtype=F64)).masked_fill(~band, float("-inf"))
+    for mask in (alibi, alibi.float(), alibi.expand(bsz, 1, length, length), per_head, per_head[:1]):
+        r = at.sdpa_route(x, *pr.w[:3], num_heads=n, attn_mask=mask)
+        assert r.operator == "mhsa_masked_bias" and r.allowed.shape == r.bias.shape == (bsz, n, length, length)
+        for path in ("auto", "generic"):
+            torch.testing.assert_close(pr.ours(x, mask, path=path), pr.reference(x, mask), rtol=1e-12, atol=1e-12)
+        mu = mask if mask.dim() == 2 else mask[0]
+        torch.testing.assert_close(pr.ours(x[0], mu), pr.reference(x[0], mu), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="documents the pair as an error"):
+        pr.ours(x, alibi, is_causal=True)
+    with pytest.raises(ValueError, match="masks every key of query row 3"):
+        pr.ours(x, alibi.masked_fill(idx[:, None] == 3, float("-inf")))
+    w = pr.w
+    with pytest.raises(ValueError, match="mhsa_masked_bias has as many key/value heads"):
+        at.self_attention(x, w[0], pr.bias[0], w[1][:4], pr.bias[1][:4], w[2][:4], pr.bias[2][:4], w[3], pr.bias[3],
+                          num_heads=n, attn_mask=alibi, enable_gqa=True)
+
+
+def test_the_masked_bias_module_checks_both_premises():
+    """The generated module refuses an M that is not an indicator (a fraction, a row with no key) and a P that is
+    not finite (−inf belongs in M), naming the input; inside the premise P's entries where M is 0 do not matter."""
+    torch.manual_seed(41)
+    bsz, length, e, n = 2, 4, 4, 2
+    layer = at.from_torch(nn.MultiheadAttention(e, n, dtype=F64).eval(), sample_bias=True, masked=True)
+    x = torch.randn(bsz, e, length, dtype=F64)
+    seen = torch.ones(bsz, n, length, length, dtype=F64).tril()
+    bias = torch.randn(bsz, n, length, length, dtype=F64)
+    y = layer(x, seen, bias)
+    torch.testing.assert_close(layer(x, seen, bias + 5.0 * (seen == 0)), y, rtol=1e-12, atol=1e-12)
+    for m_, p_, words in ((seen * 0.5 + 0.5 * seen.tril(-1), bias, "every entry of allowed must be 0 or 1"),
+                          (seen.masked_fill(torch.arange(length)[:, None] == 1, 0), bias,
+                           "allowed hides every key of row 0, 0, 1"),
+                          (seen, bias.masked_fill(seen == 0, float("-inf")), "every entry of attn_mask must be finite"),
+                          (seen, bias.masked_fill(seen == 0, float("nan")), "every entry of attn_mask must be finite")):
+        with pytest.raises(ValueError, match=words):
+            layer(x, m_, p_)

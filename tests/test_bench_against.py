@@ -30,6 +30,7 @@ SMALL = {
     "mhsa_causal": {"B": 2, "N": 2, "d": 4, "L": 7},
     "mhsa_causal_key_padding": {"B": 3, "N": 2, "d": 4, "L": 7},
     "mhsa_masked": {"B": 3, "N": 2, "d": 4, "L": 7},
+    "mhsa_masked_bias": {"B": 3, "N": 2, "d": 4, "L": 7},
     "gqa_attention": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
     "gqa_causal": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
     "swin_attention": {"B": 2, "N": 2, "d": 4, "M": 3, "T_h": 2, "T_w": 3, "S": 1},
@@ -165,6 +166,16 @@ def test_the_check_refuses_a_wrong_alternative():
     for wrong in (A.Alternative("no mask", A._sdpa(separate=False), rtol=1e-3, atol=1e-4),
                   A.Alternative("transposed mask", transposed_mask, rtol=1e-3, atol=1e-4)):
         out, ref, _ = _run("mhsa_masked", wrong)
+        assert not wrong.agrees(out, ref)[0]
+
+    def bias_only(t, sizes, op):         # the bias without the hard mask
+        return A._sdpa(separate=False, biased="input")(t, sizes, op)
+
+    def mask_only(t, sizes, op):         # the hard mask without the bias
+        return A._sdpa(separate=False, masked=True)(t, sizes, op)
+    for wrong in (A.Alternative("bias only", bias_only, rtol=1e-3, atol=1e-4),
+                  A.Alternative("mask only", mask_only, rtol=1e-3, atol=1e-4)):
+        out, ref, _ = _run("mhsa_masked_bias", wrong)
         assert not wrong.agrees(out, ref)[0]
 
     def cross_unmasked(t, sizes, op):   # cross_attention's alternative without the key mask

@@ -28,7 +28,7 @@ CATALOGUE = [
     "depthwise_conv2d", "dirichlet_conv", "dynamic_dwconv",
     "fourier_conv1d", "gcn", "gqa_attention", "gqa_causal", "hyperzzw", "hyperzzw_code", "idynamic_dwconv",
     "involution", "linear", "local_attention", "lti_system", "mhsa", "mhsa_bias", "mhsa_causal", "mhsa_causal_key_padding",
-    "mhsa_key_padding", "mhsa_masked",
+    "mhsa_key_padding", "mhsa_masked", "mhsa_masked_bias",
     "mhsa_sample_bias",
     "mobius_inversion",
     "mobius_inversion_converse", "neighborhood_attention", "pointwise_conv2d", "shifted_pointwise_conv2d",

@@ -332,6 +332,8 @@ def _mha(seed=0, **kw):
     ("mhsa_causal_key_padding", {}, None),
     ("mhsa_masked", dict(batch_first=True), None),
     ("mhsa_masked", {}, None),
+    ("mhsa_masked_bias", dict(batch_first=True), None),
+    ("mhsa_masked_bias", {}, None),
     ("cross_attention_key_padding", dict(kdim=3, vdim=5, batch_first=True), None),
     ("cross_attention_key_padding", {}, None),
 ])
@@ -343,7 +345,7 @@ def test_a_bare_multihead_attention_is_a_candidate_with_no_wrapper(operator, kw,
 
 
 @pytest.mark.parametrize("operator", ["mhsa", "mhsa_causal", "mhsa_key_padding", "mhsa_causal_key_padding",
-                                      "mhsa_masked"])
+                                      "mhsa_masked", "mhsa_masked_bias"])
 def test_a_bare_multihead_attention_whose_weights_the_binding_cannot_read_is_a_clear_error(operator):
     """kdim/vdim ≠ embed_dim: no packed in_proj_weight to read for a self-attention operator (a raw TypeError
     before): a ValueError saying what the operator needs."""
@@ -387,3 +389,15 @@ def test_cross_attention_key_padding_takes_four_inputs_and_its_mask_is_live():
     assert len(report.trials) > 0
     with pytest.raises(AssertionError, match="differs from the proven operator"):
         assert_equivalent(KeyPaddingMHA(ignore=True), "cross_attention_key_padding", sizes=SIZES, weights=mha_weights)
+
+
+@pytest.mark.parametrize("call", ["mask", "sample_bias"])
+def test_a_multihead_attention_dropping_the_bias_or_the_hard_mask_of_mhsa_masked_bias_fails(call):
+    """mhsa_masked_bias's two mask inputs are drawn (M an indicator, P finite) and both are live: a bare
+    nn.MultiheadAttention called with only the hard mask (M), or with M read as an additive bias, fails."""
+    from derivations.mhsa_masked_bias import OPERATOR
+    from evosym.testing.adapters import adapt
+    binding = dict(OPERATOR.torch_binding, call=call)
+    candidate, weights = adapt(_mha(batch_first=True), binding)
+    with pytest.raises(AssertionError, match="differs from the proven operator"):
+        assert_equivalent(candidate, "mhsa_masked_bias", sizes={"N": 2, "d": 4}, weights=weights, trials=1)

@@ -44,6 +44,12 @@ def _distinct(t):
     return t
 
 
+def _row(bad):
+    """" of row i, j, …": the first row where ``bad`` (one entry per row) is True; "" where none is."""
+    hit = bad.nonzero()
+    return f" of row {', '.join(str(int(i)) for i in hit[0])}" if len(hit) else ""
+
+
 def _size(value):
     """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
     as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
@@ -237,12 +243,10 @@ def cross_attention_key_padding_evolution(x, xk, xv, key_mask, q_weight, q_bias,
         shown = _distinct(key_mask)
         if shown.numel():   # 0 ≤ entries ≤ 1 (NaN and ±inf fail) and no fraction
             low, high = torch.aminmax(shown)
-            if not (bool(low >= 0) and bool(high <= 1)) or int(torch.count_nonzero(shown.frac())):
+            if not (bool(low >= 0) and bool(high <= 1)) or bool(shown.frac().amax() > 0):
                 raise ValueError("every entry of key_mask must be 0 or 1 (1 where the position is seen, 0 where it is hidden; a boolean mask that is True where hidden, as PyTorch's key_padding_mask, is (~mask).to(dtype))")
         if shown[..., :1].numel() < shown.shape[:-1].numel() or (shown.numel() and not bool((shown.amax(-1) == 1).all())):
-            row = tuple(int(i) for i in (shown != 1).all(-1).nonzero()[0])   # (an empty last axis has no 1: refused too)
-            where = f" of row {', '.join(map(str, row))}" if row else ""
-            raise ValueError(f"key_mask hides every key{where}: the softmax there is 0/0 (PyTorch returns NaN or zeros), and the proof needs a visible key in every row; drop that sample or leave one of its keys visible")
+            raise ValueError(f"key_mask hides every key{_row((shown != 1).all(-1))}: the softmax there is 0/0 (PyTorch returns NaN or zeros), and the proof needs a visible key in every row; drop that sample or leave one of its keys visible")   # (an empty last axis has no 1: refused too)
         del shown
     L_out = (L,)
     if min(L_out) < 1:
@@ -315,12 +319,14 @@ def _sdpa(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_b
     # K̂ = M(o, c)·S with M = v_weight: v = v_weight·xv (v's bias is in β)
     v = F.linear(xv.flatten(2).transpose(1, 2), v_weight).unflatten(2, (N, d)).transpose(1, 2)
     mask = None
-    # the keys each sample sees (the indicator key_mask ≠ 0, laid out (b, 1, 1, key)): SDPA's boolean attn_mask; every
+    # the keys each row sees (the indicator key_mask ≠ 0, laid out (b, 1, 1, key) or (b, head, query, key)); every
     # row sees a key (checked above), so SDPA's softmax is the proved one
     km_1 = key_mask.reshape(B, 1, 1, S)  # key_mask[b, m]: the whole tensor
     km_2 = _as_grid(km_1, 4, dtype, device)
-    seen = km_2 != 0
-    mask = seen if mask is None else mask.masked_fill(~seen, float("-inf"))
+    # SDPA's float attn_mask: 0 where the indicator is 1, −∞ where it is 0, as 1 − 1/|·| (exact at 0 and 1, −0.0 a 0;
+    # no other value passed the check), added to β where there is one (β + 0 = β exactly)
+    hide = km_2.detach().reciprocal().abs_().neg_().add_(1)
+    mask = hide if mask is None else hide.add_(mask) if hide.shape == mask.shape else mask + hide   # (in place: one table)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)))
     del q, k, v, mask   # released before the output projection allocates: the peak holds one of them, not all
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)

@@ -44,6 +44,12 @@ def _distinct(t):
     return t
 
 
+def _row(bad):
+    """" of row i, j, …": the first row where ``bad`` (one entry per row) is True; "" where none is."""
+    hit = bad.nonzero()
+    return f" of row {', '.join(str(int(i)) for i in hit[0])}" if len(hit) else ""
+
+
 def _size(value):
     """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
     as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
@@ -239,12 +245,10 @@ def mhsa_causal_key_padding_evolution(x, key_mask, q_weight, q_bias, k_weight, k
         shown = _distinct(key_mask)
         if shown.numel():   # 0 ≤ entries ≤ 1 (NaN and ±inf fail) and no fraction
             low, high = torch.aminmax(shown)
-            if not (bool(low >= 0) and bool(high <= 1)) or int(torch.count_nonzero(shown.frac())):
+            if not (bool(low >= 0) and bool(high <= 1)) or bool(shown.frac().amax() > 0):
                 raise ValueError("every entry of key_mask must be 0 or 1 (1 where the position is seen, 0 where it is hidden; a boolean mask that is True where hidden, as PyTorch's key_padding_mask, is (~mask).to(dtype))")
         if shown.shape[-1] == 0 or not bool((shown[..., 0] == 1).all()):
-            row = tuple(int(i) for i in (shown[..., :1] != 1).any(-1).nonzero()[0]) if shown.shape[-1] else ()
-            where = f" of row {', '.join(map(str, row))}" if row else ""
-            raise ValueError(f"key_mask hides the first key{where}: under the causal mask the first query sees the first key alone, so its softmax is 0/0 there (PyTorch returns NaN or zeros), and the proof needs the first key of every row visible (key_mask is declared a leading indicator: padding at the end only)")
+            raise ValueError(f"key_mask hides the first key{_row((shown[..., :1] != 1).any(-1))}: under the causal mask the first query sees the first key alone, so its softmax is 0/0 there (PyTorch returns NaN or zeros), and the proof needs the first key of every row visible (key_mask is declared a leading indicator: padding at the end only)")
         del shown
     L_out = (L,)
     if min(L_out) < 1:
@@ -360,14 +364,13 @@ def _sdpa(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out
     k = k.unflatten(2, (N, d)).transpose(1, 2)
     v = v.unflatten(2, (N, d)).transpose(1, 2)
     mask = None
-    # the keys each sample sees (the indicator key_mask ≠ 0, laid out (b, 1, 1, key)): SDPA's boolean attn_mask; every
+    # the keys each row sees (the indicator key_mask ≠ 0, laid out (b, 1, 1, key) or (b, head, query, key)); every
     # row sees a key (checked above), so SDPA's softmax is the proved one
     km_1 = key_mask.reshape(B, 1, 1, L)  # key_mask[b, m]: the whole tensor
     km_2 = _as_grid(km_1, 4, dtype, device)
-    seen = km_2 != 0
-    # with the causal mask (SDPA takes attn_mask or is_causal, not both): key m ≤ query p and seen; key 0 always is
-    seen = seen & torch.ones(seen.shape[-1], seen.shape[-1], dtype=torch.bool, device=device).tril()
-    mask = seen if mask is None else mask.masked_fill(~seen, float("-inf"))
+    # with the causal mask (SDPA takes attn_mask or is_causal, not both): one boolean mask, key m ≤ query p and seen
+    keys = km_2.shape[-1]
+    mask = (km_2 != 0) & torch.ones(keys, keys, dtype=torch.bool, device=device).tril()
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)))
     del q, k, v, mask   # released before the output projection allocates: the peak holds one of them, not all
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)

@@ -111,6 +111,8 @@ def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bo
             split = (t["WQ"].shape[0], t["WK"].shape[0], t["WV"].shape[0])
             params = (w_in, b_in)
         extra = {"is_causal": causal and not key_padding}   # with a key mask the causal mask is in attn_mask
+        # a hard mask and a bias: the one float mask a user holds (−inf where hidden), made once, outside the timing
+        mixed = _leaf(t["attn_mask"].masked_fill(t["allowed"] == 0, float("-inf"))) if masked and biased else None
         if grouped == "enable_gqa":
             extra["enable_gqa"] = True
 
@@ -130,10 +132,10 @@ def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bo
                     seen = seen & torch.ones(seen.shape[-1], seen.shape[-1], dtype=torch.bool, device=seen.device).tril()
                 mask = {"attn_mask": seen}
             if masked:        # the keys each query sees, (B, N, L, L): SDPA's boolean attn_mask as it is
-                mask = {"attn_mask": t["allowed"] != 0}
+                mask = {"attn_mask": mixed if biased else t["allowed"] != 0}
             z = F.scaled_dot_product_attention(q, k, v, **mask, **extra)
             return back(F.linear(_merge(z), t["WO"], t["bO"]))
-        return Built(call, params)
+        return Built(call, params + ((mixed,) if mixed is not None else ()))
     return make
 
 
@@ -155,6 +157,7 @@ def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding
         m.requires_grad_(x.requires_grad)
         causal_mask = (torch.nn.Transformer.generate_square_subsequent_mask(x.shape[-1], device=x.device, dtype=x.dtype)
                        if causal else None)
+        mixed = _leaf(t["attn_mask"].masked_fill(t["allowed"] == 0, float("-inf")).flatten(0, 1)) if masked and biased else None
 
         def call():
             tok, back = _tokens(t["x"])
@@ -164,6 +167,8 @@ def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding
                 if key_padding:       # the same float form as the causal mask: −inf where hidden
                     kw["key_padding_mask"] = torch.zeros_like(t["key_mask"]).masked_fill(t["key_mask"] == 0,
                                                                                          float("-inf"))
+            elif masked and biased:   # the one float mask (−inf where hidden) as (B·N, L, L)
+                kw = {"attn_mask": mixed}
             elif biased == "input":   # one table per sample: (B, N, L, L) as the (B·N, L, L) float attn_mask
                 kw = {"attn_mask": t["attn_mask"].flatten(0, 1)}
             elif masked:              # the keys each query sees (B, N, L, L): the (B·N, L, L) boolean mask, True = hidden
@@ -175,7 +180,7 @@ def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding
                 kw = {"attn_mask": p.unsqueeze(0).expand(tok.shape[0], -1, -1, -1).reshape(-1, *p.shape[1:])}
             out, _ = m(tok, tok, tok, need_weights=False, **kw)
             return back(out)
-        return Built(call, tuple(m.parameters()))
+        return Built(call, tuple(m.parameters()) + ((mixed,) if mixed is not None else ()))
     return make
 
 
@@ -342,6 +347,13 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                     **_ATT),
         Alternative("nn.MultiheadAttention(boolean attn_mask (B·N, L, L))", _mha_module(masked=True), **_ATT,
                     note="the hidden keys, M == 0, flattened to the (B·N, L, L) mask it takes")),
+    "mhsa_masked_bias": (
+        Alternative("fused in-projection + SDPA(float attn_mask (B, N, L, L) with −inf)",
+                    _sdpa(separate=False, masked=True, biased="input"), **_ATT,
+                    note="the one float mask P with −inf where M is 0, made before the timing"),
+        Alternative("nn.MultiheadAttention(float attn_mask (B·N, L, L) with −inf)",
+                    _mha_module(masked=True, biased="input"), **_ATT,
+                    note="the same float mask flattened to the (B·N, L, L) mask it takes")),
     "mhsa_causal_key_padding": (
         Alternative("fused in-projection + SDPA(boolean attn_mask: causal and the visible keys)",
                     _sdpa(separate=False, causal=True, key_padding=True), **_ATT,

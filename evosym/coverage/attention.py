@@ -15,8 +15,9 @@ sequence as an H = 1 image, ``mhsa_causal``, ``gqa_attention``, ``gqa_causal``, 
 second input is an additive bias per sample, ``mhsa_key_padding``, whose second input is the keys each sample
 sees: a boolean key_padding_mask negated, ``mhsa_causal_key_padding``, the same beside the causal mask (the first key
 of every sample seen), ``mhsa_masked``, whose second input is the keys each query sees (any boolean attn_mask
-pattern, per sample and head, with a key in every row), and ``cross_attention_key_padding``, cross_attention with those keys as a fourth input), or
-raises
+pattern, per sample and head, with a key in every row), ``mhsa_masked_bias``, the same with an additive bias per
+sample and head as a third input (a float mask mixing −inf with finite values, or a hard mask beside a float one),
+and ``cross_attention_key_padding``, cross_attention with those keys as a fourth input), or raises
 :class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
 argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
 one is such an error too, never a raw torch error: an attn_mask is taken exactly as PyTorch takes it
@@ -33,19 +34,19 @@ What is refused, and what representing it would take (an Evolution form aggregat
 tokens, over its positions, with a kernel made from any of the operator's inputs):
 
 - a key_padding_mask that hides every key of a sample (0/0 rows: PyTorch returns NaN or zeros), or, beside the causal
-  mask, its first key (query 0 then sees none: mhsa_causal_key_padding needs right padding), or that hides keys
-  together with an additive mask or bias, or mixes −inf with other non-zero values (a boolean or 0/−inf key_padding_mask alone is
-  ``mhsa_key_padding``: its visible-key input is declared an indicator, a 1 in every sample, the premise the proof's
-  unit-sum step uses and the generated module checks; a finite float key_padding_mask, or a float attn_mask that
-  differs per sample, is ``mhsa_sample_bias``'s input: an additive bias per sample and head);
+  mask, its first key (query 0 then sees none: mhsa_causal_key_padding needs right padding) (a boolean or 0/−inf
+  key_padding_mask alone is ``mhsa_key_padding``: its visible-key input is declared an indicator, a 1 in every
+  sample, the premise the proof's unit-sum step uses and the generated module checks; a finite float
+  key_padding_mask, or a float attn_mask that differs per sample, is ``mhsa_sample_bias``'s input: an additive bias
+  per sample and head; a mask that hides keys beside one that adds a bias, or a float mask that does both, is
+  ``mhsa_masked_bias``: its mask input is an indicator, a key in every row, and its bias input finite);
 - cross-attention with a mask other than keys hidden per sample (cross_attention_key_padding), with is_causal, or
   with grouped key/value heads: no operator combines them;
 - add_bias_kv / add_zero_attn: a key that is no position of any input, after which the weights of the input's keys
   sum to less than one and the value bias stays in the aggregation with an input-dependent weight (an Evolution form
   over an affine projection of x, not over an input tensor);
-- a boolean (or 0/−inf) mask together with an additive float bias (no operator has both a hard mask and a bias;
-  any boolean pattern alone, per sample and head, with or without a key_padding_mask, is ``mhsa_masked``: its
-  second input, the keys each query sees, is declared an indicator, a key in every row);
+- a hard mask or a bias with grouped key/value heads beyond gqa_causal's causal mask (no grouped operator has
+  another mask or a bias table);
 - a fully masked query row: the softmax is 0/0 there (PyTorch 2.13 returns zeros, earlier versions
   NaN), so no softmax kernel equals it;
 - dropout_p > 0 (or a module's dropout in training mode): random, not a function of the input;
@@ -62,14 +63,6 @@ from .modules import generated, module_class
 
 FUNCTIONS = ("F.scaled_dot_product_attention", "nn.MultiheadAttention")
 
-KEY_PADDING_MIXED_REASON = (
-    "a float key_padding_mask mixing −inf with other non-zero values is not supported: its −inf part hides keys "
-    "(mhsa_key_padding) and its finite part is an additive bias per sample (mhsa_sample_bias), and no operator has "
-    "both")
-KEY_PADDING_WITH_MASK_REASON = (
-    "a key_padding_mask that hides keys together with {what} is not supported: mhsa_key_padding hides keys per "
-    "sample with no other mask and mhsa_causal_key_padding with the causal one only; no operator combines a key "
-    "mask with an additive bias (pass one of them)")
 KEY_PADDING_FIRST_REASON = (
     "a key padding mask (a key_padding_mask, or an attn_mask hiding keys per sample) that hides the first key of "
     "sample {sample} together with the causal mask is not supported: "
@@ -103,9 +96,10 @@ MASK_REASON = (
     "attn_mask is not supported here unless it is the causal mask or allows every key: another boolean pattern is "
     "mhsa_masked's input (the keys each query sees), which this operator does not have")
 BIAS_REASON = (
-    "a float attn_mask mixing −inf with other non-zero values is not supported: its finite part is an additive "
-    "bias (mhsa_bias) and its −inf part a hard mask, and no operator has both; −inf is not a value a parameter "
-    "takes in the proof")
+    "a float attn_mask mixing −inf with other non-zero values is not supported here: its −inf part is a hard mask "
+    "and its finite part an additive bias, mhsa_masked_bias's two inputs (M, P), which this operator does not have")
+CAUSAL_PAIR_REASON = (
+    "is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error (pass one of them)")
 GQA_BIAS_REASON = (
     "enable_gqa with fewer key/value heads and a float additive attn_mask is not supported: no operator combines "
     "grouped key/value heads with a bias table (gqa_attention has none, mhsa_bias has N key/value heads)")
@@ -128,7 +122,8 @@ class Route:
     sizes: dict = field(hash=False)
     query_factor: float = 1.0
     bias: object = field(default=None, hash=False, compare=False)   # mhsa_bias's P (N, L, L), from a float mask;
-    # mhsa_sample_bias's P (B, N, L, L); mhsa_key_padding's visible keys V (B, L)
+    # mhsa_sample_bias's and mhsa_masked_bias's P (B, N, L, L); mhsa_key_padding's visible keys V (B, L)
+    allowed: object = field(default=None, hash=False, compare=False)   # mhsa_masked_bias's M (B, N, L, L)
 
 
 def _int(name: str, value, low: int = 1) -> int:
@@ -190,31 +185,48 @@ def _tensor_like(name: str, t, x, shape: tuple, what: str):
                                "refuses it too)")
 
 
-def float_mask(mask, name: str, mixed_reason: str):
+def float_mask(mask, name: str, mixed_reason: str | None = None):
     """A float mask read as PyTorch adds it to the logits: "none" (every entry 0), "bias" (every entry finite, some
-    not 0: an additive bias), else the entries it allows, a boolean tensor (the finite ones: −inf hides). An
-    AttentionRefused for NaN or +inf (no softmax) and, with ``mixed_reason``, for −inf beside finite non-zero entries
-    (a hard mask and a bias at once, which no operator has)."""
+    not 0, or all 0 with requires_grad: an additive bias, differentiated), "mixed" (−inf beside finite non-zero
+    entries, or a 0/−inf mask that requires grad: a hard mask and a bias at once, mhsa_masked_bias), else the entries
+    it allows, a boolean tensor (the finite ones: −inf hides). An AttentionRefused for NaN or +inf (no softmax) and,
+    with ``mixed_reason``, instead of "mixed" (where the caller has no operator for it)."""
     import torch
     if bool(torch.isnan(mask).any()) or bool((mask == float("inf")).any()):
         raise AttentionRefused(f"a float {name} with NaN or +inf entries has no softmax")
     finite = torch.isfinite(mask)
-    if bool(finite.all()):
-        return "bias" if bool((mask != 0).any()) else "none"
-    if bool(((mask != 0) & finite).any()):
+    if bool(finite.all()):   # (a zero mask that requires grad is a bias: PyTorch differentiates it)
+        return "bias" if mask.requires_grad or bool((mask != 0).any()) else "none"
+    mixed = bool(((mask != 0) & finite).any())
+    if (mixed or mask.requires_grad) and mixed_reason is None:
+        return "mixed"
+    if mixed:
         raise AttentionRefused(mixed_reason)
     if mask.requires_grad:   # read as a pattern (0 seen, −inf hidden), the mask would get no gradient, silently
-        raise AttentionRefused(f"a 0/−inf float {name} that requires grad is not supported: evosym reads it as the "
-                               "pattern of keys it hides, which has no gradient, while PyTorch differentiates its "
-                               f"finite entries as an additive bias; pass {name}.detach() or a boolean mask")
+        raise AttentionRefused(f"a 0/−inf float {name} that requires grad is not supported here: evosym reads it as "
+                               "the pattern of keys it hides, which has no gradient, while PyTorch differentiates "
+                               f"its finite entries as an additive bias; pass {name}.detach() or a boolean mask")
     return finite
+
+
+def _refuse_empty_rows(seen, beside: str = ""):
+    """An AttentionRefused (:data:`FULL_ROW_REASON`) for the first query row of ``seen`` (…, queries, keys: True or
+    non-zero where a key is seen) that sees no key, with its index in the leading axes; ``beside``: what else hid
+    keys (" with the key_padding_mask"). Nothing when every row sees a key."""
+    empty = (~(seen != 0).any(-1)).nonzero()
+    if len(empty):
+        *lead, row = (int(v) for v in empty[0])
+        where = f" (at index {tuple(lead)} of the mask's leading axes {tuple(seen.shape[:-2])})" if lead else ""
+        raise AttentionRefused(FULL_ROW_REASON.format(row=row, where=beside + where))
 
 
 def mask_kind(mask, length: int, *, true_masks: bool, patterns: bool = False) -> str:
     """"none" (no mask, or every key allowed), "causal" (key m allowed for query i exactly when m ≤ i), "bias"
     (a float mask with finite entries, not all 0: an additive bias, :func:`bias_table`) or, with ``patterns``,
-    "pattern" (any other boolean or 0/−inf mask that leaves every query a key: :func:`allowed_table`), for a boolean
-    or float mask broadcast over batch and heads; a ValueError saying why for any other mask.
+    "pattern" (any other boolean or 0/−inf mask that leaves every query a key: :func:`allowed_table`) and
+    "masked_bias" (a float mask mixing −inf with finite non-zero entries, every query seeing a key:
+    :func:`masked_bias_tables`), for a boolean or float mask broadcast over batch and heads; a ValueError saying why
+    for any other mask.
     ``true_masks``: a boolean True means "masked" (nn.MultiheadAttention) rather than "allowed" (SDPA)."""
     import torch
     if mask is None:
@@ -226,19 +238,16 @@ def mask_kind(mask, length: int, *, true_masks: bool, patterns: bool = False) ->
     if mask.dtype == torch.bool:
         allowed = ~mask if true_masks else mask
     elif mask.is_floating_point():
-        allowed = float_mask(mask, "attn_mask", BIAS_REASON)
-        if isinstance(allowed, str):
+        allowed = float_mask(mask, "attn_mask", None if patterns else BIAS_REASON)
+        if isinstance(allowed, str) and allowed != "mixed":
             return allowed
     else:
         raise AttentionRefused(f"attn_mask must be boolean or floating point, not {mask.dtype}")
+    if isinstance(allowed, str):   # a hard mask and a bias: every row must see a key
+        _refuse_empty_rows(torch.isfinite(mask))
+        return "masked_bias"
+    _refuse_empty_rows(allowed)
     rows = allowed.reshape(-1, length, length)
-    empty = (~rows.any(-1)).nonzero()   # (slice of the leading axes, query row)
-    if len(empty):
-        k, row = (int(v) for v in empty[0])
-        lead = tuple(mask.shape[:-2])
-        where = "" if len(rows) == 1 else f" (at index {tuple(int(v) for v in torch.unravel_index(torch.tensor(k), lead))} " \
-            f"of the mask's leading axes {lead})"
-        raise AttentionRefused(FULL_ROW_REASON.format(row=row, where=where))
     if bool(rows.all()):
         return "none"
     causal = torch.ones(length, length, dtype=torch.bool, device=mask.device).tril()
@@ -256,10 +265,44 @@ def allowed_table(mask, heads: int, length: int, *, true_masks: bool, batch: int
     finite = seen (0/−inf only: :func:`mask_kind` refused the rest)."""
     import torch
     seen = (mask != true_masks) if mask.dtype == torch.bool else torch.isfinite(mask)
-    shape = (heads, length, length) if batch is None else (batch, heads, length, length)
-    if seen.dim() == 3 and true_masks and batch is not None:   # nn.MultiheadAttention's (batch·heads, L, L)
-        seen = seen.reshape(batch, heads, length, length)
-    return seen.to(dtype).expand(shape)   # cast where the mask is stored, then a view: no copy of the broadcast
+    return _logit_rows(seen.to(dtype), heads, length, batch, module=true_masks)   # cast where stored, then a view
+
+
+def _logit_rows(t, heads: int, length: int, batch: int | None, *, module: bool):
+    """A tensor laid out as an attn_mask, as a view (batch, heads, L, L) ((heads, L, L) unbatched, ``batch`` None):
+    nn.MultiheadAttention's (batch·heads, L, L) (``module``) split, any broadcast expanded (no copy)."""
+    if module and t.dim() == 3 and batch is not None:
+        t = t.reshape(batch, heads, length, length)
+    return t.expand((heads, length, length) if batch is None else (batch, heads, length, length))
+
+
+def masked_bias_tables(mask, kind: str, heads: int, length: int, *, module: bool, batch: int | None, dtype,
+                       keep=None, padding=None):
+    """mhsa_masked_bias's inputs (M, P) in ``dtype``, each (batch, heads, L, L) ((heads, L, L) unbatched, ``batch``
+    None): M the keys each query sees, P the bias on their logits, from an attn_mask read as ``kind`` (:func:`mask_kind`:
+    "causal", "pattern" hide keys, "bias" adds, "masked_bias" both: −inf hides, the finite entries add; laid out as
+    SDPA's, broadcast to the logits, or nn.MultiheadAttention's, ``module``) and a key_padding_mask's visible keys
+    ``keep`` and bias ``padding`` ((batch, L); (1, L) unbatched). An AttentionRefused for a query row that sees no key."""
+    import torch
+    device = next(t.device for t in (mask, keep, padding) if t is not None)
+    seen = torch.ones((), dtype=torch.bool, device=device)
+    if kind == "causal":
+        seen = torch.ones(length, length, dtype=torch.bool, device=device).tril()
+    elif kind in ("pattern", "masked_bias"):
+        seen = _logit_rows((mask != module) if mask.dtype == torch.bool else torch.isfinite(mask), heads, length,
+                           batch, module=module)
+    if keep is not None:
+        seen = seen & (keep[0] if batch is None else keep)[..., None, None, :].bool()
+    seen = _logit_rows(seen, heads, length, batch, module=False)
+    _refuse_empty_rows(seen, " with the key_padding_mask" if keep is not None else "")
+    terms = []
+    if kind in ("bias", "masked_bias"):   # −inf entries hidden by M: any finite value there (0) leaves the output as it is
+        terms.append(_logit_rows(mask.masked_fill(~torch.isfinite(mask), 0) if kind == "masked_bias" else mask,
+                                 heads, length, batch, module=module).to(dtype))
+    if padding is not None:
+        terms.append((padding[0] if batch is None else padding)[..., None, None, :].to(dtype))
+    bias = terms[0] if len(terms) == 1 else terms[0] + terms[1] if terms else torch.zeros((), dtype=dtype, device=device)
+    return seen.to(dtype), _logit_rows(bias, heads, length, batch, module=False)
 
 
 def sample_keys(mask):
@@ -270,7 +313,7 @@ def sample_keys(mask):
     import torch
     if mask is None:
         return None
-    allowed = mask if mask.dtype == torch.bool else float_mask(mask, "attn_mask", BIAS_REASON)
+    allowed = mask if mask.dtype == torch.bool else float_mask(mask, "attn_mask")
     if isinstance(allowed, str):
         return None
     if bool(allowed.all()):
@@ -289,7 +332,7 @@ def causal_sample_keys(mask, length: int):
     import torch
     if mask is None or mask.dim() < 3:   # a 2-D mask is the same for every sample: no keys hidden per sample
         return None
-    allowed = mask if mask.dtype == torch.bool else float_mask(mask, "attn_mask", BIAS_REASON)
+    allowed = mask if mask.dtype == torch.bool else float_mask(mask, "attn_mask")
     if isinstance(allowed, str):
         return None
     last = allowed[..., :1, -1:, :] if allowed.dim() == 4 else allowed[:1, -1:, :]
@@ -310,14 +353,21 @@ def bias_table(mask, heads: int, length: int, *, per_head_rows: bool):
         if rows is None:
             raise AttentionRefused(f"attn_mask must have at most 4 dimensions, not shape {tuple(mask.shape)}")
         rows = rows.expand(rows.shape[0], heads, length, length)
-    if not bool((rows == rows[:1]).all()):
-        return rows
-    return rows[0].contiguous()
+    return _shared_or_per_sample(rows)
+
+
+def _shared_or_per_sample(rows):
+    """(heads, L, L) when the bias table ``rows`` (batch, heads, L, L) is one table for every sample, else ``rows``.
+    A table that requires grad is collapsed only where its batch axis is broadcast (one stored table): equal tables
+    of different samples are different entries, each with its own gradient (PyTorch's)."""
+    shared = rows.shape[0] == 1 or rows.stride(0) == 0 or (not rows.requires_grad and bool((rows == rows[:1]).all()))
+    return rows[0].contiguous() if shared else rows
 
 
 def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = "none", is_causal: bool = False,
-          dropout_p=0.0, scale=None, enable_gqa: bool = False, bias=None) -> Route:
-    """The operator and sizes for self-attention with these arguments (``mask``: from :func:`mask_kind`)."""
+          dropout_p=0.0, scale=None, enable_gqa: bool = False, bias=None, allowed=None) -> Route:
+    """The operator and sizes for self-attention with these arguments (``mask``: from :func:`mask_kind`; ``bias``
+    its table, ``allowed`` mhsa_masked_bias's M beside it)."""
     _int("heads", heads), _int("kv_heads", kv_heads), _int("head_dim", head_dim), _int("length", length)
     for name, flag in (("is_causal", is_causal), ("enable_gqa", enable_gqa)):
         if not isinstance(flag, bool):
@@ -326,12 +376,11 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
         raise AttentionRefused(f"dropout_p must be a number in [0, 1], not {dropout_p!r}")
     if dropout_p > 0:
         raise AttentionRefused(DROPOUT_REASON.format(p=dropout_p))
-    if mask not in ("none", "causal", "bias", "pattern"):
-        raise AttentionRefused(f"mask must be 'none', 'causal', 'bias' or 'pattern' (what mask_kind reads off an "
-                               f"attn_mask), not {mask!r}")
+    if mask not in ("none", "causal", "bias", "pattern", "masked_bias"):
+        raise AttentionRefused(f"mask must be 'none', 'causal', 'bias', 'pattern' or 'masked_bias' (what mask_kind "
+                               f"reads off an attn_mask), not {mask!r}")
     if is_causal and mask != "none":
-        raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error "
-                               "(pass one of them); only a mask that allows every key, which changes nothing, is "
+        raise AttentionRefused(CAUSAL_PAIR_REASON + "; only a mask that allows every key, which changes nothing, is "
                                "taken with it")
     factor = 1.0
     if scale is not None:
@@ -339,6 +388,15 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
             raise AttentionRefused(f"scale must be a finite number or None, not {scale!r}")
         factor = float(scale) * math.sqrt(head_dim)   # scale·(q·k) = (1/√d)·((scale·√d)·q)·k
     causal = is_causal or mask == "causal"
+    if mask == "masked_bias":   # a hard mask and an additive bias: both inputs
+        if bias is None or allowed is None:
+            raise AttentionRefused("mask='masked_bias' needs the bias and the keys each query sees (bias=, allowed=, "
+                                   "from masked_bias_tables)")
+        if kv_heads != heads:
+            raise AttentionRefused(f"a float attn_mask mixing −inf with finite values with {kv_heads} key/value heads "
+                                   f"for {heads} query heads is not supported: mhsa_masked_bias has as many key/value "
+                                   "heads as query heads")
+        return Route("mhsa_masked_bias", {"N": heads, "d": head_dim}, factor, bias, allowed)
     if mask == "pattern":   # any boolean pattern with a key in every row: the keys each query sees, an input
         if bias is None:
             raise AttentionRefused("mask='pattern' needs the keys each query sees (bias=, from allowed_table)")
@@ -376,7 +434,9 @@ def _run(r: Route, x, weights, path, kv=None, value=None):
     tensors = [wq, bq] + list(weights[2:]) + ([r.bias.to(device=x.device, dtype=x.dtype)] if r.operator == "mhsa_bias" else [])
     fn = getattr(generated(r.operator), f"{r.operator}_evolution")
     xc = x.transpose(-1, -2)
-    if r.operator in SECOND_INPUT:   # the route's tensor is the second input
+    if r.operator == "mhsa_masked_bias":   # the keys each query sees, then the bias
+        y = fn(xc, r.allowed.to(dtype=x.dtype), r.bias.to(dtype=x.dtype), *tensors, **r.sizes, path=path)
+    elif r.operator in SECOND_INPUT:   # the route's tensor is the second input
         y = fn(xc, r.bias.to(dtype=x.dtype), *tensors, **r.sizes, path=path)
     elif r.operator in ("cross_attention", "cross_attention_key_padding"):
         keep = (r.bias.to(dtype=x.dtype),) if r.operator == "cross_attention_key_padding" else ()
@@ -442,8 +502,7 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
         r = route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, dropout_p=dropout_p,
                   scale=scale, enable_gqa=enable_gqa)
         if is_causal:
-            raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an "
-                                   "error (pass one of them)")
+            raise AttentionRefused(CAUSAL_PAIR_REASON)
         if r.operator != "mhsa":
             raise AttentionRefused(f"an attn_mask that is causal and hides keys per sample with {k_weight.shape[0] // d} "
                                    f"key/value heads for {num_heads} query heads is not supported: "
@@ -451,7 +510,7 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
         return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(causal_keys).to(x.dtype))
     if keep is not None:   # the same keys hidden for every head and query of a sample: a key padding mask
         if is_causal:
-            raise AttentionRefused(KEY_PADDING_WITH_MASK_REASON.format(what="is_causal=True"))
+            raise AttentionRefused(CAUSAL_PAIR_REASON)
         r = route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, dropout_p=dropout_p,
                   scale=scale, enable_gqa=enable_gqa)   # the checks shared with self-attention
         if r.operator != "mhsa":
@@ -460,14 +519,16 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
                                    "key/value heads as query heads, and no operator combines grouped heads with it")
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep.to(x.dtype))
     kind = mask_kind(attn_mask, length, true_masks=False, patterns=True)
-    if kind in ("bias", "pattern") and is_causal:
-        raise AttentionRefused("is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an "
-                               "error (pass one of them)")
+    if kind in ("bias", "pattern", "masked_bias") and is_causal:
+        raise AttentionRefused(CAUSAL_PAIR_REASON)
+    batch, seen = (x.shape[0] if x.dim() == 3 else None), None
     table = bias_table(attn_mask, num_heads, length, per_head_rows=False) if kind == "bias" else \
-        allowed_table(attn_mask, num_heads, length, true_masks=False, batch=x.shape[0] if x.dim() == 3 else None,
-                      dtype=x.dtype) if kind == "pattern" else None
+        allowed_table(attn_mask, num_heads, length, true_masks=False, batch=batch, dtype=x.dtype) if kind == "pattern" \
+        else None
+    if kind == "masked_bias":
+        seen, table = masked_bias_tables(attn_mask, kind, num_heads, length, module=False, batch=batch, dtype=x.dtype)
     return route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, mask=kind,
-                 is_causal=is_causal, dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table)
+                 is_causal=is_causal, dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table, allowed=seen)
 
 
 def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, value_channels: int, *, length: int,
@@ -480,12 +541,8 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
     import torch
     if attn_mask is not None:   # boolean: True allows (SDPA) or hides (nn.MultiheadAttention, ``module``) a key
         shown = (attn_mask != module) if attn_mask.dtype == torch.bool else attn_mask == 0
-        seen = shown if attn_mask.dtype == torch.bool else attn_mask != float("-inf")
-        empty = (~seen.any(-1)).nonzero()
-        if len(empty):   # a query that sees no key: say that, not that the mask is unsupported
-            *lead, row = (int(v) for v in empty[0])
-            where = f" (at index {tuple(lead)} of the mask's leading axes)" if lead else ""
-            raise AttentionRefused(FULL_ROW_REASON.format(row=row, where=where))
+        # a query that sees no key: say that, not that the mask is unsupported
+        _refuse_empty_rows(shown if attn_mask.dtype == torch.bool else attn_mask != float("-inf"))
         if not bool(shown.all()):
             raise AttentionRefused(CROSS_MASK_REASON.format(what="an attn_mask that hides a key or adds a bias"
                                                             + (" beside a key_padding_mask" if keep is not None else "")))
@@ -539,14 +596,6 @@ def _module_mask_kind(attn_mask, length: int, is_causal: bool) -> str:
     return kind
 
 
-def _module_route(m, length: int, *, attn_mask=None, is_causal=False, batch=None, dtype=None) -> Route:
-    """The operator for an nn.MultiheadAttention called with this mask (module arguments are its from_torch's);
-    ``batch``: the query's batch (None unbatched), ``dtype`` its dtype (a pattern's table is an input in it)."""
-    kind = _module_mask_kind(attn_mask, length, is_causal)
-    table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True) if kind == "bias" else \
-        allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch, dtype=dtype) if kind == "pattern" \
-        else None
-    return route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length, mask=kind, bias=table)
 
 
 def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sample_bias: bool = False,
@@ -557,7 +606,9 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
     keys and values from their own inputs, any kdim and vdim; it takes (B, E, L), (B, kdim, S), (B, vdim, S)
     tokens), mhsa_sample_bias, mhsa_key_padding, with ``cross`` and ``key_padding`` cross_attention_key_padding
     (a fourth input, the keys each sample sees, (B, S)), or with ``causal`` and ``key_padding``
-    mhsa_causal_key_padding, or with ``masked`` mhsa_masked (a second input, the keys each query sees, (B, N, L, L)). The operator's own from_torch checks the module; ``causal`` and ``cross`` must be bools and ``bias`` a
+    mhsa_causal_key_padding, or with ``masked`` mhsa_masked (a second input, the keys each query sees, (B, N, L, L)),
+    with ``sample_bias`` and ``masked`` mhsa_masked_bias (those keys and a bias per sample). The operator's own
+    from_torch checks the module; ``causal`` and ``cross`` must be bools and ``bias`` a
     finite floating-point tensor (float32 or the module's dtype, on its device, as PyTorch takes a float
     attn_mask)."""
     import torch
@@ -571,13 +622,16 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
         _check_bias(m, bias)
     chosen = [n for n, flag in (("causal", causal), ("bias", bias is not None), ("cross", cross),
                                 ("sample_bias", sample_bias), ("key_padding", key_padding), ("masked", masked)) if flag]
-    if len(chosen) > 1 and chosen not in (["cross", "key_padding"], ["causal", "key_padding"]):
+    if len(chosen) > 1 and chosen not in (["cross", "key_padding"], ["causal", "key_padding"],
+                                          ["sample_bias", "masked"]):
         raise AttentionRefused("causal, bias, cross, sample_bias, key_padding and masked are different operators "
                                "(mhsa_causal, mhsa_bias, cross_attention, mhsa_sample_bias, mhsa_key_padding, "
                                "mhsa_masked): pass one of them, "
-                               "or cross and key_padding together (cross_attention_key_padding), or causal and "
-                               "key_padding (mhsa_causal_key_padding)")
+                               "or cross and key_padding together (cross_attention_key_padding), causal and "
+                               "key_padding (mhsa_causal_key_padding), or sample_bias and masked (mhsa_masked_bias)")
     try:   # the operator's from_torch says what in the module it cannot take: as evosym's error
+        if sample_bias and masked:
+            return module_class(generated("mhsa_masked_bias")).from_torch(m)
         if cross and key_padding:
             return module_class(generated("cross_attention_key_padding")).from_torch(m)
         if cross:
@@ -600,10 +654,12 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
 
 def module_for(m, r: Route):
     """The generated module of route ``r`` (from :func:`mha_route`) with the nn.MultiheadAttention m's weights."""
-    inputs = r.operator in SECOND_INPUT or r.operator == "cross_attention_key_padding"   # the route's tensor is not P
+    inputs = r.operator in SECOND_INPUT or r.operator in ("cross_attention_key_padding", "mhsa_masked_bias")
     return from_torch(m, causal=r.operator in ("mhsa_causal", "mhsa_causal_key_padding"), bias=None if inputs else r.bias,
-                      cross=r.operator.startswith("cross_attention"), sample_bias=r.operator == "mhsa_sample_bias",
-                      key_padding=r.operator.endswith("key_padding"), masked=r.operator == "mhsa_masked")
+                      cross=r.operator.startswith("cross_attention"),
+                      sample_bias=r.operator in ("mhsa_sample_bias", "mhsa_masked_bias"),
+                      key_padding=r.operator.endswith("key_padding"),
+                      masked=r.operator in ("mhsa_masked", "mhsa_masked_bias"))
 
 
 def _check_bias(m, bias):
@@ -663,7 +719,8 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
         _check_cross_inputs(m, query, key, value)
     padding, keep = _padding(m, query, key, key_padding_mask)
     if padding is not None and cross:
-        raise AttentionRefused(CROSS_MASK_REASON.format(what="a finite float key_padding_mask (an additive bias)"))
+        raise AttentionRefused(CROSS_MASK_REASON.format(what="a float key_padding_mask with finite non-zero entries "
+                                                        "(an additive bias)"))
     if need_weights:
         raise AttentionRefused(NEED_WEIGHTS_REASON)
     if not isinstance(is_causal, bool):
@@ -682,48 +739,40 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
         logits = (m.num_heads, length, length)
     attn_mask = checked_mask(attn_mask, query, logits, module=True)
     batch = logits[0] if query.dim() == 3 else None
+    kind = _module_mask_kind(attn_mask, length, is_causal)
+    sizes = dict(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length)
+    hides = keep is not None or kind in ("causal", "pattern", "masked_bias")
+    if hides and (padding is not None or kind in ("bias", "masked_bias")):   # a hard mask and a bias: both inputs
+        seen, table = masked_bias_tables(attn_mask, kind, m.num_heads, length, module=True, batch=batch,
+                                         dtype=query.dtype, keep=keep, padding=padding)
+        return route(**sizes, mask="masked_bias", bias=table, allowed=seen)
     if keep is not None:      # keys hidden per sample: the visible keys are the operator's second input
-        kind = _module_mask_kind(attn_mask, length, is_causal)
-        if kind == "bias":
-            raise AttentionRefused(KEY_PADDING_WITH_MASK_REASON.format(what="an additive float attn_mask"))
-        r = route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length)
+        r = route(**sizes)
         if kind == "causal":   # a decoder's self-attention over padded sequences
             return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(keep))
         if kind == "pattern":  # another pattern and the key padding: one table of the keys each query sees
-            seen = allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch, dtype=query.dtype)
-            seen = seen * (keep if batch is not None else keep[0])[..., None, None, :]
-            empty = (seen.reshape(-1, length, length).sum(-1) == 0).nonzero()
-            if len(empty):
-                k, row = (int(v) for v in empty[0])
-                raise AttentionRefused(FULL_ROW_REASON.format(row=row, where=f" with the key_padding_mask (at index "
-                                                              f"{k} of the (batch·heads) masks)"))
+            seen, _ = masked_bias_tables(attn_mask, kind, m.num_heads, length, module=True, batch=batch,
+                                         dtype=query.dtype, keep=keep)
             return Route("mhsa_masked", r.sizes, r.query_factor, seen)
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep)
     if padding is not None:   # a float key_padding_mask is added to the logits: one bias table per sample
-        if is_causal:
-            raise AttentionRefused("is_causal=True with a key_padding_mask is not taken: a causal mask and a per-sample "
-                                   "bias are two operators (mhsa_causal, mhsa_sample_bias) and none has both")
-        kind = mask_kind(attn_mask, length, true_masks=True, patterns=True)
-        if kind in ("causal", "pattern"):
-            raise AttentionRefused(f"a {'causal' if kind == 'causal' else 'boolean (or 0/−inf) pattern'} attn_mask with "
-                                   "a finite float key_padding_mask (an additive bias per sample) is not supported: no "
-                                   "operator has both a hard mask and a bias (mhsa_causal or mhsa_masked, "
-                                   "mhsa_sample_bias)")
         rows = padding[:, None, None, :].expand(padding.shape[0], m.num_heads, length, length)
         if kind == "bias":
-            table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True)
-            rows = rows + table
-        return route(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length, mask="bias",
-                     bias=rows if rows.dim() == 4 and bool((rows != rows[:1]).any()) else rows[0].contiguous())
-    return _module_route(m, length, attn_mask=attn_mask, is_causal=is_causal, batch=batch, dtype=query.dtype)
+            rows = rows + bias_table(attn_mask, m.num_heads, length, per_head_rows=True)
+        return route(**sizes, mask="bias", bias=_shared_or_per_sample(rows))
+    table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True) if kind == "bias" else \
+        allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch, dtype=query.dtype) \
+        if kind == "pattern" else None
+    return route(**sizes, mask=kind, bias=table)
 
 
 def _padding(m, query, key, mask):
     """(bias, keep) for a key_padding_mask: a finite float one as the (B, L) bias PyTorch adds to every head's logits
     (``bias``), a boolean one (True = hidden) or a float one of 0 and −inf as the visible keys V (B, L), 1 where a
-    key is seen, in the query's dtype (``keep``: mhsa_key_padding's second input); (None, None) when absent or when it
-    hides and adds nothing. An AttentionRefused for a mask PyTorch refuses, one that mixes −inf with other non-zero
-    values, or one that hides every key of a sample."""
+    key is seen, in the query's dtype (``keep``: mhsa_key_padding's second input), one mixing −inf with finite
+    non-zero values (or a 0/−inf one that requires grad) as both (the bias 0 where hidden); (None, None) when absent
+    or when it hides and adds nothing. An AttentionRefused for a mask PyTorch refuses or one that hides every key of
+    a sample."""
     import torch
     if mask is None:
         return None, None
@@ -740,16 +789,17 @@ def _padding(m, query, key, mask):
         raise AttentionRefused(f"key_padding_mask must have shape {want} ((batch, keys), or (keys,) unbatched), not "
                                f"{tuple(mask.shape)} (PyTorch refuses it too)")
     rows = mask.reshape(-1, length)
-    kind = rows if mask.dtype == torch.bool else float_mask(rows, "key_padding_mask", KEY_PADDING_MIXED_REASON)
-    if isinstance(kind, str):
+    kind = rows if mask.dtype == torch.bool else float_mask(rows, "key_padding_mask")
+    if isinstance(kind, str) and kind != "mixed":
         return (rows.to(query.dtype), None) if kind == "bias" else (None, None)
-    hidden = kind if mask.dtype == torch.bool else ~kind
+    hidden = ~torch.isfinite(rows) if isinstance(kind, str) else kind if mask.dtype == torch.bool else ~kind
     if not bool(hidden.any()):
         return None, None
     empty = hidden.all(-1).nonzero()
     if len(empty):
         raise AttentionRefused(KEY_PADDING_EMPTY_REASON.format(sample=int(empty[0, 0])))
-    return None, (~hidden).to(query.dtype)
+    bias = rows.masked_fill(hidden, 0).to(query.dtype) if isinstance(kind, str) else None   # "mixed": both
+    return bias, (~hidden).to(query.dtype)
 
 
 def _leading(keep):

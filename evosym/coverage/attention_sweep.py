@@ -25,10 +25,11 @@ SDPA_MASKS = ("none", "causal bool", "causal float", "causal bool (B, N, L, L)",
               "additive bias", "additive bias (N, L, L)", "additive bias per sample", "additive bias and −inf",
               "fully masked row", "key padding (B, 1, 1, L)", "key padding float (B, 1, 1, L)",
               "causal key padding (B, 1, L, L)", "causal key padding, first key hidden", "band float",
-              "pattern per sample and head (B, N, L, L)")
+              "pattern per sample and head (B, N, L, L)", "additive bias and −inf per sample and head (B, N, L, L)")
 MHA_MASKS = ("none", "causal float", "causal bool", "causal bool 3-D", "band", "band 3-D per sample", "additive bias",
              "additive bias 3-D",
-             "additive bias per sample 3-D", "fully masked row")
+             "additive bias per sample 3-D", "additive bias and −inf", "additive bias and −inf 3-D per sample",
+             "fully masked row")
 # key_padding_mask kinds (batch × keys): boolean (True = hidden), finite float (added to the logits), finite float
 # with −inf where hidden, 0 and −inf (hides keys, adds nothing), boolean hiding every key of sample 0, boolean hiding
 # the last keys only (right padding: the first key of every sample seen, what a causal mask beside it needs)
@@ -74,6 +75,9 @@ def sdpa_mask(kind: str, length: int, heads: int, dtype):
     import torch
     if kind == "none":
         return None
+    if kind.startswith("additive bias and −inf per sample"):   # a bias per sample, −inf outside a pattern per head
+        return _bias("additive bias per sample", length, heads, BATCH, dtype).masked_fill(
+            ~sdpa_mask("pattern per sample and head (B, N, L, L)", length, heads, dtype), float("-inf"))
     if kind.startswith("additive bias"):
         return _bias(kind, length, heads, BATCH, dtype)
     if kind == "causal float":
@@ -102,8 +106,12 @@ def mha_mask(kind: str, length: int, heads: int, batch: int, dtype):
         return None
     if kind == "cross":
         return torch.ones(length, length + 1, dtype=torch.bool).triu(1)
-    if kind == "additive bias":
+    if kind in ("additive bias", "additive bias and −inf"):
         return _bias(kind, length, heads, batch, dtype)
+    if kind == "additive bias and −inf 3-D per sample":   # ALiBi-like slopes per sample beside the causal mask
+        return (_bias("additive bias and −inf", length, heads, batch, dtype)
+                * torch.arange(1, batch + 1, dtype=dtype)[:, None, None, None]).expand(batch, heads, length, length) \
+            .reshape(batch * heads, length, length)
     if kind == "additive bias 3-D":
         return _bias("additive bias (N, L, L)", length, heads, batch, dtype).expand(batch, heads, length, length) \
             .reshape(batch * heads, length, length)
@@ -383,6 +391,10 @@ _SDPA_ROWS = (
      {"mask": "additive bias per sample"}),
     ("attn_mask, additive bias with −inf entries", "0.25·(i − m), −inf above the diagonal",
      {"mask": "additive bias and −inf"}),
+    ("attn_mask, additive bias with −inf entries per sample and head", "attn_mask (B, N, L, L): a bias per sample, "
+     "−inf outside a band per sample and head", {"mask": "additive bias and −inf per sample and head (B, N, L, L)"}),
+    ("enable_gqa with an additive bias and −inf entries", "enable_gqa=True, 4 / 2 heads, 0.25·(i − m), −inf above "
+     "the diagonal", {"enable_gqa": True, "heads": 4, "kv": 2, "mask": "additive bias and −inf"}),
     ("enable_gqa with an additive bias", "enable_gqa=True, 4 / 2 heads, attn_mask=0.25·(i − m)",
      {"enable_gqa": True, "heads": 4, "kv": 2, "mask": "additive bias"}),
     ("attn_mask with a fully masked row", "causal mask with row 1 all False", {"mask": "fully masked row"}),
@@ -438,6 +450,12 @@ _MHA_ROWS = (
      {"key_padding_mask": "float −inf"}),
     ("key_padding_mask, float, with an additive attn_mask", "key_padding_mask float, attn_mask=0.25·(i − m)", {},
      {"key_padding_mask": "float", "mask": "additive bias"}),
+    ("key_padding_mask, boolean, with an additive attn_mask", "key_padding_mask boolean, attn_mask=0.25·(i − m)", {},
+     {"key_padding_mask": "bool", "mask": "additive bias"}),
+    ("key_padding_mask, float, with a causal attn_mask", "key_padding_mask finite float, attn_mask=causal", {},
+     {"key_padding_mask": "float", "mask": "causal float"}),
+    ("key_padding_mask, float, with another pattern", "key_padding_mask finite float, attn_mask=band", {},
+     {"key_padding_mask": "float", "mask": "band"}),
     ("need_weights=True (the default)", "m(x, x, x)", {}, {"need_weights": True}),
     ("average_attn_weights", "average_attn_weights=False, need_weights=False", {}, {}),
     ("attn_mask, causal float", "attn_mask=nn.Transformer.generate_square_subsequent_mask(L)", {},
@@ -457,6 +475,10 @@ _MHA_ROWS = (
      {"mask": "additive bias 3-D"}),
     ("attn_mask, additive float (B·N, L, L) per sample", "attn_mask differing between samples", {},
      {"mask": "additive bias per sample 3-D"}),
+    ("attn_mask, additive float with −inf entries", "attn_mask=0.25·(i − m), −inf above the diagonal (ALiBi, "
+     "causal)", {}, {"mask": "additive bias and −inf"}),
+    ("attn_mask, additive float with −inf entries, (B·N, L, L)", "the same, slopes per sample", {},
+     {"mask": "additive bias and −inf 3-D per sample"}),
     ("attn_mask with a fully masked row", "row 1 all True", {}, {"mask": "fully masked row"}),
     ("is_causal=True with the causal attn_mask", "attn_mask=causal, is_causal=True", {},
      {"mask": "causal float", "is_causal": True}),
@@ -545,8 +567,8 @@ def markdown(tallies: dict) -> str:
               f"{LENGTH + 1} tokens) / unbatched input × {len(MHA_MASKS)} masks × `is_causal`, plus `add_bias_kv`, "
               "`add_zero_attn`, "
               "`kdim`/`vdim` (equal and different), dropout in both modes, `key_padding_mask` (boolean, finite "
-              "float, finite float with −inf, 0 / −inf, boolean hiding a whole sample; each with no mask, an additive "
-              "and a causal attn_mask, and unbatched; boolean with `is_causal`; each on cross-attention too, and "
+              "float, finite float with −inf, 0 / −inf, boolean hiding a whole sample; each with no mask, an additive, "
+              "a causal and a band attn_mask, and unbatched; boolean with `is_causal`; each on cross-attention too, and "
               "boolean there with `kdim`/`vdim`, a causal attn_mask and `is_causal`) and `need_weights=True`.", "",
               "| function | tried | matched | refused | PyTorch refuses too | matched per operator |",
               "|---|---|---|---|---|---|"]
@@ -567,8 +589,8 @@ def markdown(tallies: dict) -> str:
               "encoder–decoder's `memory_key_padding_mask`). V is declared an *indicator*, every entry 0 or 1 with a 1 in "
               "every sample: that premise is what the proof's unit-sum step uses (every row's normaliser is positive) "
               "and the generated module checks it on every input, so a `key_padding_mask` that hides every key of a "
-              "sample (PyTorch returns zeros or NaN there, by version and path) is refused (with the causal mask: its first key), as is one that hides keys together with an additive mask "
-              "or bias, or mixes −inf with other non-zero values (no operator has both); "
+              "sample (PyTorch returns zeros or NaN there, by version and path) is refused (with the causal mask: its first "
+              "key); "
               "cross-attention with another mask (causal, a general pattern, an additive bias, a finite float "
               "`key_padding_mask`), `is_causal` or grouped key/value heads has no "
               "operator; `add_bias_kv` and `add_zero_attn` append a key that belongs to no input, so the weights of "
@@ -577,10 +599,13 @@ def markdown(tallies: dict) -> str:
               "by −`bias_v`), not over an input tensor, which is what evosym aggregates (`add_zero_attn` without a "
               "value bias would be one; no catalogue operator has it yet); any other boolean or 0 / −inf pattern "
               "(bands, blocks, per sample and head, with a `key_padding_mask`) is `mhsa_masked`'s input M (B, N, L, L), "
-              "the keys each query sees, declared an indicator (a key in every row), but a hard mask together with an "
-              "additive bias has no operator (a finite additive bias is "
+              "the keys each query sees, declared an indicator (a key in every row), and a hard mask together with an "
+              "additive bias (a float mask mixing −inf with finite values, a boolean or causal mask beside a float "
+              "`key_padding_mask`, a float mask beside a boolean one) is `mhsa_masked_bias`'s two inputs, M and a "
+              "finite P (B, N, L, L), the bias on the keys M shows (a finite additive bias alone is "
               "`mhsa_bias`'s parameter P, the same for every sample, or `mhsa_sample_bias`'s input; −inf is not a value "
-              "the proof gives a parameter or input); "
+              "the proof gives a parameter or input: it becomes M = 0); a mask or bias with grouped key/value heads "
+              "(other than `gqa_causal`'s causal mask) has no operator; "
               "a fully masked row has no softmax (0/0: PyTorch returns zeros or NaN there, by version and path); "
               "dropout is random. The causal operators keep the value bias in the value projection, as "
               "`nn.MultiheadAttention` does; the proof moves it out of the sum with the rule `softmax-sums-to-one`, "

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import torch
 
-CALLS = ("self", "causal", "sample_bias", "key_padding", "causal_key_padding", "mask", "cross", "cross_key_padding")
+CALLS = ("self", "causal", "sample_bias", "key_padding", "causal_key_padding", "mask", "mask_bias", "cross",
+         "cross_key_padding")
 
 
 class MultiheadAttentionCall(torch.nn.Module):
@@ -49,6 +50,8 @@ class MultiheadAttentionCall(torch.nn.Module):
                 kw = {"attn_mask": others[0].flatten(0, 1)}   # (B, N, L, L) → the (B·N, L, L) float attn_mask
             elif self.call == "mask":   # the keys each query sees M (B, N, L, L) → the (B·N, L, L) mask, True = hidden
                 kw = {"attn_mask": (others[0] == 0).flatten(0, 1)}
+            elif self.call == "mask_bias":   # M and P (B, N, L, L) → one (B·N, L, L) float mask: P where seen, −inf where hidden
+                kw = {"attn_mask": others[1].masked_fill(others[0] == 0, float("-inf")).flatten(0, 1)}
             elif self.call == "key_padding":
                 kw = {"key_padding_mask": others[0] == 0}     # the visible keys V (B, L) → True where hidden
         out, _ = self.m(q, k, v, need_weights=False, **kw)
