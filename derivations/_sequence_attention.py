@@ -28,7 +28,8 @@ hides is data, not a neighbourhood); K is 0 at the hidden keys. Causal with a ke
 and V is a *leading* indicator (V[b, 0] = 1 in every sample: right padding), from which the rule proves key 0
 visible to every query (it passes [0 ≤ i] and V[b, 0] = 1); Ω is the causal window. With a mask M per sample, head
 and query (an indicator: a key in every row) and a bias input P, E = M[b, h, i, m]·exp(ℓ + P[b, h, i, m]): a float
-attn_mask mixing −inf (M = 0) with finite values (P), the same premise.
+attn_mask mixing −inf (M = 0) with finite values (P), the same premise. Cross-attention takes M (and P) over its S
+keys: (B, N, L, S).
 """
 
 from __future__ import annotations
@@ -99,8 +100,9 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
     ``biased="input"`` both: E = M·exp(ℓ + P), a float attn_mask mixing −inf (M = 0) with finite entries (P))."""
     if key_mask and (grouped or biased or (causal and cross)):
         raise ValueError("key_mask is built alone, with cross or with causal (no grouping or bias with it)")
-    if masked and (causal or grouped or biased not in (False, "input") or cross or key_mask):
-        raise ValueError("masked is built alone or with a bias input (its mask holds any causal or key padding pattern)")
+    if masked and (causal or biased not in (False, "input") or key_mask or (grouped and cross)):
+        raise ValueError("masked is built alone, with a bias input, with cross or with grouped heads (its mask holds "
+                         "any causal or key padding pattern)")
     if grouped:
         Nkv, G = size("N_kv"), size("G")
         N = Nkv * G
@@ -202,11 +204,36 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                        + ", before the output projection", latex="z", text="z", shape=(B, C, L))
     defs += [norm, attn, heads]
     traditional = bo[o] + sp.Sum(Wo[o, c2] * heads[b, c2, i], (c2, 0, C - 1))
-    inputs = ((x, xk, xv) + ((keep,) if key_mask else ()) if cross else (x, seen, P) if masked and biased
+    inputs = ((x, xk, xv) + ((keep,) if key_mask else ()) + ((seen,) if masked else ()) + ((P,) if biased == "input"
+                                                                                            else ())
+              if cross else (x, seen, P) if masked and biased
               else (x, P) if biased == "input"
               else (x, keep) if key_mask else (x, seen) if masked else (x,))
     tensors = inputs + (Wq, bq, Wk, bk, Wv, bv, Wo, bo) + ((P,) if biased is True else ())
     return Attention(causal, grouped, sizes, N, G, Nkv, x, tensors, tuple(defs), traditional, y, xv, S)
+
+
+def cross_shapes(a: Attention) -> dict:
+    """The grid, benchmark and figure sizes shared by the cross-attention operators with a mask input
+    (cross_attention_key_padding, cross_attention_masked, cross_attention_masked_bias): keyword arguments of
+    ``Operator``."""
+    n, (skv, ck, cv) = a.heads_size, (dict((str(s), s) for s, _ in a.sizes)[k] for k in ("S", "C_k", "C_v"))
+    return dict(grid=({B: 2, n: 2, Dh: 1, L: 2, skv: 3, ck: 1, cv: 2},
+                      {B: 2, n: 1, Dh: 2, L: 3, skv: 2, ck: 2, cv: 1},
+                      {B: 1, n: 1, Dh: 1, L: 1, skv: 4, ck: 3, cv: 1}),
+                bench={B: 8, n: 8, Dh: 32, L: 196, skv: 77, ck: 256, cv: 256},
+                figure={B: 1, n: 2, Dh: 1, L: 3, skv: 4, ck: 1, cv: 1})
+
+
+def grouped_shapes(a: Attention) -> dict:
+    """The grid, benchmark and figure sizes shared by the grouped-query operators without the causal bracket
+    (gqa_attention, gqa_masked, gqa_masked_bias): keyword arguments of ``Operator``."""
+    nkv, g = a.kv_heads, a.group
+    return dict(grid=({B: 1, nkv: 1, g: 2, Dh: 1, L: 3},
+                      {B: 2, nkv: 2, g: 2, Dh: 1, L: 2},
+                      {B: 1, nkv: 2, g: 1, Dh: 2, L: 2}),
+                bench={B: 8, nkv: 2, g: 4, Dh: 32, L: 196},
+                figure={B: 1, nkv: 1, g: 2, Dh: 1, L: 3})
 
 
 def omega(a: Attention):
@@ -226,15 +253,19 @@ def _projected(t, sizes):
     return tuple(split(F.linear(x_, t[w], t[bias])) for w, bias in (("WQ", "bQ"), ("WK", "bK"), ("WV", "bV")))
 
 
-def torch_reference(t, sizes, *, causal: bool, grouped: bool, biased: bool | str = False):
+def torch_reference(t, sizes, *, causal: bool, grouped: bool, biased: bool | str = False, masked: bool = False):
     """``F.scaled_dot_product_attention(q, k, v, is_causal=…, enable_gqa=…, attn_mask=P)`` between ``F.linear``
-    projections, in the (B, heads, L, d) layout SDPA takes."""
+    projections, in the (B, heads, L, d) layout SDPA takes; ``masked``: the keys each query sees, M ≠ 0, as its
+    boolean attn_mask, or beside a bias input one float mask, P with −inf where M is 0."""
     import torch.nn.functional as F
     q, k, v = _projected(t, sizes)
     bsz, length, ch = t["x"].shape[0], t["x"].shape[2], t["x"].shape[1]
     extra = {"enable_gqa": True} if grouped else {}
     if biased:   # (1, N, L, L): the same bias for every sample; a bias input is (B, N, L, L), one per sample
         extra["attn_mask"] = t["attn_mask"] if biased == "input" else t["P"].unsqueeze(0)
+    if masked:
+        extra["attn_mask"] = t["attn_mask"].masked_fill(t["allowed"] == 0, float("-inf")) if biased else \
+            t["allowed"] != 0
     z = F.scaled_dot_product_attention(q, k, v, is_causal=causal, **extra).transpose(1, 2).reshape(bsz, length, ch)
     return F.linear(z, t["WO"], t["bO"]).transpose(1, 2)
 

@@ -22,8 +22,6 @@ from ._conv import _numpy_reference
 from ._mha_binding import cross_binding
 
 A = S.build(causal=False, grouped=False, cross=True, key_mask=True)
-N = A.heads_size
-Skv, Ck, Cv = (dict((str(s), s) for s, _ in A.sizes)[n] for n in ("S", "C_k", "C_v"))
 
 
 def torch_reference(t, sizes):
@@ -42,16 +40,12 @@ OPERATOR = Operator(
             "each sample sees (V[b, m] = 1), output projection",
     output=A.y, lhs_indices=(S.b, S.o, S.i), traditional=A.traditional, value="xv",
     tensors=A.tensors, batch=S.b, out_channel=S.o, position=(S.i,), definitions=A.definitions, sizes=A.sizes,
-    grid=({S.B: 2, N: 2, S.Dh: 1, S.L: 2, Skv: 3, Ck: 1, Cv: 2},
-          {S.B: 2, N: 1, S.Dh: 2, S.L: 3, Skv: 2, Ck: 2, Cv: 1},
-          {S.B: 1, N: 1, S.Dh: 1, S.L: 1, Skv: 4, Ck: 3, Cv: 1}),
+    **S.cross_shapes(A),
     reference=reference,
     reference_name="torch.nn.functional.multi_head_attention_forward with separate q/k/v projection weights and a "
                    "boolean key_padding_mask (B, S)",
     torch_reference=torch_reference,
     torch_binding=cross_binding(call="cross_key_padding"),
-    bench={S.B: 8, N: 8, S.Dh: 32, S.L: 196, Skv: 77, Ck: 256, Cv: 256},
-    figure={S.B: 1, N: 2, S.Dh: 1, S.L: 3, Skv: 4, Ck: 1, Cv: 1},
     description="Every query token of x attends to the tokens of a second sequence that its sample does not hide (a "
                 "padded encoder memory): queries are a biased projection of x, keys of x_k, values of x_v, a softmax "
                 "per head over the visible keys, then the output projection. As an Evolution form over the value "

@@ -18,7 +18,6 @@ from . import _sequence_attention as S
 from ._conv import _numpy_reference
 
 A = S.build(causal=False, grouped=True)
-Nkv, G = A.sizes[1][0], A.sizes[2][0]
 
 
 def torch_reference(t, sizes):
@@ -35,14 +34,10 @@ OPERATOR = Operator(
             "N_kv key/value heads, biased projections, 1/√d scaling, softmax over every key, output projection",
     output=A.y, lhs_indices=(S.b, S.o, S.i), traditional=A.traditional,
     tensors=A.tensors, batch=S.b, out_channel=S.o, position=(S.i,), definitions=A.definitions, sizes=A.sizes,
-    grid=({S.B: 1, Nkv: 1, G: 2, S.Dh: 1, S.L: 3},
-          {S.B: 2, Nkv: 2, G: 2, S.Dh: 1, S.L: 2},
-          {S.B: 1, Nkv: 2, G: 1, S.Dh: 2, S.L: 2}),
+    **S.grouped_shapes(A),
     reference=reference,
     reference_name="torch.nn.functional.scaled_dot_product_attention(enable_gqa=True) between F.linear projections",
     torch_reference=torch_reference,
-    bench={S.B: 8, Nkv: 2, G: 4, S.Dh: 32, S.L: 196},
-    figure={S.B: 1, Nkv: 1, G: 2, S.Dh: 1, S.L: 3},
     description="Every token attends to every token, with fewer key/value heads than query heads: query head h "
                 "uses key/value head ⌊h/G⌋. As an Evolution form K[b,o,c,i,m] = Σ_h A_h(i,m)·(W_O^h W_V^⌊h/G⌋)[o,c]: "
                 "dynamic from pairs, global, position-specific, full channel mixing; the G query heads of a group "

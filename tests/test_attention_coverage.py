@@ -52,11 +52,14 @@ def test_sweep_reaches_every_operator(tallies):
                                                           "gqa_causal", "cross_attention", "mhsa_sample_bias",
                                                           "mhsa_key_padding", "cross_attention_key_padding",
                                                           "mhsa_causal_key_padding", "mhsa_masked",
-                                                          "mhsa_masked_bias"}
+                                                          "mhsa_masked_bias", "cross_attention_masked",
+                                                          "cross_attention_masked_bias", "gqa_masked",
+                                                          "gqa_masked_bias"}
     assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "cross_attention",
                                                           "mhsa_sample_bias", "mhsa_key_padding",
                                                           "cross_attention_key_padding", "mhsa_causal_key_padding",
-                                                          "mhsa_masked", "mhsa_masked_bias"}
+                                                          "mhsa_masked", "mhsa_masked_bias", "cross_attention_masked",
+                                                          "cross_attention_masked_bias"}
 
 
 def test_sweep_catches_a_module_that_drops_the_mask(monkeypatch):
@@ -235,12 +238,11 @@ def test_what_cross_attention_and_key_padding_mask_refuse_is_said():
     with pytest.raises(ValueError, match="key_padding_mask hides every key of sample 1"):
         at.multihead_attention(m, x, x, x, key_padding_mask=torch.tensor([[False, True, True], [True, True, True]]),
                                need_weights=False)
-    with pytest.raises(ValueError, match="cross-attention with a float key_padding_mask with finite non-zero entries .* is not supported"):
-        at.multihead_attention(m, x, y, y, key_padding_mask=torch.randn(2, 5, dtype=F64), need_weights=False)
     with pytest.raises(ValueError, match="need_weights=True is not supported"):
         at.multihead_attention(m, x, y, y)
-    with pytest.raises(ValueError, match="cross-attention with an attn_mask that hides a key"):
-        at.multihead_attention(m, x, y, y, attn_mask=torch.ones(3, 5, dtype=torch.bool).triu(1), need_weights=False)
+    with pytest.raises(ValueError, match="masks every key of query row 1"):
+        at.multihead_attention(m, x, y, y, attn_mask=torch.eye(3, 5, dtype=torch.bool).logical_not_().index_fill_(
+            0, torch.tensor([1]), True), need_weights=False)
     with pytest.raises(ValueError, match=r"attn_mask must have shape \(L, S\) = \(3, 5\)"):
         at.multihead_attention(m, x, y, y, attn_mask=torch.zeros(3, 3, dtype=torch.bool), need_weights=False)
     with pytest.raises(ValueError, match="key and value must have one sequence length"):
@@ -250,8 +252,8 @@ def test_what_cross_attention_and_key_padding_mask_refuse_is_said():
     allowed = at.multihead_attention(m, x, y, y, attn_mask=torch.zeros(3, 5, dtype=torch.bool), need_weights=False)[0]
     torch.testing.assert_close(allowed, m(x, y, y, need_weights=False)[0], rtol=1e-12, atol=1e-12)
     w = [torch.eye(4, dtype=F64), None] * 4
-    with pytest.raises(ValueError, match="cross-attention with is_causal=True is not supported"):
-        at.self_attention(x, *w, num_heads=2, kv_input=y, is_causal=True)
+    with pytest.raises(ValueError, match="documents the pair as an error"):
+        at.self_attention(x, *w, num_heads=2, kv_input=y, is_causal=True, attn_mask=torch.ones(3, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match="kv_input must be a \\(B, S, E_kv\\) tensor"):
         at.self_attention(x, *w, num_heads=2, kv_input=y[0])
 
@@ -443,8 +445,8 @@ def test_a_key_padding_mask_with_the_causal_mask_is_mhsa_causal_key_padding(batc
 
 def test_an_sdpa_mask_that_is_causal_and_hides_keys_per_sample():
     """attn_mask = tril(L, L) & the keys each sample sees (one mask: SDPA takes attn_mask or is_causal): routed to
-    mhsa_causal_key_padding, both paths equal to SDPA, unbatched too; a hidden first key, is_causal beside the mask
-    and grouped heads are refused with the reason."""
+    mhsa_causal_key_padding, both paths equal to SDPA, unbatched too (grouped heads: gqa_masked); a hidden first key
+    and is_causal beside the mask are refused with the reason."""
     torch.manual_seed(19)
     bsz, length, e, n = 3, 6, 8, 2
     x = torch.randn(bsz, length, e, dtype=F64)
@@ -466,9 +468,7 @@ def test_an_sdpa_mask_that_is_causal_and_hides_keys_per_sample():
         with pytest.raises(ValueError, match=words):
             ours(x, mask, **kw)
     wk = torch.randn(e // 2, e, dtype=F64)   # 1 key/value head for 2 query heads
-    with pytest.raises(ValueError, match="causal and hides keys per sample with 1 key/value heads"):
-        at.self_attention(x, w[0], bias[0], wk, bias[1][:4], wk, bias[2][:4], w[3], bias[3], num_heads=n,
-                          attn_mask=allowed, enable_gqa=True)
+    assert at.sdpa_route(x, w[0], wk, wk, num_heads=n, attn_mask=allowed, enable_gqa=True).operator == "gqa_masked"
 
 
 @pytest.mark.parametrize("batch_first", [True, False])
@@ -589,8 +589,8 @@ def test_multihead_attention_differentiates_the_modules_own_parameters(kw):
 def test_a_key_padding_mask_on_cross_attention_is_cross_attention_key_padding(kw):
     """An encoder–decoder's memory_key_padding_mask: keys of the second sequence hidden per sample. Boolean and 0/−inf
     masks route to cross_attention_key_padding (the visible keys (B, S) its fourth input), both paths equal
-    nn.MultiheadAttention, batched and unbatched, with from_torch taking cross and key_padding together; a finite
-    float mask, a second mask, is_causal and a sample with every key hidden are refused with the reason."""
+    nn.MultiheadAttention, batched and unbatched, with from_torch taking cross and key_padding together; a causal mask
+    beside it that leaves a query no key, and a sample with every key hidden, are refused with the reason."""
     torch.manual_seed(13)
     m = nn.MultiheadAttention(6, 2, dtype=F64, **kw).eval()
     first = kw.get("batch_first", False)
@@ -617,9 +617,9 @@ def test_a_key_padding_mask_on_cross_attention_is_cross_attention_key_padding(kw
     with pytest.raises(ValueError, match=r"hides every key of row 1:"):
         layer(*tokens, torch.tensor([[1.0] + [0.0] * 4, [0.0] * 5, [1.0] * 5], dtype=F64))
     causal = torch.ones(4, 5, dtype=torch.bool).triu(1)
-    for call, words in ((dict(key_padding_mask=torch.randn(3, 5, dtype=F64)), "a float key_padding_mask with finite non-zero"),
-                        (dict(key_padding_mask=hidden, attn_mask=causal), "hides a key or adds a bias beside a key_pad"),
-                        (dict(key_padding_mask=hidden, is_causal=True, attn_mask=causal), "beside a key_padding_mask"),
+    for call, words in ((dict(key_padding_mask=hidden, attn_mask=causal), "masks every key of query row 0 with the "
+                         "key_padding_mask"),
+                        (dict(key_padding_mask=hidden, is_causal=True, attn_mask=causal), "query row 0 with the key_pad"),
                         (dict(key_padding_mask=torch.ones(3, 5, dtype=torch.bool)), "hides every key of sample 0")):
         with pytest.raises(ValueError, match=words):
             at.multihead_attention(m, q, k, v, **call, need_weights=False)
@@ -629,7 +629,8 @@ def test_a_key_padding_mask_on_cross_attention_is_cross_attention_key_padding(kw
 
 def test_an_sdpa_mask_hiding_keys_per_sample_on_cross_attention():
     """SDPA between projections of two sequences with an attn_mask (B, 1, 1, S) hiding keys per sample:
-    cross_attention_key_padding, both paths equal to SDPA, unbatched too; per-query patterns and is_causal refused."""
+    cross_attention_key_padding, both paths equal to SDPA, unbatched too; a per-query pattern is cross_attention_masked
+    and is_causal beside a mask refused."""
     torch.manual_seed(17)
     bsz, length, keys, e, ekv, n = 3, 4, 6, 8, 5, 2
     x, y = torch.randn(bsz, length, e, dtype=F64), torch.randn(bsz, keys, ekv, dtype=F64)
@@ -651,15 +652,18 @@ def test_an_sdpa_mask_hiding_keys_per_sample_on_cross_attention():
     torch.testing.assert_close(ours(x[2], y[2], allowed[2]), reference(x[2], y[2], allowed[2]), rtol=1e-12, atol=1e-12)
     per_query = allowed.expand(bsz, n, length, keys).clone()
     per_query[0, 0, 1, 0] = False
-    for mask, kw in ((per_query, {}), (allowed, {"is_causal": True})):
-        with pytest.raises(ValueError, match="cross-attention with"):
-            ours(x, y, mask, **kw)
+    assert at.sdpa_route(x, w[0], w[1], w[2], num_heads=n, attn_mask=per_query, kv_input=y).operator == \
+        "cross_attention_masked"
+    torch.testing.assert_close(ours(x, y, per_query), reference(x, y, per_query), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="documents the pair as an error"):
+        ours(x, y, allowed, is_causal=True)
 
 
 def test_an_sdpa_mask_hiding_keys_per_sample_is_mhsa_key_padding():
     """An attn_mask (B, 1, 1, L) (or broadcast to (B, N, L, L)) that hides the same keys from every head and query of
-    a sample is a key padding mask: mhsa_key_padding, both paths equal to SDPA; with grouped heads, is_causal, a
-    pattern that differs between rows, or a sample with every key hidden it is refused with the reason."""
+    a sample is a key padding mask: mhsa_key_padding, both paths equal to SDPA (grouped heads: gqa_masked; a pattern
+    that differs between rows: mhsa_masked); with is_causal, or a sample with every key hidden, it is refused with the
+    reason."""
     torch.manual_seed(5)
     bsz, length, e, n = 3, 5, 8, 2
     x = torch.randn(bsz, length, e, dtype=F64)
@@ -684,9 +688,7 @@ def test_an_sdpa_mask_hiding_keys_per_sample_is_mhsa_key_padding():
         with pytest.raises(ValueError, match=words):
             ours(x, mask, **kw)
     wk = torch.randn(e // 2, e, dtype=F64)   # 1 key/value head for 2 query heads
-    with pytest.raises(ValueError, match="hides keys per sample with 1 key/value heads for 2 query heads"):
-        at.self_attention(x, w[0], bias[0], wk, bias[1][:4], wk, bias[2][:4], w[3], bias[3], num_heads=n,
-                          attn_mask=allowed, enable_gqa=True)
+    assert at.sdpa_route(x, w[0], wk, wk, num_heads=n, attn_mask=allowed, enable_gqa=True).operator == "gqa_masked"
 
 
 def test_masks_that_require_grad_are_differentiated_and_sparse_or_meta_masks_are_handled():
@@ -780,7 +782,7 @@ def test_a_hard_mask_beside_a_bias_is_mhsa_masked_bias(batch_first):
 def test_an_sdpa_mask_mixing_minus_inf_and_a_bias_is_mhsa_masked_bias():
     """SDPA's float attn_mask with −inf and finite entries, in every broadcast shape, float32 beside float64 queries,
     is mhsa_masked_bias (M = isfinite(mask), P = the finite entries, 0 elsewhere), equal to SDPA on both paths and
-    unbatched; with is_causal, grouped heads or a row of −inf it is refused with the reason."""
+    unbatched (grouped heads: gqa_masked_bias); with is_causal or a row of −inf it is refused with the reason."""
     torch.manual_seed(37)
     bsz, length, e, n = 2, 5, 8, 2
     pr = _Projections(e, n)
@@ -802,9 +804,8 @@ def test_an_sdpa_mask_mixing_minus_inf_and_a_bias_is_mhsa_masked_bias():
     with pytest.raises(ValueError, match="masks every key of query row 3"):
         pr.ours(x, alibi.masked_fill(idx[:, None] == 3, float("-inf")))
     w = pr.w
-    with pytest.raises(ValueError, match="mhsa_masked_bias has as many key/value heads"):
-        at.self_attention(x, w[0], pr.bias[0], w[1][:4], pr.bias[1][:4], w[2][:4], pr.bias[2][:4], w[3], pr.bias[3],
-                          num_heads=n, attn_mask=alibi, enable_gqa=True)
+    assert at.sdpa_route(x, w[0], w[1][:4], w[2][:4], num_heads=n, attn_mask=alibi, enable_gqa=True).operator == \
+        "gqa_masked_bias"
 
 
 def test_the_masked_bias_module_checks_both_premises():
@@ -825,3 +826,181 @@ def test_the_masked_bias_module_checks_both_premises():
                           (seen, bias.masked_fill(seen == 0, float("nan")), "every entry of attn_mask must be finite")):
         with pytest.raises(ValueError, match=words):
             layer(x, m_, p_)
+
+
+@pytest.mark.parametrize("kw", [dict(batch_first=True), dict(kdim=5, vdim=3)], ids=["batch-first", "kdim-vdim"])
+def test_masks_and_biases_on_cross_attention(kw):
+    """An encoder–decoder's memory_mask and its float forms: a boolean or 0/−inf (L, S) or (B·N, L, S) attn_mask (also
+    with is_causal as its hint, and beside a boolean key_padding_mask) is cross_attention_masked; a finite float mask,
+    a float mask with −inf, and a float key_padding_mask (with or without −inf, with or without a mask) are
+    cross_attention_masked_bias. Outputs and the module's parameter gradients equal nn.MultiheadAttention on both
+    paths, batched and unbatched; from_torch takes cross and masked (and sample_bias)."""
+    torch.manual_seed(43)
+    bsz, length, keys, e, n = 3, 4, 6, 6, 2
+    m = nn.MultiheadAttention(e, n, dtype=F64, **kw).eval()
+    first = kw.get("batch_first", False)
+
+    def seq(tokens, width):
+        return torch.randn((bsz, tokens, width) if first else (tokens, bsz, width), dtype=F64)
+    q, k, v = seq(length, e), seq(keys, m.kdim), seq(keys, m.vdim)
+    causal = torch.ones(length, keys, dtype=torch.bool).triu(1)             # True = hidden: the upper-left causal mask
+    slope = 0.3 * (torch.arange(length)[:, None] - torch.arange(keys)[None, :]).to(F64)
+    hidden = torch.tensor([[False] * 6, [False, False, False, True, True, True], [False, True, False, True, False, True]])
+    soft = torch.randn(bsz, keys, dtype=F64)
+    per_head = torch.rand(bsz * n, length, keys) < 0.4
+    per_head[..., 0] = False
+    for call, operator in ((dict(attn_mask=causal), "cross_attention_masked"),
+                           (dict(attn_mask=causal, is_causal=True), "cross_attention_masked"),
+                           (dict(attn_mask=torch.zeros(length, keys, dtype=F64).masked_fill(causal, float("-inf"))),
+                            "cross_attention_masked"),
+                           (dict(attn_mask=per_head, key_padding_mask=hidden), "cross_attention_masked"),
+                           (dict(attn_mask=slope), "cross_attention_masked_bias"),
+                           (dict(attn_mask=slope.masked_fill(causal, float("-inf"))), "cross_attention_masked_bias"),
+                           (dict(key_padding_mask=soft), "cross_attention_masked_bias"),
+                           (dict(key_padding_mask=soft.masked_fill(hidden, float("-inf"))), "cross_attention_masked_bias"),
+                           (dict(attn_mask=causal, key_padding_mask=soft), "cross_attention_masked_bias"),
+                           (dict(attn_mask=slope, key_padding_mask=hidden), "cross_attention_masked_bias")):
+        r = at.mha_route(m, q, k, v, call.get("key_padding_mask"), False, call.get("attn_mask"),
+                         call.get("is_causal", False))
+        assert r.operator == operator, call
+        want = m(q, k, v, need_weights=False, **call)[0]
+        expected = torch.autograd.grad(want.square().sum(), list(m.parameters()))
+        for path in ("auto", "generic"):
+            got = at.multihead_attention(m, q, k, v, need_weights=False, path=path, **call)[0]
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+            for g, w in zip(torch.autograd.grad(got.square().sum(), list(m.parameters())), expected):
+                torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12)
+    qu, ku, vu = (t[0] if first else t[:, 0] for t in (q, k, v))
+    for call in (dict(attn_mask=causal), dict(attn_mask=slope.masked_fill(causal, float("-inf"))),
+                 dict(key_padding_mask=soft[1])):
+        torch.testing.assert_close(at.multihead_attention(m, qu, ku, vu, need_weights=False, **call)[0],
+                                   m(qu, ku, vu, need_weights=False, **call)[0], rtol=1e-12, atol=1e-12)
+    layer = at.from_torch(m, cross=True, masked=True)
+    tokens = [t.permute(1, 2, 0) if not first else t.transpose(1, 2) for t in (q, k, v)]
+    seen = (~causal).to(F64).expand(bsz, n, length, keys)
+    want = m(q, k, v, attn_mask=causal, need_weights=False)[0]
+    torch.testing.assert_close(layer(*tokens, seen), want.transpose(1, 2) if first else want.permute(1, 2, 0),
+                               rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"allowed hides every key of row 0, 0, 0"):
+        layer(*tokens, seen * (torch.arange(keys) > 0))
+    both = at.from_torch(m, cross=True, masked=True, sample_bias=True)
+    got = both(*tokens, seen, slope.expand(bsz, n, length, keys))
+    want = m(q, k, v, attn_mask=slope.masked_fill(causal, float("-inf")), need_weights=False)[0]
+    torch.testing.assert_close(got, want.transpose(1, 2) if first else want.permute(1, 2, 0), rtol=1e-12, atol=1e-12)
+    for call, words in ((dict(attn_mask=~causal, is_causal=True), "hint that attn_mask is the causal mask"),
+                        (dict(is_causal=True), "is_causal=True without attn_mask"),
+                        (dict(attn_mask=slope.masked_fill(causal, float("-inf")), is_causal=True), "hint that attn_mask"),
+                        (dict(attn_mask=causal, key_padding_mask=hidden.roll(1, -1)), "query row 0 with the key_pad")):
+        with pytest.raises(ValueError, match=words):
+            at.multihead_attention(m, q, k, v, need_weights=False, **call)
+
+
+def test_sdpa_cross_attention_with_is_causal_or_a_mask_or_a_bias():
+    """SDPA between the projections of two sequences with is_causal (the upper-left causal mask of L queries over S
+    keys), a boolean pattern per query, a float bias, a float mask with −inf: cross_attention_masked or
+    cross_attention_masked_bias, both paths and unbatched equal to SDPA; grouped heads are refused."""
+    torch.manual_seed(47)
+    bsz, length, keys, e, ekv, n = 2, 5, 3, 8, 5, 2                      # more queries than keys: rows past S see all
+    x, y = torch.randn(bsz, length, e, dtype=F64), torch.randn(bsz, keys, ekv, dtype=F64)
+    pr = _Projections(e, n, kv_channels=ekv)
+    w = pr.w
+    pattern = torch.rand(bsz, n, length, keys) < 0.5
+    pattern[..., 1] = True
+    bias = torch.randn(bsz, 1, length, keys, dtype=F64)
+    for kw, operator in ((dict(is_causal=True), "cross_attention_masked"),
+                         (dict(attn_mask=pattern), "cross_attention_masked"),
+                         (dict(attn_mask=bias), "cross_attention_masked_bias"),
+                         (dict(attn_mask=bias.masked_fill(~pattern[:, :1], float("-inf"))), "cross_attention_masked_bias")):
+        mask = kw.get("attn_mask")
+        assert at.sdpa_route(x, w[0], w[1], w[2], num_heads=n, kv_input=y, **kw).operator == operator
+        q = F.linear(x, w[0], pr.bias[0]).unflatten(-1, (n, e // n)).transpose(-2, -3)
+        k_, v_ = (F.linear(y, w[j], pr.bias[j]).unflatten(-1, (n, e // n)).transpose(-2, -3) for j in (1, 2))
+        want = F.linear(F.scaled_dot_product_attention(q, k_, v_, **kw).transpose(-2, -3).flatten(-2), w[3], pr.bias[3])
+        for path in ("auto", "generic"):
+            torch.testing.assert_close(pr.ours(x, mask, y, is_causal=kw.get("is_causal", False), path=path), want,
+                                       rtol=1e-12, atol=1e-12)
+        mu = None if mask is None else mask[0]
+        torch.testing.assert_close(pr.ours(x[0], mu, y[0], is_causal=kw.get("is_causal", False)), want[0],
+                                   rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="cross-attention with fewer key/value heads"):
+        at.self_attention(x, w[0], pr.bias[0], w[1][:4], pr.bias[1][:4], w[2][:4], pr.bias[2][:4], w[3], pr.bias[3],
+                          num_heads=n, kv_input=y, is_causal=True, enable_gqa=True)
+
+
+def test_mask_dtypes_and_layouts_are_taken_as_pytorch_takes_them():
+    """Two float32 masks with float64 queries are summed in float32, as PyTorch sums them (a sum that overflows to
+    −inf hides the key there, as in PyTorch); a float32 bias beyond float16's range with float16 queries is refused
+    with the reason, not as a non-finite input; sparse masks are refused with a ValueError."""
+    torch.manual_seed(53)
+    m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
+    x = torch.randn(2, 3, 4, dtype=F64)
+    am, kpm = torch.randn(3, 3), torch.randn(2, 3)
+    kpm[0, 2] = float("-inf")
+    for a, p in ((am, kpm), (torch.full((3, 3), -3e38).index_fill_(1, torch.tensor([0]), 0.0),
+                             torch.full((2, 3), -3e38).index_fill_(1, torch.tensor([0]), 0.0))):
+        want = m(x, x, x, key_padding_mask=p, attn_mask=a, need_weights=False)[0]
+        got = at.multihead_attention(m, x, x, x, key_padding_mask=p, attn_mask=a, need_weights=False)[0]
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    m16 = nn.MultiheadAttention(4, 2, batch_first=True, dtype=torch.float16).eval()
+    x16 = torch.randn(2, 3, 4, dtype=torch.float16)
+    big = torch.randn(3, 3) * 1e5
+    big[0, 1] = float("-inf")
+    with pytest.raises(ValueError, match="overflows the queries' dtype float16"):
+        at.multihead_attention(m16, x16, x16, x16, attn_mask=big, need_weights=False)
+    for call, words in ((dict(attn_mask=torch.zeros(3, 3, dtype=F64).to_sparse()), "attn_mask must be a dense tensor"),
+                        (dict(key_padding_mask=torch.zeros(2, 3, dtype=F64).to_sparse()),
+                         "key_padding_mask must be a dense tensor")):
+        with pytest.raises(ValueError, match=words):
+            at.multihead_attention(m, x, x, x, need_weights=False, **call)
+    layer = at.from_torch(m, sample_bias=True)
+    with pytest.raises(ValueError, match="attn_mask must be a dense tensor"):
+        layer(x.transpose(1, 2), torch.zeros(2, 2, 3, 3, dtype=F64).to_sparse())
+
+
+def test_grouped_heads_with_a_mask_or_a_bias():
+    """SDPA with enable_gqa and an attn_mask: a boolean or 0/−inf pattern (key padding, causal with padding, per
+    query head) is gqa_masked, a float mask with a finite part (ALiBi slopes per query head, with or without −inf) is
+    gqa_masked_bias; both paths, unbatched and the gradients of the mask equal SDPA; a row with no key, is_causal
+    beside a mask and a head count that is not a multiple are refused with the reason."""
+    torch.manual_seed(59)
+    bsz, length, e, n, kv = 2, 5, 8, 4, 2
+    d = e // n
+    x = torch.randn(bsz, length, e, dtype=F64)
+    w = [torch.randn(e, e, dtype=F64) / 3, torch.randn(kv * d, e, dtype=F64) / 3, torch.randn(kv * d, e, dtype=F64) / 3,
+         torch.randn(e, e, dtype=F64) / 3]
+    b = [torch.randn(e, dtype=F64), torch.randn(kv * d, dtype=F64), torch.randn(kv * d, dtype=F64),
+         torch.randn(e, dtype=F64)]
+
+    def reference(x, mask):
+        q = F.linear(x, w[0], b[0]).unflatten(-1, (n, d)).transpose(-2, -3)
+        k, v = (F.linear(x, w[j], b[j]).unflatten(-1, (kv, d)).transpose(-2, -3) for j in (1, 2))
+        z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+        return F.linear(z.transpose(-2, -3).flatten(-2), w[3], b[3])
+
+    def ours(x, mask, **kw):
+        return at.self_attention(x, w[0], b[0], w[1], b[1], w[2], b[2], w[3], b[3], num_heads=n, attn_mask=mask,
+                                 enable_gqa=True, **kw)
+    idx = torch.arange(length)
+    causal = idx[None, :] <= idx[:, None]
+    keep = torch.tensor([[True] * 5, [True, True, True, False, False]])[:, None, None, :]
+    slopes = -0.5 * torch.arange(1, n + 1, dtype=F64)[:, None, None] * (idx[:, None] - idx[None, :]).abs()
+    for mask, operator in ((keep, "gqa_masked"), (keep & causal, "gqa_masked"),
+                           ((torch.rand(bsz, n, length, length) < 0.5) | torch.eye(length, dtype=torch.bool), "gqa_masked"),
+                           (slopes, "gqa_masked_bias"), (slopes.masked_fill(~causal, float("-inf")), "gqa_masked_bias"),
+                           (slopes.float(), "gqa_masked_bias")):
+        assert at.sdpa_route(x, w[0], w[1], w[2], num_heads=n, attn_mask=mask, enable_gqa=True).operator == operator
+        for path in ("auto", "generic"):
+            torch.testing.assert_close(ours(x, mask, path=path), reference(x, mask), rtol=1e-12, atol=1e-12)
+        mu = mask[0] if mask.dim() == 4 else mask
+        torch.testing.assert_close(ours(x[0], mu), reference(x[0], mu), rtol=1e-12, atol=1e-12)
+    mine, theirs = (slopes.masked_fill(~causal, float("-inf")).requires_grad_() for _ in range(2))
+    got = torch.autograd.grad(ours(x, mine).square().sum(), mine)[0]
+    want = torch.autograd.grad(reference(x, theirs).square().sum(), theirs)[0]
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    assert at.sdpa_route(x, w[0], w[1], w[2], num_heads=n, attn_mask=causal, enable_gqa=True).operator == "gqa_causal"
+    for mask, kw, words in ((keep & ~causal, {}, "masks every key of query row 4"),
+                            (keep, {"is_causal": True}, "documents the pair as an error"),
+                            (keep, {"enable_gqa": False}, "need enable_gqa=True")):
+        with pytest.raises(ValueError, match=words):
+            at.self_attention(x, w[0], b[0], w[1], b[1], w[2], b[2], w[3], b[3], num_heads=n, attn_mask=mask,
+                              **{"enable_gqa": True, **kw})

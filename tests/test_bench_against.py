@@ -33,12 +33,16 @@ SMALL = {
     "mhsa_masked_bias": {"B": 3, "N": 2, "d": 4, "L": 7},
     "gqa_attention": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
     "gqa_causal": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
+    "gqa_masked": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
+    "gqa_masked_bias": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 7},
     "swin_attention": {"B": 2, "N": 2, "d": 4, "M": 3, "T_h": 2, "T_w": 3, "S": 1},
     "neighborhood_attention": {"B": 2, "N": 2, "d": 4, "H": 6, "W": 7, "R": 1},
     "involution": {"B": 2, "G": 2, "C_g": 4, "D": 4, "H": 6, "W": 7, "R": 1, "s": 1},
     "local_attention": {"B": 2, "N": 2, "d": 16, "H": 6, "W": 7, "R": 1},
     "cross_attention": {"B": 2, "N": 2, "d": 4, "L": 5, "S": 3, "C_k": 6, "C_v": 7},
     "cross_attention_key_padding": {"B": 3, "N": 2, "d": 4, "L": 5, "S": 6, "C_k": 6, "C_v": 7},
+    "cross_attention_masked": {"B": 3, "N": 2, "d": 4, "L": 5, "S": 6, "C_k": 6, "C_v": 7},
+    "cross_attention_masked_bias": {"B": 3, "N": 2, "d": 4, "L": 5, "S": 6, "C_k": 6, "C_v": 7},
 }
 
 
@@ -186,6 +190,21 @@ def test_the_check_refuses_a_wrong_alternative():
     for wrong in (A.Alternative("no key mask", cross_unmasked, rtol=1e-3, atol=1e-4),
                   A.Alternative("key mask not negated", cross_not_negated, rtol=1e-3, atol=1e-4)):
         out, ref, _ = _run("cross_attention_key_padding", wrong)
+        assert not wrong.agrees(out, ref)[0]
+
+    def cross_transposed(t, sizes, op):   # the keys each query sees flipped along the keys
+        return A._cross_sdpa(dict(t, allowed=t["allowed"].flip(-1)), sizes, op)
+
+    def cross_mask_only(t, sizes, op):    # the hard mask without the bias
+        return A._cross_sdpa({k: v for k, v in t.items() if k != "attn_mask"}, sizes, op)
+
+    def cross_no_mask(t, sizes, op):      # cross_attention's alternative without the keys each query sees
+        return A._cross_sdpa({k: v for k, v in t.items() if k != "allowed"}, sizes, op)
+    for name, wrong in (("cross_attention_masked", A.Alternative("no mask", cross_no_mask, rtol=1e-3, atol=1e-4)),
+                        ("cross_attention_masked", A.Alternative("mask flipped", cross_transposed, rtol=1e-3, atol=1e-4)),
+                        ("cross_attention_masked_bias", A.Alternative("mask only", cross_mask_only, rtol=1e-3,
+                                                                      atol=1e-4))):
+        out, ref, _ = _run(name, wrong)
         assert not wrong.agrees(out, ref)[0]
 
 

@@ -336,6 +336,8 @@ def _mha(seed=0, **kw):
     ("mhsa_masked_bias", {}, None),
     ("cross_attention_key_padding", dict(kdim=3, vdim=5, batch_first=True), None),
     ("cross_attention_key_padding", {}, None),
+    ("cross_attention_masked", dict(kdim=3, vdim=5, batch_first=True), None),
+    ("cross_attention_masked_bias", {}, None),
 ])
 def test_a_bare_multihead_attention_is_a_candidate_with_no_wrapper(operator, kw, sizes):
     """Called as the operator's generated module is (channels-first tokens, its masks as inputs), its weights read

@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = Σ_{c_2=0}^{N·d - 1} W_O[o, c_2]·W_V[c_2, c_3]·masked_softmax_logit[b, ⌊c_2/d⌋, i, u_tap]
 
-Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (keys hidden where the indicator key_mask is 0) of 1/sqrt(d)·qry·key; Ω global: every key (queries qry and keys key linear maps of x over its channels, d channels per head); the in-projections as one F.linear (weights side by side) → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), attn_mask=the keys key_mask shows (boolean)) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
+Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (keys hidden where the indicator key_mask is 0) of 1/sqrt(d)·qry·key; Ω global: every key (queries qry and keys key linear maps of x over its channels, d channels per head); the in-projections as one F.linear (weights side by side) → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), attn_mask=0 where key_mask is 1 and −∞ where it is 0 (1 − 1/|key_mask|, a float mask)) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 

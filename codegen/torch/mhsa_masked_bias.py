@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = Σ_{c_2=0}^{N·d - 1} W_O[o, c_2]·W_V[c_2, c_3]·masked_softmax_logit[b, ⌊c_2/d⌋, i, u_tap]
 
-Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (keys hidden where the indicator allowed is 0) of 1/sqrt(d)·qry·key + β; Ω global: every key (queries qry and keys key linear maps of x over its channels, d channels per head); the in-projections as one F.linear (weights side by side) → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), attn_mask=β, −∞ where allowed is 0) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
+Default lowering (sdpa): K̂ = Σ_c_2 P·R with P = W_O[o, c_2] static and R free of the output channel; for R: K̂ = M·S with S = softmax (keys hidden where the indicator allowed is 0) of 1/sqrt(d)·qry·key + β; Ω global: every key (queries qry and keys key linear maps of x over its channels, d channels per head); the in-projections as one F.linear (weights side by side) → queries, keys and v = M·x by F.linear on the tokens (channels last), F.scaled_dot_product_attention(queries, keys, v, scale=1/sqrt(d), attn_mask=β + (0 where allowed is 1, −∞ where it is 0: 1 − 1/|allowed|)) per head (no logits tensor), then P applied as a channel map on the tokens, y = P·z.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -224,6 +224,8 @@ def mhsa_masked_bias_evolution(x, allowed, attn_mask, q_weight, q_bias, k_weight
     finite = "every entry of attn_mask must be finite: the proof is over real numbers (attn_mask is declared 'finite'; a −inf entry would mean a hidden position, which this operator is not)"
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(torch.isfinite(attn_mask).all(), finite)
+    elif attn_mask.layout != torch.strided:
+        raise ValueError(f"attn_mask must be a dense tensor, not {attn_mask.layout}: pass attn_mask.to_dense()")
     elif not math.isfinite(float(attn_mask.detach().sum())) and not bool(torch.isfinite(attn_mask).all()):
         raise ValueError(finite)   # (a finite sum means every entry is: one pass, no copy; else the exact test)
     # allowed is declared an indicator: the proof's softmax sums to one because every row sees a key

@@ -191,6 +191,8 @@ def mhsa_sample_bias_evolution(x, attn_mask, q_weight, q_bias, k_weight, k_bias,
     finite = "every entry of attn_mask must be finite: the proof is over real numbers (attn_mask is declared 'finite'; a −inf entry would mean a hidden position, which this operator is not)"
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(torch.isfinite(attn_mask).all(), finite)
+    elif attn_mask.layout != torch.strided:
+        raise ValueError(f"attn_mask must be a dense tensor, not {attn_mask.layout}: pass attn_mask.to_dense()")
     elif not math.isfinite(float(attn_mask.detach().sum())) and not bool(torch.isfinite(attn_mask).all()):
         raise ValueError(finite)   # (a finite sum means every entry is: one pass, no copy; else the exact test)
     L_out = (L,)

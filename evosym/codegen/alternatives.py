@@ -186,26 +186,42 @@ def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding
 
 # -- cross-attention: queries from x, keys from xk, values from xv (three inputs, channels first) -------------
 
+def _cross_masks(t, *, module: bool):
+    """The mask a user passes with cross-attention's inputs, made once: the visible keys of a ``key_mask`` input
+    (SDPA's boolean (B, 1, 1, S) attn_mask, or the module's boolean key_padding_mask), the keys each query sees of an
+    ``allowed`` input (boolean (B, N, L, S); the module's (B·N, L, S) with True = hidden), or with an ``attn_mask``
+    bias too, one float mask with −inf where hidden (a leaf of its own); {} without any."""
+    if "key_mask" in t:
+        return {"key_padding_mask": t["key_mask"] == 0} if module else \
+            {"attn_mask": (t["key_mask"] != 0)[:, None, None, :]}
+    if "attn_mask" in t:
+        mixed = t["attn_mask"].masked_fill(t["allowed"] == 0, float("-inf"))
+        return {"attn_mask": _leaf(mixed.flatten(0, 1) if module else mixed)}
+    if "allowed" in t:
+        return {"attn_mask": (t["allowed"] == 0).flatten(0, 1)} if module else {"attn_mask": t["allowed"] != 0}
+    return {}
+
+
 def _cross_sdpa(t, sizes, op):
     """Three ``F.linear`` in-projections, one per input's (B, tokens, channels) view, one
-    ``F.scaled_dot_product_attention`` (default 1/√d scale; the visible keys of a ``key_mask`` input as its boolean
-    (B, 1, 1, S) attn_mask), the output ``F.linear``."""
+    ``F.scaled_dot_product_attention`` (default 1/√d scale; a mask input as :func:`_cross_masks` makes it), the
+    output ``F.linear``."""
     nh = sizes["N"]
+    mask = _cross_masks(t, module=False)
 
     def call():
         q, k, v = (_heads(F.linear(t[src].transpose(1, 2), t[w], t[b]), nh)
                    for src, w, b in (("x", "WQ", "bQ"), ("xk", "WK", "bK"), ("xv", "WV", "bV")))
-        mask = {"attn_mask": (t["key_mask"] != 0)[:, None, None, :]} if "key_mask" in t else {}
         z = F.scaled_dot_product_attention(q, k, v, **mask)
         return F.linear(_merge(z), t["WO"], t["bO"]).transpose(1, 2)
-    return Built(call)
+    return Built(call, tuple(v for v in mask.values() if v.requires_grad and v.is_leaf))
 
 
 def _cross_mha_module(t, sizes, op):
     """``nn.MultiheadAttention(E, N, kdim=C_k, vdim=C_v, batch_first=True)`` holding the operator's weights
     (separate q/k/v projection weights when kdim or vdim differ from E, the packed in_proj_weight otherwise),
-    eval mode, called as ``m(query, key, value, need_weights=False)`` on the three inputs' tokens (with the hidden
-    keys of a ``key_mask`` input as its boolean key_padding_mask)."""
+    eval mode, called as ``m(query, key, value, need_weights=False)`` on the three inputs' tokens (with a mask
+    input as :func:`_cross_masks` makes it)."""
     x = t["x"]
     ch, nh = t["WQ"].shape[0], sizes["N"]
     m = torch.nn.MultiheadAttention(ch, nh, kdim=t["WK"].shape[1], vdim=t["WV"].shape[1], batch_first=True,
@@ -223,12 +239,13 @@ def _cross_mha_module(t, sizes, op):
     m.eval()
     m.requires_grad_(x.requires_grad)
 
+    mask = _cross_masks(t, module=True)
+
     def call():
-        mask = {"key_padding_mask": t["key_mask"] == 0} if "key_mask" in t else {}
         out, _ = m(t["x"].transpose(1, 2), t["xk"].transpose(1, 2), t["xv"].transpose(1, 2), need_weights=False,
                    **mask)
         return out.transpose(1, 2)
-    return Built(call, tuple(m.parameters()))
+    return Built(call, tuple(m.parameters()) + tuple(v for v in mask.values() if v.requires_grad and v.is_leaf))
 
 
 # -- Swin: roll, window partition, SDPA with the relative position bias (+ shift mask) as attn_mask -------
@@ -371,6 +388,11 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                                _sdpa(separate=True, causal=True, grouped="repeat_interleave"), **_ATT),
                    Alternative("fused in-projection + SDPA(is_causal=True, enable_gqa=True)",
                                _sdpa(separate=False, causal=True, grouped="enable_gqa"), **_ATT)),
+    "gqa_masked": (Alternative("fused in-projection + SDPA(boolean attn_mask (B, N, L, L), enable_gqa=True)",
+                               _sdpa(separate=False, grouped="enable_gqa", masked=True), **_ATT),),
+    "gqa_masked_bias": (Alternative("fused in-projection + SDPA(float attn_mask with −inf, enable_gqa=True)",
+                                    _sdpa(separate=False, grouped="enable_gqa", masked=True, biased="input"), **_ATT,
+                                    note="the one float mask P with −inf where M is 0, made before the timing"),),
     "cross_attention": (Alternative("F.linear q/k/v + SDPA", _cross_sdpa, **_ATT,
                                     note="one F.linear per input's tokens (x, xk, xv), one SDPA, output F.linear"),
                         Alternative("nn.MultiheadAttention(kdim, vdim)", _cross_mha_module, **_ATT,
@@ -380,6 +402,16 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                     note="one F.linear per input's tokens (x, xk, xv), one SDPA with the visible keys, output F.linear"),
         Alternative("nn.MultiheadAttention(kdim, vdim, key_padding_mask)", _cross_mha_module, **_ATT,
                     note="kdim=C_k, vdim=C_v, batch_first, eval mode, the hidden keys as its key_padding_mask")),
+    "cross_attention_masked": (
+        Alternative("F.linear q/k/v + SDPA(boolean attn_mask (B, N, L, S))", _cross_sdpa, **_ATT,
+                    note="one F.linear per input's tokens (x, xk, xv), one SDPA with the keys each query sees"),
+        Alternative("nn.MultiheadAttention(kdim, vdim, boolean attn_mask (B·N, L, S))", _cross_mha_module, **_ATT,
+                    note="kdim=C_k, vdim=C_v, batch_first, eval mode, the hidden keys as its attn_mask")),
+    "cross_attention_masked_bias": (
+        Alternative("F.linear q/k/v + SDPA(float attn_mask (B, N, L, S) with −inf)", _cross_sdpa, **_ATT,
+                    note="the one float mask P with −inf where M is 0, made before the timing"),
+        Alternative("nn.MultiheadAttention(kdim, vdim, float attn_mask (B·N, L, S) with −inf)", _cross_mha_module,
+                    **_ATT, note="the same float mask flattened to the (B·N, L, S) mask it takes")),
     "swin_attention": (Alternative("Swin windows + SDPA(attn_mask=bias + shift mask)", _swin_sdpa, **_ATT,
                                    note="roll, window_partition, one qkv F.linear, window_reverse, roll back"),),
     "neighborhood_attention": (Alternative("evosym local_attention (same K)", _local_attention_module, check=False,

@@ -283,9 +283,10 @@ def sdpa(inner: Lowering, found: dict) -> Sdpa:
     mask = (", attn_mask=β with −∞ above the diagonal (causal)" if found["causal"] and found["bias"] else
             f", attn_mask=(the keys {key['name']} shows) & (m ≤ p), one boolean mask" if found["causal"] and key else
             ", is_causal=True" if found["causal"] else ", attn_mask=β" if found["bias"] else
-            f", attn_mask=the keys {key['name']} shows (boolean)" if key else "")
+            f", attn_mask=0 where {key['name']} is 1 and −∞ where it is 0 (1 − 1/|{key['name']}|, a float mask)" if key
+            else "")
     if key and found["bias"]:
-        mask += f", −∞ where {key['name']} is 0"
+        mask += f" + (0 where {key['name']} is 1, −∞ where it is 0: 1 − 1/|{key['name']}|)"
     then = ", then P applied as a channel map, y = P·z" if isinstance(inner, Postmix) else ""
     head = f"{inner.text}; for R: " if isinstance(inner, Postmix) else ""
     if found["tiled"] and found["projections"]:

@@ -17,7 +17,10 @@ sees: a boolean key_padding_mask negated, ``mhsa_causal_key_padding``, the same 
 of every sample seen), ``mhsa_masked``, whose second input is the keys each query sees (any boolean attn_mask
 pattern, per sample and head, with a key in every row), ``mhsa_masked_bias``, the same with an additive bias per
 sample and head as a third input (a float mask mixing −inf with finite values, or a hard mask beside a float one),
-and ``cross_attention_key_padding``, cross_attention with those keys as a fourth input), or raises
+``cross_attention_key_padding``, cross_attention with those keys as a fourth input, ``cross_attention_masked``, with
+the keys each query sees (B, N, L, S), ``cross_attention_masked_bias``, with those and a bias (B, N, L, S), and ``gqa_masked`` and ``gqa_masked_bias``,
+grouped key/value heads with those masks over the query heads), or
+raises
 :class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
 argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
 one is such an error too, never a raw torch error: an attn_mask is taken exactly as PyTorch takes it
@@ -40,13 +43,11 @@ tokens, over its positions, with a kernel made from any of the operator's inputs
   key_padding_mask, or a float attn_mask that differs per sample, is ``mhsa_sample_bias``'s input: an additive bias
   per sample and head; a mask that hides keys beside one that adds a bias, or a float mask that does both, is
   ``mhsa_masked_bias``: its mask input is an indicator, a key in every row, and its bias input finite);
-- cross-attention with a mask other than keys hidden per sample (cross_attention_key_padding), with is_causal, or
-  with grouped key/value heads: no operator combines them;
+- cross-attention with grouped key/value heads (no operator combines them; any mask, bias and is_causal on
+  cross-attention is cross_attention_key_padding, cross_attention_masked or cross_attention_masked_bias);
 - add_bias_kv / add_zero_attn: a key that is no position of any input, after which the weights of the input's keys
   sum to less than one and the value bias stays in the aggregation with an input-dependent weight (an Evolution form
   over an affine projection of x, not over an input tensor);
-- a hard mask or a bias with grouped key/value heads beyond gqa_causal's causal mask (no grouped operator has
-  another mask or a bias table);
 - a fully masked query row: the softmax is 0/0 there (PyTorch 2.13 returns zeros, earlier versions
   NaN), so no softmax kernel equals it;
 - dropout_p > 0 (or a module's dropout in training mode): random, not a function of the input;
@@ -73,11 +74,6 @@ KEY_PADDING_EMPTY_REASON = (
     "the proofs of the key padding operators (mhsa_key_padding, mhsa_causal_key_padding, "
     "cross_attention_key_padding) need a visible key in every sample; drop that sample or leave one of its keys "
     "visible")
-CROSS_MASK_REASON = (
-    "cross-attention with {what} is not supported: cross_attention lets every query see all S keys and "
-    "cross_attention_key_padding hides keys per sample only (a boolean or 0/−inf key_padding_mask, or an SDPA "
-    "attn_mask that hides the same keys from every head and query of a sample); no catalogue operator combines a "
-    "separate key/value input with another mask")
 CROSS_GQA_REASON = (
     "cross-attention with fewer key/value heads ({kv} for {heads} query heads) is not supported: cross_attention "
     "has as many key/value heads as query heads, and no operator combines grouped heads with a separate key/value "
@@ -101,12 +97,12 @@ BIAS_REASON = (
 CAUSAL_PAIR_REASON = (
     "is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error (pass one of them)")
 GQA_BIAS_REASON = (
-    "enable_gqa with fewer key/value heads and a float additive attn_mask is not supported: no operator combines "
-    "grouped key/value heads with a bias table (gqa_attention has none, mhsa_bias has N key/value heads)")
+    "mask='bias' with fewer key/value heads is not a route: grouped heads with an attn_mask are gqa_masked or "
+    "gqa_masked_bias, whose tables sdpa_route builds (mhsa_bias has N key/value heads)")
 
 
 # the operators whose second input is the route's tensor (a bias per sample, the keys each sample sees)
-SECOND_INPUT = ("mhsa_sample_bias", "mhsa_key_padding", "mhsa_causal_key_padding", "mhsa_masked")
+SECOND_INPUT = ("mhsa_sample_bias", "mhsa_key_padding", "mhsa_causal_key_padding", "mhsa_masked", "gqa_masked")
 
 
 class AttentionRefused(EvosymError, ValueError):
@@ -145,6 +141,8 @@ def checked_mask(mask, query, logits: tuple, *, module: bool = False):
         return None
     if not isinstance(mask, torch.Tensor):
         raise AttentionRefused(f"attn_mask must be a tensor or None, not {type(mask).__name__}")
+    if mask.layout != torch.strided:
+        raise AttentionRefused(f"attn_mask must be a dense tensor, not {mask.layout}: pass attn_mask.to_dense()")
     if mask.device != query.device:
         raise AttentionRefused(f"attn_mask is on {mask.device} but the query on {query.device}: the mask must be on "
                                "the query's device")
@@ -268,41 +266,58 @@ def allowed_table(mask, heads: int, length: int, *, true_masks: bool, batch: int
     return _logit_rows(seen.to(dtype), heads, length, batch, module=true_masks)   # cast where stored, then a view
 
 
-def _logit_rows(t, heads: int, length: int, batch: int | None, *, module: bool):
-    """A tensor laid out as an attn_mask, as a view (batch, heads, L, L) ((heads, L, L) unbatched, ``batch`` None):
-    nn.MultiheadAttention's (batch·heads, L, L) (``module``) split, any broadcast expanded (no copy)."""
+def _logit_rows(t, heads: int, length: int, batch: int | None, *, module: bool, keys: int | None = None):
+    """A tensor laid out as an attn_mask, as a view (batch, heads, L, S) ((heads, L, S) unbatched, ``batch`` None; S
+    the keys, L by default): nn.MultiheadAttention's (batch·heads, L, S) (``module``) split, any broadcast expanded
+    (no copy)."""
+    keys = length if keys is None else keys
     if module and t.dim() == 3 and batch is not None:
-        t = t.reshape(batch, heads, length, length)
-    return t.expand((heads, length, length) if batch is None else (batch, heads, length, length))
+        t = t.reshape(batch, heads, length, keys)
+    return t.expand((heads, length, keys) if batch is None else (batch, heads, length, keys))
 
 
 def masked_bias_tables(mask, kind: str, heads: int, length: int, *, module: bool, batch: int | None, dtype,
-                       keep=None, padding=None):
+                       keep=None, padding=None, keys: int | None = None, device=None):
     """mhsa_masked_bias's inputs (M, P) in ``dtype``, each (batch, heads, L, L) ((heads, L, L) unbatched, ``batch``
     None): M the keys each query sees, P the bias on their logits, from an attn_mask read as ``kind`` (:func:`mask_kind`:
     "causal", "pattern" hide keys, "bias" adds, "masked_bias" both: −inf hides, the finite entries add; laid out as
     SDPA's, broadcast to the logits, or nn.MultiheadAttention's, ``module``) and a key_padding_mask's visible keys
-    ``keep`` and bias ``padding`` ((batch, L); (1, L) unbatched). An AttentionRefused for a query row that sees no key."""
+    ``keep`` and bias ``padding`` ((batch, L); (1, L) unbatched); cross-attention: ``keys`` S ≠ L, the tables
+    (batch, heads, L, S), "causal" the upper-left causal mask (query i sees keys 0 … i). An AttentionRefused for a
+    query row that sees no key."""
     import torch
-    device = next(t.device for t in (mask, keep, padding) if t is not None)
+    keys = length if keys is None else keys
+    device = next((t.device for t in (mask, keep, padding) if t is not None), device)
     seen = torch.ones((), dtype=torch.bool, device=device)
     if kind == "causal":
-        seen = torch.ones(length, length, dtype=torch.bool, device=device).tril()
+        seen = torch.ones(length, keys, dtype=torch.bool, device=device).tril()
     elif kind in ("pattern", "masked_bias"):
         seen = _logit_rows((mask != module) if mask.dtype == torch.bool else torch.isfinite(mask), heads, length,
-                           batch, module=module)
+                           batch, module=module, keys=keys)
     if keep is not None:
         seen = seen & (keep[0] if batch is None else keep)[..., None, None, :].bool()
-    seen = _logit_rows(seen, heads, length, batch, module=False)
-    _refuse_empty_rows(seen, " with the key_padding_mask" if keep is not None else "")
-    terms = []
-    if kind in ("bias", "masked_bias"):   # −inf entries hidden by M: any finite value there (0) leaves the output as it is
-        terms.append(_logit_rows(mask.masked_fill(~torch.isfinite(mask), 0) if kind == "masked_bias" else mask,
-                                 heads, length, batch, module=module).to(dtype))
+    # the additive masks summed as PyTorch sums them (in their own dtypes, −inf kept: a sum that overflows hides too)
+    terms = [_logit_rows(mask, heads, length, batch, module=module, keys=keys)] if kind in ("bias", "masked_bias") else []
     if padding is not None:
-        terms.append((padding[0] if batch is None else padding)[..., None, None, :].to(dtype))
+        terms.append((padding[0] if batch is None else padding)[..., None, None, :])
     bias = terms[0] if len(terms) == 1 else terms[0] + terms[1] if terms else torch.zeros((), dtype=dtype, device=device)
-    return seen.to(dtype), _logit_rows(bias, heads, length, batch, module=False)
+    finite = torch.isfinite(bias)
+    seen = _logit_rows(seen & finite, heads, length, batch, module=False, keys=keys)
+    _refuse_empty_rows(seen, " with the key_padding_mask" if keep is not None or padding is not None else "")
+    bias = _in_dtype(bias.masked_fill(~finite, 0), dtype)   # hidden entries: any finite value (0) leaves the output
+    return seen.to(dtype), _logit_rows(bias, heads, length, batch, module=False, keys=keys)
+
+
+def _in_dtype(t, dtype):
+    """The additive mask ``t`` (finite) in the queries' ``dtype``, or an AttentionRefused where an entry overflows it
+    (PyTorch adds a float32 mask to float16 logits in float32: evosym's operators take the bias in the queries' dtype)."""
+    import torch
+    out = t.to(dtype)
+    if out.dtype != t.dtype and not bool(torch.isfinite(out).all()) and bool(torch.isfinite(t).all()):
+        raise AttentionRefused(f"an additive mask entry of magnitude {float(t.abs().max()):.3g} overflows the queries' "
+                               f"dtype {str(dtype).replace('torch.', '')}: evosym's attention operators take the bias in "
+                               "the queries' dtype; pass the queries in float32, or a mask within that dtype's range")
+    return out
 
 
 def sample_keys(mask):
@@ -393,16 +408,17 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
             raise AttentionRefused("mask='masked_bias' needs the bias and the keys each query sees (bias=, allowed=, "
                                    "from masked_bias_tables)")
         if kv_heads != heads:
-            raise AttentionRefused(f"a float attn_mask mixing −inf with finite values with {kv_heads} key/value heads "
-                                   f"for {heads} query heads is not supported: mhsa_masked_bias has as many key/value "
-                                   "heads as query heads")
+            raise AttentionRefused(f"mask='masked_bias' with {kv_heads} key/value heads for {heads} query heads is not "
+                                   "a route: mhsa_masked_bias has as many key/value heads as query heads (grouped "
+                                   "heads with a mask are gqa_masked_bias, whose tables sdpa_route builds)")
         return Route("mhsa_masked_bias", {"N": heads, "d": head_dim}, factor, bias, allowed)
     if mask == "pattern":   # any boolean pattern with a key in every row: the keys each query sees, an input
         if bias is None:
             raise AttentionRefused("mask='pattern' needs the keys each query sees (bias=, from allowed_table)")
         if kv_heads != heads:
-            raise AttentionRefused(f"an attn_mask of another pattern with {kv_heads} key/value heads for {heads} query "
-                                   "heads is not supported: mhsa_masked has as many key/value heads as query heads")
+            raise AttentionRefused(f"mask='pattern' with {kv_heads} key/value heads for {heads} query heads is not a "
+                                   "route: mhsa_masked has as many key/value heads as query heads (grouped heads with a "
+                                   "mask are gqa_masked, whose table sdpa_route builds)")
         return Route("mhsa_masked", {"N": heads, "d": head_dim}, factor, bias)
     if mask == "bias":
         if bias is None:
@@ -427,21 +443,26 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
 
 def _run(r: Route, x, weights, path, kv=None, value=None):
     """The routed generated functional form on x (…, L, E) (and cross_attention's key input kv (…, S, E_k), its value
-    input ``value`` (…, S, E_v), kv where None): tokens channels first, mhsa on an H = 1 image."""
+    input ``value`` (…, S, E_v), kv where None): tokens channels first, mhsa on an H = 1 image; the route's tables in
+    x's dtype and on its device."""
     wq, bq = weights[0], weights[1]
     if r.query_factor != 1.0:
         wq, bq = wq * r.query_factor, bq * r.query_factor
-    tensors = [wq, bq] + list(weights[2:]) + ([r.bias.to(device=x.device, dtype=x.dtype)] if r.operator == "mhsa_bias" else [])
+
+    def cast(t):
+        return _in_dtype(t.to(device=x.device), x.dtype)
+    tensors = [wq, bq] + list(weights[2:]) + ([cast(r.bias)] if r.operator == "mhsa_bias" else [])
     fn = getattr(generated(r.operator), f"{r.operator}_evolution")
     xc = x.transpose(-1, -2)
-    if r.operator == "mhsa_masked_bias":   # the keys each query sees, then the bias
-        y = fn(xc, r.allowed.to(dtype=x.dtype), r.bias.to(dtype=x.dtype), *tensors, **r.sizes, path=path)
+    if r.operator in ("mhsa_masked_bias", "gqa_masked_bias"):   # the keys each query sees, then the bias
+        y = fn(xc, cast(r.allowed), cast(r.bias), *tensors, **r.sizes, path=path)
     elif r.operator in SECOND_INPUT:   # the route's tensor is the second input
-        y = fn(xc, r.bias.to(dtype=x.dtype), *tensors, **r.sizes, path=path)
-    elif r.operator in ("cross_attention", "cross_attention_key_padding"):
-        keep = (r.bias.to(dtype=x.dtype),) if r.operator == "cross_attention_key_padding" else ()
-        y = fn(xc, kv.transpose(-1, -2), (kv if value is None else value).transpose(-1, -2), *keep, *tensors,
-               **r.sizes, path=path)
+        y = fn(xc, cast(r.bias), *tensors, **r.sizes, path=path)
+    elif r.operator.startswith("cross_attention"):   # the masks after the three token inputs: M (or V), then P
+        masks = (r.allowed, r.bias) if r.operator == "cross_attention_masked_bias" else () \
+            if r.operator == "cross_attention" else (r.bias,)
+        y = fn(xc, kv.transpose(-1, -2), (kv if value is None else value).transpose(-1, -2),
+               *(cast(t) for t in masks), *tensors, **r.sizes, path=path)
     elif r.operator == "mhsa":
         y = fn(xc.unsqueeze(-2), *tensors, **r.sizes, path=path).squeeze(-2)
     else:
@@ -490,72 +511,122 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
         keys = kv_input.shape[-2]
         logits = (x.shape[0], num_heads, length, keys) if x.dim() == 3 else (num_heads, length, keys)
         attn_mask = checked_mask(attn_mask, x, logits)
+        if is_causal is True and attn_mask is not None:
+            raise AttentionRefused(CAUSAL_PAIR_REASON)
         keep = sample_keys(attn_mask)   # the same keys hidden for every head and query of a sample
         return _cross_route(num_heads, k_weight.shape[0] // d, d, kv_input.shape[-1], kv_input.shape[-1], length=length,
-                            attn_mask=None if keep is not None else attn_mask, is_causal=is_causal,
+                            keys=keys, attn_mask=None if keep is not None else attn_mask, is_causal=is_causal,
                             dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa,
-                            keep=None if keep is None else keep.to(x.dtype))
+                            keep=None if keep is None else keep.to(x.dtype), batch=logits[0] if x.dim() == 3 else None,
+                            dtype=x.dtype, device=x.device)
     logits = (x.shape[0], num_heads, length, length) if x.dim() == 3 else (num_heads, length, length)
     attn_mask = checked_mask(attn_mask, x, logits)
+    kv, batch = k_weight.shape[0] // d, (x.shape[0] if x.dim() == 3 else None)
+    if kv != num_heads and attn_mask is not None:   # grouped key/value heads with a mask
+        return _grouped_route(num_heads, kv, d, length, attn_mask, batch=batch, dtype=x.dtype, is_causal=is_causal,
+                              dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa)
     keep, causal_keys = sample_keys(attn_mask), causal_sample_keys(attn_mask, length)
     if causal_keys is not None:   # the causal mask and keys hidden per sample, as one mask
-        r = route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, dropout_p=dropout_p,
-                  scale=scale, enable_gqa=enable_gqa)
+        r = route(heads=num_heads, kv_heads=kv, head_dim=d, length=length, dropout_p=dropout_p, scale=scale,
+                  enable_gqa=enable_gqa)
         if is_causal:
             raise AttentionRefused(CAUSAL_PAIR_REASON)
-        if r.operator != "mhsa":
-            raise AttentionRefused(f"an attn_mask that is causal and hides keys per sample with {k_weight.shape[0] // d} "
-                                   f"key/value heads for {num_heads} query heads is not supported: "
-                                   "mhsa_causal_key_padding has as many key/value heads as query heads")
         return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(causal_keys).to(x.dtype))
     if keep is not None:   # the same keys hidden for every head and query of a sample: a key padding mask
         if is_causal:
             raise AttentionRefused(CAUSAL_PAIR_REASON)
-        r = route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, dropout_p=dropout_p,
-                  scale=scale, enable_gqa=enable_gqa)   # the checks shared with self-attention
-        if r.operator != "mhsa":
-            raise AttentionRefused(f"an attn_mask that hides keys per sample with {k_weight.shape[0] // d} key/value "
-                                   f"heads for {num_heads} query heads is not supported: mhsa_key_padding has as many "
-                                   "key/value heads as query heads, and no operator combines grouped heads with it")
+        r = route(heads=num_heads, kv_heads=kv, head_dim=d, length=length, dropout_p=dropout_p, scale=scale,
+                  enable_gqa=enable_gqa)   # the checks shared with self-attention
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep.to(x.dtype))
     kind = mask_kind(attn_mask, length, true_masks=False, patterns=True)
     if kind in ("bias", "pattern", "masked_bias") and is_causal:
         raise AttentionRefused(CAUSAL_PAIR_REASON)
-    batch, seen = (x.shape[0] if x.dim() == 3 else None), None
+    seen = None
     table = bias_table(attn_mask, num_heads, length, per_head_rows=False) if kind == "bias" else \
         allowed_table(attn_mask, num_heads, length, true_masks=False, batch=batch, dtype=x.dtype) if kind == "pattern" \
         else None
     if kind == "masked_bias":
         seen, table = masked_bias_tables(attn_mask, kind, num_heads, length, module=False, batch=batch, dtype=x.dtype)
-    return route(heads=num_heads, kv_heads=k_weight.shape[0] // d, head_dim=d, length=length, mask=kind,
-                 is_causal=is_causal, dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table, allowed=seen)
+    return route(heads=num_heads, kv_heads=kv, head_dim=d, length=length, mask=kind, is_causal=is_causal,
+                 dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table, allowed=seen)
+
+
+def _grouped_route(heads: int, kv_heads: int, head_dim: int, length: int, attn_mask, *, batch, dtype, is_causal,
+                   dropout_p, scale, enable_gqa) -> Route:
+    """SDPA with grouped key/value heads (``enable_gqa``) and an attn_mask (broadcast to the logits): gqa_attention or
+    gqa_causal where the mask changes nothing or is the causal one, else gqa_masked (the keys each query sees, any
+    boolean or 0/−inf pattern) or gqa_masked_bias (a float mask with a finite part: M and P); an AttentionRefused
+    saying why not."""
+    kind = mask_kind(attn_mask, length, true_masks=False, patterns=True)
+    base = route(heads=heads, kv_heads=kv_heads, head_dim=head_dim, length=length, dropout_p=dropout_p, scale=scale,
+                 enable_gqa=enable_gqa, is_causal=is_causal, mask=kind if kind in ("none", "causal") else "none")
+    if kind in ("none", "causal"):
+        return base
+    if is_causal:
+        raise AttentionRefused(CAUSAL_PAIR_REASON)
+    seen, table = masked_bias_tables(attn_mask, kind, heads, length, module=False, batch=batch, dtype=dtype)
+    if kind == "pattern":
+        return Route("gqa_masked", base.sizes, base.query_factor, seen)
+    return Route("gqa_masked_bias", base.sizes, base.query_factor, table, seen)
+
+
+def _cross_kind(mask, module: bool) -> str:
+    """How a cross-attention attn_mask (…, L, S), already checked by :func:`checked_mask`, acts on the logits: "none"
+    (absent, or every key seen and nothing added), "pattern" (a boolean or 0/−inf mask hiding keys: True hides in
+    nn.MultiheadAttention's, ``module``, and shows in SDPA's), "bias" (finite float entries, some not 0) or
+    "masked_bias" (−inf beside finite non-zero entries); :func:`float_mask`'s refusals for a float one."""
+    import torch
+    if mask is None:
+        return "none"
+    seen = (mask != module) if mask.dtype == torch.bool else float_mask(mask, "attn_mask")
+    if isinstance(seen, str):
+        return "masked_bias" if seen == "mixed" else seen
+    return "none" if bool(seen.all()) else "pattern"
 
 
 def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, value_channels: int, *, length: int,
-                 attn_mask=None, module: bool = False, is_causal=False, dropout_p=0.0, scale=None,
-                 enable_gqa: bool = False, keep=None) -> Route:
-    """cross_attention for keys and values from their own inputs, or cross_attention_key_padding with ``keep``, the
-    keys each sample sees (B, S) (from a key_padding_mask or an SDPA mask hiding keys per sample); an
-    AttentionRefused saying why not (``attn_mask`` already checked by :func:`checked_mask`: beside ``keep`` or
-    alone, taken only when it allows every key, which changes nothing)."""
+                 keys: int, attn_mask=None, module: bool = False, is_causal=False, dropout_p=0.0, scale=None,
+                 enable_gqa: bool = False, keep=None, padding=None, batch=None, dtype=None, device=None) -> Route:
+    """The cross-attention operator for keys and values from their own inputs: cross_attention (no mask),
+    cross_attention_key_padding (``keep``, the keys each sample sees (B, S), alone), cross_attention_masked (keys
+    hidden per query: a boolean or 0/−inf ``attn_mask``, SDPA's ``is_causal`` (upper-left: query i sees keys 0 … i),
+    with or without ``keep``) or cross_attention_masked_bias (an additive part too: a float attn_mask, a float
+    key_padding_mask's bias ``padding`` (B, S)); an AttentionRefused saying why not. ``attn_mask`` is already checked
+    by :func:`checked_mask` (SDPA's broadcast to the logits, nn.MultiheadAttention's (L, S) or (B·N, L, S), ``module``);
+    ``batch`` is None for an unbatched call; ``dtype`` and ``device`` are the queries'."""
     import torch
-    if attn_mask is not None:   # boolean: True allows (SDPA) or hides (nn.MultiheadAttention, ``module``) a key
-        shown = (attn_mask != module) if attn_mask.dtype == torch.bool else attn_mask == 0
-        # a query that sees no key: say that, not that the mask is unsupported
-        _refuse_empty_rows(shown if attn_mask.dtype == torch.bool else attn_mask != float("-inf"))
-        if not bool(shown.all()):
-            raise AttentionRefused(CROSS_MASK_REASON.format(what="an attn_mask that hides a key or adds a bias"
-                                                            + (" beside a key_padding_mask" if keep is not None else "")))
-    r = route(heads=heads, kv_heads=kv_heads, head_dim=head_dim, length=length, is_causal=is_causal, dropout_p=dropout_p,
-              scale=scale, enable_gqa=enable_gqa)   # the checks shared with self-attention (dropout, scale, heads, L ≥ 1)
-    if is_causal:
-        raise AttentionRefused(CROSS_MASK_REASON.format(what="is_causal=True"))
+    if not isinstance(is_causal, bool):
+        raise AttentionRefused(f"is_causal must be True or False, not {is_causal!r}")
+    r = route(heads=heads, kv_heads=kv_heads, head_dim=head_dim, length=length, dropout_p=dropout_p, scale=scale,
+              enable_gqa=enable_gqa)   # the checks shared with self-attention (dropout, scale, heads, L ≥ 1)
     if kv_heads != heads:
         raise AttentionRefused(CROSS_GQA_REASON.format(kv=kv_heads, heads=heads))
+    kind = _cross_kind(attn_mask, module)
+    if is_causal and module:   # nn.MultiheadAttention: only a hint that attn_mask is the causal mask
+        if attn_mask is None:
+            raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
+                                   "is_causal only as a hint that attn_mask is the causal mask)")
+        causal = torch.ones(length, keys, dtype=torch.bool, device=attn_mask.device).tril()
+        seen = (attn_mask != module) if attn_mask.dtype == torch.bool else torch.isfinite(attn_mask)
+        if kind != "pattern" or not bool((seen == causal).all()):
+            raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask (query i sees keys "
+                                   "0 … i), and it is not")
+    elif is_causal:            # SDPA: the upper-left causal mask of L queries over S keys
+        if attn_mask is not None:
+            raise AttentionRefused(CAUSAL_PAIR_REASON)
+        kind = "causal"
+    hides = keep is not None or kind in ("causal", "pattern", "masked_bias")
+    adds = padding is not None or kind in ("bias", "masked_bias")
     sizes = {"N": heads, "d": head_dim, "C_k": key_channels, "C_v": value_channels}
-    if keep is not None:
+    if not hides and not adds:
+        return Route("cross_attention", sizes, r.query_factor)
+    if not adds and kind == "none":   # keys hidden per sample only
         return Route("cross_attention_key_padding", sizes, r.query_factor, keep)
-    return Route("cross_attention", sizes, r.query_factor)
+    seen, table = masked_bias_tables(attn_mask, kind, heads, length, module=module, batch=batch, dtype=dtype, keep=keep,
+                                     padding=padding, keys=keys, device=device)
+    if adds:
+        return Route("cross_attention_masked_bias", sizes, r.query_factor, table, seen)
+    return Route("cross_attention_masked", sizes, r.query_factor, seen)
 
 
 def self_attention(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, num_heads,
@@ -607,7 +678,9 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
     tokens), mhsa_sample_bias, mhsa_key_padding, with ``cross`` and ``key_padding`` cross_attention_key_padding
     (a fourth input, the keys each sample sees, (B, S)), or with ``causal`` and ``key_padding``
     mhsa_causal_key_padding, or with ``masked`` mhsa_masked (a second input, the keys each query sees, (B, N, L, L)),
-    with ``sample_bias`` and ``masked`` mhsa_masked_bias (those keys and a bias per sample). The operator's own
+    with ``sample_bias`` and ``masked`` mhsa_masked_bias (those keys and a bias per sample), with ``cross`` and
+    ``masked`` cross_attention_masked (the keys each query sees, (B, N, L, S)), and with ``sample_bias`` too
+    cross_attention_masked_bias. The operator's own
     from_torch checks the module; ``causal`` and ``cross`` must be bools and ``bias`` a
     finite floating-point tensor (float32 or the module's dtype, on its device, as PyTorch takes a float
     attn_mask)."""
@@ -623,13 +696,19 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
     chosen = [n for n, flag in (("causal", causal), ("bias", bias is not None), ("cross", cross),
                                 ("sample_bias", sample_bias), ("key_padding", key_padding), ("masked", masked)) if flag]
     if len(chosen) > 1 and chosen not in (["cross", "key_padding"], ["causal", "key_padding"],
-                                          ["sample_bias", "masked"]):
+                                          ["sample_bias", "masked"], ["cross", "masked"],
+                                          ["cross", "sample_bias", "masked"]):
         raise AttentionRefused("causal, bias, cross, sample_bias, key_padding and masked are different operators "
                                "(mhsa_causal, mhsa_bias, cross_attention, mhsa_sample_bias, mhsa_key_padding, "
                                "mhsa_masked): pass one of them, "
                                "or cross and key_padding together (cross_attention_key_padding), causal and "
-                               "key_padding (mhsa_causal_key_padding), or sample_bias and masked (mhsa_masked_bias)")
+                               "key_padding (mhsa_causal_key_padding), sample_bias and masked (mhsa_masked_bias), "
+                               "cross and masked (cross_attention_masked), or cross, sample_bias and masked "
+                               "(cross_attention_masked_bias)")
     try:   # the operator's from_torch says what in the module it cannot take: as evosym's error
+        if cross and masked:
+            return module_class(generated("cross_attention_masked_bias" if sample_bias else
+                                          "cross_attention_masked")).from_torch(m)
         if sample_bias and masked:
             return module_class(generated("mhsa_masked_bias")).from_torch(m)
         if cross and key_padding:
@@ -654,12 +733,11 @@ def from_torch(m, *, causal: bool = False, bias=None, cross: bool = False, sampl
 
 def module_for(m, r: Route):
     """The generated module of route ``r`` (from :func:`mha_route`) with the nn.MultiheadAttention m's weights."""
-    inputs = r.operator in SECOND_INPUT or r.operator in ("cross_attention_key_padding", "mhsa_masked_bias")
+    cross = r.operator.startswith("cross_attention")
+    inputs = r.operator in SECOND_INPUT or cross or r.operator == "mhsa_masked_bias"   # the route's tensor is not P
     return from_torch(m, causal=r.operator in ("mhsa_causal", "mhsa_causal_key_padding"), bias=None if inputs else r.bias,
-                      cross=r.operator.startswith("cross_attention"),
-                      sample_bias=r.operator in ("mhsa_sample_bias", "mhsa_masked_bias"),
-                      key_padding=r.operator.endswith("key_padding"),
-                      masked=r.operator in ("mhsa_masked", "mhsa_masked_bias"))
+                      cross=cross, sample_bias=r.operator.endswith("sample_bias") or r.operator.endswith("masked_bias"),
+                      key_padding=r.operator.endswith("key_padding"), masked="_masked" in r.operator)
 
 
 def _check_bias(m, bias):
@@ -718,9 +796,6 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     if cross:
         _check_cross_inputs(m, query, key, value)
     padding, keep = _padding(m, query, key, key_padding_mask)
-    if padding is not None and cross:
-        raise AttentionRefused(CROSS_MASK_REASON.format(what="a float key_padding_mask with finite non-zero entries "
-                                                        "(an additive bias)"))
     if need_weights:
         raise AttentionRefused(NEED_WEIGHTS_REASON)
     if not isinstance(is_causal, bool):
@@ -730,8 +805,10 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
         length = query.shape[1 if query.dim() == 3 and m.batch_first else 0]
         logits = ((query.shape[0 if m.batch_first else 1], m.num_heads, length, keys) if query.dim() == 3
                   else (m.num_heads, length, keys))
-        return _cross_route(m.num_heads, m.num_heads, m.head_dim, m.kdim, m.vdim, length=length, is_causal=is_causal,
-                            attn_mask=checked_mask(attn_mask, query, logits, module=True), module=True, keep=keep)
+        return _cross_route(m.num_heads, m.num_heads, m.head_dim, m.kdim, m.vdim, length=length, keys=keys,
+                            is_causal=is_causal, attn_mask=checked_mask(attn_mask, query, logits, module=True),
+                            module=True, keep=keep, padding=padding, batch=logits[0] if query.dim() == 3 else None,
+                            dtype=query.dtype, device=query.device)
     length = query.shape[0] if query.dim() == 2 or not m.batch_first else query.shape[1]
     if query.dim() == 3:
         logits = (query.shape[0] if m.batch_first else query.shape[1], m.num_heads, length, length)
@@ -742,10 +819,12 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     kind = _module_mask_kind(attn_mask, length, is_causal)
     sizes = dict(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length)
     hides = keep is not None or kind in ("causal", "pattern", "masked_bias")
-    if hides and (padding is not None or kind in ("bias", "masked_bias")):   # a hard mask and a bias: both inputs
+    if padding is not None or (hides and kind == "bias") or kind == "masked_bias":   # a bias and maybe a hard mask
         seen, table = masked_bias_tables(attn_mask, kind, m.num_heads, length, module=True, batch=batch,
                                          dtype=query.dtype, keep=keep, padding=padding)
-        return route(**sizes, mask="masked_bias", bias=table, allowed=seen)
+        if hides or not bool(seen.all()):   # (a float key_padding_mask summed with the attn_mask may overflow to −inf)
+            return route(**sizes, mask="masked_bias", bias=table, allowed=seen)
+        return route(**sizes, mask="bias", bias=table.contiguous() if batch is None else _shared_or_per_sample(table))
     if keep is not None:      # keys hidden per sample: the visible keys are the operator's second input
         r = route(**sizes)
         if kind == "causal":   # a decoder's self-attention over padded sequences
@@ -755,11 +834,6 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
                                          dtype=query.dtype, keep=keep)
             return Route("mhsa_masked", r.sizes, r.query_factor, seen)
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep)
-    if padding is not None:   # a float key_padding_mask is added to the logits: one bias table per sample
-        rows = padding[:, None, None, :].expand(padding.shape[0], m.num_heads, length, length)
-        if kind == "bias":
-            rows = rows + bias_table(attn_mask, m.num_heads, length, per_head_rows=True)
-        return route(**sizes, mask="bias", bias=_shared_or_per_sample(rows))
     table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True) if kind == "bias" else \
         allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch, dtype=query.dtype) \
         if kind == "pattern" else None
@@ -770,7 +844,8 @@ def _padding(m, query, key, mask):
     """(bias, keep) for a key_padding_mask: a finite float one as the (B, L) bias PyTorch adds to every head's logits
     (``bias``), a boolean one (True = hidden) or a float one of 0 and −inf as the visible keys V (B, L), 1 where a
     key is seen, in the query's dtype (``keep``: mhsa_key_padding's second input), one mixing −inf with finite
-    non-zero values (or a 0/−inf one that requires grad) as both (the bias 0 where hidden); (None, None) when absent
+    non-zero values (or a 0/−inf one that requires grad) as both; the bias as given (its dtype, PyTorch adds it so,
+    with −inf where a key is hidden); (None, None) when absent
     or when it hides and adds nothing. An AttentionRefused for a mask PyTorch refuses or one that hides every key of
     a sample."""
     import torch
@@ -778,6 +853,9 @@ def _padding(m, query, key, mask):
         return None, None
     if not isinstance(mask, torch.Tensor):
         raise AttentionRefused(f"key_padding_mask must be a tensor or None, not {type(mask).__name__}")
+    if mask.layout != torch.strided:
+        raise AttentionRefused(f"key_padding_mask must be a dense tensor, not {mask.layout}: pass "
+                               "key_padding_mask.to_dense()")
     if mask.device != query.device:
         raise AttentionRefused(f"key_padding_mask is on {mask.device} but the query on {query.device}")
     if not (mask.dtype == torch.bool or (mask.is_floating_point() and mask.dtype in (torch.float32, query.dtype))):
@@ -791,14 +869,14 @@ def _padding(m, query, key, mask):
     rows = mask.reshape(-1, length)
     kind = rows if mask.dtype == torch.bool else float_mask(rows, "key_padding_mask")
     if isinstance(kind, str) and kind != "mixed":
-        return (rows.to(query.dtype), None) if kind == "bias" else (None, None)
+        return (rows, None) if kind == "bias" else (None, None)
     hidden = ~torch.isfinite(rows) if isinstance(kind, str) else kind if mask.dtype == torch.bool else ~kind
     if not bool(hidden.any()):
         return None, None
     empty = hidden.all(-1).nonzero()
     if len(empty):
         raise AttentionRefused(KEY_PADDING_EMPTY_REASON.format(sample=int(empty[0, 0])))
-    bias = rows.masked_fill(hidden, 0).to(query.dtype) if isinstance(kind, str) else None   # "mixed": both
+    bias = rows if isinstance(kind, str) else None   # "mixed": both (the −inf entries are the hidden keys)
     return bias, (~hidden).to(query.dtype)
 
 

@@ -38,7 +38,11 @@ MHA_EXTRAS = ({"add_bias_kv": True}, {"add_zero_attn": True}, {"kdim": 3, "vdim"
               {"dropout": 0.2, "train": True}, {"dropout": 0.2})
 # cross-attention: the key/value input's length and channels (SDPA), and the masks tried with it, as (L, S)
 KV_LENGTH, KV_CHANNELS = LENGTH + 1, 3
-CROSS_MASKS = ("none", "all allowed", "causal bool", "key padding (B, 1, 1, S)", "key padding float (B, 1, 1, S)")
+CROSS_MASKS = ("none", "all allowed", "causal bool", "key padding (B, 1, 1, S)", "key padding float (B, 1, 1, S)",
+               "additive bias (L, S)", "additive bias and −inf (L, S)")
+# nn.MultiheadAttention's cross-attention masks (queries × keys, True = hidden): the upper-left causal pattern, a
+# finite float bias, and that bias with −inf where the pattern hides
+MHA_CROSS_MASKS = ("cross", "cross float bias", "cross float bias and −inf")
 
 
 def _allowed(kind: str, length: int):
@@ -104,8 +108,13 @@ def mha_mask(kind: str, length: int, heads: int, batch: int, dtype):
     import torch
     if kind == "none":
         return None
-    if kind == "cross":
-        return torch.ones(length, length + 1, dtype=torch.bool).triu(1)
+    if kind.startswith("cross"):   # (L, L + 1): the upper-left causal pattern, or a float bias (with −inf there)
+        hidden = torch.ones(length, length + 1, dtype=torch.bool).triu(1)
+        if kind == "cross":
+            return hidden
+        idx = torch.arange(length + 1, dtype=dtype)
+        bias = 0.25 * (idx[:length, None] - idx[None, :])
+        return bias.masked_fill(hidden, float("-inf")) if "−inf" in kind else bias
     if kind in ("additive bias", "additive bias and −inf"):
         return _bias(kind, length, heads, batch, dtype)
     if kind == "additive bias and −inf 3-D per sample":   # ALiBi-like slopes per sample beside the causal mask
@@ -161,7 +170,12 @@ def mha_combinations():
         for padding in PADDINGS:   # an encoder–decoder's memory_key_padding_mask
             yield {"batch_first": batch_first}, "cross", "none", False, padding, False
         yield {"batch_first": batch_first, "kdim": 3, "vdim": 5}, "cross", "none", False, "bool", False
-        yield {"batch_first": batch_first}, "cross", "cross", False, "bool", False
+        for mask in MHA_CROSS_MASKS:   # an encoder–decoder's memory_mask, alone and with each padding kind
+            for padding in (False, "bool", "float", "float −inf"):
+                yield {"batch_first": batch_first}, "cross", mask, False, padding, False
+            yield {"batch_first": batch_first}, "unbatched cross", mask, False, False, False
+        yield {"batch_first": batch_first}, "cross", "cross", True, False, False
+        yield {"batch_first": batch_first}, "cross", "cross float bias", True, False, False
         yield {"batch_first": batch_first}, "cross", "none", True, "bool", False
         yield {"batch_first": batch_first}, "self", "causal float", False, False, True
 
@@ -188,6 +202,10 @@ def _cross_mask(kind: str, dtype):
         hidden = _padding("bool", BATCH, KV_LENGTH, None, dtype)[:, None, None, :]
         return torch.zeros(hidden.shape, dtype=dtype).masked_fill(hidden, float("-inf")) if "float" in kind else ~hidden
     pattern = torch.ones(LENGTH, KV_LENGTH, dtype=torch.bool)
+    if kind.startswith("additive bias"):   # 0.25·(i − m), −inf above the upper-left diagonal where named
+        idx = torch.arange(KV_LENGTH, dtype=dtype)
+        bias = 0.25 * (idx[:LENGTH, None] - idx[None, :])
+        return bias.masked_fill(~pattern.tril(), float("-inf")) if "−inf" in kind else bias
     return pattern if kind == "all allowed" else pattern.tril()
 
 
@@ -273,10 +291,10 @@ def _mha_case(out, gen, case):
             p.copy_(torch.randn(p.shape, generator=gen, dtype=f64) / math.sqrt(e))
     m.train(train)
     q, k, v = _mha_inputs(m, inputs, lambda shape: torch.randn(shape, generator=gen, dtype=f64))
-    mask = mha_mask(mask_name, LENGTH, heads, 1 if inputs == "unbatched" else BATCH, f64)
+    mask = mha_mask(mask_name, LENGTH, heads, 1 if inputs.startswith("unbatched") else BATCH, f64)
     pad = None
     if kpm:
-        pad = _padding(kpm, BATCH if inputs != "unbatched" else None, k.shape[1 if k.dim() == 3 and m.batch_first else 0],
+        pad = _padding(kpm, BATCH if not inputs.startswith("unbatched") else None, k.shape[1 if k.dim() == 3 and m.batch_first else 0],
                        gen, f64)
     args = dict(key_padding_mask=pad, need_weights=need_weights, attn_mask=mask, is_causal=causal)
     try:
@@ -322,18 +340,20 @@ def _padding(kind, batch, keys: int, gen, dtype):
 
 def _mha_inputs(m, inputs: str, draw):
     """query, key, value for an nn.MultiheadAttention m in its layout, each drawn by ``draw(shape)``: self-attention
-    (key and value are the query), "unbatched" self-attention, or "cross" (key and value one other sequence of
-    LENGTH + 1 tokens); a module with kdim/vdim always takes keys and values of their own widths."""
+    (key and value are the query), "unbatched" self-attention, "cross" (key and value one other sequence of
+    LENGTH + 1 tokens) or "unbatched cross"; a module with kdim/vdim always takes keys and values of their own
+    widths."""
     e = m.embed_dim
+    cross = inputs.endswith("cross")
 
     def shape(length, width):
-        if inputs == "unbatched":
+        if inputs.startswith("unbatched"):
             return length, width
         return (BATCH, length, width) if m.batch_first else (length, BATCH, width)
     q = draw(shape(LENGTH, e))
-    if m._qkv_same_embed_dim and inputs != "cross":
+    if m._qkv_same_embed_dim and not cross:
         return q, q, q
-    length = LENGTH + 1 if inputs == "cross" else LENGTH
+    length = LENGTH + 1 if cross else LENGTH
     k = draw(shape(length, m.kdim))
     return q, k, (k if m.vdim == m.kdim else draw(shape(length, m.vdim)))
 
@@ -361,6 +381,10 @@ _SDPA_ROWS = (
     ("query, key, value (projections of one input)", "q, k, v = F.linear(x, W, b) per head", {}),
     ("key/value from another input (cross-attention)", "k, v = F.linear(y, W, b), y (B, S, E_kv) ≠ x", {"cross": True}),
     ("cross-attention with attn_mask", "k, v from y, attn_mask=(L, S) causal", {"cross": True, "mask": "causal bool"}),
+    ("cross-attention with an additive attn_mask", "k, v from y, attn_mask=0.25·(i − m) (L, S)",
+     {"cross": True, "mask": "additive bias (L, S)"}),
+    ("cross-attention with an additive attn_mask and −inf entries", "k, v from y, 0.25·(i − m), −inf above the "
+     "diagonal", {"cross": True, "mask": "additive bias and −inf (L, S)"}),
     ("cross-attention with is_causal", "k, v from y, is_causal=True", {"cross": True, "is_causal": True}),
     ("cross-attention, attn_mask hiding keys per sample", "k, v from y, attn_mask of shape (B, 1, 1, S), boolean",
      {"cross": True, "mask": "key padding (B, 1, 1, S)"}),
@@ -430,6 +454,12 @@ _MHA_ROWS = (
      {"input": "cross", "key_padding_mask": "bool"}),
     ("cross-attention with key_padding_mask, float", "m(x, y, y, key_padding_mask=(B, S) finite float)", {},
      {"input": "cross", "key_padding_mask": "float"}),
+    ("cross-attention with attn_mask and key_padding_mask", "m(x, y, y, attn_mask=(L, S) causal, key_padding_mask "
+     "boolean)", {}, {"input": "cross", "mask": "cross", "key_padding_mask": "bool"}),
+    ("cross-attention with a float attn_mask with −inf entries", "m(x, y, y, attn_mask=0.25·(i − m), −inf above the "
+     "diagonal)", {}, {"input": "cross", "mask": "cross float bias and −inf"}),
+    ("cross-attention with is_causal", "m(x, y, y, attn_mask=(L, S) causal, is_causal=True)", {},
+     {"input": "cross", "mask": "cross", "is_causal": True}),
     ("unbatched input", "m(x, x, x) with x (L, E)", {}, {"input": "unbatched"}),
     ("key_padding_mask, boolean", "key_padding_mask=(B, L) boolean", {}, {"key_padding_mask": "bool"}),
     ("key_padding_mask, boolean, unbatched", "key_padding_mask=(L,) boolean, x (L, E)", {},
@@ -547,8 +577,9 @@ def markdown(tallies: dict) -> str:
              "tokens channels first: a (B, L, E) sequence is `x.transpose(1, 2)` for `mhsa_causal`, `gqa_attention` "
              "and `gqa_causal`, and `x.transpose(1, 2).unsqueeze(2)` (an H = 1 image) for `mhsa`; `cross_attention` "
              "takes three: the queries', keys' and values' tokens, `x.transpose(1, 2)`, `k.transpose(1, 2)`, "
-             "`v.transpose(1, 2)`, and `cross_attention_key_padding` a fourth, the keys each sample sees "
-             "(B, S).", "",
+             "`v.transpose(1, 2)`, `cross_attention_key_padding` a fourth, the keys each sample sees "
+             "(B, S), `cross_attention_masked` a fourth, the keys each query sees (B, N, L, S), and "
+             "`cross_attention_masked_bias` a fifth, the bias (B, N, L, S).", "",
              "| function | argument | example | status | operator / reason |", "|---|---|---|---|---|"]
     for fn, argument, example, status, what in rows():
         cells = [c.replace("|", chr(92) + "|") for c in (argument, example, what)]   # a literal | escaped
@@ -569,7 +600,10 @@ def markdown(tallies: dict) -> str:
               "`kdim`/`vdim` (equal and different), dropout in both modes, `key_padding_mask` (boolean, finite "
               "float, finite float with −inf, 0 / −inf, boolean hiding a whole sample; each with no mask, an additive, "
               "a causal and a band attn_mask, and unbatched; boolean with `is_causal`; each on cross-attention too, and "
-              "boolean there with `kdim`/`vdim`, a causal attn_mask and `is_causal`) and `need_weights=True`.", "",
+              "boolean there with `kdim`/`vdim` and `is_causal`), cross-attention masks (the upper-left causal (L, S) "
+              "pattern, a float bias, that bias with −inf; each alone, unbatched and with a boolean, a float and a "
+              "float-with-−inf `key_padding_mask`; the pattern and the bias with `is_causal`) and "
+              "`need_weights=True`.", "",
               "| function | tried | matched | refused | PyTorch refuses too | matched per operator |",
               "|---|---|---|---|---|---|"]
     for fn in FUNCTIONS:
@@ -586,13 +620,16 @@ def markdown(tallies: dict) -> str:
               "query of a sample), `mhsa_causal_key_padding` two (the same beside the causal mask: V is then a leading "
               "indicator, its first entry 1 in every sample, so that query 0 sees key 0), "
               "`cross_attention_key_padding` four (cross-attention's three and V (B, S): an "
-              "encoder–decoder's `memory_key_padding_mask`). V is declared an *indicator*, every entry 0 or 1 with a 1 in "
+              "encoder–decoder's `memory_key_padding_mask`), `cross_attention_masked` four (cross-attention's three "
+              "and M (B, N, L, S), the keys each query sees: a `memory_mask`, SDPA's `is_causal` over S keys, the "
+              "upper-left causal mask, a pattern with a `key_padding_mask`) and `cross_attention_masked_bias` five "
+              "(those and a finite bias P (B, N, L, S): a float `memory_mask` with or without −inf, a float "
+              "`memory_key_padding_mask`). V is declared an *indicator*, every entry 0 or 1 with a 1 in "
               "every sample: that premise is what the proof's unit-sum step uses (every row's normaliser is positive) "
               "and the generated module checks it on every input, so a `key_padding_mask` that hides every key of a "
               "sample (PyTorch returns zeros or NaN there, by version and path) is refused (with the causal mask: its first "
               "key); "
-              "cross-attention with another mask (causal, a general pattern, an additive bias, a finite float "
-              "`key_padding_mask`), `is_causal` or grouped key/value heads has no "
+              "cross-attention with grouped key/value heads has no "
               "operator; `add_bias_kv` and `add_zero_attn` append a key that belongs to no input, so the weights of "
               "the input's keys sum to less than one and the value bias (and `bias_v`) stays in the aggregation with "
               "an input-dependent weight: an Evolution form over an affine projection of x (v = W_V·x + b_V, shifted "
@@ -604,8 +641,9 @@ def markdown(tallies: dict) -> str:
               "`key_padding_mask`, a float mask beside a boolean one) is `mhsa_masked_bias`'s two inputs, M and a "
               "finite P (B, N, L, L), the bias on the keys M shows (a finite additive bias alone is "
               "`mhsa_bias`'s parameter P, the same for every sample, or `mhsa_sample_bias`'s input; −inf is not a value "
-              "the proof gives a parameter or input: it becomes M = 0); a mask or bias with grouped key/value heads "
-              "(other than `gqa_causal`'s causal mask) has no operator; "
+              "the proof gives a parameter or input: it becomes M = 0); with grouped key/value heads "
+              "(`enable_gqa`) the same masks are `gqa_masked`'s M and `gqa_masked_bias`'s M and P over the query "
+              "heads; "
               "a fully masked row has no softmax (0/0: PyTorch returns zeros or NaN there, by version and path); "
               "dropout is random. The causal operators keep the value bias in the value projection, as "
               "`nn.MultiheadAttention` does; the proof moves it out of the sum with the rule `softmax-sums-to-one`, "

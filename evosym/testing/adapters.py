@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 CALLS = ("self", "causal", "sample_bias", "key_padding", "causal_key_padding", "mask", "mask_bias", "cross",
-         "cross_key_padding")
+         "cross_key_padding", "cross_mask", "cross_mask_bias")
 
 
 class MultiheadAttentionCall(torch.nn.Module):
@@ -33,10 +33,14 @@ class MultiheadAttentionCall(torch.nn.Module):
     def forward(self, x, *others):
         q = self._sequence(x)
         kw = {}
-        if self.call in ("cross", "cross_key_padding"):
+        if self.call.startswith("cross"):
             k, v = (self._sequence(t) for t in others[:2])
             if self.call == "cross_key_padding":
                 kw = {"key_padding_mask": others[2] == 0}     # the visible keys V (B, S) → True where hidden
+            elif self.call == "cross_mask":                   # M (B, N, L, S) → the (B·N, L, S) mask, True = hidden
+                kw = {"attn_mask": (others[2] == 0).flatten(0, 1)}
+            elif self.call == "cross_mask_bias":              # M, P → one float mask: P where seen, −inf where hidden
+                kw = {"attn_mask": others[3].masked_fill(others[2] == 0, float("-inf")).flatten(0, 1)}
         else:
             k = v = q
             if self.call in ("causal", "causal_key_padding"):
