@@ -1004,3 +1004,32 @@ def test_grouped_heads_with_a_mask_or_a_bias():
         with pytest.raises(ValueError, match=words):
             at.self_attention(x, w[0], b[0], w[1], b[1], w[2], b[2], w[3], b[3], num_heads=n, attn_mask=mask,
                               **{"enable_gqa": True, **kw})
+
+
+def test_mask_sums_that_overflow_and_causal_hints_that_show_every_key():
+    """Two float32 masks whose sum overflows to +inf are refused (PyTorch's softmax is NaN there), not read as hidden
+    keys; a float16 call with a large bias only where a boolean key_padding_mask hides is taken (the hidden entries
+    need not fit float16); is_causal as the hint of a causal mask that shows every key (S = 1, or one token) is
+    taken."""
+    torch.manual_seed(61)
+    m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
+    q, kv = torch.randn(2, 3, 4, dtype=F64), torch.randn(2, 5, 4, dtype=F64)
+    am, kpm = torch.zeros(3, 5), torch.zeros(2, 5)
+    am[:, 2], kpm[:, 2] = 3e38, 3e38
+    for key in (kv, q):
+        with pytest.raises(ValueError, match=r"reach \+inf or NaN"):
+            at.multihead_attention(m, q, key, key, attn_mask=am[:, :key.shape[1]], key_padding_mask=kpm[:, :key.shape[1]],
+                                   need_weights=False)
+    m16 = nn.MultiheadAttention(4, 2, batch_first=True, dtype=torch.float16).eval()
+    x16 = torch.randn(2, 3, 4, dtype=torch.float16)
+    big = torch.randn(3, 3)
+    big[:, 2] = -1e5
+    hidden = torch.tensor([[False, False, True], [False, False, True]])
+    got = at.multihead_attention(m16, x16, x16, x16, attn_mask=big, key_padding_mask=hidden, need_weights=False)[0]
+    want = m16(x16, x16, x16, attn_mask=big, key_padding_mask=hidden, need_weights=False)[0]
+    torch.testing.assert_close(got, want, rtol=2e-2, atol=2e-2)
+    one = torch.randn(2, 1, 4, dtype=F64)
+    for query, key, mask in ((q, one, torch.zeros(3, 1, dtype=torch.bool)), (one, one, torch.zeros(1, 1, dtype=torch.bool))):
+        torch.testing.assert_close(
+            at.multihead_attention(m, query, key, key, attn_mask=mask, is_causal=True, need_weights=False)[0],
+            m(query, key, key, attn_mask=mask, is_causal=True, need_weights=False)[0], rtol=1e-12, atol=1e-12)

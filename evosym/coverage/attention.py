@@ -95,7 +95,8 @@ BIAS_REASON = (
     "a float attn_mask mixing −inf with other non-zero values is not supported here: its −inf part is a hard mask "
     "and its finite part an additive bias, mhsa_masked_bias's two inputs (M, P), which this operator does not have")
 CAUSAL_PAIR_REASON = (
-    "is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error (pass one of them)")
+    "is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error (some of its backends "
+    "combine them, others refuse); pass one of them, the causal mask folded into attn_mask")
 GQA_BIAS_REASON = (
     "mask='bias' with fewer key/value heads is not a route: grouped heads with an attn_mask are gqa_masked or "
     "gqa_masked_bias, whose tables sdpa_route builds (mhsa_bias has N key/value heads)")
@@ -301,11 +302,17 @@ def masked_bias_tables(mask, kind: str, heads: int, length: int, *, module: bool
     if padding is not None:
         terms.append((padding[0] if batch is None else padding)[..., None, None, :])
     bias = terms[0] if len(terms) == 1 else terms[0] + terms[1] if terms else torch.zeros((), dtype=dtype, device=device)
+    if bool((torch.isnan(bias) | (bias == float("inf"))).any()):
+        raise AttentionRefused("the additive masks (attn_mask plus key_padding_mask, summed in their dtype as PyTorch "
+                               "sums them) reach +inf or NaN at some entry: the softmax there has no value (PyTorch "
+                               "returns NaN); keep the masks' sum within the dtype's range")
     finite = torch.isfinite(bias)
     seen = _logit_rows(seen & finite, heads, length, batch, module=False, keys=keys)
     _refuse_empty_rows(seen, " with the key_padding_mask" if keep is not None or padding is not None else "")
-    bias = _in_dtype(bias.masked_fill(~finite, 0), dtype)   # hidden entries: any finite value (0) leaves the output
-    return seen.to(dtype), _logit_rows(bias, heads, length, batch, module=False, keys=keys)
+    bias = bias.masked_fill(~finite, 0)   # hidden entries: any finite value (0) leaves the output as it is
+    if bias.dtype != dtype and torch.finfo(dtype).max < torch.finfo(bias.dtype).max:
+        bias = torch.where(seen, bias, 0)   # only the entries of seen keys must fit the narrower dtype
+    return seen.to(dtype), _logit_rows(_in_dtype(bias, dtype), heads, length, batch, module=False, keys=keys)
 
 
 def _in_dtype(t, dtype):
@@ -608,7 +615,7 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
                                    "is_causal only as a hint that attn_mask is the causal mask)")
         causal = torch.ones(length, keys, dtype=torch.bool, device=attn_mask.device).tril()
         seen = (attn_mask != module) if attn_mask.dtype == torch.bool else torch.isfinite(attn_mask)
-        if kind != "pattern" or not bool((seen == causal).all()):
+        if kind not in ("pattern", "none") or not bool((seen == causal).all()):   # (S = 1: the causal mask shows all)
             raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask (query i sees keys "
                                    "0 … i), and it is not")
     elif is_causal:            # SDPA: the upper-left causal mask of L queries over S keys
@@ -662,7 +669,7 @@ def _module_mask_kind(attn_mask, length: int, is_causal: bool) -> str:
         raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
                                "is_causal only as a hint that attn_mask is the causal mask)")
     kind = mask_kind(attn_mask, length, true_masks=True, patterns=True)
-    if is_causal and kind != "causal":
+    if is_causal and kind != "causal" and not (kind == "none" and length == 1):   # (one token: the causal mask shows all)
         raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
     return kind
 
