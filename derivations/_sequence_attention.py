@@ -137,7 +137,7 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
                    latex="P", text="P", torch_name="attn_bias") if biased else None
     if biased == "input":
         P = TensorDecl("attn_mask", (B, N, L, S), "input", "additive attention bias per sample and head (query × "
-                       "key): " + ("the finite part of a float attn_mask (B, N, L, L), any finite value where M hides"
+                       "key): " + ("the finite part of a float attn_mask, any value where M hides"
                                    if masked else "a float attn_mask of shape (B, N, L, L), every entry finite"),
                        latex="P", text="P", domain="finite")
     bias_read = P[b, h, i, m] if biased == "input" else P[h, i, m] if biased else 0
