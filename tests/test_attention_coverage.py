@@ -1033,3 +1033,26 @@ def test_mask_sums_that_overflow_and_causal_hints_that_show_every_key():
         torch.testing.assert_close(
             at.multihead_attention(m, query, key, key, attn_mask=mask, is_causal=True, need_weights=False)[0],
             m(query, key, key, attn_mask=mask, is_causal=True, need_weights=False)[0], rtol=1e-12, atol=1e-12)
+
+
+def test_a_large_negative_float32_padding_hides_keys_of_float16_queries():
+    """A float32 mask with entries below float16's range (−1e9, float32's min: the padding idiom) beside float16
+    queries hides those keys, as PyTorch's softmax does, where the row has an entry far enough above them that their
+    weight is exactly 0; an entry just outside the range, close to the rest of its row, is still refused."""
+    torch.manual_seed(67)
+    m = nn.MultiheadAttention(8, 2, batch_first=True).half().eval()
+    x = torch.randn(2, 4, 8, dtype=torch.float16)
+    for value in (torch.finfo(torch.float32).min, -1e9):
+        kpm = torch.zeros(2, 4)
+        kpm[0, 3] = value
+        am = torch.zeros(4, 4)
+        am[:, 2] = value
+        for call in (dict(key_padding_mask=kpm), dict(attn_mask=am), dict(attn_mask=am, key_padding_mask=kpm)):
+            r = at.mha_route(m, x, x, x, call.get("key_padding_mask"), False, call.get("attn_mask"))
+            assert r.operator == "mhsa_masked_bias" and bool((r.allowed == 0).any())
+            torch.testing.assert_close(at.multihead_attention(m, x, x, x, need_weights=False, **call)[0],
+                                       m(x, x, x, need_weights=False, **call)[0], rtol=2e-2, atol=2e-2)
+    close = torch.full((4, 4), -6e4)
+    close[:, 2] = -7e4
+    with pytest.raises(ValueError, match="overflows the queries' dtype float16"):
+        at.multihead_attention(m, x, x, x, attn_mask=close, need_weights=False)

@@ -308,11 +308,32 @@ def masked_bias_tables(mask, kind: str, heads: int, length: int, *, module: bool
                                "returns NaN); keep the masks' sum within the dtype's range")
     finite = torch.isfinite(bias)
     seen = _logit_rows(seen & finite, heads, length, batch, module=False, keys=keys)
-    _refuse_empty_rows(seen, " with the key_padding_mask" if keep is not None or padding is not None else "")
     bias = bias.masked_fill(~finite, 0)   # hidden entries: any finite value (0) leaves the output as it is
     if bias.dtype != dtype and torch.finfo(dtype).max < torch.finfo(bias.dtype).max:
+        seen = _below_range_hidden(seen, bias, torch.finfo(dtype).max)
         bias = torch.where(seen, bias, 0)   # only the entries of seen keys must fit the narrower dtype
+    _refuse_empty_rows(seen, " with the key_padding_mask" if keep is not None or padding is not None else "")
     return seen.to(dtype), _logit_rows(_in_dtype(bias, dtype), heads, length, batch, module=False, keys=keys)
+
+
+def _below_range_hidden(seen, bias, big: float):
+    """``seen`` with the keys hidden whose bias lies below −``big`` (the queries' narrower dtype cannot hold it, e.g. a
+    float32 padding of −1e9 beside float16 queries) where the row has a seen entry so far above it (by more than
+    2·big + 800: logits in that dtype differ by at most 2·big) that its exponential is exactly 0 whatever the logits;
+    other such entries stay seen (the dtype check then refuses them)."""
+    import torch
+    low = seen & (bias < -big)
+    if not bool(low.any()):
+        return seen
+    top = torch.where(seen & ~low, bias, float("-inf")).amax(-1, keepdim=True)   # each row's largest entry that fits
+    return seen & ~(low & (bias < top - (2 * big + 800)))
+
+
+def _narrow_overflow(mask, dtype) -> bool:
+    """A float ``mask`` with an entry below the range of the narrower queries' ``dtype`` (one that may hide a key)."""
+    import torch
+    return mask is not None and mask.is_floating_point() and torch.finfo(dtype).max < torch.finfo(mask.dtype).max \
+        and bool((mask < -torch.finfo(dtype).max).any())
 
 
 def _in_dtype(t, dtype):
@@ -546,6 +567,8 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
                   enable_gqa=enable_gqa)   # the checks shared with self-attention
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep.to(x.dtype))
     kind = mask_kind(attn_mask, length, true_masks=False, patterns=True)
+    if kind == "bias" and _narrow_overflow(attn_mask, x.dtype):   # entries below the queries' range: hidden keys
+        kind = "masked_bias"
     if kind in ("bias", "pattern", "masked_bias") and is_causal:
         raise AttentionRefused(CAUSAL_PAIR_REASON)
     seen = None
@@ -825,6 +848,8 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     batch = logits[0] if query.dim() == 3 else None
     kind = _module_mask_kind(attn_mask, length, is_causal)
     sizes = dict(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length)
+    if kind == "bias" and _narrow_overflow(attn_mask, query.dtype):   # entries below the queries' range may hide keys
+        kind = "masked_bias"
     hides = keep is not None or kind in ("causal", "pattern", "masked_bias")
     if padding is not None or (hides and kind == "bias") or kind == "masked_bias":   # a bias and maybe a hard mask
         seen, table = masked_bias_tables(attn_mask, kind, m.num_heads, length, module=True, batch=batch,
