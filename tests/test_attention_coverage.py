@@ -118,15 +118,36 @@ def test_boolean_mask_conventions_are_not_mixed_up():
     assert at.mask_kind(torch.zeros(L, L, dtype=F64), L, true_masks=False) == "none"
 
 
-@pytest.mark.parametrize("mask, needle", [
-    (torch.zeros(3, 3, dtype=F64).fill_diagonal_(float("-inf")) + 0.5, "mixing −inf with other non-zero values"),
-    (torch.eye(3, dtype=torch.bool), "unless it is the causal mask"),
-    (torch.ones(2, 2, dtype=torch.bool), "must end in (3, 3)"),
-    (torch.ones(3, 3, dtype=torch.int64), "boolean or floating point"),
+def test_mask_kinds_name_what_the_mask_does_to_the_logits():
+    """Every mask with a softmax has a kind (what masked_bias_tables turns into inputs), square or not."""
+    inf = float("-inf")
+    hard_and_bias = torch.zeros(3, 3, dtype=F64).fill_diagonal_(inf) + 0.5
+    assert at.mask_kind(hard_and_bias, 3, true_masks=False) == "masked_bias"
+    assert at.mask_kind(torch.zeros(3, 3, dtype=F64).fill_diagonal_(inf).requires_grad_(), 3,
+                        true_masks=False) == "masked_bias"          # 0/−inf differentiated: a bias too
+    assert at.mask_kind(torch.eye(3, dtype=torch.bool), 3, true_masks=False) == "pattern"
+    assert at.mask_kind(torch.full((3, 3), 0.25, dtype=F64), 3, true_masks=False) == "bias"
+    assert at.mask_kind(torch.zeros(3, 3, dtype=F64, requires_grad=True), 3, true_masks=False) == "bias"
+    upper_left = torch.ones(2, 5, dtype=torch.bool).tril()           # cross-attention: L = 2 queries, S = 5 keys
+    assert at.mask_kind(upper_left, 2, true_masks=False, keys=5) == "causal"
+    assert at.mask_kind(~upper_left, 2, true_masks=True, keys=5) == "causal"
+    assert at.mask_kind(torch.ones(2, 5, dtype=torch.bool), 2, true_masks=False, keys=5) == "none"
+    assert at.mask_kind(torch.eye(2, 5, dtype=torch.bool) | upper_left.flip(-1), 2, true_masks=False,
+                        keys=5) == "pattern"
+
+
+@pytest.mark.parametrize("mask, keys, needle", [
+    (torch.ones(2, 2, dtype=torch.bool), None, "must end in (3, 3)"),
+    (torch.ones(3, 3, dtype=torch.bool), 4, "must end in (3, 4)"),
+    (torch.ones(3, 3, dtype=torch.int64), None, "boolean or floating point"),
+    (torch.zeros(3, 3, dtype=F64).fill_diagonal_(float("nan")), None, "NaN or +inf"),
+    (torch.zeros(3, 4, dtype=torch.bool), 4, "masks every key of query row 0"),
+    (torch.zeros(3, 4, dtype=F64).index_fill_(0, torch.tensor([2]), float("-inf")) + torch.eye(3, 4, dtype=F64), 4,
+     "masks every key of query row 2"),
 ])
-def test_other_masks_are_refused_with_the_reason(mask, needle):
-    with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)")):
-        at.mask_kind(mask, 3, true_masks=False)
+def test_other_masks_are_refused_with_the_reason(mask, keys, needle):
+    with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)").replace("+", r"\+")):
+        at.mask_kind(mask, 3, true_masks=False, keys=keys)
 
 
 def test_a_fully_masked_row_is_refused_and_pytorch_gives_no_softmax_there():
@@ -252,8 +273,14 @@ def test_what_cross_attention_and_key_padding_mask_refuse_is_said():
     allowed = at.multihead_attention(m, x, y, y, attn_mask=torch.zeros(3, 5, dtype=torch.bool), need_weights=False)[0]
     torch.testing.assert_close(allowed, m(x, y, y, need_weights=False)[0], rtol=1e-12, atol=1e-12)
     w = [torch.eye(4, dtype=F64), None] * 4
-    with pytest.raises(ValueError, match="documents the pair as an error"):
-        at.self_attention(x, *w, num_heads=2, kv_input=y, is_causal=True, attn_mask=torch.ones(3, 5, dtype=torch.bool))
+    for inert in (torch.ones(3, 5, dtype=torch.bool), torch.zeros(2, 1, 3, 5, dtype=F64)):   # changes nothing: taken,
+        torch.testing.assert_close(                                                          # as with self-attention
+            at.self_attention(x, *w, num_heads=2, kv_input=y, is_causal=True, attn_mask=inert),
+            at.self_attention(x, *w, num_heads=2, kv_input=y, is_causal=True), rtol=0, atol=0)
+    for mask in (torch.ones(3, 5, dtype=torch.bool).tril(), torch.full((3, 5), 0.5, dtype=F64),
+                 torch.zeros(3, 5, dtype=F64, requires_grad=True)):   # anything else beside is_causal: refused
+        with pytest.raises(ValueError, match="documents the pair as an error"):
+            at.self_attention(x, *w, num_heads=2, kv_input=y, is_causal=True, attn_mask=mask)
     with pytest.raises(ValueError, match="kv_input must be a \\(B, S, E_kv\\) tensor"):
         at.self_attention(x, *w, num_heads=2, kv_input=y[0])
 

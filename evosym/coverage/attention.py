@@ -88,12 +88,6 @@ DROPOUT_REASON = (
 FULL_ROW_REASON = (
     "attn_mask masks every key of query row {row}{where}: the softmax there is 0/0 (PyTorch returns zeros or NaN there, by version and path), "
     "which no softmax kernel equals; evosym refuses such masks")
-MASK_REASON = (
-    "attn_mask is not supported here unless it is the causal mask or allows every key: another boolean pattern is "
-    "mhsa_masked's input (the keys each query sees), which this operator does not have")
-BIAS_REASON = (
-    "a float attn_mask mixing −inf with other non-zero values is not supported here: its −inf part is a hard mask "
-    "and its finite part an additive bias, mhsa_masked_bias's two inputs (M, P), which this operator does not have")
 CAUSAL_PAIR_REASON = (
     "is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error (some of its backends "
     "combine them, others refuse); pass one of them, the causal mask folded into attn_mask")
@@ -184,27 +178,19 @@ def _tensor_like(name: str, t, x, shape: tuple, what: str):
                                "refuses it too)")
 
 
-def float_mask(mask, name: str, mixed_reason: str | None = None):
+def float_mask(mask, name: str):
     """A float mask read as PyTorch adds it to the logits: "none" (every entry 0), "bias" (every entry finite, some
     not 0, or all 0 with requires_grad: an additive bias, differentiated), "mixed" (−inf beside finite non-zero
     entries, or a 0/−inf mask that requires grad: a hard mask and a bias at once, mhsa_masked_bias), else the entries
-    it allows, a boolean tensor (the finite ones: −inf hides). An AttentionRefused for NaN or +inf (no softmax) and,
-    with ``mixed_reason``, instead of "mixed" (where the caller has no operator for it)."""
+    it allows, a boolean tensor (the finite ones: −inf hides). An AttentionRefused for NaN or +inf (no softmax)."""
     import torch
     if bool(torch.isnan(mask).any()) or bool((mask == float("inf")).any()):
         raise AttentionRefused(f"a float {name} with NaN or +inf entries has no softmax")
     finite = torch.isfinite(mask)
     if bool(finite.all()):   # (a zero mask that requires grad is a bias: PyTorch differentiates it)
         return "bias" if mask.requires_grad or bool((mask != 0).any()) else "none"
-    mixed = bool(((mask != 0) & finite).any())
-    if (mixed or mask.requires_grad) and mixed_reason is None:
+    if mask.requires_grad or bool(((mask != 0) & finite).any()):   # (read as a pattern, it would get no gradient)
         return "mixed"
-    if mixed:
-        raise AttentionRefused(mixed_reason)
-    if mask.requires_grad:   # read as a pattern (0 seen, −inf hidden), the mask would get no gradient, silently
-        raise AttentionRefused(f"a 0/−inf float {name} that requires grad is not supported here: evosym reads it as "
-                               "the pattern of keys it hides, which has no gradient, while PyTorch differentiates "
-                               f"its finite entries as an additive bias; pass {name}.detach() or a boolean mask")
     return finite
 
 
@@ -219,25 +205,27 @@ def _refuse_empty_rows(seen, beside: str = ""):
         raise AttentionRefused(FULL_ROW_REASON.format(row=row, where=beside + where))
 
 
-def mask_kind(mask, length: int, *, true_masks: bool, patterns: bool = False) -> str:
-    """"none" (no mask, or every key allowed), "causal" (key m allowed for query i exactly when m ≤ i), "bias"
-    (a float mask with finite entries, not all 0: an additive bias, :func:`bias_table`) or, with ``patterns``,
-    "pattern" (any other boolean or 0/−inf mask that leaves every query a key: :func:`allowed_table`) and
-    "masked_bias" (a float mask mixing −inf with finite non-zero entries, every query seeing a key:
-    :func:`masked_bias_tables`), for a boolean or float mask broadcast over batch and heads; a ValueError saying why
-    for any other mask.
-    ``true_masks``: a boolean True means "masked" (nn.MultiheadAttention) rather than "allowed" (SDPA)."""
+def mask_kind(mask, length: int, *, true_masks: bool, keys: int | None = None) -> str:
+    """How an attn_mask (…, L, S) broadcast over batch and heads acts on the logits: "none" (no mask, or every key
+    allowed and nothing added), "causal" (key m allowed for query i exactly when m ≤ i: the upper-left causal mask),
+    "bias" (a float mask with finite entries, not all 0: an additive bias), "pattern" (any other boolean or 0/−inf
+    mask) or "masked_bias" (a float mask mixing −inf with finite non-zero entries): what :func:`masked_bias_tables`
+    turns into an operator's inputs. An AttentionRefused saying why for a mask with no softmax: a query row that sees
+    no key, NaN or +inf. ``true_masks``: a boolean True means "masked" (nn.MultiheadAttention) rather than "allowed"
+    (SDPA); ``keys``: S, the number of keys (cross-attention), L by default."""
     import torch
+    keys = length if keys is None else keys
     if mask is None:
         return "none"
     if not isinstance(mask, torch.Tensor):
         raise AttentionRefused(f"attn_mask must be a tensor or None, not {type(mask).__name__}")
-    if mask.dim() < 2 or tuple(mask.shape[-2:]) != (length, length):
-        raise AttentionRefused(f"attn_mask must end in ({length}, {length}) (queries × keys), not shape {tuple(mask.shape)}")
+    if mask.dim() < 2 or tuple(mask.shape[-2:]) != (length, keys):
+        raise AttentionRefused(f"attn_mask must end in ({length}, {keys}) (queries × keys), not shape "
+                               f"{tuple(mask.shape)}")
     if mask.dtype == torch.bool:
         allowed = ~mask if true_masks else mask
     elif mask.is_floating_point():
-        allowed = float_mask(mask, "attn_mask", None if patterns else BIAS_REASON)
+        allowed = float_mask(mask, "attn_mask")
         if isinstance(allowed, str) and allowed != "mixed":
             return allowed
     else:
@@ -246,25 +234,11 @@ def mask_kind(mask, length: int, *, true_masks: bool, patterns: bool = False) ->
         _refuse_empty_rows(torch.isfinite(mask))
         return "masked_bias"
     _refuse_empty_rows(allowed)
-    rows = allowed.reshape(-1, length, length)
+    rows = allowed.reshape(-1, length, keys)
     if bool(rows.all()):
         return "none"
-    causal = torch.ones(length, length, dtype=torch.bool, device=mask.device).tril()
-    if bool((rows == causal).all()):
-        return "causal"
-    if patterns:
-        return "pattern"
-    raise AttentionRefused(MASK_REASON)
-
-
-def allowed_table(mask, heads: int, length: int, *, true_masks: bool, batch: int | None, dtype):
-    """mhsa_masked's input M: the keys each query sees as 0/1 in ``dtype`` (the query's), (batch, heads, L, L), or (heads, L, L) for an unbatched call (``batch`` None), a broadcast
-    view where the mask broadcasts; from SDPA's mask broadcast to the logits (``true_masks`` False: True = seen) or
-    nn.MultiheadAttention's (L, L) / (batch·heads, L, L) ((heads, L, L) unbatched; True = hidden). Float masks:
-    finite = seen (0/−inf only: :func:`mask_kind` refused the rest)."""
-    import torch
-    seen = (mask != true_masks) if mask.dtype == torch.bool else torch.isfinite(mask)
-    return _logit_rows(seen.to(dtype), heads, length, batch, module=true_masks)   # cast where stored, then a view
+    causal = torch.ones(length, keys, dtype=torch.bool, device=mask.device).tril()
+    return "causal" if bool((rows == causal).all()) else "pattern"
 
 
 def _logit_rows(t, heads: int, length: int, batch: int | None, *, module: bool, keys: int | None = None):
@@ -308,10 +282,12 @@ def masked_bias_tables(mask, kind: str, heads: int, length: int, *, module: bool
                                "returns NaN); keep the masks' sum within the dtype's range")
     finite = torch.isfinite(bias)
     seen = _logit_rows(seen & finite, heads, length, batch, module=False, keys=keys)
-    bias = bias.masked_fill(~finite, 0)   # hidden entries: any finite value (0) leaves the output as it is
+    if not bool(finite.all()):   # (kept a view otherwise: a broadcast bias stays one stored table)
+        bias = bias.masked_fill(~finite, 0)   # hidden entries: any finite value (0) leaves the output as it is
     if bias.dtype != dtype and torch.finfo(dtype).max < torch.finfo(bias.dtype).max:
         seen = _below_range_hidden(seen, bias, torch.finfo(dtype).max)
-        bias = torch.where(seen, bias, 0)   # only the entries of seen keys must fit the narrower dtype
+        if not bool(seen.all()):
+            bias = torch.where(seen, bias, 0)   # only the entries of seen keys must fit the narrower dtype
     _refuse_empty_rows(seen, " with the key_padding_mask" if keep is not None or padding is not None else "")
     return seen.to(dtype), _logit_rows(_in_dtype(bias, dtype), heads, length, batch, module=False, keys=keys)
 
@@ -385,18 +361,10 @@ def causal_sample_keys(mask, length: int):
     return last.reshape(-1, length) if allowed.dim() == 4 else last.reshape(length)
 
 
-def bias_table(mask, heads: int, length: int, *, per_head_rows: bool):
-    """The additive bias of a finite float mask: mhsa_bias's P (heads, L, L) when it is the same for every sample,
-    else mhsa_sample_bias's input (B, heads, L, L) (a broadcast view where the mask broadcasts); from SDPA's mask
-    broadcast to (B, heads, L, L) (``per_head_rows`` False) or nn.MultiheadAttention's (L, L) / (B·heads, L, L)."""
-    if per_head_rows and mask.dim() == 3:
-        rows = mask.reshape(-1, heads, length, length)
-    else:
-        rows = mask.reshape((1,) * (4 - mask.dim()) + tuple(mask.shape)) if mask.dim() <= 4 else None
-        if rows is None:
-            raise AttentionRefused(f"attn_mask must have at most 4 dimensions, not shape {tuple(mask.shape)}")
-        rows = rows.expand(rows.shape[0], heads, length, length)
-    return _shared_or_per_sample(rows)
+def bias_route_table(table, batch: int | None):
+    """mhsa_bias's P (heads, L, L) or mhsa_sample_bias's input (batch, heads, L, L), from the bias table of
+    :func:`masked_bias_tables` (``batch`` None: an unbatched call, one table)."""
+    return table.contiguous() if batch is None else _shared_or_per_sample(table)
 
 
 def _shared_or_per_sample(rows):
@@ -442,7 +410,7 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
         return Route("mhsa_masked_bias", {"N": heads, "d": head_dim}, factor, bias, allowed)
     if mask == "pattern":   # any boolean pattern with a key in every row: the keys each query sees, an input
         if bias is None:
-            raise AttentionRefused("mask='pattern' needs the keys each query sees (bias=, from allowed_table)")
+            raise AttentionRefused("mask='pattern' needs the keys each query sees (bias=, from masked_bias_tables)")
         if kv_heads != heads:
             raise AttentionRefused(f"mask='pattern' with {kv_heads} key/value heads for {heads} query heads is not a "
                                    "route: mhsa_masked has as many key/value heads as query heads (grouped heads with a "
@@ -450,7 +418,7 @@ def route(*, heads: int, kv_heads: int, head_dim: int, length: int, mask: str = 
         return Route("mhsa_masked", {"N": heads, "d": head_dim}, factor, bias)
     if mask == "bias":
         if bias is None:
-            raise AttentionRefused("mask='bias' needs the bias table (bias=, from bias_table)")
+            raise AttentionRefused("mask='bias' needs the bias table (bias=, from masked_bias_tables and bias_route_table)")
         if kv_heads != heads:
             raise AttentionRefused(GQA_BIAS_REASON if enable_gqa else f"{kv_heads} key/value heads for {heads} query heads "
                              "need enable_gqa=True (PyTorch refuses this too)")
@@ -538,9 +506,7 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
     if cross:
         keys = kv_input.shape[-2]
         logits = (x.shape[0], num_heads, length, keys) if x.dim() == 3 else (num_heads, length, keys)
-        attn_mask = checked_mask(attn_mask, x, logits)
-        if is_causal is True and attn_mask is not None:
-            raise AttentionRefused(CAUSAL_PAIR_REASON)
+        attn_mask = _causal_pair(checked_mask(attn_mask, x, logits), is_causal)
         keep = sample_keys(attn_mask)   # the same keys hidden for every head and query of a sample
         return _cross_route(num_heads, k_weight.shape[0] // d, d, kv_input.shape[-1], kv_input.shape[-1], length=length,
                             keys=keys, attn_mask=None if keep is not None else attn_mask, is_causal=is_causal,
@@ -548,7 +514,7 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
                             keep=None if keep is None else keep.to(x.dtype), batch=logits[0] if x.dim() == 3 else None,
                             dtype=x.dtype, device=x.device)
     logits = (x.shape[0], num_heads, length, length) if x.dim() == 3 else (num_heads, length, length)
-    attn_mask = checked_mask(attn_mask, x, logits)
+    attn_mask = _causal_pair(checked_mask(attn_mask, x, logits), is_causal)
     kv, batch = k_weight.shape[0] // d, (x.shape[0] if x.dim() == 3 else None)
     if kv != num_heads and attn_mask is not None:   # grouped key/value heads with a mask
         return _grouped_route(num_heads, kv, d, length, attn_mask, batch=batch, dtype=x.dtype, is_causal=is_causal,
@@ -557,28 +523,47 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
     if causal_keys is not None:   # the causal mask and keys hidden per sample, as one mask
         r = route(heads=num_heads, kv_heads=kv, head_dim=d, length=length, dropout_p=dropout_p, scale=scale,
                   enable_gqa=enable_gqa)
-        if is_causal:
-            raise AttentionRefused(CAUSAL_PAIR_REASON)
         return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(causal_keys).to(x.dtype))
     if keep is not None:   # the same keys hidden for every head and query of a sample: a key padding mask
-        if is_causal:
-            raise AttentionRefused(CAUSAL_PAIR_REASON)
         r = route(heads=num_heads, kv_heads=kv, head_dim=d, length=length, dropout_p=dropout_p, scale=scale,
                   enable_gqa=enable_gqa)   # the checks shared with self-attention
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep.to(x.dtype))
-    kind = mask_kind(attn_mask, length, true_masks=False, patterns=True)
+    kind = mask_kind(attn_mask, length, true_masks=False)
     if kind == "bias" and _narrow_overflow(attn_mask, x.dtype):   # entries below the queries' range: hidden keys
         kind = "masked_bias"
-    if kind in ("bias", "pattern", "masked_bias") and is_causal:
-        raise AttentionRefused(CAUSAL_PAIR_REASON)
-    seen = None
-    table = bias_table(attn_mask, num_heads, length, per_head_rows=False) if kind == "bias" else \
-        allowed_table(attn_mask, num_heads, length, true_masks=False, batch=batch, dtype=x.dtype) if kind == "pattern" \
-        else None
-    if kind == "masked_bias":
-        seen, table = masked_bias_tables(attn_mask, kind, num_heads, length, module=False, batch=batch, dtype=x.dtype)
-    return route(heads=num_heads, kv_heads=kv, head_dim=d, length=length, mask=kind, is_causal=is_causal,
-                 dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa, bias=table, allowed=seen)
+    return _tables_route(dict(heads=num_heads, kv_heads=kv, head_dim=d, length=length, is_causal=is_causal,
+                              dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa),
+                         attn_mask, kind, module=False, batch=batch, dtype=x.dtype)
+
+
+def _causal_pair(mask, is_causal):
+    """SDPA's attn_mask beside ``is_causal``: the mask, or None where is_causal is True and the mask changes nothing
+    (every key allowed, nothing added); an AttentionRefused (:data:`CAUSAL_PAIR_REASON`) for any other mask with
+    is_causal=True."""
+    import torch
+    if is_causal is not True or mask is None:
+        return mask
+    inert = bool(mask.all()) if mask.dtype == torch.bool else not mask.requires_grad and bool((mask == 0).all())
+    if not inert:
+        raise AttentionRefused(CAUSAL_PAIR_REASON + "; only a mask that allows every key, which changes nothing, is "
+                               "taken with it")
+    return None
+
+
+def _tables_route(sizes: dict, mask, kind: str, *, module: bool, batch, dtype, keep=None, padding=None) -> Route:
+    """The self-attention route of an attn_mask read as ``kind`` (:func:`mask_kind`) and a key_padding_mask's visible
+    keys ``keep`` and bias ``padding``, the tables from :func:`masked_bias_tables`: mhsa_masked's M where keys are
+    hidden, mhsa_bias's or mhsa_sample_bias's P where a bias is added, mhsa_masked_bias's M and P for both;
+    ``sizes``: :func:`route`'s other arguments."""
+    if kind in ("none", "causal") and keep is None and padding is None:
+        return route(**sizes, mask=kind)
+    seen, table = masked_bias_tables(mask, kind, sizes["heads"], sizes["length"], module=module, batch=batch,
+                                     dtype=dtype, keep=keep, padding=padding)
+    if padding is None and kind not in ("bias", "masked_bias"):   # nothing added
+        return route(**sizes, mask="pattern", bias=seen)
+    if bool(seen.all()):   # (a float key_padding_mask summed with the attn_mask may overflow to −inf: hidden)
+        return route(**sizes, mask="bias", bias=bias_route_table(table, batch))
+    return route(**sizes, mask="masked_bias", bias=table, allowed=seen)
 
 
 def _grouped_route(heads: int, kv_heads: int, head_dim: int, length: int, attn_mask, *, batch, dtype, is_causal,
@@ -587,31 +572,15 @@ def _grouped_route(heads: int, kv_heads: int, head_dim: int, length: int, attn_m
     gqa_causal where the mask changes nothing or is the causal one, else gqa_masked (the keys each query sees, any
     boolean or 0/−inf pattern) or gqa_masked_bias (a float mask with a finite part: M and P); an AttentionRefused
     saying why not."""
-    kind = mask_kind(attn_mask, length, true_masks=False, patterns=True)
+    kind = mask_kind(attn_mask, length, true_masks=False)
     base = route(heads=heads, kv_heads=kv_heads, head_dim=head_dim, length=length, dropout_p=dropout_p, scale=scale,
                  enable_gqa=enable_gqa, is_causal=is_causal, mask=kind if kind in ("none", "causal") else "none")
     if kind in ("none", "causal"):
         return base
-    if is_causal:
-        raise AttentionRefused(CAUSAL_PAIR_REASON)
     seen, table = masked_bias_tables(attn_mask, kind, heads, length, module=False, batch=batch, dtype=dtype)
     if kind == "pattern":
         return Route("gqa_masked", base.sizes, base.query_factor, seen)
     return Route("gqa_masked_bias", base.sizes, base.query_factor, table, seen)
-
-
-def _cross_kind(mask, module: bool) -> str:
-    """How a cross-attention attn_mask (…, L, S), already checked by :func:`checked_mask`, acts on the logits: "none"
-    (absent, or every key seen and nothing added), "pattern" (a boolean or 0/−inf mask hiding keys: True hides in
-    nn.MultiheadAttention's, ``module``, and shows in SDPA's), "bias" (finite float entries, some not 0) or
-    "masked_bias" (−inf beside finite non-zero entries); :func:`float_mask`'s refusals for a float one."""
-    import torch
-    if mask is None:
-        return "none"
-    seen = (mask != module) if mask.dtype == torch.bool else float_mask(mask, "attn_mask")
-    if isinstance(seen, str):
-        return "masked_bias" if seen == "mixed" else seen
-    return "none" if bool(seen.all()) else "pattern"
 
 
 def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, value_channels: int, *, length: int,
@@ -631,20 +600,18 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
               enable_gqa=enable_gqa)   # the checks shared with self-attention (dropout, scale, heads, L ≥ 1)
     if kv_heads != heads:
         raise AttentionRefused(CROSS_GQA_REASON.format(kv=kv_heads, heads=heads))
-    kind = _cross_kind(attn_mask, module)
+    kind = mask_kind(attn_mask, length, true_masks=module, keys=keys)
     if is_causal and module:   # nn.MultiheadAttention: only a hint that attn_mask is the causal mask
         if attn_mask is None:
             raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
                                    "is_causal only as a hint that attn_mask is the causal mask)")
         causal = torch.ones(length, keys, dtype=torch.bool, device=attn_mask.device).tril()
         seen = (attn_mask != module) if attn_mask.dtype == torch.bool else torch.isfinite(attn_mask)
-        if kind not in ("pattern", "none") or not bool((seen == causal).all()):   # (S = 1: the causal mask shows all)
+        if kind not in ("causal", "pattern", "none") or not bool((seen == causal).all()):   # (S = 1: the causal mask shows all)
             raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask (query i sees keys "
                                    "0 … i), and it is not")
-    elif is_causal:            # SDPA: the upper-left causal mask of L queries over S keys
-        if attn_mask is not None:
-            raise AttentionRefused(CAUSAL_PAIR_REASON)
-        kind = "causal"
+    elif is_causal:            # SDPA: the upper-left causal mask of L queries over S keys (no attn_mask beside it:
+        kind = "causal"        # sdpa_route refused or dropped it)
     hides = keep is not None or kind in ("causal", "pattern", "masked_bias")
     adds = padding is not None or kind in ("bias", "masked_bias")
     sizes = {"N": heads, "d": head_dim, "C_k": key_channels, "C_v": value_channels}
@@ -691,7 +658,7 @@ def _module_mask_kind(attn_mask, length: int, is_causal: bool) -> str:
     if is_causal and attn_mask is None:
         raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
                                "is_causal only as a hint that attn_mask is the causal mask)")
-    kind = mask_kind(attn_mask, length, true_masks=True, patterns=True)
+    kind = mask_kind(attn_mask, length, true_masks=True)
     if is_causal and kind != "causal" and not (kind == "none" and length == 1):   # (one token: the causal mask shows all)
         raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
     return kind
@@ -850,26 +817,13 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     sizes = dict(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length)
     if kind == "bias" and _narrow_overflow(attn_mask, query.dtype):   # entries below the queries' range may hide keys
         kind = "masked_bias"
-    hides = keep is not None or kind in ("causal", "pattern", "masked_bias")
-    if padding is not None or (hides and kind == "bias") or kind == "masked_bias":   # a bias and maybe a hard mask
-        seen, table = masked_bias_tables(attn_mask, kind, m.num_heads, length, module=True, batch=batch,
-                                         dtype=query.dtype, keep=keep, padding=padding)
-        if hides or not bool(seen.all()):   # (a float key_padding_mask summed with the attn_mask may overflow to −inf)
-            return route(**sizes, mask="masked_bias", bias=table, allowed=seen)
-        return route(**sizes, mask="bias", bias=table.contiguous() if batch is None else _shared_or_per_sample(table))
-    if keep is not None:      # keys hidden per sample: the visible keys are the operator's second input
-        r = route(**sizes)
+    if keep is not None and padding is None and kind in ("none", "causal"):   # keys hidden per sample only: the
+        r = route(**sizes)                                                    # visible keys, the second input
         if kind == "causal":   # a decoder's self-attention over padded sequences
             return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(keep))
-        if kind == "pattern":  # another pattern and the key padding: one table of the keys each query sees
-            seen, _ = masked_bias_tables(attn_mask, kind, m.num_heads, length, module=True, batch=batch,
-                                         dtype=query.dtype, keep=keep)
-            return Route("mhsa_masked", r.sizes, r.query_factor, seen)
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep)
-    table = bias_table(attn_mask, m.num_heads, length, per_head_rows=True) if kind == "bias" else \
-        allowed_table(attn_mask, m.num_heads, length, true_masks=True, batch=batch, dtype=query.dtype) \
-        if kind == "pattern" else None
-    return route(**sizes, mask=kind, bias=table)
+    return _tables_route(sizes, attn_mask, kind, module=True, batch=batch, dtype=query.dtype, keep=keep,
+                         padding=padding)
 
 
 def _padding(m, query, key, mask):
