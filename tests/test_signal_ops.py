@@ -657,11 +657,12 @@ def test_an_unflipped_3d_module_or_reference_fails_the_numeric_check():
     reference that forgets to flip (PyTorch's conv3d as it is), both fail `evosym check`'s comparison; the module as
     generated passes it."""
     source = generate("convolve3d_full").source
-    flipped = "(K_w - u_3_tap - 1).clamp(0, K_w - 1)"
-    assert flipped in source
+    flipped = ".flip(1, 2, 3)"   # h[c, K − 1 − u…] read as a slice flipped on the three tap axes
+    assert source.count(flipped) == 2
     quick = dict(variants=0, gradients=False)
     assert check_operator("convolve3d_full", source=source, **quick).ok
-    assert not check_operator("convolve3d_full", source=source.replace(flipped, "u_3_tap.clamp(0, K_w - 1)"), **quick).ok
+    for wrong in (".flip(1, 2)", ".flip(2, 3)", ""):   # one axis' taps read unreversed, or none
+        assert not check_operator("convolve3d_full", source=source.replace(flipped, wrong), **quick).ok, wrong
 
     def unflipped(t, sizes):
         h = t["h"]

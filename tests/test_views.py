@@ -145,9 +145,29 @@ NOT_PADDED = {   # reads through an index map that F.pad cannot give as one padd
 NOT_VIEWS = {   # inside the tensor but not a view of it (a copy is needed): read as before
     "diagonal": (A[i, i], [(i, H)], (H, H), [dict(H=1), dict(H=3)]),
     "one tap on two axes": (A[i + u, j + u], [(i, H), (j, H), (u, K)], (H + K - 1, H + K - 1), [dict(H=2, K=2)]),
-    "reversed": (A[H - 1 - i], [(i, H)], (H,), [dict(H=1), dict(H=4)]),
+    "a window read backwards": (A[i - u + K - 1], [(i, H), (u, K)], (H + K - 1,), [dict(H=1, K=1), dict(H=3, K=2)]),
     **NOT_PADDED,
 }
+
+REVERSED = {   # c − m·v provably inside: a slice flipped (one copy, torch has no negative strides), no gather
+    "reversed": (A[H - 1 - i], [(i, H)], (H,), [dict(H=1), dict(H=4)]),
+    "reversed with an offset": (A[H - i], [(i, H)], (H + 1,), [dict(H=1), dict(H=3)]),
+    "reversed with step 2": (A[2 * H - 2 - 2 * i], [(i, H)], (2 * H - 1,), [dict(H=1), dict(H=4)]),
+    "reversed with a size as the step": (A[S * (H - 1 - i)], [(i, H)], (S * (H - 1) + 1,),
+                                         [dict(H=1, s=1), dict(H=3, s=2)]),
+    "a filter flipped on two axes beside its channel": (A[c, K - 1 - u, K - 1 - v], [(c, C), (u, K), (v, K)], (C, K, K),
+                                                        [dict(C=1, K=1), dict(C=2, K=3)]),
+    "flipped and transposed": (A[K - 1 - u, c], [(c, C), (u, K)], (K, C), [dict(C=1, K=1), dict(C=3, K=2)]),
+    "flipped beside a merged index": (A[g * K + a, R - 1 - i], [(g, G), (a, K), (i, R)], (G * K, R),
+                                      [dict(G=1, K=1, R=1), dict(G=2, K=3, R=2)]),
+}
+
+GATHERS.update({   # read backwards, but not provably inside
+    "reversed past the start": (A[H - 2 - i], [(i, H)], (H,), [dict(H=1), dict(H=3)]),
+    "reversed past the end": (A[H - i], [(i, H)], (H,), [dict(H=1), dict(H=3)]),
+    "reversed with a step that may be 0": (A[Z * (H - 1 - i)], [(i, H)], (Z * (H - 1) + 1,),
+                                           [dict(z=0, H=3), dict(z=2, H=2)]),
+})
 
 
 def _code(text):
@@ -177,6 +197,24 @@ def test_affine_reads_inside_the_tensor_are_views(name):
         assert got.shape == want.shape, (name, values)
         assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (name, values, got, want)
         assert torch.allclose(_execute(gather, tensor, values), want, rtol=1e-12, atol=1e-12), (name, values)
+
+
+@pytest.mark.parametrize("name", list(REVERSED))
+def test_reads_backwards_inside_the_tensor_are_flipped_slices(name):
+    expr, axes, shape, trials = REVERSED[name]
+    prog, text = _compile(expr, axes, shape)
+    code = _code(text)
+    assert not _is_gather(text) and ".flip(" in code and ".clamp(" not in code and "torch.arange" not in code, text
+    assert "a view" not in text and "a flipped copy" in text, text   # labelled as the copy it is
+    gather, _ = _compile(expr, axes, shape, views=False)
+    torch.manual_seed(2)
+    for values in trials:
+        sub = _sub(values)
+        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
+        want = _direct(expr, axes, tensor, values)
+        got = _execute(prog, tensor, values)
+        assert got.shape == want.shape and torch.equal(got, want), (name, values, got, want)
+        assert torch.equal(_execute(gather, tensor, values), want), (name, values)
 
 
 @pytest.mark.parametrize("name", list(GATHERS) + list(NOT_VIEWS))

@@ -161,12 +161,7 @@ def convolve2d_full_evolution(x, weight, *, C, K_h, K_w, path="auto"):
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, C=C, K_h=K_h, K_w=K_w, L_out=L_out)
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
-    c_in_group = torch.arange(1, device=device).view(1, -1, 1, 1)
-    o = torch.arange(C, device=device).view(-1, 1, 1, 1)
-    u_1_tap = torch.arange(K_h, device=device).view(1, 1, -1, 1)
-    u_2_tap = torch.arange(K_w, device=device).view(1, 1, 1, -1)
-    w1 = weight[(c_in_group + o).clamp(0, C - 1), (K_h - u_1_tap - 1).clamp(0, K_h - 1), (K_w - u_2_tap - 1).clamp(0, K_w - 1)]  # h[c_in_group + o, K_h - u_1_tap - 1, K_w - u_2_tap - 1]
-    w1 = w1 * (((0 <= (c_in_group + o)) & ((c_in_group + o) < C)) & ((0 <= (K_h - u_1_tap - 1)) & ((K_h - u_1_tap - 1) < K_h)) & ((0 <= (K_w - u_2_tap - 1)) & ((K_w - u_2_tap - 1) < K_w))).to(dtype)  # reads outside h are 0
+    w1 = weight[:C, :K_h, :K_w].flip(1, 2).unflatten(0, (C, 1)).reshape(C, 1, K_h, K_w)  # h[c_in_group + o, K_h - u_1_tap - 1, K_w - u_2_tap - 1]: reversed, a flipped copy (proved inside h)
     w2 = _as_grid(w1, 4, dtype, device)
     weight_full = w2.expand((C, 1, K_h, K_w))  # size-1 axes broadcast
     xin = x
@@ -187,12 +182,7 @@ def _kernel_tensor(x, weight, *, C, K_h, K_w, L_out):
     H = x.shape[2]
     W = x.shape[3]
     dtype, device = x.dtype, x.device
-    c_in_group = torch.arange(1, device=device).view(1, 1, 1, -1, 1, 1, 1, 1)
-    g = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
-    u_1_tap = torch.arange(K_h, device=device).view(1, 1, 1, 1, -1, 1, 1, 1)
-    u_2_tap = torch.arange(K_w, device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
-    k1 = weight[(c_in_group + g).clamp(0, C - 1), (K_h - u_1_tap - 1).clamp(0, K_h - 1), (K_w - u_2_tap - 1).clamp(0, K_w - 1)]  # h[c_in_group + g, K_h - u_1_tap - 1, K_w - u_2_tap - 1]
-    k1 = k1 * (((0 <= (c_in_group + g)) & ((c_in_group + g) < C)) & ((0 <= (K_h - u_1_tap - 1)) & ((K_h - u_1_tap - 1) < K_h)) & ((0 <= (K_w - u_2_tap - 1)) & ((K_w - u_2_tap - 1) < K_w))).to(dtype)  # reads outside h are 0
+    k1 = weight[:C, :K_h, :K_w].flip(1, 2).unflatten(0, (C, 1)).reshape(1, C, 1, 1, K_h, K_w, 1, 1)  # h[c_in_group + g, K_h - u_1_tap - 1, K_w - u_2_tap - 1]: reversed, a flipped copy (proved inside h)
     k2 = _as_grid(k1, 8, dtype, device)
     return k2
 

@@ -156,11 +156,7 @@ def correlate_reversed_evolution(x, weight, *, C, K, path="auto"):
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, C=C, K=K, L_out=L_out)
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
-    c_in_group = torch.arange(1, device=device).view(1, -1, 1)
-    o = torch.arange(C, device=device).view(-1, 1, 1)
-    u_tap = torch.arange(K, device=device).view(1, 1, -1)
-    w1 = weight[(c_in_group + o).clamp(0, C - 1), (K - u_tap - 1).clamp(0, K - 1)]  # h[c_in_group + o, K - u_tap - 1]
-    w1 = w1 * (((0 <= (c_in_group + o)) & ((c_in_group + o) < C)) & ((0 <= (K - u_tap - 1)) & ((K - u_tap - 1) < K))).to(dtype)  # reads outside h are 0
+    w1 = weight[:C, :K].flip(1).unflatten(0, (C, 1)).reshape(C, 1, K)  # h[c_in_group + o, K - u_tap - 1]: reversed, a flipped copy (proved inside h)
     w2 = _as_grid(w1, 3, dtype, device)
     weight_full = w2.expand((C, 1, K))  # size-1 axes broadcast
     xin = x
@@ -183,11 +179,7 @@ def _kernel_tensor(x, weight, *, C, K, L_out):
     B = x.shape[0]
     L = x.shape[2]
     dtype, device = x.dtype, x.device
-    c_in_group = torch.arange(1, device=device).view(1, 1, 1, -1, 1, 1)
-    g = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1)
-    u_tap = torch.arange(K, device=device).view(1, 1, 1, 1, -1, 1)
-    k1 = weight[(c_in_group + g).clamp(0, C - 1), (K - u_tap - 1).clamp(0, K - 1)]  # h[c_in_group + g, K - u_tap - 1]
-    k1 = k1 * (((0 <= (c_in_group + g)) & ((c_in_group + g) < C)) & ((0 <= (K - u_tap - 1)) & ((K - u_tap - 1) < K))).to(dtype)  # reads outside h are 0
+    k1 = weight[:C, :K].flip(1).unflatten(0, (C, 1)).reshape(1, C, 1, 1, K, 1)  # h[c_in_group + g, K - u_tap - 1]: reversed, a flipped copy (proved inside h)
     k2 = _as_grid(k1, 6, dtype, device)
     return k2
 

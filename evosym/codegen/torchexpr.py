@@ -411,6 +411,7 @@ class GridCompiler:
         length; the input of a strided pool may be longer than H·s)."""
         idx = list(e.indices)
         plan, seen, pads, modes = [], set(), [], set()   # plan: (axis, slice, variables, window or None)
+        flips = []                                       # variables read backwards (c − m·v)
         for k, (i, n, n_py) in enumerate(zip(idx, sym_shape, shape)):
             i = sp.sympify(i)
             mapped = _padding_map(i, sp.sympify(n))
@@ -424,6 +425,10 @@ class GridCompiler:
                 plan.append((k, f":{n_py}", [i], None))    # a variable over the whole axis (the same Python length)
                 continue
             aff = self._affine(i)
+            if aff is None and mapped is None:   # c − m·v: the same reads backwards, a slice then flipped
+                aff = self._reversed(i)
+                if aff is not None:
+                    flips.append(next(iter(aff[1])))
             if aff is None:
                 return None
             const, coef = aff
@@ -478,6 +483,9 @@ class GridCompiler:
             self.prog.helpers.add("pad_axes")
             ref = padded
         text = f"{ref}[{', '.join(item for _, item, _, _ in plan)}{',' if len(plan) == 1 else ''}]"
+        if flips:   # (a copy: torch has no negative strides)
+            sliced = [order[0] for _, _, order, _ in plan if order]
+            text += f".flip({', '.join(str(sliced.index(v)) for v in flips)})"
         labels, dim = [], sum(1 for _, _, order, _ in plan if order)
         for k, item, order, _ in reversed(plan):   # the last axis first: earlier axes keep their number
             if not order:
@@ -498,10 +506,31 @@ class GridCompiler:
         grid = ", ".join(self._extent_py(self.axes[j]) if j in at else "1" for j in range(self.rank))
         grid = f"({grid}{',' if self.rank == 1 else ''})"
         tmp = self._tmp()
-        self.prog.statements.append(f"{tmp} = {permuted}.reshape{grid}  # {e}: a view (proved inside {e.base.label})")
+        what = "reversed, a flipped copy" if flips else "a view"
+        self.prog.statements.append(f"{tmp} = {permuted}.reshape{grid}  # {e}: {what} (proved inside {e.base.label})")
         self.whole[tmp] = (text, at)
-        self.views.add(tmp)
+        if not flips:
+            self.views.add(tmp)
         return tmp
+
+    def _reversed(self, i):
+        """``i`` = c − m·v, one variable v of known range [v₀, v₀ + E) and m a size expression provably ≥ 1 (a
+        filter read backwards, h[K − 1 − u]), as (c − m·(v₀ + E − 1), {v: m}): the smallest index read and the step
+        of the same reads in increasing order (v run backwards); else None."""
+        variables = [v for v in self.axes if v in i.free_symbols]
+        if len(variables) != 1 or variables[0] not in self.ranges:
+            return None
+        v = variables[0]
+        i = sp.expand(i)
+        m = sp.expand(-sp.diff(i, v))
+        rest = sp.expand(i + m * v)
+        if m.has(v) or rest.has(v) or not (m.is_integer and self._sizes_only(m) and nonnegative(m - 1)):
+            return None      # not linear in v, or a coefficient not provably ≤ −1
+        lo, extent = self.ranges[v][0], self.ranges[v][1]
+        first = sp.expand(rest - m * (lo + extent - 1))
+        if not (first.is_integer and self._sizes_only(first)):
+            return None
+        return first, {v: m}
 
     def _padding(self, mode, first, span, n) -> tuple[str, str] | None:
         """(before, after): the Python padding of an axis of length n read at first … first + span − 1 through
