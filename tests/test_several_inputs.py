@@ -194,11 +194,11 @@ def test_a_premix_keeps_the_native_output_bias():
 
 
 @pytest.mark.parametrize("name, words", [
-    ("xc", "the input tensor 'xc' has the name of a local of the generated _generic()"),
-    ("windows", "the input tensor 'windows' has the name of a local of the generated _generic()"),
-    ("F", "the input tensor 'F' has the name of a module-level name of the generated code"),
-    ("torch", "the input tensor 'torch' has the name of a module-level name"),
-    ("float", "the input tensor 'float' has the name of a Python builtin"),
+    ("xc", "the tensor 'xc' has the name of a local of the generated _generic()"),
+    ("windows", "the tensor 'windows' has the name of a local of the generated _generic()"),
+    ("F", "the tensor 'F' has the name of a module-level name of the generated code"),
+    ("torch", "the tensor 'torch' has the name of a module-level name"),
+    ("float", "the tensor 'float' has the name of a Python builtin"),
     ("weight", "duplicate argument 'weight'"),
     ("path", "duplicate argument 'path'"),
     ("self", "duplicate argument 'self'"),
@@ -213,6 +213,26 @@ def test_an_input_named_like_a_name_of_the_generated_code_is_refused(tmp_path, n
     path.write_text(text, encoding="utf-8")
     op = catalogue.load(str(path))
     plan = make_plan(op.proof().check())
+    with pytest.raises(EvosymError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        render_torch(plan, None)
+
+
+@pytest.mark.parametrize("name, words", [
+    ("xc", "the tensor 'xc' has the name of a local of the generated _generic()"),
+    ("windows", "the tensor 'windows' has the name of a local of the generated _generic()"),
+    ("F", "the tensor 'F' has the name of a module-level name of the generated code"),
+    ("sum", "the tensor 'sum' has the name of a Python builtin"),
+])
+def test_a_parameter_named_like_a_name_of_the_generated_code_is_refused(tmp_path, name, words):
+    """A parameter is an argument of the generated functions too (its torch name): a generated local of that name
+    rebinds it (review finding: a parameter ``g`` read after the group index ``g = torch.arange(…)`` computed
+    something else), so codegen refuses it as it refuses such an input."""
+    from evosym.errors import EvosymError
+    text = (DATA / "input_gated_conv1d.py").read_text(encoding="utf-8").replace('torch_name="weight"',
+                                                                                 f'torch_name="{name}"')
+    path = tmp_path / f"gate_param_{name}.py"
+    path.write_text(text, encoding="utf-8")
+    plan = make_plan(catalogue.load(str(path)).proof().check())
     with pytest.raises(EvosymError, match=words.replace("(", r"\(").replace(")", r"\)")):
         render_torch(plan, None)
 

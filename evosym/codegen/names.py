@@ -1,6 +1,6 @@
-"""The input tensors' names against the names a generated module uses itself.
+"""The tensors' names (inputs and parameters) against the names a generated module uses itself.
 
-An input is a parameter of the generated functions, passed on by name; a generated local, a module-level helper, an
+An input or a parameter is an argument of the generated functions, passed on by name; a generated local, a module-level helper, an
 import, a builtin or another argument with the same name would shadow it or be shadowed by it, and the module
 would compute something else (an input named ``xc`` read after ``xc = x``) or not compile. This finds such a clash
 in the rendered source, so that code generation refuses the operator with the name to change, never emits it.
@@ -16,8 +16,8 @@ from ..errors import EvosymError
 
 
 def check_input_names(source: str, name: str, inputs: list[str]) -> None:
-    """An ``EvosymError`` when one of ``inputs`` clashes with a name of the rendered module ``source`` (operator
-    ``name``), or the module does not compile (two arguments with one name: an input, parameter or size)."""
+    """An ``EvosymError`` when one of ``inputs`` (the operator's input tensors and its parameters' torch names)
+    clashes with a name of the rendered module ``source`` (operator ``name``), or the module does not compile (two arguments with one name: an input, parameter or size)."""
     try:
         compile(source, f"<generated {name}>", "exec", dont_inherit=True)   # (duplicate arguments: the symbol table)
         tree = ast.parse(source)
@@ -50,5 +50,6 @@ def check_input_names(source: str, name: str, inputs: list[str]) -> None:
                  "a Python builtin the generated code may call" if hasattr(builtins, inp) else
                  "a Python keyword" if keyword.iskeyword(inp) else None)
         if where is not None:
-            raise EvosymError(f"code generation: {name}: the input tensor {inp!r} has the name of {where}: it would be "
-                              f"shadowed and the module would compute something else; rename the input")
+            raise EvosymError(f"code generation: {name}: the tensor {inp!r} has the name of {where}: it would be "
+                              f"shadowed and the module would compute something else; rename the tensor (or its "
+                              f"torch_name)")

@@ -55,5 +55,5 @@ def render_torch(plan: Plan, binding: dict | None = None, template: str = TEMPLA
     source = tpl.render(plan=plan, binding=binding, version=__version__, template=template,
                         regenerate=regenerate or plan.name)
     source = re.sub(r"\n{3,}(?=[^\n])", lambda m_: "\n\n\n" if m_.group(0).count("\n") > 2 else m_.group(0), source)
-    check_input_names(source, plan.name, plan.inputs or [plan.value])
+    check_input_names(source, plan.name, list(plan.inputs or [plan.value]) + list(plan.param_names))
     return source.rstrip("\n") + "\n"
