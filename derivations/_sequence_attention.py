@@ -297,6 +297,21 @@ def cross_mha_forward(t, sizes, **mask):
     return out.permute(1, 2, 0)
 
 
+def cross_sdpa_forward(t, sizes, *, grouped: bool = False):
+    """``F.scaled_dot_product_attention(q, k, v, enable_gqa=grouped)`` between ``F.linear`` projections of the three
+    inputs' tokens x, x_k, x_v (B, tokens, channels), split into heads of d channels (the key and value projections
+    may have fewer heads: N_kv)."""
+    import torch.nn.functional as F
+    dh = sizes["d"]
+
+    def heads(src, w, bias):
+        z = F.linear(t[src].transpose(1, 2), t[w], t[bias])
+        return z.unflatten(-1, (z.shape[-1] // dh, dh)).transpose(1, 2)
+    q, k, v = heads("x", "WQ", "bQ"), heads("xk", "WK", "bK"), heads("xv", "WV", "bV")
+    z = F.scaled_dot_product_attention(q, k, v, enable_gqa=grouped).transpose(1, 2).flatten(2)
+    return F.linear(z, t["WO"], t["bO"]).transpose(1, 2)
+
+
 def explicit_reference(t, sizes, *, causal: bool, logit_term=None):
     """The same attention written out (q·kᵀ/√d, + ``logit_term(t, logits)`` where given, −∞ above the diagonal when
     causal, softmax, ·v): a reference independent of SDPA, for look-alikes whose logits SDPA cannot take as given."""

@@ -206,15 +206,18 @@ def _cross_sdpa(t, sizes, op):
     """Three ``F.linear`` in-projections, one per input's (B, tokens, channels) view, one
     ``F.scaled_dot_product_attention`` (default 1/√d scale; a mask input as :func:`_cross_masks` makes it), the
     output ``F.linear``."""
-    nh = sizes["N"]
+    nkv = sizes["N_kv"] if "N_kv" in sizes else sizes["N"]   # grouped (gqa_cross_attention): N_kv key/value heads
+    nh = nkv * sizes.get("G", 1)
     mask = _cross_masks(t, module=False)
+    if "G" in sizes:
+        mask["enable_gqa"] = True
 
     def call():
-        q, k, v = (_heads(F.linear(t[src].transpose(1, 2), t[w], t[b]), nh)
-                   for src, w, b in (("x", "WQ", "bQ"), ("xk", "WK", "bK"), ("xv", "WV", "bV")))
+        q, k, v = (_heads(F.linear(t[src].transpose(1, 2), t[w], t[b]), n)
+                   for src, w, b, n in (("x", "WQ", "bQ", nh), ("xk", "WK", "bK", nkv), ("xv", "WV", "bV", nkv)))
         z = F.scaled_dot_product_attention(q, k, v, **mask)
         return F.linear(_merge(z), t["WO"], t["bO"]).transpose(1, 2)
-    return Built(call, tuple(v for v in mask.values() if v.requires_grad and v.is_leaf))
+    return Built(call, tuple(v for v in mask.values() if isinstance(v, torch.Tensor) and v.requires_grad and v.is_leaf))
 
 
 def _cross_mha_module(t, sizes, op):
@@ -397,6 +400,9 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                                     note="one F.linear per input's tokens (x, xk, xv), one SDPA, output F.linear"),
                         Alternative("nn.MultiheadAttention(kdim, vdim)", _cross_mha_module, **_ATT,
                                     note="kdim=C_k, vdim=C_v, batch_first, eval mode, need_weights=False")),
+    "gqa_cross_attention": (Alternative("F.linear q/k/v + SDPA(enable_gqa=True)", _cross_sdpa, **_ATT,
+                                        note="one F.linear per input's tokens (x, xk, xv; N_kv key/value heads), one "
+                                             "SDPA sharing them, output F.linear"),),
     "cross_attention_key_padding": (
         Alternative("F.linear q/k/v + SDPA(boolean attn_mask (B, 1, 1, S))", _cross_sdpa, **_ATT,
                     note="one F.linear per input's tokens (x, xk, xv), one SDPA with the visible keys, output F.linear"),

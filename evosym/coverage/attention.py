@@ -18,8 +18,9 @@ of every sample seen), ``mhsa_masked``, whose second input is the keys each quer
 pattern, per sample and head, with a key in every row), ``mhsa_masked_bias``, the same with an additive bias per
 sample and head as a third input (a float mask mixing −inf with finite values, or a hard mask beside a float one),
 ``cross_attention_key_padding``, cross_attention with those keys as a fourth input, ``cross_attention_masked``, with
-the keys each query sees (B, N, L, S), ``cross_attention_masked_bias``, with those and a bias (B, N, L, S), and ``gqa_masked`` and ``gqa_masked_bias``,
-grouped key/value heads with those masks over the query heads), or
+the keys each query sees (B, N, L, S), ``cross_attention_masked_bias``, with those and a bias (B, N, L, S),
+``gqa_masked`` and ``gqa_masked_bias``, grouped key/value heads with those masks over the query heads, and
+``gqa_cross_attention``, grouped key/value heads on cross-attention without a mask), or
 raises
 :class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
 argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
@@ -75,9 +76,9 @@ KEY_PADDING_EMPTY_REASON = (
     "cross_attention_key_padding) need a visible key in every sample; drop that sample or leave one of its keys "
     "visible")
 CROSS_GQA_REASON = (
-    "cross-attention with fewer key/value heads ({kv} for {heads} query heads) is not supported: cross_attention "
-    "has as many key/value heads as query heads, and no operator combines grouped heads with a separate key/value "
-    "input")
+    "cross-attention with fewer key/value heads ({kv} for {heads} query heads) and a mask ({what}) is not supported: "
+    "gqa_cross_attention has no mask input, and no operator combines grouped heads, a separate key/value input and "
+    "a mask; without the mask it is gqa_cross_attention")
 NEED_WEIGHTS_REASON = (
     "need_weights=True is not supported: the attention weights are an intermediate of the proved kernel, not an "
     "output of the generated module, which returns y only; pass need_weights=False (the call then returns "
@@ -285,31 +286,38 @@ def masked_bias_tables(mask, kind: str, heads: int, length: int, *, module: bool
     if not bool(finite.all()):   # (kept a view otherwise: a broadcast bias stays one stored table)
         bias = bias.masked_fill(~finite, 0)   # hidden entries: any finite value (0) leaves the output as it is
     if bias.dtype != dtype and torch.finfo(dtype).max < torch.finfo(bias.dtype).max:
-        seen = _below_range_hidden(seen, bias, torch.finfo(dtype).max)
-        if not bool(seen.all()):
-            bias = torch.where(seen, bias, 0)   # only the entries of seen keys must fit the narrower dtype
+        seen, bias = _narrowed(seen, bias, dtype)
     _refuse_empty_rows(seen, " with the key_padding_mask" if keep is not None or padding is not None else "")
     return seen.to(dtype), _logit_rows(_in_dtype(bias, dtype), heads, length, batch, module=False, keys=keys)
 
 
-def _below_range_hidden(seen, bias, big: float):
-    """``seen`` with the keys hidden whose bias lies below −``big`` (the queries' narrower dtype cannot hold it, e.g. a
-    float32 padding of −1e9 beside float16 queries) where the row has a seen entry so far above it (by more than
-    2·big + 800: logits in that dtype differ by at most 2·big) that its exponential is exactly 0 whatever the logits;
-    other such entries stay seen (the dtype check then refuses them)."""
+def _narrowed(seen, bias, dtype):
+    """(seen, bias) for an additive mask wider than the queries' ``dtype`` (a float32 mask beside float16 or bfloat16
+    queries, which PyTorch adds to the logits in float32), the bias in ``dtype``: each row shifted by its largest seen
+    entry first (the softmax ignores an offset per row, so only the differences within a row reach the output, and
+    those are what the narrower dtype must hold, each rounded to it as the queries are: a mask 2048 + k keeps its
+    differences only so), a key hidden whose entry lies more than 2·max + 800 below that largest one (its weight is
+    exactly 0 whatever the logits, which differ by at most 2·max in that dtype: float32's min as padding beside
+    float16); an AttentionRefused where a seen entry's shifted value overflows the dtype. The shift and the tests run
+    in float64 (float32 cannot hold 2·max for bfloat16); the row maximum is a constant of the gradient (softmax's
+    gradient is the same for the shifted mask)."""
     import torch
-    low = seen & (bias < -big)
-    if not bool(low.any()):
-        return seen
-    top = torch.where(seen & ~low, bias, float("-inf")).amax(-1, keepdim=True)   # each row's largest entry that fits
-    return seen & ~(low & (bias < top - (2 * big + 800)))
-
-
-def _narrow_overflow(mask, dtype) -> bool:
-    """A float ``mask`` with an entry below the range of the narrower queries' ``dtype`` (one that may hide a key)."""
-    import torch
-    return mask is not None and mask.is_floating_point() and torch.finfo(dtype).max < torch.finfo(mask.dtype).max \
-        and bool((mask < -torch.finfo(dtype).max).any())
+    finfo = torch.finfo(dtype)
+    wide = bias.double()
+    top = torch.where(seen, wide, float("-inf")).amax(-1, keepdim=True).detach()
+    seen = seen & ~(wide < top - (2 * finfo.max + 800))
+    shifted = torch.where(seen, wide - top, 0)
+    narrow = shifted.to(dtype)
+    bad = seen & ~torch.isfinite(narrow)
+    if bool(bad.any()):
+        at = tuple(int(v) for v in bad.nonzero()[0])
+        name, wide_name = str(dtype).replace("torch.", ""), str(bias.dtype).replace("torch.", "")
+        raise AttentionRefused(
+            f"an additive mask entry at {at} is {float(shifted[at]):.9g} after subtracting its row's largest seen "
+            f"entry (the softmax ignores an offset per row), beyond the range of the queries' dtype {name}, where "
+            f"PyTorch adds the {wide_name} mask in {wide_name}; evosym's attention operators take the bias in the "
+            f"queries' dtype: pass the queries in {wide_name}, or hide that key (−inf, or a boolean mask)")
+    return seen, narrow
 
 
 def _in_dtype(t, dtype):
@@ -441,6 +449,18 @@ def _run(r: Route, x, weights, path, kv=None, value=None):
     """The routed generated functional form on x (…, L, E) (and cross_attention's key input kv (…, S, E_k), its value
     input ``value`` (…, S, E_v), kv where None): tokens channels first, mhsa on an H = 1 image; the route's tables in
     x's dtype and on its device."""
+    if path not in ("auto", "generic", "kernels"):
+        raise AttentionRefused(f"path must be 'auto', 'generic' or 'kernels', not {path!r}")
+    try:
+        return _call(r, x, weights, path, kv, value)
+    except AttentionRefused:
+        raise
+    except (ValueError, EvosymError) as exc:   # the generated module's refusal (no kernels for it, a premise): as ours
+        raise AttentionRefused(str(exc)) from exc
+
+
+def _call(r: Route, x, weights, path, kv, value):
+    """:func:`_run` once its path is known."""
     wq, bq = weights[0], weights[1]
     if r.query_factor != 1.0:
         wq, bq = wq * r.query_factor, bq * r.query_factor
@@ -454,9 +474,9 @@ def _run(r: Route, x, weights, path, kv=None, value=None):
         y = fn(xc, cast(r.allowed), cast(r.bias), *tensors, **r.sizes, path=path)
     elif r.operator in SECOND_INPUT:   # the route's tensor is the second input
         y = fn(xc, cast(r.bias), *tensors, **r.sizes, path=path)
-    elif r.operator.startswith("cross_attention"):   # the masks after the three token inputs: M (or V), then P
+    elif "cross_attention" in r.operator:   # the masks after the three token inputs: M (or V), then P
         masks = (r.allowed, r.bias) if r.operator == "cross_attention_masked_bias" else () \
-            if r.operator == "cross_attention" else (r.bias,)
+            if r.operator in ("cross_attention", "gqa_cross_attention") else (r.bias,)
         y = fn(xc, kv.transpose(-1, -2), (kv if value is None else value).transpose(-1, -2),
                *(cast(t) for t in masks), *tensors, **r.sizes, path=path)
     elif r.operator == "mhsa":
@@ -528,9 +548,7 @@ def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dr
         r = route(heads=num_heads, kv_heads=kv, head_dim=d, length=length, dropout_p=dropout_p, scale=scale,
                   enable_gqa=enable_gqa)   # the checks shared with self-attention
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep.to(x.dtype))
-    kind = mask_kind(attn_mask, length, true_masks=False)
-    if kind == "bias" and _narrow_overflow(attn_mask, x.dtype):   # entries below the queries' range: hidden keys
-        kind = "masked_bias"
+    kind = mask_kind(attn_mask, length, true_masks=False)   # ("bias": masked_bias where it hides a key, below)
     return _tables_route(dict(heads=num_heads, kv_heads=kv, head_dim=d, length=length, is_causal=is_causal,
                               dropout_p=dropout_p, scale=scale, enable_gqa=enable_gqa),
                          attn_mask, kind, module=False, batch=batch, dtype=x.dtype)
@@ -590,7 +608,8 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
     cross_attention_key_padding (``keep``, the keys each sample sees (B, S), alone), cross_attention_masked (keys
     hidden per query: a boolean or 0/−inf ``attn_mask``, SDPA's ``is_causal`` (upper-left: query i sees keys 0 … i),
     with or without ``keep``) or cross_attention_masked_bias (an additive part too: a float attn_mask, a float
-    key_padding_mask's bias ``padding`` (B, S)); an AttentionRefused saying why not. ``attn_mask`` is already checked
+    key_padding_mask's bias ``padding`` (B, S)), or with fewer key/value heads than query heads (``kv_heads``, SDPA's
+    enable_gqa) gqa_cross_attention (no mask); an AttentionRefused saying why not. ``attn_mask`` is already checked
     by :func:`checked_mask` (SDPA's broadcast to the logits, nn.MultiheadAttention's (L, S) or (B·N, L, S), ``module``);
     ``batch`` is None for an unbatched call; ``dtype`` and ``device`` are the queries'."""
     import torch
@@ -598,8 +617,6 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
         raise AttentionRefused(f"is_causal must be True or False, not {is_causal!r}")
     r = route(heads=heads, kv_heads=kv_heads, head_dim=head_dim, length=length, dropout_p=dropout_p, scale=scale,
               enable_gqa=enable_gqa)   # the checks shared with self-attention (dropout, scale, heads, L ≥ 1)
-    if kv_heads != heads:
-        raise AttentionRefused(CROSS_GQA_REASON.format(kv=kv_heads, heads=heads))
     kind = mask_kind(attn_mask, length, true_masks=module, keys=keys)
     if is_causal and module:   # nn.MultiheadAttention: only a hint that attn_mask is the causal mask
         if attn_mask is None:
@@ -614,6 +631,11 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
         kind = "causal"        # sdpa_route refused or dropped it)
     hides = keep is not None or kind in ("causal", "pattern", "masked_bias")
     adds = padding is not None or kind in ("bias", "masked_bias")
+    if kv_heads != heads:   # grouped key/value heads (route checked enable_gqa and the multiple)
+        if hides or adds:
+            what = "is_causal" if kind == "causal" and attn_mask is None else "attn_mask"
+            raise AttentionRefused(CROSS_GQA_REASON.format(kv=kv_heads, heads=heads, what=what))
+        return Route("gqa_cross_attention", {**r.sizes, "C_k": key_channels, "C_v": value_channels}, r.query_factor)
     sizes = {"N": heads, "d": head_dim, "C_k": key_channels, "C_v": value_channels}
     if not hides and not adds:
         return Route("cross_attention", sizes, r.query_factor)
@@ -815,8 +837,6 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     batch = logits[0] if query.dim() == 3 else None
     kind = _module_mask_kind(attn_mask, length, is_causal)
     sizes = dict(heads=m.num_heads, kv_heads=m.num_heads, head_dim=m.head_dim, length=length)
-    if kind == "bias" and _narrow_overflow(attn_mask, query.dtype):   # entries below the queries' range may hide keys
-        kind = "masked_bias"
     if keep is not None and padding is None and kind in ("none", "causal"):   # keys hidden per sample only: the
         r = route(**sizes)                                                    # visible keys, the second input
         if kind == "causal":   # a decoder's self-attention over padded sequences
