@@ -1150,3 +1150,19 @@ def test_a_wrong_path_or_one_without_kernels_is_an_attention_refusal():
         m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
         with pytest.raises(at.AttentionRefused, match=words):
             at.multihead_attention(m, x, x, x, need_weights=False, path=path)
+
+
+def test_is_causal_over_one_key_is_inert_on_grouped_cross_attention():
+    """SDPA's upper-left causal mask over S = 1 key shows that key to every query: taken as no mask (grouped
+    cross-attention has no masked operator), equal to PyTorch; over S = 2 keys it hides one and is refused."""
+    torch.manual_seed(5)
+    x, kv = torch.randn(2, 3, 4, dtype=F64), torch.randn(2, 1, 4, dtype=F64)
+    wq, wk = torch.randn(4, 4, dtype=F64), torch.randn(2, 4, dtype=F64)
+    w = [wq, None, wk, None, torch.randn(2, 4, dtype=F64), None, torch.randn(4, 4, dtype=F64), None]
+    got = at.self_attention(x, *w, num_heads=2, is_causal=True, enable_gqa=True, kv_input=kv)
+    q = (x @ wq.T).unflatten(-1, (2, 2)).transpose(1, 2)
+    k, v = ((kv @ t.T).unflatten(-1, (1, 2)).transpose(1, 2) for t in (wk, w[4]))
+    want = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True).transpose(1, 2).flatten(-2) @ w[6].T
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(at.AttentionRefused, match="and a mask \\(is_causal\\)"):
+        at.self_attention(x, *w, num_heads=2, is_causal=True, enable_gqa=True, kv_input=torch.cat([kv, kv], 1))

@@ -415,3 +415,21 @@ def test_involution_from_its_official_generator_layout():
     torch.testing.assert_close(layer(x, path="generic"), _official_involution(gen, x, 3, 2), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match=r"Sequential\(Conv2d, BatchNorm2d, ReLU, Conv2d\)"):
         cls.from_torch(torch.nn.Sequential(torch.nn.Conv2d(4, 3, 1, bias=False), torch.nn.ReLU()), R=1, s=1)
+
+
+@pytest.mark.parametrize("name, args, sizes, at", [
+    ("conv2d", lambda: (torch.randn(1, 2, 5, 5, dtype=F64), [[[[0.0]]]] * 2, None),
+     dict(G=1, C_g=2, O_g=2, K_h=1, K_w=1, s_h=1, s_w=1, delta_h=1, delta_w=1, P_h=0, P_w=0), 1),
+    ("gqa_cross_attention", lambda: (torch.randn(1, 4, 3, dtype=F64), torch.randn(1, 5, 2, dtype=F64),
+                                     torch.randn(1, 5, 2, dtype=F64)) + tuple(
+        torch.zeros(s, dtype=F64) for s in ((4, 4), (4,), (2, 5), (2,), (2, 5), (2,), (4, 4), (4,))),
+     dict(N_kv=1, G=2, d=2, C_k=5, C_v=5), 5),
+])
+def test_a_parameter_that_is_not_a_tensor_is_a_type_error(name, args, sizes, at):
+    """A list (or any non-tensor) passed as a parameter is a TypeError naming it, as for the inputs (review finding:
+    an AttributeError from reading its shape)."""
+    fn = getattr(load(name), f"{name}_evolution")
+    values = list(args())
+    values[at] = [[0.0] * 2] * 2
+    with pytest.raises(TypeError, match=r"must be a torch\.Tensor, not list"):
+        fn(*values, **sizes)

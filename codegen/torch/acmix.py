@@ -139,6 +139,8 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
     if qkv_weight is None:
         raise TypeError("qkv_weight (q, k, v projections stacked: conv1, conv2, conv3 weights as rows [0, N·d), [N·d, 2N·d), [2N·d, 3N·d)) is required: a tensor, not None")
     if qkv_weight is not None:
+        if not isinstance(qkv_weight, torch.Tensor):
+            raise TypeError(f"qkv_weight must be a torch.Tensor, not {type(qkv_weight).__name__}")
         if tuple(qkv_weight.shape) != ((3 * N * d), C):
             raise ValueError(f"qkv_weight must have shape {((3 * N * d), C)}, not {tuple(qkv_weight.shape)}")
         if qkv_weight.dtype != x.dtype or qkv_weight.device != x.device:
@@ -146,6 +148,8 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
     if qkv_bias is None:
         raise TypeError("qkv_bias (q, k, v projection biases, stacked likewise) is required: a tensor, not None")
     if qkv_bias is not None:
+        if not isinstance(qkv_bias, torch.Tensor):
+            raise TypeError(f"qkv_bias must be a torch.Tensor, not {type(qkv_bias).__name__}")
         if tuple(qkv_bias.shape) != ((3 * N * d),):
             raise ValueError(f"qkv_bias must have shape {((3 * N * d),)}, not {tuple(qkv_bias.shape)}")
         if qkv_bias.dtype != x.dtype or qkv_bias.device != x.device:
@@ -153,6 +157,8 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
     if pe_weight is None:
         raise TypeError("pe_weight (positional encoding: 1×1 conv weight, input channels (w, h)) is required: a tensor, not None")
     if pe_weight is not None:
+        if not isinstance(pe_weight, torch.Tensor):
+            raise TypeError(f"pe_weight must be a torch.Tensor, not {type(pe_weight).__name__}")
         if tuple(pe_weight.shape) != (d, 2):
             raise ValueError(f"pe_weight must have shape {(d, 2)}, not {tuple(pe_weight.shape)}")
         if pe_weight.dtype != x.dtype or pe_weight.device != x.device:
@@ -160,6 +166,8 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
     if pe_bias is None:
         raise TypeError("pe_bias (positional encoding bias) is required: a tensor, not None")
     if pe_bias is not None:
+        if not isinstance(pe_bias, torch.Tensor):
+            raise TypeError(f"pe_bias must be a torch.Tensor, not {type(pe_bias).__name__}")
         if tuple(pe_bias.shape) != (d,):
             raise ValueError(f"pe_bias must have shape {(d,)}, not {tuple(pe_bias.shape)}")
         if pe_bias.dtype != x.dtype or pe_bias.device != x.device:
@@ -167,6 +175,8 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
     if fc_weight is None:
         raise TypeError("fc_weight (fc: 1×1 conv 3N → 9 (no bias) over the (q/k/v × head) axis) is required: a tensor, not None")
     if fc_weight is not None:
+        if not isinstance(fc_weight, torch.Tensor):
+            raise TypeError(f"fc_weight must be a torch.Tensor, not {type(fc_weight).__name__}")
         if tuple(fc_weight.shape) != (9, (3 * N)):
             raise ValueError(f"fc_weight must have shape {(9, (3 * N))}, not {tuple(fc_weight.shape)}")
         if fc_weight.dtype != x.dtype or fc_weight.device != x.device:
@@ -174,6 +184,8 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
     if dep_conv_weight is None:
         raise TypeError("dep_conv_weight (dep_conv weight: 3×3, groups = d (no bias: deleted at init)) is required: a tensor, not None")
     if dep_conv_weight is not None:
+        if not isinstance(dep_conv_weight, torch.Tensor):
+            raise TypeError(f"dep_conv_weight must be a torch.Tensor, not {type(dep_conv_weight).__name__}")
         if tuple(dep_conv_weight.shape) != ((N * d), 9, 3, 3):
             raise ValueError(f"dep_conv_weight must have shape {((N * d), 9, 3, 3)}, not {tuple(dep_conv_weight.shape)}")
         if dep_conv_weight.dtype != x.dtype or dep_conv_weight.device != x.device:
@@ -181,6 +193,8 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
     if rate1 is None:
         raise TypeError("rate1 (rate₁: weight of the attention path (0.5 at init)) is required: a tensor, not None")
     if rate1 is not None:
+        if not isinstance(rate1, torch.Tensor):
+            raise TypeError(f"rate1 must be a torch.Tensor, not {type(rate1).__name__}")
         if tuple(rate1.shape) != (1,):
             raise ValueError(f"rate1 must have shape {(1,)}, not {tuple(rate1.shape)}")
         if rate1.dtype != x.dtype or rate1.device != x.device:
@@ -188,6 +202,8 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
     if rate2 is None:
         raise TypeError("rate2 (rate₂: weight of the conv path (0.5 at init)) is required: a tensor, not None")
     if rate2 is not None:
+        if not isinstance(rate2, torch.Tensor):
+            raise TypeError(f"rate2 must be a torch.Tensor, not {type(rate2).__name__}")
         if tuple(rate2.shape) != (1,):
             raise ValueError(f"rate2 must have shape {(1,)}, not {tuple(rate2.shape)}")
         if rate2.dtype != x.dtype or rate2.device != x.device:

@@ -127,6 +127,8 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, p
     if q_weight is None:
         raise TypeError("q_weight (query projection: 1×1 conv weight) is required: a tensor, not None")
     if q_weight is not None:
+        if not isinstance(q_weight, torch.Tensor):
+            raise TypeError(f"q_weight must be a torch.Tensor, not {type(q_weight).__name__}")
         if tuple(q_weight.shape) != ((N * d), C):
             raise ValueError(f"q_weight must have shape {((N * d), C)}, not {tuple(q_weight.shape)}")
         if q_weight.dtype != x.dtype or q_weight.device != x.device:
@@ -134,6 +136,8 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, p
     if q_bias is None:
         raise TypeError("q_bias (query projection bias) is required: a tensor, not None")
     if q_bias is not None:
+        if not isinstance(q_bias, torch.Tensor):
+            raise TypeError(f"q_bias must be a torch.Tensor, not {type(q_bias).__name__}")
         if tuple(q_bias.shape) != ((N * d),):
             raise ValueError(f"q_bias must have shape {((N * d),)}, not {tuple(q_bias.shape)}")
         if q_bias.dtype != x.dtype or q_bias.device != x.device:
@@ -141,6 +145,8 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, p
     if k_weight is None:
         raise TypeError("k_weight (key projection: 1×1 conv weight) is required: a tensor, not None")
     if k_weight is not None:
+        if not isinstance(k_weight, torch.Tensor):
+            raise TypeError(f"k_weight must be a torch.Tensor, not {type(k_weight).__name__}")
         if tuple(k_weight.shape) != ((N * d), C):
             raise ValueError(f"k_weight must have shape {((N * d), C)}, not {tuple(k_weight.shape)}")
         if k_weight.dtype != x.dtype or k_weight.device != x.device:
@@ -148,6 +154,8 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, p
     if k_bias is None:
         raise TypeError("k_bias (key projection bias) is required: a tensor, not None")
     if k_bias is not None:
+        if not isinstance(k_bias, torch.Tensor):
+            raise TypeError(f"k_bias must be a torch.Tensor, not {type(k_bias).__name__}")
         if tuple(k_bias.shape) != ((N * d),):
             raise ValueError(f"k_bias must have shape {((N * d),)}, not {tuple(k_bias.shape)}")
         if k_bias.dtype != x.dtype or k_bias.device != x.device:
@@ -155,11 +163,15 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, p
     if v_weight is None:
         raise TypeError("v_weight (value projection: 1×1 conv weight) is required: a tensor, not None")
     if v_weight is not None:
+        if not isinstance(v_weight, torch.Tensor):
+            raise TypeError(f"v_weight must be a torch.Tensor, not {type(v_weight).__name__}")
         if tuple(v_weight.shape) != ((N * d), C):
             raise ValueError(f"v_weight must have shape {((N * d), C)}, not {tuple(v_weight.shape)}")
         if v_weight.dtype != x.dtype or v_weight.device != x.device:
             raise ValueError(f"v_weight is {v_weight.dtype} on {v_weight.device} but x is {x.dtype} on {x.device}")
     if v_bias is not None:
+        if not isinstance(v_bias, torch.Tensor):
+            raise TypeError(f"v_bias must be a torch.Tensor, not {type(v_bias).__name__}")
         if tuple(v_bias.shape) != ((N * d),):
             raise ValueError(f"v_bias must have shape {((N * d),)}, not {tuple(v_bias.shape)}")
         if v_bias.dtype != x.dtype or v_bias.device != x.device:
@@ -167,6 +179,8 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, p
     if pe_weight is None:
         raise TypeError("pe_weight (positional encoding: 1×1 conv weight, input channels (w, h)) is required: a tensor, not None")
     if pe_weight is not None:
+        if not isinstance(pe_weight, torch.Tensor):
+            raise TypeError(f"pe_weight must be a torch.Tensor, not {type(pe_weight).__name__}")
         if tuple(pe_weight.shape) != (d, 2):
             raise ValueError(f"pe_weight must have shape {(d, 2)}, not {tuple(pe_weight.shape)}")
         if pe_weight.dtype != x.dtype or pe_weight.device != x.device:
@@ -174,6 +188,8 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, p
     if pe_bias is None:
         raise TypeError("pe_bias (positional encoding bias) is required: a tensor, not None")
     if pe_bias is not None:
+        if not isinstance(pe_bias, torch.Tensor):
+            raise TypeError(f"pe_bias must be a torch.Tensor, not {type(pe_bias).__name__}")
         if tuple(pe_bias.shape) != (d,):
             raise ValueError(f"pe_bias must have shape {(d,)}, not {tuple(pe_bias.shape)}")
         if pe_bias.dtype != x.dtype or pe_bias.device != x.device:

@@ -121,11 +121,15 @@ def _check(x, weight, bias, G, C_g, O_g, K, delta):
     if weight is None:
         raise TypeError("weight (convolution weight (PyTorch layout)) is required: a tensor, not None")
     if weight is not None:
+        if not isinstance(weight, torch.Tensor):
+            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
         if tuple(weight.shape) != ((G * O_g), C_g, K):
             raise ValueError(f"weight must have shape {((G * O_g), C_g, K)}, not {tuple(weight.shape)}")
         if weight.dtype != x.dtype or weight.device != x.device:
             raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
     if bias is not None:
+        if not isinstance(bias, torch.Tensor):
+            raise TypeError(f"bias must be a torch.Tensor, not {type(bias).__name__}")
         if tuple(bias.shape) != ((G * O_g),):
             raise ValueError(f"bias must have shape {((G * O_g),)}, not {tuple(bias.shape)}")
         if bias.dtype != x.dtype or bias.device != x.device:

@@ -119,6 +119,8 @@ def _check(x, weight, C, K_d, K_h, K_w):
     if weight is None:
         raise TypeError("weight (each channel's 3-D filter) is required: a tensor, not None")
     if weight is not None:
+        if not isinstance(weight, torch.Tensor):
+            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
         if tuple(weight.shape) != (C, K_d, K_h, K_w):
             raise ValueError(f"weight must have shape {(C, K_d, K_h, K_w)}, not {tuple(weight.shape)}")
         if weight.dtype != x.dtype or weight.device != x.device:

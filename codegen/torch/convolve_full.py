@@ -115,6 +115,8 @@ def _check(x, weight, C, K):
     if weight is None:
         raise TypeError("weight (each channel's filter (impulse response), tap k at delay k) is required: a tensor, not None")
     if weight is not None:
+        if not isinstance(weight, torch.Tensor):
+            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
         if tuple(weight.shape) != (C, K):
             raise ValueError(f"weight must have shape {(C, K)}, not {tuple(weight.shape)}")
         if weight.dtype != x.dtype or weight.device != x.device:

@@ -100,6 +100,8 @@ def _check(x, alpha, out_weight, out_bias, C, O, R):
     if alpha is None:
         raise TypeError("alpha (α: sharpness of the quadratic positional encoding (α ≥ 0)) is required: a tensor, not None")
     if alpha is not None:
+        if not isinstance(alpha, torch.Tensor):
+            raise TypeError(f"alpha must be a torch.Tensor, not {type(alpha).__name__}")
         if tuple(alpha.shape) != (1,):
             raise ValueError(f"alpha must have shape {(1,)}, not {tuple(alpha.shape)}")
         if alpha.dtype != x.dtype or alpha.device != x.device:
@@ -107,11 +109,15 @@ def _check(x, alpha, out_weight, out_bias, C, O, R):
     if out_weight is None:
         raise TypeError("out_weight (output projection: head h = u·K + v owns columns [h·C, (h+1)·C)) is required: a tensor, not None")
     if out_weight is not None:
+        if not isinstance(out_weight, torch.Tensor):
+            raise TypeError(f"out_weight must be a torch.Tensor, not {type(out_weight).__name__}")
         if tuple(out_weight.shape) != (O, (C * (((2 * R) + 1) ** 2))):
             raise ValueError(f"out_weight must have shape {(O, (C * (((2 * R) + 1) ** 2)))}, not {tuple(out_weight.shape)}")
         if out_weight.dtype != x.dtype or out_weight.device != x.device:
             raise ValueError(f"out_weight is {out_weight.dtype} on {out_weight.device} but x is {x.dtype} on {x.device}")
     if out_bias is not None:
+        if not isinstance(out_bias, torch.Tensor):
+            raise TypeError(f"out_bias must be a torch.Tensor, not {type(out_bias).__name__}")
         if tuple(out_bias.shape) != (O,):
             raise ValueError(f"out_bias must have shape {(O,)}, not {tuple(out_bias.shape)}")
         if out_bias.dtype != x.dtype or out_bias.device != x.device:

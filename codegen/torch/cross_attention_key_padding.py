@@ -140,6 +140,8 @@ def _check(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_
     if q_weight is None:
         raise TypeError("q_weight (query projection weight) is required: a tensor, not None")
     if q_weight is not None:
+        if not isinstance(q_weight, torch.Tensor):
+            raise TypeError(f"q_weight must be a torch.Tensor, not {type(q_weight).__name__}")
         if tuple(q_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"q_weight must have shape {((N * d), (N * d))}, not {tuple(q_weight.shape)}")
         if q_weight.dtype != xv.dtype or q_weight.device != xv.device:
@@ -147,6 +149,8 @@ def _check(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_
     if q_bias is None:
         raise TypeError("q_bias (query projection bias) is required: a tensor, not None")
     if q_bias is not None:
+        if not isinstance(q_bias, torch.Tensor):
+            raise TypeError(f"q_bias must be a torch.Tensor, not {type(q_bias).__name__}")
         if tuple(q_bias.shape) != ((N * d),):
             raise ValueError(f"q_bias must have shape {((N * d),)}, not {tuple(q_bias.shape)}")
         if q_bias.dtype != xv.dtype or q_bias.device != xv.device:
@@ -154,6 +158,8 @@ def _check(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_
     if k_weight is None:
         raise TypeError("k_weight (key projection weight) is required: a tensor, not None")
     if k_weight is not None:
+        if not isinstance(k_weight, torch.Tensor):
+            raise TypeError(f"k_weight must be a torch.Tensor, not {type(k_weight).__name__}")
         if tuple(k_weight.shape) != ((N * d), C_k):
             raise ValueError(f"k_weight must have shape {((N * d), C_k)}, not {tuple(k_weight.shape)}")
         if k_weight.dtype != xv.dtype or k_weight.device != xv.device:
@@ -161,6 +167,8 @@ def _check(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_
     if k_bias is None:
         raise TypeError("k_bias (key projection bias) is required: a tensor, not None")
     if k_bias is not None:
+        if not isinstance(k_bias, torch.Tensor):
+            raise TypeError(f"k_bias must be a torch.Tensor, not {type(k_bias).__name__}")
         if tuple(k_bias.shape) != ((N * d),):
             raise ValueError(f"k_bias must have shape {((N * d),)}, not {tuple(k_bias.shape)}")
         if k_bias.dtype != xv.dtype or k_bias.device != xv.device:
@@ -168,6 +176,8 @@ def _check(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_
     if v_weight is None:
         raise TypeError("v_weight (value projection weight) is required: a tensor, not None")
     if v_weight is not None:
+        if not isinstance(v_weight, torch.Tensor):
+            raise TypeError(f"v_weight must be a torch.Tensor, not {type(v_weight).__name__}")
         if tuple(v_weight.shape) != ((N * d), C_v):
             raise ValueError(f"v_weight must have shape {((N * d), C_v)}, not {tuple(v_weight.shape)}")
         if v_weight.dtype != xv.dtype or v_weight.device != xv.device:
@@ -175,6 +185,8 @@ def _check(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_
     if v_bias is None:
         raise TypeError("v_bias (value projection bias) is required: a tensor, not None")
     if v_bias is not None:
+        if not isinstance(v_bias, torch.Tensor):
+            raise TypeError(f"v_bias must be a torch.Tensor, not {type(v_bias).__name__}")
         if tuple(v_bias.shape) != ((N * d),):
             raise ValueError(f"v_bias must have shape {((N * d),)}, not {tuple(v_bias.shape)}")
         if v_bias.dtype != xv.dtype or v_bias.device != xv.device:
@@ -182,6 +194,8 @@ def _check(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_
     if out_weight is None:
         raise TypeError("out_weight (output projection weight) is required: a tensor, not None")
     if out_weight is not None:
+        if not isinstance(out_weight, torch.Tensor):
+            raise TypeError(f"out_weight must be a torch.Tensor, not {type(out_weight).__name__}")
         if tuple(out_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"out_weight must have shape {((N * d), (N * d))}, not {tuple(out_weight.shape)}")
         if out_weight.dtype != xv.dtype or out_weight.device != xv.device:
@@ -189,6 +203,8 @@ def _check(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_
     if out_bias is None:
         raise TypeError("out_bias (output projection bias) is required: a tensor, not None")
     if out_bias is not None:
+        if not isinstance(out_bias, torch.Tensor):
+            raise TypeError(f"out_bias must be a torch.Tensor, not {type(out_bias).__name__}")
         if tuple(out_bias.shape) != ((N * d),):
             raise ValueError(f"out_bias must have shape {((N * d),)}, not {tuple(out_bias.shape)}")
         if out_bias.dtype != xv.dtype or out_bias.device != xv.device:

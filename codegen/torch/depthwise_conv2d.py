@@ -163,11 +163,15 @@ def _check(x, weight, bias, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w
     if weight is None:
         raise TypeError("weight (convolution weight (PyTorch layout)) is required: a tensor, not None")
     if weight is not None:
+        if not isinstance(weight, torch.Tensor):
+            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
         if tuple(weight.shape) != ((C * M), 1, K_h, K_w):
             raise ValueError(f"weight must have shape {((C * M), 1, K_h, K_w)}, not {tuple(weight.shape)}")
         if weight.dtype != x.dtype or weight.device != x.device:
             raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
     if bias is not None:
+        if not isinstance(bias, torch.Tensor):
+            raise TypeError(f"bias must be a torch.Tensor, not {type(bias).__name__}")
         if tuple(bias.shape) != ((C * M),):
             raise ValueError(f"bias must have shape {((C * M),)}, not {tuple(bias.shape)}")
         if bias.dtype != x.dtype or bias.device != x.device:

@@ -117,6 +117,8 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C
     if reduce_weight is None:
         raise TypeError("reduce_weight (kernel generator: reduction 1×1 conv weight (no bias)) is required: a tensor, not None")
     if reduce_weight is not None:
+        if not isinstance(reduce_weight, torch.Tensor):
+            raise TypeError(f"reduce_weight must be a torch.Tensor, not {type(reduce_weight).__name__}")
         if tuple(reduce_weight.shape) != (D, C):
             raise ValueError(f"reduce_weight must have shape {(D, C)}, not {tuple(reduce_weight.shape)}")
         if reduce_weight.dtype != x.dtype or reduce_weight.device != x.device:
@@ -124,6 +126,8 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C
     if bn_scale is None:
         raise TypeError("bn_scale (kernel generator: BatchNorm scale weight/√(var+ε) (eval mode)) is required: a tensor, not None")
     if bn_scale is not None:
+        if not isinstance(bn_scale, torch.Tensor):
+            raise TypeError(f"bn_scale must be a torch.Tensor, not {type(bn_scale).__name__}")
         if tuple(bn_scale.shape) != (D,):
             raise ValueError(f"bn_scale must have shape {(D,)}, not {tuple(bn_scale.shape)}")
         if bn_scale.dtype != x.dtype or bn_scale.device != x.device:
@@ -131,6 +135,8 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C
     if bn_shift is None:
         raise TypeError("bn_shift (kernel generator: BatchNorm shift bias − mean·scale (eval mode)) is required: a tensor, not None")
     if bn_shift is not None:
+        if not isinstance(bn_shift, torch.Tensor):
+            raise TypeError(f"bn_shift must be a torch.Tensor, not {type(bn_shift).__name__}")
         if tuple(bn_shift.shape) != (D,):
             raise ValueError(f"bn_shift must have shape {(D,)}, not {tuple(bn_shift.shape)}")
         if bn_shift.dtype != x.dtype or bn_shift.device != x.device:
@@ -138,6 +144,8 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C
     if span_weight is None:
         raise TypeError("span_weight (kernel generator: 1×1 conv (to the C·K² kernel values) weight) is required: a tensor, not None")
     if span_weight is not None:
+        if not isinstance(span_weight, torch.Tensor):
+            raise TypeError(f"span_weight must be a torch.Tensor, not {type(span_weight).__name__}")
         if tuple(span_weight.shape) != ((C * (((2 * R) + 1) ** 2)), D):
             raise ValueError(f"span_weight must have shape {((C * (((2 * R) + 1) ** 2)), D)}, not {tuple(span_weight.shape)}")
         if span_weight.dtype != x.dtype or span_weight.device != x.device:
@@ -145,11 +153,15 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C
     if span_bias is None:
         raise TypeError("span_bias (kernel generator: 1×1 conv (to the C·K² kernel values) bias) is required: a tensor, not None")
     if span_bias is not None:
+        if not isinstance(span_bias, torch.Tensor):
+            raise TypeError(f"span_bias must be a torch.Tensor, not {type(span_bias).__name__}")
         if tuple(span_bias.shape) != ((C * (((2 * R) + 1) ** 2)),):
             raise ValueError(f"span_bias must have shape {((C * (((2 * R) + 1) ** 2)),)}, not {tuple(span_bias.shape)}")
         if span_bias.dtype != x.dtype or span_bias.device != x.device:
             raise ValueError(f"span_bias is {span_bias.dtype} on {span_bias.device} but x is {x.dtype} on {x.device}")
     if bias is not None:
+        if not isinstance(bias, torch.Tensor):
+            raise TypeError(f"bias must be a torch.Tensor, not {type(bias).__name__}")
         if tuple(bias.shape) != (C,):
             raise ValueError(f"bias must have shape {(C,)}, not {tuple(bias.shape)}")
         if bias.dtype != x.dtype or bias.device != x.device:

@@ -84,6 +84,8 @@ def _check(x, adjacency, weight, bias, N, C, O):
     if adjacency is None:
         raise TypeError("adjacency (weighted adjacency without self-loops (entries ≥ 0)) is required: a tensor, not None")
     if adjacency is not None:
+        if not isinstance(adjacency, torch.Tensor):
+            raise TypeError(f"adjacency must be a torch.Tensor, not {type(adjacency).__name__}")
         if tuple(adjacency.shape) != (N, N):
             raise ValueError(f"adjacency must have shape {(N, N)}, not {tuple(adjacency.shape)}")
         if adjacency.dtype != x.dtype or adjacency.device != x.device:
@@ -91,11 +93,15 @@ def _check(x, adjacency, weight, bias, N, C, O):
     if weight is None:
         raise TypeError("weight (layer weight (C × O, Kipf's H·W orientation)) is required: a tensor, not None")
     if weight is not None:
+        if not isinstance(weight, torch.Tensor):
+            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
         if tuple(weight.shape) != (C, O):
             raise ValueError(f"weight must have shape {(C, O)}, not {tuple(weight.shape)}")
         if weight.dtype != x.dtype or weight.device != x.device:
             raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
     if bias is not None:
+        if not isinstance(bias, torch.Tensor):
+            raise TypeError(f"bias must be a torch.Tensor, not {type(bias).__name__}")
         if tuple(bias.shape) != (O,):
             raise ValueError(f"bias must have shape {(O,)}, not {tuple(bias.shape)}")
         if bias.dtype != x.dtype or bias.device != x.device:

@@ -125,6 +125,8 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if omega_g is None:
         raise TypeError("omega_g (global slow net: frequencies of the sinusoidal layer (Linear2d 2 → D weight)) is required: a tensor, not None")
     if omega_g is not None:
+        if not isinstance(omega_g, torch.Tensor):
+            raise TypeError(f"omega_g must be a torch.Tensor, not {type(omega_g).__name__}")
         if tuple(omega_g.shape) != (D, 2):
             raise ValueError(f"omega_g must have shape {(D, 2)}, not {tuple(omega_g.shape)}")
         if omega_g.dtype != Z.dtype or omega_g.device != Z.device:
@@ -132,6 +134,8 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if phi_g is None:
         raise TypeError("phi_g (global slow net: phases of the sinusoidal layer (its bias)) is required: a tensor, not None")
     if phi_g is not None:
+        if not isinstance(phi_g, torch.Tensor):
+            raise TypeError(f"phi_g must be a torch.Tensor, not {type(phi_g).__name__}")
         if tuple(phi_g.shape) != (D,):
             raise ValueError(f"phi_g must have shape {(D,)}, not {tuple(phi_g.shape)}")
         if phi_g.dtype != Z.dtype or phi_g.device != Z.device:
@@ -139,6 +143,8 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if out_weight_g is None:
         raise TypeError("out_weight_g (global slow net: output_linear D → C weight) is required: a tensor, not None")
     if out_weight_g is not None:
+        if not isinstance(out_weight_g, torch.Tensor):
+            raise TypeError(f"out_weight_g must be a torch.Tensor, not {type(out_weight_g).__name__}")
         if tuple(out_weight_g.shape) != (C, D):
             raise ValueError(f"out_weight_g must have shape {(C, D)}, not {tuple(out_weight_g.shape)}")
         if out_weight_g.dtype != Z.dtype or out_weight_g.device != Z.device:
@@ -146,6 +152,8 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if out_bias_g is None:
         raise TypeError("out_bias_g (global slow net: output_linear bias) is required: a tensor, not None")
     if out_bias_g is not None:
+        if not isinstance(out_bias_g, torch.Tensor):
+            raise TypeError(f"out_bias_g must be a torch.Tensor, not {type(out_bias_g).__name__}")
         if tuple(out_bias_g.shape) != (C,):
             raise ValueError(f"out_bias_g must have shape {(C,)}, not {tuple(out_bias_g.shape)}")
         if out_bias_g.dtype != Z.dtype or out_bias_g.device != Z.device:
@@ -153,6 +161,8 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if omega_l is None:
         raise TypeError("omega_l (local slow net: frequencies of the sinusoidal layer (Linear2d 2 → D weight)) is required: a tensor, not None")
     if omega_l is not None:
+        if not isinstance(omega_l, torch.Tensor):
+            raise TypeError(f"omega_l must be a torch.Tensor, not {type(omega_l).__name__}")
         if tuple(omega_l.shape) != (D, 2):
             raise ValueError(f"omega_l must have shape {(D, 2)}, not {tuple(omega_l.shape)}")
         if omega_l.dtype != Z.dtype or omega_l.device != Z.device:
@@ -160,6 +170,8 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if phi_l is None:
         raise TypeError("phi_l (local slow net: phases of the sinusoidal layer (its bias)) is required: a tensor, not None")
     if phi_l is not None:
+        if not isinstance(phi_l, torch.Tensor):
+            raise TypeError(f"phi_l must be a torch.Tensor, not {type(phi_l).__name__}")
         if tuple(phi_l.shape) != (D,):
             raise ValueError(f"phi_l must have shape {(D,)}, not {tuple(phi_l.shape)}")
         if phi_l.dtype != Z.dtype or phi_l.device != Z.device:
@@ -167,6 +179,8 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if out_weight_l is None:
         raise TypeError("out_weight_l (local slow net: output_linear D → C weight) is required: a tensor, not None")
     if out_weight_l is not None:
+        if not isinstance(out_weight_l, torch.Tensor):
+            raise TypeError(f"out_weight_l must be a torch.Tensor, not {type(out_weight_l).__name__}")
         if tuple(out_weight_l.shape) != (C, D):
             raise ValueError(f"out_weight_l must have shape {(C, D)}, not {tuple(out_weight_l.shape)}")
         if out_weight_l.dtype != Z.dtype or out_weight_l.device != Z.device:
@@ -174,6 +188,8 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if out_bias_l is None:
         raise TypeError("out_bias_l (local slow net: output_linear bias) is required: a tensor, not None")
     if out_bias_l is not None:
+        if not isinstance(out_bias_l, torch.Tensor):
+            raise TypeError(f"out_bias_l must be a torch.Tensor, not {type(out_bias_l).__name__}")
         if tuple(out_bias_l.shape) != (C,):
             raise ValueError(f"out_bias_l must have shape {(C,)}, not {tuple(out_bias_l.shape)}")
         if out_bias_l.dtype != Z.dtype or out_bias_l.device != Z.device:
@@ -181,6 +197,8 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
     if fast_bias is None:
         raise TypeError("fast_bias (the local branch's scalar bias (HyperZZW_L.fast_bias)) is required: a tensor, not None")
     if fast_bias is not None:
+        if not isinstance(fast_bias, torch.Tensor):
+            raise TypeError(f"fast_bias must be a torch.Tensor, not {type(fast_bias).__name__}")
         if tuple(fast_bias.shape) != (1,):
             raise ValueError(f"fast_bias must have shape {(1,)}, not {tuple(fast_bias.shape)}")
         if fast_bias.dtype != Z.dtype or fast_bias.device != Z.device:

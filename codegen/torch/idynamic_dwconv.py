@@ -119,6 +119,8 @@ def _check(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weight, span_
     if reduce_weight is None:
         raise TypeError("reduce_weight (kernel generator: reduction 1×1 conv weight (no bias)) is required: a tensor, not None")
     if reduce_weight is not None:
+        if not isinstance(reduce_weight, torch.Tensor):
+            raise TypeError(f"reduce_weight must be a torch.Tensor, not {type(reduce_weight).__name__}")
         if tuple(reduce_weight.shape) != (D, (C_g * G)):
             raise ValueError(f"reduce_weight must have shape {(D, (C_g * G))}, not {tuple(reduce_weight.shape)}")
         if reduce_weight.dtype != x.dtype or reduce_weight.device != x.device:
@@ -126,6 +128,8 @@ def _check(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weight, span_
     if reduce_bias is None:
         raise TypeError("reduce_bias (kernel generator: reduction 1×1 conv bias) is required: a tensor, not None")
     if reduce_bias is not None:
+        if not isinstance(reduce_bias, torch.Tensor):
+            raise TypeError(f"reduce_bias must be a torch.Tensor, not {type(reduce_bias).__name__}")
         if tuple(reduce_bias.shape) != (D,):
             raise ValueError(f"reduce_bias must have shape {(D,)}, not {tuple(reduce_bias.shape)}")
         if reduce_bias.dtype != x.dtype or reduce_bias.device != x.device:
@@ -133,6 +137,8 @@ def _check(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weight, span_
     if bn_scale is None:
         raise TypeError("bn_scale (kernel generator: BatchNorm scale weight/√(var+ε) (eval mode)) is required: a tensor, not None")
     if bn_scale is not None:
+        if not isinstance(bn_scale, torch.Tensor):
+            raise TypeError(f"bn_scale must be a torch.Tensor, not {type(bn_scale).__name__}")
         if tuple(bn_scale.shape) != (D,):
             raise ValueError(f"bn_scale must have shape {(D,)}, not {tuple(bn_scale.shape)}")
         if bn_scale.dtype != x.dtype or bn_scale.device != x.device:
@@ -140,6 +146,8 @@ def _check(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weight, span_
     if bn_shift is None:
         raise TypeError("bn_shift (kernel generator: BatchNorm shift bias − mean·scale (eval mode)) is required: a tensor, not None")
     if bn_shift is not None:
+        if not isinstance(bn_shift, torch.Tensor):
+            raise TypeError(f"bn_shift must be a torch.Tensor, not {type(bn_shift).__name__}")
         if tuple(bn_shift.shape) != (D,):
             raise ValueError(f"bn_shift must have shape {(D,)}, not {tuple(bn_shift.shape)}")
         if bn_shift.dtype != x.dtype or bn_shift.device != x.device:
@@ -147,6 +155,8 @@ def _check(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weight, span_
     if span_weight is None:
         raise TypeError("span_weight (kernel generator: span 1×1 conv weight) is required: a tensor, not None")
     if span_weight is not None:
+        if not isinstance(span_weight, torch.Tensor):
+            raise TypeError(f"span_weight must be a torch.Tensor, not {type(span_weight).__name__}")
         if tuple(span_weight.shape) != ((G * (((2 * R) + 1) ** 2)), D):
             raise ValueError(f"span_weight must have shape {((G * (((2 * R) + 1) ** 2)), D)}, not {tuple(span_weight.shape)}")
         if span_weight.dtype != x.dtype or span_weight.device != x.device:
@@ -154,6 +164,8 @@ def _check(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weight, span_
     if span_bias is None:
         raise TypeError("span_bias (kernel generator: span 1×1 conv bias) is required: a tensor, not None")
     if span_bias is not None:
+        if not isinstance(span_bias, torch.Tensor):
+            raise TypeError(f"span_bias must be a torch.Tensor, not {type(span_bias).__name__}")
         if tuple(span_bias.shape) != ((G * (((2 * R) + 1) ** 2)),):
             raise ValueError(f"span_bias must have shape {((G * (((2 * R) + 1) ** 2)),)}, not {tuple(span_bias.shape)}")
         if span_bias.dtype != x.dtype or span_bias.device != x.device:

@@ -115,11 +115,15 @@ def _check(x, weight, bias, C, O):
     if weight is None:
         raise TypeError("weight (weight (PyTorch layout: out_features × in_features)) is required: a tensor, not None")
     if weight is not None:
+        if not isinstance(weight, torch.Tensor):
+            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
         if tuple(weight.shape) != (O, C):
             raise ValueError(f"weight must have shape {(O, C)}, not {tuple(weight.shape)}")
         if weight.dtype != x.dtype or weight.device != x.device:
             raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
     if bias is not None:
+        if not isinstance(bias, torch.Tensor):
+            raise TypeError(f"bias must be a torch.Tensor, not {type(bias).__name__}")
         if tuple(bias.shape) != (O,):
             raise ValueError(f"bias must have shape {(O,)}, not {tuple(bias.shape)}")
         if bias.dtype != x.dtype or bias.device != x.device:

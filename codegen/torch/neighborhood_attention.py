@@ -135,6 +135,8 @@ def _check(x, query_weight, key_weight, value_weight, rpb, N, d, R):
     if query_weight is None:
         raise TypeError("query_weight (query projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
     if query_weight is not None:
+        if not isinstance(query_weight, torch.Tensor):
+            raise TypeError(f"query_weight must be a torch.Tensor, not {type(query_weight).__name__}")
         if tuple(query_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"query_weight must have shape {((N * d), (N * d))}, not {tuple(query_weight.shape)}")
         if query_weight.dtype != x.dtype or query_weight.device != x.device:
@@ -142,6 +144,8 @@ def _check(x, query_weight, key_weight, value_weight, rpb, N, d, R):
     if key_weight is None:
         raise TypeError("key_weight (key projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
     if key_weight is not None:
+        if not isinstance(key_weight, torch.Tensor):
+            raise TypeError(f"key_weight must be a torch.Tensor, not {type(key_weight).__name__}")
         if tuple(key_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"key_weight must have shape {((N * d), (N * d))}, not {tuple(key_weight.shape)}")
         if key_weight.dtype != x.dtype or key_weight.device != x.device:
@@ -149,6 +153,8 @@ def _check(x, query_weight, key_weight, value_weight, rpb, N, d, R):
     if value_weight is None:
         raise TypeError("value_weight (value projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
     if value_weight is not None:
+        if not isinstance(value_weight, torch.Tensor):
+            raise TypeError(f"value_weight must be a torch.Tensor, not {type(value_weight).__name__}")
         if tuple(value_weight.shape) != ((N * d), (N * d)):
             raise ValueError(f"value_weight must have shape {((N * d), (N * d))}, not {tuple(value_weight.shape)}")
         if value_weight.dtype != x.dtype or value_weight.device != x.device:
@@ -156,6 +162,8 @@ def _check(x, query_weight, key_weight, value_weight, rpb, N, d, R):
     if rpb is None:
         raise TypeError("rpb (relative position bias per head, indexed by key − query + K − 1) is required: a tensor, not None")
     if rpb is not None:
+        if not isinstance(rpb, torch.Tensor):
+            raise TypeError(f"rpb must be a torch.Tensor, not {type(rpb).__name__}")
         if tuple(rpb.shape) != (N, ((4 * R) + 1), ((4 * R) + 1)):
             raise ValueError(f"rpb must have shape {(N, ((4 * R) + 1), ((4 * R) + 1))}, not {tuple(rpb.shape)}")
         if rpb.dtype != x.dtype or rpb.device != x.device:

@@ -117,6 +117,8 @@ def _check(x, weight, C, O, R):
     if weight is None:
         raise TypeError("weight (convolution weight (PyTorch layout): tap (u, v)'s 1×1 weight is W[:, :, u, v]) is required: a tensor, not None")
     if weight is not None:
+        if not isinstance(weight, torch.Tensor):
+            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
         if tuple(weight.shape) != (O, C, ((2 * R) + 1), ((2 * R) + 1)):
             raise ValueError(f"weight must have shape {(O, C, ((2 * R) + 1), ((2 * R) + 1))}, not {tuple(weight.shape)}")
         if weight.dtype != x.dtype or weight.device != x.device:

@@ -78,6 +78,8 @@ def _check(x, eigenvectors, spectral_filter, N):
     if eigenvectors is None:
         raise TypeError("eigenvectors (Laplacian eigenvectors as columns (the graph Fourier basis)) is required: a tensor, not None")
     if eigenvectors is not None:
+        if not isinstance(eigenvectors, torch.Tensor):
+            raise TypeError(f"eigenvectors must be a torch.Tensor, not {type(eigenvectors).__name__}")
         if tuple(eigenvectors.shape) != (N, N):
             raise ValueError(f"eigenvectors must have shape {(N, N)}, not {tuple(eigenvectors.shape)}")
         if eigenvectors.dtype != x.dtype or eigenvectors.device != x.device:
@@ -85,6 +87,8 @@ def _check(x, eigenvectors, spectral_filter, N):
     if spectral_filter is None:
         raise TypeError("spectral_filter (spectral filter: its response g(λ_k) at each eigenvalue) is required: a tensor, not None")
     if spectral_filter is not None:
+        if not isinstance(spectral_filter, torch.Tensor):
+            raise TypeError(f"spectral_filter must be a torch.Tensor, not {type(spectral_filter).__name__}")
         if tuple(spectral_filter.shape) != (N,):
             raise ValueError(f"spectral_filter must have shape {(N,)}, not {tuple(spectral_filter.shape)}")
         if spectral_filter.dtype != x.dtype or spectral_filter.device != x.device:

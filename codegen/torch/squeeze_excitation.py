@@ -115,6 +115,8 @@ def _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D):
     if fc1_weight is None:
         raise TypeError("fc1_weight (fc1: squeeze 1×1 conv weight) is required: a tensor, not None")
     if fc1_weight is not None:
+        if not isinstance(fc1_weight, torch.Tensor):
+            raise TypeError(f"fc1_weight must be a torch.Tensor, not {type(fc1_weight).__name__}")
         if tuple(fc1_weight.shape) != (D, C):
             raise ValueError(f"fc1_weight must have shape {(D, C)}, not {tuple(fc1_weight.shape)}")
         if fc1_weight.dtype != x.dtype or fc1_weight.device != x.device:
@@ -122,6 +124,8 @@ def _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D):
     if fc1_bias is None:
         raise TypeError("fc1_bias (fc1: squeeze 1×1 conv bias) is required: a tensor, not None")
     if fc1_bias is not None:
+        if not isinstance(fc1_bias, torch.Tensor):
+            raise TypeError(f"fc1_bias must be a torch.Tensor, not {type(fc1_bias).__name__}")
         if tuple(fc1_bias.shape) != (D,):
             raise ValueError(f"fc1_bias must have shape {(D,)}, not {tuple(fc1_bias.shape)}")
         if fc1_bias.dtype != x.dtype or fc1_bias.device != x.device:
@@ -129,6 +133,8 @@ def _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D):
     if fc2_weight is None:
         raise TypeError("fc2_weight (fc2: excitation 1×1 conv weight) is required: a tensor, not None")
     if fc2_weight is not None:
+        if not isinstance(fc2_weight, torch.Tensor):
+            raise TypeError(f"fc2_weight must be a torch.Tensor, not {type(fc2_weight).__name__}")
         if tuple(fc2_weight.shape) != (C, D):
             raise ValueError(f"fc2_weight must have shape {(C, D)}, not {tuple(fc2_weight.shape)}")
         if fc2_weight.dtype != x.dtype or fc2_weight.device != x.device:
@@ -136,6 +142,8 @@ def _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D):
     if fc2_bias is None:
         raise TypeError("fc2_bias (fc2: excitation 1×1 conv bias) is required: a tensor, not None")
     if fc2_bias is not None:
+        if not isinstance(fc2_bias, torch.Tensor):
+            raise TypeError(f"fc2_bias must be a torch.Tensor, not {type(fc2_bias).__name__}")
         if tuple(fc2_bias.shape) != (C,):
             raise ValueError(f"fc2_bias must have shape {(C,)}, not {tuple(fc2_bias.shape)}")
         if fc2_bias.dtype != x.dtype or fc2_bias.device != x.device:

@@ -78,6 +78,8 @@ def _check(x, weight, bias, N):
     if weight is None:
         raise TypeError("weight (token-mixing weight (nn.Linear(N, N) layout: output token × input token)) is required: a tensor, not None")
     if weight is not None:
+        if not isinstance(weight, torch.Tensor):
+            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
         if tuple(weight.shape) != (N, N):
             raise ValueError(f"weight must have shape {(N, N)}, not {tuple(weight.shape)}")
         if weight.dtype != x.dtype or weight.device != x.device:
@@ -85,6 +87,8 @@ def _check(x, weight, bias, N):
     if bias is None:
         raise TypeError("bias (per-token bias) is required: a tensor, not None")
     if bias is not None:
+        if not isinstance(bias, torch.Tensor):
+            raise TypeError(f"bias must be a torch.Tensor, not {type(bias).__name__}")
         if tuple(bias.shape) != (N,):
             raise ValueError(f"bias must have shape {(N,)}, not {tuple(bias.shape)}")
         if bias.dtype != x.dtype or bias.device != x.device:

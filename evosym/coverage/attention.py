@@ -628,7 +628,7 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
             raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask (query i sees keys "
                                    "0 … i), and it is not")
     elif is_causal:            # SDPA: the upper-left causal mask of L queries over S keys (no attn_mask beside it:
-        kind = "causal"        # sdpa_route refused or dropped it)
+        kind = "causal" if keys > 1 else "none"   # sdpa_route refused or dropped it; one key: every query sees it)
     hides = keep is not None or kind in ("causal", "pattern", "masked_bias")
     adds = padding is not None or kind in ("bias", "masked_bias")
     if kv_heads != heads:   # grouped key/value heads (route checked enable_gqa and the multiple)
