@@ -100,7 +100,7 @@ def build(*, causal: bool, grouped: bool, biased: bool | str = False, cross: boo
     ``biased="input"`` both: E = M·exp(ℓ + P), a float attn_mask mixing −inf (M = 0) with finite entries (P))."""
     if key_mask and (grouped or biased or (causal and cross)):
         raise ValueError("key_mask is built alone, with cross or with causal (no grouping or bias with it)")
-    if masked and (causal or biased not in (False, "input") or key_mask or (grouped and cross)):
+    if masked and (causal or biased not in (False, "input") or key_mask):
         raise ValueError("masked is built alone, with a bias input, with cross or with grouped heads (its mask holds "
                          "any causal or key padding pattern)")
     if grouped:
@@ -300,7 +300,8 @@ def cross_mha_forward(t, sizes, **mask):
 def cross_sdpa_forward(t, sizes, *, grouped: bool = False):
     """``F.scaled_dot_product_attention(q, k, v, enable_gqa=grouped)`` between ``F.linear`` projections of the three
     inputs' tokens x, x_k, x_v (B, tokens, channels), split into heads of d channels (the key and value projections
-    may have fewer heads: N_kv)."""
+    may have fewer heads: N_kv); a mask input M (``allowed``) as SDPA's boolean attn_mask M ≠ 0, or beside a bias
+    input P (``attn_mask``) one float mask, P with −inf where M is 0."""
     import torch.nn.functional as F
     dh = sizes["d"]
 
@@ -308,7 +309,11 @@ def cross_sdpa_forward(t, sizes, *, grouped: bool = False):
         z = F.linear(t[src].transpose(1, 2), t[w], t[bias])
         return z.unflatten(-1, (z.shape[-1] // dh, dh)).transpose(1, 2)
     q, k, v = heads("x", "WQ", "bQ"), heads("xk", "WK", "bK"), heads("xv", "WV", "bV")
-    z = F.scaled_dot_product_attention(q, k, v, enable_gqa=grouped).transpose(1, 2).flatten(2)
+    mask = {}
+    if "allowed" in t:
+        mask["attn_mask"] = t["attn_mask"].masked_fill(t["allowed"] == 0, float("-inf")) if "attn_mask" in t else \
+            t["allowed"] != 0
+    z = F.scaled_dot_product_attention(q, k, v, enable_gqa=grouped, **mask).transpose(1, 2).flatten(2)
     return F.linear(z, t["WO"], t["bO"]).transpose(1, 2)
 
 

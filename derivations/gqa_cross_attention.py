@@ -19,8 +19,18 @@ from . import _sequence_attention as S
 from ._conv import _numpy_reference
 
 A = S.build(causal=False, grouped=True, cross=True)
-Nkv, G = A.kv_heads, A.group
-Skv, Ck, Cv = (dict((str(s), s) for s, _ in A.sizes)[n] for n in ("S", "C_k", "C_v"))
+
+
+def shapes(a) -> dict:
+    """The grid, benchmark and figure sizes of the grouped cross-attention operators (this one and its masked
+    variants): keyword arguments of ``Operator``."""
+    nkv, g = a.kv_heads, a.group
+    skv, ck, cv = (dict((str(s), s) for s, _ in a.sizes)[n] for n in ("S", "C_k", "C_v"))
+    return dict(grid=({S.B: 1, nkv: 1, g: 2, S.Dh: 1, S.L: 2, skv: 3, ck: 1, cv: 2},
+                      {S.B: 2, nkv: 2, g: 2, S.Dh: 1, S.L: 3, skv: 1, ck: 2, cv: 1},
+                      {S.B: 1, nkv: 2, g: 1, S.Dh: 2, S.L: 1, skv: 2, ck: 3, cv: 1}),
+                bench={S.B: 8, nkv: 2, g: 4, S.Dh: 32, S.L: 196, skv: 77, ck: 256, cv: 256},
+                figure={S.B: 1, nkv: 1, g: 2, S.Dh: 1, S.L: 3, skv: 4, ck: 1, cv: 1})
 
 
 def torch_reference(t, sizes):
@@ -39,15 +49,11 @@ OPERATOR = Operator(
             "scaling, softmax over the S keys, output projection",
     output=A.y, lhs_indices=(S.b, S.o, S.i), traditional=A.traditional, value="xv",
     tensors=A.tensors, batch=S.b, out_channel=S.o, position=(S.i,), definitions=A.definitions, sizes=A.sizes,
-    grid=({S.B: 1, Nkv: 1, G: 2, S.Dh: 1, S.L: 2, Skv: 3, Ck: 1, Cv: 2},
-          {S.B: 2, Nkv: 2, G: 2, S.Dh: 1, S.L: 3, Skv: 1, Ck: 2, Cv: 1},
-          {S.B: 1, Nkv: 2, G: 1, S.Dh: 2, S.L: 1, Skv: 2, Ck: 3, Cv: 1}),
+    **shapes(A),
     reference=reference,
     reference_name="torch.nn.functional.scaled_dot_product_attention(enable_gqa=True) between F.linear projections "
                    "of x, x_k and x_v",
     torch_reference=torch_reference,
-    bench={S.B: 8, Nkv: 2, G: 4, S.Dh: 32, S.L: 196, Skv: 77, Ck: 256, Cv: 256},
-    figure={S.B: 1, Nkv: 1, G: 2, S.Dh: 1, S.L: 3, Skv: 4, Ck: 1, Cv: 1},
     description="Every query token of x attends to every token of a second sequence, with fewer key/value heads "
                 "than query heads: queries are a biased projection of x, keys of x_k, values of x_v (N_kv·d "
                 "outputs each), query head h uses key/value head ⌊h/G⌋. As an Evolution form over the value input "

@@ -54,7 +54,9 @@ def test_sweep_reaches_every_operator(tallies):
                                                           "mhsa_causal_key_padding", "mhsa_masked",
                                                           "mhsa_masked_bias", "cross_attention_masked",
                                                           "cross_attention_masked_bias", "gqa_masked",
-                                                          "gqa_masked_bias", "gqa_cross_attention"}
+                                                          "gqa_masked_bias", "gqa_cross_attention",
+                                                          "gqa_cross_attention_masked",
+                                                          "gqa_cross_attention_masked_bias"}
     assert set(tallies[at.FUNCTIONS[1]]["operators"]) == {"mhsa", "mhsa_causal", "mhsa_bias", "cross_attention",
                                                           "mhsa_sample_bias", "mhsa_key_padding",
                                                           "cross_attention_key_padding", "mhsa_causal_key_padding",
@@ -925,7 +927,8 @@ def test_masks_and_biases_on_cross_attention(kw):
 def test_sdpa_cross_attention_with_is_causal_or_a_mask_or_a_bias():
     """SDPA between the projections of two sequences with is_causal (the upper-left causal mask of L queries over S
     keys), a boolean pattern per query, a float bias, a float mask with −inf: cross_attention_masked or
-    cross_attention_masked_bias, both paths and unbatched equal to SDPA; grouped heads are refused."""
+    cross_attention_masked_bias, both paths and unbatched equal to SDPA; with grouped key/value heads (enable_gqa)
+    gqa_cross_attention_masked or gqa_cross_attention_masked_bias, equal to SDPA too."""
     torch.manual_seed(47)
     bsz, length, keys, e, ekv, n = 2, 5, 3, 8, 5, 2                      # more queries than keys: rows past S see all
     x, y = torch.randn(bsz, length, e, dtype=F64), torch.randn(bsz, keys, ekv, dtype=F64)
@@ -949,9 +952,16 @@ def test_sdpa_cross_attention_with_is_causal_or_a_mask_or_a_bias():
         mu = None if mask is None else mask[0]
         torch.testing.assert_close(pr.ours(x[0], mu, y[0], is_causal=kw.get("is_causal", False)), want[0],
                                    rtol=1e-12, atol=1e-12)
-    with pytest.raises(ValueError, match="cross-attention with fewer key/value heads"):
-        at.self_attention(x, w[0], pr.bias[0], w[1][:4], pr.bias[1][:4], w[2][:4], pr.bias[2][:4], w[3], pr.bias[3],
-                          num_heads=n, kv_input=y, is_causal=True, enable_gqa=True)
+        # one key/value head for the two query heads (enable_gqa): the grouped operators, M over the query heads
+        wg = (w[0], pr.bias[0], w[1][:4], pr.bias[1][:4], w[2][:4], pr.bias[2][:4], w[3], pr.bias[3])
+        assert at.sdpa_route(x, wg[0], wg[2], wg[4], num_heads=n, kv_input=y, enable_gqa=True,
+                             **kw).operator == "gqa_" + operator
+        k_, v_ = (F.linear(y, wg[j], wg[j + 1]).unflatten(-1, (1, e // n)).transpose(-2, -3) for j in (2, 4))
+        want = F.linear(F.scaled_dot_product_attention(q, k_, v_, enable_gqa=True, **kw).transpose(-2, -3).flatten(-2),
+                        w[3], pr.bias[3])
+        for path in ("auto", "generic"):
+            torch.testing.assert_close(at.self_attention(x, *wg, num_heads=n, kv_input=y, enable_gqa=True, path=path,
+                                                         **kw), want, rtol=1e-12, atol=1e-12)
 
 
 def test_mask_dtypes_and_layouts_are_taken_as_pytorch_takes_them():
@@ -1152,9 +1162,9 @@ def test_a_wrong_path_or_one_without_kernels_is_an_attention_refusal():
             at.multihead_attention(m, x, x, x, need_weights=False, path=path)
 
 
-def test_is_causal_over_one_key_is_inert_on_grouped_cross_attention():
-    """SDPA's upper-left causal mask over S = 1 key shows that key to every query: taken as no mask (grouped
-    cross-attention has no masked operator), equal to PyTorch; over S = 2 keys it hides one and is refused."""
+def test_is_causal_on_grouped_cross_attention():
+    """SDPA's upper-left causal mask over S = 1 key shows that key to every query: taken as no mask
+    (gqa_cross_attention); over S = 2 keys it hides one: gqa_cross_attention_masked; both equal to PyTorch."""
     torch.manual_seed(5)
     x, kv = torch.randn(2, 3, 4, dtype=F64), torch.randn(2, 1, 4, dtype=F64)
     wq, wk = torch.randn(4, 4, dtype=F64), torch.randn(2, 4, dtype=F64)
@@ -1164,5 +1174,12 @@ def test_is_causal_over_one_key_is_inert_on_grouped_cross_attention():
     k, v = ((kv @ t.T).unflatten(-1, (1, 2)).transpose(1, 2) for t in (wk, w[4]))
     want = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True).transpose(1, 2).flatten(-2) @ w[6].T
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    with pytest.raises(at.AttentionRefused, match="and a mask \\(is_causal\\)"):
-        at.self_attention(x, *w, num_heads=2, is_causal=True, enable_gqa=True, kv_input=torch.cat([kv, kv], 1))
+    assert at.sdpa_route(x, w[0], w[2], w[4], num_heads=2, is_causal=True, enable_gqa=True,
+                         kv_input=kv).operator == "gqa_cross_attention"
+    kv2 = torch.randn(2, 2, 4, dtype=F64)
+    assert at.sdpa_route(x, w[0], w[2], w[4], num_heads=2, is_causal=True, enable_gqa=True,
+                         kv_input=kv2).operator == "gqa_cross_attention_masked"
+    k, v = ((kv2 @ t.T).unflatten(-1, (1, 2)).transpose(1, 2) for t in (wk, w[4]))
+    want = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True).transpose(1, 2).flatten(-2) @ w[6].T
+    torch.testing.assert_close(at.self_attention(x, *w, num_heads=2, is_causal=True, enable_gqa=True, kv_input=kv2),
+                               want, rtol=1e-12, atol=1e-12)

@@ -41,6 +41,8 @@ SMALL = {
     "local_attention": {"B": 2, "N": 2, "d": 16, "H": 6, "W": 7, "R": 1},
     "cross_attention": {"B": 2, "N": 2, "d": 4, "L": 5, "S": 3, "C_k": 6, "C_v": 7},
     "gqa_cross_attention": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 5, "S": 3, "C_k": 6, "C_v": 7},
+    "gqa_cross_attention_masked": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 5, "S": 3, "C_k": 6, "C_v": 7},
+    "gqa_cross_attention_masked_bias": {"B": 2, "N_kv": 2, "G": 2, "d": 4, "L": 5, "S": 3, "C_k": 6, "C_v": 7},
     "cross_attention_key_padding": {"B": 3, "N": 2, "d": 4, "L": 5, "S": 6, "C_k": 6, "C_v": 7},
     "cross_attention_masked": {"B": 3, "N": 2, "d": 4, "L": 5, "S": 6, "C_k": 6, "C_v": 7},
     "cross_attention_masked_bias": {"B": 3, "N": 2, "d": 4, "L": 5, "S": 6, "C_k": 6, "C_v": 7},

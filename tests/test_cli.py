@@ -27,7 +27,7 @@ CATALOGUE = [
     "cordonnier_attention", "correlate_reversed", "cross_attention", "cross_attention_key_padding",
     "cross_attention_masked", "cross_attention_masked_bias",
     "depthwise_conv2d", "dirichlet_conv", "dynamic_dwconv",
-    "fourier_conv1d", "gcn", "gqa_attention", "gqa_causal", "gqa_cross_attention", "gqa_masked", "gqa_masked_bias", "hyperzzw", "hyperzzw_code", "idynamic_dwconv",
+    "fourier_conv1d", "gcn", "gqa_attention", "gqa_causal", "gqa_cross_attention", "gqa_cross_attention_masked", "gqa_cross_attention_masked_bias", "gqa_masked", "gqa_masked_bias", "hyperzzw", "hyperzzw_code", "idynamic_dwconv",
     "involution", "linear", "local_attention", "lti_system", "mhsa", "mhsa_bias", "mhsa_causal", "mhsa_causal_key_padding",
     "mhsa_key_padding", "mhsa_masked", "mhsa_masked_bias",
     "mhsa_sample_bias",

@@ -403,6 +403,13 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
     "gqa_cross_attention": (Alternative("F.linear q/k/v + SDPA(enable_gqa=True)", _cross_sdpa, **_ATT,
                                         note="one F.linear per input's tokens (x, xk, xv; N_kv key/value heads), one "
                                              "SDPA sharing them, output F.linear"),),
+    "gqa_cross_attention_masked": (
+        Alternative("F.linear q/k/v + SDPA(boolean attn_mask (B, N, L, S), enable_gqa=True)", _cross_sdpa, **_ATT,
+                    note="one F.linear per input's tokens, one SDPA with the keys each query sees, sharing the N_kv "
+                         "key/value heads"),),
+    "gqa_cross_attention_masked_bias": (
+        Alternative("F.linear q/k/v + SDPA(float attn_mask (B, N, L, S) with −inf, enable_gqa=True)", _cross_sdpa,
+                    **_ATT, note="the one float mask P with −inf where M is 0, made before the timing"),),
     "cross_attention_key_padding": (
         Alternative("F.linear q/k/v + SDPA(boolean attn_mask (B, 1, 1, S))", _cross_sdpa, **_ATT,
                     note="one F.linear per input's tokens (x, xk, xv), one SDPA with the visible keys, output F.linear"),

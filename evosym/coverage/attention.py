@@ -20,7 +20,7 @@ sample and head as a third input (a float mask mixing −inf with finite values,
 ``cross_attention_key_padding``, cross_attention with those keys as a fourth input, ``cross_attention_masked``, with
 the keys each query sees (B, N, L, S), ``cross_attention_masked_bias``, with those and a bias (B, N, L, S),
 ``gqa_masked`` and ``gqa_masked_bias``, grouped key/value heads with those masks over the query heads, and
-``gqa_cross_attention``, grouped key/value heads on cross-attention without a mask), or
+``gqa_cross_attention`` (with ``_masked`` and ``_masked_bias``), grouped key/value heads on cross-attention), or
 raises
 :class:`AttentionRefused` (an :class:`~evosym.errors.EvosymError` and a :class:`ValueError`) that names the
 argument and says why no operator represents it. Arguments are checked before anything runs, so a malformed
@@ -75,10 +75,6 @@ KEY_PADDING_EMPTY_REASON = (
     "the proofs of the key padding operators (mhsa_key_padding, mhsa_causal_key_padding, "
     "cross_attention_key_padding) need a visible key in every sample; drop that sample or leave one of its keys "
     "visible")
-CROSS_GQA_REASON = (
-    "cross-attention with fewer key/value heads ({kv} for {heads} query heads) and a mask ({what}) is not supported: "
-    "gqa_cross_attention has no mask input, and no operator combines grouped heads, a separate key/value input and "
-    "a mask; without the mask it is gqa_cross_attention")
 NEED_WEIGHTS_REASON = (
     "need_weights=True is not supported: the attention weights are an intermediate of the proved kernel, not an "
     "output of the generated module, which returns y only; pass need_weights=False (the call then returns "
@@ -475,7 +471,7 @@ def _call(r: Route, x, weights, path, kv, value):
     elif r.operator in SECOND_INPUT:   # the route's tensor is the second input
         y = fn(xc, cast(r.bias), *tensors, **r.sizes, path=path)
     elif "cross_attention" in r.operator:   # the masks after the three token inputs: M (or V), then P
-        masks = (r.allowed, r.bias) if r.operator == "cross_attention_masked_bias" else () \
+        masks = (r.allowed, r.bias) if r.operator.endswith("masked_bias") else () \
             if r.operator in ("cross_attention", "gqa_cross_attention") else (r.bias,)
         y = fn(xc, kv.transpose(-1, -2), (kv if value is None else value).transpose(-1, -2),
                *(cast(t) for t in masks), *tensors, **r.sizes, path=path)
@@ -609,7 +605,8 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
     hidden per query: a boolean or 0/−inf ``attn_mask``, SDPA's ``is_causal`` (upper-left: query i sees keys 0 … i),
     with or without ``keep``) or cross_attention_masked_bias (an additive part too: a float attn_mask, a float
     key_padding_mask's bias ``padding`` (B, S)), or with fewer key/value heads than query heads (``kv_heads``, SDPA's
-    enable_gqa) gqa_cross_attention (no mask); an AttentionRefused saying why not. ``attn_mask`` is already checked
+    enable_gqa) gqa_cross_attention, gqa_cross_attention_masked (any keys hidden, per sample too) or
+    gqa_cross_attention_masked_bias; an AttentionRefused saying why not. ``attn_mask`` is already checked
     by :func:`checked_mask` (SDPA's broadcast to the logits, nn.MultiheadAttention's (L, S) or (B·N, L, S), ``module``);
     ``batch`` is None for an unbatched call; ``dtype`` and ``device`` are the queries'."""
     import torch
@@ -631,21 +628,19 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
         kind = "causal" if keys > 1 else "none"   # sdpa_route refused or dropped it; one key: every query sees it)
     hides = keep is not None or kind in ("causal", "pattern", "masked_bias")
     adds = padding is not None or kind in ("bias", "masked_bias")
-    if kv_heads != heads:   # grouped key/value heads (route checked enable_gqa and the multiple)
-        if hides or adds:
-            what = "is_causal" if kind == "causal" and attn_mask is None else "attn_mask"
-            raise AttentionRefused(CROSS_GQA_REASON.format(kv=kv_heads, heads=heads, what=what))
-        return Route("gqa_cross_attention", {**r.sizes, "C_k": key_channels, "C_v": value_channels}, r.query_factor)
-    sizes = {"N": heads, "d": head_dim, "C_k": key_channels, "C_v": value_channels}
+    grouped = kv_heads != heads   # (route checked enable_gqa and the multiple): the gqa_ operators, M over query heads
+    name = "gqa_cross_attention" if grouped else "cross_attention"
+    sizes = {**r.sizes, "C_k": key_channels, "C_v": value_channels} if grouped else \
+        {"N": heads, "d": head_dim, "C_k": key_channels, "C_v": value_channels}
     if not hides and not adds:
-        return Route("cross_attention", sizes, r.query_factor)
-    if not adds and kind == "none":   # keys hidden per sample only
+        return Route(name, sizes, r.query_factor)
+    if not adds and kind == "none" and not grouped:   # keys hidden per sample only
         return Route("cross_attention_key_padding", sizes, r.query_factor, keep)
     seen, table = masked_bias_tables(attn_mask, kind, heads, length, module=module, batch=batch, dtype=dtype, keep=keep,
                                      padding=padding, keys=keys, device=device)
     if adds:
-        return Route("cross_attention_masked_bias", sizes, r.query_factor, table, seen)
-    return Route("cross_attention_masked", sizes, r.query_factor, seen)
+        return Route(name + "_masked_bias", sizes, r.query_factor, table, seen)
+    return Route(name + "_masked", sizes, r.query_factor, seen)
 
 
 def self_attention(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, num_heads,
