@@ -630,8 +630,7 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
     adds = padding is not None or kind in ("bias", "masked_bias")
     grouped = kv_heads != heads   # (route checked enable_gqa and the multiple): the gqa_ operators, M over query heads
     name = "gqa_cross_attention" if grouped else "cross_attention"
-    sizes = {**r.sizes, "C_k": key_channels, "C_v": value_channels} if grouped else \
-        {"N": heads, "d": head_dim, "C_k": key_channels, "C_v": value_channels}
+    sizes = {**r.sizes, "C_k": key_channels, "C_v": value_channels}   # route's {N, d} or {N_kv, G, d}
     if not hides and not adds:
         return Route(name, sizes, r.query_factor)
     if not adds and kind == "none" and not grouped:   # keys hidden per sample only
