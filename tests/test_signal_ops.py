@@ -446,8 +446,8 @@ def test_2d_with_another_centre_fails_the_reference(mode, shifts):
 
 
 def test_generated_2d_same_matches_the_reference_for_even_filters():
-    """The generated module's generic path at shapes outside the grid, even and odd filter sizes (its default path runs
-    the generated kernels, which `evosym check convolve2d_same --kernels --emulated` and the codegen checks compare)."""
+    """The generated module's generic and default (native conv2d, the right edge padded for an even filter) paths at
+    shapes outside the grid, even and odd filter sizes."""
     gen = generate("convolve2d_same")
     mod = {}
     exec(compile(gen.source, "<convolve2d_same>", "exec"), mod)
@@ -456,8 +456,9 @@ def test_generated_2d_same_matches_the_reference_for_even_filters():
     for (nh, nw), (kh, kw) in SHAPES_2D:
         xs, hs = rng.standard_normal((2, 3, nh, nw)), rng.standard_normal((3, kh, kw))
         want = CONV2D_SAME_REF({"x": xs, "h": hs}, {})
-        got = fn(torch.tensor(xs), torch.tensor(hs), C=3, K_h=kh, K_w=kw, path="generic").numpy()
-        assert np.allclose(got, want, rtol=1e-12, atol=1e-12), (nh, nw, kh, kw)
+        for path in ("generic", "auto"):
+            got = fn(torch.tensor(xs), torch.tensor(hs), C=3, K_h=kh, K_w=kw, path=path).numpy()
+            assert np.allclose(got, want, rtol=1e-12, atol=1e-12), (path, nh, nw, kh, kw)
 
 
 CONV2D_SAME_REF = convolve2d_same.OPERATOR.reference
@@ -621,9 +622,8 @@ def _committed(name):
 @pytest.mark.parametrize("mode", ["full", "same", "valid"])
 def test_committed_3d_modules_match_scipy(mode):
     """The generated module at shapes outside the grid, even and odd filter lengths: its generic path, its default path
-    where that is native conv3d ('full', 'valid'; 'same' runs the generated kernels, which `evosym check
-    convolve3d_same --kernels --emulated` compares) and its nn.Module, against scipy.signal.convolve (without
-    SciPy: the operator's numpy reference, compared with SciPy above)."""
+    (native conv3d; 'same' with the right edge padded where a filter length is even) and its nn.Module, against
+    scipy.signal.convolve (without SciPy: the operator's numpy reference, compared with SciPy above)."""
     try:
         from scipy.signal import convolve
     except ImportError:
@@ -639,7 +639,7 @@ def test_committed_3d_modules_match_scipy(mode):
         else:
             want = _per_channel(lambda a, f: convolve(a, f, mode=mode, method="direct"), xs, hs)
         sizes = dict(C=3, K_d=ks[0], K_h=ks[1], K_w=ks[2])
-        for path in ("generic",) if mode == "same" else ("generic", "auto"):
+        for path in ("generic", "auto"):
             got = fn(torch.tensor(xs), torch.tensor(hs), **sizes, path=path).numpy()
             assert got.shape == want.shape and np.allclose(got, want, rtol=1e-12, atol=1e-12), (mode, path, dims, ks)
         layer = layer_class(**sizes, dtype=torch.float64)

@@ -110,9 +110,6 @@ def _shapes(channels, dims=2, fixed=None):
 
 
 CASES = {
-    "convolve_same": ("ConvolveSameEvolution", dict(C=3, K=4), _shapes(3, 1)),
-    "convolve2d_same": ("Convolve2dSameEvolution", dict(C=3, K_h=2, K_w=3), _shapes(3)),
-    "convolve3d_same": ("Convolve3dSameEvolution", dict(C=3, K_d=2, K_h=3, K_w=2), _shapes(3, 3)),
     "hyperzzw": ("HyperzzwEvolution", dict(C=3, D=4, R=1, P_h=2, P_w=2), _shapes(3, fixed=(6, 6))),
     "idynamic_dwconv": ("IdynamicDwconvEvolution", dict(G=2, C_g=2, D=2, R=1), _shapes(4)),
     "involution": ("InvolutionEvolution", dict(G=2, C_g=2, D=2, R=1, s=1), _shapes(4)),
@@ -230,11 +227,12 @@ def test_every_op_a_module_calls_passes_opcheck(name):
 # Inductor turns every graph into C++ kernels, each a compile of several seconds on CI's 2 cores. What it adds over
 # "aot_eager" (the same dynamo graph, joint forward/backward graph, fake implementations and autograd formulas) is its
 # own choice of strides and fusions around evosym's ops, so it runs one module per op and kernel layout: the aggregate
-# with a generated per-sample kernel (involution), with a static broadcast one (convolve2d_same), in 1-D
-# (convolve_same), and the fused attention on the CPU (local_attention) and through the host build of the CUDA
-# source (a clamped window). EVOSYM_INDUCTOR_ALL=1 trains every module through inductor.
+# with a generated per-sample kernel (involution), and the fused attention on the CPU (local_attention) and through
+# the host build of the CUDA source (a clamped window); a static broadcast kernel, in 1-D and 2-D, is
+# test_static_kernels_written_on_request_train_under_torch_compile's. EVOSYM_INDUCTOR_ALL=1 trains every module
+# through inductor.
 INDUCTOR = frozenset(CASES) if os.environ.get("EVOSYM_INDUCTOR_ALL") == "1" else frozenset({
-    "involution", "convolve2d_same", "convolve_same", "local_attention", "neighborhood_attention"})
+    "involution", "local_attention", "neighborhood_attention"})
 TRAINING = [(group, backend) for group in sorted(GROUPS) for backend in ("inductor", "aot_eager")
             if any((n in INDUCTOR) == (backend == "inductor") for n in GROUPS[group])]
 
@@ -277,6 +275,49 @@ def _train_check(group, backend):
         for a, b in zip(g, g0):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     return check
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_static_kernels_written_on_request_train_under_torch_compile(tmp_path, capsys, backend):
+    """A static kernel broadcast over the batch and positions, in 1-D and 2-D with even and odd taps: the true
+    convolutions' 'same' modes, whose default path is a native convolution, written with ``--kernels``
+    (path="kernels") and trained in one compiled graph from non-contiguous inputs: outputs and gradients (inputs and
+    filters) equal eager's, which equal the native default path's, in float64."""
+    from cli_helpers import run_cli
+    cases = {"convolve_same": ("ConvolveSameEvolution", dict(C=3, K=4), (2, 3, 9)),
+             "convolve2d_same": ("Convolve2dSameEvolution", dict(C=3, K_h=2, K_w=3), (2, 3, 8, 10))}
+    layers, xs = {}, {}
+    for name, (cls, sizes, shape) in cases.items():
+        rc, _, err = run_cli(capsys, "codegen", name, "--output", str(tmp_path), "--kernels")
+        assert rc == 0 and (tmp_path / f"{name}.manifest.json").is_file(), err
+        spec = importlib.util.spec_from_file_location(f"on_request_{backend}_{name}", tmp_path / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module   # (dynamo imports the module its frames belong to)
+        spec.loader.exec_module(module)
+        assert module.KERNELS == () and module.LOWERING == "native-conv"
+        torch.manual_seed(len(shape))
+        layers[name] = getattr(module, cls)(**sizes, dtype=torch.float64)
+        xs[name] = _strided(torch.randn(shape, dtype=torch.float64)).requires_grad_()
+
+    def step(path):
+        return tuple(layers[n](xs[n], path=path) for n in cases)
+
+    def loss_and_grads(fn, path):
+        ys = fn(path)
+        leaves = list(xs.values()) + [p for n in cases for p in layers[n].parameters()]
+        loss = sum((y * torch.linspace(-1, 2, y.numel(), dtype=y.dtype).view(y.shape)).square().sum() for y in ys)
+        return ys, torch.autograd.grad(loss, leaves)
+
+    native = loss_and_grads(step, "auto")
+    eager = loss_and_grads(step, "kernels")
+    torch._dynamo.reset()
+    graphs = []
+    compiled = loss_and_grads(torch.compile(step, fullgraph=True, backend=_compile_recording(graphs, backend)),
+                              "kernels")
+    assert len(graphs) == 1 and set(_kernel_ops(graphs[0].graph.nodes)) == set(cases)
+    for got in (eager, compiled):
+        for a, b in zip(got[0] + got[1], native[0] + native[1]):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("group, backend", TRAINING)

@@ -8,8 +8,8 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = δ(c, o)·h[c, K - u_tap - 1]
 
-Default lowering (generic-window): static (K̂ reads no input); shared across space (K̂ is free of the output position); the window's padding is not provably ≥ 0 (native convolutions cannot crop) → generic path: K̂ compiled from SymPy, input unfolded into windows, one einsum.
-path="generic" is this lowering in torch ops; the default runs evosym's generated kernels instead where they are available.
+Default lowering (native-conv): static (K̂ reads no input); shared across space (K̂ is free of the output position); grouped: K̂ carries δ(c, o), C groups; window with stride, dilation and zero padding; channels first → torch.nn.functional.conv1d.
+The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from torch import nn
 __all__ = ["ConvolveSameEvolution", "convolve_same_evolution"]
 
 SIZES = ("C", "K")
-LOWERING = "generic-window"
-AGGREGATED = True  # the default path aggregates a kernel tensor (generic or kernels)
-KERNELS = ("cpu", "cuda")  # devices on which "auto" runs evosym's generated kernels when they can be built
+LOWERING = "native-conv"
+AGGREGATED = False  # the default path aggregates a kernel tensor (generic or kernels)
+KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when they can be built
 PATHS = ("auto", "generic", "kernels")
 
 
@@ -127,7 +127,7 @@ def convolve_same_evolution(x, weight, *, C, K, path="auto"):
     """true (flipped) convolution, numpy.convolve mode 'same': the centre of the full output, length L (functional form).
 
     Sizes: C = channels (each with its own filter); K = filter length (K ≤ L).
-    ``path``: "auto" (generic-window; evosym's generated CPU or CUDA kernels when they can be built), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
+    ``path``: "auto" (native-conv), "generic" or "kernels" (evosym's generated kernels: CPU or CUDA).
     """
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
@@ -157,6 +157,23 @@ def convolve_same_evolution(x, weight, *, C, K, path="auto"):
         return _kernels(x, weight, C=C, K=K, L_out=L_out)
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, C=C, K=K, L_out=L_out)
+    # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
+    w1 = weight[:C, :K].flip(1).unflatten(0, (C, 1)).reshape(C, 1, K)  # h[c_in_group + o, K - u_tap - 1]: reversed, a flipped copy (proved inside h)
+    w2 = _as_grid(w1, 3, dtype, device)
+    weight_full = w2.expand((C, 1, K))  # size-1 axes broadcast
+    xin = x
+    kernel, stride, dilation, padding = (K,), (1,), (1,), ((K - ((K - 1) // 2) - 1),)
+    if 2 * padding[0] > dilation[0] * (kernel[0] - 1):   # zero padding past 'same' ('full'): F.pad (docs/benchmarks.md)
+        xin = F.pad(xin, (padding[0], padding[0]))   # (oneDNN's 1-D convolutions run 1.4–7× slower given it)
+        padding = (0,)
+    extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
+             for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
+    if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
+        xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])
+    y = F.conv1d(xin, weight_full, None, stride=stride, padding=padding, dilation=dilation, groups=C)
+    if tuple(y.shape[2:]) == L_out:
+        return y
+    return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter
 
 
 def _kernel_tensor(x, weight, *, C, K, L_out):
@@ -208,7 +225,7 @@ def _generic(x, weight, *, C, K, L_out):
 
 
 class ConvolveSameEvolution(nn.Module):
-    """true (flipped) convolution, numpy.convolve mode 'same': the centre of the full output, length L, generated from its Evolution form (generic-window)."""
+    """true (flipped) convolution, numpy.convolve mode 'same': the centre of the full output, length L, generated from its Evolution form (native-conv)."""
 
     def __init__(self, C, K, *, device=None, dtype=None):
         super().__init__()

@@ -20,6 +20,9 @@ def nonnegative(expr) -> bool:
         return nonnegative(expr.args[0])
     if expr.is_nonnegative:
         return True
+    if isinstance(expr, sp.Add) and expr.has(sp.floor, sp.ceiling):
+        bound = _rounding_bound(expr)
+        return bound is not None and nonnegative(bound)
     shifted = {}
     for s in expr.free_symbols:
         if not s.is_integer:
@@ -37,6 +40,29 @@ def nonnegative(expr) -> bool:
     if poly is None:
         return bool(e >= 0)
     return all(c >= 0 for c in poly.coeffs())
+
+
+def _rounding_bound(expr: sp.Add):
+    """A lower bound of ``expr`` free of ⌊·⌋ and ⌈·⌉ where each appears as a term c·⌊a⌋ or c·⌈a⌉ with c a number
+    (else None): ⌊a⌋ ≤ a ≤ ⌈a⌉, and for a = n/d with n integer-valued and d a positive integer ⌊a⌋ ≥ (n − d + 1)/d
+    and ⌈a⌉ ≤ (n + d − 1)/d (otherwise ⌊a⌋ ≥ a − 1 and ⌈a⌉ ≤ a + 1): each term replaced by the bound its
+    coefficient's sign asks for. So the padding K − 1 − ⌊(K − 1)/2⌋ of a centred window is ≥ (K − 1)/2 ≥ 0."""
+    out = []
+    for term in expr.args:
+        c, rest = term.as_coeff_Mul()
+        if not rest.has(sp.floor, sp.ceiling):
+            out.append(term)
+            continue
+        if not isinstance(rest, (sp.floor, sp.ceiling)) or not c.is_Number or c == 0:
+            return None
+        a = rest.args[0]
+        num, den = sp.fraction(sp.together(a))
+        exact = den.is_Integer and den > 0 and num.is_integer is True and not num.has(sp.floor, sp.ceiling)
+        if isinstance(rest, sp.floor):   # ⌊a⌋ ≤ a; ⌊a⌋ ≥ a − 1 (n/d: (n − d + 1)/d)
+            out.append(c * (a if c < 0 else (num - den + 1) / den if exact else a - 1))
+        else:                            # ⌈a⌉ ≥ a; ⌈a⌉ ≤ a + 1 (n/d: (n + d − 1)/d)
+            out.append(c * (a if c > 0 else (num + den - 1) / den if exact else a + 1))
+    return sp.Add(*out)
 
 
 def le(a, b) -> bool:
