@@ -3,18 +3,14 @@
 For each operator at a realistic size (``Operator.bench``), the generated module (its default
 lowering, and the generic lowering for information) and the traditional implementation (the
 operator's torch reference: ``F.conv2d``, ``F.linear`` …) run interleaved in the same process;
-the median time per call and the ratio generated/traditional are reported. Memory: on CUDA the
-peak allocated during the call; on CPU the bytes allocated during the call as the profiler
-counts them (an upper bound on the peak; PyTorch exposes no CPU peak).
+the median time per call and the ratio generated/traditional are reported, with the peak memory of
+one call (``peak_memory``: on the CPU the most bytes held at once, from the profiler's allocation
+events; until 2026-12-04 the CPU column summed every allocation of the call, an upper bound).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import statistics
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -25,6 +21,7 @@ from ..errors import EvosymError
 from ..ir.operator import format_sizes
 from ..ir.tensors import in_domain
 from .check import bind, load_source
+from .peak_memory import peak_memory_mb
 from .plan import make_plan
 from .render import render_torch
 
@@ -48,46 +45,6 @@ class BenchRow:
     @property
     def generic_ratio(self) -> float:
         return self.generic_ms / self.traditional_ms
-
-
-@contextlib.contextmanager
-def quiet_profiler():
-    """Runs the body with the torch profiler's own trace lines ("USDT: … profiler_start") kept off the terminal:
-    file descriptor 2 goes to a temporary file meanwhile, and every other line written there is passed on."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            caught.seek(0)
-            rest = [line for line in caught.read().decode(errors="replace").splitlines(keepends=True)
-                    if not line.startswith("USDT:")]
-            if rest:
-                sys.stderr.write("".join(rest))
-
-
-def cuda_peak_mb(fn) -> float:
-    """The most MiB ``fn()`` held allocated at once on the GPU, above what was allocated before it."""
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    fn()
-    torch.cuda.synchronize()
-    return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
-
-
-def _memory_mb(fn, device) -> float:
-    if device == "cuda":
-        return cuda_peak_mb(fn)
-    from torch.profiler import ProfilerActivity, profile
-    with quiet_profiler(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    return sum(max(0, e.self_cpu_memory_usage) for e in prof.events() if e.name != "[memory]") / 2 ** 20
 
 
 def _time_ms(fns, repeat, device) -> list[float]:
@@ -165,7 +122,7 @@ def bench_operator(name: str, *, device: str = "cpu", repeat: int = 10, generic:
         if generic:
             generic_ms, ref_again = _time_ms([bind(fn, plan, op, t, env, "generic"), fns[1]], max(3, repeat // 4), device)
             generic_ms *= times[1] / ref_again   # expressed against the main pass's traditional time
-        mem_gen, mem_ref = _memory_mb(fns[0], device), _memory_mb(fns[1], device)
+        mem_gen, mem_ref = peak_memory_mb(fns[0], device), peak_memory_mb(fns[1], device)
     return BenchRow(op.name, format_sizes(env), plan.path, times[0], generic_ms, times[1], mem_gen, mem_ref, device)
 
 

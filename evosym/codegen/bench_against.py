@@ -32,43 +32,12 @@ from ..analysis.report import cost_of
 from ..errors import EvosymError
 from ..ir.operator import format_sizes
 from .alternatives import Alternative, Built, alternatives_for, operators_with_alternatives
-from .bench import _time_ms, cuda_peak_mb, prepare, quiet_profiler
+from .bench import _time_ms, prepare
+from .peak_memory import peak_cpu_bytes, peak_memory_mb
 from .roofline import Roofline, roofline
 from .check import bind
 
 NAN = float("nan")
-
-
-# -- peak memory --------------------------------------------------------------------------------------
-
-def _allocations(nodes, out):
-    """(time ns, bytes) of every CPU allocation (> 0) and free (< 0) in the profiler's event tree."""
-    for node in nodes:
-        extra = node.extra_fields
-        if type(extra).__name__ == "_ExtraFields_Allocation" and extra.device.type == "cpu":
-            out.append((node.start_time_ns, int(extra.alloc_size)))
-        _allocations(node.children, out)
-    return out
-
-
-def peak_cpu_bytes(fn) -> int:
-    """The most bytes ``fn()`` held allocated at once on the CPU, above what was allocated before it: the
-    profiler's memory events (allocations positive, frees negative) sorted by time, the maximum of their
-    running sum (0 if it never allocates)."""
-    from torch.profiler import ProfilerActivity, profile
-    with quiet_profiler(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    events = sorted(_allocations(prof.profiler.kineto_results.experimental_event_tree(), []))
-    running = peak = 0
-    for _, size in events:
-        running += size
-        peak = max(peak, running)
-    return peak
-
-
-def peak_memory_mb(fn, device: str) -> float:
-    """Peak MiB held during one call of ``fn``: CUDA's max_memory_allocated, or :func:`peak_cpu_bytes`."""
-    return cuda_peak_mb(fn) if device == "cuda" else peak_cpu_bytes(fn) / 2 ** 20
 
 
 # -- rows and report ----------------------------------------------------------------------------------
