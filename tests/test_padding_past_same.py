@@ -75,3 +75,12 @@ def test_the_native_call_gets_no_padding_past_same(monkeypatch, name, K, P, want
     else:
         fn(x, torch.randn(2, K, dtype=F64), C=2, K=K)
     assert seen == [want]
+
+
+def test_the_runtime_test_is_emitted_only_where_the_padding_may_pass_same():
+    """Decided at generation from the proved window: conv1d_same's padding ⌊δ(K − 1)/2⌋ never passes 'same' (no runtime
+    test in its module); conv1d's P and convolve_same's K − 1 − ⌊(K − 1)/2⌋ (past 'same' for an even K) may."""
+    import inspect
+    test = "if 2 * padding[0] > dilation[0] * (kernel[0] - 1):"
+    for name, emitted in (("conv1d_same", False), ("conv1d", True), ("convolve_same", True), ("convolve_full", True)):
+        assert (test in inspect.getsource(generated(name))) is emitted, name

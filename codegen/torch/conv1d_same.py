@@ -174,9 +174,6 @@ def conv1d_same_evolution(x, weight, bias, *, G, C_g, O_g, K, delta, path="auto"
     weight_full = w2.expand(((G * O_g), C_g, K))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (K,), (1,), (delta,), (((delta * (K - 1)) // 2),)
-    if 2 * padding[0] > dilation[0] * (kernel[0] - 1):   # zero padding past 'same' ('full'): F.pad (docs/benchmarks.md)
-        xin = F.pad(xin, (padding[0], padding[0]))   # (oneDNN's 1-D convolutions run 1.4–7× slower given it)
-        padding = (0,)
     extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly

@@ -427,7 +427,9 @@ def _window(plan, op, form, pyx) -> None:
     plan.window = {"kernel": [pyx(a.kernel) for a in axes], "stride": [pyx(a.stride) for a in axes],
                    "dilation": [pyx(a.dilation) for a in axes], "padding": [pyx(a.padding) for a in axes],
                    "length": [pyx(a.length) for a in axes],
-                   "stride_zero": any(not nonnegative(a.stride - 1) for a in axes)}   # every p may read one window
+                   "stride_zero": any(not nonnegative(a.stride - 1) for a in axes),   # every p may read one window
+                   # a zero padding that may pass 'same' (2P > δ(K − 1)): tested at run time (1-D: F.pad, macro past_same)
+                   "past_same": any(not nonnegative(a.dilation * (a.kernel - 1) - 2 * a.padding) for a in axes)}
 
 
 def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
