@@ -143,3 +143,25 @@ def test_fragment_compiles_inside_a_minimal_document(tmp_path):
     assert pdf.read_bytes().startswith(b"%PDF")
     log = (tmp_path / "proof.log").read_text(errors="replace")
     assert "Undefined control sequence" not in log and "Missing character" not in log
+
+
+@needs_pdflatex
+def test_long_size_and_tensor_descriptions_wrap_inside_the_page(tmp_path):
+    """The sizes' and tensors' descriptions are paragraph columns: a description of several lines (an operator
+    file's own words) wraps instead of running off the page."""
+    import dataclasses
+
+    from evosym.catalogue import load
+
+    mod = load("conv2d")
+    proof = mod.proof()
+    op = proof.operator
+    words = "a description long enough to need several lines of the page, " * 8
+    op = dataclasses.replace(op, tensors=tuple(dataclasses.replace(t, description=words) for t in op.tensors),
+                             sizes=tuple((s, words) for s, _ in op.sizes))
+    cp = dataclasses.replace(proof, operator=op).check()
+    proc, _ = _compile(render_latex(cp), tmp_path)
+    assert proc.returncode == 0, _log_tail(tmp_path, proc)
+    log = (tmp_path / "proof.log").read_text(errors="replace")
+    wide = [float(w) for w in re.findall(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)", log)]
+    assert not [w for w in wide if w > 20], wide

@@ -34,6 +34,9 @@ MACROS = r"""\makeatletter
 % a display equation, scaled down to the line width only when it is wider
 \providecommand{\evoeq}[1]{\par\smallskip\noindent\hfil\sbox{\evobox}{$\displaystyle #1$}%
   \ifdim\wd\evobox>\linewidth\resizebox{\linewidth}{!}{\usebox{\evobox}}\else\usebox{\evobox}\fi\hfil\par\smallskip}
+% inline math no wider than #1: scaled down only when it is wider (a tensor's shape in the tensors table)
+\providecommand{\evofit}[2]{\sbox{\evobox}{$#2$}%
+  \ifdim\wd\evobox>#1\resizebox{#1}{!}{\usebox{\evobox}}\else\usebox{\evobox}\fi}
 """
 PREAMBLE = PREAMBLE.replace("%MACROS%", MACROS)
 FRAGMENT_HEAD = ("% evosym proof (a LaTeX fragment, no preamble): \\input it into a document that loads\n"
@@ -133,10 +136,10 @@ def _render(o: Outline) -> str:
     for note in o.notes:
         out += [f"\\textbf{{Note.}} {t(note)}", ""]
     out += ["\\subsection*{Sizes and tensors}", f"Sizes: {domain_text(o, lambda x: f'${x}$', tex_rel)}.", "",
-            "\\begin{tabular}{ll}"]
+            "\\begin{tabular}{@{}lp{0.8\\linewidth}@{}}"]   # (descriptions wrap: a long one stays on the page)
     out += [f"${s}$ & {t(m)} \\\\" for s, m in o.sizes]
-    out += ["\\end{tabular}", "", "\\begin{tabular}{llll}"]
-    out += [f"${n}$ & {t(r)} & ${sh}$ & {t(d)} \\\\" for n, r, sh, d in o.tensors]
+    out += ["\\end{tabular}", "", "\\begin{tabular}{@{}lllp{0.45\\linewidth}@{}}"]
+    out += [f"${n}$ & {t(r)} & \\evofit{{0.3\\linewidth}}{{{sh}}} & {t(d)} \\\\" for n, r, sh, d in o.tensors]
     out += ["\\end{tabular}", ""]
     for lhs, body, desc in o.definitions:
         out += [_eq(f"{lhs} &:= {body}"), t(desc), ""]
