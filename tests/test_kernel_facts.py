@@ -77,7 +77,7 @@ def test_a_mutated_kernel_is_not_memoised_and_not_reverified(monkeypatch):
     ("token_mixing", L.NativeMatmul, "native-matmul"),
     ("gcn", L.NativeMatmul, "native-matmul"),
     ("cordonnier_attention", L.TermSum, "term-sum"),
-    ("dirichlet_conv", L.DivisorGather, "divisor-gather"),
+    ("dirichlet_conv", L.DivisorSlices, "divisor-slices"),
 ])
 def test_the_variant_of_representative_operators(name, variant, path):
     plan = make_plan(checked(name))

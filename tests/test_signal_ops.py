@@ -303,17 +303,26 @@ def test_dirichlet_properties():
 
 def test_divisor_lowering_builds_no_square_kernel():
     gen = generate("dirichlet_conv")
-    assert gen.plan.path == "divisor-gather"
+    assert gen.plan.path == "divisor-slices"
     assert "einsum" not in gen.source and "_kernel_tensor" not in gen.source and "index_add" in gen.source
     mod = {}
     exec(compile(gen.source, "<dirichlet_conv>", "exec"), mod)
+    for n in list(range(1, 18)) + [24, 25, 26, 30, 48, 49, 50, 63, 64, 65]:   # around squares: D = ⌊√N⌋ changes
+        x = torch.randn(2, 3, n, dtype=torch.float64, requires_grad=True)
+        f = torch.randn(3, n, dtype=torch.float64, requires_grad=True)
+        want = torch.zeros_like(x)
+        for k in range(1, n + 1):
+            for dv in sp.divisors(k):
+                want[..., k - 1] += f[None, :, dv - 1] * x[..., k // dv - 1]
+        up = torch.randn(want.shape, dtype=torch.float64)
+        grads = torch.autograd.grad(want, (x, f), up)
+        for path in ("auto", "generic"):
+            got = mod["dirichlet_conv_evolution"](x, f, C=3, N=n, path=path)
+            assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (n, path)
+            for a, b in zip(torch.autograd.grad(got, (x, f), up), grads):
+                assert torch.allclose(a, b, rtol=1e-12, atol=1e-12), (n, path)
     n, x, f = 30, torch.randn(2, 3, 30, dtype=torch.float64), torch.randn(3, 30, dtype=torch.float64)
-    want = torch.zeros_like(x)
-    for k in range(1, n + 1):
-        for dv in sp.divisors(k):
-            want[..., k - 1] += f[None, :, dv - 1] * x[..., k // dv - 1]
-    for path in ("auto", "generic"):
-        assert torch.allclose(mod["dirichlet_conv_evolution"](x, f, C=3, N=n, path=path), want, rtol=1e-12, atol=1e-12)
+    want = mod["dirichlet_conv_evolution"](x, f, C=3, N=n, path="generic")
     layer = mod["DirichletConvEvolution"](3, n, dtype=torch.float64)
     with torch.no_grad():
         layer.weight.copy_(f)
@@ -325,7 +334,9 @@ def test_divisor_lowering_builds_no_square_kernel():
 
 
 @pytest.mark.parametrize("old,new,gradients", [
-    ("for k in range(1, N // d + 1):", "for k in range(1, N // d):", False),            # gather: drops d·⌊N/d⌋
+    ("for k in range(1, N // (D + 1) + 1):", "for k in range(1, N // (D + 1)):", False),   # slices: drops a k
+    ("for d in range(1, D + 1):", "for d in range(1, D):", False),                       # slices: drops d = D
+    ("y[:, :, (D + 1) * k - 1::k]", "y[:, :, (D + 1) * k::k]", False),                   # slices: off by one
     ("torch.arange(d - 1, N, d, device=x.device)", "torch.arange(0, N, d, device=x.device)", False),   # scatter: off by one
     ("weight[None, :, d - 1:d] * x", "weight[None, :, d - 1:d].detach() * x", True),   # scatter: no gradient for f
 ])

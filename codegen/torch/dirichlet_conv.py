@@ -7,7 +7,7 @@ Kernel (verified against the proof's kernel at the grid shapes):
 
     K[o, c, p, m] = δ(o, c)·weight[c, (p + 1)/(m + 1) − 1]   on Ω(p) = {m : (m + 1) | (p + 1)}
 
-Default lowering (divisor-gather): static, depthwise, Ω(p) = the divisors of p + 1, and K = δ(o, c)·f[c, (p + 1)/(m + 1) − 1] (compared exactly with the proved kernel at 3 grid shapes) → a gather over the precomputed divisor pairs (n, d), index_add into the output; no N×N kernel.
+Default lowering (divisor-slices): static, depthwise, Ω(p) = the divisors of p + 1, and K = δ(o, c)·f[c, (p + 1)/(m + 1) − 1] (compared exactly with the proved kernel at 3 grid shapes) → the divisor pairs (n = d·k) as in-place adds into strided slices of the output, split at the hyperbola: d ≤ ⌊√N⌋ by d, the rest by k (about 2√N slices); no N×N kernel.
 The generic lowering (path="generic") scatters over multiples: for each d, the outputs n = d·k receive
 weight(d)·x(k). Neither builds the N×N kernel.
 """
@@ -22,23 +22,21 @@ from torch import nn
 __all__ = ["DirichletConvEvolution", "dirichlet_conv_evolution"]
 
 SIZES = ("C", "N")
-LOWERING = "divisor-gather"
+LOWERING = "divisor-slices"
 PATHS = ("auto", "generic")
-_PAIRS = {}
 
 
-def _pairs(N, device):
-    """(output n − 1, weight d − 1, input n/d − 1) for every n ≤ N and divisor d of n, cached per (N, device)."""
-    key = (N, str(device))
-    if key not in _PAIRS:
-        out, wd, inp = [], [], []
-        for d in range(1, N + 1):
-            for k in range(1, N // d + 1):
-                out.append(d * k - 1)
-                wd.append(d - 1)
-                inp.append(k - 1)
-        _PAIRS[key] = tuple(torch.tensor(v, dtype=torch.long, device=device) for v in (out, wd, inp))
-    return _PAIRS[key]
+def _hyperbola(x, weight, N):
+    """y[b, c, n − 1] = Σ_{d·k = n} weight(d)·x(k) for n ≤ N as in-place adds into strided slices of y: with D = ⌊√N⌋ the
+    pairs with d ≤ D are D passes over the multiples of d (k = 1 … ⌊N/d⌋), the others (d > D, so k ≤ ⌊N/(D + 1)⌋)
+    one pass per k over n = d·k, d = D + 1 … ⌊N/k⌋."""
+    D = math.isqrt(N)
+    y = x.new_zeros(x.shape)
+    for d in range(1, D + 1):
+        y[:, :, d - 1::d] += weight[None, :, d - 1:d] * x[:, :, :N // d]
+    for k in range(1, N // (D + 1) + 1):
+        y[:, :, (D + 1) * k - 1::k] += weight[None, :, D:N // k] * x[:, :, k - 1:k]
+    return y
 
 
 def _check(x, weight, C, N):
@@ -57,7 +55,8 @@ def _check(x, weight, C, N):
 def dirichlet_conv_evolution(x, weight, *, C, N, path="auto"):
     """y[b, c, n − 1] = Σ_{d | n} weight(d)·x(n/d) for n = 1 … N (each channel its own function).
 
-    ``path``: "auto" (the gather over divisor pairs) or "generic" (the scatter over multiples)."""
+    ``path``: "auto" (the pairs split at the hyperbola d·k = n: about 2√N slices) or "generic" (the scatter over
+    multiples: N slices)."""
     if path not in PATHS:
         raise ValueError(f"path must be one of 'auto' or 'generic', not {path!r}")
     _check(x, weight, C, N)
@@ -66,12 +65,11 @@ def dirichlet_conv_evolution(x, weight, *, C, N, path="auto"):
         for d in range(1, N + 1):   # the outputs n = d·k, k = 1 … ⌊N/d⌋, get weight(d)·x(k)
             y.index_add_(2, torch.arange(d - 1, N, d, device=x.device), weight[None, :, d - 1:d] * x[:, :, :N // d])
         return y
-    out, wd, inp = _pairs(N, x.device)
-    return x.new_zeros(x.shape).index_add(2, out, weight[None, :, wd] * x[:, :, inp])
+    return _hyperbola(x, weight, N)
 
 
 class DirichletConvEvolution(nn.Module):
-    """Dirichlet convolution (f ∗ g)(n) = Σ_{d|n} f(d)·g(n/d), n = 1 … N: Ω(n) is the divisors of n, generated from its Evolution form (divisor-gather)."""
+    """Dirichlet convolution (f ∗ g)(n) = Σ_{d|n} f(d)·g(n/d), n = 1 … N: Ω(n) is the divisors of n, generated from its Evolution form (divisor-slices)."""
 
     def __init__(self, C, N, *, device=None, dtype=None):
         super().__init__()

@@ -6,9 +6,9 @@ it runs). :mod:`.plan` builds the templates' plan from the variant. With ``force
 variant is always :class:`Generic`; otherwise, from the outermost (a variant that wraps another
 holds it as ``inner``) to the last resort:
 
-- :class:`DivisorGather` (path ``divisor-gather``): Ω(p) is the divisors of p + a and K is a Dirichlet
-  convolution δ(o, c)·W[c, (p + a)/(m + a) − a] (compared at the grid): a gather over the divisor
-  pairs, no N×N kernel (:mod:`.divisors`). Its ``inner`` is the variant chosen without it (the
+- :class:`DivisorSlices` (path ``divisor-slices``): Ω(p) is the divisors of p + a and K is a Dirichlet
+  convolution δ(o, c)·W[c, (p + a)/(m + a) − a] (compared at the grid): the divisor pairs as about 2√N
+  strided slices of the output, split at the hyperbola d·k = n, no N×N kernel (:mod:`.divisors`). Its ``inner`` is the variant chosen without it (the
   generic lowering over every position), built as the plan's generic alternative.
 - :class:`Sdpa` (``sdpa``, wraps a premix, or a post-mix of one): K̂ = M·softmax(α·A⋆B + β) with A, B the
   queries and keys of each head (:mod:`.sdpa` recognises it in the plan of the premix, from the proved kernel):
@@ -182,8 +182,9 @@ class Sdpa(Lowering):
 
 
 @dataclass(frozen=True)
-class DivisorGather(Lowering):
-    """A gather over the divisor pairs (n, d), index_add into the output; ``inner``: the generic lowering."""
+class DivisorSlices(Lowering):
+    """The divisor pairs (n, d) as strided slices of the output, split at the hyperbola; ``inner``: the generic
+    lowering."""
 
     inner: Lowering = None
 
@@ -228,7 +229,7 @@ class AvgPool(Lowering):
         return "native-avg-pool"
 
 
-VARIANTS = (DivisorGather, Sdpa, Postmix, Premix, NativeMatmul, Generic, NativeLinear, NativeConv,
+VARIANTS = (DivisorSlices, Sdpa, Postmix, Premix, NativeMatmul, Generic, NativeLinear, NativeConv,
             AdaptivePool, AvgPool, TermSum)   # the closed set
 
 
@@ -271,10 +272,11 @@ def choose(facts: KernelFacts, *, padding_ok: bool, force_generic: bool = False,
     if div is None:
         return chosen
     a = div.a
-    return DivisorGather(
+    return DivisorSlices(
         f"static, depthwise, Ω(p) = the divisors of p + {a}, and K = δ(o, c)·{div.weight}[c, (p + {a})/(m + {a}) − {a}] "
-        f"(compared exactly with the proved kernel at {div.shapes} grid shapes) → a gather over the precomputed "
-        "divisor pairs (n, d), index_add into the output; no N×N kernel", inner=chosen)
+        f"(compared exactly with the proved kernel at {div.shapes} grid shapes) → the divisor pairs (n = d·k) as "
+        "in-place adds into strided slices of the output, split at the hyperbola: d ≤ ⌊√N⌋ by d, the rest by k "
+        "(about 2√N slices); no N×N kernel", inner=chosen)
 
 
 def sdpa(inner: Lowering, found: dict) -> Sdpa:

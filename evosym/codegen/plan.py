@@ -1,7 +1,7 @@
 """The plan for generated code: the chosen lowering's fields, as plain data for the templates.
 
 The lowering is one variant of a closed set (:mod:`.lowering`: native convolution, linear or matmul,
-premix, post-mix, generic, divisor gather), chosen by :func:`.lowering.choose` from the kernel facts
+premix, post-mix, generic, divisor slices), chosen by :func:`.lowering.choose` from the kernel facts
 (:mod:`evosym.facts.kernel`: the tap kernel K̂, static / shared / per sample, groups, factors,
 softmax), which are derived once per checked proof. :func:`make_plan` builds the fields the torch
 module and kernel templates read from that variant: sizes and checks, parameters, the materialised
@@ -31,7 +31,7 @@ from ..proof.proof import CheckedProof
 from ..proof.symbolic import nonnegative
 from .correlation import attends, correlation, fused_attention
 from .domain import domain_checks
-from .lowering import (AvgPool, DivisorGather, Generic, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, TermSum,
+from .lowering import (AvgPool, DivisorSlices, Generic, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, TermSum,
                        choose, native_bias, sdpa)
 from .sdpa import recognise as recognise_sdpa, recognise_tiled
 from .torchexpr import GridCompiler, Program, py_name
@@ -348,7 +348,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     if found is not None:   # softmax attention: one F.scaled_dot_product_attention call (codegen/sdpa.py)
         plan.sdpa, plan.lowering = found, sdpa(plan.lowering, found)
         plan.path, plan.reason = plan.lowering.path, plan.lowering.reason
-    if isinstance(plan.lowering, DivisorGather):   # Ω = the divisors of n: a gather, no N×N kernel (codegen/divisors.py)
+    if isinstance(plan.lowering, DivisorSlices):   # Ω = the divisors of n: strided slices, no N×N kernel (codegen/divisors.py)
         div = facts.divisor
         plan.path, plan.reason, plan.divisor = plan.lowering.path, plan.lowering.reason, {"weight": div.torch_name, "a": div.a}
     plan.helpers = sorted(_helpers(vars(plan)))
@@ -436,7 +436,7 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
     """The plan's fields for the chosen variant (:mod:`.lowering`); the generic lowering is always built too
     (the ``path="generic"`` alternative)."""
     op, form = facts.operator, facts.windowed
-    if isinstance(variant, DivisorGather):   # built as its generic inner lowering; make_plan switches the path
+    if isinstance(variant, DivisorSlices):   # built as its generic inner lowering; make_plan switches the path
         variant = variant.inner
     if isinstance(variant, Postmix):
         post = facts.postmix
