@@ -20,7 +20,8 @@ from evosym.cli.report import without_run_dependent
 from evosym.cli.schemas import validate
 from evosym.codegen import alternatives as A
 from evosym.codegen.bench import prepare
-from evosym.codegen.bench_against import bench_against, peak_cpu_bytes
+from evosym.codegen.bench_against import bench_against
+from evosym.codegen.peak_memory import peak_cpu_bytes
 
 SMALL = {
     "mhsa": {"B": 2, "N": 2, "d": 4, "H": 3, "W": 5},

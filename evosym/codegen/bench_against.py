@@ -11,7 +11,7 @@ call to the next). ``torch.compile`` alternatives are compiled by their first ca
 reported apart and never part of the median.
 
 Peak memory of one call: on CUDA ``max_memory_allocated`` above what was allocated before the call; on
-the CPU, where PyTorch keeps no peak, :func:`peak_cpu_bytes` replays the profiler's allocation and free
+the CPU, where PyTorch keeps no peak, :func:`.peak_memory.peak_cpu_bytes` replays the profiler's allocation and free
 events (``profile_memory=True``) in time order and takes the maximum of their running sum, which is the
 true peak of the bytes the call held at once (the output included), not the sum of its allocations.
 Ratios: alternative time ÷ evosym time ("×evosym": below 1, the alternative is faster) and evosym peak ÷
@@ -33,7 +33,7 @@ from ..errors import EvosymError
 from ..ir.operator import format_sizes
 from .alternatives import Alternative, Built, alternatives_for, operators_with_alternatives
 from .bench import _time_ms, prepare
-from .peak_memory import peak_cpu_bytes, peak_memory_mb
+from .peak_memory import peak_memory_mb
 from .roofline import Roofline, roofline
 from .check import bind
 
@@ -282,4 +282,4 @@ def no_alternative_message(name: str) -> str:
             f"registered alternatives: {have}")
 
 
-__all__ = ["AgainstReport", "Row", "bench_against", "known", "no_alternative_message", "peak_cpu_bytes", "peak_memory_mb"]
+__all__ = ["AgainstReport", "Row", "bench_against", "known", "no_alternative_message"]
