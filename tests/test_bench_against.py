@@ -300,6 +300,10 @@ def test_errors_are_one_clear_line(capsys):
     assert "--kernels" in line
     line = one_line_error(*run_cli(capsys, "bench", "mhsa", "--against", "--size", "Q=3"))
     assert "no size Q" in line
+    for extra in ((), ("--against",)):   # sizes outside the proof's domain: the module's refusal, not an internal error
+        line = one_line_error(*run_cli(capsys, "bench", "convolve_same", "--repeat", "1", "--no-generic", "--size",
+                                       "K=5", "--size", "L=3", *extra))
+        assert "the proof holds only where K ≤ L" in line and "internal error" not in line
 
 
 # -- torch.compile (about 10 s each on 2 CPU cores) ---------------------------------------------------------

@@ -331,6 +331,18 @@ def test_divisor_lowering_builds_no_square_kernel():
         mod["dirichlet_conv_evolution"](x, f, C=3, N=29)
     with pytest.raises(ValueError):
         mod["dirichlet_conv_evolution"](x, f, C=3, N=n, path="kernels")
+    fn = mod["dirichlet_conv_evolution"]
+    assert torch.equal(fn(x, f, C=np.int64(3), N=np.int64(n)), fn(x, f, C=3, N=n))   # numpy integers are sizes
+    for sizes, match in ((dict(C=3, N=30.0), "N .* must be an integer"), (dict(C=3.0, N=30), "C .* must be an integer"),
+                         (dict(C=0, N=0), "C .* must be an integer"), (dict(C=3, N=True), "N .* must be an integer")):
+        with pytest.raises(ValueError, match=match):
+            fn(x, f, **sizes)
+    for args, error, match in (((x.numpy(), f), TypeError, "x must be a torch.Tensor, not ndarray"),
+                               ((x.long(), f), TypeError, "floating-point"),
+                               ((x, f.tolist()), TypeError, "weight must be a torch.Tensor, not list"),
+                               ((x[..., :-1], f), ValueError, r"length N = 30; got shape \(2, 3, 29\)")):
+        with pytest.raises(error, match=match):
+            fn(*args, C=3, N=n)
 
 
 @pytest.mark.parametrize("old,new,gradients", [

@@ -84,6 +84,10 @@ def test_rounded_terms_are_bounded_by_their_arguments():
               sp.floor(K * L / 2) - 1: False, L - sp.floor(L / s) - 1: False, sp.floor(L / s) - sp.ceiling(L / s): False}
     for e, proved in claims.items():
         assert nonnegative(e) is proved, e
+    z, r = sp.Symbol("z"), sp.Symbol("r", real=True)   # ⌈z⌉ − z at z = 1/2 + 3i/2 is 1/2 + i/2: no sign
+    for e, proved in ((sp.ceiling(z) - z, False), (sp.floor(z) + 1 - z, False), (sp.ceiling(z * sp.I) - z * sp.I, False),
+                      (sp.ceiling(r) - r, True), (sp.floor(r) + 1 - r, True)):
+        assert nonnegative(e) is proved, e
     for e, proved in claims.items():   # each claim checked by value: the true ones hold, the false ones fail somewhere
         values = [e.subs({K: k, L: l_, s: s_}) for k, l_, s_ in itertools.product(range(1, 8), range(1, 6), range(1, 4))]
         assert all(v >= 0 for v in values) if proved else any(v < 0 for v in values), e

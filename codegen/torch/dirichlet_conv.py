@@ -15,6 +15,7 @@ weight(d)·x(k). Neither builds the N×N kernel.
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 from torch import nn
@@ -39,14 +40,31 @@ def _hyperbola(x, weight, N):
     return y
 
 
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the check then says what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
 def _check(x, weight, C, N):
-    if not isinstance(x, torch.Tensor) or x.dim() != 3:
-        raise ValueError(f"x must be a tensor of 3 dimensions, not {getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
+    if x.dim() != 3:
+        raise ValueError(f"x must have 3 dimensions, not shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
-        raise ValueError(f"axis 1 of x must have length C = {C}")
+        raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
     if not (x.shape[2] == N):
-        raise ValueError(f"axis 2 of x must have length N = {N}")
-    if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != (C, N):
+        raise ValueError(f"axis 2 of x must have length N = {N}; got shape {tuple(x.shape)}")
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
+    if tuple(weight.shape) != (C, N):
         raise ValueError(f"weight must have the shape ({C}, {N}) (each channel's arithmetic function f: f[c, d − 1] = f(d)), not {tuple(getattr(weight, 'shape', ()))}")
     if weight.dtype != x.dtype or weight.device != x.device:
         raise ValueError(f"weight must have x's dtype and device ({x.dtype}, {x.device}), not {weight.dtype}, {weight.device}")
@@ -59,6 +77,12 @@ def dirichlet_conv_evolution(x, weight, *, C, N, path="auto"):
     multiples: N slices)."""
     if path not in PATHS:
         raise ValueError(f"path must be one of 'auto' or 'generic', not {path!r}")
+    C = _size(C)
+    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
+        raise ValueError(f"C (channels (each with its own f)) must be an integer ≥ 1 and < 2^31, not {C!r}")
+    N = _size(N)
+    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
+        raise ValueError(f"N (the functions' length: n = 1 … N) must be an integer ≥ 1 and < 2^31, not {N!r}")
     _check(x, weight, C, N)
     if path == "generic":
         y = x.new_zeros(x.shape)   # accumulated in place: each pass touches ⌊N/d⌋ outputs

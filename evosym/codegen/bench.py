@@ -105,7 +105,13 @@ def prepare(name: str, device: str, sizes=None) -> Setup:
         raise EvosymError(f"{op.name} at {format_sizes(env)}: {exc}") from None
     g = torch.Generator().manual_seed(0)
     t = {x.name: in_domain(x, torch.randn(shapes[x.name], generator=g)).to(device) for x in op.tensors}
-    return Setup(op, plan, gen, getattr(gen, plan.func_name), env, t)
+    fn = getattr(gen, plan.func_name)
+    try:   # sizes outside the proof's domain (K > L …): the module's own refusal, as a user error
+        with torch.no_grad():
+            bind(fn, plan, op, t, env, "auto")()
+    except ValueError as exc:
+        raise EvosymError(f"{op.name} at {format_sizes(env)}: {exc}") from None
+    return Setup(op, plan, gen, fn, env, t)
 
 
 def bench_operator(name: str, *, device: str = "cpu", repeat: int = 10, generic: bool = True, sizes=None) -> BenchRow:

@@ -32,7 +32,13 @@ def render(plan, binding=None) -> str:
     sizes = ", ".join(f'"{n}"' for n, _ in plan.module_sizes) + ("," if len(plan.module_sizes) == 1 else "")
     args = ", ".join(n for n, _ in plan.module_sizes)
     kw = ", ".join(f"{n}=self.{n}" for n, _ in plan.module_sizes)
-    checks = "\n".join(f"    if not ({cond}):\n        raise ValueError(f\"{msg}\")" for cond, msg in plan.checks)
+    checks = "\n".join(f"    if not ({cond}):\n        raise ValueError(f\"{msg}; got shape {{tuple(x.shape)}}\")"
+                       for cond, msg in plan.checks)
+    sized = "\n".join(
+        f"    {n} = _size({n})\n"
+        f"    if not (isinstance({n}, int) and not isinstance({n}, bool) and 1 <= {n} < 2 ** 31):\n"
+        f"        raise ValueError(f\"{n} ({what}) must be an integer ≥ 1 and < 2^31, not {{{n}!r}}\")"
+        for n, what in plan.module_sizes)
     inits = "\n".join(
         f"        if not (isinstance({n}, int) and not isinstance({n}, bool) and 1 <= {n} < 2 ** 31):\n"
         f"            raise ValueError(f\"{n} ({what}) must be an integer ≥ 1 and < 2^31, not {{{n}!r}}\")\n"
@@ -55,6 +61,7 @@ The generic lowering (path="generic") scatters over multiples: for each d, the o
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 from torch import nn
@@ -79,11 +86,28 @@ def _hyperbola(x, {w}, N):
     return y
 
 
+def _size(value):
+    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
+    as given (a bool, a float or a string is no size: the check then says what is wrong)."""
+    if isinstance(value, (bool, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
 def _check(x, {w}, {args}):
-    if not isinstance(x, torch.Tensor) or x.dim() != {plan.value_rank}:
-        raise ValueError(f"x must be a tensor of {plan.value_rank} dimensions, not {{getattr(x, 'shape', type(x).__name__)}}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, not {{type(x).__name__}}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must have a floating-point dtype, not {{x.dtype}}")
+    if x.dim() != {plan.value_rank}:
+        raise ValueError(f"x must have {plan.value_rank} dimensions, not shape {{tuple(x.shape)}}")
 {checks}
-    if not isinstance({w}, torch.Tensor) or tuple({w}.shape) != ({", ".join(wshape)}{"," if len(wshape) == 1 else ""}):
+    if not isinstance({w}, torch.Tensor):
+        raise TypeError(f"{w} must be a torch.Tensor, not {{type({w}).__name__}}")
+    if tuple({w}.shape) != ({", ".join(wshape)}{"," if len(wshape) == 1 else ""}):
         raise ValueError(f"{w} must have the shape ({", ".join("{" + s + "}" for s in wshape)}) ({wdesc}), not {{tuple(getattr({w}, 'shape', ()))}}")
     if {w}.dtype != x.dtype or {w}.device != x.device:
         raise ValueError(f"{w} must have x's dtype and device ({{x.dtype}}, {{x.device}}), not {{{w}.dtype}}, {{{w}.device}}")
@@ -96,6 +120,7 @@ def {plan.func_name}(x, {w}, *, {args}, path="auto"):
     multiples: N slices)."""
     if path not in PATHS:
         raise ValueError(f"path must be one of 'auto' or 'generic', not {{path!r}}")
+{sized}
     _check(x, {w}, {args})
     if path == "generic":
         y = x.new_zeros(x.shape)   # accumulated in place: each pass touches ⌊N/d⌋ outputs

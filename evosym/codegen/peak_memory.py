@@ -2,7 +2,10 @@
 
 On CUDA the allocator's own peak; on the CPU, where PyTorch keeps no peak, the profiler's allocation events
 (allocations positive, frees negative) replayed in time order: the most bytes held at once during the call. (A
-sum of the allocations would count a temporary freed before the next one as if both were held.)
+sum of the allocations would count a temporary freed before the next one as if both were held.) What the CPU
+profiler cannot see is not counted: allocations made by other threads than the caller's (ATen's operators allocate
+their outputs and temporaries on the calling thread), and the frees of blocks allocated before the call (their size
+is unknown to it), so a call that frees tensors it did not allocate is reported as if it still held them.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import torch
 
 @contextlib.contextmanager
 def quiet_profiler():
-    """Runs the body with the torch profiler's own trace lines ("USDT: … profiler_start") kept off the terminal:
-    file descriptor 2 goes to a temporary file meanwhile, and every other line written there is passed on."""
+    """Runs the body with the torch profiler's own lines ("USDT: … profiler_start", its warning about a block
+    allocated before profiling) kept off the terminal: file descriptor 2 goes to a temporary file meanwhile, and
+    every other line written there is passed on."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as caught:
@@ -31,7 +35,7 @@ def quiet_profiler():
             os.close(saved)
             caught.seek(0)
             rest = [line for line in caught.read().decode(errors="replace").splitlines(keepends=True)
-                    if not line.startswith("USDT:")]
+                    if not line.startswith("USDT:") and "Memory block of unknown size" not in line]
             if rest:
                 sys.stderr.write("".join(rest))
 

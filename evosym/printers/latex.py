@@ -138,8 +138,8 @@ def _render(o: Outline) -> str:
     out += ["\\subsection*{Sizes and tensors}", f"Sizes: {domain_text(o, lambda x: f'${x}$', tex_rel)}.", "",
             "\\begin{tabular}{@{}lp{0.8\\linewidth}@{}}"]   # (descriptions wrap: a long one stays on the page)
     out += [f"${s}$ & {t(m)} \\\\" for s, m in o.sizes]
-    out += ["\\end{tabular}", "", "\\begin{tabular}{@{}lllp{0.45\\linewidth}@{}}"]
-    out += [f"${n}$ & {t(r)} & \\evofit{{0.3\\linewidth}}{{{sh}}} & {t(d)} \\\\" for n, r, sh, d in o.tensors]
+    out += ["\\end{tabular}", "", "\\begin{tabular}{@{}lllp{0.4\\linewidth}@{}}"]   # (fits a portrait article's line)
+    out += [f"${n}$ & {t(r)} & \\evofit{{0.25\\linewidth}}{{{sh}}} & {t(d)} \\\\" for n, r, sh, d in o.tensors]
     out += ["\\end{tabular}", ""]
     for lhs, body, desc in o.definitions:
         out += [_eq(f"{lhs} &:= {body}"), t(desc), ""]

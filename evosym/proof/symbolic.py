@@ -43,8 +43,8 @@ def nonnegative(expr) -> bool:
 
 
 def _rounding_bound(expr: sp.Add):
-    """A lower bound of ``expr`` free of ⌊·⌋ and ⌈·⌉ where each appears as a term c·⌊a⌋ or c·⌈a⌉ with c a number
-    (else None): ⌊a⌋ ≤ a ≤ ⌈a⌉, and for a = n/d with n integer-valued and d a positive integer ⌊a⌋ ≥ (n − d + 1)/d
+    """A lower bound of ``expr`` free of ⌊·⌋ and ⌈·⌉ where each appears as a term c·⌊a⌋ or c·⌈a⌉ with c a number and
+    a provably real (else None): ⌊a⌋ ≤ a ≤ ⌈a⌉, and for a = n/d with n integer-valued and d a positive integer ⌊a⌋ ≥ (n − d + 1)/d
     and ⌈a⌉ ≤ (n + d − 1)/d (otherwise ⌊a⌋ ≥ a − 1 and ⌈a⌉ ≤ a + 1): each term replaced by the bound its
     coefficient's sign asks for. So the padding K − 1 − ⌊(K − 1)/2⌋ of a centred window is ≥ (K − 1)/2 ≥ 0."""
     out = []
@@ -56,6 +56,8 @@ def _rounding_bound(expr: sp.Add):
         if not isinstance(rest, (sp.floor, sp.ceiling)) or not c.is_Number or c == 0:
             return None
         a = rest.args[0]
+        if a.is_extended_real is not True:   # ⌊a⌋ ≤ a ≤ ⌈a⌉ compares real numbers only
+            return None
         num, den = sp.fraction(sp.together(a))
         exact = den.is_Integer and den > 0 and num.is_integer is True and not num.has(sp.floor, sp.ceiling)
         if isinstance(rest, sp.floor):   # ⌊a⌋ ≤ a; ⌊a⌋ ≥ a − 1 (n/d: (n − d + 1)/d)
