@@ -8,8 +8,9 @@ holds it as ``inner``) to the last resort:
 
 - :class:`DivisorSlices` (path ``divisor-slices``): Ω(p) is the divisors of p + a and K is a Dirichlet
   convolution δ(o, c)·W[c, (p + a)/(m + a) − a] (compared at the grid): the divisor pairs as about 2√N
-  strided slices of the output, split at the hyperbola d·k = n, no N×N kernel (:mod:`.divisors`). Its ``inner`` is the variant chosen without it (the
-  generic lowering over every position), built as the plan's generic alternative.
+  strided slices of the output, split at the hyperbola d·k = n, no N×N kernel (:mod:`.divisors`). Its
+  ``inner`` is the variant chosen without it (the generic lowering over every position), built as the plan's
+  generic alternative.
 - :class:`Sdpa` (``sdpa``, wraps a premix, or a post-mix of one): K̂ = M·softmax(α·A⋆B + β) with A, B the
   queries and keys of each head (:mod:`.sdpa` recognises it in the plan of the premix, from the proved kernel):
   v = M·x, one ``F.scaled_dot_product_attention`` per call, then P; :func:`sdpa` builds it.

@@ -2,7 +2,8 @@
 
 They answer "proved" or "not proved", never a wrong "proved": a polynomial in positive
 integer sizes is non-negative when, after writing every positive size as 1 + (a non-negative
-integer), all its coefficients are non-negative. Ranges of ``⌊a/k⌋`` follow from the lemma
+integer), all its coefficients are non-negative; a term c·⌊a⌋ or c·⌈a⌉ (c a number, a real) is first
+replaced by the bound of ⌊a⌋ ≤ a ≤ ⌈a⌉ its sign asks for. Ranges of ``⌊a/k⌋`` follow from the lemma
 ``0 ≤ a ≤ M·k − 1  ⇒  0 ≤ ⌊a/k⌋ ≤ M − 1`` for ``k ≥ 1``.
 """
 
