@@ -46,9 +46,12 @@ tokens, over its positions, with a kernel made from any of the operator's inputs
   ``mhsa_masked_bias``: its mask input is an indicator, a key in every row, and its bias input finite);
 - cross-attention with grouped key/value heads (no operator combines them; any mask, bias and is_causal on
   cross-attention is cross_attention_key_padding, cross_attention_masked or cross_attention_masked_bias);
-- add_bias_kv / add_zero_attn: a key that is no position of any input, after which the weights of the input's keys
-  sum to less than one and the value bias stays in the aggregation with an input-dependent weight (an Evolution form
-  over an affine projection of x, not over an input tensor);
+- add_bias_kv: a key that is no position of any input, after which the weights of the input's keys sum to less than
+  one and the value bias stays in the aggregation with an input-dependent weight (an Evolution form over an affine
+  projection of x, not over an input tensor); add_zero_attn with non-zero key or value biases, for the same reason
+  (with zero ones, bias=False or biases at their initial zeros, it is taken: cross-attention over the keys' tokens
+  and one zero token, whose key and value are then PyTorch's zero key and value), and with is_causal=True (PyTorch
+  then hides the zero key from every query, or shows it to all with a key_padding_mask);
 - a fully masked query row: the softmax is 0/0 there (PyTorch 2.13 returns zeros, earlier versions
   NaN), so no softmax kernel equals it;
 - dropout_p > 0 (or a module's dropout in training mode): random, not a function of the input;
@@ -88,6 +91,30 @@ FULL_ROW_REASON = (
 CAUSAL_PAIR_REASON = (
     "is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error (some of its backends "
     "combine them, others refuse); pass one of them, the causal mask folded into attn_mask")
+ZERO_ATTN_BIAS_REASON = (
+    "add_zero_attn=True with non-zero key or value projection biases is not supported: evosym takes add_zero_attn as "
+    "cross-attention over the keys' tokens and one more, zero token, whose key and value are the biases b_K and b_V "
+    "where PyTorch appends a zero key and a zero value after the projections; the two agree only where b_K and b_V "
+    "are zero (bias=False, or biases still at their zero initialisation). Here they are not: a zero key adds "
+    "exp(0) = 1 to every softmax denominator, so the weights of the input's keys sum to less than one and a value "
+    "bias would stay in the aggregation with an input-dependent weight, which no Evolution form over an input "
+    "tensor has")
+ZERO_ATTN_GRAD_REASON = (
+    "add_zero_attn=True with key and value projection biases that require a gradient is not supported: their values "
+    "are zero, so the zero token's key and value (b_K and b_V) equal PyTorch's zero key and value, but their "
+    "gradients would not (PyTorch's zero key and value do not depend on the biases, the zero token's do); call it "
+    "under torch.no_grad() or torch.inference_mode(), freeze m.in_proj_bias, or build the module with bias=False")
+ZERO_ATTN_CAUSAL_REASON = (
+    "add_zero_attn=True with is_causal=True is not supported: PyTorch then applies the causal hint over the S + 1 "
+    "keys (the zero key after the last, hidden from every query of a self-attention) or, with a "
+    "key_padding_mask, the padded attn_mask (the zero key visible to all), two different results; pass the "
+    "causal mask as attn_mask without is_causal (the zero key is then visible to every query, as PyTorch computes "
+    "it)")
+ADD_BIAS_KV_REASON = (
+    "add_bias_kv=True is not supported: bias_k and bias_v append a learned key and value after the projections, "
+    "which no token of any input projects to, so the weights of the input's keys sum to less than one and the "
+    "value bias and bias_v stay in the aggregation with an input-dependent weight: an Evolution form over an "
+    "affine projection of x, not over an input tensor, which is what evosym aggregates")
 GQA_BIAS_REASON = (
     "mask='bias' with fewer key/value heads is not a route: grouped heads with an attn_mask are gqa_masked or "
     "gqa_masked_bias, whose tables sdpa_route builds (mhsa_bias has N key/value heads)")
@@ -803,6 +830,9 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
                                f"is {m.embed_dim} (num_heads·head_dim = {m.num_heads}·{m.head_dim}): they must be "
                                "equal (PyTorch refuses it too)")
 
+    if m.add_zero_attn:   # cross-attention over the keys' tokens and one zero token (a new key tensor: cross)
+        key, value, key_padding_mask, attn_mask = zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask,
+                                                                   is_causal)
     # self-attention when key and value ARE the query; any other tensor (an equal copy too) is cross-attention's
     # key/value input, so its gradients are its own (routing by value would send them all to the query)
     cross = not (key is query and value is query) or not m._qkv_same_embed_dim
@@ -838,6 +868,39 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
         return Route("mhsa_key_padding", r.sizes, r.query_factor, keep)
     return _tables_route(sizes, attn_mask, kind, module=True, batch=batch, dtype=query.dtype, keep=keep,
                          padding=padding)
+
+
+def zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal):
+    """(key, value, key_padding_mask, attn_mask) of ``m(query, key, value, …)`` for a module with add_zero_attn=True,
+    as cross-attention computes it: key and value with one zero token appended along their sequence axis, the masks
+    with one more key, visible (False, or 0: what PyTorch's pad of its masks gives the zero key). The zero token's key
+    and value are b_K and b_V, PyTorch's zero key and value only where those biases are zero and take no gradient:
+    an AttentionRefused otherwise, and for is_causal=True, add_bias_kv=True and dropout active in training mode."""
+    import torch
+    if m.bias_k is not None or m.bias_v is not None:
+        raise AttentionRefused(ADD_BIAS_KV_REASON)
+    if m.training and m.dropout > 0:
+        raise AttentionRefused(f"cannot take this torch.nn.MultiheadAttention: its dropout {m.dropout} is active in "
+                               "training mode and the generated operators have none; call .eval() on it first (or "
+                               "set dropout=0)")
+    if is_causal:
+        raise AttentionRefused(ZERO_ATTN_CAUSAL_REASON)
+    e, b = m.embed_dim, m.in_proj_bias
+    if b is not None and bool((b.detach()[e:] != 0).any()):
+        raise AttentionRefused(ZERO_ATTN_BIAS_REASON)
+    if b is not None and b.requires_grad and torch.is_grad_enabled():
+        raise AttentionRefused(ZERO_ATTN_GRAD_REASON)
+    for name, t in (("key", key), ("value", value)):
+        if not isinstance(t, torch.Tensor) or t.dim() not in (2, 3):
+            raise AttentionRefused(f"{name} must be a 3-D (batched) or 2-D (unbatched) tensor, not "
+                                   f"{getattr(t, 'shape', type(t).__name__)}")
+
+    def one_more(t, axis):   # a zero entry appended along ``axis``
+        return torch.cat([t, t.new_zeros(t.shape[:axis] + (1,) + t.shape[axis + 1:])], axis)
+    key, value = (one_more(t, 1 if t.dim() == 3 and m.batch_first else 0) for t in (key, value))
+    masks = [None if t is None or not isinstance(t, torch.Tensor) or t.dim() == 0 else one_more(t, t.dim() - 1)
+             for t in (key_padding_mask, attn_mask)]   # (a mask of another type: the checks after this refuse it)
+    return (key, value) + tuple(t if new is None else new for t, new in zip((key_padding_mask, attn_mask), masks))
 
 
 def _padding(m, query, key, mask):
@@ -920,7 +983,10 @@ def multihead_attention(m, query, key, value, key_padding_mask=None, need_weight
     the module first): (y, None) in m's layout ((B, L, E) with batch_first, else (L, B, E); (L, E) unbatched).
     ``average_attn_weights`` only shapes the weights, which are not returned."""
     r = mha_route(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
-    module_for(m, r)   # what the operator's from_torch refuses in the module (add_bias_kv, training dropout …)
+    if m.add_zero_attn:   # the module's own checks made by zero_attn_inputs (from_torch refuses the flag itself)
+        key, value, _, _ = zero_attn_inputs(m, query, key, value, None, None, is_causal)
+    else:
+        module_for(m, r)   # what the operator's from_torch refuses in the module (add_bias_kv, training dropout …)
     if r.operator.endswith("key_padding") and query.dim() == 2:
         r = Route(r.operator, r.sizes, r.query_factor, r.bias[0])   # the visible keys (S,) of an unbatched query
 

@@ -36,6 +36,8 @@ MHA_MASKS = ("none", "causal float", "causal bool", "causal bool 3-D", "band", "
 PADDINGS = ("bool", "float", "float −inf", "float 0/−inf", "bool all hidden", "bool trailing")
 MHA_EXTRAS = ({"add_bias_kv": True}, {"add_zero_attn": True}, {"kdim": 3, "vdim": 3}, {"kdim": 3, "vdim": 5},
               {"dropout": 0.2, "train": True}, {"dropout": 0.2})
+# add_zero_attn (bias=False): the masks tried with self-attention (each then has one more key, visible)
+ZERO_ATTN_MASKS = ("none", "causal float", "band", "additive bias", "additive bias and −inf 3-D per sample")
 # cross-attention: the key/value input's length and channels (SDPA), and the masks tried with it, as (L, S)
 KV_LENGTH, KV_CHANNELS = LENGTH + 1, 3
 CROSS_MASKS = ("none", "all allowed", "causal bool", "key padding (B, 1, 1, S)", "key padding float (B, 1, 1, S)",
@@ -160,6 +162,15 @@ def mha_combinations():
                         yield {"batch_first": batch_first, "bias": bias}, inputs, mask, causal, False, False
         for extra in MHA_EXTRAS:
             yield {"batch_first": batch_first, **extra}, "self", "none", False, False, False
+        zero = {"batch_first": batch_first, "bias": False, "add_zero_attn": True}   # taken: a zero token appended
+        for inputs, masks in (("self", ZERO_ATTN_MASKS), ("unbatched", ("none", "causal bool")),
+                              ("cross", ("none",) + MHA_CROSS_MASKS)):
+            for mask in masks:
+                yield zero, inputs, mask, False, False, False
+        yield zero, "self", "none", False, "bool", False
+        yield zero, "self", "additive bias", False, "float −inf", False
+        yield {**zero, "kdim": 3, "vdim": 5}, "cross", "none", False, "bool", False
+        yield zero, "self", "causal float", True, False, False   # refused: is_causal with the zero key
         for padding in PADDINGS:
             for mask in ("none", "additive bias", "causal float", "band"):
                 yield {"batch_first": batch_first}, "self", mask, False, padding, False
@@ -441,7 +452,9 @@ _MHA_ROWS = (
     ("batch_first=False", "nn.MultiheadAttention(E, N)", {}, {}),
     ("bias=False", "nn.MultiheadAttention(E, N, bias=False)", {"bias": False}, {}),
     ("add_bias_kv=True", "nn.MultiheadAttention(E, N, add_bias_kv=True)", {"add_bias_kv": True}, {}),
-    ("add_zero_attn=True", "nn.MultiheadAttention(E, N, add_zero_attn=True)", {"add_zero_attn": True}, {}),
+    ("add_zero_attn=True, bias=False", "nn.MultiheadAttention(E, N, add_zero_attn=True, bias=False)",
+     {"add_zero_attn": True, "bias": False}, {}),
+    ("add_zero_attn=True with biases", "nn.MultiheadAttention(E, N, add_zero_attn=True)", {"add_zero_attn": True}, {}),
     ("kdim / vdim ≠ embed_dim", "nn.MultiheadAttention(E, N, kdim=3, vdim=5), m(x, k, v)", {"kdim": 3, "vdim": 5}, {}),
     ("dropout in eval mode", "nn.MultiheadAttention(E, N, dropout=0.2).eval()", {"dropout": 0.2}, {}),
     ("dropout in training mode", "nn.MultiheadAttention(E, N, dropout=0.2).train()", {"dropout": 0.2, "train": True},
@@ -549,10 +562,12 @@ def _mha_row(module_kw: dict, call: dict) -> tuple[str, str]:
     mask = mha_mask(call.get("mask", "none"), LENGTH, 2, 1 if unbatched else BATCH, torch.float64)
     try:
         r = mha_route(m, q, k, v, pad, call.get("need_weights", False), mask, call.get("is_causal", False))
-        module_for(m, r)
+        if not m.add_zero_attn:   # (add_zero_attn: the module's checks are mha_route's, from_torch refuses the flag)
+            module_for(m, r)
     except ValueError as exc:
         return "refused", str(exc)
-    return "supported", f"`{r.operator}`" + (" (H = 1)" if r.operator == "mhsa" else "")
+    return "supported", f"`{r.operator}`" + (" (H = 1)" if r.operator == "mhsa" else "") + (
+        " over the keys' tokens and one zero token" if m.add_zero_attn else "")
 
 
 def rows() -> list[tuple[str, str, str, str, str]]:
@@ -596,7 +611,9 @@ def markdown(tallies: dict) -> str:
               "`is_causal`, `scale` and biases alternating, plus `dropout_p > 0` for each; for "
               "`nn.MultiheadAttention`, `batch_first` × `bias` × self / cross (key and value of "
               f"{LENGTH + 1} tokens) / unbatched input × {len(MHA_MASKS)} masks × `is_causal`, plus `add_bias_kv`, "
-              "`add_zero_attn`, "
+              "`add_zero_attn` (with non-zero biases; with `bias=False` on self-attention × "
+              f"{len(ZERO_ATTN_MASKS)} masks, unbatched, cross-attention × {len(MHA_CROSS_MASKS) + 1} masks, with "
+              "a boolean and a float `key_padding_mask`, with `kdim`/`vdim`, with `is_causal`), "
               "`kdim`/`vdim` (equal and different), dropout in both modes, `key_padding_mask` (boolean, finite "
               "float, finite float with −inf, 0 / −inf, boolean hiding a whole sample; each with no mask, an additive, "
               "a causal and a band attn_mask, and unbatched; boolean with `is_causal`; each on cross-attention too, and "
@@ -632,11 +649,17 @@ def markdown(tallies: dict) -> str:
               "cross-attention with grouped key/value heads (`enable_gqa` with a `kv_input`) is "
               "`gqa_cross_attention` (three inputs), with a mask or `is_causal` `gqa_cross_attention_masked` (M over "
               "the query heads) or `gqa_cross_attention_masked_bias` (M and P); "
-              "`add_bias_kv` and `add_zero_attn` append a key that belongs to no input, so the weights of "
-              "the input's keys sum to less than one and the value bias (and `bias_v`) stays in the aggregation with "
+              "`add_bias_kv` appends a key and a value that no token of any input projects to, so the weights "
+              "of the input's keys sum to less than one and the value bias and `bias_v` stay in the aggregation with "
               "an input-dependent weight: an Evolution form over an affine projection of x (v = W_V·x + b_V, shifted "
-              "by −`bias_v`), not over an input tensor, which is what evosym aggregates (`add_zero_attn` without a "
-              "value bias would be one; no catalogue operator has it yet); any other boolean or 0 / −inf pattern "
+              "by −`bias_v`), not over an input tensor, which is what evosym aggregates; `add_zero_attn` appends a "
+              "zero key and a zero value after the projections, which is cross-attention over the keys' tokens and "
+              "one zero token where the key and value biases are zero (its key and value are b_K and b_V): taken "
+              "with `bias=False`, or with biases at zero that take no gradient (under `torch.no_grad()`; their "
+              "gradient would count the zero token's), through the cross-attention operators with every mask padded "
+              "by a visible key, and refused with non-zero key or value biases (the value bias would stay in the "
+              "aggregation, as with `add_bias_kv`) and with `is_causal` (PyTorch then hides the zero key from every "
+              "query, or, with a `key_padding_mask`, shows it to all); any other boolean or 0 / −inf pattern "
               "(bands, blocks, per sample and head, with a `key_padding_mask`) is `mhsa_masked`'s input M (B, N, L, L), "
               "the keys each query sees, declared an indicator (a key in every row), and a hard mask together with an "
               "additive bias (a float mask mixing −inf with finite values, a boolean or causal mask beside a float "
