@@ -30,8 +30,9 @@ REQUIRES = [
     ("not m.add_zero_attn",
      "add_zero_attn=False (no zero attention): the zero key it appends adds exp(0) = 1 to every softmax "
      "denominator, so the attention of the input's keys sums to less than one and the value bias b_V stays in the "
-     "aggregation, scaled by that input-dependent sum: neither K·x nor a bias β with v = x (without a value "
-     "bias it would be one; no catalogue operator has it yet)"),
+     "aggregation, scaled by that input-dependent sum: neither K·x nor a bias β with v = x. Called through "
+     "evosym.coverage.attention.multihead_attention, such a module is cross-attention over the keys' tokens and one "
+     "zero token where its key and value biases are zero (bias=False)"),
 ]
 
 
