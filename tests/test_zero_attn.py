@@ -101,3 +101,11 @@ def test_is_causal_add_bias_kv_and_training_dropout_are_refused():
         multihead_attention(_module(bias=False, add_bias_kv=True), x, x, x, need_weights=False)
     with pytest.raises(ValueError, match="dropout 0.2 is active in training mode"):
         multihead_attention(_module(bias=False, dropout=0.2).train(), x, x, x, need_weights=False)
+
+
+def test_a_mask_of_the_wrong_length_is_named_with_the_callers_shape():
+    m, x = _module(bias=False), torch.randn(L, B, E, dtype=F64)
+    with pytest.raises(ValueError, match=r"attn_mask must have the keys' length S = 5 .* not shape \(5, 6\)"):
+        multihead_attention(m, x, x, x, need_weights=False, attn_mask=torch.zeros(L, L + 1, dtype=F64))
+    with pytest.raises(ValueError, match=r"key_padding_mask must have the keys' length S = 5 .* not shape \(3, 4\)"):
+        multihead_attention(m, x, x, x, need_weights=False, key_padding_mask=torch.zeros(B, L - 1, dtype=torch.bool))

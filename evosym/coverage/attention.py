@@ -895,6 +895,13 @@ def zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causa
             raise AttentionRefused(f"{name} must be a 3-D (batched) or 2-D (unbatched) tensor, not "
                                    f"{getattr(t, 'shape', type(t).__name__)}")
 
+    keys = key.shape[1 if key.dim() == 3 and m.batch_first else 0]
+    for name, t in (("key_padding_mask", key_padding_mask), ("attn_mask", attn_mask)):
+        if isinstance(t, torch.Tensor) and t.dim() and t.shape[-1] != keys:   # (said before the zero key is added)
+            raise AttentionRefused(f"{name} must have the keys' length S = {keys} on its last axis (the zero key of "
+                                   f"add_zero_attn is appended to it here, as PyTorch does), not shape "
+                                   f"{tuple(t.shape)} (PyTorch refuses it too)")
+
     def one_more(t, axis):   # a zero entry appended along ``axis``
         return torch.cat([t, t.new_zeros(t.shape[:axis] + (1,) + t.shape[axis + 1:])], axis)
     key, value = (one_more(t, 1 if t.dim() == 3 and m.batch_first else 0) for t in (key, value))
