@@ -103,9 +103,30 @@ def test_is_causal_add_bias_kv_and_training_dropout_are_refused():
         multihead_attention(_module(bias=False, dropout=0.2).train(), x, x, x, need_weights=False)
 
 
-def test_a_mask_of_the_wrong_length_is_named_with_the_callers_shape():
+def test_wrong_sizes_are_named_with_the_callers_shapes():
+    """Checked before the zero key is appended: the message gives the caller's S, not S + 1."""
     m, x = _module(bias=False), torch.randn(L, B, E, dtype=F64)
-    with pytest.raises(ValueError, match=r"attn_mask must have the keys' length S = 5 .* not shape \(5, 6\)"):
-        multihead_attention(m, x, x, x, need_weights=False, attn_mask=torch.zeros(L, L + 1, dtype=F64))
-    with pytest.raises(ValueError, match=r"key_padding_mask must have the keys' length S = 5 .* not shape \(3, 4\)"):
-        multihead_attention(m, x, x, x, need_weights=False, key_padding_mask=torch.zeros(B, L - 1, dtype=torch.bool))
+    cases = (({"attn_mask": torch.zeros(L, L + 1, dtype=F64)}, r"attn_mask must have shape \(5, 5\) or \(6, 5, 5\) .* not \(5, 6\)"),
+             ({"attn_mask": torch.zeros(7, L, L, dtype=F64)}, r"not \(7, 5, 5\)"),
+             ({"key_padding_mask": torch.zeros(B + 1, L, dtype=torch.bool)}, r"key_padding_mask must have shape \(3, 5\) .* not \(4, 5\)"),
+             ({"key_padding_mask": torch.zeros(L, dtype=torch.bool)}, r"not \(5,\)"),
+             ({"is_causal": 1}, "is_causal must be True or False, not 1"))
+    for args, match in cases:
+        with pytest.raises(ValueError, match=match):
+            multihead_attention(m, x, x, x, need_weights=False, **args)
+    c = _module(bias=False, kdim=3, vdim=5)
+    with pytest.raises(ValueError, match=r"one sequence length S, not \[3, 4\]"):
+        multihead_attention(c, x, torch.randn(S, B, 3, dtype=F64), torch.randn(S - 1, B, 5, dtype=F64), need_weights=False)
+    u = torch.randn(L, E, dtype=F64)   # unbatched: (L, S) or (heads, L, S)
+    torch.testing.assert_close(multihead_attention(m, u, u, u, need_weights=False, attn_mask=torch.zeros(HEADS, L, L, dtype=F64))[0],
+                               m(u, u, u, need_weights=False, attn_mask=torch.zeros(HEADS, L, L, dtype=F64))[0], rtol=1e-12, atol=1e-12)
+
+
+def test_nested_and_sparse_inputs_are_refused_clearly():
+    m = _module(bias=False)
+    nested = torch.nested.nested_tensor([torch.randn(3, E, dtype=F64), torch.randn(4, E, dtype=F64)])
+    with pytest.raises(ValueError, match="query must be a dense tensor, not a nested one"):
+        multihead_attention(m, nested, nested, nested, need_weights=False)
+    x = torch.randn(L, B, E, dtype=F64)
+    with pytest.raises(ValueError, match="key must be a dense tensor"):
+        multihead_attention(m, x, x.to_sparse(), x, need_weights=False)

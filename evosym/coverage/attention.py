@@ -509,10 +509,21 @@ def _call(r: Route, x, weights, path, kv, value):
     return y.transpose(-1, -2)
 
 
+def _dense(**tensors) -> None:
+    """An AttentionRefused for a nested or sparse tensor among ``tensors`` (the routes read their shapes)."""
+    import torch
+    for name, t in tensors.items():
+        if isinstance(t, torch.Tensor) and (t.is_nested or t.layout != torch.strided):
+            raise AttentionRefused(f"{name} must be a dense tensor, not a {'nested' if t.is_nested else str(t.layout)} "
+                                   "one: pass padded sequences with a key_padding_mask (nested tensors: "
+                                   "t.to_padded_tensor(0.0)) or t.to_dense()")
+
+
 def sdpa_route(x, q_weight, k_weight, v_weight, *, num_heads, attn_mask=None, dropout_p=0.0, is_causal=False,
                scale=None, enable_gqa=False, kv_input=None) -> Route:
     """The route of :func:`self_attention`'s arguments (the shapes give the heads), or a ValueError saying why."""
     import torch
+    _dense(x=x, kv_input=kv_input)
     if not isinstance(x, torch.Tensor) or x.dim() not in (2, 3):
         raise AttentionRefused(f"x must be a (B, L, E) or (L, E) tensor, not {getattr(x, 'shape', type(x).__name__)}")
     if isinstance(kv_input, torch.Tensor) and (kv_input.dtype != x.dtype or kv_input.device != x.device):
@@ -811,6 +822,7 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     import torch
     if not isinstance(m, torch.nn.MultiheadAttention):
         raise AttentionRefused(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
+    _dense(query=query, key=key, value=value)
     if not isinstance(query, torch.Tensor) or query.dim() not in (2, 3):
         raise AttentionRefused(f"query must be a 3-D (batched) or 2-D (unbatched) tensor, not "
                          f"{getattr(query, 'shape', type(query).__name__)}")
@@ -883,6 +895,8 @@ def zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causa
         raise AttentionRefused(f"cannot take this torch.nn.MultiheadAttention: its dropout {m.dropout} is active in "
                                "training mode and the generated operators have none; call .eval() on it first (or "
                                "set dropout=0)")
+    if not isinstance(is_causal, bool):
+        raise AttentionRefused(f"is_causal must be True or False, not {is_causal!r}")
     if is_causal:
         raise AttentionRefused(ZERO_ATTN_CAUSAL_REASON)
     e, b = m.embed_dim, m.in_proj_bias
@@ -894,13 +908,17 @@ def zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causa
         if not isinstance(t, torch.Tensor) or t.dim() not in (2, 3):
             raise AttentionRefused(f"{name} must be a 3-D (batched) or 2-D (unbatched) tensor, not "
                                    f"{getattr(t, 'shape', type(t).__name__)}")
-
+    _check_cross_inputs(m, query, key, value)   # the caller's sizes, checked before the zero key is appended
     keys = key.shape[1 if key.dim() == 3 and m.batch_first else 0]
+    length = query.shape[1 if query.dim() == 3 and m.batch_first else 0]
+    batch = None if query.dim() == 2 else query.shape[0 if m.batch_first else 1]
+    shapes = {"key_padding_mask": [(keys,)] if batch is None else [(batch, keys)],
+              "attn_mask": [(length, keys), ((1 if batch is None else batch) * m.num_heads, length, keys)]}
     for name, t in (("key_padding_mask", key_padding_mask), ("attn_mask", attn_mask)):
-        if isinstance(t, torch.Tensor) and t.dim() and t.shape[-1] != keys:   # (said before the zero key is added)
-            raise AttentionRefused(f"{name} must have the keys' length S = {keys} on its last axis (the zero key of "
-                                   f"add_zero_attn is appended to it here, as PyTorch does), not shape "
-                                   f"{tuple(t.shape)} (PyTorch refuses it too)")
+        if isinstance(t, torch.Tensor) and tuple(t.shape) not in shapes[name]:
+            raise AttentionRefused(f"{name} must have shape {' or '.join(map(str, shapes[name]))} (L = {length} "
+                                   f"queries, S = {keys} keys; the zero key of add_zero_attn is appended to it here, "
+                                   f"as PyTorch does), not {tuple(t.shape)} (PyTorch refuses it too)")
 
     def one_more(t, axis):   # a zero entry appended along ``axis``
         return torch.cat([t, t.new_zeros(t.shape[:axis] + (1,) + t.shape[axis + 1:])], axis)
