@@ -819,6 +819,12 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
               is_causal=False) -> Route:
     """The route of an ``nn.MultiheadAttention`` call's forward arguments, or a ValueError saying why (the
     module's own arguments are checked by the operator's from_torch)."""
+    return _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)[0]
+
+
+def _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal):
+    """(the route, key, value) of an ``nn.MultiheadAttention`` call: key and value as the route computes them (with
+    add_zero_attn, one zero token appended)."""
     import torch
     if not isinstance(m, torch.nn.MultiheadAttention):
         raise AttentionRefused(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
@@ -863,7 +869,7 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
         return _cross_route(m.num_heads, m.num_heads, m.head_dim, m.kdim, m.vdim, length=length, keys=keys,
                             is_causal=is_causal, attn_mask=checked_mask(attn_mask, query, logits, module=True),
                             module=True, keep=keep, padding=padding, batch=logits[0] if query.dim() == 3 else None,
-                            dtype=query.dtype, device=query.device)
+                            dtype=query.dtype, device=query.device), key, value
     length = query.shape[0] if query.dim() == 2 or not m.batch_first else query.shape[1]
     if query.dim() == 3:
         logits = (query.shape[0] if m.batch_first else query.shape[1], m.num_heads, length, length)
@@ -876,10 +882,10 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
     if keep is not None and padding is None and kind in ("none", "causal"):   # keys hidden per sample only: the
         r = route(**sizes)                                                    # visible keys, the second input
         if kind == "causal":   # a decoder's self-attention over padded sequences
-            return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(keep))
-        return Route("mhsa_key_padding", r.sizes, r.query_factor, keep)
+            return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(keep)), key, value
+        return Route("mhsa_key_padding", r.sizes, r.query_factor, keep), key, value
     return _tables_route(sizes, attn_mask, kind, module=True, batch=batch, dtype=query.dtype, keep=keep,
-                         padding=padding)
+                         padding=padding), key, value
 
 
 def zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal):
@@ -904,10 +910,6 @@ def zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causa
         raise AttentionRefused(ZERO_ATTN_BIAS_REASON)
     if b is not None and b.requires_grad and torch.is_grad_enabled():
         raise AttentionRefused(ZERO_ATTN_GRAD_REASON)
-    for name, t in (("key", key), ("value", value)):
-        if not isinstance(t, torch.Tensor) or t.dim() not in (2, 3):
-            raise AttentionRefused(f"{name} must be a 3-D (batched) or 2-D (unbatched) tensor, not "
-                                   f"{getattr(t, 'shape', type(t).__name__)}")
     _check_cross_inputs(m, query, key, value)   # the caller's sizes, checked before the zero key is appended
     keys = key.shape[1 if key.dim() == 3 and m.batch_first else 0]
     length = query.shape[1 if query.dim() == 3 and m.batch_first else 0]
@@ -923,9 +925,8 @@ def zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causa
     def one_more(t, axis):   # a zero entry appended along ``axis``
         return torch.cat([t, t.new_zeros(t.shape[:axis] + (1,) + t.shape[axis + 1:])], axis)
     key, value = (one_more(t, 1 if t.dim() == 3 and m.batch_first else 0) for t in (key, value))
-    masks = [None if t is None or not isinstance(t, torch.Tensor) or t.dim() == 0 else one_more(t, t.dim() - 1)
-             for t in (key_padding_mask, attn_mask)]   # (a mask of another type: the checks after this refuse it)
-    return (key, value) + tuple(t if new is None else new for t, new in zip((key_padding_mask, attn_mask), masks))
+    return (key, value) + tuple(one_more(t, t.dim() - 1) if isinstance(t, torch.Tensor) else t
+                                for t in (key_padding_mask, attn_mask))   # (another type: the checks after refuse it)
 
 
 def _padding(m, query, key, mask):
@@ -1007,10 +1008,8 @@ def multihead_attention(m, query, key, value, key_padding_mask=None, need_weight
     functional form with m's own parameters (gradients reach them, as through m; the operator's from_torch checks
     the module first): (y, None) in m's layout ((B, L, E) with batch_first, else (L, B, E); (L, E) unbatched).
     ``average_attn_weights`` only shapes the weights, which are not returned."""
-    r = mha_route(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
-    if m.add_zero_attn:   # the module's own checks made by zero_attn_inputs (from_torch refuses the flag itself)
-        key, value, _, _ = zero_attn_inputs(m, query, key, value, None, None, is_causal)
-    else:
+    r, key, value = _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
+    if not m.add_zero_attn:   # (add_zero_attn: its module checks are zero_attn_inputs', from_torch refuses the flag)
         module_for(m, r)   # what the operator's from_torch refuses in the module (add_bias_kv, training dropout …)
     if r.operator.endswith("key_padding") and query.dim() == 2:
         r = Route(r.operator, r.sizes, r.query_factor, r.bias[0])   # the visible keys (S,) of an unbatched query
