@@ -239,7 +239,8 @@ class GridCompiler:
         if isinstance(e, sp.Mod):
             return f"({self._expr(e.args[0])} % {self._expr(e.args[1])})"
         if isinstance(e, sp.KroneckerDelta):
-            return f"({self._expr(e.args[0])} == {self._expr(e.args[1])}).to(dtype)"
+            eye = self._eye(*e.args)
+            return eye if eye else f"({self._expr(e.args[0])} == {self._expr(e.args[1])}).to(dtype)"
         if isinstance(e, InRange):
             x, lo, hi = (self._expr(a) for a in e.args)
             return f"(({lo} <= {x}) & ({x} <= {hi})).to(dtype)"
@@ -267,6 +268,19 @@ class GridCompiler:
         if isinstance(e, sp.Abs):
             return f"torch.as_tensor({self._expr(e.args[0])}, device=device).abs()"
         raise EvosymError(f"code generation: no torch lowering for {type(e).__name__} in {e}")
+
+    def _eye(self, a, b) -> str | None:
+        """δ(a, b) for two grid axes (each runs from 0 over its whole length) as ``torch.eye`` viewed onto the grid: one
+        fill, where the comparison of two aranges is a comparison and a conversion over the same grid."""
+        if not (a in self.main and b in self.main and a != b and a in self.extent and b in self.extent):
+            return None
+        first, second = sorted((a, b), key=self.main.index)
+        at = {self.axes.index(first): self.extent[first], self.axes.index(second): self.extent[second]}
+        view = ", ".join(at.get(j, "1") for j in range(self.rank))
+        tmp = self._tmp()
+        self.prog.statements.append(f"{tmp} = torch.eye({self.extent[first]}, {self.extent[second]}, dtype=dtype, "
+                                    f"device=device).view({view})  # δ({first}, {second})")
+        return tmp
 
     def _sizes_only(self, e) -> bool:
         """``e`` reads only sizes (no tensor, no index axis): it prints as a Python number, not a tensor."""
