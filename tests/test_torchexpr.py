@@ -97,3 +97,22 @@ def test_a_sum_divided_by_its_number_of_terms_is_a_mean():
     b = torch.arange(24.0, dtype=torch.float64).reshape(3, 8)
     text, value = _run_reads(sp.Sum(A[i, k], (k, 0, K - 1)) / K, torch.float64, A=b)
     torch.testing.assert_close(value, b.mean(1), rtol=1e-15, atol=0)
+
+
+def test_a_delta_of_two_grid_axes_is_an_identity_matrix_on_the_grid():
+    """δ(a, b) of two grid axes prints as torch.eye viewed onto the grid (of unequal lengths, in either argument
+    order, with an axis between them and beside another factor); its values are SymPy's at every grid point."""
+    a, b, c = index("a"), index("b"), index("c")
+    A, Bn, Cn = size("A"), size("B"), size("C")
+    for expr in (sp.KroneckerDelta(a, c), sp.KroneckerDelta(c, a), (b + 1) * sp.KroneckerDelta(a, c) + sp.KroneckerDelta(b, a)):
+        gc = GridCompiler((a, b, c), {a: "A", b: "B", c: "C"}, {}, {A: "A", Bn: "B", Cn: "C"})
+        prog = gc.compile(expr)
+        text = "\n".join(prog.statements)
+        assert "torch.eye(" in text and "==" not in text, text
+        scope = {"torch": torch, "dtype": torch.float64, "device": torch.device("cpu"), "A": 4, "B": 2, "C": 3,
+                 "_as_grid": load("involution")._as_grid}
+        exec(text, scope)  # noqa: S102 - the compiler's own output
+        got = scope[prog.result].expand(4, 2, 3)
+        want = torch.tensor([[[float(expr.subs({a: x, b: y, c: z})) for z in range(3)] for y in range(2)] for x in range(4)],
+                            dtype=torch.float64)
+        assert torch.equal(got, want), expr
