@@ -87,6 +87,8 @@ NA_SIZES = [
     (2, 1, 2, 4, 7, 1),
     (1, 2, 2, 3, 70, 1),    # wide rows (float64: two chunks of 32 and a partial one), the window as tall as the input
     (1, 1, 3, 8, 41, 3),    # wide rows, K = 7
+    (1, 1, 16, 7, 37, 3),   # a block of 16 channels (float64: two vectors) on the border, runs of 3 positions
+    (2, 1, 12, 5, 23, 2),   # a block of 12 (a partial vector), runs of 2
 ]
 
 
@@ -128,7 +130,7 @@ def test_clamped_window_kernels_equal_the_reference(sizes):
 
 
 @needs_cxx
-@pytest.mark.parametrize("sizes", [NA_SIZES[1], NA_SIZES[4]])
+@pytest.mark.parametrize("sizes", [NA_SIZES[1], NA_SIZES[4], NA_SIZES[6]])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_clamped_window_with_a_broadcast_kernel_tensor(sizes, dtype):
     """kt constant along the last axis (the register-tiled forward's broadcast rows) and along every position

@@ -28,8 +28,10 @@
 // outputs (no atomics). The axes before the last are loops nested by template recursion (evo_tap_loops),
 // so each operator compiles to the loop nest its axes need; the last axis's loops are the rows below.
 // A clamped (NATTEN) or wrapping (circular) last axis runs its interior positions as the affine rows and
-// register tiles, and its border positions one at a time at the printed q(p, u) (evo_last_runs); the axes
-// before the last read q(p, u) per row, whatever their kind. Standalone: no torch headers.
+// register tiles, and its border positions at the printed q(p, u), grouped where consecutive ones read the same
+// inputs (a clamped border reads its nearest interior position's window: evo_last_runs, evo_border_block,
+// evo_border_correlate); the axes before the last read q(p, u) per row, whatever their kind. Standalone: no torch
+// headers.
 #ifndef EVOSYM_CPU_WINDOW_H
 #define EVOSYM_CPU_WINDOW_H
 
@@ -83,21 +85,30 @@ static inline void evo_interior(const evo_sizes& z, i64* lo, i64* hi) {
     *hi = evo_max(evo_min(evo_last::in_hi(z) + 1, n), *lo);
 }
 
-// the output positions in [from, to) of the last axis whose tap u reads the input, as runs: f(p0, n, q0) for the
-// n positions p0 + j reading q0 + s·j. An affine axis: one run, [p_lo(u), p_hi(u)]; a clamped or wrapping axis:
-// its interior as one run, each border position alone at q(p, u)
+// the output positions in [from, to) of the last axis whose tap u reads the input, as runs: f(p0, n, q0, qs) for the
+// n positions p0 + j reading q0 + qs·j. An affine axis: one run, [p_lo(u), p_hi(u)], qs = s; a clamped or wrapping
+// axis: its interior as one run (qs = s), its border as runs of consecutive positions reading one input (qs = 0: a
+// clamped border's tap reads the same input at every border position; a wrapping border's, one position each)
 template <typename F>
 static inline void evo_last_runs(const evo_sizes& z, const i64 u, const i64 from, const i64 to, F&& f) {
+    const i64 s = evo_last::stride(z);
     if constexpr (evo_last::affine) {
         const i64 plo = evo_max(evo_last::p_lo(z, u), from), phi = evo_min(evo_last::p_hi(z, u), to - 1);
-        if (plo <= phi) f(plo, phi - plo + 1, evo_last::q(z, plo, u));
+        if (plo <= phi) f(plo, phi - plo + 1, evo_last::q(z, plo, u), s);
     } else {
         i64 lo, hi;
         evo_interior(z, &lo, &hi);
-        for (i64 p = from; p < evo_min(lo, to); ++p) f(p, (i64)1, evo_last::q(z, p, u));
+        auto border = [&](const i64 a, const i64 b) {
+            for (i64 p = a, n; p < b; p += n) {
+                const i64 q0 = evo_last::q(z, p, u);
+                for (n = 1; p + n < b && evo_last::q(z, p + n, u) == q0; ++n) {}
+                f(p, n, q0, (i64)0);
+            }
+        };
+        border(from, evo_min(lo, to));
         const i64 a = evo_max(lo, from), b = evo_min(hi, to);
-        if (a < b) f(a, b - a, evo_last::q(z, a, u));
-        for (i64 p = evo_max(hi, from); p < to; ++p) f(p, (i64)1, evo_last::q(z, p, u));
+        if (a < b) f(a, b - a, evo_last::q(z, a, u), s);
+        border(evo_max(hi, from), to);
     }
 }
 
@@ -151,7 +162,7 @@ static inline void evo_row(T* __restrict out, const i64 os, const T* __restrict 
         const T bv = *b;
 #pragma omp simd
         for (i64 j = 0; j < n; ++j) out[j] += a[j] * bv;
-    } else if (os == 0 && as == 1 && bs == 1) {
+    } else if (os == 0 && as == 1 && bs == 1 && n > 8) {
         T acc = 0;
 #pragma omp simd reduction(+ : acc)
         for (i64 j = 0; j < n; ++j) acc += a[j] * b[j];
@@ -178,6 +189,60 @@ static inline typename evo_simd<T>::v evo_load(const T* p) {
     typename evo_simd<T>::v v;
     memcpy(&v, p, sizeof v);
     return v;
+}
+
+// the forward on a clamped or wrapping axis's border: n ≤ EVO_BP consecutive positions that read the same window (a
+// clamped border's positions all do), out[j·os + p] = sum over r < m of a[r·as + p]·v[r][j] for p < n and j < nj
+// (r: the window's taps, a: their kernel rows, v[r]: tap r's input at the block's channels j, zero-padded to whole
+// vectors): vectorised over the channels, the n positions' sums independent, each in the order of r. a is read at
+// EVO_BP positions a row: the caller's buffer holds EVO_BP readable elements past its end
+#define EVO_BP 8
+template <typename T>
+static inline void evo_border_block(T* __restrict out, const i64 os, const i64 nj, const T* __restrict a, const i64 as,
+                                    const i64 n, const T* const* v, const i64 m) {
+    typedef typename evo_simd<T>::v V;
+    constexpr i64 W = (i64)(sizeof(V) / sizeof(T));
+    for (i64 j0 = 0; j0 < nj; j0 += W) {
+        V acc[EVO_BP];
+        for (int p = 0; p < EVO_BP; ++p) acc[p] = V{};
+        for (i64 r = 0; r < m; ++r) {
+            const V vr = evo_load(v[r] + j0);
+            const T* ar = a + r * as;
+            for (int p = 0; p < EVO_BP; ++p) acc[p] += ar[p] * vr;
+        }
+        for (i64 p = 0; p < n; ++p) {
+            T t[W];
+            memcpy(t, &acc[p], sizeof(V));
+            for (i64 j = 0; j < W && j0 + j < nj; ++j) out[(j0 + j) * os + p] = t[j];
+        }
+    }
+}
+
+// attend's kernel gradient on a clamped axis's border: n ≤ EVO_BP consecutive positions p0 + p that read the window
+// of an interior position j (a clamped border's positions read the first or last interior position's), and the
+// window's taps read consecutive inputs: out[ul][p0 + p] = sum over k < m of d[k·dw + p0 + p]·xr[k][xj + ul] for
+// ul < taps, xj = j's first tap in the padded rows (xr). Vectorised over the taps (the inputs one whole-vector read
+// per channel, not a gather), the n positions' sums independent, each in the order of k (as the scalar sum). d's and
+// xr's rows are read W and EVO_BP elements at a time: the caller's buffers hold that much past their ends
+template <typename T>
+static inline void evo_border_correlate(T* const* out, const i64 p0, const i64 n, const i64 taps, const T* __restrict d,
+                                        const i64 dw, const T* const* xr, const i64 xj, const i64 m) {
+    typedef typename evo_simd<T>::v V;
+    constexpr i64 W = (i64)(sizeof(V) / sizeof(T));
+    for (i64 t0 = 0; t0 < taps; t0 += W) {
+        V acc[EVO_BP];
+        for (int p = 0; p < EVO_BP; ++p) acc[p] = V{};
+        for (i64 k = 0; k < m; ++k) {
+            const V xv = evo_load(xr[k] + xj + t0);
+            const T* dk = d + k * dw + p0;
+            for (int p = 0; p < EVO_BP; ++p) acc[p] += dk[p] * xv;
+        }
+        for (i64 p = 0; p < n; ++p) {
+            T t[W];
+            memcpy(t, &acc[p], sizeof(V));
+            for (i64 j = 0; j < W && t0 + j < taps; ++j) out[t0 + j][p0 + p] = t[j];
+        }
+    }
 }
 
 // q(p0, u) − p0 of the last axis (stride 1) for its taps u < n (n ≤ 256): where the interior's position p reads
@@ -273,6 +338,37 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
     const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows_all = tiled ? B * G * cg * rows_in : 0;
     T* xpad = evo_scratch<T>((size_t)(xrows_all * xw));
     if (tiled) evo_pad_rows<T>(x, xpad, xrows_all, len_in, xw, qmin, work > EVO_SERIAL_WORK);
+    // a clamped axis's border positions read the window of the interior position nearest them: its inputs at a
+    // block's channels, per input row and side, gathered once here (xcols[((b·blocks + blk)·rows_in + row)·2 +
+    // side][u][t], channels padded to whole vectors) rather than by every task reading the row (each task gathering
+    // them itself, across the channel planes, took 45% of neighborhood_attention's forward kernel at 56×56, K = 7)
+    constexpr i64 W = (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
+    const i64 nw = (nb + W - 1) / W * W, at[2] = {ilo, ihi - 1};
+    bool still[2] = {false, false};                     // side 0 (left), 1 (right): a border reading at[side]'s window
+    if (tiled && !evo_last::affine && ilo < ihi)
+        for (int side = 0; side < 2; ++side) {
+            const i64 pb = side == 0 ? 0 : len_out - 1;
+            still[side] = side == 0 ? ilo > 0 : ihi < len_out;
+            for (i64 u = 0; u < taps && still[side]; ++u) still[side] = evo_last::q(z, pb, u) == evo_last::q(z, at[side], u);
+        }
+    static thread_local std::vector<T> xcols_buf;
+    T* xcols = nullptr;
+    if (still[0] || still[1]) {
+        xcols_buf.assign((size_t)(B * blocks * rows_in * 2 * taps * nw), T(0));
+        xcols = xcols_buf.data();
+#pragma omp parallel for collapse(2) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
+        for (i64 bb = 0; bb < B * blocks; ++bb)
+        for (i64 row = 0; row < rows_in; ++row) {
+            const i64 b = bb / blocks, g = bb % blocks * nb / og;
+            const T* xg = x + (b * G * cg + g * cg) * plane_in + row * len_in;   // C_g = 1: channel t at + t·plane_in
+            for (int side = 0; side < 2; ++side) {
+                if (!still[side]) continue;
+                T* dst = xcols + ((bb * rows_in + row) * 2 + side) * taps * nw;
+                for (i64 t = 0; t < nb; ++t)
+                    for (i64 u = 0; u < taps; ++u) dst[u * nw + t] = xg[t * plane_in + evo_last::q(z, at[side], u)];
+            }
+        }
+    }
 #pragma omp parallel for collapse(3) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
     for (i64 b = 0; b < B; ++b)
     for (i64 blk = 0; blk < blocks; ++blk)
@@ -295,10 +391,10 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
                     const T* xrow = xc + (EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) * len_in : 0);
                     const T* krow = kc + evo_kt_offset(kl, 4, u, EVO_LAST);
                     for (i64 ul = 0; ul < taps; ++ul) {
-                        evo_last_runs(z, ul, from, to, [&](const i64 p0, const i64 n, const i64 q0) {
+                        evo_last_runs(z, ul, from, to, [&](const i64 p0, const i64 n, const i64 q0, const i64 qs) {
                             const T* kp = krow + ul * kl.stride[4 + EVO_LAST] + p0 * ks;
                             for (i64 t = 0; t < nb; ++t)
-                                evo_row<T>(yrow + t * plane_out + p0, 1, kp, ks, xrow + q0 + t * plane_in, s, n);
+                                evo_row<T>(yrow + t * plane_out + p0, 1, kp, ks, xrow + q0 + t * plane_in, qs, n);
                         });
                     }
                 };
@@ -319,7 +415,7 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
             auto gather = [&]() {   // the kernel rows of one tap of the axes before the last, and their input rows
                 const T* krow = kb + evo_kt_offset(kl, 4, u, EVO_LAST);
                 const i64 xrow = EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) * xw : 0;
-                kbuf.resize((nk + taps) * kw);
+                kbuf.resize((nk + taps) * kw + CW);
                 for (i64 ul = 0; ul < taps; ++ul, ++nk) {
                     T* kd = kbuf.data() + nk * kw;
                     const T* kp = krow + ul * kl.stride[4 + EVO_LAST];
@@ -334,6 +430,7 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
                 }
             };
             evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, gather);
+            memset(kbuf.data() + nk * kw, 0, sizeof(T) * CW);   // past the last row: the border's whole-vector reads
             const T* xb = xpad + (b * G * cg + g * cg) * rows_in * xw;   // channel t at + t·rows_in·xw
             for (i64 j0 = ilo; j0 < ihi; j0 += CW) {
                 const i64 n = evo_min(CW, ihi - j0);
@@ -350,23 +447,35 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
                 }
             }
             if (!evo_last::affine) {   // a clamped or wrapping axis's border: position by position at q(p, u)
+                static thread_local std::vector<T> xcol;               // a window's inputs: per tap, the block's channels
+                static thread_local std::vector<const T*> vrow;        // tap i's inputs at the block's channels
                 i64 ql[256];
                 const T* xg = x + (b * G * cg + g * cg) * plane_in;   // C_g = 1: channel t of the block at + t·plane_in
-                auto border = [&](const i64 from, const i64 to) {
-                    for (i64 pl = from; pl < to; ++pl) {
-                        for (i64 ul = 0; ul < taps; ++ul) ql[ul] = evo_last::q(z, pl, ul);
-                        T acc[16];                                        // nb ≤ 16 (evo_block)
-                        for (i64 t = 0; t < nb; ++t) acc[t] = 0;
-                        for (i64 i = 0; i < nk; ++i) {
-                            const T kv = kbuf[i * kw + pl];
-                            const T* xp = xg + xraw[i] + ql[tapl[i]];
-                            for (i64 t = 0; t < nb; ++t) acc[t] += kv * xp[t * plane_in];
+                xcol.assign(nk * nw, T(0));
+                vrow.resize(nk);
+                auto border = [&](const i64 from, const i64 to, const int side) {
+                    for (i64 p0 = from, p1; p0 < to; p0 = p1) {
+                        for (i64 ul = 0; ul < taps; ++ul) ql[ul] = evo_last::q(z, p0, ul);
+                        bool near = still[side];                       // reads the nearest interior position's window
+                        for (i64 ul = 0; ul < taps && near; ++ul) near = ql[ul] == evo_last::q(z, at[side], ul);
+                        if (near) {
+                            const T* base = xcols + ((b * blocks + blk) * rows_in * 2 + side) * taps * nw;
+                            for (i64 i = 0; i < nk; ++i) vrow[i] = base + ((xraw[i] / len_in) * 2 * taps + tapl[i]) * nw;
+                        } else {   // another window: its inputs gathered here, once for its run
+                            for (i64 t = 0; t < nb; ++t)
+                                for (i64 i = 0; i < nk; ++i) xcol[i * nw + t] = xg[t * plane_in + xraw[i] + ql[tapl[i]]];
+                            for (i64 i = 0; i < nk; ++i) vrow[i] = xcol.data() + i * nw;
                         }
-                        for (i64 t = 0; t < nb; ++t) yrow[t * plane_out + pl] = acc[t];
+                        for (p1 = p0 + 1; p1 < to && p1 - p0 < EVO_BP; ++p1) {   // the positions reading the same window
+                            bool same = true;
+                            for (i64 ul = 0; ul < taps && same; ++ul) same = evo_last::q(z, p1, ul) == ql[ul];
+                            if (!same) break;
+                        }
+                        evo_border_block<T>(yrow + p0, plane_out, nb, kbuf.data() + p0, kw, p1 - p0, vrow.data(), nk);
                     }
                 };
-                border(0, ilo);
-                border(ihi, len_out);
+                border(0, ilo, 0);
+                border(ihi, len_out, 1);
             }
         }
     }
@@ -404,10 +513,10 @@ static void evo_backward_input(const T* __restrict kt, const T* __restrict dy, T
                     T* dxrow = dxc + (EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) * len_in : 0);
                     const T* krow = kr + evo_kt_offset(kl, 4, u, EVO_LAST);
                     for (i64 ul = 0; ul < taps; ++ul) {
-                        evo_last_runs(z, ul, 0, len_out, [&](const i64 p0, const i64 n, const i64 q0) {
+                        evo_last_runs(z, ul, 0, len_out, [&](const i64 p0, const i64 n, const i64 q0, const i64 qs) {
                             const T* kp = krow + ul * kl.stride[4 + EVO_LAST] + p0 * ks;
                             for (i64 t = 0; t < nb; ++t)
-                                evo_row<T>(dxrow + q0 + t * plane_in, s, kp, ks, dyrow + p0 + t * plane_out, 1, n);
+                                evo_row<T>(dxrow + q0 + t * plane_in, qs, kp, ks, dyrow + p0 + t * plane_out, 1, n);
                         });
                     }
                 };
@@ -581,8 +690,11 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
     const i64 xw = kw + qmax - qmin;                    // padded input row: xpad[i] = x[q = qmin + i]
     const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows = B * G * cg * rows_in;
     if (entries * rows == 0) return;
-    T* xpad = evo_scratch<T>((size_t)(xrows * xw));
+    T* xpad = evo_scratch<T>((size_t)(xrows * xw + CW));
     evo_pad_rows<T>(x, xpad, xrows, len_in, xw, qmin, work > EVO_SERIAL_WORK);
+    memset(xpad + xrows * xw, 0, sizeof(T) * CW);       // past the last row: the border's whole-vector reads
+    bool runs = !evo_last::affine && ilo < ihi;         // taps reading consecutive inputs (the border's vector path)
+    for (i64 u = 0; u < taps; ++u) runs = runs && xoff[u] == xoff[0] + u;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
     for (i64 e = 0; e < entries; ++e)
     for (i64 r = 0; r < rows; ++r) {
@@ -596,7 +708,8 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
         static thread_local std::vector<T> dbuf;
         static thread_local std::vector<const T*> dyr, xr;
         static thread_local std::vector<T*> out;
-        dbuf.resize(share * kw);
+        dbuf.resize(share * kw + CW);
+        memset(dbuf.data() + share * kw, 0, sizeof(T) * CW);   // past the last row: the border's whole-vector reads
         dyr.resize(share);
         xr.resize(share);
         out.resize(taps);
@@ -625,8 +738,17 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
             // a clamped or wrapping axis: position by position; channel k of the kernel group at x0 + k·C_g·plane_in
             const T* x0 = x + ((b * G * cg + gk * share * cg + c1) * rows_in + xrow) * len_in;
             const i64 xs = cg * plane_in;
-            auto border = [&](const i64 from, const i64 to) {
-                for (i64 pl = from; pl < to; ++pl)
+            auto border = [&](const i64 from, const i64 to, const i64 at) {   // at: the interior position nearest
+                i64 pl = from;
+                while (runs && pl < to) {   // the positions reading interior position at's window, EVO_BP at a time
+                    i64 n = 0;
+                    for (bool same = true; same && n < EVO_BP && pl + n < to; n += same)
+                        for (i64 ul = 0; ul < taps && same; ++ul) same = evo_last::q(z, pl + n, ul) == evo_last::q(z, at, ul);
+                    if (n == 0) break;
+                    evo_border_correlate<T>(out.data(), pl, n, taps, dbuf.data(), kw, xr.data(), xoff[0] + at, share);
+                    pl += n;
+                }
+                for (; pl < to; ++pl)   // any other: one position at a time
                     for (i64 ul = 0; ul < taps; ++ul) {
                         const T* xp = x0 + evo_last::q(z, pl, ul);
                         const T* dp = dbuf.data() + pl;               // dyr[k] = dbuf + k·kw
@@ -635,8 +757,8 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
                         out[ul][pl] = acc;
                     }
             };
-            border(0, ilo);
-            border(ihi, len_out);
+            border(0, ilo, ilo);
+            border(ihi, len_out, ihi - 1);
         };
         evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, correlate);
         if (bias)   // attend's β (entry e of the logits, or e mod bias_entries where β is given once for the batch)
@@ -704,9 +826,9 @@ static void evo_backward_kernel(const T* __restrict x, const T* __restrict dy, T
                 for (int a = 0; a < EVO_LAST; ++a) drow += p[a] * ds[4 + EVO_DIMS + a];
                 const i64 dsl = ds[4 + EVO_DIMS + EVO_LAST];
                 for (i64 ul = lo[4 + EVO_LAST]; ul < hi[4 + EVO_LAST]; ++ul)
-                    evo_last_runs(z, ul, 0, len_out, [&](const i64 plo, const i64 n, const i64 q0) {
+                    evo_last_runs(z, ul, 0, len_out, [&](const i64 plo, const i64 n, const i64 q0, const i64 qs) {
                         const i64 phi = plo + n - 1;   // the run's output positions [plo, phi]
-                        evo_row<T>(drow + plo * dsl, dsl, xrow + q0, s, dyrow + plo, 1, phi - plo + 1);
+                        evo_row<T>(drow + plo * dsl, dsl, xrow + q0, qs, dyrow + plo, 1, phi - plo + 1);
                     });
             };
             evo_position_loops<0, EVO_LAST>(z, lo + 4, hi + 4, p, u, q, correlate);
