@@ -26,13 +26,15 @@ REQUIRES = [
      "so the attention of the input's keys sums to 1 − a*, a* the extra key's input-dependent share; "
      "y = Σ_m A_m·(v_m − bias_v) + bias_v is an Evolution form over the values shifted by −bias_v, an affine "
      "projection of x, while evosym aggregates an input tensor (v = x, the value bias moved out of the kernel by "
-     "the softmax's unit sum, which no longer holds)"),
+     "the softmax's unit sum, which no longer holds). Called through evosym.coverage.attention.multihead_attention, "
+     "such a module is cross-attention over the keys' tokens and one more token with an indicator channel of its "
+     "own, whose columns of W_K and W_V are bias_k − b_K and bias_v − b_V"),
     ("not m.add_zero_attn",
      "add_zero_attn=False (no zero attention): the zero key it appends adds exp(0) = 1 to every softmax "
      "denominator, so the attention of the input's keys sums to less than one and the value bias b_V stays in the "
      "aggregation, scaled by that input-dependent sum: neither K·x nor a bias β with v = x. Called through "
      "evosym.coverage.attention.multihead_attention, such a module is cross-attention over the keys' tokens and one "
-     "zero token where its key and value biases are zero (bias=False)"),
+     "more token with an indicator channel of its own, whose columns of W_K and W_V are −b_K and −b_V"),
 ]
 
 

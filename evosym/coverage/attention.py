@@ -46,12 +46,11 @@ tokens, over its positions, with a kernel made from any of the operator's inputs
   ``mhsa_masked_bias``: its mask input is an indicator, a key in every row, and its bias input finite);
 - cross-attention with grouped key/value heads (no operator combines them; any mask, bias and is_causal on
   cross-attention is cross_attention_key_padding, cross_attention_masked or cross_attention_masked_bias);
-- add_bias_kv: a key that is no position of any input, after which the weights of the input's keys sum to less than
-  one and the value bias stays in the aggregation with an input-dependent weight (an Evolution form over an affine
-  projection of x, not over an input tensor); add_zero_attn with non-zero key or value biases, for the same reason
-  (with zero ones, bias=False or biases at their initial zeros, it is taken: cross-attention over the keys' tokens
-  and one zero token, whose key and value are then PyTorch's zero key and value), and with is_causal=True (PyTorch
-  then hides the zero key from every query, or shows it to all with a key_padding_mask);
+- add_bias_kv or add_zero_attn with is_causal=True (PyTorch then hides the appended keys from every query, or shows
+  them to all with a key_padding_mask); non-finite bias_k or bias_v (with add_bias_kv, or add_zero_attn, evosym
+  computes cross-attention over the keys' tokens and one token per appended key, each with an indicator channel of
+  its own whose key and value weights are bias_k − b_K and bias_v − b_V (the zero key: −b_K and −b_V), which the
+  tokens' zero in that channel multiplies: an infinite weight would make their keys NaN);
 - a fully masked query row: the softmax is 0/0 there (PyTorch 2.13 returns zeros, earlier versions
   NaN), so no softmax kernel equals it;
 - dropout_p > 0 (or a module's dropout in training mode): random, not a function of the input;
@@ -91,30 +90,11 @@ FULL_ROW_REASON = (
 CAUSAL_PAIR_REASON = (
     "is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error (some of its backends "
     "combine them, others refuse); pass one of them, the causal mask folded into attn_mask")
-ZERO_ATTN_BIAS_REASON = (
-    "add_zero_attn=True with non-zero key or value projection biases is not supported: evosym takes add_zero_attn as "
-    "cross-attention over the keys' tokens and one more, zero token, whose key and value are the biases b_K and b_V "
-    "where PyTorch appends a zero key and a zero value after the projections; the two agree only where b_K and b_V "
-    "are zero (bias=False, or biases still at their zero initialisation). Here they are not: a zero key adds "
-    "exp(0) = 1 to every softmax denominator, so the weights of the input's keys sum to less than one and a value "
-    "bias would stay in the aggregation with an input-dependent weight, which no Evolution form over an input "
-    "tensor has")
-ZERO_ATTN_GRAD_REASON = (
-    "add_zero_attn=True with key and value projection biases that require a gradient is not supported: their values "
-    "are zero, so the zero token's key and value (b_K and b_V) equal PyTorch's zero key and value, but their "
-    "gradients would not (PyTorch's zero key and value do not depend on the biases, the zero token's do); call it "
-    "under torch.no_grad() or torch.inference_mode(), freeze m.in_proj_bias, or build the module with bias=False")
-ZERO_ATTN_CAUSAL_REASON = (
-    "add_zero_attn=True with is_causal=True is not supported: PyTorch then applies the causal hint over the S + 1 "
-    "keys (the zero key after the last, hidden from every query of a self-attention) or, with a "
-    "key_padding_mask, the padded attn_mask (the zero key visible to all), two different results; pass the "
-    "causal mask as attn_mask without is_causal (the zero key is then visible to every query, as PyTorch computes "
-    "it)")
-ADD_BIAS_KV_REASON = (
-    "add_bias_kv=True is not supported: bias_k and bias_v append a learned key and value after the projections, "
-    "which no token of any input projects to, so the weights of the input's keys sum to less than one and the "
-    "value bias and bias_v stay in the aggregation with an input-dependent weight: an Evolution form over an "
-    "affine projection of x, not over an input tensor, which is what evosym aggregates")
+APPENDED_CAUSAL_REASON = (
+    "{flag}=True with is_causal=True is not supported: PyTorch then applies the causal hint over the keys and the "
+    "appended ones (after the last, hidden from every query of a self-attention) or, with a key_padding_mask, the "
+    "padded attn_mask (the appended keys visible to all), two different results; pass the causal mask as attn_mask "
+    "without is_causal (the appended keys are then visible to every query, as PyTorch computes it)")
 GQA_BIAS_REASON = (
     "mask='bias' with fewer key/value heads is not a route: grouped heads with an attn_mask are gqa_masked or "
     "gqa_masked_bias, whose tables sdpa_route builds (mhsa_bias has N key/value heads)")
@@ -823,8 +803,9 @@ def mha_route(m, query, key, value, key_padding_mask=None, need_weights=True, at
 
 
 def _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal):
-    """(the route, key, value) of an ``nn.MultiheadAttention`` call: key and value as the route computes them (with
-    add_zero_attn, one zero token appended)."""
+    """(the route, key, value, weights) of an ``nn.MultiheadAttention`` call: key, value and the projections
+    [W_Q, b_Q, W_K, b_K, W_V, b_V, W_O, b_O] as the route computes them (with add_bias_kv or add_zero_attn, the
+    appended tokens and their weight columns: :func:`appended_inputs`)."""
     import torch
     if not isinstance(m, torch.nn.MultiheadAttention):
         raise AttentionRefused(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
@@ -848,14 +829,16 @@ def _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, i
                                f"is {m.embed_dim} (num_heads·head_dim = {m.num_heads}·{m.head_dim}): they must be "
                                "equal (PyTorch refuses it too)")
 
-    if m.add_zero_attn:   # cross-attention over the keys' tokens and one zero token (a new key tensor: cross)
-        key, value, key_padding_mask, attn_mask = zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask,
-                                                                   is_causal)
+    weights = _module_weights(m)
+    if m.add_zero_attn or m.bias_k is not None or m.bias_v is not None:   # cross-attention over the keys' tokens and
+        key, value, key_padding_mask, attn_mask, weights = appended_inputs(   # the appended ones (new key tensors)
+            m, query, key, value, key_padding_mask, attn_mask, is_causal, weights)
     # self-attention when key and value ARE the query; any other tensor (an equal copy too) is cross-attention's
     # key/value input, so its gradients are its own (routing by value would send them all to the query)
     cross = not (key is query and value is query) or not m._qkv_same_embed_dim
+    extra = (m.bias_k is not None) + bool(m.add_zero_attn)   # the appended keys' indicator channels
     if cross:
-        _check_cross_inputs(m, query, key, value)
+        _check_cross_inputs(m, query, key, value, (m.kdim + extra, m.vdim + extra))
     padding, keep = _padding(m, query, key, key_padding_mask)
     if need_weights:
         raise AttentionRefused(NEED_WEIGHTS_REASON)
@@ -866,10 +849,10 @@ def _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, i
         length = query.shape[1 if query.dim() == 3 and m.batch_first else 0]
         logits = ((query.shape[0 if m.batch_first else 1], m.num_heads, length, keys) if query.dim() == 3
                   else (m.num_heads, length, keys))
-        return _cross_route(m.num_heads, m.num_heads, m.head_dim, m.kdim, m.vdim, length=length, keys=keys,
-                            is_causal=is_causal, attn_mask=checked_mask(attn_mask, query, logits, module=True),
+        return _cross_route(m.num_heads, m.num_heads, m.head_dim, m.kdim + extra, m.vdim + extra, length=length,
+                            keys=keys, is_causal=is_causal, attn_mask=checked_mask(attn_mask, query, logits, module=True),
                             module=True, keep=keep, padding=padding, batch=logits[0] if query.dim() == 3 else None,
-                            dtype=query.dtype, device=query.device), key, value
+                            dtype=query.dtype, device=query.device), key, value, weights
     length = query.shape[0] if query.dim() == 2 or not m.batch_first else query.shape[1]
     if query.dim() == 3:
         logits = (query.shape[0] if m.batch_first else query.shape[1], m.num_heads, length, length)
@@ -882,35 +865,40 @@ def _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, i
     if keep is not None and padding is None and kind in ("none", "causal"):   # keys hidden per sample only: the
         r = route(**sizes)                                                    # visible keys, the second input
         if kind == "causal":   # a decoder's self-attention over padded sequences
-            return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(keep)), key, value
-        return Route("mhsa_key_padding", r.sizes, r.query_factor, keep), key, value
+            return Route("mhsa_causal_key_padding", r.sizes, r.query_factor, _leading(keep)), key, value, weights
+        return Route("mhsa_key_padding", r.sizes, r.query_factor, keep), key, value, weights
     return _tables_route(sizes, attn_mask, kind, module=True, batch=batch, dtype=query.dtype, keep=keep,
-                         padding=padding), key, value
+                         padding=padding), key, value, weights
 
 
-def zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal):
-    """(key, value, key_padding_mask, attn_mask) of ``m(query, key, value, …)`` for a module with add_zero_attn=True,
-    as cross-attention computes it: key and value with one zero token appended along their sequence axis, the masks
-    with one more key, visible (False, or 0: what PyTorch's pad of its masks gives the zero key). The zero token's key
-    and value are b_K and b_V, PyTorch's zero key and value only where those biases are zero and take no gradient:
-    an AttentionRefused otherwise, and for is_causal=True, add_bias_kv=True and dropout active in training mode."""
+def appended_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal, weights):
+    """(key, value, key_padding_mask, attn_mask, weights) of ``m(query, key, value, …)`` for a module with
+    add_bias_kv=True or add_zero_attn=True, as cross-attention computes it. PyTorch appends after the projections a
+    key bias_k and a value bias_v (add_bias_kv), then a zero key and value (add_zero_attn), and pads every mask with
+    a visible key for each. Here each appended key is one more token of the key and value inputs, with an indicator
+    channel of its own (1 there, 0 in every other channel; the input's tokens 0 in it): its key is W_K·t + b_K = c + b_K
+    for the column c of W_K that channel reads, so c = bias_k − b_K gives bias_k and c = −b_K the zero key (the same
+    for the values), exact up to one rounding of c + b_K, and the gradients are PyTorch's (b_K's reaches the appended
+    key through c and the bias, which cancel). The caller's sizes are checked before anything is appended; an
+    AttentionRefused for is_causal=True, non-finite bias_k or bias_v and dropout active in training mode."""
     import torch
-    if m.bias_k is not None or m.bias_v is not None:
-        raise AttentionRefused(ADD_BIAS_KV_REASON)
     if m.training and m.dropout > 0:
         raise AttentionRefused(f"cannot take this torch.nn.MultiheadAttention: its dropout {m.dropout} is active in "
                                "training mode and the generated operators have none; call .eval() on it first (or "
                                "set dropout=0)")
+    flag = "add_bias_kv" if m.bias_k is not None or m.bias_v is not None else "add_zero_attn"
     if not isinstance(is_causal, bool):
         raise AttentionRefused(f"is_causal must be True or False, not {is_causal!r}")
     if is_causal:
-        raise AttentionRefused(ZERO_ATTN_CAUSAL_REASON)
-    e, b = m.embed_dim, m.in_proj_bias
-    if b is not None and bool((b.detach()[e:] != 0).any()):
-        raise AttentionRefused(ZERO_ATTN_BIAS_REASON)
-    if b is not None and b.requires_grad and torch.is_grad_enabled():
-        raise AttentionRefused(ZERO_ATTN_GRAD_REASON)
-    _check_cross_inputs(m, query, key, value)   # the caller's sizes, checked before the zero key is appended
+        raise AttentionRefused(APPENDED_CAUSAL_REASON.format(flag=flag))
+    if (m.bias_k is None) != (m.bias_v is None):
+        raise AttentionRefused("bias_k and bias_v must both be set (add_bias_kv=True) or both be None, as PyTorch "
+                               "requires")
+    for name, t in (("bias_k", m.bias_k), ("bias_v", m.bias_v)):
+        if t is not None and not bool(torch.isfinite(t).all()):
+            raise AttentionRefused(f"{name} must be finite: its appended key is an indicator channel's weight column "
+                                   f"here, which every other token multiplies by 0 (0·inf is NaN)")
+    _check_cross_inputs(m, query, key, value)   # the caller's sizes, checked before a key is appended
     keys = key.shape[1 if key.dim() == 3 and m.batch_first else 0]
     length = query.shape[1 if query.dim() == 3 and m.batch_first else 0]
     batch = None if query.dim() == 2 else query.shape[0 if m.batch_first else 1]
@@ -919,14 +907,30 @@ def zero_attn_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causa
     for name, t in (("key_padding_mask", key_padding_mask), ("attn_mask", attn_mask)):
         if isinstance(t, torch.Tensor) and tuple(t.shape) not in shapes[name]:
             raise AttentionRefused(f"{name} must have shape {' or '.join(map(str, shapes[name]))} (L = {length} "
-                                   f"queries, S = {keys} keys; the zero key of add_zero_attn is appended to it here, "
-                                   f"as PyTorch does), not {tuple(t.shape)} (PyTorch refuses it too)")
+                                   f"queries, S = {keys} keys; the keys of {flag} are appended to it here, as "
+                                   f"PyTorch does), not {tuple(t.shape)} (PyTorch refuses it too)")
+    e = m.embed_dim
+    wq, bq, wk, bk, wv, bv, wo, bo = weights
+    zero = torch.zeros(e, dtype=bk.dtype, device=bk.device)
+    keys_to = ([m.bias_k.reshape(e)] if m.bias_k is not None else []) + ([zero] if m.add_zero_attn else [])
+    values_to = ([m.bias_v.reshape(e)] if m.bias_v is not None else []) + ([zero] if m.add_zero_attn else [])
+    n = len(keys_to)   # the appended keys, in PyTorch's order: bias_k, then the zero key
+    weights = [wq, bq, torch.cat([wk, torch.stack([t - bk for t in keys_to], 1)], 1), bk,
+               torch.cat([wv, torch.stack([t - bv for t in values_to], 1)], 1), bv, wo, bo]
 
-    def one_more(t, axis):   # a zero entry appended along ``axis``
-        return torch.cat([t, t.new_zeros(t.shape[:axis] + (1,) + t.shape[axis + 1:])], axis)
-    key, value = (one_more(t, 1 if t.dim() == 3 and m.batch_first else 0) for t in (key, value))
-    return (key, value) + tuple(one_more(t, t.dim() - 1) if isinstance(t, torch.Tensor) else t
-                                for t in (key_padding_mask, attn_mask))   # (another type: the checks after refuse it)
+    def appended(t):   # the tokens, with n indicator channels (0), then the n appended tokens (one-hot)
+        axis = 1 if t.dim() == 3 and m.batch_first else 0
+        t = torch.cat([t, t.new_zeros(t.shape[:-1] + (n,))], -1)
+        eye = torch.eye(n, dtype=t.dtype, device=t.device)
+        extra = torch.cat([t.new_zeros(n, t.shape[-1] - n), eye], -1)   # (n, channels)
+        if t.dim() == 3:
+            extra = extra.unsqueeze(0 if m.batch_first else 1).expand(
+                (t.shape[0], n, -1) if m.batch_first else (n, t.shape[1], -1))
+        return torch.cat([t, extra], axis)
+
+    def visible(t):   # n visible keys appended to a mask (False, or 0: what PyTorch's pad gives them)
+        return torch.cat([t, t.new_zeros(t.shape[:-1] + (n,))], -1) if isinstance(t, torch.Tensor) else t
+    return appended(key), appended(value), visible(key_padding_mask), visible(attn_mask), weights
 
 
 def _padding(m, query, key, mask):
@@ -978,12 +982,13 @@ def _leading(keep):
     return keep
 
 
-def _check_cross_inputs(m, query, key, value):
-    """key and value as nn.MultiheadAttention takes them with query: the same rank and batch, kdim and vdim channels,
-    one sequence length S ≥ 1; an AttentionRefused naming what differs otherwise."""
+def _check_cross_inputs(m, query, key, value, widths=None):
+    """key and value as nn.MultiheadAttention takes them with query: the same rank and batch, kdim and vdim channels
+    (``widths``: the channels of key and value with appended tokens' indicator channels), one sequence length S ≥ 1;
+    an AttentionRefused naming what differs otherwise."""
     batch_axis = None if query.dim() == 2 else 0 if m.batch_first else 1
     lengths = set()
-    for name, t, width in (("key", key, m.kdim), ("value", value, m.vdim)):
+    for name, t, width in zip(("key", "value"), (key, value), widths or (m.kdim, m.vdim)):
         if t.dim() != query.dim():
             raise AttentionRefused(f"{name} has {t.dim()} dimensions but query {query.dim()}: batched and unbatched "
                                    "inputs cannot be mixed (PyTorch refuses it too)")
@@ -1008,15 +1013,15 @@ def multihead_attention(m, query, key, value, key_padding_mask=None, need_weight
     functional form with m's own parameters (gradients reach them, as through m; the operator's from_torch checks
     the module first): (y, None) in m's layout ((B, L, E) with batch_first, else (L, B, E); (L, E) unbatched).
     ``average_attn_weights`` only shapes the weights, which are not returned."""
-    r, key, value = _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
-    if not m.add_zero_attn:   # (add_zero_attn: its module checks are zero_attn_inputs', from_torch refuses the flag)
-        module_for(m, r)   # what the operator's from_torch refuses in the module (add_bias_kv, training dropout …)
+    r, key, value, weights = _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
+    if not (m.add_zero_attn or m.bias_k is not None):   # (appended keys: the module checks are appended_inputs',
+        module_for(m, r)   # from_torch refuses the flags) what the operator's from_torch refuses (training dropout …)
     if r.operator.endswith("key_padding") and query.dim() == 2:
         r = Route(r.operator, r.sizes, r.query_factor, r.bias[0])   # the visible keys (S,) of an unbatched query
 
     def tokens(t):   # (B, L, E) or (L, E)
         return t if t.dim() == 2 or m.batch_first else t.transpose(0, 1)
-    y = _run(r, tokens(query), _module_weights(m), path, tokens(key), tokens(value))
+    y = _run(r, tokens(query), weights, path, tokens(key), tokens(value))
     return (y if query.dim() == 2 or m.batch_first else y.transpose(0, 1)), None
 
 

@@ -36,7 +36,10 @@ MHA_MASKS = ("none", "causal float", "causal bool", "causal bool 3-D", "band", "
 PADDINGS = ("bool", "float", "float −inf", "float 0/−inf", "bool all hidden", "bool trailing")
 MHA_EXTRAS = ({"add_bias_kv": True}, {"add_zero_attn": True}, {"kdim": 3, "vdim": 3}, {"kdim": 3, "vdim": 5},
               {"dropout": 0.2, "train": True}, {"dropout": 0.2})
-# add_zero_attn (bias=False): the masks tried with self-attention (each then has one more key, visible)
+# add_bias_kv and add_zero_attn (with the sweep's non-zero biases; add_zero_attn with bias=False too): the module
+# arguments tried with every input kind, and the masks tried with self-attention (each then has the appended keys, visible)
+APPENDED = ({"add_zero_attn": True, "bias": False}, {"add_zero_attn": True}, {"add_bias_kv": True},
+            {"add_bias_kv": True, "add_zero_attn": True})
 ZERO_ATTN_MASKS = ("none", "causal float", "band", "additive bias", "additive bias and −inf 3-D per sample")
 # cross-attention: the key/value input's length and channels (SDPA), and the masks tried with it, as (L, S)
 KV_LENGTH, KV_CHANNELS = LENGTH + 1, 3
@@ -162,15 +165,16 @@ def mha_combinations():
                         yield {"batch_first": batch_first, "bias": bias}, inputs, mask, causal, False, False
         for extra in MHA_EXTRAS:
             yield {"batch_first": batch_first, **extra}, "self", "none", False, False, False
-        zero = {"batch_first": batch_first, "bias": False, "add_zero_attn": True}   # taken: a zero token appended
-        for inputs, masks in (("self", ZERO_ATTN_MASKS), ("unbatched", ("none", "causal bool")),
-                              ("cross", ("none",) + MHA_CROSS_MASKS)):
-            for mask in masks:
-                yield zero, inputs, mask, False, False, False
-        yield zero, "self", "none", False, "bool", False
-        yield zero, "self", "additive bias", False, "float −inf", False
-        yield {**zero, "kdim": 3, "vdim": 5}, "cross", "none", False, "bool", False
-        yield zero, "self", "causal float", True, False, False   # refused: is_causal with the zero key
+        for appended in APPENDED:   # taken: a token appended per extra key (its own indicator channel)
+            app = {"batch_first": batch_first, **appended}
+            for inputs, masks in (("self", ZERO_ATTN_MASKS), ("unbatched", ("none", "causal bool")),
+                                  ("cross", ("none",) + MHA_CROSS_MASKS)):
+                for mask in masks:
+                    yield app, inputs, mask, False, False, False
+            yield app, "self", "none", False, "bool", False
+            yield app, "self", "additive bias", False, "float −inf", False
+            yield {**app, "kdim": 3, "vdim": 5}, "cross", "none", False, "bool", False
+            yield app, "self", "causal float", True, False, False   # refused: is_causal with appended keys
         for padding in PADDINGS:
             for mask in ("none", "additive bias", "causal float", "band"):
                 yield {"batch_first": batch_first}, "self", mask, False, padding, False
@@ -455,6 +459,10 @@ _MHA_ROWS = (
     ("add_zero_attn=True, bias=False", "nn.MultiheadAttention(E, N, add_zero_attn=True, bias=False)",
      {"add_zero_attn": True, "bias": False}, {}),
     ("add_zero_attn=True with biases", "nn.MultiheadAttention(E, N, add_zero_attn=True)", {"add_zero_attn": True}, {}),
+    ("add_bias_kv=True and add_zero_attn=True", "nn.MultiheadAttention(E, N, add_bias_kv=True, add_zero_attn=True)",
+     {"add_bias_kv": True, "add_zero_attn": True}, {}),
+    ("add_bias_kv=True with is_causal", "m(x, x, x, attn_mask=causal, is_causal=True), add_bias_kv=True",
+     {"add_bias_kv": True}, {"mask": "causal float", "is_causal": True}),
     ("kdim / vdim ≠ embed_dim", "nn.MultiheadAttention(E, N, kdim=3, vdim=5), m(x, k, v)", {"kdim": 3, "vdim": 5}, {}),
     ("dropout in eval mode", "nn.MultiheadAttention(E, N, dropout=0.2).eval()", {"dropout": 0.2}, {}),
     ("dropout in training mode", "nn.MultiheadAttention(E, N, dropout=0.2).train()", {"dropout": 0.2, "train": True},
@@ -562,12 +570,14 @@ def _mha_row(module_kw: dict, call: dict) -> tuple[str, str]:
     mask = mha_mask(call.get("mask", "none"), LENGTH, 2, 1 if unbatched else BATCH, torch.float64)
     try:
         r = mha_route(m, q, k, v, pad, call.get("need_weights", False), mask, call.get("is_causal", False))
-        if not m.add_zero_attn:   # (add_zero_attn: the module's checks are mha_route's, from_torch refuses the flag)
-            module_for(m, r)
+        if not (m.add_zero_attn or m.bias_k is not None):   # (appended keys: the module's checks are mha_route's,
+            module_for(m, r)                                  # from_torch refuses the flags)
     except ValueError as exc:
         return "refused", str(exc)
+    appended = (m.bias_k is not None) + m.add_zero_attn
     return "supported", f"`{r.operator}`" + (" (H = 1)" if r.operator == "mhsa" else "") + (
-        " over the keys' tokens and one zero token" if m.add_zero_attn else "")
+        f" over the keys' tokens and {appended} appended token{'s' if appended > 1 else ''} (an indicator channel "
+        "each, whose key and value weights make its key and value bias_k and bias_v, or zero)" if appended else "")
 
 
 def rows() -> list[tuple[str, str, str, str, str]]:
@@ -611,9 +621,10 @@ def markdown(tallies: dict) -> str:
               "`is_causal`, `scale` and biases alternating, plus `dropout_p > 0` for each; for "
               "`nn.MultiheadAttention`, `batch_first` × `bias` × self / cross (key and value of "
               f"{LENGTH + 1} tokens) / unbatched input × {len(MHA_MASKS)} masks × `is_causal`, plus `add_bias_kv`, "
-              "`add_zero_attn` (with non-zero biases; with `bias=False` on self-attention × "
-              f"{len(ZERO_ATTN_MASKS)} masks, unbatched, cross-attention × {len(MHA_CROSS_MASKS) + 1} masks, with "
-              "a boolean and a float `key_padding_mask`, with `kdim`/`vdim`, with `is_causal`), "
+              "`add_zero_attn` (with `bias=False`), `add_zero_attn` and `add_bias_kv` with non-zero biases, and the "
+              f"two together, each on self-attention × {len(ZERO_ATTN_MASKS)} masks, unbatched × 2, "
+              f"cross-attention × {len(MHA_CROSS_MASKS) + 1} masks, with a boolean and a float `key_padding_mask`, "
+              "with `kdim`/`vdim`, with `is_causal`), "
               "`kdim`/`vdim` (equal and different), dropout in both modes, `key_padding_mask` (boolean, finite "
               "float, finite float with −inf, 0 / −inf, boolean hiding a whole sample; each with no mask, an additive, "
               "a causal and a band attn_mask, and unbatched; boolean with `is_causal`; each on cross-attention too, and "
@@ -649,17 +660,17 @@ def markdown(tallies: dict) -> str:
               "cross-attention with grouped key/value heads (`enable_gqa` with a `kv_input`) is "
               "`gqa_cross_attention` (three inputs), with a mask or `is_causal` `gqa_cross_attention_masked` (M over "
               "the query heads) or `gqa_cross_attention_masked_bias` (M and P); "
-              "`add_bias_kv` appends a key and a value that no token of any input projects to, so the weights "
-              "of the input's keys sum to less than one and the value bias and `bias_v` stay in the aggregation with "
-              "an input-dependent weight: an Evolution form over an affine projection of x (v = W_V·x + b_V, shifted "
-              "by −`bias_v`), not over an input tensor, which is what evosym aggregates; `add_zero_attn` appends a "
-              "zero key and a zero value after the projections, which is cross-attention over the keys' tokens and "
-              "one zero token where the key and value biases are zero (its key and value are b_K and b_V): taken "
-              "with `bias=False`, or with biases at zero that take no gradient (under `torch.no_grad()`; their "
-              "gradient would count the zero token's), through the cross-attention operators with every mask padded "
-              "by a visible key, and refused with non-zero key or value biases (the value bias would stay in the "
-              "aggregation, as with `add_bias_kv`) and with `is_causal` (PyTorch then hides the zero key from every "
-              "query, or, with a `key_padding_mask`, shows it to all); any other boolean or 0 / −inf pattern "
+              "`add_bias_kv` and `add_zero_attn` append, after the projections, a key and a value that no token "
+              "of the input projects to (`bias_k` and `bias_v`; zeros), so over the input alone the weights of its "
+              "keys would sum to less than one and the value bias stay in the aggregation: they are taken as "
+              "cross-attention over the keys' tokens and one more token per appended key, each with an indicator "
+              "channel of its own (1 in it, 0 in the input's channels; the input's tokens 0 in it) whose key and "
+              "value weight columns are `bias_k` − b_K and `bias_v` − b_V (the zero key: −b_K and −b_V), so its "
+              "key and value are PyTorch's exactly up to one rounding and every gradient is PyTorch's, with every "
+              "mask padded by a visible key; refused with `is_causal` (PyTorch then hides the appended keys from "
+              "every query, or, with a `key_padding_mask`, shows them to all) and non-finite `bias_k`/`bias_v` "
+              "(0·inf in the input's tokens), and by the generated modules' `from_torch` (a module of fixed "
+              "channels cannot append tokens: call `multihead_attention`); any other boolean or 0 / −inf pattern "
               "(bands, blocks, per sample and head, with a `key_padding_mask`) is `mhsa_masked`'s input M (B, N, L, L), "
               "the keys each query sees, declared an indicator (a key in every row), and a hard mask together with an "
               "additive bias (a float mask mixing −inf with finite values, a boolean or causal mask beside a float "

@@ -1,6 +1,8 @@
-"""nn.MultiheadAttention(add_zero_attn=True) through evosym: cross-attention over the keys' tokens and one zero token,
-exact where PyTorch's appended zero key and value are the zero token's projections (key and value biases zero and
-taking no gradient), refused with the reason everywhere else."""
+"""nn.MultiheadAttention(add_bias_kv=True) and (add_zero_attn=True) through evosym: cross-attention over the keys'
+tokens and one more token per appended key, each with an indicator channel whose key and value weights are
+bias_k − b_K and bias_v − b_V (the zero key: −b_K and −b_V). Values and the gradients of the inputs and of every
+parameter (bias_k, bias_v and the in-projection bias too) equal PyTorch's, with any biases; refused with the reason
+for is_causal, non-finite bias_k/bias_v and training-mode dropout."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ F64 = torch.float64
 E, HEADS, L, S, B = 8, 2, 5, 4, 3
 
 
-def _module(**kw):
+def _module(biases=False, **kw):
+    """add_zero_attn unless told otherwise; every parameter random, the in-projection bias too with ``biases``."""
+    kw = {"add_zero_attn": True, **kw}
     torch.manual_seed(sum(map(ord, repr(sorted(kw.items())))))
-    m = torch.nn.MultiheadAttention(E, HEADS, add_zero_attn=True, dtype=F64, **kw).eval()
+    m = torch.nn.MultiheadAttention(E, HEADS, dtype=F64, **kw).eval()
     with torch.no_grad():
         for name, p in m.named_parameters():
-            if name != "in_proj_bias":
+            if name != "in_proj_bias" or biases:
                 p.normal_(0, 0.4)
     return m
 
@@ -65,46 +69,71 @@ def test_cross_attention_unbatched_and_a_sample_whose_keys_are_all_hidden():
     _compare(u, x, x, x, attn_mask=torch.ones(L, L, dtype=torch.bool).tril().logical_not())
 
 
-def test_zero_biases_are_taken_where_no_gradient_reaches_them():
-    m = _module()   # bias=True: PyTorch initialises the in-projection bias to zero
+APPENDED = [{"add_zero_attn": True}, {"add_bias_kv": True, "add_zero_attn": False},
+            {"add_bias_kv": True, "add_zero_attn": True}]
+
+
+@pytest.mark.parametrize("flags", APPENDED, ids=["zero", "bias_kv", "both"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_any_biases_with_every_mask(flags, batch_first):
+    """Non-zero in-projection biases, bias_k and bias_v: values and every gradient (b_K's reaches the appended keys
+    through their weight columns and the bias, which cancel) equal PyTorch's."""
+    m = _module(biases=True, batch_first=batch_first, **flags)
+    x = torch.randn((B, L, E) if batch_first else (L, B, E), dtype=F64, requires_grad=True)
+    g = torch.Generator().manual_seed(2)
+    kpm = torch.zeros(B, L, dtype=torch.bool)
+    kpm[1, :2] = True
+    for mask in (None, torch.randn(L, L, generator=g, dtype=F64), torch.rand(B * HEADS, L, L, generator=g) > 0.6):
+        _compare(m, x, x, x, attn_mask=mask)
+        _compare(m, x, x, x, attn_mask=mask, key_padding_mask=kpm)
+
+
+@pytest.mark.parametrize("flags", APPENDED, ids=["zero", "bias_kv", "both"])
+def test_cross_attention_kdim_vdim_unbatched_and_bias_false(flags):
+    m = _module(biases=True, kdim=3, vdim=5, **flags)
+    q = torch.randn(L, B, E, dtype=F64, requires_grad=True)
+    k, v = torch.randn(S, B, 3, dtype=F64, requires_grad=True), torch.randn(S, B, 5, dtype=F64, requires_grad=True)
+    kpm = torch.zeros(B, S, dtype=torch.bool)
+    kpm[1] = True   # every token key of sample 1 hidden: the appended keys alone remain, as in PyTorch
+    _compare(m, q, k, v, key_padding_mask=kpm, attn_mask=torch.randn(L, S, dtype=F64))
+    u = _module(biases=True, **flags)
+    x = torch.randn(L, E, dtype=F64, requires_grad=True)
+    _compare(u, x, x, x, attn_mask=torch.ones(L, L, dtype=torch.bool).tril().logical_not())
+    _compare(_module(bias=False, **flags), x, x, x)
+
+
+def test_under_no_grad_and_with_frozen_biases():
+    m = _module(biases=True, add_bias_kv=True)
     x = torch.randn(L, B, E, dtype=F64)
     with torch.no_grad():
         torch.testing.assert_close(multihead_attention(m, x, x, x, need_weights=False)[0],
                                    m(x, x, x, need_weights=False)[0], rtol=1e-12, atol=1e-12)
-    with pytest.raises(ValueError, match="require a gradient"):
-        multihead_attention(m, x, x, x, need_weights=False)
     m.in_proj_bias.requires_grad_(False)
+    m.bias_k.requires_grad_(False)
     torch.testing.assert_close(multihead_attention(m, x, x, x, need_weights=False)[0],
                                m(x, x, x, need_weights=False)[0], rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("rows", ["key", "value", "both"])
-def test_non_zero_key_or_value_biases_are_refused(rows):
-    m = _module()
-    with torch.no_grad():   # the query bias may be anything; the key's or the value's may not
-        m.in_proj_bias[:E] = 1.0
-        if rows in ("key", "both"):
-            m.in_proj_bias[E + 3] = 0.5
-        if rows in ("value", "both"):
-            m.in_proj_bias[2 * E] = -0.5
-    x = torch.randn(L, B, E, dtype=F64)
-    with torch.no_grad(), pytest.raises(ValueError, match="non-zero key or value projection biases"):
-        multihead_attention(m, x, x, x, need_weights=False)
-
-
-def test_is_causal_add_bias_kv_and_training_dropout_are_refused():
+@pytest.mark.parametrize("flags", APPENDED, ids=["zero", "bias_kv", "both"])
+def test_is_causal_non_finite_biases_and_training_dropout_are_refused(flags):
     x = torch.randn(L, B, E, dtype=F64)
     causal = torch.ones(L, L, dtype=torch.bool).triu(1)
-    with pytest.raises(ValueError, match="is_causal=True is not supported"):
-        multihead_attention(_module(bias=False), x, x, x, need_weights=False, attn_mask=causal, is_causal=True)
-    with pytest.raises(ValueError, match="add_bias_kv=True is not supported"):
-        multihead_attention(_module(bias=False, add_bias_kv=True), x, x, x, need_weights=False)
+    flag = "add_bias_kv" if flags.get("add_bias_kv") else "add_zero_attn"
+    with pytest.raises(ValueError, match=f"{flag}=True with is_causal=True is not supported"):
+        multihead_attention(_module(**flags), x, x, x, need_weights=False, attn_mask=causal, is_causal=True)
     with pytest.raises(ValueError, match="dropout 0.2 is active in training mode"):
-        multihead_attention(_module(bias=False, dropout=0.2).train(), x, x, x, need_weights=False)
+        multihead_attention(_module(dropout=0.2, **flags).train(), x, x, x, need_weights=False)
+    if flags.get("add_bias_kv"):
+        for name, bad in (("bias_k", torch.inf), ("bias_v", torch.nan)):
+            m = _module(**flags)
+            with torch.no_grad():
+                getattr(m, name)[0, 0, 1] = bad
+            with pytest.raises(ValueError, match=f"{name} must be finite"):
+                multihead_attention(m, x, x, x, need_weights=False)
 
 
 def test_wrong_sizes_are_named_with_the_callers_shapes():
-    """Checked before the zero key is appended: the message gives the caller's S, not S + 1."""
+    """Checked before a key is appended: the message gives the caller's S, not S + 1."""
     m, x = _module(bias=False), torch.randn(L, B, E, dtype=F64)
     cases = (({"attn_mask": torch.zeros(L, L + 1, dtype=F64)}, r"attn_mask must have shape \(5, 5\) or \(6, 5, 5\) .* not \(5, 6\)"),
              ({"attn_mask": torch.zeros(7, L, L, dtype=F64)}, r"not \(7, 5, 5\)"),
@@ -114,6 +143,12 @@ def test_wrong_sizes_are_named_with_the_callers_shapes():
     for args, match in cases:
         with pytest.raises(ValueError, match=match):
             multihead_attention(m, x, x, x, need_weights=False, **args)
+    for flags in APPENDED:   # the caller's channels against kdim / vdim, before the indicator channels are added
+        c = _module(bias=False, kdim=3, vdim=5, **flags)
+        with pytest.raises(ValueError, match="key has 4 channels .* kdim is 3"):
+            multihead_attention(c, x, torch.randn(S, B, 4, dtype=F64), torch.randn(S, B, 5, dtype=F64), need_weights=False)
+        with pytest.raises(ValueError, match="value has 6 channels .* vdim is 5"):
+            multihead_attention(c, x, torch.randn(S, B, 3, dtype=F64), torch.randn(S, B, 6, dtype=F64), need_weights=False)
     c = _module(bias=False, kdim=3, vdim=5)
     with pytest.raises(ValueError, match=r"one sequence length S, not \[3, 4\]"):
         multihead_attention(c, x, torch.randn(S, B, 3, dtype=F64), torch.randn(S - 1, B, 5, dtype=F64), need_weights=False)
