@@ -128,7 +128,7 @@ def test_is_causal_non_finite_biases_and_training_dropout_are_refused(flags):
             m = _module(**flags)
             with torch.no_grad():
                 getattr(m, name)[0, 0, 1] = bad
-            with pytest.raises(ValueError, match=f"{name} must be finite"):
+            with pytest.raises(ValueError, match=f"{name} − b_{name[-1].upper()}.* must be finite"):
                 multihead_attention(m, x, x, x, need_weights=False)
 
 
@@ -165,3 +165,33 @@ def test_nested_and_sparse_inputs_are_refused_clearly():
     x = torch.randn(L, B, E, dtype=F64)
     with pytest.raises(ValueError, match="key must be a dense tensor"):
         multihead_attention(m, x, x.to_sparse(), x, need_weights=False)
+
+
+@pytest.mark.parametrize("flags", APPENDED, ids=["zero", "bias_kv", "both"])
+def test_no_keys_of_the_input_attends_to_the_appended_ones(flags):
+    """S = 0: PyTorch attends to the appended keys alone (add_bias_kv: out_proj(bias_v)); so does evosym."""
+    m = _module(biases=True, **flags)
+    q = torch.randn(L, B, E, dtype=F64, requires_grad=True)
+    empty = torch.zeros(0, B, E, dtype=F64, requires_grad=True)
+    _compare(m, q, empty, empty)
+    _compare(m, q, empty, empty, key_padding_mask=torch.zeros(B, 0, dtype=torch.bool))
+
+
+def test_non_finite_indicator_columns_are_refused():
+    """bias_k − b_K overflowing (both finite) and an infinite in-projection bias: every other token would multiply
+    the column by 0 (NaN), so refused with the reason; bias_v − b_V likewise."""
+    x = torch.randn(L, B, E, dtype=F64)
+    for setup, name in ((lambda m: (m.bias_k.fill_(1e308), m.in_proj_bias[E:2 * E].fill_(-1e308)), "keys"),
+                        (lambda m: m.in_proj_bias.__setitem__(2 * E + 1, torch.inf), "values"),
+                        (lambda m: m.bias_v.__setitem__((0, 0, 2), torch.nan), "values")):
+        for flags in APPENDED[1:]:
+            m = _module(biases=True, **flags)
+            with torch.no_grad():
+                setup(m)
+            with pytest.raises(ValueError, match=f"appended {name}' indicator columns .* must be finite"):
+                multihead_attention(m, x, x, x, need_weights=False)
+    m = _module(biases=True)   # add_zero_attn alone: its column is −b_K
+    with torch.no_grad():
+        m.in_proj_bias[E] = -torch.inf
+    with pytest.raises(ValueError, match="appended keys' indicator columns"):
+        multihead_attention(m, x, x, x, need_weights=False)

@@ -47,10 +47,10 @@ tokens, over its positions, with a kernel made from any of the operator's inputs
 - cross-attention with grouped key/value heads (no operator combines them; any mask, bias and is_causal on
   cross-attention is cross_attention_key_padding, cross_attention_masked or cross_attention_masked_bias);
 - add_bias_kv or add_zero_attn with is_causal=True (PyTorch then hides the appended keys from every query, or shows
-  them to all with a key_padding_mask); non-finite bias_k or bias_v (with add_bias_kv, or add_zero_attn, evosym
-  computes cross-attention over the keys' tokens and one token per appended key, each with an indicator channel of
-  its own whose key and value weights are bias_k − b_K and bias_v − b_V (the zero key: −b_K and −b_V), which the
-  tokens' zero in that channel multiplies: an infinite weight would make their keys NaN);
+  them to all with a key_padding_mask); a non-finite bias_k − b_K or bias_v − b_V (with add_bias_kv, or
+  add_zero_attn, evosym computes cross-attention over the keys' tokens and one token per appended key, each with an
+  indicator channel of its own whose key and value weights are bias_k − b_K and bias_v − b_V (the zero key: −b_K and
+  −b_V), which the tokens' zero in that channel multiplies: an infinite weight would make their keys NaN);
 - a fully masked query row: the softmax is 0/0 there (PyTorch 2.13 returns zeros, earlier versions
   NaN), so no softmax kernel equals it;
 - dropout_p > 0 (or a module's dropout in training mode): random, not a function of the input;
@@ -878,9 +878,12 @@ def appended_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal
     a visible key for each. Here each appended key is one more token of the key and value inputs, with an indicator
     channel of its own (1 there, 0 in every other channel; the input's tokens 0 in it): its key is W_K·t + b_K = c + b_K
     for the column c of W_K that channel reads, so c = bias_k − b_K gives bias_k and c = −b_K the zero key (the same
-    for the values), exact up to one rounding of c + b_K, and the gradients are PyTorch's (b_K's reaches the appended
-    key through c and the bias, which cancel). The caller's sizes are checked before anything is appended; an
-    AttentionRefused for is_causal=True, non-finite bias_k or bias_v and dropout active in training mode."""
+    for the values), exact up to one rounding of c + b_K (an error of about ε·max(|bias_k|, |b_K|): with biases of 1e8
+    in float64, 1e-8, where PyTorch's appended key is exact), and the gradients are PyTorch's (b_K's reaches the
+    appended key through c and the bias, which cancel). The caller's sizes are checked before anything is appended (S =
+    0 too: the appended keys alone are attended to, as PyTorch does); an AttentionRefused for is_causal=True, a
+    non-finite column c (non-finite bias_k, bias_v or in-projection bias, or their difference overflowing) and dropout
+    active in training mode."""
     import torch
     if m.training and m.dropout > 0:
         raise AttentionRefused(f"cannot take this torch.nn.MultiheadAttention: its dropout {m.dropout} is active in "
@@ -894,11 +897,8 @@ def appended_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal
     if (m.bias_k is None) != (m.bias_v is None):
         raise AttentionRefused("bias_k and bias_v must both be set (add_bias_kv=True) or both be None, as PyTorch "
                                "requires")
-    for name, t in (("bias_k", m.bias_k), ("bias_v", m.bias_v)):
-        if t is not None and not bool(torch.isfinite(t).all()):
-            raise AttentionRefused(f"{name} must be finite: its appended key is an indicator channel's weight column "
-                                   f"here, which every other token multiplies by 0 (0·inf is NaN)")
-    _check_cross_inputs(m, query, key, value)   # the caller's sizes, checked before a key is appended
+    _check_cross_inputs(m, query, key, value, empty=True)   # the caller's sizes, before a key is appended (S = 0
+    # too: PyTorch then attends to the appended keys alone)
     keys = key.shape[1 if key.dim() == 3 and m.batch_first else 0]
     length = query.shape[1 if query.dim() == 3 and m.batch_first else 0]
     batch = None if query.dim() == 2 else query.shape[0 if m.batch_first else 1]
@@ -915,8 +915,15 @@ def appended_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal
     keys_to = ([m.bias_k.reshape(e)] if m.bias_k is not None else []) + ([zero] if m.add_zero_attn else [])
     values_to = ([m.bias_v.reshape(e)] if m.bias_v is not None else []) + ([zero] if m.add_zero_attn else [])
     n = len(keys_to)   # the appended keys, in PyTorch's order: bias_k, then the zero key
-    weights = [wq, bq, torch.cat([wk, torch.stack([t - bk for t in keys_to], 1)], 1), bk,
-               torch.cat([wv, torch.stack([t - bv for t in values_to], 1)], 1), bv, wo, bo]
+    columns = [torch.stack([t - bk for t in keys_to], 1), torch.stack([t - bv for t in values_to], 1)]
+    for name, c in zip(("key", "value"), columns):
+        if not bool(torch.isfinite(c.detach()).all()):
+            raise AttentionRefused(
+                f"the appended {name}s' indicator columns (bias_{name[0]} − b_{name[0].upper()}, or −b_"
+                f"{name[0].upper()} for the zero {name}) must be finite: every other token multiplies them by 0 "
+                f"(0·inf is NaN); bias_{name[0]} and the in-projection bias are non-finite or their difference "
+                "overflows")
+    weights = [wq, bq, torch.cat([wk, columns[0]], 1), bk, torch.cat([wv, columns[1]], 1), bv, wo, bo]
 
     def appended(t):   # the tokens, with n indicator channels (0), then the n appended tokens (one-hot)
         axis = 1 if t.dim() == 3 and m.batch_first else 0
@@ -982,10 +989,10 @@ def _leading(keep):
     return keep
 
 
-def _check_cross_inputs(m, query, key, value, widths=None):
+def _check_cross_inputs(m, query, key, value, widths=None, empty=False):
     """key and value as nn.MultiheadAttention takes them with query: the same rank and batch, kdim and vdim channels
-    (``widths``: the channels of key and value with appended tokens' indicator channels), one sequence length S ≥ 1;
-    an AttentionRefused naming what differs otherwise."""
+    (``widths``: the channels of key and value with appended tokens' indicator channels), one sequence length S ≥ 1
+    (S = 0 too with ``empty``: keys will be appended); an AttentionRefused naming what differs otherwise."""
     batch_axis = None if query.dim() == 2 else 0 if m.batch_first else 1
     lengths = set()
     for name, t, width in zip(("key", "value"), (key, value), widths or (m.kdim, m.vdim)):
@@ -1002,7 +1009,7 @@ def _check_cross_inputs(m, query, key, value, widths=None):
     if len(lengths) != 1:
         raise AttentionRefused(f"key and value must have one sequence length S, not {sorted(lengths)} (PyTorch "
                                "refuses unequal lengths too)")
-    if min(lengths) < 1:
+    if min(lengths) < 1 and not empty:
         raise AttentionRefused("key and value have no tokens (S = 0): cross_attention's keys are at least one "
                                "(PyTorch gives zero attention there, a softmax over no key); slice such calls away")
 
