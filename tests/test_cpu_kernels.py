@@ -449,3 +449,31 @@ def test_a_wrong_whole_vector_store_is_caught_on_wide_rows(monkeypatch, what, ol
     monkeypatch.setitem(rt_artifact._REGISTRY, bad.key, bad)   # by key: what modules call
     monkeypatch.setitem(rt_artifact._REGISTRY, "local_attention", bad)
     assert not torch.allclose(_wide_passes(torch.float64)[what], want)
+
+
+_NO_ROW_SCRIPT = """
+import torch
+from evosym.codegen.artifact import kernels_for
+from evosym.runtime import aggregate as agg
+kernels_for("conv2d")
+for dtype in (torch.float64, torch.float32):
+    for B, G, cg, og, H, Kh, sh, dh, Ph, W, Kw, sw, dw, Pw in ((1, 1, 1, 1, 3, 1, 1, 1, 1, 5, 3, 1, 1, 1),
+                                                               (1, 1, 1, 1, 2, 2, 1, 3, 1, 6, 3, 1, 1, 1)):
+        x = torch.randn(B, G * cg, H, W, dtype=dtype)
+        w = torch.randn(G * og, cg, Kh, Kw, dtype=dtype)
+        ref = torch.nn.functional.conv2d(x, w, padding=(Ph, Pw), dilation=(dh, dw), groups=G)
+        y = agg.evolution_aggregate("conv2d", x, w.view(1, G, og, cg, Kh, Kw, 1, 1),
+                                    (B, G, cg, og, H, Kh, sh, dh, Ph, W, Kw, sw, dw, Pw))
+        torch.testing.assert_close(y, ref)
+print("ok")
+"""
+
+
+@needs_cxx
+def test_a_row_that_reads_no_input_row_in_a_fresh_process():
+    """The register-tiled forward's task for an output row whose taps of the axes before the last all lie outside the
+    input (zero padding ≥ the window, a dilated window skipping the input) gathers no kernel row; as a thread's first
+    task (a fresh process) its scratch is still empty (a write through its null data pointer crashed the process)."""
+    import subprocess
+    proc = subprocess.run([sys.executable, "-c", _NO_ROW_SCRIPT], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", (proc.returncode, proc.stdout, proc.stderr[-2000:])

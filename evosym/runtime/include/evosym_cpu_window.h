@@ -29,9 +29,8 @@
 // so each operator compiles to the loop nest its axes need; the last axis's loops are the rows below.
 // A clamped (NATTEN) or wrapping (circular) last axis runs its interior positions as the affine rows and
 // register tiles, and its border positions at the printed q(p, u), grouped where consecutive ones read the same
-// inputs (a clamped border reads its nearest interior position's window: evo_last_runs, evo_border_block,
-// evo_border_correlate); the axes before the last read q(p, u) per row, whatever their kind. Standalone: no torch
-// headers.
+// inputs (a clamped border reads its nearest interior position's window: evo_last_runs, evo_border_block); the
+// axes before the last read q(p, u) per row, whatever their kind. Standalone: no torch headers.
 #ifndef EVOSYM_CPU_WINDOW_H
 #define EVOSYM_CPU_WINDOW_H
 
@@ -191,11 +190,13 @@ static inline typename evo_simd<T>::v evo_load(const T* p) {
     return v;
 }
 
-// the forward on a clamped or wrapping axis's border: n ≤ EVO_BP consecutive positions that read the same window (a
-// clamped border's positions all do), out[j·os + p] = sum over r < m of a[r·as + p]·v[r][j] for p < n and j < nj
-// (r: the window's taps, a: their kernel rows, v[r]: tap r's input at the block's channels j, zero-padded to whole
-// vectors): vectorised over the channels, the n positions' sums independent, each in the order of r. a is read at
-// EVO_BP positions a row: the caller's buffer holds EVO_BP readable elements past its end
+// a clamped or wrapping axis's border: n ≤ EVO_BP consecutive positions that read the same window (a clamped
+// border's positions all do), out[j·os + p] = sum over r < m of a[r·as + p]·v[r][j] for p < n and j < nj, vectorised
+// over j, the n positions' sums independent, each in the order of r (as the scalar sum). The forward: r the window's
+// taps, a their kernel rows, v[r] tap r's input at the block's channels j (zero-padded to whole vectors); attend's
+// kernel gradient: r the channels, a their dy rows, v[r] the window's inputs of channel r at the taps j (a padded
+// input row: its taps read consecutive inputs). a is read at EVO_BP positions a row and each v[r] a whole vector at a
+// time: the caller's buffers hold that much past their ends
 #define EVO_BP 8
 template <typename T>
 static inline void evo_border_block(T* __restrict out, const i64 os, const i64 nj, const T* __restrict a, const i64 as,
@@ -214,33 +215,6 @@ static inline void evo_border_block(T* __restrict out, const i64 os, const i64 n
             T t[W];
             memcpy(t, &acc[p], sizeof(V));
             for (i64 j = 0; j < W && j0 + j < nj; ++j) out[(j0 + j) * os + p] = t[j];
-        }
-    }
-}
-
-// attend's kernel gradient on a clamped axis's border: n ≤ EVO_BP consecutive positions p0 + p that read the window
-// of an interior position j (a clamped border's positions read the first or last interior position's), and the
-// window's taps read consecutive inputs: out[ul][p0 + p] = sum over k < m of d[k·dw + p0 + p]·xr[k][xj + ul] for
-// ul < taps, xj = j's first tap in the padded rows (xr). Vectorised over the taps (the inputs one whole-vector read
-// per channel, not a gather), the n positions' sums independent, each in the order of k (as the scalar sum). d's and
-// xr's rows are read W and EVO_BP elements at a time: the caller's buffers hold that much past their ends
-template <typename T>
-static inline void evo_border_correlate(T* const* out, const i64 p0, const i64 n, const i64 taps, const T* __restrict d,
-                                        const i64 dw, const T* const* xr, const i64 xj, const i64 m) {
-    typedef typename evo_simd<T>::v V;
-    constexpr i64 W = (i64)(sizeof(V) / sizeof(T));
-    for (i64 t0 = 0; t0 < taps; t0 += W) {
-        V acc[EVO_BP];
-        for (int p = 0; p < EVO_BP; ++p) acc[p] = V{};
-        for (i64 k = 0; k < m; ++k) {
-            const V xv = evo_load(xr[k] + xj + t0);
-            const T* dk = d + k * dw + p0;
-            for (int p = 0; p < EVO_BP; ++p) acc[p] += dk[p] * xv;
-        }
-        for (i64 p = 0; p < n; ++p) {
-            T t[W];
-            memcpy(t, &acc[p], sizeof(V));
-            for (i64 j = 0; j < W && t0 + j < taps; ++j) out[t0 + j][p0 + p] = t[j];
         }
     }
 }
@@ -430,6 +404,7 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
                 }
             };
             evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, gather);
+            if (kbuf.size() < (size_t)(nk * kw + CW)) kbuf.resize(nk * kw + CW);   // (no tap gathered: nk = 0)
             memset(kbuf.data() + nk * kw, 0, sizeof(T) * CW);   // past the last row: the border's whole-vector reads
             const T* xb = xpad + (b * G * cg + g * cg) * rows_in * xw;   // channel t at + t·rows_in·xw
             for (i64 j0 = ilo; j0 < ihi; j0 += CW) {
@@ -738,6 +713,8 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
             // a clamped or wrapping axis: position by position; channel k of the kernel group at x0 + k·C_g·plane_in
             const T* x0 = x + ((b * G * cg + gk * share * cg + c1) * rows_in + xrow) * len_in;
             const i64 xs = cg * plane_in;
+            static thread_local std::vector<const T*> xw0;   // the window of interior position at, per channel
+            xw0.resize(share);
             auto border = [&](const i64 from, const i64 to, const i64 at) {   // at: the interior position nearest
                 i64 pl = from;
                 while (runs && pl < to) {   // the positions reading interior position at's window, EVO_BP at a time
@@ -745,7 +722,8 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
                     for (bool same = true; same && n < EVO_BP && pl + n < to; n += same)
                         for (i64 ul = 0; ul < taps && same; ++ul) same = evo_last::q(z, pl + n, ul) == evo_last::q(z, at, ul);
                     if (n == 0) break;
-                    evo_border_correlate<T>(out.data(), pl, n, taps, dbuf.data(), kw, xr.data(), xoff[0] + at, share);
+                    for (i64 k = 0; k < share; ++k) xw0[k] = xr[k] + xoff[0] + at;   // at's first tap, channel k
+                    evo_border_block<T>(out[0] + pl, plane_out, taps, dbuf.data() + pl, kw, n, xw0.data(), share);
                     pl += n;
                 }
                 for (; pl < to; ++pl)   // any other: one position at a time
