@@ -144,10 +144,9 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
     # Ahat: renormalised adjacency D̃^(−1/2)·(A + I)·D̃^(−1/2) (computed once, on its own grid)
     d2_1 = def_deg.reshape(N, 1)  # deg[p]: the whole tensor
     d2_2 = def_deg.reshape(1, N)  # deg[q]: the whole tensor
-    d2_3 = torch.eye(N, N, dtype=dtype, device=device).view(N, N)  # δ(p, q)
-    d2_4 = adjacency.reshape(N, N)  # A[p, q]: the whole tensor
-    d2_5 = _as_grid((((d2_1 * d2_2) ** (-1 / 2)) * (d2_3 + d2_4)), 2, dtype, device)
-    def_Ahat = d2_5.expand((N, N))
+    d2_3 = adjacency.reshape(N, N)  # A[p, q]: the whole tensor
+    d2_4 = _as_grid((((d2_1 * d2_2) ** (-1 / 2)) * (torch.eye(N, N, dtype=dtype, device=device).view(N, N) + d2_3)), 2, dtype, device)
+    def_Ahat = d2_4.expand((N, N))
     # K̂ = M[o, c]·S[p, q] (separable): the channel map first, then S along the positions
     m1 = weight.permute(1, 0).reshape(O, C)  # W[c, o]: the whole tensor
     m2 = _as_grid(m1, 2, dtype, device)
@@ -175,10 +174,9 @@ def _kernel_tensor(x, adjacency, weight, bias, *, N, C, O, L_out):
     # Ahat: renormalised adjacency D̃^(−1/2)·(A + I)·D̃^(−1/2) (computed once, on its own grid)
     d2_1 = def_deg.reshape(N, 1)  # deg[p]: the whole tensor
     d2_2 = def_deg.reshape(1, N)  # deg[q]: the whole tensor
-    d2_3 = torch.eye(N, N, dtype=dtype, device=device).view(N, N)  # δ(p, q)
-    d2_4 = adjacency.reshape(N, N)  # A[p, q]: the whole tensor
-    d2_5 = _as_grid((((d2_1 * d2_2) ** (-1 / 2)) * (d2_3 + d2_4)), 2, dtype, device)
-    def_Ahat = d2_5.expand((N, N))
+    d2_3 = adjacency.reshape(N, N)  # A[p, q]: the whole tensor
+    d2_4 = _as_grid((((d2_1 * d2_2) ** (-1 / 2)) * (torch.eye(N, N, dtype=dtype, device=device).view(N, N) + d2_3)), 2, dtype, device)
+    def_Ahat = d2_4.expand((N, N))
     k1 = def_Ahat.permute(1, 0).reshape(1, 1, 1, N, N)  # Ahat[p, u_tap]: the whole tensor
     k2 = weight.permute(1, 0).reshape(1, O, C, 1, 1)  # W[c, o]: the whole tensor
     k3 = _as_grid((k1 * k2), 5, dtype, device)

@@ -271,16 +271,14 @@ class GridCompiler:
 
     def _eye(self, a, b) -> str | None:
         """δ(a, b) for two grid axes (each runs from 0 over its whole length) as ``torch.eye`` viewed onto the grid: one
-        fill, where the comparison of two aranges is a comparison and a conversion over the same grid."""
+        fill, where the comparison of two aranges is a comparison and a conversion over the same grid (gcn's Â)."""
         if not (a in self.main and b in self.main and a != b and a in self.extent and b in self.extent):
             return None
         first, second = sorted((a, b), key=self.main.index)
         at = {self.axes.index(first): self.extent[first], self.axes.index(second): self.extent[second]}
         view = ", ".join(at.get(j, "1") for j in range(self.rank))
-        tmp = self._tmp()
-        self.prog.statements.append(f"{tmp} = torch.eye({self.extent[first]}, {self.extent[second]}, dtype=dtype, "
-                                    f"device=device).view({view})  # δ({first}, {second})")
-        return tmp
+        # inline: a temporary of the expression it is in, not held by a name until the function returns
+        return f"torch.eye({self.extent[first]}, {self.extent[second]}, dtype=dtype, device=device).view({view})"
 
     def _sizes_only(self, e) -> bool:
         """``e`` reads only sizes (no tensor, no index axis): it prints as a Python number, not a tensor."""
