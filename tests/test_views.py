@@ -55,7 +55,7 @@ def _template_helper(name):
 
 
 def _execute(prog, tensor, values):
-    scope = {"torch": torch, "dtype": tensor.dtype, "device": tensor.device, "_as_grid": _as_grid, "A": tensor,
+    scope = {"torch": torch, "F": F, "dtype": tensor.dtype, "device": tensor.device, "_as_grid": _as_grid, "A": tensor,
              "_pad_axes": _template_helper("_pad_axes"), "_unfold": _template_helper("_unfold"),
              **{str(k): n for k, n in values.items()}}
     exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
@@ -90,6 +90,11 @@ VIEWS = {
     "transposed with an offset": (A[c + 1, b], [(b, B), (c, C)], (C + 2, B), [dict(B=1, C=1), dict(B=2, C=3)]),
     "offset slice": (A[b, i + R], [(b, B), (i, H)], (B, H + 2 * R), [dict(B=1, H=1, R=1), dict(B=2, H=4, R=2)]),
     "constant index": (A[b, R], [(b, B)], (B, 2 * R + 1), [dict(B=1, R=1), dict(B=3, R=2)]),
+    # the constant 0 (SymPy splits the term 0 as (0, 0): these were gathered): a slow net's omega[f, 0]
+    "constant index 0": (A[b, 0], [(b, B)], (B, 2), [dict(B=1), dict(B=3)]),
+    "constant index 0 first": (A[0, c], [(c, C)], (K, C), [dict(C=1, K=1), dict(C=3, K=2)]),
+    "constant index 0 beside a merged index": (A[g * K + a, 0, u], [(g, G), (a, K), (u, K)], (G * K, 1, K),
+                                               [dict(G=1, K=1), dict(G=2, K=3)]),
     "coefficient 2": (A[2 * i + 1], [(i, H)], (2 * H,), [dict(H=1), dict(H=4)]),
     "a size as the step": (A[S * i], [(i, H)], (H * S,), [dict(H=1, s=1), dict(H=3, s=2), dict(H=2, s=3)]),
     "strided unflatten (a pool)": (sp.Sum(A[b, a + i * S], (a, 0, S - 1)) / S ** 2, [(b, B), (i, H)], (B, H * S),
@@ -323,8 +328,8 @@ def test_involution_generates_its_kernels_as_views(involution):
     source, module = involution
     body = source[source.index("def _kernel_tensor("):source.index("def _kernels(")]
     assert ".clamp(" not in body and "reads outside" not in body, body
-    assert body.count(": a view (proved inside") == 2, body
-    assert "if s == 1" in body, body
+    assert body.count(": a view (proved inside") == 1, body   # the span weights; the pool is one avg_pool2d
+    assert "if s == 1 else F.avg_pool2d(x, (s, s), (s, s))" in body, body
     torch.manual_seed(3)
     for s, H, W in ((1, 5, 4), (2, 6, 4), (3, 6, 9)):
         m = module.InvolutionEvolution(G=2, C_g=2, D=3, R=1, s=s, dtype=torch.float64)
@@ -339,3 +344,81 @@ def test_involution_generates_its_kernels_as_views(involution):
         got = torch.autograd.grad(y, [x, *m.parameters()], gy)
         ref = torch.autograd.grad(want, [x, *m.parameters()], gy)
         assert all(torch.allclose(p, q, rtol=1e-10, atol=1e-12) for p, q in zip(got, ref))
+
+
+T = size("T")
+e_ = index("e")
+# means over non-overlapping bins A[…, P·u + a, …] (a summed over [0, P), the mean): one avg_poolNd
+POOLS = {
+    "2-D, batch and channel in front": (sp.Sum(A[b, c, S * i + a, S * j + e_], (a, 0, S - 1), (e_, 0, S - 1)) / S ** 2,
+                                        [(b, B), (c, C), (i, H), (j, H)], (B, C, S * H, S * H),
+                                        [dict(B=1, C=1, H=1, s=1), dict(B=2, C=3, H=2, s=2), dict(B=1, C=2, H=3, s=3)]),
+    "1-D, one axis in front": (sp.Sum(A[c, S * i + a], (a, 0, S - 1)) / S, [(c, C), (i, H)], (C, S * H),
+                               [dict(C=1, H=1, s=1), dict(C=3, H=4, s=2)]),
+    "1-D, nothing in front": (sp.Sum(A[S * i + a], (a, 0, S - 1)) / S, [(i, H)], (S * H,),
+                              [dict(H=1, s=1), dict(H=3, s=3)]),
+    "bins of two sizes, longer axes (cut)": (sp.Sum(A[b, S * i + a, K * j + e_], (a, 0, S - 1), (e_, 0, K - 1)) / (S * K),
+                                             [(b, B), (i, H), (j, H)], (B, S * H + 1, K * H + K - 1),
+                                             [dict(B=1, H=1, s=1, K=1), dict(B=2, H=2, s=2, K=3), dict(B=1, H=3, s=1, K=2)]),
+    "pooled axes first on the grid": (sp.Sum(A[c, S * i + a], (a, 0, S - 1)) / S, [(i, H), (c, C)], (C, S * H),
+                                      [dict(C=1, H=1, s=1), dict(C=3, H=2, s=2)]),
+    "a number as the bin": (sp.Sum(A[b, 2 * i + a], (a, 0, 1)) / 2, [(b, B), (i, H)], (B, 2 * H),
+                            [dict(B=1, H=1), dict(B=3, H=3)]),
+}
+
+NOT_POOLS = {   # sums that are not such a mean: the view and its sum, as before
+    "a sum (no division)": (sp.Sum(A[b, S * i + a], (a, 0, S - 1)), [(b, B), (i, H)], (B, S * H),
+                            [dict(B=2, H=3, s=2)]),
+    "overlapping bins": (sp.Sum(A[b, i + a], (a, 0, K - 1)) / K, [(b, B), (i, H)], (B, H + K - 1),
+                         [dict(B=2, H=3, K=2)]),
+    "a bin that is not the step": (sp.Sum(A[b, S * i + a], (a, 0, K - 1)) / K, [(b, B), (i, H)], (B, S * H + K),
+                                   [dict(B=2, H=3, s=2, K=3)]),
+    "a pooled axis before a whole one": (sp.Sum(A[S * i + a, c], (a, 0, S - 1)) / S, [(c, C), (i, H)], (S * H, C),
+                                         [dict(C=2, H=3, s=2)]),
+    "3-D bins (avg_pool3d: no float16 CPU kernel), three axes in front": (sp.Sum(A[b, c, g, S * i + a, S * j + e_, S * u + v], (a, 0, S - 1), (e_, 0, S - 1),
+                                        (v, 0, S - 1)) / S ** 3,
+                                 [(b, B), (c, C), (g, G), (i, H), (j, H), (u, H)], (B, C, G, S * H, S * H, S * H),
+                                 [dict(B=1, C=1, G=1, H=1, s=1), dict(B=2, C=1, G=3, H=2, s=2)]),
+    "axis that may be shorter than P·E": (sp.Sum(A[b, S * i + a], (a, 0, S - 1)) / S, [(b, B), (i, H)], (B, S * H - 1),
+                                          [dict(B=2, H=3, s=2)]),
+}
+
+
+@pytest.mark.parametrize("name", list(POOLS))
+def test_a_mean_over_non_overlapping_bins_is_one_avg_pool(name):
+    expr, axes, shape, trials = POOLS[name]
+    prog, text = _compile(expr, axes, shape)
+    code = _code(text)
+    assert "F.avg_pool" in code and ".mean(" not in code and ".sum(" not in code, text
+    gather, gather_text = _compile(expr, axes, shape, views=False)
+    torch.manual_seed(3)
+    for values in trials:
+        sub = _sub(values)
+        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
+        want = _direct(expr, axes, tensor, values)
+        got = _execute(prog, tensor, values)
+        assert got.shape == want.shape, (name, values)
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (name, values, got, want)
+        assert torch.allclose(_execute(gather, tensor, values), want, rtol=1e-12, atol=1e-12), (name, values)
+        t = tensor.clone().requires_grad_()
+        assert torch.autograd.gradcheck(lambda x: _execute(prog, x, values) * 1.0, (t,))
+
+
+@pytest.mark.parametrize("name", list(NOT_POOLS))
+def test_other_sums_are_not_pools(name):
+    expr, axes, shape, trials = NOT_POOLS[name]
+    prog, text = _compile(expr, axes, shape)
+    assert "avg_pool" not in text, text
+    for values in trials:
+        sub = _sub(values)
+        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
+        assert torch.allclose(_execute(prog, tensor, values), _direct(expr, axes, tensor, values), rtol=1e-12, atol=1e-12)
+
+
+def test_a_pool_of_bins_of_one_is_the_tensor_itself():
+    expr, axes, shape, _ = POOLS["2-D, batch and channel in front"]
+    prog, _ = _compile(expr, axes, shape)
+    tensor = torch.randn(2, 3, 4, 4, dtype=torch.float64)
+    out = _execute(prog, tensor, dict(B=2, C=3, H=4, s=1))
+    assert out.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr(), "s = 1: the pool copied its input"
+    assert torch.equal(out.reshape(2, 3, 4, 4), tensor)

@@ -274,8 +274,7 @@ def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_c
     m = torch.arange(H, device=device).view(1, -1, 1)
     d3_1 = pe_weight[:d, 1].reshape(d, 1, 1)  # Wp[e, 1]: a view (proved inside Wp)
     n = torch.arange(W, device=device).view(1, 1, -1)
-    e = torch.arange(d, device=device).view(-1, 1, 1)
-    d3_2 = pe_weight[e, 0]  # Wp[e, 0]
+    d3_2 = pe_weight[:d, 0].reshape(d, 1, 1)  # Wp[e, 0]: a view (proved inside Wp)
     d3_3 = pe_bias.reshape(d, 1, 1)  # bp[e]: the whole tensor
     d3_4 = _as_grid(((((2 * torch.as_tensor(m, dtype=dtype, device=device) * (1 / (H - 1))) - 1) * d3_1) + (((2 * torch.as_tensor(n, dtype=dtype, device=device) * (1 / (W - 1))) - 1) * d3_2) + d3_3), 3, dtype, device)
     def_pe = d3_4.expand((d, H, W))

@@ -237,12 +237,7 @@ def _kernel_tensor(x, weight, bias, *, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, d
     H_in = x.shape[2]
     W_in = x.shape[3]
     dtype, device = x.dtype, x.device
-    g = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
-    o_in_group = torch.arange(M, device=device).view(1, 1, -1, 1, 1, 1, 1, 1)
-    u_1_tap = torch.arange(K_h, device=device).view(1, 1, 1, 1, -1, 1, 1, 1)
-    u_2_tap = torch.arange(K_w, device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
-    k1 = weight[((g * M) + o_in_group).clamp(0, (C * M) - 1), 0, u_1_tap, u_2_tap]  # W[M*g + o_in_group, 0, u_1_tap, u_2_tap]
-    k1 = k1 * (((0 <= ((g * M) + o_in_group)) & (((g * M) + o_in_group) < (C * M)))).to(dtype)  # reads outside W are 0
+    k1 = weight[:(C * M), 0, :K_h, :K_w].unflatten(0, (C, M)).reshape(1, C, M, 1, K_h, K_w, 1, 1)  # W[M*g + o_in_group, 0, u_1_tap, u_2_tap]: a view (proved inside W)
     k2 = _as_grid(k1, 8, dtype, device)
     return k2
 

@@ -244,10 +244,9 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     dtype, device = Z.dtype, Z.device
     # Wg: global hyper-kernel: the slow net on an H × W coordinate grid (computed once, on its own grid)
     d1_1 = out_bias_g.reshape(C, 1, 1, 1)  # bo_g[c]: the whole tensor
-    f = torch.arange(D, device=device).view(1, 1, 1, -1)
     d1_3 = out_weight_g.reshape(C, 1, 1, D)  # Wo_g[c, f]: the whole tensor
     u = torch.arange((P_h * ((2 * R) + 1)), device=device).view(1, -1, 1, 1)
-    d1_4 = omega_g[f, 0]  # omega_g[f, 0]
+    d1_4 = omega_g[:D, 0].reshape(1, 1, 1, D)  # omega_g[f, 0]: a view (proved inside omega_g)
     v = torch.arange((P_w * ((2 * R) + 1)), device=device).view(1, 1, -1, 1)
     d1_5 = omega_g[:D, 1].reshape(1, 1, 1, D)  # omega_g[f, 1]: a view (proved inside omega_g)
     d1_6 = phi_g.reshape(1, 1, 1, D)  # phi_g[f]: the whole tensor
@@ -263,10 +262,9 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     def_Whg = d2_3.expand((B, C, (P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1))))
     # Wl: local hyper-kernel: the slow net on a k × k coordinate grid (computed once, on its own grid)
     d3_1 = out_bias_l.reshape(C, 1, 1, 1)  # bo_l[c]: the whole tensor
-    f = torch.arange(D, device=device).view(1, 1, 1, -1)
     d3_3 = out_weight_l.reshape(C, 1, 1, D)  # Wo_l[c, f]: the whole tensor
     u = torch.arange(((2 * R) + 1), device=device).view(1, -1, 1, 1)
-    d3_4 = omega_l[f, 0]  # omega_l[f, 0]
+    d3_4 = omega_l[:D, 0].reshape(1, 1, 1, D)  # omega_l[f, 0]: a view (proved inside omega_l)
     v = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1)
     d3_5 = omega_l[:D, 1].reshape(1, 1, 1, D)  # omega_l[f, 1]: a view (proved inside omega_l)
     d3_6 = phi_l.reshape(1, 1, 1, D)  # phi_l[f]: the whole tensor
@@ -276,11 +274,10 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     d3_7 = d3_7.reshape(d3_7.shape[:3])
     def_Wl = d3_7.expand((C, ((2 * R) + 1), ((2 * R) + 1)))
     # Zbar: context: Z pooled to k × k (adaptive_avg_pool2d, equal bins) (computed once, on its own grid)
-    d4_2 = Z[:B, :C, :(P_h * ((2 * R) + 1)), :(P_w * ((2 * R) + 1))].unflatten(3, (((2 * R) + 1), P_w)).unflatten(2, (((2 * R) + 1), P_h)).permute(0, 1, 2, 4, 3, 5).reshape(B, C, ((2 * R) + 1), ((2 * R) + 1), P_h, P_w)  # Z[b, c, P_h*u + a, P_w*v + e]: a view (proved inside Z)
-    d4_1 = _as_grid(d4_2, 6, dtype, device) if P_w == 1 and P_h == 1 and ((1 / P_h) * (1 / P_w)) == 1 else _as_grid(d4_2, 6, dtype, device).mean(dim=(4, 5), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
-    d4_3 = _as_grid(d4_1, 6, dtype, device)
-    d4_3 = d4_3.reshape(d4_3.shape[:4])
-    def_Zbar = d4_3.expand((B, C, ((2 * R) + 1), ((2 * R) + 1)))
+    d4_1 = (Z if P_h == 1 and P_w == 1 else F.avg_pool2d(Z, (P_h, P_w), (P_h, P_w))).reshape(B, C, ((2 * R) + 1), ((2 * R) + 1), 1, 1)  # the mean over bins of Z[b, c, P_h*u + a, P_w*v + e]: avg_pool2d
+    d4_2 = _as_grid(d4_1, 6, dtype, device)
+    d4_2 = d4_2.reshape(d4_2.shape[:4])
+    def_Zbar = d4_2.expand((B, C, ((2 * R) + 1), ((2 * R) + 1)))
     # Whl: the context-dependent local kernel Ŵ_l = Z̄ ⊙ W_l (computed once, on its own grid)
     d5_1 = def_Wl.reshape(1, C, ((2 * R) + 1), ((2 * R) + 1))  # Wl[c, u, v]: the whole tensor
     d5_2 = def_Zbar.reshape(B, C, ((2 * R) + 1), ((2 * R) + 1))  # Zbar[b, c, u, v]: the whole tensor

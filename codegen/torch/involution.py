@@ -211,11 +211,10 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     W = x.shape[3] // (s)
     dtype, device = x.dtype, x.device
     # x_pool: s×s average pool of the input (the input itself when s = 1) (computed once, on its own grid)
-    d1_2 = x[:B, :(C_g * G), :(H * s), :(W * s)].unflatten(3, (W, s)).unflatten(2, (H, s)).permute(0, 1, 2, 4, 3, 5).reshape(B, (C_g * G), H, W, s, s)  # x[b, c, a + i*s, e + j*s]: a view (proved inside x)
-    d1_1 = _as_grid(d1_2, 6, dtype, device) if s == 1 and (s ** -2) == 1 else _as_grid(d1_2, 6, dtype, device).mean(dim=(4, 5), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
-    d1_3 = _as_grid(d1_1, 6, dtype, device)
-    d1_3 = d1_3.reshape(d1_3.shape[:4])
-    def_x_pool = d1_3.expand((B, (C_g * G), H, W))
+    d1_1 = (x if s == 1 else F.avg_pool2d(x, (s, s), (s, s))).reshape(B, (C_g * G), H, W, 1, 1)  # the mean over bins of x[b, c, a + i*s, e + j*s]: avg_pool2d
+    d1_2 = _as_grid(d1_1, 6, dtype, device)
+    d1_2 = d1_2.reshape(d1_2.shape[:4])
+    def_x_pool = d1_2.expand((B, (C_g * G), H, W))
     # h: kernel generator: reduce, BatchNorm (eval), ReLU (computed once, on its own grid)
     d2_1 = bn_shift.reshape(1, D, 1, 1, 1)  # beta[d]: the whole tensor
     d2_2 = bn_scale.reshape(1, D, 1, 1, 1)  # gamma[d]: the whole tensor

@@ -382,7 +382,7 @@ class GridCompiler:
             return None
         for term in sp.Add.make_args(sp.expand(i)):
             m, v = term.as_independent(*variables, as_Add=False)
-            if v == 1:
+            if v == 1 or term == 0:   # (SymPy splits 0 as (0, 0))
                 const += m
             elif v in variables:
                 coef[v] = coef.get(v, sp.Integer(0)) + m
@@ -621,6 +621,62 @@ class GridCompiler:
                 return f"{tmp} = {value}{tail}  # a channel map as a matrix product over T's own layout"
         return None
 
+    def _pooled(self, body, limits) -> str | None:
+        """The mean over the summation variables of a read A[…, P·u + a, …] (a summed over [0, P), u a grid axis
+        from 0 of extent E, P·E provably within A's axis) on A's last one or two axes, A's other axes read whole
+        by grid axes in front, as one ``F.avg_poolNd(A, P, P)`` (non-overlapping bins: the window is the stride)
+        cut to E and put on the grid; None where the read is not of that form (three axes too: avg_pool3d has no
+        float16 or bfloat16 CPU kernel). torch's mean over two strided axes of a view was 2–3× avg_pool2d
+        (HyperZ·Z·W's context Z̄, involution's stride pool). Where every P is 1: the read itself (no copy)."""
+        if not isinstance(body, sp.Indexed) or str(body.base.label) not in self.tensors:
+            return None
+        ref, shape, sym_shape = self.tensors[str(body.base.label)]
+        summed = {l[0]: l for l in limits}
+        if any(l[1] != 0 for l in limits):
+            return None
+        lead, pools = [], []   # lead: the grid axes read whole; pools: (u, P, E, axis length provably P·E)
+        for k, i in enumerate(body.indices):
+            i = sp.sympify(i)
+            if not pools and i in self.main and i not in summed and self._py_length(i) == shape[k]:
+                lead.append(i)
+                continue
+            aff = self._affine(i)
+            if aff is None or aff[0] != 0 or len(aff[1]) != 2:
+                return None
+            a = next((v for v in aff[1] if v in summed), None)
+            u = next((v for v in aff[1] if v in self.main), None)
+            if a is None or u is None or aff[1][a] != 1 or u not in self.ranges or self.ranges[u][0] != 0:
+                return None
+            P, E = aff[1][u], self.ranges[u][1]
+            if sp.expand(P - self.ranges[a][1]) != 0 or not nonnegative(sp.sympify(sym_shape[k]) - P * E):
+                return None
+            pools.append((u, P, E, sp.expand(sp.sympify(sym_shape[k]) - P * E) == 0))
+        variables = lead + [u for u, *_ in pools]
+        if not 1 <= len(pools) <= 2 or len(set(variables)) != len(variables) or len(pools) != len(summed):
+            return None
+        d, n = len(pools), len(lead)
+        x = f"{ref}.unsqueeze(0)" if n == 0 else ref if n <= 2 else f"{ref}.flatten(0, {n - 2})"   # (N, C, …) or (C, …)
+        bins = ", ".join(self._expr(P) for _, P, _, _ in pools) + ("," if d == 1 else "")
+        pooled = f"F.avg_pool{d}d({x}, ({bins}), ({bins}))"
+        if all(P == 1 for _, P, _, _ in pools):
+            text = x
+        elif any(P.is_number for _, P, _, _ in pools):   # a bin of 2 or more somewhere: always a pool
+            text = pooled
+        else:
+            text = f"({x} if {' and '.join(dict.fromkeys(f'{self._expr(P)} == 1' for _, P, _, _ in pools))} else {pooled})"
+        if not all(exact for *_, exact in pools):   # bins past P·E (floor) are cut away
+            text += "[" + ", ".join([":"] + [f":{self._extent_py(u)}" for u, *_ in pools]) + "]"
+        if n == 0:
+            text += ".squeeze(0)"
+        elif n > 2:
+            text += f".unflatten(0, ({', '.join(shape[: n - 1])}))"
+        at = [self.axes.index(v) for v in variables]
+        perm = sorted(range(len(at)), key=lambda j: at[j])
+        if perm != list(range(len(perm))):
+            text += f".permute({', '.join(map(str, perm))})"
+        grid = ", ".join(self._extent_py(self.axes[j]) if j in at else "1" for j in range(self.rank))
+        return f"{text}.reshape({grid}{',' if self.rank == 1 else ''})  # the mean over bins of {body}: avg_pool{d}d"
+
     def _scaled(self, scale, text: str) -> str:
         """``text`` (a tensor in dtype) times the constant ``scale`` (a number or a size expression)."""
         return text if scale == 1 else f"({self._expr(scale)} * {text})"
@@ -679,10 +735,15 @@ class GridCompiler:
             for k in dims:
                 self.prog.statements.append(f"{tmp} = {tmp}.unsqueeze({k})")
             return tmp
+        lengths = [(self.ranges[l[0]][1], self.ranges[l[0]][2]) for l in e.limits]
+        if scale != 1 and sp.simplify(scale * sp.Mul(*[n for n, _ in lengths])) == 1:
+            pooled = self._pooled(body, e.limits)
+            if pooled is not None:
+                self.prog.statements.append(f"{tmp} = {pooled}")
+                return tmp
         body_txt = self._expr(body)
         inner = f"_as_grid({body_txt}, {self.rank}, dtype, device)"
         value = self._scaled(scale, inner)
-        lengths = [(self.ranges[l[0]][1], self.ranges[l[0]][2]) for l in e.limits]
         if scale != 1 and sp.simplify(scale * sp.Mul(*[n for n, _ in lengths])) == 1:
             total = f"{inner}.mean(dim={dims}, keepdim=True)"   # Σ/(its number of terms): a mean, no scaled copy
         else:
