@@ -42,7 +42,7 @@ def _hyperbola(x, weight, N):
 
 def _size(value):
     """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
-    as given (a bool, a float or a string is no size: the check then says what is wrong)."""
+    as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
     if isinstance(value, (bool, str)):
         return value
     try:

@@ -26,6 +26,14 @@ from .. import __version__
 PATH = "divisor-slices"
 
 
+def _template_function(name: str) -> str:
+    """A helper function of the generated modules, as the torch template writes it (one text for both)."""
+    from .render import template_source
+    src = template_source()
+    start = src.index(f"def {name}(")
+    return src[start:src.index("\n\n\n", start)]
+
+
 def render(plan, binding=None) -> str:
     """The generated module: the split at the hyperbola (path "auto") and the scatter over multiples (path "generic")."""
     w, a = plan.divisor["weight"], plan.divisor["a"]
@@ -86,15 +94,7 @@ def _hyperbola(x, {w}, N):
     return y
 
 
-def _size(value):
-    """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
-    as given (a bool, a float or a string is no size: the check then says what is wrong)."""
-    if isinstance(value, (bool, str)):
-        return value
-    try:
-        return operator.index(value)
-    except TypeError:
-        return value
+{_template_function("_size")}
 
 
 def _check(x, {w}, {args}):
