@@ -329,7 +329,7 @@ def test_involution_generates_its_kernels_as_views(involution):
     body = source[source.index("def _kernel_tensor("):source.index("def _kernels(")]
     assert ".clamp(" not in body and "reads outside" not in body, body
     assert body.count(": a view (proved inside") == 1, body   # the span weights; the pool is one avg_pool2d
-    assert "if s == 1 else F.avg_pool2d(x, (s, s), (s, s))" in body, body
+    assert "if s == 1 else F.avg_pool2d(x.to(dtype), (s, s), (s, s))" in body, body
     torch.manual_seed(3)
     for s, H, W in ((1, 5, 4), (2, 6, 4), (3, 6, 9)):
         m = module.InvolutionEvolution(G=2, C_g=2, D=3, R=1, s=s, dtype=torch.float64)
@@ -362,6 +362,14 @@ POOLS = {
                                              [dict(B=1, H=1, s=1, K=1), dict(B=2, H=2, s=2, K=3), dict(B=1, H=3, s=1, K=2)]),
     "pooled axes first on the grid": (sp.Sum(A[c, S * i + a], (a, 0, S - 1)) / S, [(i, H), (c, C)], (C, S * H),
                                       [dict(C=1, H=1, s=1), dict(C=3, H=2, s=2)]),
+    # the cut after the pool is on the pooled axes (it was on the channel axis with two axes in front: wrong numbers
+    # where C = H + 1, else a reshape error)
+    "two axes in front, a longer axis (cut)": (sp.Sum(A[b, c, 2 * i + a], (a, 0, 1)) / 2, [(b, B), (c, C), (i, H)],
+                                               (B, C, 2 * H + 2), [dict(B=1, C=3, H=2), dict(B=2, C=2, H=1)]),
+    "three axes in front, 2-D, longer axes (cut)": (sp.Sum(A[b, c, g, S * i + a, S * j + e_], (a, 0, S - 1), (e_, 0, S - 1))
+                                                    / S ** 2, [(b, B), (c, C), (g, G), (i, H), (j, H)],
+                                                    (B, C, G, S * H + 1, S * H + 1),
+                                                    [dict(B=1, C=1, G=1, H=1, s=1), dict(B=2, C=3, G=2, H=2, s=2)]),
     "a number as the bin": (sp.Sum(A[b, 2 * i + a], (a, 0, 1)) / 2, [(b, B), (i, H)], (B, 2 * H),
                             [dict(B=1, H=1), dict(B=3, H=3)]),
 }
@@ -379,6 +387,16 @@ NOT_POOLS = {   # sums that are not such a mean: the view and its sum, as before
                                         (v, 0, S - 1)) / S ** 3,
                                  [(b, B), (c, C), (g, G), (i, H), (j, H), (u, H)], (B, C, G, S * H, S * H, S * H),
                                  [dict(B=1, C=1, G=1, H=1, s=1), dict(B=2, C=1, G=3, H=2, s=2)]),
+    "one summed variable on both axes (a bin's diagonal)": (sp.Sum(A[2 * i + a, 2 * j + a], (a, 0, 1), (e_, 0, 1)) / 4,
+                                                            [(i, H), (j, H)], (2 * H, 2 * H), [dict(H=1), dict(H=2)]),
+    # avg_pool takes no empty input: sizes that may be 0 keep the mean over the view (an empty result)
+    "a channel axis that may be empty": (sp.Sum(A[c, S * i + a], (a, 0, S - 1)) / S, [(c, Z), (i, H)], (Z, S * H),
+                                         [dict(z=0, H=2, s=2), dict(z=2, H=1, s=1)]),
+    "a channel axis that may be empty, the batch in front": (sp.Sum(A[b, c, S * i + a], (a, 0, S - 1)) / S,
+                                                             [(b, B), (c, Z), (i, H)], (B, Z, S * H),
+                                                             [dict(B=2, z=0, H=2, s=2)]),
+    "an output axis that may be empty": (sp.Sum(A[c, S * i + a], (a, 0, S - 1)) / S, [(c, C), (i, Z)], (C, S * Z),
+                                         [dict(C=2, z=0, s=2), dict(C=1, z=1, s=1)]),
     "axis that may be shorter than P·E": (sp.Sum(A[b, S * i + a], (a, 0, S - 1)) / S, [(b, B), (i, H)], (B, S * H - 1),
                                           [dict(B=2, H=3, s=2)]),
 }
@@ -422,3 +440,14 @@ def test_a_pool_of_bins_of_one_is_the_tensor_itself():
     out = _execute(prog, tensor, dict(B=2, C=3, H=4, s=1))
     assert out.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr(), "s = 1: the pool copied its input"
     assert torch.equal(out.reshape(2, 3, 4, 4), tensor)
+
+
+def test_a_pool_reads_its_tensor_in_the_working_dtype():
+    """An integer tensor is pooled in dtype (avg_pool on the integers would truncate the mean)."""
+    expr, axes, shape, _ = POOLS["1-D, one axis in front"]
+    prog, _ = _compile(expr, axes, shape)
+    tensor = torch.arange(8).reshape(2, 4)
+    scope = {"torch": torch, "F": F, "dtype": torch.float64, "device": tensor.device, "_as_grid": _as_grid, "A": tensor,
+             "C": 2, "H": 2, "s": 2}
+    exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
+    assert torch.equal(scope[prog.result].reshape(2, 2), torch.tensor([[0.5, 2.5], [4.5, 6.5]], dtype=torch.float64))

@@ -245,7 +245,7 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     d3_7 = d3_7.reshape(d3_7.shape[:3])
     def_Wl = d3_7.expand((C, ((2 * R) + 1), ((2 * R) + 1)))
     # Zbar: context: Z pooled to k × k (adaptive_avg_pool2d, equal bins) (computed once, on its own grid)
-    d4_1 = (Z if P == 1 else F.avg_pool2d(Z, (P, P), (P, P))).reshape(B, C, ((2 * R) + 1), ((2 * R) + 1), 1, 1)  # the mean over bins of Z[b, c, P*u + a, P*v + e]: avg_pool2d
+    d4_1 = (Z.to(dtype) if P == 1 else F.avg_pool2d(Z.to(dtype), (P, P), (P, P))).reshape(B, C, ((2 * R) + 1), ((2 * R) + 1), 1, 1)  # the mean over bins of Z[b, c, P*u + a, P*v + e]: avg_pool2d
     d4_2 = _as_grid(d4_1, 6, dtype, device)
     d4_2 = d4_2.reshape(d4_2.shape[:4])
     def_Zbar = d4_2.expand((B, C, ((2 * R) + 1), ((2 * R) + 1)))

@@ -211,7 +211,7 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     W = x.shape[3] // (s)
     dtype, device = x.dtype, x.device
     # x_pool: s×s average pool of the input (the input itself when s = 1) (computed once, on its own grid)
-    d1_1 = (x if s == 1 else F.avg_pool2d(x, (s, s), (s, s))).reshape(B, (C_g * G), H, W, 1, 1)  # the mean over bins of x[b, c, a + i*s, e + j*s]: avg_pool2d
+    d1_1 = (x.to(dtype) if s == 1 else F.avg_pool2d(x.to(dtype), (s, s), (s, s))).reshape(B, (C_g * G), H, W, 1, 1)  # the mean over bins of x[b, c, a + i*s, e + j*s]: avg_pool2d
     d1_2 = _as_grid(d1_1, 6, dtype, device)
     d1_2 = d1_2.reshape(d1_2.shape[:4])
     def_x_pool = d1_2.expand((B, (C_g * G), H, W))

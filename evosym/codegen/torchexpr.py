@@ -650,22 +650,29 @@ class GridCompiler:
             P, E = aff[1][u], self.ranges[u][1]
             if sp.expand(P - self.ranges[a][1]) != 0 or not nonnegative(sp.sympify(sym_shape[k]) - P * E):
                 return None
-            pools.append((u, P, E, sp.expand(sp.sympify(sym_shape[k]) - P * E) == 0))
-        variables = lead + [u for u, *_ in pools]
-        if not 1 <= len(pools) <= 2 or len(set(variables)) != len(variables) or len(pools) != len(summed):
+            if not (nonnegative(P - 1) and nonnegative(E - 1)):   # (avg_pool takes no empty bin or output)
+                return None
+            pools.append((a, u, P, E, sp.expand(sp.sympify(sym_shape[k]) - P * E) == 0))
+        variables = lead + [u for _, u, *_ in pools]
+        if not 1 <= len(pools) <= 2 or len(set(variables)) != len(variables) or {a for a, *_ in pools} != set(summed) \
+                or len(pools) != len(summed):
             return None
+        if lead and not nonnegative(sp.sympify(sym_shape[len(lead) - 1]) - 1):
+            return None   # the channel axis avg_pool sees may be empty (it refuses that; the batch in front may be)
+        pools = [(u, P, E, exact) for _, u, P, E, exact in pools]
         d, n = len(pools), len(lead)
-        x = f"{ref}.unsqueeze(0)" if n == 0 else ref if n <= 2 else f"{ref}.flatten(0, {n - 2})"   # (N, C, …) or (C, …)
+        # avg_pool's input: (N, C, …) or (C, …)
+        x = f"{ref}.to(dtype)" + (".unsqueeze(0)" if n == 0 else "" if n <= 2 else f".flatten(0, {n - 2})")
         bins = ", ".join(self._expr(P) for _, P, _, _ in pools) + ("," if d == 1 else "")
         pooled = f"F.avg_pool{d}d({x}, ({bins}), ({bins}))"
         if all(P == 1 for _, P, _, _ in pools):
             text = x
-        elif any(P.is_number for _, P, _, _ in pools):   # a bin of 2 or more somewhere: always a pool
+        elif any(P.is_number and P != 1 for _, P, _, _ in pools):   # a bin of 2 or more somewhere: always a pool
             text = pooled
         else:
             text = f"({x} if {' and '.join(dict.fromkeys(f'{self._expr(P)} == 1' for _, P, _, _ in pools))} else {pooled})"
         if not all(exact for *_, exact in pools):   # bins past P·E (floor) are cut away
-            text += "[" + ", ".join([":"] + [f":{self._extent_py(u)}" for u, *_ in pools]) + "]"
+            text += "[" + ", ".join(["..."] + [f":{self._extent_py(u)}" for u, *_ in pools]) + "]"
         if n == 0:
             text += ".squeeze(0)"
         elif n > 2:
