@@ -1,8 +1,9 @@
 """nn.MultiheadAttention(add_bias_kv=True) and (add_zero_attn=True) through evosym: cross-attention over the keys'
 tokens and one more token per appended key, each with an indicator channel whose key and value weights are
 bias_k − b_K and bias_v − b_V (the zero key: −b_K and −b_V). Values and the gradients of the inputs and of every
-parameter (bias_k, bias_v and the in-projection bias too) equal PyTorch's, with any biases; refused with the reason
-for is_causal, non-finite bias_k/bias_v and training-mode dropout."""
+parameter (bias_k, bias_v and the in-projection bias too) equal PyTorch's, with any biases and with is_causal (the
+causal mask over the appended keys too, or the attn_mask padded beside a key_padding_mask); refused with the reason
+for non-finite bias_k/bias_v, training-mode dropout and an is_causal hint that attn_mask is not causal."""
 
 from __future__ import annotations
 
@@ -115,12 +116,39 @@ def test_under_no_grad_and_with_frozen_biases():
 
 
 @pytest.mark.parametrize("flags", APPENDED, ids=["zero", "bias_kv", "both"])
-def test_is_causal_non_finite_biases_and_training_dropout_are_refused(flags):
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_is_causal_is_the_mask_pytorch_applies(flags, batch_first):
+    """Without a key_padding_mask PyTorch applies SDPA's causal mask over the keys and the appended ones (query i
+    sees keys 0 … i: a self-attention's queries never see the appended keys, a cross-attention's later queries do);
+    with one, attn_mask padded with visible appended keys. Values and every gradient equal PyTorch's; the attn_mask
+    (bool or float, 2-D or per head) must be causal, as without appended keys."""
+    m = _module(biases=True, batch_first=batch_first, **flags)
+
+    def tokens(n, width=E, batch=B):
+        shape = (n, width) if batch is None else (batch, n, width) if batch_first else (n, batch, width)
+        return torch.randn(shape, dtype=F64, requires_grad=True)
+    hidden = torch.ones(L, L, dtype=torch.bool).triu(1)
+    kpm = torch.zeros(B, L, dtype=torch.bool)
+    kpm[1, -2:] = True
+    for mask in (hidden, torch.zeros(L, L, dtype=F64).masked_fill(hidden, -torch.inf), hidden.repeat(B * HEADS, 1, 1)):
+        x = tokens(L)
+        _compare(m, x, x, x, attn_mask=mask, is_causal=True)
+        _compare(m, x, x, x, attn_mask=mask, is_causal=True, key_padding_mask=kpm)
+    x = tokens(L, batch=None)
+    _compare(m, x, x, x, attn_mask=hidden, is_causal=True)
+    for queries, keys in ((L, S), (S + 3, 2), (3, 1)):   # cross-attention: upper-left causal, L × S (S = 1: all seen)
+        q, k, v = tokens(queries), tokens(keys), tokens(keys)
+        _compare(m, q, k, v, attn_mask=torch.ones(queries, keys, dtype=torch.bool).triu(1), is_causal=True)
+    x = tokens(L)
+    with pytest.raises(ValueError, match="is_causal=True is a hint that attn_mask is the causal mask, and it is not"):
+        multihead_attention(m, x, x, x, need_weights=False, attn_mask=hidden.roll(1, 0), is_causal=True)
+    with pytest.raises(ValueError, match="is_causal=True without attn_mask"):
+        multihead_attention(m, x, x, x, need_weights=False, is_causal=True)
+
+
+@pytest.mark.parametrize("flags", APPENDED, ids=["zero", "bias_kv", "both"])
+def test_non_finite_biases_and_training_dropout_are_refused(flags):
     x = torch.randn(L, B, E, dtype=F64)
-    causal = torch.ones(L, L, dtype=torch.bool).triu(1)
-    flag = "add_bias_kv" if flags.get("add_bias_kv") else "add_zero_attn"
-    with pytest.raises(ValueError, match=f"{flag}=True with is_causal=True is not supported"):
-        multihead_attention(_module(**flags), x, x, x, need_weights=False, attn_mask=causal, is_causal=True)
     with pytest.raises(ValueError, match="dropout 0.2 is active in training mode"):
         multihead_attention(_module(dropout=0.2, **flags).train(), x, x, x, need_weights=False)
     if flags.get("add_bias_kv"):

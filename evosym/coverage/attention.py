@@ -90,11 +90,6 @@ FULL_ROW_REASON = (
 CAUSAL_PAIR_REASON = (
     "is_causal=True with an attn_mask is not taken: PyTorch documents the pair as an error (some of its backends "
     "combine them, others refuse); pass one of them, the causal mask folded into attn_mask")
-APPENDED_CAUSAL_REASON = (
-    "{flag}=True with is_causal=True is not supported: PyTorch then applies the causal hint over the keys and the "
-    "appended ones (after the last, hidden from every query of a self-attention) or, with a key_padding_mask, the "
-    "padded attn_mask (the appended keys visible to all), two different results; pass the causal mask as attn_mask "
-    "without is_causal (the appended keys are then visible to every query, as PyTorch computes it)")
 GQA_BIAS_REASON = (
     "mask='bias' with fewer key/value heads is not a route: grouped heads with an attn_mask are gqa_masked or "
     "gqa_masked_bias, whose tables sdpa_route builds (mhsa_bias has N key/value heads)")
@@ -686,14 +681,16 @@ def self_attention(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     return _run(r, x, weights, path, kv_input)
 
 
-def _module_mask_kind(attn_mask, length: int, is_causal: bool) -> str:
-    """:func:`mask_kind` of an nn.MultiheadAttention attn_mask (True = hidden; patterns taken), with the module's
-    rule for is_causal: only as a hint that attn_mask is the causal mask (PyTorch refuses it without one)."""
+def _module_mask_kind(attn_mask, length: int, is_causal: bool, keys: int | None = None) -> str:
+    """:func:`mask_kind` of an nn.MultiheadAttention attn_mask (True = hidden; patterns taken; L × ``keys`` on
+    cross-attention), with the module's rule for is_causal: only as a hint that attn_mask is the causal mask
+    (PyTorch refuses it without one)."""
     if is_causal and attn_mask is None:
         raise AttentionRefused("is_causal=True without attn_mask: nn.MultiheadAttention refuses this too (it takes "
                                "is_causal only as a hint that attn_mask is the causal mask)")
-    kind = mask_kind(attn_mask, length, true_masks=True)
-    if is_causal and kind != "causal" and not (kind == "none" and length == 1):   # (one token: the causal mask shows all)
+    kind = mask_kind(attn_mask, length, true_masks=True, keys=keys)
+    if is_causal and kind != "causal" and not (kind == "none" and (length if keys is None else keys) == 1):
+        # (one key: the causal mask shows it to every query)
         raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
     return kind
 
@@ -833,6 +830,7 @@ def _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, i
     if m.add_zero_attn or m.bias_k is not None or m.bias_v is not None:   # cross-attention over the keys' tokens and
         key, value, key_padding_mask, attn_mask, weights = appended_inputs(   # the appended ones (new key tensors)
             m, query, key, value, key_padding_mask, attn_mask, is_causal, weights)
+        is_causal = False   # (the causal hint is in attn_mask now, as PyTorch reads it with appended keys)
     # self-attention when key and value ARE the query; any other tensor (an equal copy too) is cross-attention's
     # key/value input, so its gradients are its own (routing by value would send them all to the query)
     cross = not (key is query and value is query) or not m._qkv_same_embed_dim
@@ -881,9 +879,12 @@ def appended_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal
     for the values), exact up to one rounding of c + b_K (an error of about ε·max(|bias_k|, |b_K|): with biases of 1e8
     in float64, 1e-8, where PyTorch's appended key is exact), and the gradients are PyTorch's (b_K's reaches the
     appended key through c and the bias, which cancel). The caller's sizes are checked before anything is appended (S =
-    0 too: the appended keys alone are attended to, as PyTorch does); an AttentionRefused for is_causal=True, a
-    non-finite column c (non-finite bias_k, bias_v or in-projection bias, or their difference overflowing) and dropout
-    active in training mode."""
+    0 too: the appended keys alone are attended to, as PyTorch does). is_causal=True (a hint that attn_mask, required,
+    is the causal mask L × S) gives the mask PyTorch applies: without a key_padding_mask the causal mask over all S + n
+    keys (SDPA's is_causal: query i sees keys 0 … i, so a self-attention's queries never see the appended ones), with
+    one the attn_mask given, padded with n visible keys; the returned attn_mask holds it (is_causal is then False). An
+    AttentionRefused for a non-finite column c (non-finite bias_k, bias_v or in-projection bias, or their difference
+    overflowing) and dropout active in training mode."""
     import torch
     if m.training and m.dropout > 0:
         raise AttentionRefused(f"cannot take this torch.nn.MultiheadAttention: its dropout {m.dropout} is active in "
@@ -892,8 +893,6 @@ def appended_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal
     flag = "add_bias_kv" if m.bias_k is not None or m.bias_v is not None else "add_zero_attn"
     if not isinstance(is_causal, bool):
         raise AttentionRefused(f"is_causal must be True or False, not {is_causal!r}")
-    if is_causal:
-        raise AttentionRefused(APPENDED_CAUSAL_REASON.format(flag=flag))
     if (m.bias_k is None) != (m.bias_v is None):
         raise AttentionRefused("bias_k and bias_v must both be set (add_bias_kv=True) or both be None, as PyTorch "
                                "requires")
@@ -915,6 +914,12 @@ def appended_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal
     keys_to = ([m.bias_k.reshape(e)] if m.bias_k is not None else []) + ([zero] if m.add_zero_attn else [])
     values_to = ([m.bias_v.reshape(e)] if m.bias_v is not None else []) + ([zero] if m.add_zero_attn else [])
     n = len(keys_to)   # the appended keys, in PyTorch's order: bias_k, then the zero key
+    causal = None      # is_causal without a key_padding_mask: SDPA's causal mask over the S + n keys (True = hidden)
+    if is_causal:
+        logits = (m.num_heads, length, keys) if batch is None else (batch, m.num_heads, length, keys)
+        _module_mask_kind(checked_mask(attn_mask, query, logits, module=True), length, True, keys=keys)
+        if key_padding_mask is None:
+            causal = torch.ones(length, keys + n, dtype=torch.bool, device=query.device).triu(1)
     columns = [torch.stack([t - bk for t in keys_to], 1), torch.stack([t - bv for t in values_to], 1)]
     for name, c in zip(("key", "value"), columns):
         if not bool(torch.isfinite(c.detach()).all()):
@@ -937,7 +942,8 @@ def appended_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal
 
     def visible(t):   # n visible keys appended to a mask (False, or 0: what PyTorch's pad gives them)
         return torch.cat([t, t.new_zeros(t.shape[:-1] + (n,))], -1) if isinstance(t, torch.Tensor) else t
-    return appended(key), appended(value), visible(key_padding_mask), visible(attn_mask), weights
+    mask = visible(attn_mask) if causal is None else causal
+    return appended(key), appended(value), visible(key_padding_mask), mask, weights
 
 
 def _padding(m, query, key, mask):

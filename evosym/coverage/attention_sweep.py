@@ -174,7 +174,9 @@ def mha_combinations():
             yield app, "self", "none", False, "bool", False
             yield app, "self", "additive bias", False, "float −inf", False
             yield {**app, "kdim": 3, "vdim": 5}, "cross", "none", False, "bool", False
-            yield app, "self", "causal float", True, False, False   # refused: is_causal with appended keys
+            yield app, "self", "causal float", True, False, False   # the causal mask over the appended keys too
+            yield app, "self", "causal float", True, "bool", False      # attn_mask padded: appended keys visible
+            yield app, "cross", "cross", True, False, False             # upper-left causal L × (S + n)
         for padding in PADDINGS:
             for mask in ("none", "additive bias", "causal float", "band"):
                 yield {"batch_first": batch_first}, "self", mask, False, padding, False
@@ -667,8 +669,10 @@ def markdown(tallies: dict) -> str:
               "channel of its own (1 in it, 0 in the input's channels; the input's tokens 0 in it) whose key and "
               "value weight columns are `bias_k` − b_K and `bias_v` − b_V (the zero key: −b_K and −b_V), so its "
               "key and value are PyTorch's exactly up to one rounding and every gradient is PyTorch's, with every "
-              "mask padded by a visible key; refused with `is_causal` (PyTorch then hides the appended keys from "
-              "every query, or, with a `key_padding_mask`, shows them to all) and non-finite `bias_k`/`bias_v` "
+              "mask padded by a visible key; with `is_causal` (a hint that `attn_mask` is the causal mask) the mask "
+              "PyTorch applies then: SDPA's causal mask over the keys and the appended ones (query i sees keys 0 … i, "
+              "so a self-attention's queries never see the appended keys) or, with a `key_padding_mask`, `attn_mask` "
+              "padded (the appended keys visible to all); refused with non-finite `bias_k`/`bias_v` "
               "(0·inf in the input's tokens), and by the generated modules' `from_torch` (a module of fixed "
               "channels cannot append tokens: call `multihead_attention`); any other boolean or 0 / −inf pattern "
               "(bands, blocks, per sample and head, with a `key_padding_mask`) is `mhsa_masked`'s input M (B, N, L, L), "
