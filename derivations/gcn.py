@@ -1,7 +1,7 @@
 """Graph convolution (Kipf & Welling): one GCN layer with the renormalised adjacency.
 
     y[b, p, o] = bias[o] + Σ_q Â[p, q] · h[b, q, o],      h[b, q, o] = Σ_c x[b, q, c] · W[c, o]
-    Â[p, q]    = (A[p, q] + δ(p, q)) / √(d̃[p] · d̃[q]),      d̃[p] = 1 + Σ_q A[p, q]
+    Â[p, q]    = (A[p, q] + δ(p, q)) / (√d̃[p] · √d̃[q]),      d̃[p] = 1 + Σ_q A[p, q]
 
 x is (B, N, C): N nodes with C features (channels last). A is the N×N weighted adjacency without
 self-loops (entries ≥ 0); Ã = A + I adds them and D̃ is Ã's row sums, so d̃ ≥ 1 and Â =
@@ -29,7 +29,7 @@ y = TensorDecl("y", (B, N, O), "output", "output node features")
 degree = Definition("deg", (p,), 1 + sp.Sum(A[p, q2], (q2, 0, N - 1)),
                     "degree of node p in Ã = A + I (row sum, self-loop included)", latex=r"\tilde{d}",
                     text="d\u0303", shape=(N,))
-adj = Definition("Ahat", (p, q), (A[p, q] + sp.KroneckerDelta(p, q)) / sp.sqrt(degree[p] * degree[q]),
+adj = Definition("Ahat", (p, q), (A[p, q] + sp.KroneckerDelta(p, q)) / (sp.sqrt(degree[p]) * sp.sqrt(degree[q])),
                  "renormalised adjacency D̃^(−1/2)·(A + I)·D̃^(−1/2)", latex=r"\hat{A}", text="\u00c2",
                  shape=(N, N))
 support = Definition("xw", (b, q, o), sp.Sum(x[b, q, c] * W[c, o], (c, 0, C - 1)),

@@ -140,8 +140,8 @@ def test_a_gcn_that_mixes_every_node_is_not_1_hop(tmp_path):
     """Mutant: Â + 1/N (a uniform mixing of all nodes added to the propagation) stays static, global and
     separable, but its kernel reaches pairs that are not neighbours: the support property must say so."""
     src = (ROOT / "derivations/gcn.py").read_text().replace("from ._conv import", "from evosym.derivations._conv import")
-    src = src.replace("(A[p, q] + sp.KroneckerDelta(p, q)) / sp.sqrt(degree[p] * degree[q]),",
-                      "(A[p, q] + sp.KroneckerDelta(p, q)) / sp.sqrt(degree[p] * degree[q]) + 1 / N,")
+    src = src.replace("(A[p, q] + sp.KroneckerDelta(p, q)) / (sp.sqrt(degree[p]) * sp.sqrt(degree[q])),",
+                      "(A[p, q] + sp.KroneckerDelta(p, q)) / (sp.sqrt(degree[p]) * sp.sqrt(degree[q])) + 1 / N,")
     src = src.replace("return (s[:, None] * a * s[None, :]) @", "return (s[:, None] * a * s[None, :] + 1 / a.shape[0]) @")
     assert src.count("1 / N,") == 1 and src.count("1 / a.shape[0]") == 1
     path = tmp_path / "gcn_dense.py"

@@ -145,7 +145,7 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
     d2_1 = def_deg.reshape(N, 1)  # deg[p]: the whole tensor
     d2_2 = def_deg.reshape(1, N)  # deg[q]: the whole tensor
     d2_3 = adjacency.reshape(N, N)  # A[p, q]: the whole tensor
-    d2_4 = _as_grid((((d2_1 * d2_2) ** (-1 / 2)) * (torch.eye(N, N, dtype=dtype, device=device).view(N, N) + d2_3)), 2, dtype, device)
+    d2_4 = _as_grid(((d2_1 ** (-1 / 2)) * (d2_2 ** (-1 / 2)) * (torch.eye(N, N, dtype=dtype, device=device).view(N, N) + d2_3)), 2, dtype, device)
     def_Ahat = d2_4.expand((N, N))
     # K̂ = M[o, c]·S[p, q] (separable): the channel map first, then S along the positions
     m1 = weight.permute(1, 0).reshape(O, C)  # W[c, o]: the whole tensor
@@ -175,7 +175,7 @@ def _kernel_tensor(x, adjacency, weight, bias, *, N, C, O, L_out):
     d2_1 = def_deg.reshape(N, 1)  # deg[p]: the whole tensor
     d2_2 = def_deg.reshape(1, N)  # deg[q]: the whole tensor
     d2_3 = adjacency.reshape(N, N)  # A[p, q]: the whole tensor
-    d2_4 = _as_grid((((d2_1 * d2_2) ** (-1 / 2)) * (torch.eye(N, N, dtype=dtype, device=device).view(N, N) + d2_3)), 2, dtype, device)
+    d2_4 = _as_grid(((d2_1 ** (-1 / 2)) * (d2_2 ** (-1 / 2)) * (torch.eye(N, N, dtype=dtype, device=device).view(N, N) + d2_3)), 2, dtype, device)
     def_Ahat = d2_4.expand((N, N))
     k1 = def_Ahat.permute(1, 0).reshape(1, 1, 1, N, N)  # Ahat[p, u_tap]: the whole tensor
     k2 = weight.permute(1, 0).reshape(1, O, C, 1, 1)  # W[c, o]: the whole tensor
