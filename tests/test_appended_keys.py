@@ -144,6 +144,18 @@ def test_is_causal_is_the_mask_pytorch_applies(flags, batch_first):
         multihead_attention(m, x, x, x, need_weights=False, attn_mask=hidden.roll(1, 0), is_causal=True)
     with pytest.raises(ValueError, match="is_causal=True without attn_mask"):
         multihead_attention(m, x, x, x, need_weights=False, is_causal=True)
+    grad = torch.zeros(L, L, dtype=F64).masked_fill(hidden, -torch.inf).requires_grad_()
+    with pytest.raises(ValueError, match="a float attn_mask that requires grad is an additive bias here"):
+        multihead_attention(m, x, x, x, need_weights=False, attn_mask=grad, is_causal=True)
+    with pytest.raises(ValueError, match=r"not \(5, 4\) \(PyTorch ignores attn_mask beside is_causal=True"):
+        multihead_attention(m, x, x, x, need_weights=False, attn_mask=hidden[:, :4], is_causal=True)
+    with pytest.raises(ValueError, match="length must be an int ≥ 1, not 0"):   # (was a raw RuntimeError)
+        multihead_attention(m, tokens(0), tokens(3), tokens(3), need_weights=False,
+                            attn_mask=torch.ones(0, 3, dtype=torch.bool), is_causal=True)
+    q, k = tokens(L), tokens(0)   # S = 0: the appended keys alone, the first of them seen by every query
+    _compare(m, q, k, k, attn_mask=torch.ones(L, 0, dtype=torch.bool), is_causal=True)
+    _compare(m, q, k, k, attn_mask=torch.ones(L, 0, dtype=torch.bool), is_causal=True,
+             key_padding_mask=torch.zeros(B, 0, dtype=torch.bool))
 
 
 @pytest.mark.parametrize("flags", APPENDED, ids=["zero", "bias_kv", "both"])

@@ -691,7 +691,10 @@ def _module_mask_kind(attn_mask, length: int, is_causal: bool, keys: int | None 
     kind = mask_kind(attn_mask, length, true_masks=True, keys=keys)
     if is_causal and kind != "causal" and not (kind == "none" and (length if keys is None else keys) == 1):
         # (one key: the causal mask shows it to every query)
-        raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not")
+        grad = getattr(attn_mask, "requires_grad", False)
+        raise AttentionRefused("is_causal=True is a hint that attn_mask is the causal mask, and it is not" + (
+            " (a float attn_mask that requires grad is an additive bias here, differentiated: pass it without "
+            "requires_grad, or without is_causal)" if grad else ""))
     return kind
 
 
@@ -903,11 +906,16 @@ def appended_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal
     batch = None if query.dim() == 2 else query.shape[0 if m.batch_first else 1]
     shapes = {"key_padding_mask": [(keys,)] if batch is None else [(batch, keys)],
               "attn_mask": [(length, keys), ((1 if batch is None else batch) * m.num_heads, length, keys)]}
+    _int("length", length)   # (L = 0: the refusal every route gives, before the masks are read)
+    ignored = is_causal and key_padding_mask is None   # PyTorch then drops attn_mask: any shape passes there
     for name, t in (("key_padding_mask", key_padding_mask), ("attn_mask", attn_mask)):
         if isinstance(t, torch.Tensor) and tuple(t.shape) not in shapes[name]:
             raise AttentionRefused(f"{name} must have shape {' or '.join(map(str, shapes[name]))} (L = {length} "
                                    f"queries, S = {keys} keys; the keys of {flag} are appended to it here, as "
-                                   f"PyTorch does), not {tuple(t.shape)} (PyTorch refuses it too)")
+                                   f"PyTorch does), not {tuple(t.shape)}" + (
+                                       " (PyTorch ignores attn_mask beside is_causal=True without a "
+                                       "key_padding_mask; evosym checks it as the causal hint)"
+                                       if ignored and name == "attn_mask" else " (PyTorch refuses it too)"))
     e = m.embed_dim
     wq, bq, wk, bk, wv, bv, wo, bo = weights
     zero = torch.zeros(e, dtype=bk.dtype, device=bk.device)
@@ -917,7 +925,8 @@ def appended_inputs(m, query, key, value, key_padding_mask, attn_mask, is_causal
     causal = None      # is_causal without a key_padding_mask: SDPA's causal mask over the S + n keys (True = hidden)
     if is_causal:
         logits = (m.num_heads, length, keys) if batch is None else (batch, m.num_heads, length, keys)
-        _module_mask_kind(checked_mask(attn_mask, query, logits, module=True), length, True, keys=keys)
+        if keys or attn_mask is None:   # (S = 0: an L × 0 mask is the causal one; the appended keys alone remain)
+            _module_mask_kind(checked_mask(attn_mask, query, logits, module=True), length, True, keys=keys)
         if key_padding_mask is None:
             causal = torch.ones(length, keys + n, dtype=torch.bool, device=query.device).triu(1)
     columns = [torch.stack([t - bk for t in keys_to], 1), torch.stack([t - bv for t in values_to], 1)]
