@@ -195,13 +195,19 @@ def test_affine_reads_inside_the_tensor_are_views(name):
     assert "a view" not in gather_text, gather_text
     torch.manual_seed(0)
     for values in trials:
-        sub = _sub(values)
-        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
-        want = _direct(expr, axes, tensor, values)
-        got = _execute(prog, tensor, values)
-        assert got.shape == want.shape, (name, values)
-        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (name, values, got, want)
-        assert torch.allclose(_execute(gather, tensor, values), want, rtol=1e-12, atol=1e-12), (name, values)
+        _agree(name, prog, gather, expr, axes, shape, values)
+
+
+def _agree(name, prog, gather, expr, axes, shape, values):
+    """``prog`` and the ``gather`` program equal the direct evaluation of ``expr`` at ``values`` (a random A)."""
+    sub = _sub(values)
+    tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
+    want = _direct(expr, axes, tensor, values)
+    got = _execute(prog, tensor, values)
+    assert got.shape == want.shape, (name, values)
+    assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (name, values, got, want)
+    assert torch.allclose(_execute(gather, tensor, values), want, rtol=1e-12, atol=1e-12), (name, values)
+    return tensor
 
 
 @pytest.mark.parametrize("name", list(REVERSED))
@@ -408,17 +414,10 @@ def test_a_mean_over_non_overlapping_bins_is_one_avg_pool(name):
     prog, text = _compile(expr, axes, shape)
     code = _code(text)
     assert "F.avg_pool" in code and ".mean(" not in code and ".sum(" not in code, text
-    gather, gather_text = _compile(expr, axes, shape, views=False)
+    gather, _ = _compile(expr, axes, shape, views=False)
     torch.manual_seed(3)
     for values in trials:
-        sub = _sub(values)
-        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
-        want = _direct(expr, axes, tensor, values)
-        got = _execute(prog, tensor, values)
-        assert got.shape == want.shape, (name, values)
-        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (name, values, got, want)
-        assert torch.allclose(_execute(gather, tensor, values), want, rtol=1e-12, atol=1e-12), (name, values)
-        t = tensor.clone().requires_grad_()
+        t = _agree(name, prog, gather, expr, axes, shape, values).requires_grad_()
         assert torch.autograd.gradcheck(lambda x: _execute(prog, x, values) * 1.0, (t,))
 
 
