@@ -261,6 +261,8 @@ def test_what_cross_attention_and_key_padding_mask_refuse_is_said():
     with pytest.raises(ValueError, match="key_padding_mask hides every key of sample 1"):
         at.multihead_attention(m, x, x, x, key_padding_mask=torch.tensor([[False, True, True], [True, True, True]]),
                                need_weights=False)
+    with pytest.raises(ValueError, match=r"key_padding_mask hides every key of the \(unbatched\) input"):
+        at.multihead_attention(m, x[0], x[0], x[0], key_padding_mask=torch.ones(3, dtype=torch.bool), need_weights=False)
     with pytest.raises(ValueError, match="need_weights=True is not supported"):
         at.multihead_attention(m, x, y, y)
     with pytest.raises(ValueError, match="masks every key of query row 1"):

@@ -73,7 +73,7 @@ KEY_PADDING_FIRST_REASON = (
     "query 0 then sees no key, a 0/0 softmax (PyTorch returns zeros or NaN there, by version and path); mhsa_causal_key_padding's proof needs the "
     "first key of every sample visible (padding at the end, as a decoder's right-padded sequences have)")
 KEY_PADDING_EMPTY_REASON = (
-    "key_padding_mask hides every key of sample {sample}: the softmax there is 0/0 (PyTorch returns zeros or NaN there, by version and path), and "
+    "key_padding_mask hides every key of {sample}: the softmax there is 0/0 (PyTorch returns zeros or NaN there, by version and path), and "
     "the proofs of the key padding operators (mhsa_key_padding, mhsa_causal_key_padding, "
     "cross_attention_key_padding) need a visible key in every sample; drop that sample or leave one of its keys "
     "visible")
@@ -990,7 +990,8 @@ def _padding(m, query, key, mask):
         return None, None
     empty = hidden.all(-1).nonzero()
     if len(empty):
-        raise AttentionRefused(KEY_PADDING_EMPTY_REASON.format(sample=int(empty[0, 0])))
+        raise AttentionRefused(KEY_PADDING_EMPTY_REASON.format(
+            sample="the (unbatched) input" if query.dim() == 2 else f"sample {int(empty[0, 0])}"))
     bias = rows if isinstance(kind, str) else None   # "mixed": both (the −inf entries are the hidden keys)
     return bias, (~hidden).to(query.dtype)
 
