@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from evosym.codegen import torchexpr
-from evosym.codegen.render import template_source
+from evosym.codegen.render import template_function
 from evosym.codegen.torchexpr import GridCompiler
 from evosym.ir.padding import circular, reflect, replicate
 from evosym.ir.symbols import index, size
@@ -47,10 +47,8 @@ def _compile(expr, axes, shape, views=True):
 
 def _template_helper(name):
     """A helper function of the generated modules, taken from the template's text."""
-    src = template_source()
-    start = src.index(f"def {name}(")
     scope = {"F": F, "torch": torch}
-    exec(src[start:src.index("{%", start)], scope)  # noqa: S102 - the template's own helper
+    exec(template_function(name), scope)  # noqa: S102 - the template's own helper
     return scope[name]
 
 

@@ -26,16 +26,9 @@ from .. import __version__
 PATH = "divisor-slices"
 
 
-def _template_function(name: str) -> str:
-    """A helper function of the generated modules, as the torch template writes it (one text for both)."""
-    from .render import template_source
-    src = template_source()
-    start = src.index(f"def {name}(")
-    return src[start:src.index("\n\n\n", start)]
-
-
 def render(plan, binding=None) -> str:
     """The generated module: the split at the hyperbola (path "auto") and the scatter over multiples (path "generic")."""
+    from .render import template_function   # (render imports the plan, whose lowering imports this module)
     w, a = plan.divisor["weight"], plan.divisor["a"]
     sizes = ", ".join(f'"{n}"' for n, _ in plan.module_sizes) + ("," if len(plan.module_sizes) == 1 else "")
     args = ", ".join(n for n, _ in plan.module_sizes)
@@ -94,7 +87,7 @@ def _hyperbola(x, {w}, N):
     return y
 
 
-{_template_function("_size")}
+{template_function("_size")}
 
 
 def _check(x, {w}, {args}):

@@ -38,6 +38,15 @@ def template_source(template: str = TEMPLATE) -> str:
     return environment().loader.get_source(environment(), template)[0]
 
 
+def template_function(name: str) -> str:
+    """The text of a helper function the torch template writes into every generated module (``_size``,
+    ``_pad_axes`` …), up to the blank lines or the template tag after it: one text for the template, the divisor
+    lowering's module and the tests that run the helper."""
+    src = template_source()
+    start = src.index(f"def {name}(")
+    return src[start:min(i for i in (src.find("\n\n\n", start), src.find("{%", start), len(src)) if i >= 0)].rstrip()
+
+
 def render_torch(plan: Plan, binding: dict | None = None, template: str = TEMPLATE, source: str | None = None,
                  regenerate: str | None = None, overrides: dict | None = None) -> str:
     """The generated torch module for ``plan`` (a string ending in one newline).

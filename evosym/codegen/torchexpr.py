@@ -743,7 +743,8 @@ class GridCompiler:
                 self.prog.statements.append(f"{tmp} = {tmp}.unsqueeze({k})")
             return tmp
         lengths = [(self.ranges[l[0]][1], self.ranges[l[0]][2]) for l in e.limits]
-        if scale != 1 and sp.simplify(scale * sp.Mul(*[n for n, _ in lengths])) == 1:
+        mean = scale != 1 and sp.simplify(scale * sp.Mul(*[n for n, _ in lengths])) == 1   # Σ/(its number of terms)
+        if mean:
             pooled = self._pooled(body, e.limits)
             if pooled is not None:
                 self.prog.statements.append(f"{tmp} = {pooled}")
@@ -751,8 +752,8 @@ class GridCompiler:
         body_txt = self._expr(body)
         inner = f"_as_grid({body_txt}, {self.rank}, dtype, device)"
         value = self._scaled(scale, inner)
-        if scale != 1 and sp.simplify(scale * sp.Mul(*[n for n, _ in lengths])) == 1:
-            total = f"{inner}.mean(dim={dims}, keepdim=True)"   # Σ/(its number of terms): a mean, no scaled copy
+        if mean:
+            total = f"{inner}.mean(dim={dims}, keepdim=True)"   # a mean, no scaled copy
         else:
             total = f"{value}.sum(dim={dims}, keepdim=True)"
         if body_txt in self.views and not any(n.is_number and n != 1 for n, _ in lengths):
