@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from evosym import catalogue
 from evosym.codegen.check import load_source
 from evosym.codegen.plan import make_plan
-from evosym.codegen.render import render_torch
+from evosym.codegen.render import render_torch, template_function
 from evosym.codegen.torchexpr import GridCompiler
 from evosym.ir.symbols import InRange
 
@@ -138,3 +138,104 @@ def test_a_table_equals_the_uncached_program():
                 exec("\n".join(prog.statements), env)
             out.append(env[prog.result].expand(size, size))
         torch.testing.assert_close(out[0], out[1], rtol=0, atol=0)
+
+
+def _run_twice(prog, size, dtype, W):
+    """``prog``'s result at n = ``size``, run twice in one scope (the second run reads any table the first made)."""
+    helper = template_function("_as_grid")
+    env = {"torch": torch, "dtype": dtype, "device": torch.device("cpu"), "n": size, "W": W}
+    exec(helper, env)  # noqa: S102 - the generated modules' own helper
+    for _ in range(2):
+        exec("\n".join(prog.statements), env)  # noqa: S102 - the compiler's own output
+    return env[prog.result], env.get("_evosym_tables", {})
+
+
+def _uncached(expr):
+    i, j, n = sp.symbols("i j n", integer=True, nonnegative=True)
+    W = sp.IndexedBase("W")
+    gc = GridCompiler((i, j), {i: "n", j: "n"}, {"W": ("W", ["n"], (n,))}, {n: "n"}, prefix="z")
+    gc._table_worthy = lambda e: False
+    return gc.compile(expr(i, j, n, W))
+
+
+K_ = sp.Symbol("k", integer=True, nonnegative=True)
+COORDINATES = {   # non-integer functions of one grid axis: tables in any program
+    "slow net": lambda i, j, n, W: sp.sin(W[j] * (-1 + 2 * i / (n + 1)) + W[i]),
+    "the axis also read as a value": lambda i, j, n, W: sp.sin(i / (n + 2)) * W[j] + i * W[j],
+    "two axes, one table each": lambda i, j, n, W: i / (n + 3) + j / (n + 1) + W[j],
+    "a transcendental of one axis": lambda i, j, n, W: sp.exp(-sp.Rational(1, 2) * i) * W[j] + j,
+    "inside a sum's operand": lambda i, j, n, W: sp.Sum(W[K_] * sp.cos(1 + i / (n + 1)), (K_, 0, n - 1)) + W[j],
+}
+
+
+@pytest.mark.parametrize("name", sorted(COORDINATES))
+def test_a_coordinate_is_a_table_equal_to_the_uncached_program(name):
+    expr = COORDINATES[name]
+    cached, plain = _compile(expr, False), _uncached(expr)
+    tables = [s for s in cached.statements if " not in " in s and "_at[" in s]
+    assert tables and not any("_evosym_tables" in s for s in plain.statements)
+    for s in tables:   # self-contained: an axis in a table is an arange inside it, never a name it defines
+        assert " = torch.arange(" not in s.split(": ", 1)[1]
+    keys = set()
+    for size in (2, 3, 5):
+        for dtype in (torch.float64, torch.float32):
+            W = torch.randn(size, generator=torch.Generator().manual_seed(size), dtype=torch.float64).to(dtype)
+            got, at = _run_twice(cached, size, dtype, W)
+            want, _ = _run_twice(plain, size, dtype, W)
+            assert got.dtype == want.dtype == dtype
+            torch.testing.assert_close(got, want, rtol=0, atol=0)
+            keys |= set(at)
+    assert len(keys) == 6 * len(tables)   # one entry per table, size and dtype
+
+
+@pytest.mark.parametrize("expr", [lambda i, j, n, W: 2 * i + j + W[j],                  # integer: an index, not a table
+                                  lambda i, j, n, W: (i + j) / (n + 1) * W[j],            # two axes in one expression
+                                  lambda i, j, n, W: W[i] / (n + 1) + W[j]])              # reads a tensor
+def test_integer_two_axis_and_reading_expressions_are_not_coordinate_tables(expr):
+    assert not any("_at[" in s for s in _compile(expr, False).statements)
+
+
+def test_hyperzzw_codes_coordinates_are_tables_that_serve_autograd_after_inference_mode():
+    cp = catalogue.checked("hyperzzw_code")
+    plan = make_plan(cp)
+    src = render_torch(plan, cp.operator.torch_binding)
+    assert src.count("_evosym_tables") == 4   # the two slow nets' row and column coordinates
+    mod = load_source(src, "hyperzzw_code", cp)
+    fn, op = getattr(mod, plan.func_name), cp.operator
+    sizes = dict(C=2, D=3, R=1, P=2)
+    by_name = {str(s): s for s, _ in op.sizes}
+    for P, dtype in ((2, torch.float64), (1, torch.float64), (2, torch.float32), (3, torch.float64)):
+        sz = {**sizes, "P": P}
+        shapes = op.valid_shapes_at({by_name[k]: v for k, v in {"B": 2, **sz}.items()})
+        g = torch.Generator().manual_seed(P)
+        args = [torch.randn(shapes[t.name], generator=g, dtype=torch.float64).to(dtype) for t in op.tensors]
+        names = [t.name for t in op.tensors]
+        with torch.inference_mode():
+            first = fn(*args, **sz)
+        args = [a.clone().requires_grad_() for a in args]
+        y = fn(*args, **sz)
+        want = op.torch_reference(dict(zip(names, args)), sz)
+        tol = 1e-10 if dtype == torch.float64 else 1e-4
+        torch.testing.assert_close(y, want, rtol=tol, atol=tol)
+        torch.testing.assert_close(first, y.detach(), rtol=0, atol=0)
+        grads = torch.autograd.grad(y.square().sum(), args)
+        for got, w in zip(grads, torch.autograd.grad(want.square().sum(), args)):
+            torch.testing.assert_close(got, w, rtol=tol, atol=tol)
+    # the global net's two tables × (P = 2, 1, 3 in float64; P = 2 in float32) and the local net's two (they read R
+    # alone, not P) × (float64, float32), each × (inference mode, autograd): no entry shared where a key differs
+    assert len(mod._evosym_tables) == (2 * 4 + 2 * 2) * 2
+
+
+@pytest.mark.parametrize("expr", [lambda i, j, n, W: W[sp.Mod(i + 1, n)] + j,
+                                  lambda i, j, n, W: sp.floor(i / 2) + W[j] / (n + 1),
+                                  lambda i, j, n, W: sp.Max(i - 1, 0) * W[j],
+                                  lambda i, j, n, W: sp.Abs(i - 1) / (n + 1) * W[j]])
+def test_integer_operations_never_become_coordinate_tables(expr):
+    """%, ⌊·⌋, max and |·| of an axis print as integer tensors (indices): SymPy cannot always call them integers
+    (i mod n with n possibly 0), and a table converts to the dtype."""
+    prog = _compile(expr, False)
+    assert not any("_at[" in s for s in prog.statements)
+    W = torch.randn(4, dtype=torch.float64)
+    got, _ = _run_twice(prog, 4, torch.float64, W)
+    want, _ = _run_twice(_uncached(expr), 4, torch.float64, W)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)

@@ -20,11 +20,6 @@ from evosym.ir.padding import circular, reflect, replicate
 from evosym.ir.symbols import index, size
 
 
-def _as_grid(value, rank, dtype, device):   # the generated modules' helper (templates), verbatim
-    t = torch.as_tensor(value, dtype=dtype, device=device)
-    return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
-
-
 B, C, H, K, G, S, R = (size(n) for n in ("B", "C", "H", "K", "G", "s", "R"))
 Z = size("z", zero=True)   # a size that may be 0
 SIZES = {n: str(n) for n in (B, C, H, K, G, S, R, Z)}
@@ -53,7 +48,8 @@ def _template_helper(name):
 
 
 def _execute(prog, tensor, values):
-    scope = {"torch": torch, "F": F, "dtype": tensor.dtype, "device": tensor.device, "_as_grid": _as_grid, "A": tensor,
+    scope = {"torch": torch, "F": F, "dtype": tensor.dtype, "device": tensor.device, "A": tensor,
+             "_as_grid": _template_helper("_as_grid"),
              "_pad_axes": _template_helper("_pad_axes"), "_unfold": _template_helper("_unfold"),
              **{str(k): n for k, n in values.items()}}
     exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
@@ -444,7 +440,7 @@ def test_a_pool_reads_its_tensor_in_the_working_dtype():
     expr, axes, shape, _ = POOLS["1-D, one axis in front"]
     prog, _ = _compile(expr, axes, shape)
     tensor = torch.arange(8).reshape(2, 4)
-    scope = {"torch": torch, "F": F, "dtype": torch.float64, "device": tensor.device, "_as_grid": _as_grid, "A": tensor,
+    scope = {"torch": torch, "F": F, "dtype": torch.float64, "device": tensor.device, "_as_grid": _template_helper("_as_grid"), "A": tensor,
              "C": 2, "H": 2, "s": 2}
     exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
     assert torch.equal(scope[prog.result].reshape(2, 2), torch.tensor([[0.5, 2.5], [4.5, 6.5]], dtype=torch.float64))

@@ -42,8 +42,10 @@ def _size(value):
 
 
 def _as_grid(value, rank, dtype, device):
-    """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number."""
-    t = torch.as_tensor(value, dtype=dtype, device=device)
+    """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number (a tensor already of
+    that dtype and device as it is: as_tensor would be one more dispatched call)."""
+    t = value if isinstance(value, torch.Tensor) and value.dtype == dtype and value.device == device \
+        else torch.as_tensor(value, dtype=dtype, device=device)
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
@@ -271,13 +273,21 @@ def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_c
     d2_2 = _as_grid(d2_1, 4, dtype, device)
     def_key = d2_2.expand((B, (N * d), H, W))
     # pe: positional encoding: a 1×1 conv (2 → d, bias) of the coordinates linspace(−1, 1) in [w, h] order (computed once, on its own grid)
-    m = torch.arange(H, device=device).view(1, -1, 1)
-    d3_1 = pe_weight[:d, 1].reshape(d, 1, 1)  # Wp[e, 1]: a view (proved inside Wp)
-    n = torch.arange(W, device=device).view(1, 1, -1)
-    d3_2 = pe_weight[:d, 0].reshape(d, 1, 1)  # Wp[e, 0]: a view (proved inside Wp)
-    d3_3 = pe_bias.reshape(d, 1, 1)  # bp[e]: the whole tensor
-    d3_4 = _as_grid(((((2 * torch.as_tensor(m, dtype=dtype, device=device) * (1 / (H - 1))) - 1) * d3_1) + (((2 * torch.as_tensor(n, dtype=dtype, device=device) * (1 / (W - 1))) - 1) * d3_2) + d3_3), 3, dtype, device)
-    def_pe = d3_4.expand((d, H, W))
+    d3_1_key = None if torch.compiler.is_compiling() else ('93115eda94d2', device, dtype, torch.is_inference_mode_enabled(), H, H)  # a table from the sizes alone: computed once per key
+    d3_1_at = {} if d3_1_key is None else globals().setdefault('_evosym_tables', {})
+    if len(d3_1_at) >= 64: d3_1_at.clear()
+    if d3_1_key not in d3_1_at: d3_1_at[d3_1_key] = _as_grid(((2 * torch.as_tensor(torch.arange(H, device=device).view(1, -1, 1), dtype=dtype, device=device) * (1 / (H - 1))) - 1), 3, dtype, device)
+    d3_1 = d3_1_at[d3_1_key]
+    d3_2 = pe_weight[:d, 1].reshape(d, 1, 1)  # Wp[e, 1]: a view (proved inside Wp)
+    d3_3_key = None if torch.compiler.is_compiling() else ('a53f5825cae3', device, dtype, torch.is_inference_mode_enabled(), W, W)  # a table from the sizes alone: computed once per key
+    d3_3_at = {} if d3_3_key is None else globals().setdefault('_evosym_tables', {})
+    if len(d3_3_at) >= 64: d3_3_at.clear()
+    if d3_3_key not in d3_3_at: d3_3_at[d3_3_key] = _as_grid(((2 * torch.as_tensor(torch.arange(W, device=device).view(1, 1, -1), dtype=dtype, device=device) * (1 / (W - 1))) - 1), 3, dtype, device)
+    d3_3 = d3_3_at[d3_3_key]
+    d3_4 = pe_weight[:d, 0].reshape(d, 1, 1)  # Wp[e, 0]: a view (proved inside Wp)
+    d3_5 = pe_bias.reshape(d, 1, 1)  # bp[e]: the whole tensor
+    d3_6 = _as_grid(((d3_1 * d3_2) + (d3_3 * d3_4) + d3_5), 3, dtype, device)
+    def_pe = d3_6.expand((d, H, W))
     # qry: queries: rows [0, N·d) of P (computed once, on its own grid)
     d4_1 = def_proj[:B, :(N * d), :H, :W].reshape(B, (N * d), H, W)  # proj[b, c, i, j]: a view (proved inside proj)
     d4_2 = _as_grid(d4_1, 4, dtype, device)

@@ -42,8 +42,10 @@ def _size(value):
 
 
 def _as_grid(value, rank, dtype, device):
-    """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number."""
-    t = torch.as_tensor(value, dtype=dtype, device=device)
+    """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number (a tensor already of
+    that dtype and device as it is: as_tensor would be one more dispatched call)."""
+    t = value if isinstance(value, torch.Tensor) and value.dtype == dtype and value.device == device \
+        else torch.as_tensor(value, dtype=dtype, device=device)
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 

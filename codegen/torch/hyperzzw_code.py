@@ -42,8 +42,10 @@ def _size(value):
 
 
 def _as_grid(value, rank, dtype, device):
-    """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number."""
-    t = torch.as_tensor(value, dtype=dtype, device=device)
+    """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number (a tensor already of
+    that dtype and device as it is: as_tensor would be one more dispatched call)."""
+    t = value if isinstance(value, torch.Tensor) and value.dtype == dtype and value.device == device \
+        else torch.as_tensor(value, dtype=dtype, device=device)
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
@@ -216,16 +218,24 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     # Wg: global hyper-kernel: the slow net on an H × H coordinate grid (computed once, on its own grid)
     d1_1 = out_bias_g.reshape(C, 1, 1, 1)  # bo_g[c]: the whole tensor
     d1_3 = out_weight_g.reshape(C, 1, 1, D)  # Wo_g[c, f]: the whole tensor
-    u = torch.arange((P * ((2 * R) + 1)), device=device).view(1, -1, 1, 1)
-    d1_4 = omega_g[:D, 0].reshape(1, 1, 1, D)  # omega_g[f, 0]: a view (proved inside omega_g)
-    v = torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, -1, 1)
-    d1_5 = omega_g[:D, 1].reshape(1, 1, 1, D)  # omega_g[f, 1]: a view (proved inside omega_g)
-    d1_6 = phi_g.reshape(1, 1, 1, D)  # phi_g[f]: the whole tensor
-    d1_2 = torch.einsum('abcd,abcd->abc', _as_grid(d1_3, 4, dtype, device), _as_grid(torch.sin(torch.as_tensor(((((2 * torch.as_tensor(u, dtype=dtype, device=device) * (1 / ((P * ((2 * R) + 1)) - 1))) - 1) * d1_4) + (((2 * torch.as_tensor(v, dtype=dtype, device=device) * (1 / ((P * ((2 * R) + 1)) - 1))) - 1) * d1_5) + d1_6), dtype=dtype, device=device)), 4, dtype, device))
+    d1_4_key = None if torch.compiler.is_compiling() else ('bb7434a48418', device, dtype, torch.is_inference_mode_enabled(), P, R, (P * ((2 * R) + 1)))  # a table from the sizes alone: computed once per key
+    d1_4_at = {} if d1_4_key is None else globals().setdefault('_evosym_tables', {})
+    if len(d1_4_at) >= 64: d1_4_at.clear()
+    if d1_4_key not in d1_4_at: d1_4_at[d1_4_key] = _as_grid(((2 * torch.as_tensor(torch.arange((P * ((2 * R) + 1)), device=device).view(1, -1, 1, 1), dtype=dtype, device=device) * (1 / ((P * ((2 * R) + 1)) - 1))) - 1), 4, dtype, device)
+    d1_4 = d1_4_at[d1_4_key]
+    d1_5 = omega_g[:D, 0].reshape(1, 1, 1, D)  # omega_g[f, 0]: a view (proved inside omega_g)
+    d1_6_key = None if torch.compiler.is_compiling() else ('4f9a7d557675', device, dtype, torch.is_inference_mode_enabled(), P, R, (P * ((2 * R) + 1)))  # a table from the sizes alone: computed once per key
+    d1_6_at = {} if d1_6_key is None else globals().setdefault('_evosym_tables', {})
+    if len(d1_6_at) >= 64: d1_6_at.clear()
+    if d1_6_key not in d1_6_at: d1_6_at[d1_6_key] = _as_grid(((2 * torch.as_tensor(torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, -1, 1), dtype=dtype, device=device) * (1 / ((P * ((2 * R) + 1)) - 1))) - 1), 4, dtype, device)
+    d1_6 = d1_6_at[d1_6_key]
+    d1_7 = omega_g[:D, 1].reshape(1, 1, 1, D)  # omega_g[f, 1]: a view (proved inside omega_g)
+    d1_8 = phi_g.reshape(1, 1, 1, D)  # phi_g[f]: the whole tensor
+    d1_2 = torch.einsum('abcd,abcd->abc', _as_grid(d1_3, 4, dtype, device), _as_grid(torch.sin(torch.as_tensor(((d1_4 * d1_5) + (d1_6 * d1_7) + d1_8), dtype=dtype, device=device)), 4, dtype, device))
     d1_2 = d1_2.unsqueeze(3)
-    d1_7 = _as_grid((d1_1 + d1_2), 4, dtype, device)
-    d1_7 = d1_7.reshape(d1_7.shape[:3])
-    def_Wg = d1_7.expand((C, (P * ((2 * R) + 1)), (P * ((2 * R) + 1))))
+    d1_9 = _as_grid((d1_1 + d1_2), 4, dtype, device)
+    d1_9 = d1_9.reshape(d1_9.shape[:3])
+    def_Wg = d1_9.expand((C, (P * ((2 * R) + 1)), (P * ((2 * R) + 1))))
     # Whg: HyperZ·Z·W: Ŵ_g = Z ⊙ W_g, the left factor of the matrix product (computed once, on its own grid)
     d2_1 = def_Wg.reshape(1, C, (P * ((2 * R) + 1)), (P * ((2 * R) + 1)))  # Wg[c, u, v]: the whole tensor
     d2_2 = Z.reshape(B, C, (P * ((2 * R) + 1)), (P * ((2 * R) + 1)))  # Z[b, c, u, v]: the whole tensor
@@ -234,16 +244,24 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     # Wl: local hyper-kernel: the slow net on a k × k coordinate grid (computed once, on its own grid)
     d3_1 = out_bias_l.reshape(C, 1, 1, 1)  # bo_l[c]: the whole tensor
     d3_3 = out_weight_l.reshape(C, 1, 1, D)  # Wo_l[c, f]: the whole tensor
-    u = torch.arange(((2 * R) + 1), device=device).view(1, -1, 1, 1)
-    d3_4 = omega_l[:D, 0].reshape(1, 1, 1, D)  # omega_l[f, 0]: a view (proved inside omega_l)
-    v = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1)
-    d3_5 = omega_l[:D, 1].reshape(1, 1, 1, D)  # omega_l[f, 1]: a view (proved inside omega_l)
-    d3_6 = phi_l.reshape(1, 1, 1, D)  # phi_l[f]: the whole tensor
-    d3_2 = torch.einsum('abcd,abcd->abc', _as_grid(d3_3, 4, dtype, device), _as_grid(torch.sin(torch.as_tensor(((((torch.as_tensor(u, dtype=dtype, device=device) * (1 / R)) - 1) * d3_4) + (((torch.as_tensor(v, dtype=dtype, device=device) * (1 / R)) - 1) * d3_5) + d3_6), dtype=dtype, device=device)), 4, dtype, device))
+    d3_4_key = None if torch.compiler.is_compiling() else ('c4e22553b12c', device, dtype, torch.is_inference_mode_enabled(), R, ((2 * R) + 1))  # a table from the sizes alone: computed once per key
+    d3_4_at = {} if d3_4_key is None else globals().setdefault('_evosym_tables', {})
+    if len(d3_4_at) >= 64: d3_4_at.clear()
+    if d3_4_key not in d3_4_at: d3_4_at[d3_4_key] = _as_grid(((torch.as_tensor(torch.arange(((2 * R) + 1), device=device).view(1, -1, 1, 1), dtype=dtype, device=device) * (1 / R)) - 1), 4, dtype, device)
+    d3_4 = d3_4_at[d3_4_key]
+    d3_5 = omega_l[:D, 0].reshape(1, 1, 1, D)  # omega_l[f, 0]: a view (proved inside omega_l)
+    d3_6_key = None if torch.compiler.is_compiling() else ('0f58c497e7a8', device, dtype, torch.is_inference_mode_enabled(), R, ((2 * R) + 1))  # a table from the sizes alone: computed once per key
+    d3_6_at = {} if d3_6_key is None else globals().setdefault('_evosym_tables', {})
+    if len(d3_6_at) >= 64: d3_6_at.clear()
+    if d3_6_key not in d3_6_at: d3_6_at[d3_6_key] = _as_grid(((torch.as_tensor(torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1), dtype=dtype, device=device) * (1 / R)) - 1), 4, dtype, device)
+    d3_6 = d3_6_at[d3_6_key]
+    d3_7 = omega_l[:D, 1].reshape(1, 1, 1, D)  # omega_l[f, 1]: a view (proved inside omega_l)
+    d3_8 = phi_l.reshape(1, 1, 1, D)  # phi_l[f]: the whole tensor
+    d3_2 = torch.einsum('abcd,abcd->abc', _as_grid(d3_3, 4, dtype, device), _as_grid(torch.sin(torch.as_tensor(((d3_4 * d3_5) + (d3_6 * d3_7) + d3_8), dtype=dtype, device=device)), 4, dtype, device))
     d3_2 = d3_2.unsqueeze(3)
-    d3_7 = _as_grid((d3_1 + d3_2), 4, dtype, device)
-    d3_7 = d3_7.reshape(d3_7.shape[:3])
-    def_Wl = d3_7.expand((C, ((2 * R) + 1), ((2 * R) + 1)))
+    d3_9 = _as_grid((d3_1 + d3_2), 4, dtype, device)
+    d3_9 = d3_9.reshape(d3_9.shape[:3])
+    def_Wl = d3_9.expand((C, ((2 * R) + 1), ((2 * R) + 1)))
     # Zbar: context: Z pooled to k × k (adaptive_avg_pool2d, equal bins) (computed once, on its own grid)
     d4_1 = (Z.to(dtype) if P == 1 else F.avg_pool2d(Z.to(dtype), (P, P), (P, P))).reshape(B, C, ((2 * R) + 1), ((2 * R) + 1), 1, 1)  # the mean over bins of Z[b, c, P*u + a, P*v + e]: avg_pool2d
     d4_2 = _as_grid(d4_1, 6, dtype, device)

@@ -42,8 +42,10 @@ def _size(value):
 
 
 def _as_grid(value, rank, dtype, device):
-    """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number."""
-    t = torch.as_tensor(value, dtype=dtype, device=device)
+    """A tensor of ``rank`` dimensions (size-1 axes broadcast) from a tensor or a Python number (a tensor already of
+    that dtype and device as it is: as_tensor would be one more dispatched call)."""
+    t = value if isinstance(value, torch.Tensor) and value.dtype == dtype and value.device == device \
+        else torch.as_tensor(value, dtype=dtype, device=device)
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
@@ -268,7 +270,7 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S
         if lb_1_key not in lb_1_at: lb_1_at[lb_1_key] = (lambda i, m: (i.reshape(-1), i.shape, None if m is None or (lb_1_key is not None and bool(m.all())) else m))(((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype))
         lb_1 = rpb.reshape(-1).index_select(0, lb_1_at[lb_1_key][0]).view(lb_1_at[lb_1_key][1])  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]
         if lb_1_at[lb_1_key][2] is not None: lb_1 = lb_1 * lb_1_at[lb_1_key][2]  # reads outside rpb are 0
-        lb_2_key = None if torch.compiler.is_compiling() else ('f16206dc7529', device, dtype, torch.is_inference_mode_enabled(), M, S, T_h, T_w, (M * T_h), (M * T_w), M, M)  # a mask from the sizes alone: computed once per key
+        lb_2_key = None if torch.compiler.is_compiling() else ('f16206dc7529', device, dtype, torch.is_inference_mode_enabled(), M, S, T_h, T_w, (M * T_h), (M * T_w), M, M)  # a table from the sizes alone: computed once per key
         lb_2_at = {} if lb_2_key is None else globals().setdefault('_evosym_tables', {})
         if len(lb_2_at) >= 64: lb_2_at.clear()
         if lb_2_key not in lb_2_at: lb_2_at[lb_2_key] = _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device)
@@ -326,7 +328,7 @@ def _sdpa(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
     if lb_1_key not in lb_1_at: lb_1_at[lb_1_key] = (lambda i, m: (i.reshape(-1), i.shape, None if m is None or (lb_1_key is not None and bool(m.all())) else m))(((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype))
     lb_1 = rpb.reshape(-1).index_select(0, lb_1_at[lb_1_key][0]).view(lb_1_at[lb_1_key][1])  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]
     if lb_1_at[lb_1_key][2] is not None: lb_1 = lb_1 * lb_1_at[lb_1_key][2]  # reads outside rpb are 0
-    lb_2_key = None if torch.compiler.is_compiling() else ('f16206dc7529', device, dtype, torch.is_inference_mode_enabled(), M, S, T_h, T_w, (M * T_h), (M * T_w), M, M)  # a mask from the sizes alone: computed once per key
+    lb_2_key = None if torch.compiler.is_compiling() else ('f16206dc7529', device, dtype, torch.is_inference_mode_enabled(), M, S, T_h, T_w, (M * T_h), (M * T_w), M, M)  # a table from the sizes alone: computed once per key
     lb_2_at = {} if lb_2_key is None else globals().setdefault('_evosym_tables', {})
     if len(lb_2_at) >= 64: lb_2_at.clear()
     if lb_2_key not in lb_2_at: lb_2_at[lb_2_key] = _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device)

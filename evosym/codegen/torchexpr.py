@@ -157,25 +157,34 @@ class GridCompiler:
         return out
 
     def _table_worthy(self, e) -> bool:
-        """``e`` is a mask over the grid computed from sizes and grid axes alone (brackets, deltas: no tensor read, no
-        sum), in a program run at every call (``cache_gathers``), and not part of a table being computed."""
-        if not self.cache_gathers or self._in_table or e.is_Atom or e.has(sp.Indexed, sp.Sum):
+        """``e`` is computed from sizes and grid axes alone (no tensor read, no sum), not part of a table being
+        computed, and either a mask over the grid (brackets, deltas) in a program whose gathers are cached
+        (``cache_gathers``) or a non-integer function of one grid axis in any program (a slow net's coordinate
+        −1 + 2u/(n − 1): an arange, a conversion and three operations at every call, one vector in the table)."""
+        if self._in_table or e.is_Atom or e.has(sp.Indexed, sp.Sum):
             return False
-        if not e.has(InRange, sp.KroneckerDelta) or not (e.free_symbols & set(self.main)):
+        axes = e.free_symbols & set(self.main)
+        if not axes or not e.free_symbols <= set(self.main) | set(self.sizes):
             return False
-        return e.free_symbols <= set(self.main) | set(self.sizes)
+        if e.has(InRange, sp.KroneckerDelta):
+            return self.cache_gathers
+        # real-valued: integer operations (%, ⌊·⌋, min, max, |·|) print as integer tensors, indices a table in dtype
+        # would break; what remains and SymPy cannot call an integer is printed in dtype (see the Mul case)
+        return len(axes) == 1 and e.is_integer is not True and not e.has(sp.Mod, sp.floor, sp.ceiling, sp.Max,
+                                                                         sp.Min, sp.Abs, sp.Piecewise)
 
     def _cached_table(self, e) -> str:
         """``e`` (:meth:`_table_worthy`) computed once per key and kept in the module's ``_evosym_tables`` between calls:
-        a shift mask's dozens of comparisons over the grid are one lookup per call after the first. The key holds
+        a shift mask's dozens of comparisons over the grid, or a coordinate vector's arange and arithmetic, are one
+        lookup per call after the first. The key holds
         everything the table is computed from: the expression (a digest of its code), the device, the dtype, whether
         inference mode is on (a tensor made there cannot be saved for backward later) and the values of the sizes
         and axis lengths it reads; under torch.compile it is computed in the graph (no cache)."""
-        self._in_table = True
-        try:
+        self._in_table, cache = True, dict(self.cache)
+        try:   # self-contained: an axis not yet named is an arange inside the table's code (nothing named in it)
             code = self._expr_uncached(e)
         finally:
-            self._in_table = False
+            self._in_table, self.cache = False, cache
         tmp = self._tmp()
         symbols = sorted(e.free_symbols, key=str)
         values = [self.extent[v] if v in self.main else self._size(v) for v in symbols]
@@ -183,7 +192,7 @@ class GridCompiler:
         key, at = f"{tmp}_key", f"{tmp}_at"
         self.prog.statements += [
             f"{key} = None if torch.compiler.is_compiling() else ({digest!r}, device, dtype, "
-            f"torch.is_inference_mode_enabled(), {', '.join(values)})  # a mask from the sizes alone: computed once per key",
+            f"torch.is_inference_mode_enabled(), {', '.join(map(str, values))})  # a table from the sizes alone: computed once per key",
             f"{at} = {{}} if {key} is None else globals().setdefault('_evosym_tables', {{}})",
             f"if len({at}) >= 64: {at}.clear()",
             f"if {key} not in {at}: {at}[{key}] = _as_grid({code}, {self.rank}, dtype, device)",
@@ -199,6 +208,8 @@ class GridCompiler:
             return repr(float(e))
         if e.is_Symbol:
             if e in self.axes:
+                if e not in self.defined and self._in_table:
+                    return f"torch.arange({self.extent[e]}, device=device).view{self._view(self.axes.index(e))}"
                 if e not in self.defined:
                     self._arange(e, self.extent[e], 0)
                 return py_name(e)
