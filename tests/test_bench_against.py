@@ -129,6 +129,32 @@ def test_cross_attention_alternatives_run_in_the_bench_and_differentiate(kv):
         assert not wrong.agrees(out, ref)[0]
 
 
+IN_CALL = [(name, alt) for name in A.operators_with_alternatives() for alt in A.REGISTRY[name] if alt.note == A._IN_CALL]
+
+
+def test_every_hard_mask_beside_a_bias_has_an_alternative_that_builds_the_mask_in_the_call():
+    assert sorted(name for name, _ in IN_CALL) == sorted(n for n in SMALL if n.endswith("masked_bias"))
+
+
+@pytest.mark.parametrize("name,alt", IN_CALL, ids=[n for n, _ in IN_CALL])
+def test_a_mask_built_in_the_call_is_rebuilt_each_call_and_differentiates_to_the_bias(name, alt):
+    """The in-call alternative reads M and P when it runs (a changed P changes its output, as the reference's), and
+    its gradient w.r.t. x and P is the reference's (the mask made before the timing is a leaf of its own instead)."""
+    out, ref, t = _run(name, alt, grad=True)
+    assert alt.agrees(out, ref)[0]
+    inputs = [t["x"], t["attn_mask"]]
+    for g_alt, g_ref in zip(torch.autograd.grad(out.sum(), inputs), torch.autograd.grad(ref.sum(), inputs)):
+        assert torch.allclose(g_alt, g_ref, rtol=1e-3, atol=1e-4 * float(g_ref.abs().max()))
+    st = prepare(name, "cpu", SMALL[name])
+    sz = {str(k): v for k, v in st.env.items()}
+    call = alt.make(st.t, sz, st.op).call
+    first = call()
+    with torch.no_grad():
+        st.t["attn_mask"].mul_(3.0)
+    again, ref = call(), st.op.torch_reference(st.t, sz)
+    assert not torch.allclose(first, again) and alt.agrees(again, ref)[0]
+
+
 def test_the_check_refuses_a_wrong_alternative():
     """Plausible mistakes a user makes: repeat instead of repeat_interleave for GQA, the relative position
     bias indexed by key − query in Swin, causal attention without the mask. Each must be refused."""

@@ -98,10 +98,12 @@ def _tokens(x):
 
 
 def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bool | str = False,
-          key_padding: bool = False, masked: bool = False):
+          key_padding: bool = False, masked: bool = False, in_call: bool = False):
     """Projections + ``F.scaled_dot_product_attention`` + output projection. ``separate``: three ``F.linear``
     (else one fused in-projection, as ``nn.MultiheadAttention`` stores it); ``grouped``: "enable_gqa" or
-    "repeat_interleave" of the key/value heads; ``key_padding``: the visible keys as a boolean (B, 1, 1, L) mask."""
+    "repeat_interleave" of the key/value heads; ``key_padding``: the visible keys as a boolean (B, 1, 1, L) mask;
+    ``in_call`` (a hard mask and a bias): the float mask made from M and P at every call, as a user holding the two
+    writes it, instead of once before the timing."""
     def make(t, sizes, op):
         nq = sizes["N"] if "N" in sizes else sizes["N_kv"] * sizes["G"]
         nkv = sizes.get("N_kv", nq)
@@ -112,7 +114,7 @@ def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bo
             params = (w_in, b_in)
         extra = {"is_causal": causal and not key_padding}   # with a key mask the causal mask is in attn_mask
         # a hard mask and a bias: the one float mask a user holds (−inf where hidden), made once, outside the timing
-        mixed = _leaf(t["attn_mask"].masked_fill(t["allowed"] == 0, float("-inf"))) if masked and biased else None
+        mixed = _leaf(_mixed(t)) if masked and biased and not in_call else None
         if grouped == "enable_gqa":
             extra["enable_gqa"] = True
 
@@ -132,11 +134,16 @@ def _sdpa(*, separate: bool, causal: bool = False, grouped: str = "", biased: bo
                     seen = seen & torch.ones(seen.shape[-1], seen.shape[-1], dtype=torch.bool, device=seen.device).tril()
                 mask = {"attn_mask": seen}
             if masked:        # the keys each query sees, (B, N, L, L): SDPA's boolean attn_mask as it is
-                mask = {"attn_mask": mixed if biased else t["allowed"] != 0}
+                mask = {"attn_mask": (_mixed(t) if in_call else mixed) if biased else t["allowed"] != 0}
             z = F.scaled_dot_product_attention(q, k, v, **mask, **extra)
             return back(F.linear(_merge(z), t["WO"], t["bO"]))
         return Built(call, params + ((mixed,) if mixed is not None else ()))
     return make
+
+
+def _mixed(t):
+    """The one float mask of a hard mask M (``allowed``) and a bias P (``attn_mask``): P, −inf where M is 0."""
+    return t["attn_mask"].masked_fill(t["allowed"] == 0, float("-inf"))
 
 
 def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding: bool = False, masked: bool = False):
@@ -157,7 +164,7 @@ def _mha_module(*, causal: bool = False, biased: bool | str = False, key_padding
         m.requires_grad_(x.requires_grad)
         causal_mask = (torch.nn.Transformer.generate_square_subsequent_mask(x.shape[-1], device=x.device, dtype=x.dtype)
                        if causal else None)
-        mixed = _leaf(t["attn_mask"].masked_fill(t["allowed"] == 0, float("-inf")).flatten(0, 1)) if masked and biased else None
+        mixed = _leaf(_mixed(t).flatten(0, 1)) if masked and biased else None
 
         def call():
             tok, back = _tokens(t["x"])
@@ -195,27 +202,27 @@ def _cross_masks(t, *, module: bool):
         return {"key_padding_mask": t["key_mask"] == 0} if module else \
             {"attn_mask": (t["key_mask"] != 0)[:, None, None, :]}
     if "attn_mask" in t:
-        mixed = t["attn_mask"].masked_fill(t["allowed"] == 0, float("-inf"))
+        mixed = _mixed(t)
         return {"attn_mask": _leaf(mixed.flatten(0, 1) if module else mixed)}
     if "allowed" in t:
         return {"attn_mask": (t["allowed"] == 0).flatten(0, 1)} if module else {"attn_mask": t["allowed"] != 0}
     return {}
 
 
-def _cross_sdpa(t, sizes, op):
+def _cross_sdpa(t, sizes, op, in_call=False):
     """Three ``F.linear`` in-projections, one per input's (B, tokens, channels) view, one
-    ``F.scaled_dot_product_attention`` (default 1/√d scale; a mask input as :func:`_cross_masks` makes it), the
-    output ``F.linear``."""
+    ``F.scaled_dot_product_attention`` (default 1/√d scale; a mask input as :func:`_cross_masks` makes it, or with
+    ``in_call`` the float mask of M and P made at every call), the output ``F.linear``."""
     nkv = sizes["N_kv"] if "N_kv" in sizes else sizes["N"]   # grouped (gqa_cross_attention): N_kv key/value heads
     nh = nkv * sizes.get("G", 1)
-    mask = _cross_masks(t, module=False)
+    mask = {} if in_call else _cross_masks(t, module=False)
     if "G" in sizes:
         mask["enable_gqa"] = True
 
     def call():
         q, k, v = (_heads(F.linear(t[src].transpose(1, 2), t[w], t[b]), n)
                    for src, w, b, n in (("x", "WQ", "bQ", nh), ("xk", "WK", "bK", nkv), ("xv", "WV", "bV", nkv)))
-        z = F.scaled_dot_product_attention(q, k, v, **mask)
+        z = F.scaled_dot_product_attention(q, k, v, **({"attn_mask": _mixed(t)} if in_call else {}), **mask)
         return F.linear(_merge(z), t["WO"], t["bO"]).transpose(1, 2)
     return Built(call, tuple(v for v in mask.values() if isinstance(v, torch.Tensor) and v.requires_grad and v.is_leaf))
 
@@ -344,6 +351,7 @@ def _flex_local(t, sizes, op):
     return Built(call)
 
 
+_IN_CALL = "the float mask P.masked_fill(M == 0, −inf) made at every call, as a user holding M and P writes it"
 COMPILED_REFERENCE = "torch.compile of the reference"
 _ATT = dict(rtol=1e-3, atol=1e-4)   # attention: logits of size ~100 with the benchmark's random weights
 
@@ -373,7 +381,9 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                     note="the one float mask P with −inf where M is 0, made before the timing"),
         Alternative("nn.MultiheadAttention(float attn_mask (B·N, L, L) with −inf)",
                     _mha_module(masked=True, biased="input"), **_ATT,
-                    note="the same float mask flattened to the (B·N, L, L) mask it takes")),
+                    note="the same float mask flattened to the (B·N, L, L) mask it takes"),
+        Alternative("fused in-projection + SDPA(float attn_mask made in the call)",
+                    _sdpa(separate=False, masked=True, biased="input", in_call=True), **_ATT, note=_IN_CALL)),
     "mhsa_causal_key_padding": (
         Alternative("fused in-projection + SDPA(boolean attn_mask: causal and the visible keys)",
                     _sdpa(separate=False, causal=True, key_padding=True), **_ATT,
@@ -395,7 +405,10 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                                _sdpa(separate=False, grouped="enable_gqa", masked=True), **_ATT),),
     "gqa_masked_bias": (Alternative("fused in-projection + SDPA(float attn_mask with −inf, enable_gqa=True)",
                                     _sdpa(separate=False, grouped="enable_gqa", masked=True, biased="input"), **_ATT,
-                                    note="the one float mask P with −inf where M is 0, made before the timing"),),
+                                    note="the one float mask P with −inf where M is 0, made before the timing"),
+                        Alternative("fused in-projection + SDPA(float attn_mask made in the call, enable_gqa=True)",
+                                    _sdpa(separate=False, grouped="enable_gqa", masked=True, biased="input",
+                                          in_call=True), **_ATT, note=_IN_CALL)),
     "cross_attention": (Alternative("F.linear q/k/v + SDPA", _cross_sdpa, **_ATT,
                                     note="one F.linear per input's tokens (x, xk, xv), one SDPA, output F.linear"),
                         Alternative("nn.MultiheadAttention(kdim, vdim)", _cross_mha_module, **_ATT,
@@ -409,7 +422,9 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
                          "key/value heads"),),
     "gqa_cross_attention_masked_bias": (
         Alternative("F.linear q/k/v + SDPA(float attn_mask (B, N, L, S) with −inf, enable_gqa=True)", _cross_sdpa,
-                    **_ATT, note="the one float mask P with −inf where M is 0, made before the timing"),),
+                    **_ATT, note="the one float mask P with −inf where M is 0, made before the timing"),
+        Alternative("F.linear q/k/v + SDPA(float attn_mask made in the call, enable_gqa=True)",
+                    lambda t, sizes, op: _cross_sdpa(t, sizes, op, in_call=True), **_ATT, note=_IN_CALL)),
     "cross_attention_key_padding": (
         Alternative("F.linear q/k/v + SDPA(boolean attn_mask (B, 1, 1, S))", _cross_sdpa, **_ATT,
                     note="one F.linear per input's tokens (x, xk, xv), one SDPA with the visible keys, output F.linear"),
@@ -424,7 +439,9 @@ REGISTRY: dict[str, tuple[Alternative, ...]] = {
         Alternative("F.linear q/k/v + SDPA(float attn_mask (B, N, L, S) with −inf)", _cross_sdpa, **_ATT,
                     note="the one float mask P with −inf where M is 0, made before the timing"),
         Alternative("nn.MultiheadAttention(kdim, vdim, float attn_mask (B·N, L, S) with −inf)", _cross_mha_module,
-                    **_ATT, note="the same float mask flattened to the (B·N, L, S) mask it takes")),
+                    **_ATT, note="the same float mask flattened to the (B·N, L, S) mask it takes"),
+        Alternative("F.linear q/k/v + SDPA(float attn_mask made in the call)",
+                    lambda t, sizes, op: _cross_sdpa(t, sizes, op, in_call=True), **_ATT, note=_IN_CALL)),
     "swin_attention": (Alternative("Swin windows + SDPA(attn_mask=bias + shift mask)", _swin_sdpa, **_ATT,
                                    note="roll, window_partition, one qkv F.linear, window_reverse, roll back"),),
     "neighborhood_attention": (Alternative("evosym local_attention (same K)", _local_attention_module, check=False,
