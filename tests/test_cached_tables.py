@@ -49,10 +49,9 @@ def _reference(op, args):
 def test_the_shift_mask_is_a_table_computed_on_a_miss_only(swin):
     src, mod, fn, op = swin
     body = src.split("def _sdpa(")[1].split("\ndef ")[0]
-    miss = [line for line in body.splitlines() if "_evosym_tables" in line or " not in lb_" in line]
-    assert any("globals().setdefault('_evosym_tables', {})" in line for line in miss)
-    compares = [line for line in body.splitlines() if "% (M * T_h)" in line]
-    assert compares and all(line.lstrip().startswith("if lb_") and " not in lb_" in line for line in compares)
+    assert 'at = globals().setdefault("_evosym_tables", {})' in src.split("def _table(")[1].split("\ndef ")[0]
+    compares = [line for line in body.splitlines() if "% (M * T_h)" in line]   # computed by make() on a miss only
+    assert compares and all(" = _table((" in line and "% (M * T_h)" in line.split("lambda: ", 1)[1] for line in compares)
 
 
 def test_tables_and_gathers_are_keyed_by_sizes_and_dtype(swin):
@@ -113,16 +112,16 @@ def _compile(expr, cache):
 
 def test_only_sizes_only_masks_become_tables():
     mask = lambda i, j, n, W: InRange(i - j, 0, 1) * sp.KroneckerDelta(sp.Mod(i + 1, n), j)
-    assert any("_evosym_tables" in s for s in _compile(mask, True).statements)
-    assert not any("_evosym_tables" in s for s in _compile(mask, False).statements)   # a program run once
-    affine = lambda i, j, n, W: 2 * i + j                                           # no bracket: not worth a table
-    assert not any("_evosym_tables" in s for s in _compile(affine, True).statements)
+    assert any("_table(" in s for s in _compile(mask, True).statements)
+    assert not any("_table(" in s for s in _compile(mask, False).statements)   # a program run once
+    affine = lambda i, j, n, W: 2 * i + j                                    # no bracket: not worth a table
+    assert not any("_table(" in s for s in _compile(affine, True).statements)
     reads = lambda i, j, n, W: InRange(i - j, 0, 1) * W[j]                           # reads a tensor: the bracket
     prog = _compile(reads, True)                                                     # alone is the table
-    tables = [s for s in prog.statements if " not in " in s and "_evosym_tables" not in s and "_at[" in s]
-    assert len(tables) == 1 and "W" not in tables[0].split(" = ", 1)[1]
+    tables = [s for s in prog.statements if "_table(" in s]
+    assert len(tables) == 1 and "W" not in tables[0].split("lambda: ", 1)[1]
     nested = lambda i, j, n, W: InRange(i, 0, 1) * sp.KroneckerDelta(i, j) + InRange(j, 0, 1)
-    assert sum(s.count("_evosym_tables") for s in _compile(nested, True).statements) == 1   # the outermost only
+    assert sum(s.count("_table(") for s in _compile(nested, True).statements) == 1   # the outermost only
 
 
 def test_a_table_equals_the_uncached_program():
@@ -131,9 +130,8 @@ def test_a_table_equals_the_uncached_program():
     for size in (1, 3, 4, 7):
         out = []
         for prog in (cached, plain):
-            env = {"torch": torch, "dtype": torch.float64, "device": torch.device("cpu"), "n": size,
-                   "_as_grid": lambda v, r, dtype, device: torch.as_tensor(v, dtype=dtype, device=device).reshape(
-                       (1,) * (r - torch.as_tensor(v).dim()) + tuple(torch.as_tensor(v).shape))}
+            env = {"torch": torch, "dtype": torch.float64, "device": torch.device("cpu"), "n": size}
+            exec(template_function("_as_grid") + "\n" + template_function("_table"), env)  # noqa: S102 - the helpers
             for _ in range(2):   # the second run reads the table
                 exec("\n".join(prog.statements), env)
             out.append(env[prog.result].expand(size, size))
@@ -142,9 +140,8 @@ def test_a_table_equals_the_uncached_program():
 
 def _run_twice(prog, size, dtype, W):
     """``prog``'s result at n = ``size``, run twice in one scope (the second run reads any table the first made)."""
-    helper = template_function("_as_grid")
     env = {"torch": torch, "dtype": dtype, "device": torch.device("cpu"), "n": size, "W": W}
-    exec(helper, env)  # noqa: S102 - the generated modules' own helper
+    exec(template_function("_as_grid") + "\n" + template_function("_table"), env)  # noqa: S102 - the modules' helpers
     for _ in range(2):
         exec("\n".join(prog.statements), env)  # noqa: S102 - the compiler's own output
     return env[prog.result], env.get("_evosym_tables", {})
@@ -172,10 +169,10 @@ COORDINATES = {   # non-integer functions of one grid axis: tables in any progra
 def test_a_coordinate_is_a_table_equal_to_the_uncached_program(name):
     expr = COORDINATES[name]
     cached, plain = _compile(expr, False), _uncached(expr)
-    tables = [s for s in cached.statements if " not in " in s and "_at[" in s]
-    assert tables and not any("_evosym_tables" in s for s in plain.statements)
+    tables = [s for s in cached.statements if "_table(" in s]
+    assert tables and not any("_table(" in s for s in plain.statements)
     for s in tables:   # self-contained: an axis in a table is an arange inside it, never a name it defines
-        assert " = torch.arange(" not in s.split(": ", 1)[1]
+        assert " = " not in s.split("lambda: ", 1)[1]
     keys = set()
     for size in (2, 3, 5):
         for dtype in (torch.float64, torch.float32):
@@ -192,14 +189,14 @@ def test_a_coordinate_is_a_table_equal_to_the_uncached_program(name):
                                   lambda i, j, n, W: (i + j) / (n + 1) * W[j],            # two axes in one expression
                                   lambda i, j, n, W: W[i] / (n + 1) + W[j]])              # reads a tensor
 def test_integer_two_axis_and_reading_expressions_are_not_coordinate_tables(expr):
-    assert not any("_at[" in s for s in _compile(expr, False).statements)
+    assert not any("_table(" in s for s in _compile(expr, False).statements)
 
 
 def test_hyperzzw_codes_coordinates_are_tables_that_serve_autograd_after_inference_mode():
     cp = catalogue.checked("hyperzzw_code")
     plan = make_plan(cp)
     src = render_torch(plan, cp.operator.torch_binding)
-    assert src.count("_evosym_tables") == 4   # the two slow nets' row and column coordinates
+    assert src.count(" = _table((") == 4   # the two slow nets' row and column coordinates
     mod = load_source(src, "hyperzzw_code", cp)
     fn, op = getattr(mod, plan.func_name), cp.operator
     sizes = dict(C=2, D=3, R=1, P=2)
@@ -234,7 +231,7 @@ def test_integer_operations_never_become_coordinate_tables(expr):
     """%, ⌊·⌋, max and |·| of an axis print as integer tensors (indices): SymPy cannot always call them integers
     (i mod n with n possibly 0), and a table converts to the dtype."""
     prog = _compile(expr, False)
-    assert not any("_at[" in s for s in prog.statements)
+    assert not any("_table(" in s for s in prog.statements)
     W = torch.randn(4, dtype=torch.float64)
     got, _ = _run_twice(prog, 4, torch.float64, W)
     want, _ = _run_twice(_uncached(expr), 4, torch.float64, W)

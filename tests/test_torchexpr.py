@@ -6,6 +6,7 @@ from __future__ import annotations
 import sympy as sp
 import torch
 
+from evosym.codegen.render import template_function
 from evosym.codegen.torchexpr import GridCompiler
 from evosym.ir.symbols import index, size
 from test_codegen_runtime import load
@@ -19,6 +20,7 @@ def _run(expr, extent=5, dtype=torch.float64, **values):
     prog = gc.compile(expr)
     scope = {"torch": torch, "dtype": dtype, "device": torch.device("cpu"), "_as_grid": load("involution")._as_grid,
              **values}
+    exec(template_function("_table"), scope)  # noqa: S102 - the generated modules' helper (a table from the sizes)
     exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
     return prog, scope[prog.result]
 

@@ -174,12 +174,12 @@ class GridCompiler:
                                                                          sp.Min, sp.Abs, sp.Piecewise)
 
     def _cached_table(self, e) -> str:
-        """``e`` (:meth:`_table_worthy`) computed once per key and kept in the module's ``_evosym_tables`` between calls:
-        a shift mask's dozens of comparisons over the grid, or a coordinate vector's arange and arithmetic, are one
-        lookup per call after the first. The key holds
-        everything the table is computed from: the expression (a digest of its code), the device, the dtype, whether
-        inference mode is on (a tensor made there cannot be saved for backward later) and the values of the sizes
-        and axis lengths it reads; under torch.compile it is computed in the graph (no cache)."""
+        """``e`` (:meth:`_table_worthy`) computed once per key and kept in the module's ``_evosym_tables`` between calls
+        (the template's ``_table``): a shift mask's dozens of comparisons over the grid, or a coordinate vector's arange
+        and arithmetic, are one lookup per call after the first. The key holds everything the table is computed from:
+        the expression (a digest of its code), the device, the dtype and the values of the sizes and axis lengths it
+        reads (``_table`` adds whether inference mode is on: a tensor made there cannot be saved for backward later);
+        under torch.compile it is computed in the graph (no cache)."""
         self._in_table, cache = True, dict(self.cache)
         try:   # self-contained: an axis not yet named is an arange inside the table's code (nothing named in it)
             code = self._expr_uncached(e)
@@ -189,14 +189,10 @@ class GridCompiler:
         symbols = sorted(e.free_symbols, key=str)
         values = [self.extent[v] if v in self.main else self._size(v) for v in symbols]
         digest = hashlib.sha256(code.encode()).hexdigest()[:12]
-        key, at = f"{tmp}_key", f"{tmp}_at"
-        self.prog.statements += [
-            f"{key} = None if torch.compiler.is_compiling() else ({digest!r}, device, dtype, "
-            f"torch.is_inference_mode_enabled(), {', '.join(map(str, values))})  # a table from the sizes alone: computed once per key",
-            f"{at} = {{}} if {key} is None else globals().setdefault('_evosym_tables', {{}})",
-            f"if len({at}) >= 64: {at}.clear()",
-            f"if {key} not in {at}: {at}[{key}] = _as_grid({code}, {self.rank}, dtype, device)",
-            f"{tmp} = {at}[{key}]"]
+        self.prog.helpers.add("table")
+        self.prog.statements.append(
+            f"{tmp} = _table(({digest!r}, device, dtype, {', '.join(map(str, values))}), "
+            f"lambda: _as_grid({code}, {self.rank}, dtype, device))  # from the sizes alone: computed once per key")
         return tmp
 
     def _expr_uncached(self, e) -> str:
@@ -353,10 +349,11 @@ class GridCompiler:
 
     def _cached_gather(self, tmp, e: sp.Indexed, ref: str, parts, masks, shape, sym_shape) -> bool:
         """``tmp = ref[parts] · masks`` as one index_select along ref's flat layout at a flat index (and mask, None when
-        every entry is inside ``ref``: x·1 = x exactly) kept in the module's ``_evosym_gathers`` between calls, keyed
-        by everything the index and the mask are computed from: a digest of their code, ``ref``'s shape, the device,
-        the dtype, whether inference mode is on (an index made there cannot be saved for backward by a later call
-        outside it) and the values of the sizes and axis lengths its indices and ``ref``'s Python shape use. Only where
+        every entry is inside ``ref``: x·1 = x exactly) kept in the module's ``_evosym_gathers`` between calls (the
+        template's ``_gather``), keyed by everything the index and the mask are computed from: a digest of their code,
+        ``ref``'s shape, the device, the dtype, the values of the sizes and axis lengths its indices and ``ref``'s Python
+        shape use (and whether inference mode is on: an index made there cannot be saved for backward by a later call
+        outside it). Only where
         every index reads sizes and grid axes alone (no tensor, no summation variable) and some index is a tensor;
         under torch.compile the index is computed in the graph (no cache). False where it does not apply."""
         idx = list(e.indices)
@@ -371,17 +368,11 @@ class GridCompiler:
             flat = f"({flat}) * {n} + {part}"
         mask = f"({' & '.join(masks)}).to(dtype)" if masks else "None"
         digest = hashlib.sha256(f"{ref}[{flat}] * {mask}".encode()).hexdigest()[:12]   # what the entry is computed from
-        key, at = f"{tmp}_key", f"{tmp}_at"
-        self.prog.statements += [
-            f"{key} = None if torch.compiler.is_compiling() else ({digest!r}, tuple({ref}.shape), device, dtype, "
-            f"torch.is_inference_mode_enabled(), {', '.join(map(str, list(shape) + values))})  # the index of {e}: "
-            f"sizes only, computed once per key",
-            f"{at} = {{}} if {key} is None else globals().setdefault('_evosym_gathers', {{}})",
-            f"if len({at}) >= 64: {at}.clear()",
-            f"if {key} not in {at}: {at}[{key}] = (lambda i, m: (i.reshape(-1), i.shape, None if m is None or ({key} is not None "
-            f"and bool(m.all())) else m))({flat}, {mask})",
-            f"{tmp} = {ref}.reshape(-1).index_select(0, {at}[{key}][0]).view({at}[{key}][1])  # {e}",
-            f"if {at}[{key}][2] is not None: {tmp} = {tmp} * {at}[{key}][2]  # reads outside {str(e.base.label)} are 0"]
+        self.prog.helpers.add("gather")
+        self.prog.statements.append(
+            f"{tmp} = _gather({ref}, ({digest!r}, tuple({ref}.shape), device, dtype, "
+            f"{', '.join(map(str, list(shape) + values))}), lambda: ({flat}, {mask}))  # {e}: its index from the sizes "
+            f"alone, computed once per key; reads outside {str(e.base.label)} are 0")
         return True
 
     def _affine(self, i):
