@@ -7,6 +7,8 @@ inference mode reused by a call that records autograd (PyTorch refuses to save a
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sympy as sp
 import torch
@@ -51,7 +53,7 @@ def test_the_shift_mask_is_a_table_computed_on_a_miss_only(swin):
     body = src.split("def _sdpa(")[1].split("\ndef ")[0]
     assert 'at = globals().setdefault("_evosym_tables", {})' in src.split("def _table(")[1].split("\ndef ")[0]
     compares = [line for line in body.splitlines() if "% (M * T_h)" in line]   # computed by make() on a miss only
-    assert compares and all(" = _table((" in line and "% (M * T_h)" in line.split("lambda: ", 1)[1] for line in compares)
+    assert compares and all(" = _table((" in line and "% (M * T_h)" in _made(line) for line in compares)
 
 
 def test_tables_and_gathers_are_keyed_by_sizes_and_dtype(swin):
@@ -103,6 +105,11 @@ def test_the_tiled_sdpa_call_takes_four_axes(swin, monkeypatch):
     assert seen == [(4, 4, 4, 4)]
 
 
+def _made(line):
+    """What a ``_table``/``_gather`` line computes on a miss: the code after its lambda's parameters."""
+    return re.split(r"lambda [^:]*: |lambda: ", line, maxsplit=1)[1]
+
+
 def _compile(expr, cache):
     i, j, n = sp.symbols("i j n", integer=True, nonnegative=True)
     W = sp.IndexedBase("W")
@@ -119,7 +126,7 @@ def test_only_sizes_only_masks_become_tables():
     reads = lambda i, j, n, W: InRange(i - j, 0, 1) * W[j]                           # reads a tensor: the bracket
     prog = _compile(reads, True)                                                     # alone is the table
     tables = [s for s in prog.statements if "_table(" in s]
-    assert len(tables) == 1 and "W" not in tables[0].split("lambda: ", 1)[1]
+    assert len(tables) == 1 and "W" not in _made(tables[0])
     nested = lambda i, j, n, W: InRange(i, 0, 1) * sp.KroneckerDelta(i, j) + InRange(j, 0, 1)
     assert sum(s.count("_table(") for s in _compile(nested, True).statements) == 1   # the outermost only
 
@@ -131,7 +138,7 @@ def test_a_table_equals_the_uncached_program():
         out = []
         for prog in (cached, plain):
             env = {"torch": torch, "dtype": torch.float64, "device": torch.device("cpu"), "n": size}
-            exec(template_function("_as_grid") + "\n" + template_function("_table"), env)  # noqa: S102 - the helpers
+            exec("\n".join(template_function(h) for h in ("_as_grid", "_traced", "_table")), env)  # noqa: S102 - the helpers
             for _ in range(2):   # the second run reads the table
                 exec("\n".join(prog.statements), env)
             out.append(env[prog.result].expand(size, size))
@@ -141,7 +148,7 @@ def test_a_table_equals_the_uncached_program():
 def _run_twice(prog, size, dtype, W):
     """``prog``'s result at n = ``size``, run twice in one scope (the second run reads any table the first made)."""
     env = {"torch": torch, "dtype": dtype, "device": torch.device("cpu"), "n": size, "W": W}
-    exec(template_function("_as_grid") + "\n" + template_function("_table"), env)  # noqa: S102 - the modules' helpers
+    exec("\n".join(template_function(h) for h in ("_as_grid", "_traced", "_table")), env)  # noqa: S102 - the modules' helpers
     for _ in range(2):
         exec("\n".join(prog.statements), env)  # noqa: S102 - the compiler's own output
     return env[prog.result], env.get("_evosym_tables", {})
@@ -172,7 +179,7 @@ def test_a_coordinate_is_a_table_equal_to_the_uncached_program(name):
     tables = [s for s in cached.statements if "_table(" in s]
     assert tables and not any("_table(" in s for s in plain.statements)
     for s in tables:   # self-contained: an axis in a table is an arange inside it, never a name it defines
-        assert " = " not in s.split("lambda: ", 1)[1]
+        assert " = " not in _made(s)
     keys = set()
     for size in (2, 3, 5):
         for dtype in (torch.float64, torch.float32):
@@ -226,7 +233,9 @@ def test_hyperzzw_codes_coordinates_are_tables_that_serve_autograd_after_inferen
 @pytest.mark.parametrize("expr", [lambda i, j, n, W: W[sp.Mod(i + 1, n)] + j,
                                   lambda i, j, n, W: sp.floor(i / 2) + W[j] / (n + 1),
                                   lambda i, j, n, W: sp.Max(i - 1, 0) * W[j],
-                                  lambda i, j, n, W: sp.Abs(i - 1) / (n + 1) * W[j]])
+                                  lambda i, j, n, W: sp.Abs(i - 1) / (n + 1) * W[j],
+                                  lambda i, j, n, W: W[sp.Min(i + 2 ** j, n - 1)],      # 2**j: no sign, no integer
+                                  lambda i, j, n, W: 2 ** i * W[j] + i ** 2 * j])         # proof, but integer
 def test_integer_operations_never_become_coordinate_tables(expr):
     """%, ⌊·⌋, max and |·| of an axis print as integer tensors (indices): SymPy cannot always call them integers
     (i mod n with n possibly 0), and a table converts to the dtype."""
@@ -236,3 +245,128 @@ def test_integer_operations_never_become_coordinate_tables(expr):
     got, _ = _run_twice(prog, 4, torch.float64, W)
     want, _ = _run_twice(_uncached(expr), 4, torch.float64, W)
     torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def _module(name):
+    cp = catalogue.checked(name)
+    plan = make_plan(cp)
+    mod = load_source(render_torch(plan, cp.operator.torch_binding), name, cp)
+    return mod, getattr(mod, plan.func_name), cp.operator
+
+
+TRACED = {"swin_attention": dict(B=2, T_h=2, T_w=2, **SIZES), "hyperzzw_code": dict(B=2, C=2, D=3, R=1, P=2),
+          "neighborhood_attention": dict(B=2, N=2, d=2, H=5, W=6, R=1)}
+
+
+@pytest.mark.parametrize("name", sorted(TRACED))
+@pytest.mark.parametrize("mode", ["FakeTensorMode", "make_fx", "torch.device('meta')"])
+def test_nothing_made_under_a_tracing_mode_is_kept_or_reused(name, mode):
+    """A call under FakeTensorMode, make_fx or a device context makes no ordinary tensor: were it kept, the next real
+    call would read a fake or meta table (before: a FakeTensor came back as the output of the real call after)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.fx.experimental.proxy_tensor import make_fx
+    mod, fn, op = _module(name)
+    sizes = TRACED[name]
+    by_name = {str(s): s for s, _ in op.sizes}
+    shapes = op.valid_shapes_at({by_name[k]: v for k, v in sizes.items()})
+    g = torch.Generator().manual_seed(7)
+    args = [torch.randn(shapes[t.name], generator=g, dtype=torch.float64) for t in op.tensors]
+    call = {k: sizes[k] for k in mod.SIZES}   # the sizes the function takes (the others come from the shapes)
+    for _ in range(2):   # the second round: after entries exist (hits must not leak into the traced call either)
+        if mode == "FakeTensorMode":
+            with FakeTensorMode() as fake:
+                out = fn(*[fake.from_tensor(a) for a in args], **call)
+            assert type(out) is not torch.Tensor
+        elif mode == "make_fx":
+            graph = make_fx(lambda *a: fn(*a, **call))(*args)
+            torch.testing.assert_close(graph(*args), op.torch_reference(dict(zip([t.name for t in op.tensors], args)),
+                                                                         sizes), rtol=1e-10, atol=1e-10)
+        else:
+            with torch.device("meta"):
+                out = fn(*[a.to("meta") for a in args], **call)
+            assert out.device.type == "meta"
+        for cache in ("_evosym_tables", "_evosym_gathers"):
+            assert all(type(v) is torch.Tensor and v.device.type == "cpu"
+                       for entry in vars(mod).get(cache, {}).values() for v in (entry if isinstance(entry, tuple) else
+                                                                                  (entry,)) if isinstance(v, torch.Tensor))
+        y = fn(*args, **call)
+        assert type(y) is torch.Tensor
+        want = op.torch_reference(dict(zip([t.name for t in op.tensors], args)), sizes)
+        torch.testing.assert_close(y, want, rtol=1e-10, atol=1e-10)
+    assert vars(mod).get("_evosym_tables") or vars(mod).get("_evosym_gathers")   # the real calls kept theirs
+
+
+def test_an_integer_power_in_a_delta_stays_exact_in_float16():
+    """δ(2^j, i + 2040) in float16: as a float16 table 2049 rounds to 2048 and the delta sums to 2 (found by the
+    adversarial pass); the power stays an integer tensor."""
+    expr = lambda i, j, n, W: sp.KroneckerDelta(2 ** j, i + 2040) * W[j]
+    for cache in (False, True):   # with cached gathers the whole delta is a mask table: compared in integers
+        prog = _compile(expr, cache)
+        assert all("_table(" not in s or ") == (" in _made(s) for s in prog.statements)   # the delta, not 2**j
+        assert any("_table(" in s for s in prog.statements) == cache
+        got, _ = _run_twice(prog, 12, torch.float16, torch.ones(12, dtype=torch.float16))
+        assert float(got.expand(12, 12).sum()) == 1.0   # j = 11, i = 8 only
+
+
+def test_a_result_that_is_a_table_is_handed_on_as_a_copy():
+    """A program whose whole value is a table returns a copy: the caller's in-place op cannot change the table."""
+    prog = _compile(lambda i, j, n, W: -1 + 2 * i / (n - 1), False)
+    assert any("_table(" in s for s in prog.statements) and ".clone()" in prog.statements[-1]
+    env = {"torch": torch, "dtype": torch.float64, "device": torch.device("cpu"), "n": 5}
+    exec("\n".join(template_function(h) for h in ("_as_grid", "_traced", "_table")), env)  # noqa: S102 - the helpers
+    for k in range(3):
+        exec("\n".join(prog.statements), env)  # noqa: S102 - the compiler's own output
+        y = env[prog.result]
+        assert y.flatten().tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0], k
+        y.mul_(0)
+
+
+def test_exp_of_an_axis_is_computed_in_the_working_dtype_whatever_the_default():
+    """exp(i) of an integer axis was torch.exp of an integer tensor, in torch's default dtype: kept as a table made under
+    the default float32, a float64 call read float32 values after the default changed."""
+    prog = _compile(lambda i, j, n, W: sp.exp(i) * W[j], False)
+    exact = torch.exp(torch.arange(4, dtype=torch.float64))
+    default = torch.get_default_dtype()
+    try:
+        for dflt in (torch.float32, torch.float64):
+            torch.set_default_dtype(dflt)
+            got, _ = _run_twice(prog, 4, torch.float64, torch.ones(4, dtype=torch.float64))
+            torch.testing.assert_close(got.expand(4, 4)[:, 0], exact, rtol=0, atol=0)
+    finally:
+        torch.set_default_dtype(default)
+
+
+def test_no_generated_function_deletes_a_local_a_closure_reads():
+    """``del`` of a local that a lambda closes over (DELETE_DEREF) stops torch.compile(fullgraph=True) and torch.export
+    (the tables' and gathers' lambdas read the grid axes; the SDPA lowering deletes its q, k, v: Swin's tap axis is v).
+    The lambdas bind what they read as defaults instead."""
+    import dis
+    import glob
+    import types
+    from pathlib import Path
+    found = []
+    for path in sorted(glob.glob(str(Path(__file__).resolve().parents[1] / "codegen" / "torch" / "*.py"))):
+        stack = [compile(Path(path).read_text(), path, "exec")]
+        while stack:
+            code = stack.pop()
+            found += [(Path(path).name, code.co_name, i.argval) for i in dis.get_instructions(code)
+                      if i.opname == "DELETE_DEREF"]
+            stack += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    assert found == []
+
+
+@pytest.mark.parametrize("name", ["swin_attention", "neighborhood_attention", "hyperzzw_code"])
+def test_modules_with_tables_compile_to_one_graph(name, monkeypatch):
+    """torch.compile(fullgraph=True): the tables and gathers are computed in the graph (none kept), equal to eager."""
+    import sys
+    mod, fn, op = _module(name)
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)   # dynamo looks the function's module up
+    sizes = TRACED[name]
+    by_name = {str(s): s for s, _ in op.sizes}
+    shapes = op.valid_shapes_at({by_name[k]: v for k, v in sizes.items()})
+    g = torch.Generator().manual_seed(3)
+    args = [torch.randn(shapes[t.name], generator=g, dtype=torch.float64) for t in op.tensors]
+    call = {k: sizes[k] for k in mod.SIZES}
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda *a: fn(*a, **call), fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(*args), fn(*args, **call), rtol=1e-12, atol=1e-12)

@@ -228,7 +228,7 @@ def test_cached_gathers_keep_their_mask():
     scopes = [{"torch": torch, "_as_grid": lambda v, r, dt, dev: torch.as_tensor(v, dtype=dt, device=dev)}
               for _ in progs]   # each program's module globals, kept between calls (the cache lives there)
     for scope in scopes:
-        exec(template_function("_gather"), scope)  # noqa: S102 - the generated modules' helper
+        exec(template_function("_traced") + "\n" + template_function("_gather"), scope)  # noqa: S102 - the helpers
     for shape in [(3, 4), (5, 2), (3, 4)]:
         t = torch.randn(shape, dtype=torch.float64)
         outs = []

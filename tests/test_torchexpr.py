@@ -20,7 +20,7 @@ def _run(expr, extent=5, dtype=torch.float64, **values):
     prog = gc.compile(expr)
     scope = {"torch": torch, "dtype": dtype, "device": torch.device("cpu"), "_as_grid": load("involution")._as_grid,
              **values}
-    exec(template_function("_table"), scope)  # noqa: S102 - the generated modules' helper (a table from the sizes)
+    exec(template_function("_traced") + "\n" + template_function("_table"), scope)  # noqa: S102 - the helpers
     exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
     return prog, scope[prog.result]
 

@@ -61,19 +61,29 @@ def _part_conv(value, weight, kernel, stride, dilation, padding, L_out, groups=1
     return y if tuple(y.shape[2:]) == tuple(L_out) else y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
 
 
+def _traced():
+    """torch.compile, or a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context):
+    what is computed now may be no ordinary tensor, so nothing is kept between calls or taken from what was kept."""
+    return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
+                                                 torch._C._len_torch_function_stack())
+
+
 def _table(key, make):
     """``make()``, a tensor computed from the sizes alone (a mask, a coordinate vector), kept between calls in the
     module's ``_evosym_tables`` under ``key`` (a digest of its code, the device, the dtype, the sizes it reads) and
     whether inference mode is on (a tensor made there cannot be saved for backward by a later call); at most 64
-    entries. Under torch.compile it is computed in the graph."""
-    if torch.compiler.is_compiling():
+    entries, ordinary tensors only. Traced (``_traced``), it is computed in the graph."""
+    if _traced():
         return make()
     at = globals().setdefault("_evosym_tables", {})
     key = key + (torch.is_inference_mode_enabled(),)
     if key not in at:
+        value = make()
+        if type(value) is not torch.Tensor:
+            return value
         if len(at) >= 64:
             at.clear()
-        at[key] = make()
+        at[key] = value
     return at[key]
 
 
@@ -289,9 +299,9 @@ def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_c
     d2_2 = _as_grid(d2_1, 4, dtype, device)
     def_key = d2_2.expand((B, (N * d), H, W))
     # pe: positional encoding: a 1×1 conv (2 → d, bias) of the coordinates linspace(−1, 1) in [w, h] order (computed once, on its own grid)
-    d3_1 = _table(('93115eda94d2', device, dtype, H, H), lambda: _as_grid(((2 * torch.as_tensor(torch.arange(H, device=device).view(1, -1, 1), dtype=dtype, device=device) * (1 / (H - 1))) - 1), 3, dtype, device))  # from the sizes alone: computed once per key
+    d3_1 = _table(('93115eda94d2', device, dtype, H, H), lambda H=H, device=device, dtype=dtype: _as_grid(((2 * torch.as_tensor(torch.arange(H, device=device).view(1, -1, 1), dtype=dtype, device=device) * (1 / (H - 1))) - 1), 3, dtype, device))  # from the sizes alone: computed once per key
     d3_2 = pe_weight[:d, 1].reshape(d, 1, 1)  # Wp[e, 1]: a view (proved inside Wp)
-    d3_3 = _table(('a53f5825cae3', device, dtype, W, W), lambda: _as_grid(((2 * torch.as_tensor(torch.arange(W, device=device).view(1, 1, -1), dtype=dtype, device=device) * (1 / (W - 1))) - 1), 3, dtype, device))  # from the sizes alone: computed once per key
+    d3_3 = _table(('a53f5825cae3', device, dtype, W, W), lambda W=W, device=device, dtype=dtype: _as_grid(((2 * torch.as_tensor(torch.arange(W, device=device).view(1, 1, -1), dtype=dtype, device=device) * (1 / (W - 1))) - 1), 3, dtype, device))  # from the sizes alone: computed once per key
     d3_4 = pe_weight[:d, 0].reshape(d, 1, 1)  # Wp[e, 0]: a view (proved inside Wp)
     d3_5 = pe_bias.reshape(d, 1, 1)  # bp[e]: the whole tensor
     d3_6 = _as_grid(((d3_1 * d3_2) + (d3_3 * d3_4) + d3_5), 3, dtype, device)

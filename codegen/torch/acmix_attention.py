@@ -49,19 +49,29 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _traced():
+    """torch.compile, or a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context):
+    what is computed now may be no ordinary tensor, so nothing is kept between calls or taken from what was kept."""
+    return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
+                                                 torch._C._len_torch_function_stack())
+
+
 def _table(key, make):
     """``make()``, a tensor computed from the sizes alone (a mask, a coordinate vector), kept between calls in the
     module's ``_evosym_tables`` under ``key`` (a digest of its code, the device, the dtype, the sizes it reads) and
     whether inference mode is on (a tensor made there cannot be saved for backward by a later call); at most 64
-    entries. Under torch.compile it is computed in the graph."""
-    if torch.compiler.is_compiling():
+    entries, ordinary tensors only. Traced (``_traced``), it is computed in the graph."""
+    if _traced():
         return make()
     at = globals().setdefault("_evosym_tables", {})
     key = key + (torch.is_inference_mode_enabled(),)
     if key not in at:
+        value = make()
+        if type(value) is not torch.Tensor:
+            return value
         if len(at) >= 64:
             at.clear()
-        at[key] = make()
+        at[key] = value
     return at[key]
 
 
@@ -271,9 +281,9 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_w
     d1_5 = d1_5.reshape(d1_5.shape[:4])
     def_key = d1_5.expand((B, (N * d), H, W))
     # pe: positional encoding: a 1×1 conv (2 → d, bias) of the coordinates linspace(−1, 1) in [w, h] order (computed once, on its own grid)
-    d2_1 = _table(('93115eda94d2', device, dtype, H, H), lambda: _as_grid(((2 * torch.as_tensor(torch.arange(H, device=device).view(1, -1, 1), dtype=dtype, device=device) * (1 / (H - 1))) - 1), 3, dtype, device))  # from the sizes alone: computed once per key
+    d2_1 = _table(('93115eda94d2', device, dtype, H, H), lambda H=H, device=device, dtype=dtype: _as_grid(((2 * torch.as_tensor(torch.arange(H, device=device).view(1, -1, 1), dtype=dtype, device=device) * (1 / (H - 1))) - 1), 3, dtype, device))  # from the sizes alone: computed once per key
     d2_2 = pe_weight[:d, 1].reshape(d, 1, 1)  # Wp[e, 1]: a view (proved inside Wp)
-    d2_3 = _table(('a53f5825cae3', device, dtype, W, W), lambda: _as_grid(((2 * torch.as_tensor(torch.arange(W, device=device).view(1, 1, -1), dtype=dtype, device=device) * (1 / (W - 1))) - 1), 3, dtype, device))  # from the sizes alone: computed once per key
+    d2_3 = _table(('a53f5825cae3', device, dtype, W, W), lambda W=W, device=device, dtype=dtype: _as_grid(((2 * torch.as_tensor(torch.arange(W, device=device).view(1, 1, -1), dtype=dtype, device=device) * (1 / (W - 1))) - 1), 3, dtype, device))  # from the sizes alone: computed once per key
     d2_4 = pe_weight[:d, 0].reshape(d, 1, 1)  # Wp[e, 0]: a view (proved inside Wp)
     d2_5 = pe_bias.reshape(d, 1, 1)  # bp[e]: the whole tensor
     d2_6 = _as_grid(((d2_1 * d2_2) + (d2_3 * d2_4) + d2_5), 3, dtype, device)

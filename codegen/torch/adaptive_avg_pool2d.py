@@ -145,7 +145,6 @@ def _generic(x, *, H_out, W_out, L_out):
     # Ω global: every output position reads every input position, so the windows are the input itself
     windows = xc.reshape((B, C, 1, H_in, W_in))
     kernel = _kernel_tensor(x, H_out=H_out, W_out=W_out, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
     kernel = kernel.expand(kernel.shape[:6] + (L_out[0],) + kernel.shape[7:])  # an output axis
     kernel = kernel.expand(kernel.shape[:7] + (L_out[1],) + kernel.shape[8:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)

@@ -154,7 +154,6 @@ def _generic(x, *, D_out, H_out, W_out, L_out):
     # Ω global: every output position reads every input position, so the windows are the input itself
     windows = xc.reshape((B, C, 1, D_in, H_in, W_in))
     kernel = _kernel_tensor(x, D_out=D_out, H_out=H_out, W_out=W_out, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
     kernel = kernel.expand(kernel.shape[:7] + (L_out[0],) + kernel.shape[8:])  # an output axis
     kernel = kernel.expand(kernel.shape[:8] + (L_out[1],) + kernel.shape[9:])  # an output axis
     kernel = kernel.expand(kernel.shape[:9] + (L_out[2],) + kernel.shape[10:])  # an output axis

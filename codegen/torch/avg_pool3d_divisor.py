@@ -278,7 +278,6 @@ def _generic(x, *, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w, D_o, L_out):
     windows = windows[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
     windows = windows.reshape((B, C, 1, L_out[0], L_out[1], L_out[2], K_d, K_h, K_w))
     kernel = _kernel_tensor(x, K_d=K_d, s_d=s_d, P_d=P_d, K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, D_o=D_o, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocuvwijk"[k] for k in keep) + ",bgcijkuvw->bgoijk"

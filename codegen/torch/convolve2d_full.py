@@ -223,7 +223,6 @@ def _generic(x, weight, *, C, K_h, K_w, L_out):
     windows = windows[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
     windows = windows.reshape((B, C, 1, L_out[0], L_out[1], K_h, K_w))
     kernel = _kernel_tensor(x, weight, C=C, K_h=K_h, K_w=K_w, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocuvij"[k] for k in keep) + ",bgcijuv->bgoij"

@@ -307,7 +307,6 @@ def _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias,
     windows = windows[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
     windows = windows.reshape((B, C, 1, L_out[0], L_out[1], ((2 * R) + 1), ((2 * R) + 1)))
     kernel = _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C=C, D=D, R=R, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocuvij"[k] for k in keep) + ",bgcijuv->bgoij"

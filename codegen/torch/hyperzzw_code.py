@@ -61,19 +61,29 @@ def _part_conv(value, weight, kernel, stride, dilation, padding, L_out, groups=1
     return y if tuple(y.shape[2:]) == tuple(L_out) else y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
 
 
+def _traced():
+    """torch.compile, or a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context):
+    what is computed now may be no ordinary tensor, so nothing is kept between calls or taken from what was kept."""
+    return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
+                                                 torch._C._len_torch_function_stack())
+
+
 def _table(key, make):
     """``make()``, a tensor computed from the sizes alone (a mask, a coordinate vector), kept between calls in the
     module's ``_evosym_tables`` under ``key`` (a digest of its code, the device, the dtype, the sizes it reads) and
     whether inference mode is on (a tensor made there cannot be saved for backward by a later call); at most 64
-    entries. Under torch.compile it is computed in the graph."""
-    if torch.compiler.is_compiling():
+    entries, ordinary tensors only. Traced (``_traced``), it is computed in the graph."""
+    if _traced():
         return make()
     at = globals().setdefault("_evosym_tables", {})
     key = key + (torch.is_inference_mode_enabled(),)
     if key not in at:
+        value = make()
+        if type(value) is not torch.Tensor:
+            return value
         if len(at) >= 64:
             at.clear()
-        at[key] = make()
+        at[key] = value
     return at[key]
 
 
@@ -234,9 +244,9 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     # Wg: global hyper-kernel: the slow net on an H × H coordinate grid (computed once, on its own grid)
     d1_1 = out_bias_g.reshape(C, 1, 1, 1)  # bo_g[c]: the whole tensor
     d1_3 = out_weight_g.reshape(C, 1, 1, D)  # Wo_g[c, f]: the whole tensor
-    d1_4 = _table(('bb7434a48418', device, dtype, P, R, (P * ((2 * R) + 1))), lambda: _as_grid(((2 * torch.as_tensor(torch.arange((P * ((2 * R) + 1)), device=device).view(1, -1, 1, 1), dtype=dtype, device=device) * (1 / ((P * ((2 * R) + 1)) - 1))) - 1), 4, dtype, device))  # from the sizes alone: computed once per key
+    d1_4 = _table(('bb7434a48418', device, dtype, P, R, (P * ((2 * R) + 1))), lambda P=P, R=R, device=device, dtype=dtype: _as_grid(((2 * torch.as_tensor(torch.arange((P * ((2 * R) + 1)), device=device).view(1, -1, 1, 1), dtype=dtype, device=device) * (1 / ((P * ((2 * R) + 1)) - 1))) - 1), 4, dtype, device))  # from the sizes alone: computed once per key
     d1_5 = omega_g[:D, 0].reshape(1, 1, 1, D)  # omega_g[f, 0]: a view (proved inside omega_g)
-    d1_6 = _table(('4f9a7d557675', device, dtype, P, R, (P * ((2 * R) + 1))), lambda: _as_grid(((2 * torch.as_tensor(torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, -1, 1), dtype=dtype, device=device) * (1 / ((P * ((2 * R) + 1)) - 1))) - 1), 4, dtype, device))  # from the sizes alone: computed once per key
+    d1_6 = _table(('4f9a7d557675', device, dtype, P, R, (P * ((2 * R) + 1))), lambda P=P, R=R, device=device, dtype=dtype: _as_grid(((2 * torch.as_tensor(torch.arange((P * ((2 * R) + 1)), device=device).view(1, 1, -1, 1), dtype=dtype, device=device) * (1 / ((P * ((2 * R) + 1)) - 1))) - 1), 4, dtype, device))  # from the sizes alone: computed once per key
     d1_7 = omega_g[:D, 1].reshape(1, 1, 1, D)  # omega_g[f, 1]: a view (proved inside omega_g)
     d1_8 = phi_g.reshape(1, 1, 1, D)  # phi_g[f]: the whole tensor
     d1_2 = torch.einsum('abcd,abcd->abc', _as_grid(d1_3, 4, dtype, device), _as_grid(torch.sin(torch.as_tensor(((d1_4 * d1_5) + (d1_6 * d1_7) + d1_8), dtype=dtype, device=device)), 4, dtype, device))
@@ -252,9 +262,9 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     # Wl: local hyper-kernel: the slow net on a k × k coordinate grid (computed once, on its own grid)
     d3_1 = out_bias_l.reshape(C, 1, 1, 1)  # bo_l[c]: the whole tensor
     d3_3 = out_weight_l.reshape(C, 1, 1, D)  # Wo_l[c, f]: the whole tensor
-    d3_4 = _table(('c4e22553b12c', device, dtype, R, ((2 * R) + 1)), lambda: _as_grid(((torch.as_tensor(torch.arange(((2 * R) + 1), device=device).view(1, -1, 1, 1), dtype=dtype, device=device) * (1 / R)) - 1), 4, dtype, device))  # from the sizes alone: computed once per key
+    d3_4 = _table(('c4e22553b12c', device, dtype, R, ((2 * R) + 1)), lambda R=R, device=device, dtype=dtype: _as_grid(((torch.as_tensor(torch.arange(((2 * R) + 1), device=device).view(1, -1, 1, 1), dtype=dtype, device=device) * (1 / R)) - 1), 4, dtype, device))  # from the sizes alone: computed once per key
     d3_5 = omega_l[:D, 0].reshape(1, 1, 1, D)  # omega_l[f, 0]: a view (proved inside omega_l)
-    d3_6 = _table(('0f58c497e7a8', device, dtype, R, ((2 * R) + 1)), lambda: _as_grid(((torch.as_tensor(torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1), dtype=dtype, device=device) * (1 / R)) - 1), 4, dtype, device))  # from the sizes alone: computed once per key
+    d3_6 = _table(('0f58c497e7a8', device, dtype, R, ((2 * R) + 1)), lambda R=R, device=device, dtype=dtype: _as_grid(((torch.as_tensor(torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1), dtype=dtype, device=device) * (1 / R)) - 1), 4, dtype, device))  # from the sizes alone: computed once per key
     d3_7 = omega_l[:D, 1].reshape(1, 1, 1, D)  # omega_l[f, 1]: a view (proved inside omega_l)
     d3_8 = phi_l.reshape(1, 1, 1, D)  # phi_l[f]: the whole tensor
     d3_2 = torch.einsum('abcd,abcd->abc', _as_grid(d3_3, 4, dtype, device), _as_grid(torch.sin(torch.as_tensor(((d3_4 * d3_5) + (d3_6 * d3_7) + d3_8), dtype=dtype, device=device)), 4, dtype, device))
@@ -290,7 +300,6 @@ def _generic(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_we
     # Ω global: every output position reads every input position, so the windows are the input itself
     windows = xc.reshape((B, C, 1, (P * ((2 * R) + 1)), (P * ((2 * R) + 1))))
     kernel, band = _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P=P, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
     kernel = kernel.expand(kernel.shape[:6] + (L_out[0],) + kernel.shape[7:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2, 6]]

@@ -49,22 +49,32 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _traced():
+    """torch.compile, or a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context):
+    what is computed now may be no ordinary tensor, so nothing is kept between calls or taken from what was kept."""
+    return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
+                                                 torch._C._len_torch_function_stack())
+
+
 def _gather(t, key, index):
     """``t`` read at an index computed from the sizes alone: ``index()`` gives the index into t's flat layout and a
     0/1 mask of the reads inside t (or None), kept between calls in ``_evosym_gathers`` as ``_table`` keeps its
     tables (the mask dropped where every read is inside: x·1 = x exactly); reads outside t are 0."""
-    if torch.compiler.is_compiling():
+    if _traced():
         i, m = index()
         entry = (i.reshape(-1), i.shape, m)
     else:
         at = globals().setdefault("_evosym_gathers", {})
         key = key + (torch.is_inference_mode_enabled(),)
-        if key not in at:
-            if len(at) >= 64:
-                at.clear()
+        entry = at.get(key)
+        if entry is None:
             i, m = index()
-            at[key] = (i.reshape(-1), i.shape, None if m is None or bool(m.all()) else m)
-        entry = at[key]
+            keep = type(i) is torch.Tensor and (m is None or type(m) is torch.Tensor)
+            entry = (i.reshape(-1), i.shape, None if m is None or (keep and bool(m.all())) else m)
+            if keep:
+                if len(at) >= 64:
+                    at.clear()
+                at[key] = entry
     out = t.reshape(-1).index_select(0, entry[0]).view(entry[1])
     return out if entry[2] is None else out * entry[2]
 
@@ -274,7 +284,7 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L
         i = torch.arange(H, device=device).view(1, 1, -1, 1, 1, 1)
         v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, -1)
         j = torch.arange(W, device=device).view(1, 1, 1, -1, 1, 1)
-        lb_1 = _gather(rpb, ('58b96f13af4a', tuple(rpb.shape), device, dtype, N, ((4 * R) + 1), ((4 * R) + 1), H, N, R, W, N, H, W, ((2 * R) + 1), ((2 * R) + 1)), lambda: (((h) * ((4 * R) + 1) + ((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i).clamp(0, ((4 * R) + 1) - 1)) * ((4 * R) + 1) + ((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j).clamp(0, ((4 * R) + 1) - 1), (((0 <= ((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i)) & (((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i) < ((4 * R) + 1))) & ((0 <= ((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j)) & (((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j) < ((4 * R) + 1)))).to(dtype)))  # rpb[h, 2*R - i + u + Min(H - 2*R - 1, Max(0, -R + i)), 2*R - j + v + Min(-2*R + W - 1, Max(0, -R + j))]: its index from the sizes alone, computed once per key; reads outside rpb are 0
+        lb_1 = _gather(rpb, ('58b96f13af4a', tuple(rpb.shape), device, dtype, N, ((4 * R) + 1), ((4 * R) + 1), H, N, R, W, N, H, W, ((2 * R) + 1), ((2 * R) + 1)), lambda H=H, R=R, W=W, device=device, dtype=dtype, h=h, i=i, j=j, u=u, v=v: (((h) * ((4 * R) + 1) + ((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i).clamp(0, ((4 * R) + 1) - 1)) * ((4 * R) + 1) + ((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j).clamp(0, ((4 * R) + 1) - 1), (((0 <= ((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i)) & (((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i) < ((4 * R) + 1))) & ((0 <= ((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j)) & (((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j) < ((4 * R) + 1)))).to(dtype)))  # rpb[h, 2*R - i + u + Min(H - 2*R - 1, Max(0, -R + i)), 2*R - j + v + Min(-2*R + W - 1, Max(0, -R + j))]: its index from the sizes alone, computed once per key; reads outside rpb are 0
         lb_2 = _as_grid(lb_1, 6, dtype, device)
         logit_bias = lb_2.expand((1, N, H, W, ((2 * R) + 1), ((2 * R) + 1))).permute(0, 1, 4, 5, 2, 3).contiguous()
         return (def_qry * (d ** (-1 / 2))).contiguous(), def_key.contiguous(), logit_bias

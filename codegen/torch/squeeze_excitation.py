@@ -202,7 +202,7 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
     d3_1 = fc2_bias.reshape(1, C, 1)  # b2[c]: the whole tensor
     d3_2 = torch.matmul(def_h, fc2_weight.t())  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(2)
-    d3_5 = _as_grid((1 / (torch.exp(((-d3_1) - d3_2)) + 1)), 3, dtype, device)
+    d3_5 = _as_grid((1 / (torch.exp(torch.as_tensor(((-d3_1) - d3_2), dtype=dtype, device=device)) + 1)), 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
     def_s = d3_5.expand((B, C))
     # K̂ of sample b on the channel diagonal, with a 1×1 window: the aggregation is a per-sample, per-channel scale
@@ -235,7 +235,7 @@ def _kernel_tensor(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, *, C, D, L_out
     d3_1 = fc2_bias.reshape(1, C, 1)  # b2[c]: the whole tensor
     d3_2 = torch.matmul(def_h, fc2_weight.t())  # a channel map as a matrix product over T's own layout
     d3_2 = d3_2.unsqueeze(2)
-    d3_5 = _as_grid((1 / (torch.exp(((-d3_1) - d3_2)) + 1)), 3, dtype, device)
+    d3_5 = _as_grid((1 / (torch.exp(torch.as_tensor(((-d3_1) - d3_2), dtype=dtype, device=device)) + 1)), 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
     def_s = d3_5.expand((B, C))
     k1 = def_s[:B, :C].unflatten(1, (C, 1)).reshape(B, C, 1, 1, 1, 1, 1, 1)  # s[b, c_in_group + g]: a view (proved inside s)
@@ -275,7 +275,6 @@ def _generic(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, *, C, D, L_out):
     windows = windows[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]
     windows = windows.reshape((B, C, 1, L_out[0], L_out[1], 1, 1))
     kernel = _kernel_tensor(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C=C, D=D, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocuvij"[k] for k in keep) + ",bgcijuv->bgoij"

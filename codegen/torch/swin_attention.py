@@ -49,19 +49,29 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _traced():
+    """torch.compile, or a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context):
+    what is computed now may be no ordinary tensor, so nothing is kept between calls or taken from what was kept."""
+    return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
+                                                 torch._C._len_torch_function_stack())
+
+
 def _table(key, make):
     """``make()``, a tensor computed from the sizes alone (a mask, a coordinate vector), kept between calls in the
     module's ``_evosym_tables`` under ``key`` (a digest of its code, the device, the dtype, the sizes it reads) and
     whether inference mode is on (a tensor made there cannot be saved for backward by a later call); at most 64
-    entries. Under torch.compile it is computed in the graph."""
-    if torch.compiler.is_compiling():
+    entries, ordinary tensors only. Traced (``_traced``), it is computed in the graph."""
+    if _traced():
         return make()
     at = globals().setdefault("_evosym_tables", {})
     key = key + (torch.is_inference_mode_enabled(),)
     if key not in at:
+        value = make()
+        if type(value) is not torch.Tensor:
+            return value
         if len(at) >= 64:
             at.clear()
-        at[key] = make()
+        at[key] = value
     return at[key]
 
 
@@ -69,18 +79,21 @@ def _gather(t, key, index):
     """``t`` read at an index computed from the sizes alone: ``index()`` gives the index into t's flat layout and a
     0/1 mask of the reads inside t (or None), kept between calls in ``_evosym_gathers`` as ``_table`` keeps its
     tables (the mask dropped where every read is inside: x·1 = x exactly); reads outside t are 0."""
-    if torch.compiler.is_compiling():
+    if _traced():
         i, m = index()
         entry = (i.reshape(-1), i.shape, m)
     else:
         at = globals().setdefault("_evosym_gathers", {})
         key = key + (torch.is_inference_mode_enabled(),)
-        if key not in at:
-            if len(at) >= 64:
-                at.clear()
+        entry = at.get(key)
+        if entry is None:
             i, m = index()
-            at[key] = (i.reshape(-1), i.shape, None if m is None or bool(m.all()) else m)
-        entry = at[key]
+            keep = type(i) is torch.Tensor and (m is None or type(m) is torch.Tensor)
+            entry = (i.reshape(-1), i.shape, None if m is None or (keep and bool(m.all())) else m)
+            if keep:
+                if len(at) >= 64:
+                    at.clear()
+                at[key] = entry
     out = t.reshape(-1).index_select(0, entry[0]).view(entry[1])
     return out if entry[2] is None else out * entry[2]
 
@@ -300,8 +313,8 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S
         u = torch.arange(M, device=device).view(1, 1, 1, 1, -1, 1)
         j = torch.arange((M * T_w), device=device).view(1, 1, 1, -1, 1, 1)
         v = torch.arange(M, device=device).view(1, 1, 1, 1, 1, -1)
-        lb_1 = _gather(rpb, ('7b3351d44d56', tuple(rpb.shape), device, dtype, N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M), lambda: (((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)))  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: its index from the sizes alone, computed once per key; reads outside rpb are 0
-        lb_2 = _table(('f16206dc7529', device, dtype, M, S, T_h, T_w, (M * T_h), (M * T_w), M, M), lambda: _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device))  # from the sizes alone: computed once per key
+        lb_1 = _gather(rpb, ('7b3351d44d56', tuple(rpb.shape), device, dtype, N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M), lambda M=M, S=S, dtype=dtype, h=h, i=i, j=j, u=u, v=v: (((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)))  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: its index from the sizes alone, computed once per key; reads outside rpb are 0
+        lb_2 = _table(('f16206dc7529', device, dtype, M, S, T_h, T_w, (M * T_h), (M * T_w), M, M), lambda M=M, S=S, T_h=T_h, T_w=T_w, device=device, dtype=dtype, i=i, j=j, u=u, v=v: _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device))  # from the sizes alone: computed once per key
         lb_3 = _as_grid((lb_1 - lb_2), 6, dtype, device)
         logit_bias = lb_3.expand((1, N, (M * T_h), (M * T_w), M, M)).permute(0, 1, 4, 5, 2, 3).contiguous()
         return (def_qry * (d ** (-1 / 2))).contiguous(), def_key.contiguous(), logit_bias
@@ -349,8 +362,8 @@ def _sdpa(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
     u = torch.arange(M, device=device).view(1, 1, 1, 1, -1, 1)
     j = torch.arange((M * T_w), device=device).view(1, 1, 1, -1, 1, 1)
     v = torch.arange(M, device=device).view(1, 1, 1, 1, 1, -1)
-    lb_1 = _gather(rpb, ('7b3351d44d56', tuple(rpb.shape), device, dtype, N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M), lambda: (((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)))  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: its index from the sizes alone, computed once per key; reads outside rpb are 0
-    lb_2 = _table(('f16206dc7529', device, dtype, M, S, T_h, T_w, (M * T_h), (M * T_w), M, M), lambda: _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device))  # from the sizes alone: computed once per key
+    lb_1 = _gather(rpb, ('7b3351d44d56', tuple(rpb.shape), device, dtype, N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M), lambda M=M, S=S, dtype=dtype, h=h, i=i, j=j, u=u, v=v: (((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)))  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: its index from the sizes alone, computed once per key; reads outside rpb are 0
+    lb_2 = _table(('f16206dc7529', device, dtype, M, S, T_h, T_w, (M * T_h), (M * T_w), M, M), lambda M=M, S=S, T_h=T_h, T_w=T_w, device=device, dtype=dtype, i=i, j=j, u=u, v=v: _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device))  # from the sizes alone: computed once per key
     lb_3 = _as_grid((lb_1 - lb_2), 6, dtype, device)
     logit_bias = lb_3.expand((1, N, (M * T_h), (M * T_w), M, M)).permute(0, 1, 4, 5, 2, 3)
     K, P = (M, M), (S, S)

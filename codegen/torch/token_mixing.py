@@ -155,7 +155,6 @@ def _generic(x, weight, bias, *, N, L_out):
     # Ω global: every output position reads every input position, so the windows are the input itself
     windows = xc.reshape((B, C, 1, N))
     kernel = _kernel_tensor(x, weight, bias, N=N, L_out=L_out)
-    kernel = kernel.expand(kernel.shape[:2] + (1,) + kernel.shape[3:])  # an output axis
     kernel = kernel.expand(kernel.shape[:5] + (L_out[0],) + kernel.shape[6:])  # an output axis
     # einsum over the kernel's non-trivial axes only: size-1 axes broadcast (nothing is materialised)
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2, 5]]

@@ -25,6 +25,7 @@ from ..facts.taps import drop_true_brackets, map_mode
 
 
 _MODULE_NAMES = {"F", "torch", "math", "dtype", "device"}   # names the generated modules use themselves
+_GLOBALS = {"F", "torch", "math", "_as_grid", "_pad_axes", "_unfold"}   # module-level names a program's code reads
 
 
 def _padding_map(i, n):
@@ -39,6 +40,25 @@ def _padding_map(i, n):
         if mode is not None:
             return mode, a
     return None
+
+
+def _real(e) -> bool:
+    """``e`` has a non-integer number, a division by a non-constant or a transcendental function in it: the compiler
+    prints it in the working dtype (an integer expression stays an integer tensor)."""
+    return any(isinstance(a, sp.Float) or (a.is_Rational and not a.is_Integer)
+               or (isinstance(a, sp.Pow) and a.exp.is_negative) or isinstance(a, (sp.exp, sp.sin, sp.cos))
+               for a in sp.preorder_traversal(e))
+
+
+def _bound(code: str) -> str:
+    """``lambda <names>: code`` with every name the code reads (but Python's builtins) bound as a default argument:
+    the lambda closes over nothing, so the generated function's locals stay plain (a local captured by a closure
+    cannot be deleted under torch.compile's fullgraph or torch.export: the SDPA lowering deletes its q, k, v)."""
+    import ast
+    import builtins
+    names = sorted({n.id for n in ast.walk(ast.parse(code, mode="eval")) if isinstance(n, ast.Name)
+                    and isinstance(n.ctx, ast.Load) and not hasattr(builtins, n.id) and n.id not in _GLOBALS})
+    return f"lambda {', '.join(f'{n}={n}' for n in names)}: {code}" if names else f"lambda: {code}"
 
 
 def py_name(sym) -> str:
@@ -86,6 +106,7 @@ class GridCompiler:
         self.whole: dict = {}             # temporary -> (the tensor with unit axes dropped, grid axis of each of its axes)
         self.ranges: dict = {}            # a variable -> (first value, SymPy extent, Python extent), where known
         self.views: set = set()           # temporaries that are views of a tensor (no copy made)
+        self.tables: set = set()          # temporaries that are tables kept between calls (never handed on as they are)
         self._in_table = False            # compiling the code of a cached table (no table inside a table)
 
     def scalar(self, expr: sp.Expr) -> str:
@@ -108,6 +129,7 @@ class GridCompiler:
             if n is not None:
                 self.ranges[v] = (sp.Integer(0), n, self.extent[v])
         self.views = set()
+        self.tables = set()
         value = self._expr(expr)
         for st in list(self.prog.statements):   # an axis that no statement reads any more (every read a view)
             name = st.split(" = ", 1)[0]
@@ -121,6 +143,8 @@ class GridCompiler:
                 self.prog.statements = [st for st in self.prog.statements if not st.startswith(f"{tmp} = ")]
         name = self._tmp()
         n = len(self.main)
+        if value in self.tables:   # the result is handed on: never the kept table itself (an in-place op would change it)
+            value = f"{value}.clone()"
         self.prog.statements.append(f"{name} = _as_grid({value}, {self.rank}, dtype, device)")
         if self.rank > n:  # inner-sum axes are reduced to size 1: drop them
             self.prog.statements.append(f"{name} = {name}.reshape({name}.shape[:{n}])")
@@ -168,10 +192,11 @@ class GridCompiler:
             return False
         if e.has(InRange, sp.KroneckerDelta):
             return self.cache_gathers
-        # real-valued: integer operations (%, ⌊·⌋, min, max, |·|) print as integer tensors, indices a table in dtype
-        # would break; what remains and SymPy cannot call an integer is printed in dtype (see the Mul case)
-        return len(axes) == 1 and e.is_integer is not True and not e.has(sp.Mod, sp.floor, sp.ceiling, sp.Max,
-                                                                         sp.Min, sp.Abs, sp.Piecewise)
+        # real-valued by construction (a fraction, a division, a transcendental function: printed in dtype), and no
+        # integer operation (%, ⌊·⌋, min, max, |·|: integer tensors, indices a table in dtype would break). SymPy's
+        # is_integer is no test: an index symbol has no sign, so 2**j or i mod n are not known to be integers
+        return len(axes) == 1 and e.is_integer is not True and _real(e) and not e.has(
+            sp.Mod, sp.floor, sp.ceiling, sp.Max, sp.Min, sp.Abs, sp.Piecewise)
 
     def _cached_table(self, e) -> str:
         """``e`` (:meth:`_table_worthy`) computed once per key and kept in the module's ``_evosym_tables`` between calls
@@ -190,9 +215,10 @@ class GridCompiler:
         values = [self.extent[v] if v in self.main else self._size(v) for v in symbols]
         digest = hashlib.sha256(code.encode()).hexdigest()[:12]
         self.prog.helpers.add("table")
+        self.tables.add(tmp)
         self.prog.statements.append(
             f"{tmp} = _table(({digest!r}, device, dtype, {', '.join(map(str, values))}), "
-            f"lambda: _as_grid({code}, {self.rank}, dtype, device))  # from the sizes alone: computed once per key")
+            f"{_bound(f'_as_grid({code}, {self.rank}, dtype, device)')})  # from the sizes alone: computed once per key")
         return tmp
 
     def _expr_uncached(self, e) -> str:
@@ -255,8 +281,8 @@ class GridCompiler:
             return self._read(e)
         if isinstance(e, sp.Sum):
             return self._sum(e)
-        if isinstance(e, sp.exp):
-            return f"torch.exp({self._expr(e.args[0])})"
+        if isinstance(e, sp.exp):   # in dtype: exp of an integer tensor would be in torch's default dtype
+            return f"torch.exp(torch.as_tensor({self._expr(e.args[0])}, dtype=dtype, device=device))"
         if isinstance(e, (sp.sin, sp.cos)):   # a slow net's sinusoidal layer
             return f"torch.{type(e).__name__}(torch.as_tensor({self._expr(e.args[0])}, dtype=dtype, device=device))"
         if isinstance(e, (sp.Max, sp.Min)) and len(e.args) == 2:
@@ -371,7 +397,7 @@ class GridCompiler:
         self.prog.helpers.add("gather")
         self.prog.statements.append(
             f"{tmp} = _gather({ref}, ({digest!r}, tuple({ref}.shape), device, dtype, "
-            f"{', '.join(map(str, list(shape) + values))}), lambda: ({flat}, {mask}))  # {e}: its index from the sizes "
+            f"{', '.join(map(str, list(shape) + values))}), {_bound(f'({flat}, {mask})')})  # {e}: its index from the sizes "
             f"alone, computed once per key; reads outside {str(e.base.label)} are 0")
         return True
 
