@@ -10,6 +10,8 @@ temporary names depend only on the expression, so output is deterministic.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import hashlib
 import itertools
 import keyword
@@ -54,8 +56,6 @@ def _bound(code: str) -> str:
     """``lambda <names>: code`` with every name the code reads (but Python's builtins) bound as a default argument:
     the lambda closes over nothing, so the generated function's locals stay plain (a local captured by a closure
     cannot be deleted under torch.compile's fullgraph or torch.export: the SDPA lowering deletes its q, k, v)."""
-    import ast
-    import builtins
     names = sorted({n.id for n in ast.walk(ast.parse(code, mode="eval")) if isinstance(n, ast.Name)
                     and isinstance(n.ctx, ast.Load) and not hasattr(builtins, n.id) and n.id not in _GLOBALS})
     return f"lambda {', '.join(f'{n}={n}' for n in names)}: {code}" if names else f"lambda: {code}"
@@ -183,8 +183,8 @@ class GridCompiler:
     def _table_worthy(self, e) -> bool:
         """``e`` is computed from sizes and grid axes alone (no tensor read, no sum), not part of a table being
         computed, and either a mask over the grid (brackets, deltas) in a program whose gathers are cached
-        (``cache_gathers``) or a non-integer function of one grid axis in any program (a slow net's coordinate
-        −1 + 2u/(n − 1): an arange, a conversion and three operations at every call, one vector in the table)."""
+        (``cache_gathers``) or a real-valued function (:func:`_real`) of one grid axis in any program (a slow net's
+        coordinate −1 + 2u/(n − 1): an arange, a conversion and three operations at every call, one vector kept)."""
         if self._in_table or e.is_Atom or e.has(sp.Indexed, sp.Sum):
             return False
         axes = e.free_symbols & set(self.main)
@@ -204,7 +204,7 @@ class GridCompiler:
         and arithmetic, are one lookup per call after the first. The key holds everything the table is computed from:
         the expression (a digest of its code), the device, the dtype and the values of the sizes and axis lengths it
         reads (``_table`` adds whether inference mode is on: a tensor made there cannot be saved for backward later);
-        under torch.compile it is computed in the graph (no cache)."""
+        traced (torch.compile, a dispatch or function mode) it is computed in the graph and nothing is kept."""
         self._in_table, cache = True, dict(self.cache)
         try:   # self-contained: an axis not yet named is an arange inside the table's code (nothing named in it)
             code = self._expr_uncached(e)
@@ -379,9 +379,9 @@ class GridCompiler:
         template's ``_gather``), keyed by everything the index and the mask are computed from: a digest of their code,
         ``ref``'s shape, the device, the dtype, the values of the sizes and axis lengths its indices and ``ref``'s Python
         shape use (and whether inference mode is on: an index made there cannot be saved for backward by a later call
-        outside it). Only where
-        every index reads sizes and grid axes alone (no tensor, no summation variable) and some index is a tensor;
-        under torch.compile the index is computed in the graph (no cache). False where it does not apply."""
+        outside it). Only where every index reads sizes and grid axes alone (no tensor, no summation variable) and
+        some index is a tensor; traced (torch.compile, a dispatch or function mode) the index is computed in the graph
+        and nothing is kept. False where it does not apply."""
         idx = list(e.indices)
         if any(i.has(sp.Indexed, sp.Sum) for i in idx) or not any(i.free_symbols & set(self.main) for i in idx):
             return False
