@@ -259,10 +259,11 @@ TRACED = {"swin_attention": dict(B=2, T_h=2, T_w=2, **SIZES), "hyperzzw_code": d
 
 
 @pytest.mark.parametrize("name", sorted(TRACED))
-@pytest.mark.parametrize("mode", ["FakeTensorMode", "make_fx", "torch.device('meta')"])
+@pytest.mark.parametrize("mode", ["FakeTensorMode", "make_fx", "torch.device('meta')", "functionalize", "vmap"])
 def test_nothing_made_under_a_tracing_mode_is_kept_or_reused(name, mode):
-    """A call under FakeTensorMode, make_fx or a device context makes no ordinary tensor: were it kept, the next real
-    call would read a fake or meta table (before: a FakeTensor came back as the output of the real call after)."""
+    """A call under FakeTensorMode, make_fx, a device context or a torch.func transform makes no ordinary tensor: were
+    it kept, the next real call would read a fake, meta or wrapped table (before: a FakeTensor came back as the output
+    of the real call after; a functionalized call's wrappers were kept and later outputs had no storage)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.experimental.proxy_tensor import make_fx
     mod, fn, op = _module(name)
@@ -277,6 +278,14 @@ def test_nothing_made_under_a_tracing_mode_is_kept_or_reused(name, mode):
             with FakeTensorMode() as fake:
                 out = fn(*[fake.from_tensor(a) for a in args], **call)
             assert type(out) is not torch.Tensor
+        elif mode in ("functionalize", "vmap"):   # torch.func: its tensors are wrappers (functionalize's were kept)
+            names = [t.name for t in op.tensors]
+            want = op.torch_reference(dict(zip(names, args)), sizes)
+            if mode == "functionalize":
+                got = torch.func.functionalize(lambda *a: fn(*a, **call))(*args)
+            else:
+                got = torch.func.vmap(lambda a0: fn(a0, *args[1:], **call))(args[0][None])[0]
+            torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
         elif mode == "make_fx":
             graph = make_fx(lambda *a: fn(*a, **call))(*args)
             torch.testing.assert_close(graph(*args), op.torch_reference(dict(zip([t.name for t in op.tensors], args)),
@@ -287,6 +296,7 @@ def test_nothing_made_under_a_tracing_mode_is_kept_or_reused(name, mode):
             assert out.device.type == "meta"
         for cache in ("_evosym_tables", "_evosym_gathers"):
             assert all(type(v) is torch.Tensor and v.device.type == "cpu"
+                       and not torch._C._functorch.is_functorch_wrapped_tensor(v)
                        for entry in vars(mod).get(cache, {}).values() for v in (entry if isinstance(entry, tuple) else
                                                                                   (entry,)) if isinstance(v, torch.Tensor))
         y = fn(*args, **call)

@@ -120,9 +120,19 @@ def _key():
     return _rt.load(globals().get("__file__"), "avg_pool3d_divisor", globals().get("__evosym_key__"))
 
 
+def _transformed():
+    """Forward-mode AD (a dual level) or a torch.func transform (grad, vmap, jvp, functionalize) is active: evosym's
+    kernels (custom ops) have no forward-AD rule, whose absence PyTorch turns into a zero tangent without an error,
+    nor functorch support. Under torch.compile the kernels are what is traced."""
+    if torch.compiler.is_compiling():
+        return False
+    return torch._C._functorch.peek_interpreter_stack() is not None or torch.autograd.forward_ad._current_level >= 0
+
+
 def _kernels_wanted(x):
-    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built."""
-    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built (the
+    generic path under forward-mode AD or a torch.func transform: ``_transformed``)."""
+    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64) or _transformed():
         return False
     return _kernels_available(x.device.type)
 
@@ -207,6 +217,10 @@ def avg_pool3d_divisor_evolution(x, *, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P
                 y = y + t.sum() * 0
         return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        if _transformed():
+            raise ValueError("avg_pool3d_divisor: evosym's generated kernels have no forward-mode AD rule and do not run "
+                             "under torch.func transforms (grad, vmap, jvp, functionalize); use path='generic' or "
+                             "'auto' (which runs the generic path there)")
         for what, n in (('B', B), ('C', C), ('D_in', D_in), ('H_in', H_in), ('W_in', W_in)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
                 raise ValueError(f"avg_pool3d_divisor: the generated kernels take sizes below 2^31, but {what} = {n} "

@@ -91,9 +91,14 @@ def _kernels_available(device_type):
     return False
 
 
+def _transformed():
+    return False
+
+
 def _kernels_wanted(x):
-    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built."""
-    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built (the
+    generic path under forward-mode AD or a torch.func transform: ``_transformed``)."""
+    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64) or _transformed():
         return False
     return _kernels_available(x.device.type)
 

@@ -62,10 +62,12 @@ def _part_conv(value, weight, kernel, stride, dilation, padding, L_out, groups=1
 
 
 def _traced():
-    """torch.compile, or a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context):
-    what is computed now may be no ordinary tensor, so nothing is kept between calls or taken from what was kept."""
+    """torch.compile, a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context) or a
+    torch.func transform (functionalize, grad, vmap: its tensors are wrappers): what is computed now may be no ordinary
+    tensor, so nothing is kept between calls or taken from what was kept."""
     return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
-                                                 torch._C._len_torch_function_stack())
+                                                 torch._C._len_torch_function_stack()) or \
+        torch._C._functorch.peek_interpreter_stack() is not None
 
 
 def _table(key, make):
@@ -91,9 +93,14 @@ def _kernels_available(device_type):
     return False
 
 
+def _transformed():
+    return False
+
+
 def _kernels_wanted(x):
-    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built."""
-    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built (the
+    generic path under forward-mode AD or a torch.func transform: ``_transformed``)."""
+    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64) or _transformed():
         return False
     return _kernels_available(x.device.type)
 

@@ -50,10 +50,12 @@ def _as_grid(value, rank, dtype, device):
 
 
 def _traced():
-    """torch.compile, or a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context):
-    what is computed now may be no ordinary tensor, so nothing is kept between calls or taken from what was kept."""
+    """torch.compile, a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context) or a
+    torch.func transform (functionalize, grad, vmap: its tensors are wrappers): what is computed now may be no ordinary
+    tensor, so nothing is kept between calls or taken from what was kept."""
     return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
-                                                 torch._C._len_torch_function_stack())
+                                                 torch._C._len_torch_function_stack()) or \
+        torch._C._functorch.peek_interpreter_stack() is not None
 
 
 def _gather(t, key, index):
@@ -136,9 +138,19 @@ def _key():
     return _rt.load(globals().get("__file__"), "neighborhood_attention", globals().get("__evosym_key__"))
 
 
+def _transformed():
+    """Forward-mode AD (a dual level) or a torch.func transform (grad, vmap, jvp, functionalize) is active: evosym's
+    kernels (custom ops) have no forward-AD rule, whose absence PyTorch turns into a zero tangent without an error,
+    nor functorch support. Under torch.compile the kernels are what is traced."""
+    if torch.compiler.is_compiling():
+        return False
+    return torch._C._functorch.peek_interpreter_stack() is not None or torch.autograd.forward_ad._current_level >= 0
+
+
 def _kernels_wanted(x):
-    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built."""
-    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64):
+    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built (the
+    generic path under forward-mode AD or a torch.func transform: ``_transformed``)."""
+    if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64) or _transformed():
         return False
     return _kernels_available(x.device.type)
 
@@ -228,6 +240,10 @@ def neighborhood_attention_evolution(x, query_weight, key_weight, value_weight, 
                 y = y + t.sum() * 0
         return y
     if path == "kernels" or (path == "auto" and _kernels_wanted(x)):
+        if _transformed():
+            raise ValueError("neighborhood_attention: evosym's generated kernels have no forward-mode AD rule and do not run "
+                             "under torch.func transforms (grad, vmap, jvp, functionalize); use path='generic' or "
+                             "'auto' (which runs the generic path there)")
         for what, n in (('B', B), ('H', H), ('W', W)):   # the kernels' limit, checked before anything is allocated
             if n >= 2 ** 31:
                 raise ValueError(f"neighborhood_attention: the generated kernels take sizes below 2^31, but {what} = {n} "

@@ -203,9 +203,22 @@ def _call(k: Kernels, kind: str, a, b, out, sizes, layout, backend: str, bias=No
 @torch.compiler.assume_constant_result
 def _prepared(name: str) -> bool:
     """Fail before tracing reaches the op when ``name`` is not a registered artifact (run eagerly, also
-    under torch.compile, where the result is a constant)."""
+    under torch.compile, where the result is a constant), or under a transform the kernels cannot serve."""
+    untransformed(name)
     kernels_for(name)
     return True
+
+
+def untransformed(name: str) -> None:
+    """Refuse forward-mode AD (a dual level) and torch.func transforms (grad, vmap, jvp, functionalize): the kernels
+    are custom ops without a forward-AD rule, whose absence PyTorch turns into a zero tangent without an error, and
+    without functorch support. (Under torch.compile the op is what is traced.)"""
+    if torch.compiler.is_compiling():
+        return
+    if torch._C._functorch.peek_interpreter_stack() is not None or torch.autograd.forward_ad._current_level >= 0:
+        raise EvosymError(f"{name}: evosym's generated kernels have no forward-mode AD rule and do not run under "
+                          f"torch.func transforms (grad, vmap, jvp, functionalize); a generated module's path='auto' "
+                          f"or 'generic' runs its generic path there")
 
 
 @torch.library.custom_op("evosym::aggregate", mutates_args=())

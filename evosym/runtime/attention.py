@@ -33,7 +33,7 @@ import torch
 from . import backends
 from .errors import EvosymError
 from .aggregate import (_backend, checked_extents, evolution_aggregate, evolution_correlate, int_sizes,
-                        kernels_for, launch)
+                        kernels_for, launch, untransformed)
 from .attend import _softmax_taps, evolution_attend
 
 
@@ -196,6 +196,7 @@ def evolution_attention(name: str, a: torch.Tensor, b: torch.Tensor, v: torch.Te
         raise TypeError(f"{name}: the attention operands must be torch.Tensors")
     if not _has_attention(name):
         raise EvosymError(f"{name}: its kernels have no fused attention (K̂ is not M·softmax(a ⋆ b))")
+    untransformed(name)
     backend = _backend(a, backend)
     sizes = int_sizes(name, sizes)
     if "attention" not in backends.abi(backend):   # the CPU kernels: no fused variant
