@@ -254,6 +254,15 @@ def _module(name):
     return mod, getattr(mod, plan.func_name), cp.operator
 
 
+def _inputs(mod, op, sizes, seed):
+    """Random float64 inputs of ``op`` at ``sizes`` and the sizes its function takes (the others come from shapes)."""
+    by_name = {str(s): s for s, _ in op.sizes}
+    shapes = op.valid_shapes_at({by_name[k]: v for k, v in sizes.items()})
+    g = torch.Generator().manual_seed(seed)
+    return ([torch.randn(shapes[t.name], generator=g, dtype=torch.float64) for t in op.tensors],
+            {k: sizes[k] for k in mod.SIZES})
+
+
 TRACED = {"swin_attention": dict(B=2, T_h=2, T_w=2, **SIZES), "hyperzzw_code": dict(B=2, C=2, D=3, R=1, P=2),
           "neighborhood_attention": dict(B=2, N=2, d=2, H=5, W=6, R=1)}
 
@@ -268,11 +277,7 @@ def test_nothing_made_under_a_tracing_mode_is_kept_or_reused(name, mode):
     from torch.fx.experimental.proxy_tensor import make_fx
     mod, fn, op = _module(name)
     sizes = TRACED[name]
-    by_name = {str(s): s for s, _ in op.sizes}
-    shapes = op.valid_shapes_at({by_name[k]: v for k, v in sizes.items()})
-    g = torch.Generator().manual_seed(7)
-    args = [torch.randn(shapes[t.name], generator=g, dtype=torch.float64) for t in op.tensors]
-    call = {k: sizes[k] for k in mod.SIZES}   # the sizes the function takes (the others come from the shapes)
+    args, call = _inputs(mod, op, sizes, seed=7)
     for _ in range(2):   # the second round: after entries exist (hits must not leak into the traced call either)
         if mode == "FakeTensorMode":
             with FakeTensorMode() as fake:
@@ -371,12 +376,7 @@ def test_modules_with_tables_compile_to_one_graph(name, monkeypatch):
     import sys
     mod, fn, op = _module(name)
     monkeypatch.setitem(sys.modules, mod.__name__, mod)   # dynamo looks the function's module up
-    sizes = TRACED[name]
-    by_name = {str(s): s for s, _ in op.sizes}
-    shapes = op.valid_shapes_at({by_name[k]: v for k, v in sizes.items()})
-    g = torch.Generator().manual_seed(3)
-    args = [torch.randn(shapes[t.name], generator=g, dtype=torch.float64) for t in op.tensors]
-    call = {k: sizes[k] for k in mod.SIZES}
+    args, call = _inputs(mod, op, TRACED[name], seed=3)
     torch._dynamo.reset()
     compiled = torch.compile(lambda *a: fn(*a, **call), fullgraph=True, backend="eager")
     torch.testing.assert_close(compiled(*args), fn(*args, **call), rtol=1e-12, atol=1e-12)

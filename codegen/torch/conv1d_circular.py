@@ -121,12 +121,9 @@ def _key():
 
 
 def _transformed():
-    """Forward-mode AD (a dual level) or a torch.func transform (grad, vmap, jvp, functionalize) is active: evosym's
-    kernels (custom ops) have no forward-AD rule, whose absence PyTorch turns into a zero tangent without an error,
-    nor functorch support. Under torch.compile the kernels are what is traced."""
-    if torch.compiler.is_compiling():
-        return False
-    return torch._C._functorch.peek_interpreter_stack() is not None or torch.autograd.forward_ad._current_level >= 0
+    """Forward-mode AD or a torch.func transform is active, where the kernels give no tangent (the runtime's
+    ``transformed``): the generic path runs instead."""
+    return _rt is not None and _rt.transformed()
 
 
 def _kernels_wanted(x):

@@ -209,13 +209,18 @@ def _prepared(name: str) -> bool:
     return True
 
 
-def untransformed(name: str) -> None:
-    """Refuse forward-mode AD (a dual level) and torch.func transforms (grad, vmap, jvp, functionalize): the kernels
+def transformed() -> bool:
+    """Forward-mode AD (a dual level) or a torch.func transform (grad, vmap, jvp, functionalize) is active: the kernels
     are custom ops without a forward-AD rule, whose absence PyTorch turns into a zero tangent without an error, and
-    without functorch support. (Under torch.compile the op is what is traced.)"""
+    without functorch support. Under torch.compile the op is what is traced: False."""
     if torch.compiler.is_compiling():
-        return
-    if torch._C._functorch.peek_interpreter_stack() is not None or torch.autograd.forward_ad._current_level >= 0:
+        return False
+    return torch._C._functorch.peek_interpreter_stack() is not None or torch.autograd.forward_ad._current_level >= 0
+
+
+def untransformed(name: str) -> None:
+    """Refuse the kernels where :func:`transformed`."""
+    if transformed():
         raise EvosymError(f"{name}: evosym's generated kernels have no forward-mode AD rule and do not run under "
                           f"torch.func transforms (grad, vmap, jvp, functionalize); a generated module's path='auto' "
                           f"or 'generic' runs its generic path there")

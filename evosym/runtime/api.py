@@ -3,7 +3,8 @@
 A generated module imports this module (evosym's, or the copy ``evosym codegen --standalone`` puts
 next to it) only when it runs compiled kernels, and asks three things: :func:`load` (its artifact's
 key, from the manifest next to it), :func:`available` (whether the kernels for a device type build
-and load here: decided once per process, a warning once when not) and the ops themselves.
+and load here: decided once per process, a warning once when not), :func:`transformed` (forward-mode AD or a
+torch.func transform, where the kernels give no tangent) and the ops themselves.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 import warnings
 
-from .aggregate import evolution_aggregate, evolution_correlate, library_info
+from .aggregate import evolution_aggregate, evolution_correlate, library_info, transformed
 from .artifact import load
 from .attend import evolution_attend
 from .attention import evolution_attention
@@ -44,4 +45,5 @@ def available(module_file, name: str, device_type: str, key: str | None = None) 
     return ok
 
 
-__all__ = ["available", "evolution_aggregate", "evolution_attend", "evolution_attention", "evolution_correlate", "load"]
+__all__ = ["available", "evolution_aggregate", "evolution_attend", "evolution_attention", "evolution_correlate", "load",
+           "transformed"]
