@@ -1,9 +1,13 @@
-"""A 1-D convolution's zero padding past 'same' (2P > δ(K − 1), a 'full' convolution) is applied with F.pad before
-the native convolution, because oneDNN's 1-D convolutions run 1.4–7× slower given it as an argument
-(docs/benchmarks.md). The generated modules must give PyTorch's numbers on both sides of that threshold, with
+"""A 1-D convolution's zero padding past 'same' (2P > δ(K − 1), a 'full' convolution) is never handed to the native
+convolution, because oneDNN's 1-D convolutions run 1.4–7× slower given it as an argument (docs/benchmarks.md): the
+generated module's _conv1d pads x with F.pad (below _SPLIT_FROM entries of x), or computes the outputs that read no
+padding as one unpadded convolution of x and the border outputs from short padded slices, concatenated (no padded copy
+of x). The generated modules must give PyTorch's numbers on both sides of the threshold and in both forms, with
 stride, dilation, groups and asymmetric output lengths, forward and backward."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 import torch
@@ -14,6 +18,15 @@ from evosym.coverage.modules import generated
 F64 = torch.float64
 
 
+@pytest.fixture(params=["padded", "split"])
+def form(request, monkeypatch):
+    """Both forms of _conv1d at the tests' small sizes: "split" lowers the size from which it splits to 0."""
+    if request.param == "split":
+        for name in ("conv1d", "convolve_full", "correlate_reversed", "lti_system"):
+            monkeypatch.setattr(generated(name), "_SPLIT_FROM", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("K, P, s, delta, G", [
     (3, 1, 1, 1, 1),     # 'same': the padding stays an argument
     (3, 2, 1, 1, 1),     # 'full'
@@ -22,8 +35,11 @@ F64 = torch.float64
     (3, 3, 1, 2, 1),     # dilation: 2P = 6 > δ(K − 1) = 4
     (5, 4, 3, 2, 1),     # 2P = δ(K − 1): not past 'same'
     (1, 2, 1, 1, 1),     # a 1-tap window with padding
+    (1, 3, 2, 1, 1),     # a 1-tap window with stride: border outputs that read padding only
+    (2, 7, 5, 1, 1),     # stride past the window: an output whose window starts past x
+    (3, 6, 1, 4, 1),     # dilation past the input: no output reads x alone (the padded form)
 ])
-def test_conv1d_with_padding_past_same_equals_pytorch(K, P, s, delta, G):
+def test_conv1d_with_padding_past_same_equals_pytorch(form, K, P, s, delta, G):
     fn = getattr(generated("conv1d"), "conv1d_evolution")
     g = torch.Generator().manual_seed(K * 100 + P)
     C_g, O_g, L = 2, 3, 11
@@ -41,7 +57,7 @@ def test_conv1d_with_padding_past_same_equals_pytorch(K, P, s, delta, G):
 
 
 @pytest.mark.parametrize("name, cut", [("convolve_full", None), ("correlate_reversed", None), ("lti_system", "L")])
-def test_full_convolutions_equal_pytorch_padded_by_hand(name, cut):
+def test_full_convolutions_equal_pytorch_padded_by_hand(form, name, cut):
     """numpy.convolve's 'full' mode (and the LTI system, its first L outputs): conv1d of the flipped filter over x
     padded by K − 1 on both sides, computed independently here with F.pad."""
     fn = getattr(generated(name), f"{name}_evolution")
@@ -65,7 +81,8 @@ def test_the_native_call_gets_no_padding_past_same(monkeypatch, name, K, P, want
     conv1d = F.conv1d
 
     def spy(*args, **kw):
-        seen.append(tuple(kw["padding"]))
+        p = kw["padding"] if "padding" in kw else args[4]
+        seen.append(tuple(p) if isinstance(p, (tuple, list)) else (p,))
         return conv1d(*args, **kw)
     monkeypatch.setattr(F, "conv1d", spy)
     fn = getattr(generated(name), f"{name}_evolution")
@@ -78,9 +95,70 @@ def test_the_native_call_gets_no_padding_past_same(monkeypatch, name, K, P, want
 
 
 def test_the_runtime_test_is_emitted_only_where_the_padding_may_pass_same():
-    """Decided at generation from the proved window: conv1d_same's padding ⌊δ(K − 1)/2⌋ never passes 'same' (no runtime
-    test in its module); conv1d's P and convolve_same's K − 1 − ⌊(K − 1)/2⌋ (past 'same' for an even K) may."""
+    """Decided at generation from the proved window: conv1d_same's padding ⌊δ(K − 1)/2⌋ never passes 'same' (its
+    module calls F.conv1d); conv1d's P and convolve_same's K − 1 − ⌊(K − 1)/2⌋ (past 'same' for an even K) may (their
+    modules call _conv1d, which tests it at run time)."""
     import inspect
-    test = "if 2 * padding[0] > dilation[0] * (kernel[0] - 1):"
+    test = "y = _conv1d(xin, "
     for name, emitted in (("conv1d_same", False), ("conv1d", True), ("convolve_same", True), ("convolve_full", True)):
         assert (test in inspect.getsource(generated(name))) is emitted, name
+
+
+def test_the_split_equals_pytorch_everywhere():
+    """_conv1d split at every size (_SPLIT_FROM 0), over kernel sizes, paddings up to past 'full', strides past the
+    window, dilations, input lengths down to 1 and groups: F.conv1d's values and gradients, or its error."""
+    mod = generated("conv1d")
+    g = torch.Generator().manual_seed(3)
+    checked = 0
+    for K, P, s, d, L, G in itertools.product([1, 2, 3, 5], [0, 1, 2, 3, 5, 9], [1, 2, 3, 7], [1, 3], [1, 2, 5, 13], [1, 2]):
+        x = torch.randn(2, 2 * G, L, dtype=F64, generator=g, requires_grad=True)
+        w = torch.randn(3 * G, 2, K, dtype=F64, generator=g, requires_grad=True)
+        b = torch.randn(3 * G, dtype=F64, generator=g, requires_grad=True)
+        try:
+            ref = F.conv1d(x, w, b, s, P, d, G)
+        except RuntimeError:   # the window does not fit: the split must refuse it too
+            with pytest.raises(RuntimeError):
+                mod._conv1d(x, w, b, (s,), (P,), (d,), G)
+            continue
+        old, mod._SPLIT_FROM = mod._SPLIT_FROM, 0
+        try:
+            ours = mod._conv1d(x, w, b, (s,), (P,), (d,), G)
+        finally:
+            mod._SPLIT_FROM = old
+        assert ours.shape == ref.shape, (K, P, s, d, L, G)
+        torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+        up = torch.randn(ref.shape, dtype=F64, generator=g)
+        for a, e in zip(torch.autograd.grad(ours, (x, w, b), up), torch.autograd.grad(ref, (x, w, b), up)):
+            torch.testing.assert_close(a, e, rtol=1e-12, atol=1e-12)
+        checked += 1
+    assert checked > 800
+
+
+def test_a_large_full_convolution_is_split_and_holds_no_padded_copy(monkeypatch):
+    """At x's size from _SPLIT_FROM on, correlate_reversed's native convolution is the three calls without padding (no
+    call is handed x padded whole), its values PyTorch's, and its peak memory below the F.pad form's: the padded copy
+    of x is not made."""
+    from evosym.codegen.peak_memory import peak_cpu_bytes
+    mod = generated("correlate_reversed")
+    C, K = 2, 9
+    L = mod._SPLIT_FROM // C
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(1, C, L, generator=g)
+    h = torch.randn(C, K, generator=g)
+    ref = F.conv1d(F.pad(x, (K - 1, K - 1)), h.flip(-1)[:, None, :], groups=C)
+    seen = []
+    conv1d = F.conv1d
+
+    def spy(inp, *args, **kw):
+        seen.append(tuple(inp.shape))
+        return conv1d(inp, *args, **kw)
+    monkeypatch.setattr(F, "conv1d", spy)
+    ours = mod.correlate_reversed_evolution(x, h, C=C, K=K)
+    monkeypatch.undo()
+    assert len(seen) == 3 and max(n[2] for n in seen) == L, seen   # the interior reads x unpadded
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    split = peak_cpu_bytes(lambda: mod.correlate_reversed_evolution(x, h, C=C, K=K))
+    monkeypatch.setattr(mod, "_SPLIT_FROM", x.numel() + 1)
+    padded = peak_cpu_bytes(lambda: mod.correlate_reversed_evolution(x, h, C=C, K=K))
+    out = ref.numel() * ref.element_size()
+    assert split < padded and padded - split >= x.numel() * x.element_size() * 0.9, (split, padded, out)

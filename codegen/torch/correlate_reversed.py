@@ -49,6 +49,36 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+_SPLIT_FROM = 2 ** 20   # entries of x from which _conv1d splits a convolution padded past 'same' (below: F.pad)
+
+
+def _conv1d(x, weight, bias=None, stride=(1,), padding=(0,), dilation=(1,), groups=1):
+    """F.conv1d, for a zero padding past 'same' (2P > δ(K − 1), a 'full' convolution) without handing it the padding:
+    oneDNN's 1-D convolution runs 1.4–7× slower given it, and padding x first (F.pad) holds a padded copy of x (1.5×
+    the call's peak memory). The outputs whose window lies inside x are one unpadded convolution of x; the few at
+    either border, convolutions of short padded slices; the three concatenated. Below _SPLIT_FROM entries of x, where
+    the copy is small and the two extra calls' fixed cost (~0.1 ms each) is not, x is padded (docs/benchmarks.md)."""
+    (s,), (P,), (d,) = stride, padding, dilation
+    span, L = d * (weight.shape[2] - 1), x.shape[2]
+    if 2 * P <= span:
+        return F.conv1d(x, weight, bias, stride, padding, dilation, groups)
+    n = (L + 2 * P - span - 1) // s + 1          # the outputs
+    first, end = -(-P // s), (L - 1 + P - span) // s + 1   # the outputs [first, end) read no padding
+    if end <= first or x.numel() < _SPLIT_FROM:
+        return F.conv1d(F.pad(x, (P, P)), weight, bias, stride, 0, dilation, groups)
+    parts = []
+    if first:
+        size = (first - 1) * s + span + 1      # what the first `first` outputs read, from the padding's start
+        head = x[..., :max(0, size - P)]
+        parts.append(F.conv1d(F.pad(head, (size - head.shape[2], 0)), weight, bias, stride, 0, dilation, groups))
+    parts.append(F.conv1d(x[..., first * s - P:], weight, bias, stride, 0, dilation, groups))
+    if end < n:
+        size = (n - 1 - end) * s + span + 1    # what the outputs from `end` read, from the first of them
+        tail = x[..., min(L, end * s - P):]
+        parts.append(F.conv1d(F.pad(tail, (0, size - tail.shape[2])), weight, bias, stride, 0, dilation, groups))
+    return torch.cat(parts, 2)
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -176,14 +206,11 @@ def correlate_reversed_evolution(x, weight, *, C, K, path="auto"):
     weight_full = w2.expand((C, 1, K))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (K,), (1,), (1,), ((K - 1),)
-    if 2 * padding[0] > dilation[0] * (kernel[0] - 1):   # zero padding past 'same' ('full'): F.pad (docs/benchmarks.md)
-        xin = F.pad(xin, (padding[0], padding[0]))   # (oneDNN's 1-D convolutions run 1.4–7× slower given it)
-        padding = (0,)
     extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     if any(extra):  # asymmetric padding (e.g. padding='same' with δ(K−1) odd): pad the right explicitly
         xin = F.pad(xin, [e for k in reversed(extra) for e in (0, k)])
-    y = F.conv1d(xin, weight_full, None, stride=stride, padding=padding, dilation=dilation, groups=C)
+    y = _conv1d(xin, weight_full, None, stride=stride, padding=padding, dilation=dilation, groups=C)
     if tuple(y.shape[2:]) == L_out:
         return y
     return y[(slice(None), slice(None)) + tuple(slice(0, n) for n in L_out)]  # the declared output is shorter
