@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 
-from .isolation.spawn import READY   # sent once evosym is imported: the time limit counts from here
+from .isolation.landlock import confine
+from .isolation.spawn import READY, UNCONFINED   # sent once evosym is imported: the time limit counts from here
 
 
 def _one(source: str, search: bool = False) -> dict:
@@ -44,11 +46,21 @@ def _one(source: str, search: bool = False) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    if os.path.isdir("/proc/self/task") and len(os.listdir("/proc/self/task")) > 1:
+        sys.stderr.write("evosym.worker: more than one thread before the confinement (Landlock confines only the "
+                         "calling thread); no operator file is run\n")
+        return 3
+    try:   # before anything of the user's is imported or run
+        confined = confine(os.environ.get("EVOSYM_WORKER_SCRATCH") or tempfile.mkdtemp(prefix="evosym-worker-"))
+    except OSError as exc:
+        sys.stderr.write(f"evosym.worker: the kernel has Landlock but refused the confinement ({exc}); no operator "
+                         "file is run\n")
+        return 3
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)                       # the operator file's prints go to standard error
     sys.stdout = sys.stderr
     from . import catalogue  # noqa: F401  (evosym and SymPy imported before the clock starts)
-    channel.write(READY)
+    channel.write(READY if confined else UNCONFINED)
     channel.flush()
     search = os.environ.get("EVOSYM_WORKER_SEARCH") == "1"
     for source in argv:

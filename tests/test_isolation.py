@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import run_cli, run_module
+from cli_helpers import module_command, module_env, run_cli, run_module
 
 HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"
 
@@ -106,3 +106,63 @@ def test_a_kernel_that_reads_the_value_at_the_channel_however_spelled_is_refused
     assert "✗ Evolution form [general]: the kernel reads the value x at" in text
     assert "the aggregated channel c" in text or "which a factor δ(c, 0) makes the aggregated channel" in text
     _clean(err)
+
+
+landlock_only = pytest.mark.skipif(not __import__("evosym.isolation.landlock", fromlist=["abi"]).abi(),
+                                   reason="this kernel has no Landlock: the operator files' process is not confined")
+
+ATTEMPTS = ("append", "truncate", "replace", "remove", "rename", "create", "mkdir", "symlink", "hardlink")
+
+
+@landlock_only
+def test_an_operator_file_cannot_write_what_the_checker_reads_later(tmp_path):
+    """The confined child may not change any file or folder outside its scratch folder — one standing for evosym's
+    sources (the parent imports some modules after the child has run, and every later run imports them all), one
+    standing for the proof cache (an entry it could forge with a valid hash) — nor signal its parent or connect out;
+    the correct operator in the same file is still proved, and what it printed reaches our standard error."""
+    victim = tmp_path / "module.py"
+    victim.write_text("ORIGINAL\n")
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    env = dict(module_env(), EVOSYM_TEST_VICTIM=str(victim), EVOSYM_TEST_FOLDER=str(folder))
+    r = subprocess.run(module_command("prove", hostile("writes_outside.py"), "--summary"), cwd=tmp_path, env=env,
+                       capture_output=True, text=True, encoding="utf-8", timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith("PROVED"), (r.returncode, r.stdout, r.stderr)
+    for name in ATTEMPTS + ("signal-parent", "tcp-connect"):
+        assert f"ATTEMPT {name}: denied" in r.stderr, (name, r.stderr)
+    assert victim.read_text() == "ORIGINAL\n" and sorted(p.name for p in tmp_path.iterdir()) == ["cache", "module.py"]
+    assert list(folder.iterdir()) == []
+    assert "warning" not in r.stderr
+
+
+@landlock_only
+def test_the_confinement_reaches_what_the_file_starts_and_its_scratch_folder_is_removed(tmp_path):
+    """A process the operator file starts (a shell writing a file) is confined too; the child's scratch folder (its
+    TMPDIR, the one place it may write) is gone after the run."""
+    target = tmp_path / "written_by_a_subprocess"
+    src = tmp_path / "spawns.py"
+    src.write_text(
+        "import os, subprocess, sys, tempfile\n"
+        "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
+        f"rc = subprocess.run(['sh', '-c', 'echo x > {target}']).returncode\n"
+        "print('SCRATCH', tempfile.gettempdir(), file=sys.stderr)\n"
+        "open(os.path.join(tempfile.gettempdir(), 'ok'), 'w').write('in the scratch folder')\n"
+        "print('SHELL', rc, file=sys.stderr)\n")
+    r = run_module("prove", str(src), "--summary", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert not target.exists() and "SHELL 0" not in r.stderr, r.stderr
+    scratch = r.stderr.split("SCRATCH ", 1)[1].split()[0]
+    assert "evosym-worker-" in scratch and not os.path.exists(scratch)
+
+
+def test_an_unconfined_child_is_warned_about_once(monkeypatch, capsys):
+    """Where the kernel has no Landlock the child says so in its first line; the parent accepts it and warns once per
+    process, naming what an unconfined file can reach."""
+    from evosym.isolation import spawn
+    monkeypatch.setattr(spawn, "_warned", False)
+    for _ in range(2):
+        spawn._ready(spawn.UNCONFINED.strip().encode(), None, None)
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1 and "Landlock" in err and "proof cache" in err
+    spawn._ready(spawn.READY.strip().encode(), None, None)
+    assert capsys.readouterr().err == ""

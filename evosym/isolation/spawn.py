@@ -22,6 +22,7 @@ from typing import Iterator
 from ..errors import EvosymError, OperatorFileError, TimeLimitExceeded
 
 READY = "{\"ready\": true}\n"   # the child's first line, once evosym is imported: the time limit counts from here
+UNCONFINED = "{\"ready\": true, \"confined\": false}\n"   # the same where the kernel has no Landlock (.landlock)
 
 TAIL = 6        # lines of the child's standard error shown when it dies
 STARTUP = 120   # seconds the child may take to import evosym, before any user code runs
@@ -35,8 +36,9 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
     """(source, derivation) for each source, in order, derived in one child process; ``time_limit``
     seconds (None or 0: none) for each source, counted from the previous reply; ``search``: by the proof
     search instead of each file's ``derive``."""
-    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_SEARCH="1" if search else "0")
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory(prefix="evosym-worker-", ignore_cleanup_errors=True) as scratch, tempfile.TemporaryFile() as err:
+        env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_SEARCH="1" if search else "0",
+                   EVOSYM_WORKER_SCRATCH=scratch, TMPDIR=scratch)   # the only folder the confined child may write
         proc = subprocess.Popen([sys.executable, "-m", "evosym.worker", *sources], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
         done = False
@@ -65,12 +67,24 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
 
 
 def _ready(line, proc, err) -> None:
-    """The child's first line says it has imported evosym; each source's time limit starts after it."""
-    if isinstance(line, TimeLimitExceeded) or line is None or line.strip() != READY.strip().encode():
+    """The child's first line says it has imported evosym, confined (or unconfined: warned once per process); each
+    source's time limit starts after it."""
+    global _warned
+    if isinstance(line, TimeLimitExceeded) or line is None or line.strip() not in (READY.strip().encode(),
+                                                                                   UNCONFINED.strip().encode()):
         if line is None:
             proc.wait()
         raise DerivationFailed(f"the process for operator files {_how(proc.returncode) if line is None else 'did not start'}"
                                f"{_tail(err)}")
+    if line.strip() == UNCONFINED.strip().encode() and not _warned:
+        _warned = True
+        sys.stderr.write("evosym: warning: this system has no Landlock (Linux 5.13 or later, enabled), so the process "
+                         "that runs operator files is not confined: a file can write whatever you can, evosym's "
+                         "installed files and its proof cache included, and so reach later verdicts. Run only "
+                         "operator files you trust (docs/proofs.md, \"Who runs what\").\n")
+
+
+_warned = False
 
 
 def _lines(proc, time_limit) -> Iterator:
