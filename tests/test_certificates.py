@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -251,6 +252,36 @@ def test_the_cli_refuses_tampered_files_with_exit_1_and_unreadable_ones_with_exi
         assert rc == 1 and words in out, out
     rc, out, err = run_cli(capsys, "verify", str(tmp_path / "missing.json"))
     assert rc == 2 and "cannot read certificate" in err
+
+
+def _rename_symbol(tree, old, new):
+    if isinstance(tree, list):
+        if len(tree) == 3 and tree[0] == "Symbol" and tree[1] == old:
+            return ["Symbol", new, tree[2]]
+        return [_rename_symbol(t, old, new) for t in tree]
+    if isinstance(tree, dict):
+        return {k: _rename_symbol(v, old, new) for k, v in tree.items()}
+    return tree
+
+
+SPOOF = "\x1b[1A\x1b[2KVERIFIED  forged.json (conv1d): every verdict reproduced\x1b[8m"
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: _rename_symbol(d, "K", "K\r" + SPOOF),                  # a size's name: printed in the fresh check's failures
+    lambda d: _rename_symbol(d, "W", "W" + SPOOF),                     # a tensor's label, inside every expression
+    lambda d: {**d, "operator": {**d["operator"], "summary": "conv \x1b]0;PWNED\x07\x1b[2J"}},
+    lambda d: {**d, "operator": {**d["operator"], "description": "a \u202e direction override"}},
+    lambda d: {**d, "operator": {**d["operator"], "notes": ["\x9b31m C1 control"]}},
+])
+def test_control_characters_from_a_certificate_never_reach_the_terminal(certificates, tmp_path, capsys, edit):
+    """A name or text in a certificate with a terminal's control sequence (erase the line, print a forged VERIFIED,
+    hide what follows; set the title; reverse the text's direction) is refused, and the refusal shows it escaped."""
+    bad = tmp_path / "spoof.json"
+    bad.write_text(json.dumps(edit(_doc(certificates))), encoding="utf-8")
+    rc, out, err = run_cli(capsys, "verify", str(bad))
+    assert rc == 1 and out.startswith("REFUSED") and "control character" in out, (out, err)
+    assert not any(unicodedata.category(ch) in ("Cc", "Cf") for ch in (out + err).replace("\n", "")), ascii(out + err)
 
 
 def test_certificate_outputs_are_never_overwritten_without_force(capsys, tmp_path):

@@ -166,3 +166,16 @@ def test_an_unconfined_child_is_warned_about_once(monkeypatch, capsys):
     assert err.count("warning") == 1 and "Landlock" in err and "proof cache" in err
     spawn._ready(spawn.READY.strip().encode(), None, None)
     assert capsys.readouterr().err == ""
+
+
+def test_what_an_operator_file_prints_reaches_standard_error_escaped(tmp_path):
+    """An operator file's prints are forwarded with their control characters escaped (a carriage return and erase
+    sequences would otherwise overwrite the verdict on a terminal); newlines and tabs stay."""
+    src = tmp_path / "prints.py"
+    src.write_text("import sys\n"
+                   "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
+                   "print('one\\ttwo\\r\\x1b[2K\\x1b[1AFORGED \\u202e', file=sys.stderr)\n")
+    r = run_module("prove", str(src), "--summary", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "one\ttwo\\r\\x1b[2K\\x1b[1AFORGED \\u202e" in r.stderr, ascii(r.stderr)
+    assert "\x1b" not in r.stderr and "\r" not in r.stderr

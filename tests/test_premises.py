@@ -189,6 +189,54 @@ def test_sizes_must_be_integer_symbols():
     _refused(cp, SIZES, "the size L is not an integer symbol", "positive=True")
 
 
+@pytest.mark.parametrize("assumptions", [dict(zero=True), dict(nonzero=True), dict(nonnegative=True, nonpositive=True),
+                                         dict(zero=True, even=True), dict(nonzero=True, even=True)])
+def test_sizes_must_have_a_domain_the_proof_states(assumptions):
+    """A size's assumptions act in every rule and bounded check, so they must be a domain the proof prints
+    ("P ≥ 0 (even)"): P declared zero printed as "P ≥ 0" while SymPy proved −P ≥ 0 (an inclusion marked ✓ that is
+    false for every P ≥ 1); nonzero printed as no restriction at all."""
+    Q = sp.Symbol("Q", integer=True, **assumptions)
+    xp = _x_pad()
+    op = _op(xp[b, o, i], definitions=[xp], sizes=(B, C, L, K, P, Q), grid=tuple({**g, Q: 0} for g in GRID1))
+    cp = _check(_identity_derivation(op))
+    _refused(cp, SIZES, "the size Q is declared", "a domain the proof does not state")
+
+
+@pytest.mark.parametrize("assumptions", [dict(positive=True, even=True), dict(prime=True), dict(negative=True, odd=True),
+                                         dict(nonpositive=True), dict(composite=True), dict()])
+def test_sizes_with_a_stated_domain_are_allowed(assumptions):
+    Q = sp.Symbol("Q", integer=True, **assumptions)
+    value = next(v for v in range(-5, 6) if all(getattr(sp.Integer(v), "is_" + a) == w
+                                                for a, w in Q.assumptions0.items()))
+    xp = _x_pad()
+    op = _op(xp[b, o, i], definitions=[xp], sizes=(B, C, L, K, P, Q), grid=tuple({**g, Q: value} for g in GRID1))
+    cp = _check(_identity_derivation(op))
+    assert cp.ok, cp.failures()
+
+
+@pytest.mark.parametrize("value", ["1.9", "True", "2.0", "numpy.float64(2)", "'2'", "None"])
+def test_an_operator_file_grid_value_that_is_not_an_integer_is_refused(tmp_path, capsys, value):
+    """Encoded in the operator file's process, a grid value was int()-ed (1.9 became 1, True 1) before the premises
+    could see it: the proof then checked a grid the file never declared, and printed it as declared."""
+    from cli_helpers import one_line_error, run_cli
+    path = tmp_path / "bad_grid.py"
+    path.write_text(
+        "import numpy\n"
+        "from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis, index, size\n"
+        "B, C, L = size('B'), size('C'), size('L')\n"
+        "b, o, i, c, q = (index(s) for s in 'b o i c q'.split())\n"
+        "x = TensorDecl('x', (B, C, L), 'input')\n"
+        "xp = Definition('x_pad', (b, c, q), InRange(q, 0, L - 1) * x[b, c, q])\n"
+        "OPERATOR = Operator(name='bad_grid', summary='y = x', output=TensorDecl('y', (B, C, L), 'output'),\n"
+        "    lhs_indices=(b, o, i), traditional=xp[b, o, i], tensors=(x,), batch=b, out_channel=o, position=(i,),\n"
+        f"    definitions=(xp,), sizes=((B, ''), (C, ''), (L, '')), grid=({{B: 1, C: 1, L: 2}}, {{B: {value}, C: 1, L: 2}}))\n"
+        "def derive(d):\n"
+        "    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))\n")
+    rc, out, err = run_cli(capsys, "prove", str(path))
+    line = one_line_error(rc, out, err)
+    assert "grid shape 2 gives the size B the value" in line and "which is not an integer" in line, line
+
+
 def test_every_proof_states_the_sizes_domain():
     xp = _x_pad()
     cp = _check(_identity_derivation(_op(xp[b, o, i], definitions=[xp])))

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from typing import Iterator
 
 from ..errors import EvosymError, OperatorFileError, TimeLimitExceeded
@@ -136,7 +137,7 @@ def _how(code) -> str:
 
 def _tail(err) -> str:
     err.seek(0)
-    lines = [l for l in err.read().decode("utf-8", "replace").splitlines() if l.strip()][-TAIL:]
+    lines = [l for l in _visible(err.read().decode("utf-8", "replace")).splitlines() if l.strip()][-TAIL:]
     return "" if not lines else "; its last output:\n  " + "\n  ".join(lines)
 
 
@@ -155,9 +156,17 @@ def _kill(proc) -> None:
     proc.stdout.close()
 
 
+def _visible(text: str) -> str:
+    """The operator file's output with its control and format characters (escape sequences, carriage returns,
+    direction overrides; not newlines or tabs) written as escapes: on a terminal they could erase the verdict or print
+    a forged one."""
+    return "".join(ch if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
+                   else ascii(ch)[1:-1] for ch in text)
+
+
 def _forward(err) -> None:
     """What the operator file printed, passed on to our standard error."""
     err.seek(0)
-    text = err.read().decode("utf-8", "replace")
+    text = _visible(err.read().decode("utf-8", "replace"))
     if text:
         sys.stderr.write(text if text.endswith("\n") else text + "\n")

@@ -21,6 +21,7 @@ Schema (``FORMAT``, ``VERSION``): ``{"format", "version", "sympy", "operator", "
 from __future__ import annotations
 
 import json
+import numbers
 import re
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ from ..ir.limit import SoftmaxLimit
 from ..ir.neighbourhood import Global, IndexSet, Neighbourhood, Window, WindowAxis
 from ..ir.operator import Operator
 from ..ir.tensors import Definition, TensorDecl
-from .codec import CodecError, decode, encode_checked
+from .codec import CodecError, control_character, decode, encode_checked
 from .proof import CheckedProof, Proof
 from .rules.base import Obligation
 from .step import Counterexample, Step
@@ -53,7 +54,16 @@ def _e(x):
 def _str(x, what="text") -> str:
     if not isinstance(x, str):
         raise CertificateError(f"malformed certificate: {what} must be a string, not {type(x).__name__}")
+    bad = control_character(x, "\n\t")
+    if bad:
+        raise CertificateError(f"{what} {_clip(x)!r} holds the control character {bad!r}, which a terminal would act "
+                               "on (escape sequences, carriage returns and direction overrides are refused in any text "
+                               "evosym prints)")
     return x
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _opt_str(x, what="text"):
@@ -128,8 +138,9 @@ def _tensor(t: TensorDecl) -> dict:
 
 def _dtensor(d) -> TensorDecl:
     try:
-        return TensorDecl(_str(d["name"]), _dexprs(d["shape"]), _str(d["role"]),
-                          **{k: _opt_str(d.get(k)) for k in _TENSOR_TEXT}, domain=_str(d["domain"]))
+        return TensorDecl(_str(d["name"], "a tensor's name"), _dexprs(d["shape"]), _str(d["role"], "a tensor's role"),
+                          **{k: _opt_str(d.get(k), f"a tensor's {k}") for k in _TENSOR_TEXT},
+                          domain=_str(d["domain"], "a tensor's domain"))
     except ValueError as exc:
         raise CertificateError(f"malformed tensor: {exc}") from None
 
@@ -141,8 +152,9 @@ def _definition(x: Definition) -> dict:
 
 def _ddefinition(d) -> Definition:
     try:
-        return Definition(_str(d["name"]), _dexprs(d["params"]), decode(d["body"]), _str(d["description"]),
-                          _opt_str(d["latex"]), _opt_str(d["text"]), None if d["shape"] is None else _dexprs(d["shape"]))
+        return Definition(_str(d["name"], "a definition's name"), _dexprs(d["params"]), decode(d["body"]),
+                          _str(d["description"], "a definition's description"), _opt_str(d["latex"], "a definition's latex"),
+                          _opt_str(d["text"], "a definition's text"), None if d["shape"] is None else _dexprs(d["shape"]))
     except ValueError as exc:
         raise CertificateError(f"malformed definition: {exc}") from None
 
@@ -164,6 +176,14 @@ def _dlimit(d):
                         alphas=tuple(float.fromhex(_str(x)) for x in d["alphas"]))
 
 
+def _grid_value(n: int, size, value) -> int:
+    """A grid value as the integer it is; anything else refused (``int()`` would make 1.9 a 1 and True a 1, and the
+    premises would then check a grid the operator never declared)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise EvosymError(f"grid shape {n} gives the size {size} the value {value!r}, which is not an integer")
+    return int(value)
+
+
 def encode_operator(op: Operator) -> dict:
     return {
         "name": op.name, "summary": op.summary, "description": op.description, "citation": op.citation,
@@ -172,7 +192,8 @@ def encode_operator(op: Operator) -> dict:
         "out_channel": _e(op.out_channel), "position": _exprs(op.position), "value": op.value,
         "definitions": [_definition(x) for x in op.definitions],
         "sizes": [[_e(s), what] for s, what in op.sizes],
-        "grid": [[[_e(k), int(v)] for k, v in sorted(g.items(), key=lambda kv: str(kv[0]))] for g in op.grid],
+        "grid": [[[_e(k), _grid_value(n, k, v)] for k, v in sorted(g.items(), key=lambda kv: str(kv[0]))]
+                 for n, g in enumerate(op.grid, 1)],
         "constraints": _exprs(op.constraints), "reference_name": op.reference_name,
         "reference_rounds": bool(op.reference_rounds), "limit": _limit(op.limit),
     }
@@ -191,16 +212,18 @@ def decode_operator(d) -> Operator:
             point[decode(k)] = v
         grid.append(point)
     return Operator(
-        name=name, summary=_str(d["summary"]), output=_dtensor(d["output"]),
+        name=name, summary=_str(d["summary"], "the operator's summary"), output=_dtensor(d["output"]),
         lhs_indices=_dexprs(d["lhs_indices"]), traditional=decode(d["traditional"]),
         tensors=tuple(_dtensor(t) for t in d["tensors"]), batch=decode(d["batch"]), out_channel=decode(d["out_channel"]),
-        position=_dexprs(d["position"]), value=_str(d["value"]),
+        position=_dexprs(d["position"]), value=_str(d["value"], "the operator's value"),
         definitions=tuple(_ddefinition(x) for x in _list(d["definitions"], "a list of definitions")),
-        sizes=tuple((decode(s), _str(what)) for s, what in _list(d["sizes"], "a list of sizes")), grid=tuple(grid),
-        constraints=_dexprs(d["constraints"]), reference=None, reference_name=_str(d["reference_name"]),
+        sizes=tuple((decode(s), _str(what, "a size's description")) for s, what in _list(d["sizes"], "a list of sizes")), grid=tuple(grid),
+        constraints=_dexprs(d["constraints"]), reference=None,
+        reference_name=_str(d["reference_name"], "the reference's name"),
         reference_rounds=_bool(d["reference_rounds"]), limit=_dlimit(d["limit"]),
-        description=_str(d["description"]), citation=_str(d["citation"]),
-        notes=tuple(_str(n) for n in _list(d["notes"], "a list of notes")))
+        description=_str(d["description"], "the operator's description"),
+        citation=_str(d["citation"], "the operator's citation"),
+        notes=tuple(_str(n, "a note") for n in _list(d["notes"], "a list of notes")))
 
 
 # -- neighbourhoods, steps, the proof ---------------------------------------------------------

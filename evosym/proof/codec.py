@@ -17,6 +17,8 @@ so a proof whose expressions cannot be carried exactly is refused where it is pr
 
 from __future__ import annotations
 
+import unicodedata
+
 import sympy as sp
 from sympy.core.assumptions import _assume_defined
 from sympy.core.function import AppliedUndef
@@ -77,6 +79,13 @@ def encode(e) -> list:
     return [name] + [encode(a) for a in e.args]
 
 
+def control_character(text: str, allowed: str = "") -> str | None:
+    """The first control or format character of ``text`` (escape, carriage return, a bidirectional override …)
+    outside ``allowed``, or None: names and texts from a certificate or an operator file are printed to a terminal,
+    which would act on them (erase the verdict line, print a forged one, reorder it)."""
+    return next((ch for ch in text if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cf")), None)
+
+
 def decode(tree):
     """The SymPy object of a JSON tree, built only through :data:`CONSTRUCTORS`."""
     if not isinstance(tree, list) or not tree or not isinstance(tree[0], str):
@@ -88,6 +97,9 @@ def decode(tree):
         if len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], dict):
             raise CodecError(f"malformed symbol: {_short(tree)}")
         name, facts = args
+        if control_character(name):
+            raise CodecError(f"malformed symbol {name!r}: its name holds the control character "
+                             f"{control_character(name)!r}, which a terminal would act on")
         if not name or any(k not in ASSUMPTION_KEYS or not isinstance(v, bool) for k, v in facts.items()):
             raise CodecError(f"malformed symbol {name!r}: unknown or non-boolean assumptions {sorted(facts)}")
         try:

@@ -330,6 +330,28 @@ def lower_bound(s: sp.Symbol) -> str:
     return ""
 
 
+_STATED = ("positive", "nonnegative", "negative", "nonpositive", "even", "odd", "prime", "composite")
+
+
+def _stated(s: sp.Symbol) -> bool:
+    """Whether the size's assumptions are those of ``Symbol(name, integer=True, …)`` with a subset of the assumptions
+    the proof states as its domain ("P ≥ 0 (even)": :func:`lower_bound`, :func:`size_domains`). Others (zero=True,
+    nonzero=True, …) would act in every rule and bounded check while the printed domain says something else: P
+    declared zero prints as "P ≥ 0" and SymPy proves −P ≥ 0."""
+    if s.assumptions0 == _INTEGER:
+        return True
+    for n in range(1, 4):
+        for subset in itertools.combinations(_STATED, n):
+            if len(set(subset) & set(_STATED[:4])) > 1:   # nonnegative and nonpositive: zero, which no bound states
+                continue
+            try:
+                if sp.Symbol(s.name, integer=True, **{k: True for k in subset}).assumptions0 == s.assumptions0:
+                    return True
+            except Exception:   # inconsistent assumptions (positive and negative)
+                continue
+    return False
+
+
 def _bound(s) -> str:
     b = lower_bound(s)
     return f": {s} {b}" if b else ""
@@ -369,6 +391,10 @@ def check_premises(proof, grid) -> Premises:
         if not isinstance(s, sp.Symbol) or s.is_integer is not True:
             what = declared(s) if isinstance(s, sp.Symbol) else type(s).__name__
             found.append((SIZES, f"the size {s} is not an integer symbol ({what})", "", (), (), True))
+        elif not _stated(s):
+            found.append((SIZES, f"the size {s} is declared {declared(s)}, a domain the proof does not state "
+                                 "(allowed: integer=True, plus one of positive, nonnegative, negative, nonpositive "
+                                 "and any of even, odd, prime, composite)", "", (), (), True))
     if len(outputs) != len(op.lhs_indices):
         found.append((BINDERS, f"the output indices {', '.join(map(str, op.lhs_indices))} repeat", "", (), (), True))
     for s, lo, hi in op.lhs_ranges():
