@@ -98,6 +98,9 @@ CORRUPTIONS = {
     "a record with the wrong size": (lambda e, o: _record(e, size=1), "size"),
     "no library": (lambda e, o: e.library.unlink(), "missing"),
     "a folder where the library was": (lambda e, o: (e.library.unlink(), e.library.mkdir()), "size"),
+    "a named pipe where the record was (never waited on)": (lambda e, o: (e.record.unlink(), os.mkfifo(e.record)),
+                                                            "unreadable"),
+    "a named pipe where the library was": (lambda e, o: (e.library.unlink(), os.mkfifo(e.library)), "size"),
 }
 
 # in a child process: build each cache's SOURCE % 1, say so, then load it and call it

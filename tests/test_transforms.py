@@ -92,3 +92,20 @@ def test_path_kernels_under_a_transform_is_refused_in_the_module_and_the_runtime
     monkeypatch.setattr(mod, "_transformed", lambda: False)   # past the module's own refusal: the runtime's
     with pytest.raises(EvosymError, match="no forward-mode AD rule"):
         run()
+
+
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_autocast_runs_the_generic_path_on_the_default_path(name, monkeypatch):
+    """Under CPU autocast the projections come out in bfloat16, which the kernels refuse (a TypeError from the default
+    path, found by an adversarial pass): "auto" runs the generic path there, as a PyTorch module would run, and outside
+    autocast the kernels again."""
+    mod, fn, args, call = _setup(name)
+    args = [a.float() for a in args]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        want = fn(*args, **call, path="generic")
+        got = fn(*args, **call)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    seen = []
+    monkeypatch.setattr(mod, "_generic", lambda *a, **k: seen.append(1) or (_ for _ in ()).throw(AssertionError))
+    fn(*args, **call)   # outside autocast: the kernels, never the generic path
+    assert not seen

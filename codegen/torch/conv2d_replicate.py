@@ -127,9 +127,12 @@ def _transformed():
 
 
 def _kernels_wanted(x):
-    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built (the
-    generic path under forward-mode AD or a torch.func transform: ``_transformed``)."""
+    """float32/float64 tensors on a device in KERNELS use evosym's generated kernels when they can be built; the
+    generic path under forward-mode AD or a torch.func transform (``_transformed``) and under autocast (the projections
+    come out in its lower precision, which the kernels do not take)."""
     if x.device.type not in KERNELS or not (x.dtype == torch.float32 or x.dtype == torch.float64) or _transformed():
+        return False
+    if torch.is_autocast_enabled(x.device.type):
         return False
     return _kernels_available(x.device.type)
 

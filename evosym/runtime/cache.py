@@ -19,6 +19,7 @@ not writable) falls back to a private folder with one warning instead of a trace
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -148,9 +149,20 @@ class Entry:
         return self.folder / f"{self.key}.lock"
 
 
+def _open_regular(path: Path):
+    """``path`` opened for reading if it is a regular file; OSError otherwise. Opened without blocking, so a named
+    pipe put at the path (a shared cache is writable by whoever shares it) is refused, never waited on."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    f = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        f.close()
+        raise OSError(errno.EINVAL, "not a regular file")
+    return f
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with _open_regular(path) as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -166,7 +178,7 @@ def problem(entry: Entry) -> str | None:
     except OSError as exc:
         return f"the library cannot be read ({exc.strerror})"
     try:
-        with open(entry.record, "rb") as f:
+        with _open_regular(entry.record) as f:
             data = f.read(MAX_RECORD + 1)
         record = json.loads(data) if len(data) <= MAX_RECORD else None
     except FileNotFoundError:
