@@ -119,6 +119,21 @@ def test_caching_candidates_fail_and_are_named(candidate, words):
 
 
 @pytest.mark.parametrize("candidate, words", [
+    (cheats.TiledWithoutHalo, "differs from the proven operator"),   # a length past 64 in the large trial
+    (cheats.BiasForThreeSamples, "differs from the proven operator"),   # a batch of 4 to 6 in the large trial
+    (cheats.IgnoresStrides, "wrong only on non-contiguous inputs"),
+    (cheats.WrongForAFirstLayer, "wrong only with autograd enabled on an input that does not require grad"),
+    (cheats.Saturates, "(autograd enabled, the first input 64 times larger)"),
+    (cheats.ReusesItsOutput, "changed after later calls: it hands back a buffer it writes again"),
+])
+def test_candidates_wrong_only_at_sizes_layouts_or_modes_past_the_first_trials_fail(candidate, words):
+    """Each passed before the harness tried them (an adversarial pass): lengths of 13–29 only, batches of 1–3,
+    contiguous inputs, inputs that require grad whenever grad is on, randn magnitudes, outputs read once."""
+    text = _fails(candidate(), gradients=False)
+    assert words in text, text
+
+
+@pytest.mark.parametrize("candidate, words", [
     (cheats.WrongUnderGrad, "wrong only with autograd enabled"),
     (cheats.WrongWhenRequiresGrad, "wrong only with autograd enabled"),
     (cheats.WrongUnderNoGrad, "wrong only under torch.no_grad()"),

@@ -11,7 +11,8 @@ A size is in the domain when every declared bound holds and the operator is defi
 
 Trials draw the runtime sizes (batch and input lengths) from that domain: the smallest inputs it
 allows (the window just fits), odd and non-square ones, random ones, and larger ones (beyond 12 on
-every length, bounded in total entries so that a trial stays cheap). An operator with several inputs draws
+every length, one length beyond 64 — past tiles of 32 and 64 —, a batch of 4 to 6, bounded in total
+entries so that a trial stays cheap). An operator with several inputs draws
 every size of each (the sizes only a non-value input has, too; the bound counts all their entries), and its
 random trials give every length one value (cross-attention's L = S), where inputs can share a shape.
 """
@@ -31,6 +32,9 @@ from ..ir.tensors import Definition
 BIG = 64                 # lengths searched for the smallest valid one
 LARGE_FROM = 13          # a "large" trial has every length at least this (and above the minimum)
 LARGE_SPAN = 16          # … and at most this much more
+LONG_FROM = 65           # … and one length (each in turn) at least this: past tiles of 32 or 64
+LONG_SPAN = 31
+LARGE_BATCH = 4          # … and a batch of 4 to 6 (bugs past the third sample: a batch loop unrolled, a bias kept for 3)
 MAX_INPUT = 250_000      # entries of the input of a large trial (kept cheap)
 
 KINDS = ("odd", "large", "minimum", "random")   # trial k uses KINDS[k] (then random and large alternate)
@@ -163,17 +167,19 @@ class Domain:
         for _attempt in range(200):
             v = {}
             if self.batch is not None:
-                v[self.batch] = 2 if kind == "odd" else int(rng.integers(1, 4))
+                v[self.batch] = (2 if kind == "odd" else int(rng.integers(LARGE_BATCH, LARGE_BATCH + 3))
+                                 if kind == "large" else int(rng.integers(1, 4)))
+            long = lengths[int(rng.integers(0, len(lengths)))] if kind == "large" and lengths and _attempt < 100 else None
             for k, s in enumerate(lengths):
                 lo = low[s]
                 if kind == "odd":
                     n = max(lo, 5 + 2 * k)
                     v[s] = n + 1 - n % 2
                 elif kind == "large":
-                    start = max(lo + 1, LARGE_FROM)
-                    v[s] = int(rng.integers(start, start + LARGE_SPAN + 1))
-                else:
-                    v[s] = int(rng.integers(lo, lo + 10))
+                    start = max(lo + 1, LONG_FROM if s is long else LARGE_FROM)
+                    v[s] = int(rng.integers(start, start + (LONG_SPAN if s is long else LARGE_SPAN) + 1))
+                else:   # (the minimum is a trial of its own)
+                    v[s] = int(rng.integers(lo + 1, lo + 11))
             if kind == "odd":
                 seen = set()
                 for s in lengths:       # non-square: every length different
@@ -181,7 +187,7 @@ class Domain:
                         v[s] += 2
                     seen.add(v[s])
             if kind == "large":
-                self._bound_cost(v, lengths, low)
+                self._bound_cost(v, lengths, low, long)
             if kind == "random" and len(self.inputs) > 1 and len(lengths) > 1 and _attempt < 100:
                 top = max(v[s] for s in lengths)    # several inputs: every length equal (keys as long as queries), so
                 for s in lengths:                   # that inputs of one shape can be told apart (x read as keys?)
@@ -190,10 +196,11 @@ class Domain:
                 return v
         return dict(low)
 
-    def _bound_cost(self, v, lengths, low):
-        """Shrink a large trial's lengths (never below LARGE_FROM or the minimum) until its inputs (all together) are
-        small enough."""
-        for _ in range(64):
+    def _bound_cost(self, v, lengths, low, long=None):
+        """Shrink a large trial until its inputs (all together) are small enough: the other lengths first (never below
+        LARGE_FROM or the minimum), then the batch (not below LARGE_BATCH), the long length (not below LONG_FROM), the
+        batch to 1, and last the long length to LARGE_FROM."""
+        for _ in range(256):
             try:
                 shapes = self.op.shapes_at(self.env(v))
                 n = sum(math.prod(shapes[name]) for name in self.inputs)
@@ -201,12 +208,20 @@ class Domain:
                 return
             if n <= MAX_INPUT:
                 return
-            shrinkable = [s for s in lengths if v[s] > max(LARGE_FROM, low[s] + 1)]
-            if self.batch is not None and v[self.batch] > 1:
-                v[self.batch] -= 1
-            elif shrinkable:
-                s = max(shrinkable, key=lambda t: v[t])
+            floor = {s: max(LARGE_FROM, low[s] + 1) for s in lengths}
+            others = [s for s in lengths if s is not long and v[s] > floor[s]]
+            batch = v[self.batch] if self.batch is not None else 1
+            if others:
+                s = max(others, key=lambda t: v[t])
                 v[s] -= 1
+            elif batch > LARGE_BATCH:
+                v[self.batch] -= 1
+            elif long is not None and v[long] > max(LONG_FROM, floor[long]):
+                v[long] -= 1
+            elif batch > 1:
+                v[self.batch] -= 1
+            elif long is not None and v[long] > floor[long]:
+                v[long] -= 1
             else:
                 return
 

@@ -7,8 +7,13 @@ Soundness first: a check that a candidate can fool is worse than none. So every 
 - draws a fresh input per dtype and a second input per trial (a candidate that caches its result by
   shape returns the wrong values on the second);
 - computes the operator's values and the tolerance *before* the candidate runs, on private copies;
-- calls the candidate four times: with autograd enabled on an input that requires grad, under
-  ``torch.no_grad()``, again with autograd on the same input (nondeterminism) and on the second input;
+- calls the candidate six or seven times: with autograd enabled on an input that requires grad, under
+  ``torch.no_grad()``, again with autograd on the same input (nondeterminism), on the second input, with
+  autograd enabled on an input that does not require grad (a network's first layer), on non-contiguous views
+  of the input (a candidate that reads the storage as if it were contiguous) and, where the operator is linear
+  in its input, on the input 64 times larger (a candidate that clamps or saturates);
+- after every call, checks that each output handed back earlier still has its values (a candidate that returns one
+  buffer it writes again);
 - after each call checks that the input it was given is unchanged, that the output is a tensor of the
   right shape, dtype and device, finite, and within the rounding bound of the operator's values;
 - counts its comparisons in locals: a run that compared nothing, or fewer than it planned, fails.
@@ -100,8 +105,10 @@ def check_signature(candidate, op, plan) -> None:
 class _Call:
     """One call of the candidate: its label, the inputs it was given and what it returned."""
 
-    def __init__(self, label, x, y_r, tol, grad):
+    def __init__(self, label, x, y_r, tol, grad, requires=None, strided=False):
         self.label, self.x, self.y_r, self.tol, self.grad = label, x, y_r, tol, grad   # x: a tuple, one per input
+        self.requires = grad if requires is None else requires   # the inputs handed over require grad
+        self.strided = strided  # the inputs handed over as non-contiguous views (every other entry of a buffer)
         self.given = None      # the tensors handed to the candidate (checked afterwards: unchanged?)
         self.y = None          # the output as returned
         self.y64 = None        # its values in float64
@@ -149,6 +156,10 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
                      for n in inputs)
     x1 = draw()
     x2 = draw()
+    # where the output is linear in the inputs, the first inputs 64 times larger (exact in binary floating point): a
+    # candidate that clamps or saturates
+    big = [tuple(t * 64 if op.tensor(n).domain not in ("indicator", "leading_indicator") else t
+                 for n, t in zip(inputs, x1))] if plan.static else []
     # one input changed at a time (several inputs only): a candidate that ignores it, or caches by the others, is seen
     mixed = [tuple(x2[j] if j == k else x1[j] for j in range(len(inputs))) for k in range(len(inputs))] if several else []
     # two inputs of one shape passed as the SAME tensor (cross-attention's m(q, kv, kv)): a candidate must not
@@ -163,7 +174,7 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     # the operator's values and the tolerance first, on private copies: nothing the candidate does changes them
     refs = []
     with torch.no_grad():
-        for x in (x1, x2, *mixed, *aliased):
+        for x in (x1, x2, *mixed, *aliased, *big):
             try:
                 y_r = run_reference(tuple(t.clone() for t in x))
                 bound = (run_reference(tuple(t.abs() for t in x), {k: v.abs() for k, v in w.items()}).abs() if plan.static
@@ -188,6 +199,12 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
                  _Call("under torch.no_grad()", x1, y_r1, tol1, False),
                  _Call("autograd enabled, the same input again", x1, y_r1, tol1, True),
                  _Call("autograd enabled, a second input", x2, y_r2, tol2, True)]
+    modes = [_Call(f"autograd enabled, the same input{'s' if several else ''} not requiring grad", x1, y_r1, tol1, True,
+                   requires=False),
+             _Call(f"under torch.no_grad(), the same input{'s' if several else ''} as non-contiguous views "
+                   "(every other entry of a buffer)", x1, y_r1, tol1, False, strided=True)]
+    modes += [_Call(f"autograd enabled, the first input{'s' if several else ''} 64 times larger", b, y_r, tol, True)
+              for b, (y_r, tol) in zip(big, refs[2 + len(mixed) + len(aliased):])]
     varied = [_Call(f"autograd enabled, the first inputs with only {n} changed", m, y_r, tol, True)
               for n, m, (y_r, tol) in zip(inputs, mixed, refs[2:])]
     same = [_Call(f"autograd enabled, {inputs[j]} passed as the same tensor as {inputs[i]}", a, y_r, tol, True)
@@ -200,8 +217,12 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
 
         def copy(t):
             if id(t) not in copies:   # (a non-leaf where grad is on: in-place writes stay observable)
-                copies[id(t)] = t.clone().requires_grad_(True).clone() if call.grad and dtype.is_floating_point \
-                    else t.clone()
+                if call.strided:
+                    copies[id(t)] = torch.empty(t.shape[:-1] + (2 * t.shape[-1],), dtype=t.dtype)[..., ::2].copy_(t)
+                elif call.requires and dtype.is_floating_point:
+                    copies[id(t)] = t.clone().requires_grad_(True).clone()
+                else:
+                    copies[id(t)] = t.clone()
             return copies[id(t)]
         given = tuple(copy(t) for t in call.x)
         call.given = given
@@ -244,11 +265,18 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     if calls[0].ok != calls[1].ok:    # grad mode, or state? the same input again under torch.no_grad()
         calls.append(_Call(f"under torch.no_grad(), the same input{'s' if several else ''} again", x1, y_r1, tol1, False))
         run(calls[-1])
-    for call in varied + same:
+    for call in modes + varied + same:
         run(call)
-    bad = next((c for c in calls + varied + same if not c.ok), None)
+    done = calls + modes + varied + same
+    for call in done:   # an output handed back earlier must keep its values (a reused buffer does not)
+        if call.y is not None and not torch.equal(call.y.detach().to(torch.float64), call.y64):
+            later = next((c.label for c in done if c is not call and c.y is not None and _shares_memory(c.y, call.y)),
+                         None)
+            fail(f"the output the candidate returned ({call.label}) changed after later calls: it hands back a buffer "
+                 f"it writes again" + (f" (the output of the call {later} shares its memory)" if later else ""))
+    bad = next((c for c in done if not c.ok), None)
     if bad is not None:
-        cheats = _cheats(bad, calls, history, varied, inputs)
+        cheats = _cheats(bad, calls, history, varied, inputs, modes)
         worst = int(torch.argmax(bad.err / (bad.tol + 1e-300)))
         idx = _index(worst, bad.y_r.shape)
         lines = [f"  worst output index {idx}: candidate {bad.y64.flatten()[worst].item():.17g}, operator "
@@ -294,10 +322,17 @@ def _shares_memory(a, b) -> bool:
         return False
 
 
-def _cheats(bad, calls, history, varied=(), inputs=("x",)) -> list[str]:
+def _cheats(bad, calls, history, varied=(), inputs=("x",), modes=()) -> list[str]:
     """Plain causes of a mismatch that are not kernel properties: each an observation, never a guess."""
     first, no_grad, again, second = calls[:4]
     out = []
+    if bad in modes and first.ok and no_grad.ok:
+        return [("wrong only on non-contiguous inputs: correct on the same values laid out contiguously (does it read "
+                 "the input's storage as if it were contiguous: data_ptr, as_strided, a view without .contiguous()?)")
+                if bad.strided else
+                ("wrong only with autograd enabled on an input that does not require grad (a network's first layer): "
+                 "correct when it requires grad and under torch.no_grad() (does the output depend on "
+                 "torch.is_grad_enabled() and x.requires_grad together?)")]
     for a, b in [(first, again)] + ([(no_grad, calls[4])] if len(calls) > 4 else []):
         if bool(((a.y64 - b.y64).abs() > a.tol).any()):
             diff = float((a.y64 - b.y64).abs().max())

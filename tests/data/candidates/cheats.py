@@ -256,3 +256,56 @@ class Renamed(nn.Module):
 
 
 SIZES = dict(G=1, C_g=3, O_g=3, K_h=3, K_w=3, s_h=1, s_w=1, delta_h=1, delta_w=1, P_h=1, P_w=1)
+
+
+# -- sizes, layouts and modes the harness must reach (an adversarial pass found each one passing) ------------------
+class TiledWithoutHalo(Exact):
+    """Convolves tiles of 32 columns each on its own (the halo between tiles forgotten): right while W ≤ 32."""
+
+    def forward(self, x):
+        return torch.cat([nn.functional.conv2d(x[..., s:s + 32], self.weight, self.bias, padding=1)
+                          for s in range(0, x.shape[-1], 32)], -1)
+
+
+class BiasForThreeSamples(Exact):
+    """Processes the batch in chunks of 3 and drops the bias after the first chunk: right while B ≤ 3."""
+
+    def forward(self, x):
+        y = [nn.functional.conv2d(x[:3], self.weight, self.bias, padding=1)]
+        if x.shape[0] > 3:
+            y.append(nn.functional.conv2d(x[3:], self.weight, None, padding=1))
+        return torch.cat(y)
+
+
+class IgnoresStrides(Exact):
+    """Reads the input's storage as if it were contiguous (a custom kernel that ignores strides)."""
+
+    def forward(self, x):
+        raw = torch.as_strided(x, x.shape, torch.empty(x.shape).stride(), x.storage_offset())
+        return super().forward(raw)
+
+
+class WrongForAFirstLayer(Exact):
+    """Wrong with autograd enabled on an input that does not require grad (a network's first layer in training)."""
+
+    def forward(self, x):
+        y = super().forward(x)
+        return y * 1.5 if torch.is_grad_enabled() and not x.requires_grad else y
+
+
+class Saturates(Exact):
+    """A fixed-point fast path: outputs clamped to ±10."""
+
+    def forward(self, x):
+        return super().forward(x).clamp(-10, 10)
+
+
+class ReusesItsOutput(Exact):
+    """Returns one preallocated output tensor, written again by every call."""
+
+    def forward(self, x):
+        y = super().forward(x).detach()
+        buf = self.__dict__.get("_buf")
+        if buf is None or buf.shape != y.shape or buf.dtype != y.dtype:
+            buf = self.__dict__["_buf"] = torch.empty(y.shape, dtype=y.dtype)
+        return buf.copy_(y)
