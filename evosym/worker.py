@@ -16,6 +16,7 @@ import sys
 import tempfile
 
 from .isolation.landlock import confine
+from .isolation.sockets import deny_sockets
 from .isolation.spawn import READY, UNCONFINED   # sent once evosym is imported: the time limit counts from here
 
 
@@ -52,9 +53,9 @@ def main(argv: list[str]) -> int:
         return 3
     try:   # before anything of the user's is imported or run
         confined = confine(os.environ.get("EVOSYM_WORKER_SCRATCH") or tempfile.mkdtemp(prefix="evosym-worker-"))
+        confined = deny_sockets() and confined
     except OSError as exc:
-        sys.stderr.write(f"evosym.worker: the kernel has Landlock but refused the confinement ({exc}); no operator "
-                         "file is run\n")
+        sys.stderr.write(f"evosym.worker: the kernel refused the confinement ({exc}); no operator file is run\n")
         return 3
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)                       # the operator file's prints go to standard error

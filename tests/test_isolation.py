@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -124,13 +126,24 @@ def test_an_operator_file_cannot_write_what_the_checker_reads_later(tmp_path):
     victim.write_text("ORIGINAL\n")
     folder = tmp_path / "cache"
     folder.mkdir()
-    env = dict(module_env(), EVOSYM_TEST_VICTIM=str(victim), EVOSYM_TEST_FOLDER=str(folder))
-    r = subprocess.run(module_command("prove", hostile("writes_outside.py"), "--summary"), cwd=tmp_path, env=env,
-                       capture_output=True, text=True, encoding="utf-8", timeout=300)
+    service = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)   # a service of the user's (tmux, D-Bus, docker)
+    service.bind(str(tmp_path / "service.sock"))
+    service.listen(1)
+    service.settimeout(0)
+    env = dict(module_env(), EVOSYM_TEST_VICTIM=str(victim), EVOSYM_TEST_FOLDER=str(folder),
+               EVOSYM_TEST_SOCKET=str(tmp_path / "service.sock"))
+    try:
+        r = subprocess.run(module_command("prove", hostile("writes_outside.py"), "--summary"), cwd=tmp_path, env=env,
+                           capture_output=True, text=True, encoding="utf-8", timeout=300)
+        with pytest.raises(BlockingIOError):   # nobody connected
+            service.accept()
+    finally:
+        service.close()
     assert r.returncode == 0 and r.stdout.startswith("PROVED"), (r.returncode, r.stdout, r.stderr)
-    for name in ATTEMPTS + ("signal-parent", "tcp-connect"):
+    for name in ATTEMPTS + ("signal-parent", "tcp-connect", "unix-connect", "udp-send"):
         assert f"ATTEMPT {name}: denied" in r.stderr, (name, r.stderr)
-    assert victim.read_text() == "ORIGINAL\n" and sorted(p.name for p in tmp_path.iterdir()) == ["cache", "module.py"]
+    assert victim.read_text() == "ORIGINAL\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "module.py", "service.sock"]
     assert list(folder.iterdir()) == []
     assert "warning" not in r.stderr
 
@@ -179,3 +192,20 @@ def test_what_an_operator_file_prints_reaches_standard_error_escaped(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "one\ttwo\\r\\x1b[2K\\x1b[1AFORGED \\u202e" in r.stderr, ascii(r.stderr)
     assert "\x1b" not in r.stderr and "\r" not in r.stderr
+
+
+@landlock_only
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="python -P (the checking process's own path) is 3.11+")
+def test_a_module_beside_the_operator_file_does_not_run_before_the_confinement(tmp_path):
+    """`python -m` puts the current folder first on the import path: a json.py there ran in the worker before it
+    confined itself (it imports json first), unconfined. The worker starts with evosym's own folder there instead; a
+    json.py beside the file, imported after the confinement, stays confined."""
+    (tmp_path / "json.py").write_text(f"open({str(tmp_path / 'pwned')!r}, 'w').write('unconfined')\n"
+                                      "raise SystemExit('a shadowing json.py was imported')\n")
+    src = tmp_path / "op.py"
+    src.write_text("from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n")
+    # (the parent with -P: the json.py must not reach the checking process either, which `python -m` would allow)
+    r = subprocess.run([sys.executable, "-P", "-m", "evosym", "prove", "op.py", "--summary"], cwd=tmp_path,
+                       env=module_env(), capture_output=True, text=True, encoding="utf-8", timeout=300)
+    assert not (tmp_path / "pwned").exists(), r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("PROVED"), (r.returncode, r.stdout, r.stderr)

@@ -1,7 +1,8 @@
 """The parent side: run the worker in a child process under a hard wall-clock limit, read its replies.
 
 The limit is enforced here, by killing the child's process group, so an operator file that
-ignores or blocks signals, sleeps, or forks cannot outlast it. Any way the child ends other than
+ignores or blocks signals, sleeps, or forks cannot outlast it (a process it detaches from the group with setsid
+lives on, confined like the child: :mod:`.landlock`, :mod:`.sockets`). Any way the child ends other than
 handing back a reply for a source (it exits, is killed, prints garbage) becomes a
 :class:`DerivationFailed` (a failed proof, exit 1); a file that cannot be loaded or derived is a
 :class:`~evosym.errors.OperatorFileError` (exit 2). Never is it taken for a proof.
@@ -18,11 +19,17 @@ import sys
 import tempfile
 import time
 import unicodedata
+from pathlib import Path
 from typing import Iterator
 
 from ..errors import EvosymError, OperatorFileError, TimeLimitExceeded
 
 READY = "{\"ready\": true}\n"   # the child's first line, once evosym is imported: the time limit counts from here
+# The worker started with evosym's own folder, not the current one, first on its import path: `python -m` would put the
+# current folder there, and a json.py beside an operator file would run before the worker has confined itself.
+_ROOT = str(Path(__file__).resolve().parents[2])
+_START = (f"import sys; sys.path[0] = {_ROOT!r}; import runpy; "
+          "runpy.run_module('evosym.worker', run_name='__main__', alter_sys=True)")
 UNCONFINED = "{\"ready\": true, \"confined\": false}\n"   # the same where the kernel has no Landlock (.landlock)
 
 TAIL = 6        # lines of the child's standard error shown when it dies
@@ -40,7 +47,7 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
     with tempfile.TemporaryDirectory(prefix="evosym-worker-", ignore_cleanup_errors=True) as scratch, tempfile.TemporaryFile() as err:
         env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_SEARCH="1" if search else "0",
                    EVOSYM_WORKER_SCRATCH=scratch, TMPDIR=scratch)   # the only folder the confined child may write
-        proc = subprocess.Popen([sys.executable, "-m", "evosym.worker", *sources], stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([sys.executable, "-c", _START, *sources], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
         done = False
         try:

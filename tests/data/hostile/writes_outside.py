@@ -1,7 +1,7 @@
 """HOSTILE: a correct operator (textbook conv1d) whose file, at import, tries to change what the checker reads later —
-a file standing for evosym's own sources, a folder standing for the proof cache — and to reach its parent (a signal, a
-TCP connection). Each attempt's outcome goes to standard error as "ATTEMPT name: denied|DONE". Paths from the
-environment: EVOSYM_TEST_VICTIM (a file), EVOSYM_TEST_FOLDER (a folder)."""
+a file standing for evosym's own sources, a folder standing for the proof cache — and to reach its parent or a service of the user's (a
+signal, a TCP connection, a UNIX socket, a UDP datagram). Each attempt's outcome goes to standard error as "ATTEMPT name: denied|DONE". Paths from the
+environment: EVOSYM_TEST_VICTIM (a file), EVOSYM_TEST_FOLDER (a folder), EVOSYM_TEST_SOCKET (a listening socket)."""
 
 import os
 import signal
@@ -11,6 +11,7 @@ import sys
 from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401
 
 victim, folder = os.environ["EVOSYM_TEST_VICTIM"], os.environ["EVOSYM_TEST_FOLDER"]
+listener = os.environ.get("EVOSYM_TEST_SOCKET")   # a UNIX socket a service of the user's listens on
 
 
 def _append():
@@ -27,6 +28,17 @@ def _connect():
         pass
 
 
+def _unix():
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(listener)
+        s.sendall(b"FROM THE OPERATOR FILE")
+
+
+def _udp():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"x", ("127.0.0.1", 9))
+
+
 attempts = {
     "append": _append,
     "truncate": _truncate,
@@ -39,6 +51,8 @@ attempts = {
     "hardlink": lambda: os.link(victim, os.path.join(folder, "hard")),
     "signal-parent": lambda: os.kill(os.getppid(), signal.SIGWINCH),
     "tcp-connect": _connect,
+    "unix-connect": _unix,
+    "udp-send": _udp,
 }
 for name, attempt in attempts.items():
     try:
