@@ -11,8 +11,8 @@ A size is in the domain when every declared bound holds and the operator is defi
 
 Trials draw the runtime sizes (batch and input lengths) from that domain: the smallest inputs it
 allows (the window just fits), odd and non-square ones, random ones, and larger ones (beyond 12 on
-every length, one length beyond 64 — past tiles of 32 and 64 —, a batch of 4 to 6, bounded in total
-entries so that a trial stays cheap). An operator with several inputs draws
+every length, one length beyond 128 — past tiles of 32, 64 and 128; beyond 64 where Ω is global —, a batch of
+9 to 11, bounded in total entries so that a trial stays cheap). An operator with several inputs draws
 every size of each (the sizes only a non-value input has, too; the bound counts all their entries), and its
 random trials give every length one value (cross-attention's L = S), where inputs can share a shape.
 """
@@ -32,9 +32,11 @@ from ..ir.tensors import Definition
 BIG = 64                 # lengths searched for the smallest valid one
 LARGE_FROM = 13          # a "large" trial has every length at least this (and above the minimum)
 LARGE_SPAN = 16          # … and at most this much more
-LONG_FROM = 65           # … and one length (each in turn) at least this: past tiles of 32 or 64
+LONG_FROM = 129          # … and one length (each in turn) at least this: past tiles of 32, 64 or 128
 LONG_SPAN = 31
-LARGE_BATCH = 4          # … and a batch of 4 to 6 (bugs past the third sample: a batch loop unrolled, a bias kept for 3)
+LONG_GLOBAL = 65         # … (65 where every position reads every other: the operator's cost grows with its square)
+LARGE_BATCH = 9          # … and a batch of 9 to 11 (bugs past the third or eighth sample: micro-batches, a bias kept
+                         # for the first chunk)
 MAX_INPUT = 250_000      # entries of the input of a large trial (kept cheap)
 
 KINDS = ("odd", "large", "minimum", "random")   # trial k uses KINDS[k] (then random and large alternate)
@@ -78,6 +80,7 @@ class Domain:
         first = op.tensor(op.value).shape[0]     # the batch: the input's first axis, when it is a runtime size
         self.batch = first if first in self.runtime else None
         self.axes = list(omega.axes) if isinstance(omega, Window) else []
+        self.long_from = LONG_FROM if self.axes else LONG_GLOBAL
         self.reflected = _reflected_lengths(op)
         self.shaped = [d for d in op.definitions if isinstance(d, Definition) and getattr(d, "shape", None)]
         self.plan_domain = list(getattr(plan, "domain", None) or [])
@@ -176,7 +179,7 @@ class Domain:
                     n = max(lo, 5 + 2 * k)
                     v[s] = n + 1 - n % 2
                 elif kind == "large":
-                    start = max(lo + 1, LONG_FROM if s is long else LARGE_FROM)
+                    start = max(lo + 1, self.long_from if s is long else LARGE_FROM)
                     v[s] = int(rng.integers(start, start + (LONG_SPAN if s is long else LARGE_SPAN) + 1))
                 else:   # (the minimum is a trial of its own)
                     v[s] = int(rng.integers(lo + 1, lo + 11))
@@ -216,7 +219,7 @@ class Domain:
                 v[s] -= 1
             elif batch > LARGE_BATCH:
                 v[self.batch] -= 1
-            elif long is not None and v[long] > max(LONG_FROM, floor[long]):
+            elif long is not None and v[long] > max(self.long_from, floor[long]):
                 v[long] -= 1
             elif batch > 1:
                 v[self.batch] -= 1

@@ -8,7 +8,8 @@ Soundness first: a check that a candidate can fool is worse than none. So every 
   shape returns the wrong values on the second);
 - computes the operator's values and the tolerance *before* the candidate runs, on private copies;
 - calls the candidate six or seven times: with autograd enabled on an input that requires grad, under
-  ``torch.no_grad()``, again with autograd on the same input (nondeterminism), on the second input, with
+  ``torch.no_grad()``, again with autograd on the same input (nondeterminism), on the second input (its
+  negative entries zeroed, as after a ReLU: a candidate with a path for sparse inputs), with
   autograd enabled on an input that does not require grad (a network's first layer), on non-contiguous views
   of the input (a candidate that reads the storage as if it were contiguous) and, where the operator is linear
   in its input, on the input 64 times larger (a candidate that clamps or saturates);
@@ -155,7 +156,8 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
         return tuple(in_domain(op.tensor(n), torch.randn(shapes[n], generator=gen, dtype=torch.float64)).to(dtype)
                      for n in inputs)
     x1 = draw()
-    x2 = draw()
+    x2 = tuple(t.clamp(min=0) if op.tensor(n).domain not in ("indicator", "leading_indicator") else t   # half of it
+               for n, t in zip(inputs, draw()))   # exact zeros, as after a ReLU: a candidate that skips zeros
     # where the output is linear in the inputs, the first inputs 64 times larger (exact in binary floating point): a
     # candidate that clamps or saturates
     big = [tuple(t * 64 if op.tensor(n).domain not in ("indicator", "leading_indicator") else t

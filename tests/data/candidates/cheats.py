@@ -309,3 +309,28 @@ class ReusesItsOutput(Exact):
         if buf is None or buf.shape != y.shape or buf.dtype != y.dtype:
             buf = self.__dict__["_buf"] = torch.empty(y.shape, dtype=y.dtype)
         return buf.copy_(y)
+
+
+class TiledBy128(Exact):
+    """Tiles of 128 columns, the halo between tiles forgotten: right while W ≤ 128."""
+
+    def forward(self, x):
+        return torch.cat([nn.functional.conv2d(x[..., s:s + 128], self.weight, self.bias, padding=1)
+                          for s in range(0, x.shape[-1], 128)], -1)
+
+
+class BiasForEightSamples(Exact):
+    """Micro-batches of 8, the bias added to the first only: right while B ≤ 8."""
+
+    def forward(self, x):
+        return torch.cat([nn.functional.conv2d(x[s:s + 8], self.weight, self.bias if s == 0 else None, padding=1)
+                          for s in range(0, x.shape[0], 8)])
+
+
+class SkipsZeros(Exact):
+    """A "sparse" path where more than 30% of the input is exactly 0 (after a ReLU), which drops the bias."""
+
+    def forward(self, x):
+        if float((x == 0).float().mean()) > 0.3:
+            return nn.functional.conv2d(x, self.weight, None, padding=1)
+        return super().forward(x)
