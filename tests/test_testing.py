@@ -197,3 +197,13 @@ def test_transposed_depthwise_kernel_in_a_users_two_tensor_file(tmp_path):
     text = str(info.value)
     assert "diagnosis: matches the operator with the kernel Wd's spatial axes transposed (u↔v swapped" in text, text
     assert text.count("diagnosis:") == 1, text
+
+
+def test_a_padding_string_is_named_when_the_padding_sizes_are_missing():
+    """nn.Conv2d(padding='same') against conv2d: the padding cannot be read as numbers; the error says so and names
+    the operator that implements 'same' (an adversarial pass found the bare 'give the sizes P_h, P_w' misleading)."""
+    with pytest.raises(EvosymError) as info:
+        assert_equivalent(nn.Conv2d(3, 8, 3, padding="same", dilation=2), "conv2d")
+    text = str(info.value)
+    assert "give the operator's sizes P_h, P_w" in text and "padding='same' gives no number" in text
+    assert "conv2d_same" in text

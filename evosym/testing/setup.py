@@ -42,10 +42,16 @@ def proven(name_or_path: str) -> Proven:
 def module_sizes(p: Proven, candidate, sizes: dict | None) -> dict:
     """The operator's module sizes (by name): given, or read from a module of the traditional kind."""
     names = [name for name, _ in p.plan.module_sizes]
-    out = {}
+    out, unread = {}, ""
     binding = p.operator.torch_binding or {}
     cls = _resolve(binding.get("module")) if binding.get("module") else None
     if cls is not None and isinstance(candidate, cls):
+        padding = getattr(candidate, "padding", None)
+        if isinstance(padding, str):   # PyTorch's 'same' / 'valid': no number to read
+            unread = (f" (the candidate's padding={padding!r} gives no number to read"
+                      + (f"; for padding='same' compare with the operator {p.operator.name}_same, which implements it"
+                         if padding == "same" and f"{p.operator.name}_same" in catalogue.catalogue_names() else "")
+                      + ")")
         # only the sizes are read; whether the candidate's semantics (padding mode …) agree is what the
         # comparison tests, so the binding's requirements are not enforced here
         for name, expr in binding["sizes"].items():
@@ -57,7 +63,7 @@ def module_sizes(p: Proven, candidate, sizes: dict | None) -> dict:
         out[py_name(k)] = int(v)
     missing = [n for n in names if n not in out]
     if missing:
-        raise EvosymError(f"give the operator's sizes {', '.join(missing)} (sizes={{...}}); "
+        raise EvosymError(f"give the operator's sizes {', '.join(missing)} (sizes={{...}}){unread}; "
                           f"meanings: " + "; ".join(f"{n} = {m}" for n, m in p.plan.module_sizes if n in missing))
     unknown = [k for k in out if k not in names]
     if unknown:
