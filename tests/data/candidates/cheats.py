@@ -262,9 +262,11 @@ SIZES = dict(G=1, C_g=3, O_g=3, K_h=3, K_w=3, s_h=1, s_w=1, delta_h=1, delta_w=1
 class TiledWithoutHalo(Exact):
     """Convolves tiles of 32 columns each on its own (the halo between tiles forgotten): right while W ≤ 32."""
 
+    tile = 32
+
     def forward(self, x):
-        return torch.cat([nn.functional.conv2d(x[..., s:s + 32], self.weight, self.bias, padding=1)
-                          for s in range(0, x.shape[-1], 32)], -1)
+        return torch.cat([nn.functional.conv2d(x[..., s:s + self.tile], self.weight, self.bias, padding=1)
+                          for s in range(0, x.shape[-1], self.tile)], -1)
 
 
 class BiasForThreeSamples(Exact):
@@ -311,12 +313,10 @@ class ReusesItsOutput(Exact):
         return buf.copy_(y)
 
 
-class TiledBy128(Exact):
+class TiledBy128(TiledWithoutHalo):
     """Tiles of 128 columns, the halo between tiles forgotten: right while W ≤ 128."""
 
-    def forward(self, x):
-        return torch.cat([nn.functional.conv2d(x[..., s:s + 128], self.weight, self.bias, padding=1)
-                          for s in range(0, x.shape[-1], 128)], -1)
+    tile = 128
 
 
 class BiasForEightSamples(Exact):
