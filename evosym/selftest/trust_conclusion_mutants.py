@@ -210,3 +210,51 @@ def prove_in_the_files_process():
         return Outcome(False, "nothing", f"the hostile file is refused even in its own process ({got[:200]})")
     return Outcome(True, "the child process of evosym prove",
                    f"in the file's process: PROVED; evosym prove: exit {rc}, {real[:200]}")
+
+
+# -- 11. the operator files' process confined -----------------------------------------------------------------
+
+WRITER = ("import os\n"
+          "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
+          "try:\n"
+          "    open(os.environ['EVOSYM_SELFTEST_VICTIM'], 'a').write('written by the operator file\\n')\n"
+          "except OSError:\n"
+          "    pass\n")
+UNCONFINED = ("import sys, evosym.isolation.spawn as s\n"
+              "s._START = s._START.replace('import runpy;', 'import evosym.isolation.landlock as L, "
+              "evosym.isolation.sockets as S; L.confine = lambda p: 0; S.deny_sockets = lambda: False; import runpy;')\n"
+              "from evosym.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
+
+
+def _writes(confined: bool) -> tuple[bool, str]:
+    """``evosym prove`` of a file that appends to a file outside the scratch folder (standing for evosym's sources
+    or its proof cache): whether the file changed, and the run's output."""
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        victim, src = os.path.join(folder, "victim.py"), os.path.join(folder, "writer.py")
+        with open(victim, "w") as f:
+            f.write("original\n")
+        with open(src, "w") as f:
+            f.write(WRITER)
+        argv = ["-m", "evosym"] if confined else ["-c", UNCONFINED]
+        run = subprocess.run([sys.executable, *argv, "prove", src, "--summary"], capture_output=True, text=True,
+                             timeout=300, env={**os.environ, "EVOSYM_SELFTEST_VICTIM": victim})
+        with open(victim) as f:
+            return f.read() != "original\n", " ".join((run.stdout + run.stderr).split())
+
+
+@mutant(CATEGORY, "hole 11: the operator files' process unconfined (it can write what the checker reads later)")
+def operator_file_unconfined():
+    from ..isolation.landlock import abi
+    if not abi():
+        return Outcome(False, "nothing", "this kernel has no Landlock: the confinement cannot be tested here")
+    changed, real = _writes(True)
+    if changed:
+        return Outcome(False, "nothing", f"evosym prove let the operator file write outside ({real[:200]}): the fix "
+                                         "is missing")
+    changed, got = _writes(False)
+    if not changed:
+        return Outcome(False, "nothing", f"the file could not write even unconfined ({got[:200]})")
+    return Outcome(True, "the Landlock confinement of the worker",
+                   f"unconfined: the file outside changed; confined: unchanged ({real[:120]})")
