@@ -86,9 +86,10 @@ def _ready(line, proc, err) -> None:
                                f"{_tail(err)}")
     if line.strip() == UNCONFINED.strip().encode() and not _warned:
         _warned = True
-        sys.stderr.write("evosym: warning: this system has no Landlock (Linux 5.13 or later, enabled), so the process "
-                         "that runs operator files is not confined: a file can write whatever you can, evosym's "
-                         "installed files and its proof cache included, and so reach later verdicts. Run only "
+        sys.stderr.write("evosym: warning: the process that runs operator files cannot be confined on this system "
+                         "(it needs Landlock, Linux 5.13 or later, for files and a seccomp filter, x86-64 or AArch64, "
+                         "for sockets): a file can write whatever you can, evosym's installed files and its proof "
+                         "cache included, or have a service of yours do it, and so reach later verdicts. Run only "
                          "operator files you trust (docs/proofs.md, \"Who runs what\").\n")
 
 
