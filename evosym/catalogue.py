@@ -102,15 +102,19 @@ def load_all() -> list[OperatorModule]:
     return [load(n) for n in catalogue_names()]
 
 
-def checked(name_or_path: str):
+def checked(name_or_path: str, *, callables: bool = True):
     """The checked proof of an operator, for code that *reads* proofs (code generation, numeric
     checks, kernels, the table, the docs). A catalogue operator's proof is checked once per process
     and shared (the catalogue cannot change under a running process); an operator file's is checked
     on every call, since the file may be edited, and refused when it carries a catalogue operator's name.
+    ``callables=False`` (what reads only the proof, e.g. ``evosym info``): an operator file is never imported
+    here, only derived in the confined child; its operator then has no references or bindings.
     ``evosym prove`` does not use this: it proves afresh (any name)."""
     if name_or_path in catalogue_names():
         return _checked_builtin(name_or_path)
     cp = _checked_in_parent(name_or_path)
+    if not callables:
+        return cp
     mod = load(name_or_path)   # only now, after the verdict: its callables (references, bindings) are needed here
     if mod.name in catalogue_names():   # its generated module would find the catalogue's kernels by that name
         raise OperatorFileError(f"{mod.source}: the operator is named {mod.name!r} like the catalogue's; code "

@@ -209,3 +209,24 @@ def test_a_module_beside_the_operator_file_does_not_run_before_the_confinement(t
                        env=module_env(), capture_output=True, text=True, encoding="utf-8", timeout=300)
     assert not (tmp_path / "pwned").exists(), r.stderr
     assert r.returncode == 0 and r.stdout.startswith("PROVED"), (r.returncode, r.stdout, r.stderr)
+
+
+def test_info_never_imports_an_operator_file_in_its_own_process(tmp_path):
+    """`evosym info FILE` reads only the proof: the file runs in the confined child alone (a marker it writes when
+    imported anywhere else never appears); `codegen` imports it after the verdict, for its callables (documented)."""
+    marker = tmp_path / "imported_unconfined"
+    src = tmp_path / "marked.py"
+    src.write_text("from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
+                   "try:\n"
+                   f"    open({str(marker)!r}, 'w').write('x')\n"
+                   "except OSError:\n"
+                   "    pass\n")
+    r = run_module("info", str(src), cwd=tmp_path, timeout=300)
+    assert r.returncode == 0 and "proof: PROVED" in r.stdout, r.stderr
+    if __import__("evosym.isolation.landlock", fromlist=["abi"]).abi():
+        assert not marker.exists()
+    out = tmp_path / "gen"
+    out.mkdir()
+    r = run_module("codegen", str(src), "--output", str(out), cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert marker.exists()   # the documented import after the verdict: the test would see a change of it

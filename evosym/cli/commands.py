@@ -552,7 +552,7 @@ def cmd_table(args, parser) -> int:
 
 def cmd_info(args, parser) -> int:
     from ..analysis.report import info
-    cp = catalogue.checked(args.name)
+    cp = catalogue.checked(args.name, callables=False)   # an operator file is not imported here: info reads the proof
     if not cp.ok:
         raise EvosymError(f"{args.name}: the proof does not check (see 'evosym prove {args.name}')")
     sys.stdout.write(results.dumps(results.info_document(cp)) if args.format == "json" else info(cp))
