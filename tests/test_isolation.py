@@ -198,17 +198,22 @@ def test_what_an_operator_file_prints_reaches_standard_error_escaped(tmp_path):
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="python -P (the checking process's own path) is 3.11+")
 def test_a_module_beside_the_operator_file_does_not_run_before_the_confinement(tmp_path):
     """`python -m` puts the current folder first on the import path: a json.py there ran in the worker before it
-    confined itself (it imports json first), unconfined. The worker starts with evosym's own folder there instead; a
-    json.py beside the file, imported after the confinement, stays confined."""
+    confined itself (it imports json first), unconfined; PYTHONPATH=. would do the same. The worker starts with
+    evosym's own folder there and no relative entry or the current folder anywhere on its path; a json.py beside the
+    file, imported after the confinement, stays confined."""
     (tmp_path / "json.py").write_text(f"open({str(tmp_path / 'pwned')!r}, 'w').write('unconfined')\n"
                                       "raise SystemExit('a shadowing json.py was imported')\n")
     src = tmp_path / "op.py"
     src.write_text("from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n")
     # (the parent with -P: the json.py must not reach the checking process either, which `python -m` would allow)
-    r = subprocess.run([sys.executable, "-P", "-m", "evosym", "prove", "op.py", "--summary"], cwd=tmp_path,
-                       env=module_env(), capture_output=True, text=True, encoding="utf-8", timeout=300)
-    assert not (tmp_path / "pwned").exists(), r.stderr
-    assert r.returncode == 0 and r.stdout.startswith("PROVED"), (r.returncode, r.stdout, r.stderr)
+    for path in (None, ".", str(tmp_path)):   # PYTHONPATH holding the current folder, relative or absolute
+        env = dict(module_env(), **({"PYTHONPATH": path} if path else {}))
+        r = subprocess.run([sys.executable, "-P", "-c", "import sys; sys.path[:] = [p for p in sys.path if p and p != "
+                            f"{str(tmp_path)!r} and p != '.']; from evosym.cli.main import main; sys.exit(main())",
+                            "prove", "op.py", "--summary"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           encoding="utf-8", timeout=300)
+        assert not (tmp_path / "pwned").exists(), (path, r.stderr)
+        assert r.returncode == 0 and r.stdout.startswith("PROVED"), (path, r.returncode, r.stdout, r.stderr)
 
 
 def test_info_never_imports_an_operator_file_in_its_own_process(tmp_path):

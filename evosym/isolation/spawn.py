@@ -25,10 +25,12 @@ from typing import Iterator
 from ..errors import EvosymError, OperatorFileError, TimeLimitExceeded
 
 READY = "{\"ready\": true}\n"   # the child's first line, once evosym is imported: the time limit counts from here
-# The worker started with evosym's own folder, not the current one, first on its import path: `python -m` would put the
-# current folder there, and a json.py beside an operator file would run before the worker has confined itself.
+# The worker started with evosym's own folder first on its import path, and neither the current folder nor a relative
+# entry anywhere on it (`python -m` would put the current folder first, and PYTHONPATH may hold "."): a json.py beside
+# an operator file would otherwise run before the worker has confined itself.
 _ROOT = str(Path(__file__).resolve().parents[2])
-_START = (f"import sys; sys.path[0] = {_ROOT!r}; import runpy; "
+_START = (f"import os, sys; here = os.path.realpath(os.getcwd()); sys.path[:] = [{_ROOT!r}] + "
+          "[p for p in sys.path[1:] if p and os.path.isabs(p) and os.path.realpath(p) != here]; import runpy; "
           "runpy.run_module('evosym.worker', run_name='__main__', alter_sys=True)")
 UNCONFINED = "{\"ready\": true, \"confined\": false}\n"   # the same where the kernel has no Landlock (.landlock)
 
