@@ -35,6 +35,7 @@ _START = (f"import os, sys; here = os.path.realpath(os.getcwd()); sys.path[:] = 
 UNCONFINED = "{\"ready\": true, \"confined\": false}\n"   # the same where the kernel has no Landlock (.landlock)
 
 TAIL = 6        # lines of the child's standard error shown when it dies
+FORWARD = 1 << 20   # bytes of the child's standard error passed on at most (its last ones)
 STARTUP = 120   # seconds the child may take to import evosym, before any user code runs
 
 
@@ -145,9 +146,17 @@ def _how(code) -> str:
     return f"exited with status {code}"
 
 
+def _last(err, limit: int) -> tuple[str, int]:
+    """The last ``limit`` bytes of the child's standard error as text, and how many bytes came before them (read no
+    further: the file is the operator file's to fill, after its time limit has stopped counting)."""
+    size = err.seek(0, os.SEEK_END)
+    err.seek(max(0, size - limit))
+    return err.read(limit).decode("utf-8", "replace"), max(0, size - limit)
+
+
 def _tail(err) -> str:
-    err.seek(0)
-    lines = [l for l in _visible(err.read().decode("utf-8", "replace")).splitlines() if l.strip()][-TAIL:]
+    text, _ = _last(err, 1 << 16)
+    lines = [l for l in _visible(text).splitlines() if l.strip()][-TAIL:]
     return "" if not lines else "; its last output:\n  " + "\n  ".join(lines)
 
 
@@ -176,7 +185,7 @@ def _visible(text: str) -> str:
 
 def _forward(err) -> None:
     """What the operator file printed, passed on to our standard error."""
-    err.seek(0)
-    text = _visible(err.read().decode("utf-8", "replace"))
+    text, before = _last(err, FORWARD)
+    text = (f"(the operator file's first {before} bytes of output left out)\n" if before else "") + _visible(text)
     if text:
         sys.stderr.write(text if text.endswith("\n") else text + "\n")

@@ -3,7 +3,10 @@ a file standing for evosym's own sources, a folder standing for the proof cache 
 signal, a TCP connection, a UNIX socket, a UDP datagram). Each attempt's outcome goes to standard error as "ATTEMPT name: denied|DONE". Paths from the
 environment: EVOSYM_TEST_VICTIM (a file), EVOSYM_TEST_FOLDER (a folder), EVOSYM_TEST_SOCKET (a listening socket)."""
 
+import ctypes
+import mmap
 import os
+import platform
 import signal
 import socket
 import sys
@@ -39,6 +42,33 @@ def _udp():
         s.sendto(b"x", ("127.0.0.1", 9))
 
 
+def _datagram_pair():   # a datagram end of a socketpair can send to any path-bound datagram socket
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with a, b:
+        a.sendto(b"FROM THE OPERATOR FILE", os.environ["EVOSYM_TEST_DATAGRAM"])
+
+
+def _io_uring():   # its operations (IORING_OP_SOCKET) never pass seccomp: the ring itself must be refused
+    libc = ctypes.CDLL(None, use_errno=True)
+    params = ctypes.create_string_buffer(120)
+    fd = libc.syscall(425, 8, params)   # io_uring_setup (every architecture)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    os.close(fd)
+
+
+def _int80():   # the i386 socket() through int 0x80, past a filter that reads x86-64 numbers
+    if platform.machine() != "x86_64":
+        raise PermissionError("not x86-64")
+    code = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    code.write(bytes.fromhex("53b86701000089fb89f131d2cd805bc3"))   # push ebx; eax=359; ebx=edi; ecx=esi; int 0x80
+    call = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(code)))
+    fd = call(socket.AF_UNIX, socket.SOCK_STREAM)
+    if fd < 0:
+        raise PermissionError(-fd, os.strerror(-fd))
+    os.close(fd)
+
+
 attempts = {
     "append": _append,
     "truncate": _truncate,
@@ -53,6 +83,9 @@ attempts = {
     "tcp-connect": _connect,
     "unix-connect": _unix,
     "udp-send": _udp,
+    "datagram-pair": _datagram_pair,
+    "io-uring": _io_uring,
+    "int-0x80-socket": _int80,
 }
 for name, attempt in attempts.items():
     try:
