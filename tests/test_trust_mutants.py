@@ -73,9 +73,9 @@ def rows():
 
 def test_the_category_has_a_mutant_for_every_hole():
     mine = [m for m in MUTANTS if m.category == TM.CATEGORY]
-    assert sorted(m.name for m in mine) == sorted([*EXPECTED, "prove-in-the-files-process"])
+    assert sorted(m.name for m in mine) == sorted([*EXPECTED, "prove-in-the-files-process", "operator-file-unconfined"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 13))
+    assert holes == set(range(1, 14))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):
@@ -89,6 +89,9 @@ def test_every_checker_mutant_is_killed_by_its_fix(rows):
     _, o, _ = rows["prove-in-the-files-process"]
     assert o.by == "the child process of evosym prove"
     assert o.detail.startswith("in the file's process: PROVED; evosym prove: exit 1, FAILED hostile_patch_ok")
+    _, o, _ = rows["operator-file-unconfined"]
+    assert o.by == "the Landlock confinement of the worker"
+    assert o.detail.startswith("unconfined: the file outside changed; confined: unchanged (PROVED textbook_conv1d")
 
 
 def test_the_category_is_fast(rows):

@@ -212,7 +212,7 @@ def prove_in_the_files_process():
                    f"in the file's process: PROVED; evosym prove: exit {rc}, {real[:200]}")
 
 
-# -- 11. the operator files' process confined -----------------------------------------------------------------
+# -- 13. the operator files' process confined -----------------------------------------------------------------
 
 WRITER = ("import os\n"
           "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
@@ -244,7 +244,7 @@ def _writes(confined: bool) -> tuple[bool, str]:
             return f.read() != "original\n", " ".join((run.stdout + run.stderr).split())
 
 
-@mutant(CATEGORY, "hole 11: the operator files' process unconfined (it can write what the checker reads later)")
+@mutant(CATEGORY, "hole 13: the operator files' process unconfined (it can write what the checker reads later)")
 def operator_file_unconfined():
     from ..isolation.landlock import abi
     if not abi():
