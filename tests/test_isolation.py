@@ -113,6 +113,12 @@ def test_a_kernel_that_reads_the_value_at_the_channel_however_spelled_is_refused
 landlock_only = pytest.mark.skipif(not __import__("evosym.isolation.landlock", fromlist=["abi"]).abi(),
                                    reason="this kernel has no Landlock: the operator files' process is not confined")
 
+def _correct_file(path, body: str = ""):
+    """An operator file with a correct operator (the textbook conv1d) and ``body`` run at its import."""
+    path.write_text("from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n" + body)
+    return path
+
+
 ATTEMPTS = ("append", "truncate", "replace", "remove", "rename", "create", "mkdir", "symlink", "hardlink")
 
 
@@ -160,10 +166,8 @@ def test_the_confinement_reaches_what_the_file_starts_and_its_scratch_folder_is_
     """A process the operator file starts (a shell writing a file) is confined too; the child's scratch folder (its
     TMPDIR, the one place it may write) is gone after the run."""
     target = tmp_path / "written_by_a_subprocess"
-    src = tmp_path / "spawns.py"
-    src.write_text(
+    src = _correct_file(tmp_path / "spawns.py",
         "import os, subprocess, sys, tempfile\n"
-        "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
         f"rc = subprocess.run(['sh', '-c', 'echo x > {target}']).returncode\n"
         "print('SCRATCH', tempfile.gettempdir(), file=sys.stderr)\n"
         "open(os.path.join(tempfile.gettempdir(), 'ok'), 'w').write('in the scratch folder')\n"
@@ -191,10 +195,8 @@ def test_an_unconfined_child_is_warned_about_once(monkeypatch, capsys):
 def test_what_an_operator_file_prints_reaches_standard_error_escaped(tmp_path):
     """An operator file's prints are forwarded with their control characters escaped (a carriage return and erase
     sequences would otherwise overwrite the verdict on a terminal); newlines and tabs stay."""
-    src = tmp_path / "prints.py"
-    src.write_text("import sys\n"
-                   "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
-                   "print('one\\ttwo\\r\\x1b[2K\\x1b[1AFORGED \\u202e', file=sys.stderr)\n")
+    src = _correct_file(tmp_path / "prints.py", "import sys\n"
+                        "print('one\\ttwo\\r\\x1b[2K\\x1b[1AFORGED \\u202e', file=sys.stderr)\n")
     r = run_module("prove", str(src), "--summary", cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "one\ttwo\\r\\x1b[2K\\x1b[1AFORGED \\u202e" in r.stderr, ascii(r.stderr)
@@ -210,8 +212,7 @@ def test_a_module_beside_the_operator_file_does_not_run_before_the_confinement(t
     file, imported after the confinement, stays confined."""
     (tmp_path / "json.py").write_text(f"open({str(tmp_path / 'pwned')!r}, 'w').write('unconfined')\n"
                                       "raise SystemExit('a shadowing json.py was imported')\n")
-    src = tmp_path / "op.py"
-    src.write_text("from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n")
+    _correct_file(tmp_path / "op.py")
     # (the parent with -P: the json.py must not reach the checking process either, which `python -m` would allow)
     for path in (None, ".", str(tmp_path)):   # PYTHONPATH holding the current folder, relative or absolute
         env = dict(module_env(), **({"PYTHONPATH": path} if path else {}))
@@ -227,12 +228,10 @@ def test_info_never_imports_an_operator_file_in_its_own_process(tmp_path):
     """`evosym info FILE` reads only the proof: the file runs in the confined child alone (a marker it writes when
     imported anywhere else never appears); `codegen` imports it after the verdict, for its callables (documented)."""
     marker = tmp_path / "imported_unconfined"
-    src = tmp_path / "marked.py"
-    src.write_text("from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
-                   "try:\n"
-                   f"    open({str(marker)!r}, 'w').write('x')\n"
-                   "except OSError:\n"
-                   "    pass\n")
+    src = _correct_file(tmp_path / "marked.py", "try:\n"
+                        f"    open({str(marker)!r}, 'w').write('x')\n"
+                        "except OSError:\n"
+                        "    pass\n")
     r = run_module("info", str(src), cwd=tmp_path, timeout=300)
     assert r.returncode == 0 and "proof: PROVED" in r.stdout, r.stderr
     if __import__("evosym.isolation.landlock", fromlist=["abi"]).abi():
@@ -247,12 +246,10 @@ def test_info_never_imports_an_operator_file_in_its_own_process(tmp_path):
 def test_an_operator_files_output_is_forwarded_up_to_a_bound(tmp_path):
     """What the file prints is read after its time limit stopped counting: the parent keeps its last megabyte (50 MiB
     of output took 8 s and 588 MB in the parent before), saying how much it left out."""
-    src = tmp_path / "loud.py"
-    src.write_text("import os\n"
-                   "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
-                   "for _ in range(3):\n"
-                   "    os.write(2, b'A' * (1 << 20))\n"
-                   "os.write(2, b'\\nTHE END\\n')\n")
+    src = _correct_file(tmp_path / "loud.py", "import os\n"
+                        "for _ in range(3):\n"
+                        "    os.write(2, b'A' * (1 << 20))\n"
+                        "os.write(2, b'\\nTHE END\\n')\n")
     r = run_module("prove", str(src), "--summary", cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr[-500:]
     assert "bytes of output left out" in r.stderr and r.stderr.rstrip().endswith("THE END")

@@ -16,15 +16,14 @@ and the parent warns (docs/proofs.md, "Who runs what").
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import struct
-import sys
+
+from .libc import libc as load_libc, no_new_privs
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446   # the syscall numbers, the same on every architecture
 _VERSION = 1 << 0                                            # landlock_create_ruleset flag: ask for the ABI version
 _PATH_BENEATH = 1                                            # rule type
-_NO_NEW_PRIVS = 38                                           # prctl option
 
 # filesystem rights (ABI version that introduced them): every right that changes the filesystem
 _WRITE = {1 << 1: 1,    # WRITE_FILE
@@ -45,18 +44,9 @@ _NET = 3        # BIND_TCP | CONNECT_TCP (ABI 4)
 _SCOPED = 3     # ABSTRACT_UNIX_SOCKET | SIGNAL (ABI 6)
 
 
-def _libc():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    except OSError:
-        return None
-
-
 def abi() -> int:
     """The kernel's Landlock ABI version; 0 where there is none."""
-    libc = _libc()
+    libc = load_libc()
     if libc is None:
         return 0
     version = libc.syscall(ctypes.c_long(_CREATE_RULESET), None, ctypes.c_size_t(0), ctypes.c_uint32(_VERSION))
@@ -70,7 +60,7 @@ def confine(scratch: str) -> int:
     version = abi()
     if version == 0:
         return 0
-    libc = _libc()
+    libc = load_libc()
     fs = sum(right for right, since in _WRITE.items() if since <= version)
     attr = struct.pack("=QQQ", fs, _NET if version >= 4 else 0, _SCOPED if version >= 6 else 0)
     size = 24 if version >= 6 else 16 if version >= 4 else 8
@@ -82,9 +72,7 @@ def confine(scratch: str) -> int:
         _allow(libc, ruleset, scratch, fs)
         if os.path.exists(os.devnull):
             _allow(libc, ruleset, os.devnull, fs & _FILE_RIGHTS & ~(1 << 15))
-        if libc.prctl(ctypes.c_int(_NO_NEW_PRIVS), ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0),
-                      ctypes.c_ulong(0)) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS): " + os.strerror(ctypes.get_errno()))
+        no_new_privs(libc)
         if libc.syscall(ctypes.c_long(_RESTRICT_SELF), ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self: " + os.strerror(ctypes.get_errno()))
     finally:

@@ -15,13 +15,13 @@ x86-64 and AArch64 only: elsewhere :func:`deny_sockets` installs nothing and say
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import os
 import platform
 import struct
 import sys
 
-_SET_SECCOMP, _MODE_FILTER, _NO_NEW_PRIVS = 22, 2, 38   # prctl options
+from .libc import libc, no_new_privs, prctl
+
+_SET_SECCOMP, _MODE_FILTER = 22, 2                     # prctl option, its mode
 _LD_ABS_W, _JEQ_K, _AND_K, _RET_K = 0x20, 0x15, 0x54, 0x06   # BPF: load a word of seccomp_data, jump if equal, A &= k,
 _ALLOW, _EPERM = 0x7FFF0000, 0x00050000 | 1                   # return; SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
 _IO_URING = (425, 426, 427)                                   # io_uring_setup, _enter, _register (every architecture)
@@ -60,15 +60,15 @@ def deny_sockets() -> bool:
     machine = platform.machine().lower()
     if not sys.platform.startswith("linux") or machine not in _ARCHES:
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    lib = libc()
+    if lib is None:
+        return False
     program = _program(*_ARCHES[machine])
     filters = ctypes.create_string_buffer(program, len(program))
 
     class _Fprog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
     fprog = _Fprog(len(program) // 8, ctypes.addressof(filters))
-    ulong = ctypes.c_ulong
-    if libc.prctl(ctypes.c_int(_NO_NEW_PRIVS), ulong(1), ulong(0), ulong(0), ulong(0)) != 0 or \
-            libc.prctl(ctypes.c_int(_SET_SECCOMP), ulong(_MODE_FILTER), ctypes.byref(fprog), ulong(0), ulong(0)) != 0:
-        raise OSError(ctypes.get_errno(), "seccomp: " + os.strerror(ctypes.get_errno()))
+    no_new_privs(lib)
+    prctl(lib, _SET_SECCOMP, _MODE_FILTER, ctypes.byref(fprog))
     return True

@@ -18,11 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import EvosymError, OperatorFileError, TimeLimitExceeded
+from ..proof.codec import is_control
 
 READY = "{\"ready\": true}\n"   # the child's first line, once evosym is imported: the time limit counts from here
 # The worker started with evosym's own folder first on its import path, and neither the current folder nor a relative
@@ -179,8 +179,7 @@ def _visible(text: str) -> str:
     """The operator file's output with its control and format characters (escape sequences, carriage returns,
     direction overrides; not newlines or tabs) written as escapes: on a terminal they could erase the verdict or print
     a forged one."""
-    return "".join(ch if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf")
-                   else ascii(ch)[1:-1] for ch in text)
+    return "".join(ascii(ch)[1:-1] if ch not in "\n\t" and is_control(ch) else ch for ch in text)
 
 
 def _forward(err) -> None:

@@ -83,7 +83,12 @@ def control_character(text: str, allowed: str = "") -> str | None:
     """The first control or format character of ``text`` (escape, carriage return, a bidirectional override …)
     outside ``allowed``, or None: names and texts from a certificate or an operator file are printed to a terminal,
     which would act on them (erase the verdict line, print a forged one, reorder it)."""
-    return next((ch for ch in text if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cf")), None)
+    return next((ch for ch in text if ch not in allowed and is_control(ch)), None)
+
+
+def is_control(ch: str) -> bool:
+    """A control or format character (Unicode Cc, Cf): one a terminal may act on."""
+    return unicodedata.category(ch) in ("Cc", "Cf")
 
 
 def decode(tree):

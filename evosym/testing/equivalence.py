@@ -13,8 +13,8 @@ Soundness first: a check that a candidate can fool is worse than none. So every 
   autograd enabled on an input that does not require grad (a network's first layer), on non-contiguous views
   of the input (a candidate that reads the storage as if it were contiguous) and, where the operator is linear
   in its input, on the input 64 times larger (a candidate that clamps or saturates);
-- after every call, checks that each output handed back earlier still has its values (a candidate that returns one
-  buffer it writes again);
+- after the last call, checks that every output handed back earlier still has its values (a candidate that returns
+  one buffer it writes again);
 - after each call checks that the input it was given is unchanged, that the output is a tensor of the
   right shape, dtype and device, finite, and within the rounding bound of the operator's values;
 - counts its comparisons in locals: a run that compared nothing, or fewer than it planned, fails.
@@ -155,13 +155,13 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     def draw():   # every input, in the operator's order (one input: the same draws as ever)
         return tuple(in_domain(op.tensor(n), torch.randn(shapes[n], generator=gen, dtype=torch.float64)).to(dtype)
                      for n in inputs)
+    def real(f, x):   # f applied to the inputs that take real values (an indicator stays 0/1)
+        return tuple(t if op.tensor(n).domain in ("indicator", "leading_indicator") else f(t) for n, t in zip(inputs, x))
     x1 = draw()
-    x2 = tuple(t.clamp(min=0) if op.tensor(n).domain not in ("indicator", "leading_indicator") else t   # half of it
-               for n, t in zip(inputs, draw()))   # exact zeros, as after a ReLU: a candidate that skips zeros
+    x2 = real(lambda t: t.clamp(min=0), draw())   # half of it exact zeros, as after a ReLU: a candidate that skips zeros
     # where the output is linear in the inputs, the first inputs 64 times larger (exact in binary floating point): a
     # candidate that clamps or saturates
-    big = [tuple(t * 64 if op.tensor(n).domain not in ("indicator", "leading_indicator") else t
-                 for n, t in zip(inputs, x1))] if plan.static else []
+    big = [real(lambda t: t * 64, x1)] if plan.static else []
     # one input changed at a time (several inputs only): a candidate that ignores it, or caches by the others, is seen
     mixed = [tuple(x2[j] if j == k else x1[j] for j in range(len(inputs))) for k in range(len(inputs))] if several else []
     # two inputs of one shape passed as the SAME tensor (cross-attention's m(q, kv, kv)): a candidate must not

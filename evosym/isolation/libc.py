@@ -1,0 +1,34 @@
+"""The C library calls both confinements make (:mod:`.landlock`, :mod:`.sockets`): the library itself, and
+``prctl(PR_SET_NO_NEW_PRIVS)``, which each needs before it may confine an unprivileged process."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+_NO_NEW_PRIVS = 38   # prctl option
+
+
+def libc():
+    """The C library with errno kept, or None off Linux (or where it cannot be loaded)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    except OSError:
+        return None
+
+
+def prctl(lib, option: int, *args) -> None:
+    """``prctl(option, args…)`` (unsigned longs or pointers, padded to four); OSError naming it when it fails."""
+    values = [ctypes.c_ulong(a) if isinstance(a, int) else a for a in args]
+    values += [ctypes.c_ulong(0)] * (4 - len(values))
+    if lib.prctl(ctypes.c_int(option), *values) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}): " + os.strerror(ctypes.get_errno()))
+
+
+def no_new_privs(lib) -> None:
+    """This process and all it starts can gain no privileges (set-uid, file capabilities) any more."""
+    prctl(lib, _NO_NEW_PRIVS, 1)
