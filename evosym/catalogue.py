@@ -107,48 +107,62 @@ def checked(name_or_path: str, *, callables: bool = True):
     checks, kernels, the table, the docs). A catalogue operator's proof is checked once per process
     and shared (the catalogue cannot change under a running process); an operator file's is checked
     on every call, since the file may be edited, and refused when it carries a catalogue operator's name.
-    ``callables=False`` (what reads only the proof, e.g. ``evosym info``): an operator file is never imported
-    here, only derived in the confined child; its operator then has no references or bindings.
-    ``evosym prove`` does not use this: it proves afresh (any name)."""
+    An operator file is never imported here: it is derived in a confined child, which also hands back its plain data
+    (weight binding, benchmark sizes: checked on the way in), and its references run in a confined process of
+    their own when called. ``callables=False`` (what reads only the proof, e.g. ``evosym info``): the operator then
+    has no references or bindings. ``evosym prove`` does not use this: it proves afresh (any name)."""
     if name_or_path in catalogue_names():
         return _checked_builtin(name_or_path)
-    cp = _checked_in_parent(name_or_path)
+    cp, data = _checked_in_parent(name_or_path)
     if not callables:
         return cp
-    mod = load(name_or_path)   # only now, after the verdict: its callables (references, bindings) are needed here
-    if mod.name in catalogue_names():   # its generated module would find the catalogue's kernels by that name
-        raise OperatorFileError(f"{mod.source}: the operator is named {mod.name!r} like the catalogue's; code "
-                                "generated from it would be taken for the catalogue's (kernels are found by operator "
-                                "name): give it a name of its own")
-    if mod.operator != cp.operator:
-        raise OperatorFileError(f"{mod.source}: loading the file again gave another operator than the one proved")
-    op = dataclasses.replace(cp.operator, **{f: getattr(mod.operator, f) for f in _CALLABLES})
-    return dataclasses.replace(cp, proof=dataclasses.replace(cp.proof, operator=op))
+    return _with_data(name_or_path, cp, data)
 
 
 _CALLABLES = ("reference", "torch_reference", "torch_binding", "bench", "figure")
 
 
 def _checked_in_parent(path: str):
-    """An operator file's proof derived in a child process and checked here, before the file is imported."""
-    (_, _, cp), = checked_apart([path])
-    return cp
+    """An operator file's proof derived in a child process and checked here (the file is never imported here), and
+    the plain data the child handed back with it."""
+    (_, _, cp, data), = checked_apart([path], with_data=True)
+    return cp, data
 
 
-def checked_apart(sources: list[str], seconds: float | None = None, *, search: bool = False):
+def _with_data(path: str, cp, data):
+    """The checked proof of an operator file with its data (binding, benchmark sizes) and its references, which run
+    in a confined process of their own (:mod:`evosym.isolation.references`)."""
+    from .codegen.torchexpr import py_name
+    from .isolation.handback import decode, digest
+    from .isolation.references import references
+    op = cp.operator
+    if op.name in catalogue_names():   # its generated module would find the catalogue's kernels by that name
+        raise OperatorFileError(f"{path}: the operator is named {op.name!r} like the catalogue's; code generated from "
+                                "it would be taken for the catalogue's (kernels are found by operator name): give it a "
+                                "name of its own")
+    d = decode(data, path, {str(s): s for s, _ in op.sizes}, {py_name(s) for s, _ in op.sizes},
+               {t.name for t in op.tensors})
+    refs = references(path, digest(op))
+    op = dataclasses.replace(op, torch_binding=d["torch_binding"], bench=d["bench"], figure=d["figure"],
+                             reference=refs.numpy if d["reference"] else None,
+                             torch_reference=refs.torch if d["torch_reference"] else None)
+    return dataclasses.replace(cp, proof=dataclasses.replace(cp.proof, operator=op))
+
+
+def checked_apart(sources: list[str], seconds: float | None = None, *, search: bool = False, with_data: bool = False):
     """(source, derivation, checked proof) for each source: derived in one child process that runs the user
     code (:mod:`evosym.isolation`), checked here with what it hands back; ``seconds`` limits each derivation
     and each check; ``search``: the proof search instead of each file's ``derive``. A catalogue name must
-    come back as that operator."""
+    come back as that operator. ``with_data``: the file's plain data as handed back too, fourth."""
     from .isolation.spawn import DerivationFailed, derivations
     from .proof.certificate import check_derivation
     known = set(catalogue_names())
-    for source, data in derivations(sources, seconds or None, search=search):
+    for source, data, extra in derivations(sources, seconds or None, search=search):
         with time_limit(seconds, f"checking {source}"):
             cp = check_derivation(data)
         if source in known and cp.operator.name != source:
             raise DerivationFailed(f"{source}: the derivation handed back is of another operator, {cp.operator.name}")
-        yield source, data, cp
+        yield (source, data, cp, extra) if with_data else (source, data, cp)
 
 
 @functools.lru_cache(maxsize=None)

@@ -224,9 +224,10 @@ def test_a_module_beside_the_operator_file_does_not_run_before_the_confinement(t
         assert r.returncode == 0 and r.stdout.startswith("PROVED"), (path, r.returncode, r.stdout, r.stderr)
 
 
-def test_info_never_imports_an_operator_file_in_its_own_process(tmp_path):
-    """`evosym info FILE` reads only the proof: the file runs in the confined child alone (a marker it writes when
-    imported anywhere else never appears); `codegen` imports it after the verdict, for its callables (documented)."""
+def test_no_command_imports_an_operator_file_in_its_own_process(tmp_path):
+    """`info`, `codegen`, `check` and `bench` never import an operator file: it is derived in the confined child,
+    which hands back its plain data, and its references run in a confined process of their own (a marker it writes
+    when imported anywhere unconfined never appears); what it prints is passed on."""
     marker = tmp_path / "imported_unconfined"
     src = _correct_file(tmp_path / "marked.py", "try:\n"
                         f"    open({str(marker)!r}, 'w').write('x')\n"
@@ -240,7 +241,18 @@ def test_info_never_imports_an_operator_file_in_its_own_process(tmp_path):
     out.mkdir()
     r = run_module("codegen", str(src), "--output", str(out), cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert marker.exists()   # the documented import after the verdict: the test would see a change of it
+    assert (out / "textbook_conv1d.py").is_file()
+    r = run_module("check", str(src), cwd=tmp_path, timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith("PASSED"), (r.stdout, r.stderr)
+    timed = tmp_path / "timed.py"   # a torch reference and benchmark sizes: bench times the reference in its process
+    timed.write_text("import dataclasses\nfrom evosym.selftest.operators.locally_connected1d import OPERATOR as _O\n"
+                     "OPERATOR = dataclasses.replace(_O, bench=dict(_O.grid[0]))\n"
+                     f"try:\n    open({str(marker)!r}, 'w').write('x')\nexcept OSError:\n    pass\n")
+    r = run_module("bench", str(timed), "--repeat", "3", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0 and "| locally_connected1d |" in r.stdout, (r.stdout, r.stderr)
+    assert "timed in the operator file's confined process" in r.stdout
+    if __import__("evosym.isolation.landlock", fromlist=["abi"]).abi():
+        assert not marker.exists()
 
 
 def test_an_operator_files_output_is_forwarded_up_to_a_bound(tmp_path):
@@ -254,3 +266,20 @@ def test_an_operator_files_output_is_forwarded_up_to_a_bound(tmp_path):
     assert r.returncode == 0, r.stderr[-500:]
     assert "bytes of output left out" in r.stderr and r.stderr.rstrip().endswith("THE END")
     assert len(r.stderr) < (1 << 20) + 4096
+
+
+def test_a_reply_without_end_is_cut_at_the_bound(tmp_path, monkeypatch):
+    """A reply is one line: a file that writes on the protocol's pipe without ever ending the line (after its own
+    reply's start, or instead of it) is a failed derivation once the line passes MAX_LINE bytes, not a parent that
+    reads until its memory is gone."""
+    from evosym import catalogue
+    from evosym.isolation import spawn
+    monkeypatch.setattr(spawn, "MAX_LINE", 1 << 20)
+    src = _correct_file(tmp_path / "endless.py", "import os\n"
+                        "for fd in range(3, 64):\n"
+                        "    try:\n"
+                        "        os.write(fd, b'{' + b' ' * (3 << 20))\n"
+                        "    except OSError:\n"
+                        "        pass\n")
+    with pytest.raises(spawn.DerivationFailed, match="a reply longer than 1 MiB"):
+        list(catalogue.checked_apart([str(src)], 60))

@@ -240,9 +240,10 @@ def cmd_codegen(args, parser) -> int:
     inputs = _input_files(names)   # never overwritten, even with --force
     generated = {}
     if out_dir is not None:   # every file it may write, refused before any work (nothing half-written)
-        for name in names:     # the files named after the operator: before anything is proved
-            check_target(out_dir / _generated_name(name, catalogue.load(name).name, args.target), force=args.force,
-                         inputs=inputs)
+        known = set(catalogue.catalogue_names())
+        for name in names:     # the files named after a catalogue operator: before anything is proved (an operator
+            if name in known:  # file's name is known from its derivation: it is never imported here)
+                check_target(out_dir / _generated_name(name, name, args.target), force=args.force, inputs=inputs)
         for name in names:     # the artifacts next to a module: known once generated, checked before any write
             generated[name] = gen = _generated(name, args)
             if gen is None:
@@ -478,6 +479,9 @@ def cmd_bench(args, parser) -> int:
         from ..codegen.bench_kernels import bench_kernels
         if not args.name:
             raise EvosymError("bench --kernels needs an operator NAME")
+        if args.name not in catalogue.catalogue_names():
+            raise EvosymError(f"bench --kernels times the reference in this process, and an operator file's ({args.name}) "
+                              "runs only in its confined process: time the file with 'evosym bench FILE'")
         kb = bench_kernels(args.name, device=args.device, sizes=sizes or None)
         print(results.dumps(results.bench_kernels_document(kb)), end="") if args.format == "json" else print(kb.text())
         return 0
@@ -492,8 +496,11 @@ def cmd_bench(args, parser) -> int:
             rows, device=args.device, repeat=args.repeat, generic=not args.no_generic, torch_version=torch.__version__,
             threads=torch.get_num_threads())))
         return 0
+    files = [n for n in names if n not in catalogue.catalogue_names()]
     print(f"device: {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"median of {args.repeat} interleaved rounds")
+          f"median of {args.repeat} interleaved rounds" + (
+              f" ({', '.join(files)}: the reference timed in the operator file's confined process, its memory not "
+              "measured)" if files else ""))
     print(table(rows))
     return 0
 

@@ -20,6 +20,7 @@ from .. import catalogue
 from ..errors import EvosymError
 from ..ir.operator import format_sizes
 from ..ir.tensors import in_domain
+from ..isolation.references import References
 from .check import bind, load_source
 from .peak_memory import peak_memory_mb
 from .plan import make_plan
@@ -119,6 +120,9 @@ def bench_operator(name: str, *, device: str = "cpu", repeat: int = 10, generic:
     st = prepare(name, device, sizes)
     op, plan, fn, env, t = st.op, st.plan, st.fn, st.env, st.t
     sizes = {str(k): v for k, v in env.items()}
+    apart = getattr(op.torch_reference, "__self__", None)
+    if isinstance(apart, References):   # an operator file's reference, in its confined process: timed there
+        return _bench_apart(op, plan, fn, t, env, sizes, apart, repeat, device, generic)
     with torch.no_grad():
         fns = [bind(fn, plan, op, t, env, "auto"), lambda: op.torch_reference(t, sizes)]
         times = _time_ms(fns, repeat, device)
@@ -130,6 +134,19 @@ def bench_operator(name: str, *, device: str = "cpu", repeat: int = 10, generic:
             generic_ms *= times[1] / ref_again   # expressed against the main pass's traditional time
         mem_gen, mem_ref = peak_memory_mb(fns[0], device), peak_memory_mb(fns[1], device)
     return BenchRow(op.name, format_sizes(env), plan.path, times[0], generic_ms, times[1], mem_gen, mem_ref, device)
+
+
+def _bench_apart(op, plan, fn, t, env, sizes, refs, repeat, device, generic) -> BenchRow:
+    """The row of an operator file, whose reference runs in its confined process: timed there on the same inputs (the
+    median of ``repeat`` calls after one warm-up; the transfer of the inputs is not timed), its memory not measured."""
+    with torch.no_grad():
+        ours = bind(fn, plan, op, t, env, "auto")
+        mine = _time_ms([ours], repeat, device)[0]
+        theirs = statistics.median(refs.time_ms(t, sizes, repeat))
+        generic_ms = _time_ms([bind(fn, plan, op, t, env, "generic")], max(3, repeat // 4), device)[0] if generic else \
+            float("nan")
+        mem = peak_memory_mb(ours, device)
+    return BenchRow(op.name, format_sizes(env), plan.path, mine, generic_ms, theirs, mem, float("nan"), device)
 
 
 def table(rows) -> str:

@@ -37,21 +37,23 @@ UNCONFINED = "{\"ready\": true, \"confined\": false}\n"   # the same where the k
 TAIL = 6        # lines of the child's standard error shown when it dies
 FORWARD = 1 << 20   # bytes of the child's standard error passed on at most (its last ones)
 STARTUP = 120   # seconds the child may take to import evosym, before any user code runs
+MAX_LINE = 1 << 28   # bytes of one reply (the largest catalogue derivation is a few MB)
+
+
+class LineTooLong(EvosymError):
+    """The child sent more than MAX_LINE bytes without ending its line (a reply is one line)."""
 
 
 class DerivationFailed(EvosymError):
     """The child ended without handing back a derivation: a failed proof, never a proof."""
 
 
-def derivations(sources: list[str], time_limit: float | None, *, search: bool = False) -> Iterator[tuple[str, dict]]:
-    """(source, derivation) for each source, in order, derived in one child process; ``time_limit``
+def derivations(sources: list[str], time_limit: float | None, *, search: bool = False) -> Iterator[tuple[str, dict, object]]:
+    """(source, derivation, the file's plain data as handed back: :mod:`.handback`) for each source, in order, derived in one child process; ``time_limit``
     seconds (None or 0: none) for each source, counted from the previous reply; ``search``: by the proof
     search instead of each file's ``derive``."""
     with tempfile.TemporaryDirectory(prefix="evosym-worker-", ignore_cleanup_errors=True) as scratch, tempfile.TemporaryFile() as err:
-        env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_SEARCH="1" if search else "0",
-                   EVOSYM_WORKER_SCRATCH=scratch, TMPDIR=scratch)   # the only folder the confined child may write
-        proc = subprocess.Popen([sys.executable, "-c", _START, *sources], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=err, env=env, start_new_session=True)
+        proc = start(sources, scratch, err, "search" if search else "derive")
         done = False
         try:
             lines = _lines(proc, time_limit)
@@ -69,7 +71,7 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
                     raise DerivationFailed(message)
                 if not isinstance(reply.get("derivation"), dict):
                     raise DerivationFailed(f"{source}: the operator file's process handed back no derivation")
-                yield source, reply["derivation"]
+                yield source, reply["derivation"], reply.get("data")
             done = True
         finally:
             _kill(proc)
@@ -77,12 +79,21 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
                 _forward(err)
 
 
+def start(sources: list[str], scratch: str, err, mode: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
+    """The worker on ``sources`` in ``mode`` (:data:`evosym.worker.MODES`), in a process group of its own, confining
+    itself to writing beneath ``scratch`` (its TMPDIR); its standard error goes to the file ``err``, its protocol
+    channel is ``proc.stdout``."""
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_SCRATCH=scratch,
+               TMPDIR=scratch, EVOSYM_WORKER_MODE=mode)   # the only folder the confined child may write
+    return subprocess.Popen([sys.executable, "-c", _START, *sources], stdin=stdin, stdout=subprocess.PIPE, stderr=err,
+                            env=env, start_new_session=True)
+
+
 def _ready(line, proc, err) -> None:
     """The child's first line says it has imported evosym, confined (or unconfined: warned once per process); each
     source's time limit starts after it."""
     global _warned
-    if isinstance(line, TimeLimitExceeded) or line is None or line.strip() not in (READY.strip().encode(),
-                                                                                   UNCONFINED.strip().encode()):
+    if not isinstance(line, bytes) or line.strip() not in (READY.strip().encode(), UNCONFINED.strip().encode()):
         if line is None:
             proc.wait()
         raise DerivationFailed(f"the process for operator files {_how(proc.returncode) if line is None else 'did not start'}"
@@ -101,7 +112,8 @@ _warned = False
 
 def _lines(proc, time_limit) -> Iterator:
     """Complete lines from the child's standard output, or a TimeLimitExceeded instance when one is overdue
-    (the first line, the child's READY, may take up to STARTUP seconds whatever the limit)."""
+    (the first line, the child's READY, may take up to STARTUP seconds whatever the limit), or a LineTooLong
+    instance for a line of more than MAX_LINE bytes."""
     buf = b""
     fd = proc.stdout.fileno()
     limit = max(STARTUP, time_limit or 0)
@@ -118,11 +130,16 @@ def _lines(proc, time_limit) -> Iterator:
             if not chunk:
                 return
             buf += chunk
+            if len(buf) > MAX_LINE and b"\n" not in buf:
+                yield LineTooLong(f"a reply longer than {MAX_LINE >> 20} MiB")
+                return
         line, buf = buf.split(b"\n", 1)
         yield line
 
 
 def _parse(line, source, proc, err) -> dict:
+    if isinstance(line, LineTooLong):
+        raise DerivationFailed(f"{source}: the operator file's process handed back {line}, not a derivation")
     if line is None:
         proc.wait()
         raise DerivationFailed(f"{source}: the operator file's process {_how(proc.returncode)} before handing "

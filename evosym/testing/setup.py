@@ -30,8 +30,7 @@ class Proven:
 
 @functools.lru_cache(maxsize=None)
 def proven(name_or_path: str) -> Proven:
-    mod = catalogue.load(name_or_path)
-    cp = mod.proof().check()
+    cp = catalogue.checked(name_or_path)   # an operator file: derived and referenced in confined processes
     if not cp.ok:
         raise EvosymError(f"{name_or_path}: the operator's proof does not check; nothing to compare against")
     plan = make_plan(cp)

@@ -1,0 +1,219 @@
+"""An operator file's references, run in a confined process of their own: the checking process never imports the file.
+
+``evosym check`` compares generated code with the file's references, and ``evosym bench`` times them; both call
+them here as if they were local. :class:`References` starts the worker in ``serve`` mode (confined like the
+derivation's child: :mod:`.landlock`, :mod:`.sockets`) on first use, sends it the inputs as raw arrays
+(:mod:`.frames`) and reads back the outputs, each call under a hard wall-clock limit; the torch reference is
+differentiable through :class:`_Remote` (its backward asks the process for the vector-Jacobian product). The
+process says which operator it loaded; one other than the proved one (the file was edited) is refused. Whatever the
+process answers is only ever the reference's value: it is compared, never trusted.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from ..errors import EvosymError
+from . import frames
+from .spawn import _forward, _how, _kill, _ready, _tail, _visible, start
+
+CALL_LIMIT = 600.0   # seconds one call may take
+STARTUP = 120.0      # seconds the process may take to import evosym and load the file
+REPLY_FACTOR, REPLY_BYTES = 16, 1 << 26   # a reply's arrays: at most 16× the request's bytes, + 64 MiB
+
+
+class ReferenceFailed(EvosymError):
+    """The reference process did not answer (it raised, died, or ran out of time); the message says which."""
+
+
+class References:
+    """The references of the operator file ``source``, whose proved operator has the identity ``digest``."""
+
+    def __init__(self, source: str, digest: str):
+        self.source, self.digest = source, digest
+        self.proc = self.err = self.scratch = None
+        self.broken: str | None = None
+        self._buf = b""
+
+    # the references, called as the operator's own ---------------------------------------------------------------
+    def numpy(self, arrays: dict, sizes: dict) -> np.ndarray:
+        """``Operator.reference``: arrays in, a float64 array out."""
+        return self.call("numpy", {k: np.asarray(v) for k, v in arrays.items()}, sizes, expect=["y"])["y"]
+
+    def torch(self, t: dict, sizes: dict) -> torch.Tensor:
+        """``Operator.torch_reference``: tensors in, a tensor out, differentiable in the tensors that require grad."""
+        names = list(t)
+        return _Remote.apply(self, names, dict(sizes), *[t[k] for k in names])
+
+    def time_ms(self, t: dict, sizes: dict, repeat: int) -> list[float]:
+        """``repeat`` calls of the torch reference on ``t``, each timed in the reference process (ms)."""
+        return self.call("time", _arrays(t), sizes, expect=[], repeat=int(repeat))["ms"]
+
+    # the process ------------------------------------------------------------------------------------------------
+    def call(self, kind: str, arrays: dict, sizes: dict, expect: list, **extra) -> dict:
+        """One request; the reply's arrays, which must be the floating-point arrays ``expect`` (and ``ms`` for a
+        timing)."""
+        if self.broken:
+            raise ReferenceFailed(self.broken)
+        if self.proc is None:
+            self._start()
+        message = frames.pack({"call": kind, "sizes": {str(k): int(v) for k, v in sizes.items()}, **extra},
+                              list(arrays.items()))
+        deadline = time.monotonic() + CALL_LIMIT
+        try:
+            self._send(message, deadline)
+            head, out = self._receive(deadline, REPLY_FACTOR * len(message) + REPLY_BYTES)
+        except (ReferenceFailed, frames.FrameError, OSError) as exc:
+            self.close()
+            self.broken = f"{self.source}: the reference process: {exc}"
+            raise ReferenceFailed(self.broken) from None
+        if "error" in head:
+            raise ReferenceFailed(f"the reference raised {_visible(str(head['error'])[:2000])}")
+        if sorted(out) != sorted(expect) or any(a.dtype.kind != "f" for a in out.values()):
+            raise ReferenceFailed(f"{self.source}: the reference process handed back other arrays than asked for")
+        if kind == "time":
+            ms = head.get("ms")
+            if not (isinstance(ms, list) and all(type(v) is float and v >= 0 for v in ms)):
+                raise ReferenceFailed(f"{self.source}: the reference process handed back no timing")
+            out["ms"] = ms
+        return out
+
+    def _start(self) -> None:
+        self.scratch = tempfile.mkdtemp(prefix="evosym-reference-")
+        self.err = tempfile.TemporaryFile()
+        self.proc = start([self.source], self.scratch, self.err, "serve", stdin=subprocess.PIPE)
+        try:
+            line = self._line(time.monotonic() + STARTUP)
+            _ready(line, self.proc, self.err)
+            head, _ = self._receive(time.monotonic() + STARTUP)
+        except (ReferenceFailed, frames.FrameError, EvosymError) as exc:
+            self.close()
+            self.broken = f"{self.source}: the reference process did not start: {exc}"
+            raise ReferenceFailed(self.broken) from None
+        if head.get("operator") != self.digest:
+            self.close()
+            why = (f"it could not load the file ({_visible(str(head['error'])[:2000])})" if "error" in head else
+                   "the file defines another operator than the one proved (edited since?)")
+            self.broken = f"{self.source}: the reference process: {why}"
+            raise ReferenceFailed(self.broken)
+
+    def _send(self, data: bytes, deadline: float) -> None:
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            _, ready, _ = select.select([], [fd], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise ReferenceFailed(f"it did not take its input within {CALL_LIMIT:g} s")
+            try:
+                view = view[os.write(fd, view[:1 << 20]):]
+            except BrokenPipeError:
+                raise ReferenceFailed(self._gone()) from None
+
+    def _receive(self, deadline: float, limit: int = 0):
+        head = frames.header(self._line(deadline))
+        lay = frames.layout(head, limit)
+        return head, frames.arrays(lay, lambda n: self._exact(n, deadline))
+
+    def _line(self, deadline: float) -> bytes:
+        while b"\n" not in self._buf:
+            if len(self._buf) > frames.MAX_HEADER:
+                raise frames.FrameError("a header line longer than the protocol's")
+            self._more(deadline)
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line
+
+    def _exact(self, n: int, deadline: float) -> bytes:
+        chunks, have = [self._buf[:n]], min(n, len(self._buf))
+        self._buf = self._buf[n:]
+        while have < n:
+            self._more(deadline, n - have)
+            chunks.append(self._buf[:n - have])
+            have += len(chunks[-1])
+            self._buf = self._buf[len(chunks[-1]):]
+        return b"".join(chunks)
+
+    def _more(self, deadline: float, want: int = 1 << 16) -> None:
+        fd = self.proc.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise ReferenceFailed(f"it did not answer within {CALL_LIMIT:g} s (killed)")
+        chunk = os.read(fd, min(max(want, 1 << 16), 1 << 24))
+        if not chunk:
+            raise ReferenceFailed(self._gone())
+        self._buf += chunk
+
+    def _gone(self) -> str:
+        self.proc.wait()
+        return f"it {_how(self.proc.returncode)}{_tail(self.err)}"
+
+    def close(self) -> None:
+        """End the process (and pass on what the file printed)."""
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            _kill(self.proc)
+            _forward(self.err)
+            self.err.close()
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.proc = None
+
+
+class _Remote(torch.autograd.Function):
+    """The torch reference as an autograd function: forward and vector-Jacobian products computed by the process."""
+
+    @staticmethod
+    def forward(ctx, refs, names, sizes, *tensors):
+        ctx.refs, ctx.names, ctx.sizes = refs, names, sizes
+        ctx.save_for_backward(*tensors)
+        y = refs.call("torch", _arrays(dict(zip(names, tensors))), sizes, expect=["y"])["y"]
+        return torch.from_numpy(y).to(tensors[0].device if tensors else "cpu")
+
+    @staticmethod
+    def backward(ctx, grad):
+        tensors = ctx.saved_tensors
+        needs = [k for k, need in zip(ctx.names, ctx.needs_input_grad[3:]) if need]
+        arrays = dict(_arrays(dict(zip(ctx.names, tensors))), **{frames.GRAD: _array(grad)})
+        got = ctx.refs.call("vjp", arrays, ctx.sizes, expect=needs, needs=needs)
+        out = []
+        for k, t in zip(ctx.names, tensors):
+            g = got[k] if k in needs else None
+            if g is not None and tuple(g.shape) != tuple(t.shape):
+                raise ReferenceFailed(f"the reference's gradient for {k} has shape {tuple(g.shape)}, not {tuple(t.shape)}")
+            out.append(None if g is None else torch.from_numpy(g).to(device=t.device, dtype=t.dtype))
+        return (None, None, None, *out)
+
+
+def _array(t) -> np.ndarray:
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+def _arrays(t: dict) -> dict:
+    return {k: _array(v) for k, v in t.items()}
+
+
+_OPEN: dict = {}
+
+
+def references(source: str, digest: str) -> References:
+    """The references of ``source`` (one process per file and operator, per run; ended at exit)."""
+    key = (os.path.realpath(source), digest)
+    if key not in _OPEN:
+        _OPEN[key] = References(source, digest)
+    return _OPEN[key]
+
+
+@atexit.register
+def _close_all() -> None:
+    for refs in _OPEN.values():
+        refs.close()
