@@ -206,9 +206,10 @@ _OPEN: dict = {}
 
 
 def references(source: str, digest: str) -> References:
-    """The references of ``source`` (one process per file and operator, per run; ended at exit)."""
+    """The references of ``source`` (one process per file and operator, per run; ended at exit; a new one where the
+    last has failed)."""
     key = (os.path.realpath(source), digest)
-    if key not in _OPEN:
+    if key not in _OPEN or _OPEN[key].broken:
         _OPEN[key] = References(source, digest)
     return _OPEN[key]
 

@@ -1,4 +1,4 @@
-"""Mutants of the checker's conclusion and of its process boundary (holes 5, 7, 8 and 10): the limit
+"""Mutants of the checker's conclusion and of its process boundary (holes 5, 7, 8, 10, 13 and 14): the limit
 operator free of α, the matcher looking through definitions, the reference check's tolerance, dyadic
 inputs and honest label, and operator files run in a child process. Each disables one fix and runs a
 hostile example through :func:`.trust_mutants.trial`: killed when the example gets through the mutated
@@ -229,6 +229,11 @@ UNCONFINED = ("import sys, evosym.isolation.spawn as s\n"
 def _writes(confined: bool) -> tuple[bool, str]:
     """``evosym prove`` of a file that appends to a file outside the scratch folder (standing for evosym's sources
     or its proof cache): whether the file changed, and the run's output."""
+    return _victim_changed(["-m", "evosym"] if confined else ["-c", UNCONFINED], ["prove", "--summary"])
+
+
+def _victim_changed(start: list[str], command: list[str]) -> tuple[bool, str]:
+    """``python START COMMAND writer.py`` on :data:`WRITER`: whether the file it appends to changed, and the output."""
     import os
     import tempfile
     with tempfile.TemporaryDirectory() as folder:
@@ -237,11 +242,10 @@ def _writes(confined: bool) -> tuple[bool, str]:
             f.write("original\n")
         with open(src, "w") as f:
             f.write(WRITER)
-        argv = ["-m", "evosym"] if confined else ["-c", UNCONFINED]
-        run = subprocess.run([sys.executable, *argv, "prove", src, "--summary"], capture_output=True, text=True,
-                             timeout=300, env={**os.environ, "EVOSYM_SELFTEST_VICTIM": victim})
+        run = subprocess.run([sys.executable, *start, *command, src], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "EVOSYM_SELFTEST_VICTIM": victim})
         with open(victim) as f:
-            return f.read() != "original\n", " ".join((run.stdout + run.stderr).split())
+            return f.read() != "original\n", " ".join((run.stdout[:200] + run.stderr).split())
 
 
 @mutant(CATEGORY, "hole 13: the operator files' process unconfined (it can write what the checker reads later)")
@@ -258,3 +262,34 @@ def operator_file_unconfined():
         return Outcome(False, "nothing", f"the file could not write even unconfined ({got[:200]})")
     return Outcome(True, "the Landlock confinement of the worker",
                    f"unconfined: the file outside changed; confined: unchanged ({real[:120]})")
+
+
+# -- 14. the operator file never imported by code generation -------------------------------------------------
+
+IMPORTED = ("import sys, pathlib, evosym.catalogue as c\n"   # the pre-fix path: the file imported after the verdict
+            "c._with_data = lambda path, cp, data: (c._load_file(pathlib.Path(path)), cp)[1]\n"
+            "from evosym.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
+
+
+def _generation_writes(imported: bool) -> tuple[bool, str]:
+    """``evosym codegen`` of a file that appends to a file outside any scratch folder (standing for evosym's sources or
+    its proof cache) when it is imported: whether the file changed, and the run's output."""
+    return _victim_changed(["-c", IMPORTED] if imported else ["-m", "evosym"], ["codegen"])
+
+
+@mutant(CATEGORY, "hole 14: code generation imports the operator file after the verdict (for its binding and "
+                  "references), unconfined")
+def generation_imports_the_file():
+    from ..isolation.landlock import abi
+    if not abi():
+        return Outcome(False, "nothing", "this kernel has no Landlock: the file writes from the child too, so the "
+                                         "import cannot be told apart here")
+    changed, real = _generation_writes(False)
+    if changed:
+        return Outcome(False, "nothing", f"evosym codegen let the operator file write outside ({real[:200]}): the "
+                                         "fix is missing")
+    changed, got = _generation_writes(True)
+    if not changed:
+        return Outcome(False, "nothing", f"the file could not write even when imported by codegen ({got[:200]})")
+    return Outcome(True, "the plain data handed back and the confined reference process",
+                   f"imported: the file outside changed; evosym codegen: unchanged ({real[:120]})")
