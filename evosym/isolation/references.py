@@ -195,7 +195,17 @@ class _Remote(torch.autograd.Function):
 
 
 def _array(t) -> np.ndarray:
-    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+    """A tensor or array as one of the protocol's dtypes (half precisions as float32, other integers as int64)."""
+    if isinstance(t, torch.Tensor):
+        t = t.detach().cpu()
+        if t.is_floating_point() and t.dtype != torch.float64:
+            t = t.to(torch.float32)
+        elif not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool):
+            t = t.to(torch.int64)
+        return t.numpy()   # a complex array is refused by frames.pack, with its dtype
+    a = np.asarray(t)
+    kind = {"f": np.float32, "i": np.int64, "u": np.int64}.get(a.dtype.kind)
+    return a if a.dtype.name in frames.DTYPES or kind is None else a.astype(kind)
 
 
 def _arrays(t: dict) -> dict:
