@@ -51,45 +51,51 @@ def test_the_torch_reference_is_computed_and_differentiated_in_its_process(tmp_p
     assert op.reference(*[{k: v.detach().numpy() for k, v in t.items()}, sizes]).shape == tuple(y.shape)
 
 
-@pytest.mark.parametrize("name, body, match", [
-    ("dies", "def ref(t, s):\n    os._exit(3)\n", "exited with status 3"),
-    ("killed", "def ref(t, s):\n    os.kill(os.getpid(), 9)\n", "killed by SIGKILL"),
-    ("not_a_tensor", "def ref(t, s):\n    return [1.0]\n", "returned a list, not a tensor"),
-    ("raises", "def ref(t, s):\n    raise KeyError('\\x1b[2Jforged')\n", r"raised KeyError: .*\\x1b\[2Jforged"),
-    ("oversized", "def ref(t, s):\n"   # a reply header on the protocol's pipe, claiming 32 GiB
-     "    for fd in range(3, 64):\n"
-     "        try:\n"
-     "            os.write(fd, b'{\"arrays\": [[\"y\", \"float64\", [65536, 65536]]]}\\n')\n"
-     "        except OSError:\n"
-     "            pass\n"
-     "    return _good(t, s)\n", "arrays of more than"),
-    ("garbage", "def ref(t, s):\n"
-     "    for fd in range(3, 64):\n"
-     "        try:\n"
-     "            os.write(fd, b'not json\\n')\n"
-     "        except OSError:\n"
-     "            pass\n"
-     "    return _good(t, s)\n", "not JSON"),
-    ("other_arrays", "def ref(t, s):\n"   # a well-formed reply of another array, then the real one
-     "    for fd in range(3, 64):\n"
-     "        try:\n"
-     "            os.write(fd, b'{\"arrays\": [[\"z\", \"float64\", [1]]]}\\n' + bytes(8))\n"
-     "        except OSError:\n"
-     "            pass\n"
-     "    return _good(t, s)\n", "other arrays than asked for"),
-    ("integers", "def ref(t, s):\n"
-     "    for fd in range(3, 64):\n"
-     "        try:\n"
-     "            os.write(fd, b'{\"arrays\": [[\"y\", \"int64\", [1]]]}\\n' + bytes(8))\n"
-     "        except OSError:\n"
-     "            pass\n"
-     "    return _good(t, s)\n", "other arrays than asked for"),
-])
-def test_a_reference_process_that_misbehaves_is_a_failed_reference(tmp_path, name, body, match):
-    op = catalogue.checked(_file(tmp_path, name, body)).operator
-    t, sizes = _inputs(op)
-    with pytest.raises(ReferenceFailed, match=match):
-        op.torch_reference(t, sizes)
+MISBEHAVIOURS = {   # what the torch reference does, chosen by EVOSYM_TEST_MISBEHAVIOUR in its process
+    "dies": "os._exit(3)",
+    "killed": "os.kill(os.getpid(), 9)",
+    "not_a_tensor": "return [1.0]",
+    "raises": "raise KeyError('\\x1b[2Jforged')",
+    # on the protocol's pipe: a reply header claiming 32 GiB; a line that is not JSON; a well-formed reply of another
+    # array, or of integers, before the real one
+    "oversized": "_lie(b'{\"arrays\": [[\"y\", \"float64\", [65536, 65536]]]}\\n')",
+    "garbage": "_lie(b'not json\\n')",
+    "other_arrays": "_lie(b'{\"arrays\": [[\"z\", \"float64\", [1]]]}\\n' + bytes(8))",
+    "integers": "_lie(b'{\"arrays\": [[\"y\", \"int64\", [1]]]}\\n' + bytes(8))",
+}
+MATCH = {"dies": "exited with status 3", "killed": "killed by SIGKILL", "not_a_tensor": "returned a list, not a tensor",
+         "raises": r"raised KeyError: .*\\x1b\[2Jforged", "oversized": "arrays of more than", "garbage": "not JSON",
+         "other_arrays": "other arrays than asked for", "integers": "other arrays than asked for"}
+MISBEHAVING = ("def _lie(data):\n"
+               "    for fd in range(3, 64):\n"
+               "        try:\n"
+               "            os.write(fd, data)\n"
+               "        except OSError:\n"
+               "            pass\n"
+               "def ref(t, s):\n"
+               + "".join(f"    if os.environ.get('EVOSYM_TEST_MISBEHAVIOUR') == {k!r}:\n        {v}\n"
+                         for k, v in MISBEHAVIOURS.items())
+               + "    return _good(t, s)\n")
+
+
+@pytest.fixture(scope="module")
+def misbehaving(tmp_path_factory):
+    """The operator file with every misbehaviour, derived once; each test starts its own reference process."""
+    path = _file(tmp_path_factory.mktemp("refs"), "misbehaves", MISBEHAVING)
+    return path, catalogue.checked(path)
+
+
+@pytest.mark.parametrize("what", sorted(MISBEHAVIOURS))
+def test_a_reference_process_that_misbehaves_is_a_failed_reference(misbehaving, monkeypatch, what):
+    path, cp = misbehaving
+    monkeypatch.setenv("EVOSYM_TEST_MISBEHAVIOUR", what)
+    refs = refs_module.References(path, __import__("evosym.isolation.handback", fromlist=["digest"]).digest(cp.operator))
+    t, sizes = _inputs(cp.operator)
+    try:
+        with pytest.raises(ReferenceFailed, match=MATCH[what]):
+            refs.torch(t, sizes)
+    finally:
+        refs.close()
 
 
 def test_a_reference_that_hangs_is_killed_at_the_limit_and_the_check_fails_with_the_reason(tmp_path, monkeypatch):
