@@ -28,7 +28,7 @@ from .errors import EvosymError, OperatorFileError, OperatorNotFound, TimeLimitE
 from . import attach_source_packages
 from .ir.operator import Operator
 from .proof.proof import Proof
-from .timelimit import time_limit
+from .timelimit import DEFAULT as DEFAULT_TIME_LIMIT, time_limit
 
 attach_source_packages()   # derivations/ and codegen/templates/ as subpackages in a source checkout
 
@@ -125,7 +125,7 @@ _CALLABLES = ("reference", "torch_reference", "torch_binding", "bench", "figure"
 def _checked_in_parent(path: str):
     """An operator file's proof derived in a child process and checked here (the file is never imported here), and
     the plain data the child handed back with it."""
-    (_, _, cp, data), = checked_apart([path], with_data=True)
+    (_, _, cp, data), = checked_apart([path], DEFAULT_TIME_LIMIT, with_data=True)
     return cp, data
 
 

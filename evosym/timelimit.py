@@ -7,15 +7,20 @@ User code is limited differently: it runs in a child process that the parent kil
 from __future__ import annotations
 
 import signal
+import threading
 from contextlib import contextmanager
 
 from .errors import TimeLimitExceeded
 
 
+DEFAULT = 600.0   # seconds: the default limit per operator (``--time-limit``), and that of commands without one
+
+
 @contextmanager
 def time_limit(seconds: float | None, what: str):
-    """Raise :class:`TimeLimitExceeded` if the block runs longer than ``seconds`` (main thread, POSIX)."""
-    if not seconds or not hasattr(signal, "setitimer"):
+    """Raise :class:`TimeLimitExceeded` if the block runs longer than ``seconds`` (main thread, POSIX; elsewhere the
+    block runs unlimited: a signal reaches only the main thread)."""
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         yield
         return
 

@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 from .isolation.landlock import confine
+from .isolation.libc import die_with_parent
 from .isolation.sockets import deny_sockets
 from .isolation.spawn import READY, UNCONFINED   # sent once evosym is imported: the time limit counts from here
 
@@ -59,6 +60,7 @@ def main(argv: list[str]) -> int:
                          "calling thread); no operator file is run\n")
         return 3
     try:   # before anything of the user's is imported or run
+        die_with_parent(int(os.environ.get("EVOSYM_WORKER_PARENT") or os.getppid()))
         confined = confine(os.environ.get("EVOSYM_WORKER_SCRATCH") or tempfile.mkdtemp(prefix="evosym-worker-"))
         confined = deny_sockets() and confined
     except OSError as exc:

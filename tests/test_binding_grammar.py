@@ -55,6 +55,14 @@ def test_every_catalogue_binding_is_in_the_grammar_and_survives_the_hand_back(na
     "len(*m.weight)",
     "2 ** 10 ** 10",                                 # exponents of unbounded size
     "m.groups ** m.groups",
+    "m.groups + 0 * ((2 ** 64) ** 64)",              # a power of a power
+    "(m.groups ** 2) ** 64",
+    "'x' * 2 ** 33",                                 # repetitions of text, tuples, lists
+    "m.padding == 'x' * 65536",
+    "(1,) * m.groups",
+    "[0] * 100",
+    "100000000",                                     # a whole number beyond 2**16
+    "m.groups * 65536 * 65536 * -70000",
     "os.system",                                     # a name not taken
     "print",
     "m.weight; 1",                                   # not an expression

@@ -230,6 +230,14 @@ def test_a_changed_verdict_or_recorded_output_is_refused(certificates, edit):
     (["Function", "os.system"], "unknown expression kind"),
     (["Undef", "__import__('os')"], "malformed undefined function"),
     ("x", "not an encoded expression"),
+    # powers a checker would compute in C for ever (no time limit interrupts that): the exponent, the number's size,
+    # and powers SymPy combines when it builds them (nested, or multiplied)
+    (["Pow", ["Integer", "3"], ["Integer", "1" + "0" * 30]], "beyond ±65536"),
+    (["Pow", ["Symbol", "x", {}], ["Integer", "-100000"]], "beyond ±65536"),
+    (["Pow", ["Integer", "9" * 3000], ["Integer", "400"]], "more than 1048576 bits"),
+    (["Pow", ["Pow", ["Symbol", "x", {"positive": True}], ["Integer", "4096"]], ["Integer", "4096"]], "beyond ±65536"),
+    (["Mul", ["Pow", ["Symbol", "x", {}], ["Integer", "60000"]], ["Pow", ["Symbol", "x", {}], ["Integer", "60000"]]],
+     "beyond ±65536"),
 ])
 def test_malformed_expressions_are_refused_without_running_anything(certificates, tree, words):
     doc = _doc(certificates)

@@ -66,7 +66,9 @@ MISBEHAVIOURS = {   # what the torch reference does, chosen by EVOSYM_TEST_MISBE
 MATCH = {"dies": "exited with status 3", "killed": "killed by SIGKILL", "not_a_tensor": "returned a list, not a tensor",
          "raises": r"raised KeyError: .*\\x1b\[2Jforged", "oversized": "arrays of more than", "garbage": "not JSON",
          "other_arrays": "other arrays than asked for", "integers": "other arrays than asked for"}
-MISBEHAVING = ("def _lie(data):\n"
+MISBEHAVING = ("if os.environ.get('EVOSYM_TEST_MISBEHAVIOUR') == 'no_timing':   # the serve loop's own answer, replaced\n"
+               "    sys.modules['__main__']._answer = lambda op, head, data: ({'ms': []}, [])\n"
+               "def _lie(data):\n"
                "    for fd in range(3, 64):\n"
                "        try:\n"
                "            os.write(fd, data)\n"
@@ -134,3 +136,30 @@ def test_the_reference_process_is_confined(tmp_path):
     with pytest.raises(ReferenceFailed, match="PermissionError"):
         op.torch_reference(t, sizes)
     assert not victim.exists()
+
+
+def test_a_timing_of_another_length_is_refused(misbehaving, monkeypatch):
+    """bench asks for N timed calls: a reply of another number of them (none: a median of nothing) is refused."""
+    path, cp = misbehaving
+    monkeypatch.setenv("EVOSYM_TEST_MISBEHAVIOUR", "no_timing")
+    refs = refs_module.References(path, __import__("evosym.isolation.handback", fromlist=["digest"]).digest(cp.operator))
+    t, sizes = _inputs(cp.operator)
+    try:
+        with pytest.raises(ReferenceFailed, match="handed back no timing"):
+            refs.time_ms(t, sizes, 3)
+    finally:
+        refs.close()
+
+
+def test_commands_that_read_an_operator_file_have_the_default_time_limit(tmp_path, monkeypatch):
+    """codegen, check, bench, info and assert_equivalent derive a file under the default limit (prove's --time-limit
+    default), enforced by killing the child: a file that sleeps at import does not hold them."""
+    import time
+    monkeypatch.setattr(catalogue, "DEFAULT_TIME_LIMIT", 3.0)
+    path = tmp_path / "sleeps.py"
+    path.write_text("import time\ntime.sleep(3600)\n" + BASE + "OPERATOR = _O\n")
+    start = time.monotonic()
+    with pytest.raises(__import__("evosym.errors", fromlist=["TimeLimitExceeded"]).TimeLimitExceeded,
+                       match="did not finish within 3 s"):
+        catalogue.checked(str(path))
+    assert time.monotonic() - start < 60

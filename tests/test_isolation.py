@@ -283,3 +283,63 @@ def test_a_reply_without_end_is_cut_at_the_bound(tmp_path, monkeypatch):
                         "        pass\n")
     with pytest.raises(spawn.DerivationFailed, match="a reply longer than 1 MiB"):
         list(catalogue.checked_apart([str(src)], 60))
+
+
+@pytest.mark.parametrize("command", ["info", "check"])
+def test_the_operator_files_process_dies_with_the_command(tmp_path, command):
+    """A command killed while the file's process runs (a timeout's SIGKILL, which it cannot catch) leaves no process
+    behind: the child is killed with its parent (PR_SET_PDEATHSIG), the derivation's child and the references'."""
+    src = tmp_path / "sleeps.py"
+    if command == "info":   # the derivation's child sleeps at import
+        src.write_text("import os, time\n"
+                       "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
+                       "print(f'PID {os.getpid()}', flush=True)\n"
+                       "time.sleep(3600)\n")
+    else:                   # the references' child sleeps in the reference
+        src.write_text("import dataclasses, os, sys, time\n"
+                       "from evosym.selftest.operators.locally_connected1d import OPERATOR as _O\n"
+                       "def ref(t, s):\n"
+                       "    print(f'PID {os.getpid()}', file=sys.stderr, flush=True)\n"
+                       "    time.sleep(3600)\n"
+                       "OPERATOR = dataclasses.replace(_O, name='lc_sleeps', torch_reference=ref)\n")
+    proc = subprocess.Popen(module_command(command, str(src)), cwd=tmp_path, env=module_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid = None
+    deadline = time.monotonic() + 120
+    while pid is None and time.monotonic() < deadline:   # the child, found by its parent and its mode
+        time.sleep(0.5)
+        kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        for k in kids:
+            cmd = Path(f"/proc/{k}/cmdline").read_bytes() if Path(f"/proc/{k}").exists() else b""
+            env = Path(f"/proc/{k}/environ").read_bytes() if Path(f"/proc/{k}").exists() else b""
+            wanted = b"EVOSYM_WORKER_MODE=" + (b"derive" if command == "info" else b"serve")
+            if b"evosym.worker" in cmd and wanted in env:
+                pid = int(k)
+    assert pid is not None, "the file's process was not seen"
+    time.sleep(2 if command == "info" else 8)   # (check: the reference is called once the derivation is checked)
+    proc.kill()
+    proc.wait()
+    for _ in range(50):
+        if not Path(f"/proc/{pid}").exists() or b"State:\tZ" in Path(f"/proc/{pid}/status").read_bytes():
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        pytest.fail(f"the file's process {pid} outlived the command")
+
+
+@pytest.mark.parametrize("how", ["derive", "import", "exit"])
+def test_the_files_words_in_an_error_reach_the_terminal_escaped(tmp_path, how):
+    """The message of an error the file raises (in derive, at import, or as sys.exit's text) is its own text: its
+    escape sequences and direction overrides are printed as escapes, never acted on."""
+    words = "boom \x1b[2J\x1b[32mPASSED (fake) \x1b]0;title\x07 \u202eabc \r"
+    body = {"derive": "from evosym.selftest.operators.textbook_conv1d import OPERATOR  # noqa: F401\n"
+                      f"def derive(d):\n    raise RuntimeError({words!r})\n",
+            "import": f"raise RuntimeError({words!r})\n",
+            "exit": f"import sys\nsys.exit({words!r})\n"}[how]
+    src = tmp_path / "loud.py"
+    src.write_text(body)
+    for command in ("info", "prove"):
+        r = run_module(command, str(src), cwd=tmp_path, timeout=300)
+        assert r.returncode in (1, 2) and "boom" in r.stderr, (command, r.stderr)
+        assert not any(ch in r.stderr for ch in "\x1b\x07\u202e\r"), ascii(r.stderr)

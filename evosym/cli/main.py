@@ -15,6 +15,7 @@ import sys
 from .. import __version__
 from ..errors import EvosymError
 from ..runtime import backends
+from ..timelimit import DEFAULT as DEFAULT_TIME_LIMIT
 from .output import configure_terminal
 
 
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--summary", action="store_true", help="print one line per operator instead of the proofs")
-    p.add_argument("--time-limit", type=_seconds, default=600.0, metavar="SECONDS",
+    p.add_argument("--time-limit", type=_seconds, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
                    help="give up on an operator after this long (default 600; 0 for none)")
     p.add_argument("--certificate", metavar="FILE", help="also write the checked proof as a certificate (JSON)")
     p.add_argument("--certificates", metavar="DIR", help="also write one certificate per operator, DIR/NAME.json")
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "cannot be read.")
     p.add_argument("certificates", nargs="+", metavar="CERTIFICATE", help="certificate files (evosym prove --certificate)")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
-    p.add_argument("--time-limit", type=_seconds, default=600.0, metavar="SECONDS",
+    p.add_argument("--time-limit", type=_seconds, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
                    help="give up on a certificate after this long, refusing it (default 600; 0 for none)")
     p.set_defaults(func=_command("verify"))
 

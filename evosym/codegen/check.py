@@ -4,8 +4,10 @@ For every shape (the operator's grid plus random variants of the runtime sizes, 
 and both lowerings of the generated module (the chosen fast path and the generic path):
 
 - float64 and float32 forward, each entry within a rounding bound scaled by the number of
-  accumulated terms: ``tol = 4·n·ε·Σ|terms|``, where Σ|terms| is the reference evaluated on the
-  absolute values of the inputs (exact for operators multilinear in input and parameters);
+  accumulated terms: ``tol = 4·n·ε·Σ|terms|``, where Σ|terms| is the smaller of the reference's and the generic
+  path's value on the absolute values of the inputs (exact for operators multilinear in input and parameters;
+  otherwise the smaller largest |output|), so that neither a reference nor generated code can widen it; a
+  reference's non-finite value on finite inputs fails;
 - exact equality on small integer inputs, for operators linear in the input whose kernel has only
   integer constants (an average's 1/K makes outputs rational, compared within the bound instead) and
   whose reference does not round (an FFT reference is compared within the bound only);
@@ -244,13 +246,26 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
         t64 = {k: v.to(torch.float64) for k, v in t.items()}
         try:
             expected = ref(t64, sizes)
-            bound = ref({k: v.abs() for k, v in t64.items()}, sizes).abs() if linear else expected.abs().max().expand_as(expected)
+            theirs = ref({k: v.abs() for k, v in t64.items()}, sizes).abs() if linear else expected.abs().max()
         except Exception as exc:  # a broken reference fails the check; it never crashes it
             fail(f"the reference raised {type(exc).__name__}: {exc}")
             return res
         if tuple(expected.shape) != want_shape:
             fail(f"the reference returns shape {tuple(expected.shape)}, the operator declares {want_shape}")
             return res
+        if not bool(torch.isfinite(expected).all()):
+            fail("the reference returns non-finite values on finite inputs")
+            return res
+        try:   # Σ|terms| (or the output's scale) from our own generic path too: a reference cannot widen the tolerance
+            ours = _call(fn, plan, op, {k: v.abs() for k, v in t64.items()} if linear else t64, env, "generic")
+            ours = ours.to(torch.float64).abs() if linear else ours.to(torch.float64).abs().max()
+        except Exception as exc:
+            fail(f"float64 generic: raised {type(exc).__name__}: {exc}")
+            return res
+        if tuple(theirs.shape) != tuple(ours.shape):
+            fail(f"the reference returns shape {tuple(theirs.shape)} on |inputs|, the operator declares {want_shape}")
+            return res
+        bound = torch.minimum(theirs.to(expected.device), ours.to(expected.device)).expand_as(expected)
         tol = 4 * n * eps * (bound + 1e-300)
         for path in paths:
             try:
@@ -326,8 +341,12 @@ def _gradients(op, plan, fn, ref, env, sizes, gen, device, res, fail, paths, gra
             continue
         # a tensor one side does not read has gradient zero there (a declared parameter nothing reads: zero on both)
         mine, theirs = ([torch.zeros_like(t[k]) if g is None else g for k, g in zip(names, gs)] for gs in (mine, theirs))
+        # the scale of the smaller side: neither a reference nor generated code can widen the tolerance (and an
+        # infinite gradient would make any difference pass)
         bad = [k for k, a, b in zip(names, mine, theirs)
-               if not torch.allclose(a, b, rtol=1e-9, atol=1e-9 * (1 + b.abs().max().item()))]
+               if not (bool(torch.isfinite(a).all()) and bool(torch.isfinite(b).all())
+                       and torch.allclose(a, b, rtol=1e-9, atol=1e-9 * (1 + min(a.abs().max().item(),
+                                                                                 b.abs().max().item()))))]
         if bad:
             fail(f"gradients {path}: differ from the reference's for {', '.join(bad)}")
         else:

@@ -22,6 +22,7 @@ the generic lowering.
 from __future__ import annotations
 
 from .. import __version__
+from .texts import fstring_text
 
 PATH = "divisor-slices"
 
@@ -101,7 +102,7 @@ def _check(x, {w}, {args}):
     if not isinstance({w}, torch.Tensor):
         raise TypeError(f"{w} must be a torch.Tensor, not {{type({w}).__name__}}")
     if tuple({w}.shape) != ({", ".join(wshape)}{"," if len(wshape) == 1 else ""}):
-        raise ValueError(f"{w} must have the shape ({", ".join("{" + s + "}" for s in wshape)}) ({wdesc}), not {{tuple(getattr({w}, 'shape', ()))}}")
+        raise ValueError(f"{w} must have the shape ({", ".join("{" + s + "}" for s in wshape)}) ({fstring_text(wdesc)}), not {{tuple(getattr({w}, 'shape', ()))}}")
     if {w}.dtype != x.dtype or {w}.device != x.device:
         raise ValueError(f"{w} must have x's dtype and device ({{x.dtype}}, {{x.device}}), not {{{w}.dtype}}, {{{w}.device}}")
 

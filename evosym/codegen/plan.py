@@ -34,6 +34,7 @@ from .domain import domain_checks
 from .lowering import (AvgPool, DivisorSlices, Generic, NativeConv, NativeLinear, NativeMatmul, Postmix, Premix, TermSum,
                        choose, native_bias, sdpa)
 from .sdpa import recognise as recognise_sdpa, recognise_tiled
+from .texts import check_texts
 from .torchexpr import GridCompiler, Program, py_name
 
 
@@ -241,6 +242,7 @@ def make_plan(cp: CheckedProof, *, force_generic: bool = False, mutate_kernel=No
     """
     if not cp.ok or cp.evolution is None:
         raise EvosymError(f"{cp.operator.name}: the proof does not check; no code is generated from it")
+    check_texts(cp.operator, cp.evolution)   # the words generated code carries: never code of an operator file's choosing
     facts = kernel_facts(cp)
     if mutate_kernel is not None:
         facts = facts.with_kernel(mutate_kernel)

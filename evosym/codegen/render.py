@@ -9,7 +9,9 @@ import jinja2
 
 from .. import __version__
 from .. import attach_source_packages
+from ..proof.codec import escaped
 from .names import check_input_names
+from .texts import fstring_text
 from .plan import Plan
 
 attach_source_packages()   # derivations/ and codegen/templates/ as subpackages in a source checkout
@@ -30,6 +32,7 @@ def environment(overrides: dict | None = None) -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
     env.filters["replace_sizes"] = lambda text: text
     env.filters["pyrepr"] = repr   # a Python string literal
+    env.filters["fstring_text"] = fstring_text   # text inside an f-string (codegen/texts.py)
     return env
 
 
@@ -62,7 +65,7 @@ def render_torch(plan: Plan, binding: dict | None = None, template: str = TEMPLA
     env = environment(overrides)
     tpl = env.from_string(source) if source is not None else env.get_template(template)
     source = tpl.render(plan=plan, binding=binding, version=__version__, template=template,
-                        regenerate=regenerate or plan.name)
+                        regenerate=escaped(regenerate or plan.name))   # a newline would end the banner's comment
     source = re.sub(r"\n{3,}(?=[^\n])", lambda m_: "\n\n\n" if m_.group(0).count("\n") > 2 else m_.group(0), source)
     check_input_names(source, plan.name, list(plan.inputs or [plan.value]) + list(plan.param_names))
     return source.rstrip("\n") + "\n"

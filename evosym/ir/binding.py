@@ -5,7 +5,9 @@ expressions are pasted into the generated module's ``from_torch`` and evaluated 
 so an operator file's binding is code that reaches generated code. It is taken only as this grammar: expressions
 over the module ``m`` and the ``from_torch`` arguments the binding declares, reading attributes (no ``__dunder__``),
 indexing, arithmetic, comparisons, ``x if c else y``, and calling only :data:`FUNCTIONS` (pure reads, no method of
-an object): what weight loading needs and nothing that could run code of the file's choosing.
+an object): what weight loading needs and nothing that could run code of the file's choosing. Constants, powers and
+repetitions are bounded so that an expression's value stays small (a power of a power, or text times a number, could
+take the memory of whoever evaluates it); what the module ``m`` itself holds is the caller's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ FUNCTIONS = BUILTINS + ("torch.sqrt", "torch.nn.modules.utils._single", "torch.n
                         "torch.nn.modules.utils._triple")
 KEYS = ("module", "call", "arguments", "requires", "sizes", "tensors")
 MAX_EXPONENT = 64
+MAX_CONSTANT = 1 << 16   # no weight-loading expression needs more; bounds what a product of constants can reach
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MODULE = re.compile(r"torch(\.[A-Za-z][A-Za-z0-9_]*)+")
 _NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.BinOp, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
@@ -118,6 +121,13 @@ def _refused(node, names) -> str | None:
         e = node.right
         if not (isinstance(e, ast.Constant) and type(e.value) is int and 0 <= e.value <= MAX_EXPONENT):
             return f"a power's exponent must be a whole number from 0 to {MAX_EXPONENT}"
+        if any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) for n in ast.walk(node.left)):
+            return "a power of a power is not taken (its size has no bound)"
+    if isinstance(node, ast.BinOp) and any(isinstance(side, (ast.Tuple, ast.List)) or (
+            isinstance(side, ast.Constant) and isinstance(side.value, str)) for side in (node.left, node.right)):
+        return "arithmetic on text, tuples or lists is not taken (a repetition has no bound)"
+    if isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) > MAX_CONSTANT:
+        return f"a whole number beyond ±{MAX_CONSTANT} is not taken"
     return None
 
 

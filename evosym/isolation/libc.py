@@ -8,7 +8,8 @@ import ctypes.util
 import os
 import sys
 
-_NO_NEW_PRIVS = 38   # prctl option
+_NO_NEW_PRIVS = 38   # prctl options
+_PDEATHSIG = 1
 
 
 def libc():
@@ -32,3 +33,13 @@ def prctl(lib, option: int, *args) -> None:
 def no_new_privs(lib) -> None:
     """This process and all it starts can gain no privileges (set-uid, file capabilities) any more."""
     prctl(lib, _NO_NEW_PRIVS, 1)
+
+
+def die_with_parent(parent: int) -> None:
+    """This process is killed when its parent ``parent`` ends (a parent killed by a signal cannot kill it): at once
+    if the parent has already gone. Nothing off Linux."""
+    lib = libc()
+    if lib is not None:
+        prctl(lib, _PDEATHSIG, 9)   # SIGKILL
+    if os.getppid() != parent:
+        os._exit(3)

@@ -82,7 +82,8 @@ class References:
             raise ReferenceFailed(f"{self.source}: the reference process handed back other arrays than asked for")
         if kind == "time":
             ms = head.get("ms")
-            if not (isinstance(ms, list) and all(type(v) is float and v >= 0 for v in ms)):
+            if not (isinstance(ms, list) and len(ms) == extra["repeat"]
+                    and all(type(v) is float and 0 <= v < float("inf") for v in ms)):
                 raise ReferenceFailed(f"{self.source}: the reference process handed back no timing")
             out["ms"] = ms
         return out

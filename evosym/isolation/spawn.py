@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import EvosymError, OperatorFileError, TimeLimitExceeded
-from ..proof.codec import is_control
+from ..proof.codec import escaped
 
 READY = "{\"ready\": true}\n"   # the child's first line, once evosym is imported: the time limit counts from here
 # The worker started with evosym's own folder first on its import path, and neither the current folder nor a relative
@@ -65,7 +65,7 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
                                             "(the operator file's process was killed; raise the limit with --time-limit)")
                 reply = _parse(line, source, proc, err)
                 if "error" in reply:
-                    message = str(reply.get("message", "")) or "no message"
+                    message = escaped(str(reply.get("message", ""))[:4000]) or "no message"   # the file's words
                     if reply["error"] == "usage":
                         raise OperatorFileError(message)
                     raise DerivationFailed(message)
@@ -84,7 +84,8 @@ def start(sources: list[str], scratch: str, err, mode: str, stdin=subprocess.DEV
     itself to writing beneath ``scratch`` (its TMPDIR); its standard error goes to the file ``err``, its protocol
     channel is ``proc.stdout``."""
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_SCRATCH=scratch,
-               TMPDIR=scratch, EVOSYM_WORKER_MODE=mode)   # the only folder the confined child may write
+               TMPDIR=scratch, EVOSYM_WORKER_MODE=mode,   # the only folder the confined child may write
+               EVOSYM_WORKER_PARENT=str(os.getpid()))     # it dies with this process, however this one ends
     return subprocess.Popen([sys.executable, "-c", _START, *sources], stdin=stdin, stdout=subprocess.PIPE, stderr=err,
                             env=env, start_new_session=True)
 
@@ -114,13 +115,20 @@ def _lines(proc, time_limit) -> Iterator:
     """Complete lines from the child's standard output, or a TimeLimitExceeded instance when one is overdue
     (the first line, the child's READY, may take up to STARTUP seconds whatever the limit), or a LineTooLong
     instance for a line of more than MAX_LINE bytes."""
-    buf = b""
+    parts, size = [], 0   # the line so far, in chunks (joined once: a long line is read in linear time)
     fd = proc.stdout.fileno()
     limit = max(STARTUP, time_limit or 0)
+    rest = b""
     while True:
         deadline = time.monotonic() + limit if limit else None
         limit = time_limit
-        while b"\n" not in buf:
+        chunk = rest
+        while b"\n" not in chunk:
+            parts.append(chunk)
+            size += len(chunk)
+            if size > MAX_LINE:
+                yield LineTooLong(f"a reply longer than {MAX_LINE >> 20} MiB")
+                return
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             ready, _, _ = select.select([fd], [], [], wait)
             if not ready:
@@ -129,11 +137,9 @@ def _lines(proc, time_limit) -> Iterator:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 return
-            buf += chunk
-            if len(buf) > MAX_LINE and b"\n" not in buf:
-                yield LineTooLong(f"a reply longer than {MAX_LINE >> 20} MiB")
-                return
-        line, buf = buf.split(b"\n", 1)
+        head, rest = chunk.split(b"\n", 1)
+        line = b"".join(parts) + head
+        parts, size = [], 0
         yield line
 
 
@@ -196,7 +202,7 @@ def _visible(text: str) -> str:
     """The operator file's output with its control and format characters (escape sequences, carriage returns,
     direction overrides; not newlines or tabs) written as escapes: on a terminal they could erase the verdict or print
     a forged one."""
-    return "".join(ascii(ch)[1:-1] if ch not in "\n\t" and is_control(ch) else ch for ch in text)
+    return escaped(text, "\n\t")
 
 
 def _forward(err) -> None:

@@ -51,10 +51,10 @@ def _e(x):
     return encode_checked(x)
 
 
-def _str(x, what="text") -> str:
+def _str(x, what="text", keep="\n\t") -> str:
     if not isinstance(x, str):
         raise CertificateError(f"malformed certificate: {what} must be a string, not {type(x).__name__}")
-    bad = control_character(x, "\n\t")
+    bad = control_character(x, keep)
     if bad:
         raise CertificateError(f"{what} {_clip(x)!r} holds the control character {bad!r}, which a terminal would act "
                                "on (escape sequences, carriage returns and direction overrides are refused in any text "
@@ -66,8 +66,14 @@ def _clip(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _opt_str(x, what="text"):
-    return None if x is None else _str(x, what)
+def _line(x, what="text") -> str:
+    """A text printed as (part of) one line: a summary, a description, a name; no newline either (it could print a
+    line of its own, a forged verdict)."""
+    return _str(x, what, "\t")
+
+
+def _opt_line(x, what="text"):
+    return None if x is None else _line(x, what)
 
 
 def encode_value(v):
@@ -138,8 +144,8 @@ def _tensor(t: TensorDecl) -> dict:
 
 def _dtensor(d) -> TensorDecl:
     try:
-        return TensorDecl(_str(d["name"], "a tensor's name"), _dexprs(d["shape"]), _str(d["role"], "a tensor's role"),
-                          **{k: _opt_str(d.get(k), f"a tensor's {k}") for k in _TENSOR_TEXT},
+        return TensorDecl(_line(d["name"], "a tensor's name"), _dexprs(d["shape"]), _str(d["role"], "a tensor's role"),
+                          **{k: _opt_line(d.get(k), f"a tensor's {k}") for k in _TENSOR_TEXT},
                           domain=_str(d["domain"], "a tensor's domain"))
     except ValueError as exc:
         raise CertificateError(f"malformed tensor: {exc}") from None
@@ -152,9 +158,9 @@ def _definition(x: Definition) -> dict:
 
 def _ddefinition(d) -> Definition:
     try:
-        return Definition(_str(d["name"], "a definition's name"), _dexprs(d["params"]), decode(d["body"]),
-                          _str(d["description"], "a definition's description"), _opt_str(d["latex"], "a definition's latex"),
-                          _opt_str(d["text"], "a definition's text"), None if d["shape"] is None else _dexprs(d["shape"]))
+        return Definition(_line(d["name"], "a definition's name"), _dexprs(d["params"]), decode(d["body"]),
+                          _line(d["description"], "a definition's description"), _opt_line(d["latex"], "a definition's latex"),
+                          _opt_line(d["text"], "a definition's text"), None if d["shape"] is None else _dexprs(d["shape"]))
     except ValueError as exc:
         raise CertificateError(f"malformed definition: {exc}") from None
 
@@ -212,14 +218,14 @@ def decode_operator(d) -> Operator:
             point[decode(k)] = v
         grid.append(point)
     return Operator(
-        name=name, summary=_str(d["summary"], "the operator's summary"), output=_dtensor(d["output"]),
+        name=name, summary=_line(d["summary"], "the operator's summary"), output=_dtensor(d["output"]),
         lhs_indices=_dexprs(d["lhs_indices"]), traditional=decode(d["traditional"]),
         tensors=tuple(_dtensor(t) for t in d["tensors"]), batch=decode(d["batch"]), out_channel=decode(d["out_channel"]),
         position=_dexprs(d["position"]), value=_str(d["value"], "the operator's value"),
         definitions=tuple(_ddefinition(x) for x in _list(d["definitions"], "a list of definitions")),
-        sizes=tuple((decode(s), _str(what, "a size's description")) for s, what in _list(d["sizes"], "a list of sizes")), grid=tuple(grid),
+        sizes=tuple((decode(s), _line(what, "a size's description")) for s, what in _list(d["sizes"], "a list of sizes")), grid=tuple(grid),
         constraints=_dexprs(d["constraints"]), reference=None,
-        reference_name=_str(d["reference_name"], "the reference's name"),
+        reference_name=_line(d["reference_name"], "the reference's name"),
         reference_rounds=_bool(d["reference_rounds"]), limit=_dlimit(d["limit"]),
         description=_str(d["description"], "the operator's description"),
         citation=_str(d["citation"], "the operator's citation"),

@@ -39,6 +39,7 @@ CONSTRUCTORS = {cls.__name__: cls for cls in (
     sp.Piecewise, ExprCondPair, sp.Limit, sp.Heaviside, sp.erf,
     sp.Eq, sp.Ne, sp.Lt, sp.Le, sp.Gt, sp.Ge, sp.And, sp.Or, sp.Not,   # (relationals by their class names)
 )}
+MAX_EXPONENT, MAX_BITS = 1 << 16, 1 << 20   # powers in an expression read back (see _power_bounded)
 CONSTANTS = {"pi": sp.pi, "E": sp.E, "I": sp.I, "oo": sp.oo, "-oo": -sp.oo, "true": sp.true, "false": sp.false}
 _CONSTANT_NAMES = {v: k for k, v in CONSTANTS.items()}
 ASSUMPTION_KEYS = frozenset(_assume_defined)
@@ -91,6 +92,11 @@ def is_control(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cf")
 
 
+def escaped(text: str, keep: str = "") -> str:
+    """``text`` with its control and format characters, but those in ``keep``, written as escapes (``\\x1b``)."""
+    return "".join(ascii(ch)[1:-1] if ch not in keep and is_control(ch) else ch for ch in text)
+
+
 def decode(tree):
     """The SymPy object of a JSON tree, built only through :data:`CONSTRUCTORS`."""
     if not isinstance(tree, list) or not tree or not isinstance(tree[0], str):
@@ -133,10 +139,29 @@ def decode(tree):
     if cls is None:
         raise CodecError(f"unknown expression kind {kind!r}")
     parts = [decode(a) for a in args]
+    if cls is sp.Pow and len(parts) == 2:
+        _power_bounded(*parts)
     try:
-        return cls(*parts)
+        built = cls(*parts)
     except Exception as exc:
         raise CodecError(f"{kind} cannot be built from its arguments: {type(exc).__name__}: {exc}") from None
+    for factor in (built,) if built.is_Pow else built.args if built.is_Mul else ():   # powers SymPy combined
+        if factor.is_Pow:
+            _power_bounded(*factor.args)
+    return built
+
+
+def _power_bounded(base, exp) -> None:
+    """A power whose value a checker can compute: an exponent of at most MAX_EXPONENT, and a number raised to a number
+    of at most MAX_BITS bits (3**(10**30) would be computed, in C, for ever, whatever the time limit)."""
+    if not exp.is_Number:
+        return
+    if abs(exp) > MAX_EXPONENT:
+        raise CodecError(f"a power with the exponent {_short(exp)}: beyond ±{MAX_EXPONENT}")
+    if base.is_Rational and base not in (0, 1, -1):
+        bits = max(abs(int(base.p)).bit_length(), int(base.q).bit_length()) * abs(exp)
+        if bits > MAX_BITS:
+            raise CodecError(f"a power {_short(base)}**{_short(exp)}: a number of more than {MAX_BITS} bits")
 
 
 def encode_checked(e) -> list:

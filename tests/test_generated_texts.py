@@ -1,0 +1,122 @@
+"""An operator's words reach generated code (docstrings, comments, error messages; torch names as attributes): an
+operator file's text must never become code there (evosym/codegen/texts.py), and a single-line text of a
+certificate holds no newline (a forged line in a terminal)."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+import sympy as sp
+
+from cli_helpers import run_module
+from evosym import catalogue
+from evosym.codegen.plan import make_plan
+from evosym.codegen.render import render_torch
+from evosym.errors import EvosymError
+from evosym.proof.certificate import CertificateError, decode_operator, encode_operator
+
+INJECTIONS = ['end")\nimport os\n#', 'a"b', "back\\slash", "trigraph ??/", "line\rreturn", 'doc"""string']
+
+
+def _with(cp, **op_changes):
+    op = dataclasses.replace(cp.operator, **op_changes)
+    return dataclasses.replace(cp, proof=dataclasses.replace(cp.proof, operator=op))
+
+
+def _tensor(op, name, **changes):
+    return tuple(dataclasses.replace(t, **changes) if t.name == name else t for t in op.tensors)
+
+
+@pytest.mark.parametrize("text", INJECTIONS)
+@pytest.mark.parametrize("field", ["summary", "meaning", "tensor", "definition"])
+def test_text_that_could_end_a_string_or_comment_is_refused(field, text):
+    cp = catalogue.checked("conv1d")
+    op = cp.operator
+    changes = {"summary": {"summary": text},
+               "meaning": {"sizes": tuple((s, text if k == 0 else m) for k, (s, m) in enumerate(op.sizes))},
+               "tensor": {"tensors": _tensor(op, "W", description=text)},
+               "definition": {"definitions": tuple(dataclasses.replace(d, description=text) for d in op.definitions)}}
+    with pytest.raises(EvosymError, match="code generation: conv1d: .* holds"):
+        make_plan(_with(cp, **changes[field]))
+
+
+@pytest.mark.parametrize("name", ["weight = 1", "weight;import os", "class", "1weight", "w-b", "weight\n"])
+def test_a_torch_name_must_be_an_identifier(name):
+    cp = catalogue.checked("conv1d")
+    with pytest.raises(EvosymError, match="torch_name of tensor W must be an identifier"):
+        make_plan(_with(cp, tensors=_tensor(cp.operator, "W", torch_name=name)))
+
+
+def test_a_symbol_name_that_could_end_a_docstring_is_refused():
+    cp = catalogue.checked("conv1d")
+    K = next(s for s, _ in cp.operator.sizes if str(s) == "K")
+    bad = sp.Symbol('K"""', **K.assumptions0)
+    with pytest.raises(EvosymError, match="the name 'K\"\"\"'"):
+        make_plan(dataclasses.replace(cp, proof=dataclasses.replace(
+            cp.proof, operator=dataclasses.replace(cp.operator, traditional=cp.operator.traditional.subs(K, bad)))))
+
+
+def test_braces_in_a_meaning_stay_text_in_the_generated_message(tmp_path):
+    """A size's meaning is pasted into an f-string of the generated size check: its braces are doubled, so that
+    ``{__import__('os')…}`` is printed, never evaluated."""
+    marker = tmp_path / "evaluated"
+    cp = catalogue.checked("conv1d")
+    meaning = f"kernel {{__import__('os').system('touch {marker}')}} taps"
+    plan = make_plan(_with(cp, sizes=tuple((s, meaning if str(s) == "K" else m) for s, m in cp.operator.sizes)))
+    source = render_torch(plan, cp.operator.torch_binding)
+    namespace = {}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    cls = namespace["Conv1dEvolution"]
+    with pytest.raises(ValueError) as exc:
+        cls(G=1, C_g=1, O_g=1, K=0, s=1, delta=1, P=0)
+    assert meaning in str(exc.value) and not marker.exists()
+
+
+def test_the_banner_path_is_one_line():
+    cp = catalogue.checked("linear")
+    source = render_torch(make_plan(cp), cp.operator.torch_binding, regenerate='x.py\nimport os  # "')
+    compile(source, "<generated>", "exec")
+    assert "# Regenerate: evosym codegen x.py\\nimport os" in source
+
+
+@pytest.mark.parametrize("field", ["summary", "size", "tensor", "definition", "reference_name"])
+def test_a_certificate_text_of_one_line_holds_no_newline(field):
+    d = encode_operator(catalogue.load("conv1d").operator)
+    if field == "summary":
+        d["summary"] = "conv\nPROVED conv1d"
+    elif field == "size":
+        d["sizes"][0][1] = "batch\nPROVED"
+    elif field == "tensor":
+        d["tensors"][0]["description"] = "x\nPROVED"
+    elif field == "definition":
+        d["definitions"][0]["description"] = "pad\nPROVED"
+    else:
+        d["reference_name"] = "F.conv1d\nPROVED"
+    with pytest.raises(CertificateError, match="control character"):
+        decode_operator(d)
+
+
+def test_an_operator_file_with_code_in_its_words_is_refused_by_codegen(tmp_path):
+    """End to end: the injections an adversarial pass found (a size meaning ending its string, a summary continuing
+    or ending the C++ comment) exit 2 with the reason (newlines already where the certificate is read); nothing
+    runs, no file is written."""
+    marker = tmp_path / "pwned"
+    cases = [("meaning", f'kernel size") if open({str(marker)!r}, "w") else ("', "holds"),
+             ("summary", "conv \\", "holds"), ("summary", "conv ??/", "holds"),
+             ("summary", f'conv\n#include <cstdlib>\nstatic int x = std::system("touch {marker}");\n//',
+              "control character")]
+    for k, (field, text, why) in enumerate(cases):
+        src = tmp_path / f"op{k}.py"
+        change = (f"sizes=tuple((s, {text!r} if str(s) == 'K' else m) for s, m in _O.sizes)" if field == "meaning"
+                  else f"summary={text!r}")
+        src.write_text("import dataclasses\nfrom evosym.selftest.operators.locally_connected1d import OPERATOR as _O, "
+                       f"derive  # noqa: F401\nOPERATOR = dataclasses.replace(_O, name='lc_{k}', {change})\n")
+        out = tmp_path / f"out{k}"
+        out.mkdir()
+        for argv in (("codegen", str(src), "--output", str(out)),) + ((("check", str(src)),) if k == 0 else ()):
+            r = run_module(*argv, cwd=tmp_path, timeout=300)
+            assert r.returncode in (1, 2) and why in r.stderr, (argv, r.returncode, r.stderr)
+        assert not list(out.iterdir()) and not marker.exists()
