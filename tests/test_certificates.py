@@ -238,6 +238,7 @@ def test_a_changed_verdict_or_recorded_output_is_refused(certificates, edit):
     (["Pow", ["Pow", ["Symbol", "x", {"positive": True}], ["Integer", "4096"]], ["Integer", "4096"]], "beyond ±65536"),
     (["Mul", ["Pow", ["Symbol", "x", {}], ["Integer", "60000"]], ["Pow", ["Symbol", "x", {}], ["Integer", "60000"]]],
      "beyond ±65536"),
+    (["floor", ["Float", 0, "1", 2 ** 33, 1, 53]], "malformed float"),   # 1 GB of integer from 60 bytes
 ])
 def test_malformed_expressions_are_refused_without_running_anything(certificates, tree, words):
     doc = _doc(certificates)

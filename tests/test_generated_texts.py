@@ -50,11 +50,14 @@ def test_a_torch_name_must_be_an_identifier(name):
         make_plan(_with(cp, tensors=_tensor(cp.operator, "W", torch_name=name)))
 
 
-def test_a_symbol_name_that_could_end_a_docstring_is_refused():
+@pytest.mark.parametrize("name", ['K"""', "K{__import__('os').system('id')}", "K}", "K\\", "K??/"])
+def test_a_symbol_name_that_could_become_code_is_refused(name):
+    """A name is formatted into docstrings, comments and f-strings' messages (the domain checks print the sizes by
+    name): braces there are an expression evaluated when the check fails."""
     cp = catalogue.checked("conv1d")
     K = next(s for s, _ in cp.operator.sizes if str(s) == "K")
-    bad = sp.Symbol('K"""', **K.assumptions0)
-    with pytest.raises(EvosymError, match="the name 'K\"\"\"'"):
+    bad = sp.Symbol(name, **K.assumptions0)
+    with pytest.raises(EvosymError, match="the name .* holds"):
         make_plan(dataclasses.replace(cp, proof=dataclasses.replace(
             cp.proof, operator=dataclasses.replace(cp.operator, traditional=cp.operator.traditional.subs(K, bad)))))
 
@@ -120,3 +123,16 @@ def test_an_operator_file_with_code_in_its_words_is_refused_by_codegen(tmp_path)
             r = run_module(*argv, cwd=tmp_path, timeout=300)
             assert r.returncode in (1, 2) and why in r.stderr, (argv, r.returncode, r.stderr)
         assert not list(out.iterdir()) and not marker.exists()
+
+
+def test_kernels_need_sizes_named_as_identifiers():
+    """The kernels' manifest reads sizes by name in its size expressions: an operator with a size named like c' has
+    no kernels (said, with the name), never a manifest it then refuses as malformed."""
+    import sympy as sp
+    from evosym.codegen.artifact import _built
+    cp = catalogue.checked("conv1d")
+    plan = make_plan(cp)
+    odd = dataclasses.replace(plan, size_order=(sp.Symbol("K'", integer=True, positive=True),) + tuple(plan.size_order))
+    art, why = _built(cp, odd)
+    assert art is None and "its size \"K'\" is not an identifier" in why, why
+    assert _built(cp, plan)[0] is not None

@@ -22,6 +22,7 @@ import sympy as sp
 
 from ..errors import EvosymError
 from ..runtime import backends as registry
+from ..runtime import sizeexpr
 from . import backends
 from .plan import Plan, make_plan
 from .torchexpr import py_name
@@ -97,6 +98,10 @@ def _built(cp, plan: Plan | None = None) -> tuple[Artifact | None, str]:
     op, form = cp.operator, cp.evolution
     if not plan.has_kernels:
         return None, f"{op.name}: evosym generates no kernels for this operator: {plan.no_kernels}"
+    odd = next((str(s) for s in plan.size_order if not str(s).isidentifier() or str(s) in sizeexpr.OPERATIONS), None)
+    if odd is not None:   # the manifest's size expressions name the sizes as they are
+        return None, (f"{op.name}: evosym generates no kernels for this operator: its size {odd!r} is not an "
+                      "identifier, and the kernels' manifest reads sizes by name (rename it to have kernels)")
     sources, refusals = {}, {}
     for b in registry.kernel_backends():   # required ones first
         try:

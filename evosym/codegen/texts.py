@@ -4,8 +4,9 @@ Generated modules and kernels carry an operator's summary, its sizes' meanings a
 descriptions in docstrings, comments (Python ``#``, C++ ``//``) and the messages of the errors they raise
 (``"…"`` and ``f"…"`` literals); a tensor's ``torch_name`` becomes an attribute and argument name. An operator
 file's text is the file's to choose, so each is taken as one line without a double quote, a backslash or ``??``
-(none of them could then end a string, a docstring or a comment, continue a C++ comment, or form a trigraph), and
-a torch name only as an identifier; the templates double the braces of a text inside an f-string.
+(none of them could then end a string, a docstring or a comment, continue a C++ comment, or form a trigraph), a
+name (of a symbol, tensor, function) also without braces (names are formatted into f-strings in many places), and a
+torch name only as an identifier; the templates double the braces of a text inside an f-string.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ def check_texts(op, *forms) -> None:
     """An ``EvosymError`` naming the first text of ``op`` that generated code could not carry safely; the names of
     every symbol, tensor and function in ``op`` and ``forms`` (the Evolution form: printed in the lowering's reason and
     the kernel's comments) are held to the same rule."""
-    texts = [(f"the name {name!r}", name) for name in sorted(_names((op, forms)))]
-    texts += [("summary", op.summary)] + [(f"the meaning of size {s}", m) for s, m in op.sizes]
+    for name in sorted(_names((op, forms))):   # names are also formatted into f-strings' expressions and messages
+        bad = next((r for r in (*_REFUSED, "{", "}") if r in name), None)
+        if bad is not None:
+            raise EvosymError(f"code generation: {op.name}: the name {name!r} holds {bad!r}, which generated code "
+                              "could not carry as text in its docstrings, comments and messages: rename it (letters, "
+                              "digits, _ and ')")
+    texts = [("summary", op.summary)] + [(f"the meaning of size {s}", m) for s, m in op.sizes]
     texts += [(f"the description of tensor {t.name}", t.description) for t in (*op.tensors, op.output)]
     texts += [(f"the description of definition {d.name}", d.description) for d in op.definitions]
     for what, text in texts:

@@ -226,12 +226,6 @@ UNCONFINED = ("import sys, evosym.isolation.spawn as s\n"
               "from evosym.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
 
 
-def _writes(confined: bool) -> tuple[bool, str]:
-    """``evosym prove`` of a file that appends to a file outside the scratch folder (standing for evosym's sources
-    or its proof cache): whether the file changed, and the run's output."""
-    return _victim_changed(["-m", "evosym"] if confined else ["-c", UNCONFINED], ["prove", "--summary"])
-
-
 def _victim_changed(start: list[str], command: list[str]) -> tuple[bool, str]:
     """``python START COMMAND writer.py`` on :data:`WRITER`: whether the file it appends to changed, and the output."""
     import os
@@ -248,20 +242,27 @@ def _victim_changed(start: list[str], command: list[str]) -> tuple[bool, str]:
             return f.read() != "original\n", " ".join((run.stdout[:200] + run.stderr).split())
 
 
-@mutant(CATEGORY, "hole 13: the operator files' process unconfined (it can write what the checker reads later)")
-def operator_file_unconfined():
+def _write_trial(command: list[str], mutant_start: list[str], by: str, labels: tuple[str, str], no_landlock: str):
+    """Killed when the operator file that writes outside (:data:`WRITER`) changes its victim through the mutant
+    (``python MUTANT_START COMMAND FILE``) and not through ``evosym COMMAND FILE``; ``labels``: (the mutant's, the
+    real run's) names in the outcome."""
     from ..isolation.landlock import abi
     if not abi():
-        return Outcome(False, "nothing", "this kernel has no Landlock: the confinement cannot be tested here")
-    changed, real = _writes(True)
+        return Outcome(False, "nothing", no_landlock)
+    changed, real = _victim_changed(["-m", "evosym"], command)
     if changed:
-        return Outcome(False, "nothing", f"evosym prove let the operator file write outside ({real[:200]}): the fix "
-                                         "is missing")
-    changed, got = _writes(False)
+        return Outcome(False, "nothing", f"evosym {command[0]} let the operator file write outside ({real[:200]}): the "
+                                         "fix is missing")
+    changed, got = _victim_changed(mutant_start, command)
     if not changed:
-        return Outcome(False, "nothing", f"the file could not write even unconfined ({got[:200]})")
-    return Outcome(True, "the Landlock confinement of the worker",
-                   f"unconfined: the file outside changed; confined: unchanged ({real[:120]})")
+        return Outcome(False, "nothing", f"the file could not write even through the mutant ({got[:200]})")
+    return Outcome(True, by, f"{labels[0]}: the file outside changed; {labels[1]}: unchanged ({real[:120]})")
+
+
+@mutant(CATEGORY, "hole 13: the operator files' process unconfined (it can write what the checker reads later)")
+def operator_file_unconfined():
+    return _write_trial(["prove", "--summary"], ["-c", UNCONFINED], "the Landlock confinement of the worker",
+                        ("unconfined", "confined"), "this kernel has no Landlock: the confinement cannot be tested here")
 
 
 # -- 14. the operator file never imported by code generation -------------------------------------------------
@@ -271,25 +272,9 @@ IMPORTED = ("import sys, pathlib, evosym.catalogue as c\n"   # the pre-fix path:
             "from evosym.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
 
 
-def _generation_writes(imported: bool) -> tuple[bool, str]:
-    """``evosym codegen`` of a file that appends to a file outside any scratch folder (standing for evosym's sources or
-    its proof cache) when it is imported: whether the file changed, and the run's output."""
-    return _victim_changed(["-c", IMPORTED] if imported else ["-m", "evosym"], ["codegen"])
-
-
 @mutant(CATEGORY, "hole 14: code generation imports the operator file after the verdict (for its binding and "
                   "references), unconfined")
 def generation_imports_the_file():
-    from ..isolation.landlock import abi
-    if not abi():
-        return Outcome(False, "nothing", "this kernel has no Landlock: the file writes from the child too, so the "
-                                         "import cannot be told apart here")
-    changed, real = _generation_writes(False)
-    if changed:
-        return Outcome(False, "nothing", f"evosym codegen let the operator file write outside ({real[:200]}): the "
-                                         "fix is missing")
-    changed, got = _generation_writes(True)
-    if not changed:
-        return Outcome(False, "nothing", f"the file could not write even when imported by codegen ({got[:200]})")
-    return Outcome(True, "the plain data handed back and the confined reference process",
-                   f"imported: the file outside changed; evosym codegen: unchanged ({real[:120]})")
+    return _write_trial(["codegen"], ["-c", IMPORTED], "the plain data handed back and the confined reference process",
+                        ("imported", "evosym codegen"), "this kernel has no Landlock: the file writes from the child "
+                        "too, so the import cannot be told apart here")
