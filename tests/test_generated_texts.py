@@ -31,14 +31,15 @@ def _tensor(op, name, **changes):
 
 
 @pytest.mark.parametrize("text", INJECTIONS)
-@pytest.mark.parametrize("field", ["summary", "meaning", "tensor", "definition"])
+@pytest.mark.parametrize("field", ["summary", "meaning", "tensor", "definition", "display"])
 def test_text_that_could_end_a_string_or_comment_is_refused(field, text):
     cp = catalogue.checked("conv1d")
     op = cp.operator
     changes = {"summary": {"summary": text},
                "meaning": {"sizes": tuple((s, text if k == 0 else m) for k, (s, m) in enumerate(op.sizes))},
                "tensor": {"tensors": _tensor(op, "W", description=text)},
-               "definition": {"definitions": tuple(dataclasses.replace(d, description=text) for d in op.definitions)}}
+               "definition": {"definitions": tuple(dataclasses.replace(d, description=text) for d in op.definitions)},
+               "display": {"tensors": _tensor(op, "W", text=text)}}   # (printed in the reason's formula, a docstring)
     with pytest.raises(EvosymError, match="code generation: conv1d: .* holds"):
         make_plan(_with(cp, **changes[field]))
 
@@ -136,3 +137,44 @@ def test_kernels_need_sizes_named_as_identifiers():
     art, why = _built(cp, odd)
     assert art is None and "its size \"K'\" is not an identifier" in why, why
     assert _built(cp, plan)[0] is not None
+
+
+SIZE_CLASHES = {   # a generated function that binds a size's name otherwise than as the size
+    "assigned": "def f(x, *, need):\n    need = 3 * 2\n    return need\n",
+    "augmented": "def f(x, *, need):\n    need += 1\n    return need\n",
+    "loop": "def f(x, *, need):\n    for need in range(3):\n        pass\n    return need\n",
+    "unpacked": "def f(x, *, need):\n    a, need = divmod(7, 2)\n    return need\n",
+    "with": "def f(x, *, need):\n    with open(x) as need:\n        pass\n    return need\n",
+    "runtime": "def f(x):\n    need = x.shape[2]\n    need = need * 2\n    return need\n",
+}
+SIZE_USES = {   # a size bound as the size, or a name of its own in a nested scope or a helper
+    "normalised": "def f(x, *, need):\n    need = _size(need)\n    return need\n",
+    "read": "def f(x):\n    need = x.shape[2] // 2\n    return need\n",
+    "comprehension": "def f(x, *, need):\n    y = [need for need in range(3)]\n    return need\n",
+    "lambda": "def f(x, *, need):\n    g = lambda need: need\n    return g(need)\n",
+    "helper": "def h(a):\n    need = a * 2\n    return need\n\ndef f(x, *, need):\n    return h(need)\n",
+}
+
+
+@pytest.mark.parametrize("what", sorted(SIZE_CLASHES))
+def test_a_size_named_like_a_generated_local_is_refused(what):
+    """A size called ``need`` became the window arithmetic's own local ``need`` in _generic(): the module computed with
+    the wrong value, caught only when a random variant changed the lengths."""
+    from evosym.codegen.names import check_size_names
+    with pytest.raises(EvosymError, match="the size 'need' has the name of a local of the generated f"):
+        check_size_names(SIZE_CLASHES[what], "op", ["need"])
+
+
+@pytest.mark.parametrize("what", sorted(SIZE_USES))
+def test_sizes_bound_as_sizes_or_names_in_nested_scopes_are_taken(what):
+    from evosym.codegen.names import check_size_names
+    check_size_names(SIZE_USES[what], "op", ["need"])
+
+
+def test_an_operator_file_with_a_size_named_like_a_local_is_refused_by_codegen(tmp_path):
+    src = tmp_path / "lin_need.py"
+    text = (catalogue.load("linear").operator and open(catalogue.load("linear").source).read())
+    text = text.replace('size("C")', 'size("need")').replace('name="linear"', 'name="lin_need"').replace('"C":', '"need":')
+    src.write_text(text)
+    r = run_module("codegen", str(src), cwd=tmp_path, timeout=300)
+    assert r.returncode == 2 and "the size 'need' has the name of a local of the generated" in r.stderr, r.stderr

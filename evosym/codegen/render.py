@@ -10,7 +10,7 @@ import jinja2
 from .. import __version__
 from .. import attach_source_packages
 from ..proof.codec import escaped
-from .names import check_input_names
+from .names import check_input_names, check_size_names
 from .texts import fstring_text
 from .plan import Plan
 
@@ -61,11 +61,14 @@ def render_torch(plan: Plan, binding: dict | None = None, template: str = TEMPLA
     """
     if plan.divisor is not None and source is None:   # Ω = the divisors of n: its own lowering (codegen/divisors.py)
         from .divisors import render
-        return render(plan, binding)
+        source = render(plan, binding)
+        check_size_names(source, plan.name, plan.all_sizes)
+        return source
     env = environment(overrides)
     tpl = env.from_string(source) if source is not None else env.get_template(template)
     source = tpl.render(plan=plan, binding=binding, version=__version__, template=template,
                         regenerate=escaped(regenerate or plan.name))   # a newline would end the banner's comment
     source = re.sub(r"\n{3,}(?=[^\n])", lambda m_: "\n\n\n" if m_.group(0).count("\n") > 2 else m_.group(0), source)
     check_input_names(source, plan.name, list(plan.inputs or [plan.value]) + list(plan.param_names))
+    check_size_names(source, plan.name, plan.all_sizes)
     return source.rstrip("\n") + "\n"

@@ -1,7 +1,7 @@
 """The operator's words that generated code carries, taken only where they cannot become code.
 
 Generated modules and kernels carry an operator's summary, its sizes' meanings and its tensors' and definitions'
-descriptions in docstrings, comments (Python ``#``, C++ ``//``) and the messages of the errors they raise
+descriptions (and display texts, in printed formulas) in docstrings, comments (Python ``#``, C++ ``//``) and the messages of the errors they raise
 (``"…"`` and ``f"…"`` literals); a tensor's ``torch_name`` becomes an attribute and argument name. An operator
 file's text is the file's to choose, so each is taken as one line without a double quote, a backslash or ``??``
 (none of them could then end a string, a docstring or a comment, continue a C++ comment, or form a trigraph), a
@@ -38,6 +38,8 @@ def check_texts(op, *forms) -> None:
     texts = [("summary", op.summary)] + [(f"the meaning of size {s}", m) for s, m in op.sizes]
     texts += [(f"the description of tensor {t.name}", t.description) for t in (*op.tensors, op.output)]
     texts += [(f"the description of definition {d.name}", d.description) for d in op.definitions]
+    texts += [(f"the display text of {x.name}", x.text) for x in (*op.tensors, op.output, *op.definitions)
+              if x.text is not None]   # (printed in the lowering's reason and the kernel's formula, docstrings)
     for what, text in texts:
         if not isinstance(text, str):
             raise EvosymError(f"code generation: {op.name}: {what} must be text, not {type(text).__name__}")

@@ -37,7 +37,8 @@ UNCONFINED = "{\"ready\": true, \"confined\": false}\n"   # the same where the k
 TAIL = 6        # lines of the child's standard error shown when it dies
 FORWARD = 1 << 20   # bytes of the child's standard error passed on at most (its last ones)
 STARTUP = 120   # seconds the child may take to import evosym, before any user code runs
-MAX_LINE = 1 << 28   # bytes of one reply (the largest catalogue derivation is a few MB)
+MAX_LINE = 1 << 25   # bytes of one reply: 32 MiB (the largest catalogue derivation is under 1 MB; json.loads of a
+                     # line of empty lists takes ~24× its size)
 
 
 class LineTooLong(EvosymError):
