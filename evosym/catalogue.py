@@ -132,7 +132,7 @@ def _checked_in_parent(path: str):
 def _with_data(path: str, cp, data):
     """The checked proof of an operator file with its data (binding, benchmark sizes) and its references, which run
     in a confined process of their own (:mod:`evosym.isolation.references`)."""
-    from .codegen.torchexpr import py_name
+    from .ir.pyname import py_name
     from .isolation.handback import decode, digest
     from .isolation.references import references
     op = cp.operator

@@ -14,19 +14,18 @@ import ast
 import builtins
 import hashlib
 import itertools
-import keyword
 import re
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 from ..errors import EvosymError
+from ..ir.pyname import py_name  # noqa: F401  (re-exported: the generators name sizes with it)
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
 from ..facts.taps import drop_true_brackets, map_mode
 
 
-_MODULE_NAMES = {"F", "torch", "math", "dtype", "device"}   # names the generated modules use themselves
 _GLOBALS = {"F", "torch", "math", "_as_grid", "_pad_axes", "_unfold"}   # module-level names a program's code reads
 
 
@@ -59,14 +58,6 @@ def _bound(code: str) -> str:
     names = sorted({n.id for n in ast.walk(ast.parse(code, mode="eval")) if isinstance(n, ast.Name)
                     and isinstance(n.ctx, ast.Load) and not hasattr(builtins, n.id) and n.id not in _GLOBALS})
     return f"lambda {', '.join(f'{n}={n}' for n in names)}: {code}" if names else f"lambda: {code}"
-
-
-def py_name(sym) -> str:
-    """A Python identifier for a SymPy symbol name (``c'`` → ``c_prime``)."""
-    name = re.sub(r"[^0-9a-zA-Z_]", "_", str(sym).replace("'", "_prime"))
-    if not name or name[0].isdigit() or keyword.iskeyword(name) or name in _MODULE_NAMES:
-        name = "_" + name
-    return name
 
 
 @dataclass
