@@ -19,7 +19,6 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..errors import EvosymError
-from ..ir.operator import Operator as _Op
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFUSED = ("\n", "\r", '"', "\\", "??")
@@ -66,7 +65,7 @@ def _names(obj, seen=None) -> set[str]:
         out = {str(a) for a in obj.atoms(sp.Symbol, sp.Dummy)} | {str(a.label) for a in obj.atoms(sp.IndexedBase)}
         return out | {type(f).__name__ for f in obj.atoms(AppliedUndef)}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {obj.name} if isinstance(getattr(obj, "name", None), str) and not isinstance(obj, _Op) else set()
+        out = {obj.name} if isinstance(getattr(obj, "name", None), str) else set()
         return out.union(*[_names(getattr(obj, f.name), seen) for f in dataclasses.fields(obj)
                            if not callable(getattr(obj, f.name))])
     if isinstance(obj, (tuple, list)):

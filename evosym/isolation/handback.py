@@ -88,15 +88,10 @@ def _sizes(table, what: str):
         items = list(table.items())
     except AttributeError:
         raise OperatorFileError(f"{what} must map sizes to whole numbers, not a {type(table).__name__}") from None
-    out = {}
-    for k, v in items:
-        try:
-            out[str(k)] = operator.index(v) if not isinstance(v, bool) else None
-        except TypeError:
-            out[str(k)] = None
-        if out[str(k)] is None:
-            raise OperatorFileError(f"{what}[{k}] must be a whole number, not {v!r}")
-    return out
+    bad = next(((k, v) for k, v in items if isinstance(v, bool) or not hasattr(v, "__index__")), None)
+    if bad is not None:
+        raise OperatorFileError(f"{what}[{bad[0]}] must be a whole number, not {bad[1]!r}")
+    return {str(k): operator.index(v) for k, v in items}
 
 
 def _plain(x, where: str):
