@@ -14,8 +14,8 @@ from evosym.isolation import references as refs_module
 from evosym.isolation.references import ReferenceFailed
 from evosym.selftest.operators.locally_connected1d import torch_reference as _good
 
-landlock_only = pytest.mark.skipif(not __import__("evosym.isolation.landlock", fromlist=["abi"]).abi(),
-                                   reason="this kernel has no Landlock: the reference process is not confined")
+from confined import landlock_only
+
 BASE = ("import dataclasses, os, sys, time\n"
         "from evosym.selftest.operators.locally_connected1d import OPERATOR as _O, torch_reference as _good\n")
 

@@ -129,6 +129,28 @@ def test_large_logits_stay_finite_in_float32():
                                rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_hidden_taps_weigh_exactly_zero_and_nan_stays_nan(dtype):
+    """As torch.softmax: a −∞ logit's weight is exactly 0 and one 100 below its row's largest 0 too in float32
+    (the vectorised exp returned e^−87.3 ≈ 1e-38 for both); a NaN logit makes its row NaN (never a weight of 0).
+    Rows of 70 positions: whole vectors and the partial last one."""
+    name, sizes, _ = CASES[2]
+    a, b, beta = _operands(name, sizes, dtype, True, seed=3)
+    # β: (b, head, tap row, tap column, row, column) over 3 × 70 positions
+    beta[0, :, 0, 0] = -torch.inf               # tap (0, 0) hidden at every position of sample 0
+    beta[1, 1, 1, 1, :, 5:] = -200.0            # tap (1, 1) 200 below the others in sample 1's head 1, from column 5
+    beta[1, 0, 0, 0, 2, 69] = torch.nan         # one NaN logit at the partial vector's last position
+    got = evolution_attend(name, a, b, sizes, bias=beta)   # (b, head, 1, 1, tap row, tap column, row, column)
+    want = _separate(name, a, b, beta, sizes)
+    assert (got[0, :, :, :, 0, 0] == 0).all() and (want[0, :, :, :, 0, 0] == 0).all()
+    low = got[1, 1, :, :, 1, 1, :, 5:]           # float32: 0 as torch's (e^−200 is below its range); float64 e^−200
+    assert (low == 0).all() if dtype == torch.float32 else (low > 0).all() and (low < 1e-80).all()
+    assert (got[1, 1, :, :, 1, 1, :, :5] > 1e-5).all()
+    nan = got.isnan()
+    assert torch.equal(nan, want.isnan()) and nan[1, 0, :, :, :, :, 2, 69].all() and int(nan.sum()) == 9
+    torch.testing.assert_close(got[~nan], want[~nan], **_tol(dtype))
+
+
 @pytest.mark.parametrize("batch_bias", [False, True], ids=["once", "per-sample"])
 @pytest.mark.parametrize("name,sizes", [(NA, (2, 1, 2, 3, 4, 1)), (LA, (2, 2, 1, 3, 4, 1)),
                                         (C1, (2, 2, 1, 1, 6, 3, 1, 1)), (CONV, (2, 1, 1, 1, 7, 3, 2, 2, 1))],

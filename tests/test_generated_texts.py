@@ -105,11 +105,11 @@ def test_a_certificate_text_of_one_line_holds_no_newline(field):
 
 def test_an_operator_file_with_code_in_its_words_is_refused_by_codegen(tmp_path):
     """End to end: the injections an adversarial pass found (a size meaning ending its string, a summary continuing
-    or ending the C++ comment) exit 2 with the reason (newlines already where the certificate is read); nothing
-    runs, no file is written."""
+    the C++ comment) exit 2 with the reason (newlines already where the certificate is read); nothing runs, no file
+    is written. (The other words that continue or end a comment, a backslash and a trigraph, are refused by the same
+    check: test_text_that_could_end_a_string_or_comment_is_refused above, without a process each.)"""
     marker = tmp_path / "pwned"
     cases = [("meaning", f'kernel size") if open({str(marker)!r}, "w") else ("', "holds"),
-             ("summary", "conv \\", "holds"), ("summary", "conv ??/", "holds"),
              ("summary", f'conv\n#include <cstdlib>\nstatic int x = std::system("touch {marker}");\n//',
               "control character")]
     for k, (field, text, why) in enumerate(cases):

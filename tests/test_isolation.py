@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import module_command, module_env, run_cli, run_module
+from confined import landlock_only
 
 HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"
 
@@ -110,8 +111,6 @@ def test_a_kernel_that_reads_the_value_at_the_channel_however_spelled_is_refused
     _clean(err)
 
 
-landlock_only = pytest.mark.skipif(not __import__("evosym.isolation.landlock", fromlist=["abi"]).abi(),
-                                   reason="this kernel has no Landlock: the operator files' process is not confined")
 
 def _correct_file(path, body: str = ""):
     """An operator file with a correct operator (the textbook conv1d) and ``body`` run at its import."""
@@ -316,7 +315,10 @@ def test_the_operator_files_process_dies_with_the_command(tmp_path, command):
             if b"evosym.worker" in cmd and wanted in env:
                 pid = int(k)
     assert pid is not None, "the file's process was not seen"
-    time.sleep(2 if command == "info" else 8)   # (check: the reference is called once the derivation is checked)
+    settle = time.monotonic() + 20   # (where the kernel has no seccomp filter, 20 s)
+    while time.monotonic() < settle and b"Seccomp:\t2" not in Path(f"/proc/{pid}/status").read_bytes():
+        time.sleep(0.2)   # its filter installed: it has asked to die with its parent (just before), then runs the file
+    time.sleep(2)
     proc.kill()
     proc.wait()
     for _ in range(50):

@@ -496,7 +496,8 @@ def cmd_bench(args, parser) -> int:
             rows, device=args.device, repeat=args.repeat, generic=not args.no_generic, torch_version=torch.__version__,
             threads=torch.get_num_threads())))
         return 0
-    files = [n for n in names if n not in catalogue.catalogue_names()]
+    built_in = set(catalogue.catalogue_names())
+    files = [n for n in names if n not in built_in]
     print(f"device: {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"median of {args.repeat} interleaved rounds" + (
               f" ({', '.join(files)}: the reference timed in the operator file's confined process, its memory not "

@@ -502,12 +502,14 @@ static void evo_backward_input(const T* __restrict kt, const T* __restrict dy, T
 }
 
 // exp of a vector of floats, |relative error| ≤ 2 ulp on [−87.3, 88.7] (Cephes' expf: x = n·ln2 + r,
-// a degree-5 polynomial in r, 2ⁿ from the exponent bits); below −87.3 it returns exp(−87.3) ≈ 1e-38
+// a degree-5 polynomial in r, 2ⁿ from the exponent bits); below −87.3 (−inf: a hidden tap's weight) it returns 0
+// (expf's own results there are below 1e-38, subnormal), NaN as NaN
 static inline evo_simd<float>::v evo_expf(evo_simd<float>::v x) {
     typedef evo_simd<float>::v V;
     typedef int VI __attribute__((vector_size(sizeof(V))));
     const V lo = V{} - 87.3f, hi = V{} + 88.7f;
-    x = x < lo ? lo : x;
+    const auto below = x < lo;
+    x = below ? lo : x;
     x = x > hi ? hi : x;
     V fx = x * 1.44269504088896341f + 0.5f;
     V t = __builtin_convertvector(__builtin_convertvector(fx, VI), V);   // truncation toward zero
@@ -519,7 +521,7 @@ static inline evo_simd<float>::v evo_expf(evo_simd<float>::v x) {
     VI e = (__builtin_convertvector(t, VI) + 127) << 23;
     V scale;
     memcpy(&scale, &e, sizeof scale);
-    return y * scale;
+    return below ? V{} : y * scale;
 }
 
 // exp lane by lane: float vectorised (evo_expf), double with the C library's exp (exact to < 1 ulp)
