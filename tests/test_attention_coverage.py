@@ -255,6 +255,34 @@ def test_cross_attention_through_sdpa_equals_sdpa_between_projections():
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("shape", [(3, 5), (1, 5), (1, 1, 5), (4, 1, 5), (4, 3, 5)])
+@pytest.mark.parametrize("float_mask", [False, True], ids=["bool", "minus-inf"])
+def test_unbatched_grouped_cross_attention_takes_every_mask_shape(shape, float_mask):
+    """An unbatched grouped cross-attention (enable_gqa, keys from a second input) with a mask hiding the same keys
+    from every query (read as the keys each sample sees) or a pattern: its tables took an unbatched (S,) as (B, S)
+    (an IndexError); equal to SDPA, both paths, the batched call too."""
+    torch.manual_seed(7)
+    allowed = torch.tensor([True, False, True, True, False]).expand(shape).clone()
+    if shape[-2] == 3:
+        allowed[..., 1, 0] = False   # a pattern (query 1 hides key 0 too)
+    mask = allowed if not float_mask else torch.zeros(shape, dtype=F64).masked_fill(~allowed, -torch.inf)
+    x, kv = torch.randn(3, 4, dtype=F64), torch.randn(5, 6, dtype=F64)
+    wq, wo, wk, wv = torch.randn(4, 4, dtype=F64), torch.randn(4, 4, dtype=F64), torch.randn(2, 6, dtype=F64), \
+        torch.randn(2, 6, dtype=F64)
+
+    def heads(t, n):
+        return t.unflatten(-1, (n, 1)).transpose(-3, -2)
+    for batch in ((), (2,)):
+        xb, kvb = x.expand(batch + x.shape), kv.expand(batch + kv.shape)
+        z = F.scaled_dot_product_attention(heads(F.linear(xb, wq), 4), heads(F.linear(kvb, wk), 2),
+                                           heads(F.linear(kvb, wv), 2), attn_mask=mask, enable_gqa=True)
+        want = F.linear(z.transpose(-3, -2).flatten(-2), wo)
+        for path in ("auto", "generic"):
+            got = at.self_attention(xb, wq, None, wk, None, wv, None, wo, None, num_heads=4, attn_mask=mask,
+                                    enable_gqa=True, kv_input=kvb, path=path)
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_what_cross_attention_and_key_padding_mask_refuse_is_said():
     m = nn.MultiheadAttention(4, 2, batch_first=True, dtype=F64).eval()
     x, y = torch.randn(2, 3, 4, dtype=F64), torch.randn(2, 5, 4, dtype=F64)
@@ -1134,6 +1162,47 @@ def test_a_float32_mask_beside_half_queries_keeps_the_differences_in_its_rows(dt
     theirs = (sdpa(x, kv, w, m).double() - exact).abs().max()
     ours = (at.self_attention(x, **w, num_heads=N, attn_mask=m, kv_input=kv).double() - exact).abs().max()
     assert ours <= 3 * theirs + 4 * torch.finfo(dtype).eps, (ours, theirs)
+
+
+def _padded_row(dtype, L):
+    m = torch.zeros(2, 1, L, L, dtype=dtype)
+    m[1, :, 1, :] = torch.finfo(dtype).min   # a padded query row: every key at the dtype's min
+    return m
+
+
+@pytest.mark.parametrize("dtype, mask", [
+    (torch.float16, _padded_row),
+    (torch.bfloat16, _padded_row),
+    (torch.float16, lambda dt, L: (-1e4 + 0.25 * torch.arange(L).expand(L, L)).to(dt)),   # an offset shared by rows
+    (torch.bfloat16, lambda dt, L: (-3e4 + 64 * torch.arange(L).expand(L, L)).to(dt)),
+    (torch.float16, lambda dt, L: torch.zeros(L, L, dtype=dt).index_fill_(1, torch.tensor([0]), 100)
+     .index_fill_(1, torch.tensor([2]), torch.finfo(dt).min)),   # a row whose shift would overflow: kept as it is
+])
+@pytest.mark.parametrize("path", ["auto", "generic"])
+def test_a_half_mask_in_the_queries_dtype_keeps_the_logits_precision(dtype, mask, path):
+    """A float16 or bfloat16 mask beside queries of its dtype, which PyTorch adds to the logits in float32: the
+    operators add it in the queries' dtype, where a row of float16's min (a padded query row) left the logits nothing
+    (spacing 32 there: the generic path was off by 0.98 where PyTorch's float16 error is 0.004). Each row is shifted by
+    its largest entry where the shifted row fits: both paths within a few times PyTorch's own error."""
+    torch.manual_seed(72)
+    L, E, N = 4, 4, 2
+    w = {k: torch.randn(*sh, dtype=F64).to(dtype) for k, sh in dict(
+        q_weight=(E, E), q_bias=(E,), k_weight=(E, E), k_bias=(E,), v_weight=(E, E), v_bias=(E,), out_weight=(E, E),
+        out_bias=(E,)).items()}
+    x, m = torch.randn(2, L, E, dtype=F64).to(dtype), mask(dtype, L)
+
+    def sdpa(x_, w_, m_):
+        q, k, v = (F.linear(x_, w_[n + "_weight"], w_[n + "_bias"]).unflatten(-1, (N, -1)).transpose(1, 2)
+                   for n in "qkv")
+        return F.linear(F.scaled_dot_product_attention(q, k, v, attn_mask=m_).transpose(1, 2).flatten(-2),
+                        w_["out_weight"], w_["out_bias"])
+    # the truth, and PyTorch's own error, from the mask less its rows' largest entries (the softmax is the same; even
+    # float64 loses the logits beside bfloat16's min, 3.4e38, and PyTorch's float32 sum returns uniform weights there)
+    shifted = m.double() - m.double().amax(-1, keepdim=True)
+    exact = sdpa(x.double(), {k: t.double() for k, t in w.items()}, shifted)
+    theirs = (sdpa(x, w, shifted.to(dtype)).double() - exact).abs().max()
+    ours = (at.self_attention(x, **w, num_heads=N, attn_mask=m, path=path).double() - exact).abs().max()
+    assert ours <= 3 * theirs + 4 * torch.finfo(dtype).eps * exact.abs().max(), (ours, theirs)
 
 
 def test_a_float32_mask_beyond_bfloat16_after_the_shift_is_refused_with_the_way_out():

@@ -53,7 +53,10 @@ def test_documented_table_is_the_code():
     (dict(padding=1, padding_mode="mirror"), r"padding_mode must be one of"),
     (dict(padding=1, dilation=2, padding_mode="circular"), r"padding_mode='circular' with dilation > 1"),
     (dict(padding=0, dilation=2, padding_mode="reflect"), r"with padding 0 the mode has no effect"),
-    (dict(padding="same", padding_mode="replicate"), r"padding='same' with padding_mode='replicate'"),
+    (dict(padding="same", kernel_size=4, padding_mode="replicate"),
+     r"padding='same' with padding_mode='replicate' and an even kernel size"),
+    (dict(padding="same", dilation=2, padding_mode="reflect"),
+     r"padding='same' with padding_mode='reflect' and dilation > 1"),
     (dict(groups=3), r"multiples of groups"),
     (dict(kernel_size=(3, 3)), r"kernel_size must be an int ≥ 1 or a tuple of 1"),
     (dict(stride=0), r"stride must be an int ≥ 1"),
@@ -69,6 +72,8 @@ def test_route_refuses_with_the_condition(kw, match):
     ("valid", "zeros", "conv{}d"), (0, "zeros", "conv{}d"), ("same", "zeros", "conv{}d_same"),
     (1, "reflect", "conv{}d_reflect"), ("valid", "reflect", "conv{}d_reflect"),
     (1, "replicate", "conv{}d_replicate"), (1, "circular", "conv{}d_circular"),
+    ("same", "reflect", "conv{}d_reflect"), ("same", "replicate", "conv{}d_replicate"),
+    ("same", "circular", "conv{}d_circular"),
 ])
 def test_from_torch_picks_the_operator(dims, padding, mode, want):
     m = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims](
@@ -79,6 +84,24 @@ def test_from_torch_picks_the_operator(dims, padding, mode, want):
     torch.testing.assert_close(layer(x), m(x), rtol=1e-12, atol=1e-12)
     others = [n for n in C.candidates(dims) if n != want.format(dims)]
     assert [n for n in others if C._takes(n, m)] == []
+
+
+def test_mode_operators_take_same_padding_only_with_odd_kernels():
+    """padding='same' in a mode pads (K − 1)/2 on both sides where K is odd (the mode operator, P read from K):
+    equal to the module's own F.pad + conv, 2-D with two odd kernel sizes; an even kernel size on any axis pads
+    asymmetrically, and every mode operator's from_torch refuses it with the axis."""
+    torch.manual_seed(2)
+    for mode in ("reflect", "replicate", "circular"):
+        m = torch.nn.Conv2d(2, 3, (3, 5), padding="same", padding_mode=mode, dtype=torch.float64)
+        layer = C.from_torch(m)
+        x = torch.randn(2, 2, 6, 7, dtype=torch.float64)
+        assert (layer.P_h, layer.P_w) == (1, 2)
+        torch.testing.assert_close(layer(x), m(x), rtol=1e-12, atol=1e-12)
+        even = torch.nn.Conv2d(2, 3, (3, 4), padding="same", padding_mode=mode)
+        with pytest.raises(ValueError, match="an even kernel size"):
+            C.from_torch(even)
+        with pytest.raises(ValueError, match=r"kernel_size\[1\] is odd where padding='same'"):
+            C.module_class(C.generated(f"conv2d_{mode}")).from_torch(even)
 
 
 def test_mode_operators_refuse_dilation_in_from_torch():
@@ -164,3 +187,26 @@ def test_canary_computing_what_torch_refuses_is_a_failure(monkeypatch, small_swe
     monkeypatch.setattr(C, "route", lambda dims, **kw: real(dims, **{**kw, "stride": 1}))   # forgets the stride
     r = C.sweep(1, False)
     assert any("evosym computed what PyTorch refuses" in f for f in r["failures"])
+
+
+@pytest.mark.parametrize("padding,mode", [(1, "zeros"), ("same", "zeros"), (1, "reflect"), (1, "replicate"),
+                                          (1, "circular")])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_channels_last_weights_with_a_length_one_axis_differentiate_as_torch(dims, padding, mode):
+    """One output channel, channels_last (3-D: channels_last_3d) input and weights, float64: the default path's
+    backward failed (slow_conv2d: grad_weight must be contiguous) where torch's own layer works, because a reshape
+    of the weight to its own shape re-strided its length-1 axis; the weight is now read as it is."""
+    torch.manual_seed(4)
+    fmt = torch.channels_last if dims == 2 else torch.channels_last_3d
+    m = {2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims](2, 1, 3, padding=padding, padding_mode=mode,
+                                                         dtype=torch.float64).to(memory_format=fmt)
+    layer = C.from_torch(m).to(memory_format=fmt)
+    x = torch.randn((2, 2) + (5,) * dims, dtype=torch.float64).to(memory_format=fmt)
+    grads = []
+    for f in (m, layer):
+        xx = x.clone().requires_grad_()
+        y = f(xx)
+        grads.append((y,) + torch.autograd.grad((y * torch.arange(y.numel(), dtype=y.dtype).view(y.shape)).sum(),
+                                                 (xx,) + tuple(f.parameters())))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-12)

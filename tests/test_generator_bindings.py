@@ -126,8 +126,8 @@ def _doubled_norm(seq):
 
 
 @pytest.mark.parametrize("spoil, kwargs, words", [
-    (_standardised, {}, "not a subclass"),
-    (_doubled_norm, {}, "not a subclass"),
+    (_standardised, {}, "submodule '0' is of class .*_StandardisedConv, which redefines forward"),
+    (_doubled_norm, {}, "submodule '1' is of class .*_DoubledNorm, which redefines forward"),
     (_trained, {}, "eval mode"),
     (_short, {}, "four modules"),
     (_leaky, {}, "ReLU"),

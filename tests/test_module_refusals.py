@@ -433,3 +433,105 @@ def test_a_parameter_that_is_not_a_tensor_is_a_type_error(name, args, sizes, at)
     values[at] = [[0.0] * 2] * 2
     with pytest.raises(TypeError, match=r"must be a torch\.Tensor, not list"):
         fn(*values, **sizes)
+
+
+class _StandardisedConv2d(torch.nn.Conv2d):   # weight standardisation in forward (timm's StdConv2d)
+    def forward(self, x):
+        w = (self.weight - self.weight.mean((1, 2, 3), keepdim=True)) / self.weight.std((1, 2, 3), keepdim=True)
+        return torch.nn.functional.conv2d(x, w, self.bias, self.stride, self.padding)
+
+
+class _ConvForward(torch.nn.Conv2d):          # what forward calls, redefined
+    def _conv_forward(self, x, w, b):
+        return super()._conv_forward(x, 2 * w, b)
+
+
+class _Pool(torch.nn.AvgPool2d):
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+class _Attention(torch.nn.MultiheadAttention):
+    def forward(self, *args, **kwargs):
+        y, w = super().forward(*args, **kwargs)
+        return 0.5 * y, w
+
+
+class _Named(torch.nn.Conv2d):                # a subclass that only adds an attribute computes as Conv2d
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tag = "mine"
+
+
+def _hooked(m, pre=False):
+    (m.register_forward_pre_hook(lambda mod, args: (2 * args[0],)) if pre
+     else m.register_forward_hook(lambda mod, args, out: 2 * out))
+    return m
+
+
+def _instance_forward(m):
+    m.forward = lambda x: 2 * torch.nn.Conv2d.forward(m, x)
+    return m
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: _StandardisedConv2d(2, 3, 3), "redefines forward of torch.nn.modules.conv.Conv2d"),
+    (lambda: _ConvForward(2, 3, 3), "redefines _conv_forward"),
+    (lambda: torch.ao.nn.qat.Conv2d(2, 3, 3, qconfig=torch.ao.quantization.get_default_qat_qconfig()),
+     "torch.ao.nn.qat.modules.conv.Conv2d, which redefines"),
+    (lambda: _hooked(torch.nn.Conv2d(2, 3, 3)), "forward hooks"),
+    (lambda: _hooked(torch.nn.Conv2d(2, 3, 3), pre=True), "forward hooks"),
+    (lambda: _instance_forward(torch.nn.Conv2d(2, 3, 3)), "a forward of its own"),
+], ids=["subclass-forward", "subclass-conv-forward", "qat", "hook", "pre-hook", "instance-forward"])
+def test_from_torch_refuses_a_layer_that_computes_otherwise(make, words):
+    """from_torch copies weights: a torch layer whose forward is not its torch class's (a subclass redefining forward
+    or what it calls, fake-quantised QAT weights, forward hooks, a forward set on the instance) computed otherwise
+    than the copy (standardised weights: off by 13 on an adversarial pass) and is refused, saying why; the same
+    module without it is taken and equal."""
+    from evosym.coverage import conv as C
+    m = make().double()
+    with pytest.raises(ValueError, match=words):
+        load("conv2d").Conv2dEvolution.from_torch(m)
+    with pytest.raises(ValueError, match=words):
+        C.from_torch(m)
+    plain = torch.nn.Conv2d(2, 3, 3, dtype=F64)
+    plain.load_state_dict({k: v for k, v in m.state_dict().items() if k in ("weight", "bias")})
+    x = torch.randn(1, 2, 5, 5, dtype=F64)
+    torch.testing.assert_close(load("conv2d").Conv2dEvolution.from_torch(plain)(x), plain(x), rtol=1e-12, atol=1e-12)
+
+
+def test_from_torch_refuses_pooling_and_attention_layers_that_compute_otherwise():
+    """The same rule for every binding: a pooling subclass, an nn.MultiheadAttention subclass (also through the
+    routed multihead_attention, with appended keys too), a global forward hook."""
+    from evosym.coverage import attention as at
+    from evosym.coverage import pooling as P
+    with pytest.raises(ValueError, match="redefines forward of torch.nn.modules.pooling.AvgPool2d"):
+        P.from_torch(_Pool(2))
+    x = torch.randn(2, 3, 4, dtype=F64)
+    for kw in ({}, {"add_bias_kv": True}):
+        m = _Attention(4, 2, batch_first=True, dtype=F64, **kw).eval()
+        with pytest.raises(ValueError, match="redefines forward of torch.nn.modules.activation.MultiheadAttention"):
+            at.multihead_attention(m, x, x, x, need_weights=False)
+    with pytest.raises(ValueError, match="redefines forward"):
+        load("mhsa").MhsaEvolution.from_torch(_Attention(4, 2, dtype=F64))
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda mod, args, out: out)
+    try:
+        with pytest.raises(ValueError, match="global forward hooks"):
+            load("conv2d").Conv2dEvolution.from_torch(torch.nn.Conv2d(2, 3, 3))
+    finally:
+        handle.remove()
+
+
+def test_from_torch_takes_a_subclass_that_computes_as_its_class_and_a_parametrized_weight():
+    """A subclass that only adds attributes, and a weight computed by torch.nn.utils.parametrize (read as the layer
+    reads it): taken, and equal to the layer."""
+    import torch.nn.utils.parametrize as parametrize
+
+    class Half(torch.nn.Module):
+        def forward(self, w):
+            return 0.5 * w
+    x = torch.randn(1, 2, 5, 5, dtype=F64)
+    for m in (_Named(2, 3, 3, dtype=F64), torch.nn.Conv2d(2, 3, 3, dtype=F64)):
+        if not isinstance(m, _Named):
+            parametrize.register_parametrization(m, "weight", Half())
+        torch.testing.assert_close(load("conv2d").Conv2dEvolution.from_torch(m)(x), m(x), rtol=1e-12, atol=1e-12)

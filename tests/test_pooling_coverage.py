@@ -149,6 +149,30 @@ def test_lp_pool_norm_1_is_sum_pooling_and_other_norms_are_refused():
         pc.from_torch(nn.LPPool2d(1, 2, ceil_mode=True))
 
 
+@pytest.mark.parametrize("dims", [1, 3])
+def test_lp_pool_norm_1_in_one_and_three_dimensions(dims):
+    """Sum pooling in 1-D is avg_pool2d_divisor over one row (a 1 × K window: PyTorch's avg_pool1d has no divisor),
+    in 3-D avg_pool3d_divisor with divisor 1: the functional call on both paths, the module batched and unbatched;
+    another norm, ceil_mode and a subclass that computes otherwise refused."""
+    shape = (2, 3, 9) if dims == 1 else (2, 3, 5, 6, 4)
+    x = torch.rand(shape, dtype=torch.float64) * 2 - 1
+    fn = getattr(torch.nn.functional, f"lp_pool{dims}d")
+    for k, s in ((2, None), (3, 2), (3, 1)):
+        for path in ("auto", "generic"):
+            torch.testing.assert_close(pc.pool(f"lp_pool{dims}d", x, 1, k, stride=s, path=path), fn(x, 1, k, stride=s),
+                                       rtol=1e-13, atol=1e-14)
+    cls = getattr(nn, f"LPPool{dims}d")
+    m = cls(1.0, 3, stride=2)
+    layer = pc.from_torch(m)
+    torch.testing.assert_close(layer(x), m(x), rtol=1e-13, atol=1e-14)
+    torch.testing.assert_close(layer(x[0]), m(x[0]), rtol=1e-13, atol=1e-14)
+    for bad, words in ((cls(2, 3), "not linear in x unless p = 1"), (cls(1, 3, ceil_mode=True), "ceil_mode=True"),
+                       (type("Doubled", (cls,), {"forward": lambda self, t: 2 * cls.forward(self, t)})(1, 3),
+                        "redefines forward")):
+        with pytest.raises(ValueError, match=words):
+            pc.from_torch(bad)
+
+
 @pytest.mark.parametrize("m", [nn.MaxPool1d(2), nn.MaxPool2d(3, 2, 1), nn.MaxPool3d(2), nn.AdaptiveMaxPool2d(2),
                                nn.FractionalMaxPool2d(2, output_size=3)], ids=repr)
 def test_max_pooling_is_refused_with_the_reason(m):
@@ -170,7 +194,8 @@ def test_route_refusals_name_the_condition():
              (("adaptive_avg_pool2d", (None, 2)), "has None"),
              (("adaptive_avg_pool3d", (2, 0, 1)), "output_size must be an int ≥ 1"),
              (("adaptive_avg_pool2d", (2, 3, 4)), "a tuple of 2"),
-             (("lp_pool1d", 1, 2), "lp_pool1d with norm_type=1")]
+             (("lp_pool1d", 1, 2, None, True), "lp_pool1d with ceil_mode=True is not supported"),
+             (("lp_pool3d", 2, 2), "not linear in x unless p = 1")]
     for args, needle in cases:
         with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)")):
             pc.route(*args)

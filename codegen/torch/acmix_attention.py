@@ -339,7 +339,7 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight,
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
-    m1 = v_weight.reshape((N * d), C)  # Wv[o, c_2]: the whole tensor
+    m1 = v_weight  # Wv[o, c_2]: the whole tensor
     m2 = _as_grid(m1, 2, dtype, device)
     v = F.conv2d(x, m2.expand((N * d), C).reshape(((N * d), C) + (1,) * 2))
     xc = v

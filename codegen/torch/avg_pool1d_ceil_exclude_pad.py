@@ -49,6 +49,40 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+# what a subclass may redefine and still compute as its torch class (construction and printing)
+_KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
+
+
+def _computes_otherwise(m, base):
+    """Why the torch layer ``m`` (an instance of ``base``) may compute otherwise than ``base`` computes from its
+    weights, or "": forward hooks (its own, a submodule's, or global ones), a forward set on an instance, or a class
+    that redefines a method of the torch.nn layer it derives from (a forward computing with standardised or
+    fake-quantised weights). from_torch copies the weights, so such a layer is not the operator. A parametrization's
+    modules (torch.nn.utils.parametrize) only make the weights read here: not looked at."""
+    from torch.nn.modules import module as _module
+    if getattr(_module, "_global_forward_hooks", None) or getattr(_module, "_global_forward_pre_hooks", None):
+        return "global forward hooks are registered (torch.nn.modules.module.register_module_forward_hook), which may change its output"
+    for name, sub in m.named_modules():
+        if "parametrizations" in name.split("."):
+            continue
+        what = f"its submodule {name!r}" if name else "it"
+        if sub._forward_hooks or sub._forward_pre_hooks:
+            return f"{what} has forward hooks, which may change its output: take the layer without them"
+        if "forward" in vars(sub):
+            return f"{what} has a forward of its own (set on the instance)"
+        mro = type(sub).__mro__
+        torch_class = base if sub is m else next((k for k in mro if k.__module__.startswith("torch.nn.modules.")), None)
+        if torch_class is None:
+            return f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, not a torch.nn layer"
+        redefined = sorted({n for k in mro[:mro.index(torch_class)] for n in vars(k)
+                            if n not in _KEPT and callable(getattr(torch_class, n, None))})
+        if redefined:
+            return (f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, which redefines "
+                    f"{', '.join(redefined)} of {torch_class.__module__}.{torch_class.__qualname__}: it may compute "
+                    "otherwise")
+    return ""
+
+
 def _padding_string(name, value, window, valid=True):
     """A padding size given as PyTorch's padding string (F.conv*d's): 'valid' is no padding (0); 'same' is
     kept only where it is one padding size, (δ·(K − 1))/2 on both sides (stride 1, δ·(K − 1) even). ``window``
@@ -296,6 +330,9 @@ class AvgPool1dCeilExcludePadEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.AvgPool1d``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.AvgPool1d):
             raise TypeError(f"expected a torch.nn.AvgPool1d, not {type(m).__name__}")
+        otherwise = _computes_otherwise(m, torch.nn.AvgPool1d)
+        if otherwise:
+            raise ValueError(f"cannot take this torch.nn.AvgPool1d: {otherwise} (from_torch copies the weights of a layer that computes as torch.nn.AvgPool1d does)")
         if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
             raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
                              "shapes are inferred from the first input): run a forward pass on an input first, or build it "

@@ -49,6 +49,40 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+# what a subclass may redefine and still compute as its torch class (construction and printing)
+_KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
+
+
+def _computes_otherwise(m, base):
+    """Why the torch layer ``m`` (an instance of ``base``) may compute otherwise than ``base`` computes from its
+    weights, or "": forward hooks (its own, a submodule's, or global ones), a forward set on an instance, or a class
+    that redefines a method of the torch.nn layer it derives from (a forward computing with standardised or
+    fake-quantised weights). from_torch copies the weights, so such a layer is not the operator. A parametrization's
+    modules (torch.nn.utils.parametrize) only make the weights read here: not looked at."""
+    from torch.nn.modules import module as _module
+    if getattr(_module, "_global_forward_hooks", None) or getattr(_module, "_global_forward_pre_hooks", None):
+        return "global forward hooks are registered (torch.nn.modules.module.register_module_forward_hook), which may change its output"
+    for name, sub in m.named_modules():
+        if "parametrizations" in name.split("."):
+            continue
+        what = f"its submodule {name!r}" if name else "it"
+        if sub._forward_hooks or sub._forward_pre_hooks:
+            return f"{what} has forward hooks, which may change its output: take the layer without them"
+        if "forward" in vars(sub):
+            return f"{what} has a forward of its own (set on the instance)"
+        mro = type(sub).__mro__
+        torch_class = base if sub is m else next((k for k in mro if k.__module__.startswith("torch.nn.modules.")), None)
+        if torch_class is None:
+            return f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, not a torch.nn layer"
+        redefined = sorted({n for k in mro[:mro.index(torch_class)] for n in vars(k)
+                            if n not in _KEPT and callable(getattr(torch_class, n, None))})
+        if redefined:
+            return (f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, which redefines "
+                    f"{', '.join(redefined)} of {torch_class.__module__}.{torch_class.__qualname__}: it may compute "
+                    "otherwise")
+    return ""
+
+
 def _padding_string(name, value, window, valid=True):
     """A padding size given as PyTorch's padding string (F.conv*d's): 'valid' is no padding (0); 'same' is
     kept only where it is one padding size, (δ·(K − 1))/2 on both sides (stride 1, δ·(K − 1) even). ``window``
@@ -244,7 +278,7 @@ def conv3d_replicate_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, P_d, K
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, s_d=s_d, P_d=P_d, K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, L_out=L_out)
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
-    w1 = weight.reshape((G * O_g), C_g, K_d, K_h, K_w)  # W[o, c_in_group, u_1_tap, u_2_tap, u_3_tap]: the whole tensor
+    w1 = weight  # W[o, c_in_group, u_1_tap, u_2_tap, u_3_tap]: the whole tensor
     w2 = _as_grid(w1, 5, dtype, device)
     weight_full = w2.expand(((G * O_g), C_g, K_d, K_h, K_w))  # size-1 axes broadcast
     xin = x
@@ -415,14 +449,21 @@ class Conv3dReplicateEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.Conv3d``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.Conv3d):
             raise TypeError(f"expected a torch.nn.Conv3d, not {type(m).__name__}")
+        otherwise = _computes_otherwise(m, torch.nn.Conv3d)
+        if otherwise:
+            raise ValueError(f"cannot take this torch.nn.Conv3d: {otherwise} (from_torch copies the weights of a layer that computes as torch.nn.Conv3d does)")
         if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
             raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
                              "shapes are inferred from the first input): run a forward pass on an input first, or build it "
                              "with its sizes (e.g. in_channels), then take it")
         if not (m.padding_mode == 'replicate'):
             raise ValueError("cannot take this torch.nn.Conv3d: Conv3dReplicateEvolution requires that only padding_mode='replicate' is this operator (the check m.padding_mode == 'replicate' fails)")
-        if not (m.padding != 'same'):
-            raise ValueError("cannot take this torch.nn.Conv3d: Conv3dReplicateEvolution requires that padding is not 'same' with padding_mode='replicate' (no operator pads 'same' in that mode; conv3d_same pads with zeros) (the check m.padding != 'same' fails)")
+        if not (m.padding != 'same' or m.kernel_size[0] % 2 == 1):
+            raise ValueError("cannot take this torch.nn.Conv3d: Conv3dReplicateEvolution requires that kernel_size[0] is odd where padding='same' with padding_mode='replicate' (PyTorch then pads (K − 1)/2 on both sides; an even one pads asymmetrically, which no operator of this mode proves) (the check m.padding != 'same' or m.kernel_size[0] % 2 == 1 fails)")
+        if not (m.padding != 'same' or m.kernel_size[1] % 2 == 1):
+            raise ValueError("cannot take this torch.nn.Conv3d: Conv3dReplicateEvolution requires that kernel_size[1] is odd where padding='same' with padding_mode='replicate' (PyTorch then pads (K − 1)/2 on both sides; an even one pads asymmetrically, which no operator of this mode proves) (the check m.padding != 'same' or m.kernel_size[1] % 2 == 1 fails)")
+        if not (m.padding != 'same' or m.kernel_size[2] % 2 == 1):
+            raise ValueError("cannot take this torch.nn.Conv3d: Conv3dReplicateEvolution requires that kernel_size[2] is odd where padding='same' with padding_mode='replicate' (PyTorch then pads (K − 1)/2 on both sides; an even one pads asymmetrically, which no operator of this mode proves) (the check m.padding != 'same' or m.kernel_size[2] % 2 == 1 fails)")
         if not (m.dilation[0] == 1):
             raise ValueError('cannot take this torch.nn.Conv3d: Conv3dReplicateEvolution requires that this operator has dilation[0] = 1 (the check m.dilation[0] == 1 fails)')
         if not (m.dilation[1] == 1):
@@ -433,7 +474,7 @@ class Conv3dReplicateEvolution(nn.Module):
             raise ValueError(f"cannot take this torch.nn.Conv3d: its dropout {m.dropout} is active in training mode and "
                              "Conv3dReplicateEvolution has none; call .eval() on it first (or set dropout=0)")
         first = next(iter(m.parameters()), None)   # the layer's device and dtype, whatever its parameters are named
-        layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K_d=m.kernel_size[0], s_d=m.stride[0], P_d=(0 if m.padding == 'valid' else m.padding[0]), K_h=m.kernel_size[1], s_h=m.stride[1], P_h=(0 if m.padding == 'valid' else m.padding[1]), K_w=m.kernel_size[2], s_w=m.stride[2], P_w=(0 if m.padding == 'valid' else m.padding[2]), device=None if first is None else first.device,
+        layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K_d=m.kernel_size[0], s_d=m.stride[0], P_d=((m.kernel_size[0] - 1) // 2 if m.padding == 'same' else 0 if m.padding == 'valid' else m.padding[0]), K_h=m.kernel_size[1], s_h=m.stride[1], P_h=((m.kernel_size[1] - 1) // 2 if m.padding == 'same' else 0 if m.padding == 'valid' else m.padding[1]), K_w=m.kernel_size[2], s_w=m.stride[2], P_w=((m.kernel_size[2] - 1) // 2 if m.padding == 'same' else 0 if m.padding == 'valid' else m.padding[2]), device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
             source = m.weight

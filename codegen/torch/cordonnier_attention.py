@@ -180,7 +180,7 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
     sm2 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
     def_softmax_logit = sm2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # attn: attention weights of head (u, v): softmax of the logits over the keys (computed once, on its own grid)
-    d3_1 = def_softmax_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # softmax_logit[u, v, i, j, m, n]: the whole tensor
+    d3_1 = def_softmax_logit  # softmax_logit[u, v, i, j, m, n]: the whole tensor
     d3_2 = _as_grid(d3_1, 6, dtype, device)
     def_attn = d3_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # K̂ = Σ_t M(o, c, t)·S(t, p, q): per term t, S aggregates the positions of x; then M mixes the channels
@@ -215,7 +215,7 @@ def _kernel_tensor(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     sm2 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
     def_softmax_logit = sm2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # attn: attention weights of head (u, v): softmax of the logits over the keys (computed once, on its own grid)
-    d3_1 = def_softmax_logit.reshape(((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W))  # softmax_logit[u, v, i, j, m, n]: the whole tensor
+    d3_1 = def_softmax_logit  # softmax_logit[u, v, i, j, m, n]: the whole tensor
     d3_2 = _as_grid(d3_1, 6, dtype, device)
     def_attn = d3_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     k1 = torch.einsum('bhic,hifgde->bcdefg', out_weight[:O, :(C * (((2 * R) + 1) ** 2))].unflatten(1, (((2 * R) + 1), ((2 * R) + 1), C)), def_attn[:((2 * R) + 1), :((2 * R) + 1), :H, :W, R:(H + R), R:(R + W)])

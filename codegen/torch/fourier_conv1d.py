@@ -218,7 +218,7 @@ def fourier_conv1d_evolution(x, weight, bias, *, C, O, K, P, path="auto"):
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, bias, C=C, O=O, K=K, P=P, L_out=L_out)
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
-    w1 = weight.reshape(O, C, K)  # W[o, c_in_group, u_tap]: the whole tensor
+    w1 = weight  # W[o, c_in_group, u_tap]: the whole tensor
     w2 = _as_grid(w1, 3, dtype, device)
     weight_full = w2.expand((O, C, K))  # size-1 axes broadcast
     xin = x

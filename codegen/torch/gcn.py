@@ -146,7 +146,7 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
     if path == "generic" or AGGREGATED:
         return _generic(x, adjacency, weight, bias, N=N, C=C, O=O, L_out=L_out)
     # deg: degree of node p in Ã = A + I (row sum, self-loop included) (computed once, on its own grid)
-    d1_2 = adjacency.reshape(N, N)  # A[p, q_2]: the whole tensor
+    d1_2 = adjacency  # A[p, q_2]: the whole tensor
     d1_1 = _as_grid(d1_2, 2, dtype, device) if N == 1 else _as_grid(d1_2, 2, dtype, device).sum(dim=(1,), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid((d1_1 + 1), 2, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:1])
@@ -154,7 +154,7 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
     # Ahat: renormalised adjacency D̃^(−1/2)·(A + I)·D̃^(−1/2) (computed once, on its own grid)
     d2_1 = def_deg.reshape(N, 1)  # deg[p]: the whole tensor
     d2_2 = def_deg.reshape(1, N)  # deg[q]: the whole tensor
-    d2_3 = adjacency.reshape(N, N)  # A[p, q]: the whole tensor
+    d2_3 = adjacency  # A[p, q]: the whole tensor
     d2_4 = _as_grid(((d2_1 ** (-1 / 2)) * (d2_2 ** (-1 / 2)) * (torch.eye(N, N, dtype=dtype, device=device).view(N, N) + d2_3)), 2, dtype, device)
     def_Ahat = d2_4.expand((N, N))
     # K̂ = M[o, c]·S[p, q] (separable): the channel map first, then S along the positions
@@ -163,7 +163,7 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
     mix = m2.expand(O, C)
     v = torch.matmul(x, mix.t())  # (B, N, C) → (B, N, O)
     # M[p, q] = K̂ without its channel delta: one matrix for every channel, applied along the position axis
-    w1 = def_Ahat.reshape(N, N)  # Ahat[p, u_tap]: the whole tensor
+    w1 = def_Ahat  # Ahat[p, u_tap]: the whole tensor
     w2 = _as_grid(w1, 2, dtype, device)
     weight_full = w2.expand((N, N))  # size-1 axes broadcast
     y = torch.matmul(weight_full, v)  # (B, N, ·): positions before channels
@@ -176,7 +176,7 @@ def _kernel_tensor(x, adjacency, weight, bias, *, N, C, O, L_out):
     B = x.shape[0]
     dtype, device = x.dtype, x.device
     # deg: degree of node p in Ã = A + I (row sum, self-loop included) (computed once, on its own grid)
-    d1_2 = adjacency.reshape(N, N)  # A[p, q_2]: the whole tensor
+    d1_2 = adjacency  # A[p, q_2]: the whole tensor
     d1_1 = _as_grid(d1_2, 2, dtype, device) if N == 1 else _as_grid(d1_2, 2, dtype, device).sum(dim=(1,), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid((d1_1 + 1), 2, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:1])
@@ -184,7 +184,7 @@ def _kernel_tensor(x, adjacency, weight, bias, *, N, C, O, L_out):
     # Ahat: renormalised adjacency D̃^(−1/2)·(A + I)·D̃^(−1/2) (computed once, on its own grid)
     d2_1 = def_deg.reshape(N, 1)  # deg[p]: the whole tensor
     d2_2 = def_deg.reshape(1, N)  # deg[q]: the whole tensor
-    d2_3 = adjacency.reshape(N, N)  # A[p, q]: the whole tensor
+    d2_3 = adjacency  # A[p, q]: the whole tensor
     d2_4 = _as_grid(((d2_1 ** (-1 / 2)) * (d2_2 ** (-1 / 2)) * (torch.eye(N, N, dtype=dtype, device=device).view(N, N) + d2_3)), 2, dtype, device)
     def_Ahat = d2_4.expand((N, N))
     k1 = def_Ahat.permute(1, 0).reshape(1, 1, 1, N, N)  # Ahat[p, u_tap]: the whole tensor

@@ -324,7 +324,7 @@ def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
     # kernel axes: b, kernel group, o', c', u…, p…
     y = _rt.evolution_aggregate(_key(), v.contiguous(), kernel, (B, N_kv, G, d, L))
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
-    post1 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_2]: the whole tensor
+    post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((G * N_kv * d), (G * N_kv * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     dtype, device = x.dtype, x.device
@@ -368,13 +368,13 @@ def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, o
     c_4 = torch.arange((G * N_kv * d), device=device).view(1, -1)
     ob3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
     ob3 = ob3 * (((0 <= (c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d)))) & ((c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))) < (N_kv * d)))).to(dtype)  # reads outside bV are 0
-    ob4 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_4]: the whole tensor
+    ob4 = out_weight  # WO[o, c_4]: the whole tensor
     ob2 = torch.einsum('ab,ab->a', _as_grid(ob3, 2, dtype, device), _as_grid(ob4, 2, dtype, device))
     ob2 = ob2.unsqueeze(1)
     ob5 = _as_grid((ob1 + ob2), 2, dtype, device)
     ob5 = ob5.reshape(ob5.shape[:1])
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z, on the tokens
-    post1 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_2]: the whole tensor
+    post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = F.linear(y, post2.expand((G * N_kv * d), (G * N_kv * d)), ob5.expand((G * N_kv * d)))
     y = y.transpose(1, 2).unflatten(2, L_out)   # channels first (a view)
@@ -413,7 +413,7 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
     spec = "".join("bgui"[k] for k in keep) + ",bgciu->bgci"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (G * N_kv * d), L_out[0]))
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
-    post1 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_2]: the whole tensor
+    post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((G * N_kv * d), (G * N_kv * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     beta1 = out_bias.reshape(1, (G * N_kv * d), 1, 1)  # bO[o]: the whole tensor

@@ -332,7 +332,7 @@ def _kernel_tensor(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_wei
     d3_4 = d3_4.reshape(d3_4.shape[:4])
     def_logit = d3_4.expand((B, (G * N_kv), L, S))
     # masked_softmax_logit: softmax of logit over its window axes (stable: max subtracted), masked: −∞ where the guard is 0 (computed once, on its own grid)
-    g4_1 = allowed.reshape(B, (G * N_kv), L, S)  # allowed[b, h, i, m]: the whole tensor
+    g4_1 = allowed  # allowed[b, h, i, m]: the whole tensor
     g4_2 = _as_grid(g4_1, 4, dtype, device)
     sm4 = _softmax(def_logit.masked_fill(g4_2 == 0, float('-inf')), 3, 1)  # exp(ℓ)/Σ exp(ℓ) over axes 3…3, max subtracted, masked
     def_masked_softmax_logit = sm4.expand((B, (G * N_kv), L, S))
@@ -359,7 +359,7 @@ def _sdpa(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bi
     mask = None
     # the keys each row sees (the indicator allowed ≠ 0, laid out (b, 1, 1, key) or (b, head, query, key)); every
     # row sees a key (checked above), so SDPA's softmax is the proved one
-    km_1 = allowed.reshape(B, (G * N_kv), L, S)  # allowed[b, h, i, m]: the whole tensor
+    km_1 = allowed  # allowed[b, h, i, m]: the whole tensor
     km_2 = _as_grid(km_1, 4, dtype, device)
     # SDPA's float attn_mask: 0 where the indicator is 1, −∞ where it is 0, as 1 − 1/|·| (exact at 0 and 1, −0.0 a 0;
     # no other value passed the check), added to β where there is one (β + 0 = β exactly)
@@ -373,13 +373,13 @@ def _sdpa(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bi
     c_4 = torch.arange((G * N_kv * d), device=device).view(1, -1)
     ob3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
     ob3 = ob3 * (((0 <= (c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d)))) & ((c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))) < (N_kv * d)))).to(dtype)  # reads outside bV are 0
-    ob4 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_4]: the whole tensor
+    ob4 = out_weight  # WO[o, c_4]: the whole tensor
     ob2 = torch.einsum('ab,ab->a', _as_grid(ob3, 2, dtype, device), _as_grid(ob4, 2, dtype, device))
     ob2 = ob2.unsqueeze(1)
     ob5 = _as_grid((ob1 + ob2), 2, dtype, device)
     ob5 = ob5.reshape(ob5.shape[:1])
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z, on the tokens
-    post1 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_2]: the whole tensor
+    post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = F.linear(y, post2.expand((G * N_kv * d), (G * N_kv * d)), ob5.expand((G * N_kv * d)))
     y = y.transpose(1, 2).unflatten(2, L_out)   # channels first (a view)
@@ -409,7 +409,7 @@ def _generic(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v
     spec = "".join("bgui"[k] for k in keep) + ",bgcu->bgci"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (G * N_kv * d), L_out[0]))
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
-    post1 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_2]: the whole tensor
+    post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((G * N_kv * d), (G * N_kv * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     beta1 = out_bias.reshape(1, (G * N_kv * d), 1, 1)  # bO[o]: the whole tensor

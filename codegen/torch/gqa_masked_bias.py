@@ -322,7 +322,7 @@ def _kernel_tensor(x, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_
     d3_5 = d3_5.reshape(d3_5.shape[:4])
     def_logit = d3_5.expand((B, (G * N_kv), L, L))
     # masked_softmax_logit: softmax of logit over its window axes (stable: max subtracted), masked: −∞ where the guard is 0 (computed once, on its own grid)
-    g4_1 = allowed.reshape(B, (G * N_kv), L, L)  # allowed[b, h, i, m]: the whole tensor
+    g4_1 = allowed  # allowed[b, h, i, m]: the whole tensor
     g4_2 = _as_grid(g4_1, 4, dtype, device)
     sm4 = _softmax(def_logit.masked_fill(g4_2 == 0, float('-inf')), 3, 1)  # exp(ℓ)/Σ exp(ℓ) over axes 3…3, max subtracted, masked
     def_masked_softmax_logit = sm4.expand((B, (G * N_kv), L, L))
@@ -349,12 +349,12 @@ def _sdpa(x, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v
     q = q.unflatten(2, ((G * N_kv), d)).transpose(1, 2)
     k = k.unflatten(2, (N_kv, d)).transpose(1, 2)
     v = v.unflatten(2, (N_kv, d)).transpose(1, 2)
-    sb_1 = attn_mask.reshape(B, (G * N_kv), L, L)  # attn_mask[b, h, i, m]: the whole tensor
+    sb_1 = attn_mask  # attn_mask[b, h, i, m]: the whole tensor
     sb_2 = _as_grid(sb_1, 4, dtype, device)
     mask = sb_2.expand((B, (G * N_kv), L, L)).flatten(2, 2).flatten(3, 3)
     # the keys each row sees (the indicator allowed ≠ 0, laid out (b, 1, 1, key) or (b, head, query, key)); every
     # row sees a key (checked above), so SDPA's softmax is the proved one
-    km_1 = allowed.reshape(B, (G * N_kv), L, L)  # allowed[b, h, i, m]: the whole tensor
+    km_1 = allowed  # allowed[b, h, i, m]: the whole tensor
     km_2 = _as_grid(km_1, 4, dtype, device)
     # SDPA's float attn_mask: 0 where the indicator is 1, −∞ where it is 0, as 1 − 1/|·| (exact at 0 and 1, −0.0 a 0;
     # no other value passed the check), added to β where there is one (β + 0 = β exactly)
@@ -368,13 +368,13 @@ def _sdpa(x, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v
     c_4 = torch.arange((G * N_kv * d), device=device).view(1, -1)
     ob3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
     ob3 = ob3 * (((0 <= (c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d)))) & ((c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))) < (N_kv * d)))).to(dtype)  # reads outside bV are 0
-    ob4 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_4]: the whole tensor
+    ob4 = out_weight  # WO[o, c_4]: the whole tensor
     ob2 = torch.einsum('ab,ab->a', _as_grid(ob3, 2, dtype, device), _as_grid(ob4, 2, dtype, device))
     ob2 = ob2.unsqueeze(1)
     ob5 = _as_grid((ob1 + ob2), 2, dtype, device)
     ob5 = ob5.reshape(ob5.shape[:1])
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z, on the tokens
-    post1 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_2]: the whole tensor
+    post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = F.linear(y, post2.expand((G * N_kv * d), (G * N_kv * d)), ob5.expand((G * N_kv * d)))
     y = y.transpose(1, 2).unflatten(2, L_out)   # channels first (a view)
@@ -403,7 +403,7 @@ def _generic(x, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight
     spec = "".join("bgui"[k] for k in keep) + ",bgcu->bgci"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (G * N_kv * d), L_out[0]))
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
-    post1 = out_weight.reshape((G * N_kv * d), (G * N_kv * d))  # WO[o, c_2]: the whole tensor
+    post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((G * N_kv * d), (G * N_kv * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     beta1 = out_bias.reshape(1, (G * N_kv * d), 1, 1)  # bO[o]: the whole tensor

@@ -301,7 +301,7 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     def_Wg = d1_9.expand((C, (P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1))))
     # Whg: HyperZ·Z·W: the context-dependent global kernel Ŵ_g = Z ⊙ W_g (computed once, on its own grid)
     d2_1 = def_Wg.reshape(1, C, (P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1)))  # Wg[c, u, v]: the whole tensor
-    d2_2 = Z.reshape(B, C, (P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1)))  # Z[b, c, u, v]: the whole tensor
+    d2_2 = Z  # Z[b, c, u, v]: the whole tensor
     d2_3 = _as_grid((d2_1 * d2_2), 4, dtype, device)
     def_Whg = d2_3.expand((B, C, (P_h * ((2 * R) + 1)), (P_w * ((2 * R) + 1))))
     # Wl: local hyper-kernel: the slow net on a k × k coordinate grid (computed once, on its own grid)
@@ -324,7 +324,7 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     def_Zbar = d4_2.expand((B, C, ((2 * R) + 1), ((2 * R) + 1)))
     # Whl: the context-dependent local kernel Ŵ_l = Z̄ ⊙ W_l (computed once, on its own grid)
     d5_1 = def_Wl.reshape(1, C, ((2 * R) + 1), ((2 * R) + 1))  # Wl[c, u, v]: the whole tensor
-    d5_2 = def_Zbar.reshape(B, C, ((2 * R) + 1), ((2 * R) + 1))  # Zbar[b, c, u, v]: the whole tensor
+    d5_2 = def_Zbar  # Zbar[b, c, u, v]: the whole tensor
     d5_3 = _as_grid((d5_1 * d5_2), 4, dtype, device)
     def_Whl = d5_3.expand((B, C, ((2 * R) + 1), ((2 * R) + 1)))
     u_1_tap = torch.arange((P_h * ((2 * R) + 1)), device=device).view(1, 1, 1, 1, -1, 1, 1, 1)

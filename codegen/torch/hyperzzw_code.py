@@ -266,7 +266,7 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     def_Wg = d1_9.expand((C, (P * ((2 * R) + 1)), (P * ((2 * R) + 1))))
     # Whg: HyperZ·Z·W: Ŵ_g = Z ⊙ W_g, the left factor of the matrix product (computed once, on its own grid)
     d2_1 = def_Wg.reshape(1, C, (P * ((2 * R) + 1)), (P * ((2 * R) + 1)))  # Wg[c, u, v]: the whole tensor
-    d2_2 = Z.reshape(B, C, (P * ((2 * R) + 1)), (P * ((2 * R) + 1)))  # Z[b, c, u, v]: the whole tensor
+    d2_2 = Z  # Z[b, c, u, v]: the whole tensor
     d2_3 = _as_grid((d2_1 * d2_2), 4, dtype, device)
     def_Whg = d2_3.expand((B, C, (P * ((2 * R) + 1)), (P * ((2 * R) + 1))))
     # Wl: local hyper-kernel: the slow net on a k × k coordinate grid (computed once, on its own grid)
@@ -297,7 +297,7 @@ def _kernel_tensor(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, 
     k1 = def_Whg[:B, :C, :(P * ((2 * R) + 1)), :(P * ((2 * R) + 1))].unflatten(1, (C, 1)).permute(0, 1, 2, 4, 3).reshape(B, C, 1, 1, (P * ((2 * R) + 1)), 1, (P * ((2 * R) + 1)), 1)  # Whg[b, c_in_group + g, i, u_1_tap]: a view (proved inside Whg)
     k2 = _as_grid(k1, 8, dtype, device)
     # the window part of K̂: its weight for one native convolution
-    band1 = def_Whl.reshape(C, ((2 * R) + 1), ((2 * R) + 1))  # Whl[c, t_1, t_2]: the whole tensor
+    band1 = def_Whl  # Whl[c, t_1, t_2]: the whole tensor
     band2 = _as_grid(band1, 3, dtype, device)
     return k2, band2.expand((C, ((2 * R) + 1), ((2 * R) + 1))).reshape((C, 1, ((2 * R) + 1), ((2 * R) + 1)))
 

@@ -69,6 +69,40 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+# what a subclass may redefine and still compute as its torch class (construction and printing)
+_KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
+
+
+def _computes_otherwise(m, base):
+    """Why the torch layer ``m`` (an instance of ``base``) may compute otherwise than ``base`` computes from its
+    weights, or "": forward hooks (its own, a submodule's, or global ones), a forward set on an instance, or a class
+    that redefines a method of the torch.nn layer it derives from (a forward computing with standardised or
+    fake-quantised weights). from_torch copies the weights, so such a layer is not the operator. A parametrization's
+    modules (torch.nn.utils.parametrize) only make the weights read here: not looked at."""
+    from torch.nn.modules import module as _module
+    if getattr(_module, "_global_forward_hooks", None) or getattr(_module, "_global_forward_pre_hooks", None):
+        return "global forward hooks are registered (torch.nn.modules.module.register_module_forward_hook), which may change its output"
+    for name, sub in m.named_modules():
+        if "parametrizations" in name.split("."):
+            continue
+        what = f"its submodule {name!r}" if name else "it"
+        if sub._forward_hooks or sub._forward_pre_hooks:
+            return f"{what} has forward hooks, which may change its output: take the layer without them"
+        if "forward" in vars(sub):
+            return f"{what} has a forward of its own (set on the instance)"
+        mro = type(sub).__mro__
+        torch_class = base if sub is m else next((k for k in mro if k.__module__.startswith("torch.nn.modules.")), None)
+        if torch_class is None:
+            return f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, not a torch.nn layer"
+        redefined = sorted({n for k in mro[:mro.index(torch_class)] for n in vars(k)
+                            if n not in _KEPT and callable(getattr(torch_class, n, None))})
+        if redefined:
+            return (f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, which redefines "
+                    f"{', '.join(redefined)} of {torch_class.__module__}.{torch_class.__qualname__}: it may compute "
+                    "otherwise")
+    return ""
+
+
 def _softmax(t, first, count):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
     fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
@@ -356,13 +390,13 @@ def _kernels(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, 
     kernel = kernel.unsqueeze(3)
     dtype, device = x.dtype, x.device
     # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
-    m1 = v_weight.reshape((N * d), (N * d))  # WV[o, c_3]: the whole tensor
+    m1 = v_weight  # WV[o, c_3]: the whole tensor
     m2 = _as_grid(m1, 2, dtype, device)
     v = F.conv1d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 1))
     # kernel axes: b, kernel group, o', c', u…, p…
     y = _rt.evolution_aggregate(_key(), v.contiguous(), kernel, (B, N, d, L))
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
-    post1 = out_weight.reshape((N * d), (N * d))  # WO[o, c_2]: the whole tensor
+    post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((N * d), (N * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     dtype, device = x.dtype, x.device
@@ -413,7 +447,7 @@ def _sdpa(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out
     ob5 = _as_grid((ob1 + ob2), 2, dtype, device)
     ob5 = ob5.reshape(ob5.shape[:1])
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z, on the tokens
-    post1 = out_weight.reshape((N * d), (N * d))  # WO[o, c_2]: the whole tensor
+    post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = F.linear(y, post2.expand((N * d), (N * d)), ob5.expand((N * d)))
     y = y.transpose(1, 2).unflatten(2, L_out)   # channels first (a view)
@@ -426,7 +460,7 @@ def _generic(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, 
     L = x.shape[2]
     dtype, device = x.dtype, x.device
     # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
-    m1 = v_weight.reshape((N * d), (N * d))  # WV[o, c_3]: the whole tensor
+    m1 = v_weight  # WV[o, c_3]: the whole tensor
     m2 = _as_grid(m1, 2, dtype, device)
     v = F.conv1d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 1))
     xc = v
@@ -449,7 +483,7 @@ def _generic(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, 
     spec = "".join("bgui"[k] for k in keep) + ",bgciu->bgci"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (N * d), L_out[0]))
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
-    post1 = out_weight.reshape((N * d), (N * d))  # WO[o, c_2]: the whole tensor
+    post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((N * d), (N * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     beta1 = out_bias.reshape(1, (N * d), 1, 1)  # bO[o]: the whole tensor
@@ -511,6 +545,9 @@ class MhsaCausalKeyPaddingEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.MultiheadAttention``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.MultiheadAttention):
             raise TypeError(f"expected a torch.nn.MultiheadAttention, not {type(m).__name__}")
+        otherwise = _computes_otherwise(m, torch.nn.MultiheadAttention)
+        if otherwise:
+            raise ValueError(f"cannot take this torch.nn.MultiheadAttention: {otherwise} (from_torch copies the weights of a layer that computes as torch.nn.MultiheadAttention does)")
         if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
             raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
                              "shapes are inferred from the first input): run a forward pass on an input first, or build it "

@@ -323,7 +323,7 @@ def _kernels(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L_out):
     queries, keys, logit_bias = _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, R=R, L_out=L_out, kernels=True)
     dtype, device = x.dtype, x.device
     # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
-    m1 = value_weight.reshape((N * d), (N * d))  # Wv[o, c_2]: the whole tensor
+    m1 = value_weight  # Wv[o, c_2]: the whole tensor
     m2 = _as_grid(m1, 2, dtype, device)
     v = F.conv2d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 2))
     # y = Σ_u softmax_u(qry ⋆ key + β)·ṽ: logits, softmax and aggregation in one kernel pass (CUDA)
@@ -338,7 +338,7 @@ def _generic(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L_out):
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
-    m1 = value_weight.reshape((N * d), (N * d))  # Wv[o, c_2]: the whole tensor
+    m1 = value_weight  # Wv[o, c_2]: the whole tensor
     m2 = _as_grid(m1, 2, dtype, device)
     v = F.conv2d(x, m2.expand((N * d), (N * d)).reshape(((N * d), (N * d)) + (1,) * 2))
     xc = v

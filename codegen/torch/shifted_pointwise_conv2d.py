@@ -175,7 +175,7 @@ def shifted_pointwise_conv2d_evolution(x, weight, *, C, O, R, path="auto"):
     if path == "generic" or AGGREGATED:
         return _generic(x, weight, C=C, O=O, R=R, L_out=L_out)
     # weight[o, c', u…] = K̂ at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
-    w1 = weight.reshape(O, C, ((2 * R) + 1), ((2 * R) + 1))  # W[o, c_in_group, u_1_tap, u_2_tap]: the whole tensor
+    w1 = weight  # W[o, c_in_group, u_1_tap, u_2_tap]: the whole tensor
     w2 = _as_grid(w1, 4, dtype, device)
     weight_full = w2.expand((O, C, ((2 * R) + 1), ((2 * R) + 1)))  # size-1 axes broadcast
     xin = x

@@ -137,12 +137,12 @@ def spectral_graph_conv_evolution(x, eigenvectors, spectral_filter, *, N, path="
     lines = x.numel() // (x.shape[1] or 1)   # batch × channels: each a vector along the positions
     if rank * (rows + cols) * lines < rows * cols * (lines + rank):   # multiply-adds: through the rank < S built and applied
         # S = A·Bᵀ of rank R: x through Bᵀ, then A (fewer multiply-adds than building S and applying it)
-        la1 = eigenvectors.reshape(N, N)  # U[p, k]: the whole tensor
+        la1 = eigenvectors  # U[p, k]: the whole tensor
         la2 = _as_grid(la1, 2, dtype, device)
-        lb1 = eigenvectors.reshape(N, N)  # U[u_tap, k]: the whole tensor
+        lb1 = eigenvectors  # U[u_tap, k]: the whole tensor
         lb2 = _as_grid(lb1, 2, dtype, device)
         a_full, b_full = la2.expand(rows, rank), lb2.expand(cols, rank)
-        lw1 = spectral_filter.reshape(N,)  # g[k]: the whole tensor
+        lw1 = spectral_filter  # g[k]: the whole tensor
         lw2 = _as_grid(lw1, 1, dtype, device)
         z = torch.matmul(b_full.t(), x)   # (B, R, ·)
         z = z * lw2.expand(rank).reshape(rank, 1)   # the rank axis scaled by w

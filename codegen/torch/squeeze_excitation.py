@@ -200,7 +200,7 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
     if path == "generic" or AGGREGATED:
         return _generic(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C=C, D=D, L_out=L_out)
     # x_gap: global average pool of the input (computed once, on its own grid)
-    d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
+    d1_2 = x  # x[b, c, a, e]: the whole tensor
     d1_1 = _as_grid(d1_2, 4, dtype, device) if W == 1 and H == 1 and ((1 / H) * (1 / W)) == 1 else _as_grid(d1_2, 4, dtype, device).mean(dim=(2, 3), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid(d1_1, 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])
@@ -233,7 +233,7 @@ def _kernel_tensor(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, *, C, D, L_out
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # x_gap: global average pool of the input (computed once, on its own grid)
-    d1_2 = x.reshape(B, C, H, W)  # x[b, c, a, e]: the whole tensor
+    d1_2 = x  # x[b, c, a, e]: the whole tensor
     d1_1 = _as_grid(d1_2, 4, dtype, device) if W == 1 and H == 1 and ((1 / H) * (1 / W)) == 1 else _as_grid(d1_2, 4, dtype, device).mean(dim=(2, 3), keepdim=True)  # a sum over axes of length 1 is its operand: no copy
     d1_3 = _as_grid(d1_1, 4, dtype, device)
     d1_3 = d1_3.reshape(d1_3.shape[:2])

@@ -329,7 +329,12 @@ class GridCompiler:
             at = {self.axes.index(idx[k]): shape[k] for k in var_dims}
             view = ", ".join(at.get(j, "1") for j in range(self.rank))
             tmp = self._tmp()
-            self.prog.statements.append(f"{tmp} = {permuted}.reshape({view}{',' if self.rank == 1 else ''})  # {e}: the whole tensor")
+            if permuted == ref and len(idx) == self.rank and all(self.axes.index(idx[k]) == k for k in var_dims) \
+                    and len(var_dims) == len(idx):   # its own shape (checked on entry): the tensor itself, no view
+                # (a view of a channels_last weight re-strides its length-1 axes, which slow_conv2d's backward refuses)
+                self.prog.statements.append(f"{tmp} = {ref}  # {e}: the whole tensor")
+            else:
+                self.prog.statements.append(f"{tmp} = {permuted}.reshape({view}{',' if self.rank == 1 else ''})  # {e}: the whole tensor")
             squeezed = ref if len(var_dims) == len(idx) else f"{ref}.reshape({', '.join(shape[k] for k in var_dims)}{',' if len(var_dims) == 1 else ''})"
             self.whole[tmp] = (squeezed, [self.axes.index(idx[k]) for k in var_dims])
             self.views.add(tmp)

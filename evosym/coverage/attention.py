@@ -285,6 +285,8 @@ def masked_bias_tables(mask, kind: str, heads: int, length: int, *, module: bool
         bias = bias.masked_fill(~finite, 0)   # hidden entries: any finite value (0) leaves the output as it is
     if bias.dtype != dtype and torch.finfo(dtype).max < torch.finfo(bias.dtype).max:
         seen, bias = _narrowed(seen, bias, dtype)
+    elif bias.dtype == dtype and torch.finfo(dtype).bits == 16:
+        bias = _shifted_rows(seen, bias)
     _refuse_empty_rows(seen, " with the key_padding_mask" if keep is not None or padding is not None else "")
     return seen.to(dtype), _logit_rows(_in_dtype(bias, dtype), heads, length, batch, module=False, keys=keys)
 
@@ -316,6 +318,21 @@ def _narrowed(seen, bias, dtype):
             f"PyTorch adds the {wide_name} mask in {wide_name}; evosym's attention operators take the bias in the "
             f"queries' dtype: pass the queries in {wide_name}, or hide that key (−inf, or a boolean mask)")
     return seen, narrow
+
+
+def _shifted_rows(seen, bias):
+    """A float16 or bfloat16 additive mask in its own dtype with each row shifted by its largest seen entry, where
+    the shifted row fits the dtype (else as it is). PyTorch adds such a mask to the logits in float32; the operators
+    add it in the queries' dtype, where a large offset shared by a row (a padded query row of float16's min) would
+    leave the logits nothing of their precision (float16's spacing at 65504 is 32). The softmax ignores an offset
+    per row, and an entry within a factor 2 of its row's largest is shifted exactly, so the weights that count keep
+    the logits' precision; the offset is a constant of the gradient."""
+    import torch
+    wide = bias.double()
+    top = torch.where(seen, wide, float("-inf")).amax(-1, keepdim=True).detach()
+    shifted = torch.where(seen, wide - top, 0)
+    fits = ((shifted >= -torch.finfo(bias.dtype).max) | ~seen).all(-1, keepdim=True)
+    return torch.where(fits, shifted, wide).to(bias.dtype)
 
 
 def _in_dtype(t, dtype):
@@ -648,6 +665,8 @@ def _cross_route(heads: int, kv_heads: int, head_dim: int, key_channels: int, va
         return Route(name, sizes, r.query_factor)
     if not adds and kind == "none" and not grouped:   # keys hidden per sample only
         return Route("cross_attention_key_padding", sizes, r.query_factor, keep)
+    if keep is not None and batch is None:   # (an unbatched SDPA mask's keys are (S,): the tables read (1, S))
+        keep = keep.reshape(1, keys)
     seen, table = masked_bias_tables(attn_mask, kind, heads, length, module=module, batch=batch, dtype=dtype, keep=keep,
                                      padding=padding, keys=keys, device=device)
     if adds:
@@ -1039,6 +1058,11 @@ def multihead_attention(m, query, key, value, key_padding_mask=None, need_weight
     r, key, value, weights = _mha_call(m, query, key, value, key_padding_mask, need_weights, attn_mask, is_causal)
     if not (m.add_zero_attn or m.bias_k is not None):   # (appended keys: the module checks are appended_inputs',
         module_for(m, r)   # from_torch refuses the flags) what the operator's from_torch refuses (training dropout …)
+    else:   # and what would make m compute otherwise than nn.MultiheadAttention (a subclass, hooks), as from_torch says
+        import torch
+        otherwise = generated(r.operator)._computes_otherwise(m, torch.nn.MultiheadAttention)
+        if otherwise:
+            raise AttentionRefused(f"cannot take this torch.nn.MultiheadAttention: {otherwise}")
     if r.operator.endswith("key_padding") and query.dim() == 2:
         r = Route(r.operator, r.sizes, r.query_factor, r.bias[0])   # the visible keys (S,) of an unbatched query
 

@@ -57,15 +57,24 @@ def route(dims: int, *, in_channels: int, out_channels: int, kernel_size, stride
             if any(v != 1 for v in s):
                 raise ValueError(f"padding='same' needs stride 1, not stride={stride!r} (PyTorch refuses strided "
                                  "'same' too)")
-            if padding_mode != "zeros":
-                raise ValueError(f"padding='same' with padding_mode={padding_mode!r} is not supported: "
-                                 f"conv{dims}d_same pads with zeros and no operator pads 'same' in that mode")
-            for a, k, dv in zip(AXES[dims], K, d):
-                sizes[named("K", a)], sizes[named("delta", a)] = k, dv
-            return Route(f"conv{dims}d_same", sizes)
-        if padding != "valid":
+            if padding_mode == "zeros":
+                for a, k, dv in zip(AXES[dims], K, d):
+                    sizes[named("K", a)], sizes[named("delta", a)] = k, dv
+                return Route(f"conv{dims}d_same", sizes)
+            # nn.Conv{dims}d pads δ(K − 1) in the mode, ⌊δ(K − 1)/2⌋ before: (K − 1)/2 on both sides where it is even
+            if any(dv != 1 and k != 1 for k, dv in zip(K, d)):
+                raise ValueError(f"padding='same' with padding_mode={padding_mode!r} and dilation > 1 is not "
+                                 f"supported: conv{dims}d_{padding_mode} is proved for dilation 1, got dilation={dilation!r}")
+            if any(k % 2 == 0 for k in K):
+                raise ValueError(f"padding='same' with padding_mode={padding_mode!r} and an even kernel size "
+                                 f"(kernel_size={kernel_size!r}) pads K − 1 asymmetrically (⌊(K − 1)/2⌋ before, the "
+                                 f"rest after); conv{dims}d_{padding_mode} pads P on both sides: no operator of that "
+                                 "mode pads asymmetrically")
+            P = tuple((k - 1) // 2 for k in K)
+        elif padding != "valid":
             raise ValueError(f"padding must be 'valid', 'same', an int or a tuple of {dims} ints, not {padding!r}")
-        P = (0,) * dims   # 'valid' is no padding
+        else:
+            P = (0,) * dims   # 'valid' is no padding
     else:
         P = ints("padding", padding, dims, 0)
     if padding_mode == "zeros":
@@ -146,8 +155,12 @@ _CASES = (
      dict(padding=1, stride=2, groups=2, padding_mode="reflect")),
     ("padding_mode with dilation > 1", "padding=2, dilation=2, padding_mode='reflect'",
      dict(padding=2, dilation=2, padding_mode="reflect")),
-    ("padding_mode with padding='same'", "padding='same', padding_mode='replicate'",
+    ("padding_mode with padding='same', K odd", "padding='same', padding_mode='replicate'",
      dict(padding="same", padding_mode="replicate")),
+    ("padding_mode with padding='same', K even (asymmetric)", "padding='same', K=4, padding_mode='reflect'",
+     dict(padding="same", kernel_size=4, padding_mode="reflect")),
+    ("padding_mode with padding='same' and dilation > 1", "padding='same', dilation=2, padding_mode='circular'",
+     dict(padding="same", dilation=2, padding_mode="circular")),
 )
 
 # (argument, example, keyword arguments, input length per axis): refused by the generated module itself,

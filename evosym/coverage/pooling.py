@@ -18,12 +18,14 @@ Two decisions are refusals, each with its reason (:data:`MAX_POOL_REASON`, :data
   kernel is a one-hot choice made by comparing the inputs (PyTorch keeps the first maximum of the
   window when entries tie, and propagates NaN), and evosym's rules only rewrite sums of products;
 - LP pooling, (Σ x^p)^(1/p) over the window, is linear in x only for p = 1, where it is sum
-  pooling: ``avg_pool2d_divisor`` with divisor 1 (for ``ceil_mode=False``; with ``ceil_mode`` PyTorch
-  multiplies a partial last window's sum by K over its number of entries, a kernel no operator proves).
+  pooling: ``avg_pool{2,3}d_divisor`` with divisor 1, 1-D as the 2-D operator over one row (for
+  ``ceil_mode=False``; with ``ceil_mode`` PyTorch multiplies a partial last window's sum by K over its
+  number of entries, a kernel no operator proves).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -57,6 +59,7 @@ class Route:
 
     operator: str
     sizes: dict = field(hash=False)
+    one_row: bool = False   # a 1-D call computed by the 2-D operator over one row (an axis of length 1 inserted)
 
 
 def _flag(name: str, value) -> bool:
@@ -116,17 +119,22 @@ def route_adaptive(dims: int, output_size, input_shape=None) -> Route:
 
 
 def route_lp(dims: int, norm_type, kernel_size, stride=None, ceil_mode=False) -> Route:
-    """``lp_pool{dims}d``: norm_type 1 is sum pooling (avg_pool2d_divisor with D_o = 1), any other refused."""
+    """``lp_pool{dims}d``: norm_type 1 is sum pooling, avg_pool{2,3}d_divisor with D_o = 1 (1-D: the 2-D operator over
+    one row, a window 1 × K: PyTorch has no divisor for avg_pool1d, so the catalogue has no 1-D divisor operator),
+    any other norm refused."""
+    if dims not in AXES:
+        raise ValueError(f"dims must be 1, 2 or 3, not {dims!r}")
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real) or norm_type != 1:
         raise ValueError(lp_pool_reason(norm_type))
-    if dims != 2:
-        raise ValueError(f"lp_pool{dims}d with norm_type=1 (sum pooling) is not supported: the sum-pooling operator "
-                         "is avg_pool2d_divisor (2-D) with divisor 1")
     if _flag("ceil_mode", ceil_mode):
-        raise ValueError("lp_pool2d with ceil_mode=True is not supported: PyTorch multiplies a partial last window's sum by "
-                         "K_h·K_w over the number of its entries, a kernel no operator proves (avg_pool2d_divisor is "
-                         "ceil_mode=False)")
-    return route_avg(2, kernel_size, stride, 0, False, True, 1)
+        raise ValueError(f"lp_pool{dims}d with ceil_mode=True is not supported: PyTorch multiplies a partial last "
+                         "window's sum by the window's size over the number of its entries, a kernel no operator "
+                         f"proves (avg_pool{max(dims, 2)}d_divisor is ceil_mode=False)")
+    if dims == 1:
+        k = ints("kernel_size", kernel_size, 1, 1, one_for_all=True)
+        s = k if stride is None else ints("stride", stride, 1, 1, one_for_all=True)
+        return dataclasses.replace(route_avg(2, (1,) + k, (1,) + s, 0, False, True, 1), one_row=True)
+    return route_avg(dims, kernel_size, stride, 0, False, True, 1)
 
 
 def route(function: str, *args, input_shape=None, **kwargs) -> Route:
@@ -149,7 +157,19 @@ def pool(function: str, x, *args, path: str = "auto", **kwargs):
     """``torch.nn.functional.<function>(x, *args, **kwargs)`` computed by the routed operator's generated
     functional form (a ValueError when no operator takes the call)."""
     r = route(function, *args, input_shape=tuple(getattr(x, "shape", ())), **kwargs)
-    return getattr(generated(r.operator), f"{r.operator}_evolution")(x, **r.sizes, path=path)
+    fn = getattr(generated(r.operator), f"{r.operator}_evolution")
+    if r.one_row:
+        return _one_row(x, lambda rows: fn(rows, **r.sizes, path=path))
+    return fn(x, **r.sizes, path=path)
+
+
+def _one_row(x, fn):
+    """``fn`` (a 2-D pool) on the 1-D input x (B, C, L) or (C, L) as one row: (…, 1, L), the row axis dropped after."""
+    import torch
+    if not isinstance(x, torch.Tensor) or x.dim() not in (2, 3):
+        raise ValueError(f"a 1-D pool takes x of shape (B, C, L) or (C, L), not "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    return fn(x.unsqueeze(-2)).squeeze(-2)
 
 
 _MAX_MODULES = ("MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
@@ -184,11 +204,39 @@ def from_torch(m):
     """The generated layer equal to a torch pooling module, picked by :func:`module_route`. For nn.AvgPool* and
     nn.AdaptiveAvgPool* the picked operator's own ``from_torch`` takes it and checks its binding; nn.LPPool2d
     (norm_type 1) is built from the routed sizes, its binding being nn.AvgPool2d's."""
+    import torch.nn as nn
     r = module_route(m)
-    cls = module_class(generated(r.operator))
-    if type(m).__name__.startswith("LPPool"):
-        return cls(**r.sizes)
-    return cls.from_torch(m)
+    module = generated(r.operator)
+    cls = module_class(module)
+    lp = next((k for k in (nn.LPPool1d, nn.LPPool2d, nn.LPPool3d) if isinstance(m, k)), None)
+    if lp is None:
+        return cls.from_torch(m)
+    otherwise = module._computes_otherwise(m, lp)   # (what the operators' own from_torch refuses)
+    if otherwise:
+        raise ValueError(f"cannot take this {lp.__module__}.{lp.__qualname__}: {otherwise}")
+    return _one_row_layer(cls(**r.sizes)) if r.one_row else cls(**r.sizes)
+
+
+_ONE_ROW: list = []   # the class below, defined on first use (torch is imported only when a layer is built)
+
+
+def _one_row_layer(layer):
+    """A generated 2-D pool applied to 1-D inputs (B, C, L) or (C, L) as one row (nn.LPPool1d with norm_type 1 as
+    avg_pool2d_divisor over a 1 × K window)."""
+    if not _ONE_ROW:
+        import torch.nn as nn
+
+        class OneRow(nn.Module):
+            """A generated 2-D pool applied to 1-D inputs as one row."""
+
+            def __init__(self, layer):
+                super().__init__()
+                self.layer = layer
+
+            def forward(self, x):
+                return _one_row(x, self.layer)
+        _ONE_ROW.append(OneRow)
+    return _ONE_ROW[0](layer)
 
 
 def candidates(module_kind: str) -> tuple:
@@ -253,7 +301,7 @@ def _cases(function):
 
 
 SWEPT = ("avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
-         "lp_pool2d", "lp_pool1d", "max_pool1d", "max_pool2d")
+         "lp_pool2d", "lp_pool1d", "lp_pool3d", "max_pool1d", "max_pool2d")
 
 
 @dataclass
