@@ -7,19 +7,34 @@ alone. Also runnable as ``python -m evosym.verify CERTIFICATE…``.
 
 Exit status: 0 when every certificate reproduces and its proof holds; 1 when one does not
 (malformed, a verdict differs from the recomputed one, the proof fails, or it takes longer than the
-time limit); 2 when a file cannot be read at all (missing, unreadable, not UTF-8).
+time limit); 2 when a file cannot be read at all (missing, unreadable, not a regular file, over 64 MiB, not UTF-8).
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import sys
-from pathlib import Path
 
 from .errors import EvosymError
 from .timelimit import time_limit
 from .proof.certificate import loads, verify
 
 SHOWN = 5   # differences listed per certificate
+MAX_BYTES = 64 << 20   # a certificate's size at most (the largest of the catalogue's is under 1 MB)
+
+
+def _read(path: str) -> str:
+    """A certificate's text: a regular file (a FIFO or a device would never end) of at most MAX_BYTES, UTF-8."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))   # (a FIFO opens without waiting for a writer)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        data = fh.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {MAX_BYTES >> 20} MiB, which no certificate is")
+    return data.decode("utf-8")
 
 
 def verify_files(paths: list[str], *, quiet: bool = False, out=None, seconds: float | None = 600.0) -> int:
@@ -28,7 +43,7 @@ def verify_files(paths: list[str], *, quiet: bool = False, out=None, seconds: fl
     status = 0
     for path in paths:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = _read(path)
         except (OSError, UnicodeDecodeError) as exc:
             print(f"evosym: error: cannot read certificate {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
             status = max(status, 2)

@@ -263,6 +263,21 @@ def test_the_cli_refuses_tampered_files_with_exit_1_and_unreadable_ones_with_exi
     assert rc == 2 and "cannot read certificate" in err
 
 
+def test_verify_reads_only_regular_files_of_a_certificates_size(tmp_path, capsys):
+    """A FIFO waited for a writer forever (past --time-limit, which starts after the read) and /dev/zero grew until
+    the memory ran out: exit 2 for anything that is not a regular file, or is larger than 64 MiB."""
+    import os
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.json"
+    with open(big, "wb") as fh:
+        fh.truncate((64 << 20) + 1)
+    for path, words in ((fifo, "not a regular file"), ("/dev/zero", "not a regular file"), (tmp_path, "Is a directory"),
+                        (big, "larger than 64 MiB")):
+        rc, out, err = run_cli(capsys, "verify", str(path), "--time-limit", "5")
+        assert rc == 2 and f"cannot read certificate {path}: {words}" in err, (path, rc, err)
+
+
 def _rename_symbol(tree, old, new):
     if isinstance(tree, list):
         if len(tree) == 3 and tree[0] == "Symbol" and tree[1] == old:
@@ -282,6 +297,7 @@ SPOOF = "\x1b[1A\x1b[2KVERIFIED  forged.json (conv1d): every verdict reproduced\
     lambda d: {**d, "operator": {**d["operator"], "summary": "conv \x1b]0;PWNED\x07\x1b[2J"}},
     lambda d: {**d, "operator": {**d["operator"], "description": "a \u202e direction override"}},
     lambda d: {**d, "operator": {**d["operator"], "notes": ["\x9b31m C1 control"]}},
+    lambda d: {**d, "operator": {**d["operator"], "summary": "a lone \ud800 surrogate"}},   # no UTF-8 holds it
 ])
 def test_control_characters_from_a_certificate_never_reach_the_terminal(certificates, tmp_path, capsys, edit):
     """A name or text in a certificate with a terminal's control sequence (erase the line, print a forged VERIFIED,
@@ -290,7 +306,8 @@ def test_control_characters_from_a_certificate_never_reach_the_terminal(certific
     bad.write_text(json.dumps(edit(_doc(certificates))), encoding="utf-8")
     rc, out, err = run_cli(capsys, "verify", str(bad))
     assert rc == 1 and out.startswith("REFUSED") and "control character" in out, (out, err)
-    assert not any(unicodedata.category(ch) in ("Cc", "Cf") for ch in (out + err).replace("\n", "")), ascii(out + err)
+    assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in (out + err).replace("\n", "")), \
+        ascii(out + err)
 
 
 def test_certificate_outputs_are_never_overwritten_without_force(capsys, tmp_path):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import one_line_error, run_cli
+from cli_helpers import one_line_error, run_cli, run_module
 from evosym.cli.main import MAX_SECONDS, main
 from evosym.cli.output import Progress, ascii_text, configure_terminal
 from evosym.files import check_target, write_atomic
@@ -494,3 +494,99 @@ def test_prove_all_shows_progress_on_a_terminal_only(capsys, monkeypatch):
     text = tty.getvalue()
     assert "[1/2] proved linear" in text and "[2/2] proved pointwise_conv2d" in text and text.endswith("\r")
     assert "[" not in capsys.readouterr().out
+
+
+def _pool_file(tmp_path):
+    src = tmp_path / "op.py"
+    src.write_text((Path(__file__).resolve().parent.parent / "docs" / "examples" / "my_avg_pool1d.py").read_text())
+    return src
+
+
+def test_check_junit_never_overwrites_what_the_command_reads(tmp_path):
+    """--junit onto the operator file checked (as given, through a symlink, with a .. component) or onto the
+    candidate's own source: refused before any work, even with --force, the file unchanged (an adversarial pass
+    found the operator file replaced by the JUnit XML, exit 0)."""
+    src = _pool_file(tmp_path)
+    before = src.read_text()
+    (tmp_path / "link.py").symlink_to("op.py")
+    (tmp_path / "sub").mkdir()
+    for argv in (("check", "op.py", "--junit", "op.py", "--force"), ("check", "link.py", "--junit", "op.py", "--force"),
+                 ("check", "op.py", "--junit", "sub/../op.py", "--force")):
+        r = run_module(*argv, cwd=tmp_path, timeout=300)
+        assert r.returncode == 2 and "is an input of this command" in r.stderr, (argv, r.returncode, r.stderr)
+        assert src.read_text() == before
+    cand = tmp_path / "cand.py"
+    cand.write_text("import torch.nn as nn\npool = nn.AvgPool2d(3, 2, 1)\n")
+    r = run_module("check", "--candidate", "cand:pool", "avg_pool2d", "--junit", "cand.py", "--force", cwd=tmp_path,
+                   timeout=300)
+    assert r.returncode == 2 and "is an input of this command" in r.stderr and "nn.AvgPool2d" in cand.read_text()
+
+
+SIZES = ("--size", "K_h=3", "--size", "K_w=3", "--size", "s_h=2", "--size", "s_w=2", "--size", "P_h=1", "--size", "P_w=1")
+
+
+@pytest.mark.parametrize("body, rc, words", [
+    ("import sys\nsys.exit(0)\n", 2, "cannot import cand: SystemExit: sys.exit(0) was called"),
+    ("raise RuntimeError('import boom')\n", 2, "cannot import cand: RuntimeError: import boom"),
+    ("def (\n", 2, "cannot import cand: SyntaxError"),
+    ("def x():\n    raise SystemExit(0)\n", 2, "calling cand:x raised SystemExit: sys.exit(0) was called"),
+    ("def x():\n    raise RuntimeError('boom')\n", 2, "calling cand:x raised RuntimeError: boom"),
+    ("import torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n        raise SystemExit(0)\nx = M()\n", 1,
+     "the candidate raised SystemExit: sys.exit(0) was called"),
+], ids=["exit-at-import", "error-at-import", "syntax", "exit-in-factory", "error-in-factory", "exit-in-forward"])
+def test_a_candidate_that_exits_or_raises_never_passes(tmp_path, monkeypatch, capsys, body, rc, words):
+    """The candidate is the user's code: a sys.exit (at import, in its factory or its forward) ended the check with
+    status 0 and no verdict, and an error at import was an internal error (exit 3). Now: exit 2 naming the error,
+    or 1 with NOT EQUIVALENT; the JUnit file is a failure."""
+    (tmp_path / "cand.py").write_text(body)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "cand", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    code, out, err = run_cli(capsys, "check", "--candidate", "cand:x", "avg_pool2d", *SIZES, "--junit", "j.xml")
+    monkeypatch.delitem(sys.modules, "cand", raising=False)
+    assert code == rc and words in (out + err), (code, out, err)
+    junit = tmp_path / "j.xml"
+    assert 'failures="1"' in junit.read_text() if rc == 1 else not junit.exists() or 'failures="1"' in junit.read_text()
+
+
+def test_a_candidate_that_ends_the_process_leaves_a_failing_junit_report(tmp_path):
+    """os._exit(0) in the candidate ends the process with status 0 before any verdict (it runs in the checking
+    process, as the user's own code): the JUnit file written before the candidate is imported says no verdict, a
+    failure."""
+    (tmp_path / "cand.py").write_text("import os\nos._exit(0)\n")
+    r = run_module("check", "--candidate", "cand:x", "avg_pool2d", *SIZES, "--junit", "j.xml", cwd=tmp_path, timeout=300)
+    text = (tmp_path / "j.xml").read_text()
+    assert r.returncode == 0 and 'failures="1"' in text and "no verdict: the check did not finish" in text
+
+
+def test_standard_output_cut_short_by_a_file_size_limit_is_an_error(tmp_path):
+    """A file-size limit (or a full disk) cuts a write to standard output short: Python's buffered writer dropped the
+    rest without an error, leaving a truncated JSON document and exit 0. Now exit 2 with the reason."""
+    import resource
+    from cli_helpers import module_command, module_env
+    out = tmp_path / "out.json"
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    with open(out, "wb") as fh:
+        r = subprocess.run(module_command("prove", "conv2d", "--format", "json"), stdout=fh, stderr=subprocess.PIPE,
+                           text=True, cwd=tmp_path, env=module_env(), preexec_fn=limit, timeout=300)
+    assert r.returncode == 2 and "cannot write standard output: File too large" in r.stderr, (r.returncode, r.stderr)
+    assert out.stat().st_size == 4096
+
+
+@pytest.mark.parametrize("field, text", [("summary", "pool\ud800ing"), ("description", "in\udcffput")])
+def test_an_operator_files_lone_surrogate_is_refused_not_printed(tmp_path, field, text):
+    """A lone surrogate in an operator file's text (a summary, a tensor's description) was an internal error
+    (UnicodeEncodeError) or printed as a raw byte no UTF-8 reader takes: refused with exit 2, shown escaped."""
+    src = _pool_file(tmp_path)
+    body = src.read_text()
+    old = ('summary="1-D average pooling, kernel K, stride s, no padding"' if field == "summary"
+           else '"input signal"')
+    assert old in body
+    src.write_text(body.replace(old, f"summary={text!r}" if field == "summary" else repr(text)))
+    for argv in (("prove", "op.py"), ("prove", "op.py", "--format", "markdown", "-o", "p.md")):
+        r = run_module(*argv, cwd=tmp_path, timeout=300)
+        assert r.returncode == 2 and "holds the control character" in r.stderr and "internal error" not in r.stderr, \
+            (argv, r.returncode, r.stderr)
+    assert not (tmp_path / "p.md").exists()

@@ -481,7 +481,7 @@ def _instance_forward(m):
      "torch.ao.nn.qat.modules.conv.Conv2d, which redefines"),
     (lambda: _hooked(torch.nn.Conv2d(2, 3, 3)), "forward hooks"),
     (lambda: _hooked(torch.nn.Conv2d(2, 3, 3), pre=True), "forward hooks"),
-    (lambda: _instance_forward(torch.nn.Conv2d(2, 3, 3)), "a forward of its own"),
+    (lambda: _instance_forward(torch.nn.Conv2d(2, 3, 3)), "a forward set on it"),
 ], ids=["subclass-forward", "subclass-conv-forward", "qat", "hook", "pre-hook", "instance-forward"])
 def test_from_torch_refuses_a_layer_that_computes_otherwise(make, words):
     """from_torch copies weights: a torch layer whose forward is not its torch class's (a subclass redefining forward

@@ -49,37 +49,28 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
-# what a subclass may redefine and still compute as its torch class (construction and printing)
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
 def _computes_otherwise(m, base):
-    """Why the torch layer ``m`` (an instance of ``base``) may compute otherwise than ``base`` computes from its
-    weights, or "": forward hooks (its own, a submodule's, or global ones), a forward set on an instance, or a class
-    that redefines a method of the torch.nn layer it derives from (a forward computing with standardised or
-    fake-quantised weights). from_torch copies the weights, so such a layer is not the operator. A parametrization's
-    modules (torch.nn.utils.parametrize) only make the weights read here: not looked at."""
+    """Why the torch layer m (a ``base``) may compute otherwise than ``base`` does from the weights from_torch copies,
+    or "": forward hooks, a forward set on it, a class redefining a method of its torch.nn layer (_KEPT aside)."""
     from torch.nn.modules import module as _module
     if getattr(_module, "_global_forward_hooks", None) or getattr(_module, "_global_forward_pre_hooks", None):
-        return "global forward hooks are registered (torch.nn.modules.module.register_module_forward_hook), which may change its output"
+        return "global forward hooks are registered, which may change its output"
     for name, sub in m.named_modules():
-        if "parametrizations" in name.split("."):
+        if "parametrizations" in name.split("."):   # (a parametrization's modules only make the weights read here)
             continue
-        what = f"its submodule {name!r}" if name else "it"
-        if sub._forward_hooks or sub._forward_pre_hooks:
-            return f"{what} has forward hooks, which may change its output: take the layer without them"
-        if "forward" in vars(sub):
-            return f"{what} has a forward of its own (set on the instance)"
-        mro = type(sub).__mro__
-        torch_class = base if sub is m else next((k for k in mro if k.__module__.startswith("torch.nn.modules.")), None)
-        if torch_class is None:
-            return f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, not a torch.nn layer"
-        redefined = sorted({n for k in mro[:mro.index(torch_class)] for n in vars(k)
-                            if n not in _KEPT and callable(getattr(torch_class, n, None))})
-        if redefined:
-            return (f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, which redefines "
-                    f"{', '.join(redefined)} of {torch_class.__module__}.{torch_class.__qualname__}: it may compute "
-                    "otherwise")
+        what, mro = f"its submodule {name!r}" if name else "it", type(sub).__mro__
+        layer = base if sub is m else next((k for k in mro if k.__module__.startswith("torch.nn.modules.")), None)
+        redefined = layer and sorted({n for k in mro[:mro.index(layer)] for n in vars(k)
+                                      if n not in _KEPT and callable(getattr(layer, n, None))})
+        if sub._forward_hooks or sub._forward_pre_hooks or "forward" in vars(sub):
+            return f"{what} has forward hooks or a forward set on it, which may change its output"
+        if layer is None or redefined:
+            return (f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, which " +
+                    (f"redefines {', '.join(redefined)} of {layer.__module__}.{layer.__qualname__}" if layer else
+                     "is no torch.nn layer") + ": it may compute otherwise")
     return ""
 
 

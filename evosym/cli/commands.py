@@ -12,7 +12,7 @@ from ..runtime import backends
 from ..proof.rules import RULES
 from . import report as results
 from ..files import check_target, existing_folder, write_atomic
-from .output import Progress
+from .output import Progress, write_stdout
 
 
 def _selected(args, command: str) -> list[str]:
@@ -27,7 +27,7 @@ def _emit(text: str, args, inputs=()) -> None:
         path = write_atomic(args.output, text, force=args.force, inputs=inputs)
         print(f"wrote {path}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        write_stdout(text)
 
 
 def cmd_list(args, parser) -> int:
@@ -270,7 +270,7 @@ def cmd_codegen(args, parser) -> int:
                     print(f"{gen.plan.name} {arch} {kernel}: {regs} registers, {stores} B spill stores, "
                           f"{loads} B spill loads", file=sys.stderr)
         if out_dir is None:
-            sys.stdout.write(gen.source)
+            write_stdout(gen.source)
         else:
             for file, text in gen.files(_generated_name(name, gen.plan.name, args.target), kernels=args.kernels).items():
                 path = write_atomic(out_dir / file, text, force=args.force, inputs=inputs)
@@ -310,18 +310,55 @@ def _candidate(spec: str):
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except ImportError as exc:
-        raise EvosymError(f"--candidate: cannot import {module_name}: {exc}") from None
+        module = importlib.import_module(module_name)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:   # the user's module: any error (a SyntaxError, a sys.exit) is theirs, said
+        raise EvosymError(f"--candidate: cannot import {module_name}: {_raised(exc)}") from None
+    try:
+        obj = getattr(module, attr)
     except AttributeError:
         raise EvosymError(f"--candidate: {module_name} has no {attr!r}") from None
     if isinstance(obj, type) or (callable(obj) and not isinstance(obj, torch.nn.Module)):
         try:
             obj = obj()
+        except KeyboardInterrupt:
+            raise
         except TypeError as exc:
             raise EvosymError(f"--candidate: {spec} must be a module or a function of no arguments that returns "
                               f"one ({exc})") from None
+        except BaseException as exc:
+            raise EvosymError(f"--candidate: calling {spec} raised {_raised(exc)}") from None
     return obj
+
+
+def _raised(exc: BaseException) -> str:
+    """An exception of the user's code, in words (a sys.exit says so: it never ends the check with its status)."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: sys.exit({exc.code!r}) was called (the check has no verdict then: it fails)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _candidate_files(spec: str) -> list[str]:
+    """The source files --candidate MODULE:ATTR names (the module and its packages' __init__), found on the import
+    path without running them: outputs never overwrite them."""
+    import importlib.machinery
+    import os
+    parts = spec.partition(":")[0].split(".")
+    files, path = [], [os.getcwd()] + [p for p in sys.path if p]
+    for k, part in enumerate(parts):
+        try:
+            found = importlib.machinery.PathFinder.find_spec(part, path)
+        except (ImportError, ValueError, OSError):
+            found = None
+        if found is None:
+            break
+        if found.origin and found.has_location:
+            files.append(found.origin)
+        path = list(found.submodule_search_locations or [])
+        if not path and k < len(parts) - 1:
+            break
+    return files
 
 
 def _weight_map(items) -> dict:
@@ -347,25 +384,34 @@ def _check_candidate(args) -> int:
     from ..testing.equivalence import Report, assert_equivalent
     from ..testing.setup import proven
     from .junit import candidate_suite, xml
-    verdict = _candidate_verdict(args, results.candidate_document, results.dumps, candidate_suite, xml, write_atomic)
     if args.all or not args.name:
         raise EvosymError("check --candidate needs one operator NAME")
+    inputs = _candidate_files(args.candidate) + _input_files([args.name])
+    _junit_target(args, inputs)
+    verdict = _candidate_verdict(args, results.candidate_document, results.dumps, candidate_suite, xml, write_atomic,
+                                 inputs)
     sizes = {}
     for item in args.size:
         key, eq, value = item.partition("=")
         if not eq or not value.strip().lstrip("-").isdigit():
             raise EvosymError(f"--size takes NAME=INTEGER, not {item!r}")
-        sizes[key.strip()] = int(value)
+        sizes[key.strip()] = _bounded_size(key.strip(), int(value))
     weights = _weight_map(args.weights)
     trials, dtypes = 4, (torch.float64, torch.float32)
     planned = trials * len(dtypes)
     proven(args.name)
+    verdict.placeholder(planned)   # a failing report first: a candidate that ends the process leaves no pass behind
     candidate = _candidate(args.candidate)
     try:
         report = assert_equivalent(candidate, args.name, sizes=sizes or None, weights=weights or None, seed=args.seed,
                                    trials=trials, dtypes=dtypes, gradients=args.gradients)
     except AssertionError as exc:
         return verdict(planned, f"NOT EQUIVALENT  {args.candidate} vs {args.name}\n{exc}", failure=str(exc))
+    except (KeyboardInterrupt, EvosymError):   # (the harness's refusal of the sizes or weights: a usage error)
+        raise
+    except BaseException as exc:   # (a sys.exit in the candidate's forward: never the check's exit status)
+        why = f"the candidate raised {_raised(exc)}"
+        return verdict(planned, f"NOT EQUIVALENT  {args.candidate} vs {args.name}\n{why}", failure=why)
     done = report.trials if type(report) is Report and type(report.trials) is list else []
     if len(done) != planned or not all(type(t) is tuple and len(t) == 3 and isinstance(t[2], float) and math.isfinite(t[2])
                                         for t in done):
@@ -375,38 +421,51 @@ def _check_candidate(args) -> int:
                             f"({', '.join(sorted({t[1] for t in done}))}), sizes {report.sizes}", report=report)
 
 
-def _candidate_verdict(args, document, dumps, suite, xml, write):
+def _candidate_verdict(args, document, dumps, suite, xml, write, inputs):
     """The verdict's output (the text line, or JSON) and its JUnit file, with functions bound before the
-    candidate is imported; returns the exit code: 0 equivalent, 1 not."""
+    candidate is imported; returns the exit code: 0 equivalent, 1 not. ``verdict.placeholder(planned)`` writes the
+    JUnit file's failing placeholder (no verdict yet), which the verdict replaces."""
+    written = []
+
     def verdict(planned, text, *, report=None, failure=None) -> int:
         doc = document(candidate=args.candidate, operator=args.name, seed=args.seed, gradients=args.gradients,
                        planned=planned, report=report, failure=failure)
         print(dumps(doc), end="") if args.format == "json" else print(text)
         if args.junit:
-            print(f"wrote {write(args.junit, xml(suite(doc)), force=args.force)}", file=sys.stderr)
+            path = write(args.junit, xml(suite(doc)), force=args.force or bool(written), inputs=inputs)
+            print(f"wrote {path}", file=sys.stderr)
         return 0 if failure is None and report is not None else 1
+
+    def placeholder(planned) -> None:
+        if args.junit:
+            why = "no verdict: the check did not finish (the candidate ended the process, or it was killed)"
+            doc = document(candidate=args.candidate, operator=args.name, seed=args.seed, gradients=args.gradients,
+                           planned=planned, report=None, failure=why)
+            write(args.junit, xml(suite(doc)), force=args.force, inputs=inputs)
+            written.append(True)
+    verdict.placeholder = placeholder
     return verdict
 
 
-def _junit_target(args) -> None:
-    """--junit FILE refused before any work when it cannot be written (exists without --force, a folder…)."""
+def _junit_target(args, inputs=()) -> None:
+    """--junit FILE refused before any work when it cannot be written (exists without --force, a folder, a file the
+    command reads…)."""
     if args.force and not args.junit:
         raise EvosymError("--force only applies with --junit")
     if args.junit:
-        check_target(args.junit, force=args.force)
+        check_target(args.junit, force=args.force, inputs=inputs)
 
 
-def _write_junit(args, suite) -> None:
+def _write_junit(args, suite, inputs=()) -> None:
     if args.junit:
         from .junit import xml
-        print(f"wrote {write_atomic(args.junit, xml(suite), force=args.force)}", file=sys.stderr)
+        print(f"wrote {write_atomic(args.junit, xml(suite), force=args.force, inputs=inputs)}", file=sys.stderr)
 
 
 def cmd_check(args, parser) -> int:
     import time
 
     from ..codegen.check import check_operator
-    _junit_target(args)
     if args.candidate:
         wrong = [flag for flag, given in (("--device cuda", args.device != "cpu"), ("--kernels/--emulated", args.kernels),
                                           ("--sanitize", args.sanitize)) if given]
@@ -418,6 +477,8 @@ def cmd_check(args, parser) -> int:
         raise EvosymError("--size, --weights and --gradients apply with --candidate only (the generated code is checked at "
                           "the operator's grid and random sizes, with gradients)")
     names = _selected(args, "check")
+    inputs = _input_files(names)   # never overwritten by --junit, even with --force
+    _junit_target(args, inputs)
     if args.sanitize:
         from ..runtime import build, sanitize
         if args.device != "cpu" or not args.kernels:
@@ -444,14 +505,17 @@ def cmd_check(args, parser) -> int:
     if args.format == "json" or args.junit:
         doc = results.check_document(done, device=args.device, seed=args.seed, kernels=args.kernels)
         if args.format == "json":
-            sys.stdout.write(results.dumps(doc))
+            write_stdout(results.dumps(doc))
         if args.junit:
             from .junit import check_suite
-            _write_junit(args, check_suite(doc))
+            _write_junit(args, check_suite(doc), inputs)
     if failed:
         print(f"evosym: check failed: {', '.join(failed)} (replay with --seed {args.seed} --verbose)", file=sys.stderr)
         return 1
     return 0
+
+
+MAX_SIZE = (1 << 31) - 1   # what --size takes: the generated kernels' index range (a larger one is no benchmark)
 
 
 def _sizes(items) -> dict:
@@ -460,8 +524,14 @@ def _sizes(items) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not value.strip().lstrip("-").isdigit():
             raise EvosymError(f"--size takes NAME=INTEGER, not {item!r}")
-        out[key.strip()] = int(value)
+        out[key.strip()] = _bounded_size(key.strip(), int(value))
     return out
+
+
+def _bounded_size(name: str, value: int) -> int:
+    if abs(value) > MAX_SIZE:
+        raise EvosymError(f"--size {name}={value}: sizes are at most 2^31 − 1 = {MAX_SIZE}")
+    return value
 
 
 def cmd_bench(args, parser) -> int:
@@ -492,7 +562,7 @@ def cmd_bench(args, parser) -> int:
                                    sizes=sizes or None))
         print(f"measured {name}", file=sys.stderr)
     if args.format == "json":
-        sys.stdout.write(results.dumps(results.bench_document(
+        write_stdout(results.dumps(results.bench_document(
             rows, device=args.device, repeat=args.repeat, generic=not args.no_generic, torch_version=torch.__version__,
             threads=torch.get_num_threads())))
         return 0
@@ -523,7 +593,7 @@ def _bench_against(args, sizes) -> int:
                                      sizes=sizes or None, compile=args.compile))
         print(f"measured {name}", file=sys.stderr)
     if args.format == "json":
-        sys.stdout.write(results.dumps(results.bench_against_document(
+        write_stdout(results.dumps(results.bench_against_document(
             reports, device=args.device, repeat=args.repeat, backward=args.backward, compile=args.compile,
             torch_version=torch.__version__, threads=torch.get_num_threads())))
     else:
@@ -563,7 +633,7 @@ def cmd_info(args, parser) -> int:
     cp = catalogue.checked(args.name, callables=False)   # an operator file is not imported here: info reads the proof
     if not cp.ok:
         raise EvosymError(f"{args.name}: the proof does not check (see 'evosym prove {args.name}')")
-    sys.stdout.write(results.dumps(results.info_document(cp)) if args.format == "json" else info(cp))
+    write_stdout(results.dumps(results.info_document(cp)) if args.format == "json" else info(cp))
     return 0
 
 
@@ -603,7 +673,7 @@ def cmd_selftest(args, parser) -> int:
             from .junit import selftest_suite
             _write_junit(args, selftest_suite(doc))
     if args.format == "json":
-        sys.stdout.write(results.dumps(doc))
+        write_stdout(results.dumps(doc))
     else:
         print(summary(rows, verbose=args.verbose))
     survivors = [m.name for m, o, _ in rows if not o.killed]

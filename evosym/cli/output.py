@@ -9,6 +9,8 @@ Files are always UTF-8, whatever the terminal.
 from __future__ import annotations
 
 import codecs
+import errno
+import os
 import sys
 import unicodedata
 
@@ -75,6 +77,28 @@ def configure_terminal(streams=None) -> None:
                 stream.reconfigure(errors=ERRORS)
             except (ValueError, OSError, TypeError):   # closed or not reconfigurable: leave it
                 pass
+
+
+def write_stdout(text: str) -> None:
+    """``text`` on standard output, all of it or an OSError: the process's own standard output is written with
+    os.write until every byte is out (Python's buffered writer drops the rest of a write that a file-size limit or a
+    full disk cuts short, without an error: a truncated JSON document with exit 0); any other stream (a test's
+    capture) as it writes."""
+    stream = sys.stdout
+    try:
+        fd = stream.fileno() if stream is not None and stream is sys.__stdout__ else None
+    except (AttributeError, ValueError, OSError):
+        fd = None
+    if fd is None:
+        stream.write(text)
+        return
+    stream.flush()
+    view = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.EIO, "standard output took no more bytes")
+        view = view[n:]
 
 
 # -- progress --------------------------------------------------------------------------------------

@@ -105,13 +105,18 @@ def prepare(name: str, device: str, sizes=None) -> Setup:
     except ValueError as exc:
         raise EvosymError(f"{op.name} at {format_sizes(env)}: {exc}") from None
     g = torch.Generator().manual_seed(0)
-    t = {x.name: in_domain(x, torch.randn(shapes[x.name], generator=g)).to(device) for x in op.tensors}
     fn = getattr(gen, plan.func_name)
     try:   # sizes outside the proof's domain (K > L …): the module's own refusal, as a user error
+        t = {x.name: in_domain(x, torch.randn(shapes[x.name], generator=g)).to(device) for x in op.tensors}
         with torch.no_grad():
             bind(fn, plan, op, t, env, "auto")()
     except ValueError as exc:
         raise EvosymError(f"{op.name} at {format_sizes(env)}: {exc}") from None
+    except (MemoryError, RuntimeError) as exc:   # sizes whose tensors this machine cannot hold
+        if not isinstance(exc, MemoryError) and "alloc" not in str(exc).lower():
+            raise
+        raise EvosymError(f"{op.name} at {format_sizes(env)}: its tensors do not fit in this machine's memory "
+                          f"({str(exc).splitlines()[0][:200]})") from None
     return Setup(op, plan, gen, fn, env, t)
 
 

@@ -88,8 +88,8 @@ def control_character(text: str, allowed: str = "") -> str | None:
 
 
 def is_control(ch: str) -> bool:
-    """A control or format character (Unicode Cc, Cf): one a terminal may act on."""
-    return unicodedata.category(ch) in ("Cc", "Cf")
+    """A control, format or lone surrogate character (Cc, Cf, Cs): one a terminal acts on, or no UTF-8 can hold."""
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs")
 
 
 def escaped(text: str, keep: str = "") -> str:

@@ -38,6 +38,9 @@ def proven(name_or_path: str) -> Proven:
     return Proven(cp.operator, plan, getattr(generated, plan.func_name), cp.proof.omega)
 
 
+MAX_MODULE_SIZE = 1 << 14   # a kernel, channel or head size the harness builds inputs for (16384)
+
+
 def module_sizes(p: Proven, candidate, sizes: dict | None) -> dict:
     """The operator's module sizes (by name): given, or read from a module of the traditional kind."""
     names = [name for name, _ in p.plan.module_sizes]
@@ -60,6 +63,10 @@ def module_sizes(p: Proven, candidate, sizes: dict | None) -> dict:
                 pass  # e.g. padding='same', or a size from_torch takes as an argument: the user gives that size
     for k, v in (sizes or {}).items():
         out[py_name(k)] = int(v)
+    huge = sorted(f"{k}={v}" for k, v in out.items() if abs(v) > MAX_MODULE_SIZE)
+    if huge:   # its inputs are built at least that long, and the smallest fitting length is searched up to 4× it
+        raise EvosymError(f"{', '.join(huge)}: the harness checks module sizes up to {MAX_MODULE_SIZE} (inputs are built "
+                          "to fit them: a check at larger sizes would not end in reasonable time)")
     missing = [n for n in names if n not in out]
     if missing:
         raise EvosymError(f"give the operator's sizes {', '.join(missing)} (sizes={{...}}){unread}; "
