@@ -271,7 +271,15 @@ def _numpy_reference(torch_reference):
 
 def _binding(fam: ConvFamily) -> dict:
     """How torch.nn.Conv{N}d maps onto the sizes and tensors (for from_torch weight loading)."""
-    requires = [(f"m.padding_mode == {fam.mode!r}", f"only padding_mode={fam.mode!r} is this operator")]
+    if fam.mode == "zeros" and not fam.same:   # a padding of 0 pads nothing in any mode
+        requires = [("m.padding_mode == 'zeros' or m.padding == 'valid' or not any(m.padding)",
+                     "only padding_mode='zeros' is this operator, or any mode with a padding of 0 (it pads nothing)")]
+    elif fam.mode == "zeros":
+        requires = [("m.padding_mode == 'zeros'", "only padding_mode='zeros' is this operator")]
+    else:
+        requires = [(f"m.padding_mode == {fam.mode!r}", f"only padding_mode={fam.mode!r} is this operator"),
+                    ("m.padding != 'valid' and any(m.padding)", f"a padding of 0 is conv{fam.dims}d's (the mode pads "
+                                                                "nothing)")]
     if fam.same:
         requires.append(("m.padding == 'same'", "this operator is padding='same'"))
     elif fam.mode == "zeros":

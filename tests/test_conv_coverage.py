@@ -52,7 +52,6 @@ def test_documented_table_is_the_code():
     (dict(padding="full"), r"padding must be 'valid', 'same'"),
     (dict(padding=1, padding_mode="mirror"), r"padding_mode must be one of"),
     (dict(padding=1, dilation=2, padding_mode="circular"), r"padding_mode='circular' with dilation > 1"),
-    (dict(padding=0, dilation=2, padding_mode="reflect"), r"with padding 0 the mode has no effect"),
     (dict(padding="same", kernel_size=4, padding_mode="replicate"),
      r"padding='same' with padding_mode='replicate' and an even kernel size"),
     (dict(padding="same", dilation=2, padding_mode="reflect"),
@@ -70,7 +69,7 @@ def test_route_refuses_with_the_condition(kw, match):
 @pytest.mark.parametrize("dims", [1, 2, 3])
 @pytest.mark.parametrize("padding,mode,want", [
     ("valid", "zeros", "conv{}d"), (0, "zeros", "conv{}d"), ("same", "zeros", "conv{}d_same"),
-    (1, "reflect", "conv{}d_reflect"), ("valid", "reflect", "conv{}d_reflect"),
+    (1, "reflect", "conv{}d_reflect"), ("valid", "reflect", "conv{}d"), (0, "circular", "conv{}d"),
     (1, "replicate", "conv{}d_replicate"), (1, "circular", "conv{}d_circular"),
     ("same", "reflect", "conv{}d_reflect"), ("same", "replicate", "conv{}d_replicate"),
     ("same", "circular", "conv{}d_circular"),
@@ -102,6 +101,22 @@ def test_mode_operators_take_same_padding_only_with_odd_kernels():
             C.from_torch(even)
         with pytest.raises(ValueError, match=r"kernel_size\[1\] is odd where padding='same'"):
             C.module_class(C.generated(f"conv2d_{mode}")).from_torch(even)
+
+
+def test_a_padding_of_zero_in_any_mode_is_the_plain_convolution():
+    """padding 0 (or 'valid') pads nothing whatever the mode: nn.Conv*d(padding_mode='reflect', padding=0, dilation=2)
+    was refused as a mode with dilation; it is conv{1,2,3}d's, equal to the module, and no mode operator takes it."""
+    torch.manual_seed(3)
+    for dims in (1, 2, 3):
+        for mode in ("reflect", "replicate", "circular"):
+            m = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims](2, 3, 2, padding=0, dilation=2,
+                                                                                  padding_mode=mode, dtype=torch.float64)
+            layer = C.from_torch(m)
+            assert type(layer).__module__ == f"evosym_coverage_conv{dims}d"
+            x = torch.randn((2, 2) + (6,) * dims, dtype=torch.float64)
+            torch.testing.assert_close(layer(x), m(x), rtol=1e-12, atol=1e-12)
+            with pytest.raises(ValueError, match="a padding of 0 is conv"):
+                C.module_class(C.generated(f"conv{dims}d_{mode}")).from_torch(m)
 
 
 def test_mode_operators_refuse_dilation_in_from_torch():

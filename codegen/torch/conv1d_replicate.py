@@ -393,6 +393,8 @@ class Conv1dReplicateEvolution(nn.Module):
                              "with its sizes (e.g. in_channels), then take it")
         if not (m.padding_mode == 'replicate'):
             raise ValueError("cannot take this torch.nn.Conv1d: Conv1dReplicateEvolution requires that only padding_mode='replicate' is this operator (the check m.padding_mode == 'replicate' fails)")
+        if not (m.padding != 'valid' and any(m.padding)):
+            raise ValueError("cannot take this torch.nn.Conv1d: Conv1dReplicateEvolution requires that a padding of 0 is conv1d's (the mode pads nothing) (the check m.padding != 'valid' and any(m.padding) fails)")
         if not (m.padding != 'same' or m.kernel_size[0] % 2 == 1):
             raise ValueError("cannot take this torch.nn.Conv1d: Conv1dReplicateEvolution requires that kernel_size[0] is odd where padding='same' with padding_mode='replicate' (PyTorch then pads (K − 1)/2 on both sides; an even one pads asymmetrically, which no operator of this mode proves) (the check m.padding != 'same' or m.kernel_size[0] % 2 == 1 fails)")
         if not (m.dilation[0] == 1):

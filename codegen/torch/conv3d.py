@@ -437,8 +437,8 @@ class Conv3dEvolution(nn.Module):
             raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
                              "shapes are inferred from the first input): run a forward pass on an input first, or build it "
                              "with its sizes (e.g. in_channels), then take it")
-        if not (m.padding_mode == 'zeros'):
-            raise ValueError("cannot take this torch.nn.Conv3d: Conv3dEvolution requires that only padding_mode='zeros' is this operator (the check m.padding_mode == 'zeros' fails)")
+        if not (m.padding_mode == 'zeros' or m.padding == 'valid' or not any(m.padding)):
+            raise ValueError("cannot take this torch.nn.Conv3d: Conv3dEvolution requires that only padding_mode='zeros' is this operator, or any mode with a padding of 0 (it pads nothing) (the check m.padding_mode == 'zeros' or m.padding == 'valid' or not any(m.padding) fails)")
         if not (m.padding != 'same'):
             raise ValueError("cannot take this torch.nn.Conv3d: Conv3dEvolution requires that padding='same' is the operator conv3d_same (the check m.padding != 'same' fails)")
         if m.training and isinstance(getattr(m, "dropout", None), (int, float)) and m.dropout > 0:

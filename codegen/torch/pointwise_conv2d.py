@@ -345,8 +345,8 @@ class PointwiseConv2dEvolution(nn.Module):
             raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
                              "shapes are inferred from the first input): run a forward pass on an input first, or build it "
                              "with its sizes (e.g. in_channels), then take it")
-        if not (m.padding_mode == 'zeros'):
-            raise ValueError("cannot take this torch.nn.Conv2d: PointwiseConv2dEvolution requires that only padding_mode='zeros' is this operator (the check m.padding_mode == 'zeros' fails)")
+        if not (m.padding_mode == 'zeros' or m.padding == 'valid' or not any(m.padding)):
+            raise ValueError("cannot take this torch.nn.Conv2d: PointwiseConv2dEvolution requires that only padding_mode='zeros' is this operator, or any mode with a padding of 0 (it pads nothing) (the check m.padding_mode == 'zeros' or m.padding == 'valid' or not any(m.padding) fails)")
         if not (m.padding != 'same'):
             raise ValueError("cannot take this torch.nn.Conv2d: PointwiseConv2dEvolution requires that padding='same' is the operator conv2d_same (the check m.padding != 'same' fails)")
         if not (m.kernel_size[0] == 1):

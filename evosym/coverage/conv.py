@@ -77,14 +77,13 @@ def route(dims: int, *, in_channels: int, out_channels: int, kernel_size, stride
             P = (0,) * dims   # 'valid' is no padding
     else:
         P = ints("padding", padding, dims, 0)
-    if padding_mode == "zeros":
+    if padding_mode == "zeros" or not any(P):   # (a padding of 0 pads nothing, in any mode: any dilation)
         for a, k, sv, dv, p in zip(AXES[dims], K, s, d, P):
             sizes.update({named("K", a): k, named("s", a): sv, named("delta", a): dv, named("P", a): p})
         return Route(f"conv{dims}d", sizes)
     if any(dv != 1 and k != 1 for k, dv in zip(K, d)):
-        hint = " (with padding 0 the mode has no effect: use padding_mode='zeros')" if not any(P) else ""
         raise ValueError(f"padding_mode={padding_mode!r} with dilation > 1 is not supported: conv{dims}d_{padding_mode} "
-                         f"is proved for dilation 1, got dilation={dilation!r}{hint}")
+                         f"is proved for dilation 1, got dilation={dilation!r}")
     for a, k, sv, p in zip(AXES[dims], K, s, P):
         sizes.update({named("K", a): k, named("s", a): sv, named("P", a): p})
     return Route(f"conv{dims}d_{padding_mode}", sizes)
@@ -155,6 +154,8 @@ _CASES = (
      dict(padding=1, stride=2, groups=2, padding_mode="reflect")),
     ("padding_mode with dilation > 1", "padding=2, dilation=2, padding_mode='reflect'",
      dict(padding=2, dilation=2, padding_mode="reflect")),
+    ("padding_mode with padding 0 (it pads nothing)", "padding=0, dilation=2, padding_mode='reflect'",
+     dict(padding=0, dilation=2, padding_mode="reflect")),
     ("padding_mode with padding='same', K odd", "padding='same', padding_mode='replicate'",
      dict(padding="same", padding_mode="replicate")),
     ("padding_mode with padding='same', K even (asymmetric)", "padding='same', K=4, padding_mode='reflect'",
