@@ -286,10 +286,10 @@ def _binding(fam: ConvFamily) -> dict:
         requires.append(("m.padding != 'same'", f"padding='same' is the operator conv{fam.dims}d_same"))
     else:   # 'same' in this mode pads (K − 1)/2 on both sides where K is odd (dilation 1); an even K, asymmetrically
         for k in range(fam.dims):
-            requires.append((f"m.padding != 'same' or m.kernel_size[{k}] % 2 == 1",
-                             f"kernel_size[{k}] is odd where padding='same' with padding_mode={fam.mode!r} (PyTorch "
-                             "then pads (K − 1)/2 on both sides; an even one pads asymmetrically, which no operator "
-                             "of this mode proves)"))
+            requires.append((f"m.padding != 'same' or m.dilation[{k}] * (m.kernel_size[{k}] - 1) % 2 == 0",
+                             f"dilation[{k}]·(kernel_size[{k}] − 1) is even where padding='same' with padding_mode="
+                             f"{fam.mode!r} (PyTorch then pads δ(K − 1)/2 on both sides; else asymmetrically, which no "
+                             "operator of this mode proves)"))
     sizes = {}
     if fam.depthwise:
         requires.append(("m.groups == m.in_channels", "a depthwise convolution has groups == in_channels"))
@@ -306,8 +306,8 @@ def _binding(fam: ConvFamily) -> dict:
             if isinstance(sym, sp.Symbol):
                 sizes[str(sym)] = (f"m.{attr}[{k}]" if attr != "padding" else
                                    f"(0 if m.padding == 'valid' else m.padding[{k}])" if fam.mode == "zeros" else
-                                   f"((m.kernel_size[{k}] - 1) // 2 if m.padding == 'same' else 0 if m.padding == "
-                                   f"'valid' else m.padding[{k}])")
+                                   f"(m.dilation[{k}] * (m.kernel_size[{k}] - 1) // 2 if m.padding == 'same' else 0 "
+                                   f"if m.padding == 'valid' else m.padding[{k}])")
             elif attr in ("kernel_size", "stride", "dilation") or (attr == "padding"):
                 want = int(sym)
                 cond = (f"m.{attr}[{k}] == {want}" if attr != "padding" else

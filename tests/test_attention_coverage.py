@@ -1175,7 +1175,7 @@ def _padded_row(dtype, L):
     (torch.bfloat16, _padded_row),
     (torch.float16, lambda dt, L: (-1e4 + 0.25 * torch.arange(L).expand(L, L)).to(dt)),   # an offset shared by rows
     (torch.bfloat16, lambda dt, L: (-3e4 + 64 * torch.arange(L).expand(L, L)).to(dt)),
-    (torch.float16, lambda dt, L: torch.zeros(L, L, dtype=dt).index_fill_(1, torch.tensor([0]), 100)
+    (torch.float16, lambda dt, L: torch.zeros(L, L, dtype=dt).index_fill_(1, torch.tensor([0]), 20)
      .index_fill_(1, torch.tensor([2]), torch.finfo(dt).min)),   # a row whose shift would overflow: kept as it is
 ])
 @pytest.mark.parametrize("path", ["auto", "generic"])
@@ -1203,6 +1203,27 @@ def test_a_half_mask_in_the_queries_dtype_keeps_the_logits_precision(dtype, mask
     theirs = (sdpa(x, w, shifted.to(dtype)).double() - exact).abs().max()
     ours = (at.self_attention(x, **w, num_heads=N, attn_mask=m, path=path).double() - exact).abs().max()
     assert ours <= 3 * theirs + 4 * torch.finfo(dtype).eps * exact.abs().max(), (ours, theirs)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("path", ["auto", "generic"])
+def test_a_half_mask_row_beyond_its_range_after_the_shift_is_refused(dtype, path):
+    """A row holding the dtype's min beside a large positive entry (min, 6e4 in float16) does not fit shifted by its
+    largest entry; kept as it was, that offset wiped out the logits (2.7 off on the generic path): refused, naming
+    −inf and boolean masks, which are taken. A row of min beside small entries (|largest| ≤ 64) is still taken."""
+    L, E, N = 4, 4, 2
+    big = 6e4 if dtype == torch.float16 else 3e38
+    w = [torch.randn(E, E).to(dtype), None] * 4
+    x = torch.randn(2, L, E).to(dtype)
+    m = torch.zeros(L, L, dtype=dtype)
+    m[:, 0], m[:, 1] = torch.finfo(dtype).min, big
+    with pytest.raises(ValueError, match=r"below its row's largest seen entry.*hide that key \(−inf, or a boolean mask\)"):
+        at.self_attention(x, *w, num_heads=N, attn_mask=m, path=path)
+    assert at.self_attention(x, *w, num_heads=N, attn_mask=m.masked_fill(m == torch.finfo(dtype).min, -torch.inf),
+                             path=path).isfinite().all()
+    small = m.clone()
+    small[:, 1] = 20
+    assert at.self_attention(x, *w, num_heads=N, attn_mask=small, path=path).isfinite().all()
 
 
 def test_a_float32_mask_beyond_bfloat16_after_the_shift_is_refused_with_the_way_out():

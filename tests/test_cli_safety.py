@@ -590,3 +590,38 @@ def test_an_operator_files_lone_surrogate_is_refused_not_printed(tmp_path, field
         assert r.returncode == 2 and "holds the control character" in r.stderr and "internal error" not in r.stderr, \
             (argv, r.returncode, r.stderr)
     assert not (tmp_path / "p.md").exists()
+
+
+def test_junit_paths_are_fixed_before_the_candidate_runs(tmp_path):
+    """A candidate that changes the working folder at import made '--junit ../op.py' (another file when given) the
+    operator file at write time: every path is made absolute first. A candidate package found by a meta-path finder
+    (an editable install) is protected like one on the path."""
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    src = _pool_file(work)   # the operator file, work/op.py; ../op.py from work is another file
+    before = src.read_text()
+    (tmp_path / "op.py").write_text("mine")
+    (work / "cand.py").write_text("import os\nos.chdir('sub')\nimport torch.nn as nn\npool = nn.AvgPool1d(3, 2)\n")
+    r = run_module("check", "--candidate", "cand:pool", "op.py", "--size", "K=3", "--size", "s=2", "--junit", "../op.py",
+                   "--force", cwd=work, timeout=300)
+    assert r.returncode == 0 and src.read_text() == before, (r.returncode, r.stdout, r.stderr)
+    assert "testsuite" in (tmp_path / "op.py").read_text()   # the file named, as it was named before the chdir
+    pkg = tmp_path / "src" / "edpkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("import torch.nn as nn\npool = nn.AvgPool2d(3, 2, 1)\n")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import importlib.abc, importlib.util, sys\n"
+        "class F(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        return importlib.util.spec_from_file_location(name, {str(pkg / '__init__.py')!r}, "
+        f"submodule_search_locations=[{str(pkg)!r}]) if name == 'edpkg' else None\n"
+        "sys.meta_path.append(F())\n")
+    from cli_helpers import module_command, module_env
+    env = dict(module_env(), PYTHONPATH=str(site))
+    r = subprocess.run(module_command("check", "--candidate", "edpkg:pool", "avg_pool2d", *SIZES, "--junit",
+                                      str(pkg / "__init__.py"), "--force"), cwd=work, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 2 and "is an input of this command" in r.stderr, r.stderr
+    assert "AvgPool2d" in (pkg / "__init__.py").read_text()

@@ -51,11 +51,13 @@ def test_documented_table_is_the_code():
     (dict(padding="same", stride=2), r"padding='same' needs stride 1"),
     (dict(padding="full"), r"padding must be 'valid', 'same'"),
     (dict(padding=1, padding_mode="mirror"), r"padding_mode must be one of"),
-    (dict(padding=1, dilation=2, padding_mode="circular"), r"padding_mode='circular' with dilation > 1"),
+    (dict(padding=1, dilation=2, padding_mode="replicate"), r"padding_mode='replicate' with dilation > 1"),
     (dict(padding="same", kernel_size=4, padding_mode="replicate"),
-     r"padding='same' with padding_mode='replicate' and an even kernel size"),
+     r"padding='same' with padding_mode='replicate' and an odd δ\(K − 1\)"),
     (dict(padding="same", dilation=2, padding_mode="reflect"),
      r"padding='same' with padding_mode='reflect' and dilation > 1"),
+    (dict(padding="same", kernel_size=2, dilation=3, padding_mode="circular"),
+     r"padding='same' with padding_mode='circular' and an odd δ\(K − 1\)"),
     (dict(groups=3), r"multiples of groups"),
     (dict(kernel_size=(3, 3)), r"kernel_size must be an int ≥ 1 or a tuple of 1"),
     (dict(stride=0), r"stride must be an int ≥ 1"),
@@ -97,9 +99,9 @@ def test_mode_operators_take_same_padding_only_with_odd_kernels():
         assert (layer.P_h, layer.P_w) == (1, 2)
         torch.testing.assert_close(layer(x), m(x), rtol=1e-12, atol=1e-12)
         even = torch.nn.Conv2d(2, 3, (3, 4), padding="same", padding_mode=mode)
-        with pytest.raises(ValueError, match="an even kernel size"):
+        with pytest.raises(ValueError, match=r"an odd δ\(K − 1\)"):
             C.from_torch(even)
-        with pytest.raises(ValueError, match=r"kernel_size\[1\] is odd where padding='same'"):
+        with pytest.raises(ValueError, match=r"dilation\[1\]·\(kernel_size\[1\] − 1\) is even where padding='same'"):
             C.module_class(C.generated(f"conv2d_{mode}")).from_torch(even)
 
 
@@ -119,11 +121,30 @@ def test_a_padding_of_zero_in_any_mode_is_the_plain_convolution():
                 C.module_class(C.generated(f"conv{dims}d_{mode}")).from_torch(m)
 
 
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_circular_padding_takes_dilation(dims):
+    """Circular padding is a translation mod L, so the dilated window wraps as it is: conv{1,2,3}d_circular are proved
+    with a dilation δ; nn.Conv*d(padding_mode='circular', dilation=…) with an integer padding and with 'same' (δ(K − 1)
+    even) equal the module, both paths, gradients too."""
+    torch.manual_seed(5)
+    cls = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims]
+    for kw in (dict(kernel_size=3, padding=2, dilation=2, stride=2), dict(kernel_size=3, padding="same", dilation=3)):
+        m = cls(2, 4, groups=2, padding_mode="circular", dtype=torch.float64, **kw)
+        layer = C.from_torch(m)
+        assert type(layer).__module__ == f"evosym_coverage_conv{dims}d_circular"
+        x = torch.randn((2, 2) + (7, 6, 8)[:dims], dtype=torch.float64, requires_grad=True)
+        for path in ("auto", "generic"):
+            got = layer(x, path=path)
+            torch.testing.assert_close(got, m(x), rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(torch.autograd.grad(got.sum(), x)[0], torch.autograd.grad(m(x).sum(), x)[0],
+                                       rtol=1e-12, atol=1e-12)
+
+
 def test_mode_operators_refuse_dilation_in_from_torch():
-    """The padding-mode operators are proved for dilation 1: their from_torch must refuse a dilated module
+    """The reflect and replicate operators are proved for dilation 1: their from_torch must refuse a dilated module
     (before the fix it loaded it and computed with dilation 1)."""
     for dims in (1, 2, 3):
-        for mode in ("reflect", "replicate", "circular"):
+        for mode in ("reflect", "replicate"):
             m = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims](2, 2, 3, padding=2, dilation=2,
                                                                                   padding_mode=mode)
             cls = C.module_class(C.generated(f"conv{dims}d_{mode}"))

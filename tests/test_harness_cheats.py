@@ -103,6 +103,13 @@ def test_the_exact_candidate_passes():
     assert len(report.trials) == 8
 
 
+def test_an_output_that_is_a_tensor_subclass_fails():
+    """A candidate returning garbage as a torch.Tensor subclass whose __torch_function__ made every difference 0
+    and every comparison true was EQUIVALENT (an adversarial pass): only a plain tensor is compared."""
+    text = _fails(cheats.LyingTensor())
+    assert "returns _Liar, not a tensor (a torch.Tensor subclass" in text, text
+
+
 @pytest.mark.parametrize("candidate", [cheats.WrongAbove12, cheats.WrongAboveArea])
 def test_candidates_correct_only_on_small_inputs_fail(candidate):
     text = _fails(candidate())

@@ -474,15 +474,56 @@ def _instance_forward(m):
     return m
 
 
+def _set_on(m, name):
+    original = getattr(m, name)
+    setattr(m, name, lambda *a, **k: 2 * original(*a, **k) if original is not None else 2 * m.forward(*a, **k))
+    return m
+
+
+def _backward_hooked(m):
+    m.register_full_backward_hook(lambda mod, gin, gout: (2 * gin[0],))
+    return m
+
+
+def _weight_hooked(m):
+    m.weight.register_hook(lambda g: 0 * g)
+    return m
+
+
+class _TracedParameter(torch.nn.Parameter):   # a tensor subclass: its __torch_function__ sees every operation
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def _subclass_weight(m):
+    m.weight = _TracedParameter(m.weight.detach().clone())
+    return m
+
+
+def _drop_connect(m):
+    import torch.nn.utils.parametrize as parametrize
+    parametrize.register_parametrization(m, "weight", torch.nn.Dropout(0.5))
+    return m.train()
+
+
 @pytest.mark.parametrize("make, words", [
     (lambda: _StandardisedConv2d(2, 3, 3), "redefines forward of torch.nn.modules.conv.Conv2d"),
     (lambda: _ConvForward(2, 3, 3), "redefines _conv_forward"),
     (lambda: torch.ao.nn.qat.Conv2d(2, 3, 3, qconfig=torch.ao.quantization.get_default_qat_qconfig()),
      "torch.ao.nn.qat.modules.conv.Conv2d, which redefines"),
-    (lambda: _hooked(torch.nn.Conv2d(2, 3, 3)), "forward hooks"),
-    (lambda: _hooked(torch.nn.Conv2d(2, 3, 3), pre=True), "forward hooks"),
-    (lambda: _instance_forward(torch.nn.Conv2d(2, 3, 3)), "a forward set on it"),
-], ids=["subclass-forward", "subclass-conv-forward", "qat", "hook", "pre-hook", "instance-forward"])
+    (lambda: _hooked(torch.nn.Conv2d(2, 3, 3)), "has hooks"),
+    (lambda: _hooked(torch.nn.Conv2d(2, 3, 3), pre=True), "has hooks"),
+    (lambda: _instance_forward(torch.nn.Conv2d(2, 3, 3)), "has forward set on it"),
+    (lambda: _set_on(torch.nn.Conv2d(2, 3, 3), "_conv_forward"), "_conv_forward set on it"),
+    (lambda: _set_on(torch.nn.Conv2d(2, 3, 3), "_call_impl"), "_call_impl set on it"),
+    (lambda: _set_on(torch.nn.Conv2d(2, 3, 3), "_compiled_call_impl"), "_compiled_call_impl set on it"),
+    (lambda: _backward_hooked(torch.nn.Conv2d(2, 3, 3)), "has hooks"),
+    (lambda: _weight_hooked(torch.nn.Conv2d(2, 3, 3)), "has hooks"),
+    (lambda: _subclass_weight(torch.nn.Conv2d(2, 3, 3)), "holds a _TracedParameter"),
+    (lambda: _drop_connect(torch.nn.Conv2d(2, 3, 3)), "parametrized weight changes from one read to the next"),
+], ids=["subclass-forward", "subclass-conv-forward", "qat", "hook", "pre-hook", "instance-forward", "instance-conv-forward",
+        "instance-call-impl", "instance-compiled", "backward-hook", "weight-hook", "tensor-subclass", "drop-connect"])
 def test_from_torch_refuses_a_layer_that_computes_otherwise(make, words):
     """from_torch copies weights: a torch layer whose forward is not its torch class's (a subclass redefining forward
     or what it calls, fake-quantised QAT weights, forward hooks, a forward set on the instance) computed otherwise
@@ -495,7 +536,9 @@ def test_from_torch_refuses_a_layer_that_computes_otherwise(make, words):
     with pytest.raises(ValueError, match=words):
         C.from_torch(m)
     plain = torch.nn.Conv2d(2, 3, 3, dtype=F64)
-    plain.load_state_dict({k: v for k, v in m.state_dict().items() if k in ("weight", "bias")})
+    state = m.state_dict()
+    plain.load_state_dict({"weight": state.get("weight", state.get("parametrizations.weight.original")),
+                           "bias": state["bias"]})
     x = torch.randn(1, 2, 5, 5, dtype=F64)
     torch.testing.assert_close(load("conv2d").Conv2dEvolution.from_torch(plain)(x), plain(x), rtol=1e-12, atol=1e-12)
 
@@ -516,10 +559,17 @@ def test_from_torch_refuses_pooling_and_attention_layers_that_compute_otherwise(
         load("mhsa").MhsaEvolution.from_torch(_Attention(4, 2, dtype=F64))
     handle = torch.nn.modules.module.register_module_forward_hook(lambda mod, args, out: out)
     try:
-        with pytest.raises(ValueError, match="global forward hooks"):
+        with pytest.raises(ValueError, match="global module hooks"):
             load("conv2d").Conv2dEvolution.from_torch(torch.nn.Conv2d(2, 3, 3))
     finally:
         handle.remove()
+    forward = torch.nn.Conv2d.forward   # torch's own method replaced in this process
+    torch.nn.Conv2d.forward = lambda self, x: 2 * forward(self, x)
+    try:
+        with pytest.raises(ValueError, match="runs Conv2d.forward from outside torch"):
+            load("conv2d").Conv2dEvolution.from_torch(torch.nn.Conv2d(2, 3, 3))
+    finally:
+        torch.nn.Conv2d.forward = forward
 
 
 def test_from_torch_takes_a_subclass_that_computes_as_its_class_and_a_parametrized_weight():
@@ -531,7 +581,9 @@ def test_from_torch_takes_a_subclass_that_computes_as_its_class_and_a_parametriz
         def forward(self, w):
             return 0.5 * w
     x = torch.randn(1, 2, 5, 5, dtype=F64)
-    for m in (_Named(2, 3, 3, dtype=F64), torch.nn.Conv2d(2, 3, 3, dtype=F64)):
-        if not isinstance(m, _Named):
+    spectral = torch.nn.utils.parametrizations.spectral_norm(torch.nn.Conv2d(2, 3, 3, dtype=F64)).eval()
+    weight_norm = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv2d(2, 3, 3, dtype=F64))
+    for m in (_Named(2, 3, 3, dtype=F64), torch.nn.Conv2d(2, 3, 3, dtype=F64), spectral, weight_norm):
+        if type(m) is torch.nn.Conv2d:
             parametrize.register_parametrization(m, "weight", Half())
         torch.testing.assert_close(load("conv2d").Conv2dEvolution.from_torch(m)(x), m(x), rtol=1e-12, atol=1e-12)

@@ -104,7 +104,7 @@ def test_padding_valid_is_still_taken_where_the_output_depends_on_it(fresh_cover
     torch.manual_seed(0)
     gen = fresh("conv1d_circular")
     x, w = torch.randn(2, 2, 7, dtype=F64), torch.randn(4, 2, 3, dtype=F64)
-    got = gen.conv1d_circular_evolution(x, w, None, G=1, C_g=2, O_g=4, K=3, s=1, P="valid")
+    got = gen.conv1d_circular_evolution(x, w, None, G=1, C_g=2, O_g=4, K=3, s=1, delta=1, P="valid")
     torch.testing.assert_close(got, F.conv1d(x, w, padding="valid"), rtol=1e-12, atol=1e-12)
 
 

@@ -54,10 +54,13 @@ _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "
 
 def _computes_otherwise(m, base):
     """Why the torch layer m (a ``base``) may compute otherwise than ``base`` does from the weights from_torch copies,
-    or "": forward hooks, a forward set on it, a class redefining a method of its torch.nn layer (_KEPT aside)."""
+    or "": hooks (forward, backward, a tensor's), a method set on it or a torch.nn method replaced, a class redefining a
+    method of its torch.nn layer (_KEPT aside), a tensor subclass as a weight, a parametrized weight that changes."""
     from torch.nn.modules import module as _module
-    if getattr(_module, "_global_forward_hooks", None) or getattr(_module, "_global_forward_pre_hooks", None):
-        return "global forward hooks are registered, which may change its output"
+    from torch.nn.utils import parametrize as _parametrize
+    if any(getattr(_module, h, None) for h in ("_global_forward_hooks", "_global_forward_pre_hooks",
+                                                "_global_backward_hooks", "_global_backward_pre_hooks")):
+        return "global module hooks are registered, which may change its output"
     for name, sub in m.named_modules():
         if "parametrizations" in name.split("."):   # (a parametrization's modules only make the weights read here)
             continue
@@ -65,12 +68,30 @@ def _computes_otherwise(m, base):
         layer = base if sub is m else next((k for k in mro if k.__module__.startswith("torch.nn.modules.")), None)
         redefined = layer and sorted({n for k in mro[:mro.index(layer)] for n in vars(k)
                                       if n not in _KEPT and callable(getattr(layer, n, None))})
-        if sub._forward_hooks or sub._forward_pre_hooks or "forward" in vars(sub):
-            return f"{what} has forward hooks or a forward set on it, which may change its output"
-        if layer is None or redefined:
+        replaced = layer and sorted(f"{k.__name__}.{n}" for k in mro[mro.index(layer):] if k.__module__.startswith("torch.")
+                                    for n, v in vars(k).items()
+                                    if callable(v) and not (getattr(v, "__module__", None) or "torch").startswith("torch"))
+        tensors = list(sub.parameters(recurse=False)) + list(sub.buffers(recurse=False))
+        if sub._forward_hooks or sub._forward_pre_hooks or sub._backward_hooks or sub._backward_pre_hooks or \
+                any(getattr(t, "_backward_hooks", None) for t in tensors):
+            return f"{what} has hooks (forward, backward or on a weight), which may change what it computes"
+        own = sorted(n for n, v in vars(sub).items() if callable(v) and hasattr(type(sub), n))   # (compile() too)
+        if own:
+            return f"{what} has {', '.join(own)} set on it (not its class's), which may change its output"
+        if layer is None or redefined or replaced:
             return (f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, which " +
-                    (f"redefines {', '.join(redefined)} of {layer.__module__}.{layer.__qualname__}" if layer else
-                     "is no torch.nn layer") + ": it may compute otherwise")
+                    (f"redefines {', '.join(redefined)} of {layer.__module__}.{layer.__qualname__}" if redefined else
+                     f"runs {', '.join(replaced)} from outside torch" if replaced else "is no torch.nn layer") +
+                    ": it may compute otherwise")
+        odd = [type(t).__name__ for t in tensors if type(t) not in (torch.Tensor, torch.nn.Parameter)]
+        if odd:
+            return f"{what} holds a {odd[0]} (a tensor subclass, whose operations are its own) as a weight"
+        for p in (list(sub.parametrizations) if _parametrize.is_parametrized(sub) else []):
+            with torch.no_grad():
+                if not torch.equal(getattr(sub, p), getattr(sub, p)):
+                    return (f"the parametrized {p}{f' of submodule {name!r}' if name else ''} changes from one read "
+                            "to the next (dropout, or a power iteration in training mode): no copy is the weight its "
+                            "forward uses")
     return ""
 
 
@@ -327,13 +348,13 @@ class AvgPool1dEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.AvgPool1d``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.AvgPool1d):
             raise TypeError(f"expected a torch.nn.AvgPool1d, not {type(m).__name__}")
-        otherwise = _computes_otherwise(m, torch.nn.AvgPool1d)
-        if otherwise:
-            raise ValueError(f"cannot take this torch.nn.AvgPool1d: {otherwise} (from_torch copies the weights of a layer that computes as torch.nn.AvgPool1d does)")
         if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
             raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
                              "shapes are inferred from the first input): run a forward pass on an input first, or build it "
                              "with its sizes (e.g. in_channels), then take it")
+        otherwise = _computes_otherwise(m, torch.nn.AvgPool1d)
+        if otherwise:
+            raise ValueError(f"cannot take this torch.nn.AvgPool1d: {otherwise} (from_torch copies the weights of a layer that computes as torch.nn.AvgPool1d does)")
         if not (not m.ceil_mode):
             raise ValueError('cannot take this torch.nn.AvgPool1d: AvgPool1dEvolution requires that only ceil_mode=False is this operator (the check not m.ceil_mode fails)')
         if not (m.count_include_pad or not any(torch.nn.modules.utils._single(m.padding))):

@@ -54,10 +54,13 @@ _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "
 
 def _computes_otherwise(m, base):
     """Why the torch layer m (a ``base``) may compute otherwise than ``base`` does from the weights from_torch copies,
-    or "": forward hooks, a forward set on it, a class redefining a method of its torch.nn layer (_KEPT aside)."""
+    or "": hooks (forward, backward, a tensor's), a method set on it or a torch.nn method replaced, a class redefining a
+    method of its torch.nn layer (_KEPT aside), a tensor subclass as a weight, a parametrized weight that changes."""
     from torch.nn.modules import module as _module
-    if getattr(_module, "_global_forward_hooks", None) or getattr(_module, "_global_forward_pre_hooks", None):
-        return "global forward hooks are registered, which may change its output"
+    from torch.nn.utils import parametrize as _parametrize
+    if any(getattr(_module, h, None) for h in ("_global_forward_hooks", "_global_forward_pre_hooks",
+                                                "_global_backward_hooks", "_global_backward_pre_hooks")):
+        return "global module hooks are registered, which may change its output"
     for name, sub in m.named_modules():
         if "parametrizations" in name.split("."):   # (a parametrization's modules only make the weights read here)
             continue
@@ -65,12 +68,30 @@ def _computes_otherwise(m, base):
         layer = base if sub is m else next((k for k in mro if k.__module__.startswith("torch.nn.modules.")), None)
         redefined = layer and sorted({n for k in mro[:mro.index(layer)] for n in vars(k)
                                       if n not in _KEPT and callable(getattr(layer, n, None))})
-        if sub._forward_hooks or sub._forward_pre_hooks or "forward" in vars(sub):
-            return f"{what} has forward hooks or a forward set on it, which may change its output"
-        if layer is None or redefined:
+        replaced = layer and sorted(f"{k.__name__}.{n}" for k in mro[mro.index(layer):] if k.__module__.startswith("torch.")
+                                    for n, v in vars(k).items()
+                                    if callable(v) and not (getattr(v, "__module__", None) or "torch").startswith("torch"))
+        tensors = list(sub.parameters(recurse=False)) + list(sub.buffers(recurse=False))
+        if sub._forward_hooks or sub._forward_pre_hooks or sub._backward_hooks or sub._backward_pre_hooks or \
+                any(getattr(t, "_backward_hooks", None) for t in tensors):
+            return f"{what} has hooks (forward, backward or on a weight), which may change what it computes"
+        own = sorted(n for n, v in vars(sub).items() if callable(v) and hasattr(type(sub), n))   # (compile() too)
+        if own:
+            return f"{what} has {', '.join(own)} set on it (not its class's), which may change its output"
+        if layer is None or redefined or replaced:
             return (f"{what} is of class {type(sub).__module__}.{type(sub).__qualname__}, which " +
-                    (f"redefines {', '.join(redefined)} of {layer.__module__}.{layer.__qualname__}" if layer else
-                     "is no torch.nn layer") + ": it may compute otherwise")
+                    (f"redefines {', '.join(redefined)} of {layer.__module__}.{layer.__qualname__}" if redefined else
+                     f"runs {', '.join(replaced)} from outside torch" if replaced else "is no torch.nn layer") +
+                    ": it may compute otherwise")
+        odd = [type(t).__name__ for t in tensors if type(t) not in (torch.Tensor, torch.nn.Parameter)]
+        if odd:
+            return f"{what} holds a {odd[0]} (a tensor subclass, whose operations are its own) as a weight"
+        for p in (list(sub.parametrizations) if _parametrize.is_parametrized(sub) else []):
+            with torch.no_grad():
+                if not torch.equal(getattr(sub, p), getattr(sub, p)):
+                    return (f"the parametrized {p}{f' of submodule {name!r}' if name else ''} changes from one read "
+                            "to the next (dropout, or a power iteration in training mode): no copy is the weight its "
+                            "forward uses")
     return ""
 
 
@@ -420,21 +441,21 @@ class Conv2dReflectEvolution(nn.Module):
         """The same layer as an existing ``torch.nn.Conv2d``, with its weights (a copy)."""
         if not isinstance(m, torch.nn.Conv2d):
             raise TypeError(f"expected a torch.nn.Conv2d, not {type(m).__name__}")
-        otherwise = _computes_otherwise(m, torch.nn.Conv2d)
-        if otherwise:
-            raise ValueError(f"cannot take this torch.nn.Conv2d: {otherwise} (from_torch copies the weights of a layer that computes as torch.nn.Conv2d does)")
         if any(isinstance(t, torch.nn.parameter.UninitializedTensorMixin) for t in list(m.parameters()) + list(m.buffers())):
             raise ValueError(f"cannot take this {type(m).__name__}: it is a lazy module whose weights do not exist yet (their "
                              "shapes are inferred from the first input): run a forward pass on an input first, or build it "
                              "with its sizes (e.g. in_channels), then take it")
+        otherwise = _computes_otherwise(m, torch.nn.Conv2d)
+        if otherwise:
+            raise ValueError(f"cannot take this torch.nn.Conv2d: {otherwise} (from_torch copies the weights of a layer that computes as torch.nn.Conv2d does)")
         if not (m.padding_mode == 'reflect'):
             raise ValueError("cannot take this torch.nn.Conv2d: Conv2dReflectEvolution requires that only padding_mode='reflect' is this operator (the check m.padding_mode == 'reflect' fails)")
         if not (m.padding != 'valid' and any(m.padding)):
             raise ValueError("cannot take this torch.nn.Conv2d: Conv2dReflectEvolution requires that a padding of 0 is conv2d's (the mode pads nothing) (the check m.padding != 'valid' and any(m.padding) fails)")
-        if not (m.padding != 'same' or m.kernel_size[0] % 2 == 1):
-            raise ValueError("cannot take this torch.nn.Conv2d: Conv2dReflectEvolution requires that kernel_size[0] is odd where padding='same' with padding_mode='reflect' (PyTorch then pads (K − 1)/2 on both sides; an even one pads asymmetrically, which no operator of this mode proves) (the check m.padding != 'same' or m.kernel_size[0] % 2 == 1 fails)")
-        if not (m.padding != 'same' or m.kernel_size[1] % 2 == 1):
-            raise ValueError("cannot take this torch.nn.Conv2d: Conv2dReflectEvolution requires that kernel_size[1] is odd where padding='same' with padding_mode='reflect' (PyTorch then pads (K − 1)/2 on both sides; an even one pads asymmetrically, which no operator of this mode proves) (the check m.padding != 'same' or m.kernel_size[1] % 2 == 1 fails)")
+        if not (m.padding != 'same' or m.dilation[0] * (m.kernel_size[0] - 1) % 2 == 0):
+            raise ValueError("cannot take this torch.nn.Conv2d: Conv2dReflectEvolution requires that dilation[0]·(kernel_size[0] − 1) is even where padding='same' with padding_mode='reflect' (PyTorch then pads δ(K − 1)/2 on both sides; else asymmetrically, which no operator of this mode proves) (the check m.padding != 'same' or m.dilation[0] * (m.kernel_size[0] - 1) % 2 == 0 fails)")
+        if not (m.padding != 'same' or m.dilation[1] * (m.kernel_size[1] - 1) % 2 == 0):
+            raise ValueError("cannot take this torch.nn.Conv2d: Conv2dReflectEvolution requires that dilation[1]·(kernel_size[1] − 1) is even where padding='same' with padding_mode='reflect' (PyTorch then pads δ(K − 1)/2 on both sides; else asymmetrically, which no operator of this mode proves) (the check m.padding != 'same' or m.dilation[1] * (m.kernel_size[1] - 1) % 2 == 0 fails)")
         if not (m.dilation[0] == 1):
             raise ValueError('cannot take this torch.nn.Conv2d: Conv2dReflectEvolution requires that this operator has dilation[0] = 1 (the check m.dilation[0] == 1 fails)')
         if not (m.dilation[1] == 1):
@@ -443,7 +464,7 @@ class Conv2dReflectEvolution(nn.Module):
             raise ValueError(f"cannot take this torch.nn.Conv2d: its dropout {m.dropout} is active in training mode and "
                              "Conv2dReflectEvolution has none; call .eval() on it first (or set dropout=0)")
         first = next(iter(m.parameters()), None)   # the layer's device and dtype, whatever its parameters are named
-        layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K_h=m.kernel_size[0], s_h=m.stride[0], P_h=((m.kernel_size[0] - 1) // 2 if m.padding == 'same' else 0 if m.padding == 'valid' else m.padding[0]), K_w=m.kernel_size[1], s_w=m.stride[1], P_w=((m.kernel_size[1] - 1) // 2 if m.padding == 'same' else 0 if m.padding == 'valid' else m.padding[1]), device=None if first is None else first.device,
+        layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K_h=m.kernel_size[0], s_h=m.stride[0], P_h=(m.dilation[0] * (m.kernel_size[0] - 1) // 2 if m.padding == 'same' else 0 if m.padding == 'valid' else m.padding[0]), K_w=m.kernel_size[1], s_w=m.stride[1], P_w=(m.dilation[1] * (m.kernel_size[1] - 1) // 2 if m.padding == 'same' else 0 if m.padding == 'valid' else m.padding[1]), device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
             source = m.weight

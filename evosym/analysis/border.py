@@ -33,7 +33,11 @@ def _name(form, op, k, f, a) -> tuple:
     axis, p = form.omega.axes[k], form.position[k]
     t = sp.Dummy("m", integer=True)
     base = axis.offset(p, 0)
-    u = next(iter(sp.expand(a - base).free_symbols))
+    sizes = {sym for sym, _ in op.sizes}   # (a − base = δ·u: the tap variable, not a dilation that is a size)
+    taps = sorted((v for v in sp.expand(a - base).free_symbols if v not in sizes), key=str)
+    if not taps:   # the map's argument is not the tap position: no padding's map
+        return None, None, 0
+    u = taps[0]
     g = f.xreplace({u: (t - base) / axis.dilation})   # f as a function of the tap position m = a
     if g.free_symbols & (set(form.position) | set(form.neighbour)):
         return None, None, 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 
@@ -344,11 +345,14 @@ def _candidate_files(spec: str) -> list[str]:
     path without running them: outputs never overwrite them."""
     import importlib.machinery
     import os
+    import importlib.util
     parts = spec.partition(":")[0].split(".")
     files, path = [], [os.getcwd()] + [p for p in sys.path if p]
     for k, part in enumerate(parts):
-        try:
+        try:   # the top package by every finder (an editable install's too: finders run, no module does)
             found = importlib.machinery.PathFinder.find_spec(part, path)
+            if found is None and k == 0:
+                found = importlib.util.find_spec(part)
         except (ImportError, ValueError, OSError):
             found = None
         if found is None:
@@ -386,7 +390,9 @@ def _check_candidate(args) -> int:
     from .junit import candidate_suite, xml
     if args.all or not args.name:
         raise EvosymError("check --candidate needs one operator NAME")
-    inputs = _candidate_files(args.candidate) + _input_files([args.name])
+    if args.junit:   # (the candidate may change the working folder: every path is absolute before it runs)
+        args.junit = os.path.abspath(args.junit)
+    inputs = [os.path.abspath(f) for f in _candidate_files(args.candidate) + _input_files([args.name])]
     _junit_target(args, inputs)
     verdict = _candidate_verdict(args, results.candidate_document, results.dumps, candidate_suite, xml, write_atomic,
                                  inputs)

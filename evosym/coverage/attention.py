@@ -322,17 +322,28 @@ def _narrowed(seen, bias, dtype):
 
 def _shifted_rows(seen, bias):
     """A float16 or bfloat16 additive mask in its own dtype with each row shifted by its largest seen entry, where
-    the shifted row fits the dtype (else as it is). PyTorch adds such a mask to the logits in float32; the operators
-    add it in the queries' dtype, where a large offset shared by a row (a padded query row of float16's min) would
-    leave the logits nothing of their precision (float16's spacing at 65504 is 32). The softmax ignores an offset
-    per row, and an entry within a factor 2 of its row's largest is shifted exactly, so the weights that count keep
-    the logits' precision; the offset is a constant of the gradient."""
+    the shifted row fits the dtype. PyTorch adds such a mask to the logits in float32; the operators add it in the
+    queries' dtype, where a large offset shared by a row (a padded query row of float16's min) would leave the logits
+    nothing of their precision (float16's spacing at 65504 is 32). The softmax ignores an offset per row, and an entry
+    within a factor 2 of its row's largest is shifted exactly, so the weights that count keep the logits' precision;
+    the offset is a constant of the gradient. A row that does not fit shifted (an entry more than the dtype's range
+    below its largest) is kept as it is where its largest entry is small (|top| ≤ 64: little precision lost), else
+    refused: such an entry's weight is not provably 0 (the logits may differ by up to twice the range)."""
     import torch
     wide = bias.double()
     top = torch.where(seen, wide, float("-inf")).amax(-1, keepdim=True).detach()
-    shifted = torch.where(seen, wide - top, 0)
-    fits = ((shifted >= -torch.finfo(bias.dtype).max) | ~seen).all(-1, keepdim=True)
-    return torch.where(fits, shifted, wide).to(bias.dtype)
+    narrow = torch.where(seen, wide - top, 0).to(bias.dtype)
+    fits = (torch.isfinite(narrow) | ~seen).all(-1, keepdim=True)
+    bad = seen & ~torch.isfinite(narrow) & (top.abs() > 64)
+    if bool(bad.any()):
+        at = tuple(int(v) for v in bad.nonzero()[0])
+        name = str(bias.dtype).replace("torch.", "")
+        raise AttentionRefused(
+            f"an additive {name} mask entry at {at} lies {float(top[at[:-1]][0] - wide[at]):.6g} below its row's largest "
+            f"seen entry ({float(top[at[:-1]][0]):.6g}), beyond {name}'s range: the operators add the mask in the "
+            f"queries' dtype, relative to each row's largest entry (PyTorch adds it in float32), and this entry's weight "
+            "is not provably 0 there; hide that key (−inf, or a boolean mask)")
+    return torch.where(fits, narrow, bias)
 
 
 def _in_dtype(t, dtype):

@@ -61,16 +61,16 @@ def route(dims: int, *, in_channels: int, out_channels: int, kernel_size, stride
                 for a, k, dv in zip(AXES[dims], K, d):
                     sizes[named("K", a)], sizes[named("delta", a)] = k, dv
                 return Route(f"conv{dims}d_same", sizes)
-            # nn.Conv{dims}d pads δ(K − 1) in the mode, ⌊δ(K − 1)/2⌋ before: (K − 1)/2 on both sides where it is even
-            if any(dv != 1 and k != 1 for k, dv in zip(K, d)):
+            # nn.Conv{dims}d pads δ(K − 1) in the mode, ⌊δ(K − 1)/2⌋ before: δ(K − 1)/2 on both sides where it is even
+            if padding_mode != "circular" and any(dv != 1 and k != 1 for k, dv in zip(K, d)):
                 raise ValueError(f"padding='same' with padding_mode={padding_mode!r} and dilation > 1 is not "
                                  f"supported: conv{dims}d_{padding_mode} is proved for dilation 1, got dilation={dilation!r}")
-            if any(k % 2 == 0 for k in K):
-                raise ValueError(f"padding='same' with padding_mode={padding_mode!r} and an even kernel size "
-                                 f"(kernel_size={kernel_size!r}) pads K − 1 asymmetrically (⌊(K − 1)/2⌋ before, the "
-                                 f"rest after); conv{dims}d_{padding_mode} pads P on both sides: no operator of that "
-                                 "mode pads asymmetrically")
-            P = tuple((k - 1) // 2 for k in K)
+            if any(dv * (k - 1) % 2 for k, dv in zip(K, d)):
+                raise ValueError(f"padding='same' with padding_mode={padding_mode!r} and an odd δ(K − 1) "
+                                 f"(kernel_size={kernel_size!r}, dilation={dilation!r}) pads asymmetrically (⌊δ(K − 1)/2⌋ "
+                                 f"before, the rest after); conv{dims}d_{padding_mode} pads P on both sides: no operator "
+                                 "of that mode pads asymmetrically")
+            P = tuple(dv * (k - 1) // 2 for k, dv in zip(K, d))
         elif padding != "valid":
             raise ValueError(f"padding must be 'valid', 'same', an int or a tuple of {dims} ints, not {padding!r}")
         else:
@@ -81,9 +81,14 @@ def route(dims: int, *, in_channels: int, out_channels: int, kernel_size, stride
         for a, k, sv, dv, p in zip(AXES[dims], K, s, d, P):
             sizes.update({named("K", a): k, named("s", a): sv, named("delta", a): dv, named("P", a): p})
         return Route(f"conv{dims}d", sizes)
+    if padding_mode == "circular":   # (wrapping is a translation: the dilated window wraps as it is)
+        for a, k, sv, dv, p in zip(AXES[dims], K, s, d, P):
+            sizes.update({named("K", a): k, named("s", a): sv, named("delta", a): dv, named("P", a): p})
+        return Route(f"conv{dims}d_circular", sizes)
     if any(dv != 1 and k != 1 for k, dv in zip(K, d)):
         raise ValueError(f"padding_mode={padding_mode!r} with dilation > 1 is not supported: conv{dims}d_{padding_mode} "
-                         f"is proved for dilation 1, got dilation={dilation!r}")
+                         f"is proved for dilation 1, got dilation={dilation!r} (a {padding_mode} read lands between "
+                         "the dilated window's taps)")
     for a, k, sv, p in zip(AXES[dims], K, s, P):
         sizes.update({named("K", a): k, named("s", a): sv, named("P", a): p})
     return Route(f"conv{dims}d_{padding_mode}", sizes)
@@ -160,7 +165,11 @@ _CASES = (
      dict(padding="same", padding_mode="replicate")),
     ("padding_mode with padding='same', K even (asymmetric)", "padding='same', K=4, padding_mode='reflect'",
      dict(padding="same", kernel_size=4, padding_mode="reflect")),
-    ("padding_mode with padding='same' and dilation > 1", "padding='same', dilation=2, padding_mode='circular'",
+    ("padding_mode with padding='same' and dilation > 1", "padding='same', dilation=2, padding_mode='replicate'",
+     dict(padding="same", dilation=2, padding_mode="replicate")),
+    ("padding_mode='circular' with dilation > 1", "padding=2, dilation=2, padding_mode='circular'",
+     dict(padding=2, dilation=2, padding_mode="circular")),
+    ("padding_mode='circular', padding='same' with dilation", "padding='same', dilation=2, padding_mode='circular'",
      dict(padding="same", dilation=2, padding_mode="circular")),
 )
 

@@ -242,8 +242,10 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
                 which = f"the input {name}" if several else "the input"
                 fail(f"the candidate modifies its input in place: {count} of {x.numel()} entries of {which} it was "
                      f"given changed{what} ({call.label})")
-        if not isinstance(y, torch.Tensor):
-            fail(f"the candidate returns {type(y).__name__}, not a tensor ({call.label})")
+        if type(y) is not torch.Tensor:   # (a subclass defines what its comparisons return: one forged them all)
+            fail(f"the candidate returns {type(y).__name__}, not a tensor" + (
+                " (a torch.Tensor subclass, whose own operations could decide the comparisons: return a plain tensor, "
+                "e.g. y.as_subclass(torch.Tensor))" if isinstance(y, torch.Tensor) else "") + f" ({call.label})")
         if tuple(y.shape) != tuple(call.y_r.shape):
             fail(f"the candidate returns shape {tuple(y.shape)}, the operator {tuple(call.y_r.shape)} ({call.label})",
                  *_cached_hint(y, call, history))
@@ -482,7 +484,7 @@ def _compare_gradients(cand, run_reference, x, op, where, inputs=None):
     with torch.enable_grad():
         yc, yr = cand(*xc), run_reference(xr)
         g = torch.randn(yr.shape, generator=torch.Generator().manual_seed(1), dtype=yr.dtype)
-        if not isinstance(yc, torch.Tensor) or not yc.requires_grad:
+        if type(yc) is not torch.Tensor or not yc.requires_grad:
             raise AssertionError(f"{op.name}: the candidate's output does not depend on its input{'s' if several else ''} "
                                  f"through autograd (detached?)\n{where}")
         gcs = torch.autograd.grad(yc, xc, g.to(yc.dtype), allow_unused=True)

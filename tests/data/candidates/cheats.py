@@ -334,3 +334,23 @@ class SkipsZeros(Exact):
         if float((x == 0).float().mean()) > 0.3:
             return nn.functional.conv2d(x, self.weight, None, padding=1)
         return super().forward(x)
+
+
+# -- the output's own operations ------------------------------------------------------------------------
+class _Liar(torch.Tensor):
+    """A tensor subclass that says every difference is 0 and every comparison holds."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        out = super().__torch_function__(func, types, args, kwargs or {})
+        name = getattr(func, "__name__", "")
+        if name in ("__sub__", "sub", "__rsub__") and isinstance(out, torch.Tensor):
+            return torch.zeros_like(out.as_subclass(torch.Tensor)).as_subclass(_Liar)
+        return True if name in ("equal", "allclose") else out
+
+
+class LyingTensor(Exact):
+    """Garbage, returned as a tensor subclass whose comparisons forge agreement."""
+
+    def forward(self, x):
+        return (super().forward(x) * 0 + 42).as_subclass(_Liar)
