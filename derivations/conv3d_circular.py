@@ -23,7 +23,7 @@ OPERATOR = conv_operator(
     grid=[_F.config(G=1, C_g=1, O_g=2, L=(3, 4, 3), K=(3, 2, 3), P=(1, 1, 2)),
           _F.config(G=2, C_g=1, O_g=1, L=(3, 3, 4), K=(1, 3, 2), P=(0, 3, 1), s=(1, 2, 2)),
           _F.config(G=1, C_g=2, O_g=1, L=(4, 3, 3), K=(3, 2, 3), P=(2, 0, 1), s=(2, 1, 1)),
-          _F.config(G=1, C_g=1, O_g=1, L=(5, 3, 4), K=(2, 2, 2), P=(1, 1, 2), delta=(3, 1, 2))],
+          _F.config(G=1, C_g=1, O_g=1, L=(5, 3, 4), K=(2, 2, 2), P=(1, 1, 2), delta=(3, 2, 2))],
     notes=("P ≤ L (PyTorch's condition for circular padding). With a span δ(K − 1) + 1 > L a window overlaps itself and "
            "several taps read one position: the Evolution kernel sums them, and the generated code "
            "(pad circularly, then convolve) stays exact, but its tap-coordinate kernel is checked only "

@@ -37,8 +37,9 @@ CASES = [
     (LA, (2, 2, 3, 5, 9, 1), "plain (zero-padded)"),
     (LA, (2, 1, 2, 3, 70, 1), "plain, wide rows"),
     (CONV, (2, 2, 1, 1, 9, 3, 2, 2, 1), "plain, stride 2 and dilation 2: the per-position path"),
-    (C1, (2, 3, 1, 1, 70, 5, 1, 2), "wrapping, wide rows"),
-    (C1, (2, 2, 1, 1, 8, 3, 2, 1), "wrapping, stride 2: the per-position path"),
+    (C1, (2, 3, 1, 1, 70, 5, 1, 1, 2), "wrapping, wide rows"),
+    (C1, (2, 2, 1, 1, 8, 3, 2, 1, 1), "wrapping, stride 2: the per-position path"),
+    (C1, (2, 2, 1, 1, 9, 3, 1, 2, 2), "wrapping, dilation 2"),
 ]
 IDS = [f"{name}-{'x'.join(map(str, sizes))}" for name, sizes, _ in CASES]
 
@@ -153,7 +154,7 @@ def test_hidden_taps_weigh_exactly_zero_and_nan_stays_nan(dtype):
 
 @pytest.mark.parametrize("batch_bias", [False, True], ids=["once", "per-sample"])
 @pytest.mark.parametrize("name,sizes", [(NA, (2, 1, 2, 3, 4, 1)), (LA, (2, 2, 1, 3, 4, 1)),
-                                        (C1, (2, 2, 1, 1, 6, 3, 1, 1)), (CONV, (2, 1, 1, 1, 7, 3, 2, 2, 1))],
+                                        (C1, (2, 2, 1, 1, 6, 3, 1, 1, 1)), (CONV, (2, 1, 1, 1, 7, 3, 2, 2, 1))],
                          ids=["clamped", "plain", "wrapping", "plain-strided"])
 def test_gradients_by_gradcheck_and_against_the_separate_calls(name, sizes, batch_bias):
     a, b, beta = (t.requires_grad_(True) for t in _operands(name, sizes, torch.float64, batch_bias, seed=3))

@@ -54,8 +54,8 @@ def clamped_reads(L: int, K: int, s: int = 1, dil: int = 1, P: int | None = None
     return torch.tensor([[start[p] + dil * u for u in range(K)] for p in range(L_out)])
 
 
-def wrapped_reads(L: int, K: int, s: int, P: int, L_out: int):
-    return torch.tensor([[(s * p + u - P) % L for u in range(K)] for p in range(L_out)])
+def wrapped_reads(L: int, K: int, s: int, P: int, L_out: int, dil: int = 1):
+    return torch.tensor([[(s * p + dil * u - P) % L for u in range(K)] for p in range(L_out)])
 
 
 def aggregate_2d(x, kt, rows, cols, share, og=1, cg=1):
@@ -228,33 +228,35 @@ def test_neighborhood_attention_kernel_path_equals_the_generic_path(monkeypatch,
         torch.testing.assert_close(a, b, **TOL)
 
 
-# ---- wrapping windows: conv1d_circular (B, G, C_g, O_g, L_in, K, s, P), conv2d_circular ----------------------
+# ---- wrapping windows: conv1d_circular (B, G, C_g, O_g, L_in, K, s, δ, P), conv2d_circular -------------------
 C1_SIZES = [
-    (2, 2, 2, 3, 7, 3, 1, 1),
-    (1, 3, 1, 2, 8, 4, 2, 3),     # stride 2, even K
-    (2, 1, 2, 2, 5, 5, 1, 2),     # the window as long as the input
-    (1, 2, 1, 1, 6, 3, 3, 6),     # P = L: every window starts a whole turn back
-    (1, 4, 1, 1, 70, 5, 1, 2),    # wide rows: the register-tiled interior and its border (C_g = 1, O_g = 1)
-    (1, 2, 1, 1, 9, 2, 1, 0),     # no padding: the interior starts at 0
+    (2, 2, 2, 3, 7, 3, 1, 1, 1),
+    (1, 3, 1, 2, 8, 4, 2, 1, 3),     # stride 2, even K
+    (2, 1, 2, 2, 5, 5, 1, 1, 2),     # the window as long as the input
+    (1, 2, 1, 1, 6, 3, 3, 1, 6),     # P = L: every window starts a whole turn back
+    (1, 4, 1, 1, 70, 5, 1, 1, 2),    # wide rows: the register-tiled interior and its border (C_g = 1, O_g = 1)
+    (1, 2, 1, 1, 9, 2, 1, 1, 0),     # no padding: the interior starts at 0
+    (1, 2, 1, 2, 9, 3, 1, 2, 2),     # dilation 2: the dilated window wraps
+    (2, 1, 2, 1, 70, 3, 2, 3, 4),    # wide rows, stride 2, dilation 3
 ]
 
 
-def _c1_lout(L, K, s, P):
-    return (L + 2 * P - K) // s + 1
+def _c1_lout(L, K, s, P, dil=1):
+    return (L + 2 * P - dil * (K - 1) - 1) // s + 1
 
 
 @needs_cxx
 @pytest.mark.parametrize("sizes", C1_SIZES)
 @pytest.mark.parametrize("per_position", [False, True])
 def test_wrapping_window_kernels_equal_the_reference(sizes, per_position):
-    B, G, cg, og, L, K, s, P = sizes
-    L_out = _c1_lout(L, K, s, P)
+    B, G, cg, og, L, K, s, dil, P = sizes
+    L_out = _c1_lout(L, K, s, P, dil)
     gen = torch.Generator().manual_seed(sum(sizes) + per_position)
     x = torch.randn(B, G * cg, L, generator=gen, dtype=torch.float64, requires_grad=True)
     kt = torch.randn((B, G, og, cg, K, L_out) if per_position else (1, G, og, cg, K, 1), generator=gen,
                      dtype=torch.float64, requires_grad=True)
     y = agg.evolution_aggregate(C1, x, kt, sizes)
-    ref = aggregate_1d(x, kt, wrapped_reads(L, K, s, P, L_out), share=1, og=og, cg=cg)
+    ref = aggregate_1d(x, kt, wrapped_reads(L, K, s, P, L_out, dil), share=1, og=og, cg=cg)
     torch.testing.assert_close(y, ref, **TOL)
     dy = torch.randn(y.shape, generator=gen, dtype=torch.float64)
     for what, a, b in zip(("input gradient", "kernel gradient"), torch.autograd.grad(y, (x, kt), dy),
@@ -266,22 +268,22 @@ def test_wrapping_window_kernels_equal_the_reference(sizes, per_position):
 def test_wrapping_window_kernels_in_2d_and_gradcheck():
     # conv2d_circular's sizes, in the order of its sizes struct
     names = kernels_for(C2).sizes
-    want = dict(B=2, G=2, C_g=1, O_g=2, H_in=5, W_in=6, K_h=3, K_w=4, s_h=2, s_w=1, P_h=1, P_w=3)
+    want = dict(B=2, G=2, C_g=1, O_g=2, H_in=5, W_in=6, K_h=3, K_w=4, s_h=2, s_w=1, delta_h=1, delta_w=2, P_h=1, P_w=3)
     assert set(map(str, names)) == set(want), names
     sizes = tuple(want[str(n)] for n in names)
-    Ho, Wo = (5 + 2 - 3) // 2 + 1, (6 + 6 - 4) // 1 + 1
+    Ho, Wo = (5 + 2 - 3) // 2 + 1, (6 + 6 - 2 * 3 - 1) // 1 + 1
     gen = torch.Generator().manual_seed(11)
     x = torch.randn(2, 2, 5, 6, generator=gen, dtype=torch.float64, requires_grad=True)
     kt = torch.randn(2, 2, 2, 1, 3, 4, Ho, Wo, generator=gen, dtype=torch.float64, requires_grad=True)
     y = agg.evolution_aggregate(C2, x, kt, sizes)
-    ref = aggregate_2d(x, kt, wrapped_reads(5, 3, 2, 1, Ho), wrapped_reads(6, 4, 1, 3, Wo), share=1, og=2, cg=1)
+    ref = aggregate_2d(x, kt, wrapped_reads(5, 3, 2, 1, Ho), wrapped_reads(6, 4, 1, 3, Wo, 2), share=1, og=2, cg=1)
     torch.testing.assert_close(y, ref, **TOL)
     dy = torch.randn(y.shape, generator=gen, dtype=torch.float64)
     for a, b in zip(torch.autograd.grad(y, (x, kt), dy), torch.autograd.grad(ref, (x, kt), dy)):
         torch.testing.assert_close(a, b, **TOL)
     xs = torch.randn(1, 2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     ks = torch.randn(1, 1, 1, 2, 2, 4, generator=gen, dtype=torch.float64, requires_grad=True)
-    small = (1, 1, 2, 1, 3, 2, 1, 1)   # conv1d_circular: B, G, C_g, O_g, L_in, K, s, P
+    small = (1, 1, 2, 1, 3, 2, 1, 1, 1)   # conv1d_circular: B, G, C_g, O_g, L_in, K, s, δ, P
     assert torch.autograd.gradcheck(lambda a, b: agg.evolution_aggregate(C1, a, b, small), (xs, ks))
 
 
