@@ -331,14 +331,13 @@ def test_standard_output_on_a_full_device_in_process(capsys, monkeypatch):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
-@pytest.mark.parametrize("argv", [("list",), ("rules",), ("prove", "linear"), ("--help",)])
+@pytest.mark.parametrize("argv", [("list",), ("rules",), ("prove", "linear"), ("--help",), ("--version",),
+                                  ("prove", "--help")])
 def test_standard_output_on_dev_full(tmp_path, argv):
+    """Help and version text too (argparse drops its own write errors: the parser writes them itself)."""
     with open("/dev/full", "wb") as full:
         r = run_real(*argv, cwd=tmp_path, stdout=full)
     err = r.stderr.decode("utf-8")
-    if argv == ("--help",) and r.returncode == 0:   # argparse swallows the help text's write error itself
-        assert err == ""
-        return
     assert r.returncode == 2, err
     assert_one_line(err, "cannot write standard output")
     assert "Exception ignored" not in err
@@ -625,3 +624,78 @@ def test_junit_paths_are_fixed_before_the_candidate_runs(tmp_path):
                        text=True, timeout=300)
     assert r.returncode == 2 and "is an input of this command" in r.stderr, r.stderr
     assert "AvgPool2d" in (pkg / "__init__.py").read_text()
+
+
+@pytest.mark.parametrize("argv, where", [
+    (["prove", "linear", "--certificate", "{dir}/a\x1b[2K\rPROVED\x07.json"], "wrote"),   # a written file's name
+    (["prove", "linear", "-o", "{dir}/no\x1b]0;title\x07/b.md"], "error"),               # an error naming a path
+    (["codegen", "linear", "--output", "{dir}/c\x9b1A"], "error"),                           # a C1 control
+    (["prove", "{dir}/\x1b[31mred.py"], "error"),                                            # an operator file's path
+    (["prove", "linear", "\x1b[2Jextra"], "error"),                                          # argparse's own message
+])
+def test_paths_reach_the_terminal_escaped(capsys, tmp_path, argv, where):
+    """A path or name the user gave is printed with its control characters as escapes, never raw: a terminal would
+    act on them (erase the line, retitle the window, print a forged verdict). Tried with the written file's name, and
+    in errors naming a missing folder, a missing output folder (a C1 control) and an operator file's path."""
+    argv = [a.replace("{dir}", str(tmp_path)) for a in argv]
+    try:
+        rc = main(argv)
+    except SystemExit as stop:   # a usage error: argparse's own exit
+        rc = stop.code
+    err = capsys.readouterr().err
+    assert not any(ch in err for ch in "\x1b\x07\x9b\r"), repr(err)
+    assert "\\x1b" in err or "\\x9b" in err, repr(err)
+    assert (rc == 0 and err.startswith("wrote ")) if where == "wrote" else (rc == 2 and "error" in err), (rc, err)
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "linear", "--candidate", ""],      # would check the catalogue's own module and say PASSED
+    ["prove", "linear", "-o", ""],               # would print to standard output where a file was asked for
+    ["prove", "linear", "--certificate", ""], ["prove", "--all", "--certificates", ""],
+    ["codegen", "linear", "--output", ""], ["check", "linear", "--junit", ""], ["docs", "--output", ""],
+    ["prove", ""], ["codegen", ""], ["check", ""], ["bench", ""], ["rules", ""], ["verify", ""],
+])
+def test_an_empty_string_is_no_argument_given(capsys, argv):
+    """An empty string (an unset shell variable, "$CANDIDATE") names nothing: a usage error naming the argument,
+    never taken as "not given"."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "an empty string names no" in err, err
+
+
+def test_the_command_shows_evosym_warnings_as_one_line(capsys, monkeypatch):
+    """The kernel cache's fallback warning (EVOSYM_CACHE unusable) and evosym's other warnings are one line,
+    'evosym: warning: …', escaped; another library's keep Python's form."""
+    from evosym.cli import main as cli
+    from evosym.runtime.cache import KernelCacheWarning
+    cli._show_warning(KernelCacheWarning("evosym: the kernel cache /x\x1b[2K cannot be used"), KernelCacheWarning,
+                      "/anywhere/artifact.py", 120)
+    cli._show_warning(UserWarning("linear: generated CPU kernels unavailable"), UserWarning,
+                      os.path.join(cli._PACKAGE, "runtime", "api.py"), 41)
+    passed_on = []
+    monkeypatch.setattr(cli, "_PYTHON_SHOW", lambda *args: passed_on.append(args))
+    cli._show_warning(UserWarning("a library's own"), UserWarning, "/site-packages/torch/x.py", 7)
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["evosym: warning: the kernel cache /x\\x1b[2K cannot be used",
+                   "evosym: warning: linear: generated CPU kernels unavailable"], err
+    assert len(passed_on) == 1 and passed_on[0][2:4] == ("/site-packages/torch/x.py", 7)
+
+
+def test_the_console_entry_point_installs_it(capsys, monkeypatch):
+    """run() (the ``evosym`` script and ``python -m evosym``) shows a warning raised during the command so."""
+    import warnings
+    from evosym.cli import main as cli
+    from evosym.runtime.cache import KernelCacheWarning
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)   # restored after the test
+
+    def command():
+        warnings.warn("evosym: the kernel cache /x cannot be used", KernelCacheWarning)
+        return 0
+    monkeypatch.setattr(cli, "main", command)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        with pytest.raises(SystemExit) as stop:
+            cli.run()
+    assert stop.value.code == 0
+    assert capsys.readouterr().err == "evosym: warning: the kernel cache /x cannot be used\n"

@@ -265,3 +265,28 @@ def test_text_uses_unicode_notation(conv2d_text):
     assert "δ(⌊c/C_g⌋, ⌊o/O_g⌋)" in conv2d_text
     assert "KroneckerDelta" not in conv2d_text and "floor(" not in conv2d_text
     assert "Σ_{c=0}^{C_g·G - 1}" in conv2d_text
+
+
+@pytest.mark.parametrize("text, want", [
+    ("a summary ending in a backslash\\", "a summary ending in a backslash\\\\"),   # would escape the closing *
+    ("costs $5 and $x^2$", "costs \\$5 and \\$x^2\\$"),                             # math
+    ("<img src=x onerror=alert(1)> &lt;", "\\<img src=x onerror=alert(1)> \\&lt;"),  # raw HTML, entities
+    ("[click](javascript:x) [ref]: http://x", "[click\\](javascript:x) [ref\\]: http://x"),   # links, definitions
+    ("`code` ~~struck~~ *em* _em_ a|b", "\\`code\\` \\~\\~struck\\~\\~ \\*em\\* \\_em\\_ a\\|b"),
+    ("# a heading", "\\# a heading"), ("> a quote", "\\> a quote"), ("- a list", "\\- a list"),
+    ("1. a list", "1\\. a list"), ("===", "\\==="),
+    ("x_q, W_{q}, Δ_h and x[b, c]", "x_q, W\\_{q}, Δ_h and x[b, c]"),               # intraword _ and indices stay
+])
+def test_markdown_escapes_what_an_operator_file_writes(text, want):
+    """An operator file's words (summary, description, sizes' and tensors' meanings, notes) reach Markdown as plain
+    words: nothing in them sets a heading, a link, HTML, math or emphasis, nor breaks a table or the emphasis around
+    the summary."""
+    from evosym.printers.markdown import md_text
+    assert md_text(text) == want
+
+
+def test_a_hostile_description_reaches_markdown_escaped():
+    cp = checked("linear")
+    op = dataclasses.replace(cp.operator, summary="ends in \\", description="# Forged $\\href{x}{y}$ <b>")
+    md = render_markdown(dataclasses.replace(cp, proof=dataclasses.replace(cp.proof, operator=op)))
+    assert "*ends in \\\\*" in md and "\\# Forged \\$\\\\href{x}{y}\\$ \\<b>" in md

@@ -377,6 +377,7 @@ def _generic(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_we
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in []]
     spec = "".join("bguvij"[k] for k in keep) + ",bgcijuv->bgcij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (N * d), L_out[0], L_out[1]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     # K̂'s static, shared part F (it reads no input): one native convolution of x, added
     t_2 = torch.arange((3 * N), device=device).view(1, 1, 1, 1, 1, -1)
     r = torch.arange(9, device=device).view(1, 1, 1, 1, -1, 1)

@@ -361,6 +361,7 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight,
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in []]
     spec = "".join("bguvij"[k] for k in keep) + ",bgcijuv->bgcij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (N * d), L_out[0], L_out[1]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     if v_bias is not None:
         y = y + v_bias.reshape((1, -1) + (1,) * 2)
     return y

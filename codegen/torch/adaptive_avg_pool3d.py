@@ -215,6 +215,7 @@ def _generic(x, *, D_out, H_out, W_out, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2, 7, 8, 9]]
     spec = "".join("bgocuvwijk"[k] for k in keep) + ",bgcuvw->bgoijk"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, C, L_out[0], L_out[1], L_out[2]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     return y
 
 

@@ -340,6 +340,7 @@ def _generic(x, *, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocuvwijk"[k] for k in keep) + ",bgcijkuvw->bgoijk"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, C, L_out[0], L_out[1], L_out[2]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     return y
 
 

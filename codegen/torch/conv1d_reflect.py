@@ -348,6 +348,7 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K, s, P, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocui"[k] for k in keep) + ",bgciu->bgoi"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (G * O_g), L_out[0]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     if bias is not None:
         y = y + bias.reshape((1, -1) + (1,) * 1)
     return y

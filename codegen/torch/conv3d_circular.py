@@ -373,6 +373,7 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, 
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocuvwijk"[k] for k in keep) + ",bgcijkuvw->bgoijk"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (G * O_g), L_out[0], L_out[1], L_out[2]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     if bias is not None:
         y = y + bias.reshape((1, -1) + (1,) * 3)
     return y

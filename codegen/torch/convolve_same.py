@@ -57,10 +57,12 @@ def _conv1d(x, weight, bias=None, stride=(1,), padding=(0,), dilation=(1,), grou
     oneDNN's 1-D convolution runs 1.4–7× slower given it, and padding x first (F.pad) holds a padded copy of x (1.5×
     the call's peak memory). The outputs whose window lies inside x are one unpadded convolution of x; the few at
     either border, convolutions of short padded slices; the three concatenated. Below _SPLIT_FROM entries of x, where
-    the copy is small and the two extra calls' fixed cost (~0.1 ms each) is not, x is padded (docs/benchmarks.md)."""
+    the copy is small and the two extra calls' fixed cost (~0.1 ms each) is not, x is padded. While x's gradient is
+    being recorded the convolution is handed the padding: each slice's gradient would be a tensor of x's size, and
+    that form holds least in forward + backward (docs/benchmarks.md)."""
     (s,), (P,), (d,) = stride, padding, dilation
     span, L = d * (weight.shape[2] - 1), x.shape[2]
-    if 2 * P <= span:
+    if 2 * P <= span or (torch.is_grad_enabled() and x.requires_grad):
         return F.conv1d(x, weight, bias, stride, padding, dilation, groups)
     n = (L + 2 * P - span - 1) // s + 1          # the outputs
     first, end = -(-P // s), (L - 1 + P - span) // s + 1   # the outputs [first, end) read no padding
@@ -263,6 +265,7 @@ def _generic(x, weight, *, C, K, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2]]
     spec = "".join("bgocui"[k] for k in keep) + ",bgciu->bgoi"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, C, L_out[0]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     return y
 
 

@@ -244,6 +244,7 @@ def _generic(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1, 5, 6]]
     spec = "".join("bocuvij"[k] for k in keep) + ",bcuv->boij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, O, L_out[0], L_out[1]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     if out_bias is not None:
         y = y + out_bias.reshape((1, -1) + (1,) * 2)
     return y

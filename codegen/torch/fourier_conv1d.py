@@ -283,6 +283,7 @@ def _generic(x, weight, bias, *, C, O, K, P, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1]]
     spec = "".join("bocui"[k] for k in keep) + ",bciu->boi"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, O, L_out[0]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     if bias is not None:
         y = y + bias.reshape((1, -1) + (1,) * 1)
     return y

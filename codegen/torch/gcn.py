@@ -207,6 +207,7 @@ def _generic(x, adjacency, weight, bias, *, N, C, O, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1, 4]]
     spec = "".join("bocui"[k] for k in keep) + ",bcu->boi"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, O, L_out[0]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     if bias is not None:
         y = y + bias.reshape((1, -1) + (1,) * 1)
     return y.movedim(1, -1)  # channels first → channels last

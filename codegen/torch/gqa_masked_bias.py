@@ -402,6 +402,7 @@ def _generic(x, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [3]]
     spec = "".join("bgui"[k] for k in keep) + ",bgcu->bgci"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (G * N_kv * d), L_out[0]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
     post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)

@@ -335,6 +335,7 @@ def _generic(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, *, G,
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in []]
     spec = "".join("bguvij"[k] for k in keep) + ",bgcijuv->bgcij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (C_g * G), L_out[0], L_out[1]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     return y
 
 

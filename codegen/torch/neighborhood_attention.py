@@ -360,6 +360,7 @@ def _generic(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in []]
     spec = "".join("bguvij"[k] for k in keep) + ",bgcijuv->bgcij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (N * d), L_out[0], L_out[1]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     return y
 
 

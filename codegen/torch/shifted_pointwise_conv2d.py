@@ -239,6 +239,7 @@ def _generic(x, weight, *, C, O, R, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [1]]
     spec = "".join("bocuvij"[k] for k in keep) + ",bcijuv->boij"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, O, L_out[0], L_out[1]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     return y
 
 

@@ -214,6 +214,7 @@ def _generic(x, weight, bias, *, N, L_out):
     keep = [k for k, n in enumerate(kernel.shape) if n != 1 or k in [2, 5]]
     spec = "".join("bgocui"[k] for k in keep) + ",bgcu->bgoi"
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, C, L_out[0]))
+    kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     beta1 = bias.reshape(1, 1, N)  # bias[n]: the whole tensor
     beta2 = _as_grid(beta1, 3, dtype, device)
     y = y + beta2

@@ -13,7 +13,8 @@ from ..runtime import backends
 from ..proof.rules import RULES
 from . import report as results
 from ..files import check_target, existing_folder, write_atomic
-from .output import Progress, write_stdout
+from ..proof.codec import escaped
+from .output import Progress, say, write_stdout, wrote
 
 
 def _selected(args, command: str) -> list[str]:
@@ -26,7 +27,7 @@ def _selected(args, command: str) -> list[str]:
 def _emit(text: str, args, inputs=()) -> None:
     if getattr(args, "output", None):
         path = write_atomic(args.output, text, force=args.force, inputs=inputs)
-        print(f"wrote {path}", file=sys.stderr)
+        wrote(path)
     else:
         write_stdout(text)
 
@@ -125,7 +126,7 @@ def cmd_prove(args, parser) -> int:
         progress.done()
         if args.format == "json":   # what was checked before it, and the failure, for CI
             _emit(results.dumps(results.prove_document(checked, search=args.search, error=str(exc))), args, inputs)
-        print(f"evosym: proof failed: {exc}", file=sys.stderr)
+        say(f"evosym: proof failed: {exc}")
         return 1
     finally:
         progress.done()
@@ -143,15 +144,14 @@ def cmd_prove(args, parser) -> int:
         _emit(render_many(checked, args.format, fragment) if args.all else render(checked[0], args.format, fragment),
               args, inputs)
     if args.certificate:
-        print(f"wrote {write_atomic(args.certificate, dumps(docs[0]), force=args.force, inputs=inputs)}",
-              file=sys.stderr)
+        wrote(write_atomic(args.certificate, dumps(docs[0]), force=args.force, inputs=inputs))
     if folder is not None:
         for cp, doc in zip(checked, docs):
             path = write_atomic(folder / f"{cp.operator.name}.json", dumps(doc), force=args.force, inputs=inputs)
-            print(f"wrote {path}", file=sys.stderr)
+            wrote(path)
     failed = [cp.operator.name for cp in checked if not cp.ok]
     if failed:
-        print(f"evosym: proof failed: {', '.join(failed)}", file=sys.stderr)
+        say(f"evosym: proof failed: {', '.join(failed)}")
         return 1
     return 0
 
@@ -268,21 +268,21 @@ def cmd_codegen(args, parser) -> int:
             from ..runtime.build import ptxas_report
             for arch in archs:
                 for kernel, (regs, stores, loads) in ptxas_report(gen.source, arch).items():
-                    print(f"{gen.plan.name} {arch} {kernel}: {regs} registers, {stores} B spill stores, "
-                          f"{loads} B spill loads", file=sys.stderr)
+                    say(f"{gen.plan.name} {arch} {kernel}: {regs} registers, {stores} B spill stores, "
+                        f"{loads} B spill loads")
         if out_dir is None:
             write_stdout(gen.source)
         else:
             for file, text in gen.files(_generated_name(name, gen.plan.name, args.target), kernels=args.kernels).items():
                 path = write_atomic(out_dir / file, text, force=args.force, inputs=inputs)
-                print(f"wrote {path}", file=sys.stderr)
-        print(f"{gen.plan.name}: {gen.plan.path}: {gen.plan.reason}", file=sys.stderr)
+                wrote(path)
+        say(f"{gen.plan.name}: {gen.plan.path}: {gen.plan.reason}")
     if out_dir is not None and args.standalone:
         for file in runtime:
             (out_dir / file).parent.mkdir(parents=True, exist_ok=True)
         for file, text in runtime.items():
             write_atomic(out_dir / file, text, force=args.force, inputs=inputs)
-        print(f"wrote {out_dir / 'evosym_runtime'} (evosym's kernel runtime, {len(runtime)} files)", file=sys.stderr)
+        say(f"wrote {escaped(str(out_dir / 'evosym_runtime'))} (evosym's kernel runtime, {len(runtime)} files)")
     return 0
 
 
@@ -295,7 +295,7 @@ def _generated(name: str, args):
     except EvosymError as exc:
         if not args.all or not backends.get(args.target).kernels:   # a module is generated for every operator
             raise
-        print(f"skipped {name}: {exc}", file=sys.stderr)   # --all: operators the target cannot lower
+        say(f"skipped {name}: {exc}")   # --all: operators the target cannot lower
         return None
 
 
@@ -439,7 +439,7 @@ def _candidate_verdict(args, document, dumps, suite, xml, write, inputs):
         print(dumps(doc), end="") if args.format == "json" else print(text)
         if args.junit:
             path = write(args.junit, xml(suite(doc)), force=args.force or bool(written), inputs=inputs)
-            print(f"wrote {path}", file=sys.stderr)
+            wrote(path)
         return 0 if failure is None and report is not None else 1
 
     def placeholder(planned) -> None:
@@ -465,7 +465,7 @@ def _junit_target(args, inputs=()) -> None:
 def _write_junit(args, suite, inputs=()) -> None:
     if args.junit:
         from .junit import xml
-        print(f"wrote {write_atomic(args.junit, xml(suite), force=args.force, inputs=inputs)}", file=sys.stderr)
+        wrote(write_atomic(args.junit, xml(suite), force=args.force, inputs=inputs))
 
 
 def cmd_check(args, parser) -> int:
@@ -516,7 +516,7 @@ def cmd_check(args, parser) -> int:
             from .junit import check_suite
             _write_junit(args, check_suite(doc), inputs)
     if failed:
-        print(f"evosym: check failed: {', '.join(failed)} (replay with --seed {args.seed} --verbose)", file=sys.stderr)
+        say(f"evosym: check failed: {', '.join(failed)} (replay with --seed {args.seed} --verbose)")
         return 1
     return 0
 
@@ -566,7 +566,7 @@ def cmd_bench(args, parser) -> int:
     for name in names:
         rows.append(bench_operator(name, device=args.device, repeat=args.repeat, generic=not args.no_generic,
                                    sizes=sizes or None))
-        print(f"measured {name}", file=sys.stderr)
+        say(f"measured {name}")
     if args.format == "json":
         write_stdout(results.dumps(results.bench_document(
             rows, device=args.device, repeat=args.repeat, generic=not args.no_generic, torch_version=torch.__version__,
@@ -597,7 +597,7 @@ def _bench_against(args, sizes) -> int:
     for name in names:
         reports.append(bench_against(name, device=args.device, repeat=args.repeat, backward=args.backward,
                                      sizes=sizes or None, compile=args.compile))
-        print(f"measured {name}", file=sys.stderr)
+        say(f"measured {name}")
     if args.format == "json":
         write_stdout(results.dumps(results.bench_against_document(
             reports, device=args.device, repeat=args.repeat, backward=args.backward, compile=args.compile,
@@ -606,8 +606,8 @@ def _bench_against(args, sizes) -> int:
         print("\n\n".join(r.text() for r in reports))
     failed = [f"{r.name}: {label}" for r in reports for label in r.failed]
     if failed:
-        print(f"evosym: bench --against: {len(failed)} implementation(s) failed or disagree with the reference "
-              f"(not timed): {'; '.join(failed)}", file=sys.stderr)
+        say(f"evosym: bench --against: {len(failed)} implementation(s) failed or disagree with the reference "
+            f"(not timed): {'; '.join(failed)}")
         return 1
     return 0
 
@@ -658,14 +658,14 @@ def cmd_docs(args, parser) -> int:
         for line in problems:
             print(line)
         if problems:
-            print(f"evosym: {len(problems)} generated doc file(s) out of date; run 'evosym docs --force'", file=sys.stderr)
+            say(f"evosym: {len(problems)} generated doc file(s) out of date; run 'evosym docs --force'")
             return 1
         print(f"docs up to date: {len(files)} generated files in {root}")
         return 0
     written = write_docs(files, root, force=args.force)
     for path in written:
-        print(f"wrote {path}")
-    print(f"{len(written)} of {len(files)} generated files changed in {root}")
+        print(f"wrote {escaped(str(path))}")
+    print(f"{len(written)} of {len(files)} generated files changed in {escaped(str(root))}")
     return 0
 
 
@@ -684,7 +684,7 @@ def cmd_selftest(args, parser) -> int:
         print(summary(rows, verbose=args.verbose))
     survivors = [m.name for m, o, _ in rows if not o.killed]
     if survivors:
-        print(f"evosym: selftest: {len(survivors)} mutant(s) survived: {', '.join(survivors)}", file=sys.stderr)
+        say(f"evosym: selftest: {len(survivors)} mutant(s) survived: {', '.join(survivors)}")
         return 1
     return 0
 

@@ -11,12 +11,14 @@ import errno
 import math
 import os
 import sys
+import warnings
 
 from .. import __version__
 from ..errors import EvosymError
 from ..runtime import backends
 from ..timelimit import DEFAULT as DEFAULT_TIME_LIMIT
-from .output import configure_terminal
+from ..proof.codec import escaped
+from .output import configure_terminal, say as _say, write_stdout
 
 
 def _command(name: str):
@@ -46,6 +48,19 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _given(what: str):
+    """An argument type that refuses the empty string, which names no ``what``: taken as "not given" it would print
+    to standard output where a file was asked for, or check the catalogue's operator where a candidate was named."""
+    def given(text: str) -> str:
+        if not text:
+            raise argparse.ArgumentTypeError(f"an empty string names no {what}")
+        return text
+    return given
+
+
+_path, _name = _given("file or folder"), _given("operator, rule or file")
+
+
 MAX_SEED = 2**32 - 1
 
 
@@ -61,15 +76,22 @@ def _seed(text: str) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: 'evosym: error: …' and where to find the usage."""
+    """argparse with one-line errors: 'evosym: error: …' (the arguments it quotes escaped) and where to find the
+    usage; help and version text that standard output cannot take is an error, where argparse drops it silently."""
 
     def error(self, message):
-        self.exit(2, f"evosym: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"evosym: error: {escaped(message, keep=chr(10))} (see '{self.prog} --help')\n")
+
+    def _print_message(self, message, file=None):
+        if message and (file is None or file is sys.stdout):
+            write_stdout(message)   # an OSError: main says standard output failed, exit 2
+        else:
+            super()._print_message(message, file)
 
 
 def _operators(p, every: str) -> None:
     """NAME (catalogue name or operator file) or --all, for commands that take operators."""
-    p.add_argument("name", nargs="?", metavar="NAME", help="operator name or path to an operator file")
+    p.add_argument("name", nargs="?", metavar="NAME", type=_name, help="operator name or path to an operator file")
     p.add_argument("--all", action="store_true", help=every)
 
 
@@ -82,7 +104,7 @@ def _json_format(p, command: str, also: str = "") -> None:
 
 def _junit(p, cases: str) -> None:
     """--junit FILE (and --force to overwrite it) for commands whose results are test cases."""
-    p.add_argument("--junit", metavar="FILE", help=f"also write the results as JUnit XML to FILE (atomically): {cases}")
+    p.add_argument("--junit", metavar="FILE", type=_path, help=f"also write the results as JUnit XML to FILE (atomically): {cases}")
     p.add_argument("--force", action="store_true", help="overwrite the --junit FILE if it exists")
 
 
@@ -110,13 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format (default: text; json: the evosym-prove/1 schema, docs/json.md)")
     p.add_argument("--fragment", action="store_true",
                    help="with --format latex: the proofs without \\documentclass or preamble, to \\input into a paper")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+    p.add_argument("--output", "-o", metavar="FILE", type=_path, help="write to FILE (atomically) instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument("--summary", action="store_true", help="print one line per operator instead of the proofs")
     p.add_argument("--time-limit", type=_seconds, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
                    help="give up on an operator after this long (default 600; 0 for none)")
-    p.add_argument("--certificate", metavar="FILE", help="also write the checked proof as a certificate (JSON)")
-    p.add_argument("--certificates", metavar="DIR", help="also write one certificate per operator, DIR/NAME.json")
+    p.add_argument("--certificate", metavar="FILE", type=_path, help="also write the checked proof as a certificate (JSON)")
+    p.add_argument("--certificates", metavar="DIR", type=_path, help="also write one certificate per operator, DIR/NAME.json")
     p.add_argument("--search", action="store_true",
                    help="find each proof by search, ignoring the files' derive functions")
     p.add_argument("--show-derive", action="store_true",
@@ -129,20 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
                                    "support and reference checks, and compare every verdict with the recorded one. "
                                    "Exit 0: every certificate reproduces and its proof holds; 1: one does not; 2: one "
                                    "cannot be read.")
-    p.add_argument("certificates", nargs="+", metavar="CERTIFICATE", help="certificate files (evosym prove --certificate)")
+    p.add_argument("certificates", nargs="+", metavar="CERTIFICATE", type=_path, help="certificate files (evosym prove --certificate)")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     p.add_argument("--time-limit", type=_seconds, default=DEFAULT_TIME_LIMIT, metavar="SECONDS",
                    help="give up on a certificate after this long, refusing it (default 600; 0 for none)")
     p.set_defaults(func=_command("verify"))
 
     p = sub.add_parser("table", help="the property table of the catalogue (derived from the kernels, checked)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of standard output")
+    p.add_argument("--output", "-o", metavar="FILE", type=_path, help="write to FILE (atomically) instead of standard output")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     _json_format(p, "table")
     p.set_defaults(func=_command("table"))
 
     p = sub.add_parser("info", help="one operator's properties, cost and proof status")
-    p.add_argument("name", metavar="NAME", help="operator name or path to an operator file")
+    p.add_argument("name", metavar="NAME", type=_name, help="operator name or path to an operator file")
     _json_format(p, "info")
     p.set_defaults(func=_command("info"))
 
@@ -151,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "With NAME, one rule with each argument described; 'evosym rules conclude' "
                                    "describes d.conclude and Ω (Window, WindowAxis's fields, Global, IndexSet). "
                                    "Sums' bounds are inclusive: Σ_{u=lo}^{hi} runs over lo ≤ u ≤ hi.")
-    p.add_argument("name", nargs="?", metavar="NAME", help="a rule (e.g. introduce-delta), or 'conclude'")
+    p.add_argument("name", nargs="?", metavar="NAME", type=_name, help="a rule (e.g. introduce-delta), or 'conclude'")
     p.set_defaults(func=_command("rules"))
 
     p = sub.add_parser("codegen", help="generate code from an operator's proved Evolution form",
@@ -162,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=backends.names(), default="torch",
                    help="; ".join(f"{b.name}: {b.summary} (NAME{b.suffix})" for b in targets) + " (default: torch)")
     kernel_files = ", ".join(f"NAME{b.suffix}" for b in sorted(backends.kernel_backends(), key=lambda b: b.suffix))
-    p.add_argument("--output", "-o", metavar="DIR",
+    p.add_argument("--output", "-o", metavar="DIR", type=_path,
                    help=f"write DIR/{_either([f'NAME{b.suffix}' for b in targets])} (atomically) instead of printing; "
                         "a torch module whose default path runs generated kernels gets its artifact next to it "
                         f"(NAME.manifest.json, {kernel_files})")
@@ -197,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0,
                    help=f"seed of the random shapes and inputs, 0 to {MAX_SEED} (printed per shape)")
     p.add_argument("--verbose", "-v", action="store_true", help="print every comparison, not only failures")
-    p.add_argument("--candidate", metavar="MODULE:ATTR",
+    p.add_argument("--candidate", metavar="MODULE:ATTR", type=_given("candidate"),
                    help="check YOUR implementation instead: an nn.Module (or a function returning one) importable "
                         "as MODULE:ATTR, against the proven operator NAME")
     p.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
@@ -214,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Median time per call and memory of the generated module (default and generic "
                                    "lowering) and of the traditional implementation, interleaved in one process, "
                                    "at each operator's realistic size; ratios are generated / traditional.")
-    p.add_argument("name", nargs="?", metavar="NAME", help="operator name (default: the whole catalogue)")
+    p.add_argument("name", nargs="?", metavar="NAME", type=_name, help="operator name (default: the whole catalogue)")
     p.add_argument("--device", choices=backends.devices(), default="cpu", help="where to run (default: cpu)")
     p.add_argument("--repeat", type=int, default=31, help="timed rounds per implementation (default 31)")
     p.add_argument("--no-generic", action="store_true", help="skip timing the generic lowering")
@@ -240,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "connectivity picture (SVG) per catalogue operator, the catalogue index, the "
                                    "concepts page, the rules reference and the executed tutorial. Hand-written "
                                    "pages are never touched.")
-    p.add_argument("--output", "-o", metavar="DIR", default="docs", help="the documentation folder (default: docs)")
+    p.add_argument("--output", "-o", metavar="DIR", type=_path, default="docs", help="the documentation folder (default: docs)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 listing every generated file that is missing, stale or left over")
     p.add_argument("--force", action="store_true", help="overwrite generated files that changed")
@@ -295,13 +317,6 @@ def _drop_stdout() -> None:
         pass
 
 
-def _say(line: str) -> None:
-    try:
-        print(line, file=sys.stderr)
-    except (OSError, ValueError):   # standard error is gone too: the exit code still tells
-        pass
-
-
 def _output_failed(exc: OSError) -> int:
     _drop_stdout()
     _say(f"evosym: error: cannot write standard output: {exc.strerror or exc}")
@@ -318,6 +333,8 @@ def main(argv=None) -> int:
         if failed is not None:
             return _output_failed(failed)
         raise
+    except OSError as exc:   # --help or --version on a standard output that takes no more
+        return _output_failed(exc)
     args.argv = list(sys.argv[1:] if argv is None else argv)   # what a command that reruns itself passes on
     if not getattr(args, "func", None):
         parser.print_help()
@@ -358,6 +375,20 @@ def _internal(exc: Exception) -> int:
     return 3
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """evosym's own warnings as one line, 'evosym: warning: …' (escaped), not Python's two with a source line; any
+    other library's as Python shows them."""
+    text = str(message)
+    if not (category.__module__.startswith("evosym") or os.path.abspath(str(filename)).startswith(_PACKAGE)):
+        return _PYTHON_SHOW(message, category, filename, lineno, file, line)
+    _say("evosym: warning: " + text.removeprefix("evosym: "))
+
+
+_PYTHON_SHOW = warnings.showwarning
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep   # evosym/
+
+
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (``python -m evosym`` too): the command, evosym's warnings as one line each."""
+    warnings.showwarning = _show_warning
     sys.exit(main())

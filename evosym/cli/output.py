@@ -14,6 +14,8 @@ import os
 import sys
 import unicodedata
 
+from ..proof.codec import escaped
+
 # -- the terminal ----------------------------------------------------------------------------------
 
 ASCII = {
@@ -99,6 +101,21 @@ def write_stdout(text: str) -> None:
         if n <= 0:
             raise OSError(errno.EIO, "standard output took no more bytes")
         view = view[n:]
+
+
+def say(line: str) -> None:
+    """``line`` on standard error, its control and format characters but newlines written as escapes (``\\x1b``): it
+    may hold a path or a name a user gave, whose escape sequences a terminal would act on (erase the line before,
+    print a forged verdict); nothing if standard error is gone (the exit status still tells)."""
+    try:
+        print(escaped(str(line), keep="\n"), file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+
+
+def wrote(path) -> None:
+    """"wrote PATH" on standard error, the path escaped whole (a newline in it is no line of evosym's)."""
+    say(f"wrote {escaped(str(path))}")
 
 
 # -- progress --------------------------------------------------------------------------------------

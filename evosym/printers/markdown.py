@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import re
+
 from ..proof.proof import CheckedProof
 from .expr import LatexExprPrinter, symbol_names
 from .outline import MARKS, LimitView, Outline, domain_text, outline, verdict
 from .tex import fill, tex_rel
 
 
-def _md(text: str) -> str:
-    """Plain text safe inside Markdown (no accidental emphasis or tables)."""
+# What Markdown would read as markup in a text written as plain words (an operator file's summary or description,
+# a size's meaning, a check's message): escapes, code spans, emphasis (an underscore only at a word's edge: x_q stays),
+# table cells, math, raw HTML and entities, strikethrough, a link's "](" and, at the start, headings, quotes, lists
+# and setext underlines.
+_INLINE = re.compile(r"[\\`*|$<&~]|\](?=[(\[:])|(?<![^\W_])_|_(?![^\W_])")
+_START = re.compile(r"^(\s*)(?:([#>+=-])|(\d+)([.)]))", re.M)
+
+
+def md_text(text: str) -> str:
+    """``text`` as plain words in Markdown: every character it would read as markup escaped (CommonMark's backslash
+    escapes), so that a description cannot set a heading, a link, HTML, math or emphasis, nor break a table."""
+    text = _INLINE.sub(lambda m: "\\" + m.group(0), text)
+    return _START.sub(lambda m: m.group(1) + (("\\" + m.group(2)) if m.group(2) else (m.group(3) + "\\" + m.group(4))),
+                      text)
+
+
+def md_own(text: str) -> str:
+    """A text evosym wrote itself (a rule's statement, a check's message: names in it are checked identifiers) in
+    Markdown: only what would break its emphasis or a table escaped, so that its own code spans stay."""
     return text.replace("*", r"\*").replace("|", r"\|")
 
 
@@ -17,20 +36,20 @@ def render_markdown(cp: CheckedProof, heading: int = 1) -> str:
     printer = LatexExprPrinter(cp.operator.display_names("latex"), symbol_names(cp.proof.omega, "latex"))
     ex = printer._print
     o = outline(cp, lambda e: ex(e), lambda om, p: om.latex(p, printer),
-                lambda t, args: fill(t, args, _md, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",
+                lambda t, args: fill(t, args, md_own, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",
                 lambda name: f"`{name}`")
     return _render(o, "#" * heading)
 
 
 def _step(s, word: str) -> list[str]:
-    out = [f"**{word} {s.number}. `{s.rule}`** ({s.label})", "", f"Arguments: {s.args}", "", f"Rule: {_md(s.statement)}", ""]
+    out = [f"**{word} {s.number}. `{s.rule}`** ({s.label})", "", f"Arguments: {s.args}", "", f"Rule: {md_own(s.statement)}", ""]
     if s.obligations:
         out += ["Preconditions:", ""]
         out += [f"- {MARKS[status]} {text} ({how})" for status, text, how in s.obligations]
         out.append("")
     for lhs, body in s.defines:
         out += [f"Defines $${lhs} := {body}$$", ""]
-    out += [f"$$ {s.lhs} = {s.result} $$", "", f"Check: {_md(s.check)}", ""]
+    out += [f"$$ {s.lhs} = {s.result} $$", "", f"Check: {md_own(s.check)}", ""]
     if s.counterexample:
         out += ["```", s.counterexample, "```", ""]
     return out
@@ -39,7 +58,7 @@ def _step(s, word: str) -> list[str]:
 def _checks(checks) -> list[str]:
     out = []
     for ok, name, label, message, ce in checks:
-        out.append(f"- {'✓' if ok else '✗'} **{_md(name)}** ({label}): {_md(message)}")
+        out.append(f"- {'✓' if ok else '✗'} **{md_own(name)}** ({label}): {md_own(message)}")
         if ce:
             out += ["", "  ```", *["  " + line for line in ce.splitlines()], "  ```"]
     return out
@@ -47,7 +66,7 @@ def _checks(checks) -> list[str]:
 
 def _limit(lim: LimitView, h: str) -> list[str]:
     a = lim.sharpness
-    out = ["", f"{h}# Limit ${a} \\to \\infty$: {_md(lim.target)}", "", f"Constructive map: {_md(lim.weight_map)}.", ""]
+    out = ["", f"{h}# Limit ${a} \\to \\infty$: {md_own(lim.target)}", "", f"Constructive map: {md_own(lim.weight_map)}.", ""]
     for s in lim.steps:
         out += _step(s, "Limit step")
     out += ["Checks of the limit:", ""] + _checks(lim.checks)
@@ -62,21 +81,21 @@ def _limit(lim: LimitView, h: str) -> list[str]:
 
 
 def _render(o: Outline, h: str) -> str:
-    out = [f"{h} Proof: `{o.name}`", "", f"*{_md(o.summary)}*", ""]
+    out = [f"{h} Proof: `{o.name}`", "", f"*{md_text(o.summary)}*", ""]
     if o.description:
-        out += [_md(o.description), ""]
+        out += [md_text(o.description), ""]
     if o.citation:
-        out += [f"Conventions: {_md(o.citation)}", ""]
+        out += [f"Conventions: {md_text(o.citation)}", ""]
     for note in o.notes:
-        out += [f"> **Note.** {_md(note)}", ""]
+        out += [f"> **Note.** {md_text(note)}", ""]
     out += [f"{h}# Sizes", "", f"Domain: {domain_text(o, lambda t: f'${t}$', tex_rel)}.", "", "| size | meaning |", "|---|---|"]
-    out += [f"| ${s}$ | {_md(m)} |" for s, m in o.sizes]
+    out += [f"| ${s}$ | {md_text(m)} |" for s, m in o.sizes]
     out += ["", f"{h}# Tensors", "", "| tensor | role | shape | meaning |", "|---|---|---|---|"]
-    out += [f"| ${n}$ | {r} | ${sh}$ | {_md(d)} |" for n, r, sh, d in o.tensors]
+    out += [f"| ${n}$ | {r} | ${sh}$ | {md_text(d)} |" for n, r, sh, d in o.tensors]
     if o.definitions:
         out += ["", f"{h}# Definitions", ""]
         for lhs, body, desc in o.definitions:
-            out += [f"$$ {lhs} := {body} $$", "", _md(desc), ""]
+            out += [f"$$ {lhs} := {body} $$", "", md_text(desc), ""]
     out += ["", f"{h}# Traditional form", "", f"$$ {o.lhs} = {o.traditional} $$", ""]
     out += [f"{h}# Proof", ""]
     for s in o.steps:
@@ -89,7 +108,7 @@ def _render(o: Outline, h: str) -> str:
         bias = "" if e.bias == "0" else f" + {e.bias}"
         out += [f"$$ {e.lhs} = \\sum_{{{e.channel}=0}}^{{{e.channel_hi}}} \\sum_{{{e.neighbour} \\in \\Omega({e.position})}} "
                 f"{e.kernel}\\, {e.value}{bias} $$", "",
-                f"$$ \\Omega({e.position}) = {e.omega} $$", "", f"({_md(e.omega_kind)})", "",
+                f"$$ \\Omega({e.position}) = {e.omega} $$", "", f"({md_own(e.omega_kind)})", "",
                 f"$$ {e.kernel} = {e.kernel_body} $$", ""]
         if e.tap is not None:
             taps = ", ".join(f"$0 \\le {u} \\le {hi}$" for u, hi in e.tap.bounds)
@@ -102,5 +121,5 @@ def _render(o: Outline, h: str) -> str:
         out += _limit(o.limit, h)
     out += ["", f"{h}# Grid of shapes for bounded checks ({len(o.shapes)})", ""]
     out += [f"{k}. {shape}" for k, shape in enumerate(o.shapes, 1)]
-    out += ["", f"**{_md(verdict(o))}**", ""]
+    out += ["", f"**{md_own(verdict(o))}**", ""]
     return "\n".join(out)
