@@ -155,11 +155,14 @@ def checked_apart(sources: list[str], seconds: float | None = None, *, search: b
     and each check; ``search``: the proof search instead of each file's ``derive``. A catalogue name must
     come back as that operator. ``with_data``: the file's plain data as handed back too, fourth."""
     from .isolation.spawn import DerivationFailed, derivations
-    from .proof.certificate import check_derivation
+    from .proof.certificate import CertificateError, check_derivation
     known = set(catalogue_names())
     for source, data, extra in derivations(sources, seconds or None, search=search):
         with time_limit(seconds, f"checking {source}"):
-            cp = check_derivation(data)
+            try:
+                cp = check_derivation(data)
+            except CertificateError as exc:   # what the file declared is refused: say which file
+                raise OperatorFileError(f"{source}: {exc}") from None
         if source in known and cp.operator.name != source:
             raise DerivationFailed(f"{source}: the derivation handed back is of another operator, {cp.operator.name}")
         yield (source, data, cp, extra) if with_data else (source, data, cp)

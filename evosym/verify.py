@@ -20,6 +20,7 @@ import sys
 from .errors import EvosymError
 from .timelimit import time_limit
 from .proof.certificate import loads, verify
+from .proof.codec import escaped
 
 SHOWN = 5   # differences listed per certificate
 MAX_BYTES = 64 << 20   # a certificate's size at most (the largest of the catalogue's is under 1 MB)
@@ -37,6 +38,12 @@ def _read(path: str) -> str:
     return data.decode("utf-8")
 
 
+def _say(line: str, out) -> None:
+    """One line, its control characters (newlines too) as escapes: a path or a certificate's key printed raw could
+    erase the verdict before it or print a forged one."""
+    print(escaped(line), file=out)
+
+
 def verify_files(paths: list[str], *, quiet: bool = False, out=None, seconds: float | None = 600.0) -> int:
     """Verify each certificate (at most ``seconds`` each, None or 0 for no limit); print one verdict line each."""
     out = out or sys.stdout
@@ -45,47 +52,46 @@ def verify_files(paths: list[str], *, quiet: bool = False, out=None, seconds: fl
         try:
             text = _read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            print(f"evosym: error: cannot read certificate {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            _say(f"evosym: error: cannot read certificate {path}: {getattr(exc, 'strerror', None) or exc}", sys.stderr)
             status = max(status, 2)
             continue
         try:
             with time_limit(seconds, f"verifying {path}"):
                 result = verify(loads(text, path))
         except EvosymError as exc:   # malformed, of another version, or refused by the checker itself
-            print(f"REFUSED   {path}: {exc}", file=out)
+            _say(f"REFUSED   {path}: {exc}", out)
             status = max(status, 1)
             continue
         except (Exception, RecursionError, MemoryError) as exc:   # data no operator could produce: refused, never a crash
-            print(f"REFUSED   {path}: the checker cannot process it ({type(exc).__name__}: {str(exc)[:200]})", file=out)
+            _say(f"REFUSED   {path}: the checker cannot process it ({type(exc).__name__}: {str(exc)[:200]})", out)
             status = max(status, 1)
             continue
         cp = result.checked
         name = cp.operator.name
         if result.differences:
             status = max(status, 1)
-            print(f"REFUSED   {path} ({name}): {len(result.differences)} recorded verdict(s) differ from the "
-                  f"recomputed ones:", file=out)
+            _say(f"REFUSED   {path} ({name}): {len(result.differences)} recorded verdict(s) differ from the "
+                  f"recomputed ones:", out)
             for d in result.differences[:SHOWN]:
-                print(f"  {d}", file=out)
+                _say(f"  {d}", out)
             if len(result.differences) > SHOWN:
-                print(f"  … and {len(result.differences) - SHOWN} more", file=out)
+                _say(f"  … and {len(result.differences) - SHOWN} more", out)
             if not cp.ok:
-                print(f"  the fresh check fails: {_first_failure(cp)}", file=out)
+                _say(f"  the fresh check fails: {_first_failure(cp)}", out)
             continue
         general = sum(s.check.general for s in cp.steps)
         if not cp.ok:
             status = max(status, 1)
-            print(f"FAILED    {path} ({name}): the certificate reproduces, and records a proof that does not hold:",
-                  file=out)
+            _say(f"FAILED    {path} ({name}): the certificate reproduces, and records a proof that does not hold:", out)
             for f in cp.failures()[:SHOWN]:
-                print("  " + f.splitlines()[0], file=out)
+                _say("  " + f.splitlines()[0], out)
             continue
         if not quiet:
             limit = "" if cp.limit is None else f" + limit {len(cp.limit.steps)} steps"
             ref = [c for c in cp.checks if c.name.startswith("reference") or "reference" in c.name]
             refnote = "; " + ref[0].name if ref else "; no reference"
-            print(f"VERIFIED  {path} ({name}): {len(cp.steps)} steps ({general} general){limit}, "
-                  f"{len(cp.shapes)} shapes, every verdict reproduced{refnote}", file=out)
+            _say(f"VERIFIED  {path} ({name}): {len(cp.steps)} steps ({general} general){limit}, "
+                  f"{len(cp.shapes)} shapes, every verdict reproduced{refnote}", out)
     return status
 
 
@@ -100,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet = any(a in ("-q", "--quiet") for a in args)
     paths = [a for a in args if a not in ("-q", "--quiet")]
     if not paths or any(a.startswith("-") for a in paths):
-        print("usage: python -m evosym.verify [--quiet] CERTIFICATE…", file=sys.stderr)
+        _say("usage: python -m evosym.verify [--quiet] CERTIFICATE…", sys.stderr)
         return 2
     return verify_files(paths, quiet=quiet)
 

@@ -363,3 +363,38 @@ def test_verify_has_a_time_limit(certificates, capsys):
     folder, _, _ = certificates
     rc, out, err = run_cli(capsys, "verify", str(folder / "acmix.json"), "--time-limit", "0.2")
     assert rc == 1 and "REFUSED" in out and "did not finish within 0.2 s" in out, out
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda d: _rename_symbol(d, "K", "K|<b>x</b>$"), "identifier"),            # a size: Markdown math, a table cell
+    (lambda d: _rename_symbol(d, "u", "u```"), "identifier"),                    # a bound index: closes a code fence
+    (lambda d: {**d, "operator": {**d["operator"], "tensors": [
+        {**d["operator"]["tensors"][0], "latex": "x$ <img src=q onerror=alert(1)> | cell $"}]
+        + d["operator"]["tensors"][1:]}}, "LaTeX display name"),
+    (lambda d: {**d, "operator": {**d["operator"], "tensors": [
+        {**d["operator"]["tensors"][0], "latex": "x\\input{/etc/hostname}"}] + d["operator"]["tensors"][1:]}},
+     "LaTeX display name"),                                                      # a document would read the file
+    (lambda d: {**d, "operator": {**d["operator"], "tensors": [
+        {**d["operator"]["tensors"][0], "latex": "^^5cinput{x}"}] + d["operator"]["tensors"][1:]}}, "LaTeX display name"),
+    (lambda d: {**d, "operator": {**d["operator"], "tensors": [
+        {**d["operator"]["tensors"][0], "name": "x<b>"}] + d["operator"]["tensors"][1:]}}, "identifier"),
+])
+def test_names_that_would_print_as_markup_are_refused(certificates, edit, words):
+    """Symbols are named by identifiers and display names hold LaTeX of a fixed set of math commands: a name is
+    printed inside Markdown math, LaTeX documents and tables, where `$`, `|`, `<`, a fence or \\input would act."""
+    assert words in _refused(edit(_doc(certificates)))
+
+
+def test_verify_prints_a_certificates_keys_and_paths_escaped(certificates, tmp_path, capsys):
+    """A recorded verdict under a key with an escape sequence and a newline, in a file whose name holds them too:
+    every line of the output is evosym's (a REFUSED line, then its differences), nothing raw."""
+    doc = _doc(certificates)
+    doc["verdicts"]["\x1b[1A\x1b[2K\rVERIFIED  x.json (conv1d): reproduced\nVERIFIED  y"] = 1
+    bad = tmp_path / "c\x1b[2K\nVERIFIED  \u202e.json"
+    bad.write_text(json.dumps(doc), encoding="utf-8")
+    rc, out, err = run_cli(capsys, "verify", str(bad))
+    assert rc == 1, (out, err)
+    lines = out.splitlines()
+    assert lines[0].startswith("REFUSED   ") and all(ln.startswith("  ") for ln in lines[1:]), lines
+    assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in out.replace("\n", "")), ascii(out)
+    assert "\\x1b" in out and "\\n" in out

@@ -20,6 +20,7 @@ import os
 import socket
 import stat
 import subprocess
+import unicodedata
 import sys
 from pathlib import Path
 
@@ -699,3 +700,58 @@ def test_the_console_entry_point_installs_it(capsys, monkeypatch):
             cli.run()
     assert stop.value.code == 0
     assert capsys.readouterr().err == "evosym: warning: the kernel cache /x cannot be used\n"
+
+
+FORGED = "evosym: all 1 proofs checked"
+
+
+@pytest.mark.parametrize("argv", [
+    ["prove", "linear", "-o", "{dir}/nodir\n" + FORGED + "/x"],                 # an error naming the path
+    ["prove", "linear", "x\n" + FORGED],                                         # argparse's unrecognised argument
+    ["codegen", "linear", "--output", "{dir}/no\n" + FORGED],
+    ["check", "linear", "--junit", "{dir}/nodir\n" + FORGED + "/j.xml"],
+    ["bench", "linear", "--size", "B\n" + FORGED + "=3"],
+])
+def test_a_newline_in_an_argument_prints_no_line_of_its_own(capsys, tmp_path, argv):
+    """A user's newline would print a line that looks like evosym's (a forged verdict): every line about it is one
+    line, the newline shown as an escape."""
+    rc, out, err = run_cli(capsys, *[a.replace("{dir}", str(tmp_path)) for a in argv])
+    assert rc == 2 and not any(line.startswith(FORGED) for line in (out + err).splitlines()), (out, err)
+    assert "\\n" in err, err
+
+
+@pytest.mark.parametrize("attr, body, words", [
+    ("g\x1b[31m\nEQUIVALENT  x", "import torch\nglobals()['g\\x1b[31m\\nEQUIVALENT  x'] = torch.nn.Identity\n", None),
+    ("x", "def x():\n    def f(*a, **k):\n        raise RuntimeError('oops\\x1b[2K\\rEQUIVALENT  all good\\u202e\\nEQUIVALENT  y')\n"
+          "    return f\n", "the candidate raised RuntimeError"),
+])
+def test_a_candidates_name_and_errors_reach_the_terminal_escaped(tmp_path, monkeypatch, capsys, attr, body, words):
+    """The verdict line names the candidate and quotes its exception: both escaped, newlines too (a forged
+    EQUIVALENT line on a terminal)."""
+    (tmp_path / "cand.py").write_text(body)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "cand", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    rc, out, err = run_cli(capsys, "check", "--candidate", f"cand:{attr}", "avg_pool2d", *SIZES)
+    monkeypatch.delitem(sys.modules, "cand", raising=False)
+    assert rc == 1 and out.startswith("NOT EQUIVALENT  cand:"), (rc, out, err)
+    assert not any(line.startswith("EQUIVALENT") for line in out.splitlines()), out
+    assert not any(unicodedata.category(ch) in ("Cc", "Cf") for ch in out.replace("\n", "")), ascii(out)
+    if words:
+        assert words in out, out
+
+
+@pytest.mark.parametrize("value", ["²", "--3", "1_0", "٣"])
+def test_sizes_are_ascii_integers(capsys, value):
+    rc, out, err = run_cli(capsys, "bench", "linear", "--size", f"B={value}")
+    assert rc == 2 and err.startswith("evosym: error: --size takes NAME=INTEGER"), (rc, err)
+
+
+@pytest.mark.parametrize("argv", [(), ("list",), ("prove", "linear")])
+def test_a_closed_standard_output_is_an_error_not_a_traceback(tmp_path, argv):
+    full = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "evosym", *argv], cwd=tmp_path, env=full, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=120, pass_fds=(), close_fds=True,
+                       preexec_fn=lambda: os.close(1))
+    assert r.returncode == 2, r.stderr
+    assert_one_line(r.stderr.decode(), "cannot write standard output")

@@ -290,3 +290,39 @@ def test_a_hostile_description_reaches_markdown_escaped():
     op = dataclasses.replace(cp.operator, summary="ends in \\", description="# Forged $\\href{x}{y}$ <b>")
     md = render_markdown(dataclasses.replace(cp, proof=dataclasses.replace(cp.proof, operator=op)))
     assert "*ends in \\\\*" in md and "\\# Forged \\$\\\\href{x}{y}\\$ \\<b>" in md
+
+
+def test_markdown_inline_and_block_whitespace():
+    """Inline (a cell, a note, the summary in *…*): whitespace runs and newlines are one space, the ends stripped
+    (a space inside the emphasis, a newline ending the cell or quote); a block keeps paragraphs, lines unindented (four
+    spaces would start a code block)."""
+    from evosym.printers.markdown import md_text
+    assert md_text(" * leading and trailing *\n\n# more ") == "\\* leading and trailing \\* # more"   # (mid-line: no heading)
+    assert md_text("first\n\n    code?\n\t# heading?", block=True) == "first\n\ncode?\n\\# heading?"
+
+
+@pytest.mark.parametrize("text, want", [("K", "`K`"), ("K` <b>x", "``K` <b>x``"), ("`a``", "``` `a`` ```")])
+def test_markdown_code_spans_cannot_be_closed_by_their_text(text, want):
+    from evosym.printers.markdown import md_code
+    assert md_code(text) == want
+
+
+def test_a_symbol_made_in_a_derivation_prints_as_inert_latex():
+    """A symbol no operator declares (one made in a derive step: names are checked only where declared) prints as
+    its letters and digits, upright: never a $, |, < or a command of its own."""
+    import sympy as sp
+    from evosym.printers.expr import LatexExprPrinter
+    text = LatexExprPrinter()._print(sp.Symbol("a$<b>|\\input{x}") + sp.Symbol("C_g"))
+    assert text == "C_{g} + \\mathrm{a??b???input?x?}", text
+
+
+def test_the_checks_names_and_messages_from_an_operator_file_are_escaped():
+    """A check's name carries the operator file's reference_name, its message the reference's error: plain words."""
+    from evosym.printers.markdown import _checks
+    line = _checks([(False, "reference ([x](http://e) <img>)", "bounded", "raised `boom` $x$", None)])[0]
+    assert line == "- ✗ **reference ([x\\](http://e) \\<img>)** (bounded): raised \\`boom\\` \\$x\\$", line
+
+
+def test_line_and_paragraph_separators_are_control_characters():
+    from evosym.proof.codec import escaped, is_control
+    assert is_control("\u2028") and is_control("\u2029") and escaped("a\u2028b") == "a\\u2028b"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 
@@ -14,7 +15,7 @@ from ..proof.rules import RULES
 from . import report as results
 from ..files import check_target, existing_folder, write_atomic
 from ..proof.codec import escaped
-from .output import Progress, say, write_stdout, wrote
+from .output import Progress, out, say, write_stdout, wrote
 
 
 def _selected(args, command: str) -> list[str]:
@@ -36,7 +37,7 @@ def cmd_list(args, parser) -> int:
     mods = catalogue.load_all()
     width = max(len(m.name) for m in mods)
     for m in mods:
-        print(f"{m.name.ljust(width)}  {m.operator.summary}")
+        out(f"{m.name.ljust(width)}  {m.operator.summary}")
     return 0
 
 
@@ -50,40 +51,40 @@ def cmd_rules(args, parser) -> int:
     from ..proof.rules import get_rule
     name = getattr(args, "name", None)
     if name == "conclude":
-        print("conclude")
-        print(_fill(ref.CONCLUDE))
-        print(_fill(ref.WINDOW))
+        out("conclude")
+        out(_fill(ref.CONCLUDE))
+        out(_fill(ref.WINDOW))
         for field, kind, what in ref.window_axis_fields():
-            print(f"    {field} ({kind})")
-            print(_fill(what, "      "))
-        print(_fill(ref.OTHER_OMEGA))
+            out(f"    {field} ({kind})")
+            out(_fill(what, "      "))
+        out(_fill(ref.OTHER_OMEGA))
         return 0
     if name:
         rule = get_rule(name)
-        print(name)
-        print(_fill(rule.statement()))
+        out(name)
+        out(_fill(rule.statement()))
         text = ref.details(rule)
         for paragraph in text.split("\n\n") if text else ():
-            print(_fill(paragraph))
+            out(_fill(paragraph))
         for pre in rule.preconditions:
-            print(f"  precondition: {pre}")
-        print(f"  arguments of d.apply(\"{name}\", …):" if ref.arguments(rule) else "  arguments: none")
+            out(f"  precondition: {pre}")
+        out(f"  arguments of d.apply(\"{name}\", …):" if ref.arguments(rule) else "  arguments: none")
         for arg, kind, what in ref.arguments(rule):
-            print(f"    {arg} ({kind})" if kind else f"    {arg}")
+            out(f"    {arg} ({kind})" if kind else f"    {arg}")
             if what:
-                print(_fill(what, "      "))
-        print(_fill(ref.CALL))
-        print(_fill("Sums: " + ref.SUMS))
+                out(_fill(what, "      "))
+        out(_fill(ref.CALL))
+        out(_fill("Sums: " + ref.SUMS))
         return 0
     for name in sorted(RULES):
         rule = RULES[name]
-        print(name)
-        print(_fill(rule.statement()))
-        print(_fill("arguments: " + (ref.compact_arguments(rule) or "none"), "  "))
+        out(name)
+        out(_fill(rule.statement()))
+        out(_fill("arguments: " + (ref.compact_arguments(rule) or "none"), "  "))
         for pre in rule.preconditions:
-            print(f"  precondition: {pre}")
-        print()
-    print(_fill("Sums: Σ_{u=lo}^{hi} runs over lo ≤ u ≤ hi, both bounds inclusive (so do the bounds rules take). "
+            out(f"  precondition: {pre}")
+        out()
+    out(_fill("Sums: Σ_{u=lo}^{hi} runs over lo ≤ u ≤ hi, both bounds inclusive (so do the bounds rules take). "
                 "'evosym rules NAME' describes a rule's arguments one by one; 'evosym rules conclude' the end of a "
                 "derivation, d.conclude(omega=Window((WindowAxis(kernel, stride, dilation, padding, length), …)), "
                 "channel=c, neighbour=(m, n))."))
@@ -337,7 +338,7 @@ def _raised(exc: BaseException) -> str:
     """An exception of the user's code, in words (a sys.exit says so: it never ends the check with its status)."""
     if isinstance(exc, SystemExit):
         return f"SystemExit: sys.exit({exc.code!r}) was called (the check has no verdict then: it fails)"
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {escaped(str(exc))}"
 
 
 def _candidate_files(spec: str) -> list[str]:
@@ -367,16 +368,16 @@ def _candidate_files(spec: str) -> list[str]:
 
 def _weight_map(items) -> dict:
     """--weights NAME=ATTR[,NAME=ATTR…] (repeatable) as {operator parameter: attribute path on the candidate}."""
-    out = {}
+    mapped = {}
     for item in items:
         for part in item.split(","):
             key, eq, value = (t.strip() for t in part.partition("="))
             if not eq or not key or not value or not all(v.isidentifier() for v in value.split(".")):
                 raise EvosymError(f"--weights takes NAME=ATTR[,NAME=ATTR…] (e.g. W_dw=dw.weight), not {part.strip()!r}")
-            if key in out:
+            if key in mapped:
                 raise EvosymError(f"--weights maps {key} twice")
-            out[key] = value
-    return out
+            mapped[key] = value
+    return mapped
 
 
 def _check_candidate(args) -> int:
@@ -396,12 +397,7 @@ def _check_candidate(args) -> int:
     _junit_target(args, inputs)
     verdict = _candidate_verdict(args, results.candidate_document, results.dumps, candidate_suite, xml, write_atomic,
                                  inputs)
-    sizes = {}
-    for item in args.size:
-        key, eq, value = item.partition("=")
-        if not eq or not value.strip().lstrip("-").isdigit():
-            raise EvosymError(f"--size takes NAME=INTEGER, not {item!r}")
-        sizes[key.strip()] = _bounded_size(key.strip(), int(value))
+    sizes = _sizes(args.size)
     weights = _weight_map(args.weights)
     trials, dtypes = 4, (torch.float64, torch.float32)
     planned = trials * len(dtypes)
@@ -412,18 +408,18 @@ def _check_candidate(args) -> int:
         report = assert_equivalent(candidate, args.name, sizes=sizes or None, weights=weights or None, seed=args.seed,
                                    trials=trials, dtypes=dtypes, gradients=args.gradients)
     except AssertionError as exc:
-        return verdict(planned, f"NOT EQUIVALENT  {args.candidate} vs {args.name}\n{exc}", failure=str(exc))
+        return verdict(planned, f"NOT EQUIVALENT  {escaped(args.candidate)} vs {escaped(args.name)}\n{exc}", failure=str(exc))
     except (KeyboardInterrupt, EvosymError):   # (the harness's refusal of the sizes or weights: a usage error)
         raise
     except BaseException as exc:   # (a sys.exit in the candidate's forward: never the check's exit status)
         why = f"the candidate raised {_raised(exc)}"
-        return verdict(planned, f"NOT EQUIVALENT  {args.candidate} vs {args.name}\n{why}", failure=why)
+        return verdict(planned, f"NOT EQUIVALENT  {escaped(args.candidate)} vs {escaped(args.name)}\n{why}", failure=why)
     done = report.trials if type(report) is Report and type(report.trials) is list else []
     if len(done) != planned or not all(type(t) is tuple and len(t) == 3 and isinstance(t[2], float) and math.isfinite(t[2])
                                         for t in done):
         why = f"{args.name}: {len(done)} of {planned} comparisons ran: no verdict (did the candidate modify the harness?)"
-        return verdict(planned, f"NOT EQUIVALENT  {args.candidate} vs {args.name}\n{why}", failure=why)
-    return verdict(planned, f"EQUIVALENT  {args.candidate} vs {report.operator}: {len(done)} comparisons "
+        return verdict(planned, f"NOT EQUIVALENT  {escaped(args.candidate)} vs {escaped(args.name)}\n{why}", failure=why)
+    return verdict(planned, f"EQUIVALENT  {escaped(args.candidate)} vs {report.operator}: {len(done)} comparisons "
                             f"({', '.join(sorted({t[1] for t in done}))}), sizes {report.sizes}", report=report)
 
 
@@ -436,7 +432,7 @@ def _candidate_verdict(args, document, dumps, suite, xml, write, inputs):
     def verdict(planned, text, *, report=None, failure=None) -> int:
         doc = document(candidate=args.candidate, operator=args.name, seed=args.seed, gradients=args.gradients,
                        planned=planned, report=report, failure=failure)
-        print(dumps(doc), end="") if args.format == "json" else print(text)
+        out(dumps(doc), end="") if args.format == "json" else out(text)
         if args.junit:
             path = write(args.junit, xml(suite(doc)), force=args.force or bool(written), inputs=inputs)
             wrote(path)
@@ -507,7 +503,7 @@ def cmd_check(args, parser) -> int:
         if not args.verbose:
             lines = text.splitlines()
             text = "\n".join([lines[0]] + [line for line in lines[1:] if "✗" in line or line.startswith("  note:")])
-        print(text)
+        out(text)
     if args.format == "json" or args.junit:
         doc = results.check_document(done, device=args.device, seed=args.seed, kernels=args.kernels)
         if args.format == "json":
@@ -525,13 +521,13 @@ MAX_SIZE = (1 << 31) - 1   # what --size takes: the generated kernels' index ran
 
 
 def _sizes(items) -> dict:
-    out = {}
+    sizes = {}
     for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not value.strip().lstrip("-").isdigit():
+        key, sep, value = (t.strip() for t in item.partition("="))
+        if not sep or not key or not re.fullmatch(r"-?[0-9]+", value):   # (ASCII digits: int() refuses '²')
             raise EvosymError(f"--size takes NAME=INTEGER, not {item!r}")
-        out[key.strip()] = _bounded_size(key.strip(), int(value))
-    return out
+        sizes[key] = _bounded_size(key, int(value))
+    return sizes
 
 
 def _bounded_size(name: str, value: int) -> int:
@@ -559,7 +555,7 @@ def cmd_bench(args, parser) -> int:
             raise EvosymError(f"bench --kernels times the reference in this process, and an operator file's ({args.name}) "
                               "runs only in its confined process: time the file with 'evosym bench FILE'")
         kb = bench_kernels(args.name, device=args.device, sizes=sizes or None)
-        print(results.dumps(results.bench_kernels_document(kb)), end="") if args.format == "json" else print(kb.text())
+        out(results.dumps(results.bench_kernels_document(kb)), end="") if args.format == "json" else out(kb.text())
         return 0
     names = [args.name] if args.name else catalogue.catalogue_names()
     rows = []
@@ -574,11 +570,11 @@ def cmd_bench(args, parser) -> int:
         return 0
     built_in = set(catalogue.catalogue_names())
     files = [n for n in names if n not in built_in]
-    print(f"device: {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"median of {args.repeat} interleaved rounds" + (
-              f" ({', '.join(files)}: the reference timed in the operator file's confined process, its memory not "
+    out(f"device: {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"median of {args.repeat} interleaved rounds" + (
+              f" ({', '.join(escaped(f) for f in files)}: the reference timed in the operator file's confined process, its memory not "
               "measured)" if files else ""))
-    print(table(rows))
+    out(table(rows))
     return 0
 
 
@@ -603,7 +599,7 @@ def _bench_against(args, sizes) -> int:
             reports, device=args.device, repeat=args.repeat, backward=args.backward, compile=args.compile,
             torch_version=torch.__version__, threads=torch.get_num_threads())))
     else:
-        print("\n\n".join(r.text() for r in reports))
+        out("\n\n".join(r.text() for r in reports))
     failed = [f"{r.name}: {label}" for r in reports for label in r.failed]
     if failed:
         say(f"evosym: bench --against: {len(failed)} implementation(s) failed or disagree with the reference "
@@ -656,16 +652,16 @@ def cmd_docs(args, parser) -> int:
     if args.check:
         problems = compare(files, root)
         for line in problems:
-            print(line)
+            out(line)
         if problems:
             say(f"evosym: {len(problems)} generated doc file(s) out of date; run 'evosym docs --force'")
             return 1
-        print(f"docs up to date: {len(files)} generated files in {root}")
+        out(f"docs up to date: {len(files)} generated files in {root}")
         return 0
     written = write_docs(files, root, force=args.force)
     for path in written:
-        print(f"wrote {escaped(str(path))}")
-    print(f"{len(written)} of {len(files)} generated files changed in {escaped(str(root))}")
+        out(f"wrote {escaped(str(path))}")
+    out(f"{len(written)} of {len(files)} generated files changed in {escaped(str(root))}")
     return 0
 
 
@@ -681,7 +677,7 @@ def cmd_selftest(args, parser) -> int:
     if args.format == "json":
         write_stdout(results.dumps(doc))
     else:
-        print(summary(rows, verbose=args.verbose))
+        out(summary(rows, verbose=args.verbose))
     survivors = [m.name for m, o, _ in rows if not o.killed]
     if survivors:
         say(f"evosym: selftest: {len(survivors)} mutant(s) survived: {', '.join(survivors)}")

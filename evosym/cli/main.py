@@ -80,7 +80,7 @@ class _Parser(argparse.ArgumentParser):
     usage; help and version text that standard output cannot take is an error, where argparse drops it silently."""
 
     def error(self, message):
-        self.exit(2, f"evosym: error: {escaped(message, keep=chr(10))} (see '{self.prog} --help')\n")
+        self.exit(2, f"evosym: error: {escaped(message)} (see '{self.prog} --help')\n")
 
     def _print_message(self, message, file=None):
         if message and (file is None or file is sys.stdout):
@@ -288,7 +288,7 @@ ENVIRONMENT_ERRNOS = frozenset(getattr(errno, name) for name in (
     "ENOSPC", "EDQUOT", "EFBIG", "EIO", "ENAMETOOLONG", "ELOOP", "EACCES", "EPERM", "EROFS", "ENOTDIR", "EISDIR",
     "ENOENT", "EEXIST", "ENXIO", "ENODEV", "EMFILE", "ENFILE", "ETXTBSY", "EXDEV", "ESTALE") if hasattr(errno, name))
 
-STREAM_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "ENXIO")
+STREAM_ERRNOS = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "ENXIO", "EBADF")
                           if hasattr(errno, name))
 
 
@@ -337,7 +337,10 @@ def main(argv=None) -> int:
         return _output_failed(exc)
     args.argv = list(sys.argv[1:] if argv is None else argv)   # what a command that reruns itself passes on
     if not getattr(args, "func", None):
-        parser.print_help()
+        try:
+            parser.print_help()
+        except OSError as exc:   # (a closed pipe too: no traceback)
+            return _output_failed(exc)
         failed = _flush_stdout()
         return _output_failed(failed) if failed is not None else 2
     try:

@@ -82,11 +82,15 @@ def configure_terminal(streams=None) -> None:
 
 
 def write_stdout(text: str) -> None:
-    """``text`` on standard output, all of it or an OSError: the process's own standard output is written with
+    """``text`` on standard output, all of it or an OSError, its control and format characters but newlines and tabs
+    written as escapes: the process's own standard output is written with
     os.write until every byte is out (Python's buffered writer drops the rest of a write that a file-size limit or a
     full disk cuts short, without an error: a truncated JSON document with exit 0); any other stream (a test's
     capture) as it writes."""
+    text = escaped(text, keep="\n\t")   # a user's escape sequence reaches no terminal (newlines: each field's own)
     stream = sys.stdout
+    if stream is None:   # started with standard output closed
+        raise OSError(errno.EBADF, "standard output is closed")
     try:
         fd = stream.fileno() if stream is not None and stream is sys.__stdout__ else None
     except (AttributeError, ValueError, OSError):
@@ -104,18 +108,24 @@ def write_stdout(text: str) -> None:
 
 
 def say(line: str) -> None:
-    """``line`` on standard error, its control and format characters but newlines written as escapes (``\\x1b``): it
-    may hold a path or a name a user gave, whose escape sequences a terminal would act on (erase the line before,
-    print a forged verdict); nothing if standard error is gone (the exit status still tells)."""
+    """``line`` on standard error as one line, its control and format characters written as escapes (``\\x1b``,
+    ``\\n``): it may hold a path, a name or an error text a user gave, whose escape sequences a terminal would act on
+    (erase the line before) and whose newlines would print a line of their own (a forged verdict); nothing if standard
+    error is gone (the exit status still tells)."""
     try:
-        print(escaped(str(line), keep="\n"), file=sys.stderr)
+        print(escaped(str(line), keep="\t"), file=sys.stderr)
     except (OSError, ValueError):
         pass
 
 
 def wrote(path) -> None:
-    """"wrote PATH" on standard error, the path escaped whole (a newline in it is no line of evosym's)."""
-    say(f"wrote {escaped(str(path))}")
+    """"wrote PATH" on standard error."""
+    say(f"wrote {path}")
+
+
+def out(text: str = "", end: str = "\n") -> None:
+    """``text`` and ``end`` on standard output through :func:`write_stdout` (for the commands' own lines)."""
+    write_stdout(f"{text}{end}")
 
 
 # -- progress --------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import torch
 
 from .. import catalogue
 from ..errors import EvosymError
+from ..proof.codec import escaped
 from ..runtime import backends as registry
 from ..ir.operator import Operator, format_sizes
 from ..ir.tensors import in_domain, indicator_names
@@ -131,7 +132,7 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
         try:
             k = kernels_for(name_or_path)
         except EvosymError as exc:   # e.g. a channels-last layout: no kernels to check, said plainly
-            report.notes.append(f"generated kernels not checked: {exc}")
+            report.notes.append(f"generated kernels not checked: {escaped(str(exc))}")
         else:
             paths = ["auto", "generic"]
             for path, backend in (("kernels", None), (EMULATED, "emulated")):
@@ -142,7 +143,7 @@ def check_operator(name_or_path: str, *, device: str = "cpu", seed: int = 0, var
                         owner = registry.owner(registry.target_for(device))   # the device's own kernel backend
                         if path == EMULATED or k.text(owner.name):   # it has a source: a build error
                             raise
-                        report.notes.append(f"{owner.label} kernels not checked: {exc}")
+                        report.notes.append(f"{owner.label} kernels not checked: {escaped(str(exc))}")
                         continue
                     paths.append(path)
                     what = registry.target(lib.target).label.format(arch=lib.arch)
@@ -248,7 +249,7 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
             expected = ref(t64, sizes)
             theirs = ref({k: v.abs() for k, v in t64.items()}, sizes).abs() if linear else expected.abs().max()
         except Exception as exc:  # a broken reference fails the check; it never crashes it
-            fail(f"the reference raised {type(exc).__name__}: {exc}")
+            fail(f"the reference raised {type(exc).__name__}: {escaped(str(exc))}")
             return res
         if tuple(expected.shape) != want_shape:
             fail(f"the reference returns shape {tuple(expected.shape)}, the operator declares {want_shape}")
@@ -260,7 +261,7 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
             ours = _call(fn, plan, op, {k: v.abs() for k, v in t64.items()} if linear else t64, env, "generic")
             ours = ours.to(torch.float64).abs() if linear else ours.to(torch.float64).abs().max()
         except Exception as exc:
-            fail(f"float64 generic: raised {type(exc).__name__}: {exc}")
+            fail(f"float64 generic: raised {type(exc).__name__}: {escaped(str(exc))}")
             return res
         if tuple(theirs.shape) != tuple(ours.shape):
             fail(f"the reference returns shape {tuple(theirs.shape)} on |inputs|, the operator declares {want_shape}")
@@ -271,7 +272,7 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
             try:
                 got = _call(fn, plan, op, t, env, path)
             except Exception as exc:  # a generated module that crashes is a failed check, with the reason
-                fail(f"{dtype} {path}: raised {type(exc).__name__}: {exc}")
+                fail(f"{dtype} {path}: raised {type(exc).__name__}: {escaped(str(exc))}")
                 continue
             if tuple(got.shape) != want_shape:
                 fail(f"{dtype} {path}: shape {tuple(got.shape)}, declared {want_shape}")
@@ -294,14 +295,14 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
         try:
             expected = ref(t, sizes)
         except Exception as exc:
-            fail(f"the reference raised {type(exc).__name__}: {exc}")
+            fail(f"the reference raised {type(exc).__name__}: {escaped(str(exc))}")
             return res
         for path in paths:
             try:
                 got = _call(fn, plan, op, t, env, path)
                 same = tuple(got.shape) == want_shape and bool(torch.equal(got, expected))
             except Exception as exc:
-                fail(f"integer inputs {path}: raised {type(exc).__name__}: {exc}")
+                fail(f"integer inputs {path}: raised {type(exc).__name__}: {escaped(str(exc))}")
                 continue
             if same:
                 res.lines.append(f"✓ integer inputs {path}: exactly equal")
@@ -337,7 +338,7 @@ def _gradients(op, plan, fn, ref, env, sizes, gen, device, res, fail, paths, gra
                                        allow_unused=True)
             theirs = torch.autograd.grad(ref(t, sizes), [t[k] for k in names], grad_out, allow_unused=True)
         except Exception as exc:
-            fail(f"gradients {path}: {type(exc).__name__}: {exc}")
+            fail(f"gradients {path}: {type(exc).__name__}: {escaped(str(exc))}")
             continue
         # a tensor one side does not read has gradient zero there (a declared parameter nothing reads: zero on both)
         mine, theirs = ([torch.zeros_like(t[k]) if g is None else g for k, g in zip(names, gs)] for gs in (mine, theirs))

@@ -14,6 +14,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
 from ..ir.symbols import InRange
+from ..proof.codec import NAME
 
 GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "theta": "θ", "lambda": "λ", "mu": "μ",
          "sigma": "σ", "tau": "τ", "phi": "φ", "omega": "ω", "Omega": "Ω", "epsilon": "ε", "rho": "ρ"}
@@ -143,6 +144,10 @@ class LatexExprPrinter(LatexPrinter):
     def _print_Symbol(self, expr, style="plain"):
         if expr.name in self.symbols:
             return self.symbols[expr.name]
+        if not NAME.fullmatch(expr.name) and expr.name not in ("+", "-"):   # (a limit's direction is a symbol "-")
+            # a name no operator declares (one made in a derivation's step): its letters and digits only, upright,
+            # never LaTeX or Markdown of its own ($, |, <, a command)
+            return r"\mathrm{%s}" % "".join(ch if ch.isalnum() else "?" for ch in expr.name)
         return _latex_name(expr.name, lambda n: super(LatexExprPrinter, self)._print_Symbol(sp.Symbol(n), style))
 
     def _print_Indexed(self, expr):

@@ -18,12 +18,24 @@ _INLINE = re.compile(r"[\\`*|$<&~]|\](?=[(\[:])|(?<![^\W_])_|_(?![^\W_])")
 _START = re.compile(r"^(\s*)(?:([#>+=-])|(\d+)([.)]))", re.M)
 
 
-def md_text(text: str) -> str:
+def md_text(text: str, block: bool = False) -> str:
     """``text`` as plain words in Markdown: every character it would read as markup escaped (CommonMark's backslash
-    escapes), so that a description cannot set a heading, a link, HTML, math or emphasis, nor break a table."""
+    escapes), so that a description cannot set a heading, a link, HTML, math or emphasis, nor break a table. Inline
+    (a table cell, a note, the emphasised summary) its whitespace runs, newlines too, are one space and its ends
+    stripped (a newline would end the cell or the quote, a space inside the ``*…*`` undo the emphasis); as a ``block``
+    (a description) its paragraphs stay, each line unindented (four spaces would start a code block)."""
+    text = "\n".join(line.strip() for line in text.split("\n")) if block else " ".join(text.split())
     text = _INLINE.sub(lambda m: "\\" + m.group(0), text)
     return _START.sub(lambda m: m.group(1) + (("\\" + m.group(2)) if m.group(2) else (m.group(3) + "\\" + m.group(4))),
                       text)
+
+
+def md_code(text: str) -> str:
+    """``text`` as a code span: its fence one backtick longer than any run of backticks in it (a name cannot close
+    the span early and set markup after it)."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def md_own(text: str) -> str:
@@ -37,7 +49,7 @@ def render_markdown(cp: CheckedProof, heading: int = 1) -> str:
     ex = printer._print
     o = outline(cp, lambda e: ex(e), lambda om, p: om.latex(p, printer),
                 lambda t, args: fill(t, args, md_own, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",
-                lambda name: f"`{name}`")
+                md_code)
     return _render(o, "#" * heading)
 
 
@@ -58,7 +70,7 @@ def _step(s, word: str) -> list[str]:
 def _checks(checks) -> list[str]:
     out = []
     for ok, name, label, message, ce in checks:
-        out.append(f"- {'✓' if ok else '✗'} **{md_own(name)}** ({label}): {md_own(message)}")
+        out.append(f"- {'✓' if ok else '✗'} **{md_text(name)}** ({label}): {md_text(message)}")
         if ce:
             out += ["", "  ```", *["  " + line for line in ce.splitlines()], "  ```"]
     return out
@@ -83,9 +95,9 @@ def _limit(lim: LimitView, h: str) -> list[str]:
 def _render(o: Outline, h: str) -> str:
     out = [f"{h} Proof: `{o.name}`", "", f"*{md_text(o.summary)}*", ""]
     if o.description:
-        out += [md_text(o.description), ""]
+        out += [md_text(o.description, block=True), ""]
     if o.citation:
-        out += [f"Conventions: {md_text(o.citation)}", ""]
+        out += [f"Conventions: {md_text(o.citation, block=True)}", ""]
     for note in o.notes:
         out += [f"> **Note.** {md_text(note)}", ""]
     out += [f"{h}# Sizes", "", f"Domain: {domain_text(o, lambda t: f'${t}$', tex_rel)}.", "", "| size | meaning |", "|---|---|"]
@@ -121,5 +133,5 @@ def _render(o: Outline, h: str) -> str:
         out += _limit(o.limit, h)
     out += ["", f"{h}# Grid of shapes for bounded checks ({len(o.shapes)})", ""]
     out += [f"{k}. {shape}" for k, shape in enumerate(o.shapes, 1)]
-    out += ["", f"**{md_own(verdict(o))}**", ""]
+    out += ["", f"**{md_text(verdict(o))}**", ""]
     return "\n".join(out)

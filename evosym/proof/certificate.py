@@ -33,7 +33,7 @@ from ..ir.limit import SoftmaxLimit
 from ..ir.neighbourhood import Global, IndexSet, Neighbourhood, Window, WindowAxis
 from ..ir.operator import Operator
 from ..ir.tensors import Definition, TensorDecl
-from .codec import CodecError, control_character, decode, encode_checked
+from .codec import NAME, CodecError, control_character, decode, encode_checked, latex_name
 from .proof import CheckedProof, Proof
 from .rules.base import Obligation
 from .step import Counterexample, Step
@@ -74,6 +74,35 @@ def _line(x, what="text") -> str:
 
 def _opt_line(x, what="text"):
     return None if x is None else _line(x, what)
+
+
+def _name(x, what) -> str:
+    """A tensor's or definition's name: an identifier (it is printed in math, LaTeX and Markdown alike)."""
+    if not NAME.fullmatch(_line(x, what)):
+        raise CertificateError(f"{what} must be an identifier (letters, digits, _ and primes after them), not {x!r}")
+    return x
+
+
+def _latex(x, what):
+    """A display name in LaTeX, or None: only the LaTeX :func:`~evosym.proof.codec.latex_name` takes."""
+    if x is not None and not latex_name(_line(x, what)):
+        raise CertificateError(f"{what} {x!r} is not a LaTeX display name evosym prints: letters, digits, _, ^, "
+                               "balanced {…} and math commands such as \\hat, \\mathrm or Greek letters only (a "
+                               "document compiles what it prints: no \\input, no $, |, <, & or %)")
+    return x
+
+
+def _named_symbols(op) -> None:
+    """Every symbol the operator declares or uses (sizes, indices, tensors, bound summation variables) is named by an
+    identifier: a name such as ``B|<b>$`` would print as markup in Markdown math and LaTeX."""
+    exprs = [op.traditional, op.batch, op.out_channel, *op.lhs_indices, *op.position, *op.constraints,
+             *(s for s, _ in op.sizes), *(e for t in (op.output, *op.tensors) for e in (t.shape or ())),
+             *(e for d in op.definitions for e in (d.body, *d.params, *(d.shape or ())))]
+    for e in exprs:
+        for sym in sp.sympify(e).atoms(sp.Symbol):
+            if not NAME.fullmatch(sym.name):
+                raise CertificateError(f"the symbol {sym.name!r} must be named by an identifier (letters, digits, _ "
+                                       "and primes after them)")
 
 
 def encode_value(v):
@@ -144,8 +173,8 @@ def _tensor(t: TensorDecl) -> dict:
 
 def _dtensor(d) -> TensorDecl:
     try:
-        return TensorDecl(_line(d["name"], "a tensor's name"), _dexprs(d["shape"]), _str(d["role"], "a tensor's role"),
-                          **{k: _opt_line(d.get(k), f"a tensor's {k}") for k in _TENSOR_TEXT},
+        return TensorDecl(_name(d["name"], "a tensor's name"), _dexprs(d["shape"]), _str(d["role"], "a tensor's role"),
+                          **{k: (_latex if k == "latex" else _opt_line)(d.get(k), f"a tensor's {k}") for k in _TENSOR_TEXT},
                           domain=_str(d["domain"], "a tensor's domain"))
     except ValueError as exc:
         raise CertificateError(f"malformed tensor: {exc}") from None
@@ -158,8 +187,8 @@ def _definition(x: Definition) -> dict:
 
 def _ddefinition(d) -> Definition:
     try:
-        return Definition(_line(d["name"], "a definition's name"), _dexprs(d["params"]), decode(d["body"]),
-                          _line(d["description"], "a definition's description"), _opt_line(d["latex"], "a definition's latex"),
+        return Definition(_name(d["name"], "a definition's name"), _dexprs(d["params"]), decode(d["body"]),
+                          _line(d["description"], "a definition's description"), _latex(d["latex"], "a definition's latex"),
                           _opt_line(d["text"], "a definition's text"), None if d["shape"] is None else _dexprs(d["shape"]))
     except ValueError as exc:
         raise CertificateError(f"malformed definition: {exc}") from None
@@ -217,7 +246,7 @@ def decode_operator(d) -> Operator:
                 raise CertificateError(f"malformed grid value {v!r}: sizes are integers")
             point[decode(k)] = v
         grid.append(point)
-    return Operator(
+    op = Operator(
         name=name, summary=_line(d["summary"], "the operator's summary"), output=_dtensor(d["output"]),
         lhs_indices=_dexprs(d["lhs_indices"]), traditional=decode(d["traditional"]),
         tensors=tuple(_dtensor(t) for t in d["tensors"]), batch=decode(d["batch"]), out_channel=decode(d["out_channel"]),
@@ -230,6 +259,8 @@ def decode_operator(d) -> Operator:
         description=_str(d["description"], "the operator's description"),
         citation=_str(d["citation"], "the operator's citation"),
         notes=tuple(_str(n, "a note") for n in _list(d["notes"], "a list of notes")))
+    _named_symbols(op)
+    return op
 
 
 # -- neighbourhoods, steps, the proof ---------------------------------------------------------

@@ -17,6 +17,7 @@ so a proof whose expressions cannot be carried exactly is refused where it is pr
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import sympy as sp
@@ -88,13 +89,49 @@ def control_character(text: str, allowed: str = "") -> str | None:
 
 
 def is_control(ch: str) -> bool:
-    """A control, format or lone surrogate character (Cc, Cf, Cs): one a terminal acts on, or no UTF-8 can hold."""
-    return unicodedata.category(ch) in ("Cc", "Cf", "Cs")
+    """A control, format, lone surrogate or line/paragraph separator character (Cc, Cf, Cs, Zl, Zp): one a terminal
+    acts on or breaks a line at, or no UTF-8 can hold."""
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")
 
 
 def escaped(text: str, keep: str = "") -> str:
     """``text`` with its control and format characters, but those in ``keep``, written as escapes (``\\x1b``)."""
+    rest = text
+    for ch in keep:
+        rest = rest.replace(ch, "")
+    if rest.isprintable():   # (none of them: str.isprintable is False for each of those categories)
+        return text
     return "".join(ascii(ch)[1:-1] if ch not in keep and is_control(ch) else ch for ch in text)
+
+
+NAME = re.compile(r"[^\W\d]\w*'*")   # a symbol's or tensor's name: a (Unicode) identifier, primes after it
+
+# The LaTeX a display name may hold (``latex=`` of a tensor or definition): letters, digits, sub- and superscripts,
+# groups and these commands. A document compiles what it prints, so a name cannot read a file (\input), write one,
+# define a macro or change a catcode (nor spell one with ^^5c); in Markdown math it cannot close the math ($), start a
+# table cell (|), HTML (<) or a code span.
+LATEX_COMMANDS = frozenset(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi varpi rho varrho "
+    "sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega "
+    "mathrm mathbf mathit mathsf mathtt mathcal mathbb mathfrak boldsymbol operatorname hat bar tilde vec dot ddot "
+    "check breve acute grave widehat widetilde overline underline ell prime partial nabla infty star ast dagger circ "
+    "top".split())
+_LATEX_TEXT = re.compile(r"(?:[^\W_]|[_^{}',.()+\-*/ ]|\\[A-Za-z]+)*")
+
+
+def latex_name(text: str) -> bool:
+    """Whether ``text`` is a display name in the LaTeX above: commands of :data:`LATEX_COMMANDS` only, groups
+    balanced, no ``^^`` (TeX's spelling of any character)."""
+    if not _LATEX_TEXT.fullmatch(text) or "^^" in text:
+        return False
+    if any(c not in LATEX_COMMANDS for c in re.findall(r"\\([A-Za-z]+)", text)):
+        return False
+    depth = 0
+    for ch in text:
+        depth += (ch == "{") - (ch == "}")
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def decode(tree):

@@ -307,7 +307,7 @@ def cuda_archs(text: str) -> list[str]:
     """A comma-separated list of CUDA architectures (sm_80,sm_90), each checked, or a clear error."""
     archs = [a.strip() for a in text.split(",")]
     for arch in archs:
-        if not re.fullmatch(r"sm_\d+a?", arch):
+        if not re.fullmatch(r"sm_[0-9]+a?", arch):
             raise EvosymError(f"not a CUDA architecture: {arch!r} (a comma-separated list such as sm_80,sm_90)")
     return archs
 

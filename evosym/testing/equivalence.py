@@ -40,6 +40,7 @@ import torch
 from ..codegen.torchexpr import py_name
 from ..errors import EvosymError
 from ..ir.tensors import in_domain
+from ..proof.codec import escaped
 from .diagnose import diagnose
 from .domain import Domain, kinds
 from .mutants import structural
@@ -100,7 +101,7 @@ def check_signature(candidate, op, plan) -> None:
             getattr(candidate, "__qualname__", type(candidate).__name__)
         raise EvosymError(f"{op.name} has {len(names)} inputs ({', '.join(names)}): the candidate is called as "
                           f"candidate({', '.join(names)}), every input positionally in the operator's order like the "
-                          f"generated module's forward, but {what}{sig} cannot take them ({exc})") from None
+                          f"generated module's forward, but {what}{sig} cannot take them ({escaped(str(exc))})") from None
 
 
 class _Call:
@@ -232,7 +233,7 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
             with torch.enable_grad() if call.grad else torch.no_grad():
                 y = cand(*given)
         except Exception as exc:  # noqa: BLE001 - whatever the candidate raises is its verdict
-            fail(f"the candidate raised {type(exc).__name__}: {exc} ({call.label})", called)
+            fail(f"the candidate raised {type(exc).__name__}: {escaped(str(exc))} ({call.label})", called)
         call.y = y
         for name, g, x in zip(inputs, given, call.x):
             changed = g.detach()
