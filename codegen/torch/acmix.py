@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 def _part_conv(value, weight, kernel, stride, dilation, padding, L_out, groups=1):
     """Σ_c Σ_u F[o, c, u…]·ṽ[b, c, s·p + δ·u − P] for a part F of K̂ shared by every sample and position: one native
     convolution over the window (zero padding; the right side padded further where the declared output needs it,
@@ -115,19 +136,32 @@ def _pad_axes(t, pads, mode):
 def _softmax(t, first, count):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
     fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
-    them last."""
+    them last; weights below the smallest normal float are 0 (_normal)."""
     dims = list(range(first, first + count))
     if t.numel() > 0 and not torch.compiler.is_compiling():   # (compiled, strides are symbolic: the layout is inductor's)
         order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
         at = [order.index(a) for a in dims]
         if t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
             p = t.permute(order)
-            s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
+            s = _normal(torch.softmax(p.flatten(at[0], at[-1]), dim=at[0])).view(p.shape)
             return s.permute([order.index(a) for a in range(t.dim())])
     last = list(range(t.dim() - count, t.dim()))
     moved = t.movedim(dims, last)
     flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))
-    return torch.softmax(flat, dim=-1).view(moved.shape).movedim(last, dims)
+    return _normal(torch.softmax(flat, dim=-1)).view(moved.shape).movedim(last, dims)
+
+
+def _normal(s):
+    """Softmax weights ``s`` with the subnormal ones (below the dtype's smallest normal number: logits ~87 below their
+    row's largest in float32, ~708 in float64) as 0. Each changes a weighted sum by less than that number times a
+    value, far below its rounding (the weights sum to 1), but every multiply-add with a subnormal operand takes a
+    slow microcode path on x86 CPUs: with sharp attention the products after the softmax ran up to 70× slower."""
+    if s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
+        return s
+    tiny = torch.finfo(s.dtype).tiny
+    if torch.is_grad_enabled() and s.requires_grad:
+        return torch.threshold(s, tiny, 0.0)   # (its backward passes the gradient where s is kept)
+    return torch.threshold_(s, tiny, 0.0)
 
 
 def _kernels_available(device_type):
@@ -151,16 +185,11 @@ def _kernels_wanted(x):
 
 def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, C, N, d, R, s):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-        raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-        raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-    if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
-        raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
-    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-        raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
-    if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
-        raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
+    _integer('C (input channels)', C, 1)
+    _integer('N (heads)', N, 1)
+    _integer('d (channels per head)', d, 1)
+    _integer('R (window radius: K = 2R + 1)', R, 1)
+    _integer('s (stride)', s, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -174,78 +203,14 @@ def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weig
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
-    if qkv_weight is None:
-        raise TypeError("qkv_weight (q, k, v projections stacked: conv1, conv2, conv3 weights as rows [0, N·d), [N·d, 2N·d), [2N·d, 3N·d)) is required: a tensor, not None")
-    if qkv_weight is not None:
-        if not isinstance(qkv_weight, torch.Tensor):
-            raise TypeError(f"qkv_weight must be a torch.Tensor, not {type(qkv_weight).__name__}")
-        if tuple(qkv_weight.shape) != ((3 * N * d), C):
-            raise ValueError(f"qkv_weight must have shape {((3 * N * d), C)}, not {tuple(qkv_weight.shape)}")
-        if qkv_weight.dtype != x.dtype or qkv_weight.device != x.device:
-            raise ValueError(f"qkv_weight is {qkv_weight.dtype} on {qkv_weight.device} but x is {x.dtype} on {x.device}")
-    if qkv_bias is None:
-        raise TypeError("qkv_bias (q, k, v projection biases, stacked likewise) is required: a tensor, not None")
-    if qkv_bias is not None:
-        if not isinstance(qkv_bias, torch.Tensor):
-            raise TypeError(f"qkv_bias must be a torch.Tensor, not {type(qkv_bias).__name__}")
-        if tuple(qkv_bias.shape) != ((3 * N * d),):
-            raise ValueError(f"qkv_bias must have shape {((3 * N * d),)}, not {tuple(qkv_bias.shape)}")
-        if qkv_bias.dtype != x.dtype or qkv_bias.device != x.device:
-            raise ValueError(f"qkv_bias is {qkv_bias.dtype} on {qkv_bias.device} but x is {x.dtype} on {x.device}")
-    if pe_weight is None:
-        raise TypeError("pe_weight (positional encoding: 1×1 conv weight, input channels (w, h)) is required: a tensor, not None")
-    if pe_weight is not None:
-        if not isinstance(pe_weight, torch.Tensor):
-            raise TypeError(f"pe_weight must be a torch.Tensor, not {type(pe_weight).__name__}")
-        if tuple(pe_weight.shape) != (d, 2):
-            raise ValueError(f"pe_weight must have shape {(d, 2)}, not {tuple(pe_weight.shape)}")
-        if pe_weight.dtype != x.dtype or pe_weight.device != x.device:
-            raise ValueError(f"pe_weight is {pe_weight.dtype} on {pe_weight.device} but x is {x.dtype} on {x.device}")
-    if pe_bias is None:
-        raise TypeError("pe_bias (positional encoding bias) is required: a tensor, not None")
-    if pe_bias is not None:
-        if not isinstance(pe_bias, torch.Tensor):
-            raise TypeError(f"pe_bias must be a torch.Tensor, not {type(pe_bias).__name__}")
-        if tuple(pe_bias.shape) != (d,):
-            raise ValueError(f"pe_bias must have shape {(d,)}, not {tuple(pe_bias.shape)}")
-        if pe_bias.dtype != x.dtype or pe_bias.device != x.device:
-            raise ValueError(f"pe_bias is {pe_bias.dtype} on {pe_bias.device} but x is {x.dtype} on {x.device}")
-    if fc_weight is None:
-        raise TypeError("fc_weight (fc: 1×1 conv 3N → 9 (no bias) over the (q/k/v × head) axis) is required: a tensor, not None")
-    if fc_weight is not None:
-        if not isinstance(fc_weight, torch.Tensor):
-            raise TypeError(f"fc_weight must be a torch.Tensor, not {type(fc_weight).__name__}")
-        if tuple(fc_weight.shape) != (9, (3 * N)):
-            raise ValueError(f"fc_weight must have shape {(9, (3 * N))}, not {tuple(fc_weight.shape)}")
-        if fc_weight.dtype != x.dtype or fc_weight.device != x.device:
-            raise ValueError(f"fc_weight is {fc_weight.dtype} on {fc_weight.device} but x is {x.dtype} on {x.device}")
-    if dep_conv_weight is None:
-        raise TypeError("dep_conv_weight (dep_conv weight: 3×3, groups = d (no bias: deleted at init)) is required: a tensor, not None")
-    if dep_conv_weight is not None:
-        if not isinstance(dep_conv_weight, torch.Tensor):
-            raise TypeError(f"dep_conv_weight must be a torch.Tensor, not {type(dep_conv_weight).__name__}")
-        if tuple(dep_conv_weight.shape) != ((N * d), 9, 3, 3):
-            raise ValueError(f"dep_conv_weight must have shape {((N * d), 9, 3, 3)}, not {tuple(dep_conv_weight.shape)}")
-        if dep_conv_weight.dtype != x.dtype or dep_conv_weight.device != x.device:
-            raise ValueError(f"dep_conv_weight is {dep_conv_weight.dtype} on {dep_conv_weight.device} but x is {x.dtype} on {x.device}")
-    if rate1 is None:
-        raise TypeError("rate1 (rate₁: weight of the attention path (0.5 at init)) is required: a tensor, not None")
-    if rate1 is not None:
-        if not isinstance(rate1, torch.Tensor):
-            raise TypeError(f"rate1 must be a torch.Tensor, not {type(rate1).__name__}")
-        if tuple(rate1.shape) != (1,):
-            raise ValueError(f"rate1 must have shape {(1,)}, not {tuple(rate1.shape)}")
-        if rate1.dtype != x.dtype or rate1.device != x.device:
-            raise ValueError(f"rate1 is {rate1.dtype} on {rate1.device} but x is {x.dtype} on {x.device}")
-    if rate2 is None:
-        raise TypeError("rate2 (rate₂: weight of the conv path (0.5 at init)) is required: a tensor, not None")
-    if rate2 is not None:
-        if not isinstance(rate2, torch.Tensor):
-            raise TypeError(f"rate2 must be a torch.Tensor, not {type(rate2).__name__}")
-        if tuple(rate2.shape) != (1,):
-            raise ValueError(f"rate2 must have shape {(1,)}, not {tuple(rate2.shape)}")
-        if rate2.dtype != x.dtype or rate2.device != x.device:
-            raise ValueError(f"rate2 is {rate2.dtype} on {rate2.device} but x is {x.dtype} on {x.device}")
+    _parameter('qkv_weight', qkv_weight, ((3 * N * d), C), x, 'x', 'q, k, v projections stacked: conv1, conv2, conv3 weights as rows [0, N·d), [N·d, 2N·d), [2N·d, 3N·d)')
+    _parameter('qkv_bias', qkv_bias, ((3 * N * d),), x, 'x', 'q, k, v projection biases, stacked likewise')
+    _parameter('pe_weight', pe_weight, (d, 2), x, 'x', 'positional encoding: 1×1 conv weight, input channels (w, h)')
+    _parameter('pe_bias', pe_bias, (d,), x, 'x', 'positional encoding bias')
+    _parameter('fc_weight', fc_weight, (9, (3 * N)), x, 'x', 'fc: 1×1 conv 3N → 9 (no bias) over the (q/k/v × head) axis')
+    _parameter('dep_conv_weight', dep_conv_weight, ((N * d), 9, 3, 3), x, 'x', 'dep_conv weight: 3×3, groups = d (no bias: deleted at init)')
+    _parameter('rate1', rate1, (1,), x, 'x', 'rate₁: weight of the attention path (0.5 at init)')
+    _parameter('rate2', rate2, (1,), x, 'x', 'rate₂: weight of the conv path (0.5 at init)')
 
 
 def acmix_evolution(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, *, C, N, d, R, s, path="auto"):
@@ -428,16 +393,11 @@ class AcmixEvolution(nn.Module):
     def __init__(self, C, N, d, R, s, *, device=None, dtype=None):
         super().__init__()
         C, N, d, R, s = _size(C), _size(N), _size(d), _size(R), _size(s)   # numpy integers as ints
-        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-            raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-            raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-        if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
-            raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
-        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-            raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
-        if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
-            raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
+        _integer('C (input channels)', C, 1)
+        _integer('N (heads)', N, 1)
+        _integer('d (channels per head)', d, 1)
+        _integer('R (window radius: K = 2R + 1)', R, 1)
+        _integer('s (stride)', s, 1)
         self.C = C
         self.N = N
         self.d = d

@@ -49,6 +49,12 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -116,8 +122,7 @@ def _kernels_wanted(x):
 
 def _check(x, L_o):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(L_o, int) and not isinstance(L_o, bool) and 1 <= L_o < 2 ** 31):
-        raise ValueError(f"L_o (output length (adaptive pooling's output_size)) must be an integer ≥ 1 and < 2^31, not {L_o!r}")
+    _integer("L_o (output length (adaptive pooling's output_size))", L_o, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -205,8 +210,7 @@ class AdaptiveAvgPool1dEvolution(nn.Module):
     def __init__(self, L_o, *, device=None, dtype=None):
         super().__init__()
         L_o = _size(L_o)   # numpy integers as ints
-        if not (isinstance(L_o, int) and not isinstance(L_o, bool) and 1 <= L_o < 2 ** 31):
-            raise ValueError(f"L_o (output length (adaptive pooling's output_size)) must be an integer ≥ 1 and < 2^31, not {L_o!r}")
+        _integer("L_o (output length (adaptive pooling's output_size))", L_o, 1)
         self.L_o = L_o
         factory = {"device": device, "dtype": dtype}
         self.reset_parameters()

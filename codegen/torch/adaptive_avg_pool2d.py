@@ -49,6 +49,12 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -116,10 +122,8 @@ def _kernels_wanted(x):
 
 def _check(x, H_out, W_out):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(H_out, int) and not isinstance(H_out, bool) and 1 <= H_out < 2 ** 31):
-        raise ValueError(f"H_out (output length along h (adaptive pooling's output_size)) must be an integer ≥ 1 and < 2^31, not {H_out!r}")
-    if not (isinstance(W_out, int) and not isinstance(W_out, bool) and 1 <= W_out < 2 ** 31):
-        raise ValueError(f"W_out (output length along w (adaptive pooling's output_size)) must be an integer ≥ 1 and < 2^31, not {W_out!r}")
+    _integer("H_out (output length along h (adaptive pooling's output_size))", H_out, 1)
+    _integer("W_out (output length along w (adaptive pooling's output_size))", W_out, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -215,10 +219,8 @@ class AdaptiveAvgPool2dEvolution(nn.Module):
     def __init__(self, H_out, W_out, *, device=None, dtype=None):
         super().__init__()
         H_out, W_out = _size(H_out), _size(W_out)   # numpy integers as ints
-        if not (isinstance(H_out, int) and not isinstance(H_out, bool) and 1 <= H_out < 2 ** 31):
-            raise ValueError(f"H_out (output length along h (adaptive pooling's output_size)) must be an integer ≥ 1 and < 2^31, not {H_out!r}")
-        if not (isinstance(W_out, int) and not isinstance(W_out, bool) and 1 <= W_out < 2 ** 31):
-            raise ValueError(f"W_out (output length along w (adaptive pooling's output_size)) must be an integer ≥ 1 and < 2^31, not {W_out!r}")
+        _integer("H_out (output length along h (adaptive pooling's output_size))", H_out, 1)
+        _integer("W_out (output length along w (adaptive pooling's output_size))", W_out, 1)
         self.H_out = H_out
         self.W_out = W_out
         factory = {"device": device, "dtype": dtype}

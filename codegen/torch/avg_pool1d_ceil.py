@@ -49,6 +49,12 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -185,12 +191,9 @@ def _kernels_wanted(x):
 
 def _check(x, K, s, P):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
-        raise ValueError(f"K (window size) must be an integer ≥ 1 and < 2^31, not {K!r}")
-    if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
-        raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
-    if not (isinstance(P, int) and not isinstance(P, bool) and 0 <= P < 2 ** 31):
-        raise ValueError(f"P (zero padding) must be an integer ≥ 0 and < 2^31, not {P!r}")
+    _integer('K (window size)', K, 1)
+    _integer('s (stride)', s, 1)
+    _integer('P (zero padding)', P, 0)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -312,12 +315,9 @@ class AvgPool1dCeilEvolution(nn.Module):
     def __init__(self, K, s, P, *, device=None, dtype=None):
         super().__init__()
         K, s, P = _size(K), _size(s), _size(P)   # numpy integers as ints
-        if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
-            raise ValueError(f"K (window size) must be an integer ≥ 1 and < 2^31, not {K!r}")
-        if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
-            raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
-        if not (isinstance(P, int) and not isinstance(P, bool) and 0 <= P < 2 ** 31):
-            raise ValueError(f"P (zero padding) must be an integer ≥ 0 and < 2^31, not {P!r}")
+        _integer('K (window size)', K, 1)
+        _integer('s (stride)', s, 1)
+        _integer('P (zero padding)', P, 0)
         if not ((2 * P) <= K):   # outside the domain where the proof holds, whatever the input
             raise ValueError(f"avg_pool1d_ceil: the proof holds only where 2·P ≤ K (a constraint the operator declares); got K = {K}, P = {P}")
         self.K = K

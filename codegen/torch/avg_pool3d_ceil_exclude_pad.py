@@ -49,6 +49,12 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -185,24 +191,15 @@ def _kernels_wanted(x):
 
 def _check(x, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(K_d, int) and not isinstance(K_d, bool) and 1 <= K_d < 2 ** 31):
-        raise ValueError(f"K_d (window size along d) must be an integer ≥ 1 and < 2^31, not {K_d!r}")
-    if not (isinstance(s_d, int) and not isinstance(s_d, bool) and 1 <= s_d < 2 ** 31):
-        raise ValueError(f"s_d (stride along d) must be an integer ≥ 1 and < 2^31, not {s_d!r}")
-    if not (isinstance(P_d, int) and not isinstance(P_d, bool) and 0 <= P_d < 2 ** 31):
-        raise ValueError(f"P_d (zero padding along d) must be an integer ≥ 0 and < 2^31, not {P_d!r}")
-    if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
-        raise ValueError(f"K_h (window size along h) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
-    if not (isinstance(s_h, int) and not isinstance(s_h, bool) and 1 <= s_h < 2 ** 31):
-        raise ValueError(f"s_h (stride along h) must be an integer ≥ 1 and < 2^31, not {s_h!r}")
-    if not (isinstance(P_h, int) and not isinstance(P_h, bool) and 0 <= P_h < 2 ** 31):
-        raise ValueError(f"P_h (zero padding along h) must be an integer ≥ 0 and < 2^31, not {P_h!r}")
-    if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
-        raise ValueError(f"K_w (window size along w) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
-    if not (isinstance(s_w, int) and not isinstance(s_w, bool) and 1 <= s_w < 2 ** 31):
-        raise ValueError(f"s_w (stride along w) must be an integer ≥ 1 and < 2^31, not {s_w!r}")
-    if not (isinstance(P_w, int) and not isinstance(P_w, bool) and 0 <= P_w < 2 ** 31):
-        raise ValueError(f"P_w (zero padding along w) must be an integer ≥ 0 and < 2^31, not {P_w!r}")
+    _integer('K_d (window size along d)', K_d, 1)
+    _integer('s_d (stride along d)', s_d, 1)
+    _integer('P_d (zero padding along d)', P_d, 0)
+    _integer('K_h (window size along h)', K_h, 1)
+    _integer('s_h (stride along h)', s_h, 1)
+    _integer('P_h (zero padding along h)', P_h, 0)
+    _integer('K_w (window size along w)', K_w, 1)
+    _integer('s_w (stride along w)', s_w, 1)
+    _integer('P_w (zero padding along w)', P_w, 0)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -350,24 +347,15 @@ class AvgPool3dCeilExcludePadEvolution(nn.Module):
     def __init__(self, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w, *, device=None, dtype=None):
         super().__init__()
         K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w = _size(K_d), _size(s_d), _size(P_d), _size(K_h), _size(s_h), _size(P_h), _size(K_w), _size(s_w), _size(P_w)   # numpy integers as ints
-        if not (isinstance(K_d, int) and not isinstance(K_d, bool) and 1 <= K_d < 2 ** 31):
-            raise ValueError(f"K_d (window size along d) must be an integer ≥ 1 and < 2^31, not {K_d!r}")
-        if not (isinstance(s_d, int) and not isinstance(s_d, bool) and 1 <= s_d < 2 ** 31):
-            raise ValueError(f"s_d (stride along d) must be an integer ≥ 1 and < 2^31, not {s_d!r}")
-        if not (isinstance(P_d, int) and not isinstance(P_d, bool) and 0 <= P_d < 2 ** 31):
-            raise ValueError(f"P_d (zero padding along d) must be an integer ≥ 0 and < 2^31, not {P_d!r}")
-        if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
-            raise ValueError(f"K_h (window size along h) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
-        if not (isinstance(s_h, int) and not isinstance(s_h, bool) and 1 <= s_h < 2 ** 31):
-            raise ValueError(f"s_h (stride along h) must be an integer ≥ 1 and < 2^31, not {s_h!r}")
-        if not (isinstance(P_h, int) and not isinstance(P_h, bool) and 0 <= P_h < 2 ** 31):
-            raise ValueError(f"P_h (zero padding along h) must be an integer ≥ 0 and < 2^31, not {P_h!r}")
-        if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
-            raise ValueError(f"K_w (window size along w) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
-        if not (isinstance(s_w, int) and not isinstance(s_w, bool) and 1 <= s_w < 2 ** 31):
-            raise ValueError(f"s_w (stride along w) must be an integer ≥ 1 and < 2^31, not {s_w!r}")
-        if not (isinstance(P_w, int) and not isinstance(P_w, bool) and 0 <= P_w < 2 ** 31):
-            raise ValueError(f"P_w (zero padding along w) must be an integer ≥ 0 and < 2^31, not {P_w!r}")
+        _integer('K_d (window size along d)', K_d, 1)
+        _integer('s_d (stride along d)', s_d, 1)
+        _integer('P_d (zero padding along d)', P_d, 0)
+        _integer('K_h (window size along h)', K_h, 1)
+        _integer('s_h (stride along h)', s_h, 1)
+        _integer('P_h (zero padding along h)', P_h, 0)
+        _integer('K_w (window size along w)', K_w, 1)
+        _integer('s_w (stride along w)', s_w, 1)
+        _integer('P_w (zero padding along w)', P_w, 0)
         if not ((2 * P_d) <= K_d):   # outside the domain where the proof holds, whatever the input
             raise ValueError(f"avg_pool3d_ceil_exclude_pad: the proof holds only where 2·P_d ≤ K_d (a constraint the operator declares); got K_d = {K_d}, P_d = {P_d}")
         if not ((2 * P_h) <= K_h):   # outside the domain where the proof holds, whatever the input

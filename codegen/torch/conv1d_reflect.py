@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -185,18 +206,12 @@ def _kernels_wanted(x):
 
 def _check(x, weight, bias, G, C_g, O_g, K, s, P):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
-        raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
-    if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
-        raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
-    if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
-        raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
-    if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
-        raise ValueError(f"K (kernel size) must be an integer ≥ 1 and < 2^31, not {K!r}")
-    if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
-        raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
-    if not (isinstance(P, int) and not isinstance(P, bool) and 0 <= P < 2 ** 31):
-        raise ValueError(f"P (padding (reflect)) must be an integer ≥ 0 and < 2^31, not {P!r}")
+    _integer('G (groups)', G, 1)
+    _integer('C_g (input channels per group)', C_g, 1)
+    _integer('O_g (output channels per group)', O_g, 1)
+    _integer('K (kernel size)', K, 1)
+    _integer('s (stride)', s, 1)
+    _integer('P (padding (reflect))', P, 0)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -210,22 +225,8 @@ def _check(x, weight, bias, G, C_g, O_g, K, s, P):
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
-    if weight is None:
-        raise TypeError("weight (convolution weight (PyTorch layout)) is required: a tensor, not None")
-    if weight is not None:
-        if not isinstance(weight, torch.Tensor):
-            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
-        if tuple(weight.shape) != ((G * O_g), C_g, K):
-            raise ValueError(f"weight must have shape {((G * O_g), C_g, K)}, not {tuple(weight.shape)}")
-        if weight.dtype != x.dtype or weight.device != x.device:
-            raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
-    if bias is not None:
-        if not isinstance(bias, torch.Tensor):
-            raise TypeError(f"bias must be a torch.Tensor, not {type(bias).__name__}")
-        if tuple(bias.shape) != ((G * O_g),):
-            raise ValueError(f"bias must have shape {((G * O_g),)}, not {tuple(bias.shape)}")
-        if bias.dtype != x.dtype or bias.device != x.device:
-            raise ValueError(f"bias is {bias.dtype} on {bias.device} but x is {x.dtype} on {x.device}")
+    _parameter('weight', weight, ((G * O_g), C_g, K), x, 'x', 'convolution weight (PyTorch layout)')
+    _parameter('bias', bias, ((G * O_g),), x, 'x', '')
 
 
 def conv1d_reflect_evolution(x, weight, bias, *, G, C_g, O_g, K, s, P, path="auto"):
@@ -360,18 +361,12 @@ class Conv1dReflectEvolution(nn.Module):
     def __init__(self, G, C_g, O_g, K, s, P, *, device=None, dtype=None):
         super().__init__()
         G, C_g, O_g, K, s, P = _size(G), _size(C_g), _size(O_g), _size(K), _size(s), _size(P)   # numpy integers as ints
-        if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
-            raise ValueError(f"G (groups) must be an integer ≥ 1 and < 2^31, not {G!r}")
-        if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
-            raise ValueError(f"C_g (input channels per group) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
-        if not (isinstance(O_g, int) and not isinstance(O_g, bool) and 1 <= O_g < 2 ** 31):
-            raise ValueError(f"O_g (output channels per group) must be an integer ≥ 1 and < 2^31, not {O_g!r}")
-        if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
-            raise ValueError(f"K (kernel size) must be an integer ≥ 1 and < 2^31, not {K!r}")
-        if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
-            raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
-        if not (isinstance(P, int) and not isinstance(P, bool) and 0 <= P < 2 ** 31):
-            raise ValueError(f"P (padding (reflect)) must be an integer ≥ 0 and < 2^31, not {P!r}")
+        _integer('G (groups)', G, 1)
+        _integer('C_g (input channels per group)', C_g, 1)
+        _integer('O_g (output channels per group)', O_g, 1)
+        _integer('K (kernel size)', K, 1)
+        _integer('s (stride)', s, 1)
+        _integer('P (padding (reflect))', P, 0)
         if not ((2 * P) <= (K - 1)):   # outside the domain where the proof holds, whatever the input
             raise ValueError(f"conv1d_reflect: the proof holds only where 2·P ≤ K - 1 (a constraint the operator declares); got K = {K}, P = {P}")
         self.G = G

@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -107,14 +128,10 @@ def _kernels_wanted(x):
 
 def _check(x, weight, C, K_d, K_h, K_w):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-        raise ValueError(f"C (channels (each with its own filter)) must be an integer ≥ 1 and < 2^31, not {C!r}")
-    if not (isinstance(K_d, int) and not isinstance(K_d, bool) and 1 <= K_d < 2 ** 31):
-        raise ValueError(f"K_d (filter depth (K_d ≤ D)) must be an integer ≥ 1 and < 2^31, not {K_d!r}")
-    if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
-        raise ValueError(f"K_h (filter height (K_h ≤ H)) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
-    if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
-        raise ValueError(f"K_w (filter width (K_w ≤ W)) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
+    _integer('C (channels (each with its own filter))', C, 1)
+    _integer('K_d (filter depth (K_d ≤ D))', K_d, 1)
+    _integer('K_h (filter height (K_h ≤ H))', K_h, 1)
+    _integer('K_w (filter width (K_w ≤ W))', K_w, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -128,15 +145,7 @@ def _check(x, weight, C, K_d, K_h, K_w):
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
-    if weight is None:
-        raise TypeError("weight (each channel's 3-D filter) is required: a tensor, not None")
-    if weight is not None:
-        if not isinstance(weight, torch.Tensor):
-            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
-        if tuple(weight.shape) != (C, K_d, K_h, K_w):
-            raise ValueError(f"weight must have shape {(C, K_d, K_h, K_w)}, not {tuple(weight.shape)}")
-        if weight.dtype != x.dtype or weight.device != x.device:
-            raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
+    _parameter('weight', weight, (C, K_d, K_h, K_w), x, 'x', "each channel's 3-D filter")
 
 
 def convolve3d_full_evolution(x, weight, *, C, K_d, K_h, K_w, path="auto"):
@@ -259,14 +268,10 @@ class Convolve3dFullEvolution(nn.Module):
     def __init__(self, C, K_d, K_h, K_w, *, device=None, dtype=None):
         super().__init__()
         C, K_d, K_h, K_w = _size(C), _size(K_d), _size(K_h), _size(K_w)   # numpy integers as ints
-        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-            raise ValueError(f"C (channels (each with its own filter)) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        if not (isinstance(K_d, int) and not isinstance(K_d, bool) and 1 <= K_d < 2 ** 31):
-            raise ValueError(f"K_d (filter depth (K_d ≤ D)) must be an integer ≥ 1 and < 2^31, not {K_d!r}")
-        if not (isinstance(K_h, int) and not isinstance(K_h, bool) and 1 <= K_h < 2 ** 31):
-            raise ValueError(f"K_h (filter height (K_h ≤ H)) must be an integer ≥ 1 and < 2^31, not {K_h!r}")
-        if not (isinstance(K_w, int) and not isinstance(K_w, bool) and 1 <= K_w < 2 ** 31):
-            raise ValueError(f"K_w (filter width (K_w ≤ W)) must be an integer ≥ 1 and < 2^31, not {K_w!r}")
+        _integer('C (channels (each with its own filter))', C, 1)
+        _integer('K_d (filter depth (K_d ≤ D))', K_d, 1)
+        _integer('K_h (filter height (K_h ≤ H))', K_h, 1)
+        _integer('K_w (filter width (K_w ≤ W))', K_w, 1)
         self.C = C
         self.K_d = K_d
         self.K_h = K_h

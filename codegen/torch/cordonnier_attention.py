@@ -49,22 +49,56 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 def _softmax(t, first, count):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
     fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
-    them last."""
+    them last; weights below the smallest normal float are 0 (_normal)."""
     dims = list(range(first, first + count))
     if t.numel() > 0 and not torch.compiler.is_compiling():   # (compiled, strides are symbolic: the layout is inductor's)
         order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
         at = [order.index(a) for a in dims]
         if t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
             p = t.permute(order)
-            s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
+            s = _normal(torch.softmax(p.flatten(at[0], at[-1]), dim=at[0])).view(p.shape)
             return s.permute([order.index(a) for a in range(t.dim())])
     last = list(range(t.dim() - count, t.dim()))
     moved = t.movedim(dims, last)
     flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))
-    return torch.softmax(flat, dim=-1).view(moved.shape).movedim(last, dims)
+    return _normal(torch.softmax(flat, dim=-1)).view(moved.shape).movedim(last, dims)
+
+
+def _normal(s):
+    """Softmax weights ``s`` with the subnormal ones (below the dtype's smallest normal number: logits ~87 below their
+    row's largest in float32, ~708 in float64) as 0. Each changes a weighted sum by less than that number times a
+    value, far below its rounding (the weights sum to 1), but every multiply-add with a subnormal operand takes a
+    slow microcode path on x86 CPUs: with sharp attention the products after the softmax ran up to 70× slower."""
+    if s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
+        return s
+    tiny = torch.finfo(s.dtype).tiny
+    if torch.is_grad_enabled() and s.requires_grad:
+        return torch.threshold(s, tiny, 0.0)   # (its backward passes the gradient where s is kept)
+    return torch.threshold_(s, tiny, 0.0)
 
 
 def _kernels_available(device_type):
@@ -88,12 +122,9 @@ def _kernels_wanted(x):
 
 def _check(x, alpha, out_weight, out_bias, C, O, R):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-        raise ValueError(f"C (input channels (= each head's value size)) must be an integer ≥ 1 and < 2^31, not {C!r}")
-    if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
-        raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
-    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-        raise ValueError(f"R (⌊K/2⌋: K = 2R + 1, N = K² heads) must be an integer ≥ 1 and < 2^31, not {R!r}")
+    _integer("C (input channels (= each head's value size))", C, 1)
+    _integer('O (output channels)', O, 1)
+    _integer('R (⌊K/2⌋: K = 2R + 1, N = K² heads)', R, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -107,31 +138,9 @@ def _check(x, alpha, out_weight, out_bias, C, O, R):
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
-    if alpha is None:
-        raise TypeError("alpha (α: sharpness of the quadratic positional encoding (α ≥ 0)) is required: a tensor, not None")
-    if alpha is not None:
-        if not isinstance(alpha, torch.Tensor):
-            raise TypeError(f"alpha must be a torch.Tensor, not {type(alpha).__name__}")
-        if tuple(alpha.shape) != (1,):
-            raise ValueError(f"alpha must have shape {(1,)}, not {tuple(alpha.shape)}")
-        if alpha.dtype != x.dtype or alpha.device != x.device:
-            raise ValueError(f"alpha is {alpha.dtype} on {alpha.device} but x is {x.dtype} on {x.device}")
-    if out_weight is None:
-        raise TypeError("out_weight (output projection: head h = u·K + v owns columns [h·C, (h+1)·C)) is required: a tensor, not None")
-    if out_weight is not None:
-        if not isinstance(out_weight, torch.Tensor):
-            raise TypeError(f"out_weight must be a torch.Tensor, not {type(out_weight).__name__}")
-        if tuple(out_weight.shape) != (O, (C * (((2 * R) + 1) ** 2))):
-            raise ValueError(f"out_weight must have shape {(O, (C * (((2 * R) + 1) ** 2)))}, not {tuple(out_weight.shape)}")
-        if out_weight.dtype != x.dtype or out_weight.device != x.device:
-            raise ValueError(f"out_weight is {out_weight.dtype} on {out_weight.device} but x is {x.dtype} on {x.device}")
-    if out_bias is not None:
-        if not isinstance(out_bias, torch.Tensor):
-            raise TypeError(f"out_bias must be a torch.Tensor, not {type(out_bias).__name__}")
-        if tuple(out_bias.shape) != (O,):
-            raise ValueError(f"out_bias must have shape {(O,)}, not {tuple(out_bias.shape)}")
-        if out_bias.dtype != x.dtype or out_bias.device != x.device:
-            raise ValueError(f"out_bias is {out_bias.dtype} on {out_bias.device} but x is {x.dtype} on {x.device}")
+    _parameter('alpha', alpha, (1,), x, 'x', 'α: sharpness of the quadratic positional encoding (α ≥ 0)')
+    _parameter('out_weight', out_weight, (O, (C * (((2 * R) + 1) ** 2))), x, 'x', 'output projection: head h = u·K + v owns columns [h·C, (h+1)·C)')
+    _parameter('out_bias', out_bias, (O,), x, 'x', '')
 
 
 def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, path="auto"):
@@ -256,12 +265,9 @@ class CordonnierAttentionEvolution(nn.Module):
     def __init__(self, C, O, R, *, device=None, dtype=None):
         super().__init__()
         C, O, R = _size(C), _size(O), _size(R)   # numpy integers as ints
-        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-            raise ValueError(f"C (input channels (= each head's value size)) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
-            raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
-        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-            raise ValueError(f"R (⌊K/2⌋: K = 2R + 1, N = K² heads) must be an integer ≥ 1 and < 2^31, not {R!r}")
+        _integer("C (input channels (= each head's value size))", C, 1)
+        _integer('O (output channels)', O, 1)
+        _integer('R (⌊K/2⌋: K = 2R + 1, N = K² heads)', R, 1)
         self.C = C
         self.O = O
         self.R = R

@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 def _kernels_available(device_type):
     return False
 
@@ -70,12 +91,9 @@ def _kernels_wanted(x):
 
 def _check(x, adjacency, weight, bias, N, C, O):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-        raise ValueError(f"N (nodes) must be an integer ≥ 1 and < 2^31, not {N!r}")
-    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-        raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-    if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
-        raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
+    _integer('N (nodes)', N, 1)
+    _integer('C (input channels)', C, 1)
+    _integer('O (output channels)', O, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -91,31 +109,9 @@ def _check(x, adjacency, weight, bias, N, C, O):
         raise ValueError(f"axis 1 of x must have length N = {N}; got shape {tuple(x.shape)}")
     if not (x.shape[2] == C):
         raise ValueError(f"axis 2 of x must have length C = {C}; got shape {tuple(x.shape)}")
-    if adjacency is None:
-        raise TypeError("adjacency (weighted adjacency without self-loops (entries ≥ 0)) is required: a tensor, not None")
-    if adjacency is not None:
-        if not isinstance(adjacency, torch.Tensor):
-            raise TypeError(f"adjacency must be a torch.Tensor, not {type(adjacency).__name__}")
-        if tuple(adjacency.shape) != (N, N):
-            raise ValueError(f"adjacency must have shape {(N, N)}, not {tuple(adjacency.shape)}")
-        if adjacency.dtype != x.dtype or adjacency.device != x.device:
-            raise ValueError(f"adjacency is {adjacency.dtype} on {adjacency.device} but x is {x.dtype} on {x.device}")
-    if weight is None:
-        raise TypeError("weight (layer weight (C × O, Kipf's H·W orientation)) is required: a tensor, not None")
-    if weight is not None:
-        if not isinstance(weight, torch.Tensor):
-            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
-        if tuple(weight.shape) != (C, O):
-            raise ValueError(f"weight must have shape {(C, O)}, not {tuple(weight.shape)}")
-        if weight.dtype != x.dtype or weight.device != x.device:
-            raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
-    if bias is not None:
-        if not isinstance(bias, torch.Tensor):
-            raise TypeError(f"bias must be a torch.Tensor, not {type(bias).__name__}")
-        if tuple(bias.shape) != (O,):
-            raise ValueError(f"bias must have shape {(O,)}, not {tuple(bias.shape)}")
-        if bias.dtype != x.dtype or bias.device != x.device:
-            raise ValueError(f"bias is {bias.dtype} on {bias.device} but x is {x.dtype} on {x.device}")
+    _parameter('adjacency', adjacency, (N, N), x, 'x', 'weighted adjacency without self-loops (entries ≥ 0)')
+    _parameter('weight', weight, (C, O), x, 'x', "layer weight (C × O, Kipf's H·W orientation)")
+    _parameter('bias', bias, (O,), x, 'x', '')
 
 
 def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
@@ -219,12 +215,9 @@ class GcnEvolution(nn.Module):
     def __init__(self, N, C, O, *, device=None, dtype=None):
         super().__init__()
         N, C, O = _size(N), _size(C), _size(O)   # numpy integers as ints
-        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-            raise ValueError(f"N (nodes) must be an integer ≥ 1 and < 2^31, not {N!r}")
-        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-            raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
-            raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
+        _integer('N (nodes)', N, 1)
+        _integer('C (input channels)', C, 1)
+        _integer('O (output channels)', O, 1)
         self.N = N
         self.C = C
         self.O = O

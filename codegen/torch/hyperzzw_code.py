@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 def _part_conv(value, weight, kernel, stride, dilation, padding, L_out, groups=1):
     """Σ_c Σ_u F[o, c, u…]·ṽ[b, c, s·p + δ·u − P] for a part F of K̂ shared by every sample and position: one native
     convolution over the window (zero padding; the right side padded further where the declared output needs it,
@@ -110,14 +131,10 @@ def _kernels_wanted(x):
 
 def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C, D, R, P):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-        raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-    if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
-        raise ValueError(f"D (hidden width of the slow nets) must be an integer ≥ 1 and < 2^31, not {D!r}")
-    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-        raise ValueError(f"R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points)) must be an integer ≥ 1 and < 2^31, not {R!r}")
-    if not (isinstance(P, int) and not isinstance(P, bool) and 1 <= P < 2 ** 31):
-        raise ValueError(f"P (rows (and columns) per context bin: H = W = k·P) must be an integer ≥ 1 and < 2^31, not {P!r}")
+    _integer('C (channels)', C, 1)
+    _integer('D (hidden width of the slow nets)', D, 1)
+    _integer('R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points))', R, 1)
+    _integer('P (rows (and columns) per context bin: H = W = k·P)', P, 1)
     if not isinstance(Z, torch.Tensor):
         raise TypeError(f"Z must be a torch.Tensor, not {type(Z).__name__}")
     if not (Z.is_floating_point()):
@@ -135,87 +152,15 @@ def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weig
         raise ValueError(f"axis 2 of Z must have length P·(2·R + 1) = {(P * ((2 * R) + 1))}; got shape {tuple(Z.shape)}")
     if not (Z.shape[3] == (P * ((2 * R) + 1))):
         raise ValueError(f"axis 3 of Z must have length P·(2·R + 1) = {(P * ((2 * R) + 1))}; got shape {tuple(Z.shape)}")
-    if omega_g is None:
-        raise TypeError("omega_g (global slow net: frequencies of the sinusoidal layer (Linear2d 2 → D weight)) is required: a tensor, not None")
-    if omega_g is not None:
-        if not isinstance(omega_g, torch.Tensor):
-            raise TypeError(f"omega_g must be a torch.Tensor, not {type(omega_g).__name__}")
-        if tuple(omega_g.shape) != (D, 2):
-            raise ValueError(f"omega_g must have shape {(D, 2)}, not {tuple(omega_g.shape)}")
-        if omega_g.dtype != Z.dtype or omega_g.device != Z.device:
-            raise ValueError(f"omega_g is {omega_g.dtype} on {omega_g.device} but Z is {Z.dtype} on {Z.device}")
-    if phi_g is None:
-        raise TypeError("phi_g (global slow net: phases of the sinusoidal layer (its bias)) is required: a tensor, not None")
-    if phi_g is not None:
-        if not isinstance(phi_g, torch.Tensor):
-            raise TypeError(f"phi_g must be a torch.Tensor, not {type(phi_g).__name__}")
-        if tuple(phi_g.shape) != (D,):
-            raise ValueError(f"phi_g must have shape {(D,)}, not {tuple(phi_g.shape)}")
-        if phi_g.dtype != Z.dtype or phi_g.device != Z.device:
-            raise ValueError(f"phi_g is {phi_g.dtype} on {phi_g.device} but Z is {Z.dtype} on {Z.device}")
-    if out_weight_g is None:
-        raise TypeError("out_weight_g (global slow net: output_linear D → C weight) is required: a tensor, not None")
-    if out_weight_g is not None:
-        if not isinstance(out_weight_g, torch.Tensor):
-            raise TypeError(f"out_weight_g must be a torch.Tensor, not {type(out_weight_g).__name__}")
-        if tuple(out_weight_g.shape) != (C, D):
-            raise ValueError(f"out_weight_g must have shape {(C, D)}, not {tuple(out_weight_g.shape)}")
-        if out_weight_g.dtype != Z.dtype or out_weight_g.device != Z.device:
-            raise ValueError(f"out_weight_g is {out_weight_g.dtype} on {out_weight_g.device} but Z is {Z.dtype} on {Z.device}")
-    if out_bias_g is None:
-        raise TypeError("out_bias_g (global slow net: output_linear bias) is required: a tensor, not None")
-    if out_bias_g is not None:
-        if not isinstance(out_bias_g, torch.Tensor):
-            raise TypeError(f"out_bias_g must be a torch.Tensor, not {type(out_bias_g).__name__}")
-        if tuple(out_bias_g.shape) != (C,):
-            raise ValueError(f"out_bias_g must have shape {(C,)}, not {tuple(out_bias_g.shape)}")
-        if out_bias_g.dtype != Z.dtype or out_bias_g.device != Z.device:
-            raise ValueError(f"out_bias_g is {out_bias_g.dtype} on {out_bias_g.device} but Z is {Z.dtype} on {Z.device}")
-    if omega_l is None:
-        raise TypeError("omega_l (local slow net: frequencies of the sinusoidal layer (Linear2d 2 → D weight)) is required: a tensor, not None")
-    if omega_l is not None:
-        if not isinstance(omega_l, torch.Tensor):
-            raise TypeError(f"omega_l must be a torch.Tensor, not {type(omega_l).__name__}")
-        if tuple(omega_l.shape) != (D, 2):
-            raise ValueError(f"omega_l must have shape {(D, 2)}, not {tuple(omega_l.shape)}")
-        if omega_l.dtype != Z.dtype or omega_l.device != Z.device:
-            raise ValueError(f"omega_l is {omega_l.dtype} on {omega_l.device} but Z is {Z.dtype} on {Z.device}")
-    if phi_l is None:
-        raise TypeError("phi_l (local slow net: phases of the sinusoidal layer (its bias)) is required: a tensor, not None")
-    if phi_l is not None:
-        if not isinstance(phi_l, torch.Tensor):
-            raise TypeError(f"phi_l must be a torch.Tensor, not {type(phi_l).__name__}")
-        if tuple(phi_l.shape) != (D,):
-            raise ValueError(f"phi_l must have shape {(D,)}, not {tuple(phi_l.shape)}")
-        if phi_l.dtype != Z.dtype or phi_l.device != Z.device:
-            raise ValueError(f"phi_l is {phi_l.dtype} on {phi_l.device} but Z is {Z.dtype} on {Z.device}")
-    if out_weight_l is None:
-        raise TypeError("out_weight_l (local slow net: output_linear D → C weight) is required: a tensor, not None")
-    if out_weight_l is not None:
-        if not isinstance(out_weight_l, torch.Tensor):
-            raise TypeError(f"out_weight_l must be a torch.Tensor, not {type(out_weight_l).__name__}")
-        if tuple(out_weight_l.shape) != (C, D):
-            raise ValueError(f"out_weight_l must have shape {(C, D)}, not {tuple(out_weight_l.shape)}")
-        if out_weight_l.dtype != Z.dtype or out_weight_l.device != Z.device:
-            raise ValueError(f"out_weight_l is {out_weight_l.dtype} on {out_weight_l.device} but Z is {Z.dtype} on {Z.device}")
-    if out_bias_l is None:
-        raise TypeError("out_bias_l (local slow net: output_linear bias) is required: a tensor, not None")
-    if out_bias_l is not None:
-        if not isinstance(out_bias_l, torch.Tensor):
-            raise TypeError(f"out_bias_l must be a torch.Tensor, not {type(out_bias_l).__name__}")
-        if tuple(out_bias_l.shape) != (C,):
-            raise ValueError(f"out_bias_l must have shape {(C,)}, not {tuple(out_bias_l.shape)}")
-        if out_bias_l.dtype != Z.dtype or out_bias_l.device != Z.device:
-            raise ValueError(f"out_bias_l is {out_bias_l.dtype} on {out_bias_l.device} but Z is {Z.dtype} on {Z.device}")
-    if fast_bias is None:
-        raise TypeError("fast_bias (the local branch's scalar bias (HyperZZW_L.fast_bias)) is required: a tensor, not None")
-    if fast_bias is not None:
-        if not isinstance(fast_bias, torch.Tensor):
-            raise TypeError(f"fast_bias must be a torch.Tensor, not {type(fast_bias).__name__}")
-        if tuple(fast_bias.shape) != (1,):
-            raise ValueError(f"fast_bias must have shape {(1,)}, not {tuple(fast_bias.shape)}")
-        if fast_bias.dtype != Z.dtype or fast_bias.device != Z.device:
-            raise ValueError(f"fast_bias is {fast_bias.dtype} on {fast_bias.device} but Z is {Z.dtype} on {Z.device}")
+    _parameter('omega_g', omega_g, (D, 2), Z, 'Z', 'global slow net: frequencies of the sinusoidal layer (Linear2d 2 → D weight)')
+    _parameter('phi_g', phi_g, (D,), Z, 'Z', 'global slow net: phases of the sinusoidal layer (its bias)')
+    _parameter('out_weight_g', out_weight_g, (C, D), Z, 'Z', 'global slow net: output_linear D → C weight')
+    _parameter('out_bias_g', out_bias_g, (C,), Z, 'Z', 'global slow net: output_linear bias')
+    _parameter('omega_l', omega_l, (D, 2), Z, 'Z', 'local slow net: frequencies of the sinusoidal layer (Linear2d 2 → D weight)')
+    _parameter('phi_l', phi_l, (D,), Z, 'Z', 'local slow net: phases of the sinusoidal layer (its bias)')
+    _parameter('out_weight_l', out_weight_l, (C, D), Z, 'Z', 'local slow net: output_linear D → C weight')
+    _parameter('out_bias_l', out_bias_l, (C,), Z, 'Z', 'local slow net: output_linear bias')
+    _parameter('fast_bias', fast_bias, (1,), Z, 'Z', "the local branch's scalar bias (HyperZZW_L.fast_bias)")
 
 
 def hyperzzw_code_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, *, C, D, R, P, path="auto"):
@@ -330,14 +275,10 @@ class HyperzzwCodeEvolution(nn.Module):
     def __init__(self, C, D, R, P, *, device=None, dtype=None):
         super().__init__()
         C, D, R, P = _size(C), _size(D), _size(R), _size(P)   # numpy integers as ints
-        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-            raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
-            raise ValueError(f"D (hidden width of the slow nets) must be an integer ≥ 1 and < 2^31, not {D!r}")
-        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-            raise ValueError(f"R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points)) must be an integer ≥ 1 and < 2^31, not {R!r}")
-        if not (isinstance(P, int) and not isinstance(P, bool) and 1 <= P < 2 ** 31):
-            raise ValueError(f"P (rows (and columns) per context bin: H = W = k·P) must be an integer ≥ 1 and < 2^31, not {P!r}")
+        _integer('C (channels)', C, 1)
+        _integer('D (hidden width of the slow nets)', D, 1)
+        _integer('R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points))', R, 1)
+        _integer('P (rows (and columns) per context bin: H = W = k·P)', P, 1)
         self.C = C
         self.D = D
         self.R = R

@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -153,16 +174,11 @@ def _kernels_wanted(x):
 
 def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g, D, R, s):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
-        raise ValueError(f"G (groups (official: C/16)) must be an integer ≥ 1 and < 2^31, not {G!r}")
-    if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
-        raise ValueError(f"C_g (channels per group (official group_channels = 16)) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
-    if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
-        raise ValueError(f"D (hidden channels of the kernel generator (official: C/4)) must be an integer ≥ 1 and < 2^31, not {D!r}")
-    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-        raise ValueError(f"R (kernel radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
-    if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
-        raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
+    _integer('G (groups (official: C/16))', G, 1)
+    _integer('C_g (channels per group (official group_channels = 16))', C_g, 1)
+    _integer('D (hidden channels of the kernel generator (official: C/4))', D, 1)
+    _integer('R (kernel radius: K = 2R + 1)', R, 1)
+    _integer('s (stride)', s, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -180,51 +196,11 @@ def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g,
         raise ValueError(f"axis 3 of x must be a multiple of s = {s}; got shape {tuple(x.shape)}")
     if not (x.shape[1] == (C_g * G)):
         raise ValueError(f"axis 1 of x must have length C_g·G = {(C_g * G)}; got shape {tuple(x.shape)}")
-    if reduce_weight is None:
-        raise TypeError("reduce_weight (kernel generator: reduction 1×1 conv weight (no bias)) is required: a tensor, not None")
-    if reduce_weight is not None:
-        if not isinstance(reduce_weight, torch.Tensor):
-            raise TypeError(f"reduce_weight must be a torch.Tensor, not {type(reduce_weight).__name__}")
-        if tuple(reduce_weight.shape) != (D, (C_g * G)):
-            raise ValueError(f"reduce_weight must have shape {(D, (C_g * G))}, not {tuple(reduce_weight.shape)}")
-        if reduce_weight.dtype != x.dtype or reduce_weight.device != x.device:
-            raise ValueError(f"reduce_weight is {reduce_weight.dtype} on {reduce_weight.device} but x is {x.dtype} on {x.device}")
-    if bn_scale is None:
-        raise TypeError("bn_scale (kernel generator: BatchNorm scale weight/√(var+ε) (eval mode)) is required: a tensor, not None")
-    if bn_scale is not None:
-        if not isinstance(bn_scale, torch.Tensor):
-            raise TypeError(f"bn_scale must be a torch.Tensor, not {type(bn_scale).__name__}")
-        if tuple(bn_scale.shape) != (D,):
-            raise ValueError(f"bn_scale must have shape {(D,)}, not {tuple(bn_scale.shape)}")
-        if bn_scale.dtype != x.dtype or bn_scale.device != x.device:
-            raise ValueError(f"bn_scale is {bn_scale.dtype} on {bn_scale.device} but x is {x.dtype} on {x.device}")
-    if bn_shift is None:
-        raise TypeError("bn_shift (kernel generator: BatchNorm shift bias − mean·scale (eval mode)) is required: a tensor, not None")
-    if bn_shift is not None:
-        if not isinstance(bn_shift, torch.Tensor):
-            raise TypeError(f"bn_shift must be a torch.Tensor, not {type(bn_shift).__name__}")
-        if tuple(bn_shift.shape) != (D,):
-            raise ValueError(f"bn_shift must have shape {(D,)}, not {tuple(bn_shift.shape)}")
-        if bn_shift.dtype != x.dtype or bn_shift.device != x.device:
-            raise ValueError(f"bn_shift is {bn_shift.dtype} on {bn_shift.device} but x is {x.dtype} on {x.device}")
-    if span_weight is None:
-        raise TypeError("span_weight (kernel generator: span 1×1 conv weight) is required: a tensor, not None")
-    if span_weight is not None:
-        if not isinstance(span_weight, torch.Tensor):
-            raise TypeError(f"span_weight must be a torch.Tensor, not {type(span_weight).__name__}")
-        if tuple(span_weight.shape) != ((G * (((2 * R) + 1) ** 2)), D):
-            raise ValueError(f"span_weight must have shape {((G * (((2 * R) + 1) ** 2)), D)}, not {tuple(span_weight.shape)}")
-        if span_weight.dtype != x.dtype or span_weight.device != x.device:
-            raise ValueError(f"span_weight is {span_weight.dtype} on {span_weight.device} but x is {x.dtype} on {x.device}")
-    if span_bias is None:
-        raise TypeError("span_bias (kernel generator: span 1×1 conv bias) is required: a tensor, not None")
-    if span_bias is not None:
-        if not isinstance(span_bias, torch.Tensor):
-            raise TypeError(f"span_bias must be a torch.Tensor, not {type(span_bias).__name__}")
-        if tuple(span_bias.shape) != ((G * (((2 * R) + 1) ** 2)),):
-            raise ValueError(f"span_bias must have shape {((G * (((2 * R) + 1) ** 2)),)}, not {tuple(span_bias.shape)}")
-        if span_bias.dtype != x.dtype or span_bias.device != x.device:
-            raise ValueError(f"span_bias is {span_bias.dtype} on {span_bias.device} but x is {x.dtype} on {x.device}")
+    _parameter('reduce_weight', reduce_weight, (D, (C_g * G)), x, 'x', 'kernel generator: reduction 1×1 conv weight (no bias)')
+    _parameter('bn_scale', bn_scale, (D,), x, 'x', 'kernel generator: BatchNorm scale weight/√(var+ε) (eval mode)')
+    _parameter('bn_shift', bn_shift, (D,), x, 'x', 'kernel generator: BatchNorm shift bias − mean·scale (eval mode)')
+    _parameter('span_weight', span_weight, ((G * (((2 * R) + 1) ** 2)), D), x, 'x', 'kernel generator: span 1×1 conv weight')
+    _parameter('span_bias', span_bias, ((G * (((2 * R) + 1) ** 2)),), x, 'x', 'kernel generator: span 1×1 conv bias')
 
 
 def involution_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, *, G, C_g, D, R, s, path="auto"):
@@ -345,16 +321,11 @@ class InvolutionEvolution(nn.Module):
     def __init__(self, G, C_g, D, R, s, *, device=None, dtype=None):
         super().__init__()
         G, C_g, D, R, s = _size(G), _size(C_g), _size(D), _size(R), _size(s)   # numpy integers as ints
-        if not (isinstance(G, int) and not isinstance(G, bool) and 1 <= G < 2 ** 31):
-            raise ValueError(f"G (groups (official: C/16)) must be an integer ≥ 1 and < 2^31, not {G!r}")
-        if not (isinstance(C_g, int) and not isinstance(C_g, bool) and 1 <= C_g < 2 ** 31):
-            raise ValueError(f"C_g (channels per group (official group_channels = 16)) must be an integer ≥ 1 and < 2^31, not {C_g!r}")
-        if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
-            raise ValueError(f"D (hidden channels of the kernel generator (official: C/4)) must be an integer ≥ 1 and < 2^31, not {D!r}")
-        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-            raise ValueError(f"R (kernel radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
-        if not (isinstance(s, int) and not isinstance(s, bool) and 1 <= s < 2 ** 31):
-            raise ValueError(f"s (stride) must be an integer ≥ 1 and < 2^31, not {s!r}")
+        _integer('G (groups (official: C/16))', G, 1)
+        _integer('C_g (channels per group (official group_channels = 16))', C_g, 1)
+        _integer('D (hidden channels of the kernel generator (official: C/4))', D, 1)
+        _integer('R (kernel radius: K = 2R + 1)', R, 1)
+        _integer('s (stride)', s, 1)
         self.G = G
         self.C_g = C_g
         self.D = D

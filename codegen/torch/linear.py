@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -153,10 +174,8 @@ def _kernels_wanted(x):
 
 def _check(x, weight, bias, C, O):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-        raise ValueError(f"C (input features) must be an integer ≥ 1 and < 2^31, not {C!r}")
-    if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
-        raise ValueError(f"O (output features) must be an integer ≥ 1 and < 2^31, not {O!r}")
+    _integer('C (input features)', C, 1)
+    _integer('O (output features)', O, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -170,22 +189,8 @@ def _check(x, weight, bias, C, O):
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[2] == C):
         raise ValueError(f"axis 2 of x must have length C = {C}; got shape {tuple(x.shape)}")
-    if weight is None:
-        raise TypeError("weight (weight (PyTorch layout: out_features × in_features)) is required: a tensor, not None")
-    if weight is not None:
-        if not isinstance(weight, torch.Tensor):
-            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
-        if tuple(weight.shape) != (O, C):
-            raise ValueError(f"weight must have shape {(O, C)}, not {tuple(weight.shape)}")
-        if weight.dtype != x.dtype or weight.device != x.device:
-            raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
-    if bias is not None:
-        if not isinstance(bias, torch.Tensor):
-            raise TypeError(f"bias must be a torch.Tensor, not {type(bias).__name__}")
-        if tuple(bias.shape) != (O,):
-            raise ValueError(f"bias must have shape {(O,)}, not {tuple(bias.shape)}")
-        if bias.dtype != x.dtype or bias.device != x.device:
-            raise ValueError(f"bias is {bias.dtype} on {bias.device} but x is {x.dtype} on {x.device}")
+    _parameter('weight', weight, (O, C), x, 'x', 'weight (PyTorch layout: out_features × in_features)')
+    _parameter('bias', bias, (O,), x, 'x', '')
 
 
 def linear_evolution(x, weight, bias, *, C, O, path="auto"):
@@ -291,10 +296,8 @@ class LinearEvolution(nn.Module):
     def __init__(self, C, O, *, device=None, dtype=None):
         super().__init__()
         C, O = _size(C), _size(O)   # numpy integers as ints
-        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-            raise ValueError(f"C (input features) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
-            raise ValueError(f"O (output features) must be an integer ≥ 1 and < 2^31, not {O!r}")
+        _integer('C (input features)', C, 1)
+        _integer('O (output features)', O, 1)
         self.C = C
         self.O = O
         factory = {"device": device, "dtype": dtype}

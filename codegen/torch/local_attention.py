@@ -49,22 +49,56 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 def _softmax(t, first, count):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
     fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
-    them last."""
+    them last; weights below the smallest normal float are 0 (_normal)."""
     dims = list(range(first, first + count))
     if t.numel() > 0 and not torch.compiler.is_compiling():   # (compiled, strides are symbolic: the layout is inductor's)
         order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
         at = [order.index(a) for a in dims]
         if t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
             p = t.permute(order)
-            s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
+            s = _normal(torch.softmax(p.flatten(at[0], at[-1]), dim=at[0])).view(p.shape)
             return s.permute([order.index(a) for a in range(t.dim())])
     last = list(range(t.dim() - count, t.dim()))
     moved = t.movedim(dims, last)
     flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))
-    return torch.softmax(flat, dim=-1).view(moved.shape).movedim(last, dims)
+    return _normal(torch.softmax(flat, dim=-1)).view(moved.shape).movedim(last, dims)
+
+
+def _normal(s):
+    """Softmax weights ``s`` with the subnormal ones (below the dtype's smallest normal number: logits ~87 below their
+    row's largest in float32, ~708 in float64) as 0. Each changes a weighted sum by less than that number times a
+    value, far below its rounding (the weights sum to 1), but every multiply-add with a subnormal operand takes a
+    slow microcode path on x86 CPUs: with sharp attention the products after the softmax ran up to 70× slower."""
+    if s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
+        return s
+    tiny = torch.finfo(s.dtype).tiny
+    if torch.is_grad_enabled() and s.requires_grad:
+        return torch.threshold(s, tiny, 0.0)   # (its backward passes the gradient where s is kept)
+    return torch.threshold_(s, tiny, 0.0)
 
 
 def _standalone_runtime():
@@ -125,12 +159,9 @@ def _kernels_wanted(x):
 
 def _check(x, query_weight, key_weight, value_weight, N, d, R):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-        raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-    if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
-        raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
-    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-        raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
+    _integer('N (heads)', N, 1)
+    _integer('d (channels per head)', d, 1)
+    _integer('R (window radius: K = 2R + 1)', R, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -144,33 +175,9 @@ def _check(x, query_weight, key_weight, value_weight, N, d, R):
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == (N * d)):
         raise ValueError(f"axis 1 of x must have length N·d = {(N * d)}; got shape {tuple(x.shape)}")
-    if query_weight is None:
-        raise TypeError("query_weight (query projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
-    if query_weight is not None:
-        if not isinstance(query_weight, torch.Tensor):
-            raise TypeError(f"query_weight must be a torch.Tensor, not {type(query_weight).__name__}")
-        if tuple(query_weight.shape) != ((N * d), (N * d)):
-            raise ValueError(f"query_weight must have shape {((N * d), (N * d))}, not {tuple(query_weight.shape)}")
-        if query_weight.dtype != x.dtype or query_weight.device != x.device:
-            raise ValueError(f"query_weight is {query_weight.dtype} on {query_weight.device} but x is {x.dtype} on {x.device}")
-    if key_weight is None:
-        raise TypeError("key_weight (key projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
-    if key_weight is not None:
-        if not isinstance(key_weight, torch.Tensor):
-            raise TypeError(f"key_weight must be a torch.Tensor, not {type(key_weight).__name__}")
-        if tuple(key_weight.shape) != ((N * d), (N * d)):
-            raise ValueError(f"key_weight must have shape {((N * d), (N * d))}, not {tuple(key_weight.shape)}")
-        if key_weight.dtype != x.dtype or key_weight.device != x.device:
-            raise ValueError(f"key_weight is {key_weight.dtype} on {key_weight.device} but x is {x.dtype} on {x.device}")
-    if value_weight is None:
-        raise TypeError("value_weight (value projection: 1×1 conv weight (no bias)) is required: a tensor, not None")
-    if value_weight is not None:
-        if not isinstance(value_weight, torch.Tensor):
-            raise TypeError(f"value_weight must be a torch.Tensor, not {type(value_weight).__name__}")
-        if tuple(value_weight.shape) != ((N * d), (N * d)):
-            raise ValueError(f"value_weight must have shape {((N * d), (N * d))}, not {tuple(value_weight.shape)}")
-        if value_weight.dtype != x.dtype or value_weight.device != x.device:
-            raise ValueError(f"value_weight is {value_weight.dtype} on {value_weight.device} but x is {x.dtype} on {x.device}")
+    _parameter('query_weight', query_weight, ((N * d), (N * d)), x, 'x', 'query projection: 1×1 conv weight (no bias)')
+    _parameter('key_weight', key_weight, ((N * d), (N * d)), x, 'x', 'key projection: 1×1 conv weight (no bias)')
+    _parameter('value_weight', value_weight, ((N * d), (N * d)), x, 'x', 'value projection: 1×1 conv weight (no bias)')
 
 
 def local_attention_evolution(x, query_weight, key_weight, value_weight, *, N, d, R, path="auto"):
@@ -315,12 +322,9 @@ class LocalAttentionEvolution(nn.Module):
     def __init__(self, N, d, R, *, device=None, dtype=None):
         super().__init__()
         N, d, R = _size(N), _size(d), _size(R)   # numpy integers as ints
-        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-            raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-        if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
-            raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
-        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-            raise ValueError(f"R (window radius: K = 2R + 1) must be an integer ≥ 1 and < 2^31, not {R!r}")
+        _integer('N (heads)', N, 1)
+        _integer('d (channels per head)', d, 1)
+        _integer('R (window radius: K = 2R + 1)', R, 1)
         self.N = N
         self.d = d
         self.R = R

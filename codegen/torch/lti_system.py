@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 _SPLIT_FROM = 2 ** 20   # entries of x from which _conv1d splits a convolution padded past 'same' (below: F.pad)
 
 
@@ -139,10 +160,8 @@ def _kernels_wanted(x):
 
 def _check(x, weight, C, K):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-        raise ValueError(f"C (channels (each with its own filter)) must be an integer ≥ 1 and < 2^31, not {C!r}")
-    if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
-        raise ValueError(f"K (filter length (K ≤ L)) must be an integer ≥ 1 and < 2^31, not {K!r}")
+    _integer('C (channels (each with its own filter))', C, 1)
+    _integer('K (filter length (K ≤ L))', K, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -156,15 +175,7 @@ def _check(x, weight, C, K):
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
-    if weight is None:
-        raise TypeError("weight (each channel's filter (impulse response), tap k at delay k) is required: a tensor, not None")
-    if weight is not None:
-        if not isinstance(weight, torch.Tensor):
-            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
-        if tuple(weight.shape) != (C, K):
-            raise ValueError(f"weight must have shape {(C, K)}, not {tuple(weight.shape)}")
-        if weight.dtype != x.dtype or weight.device != x.device:
-            raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
+    _parameter('weight', weight, (C, K), x, 'x', "each channel's filter (impulse response), tap k at delay k")
 
 
 def lti_system_evolution(x, weight, *, C, K, path="auto"):
@@ -275,10 +286,8 @@ class LtiSystemEvolution(nn.Module):
     def __init__(self, C, K, *, device=None, dtype=None):
         super().__init__()
         C, K = _size(C), _size(K)   # numpy integers as ints
-        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-            raise ValueError(f"C (channels (each with its own filter)) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        if not (isinstance(K, int) and not isinstance(K, bool) and 1 <= K < 2 ** 31):
-            raise ValueError(f"K (filter length (K ≤ L)) must be an integer ≥ 1 and < 2^31, not {K!r}")
+        _integer('C (channels (each with its own filter))', C, 1)
+        _integer('K (filter length (K ≤ L))', K, 1)
         self.C = C
         self.K = K
         factory = {"device": device, "dtype": dtype}

@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -98,19 +119,32 @@ def _computes_otherwise(m, base):
 def _softmax(t, first, count):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
     fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
-    them last."""
+    them last; weights below the smallest normal float are 0 (_normal)."""
     dims = list(range(first, first + count))
     if t.numel() > 0 and not torch.compiler.is_compiling():   # (compiled, strides are symbolic: the layout is inductor's)
         order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
         at = [order.index(a) for a in dims]
         if t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
             p = t.permute(order)
-            s = torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]).view(p.shape)
+            s = _normal(torch.softmax(p.flatten(at[0], at[-1]), dim=at[0])).view(p.shape)
             return s.permute([order.index(a) for a in range(t.dim())])
     last = list(range(t.dim() - count, t.dim()))
     moved = t.movedim(dims, last)
     flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))
-    return torch.softmax(flat, dim=-1).view(moved.shape).movedim(last, dims)
+    return _normal(torch.softmax(flat, dim=-1)).view(moved.shape).movedim(last, dims)
+
+
+def _normal(s):
+    """Softmax weights ``s`` with the subnormal ones (below the dtype's smallest normal number: logits ~87 below their
+    row's largest in float32, ~708 in float64) as 0. Each changes a weighted sum by less than that number times a
+    value, far below its rounding (the weights sum to 1), but every multiply-add with a subnormal operand takes a
+    slow microcode path on x86 CPUs: with sharp attention the products after the softmax ran up to 70× slower."""
+    if s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
+        return s
+    tiny = torch.finfo(s.dtype).tiny
+    if torch.is_grad_enabled() and s.requires_grad:
+        return torch.threshold(s, tiny, 0.0)   # (its backward passes the gradient where s is kept)
+    return torch.threshold_(s, tiny, 0.0)
 
 
 def _kernels_available(device_type):
@@ -134,12 +168,9 @@ def _kernels_wanted(x):
 
 def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, N, d, L):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-        raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-    if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
-        raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
-    if not (isinstance(L, int) and not isinstance(L, bool) and 1 <= L < 2 ** 31):
-        raise ValueError(f"L (tokens) must be an integer ≥ 1 and < 2^31, not {L!r}")
+    _integer('N (heads)', N, 1)
+    _integer('d (channels per head)', d, 1)
+    _integer('L (tokens)', L, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -155,87 +186,15 @@ def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, 
         raise ValueError(f"axis 1 of x must have length N·d = {(N * d)}; got shape {tuple(x.shape)}")
     if not (x.shape[2] == L):
         raise ValueError(f"axis 2 of x must have length L = {L}; got shape {tuple(x.shape)}")
-    if q_weight is None:
-        raise TypeError("q_weight (query projection weight) is required: a tensor, not None")
-    if q_weight is not None:
-        if not isinstance(q_weight, torch.Tensor):
-            raise TypeError(f"q_weight must be a torch.Tensor, not {type(q_weight).__name__}")
-        if tuple(q_weight.shape) != ((N * d), (N * d)):
-            raise ValueError(f"q_weight must have shape {((N * d), (N * d))}, not {tuple(q_weight.shape)}")
-        if q_weight.dtype != x.dtype or q_weight.device != x.device:
-            raise ValueError(f"q_weight is {q_weight.dtype} on {q_weight.device} but x is {x.dtype} on {x.device}")
-    if q_bias is None:
-        raise TypeError("q_bias (query projection bias) is required: a tensor, not None")
-    if q_bias is not None:
-        if not isinstance(q_bias, torch.Tensor):
-            raise TypeError(f"q_bias must be a torch.Tensor, not {type(q_bias).__name__}")
-        if tuple(q_bias.shape) != ((N * d),):
-            raise ValueError(f"q_bias must have shape {((N * d),)}, not {tuple(q_bias.shape)}")
-        if q_bias.dtype != x.dtype or q_bias.device != x.device:
-            raise ValueError(f"q_bias is {q_bias.dtype} on {q_bias.device} but x is {x.dtype} on {x.device}")
-    if k_weight is None:
-        raise TypeError("k_weight (key projection weight) is required: a tensor, not None")
-    if k_weight is not None:
-        if not isinstance(k_weight, torch.Tensor):
-            raise TypeError(f"k_weight must be a torch.Tensor, not {type(k_weight).__name__}")
-        if tuple(k_weight.shape) != ((N * d), (N * d)):
-            raise ValueError(f"k_weight must have shape {((N * d), (N * d))}, not {tuple(k_weight.shape)}")
-        if k_weight.dtype != x.dtype or k_weight.device != x.device:
-            raise ValueError(f"k_weight is {k_weight.dtype} on {k_weight.device} but x is {x.dtype} on {x.device}")
-    if k_bias is None:
-        raise TypeError("k_bias (key projection bias) is required: a tensor, not None")
-    if k_bias is not None:
-        if not isinstance(k_bias, torch.Tensor):
-            raise TypeError(f"k_bias must be a torch.Tensor, not {type(k_bias).__name__}")
-        if tuple(k_bias.shape) != ((N * d),):
-            raise ValueError(f"k_bias must have shape {((N * d),)}, not {tuple(k_bias.shape)}")
-        if k_bias.dtype != x.dtype or k_bias.device != x.device:
-            raise ValueError(f"k_bias is {k_bias.dtype} on {k_bias.device} but x is {x.dtype} on {x.device}")
-    if v_weight is None:
-        raise TypeError("v_weight (value projection weight) is required: a tensor, not None")
-    if v_weight is not None:
-        if not isinstance(v_weight, torch.Tensor):
-            raise TypeError(f"v_weight must be a torch.Tensor, not {type(v_weight).__name__}")
-        if tuple(v_weight.shape) != ((N * d), (N * d)):
-            raise ValueError(f"v_weight must have shape {((N * d), (N * d))}, not {tuple(v_weight.shape)}")
-        if v_weight.dtype != x.dtype or v_weight.device != x.device:
-            raise ValueError(f"v_weight is {v_weight.dtype} on {v_weight.device} but x is {x.dtype} on {x.device}")
-    if v_bias is None:
-        raise TypeError("v_bias (value projection bias) is required: a tensor, not None")
-    if v_bias is not None:
-        if not isinstance(v_bias, torch.Tensor):
-            raise TypeError(f"v_bias must be a torch.Tensor, not {type(v_bias).__name__}")
-        if tuple(v_bias.shape) != ((N * d),):
-            raise ValueError(f"v_bias must have shape {((N * d),)}, not {tuple(v_bias.shape)}")
-        if v_bias.dtype != x.dtype or v_bias.device != x.device:
-            raise ValueError(f"v_bias is {v_bias.dtype} on {v_bias.device} but x is {x.dtype} on {x.device}")
-    if out_weight is None:
-        raise TypeError("out_weight (output projection weight) is required: a tensor, not None")
-    if out_weight is not None:
-        if not isinstance(out_weight, torch.Tensor):
-            raise TypeError(f"out_weight must be a torch.Tensor, not {type(out_weight).__name__}")
-        if tuple(out_weight.shape) != ((N * d), (N * d)):
-            raise ValueError(f"out_weight must have shape {((N * d), (N * d))}, not {tuple(out_weight.shape)}")
-        if out_weight.dtype != x.dtype or out_weight.device != x.device:
-            raise ValueError(f"out_weight is {out_weight.dtype} on {out_weight.device} but x is {x.dtype} on {x.device}")
-    if out_bias is None:
-        raise TypeError("out_bias (output projection bias) is required: a tensor, not None")
-    if out_bias is not None:
-        if not isinstance(out_bias, torch.Tensor):
-            raise TypeError(f"out_bias must be a torch.Tensor, not {type(out_bias).__name__}")
-        if tuple(out_bias.shape) != ((N * d),):
-            raise ValueError(f"out_bias must have shape {((N * d),)}, not {tuple(out_bias.shape)}")
-        if out_bias.dtype != x.dtype or out_bias.device != x.device:
-            raise ValueError(f"out_bias is {out_bias.dtype} on {out_bias.device} but x is {x.dtype} on {x.device}")
-    if attn_bias is None:
-        raise TypeError("attn_bias (additive attention bias per head (query × key): a float attn_mask) is required: a tensor, not None")
-    if attn_bias is not None:
-        if not isinstance(attn_bias, torch.Tensor):
-            raise TypeError(f"attn_bias must be a torch.Tensor, not {type(attn_bias).__name__}")
-        if tuple(attn_bias.shape) != (N, L, L):
-            raise ValueError(f"attn_bias must have shape {(N, L, L)}, not {tuple(attn_bias.shape)}")
-        if attn_bias.dtype != x.dtype or attn_bias.device != x.device:
-            raise ValueError(f"attn_bias is {attn_bias.dtype} on {attn_bias.device} but x is {x.dtype} on {x.device}")
+    _parameter('q_weight', q_weight, ((N * d), (N * d)), x, 'x', 'query projection weight')
+    _parameter('q_bias', q_bias, ((N * d),), x, 'x', 'query projection bias')
+    _parameter('k_weight', k_weight, ((N * d), (N * d)), x, 'x', 'key projection weight')
+    _parameter('k_bias', k_bias, ((N * d),), x, 'x', 'key projection bias')
+    _parameter('v_weight', v_weight, ((N * d), (N * d)), x, 'x', 'value projection weight')
+    _parameter('v_bias', v_bias, ((N * d),), x, 'x', 'value projection bias')
+    _parameter('out_weight', out_weight, ((N * d), (N * d)), x, 'x', 'output projection weight')
+    _parameter('out_bias', out_bias, ((N * d),), x, 'x', 'output projection bias')
+    _parameter('attn_bias', attn_bias, (N, L, L), x, 'x', 'additive attention bias per head (query × key): a float attn_mask')
 
 
 def mhsa_bias_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, *, N, d, L, path="auto"):
@@ -379,12 +338,9 @@ class MhsaBiasEvolution(nn.Module):
     def __init__(self, N, d, L, *, device=None, dtype=None):
         super().__init__()
         N, d, L = _size(N), _size(d), _size(L)   # numpy integers as ints
-        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-            raise ValueError(f"N (heads) must be an integer ≥ 1 and < 2^31, not {N!r}")
-        if not (isinstance(d, int) and not isinstance(d, bool) and 1 <= d < 2 ** 31):
-            raise ValueError(f"d (channels per head) must be an integer ≥ 1 and < 2^31, not {d!r}")
-        if not (isinstance(L, int) and not isinstance(L, bool) and 1 <= L < 2 ** 31):
-            raise ValueError(f"L (tokens) must be an integer ≥ 1 and < 2^31, not {L!r}")
+        _integer('N (heads)', N, 1)
+        _integer('d (channels per head)', d, 1)
+        _integer('L (tokens)', L, 1)
         self.N = N
         self.d = d
         self.L = L

@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -107,12 +128,9 @@ def _kernels_wanted(x):
 
 def _check(x, weight, C, O, R):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-        raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-    if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
-        raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
-    if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-        raise ValueError(f"R (kernel radius: K = 2R + 1, zero padding R) must be an integer ≥ 1 and < 2^31, not {R!r}")
+    _integer('C (input channels)', C, 1)
+    _integer('O (output channels)', O, 1)
+    _integer('R (kernel radius: K = 2R + 1, zero padding R)', R, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -126,15 +144,7 @@ def _check(x, weight, C, O, R):
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
-    if weight is None:
-        raise TypeError("weight (convolution weight (PyTorch layout): tap (u, v)'s 1×1 weight is W[:, :, u, v]) is required: a tensor, not None")
-    if weight is not None:
-        if not isinstance(weight, torch.Tensor):
-            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
-        if tuple(weight.shape) != (O, C, ((2 * R) + 1), ((2 * R) + 1)):
-            raise ValueError(f"weight must have shape {(O, C, ((2 * R) + 1), ((2 * R) + 1))}, not {tuple(weight.shape)}")
-        if weight.dtype != x.dtype or weight.device != x.device:
-            raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
+    _parameter('weight', weight, (O, C, ((2 * R) + 1), ((2 * R) + 1)), x, 'x', "convolution weight (PyTorch layout): tap (u, v)'s 1×1 weight is W[:, :, u, v]")
 
 
 def shifted_pointwise_conv2d_evolution(x, weight, *, C, O, R, path="auto"):
@@ -249,12 +259,9 @@ class ShiftedPointwiseConv2dEvolution(nn.Module):
     def __init__(self, C, O, R, *, device=None, dtype=None):
         super().__init__()
         C, O, R = _size(C), _size(O), _size(R)   # numpy integers as ints
-        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-            raise ValueError(f"C (input channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        if not (isinstance(O, int) and not isinstance(O, bool) and 1 <= O < 2 ** 31):
-            raise ValueError(f"O (output channels) must be an integer ≥ 1 and < 2^31, not {O!r}")
-        if not (isinstance(R, int) and not isinstance(R, bool) and 1 <= R < 2 ** 31):
-            raise ValueError(f"R (kernel radius: K = 2R + 1, zero padding R) must be an integer ≥ 1 and < 2^31, not {R!r}")
+        _integer('C (input channels)', C, 1)
+        _integer('O (output channels)', O, 1)
+        _integer('R (kernel radius: K = 2R + 1, zero padding R)', R, 1)
         self.C = C
         self.O = O
         self.R = R

@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 def _kernels_available(device_type):
     return False
 
@@ -70,8 +91,7 @@ def _kernels_wanted(x):
 
 def _check(x, eigenvectors, spectral_filter, N):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-        raise ValueError(f"N (nodes) must be an integer ≥ 1 and < 2^31, not {N!r}")
+    _integer('N (nodes)', N, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -85,24 +105,8 @@ def _check(x, eigenvectors, spectral_filter, N):
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == N):
         raise ValueError(f"axis 1 of x must have length N = {N}; got shape {tuple(x.shape)}")
-    if eigenvectors is None:
-        raise TypeError("eigenvectors (Laplacian eigenvectors as columns (the graph Fourier basis)) is required: a tensor, not None")
-    if eigenvectors is not None:
-        if not isinstance(eigenvectors, torch.Tensor):
-            raise TypeError(f"eigenvectors must be a torch.Tensor, not {type(eigenvectors).__name__}")
-        if tuple(eigenvectors.shape) != (N, N):
-            raise ValueError(f"eigenvectors must have shape {(N, N)}, not {tuple(eigenvectors.shape)}")
-        if eigenvectors.dtype != x.dtype or eigenvectors.device != x.device:
-            raise ValueError(f"eigenvectors is {eigenvectors.dtype} on {eigenvectors.device} but x is {x.dtype} on {x.device}")
-    if spectral_filter is None:
-        raise TypeError("spectral_filter (spectral filter: its response g(λ_k) at each eigenvalue) is required: a tensor, not None")
-    if spectral_filter is not None:
-        if not isinstance(spectral_filter, torch.Tensor):
-            raise TypeError(f"spectral_filter must be a torch.Tensor, not {type(spectral_filter).__name__}")
-        if tuple(spectral_filter.shape) != (N,):
-            raise ValueError(f"spectral_filter must have shape {(N,)}, not {tuple(spectral_filter.shape)}")
-        if spectral_filter.dtype != x.dtype or spectral_filter.device != x.device:
-            raise ValueError(f"spectral_filter is {spectral_filter.dtype} on {spectral_filter.device} but x is {x.dtype} on {x.device}")
+    _parameter('eigenvectors', eigenvectors, (N, N), x, 'x', 'Laplacian eigenvectors as columns (the graph Fourier basis)')
+    _parameter('spectral_filter', spectral_filter, (N,), x, 'x', 'spectral filter: its response g(λ_k) at each eigenvalue')
 
 
 def spectral_graph_conv_evolution(x, eigenvectors, spectral_filter, *, N, path="auto"):
@@ -198,8 +202,7 @@ class SpectralGraphConvEvolution(nn.Module):
     def __init__(self, N, *, device=None, dtype=None):
         super().__init__()
         N = _size(N)   # numpy integers as ints
-        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-            raise ValueError(f"N (nodes) must be an integer ≥ 1 and < 2^31, not {N!r}")
+        _integer('N (nodes)', N, 1)
         self.N = N
         factory = {"device": device, "dtype": dtype}
         self.eigenvectors = nn.Parameter(torch.empty((N, N), **factory))  # Laplacian eigenvectors as columns (the graph Fourier basis)

@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -107,10 +128,8 @@ def _kernels_wanted(x):
 
 def _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-        raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-    if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
-        raise ValueError(f"D (squeeze channels (torchvision: squeeze_channels; C/16 in the paper)) must be an integer ≥ 1 and < 2^31, not {D!r}")
+    _integer('C (channels)', C, 1)
+    _integer('D (squeeze channels (torchvision: squeeze_channels; C/16 in the paper))', D, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -124,42 +143,10 @@ def _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D):
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
-    if fc1_weight is None:
-        raise TypeError("fc1_weight (fc1: squeeze 1×1 conv weight) is required: a tensor, not None")
-    if fc1_weight is not None:
-        if not isinstance(fc1_weight, torch.Tensor):
-            raise TypeError(f"fc1_weight must be a torch.Tensor, not {type(fc1_weight).__name__}")
-        if tuple(fc1_weight.shape) != (D, C):
-            raise ValueError(f"fc1_weight must have shape {(D, C)}, not {tuple(fc1_weight.shape)}")
-        if fc1_weight.dtype != x.dtype or fc1_weight.device != x.device:
-            raise ValueError(f"fc1_weight is {fc1_weight.dtype} on {fc1_weight.device} but x is {x.dtype} on {x.device}")
-    if fc1_bias is None:
-        raise TypeError("fc1_bias (fc1: squeeze 1×1 conv bias) is required: a tensor, not None")
-    if fc1_bias is not None:
-        if not isinstance(fc1_bias, torch.Tensor):
-            raise TypeError(f"fc1_bias must be a torch.Tensor, not {type(fc1_bias).__name__}")
-        if tuple(fc1_bias.shape) != (D,):
-            raise ValueError(f"fc1_bias must have shape {(D,)}, not {tuple(fc1_bias.shape)}")
-        if fc1_bias.dtype != x.dtype or fc1_bias.device != x.device:
-            raise ValueError(f"fc1_bias is {fc1_bias.dtype} on {fc1_bias.device} but x is {x.dtype} on {x.device}")
-    if fc2_weight is None:
-        raise TypeError("fc2_weight (fc2: excitation 1×1 conv weight) is required: a tensor, not None")
-    if fc2_weight is not None:
-        if not isinstance(fc2_weight, torch.Tensor):
-            raise TypeError(f"fc2_weight must be a torch.Tensor, not {type(fc2_weight).__name__}")
-        if tuple(fc2_weight.shape) != (C, D):
-            raise ValueError(f"fc2_weight must have shape {(C, D)}, not {tuple(fc2_weight.shape)}")
-        if fc2_weight.dtype != x.dtype or fc2_weight.device != x.device:
-            raise ValueError(f"fc2_weight is {fc2_weight.dtype} on {fc2_weight.device} but x is {x.dtype} on {x.device}")
-    if fc2_bias is None:
-        raise TypeError("fc2_bias (fc2: excitation 1×1 conv bias) is required: a tensor, not None")
-    if fc2_bias is not None:
-        if not isinstance(fc2_bias, torch.Tensor):
-            raise TypeError(f"fc2_bias must be a torch.Tensor, not {type(fc2_bias).__name__}")
-        if tuple(fc2_bias.shape) != (C,):
-            raise ValueError(f"fc2_bias must have shape {(C,)}, not {tuple(fc2_bias.shape)}")
-        if fc2_bias.dtype != x.dtype or fc2_bias.device != x.device:
-            raise ValueError(f"fc2_bias is {fc2_bias.dtype} on {fc2_bias.device} but x is {x.dtype} on {x.device}")
+    _parameter('fc1_weight', fc1_weight, (D, C), x, 'x', 'fc1: squeeze 1×1 conv weight')
+    _parameter('fc1_bias', fc1_bias, (D,), x, 'x', 'fc1: squeeze 1×1 conv bias')
+    _parameter('fc2_weight', fc2_weight, (C, D), x, 'x', 'fc2: excitation 1×1 conv weight')
+    _parameter('fc2_bias', fc2_bias, (C,), x, 'x', 'fc2: excitation 1×1 conv bias')
 
 
 def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, *, C, D, path="auto"):
@@ -303,10 +290,8 @@ class SqueezeExcitationEvolution(nn.Module):
     def __init__(self, C, D, *, device=None, dtype=None):
         super().__init__()
         C, D = _size(C), _size(D)   # numpy integers as ints
-        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-            raise ValueError(f"C (channels) must be an integer ≥ 1 and < 2^31, not {C!r}")
-        if not (isinstance(D, int) and not isinstance(D, bool) and 1 <= D < 2 ** 31):
-            raise ValueError(f"D (squeeze channels (torchvision: squeeze_channels; C/16 in the paper)) must be an integer ≥ 1 and < 2^31, not {D!r}")
+        _integer('C (channels)', C, 1)
+        _integer('D (squeeze channels (torchvision: squeeze_channels; C/16 in the paper))', D, 1)
         self.C = C
         self.D = D
         factory = {"device": device, "dtype": dtype}

@@ -49,6 +49,27 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _parameter(name, t, shape, value, value_name, required):
+    """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
+    tensor, not of ``shape``, or not of ``value``'s dtype and device."""
+    if t is None:
+        if required:
+            raise TypeError(f"{name} ({required}) is required: a tensor, not None")
+        return
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
+    if t.dtype != value.dtype or t.device != value.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -116,8 +137,7 @@ def _kernels_wanted(x):
 
 def _check(x, weight, bias, N):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-        raise ValueError(f"N (tokens) must be an integer ≥ 1 and < 2^31, not {N!r}")
+    _integer('N (tokens)', N, 1)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     if not (x.is_floating_point()):
@@ -131,24 +151,8 @@ def _check(x, weight, bias, N):
                              f"for such an input, slice it away before the call); got shape {tuple(x.shape)}")
     if not (x.shape[1] == N):
         raise ValueError(f"axis 1 of x must have length N = {N}; got shape {tuple(x.shape)}")
-    if weight is None:
-        raise TypeError("weight (token-mixing weight (nn.Linear(N, N) layout: output token × input token)) is required: a tensor, not None")
-    if weight is not None:
-        if not isinstance(weight, torch.Tensor):
-            raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
-        if tuple(weight.shape) != (N, N):
-            raise ValueError(f"weight must have shape {(N, N)}, not {tuple(weight.shape)}")
-        if weight.dtype != x.dtype or weight.device != x.device:
-            raise ValueError(f"weight is {weight.dtype} on {weight.device} but x is {x.dtype} on {x.device}")
-    if bias is None:
-        raise TypeError("bias (per-token bias) is required: a tensor, not None")
-    if bias is not None:
-        if not isinstance(bias, torch.Tensor):
-            raise TypeError(f"bias must be a torch.Tensor, not {type(bias).__name__}")
-        if tuple(bias.shape) != (N,):
-            raise ValueError(f"bias must have shape {(N,)}, not {tuple(bias.shape)}")
-        if bias.dtype != x.dtype or bias.device != x.device:
-            raise ValueError(f"bias is {bias.dtype} on {bias.device} but x is {x.dtype} on {x.device}")
+    _parameter('weight', weight, (N, N), x, 'x', 'token-mixing weight (nn.Linear(N, N) layout: output token × input token)')
+    _parameter('bias', bias, (N,), x, 'x', 'per-token bias')
 
 
 def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
@@ -227,8 +231,7 @@ class TokenMixingEvolution(nn.Module):
     def __init__(self, N, *, device=None, dtype=None):
         super().__init__()
         N = _size(N)   # numpy integers as ints
-        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-            raise ValueError(f"N (tokens) must be an integer ≥ 1 and < 2^31, not {N!r}")
+        _integer('N (tokens)', N, 1)
         self.N = N
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((N, N), **factory))  # token-mixing weight (nn.Linear(N, N) layout: output token × input token)

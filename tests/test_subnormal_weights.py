@@ -1,0 +1,85 @@
+"""Softmax weights below the smallest normal float are 0 in the generated modules (the template's ``_normal``):
+sharp attention (logits more than ~87 apart in float32) gave subnormal weights, and every product with one took a
+slow path on x86 CPUs (cordonnier_attention at its benchmark size: 37 ms against 6 ms). The values and gradients
+must stay those of the reference, on every mode the softmax runs in (no gradient, reverse, forward-mode)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from evosym import catalogue
+from evosym.coverage.modules import generated
+
+F32, F64 = torch.float32, torch.float64
+
+
+def _subnormal(t):
+    return int(((t != 0) & (t.abs() < torch.finfo(t.dtype).tiny)).sum())
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("grad", [False, True])
+def test_the_softmax_helper_drops_exactly_the_subnormal_weights(dtype, grad):
+    mod = generated("cordonnier_attention")
+    spread = {F32: 120.0, F64: 800.0}[dtype]   # logits spread past the dtype's normal range of exp
+    t = torch.linspace(0, -spread, 32, dtype=dtype).repeat(3, 2, 1).requires_grad_(grad)   # each row 0 … −spread
+    want = torch.softmax(t.detach(), dim=-1)
+    assert _subnormal(want) > 0   # the case in point: torch's softmax gives subnormal weights here
+    got = mod._softmax(t, 2, 1)
+    assert _subnormal(got) == 0
+    normal = want >= torch.finfo(dtype).tiny
+    assert torch.equal(got.detach()[normal], want[normal])   # the normal weights untouched, to the bit
+    assert not got.detach()[~normal].any()
+    if grad:   # the gradient of the kept weights is the softmax's; the dropped ones' is below any rounding
+        w = torch.randn(got.shape, dtype=dtype, generator=torch.Generator().manual_seed(0))
+        mine, = torch.autograd.grad((got * w).sum(), t)
+        theirs, = torch.autograd.grad((torch.softmax(t, dim=-1) * w).sum(), t)
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=torch.finfo(dtype).tiny * 8)
+
+
+def test_half_types_keep_their_weights():
+    mod = generated("cordonnier_attention")
+    t = torch.linspace(0, -30, 32, dtype=torch.bfloat16).reshape(1, 32)
+    torch.testing.assert_close(mod._softmax(t, 1, 1), torch.softmax(t, dim=-1), rtol=0, atol=0)
+
+
+def _cordonnier(alpha, dtype, grad):
+    g = torch.Generator().manual_seed(1)
+    t = {"x": torch.randn(2, 3, 7, 7, generator=g, dtype=dtype), "alpha": torch.tensor([alpha], dtype=dtype),
+         "WO": torch.randn(4, 27, generator=g, dtype=dtype), "bO": torch.randn(4, generator=g, dtype=dtype)}
+    for v in t.values():
+        v.requires_grad_(grad)
+    return t
+
+
+@pytest.mark.parametrize("path", ["auto", "generic"])
+@pytest.mark.parametrize("alpha", [3.0, 40.0])   # logits to −3·72 and −40·72: subnormal weights, and exp's zeros
+def test_sharp_cordonnier_attention_equals_its_reference(path, alpha):
+    mod = generated("cordonnier_attention")
+    op = catalogue.checked("cordonnier_attention").operator
+    sizes = dict(B=2, C=3, O=4, R=1, H=7, W=7)
+    t = _cordonnier(alpha, F32, True)
+    y = mod.cordonnier_attention_evolution(t["x"], t["alpha"], t["WO"], t["bO"], C=3, O=4, R=1, path=path)
+    t64 = {k: v.detach().double().requires_grad_() for k, v in t.items()}
+    want = op.torch_reference(t64, sizes)
+    torch.testing.assert_close(y.double(), want, rtol=1e-5, atol=1e-5)
+    w = torch.randn(y.shape, generator=torch.Generator().manual_seed(2))
+    mine = torch.autograd.grad((y * w).sum(), list(t.values()))
+    theirs = torch.autograd.grad((want * w.double()).sum(), list(t64.values()))
+    for a, b in zip(mine, theirs):
+        torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-4)
+    with torch.no_grad():   # the in-place form (no graph)
+        again = mod.cordonnier_attention_evolution(t["x"], t["alpha"], t["WO"], t["bO"], C=3, O=4, R=1, path=path)
+    torch.testing.assert_close(again, y.detach(), rtol=0, atol=0)
+
+
+def test_forward_mode_through_sharp_weights():
+    mod = generated("cordonnier_attention")
+    t = _cordonnier(3.0, F64, False)
+    tangent = torch.randn(t["x"].shape, dtype=F64, generator=torch.Generator().manual_seed(3))
+    f = lambda x: mod.cordonnier_attention_evolution(x, t["alpha"], t["WO"], t["bO"], C=3, O=4, R=1, path="generic")
+    _, jvp = torch.func.jvp(f, (t["x"],), (tangent,))
+    eps = 1e-6
+    torch.testing.assert_close(jvp, (f(t["x"] + eps * tangent) - f(t["x"] - eps * tangent)) / (2 * eps),
+                               rtol=1e-6, atol=1e-6)
