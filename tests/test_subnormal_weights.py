@@ -1,15 +1,21 @@
-"""Softmax weights below the smallest normal float are 0 in the generated modules (the template's ``_normal``):
-sharp attention (logits more than ~87 apart in float32) gave subnormal weights, and every product with one took a
-slow path on x86 CPUs (cordonnier_attention at its benchmark size: 37 ms against 6 ms). The values and gradients
-must stay those of the reference, on every mode the softmax runs in (no gradient, reverse, forward-mode)."""
+"""Softmax weights below the smallest normal float are 0 in the generated modules where every read of them is linear
+(the template's ``_normal``, the plan's ``_weights_linear``): sharp attention (logits more than ~87 apart in float32)
+gave subnormal weights, and every product with one took a slow path on x86 CPUs (cordonnier_attention at its
+benchmark size: 37 ms against 6 ms). The values and gradients must stay those of the reference, on every mode the
+softmax runs in (no gradient, reverse, forward-mode); a kernel that reads the weights otherwise keeps them."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+import sympy as sp
+
 from evosym import catalogue
+from evosym.codegen.plan import make_plan
+from evosym.codegen.render import render_torch
 from evosym.coverage.modules import generated
+from evosym.facts.softmax import reads_linearly
 
 F32, F64 = torch.float32, torch.float64
 
@@ -26,7 +32,8 @@ def test_the_softmax_helper_drops_exactly_the_subnormal_weights(dtype, grad):
     t = torch.linspace(0, -spread, 32, dtype=dtype).repeat(3, 2, 1).requires_grad_(grad)   # each row 0 … −spread
     want = torch.softmax(t.detach(), dim=-1)
     assert _subnormal(want) > 0   # the case in point: torch's softmax gives subnormal weights here
-    got = mod._softmax(t, 2, 1)
+    got = mod._softmax(t, 2, 1, flush=True)
+    assert _subnormal(mod._softmax(t.detach(), 2, 1)) == _subnormal(want)   # kept unless asked
     assert _subnormal(got) == 0
     normal = want >= torch.finfo(dtype).tiny
     assert torch.equal(got.detach()[normal], want[normal])   # the normal weights untouched, to the bit
@@ -41,7 +48,7 @@ def test_the_softmax_helper_drops_exactly_the_subnormal_weights(dtype, grad):
 def test_half_types_keep_their_weights():
     mod = generated("cordonnier_attention")
     t = torch.linspace(0, -30, 32, dtype=torch.bfloat16).reshape(1, 32)
-    torch.testing.assert_close(mod._softmax(t, 1, 1), torch.softmax(t, dim=-1), rtol=0, atol=0)
+    torch.testing.assert_close(mod._softmax(t, 1, 1, flush=True), torch.softmax(t, dim=-1), rtol=0, atol=0)
 
 
 def _cordonnier(alpha, dtype, grad):
@@ -83,3 +90,35 @@ def test_forward_mode_through_sharp_weights():
     eps = 1e-6
     torch.testing.assert_close(jvp, (f(t["x"] + eps * tangent) - f(t["x"] - eps * tangent)) / (2 * eps),
                                rtol=1e-6, atol=1e-6)
+
+
+A, V = sp.IndexedBase("A"), sp.IndexedBase("V")
+i, j, n = sp.symbols("i j n", integer=True)
+
+
+@pytest.mark.parametrize("expr, linear", [
+    (sp.Sum(3 * A[i, j] * V[j], (j, 0, n)), True),
+    (A[i, j] + V[j], True),
+    (sp.exp(V[j]) * A[i, j], True),                 # other factors may be anything
+    (sp.log(A[i, j]) * V[j], False),                # log(0) is −∞: a subnormal weight's log is finite
+    (A[i, j] ** 2, False),
+    (sp.sqrt(A[i, j]), False),                      # √(1e-40) = 1e-20 is no small change
+    (V[j] / A[i, j], False),
+    (A[i, j] * A[j, i], False),                     # two weights in one product
+    (sp.Piecewise((V[j], A[i, j] > 0), (0, True)), False),
+    (V[A[0, 0]], False),                            # an index
+    (A[A[0, 0], j], False),
+    (sp.Sum(V[j], (j, 0, A[0, 0])), False),         # a limit
+    (V[i] * V[j], True),                            # no read at all
+])
+def test_reads_linearly(expr, linear):
+    assert reads_linearly(expr, "A") is linear
+
+
+@pytest.mark.parametrize("mutate, flush", [(None, True), (lambda k: k ** 2, False), (lambda k: 2 * k + 1, True),
+                                           (lambda k: sp.exp(k), False)])
+def test_the_plan_flushes_only_weights_read_linearly(mutate, flush):
+    cp = catalogue.checked("cordonnier_attention")
+    src = render_torch(make_plan(cp, mutate_kernel=mutate, force_generic=True), cp.operator.torch_binding)
+    calls = [line for line in src.splitlines() if "= _softmax(" in line]
+    assert calls and all(("flush=True" in line) is flush for line in calls)

@@ -70,30 +70,30 @@ def _parameter(name, t, shape, value, value_name, required):
         raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
 
 
-def _softmax(t, first, count):
+def _softmax(t, first, count, flush=False):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
     fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
-    them last; weights below the smallest normal float are 0 (_normal)."""
+    them last; ``flush`` (where every read of the weights is linear): weights below the smallest normal float 0."""
     dims = list(range(first, first + count))
     if t.numel() > 0 and not torch.compiler.is_compiling():   # (compiled, strides are symbolic: the layout is inductor's)
         order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
         at = [order.index(a) for a in dims]
         if t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
             p = t.permute(order)
-            s = _normal(torch.softmax(p.flatten(at[0], at[-1]), dim=at[0])).view(p.shape)
+            s = _normal(torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]), flush).view(p.shape)
             return s.permute([order.index(a) for a in range(t.dim())])
     last = list(range(t.dim() - count, t.dim()))
     moved = t.movedim(dims, last)
     flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))
-    return _normal(torch.softmax(flat, dim=-1)).view(moved.shape).movedim(last, dims)
+    return _normal(torch.softmax(flat, dim=-1), flush).view(moved.shape).movedim(last, dims)
 
 
-def _normal(s):
+def _normal(s, flush):
     """Softmax weights ``s`` with the subnormal ones (below the dtype's smallest normal number: logits ~87 below their
-    row's largest in float32, ~708 in float64) as 0. Each changes a weighted sum by less than that number times a
-    value, far below its rounding (the weights sum to 1), but every multiply-add with a subnormal operand takes a
-    slow microcode path on x86 CPUs: with sharp attention the products after the softmax ran up to 70× slower."""
-    if s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
+    row's largest in float32, ~708 in float64) as 0 where ``flush`` (the plan found every read of them linear: each
+    then changes K̂ by less than that number times its cofactor); every multiply-add with a subnormal operand takes
+    a slow microcode path on x86 CPUs: with sharp attention the products after the softmax ran up to 70× slower."""
+    if not flush or s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
         return s
     tiny = torch.finfo(s.dtype).tiny
     if torch.is_grad_enabled() and s.requires_grad:
@@ -186,7 +186,7 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
     d1_2 = _as_grid((-(torch.as_tensor((((m - i - u) ** 2) + ((n - j - v) ** 2) - ((u - R) ** 2) - ((v - R) ** 2)), dtype=dtype, device=device) * d1_1)), 6, dtype, device)
     def_logit = d1_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
-    sm2 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
+    sm2 = _softmax(def_logit, 4, 2, flush=True)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted; subnormal weights 0 (every read linear)
     def_softmax_logit = sm2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # attn: attention weights of head (u, v): softmax of the logits over the keys (computed once, on its own grid)
     d3_1 = def_softmax_logit  # softmax_logit[u, v, i, j, m, n]: the whole tensor
@@ -221,7 +221,7 @@ def _kernel_tensor(x, alpha, out_weight, out_bias, *, C, O, R, L_out):
     d1_2 = _as_grid((-(torch.as_tensor((((m - i - u) ** 2) + ((n - j - v) ** 2) - ((u - R) ** 2) - ((v - R) ** 2)), dtype=dtype, device=device) * d1_1)), 6, dtype, device)
     def_logit = d1_2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
-    sm2 = _softmax(def_logit, 4, 2)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted
+    sm2 = _softmax(def_logit, 4, 2, flush=True)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted; subnormal weights 0 (every read linear)
     def_softmax_logit = sm2.expand((((2 * R) + 1), ((2 * R) + 1), H, W, (H + (2 * R)), ((2 * R) + W)))
     # attn: attention weights of head (u, v): softmax of the logits over the keys (computed once, on its own grid)
     d3_1 = def_softmax_logit  # softmax_logit[u, v, i, j, m, n]: the whole tensor

@@ -146,30 +146,30 @@ def _computes_otherwise(m, base):
     return ""
 
 
-def _softmax(t, first, count):
+def _softmax(t, first, count, flush=False):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
     fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
-    them last; weights below the smallest normal float are 0 (_normal)."""
+    them last; ``flush`` (where every read of the weights is linear): weights below the smallest normal float 0."""
     dims = list(range(first, first + count))
     if t.numel() > 0 and not torch.compiler.is_compiling():   # (compiled, strides are symbolic: the layout is inductor's)
         order = sorted(range(t.dim()), key=lambda a: -t.stride(a))   # memory order, outermost first
         at = [order.index(a) for a in dims]
         if t.permute(order).is_contiguous() and at == list(range(at[0], at[0] + count)):
             p = t.permute(order)
-            s = _normal(torch.softmax(p.flatten(at[0], at[-1]), dim=at[0])).view(p.shape)
+            s = _normal(torch.softmax(p.flatten(at[0], at[-1]), dim=at[0]), flush).view(p.shape)
             return s.permute([order.index(a) for a in range(t.dim())])
     last = list(range(t.dim() - count, t.dim()))
     moved = t.movedim(dims, last)
     flat = moved.reshape(tuple(moved.shape[:t.dim() - count]) + (math.prod(moved.shape[t.dim() - count:]),))
-    return _normal(torch.softmax(flat, dim=-1)).view(moved.shape).movedim(last, dims)
+    return _normal(torch.softmax(flat, dim=-1), flush).view(moved.shape).movedim(last, dims)
 
 
-def _normal(s):
+def _normal(s, flush):
     """Softmax weights ``s`` with the subnormal ones (below the dtype's smallest normal number: logits ~87 below their
-    row's largest in float32, ~708 in float64) as 0. Each changes a weighted sum by less than that number times a
-    value, far below its rounding (the weights sum to 1), but every multiply-add with a subnormal operand takes a
-    slow microcode path on x86 CPUs: with sharp attention the products after the softmax ran up to 70× slower."""
-    if s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
+    row's largest in float32, ~708 in float64) as 0 where ``flush`` (the plan found every read of them linear: each
+    then changes K̂ by less than that number times its cofactor); every multiply-add with a subnormal operand takes
+    a slow microcode path on x86 CPUs: with sharp attention the products after the softmax ran up to 70× slower."""
+    if not flush or s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
         return s
     tiny = torch.finfo(s.dtype).tiny
     if torch.is_grad_enabled() and s.requires_grad:
@@ -352,7 +352,7 @@ def _kernel_tensor(x, xk, xv, allowed, attn_mask, q_weight, q_bias, k_weight, k_
     # masked_softmax_logit: softmax of logit over its window axes (stable: max subtracted), masked: −∞ where the guard is 0 (computed once, on its own grid)
     g4_1 = allowed  # allowed[b, h, i, m]: the whole tensor
     g4_2 = _as_grid(g4_1, 4, dtype, device)
-    sm4 = _softmax(def_logit.masked_fill(g4_2 == 0, float('-inf')), 3, 1)  # exp(ℓ)/Σ exp(ℓ) over axes 3…3, max subtracted, masked
+    sm4 = _softmax(def_logit.masked_fill(g4_2 == 0, float('-inf')), 3, 1, flush=True)  # exp(ℓ)/Σ exp(ℓ) over axes 3…3, max subtracted, masked; subnormal weights 0 (every read linear)
     def_masked_softmax_logit = sm4.expand((B, N, L, S))
     k1 = def_masked_softmax_logit.permute(0, 1, 3, 2).reshape(B, N, S, L)  # masked_softmax_logit[b, g, i, u_tap]: the whole tensor
     k2 = _as_grid(k1, 4, dtype, device)

@@ -140,3 +140,24 @@ def rewrite_softmax(expr: sp.Expr, defs: dict, indicators=frozenset()):
             if node in reps:
                 break
     return expr.xreplace(reps), found, new_defs
+
+
+def reads_linearly(expr: sp.Expr, name: str) -> bool:
+    """Whether every read of the tensor ``name`` in ``expr`` enters it linearly: through sums and as one factor of a
+    product, never inside a power, a function, a bracket, a condition or an index. Then setting a weight below the
+    smallest normal float to 0 changes ``expr`` by less than that number times the weight's cofactor (the generated
+    softmax does so where every read is linear; a log or a square root of the weight would change by far more)."""
+    def reads(e):
+        return any(str(r.base.label) == name for r in e.atoms(sp.Indexed))
+
+    def linear(e):
+        if isinstance(e, sp.Indexed):
+            return not any(reads(i) for i in e.indices)   # (the read itself, or another tensor's)
+        if isinstance(e, sp.Add):
+            return all(linear(a) for a in e.args)
+        if isinstance(e, sp.Mul):
+            return sum(reads(a) for a in e.args) <= 1 and all(linear(a) for a in e.args)
+        if isinstance(e, sp.Sum):
+            return linear(e.function) and not any(reads(b) for lim in e.limits for b in lim[1:])
+        return not reads(e)
+    return linear(expr)
