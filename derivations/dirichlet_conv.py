@@ -10,6 +10,8 @@ K[o, c, p, m] = δ(o, c)·Σ_d δ((d + 1)(m + 1), p + 1)·f[c, d] = δ(o, c)·f(
 Ω(p) = {m : (m + 1) | (p + 1)}, the divisors of n (an index set, not a window).
 """
 
+import functools
+
 import sympy as sp
 
 from evosym import IndexSet, Operator, TensorDecl
@@ -37,14 +39,24 @@ def dirichlet_reference(arrays, sizes):
     return out
 
 
-def torch_reference(t, sizes):
-    """The same direct sum in torch ops (for the checks of generated code)."""
+@functools.lru_cache(maxsize=8)
+def _divisor_pairs(n_max):
+    """Every (n, d) with d | n ≤ n_max, as three index rows (n − 1, d − 1, n/d − 1): sympy.divisors of each n
+    (kept between calls, as a module keeps its index buffers)."""
     import sympy
     import torch
+    pairs = [(n - 1, dv - 1, n // dv - 1) for n in range(1, n_max + 1) for dv in sympy.divisors(n)]
+    return tuple(torch.tensor(r) for r in zip(*pairs))
+
+
+def torch_reference(t, sizes):
+    """The same direct sum in torch ops, every term f(d)·g(n/d) at once: gathered, then added into its n (for the
+    checks of generated code; as a user vectorises it: one product per term, and a backward of the same size)."""
+    import torch
     xs, fs = t["x"], t["f"]
-    cols = [sum(fs[None, :, dv - 1] * xs[..., n // dv - 1] for dv in sympy.divisors(n))
-            for n in range(1, xs.shape[-1] + 1)]
-    return torch.stack(cols, dim=-1)
+    at, dv, quotient = (r.to(xs.device) for r in _divisor_pairs(xs.shape[-1]))
+    terms = fs[:, dv] * xs[..., quotient]
+    return terms.new_zeros(xs.shape).index_add(-1, at, terms)
 
 
 OMEGA = IndexSet((p,), (m,), sp.Eq(sp.Mod(p + 1, m + 1), 0), (N,), bound=N)

@@ -243,9 +243,9 @@ def test_canary_softmax_normalised_over_one_window_axis():
     check against the unfold-based reference must fail on the generic path, and on the default path
     where it runs that code (without the CPU kernels, whose fused softmax has canaries of its own)."""
     cp, good = _local_attention()
-    old = "= _softmax(def_logit, 4, 2)"
+    old = "= _softmax(def_logit, 4, 2, flush=True)"
     assert old in good
-    bad = good.replace(old, "= _softmax(def_logit, 5, 1)").replace('KERNELS = ("cpu", "cuda")', "KERNELS = ()")
+    bad = good.replace(old, "= _softmax(def_logit, 5, 1, flush=True)").replace('KERNELS = ("cpu", "cuda")', "KERNELS = ()")
     report = check_operator("local_attention", source=bad, variants=0, gradients=False, checked=cp)
     assert not report.ok
     assert "✗ torch.float64 auto" in report.text() and "✗ torch.float64 generic" in report.text()

@@ -707,3 +707,22 @@ def test_text_printer_writes_mobius_as_mu_like_latex():
     from evosym.printers.text import render_text
     out = render_text(catalogue.checked("mobius_inversion"))
     assert "μ(d + 1)" in out and "mobius(" not in out
+
+
+@pytest.mark.parametrize("n", [1, 2, 12, 31, 60])
+def test_the_dirichlet_torch_reference_is_the_direct_sum_with_its_gradients(n):
+    """The vectorised torch reference (every term gathered, added into its n) against the direct sum over
+    sympy.divisors, values and gradients; float32 inputs with a float64 weight promote as the sum does."""
+    g = torch.Generator().manual_seed(n)
+    x = torch.randn(2, 3, n, generator=g, dtype=torch.float64, requires_grad=True)
+    f = torch.randn(3, n, generator=g, dtype=torch.float64, requires_grad=True)
+    got = DIRICHLET.torch_reference({"x": x, "f": f}, {})
+    want = DIRICHLET.dirichlet_reference({"x": x.detach().numpy(), "f": f.detach().numpy()}, {})
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-12, atol=1e-12)
+    w = torch.randn(got.shape, generator=g, dtype=torch.float64)
+    direct = torch.stack([sum(f[None, :, d - 1] * x[..., k // d - 1] for d in sp.divisors(k))
+                          for k in range(1, n + 1)], dim=-1)
+    for a, b in zip(torch.autograd.grad((got * w).sum(), (x, f)), torch.autograd.grad((direct * w).sum(), (x, f))):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    mixed = DIRICHLET.torch_reference({"x": x.detach().float(), "f": f.detach()}, {})
+    assert mixed.dtype == torch.float64

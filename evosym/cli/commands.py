@@ -283,7 +283,7 @@ def cmd_codegen(args, parser) -> int:
             (out_dir / file).parent.mkdir(parents=True, exist_ok=True)
         for file, text in runtime.items():
             write_atomic(out_dir / file, text, force=args.force, inputs=inputs)
-        say(f"wrote {escaped(str(out_dir / 'evosym_runtime'))} (evosym's kernel runtime, {len(runtime)} files)")
+        say(f"wrote {out_dir / 'evosym_runtime'} (evosym's kernel runtime, {len(runtime)} files)")
     return 0
 
 

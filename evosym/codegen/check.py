@@ -81,6 +81,12 @@ class CheckReport:
 EMULATED = "kernels-emulated"   # a check path: path="kernels" with the CUDA source's host build
 
 
+def _raised(exc: BaseException) -> str:
+    """An exception in one line: its type and its message with control characters escaped (the message may come from
+    an operator file's reference or from generated code run on a user's sizes)."""
+    return f"{type(exc).__name__}: {escaped(str(exc))}"
+
+
 def load_source(source: str, name: str, checked=None) -> types.ModuleType:
     """Import generated source as a module (no file needed). ``checked``: the checked proof it was generated
     from, whose kernel artifact is then registered in memory (the module has no manifest next to it)."""
@@ -249,7 +255,7 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
             expected = ref(t64, sizes)
             theirs = ref({k: v.abs() for k, v in t64.items()}, sizes).abs() if linear else expected.abs().max()
         except Exception as exc:  # a broken reference fails the check; it never crashes it
-            fail(f"the reference raised {type(exc).__name__}: {escaped(str(exc))}")
+            fail(f"the reference raised {_raised(exc)}")
             return res
         if tuple(expected.shape) != want_shape:
             fail(f"the reference returns shape {tuple(expected.shape)}, the operator declares {want_shape}")
@@ -261,7 +267,7 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
             ours = _call(fn, plan, op, {k: v.abs() for k, v in t64.items()} if linear else t64, env, "generic")
             ours = ours.to(torch.float64).abs() if linear else ours.to(torch.float64).abs().max()
         except Exception as exc:
-            fail(f"float64 generic: raised {type(exc).__name__}: {escaped(str(exc))}")
+            fail(f"float64 generic: raised {_raised(exc)}")
             return res
         if tuple(theirs.shape) != tuple(ours.shape):
             fail(f"the reference returns shape {tuple(theirs.shape)} on |inputs|, the operator declares {want_shape}")
@@ -272,7 +278,7 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
             try:
                 got = _call(fn, plan, op, t, env, path)
             except Exception as exc:  # a generated module that crashes is a failed check, with the reason
-                fail(f"{dtype} {path}: raised {type(exc).__name__}: {escaped(str(exc))}")
+                fail(f"{dtype} {path}: raised {_raised(exc)}")
                 continue
             if tuple(got.shape) != want_shape:
                 fail(f"{dtype} {path}: shape {tuple(got.shape)}, declared {want_shape}")
@@ -295,14 +301,14 @@ def _check_shape(op, plan, fn, ref, config, seed, device, linear, exact, gradien
         try:
             expected = ref(t, sizes)
         except Exception as exc:
-            fail(f"the reference raised {type(exc).__name__}: {escaped(str(exc))}")
+            fail(f"the reference raised {_raised(exc)}")
             return res
         for path in paths:
             try:
                 got = _call(fn, plan, op, t, env, path)
                 same = tuple(got.shape) == want_shape and bool(torch.equal(got, expected))
             except Exception as exc:
-                fail(f"integer inputs {path}: raised {type(exc).__name__}: {escaped(str(exc))}")
+                fail(f"integer inputs {path}: raised {_raised(exc)}")
                 continue
             if same:
                 res.lines.append(f"✓ integer inputs {path}: exactly equal")
@@ -338,7 +344,7 @@ def _gradients(op, plan, fn, ref, env, sizes, gen, device, res, fail, paths, gra
                                        allow_unused=True)
             theirs = torch.autograd.grad(ref(t, sizes), [t[k] for k in names], grad_out, allow_unused=True)
         except Exception as exc:
-            fail(f"gradients {path}: {type(exc).__name__}: {escaped(str(exc))}")
+            fail(f"gradients {path}: {_raised(exc)}")
             continue
         # a tensor one side does not read has gradient zero there (a declared parameter nothing reads: zero on both)
         mine, theirs = ([torch.zeros_like(t[k]) if g is None else g for k, g in zip(names, gs)] for gs in (mine, theirs))
