@@ -44,9 +44,8 @@ def _divisor_pairs(n_max):
     """Every (n, d) with d | n ≤ n_max, as three index rows (n − 1, d − 1, n/d − 1): sympy.divisors of each n
     (kept between calls, as a module keeps its index buffers)."""
     import sympy
-    import torch
     pairs = [(n - 1, dv - 1, n // dv - 1) for n in range(1, n_max + 1) for dv in sympy.divisors(n)]
-    return tuple(torch.tensor(r) for r in zip(*pairs))
+    return tuple(zip(*pairs))   # (plain integers: a tensor kept here would carry the first call's mode, inference or fake)
 
 
 def torch_reference(t, sizes):
@@ -54,7 +53,7 @@ def torch_reference(t, sizes):
     checks of generated code; as a user vectorises it: one product per term, and a backward of the same size)."""
     import torch
     xs, fs = t["x"], t["f"]
-    at, dv, quotient = (r.to(xs.device) for r in _divisor_pairs(xs.shape[-1]))
+    at, dv, quotient = (torch.tensor(r, device=xs.device) for r in _divisor_pairs(xs.shape[-1]))
     terms = fs[:, dv] * xs[..., quotient]
     return terms.new_zeros(xs.shape).index_add(-1, at, terms)
 

@@ -122,3 +122,18 @@ def test_the_plan_flushes_only_weights_read_linearly(mutate, flush):
     src = render_torch(make_plan(cp, mutate_kernel=mutate, force_generic=True), cp.operator.torch_binding)
     calls = [line for line in src.splitlines() if "= _softmax(" in line]
     assert calls and all(("flush=True" in line) is flush for line in calls)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_only_the_subnormals_are_zeroed(dtype):
+    """finfo.tiny is the smallest normal number: kept, as 2·tiny and 1 are; its half and the largest subnormal are
+    zeroed; NaN stays NaN (the adversarial pass found torch.threshold at tiny zeroing tiny itself)."""
+    mod = generated("cordonnier_attention")
+    tiny = torch.finfo(dtype).tiny
+    largest = torch.nextafter(torch.tensor(tiny, dtype=dtype), torch.tensor(0.0, dtype=dtype))
+    s = torch.tensor([tiny, 2 * tiny, tiny / 2, float(largest), 1.0, float("nan"), 0.0], dtype=dtype)
+    for grad in (False, True):
+        got = mod._normal(s.clone().requires_grad_(grad), True).detach()
+        assert got[:2].tolist() == [tiny, 2 * tiny] and got[2:4].tolist() == [0.0, 0.0]
+        assert got[4] == 1 and got[5].isnan() and got[6] == 0
+    assert torch.equal(mod._normal(s.clone(), False).nan_to_num(), s.nan_to_num())   # flush=False: untouched

@@ -49,6 +49,14 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _dense(name, t):
+    """Refuses a nested or sparse tensor (their shapes are no sizes: PyTorch's own layers refuse them too)."""
+    if t.is_nested:
+        raise ValueError(f"{name} must be a dense tensor, not a nested one")
+    if t.layout != torch.strided:
+        raise ValueError(f"{name} must be a dense tensor, not {t.layout}: pass {name}.to_dense()")
+
+
 def _integer(what, value, low):
     """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
     if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
@@ -64,6 +72,7 @@ def _parameter(name, t, shape, value, value_name, required):
         return
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    _dense(name, t)
     if tuple(t.shape) != shape:
         raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
     if t.dtype != value.dtype or t.device != value.device:
@@ -219,6 +228,7 @@ def _check(x, weight, bias, G, C_g, O_g, K_h, s_h, delta_h, P_h, K_w, s_w, delta
     _integer('P_w (zero padding along w)', P_w, 0)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
+    _dense('x', x)
     if not (x.is_floating_point()):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 4:

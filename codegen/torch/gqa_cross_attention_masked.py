@@ -69,6 +69,14 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _dense(name, t):
+    """Refuses a nested or sparse tensor (their shapes are no sizes: PyTorch's own layers refuse them too)."""
+    if t.is_nested:
+        raise ValueError(f"{name} must be a dense tensor, not a nested one")
+    if t.layout != torch.strided:
+        raise ValueError(f"{name} must be a dense tensor, not {t.layout}: pass {name}.to_dense()")
+
+
 def _integer(what, value, low):
     """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
     if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
@@ -79,6 +87,8 @@ def _input(name, t, rank, value, value_name, unbatched):
     """Refuses an input that is no tensor, not of ``value``'s dtype and device, or not of ``rank`` dimensions."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    if t.is_nested:
+        _dense(name, t)
     if t.dtype != value.dtype or t.device != value.device:
         raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
     if t.dim() != rank:
@@ -94,6 +104,7 @@ def _parameter(name, t, shape, value, value_name, required):
         return
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, not {type(t).__name__}")
+    _dense(name, t)
     if tuple(t.shape) != shape:
         raise ValueError(f"{name} must have shape {shape}, not {tuple(t.shape)}")
     if t.dtype != value.dtype or t.device != value.device:
@@ -125,10 +136,13 @@ def _normal(s, flush):
     a slow microcode path on x86 CPUs: with sharp attention the products after the softmax ran up to 70× slower."""
     if not flush or s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
         return s
-    tiny = torch.finfo(s.dtype).tiny
+    largest = _SUBNORMAL[s.dtype]   # threshold sets x ≤ largest to 0: the subnormals exactly (NaN stays)
     if torch.is_grad_enabled() and s.requires_grad:
-        return torch.threshold(s, tiny, 0.0)   # (its backward passes the gradient where s is kept)
-    return torch.threshold_(s, tiny, 0.0)
+        return torch.threshold(s, largest, 0.0)   # (its backward passes the gradient where s is kept)
+    return torch.threshold_(s, largest, 0.0)
+
+
+_SUBNORMAL = {torch.float32: float.fromhex("0x1.fffffcp-127"), torch.float64: float.fromhex("0x0.fffffffffffffp-1022")}
 
 
 def _kernels_available(device_type):
@@ -159,6 +173,7 @@ def _check(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_b
     _integer('C_v (value input channels (vdim))', C_v, 1)
     if not isinstance(xv, torch.Tensor):
         raise TypeError(f"xv must be a torch.Tensor, not {type(xv).__name__}")
+    _dense('xv', xv)
     if not (xv.is_floating_point()):
         raise TypeError(f"xv must have a floating-point dtype, not {xv.dtype}")
     if xv.dim() != 3:

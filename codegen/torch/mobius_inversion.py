@@ -49,6 +49,14 @@ def _as_grid(value, rank, dtype, device):
     return t.reshape((1,) * (rank - t.dim()) + tuple(t.shape)) if t.dim() < rank else t
 
 
+def _dense(name, t):
+    """Refuses a nested or sparse tensor (their shapes are no sizes: PyTorch's own layers refuse them too)."""
+    if t.is_nested:
+        raise ValueError(f"{name} must be a dense tensor, not a nested one")
+    if t.layout != torch.strided:
+        raise ValueError(f"{name} must be a dense tensor, not {t.layout}: pass {name}.to_dense()")
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -109,6 +117,7 @@ def _check(x):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
+    _dense('x', x)
     if not (x.is_floating_point()):
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:

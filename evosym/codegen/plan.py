@@ -234,8 +234,10 @@ def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx, so
 
 
 def _weights_linear(name: str, expr, defs: dict, seen: frozenset = frozenset()) -> bool:
-    """Whether the tensor ``name`` enters K̂ (``expr``) linearly, directly and through every shaped definition that
-    reads it (:func:`..facts.softmax.reads_linearly`): then its subnormal weights may be 0."""
+    """Whether every read of the tensor ``name`` is linear in its own expression, K̂ (``expr``) and each shaped
+    definition that reads it, and each such definition is read so in turn (:func:`..facts.softmax.reads_linearly`):
+    then its subnormal weights may be 0. (A product of two definitions that both read the weights passes: it is w²
+    there, whose change is smaller still.)"""
     users = {None: expr, **{d.name: d.body for d in defs.values() if d.shape is not None and d.name != name}}
     for user, body in users.items():
         body = _inline(body, defs)

@@ -146,7 +146,8 @@ def reads_linearly(expr: sp.Expr, name: str) -> bool:
     """Whether every read of the tensor ``name`` in ``expr`` enters it linearly: through sums and as one factor of a
     product, never inside a power, a function, a bracket, a condition or an index. Then setting a weight below the
     smallest normal float to 0 changes ``expr`` by less than that number times the weight's cofactor (the generated
-    softmax does so where every read is linear; a log or a square root of the weight would change by far more)."""
+    softmax does so where every read is linear; a log or a square root of the weight would change by far more).
+    Reads are indexed reads (``A[i, j]``), as a definition's are."""
     def reads(e):
         return any(str(r.base.label) == name for r in e.atoms(sp.Indexed))
 
