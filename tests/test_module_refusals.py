@@ -613,3 +613,24 @@ def test_nested_and_sparse_tensors_are_refused_clearly(name, role, kind):
         layer.weight = torch.nn.Parameter(odd(layer.weight.detach()))
     with pytest.raises(ValueError, match="must be a dense tensor"):
         layer(*args)
+
+
+@pytest.mark.parametrize("kind", ["nested", "jagged", "sparse_csr", "mkldnn"])
+@pytest.mark.parametrize("name", ["linear", "mhsa", "conv2d", "dirichlet_conv"])
+def test_unbatched_and_divisor_inputs_of_other_layouts_are_refused_clearly(name, kind):
+    """The second adversarial pass: an unbatched nested/sparse/mkldnn x reached unsqueeze (a raw error) before the
+    checks, and dirichlet_conv's own checks had no layout test at all (raw errors on both paths)."""
+    from evosym.coverage.modules import generated, module_class
+    sizes = {"linear": dict(C=4, O=3), "mhsa": dict(N=2, d=2), "dirichlet_conv": dict(C=4, N=6),
+             "conv2d": dict(G=1, C_g=4, O_g=2, K_h=1, s_h=1, delta_h=1, P_h=0, K_w=1, s_w=1, delta_w=1, P_w=0)}[name]
+    layer = module_class(generated(name))(**sizes)
+    unbatched = {"linear": (6, 4), "mhsa": (4, 3, 3), "conv2d": (4, 3, 3), "dirichlet_conv": (2, 4, 6)}[name]
+    dense = torch.randn(*unbatched)
+    odd = {"nested": lambda t: torch.nested.nested_tensor([t, t]) if name == "dirichlet_conv" else
+           torch.nested.nested_tensor(list(t)),
+           "jagged": lambda t: torch.nested.nested_tensor(list(t), layout=torch.jagged),
+           "sparse_csr": lambda t: t.to_sparse_csr() if t.dim() == 2 else t.to_sparse(),
+           "mkldnn": lambda t: t.to_mkldnn()}[kind](dense)
+    for path in ("auto", "generic"):
+        with pytest.raises(ValueError, match="must be a dense tensor"):
+            layer(odd, path=path)

@@ -784,3 +784,28 @@ def test_the_dirichlet_reference_keeps_no_tensor_of_an_earlier_call():
     y = DIRICHLET.torch_reference({"x": xg, "f": f}, {})
     y.sum().backward()
     assert xg.grad is not None and torch.isfinite(xg.grad).all()
+
+
+
+def test_the_hyperbola_saves_only_what_its_backward_reads():
+    """Only the tensor the other's gradient needs is saved (the second adversarial pass: with f alone requiring a
+    gradient, changing f in place after the call failed the backward, where a product's backward succeeds); and
+    torch.jit.trace of the layer traces the in-place adds (the Function's graph differed between invocations)."""
+    from evosym.coverage.modules import generated, module_class
+    mod = generated("dirichlet_conv")
+    g = torch.Generator().manual_seed(0)
+    x, w = torch.randn(2, 3, 12, generator=g), torch.randn(3, 12, generator=g, requires_grad=True)
+    y = mod.dirichlet_conv_evolution(x, w, C=3, N=12)
+    with torch.no_grad():
+        w.mul_(2)   # w is not needed for w's gradient
+    y.sum().backward()
+    x2 = torch.randn(2, 3, 12, generator=g, requires_grad=True)
+    w2 = torch.randn(3, 12, generator=g)
+    y2 = mod.dirichlet_conv_evolution(x2 * 1, w2, C=3, N=12)
+    w2.mul_(2)   # x is not needed for x's gradient (w is, and was saved before the change: autograd refuses)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y2.sum().backward()
+    layer = module_class(mod)(C=3, N=12)
+    traced = torch.jit.trace(layer, (torch.randn(2, 3, 12, generator=g),))
+    probe = torch.randn(2, 3, 12, generator=g)
+    torch.testing.assert_close(traced(probe), layer(probe))

@@ -236,6 +236,7 @@ def acmix_evolution(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     C, N, d, R, s = _size(C), _size(N), _size(d), _size(R), _size(s)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return acmix_evolution(x.unsqueeze(0), qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, C=C, N=N, d=d, R=R, s=s, path=path).squeeze(0)
     _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, C, N, d, R, s)
     B = x.shape[0]

@@ -224,6 +224,7 @@ def acmix_attention_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     C, N, d, R, s = _size(C), _size(N), _size(d), _size(R), _size(s)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return acmix_attention_evolution(x.unsqueeze(0), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, C=C, N=N, d=d, R=R, s=s, path=path).squeeze(0)
     _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_weight, pe_bias, C, N, d, R, s)
     B = x.shape[0]

@@ -155,6 +155,7 @@ def adaptive_avg_pool1d_evolution(x, *, L_o, path="auto"):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     L_o = _size(L_o)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return adaptive_avg_pool1d_evolution(x.unsqueeze(0), L_o=L_o, path=path).squeeze(0)
     _check(x, L_o)
     B = x.shape[0]

@@ -156,6 +156,7 @@ def adaptive_avg_pool2d_evolution(x, *, H_out, W_out, path="auto"):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     H_out, W_out = _size(H_out), _size(W_out)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return adaptive_avg_pool2d_evolution(x.unsqueeze(0), H_out=H_out, W_out=W_out, path=path).squeeze(0)
     _check(x, H_out, W_out)
     B = x.shape[0]

@@ -157,6 +157,7 @@ def adaptive_avg_pool3d_evolution(x, *, D_out, H_out, W_out, path="auto"):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     D_out, H_out, W_out = _size(D_out), _size(H_out), _size(W_out)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 4:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return adaptive_avg_pool3d_evolution(x.unsqueeze(0), D_out=D_out, H_out=H_out, W_out=W_out, path=path).squeeze(0)
     _check(x, D_out, H_out, W_out)
     B = x.shape[0]

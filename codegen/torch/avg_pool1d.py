@@ -229,6 +229,7 @@ def avg_pool1d_evolution(x, *, K, s, P, path="auto"):
     K, s, P = _size(K), _size(s), _size(P)   # numpy integers as ints
     P = _padding_string('P', P, lambda: (K, s, 1))
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return avg_pool1d_evolution(x.unsqueeze(0), K=K, s=s, P=P, path=path).squeeze(0)
     _check(x, K, s, P)
     B = x.shape[0]

@@ -233,6 +233,7 @@ def avg_pool2d_exclude_pad_evolution(x, *, K_h, s_h, P_h, K_w, s_w, P_w, path="a
     P_h = _padding_string('P_h', P_h, lambda: (K_h, s_h, 1))
     P_w = _padding_string('P_w', P_w, lambda: (K_w, s_w, 1))
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return avg_pool2d_exclude_pad_evolution(x.unsqueeze(0), K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, path=path).squeeze(0)
     _check(x, K_h, s_h, P_h, K_w, s_w, P_w)
     B = x.shape[0]

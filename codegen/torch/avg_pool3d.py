@@ -237,6 +237,7 @@ def avg_pool3d_evolution(x, *, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w, path
     P_h = _padding_string('P_h', P_h, lambda: (K_h, s_h, 1))
     P_w = _padding_string('P_w', P_w, lambda: (K_w, s_w, 1))
     if isinstance(x, torch.Tensor) and x.dim() == 4:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return avg_pool3d_evolution(x.unsqueeze(0), K_d=K_d, s_d=s_d, P_d=P_d, K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, path=path).squeeze(0)
     _check(x, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w)
     B = x.shape[0]

@@ -253,6 +253,7 @@ def conv1d_circular_evolution(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, p
     G, C_g, O_g, K, s, delta, P = _size(G), _size(C_g), _size(O_g), _size(K), _size(s), _size(delta), _size(P)   # numpy integers as ints
     P = _padding_string('P', P, lambda: (K, s, delta))
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return conv1d_circular_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, K=K, s=s, delta=delta, P=P, path=path).squeeze(0)
     _check(x, weight, bias, G, C_g, O_g, K, s, delta, P)
     B = x.shape[0]

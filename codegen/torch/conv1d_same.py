@@ -216,6 +216,7 @@ def conv1d_same_evolution(x, weight, bias, *, G, C_g, O_g, K, delta, path="auto"
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     G, C_g, O_g, K, delta = _size(G), _size(C_g), _size(O_g), _size(K), _size(delta)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return conv1d_same_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, K=K, delta=delta, path=path).squeeze(0)
     _check(x, weight, bias, G, C_g, O_g, K, delta)
     B = x.shape[0]

@@ -263,6 +263,7 @@ def conv3d_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_
     P_h = _padding_string('P_h', P_h, lambda: (K_h, s_h, delta_h))
     P_w = _padding_string('P_w', P_w, lambda: (K_w, s_w, delta_w))
     if isinstance(x, torch.Tensor) and x.dim() == 4:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return conv3d_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, s_d=s_d, delta_d=delta_d, P_d=P_d, K_h=K_h, s_h=s_h, delta_h=delta_h, P_h=P_h, K_w=K_w, s_w=s_w, delta_w=delta_w, P_w=P_w, path=path).squeeze(0)
     _check(x, weight, bias, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w)
     B = x.shape[0]

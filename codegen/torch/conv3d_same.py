@@ -220,6 +220,7 @@ def conv3d_same_evolution(x, weight, bias, *, G, C_g, O_g, K_d, delta_d, K_h, de
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     G, C_g, O_g, K_d, delta_d, K_h, delta_h, K_w, delta_w = _size(G), _size(C_g), _size(O_g), _size(K_d), _size(delta_d), _size(K_h), _size(delta_h), _size(K_w), _size(delta_w)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 4:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return conv3d_same_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, K_d=K_d, delta_d=delta_d, K_h=K_h, delta_h=delta_h, K_w=K_w, delta_w=delta_w, path=path).squeeze(0)
     _check(x, weight, bias, G, C_g, O_g, K_d, delta_d, K_h, delta_h, K_w, delta_w)
     B = x.shape[0]

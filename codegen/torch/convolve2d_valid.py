@@ -167,6 +167,7 @@ def convolve2d_valid_evolution(x, weight, *, C, K_h, K_w, path="auto"):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     C, K_h, K_w = _size(C), _size(K_h), _size(K_w)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return convolve2d_valid_evolution(x.unsqueeze(0), weight, C=C, K_h=K_h, K_w=K_w, path=path).squeeze(0)
     _check(x, weight, C, K_h, K_w)
     B = x.shape[0]

@@ -166,6 +166,7 @@ def cordonnier_attention_evolution(x, alpha, out_weight, out_bias, *, C, O, R, p
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     C, O, R = _size(C), _size(O), _size(R)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return cordonnier_attention_evolution(x.unsqueeze(0), alpha, out_weight, out_bias, C=C, O=O, R=R, path=path).squeeze(0)
     _check(x, alpha, out_weight, out_bias, C, O, R)
     B = x.shape[0]

@@ -198,6 +198,7 @@ def correlate_reversed_evolution(x, weight, *, C, K, path="auto"):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     C, K = _size(C), _size(K)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return correlate_reversed_evolution(x.unsqueeze(0), weight, C=C, K=K, path=path).squeeze(0)
     _check(x, weight, C, K)
     B = x.shape[0]

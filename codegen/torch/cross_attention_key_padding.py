@@ -253,10 +253,17 @@ def cross_attention_key_padding_evolution(x, xk, xv, key_mask, q_weight, q_bias,
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N, d, C_k, C_v = _size(N), _size(d), _size(C_k), _size(C_v)   # numpy integers as ints
     if isinstance(xv, torch.Tensor) and xv.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('xv', xv)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
+        if isinstance(x, torch.Tensor):
+            _dense('x', x)
         if isinstance(x, torch.Tensor) and x.dim() != 2:
             raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but x has {x.dim()} dimensions (shape {tuple(x.shape)}): pass every input with the batch axis, or every input without it (x then has 2)")
+        if isinstance(xk, torch.Tensor):
+            _dense('xk', xk)
         if isinstance(xk, torch.Tensor) and xk.dim() != 2:
             raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but xk has {xk.dim()} dimensions (shape {tuple(xk.shape)}): pass every input with the batch axis, or every input without it (xk then has 2)")
+        if isinstance(key_mask, torch.Tensor):
+            _dense('key_mask', key_mask)
         if isinstance(key_mask, torch.Tensor) and key_mask.dim() != 1:
             raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but key_mask has {key_mask.dim()} dimensions (shape {tuple(key_mask.shape)}): pass every input with the batch axis, or every input without it (key_mask then has 1)")
         return cross_attention_key_padding_evolution(_batch_of_one(x), _batch_of_one(xk), xv.unsqueeze(0), _batch_of_one(key_mask), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, C_k=C_k, C_v=C_v, path=path).squeeze(0)

@@ -45,8 +45,8 @@ class _Hyperbola(torch.autograd.Function):
     gradient (recorded as in-place adds, each slice's backward cloned that whole gradient: 1.4× a gather's time)."""
 
     @staticmethod
-    def forward(ctx, x, weight, N):
-        ctx.save_for_backward(x, weight)
+    def forward(ctx, x, weight, N):   # (each saved only where the other's gradient needs it, as a product saves)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight if ctx.needs_input_grad[0] else None)
         ctx.N = N
         return _hyperbola(x, weight, N)
 
@@ -56,13 +56,13 @@ class _Hyperbola(torch.autograd.Function):
         N, D = ctx.N, math.isqrt(ctx.N)
         gx = gw = None
         if ctx.needs_input_grad[0]:   # gx[k − 1] = Σ_{d·k ≤ N} weight(d)·gy[d·k − 1]
-            gx = gy.new_zeros(x.shape)
+            gx = gy.new_zeros(gy.shape)   # (y has x's shape)
             for d in range(1, D + 1):
                 gx[:, :, :N // d] += weight[None, :, d - 1:d] * gy[:, :, d - 1::d]
             for k in range(1, N // (D + 1) + 1):
                 gx[:, :, k - 1] += (weight[None, :, D:N // k] * gy[:, :, (D + 1) * k - 1::k]).sum(-1)
         if ctx.needs_input_grad[1]:   # gw[c, d − 1] = Σ_b Σ_{d·k ≤ N} x[b, c, k − 1]·gy[b, c, d·k − 1]
-            gw = gy.new_zeros(weight.shape)
+            gw = gy.new_zeros((gy.shape[1], N))
             for d in range(1, D + 1):
                 gw[:, d - 1] = (x[:, :, :N // d] * gy[:, :, d - 1::d]).sum((0, 2))
             for k in range(1, N // (D + 1) + 1):
@@ -71,10 +71,12 @@ class _Hyperbola(torch.autograd.Function):
 
 
 def _recorded(x, weight):
-    """Whether autograd records the call (a gradient wanted; no torch.func transform, forward-mode AD level or
-    compilation, which trace the in-place adds themselves): then the hyperbola runs with its own backward."""
+    """Whether autograd records the call (a gradient wanted; no torch.func transform, forward-mode AD level,
+    compilation or torch.jit.trace, which trace the in-place adds themselves): then the hyperbola runs with its own
+    backward."""
     return (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad) and not torch.compiler.is_compiling()
-            and torch._C._functorch.peek_interpreter_stack() is None and torch.autograd.forward_ad._current_level < 0)
+            and not torch.jit.is_tracing() and torch._C._functorch.peek_interpreter_stack() is None
+            and torch.autograd.forward_ad._current_level < 0)
 
 
 def _size(value):
@@ -88,9 +90,18 @@ def _size(value):
         return value
 
 
+def _dense(name, t):
+    """Refuses a nested or sparse tensor (their shapes are no sizes: PyTorch's own layers refuse them too)."""
+    if t.is_nested:
+        raise ValueError(f"{name} must be a dense tensor, not a nested one")
+    if t.layout != torch.strided:
+        raise ValueError(f"{name} must be a dense tensor, not {t.layout}: pass {name}.to_dense()")
+
+
 def _check(x, weight, C, N):
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
+    _dense("x", x)
     if not x.is_floating_point():
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
@@ -101,6 +112,7 @@ def _check(x, weight, C, N):
         raise ValueError(f"axis 2 of x must have length N = {N}; got shape {tuple(x.shape)}")
     if not isinstance(weight, torch.Tensor):
         raise TypeError(f"weight must be a torch.Tensor, not {type(weight).__name__}")
+    _dense("weight", weight)
     if tuple(weight.shape) != (C, N):
         raise ValueError(f"weight must have the shape ({C}, {N}) (each channel's arithmetic function f: f[c, d − 1] = f(d)), not {tuple(getattr(weight, 'shape', ()))}")
     if weight.dtype != x.dtype or weight.device != x.device:

@@ -218,6 +218,7 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     C, D, R = _size(C), _size(D), _size(R)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return dynamic_dwconv_evolution(x.unsqueeze(0), reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C=C, D=D, R=R, path=path).squeeze(0)
     _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C, D, R)
     B = x.shape[0]

@@ -204,6 +204,7 @@ def fourier_conv1d_evolution(x, weight, bias, *, C, O, K, P, path="auto"):
     C, O, K, P = _size(C), _size(O), _size(K), _size(P)   # numpy integers as ints
     P = _padding_string('P', P, lambda: (K, 1, 1), valid=False)
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return fourier_conv1d_evolution(x.unsqueeze(0), weight, bias, C=C, O=O, K=K, P=P, path=path).squeeze(0)
     _check(x, weight, bias, C, O, K, P)
     B = x.shape[0]

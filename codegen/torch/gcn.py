@@ -134,6 +134,7 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N, C, O = _size(N), _size(C), _size(O)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return gcn_evolution(x.unsqueeze(0), adjacency, weight, bias, N=N, C=C, O=O, path=path).squeeze(0)
     _check(x, adjacency, weight, bias, N, C, O)
     B = x.shape[0]

@@ -208,10 +208,17 @@ def gqa_cross_attention_masked_evolution(x, xk, xv, allowed, q_weight, q_bias, k
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N_kv, G, d, C_k, C_v = _size(N_kv), _size(G), _size(d), _size(C_k), _size(C_v)   # numpy integers as ints
     if isinstance(xv, torch.Tensor) and xv.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('xv', xv)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
+        if isinstance(x, torch.Tensor):
+            _dense('x', x)
         if isinstance(x, torch.Tensor) and x.dim() != 2:
             raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but x has {x.dim()} dimensions (shape {tuple(x.shape)}): pass every input with the batch axis, or every input without it (x then has 2)")
+        if isinstance(xk, torch.Tensor):
+            _dense('xk', xk)
         if isinstance(xk, torch.Tensor) and xk.dim() != 2:
             raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but xk has {xk.dim()} dimensions (shape {tuple(xk.shape)}): pass every input with the batch axis, or every input without it (xk then has 2)")
+        if isinstance(allowed, torch.Tensor):
+            _dense('allowed', allowed)
         if isinstance(allowed, torch.Tensor) and allowed.dim() != 3:
             raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but allowed has {allowed.dim()} dimensions (shape {tuple(allowed.shape)}): pass every input with the batch axis, or every input without it (allowed then has 3)")
         return gqa_cross_attention_masked_evolution(_batch_of_one(x), _batch_of_one(xk), xv.unsqueeze(0), _batch_of_one(allowed), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, C_k=C_k, C_v=C_v, path=path).squeeze(0)

@@ -204,6 +204,9 @@ def gqa_masked_evolution(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weigh
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N_kv, G, d = _size(N_kv), _size(G), _size(d)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
+        if isinstance(allowed, torch.Tensor):
+            _dense('allowed', allowed)
         if isinstance(allowed, torch.Tensor) and allowed.dim() != 3:
             raise ValueError(f"x has no batch axis (shape {tuple(x.shape)}) but allowed has {allowed.dim()} dimensions (shape {tuple(allowed.shape)}): pass every input with the batch axis, or every input without it (allowed then has 3)")
         return gqa_masked_evolution(x.unsqueeze(0), _batch_of_one(allowed), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, path=path).squeeze(0)

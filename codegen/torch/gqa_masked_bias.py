@@ -205,8 +205,13 @@ def gqa_masked_bias_evolution(x, allowed, attn_mask, q_weight, q_bias, k_weight,
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N_kv, G, d = _size(N_kv), _size(G), _size(d)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
+        if isinstance(allowed, torch.Tensor):
+            _dense('allowed', allowed)
         if isinstance(allowed, torch.Tensor) and allowed.dim() != 3:
             raise ValueError(f"x has no batch axis (shape {tuple(x.shape)}) but allowed has {allowed.dim()} dimensions (shape {tuple(allowed.shape)}): pass every input with the batch axis, or every input without it (allowed then has 3)")
+        if isinstance(attn_mask, torch.Tensor):
+            _dense('attn_mask', attn_mask)
         if isinstance(attn_mask, torch.Tensor) and attn_mask.dim() != 3:
             raise ValueError(f"x has no batch axis (shape {tuple(x.shape)}) but attn_mask has {attn_mask.dim()} dimensions (shape {tuple(attn_mask.shape)}): pass every input with the batch axis, or every input without it (attn_mask then has 3)")
         return gqa_masked_bias_evolution(x.unsqueeze(0), _batch_of_one(allowed), _batch_of_one(attn_mask), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, path=path).squeeze(0)

@@ -209,6 +209,7 @@ def hyperzzw_evolution(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     C, D, R, P_h, P_w = _size(C), _size(D), _size(R), _size(P_h), _size(P_w)   # numpy integers as ints
     if isinstance(Z, torch.Tensor) and Z.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('Z', Z)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return hyperzzw_evolution(Z.unsqueeze(0), omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C=C, D=D, R=R, P_h=P_h, P_w=P_w, path=path).squeeze(0)
     _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C, D, R, P_h, P_w)
     B = Z.shape[0]

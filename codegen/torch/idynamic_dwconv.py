@@ -219,6 +219,7 @@ def idynamic_dwconv_evolution(x, reduce_weight, reduce_bias, bn_scale, bn_shift,
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     G, C_g, D, R = _size(G), _size(C_g), _size(D), _size(R)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return idynamic_dwconv_evolution(x.unsqueeze(0), reduce_weight, reduce_bias, bn_scale, bn_shift, span_weight, span_bias, G=G, C_g=C_g, D=D, R=R, path=path).squeeze(0)
     _check(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weight, span_bias, G, C_g, D, R)
     B = x.shape[0]

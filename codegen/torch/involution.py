@@ -223,6 +223,7 @@ def involution_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, span
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     G, C_g, D, R, s = _size(G), _size(C_g), _size(D), _size(R), _size(s)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return involution_evolution(x.unsqueeze(0), reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G=G, C_g=C_g, D=D, R=R, s=s, path=path).squeeze(0)
     _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, G, C_g, D, R, s)
     B = x.shape[0]

@@ -213,6 +213,7 @@ def linear_evolution(x, weight, bias, *, C, O, path="auto"):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     C, O = _size(C), _size(O)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return linear_evolution(x.unsqueeze(0), weight, bias, C=C, O=O, path=path).squeeze(0)
     _check(x, weight, bias, C, O)
     B = x.shape[0]

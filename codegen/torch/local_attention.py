@@ -203,6 +203,7 @@ def local_attention_evolution(x, query_weight, key_weight, value_weight, *, N, d
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N, d, R = _size(N), _size(d), _size(R)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return local_attention_evolution(x.unsqueeze(0), query_weight, key_weight, value_weight, N=N, d=d, R=R, path=path).squeeze(0)
     _check(x, query_weight, key_weight, value_weight, N, d, R)
     B = x.shape[0]

@@ -220,6 +220,7 @@ def mhsa_bias_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias,
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N, d, L = _size(N), _size(d), _size(L)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return mhsa_bias_evolution(x.unsqueeze(0), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, N=N, d=d, L=L, path=path).squeeze(0)
     _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, N, d, L)
     B = x.shape[0]

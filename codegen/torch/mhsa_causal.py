@@ -253,6 +253,7 @@ def mhsa_causal_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bia
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N, d = _size(N), _size(d)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return mhsa_causal_evolution(x.unsqueeze(0), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, path=path).squeeze(0)
     _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d)
     B = x.shape[0]

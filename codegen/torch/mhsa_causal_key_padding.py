@@ -286,6 +286,9 @@ def mhsa_causal_key_padding_evolution(x, key_mask, q_weight, q_bias, k_weight, k
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N, d = _size(N), _size(d)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
+        if isinstance(key_mask, torch.Tensor):
+            _dense('key_mask', key_mask)
         if isinstance(key_mask, torch.Tensor) and key_mask.dim() != 1:
             raise ValueError(f"x has no batch axis (shape {tuple(x.shape)}) but key_mask has {key_mask.dim()} dimensions (shape {tuple(key_mask.shape)}): pass every input with the batch axis, or every input without it (key_mask then has 1)")
         return mhsa_causal_key_padding_evolution(x.unsqueeze(0), _batch_of_one(key_mask), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, path=path).squeeze(0)

@@ -249,6 +249,9 @@ def mhsa_masked_evolution(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weig
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N, d = _size(N), _size(d)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
+        if isinstance(allowed, torch.Tensor):
+            _dense('allowed', allowed)
         if isinstance(allowed, torch.Tensor) and allowed.dim() != 3:
             raise ValueError(f"x has no batch axis (shape {tuple(x.shape)}) but allowed has {allowed.dim()} dimensions (shape {tuple(allowed.shape)}): pass every input with the batch axis, or every input without it (allowed then has 3)")
         return mhsa_masked_evolution(x.unsqueeze(0), _batch_of_one(allowed), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, path=path).squeeze(0)

@@ -234,6 +234,9 @@ def mhsa_sample_bias_evolution(x, attn_mask, q_weight, q_bias, k_weight, k_bias,
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N, d = _size(N), _size(d)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
+        if isinstance(attn_mask, torch.Tensor):
+            _dense('attn_mask', attn_mask)
         if isinstance(attn_mask, torch.Tensor) and attn_mask.dim() != 3:
             raise ValueError(f"x has no batch axis (shape {tuple(x.shape)}) but attn_mask has {attn_mask.dim()} dimensions (shape {tuple(attn_mask.shape)}): pass every input with the batch axis, or every input without it (attn_mask then has 3)")
         return mhsa_sample_bias_evolution(x.unsqueeze(0), _batch_of_one(attn_mask), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, path=path).squeeze(0)

@@ -138,6 +138,7 @@ def mobius_inversion_evolution(x, *, path="auto"):
     if not (isinstance(path, str) and path in PATHS):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return mobius_inversion_evolution(x.unsqueeze(0), path=path).squeeze(0)
     _check(x)
     B = x.shape[0]

@@ -216,6 +216,7 @@ def pointwise_conv2d_evolution(x, weight, bias, *, G, C_g, O_g, s_h, s_w, path="
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     G, C_g, O_g, s_h, s_w = _size(G), _size(C_g), _size(O_g), _size(s_h), _size(s_w)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return pointwise_conv2d_evolution(x.unsqueeze(0), weight, bias, G=G, C_g=C_g, O_g=O_g, s_h=s_h, s_w=s_w, path=path).squeeze(0)
     _check(x, weight, bias, G, C_g, O_g, s_h, s_w)
     B = x.shape[0]

@@ -167,6 +167,7 @@ def shifted_pointwise_conv2d_evolution(x, weight, *, C, O, R, path="auto"):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     C, O, R = _size(C), _size(O), _size(R)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return shifted_pointwise_conv2d_evolution(x.unsqueeze(0), weight, C=C, O=O, R=R, path=path).squeeze(0)
     _check(x, weight, C, O, R)
     B = x.shape[0]

@@ -129,6 +129,7 @@ def spectral_graph_conv_evolution(x, eigenvectors, spectral_filter, *, N, path="
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N = _size(N)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return spectral_graph_conv_evolution(x.unsqueeze(0), eigenvectors, spectral_filter, N=N, path=path).squeeze(0)
     _check(x, eigenvectors, spectral_filter, N)
     B = x.shape[0]

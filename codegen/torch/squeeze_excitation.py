@@ -169,6 +169,7 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     C, D = _size(C), _size(D)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return squeeze_excitation_evolution(x.unsqueeze(0), fc1_weight, fc1_bias, fc2_weight, fc2_bias, C=C, D=D, path=path).squeeze(0)
     _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D)
     B = x.shape[0]

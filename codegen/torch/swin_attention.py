@@ -260,6 +260,7 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N, d, M, S = _size(N), _size(d), _size(M), _size(S)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return swin_attention_evolution(x.unsqueeze(0), query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, path=path).squeeze(0)
     _check(x, query_weight, key_weight, value_weight, rpb, N, d, M, S)
     B = x.shape[0]
@@ -505,6 +506,7 @@ class SwinAttentionEvolution(nn.Module):
 
     def forward(self, x, path="auto"):
         if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched: a batch of one
+            _dense('x', x)
             return self.forward(x.unsqueeze(0), path).squeeze(0)
         # Swin's block (unlike its window attention, which the functional form is) turns the shift off and shrinks
         # the window when min(H, W) <= window size: this layer refuses such inputs rather than compute other windows

@@ -175,6 +175,7 @@ def token_mixing_evolution(x, weight, bias, *, N, path="auto"):
         raise ValueError(f"path must be one of 'auto', 'generic' or 'kernels', not {path!r}")
     N = _size(N)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
         return token_mixing_evolution(x.unsqueeze(0), weight, bias, N=N, path=path).squeeze(0)
     _check(x, weight, bias, N)
     B = x.shape[0]

@@ -93,8 +93,8 @@ class _Hyperbola(torch.autograd.Function):
     gradient (recorded as in-place adds, each slice's backward cloned that whole gradient: 1.4× a gather's time)."""
 
     @staticmethod
-    def forward(ctx, x, {w}, N):
-        ctx.save_for_backward(x, {w})
+    def forward(ctx, x, {w}, N):   # (each saved only where the other's gradient needs it, as a product saves)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, {w} if ctx.needs_input_grad[0] else None)
         ctx.N = N
         return _hyperbola(x, {w}, N)
 
@@ -104,13 +104,13 @@ class _Hyperbola(torch.autograd.Function):
         N, D = ctx.N, math.isqrt(ctx.N)
         gx = gw = None
         if ctx.needs_input_grad[0]:   # gx[k − 1] = Σ_{{d·k ≤ N}} {w}(d)·gy[d·k − 1]
-            gx = gy.new_zeros(x.shape)
+            gx = gy.new_zeros(gy.shape)   # (y has x's shape)
             for d in range(1, D + 1):
                 gx[:, :, :N // d] += {w}[None, :, d - 1:d] * gy[:, :, d - 1::d]
             for k in range(1, N // (D + 1) + 1):
                 gx[:, :, k - 1] += ({w}[None, :, D:N // k] * gy[:, :, (D + 1) * k - 1::k]).sum(-1)
         if ctx.needs_input_grad[1]:   # gw[c, d − 1] = Σ_b Σ_{{d·k ≤ N}} x[b, c, k − 1]·gy[b, c, d·k − 1]
-            gw = gy.new_zeros({w}.shape)
+            gw = gy.new_zeros((gy.shape[1], N))
             for d in range(1, D + 1):
                 gw[:, d - 1] = (x[:, :, :N // d] * gy[:, :, d - 1::d]).sum((0, 2))
             for k in range(1, N // (D + 1) + 1):
@@ -119,18 +119,24 @@ class _Hyperbola(torch.autograd.Function):
 
 
 def _recorded(x, {w}):
-    """Whether autograd records the call (a gradient wanted; no torch.func transform, forward-mode AD level or
-    compilation, which trace the in-place adds themselves): then the hyperbola runs with its own backward."""
+    """Whether autograd records the call (a gradient wanted; no torch.func transform, forward-mode AD level,
+    compilation or torch.jit.trace, which trace the in-place adds themselves): then the hyperbola runs with its own
+    backward."""
     return (torch.is_grad_enabled() and (x.requires_grad or {w}.requires_grad) and not torch.compiler.is_compiling()
-            and torch._C._functorch.peek_interpreter_stack() is None and torch.autograd.forward_ad._current_level < 0)
+            and not torch.jit.is_tracing() and torch._C._functorch.peek_interpreter_stack() is None
+            and torch.autograd.forward_ad._current_level < 0)
 
 
 {template_function("_size")}
 
 
+{template_function("_dense")}
+
+
 def _check(x, {w}, {args}):
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {{type(x).__name__}}")
+    _dense("x", x)
     if not x.is_floating_point():
         raise TypeError(f"x must have a floating-point dtype, not {{x.dtype}}")
     if x.dim() != {plan.value_rank}:
@@ -138,6 +144,7 @@ def _check(x, {w}, {args}):
 {checks}
     if not isinstance({w}, torch.Tensor):
         raise TypeError(f"{w} must be a torch.Tensor, not {{type({w}).__name__}}")
+    _dense("{w}", {w})
     if tuple({w}.shape) != ({", ".join(wshape)}{"," if len(wshape) == 1 else ""}):
         raise ValueError(f"{w} must have the shape ({", ".join("{" + s + "}" for s in wshape)}) ({fstring_text(wdesc)}), not {{tuple(getattr({w}, 'shape', ()))}}")
     if {w}.dtype != x.dtype or {w}.device != x.device:
