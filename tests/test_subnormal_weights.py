@@ -1,5 +1,5 @@
 """Softmax weights below the smallest normal float are 0 in the generated modules where every read of them is linear
-(the template's ``_normal``, the plan's ``_weights_linear``): sharp attention (logits more than ~87 apart in float32)
+(the template's ``_normal``, evosym.facts.softmax.weights_read_linearly): sharp attention (logits more than ~87 apart in float32)
 gave subnormal weights, and every product with one took a slow path on x86 CPUs (cordonnier_attention at its
 benchmark size: 37 ms against 6 ms). The values and gradients must stay those of the reference, on every mode the
 softmax runs in (no gradient, reverse, forward-mode); a kernel that reads the weights otherwise keeps them."""

@@ -23,7 +23,7 @@ import sympy as sp
 from ..errors import EvosymError
 from ..facts.factors import channel_block, group_structure
 from ..facts.kernel import kernel_facts
-from ..facts.softmax import reads_linearly
+from ..facts.softmax import weights_read_linearly
 from ..facts.taps import TapKernel
 from ..ir.neighbourhood import IndexSet
 from ..ir.tensors import Definition, definitions_read, indicator_names, inline_unshaped
@@ -217,7 +217,7 @@ def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx, so
                                      bounds=dict(zip(d.params, d.shape))).compile(sm.mask)
                 lines += guard.statements
                 logits = f"{logits}.masked_fill({guard.result} == 0, float('-inf'))"
-            flush = _weights_linear(name, expr, defs)
+            flush = weights_read_linearly(name, expr, defs)
             prog = Program(d.params, lines + [f"sm{n} = _softmax({logits}, {sm.first}, {sm.count}"
                                               f"{', flush=True' if flush else ''})  # exp(ℓ)/Σ exp(ℓ) "
                                               f"over axes {sm.first}…{sm.first + sm.count - 1}, max subtracted"
@@ -231,23 +231,6 @@ def _materialise(op, expr, defs: dict, tensors: dict, local_sizes: dict, pyx, so
         out.append((name, d.description, prog, var, [extent[p] for p in d.params]))
         tensors[name] = (var, [extent[p] for p in d.params], d.shape)
     return out
-
-
-def _weights_linear(name: str, expr, defs: dict, seen: frozenset = frozenset()) -> bool:
-    """Whether every read of the tensor ``name`` is linear in its own expression, K̂ (``expr``) and each shaped
-    definition that reads it, and each such definition is read so in turn (:func:`..facts.softmax.reads_linearly`):
-    then its subnormal weights may be 0. (A product of two definitions that both read the weights passes: it is w²
-    there, whose change is smaller still.)"""
-    users = {None: expr, **{d.name: d.body for d in defs.values() if d.shape is not None and d.name != name}}
-    for user, body in users.items():
-        body = _inline(body, defs)
-        if not any(str(r.base.label) == name for r in body.atoms(sp.Indexed)):
-            continue
-        if not reads_linearly(body, name):
-            return False
-        if user is not None and (user in seen or not _weights_linear(user, expr, defs, seen | {name})):
-            return False
-    return True
 
 
 def _camel(name: str) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..ir.tensors import Definition
+from ..ir.tensors import Definition, inline_unshaped
 from ..proof.rules.softmax import masked_exponential
 
 
@@ -162,3 +162,20 @@ def reads_linearly(expr: sp.Expr, name: str) -> bool:
             return linear(e.function) and not any(reads(b) for lim in e.limits for b in lim[1:])
         return not reads(e)
     return linear(expr)
+
+
+def weights_read_linearly(name: str, expr: sp.Expr, defs: dict, seen: frozenset = frozenset()) -> bool:
+    """Whether every read of the tensor ``name`` is linear (:func:`reads_linearly`) in its own expression, K̂
+    (``expr``) and each shaped definition that reads it, and each such definition is read so in turn: then its
+    subnormal weights may be 0. (A product of two definitions that both read the weights passes: it is w² there,
+    whose change is smaller still.)"""
+    users = {None: expr, **{d.name: d.body for d in defs.values() if d.shape is not None and d.name != name}}
+    for user, body in users.items():
+        body = inline_unshaped(body, defs)
+        if not any(str(r.base.label) == name for r in body.atoms(sp.Indexed)):
+            continue
+        if not reads_linearly(body, name):
+            return False
+        if user is not None and (user in seen or not weights_read_linearly(user, expr, defs, seen | {name})):
+            return False
+    return True
