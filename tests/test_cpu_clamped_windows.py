@@ -152,6 +152,39 @@ def test_clamped_window_with_a_broadcast_kernel_tensor(sizes, dtype):
 
 
 @needs_cxx
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_clamped_window_kernels_at_every_interior_length_and_alignment(dtype):
+    """The register tiles run the interior [R, W − R) from a vector-aligned copy (its first position R lands on a
+    whole vector) and move a last chunk or vector shorter than a whole one back to end at the interior's end
+    (positions computed twice, stored whole): interiors just below, at and above one vector (L) and one chunk of
+    the forward (4L), at R = 1…4 (every alignment offset mod 4), each pass against the reference in float64."""
+    lanes = 64 // torch.tensor([], dtype=dtype).element_size()   # one 512-bit vector
+    tol = TOL if dtype == torch.float64 else {"rtol": 3e-5, "atol": 3e-5}
+    for R, n in itertools.product((1, 2, 3, 4), (1, lanes - 1, lanes, lanes + 1, 2 * lanes + 3, 4 * lanes - 1,
+                                                 4 * lanes, 4 * lanes + 1, 5 * lanes + 5)):
+        sizes = (1, 1, 3, 2 * R + 1, n + 2 * R, R)
+        gen = torch.Generator().manual_seed(R * 1000 + n)
+        x, kt = _na_operands(sizes, gen, dtype)
+        dy = torch.randn(x.shape, generator=gen, dtype=dtype)
+        x.requires_grad_(True)
+        kt.requires_grad_(True)
+        y = agg.evolution_aggregate(NA, x, kt, sizes)
+        xd, ktd = (t.detach().double().requires_grad_(True) for t in (x, kt))
+        ref = _na_reference(xd, ktd, sizes)
+        where = f"R = {R}, interior {n}, {dtype}"
+        torch.testing.assert_close(y.double(), ref, **tol, msg=where)
+        for what, a, b in zip(("input gradient", "kernel gradient"), torch.autograd.grad(y, (x, kt), dy),
+                              torch.autograd.grad(ref, (xd, ktd), dy.double())):
+            torch.testing.assert_close(a.double(), b, **tol, msg=f"{what}: {where}")
+        logits = agg.evolution_correlate(NA, dy, x.detach(), sizes)
+        want = torch.autograd.grad(_na_reference(xd.detach(), ktd, sizes), ktd, dy.double())[0]
+        torch.testing.assert_close(logits.double(), want, **tol, msg=f"correlation: {where}")
+        soft = want.flatten(4, 5).softmax(4).unflatten(4, (2 * R + 1, 2 * R + 1))
+        torch.testing.assert_close(evolution_attend(NA, dy, x.detach(), sizes).double(), soft, **tol,
+                                   msg=f"attention: {where}")
+
+
+@needs_cxx
 @pytest.mark.parametrize("sizes", [(1, 1, 2, 3, 3, 1), (2, 1, 1, 4, 5, 1)])
 def test_clamped_window_kernels_gradcheck(sizes):
     gen = torch.Generator().manual_seed(3)

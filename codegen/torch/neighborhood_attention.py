@@ -309,13 +309,13 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L
     if kernels:  # K̂ = M·softmax(…) exactly: the fused attention kernels take its operands (and aggregate too)
         # the logits' other term β (added to every logit by the kernels), laid out (b, kernel group, u…, p…)
         h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1)
-        u = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, -1, 1)
-        i = torch.arange(H, device=device).view(1, 1, -1, 1, 1, 1)
-        v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, 1, 1, -1)
-        j = torch.arange(W, device=device).view(1, 1, 1, -1, 1, 1)
+        u = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1, 1, 1)
+        i = torch.arange(H, device=device).view(1, 1, 1, 1, -1, 1)
+        v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1, 1)
+        j = torch.arange(W, device=device).view(1, 1, 1, 1, 1, -1)
         lb_1 = _gather(rpb, ('58b96f13af4a', tuple(rpb.shape), device, dtype, N, ((4 * R) + 1), ((4 * R) + 1), H, N, R, W, N, H, W, ((2 * R) + 1), ((2 * R) + 1)), lambda H=H, R=R, W=W, device=device, dtype=dtype, h=h, i=i, j=j, u=u, v=v: (((h) * ((4 * R) + 1) + ((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i).clamp(0, ((4 * R) + 1) - 1)) * ((4 * R) + 1) + ((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j).clamp(0, ((4 * R) + 1) - 1), (((0 <= ((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i)) & (((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i) < ((4 * R) + 1))) & ((0 <= ((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j)) & (((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j) < ((4 * R) + 1)))).to(dtype)))  # rpb[h, 2*R - i + u + Min(H - 2*R - 1, Max(0, -R + i)), 2*R - j + v + Min(-2*R + W - 1, Max(0, -R + j))]: its index from the sizes alone, computed once per key; reads outside rpb are 0
         lb_2 = _as_grid(lb_1, 6, dtype, device)
-        logit_bias = lb_2.expand((1, N, H, W, ((2 * R) + 1), ((2 * R) + 1))).permute(0, 1, 4, 5, 2, 3).contiguous()
+        logit_bias = lb_2.expand((1, N, ((2 * R) + 1), ((2 * R) + 1), H, W)).contiguous()
         return (def_qry * (d ** (-1 / 2))).contiguous(), def_key.contiguous(), logit_bias
     else:
         sm4 = _softmax(def_logit, 4, 2, flush=True)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted; subnormal weights 0 (every read linear)

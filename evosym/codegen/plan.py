@@ -417,11 +417,12 @@ def _logit_bias(plan, defs, tensors, local_sizes, pyx) -> None:
             continue
         d = defs[corr["definition"]]
         extent = {p: pyx(e) for p, e in zip(d.params, d.shape)}
-        corr["bias_program"] = GridCompiler(d.params, extent, tensors, local_sizes, prefix="lb_",   # (run every call:
-                                            bounds=dict(zip(d.params, d.shape)),                   # its sizes-only
-                                            cache_gathers=True).compile(corr["bias"])              # indices cached)
-        batch_axis = corr["to_kernel"][0]   # β free of the batch is given once (length 1; the kernels broadcast it)
-        corr["bias_shape"] = ["1" if k == batch_axis and corr["batch_free"] else extent[p] for k, p in enumerate(d.params)]
+        order = [d.params[k] for k in corr["to_kernel"]]   # on the kernel tensor's axes: a gather writes β in place
+        corr["bias_program"] = GridCompiler(order, extent, tensors, local_sizes, prefix="lb_",   # (run every call:
+                                            bounds=dict(zip(d.params, d.shape)),                 # its sizes-only
+                                            cache_gathers=True).compile(corr["bias"])            # indices cached)
+        # β free of the batch is given once (length 1; the kernels broadcast it)
+        corr["bias_shape"] = ["1" if k == 0 and corr["batch_free"] else extent[p] for k, p in enumerate(order)]
 
 
 def _window(plan, op, form, pyx) -> None:

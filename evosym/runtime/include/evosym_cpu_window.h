@@ -35,6 +35,7 @@
 #define EVOSYM_CPU_WINDOW_H
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <type_traits>
 #include <vector>
@@ -198,24 +199,39 @@ static inline typename evo_simd<T>::v evo_load(const T* p) {
 // input row: its taps read consecutive inputs). a is read at EVO_BP positions a row and each v[r] a whole vector at a
 // time: the caller's buffers hold that much past their ends
 #define EVO_BP 8
-template <typename T>
-static inline void evo_border_block(T* __restrict out, const i64 os, const i64 nj, const T* __restrict a, const i64 as,
-                                    const i64 n, const T* const* v, const i64 m) {
+template <typename T, int N>   // N = n positions, accumulated in N registers (a border of R positions needs R, not EVO_BP)
+static inline void evo_border_block_n(T* __restrict out, const i64 os, const i64 nj, const T* __restrict a, const i64 as,
+                                      const T* const* v, const i64 m) {
     typedef typename evo_simd<T>::v V;
     constexpr i64 W = (i64)(sizeof(V) / sizeof(T));
     for (i64 j0 = 0; j0 < nj; j0 += W) {
-        V acc[EVO_BP];
-        for (int p = 0; p < EVO_BP; ++p) acc[p] = V{};
+        V acc[N];
+        for (int p = 0; p < N; ++p) acc[p] = V{};
         for (i64 r = 0; r < m; ++r) {
             const V vr = evo_load(v[r] + j0);
             const T* ar = a + r * as;
-            for (int p = 0; p < EVO_BP; ++p) acc[p] += ar[p] * vr;
+            for (int p = 0; p < N; ++p) acc[p] += ar[p] * vr;
         }
-        for (i64 p = 0; p < n; ++p) {
+        for (int p = 0; p < N; ++p) {
             T t[W];
             memcpy(t, &acc[p], sizeof(V));
             for (i64 j = 0; j < W && j0 + j < nj; ++j) out[(j0 + j) * os + p] = t[j];
         }
+    }
+}
+template <typename T>
+static inline void evo_border_block(T* __restrict out, const i64 os, const i64 nj, const T* __restrict a, const i64 as,
+                                    const i64 n, const T* const* v, const i64 m) {
+    switch (n) {
+        case 1: evo_border_block_n<T, 1>(out, os, nj, a, as, v, m); break;
+        case 2: evo_border_block_n<T, 2>(out, os, nj, a, as, v, m); break;
+        case 3: evo_border_block_n<T, 3>(out, os, nj, a, as, v, m); break;
+        case 4: evo_border_block_n<T, 4>(out, os, nj, a, as, v, m); break;
+        case 5: evo_border_block_n<T, 5>(out, os, nj, a, as, v, m); break;
+        case 6: evo_border_block_n<T, 6>(out, os, nj, a, as, v, m); break;
+        case 7: evo_border_block_n<T, 7>(out, os, nj, a, as, v, m); break;
+        case EVO_BP: evo_border_block_n<T, EVO_BP>(out, os, nj, a, as, v, m); break;
+        default: break;
     }
 }
 
@@ -229,6 +245,34 @@ static inline void evo_tap_offsets(const evo_sizes& z, const i64 n, const i64 p0
     }
 }
 
+// the last axis's border, [0, ilo) and [ihi, len_out), as runs of at most EVO_BP consecutive positions that read one
+// window (the same q(p, u) at every tap u); near: that window is the one of the interior position nearest the side
+// (at[side], ilo or ihi − 1). The same for every row and channel, so found once per call: found per row and tap, the
+// comparisons took a third of neighborhood_attention's kernel gradient at 56×56, K = 7
+struct evo_border_run {
+    i64 p0, n;
+    int side;
+    bool near;
+};
+static inline std::vector<evo_border_run> evo_border_runs(const evo_sizes& z, const i64 ilo, const i64 ihi) {
+    std::vector<evo_border_run> runs;
+    const i64 taps = evo_last::taps(z);
+    auto same = [&](const i64 a, const i64 b) {
+        for (i64 u = 0; u < taps; ++u)
+            if (evo_last::q(z, a, u) != evo_last::q(z, b, u)) return false;
+        return true;
+    };
+    auto side_runs = [&](const i64 from, const i64 to, const int side, const i64 at) {
+        for (i64 p0 = from, p1; p0 < to; p0 = p1) {
+            for (p1 = p0 + 1; p1 < to && p1 - p0 < EVO_BP && same(p1, p0); ++p1) {}
+            runs.push_back({p0, p1 - p0, side, ilo < ihi && same(p0, at)});
+        }
+    };
+    side_runs(0, ilo, 0, ilo);
+    side_runs(ihi, evo_last::len_out(z), 1, ihi - 1);
+    return runs;
+}
+
 // scratch memory of the calling thread, kept between calls (a fresh large allocation per call costs
 // a page fault per 4 KiB on first touch); every element is written before it is read
 template <typename T>
@@ -236,6 +280,21 @@ static T* evo_scratch(const size_t n) {
     static thread_local std::vector<T> buf;
     if (buf.size() < n) buf.resize(n);
     return buf.data();
+}
+
+// rows of a padded copy whose position `lo` (the interior's first) lies on a whole vector: the offset of position 0 in
+// a row, and the row pitch (whole vectors) for rows of `w` positions. Whole-vector loads that straddle two cache lines
+// cost twice as much (neighborhood_attention's interior starts at R: unaligned by R positions every chunk)
+template <typename T>
+static inline void evo_aligned_rows(const i64 lo, const i64 w, i64* at, i64* pitch) {
+    constexpr i64 L = (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
+    *at = (L - lo % L) % L;
+    *pitch = (*at + w + L - 1) / L * L;
+}
+// p rounded up to a whole vector's alignment (a buffer holds one vector more than it needs for this)
+template <typename T>
+static inline T* evo_vector_aligned(T* p) {
+    return (T*)(((uintptr_t)p + sizeof(typename evo_simd<T>::v) - 1) & ~(uintptr_t)(sizeof(typename evo_simd<T>::v) - 1));
 }
 
 // the input's rows copied once, zero-padded on both sides: xpad[row][i] = x[row][q = qmin + i], so
@@ -257,33 +316,44 @@ static void evo_pad_rows(const T* __restrict x, T* __restrict xpad, const i64 nr
     }
 }
 
-// acc[c][·] = sum over taps i of krow_i[j0 + ·] * xrow_c,i[j0 + ·] for TC channels c
+// the start of a chunk of at most w positions from j0 in [lo, hi): a last chunk shorter than w moves back to end at hi
+// where [lo, hi) holds w positions, so that every store is a whole vector (its first positions are computed twice, to
+// the same values: the same operands summed in the same order). A partial store (a memcpy of a varying length) took a
+// quarter of neighborhood_attention's kernel gradient at 56×56
+static inline i64 evo_chunk_start(const i64 j0, const i64 w, const i64 lo, const i64 hi) {
+    return hi - j0 < w && hi - lo >= w ? hi - w : j0;
+}
+
+// acc[c][·] = sum over taps i of krow_i[j0 + ·] * xrow_c,i[j0 + ·] for TC channels c, the n ≤ EVO_NV·L positions from
+// j0; where n is not whole vectors but at least one, the last vector moves back to end at n (evo_chunk_start)
 template <typename T, int TC>
 static inline void evo_tile(T* const* yt, const i64 n, const T* kbuf, const i64 kw, const T* const* xbase,
                             const i64* xoff, const i64 ntap, const i64 j0) {
     typedef typename evo_simd<T>::v V;
     constexpr int L = (int)(sizeof(V) / sizeof(T));
+    i64 vo[EVO_NV];                                     // vector v's first position, less j0
+    for (int v = 0; v < EVO_NV; ++v) vo[v] = j0 + evo_chunk_start(v * L, L, 0, n);
     V acc[TC][EVO_NV];
     for (int c = 0; c < TC; ++c)
         for (int v = 0; v < EVO_NV; ++v) acc[c][v] = V{};
     for (i64 i = 0; i < ntap; ++i) {
-        const T* kp = kbuf + i * kw + j0;
+        const T* kp = kbuf + i * kw;
         V kv[EVO_NV];
-        for (int v = 0; v < EVO_NV; ++v) kv[v] = evo_load(kp + v * L);
+        for (int v = 0; v < EVO_NV; ++v) kv[v] = evo_load(kp + vo[v]);
         for (int c = 0; c < TC; ++c) {
-            const T* xp = xbase[c] + xoff[i] + j0;
-            for (int v = 0; v < EVO_NV; ++v) acc[c][v] += kv[v] * evo_load(xp + v * L);
+            const T* xp = xbase[c] + xoff[i];
+            for (int v = 0; v < EVO_NV; ++v) acc[c][v] += kv[v] * evo_load(xp + vo[v]);
         }
     }
     for (int c = 0; c < TC; ++c)
         for (int v = 0; v < EVO_NV && v * L < n; ++v) {
-            if (n - v * L >= L) {   // a whole vector: one store
-                memcpy(yt[c] + j0 + v * L, &acc[c][v], sizeof(V));
+            if (n >= L) {   // a whole vector: one store
+                memcpy(yt[c] + vo[v], &acc[c][v], sizeof(V));
                 continue;
             }
             T out[L];
             memcpy(out, &acc[c][v], sizeof out);
-            memcpy(yt[c] + j0 + v * L, out, sizeof(T) * (n - v * L));
+            for (i64 j = 0; j < n; ++j) yt[c][vo[v] + j] = out[j];
         }
 }
 
@@ -309,6 +379,8 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
     if (tiled) evo_tap_offsets(z, taps, ilo, qoff, &qmin, &qmax);
     const i64 kw = ilo + (len_out - ilo + CW - 1) / CW * CW;   // padded kernel row: whole chunks from ilo
     const i64 xw = kw + qmax - qmin;                    // padded input row: every tap of every chunk
+    i64 ka, kpw;                                        // a gathered kernel row's position 0 and pitch: ilo on a vector
+    evo_aligned_rows<T>(ilo, kw, &ka, &kpw);
     const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows_all = tiled ? B * G * cg * rows_in : 0;
     T* xpad = evo_scratch<T>((size_t)(xrows_all * xw));
     if (tiled) evo_pad_rows<T>(x, xpad, xrows_all, len_in, xw, qmin, work > EVO_SERIAL_WORK);
@@ -319,12 +391,12 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
     constexpr i64 W = (i64)(sizeof(typename evo_simd<T>::v) / sizeof(T));
     const i64 nw = (nb + W - 1) / W * W, at[2] = {ilo, ihi - 1};
     bool still[2] = {false, false};                     // side 0 (left), 1 (right): a border reading at[side]'s window
-    if (tiled && !evo_last::affine && ilo < ihi)
-        for (int side = 0; side < 2; ++side) {
-            const i64 pb = side == 0 ? 0 : len_out - 1;
-            still[side] = side == 0 ? ilo > 0 : ihi < len_out;
-            for (i64 u = 0; u < taps && still[side]; ++u) still[side] = evo_last::q(z, pb, u) == evo_last::q(z, at[side], u);
-        }
+    const std::vector<evo_border_run> bruns = tiled && !evo_last::affine ? evo_border_runs(z, ilo, ihi)
+                                                                        : std::vector<evo_border_run>();
+    for (const evo_border_run& br : bruns) still[br.side] = still[br.side] || br.near;
+    i64 qat[2][256];                                    // q(at[side], u): the nearest interior position's window
+    for (int side = 0; side < 2; ++side)
+        for (i64 u = 0; u < taps && still[side]; ++u) qat[side][u] = evo_last::q(z, at[side], u);
     static thread_local std::vector<T> xcols_buf;
     T* xcols = nullptr;
     if (still[0] || still[1]) {
@@ -339,7 +411,7 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
                 if (!still[side]) continue;
                 T* dst = xcols + ((bb * rows_in + row) * 2 + side) * taps * nw;
                 for (i64 t = 0; t < nb; ++t)
-                    for (i64 u = 0; u < taps; ++u) dst[u * nw + t] = xg[t * plane_in + evo_last::q(z, at[side], u)];
+                    for (i64 u = 0; u < taps; ++u) dst[u * nw + t] = xg[t * plane_in + qat[side][u]];
             }
         }
     }
@@ -381,76 +453,68 @@ static void evo_forward(const T* __restrict x, const T* __restrict kt, T* __rest
         }
         {
             static thread_local std::vector<T> kbuf;
-            static thread_local std::vector<i64> xoff, xraw, tapl;   // per gathered tap: padded, unpadded row; tap
+            // per gathered tap: its padded and unpadded input row, its tap of the last axis, its place in xcols
+            static thread_local std::vector<i64> xoff, xraw, tapl, xcoff;
             xoff.clear();
             xraw.clear();
             tapl.clear();
+            xcoff.clear();
             i64 nk = 0;
+            kbuf.resize(evo_taps_all(z) * kpw + CW + 2 * W);   // + the alignment and ka
+            T* const k0 = evo_vector_aligned(kbuf.data()) + ka;   // gathered row i at k0 + i·kpw, from position 0
             auto gather = [&]() {   // the kernel rows of one tap of the axes before the last, and their input rows
                 const T* krow = kb + evo_kt_offset(kl, 4, u, EVO_LAST);
                 const i64 xrow = EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) * xw : 0;
-                kbuf.resize((nk + taps) * kw + CW);
                 for (i64 ul = 0; ul < taps; ++ul, ++nk) {
-                    T* kd = kbuf.data() + nk * kw;
+                    T* kd = k0 + nk * kpw;
                     const T* kp = krow + ul * kl.stride[4 + EVO_LAST];
                     if (ks == 1) memcpy(kd, kp, sizeof(T) * len_out);
                     else for (i64 j = 0; j < len_out; ++j) kd[j] = *kp;
-                    memset(kd + len_out, 0, sizeof(T) * (kw - len_out));
+                    memset(kd + len_out, 0, sizeof(T) * (kpw - ka - len_out));
                     xoff.push_back(xrow + qoff[ul] - qmin);
                     if (!evo_last::affine) {
-                        xraw.push_back(EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) * len_in : 0);
+                        const i64 row = EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) : 0;
+                        xraw.push_back(row * len_in);
                         tapl.push_back(ul);
+                        xcoff.push_back((row * 2 * taps + ul) * nw);
                     }
                 }
             };
             evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, gather);
-            if (kbuf.size() < (size_t)(nk * kw + CW)) kbuf.resize(nk * kw + CW);   // (no tap gathered: nk = 0)
-            memset(kbuf.data() + nk * kw, 0, sizeof(T) * CW);   // past the last row: the border's whole-vector reads
+            memset(k0 + nk * kpw, 0, sizeof(T) * CW);   // past the last row: the border's whole-vector reads
             const T* xb = xpad + (b * G * cg + g * cg) * rows_in * xw;   // channel t at + t·rows_in·xw
-            for (i64 j0 = ilo; j0 < ihi; j0 += CW) {
-                const i64 n = evo_min(CW, ihi - j0);
+            for (i64 jc = ilo; jc < ihi; jc += CW) {
+                const i64 j0 = evo_chunk_start(jc, CW, ilo, ihi), n = evo_min(CW, ihi - j0);
                 i64 t = 0;
                 for (; t + 2 <= nb; t += 2) {
                     T* yt[2] = {yrow + t * plane_out, yrow + (t + 1) * plane_out};
                     const T* xbase[2] = {xb + t * rows_in * xw, xb + (t + 1) * rows_in * xw};
-                    evo_tile<T, 2>(yt, n, kbuf.data(), kw, xbase, xoff.data(), nk, j0);
+                    evo_tile<T, 2>(yt, n, k0, kpw, xbase, xoff.data(), nk, j0);
                 }
                 for (; t < nb; ++t) {
                     T* yt[1] = {yrow + t * plane_out};
                     const T* xbase[1] = {xb + t * rows_in * xw};
-                    evo_tile<T, 1>(yt, n, kbuf.data(), kw, xbase, xoff.data(), nk, j0);
+                    evo_tile<T, 1>(yt, n, k0, kpw, xbase, xoff.data(), nk, j0);
                 }
             }
             if (!evo_last::affine) {   // a clamped or wrapping axis's border: position by position at q(p, u)
                 static thread_local std::vector<T> xcol;               // a window's inputs: per tap, the block's channels
                 static thread_local std::vector<const T*> vrow;        // tap i's inputs at the block's channels
-                i64 ql[256];
                 const T* xg = x + (b * G * cg + g * cg) * plane_in;   // C_g = 1: channel t of the block at + t·plane_in
                 xcol.assign(nk * nw, T(0));
                 vrow.resize(nk);
-                auto border = [&](const i64 from, const i64 to, const int side) {
-                    for (i64 p0 = from, p1; p0 < to; p0 = p1) {
-                        for (i64 ul = 0; ul < taps; ++ul) ql[ul] = evo_last::q(z, p0, ul);
-                        bool near = still[side];                       // reads the nearest interior position's window
-                        for (i64 ul = 0; ul < taps && near; ++ul) near = ql[ul] == evo_last::q(z, at[side], ul);
-                        if (near) {
-                            const T* base = xcols + ((b * blocks + blk) * rows_in * 2 + side) * taps * nw;
-                            for (i64 i = 0; i < nk; ++i) vrow[i] = base + ((xraw[i] / len_in) * 2 * taps + tapl[i]) * nw;
-                        } else {   // another window: its inputs gathered here, once for its run
-                            for (i64 t = 0; t < nb; ++t)
-                                for (i64 i = 0; i < nk; ++i) xcol[i * nw + t] = xg[t * plane_in + xraw[i] + ql[tapl[i]]];
-                            for (i64 i = 0; i < nk; ++i) vrow[i] = xcol.data() + i * nw;
-                        }
-                        for (p1 = p0 + 1; p1 < to && p1 - p0 < EVO_BP; ++p1) {   // the positions reading the same window
-                            bool same = true;
-                            for (i64 ul = 0; ul < taps && same; ++ul) same = evo_last::q(z, p1, ul) == ql[ul];
-                            if (!same) break;
-                        }
-                        evo_border_block<T>(yrow + p0, plane_out, nb, kbuf.data() + p0, kw, p1 - p0, vrow.data(), nk);
+                for (const evo_border_run& br : bruns) {   // a run of positions reading one window
+                    if (br.near && still[br.side]) {       // the nearest interior position's: gathered above
+                        const T* base = xcols + ((b * blocks + blk) * rows_in * 2 + br.side) * taps * nw;
+                        for (i64 i = 0; i < nk; ++i) vrow[i] = base + xcoff[i];
+                    } else {   // another window: its inputs gathered here, once for its run
+                        for (i64 t = 0; t < nb; ++t)
+                            for (i64 i = 0; i < nk; ++i)
+                                xcol[i * nw + t] = xg[t * plane_in + xraw[i] + evo_last::q(z, br.p0, tapl[i])];
+                        for (i64 i = 0; i < nk; ++i) vrow[i] = xcol.data() + i * nw;
                     }
-                };
-                border(0, ilo, 0);
-                border(ihi, len_out, 1);
+                    evo_border_block<T>(yrow + br.p0, plane_out, nb, k0 + br.p0, kpw, br.n, vrow.data(), nk);
+                }
             }
         }
     }
@@ -618,7 +682,7 @@ static inline void evo_ktile(T* const* out, const i64 n, const T* const* dyr, co
         }
         T o[sizeof(V) / sizeof(T)];
         memcpy(o, &acc[t], sizeof o);
-        memcpy(out[t] + j0, o, sizeof(T) * n);
+        for (i64 j = 0; j < n; ++j) out[t][j0 + j] = o[j];
     }
 }
 
@@ -665,6 +729,8 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
     for (i64 u = 0; u < taps; ++u) xoff[u] = qoff[u] - qmin;
     const i64 kw = ilo + (len_out - ilo + CW - 1) / CW * CW;   // padded dy row: whole vectors from ilo
     const i64 xw = kw + qmax - qmin;                    // padded input row: xpad[i] = x[q = qmin + i]
+    i64 da, dpw;                                        // a copied dy row's position 0 and pitch: ilo on a vector
+    evo_aligned_rows<T>(ilo, kw, &da, &dpw);
     const i64 rows_in = plane_in / (len_in > 0 ? len_in : 1), xrows = B * G * cg * rows_in;
     if (entries * rows == 0) return;
     T* xpad = evo_scratch<T>((size_t)(xrows * xw + CW));
@@ -672,6 +738,7 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
     memset(xpad + xrows * xw, 0, sizeof(T) * CW);       // past the last row: the border's whole-vector reads
     bool runs = !evo_last::affine && ilo < ihi;         // taps reading consecutive inputs (the border's vector path)
     for (i64 u = 0; u < taps; ++u) runs = runs && xoff[u] == xoff[0] + u;
+    const std::vector<evo_border_run> bruns = evo_last::affine ? std::vector<evo_border_run>() : evo_border_runs(z, ilo, ihi);
 #pragma omp parallel for collapse(2) schedule(static) num_threads(EVO_THREADS) if (work > EVO_SERIAL_WORK)
     for (i64 e = 0; e < entries; ++e)
     for (i64 r = 0; r < rows; ++r) {
@@ -685,15 +752,16 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
         static thread_local std::vector<T> dbuf;
         static thread_local std::vector<const T*> dyr, xr;
         static thread_local std::vector<T*> out;
-        dbuf.resize(share * kw + CW);
-        memset(dbuf.data() + share * kw, 0, sizeof(T) * CW);   // past the last row: the border's whole-vector reads
+        dbuf.resize(share * dpw + 3 * CW);   // + the alignment and da
+        T* const d0 = evo_vector_aligned(dbuf.data()) + da;   // dy row k at d0 + k·dpw, from position 0
+        memset(d0 + share * dpw, 0, sizeof(T) * CW);   // past the last row: the border's whole-vector reads
         dyr.resize(share);
         xr.resize(share);
         out.resize(taps);
         for (i64 k = 0; k < share; ++k) {
-            T* dd = dbuf.data() + k * kw;
+            T* dd = d0 + k * dpw;
             memcpy(dd, dy + (b * G * og + (gk * share + k) * og + o1) * plane_out + r * len_out, sizeof(T) * len_out);
-            memset(dd + len_out, 0, sizeof(T) * (kw - len_out));
+            memset(dd + len_out, 0, sizeof(T) * (dpw - da - len_out));
             dyr[k] = dd;
         }
         T* de = dkt + e * per_entry + r * len_out;      // + (tap index) * plane_out
@@ -709,36 +777,32 @@ static void evo_backward_kernel_tiled(const T* __restrict x, const T* __restrict
             const i64 xrow = EVO_LAST > 0 ? evo_flat_in(z, q, EVO_LAST) : 0;
             for (i64 k = 0; k < share; ++k)
                 xr[k] = xpad + ((b * G * cg + (gk * share + k) * cg + c1) * rows_in + xrow) * xw;
-            for (i64 j0 = ilo; j0 < ihi; j0 += CW)
+            for (i64 jc = ilo; jc < ihi; jc += CW) {
+                const i64 j0 = evo_chunk_start(jc, CW, ilo, ihi);
                 evo_ktiles<T>(out.data(), evo_min(CW, ihi - j0), dyr.data(), xr.data(), share, xoff, taps, j0);
+            }
             if (evo_last::affine) return;
             // a clamped or wrapping axis: position by position; channel k of the kernel group at x0 + k·C_g·plane_in
             const T* x0 = x + ((b * G * cg + gk * share * cg + c1) * rows_in + xrow) * len_in;
             const i64 xs = cg * plane_in;
             static thread_local std::vector<const T*> xw0;   // the window of interior position at, per channel
             xw0.resize(share);
-            auto border = [&](const i64 from, const i64 to, const i64 at) {   // at: the interior position nearest
-                i64 pl = from;
-                while (runs && pl < to) {   // the positions reading interior position at's window, EVO_BP at a time
-                    i64 n = 0;
-                    for (bool same = true; same && n < EVO_BP && pl + n < to; n += same)
-                        for (i64 ul = 0; ul < taps && same; ++ul) same = evo_last::q(z, pl + n, ul) == evo_last::q(z, at, ul);
-                    if (n == 0) break;
+            for (const evo_border_run& br : bruns) {
+                if (runs && br.near) {   // positions reading the nearest interior position's window: a block
+                    const i64 at = br.side == 0 ? ilo : ihi - 1;
                     for (i64 k = 0; k < share; ++k) xw0[k] = xr[k] + xoff[0] + at;   // at's first tap, channel k
-                    evo_border_block<T>(out[0] + pl, plane_out, taps, dbuf.data() + pl, kw, n, xw0.data(), share);
-                    pl += n;
+                    evo_border_block<T>(out[0] + br.p0, plane_out, taps, d0 + br.p0, dpw, br.n, xw0.data(), share);
+                    continue;
                 }
-                for (; pl < to; ++pl)   // any other: one position at a time
+                for (i64 pl = br.p0; pl < br.p0 + br.n; ++pl)   // any other: one position at a time
                     for (i64 ul = 0; ul < taps; ++ul) {
                         const T* xp = x0 + evo_last::q(z, pl, ul);
-                        const T* dp = dbuf.data() + pl;               // dyr[k] = dbuf + k·kw
+                        const T* dp = d0 + pl;                        // dyr[k] = d0 + k·dpw
                         T acc = 0;
-                        for (i64 k = 0; k < share; ++k) acc += dp[k * kw] * xp[k * xs];
+                        for (i64 k = 0; k < share; ++k) acc += dp[k * dpw] * xp[k * xs];
                         out[ul][pl] = acc;
                     }
-            };
-            border(0, ilo, ilo);
-            border(ihi, len_out, ihi - 1);
+            }
         };
         evo_tap_loops<0, EVO_LAST>(z, p, lo, hi, u, q, correlate);
         if (bias)   // attend's β (entry e of the logits, or e mod bias_entries where β is given once for the batch)
