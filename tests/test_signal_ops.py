@@ -337,6 +337,9 @@ def test_divisor_lowering_builds_no_square_kernel():
                          (dict(C=0, N=0), "C .* must be an integer"), (dict(C=3, N=True), "N .* must be an integer")):
         with pytest.raises(ValueError, match=match):
             fn(x, f, **sizes)
+        with pytest.raises(ValueError, match=match):   # the constructor checks its sizes as the function does
+            mod["DirichletConvEvolution"](**sizes)
+    assert repr(mod["DirichletConvEvolution"](np.int64(3), np.int64(n))) == repr(layer)   # numpy sizes: as ints
     for args, error, match in (((x.numpy(), f), TypeError, "x must be a torch.Tensor, not ndarray"),
                                ((x.long(), f), TypeError, "floating-point"),
                                ((x, f.tolist()), TypeError, "weight must be a torch.Tensor, not list"),

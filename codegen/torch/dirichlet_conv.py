@@ -90,6 +90,12 @@ def _size(value):
         return value
 
 
+def _integer(what, value, low):
+    """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
+        raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
 def _dense(name, t):
     """Refuses a nested or sparse tensor (their shapes are no sizes: PyTorch's own layers refuse them too)."""
     if t.is_nested:
@@ -126,12 +132,9 @@ def dirichlet_conv_evolution(x, weight, *, C, N, path="auto"):
     multiples: N slices)."""
     if path not in PATHS:
         raise ValueError(f"path must be one of 'auto' or 'generic', not {path!r}")
-    C = _size(C)
-    if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-        raise ValueError(f"C (channels (each with its own f)) must be an integer ≥ 1 and < 2^31, not {C!r}")
-    N = _size(N)
-    if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-        raise ValueError(f"N (the functions' length: n = 1 … N) must be an integer ≥ 1 and < 2^31, not {N!r}")
+    C, N = _size(C), _size(N)   # numpy integers as ints
+    _integer('C (channels (each with its own f))', C, 1)
+    _integer("N (the functions' length: n = 1 … N)", N, 1)
     _check(x, weight, C, N)
     if path == "generic":
         y = x.new_zeros(x.shape)   # accumulated in place: each pass touches ⌊N/d⌋ outputs
@@ -146,11 +149,10 @@ class DirichletConvEvolution(nn.Module):
 
     def __init__(self, C, N, *, device=None, dtype=None):
         super().__init__()
-        if not (isinstance(C, int) and not isinstance(C, bool) and 1 <= C < 2 ** 31):
-            raise ValueError(f"C (channels (each with its own f)) must be an integer ≥ 1 and < 2^31, not {C!r}")
+        C, N = _size(C), _size(N)   # numpy integers as ints
+        _integer('C (channels (each with its own f))', C, 1)
+        _integer("N (the functions' length: n = 1 … N)", N, 1)
         self.C = C
-        if not (isinstance(N, int) and not isinstance(N, bool) and 1 <= N < 2 ** 31):
-            raise ValueError(f"N (the functions' length: n = 1 … N) must be an integer ≥ 1 and < 2^31, not {N!r}")
         self.N = N
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((C, N), **factory))  # each channel's arithmetic function f: f[c, d − 1] = f(d)
