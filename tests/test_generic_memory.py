@@ -25,3 +25,23 @@ def test_hyperzzw_code_forward_holds_three_output_sized_tensors():
         peak = peak_cpu_bytes(lambda: mod.hyperzzw_code_evolution(Z, *params, **sizes))
     out = y.numel() * y.element_size()
     assert peak <= 3.1 * out, peak / out
+
+
+def test_involution_forward_holds_the_generated_kernels_once():
+    """involution's generated kernels (G·K² values per pixel) with their bias: the span projection's call adds the
+    bias (torch.baddbmm), so the forward holds that tensor once, not the product and its sum beside it (1.31× the
+    compiled official code's peak before; the kernels tensor is 3× the output at these sizes)."""
+    mod = generated("involution")
+    G, C_g, D, R = 4, 16, 16, 3
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(8, G * C_g, 56, 56, generator=g)
+    params = [torch.randn(D, G * C_g, generator=g), torch.rand(D, generator=g) + 0.5, torch.randn(D, generator=g),
+              torch.randn(G * (2 * R + 1) ** 2, D, generator=g), torch.randn(G * (2 * R + 1) ** 2, generator=g)]
+    sizes = dict(G=G, C_g=C_g, D=D, R=R, s=1)
+    with torch.no_grad():
+        y = mod.involution_evolution(x, *params, **sizes)
+        peak = peak_cpu_bytes(lambda: mod.involution_evolution(x, *params, **sizes))
+    kernels = 8 * G * (2 * R + 1) ** 2 * 56 * 56 * 4
+    out = y.numel() * y.element_size()
+    # the generated kernels, the output and the generator's hidden tensors (D channels: a quarter of the output each)
+    assert peak <= kernels + 1.6 * out, (peak - kernels) / out

@@ -118,3 +118,60 @@ def test_a_delta_of_two_grid_axes_is_an_identity_matrix_on_the_grid():
         want = torch.tensor([[[float(expr.subs({a: x, b: y, c: z})) for z in range(3)] for y in range(2)] for x in range(4)],
                             dtype=torch.float64)
         assert torch.equal(got, want), expr
+
+
+def _run_channel_map(expr, axes, extents, tensors, sizes):
+    """Compile ``expr`` over the grid ``axes`` (python extents ``extents``) with ``tensors`` (name -> (torch tensor,
+    SymPy shape)) and run it in float64: the program's text and its value on the grid."""
+    names = {str(s): s for s in sizes}
+    gc = GridCompiler(axes, dict(zip(axes, extents)),
+                      {n: (n, tuple(str(d) for d in shape), shape) for n, (_, shape) in tensors.items()},
+                      {s: str(s) for s in sizes})
+    prog = gc.compile(expr)
+    scope = {"torch": torch, "F": torch.nn.functional, "dtype": torch.float64, "device": torch.device("cpu"),
+             "_as_grid": load("involution")._as_grid, **{n: t for n, (t, _) in tensors.items()}}
+    first = {str(d): n for n, (t, shape) in tensors.items() for d, n in zip(shape, t.shape)}
+    scope.update({k: first.get(k, 1) for k in names})   # (a size no tensor has: unused)
+    exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
+    return "\n".join(prog.statements), scope[prog.result]
+
+
+def test_a_bias_beside_a_channel_map_is_added_by_the_same_call():
+    """b[o] + Σ_e M[o, e]·T[…, e, …]: the product's own call adds b (torch.addmm with the channel axis first,
+    torch.baddbmm after a batch axis, F.linear with the channel axis last), so the sum is not a second tensor of
+    the product's size; values and gradients equal the plain product plus b (float64). Not fused: a product that
+    is read twice, a vector along another axis."""
+    b, o, p, e = index("b"), index("o"), index("p"), index("e")
+    Bs, O, E, P = size("B"), size("O"), size("E"), size("P")
+    M, T, Bv, Q = (sp.IndexedBase(n) for n in ("M", "T", "bias", "Q"))
+    g = torch.Generator().manual_seed(0)
+    w, bias, q = (torch.randn(*s, generator=g, dtype=torch.float64, requires_grad=True) for s in ((5, 3), (5,), (4,)))
+    sizes = (Bs, O, E, P)
+    cases = [  # (expr, grid axes, extents, tensors, the fused call or None, the value in torch)
+        (Bv[o] + sp.Sum(M[o, e] * T[b, e, p], (e, 0, E - 1)), (b, o, p), ("B", "O", "P"),
+         {"T": (torch.randn(2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True), (Bs, E, P))}, "torch.baddbmm(",
+         lambda t: w @ t + bias[:, None]),
+        (Bv[o] + sp.Sum(M[o, e] * T[e, p], (e, 0, E - 1)), (o, p), ("O", "P"),
+         {"T": (torch.randn(3, 4, generator=g, dtype=torch.float64, requires_grad=True), (E, P))}, "torch.addmm(",
+         lambda t: w @ t + bias[:, None]),
+        (Bv[o] + sp.Sum(M[o, e] * T[b, p, e], (e, 0, E - 1)), (b, p, o), ("B", "P", "O"),
+         {"T": (torch.randn(2, 4, 3, generator=g, dtype=torch.float64, requires_grad=True), (Bs, P, E))}, "F.linear(",
+         lambda t: t @ w.t() + bias),
+        ((Bv[o] + sp.Sum(M[o, e] * T[b, e, p], (e, 0, E - 1))) * sp.Sum(M[o, e] * T[b, e, p], (e, 0, E - 1)),
+         (b, o, p), ("B", "O", "P"),
+         {"T": (torch.randn(2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True), (Bs, E, P))}, None,
+         lambda t: (w @ t + bias[:, None]) * (w @ t)),
+        (Q[p] + sp.Sum(M[o, e] * T[b, e, p], (e, 0, E - 1)), (b, o, p), ("B", "O", "P"),
+         {"T": (torch.randn(2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True), (Bs, E, P))}, None,
+         lambda t: w @ t + q),
+    ]
+    for expr, axes, extents, tensors, call, want in cases:
+        tensors = {"M": (w, (O, E)), "bias": (bias, (O,)), "Q": (q, (P,)), **tensors}
+        text, got = _run_channel_map(expr, axes, extents, tensors, sizes)
+        assert (call in text) if call else not any(c in text for c in ("addmm(", "baddbmm(", "F.linear(")), (expr, text)
+        ref = want(tensors["T"][0])
+        torch.testing.assert_close(got.reshape(ref.shape), ref, rtol=1e-13, atol=1e-13, msg=text)
+        inputs = [w, bias, q, tensors["T"][0]]
+        for gg, gr in zip(torch.autograd.grad(got.sum(), inputs, allow_unused=True),
+                          torch.autograd.grad(ref.sum(), inputs, allow_unused=True)):
+            assert (gg is None and gr is None) or torch.allclose(gg, gr, rtol=1e-12, atol=1e-12), text

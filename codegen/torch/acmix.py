@@ -277,10 +277,9 @@ def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_c
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # proj: the 3N·d projections (conv1, conv2, conv3: q, k, v stacked), computed once for both paths (computed once, on its own grid)
-    d1_1 = qkv_bias.reshape(1, (3 * N * d), 1, 1, 1)  # bqkv[t]: the whole tensor
-    d1_2 = torch.matmul(qkv_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
+    d1_2 = torch.baddbmm(qkv_bias.reshape(-1, 1), qkv_weight.expand(x.shape[0], -1, -1), x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d1_2 = d1_2.unsqueeze(4)
-    d1_5 = _as_grid((d1_1 + d1_2), 5, dtype, device)
+    d1_5 = _as_grid(d1_2, 5, dtype, device)
     d1_5 = d1_5.reshape(d1_5.shape[:4])
     def_proj = d1_5.expand((B, (3 * N * d), H, W))
     # key: keys: rows [N·d, 2N·d) of P (computed once, on its own grid)

@@ -265,10 +265,9 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_w
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # key: keys: 1×1 projection of the input, with bias (computed once, on its own grid)
-    d1_1 = k_bias.reshape(1, (N * d), 1, 1, 1)  # bk[c]: the whole tensor
-    d1_2 = torch.matmul(k_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
+    d1_2 = torch.baddbmm(k_bias.reshape(-1, 1), k_weight.expand(x.shape[0], -1, -1), x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d1_2 = d1_2.unsqueeze(4)
-    d1_5 = _as_grid((d1_1 + d1_2), 5, dtype, device)
+    d1_5 = _as_grid(d1_2, 5, dtype, device)
     d1_5 = d1_5.reshape(d1_5.shape[:4])
     def_key = d1_5.expand((B, (N * d), H, W))
     # pe: positional encoding: a 1×1 conv (2 → d, bias) of the coordinates linspace(−1, 1) in [w, h] order (computed once, on its own grid)
@@ -280,10 +279,9 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, pe_w
     d2_6 = _as_grid(((d2_1 * d2_2) + (d2_3 * d2_4) + d2_5), 3, dtype, device)
     def_pe = d2_6.expand((d, H, W))
     # qry: queries: 1×1 projection of the input, with bias (computed once, on its own grid)
-    d3_1 = q_bias.reshape(1, (N * d), 1, 1, 1)  # bq[c]: the whole tensor
-    d3_2 = torch.matmul(q_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
+    d3_2 = torch.baddbmm(q_bias.reshape(-1, 1), q_weight.expand(x.shape[0], -1, -1), x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d3_2 = d3_2.unsqueeze(4)
-    d3_5 = _as_grid((d3_1 + d3_2), 5, dtype, device)
+    d3_5 = _as_grid(d3_2, 5, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:4])
     def_qry = d3_5.expand((B, (N * d), H, W))
     # logit: attention logits: the scaled query at s·p against the reflected key of tap (u, v) plus the positional difference pe(s·p) − pe(key) (computed once, on its own grid)

@@ -261,10 +261,9 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     d2_6 = d2_6.reshape(d2_6.shape[:2])
     def_h = d2_6.expand((B, D))
     # Wk: generated kernels: C·K² values per sample (computed once, on its own grid)
-    d3_1 = span_bias.reshape(1, (C * (((2 * R) + 1) ** 2)), 1)  # b2[k]: the whole tensor
-    d3_2 = torch.matmul(def_h, span_weight.t())  # a channel map as a matrix product over T's own layout
+    d3_2 = F.linear(def_h, span_weight, span_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d3_2 = d3_2.unsqueeze(2)
-    d3_5 = _as_grid((d3_1 + d3_2), 3, dtype, device)
+    d3_5 = _as_grid(d3_2, 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
     def_Wk = d3_5.expand((B, (C * (((2 * R) + 1) ** 2))))
     # weight[b, o, c', u…] = K̂ of sample b at input channel c = ⌊o/O_g⌋·C_g + c' of the group of o
@@ -305,10 +304,9 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     d2_6 = d2_6.reshape(d2_6.shape[:2])
     def_h = d2_6.expand((B, D))
     # Wk: generated kernels: C·K² values per sample (computed once, on its own grid)
-    d3_1 = span_bias.reshape(1, (C * (((2 * R) + 1) ** 2)), 1)  # b2[k]: the whole tensor
-    d3_2 = torch.matmul(def_h, span_weight.t())  # a channel map as a matrix product over T's own layout
+    d3_2 = F.linear(def_h, span_weight, span_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d3_2 = d3_2.unsqueeze(2)
-    d3_5 = _as_grid((d3_1 + d3_2), 3, dtype, device)
+    d3_5 = _as_grid(d3_2, 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
     def_Wk = d3_5.expand((B, (C * (((2 * R) + 1) ** 2))))
     k1 = def_Wk[:B, :(C * (((2 * R) + 1) ** 2))].unflatten(1, (C, 1, ((2 * R) + 1), ((2 * R) + 1))).reshape(B, C, 1, 1, ((2 * R) + 1), ((2 * R) + 1), 1, 1)  # Wk[b, u_1_tap*(2*R + 1) + u_2_tap + (2*R + 1)**2*(g + o_in_group)]: a view (proved inside Wk)

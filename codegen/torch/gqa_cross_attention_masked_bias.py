@@ -307,17 +307,15 @@ def _kernel_tensor(x, xk, xv, allowed, attn_mask, q_weight, q_bias, k_weight, k_
     L = x.shape[2]
     dtype, device = xv.dtype, xv.device
     # key: keys: in-projection of every token, with bias (computed once, on its own grid)
-    d1_1 = k_bias.reshape(1, (N_kv * d), 1, 1)  # bK[c]: the whole tensor
-    d1_2 = torch.matmul(k_weight, xk.flatten(2)).unflatten(2, xk.shape[2:])  # a channel map as a matrix product over T's own layout
+    d1_2 = torch.baddbmm(k_bias.reshape(-1, 1), k_weight.expand(xk.shape[0], -1, -1), xk.flatten(2)).unflatten(2, xk.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d1_2 = d1_2.unsqueeze(3)
-    d1_5 = _as_grid((d1_1 + d1_2), 4, dtype, device)
+    d1_5 = _as_grid(d1_2, 4, dtype, device)
     d1_5 = d1_5.reshape(d1_5.shape[:3])
     def_key = d1_5.expand((B, (N_kv * d), S))
     # qry: queries: in-projection of every token, with bias (computed once, on its own grid)
-    d2_1 = q_bias.reshape(1, (G * N_kv * d), 1, 1)  # bQ[c]: the whole tensor
-    d2_2 = torch.matmul(q_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
+    d2_2 = torch.baddbmm(q_bias.reshape(-1, 1), q_weight.expand(x.shape[0], -1, -1), x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d2_2 = d2_2.unsqueeze(3)
-    d2_5 = _as_grid((d2_1 + d2_2), 4, dtype, device)
+    d2_5 = _as_grid(d2_2, 4, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:3])
     def_qry = d2_5.expand((B, (G * N_kv * d), L))
     # logit: attention logits: scaled dot product of the query at token i and the key at token m (query head h reads key head ⌊h/G⌋), plus the bias input attn_mask[b, h, i, m] (computed once, on its own grid)

@@ -256,19 +256,17 @@ def _kernel_tensor(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weigh
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # h: kernel generator: reduce (with bias), BatchNorm (eval), ReLU (computed once, on its own grid)
-    d1_1 = reduce_bias.reshape(1, D, 1, 1, 1)  # b1[d]: the whole tensor
-    d1_2 = torch.matmul(reduce_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
+    d1_2 = torch.baddbmm(reduce_bias.reshape(-1, 1), reduce_weight.expand(x.shape[0], -1, -1), x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d1_2 = d1_2.unsqueeze(4)
     d1_5 = bn_scale.reshape(1, D, 1, 1, 1)  # gamma[d]: the whole tensor
     d1_6 = bn_shift.reshape(1, D, 1, 1, 1)  # beta[d]: the whole tensor
-    d1_7 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((((d1_1 + d1_2) * d1_5) + d1_6), dtype=dtype, device=device)), 5, dtype, device)
+    d1_7 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor(((d1_2 * d1_5) + d1_6), dtype=dtype, device=device)), 5, dtype, device)
     d1_7 = d1_7.reshape(d1_7.shape[:4])
     def_h = d1_7.expand((B, D, H, W))
     # Wk: generated kernels: G·K² values per output pixel (computed once, on its own grid)
-    d2_1 = span_bias.reshape(1, (G * (((2 * R) + 1) ** 2)), 1, 1, 1)  # b2[k]: the whole tensor
-    d2_2 = torch.matmul(span_weight, def_h.flatten(2)).unflatten(2, def_h.shape[2:])  # a channel map as a matrix product over T's own layout
+    d2_2 = torch.baddbmm(span_bias.reshape(-1, 1), span_weight.expand(def_h.shape[0], -1, -1), def_h.flatten(2)).unflatten(2, def_h.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d2_2 = d2_2.unsqueeze(4)
-    d2_5 = _as_grid((d2_1 + d2_2), 5, dtype, device)
+    d2_5 = _as_grid(d2_2, 5, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:4])
     def_Wk = d2_5.expand((B, (G * (((2 * R) + 1) ** 2)), H, W))
     k1 = def_Wk[:B, :(G * (((2 * R) + 1) ** 2)), :H, :W].unflatten(1, (G, ((2 * R) + 1), ((2 * R) + 1))).reshape(B, G, ((2 * R) + 1), ((2 * R) + 1), H, W)  # Wk[b, g*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap, i, j]: a view (proved inside Wk)

@@ -273,10 +273,9 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     d2_6 = d2_6.reshape(d2_6.shape[:4])
     def_h = d2_6.expand((B, D, H, W))
     # Wk: generated kernels: G·K² values per output pixel (computed once, on its own grid)
-    d3_1 = span_bias.reshape(1, (G * (((2 * R) + 1) ** 2)), 1, 1, 1)  # b2[k]: the whole tensor
-    d3_2 = torch.matmul(span_weight, def_h.flatten(2)).unflatten(2, def_h.shape[2:])  # a channel map as a matrix product over T's own layout
+    d3_2 = torch.baddbmm(span_bias.reshape(-1, 1), span_weight.expand(def_h.shape[0], -1, -1), def_h.flatten(2)).unflatten(2, def_h.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d3_2 = d3_2.unsqueeze(4)
-    d3_5 = _as_grid((d3_1 + d3_2), 5, dtype, device)
+    d3_5 = _as_grid(d3_2, 5, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:4])
     def_Wk = d3_5.expand((B, (G * (((2 * R) + 1) ** 2)), H, W))
     k1 = def_Wk[:B, :(G * (((2 * R) + 1) ** 2)), :H, :W].unflatten(1, (G, ((2 * R) + 1), ((2 * R) + 1))).reshape(B, G, ((2 * R) + 1), ((2 * R) + 1), H, W)  # Wk[b, g*(2*R + 1)**2 + u_1_tap*(2*R + 1) + u_2_tap, i, j]: a view (proved inside Wk)

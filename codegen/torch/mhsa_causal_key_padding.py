@@ -347,17 +347,15 @@ def _kernel_tensor(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_
     L = x.shape[2]
     dtype, device = x.dtype, x.device
     # key: keys: in-projection of every token, with bias (computed once, on its own grid)
-    d1_1 = k_bias.reshape(1, (N * d), 1, 1)  # bK[c]: the whole tensor
-    d1_2 = torch.matmul(k_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
+    d1_2 = torch.baddbmm(k_bias.reshape(-1, 1), k_weight.expand(x.shape[0], -1, -1), x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d1_2 = d1_2.unsqueeze(3)
-    d1_5 = _as_grid((d1_1 + d1_2), 4, dtype, device)
+    d1_5 = _as_grid(d1_2, 4, dtype, device)
     d1_5 = d1_5.reshape(d1_5.shape[:3])
     def_key = d1_5.expand((B, (N * d), L))
     # qry: queries: in-projection of every token, with bias (computed once, on its own grid)
-    d2_1 = q_bias.reshape(1, (N * d), 1, 1)  # bQ[c]: the whole tensor
-    d2_2 = torch.matmul(q_weight, x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout
+    d2_2 = torch.baddbmm(q_bias.reshape(-1, 1), q_weight.expand(x.shape[0], -1, -1), x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d2_2 = d2_2.unsqueeze(3)
-    d2_5 = _as_grid((d2_1 + d2_2), 4, dtype, device)
+    d2_5 = _as_grid(d2_2, 4, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:3])
     def_qry = d2_5.expand((B, (N * d), L))
     # logit: attention logits: scaled dot product of the query at token i and the key at token m (computed once, on its own grid)
@@ -403,12 +401,11 @@ def _kernels(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, 
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((N * d), (N * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     dtype, device = x.dtype, x.device
-    beta1 = out_bias.reshape(1, (N * d), 1, 1)  # bO[o]: the whole tensor
-    beta2 = torch.matmul(v_bias, out_weight.t())  # a channel map as a matrix product over T's own layout
+    beta2 = F.linear(v_bias, out_weight, out_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
     beta2 = beta2.unsqueeze(0)
     beta2 = beta2.unsqueeze(2)
     beta2 = beta2.unsqueeze(3)
-    beta5 = _as_grid((beta1 + beta2), 4, dtype, device)
+    beta5 = _as_grid(beta2, 4, dtype, device)
     beta5 = beta5.reshape(beta5.shape[:3])
     y = y + beta5
     return y
@@ -444,10 +441,9 @@ def _sdpa(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out
     del q, k, v, mask   # released before the output projection allocates: the peak holds one of them, not all
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)
     # β depends on the output channel alone: a vector added on the tokens by the output projection
-    ob1 = out_bias.reshape((N * d), 1)  # bO[o]: the whole tensor
-    ob2 = torch.matmul(v_bias, out_weight.t())  # a channel map as a matrix product over T's own layout
+    ob2 = F.linear(v_bias, out_weight, out_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
     ob2 = ob2.unsqueeze(1)
-    ob5 = _as_grid((ob1 + ob2), 2, dtype, device)
+    ob5 = _as_grid(ob2, 2, dtype, device)
     ob5 = ob5.reshape(ob5.shape[:1])
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z, on the tokens
     post1 = out_weight  # WO[o, c_2]: the whole tensor
@@ -490,12 +486,11 @@ def _generic(x, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, 
     post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((N * d), (N * d)), y.flatten(2)).unflatten(2, y.shape[2:])
-    beta1 = out_bias.reshape(1, (N * d), 1, 1)  # bO[o]: the whole tensor
-    beta2 = torch.matmul(v_bias, out_weight.t())  # a channel map as a matrix product over T's own layout
+    beta2 = F.linear(v_bias, out_weight, out_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
     beta2 = beta2.unsqueeze(0)
     beta2 = beta2.unsqueeze(2)
     beta2 = beta2.unsqueeze(3)
-    beta5 = _as_grid((beta1 + beta2), 4, dtype, device)
+    beta5 = _as_grid(beta2, 4, dtype, device)
     beta5 = beta5.reshape(beta5.shape[:3])
     y = y + beta5
     return y

@@ -204,10 +204,9 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
     # h: squeeze: fc1 and ReLU (computed once, on its own grid)
-    d2_1 = fc1_bias.reshape(1, D, 1)  # b1[d]: the whole tensor
-    d2_2 = torch.matmul(def_x_gap, fc1_weight.t())  # a channel map as a matrix product over T's own layout
+    d2_2 = F.linear(def_x_gap, fc1_weight, fc1_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d2_2 = d2_2.unsqueeze(2)
-    d2_5 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + d2_2), dtype=dtype, device=device)), 3, dtype, device)
+    d2_5 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor(d2_2, dtype=dtype, device=device)), 3, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:2])
     def_h = d2_5.expand((B, D))
     # s: excitation: fc2 and sigmoid, one gate per sample and channel (computed once, on its own grid)
@@ -237,10 +236,9 @@ def _kernel_tensor(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, *, C, D, L_out
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
     # h: squeeze: fc1 and ReLU (computed once, on its own grid)
-    d2_1 = fc1_bias.reshape(1, D, 1)  # b1[d]: the whole tensor
-    d2_2 = torch.matmul(def_x_gap, fc1_weight.t())  # a channel map as a matrix product over T's own layout
+    d2_2 = F.linear(def_x_gap, fc1_weight, fc1_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
     d2_2 = d2_2.unsqueeze(2)
-    d2_5 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor((d2_1 + d2_2), dtype=dtype, device=device)), 3, dtype, device)
+    d2_5 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor(d2_2, dtype=dtype, device=device)), 3, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:2])
     def_h = d2_5.expand((B, D))
     # s: excitation: fc2 and sigmoid, one gate per sample and channel (computed once, on its own grid)

@@ -97,6 +97,7 @@ class GridCompiler:
         self.whole: dict = {}             # temporary -> (the tensor with unit axes dropped, grid axis of each of its axes)
         self.ranges: dict = {}            # a variable -> (first value, SymPy extent, Python extent), where known
         self.views: set = set()           # temporaries that are views of a tensor (no copy made)
+        self.matmuls: dict = {}           # temporary -> how _matmul made it (for _fuse_bias)
         self.tables: set = set()          # temporaries that are tables kept between calls (never handed on as they are)
         self._in_table = False            # compiling the code of a cached table (no table inside a table)
 
@@ -120,8 +121,9 @@ class GridCompiler:
             if n is not None:
                 self.ranges[v] = (sp.Integer(0), n, self.extent[v])
         self.views = set()
+        self.matmuls = {}
         self.tables = set()
-        value = self._expr(expr)
+        value = self._fuse_bias(self._expr(expr))
         for st in list(self.prog.statements):   # an axis that no statement reads any more (every read a view)
             name = st.split(" = ", 1)[0]
             if " = torch.arange(" in st and not any(re.search(rf"\b{name}\b", other.split("  # ")[0])
@@ -642,8 +644,48 @@ class GridCompiler:
                 if sorted(perm) != list(range(len(order))):
                     continue
                 tail = "" if perm == list(range(len(perm))) else f".permute({', '.join(map(str, perm))})"
+                self.matmuls[tmp] = {"mat": mat, "t": tref, "k": k, "last": k == len(ts) - 1, "tail": tail,
+                                     "axis": letters.index(o_l)}
                 return f"{tmp} = {value}{tail}  # a channel map as a matrix product over T's own layout"
         return None
+
+    def _fuse_bias(self, value: str) -> str:
+        """A vector along the output channel added to a channel map's product, b[o] + Σ_e M[o, e]·T[…, e, …], as one
+        call that adds it (F.linear, torch.addmm, torch.baddbmm) where the product is read nowhere else: the sum is then
+        the product's own memory, not a second tensor of its size beside it (involution's generated kernels, G·K²
+        values per pixel, held twice at the forward's peak). ``value`` (the program's result) with the sum replaced."""
+        for tmp, mm in self.matmuls.items():
+            texts = self.prog.statements + [value]
+            uses = [j for j, st in enumerate(texts) if re.search(rf"\b{tmp}\b", st.split(" = ", 1)[-1] if j < len(
+                self.prog.statements) else st) and not st.startswith(f"{tmp} = ")]
+            if len(uses) != 1:
+                continue
+            j = uses[0]
+            for bias, w in self.whole.items():
+                if len(w[1]) != 1 or w[1][0] != mm["axis"]:
+                    continue
+                found = next((f for f in (f"({bias} + {tmp})", f"({tmp} + {bias})") if texts[j].count(f) == 1), None)
+                if found is None or len(re.findall(rf"\b{tmp}\b", texts[j])) != 1:
+                    continue
+                vec = f"{w[0]}.reshape(-1, 1)"
+                if mm["last"]:
+                    fused = f"F.linear({mm['t']}, {mm['mat']}, {w[0]})"
+                elif mm["k"] == 0:
+                    fused = f"torch.addmm({vec}, {mm['mat']}, {mm['t']}.flatten(1)).unflatten(1, {mm['t']}.shape[1:])"
+                elif mm["k"] == 1:
+                    fused = (f"torch.baddbmm({vec}, {mm['mat']}.expand({mm['t']}.shape[0], -1, -1), "
+                             f"{mm['t']}.flatten(2)).unflatten(2, {mm['t']}.shape[2:])")
+                else:
+                    continue
+                at = next(i for i, st in enumerate(self.prog.statements) if st.startswith(f"{tmp} = "))
+                self.prog.statements[at] = (f"{tmp} = {fused}{mm['tail']}  # a channel map as a matrix product over T's "
+                                            f"own layout, its bias added by the same call")
+                if j < len(self.prog.statements):
+                    self.prog.statements[j] = self.prog.statements[j].replace(found, tmp)
+                else:
+                    value = value.replace(found, tmp)
+                break
+        return value
 
     def _pooled(self, body, limits) -> str | None:
         """The mean over the summation variables of a read A[…, P·u + a, …] (a summed over [0, P), u a grid axis
