@@ -120,9 +120,9 @@ def test_a_delta_of_two_grid_axes_is_an_identity_matrix_on_the_grid():
         assert torch.equal(got, want), expr
 
 
-def _run_channel_map(expr, axes, extents, tensors, sizes):
+def _run_channel_map(expr, axes, extents, tensors, sizes, grad=True):
     """Compile ``expr`` over the grid ``axes`` (python extents ``extents``) with ``tensors`` (name -> (torch tensor,
-    SymPy shape)) and run it in float64: the program's text and its value on the grid."""
+    SymPy shape)) and run it in float64, recording gradients or not: the program's text and its value on the grid."""
     names = {str(s): s for s in sizes}
     gc = GridCompiler(axes, dict(zip(axes, extents)),
                       {n: (n, tuple(str(d) for d in shape), shape) for n, (_, shape) in tensors.items()},
@@ -130,48 +130,79 @@ def _run_channel_map(expr, axes, extents, tensors, sizes):
     prog = gc.compile(expr)
     scope = {"torch": torch, "F": torch.nn.functional, "dtype": torch.float64, "device": torch.device("cpu"),
              "_as_grid": load("involution")._as_grid, **{n: t for n, (t, _) in tensors.items()}}
+    exec(template_function("_traced") + "\n" + template_function("_plus_bias"), scope)  # noqa: S102 - the helpers
     first = {str(d): n for n, (t, shape) in tensors.items() for d, n in zip(shape, t.shape)}
     scope.update({k: first.get(k, 1) for k in names})   # (a size no tensor has: unused)
-    exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
+    with torch.set_grad_enabled(grad):
+        exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
     return "\n".join(prog.statements), scope[prog.result]
 
 
-def test_a_bias_beside_a_channel_map_is_added_by_the_same_call():
-    """b[o] + Σ_e M[o, e]·T[…, e, …]: the product's own call adds b (torch.addmm with the channel axis first,
-    torch.baddbmm after a batch axis, F.linear with the channel axis last), so the sum is not a second tensor of
-    the product's size; values and gradients equal the plain product plus b (float64). Not fused: a product that
-    is read twice, a vector along another axis."""
+def test_a_bias_beside_a_channel_map_is_added_into_the_product():
+    """b[o] + Σ_e M[o, e]·T[…, e, …] with the channel axis first, after a batch axis or last: the module's _plus_bias
+    adds b into the product's memory where no gradient is recorded (not a second tensor of the product's size), and
+    as ``+`` where one is (matmul's own backward); values equal the plain product plus b both ways and gradients too
+    (float64). Not fused: a product that is read twice, a vector along another axis."""
     b, o, p, e = index("b"), index("o"), index("p"), index("e")
     Bs, O, E, P = size("B"), size("O"), size("E"), size("P")
     M, T, Bv, Q = (sp.IndexedBase(n) for n in ("M", "T", "bias", "Q"))
     g = torch.Generator().manual_seed(0)
     w, bias, q = (torch.randn(*s, generator=g, dtype=torch.float64, requires_grad=True) for s in ((5, 3), (5,), (4,)))
     sizes = (Bs, O, E, P)
-    cases = [  # (expr, grid axes, extents, tensors, the fused call or None, the value in torch)
-        (Bv[o] + sp.Sum(M[o, e] * T[b, e, p], (e, 0, E - 1)), (b, o, p), ("B", "O", "P"),
-         {"T": (torch.randn(2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True), (Bs, E, P))}, "torch.baddbmm(",
+    t3 = torch.randn(2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    cases = [  # (expr, grid axes, extents, T and its shape, fused, the value in torch)
+        (Bv[o] + sp.Sum(M[o, e] * T[b, e, p], (e, 0, E - 1)), (b, o, p), ("B", "O", "P"), (t3, (Bs, E, P)), True,
          lambda t: w @ t + bias[:, None]),
         (Bv[o] + sp.Sum(M[o, e] * T[e, p], (e, 0, E - 1)), (o, p), ("O", "P"),
-         {"T": (torch.randn(3, 4, generator=g, dtype=torch.float64, requires_grad=True), (E, P))}, "torch.addmm(",
+         (torch.randn(3, 4, generator=g, dtype=torch.float64, requires_grad=True), (E, P)), True,
          lambda t: w @ t + bias[:, None]),
         (Bv[o] + sp.Sum(M[o, e] * T[b, p, e], (e, 0, E - 1)), (b, p, o), ("B", "P", "O"),
-         {"T": (torch.randn(2, 4, 3, generator=g, dtype=torch.float64, requires_grad=True), (Bs, P, E))}, "F.linear(",
+         (torch.randn(2, 4, 3, generator=g, dtype=torch.float64, requires_grad=True), (Bs, P, E)), True,
          lambda t: t @ w.t() + bias),
         ((Bv[o] + sp.Sum(M[o, e] * T[b, e, p], (e, 0, E - 1))) * sp.Sum(M[o, e] * T[b, e, p], (e, 0, E - 1)),
-         (b, o, p), ("B", "O", "P"),
-         {"T": (torch.randn(2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True), (Bs, E, P))}, None,
-         lambda t: (w @ t + bias[:, None]) * (w @ t)),
-        (Q[p] + sp.Sum(M[o, e] * T[b, e, p], (e, 0, E - 1)), (b, o, p), ("B", "O", "P"),
-         {"T": (torch.randn(2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True), (Bs, E, P))}, None,
+         (b, o, p), ("B", "O", "P"), (t3, (Bs, E, P)), False, lambda t: (w @ t + bias[:, None]) * (w @ t)),
+        (Q[p] + sp.Sum(M[o, e] * T[b, e, p], (e, 0, E - 1)), (b, o, p), ("B", "O", "P"), (t3, (Bs, E, P)), False,
          lambda t: w @ t + q),
     ]
-    for expr, axes, extents, tensors, call, want in cases:
-        tensors = {"M": (w, (O, E)), "bias": (bias, (O,)), "Q": (q, (P,)), **tensors}
-        text, got = _run_channel_map(expr, axes, extents, tensors, sizes)
-        assert (call in text) if call else not any(c in text for c in ("addmm(", "baddbmm(", "F.linear(")), (expr, text)
-        ref = want(tensors["T"][0])
-        torch.testing.assert_close(got.reshape(ref.shape), ref, rtol=1e-13, atol=1e-13, msg=text)
-        inputs = [w, bias, q, tensors["T"][0]]
+    for expr, axes, extents, t, fused, want in cases:
+        tensors = {"M": (w, (O, E)), "bias": (bias, (O,)), "Q": (q, (P,)), "T": t}
+        ref = want(t[0])
+        for grad in (True, False):
+            text, got = _run_channel_map(expr, axes, extents, tensors, sizes, grad=grad)
+            assert ("_plus_bias(" in text) == fused, (expr, text)
+            torch.testing.assert_close(got.reshape(ref.shape), ref, rtol=1e-13, atol=1e-13, msg=text)
+        inputs = [w, bias, q, t[0]]
+        got = _run_channel_map(expr, axes, extents, tensors, sizes, grad=True)[1]
         for gg, gr in zip(torch.autograd.grad(got.sum(), inputs, allow_unused=True),
                           torch.autograd.grad(ref.sum(), inputs, allow_unused=True)):
             assert (gg is None and gr is None) or torch.allclose(gg, gr, rtol=1e-12, atol=1e-12), text
+
+
+def test_plus_bias_adds_in_place_only_where_nothing_records():
+    """The generated ``_plus_bias``: into the product's memory under no_grad and in inference mode; a new tensor
+    where a gradient is recorded for either operand, for two dtypes (``+`` promotes: autocast's bfloat16 product and a
+    float32 bias), under forward-mode AD and inside a torch.func transform."""
+    scope = {"torch": torch}
+    exec(template_function("_traced") + "\n" + template_function("_plus_bias"), scope)  # noqa: S102 - the helpers
+    plus = scope["_plus_bias"]
+    bias = torch.randn(5, 1, dtype=torch.float64)
+    fresh = lambda dtype=torch.float64: torch.randn(2, 5, 4, dtype=dtype)   # noqa: E731
+    for mode in (torch.no_grad, torch.inference_mode):
+        with mode():
+            prod = fresh()
+            want = prod + bias
+            got = plus(prod, bias)
+            assert got.data_ptr() == prod.data_ptr() and torch.equal(got, want)
+    prod = fresh()
+    assert plus(prod, bias).data_ptr() == prod.data_ptr()    # nothing requires grad: nothing records
+    for prod, b in ((fresh().requires_grad_(), bias), (fresh(), bias.clone().requires_grad_()),
+                    (fresh(torch.bfloat16), bias.float())):
+        before = prod.detach().clone()
+        got = plus(prod, b)
+        assert got.data_ptr() != prod.data_ptr() and torch.equal(prod.detach(), before) and got.dtype == (prod + b).dtype
+    import torch.autograd.forward_ad as fwad
+    with fwad.dual_level():
+        prod = fresh()
+        assert plus(prod, fwad.make_dual(bias, torch.ones_like(bias))).data_ptr() != prod.data_ptr()
+    out = torch.func.vmap(lambda b_: plus(torch.ones(5, 4, dtype=torch.float64), b_))(torch.randn(3, 5, 1, dtype=torch.float64))
+    assert out.shape == (3, 5, 4)

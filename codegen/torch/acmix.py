@@ -119,6 +119,17 @@ def _table(key, make):
     return at[key]
 
 
+def _plus_bias(product, bias):
+    """``product + bias`` for a channel map's fresh product that nothing else reads: added into the product's own
+    memory (one tensor of its size at the peak, not two) where that is the same tensor — no gradient recorded for
+    either, one dtype, no forward-mode AD level, torch.func transform or tracing (``_traced``) — else a new tensor, as
+    ``+`` (its type promotion, and matmul's own backward)."""
+    if (torch.is_grad_enabled() and (product.requires_grad or bias.requires_grad)) or product.dtype != bias.dtype \
+            or torch.autograd.forward_ad._current_level >= 0 or _traced():
+        return product + bias
+    return product.add_(bias)
+
+
 def _unfold(t, dim, size, step):
     """``t.unfold(dim, size, step)``: the overlapping windows of a read, a view. Under torch.compile the same view
     by ``as_strided`` (torch 2.13's inductor corrupts memory in the backward of unfold feeding a matrix product)."""
@@ -277,7 +288,7 @@ def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_c
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # proj: the 3N·d projections (conv1, conv2, conv3: q, k, v stacked), computed once for both paths (computed once, on its own grid)
-    d1_2 = torch.baddbmm(qkv_bias.reshape(-1, 1), qkv_weight.expand(x.shape[0], -1, -1), x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
+    d1_2 = _plus_bias(torch.matmul(qkv_weight, x.flatten(2)), qkv_bias.reshape(-1, 1)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added into it where nothing records
     d1_2 = d1_2.unsqueeze(4)
     d1_5 = _as_grid(d1_2, 5, dtype, device)
     d1_5 = d1_5.reshape(d1_5.shape[:4])

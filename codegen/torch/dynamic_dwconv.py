@@ -125,6 +125,26 @@ def _computes_otherwise(m, base):
     return ""
 
 
+def _traced():
+    """torch.compile, a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context) or a
+    torch.func transform (functionalize, grad, vmap: its tensors are wrappers): what is computed now may be no ordinary
+    tensor, so nothing is kept between calls or taken from what was kept."""
+    return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
+                                                 torch._C._len_torch_function_stack()) or \
+        torch._C._functorch.peek_interpreter_stack() is not None
+
+
+def _plus_bias(product, bias):
+    """``product + bias`` for a channel map's fresh product that nothing else reads: added into the product's own
+    memory (one tensor of its size at the peak, not two) where that is the same tensor — no gradient recorded for
+    either, one dtype, no forward-mode AD level, torch.func transform or tracing (``_traced``) — else a new tensor, as
+    ``+`` (its type promotion, and matmul's own backward)."""
+    if (torch.is_grad_enabled() and (product.requires_grad or bias.requires_grad)) or product.dtype != bias.dtype \
+            or torch.autograd.forward_ad._current_level >= 0 or _traced():
+        return product + bias
+    return product.add_(bias)
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -261,7 +281,7 @@ def dynamic_dwconv_evolution(x, reduce_weight, bn_scale, bn_shift, span_weight, 
     d2_6 = d2_6.reshape(d2_6.shape[:2])
     def_h = d2_6.expand((B, D))
     # Wk: generated kernels: C·K² values per sample (computed once, on its own grid)
-    d3_2 = F.linear(def_h, span_weight, span_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
+    d3_2 = _plus_bias(torch.matmul(def_h, span_weight.t()), span_bias)  # a channel map as a matrix product over T's own layout, its bias added into it where nothing records
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid(d3_2, 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])
@@ -304,7 +324,7 @@ def _kernel_tensor(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias,
     d2_6 = d2_6.reshape(d2_6.shape[:2])
     def_h = d2_6.expand((B, D))
     # Wk: generated kernels: C·K² values per sample (computed once, on its own grid)
-    d3_2 = F.linear(def_h, span_weight, span_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
+    d3_2 = _plus_bias(torch.matmul(def_h, span_weight.t()), span_bias)  # a channel map as a matrix product over T's own layout, its bias added into it where nothing records
     d3_2 = d3_2.unsqueeze(2)
     d3_5 = _as_grid(d3_2, 3, dtype, device)
     d3_5 = d3_5.reshape(d3_5.shape[:2])

@@ -96,6 +96,26 @@ def _parameter(name, t, shape, value, value_name, required):
         raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
 
 
+def _traced():
+    """torch.compile, a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context) or a
+    torch.func transform (functionalize, grad, vmap: its tensors are wrappers): what is computed now may be no ordinary
+    tensor, so nothing is kept between calls or taken from what was kept."""
+    return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
+                                                 torch._C._len_torch_function_stack()) or \
+        torch._C._functorch.peek_interpreter_stack() is not None
+
+
+def _plus_bias(product, bias):
+    """``product + bias`` for a channel map's fresh product that nothing else reads: added into the product's own
+    memory (one tensor of its size at the peak, not two) where that is the same tensor — no gradient recorded for
+    either, one dtype, no forward-mode AD level, torch.func transform or tracing (``_traced``) — else a new tensor, as
+    ``+`` (its type promotion, and matmul's own backward)."""
+    if (torch.is_grad_enabled() and (product.requires_grad or bias.requires_grad)) or product.dtype != bias.dtype \
+            or torch.autograd.forward_ad._current_level >= 0 or _traced():
+        return product + bias
+    return product.add_(bias)
+
+
 def _softmax(t, first, count, flush=False):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
     fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
@@ -243,13 +263,13 @@ def _kernel_tensor(x, xk, xv, q_weight, q_bias, k_weight, k_bias, v_weight, v_bi
     L = x.shape[2]
     dtype, device = xv.dtype, xv.device
     # key: keys: in-projection of every token, with bias (computed once, on its own grid)
-    d1_2 = torch.baddbmm(k_bias.reshape(-1, 1), k_weight.expand(xk.shape[0], -1, -1), xk.flatten(2)).unflatten(2, xk.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
+    d1_2 = _plus_bias(torch.matmul(k_weight, xk.flatten(2)), k_bias.reshape(-1, 1)).unflatten(2, xk.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added into it where nothing records
     d1_2 = d1_2.unsqueeze(3)
     d1_5 = _as_grid(d1_2, 4, dtype, device)
     d1_5 = d1_5.reshape(d1_5.shape[:3])
     def_key = d1_5.expand((B, (N_kv * d), S))
     # qry: queries: in-projection of every token, with bias (computed once, on its own grid)
-    d2_2 = torch.baddbmm(q_bias.reshape(-1, 1), q_weight.expand(x.shape[0], -1, -1), x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
+    d2_2 = _plus_bias(torch.matmul(q_weight, x.flatten(2)), q_bias.reshape(-1, 1)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added into it where nothing records
     d2_2 = d2_2.unsqueeze(3)
     d2_5 = _as_grid(d2_2, 4, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:3])

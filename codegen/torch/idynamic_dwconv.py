@@ -125,6 +125,26 @@ def _computes_otherwise(m, base):
     return ""
 
 
+def _traced():
+    """torch.compile, a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context) or a
+    torch.func transform (functionalize, grad, vmap: its tensors are wrappers): what is computed now may be no ordinary
+    tensor, so nothing is kept between calls or taken from what was kept."""
+    return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
+                                                 torch._C._len_torch_function_stack()) or \
+        torch._C._functorch.peek_interpreter_stack() is not None
+
+
+def _plus_bias(product, bias):
+    """``product + bias`` for a channel map's fresh product that nothing else reads: added into the product's own
+    memory (one tensor of its size at the peak, not two) where that is the same tensor — no gradient recorded for
+    either, one dtype, no forward-mode AD level, torch.func transform or tracing (``_traced``) — else a new tensor, as
+    ``+`` (its type promotion, and matmul's own backward)."""
+    if (torch.is_grad_enabled() and (product.requires_grad or bias.requires_grad)) or product.dtype != bias.dtype \
+            or torch.autograd.forward_ad._current_level >= 0 or _traced():
+        return product + bias
+    return product.add_(bias)
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -256,7 +276,7 @@ def _kernel_tensor(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weigh
     W = x.shape[3]
     dtype, device = x.dtype, x.device
     # h: kernel generator: reduce (with bias), BatchNorm (eval), ReLU (computed once, on its own grid)
-    d1_2 = torch.baddbmm(reduce_bias.reshape(-1, 1), reduce_weight.expand(x.shape[0], -1, -1), x.flatten(2)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
+    d1_2 = _plus_bias(torch.matmul(reduce_weight, x.flatten(2)), reduce_bias.reshape(-1, 1)).unflatten(2, x.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added into it where nothing records
     d1_2 = d1_2.unsqueeze(4)
     d1_5 = bn_scale.reshape(1, D, 1, 1, 1)  # gamma[d]: the whole tensor
     d1_6 = bn_shift.reshape(1, D, 1, 1, 1)  # beta[d]: the whole tensor
@@ -264,7 +284,7 @@ def _kernel_tensor(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weigh
     d1_7 = d1_7.reshape(d1_7.shape[:4])
     def_h = d1_7.expand((B, D, H, W))
     # Wk: generated kernels: G·K² values per output pixel (computed once, on its own grid)
-    d2_2 = torch.baddbmm(span_bias.reshape(-1, 1), span_weight.expand(def_h.shape[0], -1, -1), def_h.flatten(2)).unflatten(2, def_h.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added by the same call
+    d2_2 = _plus_bias(torch.matmul(span_weight, def_h.flatten(2)), span_bias.reshape(-1, 1)).unflatten(2, def_h.shape[2:])  # a channel map as a matrix product over T's own layout, its bias added into it where nothing records
     d2_2 = d2_2.unsqueeze(4)
     d2_5 = _as_grid(d2_2, 5, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:4])

@@ -79,6 +79,26 @@ def _parameter(name, t, shape, value, value_name, required):
         raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
 
 
+def _traced():
+    """torch.compile, a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context) or a
+    torch.func transform (functionalize, grad, vmap: its tensors are wrappers): what is computed now may be no ordinary
+    tensor, so nothing is kept between calls or taken from what was kept."""
+    return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
+                                                 torch._C._len_torch_function_stack()) or \
+        torch._C._functorch.peek_interpreter_stack() is not None
+
+
+def _plus_bias(product, bias):
+    """``product + bias`` for a channel map's fresh product that nothing else reads: added into the product's own
+    memory (one tensor of its size at the peak, not two) where that is the same tensor — no gradient recorded for
+    either, one dtype, no forward-mode AD level, torch.func transform or tracing (``_traced``) — else a new tensor, as
+    ``+`` (its type promotion, and matmul's own backward)."""
+    if (torch.is_grad_enabled() and (product.requires_grad or bias.requires_grad)) or product.dtype != bias.dtype \
+            or torch.autograd.forward_ad._current_level >= 0 or _traced():
+        return product + bias
+    return product.add_(bias)
+
+
 def _standalone_runtime():
     """The copy of evosym's kernel runtime that ``evosym codegen --standalone`` puts next to this file
     (then torch and a C++ compiler suffice), or None."""
@@ -204,7 +224,7 @@ def squeeze_excitation_evolution(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, 
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
     # h: squeeze: fc1 and ReLU (computed once, on its own grid)
-    d2_2 = F.linear(def_x_gap, fc1_weight, fc1_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
+    d2_2 = _plus_bias(torch.matmul(def_x_gap, fc1_weight.t()), fc1_bias)  # a channel map as a matrix product over T's own layout, its bias added into it where nothing records
     d2_2 = d2_2.unsqueeze(2)
     d2_5 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor(d2_2, dtype=dtype, device=device)), 3, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:2])
@@ -236,7 +256,7 @@ def _kernel_tensor(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, *, C, D, L_out
     d1_3 = d1_3.reshape(d1_3.shape[:2])
     def_x_gap = d1_3.expand((B, C))
     # h: squeeze: fc1 and ReLU (computed once, on its own grid)
-    d2_2 = F.linear(def_x_gap, fc1_weight, fc1_bias)  # a channel map as a matrix product over T's own layout, its bias added by the same call
+    d2_2 = _plus_bias(torch.matmul(def_x_gap, fc1_weight.t()), fc1_bias)  # a channel map as a matrix product over T's own layout, its bias added into it where nothing records
     d2_2 = d2_2.unsqueeze(2)
     d2_5 = _as_grid(torch.maximum(torch.as_tensor(0, dtype=dtype, device=device), torch.as_tensor(d2_2, dtype=dtype, device=device)), 3, dtype, device)
     d2_5 = d2_5.reshape(d2_5.shape[:2])

@@ -650,10 +650,12 @@ class GridCompiler:
         return None
 
     def _fuse_bias(self, value: str) -> str:
-        """A vector along the output channel added to a channel map's product, b[o] + Σ_e M[o, e]·T[…, e, …], as one
-        call that adds it (F.linear, torch.addmm, torch.baddbmm) where the product is read nowhere else: the sum is then
-        the product's own memory, not a second tensor of its size beside it (involution's generated kernels, G·K²
-        values per pixel, held twice at the forward's peak). ``value`` (the program's result) with the sum replaced."""
+        """A vector along the output channel added to a channel map's product, b[o] + Σ_e M[o, e]·T[…, e, …], where
+        nothing else reads the product: the module's ``_plus_bias`` adds it into the product's own memory where no
+        gradient is recorded (involution's generated kernels, G·K² values per pixel, were held twice at the forward's
+        peak), else as before. Not ``torch.baddbmm`` or ``torch.addmm``: with an expanded weight they give up matmul's
+        batch folding (B small products, and a (B, O, E) weight gradient). ``value`` (the program's result) with the
+        sum replaced."""
         for tmp, mm in self.matmuls.items():
             texts = self.prog.statements + [value]
             uses = [j for j, st in enumerate(texts) if re.search(rf"\b{tmp}\b", st.split(" = ", 1)[-1] if j < len(
@@ -667,19 +669,16 @@ class GridCompiler:
                 found = next((f for f in (f"({bias} + {tmp})", f"({tmp} + {bias})") if texts[j].count(f) == 1), None)
                 if found is None or len(re.findall(rf"\b{tmp}\b", texts[j])) != 1:
                     continue
-                vec = f"{w[0]}.reshape(-1, 1)"
                 if mm["last"]:
-                    fused = f"F.linear({mm['t']}, {mm['mat']}, {w[0]})"
-                elif mm["k"] == 0:
-                    fused = f"torch.addmm({vec}, {mm['mat']}, {mm['t']}.flatten(1)).unflatten(1, {mm['t']}.shape[1:])"
-                elif mm["k"] == 1:
-                    fused = (f"torch.baddbmm({vec}, {mm['mat']}.expand({mm['t']}.shape[0], -1, -1), "
-                             f"{mm['t']}.flatten(2)).unflatten(2, {mm['t']}.shape[2:])")
+                    fused = f"_plus_bias(torch.matmul({mm['t']}, {mm['mat']}.t()), {w[0]})"
                 else:
-                    continue
+                    k = mm["k"]
+                    fused = (f"_plus_bias(torch.matmul({mm['mat']}, {mm['t']}.flatten({k + 1})), {w[0]}.reshape(-1, 1))"
+                             f".unflatten({k + 1}, {mm['t']}.shape[{k + 1}:])")
                 at = next(i for i, st in enumerate(self.prog.statements) if st.startswith(f"{tmp} = "))
                 self.prog.statements[at] = (f"{tmp} = {fused}{mm['tail']}  # a channel map as a matrix product over T's "
-                                            f"own layout, its bias added by the same call")
+                                            f"own layout, its bias added into it where nothing records")
+                self.prog.helpers.add("plus_bias")
                 if j < len(self.prog.statements):
                     self.prog.statements[j] = self.prog.statements[j].replace(found, tmp)
                 else:
