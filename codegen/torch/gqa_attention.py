@@ -125,8 +125,8 @@ def _normal(s, flush):
     if not flush or s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
         return s
     largest = _SUBNORMAL[s.dtype]   # threshold sets x ≤ largest to 0: the subnormals exactly (NaN stays)
-    if torch.is_grad_enabled() and s.requires_grad:
-        return torch.threshold(s, largest, 0.0)   # (its backward passes the gradient where s is kept)
+    if (torch.is_grad_enabled() and s.requires_grad) or torch.jit.is_tracing():   # (a trace replays with gradients:
+        return torch.threshold(s, largest, 0.0)   # softmax saves s) (its backward passes the gradient where s is kept)
     return torch.threshold_(s, largest, 0.0)
 
 
