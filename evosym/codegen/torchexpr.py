@@ -635,18 +635,19 @@ class GridCompiler:
                     continue
                 k = ts.index(e_l)
                 mat = mref if e_pos == 1 else f"{mref}.t()"
-                if k == len(ts) - 1:
-                    value = f"torch.matmul({tref}, {mat}.t())"
+                if k == len(ts) - 1:   # the product, what lays it out on T's axes, and a bias vector's shape there
+                    product, after, vector = f"torch.matmul({tref}, {mat}.t())", "", ""
                 else:
-                    value = f"torch.matmul({mat}, {tref}.flatten({k + 1})).unflatten({k + 1}, {tref}.shape[{k + 1}:])"
+                    product = f"torch.matmul({mat}, {tref}.flatten({k + 1}))"
+                    after, vector = f".unflatten({k + 1}, {tref}.shape[{k + 1}:])", ".reshape(-1, 1)"
                 order = ts.replace(e_l, o_l)
                 perm = [order.index(letters[j]) for j in present]
                 if sorted(perm) != list(range(len(order))):
                     continue
                 tail = "" if perm == list(range(len(perm))) else f".permute({', '.join(map(str, perm))})"
-                self.matmuls[tmp] = {"mat": mat, "t": tref, "k": k, "last": k == len(ts) - 1, "tail": tail,
+                self.matmuls[tmp] = {"product": product, "after": after + tail, "vector": vector,
                                      "axis": letters.index(o_l)}
-                return f"{tmp} = {value}{tail}  # a channel map as a matrix product over T's own layout"
+                return f"{tmp} = {product}{after}{tail}  # a channel map as a matrix product over T's own layout"
         return None
 
     def _fuse_bias(self, value: str) -> str:
@@ -669,15 +670,10 @@ class GridCompiler:
                 found = next((f for f in (f"({bias} + {tmp})", f"({tmp} + {bias})") if texts[j].count(f) == 1), None)
                 if found is None or len(re.findall(rf"\b{tmp}\b", texts[j])) != 1:
                     continue
-                if mm["last"]:
-                    fused = f"_plus_bias(torch.matmul({mm['t']}, {mm['mat']}.t()), {w[0]})"
-                else:
-                    k = mm["k"]
-                    fused = (f"_plus_bias(torch.matmul({mm['mat']}, {mm['t']}.flatten({k + 1})), {w[0]}.reshape(-1, 1))"
-                             f".unflatten({k + 1}, {mm['t']}.shape[{k + 1}:])")
                 at = next(i for i, st in enumerate(self.prog.statements) if st.startswith(f"{tmp} = "))
-                self.prog.statements[at] = (f"{tmp} = {fused}{mm['tail']}  # a channel map as a matrix product over T's "
-                                            f"own layout, its bias added into it where nothing records")
+                self.prog.statements[at] = (f"{tmp} = _plus_bias({mm['product']}, {w[0]}{mm['vector']}){mm['after']}  "
+                                            f"# a channel map as a matrix product over T's own layout, its bias added "
+                                            f"into it where nothing records")
                 self.prog.helpers.add("plus_bias")
                 if j < len(self.prog.statements):
                     self.prog.statements[j] = self.prog.statements[j].replace(found, tmp)
