@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 import torch
+import torch.autograd.forward_ad as fwAD
 
 from evosym import catalogue
 from evosym.codegen import lowering as L
@@ -80,6 +81,38 @@ def test_the_sdpa_path_equals_the_generic_lowering_with_gradients(name):
     gg = torch.autograd.grad((generic * w).sum(), args)
     for a, b in zip(ga, gg):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", SDPA)
+def test_forward_mode_ad_of_the_default_path_is_the_generic_paths(name, monkeypatch):
+    """SDPA's CPU kernels have no forward-AD rule (NotImplementedError from jvp of every SDPA operator's default path,
+    until 2026-12-05): under forward-mode AD path="auto" runs the generic path; outside it, SDPA again."""
+    plan, fn, op = _module(name)
+    tokens = (3, 2) if len(op.position) == 2 else (5,)
+    args = _inputs(op, SIZES[name], tokens, torch.float64, seed=2)
+    tangents = [torch.randn_like(a) for a in args]
+    calls = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
+                        lambda *a, **k: calls.append(1) or sdpa(*a, **k))
+    call = lambda path: (lambda *a: fn(*a, **SIZES[name], path=path))
+    want = torch.func.jvp(call("generic"), tuple(args), tuple(tangents))
+    assert float(want[1].abs().max()) > 1e-3 and not calls
+    for which in ([0], list(range(1, len(args))), list(range(len(args)))):   # x alone, the weights alone, all
+        t = [tangents[k] if k in which else torch.zeros_like(a) for k, a in enumerate(args)]
+        ref = torch.func.jvp(call("generic"), tuple(args), tuple(t))[1]
+        got = torch.func.jvp(call("auto"), tuple(args), tuple(t))
+        torch.testing.assert_close(got[0], want[0], rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(got[1], ref, rtol=1e-10, atol=1e-10)
+    with fwAD.dual_level():   # the other forward-mode API
+        out = call("auto")(*[fwAD.make_dual(a, t) for a, t in zip(args, tangents)])
+        torch.testing.assert_close(fwAD.unpack_dual(out).tangent, want[1], rtol=1e-10, atol=1e-10)
+    jac = torch.func.jacfwd(lambda x0: call("auto")(x0, *args[1:]))(args[0])   # jvp under vmap
+    torch.testing.assert_close(jac, torch.func.jacrev(lambda x0: call("generic")(x0, *args[1:]))(args[0]),
+                               rtol=1e-9, atol=1e-10)
+    assert not calls
+    torch.testing.assert_close(call("auto")(*args), want[0], rtol=1e-10, atol=1e-10)   # outside: SDPA again
+    assert calls
 
 
 @pytest.mark.parametrize("name", ["mhsa", "mhsa_causal"])

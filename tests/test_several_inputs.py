@@ -79,6 +79,21 @@ def test_both_paths_equal_multihead_attention_with_gradients_to_every_input(cros
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
+
+def test_forward_mode_ad_through_every_input_runs_the_generic_path(cross):
+    """SDPA's CPU kernels refuse forward-mode AD: jvp of the default path with tangents on all three inputs is the
+    generic path's (NotImplementedError until 2026-12-05)."""
+    _, mod, _ = cross
+    fn = mod.cross_attention_evolution
+    inputs, w = _cross_inputs(seed=3)
+    tangents = [torch.randn_like(t) for t in inputs]
+    call = lambda path: (lambda *xs: fn(*xs, *w, **SIZES, path=path))
+    want = torch.func.jvp(call("generic"), tuple(inputs), tuple(tangents))
+    got = torch.func.jvp(call("auto"), tuple(inputs), tuple(tangents))
+    assert float(want[1].abs().max()) > 1e-3
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
 def test_from_torch_takes_kdim_and_vdim_and_the_layer_takes_three_inputs(cross):
     _, mod, _ = cross
     torch.manual_seed(1)

@@ -339,10 +339,11 @@ def cross_attention_masked_evolution(x, xk, xv, allowed, q_weight, q_bias, k_wei
         return y
     if path == "kernels":
         raise ValueError("cross_attention_masked: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
-    if path == "auto":   # softmax attention: one F.scaled_dot_product_attention call
+    # softmax attention: one F.scaled_dot_product_attention call; under forward-mode AD (a dual level,
+    # torch.func.jvp, jacfwd) the generic path, as SDPA's CPU kernels have no forward-AD rule
+    if path == "auto" and torch.autograd.forward_ad._current_level < 0:
         return _sdpa(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, C_k=C_k, C_v=C_v, L_out=L_out)
-    if path == "generic" or AGGREGATED:
-        return _generic(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, C_k=C_k, C_v=C_v, L_out=L_out)
+    return _generic(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, C_k=C_k, C_v=C_v, L_out=L_out)
 
 
 def _kernel_tensor(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N, d, C_k, C_v, L_out):
@@ -383,7 +384,8 @@ def _kernel_tensor(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_wei
 def _sdpa(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N, d, C_k, C_v, L_out):
     """y = P·SDPA(queries, keys, M·x) per head: the proved softmax attention without a logits tensor.
     (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
-    create_graph through a second derivative use path="generic".)"""
+    create_graph through a second derivative use path="generic". Not called under forward-mode AD, which SDPA's CPU
+    kernels refuse: path="auto" runs the generic path there.)"""
     B = xv.shape[0]
     S = xv.shape[2]
     L = x.shape[2]

@@ -253,10 +253,11 @@ def gqa_causal_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias
                 raise ValueError(f"gqa_causal: the generated kernels take sizes below 2^31, but {what} = {n} "
                                  f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
-    if path == "auto":   # softmax attention: one F.scaled_dot_product_attention call
+    # softmax attention: one F.scaled_dot_product_attention call; under forward-mode AD (a dual level,
+    # torch.func.jvp, jacfwd) the generic path, as SDPA's CPU kernels have no forward-AD rule
+    if path == "auto" and torch.autograd.forward_ad._current_level < 0:
         return _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
-    if path == "generic" or AGGREGATED:
-        return _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
+    return _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
 
 
 def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N_kv, G, d, L_out):
@@ -343,7 +344,8 @@ def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
 def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N_kv, G, d, L_out):
     """y = P·SDPA(queries, keys, M·x) per head: the proved softmax attention without a logits tensor.
     (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
-    create_graph through a second derivative use path="generic".)"""
+    create_graph through a second derivative use path="generic". Not called under forward-mode AD, which SDPA's CPU
+    kernels refuse: path="auto" runs the generic path there.)"""
     B = x.shape[0]
     L = x.shape[2]
     dtype, device = x.dtype, x.device

@@ -269,10 +269,11 @@ def gqa_masked_evolution(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weigh
         return y
     if path == "kernels":
         raise ValueError("gqa_masked: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
-    if path == "auto":   # softmax attention: one F.scaled_dot_product_attention call
+    # softmax attention: one F.scaled_dot_product_attention call; under forward-mode AD (a dual level,
+    # torch.func.jvp, jacfwd) the generic path, as SDPA's CPU kernels have no forward-AD rule
+    if path == "auto" and torch.autograd.forward_ad._current_level < 0:
         return _sdpa(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
-    if path == "generic" or AGGREGATED:
-        return _generic(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
+    return _generic(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
 
 
 def _kernel_tensor(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N_kv, G, d, L_out):
@@ -318,7 +319,8 @@ def _kernel_tensor(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_b
 def _sdpa(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N_kv, G, d, L_out):
     """y = P·SDPA(queries, keys, M·x) per head: the proved softmax attention without a logits tensor.
     (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
-    create_graph through a second derivative use path="generic".)"""
+    create_graph through a second derivative use path="generic". Not called under forward-mode AD, which SDPA's CPU
+    kernels refuse: path="auto" runs the generic path there.)"""
     B = x.shape[0]
     L = x.shape[2]
     dtype, device = x.dtype, x.device

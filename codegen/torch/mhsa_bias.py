@@ -256,10 +256,11 @@ def mhsa_bias_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias,
         return y
     if path == "kernels":
         raise ValueError("mhsa_bias: evosym generates no kernels for this operator: its Ω is every input position (global), and the generated kernels lower windowed neighbourhoods only; use path='generic' or 'auto'")
-    if path == "auto":   # softmax attention: one F.scaled_dot_product_attention call
+    # softmax attention: one F.scaled_dot_product_attention call; under forward-mode AD (a dual level,
+    # torch.func.jvp, jacfwd) the generic path, as SDPA's CPU kernels have no forward-AD rule
+    if path == "auto" and torch.autograd.forward_ad._current_level < 0:
         return _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, N=N, d=d, L=L, L_out=L_out)
-    if path == "generic" or AGGREGATED:
-        return _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, N=N, d=d, L=L, L_out=L_out)
+    return _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, N=N, d=d, L=L, L_out=L_out)
 
 
 def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, *, N, d, L, L_out):
@@ -297,7 +298,8 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
 def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, *, N, d, L, L_out):
     """y = P·SDPA(queries, keys, M·x) per head: the proved softmax attention without a logits tensor.
     (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
-    create_graph through a second derivative use path="generic".)"""
+    create_graph through a second derivative use path="generic". Not called under forward-mode AD, which SDPA's CPU
+    kernels refuse: path="auto" runs the generic path there.)"""
     B = x.shape[0]
     dtype, device = x.dtype, x.device
     B = x.shape[0]

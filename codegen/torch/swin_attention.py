@@ -288,10 +288,11 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
                 raise ValueError(f"swin_attention: the generated kernels take sizes below 2^31, but {what} = {n} "
                                  f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
-    if path == "auto":   # softmax attention: one F.scaled_dot_product_attention call
+    # softmax attention: one F.scaled_dot_product_attention call; under forward-mode AD (a dual level,
+    # torch.func.jvp, jacfwd) the generic path, as SDPA's CPU kernels have no forward-AD rule
+    if path == "auto" and torch.autograd.forward_ad._current_level < 0:
         return _sdpa(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
-    if path == "generic" or AGGREGATED:
-        return _generic(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
+    return _generic(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
 
 
 def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out, kernels=False):
@@ -376,7 +377,8 @@ def _kernels(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_ou
 def _sdpa(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
     """y = SDPA(queries, keys, M·x) per tile and head: the proved softmax attention without a logits tensor.
     (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
-    create_graph through a second derivative use path="generic".)"""
+    create_graph through a second derivative use path="generic". Not called under forward-mode AD, which SDPA's CPU
+    kernels refuse: path="auto" runs the generic path there.)"""
     B = x.shape[0]
     T_h = x.shape[2] // (M)
     T_w = x.shape[3] // (M)
