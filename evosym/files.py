@@ -7,7 +7,9 @@ socket at the target is refused, with or without ``--force``. A symbolic link is
 link to anything else and a link loop are refused; a dangling link (it holds nothing) is replaced by
 the new file with ``--force``. A file that is an input of the command (the operator
 file being proved or generated from) is never overwritten, even with ``--force``, whatever the path
-that names it (a symbolic link, a hard link, another spelling). Used by the CLI and the docs generator.
+that names it (a symbolic link, a hard link, another spelling); nor is a file an operator file imported while it was
+derived (its helpers: :func:`protect`, called with what the operator file's confined process reports). Used by the
+CLI and the docs generator.
 """
 
 from __future__ import annotations
@@ -96,17 +98,28 @@ def destination(path: str | os.PathLike) -> tuple[Path, bool]:
     return path, True
 
 
+_IMPORTED: set[str] = set()   # files the operator files derived in this process imported (absolute paths)
+
+
+def protect(paths) -> None:
+    """Files an operator file read through its imports (a helper module beside it): inputs of every command of this
+    process, never overwritten, as the files it names. Reported by the operator file's process, which is not
+    trusted: a false entry can only refuse a write, never allow one."""
+    _IMPORTED.update(paths)
+
+
 def _refuse_inputs(path: Path, real: Path, inputs) -> None:
     """Never overwrite an input of the command, however it is named (samefile: links and spellings)."""
-    for source in inputs or ():
+    for source, what in [*((s, "an input of this command") for s in inputs or ()),
+                         *((s, "a module an operator file of this command imported") for s in sorted(_IMPORTED))]:
         try:
             same = os.path.samefile(real, source)
         except OSError:   # one of them does not exist (or cannot be looked at): not the same file
             same = False
         if same:
             shown = "" if str(source) == str(path) else f" (the same file as {source})"
-            raise EvosymError(f"{path} is an input of this command{shown}; it is never overwritten, even with "
-                              "--force: choose another output")
+            raise EvosymError(f"{path} is {what}{shown}; it is never overwritten, even with --force: choose another "
+                              "output")
 
 
 def _writable(path: Path, force: bool, inputs) -> Path:

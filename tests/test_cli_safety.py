@@ -755,3 +755,48 @@ def test_a_closed_standard_output_is_an_error_not_a_traceback(tmp_path, argv):
                        preexec_fn=lambda: os.close(1))
     assert r.returncode == 2, r.stderr
     assert_one_line(r.stderr.decode(), "cannot write standard output")
+
+
+HELPER_IMPORTS = {   # how the operator file reads helper.py (sub/helper.py where "sub"): every way reports the file
+    "top": "import helper\n",
+    "from": "from helper import NOTE  # noqa\n",
+    "importlib": "__import__('importlib').import_module('helper')\n",
+    "transitive": "import other  # noqa\n",   # other.py imports helper
+    "package": "from sub import helper\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(HELPER_IMPORTS))
+def test_a_module_the_operator_file_imports_is_never_overwritten(tmp_path, how):
+    """An operator file named its operator like a helper module it imports (here: "helper"): `codegen --output DIR
+    --force` wrote DIR/helper.py over it (the command's inputs were the files it names only). The operator file's
+    confined process now reports the files it imported and no write of the process replaces one of them."""
+    folder = "sub" if how == "package" else "."
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "other.py").write_text("import helper  # noqa\n")
+    helper = tmp_path / folder / "helper.py"
+    helper.write_text("NOTE = 'the user helper'\n")
+    (tmp_path / "sub" / "__init__.py").write_text("")
+    text = _pool_file(tmp_path).read_text().replace('name="my_avg_pool1d"', 'name="helper"')
+    (tmp_path / "op.py").write_text(text.replace("import sympy as sp\n", "import sympy as sp\n" + HELPER_IMPORTS[how]))
+    r = run_module("codegen", "op.py", "--output", folder, "--force", cwd=tmp_path, timeout=300)
+    assert r.returncode == 2 and "helper.py is a module an operator file of this command imported" in r.stderr, r.stderr
+    assert helper.read_text() == "NOTE = 'the user helper'\n"
+    assert sorted(p.name for p in (tmp_path / folder).iterdir() if p.suffix == ".py") == \
+        sorted(["helper.py", "__init__.py"] if folder == "sub" else ["helper.py", "op.py", "other.py"])   # no new file
+    if how == "top":   # prove's output and certificate too, after the work (the imports are known from it)
+        for flag in ("--output", "--certificate"):
+            r = run_module("prove", "op.py", flag, "helper.py", "--force", cwd=tmp_path, timeout=300)
+            assert r.returncode == 2 and "is a module an operator file of this command imported" in r.stderr, r.stderr
+            assert helper.read_text() == "NOTE = 'the user helper'\n"
+        r = run_module("codegen", "op.py", "--output", "sub", "--force", cwd=tmp_path, timeout=300)   # not imported
+        assert r.returncode == 0 and "class HelperEvolution" in (tmp_path / "sub" / "helper.py").read_text(), r.stderr
+
+
+@pytest.mark.parametrize("files", ["a.py", ["a.py"], [3], ["/a\0b"], ["/" + "a" * 5000], ["/a"] * 10_001])
+def test_a_malformed_list_of_imported_files_is_a_failed_derivation(files):
+    from evosym.isolation.spawn import DerivationFailed, _imports
+    with pytest.raises(DerivationFailed, match="malformed list of the files it imported"):
+        _imports(files, "op.py")
+    assert _imports(["/a.py", "/b/c.py"], "op.py") == ["/a.py", "/b/c.py"] and _imports([], "op.py") == []
+    assert _imports(None, "op.py") == []   # a reply without the list (a forged one) protects nothing more
