@@ -142,6 +142,11 @@ def rewrite_softmax(expr: sp.Expr, defs: dict, indicators=frozenset()):
     return expr.xreplace(reps), found, new_defs
 
 
+def _reads(expr: sp.Expr, name: str) -> bool:
+    """Whether ``expr`` reads the tensor ``name`` (an indexed read ``name[…]``)."""
+    return any(str(r.base.label) == name for r in expr.atoms(sp.Indexed))
+
+
 def reads_linearly(expr: sp.Expr, name: str) -> bool:
     """Whether every read of the tensor ``name`` in ``expr`` enters it linearly: through sums and as one factor of a
     product, never inside a power, a function, a bracket, a condition or an index. Then setting a weight below the
@@ -149,7 +154,7 @@ def reads_linearly(expr: sp.Expr, name: str) -> bool:
     softmax does so where every read is linear; a log or a square root of the weight would change by far more).
     Reads are indexed reads (``A[i, j]``), as a definition's are."""
     def reads(e):
-        return any(str(r.base.label) == name for r in e.atoms(sp.Indexed))
+        return _reads(e, name)
 
     def linear(e):
         if isinstance(e, sp.Indexed):
@@ -172,7 +177,7 @@ def weights_read_linearly(name: str, expr: sp.Expr, defs: dict, seen: frozenset 
     users = {None: expr, **{d.name: d.body for d in defs.values() if d.shape is not None and d.name != name}}
     for user, body in users.items():
         body = inline_unshaped(body, defs)
-        if not any(str(r.base.label) == name for r in body.atoms(sp.Indexed)):
+        if not _reads(body, name):
             continue
         if not reads_linearly(body, name):
             return False
