@@ -348,10 +348,46 @@ def test_divisor_lowering_builds_no_square_kernel():
             fn(*args, C=3, N=n)
 
 
+def test_the_divisor_module_takes_unbatched_inputs_and_torch_func_transforms():
+    """An x without the batch axis was refused ("x must have 3 dimensions"), and vmap over the weight alone failed
+    (y, made from x, could not take the weight's batch in place): found 2026-12-05, both paths."""
+    mod = {}
+    exec(compile(generate("dirichlet_conv").source, "<dirichlet_conv>", "exec"), mod)
+    fn = mod["dirichlet_conv_evolution"]
+    g = torch.Generator().manual_seed(4)
+    x, f = (torch.randn(s, generator=g, dtype=torch.float64) for s in ((2, 3, 30), (3, 30)))
+    fs, xs = torch.randn(4, 3, 30, generator=g, dtype=torch.float64), torch.randn(4, 2, 3, 30, generator=g, dtype=torch.float64)
+    for path in ("auto", "generic"):
+        call = lambda a, w: fn(a, w, C=3, N=30, path=path)
+        for xx in (x, x[1]):   # batched and unbatched x
+            one = call(xx, f)
+            assert one.shape == xx.shape
+            if xx.dim() == 2:
+                torch.testing.assert_close(one, call(x, f)[1], rtol=0, atol=0)
+            torch.testing.assert_close(torch.func.vmap(lambda w: call(xx, w))(fs), torch.stack([call(xx, w) for w in fs]),
+                                       rtol=1e-12, atol=1e-12)   # the weight alone
+            torch.testing.assert_close(torch.func.vmap(call)(xs[:, 0] if xx.dim() == 2 else xs, fs),
+                                       torch.stack([call(a, w) for a, w in zip(xs[:, 0] if xx.dim() == 2 else xs, fs)]),
+                                       rtol=1e-12, atol=1e-12)   # both
+            jac = torch.func.jacrev(lambda w: call(xx, w))(f)
+            torch.testing.assert_close(torch.func.jacfwd(lambda w: call(xx, w))(f), jac, rtol=1e-12, atol=1e-12)
+            torch.testing.assert_close(torch.einsum("...ij,ij->...", jac, f), one, rtol=1e-12, atol=1e-12)   # linear in f
+        xu, fu = x[0].clone().requires_grad_(), f.clone().requires_grad_()
+        up = torch.randn(3, 30, generator=g, dtype=torch.float64)
+        got = torch.autograd.grad(call(xu, fu), (xu, fu), up)
+        want = torch.autograd.grad(call(xu.unsqueeze(0), fu), (xu, fu), up.unsqueeze(0))
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for bad in (x[0, 0], x[None]):
+        with pytest.raises(ValueError, match="x must have 3 dimensions .* or 2 without the batch"):
+            fn(bad, f, C=3, N=30)
+
+
 @pytest.mark.parametrize("old,new,gradients", [
     ("for k in range(1, N // (D + 1) + 1):", "for k in range(1, N // (D + 1)):", False),   # slices: drops a k
     ("for d in range(1, D + 1):", "for d in range(1, D):", False),                       # slices: drops d = D
-    ("y[:, :, (D + 1) * k - 1::k]", "y[:, :, (D + 1) * k::k]", False),                   # slices: off by one
+    ("_add(y, (D + 1) * k - 1, k,", "_add(y, (D + 1) * k, k,", False),                   # slices: off by one
+    ("y[:, :, start::step] += value", "y[:, :, start::step] = value", False),             # slices: not summed
     ("torch.arange(d - 1, N, d, device=x.device)", "torch.arange(0, N, d, device=x.device)", False),   # scatter: off by one
     ("weight[None, :, d - 1:d] * x", "weight[None, :, d - 1:d].detach() * x", True),   # scatter: no gradient for f
 ])

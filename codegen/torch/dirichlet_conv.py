@@ -34,10 +34,19 @@ def _hyperbola(x, weight, N):
     D = math.isqrt(N)
     y = x.new_zeros(x.shape)
     for d in range(1, D + 1):
-        y[:, :, d - 1::d] += weight[None, :, d - 1:d] * x[:, :, :N // d]
+        y = _add(y, d - 1, d, weight[None, :, d - 1:d] * x[:, :, :N // d])
     for k in range(1, N // (D + 1) + 1):
-        y[:, :, (D + 1) * k - 1::k] += weight[None, :, D:N // k] * x[:, :, k - 1:k]
+        y = _add(y, (D + 1) * k - 1, k, weight[None, :, D:N // k] * x[:, :, k - 1:k])
     return y
+
+
+def _add(y, start, step, value):
+    """y[:, :, start::step] + value, in place; out of place under a torch.func transform, where y, made from x, does
+    not carry the batch of a weight vmapped alone (an in-place add cannot grow y: index_add returns a new tensor)."""
+    if torch._C._functorch.peek_interpreter_stack() is None:
+        y[:, :, start::step] += value
+        return y
+    return y.index_add(2, torch.arange(start, y.shape[2], step, device=y.device), value)
 
 
 class _Hyperbola(torch.autograd.Function):
@@ -111,7 +120,8 @@ def _check(x, weight, C, N):
     if not x.is_floating_point():
         raise TypeError(f"x must have a floating-point dtype, not {x.dtype}")
     if x.dim() != 3:
-        raise ValueError(f"x must have 3 dimensions, not shape {tuple(x.shape)}")
+        raise ValueError(f"x must have 3 dimensions (batch, channel, position), or 2 without the batch, "
+                         f"not shape {tuple(x.shape)}")
     if not (x.shape[1] == C):
         raise ValueError(f"axis 1 of x must have length C = {C}; got shape {tuple(x.shape)}")
     if not (x.shape[2] == N):
@@ -135,11 +145,15 @@ def dirichlet_conv_evolution(x, weight, *, C, N, path="auto"):
     C, N = _size(C), _size(N)   # numpy integers as ints
     _integer('C (channels (each with its own f))', C, 1)
     _integer("N (the functions' length: n = 1 … N)", N, 1)
+    if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
+        _dense("x", x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
+        return dirichlet_conv_evolution(x.unsqueeze(0), weight, C=C, N=N, path=path).squeeze(0)
     _check(x, weight, C, N)
     if path == "generic":
         y = x.new_zeros(x.shape)   # accumulated in place: each pass touches ⌊N/d⌋ outputs
         for d in range(1, N + 1):   # the outputs n = d·k, k = 1 … ⌊N/d⌋, get weight(d)·x(k)
-            y.index_add_(2, torch.arange(d - 1, N, d, device=x.device), weight[None, :, d - 1:d] * x[:, :, :N // d])
+            index, value = torch.arange(d - 1, N, d, device=x.device), weight[None, :, d - 1:d] * x[:, :, :N // d]
+            y = y.index_add_(2, index, value) if torch._C._functorch.peek_interpreter_stack() is None else                 y.index_add(2, index, value)   # (out of place under a torch.func transform: _add)
         return y
     return _Hyperbola.apply(x, weight, N) if _recorded(x, weight) else _hyperbola(x, weight, N)
 

@@ -78,10 +78,19 @@ def _hyperbola(x, {w}, N):
     D = math.isqrt(N)
     y = x.new_zeros(x.shape)
     for d in range(1, D + 1):
-        y[:, :, d - 1::d] += {w}[None, :, d - 1:d] * x[:, :, :N // d]
+        y = _add(y, d - 1, d, {w}[None, :, d - 1:d] * x[:, :, :N // d])
     for k in range(1, N // (D + 1) + 1):
-        y[:, :, (D + 1) * k - 1::k] += {w}[None, :, D:N // k] * x[:, :, k - 1:k]
+        y = _add(y, (D + 1) * k - 1, k, {w}[None, :, D:N // k] * x[:, :, k - 1:k])
     return y
+
+
+def _add(y, start, step, value):
+    """y[:, :, start::step] + value, in place; out of place under a torch.func transform, where y, made from x, does
+    not carry the batch of a weight vmapped alone (an in-place add cannot grow y: index_add returns a new tensor)."""
+    if torch._C._functorch.peek_interpreter_stack() is None:
+        y[:, :, start::step] += value
+        return y
+    return y.index_add(2, torch.arange(start, y.shape[2], step, device=y.device), value)
 
 
 class _Hyperbola(torch.autograd.Function):
@@ -139,7 +148,8 @@ def _check(x, {w}, {args}):
     if not x.is_floating_point():
         raise TypeError(f"x must have a floating-point dtype, not {{x.dtype}}")
     if x.dim() != {plan.value_rank}:
-        raise ValueError(f"x must have {plan.value_rank} dimensions, not shape {{tuple(x.shape)}}")
+        raise ValueError(f"x must have {plan.value_rank} dimensions (batch, channel, position), or {plan.value_rank - 1} without the batch, "
+                         f"not shape {{tuple(x.shape)}}")
 {checks}
     if not isinstance({w}, torch.Tensor):
         raise TypeError(f"{w} must be a torch.Tensor, not {{type({w}).__name__}}")
@@ -158,11 +168,16 @@ def {plan.func_name}(x, {w}, *, {args}, path="auto"):
     if path not in PATHS:
         raise ValueError(f"path must be one of 'auto' or 'generic', not {{path!r}}")
 {sized}
+    if isinstance(x, torch.Tensor) and x.dim() == {plan.value_rank - 1}:   # unbatched, as torch's own functions take it
+        _dense("x", x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
+        return {plan.func_name}(x.unsqueeze(0), {w}, {", ".join(f"{n}={n}" for n in names)}, path=path).squeeze(0)
     _check(x, {w}, {args})
     if path == "generic":
         y = x.new_zeros(x.shape)   # accumulated in place: each pass touches ⌊N/d⌋ outputs
         for d in range(1, N + 1):   # the outputs n = d·k, k = 1 … ⌊N/d⌋, get {w}(d)·x(k)
-            y.index_add_(2, torch.arange(d - 1, N, d, device=x.device), {w}[None, :, d - 1:d] * x[:, :, :N // d])
+            index, value = torch.arange(d - 1, N, d, device=x.device), {w}[None, :, d - 1:d] * x[:, :, :N // d]
+            y = y.index_add_(2, index, value) if torch._C._functorch.peek_interpreter_stack() is None else \
+                y.index_add(2, index, value)   # (out of place under a torch.func transform: _add)
         return y
     return _Hyperbola.apply(x, {w}, N) if _recorded(x, {w}) else _hyperbola(x, {w}, N)
 
