@@ -161,3 +161,38 @@ def test_a_trace_made_without_gradients_replays_with_them(name):
     got = torch.autograd.grad(traced(*leaves).square().sum(), leaves)
     for a, b in zip(got, want):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("path", ["auto", "generic"])
+@pytest.mark.parametrize("name", ["mhsa_causal", "swin_attention", "cordonnier_attention"])
+def test_reverse_over_forward_mode(name, path):
+    """torch.func.grad of a jvp (and jacrev of jacfwd): the flush ran in place inside the jvp, where no gradient is
+    recorded at its level but the outer grad's backward needs the softmax's output ("modified by an inplace
+    operation"; found by an adversarial pass 2026-12-05, every softmax module's generic path and the SDPA modules'
+    default path under forward-mode AD). Against reverse-over-reverse of the generic path (J·t by the double-vjp
+    trick); Cordonnier's weights read no input: differentiated in α."""
+    mod = generated(name)
+    g = torch.Generator().manual_seed(6)
+    fn = getattr(mod, f"{name}_evolution")
+    if name == "cordonnier_attention":
+        t = _cordonnier(3.0, F64, False)
+        primal, sizes = t["alpha"], dict(C=3, O=4, R=1)
+        f = lambda path: (lambda a: fn(t["x"], a, t["WO"], t["bO"], **sizes, path=path))
+    else:
+        cls, sizes, shape = ((mod.MhsaCausalEvolution, dict(N=2, d=3), (1, 6, 4)) if name == "mhsa_causal" else
+                             (mod.SwinAttentionEvolution, dict(N=2, d=2, M=2, S=1), (1, 4, 4, 4)))
+        params = [p.detach() for p in cls(**sizes, dtype=F64).parameters()]
+        primal = torch.randn(shape, generator=g, dtype=F64)
+        f = lambda path: (lambda a: fn(a, *params, **sizes, path=path))
+    tangent = torch.randn(primal.shape, generator=g, dtype=F64)
+    got = torch.func.grad(lambda a: torch.func.jvp(f(path), (a,), (tangent,))[1].square().sum())(primal)
+    leaf = primal.clone().requires_grad_()
+    y = f("generic")(leaf)
+    u = torch.zeros_like(y, requires_grad=True)
+    jt = torch.autograd.grad(torch.autograd.grad(y, leaf, u, create_graph=True)[0], u, tangent, create_graph=True)[0]
+    want = torch.autograd.grad(jt.square().sum(), leaf)[0]
+    assert float(want.abs().max()) > 1e-3
+    torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-11)
+    if name == "mhsa_causal":   # (whole Jacobians: small outputs only)
+        torch.testing.assert_close(torch.func.jacrev(torch.func.jacfwd(f(path)))(primal),
+                                   torch.func.jacrev(torch.func.jacrev(f("generic")))(primal), rtol=1e-9, atol=1e-11)

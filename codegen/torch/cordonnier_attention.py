@@ -79,6 +79,15 @@ def _parameter(name, t, shape, value, value_name, required):
         raise ValueError(f"{name} is {t.dtype} on {t.device} but {value_name} is {value.dtype} on {value.device}")
 
 
+def _traced():
+    """torch.compile, a dispatch or function mode (FakeTensorMode, make_fx, export, a ``torch.device`` context) or a
+    torch.func transform (functionalize, grad, vmap: its tensors are wrappers): what is computed now may be no ordinary
+    tensor, so nothing is kept between calls or taken from what was kept."""
+    return torch.compiler.is_compiling() or bool(torch._C._len_torch_dispatch_stack() or
+                                                 torch._C._len_torch_function_stack()) or \
+        torch._C._functorch.peek_interpreter_stack() is not None
+
+
 def _softmax(t, first, count, flush=False):
     """Softmax of ``t`` over its axes first … first + count − 1 (torch.softmax: max subtracted), one
     fused pass over a view when those axes are adjacent in memory, else (and under torch.compile) over a copy with
@@ -105,9 +114,10 @@ def _normal(s, flush):
     if not flush or s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
         return s
     largest = _SUBNORMAL[s.dtype]   # threshold sets x ≤ largest to 0: the subnormals exactly (NaN stays)
-    if (torch.is_grad_enabled() and s.requires_grad) or torch.jit.is_tracing():   # (a trace replays with gradients:
-        return torch.threshold(s, largest, 0.0)   # softmax saves s) (its backward passes the gradient where s is kept)
-    return torch.threshold_(s, largest, 0.0)
+    if (torch.is_grad_enabled() and s.requires_grad) or torch.jit.is_tracing() or \
+            torch.autograd.forward_ad._current_level >= 0 or _traced():   # softmax saves s: out of place wherever a
+        return torch.threshold(s, largest, 0.0)   # graph may be recorded (a trace replays with gradients; a jvp
+    return torch.threshold_(s, largest, 0.0)      # inside torch.func.grad); its backward passes the gradient where kept
 
 
 _SUBNORMAL = {torch.float32: float.fromhex("0x1.fffffcp-127"), torch.float64: float.fromhex("0x0.fffffffffffffp-1022")}

@@ -156,9 +156,10 @@ def _normal(s, flush):
     if not flush or s.dtype not in (torch.float32, torch.float64):   # (half types compute in float32: no slow path)
         return s
     largest = _SUBNORMAL[s.dtype]   # threshold sets x ≤ largest to 0: the subnormals exactly (NaN stays)
-    if (torch.is_grad_enabled() and s.requires_grad) or torch.jit.is_tracing():   # (a trace replays with gradients:
-        return torch.threshold(s, largest, 0.0)   # softmax saves s) (its backward passes the gradient where s is kept)
-    return torch.threshold_(s, largest, 0.0)
+    if (torch.is_grad_enabled() and s.requires_grad) or torch.jit.is_tracing() or \
+            torch.autograd.forward_ad._current_level >= 0 or _traced():   # softmax saves s: out of place wherever a
+        return torch.threshold(s, largest, 0.0)   # graph may be recorded (a trace replays with gradients; a jvp
+    return torch.threshold_(s, largest, 0.0)      # inside torch.func.grad); its backward passes the gradient where kept
 
 
 _SUBNORMAL = {torch.float32: float.fromhex("0x1.fffffcp-127"), torch.float64: float.fromhex("0x0.fffffffffffffp-1022")}
