@@ -15,6 +15,7 @@ import functools
 import hashlib
 import importlib
 import importlib.util
+import os
 import pkgutil
 import re
 import sys
@@ -184,7 +185,7 @@ def _checked_builtin(name: str):
 
 def _load_file(path: Path) -> OperatorModule:
     path = path.resolve()
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:12]
     modname = f"evosym_user_{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(modname, path)
     if spec is None or spec.loader is None:

@@ -8,8 +8,8 @@ link to anything else and a link loop are refused; a dangling link (it holds not
 the new file with ``--force``. A file that is an input of the command (the operator
 file being proved or generated from) is never overwritten, even with ``--force``, whatever the path
 that names it (a symbolic link, a hard link, another spelling); nor is a file an operator file imported while it was
-derived (its helpers: :func:`protect`, called with what the operator file's confined process reports). Used by the
-CLI and the docs generator.
+derived or ran its references (its helpers: :func:`protect`, called with what the operator file's confined processes
+recorded, :mod:`evosym.isolation.imports`). Used by the CLI and the docs generator.
 """
 
 from __future__ import annotations

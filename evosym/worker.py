@@ -5,8 +5,8 @@ in the environment: ``derive`` (each file's ``derive``), ``search`` (the proof s
 file's references, called by :mod:`evosym.isolation.references`). It confines itself before anything of the user's
 is imported. In ``derive``/``search`` mode one JSON line per source goes to the protocol channel (the process's
 original standard output), after one ``{"ready": true}`` line; the operator file's own prints are sent to standard
-error so they cannot be mistaken for the protocol. Each line is ``{"source", "derivation", "data", "imports"}``
-(``data``: the file's plain data, :mod:`evosym.isolation.handback`; ``imports``: the files of the modules it imported) or ``{"source", "error": "usage"|"failed", "message"}``.
+error so they cannot be mistaken for the protocol. Each line is ``{"source", "derivation", "data"}`` (``data``: the
+file's plain data, :mod:`evosym.isolation.handback`) or ``{"source", "error": "usage"|"failed", "message"}``.
 In ``serve`` mode, after the ready line, one line ``{"operator": digest}`` (or ``{"error"}``), then one reply
 (:mod:`evosym.isolation.frames`) per request read from standard input.
 Nothing here is trusted: the parent re-checks everything it receives.
@@ -47,41 +47,22 @@ def _one(source: str, search: bool = False) -> dict:
             from .proof.limit import run_limit_target
             lim = run_limit_target(op, op.grid)
         from .isolation.handback import encode
-        return {"derivation": derivation(proof, ref, lim), "data": encode(op), "imports": _imported()}
+        return {"derivation": derivation(proof, ref, lim), "data": encode(op)}
     except SearchFailed as exc:        # no proof found: a failed proof, not a usage error
         return {"error": "failed", "message": str(exc)}
     except EvosymError as exc:
         return {"error": "usage", "message": str(exc)}
 
 
-_STARTUP: frozenset = frozenset()   # the modules imported before any operator file (evosym, SymPy, torch, …)
-
-
-def _imported() -> list[str]:
-    """The files of the modules imported since the worker started, outside the Python installation and evosym: an
-    operator file's helpers, which the parent then never overwrites (:func:`evosym.files.protect`)."""
-    import sysconfig
-    paths = sysconfig.get_paths()
-    skip = tuple(os.path.join(os.path.abspath(p), "") for p in
-                 {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"],
-                  os.path.dirname(os.path.abspath(__file__))})
-    files = set()
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if name not in _STARTUP and isinstance(file, str) and os.path.isabs(file) and not file.startswith(skip):
-            files.add(file)
-    return sorted(files)
-
-
 def main(argv: list[str]) -> int:
-    global _STARTUP
     if os.path.isdir("/proc/self/task") and len(os.listdir("/proc/self/task")) > 1:
         sys.stderr.write("evosym.worker: more than one thread before the confinement (Landlock confines only the "
                          "calling thread); no operator file is run\n")
         return 3
     try:   # before anything of the user's is imported or run
         die_with_parent(int(os.environ.get("EVOSYM_WORKER_PARENT") or os.getppid()))
-        confined = confine(os.environ.get("EVOSYM_WORKER_SCRATCH") or tempfile.mkdtemp(prefix="evosym-worker-"))
+        scratch = os.environ.get("EVOSYM_WORKER_SCRATCH") or tempfile.mkdtemp(prefix="evosym-worker-")
+        confined = confine(scratch)
         confined = deny_sockets() and confined
     except OSError as exc:
         sys.stderr.write(f"evosym.worker: the kernel refused the confinement ({exc}); no operator file is run\n")
@@ -90,7 +71,8 @@ def main(argv: list[str]) -> int:
     os.dup2(2, 1)                       # the operator file's prints go to standard error
     sys.stdout = sys.stderr
     from . import catalogue  # noqa: F401  (evosym and SymPy imported before the clock starts)
-    _STARTUP = frozenset(sys.modules)
+    from .isolation.imports import record
+    record(scratch)   # the files of the user's modules, as they run (the parent never overwrites them)
     mode = os.environ.get("EVOSYM_WORKER_MODE")
     if mode not in MODES:
         sys.stderr.write(f"evosym.worker: EVOSYM_WORKER_MODE must be one of {', '.join(MODES)}\n")

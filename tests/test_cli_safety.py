@@ -763,7 +763,58 @@ HELPER_IMPORTS = {   # how the operator file reads helper.py (sub/helper.py wher
     "importlib": "__import__('importlib').import_module('helper')\n",
     "transitive": "import other  # noqa\n",   # other.py imports helper
     "package": "from sub import helper\n",
+    "spec": ("import importlib.util as _u, os as _o\n_s = _u.spec_from_file_location('h', _o.path.join(_o.path.dirname("
+             "_o.path.abspath(__file__)), 'helper.py'))\n_s.loader.exec_module(_u.module_from_spec(_s))\n"),
+    "runpy": "import runpy as _r, os as _o\n_r.run_path(_o.path.join(_o.path.dirname(_o.path.abspath(__file__)), 'helper.py'))\n",
+    "forgotten": "import helper\nimport sys as _y\ndel _y.modules['helper']\n",   # (not in sys.modules any more)
 }
+
+
+def _helper_op(tmp_path, top="import helper\n", name="helper", derive="", more=""):
+    """op.py: the pooling example with its operator named ``name``, ``top`` run at its import, ``derive`` first in
+    its derive, ``more`` appended; helper.py and helper2.py beside it."""
+    for stem in ("helper", "helper2"):
+        (tmp_path / f"{stem}.py").write_text("NOTE = 'the user helper'\n")
+    text = _pool_file(tmp_path).read_text().replace('name="my_avg_pool1d"', f'name="{name}"')
+    text = text.replace("import sympy as sp\n", "import sympy as sp\n" + top).replace("def derive(d):\n", "def derive(d):\n" + derive)
+    (tmp_path / "op.py").write_text(text + more)
+
+
+@pytest.mark.parametrize("derive", ["    raise SystemExit(3)\n", "    import os\n    os._exit(0)\n"])
+def test_a_failed_derivation_still_protects_what_it_imported(tmp_path, derive):
+    """prove --format json writes its failure report to --output: onto a module the failed operator file had
+    imported it wrote over the user's helper (the imports were reported with a derivation only)."""
+    _helper_op(tmp_path, derive=derive)
+    r = run_module("prove", "op.py", "--format", "json", "--output", "helper.py", "--force", cwd=tmp_path, timeout=300)
+    assert r.returncode == 2 and "is a module an operator file of this command imported" in r.stderr, r.stderr
+    assert (tmp_path / "helper.py").read_text() == "NOTE = 'the user helper'\n"
+
+
+def test_a_module_the_torch_reference_imports_is_never_overwritten(tmp_path):
+    """The torch reference runs in a process of its own (evosym.isolation.references), when the check calls it: what
+    it imports there is recorded too (check --junit wrote its XML over such a module)."""
+    _helper_op(tmp_path, top="", name="refpool", more=(
+        "\n\ndef torch_reference(t, sizes):\n    import os, sys\n"
+        "    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n    import helper2  # noqa\n"
+        "    import torch.nn.functional as F\n    return F.avg_pool1d(t['x'], sizes['K'], sizes['s'])\n\n\n"
+        "OPERATOR = __import__('dataclasses').replace(OPERATOR, torch_reference=torch_reference)\n"))
+    r = run_module("check", "op.py", "--junit", "helper2.py", "--force", cwd=tmp_path, timeout=600)
+    assert r.returncode == 2 and "helper2.py is a module an operator file of this command imported" in r.stderr, \
+        (r.returncode, r.stdout[-2000:], r.stderr)
+    assert (tmp_path / "helper2.py").read_text() == "NOTE = 'the user helper'\n"
+
+
+def test_a_file_is_evosym_s_or_python_s_only_when_its_link_target_is_too(tmp_path):
+    """A package linked into site-packages (an editable install's symlink) is the user's: recorded."""
+    from evosym.isolation.imports import _installed
+    root, user = tmp_path / "site", tmp_path / "user"
+    root.mkdir(), user.mkdir()
+    (user / "helper.py").write_text("")
+    (root / "own.py").write_text("")
+    (root / "linked").symlink_to(user)
+    roots = (os.path.join(os.path.realpath(root), ""),)
+    assert _installed(str(root / "own.py"), roots)
+    assert not _installed(str(root / "linked" / "helper.py"), roots) and not _installed(str(user / "helper.py"), roots)
 
 
 @pytest.mark.parametrize("how", sorted(HELPER_IMPORTS))
@@ -793,10 +844,24 @@ def test_a_module_the_operator_file_imports_is_never_overwritten(tmp_path, how):
         assert r.returncode == 0 and "class HelperEvolution" in (tmp_path / "sub" / "helper.py").read_text(), r.stderr
 
 
-@pytest.mark.parametrize("files", ["a.py", ["a.py"], [3], ["/a\0b"], ["/" + "a" * 5000], ["/a"] * 10_001])
-def test_a_malformed_list_of_imported_files_is_a_failed_derivation(files):
-    from evosym.isolation.spawn import DerivationFailed, _imports
-    with pytest.raises(DerivationFailed, match="malformed list of the files it imported"):
-        _imports(files, "op.py")
-    assert _imports(["/a.py", "/b/c.py"], "op.py") == ["/a.py", "/b/c.py"] and _imports([], "op.py") == []
-    assert _imports(None, "op.py") == []   # a reply without the list (a forged one) protects nothing more
+def test_the_record_of_imported_files_takes_absolute_paths_only(tmp_path):
+    """The operator file's process writes the record (untrusted): only absolute paths ended by a NUL are taken, within
+    the first 4 MiB; a missing record is no file."""
+    from evosym.isolation.imports import RECORD, recorded
+    assert recorded(str(tmp_path)) == []
+    (tmp_path / RECORD).write_bytes(b"/a.py\0relative.py\0\0/b/c\nd.py\0/" + b"x" * 5000 + b"\0/\xff.py\0/cut")
+    assert recorded(str(tmp_path)) == ["/a.py", "/b/c\nd.py", os.fsdecode(b"/\xff.py")]
+    (tmp_path / RECORD).write_bytes(b"/a.py\0" * (1 << 20))
+    assert len(recorded(str(tmp_path))) == (1 << 22) // 6
+
+
+@pytest.mark.parametrize("name", [b"\xff", b"caf\xe9", b"a\nb"])
+def test_an_operator_file_in_a_folder_whose_name_is_no_utf8(tmp_path, name):
+    """The loader named the module by a digest of str(path).encode(): a folder named in Latin-1 bytes (or any byte
+    that is no UTF-8) made that a UnicodeEncodeError, reported as the operator file's own error."""
+    folder = os.fsencode(tmp_path) + b"/" + name
+    os.mkdir(folder)
+    Path(os.fsdecode(folder + b"/op.py")).write_text(_pool_file(tmp_path).read_text())
+    r = subprocess.run([sys.executable, "-m", "evosym", "prove", "op.py", "--summary"], cwd=folder, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith("PROVED  my_avg_pool1d"), (r.stdout, r.stderr)

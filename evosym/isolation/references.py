@@ -24,6 +24,7 @@ import torch
 
 from ..errors import EvosymError
 from . import frames
+from .imports import protect_recorded
 from .spawn import _forward, _how, _kill, _ready, _tail, _visible, start
 
 CALL_LIMIT = 600.0   # seconds one call may take
@@ -76,6 +77,9 @@ class References:
             self.close()
             self.broken = f"{self.source}: the reference process: {exc}"
             raise ReferenceFailed(self.broken) from None
+        finally:
+            if self.scratch is not None:   # a module the reference imported as it ran: never overwritten
+                protect_recorded(self.scratch)
         if "error" in head:
             raise ReferenceFailed(f"the reference raised {_visible(str(head['error'])[:2000])}")
         if sorted(out) != sorted(expect) or any(a.dtype.kind != "f" for a in out.values()):
@@ -166,6 +170,7 @@ class References:
             _kill(self.proc)
             _forward(self.err)
             self.err.close()
+            protect_recorded(self.scratch)
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.proc = None
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import EvosymError, OperatorFileError, TimeLimitExceeded
-from ..files import protect
 from ..proof.codec import escaped
+from .imports import protect_recorded
 
 READY = "{\"ready\": true}\n"   # the child's first line, once evosym is imported: the time limit counts from here
 # The worker started with evosym's own folder first on its import path, and neither the current folder nor a relative
@@ -38,7 +38,6 @@ UNCONFINED = "{\"ready\": true, \"confined\": false}\n"   # the same where the k
 TAIL = 6        # lines of the child's standard error shown when it dies
 FORWARD = 1 << 20   # bytes of the child's standard error passed on at most (its last ones)
 STARTUP = 120   # seconds the child may take to import evosym, before any user code runs
-MAX_IMPORTS = 10_000   # files an operator file's process may say it imported
 MAX_LINE = 1 << 25   # bytes of one reply: 32 MiB (the largest catalogue derivation is under 1 MB; json.loads of a
                      # line of empty lists takes ~24× its size)
 
@@ -74,26 +73,14 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
                     raise DerivationFailed(message)
                 if not isinstance(reply.get("derivation"), dict):
                     raise DerivationFailed(f"{source}: the operator file's process handed back no derivation")
-                protect(_imports(reply.get("imports"), source))
+                protect_recorded(scratch)   # (before the caller writes anything)
                 yield source, reply["derivation"], reply.get("data")
             done = True
         finally:
             _kill(proc)
+            protect_recorded(scratch)   # what it ran before it failed, too (a failure's report may be written next)
             if done:   # on a failure its last lines are in the message already
                 _forward(err)
-
-
-def _imports(files, source: str) -> list[str]:
-    """The files the operator file's process says it imported (absolute paths, at most MAX_IMPORTS; none where it
-    says nothing: the report only ever adds refusals), else the refusal: a list of another shape is no reply of
-    evosym's worker."""
-    if files is None:
-        return []
-    if not (isinstance(files, list) and len(files) <= MAX_IMPORTS and
-            all(isinstance(f, str) and 0 < len(f) <= 4096 and "\0" not in f and os.path.isabs(f) for f in files)):
-        raise DerivationFailed(f"{source}: the operator file's process handed back a malformed list of the files it "
-                               f"imported (at most {MAX_IMPORTS} absolute paths)")
-    return files
 
 
 def start(sources: list[str], scratch: str, err, mode: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
