@@ -109,12 +109,16 @@ def protect(paths) -> None:
 
 
 def _refuse_inputs(path: Path, real: Path, inputs) -> None:
-    """Never overwrite an input of the command, however it is named (samefile: links and spellings)."""
+    """Never overwrite an input of the command, however it is named (the same file: links and spellings)."""
+    try:
+        target = os.stat(real)
+    except OSError:   # nothing there (or it cannot be looked at): no file of the user's is replaced
+        return
     for source, what in [*((s, "an input of this command") for s in inputs or ()),
                          *((s, "a module an operator file of this command imported") for s in sorted(_IMPORTED))]:
         try:
-            same = os.path.samefile(real, source)
-        except OSError:   # one of them does not exist (or cannot be looked at): not the same file
+            same = os.path.samestat(target, os.stat(source))
+        except OSError:   # it does not exist (or cannot be looked at): not the same file
             same = False
         if same:
             shown = "" if str(source) == str(path) else f" (the same file as {source})"

@@ -72,7 +72,11 @@ def main(argv: list[str]) -> int:
     sys.stdout = sys.stderr
     from . import catalogue  # noqa: F401  (evosym and SymPy imported before the clock starts)
     from .isolation.imports import record
-    record(scratch)   # the files of the user's modules, as they run (the parent never overwrites them)
+    try:
+        record(scratch)   # the files of the user's modules, as they run (the parent never overwrites them)
+    except OSError as exc:
+        sys.stderr.write(f"evosym.worker: cannot record the files the operator file runs ({exc}); none is run\n")
+        return 3
     mode = os.environ.get("EVOSYM_WORKER_MODE")
     if mode not in MODES:
         sys.stderr.write(f"evosym.worker: EVOSYM_WORKER_MODE must be one of {', '.join(MODES)}\n")

@@ -852,7 +852,7 @@ def test_the_record_of_imported_files_takes_absolute_paths_only(tmp_path):
     (tmp_path / RECORD).write_bytes(b"/a.py\0relative.py\0\0/b/c\nd.py\0/" + b"x" * 5000 + b"\0/\xff.py\0/cut")
     assert recorded(str(tmp_path)) == ["/a.py", "/b/c\nd.py", os.fsdecode(b"/\xff.py")]
     (tmp_path / RECORD).write_bytes(b"/a.py\0" * (1 << 20))
-    assert len(recorded(str(tmp_path))) == (1 << 22) // 6
+    assert len(recorded(str(tmp_path))) == 10_000
 
 
 @pytest.mark.parametrize("name", [b"\xff", b"caf\xe9", b"a\nb"])

@@ -19,6 +19,7 @@ from ..files import protect
 RECORD = "imports"      # the record's name in the scratch folder: absolute paths, each ended by a NUL byte
 MAX_BYTES = 1 << 22     # bytes of the record read at most (4 MiB)
 MAX_PATH = 4096
+MAX_FILES = 10_000      # entries taken at most (each is looked at before every write)
 
 
 def record(scratch: str) -> None:
@@ -55,7 +56,8 @@ def _installed(file: str, roots: tuple) -> bool:
 
 
 def recorded(scratch: str) -> list[str]:
-    """The parent's side: the absolute paths in the record (its first MAX_BYTES bytes; anything else ignored)."""
+    """The parent's side: the absolute paths in the record (the first MAX_FILES in its first MAX_BYTES bytes; anything
+    else ignored)."""
     try:
         with open(os.path.join(scratch, RECORD), "rb") as fh:
             data = fh.read(MAX_BYTES)
@@ -66,7 +68,7 @@ def recorded(scratch: str) -> list[str]:
         file = os.fsdecode(raw)
         if 0 < len(file) <= MAX_PATH and os.path.isabs(file):
             files.append(file)
-    return files
+    return files[:MAX_FILES]
 
 
 def protect_recorded(scratch: str) -> None:
