@@ -522,6 +522,26 @@ def test_check_junit_never_overwrites_what_the_command_reads(tmp_path):
     assert r.returncode == 2 and "is an input of this command" in r.stderr and "nn.AvgPool2d" in cand.read_text()
 
 
+@pytest.mark.parametrize("line", ["import helper  # noqa", "from helper import NOTE  # noqa",
+                                  "from pkg import helper  # noqa", "from pkg.helper import NOTE  # noqa",
+                                  "from . import helper  # noqa"])
+def test_check_junit_never_overwrites_a_module_the_candidate_imports(tmp_path, line):
+    """--junit onto a module the candidate's module imports: the failing placeholder, written before the candidate is
+    imported, replaced it (the candidate then failed to import, with a SyntaxError in the user's helper). The
+    candidate's own imports are found from its text, without running it."""
+    relative = line.startswith("from .")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    helper = tmp_path / ("pkg" if "pkg" in line or relative else ".") / "helper.py"
+    helper.write_text("NOTE = 'mine'\n")
+    cand = tmp_path / ("pkg" if relative else ".") / "cand.py"
+    cand.write_text(f"{line}\nimport torch.nn as nn\npool = nn.AvgPool2d(3, 2, 1)\n")
+    r = run_module("check", "--candidate", "pkg.cand:pool" if relative else "cand:pool", "avg_pool2d", *SIZES, "--junit",
+                   str(helper.relative_to(tmp_path)), "--force", cwd=tmp_path, timeout=300)
+    assert r.returncode == 2 and "is an input of this command" in r.stderr, (r.returncode, r.stderr)
+    assert helper.read_text() == "NOTE = 'mine'\n"
+
+
 SIZES = ("--size", "K_h=3", "--size", "K_w=3", "--size", "s_h=2", "--size", "s_w=2", "--size", "P_h=1", "--size", "P_w=1")
 
 
@@ -767,6 +787,11 @@ HELPER_IMPORTS = {   # how the operator file reads helper.py (sub/helper.py wher
              "_o.path.abspath(__file__)), 'helper.py'))\n_s.loader.exec_module(_u.module_from_spec(_s))\n"),
     "runpy": "import runpy as _r, os as _o\n_r.run_path(_o.path.join(_o.path.dirname(_o.path.abspath(__file__)), 'helper.py'))\n",
     "forgotten": "import helper\nimport sys as _y\ndel _y.modules['helper']\n",   # (not in sys.modules any more)
+    "relative runpy": "import runpy as _r, os as _o\n_o.chdir(_o.path.dirname(_o.path.abspath(__file__)))\n_r.run_path('helper.py')\n",
+    "exec of its text": "import os as _o\nexec(open(_o.path.join(_o.path.dirname(_o.path.abspath(__file__)), 'helper.py')).read())\n",
+    "compiled": ("import os as _o, types as _t\n_p = _o.path.join(_o.path.dirname(_o.path.abspath(__file__)), 'helper.py')\n"
+                 "_t.FunctionType(compile(open(_p).read(), _p, 'exec'), {})()\n"),   # (no exec event: a compile one)
+    "syntax error": "try:\n    import helper  # noqa\nexcept SyntaxError:\n    pass\n",   # helper.py half-edited
 }
 
 
@@ -821,18 +846,19 @@ def test_a_file_is_evosym_s_or_python_s_only_when_its_link_target_is_too(tmp_pat
 def test_a_module_the_operator_file_imports_is_never_overwritten(tmp_path, how):
     """An operator file named its operator like a helper module it imports (here: "helper"): `codegen --output DIR
     --force` wrote DIR/helper.py over it (the command's inputs were the files it names only). The operator file's
-    confined process now reports the files it imported and no write of the process replaces one of them."""
+    confined process now records the files it runs or reads, and no write of the process replaces one of them."""
     folder = "sub" if how == "package" else "."
     (tmp_path / "sub").mkdir()
     (tmp_path / "other.py").write_text("import helper  # noqa\n")
     helper = tmp_path / folder / "helper.py"
-    helper.write_text("NOTE = 'the user helper'\n")
+    mine = "NOTE = ('the user helper'\n" if how == "syntax error" else "NOTE = 'the user helper'\n"   # (half-edited)
+    helper.write_text(mine)
     (tmp_path / "sub" / "__init__.py").write_text("")
     text = _pool_file(tmp_path).read_text().replace('name="my_avg_pool1d"', 'name="helper"')
     (tmp_path / "op.py").write_text(text.replace("import sympy as sp\n", "import sympy as sp\n" + HELPER_IMPORTS[how]))
     r = run_module("codegen", "op.py", "--output", folder, "--force", cwd=tmp_path, timeout=300)
     assert r.returncode == 2 and "helper.py is a module an operator file of this command imported" in r.stderr, r.stderr
-    assert helper.read_text() == "NOTE = 'the user helper'\n"
+    assert helper.read_text() == mine
     assert sorted(p.name for p in (tmp_path / folder).iterdir() if p.suffix == ".py") == \
         sorted(["helper.py", "__init__.py"] if folder == "sub" else ["helper.py", "op.py", "other.py"])   # no new file
     if how == "top":   # prove's output and certificate too, after the work (the imports are known from it)

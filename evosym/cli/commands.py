@@ -342,8 +342,10 @@ def _raised(exc: BaseException) -> str:
 
 
 def _candidate_files(spec: str) -> list[str]:
-    """The source files --candidate MODULE:ATTR names (the module and its packages' __init__), found on the import
-    path without running them: outputs never overwrite them."""
+    """The source files --candidate MODULE:ATTR names (the module and its packages' __init__) and the modules the
+    module's own text imports, found on the import path without running them: outputs never overwrite them. (The
+    JUnit placeholder is written before the candidate is imported, so that a candidate ending the process leaves a
+    failure: a module it imports only by a computed name is not known then.)"""
     import importlib.machinery
     import os
     import importlib.util
@@ -363,6 +365,43 @@ def _candidate_files(spec: str) -> list[str]:
         path = list(found.submodule_search_locations or [])
         if not path and k < len(parts) - 1:
             break
+    return files + [f for source in files for f in _imported_by(source, [os.getcwd()] + [p for p in sys.path if p])]
+
+
+def _imported_by(source: str, path: list) -> list[str]:
+    """The files of the modules ``source``'s text imports by name (``import a.b``, ``from a import b``, relative ones
+    from its folder), found on ``path`` without running anything; none where it cannot be read or parsed."""
+    import ast
+    import importlib.machinery
+    import os
+    try:
+        with open(source, "rb") as fh:
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(((a.name, 0) for a in node.names))
+        elif isinstance(node, ast.ImportFrom):
+            names.update(((f"{node.module}.{a.name}" if node.module else a.name, node.level) for a in node.names))
+            if node.module:
+                names.add((node.module, node.level))
+    files = []
+    for name, level in sorted(names):
+        where = path if level == 0 else [os.path.dirname(os.path.abspath(source))]
+        for part in name.split("."):
+            try:
+                found = importlib.machinery.PathFinder.find_spec(part, where)
+            except (ImportError, ValueError, OSError):
+                found = None
+            if found is None:
+                break
+            if found.origin and found.has_location:
+                files.append(found.origin)
+            where = list(found.submodule_search_locations or [])
+            if not where:
+                break
     return files
 
 
@@ -460,7 +499,9 @@ def _junit_target(args, inputs=()) -> None:
 
 def _write_junit(args, suite, inputs=()) -> None:
     if args.junit:
+        from ..isolation.references import close_all
         from .junit import xml
+        close_all()   # the references' processes ended first: every file they ran is known (never overwritten)
         wrote(write_atomic(args.junit, xml(suite), force=args.force, inputs=inputs))
 
 

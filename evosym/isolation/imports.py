@@ -1,12 +1,13 @@
-"""The source files an operator file's process ran besides evosym and Python's installation: its helper modules.
+"""The files an operator file's process ran or read besides evosym and Python's installation: its helper modules.
 
 A command never writes over a file it reads, and an operator file reads its helpers (``import helper`` beside it,
 a package, ``importlib``, ``runpy``): an operator named like one had ``codegen op.py --output . --force`` replace
 the user's module. The confined process (:mod:`evosym.worker`) records, through an audit hook, the file of every
-code object it executes (a module's body, whatever loaded it) into a file of its scratch folder as it goes, so
-that what it ran before it was killed or failed is there too; the parent reads that file whenever it is about to
-write (:func:`protect_recorded`) and makes every later write of the process refuse those files
-(:func:`evosym.files.protect`). The record is written by untrusted code: a false entry can only refuse a write.
+code object it executes or compiles (a module's body, whatever loaded it) and every file it opens, into a file of
+its scratch folder as it goes, so that what it ran before it was killed or failed is there too; the parent reads
+that file whenever it is about to write (:func:`protect_recorded`) and makes every later write of the process
+refuse those files (:func:`evosym.files.protect`). The record is written by untrusted code: a false entry can only
+refuse a write. Not seen: what a process or interpreter the operator file starts runs (it has no hook).
 """
 
 from __future__ import annotations
@@ -23,21 +24,35 @@ MAX_FILES = 10_000      # entries taken at most (each is looked at before every 
 
 
 def record(scratch: str) -> None:
-    """The child's side, before any user code runs: every later executed code object's file, unless it lies (itself
-    and through its links) within Python's installation or evosym, is appended to the record once."""
+    """The child's side, before any user code runs: the file of every later executed or compiled code object and every
+    file opened (a module's source or bytecode, a zip on the path, a file read and exec'd), a relative name taken
+    from the working folder at that moment, is appended to the record once, unless it lies (itself and through its
+    links) within Python's installation, evosym or the system's pseudo-files."""
     import sysconfig
     paths = sysconfig.get_paths()
     roots = tuple(os.path.join(os.path.realpath(p), "") for p in
                   {paths["stdlib"], paths["platstdlib"], paths["purelib"], paths["platlib"],
-                   os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})
+                   os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "/proc", "/sys", "/dev",
+                   os.path.realpath(scratch)})
     fd = os.open(os.path.join(scratch, RECORD), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     seen = set()
 
     def hook(event, args):
-        if event != "exec" or not args:
+        if event == "exec" and args:
+            file = getattr(args[0], "co_filename", None)
+        elif event in ("compile", "open") and len(args) > 1:
+            file = args[1] if event == "compile" else args[0]
+        else:
             return
-        file = getattr(args[0], "co_filename", None)
-        if not isinstance(file, str) or file in seen or not os.path.isabs(file) or len(file) > MAX_PATH:
+        if isinstance(file, bytes):
+            file = os.fsdecode(file)
+        if not isinstance(file, str) or not file or file.startswith("<") or len(file) > MAX_PATH:
+            return   # (a descriptor, or a name such as <string>: no file)
+        try:
+            file = os.path.join(os.getcwd(), file)   # (an absolute name stays as it is)
+        except OSError:
+            return
+        if file in seen:
             return
         seen.add(file)
         if _installed(file, roots):

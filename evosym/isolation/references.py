@@ -231,6 +231,8 @@ def references(source: str, digest: str) -> References:
 
 
 @atexit.register
-def _close_all() -> None:
+def close_all() -> None:
+    """End every reference process (at exit; and before a command writes its report: what a reference ran up to its
+    end is then in its record, :mod:`.imports`)."""
     for refs in _OPEN.values():
         refs.close()
