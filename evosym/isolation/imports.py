@@ -48,10 +48,11 @@ def record(scratch: str) -> None:
             file = os.fsdecode(file)
         if not isinstance(file, str) or not file or file.startswith("<") or len(file) > MAX_PATH:
             return   # (a descriptor, or a name such as <string>: no file)
-        try:
-            file = os.path.join(os.getcwd(), file)   # (an absolute name stays as it is)
-        except OSError:
-            return
+        if not os.path.isabs(file):   # (relative to the working folder of the moment)
+            try:
+                file = os.path.join(os.getcwd(), file)
+            except OSError:
+                return
         if file in seen:
             return
         seen.add(file)
