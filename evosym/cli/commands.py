@@ -346,15 +346,22 @@ def _candidate_files(spec: str) -> list[str]:
     module's own text imports, found on the import path without running them: outputs never overwrite them. (The
     JUnit placeholder is written before the candidate is imported, so that a candidate ending the process leaves a
     failure: a module it imports only by a computed name is not known then.)"""
-    import importlib.machinery
     import os
+    path = [os.getcwd()] + [p for p in sys.path if p]
+    files = _files_on_path(spec.partition(":")[0].split("."), path, installed=True)
+    return files + [f for source in files for f in _imported_by(source, path)]
+
+
+def _files_on_path(parts: list[str], path: list, *, installed: bool = False) -> list[str]:
+    """The source files of the module named by ``parts`` and of its packages, found on ``path`` without running them
+    (``installed``: the top package by every finder too, an editable install's: finders run, no module does)."""
+    import importlib.machinery
     import importlib.util
-    parts = spec.partition(":")[0].split(".")
-    files, path = [], [os.getcwd()] + [p for p in sys.path if p]
+    files = []
     for k, part in enumerate(parts):
-        try:   # the top package by every finder (an editable install's too: finders run, no module does)
+        try:
             found = importlib.machinery.PathFinder.find_spec(part, path)
-            if found is None and k == 0:
+            if found is None and k == 0 and installed:
                 found = importlib.util.find_spec(part)
         except (ImportError, ValueError, OSError):
             found = None
@@ -363,16 +370,15 @@ def _candidate_files(spec: str) -> list[str]:
         if found.origin and found.has_location:
             files.append(found.origin)
         path = list(found.submodule_search_locations or [])
-        if not path and k < len(parts) - 1:
+        if not path:
             break
-    return files + [f for source in files for f in _imported_by(source, [os.getcwd()] + [p for p in sys.path if p])]
+    return files
 
 
 def _imported_by(source: str, path: list) -> list[str]:
     """The files of the modules ``source``'s text imports by name (``import a.b``, ``from a import b``, relative ones
     from its folder), found on ``path`` without running anything; none where it cannot be read or parsed."""
     import ast
-    import importlib.machinery
     import os
     try:
         with open(source, "rb") as fh:
@@ -387,22 +393,8 @@ def _imported_by(source: str, path: list) -> list[str]:
             names.update(((f"{node.module}.{a.name}" if node.module else a.name, node.level) for a in node.names))
             if node.module:
                 names.add((node.module, node.level))
-    files = []
-    for name, level in sorted(names):
-        where = path if level == 0 else [os.path.dirname(os.path.abspath(source))]
-        for part in name.split("."):
-            try:
-                found = importlib.machinery.PathFinder.find_spec(part, where)
-            except (ImportError, ValueError, OSError):
-                found = None
-            if found is None:
-                break
-            if found.origin and found.has_location:
-                files.append(found.origin)
-            where = list(found.submodule_search_locations or [])
-            if not where:
-                break
-    return files
+    here = [os.path.dirname(os.path.abspath(source))]
+    return [f for name, level in sorted(names) for f in _files_on_path(name.split("."), here if level else path)]
 
 
 def _weight_map(items) -> dict:
