@@ -795,11 +795,16 @@ HELPER_IMPORTS = {   # how the operator file reads helper.py (sub/helper.py wher
 }
 
 
-def _helper_op(tmp_path, top="import helper\n", name="helper", derive="", more=""):
+def _helper_op(tmp_path, top="import helper\n", name="helper", derive="", more="", folder=".",
+               helper="NOTE = 'the user helper'\n"):
     """op.py: the pooling example with its operator named ``name``, ``top`` run at its import, ``derive`` first in
-    its derive, ``more`` appended; helper.py and helper2.py beside it."""
-    for stem in ("helper", "helper2"):
-        (tmp_path / f"{stem}.py").write_text("NOTE = 'the user helper'\n")
+    its derive, ``more`` appended; ``folder``/helper.py (holding ``helper``) and helper2.py beside it, the package
+    sub/ and other.py (which imports helper)."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "__init__.py").write_text("")
+    (tmp_path / "other.py").write_text("import helper  # noqa\n")
+    (tmp_path / folder / "helper.py").write_text(helper)
+    (tmp_path / "helper2.py").write_text("NOTE = 'the user helper'\n")
     text = _pool_file(tmp_path).read_text().replace('name="my_avg_pool1d"', f'name="{name}"')
     text = text.replace("import sympy as sp\n", "import sympy as sp\n" + top).replace("def derive(d):\n", "def derive(d):\n" + derive)
     (tmp_path / "op.py").write_text(text + more)
@@ -848,19 +853,15 @@ def test_a_module_the_operator_file_imports_is_never_overwritten(tmp_path, how):
     --force` wrote DIR/helper.py over it (the command's inputs were the files it names only). The operator file's
     confined process now records the files it runs or reads, and no write of the process replaces one of them."""
     folder = "sub" if how == "package" else "."
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "other.py").write_text("import helper  # noqa\n")
-    helper = tmp_path / folder / "helper.py"
     mine = "NOTE = ('the user helper'\n" if how == "syntax error" else "NOTE = 'the user helper'\n"   # (half-edited)
-    helper.write_text(mine)
-    (tmp_path / "sub" / "__init__.py").write_text("")
-    text = _pool_file(tmp_path).read_text().replace('name="my_avg_pool1d"', 'name="helper"')
-    (tmp_path / "op.py").write_text(text.replace("import sympy as sp\n", "import sympy as sp\n" + HELPER_IMPORTS[how]))
+    _helper_op(tmp_path, HELPER_IMPORTS[how], folder=folder, helper=mine)
+    helper = tmp_path / folder / "helper.py"
+    files = lambda: sorted(p.name for p in (tmp_path / folder).iterdir())
+    before = files()
     r = run_module("codegen", "op.py", "--output", folder, "--force", cwd=tmp_path, timeout=300)
     assert r.returncode == 2 and "helper.py is a module an operator file of this command imported" in r.stderr, r.stderr
     assert helper.read_text() == mine
-    assert sorted(p.name for p in (tmp_path / folder).iterdir() if p.suffix == ".py") == \
-        sorted(["helper.py", "__init__.py"] if folder == "sub" else ["helper.py", "op.py", "other.py"])   # no new file
+    assert [f for f in files() if f != "__pycache__"] == [f for f in before if f != "__pycache__"]   # no new file
     if how == "top":   # prove's output and certificate too, after the work (the imports are known from it)
         for flag in ("--output", "--certificate"):
             r = run_module("prove", "op.py", flag, "helper.py", "--force", cwd=tmp_path, timeout=300)

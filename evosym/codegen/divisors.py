@@ -84,10 +84,15 @@ def _hyperbola(x, {w}, N):
     return y
 
 
+def _transformed():
+    """A torch.func transform is active (vmap, grad, jvp, functionalize): y, made from x, does not carry the batch of
+    a weight vmapped alone, so the adds into it are out of place (an in-place add cannot grow y)."""
+    return torch._C._functorch.peek_interpreter_stack() is not None
+
+
 def _add(y, start, step, value):
-    """y[:, :, start::step] + value, in place; out of place under a torch.func transform, where y, made from x, does
-    not carry the batch of a weight vmapped alone (an in-place add cannot grow y: index_add returns a new tensor)."""
-    if torch._C._functorch.peek_interpreter_stack() is None:
+    """y[:, :, start::step] + value, in place; out of place (index_add) under a torch.func transform."""
+    if not _transformed():
         y[:, :, start::step] += value
         return y
     return y.index_add(2, torch.arange(start, y.shape[2], step, device=y.device), value)
@@ -128,8 +133,7 @@ def _recorded(x, {w}):
     compilation or torch.jit.trace, which trace the in-place adds themselves): then the hyperbola runs with its own
     backward."""
     return (torch.is_grad_enabled() and (x.requires_grad or {w}.requires_grad) and not torch.compiler.is_compiling()
-            and not torch.jit.is_tracing() and torch._C._functorch.peek_interpreter_stack() is None
-            and torch.autograd.forward_ad._current_level < 0)
+            and not torch.jit.is_tracing() and not _transformed() and torch.autograd.forward_ad._current_level < 0)
 
 
 {template_function("_size")}
@@ -176,8 +180,7 @@ def {plan.func_name}(x, {w}, *, {args}, path="auto"):
         y = x.new_zeros(x.shape)   # accumulated in place: each pass touches ⌊N/d⌋ outputs
         for d in range(1, N + 1):   # the outputs n = d·k, k = 1 … ⌊N/d⌋, get {w}(d)·x(k)
             index, value = torch.arange(d - 1, N, d, device=x.device), {w}[None, :, d - 1:d] * x[:, :, :N // d]
-            y = y.index_add_(2, index, value) if torch._C._functorch.peek_interpreter_stack() is None else \
-                y.index_add(2, index, value)   # (out of place under a torch.func transform: _add)
+            y = y.index_add(2, index, value) if _transformed() else y.index_add_(2, index, value)
         return y
     return _Hyperbola.apply(x, {w}, N) if _recorded(x, {w}) else _hyperbola(x, {w}, N)
 
