@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -284,28 +285,28 @@ def test_a_reply_without_end_is_cut_at_the_bound(tmp_path, monkeypatch):
         list(catalogue.checked_apart([str(src)], 60))
 
 
-@pytest.mark.parametrize("command", ["info", "check"])
-def test_the_operator_files_process_dies_with_the_command(tmp_path, command):
-    """A command killed while the file's process runs (a timeout's SIGKILL, which it cannot catch) leaves no process
-    behind: the child is killed with its parent (PR_SET_PDEATHSIG), the derivation's child and the references'."""
+def _sleeping_file(tmp_path, command) -> Path:
+    """An operator file whose process sleeps: at import for ``info`` (the derivation's child), in the reference for
+    ``check`` (the references' child)."""
     src = tmp_path / "sleeps.py"
-    if command == "info":   # the derivation's child sleeps at import
+    if command == "info":
         src.write_text("import os, time\n"
                        "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
-                       "print(f'PID {os.getpid()}', flush=True)\n"
                        "time.sleep(3600)\n")
-    else:                   # the references' child sleeps in the reference
+    else:
         src.write_text("import dataclasses, os, sys, time\n"
                        "from evosym.selftest.operators.locally_connected1d import OPERATOR as _O\n"
                        "def ref(t, s):\n"
-                       "    print(f'PID {os.getpid()}', file=sys.stderr, flush=True)\n"
                        "    time.sleep(3600)\n"
                        "OPERATOR = dataclasses.replace(_O, name='lc_sleeps', torch_reference=ref)\n")
-    proc = subprocess.Popen(module_command(command, str(src)), cwd=tmp_path, env=module_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return src
+
+
+def _running_file(proc, command) -> int:
+    """The pid of ``proc``'s operator-file process, once it runs the file (found by its parent and its mode)."""
     pid = None
     deadline = time.monotonic() + 120
-    while pid is None and time.monotonic() < deadline:   # the child, found by its parent and its mode
+    while pid is None and time.monotonic() < deadline:
         time.sleep(0.5)
         kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         for k in kids:
@@ -319,15 +320,52 @@ def test_the_operator_files_process_dies_with_the_command(tmp_path, command):
     while time.monotonic() < settle and b"Seccomp:\t2" not in Path(f"/proc/{pid}/status").read_bytes():
         time.sleep(0.2)   # its filter installed: it has asked to die with its parent (just before), then runs the file
     time.sleep(2)
-    proc.kill()
-    proc.wait()
+    return pid
+
+
+def _gone(pid) -> None:
     for _ in range(50):
         if not Path(f"/proc/{pid}").exists() or b"State:\tZ" in Path(f"/proc/{pid}/status").read_bytes():
-            break
+            return
         time.sleep(0.1)
-    else:
-        os.kill(pid, 9)
-        pytest.fail(f"the file's process {pid} outlived the command")
+    os.kill(pid, 9)
+    pytest.fail(f"the file's process {pid} outlived the command")
+
+
+@pytest.mark.parametrize("command", ["info", "check"])
+def test_the_operator_files_process_dies_with_the_command(tmp_path, command):
+    """A command killed while the file's process runs (a SIGKILL, which it cannot catch) leaves no process behind:
+    the child is killed with its parent (PR_SET_PDEATHSIG), the derivation's child and the references'."""
+    src = _sleeping_file(tmp_path, command)
+    temp = tmp_path / "temp"
+    temp.mkdir()   # (the scratch folder a SIGKILL leaves: in the test's folder)
+    proc = subprocess.Popen(module_command(command, str(src)), cwd=tmp_path, env=dict(module_env(), TMPDIR=str(temp)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid = _running_file(proc, command)
+    proc.kill()
+    proc.wait()
+    _gone(pid)
+
+
+@pytest.mark.parametrize("command, signum", [("info", signal.SIGTERM), ("check", signal.SIGTERM),
+                                             ("check", signal.SIGHUP)])
+def test_a_command_stopped_by_sigterm_or_sighup_cleans_up_and_says_so(tmp_path, command, signum):
+    """SIGTERM (a CI job's timeout) or SIGHUP (a closed terminal) while an operator file's process runs: the command
+    ends that process, removes its scratch folders, says why in one line, and exits 128 + the signal."""
+    src = _sleeping_file(tmp_path, command)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    proc = subprocess.Popen(module_command(command, str(src)), cwd=tmp_path, env=dict(module_env(), TMPDIR=str(temp)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid = _running_file(proc, command)
+    assert [n for n in os.listdir(temp) if n.startswith("evosym-")], "the command has a scratch folder while the file runs"
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, (proc.returncode, err)
+    assert f"evosym: stopped by {signal.Signals(signum).name}" in err
+    _clean(err)
+    _gone(pid)
+    assert [n for n in os.listdir(temp) if n.startswith("evosym-")] == []
 
 
 @pytest.mark.parametrize("how", ["derive", "import", "exit"])

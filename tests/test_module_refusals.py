@@ -6,8 +6,10 @@ equals the traditional torch module, or refuses with an evosym message that name
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import importlib.util
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +35,7 @@ def load(name):
     committed folder has artifacts only where the default path runs the kernels)."""
     if name not in _GENERATED:
         folder = Path(tempfile.mkdtemp(prefix=f"evosym-refusals-{name}-"))
+        atexit.register(shutil.rmtree, folder, True)
         gen = generate(name, "torch")
         for file, text in gen.files(kernels=True).items():
             (folder / file).write_text(text, encoding="utf-8")

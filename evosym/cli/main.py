@@ -10,6 +10,7 @@ import argparse
 import errno
 import math
 import os
+import signal
 import sys
 import warnings
 
@@ -391,7 +392,29 @@ _PYTHON_SHOW = warnings.showwarning
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep   # evosym/
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP (a CI job's timeout, a closed terminal) raised where the command runs, as Ctrl-C is: what
+    it started is ended and cleaned up on the way out (operator files' processes, scratch folders, a half-written
+    file's temporary), not left behind as the signal's default action leaves them."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
+
+
 def run() -> None:
     """Console-script entry point (``python -m evosym`` too): the command, evosym's warnings as one line each."""
     warnings.showwarning = _show_warning
-    sys.exit(main())
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:   # (one its caller ignores stays ignored)
+            signal.signal(sig, _terminate)
+    try:
+        rc = main()
+    except Terminated as exc:
+        _say(f"evosym: stopped by {signal.Signals(exc.signum).name}")
+        rc = 128 + exc.signum
+    sys.exit(rc)
