@@ -21,6 +21,7 @@ import tempfile
 
 from .isolation.landlock import confine
 from .isolation.libc import die_with_parent
+from .isolation.processes import deny_processes
 from .isolation.sockets import deny_sockets
 from .isolation.spawn import READY, UNCONFINED   # sent once evosym is imported: the time limit counts from here
 
@@ -64,6 +65,7 @@ def main(argv: list[str]) -> int:
         scratch = os.environ.get("EVOSYM_WORKER_SCRATCH") or tempfile.mkdtemp(prefix="evosym-worker-")
         confined = confine(scratch)
         confined = deny_sockets() and confined
+        confined = deny_processes() and confined
     except OSError as exc:
         sys.stderr.write(f"evosym.worker: the kernel refused the confinement ({exc}); no operator file is run\n")
         return 3

@@ -55,8 +55,8 @@ def test_a_file_that_exits_or_raises_is_a_failed_proof_never_exit_0(capsys, name
 
 @pytest.mark.parametrize("name", ["ignores_alarm.py", "forks_sleeper.py"])
 def test_the_time_limit_is_enforced_by_the_parent(tmp_path, name):
-    """Ignoring SIGALRM/SIGTERM/SIGINT or forking a sleeper does not outlast --time-limit: the child's
-    process group is killed (the forked grandchild too)."""
+    """Ignoring SIGALRM/SIGTERM/SIGINT or trying to fork a sleeper does not outlast --time-limit: the child's
+    process group is killed (a forked grandchild too, where the kernel has no seccomp to refuse the fork)."""
     start = time.monotonic()
     r = run_module("prove", hostile(name), "--time-limit", "2", cwd=tmp_path, timeout=60)
     assert time.monotonic() - start < 30
@@ -153,7 +153,8 @@ def test_an_operator_file_cannot_write_what_the_checker_reads_later(tmp_path):
         datagrams.close()
     assert r.returncode == 0 and r.stdout.startswith("PROVED"), (r.returncode, r.stdout, r.stderr)
     for name in ATTEMPTS + ("signal-parent", "tcp-connect", "unix-connect", "udp-send", "datagram-pair", "io-uring",
-                            "int-0x80-socket"):
+                            "int-0x80-socket", "fork", "subprocess", "posix-spawn", "setsid-daemon", "fork-call",
+                            "clone-call", "clone3-call", "int-0x80-fork"):
         assert f"ATTEMPT {name}: denied" in r.stderr, (name, r.stderr)
     assert victim.read_text() == "ORIGINAL\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "datagram.sock", "module.py", "service.sock"]
@@ -162,19 +163,28 @@ def test_an_operator_file_cannot_write_what_the_checker_reads_later(tmp_path):
 
 
 @landlock_only
-def test_the_confinement_reaches_what_the_file_starts_and_its_scratch_folder_is_removed(tmp_path):
-    """A process the operator file starts (a shell writing a file) is confined too; the child's scratch folder (its
-    TMPDIR, the one place it may write) is gone after the run."""
+def test_the_file_starts_no_process_its_threads_run_and_its_scratch_folder_is_removed(tmp_path):
+    """An operator file cannot start a process (a shell writing a file, here: each other way is an attempt of
+    writes_outside.py), while threads (PyTorch's, its own) run; the child's scratch folder (its TMPDIR, the one place
+    it may write) is gone after the run."""
     target = tmp_path / "written_by_a_subprocess"
     src = _correct_file(tmp_path / "spawns.py",
-        "import os, subprocess, sys, tempfile\n"
-        f"rc = subprocess.run(['sh', '-c', 'echo x > {target}']).returncode\n"
+        "import os, subprocess, sys, tempfile, threading, torch\n"
+        "try:\n"
+        f"    subprocess.run(['sh', '-c', 'echo x > {target}'])\n"
+        "    print('SHELL ran', file=sys.stderr)\n"
+        "except PermissionError:\n"
+        "    print('SHELL denied', file=sys.stderr)\n"
+        "seen = []\n"
+        "t = threading.Thread(target=lambda: seen.append(float(torch.ones(300, 300).sum())))\n"
+        "t.start(); t.join()\n"
+        "print('THREAD', seen, torch.get_num_threads(), file=sys.stderr)\n"
         "print('SCRATCH', tempfile.gettempdir(), file=sys.stderr)\n"
-        "open(os.path.join(tempfile.gettempdir(), 'ok'), 'w').write('in the scratch folder')\n"
-        "print('SHELL', rc, file=sys.stderr)\n")
+        "open(os.path.join(tempfile.gettempdir(), 'ok'), 'w').write('in the scratch folder')\n")
     r = run_module("prove", str(src), "--summary", cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert not target.exists() and "SHELL 0" not in r.stderr, r.stderr
+    assert not target.exists() and "SHELL denied" in r.stderr, r.stderr
+    assert "THREAD [90000.0]" in r.stderr, r.stderr
     scratch = r.stderr.split("SCRATCH ", 1)[1].split()[0]
     assert "evosym-worker-" in scratch and not os.path.exists(scratch)
 

@@ -1,10 +1,11 @@
-"""The C library calls both confinements make (:mod:`.landlock`, :mod:`.sockets`): the library itself, and
+"""The C library calls the confinements make (:mod:`.landlock`, :mod:`.seccomp`): the library itself, and
 ``prctl(PR_SET_NO_NEW_PRIVS)``, which each needs before it may confine an unprivileged process."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -12,8 +13,10 @@ _NO_NEW_PRIVS = 38   # prctl options
 _PDEATHSIG = 1
 
 
+@functools.cache
 def libc():
-    """The C library with errno kept, or None off Linux (or where it cannot be loaded)."""
+    """The C library with errno kept, or None off Linux (or where it cannot be loaded); found once (finding it runs
+    ``ldconfig``: a process, which the confined worker may no longer start)."""
     if not sys.platform.startswith("linux"):
         return None
     try:

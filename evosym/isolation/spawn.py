@@ -1,8 +1,8 @@
 """The parent side: run the worker in a child process under a hard wall-clock limit, read its replies.
 
 The limit is enforced here, by killing the child's process group, so an operator file that
-ignores or blocks signals, sleeps, or forks cannot outlast it (a process it detaches from the group with setsid
-lives on, confined like the child: :mod:`.landlock`, :mod:`.sockets`). Any way the child ends other than
+ignores or blocks signals or sleeps cannot outlast it (nor can a process it started: the confined child starts none,
+:mod:`.processes`, and where it could, the group's kill reaches what it forked). Any way the child ends other than
 handing back a reply for a source (it exits, is killed, prints garbage) becomes a
 :class:`DerivationFailed` (a failed proof, exit 1); a file that cannot be loaded or derived is a
 :class:`~evosym.errors.OperatorFileError` (exit 2). Never is it taken for a proof.

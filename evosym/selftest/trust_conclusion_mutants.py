@@ -222,7 +222,8 @@ WRITER = ("import os\n"
           "    pass\n")
 UNCONFINED = ("import sys, evosym.isolation.spawn as s\n"
               "s._START = s._START.replace('import runpy;', 'import evosym.isolation.landlock as L, "
-              "evosym.isolation.sockets as S; L.confine = lambda p: 0; S.deny_sockets = lambda: False; import runpy;')\n"
+              "evosym.isolation.sockets as S, evosym.isolation.processes as P; L.confine = lambda p: 0; "
+              "S.deny_sockets = P.deny_processes = lambda: False; import runpy;')\n"
               "from evosym.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
 
 
@@ -263,6 +264,63 @@ def _write_trial(command: list[str], mutant_start: list[str], by: str, labels: t
 def operator_file_unconfined():
     return _write_trial(["prove", "--summary"], ["-c", UNCONFINED], "the Landlock confinement of the worker",
                         ("unconfined", "confined"), "this kernel has no Landlock: the confinement cannot be tested here")
+
+
+SPAWNER = ("import os, subprocess, sys\n"
+           "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
+           "try:\n"
+           "    subprocess.Popen(['sleep', os.environ['EVOSYM_SELFTEST_MARK']], start_new_session=True)\n"
+           "except OSError:\n"
+           "    pass\n")
+SPAWNING = ("import sys, evosym.isolation.spawn as s\n"
+            "s._START = s._START.replace('import runpy;', 'import evosym.isolation.processes as P; "
+            "P.deny_processes = lambda: False; import runpy;')\n"
+            "from evosym.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
+
+
+def _outlived(start: list[str]) -> tuple[bool, str]:
+    """``python START prove --summary spawner.py`` on :data:`SPAWNER`: whether the process it detached still runs once
+    the command has ended (then killed), and the output."""
+    import os
+    import random
+    import signal
+    import tempfile
+    mark = str(3600 + random.SystemRandom().randrange(1 << 30))   # sleep's argument: this trial's process
+    with tempfile.TemporaryDirectory() as folder:
+        src = os.path.join(folder, "spawner.py")
+        with open(src, "w") as f:
+            f.write(SPAWNER)
+        run = subprocess.run([sys.executable, *start, "prove", "--summary", src], capture_output=True, text=True,
+                             timeout=300, env={**os.environ, "EVOSYM_SELFTEST_MARK": mark})
+    found = False
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if args[:2] == [b"sleep", mark.encode()]:
+            found = True
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGKILL)
+    return found, " ".join((run.stdout[:200] + run.stderr).split())
+
+
+@mutant(CATEGORY, "hole 13: the operator files' process may start processes (a detached one outlives the run)")
+def operator_file_starts_processes():
+    from ..isolation.seccomp import machine
+    if machine() is None:
+        return Outcome(False, "nothing", "no seccomp filter is written for this machine: the fork cannot be refused "
+                                         "here")
+    outlived, real = _outlived(["-m", "evosym"])
+    if outlived:
+        return Outcome(False, "nothing", f"evosym prove let the operator file start a process that outlived it "
+                                         f"({real[:200]}): the fix is missing")
+    outlived, got = _outlived(["-c", SPAWNING])
+    if not outlived:
+        return Outcome(False, "nothing", f"no process outlived the run even through the mutant ({got[:200]})")
+    return Outcome(True, "the seccomp filter refusing fork and clone in the worker",
+                   f"processes allowed: the detached process outlived the run; confined: none ({real[:120]})")
 
 
 # -- 14. the operator file never imported by code generation -------------------------------------------------

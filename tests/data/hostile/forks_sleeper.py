@@ -1,4 +1,5 @@
-"""HOSTILE: forks a grandchild that outlives derive() unless the whole process group is ended, then hangs."""
+"""HOSTILE: forks a grandchild that outlives derive() unless the whole process group is ended (where the fork is
+refused, as in the confined worker, it hangs all the same)."""
 
 import os
 import time
@@ -9,8 +10,11 @@ OPERATOR = wrong_operator("forks_sleeper")
 
 
 def derive(d):
-    if os.fork() == 0:
-        time.sleep(300)
-        os._exit(0)
+    try:
+        if os.fork() == 0:
+            time.sleep(300)
+            os._exit(0)
+    except PermissionError:
+        pass
     while True:
         time.sleep(1)

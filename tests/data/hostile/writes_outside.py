@@ -1,6 +1,6 @@
 """HOSTILE: a correct operator (textbook conv1d) whose file, at import, tries to change what the checker reads later —
-a file standing for evosym's own sources, a folder standing for the proof cache — and to reach its parent or a service of the user's (a
-signal, a TCP connection, a UNIX socket, a UDP datagram). Each attempt's outcome goes to standard error as "ATTEMPT name: denied|DONE". Paths from the
+a file standing for evosym's own sources, a folder standing for the proof cache — to reach its parent or a service of the user's (a
+signal, a TCP connection, a UNIX socket, a UDP datagram), and to start a process (each way of making one). Each attempt's outcome goes to standard error as "ATTEMPT name: denied|DONE". Paths from the
 environment: EVOSYM_TEST_VICTIM (a file), EVOSYM_TEST_FOLDER (a folder), EVOSYM_TEST_SOCKET (a listening socket)."""
 
 import ctypes
@@ -9,6 +9,7 @@ import os
 import platform
 import signal
 import socket
+import subprocess
 import sys
 
 from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401
@@ -69,6 +70,42 @@ def _int80():   # the i386 socket() through int 0x80, past a filter that reads x
     os.close(fd)
 
 
+def _started(pid):   # a child made by a raw call returns here too: it ends at once
+    if pid == 0:
+        os._exit(0)
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    os.waitpid(pid, 0)
+
+
+def _raw(nr, *args):
+    libc = ctypes.CDLL(None, use_errno=True)
+    return lambda: _started(libc.syscall(nr, *args))
+
+
+def _clone3():   # clone3(struct clone_args{flags=0, …, exit_signal=SIGCHLD}, size): a fork by its flags
+    args = (ctypes.c_uint64 * 11)(0, 0, 0, 0, signal.SIGCHLD, 0, 0, 0, 0, 0, 0)
+    try:
+        _raw(435, args, ctypes.sizeof(args))()
+    except OSError as exc:
+        if exc.errno == 38:   # ENOSYS: the filter's answer (the C library then uses clone, whose flags are read)
+            raise PermissionError("clone3 refused") from None
+        raise
+
+
+def _int80_fork():   # the i386 fork() through int 0x80
+    if platform.machine() != "x86_64":
+        raise PermissionError("not x86-64")
+    code = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    code.write(bytes.fromhex("b802000000cd80c3"))   # eax=2 (fork); int 0x80; ret
+    call = ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(code)))
+    pid = call()
+    if pid < 0:
+        raise PermissionError(-pid, os.strerror(-pid))
+    _started(pid)
+
+
+FORK, CLONE = {"x86_64": (57, 56), "aarch64": (None, 220)}.get(platform.machine(), (None, None))
 attempts = {
     "append": _append,
     "truncate": _truncate,
@@ -86,6 +123,14 @@ attempts = {
     "datagram-pair": _datagram_pair,
     "io-uring": _io_uring,
     "int-0x80-socket": _int80,
+    "fork": lambda: _started(os.fork()),
+    "subprocess": lambda: subprocess.run(["true"]),
+    "posix-spawn": lambda: os.waitpid(os.posix_spawn("/bin/true", ["true"], {}), 0),
+    "setsid-daemon": lambda: subprocess.Popen(["sleep", "600"], start_new_session=True),
+    "fork-call": _raw(FORK) if FORK else _raw(CLONE, signal.SIGCHLD, 0, 0, 0, 0),
+    "clone-call": _raw(CLONE, signal.SIGCHLD, 0, 0, 0, 0),
+    "clone3-call": _clone3,
+    "int-0x80-fork": _int80_fork,
 }
 for name, attempt in attempts.items():
     try:
