@@ -109,3 +109,20 @@ def test_autocast_runs_the_generic_path_on_the_default_path(name, monkeypatch):
     monkeypatch.setattr(mod, "_generic", lambda *a, **k: seen.append(1) or (_ for _ in ()).throw(AssertionError))
     fn(*args, **call)   # outside autocast: the kernels, never the generic path
     assert not seen
+
+
+@pytest.mark.parametrize("reentrant", [False, True])
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_activation_checkpointing_of_the_default_path(name, reentrant):
+    """torch.utils.checkpoint recomputes the forward in the backward; without reentrancy it allows each saved tensor
+    to be unpacked once, and the kernels' backward read them twice (attend, then the correlation's gradients: a
+    CheckpointError, found by an adversarial pass). Gradients equal the generic path's, for every input."""
+    from torch.utils.checkpoint import checkpoint
+    mod, fn, args, call = _setup(name)
+    args = [a.requires_grad_() for a in args]
+    y = fn(*args, **call, path="generic")
+    want = torch.autograd.grad(y.square().sum(), args)
+    checkpoint(lambda *a: fn(*a, **call), *args, use_reentrant=reentrant).square().sum().backward()
+    for g, w in zip([a.grad for a in args], want):
+        assert float(w.abs().max()) > 0
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)

@@ -365,10 +365,10 @@ def correlation(name: str, a: torch.Tensor, b: torch.Tensor, sizes, backend: str
     return kt
 
 
-def correlation_grads(ctx, dkt) -> tuple:
-    """(∂a, ∂b) of the windowed correlation for the kernel-tensor gradient ``dkt`` (None where not needed):
-    ∂a[c, p] = Σ_u dkt[g(c), u, p] · b̃[c, q(p, u)], the aggregation; ∂b its input gradient."""
-    a, b = ctx.saved_tensors[:2]
+def correlation_grads(ctx, dkt, a, b) -> tuple:
+    """(∂a, ∂b) of the windowed correlation of ``a`` and ``b`` for the kernel-tensor gradient ``dkt`` (None where not
+    needed): ∂a[c, p] = Σ_u dkt[g(c), u, p] · b̃[c, q(p, u)], the aggregation; ∂b its input gradient. (The caller
+    reads ctx.saved_tensors once: a second read is an error under torch.utils.checkpoint without reentrancy.)"""
     dkt = dkt.contiguous()
     da = _aggregate(ctx.name, b.contiguous(), dkt, ctx.sizes, ctx.backend) if ctx.needs_input_grad[1] else None
     db = _backward_input(ctx.name, dkt, a, ctx.sizes, ctx.backend) if ctx.needs_input_grad[2] else None
@@ -392,7 +392,7 @@ def _correlate_context(ctx, inputs, output):
 
 
 def _correlate_backward(ctx, dkt):
-    return (None, *correlation_grads(ctx, dkt), None, None)
+    return (None, *correlation_grads(ctx, dkt, *ctx.saved_tensors), None, None)
 
 
 _correlate.register_autograd(_correlate_backward, setup_context=_correlate_context)

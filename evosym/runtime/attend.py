@@ -106,7 +106,7 @@ def _attend_context(ctx, inputs, output):
 
 
 def _attend_backward(ctx, d_attn):
-    attn = ctx.saved_tensors[2]
+    a, b, attn = ctx.saved_tensors
     dims = kernels_for(ctx.name).dims
     # the softmax's backward, A ⊙ (dA − Σ_u A ⊙ dA), as torch.softmax's own (one pass; differentiable again)
     dlogits = torch._softmax_backward_data(d_attn.contiguous().flatten(4, 3 + dims), attn.flatten(4, 3 + dims), 4,
@@ -116,7 +116,7 @@ def _attend_backward(ctx, d_attn):
         dbias = dlogits.squeeze(3).squeeze(2)
         if ctx.bias_once:
             dbias = dbias.sum(0, keepdim=True)
-    return (None, *correlation_grads(ctx, dlogits), None, None) + ((dbias,) if given else ())
+    return (None, *correlation_grads(ctx, dlogits, a, b), None, None) + ((dbias,) if given else ())
 
 
 _attend.register_autograd(_attend_backward, setup_context=_attend_context)
