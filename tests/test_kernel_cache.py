@@ -419,6 +419,26 @@ def test_the_load_test_finds_a_dependency_where_this_process_does(tmp_path, monk
     assert not lib.cached and ctypes.CDLL(str(lib.path)).f() == 42
 
 
+@pytest.mark.parametrize("which", ["source", "header"])
+@pytest.mark.parametrize("code", [28, 122, 30])   # ENOSPC, EDQUOT, EROFS
+def test_a_cache_that_takes_no_more_bytes_is_a_clear_error_naming_it(tmp_path, monkeypatch, which, code):
+    """A full disk (or quota, or a file system turned read-only) while the sources are written into the workspace was a
+    bare OSError without a path (found by an adversarial pass); it is the build's error naming the cache's workspace,
+    which path="auto" turns into its fallback with a warning, and the workspace is removed."""
+    monkeypatch.setenv("EVOSYM_CACHE", str(tmp_path / "cache"))
+    real = Path.write_text
+
+    def full(self, *args, **kwargs):
+        if (self.parent.name == "include") == (which == "header"):
+            raise OSError(code, os.strerror(code))
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(EvosymError, match=rf"building the cpu kernels failed: cannot write the sources into the kernel "
+                                          rf"cache's workspace {tmp_path}/cache/\S+: {os.strerror(code)}"):
+        build_mod.build(SOURCE % (40 + code), "cpu")
+    assert list((tmp_path / "cache" / "kernels" / "tmp").iterdir()) == []
+
+
 # --- killed builds leave no workspace ---------------------------------------------------------------
 
 def test_a_killed_build_leaves_no_workspace(tmp_path, monkeypatch):

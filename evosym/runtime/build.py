@@ -231,8 +231,12 @@ def _compile(exe: str, flags: tuple, source: str, include: dict, target: str, wo
     path; the library, or a clear error with how the compiler ended and the tail of what it printed."""
     spec = backends.target(target)
     src = work / spec.source_file   # host: a .cu built as C++
-    src.write_text(source, encoding="utf-8")
-    folder = _write_headers(include, work / "include")
+    try:
+        src.write_text(source, encoding="utf-8")
+        folder = _write_headers(include, work / "include")
+    except OSError as exc:   # (a full disk or quota: the cache's file system, named, not a bare errno)
+        raise EvosymError(f"building the {target} kernels failed: cannot write the sources into the kernel cache's "
+                          f"workspace {work}: {exc.strerror or exc}") from None
     cmd = [exe, *flags, "-I", str(folder)]
     if spec.prelude:   # the host build: the emulation of CUDA's built-ins first
         cmd += ["-include", str(folder / spec.prelude)]
