@@ -126,3 +126,33 @@ def test_activation_checkpointing_of_the_default_path(name, reentrant):
     for g, w in zip([a.grad for a in args], want):
         assert float(w.abs().max()) > 0
         torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_second_derivatives_through_the_kernels(name):
+    """The kernels' backward is made of the kernels' ops, each with its own backward: a second derivative
+    (create_graph) runs through them and equals the generic path's, for every input (docs/cpu.md said otherwise until
+    2026-12-06)."""
+    mod, fn, args, call = _setup(name)
+    g = torch.Generator().manual_seed(2)
+
+    def second(path):
+        inputs = [a.detach().requires_grad_() for a in args]
+        y = fn(*inputs, **call, path=path)
+        first = torch.autograd.grad((y * weights[0]).sum(), inputs, create_graph=True)
+        return torch.autograd.grad(sum((d * w).sum() for d, w in zip(first, weights[1:])), inputs)
+    y = fn(*args, **call)
+    weights = [torch.randn(y.shape, generator=g, dtype=y.dtype)] + [torch.randn(a.shape, generator=g, dtype=a.dtype)
+                                                                      for a in args]
+    want = second("generic")
+    assert all(float(w.abs().max()) > 0 for w in want)
+    seen = []
+    real = mod._generic
+    mod._generic = lambda *a, **k: seen.append(1) or real(*a, **k)
+    try:
+        got = second("auto")
+    finally:
+        mod._generic = real
+    assert not seen, "the kernels ran, not the generic path"
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
