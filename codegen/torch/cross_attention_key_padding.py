@@ -35,6 +35,18 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+def _stored(t):
+    """The entries ``t`` reads, as stored: under torch.func transforms (vmap, grad) the tensor it wraps, every mapped
+    slice at once with its mapped axis in front, so that a premise check reads each value as outside them (vmap
+    refuses a branch on the values of the wrapper itself); ``t`` itself elsewhere."""
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(t):
+        axis = functorch.maybe_get_bdim(t) if functorch.is_batchedtensor(t) else -1
+        t = functorch.get_unwrapped(t)
+        t = t.movedim(axis, 0) if axis >= 0 else t
+    return t
+
+
 def _distinct(t):
     """``t`` narrowed to one entry along every axis it is broadcast over (stride 0, an expanded mask): the same
     values, each read once by the premise check."""
@@ -316,7 +328,7 @@ def cross_attention_key_padding_evolution(x, xk, xv, key_mask, q_weight, q_bias,
     elif key_mask.layout != torch.strided:
         raise ValueError(f"key_mask must be a dense tensor, not {key_mask.layout}: pass key_mask.to_dense()")
     elif key_mask.device.type != "meta":   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy); a meta tensor has no entries to check
-        shown = _distinct(key_mask)
+        shown = _distinct(_stored(key_mask).detach())
         if shown.numel():   # 0 ≤ entries ≤ 1 (NaN and ±inf fail) and no fraction
             low, high = torch.aminmax(shown)
             if not (bool(low >= 0) and bool(high <= 1)) or bool(shown.frac().amax() > 0):

@@ -35,6 +35,18 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+def _stored(t):
+    """The entries ``t`` reads, as stored: under torch.func transforms (vmap, grad) the tensor it wraps, every mapped
+    slice at once with its mapped axis in front, so that a premise check reads each value as outside them (vmap
+    refuses a branch on the values of the wrapper itself); ``t`` itself elsewhere."""
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(t):
+        axis = functorch.maybe_get_bdim(t) if functorch.is_batchedtensor(t) else -1
+        t = functorch.get_unwrapped(t)
+        t = t.movedim(axis, 0) if axis >= 0 else t
+    return t
+
+
 def _distinct(t):
     """``t`` narrowed to one entry along every axis it is broadcast over (stride 0, an expanded mask): the same
     values, each read once by the premise check."""
@@ -262,7 +274,7 @@ def gqa_masked_bias_evolution(x, allowed, attn_mask, q_weight, q_bias, k_weight,
         torch._assert_async(torch.isfinite(attn_mask).all(), finite)
     elif attn_mask.layout != torch.strided:
         raise ValueError(f"attn_mask must be a dense tensor, not {attn_mask.layout}: pass attn_mask.to_dense()")
-    elif not math.isfinite(float(attn_mask.detach().sum())) and not bool(torch.isfinite(attn_mask).all()):
+    elif not math.isfinite(float(_stored(attn_mask).detach().sum())) and not bool(torch.isfinite(_stored(attn_mask)).all()):
         raise ValueError(finite)   # (a finite sum means every entry is: one pass, no copy; else the exact test)
     # allowed is declared an indicator: the proof's softmax sums to one because every row sees a key
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
@@ -270,7 +282,7 @@ def gqa_masked_bias_evolution(x, allowed, attn_mask, q_weight, q_bias, k_weight,
     elif allowed.layout != torch.strided:
         raise ValueError(f"allowed must be a dense tensor, not {allowed.layout}: pass allowed.to_dense()")
     elif allowed.device.type != "meta":   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy); a meta tensor has no entries to check
-        shown = _distinct(allowed)
+        shown = _distinct(_stored(allowed).detach())
         if shown.numel():   # 0 ≤ entries ≤ 1 (NaN and ±inf fail) and no fraction
             low, high = torch.aminmax(shown)
             if not (bool(low >= 0) and bool(high <= 1)) or bool(shown.frac().amax() > 0):
@@ -338,6 +350,20 @@ def _kernel_tensor(x, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_
     return k2
 
 
+def _mapped_gradient(mask):
+    """A torch.func.vmap is active and ``mask`` records a gradient (at any level of its wrappers: vmap's own hides it):
+    PyTorch runs SDPA there by a loop over the slices, whose CPU kernel is not differentiable with respect to
+    attn_mask (a RuntimeError, as for SDPA called directly), so the generic path computes it."""
+    if torch._C._functorch.peek_interpreter_stack() is None:
+        return False
+    from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
+    if not any(i.key() == torch._C._functorch.TransformType.Vmap for i in retrieve_all_functorch_interpreters()):
+        return False
+    while not mask.requires_grad and torch._C._functorch.is_functorch_wrapped_tensor(mask):
+        mask = torch._C._functorch.get_unwrapped(mask)
+    return mask.requires_grad
+
+
 def _sdpa(x, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, *, N_kv, G, d, L_out):
     """y = P·SDPA(queries, keys, M·x) per head: the proved softmax attention without a logits tensor.
     (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
@@ -368,6 +394,8 @@ def _sdpa(x, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v
     # no other value passed the check), added to β where there is one (β + 0 = β exactly)
     hide = km_2.detach().reciprocal().abs_().neg_().add_(1)
     mask = hide if mask is None else hide.add_(mask) if hide.shape == mask.shape else mask + hide   # (in place: one table)
+    if _mapped_gradient(mask):   # under vmap SDPA runs by PyTorch's loop, whose CPU kernel has no gradient for attn_mask
+        return _generic(x, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, L_out=L_out)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)), enable_gqa=True)
     del q, k, v, mask   # released before the output projection allocates: the peak holds one of them, not all
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)

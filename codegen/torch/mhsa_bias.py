@@ -296,6 +296,20 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     return k2
 
 
+def _mapped_gradient(mask):
+    """A torch.func.vmap is active and ``mask`` records a gradient (at any level of its wrappers: vmap's own hides it):
+    PyTorch runs SDPA there by a loop over the slices, whose CPU kernel is not differentiable with respect to
+    attn_mask (a RuntimeError, as for SDPA called directly), so the generic path computes it."""
+    if torch._C._functorch.peek_interpreter_stack() is None:
+        return False
+    from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
+    if not any(i.key() == torch._C._functorch.TransformType.Vmap for i in retrieve_all_functorch_interpreters()):
+        return False
+    while not mask.requires_grad and torch._C._functorch.is_functorch_wrapped_tensor(mask):
+        mask = torch._C._functorch.get_unwrapped(mask)
+    return mask.requires_grad
+
+
 def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, *, N, d, L, L_out):
     """y = P·SDPA(queries, keys, M·x) per head: the proved softmax attention without a logits tensor.
     (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
@@ -317,6 +331,8 @@ def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, o
     sb_1 = attn_bias.reshape(1, N, L, L)  # P[h, i, m]: the whole tensor
     sb_2 = _as_grid(sb_1, 4, dtype, device)
     mask = sb_2.expand((1, N, L, L)).flatten(2, 2).flatten(3, 3)
+    if _mapped_gradient(mask):   # under vmap SDPA runs by PyTorch's loop, whose CPU kernel has no gradient for attn_mask
+        return _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, attn_bias, N=N, d=d, L=L, L_out=L_out)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)))
     del q, k, v, mask   # released before the output projection allocates: the peak holds one of them, not all
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)

@@ -375,6 +375,20 @@ def _kernels(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_ou
     return y
 
 
+def _mapped_gradient(mask):
+    """A torch.func.vmap is active and ``mask`` records a gradient (at any level of its wrappers: vmap's own hides it):
+    PyTorch runs SDPA there by a loop over the slices, whose CPU kernel is not differentiable with respect to
+    attn_mask (a RuntimeError, as for SDPA called directly), so the generic path computes it."""
+    if torch._C._functorch.peek_interpreter_stack() is None:
+        return False
+    from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
+    if not any(i.key() == torch._C._functorch.TransformType.Vmap for i in retrieve_all_functorch_interpreters()):
+        return False
+    while not mask.requires_grad and torch._C._functorch.is_functorch_wrapped_tensor(mask):
+        mask = torch._C._functorch.get_unwrapped(mask)
+    return mask.requires_grad
+
+
 def _sdpa(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
     """y = SDPA(queries, keys, M·x) per tile and head: the proved softmax attention without a logits tensor.
     (Its gradients are first order where SDPA's CPU kernel has no double backward, as with torch's own SDPA: for
@@ -409,6 +423,8 @@ def _sdpa(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
     # β as SDPA's attn_mask per tile: query p's row, tap u the key at position u of p's tile (given once for the batch or per sample)
     mask = _tiles(logit_bias.flatten(1, 3), order, math.prod(K))
     mask = mask.unflatten(-1, (N, -1)).transpose(2, 3).flatten(1, 2)
+    if _mapped_gradient(mask):   # under vmap SDPA runs by PyTorch's loop, whose CPU kernel has no gradient for attn_mask
+        return _generic(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)))
     del q, k, v, mask   # released before the tiles are put back: the peak holds one of them, not all
     y = y.unflatten(1, (-1, N)).transpose(2, 3).flatten(3)   # (b, tile, position in the tile, channel)
