@@ -148,3 +148,37 @@ def test_an_ensemble_under_vmap_with_a_learned_or_given_bias_has_gradients(name)
                 assert (g is None) == (w is None)
                 if w is not None:
                     torch.testing.assert_close(g[i], w, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("nest", ["functionalize", "vmap(functionalize)", "functionalize(vmap)"])
+@pytest.mark.parametrize("name, which", [(name, which) for name, kinds in CHECKED for which in kinds
+                                         if name in ("mhsa_key_padding", "mhsa_masked_bias", "mhsa_causal_key_padding",
+                                                     "mhsa_sample_bias", "gqa_cross_attention_masked_bias")])
+def test_a_premise_broken_by_a_write_under_functionalize_is_refused(name, which, nest):
+    """functionalize defers writes: the tensor a functional wrapper holds lacks those still pending, so a check that
+    read it passed a mask made 0.5 (or a bias made inf) by a write inside the function (found reviewing _stored): it
+    syncs first. A write through a view that breaks the premise is refused; a valid one computes with its values."""
+    call, plan, draws = _setup(name)
+    bad = [b[1] for b in _broken(plan, draws, which)]   # one slice's inputs with the premise broken
+    good = [draws[1][n] for n in plan.inputs]
+
+    def writing(values):
+        def f(*inputs):
+            inputs = [t.clone() for t in inputs]
+            for t, v in zip(inputs, values):
+                t.view(-1).copy_(v.reshape(-1))   # (a write through a view of the input)
+            return call(*inputs)
+        return f
+    if nest == "functionalize":
+        run = lambda f: torch.func.functionalize(f)(*(torch.ones_like(t) for t in good))
+    else:
+        outer, inner = (torch.func.vmap, torch.func.functionalize) if nest == "vmap(functionalize)" else \
+            (torch.func.functionalize, torch.func.vmap)
+        run = lambda f: outer(inner(f))(*(torch.ones((2,) + t.shape, dtype=t.dtype) for t in good))
+    words = {"finite": "must be finite", "indicator": "must be 0 or 1", "row": "hides"}[which]
+    with pytest.raises(ValueError, match=words):
+        run(writing(bad))
+    got = run(writing(good))
+    want = call(*good)
+    for y in ([got] if nest == "functionalize" else list(got)):
+        torch.testing.assert_close(y, want, rtol=1e-10, atol=1e-10)

@@ -36,11 +36,14 @@ def _batch_of_one(t):
 
 
 def _stored(t):
-    """The entries ``t`` reads, as stored: under torch.func transforms (vmap, grad) the tensor it wraps, every mapped
-    slice at once with its mapped axis in front, so that a premise check reads each value as outside them (vmap
-    refuses a branch on the values of the wrapper itself); ``t`` itself elsewhere."""
+    """The entries ``t`` reads, as stored: under torch.func transforms (vmap, grad, functionalize) the tensor it wraps,
+    every mapped slice at once with its mapped axis in front, so that a premise check reads each value as outside them
+    (vmap refuses a branch on the values of the wrapper itself); ``t`` itself elsewhere. A functionalized tensor is
+    synced first: the tensor it wraps holds none of the writes still pending on it."""
     functorch = torch._C._functorch
     while functorch.is_functorch_wrapped_tensor(t):
+        if torch._is_functional_tensor(t):
+            torch._sync(t)
         axis = functorch.maybe_get_bdim(t) if functorch.is_batchedtensor(t) else -1
         t = functorch.get_unwrapped(t)
         t = t.movedim(axis, 0) if axis >= 0 else t
