@@ -35,6 +35,11 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+_TRACED = ("{} is checked at every call (its values are a premise of the proof), which torch.jit.trace would record "
+           "once, on the inputs it traces with, and drop from the graph: use torch.compile or torch.export, which keep "
+           "the check in the graph, or call the module")
+
+
 def _stored(t):
     """The entries ``t`` reads, as stored: under torch.func transforms (vmap, grad, functionalize) the tensor it wraps,
     every mapped slice at once with its mapped axis in front, so that a premise check reads each value as outside them
@@ -332,6 +337,8 @@ def cross_attention_masked_evolution(x, xk, xv, allowed, q_weight, q_bias, k_wei
     # allowed is declared an indicator: the proof's softmax sums to one because every row sees a key
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(((allowed == 0) | (allowed == 1)).all() & (allowed == 1).any(-1).all(), "allowed must be 0 or 1 with a 1 in every row")
+    elif torch.jit.is_tracing():
+        raise RuntimeError(_TRACED.format("allowed"))
     elif allowed.layout != torch.strided:
         raise ValueError(f"allowed must be a dense tensor, not {allowed.layout}: pass allowed.to_dense()")
     elif allowed.device.type != "meta":   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy); a meta tensor has no entries to check
@@ -421,7 +428,7 @@ def _sdpa(x, xk, xv, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bi
     # SDPA's float attn_mask: 0 where the indicator is 1, −∞ where it is 0, as 1 − 1/|·| (exact at 0 and 1, −0.0 a 0;
     # no other value passed the check), added to β where there is one (β + 0 = β exactly)
     hide = km_2.detach().reciprocal().abs_().neg_().add_(1)
-    mask = hide if mask is None else hide.add_(mask) if hide.shape == mask.shape else mask + hide   # (in place: one table)
+    mask = hide if mask is None else hide.add_(mask) if hide.shape == mask.shape and not _traced() else mask + hide   # (in place: one table; out of place under a transform, where one may be batched and not the other)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)))
     del q, k, v, mask   # released before the output projection allocates: the peak holds one of them, not all
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)

@@ -35,6 +35,11 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+_TRACED = ("{} is checked at every call (its values are a premise of the proof), which torch.jit.trace would record "
+           "once, on the inputs it traces with, and drop from the graph: use torch.compile or torch.export, which keep "
+           "the check in the graph, or call the module")
+
+
 def _stored(t):
     """The entries ``t`` reads, as stored: under torch.func transforms (vmap, grad, functionalize) the tensor it wraps,
     every mapped slice at once with its mapped axis in front, so that a premise check reads each value as outside them
@@ -300,6 +305,8 @@ def gqa_cross_attention_masked_bias_evolution(x, xk, xv, allowed, attn_mask, q_w
     finite = "every entry of attn_mask must be finite: the proof is over real numbers (attn_mask is declared 'finite'; a −inf entry would mean a hidden position, which this operator is not)"
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(torch.isfinite(attn_mask).all(), finite)
+    elif torch.jit.is_tracing():
+        raise RuntimeError(_TRACED.format("attn_mask"))
     elif attn_mask.layout != torch.strided:
         raise ValueError(f"attn_mask must be a dense tensor, not {attn_mask.layout}: pass attn_mask.to_dense()")
     elif not math.isfinite(float(_stored(attn_mask).detach().sum())) and not bool(torch.isfinite(_stored(attn_mask)).all()):
@@ -307,6 +314,8 @@ def gqa_cross_attention_masked_bias_evolution(x, xk, xv, allowed, attn_mask, q_w
     # allowed is declared an indicator: the proof's softmax sums to one because every row sees a key
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(((allowed == 0) | (allowed == 1)).all() & (allowed == 1).any(-1).all(), "allowed must be 0 or 1 with a 1 in every row")
+    elif torch.jit.is_tracing():
+        raise RuntimeError(_TRACED.format("allowed"))
     elif allowed.layout != torch.strided:
         raise ValueError(f"allowed must be a dense tensor, not {allowed.layout}: pass allowed.to_dense()")
     elif allowed.device.type != "meta":   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy); a meta tensor has no entries to check
@@ -383,8 +392,8 @@ def _mapped_gradient(mask):
     """A torch.func.vmap is active and ``mask`` records a gradient (at any level of its wrappers: vmap's own hides it):
     PyTorch runs SDPA there by a loop over the slices, whose CPU kernel is not differentiable with respect to
     attn_mask (a RuntimeError, as for SDPA called directly), so the generic path computes it."""
-    if torch._C._functorch.peek_interpreter_stack() is None:
-        return False
+    if torch.compiler.is_compiling() or torch._C._functorch.peek_interpreter_stack() is None:
+        return False   # (compiled, the graph's own functorch handling runs: the interpreters cannot be read there)
     from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
     if not any(i.key() == torch._C._functorch.TransformType.Vmap for i in retrieve_all_functorch_interpreters()):
         return False
@@ -419,7 +428,7 @@ def _sdpa(x, xk, xv, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_w
     # SDPA's float attn_mask: 0 where the indicator is 1, −∞ where it is 0, as 1 − 1/|·| (exact at 0 and 1, −0.0 a 0;
     # no other value passed the check), added to β where there is one (β + 0 = β exactly)
     hide = km_2.detach().reciprocal().abs_().neg_().add_(1)
-    mask = hide if mask is None else hide.add_(mask) if hide.shape == mask.shape else mask + hide   # (in place: one table)
+    mask = hide if mask is None else hide.add_(mask) if hide.shape == mask.shape and not _traced() else mask + hide   # (in place: one table; out of place under a transform, where one may be batched and not the other)
     if _mapped_gradient(mask):   # under vmap SDPA runs by PyTorch's loop, whose CPU kernel has no gradient for attn_mask
         return _generic(x, xk, xv, allowed, attn_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, C_k=C_k, C_v=C_v, L_out=L_out)
     y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=(d ** (-1 / 2)), enable_gqa=True)

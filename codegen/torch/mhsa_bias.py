@@ -300,8 +300,8 @@ def _mapped_gradient(mask):
     """A torch.func.vmap is active and ``mask`` records a gradient (at any level of its wrappers: vmap's own hides it):
     PyTorch runs SDPA there by a loop over the slices, whose CPU kernel is not differentiable with respect to
     attn_mask (a RuntimeError, as for SDPA called directly), so the generic path computes it."""
-    if torch._C._functorch.peek_interpreter_stack() is None:
-        return False
+    if torch.compiler.is_compiling() or torch._C._functorch.peek_interpreter_stack() is None:
+        return False   # (compiled, the graph's own functorch handling runs: the interpreters cannot be read there)
     from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
     if not any(i.key() == torch._C._functorch.TransformType.Vmap for i in retrieve_all_functorch_interpreters()):
         return False

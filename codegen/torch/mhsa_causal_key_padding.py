@@ -35,6 +35,11 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+_TRACED = ("{} is checked at every call (its values are a premise of the proof), which torch.jit.trace would record "
+           "once, on the inputs it traces with, and drop from the graph: use torch.compile or torch.export, which keep "
+           "the check in the graph, or call the module")
+
+
 def _stored(t):
     """The entries ``t`` reads, as stored: under torch.func transforms (vmap, grad, functionalize) the tensor it wraps,
     every mapped slice at once with its mapped axis in front, so that a premise check reads each value as outside them
@@ -340,6 +345,8 @@ def mhsa_causal_key_padding_evolution(x, key_mask, q_weight, q_bias, k_weight, k
     # key_mask is declared a leading indicator: the proof's softmax sums to one because every row sees its first key
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(((key_mask == 0) | (key_mask == 1)).all() & (key_mask[..., :1] == 1).all(), "key_mask must be 0 or 1 with a 1 first in every row")
+    elif torch.jit.is_tracing():
+        raise RuntimeError(_TRACED.format("key_mask"))
     elif key_mask.layout != torch.strided:
         raise ValueError(f"key_mask must be a dense tensor, not {key_mask.layout}: pass key_mask.to_dense()")
     elif key_mask.device.type != "meta":   # its distinct entries once (an expanded mask is checked where it is stored), in reductions (no mask copy); a meta tensor has no entries to check

@@ -35,6 +35,11 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+_TRACED = ("{} is checked at every call (its values are a premise of the proof), which torch.jit.trace would record "
+           "once, on the inputs it traces with, and drop from the graph: use torch.compile or torch.export, which keep "
+           "the check in the graph, or call the module")
+
+
 def _stored(t):
     """The entries ``t`` reads, as stored: under torch.func transforms (vmap, grad, functionalize) the tensor it wraps,
     every mapped slice at once with its mapped axis in front, so that a premise check reads each value as outside them
@@ -290,6 +295,8 @@ def mhsa_sample_bias_evolution(x, attn_mask, q_weight, q_bias, k_weight, k_bias,
     finite = "every entry of attn_mask must be finite: the proof is over real numbers (attn_mask is declared 'finite'; a −inf entry would mean a hidden position, which this operator is not)"
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(torch.isfinite(attn_mask).all(), finite)
+    elif torch.jit.is_tracing():
+        raise RuntimeError(_TRACED.format("attn_mask"))
     elif attn_mask.layout != torch.strided:
         raise ValueError(f"attn_mask must be a dense tensor, not {attn_mask.layout}: pass attn_mask.to_dense()")
     elif not math.isfinite(float(_stored(attn_mask).detach().sum())) and not bool(torch.isfinite(_stored(attn_mask)).all()):
@@ -350,8 +357,8 @@ def _mapped_gradient(mask):
     """A torch.func.vmap is active and ``mask`` records a gradient (at any level of its wrappers: vmap's own hides it):
     PyTorch runs SDPA there by a loop over the slices, whose CPU kernel is not differentiable with respect to
     attn_mask (a RuntimeError, as for SDPA called directly), so the generic path computes it."""
-    if torch._C._functorch.peek_interpreter_stack() is None:
-        return False
+    if torch.compiler.is_compiling() or torch._C._functorch.peek_interpreter_stack() is None:
+        return False   # (compiled, the graph's own functorch handling runs: the interpreters cannot be read there)
     from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
     if not any(i.key() == torch._C._functorch.TransformType.Vmap for i in retrieve_all_functorch_interpreters()):
         return False
