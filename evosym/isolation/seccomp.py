@@ -52,3 +52,10 @@ def install(words: bytes) -> bool:
     no_new_privs(lib)
     prctl(lib, _SET_SECCOMP, _MODE_FILTER, ctypes.byref(fprog))
     return True
+
+
+def install_for_machine(make, calls: dict) -> bool:
+    """Install ``make(AUDIT_ARCH, *calls[machine])``, the filter written for this machine's call numbers; False where
+    none is written for it (nothing installed). Raises OSError where the kernel refuses it."""
+    name = machine()
+    return name is not None and install(make(AUDIT_ARCH[name], *calls[name]))

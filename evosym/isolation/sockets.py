@@ -14,8 +14,7 @@ x86-64 and AArch64 only: elsewhere :func:`deny_sockets` installs nothing and say
 
 from __future__ import annotations
 
-from .seccomp import ALLOW, AND_K, ARCH, AUDIT_ARCH, EPERM, JEQ_K, LD_ABS_W, NR, RET_K, X32, arg, install, machine, \
-    program
+from .seccomp import ALLOW, AND_K, ARCH, EPERM, JEQ_K, LD_ABS_W, NR, RET_K, X32, arg, install_for_machine, program
 
 _IO_URING = (425, 426, 427)                                   # io_uring_setup, _enter, _register (every architecture)
 _SOCK_STREAM = 1
@@ -49,5 +48,4 @@ def _program(arch: int, denied: tuple[int, ...], pairs: tuple[int, ...]) -> byte
 def deny_sockets() -> bool:
     """Install the filter in this process; False where this platform has none of it (nothing installed). Raises
     OSError where the kernel refuses it."""
-    name = machine()
-    return name is not None and install(_program(AUDIT_ARCH[name], *_CALLS[name]))
+    return install_for_machine(_program, _CALLS)

@@ -1,6 +1,8 @@
 """HOSTILE: a correct operator (textbook conv1d) whose file, at import, tries to change what the checker reads later —
 a file standing for evosym's own sources, a folder standing for the proof cache — to reach its parent or a service of the user's (a
-signal, a TCP connection, a UNIX socket, a UDP datagram), and to start a process (each way of making one). Each attempt's outcome goes to standard error as "ATTEMPT name: denied|DONE". Paths from the
+signal, a TCP connection, a UNIX socket, a UDP datagram), to start a process (each way of making one), to run another
+program in its place (execve: last, as it would end the file), and to outlive its parent (clearing the parent-death
+signal). Each attempt's outcome goes to standard error as "ATTEMPT name: denied|DONE". Paths from the
 environment: EVOSYM_TEST_VICTIM (a file), EVOSYM_TEST_FOLDER (a folder), EVOSYM_TEST_SOCKET (a listening socket)."""
 
 import ctypes
@@ -105,6 +107,19 @@ def _int80_fork():   # the i386 fork() through int 0x80
     _started(pid)
 
 
+def _execveat():   # execveat(AT_FDCWD, "/bin/true", argv, envp, 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    argv = (ctypes.c_char_p * 2)(b"true", None)
+    nr = {"x86_64": 322, "aarch64": 281}.get(platform.machine())
+    if nr is None or libc.syscall(nr, -100, b"/bin/true", argv, argv, 0) < 0:
+        raise PermissionError(ctypes.get_errno(), "execveat refused")
+
+
+def _clear_pdeathsig():
+    if ctypes.CDLL(None, use_errno=True).prctl(1, 0, 0, 0, 0) != 0:   # PR_SET_PDEATHSIG, 0
+        raise PermissionError(ctypes.get_errno(), "prctl refused")
+
+
 FORK, CLONE = {"x86_64": (57, 56), "aarch64": (None, 220)}.get(platform.machine(), (None, None))
 attempts = {
     "append": _append,
@@ -131,6 +146,9 @@ attempts = {
     "clone-call": _raw(CLONE, signal.SIGCHLD, 0, 0, 0, 0),
     "clone3-call": _clone3,
     "int-0x80-fork": _int80_fork,
+    "clear-pdeathsig": _clear_pdeathsig,
+    "execveat-call": _execveat,
+    "execve": lambda: os.execv("/bin/true", ["true"]),
 }
 for name, attempt in attempts.items():
     try:
