@@ -154,7 +154,8 @@ def test_an_operator_file_cannot_write_what_the_checker_reads_later(tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("PROVED"), (r.returncode, r.stdout, r.stderr)
     for name in ATTEMPTS + ("signal-parent", "tcp-connect", "unix-connect", "udp-send", "datagram-pair", "io-uring",
                             "int-0x80-socket", "fork", "subprocess", "posix-spawn", "setsid-daemon", "fork-call",
-                            "clone-call", "clone3-call", "int-0x80-fork", "clear-pdeathsig", "execveat-call", "execve"):
+                            "clone-call", "clone3-call", "int-0x80-fork", "clear-pdeathsig", "pdeathsig-by-credentials",
+                            "execveat-call", "execve"):
         assert f"ATTEMPT {name}: denied" in r.stderr, (name, r.stderr)
     assert victim.read_text() == "ORIGINAL\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "datagram.sock", "module.py", "service.sock"]
@@ -297,12 +298,14 @@ def test_a_reply_without_end_is_cut_at_the_bound(tmp_path, monkeypatch):
 
 def _sleeping_file(tmp_path, command, clears=False) -> Path:
     """An operator file whose process sleeps: at import for ``info`` (the derivation's child), in the reference for
-    ``check`` (the references' child); ``clears``: after trying to clear its parent-death signal."""
+    ``check`` (the references' child); ``clears``: after trying to clear its parent-death signal, by prctl or by a
+    change of credentials (which clears it, for a file run as root)."""
     src = tmp_path / "sleeps.py"
     if command == "info":
         src.write_text("import ctypes, os, time\n"
                        "from evosym.selftest.operators.textbook_conv1d import OPERATOR, derive  # noqa: F401\n"
-                       + ("ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)\n" if clears else "") +
+                       + {False: "", "prctl": "ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)\n",   # as root: fsgid changed
+                          "credentials": "ctypes.CDLL(None).setfsgid(65534)\nctypes.CDLL(None).setfsgid(os.getgid())\n"}[clears] +
                        "time.sleep(3600)\n")
     else:
         src.write_text("import dataclasses, os, sys, time\n"
@@ -344,7 +347,8 @@ def _gone(pid) -> None:
 
 
 @pytest.mark.parametrize("command, clears, signum", [("info", False, signal.SIGKILL), ("check", False, signal.SIGKILL),
-                                                     ("info", True, signal.SIGKILL), ("info", True, signal.SIGQUIT)])
+                                                     ("info", "prctl", signal.SIGKILL), ("info", "prctl", signal.SIGQUIT),
+                                                     ("info", "credentials", signal.SIGKILL)])
 def test_the_operator_files_process_dies_with_the_command(tmp_path, command, clears, signum):
     """A command killed while the file's process runs (SIGKILL, which it cannot catch; SIGQUIT's default action)
     leaves no process behind: the child is killed with its parent (PR_SET_PDEATHSIG), the derivation's child and the

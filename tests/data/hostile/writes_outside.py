@@ -120,6 +120,18 @@ def _clear_pdeathsig():
         raise PermissionError(ctypes.get_errno(), "prctl refused")
 
 
+def _pdeathsig_by_credentials():   # as root: a changed fsgid clears the parent-death signal (then set back)
+    libc = ctypes.CDLL(None, use_errno=True)
+    nr = {"x86_64": 123, "aarch64": 152}.get(platform.machine())
+    if nr is not None:
+        libc.syscall(nr, 65534)
+        libc.syscall(nr, os.getgid())
+    signum = ctypes.c_int(-1)
+    libc.prctl(2, ctypes.byref(signum), 0, 0, 0)   # PR_GET_PDEATHSIG
+    if signum.value != 0:
+        raise PermissionError("the parent-death signal is kept")
+
+
 FORK, CLONE = {"x86_64": (57, 56), "aarch64": (None, 220)}.get(platform.machine(), (None, None))
 attempts = {
     "append": _append,
@@ -147,6 +159,7 @@ attempts = {
     "clone3-call": _clone3,
     "int-0x80-fork": _int80_fork,
     "clear-pdeathsig": _clear_pdeathsig,
+    "pdeathsig-by-credentials": _pdeathsig_by_credentials,
     "execveat-call": _execveat,
     "execve": lambda: os.execv("/bin/true", ["true"]),
 }
