@@ -277,3 +277,20 @@ def test_a_failing_search_is_not_blamed_on_the_file(monkeypatch):
     with pytest.raises(EvosymError, match="the proof search failed .*evosym's fault, not the file's") as info:
         module.proof()
     assert not isinstance(info.value, OperatorFileError) and "derive() failed" not in str(info.value)
+
+
+@pytest.mark.parametrize("command", ["prove", "info", "codegen"])
+def test_what_a_file_printed_before_derive_raised_reaches_standard_error(capsys, tmp_path, command):
+    """A file's own debugging output, printed before its derive raised, was dropped (only a derivation's prints were
+    passed on): it comes before the one-line error, escaped as every forwarded output is."""
+    src = tmp_path / "prints_then_raises.py"
+    src.write_text("from evosym.selftest.operators.textbook_conv1d import OPERATOR  # noqa: F401\n"
+                   "print('DEBUG one')\n"
+                   "def derive(d):\n"
+                   "    print('DEBUG two \\x1b[2K')\n"
+                   "    raise RuntimeError('boom')\n")
+    rc, out, err = run_cli(capsys, command, str(src), *(("--output", str(tmp_path)) if command == "codegen" else ()))
+    assert rc == 2, err
+    lines = err.splitlines()
+    assert lines[-1].startswith("evosym: error: ") and "derive() failed: RuntimeError: boom" in lines[-1], err
+    assert lines[:-1] == ["DEBUG one", "DEBUG two \\x1b[2K"], err

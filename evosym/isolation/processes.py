@@ -1,9 +1,9 @@
 """No new processes from the operator files' process, no other program in it, no escape from dying with its parent:
 a seccomp filter that makes ``fork``, ``vfork``, a ``clone`` without CLONE_THREAD, ``execve``, ``execveat``,
 ``prctl(PR_SET_PDEATHSIG, …)`` and every call that changes the process's user or group ids or capabilities (the
-kernel clears the parent-death signal then: a file run as root cleared it by ``setfsgid``) fail with EPERM, and ``clone3`` fail with ENOSYS (its flags lie behind a pointer a
-filter cannot read; the C library then makes its threads with ``clone``, whose flags it can). Threads are still made
-(PyTorch's and OpenMP's).
+kernel clears the parent-death signal then: a file run as root cleared it by ``setfsgid``) fail with EPERM, and
+``clone3`` fail with ENOSYS (its flags lie behind a pointer a filter cannot read; the C library then makes its threads
+with ``clone``, whose flags it can). Threads are still made (PyTorch's and OpenMP's).
 
 Why: a process the file started could leave the process group the parent kills (``setsid``) and outlive the command;
 a program it ran (another interpreter, a shell, in a new process or in place of this one) would run files the record

@@ -68,6 +68,7 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
                 reply = _parse(line, source, proc, err)
                 if "error" in reply:
                     message = escaped(str(reply.get("message", ""))[:4000]) or "no message"   # the file's words
+                    _forward(err)   # what it printed before (its own debugging output), as after a derivation
                     if reply["error"] == "usage":
                         raise OperatorFileError(message)
                     raise DerivationFailed(message)
