@@ -19,19 +19,28 @@ from evosym.ir.symbols import size_value
 F64 = torch.float64
 
 
-def _checked_inputs():
-    """(operator, the premises its inputs carry: "finite", "indicator" and "row" (a key seen in every row))."""
-    found = []
+def _walk():
+    """One walk over the committed modules: (operator, the premises its inputs carry: "finite", "indicator" and "row"
+    (a key seen in every row)) for those with checked inputs, and the SDPA operators whose attn_mask carries a bias
+    (from a parameter or an input: it may record a gradient)."""
+    checked, biased = [], []
     for p in sorted(committed_dir().glob("*.py")):
         plan = make_plan(catalogue.checked(p.stem))
         kinds = (("finite",) if plan.finite_inputs else ()) + (("indicator", "row") if plan.indicator_inputs else ())
         if kinds:
-            found.append((p.stem, kinds))
-    return found
+            checked.append((p.stem, kinds))
+        if plan.sdpa and plan.sdpa["bias"]:
+            biased.append(p.stem)
+    return checked, biased
 
 
-CHECKED = _checked_inputs()
+CHECKED, BIASED = _walk()
 NAMES = [name for name, _ in CHECKED]
+
+
+def _sizes(op, plan, env):
+    """The module's sizes bound at grid point ``env``, by their Python names."""
+    return {n: size_value(sym, env) for sym, _ in op.sizes for n in [py_name(sym)] if n in dict(plan.module_sizes)}
 
 
 def _setup(name):
@@ -42,7 +51,7 @@ def _setup(name):
     env = op.grid[0]
     draws = [_tensors(op, env, F64, "cpu", torch.Generator().manual_seed(seed)) for seed in (0, 1)]
     params = [draws[0][ir] for ir, _, _, _ in plan.params]
-    sizes = {n: size_value(sym, env) for sym, _ in op.sizes for n in [py_name(sym)] if n in dict(plan.module_sizes)}
+    sizes = _sizes(op, plan, env)
     return (lambda *inputs, path="auto": fn(*inputs, *params, **sizes, path=path)), plan, draws
 
 
@@ -98,19 +107,6 @@ def test_a_slice_that_breaks_a_premise_is_refused_under_vmap(name, which):
             torch.func.vmap(torch.func.grad(lambda x, *a: call(x, *a, path=path).sum()))(*stacked)
 
 
-def _biased():
-    """The SDPA operators whose attn_mask carries a bias (from a parameter or an input): it may record a gradient."""
-    found = []
-    for p in sorted(committed_dir().glob("*.py")):
-        plan = make_plan(catalogue.checked(p.stem))
-        if plan.sdpa and plan.sdpa["bias"]:
-            found.append(p.stem)
-    return found
-
-
-BIASED = _biased()
-
-
 def test_the_biased_attention_operators_are_found():
     assert {"mhsa_bias", "mhsa_sample_bias", "swin_attention", "gqa_masked_bias"} <= set(BIASED)
 
@@ -127,7 +123,7 @@ def test_an_ensemble_under_vmap_with_a_learned_or_given_bias_has_gradients(name)
     cp = catalogue.checked(name)
     op, plan = cp.operator, make_plan(cp)
     env = op.grid[0]
-    sizes = {n: size_value(sym, env) for sym, _ in op.sizes for n in [py_name(sym)] if n in dict(plan.module_sizes)}
+    sizes = _sizes(op, plan, env)
     torch.manual_seed(0)
     cls = module_class(generated(name))
     layers = [cls(**sizes, dtype=F64) for _ in range(2)]

@@ -55,6 +55,13 @@ def _stored(t):
     return t
 
 
+def _finite(t):
+    """Whether every entry ``t`` stores is finite: a finite sum says so in one pass and no copy; only a sum that
+    is not (an overflow, or an inf or NaN entry) pays for the exact test."""
+    t = _stored(t).detach()
+    return math.isfinite(float(t.sum())) or bool(torch.isfinite(t).all())
+
+
 def _distinct(t):
     """``t`` narrowed to one entry along every axis it is broadcast over (stride 0, an expanded mask): the same
     values, each read once by the premise check."""
@@ -354,8 +361,8 @@ def cross_attention_masked_bias_evolution(x, xk, xv, allowed, attn_mask, q_weigh
         raise RuntimeError(_TRACED.format("attn_mask"))
     elif attn_mask.layout != torch.strided:
         raise ValueError(f"attn_mask must be a dense tensor, not {attn_mask.layout}: pass attn_mask.to_dense()")
-    elif not math.isfinite(float(_stored(attn_mask).detach().sum())) and not bool(torch.isfinite(_stored(attn_mask)).all()):
-        raise ValueError(finite)   # (a finite sum means every entry is: one pass, no copy; else the exact test)
+    elif not _finite(attn_mask):
+        raise ValueError(finite)
     # allowed is declared an indicator: the proof's softmax sums to one because every row sees a key
     if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
         torch._assert_async(((allowed == 0) | (allowed == 1)).all() & (allowed == 1).any(-1).all(), "allowed must be 0 or 1 with a 1 in every row")

@@ -55,6 +55,13 @@ def _stored(t):
     return t
 
 
+def _finite(t):
+    """Whether every entry ``t`` stores is finite: a finite sum says so in one pass and no copy; only a sum that
+    is not (an overflow, or an inf or NaN entry) pays for the exact test."""
+    t = _stored(t).detach()
+    return math.isfinite(float(t.sum())) or bool(torch.isfinite(t).all())
+
+
 def _size(value):
     """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
     as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
@@ -299,8 +306,8 @@ def mhsa_sample_bias_evolution(x, attn_mask, q_weight, q_bias, k_weight, k_bias,
         raise RuntimeError(_TRACED.format("attn_mask"))
     elif attn_mask.layout != torch.strided:
         raise ValueError(f"attn_mask must be a dense tensor, not {attn_mask.layout}: pass attn_mask.to_dense()")
-    elif not math.isfinite(float(_stored(attn_mask).detach().sum())) and not bool(torch.isfinite(_stored(attn_mask)).all()):
-        raise ValueError(finite)   # (a finite sum means every entry is: one pass, no copy; else the exact test)
+    elif not _finite(attn_mask):
+        raise ValueError(finite)
     L_out = (L,)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
