@@ -444,3 +444,74 @@ def test_a_pool_reads_its_tensor_in_the_working_dtype():
              "C": 2, "H": 2, "s": 2}
     exec("\n".join(prog.statements), scope)  # noqa: S102 - the compiler's own output
     assert torch.equal(scope[prog.result].reshape(2, 2), torch.tensor([[0.5, 2.5], [4.5, 6.5]], dtype=torch.float64))
+
+
+# reads through ⌊·/D⌋ (evosym.codegen.digits): the quotient of a sum whose remainder is proved below D, or a variable
+# split into its mixed-radix digits; the read over the digits is a view, broadcast over the digits it does not read
+fl = sp.floor
+DIGITS = {
+    "a key head shared by G query heads": (A[b, K * fl(g / G) + a, i], [(b, B), (g, G * C), (a, K), (i, H)],
+                                           (B, C * K, H), [dict(B=1, G=1, C=1, K=1, H=1), dict(B=2, G=2, C=3, K=2, H=2)]),
+    "a grouped-query value bias (nested floors)": (A[c + K * fl(fl(c / K) / G) - K * fl(c / K)], [(c, G * C * K)],
+                                                   (C * K,), [dict(G=1, C=1, K=1), dict(G=2, C=3, K=2),
+                                                              dict(G=3, C=1, K=2)]),
+    "a grouped convolution's weight (a floor of a sum)": (A[K * g + a, C * g - C * fl((K * g + a) / K) + c],
+                                                          [(g, G), (a, K), (c, C)], (G * K, C),
+                                                          [dict(G=1, K=1, C=1), dict(G=3, K=2, C=2)]),
+    "quotient and remainder transposed": (A[c - K * fl(c / K), fl(c / K)], [(c, K * C)], (K, C),
+                                          [dict(K=1, C=1), dict(K=3, C=2)]),
+    "a slice of heads per projection (acmix)": (A[K * a + fl(g / G), c], [(a, S), (g, G * K), (c, C)], (S * K, C),
+                                                [dict(s=1, G=1, K=1, C=1), dict(s=3, G=2, K=2, C=2)]),
+    "the quotient alone (a broadcast)": (A[fl(c / K)], [(c, K * C)], (C,), [dict(K=1, C=1), dict(K=3, C=2)]),
+}
+
+DIGIT_GATHERS = {   # not provably inside, or not a view over digits: the clamped gather and its mask, as before
+    "a floor past the end": (A[fl(c / K) + 1], [(c, K * C)], (C,), [dict(K=1, C=1), dict(K=2, C=3)]),
+    "an extent no multiple of the divisor": (A[fl(c / K)], [(c, H)], (H,), [dict(K=1, H=1), dict(K=2, H=3)]),
+    "divisors not a chain": (A[fl(c / G) + fl(c / K)], [(c, G * K)], (G + K,), [dict(G=2, K=3), dict(G=1, K=2)]),
+    "a remainder that may reach the divisor": (A[fl((K * g + a + 1) / K)], [(g, G), (a, K)], (G + 1,),
+                                               [dict(G=2, K=1), dict(G=2, K=3)]),
+    "a digit on two axes": (A[fl(c / K), c - K * fl(c / K) + fl(c / K)], [(c, K * C)], (C, K + C),
+                            [dict(K=1, C=1), dict(K=2, C=3)]),
+}
+
+
+@pytest.mark.parametrize("name", list(DIGITS))
+def test_reads_through_floors_are_views_over_digits(name):
+    expr, axes, shape, trials = DIGITS[name]
+    prog, text = _compile(expr, axes, shape)
+    code = _code(text)
+    assert not _is_gather(text) and ".clamp(" not in code and "torch.arange" not in code and "//" not in code, text
+    assert not any(f"A[{x}" in code for x in "bcigua"), text   # no gather by index tensors
+    gather, gather_text = _compile(expr, axes, shape, views=False)
+    assert _is_gather(gather_text), gather_text
+    torch.manual_seed(3)
+    for values in trials:
+        _agree(name, prog, gather, expr, axes, shape, values)
+
+
+@pytest.mark.parametrize("name", list(DIGIT_GATHERS))
+def test_reads_through_floors_not_proved_keep_the_gather(name):
+    expr, axes, shape, trials = DIGIT_GATHERS[name]
+    prog, text = _compile(expr, axes, shape)
+    assert "a view" not in text and "digits" not in text and "//" in _code(text), text
+    torch.manual_seed(4)
+    for values in trials:
+        sub = _sub(values)
+        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
+        got, want = _execute(prog, tensor, values), _direct(expr, axes, tensor, values)
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (name, values, got, want)
+
+
+def test_reads_over_digits_run_no_index_kernel_and_have_gradients():
+    for name in DIGITS:
+        expr, axes, shape, trials = DIGITS[name]
+        prog, _ = _compile(expr, axes, shape)
+        values = trials[-1]
+        sub = _sub(values)
+        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64, requires_grad=True)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            _execute(prog, tensor, values)
+        ops = {e.key for e in prof.key_averages()}
+        assert not ops & {"aten::index", "aten::gather", "aten::clamp"}, (name, sorted(ops))
+        assert torch.autograd.gradcheck(lambda t: _execute(prog, t, values) * 1.0, (tensor,)), name

@@ -369,24 +369,22 @@ def _generic(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_we
     y = torch.einsum(spec, kernel.reshape([kernel.shape[k] for k in keep]), windows).reshape((B, (N * d), L_out[0], L_out[1]))
     kernel = windows = None   # their memory is free for what follows (autograd keeps what it saves; not `del`: torch.compile)
     # K̂'s static, shared part F (it reads no input): one native convolution of x, added
-    t_2 = torch.arange((3 * N), device=device).view(1, 1, 1, 1, 1, -1)
     r = torch.arange(9, device=device).view(1, 1, 1, 1, -1, 1)
     u_1_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1, 1, 1)
     u_2_tap = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1, 1)
     f2 = rate2.reshape(1, 1, 1, 1, 1, 1)  # rate2[0]: the whole tensor
+    f3 = qkv_weight[:(3 * N * d), :C].unflatten(0, ((3 * N), d)).permute(1, 2, 0).reshape(d, 1, C, 1, 1, 1, (3 * N))  # Wqkv[d*t_2 + o_digit1, c_2]: a view (proved inside Wqkv)
+    f4 = f3.expand(d, N, -1, -1, -1, -1, -1).flatten(0, 1)  # Wqkv[d*t_2 + floor(o/N), c_2]: over digits (o = o_digit0 + N·o_digit1), a view broadcast and merged, no gather
+    f5 = fc_weight.reshape(1, 1, 1, 1, 9, (3 * N))  # fc[r, t_2]: the whole tensor
     o = torch.arange((N * d), device=device).view(-1, 1, 1, 1, 1, 1)
-    c_2 = torch.arange(C, device=device).view(1, -1, 1, 1, 1, 1)
-    f3 = qkv_weight[((t_2 * d) + (o // N)).clamp(0, (3 * N * d) - 1), c_2]  # Wqkv[d*t_2 + floor(o/N), c_2]
-    f3 = f3 * (((0 <= ((t_2 * d) + (o // N))) & (((t_2 * d) + (o // N)) < (3 * N * d)))).to(dtype)  # reads outside Wqkv are 0
-    f4 = fc_weight.reshape(1, 1, 1, 1, 9, (3 * N))  # fc[r, t_2]: the whole tensor
-    f5 = dep_conv_weight[o, r, (u_1_tap + 1 - R).clamp(0, 3 - 1), (u_2_tap + 1 - R).clamp(0, 3 - 1)]  # Wdep[o, r, -R + u_1_tap + 1, -R + u_2_tap + 1]
-    f5 = f5 * (((0 <= (u_1_tap + 1 - R)) & ((u_1_tap + 1 - R) < 3)) & ((0 <= (u_2_tap + 1 - R)) & ((u_2_tap + 1 - R) < 3))).to(dtype)  # reads outside Wdep are 0
-    f1 = torch.einsum('abcdef,abcdef,abcdef,abcdef,abcdef,abcdef->abcd', _as_grid(((0 <= (u_1_tap + 1 - R)) & ((u_1_tap + 1 - R) <= 2)).to(dtype), 6, dtype, device), _as_grid(((0 <= (u_2_tap + 1 - R)) & ((u_2_tap + 1 - R) <= 2)).to(dtype), 6, dtype, device), _as_grid(f2, 6, dtype, device), _as_grid(f3, 6, dtype, device), _as_grid(f4, 6, dtype, device), _as_grid(f5, 6, dtype, device))
+    f6 = dep_conv_weight[o, r, (u_1_tap + 1 - R).clamp(0, 3 - 1), (u_2_tap + 1 - R).clamp(0, 3 - 1)]  # Wdep[o, r, -R + u_1_tap + 1, -R + u_2_tap + 1]
+    f6 = f6 * (((0 <= (u_1_tap + 1 - R)) & ((u_1_tap + 1 - R) < 3)) & ((0 <= (u_2_tap + 1 - R)) & ((u_2_tap + 1 - R) < 3))).to(dtype)  # reads outside Wdep are 0
+    f1 = torch.einsum('abcdef,abcdef,abcdef,abcdef,abcdef,abcdef->abcd', _as_grid(((0 <= (u_1_tap + 1 - R)) & ((u_1_tap + 1 - R) <= 2)).to(dtype), 6, dtype, device), _as_grid(((0 <= (u_2_tap + 1 - R)) & ((u_2_tap + 1 - R) <= 2)).to(dtype), 6, dtype, device), _as_grid(f2, 6, dtype, device), _as_grid(f4, 6, dtype, device), _as_grid(f5, 6, dtype, device), _as_grid(f6, 6, dtype, device))
     f1 = f1.unsqueeze(4)
     f1 = f1.unsqueeze(5)
-    f6 = _as_grid(f1, 6, dtype, device)
-    f6 = f6.reshape(f6.shape[:4])
-    y = y + _part_conv(x, f6.expand(((N * d), C, ((2 * R) + 1), ((2 * R) + 1))), (((2 * R) + 1), ((2 * R) + 1)), (s, s), (1, 1), (R, R), L_out)
+    f7 = _as_grid(f1, 6, dtype, device)
+    f7 = f7.reshape(f7.shape[:4])
+    y = y + _part_conv(x, f7.expand(((N * d), C, ((2 * R) + 1), ((2 * R) + 1))), (((2 * R) + 1), ((2 * R) + 1)), (s, s), (1, 1), (R, R), L_out)
     beta1 = qkv_bias[(2 * N * d):(3 * N * d),].reshape(1, (N * d), 1, 1, 1, 1, 1, 1)  # bqkv[2*N*d + o]: a view (proved inside bqkv)
     beta2 = rate1.reshape(1, 1, 1, 1, 1, 1, 1, 1)  # rate1[0]: the whole tensor
     a_4 = torch.arange(3, device=device).view(1, 1, 1, 1, 1, -1, 1, 1)
@@ -395,20 +393,18 @@ def _generic(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_we
     j = torch.arange((((W - 1) // s) + 1), device=device).view(1, 1, 1, -1, 1, 1, 1, 1)
     beta4 = rate2.reshape(1, 1, 1, 1, 1, 1, 1, 1)  # rate2[0]: the whole tensor
     beta5 = dep_conv_weight.permute(0, 2, 3, 1).reshape(1, (N * d), 1, 1, 3, 3, 9, 1)  # Wdep[o, r_2, a_3, a_4]: the whole tensor
-    t = torch.arange((3 * N), device=device).view(1, 1, 1, 1, 1, 1, 1, -1)
-    o = torch.arange((N * d), device=device).view(1, -1, 1, 1, 1, 1, 1, 1)
-    beta7 = qkv_bias[((t * d) + (o // N)).clamp(0, (3 * N * d) - 1)]  # bqkv[d*t + floor(o/N)]
-    beta7 = beta7 * (((0 <= ((t * d) + (o // N))) & (((t * d) + (o // N)) < (3 * N * d)))).to(dtype)  # reads outside bqkv are 0
-    beta8 = fc_weight.reshape(1, 1, 1, 1, 1, 1, 9, (3 * N))  # fc[r_2, t]: the whole tensor
-    beta6 = torch.einsum('abcdefgh,abcdefgh->abcdefg', _as_grid(beta7, 8, dtype, device), _as_grid(beta8, 8, dtype, device))
+    beta7 = qkv_bias[:(3 * N * d),].unflatten(0, ((3 * N), d)).permute(1, 0).reshape(1, d, 1, 1, 1, 1, 1, 1, (3 * N))  # bqkv[d*t + o_digit1]: a view (proved inside bqkv)
+    beta8 = beta7.expand(-1, d, N, -1, -1, -1, -1, -1, -1).flatten(1, 2)  # bqkv[d*t + floor(o/N)]: over digits (o = o_digit0 + N·o_digit1), a view broadcast and merged, no gather
+    beta9 = fc_weight.reshape(1, 1, 1, 1, 1, 1, 9, (3 * N))  # fc[r_2, t]: the whole tensor
+    beta6 = torch.einsum('abcdefgh,abcdefgh->abcdefg', _as_grid(beta8, 8, dtype, device), _as_grid(beta9, 8, dtype, device))
     beta6 = beta6.unsqueeze(7)
     beta3 = torch.einsum('abcdefgh,abcdefgh,abcdefgh,abcdefgh,abcdefgh->abcdh', _as_grid(((0 <= (a_3 + (i * s) - 1)) & ((a_3 + (i * s) - 1) <= (H - 1))).to(dtype), 8, dtype, device), _as_grid(((0 <= (a_4 + (j * s) - 1)) & ((a_4 + (j * s) - 1) <= (W - 1))).to(dtype), 8, dtype, device), _as_grid(beta4, 8, dtype, device), _as_grid(beta5, 8, dtype, device), _as_grid(beta6, 8, dtype, device))
     beta3 = beta3.unsqueeze(4)
     beta3 = beta3.unsqueeze(5)
     beta3 = beta3.unsqueeze(6)
-    beta9 = _as_grid(((beta1 * beta2) + beta3), 8, dtype, device)
-    beta9 = beta9.reshape(beta9.shape[:4])
-    y = y + beta9
+    beta10 = _as_grid(((beta1 * beta2) + beta3), 8, dtype, device)
+    beta10 = beta10.reshape(beta10.shape[:4])
+    y = y + beta10
     return y
 
 

@@ -309,11 +309,7 @@ def _kernel_tensor(x, weight, bias, *, G, C_g, O_g, K, s, P, L_out):
     L_in = x.shape[2]
     dtype, device = x.dtype, x.device
     u = torch.arange(K, device=device).view(1, 1, 1, 1, 1, 1, -1)
-    g = torch.arange(G, device=device).view(1, -1, 1, 1, 1, 1, 1)
-    o_in_group = torch.arange(O_g, device=device).view(1, 1, -1, 1, 1, 1, 1)
-    c_in_group = torch.arange(C_g, device=device).view(1, 1, 1, -1, 1, 1, 1)
-    k2 = weight[((g * O_g) + o_in_group).clamp(0, (G * O_g) - 1), ((g * C_g) + c_in_group - (C_g * (((g * O_g) + o_in_group) // O_g))).clamp(0, C_g - 1), u]  # W[O_g*g + o_in_group, C_g*g - C_g*floor((O_g*g + o_in_group)/O_g) + c_in_group, u]
-    k2 = k2 * (((0 <= ((g * O_g) + o_in_group)) & (((g * O_g) + o_in_group) < (G * O_g))) & ((0 <= ((g * C_g) + c_in_group - (C_g * (((g * O_g) + o_in_group) // O_g)))) & (((g * C_g) + c_in_group - (C_g * (((g * O_g) + o_in_group) // O_g))) < C_g))).to(dtype)  # reads outside W are 0
+    k2 = weight[:(G * O_g), :C_g, :K].unflatten(0, (G, O_g)).reshape(1, G, O_g, C_g, 1, 1, K)  # W[O_g*g + o_in_group, c_in_group, u]: a view (proved inside W)
     i = torch.arange((((L_in + (2 * P) - K) // s) + 1), device=device).view(1, 1, 1, 1, 1, -1, 1)
     u_tap = torch.arange(K, device=device).view(1, 1, 1, 1, -1, 1, 1)
     k1 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid(k2, 7, dtype, device), _as_grid(((L_in - torch.as_tensor((torch.as_tensor(((i * s) + u - P), device=device).abs() + 1 - L_in), device=device).abs() - 1) == ((i * s) + u_tap - P)).to(dtype), 7, dtype, device))

@@ -279,18 +279,14 @@ def _kernel_tensor(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_
     d2_5 = d2_5.reshape(d2_5.shape[:3])
     def_qry = d2_5.expand((B, (G * N_kv * d), L))
     # logit: attention logits: scaled dot product of the query at token i and the key at token m (query head h reads key head ⌊h/G⌋) (computed once, on its own grid)
-    e = torch.arange(d, device=device).view(1, 1, 1, 1, -1)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1)
-    h = torch.arange((G * N_kv), device=device).view(1, -1, 1, 1, 1)
-    m = torch.arange(L, device=device).view(1, 1, 1, -1, 1)
-    d3_2 = def_key[b, ((d * (h // G)) + e).clamp(0, (N_kv * d) - 1), m]  # key[b, d*floor(h/G) + e, m]
-    d3_2 = d3_2 * (((0 <= ((d * (h // G)) + e)) & (((d * (h // G)) + e) < (N_kv * d)))).to(dtype)  # reads outside key are 0
-    d3_3 = def_qry[:B, :(G * N_kv * d), :L].unflatten(1, ((G * N_kv), d)).permute(0, 1, 3, 2).reshape(B, (G * N_kv), L, 1, d)  # qry[b, d*h + e, i]: a view (proved inside qry)
-    d3_1 = torch.einsum('abcde,abcde->abcd', ((d ** (-1 / 2)) * _as_grid(d3_2, 5, dtype, device)), _as_grid(d3_3, 5, dtype, device))
+    d3_2 = def_key[:B, :(N_kv * d), :L].unflatten(1, (N_kv, d)).permute(0, 1, 3, 2).reshape(B, N_kv, 1, 1, L, d)  # key[b, d*h_digit1 + e, m]: a view (proved inside key)
+    d3_3 = d3_2.expand(-1, N_kv, G, -1, -1, -1).flatten(1, 2)  # key[b, d*floor(h/G) + e, m]: over digits (h = h_digit0 + G·h_digit1), a view broadcast and merged, no gather
+    d3_4 = def_qry[:B, :(G * N_kv * d), :L].unflatten(1, ((G * N_kv), d)).permute(0, 1, 3, 2).reshape(B, (G * N_kv), L, 1, d)  # qry[b, d*h + e, i]: a view (proved inside qry)
+    d3_1 = torch.einsum('abcde,abcde->abcd', ((d ** (-1 / 2)) * _as_grid(d3_3, 5, dtype, device)), _as_grid(d3_4, 5, dtype, device))
     d3_1 = d3_1.unsqueeze(4)
-    d3_4 = _as_grid(d3_1, 5, dtype, device)
-    d3_4 = d3_4.reshape(d3_4.shape[:4])
-    def_logit = d3_4.expand((B, (G * N_kv), L, L))
+    d3_5 = _as_grid(d3_1, 5, dtype, device)
+    d3_5 = d3_5.reshape(d3_5.shape[:4])
+    def_logit = d3_5.expand((B, (G * N_kv), L, L))
     # masked_softmax_logit: softmax of logit over its window axes (stable: max subtracted), masked: −∞ where the guard is 0 (computed once, on its own grid)
     m = torch.arange(L, device=device).view(1, 1, 1, -1)
     i = torch.arange(L, device=device).view(1, 1, -1, 1)
@@ -316,12 +312,10 @@ def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
     kernel = kernel.unsqueeze(3)
     dtype, device = x.dtype, x.device
     # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
-    o = torch.arange((G * N_kv * d), device=device).view(-1, 1)
-    c_3 = torch.arange((G * N_kv * d), device=device).view(1, -1)
-    m1 = v_weight[((d * ((o // d) // G)) + o - (d * (o // d))).clamp(0, (N_kv * d) - 1), c_3]  # WV[d*floor(floor(o/d)/G) - d*floor(o/d) + o, c_3]
-    m1 = m1 * (((0 <= ((d * ((o // d) // G)) + o - (d * (o // d)))) & (((d * ((o // d) // G)) + o - (d * (o // d))) < (N_kv * d)))).to(dtype)  # reads outside WV are 0
-    m2 = _as_grid(m1, 2, dtype, device)
-    v = F.conv1d(x, m2.expand((G * N_kv * d), (G * N_kv * d)).reshape(((G * N_kv * d), (G * N_kv * d)) + (1,) * 1))
+    m1 = v_weight[:(N_kv * d), :(G * N_kv * d)].unflatten(0, (N_kv, d)).reshape(N_kv, 1, d, (G * N_kv * d))  # WV[d*o_digit2 + o_digit0, c_3]: a view (proved inside WV)
+    m2 = m1.expand(N_kv, G, d, -1).flatten(0, 2)  # WV[d*floor(floor(o/d)/G) - d*floor(o/d) + o, c_3]: over digits (o = o_digit0 + d·o_digit1 + G*d·o_digit2), a view broadcast and merged, no gather
+    m3 = _as_grid(m2, 2, dtype, device)
+    v = F.conv1d(x, m3.expand((G * N_kv * d), (G * N_kv * d)).reshape(((G * N_kv * d), (G * N_kv * d)) + (1,) * 1))
     # kernel axes: b, kernel group, o', c', u…, p…
     y = _rt.evolution_aggregate(_key(), v.contiguous(), kernel, (B, N_kv, G, d, L))
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z
@@ -330,15 +324,14 @@ def _kernels(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
     y = torch.matmul(post2.expand((G * N_kv * d), (G * N_kv * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     dtype, device = x.dtype, x.device
     beta1 = out_bias.reshape(1, (G * N_kv * d), 1, 1)  # bO[o]: the whole tensor
-    c_4 = torch.arange((G * N_kv * d), device=device).view(1, 1, 1, -1)
-    beta3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
-    beta3 = beta3 * (((0 <= (c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d)))) & ((c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))) < (N_kv * d)))).to(dtype)  # reads outside bV are 0
-    beta4 = out_weight.reshape(1, (G * N_kv * d), 1, (G * N_kv * d))  # WO[o, c_4]: the whole tensor
-    beta2 = torch.einsum('abcd,abcd->abc', _as_grid(beta3, 4, dtype, device), _as_grid(beta4, 4, dtype, device))
+    beta3 = v_bias[:(N_kv * d),].unflatten(0, (N_kv, d)).reshape(1, 1, 1, N_kv, 1, d)  # bV[c_4_digit0 + c_4_digit2*d]: a view (proved inside bV)
+    beta4 = beta3.expand(-1, -1, -1, N_kv, G, d).flatten(3, 5)  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]: over digits (c_4 = c_4_digit0 + d·c_4_digit1 + G*d·c_4_digit2), a view broadcast and merged, no gather
+    beta5 = out_weight.reshape(1, (G * N_kv * d), 1, (G * N_kv * d))  # WO[o, c_4]: the whole tensor
+    beta2 = torch.einsum('abcd,abcd->abc', _as_grid(beta4, 4, dtype, device), _as_grid(beta5, 4, dtype, device))
     beta2 = beta2.unsqueeze(3)
-    beta5 = _as_grid((beta1 + beta2), 4, dtype, device)
-    beta5 = beta5.reshape(beta5.shape[:3])
-    y = y + beta5
+    beta6 = _as_grid((beta1 + beta2), 4, dtype, device)
+    beta6 = beta6.reshape(beta6.shape[:3])
+    y = y + beta6
     return y
 
 
@@ -367,18 +360,17 @@ def _sdpa(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, o
     y = y.transpose(1, 2).flatten(2)   # (batch, position, channel)
     # β depends on the output channel alone: a vector added on the tokens by the output projection
     ob1 = out_bias.reshape((G * N_kv * d), 1)  # bO[o]: the whole tensor
-    c_4 = torch.arange((G * N_kv * d), device=device).view(1, -1)
-    ob3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
-    ob3 = ob3 * (((0 <= (c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d)))) & ((c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))) < (N_kv * d)))).to(dtype)  # reads outside bV are 0
-    ob4 = out_weight  # WO[o, c_4]: the whole tensor
-    ob2 = torch.einsum('ab,ab->a', _as_grid(ob3, 2, dtype, device), _as_grid(ob4, 2, dtype, device))
+    ob3 = v_bias[:(N_kv * d),].unflatten(0, (N_kv, d)).reshape(1, N_kv, 1, d)  # bV[c_4_digit0 + c_4_digit2*d]: a view (proved inside bV)
+    ob4 = ob3.expand(-1, N_kv, G, d).flatten(1, 3)  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]: over digits (c_4 = c_4_digit0 + d·c_4_digit1 + G*d·c_4_digit2), a view broadcast and merged, no gather
+    ob5 = out_weight  # WO[o, c_4]: the whole tensor
+    ob2 = torch.einsum('ab,ab->a', _as_grid(ob4, 2, dtype, device), _as_grid(ob5, 2, dtype, device))
     ob2 = ob2.unsqueeze(1)
-    ob5 = _as_grid((ob1 + ob2), 2, dtype, device)
-    ob5 = ob5.reshape(ob5.shape[:1])
+    ob6 = _as_grid((ob1 + ob2), 2, dtype, device)
+    ob6 = ob6.reshape(ob6.shape[:1])
     # K̂ = Σ_c' P(o, c')·R: the aggregation above used R (output channel c'); now y = P·z, on the tokens
     post1 = out_weight  # WO[o, c_2]: the whole tensor
     post2 = _as_grid(post1, 2, dtype, device)
-    y = F.linear(y, post2.expand((G * N_kv * d), (G * N_kv * d)), ob5.expand((G * N_kv * d)))
+    y = F.linear(y, post2.expand((G * N_kv * d), (G * N_kv * d)), ob6.expand((G * N_kv * d)))
     y = y.transpose(1, 2).unflatten(2, L_out)   # channels first (a view)
     return y
 
@@ -389,12 +381,10 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
     L = x.shape[2]
     dtype, device = x.dtype, x.device
     # K̂ = M(o, c)·S: the channel map first, v = M·x (a 1×1 map; zero padding of x is zero padding of v)
-    o = torch.arange((G * N_kv * d), device=device).view(-1, 1)
-    c_3 = torch.arange((G * N_kv * d), device=device).view(1, -1)
-    m1 = v_weight[((d * ((o // d) // G)) + o - (d * (o // d))).clamp(0, (N_kv * d) - 1), c_3]  # WV[d*floor(floor(o/d)/G) - d*floor(o/d) + o, c_3]
-    m1 = m1 * (((0 <= ((d * ((o // d) // G)) + o - (d * (o // d)))) & (((d * ((o // d) // G)) + o - (d * (o // d))) < (N_kv * d)))).to(dtype)  # reads outside WV are 0
-    m2 = _as_grid(m1, 2, dtype, device)
-    v = F.conv1d(x, m2.expand((G * N_kv * d), (G * N_kv * d)).reshape(((G * N_kv * d), (G * N_kv * d)) + (1,) * 1))
+    m1 = v_weight[:(N_kv * d), :(G * N_kv * d)].unflatten(0, (N_kv, d)).reshape(N_kv, 1, d, (G * N_kv * d))  # WV[d*o_digit2 + o_digit0, c_3]: a view (proved inside WV)
+    m2 = m1.expand(N_kv, G, d, -1).flatten(0, 2)  # WV[d*floor(floor(o/d)/G) - d*floor(o/d) + o, c_3]: over digits (o = o_digit0 + d·o_digit1 + G*d·o_digit2), a view broadcast and merged, no gather
+    m3 = _as_grid(m2, 2, dtype, device)
+    v = F.conv1d(x, m3.expand((G * N_kv * d), (G * N_kv * d)).reshape(((G * N_kv * d), (G * N_kv * d)) + (1,) * 1))
     xc = v
     # windows[b, c, p…, u…] = x̃[b, c, s·p + δ·u − P]: zero padding (negative values crop), unfold, dilation
     pad = []
@@ -420,15 +410,14 @@ def _generic(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight
     post2 = _as_grid(post1, 2, dtype, device)
     y = torch.matmul(post2.expand((G * N_kv * d), (G * N_kv * d)), y.flatten(2)).unflatten(2, y.shape[2:])
     beta1 = out_bias.reshape(1, (G * N_kv * d), 1, 1)  # bO[o]: the whole tensor
-    c_4 = torch.arange((G * N_kv * d), device=device).view(1, 1, 1, -1)
-    beta3 = v_bias[(c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))).clamp(0, (N_kv * d) - 1)]  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]
-    beta3 = beta3 * (((0 <= (c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d)))) & ((c_4 + (d * ((c_4 // d) // G)) - (d * (c_4 // d))) < (N_kv * d)))).to(dtype)  # reads outside bV are 0
-    beta4 = out_weight.reshape(1, (G * N_kv * d), 1, (G * N_kv * d))  # WO[o, c_4]: the whole tensor
-    beta2 = torch.einsum('abcd,abcd->abc', _as_grid(beta3, 4, dtype, device), _as_grid(beta4, 4, dtype, device))
+    beta3 = v_bias[:(N_kv * d),].unflatten(0, (N_kv, d)).reshape(1, 1, 1, N_kv, 1, d)  # bV[c_4_digit0 + c_4_digit2*d]: a view (proved inside bV)
+    beta4 = beta3.expand(-1, -1, -1, N_kv, G, d).flatten(3, 5)  # bV[c_4 + d*floor(floor(c_4/d)/G) - d*floor(c_4/d)]: over digits (c_4 = c_4_digit0 + d·c_4_digit1 + G*d·c_4_digit2), a view broadcast and merged, no gather
+    beta5 = out_weight.reshape(1, (G * N_kv * d), 1, (G * N_kv * d))  # WO[o, c_4]: the whole tensor
+    beta2 = torch.einsum('abcd,abcd->abc', _as_grid(beta4, 4, dtype, device), _as_grid(beta5, 4, dtype, device))
     beta2 = beta2.unsqueeze(3)
-    beta5 = _as_grid((beta1 + beta2), 4, dtype, device)
-    beta5 = beta5.reshape(beta5.shape[:3])
-    y = y + beta5
+    beta6 = _as_grid((beta1 + beta2), 4, dtype, device)
+    beta6 = beta6.reshape(beta6.shape[:3])
+    y = y + beta6
     return y
 
 

@@ -24,6 +24,7 @@ from ..ir.pyname import py_name  # noqa: F401  (re-exported: the generators name
 from ..ir.symbols import InRange
 from ..proof.symbolic import nonnegative
 from ..facts.taps import drop_true_brackets, map_mode
+from .digits import decompose, split_floors, weights as _weights
 
 
 _GLOBALS = {"F", "torch", "math", "_as_grid", "_pad_axes", "_unfold"}   # module-level names a program's code reads
@@ -342,6 +343,8 @@ class GridCompiler:
             self.views.add(tmp)
             return tmp
         view = self._view_read(e, ref, shape, sym_shape)
+        if view is None and e.has(sp.floor):
+            view = self._digit_read(e, ref, shape, sym_shape)
         if view is not None:
             return view
         parts, masks = [], []
@@ -549,6 +552,62 @@ class GridCompiler:
         self.whole[tmp] = (text, at)
         if not flips:
             self.views.add(tmp)
+        return tmp
+
+    def _interval(self, i):
+        """(low, high) of ``i`` over the variables' ranges where it is affine with positive coefficients, else None."""
+        aff = self._affine(i)
+        if aff is None:
+            return None
+        const, coef = aff
+        return const, sp.expand(const + sum((m * (self.ranges[v][1] - 1) for v, m in coef.items()), sp.Integer(0)))
+
+    def _digit_read(self, e: sp.Indexed, ref: str, shape, sym_shape) -> str | None:
+        """A read through ⌊·/D⌋ as a view (:mod:`.digits`): each ⌊(D·A + R)/D⌋ with 0 ≤ R < D proved is A, and a
+        variable v read through ⌊v/D⌋ is split into its mixed-radix digits, each an axis of its own; the read, affine
+        over them, is a view (:meth:`_view_read`), broadcast over the digits it does not read and merged back into
+        v's axis (a copy where it broadcasts, never a gather or a mask). None where the rewritten read is no view."""
+        idx = [split_floors(i, self._interval) for i in e.indices]
+        extents = {v: self.ranges[v][1] for v in self.axes if v in self.ranges and self.ranges[v][0] == 0}
+        taken = {str(s) for s in set(self.axes) | set(self.sizes) | set(self.ranges)}
+        found = decompose(idx, extents, lambda v, k: f"{v}_digit{k}")
+        if found is None:   # the floors split away, or none a digit can take
+            if any(n.has(sp.floor) for n in idx):
+                return None
+            return self._view_read(sp.Indexed(e.base, *idx), ref, shape, sym_shape)
+        idx, digits = found
+        if any(str(r) in taken for rs in digits.values() for r, _ in rs):
+            return None
+        grid = [r for v in self.axes for r in ([r for r, _ in digits[v]] if v in digits else [v])]
+        saved = self.axes, self.rank
+        for rs in digits.values():
+            for r, n in rs:
+                self.ranges[r] = (sp.Integer(0), n, self._expr(n))
+        self.axes, self.rank = tuple(grid), len(grid)
+        try:
+            view = self._view_read(sp.Indexed(e.base, *idx), ref, shape, sym_shape)
+        finally:
+            self.axes, self.rank = saved
+            for r in grid:
+                if r not in self.axes:
+                    self.ranges.pop(r, None)
+        if view is None:
+            return None
+        self.whole.pop(view, None)   # on the digits' grid: no whole tensor or view of this grid
+        self.views.discard(view)
+        read = set().union(*(sp.sympify(i).free_symbols for i in idx))
+        spread = {v for v, rs in digits.items() if read & {r for r, _ in rs}}   # v's axis is a whole one
+        sizes = [self._expr(n) if v in spread else "-1" for v in self.axes for _, n in digits.get(v, [(v, None)])]
+        text = view if all(n == "-1" for n in sizes) else f"{view}.expand({', '.join(sizes)})"
+        for v in reversed(self.axes):
+            if v in digits:
+                first = grid.index(digits[v][0][0])
+                text += f".flatten({first}, {first + len(digits[v]) - 1})"
+        split = "; ".join(f"{v} = " + " + ".join(str(r) if w == 1 else f"{w}·{r}" for r, w in zip(
+            [r for r, _ in reversed(digits[v])], _weights(digits[v]))) for v in sorted(digits, key=str))
+        tmp = self._tmp()
+        self.prog.statements.append(f"{tmp} = {text}  # {e}: over digits ({split}), a view broadcast and merged, "
+                                    f"no gather")
         return tmp
 
     def _reversed(self, i):
