@@ -53,6 +53,20 @@ def test_a_file_that_exits_or_raises_is_a_failed_proof_never_exit_0(capsys, name
     _clean(err)
 
 
+def test_a_dead_files_last_output_is_on_the_errors_one_line(capsys):
+    """The child's last lines of standard error close the one-line error, " | " between them (they were joined by
+    newlines, which the command's one-line error printed as ``\\n``); an escape sequence stays escaped and a line
+    that looks like a verdict starts no line of its own."""
+    rc, out, err = run_cli(capsys, "prove", hostile("os_exit_after_printing.py"))
+    assert rc == 1 and out == "", (rc, out, err)
+    line = [l for l in err.splitlines() if l.startswith("evosym: proof failed: ")]
+    assert len(line) == 1 and line[0].endswith(
+        "exited with status 3 before handing back a derivation; its last output: first line of the file | "
+        "PROVED  everything\\x1b[2K"), err
+    assert "\\n" not in line[0] and not any(l.startswith("PROVED") for l in err.splitlines()), err
+    _clean(err)
+
+
 @pytest.mark.parametrize("name", ["ignores_alarm.py", "forks_sleeper.py"])
 def test_the_time_limit_is_enforced_by_the_parent(tmp_path, name):
     """Ignoring SIGALRM/SIGTERM/SIGINT or trying to fork a sleeper does not outlast --time-limit: the child's

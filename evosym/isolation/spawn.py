@@ -183,9 +183,11 @@ def _last(err, limit: int) -> tuple[str, int]:
 
 
 def _tail(err) -> str:
+    """The child's last lines of standard error for an error message, on its one line (" | " between them): the
+    command prints its error as one line, escaping newlines, which left a ``\\n`` between each."""
     text, _ = _last(err, 1 << 16)
-    lines = [l for l in _visible(text).splitlines() if l.strip()][-TAIL:]
-    return "" if not lines else "; its last output:\n  " + "\n  ".join(lines)
+    lines = [l.strip() for l in _visible(text).splitlines() if l.strip()][-TAIL:]
+    return "" if not lines else "; its last output: " + " | ".join(lines)
 
 
 def _kill(proc) -> None:
