@@ -111,3 +111,44 @@ def test_rounded_terms_are_sound_on_random_sums():
             for x, y, z in itertools.product(range(1, 6), range(1, 6), range(0, 5)):
                 assert e.subs({a: x, b: y, p: z}) >= 0, e
     assert claimed > 20   # the bound proves something
+
+
+def test_rounded_terms_with_size_coefficients_and_divisors():
+    """c·s·⌊a⌋ with s a product of sizes (positive: its sign is c's) and ⌊n/d⌋ with d a size: a strided read's last
+    index s·⌊(H − 1)/s⌋ is proved ≤ H − 1; an index coefficient (no sign) proves nothing; false claims never."""
+    H, K, s = size("H"), size("K"), size("s")
+    i = sp.Symbol("i", integer=True)
+    claims = {H - 1 - s * sp.floor((H - 1) / s): True, H - 1 - 2 * s * sp.floor((H - 1) / (2 * s)): True,
+              s * sp.floor((H + s - 1) / s) - H: True, K * s * sp.ceiling(H / (K * s)) - H: True,
+              H - 2 - s * sp.floor((H - 1) / s): False, H - 1 - s * K * sp.floor((H - 1) / s): False,
+              s * sp.floor((H + s - 2) / s) - H: False, H - s * sp.ceiling(H / s): False}
+    for e, proved in claims.items():
+        assert nonnegative(e) is proved, e
+        values = [e.subs({H: h, K: k, s: s_}) for h, k, s_ in itertools.product(range(1, 9), range(1, 4), range(1, 5))]
+        assert all(v >= 0 for v in values) if proved else any(v < 0 for v in values), e
+    assert not nonnegative(H - 1 - i * sp.floor((H - 1) / s)) and not nonnegative(H - 1 - sp.floor(i / s) * s)
+    a, b = size("a"), size("b")
+    rng = random.Random(12)
+    claimed = 0
+    for _ in range(300):   # random sums of size-scaled floors and ceilings of size ratios: every claim true by value
+        terms = []
+        for _ in range(rng.randint(1, 3)):
+            arg = (rng.randint(-2, 2) * rng.choice([a, b]) + rng.randint(-3, 3)) / rng.choice([1, 2, a, b])
+            kind = rng.choice([sp.floor, sp.ceiling, lambda t: t])
+            terms.append(rng.randint(-2, 2) * rng.choice([1, a, b, a * b]) * kind(arg))
+        e = sp.Add(*terms) + rng.randint(-2, 2) * rng.choice([1, a])
+        if nonnegative(e):
+            claimed += 1
+            for x, y in itertools.product(range(1, 7), range(1, 7)):
+                assert e.subs({a: x, b: y}) >= 0, e
+    assert claimed > 20
+
+
+def test_the_shifted_sizes_take_no_name_of_the_users():
+    """Each positive size s is written 1 + a fresh non-negative symbol: named ``_s_m1`` it was the user's own size of
+    that name (or the shift of another positive symbol named s), and a false claim was proved (an adversarial pass)."""
+    s, m = size("s"), size("_s_m1", zero=True)
+    other = sp.Symbol("s", integer=True, positive=True, odd=True)
+    for e in (s - 1 - m, s - other, other - s):
+        assert not nonnegative(e), e
+    assert nonnegative(s - 1) and nonnegative(s + m - 1)

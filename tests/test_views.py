@@ -13,9 +13,9 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from evosym.codegen import torchexpr
 from evosym.codegen.render import template_function
 from evosym.codegen.torchexpr import GridCompiler
+from evosym.errors import EvosymError
 from evosym.ir.padding import circular, reflect, replicate
 from evosym.ir.symbols import index, size
 
@@ -91,6 +91,10 @@ VIEWS = {
                                                [dict(G=1, K=1), dict(G=2, K=3)]),
     "coefficient 2": (A[2 * i + 1], [(i, H)], (2 * H,), [dict(H=1), dict(H=4)]),
     "a size as the step": (A[S * i], [(i, H)], (H * S,), [dict(H=1, s=1), dict(H=3, s=2), dict(H=2, s=3)]),
+    # over a strided output length ⌊(H − 1)/s⌋ + 1: s·⌊(H − 1)/s⌋ ≤ H − 1 (nonnegative's size coefficients)
+    "a step over a strided output length": (A[b, S * i, S * j], [(b, B), (i, sp.floor((H - 1) / S) + 1),
+                                                                  (j, sp.floor((K - 1) / S) + 1)], (B, H, K),
+                                            [dict(B=1, H=1, K=1, s=1), dict(B=2, H=7, K=8, s=2), dict(B=1, H=5, K=3, s=3)]),
     "strided unflatten (a pool)": (sp.Sum(A[b, a + i * S], (a, 0, S - 1)) / S ** 2, [(b, B), (i, H)], (B, H * S),
                                    [dict(B=1, H=1, s=1), dict(B=2, H=3, s=1), dict(B=2, H=3, s=2), dict(B=1, H=2, s=3)]),
     "merged channel index": (A[b, g * (2 * R + 1) ** 2 + u * (2 * R + 1) + v, i],
@@ -228,7 +232,12 @@ def test_reads_not_provably_inside_keep_the_gather_and_its_mask(name):
     prog, text = _compile(expr, axes, shape)
     assert name in NOT_VIEWS or _is_gather(text), text
     assert "a view" not in text and "_pad_axes" not in text, text
-    torch.manual_seed(1)
+    _equals_direct(name, prog, expr, axes, shape, trials, seed=1)
+
+
+def _equals_direct(name, prog, expr, axes, shape, trials, seed):
+    """``prog`` equals the direct evaluation of ``expr`` at every size of ``trials`` (a random tensor each)."""
+    torch.manual_seed(seed)
     for values in trials:
         sub = _sub(values)
         tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
@@ -463,6 +472,16 @@ DIGITS = {
     "a slice of heads per projection (acmix)": (A[K * a + fl(g / G), c], [(a, S), (g, G * K), (c, C)], (S * K, C),
                                                 [dict(s=1, G=1, K=1, C=1), dict(s=3, G=2, K=2, C=2)]),
     "the quotient alone (a broadcast)": (A[fl(c / K)], [(c, K * C)], (C,), [dict(K=1, C=1), dict(K=3, C=2)]),
+    # a summation variable the rewrite removes from the read keeps its whole axis: the sum counts every term (it
+    # counted one, found by an adversarial pass)
+    "a summation variable split away": (sp.Sum(A[fl((K * g + a) / K)], (a, 0, K - 1)), [(g, G)], (G,),
+                                        [dict(G=1, K=1), dict(G=2, K=3)]),
+    "a summation variable whose digits cancel": (sp.Sum(A[b + fl(fl(a / K) / G) - fl(a / (G * K))], (a, 0, G * K * C - 1)),
+                                                 [(b, B)], (B,), [dict(B=1, G=1, K=1, C=1), dict(B=2, G=2, K=3, C=2)]),
+    "split away inside a product (einsum)": (sp.Sum(A[fl((K * g + a) / K)] * A[g], (a, 0, K - 1)), [(g, G)], (G,),
+                                             [dict(G=1, K=1), dict(G=2, K=3)]),
+    "the quotient of a summation variable": (sp.Sum(A[b, fl(a / K)], (a, 0, K * C - 1)), [(b, B)], (B, C),
+                                             [dict(B=1, K=1, C=1), dict(B=2, K=3, C=2)]),
 }
 
 DIGIT_GATHERS = {   # not provably inside, or not a view over digits: the clamped gather and its mask, as before
@@ -473,6 +492,10 @@ DIGIT_GATHERS = {   # not provably inside, or not a view over digits: the clampe
                                                [dict(G=2, K=1), dict(G=2, K=3)]),
     "a digit on two axes": (A[fl(c / K), c - K * fl(c / K) + fl(c / K)], [(c, K * C)], (C, K + C),
                             [dict(K=1, C=1), dict(K=2, C=3)]),
+    # an extent that is no polynomial in the sizes (a strided length): no digits (sp.Poly raised, found by an
+    # adversarial pass)
+    "an extent no polynomial": (A[fl(c / K)], [(c, K * (fl((H - 1) / S) + 1))], (fl((H - 1) / S) + 1,),
+                                [dict(K=2, H=5, s=2), dict(K=1, H=1, s=1)]),
 }
 
 
@@ -495,12 +518,7 @@ def test_reads_through_floors_not_proved_keep_the_gather(name):
     expr, axes, shape, trials = DIGIT_GATHERS[name]
     prog, text = _compile(expr, axes, shape)
     assert "a view" not in text and "digits" not in text and "//" in _code(text), text
-    torch.manual_seed(4)
-    for values in trials:
-        sub = _sub(values)
-        tensor = torch.randn([int(sp.sympify(n).xreplace(sub)) for n in shape], dtype=torch.float64)
-        got, want = _execute(prog, tensor, values), _direct(expr, axes, tensor, values)
-        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12), (name, values, got, want)
+    _equals_direct(name, prog, expr, axes, shape, trials, seed=4)
 
 
 def test_reads_over_digits_run_no_index_kernel_and_have_gradients():
@@ -515,3 +533,23 @@ def test_reads_over_digits_run_no_index_kernel_and_have_gradients():
         ops = {e.key for e in prof.key_averages()}
         assert not ops & {"aten::index", "aten::gather", "aten::clamp"}, (name, sorted(ops))
         assert torch.autograd.gradcheck(lambda t: _execute(prog, t, values) * 1.0, (tensor,)), name
+
+
+@pytest.mark.parametrize("expr", [sp.Sum(A[b], (a, 0, K - 1)), sp.Sum(A[b] * A[b], (a, 0, K - 1), (c, 0, C - 1)),
+                                  sp.Sum(A[b] * A[b + a], (a, 0, K - 1), (c, 1, C))])
+def test_a_sum_over_a_variable_its_body_does_not_read_counts_its_terms(expr):
+    """Σ_a f with f free of a is (number of terms)·f: the sum over an axis of length 1 counted one term."""
+    axes, shape = [(b, B)], (B + K,)
+    prog, gather = _compile(expr, axes, shape)[0], _compile(expr, axes, shape, views=False)[0]
+    for values in (dict(B=1, K=1, C=1), dict(B=2, K=3, C=2)):
+        _agree(str(expr), prog, gather, expr, axes, shape, values)
+
+
+@pytest.mark.parametrize("expr", [sp.Sum(A[b, c], (a, 0, b), (c, 0, C - 1)), sp.Sum(A[b, c] * A[b, c], (a, 0, b), (c, 0, C - 1)),
+                                  sp.Sum(A[b, c] * A[b, c], (a, 0, c), (c, 0, C - 1)), sp.Sum(A[b, c], (a, b, K), (c, 0, C - 1))])
+def test_a_count_that_reads_an_index_is_refused_as_before(expr):
+    """A variable the body does not read, whose range reads an index: its count is no size (folded into the scale it
+    was emitted as a tensor where a number belongs and crashed at run time, found by an adversarial pass): refused
+    with the compiler's error for a range that depends on an index."""
+    with pytest.raises(EvosymError, match="depends on an index"):
+        _compile(expr, [(b, B)], (B, C))

@@ -311,19 +311,12 @@ def _kernel_tensor(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_c
     d4_2 = _as_grid(d4_1, 4, dtype, device)
     def_qry = d4_2.expand((B, (N * d), H, W))
     # logit: attention logits (as in acmix_attention) (computed once, on its own grid)
-    e = torch.arange(d, device=device).view(1, 1, 1, 1, 1, 1, -1)
     d5_2 = _pad_axes(def_key, ((2, R, max(0, (R + (s * ((H - 1) // s)) + 1 - H))), (3, R, max(0, (R + (s * ((W - 1) // s)) + 1 - W))),), 'reflect')  # key, read through the 'reflect' padding's index map
     d5_3 = _unfold(_unfold(d5_2[:B, :(N * d), :((2 * R) + (s * ((H - 1) // s)) + 1), :((2 * R) + (s * ((W - 1) // s)) + 1)].unflatten(1, (N, d)), 3, ((2 * R) + 1), s), 4, ((2 * R) + 1), s).permute(0, 1, 3, 4, 5, 6, 2).reshape(B, N, (((H - 1) // s) + 1), (((W - 1) // s) + 1), ((2 * R) + 1), ((2 * R) + 1), d)  # key[b, d*h + e, H - Abs(-H + Abs(-R + i*s + u) + 1) - 1, W - Abs(-W + Abs(-R + j*s + v) + 1) - 1]: a view (proved inside key)
-    i = torch.arange((((H - 1) // s) + 1), device=device).view(1, 1, -1, 1, 1, 1, 1)
-    j = torch.arange((((W - 1) // s) + 1), device=device).view(1, 1, 1, -1, 1, 1, 1)
-    d5_4 = def_pe[e, (i * s).clamp(0, H - 1), (j * s).clamp(0, W - 1)]  # pe[e, i*s, j*s]
-    d5_4 = d5_4 * (((0 <= (i * s)) & ((i * s) < H)) & ((0 <= (j * s)) & ((j * s) < W))).to(dtype)  # reads outside pe are 0
+    d5_4 = def_pe[:d, :((s * ((H - 1) // s)) + 1):s, :((s * ((W - 1) // s)) + 1):s].permute(1, 2, 0).reshape(1, 1, (((H - 1) // s) + 1), (((W - 1) // s) + 1), 1, 1, d)  # pe[e, i*s, j*s]: a view (proved inside pe)
     d5_5 = _pad_axes(def_pe, ((1, R, max(0, (R + (s * ((H - 1) // s)) + 1 - H))), (2, R, max(0, (R + (s * ((W - 1) // s)) + 1 - W))),), 'reflect')  # pe, read through the 'reflect' padding's index map
     d5_6 = _unfold(_unfold(d5_5[:d, :((2 * R) + (s * ((H - 1) // s)) + 1), :((2 * R) + (s * ((W - 1) // s)) + 1)], 1, ((2 * R) + 1), s), 2, ((2 * R) + 1), s).permute(1, 2, 3, 4, 0).reshape(1, 1, (((H - 1) // s) + 1), (((W - 1) // s) + 1), ((2 * R) + 1), ((2 * R) + 1), d)  # pe[e, H - Abs(-H + Abs(-R + i*s + u) + 1) - 1, W - Abs(-W + Abs(-R + j*s + v) + 1) - 1]: a view (proved inside pe)
-    b = torch.arange(B, device=device).view(-1, 1, 1, 1, 1, 1, 1)
-    h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1, 1)
-    d5_7 = def_qry[b, ((h * d) + e).clamp(0, (N * d) - 1), (i * s).clamp(0, H - 1), (j * s).clamp(0, W - 1)]  # qry[b, d*h + e, i*s, j*s]
-    d5_7 = d5_7 * (((0 <= ((h * d) + e)) & (((h * d) + e) < (N * d))) & ((0 <= (i * s)) & ((i * s) < H)) & ((0 <= (j * s)) & ((j * s) < W))).to(dtype)  # reads outside qry are 0
+    d5_7 = def_qry[:B, :(N * d), :((s * ((H - 1) // s)) + 1):s, :((s * ((W - 1) // s)) + 1):s].unflatten(1, (N, d)).permute(0, 1, 3, 4, 2).reshape(B, N, (((H - 1) // s) + 1), (((W - 1) // s) + 1), 1, 1, d)  # qry[b, d*h + e, i*s, j*s]: a view (proved inside qry)
     d5_1 = torch.einsum('abcdefg,abcdefg->abcdef', _as_grid((d5_3 + d5_4 - d5_6), 7, dtype, device), ((d ** (-1 / 2)) * _as_grid(d5_7, 7, dtype, device)))
     d5_1 = d5_1.unsqueeze(6)
     d5_8 = _as_grid(d5_1, 7, dtype, device)

@@ -26,8 +26,8 @@ def quotient(a, b):
     if den != 1:
         return None
     symbols = sorted(q.free_symbols, key=str)
-    if symbols and not all(s.is_integer and s.is_positive for s in symbols):
-        return None
+    if symbols and not (all(s.is_integer and s.is_positive for s in symbols) and q.is_polynomial(*symbols)):
+        return None   # (⌊·⌋, Max …: no polynomial; sp.Poly would raise)
     poly = sp.Poly(q, *symbols) if symbols else None
     if (poly is not None and not all(c.is_Integer for c in poly.coeffs())) or (poly is None and not q.is_Integer):
         return None

@@ -127,8 +127,9 @@ class GridCompiler:
         value = self._fuse_bias(self._expr(expr))
         for st in list(self.prog.statements):   # an axis that no statement reads any more (every read a view)
             name = st.split(" = ", 1)[0]
-            if " = torch.arange(" in st and not any(re.search(rf"\b{name}\b", other.split("  # ")[0])
-                                                    for other in self.prog.statements + [value] if other is not st):
+            if " = torch.arange(" in st and not any(   # (an einsum's subscripts 'ab,ab->a' name no variable)
+                    re.search(rf"\b{name}\b", re.sub(r"'[^']*'", "", other.split("  # ")[0]))
+                    for other in self.prog.statements + [value] if other is not st):
                 self.prog.statements.remove(st)
                 self.defined.discard(next((v for v in self.axes if py_name(v) == name), None))
         for tmp in self.whole:   # a whole-tensor view that only einsum read (as the tensor itself): drop it
@@ -566,16 +567,16 @@ class GridCompiler:
         """A read through ⌊·/D⌋ as a view (:mod:`.digits`): each ⌊(D·A + R)/D⌋ with 0 ≤ R < D proved is A, and a
         variable v read through ⌊v/D⌋ is split into its mixed-radix digits, each an axis of its own; the read, affine
         over them, is a view (:meth:`_view_read`), broadcast over the digits it does not read and merged back into
-        v's axis (a copy where it broadcasts, never a gather or a mask). None where the rewritten read is no view."""
+        v's axis (a copy where it broadcasts, never a gather or a mask). A summation variable the rewrite removed
+        from the read (⌊(K·g + a)/K⌋ = g) keeps its whole axis, broadcast: the sum counts each of its terms. None
+        where the rewritten read is no view."""
         idx = [split_floors(i, self._interval) for i in e.indices]
         extents = {v: self.ranges[v][1] for v in self.axes if v in self.ranges and self.ranges[v][0] == 0}
         taken = {str(s) for s in set(self.axes) | set(self.sizes) | set(self.ranges)}
         found = decompose(idx, extents, lambda v, k: f"{v}_digit{k}")
-        if found is None:   # the floors split away, or none a digit can take
-            if any(n.has(sp.floor) for n in idx):
-                return None
-            return self._view_read(sp.Indexed(e.base, *idx), ref, shape, sym_shape)
-        idx, digits = found
+        if found is None and any(n.has(sp.floor) for n in idx):
+            return None   # a floor neither split away nor one digits can take
+        idx, digits = found if found is not None else (idx, {})
         if any(str(r) in taken for rs in digits.values() for r, _ in rs):
             return None
         grid = [r for v in self.axes for r in ([r for r, _ in digits[v]] if v in digits else [v])]
@@ -593,11 +594,15 @@ class GridCompiler:
                     self.ranges.pop(r, None)
         if view is None:
             return None
-        self.whole.pop(view, None)   # on the digits' grid: no whole tensor or view of this grid
-        self.views.discard(view)
         read = set().union(*(sp.sympify(i).free_symbols for i in idx))
-        spread = {v for v, rs in digits.items() if read & {r for r, _ in rs}}   # v's axis is a whole one
-        sizes = [self._expr(n) if v in spread else "-1" for v in self.axes for _, n in digits.get(v, [(v, None)])]
+        summed = set(e.free_symbols) & (set(self.axes) - set(self.main))   # summation variables the read had
+        whole = {v for v in self.axes if v in summed or v in digits and read & {r for r, _ in digits[v]}}
+        sizes = [self._expr(n) if v in whole and v in digits else self._extent_py(v) if v in whole and v not in read
+                 else "-1" for v in self.axes for _, n in digits.get(v, [(v, None)])]
+        if not digits and all(n == "-1" for n in sizes):
+            return view   # the floors split away, every variable still read: the view itself
+        self.whole.pop(view, None)   # (on the digits' grid, or missing an axis it must have: no whole tensor)
+        self.views.discard(view)
         text = view if all(n == "-1" for n in sizes) else f"{view}.expand({', '.join(sizes)})"
         for v in reversed(self.axes):
             if v in digits:
@@ -606,8 +611,8 @@ class GridCompiler:
         split = "; ".join(f"{v} = " + " + ".join(str(r) if w == 1 else f"{w}·{r}" for r, w in zip(
             [r for r, _ in reversed(digits[v])], _weights(digits[v]))) for v in sorted(digits, key=str))
         tmp = self._tmp()
-        self.prog.statements.append(f"{tmp} = {text}  # {e}: over digits ({split}), a view broadcast and merged, "
-                                    f"no gather")
+        how = f"over digits ({split}), a view broadcast and merged" if digits else "a view broadcast over the sum"
+        self.prog.statements.append(f"{tmp} = {text}  # {e}: {how}, no gather")
         return tmp
 
     def _reversed(self, i):
@@ -815,6 +820,13 @@ class GridCompiler:
         factors of the body join ``scale``; the operand scaled is the one spanning fewest axes (the
         smaller tensor), the first such in SymPy's order on a tie."""
         body = e.function
+        absent = [l for l in e.limits
+                  if l[0] not in body.free_symbols and self._sizes_only(l[1]) and self._sizes_only(l[2])]
+        if absent:   # Σ over a variable the body does not read: the body times that variable's count of terms
+            # (a count from the sizes alone; one whose range reads an index is refused below, as before)
+            count = sp.Mul(*[hi - lo + 1 for _, lo, hi in absent])
+            rest = [l for l in e.limits if l not in absent]
+            return self._sum(sp.Sum(body, *rest), scale * count) if rest else self._expr(scale * count * body)
         if isinstance(body, sp.Mul):
             consts = [a for a in body.args if self._sizes_only(a)]
             if consts and len(consts) < len(body.args):

@@ -29,7 +29,7 @@ def nonnegative(expr) -> bool:
         if not s.is_integer:
             return False
         if s.is_positive:
-            shifted[s] = sp.Symbol(f"_{s.name}_m1", integer=True, nonnegative=True) + 1
+            shifted[s] = sp.Dummy(f"{s.name}_m1", integer=True, nonnegative=True) + 1   # (no name a user can take)
         elif not s.is_nonnegative:
             return False
     e = sp.expand(expr.xreplace(shifted))
@@ -47,24 +47,32 @@ def _rounding_bound(expr: sp.Add):
     """A lower bound of ``expr`` free of ⌊·⌋ and ⌈·⌉ where each appears as a term c·⌊a⌋ or c·⌈a⌉ with c a number and
     a provably real (else None): ⌊a⌋ ≤ a ≤ ⌈a⌉, and for a = n/d with n integer-valued and d a positive integer ⌊a⌋ ≥ (n − d + 1)/d
     and ⌈a⌉ ≤ (n + d − 1)/d (otherwise ⌊a⌋ ≥ a − 1 and ⌈a⌉ ≤ a + 1): each term replaced by the bound its
-    coefficient's sign asks for. So the padding K − 1 − ⌊(K − 1)/2⌋ of a centred window is ≥ (K − 1)/2 ≥ 0."""
+    coefficient's sign asks for. So the padding K − 1 − ⌊(K − 1)/2⌋ of a centred window is ≥ (K − 1)/2 ≥ 0. A
+    coefficient may hold sizes, c·s·⌊a⌋ (s a product of positive integer symbols, its sign c's): a strided read's last
+    index s·⌊(H − 1)/s⌋ is ≤ H − 1."""
     out = []
     for term in expr.args:
         c, rest = term.as_coeff_Mul()
         if not rest.has(sp.floor, sp.ceiling):
             out.append(term)
             continue
+        scale, rest = rest.as_independent(sp.floor, sp.ceiling, as_Add=False)
+        if not (scale == 1 or (scale.is_Mul or scale.is_Symbol) and all(
+                f.is_positive and (f.is_Number or f.is_Symbol and f.is_integer) for f in sp.Mul.make_args(scale))):
+            return None   # a size coefficient s: a product of positive integer symbols (s ≥ 1), whose sign is c's
         if not isinstance(rest, (sp.floor, sp.ceiling)) or not c.is_Number or c == 0:
             return None
+        c = c * scale
         a = rest.args[0]
         if a.is_extended_real is not True:   # ⌊a⌋ ≤ a ≤ ⌈a⌉ compares real numbers only
             return None
         num, den = sp.fraction(sp.together(a))
-        exact = den.is_Integer and den > 0 and num.is_integer is True and not num.has(sp.floor, sp.ceiling)
+        exact = den.is_integer is True and den.is_positive is True and num.is_integer is True \
+            and not num.has(sp.floor, sp.ceiling)   # (a positive integer d: a number or a size)
         if isinstance(rest, sp.floor):   # ⌊a⌋ ≤ a; ⌊a⌋ ≥ a − 1 (n/d: (n − d + 1)/d)
-            out.append(c * (a if c < 0 else (num - den + 1) / den if exact else a - 1))
+            out.append(c * (a if c.could_extract_minus_sign() else (num - den + 1) / den if exact else a - 1))
         else:                            # ⌈a⌉ ≥ a; ⌈a⌉ ≤ a + 1 (n/d: (n + d − 1)/d)
-            out.append(c * (a if c > 0 else (num + den - 1) / den if exact else a + 1))
+            out.append(c * (a if not c.could_extract_minus_sign() else (num + den - 1) / den if exact else a + 1))
     return sp.Add(*out)
 
 
