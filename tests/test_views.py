@@ -553,3 +553,15 @@ def test_a_count_that_reads_an_index_is_refused_as_before(expr):
     with the compiler's error for a range that depends on an index."""
     with pytest.raises(EvosymError, match="depends on an index"):
         _compile(expr, [(b, B)], (B, C))
+
+
+@pytest.mark.parametrize("expr", [sp.Sum(A[b, a], (a, 0, K - 1)) * sp.Sum(A[b, a], (a, 0, C - 1)),
+                                  sp.Sum(sp.Sum(A[b, a], (a, 0, C - 1)) * A[b, a], (a, 0, K - 1)),
+                                  sp.Sum(A[b, a], (a, 0, K - 1)) + sp.Sum(A[b, a] * A[b, a], (a, 0, C - 1))])
+def test_two_sums_over_one_variable_name_have_an_axis_each(expr):
+    """Σ_a A[a]·Σ_a A[a] over different ranges, or one inside the other: they shared one axis, and the second sum
+    read what the first had computed (a wrong value, found by an adversarial pass); each sum is renamed apart."""
+    axes, shape = [(b, B)], (B, K + C)
+    prog, gather = _compile(expr, axes, shape)[0], _compile(expr, axes, shape, views=False)[0]
+    for values in (dict(B=1, K=1, C=1), dict(B=2, K=3, C=2), dict(B=2, K=1, C=3)):
+        _agree(str(expr), prog, gather, expr, axes, shape, values)

@@ -61,6 +61,42 @@ def _bound(code: str) -> str:
     return f"lambda {', '.join(f'{n}={n}' for n in names)}: {code}" if names else f"lambda: {code}"
 
 
+def _distinct_sums(expr, main):
+    """``expr`` with each summation variable renamed apart from the grid axes and from every other sum's: one axis per
+    sum. Two sums over one variable (Σ_a A[a]·Σ_a B[a], one inside the other) shared an axis, and the second read
+    what was computed for the first (a wrong value, found by an adversarial pass). The first sum over a name keeps
+    it (the code of every expression without such a clash is unchanged), and a sum met again whole is the same sum
+    (computed once)."""
+    sums = [n for n in sp.preorder_traversal(expr) if isinstance(n, sp.Sum)]
+    names = {str(s) for s in expr.free_symbols | set(main)} | {str(l[0]) for n in sums for l in n.limits}
+    used, done = set(main), {}
+
+    def fresh(v):
+        k = 1
+        while f"{v.name}_{k}" in names:
+            k += 1
+        names.add(f"{v.name}_{k}")
+        return sp.Symbol(f"{v.name}_{k}", **v.assumptions0)
+
+    def walk(e):
+        if isinstance(e, sp.Sum):
+            if e in done:
+                return done[e]
+            given, renames = e, {v: fresh(v) for v, _, _ in e.limits if v in used}
+            if renames:
+                e = sp.Sum(e.function.xreplace(renames),
+                           *[(renames.get(v, v), lo.xreplace(renames), hi.xreplace(renames)) for v, lo, hi in e.limits])
+            used.update(v for v, _, _ in e.limits)
+            body = walk(e.function)
+            done[given] = e if body == e.function else sp.Sum(body, *e.limits)
+            return done[given]
+        if e.is_Atom or not e.args or isinstance(e, sp.Indexed) and not e.has(sp.Sum):
+            return e
+        args = [walk(a) for a in e.args]
+        return e if all(a is b for a, b in zip(args, e.args)) else e.func(*args)
+    return walk(expr) if sums else expr
+
+
 @dataclass
 class Program:
     """Statements computing an expression on a grid; ``result`` names the final tensor."""
@@ -108,6 +144,7 @@ class GridCompiler:
 
     def compile(self, expr: sp.Expr) -> Program:
         expr = drop_true_brackets(sp.sympify(expr), {v: (0, n - 1) for v, n in self.bounds.items()})
+        expr = _distinct_sums(expr, self.main)
         bound = sorted({l[0] for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum) for l in s.limits}, key=str)
         self.axes = self.main + tuple(bound)
         self.rank = len(self.axes)
