@@ -17,7 +17,7 @@ from evosym.codegen.render import template_function
 from evosym.codegen.torchexpr import GridCompiler
 from evosym.errors import EvosymError
 from evosym.ir.padding import circular, reflect, replicate
-from evosym.ir.symbols import index, size
+from evosym.ir.symbols import InRange, index, size
 
 
 B, C, H, K, G, S, R = (size(n) for n in ("B", "C", "H", "K", "G", "s", "R"))
@@ -565,3 +565,28 @@ def test_two_sums_over_one_variable_name_have_an_axis_each(expr):
     prog, gather = _compile(expr, axes, shape)[0], _compile(expr, axes, shape, views=False)[0]
     for values in (dict(B=1, K=1, C=1), dict(B=2, K=3, C=2), dict(B=2, K=1, C=3)):
         _agree(str(expr), prog, gather, expr, axes, shape, values)
+
+
+def test_sum_variables_are_renamed_apart_from_every_name_the_program_holds():
+    """Found by an adversarial pass on the renaming: a bracket on a summation variable named as a grid axis was judged
+    by the axis's range and dropped (a wrong value); a limit repeating an inner limit's variable (SymPy merges
+    Σ_a Σ_a f into one Sum) crashed at run time; a renamed variable took the Python name of a size the expression
+    does not mention; a free index named as a summation variable raised KeyError."""
+    run = lambda expr, axes, shape, t, values, **kw: _execute(_compile(expr, axes, shape, **kw)[0], t, values)
+    t = torch.randn(8, dtype=torch.float64)
+    got = run(sp.Sum(A[i] * InRange(i, 0, H - 1), (i, 0, 2 * H - 1)), [(i, H)], (2 * H,), t[:6], dict(H=3))
+    assert torch.allclose(got, t[:3].sum().expand(3))   # Σ_{i<H} A[i], whatever the grid's i
+    merged = sp.Sum(sp.Sum(A[a], (a, 0, C - 1)), (a, 0, K - 1))
+    assert len(merged.limits) == 2
+    assert torch.allclose(run(merged, [(b, B)], (C,), t[:3], dict(B=1, C=3, K=2)), 2 * t[:3].sum())
+    a_1 = size("a_1")
+    SIZES[a_1] = "a_1"
+    try:
+        expr = sp.Sum(A[a], (a, 0, K - 1)) * sp.Sum(A[a + b], (a, 0, K - 1))
+        for views in (True, False):
+            got = run(expr, [(b, B)], (K + B + a_1,), t[:7], dict(B=2, K=2, a_1=3), views=views)
+            assert torch.allclose(got, t[:2].sum() * torch.stack([t[0:2].sum(), t[1:3].sum()])), views
+    finally:
+        del SIZES[a_1]
+    with pytest.raises(EvosymError, match="size c has no value"):
+        _compile(A[c] * sp.Sum(A[c], (c, 0, C - 1)), [(g, G)], (G + C,))

@@ -61,31 +61,43 @@ def _bound(code: str) -> str:
     return f"lambda {', '.join(f'{n}={n}' for n in names)}: {code}" if names else f"lambda: {code}"
 
 
-def _distinct_sums(expr, main):
-    """``expr`` with each summation variable renamed apart from the grid axes and from every other sum's: one axis per
-    sum. Two sums over one variable (Σ_a A[a]·Σ_a B[a], one inside the other) shared an axis, and the second read
-    what was computed for the first (a wrong value, found by an adversarial pass). The first sum over a name keeps
-    it (the code of every expression without such a clash is unchanged), and a sum met again whole is the same sum
-    (computed once)."""
+def _distinct_sums(expr, main, taken=()):
+    """``expr`` with each summation variable renamed apart from the grid axes, the expression's free symbols, the
+    names in ``taken`` (the program's sizes, lengths and tensors: an axis is a Python variable of its name) and every
+    other sum's: one axis per sum. Two sums over one variable (Σ_a A[a]·Σ_a B[a], one inside the other) shared an
+    axis, and the second read what was computed for the first (a wrong value, found by an adversarial pass); a limit
+    repeating an inner limit's variable (SymPy's Sum(f, (a, 0, C − 1), (a, 0, K − 1)): the inner one binds f) gets a
+    variable of its own, which f does not read. The first sum over a name keeps it (the code of every expression
+    without such a clash is unchanged), and a sum met again whole is the same sum (computed once)."""
     sums = [n for n in sp.preorder_traversal(expr) if isinstance(n, sp.Sum)]
-    names = {str(s) for s in expr.free_symbols | set(main)} | {str(l[0]) for n in sums for l in n.limits}
-    used, done = set(main), {}
+    if not sums:
+        return expr
+    names = {str(s) for s in expr.free_symbols | set(main)} | {str(l[0]) for n in sums for l in n.limits} | set(taken)
+    used, done = set(main) | expr.free_symbols, {}
 
     def fresh(v):
         k = 1
-        while f"{v.name}_{k}" in names:
+        while f"{v.name}_{k}" in names or py_name(sp.Symbol(f"{v.name}_{k}")) in names:
             k += 1
-        names.add(f"{v.name}_{k}")
+        names.update((f"{v.name}_{k}", py_name(sp.Symbol(f"{v.name}_{k}"))))
         return sp.Symbol(f"{v.name}_{k}", **v.assumptions0)
 
     def walk(e):
         if isinstance(e, sp.Sum):
             if e in done:
                 return done[e]
-            given, renames = e, {v: fresh(v) for v, _, _ in e.limits if v in used}
-            if renames:
+            given, renames, limits, here = e, {}, [], set()
+            for v, lo, hi in e.limits:
+                if v in here:   # a repeat: bound by nothing in the body (the inner limit binds it), counted alone
+                    limits.append((fresh(v), lo, hi))
+                    continue
+                here.add(v)
+                if v in used:
+                    renames[v] = fresh(v)
+                limits.append((renames.get(v, v), lo, hi))
+            if renames or len(here) < len(limits):
                 e = sp.Sum(e.function.xreplace(renames),
-                           *[(renames.get(v, v), lo.xreplace(renames), hi.xreplace(renames)) for v, lo, hi in e.limits])
+                           *[(w, lo.xreplace(renames), hi.xreplace(renames)) for w, lo, hi in limits])
             used.update(v for v, _, _ in e.limits)
             body = walk(e.function)
             done[given] = e if body == e.function else sp.Sum(body, *e.limits)
@@ -94,7 +106,7 @@ def _distinct_sums(expr, main):
             return e
         args = [walk(a) for a in e.args]
         return e if all(a is b for a, b in zip(args, e.args)) else e.func(*args)
-    return walk(expr) if sums else expr
+    return walk(expr)
 
 
 @dataclass
@@ -143,8 +155,11 @@ class GridCompiler:
         return self._expr(sp.sympify(expr))
 
     def compile(self, expr: sp.Expr) -> Program:
-        expr = drop_true_brackets(sp.sympify(expr), {v: (0, n - 1) for v, n in self.bounds.items()})
-        expr = _distinct_sums(expr, self.main)
+        # summation variables apart first: a bracket on one named as a grid axis is not judged by the axis's range
+        texts = [*map(str, self.sizes), *self.sizes.values(), *map(str, self.extent.values()),
+                 *(str(t) for ref, shape, _ in self.tensors.values() for t in (ref, *shape))]
+        expr = _distinct_sums(sp.sympify(expr), self.main, {w for t in texts for w in re.findall(r"[A-Za-z_]\w*", t)})
+        expr = drop_true_brackets(expr, {v: (0, n - 1) for v, n in self.bounds.items()})
         bound = sorted({l[0] for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum) for l in s.limits}, key=str)
         self.axes = self.main + tuple(bound)
         self.rank = len(self.axes)
