@@ -173,7 +173,8 @@ def test_one_key_value_channel_trains_under_inductor(path):
     (evosym.codegen.digits). Compiled output and gradients equal eager's."""
     sizes = dict(G=2, N_kv=1, d=1)
     from evosym.coverage.modules import generated
-    plan, _, op = _module("gqa_attention")
+    cp = catalogue.checked("gqa_attention")
+    plan, op = make_plan(cp), cp.operator
     module = generated("gqa_attention")   # (the committed module: torch.compile imports it by its name)
     fn, body = getattr(module, plan.func_name), Path(module.__file__).read_text()
     assert "//" not in body.split("def _sdpa(")[1] and "digits" in body

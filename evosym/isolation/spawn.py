@@ -183,8 +183,8 @@ def _last(err, limit: int) -> tuple[str, int]:
 
 
 def _tail(err) -> str:
-    """The child's last lines of standard error for an error message, on its one line (" | " between them): the
-    command prints its error as one line, escaping newlines, which left a ``\\n`` between each."""
+    """The child's last lines of standard error for an error message, on that message's one line (" | " between
+    them): the command prints an error as one line, so a newline in it would show as an escape."""
     text, _ = _last(err, 1 << 16)
     lines = [l.strip() for l in _visible(text).splitlines() if l.strip()][-TAIL:]
     return "" if not lines else "; its last output: " + " | ".join(lines)
