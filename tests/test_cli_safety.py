@@ -569,14 +569,29 @@ def test_a_candidate_that_exits_or_raises_never_passes(tmp_path, monkeypatch, ca
     assert 'failures="1"' in junit.read_text() if rc == 1 else not junit.exists() or 'failures="1"' in junit.read_text()
 
 
-def test_a_candidate_that_ends_the_process_leaves_a_failing_junit_report(tmp_path):
-    """os._exit(0) in the candidate ends the process with status 0 before any verdict (it runs in the checking
-    process, as the user's own code): the JUnit file written before the candidate is imported says no verdict, a
-    failure."""
-    (tmp_path / "cand.py").write_text("import os\nos._exit(0)\n")
-    r = run_module("check", "--candidate", "cand:x", "avg_pool2d", *SIZES, "--junit", "j.xml", cwd=tmp_path, timeout=300)
-    text = (tmp_path / "j.xml").read_text()
-    assert r.returncode == 0 and 'failures="1"' in text and "no verdict: the check did not finish" in text
+FORWARD = "import torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n        {}\nx = M()\n"
+
+
+@pytest.mark.parametrize("body, rc, words", [
+    ("import os\nos._exit(0)\n", 2, "cannot load cand:x: the candidate's process: it exited with status 0"),
+    ("def x():\n    import os\n    os._exit(0)\n", 2, "cannot load cand:x: the candidate's process: it exited with "
+     "status 0"),
+    (FORWARD.format("import os; os._exit(0)"), 1, "the candidate raised CandidateGone: the candidate's process: it "
+     "exited with status 0"),
+    (FORWARD.format("import os, signal; os.kill(os.getpid(), signal.SIGKILL)"), 1, "the candidate raised "
+     "CandidateGone: the candidate's process: it was killed by SIGKILL"),
+], ids=["at-import", "in-factory", "in-forward", "killed-in-forward"])
+def test_a_candidate_that_ends_its_process_never_passes(tmp_path, monkeypatch, capsys, body, rc, words):
+    """os._exit(0) in the candidate ended the checking process with status 0 before any verdict, when the candidate
+    ran in it (the JUnit file written first said no verdict). The candidate now runs in a process of its own: its end
+    is the check's failure, exit 2 where it could not be loaded, NOT EQUIVALENT (exit 1) in its forward; the JUnit
+    file says failure either way."""
+    (tmp_path / "cand.py").write_text(body)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "check", "--candidate", "cand:x", "avg_pool2d", *SIZES, "--junit", "j.xml")
+    assert code == rc and words in (out + err), (code, out, err)
+    assert 'failures="1"' in (tmp_path / "j.xml").read_text()
+    assert "cand" not in sys.modules
 
 
 def test_standard_output_cut_short_by_a_file_size_limit_is_an_error(tmp_path):

@@ -300,47 +300,6 @@ def _generated(name: str, args):
         return None
 
 
-def _candidate(spec: str):
-    """Import MODULE:ATTR; call it when it is a factory (not a module or a tensor function's class)."""
-    import importlib
-    import os
-
-    import torch
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise EvosymError(f"--candidate takes MODULE:ATTR, e.g. my_pkg.layers:make_conv, not {spec!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:   # the user's module: any error (a SyntaxError, a sys.exit) is theirs, said
-        raise EvosymError(f"--candidate: cannot import {module_name}: {_raised(exc)}") from None
-    try:
-        obj = getattr(module, attr)
-    except AttributeError:
-        raise EvosymError(f"--candidate: {module_name} has no {attr!r}") from None
-    if isinstance(obj, type) or (callable(obj) and not isinstance(obj, torch.nn.Module)):
-        try:
-            obj = obj()
-        except KeyboardInterrupt:
-            raise
-        except TypeError as exc:
-            raise EvosymError(f"--candidate: {spec} must be a module or a function of no arguments that returns "
-                              f"one ({exc})") from None
-        except BaseException as exc:
-            raise EvosymError(f"--candidate: calling {spec} raised {_raised(exc)}") from None
-    return obj
-
-
-def _raised(exc: BaseException) -> str:
-    """An exception of the user's code, in words (a sys.exit says so: it never ends the check with its status)."""
-    if isinstance(exc, SystemExit):
-        return f"SystemExit: sys.exit({exc.code!r}) was called (the check has no verdict then: it fails)"
-    return f"{type(exc).__name__}: {escaped(str(exc))}"
-
-
 def _candidate_files(spec: str) -> list[str]:
     """The source files --candidate MODULE:ATTR names (the module and its packages' __init__) and the modules the
     module's own text imports, found on the import path without running them: outputs never overwrite them. (The
@@ -417,7 +376,10 @@ def _check_candidate(args) -> int:
     import torch
 
     # everything the verdict depends on is bound before the candidate's module is imported or constructed
-    from ..testing.equivalence import Report, assert_equivalent
+    from ..testing.equivalence import Report, assert_equivalent, input_names
+    from ..testing.load import raised
+    from ..isolation.libc import not_dumpable
+    from ..testing.remote import CandidateGone, RemoteCandidate
     from ..testing.setup import proven
     from .junit import candidate_suite, xml
     if args.all or not args.name:
@@ -432,19 +394,28 @@ def _check_candidate(args) -> int:
     weights = _weight_map(args.weights)
     trials, dtypes = 4, (torch.float64, torch.float32)
     planned = trials * len(dtypes)
-    proven(args.name)
+    p = proven(args.name)
     verdict.placeholder(planned)   # a failing report first: a candidate that ends the process leaves no pass behind
-    candidate = _candidate(args.candidate)
+    not_dumpable()   # (the candidate's process is this user's: it may not read this one's memory)
+    try:   # the candidate runs in a process of its own: it never sees the operator's values nor the harness
+        candidate = RemoteCandidate(args.candidate, p, input_names(p.operator, p.plan), [os.getcwd()] + sys.path,
+                                    args.seed)
+    except CandidateGone as exc:   # (it ended its process as it was imported or built: a usage error, as a raise)
+        raise EvosymError(f"--candidate: cannot load {escaped(args.candidate)}: {exc}") from None
     try:
         report = assert_equivalent(candidate, args.name, sizes=sizes or None, weights=weights or None, seed=args.seed,
                                    trials=trials, dtypes=dtypes, gradients=args.gradients)
     except AssertionError as exc:
-        return verdict(planned, f"NOT EQUIVALENT  {escaped(args.candidate)} vs {escaped(args.name)}\n{exc}", failure=str(exc))
+        report, failure = None, str(exc)
     except (KeyboardInterrupt, EvosymError):   # (the harness's refusal of the sizes or weights: a usage error)
         raise
-    except BaseException as exc:   # (a sys.exit in the candidate's forward: never the check's exit status)
-        why = f"the candidate raised {_raised(exc)}"
-        return verdict(planned, f"NOT EQUIVALENT  {escaped(args.candidate)} vs {escaped(args.name)}\n{why}", failure=why)
+    except BaseException as exc:   # (its process ended or fell silent: never a verdict)
+        report, failure = None, f"the candidate raised {raised(exc)}"
+    finally:
+        candidate.close()   # (before anything is written: the verdict is the last word)
+    if report is None:
+        return verdict(planned, f"NOT EQUIVALENT  {escaped(args.candidate)} vs {escaped(args.name)}\n{failure}",
+                       failure=failure)
     done = report.trials if type(report) is Report and type(report.trials) is list else []
     if len(done) != planned or not all(type(t) is tuple and len(t) == 3 and isinstance(t[2], float) and math.isfinite(t[2])
                                         for t in done):

@@ -11,6 +11,7 @@ import sys
 
 _NO_NEW_PRIVS = 38   # prctl options
 _PDEATHSIG = 1
+_DUMPABLE = 4
 
 
 @functools.cache
@@ -46,3 +47,11 @@ def die_with_parent(parent: int) -> None:
         prctl(lib, _PDEATHSIG, 9)   # SIGKILL
     if os.getppid() != parent:
         os._exit(3)
+
+
+def not_dumpable() -> None:
+    """No process of this user may attach to this one or read its memory any more (``ptrace``, ``/proc/PID/mem``;
+    root may): what it computes stays its own while a process it does not trust runs beside it. Nothing off Linux."""
+    lib = libc()
+    if lib is not None:
+        prctl(lib, _DUMPABLE, 0)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import select
 import shutil
 import subprocess
 import tempfile
@@ -24,26 +23,33 @@ import torch
 
 from ..errors import EvosymError
 from . import frames
+from .channel import Channel, ChannelFailed
 from .imports import protect_recorded
-from .spawn import _forward, _how, _kill, _ready, _tail, _visible, start
+from .spawn import _forward, _kill, _ready, _visible, start
 
 CALL_LIMIT = 600.0   # seconds one call may take
 STARTUP = 120.0      # seconds the process may take to import evosym and load the file
 REPLY_FACTOR, REPLY_BYTES = 16, 1 << 26   # a reply's arrays: at most 16× the request's bytes, + 64 MiB
 
 
-class ReferenceFailed(EvosymError):
+class ReferenceFailed(ChannelFailed):
     """The reference process did not answer (it raised, died, or ran out of time); the message says which."""
 
 
-class References:
+class References(Channel):
     """The references of the operator file ``source``, whose proved operator has the identity ``digest``."""
 
+    failure = ReferenceFailed
+
+    @property
+    def limit(self) -> float:
+        return CALL_LIMIT
+
     def __init__(self, source: str, digest: str):
+        super().__init__()
         self.source, self.digest = source, digest
-        self.proc = self.err = self.scratch = None
+        self.scratch = None
         self.broken: str | None = None
-        self._buf = b""
 
     # the references, called as the operator's own ---------------------------------------------------------------
     def numpy(self, arrays: dict, sizes: dict) -> np.ndarray:
@@ -110,55 +116,6 @@ class References:
                    "the file defines another operator than the one proved (edited since?)")
             self.broken = f"{self.source}: the reference process: {why}"
             raise ReferenceFailed(self.broken)
-
-    def _send(self, data: bytes, deadline: float) -> None:
-        fd = self.proc.stdin.fileno()
-        view = memoryview(data)
-        while view:
-            _, ready, _ = select.select([], [fd], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise ReferenceFailed(f"it did not take its input within {CALL_LIMIT:g} s")
-            try:
-                view = view[os.write(fd, view[:1 << 20]):]
-            except BrokenPipeError:
-                raise ReferenceFailed(self._gone()) from None
-
-    def _receive(self, deadline: float, limit: int = 0):
-        head = frames.header(self._line(deadline))
-        lay = frames.layout(head, limit)
-        return head, frames.arrays(lay, lambda n: self._exact(n, deadline))
-
-    def _line(self, deadline: float) -> bytes:
-        while b"\n" not in self._buf:
-            if len(self._buf) > frames.MAX_HEADER:
-                raise frames.FrameError("a header line longer than the protocol's")
-            self._more(deadline)
-        line, self._buf = self._buf.split(b"\n", 1)
-        return line
-
-    def _exact(self, n: int, deadline: float) -> bytes:
-        chunks, have = [self._buf[:n]], min(n, len(self._buf))
-        self._buf = self._buf[n:]
-        while have < n:
-            self._more(deadline, n - have)
-            chunks.append(self._buf[:n - have])
-            have += len(chunks[-1])
-            self._buf = self._buf[len(chunks[-1]):]
-        return b"".join(chunks)
-
-    def _more(self, deadline: float, want: int = 1 << 16) -> None:
-        fd = self.proc.stdout.fileno()
-        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            raise ReferenceFailed(f"it did not answer within {CALL_LIMIT:g} s (killed)")
-        chunk = os.read(fd, min(max(want, 1 << 16), 1 << 24))
-        if not chunk:
-            raise ReferenceFailed(self._gone())
-        self._buf += chunk
-
-    def _gone(self) -> str:
-        self.proc.wait()
-        return f"it {_how(self.proc.returncode)}{_tail(self.err)}"
 
     def close(self) -> None:
         """End the process (and pass on what the file printed)."""

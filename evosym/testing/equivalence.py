@@ -45,6 +45,7 @@ from .diagnose import diagnose
 from .domain import Domain, kinds
 from .mutants import structural
 from .adapters import adapt
+from .remote import RemoteCandidate, RemoteCopy
 from .setup import as_dtype, check_weight_shapes, mapped_weights, module_sizes, proven
 
 
@@ -88,20 +89,28 @@ def _signature(candidate):
 def check_signature(candidate, op, plan) -> None:
     """An ``EvosymError`` when an operator with several inputs gets a candidate that cannot take them all
     (positionally, in the operator's order); a candidate whose signature cannot be read is called as it is."""
-    names = input_names(op, plan)
+    why = candidate.signature if isinstance(candidate, RemoteCandidate) else \
+        signature_error(candidate, op.name, input_names(op, plan))
+    if why:
+        raise EvosymError(why)
+
+
+def signature_error(candidate, operator: str, names: list) -> str | None:
+    """Why ``candidate`` cannot be called with the inputs ``names`` of ``operator`` (see :func:`check_signature`)."""
     if len(names) < 2:
-        return
+        return None
     sig = _signature(candidate)
     if sig is None:
-        return
+        return None
     try:
         sig.bind(*names)
     except TypeError as exc:
         what = type(candidate).__name__ + ".forward" if isinstance(candidate, torch.nn.Module) else \
             getattr(candidate, "__qualname__", type(candidate).__name__)
-        raise EvosymError(f"{op.name} has {len(names)} inputs ({', '.join(names)}): the candidate is called as "
-                          f"candidate({', '.join(names)}), every input positionally in the operator's order like the "
-                          f"generated module's forward, but {what}{sig} cannot take them ({escaped(str(exc))})") from None
+        return (f"{operator} has {len(names)} inputs ({', '.join(names)}): the candidate is called as "
+                f"candidate({', '.join(names)}), every input positionally in the operator's order like the "
+                f"generated module's forward, but {what}{sig} cannot take them ({escaped(str(exc))})")
+    return None
 
 
 class _Call:
@@ -110,7 +119,9 @@ class _Call:
     def __init__(self, label, x, y_r, tol, grad, requires=None, strided=False):
         self.label, self.x, self.y_r, self.tol, self.grad = label, x, y_r, tol, grad   # x: a tuple, one per input
         self.requires = grad if requires is None else requires   # the inputs handed over require grad
-        self.strided = strided  # the inputs handed over as non-contiguous views (every other entry of a buffer)
+        # the inputs handed over as non-contiguous views: every other entry of a zero-filled buffer (what a candidate
+        # reads between them is the same in every run)
+        self.strided = strided
         self.given = None      # the tensors handed to the candidate (checked afterwards: unchanged?)
         self.y = None          # the output as returned
         self.y64 = None        # its values in float64
@@ -221,7 +232,7 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
         def copy(t):
             if id(t) not in copies:   # (a non-leaf where grad is on: in-place writes stay observable)
                 if call.strided:
-                    copies[id(t)] = torch.empty(t.shape[:-1] + (2 * t.shape[-1],), dtype=t.dtype)[..., ::2].copy_(t)
+                    copies[id(t)] = torch.zeros(t.shape[:-1] + (2 * t.shape[-1],), dtype=t.dtype)[..., ::2].copy_(t)
                 elif call.requires and dtype.is_floating_point:
                     copies[id(t)] = t.clone().requires_grad_(True).clone()
                 else:
@@ -273,6 +284,8 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     for call in modes + varied + same:
         run(call)
     done = calls + modes + varied + same
+    if isinstance(cand, RemoteCopy):   # the outputs as they are now in the candidate's process
+        cand.refresh()
     for call in done:   # an output handed back earlier must keep its values (a reused buffer does not)
         if call.y is not None and not torch.equal(call.y.detach().to(torch.float64), call.y64):
             later = next((c.label for c in done if c is not call and c.y is not None and _shares_memory(c.y, call.y)),

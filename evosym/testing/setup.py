@@ -16,6 +16,7 @@ from ..codegen.render import render_torch
 from ..codegen.torchexpr import py_name
 from ..errors import EvosymError
 from ..ir.operator import Operator
+from .remote import RemoteCandidate, RemoteCopy
 
 
 @dataclass(frozen=True)
@@ -44,23 +45,13 @@ MAX_MODULE_SIZE = 1 << 14   # a kernel, channel or head size the harness builds 
 def module_sizes(p: Proven, candidate, sizes: dict | None) -> dict:
     """The operator's module sizes (by name): given, or read from a module of the traditional kind."""
     names = [name for name, _ in p.plan.module_sizes]
-    out, unread = {}, ""
-    binding = p.operator.torch_binding or {}
-    cls = _resolve(binding.get("module")) if binding.get("module") else None
-    if cls is not None and isinstance(candidate, cls):
-        padding = getattr(candidate, "padding", None)
-        if isinstance(padding, str):   # PyTorch's 'same' / 'valid': no number to read
-            unread = (f" (the candidate's padding={padding!r} gives no number to read"
-                      + (f"; for padding='same' compare with the operator {p.operator.name}_same, which implements it"
-                         if padding == "same" and f"{p.operator.name}_same" in catalogue.catalogue_names() else "")
-                      + ")")
-        # only the sizes are read; whether the candidate's semantics (padding mode …) agree is what the
-        # comparison tests, so the binding's requirements are not enforced here
-        for name, expr in binding["sizes"].items():
-            try:
-                out[py_name(name)] = int(eval(expr, {"torch": torch}, {"m": candidate}))  # noqa: S307 - our own catalogue
-            except (TypeError, ValueError, IndexError, NameError, AttributeError, KeyError):
-                pass  # e.g. padding='same', or a size from_torch takes as an argument: the user gives that size
+    read, padding = (candidate.sizes, candidate.padding) if isinstance(candidate, RemoteCandidate) else \
+        read_sizes(p.operator.torch_binding, candidate)   # (a remote candidate's: read in its own process)
+    out = {py_name(k): v for k, v in read.items()}
+    unread = "" if padding is None else (
+        f" (the candidate's padding={padding!r} gives no number to read"
+        + (f"; for padding='same' compare with the operator {p.operator.name}_same, which implements it"
+           if padding == "same" and f"{p.operator.name}_same" in catalogue.catalogue_names() else "") + ")")
     for k, v in (sizes or {}).items():
         out[py_name(k)] = int(v)
     huge = sorted(f"{k}={v}" for k, v in out.items() if abs(v) > MAX_MODULE_SIZE)
@@ -75,6 +66,26 @@ def module_sizes(p: Proven, candidate, sizes: dict | None) -> dict:
     if unknown:
         raise EvosymError(f"{', '.join(unknown)}: not a size of {p.operator.name} (sizes: {', '.join(names)})")
     return out
+
+
+def read_sizes(binding: dict | None, candidate) -> tuple[dict, str | None]:
+    """The sizes a module of the operator's traditional kind (``binding``'s module) holds, by the binding's names, and
+    its padding where that is a word (PyTorch's 'same', 'valid': no number to read), else None."""
+    out, unread = {}, None
+    binding = binding or {}
+    cls = _resolve(binding.get("module")) if binding.get("module") else None
+    if cls is not None and isinstance(candidate, cls):
+        padding = getattr(candidate, "padding", None)
+        if isinstance(padding, str):
+            unread = padding
+        # only the sizes are read; whether the candidate's semantics (padding mode …) agree is what the
+        # comparison tests, so the binding's requirements are not enforced here
+        for name, expr in binding["sizes"].items():
+            try:
+                out[str(name)] = int(eval(expr, {"torch": torch}, {"m": candidate}))  # noqa: S307 - our own catalogue
+            except (TypeError, ValueError, IndexError, NameError, AttributeError, KeyError):
+                pass  # e.g. padding='same', or a size from_torch takes as an argument: the user gives that size
+    return out, unread
 
 
 def _resolve(path: str):
@@ -94,19 +105,26 @@ def mapped_weights(p: Proven, candidate, weights, dtype) -> dict:
     candidate returning the whole dict. A name that is not one of the operator's parameters, an
     attribute path the candidate lacks, or a value that is not a tensor is an ``EvosymError``.
     """
+    if isinstance(candidate, RemoteCopy):   # read in the candidate's process
+        return candidate.weights(p, weights)
+    return mapped([(ir, t) for ir, t, _, _ in p.plan.params], p.operator.name, candidate, weights)
+
+
+def mapped(params: list, operator: str, candidate, weights) -> dict:
+    """:func:`mapped_weights` for the parameters ``params`` ((IR name, torch name) pairs) of ``operator``."""
     if callable(weights):
         given = weights(candidate)
         if not isinstance(given, dict):
             raise EvosymError(f"weights=function(candidate) must return a dict of tensors, not {type(given).__name__}")
     else:
         given = dict(weights or {})
-    known = {ir for ir, _, _, _ in p.plan.params} | {t for _, t, _, _ in p.plan.params if t}
+    known = {ir for ir, _ in params} | {t for _, t in params if t}
     unknown = [k for k in given if k not in known]
     if unknown:
-        raise EvosymError(f"{', '.join(map(str, unknown))}: not a parameter of {p.operator.name} (its parameters: "
-                          f"{parameter_names(p)})")
+        raise EvosymError(f"{', '.join(map(str, unknown))}: not a parameter of {operator} (its parameters: "
+                          f"{_names(params)})")
     out = {}
-    for ir, torch_name, shape, _ in p.plan.params:
+    for ir, torch_name in params:
         spec = given.get(ir, given.get(torch_name, torch_name)) if torch_name else given.get(ir, ir)
         if callable(spec) and not isinstance(spec, torch.Tensor):
             value = spec(candidate)
@@ -128,7 +146,11 @@ def mapped_weights(p: Proven, candidate, weights, dtype) -> dict:
 
 def parameter_names(p: Proven) -> str:
     """The operator's parameters as "W (weight), bias (bias)"."""
-    return ", ".join(f"{ir} ({t})" if t and t != ir else ir for ir, t, _, _ in p.plan.params) or "none"
+    return _names([(ir, t) for ir, t, _, _ in p.plan.params])
+
+
+def _names(params: list) -> str:
+    return ", ".join(f"{ir} ({t})" if t and t != ir else ir for ir, t in params) or "none"
 
 
 def check_weight_shapes(p: Proven, w: dict, names: dict, spec=None) -> None:
@@ -150,7 +172,10 @@ def check_weight_shapes(p: Proven, w: dict, names: dict, spec=None) -> None:
 
 
 def as_dtype(candidate, dtype):
-    """A copy of the candidate in ``dtype`` (modules are deep-copied; functions are used as they are)."""
+    """A copy of the candidate in ``dtype`` (modules are deep-copied; functions are used as they are; a remote
+    candidate is copied in its own process)."""
+    if isinstance(candidate, RemoteCandidate):
+        return candidate.at(dtype)
     if isinstance(candidate, torch.nn.Module):
         return copy.deepcopy(candidate).to(dtype)
     return candidate

@@ -1,0 +1,164 @@
+"""The candidate's own process (``evosym check --candidate``): it imports the user's module, builds the candidate and
+does to it what the harness asks (:mod:`.remote`): copy it to a dtype, read its weights, call it on inputs, take a
+vector-Jacobian product through it. The checking process draws the inputs, computes the operator's values, compares
+and decides; it never runs the candidate's code, and the candidate never sees the values it is compared with.
+
+Started as ``python -c …`` with the checking process's import path (and the working folder, as an in-process import
+would have it); it dies with the checking process. Requests arrive on standard input, replies leave on the original
+standard output (:mod:`evosym.isolation.frames`); the candidate's prints go to standard error. Nothing here is
+trusted: what it answers is only ever the candidate's output, checked like one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+import numpy as np
+import torch
+
+from ..errors import EvosymError
+from ..isolation import frames
+from ..isolation.libc import die_with_parent
+from .adapters import adapt
+from .load import load_candidate, raised
+from .equivalence import signature_error
+from .setup import as_dtype, mapped, read_sizes
+
+WIRE = {torch.float64: torch.float64, torch.float32: torch.float32, torch.bool: torch.bool}
+
+
+def wire(t):
+    """A tensor as one of the protocol's arrays: float64 and float32 as they are, other floating dtypes as float64
+    (exact), integers as int64; a ValueError for what has no such array (complex)."""
+    t = t.detach().cpu()
+    if t.is_complex():
+        raise ValueError(f"a {t.dtype} tensor cannot be handed back")
+    if t.dtype not in WIRE:
+        t = t.to(torch.float64 if t.is_floating_point() else torch.int64)
+    return t.resolve_conj().resolve_neg().contiguous().numpy()
+
+
+class Side:
+    """The candidate and what was done to it: the copy in the dtype of the current trial, the outputs it returned."""
+
+    def __init__(self):
+        self.candidate = self.bound = self.copy = None
+        self.kept = []
+
+    def answer(self, head: dict, data: dict):
+        call = head.get("call")
+        if call in ("load", "copy", "weights"):
+            try:
+                return getattr(self, "_" + call)(head, data)
+            except EvosymError as exc:   # the sizes, the weights or the candidate named wrongly: a usage error
+                return {"usage": str(exc)}, []
+        if call in ("call", "refresh", "vjp"):
+            return getattr(self, "_" + call)(head, data)
+        raise ValueError(f"no request {call!r}")
+
+    def _load(self, head, data):
+        seed = int(head["seed"])   # the candidate's own draws (its initial weights): the same in every run
+        random.seed(seed)
+        np.random.seed(seed % 2 ** 32)
+        torch.manual_seed(seed)
+        candidate = load_candidate(head["spec"])
+        binding = head.get("binding") or None
+        sizes, unread = read_sizes(binding, candidate)   # (before the adapter: from the module as given)
+        self.candidate, self.bound = adapt(candidate, binding)
+        return {"sizes": sizes, "unread": unread, "adapted": self.bound is not None,
+                "signature": signature_error(self.candidate, head["operator"], list(head["inputs"]))}, []
+
+    def _copy(self, head, data):
+        self.copy, self.kept = as_dtype(self.candidate, getattr(torch, head["dtype"])), []
+        return {}, []
+
+    def _weights(self, head, data):
+        spec = head.get("weights")
+        spec = self.bound if spec is None and self.bound is not None else spec
+        w = mapped([tuple(p) for p in head["params"]], head["operator"], self.copy, spec)
+        for ir, value in w.items():
+            if value is not None and value.is_complex():
+                raise EvosymError(f"the operator's {ir} maps to a {value.dtype} tensor: a real one is needed")
+        return {"none": [ir for ir, v in w.items() if v is None]}, [(ir, wire(v)) for ir, v in w.items() if v is not None]
+
+    def _inputs(self, head, data, fresh=False):
+        given = []
+        for i, (requires, strided, same) in enumerate(head["inputs"]):
+            if same is not None:
+                given.append(given[int(same)])
+                continue
+            t = torch.from_numpy(data[f"x{i}"])
+            if fresh:
+                given.append(t.requires_grad_(i in head["needs"]))
+            elif strided:
+                given.append(torch.zeros(t.shape[:-1] + (2 * t.shape[-1],), dtype=t.dtype)[..., ::2].copy_(t))
+            elif requires:
+                given.append(t.requires_grad_(True).clone())
+            else:
+                given.append(t)
+        return given
+
+    def _call(self, head, data):
+        given = self._inputs(head, data)
+        with torch.enable_grad() if head["grad"] else torch.no_grad():
+            y = self.copy(*given)
+        self.kept.append(y)
+        arrays = [(f"a{i}", wire(t)) for i, (t, f) in enumerate(zip(given, head["inputs"])) if f[2] is None]
+        if not isinstance(y, torch.Tensor):
+            return {"kind": "other", "type": type(y).__name__}, arrays
+        info = {"kind": "plain" if type(y) is torch.Tensor else "subclass", "type": type(y).__name__,
+                "dtype": str(y.dtype).replace("torch.", ""), "shape": list(y.shape), "device": str(y.device),
+                "grad": bool(y.requires_grad)}
+        try:
+            arrays.append(("y", wire(y)))
+        except ValueError:   # a complex output: its dtype is wrong, which the checking process says
+            pass
+        return info, arrays
+
+    def _refresh(self, head, data):
+        out = []
+        for k, y in enumerate(self.kept):
+            if isinstance(y, torch.Tensor) and not y.is_complex():
+                out.append((f"y{k}", wire(y)))
+        return {}, out
+
+    def _vjp(self, head, data):
+        given = self._inputs(head, data, fresh=True)
+        with torch.enable_grad():
+            y = self.copy(*given)
+            if not isinstance(y, torch.Tensor) or not y.requires_grad:
+                raise ValueError("the second call on the same inputs handed back no output that depends on them")
+            needs = [int(i) for i in head["needs"]]
+            grads = torch.autograd.grad(y, [given[i] for i in needs], torch.from_numpy(data[frames.GRAD]).to(y.dtype),
+                                        allow_unused=True)
+        return ({"unused": [i for i, g in zip(needs, grads) if g is None]},
+                [(f"g{i}", wire(g)) for i, g in zip(needs, grads) if g is not None])
+
+
+def main() -> int:
+    die_with_parent(int(os.environ["EVOSYM_WORKER_PARENT"]))
+    fd = os.dup(1)
+    os.dup2(2, 1)                       # the candidate's prints go to standard error
+    sys.stdout = sys.stderr
+    channel = os.fdopen(fd, "wb")
+    stdin = sys.stdin.buffer
+    side = Side()
+    while True:
+        line = stdin.readline()
+        if not line:
+            return 0
+        head = frames.header(line.rstrip(b"\n"))
+        data = frames.arrays(frames.layout(head), stdin.read)
+        try:
+            reply = side.answer(head, data)
+        except BaseException as exc:   # the candidate raised (a sys.exit too): said to the checking process
+            message = raised(exc).split(": ", 1)[1] if isinstance(exc, SystemExit) else str(exc)
+            reply = {"raised": type(exc).__name__, "message": message}, []
+        channel.write(frames.pack(*reply))
+        channel.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

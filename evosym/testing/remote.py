@@ -1,0 +1,244 @@
+"""A candidate run in a process of its own (``evosym check --candidate``), called by the harness as if it were local.
+
+The harness (:mod:`.equivalence`) draws the inputs, computes the operator's values and the tolerance, compares and
+decides, all in the checking process; :class:`RemoteCandidate` starts :mod:`.candidate_process`, which imports the
+user's module and does to the candidate only what the harness asks: copy it to a dtype (:meth:`RemoteCandidate.at`),
+read its weights, call it, take a vector-Jacobian product through it. So the candidate cannot read the values it is
+compared with, nor change the harness or the verdict: it can only hand back outputs, and those are checked.
+
+What comes back is rebuilt as the harness would have seen it in process: the output as a tensor of the dtype and
+shape the candidate returned (values exact: other floating dtypes travel as float64), a stand-in of the same type name
+for a non-tensor or a tensor subclass (refused by the harness as before), the inputs written over with what the
+candidate left in them (an in-place write is seen), the outputs written over with their values now when the harness
+looks again (a reused buffer is seen), and a differentiable output whose backward asks the process (the candidate
+called again on the same inputs). A candidate that raises is an exception of its type's name; one that ends its
+process or falls silent past :data:`CALL_LIMIT` is :class:`CandidateGone`: a failure, never a verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+from ..errors import EvosymError
+from ..isolation import frames
+from ..isolation.channel import Channel
+from ..isolation.spawn import _ROOT, _forward, _kill
+from ..proof.codec import escaped
+
+CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the user's module)
+REPLY_FACTOR, REPLY_BYTES = 16, 1 << 26   # a reply's arrays: at most 16× the request's bytes, + 64 MiB
+_START = (f"import json, os, sys; sys.path[:] = [{_ROOT!r}] + json.loads(os.environ['EVOSYM_CANDIDATE_PATH']); "
+          "import runpy; runpy.run_module('evosym.testing.candidate_process', run_name='__main__', alter_sys=True)")
+DTYPES = {str(d).replace("torch.", ""): d for d in (torch.float64, torch.float32, torch.float16, torch.bfloat16,
+                                                    torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8,
+                                                    torch.bool, torch.complex64, torch.complex128)}
+
+
+class CandidateGone(Exception):
+    """The candidate's process ended, did not answer in time, or answered in other words than the protocol's: the
+    candidate's failure (never a usage error, never a verdict)."""
+
+
+class CandidateRaised(Exception):
+    """The candidate raised in its process; subclasses carry the name of what it raised."""
+
+
+def _name(text) -> str:
+    """A name the other process gave (a type's), as shown: an ASCII identifier of at most 64 characters, else '?'."""
+    text = str(text)
+    return text if text.isascii() and text.isidentifier() and len(text) <= 64 else "UnnamedType"
+
+
+class RemoteCandidate(Channel):
+    """The candidate ``spec`` (MODULE:ATTR) in its own process, for the proven operator ``p``; ``path``: the import
+    path it is imported with (the working folder first, as ``check`` imports it); ``seed``: torch's, NumPy's and
+    Python's generators are seeded with it before the module is imported (its initial weights are the same in every
+    run)."""
+
+    failure = CandidateGone
+
+    @property
+    def limit(self) -> float:
+        return CALL_LIMIT
+
+    def __init__(self, spec: str, p, inputs: list, path: list, seed: int = 0):
+        super().__init__()
+        self.spec = spec
+        self.err = tempfile.TemporaryFile()
+        env = dict(os.environ, EVOSYM_CANDIDATE_PATH=json.dumps([str(x) for x in path]),
+                   EVOSYM_WORKER_PARENT=str(os.getpid()))
+        self.proc = subprocess.Popen([sys.executable, "-c", _START], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.err, env=env, start_new_session=True)
+        try:
+            head, _ = self.request("load", spec=spec, binding=p.operator.torch_binding or None,
+                                   operator=p.operator.name, inputs=list(inputs), seed=int(seed))
+        except CandidateRaised as exc:   # (KeyboardInterrupt in the import: the user's)
+            self.close()
+            raise EvosymError(f"--candidate: loading {escaped(spec)} raised {exc}") from None
+        except BaseException:
+            self.close()
+            raise
+        sizes, padding, why = head.get("sizes"), head.get("unread"), head.get("signature")
+        if not (isinstance(sizes, dict) and all(isinstance(k, str) and type(v) is int for k, v in sizes.items())
+                and (padding is None or isinstance(padding, str)) and (why is None or isinstance(why, str))):
+            self.close()
+            raise CandidateGone("the candidate's process handed back no sizes")
+        self.sizes, self.padding = sizes, padding
+        self.signature = None if why is None else escaped(why[:4000])
+
+    def request(self, kind: str, arrays=(), **head):
+        """One request; (the reply's header, its arrays). The candidate's refusal of a usage (its sizes, its weights,
+        its name) is an ``EvosymError``; what it raised a :class:`CandidateRaised`."""
+        if self.proc is None:
+            raise CandidateGone("the candidate's process has ended")
+        message = frames.pack({"call": kind, **head}, list(arrays))
+        deadline = time.monotonic() + CALL_LIMIT
+        try:
+            self._send(message, deadline)
+            reply, out = self._receive(deadline, REPLY_FACTOR * len(message) + REPLY_BYTES)
+        except (CandidateGone, frames.FrameError, OSError) as exc:
+            self.close()
+            raise CandidateGone(f"the candidate's process: {exc}") from None
+        if "usage" in reply:
+            raise EvosymError(escaped(str(reply["usage"])[:4000]))
+        if "raised" in reply:
+            raise type(_name(reply["raised"]), (CandidateRaised,), {})(str(reply.get("message", ""))[:4000])
+        return reply, out
+
+    def at(self, dtype):
+        """The candidate copied to ``dtype`` in its process (what ``as_dtype`` makes of a local one)."""
+        self.request("copy", dtype=str(dtype).replace("torch.", ""))
+        return RemoteCopy(self, dtype)
+
+    def close(self) -> None:
+        """End the process (and pass on what the candidate printed, escaped)."""
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            _kill(self.proc)
+            _forward(self.err)
+            self.err.close()
+            self.proc = None
+
+
+class RemoteCopy:
+    """The candidate in one dtype, called like a module: its inputs, outputs and gradients travel as arrays."""
+
+    def __init__(self, remote: RemoteCandidate, dtype):
+        self.remote, self.dtype = remote, dtype
+        self.returned = []   # (k, the output handed to the harness), for a look again (:meth:`refresh`)
+        self.calls = 0
+
+    def weights(self, p, spec) -> dict:
+        """The operator's parameters read from the candidate (``mapped_weights``): {IR name: tensor or None}."""
+        params = [[ir, t] for ir, t, _, _ in p.plan.params]
+        head, out = self.remote.request("weights", params=params, operator=p.operator.name,
+                                        weights=None if spec is None else dict(spec))
+        none = head.get("none")
+        if not (isinstance(none, list) and sorted(list(out) + none) == sorted(ir for ir, _ in params)):
+            raise CandidateGone("the candidate's process handed back other weights than asked for")
+        return {ir: (None if ir in none else torch.from_numpy(out[ir])) for ir, _ in params}
+
+    def __call__(self, *given):
+        flags, arrays, first = [], [], {}
+        for i, t in enumerate(given):
+            if not isinstance(t, torch.Tensor):
+                raise TypeError("the harness calls a candidate with tensors")
+            if id(t) in first:
+                flags.append([False, False, first[id(t)]])
+                continue
+            first[id(t)] = i
+            flags.append([bool(t.requires_grad), not t.is_contiguous(), None])
+            arrays.append((f"x{i}", t.detach().cpu().contiguous().numpy()))
+        grad = torch.is_grad_enabled()
+        head, out = self.remote.request("call", arrays, grad=grad, inputs=flags)
+        k, self.calls = self.calls, self.calls + 1
+        for i, t in enumerate(given):   # what the candidate left in its inputs
+            if flags[i][2] is None:
+                _overwrite(t, out.get(f"a{i}"), "an input")
+        if head.get("kind") not in ("plain", "subclass"):
+            return type(_name(head.get("type")), (), {})()
+        y = self._output(head, out)
+        if grad and head.get("grad") is True and any(t.requires_grad for t in given):
+            y = _Differentiable.apply(self, flags, arrays, y, *given)
+        self.returned.append((k, y))
+        return y
+
+    def _output(self, head, out):
+        dtype, shape, device = DTYPES.get(head.get("dtype")), head.get("shape"), head.get("device")
+        if dtype is None or not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+            raise CandidateGone("the candidate's process described its output in other words than the protocol's")
+        if device != "cpu":
+            raise type("OutputOnAnotherDevice", (CandidateRaised,), {})(
+                f"it returns its output on {escaped(str(device)[:64])} for input on cpu")
+        values = out.get("y")
+        if values is None:   # (a complex output: no values travel; its dtype is refused)
+            y = torch.zeros(shape, dtype=dtype)
+        elif list(values.shape) != shape:
+            raise CandidateGone("the candidate's process handed back an output of another shape than it said")
+        else:
+            y = torch.from_numpy(values).to(dtype)
+        if head["kind"] == "subclass":
+            y = y.as_subclass(type(_name(head.get("type")), (torch.Tensor,), {}))
+        return y
+
+    def refresh(self) -> None:
+        """Every output handed back so far written over with its values now, in the candidate's process (a candidate
+        that returns one buffer and writes it again is seen by the harness's look again)."""
+        _, out = self.remote.request("refresh")
+        for k, y in self.returned:
+            _overwrite(y, out.get(f"y{k}"), "an output")
+
+    def vjp(self, flags, arrays, needs, gy) -> dict:
+        """{input position: the gradient} for the output gradient ``gy``: the candidate called again on the inputs
+        ``arrays`` (their values at the call) in its process, each in ``needs`` requiring grad."""
+        extra = [(frames.GRAD, gy.detach().cpu().to(torch.float64).contiguous().numpy())]
+        head, out = self.remote.request("vjp", list(arrays) + extra, inputs=flags, needs=needs)
+        unused = head.get("unused")
+        if not (isinstance(unused, list) and sorted(list(out) + [f"g{i}" for i in unused]) == sorted(f"g{i}" for i in needs)):
+            raise CandidateGone("the candidate's process handed back other gradients than asked for")
+        return {i: torch.from_numpy(out[f"g{i}"]) for i in needs if f"g{i}" in out}
+
+
+def _overwrite(t, values, what) -> None:
+    """``t`` given the values ``values`` (the candidate's process's), where they differ; its shape too."""
+    if values is None:
+        raise CandidateGone(f"the candidate's process handed back no values for {what}")
+    new = torch.from_numpy(values)
+    if tuple(new.shape) != tuple(t.shape):
+        t.data = new.to(t.dtype)
+    elif not torch.equal(new.to(t.dtype), t.detach()):
+        with torch.no_grad():
+            t.detach().copy_(new)
+
+
+class _Differentiable(torch.autograd.Function):
+    """The candidate's output as an autograd node: its backward is the candidate's own, computed in its process."""
+
+    @staticmethod
+    def forward(ctx, copy, flags, arrays, y, *given):
+        ctx.copy, ctx.flags, ctx.arrays = copy, flags, arrays
+        ctx.shapes = [(t.shape, t.dtype) for t in given]
+        return y.clone()
+
+    @staticmethod
+    def backward(ctx, gy):
+        needs = [i for i, need in enumerate(ctx.needs_input_grad[4:]) if need and ctx.flags[i][2] is None]
+        got = ctx.copy.vjp(ctx.flags, ctx.arrays, needs, gy)
+        out = []
+        for i, (shape, dtype) in enumerate(ctx.shapes):
+            g = got.get(i)
+            if g is not None and tuple(g.shape) != tuple(shape):
+                raise CandidateGone(f"the candidate's process handed back a gradient of shape {tuple(g.shape)} for an "
+                                    f"input of shape {tuple(shape)}")
+            out.append(None if g is None else g.to(dtype))
+        return (None, None, None, None, *out)

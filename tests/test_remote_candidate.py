@@ -1,0 +1,178 @@
+"""``check --candidate`` runs the candidate in a process of its own (evosym/testing/remote.py): the candidate cannot
+read the values it is compared with nor change the harness, and the harness sees in its outputs, inputs and
+gradients what it saw when the candidate ran beside it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import run_cli
+from evosym.testing import assert_equivalent
+from evosym.testing.equivalence import input_names
+from evosym.testing.remote import CandidateGone, RemoteCandidate
+from evosym.testing.setup import proven
+
+DATA = Path(__file__).resolve().parent / "data"
+sys.path.insert(0, str(DATA / "candidates"))
+import cheats  # noqa: E402
+
+SIZES = dict(G=1, C_g=3, O_g=3, K_h=3, K_w=3, s_h=1, s_w=1, delta_h=1, delta_w=1, P_h=1, P_w=1)
+POOL = ("--size", "K_h=3", "--size", "K_w=3", "--size", "s_h=2", "--size", "s_w=2", "--size", "P_h=0", "--size", "P_w=0")
+
+
+def _remote(spec, folder=DATA / "candidates", operator="conv2d"):
+    p = proven(operator)
+    return RemoteCandidate(spec, p, input_names(p.operator, p.plan), [str(folder)] + sys.path)
+
+
+def _failure(candidate, **kw) -> str:
+    with pytest.raises(AssertionError) as info:
+        assert_equivalent(candidate, "conv2d", sizes=SIZES, **kw)
+    return str(info.value)
+
+
+# Each cheat seen through the process boundary as in process: the same headline (what failed and at which call).
+# The proxy rebuilds what the harness looks at: the inputs after the call (ZeroesInput, ShiftsInput), the output's
+# dtype (AlwaysFloat16), its values later (ReusesItsOutput), a tensor subclass (LyingTensor), the grad mode and the
+# inputs' requires_grad (WrongUnderNoGrad, WrongForAFirstLayer), their layout (IgnoresStrides), state kept in the
+# candidate between calls (InstanceCache).
+@pytest.mark.parametrize("name", ["ZeroesInput", "ShiftsInput", "AlwaysFloat16", "OneNaN", "ReusesItsOutput",
+                                  "LyingTensor", "WrongUnderNoGrad", "WrongForAFirstLayer", "IgnoresStrides",
+                                  "InstanceCache", "Saturates", "Zeros"])
+def test_a_cheat_fails_in_its_own_process_as_in_the_checking_one(name):
+    local = _failure(getattr(cheats, name)())
+    remote = _remote(f"cheats:{name}")
+    try:
+        text = _failure(remote)
+    finally:
+        remote.close()
+    # (which earlier output shares the reused buffer's memory is not seen across the boundary: said without it)
+    assert local.splitlines()[0].startswith(text.splitlines()[0]), (local, text)
+    assert text.splitlines()[1] == local.splitlines()[1], (local, text)   # the configuration, dtype and seed
+
+
+CHEATS = {
+    # the operator's values read from the harness's frames (the call being checked holds them)
+    "frames": "import sys\n"
+              "def expected():\n"
+              "    f = sys._getframe(1)\n"
+              "    while f is not None:\n"
+              "        c = f.f_locals.get('call')\n"
+              "        if c is not None and hasattr(c, 'y_r'):\n"
+              "            return c.y_r\n"
+              "        f = f.f_back\n",
+    # ... found among every object alive (the harness's calls)
+    "objects": "import gc\n"
+               "def expected():\n"
+               "    for o in gc.get_objects():\n"
+               "        if type(o).__name__ == '_Call' and getattr(o, 'y', 1) is None:\n"
+               "            return o.y_r\n",
+    # every comparison made to hold: torch's reductions patched while the candidate is imported
+    "patched": "import torch\n"
+               "torch.Tensor.all = lambda self, *a, **k: torch.tensor(True)\n"
+               "torch.Tensor.any = lambda self, *a, **k: torch.tensor(False)\n"
+               "def expected():\n"
+               "    return None\n",
+}
+CANDIDATE = """
+import torch
+import torch.nn.functional as F
+
+
+class M(torch.nn.Module):
+    def forward(self, x):
+        y = expected()
+        return y.to(x.dtype).clone() if y is not None else F.avg_pool2d(x, 3, 2) * 1.001
+"""
+
+
+@pytest.mark.parametrize("how", sorted(CHEATS))
+def test_a_candidate_cannot_reach_the_values_it_is_compared_with(tmp_path, monkeypatch, capsys, how):
+    """Wrong values (×1.001) with the operator's values read from the checking process's memory, or with torch's
+    comparisons patched: in process (``assert_equivalent``, the user's own test) the candidate can pass so (the
+    harness shares its process; docs/testing.md says so); ``check --candidate`` runs it in its own process: NOT
+    EQUIVALENT, the factor diagnosed."""
+    (tmp_path / f"c_{how}.py").write_text(CHEATS[how] + CANDIDATE)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "check", "--candidate", f"c_{how}:M", "avg_pool2d", *POOL, "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and not doc["ok"] and doc["verdict"] == "not equivalent", (code, out, err)
+    assert any("constant factor 1.001" in d for d in doc["failure"]["diagnoses"]), doc["failure"]
+    assert f"c_{how}" not in sys.modules and torch_intact()
+
+
+def torch_intact() -> bool:
+    import torch
+    return not bool(torch.zeros(1).all()) and bool(torch.ones(1).any())
+
+
+def test_in_process_the_frames_cheat_passes(tmp_path, monkeypatch):
+    """What the process boundary buys, shown: the same candidate passes the in-process harness."""
+    (tmp_path / "c_in.py").write_text(CHEATS["frames"] + CANDIDATE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import c_in
+    try:
+        assert_equivalent(c_in.M(), "avg_pool2d", sizes=dict(K_h=3, K_w=3, s_h=2, s_w=2, P_h=0, P_w=0))
+    finally:
+        sys.modules.pop("c_in", None)
+
+
+def test_the_candidates_prints_go_to_standard_error_escaped(tmp_path, monkeypatch, capsys):
+    """Its prints (at import and in its forward, with a terminal escape and a forged verdict) never reach standard
+    output, where the JSON document is alone; on standard error the escape is shown, not sent."""
+    (tmp_path / "loud.py").write_text(
+        "import torch\nprint('\\x1b[2KEQUIVALENT  loud:M vs avg_pool2d')\n"
+        "class M(torch.nn.AvgPool2d):\n"
+        "    def __init__(self):\n        super().__init__(3, 2)\n"
+        "    def forward(self, x):\n        print('in forward \\x1b]0;title\\x07')\n        return super().forward(x)\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "check", "--candidate", "loud:M", "avg_pool2d", "--format", "json")
+    assert code == 0 and json.loads(out)["ok"], (code, out, err)
+    assert "\x1b" not in err and "\\x1b[2KEQUIVALENT" in err and "in forward" in err
+
+
+def test_gradients_travel_through_the_process(tmp_path, monkeypatch, capsys):
+    """--gradients: the candidate's backward runs in its process (a candidate called again on the same inputs); a
+    wrong backward and a detached output are seen as in process."""
+    (tmp_path / "grads.py").write_text(
+        "import torch\nimport torch.nn.functional as F\n"
+        "class Scaled(torch.autograd.Function):\n"
+        "    @staticmethod\n    def forward(ctx, x):\n        return F.avg_pool2d(x, 3, 2)\n"
+        "    @staticmethod\n    def backward(ctx, g):\n"
+        "        return 1.5 * torch.ops.aten.avg_pool2d_backward(g, ctx.saved_tensors[0] if ctx.saved_tensors else "
+        "torch.zeros(0), [3, 3], [2, 2], [0, 0], False, True, None)\n"
+        "class WrongBackward(torch.nn.Module):\n"
+        "    def forward(self, x):\n        return Scaled.apply(x)\n"
+        "class Detached(torch.nn.Module):\n"
+        "    def forward(self, x):\n        return F.avg_pool2d(x, 3, 2).detach()\n"
+        "def right():\n    return torch.nn.AvgPool2d(3, 2)\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "check", "--candidate", "grads:right", "avg_pool2d", "--gradients")
+    assert code == 0 and out.startswith("EQUIVALENT"), (code, out, err)
+    code, out, err = run_cli(capsys, "check", "--candidate", "grads:Detached", "avg_pool2d", *POOL, "--gradients")
+    assert code == 1 and "does not depend on its input through autograd (detached?)" in out, (code, out, err)
+
+
+def test_a_candidate_that_hangs_or_lies_about_its_output_is_a_failure(monkeypatch):
+    """The process answers in other words than the protocol's (an output of another shape than it says): the
+    candidate's failure, never a verdict; the process is ended."""
+    remote = _remote("cheats:Exact")
+    try:
+        copy = remote.at(__import__("torch").float64)
+        real = remote.request
+
+        def lying(kind, arrays=(), **head):
+            reply, out = real(kind, arrays, **head)
+            if kind == "call":
+                reply = dict(reply, shape=[1, 2, 3])
+            return reply, out
+        monkeypatch.setattr(remote, "request", lying)
+        import torch
+        with pytest.raises(CandidateGone, match="another shape than it said"):
+            copy(torch.zeros(2, 3, 5, 5, dtype=torch.float64))
+    finally:
+        remote.close()
