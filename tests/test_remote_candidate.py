@@ -141,10 +141,12 @@ def test_gradients_travel_through_the_process(tmp_path, monkeypatch, capsys):
     (tmp_path / "grads.py").write_text(
         "import torch\nimport torch.nn.functional as F\n"
         "class Scaled(torch.autograd.Function):\n"
-        "    @staticmethod\n    def forward(ctx, x):\n        return F.avg_pool2d(x, 3, 2)\n"
-        "    @staticmethod\n    def backward(ctx, g):\n"
-        "        return 1.5 * torch.ops.aten.avg_pool2d_backward(g, ctx.saved_tensors[0] if ctx.saved_tensors else "
-        "torch.zeros(0), [3, 3], [2, 2], [0, 0], False, True, None)\n"
+        "    @staticmethod\n    def forward(ctx, x):\n        ctx.save_for_backward(x)\n"
+        "        return F.avg_pool2d(x, 3, 2)\n"
+        "    @staticmethod\n    def backward(ctx, g):\n        x, = ctx.saved_tensors\n"
+        "        with torch.enable_grad():\n            xx = x.detach().requires_grad_()\n"
+        "            gx, = torch.autograd.grad(F.avg_pool2d(xx, 3, 2), xx, g)\n"
+        "        return 1.5 * gx\n"
         "class WrongBackward(torch.nn.Module):\n"
         "    def forward(self, x):\n        return Scaled.apply(x)\n"
         "class Detached(torch.nn.Module):\n"
@@ -155,6 +157,8 @@ def test_gradients_travel_through_the_process(tmp_path, monkeypatch, capsys):
     assert code == 0 and out.startswith("EQUIVALENT"), (code, out, err)
     code, out, err = run_cli(capsys, "check", "--candidate", "grads:Detached", "avg_pool2d", *POOL, "--gradients")
     assert code == 1 and "does not depend on its input through autograd (detached?)" in out, (code, out, err)
+    code, out, err = run_cli(capsys, "check", "--candidate", "grads:WrongBackward", "avg_pool2d", *POOL, "--gradients")
+    assert code == 1 and "gradients with respect to the input differ (forward agrees)" in out, (code, out, err)
 
 
 def test_a_candidate_that_hangs_or_lies_about_its_output_is_a_failure(monkeypatch):

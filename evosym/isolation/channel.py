@@ -13,7 +13,7 @@ import time
 
 from ..errors import EvosymError
 from . import frames
-from .spawn import _how, _tail
+from .spawn import _forward, _how, _kill, _tail
 
 
 class ChannelFailed(EvosymError):
@@ -30,6 +30,18 @@ class Channel:
     def __init__(self):
         self.proc = self.err = None
         self._buf = b""
+
+    def close(self) -> None:
+        """End the child and everything it started, and pass on what it printed (escaped)."""
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            _kill(self.proc)
+            _forward(self.err)
+            self.err.close()
+            self.proc = None
 
     def _send(self, data: bytes, deadline: float) -> None:
         fd = self.proc.stdin.fileno()

@@ -25,7 +25,7 @@ from ..errors import EvosymError
 from . import frames
 from .channel import Channel, ChannelFailed
 from .imports import protect_recorded
-from .spawn import _forward, _kill, _ready, _visible, start
+from .spawn import _ready, _visible, start
 
 CALL_LIMIT = 600.0   # seconds one call may take
 STARTUP = 120.0      # seconds the process may take to import evosym and load the file
@@ -120,16 +120,9 @@ class References(Channel):
     def close(self) -> None:
         """End the process (and pass on what the file printed)."""
         if self.proc is not None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            _kill(self.proc)
-            _forward(self.err)
-            self.err.close()
+            super().close()
             protect_recorded(self.scratch)
             shutil.rmtree(self.scratch, ignore_errors=True)
-            self.proc = None
 
 
 class _Remote(torch.autograd.Function):

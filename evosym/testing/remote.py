@@ -29,7 +29,7 @@ import torch
 from ..errors import EvosymError
 from ..isolation import frames
 from ..isolation.channel import Channel
-from ..isolation.spawn import _ROOT, _forward, _kill
+from ..isolation.spawn import _ROOT
 from ..proof.codec import escaped
 
 CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the user's module)
@@ -117,17 +117,6 @@ class RemoteCandidate(Channel):
         self.request("copy", dtype=str(dtype).replace("torch.", ""))
         return RemoteCopy(self, dtype)
 
-    def close(self) -> None:
-        """End the process (and pass on what the candidate printed, escaped)."""
-        if self.proc is not None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            _kill(self.proc)
-            _forward(self.err)
-            self.err.close()
-            self.proc = None
 
 
 class RemoteCopy:
