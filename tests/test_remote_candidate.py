@@ -5,12 +5,16 @@ gradients what it saw when the candidate ran beside it."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import run_cli
+from cli_helpers import module_command, module_env, run_cli
 from evosym.testing import assert_equivalent
 from evosym.testing.equivalence import input_names
 from evosym.testing.remote import CandidateGone, RemoteCandidate
@@ -40,9 +44,8 @@ def _failure(candidate, **kw) -> str:
 # dtype (AlwaysFloat16), its values later (ReusesItsOutput), a tensor subclass (LyingTensor), the grad mode and the
 # inputs' requires_grad (WrongUnderNoGrad, WrongForAFirstLayer), their layout (IgnoresStrides), state kept in the
 # candidate between calls (InstanceCache).
-@pytest.mark.parametrize("name", ["ZeroesInput", "ShiftsInput", "AlwaysFloat16", "OneNaN", "ReusesItsOutput",
-                                  "LyingTensor", "WrongUnderNoGrad", "WrongForAFirstLayer", "IgnoresStrides",
-                                  "InstanceCache", "Saturates", "Zeros"])
+@pytest.mark.parametrize("name", ["ZeroesInput", "AlwaysFloat16", "ReusesItsOutput", "LyingTensor", "WrongUnderNoGrad",
+                                  "WrongForAFirstLayer", "IgnoresStrides", "InstanceCache"])
 def test_a_cheat_fails_in_its_own_process_as_in_the_checking_one(name):
     local = _failure(getattr(cheats, name)())
     remote = _remote(f"cheats:{name}")
@@ -180,3 +183,98 @@ def test_a_candidate_that_hangs_or_lies_about_its_output_is_a_failure(monkeypatc
             copy(torch.zeros(2, 3, 5, 5, dtype=torch.float64))
     finally:
         remote.close()
+
+
+ESCAPES = """
+import os, time, torch
+here = os.getcwd()
+if os.fork() == 0:   # out of the candidate's process group, orphaned, no parent-death signal: it outlived the check
+    os.setsid()
+    if os.fork() == 0:
+        while not os.path.exists(os.path.join(here, "go")):
+            time.sleep(0.05)
+        with open(os.path.join(here, "alive"), "w") as fh:
+            fh.write("outlived the check")
+        os._exit(0)
+    os._exit(0)
+
+
+class M(torch.nn.AvgPool2d):
+    def __init__(self):
+        super().__init__(3, 2)
+"""
+
+
+def test_no_process_the_candidate_starts_outlives_the_check(tmp_path, monkeypatch, capsys):
+    """A candidate's grandchild that leaves the process group (setsid) and is orphaned escaped the kill of the group
+    and the parent-death signal, and outlived the check (an adversarial pass had one write a passing JUnit file over
+    the verdict): the candidate's process is a PID namespace's first process, whose end ends every process in it."""
+    from evosym.isolation import descendants
+    if not _contained():
+        pytest.skip("this kernel gives no PID namespace (the containment is documented as unavailable there)")
+    (tmp_path / "escapes.py").write_text(ESCAPES)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "check", "--candidate", "escapes:M", "avg_pool2d")
+    assert code == 0 and out.startswith("EQUIVALENT"), (code, out, err)
+    (tmp_path / "go").write_text("")
+    time.sleep(1.5)
+    assert not (tmp_path / "alive").exists()
+    assert descendants.CLONE_NEWPID
+
+
+def _contained() -> bool:
+    code = "from evosym.isolation.descendants import contain; import sys; print(int(contain())); sys.stdout.flush()"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=module_env(), timeout=60)
+    return r.stdout.strip() == "1"
+
+
+def test_sigterm_while_the_candidate_runs_stops_the_command(tmp_path):
+    """SIGTERM (a CI job's timeout) while the candidate's forward runs was reported as the candidate's failure
+    (NOT EQUIVALENT, 'the candidate raised Terminated'): the command stops, says so, exits 128 + 15, and the
+    candidate's process is gone."""
+    (tmp_path / "hangs.py").write_text(
+        "import os, time, torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
+        "        open(os.path.join(os.getcwd(), 'running'), 'w').close()\n        time.sleep(3600)\n")
+    proc = subprocess.Popen(module_command("check", "--candidate", "hangs:M", "avg_pool2d", *POOL), cwd=tmp_path,
+                            env=module_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "running").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert (tmp_path / "running").exists(), proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM and "evosym: stopped by SIGTERM" in err, (proc.returncode, out, err)
+    assert "NOT EQUIVALENT" not in out
+    survivors = subprocess.run(["pgrep", "-f", "candidate_process"], capture_output=True, text=True).stdout.split()
+    assert not [p for p in survivors if _environ_has(p, str(proc.pid))]
+
+
+def _environ_has(pid: str, parent: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return f"EVOSYM_WORKER_PARENT={parent}".encode() in fh.read()
+    except OSError:
+        return False
+
+
+def test_non_finite_weights_are_a_usage_error_not_the_operators_fault():
+    """A candidate whose weight holds inf made the operator's values non-finite, reported as "the proven operator is
+    not finite … please report this": the weight is named."""
+    import torch
+    from evosym.errors import EvosymError
+    conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+    with torch.no_grad():
+        conv.bias[1] = float("inf")
+    with pytest.raises(EvosymError, match="the candidate's weight bias holds 1 non-finite entries"):
+        assert_equivalent(conv, "conv2d")
+
+
+def test_a_complex_output_is_refused_for_its_dtype():
+    """No values of a complex output travel (the protocol has no complex arrays) and nothing of the size the process
+    claims is allocated: the harness refuses its dtype, as in process."""
+    remote = _remote("complex_out:M", folder=Path(__file__).resolve().parent / "data" / "candidates")
+    try:
+        text = _failure(remote)
+    finally:
+        remote.close()
+    assert "the candidate returns complex128 for float64 input" in text, text

@@ -555,6 +555,32 @@ def test_a_count_that_reads_an_index_is_refused_as_before(expr):
         _compile(expr, [(b, B)], (B, C))
 
 
+@pytest.mark.parametrize("expr", [sp.Sum(A[b, a], (a, 0, Z - 2)), sp.Sum(A[b, a], (a, 0, K - 3)),
+                                  sp.Sum(A[b, a] * A[b, a], (a, 2, K - 1)), sp.Sum(A[b, a], (a, K, C))])
+def test_a_sum_that_may_count_negatively_is_refused(expr):
+    """A sum whose number of terms may be negative at an admissible size (Σ_{a=0}^{z−2} at z = 0): SymPy sums it
+    backwards (Σ_{a=0}^{−2} f = −f(−1)), the generated code's arange raised at run time (found by an adversarial
+    pass): refused when the code is generated, naming the count."""
+    with pytest.raises(EvosymError, match="may have a negative number of terms"):
+        _compile(expr, [(b, B)], (B, C + K + 1))
+
+
+@pytest.mark.parametrize("expr", [A[b, sp.Sum(1, (a, 0, K - 1))], sp.Sum(A[b, a + sp.Sum(a, (c, 0, 1))], (a, 0, K - 1)),
+                                  A[sp.Product(b, (a, 1, 1)), 0]])
+def test_a_sum_inside_an_index_is_refused(expr):
+    """A sum (or product) in an index compiled to a tensor of the dtype, a float index at run time (IndexError, found
+    by an adversarial pass): refused when the code is generated."""
+    with pytest.raises(EvosymError, match="has a sum or product in an index"):
+        _compile(expr, [(b, B)], (B, 3 * K + 2))
+
+
+def test_a_sum_whose_count_is_proved_nonnegative_compiles():
+    expr, axes, shape = sp.Sum(A[b, a], (a, 0, K - 2)), [(b, B)], (B, K)
+    prog, gather = _compile(expr, axes, shape)[0], _compile(expr, axes, shape, views=False)[0]
+    for values in (dict(B=1, K=1), dict(B=2, K=4)):
+        _agree(str(expr), prog, gather, expr, axes, shape, values)
+
+
 @pytest.mark.parametrize("expr", [sp.Sum(A[b, a], (a, 0, K - 1)) * sp.Sum(A[b, a], (a, 0, C - 1)),
                                   sp.Sum(sp.Sum(A[b, a], (a, 0, C - 1)) * A[b, a], (a, 0, K - 1)),
                                   sp.Sum(A[b, a], (a, 0, K - 1)) + sp.Sum(A[b, a] * A[b, a], (a, 0, C - 1))])

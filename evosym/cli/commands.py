@@ -377,9 +377,8 @@ def _check_candidate(args) -> int:
 
     # everything the verdict depends on is bound before the candidate's module is imported or constructed
     from ..testing.equivalence import Report, assert_equivalent, input_names
-    from ..testing.load import raised
     from ..isolation.libc import not_dumpable
-    from ..testing.remote import CandidateGone, RemoteCandidate
+    from ..testing.remote import CandidateGone, CandidateRaised, RemoteCandidate
     from ..testing.setup import proven
     from .junit import candidate_suite, xml
     if args.all or not args.name:
@@ -407,10 +406,8 @@ def _check_candidate(args) -> int:
                                    trials=trials, dtypes=dtypes, gradients=args.gradients)
     except AssertionError as exc:
         report, failure = None, str(exc)
-    except (KeyboardInterrupt, EvosymError):   # (the harness's refusal of the sizes or weights: a usage error)
-        raise
-    except BaseException as exc:   # (its process ended or fell silent: never a verdict)
-        report, failure = None, f"the candidate raised {raised(exc)}"
+    except (CandidateGone, CandidateRaised) as exc:   # (outside a call: its process ended, or copying it raised)
+        report, failure = None, f"the candidate raised {type(exc).__name__}: {escaped(str(exc))}"
     finally:
         candidate.close()   # (before anything is written: the verdict is the last word)
     if report is None:

@@ -370,6 +370,9 @@ class GridCompiler:
             raise EvosymError(f"code generation: tensor {name} is not available in the generated code")
         ref, shape, sym_shape = self.tensors[name]
         idx = list(e.indices)
+        if any(i.has(sp.Sum, sp.Product) for i in idx):   # (compiled, it is a tensor of the dtype: no index)
+            raise EvosymError(f"code generation: the read {e} has a sum or product in an index; write the index as "
+                              "a closed form (SymPy's doit())")
         self.prog.uses.add(name)
 
         def whole_axis(i, n_py, n_sym):   # a grid or sum variable running over the whole axis
@@ -888,6 +891,10 @@ class GridCompiler:
         for var, lo, hi in e.limits:
             if (sp.sympify(lo).free_symbols | sp.sympify(hi).free_symbols) & set(self.axes):
                 raise EvosymError(f"code generation: the range of {var} depends on an index ({lo}..{hi})")
+            if not nonnegative(hi - lo + 1):   # SymPy sums a negative count backwards (Σ_{a=0}^{-2} f = −f(−1))
+                raise EvosymError(f"code generation: the sum over {var} from {lo} to {hi} may have a negative number "
+                                  f"of terms ({hi - lo + 1}), which SymPy sums backwards; bound it so that "
+                                  f"{hi - lo + 1} ≥ 0 for every admissible size")
         for var, lo, hi in e.limits:
             self._arange(var, f"{self._expr(hi - lo + 1)}", self._expr(lo) if lo != 0 else 0)
             self.ranges[var] = (sp.sympify(lo), sp.expand(hi - lo + 1), f"{self._expr(hi - lo + 1)}")

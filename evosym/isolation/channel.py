@@ -25,6 +25,7 @@ class Channel:
     its standard error goes to); ``failure`` is raised, with the reason, when the child does not answer."""
 
     failure = ChannelFailed
+    who = "the operator file"   # whose code the child runs (in what it printed, passed on)
     limit = 600.0   # seconds (for the messages only; the caller sets each deadline)
 
     def __init__(self):
@@ -39,7 +40,7 @@ class Channel:
             except OSError:
                 pass
             _kill(self.proc)
-            _forward(self.err)
+            _forward(self.err, self.who)
             self.err.close()
             self.proc = None
 

@@ -212,9 +212,9 @@ def _visible(text: str) -> str:
     return escaped(text, "\n\t")
 
 
-def _forward(err) -> None:
-    """What the operator file printed, passed on to our standard error."""
+def _forward(err, who: str = "the operator file") -> None:
+    """What the child (``who`` runs in it) printed, passed on to our standard error."""
     text, before = _last(err, FORWARD)
-    text = (f"(the operator file's first {before} bytes of output left out)\n" if before else "") + _visible(text)
+    text = (f"({who}'s first {before} bytes of output left out)\n" if before else "") + _visible(text)
     if text:
         sys.stderr.write(text if text.endswith("\n") else text + "\n")

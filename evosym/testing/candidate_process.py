@@ -53,7 +53,7 @@ class Side:
             try:
                 return getattr(self, "_" + call)(head, data)
             except EvosymError as exc:   # the sizes, the weights or the candidate named wrongly: a usage error
-                return {"usage": str(exc)}, []
+                return {"usage": str(exc)[:4000]}, []
         if call in ("call", "refresh", "vjp"):
             return getattr(self, "_" + call)(head, data)
         raise ValueError(f"no request {call!r}")
@@ -67,8 +67,9 @@ class Side:
         binding = head.get("binding") or None
         sizes, unread = read_sizes(binding, candidate)   # (before the adapter: from the module as given)
         self.candidate, self.bound = adapt(candidate, binding)
+        why = signature_error(self.candidate, head["operator"], list(head["inputs"]))
         return {"sizes": sizes, "unread": unread, "adapted": self.bound is not None,
-                "signature": signature_error(self.candidate, head["operator"], list(head["inputs"]))}, []
+                "signature": None if why is None else why[:4000]}, []
 
     def _copy(self, head, data):
         self.copy, self.kept = as_dtype(self.candidate, getattr(torch, head["dtype"])), []
@@ -107,8 +108,8 @@ class Side:
         self.kept.append(y)
         arrays = [(f"a{i}", wire(t)) for i, (t, f) in enumerate(zip(given, head["inputs"])) if f[2] is None]
         if not isinstance(y, torch.Tensor):
-            return {"kind": "other", "type": type(y).__name__}, arrays
-        info = {"kind": "plain" if type(y) is torch.Tensor else "subclass", "type": type(y).__name__,
+            return {"kind": "other", "type": type(y).__name__[:200]}, arrays
+        info = {"kind": "plain" if type(y) is torch.Tensor else "subclass", "type": type(y).__name__[:200],
                 "dtype": str(y.dtype).replace("torch.", ""), "shape": list(y.shape), "device": str(y.device),
                 "grad": bool(y.requires_grad)}
         try:
@@ -138,7 +139,8 @@ class Side:
 
 
 def main() -> int:
-    die_with_parent(int(os.environ["EVOSYM_WORKER_PARENT"]))
+    if os.environ.get("EVOSYM_CONTAINED") != "1":   # (contained: it dies with its parent already, which is outside)
+        die_with_parent(int(os.environ["EVOSYM_WORKER_PARENT"]))
     fd = os.dup(1)
     os.dup2(2, 1)                       # the candidate's prints go to standard error
     sys.stdout = sys.stderr
@@ -154,8 +156,11 @@ def main() -> int:
         try:
             reply = side.answer(head, data)
         except BaseException as exc:   # the candidate raised (a sys.exit too): said to the checking process
-            message = raised(exc).split(": ", 1)[1] if isinstance(exc, SystemExit) else str(exc)
-            reply = {"raised": type(exc).__name__, "message": message}, []
+            try:
+                message = raised(exc).split(": ", 1)[1] if isinstance(exc, SystemExit) else str(exc)
+            except BaseException:   # (an exception whose text cannot be made)
+                message = "(its message could not be read)"
+            reply = {"raised": type(exc).__name__[:200], "message": message[:4000]}, []
         channel.write(frames.pack(*reply))
         channel.flush()
 

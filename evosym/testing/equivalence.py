@@ -147,6 +147,10 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     w = {k: (v.detach().clone().to(dtype) if v is not None else torch.zeros(shape_of(plan, k, names), dtype=dtype))
          for k, v in mapped.items()}
     check_weight_shapes(p, w, names, weights)
+    for k, v in w.items():   # (the operator's values would not be finite: nothing to compare)
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise EvosymError(f"the candidate's weight {k} holds {int((~torch.isfinite(v)).sum())} non-finite entries "
+                              f"(inf or NaN) in {_dt(dtype)}: the comparison needs finite weights")
     kwargs = {n: names[n] for n, _ in plan.module_sizes}
     try:   # the generated torch form (no compiled kernels: nothing is built, nothing differs between machines)
         if "path" in inspect.signature(p.function).parameters:
@@ -318,7 +322,7 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
 
 def _cached_hint(y, call, history) -> list:
     """A cause line when ``y`` is an output the candidate returned earlier for a different input."""
-    if not isinstance(y, torch.Tensor):
+    if not isinstance(y, torch.Tensor) or y.is_complex():   # (a complex output is refused for its dtype alone)
         return []
     y64 = y.detach().to(torch.float64)
     for x_h, y_r_h, y_h in history:

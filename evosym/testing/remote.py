@@ -35,6 +35,7 @@ from ..proof.codec import escaped
 CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the user's module)
 REPLY_FACTOR, REPLY_BYTES = 16, 1 << 26   # a reply's arrays: at most 16× the request's bytes, + 64 MiB
 _START = (f"import json, os, sys; sys.path[:] = [{_ROOT!r}] + json.loads(os.environ['EVOSYM_CANDIDATE_PATH']); "
+          "from evosym.isolation.descendants import contain; os.environ['EVOSYM_CONTAINED'] = str(int(contain())); "
           "import runpy; runpy.run_module('evosym.testing.candidate_process', run_name='__main__', alter_sys=True)")
 DTYPES = {str(d).replace("torch.", ""): d for d in (torch.float64, torch.float32, torch.float16, torch.bfloat16,
                                                     torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8,
@@ -62,7 +63,7 @@ class RemoteCandidate(Channel):
     Python's generators are seeded with it before the module is imported (its initial weights are the same in every
     run)."""
 
-    failure = CandidateGone
+    failure, who = CandidateGone, "the candidate"
 
     @property
     def limit(self) -> float:
@@ -170,8 +171,8 @@ class RemoteCopy:
             raise type("OutputOnAnotherDevice", (CandidateRaised,), {})(
                 f"it returns its output on {escaped(str(device)[:64])} for input on cpu")
         values = out.get("y")
-        if values is None:   # (a complex output: no values travel; its dtype is refused)
-            y = torch.zeros(shape, dtype=dtype)
+        if values is None:   # (a complex output: no values travel, its dtype is refused; nothing of its size is made)
+            y = torch.zeros((), dtype=dtype).expand(shape)
         elif list(values.shape) != shape:
             raise CandidateGone("the candidate's process handed back an output of another shape than it said")
         else:
