@@ -574,6 +574,20 @@ def test_a_sum_inside_an_index_is_refused(expr):
         _compile(expr, [(b, B)], (B, 3 * K + 2))
 
 
+@pytest.mark.parametrize("expr", [A[b, i - 1], A[b, 2 * i - 1], A[b, 1], A[b, H - 1], A[b, i] * A[b, Z - i]])
+def test_a_gather_from_a_tensor_that_may_be_empty_reads_zeros(expr):
+    """A masked gather from a tensor whose declared length may be 0 (z) indexed the empty tensor at run time
+    (IndexError, found by an adversarial pass): every read of it is outside, so it reads from zeros there."""
+    axes, shape = [(b, B), (i, H)], (B, Z)
+    prog, text = _compile(expr, axes, shape)
+    assert "may be empty" in text, text
+    for z in (0, 1, 4):
+        values = dict(B=2, H=3, z=z)
+        tensor = torch.randn(2, z, dtype=torch.float64)
+        want = _direct(expr, axes, tensor, values)   # (a read free of i is computed once per b: broadcast)
+        assert torch.equal(_execute(prog, tensor, values).expand(want.shape), want), (expr, z)
+
+
 def test_a_sum_whose_count_is_proved_nonnegative_compiles():
     expr, axes, shape = sp.Sum(A[b, a], (a, 0, K - 2)), [(b, B)], (B, K)
     prog, gather = _compile(expr, axes, shape)[0], _compile(expr, axes, shape, views=False)[0]

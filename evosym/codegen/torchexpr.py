@@ -423,9 +423,17 @@ class GridCompiler:
                 parts.append(f"{t}.clamp(0, {n} - 1)")
                 masks.append(f"((0 <= {t}) & ({t} < {n}))")
         tmp = self._tmp()
-        if self.cache_gathers and self._cached_gather(tmp, e, ref, parts, masks, shape, sym_shape):
+        empty = [k for k, n_sym in enumerate(sym_shape) if not nonnegative(sp.sympify(n_sym) - 1)]
+        if masks and empty:   # an axis that may have length 0: every read of it is outside, read from zeros
+            lengths = ", ".join(f"max({shape[k]}, 1)" if k in empty else shape[k] for k in range(len(shape)))
+            self.prog.statements.append(
+                f"{tmp} = {ref} if {' and '.join(f'{shape[k]} > 0' for k in empty)} else "
+                f"{ref}.new_zeros(({lengths}{',' if len(shape) == 1 else ''}))  # {name} may be empty: nothing is read")
+            self.prog.statements.append(f"{tmp} = {tmp}[{', '.join(parts)}]  # {e}")
+        elif self.cache_gathers and self._cached_gather(tmp, e, ref, parts, masks, shape, sym_shape):
             return tmp
-        self.prog.statements.append(f"{tmp} = {ref}[{', '.join(parts)}]  # {e}")
+        else:
+            self.prog.statements.append(f"{tmp} = {ref}[{', '.join(parts)}]  # {e}")
         if masks:
             self.prog.statements.append(f"{tmp} = {tmp} * ({' & '.join(masks)}).to(dtype)  # reads outside {name} are 0")
         return tmp
