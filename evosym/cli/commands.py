@@ -376,9 +376,8 @@ def _check_candidate(args) -> int:
     import torch
 
     # everything the verdict depends on is bound before the candidate's module is imported or constructed
-    from ..testing.equivalence import Report, assert_equivalent, input_names
+    from ..testing.equivalence import Report, assert_equivalent
     from ..isolation.libc import not_dumpable
-    from ..testing.remote import CandidateGone, CandidateRaised, RemoteCandidate
     from ..testing.setup import proven
     from .junit import candidate_suite, xml
     if args.all or not args.name:
@@ -393,26 +392,15 @@ def _check_candidate(args) -> int:
     weights = _weight_map(args.weights)
     trials, dtypes = 4, (torch.float64, torch.float32)
     planned = trials * len(dtypes)
-    p = proven(args.name)
+    proven(args.name)   # (the operator first: its errors before any file is written)
     verdict.placeholder(planned)   # a failing report first: a candidate that ends the process leaves no pass behind
     not_dumpable()   # (the candidate's process is this user's: it may not read this one's memory)
     try:   # the candidate runs in a process of its own: it never sees the operator's values nor the harness
-        candidate = RemoteCandidate(args.candidate, p, input_names(p.operator, p.plan), [os.getcwd()] + sys.path,
-                                    args.seed)
-    except CandidateGone as exc:   # (it ended its process as it was imported or built: a usage error, as a raise)
-        raise EvosymError(f"--candidate: cannot load {escaped(args.candidate)}: {exc}") from None
-    try:
-        report = assert_equivalent(candidate, args.name, sizes=sizes or None, weights=weights or None, seed=args.seed,
-                                   trials=trials, dtypes=dtypes, gradients=args.gradients)
+        report = assert_equivalent(args.candidate, args.name, sizes=sizes or None, weights=weights or None,
+                                   seed=args.seed, trials=trials, dtypes=dtypes, gradients=args.gradients)
     except AssertionError as exc:
-        report, failure = None, str(exc)
-    except (CandidateGone, CandidateRaised) as exc:   # (outside a call: its process ended, or copying it raised)
-        report, failure = None, f"the candidate raised {type(exc).__name__}: {escaped(str(exc))}"
-    finally:
-        candidate.close()   # (before anything is written: the verdict is the last word)
-    if report is None:
-        return verdict(planned, f"NOT EQUIVALENT  {escaped(args.candidate)} vs {escaped(args.name)}\n{failure}",
-                       failure=failure)
+        return verdict(planned, f"NOT EQUIVALENT  {escaped(args.candidate)} vs {escaped(args.name)}\n{exc}",
+                       failure=str(exc))
     done = report.trials if type(report) is Report and type(report.trials) is list else []
     if len(done) != planned or not all(type(t) is tuple and len(t) == 3 and isinstance(t[2], float) and math.isfinite(t[2])
                                         for t in done):

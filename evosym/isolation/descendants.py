@@ -1,23 +1,35 @@
-"""A child whose every descendant ends with it: the candidate's process of ``evosym check --candidate``.
+"""The candidate's process of ``evosym check --candidate``: every process it starts ends with it, and none of them
+may write outside its scratch folder, reach a service, or touch a process outside.
 
-The candidate is the user's code and runs unconfined: it may start processes (build an extension, a data loader's
-workers). One that leaves the process group (``setsid``) and is orphaned escapes a kill of the group and the
-parent-death signal (which a fork does not inherit), and could outlive the check, then write over its report.
-:func:`contain` (called before anything else is imported) makes the process a new PID namespace's first process:
-when it ends, however it ends, the kernel kills every process in the namespace. The process that called it stays
-outside, only waiting for it and ending the same way (its parent, the checking process, kills its group and it dies
-with that process, and the namespace's first process dies with it). Unprivileged, the namespace needs a user
-namespace too (the user's own ids mapped onto themselves); where the kernel allows neither, nothing is contained,
-and :func:`contain` says so (False).
+The candidate is the user's code: it may start processes (build an extension, a data loader's workers), so it is not
+held to the operator files' "no process" filter. But a process that leaves the process group (``setsid``) and clears
+its parent-death signal escapes a kill of the group, outlives the check and could write over its report; and any
+process of the user's could write a module the checking process imports later (a lazy import, at exit too), read its
+memory or stop it. So :func:`contain` (called before anything else is imported):
+
+- forks into a new PID namespace: the candidate's process is its first process, and when that ends the kernel kills
+  every process in it. The process that called :func:`contain` stays outside and only waits: for the first process
+  to end (it then ends the same way) or for its lifeline from the checking process to close (the checking process
+  ended the check, or died): it then kills the first process (a SIGKILL from outside the namespace, which no process
+  inside can refuse) and so the whole namespace;
+- in the first process, before anything of the user's runs: Landlock (:mod:`.landlock`: writes only beneath the
+  scratch folder, no signal to and no ptrace of a process outside, which the namespace hides too) and the socket
+  filter (:mod:`.sockets`: no service acts for it). It may read anything and start processes, which inherit both.
+
+Unprivileged, the namespace needs a user namespace (the user's own ids mapped onto themselves). Where the kernel
+gives none, or no Landlock, that part is missing and :func:`contain` says which (the parent warns).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import select
 import signal
 
+from .landlock import confine
 from .libc import _PDEATHSIG, libc, prctl
+from .sockets import deny_sockets
 
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
 
@@ -34,31 +46,59 @@ def _own_ids() -> None:
             fh.write(text)
 
 
-def contain() -> bool:
-    """Fork into a new PID namespace; returns in the namespace's first process (True), or here, uncontained, where
-    the kernel refuses (False). The calling process waits for it and ends as it ended (exit status or signal)."""
-    lib = libc()
-    if lib is None:
-        return False
-    if not _unshare(lib, CLONE_NEWPID):
-        try:
-            if not _unshare(lib, CLONE_NEWUSER | CLONE_NEWPID):
-                return False
-            _own_ids()
-        except OSError:
-            return False
-    pid = os.fork()
-    if pid == 0:
-        prctl(lib, _PDEATHSIG, signal.SIGKILL)   # (its parent is outside the namespace: getppid() reads 0 here)
+def _namespace(lib) -> bool:
+    if _unshare(lib, CLONE_NEWPID):
         return True
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):
+    try:
+        if not _unshare(lib, CLONE_NEWUSER | CLONE_NEWPID):
+            return False
+        _own_ids()
+    except OSError:
+        return False
+    return True
+
+
+def contain(scratch: str, lifeline: int) -> str:
+    """Fork into a new PID namespace and confine the first process (writes beneath ``scratch`` only); returns there,
+    with what is missing ("" where nothing: "namespace", "confinement" or both, comma-separated). The calling process
+    waits for the first process or for ``lifeline`` (a pipe's read end) to close, and ends as the first process
+    ended."""
+    lib = libc()
+    missing = []
+    if lib is None or not _namespace(lib):
+        missing.append("namespace")
+    pid = os.fork() if lib is not None else 0
+    if pid == 0:
+        os.close(lifeline)
+        if lib is not None:
+            prctl(lib, _PDEATHSIG, signal.SIGKILL)   # (its parent is outside the namespace: getppid() reads 0 here)
+        confined = confine(scratch)                  # (raises where the kernel has it but refuses: nothing runs)
+        confined = deny_sockets() and confined
+        if not confined:
+            missing.append("confinement")
+        return ", ".join(missing)
+    _wait(pid, lifeline)
+
+
+def _wait(pid: int, lifeline: int):
+    """Wait for ``pid`` to end or for ``lifeline`` to close (then kill it); end as it ended."""
+    try:
+        watch = [lifeline, os.pidfd_open(pid)]
+    except OSError:
+        watch = [lifeline]
+    status = None
+    while status is None:
+        ready, _, _ = select.select(watch, [], [], None if len(watch) == 2 else 0.2)
+        if lifeline in ready:   # the check is over (or the checking process died): the namespace ends now
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os._exit(0)
+        else:
+            done, code = os.waitpid(pid, os.WNOHANG)
+            status = code if done else None
+    if os.WIFSIGNALED(status):   # (SIGKILL and SIGSTOP keep their default action: nothing to reset)
         sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)

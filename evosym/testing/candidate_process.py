@@ -69,6 +69,7 @@ class Side:
         self.candidate, self.bound = adapt(candidate, binding)
         why = signature_error(self.candidate, head["operator"], list(head["inputs"]))
         return {"sizes": sizes, "unread": unread, "adapted": self.bound is not None,
+                "missing": os.environ.get("EVOSYM_MISSING", "namespace, confinement"),
                 "signature": None if why is None else why[:4000]}, []
 
     def _copy(self, head, data):
@@ -139,7 +140,7 @@ class Side:
 
 
 def main() -> int:
-    if os.environ.get("EVOSYM_CONTAINED") != "1":   # (contained: it dies with its parent already, which is outside)
+    if "namespace" in os.environ.get("EVOSYM_MISSING", "namespace"):   # (else it dies with its parent, outside)
         die_with_parent(int(os.environ["EVOSYM_WORKER_PARENT"]))
     fd = os.dup(1)
     os.dup2(2, 1)                       # the candidate's prints go to standard error

@@ -32,6 +32,8 @@ are checked unchanged after every call, and gradients are compared with respect 
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,7 +47,7 @@ from .diagnose import diagnose
 from .domain import Domain, kinds
 from .mutants import structural
 from .adapters import adapt
-from .remote import RemoteCandidate, RemoteCopy
+from .remote import CandidateGone, CandidateRaised, RemoteCandidate, RemoteCopy
 from .setup import as_dtype, check_weight_shapes, mapped_weights, module_sizes, proven
 
 
@@ -544,6 +546,9 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
           operator's order, when the operator has several (``candidate(x, xk, xv)`` for ``cross_attention``). An
           ``nn.MultiheadAttention`` is taken as it is for the attention operators bound to it (mhsa, mhsa_causal,
           mhsa_bias, mhsa_sample_bias, cross_attention): called as they are, its weights read through the binding.
+          A string ``"MODULE:ATTR"`` (a module, or a function of no arguments returning one) is imported and run
+          in a process of its own (``evosym check --candidate``): it cannot reach the harness or the values it
+          is compared with; ``weights`` then maps names to attribute paths only.
         - ``operator``: a catalogue name or the path of an operator file.
         - ``sizes``: the operator's module sizes by name (``G``, ``C_g``, …); read from the candidate when
           it is the traditional module (``nn.Conv2d`` …).
@@ -552,6 +557,9 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
           12 on every length, the smallest the windows allow, random), seeded by ``seed``.
         - ``gradients``: also compare the gradients with respect to the input (every input; float64).
         """
+        if isinstance(candidate, str):
+            return isolated(candidate, operator, sizes=sizes, weights=weights, seed=seed, trials=trials,
+                            dtypes=dtypes, gradients=gradients)
         dtypes = tuple(dtypes)
         planned = int(trials) * len(dtypes)
         if planned < 1:
@@ -580,6 +588,24 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
             raise AssertionError(f"{op.name}: {len(done)} of {planned} comparisons ran: no verdict (was the harness "
                                  "modified while the candidate ran?)")
         return report_(op.name, dict(msizes), list(done))
+
+    def isolated(spec: str, operator: str, *, weights, seed: int, **kw) -> Report:
+        """``assert_equivalent`` of the candidate ``spec`` (MODULE:ATTR) run in its own process (:mod:`.remote`)."""
+        if weights is not None and (callable(weights) or not all(isinstance(v, str) for v in dict(weights).values())):
+            raise EvosymError("a candidate run in its own process maps its weights by attribute paths only "
+                              "(weights={'weight': 'conv.weight', …})")
+        p = proven_(operator)
+        try:
+            remote = RemoteCandidate(spec, p, input_names(p.operator, p.plan), [os.getcwd()] + sys.path, seed)
+        except CandidateGone as exc:   # (it ended its process as it was imported or built: as a raise there)
+            raise EvosymError(f"--candidate: cannot load {escaped(spec)}: {exc}") from None
+        try:
+            return assert_equivalent(remote, operator, weights=weights, seed=seed, **kw)
+        except (CandidateGone, CandidateRaised) as exc:   # (outside a call: its process ended, or copying it raised)
+            raise AssertionError(f"{p.operator.name}: the candidate raised {type(exc).__name__}: "
+                                 f"{escaped(str(exc))}") from None
+        finally:
+            remote.close()   # (and every process it started) before the caller writes a verdict
 
     return assert_equivalent
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,8 +35,12 @@ from ..proof.codec import escaped
 
 CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the user's module)
 REPLY_FACTOR, REPLY_BYTES = 16, 1 << 26   # a reply's arrays: at most 16× the request's bytes, + 64 MiB
-_START = (f"import json, os, sys; sys.path[:] = [{_ROOT!r}] + json.loads(os.environ['EVOSYM_CANDIDATE_PATH']); "
-          "from evosym.isolation.descendants import contain; os.environ['EVOSYM_CONTAINED'] = str(int(contain())); "
+# Started with -I (no working folder on the path, no user site, no PYTHON* variables: nothing of the user's is imported
+# before the containment); evosym's own folder first, then the checking process's import path for the candidate.
+_START = (f"import json, os, sys; path = json.loads(os.environ['EVOSYM_CANDIDATE_PATH']); sys.path.insert(0, {_ROOT!r}); "
+          "from evosym.isolation.descendants import contain; "
+          "os.environ['EVOSYM_MISSING'] = contain(os.environ['TMPDIR'], int(os.environ['EVOSYM_LIFELINE'])); "
+          "sys.path[1:] = path; "
           "import runpy; runpy.run_module('evosym.testing.candidate_process', run_name='__main__', alter_sys=True)")
 DTYPES = {str(d).replace("torch.", ""): d for d in (torch.float64, torch.float32, torch.float16, torch.bfloat16,
                                                     torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8,
@@ -73,10 +78,19 @@ class RemoteCandidate(Channel):
         super().__init__()
         self.spec = spec
         self.err = tempfile.TemporaryFile()
-        env = dict(os.environ, EVOSYM_CANDIDATE_PATH=json.dumps([str(x) for x in path]),
-                   EVOSYM_WORKER_PARENT=str(os.getpid()))
-        self.proc = subprocess.Popen([sys.executable, "-c", _START], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.err, env=env, start_new_session=True)
+        self.scratch = tempfile.mkdtemp(prefix="evosym-candidate-")   # the only folder its processes may write
+        cache = os.path.join(self.scratch, "cache")
+        os.mkdir(cache)
+        read, self.lifeline = os.pipe()   # closed by close() (or by this process's end): the namespace ends
+        env = dict(os.environ, EVOSYM_CANDIDATE_PATH=json.dumps([str(x) for x in path]), TMPDIR=self.scratch,
+                   XDG_CACHE_HOME=cache, TORCH_EXTENSIONS_DIR=os.path.join(cache, "torch_extensions"),
+                   PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_PARENT=str(os.getpid()), EVOSYM_LIFELINE=str(read))
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-I", "-c", _START], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=self.err, env=env, start_new_session=True,
+                                         pass_fds=(read,))
+        finally:
+            os.close(read)
         try:
             head, _ = self.request("load", spec=spec, binding=p.operator.torch_binding or None,
                                    operator=p.operator.name, inputs=list(inputs), seed=int(seed))
@@ -86,6 +100,8 @@ class RemoteCandidate(Channel):
         except BaseException:
             self.close()
             raise
+        self.missing = head.get("missing") if isinstance(head.get("missing"), str) else "namespace, confinement"
+        _warn(self.missing)
         sizes, padding, why = head.get("sizes"), head.get("unread"), head.get("signature")
         if not (isinstance(sizes, dict) and all(isinstance(k, str) and type(v) is int for k, v in sizes.items())
                 and (padding is None or isinstance(padding, str)) and (why is None or isinstance(why, str))):
@@ -93,6 +109,20 @@ class RemoteCandidate(Channel):
             raise CandidateGone("the candidate's process handed back no sizes")
         self.sizes, self.padding = sizes, padding
         self.signature = None if why is None else escaped(why[:4000])
+
+    def close(self) -> None:
+        """End the candidate's process and every process it started (its lifeline first: the namespace ends), pass on
+        what it printed, remove its scratch folder."""
+        if self.lifeline is not None:
+            os.close(self.lifeline)
+            self.lifeline = None
+            if self.proc is not None:
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        super().close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
     def request(self, kind: str, arrays=(), **head):
         """One request; (the reply's header, its arrays). The candidate's refusal of a usage (its sizes, its weights,
@@ -232,3 +262,17 @@ class _Differentiable(torch.autograd.Function):
                                     f"input of shape {tuple(shape)}")
             out.append(None if g is None else g.to(dtype))
         return (None, None, None, None, *out)
+
+
+_warned = False
+
+
+def _warn(missing) -> None:
+    """Once per process: what of the candidate's containment this system does not give."""
+    global _warned
+    if missing and isinstance(missing, str) and not _warned:
+        _warned = True
+        sys.stderr.write(f"evosym: warning: the candidate's process cannot be contained on this system (no "
+                         f"{escaped(missing[:200])}: it needs a PID namespace and Landlock, Linux 5.13 or later): a "
+                         "process it starts may outlive the check, and it may write what you can, this check's "
+                         "report included (docs/testing.md)\n")
