@@ -17,7 +17,7 @@ import pytest
 from cli_helpers import module_command, module_env, run_cli
 from evosym.testing import assert_equivalent
 from evosym.testing.equivalence import input_names
-from evosym.testing.remote import CandidateGone, RemoteCandidate
+from evosym.testing.remote import CACHES, CandidateGone, RemoteCandidate
 from evosym.testing.setup import proven
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -335,3 +335,32 @@ def test_assert_equivalent_runs_a_named_candidate_in_its_own_process(tmp_path, m
     assert report is not None and len(report.trials) == 8
     with pytest.raises(EvosymError, match="attribute paths only"):
         assert_equivalent("cheats:Renamed", "conv2d", sizes=SIZES, weights=lambda m: {})
+
+
+def test_a_candidate_may_compile_start_processes_and_use_shared_memory(tmp_path, monkeypatch, capsys):
+    """What a legitimate candidate does under the containment: write the caches of torch.compile and its kin (its
+    inductor cache was the checking process's folder, outside the scratch folder: NOT EQUIVALENT with a
+    PermissionError, found by an adversarial pass), a multiprocessing pool with its semaphores in /dev/shm, a
+    subprocess; a write elsewhere says why."""
+    if not _contained():
+        pytest.skip("this kernel gives no PID namespace or no Landlock (documented: a warning, nothing contained)")
+    (tmp_path / "legit.py").write_text(
+        "import multiprocessing, subprocess, sys, torch\n"
+        "with multiprocessing.Pool(1) as pool:\n    assert pool.map(abs, [-1]) == [1]\n"
+        "assert subprocess.run([sys.executable, '-c', 'print(1)'], capture_output=True).stdout.strip() == b'1'\n"
+        "import os, tempfile\n"
+        "for name in " + repr(sorted(CACHES)) + ":\n"   # (torch.compile writes its inductor cache there: ~20 s)
+        "    os.makedirs(os.environ[name], exist_ok=True)\n"
+        "    open(os.path.join(os.environ[name], 'written'), 'w').close()\n"
+        "    assert os.path.realpath(os.environ[name]).startswith(os.path.realpath(tempfile.gettempdir()))\n"
+        "class M(torch.nn.AvgPool2d):\n"
+        "    def __init__(self):\n        super().__init__(3, 2)\n"
+        "class Elsewhere(torch.nn.AvgPool2d):\n"
+        "    def __init__(self):\n        super().__init__(3, 2)\n"
+        "    def forward(self, x):\n        open('/var/tmp/evosym-candidate-elsewhere', 'w')\n"
+        "        return super().forward(x)\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "check", "--candidate", "legit:M", "avg_pool2d", *POOL)
+    assert code == 0 and out.startswith("EQUIVALENT"), (code, out, err)
+    code, out, err = run_cli(capsys, "check", "--candidate", "legit:Elsewhere", "avg_pool2d", *POOL)
+    assert code == 1 and "PermissionError" in out and "may write only beneath its TMPDIR" in out, (code, out, err)

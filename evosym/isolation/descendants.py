@@ -13,7 +13,8 @@ memory or stop it. So :func:`contain` (called before anything else is imported):
   ended the check, or died): it then kills the first process (a SIGKILL from outside the namespace, which no process
   inside can refuse) and so the whole namespace;
 - in the first process, before anything of the user's runs: Landlock (:mod:`.landlock`: writes only beneath the
-  scratch folder, no signal to and no ptrace of a process outside, which the namespace hides too) and the socket
+  scratch folder and /dev/shm, whose POSIX semaphores multiprocessing needs and which the checking process never
+  reads; no signal to and no ptrace of a process outside, which the namespace hides too) and the socket
   filter (:mod:`.sockets`: no service acts for it). It may read anything and start processes, which inherit both.
 
 Unprivileged, the namespace needs a user namespace (the user's own ids mapped onto themselves). Where the kernel
@@ -32,6 +33,7 @@ from .libc import _PDEATHSIG, libc, prctl
 from .sockets import deny_sockets
 
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
+SHARED = ("/dev/shm",)   # also writable: POSIX shared memory and semaphores (multiprocessing, DataLoader workers)
 
 
 def _unshare(lib, flags: int) -> bool:
@@ -72,7 +74,7 @@ def contain(scratch: str, lifeline: int) -> str:
         os.close(lifeline)
         if lib is not None:
             prctl(lib, _PDEATHSIG, signal.SIGKILL)   # (its parent is outside the namespace: getppid() reads 0 here)
-        confined = confine(scratch)                  # (raises where the kernel has it but refuses: nothing runs)
+        confined = confine(scratch, SHARED)          # (raises where the kernel has it but refuses: nothing runs)
         confined = deny_sockets() and confined
         if not confined:
             missing.append("confinement")

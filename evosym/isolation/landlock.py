@@ -53,10 +53,10 @@ def abi() -> int:
     return max(0, int(version))
 
 
-def confine(scratch: str) -> int:
-    """Confine this process (and all it starts) as the module says, ``scratch`` writable; returns the ABI version
-    used, or 0 where Landlock is not available (nothing confined). Raises OSError where the kernel has Landlock but
-    refuses the confinement: the caller must then not run user code."""
+def confine(scratch: str, also: tuple = ()) -> int:
+    """Confine this process (and all it starts) as the module says, ``scratch`` (and the folders ``also`` that exist)
+    writable; returns the ABI version used, or 0 where Landlock is not available (nothing confined). Raises OSError
+    where the kernel has Landlock but refuses the confinement: the caller must then not run user code."""
     version = abi()
     if version == 0:
         return 0
@@ -70,6 +70,9 @@ def confine(scratch: str) -> int:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset: " + os.strerror(ctypes.get_errno()))
     try:
         _allow(libc, ruleset, scratch, fs)
+        for folder in also:
+            if os.path.isdir(folder):
+                _allow(libc, ruleset, folder, fs)
         if os.path.exists(os.devnull):
             _allow(libc, ruleset, os.devnull, fs & _FILE_RIGHTS & ~(1 << 15))
         no_new_privs(libc)

@@ -22,7 +22,7 @@ from ..errors import EvosymError
 from ..isolation import frames
 from ..isolation.libc import die_with_parent
 from .adapters import adapt
-from .load import load_candidate, raised
+from .load import hint, load_candidate, raised
 from .equivalence import signature_error
 from .setup import as_dtype, mapped, read_sizes
 
@@ -63,6 +63,9 @@ class Side:
         random.seed(seed)
         np.random.seed(seed % 2 ** 32)
         torch.manual_seed(seed)
+        # tensors shared between its processes (DataLoader workers) through /dev/shm files, not passed over a UNIX
+        # socket, which its containment refuses
+        torch.multiprocessing.set_sharing_strategy("file_system")
         candidate = load_candidate(head["spec"])
         binding = head.get("binding") or None
         sizes, unread = read_sizes(binding, candidate)   # (before the adapter: from the module as given)
@@ -158,7 +161,7 @@ def main() -> int:
             reply = side.answer(head, data)
         except BaseException as exc:   # the candidate raised (a sys.exit too): said to the checking process
             try:
-                message = raised(exc).split(": ", 1)[1] if isinstance(exc, SystemExit) else str(exc)
+                message = raised(exc).split(": ", 1)[1] if isinstance(exc, SystemExit) else str(exc)[:3000] + hint(exc)
             except BaseException:   # (an exception whose text cannot be made)
                 message = "(its message could not be read)"
             reply = {"raised": type(exc).__name__[:200], "message": message[:4000]}, []

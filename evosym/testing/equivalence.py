@@ -591,7 +591,8 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
 
     def isolated(spec: str, operator: str, *, weights, seed: int, **kw) -> Report:
         """``assert_equivalent`` of the candidate ``spec`` (MODULE:ATTR) run in its own process (:mod:`.remote`)."""
-        if weights is not None and (callable(weights) or not all(isinstance(v, str) for v in dict(weights).values())):
+        if weights is not None and not (isinstance(weights, dict) and
+                                        all(isinstance(k, str) and isinstance(v, str) for k, v in weights.items())):
             raise EvosymError("a candidate run in its own process maps its weights by attribute paths only "
                               "(weights={'weight': 'conv.weight', …})")
         p = proven_(operator)

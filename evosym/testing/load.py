@@ -49,4 +49,17 @@ def raised(exc: BaseException) -> str:
     """An exception of the user's code, in words (a sys.exit says so: it never ends the check with its status)."""
     if isinstance(exc, SystemExit):
         return f"SystemExit: sys.exit({exc.code!r}) was called (the check has no verdict then: it fails)"
-    return f"{type(exc).__name__}: {escaped(str(exc))}"
+    text = str(exc)
+    text = text if len(text) <= 2000 else text[:2000] + "…"   # (a traceback's text: its start says what failed)
+    return f"{type(exc).__name__}: {escaped(text)}{hint(exc)}"
+
+
+def hint(exc: BaseException) -> str:
+    """Why a PermissionError, where the candidate's containment is the likely cause."""
+    denied = isinstance(exc, PermissionError) or any(w in str(exc) for w in ("Operation not permitted",
+                                                                           "Permission denied"))
+    if denied and os.environ.get("EVOSYM_MISSING") is not None:
+        return (" (the candidate's process may write only beneath its TMPDIR, which is also its XDG_CACHE_HOME and "
+                "torch's cache folders, and /dev/shm; it may not create sockets, which DataLoader workers need: "
+                "docs/testing.md)")
+    return ""

@@ -12,7 +12,9 @@ for a non-tensor or a tensor subclass (refused by the harness as before), the in
 candidate left in them (an in-place write is seen), the outputs written over with their values now when the harness
 looks again (a reused buffer is seen), and a differentiable output whose backward asks the process (the candidate
 called again on the same inputs). A candidate that raises is an exception of its type's name; one that ends its
-process or falls silent past :data:`CALL_LIMIT` is :class:`CandidateGone`: a failure, never a verdict.
+process or falls silent past :data:`CALL_LIMIT` is :class:`CandidateGone`: a failure, never a verdict. The process
+is contained (:mod:`evosym.isolation.descendants`): it writes only beneath its scratch folder, reaches no service and
+no process outside, and everything it starts ends with the check.
 """
 
 from __future__ import annotations
@@ -37,11 +39,15 @@ CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the u
 REPLY_FACTOR, REPLY_BYTES = 16, 1 << 26   # a reply's arrays: at most 16× the request's bytes, + 64 MiB
 # Started with -I (no working folder on the path, no user site, no PYTHON* variables: nothing of the user's is imported
 # before the containment); evosym's own folder first, then the checking process's import path for the candidate.
-_START = (f"import json, os, sys; path = json.loads(os.environ['EVOSYM_CANDIDATE_PATH']); sys.path.insert(0, {_ROOT!r}); "
-          "from evosym.isolation.descendants import contain; "
+_START = (f"import json, os, sys; path = json.loads(os.environ['EVOSYM_CANDIDATE_PATH']); "
+          f"sys.path.insert(0, {_ROOT!r}); from evosym.isolation.descendants import contain; "
           "os.environ['EVOSYM_MISSING'] = contain(os.environ['TMPDIR'], int(os.environ['EVOSYM_LIFELINE'])); "
           "sys.path[1:] = path; "
           "import runpy; runpy.run_module('evosym.testing.candidate_process', run_name='__main__', alter_sys=True)")
+# where the candidate's libraries cache what they build: beneath its scratch folder (the checking process's own
+# settings, torch's inductor cache among them, point outside, where the candidate may not write)
+CACHES = {"XDG_CACHE_HOME": "", "TORCH_EXTENSIONS_DIR": "torch_extensions", "TORCHINDUCTOR_CACHE_DIR": "inductor",
+          "TRITON_CACHE_DIR": "triton", "TORCH_HOME": "torch", "CUDA_CACHE_PATH": "nv"}
 DTYPES = {str(d).replace("torch.", ""): d for d in (torch.float64, torch.float32, torch.float16, torch.bfloat16,
                                                     torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8,
                                                     torch.bool, torch.complex64, torch.complex128)}
@@ -57,7 +63,8 @@ class CandidateRaised(Exception):
 
 
 def _name(text) -> str:
-    """A name the other process gave (a type's), as shown: an ASCII identifier of at most 64 characters, else '?'."""
+    """A name the other process gave (a type's), as shown: an ASCII identifier of at most 64 characters, else
+    "UnnamedType"."""
     text = str(text)
     return text if text.isascii() and text.isidentifier() and len(text) <= 64 else "UnnamedType"
 
@@ -83,8 +90,8 @@ class RemoteCandidate(Channel):
         os.mkdir(cache)
         read, self.lifeline = os.pipe()   # closed by close() (or by this process's end): the namespace ends
         env = dict(os.environ, EVOSYM_CANDIDATE_PATH=json.dumps([str(x) for x in path]), TMPDIR=self.scratch,
-                   XDG_CACHE_HOME=cache, TORCH_EXTENSIONS_DIR=os.path.join(cache, "torch_extensions"),
-                   PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_PARENT=str(os.getpid()), EVOSYM_LIFELINE=str(read))
+                   PYTHONDONTWRITEBYTECODE="1", EVOSYM_WORKER_PARENT=str(os.getpid()), EVOSYM_LIFELINE=str(read),
+                   **{k: os.path.join(cache, v) for k, v in CACHES.items()})
         try:
             self.proc = subprocess.Popen([sys.executable, "-I", "-c", _START], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=self.err, env=env, start_new_session=True,
