@@ -3,10 +3,11 @@ does to it what the harness asks (:mod:`.remote`): copy it to a dtype, read its 
 vector-Jacobian product through it. The checking process draws the inputs, computes the operator's values, compares
 and decides; it never runs the candidate's code, and the candidate never sees the values it is compared with.
 
-Started as ``python -c …`` with the checking process's import path (and the working folder, as an in-process import
-would have it); it dies with the checking process. Requests arrive on standard input, replies leave on the original
-standard output (:mod:`evosym.isolation.frames`); the candidate's prints go to standard error. Nothing here is
-trusted: what it answers is only ever the candidate's output, checked like one.
+Started as ``python -I -c …`` and contained before anything else is imported (:mod:`evosym.isolation.descendants`:
+a PID namespace, Landlock, no sockets), then given the checking process's import path (the working folder first, as
+an in-process import would have it). Requests arrive on standard input, replies leave on the original standard output
+(:mod:`evosym.isolation.frames`); the candidate's prints go to standard error. Nothing here is trusted: what it answers
+is only ever the candidate's output, checked like one.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ class Side:
         random.seed(seed)
         np.random.seed(seed % 2 ** 32)
         torch.manual_seed(seed)
-        # tensors shared between its processes (DataLoader workers) through /dev/shm files, not passed over a UNIX
-        # socket, which its containment refuses
+        # tensors shared between its processes through /dev/shm files: the default passes descriptors over a UNIX
+        # socket, which the containment refuses, and a DataLoader's workers then hung (600 s); now they fail at once
         torch.multiprocessing.set_sharing_strategy("file_system")
         candidate = load_candidate(head["spec"])
         binding = head.get("binding") or None
