@@ -364,3 +364,15 @@ def test_a_candidate_may_compile_start_processes_and_use_shared_memory(tmp_path,
     assert code == 0 and out.startswith("EQUIVALENT"), (code, out, err)
     code, out, err = run_cli(capsys, "check", "--candidate", "legit:Elsewhere", "avg_pool2d", *POOL)
     assert code == 1 and "PermissionError" in out and "may write only beneath its TMPDIR" in out, (code, out, err)
+
+
+def test_half_precisions_cross_the_process_boundary(tmp_path, monkeypatch):
+    """Inputs in float16 and bfloat16 (the protocol carries float32, float64, int64, bool) travel as float64, exactly,
+    and are cast back there: the same maximal differences as in process."""
+    import torch
+    (tmp_path / "half.py").write_text("import torch\ndef pool():\n    return torch.nn.AvgPool2d(3, 2)\n")
+    monkeypatch.chdir(tmp_path)
+    dtypes = (torch.float16, torch.bfloat16)
+    remote = assert_equivalent("half:pool", "avg_pool2d", dtypes=dtypes, trials=2)
+    local = assert_equivalent(torch.nn.AvgPool2d(3, 2), "avg_pool2d", dtypes=dtypes, trials=2)
+    assert remote.trials == local.trials and {t[1] for t in remote.trials} == {"float16", "bfloat16"}

@@ -91,11 +91,11 @@ class Side:
 
     def _inputs(self, head, data, fresh=False):
         given = []
-        for i, (requires, strided, same) in enumerate(head["inputs"]):
+        for i, (requires, strided, same, dtype) in enumerate(head["inputs"]):
             if same is not None:
                 given.append(given[int(same)])
                 continue
-            t = torch.from_numpy(data[f"x{i}"])
+            t = torch.from_numpy(data[f"x{i}"]).to(getattr(torch, dtype))
             if fresh:
                 given.append(t.requires_grad_(i in head["needs"]))
             elif strided:

@@ -181,11 +181,13 @@ class RemoteCopy:
             if not isinstance(t, torch.Tensor):
                 raise TypeError("the harness calls a candidate with tensors")
             if id(t) in first:
-                flags.append([False, False, first[id(t)]])
+                flags.append([False, False, first[id(t)], None])
                 continue
             first[id(t)] = i
-            flags.append([bool(t.requires_grad), not t.is_contiguous(), None])
-            arrays.append((f"x{i}", t.detach().cpu().contiguous().numpy()))
+            dtype = str(t.dtype).replace("torch.", "")   # (a half precision travels as float64, exactly, and back)
+            flags.append([bool(t.requires_grad), not t.is_contiguous(), None, dtype])
+            wired = t.detach().cpu() if dtype in ("float32", "float64") else t.detach().cpu().to(torch.float64)
+            arrays.append((f"x{i}", wired.contiguous().numpy()))
         grad = torch.is_grad_enabled()
         head, out = self.remote.request("call", arrays, grad=grad, inputs=flags)
         k, self.calls = self.calls, self.calls + 1
