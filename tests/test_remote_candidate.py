@@ -376,3 +376,35 @@ def test_half_precisions_cross_the_process_boundary(tmp_path, monkeypatch):
     remote = assert_equivalent("half:pool", "avg_pool2d", dtypes=dtypes, trials=2)
     local = assert_equivalent(torch.nn.AvgPool2d(3, 2), "avg_pool2d", dtypes=dtypes, trials=2)
     assert remote.trials == local.trials and {t[1] for t in remote.trials} == {"float16", "bfloat16"}
+
+
+FALLBACK = """
+import os, sys, time
+import evosym.isolation.descendants as d
+d._namespace = lambda lib: False          # a kernel that gives no PID namespace
+read, write = os.pipe()
+outer = os.fork()
+if outer == 0:                            # the candidate's side: contained, then says who it is and sleeps
+    os.close(write)
+    missing = d.contain(sys.argv[1], read)
+    print(f"{missing} {os.getpid()}", flush=True)
+    time.sleep(60)
+    os._exit(0)
+os.close(read)
+time.sleep(3)
+os.close(write)                           # the check is over: its lifeline closes
+time.sleep(1)
+print("outer ended", os.waitpid(outer, os.WNOHANG)[0] == outer, flush=True)
+"""
+
+
+def test_without_a_pid_namespace_the_lifeline_still_ends_the_candidates_process(tmp_path):
+    """Where the kernel gives no PID namespace the candidate's process is still forked from the one that waits
+    outside, which kills it when the lifeline closes; what is missing is said ("namespace"). (The candidate's side
+    no longer checks that its parent is the checking process, which it is not there: it exited at once.)"""
+    r = subprocess.run([sys.executable, "-c", FALLBACK, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                       env=module_env())
+    first, second = r.stdout.splitlines()[:2]
+    missing, pid = first.rsplit(" ", 1)
+    assert missing == "namespace" and second == "outer ended True", (r.stdout, r.stderr)
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0] == "Z"

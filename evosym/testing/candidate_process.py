@@ -21,7 +21,6 @@ import torch
 
 from ..errors import EvosymError
 from ..isolation import frames
-from ..isolation.libc import die_with_parent
 from .adapters import adapt
 from .load import hint, load_candidate, raised
 from .equivalence import signature_error
@@ -144,8 +143,7 @@ class Side:
 
 
 def main() -> int:
-    if "namespace" in os.environ.get("EVOSYM_MISSING", "namespace"):   # (else it dies with its parent, outside)
-        die_with_parent(int(os.environ["EVOSYM_WORKER_PARENT"]))
+    # (it dies with the process that waits outside, which dies with the checking process: evosym.isolation.descendants)
     fd = os.dup(1)
     os.dup2(2, 1)                       # the candidate's prints go to standard error
     sys.stdout = sys.stderr
