@@ -240,7 +240,8 @@ def test_the_generated_module_caches_the_bias_index_and_equals_its_generic_path(
 
 def test_cached_gathers_keep_their_mask():
     """A gather that reads outside its tensor (T[i − 1, j + 1]: masked) gives the same with the index cached, at two
-    sizes and again (hits), and keeps the grid axes' extents in its key."""
+    sizes and again (hits), and keeps the grid axes' extents in its key; where T may be empty (n, m are no sizes ≥ 1
+    here) it reads zeros then, cached or not."""
     i, j, n, m = sp.symbols("i j n m", integer=True)
     T = sp.IndexedBase("T")
     e = T[i - 1, j + 1] * 2
@@ -252,7 +253,7 @@ def test_cached_gathers_keep_their_mask():
               for _ in progs]   # each program's module globals, kept between calls (the cache lives there)
     for scope in scopes:
         exec(template_function("_traced") + "\n" + template_function("_gather"), scope)  # noqa: S102 - the helpers
-    for shape in [(3, 4), (5, 2), (3, 4)]:
+    for shape in [(3, 4), (5, 2), (3, 4), (0, 4), (3, 0)]:   # (n, m may be 0 here: an empty T reads zeros)
         t = torch.randn(shape, dtype=torch.float64)
         outs = []
         for prog, scope in zip(progs, scopes):
@@ -263,7 +264,7 @@ def test_cached_gathers_keep_their_mask():
         want[1:, :-1] = 2 * t[:-1, 1:]
         torch.testing.assert_close(outs[0], want, rtol=0, atol=0)
         torch.testing.assert_close(outs[1], want, rtol=0, atol=0)
-    assert len(scopes[1]["_evosym_gathers"]) == 2   # one entry per sizes: (3, 4) hit the first
+    assert len(scopes[1]["_evosym_gathers"]) == 4   # one entry per sizes: (3, 4) hit the first
 
 
 @pytest.mark.parametrize("batch_bias", [False, True], ids=["once", "per-sample"])

@@ -338,8 +338,10 @@ def _running_file(proc, command) -> int:
         time.sleep(0.5)
         kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         for k in kids:
-            cmd = Path(f"/proc/{k}/cmdline").read_bytes() if Path(f"/proc/{k}").exists() else b""
-            env = Path(f"/proc/{k}/environ").read_bytes() if Path(f"/proc/{k}").exists() else b""
+            try:   # (a child that ends between the listing and the read: the derivation's, before the references')
+                cmd, env = Path(f"/proc/{k}/cmdline").read_bytes(), Path(f"/proc/{k}/environ").read_bytes()
+            except OSError:
+                continue
             wanted = b"EVOSYM_WORKER_MODE=" + (b"derive" if command == "info" else b"serve")
             if b"evosym.worker" in cmd and wanted in env:
                 pid = int(k)

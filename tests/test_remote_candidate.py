@@ -222,10 +222,11 @@ def test_no_process_the_candidate_starts_outlives_the_check(tmp_path, monkeypatc
 
 
 def _ours() -> list:
-    """The processes started for a candidate of this process (their environment names it as the parent)."""
+    """The processes started for a candidate of this process (their environment names it as the parent and holds a
+    lifeline: not the operator files' reference processes, which earlier tests of the session may have left open)."""
     out = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        if _environ_has(pid, str(os.getpid())):
+        if _environ_has(pid, str(os.getpid()), "EVOSYM_LIFELINE="):
             try:
                 with open(f"/proc/{pid}/stat") as fh:
                     if fh.read().rpartition(")")[2].split()[0] != "Z":
@@ -289,12 +290,13 @@ def test_sigterm_while_the_candidate_runs_stops_the_command(tmp_path):
     assert not list(temp.glob("evosym-candidate-*")), "the candidate's scratch folder is removed"
 
 
-def _environ_has(pid: str, parent: str) -> bool:
+def _environ_has(pid: str, parent: str, also: str = "") -> bool:
     try:
         with open(f"/proc/{pid}/environ", "rb") as fh:
-            return f"EVOSYM_WORKER_PARENT={parent}".encode() in fh.read()
+            env = fh.read()
     except OSError:
         return False
+    return f"EVOSYM_WORKER_PARENT={parent}".encode() in env and also.encode() in env
 
 
 def test_non_finite_weights_are_a_usage_error_not_the_operators_fault():

@@ -403,37 +403,39 @@ class GridCompiler:
             view = self._digit_read(e, ref, shape, sym_shape)
         if view is not None:
             return view
+        # an axis that may have length 0 (every read of it is outside): read from zeros of length 1 there
+        empty = [k for k, n_sym in enumerate(sym_shape) if not nonnegative(sp.sympify(n_sym) - 1)]
+        held = [f"max({n}, 1)" if k in empty else n for k, n in enumerate(shape)]   # the lengths of what is read
         parts, masks = [], []
-        for i, n, n_sym in zip(idx, shape, sym_shape):
+        for i, n, m, n_sym in zip(idx, shape, held, sym_shape):
             t = self._expr(i)
             if i.is_Integer and i >= 0 and nonnegative(sp.sympify(n_sym) - i - 1):
                 parts.append(t)                      # a constant index provably inside the axis
             elif i.is_Integer:                       # a constant that may not be: read it guarded
-                parts.append(f"min({t}, {n} - 1)")
+                parts.append(f"min({t}, {m} - 1)")
                 masks.append(f"torch.tensor(0 <= {t} < {n}, device=device)")
             elif self._sizes_only(i):                # a size expression (a Python int, not a tensor)
                 if nonnegative(i) and nonnegative(sp.sympify(n_sym) - i - 1):
                     parts.append(t)
                 else:
-                    parts.append(f"max(0, min({t}, {n} - 1))")
+                    parts.append(f"max(0, min({t}, {m} - 1))")
                     masks.append(f"torch.tensor(0 <= {t} < {n}, device=device)")
             elif whole_axis(i, n, n_sym):
                 parts.append(t)
             else:
-                parts.append(f"{t}.clamp(0, {n} - 1)")
+                parts.append(f"{t}.clamp(0, {m} - 1)")
                 masks.append(f"((0 <= {t}) & ({t} < {n}))")
         tmp = self._tmp()
-        empty = [k for k, n_sym in enumerate(sym_shape) if not nonnegative(sp.sympify(n_sym) - 1)]
-        if masks and empty:   # an axis that may have length 0: every read of it is outside, read from zeros
-            lengths = ", ".join(f"max({shape[k]}, 1)" if k in empty else shape[k] for k in range(len(shape)))
+        if masks and empty:
+            source = self._tmp()
             self.prog.statements.append(
-                f"{tmp} = {ref} if {' and '.join(f'{shape[k]} > 0' for k in empty)} else "
-                f"{ref}.new_zeros(({lengths}{',' if len(shape) == 1 else ''}))  # {name} may be empty: nothing is read")
-            self.prog.statements.append(f"{tmp} = {tmp}[{', '.join(parts)}]  # {e}")
-        elif self.cache_gathers and self._cached_gather(tmp, e, ref, parts, masks, shape, sym_shape):
+                f"{source} = {ref} if {' and '.join(f'{shape[k]} > 0' for k in empty)} else "
+                f"{ref}.new_zeros(({', '.join(held)}{',' if len(held) == 1 else ''}))  # {name} may be empty: "
+                f"nothing is read")
+            ref = source
+        if self.cache_gathers and self._cached_gather(tmp, e, ref, parts, masks, held, sym_shape):
             return tmp
-        else:
-            self.prog.statements.append(f"{tmp} = {ref}[{', '.join(parts)}]  # {e}")
+        self.prog.statements.append(f"{tmp} = {ref}[{', '.join(parts)}]  # {e}")
         if masks:
             self.prog.statements.append(f"{tmp} = {tmp} * ({' & '.join(masks)}).to(dtype)  # reads outside {name} are 0")
         return tmp
