@@ -20,6 +20,9 @@ class ChannelFailed(EvosymError):
     """The child did not answer: it died, fell silent past the deadline, or would not take its input."""
 
 
+REPLY_FACTOR, REPLY_BYTES = 16, 1 << 26   # a reply's arrays: at most 16× the request's bytes, + 64 MiB
+
+
 class Channel:
     """The parent's end: ``proc`` (a ``subprocess.Popen`` with piped standard input and output), ``err`` (the file
     its standard error goes to); ``failure`` is raised, with the reason, when the child does not answer."""
@@ -43,6 +46,14 @@ class Channel:
             _forward(self.err, self.who)
             self.err.close()
             self.proc = None
+
+    def exchange(self, header: dict, arrays: list):
+        """One request and its reply (its header and arrays), within :attr:`limit` seconds; ``self.failure``,
+        :class:`.frames.FrameError` or ``OSError`` where the child does not answer in the protocol's words."""
+        message = frames.pack(header, arrays)
+        deadline = time.monotonic() + self.limit
+        self._send(message, deadline)
+        return self._receive(deadline, REPLY_FACTOR * len(message) + REPLY_BYTES)
 
     def _send(self, data: bytes, deadline: float) -> None:
         fd = self.proc.stdin.fileno()

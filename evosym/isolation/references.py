@@ -29,7 +29,6 @@ from .spawn import _ready, _visible, start
 
 CALL_LIMIT = 600.0   # seconds one call may take
 STARTUP = 120.0      # seconds the process may take to import evosym and load the file
-REPLY_FACTOR, REPLY_BYTES = 16, 1 << 26   # a reply's arrays: at most 16× the request's bytes, + 64 MiB
 
 
 class ReferenceFailed(ChannelFailed):
@@ -73,12 +72,9 @@ class References(Channel):
             raise ReferenceFailed(self.broken)
         if self.proc is None:
             self._start()
-        message = frames.pack({"call": kind, "sizes": {str(k): int(v) for k, v in sizes.items()}, **extra},
-                              list(arrays.items()))
-        deadline = time.monotonic() + CALL_LIMIT
         try:
-            self._send(message, deadline)
-            head, out = self._receive(deadline, REPLY_FACTOR * len(message) + REPLY_BYTES)
+            head, out = self.exchange({"call": kind, "sizes": {str(k): int(v) for k, v in sizes.items()}, **extra},
+                                      list(arrays.items()))
         except (ReferenceFailed, frames.FrameError, OSError) as exc:
             self.close()
             self.broken = f"{self.source}: the reference process: {exc}"

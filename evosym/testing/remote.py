@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import torch
 
@@ -36,7 +35,6 @@ from ..isolation.spawn import _ROOT
 from ..proof.codec import escaped
 
 CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the user's module)
-REPLY_FACTOR, REPLY_BYTES = 16, 1 << 26   # a reply's arrays: at most 16× the request's bytes, + 64 MiB
 # Started with -I (no working folder on the path, no user site, no PYTHON* variables: nothing of the user's is imported
 # before the containment); evosym's own folder first, then the checking process's import path for the candidate.
 _START = (f"import json, os, sys; path = json.loads(os.environ['EVOSYM_CANDIDATE_PATH']); "
@@ -136,11 +134,8 @@ class RemoteCandidate(Channel):
         its name) is an ``EvosymError``; what it raised a :class:`CandidateRaised`."""
         if self.proc is None:
             raise CandidateGone("the candidate's process has ended")
-        message = frames.pack({"call": kind, **head}, list(arrays))
-        deadline = time.monotonic() + CALL_LIMIT
         try:
-            self._send(message, deadline)
-            reply, out = self._receive(deadline, REPLY_FACTOR * len(message) + REPLY_BYTES)
+            reply, out = self.exchange({"call": kind, **head}, list(arrays))
         except (CandidateGone, frames.FrameError, OSError) as exc:
             self.close()
             raise CandidateGone(f"the candidate's process: {exc}") from None
