@@ -29,7 +29,7 @@ class Channel:
 
     failure = ChannelFailed
     who = "the operator file"   # whose code the child runs (in what it printed, passed on)
-    limit = 600.0   # seconds (for the messages only; the caller sets each deadline)
+    limit = 600.0   # seconds one exchange may take (its deadline; subclasses read their module's limit)
 
     def __init__(self):
         self.proc = self.err = None
