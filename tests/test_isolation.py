@@ -210,10 +210,10 @@ def test_an_unconfined_child_is_warned_about_once(monkeypatch, capsys):
     from evosym.isolation import spawn
     monkeypatch.setattr(spawn, "_warned", False)
     for _ in range(2):
-        spawn._ready(spawn.UNCONFINED.strip().encode(), None, None)
+        spawn.check_ready(spawn.UNCONFINED.strip().encode(), None, None)
     err = capsys.readouterr().err
     assert err.count("warning") == 1 and "Landlock" in err and "proof cache" in err
-    spawn._ready(spawn.READY.strip().encode(), None, None)
+    spawn.check_ready(spawn.READY.strip().encode(), None, None)
     assert capsys.readouterr().err == ""
 
 

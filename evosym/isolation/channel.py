@@ -13,7 +13,7 @@ import time
 
 from ..errors import EvosymError
 from . import frames
-from .spawn import _forward, _how, _kill, _tail
+from .spawn import forward_output, how_it_ended, kill_group, last_output
 
 
 class ChannelFailed(EvosymError):
@@ -42,8 +42,8 @@ class Channel:
                 self.proc.stdin.close()
             except OSError:
                 pass
-            _kill(self.proc)
-            _forward(self.err, self.who)
+            kill_group(self.proc)
+            forward_output(self.err, self.who)
             self.err.close()
             self.proc = None
 
@@ -103,4 +103,4 @@ class Channel:
 
     def _gone(self) -> str:
         self.proc.wait()
-        return f"it {_how(self.proc.returncode)}{_tail(self.err)}"
+        return f"it {how_it_ended(self.proc.returncode)}{last_output(self.err)}"

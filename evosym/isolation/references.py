@@ -25,7 +25,7 @@ from ..errors import EvosymError
 from . import frames
 from .channel import Channel, ChannelFailed
 from .imports import protect_recorded
-from .spawn import _ready, _visible, start
+from .spawn import check_ready, visible, start
 
 CALL_LIMIT = 600.0   # seconds one call may take
 STARTUP = 120.0      # seconds the process may take to import evosym and load the file
@@ -83,7 +83,7 @@ class References(Channel):
             if self.scratch is not None:   # a module the reference imported as it ran: never overwritten
                 protect_recorded(self.scratch)
         if "error" in head:
-            raise ReferenceFailed(f"the reference raised {_visible(str(head['error'])[:2000])}")
+            raise ReferenceFailed(f"the reference raised {visible(str(head['error'])[:2000])}")
         if sorted(out) != sorted(expect) or any(a.dtype.kind != "f" for a in out.values()):
             raise ReferenceFailed(f"{self.source}: the reference process handed back other arrays than asked for")
         if kind == "time":
@@ -100,7 +100,7 @@ class References(Channel):
         self.proc = start([self.source], self.scratch, self.err, "serve", stdin=subprocess.PIPE)
         try:
             line = self._line(time.monotonic() + STARTUP)
-            _ready(line, self.proc, self.err)
+            check_ready(line, self.proc, self.err)
             head, _ = self._receive(time.monotonic() + STARTUP)
         except (ReferenceFailed, frames.FrameError, EvosymError) as exc:
             self.close()
@@ -108,7 +108,7 @@ class References(Channel):
             raise ReferenceFailed(self.broken) from None
         if head.get("operator") != self.digest:
             self.close()
-            why = (f"it could not load the file ({_visible(str(head['error'])[:2000])})" if "error" in head else
+            why = (f"it could not load the file ({visible(str(head['error'])[:2000])})" if "error" in head else
                    "the file defines another operator than the one proved (edited since?)")
             self.broken = f"{self.source}: the reference process: {why}"
             raise ReferenceFailed(self.broken)

@@ -29,8 +29,8 @@ READY = "{\"ready\": true}\n"   # the child's first line, once evosym is importe
 # The worker started with evosym's own folder first on its import path, and neither the current folder nor a relative
 # entry anywhere on it (`python -m` would put the current folder first, and PYTHONPATH may hold "."): a json.py beside
 # an operator file would otherwise run before the worker has confined itself.
-_ROOT = str(Path(__file__).resolve().parents[2])
-_START = (f"import os, sys; here = os.path.realpath(os.getcwd()); sys.path[:] = [{_ROOT!r}] + "
+ROOT = str(Path(__file__).resolve().parents[2])
+_START = (f"import os, sys; here = os.path.realpath(os.getcwd()); sys.path[:] = [{ROOT!r}] + "
           "[p for p in sys.path[1:] if p and os.path.isabs(p) and os.path.realpath(p) != here]; import runpy; "
           "runpy.run_module('evosym.worker', run_name='__main__', alter_sys=True)")
 UNCONFINED = "{\"ready\": true, \"confined\": false}\n"   # the same where the kernel has no Landlock (.landlock)
@@ -59,7 +59,7 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
         done = False
         try:
             lines = _lines(proc, time_limit)
-            _ready(next(lines, None), proc, err)
+            check_ready(next(lines, None), proc, err)
             for source in sources:
                 line = next(lines, None)
                 if isinstance(line, TimeLimitExceeded):
@@ -68,7 +68,7 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
                 reply = _parse(line, source, proc, err)
                 if "error" in reply:
                     message = escaped(str(reply.get("message", ""))[:4000]) or "no message"   # the file's words
-                    _forward(err)   # what it printed before (its own debugging output), as after a derivation
+                    forward_output(err)   # what it printed before (its own debugging output), as after a derivation
                     if reply["error"] == "usage":
                         raise OperatorFileError(message)
                     raise DerivationFailed(message)
@@ -78,10 +78,10 @@ def derivations(sources: list[str], time_limit: float | None, *, search: bool = 
                 yield source, reply["derivation"], reply.get("data")
             done = True
         finally:
-            _kill(proc)
+            kill_group(proc)
             protect_recorded(scratch)   # what it ran before it failed, too (a failure's report may be written next)
             if done:   # on a failure its last lines are in the message already
-                _forward(err)
+                forward_output(err)
 
 
 def start(sources: list[str], scratch: str, err, mode: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
@@ -95,15 +95,15 @@ def start(sources: list[str], scratch: str, err, mode: str, stdin=subprocess.DEV
                             env=env, start_new_session=True)
 
 
-def _ready(line, proc, err) -> None:
+def check_ready(line, proc, err) -> None:
     """The child's first line says it has imported evosym, confined (or unconfined: warned once per process); each
     source's time limit starts after it."""
     global _warned
     if not isinstance(line, bytes) or line.strip() not in (READY.strip().encode(), UNCONFINED.strip().encode()):
         if line is None:
             proc.wait()
-        raise DerivationFailed(f"the process for operator files {_how(proc.returncode) if line is None else 'did not start'}"
-                               f"{_tail(err)}")
+        raise DerivationFailed(f"the process for operator files {how_it_ended(proc.returncode) if line is None else 'did not start'}"
+                               f"{last_output(err)}")
     if line.strip() == UNCONFINED.strip().encode() and not _warned:
         _warned = True
         sys.stderr.write("evosym: warning: the process that runs operator files cannot be confined on this system "
@@ -153,8 +153,8 @@ def _parse(line, source, proc, err) -> dict:
         raise DerivationFailed(f"{source}: the operator file's process handed back {line}, not a derivation")
     if line is None:
         proc.wait()
-        raise DerivationFailed(f"{source}: the operator file's process {_how(proc.returncode)} before handing "
-                               f"back a derivation{_tail(err)}")
+        raise DerivationFailed(f"{source}: the operator file's process {how_it_ended(proc.returncode)} before handing "
+                               f"back a derivation{last_output(err)}")
     try:
         reply = json.loads(line)
     except (ValueError, RecursionError):
@@ -165,7 +165,8 @@ def _parse(line, source, proc, err) -> dict:
     return reply
 
 
-def _how(code) -> str:
+def how_it_ended(code) -> str:
+    """How a child with return code ``code`` ended, for an error message ("was killed by SIGKILL")."""
     if code is not None and code < 0:
         try:
             return f"was killed by {signal.Signals(-code).name}"
@@ -182,15 +183,15 @@ def _last(err, limit: int) -> tuple[str, int]:
     return err.read(limit).decode("utf-8", "replace"), max(0, size - limit)
 
 
-def _tail(err) -> str:
+def last_output(err) -> str:
     """The child's last lines of standard error for an error message, on that message's one line (" | " between
     them): the command prints an error as one line, so a newline in it would show as an escape."""
     text, _ = _last(err, 1 << 16)
-    lines = [l.strip() for l in _visible(text).splitlines() if l.strip()][-TAIL:]
+    lines = [l.strip() for l in visible(text).splitlines() if l.strip()][-TAIL:]
     return "" if not lines else "; its last output: " + " | ".join(lines)
 
 
-def _kill(proc) -> None:
+def kill_group(proc) -> None:
     """End the child and everything it started (its own process group)."""
     if proc.poll() is None:
         try:
@@ -205,16 +206,16 @@ def _kill(proc) -> None:
     proc.stdout.close()
 
 
-def _visible(text: str) -> str:
+def visible(text: str) -> str:
     """The operator file's output with its control and format characters (escape sequences, carriage returns,
     direction overrides; not newlines or tabs) written as escapes: on a terminal they could erase the verdict or print
     a forged one."""
     return escaped(text, "\n\t")
 
 
-def _forward(err, who: str = "the operator file") -> None:
+def forward_output(err, who: str = "the operator file") -> None:
     """What the child (``who`` runs in it) printed, passed on to our standard error."""
     text, before = _last(err, FORWARD)
-    text = (f"({who}'s first {before} bytes of output left out)\n" if before else "") + _visible(text)
+    text = (f"({who}'s first {before} bytes of output left out)\n" if before else "") + visible(text)
     if text:
         sys.stderr.write(text if text.endswith("\n") else text + "\n")

@@ -31,14 +31,14 @@ import torch
 from ..errors import EvosymError
 from ..isolation import frames
 from ..isolation.channel import Channel
-from ..isolation.spawn import _ROOT
+from ..isolation.spawn import ROOT
 from ..proof.codec import escaped
 
 CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the user's module)
 # Started with -I (no working folder on the path, no user site, no PYTHON* variables: nothing of the user's is imported
 # before the containment); evosym's own folder first, then the checking process's import path for the candidate.
 _START = (f"import json, os, sys; path = json.loads(os.environ['EVOSYM_CANDIDATE_PATH']); "
-          f"sys.path.insert(0, {_ROOT!r}); from evosym.isolation.descendants import contain; "
+          f"sys.path.insert(0, {ROOT!r}); from evosym.isolation.descendants import contain; "
           "os.environ['EVOSYM_MISSING'] = contain(os.environ['TMPDIR'], int(os.environ['EVOSYM_LIFELINE'])); "
           "sys.path[1:] = path; "
           "import runpy; runpy.run_module('evosym.testing.candidate_process', run_name='__main__', alter_sys=True)")
