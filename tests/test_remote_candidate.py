@@ -53,8 +53,7 @@ def test_a_cheat_fails_in_its_own_process_as_in_the_checking_one(name):
         text = _failure(remote)
     finally:
         remote.close()
-    # (which earlier output shares the reused buffer's memory is not seen across the boundary: said without it)
-    assert local.splitlines()[0].startswith(text.splitlines()[0]), (local, text)
+    assert text.splitlines()[0] == local.splitlines()[0], (local, text)   # (a reused buffer's: which call shares it)
     assert text.splitlines()[1] == local.splitlines()[1], (local, text)   # the configuration, dtype and seed
 
 
@@ -181,6 +180,61 @@ def test_a_candidate_that_hangs_or_lies_about_its_output_is_a_failure(monkeypatc
         import torch
         with pytest.raises(CandidateGone, match="another shape than it said"):
             copy(torch.zeros(2, 3, 5, 5, dtype=torch.float64))
+    finally:
+        remote.close()
+
+
+
+@pytest.mark.parametrize("memory", [None, [0], [0, 2], [1, 1], [0, -1], [0, "0"], [0, 0.0], {"0": 0}])
+def test_a_process_that_lies_about_its_outputs_memory_is_a_failure(monkeypatch, memory):
+    """Which outputs share memory comes from the candidate's process: an answer that is not one group per call
+    handed back, each naming the same call or an earlier one, is the candidate's failure, never a verdict."""
+    import torch
+    remote = _remote("cheats:Exact")
+    try:
+        copy = remote.at(torch.float64)
+        for _ in range(2):
+            copy(torch.zeros(2, 3, 5, 5, dtype=torch.float64))
+        real = remote.request
+
+        def lying(kind, arrays=(), **head):
+            reply, out = real(kind, arrays, **head)
+            return (dict(reply, memory=memory) if kind == "refresh" else reply), out
+        monkeypatch.setattr(remote, "request", lying)
+        with pytest.raises(CandidateGone, match="outputs' memory"):
+            copy.refresh()
+    finally:
+        remote.close()
+
+
+def test_outputs_share_memory_as_they_do_in_the_candidates_process(tmp_path):
+    """Views of one buffer at other offsets share its memory, separate tensors do not, an output that is not a
+    tensor shares nothing: as the storage says in the candidate's process."""
+    import torch
+    source = ("import torch\n"
+              "class Views(torch.nn.Conv2d):\n"
+              "    def __init__(self):\n"
+              "        super().__init__(3, 4, 3)\n"
+              "        self.buf, self.n = None, 0\n"
+              "    def forward(self, x):\n"
+              "        y = super().forward(x).detach()\n"
+              "        self.n += 1\n"
+              "        if self.n == 3:\n"
+              "            return 'none'\n"
+              "        if self.n == 4:\n"
+              "            return y.clone()\n"
+              "        if self.buf is None:\n"
+              "            self.buf = torch.zeros((2,) + tuple(y.shape), dtype=y.dtype)\n"
+              "        return self.buf[self.n % 2].copy_(y)\n")
+    (tmp_path / "views.py").write_text(source)
+    remote = _remote("views:Views", tmp_path)
+    try:
+        copy = remote.at(torch.float64)
+        ys = [copy(torch.zeros(2, 3, 5, 5, dtype=torch.float64)) for _ in range(4)]
+        shares = copy.refresh()
+        assert shares(ys[0], ys[1]) and shares(ys[1], ys[0])   # two halves of one buffer
+        assert not shares(ys[0], ys[3]) and not shares(ys[3], ys[1]) and not shares(ys[2], ys[0])
+        assert not shares(torch.zeros(1), ys[0])   # a tensor it never returned
     finally:
         remote.close()
 

@@ -123,11 +123,16 @@ class Side:
         return info, arrays
 
     def _refresh(self, head, data):
-        out = []
+        out, first, memory = [], {}, []   # memory[k]: the first output whose memory output k shares (itself if none)
         for k, y in enumerate(self.kept):
             if isinstance(y, torch.Tensor) and not y.is_complex():
                 out.append((f"y{k}", wire(y)))
-        return {}, out
+            try:
+                where = y.untyped_storage().data_ptr() if isinstance(y, torch.Tensor) and y.numel() > 0 else None
+            except RuntimeError:   # (a tensor with no storage to share)
+                where = None
+            memory.append(k if where is None else first.setdefault(where, k))
+        return {"memory": memory}, out
 
     def _vjp(self, head, data):
         given = self._inputs(head, data, fresh=True)

@@ -290,11 +290,12 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     for call in modes + varied + same:
         run(call)
     done = calls + modes + varied + same
-    if isinstance(cand, RemoteCopy):   # the outputs as they are now in the candidate's process
-        cand.refresh()
+    shares = _shares_memory
+    if isinstance(cand, RemoteCopy):   # the outputs as they are now in the candidate's process, and their memory there
+        shares = cand.refresh()
     for call in done:   # an output handed back earlier must keep its values (a reused buffer does not)
         if call.y is not None and not torch.equal(call.y.detach().to(torch.float64), call.y64):
-            later = next((c.label for c in done if c is not call and c.y is not None and _shares_memory(c.y, call.y)),
+            later = next((c.label for c in done if c is not call and c.y is not None and shares(c.y, call.y)),
                          None)
             fail(f"the output the candidate returned ({call.label}) changed after later calls: it hands back a buffer "
                  f"it writes again" + (f" (the output of the call {later} shares its memory)" if later else ""))

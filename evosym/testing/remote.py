@@ -215,12 +215,19 @@ class RemoteCopy:
             y = y.as_subclass(type(_name(head.get("type")), (torch.Tensor,), {}))
         return y
 
-    def refresh(self) -> None:
+    def refresh(self):
         """Every output handed back so far written over with its values now, in the candidate's process (a candidate
-        that returns one buffer and writes it again is seen by the harness's look again)."""
-        _, out = self.remote.request("refresh")
+        that returns one buffer and writes it again is seen by the harness's look again); returns whether two of
+        those outputs share memory there, as a function of the two."""
+        head, out = self.remote.request("refresh")
+        memory = head.get("memory")
+        if not (isinstance(memory, list) and len(memory) == self.calls
+                and all(type(m) is int and 0 <= m <= k for k, m in enumerate(memory))):
+            raise CandidateGone("the candidate's process described its outputs' memory in other words than the protocol's")
         for k, y in self.returned:
             _overwrite(y, out.get(f"y{k}"), "an output")
+        group = {id(y): memory[k] for k, y in self.returned}
+        return lambda a, b: id(a) in group and group.get(id(b)) == group[id(a)]
 
     def vjp(self, flags, arrays, needs, gy) -> dict:
         """{input position: the gradient} for the output gradient ``gy``: the candidate called again on the inputs
