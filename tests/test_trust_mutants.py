@@ -1,6 +1,6 @@
-"""The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py): one per
-fix of the holes 1–14, each killed because its hostile example gets through the checker with that fix
-disabled and not through the real one; the harness never counts a kill it did not see, and every
+"""The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py,
+trust_reading_mutants.py): one per fix of the holes 1–17, each killed because its hostile example gets through
+the checker with that fix disabled and not through the real one; the harness never counts a kill it did not see, and every
 mutation is undone afterwards.
 """
 
@@ -19,6 +19,7 @@ from evosym.proof.rules import softmax as SM
 from evosym.proof.proof import CheckedProof
 from evosym.selftest import trust_conclusion_mutants as TC
 from evosym.selftest import trust_mutants as TM
+from evosym.selftest import trust_reading_mutants as TR
 from evosym.selftest.registry import MUTANTS, OPERATORS
 from evosym.selftest.run import run, summary
 
@@ -36,7 +37,11 @@ EXPECTED = {
     "congruence-with-half-period": ("congruence-to-remainder's obligation that the period is a positive integer",
                                     "step 1 (congruence-to-remainder) " + GENERAL + "it fails at B=1, C=1, K=1, L=3"),
     "backwards-sums-read-empty": ("the evaluator's refusal of backwards sums",
-                                  "step 1 (introduce-delta) " + GENERAL + "by SymPy's reading"),
+                                  "step 1 (introduce-delta) ok and labelled bounded although by SymPy's reading"),
+    "ill-formed-ranges-general": ("the obligation that every range is well-formed",
+                                  "step 1 (introduce-delta) " + GENERAL + "it fails at B=1, C=1, K=2, L=2, P=0"),
+    "size-named-as-index": ("the premise that every name stands for one thing", "PROVED"),
+    "floats-read-as-decimals": ("the evaluator's exact reading of floats", "PROVED"),
     "masked-softmax-row-may-be-empty": ("softmax-sums-to-one's obligation that Z > 0 (a key every row shows)",
                                         "step 1 (softmax-sums-to-one) " + GENERAL + "it fails at B=1, C=1, K=1, L=2, P=1"),
     "limit-keeps-alpha": ("the limit operator's freedom from α", "PROVED"),
@@ -63,6 +68,9 @@ REFUSED = {
     "reference-integer-inputs-only": "differs from the file's reference",
     "reference-named-as-the-library": "the file's reference, which it calls",
     "twin-names": "the name V is declared 2 times",
+    "ill-formed-ranges-general": "the sum over m runs over a well-formed range: K - 2 ≥ 2 − 1 for every size",
+    "size-named-as-index": "the name i stands for 2 things",
+    "floats-read-as-decimals": "step 1 (move-into-sum): before and after differ",
 }
 
 
@@ -77,7 +85,7 @@ def test_the_category_has_a_mutant_for_every_hole():
                                                               "operator-file-starts-processes",
                                                               "generation-imports-the-file"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 15))
+    assert holes == set(range(1, 18))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):
@@ -117,6 +125,9 @@ def test_every_mutation_is_undone(rows):
                         (TM.short_shape_proof, None), (TM.half_shift_proof, 0), (TM.backwards_sum_proof, 0),
                         (TM.hidden_row_proof, 0)):
         assert TM.accepted(build().check(reference=False), step) is None, build.__name__
+    assert TM.accepted(TR.guarded_range_proof().check(reference=False), 0, "general-only") is None
+    for build in (TR.size_named_as_index_proof, TR.rounded_float_proof):
+        assert TM.accepted(build().check(reference=False)) is None, build.__name__
     for build in (TC.renamed_square_proof, TC.slightly_off_reference_proof, TC.rounding_reference_proof):
         assert not build().ok, build.__name__
 

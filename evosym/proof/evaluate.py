@@ -44,6 +44,7 @@ from fractions import Fraction
 from typing import Callable
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
 from ..errors import IllFormedAccess, TimeLimitExceeded
@@ -299,8 +300,8 @@ class Evaluator:
         if e.is_Rational:
             v = Fraction(int(e.p), int(e.q))
             return lambda env: v
-        if e.is_Float:
-            v = Fraction(str(e))
+        if e.is_Float:   # the number the float is (its binary value), not the decimal it prints as
+            v = _float_value(e)
             return lambda env: v
         if e.is_Symbol:
             return self._symbol(e)
@@ -836,6 +837,9 @@ class Evaluator:
     def _function(self, e):
         fns = [self._fn(a) for a in e.args]
         cls = e.func
+        if isinstance(e, AppliedUndef):   # uninterpreted: its own atom whatever its name ("exp", "inv"), no value
+            undefined = P.undefined_name(cls.__name__)
+            return lambda env: P.opaque(undefined, *[f(env) for f in fns])
         name = cls.__name__
 
         numbers: dict = {}   # SymPy's value at numeric arguments, by the arguments' types and values
@@ -864,6 +868,16 @@ class Evaluator:
                 return float(r)
             return P.number(r)
         return function
+
+
+def _float_value(e) -> Fraction:
+    """A SymPy float's exact value, ±m·2^k from its binary digits (its decimal text, "0.1", is another number:
+    1/10 is no binary float; SymPy's products of floats round, so reading them as decimals hides the rounding)."""
+    sign, man, exp, bits = e._mpf_
+    if man == 0 and (exp, bits) != (0, 0):   # mpmath's infinities and NaN
+        raise IllFormedAccess(f"the float {e} is not a finite number")
+    value = Fraction(man * (1 << exp)) if exp >= 0 else Fraction(man, 1 << -exp)
+    return -value if sign else value
 
 
 def _membership(condition):

@@ -306,6 +306,15 @@ class _Args:
         return repr(self.keys)
 
 
+UNDEFINED = "undefined "   # an uninterpreted function's atoms are named so: no SymPy function's name, nor inv or pow
+
+
+def undefined_name(name: str) -> str:
+    """The atom name of the uninterpreted function ``name`` (``sympy.Function(name)``): never that of a function
+    with a meaning, so an undefined ``exp`` or ``inv`` is neither e^x nor 1/x to the evaluator or to SymPy."""
+    return UNDEFINED + name
+
+
 def opaque(name: str, *args) -> Poly:
     """An uninterpreted function of exact values, e.g. ``exp(poly)``."""
     return Poly.atom(("F", name, _Args(tuple(key_of(a) for a in args))))
@@ -338,6 +347,8 @@ def atom_to_sympy(a: Atom) -> sp.Expr:
     if tag == "Z":
         return sp.exp(2 * sp.pi * sp.I * sp.Rational(payload, name))
     args = [_key_to_sympy(k) for k in payload]
+    if name.startswith(UNDEFINED):
+        return sp.Function(name[len(UNDEFINED):])(*args)
     if name == "inv":
         return 1 / args[0]
     if name == "pow":

@@ -24,7 +24,10 @@ rule noticing:
 4. **Names are unique.** Rules find a tensor's declaration by its name (the softmax rule reads an input's
    domain, the premise it may use, that way), so two declarations of one name — among the tensors, the output,
    the operator's definitions and those the steps define — would let the premise of one stand for the other in
-   a statement that lists both. Every name is declared once.
+   a statement that lists both. Every name is declared once. And every name stands for one thing in its
+   scope: the evaluator reads free symbols and functions by name, so two symbols of one name with other
+   assumptions, a symbol and an undefined function, or an undefined function named as SymPy's (exp) or the
+   evaluator's (inv, pow) would be read one for the other.
 
 :func:`check_premises` returns the violations (each names its premise, the symbol and the value) and
 the grid to check; :class:`Premises` fails the steps whose expressions break a premise and, when one of
@@ -39,6 +42,7 @@ import numbers
 from dataclasses import dataclass, replace
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from .reference import CheckResult
 from .symbolic import le
@@ -48,7 +52,7 @@ BINDERS = "bound variables are integers typed by their range"
 SIZES = "sizes are integer symbols"
 GRID = "the grid lies in the sizes' domains"
 CLOSED = "definitions and expressions are closed"
-NAMES = "every tensor and definition has its own name"
+NAMES = "every name stands for one thing"
 
 _INTEGER = sp.Symbol("_", integer=True).assumptions0
 # the assumptions a range [lo, hi] can imply, and when it implies each
@@ -210,10 +214,25 @@ def _sum_binders(expr, sizes: set, outputs: set) -> list[str]:
 # -- 3. closure ------------------------------------------------------------------------------------
 
 def free_names(expr) -> set:
-    """The free symbols of ``expr`` that are variables (not the names of the tensors it reads)."""
+    """The free symbols of ``expr`` that are variables: not the names of the tensors it reads, unless it also
+    reads such a symbol as a variable (a label built from a free symbol does not hide that symbol)."""
     expr = sp.sympify(expr)
-    labels = {r.base.label for r in expr.atoms(sp.Indexed)}
-    return {s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s not in labels}
+    variables = symbols_outside_labels(expr)
+    return {s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s in variables}
+
+
+def symbols_outside_labels(expr) -> set:
+    """Every symbol ``expr`` holds (bound or free) other than where it names a tensor (an ``IndexedBase``'s label)."""
+    out, todo = set(), [sp.sympify(expr)]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, sp.Indexed):
+            todo.extend(e.indices)
+        elif isinstance(e, sp.Symbol):
+            out.add(e)
+        elif isinstance(e, sp.Basic) and not isinstance(e, sp.IndexedBase):
+            todo.extend(e.args)
+    return out
 
 
 def _names(symbols) -> str:
@@ -379,6 +398,46 @@ def _unique_names(op, steps) -> list[tuple]:
                     f"reads {n}'s declaration would take one of them for all", "", (), (), True) for n in twice]
 
 
+def _name_clashes(op, steps) -> list[tuple]:
+    """Names that stand for two things in one scope: two symbols (sizes, indices, bound or free variables) that
+    differ in their assumptions, a symbol and an undefined function, or an undefined function named like one of
+    SymPy's (exp, log, Max …) or the evaluator's quotient and power. The checker reads a free symbol and a function
+    by its name, so it would take one for the other (u − u′ as 0, an undefined inv(w)·w as 1); and a statement
+    prints names, so it would read as a claim about another operator (a size n beside an index n). A scope is the
+    operator's expressions (the traditional form, the steps, the sizes, the shapes and constraints), or one
+    definition (its parameters, body and shape, and the sizes): a definition's parameter may share a name with a
+    variable outside it. Tensors and definitions are read by name in their own namespace (:func:`_unique_names`):
+    a size K beside a kernel K is no clash."""
+    sizes = list(op.size_symbols())
+    definitions = list(op.definitions) + [d for step in steps for d in step.defines]
+    scopes = [[op.traditional, *op.constraints, *sizes, *op.lhs_indices,
+               *[x for t in (*op.tensors, op.output) for x in t.shape],
+               *[x for step in steps for x in (step.before, step.after)]]]
+    scopes += [[d.body, *d.params, *(d.shape or ()), *sizes] for d in definitions]
+    found, functions, symbols = [], set(), set()
+    for scope in scopes:
+        things: dict[str, set] = {}
+        for e in scope:
+            e = sp.sympify(e)
+            for s in symbols_outside_labels(e):   # (a tensor's label is in the tensors' namespace)
+                things.setdefault(s.name, set()).add(s)
+            functions |= {type(f).__name__ for f in e.atoms(AppliedUndef)}
+        symbols |= set(things)
+        for name, what in sorted(things.items()):
+            if len(what) > 1:
+                kinds = "; ".join(sorted(f"a symbol ({declared(w)})" for w in what))
+                found.append((NAMES, f"the name {name} stands for {len(what)} things: {kinds}; the checker reads a "
+                                     "name as one thing", "", (), (), True))
+    for name in sorted(functions):
+        if name in symbols:
+            found.append((NAMES, f"the name {name} stands for 2 things: a symbol and an undefined function; the "
+                                 "checker reads a name as one thing", "", (), (), True))
+        if name in ("inv", "pow") or isinstance(getattr(sp, name, None), type):
+            found.append((NAMES, f"the undefined function {name} has the name of SymPy's {name}: printed, it reads as "
+                                 "that function, which it is not (name it otherwise)", "", (), (), True))
+    return list(dict.fromkeys(found))
+
+
 # -- all together ----------------------------------------------------------------------------------
 
 def check_premises(proof, grid) -> Premises:
@@ -409,6 +468,6 @@ def check_premises(proof, grid) -> Premises:
             found += _expression(e, f"step {k + 1} ({step.rule}), {side}", sizes, outputs, (k,), False)
         for d in step.defines:
             found += _definition(d, sizes, outputs, f"step {k + 1} ({step.rule}), which defines {d.name}", (k,))
-    found += _unique_names(op, proof.steps)
+    found += _unique_names(op, proof.steps) + _name_clashes(op, proof.steps)
     violations = _grid(op, grid, sizes)
     return Premises(tuple(_merge(found)) + tuple(violations), () if violations else tuple(grid), len(grid))

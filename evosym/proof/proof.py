@@ -29,8 +29,9 @@ from .limit import LimitReport, check_limit, run_limit_target
 from .premises import check_premises
 from .reference import CheckResult, check_reference, run_reference
 from .rules import get_rule
-from .rules.base import Context
+from .rules.base import Context, Obligation
 from .step import Step, StepCheck
+from .symbolic import unproved_ranges
 from .support import check_support
 from .tree import bound_variables
 
@@ -213,6 +214,7 @@ class Proof:
                 if dup:
                     out.append((False, f"the result binds {dup} twice", False, app.obligations))
                 else:
+                    app = replace(app, obligations=tuple(app.obligations) + _range_obligations(step, op, defs))
                     proved = all(o.proved for o in app.obligations)
                     why = "rule replayed; " + ("all preconditions proved symbolically" if proved else
                                               "precondition not proved symbolically: " + "; ".join(str(o) for o in app.obligations if not o.proved))
@@ -259,6 +261,20 @@ class Proof:
                     if ce is not None:
                         result[k] = (ce, "before and after differ")
         return result
+
+
+def _range_obligations(step, op, defs) -> tuple:
+    """An unproved obligation for each sum of the step's result (and of the definitions it makes) whose range is not
+    proved well-formed for all sizes (:func:`.symbolic.unproved_ranges`): such a step holds only where its range is,
+    so it is checked at the grid shapes (bounded), never labelled general. None where every range is proved."""
+    ranges = rule_context(op, defs).ranges
+    found = unproved_ranges(step.after, ranges)
+    for d in step.defines:   # a definition's parameters range over its shape where it declares one
+        known = {p: (sp.Integer(0), n - 1) for p, n in zip(d.params, d.shape)} if d.shape is not None else {}
+        found += unproved_ranges(d.body, known)
+    return tuple(Obligation("the sum over {} runs over a well-formed range: {} ≥ {} − 1 for every size", False,
+                            "not proved symbolically (below lo − 1 a sum is undefined: checked at the grid shapes)",
+                            (var, hi, lo)) for var, lo, hi in dict.fromkeys(found))
 
 
 def _statement(rule: str) -> str:

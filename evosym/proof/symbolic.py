@@ -170,3 +170,35 @@ def in_range(e, lo, hi, ranges) -> tuple[bool, str, tuple]:
     if le(lo, elo) and le(ehi, hi):
         return True, "{} ∈ [{}, {}] ⊆ [{}, {}]", (e, elo, ehi, lo, hi)
     return False, "{} ∈ [{}, {}] is not provably inside [{}, {}]", (e, elo, ehi, lo, hi)
+
+
+def unproved_ranges(expr, ranges) -> list[tuple]:
+    """The ranges (var, lo, hi) of the sums in ``expr`` not proved well-formed, hi ≥ lo − 1, for every size in its
+    domain and every value of the variables in ``ranges`` and of the sums around them (an inner range may read an
+    outer sum's variable). Only there is a sum's value defined: Σ over hi = lo − 1 is the empty sum, hi < lo − 1
+    is no sum at all (the evaluator refuses it; SymPy's Karr convention gives −Σ over hi+1..lo−1), so a step whose
+    result holds such a range is no identity at the sizes that make it, whatever else it proves."""
+    out = []
+
+    def walk(e, known):
+        if isinstance(e, sp.Sum):
+            inner = dict(known)
+            for var, lo, hi in reversed(e.limits):   # outermost first: its variable ranges over the inner bounds
+                if not _well_formed(lo, hi, inner):
+                    out.append((var, lo, hi))
+                inner[var] = (lo, hi)
+            walk(e.function, inner)
+        elif isinstance(e, sp.Basic):
+            for a in e.args:
+                walk(a, known)
+    walk(sp.sympify(expr), dict(ranges))
+    return list(dict.fromkeys(out))
+
+
+def _well_formed(lo, hi, ranges) -> bool:
+    """Proved hi − lo + 1 ≥ 0: by the symbols' assumptions, else by the known ranges of the variables it reads."""
+    count = sp.expand(sp.sympify(hi) - sp.sympify(lo) + 1)
+    if nonnegative(count):
+        return True
+    r = range_of(count, ranges)
+    return r is not None and nonnegative(r[0])

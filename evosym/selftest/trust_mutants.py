@@ -41,13 +41,18 @@ IDENTITY = Window((WindowAxis(1, 1, 1, 0, L),))
 
 # -- the judgement -----------------------------------------------------------------------------------
 
-def accepted(cp, step: int | None = None) -> str | None:
-    """What gets through in the checked proof ``cp``: "PROVED", or "step k (rule) general" for the hostile
-    step ``step`` (0-based) when it is ok and labelled general; None when it is refused."""
-    if cp.ok:
+def accepted(cp, step: int | None = None, level: str = "general") -> str | None:
+    """What gets through in the checked proof ``cp``: "PROVED", or "step k (rule) ok and labelled general" for the
+    hostile step ``step`` (0-based) when it is ok and labelled general; None when it is refused. ``level``: "ok" also
+    counts the step ok and labelled bounded (a comparison at the grid shapes that a witness refutes at those
+    shapes); "general-only" counts the general label alone, not PROVED (a proof PROVED with the step bounded says
+    only what holds: checked at the grid shapes)."""
+    if cp.ok and level != "general-only":
         return "PROVED"
-    if step is not None and step < len(cp.steps) and cp.steps[step].check.ok and cp.steps[step].check.general:
-        return f"step {step + 1} ({cp.steps[step].rule}) ok and labelled general"
+    if step is not None and step < len(cp.steps) and cp.steps[step].check.ok and (cp.steps[step].check.general
+                                                                                  or level == "ok"):
+        return f"step {step + 1} ({cp.steps[step].rule}) ok and labelled " + \
+            ("general" if cp.steps[step].check.general else "bounded")
     return None
 
 
@@ -70,17 +75,17 @@ def refusal(cp, step: int | None = None) -> str:
 
 
 def trial(fix: str, hostile: Callable, mutation: Callable, *, step: int | None = None,
-          witness: Callable | None = None) -> Outcome:
+          witness: Callable | None = None, level: str = "general") -> Outcome:
     """Check ``hostile()`` (a checked proof, rebuilt each call) with the real checker, then under
-    ``mutation()`` (a context manager disabling ``fix``). For a step-general verdict, ``witness(cp)``
-    (run under the mutation) must say why the general label is false, else the mutant survives."""
+    ``mutation()`` (a context manager disabling ``fix``). For a step verdict, ``witness(cp)`` (run under the
+    mutation) must say why the label is false, else the mutant survives; ``level`` as in :func:`accepted`."""
     real = hostile()
-    if accepted(real, step):
-        return Outcome(False, "nothing", f"the real checker accepts the hostile example ({accepted(real, step)}): "
+    if accepted(real, step, level):
+        return Outcome(False, "nothing", f"the real checker accepts the hostile example ({accepted(real, step, level)}): "
                                          f"the fix ({fix}) is missing")
     with mutation():
         cp = hostile()
-        got = accepted(cp, step)
+        got = accepted(cp, step, level)
         why_false = witness(cp) if got and got != "PROVED" and witness is not None else None
     if not got:
         return Outcome(False, "nothing", f"the hostile example is refused even without {fix}: the mutation disables "
@@ -305,10 +310,13 @@ def _sympy_differs(cp):
     return f"by SymPy's reading of a backwards sum the sides differ by {diff} at K = 4" if diff != 0 else None
 
 
-@mutant(CATEGORY, "hole 9: a backwards sum Σ_{u=K−1}^{0} read as empty (a step on it labelled general)")
+@mutant(CATEGORY, "hole 9: a backwards sum Σ_{u=K−1}^{0} read as empty (a step on it compared equal at the grid "
+                  "shapes)")
 def backwards_sums_read_empty():
+    # (its general label is also refused by the obligation that every range is well-formed, hole 15: the step is
+    # bounded either way, and the evaluator's refusal is what fails it at the grid shapes)
     return trial("the evaluator's refusal of backwards sums", _checked(backwards_sum_proof), read_as_empty, step=0,
-                 witness=_sympy_differs)
+                 witness=_sympy_differs, level="ok")
 
 
 

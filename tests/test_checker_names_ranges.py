@@ -1,0 +1,246 @@
+"""Holes an adversarial pass on the checker found (2026-12-06), each closed and tried in several variants:
+
+- a step labelled general although a sum of its result runs over a range that is ill-formed (hi < lo − 1) at
+  sizes inside the domain (introduce-delta with a guard, exchange-sums with an inner range that the outer one kept
+  empty): every range of a general step's result must be proved well-formed for all sizes;
+- a name standing for two things: two symbols with one name and other assumptions (u − u′ read as 0), a free
+  symbol named as a tensor (its read taken for the tensor's label), a size named as an index, an undefined
+  function named as SymPy's or the evaluator's (``inv(w)·w`` read as 1, ``exp(log w)`` as w);
+- a float read through its decimal text, so SymPy's rounded product of two floats compared "exactly" equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import pytest
+import sympy as sp
+
+from evosym import Definition, Derivation, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
+from evosym.printers import render
+from evosym.proof import bounded
+from evosym.proof import poly as P
+from evosym.proof.certificate import certificate, derivation, dumps, loads, verify
+from evosym.proof.evaluate import Evaluator
+from evosym.proof.premises import NAME, NAMES
+
+B, C, O, L, N = size("B"), size("C"), size("O"), size("L"), size("N")
+b, o, i, c, q, m, p, a, u = (index(s) for s in "b o i c q m p a u".split())
+X, Wt, Vt = sp.IndexedBase("x"), sp.IndexedBase("W"), sp.IndexedBase("V")
+SIZES = ((B, "batch"), (C, "in"), (O, "out"), (L, "length"))
+GRID = ({B: 1, C: 2, O: 2, L: 3}, {B: 2, C: 1, O: 1, L: 5})
+
+
+def _op(extra, *, grid=GRID, tensors=(), definitions=(), sizes=SIZES, name="toy"):
+    """y[b, o, i] = Σ_c W[o, c]·x[b, c, i] + ``extra`` (a term the steps below drop or move)."""
+    decls = (TensorDecl("x", (B, C, L), "input"), TensorDecl("W", (O, C), "parameter"),
+             TensorDecl("V", (L,), "parameter")) + tuple(tensors)
+    return Operator(name=name, summary="", output=TensorDecl("y", (B, O, L), "output"), lhs_indices=(b, o, i),
+                    traditional=sp.Sum(Wt[o, c] * X[b, c, i], (c, 0, C - 1)) + extra, tensors=decls, batch=b,
+                    out_channel=o, position=(i,), value="x", definitions=tuple(definitions), sizes=sizes,
+                    grid=tuple(grid))
+
+
+def _finish(d):
+    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(o, c, i, q))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    return d.proof().check(reference=False)
+
+
+def _labels(cp) -> list[str]:
+    return ["general" if s.check.general else "bounded" if s.check.ok else "failed" for s in cp.steps]
+
+
+# -- ranges ---------------------------------------------------------------------------------------
+
+GUARDED = InRange(i + 1, 2, L - 2) * Vt[i + 1]   # V[i + 1] where 2 ≤ i + 1 ≤ L − 2: nothing at L ≤ 3
+
+
+@pytest.mark.parametrize("lo, hi, general", [
+    (2, L - 2, False),      # empty at L = 3, ill-formed (2 down to 0) at L = 2
+    (1, L - 3, False),      # ill-formed at L = 1
+    (0, L - 3, False),      # hi = lo − 2 at L = 1
+    (0, L - 1, True),       # hi = L − 1 ≥ lo − 1 for every L ≥ 1
+    (1, L - 1, True),       # hi = lo − 1 at L = 1: the empty sum
+    (1, 1, True),           # a single term
+])
+def test_introduce_delta_is_general_only_where_its_range_is_well_formed(lo, hi, general):
+    d = Derivation(_op(InRange(i + 1, lo, hi) * Vt[i + 1]))
+    d.apply("introduce-delta", targets=[(i + 1, m, lo, hi)])
+    cp = _finish(d)
+    assert cp.ok, render(cp, "text")
+    assert _labels(cp)[0] == ("general" if general else "bounded"), render(cp, "text")
+    text = render(cp, "text")
+    assert ("runs over a well-formed range" in text) == (not general)
+    assert ("3 general" in text) == general
+
+
+def test_an_ill_formed_range_at_a_grid_shape_fails_the_step():
+    """At L = 2, inside the domain, the guarded term is 0 and Σ_{m=2}^{0} is no sum: the step fails there."""
+    d = Derivation(_op(GUARDED, grid=({B: 1, C: 1, O: 1, L: 2},)))
+    d.apply("introduce-delta", targets=[(i + 1, m, 2, L - 2)])
+    cp = _finish(d)
+    assert not cp.ok and not cp.steps[0].check.ok
+    assert "runs from 2 down to 0" in cp.steps[0].check.counterexample.detail
+    assert "\nPROVED." not in render(cp, "text")
+
+
+@pytest.mark.parametrize("inner_hi, general", [(L - 3, False), (L - 4, False), (L - 2, True), (L, True)])
+def test_exchange_sums_is_general_only_where_the_inner_range_is_well_formed_alone(inner_hi, general):
+    """Σ_{a=0}^{L−2} Σ_{u=0}^{hi} V[a]·V[u]: at L = 1 the outer sum is empty and the inner one never runs; exchanged,
+    the inner range (u from 0 to L − 3) runs alone and is ill-formed there."""
+    term = sp.Sum(Vt[a] * Vt[u % L], (u, 0, inner_hi), (a, 0, L - 2))
+    d = Derivation(_op(term))
+    d.apply("exchange-sums", outer=[a], inner=[u])
+    cp = _finish(d)
+    assert _labels(cp)[0] == ("general" if general else "bounded"), render(cp, "text")
+    one = Derivation(_op(term, grid=({B: 1, C: 1, O: 1, L: 1},)))
+    one.apply("exchange-sums", outer=[a], inner=[u])
+    assert _finish(one).steps[0].check.ok == general
+
+
+def test_ranges_read_through_the_output_index_and_outer_sums_are_proved():
+    """Bounds that hold through a known range: Σ_{m=0}^{i} (i ≥ 0 as an output index) and Σ_{a=0}^{L−1} Σ_{u=a}^{L−1}
+    (u's range is well-formed because a ≤ L − 1) stay general."""
+    term = sp.Sum(Vt[m], (m, 0, i)) + sp.Sum(Vt[u], (u, a, L - 1), (a, 0, L - 1))
+    cp = _finish(Derivation(_op(term)))
+    assert _labels(cp) == ["general", "general"], render(cp, "text")
+
+
+def test_a_certificate_keeps_the_label():
+    """verify re-checks the range: the certificate of a bounded step verifies as bounded, and one edited to call it
+    general differs from the fresh check (not VERIFIED)."""
+    d = Derivation(_op(GUARDED))
+    d.apply("introduce-delta", targets=[(i + 1, m, 2, L - 2)])
+    cp = _finish(d)
+    doc = loads(dumps(certificate(cp, derivation(cp.proof))))
+    v = verify(doc)
+    assert v.ok and _labels(v.checked) == _labels(cp) == ["bounded", "bounded", "bounded"]
+    doc["verdicts"]["steps"][0]["general"] = True
+    assert not verify(doc).ok
+
+
+# -- names ----------------------------------------------------------------------------------------
+
+def _refused(cp, *words):
+    assert not cp.ok
+    [res] = [r for r in cp.checks if r.name == NAME]
+    assert not res.ok and NAMES in res.message, res.message
+    for w in words:
+        assert w in res.message, (w, res.message)
+    assert "\nPROVED." not in render(cp, "text")
+    return res.message
+
+
+def _drops_G(body, *, tensors=(), sizes=SIZES, grid=GRID):
+    """An operator whose extra term is G[i + L] (read past every output position) and a derivation that drops it."""
+    G = Definition("G", (p,), body)
+    d = Derivation(_op(sp.IndexedBase("G")[i + L], tensors=tensors, definitions=(G,), sizes=sizes, grid=grid))
+    d.apply("introduce-delta", targets=[(i + L, m, 0, L - 1)])
+    return _finish(d)
+
+
+U1, U2 = sp.Symbol("u1", integer=True), sp.Symbol("u1", positive=True)
+
+
+@pytest.mark.parametrize("body, words", [
+    ((U1 - U2) * Wt[0, 0], ["the name u1 stands for 2 things"]),
+    ((sp.Symbol("w") - sp.Symbol("w", real=True)) * Wt[0, 0], ["the name w stands for 2 things"]),
+    (sp.Sum(Wt[0, 0] * (sp.Symbol("v", integer=True) - sp.Symbol("v", integer=True, nonnegative=True)),
+            (sp.Symbol("v", integer=True), 0, 1)), ["the name v stands for 2 things"]),   # one bound, one free
+])
+def test_two_symbols_with_one_name_are_refused(body, words):
+    _refused(_drops_G(body), *words)
+
+
+def test_a_free_symbol_named_as_a_tensor_is_free():
+    """A symbol W beside the tensor W: no clash of names (tensors are read apart), but a free variable of the body."""
+    cp = _drops_G((sp.Symbol("W", integer=True) - 1) * Wt[0, 0])
+    [res] = [r for r in cp.checks if r.name == NAME]
+    assert not cp.ok and "the body of G[p] reads W, which is neither its parameter nor a size" in res.message
+
+
+def test_a_free_symbol_named_as_a_tensor_is_refused():
+    """The closure premise ignored free symbols equal to a tensor label it saw read: a label carrying a free symbol's
+    assumptions hid it (u1 − u1′ and the reads of u1[0], u1′[0])."""
+    body = (U1 - U2) * Wt[0, 0] + InRange(p, -2, -1) * sp.IndexedBase(U1)[0] * sp.IndexedBase(U2)[0]
+    _refused(_drops_G(body, tensors=(TensorDecl("u1", (1,), "parameter"),)), "the name u1 stands for")
+
+
+@pytest.mark.parametrize("label", [U1, sp.Symbol("u1"), sp.Symbol("u1", integer=True, positive=True)])
+def test_a_free_symbol_is_not_hidden_by_a_tensor_label_made_of_it(label):
+    """One free symbol, also the label of a read (guarded to be 0): still free, so the body is not closed."""
+    free = label
+    body = free * Wt[0, 0] + InRange(p, -2, -1) * sp.IndexedBase(free)[0]
+    cp = _drops_G(body, tensors=(TensorDecl("u1", (1,), "parameter"),))
+    assert not cp.ok
+    [res] = [r for r in cp.checks if r.name == NAME]
+    assert "reads u1, which is neither its parameter nor a size" in res.message, res.message
+    assert "\nPROVED." not in render(cp, "text")
+
+
+def test_a_size_named_as_a_kernel_is_allowed():
+    """Tensors and definitions have their own namespace (read as tensors, never as symbols): the catalogue's 1-D
+    operators have a size K and a kernel K."""
+    K = size("K")
+    d = Derivation(_op(0, sizes=SIZES + ((K, "kernel size"),), grid=({B: 1, C: 2, O: 2, L: 3, K: 2},)))
+    cp = _finish(d)
+    assert cp.ok, render(cp, "text")
+
+
+@pytest.mark.parametrize("name", ["inv", "pow", "exp", "log", "Max", "Abs", "sin"])
+def test_an_undefined_function_named_as_a_known_one_is_refused(name):
+    f = sp.Function(name)
+    body = f(Wt[0, 0]) * Wt[0, 0] - 1 if name != "exp" else f(sp.log(Wt[0, 0])) - Wt[0, 0]
+    _refused(_drops_G(body), f"the undefined function {name} has the name of SymPy's {name}")
+
+
+def test_an_undefined_function_named_as_a_symbol_is_refused():
+    f = sp.Function("w")
+    _refused(_drops_G(f(Wt[0, 0]) - sp.Symbol("w", integer=True)), "the name w stands for 2 things",
+             "an undefined function")
+
+
+def test_a_size_named_as_an_index_is_refused():
+    """A size n beside the output index n: the statement printed y[b, o, n] = … x[b, n, c] for an operator that
+    reads x at the size."""
+    n_size = sp.Symbol("i", integer=True, nonnegative=True)
+    d = Derivation(_op(Vt[n_size] * 0, sizes=SIZES + ((n_size, "offset"),),
+                       grid=({B: 1, C: 2, O: 2, L: 3, n_size: 0},)))
+    _refused(_finish(d), "the name i stands for 2 things")
+
+
+def test_an_undefined_function_is_no_known_one_to_the_evaluator():
+    """Whatever its name, an undefined function's value is its own atom: inv(w)·w is not 1, exp(log w) − w not 0."""
+    ev = Evaluator({"W": (1, 1)}, leaf=lambda name, idx: P.Poly.atom(("T", name, idx)))
+    w = Wt[0, 0]
+    for e in (sp.Function("inv")(w) * w - 1, sp.Function("exp")(sp.log(w)) - w, sp.Function("pow")(w, 2) - w ** 2):
+        value = ev.evaluate(e, {})
+        assert not bounded.equal(value, 0), e
+    assert bounded.equal(ev.evaluate(sp.exp(sp.log(w)) - w, {}), 0)   # the real exp: SymPy's second opinion
+
+
+# -- floats ---------------------------------------------------------------------------------------
+
+def test_floats_are_read_as_the_binary_numbers_they_are():
+    ev = Evaluator({})
+    assert ev.evaluate(sp.Float(0.1), {}) == Fraction(0.1) != Fraction(1, 10)
+    assert ev.evaluate(sp.Float(0.5), {}) == Fraction(1, 2)
+    assert ev.evaluate(sp.Float(-3.25), {}) == Fraction(-13, 4)
+    assert ev.evaluate(sp.Float(0.1) * sp.Float(0.2), {}) != Fraction(0.1) * Fraction(0.2)   # SymPy rounded it
+
+
+def test_a_step_that_rounds_floats_is_no_identity():
+    """move-into-sum of 0.1 into Σ 0.2·…: SymPy multiplies the floats (rounding); the exact values differ."""
+    op = dataclasses.replace(_op(0), traditional=sp.Float(0.1) * sp.Sum(sp.Float(0.2) * Wt[o, c] * X[b, c, i],
+                                                                       (c, 0, C - 1)))
+    d = Derivation(op)
+    d.apply("move-into-sum", factor=sp.Float(0.1), into=c)
+    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(o, c, i, q))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    cp = d.proof().check(reference=False)
+    assert not cp.ok and not cp.steps[0].check.ok, render(cp, "text")
+    assert "before and after differ" in cp.steps[0].check.message
