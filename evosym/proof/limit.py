@@ -23,7 +23,7 @@ Three results, each labelled by how it was checked:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
@@ -39,6 +39,7 @@ from .evaluate import Evaluator
 from .reference import (ULPS, CheckResult, ExactNumbers, as_float64, draw, error_text, leaf_of, mismatch, show_number,
                         ring_only)
 from .rules import get_rule
+from .rules.base import range_obligations
 from .rules.limits import softmax_parts
 from .step import Counterexample, Step, StepCheck
 
@@ -99,6 +100,7 @@ def check_limit(proof, grid, target_outputs) -> LimitReport:
     before = sp.Limit(a.lhs, spec.sharpness, sp.oo)
     args = dict(name=spec.weights, sharpness=spec.sharpness, peak=peak)
     app = get_rule("softmax-limit").apply(before, ctx, **args)
+    app = replace(app, obligations=app.obligations + range_obligations([(app.after, {})], ctx.ranges))
     entries = _entries(op, defs, a, spec, grid)
     ce = _exact_limit(a, app.after, entries)
     steps.append(_step("softmax-limit", args, before, app, grid, ce, "the exact limit differs from the claim"))
@@ -106,6 +108,7 @@ def check_limit(proof, grid, target_outputs) -> LimitReport:
     kbefore = sp.Limit(form.kernel, spec.sharpness, sp.oo)
     kargs = dict(name=kname, weights=spec.weights, sharpness=spec.sharpness, peak=peak)
     kapp = get_rule("limit-of-kernel").apply(kbefore, ctx, **kargs)
+    kapp = replace(kapp, obligations=kapp.obligations + range_obligations([(kapp.after, {})], ctx.ranges))
     target = _target(op, proof, form, kapp.after, grid, target_outputs)
     steps.append(_step("limit-of-kernel", kargs, kbefore, kapp, grid, target.counterexample,
                        "the limit operator differs from the target", _depends("K∞", kapp.after, defs, spec.sharpness)))

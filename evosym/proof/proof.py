@@ -29,9 +29,8 @@ from .limit import LimitReport, check_limit, run_limit_target
 from .premises import check_premises
 from .reference import CheckResult, check_reference, run_reference
 from .rules import get_rule
-from .rules.base import Context, Obligation
+from .rules.base import Context, range_obligations
 from .step import Step, StepCheck
-from .symbolic import unproved_ranges
 from .support import check_support
 from .tree import bound_variables
 
@@ -264,17 +263,11 @@ class Proof:
 
 
 def _range_obligations(step, op, defs) -> tuple:
-    """An unproved obligation for each sum of the step's result (and of the definitions it makes) whose range is not
-    proved well-formed for all sizes (:func:`.symbolic.unproved_ranges`): such a step holds only where its range is,
-    so it is checked at the grid shapes (bounded), never labelled general. None where every range is proved."""
-    ranges = rule_context(op, defs).ranges
-    found = unproved_ranges(step.after, ranges)
-    for d in step.defines:   # a definition's parameters range over its shape where it declares one
-        known = {p: (sp.Integer(0), n - 1) for p, n in zip(d.params, d.shape)} if d.shape is not None else {}
-        found += unproved_ranges(d.body, known)
-    return tuple(Obligation("the sum over {} runs over a well-formed range: {} ≥ {} − 1 for every size", False,
-                            "not proved symbolically (below lo − 1 a sum is undefined: checked at the grid shapes)",
-                            (var, hi, lo)) for var, lo, hi in dict.fromkeys(found))
+    """:func:`.rules.base.range_obligations` of the step's result and of the definitions it makes (a definition's
+    parameters range over its shape where it declares one)."""
+    shaped = [(d.body, {p: (sp.Integer(0), n - 1) for p, n in zip(d.params, d.shape)} if d.shape is not None else {})
+              for d in step.defines]
+    return range_obligations([(step.after, {})] + shaped, rule_context(op, defs).ranges)
 
 
 def _statement(rule: str) -> str:

@@ -18,7 +18,7 @@ import sympy as sp
 from .. import Derivation, InRange, Operator, TensorDecl, Window, WindowAxis, index
 from ..proof import evaluate as EV
 from ..proof import premises as PR
-from ..proof import proof as PF
+from ..proof.rules import base as RB
 from .registry import mutant
 from .trust_mutants import (B, C, CATEGORY, IDENTITY, K, L, P, W, X, _checked, _witness_shape, b, c, i, o, q,
                             toy, trial)
@@ -41,7 +41,7 @@ def guarded_range_proof():
 
 def ranges_unchecked():
     """The checker without the obligation that every sum of a step's result runs over a well-formed range."""
-    return mock.patch.object(PF, "unproved_ranges", lambda expr, ranges: [])
+    return mock.patch.object(RB, "unproved_ranges", lambda expr, ranges: [])
 
 
 @mutant(CATEGORY, "hole 15: a step whose result sums over a range ill-formed at some sizes (Σ_{m=2}^{K−2} at K = 2) "

@@ -17,6 +17,7 @@ import sympy as sp
 
 from ...errors import RuleError
 from ...ir.tensors import Definition
+from ..symbolic import unproved_ranges
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,18 @@ class Obligation:
     def __str__(self):
         text, how = self.render()
         return f"{text} ({how})"
+
+
+def range_obligations(exprs, ranges) -> tuple:
+    """An unproved obligation for each sum of ``exprs`` (pairs of an expression and the known ranges of its free
+    variables, added to ``ranges``) whose range is not proved well-formed for all sizes
+    (:func:`..symbolic.unproved_ranges`): a step whose result holds one is an identity only where the range is, so it
+    is checked at the grid shapes (bounded), never labelled general. None where every range is proved, so a proof
+    prints the obligation only where it matters."""
+    found = [r for e, known in exprs for r in unproved_ranges(e, {**ranges, **known})]
+    return tuple(Obligation("the sum over {} runs over a well-formed range: {} ≥ {} − 1 for every size", False,
+                            "not proved symbolically (below lo − 1 a sum is undefined: checked at the grid shapes)",
+                            (var, hi, lo)) for var, lo, hi in dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
