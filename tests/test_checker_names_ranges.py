@@ -190,7 +190,7 @@ def test_a_size_named_as_a_kernel_is_allowed():
     assert cp.ok, render(cp, "text")
 
 
-@pytest.mark.parametrize("name", ["inv", "pow", "exp", "log", "Max", "Abs", "sin"])
+@pytest.mark.parametrize("name", ["inv", "pow", "exp", "log", "Max", "Abs", "sin", "sqrt", "root"])
 def test_an_undefined_function_named_as_a_known_one_is_refused(name):
     f = sp.Function(name)
     body = f(Wt[0, 0]) * Wt[0, 0] - 1 if name != "exp" else f(sp.log(Wt[0, 0])) - Wt[0, 0]
@@ -244,3 +244,98 @@ def test_a_step_that_rounds_floats_is_no_identity():
     cp = d.proof().check(reference=False)
     assert not cp.ok and not cp.steps[0].check.ok, render(cp, "text")
     assert "before and after differ" in cp.steps[0].check.message
+
+
+def test_a_name_in_the_conclusion_is_checked_too():
+    """Ω's extent written with another symbol named L (nonnegative, where the size L is positive): refused."""
+    L2 = sp.Symbol("L", integer=True, nonnegative=True)
+    d = Derivation(_op(0))
+    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(o, c, i, q))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L2),)), channel=c, neighbour=(q,))
+    _refused(d.proof().check(reference=False), "the name L stands for 2 things")
+
+
+# -- a second pass: floats through a rule, labels with assumptions, sums in bounds, exactness, pinned channels -----
+
+@pytest.mark.parametrize("rule, factor", [("move-into-sum", "into"), ("factor-out", "over")])
+def test_a_step_on_floats_is_never_general(rule, factor):
+    """0.1·Σ_u 0.2·V[u] over u ≤ L − 2 (empty at L = 1, the only grid size): a rule's arithmetic on floats rounds,
+    and no grid shape sees it, so the step is bounded, whichever rule."""
+    one = ({B: 1, C: 2, O: 2, L: 1}, {B: 2, C: 1, O: 1, L: 1})
+    if rule == "move-into-sum":
+        d = Derivation(_op(sp.Float(0.1) * sp.Sum(sp.Float(0.2) * Vt[u], (u, 0, L - 2)), grid=one))
+        d.apply(rule, factor=sp.Float(0.1), into=u)
+    else:
+        d = Derivation(_op(sp.Sum(sp.Float(0.1) * Vt[u], (u, 0, L - 2)), grid=one))
+        d.apply(rule, factor=sp.Float(0.1), over=[u])
+    cp = _finish(d)
+    assert _labels(cp)[0] == "bounded", render(cp, "text")
+    assert "the result holds no float constant" in render(cp, "text")
+    exact = Derivation(_op(sp.Rational(1, 10) * sp.Sum(sp.Rational(1, 5) * Vt[u], (u, 0, L - 2)), grid=one))
+    exact.apply("move-into-sum", factor=sp.Rational(1, 10), into=u)
+    assert _labels(_finish(exact))[0] == "general"   # rationals are exact
+
+
+@pytest.mark.parametrize("assumptions", [dict(integer=True), dict(positive=True), dict(real=True),
+                                         dict(integer=True, nonnegative=True)])
+def test_a_tensor_label_with_assumptions_is_refused(assumptions):
+    """IndexedBase(Symbol("V", integer=True))[u] is an integer to SymPy, so roots-of-unity-sum's "V[u] is an integer"
+    was proved for a real V: every label must be the tensor's plain name, in the traditional form or a body."""
+    Vi = sp.IndexedBase(sp.Symbol("V", **assumptions))
+    _refused(_drops_G(Vi[0] * 0 + Wt[0, 0] * InRange(p, -2, -1) * Vi[p]), "the tensor V is read through a label")
+    _refused(_finish(Derivation(_op(InRange(i, -2, -1) * Vi[i]))),   # in the traditional form
+             "the tensor V is read through a label that carries assumptions")
+
+
+@pytest.mark.parametrize("where", ["hi", "lo", "nested"])
+def test_a_sum_inside_a_range_bound_is_checked_too(where):
+    """Σ_{m=3}^{max(S, 1)+2} with S = Σ_{v=0}^{L−3} 1: the outer count is positive, but S is no sum at L = 1."""
+    S = sp.Sum(1, (u, 0, L - 3))
+    lo, hi = {"hi": (3, sp.Max(S, 1) + 2), "lo": (2 - sp.Max(S, 1), 3),
+              "nested": (3, sp.Max(sp.Sum(sp.Max(S, 1), (a, 0, 1)), 1) + 2)}[where]
+    d = Derivation(_op(InRange(i + 1, lo, hi) * Vt[0]))
+    d.apply("introduce-delta", targets=[(i + 1, m, lo, hi)])
+    cp = _finish(d)
+    assert _labels(cp)[0] == "bounded", render(cp, "text")
+    assert "the sum over u runs over a well-formed range: L - 3 ≥ 0 − 1" in render(cp, "text")
+
+
+def _with_reference(constant, offset):
+    import numpy as np
+
+    def reference(arrays, sizes):
+        return np.einsum("oc,bci->boi", arrays["W"], arrays["x"]) + float(constant) + offset
+    return dataclasses.replace(_op(constant), reference=reference, reference_name="numpy.einsum")
+
+
+@pytest.mark.parametrize("constant, exact", [(sp.Integer(2) ** 60 + sp.Rational(1, 2), False),
+                                             (sp.Rational(3, 4) ** 40, False), (sp.Integer(2) ** 40, True)])
+def test_the_reference_is_said_exact_only_where_float64_holds_the_values(constant, exact):
+    d = Derivation(_with_reference(constant, 0.0))
+    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(o, c, i, q))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    cp = d.proof().check()
+    [ref] = [r for r in cp.checks if r.name.startswith("reference")]
+    assert ref.ok, ref.message
+    assert ("exactly (the form is a polynomial" in ref.message) == exact, ref.message
+    assert ("exactly where float64 holds the exact value, and within" in ref.message) == (not exact), ref.message
+
+
+@pytest.mark.parametrize("inner", [
+    lambda: sp.Sum(X[b, a, i], (a, c, c)),                          # one point: x at c
+    lambda: sp.Sum(X[b, a, i], (a, c, c + 1)) - X[b, c + 1, i] * InRange(c + 1, 0, C - 1),   # x at c, c + 1
+    lambda: sp.Sum(sp.Sum(X[b, a, i], (a, c + u, c + u)), (u, 0, 0)),   # through an outer sum's range
+])
+def test_a_kernel_reading_the_value_through_a_range_at_the_channel_is_refused(inner):
+    """K reading x at the aggregated channel c makes y = Σ_c W·x² an Evolution form; a sum pinned to c by its range
+    (Σ_{a=c}^{c} x[a]) reads there as surely as x[c] does."""
+    op = dataclasses.replace(_op(0), traditional=sp.Sum(Wt[o, c] * X[b, c, i] * inner(), (c, 0, C - 1)))
+    d = Derivation(op)
+    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(b, o, c, i, q))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    cp = d.proof().check(reference=False)
+    assert not cp.ok
+    assert any("reads the value x at the aggregated channel c" in r.message for r in cp.checks), render(cp, "text")

@@ -1,5 +1,5 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py,
-trust_reading_mutants.py): one per fix of the holes 1–17, each killed because its hostile example gets through
+trust_reading_mutants.py): one per fix of the holes 1–20, each killed because its hostile example gets through
 the checker with that fix disabled and not through the real one; the harness never counts a kill it did not see, and every
 mutation is undone afterwards.
 """
@@ -42,6 +42,11 @@ EXPECTED = {
                                   "step 1 (introduce-delta) " + GENERAL + "it fails at B=1, C=1, K=2, L=2, P=0"),
     "size-named-as-index": ("the premise that every name stands for one thing", "PROVED"),
     "floats-read-as-decimals": ("the evaluator's exact reading of floats", "PROVED"),
+    "floats-in-rules-general": ("the obligation that a general step holds no float",
+                                "step 1 (move-into-sum) " + GENERAL + "it fails at B=1, C=1, K=2, L=2, P=0"),
+    "labels-with-assumptions": ("the premise that a tensor's label is its plain name",
+                                "step 1 (roots-of-unity-sum) " + GENERAL + "at K = L = 2, W[0, 0] = 1/2 the sides are"),
+    "reads-through-ranges": ("the reads' dependence through the ranges around them", "PROVED"),
     "masked-softmax-row-may-be-empty": ("softmax-sums-to-one's obligation that Z > 0 (a key every row shows)",
                                         "step 1 (softmax-sums-to-one) " + GENERAL + "it fails at B=1, C=1, K=1, L=2, P=1"),
     "limit-keeps-alpha": ("the limit operator's freedom from α", "PROVED"),
@@ -71,6 +76,9 @@ REFUSED = {
     "ill-formed-ranges-general": "the sum over m runs over a well-formed range: K - 2 ≥ 2 − 1 for every size",
     "size-named-as-index": "the name i stands for 2 things",
     "floats-read-as-decimals": "step 1 (move-into-sum): before and after differ",
+    "floats-in-rules-general": "the result holds no float constant",
+    "labels-with-assumptions": "the tensor W is read through a label that carries assumptions",
+    "reads-through-ranges": "the kernel reads the value x at the aggregated channel c",
 }
 
 
@@ -85,7 +93,7 @@ def test_the_category_has_a_mutant_for_every_hole():
                                                               "operator-file-starts-processes",
                                                               "generation-imports-the-file"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 18))
+    assert holes == set(range(1, 21))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):
@@ -126,7 +134,9 @@ def test_every_mutation_is_undone(rows):
                         (TM.hidden_row_proof, 0)):
         assert TM.accepted(build().check(reference=False), step) is None, build.__name__
     assert TM.accepted(TR.guarded_range_proof().check(reference=False), 0, "general-only") is None
-    for build in (TR.size_named_as_index_proof, TR.rounded_float_proof):
+    for build in (TR.float_in_empty_sum_proof, TR.integer_label_proof):
+        assert TM.accepted(build().check(reference=False), 0, "general-only") is None, build.__name__
+    for build in (TR.size_named_as_index_proof, TR.rounded_float_proof, TR.pinned_by_range_proof):
         assert TM.accepted(build().check(reference=False)) is None, build.__name__
     for build in (TC.renamed_square_proof, TC.slightly_off_reference_proof, TC.rounding_reference_proof):
         assert not build().ok, build.__name__

@@ -35,10 +35,18 @@ class Read:
     path: tuple[str, ...]
     bound: frozenset
     pins: frozenset = frozenset()
+    spans: tuple = ()   # (v, the symbols v's range reads, through the ranges of the sums around it) per sum around
 
     def mentions(self, symbol: sp.Symbol) -> bool:
-        """Whether the read's indices mention ``symbol`` free (not bound by a sum around the read)."""
-        return symbol not in self.bound and symbol in self.read.free_symbols
+        """Whether the read's indices depend on ``symbol`` free (not bound by a sum around the read): they mention
+        it, or a variable of a sum around the read whose range does (Σ_{d=c}^{c} x[d] reads x at c)."""
+        if symbol in self.bound:
+            return False
+        free = self.read.free_symbols
+        if symbol in free:
+            return True
+        spans = dict(self.spans)
+        return any(symbol in spans.get(v, ()) for v in free)
 
     def via(self) -> str:
         """"directly" or "through z, w" (the definitions the read was found in)."""
@@ -114,7 +122,7 @@ def _first_pin(factors, var):
     return next(((f, t) for f, t in ((f, selection_pin(f, var)) for f in factors) if t is not None), None)
 
 
-def _walk(e, defs, path, bound, pinned=(), pins=frozenset()) -> Iterator[Read]:
+def _walk(e, defs, path, bound, pinned=(), pins=frozenset(), spans=()) -> Iterator[Read]:
     if pinned and isinstance(e, sp.Mul):
         for s in pinned:
             hit = None if s in bound else _first_pin(e.args, s)
@@ -125,32 +133,37 @@ def _walk(e, defs, path, bound, pinned=(), pins=frozenset()) -> Iterator[Read]:
     if isinstance(e, sp.Indexed):
         name = str(e.base.label)
         for i in e.indices:
-            yield from _walk(i, defs, path, bound, pinned, pins)
+            yield from _walk(i, defs, path, bound, pinned, pins, spans)
         d = defs.get(name)
         if d is None:
-            yield Read(e, path, bound, pins)
+            yield Read(e, path, bound, pins, spans)
             return
         if name in path:
             raise ValueError(f"definition {name} refers to itself (through {' → '.join(path + (name,))})")
         if len(d.params) != len(e.indices):
             raise ValueError(f"{name} is defined with {len(d.params)} indices, read with {len(e.indices)}: {e}")
-        yield from _walk(instantiate(d, e.indices), defs, path + (name,), bound, pinned, pins)
+        yield from _walk(instantiate(d, e.indices), defs, path + (name,), bound, pinned, pins, spans)
         return
     if isinstance(e, sp.Symbol):
-        yield Read(e, path, bound, pins)
+        yield Read(e, path, bound, pins, spans)
         return
     if isinstance(e, sp.Sum):
         body, limits = e.function, list(e.limits)
         kept = []
         for var, lo, hi in limits:
             hit = _first_pin(sp.Mul.make_args(body), var)
-            yield from _walk(lo, defs, path, bound, pinned, pins)
-            yield from _walk(hi, defs, path, bound, pinned, pins)
+            yield from _walk(lo, defs, path, bound, pinned, pins, spans)
+            yield from _walk(hi, defs, path, bound, pinned, pins, spans)
             if hit is not None:       # Σ_t δ(t, e)·f(t) reads only f(e)
                 body = body.xreplace({var: hit[1]})
             else:
                 kept.append(var)
-        yield from _walk(body, defs, path, bound | frozenset(kept), pinned, pins)
+        known = dict(spans)
+        for var, lo, hi in reversed(limits):   # outermost first: an inner range may read an outer variable
+            if var in kept:   # what its range reads, and what the ranges of the variables that reads do
+                names = sp.sympify(lo).free_symbols | sp.sympify(hi).free_symbols
+                known[var] = frozenset(names).union(*[known.get(v, ()) for v in names])
+        yield from _walk(body, defs, path, bound | frozenset(kept), pinned, pins, tuple(known.items()))
         return
     for a in e.args:
-        yield from _walk(a, defs, path, bound, pinned, pins)
+        yield from _walk(a, defs, path, bound, pinned, pins, spans)

@@ -36,6 +36,7 @@ the operator's own premises fails (its sizes, grid, definitions, form), labels n
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import numbers
@@ -398,21 +399,50 @@ def _unique_names(op, steps) -> list[tuple]:
                     f"reads {n}'s declaration would take one of them for all", "", (), (), True) for n in twice]
 
 
-def _name_clashes(op, steps) -> list[tuple]:
+def _expressions_of(obj) -> list:
+    """Every SymPy expression held by ``obj``: itself, or the fields of a dataclass (Ω's axes, a limit section),
+    the items of a tuple or list, recursively."""
+    if isinstance(obj, sp.Basic):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [e for x in obj for e in _expressions_of(x)]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return [e for f in dataclasses.fields(obj) for e in _expressions_of(getattr(obj, f.name))]
+    return []
+
+
+def _labels_with_assumptions(expr) -> list[tuple]:
+    """The tensors ``expr`` reads through a label other than their plain name: SymPy gives a label's assumptions to
+    every entry it reads (``IndexedBase(Symbol("V", integer=True))[u]`` is an integer), which would prove a rule's
+    precondition about values the tensor's declaration does not bound."""
+    out = []
+    for base in sorted(expr.atoms(sp.IndexedBase), key=sp.default_sort_key):
+        label = base.label
+        if not (isinstance(label, sp.Symbol) and label == sp.Symbol(label.name)):
+            what = declared(label) if isinstance(label, sp.Symbol) else type(label).__name__
+            out.append((NAMES, f"the tensor {label} is read through a label that carries assumptions ({what}): SymPy "
+                               "would give them to every entry; a tensor's label is its plain name, its domain is "
+                               "declared on the TensorDecl", "", (), (), True))
+    return out
+
+
+def _name_clashes(op, steps, conclusion=()) -> list[tuple]:
     """Names that stand for two things in one scope: two symbols (sizes, indices, bound or free variables) that
     differ in their assumptions, a symbol and an undefined function, or an undefined function named like one of
     SymPy's (exp, log, Max …) or the evaluator's quotient and power. The checker reads a free symbol and a function
     by its name, so it would take one for the other (u − u′ as 0, an undefined inv(w)·w as 1); and a statement
     prints names, so it would read as a claim about another operator (a size n beside an index n). A scope is the
-    operator's expressions (the traditional form, the steps, the sizes, the shapes and constraints), or one
+    operator's expressions (the traditional form, the steps, the sizes, the shapes and constraints, the
+    conclusion's Ω, channel and neighbour, the limit section), or one
     definition (its parameters, body and shape, and the sizes): a definition's parameter may share a name with a
     variable outside it. Tensors and definitions are read by name in their own namespace (:func:`_unique_names`):
-    a size K beside a kernel K is no clash."""
+    a size K beside a kernel K is no clash. A tensor's label is its plain name (:func:`_labels_with_assumptions`)."""
     sizes = list(op.size_symbols())
     definitions = list(op.definitions) + [d for step in steps for d in step.defines]
     scopes = [[op.traditional, *op.constraints, *sizes, *op.lhs_indices,
                *[x for t in (*op.tensors, op.output) for x in t.shape],
-               *[x for step in steps for x in (step.before, step.after)]]]
+               *[x for step in steps for x in (step.before, step.after)], *_expressions_of(conclusion),
+               *_expressions_of(op.limit)]]
     scopes += [[d.body, *d.params, *(d.shape or ()), *sizes] for d in definitions]
     found, functions, symbols = [], set(), set()
     for scope in scopes:
@@ -422,6 +452,7 @@ def _name_clashes(op, steps) -> list[tuple]:
             for s in symbols_outside_labels(e):   # (a tensor's label is in the tensors' namespace)
                 things.setdefault(s.name, set()).add(s)
             functions |= {type(f).__name__ for f in e.atoms(AppliedUndef)}
+            found += _labels_with_assumptions(e)
         symbols |= set(things)
         for name, what in sorted(things.items()):
             if len(what) > 1:
@@ -432,7 +463,7 @@ def _name_clashes(op, steps) -> list[tuple]:
         if name in symbols:
             found.append((NAMES, f"the name {name} stands for 2 things: a symbol and an undefined function; the "
                                  "checker reads a name as one thing", "", (), (), True))
-        if name in ("inv", "pow") or isinstance(getattr(sp, name, None), type):
+        if name in ("inv", "pow") or callable(getattr(sp, name, None)):   # (a class, or a function: sqrt, root)
             found.append((NAMES, f"the undefined function {name} has the name of SymPy's {name}: printed, it reads as "
                                  "that function, which it is not (name it otherwise)", "", (), (), True))
     return list(dict.fromkeys(found))
@@ -468,6 +499,7 @@ def check_premises(proof, grid) -> Premises:
             found += _expression(e, f"step {k + 1} ({step.rule}), {side}", sizes, outputs, (k,), False)
         for d in step.defines:
             found += _definition(d, sizes, outputs, f"step {k + 1} ({step.rule}), which defines {d.name}", (k,))
-    found += _unique_names(op, proof.steps) + _name_clashes(op, proof.steps)
+    found += _unique_names(op, proof.steps) + _name_clashes(op, proof.steps, (proof.omega, proof.channel,
+                                                                              proof.neighbour))
     violations = _grid(op, grid, sizes)
     return Premises(tuple(_merge(found)) + tuple(violations), () if violations else tuple(grid), len(grid))

@@ -29,7 +29,7 @@ from .limit import LimitReport, check_limit, run_limit_target
 from .premises import check_premises
 from .reference import CheckResult, check_reference, run_reference
 from .rules import get_rule
-from .rules.base import Context, range_obligations
+from .rules.base import Context, float_obligations, range_obligations
 from .step import Step, StepCheck
 from .support import check_support
 from .tree import bound_variables
@@ -264,10 +264,11 @@ class Proof:
 
 def _range_obligations(step, op, defs) -> tuple:
     """:func:`.rules.base.range_obligations` of the step's result and of the definitions it makes (a definition's
-    parameters range over its shape where it declares one)."""
+    parameters range over its shape where it declares one), and :func:`.rules.base.float_obligations` of the step."""
     shaped = [(d.body, {p: (sp.Integer(0), n - 1) for p, n in zip(d.params, d.shape)} if d.shape is not None else {})
               for d in step.defines]
-    return range_obligations([(step.after, {})] + shaped, rule_context(op, defs).ranges)
+    return (range_obligations([(step.after, {})] + shaped, rule_context(op, defs).ranges)
+            + float_obligations([step.before, step.after] + [d.body for d in step.defines]))
 
 
 def _statement(rule: str) -> str:

@@ -268,7 +268,7 @@ def check_reference(op: Operator, grid, definitions, outputs, seed: int = 0) -> 
     why_not_ring = ring_only(op.traditional, defs)
     exact_mode = why_not_ring is None and not op.reference_rounds
     number = ExactNumbers()
-    worst = 0.0
+    worst, wide = 0.0, 0
     for config, rounds_in, rounds_out in zip(grid, reference_inputs(op, grid, seed), outputs):
         env = env_of(config)
         shapes = op.shapes_at(env)
@@ -301,6 +301,7 @@ def check_reference(op: Operator, grid, definitions, outputs, seed: int = 0) -> 
                 return fail(f"the traditional form's values exceed the range of float64 {where}: no float64 "
                             "reference can be compared with them")
             worst = max(worst, needed)
+            wide += unheld(ours) if exact_mode else 0
             if bad is not None:
                 pt, v, r, err, exact = bad
                 how = "exactly" if exact else f"within {ULPS}·u·{unit} = {ULPS * U * scale:.3g}"
@@ -309,7 +310,7 @@ def check_reference(op: Operator, grid, definitions, outputs, seed: int = 0) -> 
                                            f"the file's reference = {r!r}",
                                            f"difference {err:.3g} = {err / (U * scale) if scale else math.inf:.3g}·u·"
                                            f"{unit}; {ROUND_TEXT[rnd]} (|·| for non-negative tensors), seed {seed}"))
-    return CheckResult(name, True, "bounded", _how(op, exact_mode, why_not_ring, seed, len(grid)),
+    return CheckResult(name, True, "bounded", _how(op, exact_mode, why_not_ring, seed, len(grid), wide),
                        measured=None if exact_mode else worst)
 
 
@@ -329,6 +330,22 @@ def mismatch(points, ours, ref, exact_mode: bool, scale: float):
     return None, worst
 
 
+def unheld(values) -> int:
+    """How many exact ``values`` float64 cannot hold (more than 53 significant bits, or not rational): in exact
+    mode those are compared within the rounding tolerance, and the check must say so."""
+    return sum(1 for v in values if not (isinstance(v, Fraction) and Fraction(float(v)) == v))
+
+
+def exact_text(exact_mode: bool, unheld_count: int, tolerance: str) -> str:
+    """How the values were compared: "exactly", or exactly except the entries float64 cannot hold."""
+    if not exact_mode:
+        return f"within {tolerance}"
+    if not unheld_count:
+        return "exactly"
+    return (f"exactly where float64 holds the exact value, and within {tolerance} at the {unheld_count} entries it "
+            "cannot hold (more than 53 significant bits)")
+
+
 def _scale(op, values) -> tuple[float, str]:
     """The magnitude a rounding error is measured against, and its name."""
     mags = [abs(float(v)) for v in values]
@@ -344,8 +361,11 @@ def show_number(v) -> str:
     return f"{float(v)!r}"
 
 
-def _how(op, exact_mode, why_not_ring, seed, shapes) -> str:
-    if exact_mode:
+def _how(op, exact_mode, why_not_ring, seed, shapes, wide=0) -> str:
+    if exact_mode and wide:
+        how = (exact_text(True, wide, f"{ULPS}·u·max|y|") + " (the form is a polynomial in the entries: its values "
+               "are dyadic, float64 holds them where they fit in 53 bits)")
+    elif exact_mode:
         how = "exactly (the form is a polynomial in the entries: float64 is exact on these inputs)"
     elif op.reference_rounds:   # (the margin used is CheckResult.measured, not printed: it depends on the CPU)
         how = (f"within {ULPS}·u·‖y‖₂·(1 + log₂ n) at each shape and round (the reference rounds: a floating-point "

@@ -184,6 +184,8 @@ def unproved_ranges(expr, ranges) -> list[tuple]:
         if isinstance(e, sp.Sum):
             inner = dict(known)
             for var, lo, hi in reversed(e.limits):   # outermost first: its variable ranges over the inner bounds
+                walk(lo, inner)   # (a bound may hold sums of its own)
+                walk(hi, inner)
                 if not _well_formed(lo, hi, inner):
                     out.append((var, lo, hi))
                 inner[var] = (lo, hi)

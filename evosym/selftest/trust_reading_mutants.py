@@ -1,5 +1,6 @@
-"""Mutants of how the checker reads a proof's data: the ranges of its sums, its names and its floats (holes 15–17,
-found by an adversarial pass on 2026-12-06; numbered after those of :mod:`.trust_mutants`, in its category).
+"""Mutants of how the checker reads a proof's data: the ranges of its sums, its names, its floats, its tensors'
+labels and the reads of a kernel (holes 15–20, found by two adversarial passes on 2026-12-06; numbered after those
+of :mod:`.trust_mutants`, in its category).
 
 15. A step is general only where every sum of its result runs over a range proved well-formed (hi ≥ lo − 1) for all
     sizes: introduce-delta absorbing a guard [2 ≤ i + 1 ≤ K − 2] made Σ_{m=2}^{K−2}, no sum at K = 2.
@@ -7,6 +8,11 @@ found by an adversarial pass on 2026-12-06; numbered after those of :mod:`.trust
     (y[b, n, o] = Σ_c W[o, c]·x[b, n, c] for an operator that reads x at the size n).
 17. A float is the binary number it is: moving 0.1 into Σ 0.2·… made SymPy's rounded 0.02, read as the decimals
     1/10·1/5 = 1/50 on both sides.
+18. A step on floats is never general: the same rounding inside a sum that is empty at every grid shape.
+19. A tensor's label is its plain name: W read through IndexedBase(Symbol("W", integer=True)) proved
+    roots-of-unity-sum's "W[o, u] is an integer" for a real W.
+20. The kernel must not read the value at the aggregated channel, also through a sum pinned there by its range
+    (Σ_{a=c}^{c} x[b, a, i]: y = Σ_c W[c, 0]·x[b, c, i]², an "Evolution form").
 """
 
 from __future__ import annotations
@@ -16,14 +22,16 @@ from unittest import mock
 import sympy as sp
 
 from .. import Derivation, InRange, Operator, TensorDecl, Window, WindowAxis, index
+from ..ir import reads as IR
 from ..proof import evaluate as EV
 from ..proof import premises as PR
+from ..proof import proof as PF
 from ..proof.rules import base as RB
 from .registry import mutant
-from .trust_mutants import (B, C, CATEGORY, IDENTITY, K, L, P, W, X, _checked, _witness_shape, b, c, i, o, q,
+from .trust_mutants import (B, C, CATEGORY, IDENTITY, K, L, P, W, X, _checked, _witness_shape, b, c, i, o, q, u,
                             toy, trial)
 
-m = index("m")
+m, k, a = index("m"), index("k"), index("a")
 
 
 # -- 15. ranges ----------------------------------------------------------------------------------------------------
@@ -72,7 +80,7 @@ def size_named_as_index_proof():
 
 def names_may_clash():
     """The premises without the check that every name stands for one thing."""
-    return mock.patch.object(PR, "_name_clashes", lambda op, steps: [])
+    return mock.patch.object(PR, "_name_clashes", lambda op, steps, conclusion=(): [])
 
 
 @mutant(CATEGORY, "hole 16: a size named as the output index i (the statement printed y[b, o, i] = x[b, o, i] for an "
@@ -105,3 +113,92 @@ def floats_as_decimals():
 @mutant(CATEGORY, "hole 17: floats read as their decimal text (0.1·0.2 and SymPy's rounded 0.02 compared equal)")
 def floats_read_as_decimals():
     return trial("the evaluator's exact reading of floats", _checked(rounded_float_proof), floats_as_decimals)
+
+
+# -- 18. floats through a rule -------------------------------------------------------------------------------------
+
+def float_in_empty_sum_proof():
+    """y = x + 0.1·Σ_{u=0}^{K−2} 0.2·W[o, u] at K = 1 only (the sum empty), 0.1 moved into the sum: SymPy's 0.02."""
+    op = toy(X[b, o, i] + sp.Float(0.1) * sp.Sum(sp.Float(0.2) * W[o, u], (u, 0, K - 2)),
+             grid=({B: 1, C: 1, L: 2, K: 1, P: 0}, {B: 1, C: 2, L: 3, K: 1, P: 0}))
+    d = Derivation(op)
+    d.apply("move-into-sum", factor=sp.Float(0.1), into=u)
+    d.conclude(omega=IDENTITY, channel=c, neighbour=(q,))
+    return d.proof()
+
+
+def floats_may_be_general():
+    """The checker without the obligation that a general step holds no float."""
+    return mock.patch.object(PF, "float_obligations", lambda exprs: ())
+
+
+@mutant(CATEGORY, "hole 18: a rule's rounded float arithmetic (0.1·0.2) inside a sum empty at every grid shape "
+                  "labelled general")
+def floats_in_rules_general():
+    return trial("the obligation that a general step holds no float", _checked(float_in_empty_sum_proof),
+                 floats_may_be_general, step=0, witness=_witness_shape(({B: 1, C: 1, L: 2, K: 2, P: 0},)),
+                 level="general-only")
+
+
+# -- 19. a label with assumptions ----------------------------------------------------------------------------------
+
+W_INTEGER = sp.IndexedBase(sp.Symbol("W", integer=True))
+
+
+def integer_label_proof():
+    """y = x + Σ_{u=0}^{K−2} Σ_{k=0}^{L−1} e^{2πi·k·W[o, u]/L} with W read through an integer label: the roots of unity
+    sum to L·[L | W[o, u]], true for integers only (W is real); the outer sum is empty on the grid (K = 1)."""
+    term = sp.Sum(sp.exp(2 * sp.pi * sp.I * k * W_INTEGER[o, u] / L), (k, 0, L - 1), (u, 0, K - 2))
+    op = toy(X[b, o, i] + term, grid=({B: 1, C: 1, L: 2, K: 1, P: 0}, {B: 1, C: 2, L: 3, K: 1, P: 0}))
+    d = Derivation(op)
+    d.apply("roots-of-unity-sum", over=k)
+    d.conclude(omega=IDENTITY, channel=c, neighbour=(q,))
+    return d.proof()
+
+
+def labels_may_carry_assumptions():
+    """The premises without the check that a tensor's label is its plain name."""
+    return mock.patch.object(PR, "_labels_with_assumptions", lambda expr: [])
+
+
+@mutant(CATEGORY, "hole 19: a real W read through an integer label (roots-of-unity-sum's 'W[o, u] is an integer' "
+                  "proved) labelled general")
+def labels_with_assumptions():
+    return trial("the premise that a tensor's label is its plain name", _checked(integer_label_proof),
+                 labels_may_carry_assumptions, step=0, witness=_half_differs, level="general-only")
+
+
+def _half_differs(cp):
+    """At K = L = 2 and W[o, 0] = 1/2 (W is real): Σ_k e^{iπ·k/2} = 1 + i, the rule's result another number."""
+    s = cp.proof.steps[0]
+    at = {K: 2, L: 2, o: 0, b: 0, i: 0}
+    entries = {W_INTEGER[0, 0]: sp.Rational(1, 2), X[0, 0, 0]: 0}
+    values = [sp.nsimplify(sp.sympify(sp.sympify(e.xreplace(at).doit()).xreplace(entries)).doit())
+              for e in (s.before, s.after)]
+    return f"at K = L = 2, W[0, 0] = 1/2 the sides are {values[0]} and {values[1]}" if values[0] != values[1] else None
+
+
+# -- 20. a read pinned to the channel by a range --------------------------------------------------------------------
+
+def pinned_by_range_proof():
+    """y = Σ_c W[c, 0]·x[b, c, i]·Σ_{a=c}^{c} x[b, a, i] = Σ_c W[c, 0]·x[b, c, i]²: the kernel reads x at c through a
+    one-point sum."""
+    op = toy(sp.Sum(W[c, 0] * X[b, c, i] * sp.Sum(X[b, a, i], (a, c, c)), (c, 0, C - 1)),
+             grid=({B: 1, C: 2, L: 2, K: 1, P: 0}, {B: 2, C: 1, L: 3, K: 1, P: 0}))
+    d = Derivation(op)
+    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+    d.apply("name-kernel", name="Kn", channel=c, position=(q,), indices=(b, o, c, i, q))
+    d.conclude(omega=IDENTITY, channel=c, neighbour=(q,))
+    return d.proof()
+
+
+def ranges_not_read():
+    """A read's dependence without the ranges of the sums around it (only its own indices count)."""
+    return mock.patch.object(IR.Read, "mentions", lambda self, s: s not in self.bound and s in self.read.free_symbols)
+
+
+@mutant(CATEGORY, "hole 20: the kernel reading the value at the aggregated channel through Σ_{a=c}^{c} (y = Σ_c "
+                  "W·x² an Evolution form)")
+def reads_through_ranges():
+    return trial("the reads' dependence through the ranges around them", _checked(pinned_by_range_proof),
+                 ranges_not_read)

@@ -57,6 +57,17 @@ def range_obligations(exprs, ranges) -> tuple:
                             (var, hi, lo)) for var, lo, hi in dict.fromkeys(found))
 
 
+def float_obligations(exprs) -> tuple:
+    """An unproved obligation where ``exprs`` hold a float constant: a rule computes with SymPy, which rounds the
+    arithmetic of floats (0.1·0.2 is not the product of the two binary numbers), so a step on floats is checked
+    at the grid shapes, exactly, never labelled general."""
+    floats = sorted({f for e in exprs for f in sp.sympify(e).atoms(sp.Float)}, key=sp.default_sort_key)
+    if not floats:
+        return ()
+    return (Obligation("the result holds no float constant (SymPy rounds the arithmetic of floats)", False,
+                       "it holds {}" + (f" and {len(floats) - 1} more" if len(floats) > 1 else ""), (), (floats[0],)),)
+
+
 @dataclass(frozen=True)
 class Application:
     """What a rule produced: the next expression, its obligations, and new definitions."""
