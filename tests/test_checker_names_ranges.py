@@ -327,6 +327,11 @@ def test_the_reference_is_said_exact_only_where_float64_holds_the_values(constan
     lambda: sp.Sum(X[b, a, i], (a, c, c)),                          # one point: x at c
     lambda: sp.Sum(X[b, a, i], (a, c, c + 1)) - X[b, c + 1, i] * InRange(c + 1, 0, C - 1),   # x at c, c + 1
     lambda: sp.Sum(sp.Sum(X[b, a, i], (a, c + u, c + u)), (u, 0, 0)),   # through an outer sum's range
+    # selectors of a = c the pins do not solve (a third pass): a delta with a factor, two brackets, a Mod
+    lambda: sp.Sum(sp.KroneckerDelta(2 * a, 2 * c) * X[b, a, i], (a, 0, C - 1)),
+    lambda: sp.Sum(InRange(a, c, C - 1) * InRange(a, 0, c) * X[b, a, i], (a, 0, C - 1)),
+    lambda: sp.Sum(sp.KroneckerDelta(sp.Mod(a - c, C), 0) * X[b, a, i], (a, 0, C - 1)),
+    lambda: sp.Sum(InRange(3 * a, 3 * c, 3 * c) * X[b, a, i], (a, 0, C - 1)),
 ])
 def test_a_kernel_reading_the_value_through_a_range_at_the_channel_is_refused(inner):
     """K reading x at the aggregated channel c makes y = Σ_c W·x² an Evolution form; a sum pinned to c by its range
@@ -339,3 +344,42 @@ def test_a_kernel_reading_the_value_through_a_range_at_the_channel_is_refused(in
     cp = d.proof().check(reference=False)
     assert not cp.ok
     assert any("reads the value x at the aggregated channel c" in r.message for r in cp.checks), render(cp, "text")
+
+
+@pytest.mark.parametrize("pin", [lambda: sp.KroneckerDelta(c, 0), lambda: sp.KroneckerDelta(2 * c, 0),
+                                 lambda: sp.KroneckerDelta(0, -3 * c)])
+def test_a_read_at_a_channel_a_delta_makes_the_aggregated_one_is_refused(pin):
+    """δ(2c, 0)·x[b, 0, i]·x[b, c, i] is x[b, 0, i]² at c = 0: the delta pins c however it is scaled."""
+    op = dataclasses.replace(_op(0), traditional=sp.Sum(Wt[o, c] * pin() * X[b, 0, i] * X[b, c, i], (c, 0, C - 1)))
+    d = Derivation(op)
+    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(b, o, c, i, q))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    cp = d.proof().check(reference=False)
+    assert not cp.ok
+    assert any("reads the value x at channel 0, which a factor" in r.message for r in cp.checks), render(cp, "text")
+
+
+def test_attention_logits_over_every_channel_stay_allowed():
+    """A kernel reading x at a channel summed over every channel (attention's logits) is the dynamic kernel's
+    business: no selector of the summed variable mentions c."""
+    logits = sp.Sum(X[b, a, i] * X[b, a, q] * Wt[o, a], (a, 0, C - 1))
+    op = dataclasses.replace(_op(0), traditional=sp.Sum(sp.exp(logits.xreplace({q: i})) * Wt[o, c] * X[b, c, i],
+                                                        (c, 0, C - 1)))
+    d = Derivation(op)
+    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(b, o, c, i, q))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    cp = d.proof().check(reference=False)
+    assert not any("aggregated channel" in r.message for r in cp.checks), render(cp, "text")
+
+
+@pytest.mark.parametrize("tree", [["Float", 0, "1", 0, 100, 53], ["Float", 0, "2", 0, 2, 53], ["Float", 1, "0", 5, 0, 53],
+                                  ["Float", 0, "3", 0, 1, 53]])
+def test_a_float_that_is_not_normalised_is_refused_by_the_codec(tree):
+    """(0, 1, 0, 100) hung a verify process: only an odd mantissa of as many bits as it says, or zero, decodes."""
+    from evosym.proof.codec import CodecError, decode, encode
+    with pytest.raises(CodecError, match="not a normalised binary float"):
+        decode(tree)
+    for f in (sp.Float(0.1), sp.Float(-3.25), sp.Float("1e-300"), sp.Float(2.0 ** 60), sp.Float("0.1", 100)):
+        assert decode(encode(f)) == f

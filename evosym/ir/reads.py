@@ -35,11 +35,12 @@ class Read:
     path: tuple[str, ...]
     bound: frozenset
     pins: frozenset = frozenset()
-    spans: tuple = ()   # (v, the symbols v's range reads, through the ranges of the sums around it) per sum around
+    spans: tuple = ()   # (v, the symbols v's range and selectors read, through those of the sums around it) per sum
 
     def mentions(self, symbol: sp.Symbol) -> bool:
         """Whether the read's indices depend on ``symbol`` free (not bound by a sum around the read): they mention
-        it, or a variable of a sum around the read whose range does (Σ_{d=c}^{c} x[d] reads x at c)."""
+        it, or a variable of a sum around the read whose range or selectors do (Σ_{d=c}^{c} x[d] and
+        Σ_d δ(Mod(d − c, C), 0)·x[d] read x at c)."""
         if symbol in self.bound:
             return False
         free = self.read.free_symbols
@@ -99,11 +100,12 @@ def selection_pin(factor, var):
 
 
 def _solve(difference, var):
-    """e when ``difference`` = ±(var − e) with e free of var, else None."""
+    """e when ``difference`` = k·(var − e) for a nonzero integer k, with e free of var (δ(2d, 2c) selects d = c),
+    else None."""
     d = sp.expand(difference)
     k = d.coeff(var)
     rest = sp.expand(d - k * var)
-    if k not in (1, -1) or rest.has(var):
+    if not (k.is_Integer and k != 0) or rest.has(var):
         return None
     return sp.expand(-rest / k)
 
@@ -120,6 +122,13 @@ def reads(expr: sp.Basic, definitions: dict[str, Definition], pinned=()) -> Iter
 def _first_pin(factors, var):
     """(the factor δ(var, e), e) for the first such factor, or None."""
     return next(((f, t) for f, t in ((f, selection_pin(f, var)) for f in factors) if t is not None), None)
+
+
+def _is_read(factor, defs) -> bool:
+    """Whether a factor of a summand is a read of a declared tensor (what the sum aggregates), not a selector of its
+    variable (a delta, a bracket, a Mod, a Piecewise, a function, a defined tensor): a selector that mentions c makes
+    the variable's reads depend on c (Σ_d δ(2d, 2c)·x[d] and Σ_d [c ≤ d ≤ C − 1]·[0 ≤ d ≤ c]·x[d] read x at c)."""
+    return isinstance(factor, sp.Indexed) and str(factor.base.label) not in defs
 
 
 def _walk(e, defs, path, bound, pinned=(), pins=frozenset(), spans=()) -> Iterator[Read]:
@@ -159,9 +168,11 @@ def _walk(e, defs, path, bound, pinned=(), pins=frozenset(), spans=()) -> Iterat
             else:
                 kept.append(var)
         known = dict(spans)
+        selectors = [f for f in sp.Mul.make_args(body) if not _is_read(f, defs)]
         for var, lo, hi in reversed(limits):   # outermost first: an inner range may read an outer variable
-            if var in kept:   # what its range reads, and what the ranges of the variables that reads do
+            if var in kept:   # what its range and the summand's selectors of it read, and what the ranges of those do
                 names = sp.sympify(lo).free_symbols | sp.sympify(hi).free_symbols
+                names |= set().union(*[f.free_symbols for f in selectors if f.has(var)]) - {var}
                 known[var] = frozenset(names).union(*[known.get(v, ()) for v in names])
         yield from _walk(body, defs, path, bound | frozenset(kept), pinned, pins, tuple(known.items()))
         return

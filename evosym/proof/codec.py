@@ -167,6 +167,9 @@ def decode(tree):
         sign, man, exp, bits, prec = int(args[0]), int(_int_text([args[1]], 1, tree)[0]), int(args[2]), int(args[3]), int(args[4])
         if sign not in (0, 1) or man < 0 or bits < 0 or not 1 <= prec <= 10000 or abs(exp) > MAX_EXPONENT:
             raise CodecError(f"malformed float: {_short(tree)}")   # (floor(m·2^(2^33)) would be a 1 GB integer)
+        if not ((sign, man, exp, bits) == (0, 0, 0, 0) or (man % 2 == 1 and bits == man.bit_length())):
+            raise CodecError(f"malformed float: {_short(tree)} is not a normalised binary float (an odd mantissa of "
+                             "as many bits as it says, or zero)")   # (mpmath may loop on another)
         return sp.Float._new((sign, man, exp, bits), prec)
     if kind == "Undef":
         if not args or not isinstance(args[0], str) or not args[0].isidentifier():
