@@ -321,7 +321,7 @@ def mismatch(points, ours, ref, exact_mode: bool, scale: float):
     worst = 0.0
     for pt, v in zip(points, ours):
         r = float(ref[pt])
-        exact = exact_mode and isinstance(v, Fraction) and Fraction(float(v)) == v
+        exact = exact_mode and held(v)
         err = abs_error(r, v) if math.isfinite(r) else math.inf
         if not exact and scale:
             worst = max(worst, err / (U * scale))
@@ -330,10 +330,15 @@ def mismatch(points, ours, ref, exact_mode: bool, scale: float):
     return None, worst
 
 
+def held(v) -> bool:
+    """Whether float64 holds the exact value ``v`` (a rational of at most 53 significant bits)."""
+    return isinstance(v, Fraction) and Fraction(float(v)) == v
+
+
 def unheld(values) -> int:
-    """How many exact ``values`` float64 cannot hold (more than 53 significant bits, or not rational): in exact
-    mode those are compared within the rounding tolerance, and the check must say so."""
-    return sum(1 for v in values if not (isinstance(v, Fraction) and Fraction(float(v)) == v))
+    """How many exact ``values`` float64 cannot hold: in exact mode those are compared within the rounding
+    tolerance (:func:`mismatch`), and the check must say so."""
+    return sum(1 for v in values if not held(v))
 
 
 def exact_text(exact_mode: bool, unheld_count: int, tolerance: str) -> str:
