@@ -323,6 +323,15 @@ def test_the_reference_is_said_exact_only_where_float64_holds_the_values(constan
     assert ("exactly where float64 holds the exact value, and within" in ref.message) == (not exact), ref.message
 
 
+def _dynamic_kernel(op):
+    """``op`` with its kernel named as a dynamic one K[b, o, c, i, q], checked without a reference."""
+    d = Derivation(op)
+    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(b, o, c, i, q))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    return d.proof().check(reference=False)
+
+
 @pytest.mark.parametrize("inner", [
     lambda: sp.Sum(X[b, a, i], (a, c, c)),                          # one point: x at c
     lambda: sp.Sum(X[b, a, i], (a, c, c + 1)) - X[b, c + 1, i] * InRange(c + 1, 0, C - 1),   # x at c, c + 1
@@ -337,11 +346,7 @@ def test_a_kernel_reading_the_value_through_a_range_at_the_channel_is_refused(in
     """K reading x at the aggregated channel c makes y = Σ_c W·x² an Evolution form; a sum pinned to c by its range
     (Σ_{a=c}^{c} x[a]) reads there as surely as x[c] does."""
     op = dataclasses.replace(_op(0), traditional=sp.Sum(Wt[o, c] * X[b, c, i] * inner(), (c, 0, C - 1)))
-    d = Derivation(op)
-    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
-    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(b, o, c, i, q))
-    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
-    cp = d.proof().check(reference=False)
+    cp = _dynamic_kernel(op)
     assert not cp.ok
     assert any("reads the value x at the aggregated channel c" in r.message for r in cp.checks), render(cp, "text")
 
@@ -351,11 +356,7 @@ def test_a_kernel_reading_the_value_through_a_range_at_the_channel_is_refused(in
 def test_a_read_at_a_channel_a_delta_makes_the_aggregated_one_is_refused(pin):
     """δ(2c, 0)·x[b, 0, i]·x[b, c, i] is x[b, 0, i]² at c = 0: the delta pins c however it is scaled."""
     op = dataclasses.replace(_op(0), traditional=sp.Sum(Wt[o, c] * pin() * X[b, 0, i] * X[b, c, i], (c, 0, C - 1)))
-    d = Derivation(op)
-    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
-    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(b, o, c, i, q))
-    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
-    cp = d.proof().check(reference=False)
+    cp = _dynamic_kernel(op)
     assert not cp.ok
     assert any("reads the value x at channel 0, which a factor" in r.message for r in cp.checks), render(cp, "text")
 
@@ -366,11 +367,7 @@ def test_attention_logits_over_every_channel_stay_allowed():
     logits = sp.Sum(X[b, a, i] * X[b, a, q] * Wt[o, a], (a, 0, C - 1))
     op = dataclasses.replace(_op(0), traditional=sp.Sum(sp.exp(logits.xreplace({q: i})) * Wt[o, c] * X[b, c, i],
                                                         (c, 0, C - 1)))
-    d = Derivation(op)
-    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
-    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(b, o, c, i, q))
-    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
-    cp = d.proof().check(reference=False)
+    cp = _dynamic_kernel(op)
     assert not any("aggregated channel" in r.message for r in cp.checks), render(cp, "text")
 
 
