@@ -5,8 +5,6 @@ certificate holds no newline (a forged line in a terminal)."""
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 
 import pytest
 import sympy as sp
@@ -129,14 +127,37 @@ def test_an_operator_file_with_code_in_its_words_is_refused_by_codegen(tmp_path)
 def test_kernels_need_sizes_named_as_identifiers():
     """The kernels' manifest reads sizes by name in its size expressions: an operator with a size named like c' has
     no kernels (said, with the name), never a manifest it then refuses as malformed."""
-    import sympy as sp
     from evosym.codegen.artifact import _built
     cp = catalogue.checked("conv1d")
     plan = make_plan(cp)
-    odd = dataclasses.replace(plan, size_order=(sp.Symbol("K'", integer=True, positive=True),) + tuple(plan.size_order))
-    art, why = _built(cp, odd)
-    assert art is None and "its size \"K'\" is not an identifier" in why, why
+    for name in ("K'", "\u03ba", "\uff2b"):   # a prime, Greek κ, fullwidth Ｋ: Python identifiers, not ASCII ones
+        odd = dataclasses.replace(plan, size_order=(sp.Symbol(name, integer=True, positive=True),)
+                                  + tuple(plan.size_order))
+        art, why = _built(cp, odd)
+        assert art is None and f"its size {name!r} is not an ASCII identifier" in why, why
     assert _built(cp, plan)[0] is not None
+
+
+@pytest.mark.parametrize("name, python", [("sigma", "sigma"), ("\u03c3", "sigma"), ("\u03a3", "Sigma"),
+                                          ("\uff2b", "K"), ("\u0174", "W_u0302"), ("K'", "K_prime"),
+                                          ("\u03bb", "lamda"), ("torch", "_torch"), ("\uff54orch", "_torch")])
+def test_python_names_of_sizes_are_ascii(name, python):
+    """Generated code names a size in ASCII, one name per size: Greek by its letter's name, other letters by code
+    point (σ and τ were both _, a duplicate argument), fullwidth Ｋ as K (which Python itself would read it as)."""
+    from evosym.ir.pyname import py_name
+    assert py_name(sp.Symbol(name)) == python
+
+
+def test_an_operator_with_greek_sizes_generates_and_checks(tmp_path):
+    """The example pooling with its kernel size κ and stride σ: generated, compiled and checked (it was 'duplicate
+    argument _'; then a manifest the runtime refused)."""
+    from pathlib import Path
+    src = (Path(__file__).parents[1] / "docs" / "examples" / "my_avg_pool1d.py").read_text(encoding="utf-8")
+    src = src.replace('("B", "C", "L", "K", "s")', '("B", "C", "L", "\u03ba", "\u03c3")')
+    src = src.replace('sizes["K"]', 'sizes["\u03ba"]').replace('sizes["s"]', 'sizes["\u03c3"]')
+    (tmp_path / "greek_pool.py").write_text(src, encoding="utf-8")
+    r = run_module("check", str(tmp_path / "greek_pool.py"), cwd=tmp_path, timeout=600)
+    assert r.returncode == 0 and "PASSED  my_avg_pool1d on cpu" in r.stdout, r.stdout + r.stderr
 
 
 SIZE_CLASHES = {   # a generated function that binds a size's name otherwise than as the size

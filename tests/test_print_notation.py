@@ -39,15 +39,27 @@ def test_dilation_is_d_and_the_kronecker_delta_stays_delta(conv2d):
     assert r"\delta_{h}" not in tex and "d_{h}" in tex and r"\delta_{m,\, " in tex
 
 
+def _proof(omega, traditional=0, sizes=(), steps=()):
+    """What symbol_names reads of a checked proof: its Ω, the operator's form, sizes and indices, the steps."""
+    from types import SimpleNamespace as NS
+    op = NS(traditional=traditional, size_symbols=lambda: tuple(sizes), lhs_indices=())
+    return NS(proof=NS(omega=omega), operator=op, steps=tuple(NS(before=b, after=a) for b, a in steps))
+
+
 def test_dilation_renaming_comes_from_the_window_and_never_clashes():
     import evosym.ir.neighbourhood as nb
     d, dd, K, P, s, L = sp.symbols("delta_h d_h K P s L", integer=True, positive=True)
     axis = nb.WindowAxis(K, s, d, P, L)
-    assert symbol_names(nb.Window((axis,)), "text") == {"delta_h": "d_h"}
-    assert symbol_names(nb.Window((axis,)), "latex") == {"delta_h": "d_{h}"}
+    assert symbol_names(_proof(nb.Window((axis,))), "text") == {"delta_h": "d_h"}
+    assert symbol_names(_proof(nb.Window((axis,))), "latex") == {"delta_h": "d_{h}"}
     taken = nb.WindowAxis(K, s, d, dd, L)                            # d_h already names the padding
-    assert symbol_names(nb.Window((taken,)), "text") == {}
-    assert symbol_names(None, "text") == {}
+    assert symbol_names(_proof(nb.Window((taken,))), "text") == {}
+    # d_h taken anywhere in the proof: a size, a variable of the traditional form, one a step sums over
+    u = sp.Symbol("u", integer=True)
+    assert symbol_names(_proof(nb.Window((axis,)), sizes=(dd,)), "text") == {}
+    assert symbol_names(_proof(nb.Window((axis,)), traditional=K * dd), "latex") == {}
+    assert symbol_names(_proof(nb.Window((axis,)), steps=[(K, sp.Sum(u, (dd, 0, K)))]), "text") == {}
+    assert symbol_names(_proof(None), "text") == {}
     assert text(d) == "δ_h" and text(d, symbols={"delta_h": "d_h"}) == "d_h"
 
 
@@ -73,7 +85,15 @@ def test_multi_letter_names_are_upright_in_latex(conv2d):
     assert latex(sp.IndexedBase("bias")[sp.Symbol("o")]) == r"\mathrm{bias}\left[o\right]"
     assert latex(sp.Symbol("x_pad")) == r"x_{\mathrm{pad}}" and latex(sp.Symbol("fast_bias")) == r"\mathrm{fast\_bias}"
     assert latex(sp.Symbol("C_g")) == "C_{g}" and latex(sp.Symbol("alpha")) == r"\alpha"   # letters stay italic
-    assert latex(sp.Symbol("Zbar")) == r"\bar{Z}"                                          # SymPy's accents kept
+    # a name prints as its letters, never as what SymPy makes of its ending (an accent, |x|, ‖x‖, ℏ, a prime):
+    # a bar would read as a mean, |x| as an absolute value (a tensor's latex= display name gives an accent)
+    for name in ("Zbar", "xabs", "xnorm", "xdot", "xhat", "xvec", "xprime", "hbar", "ell", "alphahat"):
+        assert latex(sp.Symbol(name)) == r"\mathrm{%s}" % name, name
+    assert latex(sp.Symbol("xhat_1")) == r"\mathrm{xhat\_1}" and latex(sp.Symbol("K_xbar")) == r"K_{\mathrm{xbar}}"
+    for name in ("σabs", "K1abs", "i2prime", "s2bar", "W1bm", "x1dot"):   # endings after a digit or a Greek letter
+        assert latex(sp.Symbol(name)) == r"\mathrm{%s}" % name, name
+    assert latex(sp.Symbol("K_1abs")) == r"K_{\mathrm{1abs}}" and latex(sp.Symbol("σ1")) == "σ_{1}"
+    assert latex(sp.Symbol("lamda")) == r"\lambda" and latex(sp.Symbol("Sigma_2")) == r"\Sigma_{2}"
     tex = render_latex(conv2d)
     assert r"\mathrm{bias}\left[o\right]" in tex and r"H_{\mathrm{in}}" in tex and "H_{in}" not in tex
 

@@ -16,7 +16,6 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
-from fractions import Fraction
 
 import sympy as sp
 
@@ -98,9 +97,10 @@ def _built(cp, plan: Plan | None = None) -> tuple[Artifact | None, str]:
     op, form = cp.operator, cp.evolution
     if not plan.has_kernels:
         return None, f"{op.name}: evosym generates no kernels for this operator: {plan.no_kernels}"
-    odd = next((str(s) for s in plan.size_order if not str(s).isidentifier() or str(s) in sizeexpr.OPERATIONS), None)
+    odd = next((str(s) for s in plan.size_order if not sizeexpr.NAME.match(str(s)) or str(s) in sizeexpr.OPERATIONS),
+               None)
     if odd is not None:   # the manifest's size expressions name the sizes as they are
-        return None, (f"{op.name}: evosym generates no kernels for this operator: its size {odd!r} is not an "
+        return None, (f"{op.name}: evosym generates no kernels for this operator: its size {odd!r} is not an ASCII "
                       "identifier, and the kernels' manifest reads sizes by name (rename it to have kernels)")
     sources, refusals = {}, {}
     for b in registry.kernel_backends():   # required ones first

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 
+from .looks import fresh
 from .symbols import size_value as _int
 
 
@@ -138,8 +139,13 @@ class Window(Neighbourhood):
     def text(self, p, printer):
         return self._render(p, printer, "{%s : %s} ∩ %s", "0 ≤ %s ≤ %s", " × ", "[0, %s)", "{%s} ∩ %s")
 
-    def _offsets(self):
-        return sp.symbols("u_1:%d" % (len(self.axes) + 1), integer=True) if len(self.axes) > 1 else (sp.Symbol("u", integer=True),)
+    def _offsets(self, p=()):
+        """The offsets a printed Ω(p) runs over (u, or u_1 … u_d), primed until they look like none of the names
+        the line shows beside them (a stride named u printed {i·u + u : 0 ≤ u ≤ K − 1})."""
+        taken = {s for a in self.axes for e in (a.kernel, a.stride, a.dilation, a.padding, a.length)
+                 for s in sp.sympify(e).free_symbols} | {s for e in p for s in sp.sympify(e).free_symbols}
+        names = ["u_%d" % (k + 1) for k in range(len(self.axes))] if len(self.axes) > 1 else ["u"]
+        return tuple(sp.Symbol(fresh(n, taken), integer=True) for n in names)
 
     def latex(self, p, printer):
         return self._render(p, printer, r"\left\{ %s : %s \right\} \cap %s", r"0 \le %s \le %s", r" \times ",
@@ -147,7 +153,7 @@ class Window(Neighbourhood):
 
     def _render(self, p, printer, fmt_set, fmt_cond, times, fmt_box, fmt_point):
         """Ω(p) in a notation given by format strings; axes of kernel size 1 contribute no offset."""
-        us = self._offsets()
+        us = self._offsets(p)
         pts, conds = [], []
         for a, pd, u in zip(self.axes, p, us):
             if a.kernel == 1:

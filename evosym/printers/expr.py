@@ -7,10 +7,12 @@ only on the expression, never on hash seeds: SymPy orders terms canonically.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from ..ir.symbols import turns
-from sympy.printing.latex import LatexPrinter
+from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dictionary
 from sympy.printing.str import StrPrinter
 
 from ..ir.symbols import InRange
@@ -34,23 +36,33 @@ def _greek(name: str) -> str:
 def _latex_name(name: str, base) -> str:
     """A symbol's name in LaTeX: multi-letter parts upright (``bias`` → ``\\mathrm{bias}``, ``x_pad`` →
     ``x_{\\mathrm{pad}}``, ``fast_bias`` → ``\\mathrm{fast\\_bias}``), so that a word never reads as a
-    product of italic letters. Names SymPy already
-    prints with a macro (Greek letters, ``Zbar``) or whose parts are single letters and digits keep SymPy's form
-    (``base``: SymPy's printing of a name)."""
+    product of italic letters, nor as what SymPy would make of its ending (``xabs`` as |x|, ``xbar`` as x̄, ``hbar``
+    as ℏ, ``σabs`` as |σ|): a name prints as its letters. Greek names and parts of single letters, digits and primes
+    keep SymPy's form (``base``: SymPy's printing of a name)."""
     parts = name.split("_")
-    plain = [base(part) for part in parts]
-    if not any(_is_word(part, shown) for part, shown in zip(parts, plain)):
+    if not any(map(_is_word, parts)):
         return base(name)
-    if _is_word(parts[0], plain[0]):   # a snake_case word (fast_bias): upright as a whole
+    if _is_word(parts[0]):   # a snake_case word (fast_bias): upright as a whole
         return r"\mathrm{%s}" % name.replace("_", r"\_")
-    shown = [r"\mathrm{%s}" % part if _is_word(part, out) else out for part, out in zip(parts, plain)]
+    shown = [r"\mathrm{%s}" % part if _is_word(part) else base(part) for part in parts]
     head, subs = shown[0], shown[1:]
     return head + ("_{%s}" % ", ".join(subs) if subs else "")
 
 
-def _is_word(part: str, shown: str) -> bool:
-    """A name part of two or more letters that SymPy prints as those letters (no Greek or accent macro)."""
-    return len(part) > 1 and part.isascii() and part.isalpha() and shown == part
+_PLAIN = re.compile(r"([^\W\d_]+)\d*'*")
+
+
+def _is_word(part: str) -> bool:
+    """A name part SymPy would not print as its letters: anything but one letter or a Greek letter's name (digits
+    and primes after it), which SymPy writes as subscripts and primes; SymPy reads other endings as accents and
+    operations (``K1abs`` as |K1|, ``i2prime`` as i2′, ``W1bm`` in bold)."""
+    m = _PLAIN.fullmatch(part)
+    if part == "" or part.isdigit():
+        return False
+    if not m:
+        return True
+    letters = m.group(1)
+    return len(letters) > 1 and letters not in tex_greek_dictionary and letters.lower() not in greek_letters_set
 
 
 class TextExprPrinter(StrPrinter):
@@ -199,16 +211,17 @@ def _mul_with_sums(printer, expr, base, times, paren):
     return sign + times.join(parts)
 
 
-def symbol_names(omega, kind: str) -> dict[str, str]:
+def symbol_names(cp, kind: str) -> dict[str, str]:
     """Display names that keep δ for the Kronecker delta alone: a window's dilation symbol named ``delta…``
     (``delta_h``) prints as ``d`` with the same subscript (``d_h``; LaTeX ``d_{h}``). Found from the
-    neighbourhood's own axes (``omega``: the proof's declared Ω), never from a list of operators; when the
-    new name is taken by another symbol the dilation keeps its name."""
-    axes = getattr(omega, "axes", ())
-    taken = set()
-    for a in axes:
-        for e in (a.kernel, a.stride, a.dilation, a.padding, a.length):
-            taken |= {s.name for s in sp.sympify(e).free_symbols}
+    neighbourhood's own axes (the checked proof ``cp``'s declared Ω), never from a list of operators; when the
+    new name is taken by another symbol of the proof (bound or free, in the operator or its steps) the dilation
+    keeps its name."""
+    axes = getattr(cp.proof.omega, "axes", ())
+    op = cp.operator
+    held = [op.traditional, *op.size_symbols(), *op.lhs_indices, *(e for s in cp.steps for e in (s.before, s.after))]
+    held += [e for a in axes for e in (a.kernel, a.stride, a.dilation, a.padding, a.length)]
+    taken = {s.name for e in held for s in sp.sympify(e).atoms(sp.Symbol)}
     out = {}
     for a in axes:
         d = a.dilation

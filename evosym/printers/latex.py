@@ -45,7 +45,7 @@ FRAGMENT_HEAD = ("% evosym proof (a LaTeX fragment, no preamble): \\input it int
 
 def render_latex_section(cp: CheckedProof) -> str:
     """The proof as a LaTeX section (no preamble; it uses the ``\\evoeq`` macro of :data:`MACROS`)."""
-    printer = LatexExprPrinter(cp.operator.display_names("latex"), symbol_names(cp.proof.omega, "latex"))
+    printer = LatexExprPrinter(cp.operator.display_names("latex"), symbol_names(cp, "latex"))
     ex = printer._print
     o = outline(cp, ex, lambda om, p: om.latex(p, printer),
                 lambda t, args: fill(t, args, tex_escape, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",

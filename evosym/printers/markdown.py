@@ -45,7 +45,7 @@ def md_own(text: str) -> str:
 
 
 def render_markdown(cp: CheckedProof, heading: int = 1) -> str:
-    printer = LatexExprPrinter(cp.operator.display_names("latex"), symbol_names(cp.proof.omega, "latex"))
+    printer = LatexExprPrinter(cp.operator.display_names("latex"), symbol_names(cp, "latex"))
     ex = printer._print
     o = outline(cp, lambda e: ex(e), lambda om, p: om.latex(p, printer),
                 lambda t, args: fill(t, args, md_own, lambda a: "$" + ex(a) + "$"), lambda a: "$" + ex(a) + "$",

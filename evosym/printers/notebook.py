@@ -26,7 +26,7 @@ def _text(s: str) -> str:
 def proof_latex(cp) -> str:
     """The chain traditional form = step 1 = … = Evolution form, one aligned line per step."""
     op = cp.operator
-    p = LatexExprPrinter(op.display_names("latex"), symbol_names(cp.proof.omega, "latex"))._print
+    p = LatexExprPrinter(op.display_names("latex"), symbol_names(cp, "latex"))._print
     rows = [f"{p(op.lhs)} &= {p(op.traditional)} && {_text('traditional form')}"]
     for k, s in enumerate(cp.steps, 1):
         label = s.check.label if s.check.ok else "FAILED"

@@ -118,7 +118,7 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
     inline = inline or expr  # expressions inside running text (rule arguments)
     op = cp.operator
     names = op.display_names("text")   # the checks' one-line messages are in text notation in every format
-    symbols = symbol_names(cp.proof.omega, "text")
+    symbols = symbol_names(cp, "text")
 
     def show(e):
         return text(e, names, symbols)

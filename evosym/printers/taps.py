@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..errors import EvosymError
+from ..ir.looks import fresh
 from ..ir.neighbourhood import Window
 
 
@@ -60,9 +61,7 @@ def closed_tap_form(cp, expr) -> TapView | None:
         if a.kernel == 1:          # an axis with one tap: u = 0
             shown[u] = sp.Integer(0)
             continue
-        name = u.name[: -len("_tap")] if u.name.endswith("_tap") else u.name
-        while name in taken:
-            name += "'"
+        name = fresh(u.name[: -len("_tap")] if u.name.endswith("_tap") else u.name, taken)
         taken.add(name)
         shown[u] = sp.Symbol(name, integer=True)
     q_of_u = {q: a.position(p, shown[u]) for q, a, p, u in zip(form.neighbour, form.omega.axes, form.position, tk.taps)}

@@ -22,7 +22,7 @@ def _block(text: str, indent: str) -> str:
 
 def render_text(cp: CheckedProof) -> str:
     """The proof as plain text (deterministic: depends only on the proof)."""
-    printer = TextExprPrinter(cp.operator.display_names("text"), symbol_names(cp.proof.omega, "text"))
+    printer = TextExprPrinter(cp.operator.display_names("text"), symbol_names(cp, "text"))
     o = outline(cp, printer._print, lambda om, p: om.text(p, printer))
     return _render(o)
 

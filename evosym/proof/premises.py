@@ -27,7 +27,8 @@ rule noticing:
    a statement that lists both. Every name is declared once. And every name stands for one thing in its
    scope: the evaluator reads free symbols and functions by name, so two symbols of one name with other
    assumptions, a symbol and an undefined function, or an undefined function named as SymPy's (exp) or the
-   evaluator's (inv, pow) would be read one for the other.
+   evaluator's (inv, pow) would be read one for the other. And names print apart (:mod:`evosym.ir.looks`): a proof is read
+   printed, and two names a reader could take one for the other make it read as a statement about another operator.
 
 :func:`check_premises` returns the violations (each names its premise, the symbol and the value) and
 the grid to check; :class:`Premises` fails the steps whose expressions break a premise and, when one of
@@ -45,6 +46,7 @@ from dataclasses import dataclass, replace
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from ..ir import looks
 from .reference import CheckResult
 from .symbolic import le
 
@@ -426,26 +428,33 @@ def _labels_with_assumptions(expr) -> list[tuple]:
     return out
 
 
+def _scopes(op, steps, conclusion) -> list[list]:
+    """The scopes of names: the operator's expressions (the traditional form, the steps, the sizes, the shapes and
+    constraints, the conclusion's Ω, channel and neighbour, the limit section), then each definition (its
+    parameters, body and shape, and the sizes)."""
+    sizes = list(op.size_symbols())
+    scopes = [[op.traditional, *op.constraints, *sizes, *op.lhs_indices,
+               *[x for t in (*op.tensors, op.output) for x in t.shape],
+               *[x for step in steps for x in (step.before, step.after)], *_expressions_of(conclusion),
+               *_expressions_of(op.limit)]]
+    return scopes + [[d.body, *d.params, *(d.shape or ()), *sizes] for d in _definitions(op, steps)]
+
+
+def _definitions(op, steps) -> list:
+    return list(op.definitions) + [d for step in steps for d in step.defines]
+
+
 def _name_clashes(op, steps, conclusion=()) -> list[tuple]:
     """Names that stand for two things in one scope: two symbols (sizes, indices, bound or free variables) that
     differ in their assumptions, a symbol and an undefined function, or an undefined function named like one of
     SymPy's (exp, log, Max …) or the evaluator's quotient and power. The checker reads a free symbol and a function
     by its name, so it would take one for the other (u − u′ as 0, an undefined inv(w)·w as 1); and a statement
-    prints names, so it would read as a claim about another operator (a size n beside an index n). A scope is the
-    operator's expressions (the traditional form, the steps, the sizes, the shapes and constraints, the
-    conclusion's Ω, channel and neighbour, the limit section), or one
-    definition (its parameters, body and shape, and the sizes): a definition's parameter may share a name with a
-    variable outside it. Tensors and definitions are read by name in their own namespace (:func:`_unique_names`):
-    a size K beside a kernel K is no clash. A tensor's label is its plain name (:func:`_labels_with_assumptions`)."""
-    sizes = list(op.size_symbols())
-    definitions = list(op.definitions) + [d for step in steps for d in step.defines]
-    scopes = [[op.traditional, *op.constraints, *sizes, *op.lhs_indices,
-               *[x for t in (*op.tensors, op.output) for x in t.shape],
-               *[x for step in steps for x in (step.before, step.after)], *_expressions_of(conclusion),
-               *_expressions_of(op.limit)]]
-    scopes += [[d.body, *d.params, *(d.shape or ()), *sizes] for d in definitions]
+    prints names, so it would read as a claim about another operator (a size n beside an index n). A scope is
+    one of :func:`_scopes`: a definition's parameter may share a name with a variable outside it. Tensors and
+    definitions are read by name in their own namespace (:func:`_unique_names`): a size K beside a kernel K is no
+    clash. A tensor's label is its plain name (:func:`_labels_with_assumptions`)."""
     found, functions, symbols = [], set(), set()
-    for scope in scopes:
+    for scope in _scopes(op, steps, conclusion):
         things: dict[str, set] = {}
         for e in scope:
             e = sp.sympify(e)
@@ -466,6 +475,66 @@ def _name_clashes(op, steps, conclusion=()) -> list[tuple]:
         if name in ("inv", "pow") or callable(getattr(sp, name, None)):   # (a class, or a function: sqrt, root)
             found.append((NAMES, f"the undefined function {name} has the name of SymPy's {name}: printed, it reads as "
                                  "that function, which it is not (name it otherwise)", "", (), (), True))
+    return list(dict.fromkeys(found))
+
+
+def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
+    """Names a reader could take one for the other (:mod:`evosym.ir.looks`): two names of one scope that print alike
+    (``sigma`` and ``σ``, ``x1`` and ``x_1``, ``Alpha`` and ``A``, ``nu`` and ``v``), two tensors or definitions whose
+    names or display names print alike, a scalar parameter printed by a display name alike a symbol's (its read
+    prints as the name alone), a display name that reads as a number or an expression, a name printed as one of
+    the proof's own letters (Ω; δ and Σ for a function), and a letter outside the Latin and Greek alphabets
+    (Cyrillic С beside Latin C). A statement that prints them reads as one about another operator: a kernel size
+    ``sigma`` beside a stride ``σ`` prints ⌊(L − σ)/σ⌋."""
+    found = []
+
+    def refuse(problem: str):
+        found.append((NAMES, problem, "", (), (), True))
+
+    def clashes(named: dict, what: str, one: str):
+        seen: dict[str, list] = {}
+        for name, shown in named.items():
+            for each in shown:
+                seen.setdefault(each, [])
+                if name not in seen[each]:
+                    seen[each].append(name)
+        for each, names in sorted(seen.items()):
+            if len(names) > 1:
+                refuse(f"the {what} {' and '.join(sorted(names))} print alike (as {each}): a printed statement would "
+                       "not say which is which; rename one")
+            elif each in looks.RESERVED:
+                refuse(f"the {one} {names[0]} prints as {each}, which is {looks.RESERVED[each]} in every printed "
+                       "proof; rename it")
+
+    def foreign(name: str, what: str):
+        if looks.foreign_letters(name):
+            refuse(f"the {what} {name} has letters outside the Latin and Greek alphabets "
+                   f"({looks.foreign_letters(name)}): printed, it could be taken for another name; write names in "
+                   "Latin or Greek letters")
+
+    tensors = [*op.tensors, op.output, *_definitions(op, steps)]
+    scalars = {f"{t.name}[0]": {looks.look(t.text) if t.text else None, looks.latex_look(t.latex) if t.latex else None}
+               - {None} for t in op.tensors if t.shape == (1,) and (t.text or t.latex)}
+    for k, scope in enumerate(_scopes(op, steps, conclusion)):
+        names = {s.name for e in scope for s in symbols_outside_labels(sp.sympify(e))}
+        functions = {type(f).__name__ for e in scope for f in sp.sympify(e).atoms(AppliedUndef)}
+        clashes({n: {looks.look(n)} for n in names | functions} | (scalars if k == 0 else {}), "names", "name")
+        for n in sorted(names | functions):
+            foreign(n, "name")
+        for f in sorted(functions):
+            if looks.look(f) in looks.RESERVED_FUNCTIONS:
+                refuse(f"the undefined function {f} prints as {looks.look(f)}(…), which is "
+                       f"{looks.RESERVED_FUNCTIONS[looks.look(f)]} in every printed proof; rename it")
+    clashes({t.name: {looks.look(t.text or t.name)} for t in tensors}, "tensors", "tensor")
+    clashes({t.name: {looks.latex_look(t.latex) if t.latex else looks.look(t.name)} for t in tensors},
+            "tensors (in LaTeX)", "tensor (in LaTeX)")
+    for t in tensors:
+        foreign(t.name, "tensor")
+        if t.text:
+            foreign(t.text, f"text display name of {t.name},")
+        why = looks.display_problem(t.text, t.latex)
+        if why:
+            refuse(f"the tensor {t.name}: {why}")
     return list(dict.fromkeys(found))
 
 
@@ -499,7 +568,8 @@ def check_premises(proof, grid) -> Premises:
             found += _expression(e, f"step {k + 1} ({step.rule}), {side}", sizes, outputs, (k,), False)
         for d in step.defines:
             found += _definition(d, sizes, outputs, f"step {k + 1} ({step.rule}), which defines {d.name}", (k,))
-    found += _unique_names(op, proof.steps) + _name_clashes(op, proof.steps, (proof.omega, proof.channel,
-                                                                              proof.neighbour))
+    conclusion = (proof.omega, proof.channel, proof.neighbour)
+    found += (_unique_names(op, proof.steps) + _name_clashes(op, proof.steps, conclusion)
+              + _printed_alike(op, proof.steps, conclusion))
     violations = _grid(op, grid, sizes)
     return Premises(tuple(_merge(found)) + tuple(violations), () if violations else tuple(grid), len(grid))

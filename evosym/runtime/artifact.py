@@ -36,7 +36,7 @@ SUFFIX = ".manifest.json"
 _LOCK = threading.RLock()
 _REGISTRY: dict = {}   # key (or an operator name given as alias) -> Kernels
 _LOADED: dict = {}     # module path -> ((inode, mtime, size) of module and manifest, key): unchanged files are not re-read
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_IDENT = sizeexpr.NAME
 _MAX_MANIFEST = 1 << 20
 _MAX_SOURCE = 64 << 20
 

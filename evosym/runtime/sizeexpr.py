@@ -20,6 +20,7 @@ an unknown form; a value that is not an integer where a length is needed is a cl
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 from .errors import EvosymError
@@ -27,6 +28,7 @@ from .errors import EvosymError
 _NARY = ("add", "mul", "min", "max")
 _UNARY = ("floor", "ceil")
 OPERATIONS = frozenset(_NARY + _UNARY + ("pow", "mod"))
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")   # a size's name in a manifest: an ASCII identifier (the C++ it reaches)
 _DEPTH = 64    # deeper trees are not lengths a generator writes: refused rather than recursed into
 _NODES = 4096  # nor are larger ones
 _DEGREE = 64   # the product of the powers along any path: bounds the size of every intermediate value

@@ -1,6 +1,6 @@
 """Mutants of how the checker reads a proof's data: the ranges of its sums, its names, its floats, its tensors'
-labels and the reads of a kernel (holes 15–20, found by two adversarial passes on 2026-12-06; numbered after those
-of :mod:`.trust_mutants`, in its category).
+labels and the reads of a kernel (holes 15–21, found by adversarial passes on 2026-12-06; numbered after those of
+:mod:`.trust_mutants`, in its category).
 
 15. A step is general only where every sum of its result runs over a range proved well-formed (hi ≥ lo − 1) for all
     sizes: introduce-delta absorbing a guard [2 ≤ i + 1 ≤ K − 2] made Σ_{m=2}^{K−2}, no sum at K = 2.
@@ -13,6 +13,8 @@ of :mod:`.trust_mutants`, in its category).
     roots-of-unity-sum's "W[o, u] is an integer" for a real W.
 20. The kernel must not read the value at the aggregated channel, also through a sum pinned there by its range
     (Σ_{a=c}^{c} x[b, a, i]: y = Σ_c W[c, 0]·x[b, c, i]², an "Evolution form").
+21. Names print apart: a pooling's kernel size sigma beside its stride σ printed 1/σ·Σ_{u=0}^{σ−1} x[b, o, i·σ + u], a
+    pooling whose kernel is its stride.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from unittest import mock
 
 import sympy as sp
 
-from .. import Derivation, InRange, Operator, TensorDecl, Window, WindowAxis, index
+from .. import Derivation, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
 from ..ir import reads as IR
 from ..proof import evaluate as EV
 from ..proof import premises as PR
@@ -202,3 +204,37 @@ def ranges_not_read():
 def reads_through_ranges():
     return trial("the reads' dependence through the ranges around them", _checked(pinned_by_range_proof),
                  ranges_not_read)
+
+
+# -- 21. names that print alike -------------------------------------------------------------------------------------
+
+KERNEL, STRIDE = size("sigma"), size("\u03c3")   # printed σ and σ
+
+
+def printed_alike_proof():
+    """Average pooling, y[b, o, i] = Σ_{u=0}^{sigma−1} x[b, o, σ·i + u]/sigma with a kernel size sigma and a stride σ."""
+    out = sp.floor((L - KERNEL) / STRIDE) + 1
+    op = Operator(name="hostile", summary="", output=TensorDecl("y", (B, C, out), "output"), lhs_indices=(b, o, i),
+                  traditional=sp.Sum(X[b, o, STRIDE * i + u], (u, 0, KERNEL - 1)) / KERNEL,
+                  tensors=(TensorDecl("x", (B, C, L), "input"),), batch=b, out_channel=o, position=(i,),
+                  sizes=tuple((s, "") for s in (B, C, L, KERNEL, STRIDE)),
+                  grid=({B: 1, C: 2, L: 5, KERNEL: 2, STRIDE: 1}, {B: 2, C: 1, L: 7, KERNEL: 3, STRIDE: 2}))
+    d = Derivation(op)
+    d.apply("move-into-sum", factor=1 / KERNEL, into=u)
+    d.apply("introduce-delta", targets=[(o, c, 0, C - 1), (STRIDE * i + u, q, 0, L - 1)], within=u)
+    d.apply("exchange-sums", outer=[u], inner=[c, q])
+    d.apply("factor-out", factor=X[b, c, q], over=[u])
+    d.apply("name-kernel", name="Kp", channel=c, position=(q,), indices=(o, c, i, q))
+    d.conclude(omega=Window((WindowAxis(KERNEL, STRIDE, 1, 0, L),)), channel=c, neighbour=(q,))
+    return d.proof()
+
+
+def names_may_print_alike():
+    """The premises without the check that names print apart."""
+    return mock.patch.object(PR, "_printed_alike", lambda op, steps, conclusion=(): [])
+
+
+@mutant(CATEGORY, "hole 21: a kernel size sigma beside a stride \u03c3 (the statement printed a pooling whose kernel is "
+                  "its stride)")
+def names_printed_alike():
+    return trial("the premise that names print apart", _checked(printed_alike_proof), names_may_print_alike)

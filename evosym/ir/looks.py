@@ -1,0 +1,172 @@
+"""How a name looks once printed: a key shared by every two names a reader could take one for the other.
+
+A proof is read on a terminal, in Markdown and in LaTeX, and the printers write Greek names as letters
+(``sigma`` → σ), trailing digits and ``_`` as subscripts (``x1``, ``x_1`` → x₁) and SymPy's capitals as the Latin
+letter they look like (``Alpha`` → A). Two names of one scope that print alike make a statement read as one about
+another operator (a kernel size ``sigma`` beside a stride ``σ`` prints ⌊(L − σ)/σ⌋; a summed ``σ`` beside a size
+``sigma`` prints Σ_σ x[σ + σ]). :func:`look` maps a name to what a reader sees, conservatively: every two names the
+printers could show alike get one look (and a few that they show differently, such as ``x__1`` and ``x_1``, get one
+too). A letter outside the Latin and the Greek alphabets (the 24 letters and their variant forms) could be any of
+the look-alikes Unicode has (Cyrillic С beside Latin C, the lunate sigma ϲ beside c), so :func:`foreign_letters`
+names it instead. A display name must read as a name, not as a number or an expression (:func:`display_problem`),
+and a printed proof's own letters keep their meaning (:data:`RESERVED`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Greek letter names as SymPy's printers read them (any case: ALPHA, alpha; the capitals by their Unicode names),
+# and the spellings its LaTeX printer also knows
+_GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon "
+          "phi chi psi omega").split()
+_SPELLED = {"lamda": "lambda", "khi": "chi", "varepsilon": "epsilon", "varkappa": "kappa", "varphi": "phi",
+            "varpi": "pi", "varrho": "rho", "varsigma": "sigma", "vartheta": "theta"}
+# the Greek letters a name may hold: the alphabet (ς too) and the variant forms LaTeX names (ϑ ϕ ϖ ϱ ϵ ϰ)
+_GREEK_LETTERS = frozenset("ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩαβγδεζηθικλμνξοπρςστυφχψωϑϕϖϱϵϰ")
+# Greek letters a reader takes for a Latin one (capitals drawn alike; small letters alike in a terminal's font; not
+# γ, ρ or ω, which a proof writes beside y, p and w)
+_LATIN_ALIKE = dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοικνυχϰ", "ABEZHIKMNOPTYXoikvuxk"))
+# marks a name shows after its letters (W*, W⁺, W†): kept, so W and W* look apart
+_MARKS = {"\u2217": "*", "\u2212": "-", "\u2032": "'"}
+# letters (with the accents over them), digits, primes and marks: what a name shows; underscores and carets place
+_PARTS = re.compile(r"(?:[^\W\d_][\u0300-\u036f\u20d0-\u20ff]*)+|\d+|['\u2032*\u2217+\-\u2212\u2020]")
+# what every printed proof writes with a letter of its own: Ω the neighbourhood; δ(a, b) the Kronecker delta and
+# Σ a sum (so a function may not be named so)
+RESERVED = {"\u03a9": "the neighbourhood Ω"}
+RESERVED_FUNCTIONS = {"\u03b4": "the Kronecker delta δ(a, b)", "\u03a3": "a sum Σ"}
+
+
+def _letter(word: str) -> str:
+    """The Greek letter a word names (``sigma`` → σ, ``Sigma`` → Σ, ``lamda`` → λ), or the word."""
+    lower = _SPELLED.get(word.lower(), word.lower())
+    if lower not in _GREEK:
+        return word
+    case = "CAPITAL" if word[0].isupper() and word[1:].islower() and not word.startswith("var") else "SMALL"
+    return unicodedata.lookup(f"GREEK {case} LETTER {'LAMDA' if lower == 'lambda' else lower.upper()}")
+
+
+def look(name: str) -> str:
+    """What a reader sees of ``name``: its compatibility form, decomposed (fullwidth and mathematical letters as
+    plain ones, an accent after its letter), Greek names as letters, without the underscores that print as
+    subscripts, Greek letters a reader takes for Latin ones as those."""
+    parts = _PARTS.findall(unicodedata.normalize("NFKD", name))
+    shown = "".join(_letter(p) for p in parts)
+    return "".join(_LATIN_ALIKE.get(ch) or _MARKS.get(ch, ch) for ch in shown)
+
+
+# LaTeX commands that set a letter's style, not which letter it is (dropped), and those that print a mark or letter
+_STYLES = frozenset("mathrm mathit mathsf mathtt mathbf boldsymbol operatorname".split())
+_SYMBOLS = {"prime": "'", "ell": "l", "ast": "*", "dagger": "\u2020", "overline": "bar", "widehat": "hat",
+            "widetilde": "tilde"}
+_COMMAND = re.compile(r"\\([A-Za-z]+)")
+
+
+def latex_look(tex: str) -> str:
+    """What a reader sees of a LaTeX display name (``W^{\\mathrm{dw}}``): as :func:`look`, with Greek commands as
+    their letters, style commands dropped, ``\\ast`` as ``*`` and ``\\overline`` as ``\\bar`` (they print alike), other
+    commands (``\\tilde``) kept as a word of their own."""
+    def shown(m):
+        word = m.group(1)
+        return " " if word in _STYLES else _SYMBOLS.get(word) or f" {_letter(word)} "
+    return look(_COMMAND.sub(shown, tex))
+
+
+def _latin_or_greek(ch: str) -> bool:
+    """A Latin (ASCII) or Greek letter, also as a sub- or superscript (ᵢ, ᵝ), and the script ℓ."""
+    if ch.isascii() or ch in _GREEK_LETTERS or ch == "\u2113":
+        return True
+    plain = unicodedata.normalize("NFKD", ch)
+    return unicodedata.decomposition(ch).startswith(("<sub>", "<super>")) and len(plain) == 1 and _latin_or_greek(plain)
+
+
+def foreign_letters(name: str) -> str:
+    """The letters of ``name`` outside the Latin (ASCII) and Greek alphabets, accents apart (``Ŵ`` is W and an
+    accent), as ``С (U+0421 CYRILLIC CAPITAL LETTER ES)``; empty when there are none. Fullwidth and mathematical
+    letters (``Ｓ``, ``𝐒``) are other letters: a printed proof would show them beside the plain ones (sub- and
+    superscript letters and ℓ are not)."""
+    odd = dict.fromkeys(ch for ch in unicodedata.normalize("NFD", name) if ch.isalpha() and not _latin_or_greek(ch))
+    return ", ".join(f"{ch} (U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')})" for ch in odd)
+
+
+# a display name as text: letters (with accents), digits and _ after them, then primes and the marks * ⁺ ⁻ †
+_TEXT_NAME = re.compile(r"[^\W\d_][\w\u0300-\u036f\u20d0-\u20ff]*['\u2032*\u2217\u207a\u207b\u2020]*")
+# LaTeX commands a display name may hold as a letter's accent or style (a group follows), and as a mark in a
+# superscript (W^{*}, W^{\dagger}); any other (\infty, \partial, \top) reads as a number or an operation
+_ACCENTS = _STYLES | frozenset("hat bar tilde vec dot ddot check breve acute grave widehat widetilde overline underline "
+                               "mathcal mathbb mathfrak".split())
+_MARK_COMMANDS = {"ast": "*", "star": "*", "dagger": "*", "prime": "'"}
+
+
+def _latex_script(body: str, sup: bool) -> bool:
+    """Whether a sub- or superscript's text reads as part of a name: letters, digits (a superscript of digits alone
+    is a power), commas between indices, and in a superscript the marks * + − '."""
+    if sup:
+        return bool(body) and not body.isdigit() and all(ch.isalnum() or ch in "*+-'," for ch in body)
+    return bool(body) and all(ch.isalnum() or ch in ",'" for ch in body)
+
+
+def _latex_reads_as_name(tex: str) -> bool:
+    def command(m):
+        word = m.group(1)
+        if word in _ACCENTS:
+            return ""
+        letter = _letter(word)
+        if letter != word:
+            return letter
+        return {"ell": "l", **_MARK_COMMANDS}.get(word, "\x00")   # (an unknown command: never a name)
+    text = _COMMAND.sub(command, tex).replace(" ", "")
+    if "\x00" in text:
+        return False
+    head = text.lstrip("{")
+    if not head or not (head[0].isalpha()):
+        return False
+    k = 0
+    while k < len(text):
+        ch = text[k]
+        if ch in "^_":
+            k += 1
+            if k < len(text) and text[k] == "{":
+                depth, j = 0, k
+                while j < len(text):
+                    depth += (text[j] == "{") - (text[j] == "}")
+                    if depth == 0:
+                        break
+                    j += 1
+                body, k = text[k + 1:j].replace("{", "").replace("}", ""), j + 1
+            else:
+                body, k = text[k:k + 1], k + 1
+            if not _latex_script(body, ch == "^"):
+                return False
+        elif ch.isalnum() or ch in "{}'":
+            k += 1
+        else:
+            return False
+    return True
+
+
+def display_problem(text: str | None, tex: str | None) -> str:
+    """Why a tensor's display names (``text=``, ``latex=``) do not read as a name: a number (``1``), a power
+    (``K^{2}``, ``K²``), an operation (``a+b``, ``K/2``, ``W^{\\top}``) printed where the tensor is read; empty when
+    they do."""
+    powers = text is not None and any(unicodedata.decomposition(ch).startswith("<super>")
+                                      and unicodedata.normalize("NFKD", ch).isdigit() for ch in text)
+    if text is not None and (powers or not _TEXT_NAME.fullmatch(unicodedata.normalize("NFC", text))):
+        return (f"its text display name {text!r} does not read as a name (a letter first, then letters, digits and "
+                "_ (no superscript digit: a power), then primes or the marks * ⁺ ⁻ †)")
+    if tex is not None and not _latex_reads_as_name(tex):
+        return (f"its LaTeX display name {tex!r} does not read as a name (a letter first, with accents, then letters, "
+                "digits, subscripts and superscripts that are neither a number nor an operation)")
+    return ""
+
+
+def fresh(base: str, taken) -> str:
+    """``base``, primed until its look is none of ``taken``'s (the names a printed line shows beside it)."""
+    looks = {look(str(t)) for t in taken}
+    while look(base) in looks:
+        base += "'"
+    return base
+
+
+__all__ = ["RESERVED", "RESERVED_FUNCTIONS", "display_problem", "foreign_letters", "fresh", "latex_look", "look"]
