@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from evosym import catalogue
-from evosym.proof.certificate import CertificateError, loads, verify
+from evosym.proof.certificate import CertificateError, decode_value, loads, verify
 from cli_helpers import run_cli
 
 try:
@@ -239,12 +239,31 @@ def test_a_changed_verdict_or_recorded_output_is_refused(certificates, edit):
     (["Mul", ["Pow", ["Symbol", "x", {}], ["Integer", "60000"]], ["Pow", ["Symbol", "x", {}], ["Integer", "60000"]]],
      "beyond ±65536"),
     (["floor", ["Float", 0, "1", 2 ** 33, 1, 53]], "malformed float"),   # 1 GB of integer from 60 bytes
+    # a number SymPy would factorise at construction (for ever: 600 s under the default limit)
+    (["mobius", ["Integer", "9" * 3991]], "mobius of a number of 3991 digits"),
+    (["mobius", ["Integer", str(2 ** 64 + 1)]], "above 2^64"),
 ])
 def test_malformed_expressions_are_refused_without_running_anything(certificates, tree, words):
     doc = _doc(certificates)
     doc["operator"]["traditional"] = tree
     with pytest.raises(CertificateError, match=re.escape(words)):
         verify(doc)
+
+
+def test_the_time_limit_is_never_taken_for_a_malformed_expression(monkeypatch):
+    """The decoder's refusal of what SymPy cannot build must let the time limit's own signal through: a slow
+    construct (a factorisation) stopped by --time-limit said "mobius cannot be built from its arguments:
+    TimeLimitExceeded"."""
+    from evosym.errors import TimeLimitExceeded
+    from evosym.proof import codec
+
+    def slow(*args):
+        raise TimeLimitExceeded("verify did not finish within 10 s")
+    monkeypatch.setitem(codec.CONSTRUCTORS, "mobius", slow)
+    with pytest.raises(TimeLimitExceeded):
+        codec.decode(["mobius", ["Integer", "7"]])
+    with pytest.raises(CertificateError, match="malformed rule argument"):
+        decode_value({"int": "9" * 5000})   # (as the codec's numbers: below 4000 digits)
 
 
 def test_the_cli_refuses_tampered_files_with_exit_1_and_unreadable_ones_with_exit_2(certificates, tmp_path, capsys):

@@ -13,6 +13,7 @@ from evosym import Definition, Derivation, InRange, TensorDecl, index, size
 from evosym.printers import render
 from evosym.proof.certificate import certificate, derivation, dumps, loads, verify
 from evosym.ir.looks import foreign_letters, latex_look, look
+from evosym.printers.expr import symbol_names
 
 from test_checker_names_ranges import GRID, SIZES, Wt, _finish, _op, _refused, i, m, o, p
 
@@ -90,8 +91,8 @@ def test_a_definition_parameter_may_print_alike_a_variable_elsewhere():
     (TensorDecl("t", (1,), "parameter", text="L"), "the names L and t[0] print alike"),
     (TensorDecl("t", (1,), "parameter", latex=r"\mathrm{L}"), "the names L and t[0] print alike"),
     (TensorDecl("t", (1,), "parameter", latex=r"\sigma", text="s"), "print alike"),
-    (TensorDecl("Omega", (size("L"),), "parameter"), "prints as \u03a9, which is the neighbourhood"),
-    (TensorDecl("V2", (size("L"),), "parameter", latex=r"\Omega"), "prints as \u03a9, which is the neighbourhood"),
+    (TensorDecl("Omega", (size("L"),), "parameter"), "printed beginning with \u03a9, which is the neighbourhood"),
+    (TensorDecl("V2", (size("L"),), "parameter", latex=r"\Omega"), "printed beginning with \u03a9, which is the neighbourhood"),
 ])
 def test_tensors_that_print_alike_are_refused(tensor, words):
     _refused(_finish(Derivation(_with_sizes("sigma", tensors=(tensor,)))), words)
@@ -101,9 +102,9 @@ def test_tensors_that_print_alike_are_refused(tensor, words):
     TensorDecl("W2", (size("L"),), "parameter", text="W\u0303", latex=r"\tilde{W}"),   # an accent prints apart
     TensorDecl("t", (1,), "parameter", text="τ", latex=r"\tau"),                       # a scalar apart from the sizes
     TensorDecl("L2", (size("L"),), "parameter", text="\u0174"),                        # Ŵ, precomposed: Latin
-    TensorDecl("W2", (size("L"),), "parameter", text="W\u207a", latex="W^{+}"),          # W⁺ beside W
-    TensorDecl("W2", (size("L"),), "parameter", text="W*", latex=r"W^{\ast}"),           # W* beside W
-    TensorDecl("W2", (size("L"),), "parameter", text="W\u2020", latex=r"W^{\dagger}"),   # W† beside W
+    TensorDecl("W2", (size("L"),), "parameter", text="W\u2081", latex="W^{(1)}"),         # a layer's label
+    TensorDecl("W2", (size("L"),), "parameter", text="h\u209c", latex="h_{t-1}"),         # an index's arithmetic
+    TensorDecl("W2", (size("L"),), "parameter", text="W\u1d52", latex="W^{o}_{g}"),       # a superscript label
 ])
 def test_tensors_that_print_apart_are_allowed(tensor):
     cp = _finish(Derivation(_op(0, tensors=(tensor,))))
@@ -120,10 +121,10 @@ def test_latex_looks():
         assert latex_look(rf"\{wide}{{W}}") == latex_look(rf"\{narrow}{{W}}") != latex_look("W")
 
 
-@pytest.mark.parametrize("first, second", [(("W*", r"W^{*}"), ("W\u2217", r"W^{\ast}")),
-                                           (("W\u0304", r"\bar{W}"), ("W\u0305", r"\overline{W}"))])
+@pytest.mark.parametrize("first, second", [(("W\u0304", r"\bar{W}"), ("W\u0305", r"\overline{W}")),
+                                           (("W\u0302", r"\hat{W}"), ("W\u0302\u0302"[:2], r"\widehat{W}"))])
 def test_display_names_that_render_alike_are_refused(first, second):
-    """Two tensors displayed W^{*} and W^{\\ast} (both W∗), \\bar{W} and \\overline{W}."""
+    """Two tensors displayed \\bar{W} and \\overline{W} (both W̄ in LaTeX), \\hat{W} and \\widehat{W}."""
     tensors = tuple(TensorDecl(f"V{k}", (size("L"),), "parameter", text=t, latex=x)
                     for k, (t, x) in enumerate((first, second)))
     _refused(_finish(Derivation(_op(0, tensors=tensors))), "the tensors (in LaTeX) V0 and V1 print alike")
@@ -131,25 +132,64 @@ def test_display_names_that_render_alike_are_refused(first, second):
 
 @pytest.mark.parametrize("text, latex", [("1", None), (None, "1"), ("K\u00b2", None), (None, "K^{2}"), (None, "K^2"),
                                          ("a+b", None), (None, "K/2"), (None, r"W^{\top}"), (None, r"\infty"),
-                                         ("2W", None), (None, "W(1)"), (None, r"\partial"), ("K\u00b9\u2070", None)])
+                                         ("2W", None), (None, "W(1)"), (None, r"\partial"), ("K\u00b9\u2070", None),
+                                         ("W\u1d40", None), (None, "W^{-1}"), (None, "W^{T}"), ("W*", None),
+                                         ("W\u207a", None), ("W\u2020", None), (None, r"W^{\ast}"), (None, "W^{+}"),
+                                         (None, r"W^{\dagger}")])
 def test_a_display_name_that_reads_as_a_number_or_an_expression_is_refused(text, latex):
-    """A scalar parameter a displayed 1 printed y = 1/K·Σ … (a·avgpool read as avgpool); K^{2} read as a power."""
+    """A scalar parameter a displayed 1 printed y = 1/K·Σ … (a·avgpool read as avgpool); K^{2} read as a power; Wᵀ,
+    W^{-1}, W*, W⁺, W† as a transpose, an inverse, a conjugate, a pseudo-inverse, an adjoint."""
     tensor = TensorDecl("a", (1,), "parameter", text=text, latex=latex)
     _refused(_finish(Derivation(_op(0, tensors=(tensor,)))), "the tensor a: its", "does not read as a name")
 
 
-@pytest.mark.parametrize("name", ["Omega", "\u03a9", "Omega_"])
-def test_a_name_printed_as_the_neighbourhood_is_refused(name):
-    """A size Omega printed the input's shape (B, C, Ω) and Ω(i) = … ∩ [0, Ω)."""
-    _refused(_finish(Derivation(_with_sizes(name))), "which is the neighbourhood \u03a9 in every printed proof")
+@pytest.mark.parametrize("name, words", [
+    ("Omega", "printed beginning with \u03a9, which is the neighbourhood \u03a9"), ("\u03a9", "the neighbourhood"),
+    ("Omega_i", "the neighbourhood"), ("\u03a9'", "the neighbourhood"), ("Omega_L", "the neighbourhood"),
+    ("Sigma", "which is a sum \u03a3"), ("\u03a3", "a sum"), ("Sigma_h", "a sum"),
+    ("exp", "printed as the function or notation exp"), ("mod", "notation mod"), ("log", "function"),
+    ("max", "function"), ("_1", "does not begin with a letter"), ("_", "does not begin with a letter"),
+    ("_x", "does not begin with a letter"),
+])
+def test_a_name_printed_as_notation_is_refused(name, words):
+    """A size Omega printed (B, C, Ω) and Ω(i) = … ∩ [0, Ω); Omega_i printed Ω(i) = {Ω_i·i + u …}; a size Σ printed
+    1/Σ·Σ_{u=0}^{Σ−1}; a dilation exp printed exp (K − 1) in LaTeX; a stride _1 printed x[b, o, _1 i + u], a
+    subscript on the comma."""
+    _refused(_finish(Derivation(_with_sizes(name))), words)
 
 
-@pytest.mark.parametrize("name", ["delta", "\u03b4", "Sigma", "\u03a3"])
+@pytest.mark.parametrize("name", ["delta", "\u03b4", "Sigma", "\u03a3", "Omega_f"])
 def test_a_function_printed_as_the_proofs_notation_is_refused(name):
     """An undefined function δ printed K = δ(o, i)·δ(c, o)/K: one factor opaque, the other the Kronecker delta."""
     f = sp.Function(name)
     cp = _finish(Derivation(_op(InRange(i, -2, -1) * f(i, o))))   # (a term no output position reaches)
-    _refused(cp, f"the undefined function {name} prints as", "in every printed proof")
+    _refused(cp, f"{name} ", "in every printed proof")
+
+
+def test_a_scalar_displayed_as_a_definition_parameter_is_refused():
+    """A scalar parameter g displayed t beside a definition's parameter t printed xs[b, c, t] := t·x[b, c, t]."""
+    t = index("t")
+    G = Definition("G", (t,), t * 0 + Wt[0, 0])
+    L = size("L")
+    d = Derivation(_op(sp.IndexedBase("G")[i + L], definitions=(G,),
+                       tensors=(TensorDecl("g", (1,), "parameter", text="t", latex="t"),)))
+    d.apply("introduce-delta", targets=[(i + L, m, 0, L - 1)])
+    _refused(_finish(d), "the names g[0] and t print alike")
+
+
+def test_a_dilation_prints_as_d_only_where_no_name_looks_like_it():
+    """delta_1 beside a size d1, or a scalar parameter displayed d beside delta: the dilation keeps δ."""
+    import evosym.ir.neighbourhood as nb
+    from types import SimpleNamespace as NS
+    d1, dl, dd, K, L = sp.symbols("delta_1 delta d1 K L", integer=True, positive=True)
+
+    def names(axis, sizes=(), tensors=()):
+        op = NS(traditional=0, size_symbols=lambda: tuple(sizes), lhs_indices=(), tensors=tuple(tensors))
+        return symbol_names(NS(proof=NS(omega=nb.Window((axis,))), operator=op, steps=()), "text")
+    assert names(nb.WindowAxis(K, 1, d1, 0, L)) == {"delta_1": "d_1"}
+    assert names(nb.WindowAxis(K, 1, d1, 0, L), sizes=(dd,)) == {}
+    assert names(nb.WindowAxis(K, 1, dl, 0, L)) == {"delta": "d"}
+    assert names(nb.WindowAxis(K, 1, dl, 0, L), tensors=(TensorDecl("g", (1,), "parameter", text="d"),)) == {}
 
 
 def test_the_offsets_of_a_printed_window_are_none_of_its_names():

@@ -34,8 +34,25 @@ _MARKS = {"\u2217": "*", "\u2212": "-", "\u2032": "'"}
 _PARTS = re.compile(r"(?:[^\W\d_][\u0300-\u036f\u20d0-\u20ff]*)+|\d+|['\u2032*\u2217+\-\u2212\u2020]")
 # what every printed proof writes with a letter of its own: Ω the neighbourhood; δ(a, b) the Kronecker delta and
 # Σ a sum (so a function may not be named so)
-RESERVED = {"\u03a9": "the neighbourhood Ω"}
-RESERVED_FUNCTIONS = {"\u03b4": "the Kronecker delta δ(a, b)", "\u03a3": "a sum Σ"}
+RESERVED = {"\u03a9": "the neighbourhood Ω", "\u03a3": "a sum Σ"}     # also as a name's first letter (Ω_i, Σ_h)
+RESERVED_FUNCTIONS = {"\u03b4": "the Kronecker delta δ(a, b)"}
+# words the printers write as functions or notation: a symbol so named reads as one (exp (K − 1), i·mod + u)
+FUNCTION_WORDS = frozenset("exp log ln sin cos tan cot sec csc sinh cosh tanh arcsin arccos arctan max min sup inf "
+                           "lim det gcd lcm mod conj Re Im arg sgn sign sqrt floor ceil abs".split())
+
+
+def reserved(name: str) -> str:
+    """What a printed proof means by the letter ``name`` begins with (Ω, Σ), or what the word it is names (a
+    function), or why it cannot be printed as a name (no letter first: ``_1`` prints as a subscript or a number);
+    empty when ``name`` is a name of its own."""
+    shown = look(name)
+    if not name or not unicodedata.normalize("NFD", name)[0].isalpha() or not shown or not shown[0].isalpha():
+        return "a name that does not begin with a letter (printed, it reads as a number or a subscript)"
+    if shown[0] in RESERVED:
+        return f"a name printed beginning with {shown[0]}, which is {RESERVED[shown[0]]} in every printed proof"
+    if name in FUNCTION_WORDS or shown in FUNCTION_WORDS:
+        return f"a name printed as the function or notation {shown}"
+    return ""
 
 
 def _letter(word: str) -> str:
@@ -90,21 +107,25 @@ def foreign_letters(name: str) -> str:
     return ", ".join(f"{ch} (U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')})" for ch in odd)
 
 
-# a display name as text: letters (with accents), digits and _ after them, then primes and the marks * ⁺ ⁻ †
-_TEXT_NAME = re.compile(r"[^\W\d_][\w\u0300-\u036f\u20d0-\u20ff]*['\u2032*\u2217\u207a\u207b\u2020]*")
-# LaTeX commands a display name may hold as a letter's accent or style (a group follows), and as a mark in a
-# superscript (W^{*}, W^{\dagger}); any other (\infty, \partial, \top) reads as a number or an operation
+# a display name as text: a letter (with accents) first, then letters, digits, sub- and superscript letters and _,
+# then primes; no mark (W*, W⁺, W†, Wᵀ read as conjugate, pseudo-inverse, adjoint, transpose) and no superscript digit
+_TEXT_NAME = re.compile(r"[^\W\d_][\w\u0300-\u036f\u20d0-\u20ff]*['\u2032]*")
+_OPERATIONS = frozenset("T H \u22a4".split())   # superscripts that read as an operation (transpose, Hermitian)
+# LaTeX commands a display name may hold as a letter's accent or style (a group follows); any other (\infty,
+# \partial, \top, \dagger) reads as a number or an operation
 _ACCENTS = _STYLES | frozenset("hat bar tilde vec dot ddot check breve acute grave widehat widetilde overline underline "
                                "mathcal mathbb mathfrak".split())
-_MARK_COMMANDS = {"ast": "*", "star": "*", "dagger": "*", "prime": "'"}
+_SCRIPT = re.compile(r"[\w,'+\-()]+")
+_LABEL = re.compile(r"'+|(?=.*[^\W\d_])\w+|\([\w+\-]+\)")   # a superscript: primes, a word, (1) or (k+1)
 
 
 def _latex_script(body: str, sup: bool) -> bool:
-    """Whether a sub- or superscript's text reads as part of a name: letters, digits (a superscript of digits alone
-    is a power), commas between indices, and in a superscript the marks * + − '."""
+    """Whether a sub- or superscript's text reads as part of a name: a subscript of letters, digits, commas, primes,
+    + and − (h_{t-1}); a superscript of primes, a word with a letter (W^{dw}) or a parenthesised label (W^{(1)}),
+    never a number (a power), a sign (W^{-1}, W^{+}), a mark or T and H (transpose, Hermitian)."""
     if sup:
-        return bool(body) and not body.isdigit() and all(ch.isalnum() or ch in "*+-'," for ch in body)
-    return bool(body) and all(ch.isalnum() or ch in ",'" for ch in body)
+        return bool(_LABEL.fullmatch(body)) and body not in _OPERATIONS
+    return bool(_SCRIPT.fullmatch(body))
 
 
 def _latex_reads_as_name(tex: str) -> bool:
@@ -115,7 +136,7 @@ def _latex_reads_as_name(tex: str) -> bool:
         letter = _letter(word)
         if letter != word:
             return letter
-        return {"ell": "l", **_MARK_COMMANDS}.get(word, "\x00")   # (an unknown command: never a name)
+        return {"ell": "l", "prime": "'"}.get(word, "\x00")   # (an unknown command: never a name)
     text = _COMMAND.sub(command, tex).replace(" ", "")
     if "\x00" in text:
         return False
@@ -148,16 +169,18 @@ def _latex_reads_as_name(tex: str) -> bool:
 
 def display_problem(text: str | None, tex: str | None) -> str:
     """Why a tensor's display names (``text=``, ``latex=``) do not read as a name: a number (``1``), a power
-    (``K^{2}``, ``K²``), an operation (``a+b``, ``K/2``, ``W^{\\top}``) printed where the tensor is read; empty when
-    they do."""
+    (``K^{2}``, ``K²``), an operation (``a+b``, ``K/2``, ``W^{\\top}``, ``W^{-1}``, ``Wᵀ``, ``W*``) printed where the
+    tensor is read; empty when they do."""
     powers = text is not None and any(unicodedata.decomposition(ch).startswith("<super>")
-                                      and unicodedata.normalize("NFKD", ch).isdigit() for ch in text)
+                                      and (unicodedata.normalize("NFKD", ch).isdigit()
+                                           or unicodedata.normalize("NFKD", ch) in _OPERATIONS) for ch in text)
     if text is not None and (powers or not _TEXT_NAME.fullmatch(unicodedata.normalize("NFC", text))):
-        return (f"its text display name {text!r} does not read as a name (a letter first, then letters, digits and "
-                "_ (no superscript digit: a power), then primes or the marks * ⁺ ⁻ †)")
+        return (f"its text display name {text!r} does not read as a name (a letter first, then letters, digits, _ and "
+                "primes: no superscript digit, T or H, which read as a power or a transpose, no mark * ⁺ ⁻ †, which "
+                "reads as an operation)")
     if tex is not None and not _latex_reads_as_name(tex):
         return (f"its LaTeX display name {tex!r} does not read as a name (a letter first, with accents, then letters, "
-                "digits, subscripts and superscripts that are neither a number nor an operation)")
+                "digits, subscripts and superscripts that are labels, not a power, a sign, a mark or a transpose)")
     return ""
 
 
@@ -169,4 +192,4 @@ def fresh(base: str, taken) -> str:
     return base
 
 
-__all__ = ["RESERVED", "RESERVED_FUNCTIONS", "display_problem", "foreign_letters", "fresh", "latex_look", "look"]
+__all__ = ["FUNCTION_WORDS", "RESERVED", "RESERVED_FUNCTIONS", "display_problem", "foreign_letters", "fresh", "latex_look", "look", "reserved"]

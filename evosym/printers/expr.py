@@ -15,6 +15,7 @@ from ..ir.symbols import turns
 from sympy.printing.latex import LatexPrinter, greek_letters_set, tex_greek_dictionary
 from sympy.printing.str import StrPrinter
 
+from ..ir.looks import look
 from ..ir.symbols import InRange
 from ..proof.codec import NAME
 
@@ -215,19 +216,20 @@ def symbol_names(cp, kind: str) -> dict[str, str]:
     """Display names that keep δ for the Kronecker delta alone: a window's dilation symbol named ``delta…``
     (``delta_h``) prints as ``d`` with the same subscript (``d_h``; LaTeX ``d_{h}``). Found from the
     neighbourhood's own axes (the checked proof ``cp``'s declared Ω), never from a list of operators; when the
-    new name is taken by another symbol of the proof (bound or free, in the operator or its steps) the dilation
-    keeps its name."""
+    new name looks like another symbol of the proof (bound or free, in the operator or its steps: ``d1`` beside
+    ``delta_1``) or a scalar parameter's display name, the dilation keeps its name."""
     axes = getattr(cp.proof.omega, "axes", ())
     op = cp.operator
     held = [op.traditional, *op.size_symbols(), *op.lhs_indices, *(e for s in cp.steps for e in (s.before, s.after))]
     held += [e for a in axes for e in (a.kernel, a.stride, a.dilation, a.padding, a.length)]
-    taken = {s.name for e in held for s in sp.sympify(e).atoms(sp.Symbol)}
+    taken = {look(s.name) for e in held for s in sp.sympify(e).atoms(sp.Symbol)}
+    taken |= {look(t.text or t.name) for t in getattr(op, "tensors", ()) if getattr(t, "shape", ()) == (1,)}
     out = {}
     for a in axes:
         d = a.dilation
         if isinstance(d, sp.Symbol) and (d.name == "delta" or d.name.startswith("delta_")):
             new = "d" + d.name[len("delta"):]
-            if new in taken:
+            if look(new) in taken:   # (d_1 beside d1, or a scalar parameter displayed d: the dilation stays δ)
                 continue
             sub = new[2:]
             out[d.name] = new if kind == "text" else ("d_{%s}" % sub if sub else "d")

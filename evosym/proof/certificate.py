@@ -134,7 +134,7 @@ def decode_value(d):
     (kind, x), = d.items()
     if kind == "bool" and isinstance(x, bool):
         return x
-    if kind == "int" and isinstance(x, str) and x.lstrip("-").isdigit():
+    if kind == "int" and isinstance(x, str) and x.lstrip("-").isdigit() and len(x) < 4000:   # (as the codec's numbers)
         return int(x)
     if kind == "float" and isinstance(x, str):
         return float.fromhex(x)

@@ -25,7 +25,7 @@ from sympy.core.assumptions import _assume_defined
 from sympy.core.function import AppliedUndef
 from sympy.functions.elementary.piecewise import ExprCondPair
 
-from ..errors import EvosymError
+from ..errors import EvosymError, TimeLimitExceeded
 from ..ir.symbols import InRange
 
 
@@ -152,6 +152,8 @@ def decode(tree):
             raise CodecError(f"malformed symbol {name!r}: unknown or non-boolean assumptions {sorted(facts)}")
         try:
             return sp.Symbol(name, **facts)
+        except TimeLimitExceeded:
+            raise
         except Exception as exc:   # inconsistent assumptions (integer=True, irrational=True …)
             raise CodecError(f"symbol {name!r}: inconsistent assumptions {facts}: {exc}") from None
     if kind == "Integer":
@@ -181,8 +183,13 @@ def decode(tree):
     parts = [decode(a) for a in args]
     if cls is sp.Pow and len(parts) == 2:
         _power_bounded(*parts)
+    if cls is sp.mobius and any(p.is_Number and abs(p) >= 2 ** 64 for p in parts):
+        raise CodecError(f"mobius of a number of {max(len(str(p)) for p in parts)} digits: SymPy would factorise it "
+                         "(for ever), so a certificate holds none above 2^64")
     try:
         built = cls(*parts)
+    except TimeLimitExceeded:
+        raise   # (the time limit's own signal, never a malformed argument)
     except Exception as exc:
         raise CodecError(f"{kind} cannot be built from its arguments: {type(exc).__name__}: {exc}") from None
     for factor in (built,) if built.is_Pow else built.args if built.is_Mul else ():   # powers SymPy combined

@@ -491,7 +491,7 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
     def refuse(problem: str):
         found.append((NAMES, problem, "", (), (), True))
 
-    def clashes(named: dict, what: str, one: str):
+    def clashes(named: dict, what: str):
         seen: dict[str, list] = {}
         for name, shown in named.items():
             for each in shown:
@@ -502,36 +502,38 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
             if len(names) > 1:
                 refuse(f"the {what} {' and '.join(sorted(names))} print alike (as {each}): a printed statement would "
                        "not say which is which; rename one")
-            elif each in looks.RESERVED:
-                refuse(f"the {one} {names[0]} prints as {each}, which is {looks.RESERVED[each]} in every printed "
-                       "proof; rename it")
 
-    def foreign(name: str, what: str):
+    def foreign(name: str, what: str, shown=None):
         if looks.foreign_letters(name):
             refuse(f"the {what} {name} has letters outside the Latin and Greek alphabets "
                    f"({looks.foreign_letters(name)}): printed, it could be taken for another name; write names in "
                    "Latin or Greek letters")
+        why = looks.reserved(shown if shown is not None else name)
+        if why:
+            refuse(f"the {what} {name} is {why}; rename it")
 
     tensors = [*op.tensors, op.output, *_definitions(op, steps)]
     scalars = {f"{t.name}[0]": {looks.look(t.text) if t.text else None, looks.latex_look(t.latex) if t.latex else None}
                - {None} for t in op.tensors if t.shape == (1,) and (t.text or t.latex)}
-    for k, scope in enumerate(_scopes(op, steps, conclusion)):
+    for scope in _scopes(op, steps, conclusion):
         names = {s.name for e in scope for s in symbols_outside_labels(sp.sympify(e))}
         functions = {type(f).__name__ for e in scope for f in sp.sympify(e).atoms(AppliedUndef)}
-        clashes({n: {looks.look(n)} for n in names | functions} | (scalars if k == 0 else {}), "names", "name")
+        clashes({n: {looks.look(n)} for n in names | functions} | scalars, "names")
         for n in sorted(names | functions):
             foreign(n, "name")
         for f in sorted(functions):
             if looks.look(f) in looks.RESERVED_FUNCTIONS:
                 refuse(f"the undefined function {f} prints as {looks.look(f)}(…), which is "
                        f"{looks.RESERVED_FUNCTIONS[looks.look(f)]} in every printed proof; rename it")
-    clashes({t.name: {looks.look(t.text or t.name)} for t in tensors}, "tensors", "tensor")
+    clashes({t.name: {looks.look(t.text or t.name)} for t in tensors}, "tensors")
     clashes({t.name: {looks.latex_look(t.latex) if t.latex else looks.look(t.name)} for t in tensors},
-            "tensors (in LaTeX)", "tensor (in LaTeX)")
+            "tensors (in LaTeX)")
     for t in tensors:
         foreign(t.name, "tensor")
         if t.text:
             foreign(t.text, f"text display name of {t.name},")
+        if t.latex:
+            foreign(t.latex, f"LaTeX display name of {t.name},", looks.latex_look(t.latex))
         why = looks.display_problem(t.text, t.latex)
         if why:
             refuse(f"the tensor {t.name}: {why}")
