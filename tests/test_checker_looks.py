@@ -105,6 +105,8 @@ def test_tensors_that_print_alike_are_refused(tensor, words):
     TensorDecl("W2", (size("L"),), "parameter", text="W\u2081", latex="W^{(1)}"),         # a layer's label
     TensorDecl("W2", (size("L"),), "parameter", text="h\u209c", latex="h_{t-1}"),         # an index's arithmetic
     TensorDecl("W2", (size("L"),), "parameter", text="W\u1d52", latex="W^{o}_{g}"),       # a superscript label
+    TensorDecl("W2", (size("L"),), "parameter", latex="W^{l+1}"),                          # a layer's index
+    TensorDecl("x__a", (size("L"),), "parameter"),                                          # x^{a}: a label
 ])
 def test_tensors_that_print_apart_are_allowed(tensor):
     cp = _finish(Derivation(_op(0, tensors=(tensor,))))
@@ -149,7 +151,9 @@ def test_a_display_name_that_reads_as_a_number_or_an_expression_is_refused(text,
     ("Sigma", "which is a sum \u03a3"), ("\u03a3", "a sum"), ("Sigma_h", "a sum"),
     ("exp", "printed as the function or notation exp"), ("mod", "notation mod"), ("log", "function"),
     ("max", "function"), ("_1", "does not begin with a letter"), ("_", "does not begin with a letter"),
-    ("_x", "does not begin with a letter"),
+    ("_x", "does not begin with a letter"), ("pi", "the constant \u03c0"), ("\u03c0", "the constant"),
+    ("Pi", "a product \u03a0"), ("K__2", "superscript '2' (after __) prints as a power"),
+    ("W__T", "superscript 'T'"), ("x__1", "superscript '1'"),
 ])
 def test_a_name_printed_as_notation_is_refused(name, words):
     """A size Omega printed (B, C, Ω) and Ω(i) = … ∩ [0, Ω); Omega_i printed Ω(i) = {Ω_i·i + u …}; a size Σ printed
@@ -164,6 +168,34 @@ def test_a_function_printed_as_the_proofs_notation_is_refused(name):
     f = sp.Function(name)
     cp = _finish(Derivation(_op(InRange(i, -2, -1) * f(i, o))))   # (a term no output position reaches)
     _refused(cp, f"{name} ", "in every printed proof")
+
+
+def test_an_index_printed_as_the_imaginary_unit_is_refused():
+    """A DFT's output index i printed e^(2πi·i·k/L): refused where a root of unity reads it, allowed elsewhere (i is
+    the catalogue's usual position; a root of unity of another index beside it prints apart)."""
+    L = size("L")
+    root = InRange(i, -2, -1) * sp.exp(2 * sp.pi * sp.I * i / L) * Wt[0, 0]
+    _refused(_finish(Derivation(_op(root))), "the name i prints as the imaginary unit i in a root of unity")
+    assert _finish(Derivation(_op(0))).ok
+    other = _finish(Derivation(_op(InRange(i, -2, -1) * sp.exp(2 * sp.pi * sp.I * o / L) * Wt[0, 0])))
+    assert not [r for r in other.checks if "imaginary unit" in r.message]
+
+
+@pytest.mark.parametrize("tensor", [TensorDecl("delta", (size("L"),), "parameter"),
+                                    TensorDecl("V2", (size("L"),), "parameter", text="\u03b4"),
+                                    TensorDecl("V2", (size("L"),), "parameter", latex=r"\delta")])
+def test_a_tensor_printed_as_the_kronecker_delta_is_refused(tensor):
+    """A definition named δ (name-kernel's name=) printed δ[o, c, i, m] := Σ δ(c, o)·…"""
+    _refused(_finish(Derivation(_op(0, tensors=(tensor,)))), "prints as \u03b4, which is the Kronecker delta")
+
+
+def test_the_search_names_new_variables_apart_from_every_name_it_sees():
+    """The search's fresh variables: not m beside a scalar displayed m, not m_1 beside a size m1."""
+    from evosym.search.engine import Search
+    op = _with_sizes("m1", tensors=(TensorDecl("g", (1,), "parameter", text="m", latex="m"),))
+    search = Search.__new__(Search)
+    search.d, search.op = Derivation(op), op
+    assert str(search.fresh("m")) == "m_2" and str(search.fresh("q")) == "q"
 
 
 def test_a_scalar_displayed_as_a_definition_parameter_is_refused():

@@ -32,10 +32,15 @@ _LATIN_ALIKE = dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοικνυχϰ", "ABEZHIKMN
 _MARKS = {"\u2217": "*", "\u2212": "-", "\u2032": "'"}
 # letters (with the accents over them), digits, primes and marks: what a name shows; underscores and carets place
 _PARTS = re.compile(r"(?:[^\W\d_][\u0300-\u036f\u20d0-\u20ff]*)+|\d+|['\u2032*\u2217+\-\u2212\u2020]")
-# what every printed proof writes with a letter of its own: Ω the neighbourhood; δ(a, b) the Kronecker delta and
-# Σ a sum (so a function may not be named so)
-RESERVED = {"\u03a9": "the neighbourhood Ω", "\u03a3": "a sum Σ"}     # also as a name's first letter (Ω_i, Σ_h)
+# what every printed proof writes with a letter of its own: Ω the neighbourhood and Σ a sum (no name begins with
+# them: Ω_i, Σ_h), δ(a, b) the Kronecker delta (no function is named so; a symbol δ prints without arguments)
+RESERVED = {"\u03a9": "the neighbourhood Ω", "\u03a3": "a sum Σ"}
 RESERVED_FUNCTIONS = {"\u03b4": "the Kronecker delta δ(a, b)"}
+# names a printed formula shows as a constant or an operator (π, a product Π) wherever they are, and those it shows
+# as a constant where a formula holds it (the imaginary unit i in a root of unity e^(2πi·t); not Euler's e, which
+# LaTeX prints as the base of e^{x} beside the attention operators' channel index e)
+CONSTANTS = {"\u03c0": "the constant π", "\u03a0": "a product Π"}
+CONSTANTS_HELD = {"i": "the imaginary unit i"}
 # words the printers write as functions or notation: a symbol so named reads as one (exp (K − 1), i·mod + u)
 FUNCTION_WORDS = frozenset("exp log ln sin cos tan cot sec csc sinh cosh tanh arcsin arccos arctan max min sup inf "
                            "lim det gcd lcm mod conj Re Im arg sgn sign sqrt floor ceil abs".split())
@@ -50,8 +55,13 @@ def reserved(name: str) -> str:
         return "a name that does not begin with a letter (printed, it reads as a number or a subscript)"
     if shown[0] in RESERVED:
         return f"a name printed beginning with {shown[0]}, which is {RESERVED[shown[0]]} in every printed proof"
+    if shown in CONSTANTS:
+        return f"a name printed as {CONSTANTS[shown]}"
     if name in FUNCTION_WORDS or shown in FUNCTION_WORDS:
         return f"a name printed as the function or notation {shown}"
+    for sup in name.split("__")[1:]:   # x__1 prints x^{1} in LaTeX: a superscript reads as a power or a transpose
+        if not _latex_script(sup.split("_")[0], True):
+            return f"a name whose superscript {sup.split('_')[0]!r} (after __) prints as a power or an operation"
     return ""
 
 
@@ -113,10 +123,10 @@ _TEXT_NAME = re.compile(r"[^\W\d_][\w\u0300-\u036f\u20d0-\u20ff]*['\u2032]*")
 _OPERATIONS = frozenset("T H \u22a4".split())   # superscripts that read as an operation (transpose, Hermitian)
 # LaTeX commands a display name may hold as a letter's accent or style (a group follows); any other (\infty,
 # \partial, \top, \dagger) reads as a number or an operation
-_ACCENTS = _STYLES | frozenset("hat bar tilde vec dot ddot check breve acute grave widehat widetilde overline underline "
-                               "mathcal mathbb mathfrak".split())
+_ACCENTS = _STYLES | frozenset("hat bar tilde vec dot ddot dddot ddddot mathring check breve acute grave widehat "
+                               "widetilde overline underline mathcal mathbb mathfrak".split())
 _SCRIPT = re.compile(r"[\w,'+\-()]+")
-_LABEL = re.compile(r"'+|(?=.*[^\W\d_])\w+|\([\w+\-]+\)")   # a superscript: primes, a word, (1) or (k+1)
+_LABEL = re.compile(r"'+|(?=.*[^\W\d_])[\w+\-]+|\([\w+\-]+\)")   # a superscript: primes, a word (l+1), (1), (k+1)
 
 
 def _latex_script(body: str, sup: bool) -> bool:
@@ -192,4 +202,4 @@ def fresh(base: str, taken) -> str:
     return base
 
 
-__all__ = ["FUNCTION_WORDS", "RESERVED", "RESERVED_FUNCTIONS", "display_problem", "foreign_letters", "fresh", "latex_look", "look", "reserved"]
+__all__ = ["CONSTANTS", "CONSTANTS_HELD", "FUNCTION_WORDS", "RESERVED", "RESERVED_FUNCTIONS", "display_problem", "foreign_letters", "fresh", "latex_look", "look", "reserved"]

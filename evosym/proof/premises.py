@@ -515,12 +515,20 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
     tensors = [*op.tensors, op.output, *_definitions(op, steps)]
     scalars = {f"{t.name}[0]": {looks.look(t.text) if t.text else None, looks.latex_look(t.latex) if t.latex else None}
                - {None} for t in op.tensors if t.shape == (1,) and (t.text or t.latex)}
-    for scope in _scopes(op, steps, conclusion):
-        names = {s.name for e in scope for s in symbols_outside_labels(sp.sympify(e))}
-        functions = {type(f).__name__ for e in scope for f in sp.sympify(e).atoms(AppliedUndef)}
+    scopes = [[sp.sympify(e) for e in scope] for scope in _scopes(op, steps, conclusion)]
+    # the imaginary unit, which a printed root of unity shows as i: no name looks like it in such an exponent
+    # (e^(2πi·i·k/L) for a DFT's index i)
+    held = {n for exprs in scopes for e in exprs for a in e.atoms(sp.exp) if a.args[0].has(sp.I)
+            for n in map(str, symbols_outside_labels(a.args[0])) if looks.look(n) in looks.CONSTANTS_HELD}
+    for exprs in scopes:
+        names = {s.name for e in exprs for s in symbols_outside_labels(e)}
+        functions = {type(f).__name__ for e in exprs for f in e.atoms(AppliedUndef)}
         clashes({n: {looks.look(n)} for n in names | functions} | scalars, "names")
         for n in sorted(names | functions):
             foreign(n, "name")
+            if n in held:
+                refuse(f"the name {n} prints as {looks.CONSTANTS_HELD[looks.look(n)]} in a root of unity e^(2πi·…) "
+                       "that reads it; rename it")
         for f in sorted(functions):
             if looks.look(f) in looks.RESERVED_FUNCTIONS:
                 refuse(f"the undefined function {f} prints as {looks.look(f)}(…), which is "
@@ -530,6 +538,9 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
             "tensors (in LaTeX)")
     for t in tensors:
         foreign(t.name, "tensor")
+        if {looks.look(t.text or t.name), looks.latex_look(t.latex or t.name)} & set(looks.RESERVED_FUNCTIONS):
+            refuse(f"the tensor {t.name} prints as δ, which is the Kronecker delta δ(a, b) in every printed proof; "
+                   "rename it")
         if t.text:
             foreign(t.text, f"text display name of {t.name},")
         if t.latex:

@@ -18,6 +18,7 @@ import time
 import sympy as sp
 
 from ..errors import EvosymError, OperatorFileError
+from ..ir.looks import latex_look, look
 from ..proof.derivation import Derivation
 from ..proof.tree import bound_variables
 from .aggregation import Aggregation
@@ -124,12 +125,16 @@ class Search(Unfolding, Aggregation):
             raise Stuck(f"{rule}: SymPy cannot prove that {unproved[0].render()[0]}")
 
     def fresh(self, base: str) -> sp.Symbol:
+        """A new variable named after ``base`` that looks like none of the proof's names (``m_1`` beside a user's
+        ``m1``, or ``m`` beside a scalar parameter displayed m, would fail the premise that names print apart)."""
         taken = {str(s) for s in bound_variables(self.d.expr)} | {str(s) for s in self.d.expr.free_symbols}
         taken |= {str(s) for s in self.op.size_symbols()} | {str(s) for s in self.op.lhs_indices}
+        taken |= {t.text or t.latex for t in self.op.tensors if t.shape == (1,) and (t.text or t.latex)}
+        shown = {look(n) for n in taken} | {latex_look(t.latex) for t in self.op.tensors if t.shape == (1,) and t.latex}
         k = 0
         while True:
             name = base if k == 0 else f"{base}_{k}"
-            if name not in taken:
+            if name not in taken and look(name) not in shown:
                 return sp.Symbol(name, integer=True)
             k += 1
 
