@@ -482,10 +482,11 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
     """Names a reader could take one for the other (:mod:`evosym.ir.looks`): two names of one scope that print alike
     (``sigma`` and ``σ``, ``x1`` and ``x_1``, ``Alpha`` and ``A``, ``nu`` and ``v``), two tensors or definitions whose
     names or display names print alike, a scalar parameter printed by a display name alike a symbol's (its read
-    prints as the name alone), a display name that reads as a number or an expression, a name printed as one of
-    the proof's own letters (Ω; δ and Σ for a function), and a letter outside the Latin and Greek alphabets
-    (Cyrillic С beside Latin C). A statement that prints them reads as one about another operator: a kernel size
-    ``sigma`` beside a stride ``σ`` prints ⌊(L − σ)/σ⌋."""
+    prints as the name alone), a display name that reads as a number or an expression, a name that reads as the
+    proof's own notation (:func:`evosym.ir.looks.reserved`: beginning with Ω or Σ, π, a function word, a power's
+    superscript, no letter first; δ for a function or a tensor; i in a root of unity), and a letter outside the Latin
+    and Greek alphabets (Cyrillic С beside Latin C). A statement that prints them reads as one about another
+    operator: a kernel size ``sigma`` beside a stride ``σ`` prints ⌊(L − σ)/σ⌋."""
     found = []
 
     def refuse(problem: str):
@@ -503,7 +504,8 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
                 refuse(f"the {what} {' and '.join(sorted(names))} print alike (as {each}): a printed statement would "
                        "not say which is which; rename one")
 
-    def foreign(name: str, what: str, shown=None):
+    def one_name(name: str, what: str, shown=None):
+        """The problems of one name alone: letters outside Latin and Greek, notation (``shown``: its look)."""
         if looks.foreign_letters(name):
             refuse(f"the {what} {name} has letters outside the Latin and Greek alphabets "
                    f"({looks.foreign_letters(name)}): printed, it could be taken for another name; write names in "
@@ -525,7 +527,7 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
         functions = {type(f).__name__ for e in exprs for f in e.atoms(AppliedUndef)}
         clashes({n: {looks.look(n)} for n in names | functions} | scalars, "names")
         for n in sorted(names | functions):
-            foreign(n, "name")
+            one_name(n, "name")
             if n in held:
                 refuse(f"the name {n} prints as {looks.CONSTANTS_HELD[looks.look(n)]} in a root of unity e^(2πi·…) "
                        "that reads it; rename it")
@@ -537,14 +539,14 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
     clashes({t.name: {looks.latex_look(t.latex) if t.latex else looks.look(t.name)} for t in tensors},
             "tensors (in LaTeX)")
     for t in tensors:
-        foreign(t.name, "tensor")
+        one_name(t.name, "tensor")
         if {looks.look(t.text or t.name), looks.latex_look(t.latex or t.name)} & set(looks.RESERVED_FUNCTIONS):
             refuse(f"the tensor {t.name} prints as δ, which is the Kronecker delta δ(a, b) in every printed proof; "
                    "rename it")
         if t.text:
-            foreign(t.text, f"text display name of {t.name},")
+            one_name(t.text, f"text display name of {t.name},")
         if t.latex:
-            foreign(t.latex, f"LaTeX display name of {t.name},", looks.latex_look(t.latex))
+            one_name(t.latex, f"LaTeX display name of {t.name},", looks.latex_look(t.latex))
         why = looks.display_problem(t.text, t.latex)
         if why:
             refuse(f"the tensor {t.name}: {why}")
