@@ -42,7 +42,7 @@ def test_dilation_is_d_and_the_kronecker_delta_stays_delta(conv2d):
 def _proof(omega, traditional=0, sizes=(), steps=()):
     """What symbol_names reads of a checked proof: its Ω, the operator's form, sizes and indices, the steps."""
     from types import SimpleNamespace as NS
-    op = NS(traditional=traditional, size_symbols=lambda: tuple(sizes), lhs_indices=())
+    op = NS(traditional=traditional, size_symbols=lambda: tuple(sizes), lhs_indices=(), tensors=())
     return NS(proof=NS(omega=omega), operator=op, steps=tuple(NS(before=b, after=a) for b, a in steps))
 
 

@@ -223,7 +223,7 @@ def symbol_names(cp, kind: str) -> dict[str, str]:
     held = [op.traditional, *op.size_symbols(), *op.lhs_indices, *(e for s in cp.steps for e in (s.before, s.after))]
     held += [e for a in axes for e in (a.kernel, a.stride, a.dilation, a.padding, a.length)]
     taken = {look(s.name) for e in held for s in sp.sympify(e).atoms(sp.Symbol)}
-    taken |= {look(t.text or t.name) for t in getattr(op, "tensors", ()) if getattr(t, "shape", ()) == (1,)}
+    taken |= {look(t.text or t.name) for t in op.tensors if t.shape == (1,)}
     out = {}
     for a in axes:
         d = a.dilation

@@ -444,6 +444,14 @@ def _definitions(op, steps) -> list:
     return list(op.definitions) + [d for step in steps for d in step.defines]
 
 
+def _read_scope(scope) -> tuple[list, set, set]:
+    """A scope's expressions, the symbols they hold outside tensor labels (a label is in the tensors' namespace) and
+    the names of their undefined functions."""
+    exprs = [sp.sympify(e) for e in scope]
+    return (exprs, {s for e in exprs for s in symbols_outside_labels(e)},
+            {type(f).__name__ for e in exprs for f in e.atoms(AppliedUndef)})
+
+
 def _name_clashes(op, steps, conclusion=()) -> list[tuple]:
     """Names that stand for two things in one scope: two symbols (sizes, indices, bound or free variables) that
     differ in their assumptions, a symbol and an undefined function, or an undefined function named like one of
@@ -454,14 +462,12 @@ def _name_clashes(op, steps, conclusion=()) -> list[tuple]:
     definitions are read by name in their own namespace (:func:`_unique_names`): a size K beside a kernel K is no
     clash. A tensor's label is its plain name (:func:`_labels_with_assumptions`)."""
     found, functions, symbols = [], set(), set()
-    for scope in _scopes(op, steps, conclusion):
+    for exprs, held_symbols, called in map(_read_scope, _scopes(op, steps, conclusion)):
         things: dict[str, set] = {}
-        for e in scope:
-            e = sp.sympify(e)
-            for s in symbols_outside_labels(e):   # (a tensor's label is in the tensors' namespace)
-                things.setdefault(s.name, set()).add(s)
-            functions |= {type(f).__name__ for f in e.atoms(AppliedUndef)}
-            found += _labels_with_assumptions(e)
+        for s in held_symbols:
+            things.setdefault(s.name, set()).add(s)
+        functions |= called
+        found += [x for e in exprs for x in _labels_with_assumptions(e)]
         symbols |= set(things)
         for name, what in sorted(things.items()):
             if len(what) > 1:
@@ -517,14 +523,13 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
     tensors = [*op.tensors, op.output, *_definitions(op, steps)]
     scalars = {f"{t.name}[0]": {looks.look(t.text) if t.text else None, looks.latex_look(t.latex) if t.latex else None}
                - {None} for t in op.tensors if t.shape == (1,) and (t.text or t.latex)}
-    scopes = [[sp.sympify(e) for e in scope] for scope in _scopes(op, steps, conclusion)]
+    scopes = [_read_scope(scope) for scope in _scopes(op, steps, conclusion)]
     # the imaginary unit, which a printed root of unity shows as i: no name looks like it in such an exponent
     # (e^(2πi·i·k/L) for a DFT's index i)
-    held = {n for exprs in scopes for e in exprs for a in e.atoms(sp.exp) if a.args[0].has(sp.I)
+    held = {n for exprs, _, _ in scopes for e in exprs for a in e.atoms(sp.exp) if a.args[0].has(sp.I)
             for n in map(str, symbols_outside_labels(a.args[0])) if looks.look(n) in looks.CONSTANTS_HELD}
-    for exprs in scopes:
-        names = {s.name for e in exprs for s in symbols_outside_labels(e)}
-        functions = {type(f).__name__ for e in exprs for f in e.atoms(AppliedUndef)}
+    for _, symbols, functions in scopes:
+        names = {s.name for s in symbols}
         clashes({n: {looks.look(n)} for n in names | functions} | scalars, "names")
         for n in sorted(names | functions):
             one_name(n, "name")
