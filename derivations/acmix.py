@@ -124,7 +124,7 @@ OPERATOR = Operator(
     traditional=rate1[0] * att_out[b, o, i, j] + rate2[0] * conv_out[b, o, i, j],
     tensors=TENSORS, batch=b, out_channel=o, position=(i, j),
     definitions=(proj, query, key, value, AT.pe, logit, norm, attn, feat, feat_pad, att_out, conv_out),
-    sizes=AT.OPERATOR.sizes,
+    sizes=AT.OPERATOR.sizes, constraints=AT.OPERATOR.constraints,
     grid=({B: 1, Cin: 1, N: 2, Dh: 1, H: 3, W_: 2, R: 1, s: 1},
           {B: 1, Cin: 2, N: 1, Dh: 2, H: 2, W_: 2, R: 1, s: 1},
           {B: 1, Cin: 1, N: 1, Dh: 1, H: 4, W_: 3, R: 1, s: 2}),

@@ -103,6 +103,7 @@ class Outline:
     general: int
     bounded: int
     limit: LimitView | None = None
+    constraints: tuple[str, ...] = ()          # the operator's relations between sizes, printed: part of the domain
 
 
 def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable | None = None,
@@ -176,6 +177,7 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
         name=op.name, summary=op.summary, description=op.description, citation=op.citation, notes=op.notes,
         sizes=tuple((expr(s), meaning) for s, meaning in op.sizes),
         domain=tuple((", ".join(expr(s) for s in syms), bound, note) for syms, bound, note in size_domains(op)),
+        constraints=tuple(expr(c) for c in op.constraints),
         tensors=tuple((expr(t.base), t.role if t.domain == "real" else f"{t.role} ({t.domain.replace('_', ' ')})",
                        expr(sp.Tuple(*t.shape)), t.description)   # a domain is a premise of the statement
                       for t in op.tensors + (op.output,)),
@@ -185,11 +187,13 @@ def outline(cp: CheckedProof, expr: Callable, omega: Callable, filled: Callable 
 
 
 def domain_text(o: Outline, math=lambda t: t, rel=lambda r: r) -> str:
-    """The sizes' domain in one line, "B, C, L ≥ 1; P ≥ 0 (integers)": the domain "for all sizes" ranges over.
+    """The sizes' domain in one line, "B, C, L ≥ 1; P ≥ 0 (integers); 2·P ≤ K": the domain "for all sizes" ranges
+    over, the operator's constraints included (the divisor prover assumes them; generated code refuses sizes outside).
     ``rel`` writes a bound ("≥ 1") in the printer's notation, ``math`` wraps a formula ("$…$")."""
     parts = [(math(f"{n} {rel(r)}") if r else math(n)) + (f" ({note})" if note else "" if r else " (any integer)")
              for n, r, note in o.domain]
-    return "; ".join(parts) + " (integers)" if parts else "none"
+    text = "; ".join(parts) + " (integers)" if parts else "none"
+    return text + "".join(f"; {math(c)}" for c in o.constraints)
 
 
 def verdict(o: Outline) -> str:

@@ -30,6 +30,7 @@ from .premises import check_premises
 from .reference import CheckResult, check_reference, run_reference
 from .rules import get_rule
 from .rules.base import Context, float_obligations, range_obligations
+from .rules.nonzero import divisor_obligations
 from .step import Step, StepCheck
 from .support import check_support
 from .tree import bound_variables
@@ -54,7 +55,7 @@ def evolution_summary(form: EvolutionForm, show=sp.sstr) -> str:
 def rule_context(op: Operator, definitions: dict) -> Context:
     ranges = {s: (lo, hi) for s, lo, hi in op.lhs_ranges()}
     tensors = {t.name: t for t in op.tensors + (op.output,)}
-    return Context(ranges, dict(definitions), frozenset(op.size_symbols()), op.value, tensors)
+    return Context(ranges, dict(definitions), frozenset(op.size_symbols()), op.value, tensors, tuple(op.constraints))
 
 
 @dataclass(frozen=True)
@@ -267,7 +268,10 @@ def _range_obligations(step, op, defs) -> tuple:
     parameters range over its shape where it declares one), and :func:`.rules.base.float_obligations` of the step."""
     shaped = [(d.body, {p: (sp.Integer(0), n - 1) for p, n in zip(d.params, d.shape)} if d.shape is not None else {})
               for d in step.defines]
-    return (range_obligations([(step.after, {})] + shaped, rule_context(op, defs).ranges)
+    ctx = rule_context(op, {**defs, **{d.name: d for d in step.defines}})
+    return (range_obligations([(step.after, {})] + shaped, ctx.ranges)
+            + divisor_obligations([(step.before, {}), (step.after, {})]
+                                  + [x for x, d in zip(shaped, step.defines) if d.shape is not None], ctx.ranges, ctx)
             + float_obligations([step.before, step.after] + [d.body for d in step.defines]))
 
 

@@ -22,7 +22,7 @@ def nonnegative(expr) -> bool:
     if expr.is_nonnegative:
         return True
     if isinstance(expr, sp.Add) and expr.has(sp.floor, sp.ceiling):
-        bound = _rounding_bound(expr)
+        bound = rounding_bound(expr)
         return bound is not None and nonnegative(bound)
     shifted = {}
     for s in expr.free_symbols:
@@ -43,7 +43,7 @@ def nonnegative(expr) -> bool:
     return all(c >= 0 for c in poly.coeffs())
 
 
-def _rounding_bound(expr: sp.Add):
+def rounding_bound(expr: sp.Add):
     """A lower bound of ``expr`` free of ⌊·⌋ and ⌈·⌉ where each appears as a term c·⌊a⌋ or c·⌈a⌉ with c a number and
     a provably real (else None): ⌊a⌋ ≤ a ≤ ⌈a⌉, and for a = n/d with n integer-valued and d a positive integer ⌊a⌋ ≥ (n − d + 1)/d
     and ⌈a⌉ ≤ (n + d − 1)/d (otherwise ⌊a⌋ ≥ a − 1 and ⌈a⌉ ≤ a + 1): each term replaced by the bound its

@@ -86,12 +86,13 @@ class Context:
     sizes: frozenset = frozenset()
     value: str = "x"
     tensors: dict = field(default_factory=dict)          # name -> TensorDecl
+    constraints: tuple = ()                              # the operator's relations between sizes: part of their domain
 
     def with_limits(self, limits) -> "Context":
         ranges = dict(self.ranges)
         for var, lo, hi in limits:
             ranges[var] = (lo, hi)
-        return Context(ranges, self.definitions, self.sizes, self.value, self.tensors)
+        return Context(ranges, self.definitions, self.sizes, self.value, self.tensors, self.constraints)
 
 
 class Rule:
