@@ -1,5 +1,5 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py,
-trust_reading_mutants.py): one per fix of the holes 1–20, each killed because its hostile example gets through
+trust_reading_mutants.py): one per fix of the holes 1–22, each killed because its hostile example gets through
 the checker with that fix disabled and not through the real one; the harness never counts a kill it did not see, and every
 mutation is undone afterwards.
 """
@@ -48,6 +48,8 @@ EXPECTED = {
                                 "step 1 (roots-of-unity-sum) " + GENERAL + "at K = L = 2, W[0, 0] = 1/2 the sides are"),
     "reads-through-ranges": ("the reads' dependence through the ranges around them", "PROVED"),
     "names-printed-alike": ("the premise that names print apart", "PROVED"),
+    "divisions-by-zero-general": ("the obligation that every division is by a value proved non-zero",
+                                  "step 1 (move-into-sum) " + GENERAL + "it fails at B=1, C=1, K=1, L=2, P=0"),
     "masked-softmax-row-may-be-empty": ("softmax-sums-to-one's obligation that Z > 0 (a key every row shows)",
                                         "step 1 (softmax-sums-to-one) " + GENERAL + "it fails at B=1, C=1, K=1, L=2, P=1"),
     "limit-keeps-alpha": ("the limit operator's freedom from α", "PROVED"),
@@ -81,6 +83,7 @@ REFUSED = {
     "labels-with-assumptions": "the tensor W is read through a label that carries assumptions",
     "reads-through-ranges": "the kernel reads the value x at the aggregated channel c",
     "names-printed-alike": "the names sigma and \u03c3 print alike (as \u03c3)",
+    "divisions-by-zero-general": "P ≠ 0 wherever it divides, for every size in its domain (not proved symbolically",
 }
 
 
@@ -95,7 +98,7 @@ def test_the_category_has_a_mutant_for_every_hole():
                                                               "operator-file-starts-processes",
                                                               "generation-imports-the-file"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 22))
+    assert holes == set(range(1, 23))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):

@@ -1,6 +1,6 @@
 """Mutants of how the checker reads a proof's data: the ranges of its sums, its names, its floats, its tensors'
-labels and the reads of a kernel (holes 15–21, found by adversarial passes on 2026-12-06; numbered after those of
-:mod:`.trust_mutants`, in its category).
+labels, the reads of a kernel and its divisions (holes 15–22, found by adversarial passes on 2026-12-06; numbered after
+those of :mod:`.trust_mutants`, in its category).
 
 15. A step is general only where every sum of its result runs over a range proved well-formed (hi ≥ lo − 1) for all
     sizes: introduce-delta absorbing a guard [2 ≤ i + 1 ≤ K − 2] made Σ_{m=2}^{K−2}, no sum at K = 2.
@@ -15,6 +15,9 @@ labels and the reads of a kernel (holes 15–21, found by adversarial passes on 
     (Σ_{a=c}^{c} x[b, a, i]: y = Σ_c W[c, 0]·x[b, c, i]², an "Evolution form").
 21. Names print apart: a pooling's kernel size sigma beside its stride σ printed 1/σ·Σ_{u=0}^{σ−1} x[b, o, i·σ + u], a
     pooling whose kernel is its stride.
+22. A step is general only where every division it holds is by a value proved non-zero for every size: moving 1/P into
+    Σ_{u=0}^{P−1} (P ≥ 0) turned the undefined 0·(1/0) at P = 0 into the empty sum, an adaptive pooling over an input
+    that may be empty likewise.
 """
 
 from __future__ import annotations
@@ -238,3 +241,29 @@ def names_may_print_alike():
                   "its stride)")
 def names_printed_alike():
     return trial("the premise that names print apart", _checked(printed_alike_proof), names_may_print_alike)
+
+
+# -- 22. divisions by a value that may be 0 ------------------------------------------------------------------------
+
+def divides_by_a_size_proof():
+    """y = (1/P)·Σ_{u=0}^{P−1} x[b, o, i] with P ≥ 0, 1/P moved into the sum: equal at P = 1 and 2 (the grid), and at
+    P = 0 the left side divides by 0 where the right side is the empty sum."""
+    op = toy(sp.Sum(X[b, o, i], (u, 0, P - 1)) / P,
+             grid=({B: 1, C: 1, L: 2, K: 1, P: 1}, {B: 1, C: 2, L: 3, K: 1, P: 2}))
+    d = Derivation(op)
+    d.apply("move-into-sum", factor=1 / P, into=u)
+    d.conclude(omega=IDENTITY, channel=c, neighbour=(q,))
+    return d.proof()
+
+
+def divisions_unchecked():
+    """The checker without the obligation that every division of a step is by a value proved non-zero."""
+    return mock.patch.object(PF, "divisor_obligations", lambda exprs, ranges, ctx: ())
+
+
+@mutant(CATEGORY, "hole 22: a step dividing by a size that may be 0 (1/P moved into Σ_{u=0}^{P−1}, P ≥ 0) labelled "
+                  "general")
+def divisions_by_zero_general():
+    return trial("the obligation that every division is by a value proved non-zero", _checked(divides_by_a_size_proof),
+                 divisions_unchecked, step=0, witness=_witness_shape(({B: 1, C: 1, L: 2, K: 1, P: 0},)),
+                 level="general-only")

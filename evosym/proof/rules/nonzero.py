@@ -26,7 +26,8 @@ from ...ir.symbols import InRange
 from ...ir.tensors import INDICATORS
 from ..symbolic import nonnegative, range_of, rounding_bound
 from .base import Context, Obligation
-from .softmax import real_valued, visible_by_premise, visible_key
+from . import softmax
+from .softmax import real_valued, visible_by_premise
 
 MAX_DEPTH = 24   # reads of definitions followed inside one another before the prover gives up (not proved)
 
@@ -182,7 +183,7 @@ def _positive_sum(e: sp.Sum, ranges: dict, ctx: Context, depth: int) -> bool:
     if all(isinstance(g, InRange) for g in guards):
         if len(limits) == 1 and len(guards) == 1 and _window_meets(guards[0], limits[0], ranges, ctx):
             return True
-        return visible_key(guards, limits, ranges) is not None
+        return softmax.visible_key(guards, limits, ranges) is not None   # (the softmax rule's lemma, one copy)
     return visible_by_premise(guards, limits, ranges, ctx) is not None
 
 
@@ -262,8 +263,8 @@ def _nonnegative_over_rounded(x, ranges: dict, ctx: Context, depth: int) -> bool
 def _without_rounding(x):
     """A condition free of ⌊·⌋ and ⌈·⌉ that implies ``x ≥ 0`` (integers n, r, a positive integer d), else None:
     ⌊n/d⌋ + r ≥ 0 ⟺ n + r·d ≥ 0; r − ⌊n/d⌋ ≥ 0 ⟺ r·d + d − 1 − n ≥ 0; ⌈n/d⌉ + r ≥ 0 ⟺ n + r·d + d − 1 ≥ 0;
-    r − ⌈n/d⌉ ≥ 0 ⟺ r·d − n ≥ 0; and ⌊A/d⌋ − ⌊B/d⌋ ≥ ⌊(A − B)/d⌋ (⌊a⌋ + ⌊b⌋ ≤ ⌊a + b⌋), so two floors of one
-    divisor with opposite signs become one."""
+    r − ⌈n/d⌉ ≥ 0 ⟺ r·d − n ≥ 0; and two of one divisor with opposite signs become one: ⌊x⌋ − ⌊y⌋ ≥ ⌊x − y⌋
+    (⌊y⌋ + ⌊x − y⌋ ≤ ⌊x⌋), ⌈x⌉ − ⌈y⌉ ≥ ⌊x − y⌋ (x ≥ y + ⌊x − y⌋), ⌈x⌉ − ⌊y⌋ ≥ ⌈x − y⌉ (≥ x − y, an integer)."""
     rounded, rest = [], []
     for term in sp.Add.make_args(x):
         c, f = term.as_coeff_Mul()
@@ -279,11 +280,10 @@ def _without_rounding(x):
     r = sp.Add(*rest)
     if r.is_integer is not True:
         return None
-    if len(rounded) == 2:
-        (c1, k1, n1, d1), (c2, k2, n2, d2) = rounded
-        if k1 is k2 is sp.floor and c1 == -c2 and sp.expand(d1 - d2) == 0:
-            a, b = (n1, n2) if c1 == 1 else (n2, n1)
-            rounded = [(1, sp.floor, sp.expand(a - b), d1)]
+    if len(rounded) == 2 and rounded[0][0] == -rounded[1][0] and sp.expand(rounded[0][3] - rounded[1][3]) == 0:
+        (_, k1, a, d), (_, k2, b, _) = sorted(rounded, key=lambda t: -t[0])   # + k1(a/d) − k2(b/d)
+        if (k1, k2) != (sp.floor, sp.ceiling):   # ⌊x⌋ − ⌈y⌉ has no such bound
+            rounded = [(1, sp.ceiling if (k1, k2) == (sp.ceiling, sp.floor) else sp.floor, sp.expand(a - b), d)]
     if len(rounded) != 1:
         return None
     c, kind, n, d = rounded[0]

@@ -1,0 +1,189 @@
+"""Every division is by a value proved non-zero, or the step is not labelled general.
+
+A rule's identity is computed in SymPy's arithmetic of fractions, which holds only where no divisor vanishes:
+an adaptive pooling whose input length may be 0 divides by an empty bin there, and its proof printed "valid for
+all sizes". These tests widen a domain, drop a constraint, or divide by a size that may be 1 − 1, and check that
+the steps are then bounded with the obligation printed; and that the prover's lemmas are sound at many values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from cli_helpers import run_module
+from evosym import InRange, TensorDecl, index, size
+from evosym.printers import render
+from evosym.proof.rules.base import Context
+from evosym.proof.rules.nonzero import _positive_part, _without_rounding, nonzero
+from test_premises import GRID1, K, _check, _identity_derivation, _op, _x_pad, b, i, o
+
+ROOT = Path(__file__).resolve().parents[1]
+OBLIGATION = "≠ 0 wherever it divides"
+
+N, D = size("N"), size("D")
+Z = size("Z", zero=True)
+j, w = index("j"), index("w")
+
+
+def _ctx(tensors=(), constraints=()):
+    return Context({}, {}, frozenset(), "x", {t.name: t for t in tensors}, tuple(constraints))
+
+
+@pytest.mark.parametrize("expr, ranges, constraints, proved", [
+    (N, {}, (), True),
+    (N - 1, {}, (), False),                                    # N = 1
+    (N - 1, {}, (sp.Ge(N, 2),), True),                         # a constraint is part of the domain
+    (N - 1, {}, (sp.Gt(N, 1),), True),
+    (N - 2, {}, (sp.Ge(N, 2),), False),
+    (Z, {}, (), False),                                        # a size that may be 0
+    (Z + 1, {}, (), True),
+    (j + 1, {j: (0, N - 1)}, (), True),
+    (j, {j: (0, N - 1)}, (), False),
+    (j - N, {j: (0, N - 1)}, (), True),                        # negative throughout: non-zero
+    (2 * N - 2 * j - 1, {j: (0, N - 1)}, (), True),
+    (N * (Z + 1), {}, (), True),
+    (N ** 2 * D, {}, (), True),
+    (sp.sqrt(N), {}, (), True),
+    (sp.exp(Z - N) + 1, {}, (), True),
+    (sp.Sum(sp.exp(j), (j, 0, N - 1)), {}, (), True),
+    (sp.Sum(sp.exp(j), (j, 0, Z - 1)), {}, (), False),         # an empty range at Z = 0
+    (sp.Sum(sp.exp(j), (j, 1, N - 1)), {}, (), False),         # empty at N = 1
+    (sp.Sum(InRange(j + w, 0, N - 1), (w, 0, D - 1)), {j: (0, N - 1)}, (), True),   # w = 0 is in every window
+    (sp.Sum(InRange(j + w, N, 2 * N), (w, 0, D - 1)), {j: (0, N - 1)}, (), False),  # j = 0, D = 1 sees none
+    (sp.Sum(InRange(w, sp.floor(j * N / D), sp.ceiling((j + 1) * N / D) - 1), (w, 0, N - 1)), {j: (0, D - 1)}, (),
+     True),                                                    # an adaptive pooling's bin
+    (sp.Sum(InRange(w, sp.floor(j * Z / D), sp.ceiling((j + 1) * Z / D) - 1), (w, 0, Z - 1)), {j: (0, D - 1)}, (),
+     False),                                                   # … over an input that may be empty
+])
+def test_the_divisor_prover(expr, ranges, constraints, proved):
+    assert nonzero(expr, dict(ranges), _ctx(constraints=constraints)) is proved
+
+
+def test_reads_of_tensors_are_non_zero_only_by_their_domain():
+    x = TensorDecl("x", (N,), "input")
+    a = TensorDecl("a", (N,), "input", domain="nonnegative")
+    m = TensorDecl("m", (N,), "input", domain="indicator")
+    ctx = _ctx((x, a, m))
+    at = {j: (0, N - 1)}
+    assert not nonzero(x[j], at, ctx)                            # a real entry may be 0
+    assert not nonzero(a[j], at, ctx)
+    assert nonzero(1 + a[j], at, ctx)
+    assert nonzero(1 + sp.Sum(a[w], (w, 0, N - 1)), at, ctx)
+    assert not nonzero(1 + sp.Sum(x[w], (w, 0, N - 1)), at, ctx)  # −1 is a real entry's value
+    assert nonzero(sp.exp(x[j]), at, ctx)
+    assert nonzero(sp.Sum(m[w] * sp.exp(x[w]), (w, 0, N - 1)), at, ctx)   # the premise: a 1 in every row
+    assert not nonzero(sp.Sum(m[w] * sp.exp(x[w]), (w, 0, N - 2)), at, ctx)  # not the whole row
+    assert not nonzero(sp.Sum(a[w] * sp.exp(x[w]), (w, 0, N - 1)), at, ctx)
+
+
+R_ = sp.Symbol("r", integer=True)
+A_ = sp.Symbol("a", integer=True)
+FLOOR_MINUS_CEILING = sp.floor(A_ / N) - sp.ceiling((A_ - 2 * R_) / N) + R_
+
+
+@pytest.mark.parametrize("x", [
+    sp.floor(A_ / N) + R_, R_ - sp.floor(A_ / N), sp.ceiling(A_ / N) + R_, R_ - sp.ceiling(A_ / N),
+    sp.floor((A_ + R_) / N) - sp.floor(A_ / N) - 1, sp.floor(A_ / N) - sp.floor((A_ - R_) / N) + R_ - 2,
+    sp.ceiling((A_ + R_) / N) - sp.floor(A_ / N) - 1, sp.ceiling((A_ + R_) / N) - sp.ceiling(A_ / N) - 1,
+    FLOOR_MINUS_CEILING,
+])
+def test_the_conditions_without_rounding_imply_the_inequality(x):
+    """Wherever the condition holds the inequality does, at every integer of a box (exactly, both ways, for one
+    floor or ceiling)."""
+    plain = _without_rounding(sp.expand(x, deep=False))
+    if x == FLOOR_MINUS_CEILING:
+        assert plain is None   # ⌊x⌋ − ⌈y⌉: no bound is claimed
+        return
+    assert plain is not None and not plain.has(sp.floor, sp.ceiling)
+    one = len(x.atoms(sp.floor, sp.ceiling)) == 1
+    for n, a, r in itertools.product(range(1, 6), range(-12, 13), range(-4, 5)):
+        at = {N: n, A_: a, R_: r}
+        holds, implied = bool(plain.subs(at) >= 0), bool(x.subs(at) >= 0)
+        assert implied or not holds, (x, at)
+        if one:
+            assert holds == implied, (x, at)
+
+
+def test_a_positive_part_in_floors_is_never_negative():
+    zz, bb = sp.Symbol("z", integer=True), sp.Symbol("q", integer=True, positive=True)
+    term = zz * sp.floor((zz + bb) / bb)
+    assert _positive_part(term) and _positive_part(3 * term)
+    assert not _positive_part(-term) and not _positive_part(zz * sp.floor((zz + bb + 1) / bb))
+    assert all(term.subs({zz: z, bb: q}) >= 0 for z in range(-20, 21) for q in range(1, 8))
+
+
+def _steps(cp):
+    return [(s.check.general, [str(ob) for ob in s.obligations if OBLIGATION in ob.text]) for s in cp.steps]
+
+
+def test_a_division_by_a_size_that_may_be_one_minus_one_is_not_general():
+    xp = _x_pad()
+    cp = _check(_identity_derivation(_op(xp[b, o, i] / (K - 1), definitions=[xp], grid=tuple(
+        {**g, K: g[K] + 1} for g in GRID1))))
+    assert cp.ok, cp.failures()
+    steps = _steps(cp)
+    assert steps and all(not general and any("K - 1" in t for t in obs) for general, obs in steps), steps
+    text = render(cp, "text")
+    assert "0 general" in text and "K - 1 ≠ 0 wherever it divides" in text
+    # with the constraint K ≥ 2 the domain excludes it: general, and the domain printed with the constraint
+    cp = _check(_identity_derivation(_op(xp[b, o, i] / (K - 1), definitions=[xp], constraints=(sp.Ge(K, 2),),
+                                         grid=tuple({**g, K: g[K] + 1} for g in GRID1))))
+    assert cp.ok and all(general and not obs for general, obs in _steps(cp)), _steps(cp)
+    assert "P ≥ 0 (integers); K ≥ 2" in render(cp, "text")
+
+
+def _prove_file(tmp_path, name, edit_pool=None, edit_op=None):
+    """`evosym prove` of a copy of a catalogue operator file (and of the family module it imports), edited."""
+    pool = (ROOT / "derivations" / "_pool.py").read_text(encoding="utf-8")
+    (tmp_path / "_pool.py").write_text(edit_pool(pool) if edit_pool else pool, encoding="utf-8")
+    src = (ROOT / "derivations" / f"{name}.py").read_text(encoding="utf-8").replace("from ._pool", "from _pool")
+    src = src.replace(f'name="{name}"', f'name="{name}_edited"')
+    path = tmp_path / f"{name}_edited.py"
+    path.write_text(edit_op(src) if edit_op else src, encoding="utf-8")
+    res = run_module("prove", str(path), cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+def _verdict(out):
+    return re.search(r"PROVED\. (\d+) steps: (\d+) general", out).groups()
+
+
+@pytest.mark.parametrize("name, edit_pool, unproved", [
+    # the input length may be 0: a bin is empty there (the hole: this printed 6 general)
+    ("adaptive_avg_pool1d", lambda s: s.replace(
+        "self.L = tuple(size(LENGTH[a]) for a in self.axes)\n        self.Lo",
+        "self.L = tuple(size(LENGTH[a], zero=True) for a in self.axes)\n        self.Lo"), "Σ_{m'=0}^{L_in - 1}"),
+    # without PyTorch's 2P ≤ K a window may lie wholly in the padding: it counts no entry
+    ("avg_pool1d_exclude_pad", lambda s: s.replace("out = tuple(sp.Le(2 * P, K) for P, K in zip(self.P, self.K))",
+                                                   "out = ()"), "Σ_{u'=0}^{K - 1}"),
+    ("avg_pool1d_ceil_exclude_pad", lambda s: s.replace("out = tuple(sp.Le(2 * P, K) for P, K in zip(self.P, self.K))",
+                                                        "out = ()"), "Σ_{u'=0}^{K - 1}"),
+])
+def test_a_widened_domain_makes_the_steps_bounded(tmp_path, name, edit_pool, unproved):
+    assert edit_pool(ROOT.joinpath("derivations", "_pool.py").read_text(encoding="utf-8")) != \
+        ROOT.joinpath("derivations", "_pool.py").read_text(encoding="utf-8")
+    out = _prove_file(tmp_path, name, edit_pool)
+    steps, general = _verdict(out)
+    assert general == "0" and int(steps) > 0, out[-1500:]
+    assert unproved in out and OBLIGATION in out
+
+
+def test_the_unedited_copies_stay_general(tmp_path):
+    out = _prove_file(tmp_path, "adaptive_avg_pool1d")
+    steps, general = _verdict(out)
+    assert general == steps and OBLIGATION not in out
+
+
+def test_acmix_states_the_sizes_its_coordinates_divide_by():
+    from evosym import catalogue
+    [m] = [m for m in catalogue.load_all() if m.operator.name == "acmix_attention"]
+    cp = m.proof().check(reference=False)
+    assert "H ≥ 2; W ≥ 2" in render(cp, "text")
+    assert sum(s.check.general for s in cp.steps) == len(cp.steps) - 1   # the reflection step, as before
+    assert not any(OBLIGATION in ob.text for s in cp.steps for ob in s.obligations)
