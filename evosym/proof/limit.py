@@ -40,6 +40,7 @@ from .reference import (ULPS, CheckResult, ExactNumbers, as_float64, draw, error
                         ring_only, show_number, unheld)
 from .rules import get_rule
 from .rules.base import float_obligations, range_obligations
+from .rules.nonzero import divisor_obligations
 from .rules.limits import softmax_parts
 from .step import Counterexample, Step, StepCheck
 
@@ -101,6 +102,7 @@ def check_limit(proof, grid, target_outputs) -> LimitReport:
     args = dict(name=spec.weights, sharpness=spec.sharpness, peak=peak)
     app = get_rule("softmax-limit").apply(before, ctx, **args)
     app = replace(app, obligations=app.obligations + range_obligations([(app.after, {})], ctx.ranges)
+                  + divisor_obligations([(before, {}), (app.after, {})], ctx.ranges, ctx)
                   + float_obligations([before, app.after]))
     entries = _entries(op, defs, a, spec, grid)
     ce = _exact_limit(a, app.after, entries)
@@ -110,6 +112,7 @@ def check_limit(proof, grid, target_outputs) -> LimitReport:
     kargs = dict(name=kname, weights=spec.weights, sharpness=spec.sharpness, peak=peak)
     kapp = get_rule("limit-of-kernel").apply(kbefore, ctx, **kargs)
     kapp = replace(kapp, obligations=kapp.obligations + range_obligations([(kapp.after, {})], ctx.ranges)
+                   + divisor_obligations([(kbefore, {}), (kapp.after, {})], ctx.ranges, ctx)
                    + float_obligations([kbefore, kapp.after]))
     target = _target(op, proof, form, kapp.after, grid, target_outputs)
     steps.append(_step("limit-of-kernel", kargs, kbefore, kapp, grid, target.counterexample,
