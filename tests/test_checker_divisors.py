@@ -31,7 +31,7 @@ j, w = index("j"), index("w")
 
 
 def _ctx(tensors=(), constraints=()):
-    return Context({}, {}, frozenset(), "x", {t.name: t for t in tensors}, tuple(constraints))
+    return Context({}, {}, frozenset({N, D, Z}), "x", {t.name: t for t in tensors}, tuple(constraints))
 
 
 @pytest.mark.parametrize("expr, ranges, constraints, proved", [
@@ -40,6 +40,11 @@ def _ctx(tensors=(), constraints=()):
     (N - 1, {}, (sp.Ge(N, 2),), True),                         # a constraint is part of the domain
     (N - 1, {}, (sp.Gt(N, 1),), True),
     (N - 2, {}, (sp.Ge(N, 2),), False),
+    (j, {j: (0, N - 1)}, (sp.Ge(j, 1),), False),               # a "constraint" on an index is no hypothesis
+    (N - 1, {}, (sp.Ge(N - D, 1),), True),                     # N ≥ D + 1 ≥ 2
+    (N - 1, {}, (sp.Ge(N - D, 0),), False),                    # N ≥ D ≥ 1 allows N = 1
+    (N - 1, {}, (sp.Ge(N - D, 0), sp.Ge(D, 2)), False),        # one slack at a time: not proved (sound, coarse)
+    (N - 1, {}, (sp.Ge(N, D),), False),
     (Z, {}, (), False),                                        # a size that may be 0
     (Z + 1, {}, (), True),
     (j + 1, {j: (0, N - 1)}, (), True),

@@ -310,10 +310,12 @@ def _positive_part(term) -> bool:
 
 
 def _slacks(ctx: Context) -> tuple:
-    """σ ≥ 0 for each of the operator's constraints a ≤ b (b − a), a < b (b − a − 1, on integers), a ≥ b, a > b."""
+    """σ ≥ 0 for each of the operator's constraints a ≤ b (b − a), a < b (b − a − 1, on integers), a ≥ b, a > b, that
+    reads sizes alone (the premises hold every grid shape to each constraint, so one that reads anything else fails
+    the proof; it is not taken as a hypothesis here either)."""
     out = []
     for c in ctx.constraints:
-        if isinstance(c, (sp.Le, sp.Lt, sp.Ge, sp.Gt)):
+        if isinstance(c, (sp.Le, sp.Lt, sp.Ge, sp.Gt)) and c.free_symbols <= ctx.sizes and not c.has(sp.Indexed):
             small, big = (c.lhs, c.rhs) if isinstance(c, (sp.Le, sp.Lt)) else (c.rhs, c.lhs)
             gap = sp.expand(big - small)
             if isinstance(c, (sp.Lt, sp.Gt)):
