@@ -364,6 +364,8 @@ def _set(path, value):
     (_set(("operator", "reference_rounds"), None), "is not a boolean"),
     (_set(("outputs", "reference", 0, 0, "shape"), [1.5]), "is not a list of lengths"),
     (_set(("operator", "name"), "../escaped"), "must be an identifier"),
+    (lambda d: d["operator"].pop("grid"), "the field 'grid' is missing"),
+    (lambda d: d["proof"]["steps"][0].pop("rule"), "the field 'rule' is missing"),
 ])
 def test_malformed_or_oversized_certificates_are_refused_quickly_never_a_crash(certificates, tmp_path, capsys, edit,
                                                                                 words):

@@ -433,8 +433,13 @@ def check_derivation(doc: dict, *, grid=None) -> CheckedProof:
         raise
     except CodecError as exc:
         raise CertificateError(f"malformed certificate: {exc}") from None
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
-        raise CertificateError(f"malformed certificate: {type(exc).__name__}: {exc}") from None
+    except KeyError as exc:
+        raise CertificateError(f"malformed certificate: the field {str(exc.args[0])[:80]!r} is missing") from None
+    except RecursionError:
+        raise CertificateError("malformed certificate: its data is nested too deeply to decode") from None
+    except (TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise CertificateError(f"malformed certificate: a field does not have the form the format gives it "
+                               f"({type(exc).__name__}: {str(exc)[:200]})") from None
     try:
         return proof.check(grid, reference_outputs=ref, limit_outputs=lim)
     except (TypeError, AttributeError, ValueError, IndexError, KeyError, RecursionError) as exc:
