@@ -266,3 +266,25 @@ def test_a_proof_printed_with_names_alike_says_not_proved(tmp_path):
                        text=True, encoding="utf-8", timeout=600, cwd=tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "the names sigma and σ print alike (as σ)" in r.stdout and "NOT PROVED" in r.stdout
+
+
+# names that print as an expression: a size 'K-1' beside K printed 1/K-1·Σ …, a tensor 'W[0]' printed W[0][o, c]
+EXPRESSIONS = ["K-1", "L+1", "K*2", "K/2", "K(1)", "K,1", "K 1", "K.1", "K=1", "K<1", "K|1", "K^2", "K{1}", "K\\1",
+               "K\u00b2", "K!"]
+
+
+@pytest.mark.parametrize("name", EXPRESSIONS)
+def test_a_size_named_as_an_expression_is_refused(name):
+    _refused(_finish(Derivation(_with_sizes(name))), "does not read as a name")
+
+
+@pytest.mark.parametrize("name", ["W[0]", "W+b", "W 1", "W^T", "W\u00b2"])
+def test_a_tensor_named_as_an_expression_is_refused(name):
+    _refused(_finish(Derivation(_with_sizes(tensors=(TensorDecl(name, (size("L"),), "parameter"),)))),
+             "does not read as a name")
+
+
+@pytest.mark.parametrize("name", ["K'", "K\u2081", "K\u1d62\u2099", "K_1", "Kh''", "\u2113", "\u0174"])
+def test_names_with_primes_subscripts_and_accents_are_allowed(name):
+    cp = _finish(Derivation(_with_sizes(name)))
+    assert cp.ok, render(cp, "text")

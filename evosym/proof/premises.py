@@ -519,6 +519,9 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
         why = looks.reserved(shown if shown is not None else name)
         if why:
             refuse(f"the {what} {name} is {why}; rename it")
+        elif shown is None and what in ("name", "tensor") and looks.display_problem(name, None):
+            refuse(f"the {what} {name!r} does not read as a name: printed, it reads as an expression or a power "
+                   "(a letter first, then letters, digits, _ and primes); rename it")
 
     tensors = [*op.tensors, op.output, *_definitions(op, steps)]
     scalars = {f"{t.name}[0]": {looks.look(t.text) if t.text else None, looks.latex_look(t.latex) if t.latex else None}
