@@ -179,3 +179,47 @@ def test_long_size_and_tensor_descriptions_wrap_inside_the_page(tmp_path):
                 re.finditer(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\) in \w+ at lines (\d+)--(\d+)", log)]
         in_tables = [w for w, a, b in wide if w > 20 and any(a <= hi and lo <= b for lo, hi in tables)]
         assert not in_tables, (where, in_tables)
+
+
+def _text_named_file(tmp_path, latex: str) -> Path:
+    """An operator file whose input is displayed ``latex`` (y = x, proved in one conclusion)."""
+    path = tmp_path / "text_named.py"
+    path.write_text(
+        "from evosym import Definition, InRange, Operator, TensorDecl, Window, WindowAxis, index, size\n"
+        "B, C, L = size('B'), size('C'), size('L')\n"
+        "b, o, i, c, q = (index(s) for s in 'b o i c q'.split())\n"
+        f"x = TensorDecl('x', (B, C, L), 'input', latex={latex!r})\n"
+        "xp = Definition('x_pad', (b, c, q), InRange(q, 0, L - 1) * x[b, c, q])\n"
+        "OPERATOR = Operator(name='text_named', summary='y = x', output=TensorDecl('y', (B, C, L), 'output'),\n"
+        "    lhs_indices=(b, o, i), traditional=xp[b, o, i], tensors=(x,), batch=b, out_channel=o, position=(i,),\n"
+        "    definitions=(xp,), sizes=((B, ''), (C, ''), (L, '')), grid=({B: 1, C: 1, L: 2}, {B: 2, C: 2, L: 3}))\n"
+        "def derive(d):\n"
+        "    d.apply('unfold-definition', name='x_pad')\n"
+        "    d.apply('introduce-delta', targets=[(o, c, 0, C - 1), (i, q, 0, L - 1)])\n"
+        "    d.apply('name-kernel', name='Kn', channel=c, position=(q,), indices=(o, c, i, q))\n"
+        "    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))\n", encoding="utf-8")
+    return path
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("latex", [r"x_{\text{in}}", r"x^{\text{in}}_{t}", r"\mathbf{x}_{\text{in 2}}"])
+def test_a_display_name_with_text_compiles(tmp_path, capsys, latex):
+    """\\text{…} of words and digits (papers write W_{\\text{in}}) is a display name; the document compiles."""
+    from cli_helpers import run_cli
+    out = tmp_path / "out"
+    out.mkdir()
+    rc, _, err = run_cli(capsys, "prove", str(_text_named_file(tmp_path, latex)), "--format", "latex",
+                         "--output", str(out / "proof.tex"))
+    assert rc == 0, err
+    tex = (out / "proof.tex").read_text(encoding="ascii")
+    assert latex in tex
+    proc, pdf = _compile(tex, out)
+    assert proc.returncode == 0 and pdf.is_file(), _log_tail(out, proc)
+
+
+@pytest.mark.parametrize("latex", [r"x_{\text{a_b}}", r"x_{\text{\input{f}}}", r"x_\text b", r"\textbf{x}"])
+def test_text_of_anything_but_words_and_digits_is_refused(tmp_path, capsys, latex):
+    from cli_helpers import run_cli
+    rc, out, err = run_cli(capsys, "prove", str(_text_named_file(tmp_path, latex)))
+    assert rc == 2 and out == "" and "Traceback" not in err and "internal error" not in err, (rc, err)
+    assert "latex" in err.lower() and "display name" in err, err

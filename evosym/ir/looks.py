@@ -84,7 +84,7 @@ def look(name: str) -> str:
 
 
 # LaTeX commands that set a letter's style, not which letter it is (dropped), and those that print a mark or letter
-_STYLES = frozenset("mathrm mathit mathsf mathtt mathbf boldsymbol operatorname".split())
+_STYLES = frozenset("mathrm mathit mathsf mathtt mathbf boldsymbol operatorname text".split())
 _SYMBOLS = {"prime": "'", "ell": "l", "ast": "*", "dagger": "\u2020", "overline": "bar", "widehat": "hat",
             "widetilde": "tilde"}
 _COMMAND = re.compile(r"\\([A-Za-z]+)")

@@ -87,8 +87,9 @@ def _latex(x, what):
     """A display name in LaTeX, or None: only the LaTeX :func:`~evosym.proof.codec.latex_name` takes."""
     if x is not None and not latex_name(_line(x, what)):
         raise CertificateError(f"{what} {x!r} is not a LaTeX display name evosym prints: letters, digits, _, ^, "
-                               "balanced {…} and math commands such as \\hat, \\mathrm or Greek letters only (a "
-                               "document compiles what it prints: no \\input, no $, |, <, & or %)")
+                               "balanced {…}, math commands such as \\hat, \\mathrm or Greek letters, and \\text{…} "
+                               "of words and digits only (a document compiles what it prints: no \\input, no $, |, "
+                               "<, & or %)")
     return x
 
 

@@ -115,17 +115,21 @@ LATEX_COMMANDS = frozenset(
     "sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega "
     "mathrm mathbf mathit mathsf mathtt mathcal mathbb mathfrak boldsymbol operatorname hat bar tilde vec dot ddot "
     "check breve acute grave widehat widetilde overline underline ell prime partial nabla infty star ast dagger circ "
-    "top".split())
+    "top text".split())
+_TEXT_GROUP = re.compile(r"\\text\s*\{([^{}]*)\}")   # \text{…} sets its group in text mode: words and digits only
 _LATEX_TEXT = re.compile(r"(?:[^\W_]|[_^{}',.()+\-*/ ]|\\[A-Za-z]+)*")
 
 
 def latex_name(text: str) -> bool:
     """Whether ``text`` is a display name in the LaTeX above: commands of :data:`LATEX_COMMANDS` only, groups
-    balanced, no ``^^`` (TeX's spelling of any character)."""
+    balanced, no ``^^`` (TeX's spelling of any character), ``\\text`` only of a group of words and digits."""
     if not _LATEX_TEXT.fullmatch(text) or "^^" in text:
         return False
     if any(c not in LATEX_COMMANDS for c in re.findall(r"\\([A-Za-z]+)", text)):
         return False
+    if len(_TEXT_GROUP.findall(text)) != text.count("\\text") or not all(
+            re.fullmatch(r"[A-Za-z0-9 ]+", g) for g in _TEXT_GROUP.findall(text)):
+        return False   # (in text mode _, ^ and commands are errors or another font's letters)
     depth = 0
     for ch in text:
         depth += (ch == "{") - (ch == "}")
