@@ -16,11 +16,13 @@ import pytest
 import sympy as sp
 
 from cli_helpers import run_module
-from evosym import InRange, TensorDecl, index, size
+from evosym import Definition, InRange, TensorDecl, index, size
 from evosym.printers import render
 from evosym.proof.rules.base import Context
-from evosym.proof.rules.nonzero import _positive_part, _without_rounding, nonzero
+from evosym.proof.ranged import _positive_part, _without_rounding
+from evosym.proof.rules.nonzero import nonzero
 from test_premises import GRID1, K, _check, _identity_derivation, _op, _x_pad, b, i, o
+from test_premises import B as B_, C as C_, L as L_, P as P_
 
 ROOT = Path(__file__).resolve().parents[1]
 OBLIGATION = "≠ 0 wherever it divides"
@@ -192,3 +194,93 @@ def test_acmix_states_the_sizes_its_coordinates_divide_by():
     assert "H ≥ 2; W ≥ 2" in render(cp, "text")
     assert sum(s.check.general for s in cp.steps) == len(cp.steps) - 1   # the reflection step, as before
     assert not any(OBLIGATION in ob.text for s in cp.steps for ob in s.obligations)
+
+
+# -- an adversarial pass's findings (each got every step general before its fix) -----------------------------------
+
+G = ({B_: 1, C_: 2, L_: 3, K: 2, P_: 1}, {B_: 2, C_: 1, L_: 4, K: 3, P_: 2})
+w_, r_ = index("w"), index("r")
+
+
+def _labels(traditional, defs=(), grid=G, **kw):
+    """(ok, [general per step]) of y = x_pad·(traditional's factor), the identity derivation."""
+    xp = _x_pad()
+    cp = _check(_identity_derivation(_op(xp[b, o, i] * traditional, definitions=[xp, *defs], grid=grid, **kw)))
+    return cp.ok, [s.check.general for s in cp.steps]
+
+
+@pytest.mark.parametrize("factor", [
+    (L_ - 1) ** (-L_), (L_ - 1) ** (-K), (L_ - 1) ** (i - L_), P_ ** (P_ - 1),      # exponents of either sign
+    sp.exp(-L_ * sp.log(L_ - 1)),
+    sp.cot(sp.pi * (L_ - 1) / 4), sp.factorial(L_ - 2), sp.harmonic(L_ - 2), sp.gamma(L_ - 2),   # poles
+])
+def test_a_division_or_pole_off_the_grid_is_not_general(factor):
+    ok, general = _labels(factor)
+    assert general and not all(general), (factor, ok, general)
+
+
+@pytest.mark.parametrize("factor, grid", [
+    ((L_ - 3) ** (-L_), ({B_: 1, C_: 2, L_: 3, K: 2, P_: 1}, {B_: 2, C_: 1, L_: 4, K: 3, P_: 2})),
+    (sp.tan(sp.pi * (L_ - 1) / 4), G),                                   # tan(π/2) at L = 3, a grid shape
+])
+def test_a_division_or_pole_at_a_grid_shape_fails_there(factor, grid):
+    ok, _ = _labels(factor, grid=grid)
+    assert not ok
+
+
+def test_a_definition_read_under_a_sum_of_its_own_variable_is_read_without_capture():
+    """D[r] := Σ_w 1/(r − w + K) read as Σ_w D[w]: a substitution that captures w saw the divisor K (general)."""
+    d = Definition("Dd", (r_,), sp.Sum(1 / (r_ - w_ + K), (w_, 0, L_ - 1)))
+    ok, general = _labels(sp.Sum(d[w_], (w_, 0, L_ - 1)), [d],
+                          grid=({B_: 1, C_: 2, L_: 3, K: 4, P_: 1}, {B_: 2, C_: 1, L_: 4, K: 5, P_: 0}))
+    assert not all(general)   # 0 at K = 1, L = 2
+
+
+def test_a_division_at_the_end_of_a_long_chain_of_definitions_is_seen():
+    chain = [Definition(f"D{k}", (r_,), sp.IndexedBase(f"D{k + 1}")[r_] + 1) for k in range(30)]
+    chain.append(Definition("D30", (r_,), sp.exp(1 / (L_ - 1))))
+    ok, general = _labels(chain[0][i], chain)
+    assert not all(general)
+
+
+@pytest.mark.parametrize("body", [
+    1 / (1 + sp.Sum(1, (w_, 0, P_ - 2))),                  # −1 at P = 0 (a backwards range): 1/0
+    1 + sp.Sum(1 / (w_ - L_ + 1), (w_, L_, L_ + P_ - 2)),   # the term read outside [lo, hi] at P = 0
+])
+def test_a_backwards_sum_in_a_definition_is_not_general(body):
+    d = Definition("Dd", (r_,), body)
+    ok, general = _labels(d[i], [d])
+    assert not all(general)
+
+
+def test_a_division_in_a_declared_shape_is_not_general():
+    xp = _x_pad(shape=(B_, C_, L_ + sp.floor(1 / (L_ - 1))))
+    cp = _check(_identity_derivation(_op(xp[b, o, i], definitions=[xp], grid=G)))
+    assert not all(s.check.general for s in cp.steps)
+
+
+def test_self_reading_definitions_and_huge_powers_end_quickly():
+    import time
+    d = Definition("Dd", (r_,), sp.IndexedBase("Dd")[r_ + 1] + sp.IndexedBase("Dd")[r_ + 2])
+    start = time.perf_counter()
+    ok, general = _labels(1 / d[i], [d])
+    assert not ok and time.perf_counter() - start < 60          # (the premises refuse a self-reading definition)
+    start = time.perf_counter()
+    assert not nonzero((N - D) ** 100 + 1, {}, _ctx())             # true, but not multiplied out: not proved
+    assert not nonzero(sp.Max(*[sp.IndexedBase("Dd")[j + k] for k in range(6)]) + 1, {j: (0, N - 1)},
+                       Context({}, {"Dd": Definition("Dd", (r_,), sp.Max(*[sp.IndexedBase("Dd")[r_ + k]
+                                                                              for k in range(1, 7)]) + 1)},
+                               frozenset({N, D, Z}), "x", {}, ()))
+    assert time.perf_counter() - start < 30
+
+
+def test_a_complex_sum_limit_is_refused_not_a_crash():
+    d = Definition("Dd", (r_,), 1 / sp.Sum(sp.exp(w_), (w_, 0, sp.I * L_)))
+    ok, general = _labels(d[i], [d])
+    assert not ok or not all(general)
+
+
+def test_an_equality_constraint_is_a_hypothesis_both_ways():
+    ok, general = _labels(1 / (K - P_), constraints=(sp.Eq(K, 2 * P_ + 1),),
+                          grid=({B_: 1, C_: 2, L_: 3, K: 3, P_: 1}, {B_: 2, C_: 1, L_: 4, K: 1, P_: 0}))
+    assert ok and all(general), general

@@ -67,8 +67,17 @@ class ExpressionFailure(Exception):
 
 
 def evaluate_everywhere(op: Operator, ev: Evaluator, expr, env: dict, points: Iterable) -> list:
-    """Values of ``expr`` at every output index; :class:`ExpressionFailure` if it is ill-formed."""
-    fn, key = ev.compile_keyed(expr)   # environments built keyed as fn reads them, not translated per point
+    """Values of ``expr`` at every output index; :class:`ExpressionFailure` if it is ill-formed (also where it
+    cannot be compiled, a complex sum limit, or it nests without end, a definition that reads itself)."""
+    def failure(pt, why):
+        return ExpressionFailure(Counterexample(format_sizes(env), index_text(op, pt) if pt is not None else "",
+                                                "(not evaluable)", "", why))
+    try:
+        fn, key = ev.compile_keyed(expr)   # environments built keyed as fn reads them, not translated per point
+    except IllFormedAccess as exc:
+        raise failure(None, str(exc)) from None
+    except RecursionError:
+        raise failure(None, "it nests without end (a definition that reads itself?)") from None
     base = {key(s): v for s, v in env.items()}
     index_keys = [key(s) for s in op.lhs_indices]
     out = []
@@ -78,7 +87,9 @@ def evaluate_everywhere(op: Operator, ev: Evaluator, expr, env: dict, points: It
         try:
             out.append(fn(local))
         except IllFormedAccess as exc:
-            raise ExpressionFailure(Counterexample(format_sizes(env), index_text(op, pt), "(not evaluable)", "", str(exc))) from None
+            raise failure(pt, str(exc)) from None
+        except RecursionError:
+            raise failure(pt, "it nests without end (a definition that reads itself?)") from None
     return out
 
 

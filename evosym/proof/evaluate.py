@@ -679,6 +679,8 @@ class Evaluator:
                 if self.numeric:
                     return float(b) ** float(x)
                 r = sp.Pow(sp.Rational(b), sp.Rational(x))
+                if r.has(sp.zoo, sp.oo, -sp.oo, sp.nan):   # 0 to a negative power: no value
+                    raise IllFormedAccess(f"{e} is undefined at base {b}, exponent {x} (SymPy gives {r})")
                 if r.is_Rational:
                     return _num(Fraction(int(r.p), int(r.q)))
                 return P.number(r)
@@ -858,16 +860,35 @@ class Evaluator:
                 if hit is _MISSING:
                     hit = numbers[key] = number(vals)
                 return hit
+            _refuse_pole(cls, name, vals)
             return P.opaque(name, *vals)
 
         def number(vals):
-            r = cls(*[sp.Rational(v) if not isinstance(v, float) else sp.Float(v) for v in vals])
+            try:
+                r = cls(*[sp.Rational(v) if not isinstance(v, float) else sp.Float(v) for v in vals])
+            except (ValueError, ZeroDivisionError, ArithmeticError) as exc:   # outside its domain (mobius(0))
+                raise IllFormedAccess(f"{name}{tuple(vals)} is undefined ({exc})") from None
+            if r.has(sp.zoo, sp.oo, -sp.oo, sp.nan):   # a pole (log 0, tan π/2): no value, as a division by 0
+                raise IllFormedAccess(f"{name}{tuple(vals)} is undefined (SymPy gives {r})")
             if r.is_Rational:
                 return _num(Fraction(int(r.p), int(r.q)))
             if self.numeric:
                 return float(r)
             return P.number(r)
         return function
+
+
+def _refuse_pole(cls, name: str, vals):
+    """IllFormedAccess where a function of numbers kept as atoms (tan(π/2), log(π − π)) has no value: the atom
+    would compare equal to itself on both sides of a step. Arguments that read tensor entries stay opaque."""
+    if not all(P.is_number(v) or not any(a[0] in "TS" for m in v.terms for a in m) for v in vals):
+        return
+    args = [P.to_sympy(v) for v in vals]
+    if any(a.free_symbols or a.has(sp.Indexed) for a in args):
+        return
+    r = cls(*args)
+    if r.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+        raise IllFormedAccess(f"{name}{tuple(args)} is undefined (SymPy gives {r})")
 
 
 def _float_value(e) -> Fraction:

@@ -271,7 +271,10 @@ def _range_obligations(step, op, defs) -> tuple:
     ctx = rule_context(op, {**defs, **{d.name: d for d in step.defines}})
     return (range_obligations([(step.after, {})] + shaped, ctx.ranges)
             + divisor_obligations([(step.before, {}), (step.after, {})]
-                                  + [x for x, d in zip(shaped, step.defines) if d.shape is not None], ctx.ranges, ctx)
+                                  + [x for x, d in zip(shaped, step.defines) if d.shape is not None]
+                                  + [(sp.Tuple(*t.shape), {}) for t in ctx.tensors.values()]
+                                  + [(sp.Tuple(*d.shape), {}) for d in ctx.definitions.values() if d.shape is not None],
+                                  ctx.ranges, ctx)
             + float_obligations([step.before, step.after] + [d.body for d in step.defines]))
 
 

@@ -28,7 +28,11 @@ def check_support(op: Operator, form: EvolutionForm, definitions: dict, grid) ->
     ranges = {s: hi for s, _, hi in op.lhs_ranges()}
     for config in grid:
         env = env_of(config)
-        kfn, key = Evaluator(op.shapes_at(env), definitions, sizes=op.size_symbols()).compile_keyed(form.kernel)
+        try:
+            kfn, key = Evaluator(op.shapes_at(env), definitions, sizes=op.size_symbols()).compile_keyed(form.kernel)
+        except (IllFormedAccess, RecursionError) as exc:   # (a complex sum limit; a definition that reads itself)
+            return CheckResult(NAME, False, "bounded", "K is ill-formed",
+                               Counterexample(format_sizes(env), "", "", "", str(exc) or "it nests without end"))
         base = {key(s): v for s, v in env.items()}   # environments keyed as kfn reads them (compile_keyed)
         kb, ko, kc = key(form.batch), key(form.out_channel), key(form.channel)
         pkeys, nkeys = [key(s) for s in form.position], [key(s) for s in form.neighbour]

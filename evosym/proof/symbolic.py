@@ -16,7 +16,7 @@ def nonnegative(expr) -> bool:
     """True only if ``expr ≥ 0`` for all admissible values of its integer symbols."""
     expr = sp.expand(sp.sympify(expr))
     if expr.is_number:
-        return bool(expr >= 0)
+        return expr.is_extended_real is True and bool(expr >= 0)   # (a complex number is not ≥ 0)
     if isinstance(expr, (sp.floor, sp.ceiling)):  # ⌊a⌋ ≥ 0 and ⌈a⌉ ≥ 0 when a ≥ 0
         return nonnegative(expr.args[0])
     if expr.is_nonnegative:
@@ -39,8 +39,8 @@ def nonnegative(expr) -> bool:
         num, den = sp.fraction(sp.together(expr))
         return den != 1 and nonnegative(num) and nonnegative(den - 1)
     if poly is None:
-        return bool(e >= 0)
-    return all(c >= 0 for c in poly.coeffs())
+        return e.is_extended_real is True and bool(e >= 0)
+    return all(c.is_extended_real is True and c >= 0 for c in poly.coeffs())
 
 
 def rounding_bound(expr: sp.Add):
