@@ -242,6 +242,10 @@ def acmix_attention_evolution(x, q_weight, q_bias, k_weight, k_bias, v_weight, v
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
+    if not (H >= 2):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix_attention: the proof holds only where H ≥ 2 (a constraint the operator declares); got H = {H}; input shape {tuple(x.shape)}")
+    if not (W >= 2):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"acmix_attention: the proof holds only where W ≥ 2 (a constraint the operator declares); got W = {W}; input shape {tuple(x.shape)}")
     if not ((-R) > -(H)):   # outside the domain where the proof holds (evosym.codegen.domain)
         raise ValueError(f"acmix_attention: the proof holds only where R < H (reads through the reflection ρ_H(m) = H − 1 − |H − 1 − |m|| (ReflectionPad) land inside the axis only for −H < m ≤ 2·H - 2, and here m = -R + i·s + u); got H = {H}, R = {R}; input shape {tuple(x.shape)}")
     if not ((R + (s * ((H - 1) // s))) <= ((2 * H) - 2)):   # outside the domain where the proof holds (evosym.codegen.domain)

@@ -70,7 +70,7 @@ def _expand(x):
 
 def _over_rounded(x, ranges: dict, slacks, depth: int) -> bool:
     """x ≥ 0 for x holding ⌊·⌋ or ⌈·⌉: the exact condition of :func:`_without_rounding`, else the lower bound
-    :func:`..symbolic.rounding_bound` (each c·⌊a⌋ replaced by the end of a − 1 ≤ ⌊a⌋ ≤ a its sign asks for)."""
+    :func:`.symbolic.rounding_bound` (each c·⌊a⌋ replaced by the end of a − 1 ≤ ⌊a⌋ ≤ a its sign asks for)."""
     plain = _without_rounding(x)
     if plain is None:
         plain = rounding_bound(x) if isinstance(x, sp.Add) else None
@@ -160,7 +160,7 @@ def too_large(x) -> bool:
 
 
 def _sizes_nonnegative(x, slacks, split: int = 1) -> bool:
-    """``x ≥ 0`` in sizes alone: by :func:`..symbolic.nonnegative`; or x − λ·σ ≥ 0 for a constraint's slack σ ≥ 0
+    """``x ≥ 0`` in sizes alone: by :func:`.symbolic.nonnegative`; or x − λ·σ ≥ 0 for a constraint's slack σ ≥ 0
     (λ = 1, 2 or 1/2); or, for a size that may be 0, at 0 and at every positive value apart."""
     if nonnegative(x) or any(nonnegative(sp.expand(x - lam * g)) for g in slacks for lam in (1, 2, sp.Rational(1, 2))):
         return True
