@@ -284,3 +284,50 @@ def test_an_equality_constraint_is_a_hypothesis_both_ways():
     ok, general = _labels(1 / (K - P_), constraints=(sp.Eq(K, 2 * P_ + 1),),
                           grid=({B_: 1, C_: 2, L_: 3, K: 3, P_: 1}, {B_: 2, C_: 1, L_: 4, K: 1, P_: 0}))
     assert ok and all(general), general
+
+
+# -- a second adversarial pass --------------------------------------------------------------------------------------
+
+def test_a_guard_speaks_of_its_own_variable_not_of_one_a_definition_binds_again():
+    """δ(0, w mod 2) outside a read of D[r] := Σ_{w=2K}^{2K+P} μ(w/2): the guard made w/2 an integer for the outer
+    w, and the fact was taken for the definition's own w (μ(K + 1/2) at P ≥ 1: PROVED, 3 general)."""
+    d = Definition("Dd", (r_,), sp.Sum(sp.mobius(w_ / 2), (w_, 2 * K, 2 * K + P_)))
+    ok, general = _labels(sp.Sum(sp.KroneckerDelta(0, sp.Mod(w_, 2)) * d[i], (w_, 0, L_ - 1)), [d],
+                          grid=({B_: 1, C_: 2, L_: 3, K: 2, P_: 0}, {B_: 2, C_: 1, L_: 4, K: 3, P_: 0}))
+    assert not all(general)
+    # the guard over its own variable does make μ(w/2) defined: general
+    ok, general = _labels(2 + sp.Sum(sp.KroneckerDelta(0, sp.Mod(w_ + 2, 2)) * sp.mobius((w_ + 2) / 2), (w_, 0, L_ - 1)))
+    assert ok and all(general), general
+
+
+@pytest.mark.parametrize("fn", [sp.mobius, sp.totient, sp.primenu])
+def test_a_number_theory_function_of_a_non_integer_fails_the_check_not_the_checker(fn):
+    ok, general = _labels(fn((i + 2) / 2))
+    assert not ok
+
+
+def test_a_power_too_large_to_multiply_out_fails_quickly():
+    import time
+    c_ = index("e")
+    X = sp.IndexedBase("x")
+    start = time.perf_counter()
+    ok, _ = _labels(sp.Sum(sp.Sum(X[b, c_, w_], (w_, 0, L_ - 1)), (c_, 0, C_ - 1)) ** 40,
+                    grid=({B_: 1, C_: 2, L_: 4, K: 2, P_: 0},))
+    assert not ok and time.perf_counter() - start < 60
+
+
+@pytest.mark.parametrize("name", ["Gamma", "psi", "Log", "Tan", "Sqrt", "Exp", "COS"])
+def test_an_undefined_function_named_as_a_function_with_poles_or_a_function_word_is_refused(name):
+    ok, _ = _labels(sp.Function(name)(L_ - 1))
+    assert not ok
+
+
+@pytest.mark.parametrize("factor", [
+    sp.tanh(sp.IndexedBase("W")[o, 0]), sp.erf(L_), sp.atan(L_),            # total on real arguments
+    1 / sp.cosh(sp.IndexedBase("W")[o, 0]),
+    sp.Piecewise((1 / L_, L_ > 1), (1, True)),
+    sp.Function("sigma")(L_ - 1), sp.Function("phi")(L_),                 # activations a paper names so
+])
+def test_functions_defined_everywhere_keep_the_steps_general(factor):
+    ok, general = _labels(factor)
+    assert ok and all(general), (factor, general)

@@ -36,6 +36,9 @@ _PARTS = re.compile(r"(?:[^\W\d_][\u0300-\u036f\u20d0-\u20ff]*)+|\d+|['\u2032*\u
 # them: Ω_i, Σ_h), δ(a, b) the Kronecker delta (no function is named so; a symbol δ prints without arguments)
 RESERVED = {"\u03a9": "the neighbourhood Ω", "\u03a3": "a sum Σ"}
 RESERVED_FUNCTIONS = {"\u03b4": "the Kronecker delta δ(a, b)"}
+# letters a function applied to arguments reads as a special function by (with poles: an undefined function is
+# total, opaque, and a reader of Γ(L − 1) would take it for the gamma function at L = 1)
+FUNCTION_LETTERS = {"\u0393": "the gamma function Γ", "\u03c8": "the digamma function ψ", "\u03b6": "the zeta function ζ"}
 # names a printed formula shows as a constant or an operator (π, a product Π) wherever they are, and those it shows
 # as a constant where a formula holds it (the imaginary unit i in a root of unity e^(2πi·t); not Euler's e, which
 # LaTeX prints as the base of e^{x} beside the attention operators' channel index e)
@@ -202,4 +205,4 @@ def fresh(base: str, taken) -> str:
     return base
 
 
-__all__ = ["CONSTANTS", "CONSTANTS_HELD", "FUNCTION_WORDS", "RESERVED", "RESERVED_FUNCTIONS", "display_problem", "foreign_letters", "fresh", "latex_look", "look", "reserved"]
+__all__ = ["CONSTANTS", "CONSTANTS_HELD", "FUNCTION_LETTERS", "FUNCTION_WORDS", "RESERVED", "RESERVED_FUNCTIONS", "display_problem", "foreign_letters", "fresh", "latex_look", "look", "reserved"]

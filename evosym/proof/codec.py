@@ -128,7 +128,7 @@ def latex_name(text: str) -> bool:
     if any(c not in LATEX_COMMANDS for c in re.findall(r"\\([A-Za-z]+)", text)):
         return False
     if len(_TEXT_GROUP.findall(text)) != text.count("\\text") or not all(
-            re.fullmatch(r"[A-Za-z0-9 ]+", g) for g in _TEXT_GROUP.findall(text)):
+            re.fullmatch(r"[A-Za-z0-9 ]+(-[A-Za-z0-9 ]+)*", g) for g in _TEXT_GROUP.findall(text)):
         return False   # (in text mode _, ^ and commands are errors or another font's letters)
     depth = 0
     for ch in text:

@@ -666,6 +666,9 @@ class Evaluator:
                     if type(b) is int and n >= 0:
                         return b ** n
                     return _num(Fraction(b) ** n)   # a negative power stays an exact Fraction
+                if math.comb(len(b.terms) + abs(n) - 1, abs(n)) > MAX_POWER_TERMS:
+                    raise IllFormedAccess(f"{e} would multiply out to more than {MAX_POWER_TERMS} terms "
+                                          f"({len(b.terms)} terms to the power {abs(n)}): too large for an exact check")
                 acc = 1
                 for _ in range(abs(n)):
                     acc = P.mul(acc, b)
@@ -866,7 +869,8 @@ class Evaluator:
         def number(vals):
             try:
                 r = cls(*[sp.Rational(v) if not isinstance(v, float) else sp.Float(v) for v in vals])
-            except (ValueError, ZeroDivisionError, ArithmeticError) as exc:   # outside its domain (mobius(0))
+            except (ValueError, TypeError, ZeroDivisionError, ArithmeticError) as exc:   # outside its domain
+                # (mobius(0); a number-theory function of a non-integer raises TypeError)
                 raise IllFormedAccess(f"{name}{tuple(vals)} is undefined ({exc})") from None
             if r.has(sp.zoo, sp.oo, -sp.oo, sp.nan):   # a pole (log 0, tan π/2): no value, as a division by 0
                 raise IllFormedAccess(f"{name}{tuple(vals)} is undefined (SymPy gives {r})")
@@ -878,6 +882,9 @@ class Evaluator:
         return function
 
 
+MAX_POWER_TERMS = 1_000_000   # monomials a power of a polynomial may have before the exact check refuses it
+
+
 def _refuse_pole(cls, name: str, vals):
     """IllFormedAccess where a function of numbers kept as atoms (tan(π/2), log(π − π)) has no value: the atom
     would compare equal to itself on both sides of a step. Arguments that read tensor entries stay opaque."""
@@ -886,7 +893,10 @@ def _refuse_pole(cls, name: str, vals):
     args = [P.to_sympy(v) for v in vals]
     if any(a.free_symbols or a.has(sp.Indexed) for a in args):
         return
-    r = cls(*args)
+    try:
+        r = cls(*args)
+    except (ValueError, TypeError, ZeroDivisionError, ArithmeticError) as exc:
+        raise IllFormedAccess(f"{name}{tuple(args)} is undefined ({exc})") from None
     if r.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
         raise IllFormedAccess(f"{name}{tuple(args)} is undefined (SymPy gives {r})")
 

@@ -543,6 +543,10 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
             if looks.look(f) in looks.RESERVED_FUNCTIONS:
                 refuse(f"the undefined function {f} prints as {looks.look(f)}(…), which is "
                        f"{looks.RESERVED_FUNCTIONS[looks.look(f)]} in every printed proof; rename it")
+            elif looks.look(f) in looks.FUNCTION_LETTERS or f.lower() in looks.FUNCTION_WORDS:
+                shown = looks.FUNCTION_LETTERS.get(looks.look(f)) or f"the function {f.lower()}"
+                refuse(f"the undefined function {f} prints as {looks.look(f)}(…), which reads as {shown} (the "
+                       "checker takes it for an opaque function defined everywhere); rename it")
     clashes({t.name: {looks.look(t.text or t.name)} for t in tensors}, "tensors")
     clashes({t.name: {looks.latex_look(t.latex) if t.latex else looks.look(t.name)} for t in tensors},
             "tensors (in LaTeX)")

@@ -45,6 +45,8 @@ MAX_NESTING = 60     # proofs inside one another (a read of a read of …) befor
 # functions with a value at every argument the checker evaluates (an undefined function is opaque: its own atom)
 TOTAL = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.Abs, sp.floor, sp.ceiling, sp.frac, sp.KroneckerDelta, InRange,
          sp.conjugate, sp.re, sp.im, sp.sign)
+# and those with a value at every real argument (tanh has poles at iπ/2 + iπk, atan at ±i)
+REAL_TOTAL = (sp.tanh, sp.erf, sp.erfc, sp.atan, sp.asinh)
 
 
 def divisor_obligations(exprs, ranges: dict, ctx: Context) -> tuple:
@@ -136,6 +138,7 @@ class Prover:
                     go(lo, inner, path, facts)
                     go(hi, inner, path, facts)
                     inner[var] = (lo, hi)
+                    facts = tuple(q for q in facts if not q.has(var))   # a guard's fact is of the variable it read
                 go(e.function, inner, path, facts)
                 return
             if isinstance(e, sp.Mul):
@@ -166,12 +169,17 @@ class Prover:
 
     def defined(self, f, ranges: dict, facts=()) -> bool:
         """A partial function proved defined where it is read: log of a non-zero value, the Möbius function of a
-        positive integer (an integer by its symbols, or a quotient a/b that a guard around it says is one)."""
+        positive integer (an integer by its symbols, or one an integer away from a quotient a/b that a guard around it
+        says is an integer)."""
         if isinstance(f, sp.log) and len(f.args) == 1:
             return self.nonzero(f.args[0], ranges)
+        if isinstance(f, REAL_TOTAL):
+            return all(real_valued(a, self.ctx) for a in f.args)
+        if isinstance(f, sp.Piecewise):   # defined where a condition holds: everywhere when the last is True
+            return f.args[-1].cond == sp.true
         if isinstance(f, sp.mobius):
             n = f.args[0]
-            integer = n.is_integer is True or any(sp.cancel(n - q) == 0 for q in facts)
+            integer = n.is_integer is True or any(sp.cancel(n - q).is_integer is True for q in facts)
             return integer and self.positive(n, ranges)
         return False
 
@@ -224,7 +232,7 @@ class Prover:
             return all(self.positive(a, ranges, path) for a in e.args)
         if isinstance(e, sp.Pow):
             return self.positive(e.base, ranges, path) and real_valued(e.exp, self.ctx)
-        if isinstance(e, sp.exp):
+        if isinstance(e, (sp.exp, sp.cosh)):
             return real_valued(e.args[0], self.ctx)
         if isinstance(e, sp.Abs):
             return self.nonzero(e.args[0], ranges) and real_valued(e.args[0], self.ctx)
