@@ -265,7 +265,9 @@ class Proof:
 
 def _range_obligations(step, op, defs) -> tuple:
     """:func:`.rules.base.range_obligations` of the step's result and of the definitions it makes (a definition's
-    parameters range over its shape where it declares one), and :func:`.rules.base.float_obligations` of the step."""
+    parameters range over its shape where it declares one), :func:`.rules.nonzero.divisor_obligations` of its before,
+    after, the definitions it makes with a shape and every declared shape, and :func:`.rules.base.float_obligations`
+    of the step."""
     shaped = [(d.body, {p: (sp.Integer(0), n - 1) for p, n in zip(d.params, d.shape)} if d.shape is not None else {})
               for d in step.defines]
     ctx = rule_context(op, {**defs, **{d.name: d for d in step.defines}})
