@@ -91,6 +91,13 @@ def test_prove_json_schema_determinism_and_output_file(capsys, tmp_path):
     assert op["evolution"]["bias"] and len(op["shapes"]) == len(op["steps"][0]["bounded_shapes"])
     assert {c["name"] for c in op["checks"]} >= {"premises", "Evolution form", "support of K"}
     assert isinstance(op["seconds"], float)
+    assert op["domain"] == {"sizes": [{"names": ["B", "N", "C", "O"], "bound": "≥ 1", "note": ""}],
+                            "constraints": []}, op["domain"]
+    rc, out, err = run_cli(capsys, "prove", "avg_pool1d_exclude_pad", "--format", "json")
+    (pool,) = document(out, "evosym-prove/1")["operators"]
+    assert pool["domain"] == {"sizes": [{"names": ["B", "C", "L_in", "K", "s"], "bound": "≥ 1", "note": ""},
+                                        {"names": ["P"], "bound": "≥ 0", "note": ""}],
+                              "constraints": ["2*P <= K"]}, pool["domain"]
 
     target = tmp_path / "proof.json"   # --output, and --summary does not change the document
     rc, out2, err = run_cli(capsys, "prove", "linear", "--format", "json", "--summary", "-o", str(target))

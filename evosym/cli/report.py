@@ -149,11 +149,22 @@ def proof(cp) -> dict:
     whole-proof checks with their counterexamples, the Evolution form, the grid shapes."""
     op = cp.operator
     return {"operator": op.name, "summary": getattr(op, "summary", "") or "", "ok": bool(cp.ok),
-            "verdict": "proved" if cp.ok else "failed", "step_counts": _step_counts(cp.steps),
+            "verdict": "proved" if cp.ok else "failed", "domain": domain(op), "step_counts": _step_counts(cp.steps),
             "steps": [step(k, s) for k, s in enumerate(cp.steps, 1)],
             "checks": [check_result(c) for c in cp.checks], "evolution": evolution(cp.evolution, op),
             "shapes": list(cp.shapes), "limit": limit(cp.limit), "failures": list(cp.failures()),
             "seconds": measured(cp.seconds)}
+
+
+def domain(op) -> dict:
+    """The domain "for all sizes" ranges over: the sizes grouped by their bound ("≥ 1", with further assumptions in
+    ``note``) and the operator's constraints (``2*P <= K``), as the printed proof states them."""
+    import sympy as sp
+
+    from ..proof.premises import size_domains
+    return {"sizes": [{"names": [str(s) for s in syms], "bound": bound, "note": note}
+                      for syms, bound, note in size_domains(op)],
+            "constraints": [sp.sstr(c) for c in op.constraints]}
 
 
 def prove_document(checked, *, search: bool = False, error: str | None = None) -> dict:

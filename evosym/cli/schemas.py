@@ -52,9 +52,10 @@ LIMIT = {"type": ["object", "null"],
                         "needed": _arr(_obj({"error": NUM_OR_TEXT, "alpha_bound": NUM_OR_TEXT,
                                              "alpha_measured": NUM_OR_TEXT}))},
          "required": ["bound", "needed", "ok", "rows", "step_counts", "steps", "target"]}
+DOMAIN = _obj({"sizes": _arr(_obj({"names": _arr(S), "bound": S, "note": S})), "constraints": _arr(S)})
 PROOF = _obj({"operator": S, "summary": S, "ok": B, "verdict": {"type": "string", "enum": ["proved", "failed"]},
-              "step_counts": STEP_COUNTS, "steps": _arr(STEP), "checks": _arr(CHECK), "evolution": EVOLUTION,
-              "shapes": _arr(S), "limit": LIMIT, "failures": _arr(S), "seconds": N_})
+              "domain": DOMAIN, "step_counts": STEP_COUNTS, "steps": _arr(STEP), "checks": _arr(CHECK),
+              "evolution": EVOLUTION, "shapes": _arr(S), "limit": LIMIT, "failures": _arr(S), "seconds": N_})
 
 PROVE = _obj({**_head("prove"), "ok": B, "search": B, "operators": _arr(PROOF), "failed": _arr(S), "error": S_})
 
