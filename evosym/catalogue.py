@@ -27,7 +27,7 @@ from typing import Callable
 
 from .errors import EvosymError, OperatorFileError, OperatorNotFound, TimeLimitExceeded
 from . import attach_source_packages
-from .ir.operator import Operator
+from .ir.operator import Operator, declaration_problems
 from .proof.proof import Proof
 from .timelimit import DEFAULT as DEFAULT_TIME_LIMIT, time_limit
 
@@ -226,6 +226,14 @@ def _validate(module, name, source, builtin: bool = True) -> OperatorModule:
         # it names the generated files, functions and classes, and the kernels a generated module asks for
         raise OperatorFileError(f"{source}: the operator's name must be an identifier (letters, digits and _, "
                                 f"not starting with a digit), not {op.name!r}")
+    try:
+        problems = declaration_problems(op)
+    except Exception:   # declarations of the wrong kind altogether: the proof's own checks name them
+        problems = []
+    if problems:
+        more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:3])}{' …' if len(problems) > 3 else ''})" \
+            if len(problems) > 1 else ""
+        raise OperatorFileError(f"{source}: {problems[0]}{more}")
     return OperatorModule(op.name, source, op, derive, module, builtin)
 
 

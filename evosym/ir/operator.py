@@ -104,6 +104,95 @@ class Operator:
         return out
 
 
+def declaration_problems(op: Operator) -> list[str]:
+    """What is wrong with how ``op`` is declared, one clear line each naming the mistake and its fix (empty when
+    nothing is). These are mistakes of the file, not of a proof: the sizes listed once each, every tensor's shape
+    an integer expression of the sizes, one output index per axis of the output, the batch, channel and position
+    indices among them, and every grid shape giving a value to each size and to nothing else. Left unchecked they
+    surface deep inside the proof search as an internal error ("B is not an integer at C=2, …", "u is not in
+    list"), or not at all (a size listed twice). The premises (:mod:`evosym.proof.premises`) still check, for every
+    proof however it was made, what depends on the values (a grid value in its size's domain, the constraints)."""
+    out: list[str] = []
+    sizes = [s for s, *_ in _pairs(op.sizes)]
+    by_name: dict[str, list] = {}
+    for s in sizes:
+        by_name.setdefault(str(s), []).append(s)
+    listed = ", ".join(by_name)
+    for name, same in by_name.items():
+        if len(same) > 1:
+            how = "" if len(set(same)) == 1 else " (as symbols with different assumptions)"
+            out.append(f"the size {name} is listed {len(same)} times in sizes={how}: list each size once, "
+                       "with its meaning")
+    known = set(sizes)
+    integer_sizes = all(getattr(s, "is_integer", None) is True for s in sizes)   # else the premises name the size
+    tensors = tuple(op.tensors) + (op.output,)
+    for t in tensors:
+        for n, entry in enumerate(getattr(t, "shape", ()) or (), 1):
+            why = _shape_entry_problem(entry, known, integer_sizes)
+            if why:
+                out.append(f"axis {n} of the tensor {t.name} has the length {entry}, {why}")
+    lhs = tuple(op.lhs_indices) if isinstance(op.lhs_indices, (tuple, list)) else (op.lhs_indices,)
+    shape = tuple(getattr(op.output, "shape", ()) or ())
+    if len(lhs) != len(shape):
+        out.append(f"lhs_indices={_tuple(lhs)} has {len(lhs)} "
+                   f"entr{'y' if len(lhs) == 1 else 'ies'} but the output {op.output.name} has {len(shape)} "
+                   f"ax{'i' if len(shape) == 1 else 'e'}s ({', '.join(map(str, shape))}): give one output index per axis")
+    position = tuple(op.position) if isinstance(op.position, (tuple, list)) else (op.position,)
+    indices = f"lhs_indices={_tuple(lhs)}"
+    for what, idx in (("batch", op.batch), ("out_channel", op.out_channel)):
+        if idx not in lhs:
+            out.append(f"{what}={idx} is not an output index ({indices}): {what} must be one of them")
+    for idx in position:
+        if idx not in lhs:
+            out.append(f"position={_tuple(position)} names {idx}, which is not an output index "
+                       f"({indices}): every position index must be one of them")
+    for k, config in enumerate(op.grid, 1):
+        if not hasattr(config, "keys"):
+            continue   # the premises name a grid shape that is not a mapping
+        missing = [s for s in dict.fromkeys(sizes) if s not in config]
+        if missing:
+            out.append(f"grid shape {k} gives no value to the size{'s' if len(missing) > 1 else ''} "
+                       f"{', '.join(map(str, missing))}: every grid shape gives a value to each size ({listed})")
+        extra = [key if isinstance(key, sp.Basic) else repr(key) for key in config if key not in known]
+        if extra:
+            out.append(f"grid shape {k} gives a value to {', '.join(map(str, extra))}, which "
+                       f"{'are not sizes' if len(extra) > 1 else 'is not a size'}: a grid shape gives values to the "
+                       f"sizes ({listed}) only; add a size to sizes= first")
+    return out
+
+
+def _tuple(xs) -> str:
+    """``xs`` as a Python tuple reads: ``(u,)``, ``(b, o, i)``."""
+    return f"({xs[0]},)" if len(xs) == 1 else f"({', '.join(map(str, xs))})"
+
+
+def _pairs(sizes) -> list[tuple]:
+    """The (size, meaning) entries of ``sizes=``, each as a tuple (a bare symbol as a 1-tuple)."""
+    return [tuple(e) if isinstance(e, (tuple, list)) else (e,) for e in sizes]
+
+
+def _shape_entry_problem(entry, sizes: set, integer_sizes: bool) -> str | None:
+    """Why a shape entry is not an integer expression of the sizes (``L - K + 1``, ``2*L``, ``floor(L/2)``, 1)."""
+    if isinstance(entry, bool):
+        return "which is not an integer expression of the sizes: write a size, an integer or e.g. L - K + 1"
+    try:
+        e = sp.sympify(entry, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        return "which is not an integer expression of the sizes: write a size, an integer or e.g. L - K + 1"
+    if not isinstance(e, sp.Expr):
+        return "which is not an integer expression of the sizes: write a size, an integer or e.g. L - K + 1"
+    if e.atoms(sp.Float):
+        return "which is a float, not an integer expression: write it with integers (L or 2*L, not 1.0*L or 2.0*L)"
+    stray = sorted(map(str, e.free_symbols - sizes))
+    if stray:
+        return (f"but {', '.join(stray)} {'are not sizes' if len(stray) > 1 else 'is not a size'}: a length is "
+                "written with the sizes of sizes= (add it there, with its meaning)")
+    if integer_sizes and e.is_integer is not True:
+        return ("which is not an integer at every value of the sizes: write an integer expression of the sizes "
+                "(e.g. L - K + 1 or floor(L/2)), or declare the length as a size of its own")
+    return None
+
+
 def _fmt(env) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(((str(k), v) for k, v in env.items())))
 

@@ -14,7 +14,7 @@ rule noticing:
 2. **The grid lies in the sizes' domains.** "Valid for all sizes" means for the declared domain of each
    size; a grid shape outside it (a positive size at 0, a negative padding) tests something else, and a
    grid key that is not a size would give a value to a bound variable. So every size is an integer
-   symbol, every grid key a declared size, and every grid value an integer that satisfies all of its
+   symbol, every grid key a declared size, every size a grid key, and every grid value an integer that satisfies all of its
    size's assumptions and the operator's constraints; otherwise nothing is evaluated at all.
 3. **Definitions and expressions are closed.** A definition body that reads a symbol other than its
    parameters and the sizes takes its value from wherever it is read, which hides a dependency from
@@ -302,6 +302,9 @@ def _grid(op, grid, sizes: set) -> list[Violation]:
                 a = broken[0]
                 bad.append(f"grid shape {k} gives the size {key} the value {int(value)}, outside its domain "
                            f"({key} is declared {a}={key.assumptions0[a]}{_bound(key)})")
+        missing = [s for s in dict.fromkeys(op.size_symbols()) if s not in config]
+        if missing:   # a size without a value is not evaluated at all: its shapes are not integers
+            bad.append(f"grid shape {k} gives no value to the size{'s' if len(missing) > 1 else ''} {_names(missing)}")
         if not bad:
             bad += _small(op, k, config)
         if not bad:

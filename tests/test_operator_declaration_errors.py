@@ -1,0 +1,160 @@
+"""Mistakes in how an operator file declares its operator are refused before any proof runs.
+
+A grid shape that omits a size, a tensor length that is not an integer expression of the sizes (L/2, 1.0*L, a
+symbol that is not a size), ``lhs_indices`` with one entry too few or too many, a ``position`` index that is not an
+output index, and a size listed twice in ``sizes=``: each used to end deep inside the proof search as "the proof
+search failed (…); this is evosym's fault, not the file's" (a mislabelled internal error), and the last was accepted
+silently. Each is now one ``evosym: error:`` line (exit 2) naming the mistake and how to fix it, from
+:func:`evosym.ir.operator.declaration_problems`, which :mod:`evosym.catalogue` applies to every operator it loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import sympy as sp
+
+from evosym import Derivation, Operator, TensorDecl, Window, WindowAxis, catalogue, index, size
+from evosym.ir.operator import declaration_problems
+from evosym.proof.premises import GRID, NAME
+from cli_helpers import one_line_error, run_cli
+
+B, C, L, K = size("B"), size("C"), size("L"), size("K")
+b, o, i, u = (index(s) for s in "b o i u".split())
+GRID1 = ({B: 1, C: 2, L: 5, K: 2}, {B: 2, C: 1, L: 7, K: 3})
+
+# an operator file that proves (y = x / K, left to the proof search); each test replaces one piece of it
+FILE = '''\
+from evosym import Operator, TensorDecl, index, size
+B, C, L, K = (size(n) for n in ("B", "C", "L", "K"))
+b, o, i, u = (index(n) for n in ("b", "o", "i", "u"))
+Z = size("Z")
+x = TensorDecl("x", (B, C, L), "input", "input signal")
+y = TensorDecl("y", (B, C, L), "output", "out")
+OPERATOR = Operator(
+    name="declared", summary="test", output=y, lhs_indices=(b, o, i),
+    traditional=x[b, o, i] / K,
+    tensors=(x,), batch=b, out_channel=o, position=(i,),
+    sizes=((B, "batch size"), (C, "channels"), (L, "input length"), (K, "k")),
+    grid=({B: 1, C: 2, L: 5, K: 2}, {B: 2, C: 1, L: 7, K: 3}),
+)
+'''
+
+
+def _op(*, x_shape=(B, C, L), lhs=(b, o, i), position=(i,), sizes=(B, C, L, K), grid=GRID1) -> Operator:
+    """The operator of FILE built directly, with one piece replaced."""
+    x = TensorDecl("x", x_shape, "input")
+    return Operator(name="declared", summary="", output=TensorDecl("y", (B, C, L), "output"), lhs_indices=lhs,
+                    traditional=sp.IndexedBase("x")[b, o, i] / K, tensors=(x,), batch=b, out_channel=o,
+                    position=position, sizes=tuple((s, "") for s in sizes), grid=grid)
+
+
+def _refused(capsys, tmp_path, old: str, new: str, *words: str, command: str = "prove") -> str:
+    """FILE with ``old`` replaced by ``new`` is refused by ``evosym COMMAND`` as one line naming every word, before
+    any proof runs (never as the proof search's internal error)."""
+    assert FILE.count(old) == 1, old
+    path = tmp_path / "declared.py"
+    path.write_text(FILE.replace(old, new), encoding="utf-8")
+    argv = ("prove", str(path)) if command == "prove" else ("codegen", str(path), "--output", str(tmp_path))
+    line = one_line_error(*run_cli(capsys, *argv))
+    assert "declared.py" in line and "evosym's fault" not in line and "proof search failed" not in line, line
+    for w in words:
+        assert w in line, (w, line)
+    return line
+
+
+def test_the_file_unchanged_proves(capsys, tmp_path):
+    """The baseline the variants below break."""
+    path = tmp_path / "declared.py"
+    path.write_text(FILE, encoding="utf-8")
+    rc, out, err = run_cli(capsys, "prove", str(path), "--summary")
+    assert rc == 0 and out.startswith("PROVED  declared"), (rc, out, err)
+    assert declaration_problems(_op()) == []
+
+
+# -- 1. the grid gives a value to each size and to nothing else ------------------------------------------
+
+def test_a_grid_shape_that_omits_a_size_is_refused(capsys, tmp_path):
+    _refused(capsys, tmp_path, "{B: 1, C: 2, L: 5, K: 2}", "{C: 2, L: 5, K: 2}",
+             "grid shape 1 gives no value to the size B", "every grid shape gives a value to each size (B, C, L, K)")
+    [why] = declaration_problems(_op(grid=(GRID1[0], {B: 2, C: 1, L: 7})))
+    assert why.startswith("grid shape 2 gives no value to the size K"), why
+
+
+def test_a_grid_shape_that_omits_a_size_fails_the_premises_too():
+    """A proof checked without loading a file (a certificate, the library) is not refused on loading: its premises
+    name the missing size, and nothing is evaluated (an evaluation would fail on a shape that is not an integer)."""
+    c, q = index("c"), index("q")
+    d = Derivation(_op(grid=({C: 2, L: 5, K: 2},)))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    cp = d.proof().check(reference=False)
+    assert not cp.ok and cp.shapes == ()
+    [res] = [r for r in cp.checks if r.name == NAME]
+    assert not res.ok and GRID in res.message and "grid shape 1 gives no value to the size B" in res.message, res.message
+
+
+def test_a_grid_shape_with_a_name_that_is_not_a_size_is_refused(capsys, tmp_path):
+    _refused(capsys, tmp_path, "{B: 1, C: 2, L: 5, K: 2}", "{B: 1, C: 2, L: 5, K: 2, u: 1}",
+             "grid shape 1 gives a value to u, which is not a size", "add a size to sizes= first")
+
+
+# -- 2. every length is an integer expression of the sizes -----------------------------------------------
+
+@pytest.mark.parametrize("length, words", [
+    ("L/2", ("has the length L/2", "not an integer at every value of the sizes", "floor(L/2)")),
+    ("1.0*L", ("has the length 1.0*L", "a float", "write it with integers")),
+    ("2.0", ("has the length 2.0", "a float")),
+    ("Z", ("has the length Z", "Z is not a size", "sizes=")),
+    ("L - Z", ("has the length L - Z", "Z is not a size")),
+])
+def test_a_length_that_is_not_an_integer_expression_of_the_sizes_is_refused(capsys, tmp_path, length, words):
+    _refused(capsys, tmp_path, 'TensorDecl("x", (B, C, L)', f'TensorDecl("x", (B, C, {length})',
+             "axis 3 of the tensor x", *words)
+
+
+def test_integer_expressions_of_the_sizes_are_lengths():
+    for length in (L - K + 1, 2 * L, sp.floor(L / 2), sp.Integer(1), 3, L * K):
+        assert declaration_problems(_op(x_shape=(B, C, length))) == [], length
+
+
+# -- 3. and 4. the output indices ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lhs, words", [
+    ("(b, o)", ("lhs_indices=(b, o) has 2 entries but the output y has 3 axes (B, C, L)",
+                "give one output index per axis")),
+    ("(b, o, i, u)", ("lhs_indices=(b, o, i, u) has 4 entries but the output y has 3 axes",)),
+])
+def test_lhs_indices_with_another_number_of_entries_than_the_output_axes_are_refused(capsys, tmp_path, lhs, words):
+    _refused(capsys, tmp_path, "lhs_indices=(b, o, i)", f"lhs_indices={lhs}", *words)
+
+
+def test_a_position_that_is_not_an_output_index_is_refused(capsys, tmp_path):
+    line = _refused(capsys, tmp_path, "position=(i,)", "position=(u,)",
+                    "position=(u,) names u, which is not an output index (lhs_indices=(b, o, i))")
+    assert "is not in list" not in line
+    assert any("out_channel=u is not an output index" in w
+               for w in declaration_problems(dataclasses.replace(_op(), out_channel=u)))
+
+
+# -- 5. each size listed once ----------------------------------------------------------------------------
+
+def test_a_size_listed_twice_is_refused(capsys, tmp_path):
+    _refused(capsys, tmp_path, '(K, "k")),', '(K, "k"), (K, "k again")),',
+             "the size K is listed 2 times in sizes=", "list each size once")
+    # two symbols named K (one declared with zero=True): the first problem named is the name listed twice
+    why = declaration_problems(_op(sizes=(B, C, L, K, size("K", zero=True))))[0]
+    assert "the size K is listed 2 times in sizes= (as symbols with different assumptions)" in why, why
+
+
+# -- everywhere a file is loaded, and never a catalogue operator -----------------------------------------
+
+def test_codegen_refuses_the_same_way(capsys, tmp_path):
+    _refused(capsys, tmp_path, "{B: 1, C: 2, L: 5, K: 2}", "{C: 2, L: 5, K: 2}",
+             "grid shape 1 gives no value to the size B", command="codegen")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["declared.py"]   # nothing written
+
+
+def test_no_catalogue_operator_breaks_a_declaration_rule():
+    for m in catalogue.load_all():
+        assert declaration_problems(m.operator) == [], m.name
