@@ -12,6 +12,7 @@ is only ever the candidate's output, checked like one.
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 import sys
@@ -24,7 +25,7 @@ from ..isolation import frames
 from .adapters import adapt
 from .load import hint, load_candidate, raised
 from .equivalence import signature_error
-from .setup import as_dtype, mapped, read_sizes
+from .setup import as_dtype, mapped, read_sizes, redraw
 
 WIRE = {torch.float64: torch.float64, torch.float32: torch.float32, torch.bool: torch.bool}
 
@@ -40,11 +41,19 @@ def wire(t):
     return t.resolve_conj().resolve_neg().contiguous().numpy()
 
 
+def laid_out(t, strides):
+    """``t``'s values in a view with the given strides (non-negative, one per axis) of a zero-filled buffer."""
+    if not (isinstance(strides, list) and len(strides) == t.dim() and all(type(s) is int and s >= 0 for s in strides)):
+        raise ValueError("the harness asked for a layout in other words than the protocol's")
+    size = 1 + sum((n - 1) * s for n, s in zip(t.shape, strides)) if t.numel() else 0
+    return torch.zeros(size, dtype=t.dtype).as_strided(tuple(t.shape), tuple(strides)).copy_(t)
+
+
 class Side:
     """The candidate and what was done to it: the copy in the dtype of the current trial, the outputs it returned."""
 
     def __init__(self):
-        self.candidate = self.bound = self.copy = None
+        self.candidate = self.bound = self.copy = self.original = None
         self.kept = []
 
     def answer(self, head: dict, data: dict):
@@ -54,7 +63,7 @@ class Side:
                 return getattr(self, "_" + call)(head, data)
             except EvosymError as exc:   # the sizes, the weights or the candidate named wrongly: a usage error
                 return {"usage": str(exc)[:4000]}, []
-        if call in ("call", "refresh", "vjp"):
+        if call in ("call", "refresh", "vjp", "redraw"):
             return getattr(self, "_" + call)(head, data)
         raise ValueError(f"no request {call!r}")
 
@@ -70,10 +79,23 @@ class Side:
         binding = head.get("binding") or None
         sizes, unread = read_sizes(binding, candidate)   # (before the adapter: from the module as given)
         self.candidate, self.bound = adapt(candidate, binding)
+        self.original = self.candidate
         why = signature_error(self.candidate, head["operator"], list(head["inputs"]))
         return {"sizes": sizes, "unread": unread, "adapted": self.bound is not None,
                 "missing": os.environ.get("EVOSYM_MISSING", "namespace, confinement"),
                 "signature": None if why is None else why[:4000]}, []
+
+    def _redraw(self, head, data):
+        """The candidate from now on: a deep copy of the one built, its trainable floating-point parameters redrawn
+        with the harness's seed (:func:`.setup.redraw`); seed None: the one built again."""
+        seed = head.get("seed")
+        if seed is None:
+            self.candidate = self.original
+            return {"count": 0}, []
+        drawn = copy.deepcopy(self.original) if isinstance(self.original, torch.nn.Module) else self.original
+        count = redraw(drawn, int(seed))
+        self.candidate = drawn
+        return {"count": count}, []
 
     def _copy(self, head, data):
         self.copy, self.kept = as_dtype(self.candidate, getattr(torch, head["dtype"])), []
@@ -97,8 +119,8 @@ class Side:
             t = torch.from_numpy(data[f"x{i}"]).to(getattr(torch, dtype))
             if fresh:
                 given.append(t.requires_grad_(i in head["needs"]))
-            elif strided:
-                given.append(torch.zeros(t.shape[:-1] + (2 * t.shape[-1],), dtype=t.dtype)[..., ::2].copy_(t))
+            elif strided:   # the strides of the harness's non-contiguous view: the same layout here
+                given.append(laid_out(t, strided))
             elif requires:
                 given.append(t.requires_grad_(True).clone())
             else:

@@ -11,13 +11,18 @@ Soundness first: a check that a candidate can fool is worse than none. So every 
   ``torch.no_grad()``, again with autograd on the same input (nondeterminism), on the second input (its
   negative entries zeroed, as after a ReLU: a candidate with a path for sparse inputs), with
   autograd enabled on an input that does not require grad (a network's first layer), on non-contiguous views
-  of the input (a candidate that reads the storage as if it were contiguous) and, where the operator is linear
+  of the input in three layouts (:data:`LAYOUTS`: a candidate that reads the storage as if it were contiguous, or
+  copies only when the last axis is strided) and, where the operator is linear
   in its input, on the input 64 times larger (a candidate that clamps or saturates);
 - after the last call, checks that every output handed back earlier still has its values (a candidate that returns
   one buffer it writes again);
 - after each call checks that the input it was given is unchanged, that the output is a tensor of the
   right shape, dtype and device, finite, and within the rounding bound of the operator's values;
-- counts its comparisons in locals: a run that compared nothing, or fewer than it planned, fails.
+- counts its comparisons in locals: a run that compared nothing, or fewer than it planned, fails;
+- compares once more per dtype a copy of the candidate with its trainable floating-point parameters redrawn at
+  random (seeded), the operator given the weights read from that copy: constant or zero weights hide bugs;
+- in float16 and bfloat16 compares against the operator's values in float64 from the same rounded inputs and
+  weights, within 2 epsilons of Σ|terms| where the operator is linear (a wrong scale or sign fails).
 
 A failure names cheats plainly (a constant or all-zero output, the input returned, a modified input,
 results cached across calls, nondeterminism, dependence on grad mode) before any property diagnosis.
@@ -31,6 +36,7 @@ are checked unchanged after every call, and gradients are compared with respect 
 
 from __future__ import annotations
 
+import copy
 import inspect
 import os
 import sys
@@ -48,7 +54,7 @@ from .domain import Domain, kinds
 from .mutants import structural
 from .adapters import adapt
 from .remote import CandidateGone, CandidateRaised, RemoteCandidate, RemoteCopy
-from .setup import as_dtype, check_weight_shapes, mapped_weights, module_sizes, proven
+from .setup import as_dtype, check_weight_shapes, mapped_weights, module_sizes, proven, redraw
 
 
 @dataclass
@@ -58,6 +64,12 @@ class Report:
     operator: str
     sizes: dict
     trials: list = field(default_factory=list)   # (runtime sizes, dtype, max |diff|)
+
+
+# a half precision's tolerance on a linear operator: this many of its epsilons times the accumulated magnitude
+# Σ|terms| (an honest half implementation rounds its output once, about half an epsilon of it, and accumulates in
+# float32; the output doubled, negated or 20 % off is past it wherever |y| is a fair part of Σ|terms|)
+LOW_ROUNDINGS = 2
 
 
 def _dt(dtype) -> str:
@@ -118,20 +130,47 @@ def signature_error(candidate, operator: str, names: list) -> str | None:
 class _Call:
     """One call of the candidate: its label, the inputs it was given and what it returned."""
 
-    def __init__(self, label, x, y_r, tol, grad, requires=None, strided=False):
+    def __init__(self, label, x, y_r, tol, grad, requires=None, layout=None):
         self.label, self.x, self.y_r, self.tol, self.grad = label, x, y_r, tol, grad   # x: a tuple, one per input
         self.requires = grad if requires is None else requires   # the inputs handed over require grad
-        # the inputs handed over as non-contiguous views: every other entry of a zero-filled buffer (what a candidate
-        # reads between them is the same in every run)
-        self.strided = strided
+        # the inputs handed over as non-contiguous views of a zero-filled buffer (what a candidate reads between them
+        # is the same in every run): one of LAYOUTS, or None (contiguous)
+        self.layout = layout
         self.given = None      # the tensors handed to the candidate (checked afterwards: unchanged?)
         self.y = None          # the output as returned
         self.y64 = None        # its values in float64
         self.err = None
 
     @property
+    def strided(self) -> bool:
+        return self.layout is not None
+
+    @property
     def ok(self) -> bool:
         return self.err is not None and bool((self.err <= self.tol).all())
+
+
+# the non-contiguous layouts an input is handed over in (each a view of a zero-filled buffer, its values the same):
+# every other entry on the last axis; every other entry along an earlier axis (the last axis unit-stride: a candidate
+# that copies only when x.stride(-1) != 1 is seen); the channel axis innermost (channels_last), or transposed (2-D)
+LAYOUTS = {"strided": "every other entry of a buffer on the last axis",
+           "sliced": "every other entry of a buffer along an earlier axis, the last axis unit-stride",
+           "permuted": "a permuted memory layout: the channel axis innermost (channels_last), a 2-D input transposed"}
+
+
+def laid_out(t, layout):
+    """``t``'s values in the non-contiguous ``layout`` (one of :data:`LAYOUTS`): a view of a zero-filled buffer."""
+    shape, nd = tuple(t.shape), t.dim()
+    if layout == "sliced" and nd >= 2:
+        axis = next((a for a in range(nd - 2, -1, -1) if shape[a] > 1), nd - 2)
+        buf = torch.zeros(shape[:axis] + (2 * shape[axis],) + shape[axis + 1:], dtype=t.dtype)
+        view = buf[(slice(None),) * axis + (slice(None, None, 2),)]
+    elif layout == "permuted" and nd >= 2:
+        order = [0, *range(2, nd), 1] if nd >= 3 else [1, 0]    # memory order: axis 1 innermost
+        view = torch.zeros([shape[a] for a in order], dtype=t.dtype).permute(*[order.index(a) for a in range(nd)])
+    else:   # "strided", and a 1-D input in every layout
+        view = torch.zeros(shape[:-1] + (2 * shape[-1],), dtype=t.dtype)[..., ::2]
+    return view.copy_(t)
 
 
 def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=None):
@@ -167,6 +206,15 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
         ws = alt if alt is not None else w
         return function(*t, *[ws[ir] for ir in params], **kwargs)
 
+    # a half precision (float16, bfloat16): the operator's values in float64 from the same rounded inputs and weights,
+    # within a few roundings of the accumulated magnitude (its own rounding in the half precision would widen the
+    # tolerance past a wrong scale or sign)
+    low = torch.finfo(dtype).eps > torch.finfo(torch.float32).eps
+
+    def reference64(t, alt=None):
+        ws = alt if alt is not None else w
+        return function(*[a.to(torch.float64) for a in t], *[ws[ir].to(torch.float64) for ir in params], **kwargs)
+
     shapes = op.shapes_at(env)
     gen = torch.Generator().manual_seed(seed)
 
@@ -193,11 +241,12 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
 
     # the operator's values and the tolerance first, on private copies: nothing the candidate does changes them
     refs = []
+    reference = reference64 if low else run_reference
     with torch.no_grad():
         for x in (x1, x2, *mixed, *aliased, *big):
             try:
-                y_r = run_reference(tuple(t.clone() for t in x))
-                bound = (run_reference(tuple(t.abs() for t in x), {k: v.abs() for k, v in w.items()}).abs() if plan.static
+                y_r = reference(tuple(t.clone() for t in x))
+                bound = (reference(tuple(t.abs() for t in x), {k: v.abs() for k, v in w.items()}).abs() if plan.static
                          else y_r.abs().max())
             except Exception as exc:  # noqa: BLE001 - the proven operator must run wherever trials draw sizes
                 raise EvosymError(f"{op.name}: the proven operator fails at {config} ({type(exc).__name__}: {exc}); "
@@ -205,8 +254,13 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
             if not bool(torch.isfinite(y_r).all()):
                 raise EvosymError(f"{op.name}: the proven operator is not finite at {config} ({_dt(dtype)}); these "
                                   "sizes should lie outside its domain: please report this")
-            tol = (8 * n * eps * bound.to(torch.float64)).expand(y_r.shape)
+            if low and plan.static:   # the output's rounding, the sum's in float32, a little more: not a wrong scale
+                tol = (LOW_ROUNDINGS * eps * bound.to(torch.float64) + torch.finfo(dtype).tiny).expand(y_r.shape)
+            else:
+                tol = (8 * n * eps * bound.to(torch.float64)).expand(y_r.shape)
             refs.append((y_r.to(torch.float64), tol))
+    if low and big and float(refs[-1][0].abs().max()) > torch.finfo(dtype).max / 16:
+        big, refs = [], refs[:-1]   # (the inputs 64 times larger: near the half precision's overflow, not compared)
     (y_r1, tol1), (y_r2, tol2) = refs[:2]
 
     if several:
@@ -221,8 +275,8 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
                  _Call("autograd enabled, a second input", x2, y_r2, tol2, True)]
     modes = [_Call(f"autograd enabled, the same input{'s' if several else ''} not requiring grad", x1, y_r1, tol1, True,
                    requires=False),
-             _Call(f"under torch.no_grad(), the same input{'s' if several else ''} as non-contiguous views "
-                   "(every other entry of a buffer)", x1, y_r1, tol1, False, strided=True)]
+             *[_Call(f"under torch.no_grad(), the same input{'s' if several else ''} as non-contiguous views "
+                     f"({LAYOUTS[lay]})", x1, y_r1, tol1, False, layout=lay) for lay in LAYOUTS]]
     modes += [_Call(f"autograd enabled, the first input{'s' if several else ''} 64 times larger", b, y_r, tol, True)
               for b, (y_r, tol) in zip(big, refs[2 + len(mixed) + len(aliased):])]
     varied = [_Call(f"autograd enabled, the first inputs with only {n} changed", m, y_r, tol, True)
@@ -237,8 +291,8 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
 
         def copy(t):
             if id(t) not in copies:   # (a non-leaf where grad is on: in-place writes stay observable)
-                if call.strided:
-                    copies[id(t)] = torch.zeros(t.shape[:-1] + (2 * t.shape[-1],), dtype=t.dtype)[..., ::2].copy_(t)
+                if call.layout is not None:
+                    copies[id(t)] = laid_out(t, call.layout)
                 elif call.requires and dtype.is_floating_point:
                     copies[id(t)] = t.clone().requires_grad_(True).clone()
                 else:
@@ -352,8 +406,9 @@ def _cheats(bad, calls, history, varied=(), inputs=("x",), modes=()) -> list[str
     first, no_grad, again, second = calls[:4]
     out = []
     if bad in modes and first.ok and no_grad.ok:
-        return [("wrong only on non-contiguous inputs: correct on the same values laid out contiguously (does it read "
-                 "the input's storage as if it were contiguous: data_ptr, as_strided, a view without .contiguous()?)")
+        return [(f"wrong only on non-contiguous inputs ({LAYOUTS[bad.layout]}): correct on the same values laid out "
+                 "contiguously (does it read the input's storage as if it were contiguous: data_ptr, as_strided, a view "
+                 "without .contiguous(), a copy only when x.stride(-1) != 1?)")
                 if bad.strided else
                 ("wrong only with autograd enabled on an input that does not require grad (a network's first layer): "
                  "correct when it requires grad and under torch.no_grad() (does the output depend on "
@@ -534,13 +589,62 @@ def shape_of(plan, ir, names):
     raise KeyError(ir)
 
 
-def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signature_, adapt_):
+def check_arguments(operator, sizes, weights, seed, trials, dtypes, gradients, random_weights) -> tuple:
+    """``assert_equivalent``'s arguments checked before anything runs: an ``EvosymError`` that names the wrong one;
+    (the operator as a str, the dtypes as a tuple)."""
+    def integer(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+    if isinstance(operator, os.PathLike):
+        operator = os.fspath(operator)
+    if not isinstance(operator, str) or not operator:
+        raise EvosymError(f"operator must be a catalogue name or the path of an operator file (a str), not "
+                          f"{escaped(repr(operator)[:80])}")
+    if sizes is not None and not (isinstance(sizes, dict) and all(isinstance(k, str) for k in sizes)):
+        raise EvosymError(f"sizes must be a dict of the operator's module sizes by name ({{'G': 2, …}}) or None, not "
+                          f"{type(sizes).__name__}")
+    if sizes is not None:
+        wrong = [k for k, v in sizes.items() if not integer(v)]
+        if wrong:
+            raise EvosymError("sizes must be integers: " + ", ".join(f"{k}={escaped(repr(sizes[k])[:40])}" for k in wrong))
+    if weights is not None and not callable(weights) and not isinstance(weights, dict):
+        raise EvosymError(f"weights must be a dict (the operator's parameter → an attribute path, a function of the "
+                          f"candidate or a tensor), a function of the candidate returning such a dict, or None, not "
+                          f"{type(weights).__name__}")
+    if not integer(seed) or not 0 <= int(seed) < 2 ** 48:
+        raise EvosymError(f"seed must be an integer from 0 to 2**48 - 1, not {escaped(repr(seed)[:80])}")
+    if not integer(trials) or int(trials) < 1:
+        raise EvosymError(("nothing to compare: " if integer(trials) else "") + f"trials must be a positive integer "
+                          f"(input shapes per dtype), not {escaped(repr(trials)[:80])}")
+    if isinstance(dtypes, torch.dtype):
+        raise EvosymError(f"dtypes must be a sequence of floating-point torch dtypes: give dtypes=({dtypes},)")
+    try:
+        dtypes = tuple(dtypes)
+    except TypeError:
+        raise EvosymError(f"dtypes must be a sequence of floating-point torch dtypes, not {type(dtypes).__name__}") \
+            from None
+    if not dtypes:
+        raise EvosymError("nothing to compare: give trials ≥ 1 and at least one dtype")
+    if not all(isinstance(d, torch.dtype) and d.is_floating_point for d in dtypes):
+        raise EvosymError(f"dtypes must be floating-point torch dtypes, not {escaped(repr(dtypes)[:200])}")
+    for name, flag in (("gradients", gradients), ("random_weights", random_weights)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise EvosymError(f"{name} must be True or False, not {escaped(repr(flag)[:80])}")
+    return operator, dtypes
+
+
+def _tensor_weights(weights) -> bool:
+    """Whether ``weights`` gives the operator a tensor of its own (not read from the candidate)."""
+    return isinstance(weights, dict) and any(isinstance(v, torch.Tensor) for v in weights.values())
+
+
+def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signature_, adapt_, redraw_=None):
     """``assert_equivalent`` with the functions its verdict depends on bound now: a candidate that rebinds this
     module's names while it is constructed or run does not change what an earlier import of it checks."""
     minimum, draw, env_of = domain_.minimum, domain_.draw, domain_.env
 
     def assert_equivalent(candidate, operator: str, *, sizes: dict | None = None, weights=None, seed: int = 0,
-                          trials: int = 4, dtypes=(torch.float64, torch.float32), gradients: bool = False) -> Report:
+                          trials: int = 4, dtypes=(torch.float64, torch.float32), gradients: bool = False,
+                          random_weights: bool = True) -> Report:
         """Raise ``AssertionError`` unless ``candidate`` computes the proven ``operator``.
 
         - ``candidate``: an ``nn.Module`` or a function of the input tensor; of every input, positionally in the
@@ -557,16 +661,19 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
         - ``trials`` input shapes per dtype from the operator's domain (odd and non-square, larger than
           12 on every length, the smallest the windows allow, random), seeded by ``seed``.
         - ``gradients``: also compare the gradients with respect to the input (every input; float64).
+        - ``random_weights``: also compare, once per dtype, a copy of the candidate whose trainable floating-point
+          parameters are redrawn at random (seeded by ``seed``), the operator given the weights read from that copy
+          (constant or zero weights hide a wrong kernel); False: only at the candidate's own weights.
         """
+        operator, dtypes = check_arguments(operator, sizes, weights, seed, trials, dtypes, gradients, random_weights)
+        seed, trials = int(seed), int(trials)
         if isinstance(candidate, str):
             return isolated(candidate, operator, sizes=sizes, weights=weights, seed=seed, trials=trials,
-                            dtypes=dtypes, gradients=gradients)
-        dtypes = tuple(dtypes)
-        planned = int(trials) * len(dtypes)
-        if planned < 1:
-            raise EvosymError("nothing to compare: give trials ≥ 1 and at least one dtype")
-        if not all(isinstance(d, torch.dtype) and d.is_floating_point for d in dtypes):
-            raise EvosymError(f"dtypes must be floating-point torch dtypes, not {dtypes}")
+                            dtypes=dtypes, gradients=gradients, random_weights=random_weights)
+        if candidate is None:
+            raise EvosymError("candidate must be a torch module, a function of the input tensors or a 'MODULE:ATTR' "
+                              "string, not None")
+        planned = trials * len(dtypes)
         p = proven_(operator)
         op = p.operator
         msizes = module_sizes_(p, candidate, sizes)
@@ -585,10 +692,38 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
             for k, dtype in enumerate(dtypes):
                 done.append(compare_(p, candidate, weights, env, dtype, seed * 1000 + 10 * t + k, history,
                                      gradients and dtype == torch.float64, small))
-        if len(done) != planned or not all(isinstance(r, tuple) and len(r) == 3 for r in done):
-            raise AssertionError(f"{op.name}: {len(done)} of {planned} comparisons ran: no verdict (was the harness "
-                                 "modified while the candidate ran?)")
+        drawn, redone = None, []
+        if random_weights and not _tensor_weights(weights):
+            drawn = redrawn(candidate, seed)
+        if drawn is not None:   # its trainable parameters redrawn: the operator takes the weights read from them
+            for k, dtype in enumerate(dtypes):
+                try:
+                    redone.append(compare_(p, drawn, weights, envs[0], dtype, seed * 1000 + 500 + k, history,
+                                           gradients and dtype == torch.float64, small))
+                except AssertionError as exc:
+                    first, _, rest = str(exc).partition("\n")
+                    raise AssertionError(
+                        f"{op.name}: the candidate differs from the proven operator at randomly drawn weights: it agrees "
+                        f"at its own weights, not with its trainable floating-point parameters redrawn at random (seed "
+                        f"{seed}) and the operator given the weights read from them (constant or zero weights hide a "
+                        f"wrong kernel; a parameter that must keep a structure: map the operator's weights through a "
+                        f"function of it, freeze it with requires_grad=False, or pass random_weights=False)\n"
+                        f"  at redrawn weights: {first.partition(': ')[2]}\n{rest}") from None
+        if (len(done) != planned or len(redone) != (len(dtypes) if drawn is not None else 0)
+                or not all(isinstance(r, tuple) and len(r) == 3 for r in done + redone)):
+            raise AssertionError(f"{op.name}: {len(done) + len(redone)} of {planned} comparisons ran: no verdict (was "
+                                 "the harness modified while the candidate ran?)")
         return report_(op.name, dict(msizes), list(done))
+
+    def redrawn(candidate, seed):
+        """The candidate with its trainable floating-point parameters redrawn (seeded by ``seed``), or None when it
+        has none (a function, a module without parameters)."""
+        if isinstance(candidate, RemoteCandidate):
+            return candidate if candidate.redraw(seed) > 0 else None
+        if not isinstance(candidate, torch.nn.Module):
+            return None
+        drawn = copy.deepcopy(candidate)
+        return drawn if redraw_(drawn, seed) > 0 else None
 
     def isolated(spec: str, operator: str, *, weights, seed: int, **kw) -> Report:
         """``assert_equivalent`` of the candidate ``spec`` (MODULE:ATTR) run in its own process (:mod:`.remote`)."""
@@ -612,7 +747,7 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
     return assert_equivalent
 
 
-assert_equivalent = _harness(proven, module_sizes, Domain, kinds, _compare, Report, check_signature, adapt)
+assert_equivalent = _harness(proven, module_sizes, Domain, kinds, _compare, Report, check_signature, adapt, redraw)
 
 
 __all__ = ["Report", "assert_equivalent"]

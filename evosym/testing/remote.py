@@ -145,6 +145,15 @@ class RemoteCandidate(Channel):
             raise type(_name(reply["raised"]), (CandidateRaised,), {})(str(reply.get("message", ""))[:4000])
         return reply, out
 
+    def redraw(self, seed) -> int:
+        """The candidate in its process replaced by a copy with its trainable floating-point parameters redrawn
+        (:func:`.setup.redraw`, seeded with ``seed``; None: the one built again); how many were redrawn."""
+        head, _ = self.request("redraw", seed=None if seed is None else int(seed))
+        count = head.get("count")
+        if type(count) is not int or count < 0:
+            raise CandidateGone("the candidate's process described its redrawn weights in other words than the protocol's")
+        return count
+
     def at(self, dtype):
         """The candidate copied to ``dtype`` in its process (what ``as_dtype`` makes of a local one)."""
         self.request("copy", dtype=str(dtype).replace("torch.", ""))
@@ -180,7 +189,8 @@ class RemoteCopy:
                 continue
             first[id(t)] = i
             dtype = str(t.dtype).replace("torch.", "")   # (a half precision travels as float64, exactly, and back)
-            flags.append([bool(t.requires_grad), not t.is_contiguous(), None, dtype])
+            # a non-contiguous input: its strides, laid out so in the candidate's process (a view of a zero-filled buffer)
+            flags.append([bool(t.requires_grad), None if t.is_contiguous() else [int(s) for s in t.stride()], None, dtype])
             wired = t.detach().cpu() if dtype in ("float32", "float64") else t.detach().cpu().to(torch.float64)
             arrays.append((f"x{i}", wired.contiguous().numpy()))
         grad = torch.is_grad_enabled()
