@@ -66,6 +66,9 @@ OPERATOR = Operator(
     tensors=(x, W, bias), batch=b, out_channel=o, position=(p,), definitions=(x_hat, w_hat),
     sizes=((B, "batch size"), (C, "input channels"), (O, "output channels"), (L, "signal length (the DFT size)"),
            (K, "kernel size (K ≤ L)"), (P, "circular padding: the kernel tap that sits at offset 0")),
+    # the kernel is zero-padded to the DFT size L, so it has at most L taps (the reference cannot pad it otherwise);
+    # P is any size ≥ 0: the roll by −P counts mod L (P and P mod L give the same operator)
+    constraints=(sp.Le(K, L),),
     grid=({B: 1, C: 2, O: 1, L: 3, K: 2, P: 1},
           {B: 2, C: 1, O: 2, L: 4, K: 3, P: 1},
           {B: 1, C: 1, O: 1, L: 5, K: 5, P: 2},
@@ -81,7 +84,9 @@ OPERATOR = Operator(
     citation="The convolution theorem for the DFT; PyTorch conv1d(padding=P, padding_mode='circular') as the direct form",
     notes=("Cross-correlation: the kernel's DFT is conjugated (the kernel is real). The textbook convolution "
            "multiplies the DFTs without the conjugate and flips the kernel.",
-           "The kernel is rolled by −P so that tap P sits at offset 0: with P = ⌊K/2⌋ this matches padding = K//2.",
+           "The kernel is rolled by −P so that tap P sits at offset 0: with P = ⌊K/2⌋ this matches padding = K//2. "
+           "The roll counts mod L, so any P ≥ 0 is admitted (P > L reads as P mod L, where PyTorch's circular padding "
+           "refuses P > L); the kernel is zero-padded to L, so K ≤ L is declared.",
            "The reference is floating-point FFTs, so it is compared within 1e-12 relative; the traditional form itself "
            "is evaluated exactly (roots of unity in the cyclotomic field).",
            "Linear (zero-padded) convolution by FFT needs the input padded to at least L + K − 1 first.",

@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = δ(c, o)/D_o
 
-Default lowering (native-conv): static (K̂ reads no input); shared across space (K̂ is free of the output position); grouped: K̂ carries δ(c, o), C groups; K̂ = δ(c, o)·1/D_o is the same number at every tap of a window of dilation 1: an average pool times K_d·K_h·K_w/D_o; window with stride, dilation and zero padding; channels first → torch.nn.functional.conv3d (as torch.nn.functional.avg_pool3d, count_include_pad=True, the zero padding explicit where avg_pool cannot take it).
+Default lowering (native-conv): static (K̂ reads no input); shared across space (K̂ is free of the output position); grouped: K̂ carries δ(c, o), C groups; K̂ = δ(c, o)·1/D_o is the same number at every tap of a window of dilation 1: an average pool times K_d·K_h·K_w/D_o; window with stride, dilation and zero padding; channels first → torch.nn.functional.conv3d (as torch.nn.functional.avg_pool3d, count_include_pad=True, the zero padding explicit where avg_pool cannot take it); on the CPU in float16 or bfloat16, which F.avg_pool3d has no kernel for, the generic lowering.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -278,7 +278,8 @@ def avg_pool3d_ceil_divisor_evolution(x, *, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s
                 raise ValueError(f"avg_pool3d_ceil_divisor: the generated kernels take sizes below 2^31, but {what} = {n} "
                                  f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, K_d=K_d, s_d=s_d, P_d=P_d, K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, D_o=D_o, L_out=L_out)
-    if path == "generic" or AGGREGATED:
+    # F.avg_pool3d has no CPU kernel for float16 or bfloat16: the generic path computes those there
+    if path == "generic" or AGGREGATED or (device.type == "cpu" and dtype in (torch.float16, torch.bfloat16)):
         return _generic(x, K_d=K_d, s_d=s_d, P_d=P_d, K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, D_o=D_o, L_out=L_out)
     xin = x
     kernel, stride, dilation, padding = (K_d, K_h, K_w), (s_d, s_h, s_w), (1, 1, 1), (P_d, P_h, P_w)

@@ -8,7 +8,7 @@ Kernel in tap coordinates (q = s·p + δ·u − P), verified against the proof's
 
     K̂ = δ(c, o)/(Σ_{u'=0}^{K_d - 1} [0 ≤ -P_d + i·s_d + u' ≤ D_in - 1]·Σ_{v'=0}^{K_h - 1} [0 ≤ -P_h + j·s_h + v' ≤ H_in - 1]·Σ_{t'=0}^{K_w - 1} [0 ≤ -P_w + k·s_w + t' ≤ W_in - 1])
 
-Default lowering (native-avg-pool): static (K̂ reads no input); position-specific; K̂ = δ(c, o)·Π_k 1/N_k(p_k) on a window of dilation 1 with zero padding, N_k = Σ_{u'<K_k} [0 ≤ s_k·p_k + u' − P_k ≤ L_k − 1] (the window's taps inside the input) and each output length ⌊min(L + 2P − K + s − 1, L + P − 1)/s⌋ + 1 (ceil_mode: the last window starts before L + P), under the declared 2P ≤ K and K ≤ L: PyTorch's average pool → torch.nn.functional.avg_pool3d(ceil_mode=True, count_include_pad=False).
+Default lowering (native-avg-pool): static (K̂ reads no input); position-specific; K̂ = δ(c, o)·Π_k 1/N_k(p_k) on a window of dilation 1 with zero padding, N_k = Σ_{u'<K_k} [0 ≤ s_k·p_k + u' − P_k ≤ L_k − 1] (the window's taps inside the input) and each output length ⌊min(L + 2P − K + s − 1, L + P − 1)/s⌋ + 1 (ceil_mode: the last window starts before L + P), under the declared 2P ≤ K and K ≤ L: PyTorch's average pool → torch.nn.functional.avg_pool3d(ceil_mode=True, count_include_pad=False); on the CPU in float16 or bfloat16, which F.avg_pool3d has no kernel for, the generic lowering.
 The generic lowering (path="generic") computes the same result from K̂ directly.
 """
 
@@ -277,7 +277,8 @@ def avg_pool3d_ceil_exclude_pad_evolution(x, *, K_d, s_d, P_d, K_h, s_h, P_h, K_
                 raise ValueError(f"avg_pool3d_ceil_exclude_pad: the generated kernels take sizes below 2^31, but {what} = {n} "
                                  f"(input shape {tuple(x.shape)}); use path='generic'")
         return _kernels(x, K_d=K_d, s_d=s_d, P_d=P_d, K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, L_out=L_out)
-    if path == "generic" or AGGREGATED:
+    # F.avg_pool3d has no CPU kernel for float16 or bfloat16: the generic path computes those there
+    if path == "generic" or AGGREGATED or (device.type == "cpu" and dtype in (torch.float16, torch.bfloat16)):
         return _generic(x, K_d=K_d, s_d=s_d, P_d=P_d, K_h=K_h, s_h=s_h, P_h=P_h, K_w=K_w, s_w=s_w, P_w=P_w, L_out=L_out)
     # K̂ = δ(c, o)·Π_k 1/N_k(p_k), N_k the window's taps inside the input, on PyTorch's output grid: the native average pool
     kernel, stride, padding = (K_d, K_h, K_w), (s_d, s_h, s_w), (P_d, P_h, P_w)

@@ -288,6 +288,8 @@ def conv1d_circular_evolution(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, p
     weight_full = w2.expand(((G * O_g), C_g, K))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (K,), (s,), (delta,), (P,)
+    # circular: position m reads m mod L, so a P past L counts mod L (F.pad wraps around once at most)
+    padding = tuple(P % L if P > L else P for P, L in zip(padding, xin.shape[2:]))
     extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     # K reads x through the 'circular' padding's index map: pad x so (F.pad, the right side by P
@@ -334,6 +336,8 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K, s, delta, P, L_out):
         K_, s_, d_, P_ = ((K,)[axis], (s,)[axis],
                       (delta,)[axis], (P,)[axis])
         need = s_ * (L_out[axis] - 1) + d_ * (K_ - 1) + 1        # padded length that yields L_out windows
+        if P_ > xc.shape[2 + axis]:   # position m reads m mod L, so a P past L counts mod L (F.pad wraps around once at most)
+            P_ = P_ % xc.shape[2 + axis]
         pad += [P_, max(P_, need - xc.shape[2 + axis] - P_)]      # zeros on the right beyond P read as padding
     windows = F.pad(xc, pad, mode="circular")  # Ω wraps around the input: position m reads m mod L
     for axis, (K_, s_, d_) in enumerate(zip((K,), (s,), (delta,))):

@@ -304,6 +304,8 @@ def conv3d_circular_evolution(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d
     weight_full = w2.expand(((G * O_g), C_g, K_d, K_h, K_w))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (K_d, K_h, K_w), (s_d, s_h, s_w), (delta_d, delta_h, delta_w), (P_d, P_h, P_w)
+    # circular: position m reads m mod L, so a P past L counts mod L (F.pad wraps around once at most)
+    padding = tuple(P % L if P > L else P for P, L in zip(padding, xin.shape[2:]))
     extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     # K reads x through the 'circular' padding's index map: pad x so (F.pad, the right side by P
@@ -356,6 +358,8 @@ def _generic(x, weight, bias, *, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, 
         K_, s_, d_, P_ = ((K_d, K_h, K_w)[axis], (s_d, s_h, s_w)[axis],
                       (delta_d, delta_h, delta_w)[axis], (P_d, P_h, P_w)[axis])
         need = s_ * (L_out[axis] - 1) + d_ * (K_ - 1) + 1        # padded length that yields L_out windows
+        if P_ > xc.shape[2 + axis]:   # position m reads m mod L, so a P past L counts mod L (F.pad wraps around once at most)
+            P_ = P_ % xc.shape[2 + axis]
         pad += [P_, max(P_, need - xc.shape[2 + axis] - P_)]      # zeros on the right beyond P read as padding
     windows = F.pad(xc, pad, mode="circular")  # Ω wraps around the input: position m reads m mod L
     for axis, (K_, s_, d_) in enumerate(zip((K_d, K_h, K_w), (s_d, s_h, s_w), (delta_d, delta_h, delta_w))):

@@ -209,6 +209,8 @@ def fourier_conv1d_evolution(x, weight, bias, *, C, O, K, P, path="auto"):
     _check(x, weight, bias, C, O, K, P)
     B = x.shape[0]
     L = x.shape[2]
+    if not (K <= L):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"fourier_conv1d: the proof holds only where K ≤ L (a constraint the operator declares); got K = {K}, L = {L}; input shape {tuple(x.shape)}")
     L_out = (L,)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
@@ -237,6 +239,8 @@ def fourier_conv1d_evolution(x, weight, bias, *, C, O, K, P, path="auto"):
     weight_full = w2.expand((O, C, K))  # size-1 axes broadcast
     xin = x
     kernel, stride, dilation, padding = (K,), (1,), (1,), (P,)
+    # circular: position m reads m mod L, so a P past L counts mod L (F.pad wraps around once at most)
+    padding = tuple(P % L if P > L else P for P, L in zip(padding, xin.shape[2:]))
     extra = [max(0, s * (n - 1) + d * (K - 1) + 1 - L - 2 * P)   # what the declared output needs past P on the right
              for n, L, K, s, d, P in zip(L_out, xin.shape[2:], kernel, stride, dilation, padding)]
     # K reads x through the 'circular' padding's index map: pad x so (F.pad, the right side by P
@@ -284,6 +288,8 @@ def _generic(x, weight, bias, *, C, O, K, P, L_out):
         K_, s_, d_, P_ = ((K,)[axis], (1,)[axis],
                       (1,)[axis], (P,)[axis])
         need = s_ * (L_out[axis] - 1) + d_ * (K_ - 1) + 1        # padded length that yields L_out windows
+        if P_ > xc.shape[2 + axis]:   # position m reads m mod L, so a P past L counts mod L (F.pad wraps around once at most)
+            P_ = P_ % xc.shape[2 + axis]
         pad += [P_, max(P_, need - xc.shape[2 + axis] - P_)]      # zeros on the right beyond P read as padding
     windows = F.pad(xc, pad, mode="circular")  # Ω wraps around the input: position m reads m mod L
     for axis, (K_, s_, d_) in enumerate(zip((K,), (1,), (1,))):

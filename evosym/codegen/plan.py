@@ -103,6 +103,8 @@ class Plan:
     low_rank: dict | None = None                   # native-matmul with S = A·Bᵀ: the factors' programs and the rank
     pool_divisor: str | None = None                # … and 1/κ where it is a positive integer (avg_pool's divisor_override)
     avg_pool: dict | None = None                   # native-avg-pool: F.avg_pool{1,2,3}d's ceil_mode and count_include_pad
+    native_no_cpu_half: bool = False               # the native call (F.avg_pool3d) has no CPU float16/bfloat16 kernel:
+                                                   # "auto" runs the generic path there
     sdpa: dict | None = None                       # softmax attention: the F.scaled_dot_product_attention call's parts
     term_sum: dict | None = None                   # K̂ = Σ_t M·S: the two programs, their shapes and the two einsums
     static_conv: dict | None = None                # K̂ = R + F, F static and shared: F's weight program and shape
@@ -482,6 +484,11 @@ def _build(plan, variant, facts, tensors, local_sizes, pyx) -> None:
         _term_sum(plan, variant, form, taps, tensors, local_sizes, pyx)
     if isinstance(variant, AvgPool):   # K̂ is PyTorch's average pool with its per-position divisor
         plan.avg_pool = {"ceil_mode": str(variant.ceil_mode), "count_include_pad": str(variant.count_include_pad)}
+    if plan.dims == 3 and (isinstance(variant, AvgPool) or (isinstance(variant, NativeConv) and variant.pool is not None)):
+        # F.avg_pool3d has no CPU kernel for float16 or bfloat16 (avg_pool1d/2d, the adaptive pools and conv3d have):
+        # the default path computes those by the generic lowering; CUDA and float32/float64 stay native
+        plan.native_no_cpu_half = True
+        plan.reason += "; on the CPU in float16 or bfloat16, which F.avg_pool3d has no kernel for, the generic lowering"
     if isinstance(variant, NativeMatmul):   # one matrix S[p, q] for every channel, after M[o, c] when separable
         p, u = form.position[0], taps.taps[0]
         if variant.mix is not None:
