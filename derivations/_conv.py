@@ -171,9 +171,10 @@ def padded_constraints(fam: ConvFamily) -> tuple:
     read at −P reflects to P, and the window ends at K − 1 − P); replicate P ≤ K − 1 (the window must reach
     the edge it copies). Outside, K's support leaves the window and a kernel in tap coordinates (the
     generated generic path) would drop those weights, so the operator declares the condition and its
-    generated module refuses such sizes."""
+    generated module refuses such sizes. Reflect also needs P < L, PyTorch's condition: beyond it the reflection
+    reads outside the input (at L = 1, P = 2 it reads x[−2])."""
     if fam.mode == "reflect":
-        return tuple(sp.Le(2 * P, K - 1) for P, K in zip(fam.P, fam.K))
+        return tuple(c for P, K, L in zip(fam.P, fam.K, fam.L) for c in (sp.Le(2 * P, K - 1), sp.Lt(P, L)))
     if fam.mode == "replicate":
         return tuple(sp.Le(P, K - 1) for P, K in zip(fam.P, fam.K))
     raise ValueError(f"padded_constraints is for reflect and replicate padding, not {fam.mode!r}")

@@ -146,7 +146,8 @@ OPERATOR = Operator(
            "kernel_conv = 3 (dep_conv's padding is hard-coded to 1); W_dep's shift initialisation is a starting "
            "value, W_dep is learned.",
            "Output rows ⌊(H − 1)/s⌋ + 1 for both paths (the official h // stride disagrees for odd H with s = 2).",
-           "The reflection step of the attention path needs R < H, W: checked at the grid shapes (bounded)."),
+           "The reflection of the attention path reads inside the input for R < H, W: declared (PyTorch's "
+           "ReflectionPad2d refuses a padding as large as the input)."),
 )
 
 

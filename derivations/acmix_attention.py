@@ -114,8 +114,10 @@ OPERATOR = Operator(
     tensors=(x, Wq, bq, Wk, bk, Wv, bv, Wp, bp), batch=b, out_channel=o, position=(i, j),
     definitions=(query, key, value, pe, logit, norm, attn),
     sizes=((B, "batch size"), (Cin, "input channels"), (N, "heads"), (Dh, "channels per head"),
-           (H, "height (≥ 2, > R)"), (W_, "width (≥ 2, > R)"), (R, "window radius: K = 2R + 1"), (s, "stride")),
-    constraints=(sp.Ge(H, 2), sp.Ge(W_, 2)),   # the coordinates linspace(−1, 1) divide by H − 1 and W − 1
+           (H, "height"), (W_, "width"), (R, "window radius: K = 2R + 1"), (s, "stride")),
+    # the coordinates linspace(−1, 1) divide by H − 1 and W − 1; reflection reads inside the input only for R < H, W
+    # (PyTorch's ReflectionPad2d refuses a padding as large as the input)
+    constraints=(sp.Ge(H, 2), sp.Ge(W_, 2), sp.Lt(R, H), sp.Lt(R, W_)),
     grid=({B: 1, Cin: 1, N: 2, Dh: 1, H: 3, W_: 2, R: 1, s: 1},
           {B: 2, Cin: 2, N: 1, Dh: 2, H: 2, W_: 3, R: 1, s: 1},
           {B: 1, Cin: 1, N: 1, Dh: 1, H: 4, W_: 3, R: 1, s: 2},

@@ -21,6 +21,8 @@ which is the same entry. The projections have no bias and there is no output pro
 border and by the positional term.
 """
 
+import sympy as sp
+
 from evosym import Operator, TensorDecl, WindowAxis, size
 
 from . import _attention as A
@@ -90,8 +92,9 @@ OPERATOR = Operator(
     traditional=A.traditional(attn, value, ki, kj, K),
     tensors=(x, Wq, Wk, Wv, rpb), batch=b, out_channel=o, position=(i, j),
     definitions=(query, key, value, logit, norm, attn),
-    sizes=((B, "batch size"), (N, "heads"), (Dh, "channels per head"), (H, "height (≥ K)"), (W_, "width (≥ K)"),
+    sizes=((B, "batch size"), (N, "heads"), (Dh, "channels per head"), (H, "height"), (W_, "width"),
            (R, "window radius: K = 2R + 1")),
+    constraints=(sp.Ge(H, K), sp.Ge(W_, K)),   # the clamped window lies inside the image (NATTEN's condition)
     grid=({B: 1, N: 2, Dh: 1, H: 4, W_: 3, R: 1},
           {B: 2, N: 1, Dh: 2, H: 3, W_: 5, R: 1},
           {B: 1, N: 1, Dh: 1, H: 6, W_: 5, R: 2}),

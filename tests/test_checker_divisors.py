@@ -45,7 +45,14 @@ def _ctx(tensors=(), constraints=()):
     (j, {j: (0, N - 1)}, (sp.Ge(j, 1),), False),               # a "constraint" on an index is no hypothesis
     (N - 1, {}, (sp.Ge(N - D, 1),), True),                     # N ≥ D + 1 ≥ 2
     (N - 1, {}, (sp.Ge(N - D, 0),), False),                    # N ≥ D ≥ 1 allows N = 1
-    (N - 1, {}, (sp.Ge(N - D, 0), sp.Ge(D, 2)), False),        # one slack at a time: not proved (sound, coarse)
+    (N - 1, {}, (sp.Ge(N - D, 0), sp.Ge(D, 2)), True),         # two slacks: N ≥ D ≥ 2
+    (N - 2, {}, (sp.Ge(N - D, 0), sp.Ge(D, 2)), False),        # N = D = 2
+    (N - 2, {}, (sp.Ge(N - D, 0), sp.Ge(D, 3)), True),
+    (N - 3, {}, (sp.Ge(N - D, 0), sp.Ge(D, 3), sp.Ge(Z, 1)), False),   # N = D = 3, whatever the third says
+    (N + D - 3, {}, (sp.Ge(N - D, 0), sp.Ge(D, 2)), True),     # N + D − 4 = (N − D) + 2·(D − 2)
+    (N + 3 * D - 7, {}, (sp.Ge(N - D, 0), sp.Ge(D, 2)), False),   # needs 3·(D − 2): not proved (sound, coarse)
+    (N - 2 * D + 1, {}, (sp.Ge(N - D, 0), sp.Ge(D, 2)), False),   # N = D = 2 gives −1
+    (N - 1, {}, (sp.Ge(N - D, 0), sp.Ge(D - N, 0)), False),    # N = D (both ways) is no bound below 2
     (N - 1, {}, (sp.Ge(N, D),), False),
     (Z, {}, (), False),                                        # a size that may be 0
     (Z + 1, {}, (), True),
@@ -284,6 +291,14 @@ def test_an_equality_constraint_is_a_hypothesis_both_ways():
     ok, general = _labels(1 / (K - P_), constraints=(sp.Eq(K, 2 * P_ + 1),),
                           grid=({B_: 1, C_: 2, L_: 3, K: 3, P_: 1}, {B_: 2, C_: 1, L_: 4, K: 1, P_: 0}))
     assert ok and all(general), general
+
+
+@pytest.mark.parametrize("low, general", [(2, True), (1, False)])
+def test_two_constraints_together_are_a_hypothesis(low, general):
+    """L ≥ K and K ≥ 2 make L − 1 ≥ 1 (the slacks added); L ≥ K ≥ 1 leaves L = 1, where 1/(L − 1) is undefined."""
+    ok, labels = _labels(1 / (L_ - 1), constraints=(sp.Ge(L_, K), sp.Ge(K, low)),
+                         grid=({B_: 1, C_: 2, L_: 3, K: 2, P_: 1}, {B_: 2, C_: 1, L_: 4, K: 3, P_: 0}))
+    assert ok and all(labels) is general, labels
 
 
 # -- a second adversarial pass --------------------------------------------------------------------------------------

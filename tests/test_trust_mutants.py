@@ -50,6 +50,8 @@ EXPECTED = {
     "names-printed-alike": ("the premise that names print apart", "PROVED"),
     "divisions-by-zero-general": ("the obligation that every division is by a value proved non-zero",
                                   "step 1 (move-into-sum) " + GENERAL + "it fails at B=1, C=1, K=1, L=2, P=0"),
+    "reads-past-a-shape-general": ("the obligation that every read lies inside its tensor's shape",
+                                   "step 1 (unfold-definition) " + GENERAL + "it fails at B=1, C=1, K=2, L=3, P=0"),
     "masked-softmax-row-may-be-empty": ("softmax-sums-to-one's obligation that Z > 0 (a key every row shows)",
                                         "step 1 (softmax-sums-to-one) " + GENERAL + "it fails at B=1, C=1, K=1, L=2, P=1"),
     "limit-keeps-alpha": ("the limit operator's freedom from α", "PROVED"),
@@ -84,6 +86,7 @@ REFUSED = {
     "reads-through-ranges": "the kernel reads the value x at the aggregated channel c",
     "names-printed-alike": "the names sigma and \u03c3 print alike (as \u03c3)",
     "divisions-by-zero-general": "P ≠ 0 wherever it divides, for every size in its domain (not proved symbolically",
+    "reads-past-a-shape-general": "the read W[o, i] lies inside W's shape (C, K), for every size in its domain",
 }
 
 
@@ -98,7 +101,7 @@ def test_the_category_has_a_mutant_for_every_hole():
                                                               "operator-file-starts-processes",
                                                               "generation-imports-the-file"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 23))
+    assert holes == set(range(1, 24))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):

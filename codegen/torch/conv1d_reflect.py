@@ -259,10 +259,8 @@ def conv1d_reflect_evolution(x, weight, bias, *, G, C_g, O_g, K, s, P, path="aut
     L_in = x.shape[2]
     if not ((2 * P) <= (K - 1)):   # outside the domain where the proof holds (evosym.codegen.domain)
         raise ValueError(f"conv1d_reflect: the proof holds only where 2·P ≤ K - 1 (a constraint the operator declares); got K = {K}, P = {P}; input shape {tuple(x.shape)}")
-    if not ((-P) > -(L_in)):   # outside the domain where the proof holds (evosym.codegen.domain)
-        raise ValueError(f"conv1d_reflect: the proof holds only where P < L_in (reads through the reflection ρ_L_in(m) = L_in − 1 − |L_in − 1 − |m|| (ReflectionPad) land inside the axis only for −L_in < m ≤ 2·L_in - 2, and here m = -P + i·s + u); got L_in = {L_in}, P = {P}; input shape {tuple(x.shape)}")
-    if not ((K + (s * ((L_in + (2 * P) - K) // s)) - P - 1) <= ((2 * L_in) - 2)):   # outside the domain where the proof holds (evosym.codegen.domain)
-        raise ValueError(f"conv1d_reflect: the proof holds only where K - P + s·⌊(-K + L_in + 2·P)/s⌋ - 1 ≤ 2·L_in - 2 (reads through the reflection ρ_L_in(m) = L_in − 1 − |L_in − 1 − |m|| (ReflectionPad) land inside the axis only for −L_in < m ≤ 2·L_in - 2, and here m = -P + i·s + u); got K = {K}, L_in = {L_in}, P = {P}, s = {s}; input shape {tuple(x.shape)}")
+    if not (P < L_in):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"conv1d_reflect: the proof holds only where P < L_in (a constraint the operator declares); got L_in = {L_in}, P = {P}; input shape {tuple(x.shape)}")
     L_out = ((((L_in + (2 * P) - K) // s) + 1),)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")

@@ -17,8 +17,8 @@ struct evo_sizes {
     i64 B;  // batch size
     i64 N;  // heads
     i64 d;  // channels per head
-    i64 H;  // height (≥ K)
-    i64 W;  // width (≥ K)
+    i64 H;  // height
+    i64 W;  // width
     i64 R;  // window radius: K = 2R + 1
 };
 

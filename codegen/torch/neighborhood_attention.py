@@ -243,6 +243,10 @@ def neighborhood_attention_evolution(x, query_weight, key_weight, value_weight, 
     B = x.shape[0]
     H = x.shape[2]
     W = x.shape[3]
+    if not (H >= ((2 * R) + 1)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"neighborhood_attention: the proof holds only where H ≥ 2·R + 1 (a constraint the operator declares); got H = {H}, R = {R}; input shape {tuple(x.shape)}")
+    if not (W >= ((2 * R) + 1)):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"neighborhood_attention: the proof holds only where W ≥ 2·R + 1 (a constraint the operator declares); got R = {R}, W = {W}; input shape {tuple(x.shape)}")
     L_out = (H, W)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")

@@ -13,6 +13,8 @@ its proof, never written per operator:
   the affine m over its indices' ranges must satisfy that;
 - a division by a size expression needs it to be non-zero (a coordinate 2m/(L − 1) needs L ≥ 2).
 
+A condition of the last two that the declared constraints imply (H − 1 ≠ 0 under H ≥ 2) is not checked twice.
+
 Each check is ``(python condition, message)`` over the sizes' Python names (read from the input or
 given as module sizes); the message is an f-string body that prints the sizes it involves.
 """
@@ -24,6 +26,7 @@ import sympy as sp
 from ..ir.padding import reflect
 from ..ir.tensors import inline_unshaped
 from ..printers.expr import text
+from ..proof.ranged import at_least, slacks
 from ..proof.symbolic import nonnegative
 
 
@@ -33,7 +36,11 @@ def domain_checks(op, pyx) -> list[tuple[str, str]]:
     names = op.display_names("text")
     out: list[tuple[str, str]] = []
 
-    def add(cond: sp.Basic, python: str, why: str):
+    declared = slacks(op.constraints, sizes)
+
+    def add(cond: sp.Basic, python: str, why: str, derived: bool = False):
+        if derived and _implied(cond, declared):   # (H − 1 ≠ 0 where H ≥ 2 is declared: one check says it)
+            return
         shown = ", ".join(f"{s} = {{{pyx(s)}}}" for s in sorted(cond.free_symbols & sizes, key=str))
         message = f"{op.name}: the proof holds only where {_esc(text(cond, names))} ({_esc(why)}); got {shown}"
         if all(python != p for p, _ in out):
@@ -57,13 +64,25 @@ def domain_checks(op, pyx) -> list[tuple[str, str]]:
               f"axis only for −{L} < m ≤ {text(2 * length - 2, names)}, and here m = {text(m, names)}"
         low = sp.StrictLessThan(-lo, length) if (-lo).could_extract_minus_sign() is False else sp.StrictGreaterThan(lo, -length)
         if low is not sp.true:
-            add(low, f"{pyx(lo)} > -({pyx(length)})", rho)
+            add(low, f"{pyx(lo)} > -({pyx(length)})", rho, derived=True)
         high = sp.LessThan(hi, 2 * length - 2)
         if high is not sp.true:
-            add(high, f"{pyx(hi)} <= {pyx(2 * length - 2)}", rho)
+            add(high, f"{pyx(hi)} <= {pyx(2 * length - 2)}", rho, derived=True)
     for base in found_div:
-        add(sp.Ne(base, 0), f"{pyx(base)} != 0", "the operator divides by it")
+        add(sp.Ne(base, 0), f"{pyx(base)} != 0", "the operator divides by it", derived=True)
     return out
+
+
+def _implied(cond, declared: tuple) -> bool:
+    """A condition on the sizes that the declared constraints imply (proved by :func:`..proof.ranged.at_least` from
+    their slacks): its check would repeat theirs."""
+    if isinstance(cond, sp.Ne):
+        gap = cond.lhs - cond.rhs
+        return at_least(gap, 1, {}, declared) or at_least(-gap, 1, {}, declared)
+    if isinstance(cond, (sp.Lt, sp.Le, sp.Gt, sp.Ge)):
+        small, big = (cond.rhs, cond.lhs) if isinstance(cond, (sp.Gt, sp.Ge)) else (cond.lhs, cond.rhs)
+        return at_least(big - small, 1 if isinstance(cond, (sp.Lt, sp.Gt)) else 0, {}, declared)
+    return False
 
 
 def _esc(s: str) -> str:

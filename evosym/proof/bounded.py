@@ -18,7 +18,7 @@ from ..errors import IllFormedAccess
 from ..ir.operator import Operator, format_sizes
 from ..ir.symbols import size_value
 from . import poly as P
-from .evaluate import Evaluator
+from .evaluate import Evaluator, ill_formed_reason
 from .step import Counterexample
 
 TRUNCATE = 400
@@ -74,10 +74,8 @@ def evaluate_everywhere(op: Operator, ev: Evaluator, expr, env: dict, points: It
                                                 "(not evaluable)", "", why))
     try:
         fn, key = ev.compile_keyed(expr)   # environments built keyed as fn reads them, not translated per point
-    except IllFormedAccess as exc:
-        raise failure(None, str(exc)) from None
-    except RecursionError:
-        raise failure(None, "it nests without end (a definition that reads itself?)") from None
+    except (IllFormedAccess, RecursionError) as exc:
+        raise failure(None, ill_formed_reason(exc)) from None
     base = {key(s): v for s, v in env.items()}
     index_keys = [key(s) for s in op.lhs_indices]
     out = []
@@ -86,10 +84,8 @@ def evaluate_everywhere(op: Operator, ev: Evaluator, expr, env: dict, points: It
         local.update(zip(index_keys, pt))
         try:
             out.append(fn(local))
-        except IllFormedAccess as exc:
-            raise failure(pt, str(exc)) from None
-        except RecursionError:
-            raise failure(pt, "it nests without end (a definition that reads itself?)") from None
+        except (IllFormedAccess, RecursionError) as exc:
+            raise failure(pt, ill_formed_reason(exc)) from None
     return out
 
 

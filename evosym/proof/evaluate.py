@@ -867,19 +867,22 @@ class Evaluator:
             return P.opaque(name, *vals)
 
         def number(vals):
-            try:
-                r = cls(*[sp.Rational(v) if not isinstance(v, float) else sp.Float(v) for v in vals])
-            except (ValueError, TypeError, ZeroDivisionError, ArithmeticError) as exc:   # outside its domain
-                # (mobius(0); a number-theory function of a non-integer raises TypeError)
-                raise IllFormedAccess(f"{name}{tuple(vals)} is undefined ({exc})") from None
-            if r.has(sp.zoo, sp.oo, -sp.oo, sp.nan):   # a pole (log 0, tan π/2): no value, as a division by 0
-                raise IllFormedAccess(f"{name}{tuple(vals)} is undefined (SymPy gives {r})")
+            r = _defined_value(cls, name, [sp.Rational(v) if not isinstance(v, float) else sp.Float(v)
+                                           for v in vals], tuple(vals))
             if r.is_Rational:
                 return _num(Fraction(int(r.p), int(r.q)))
             if self.numeric:
                 return float(r)
             return P.number(r)
         return function
+
+
+def ill_formed_reason(exc: BaseException) -> str:
+    """Why an expression could not be evaluated: an :class:`IllFormedAccess`'s own words, or, for a
+    RecursionError, that it nests without end (a definition that reads itself)."""
+    if isinstance(exc, RecursionError):
+        return "it nests without end (a definition that reads itself?)"
+    return str(exc)
 
 
 MAX_POWER_TERMS = 1_000_000   # monomials a power of a polynomial may have before the exact check refuses it
@@ -893,12 +896,19 @@ def _refuse_pole(cls, name: str, vals):
     args = [P.to_sympy(v) for v in vals]
     if any(a.free_symbols or a.has(sp.Indexed) for a in args):
         return
+    _defined_value(cls, name, args, tuple(args))
+
+
+def _defined_value(cls, name: str, args: list, shown: tuple):
+    """SymPy's value of ``cls(*args)``; IllFormedAccess outside the function's domain (mobius(0), a number-theory
+    function of a non-integer) and at a pole (log 0, tan π/2), which has no value, as a division by 0."""
     try:
         r = cls(*args)
     except (ValueError, TypeError, ZeroDivisionError, ArithmeticError) as exc:
-        raise IllFormedAccess(f"{name}{tuple(args)} is undefined ({exc})") from None
+        raise IllFormedAccess(f"{name}{shown} is undefined ({exc})") from None
     if r.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
-        raise IllFormedAccess(f"{name}{tuple(args)} is undefined (SymPy gives {r})")
+        raise IllFormedAccess(f"{name}{shown} is undefined (SymPy gives {r})")
+    return r
 
 
 def _float_value(e) -> Fraction:

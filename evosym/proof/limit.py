@@ -92,6 +92,7 @@ def check_limit(proof, grid, target_outputs) -> LimitReport:
     if a is None:
         raise EvosymError(f"{op.name}: the limit names {spec.weights!r}, which is not a definition")
     peak = tuple(zip(spec.keys, spec.minimiser))
+    over = _over_shape(a)
     form = proof.match()
     if not (isinstance(form.kernel, sp.Indexed) and str(form.kernel.base.label) in defs):
         raise EvosymError(f"{op.name}: the limit section needs the kernel named (rule name-kernel); K = {form.kernel}")
@@ -102,23 +103,30 @@ def check_limit(proof, grid, target_outputs) -> LimitReport:
     args = dict(name=spec.weights, sharpness=spec.sharpness, peak=peak)
     app = get_rule("softmax-limit").apply(before, ctx, **args)
     app = replace(app, obligations=app.obligations + range_obligations([(app.after, {})], ctx.ranges)
-                  + divisor_obligations([(before, {}), (app.after, {})], ctx.ranges, ctx)
+                  + divisor_obligations([(before, over), (app.after, over)], ctx.ranges, ctx)
                   + float_obligations([before, app.after]))
     entries = _entries(op, defs, a, spec, grid)
     ce = _exact_limit(a, app.after, entries)
     steps.append(_step("softmax-limit", args, before, app, grid, ce, "the exact limit differs from the claim"))
     # 2. limit-of-kernel, and the limit operator against the target
     kbefore = sp.Limit(form.kernel, spec.sharpness, sp.oo)
+    kover = {**{p: (sp.Integer(0), hi) for p, hi in zip(form.neighbour, form.neighbour_hi)},
+             form.channel: (sp.Integer(0), form.channel_hi)}
     kargs = dict(name=kname, weights=spec.weights, sharpness=spec.sharpness, peak=peak)
     kapp = get_rule("limit-of-kernel").apply(kbefore, ctx, **kargs)
     kapp = replace(kapp, obligations=kapp.obligations + range_obligations([(kapp.after, {})], ctx.ranges)
-                   + divisor_obligations([(kbefore, {}), (kapp.after, {})], ctx.ranges, ctx)
+                   + divisor_obligations([(kbefore, kover), (kapp.after, kover)], ctx.ranges, ctx)
                    + float_obligations([kbefore, kapp.after]))
     target = _target(op, proof, form, kapp.after, grid, target_outputs)
     steps.append(_step("limit-of-kernel", kargs, kbefore, kapp, grid, target.counterexample,
                        "the limit operator differs from the target", _depends("K∞", kapp.after, defs, spec.sharpness)))
     rows, needed, bound = _errors(spec, entries)
     return LimitReport(tuple(steps), target, rows, needed, bound, len(spec.keys))
+
+
+def _over_shape(d) -> dict:
+    """The ranges of a definition's parameters over its shape (none where it declares none)."""
+    return {} if d.shape is None else {p: (sp.Integer(0), n - 1) for p, n in zip(d.params, d.shape)}
 
 
 def _step(rule, args, before, app, grid, ce, why, failure=None) -> Step:

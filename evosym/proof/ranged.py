@@ -6,12 +6,15 @@ for (innermost first: an inner range may read an outer index). ⌊·⌋ and ⌈�
 condition without them: ⌊n/d⌋ + r ≥ 0 ⟺ n + r·d ≥ 0 and the three like it, exact; two of one divisor with
 opposite signs become one (⌊x⌋ − ⌊y⌋ ≥ ⌊x − y⌋); a positive part written in floors, z·⌊(z + b)/b⌋, is ≥ 0; else
 the bound ⌊a⌋ ≥ a − 1 of :func:`.symbolic.rounding_bound`. What remains, in sizes alone, is proved by
-:func:`.symbolic.nonnegative`, or minus λ times a constraint's slack (λ = 1, 2, ½), or split at a size that may be 0.
+:func:`.symbolic.nonnegative`, or minus λ times a constraint's slack (λ = 1, 2, ½) or two slacks, or split at a size
+that may be 0.
 Every rule answers "proved" or "not proved", never a wrong "proved"; large expressions are not proved (a power
 (L − K)^100 would be multiplied out).
 """
 
 from __future__ import annotations
+
+import itertools
 
 import sympy as sp
 
@@ -46,7 +49,8 @@ def nonnegative_over(x, ranges: dict, slacks=(), depth: int = 0) -> bool:
         if not _linear_in(x, v):
             return False
         alpha = _expand(x.coeff(v, 1))
-        beta = _expand(x - alpha * v)
+        beta = sp.Add(*[term for term in sp.Add.make_args(x) if not term.has(v)])   # (x − α·v would keep v in
+        # a term u·(2CR + C) that the shallow expansion does not multiply out)
         lo, hi = ranges[v]
         outer = {u: ranges[u] for u in ranges if u != v}
         if nonnegative_over(alpha, outer, slacks, depth):
@@ -161,8 +165,14 @@ def too_large(x) -> bool:
 
 def _sizes_nonnegative(x, slacks, split: int = 1) -> bool:
     """``x ≥ 0`` in sizes alone: by :func:`.symbolic.nonnegative`; or x − λ·σ ≥ 0 for a constraint's slack σ ≥ 0
-    (λ = 1, 2 or 1/2); or, for a size that may be 0, at 0 and at every positive value apart."""
+    (λ = 1, 2 or 1/2), or x − σ − σ', x − σ − 2σ' for two of them (N ≥ D and D ≥ 2 give N − 2 ≥ 0); or, for a
+    size that may be 0, at 0 and at every positive value apart."""
+    if _refuted(x, slacks):
+        return False
     if nonnegative(x) or any(nonnegative(sp.expand(x - lam * g)) for g in slacks for lam in (1, 2, sp.Rational(1, 2))):
+        return True
+    if any(nonnegative(sp.expand(x - a * g - b * h)) for g, h in itertools.combinations(slacks, 2)
+           for a, b in ((1, 1), (1, 2), (2, 1))):
         return True
     if split <= 0:
         return False
@@ -173,6 +183,31 @@ def _sizes_nonnegative(x, slacks, split: int = 1) -> bool:
                                       split - 1) for v in (sp.Integer(0), p)):
                 return True
     return False
+
+
+def _refuted(x, slacks) -> bool:
+    """x < 0 at a few sizes inside the domain (every slack ≥ 0 there): no proof of x ≥ 0 exists, so none is tried (the
+    provers above try many candidates, most of them false)."""
+    symbols = sorted(x.free_symbols.union(*(g.free_symbols for g in slacks)), key=str)
+    if not symbols or any(s.is_integer is not True or s.is_nonnegative is not True for s in symbols):
+        return False
+    least = {s: 1 if s.is_positive else 0 for s in symbols}
+    points = [{s: max(v, least[s]) for s in symbols} for v in (0, 1, 2, 3, 7)]
+    points += [{**{t: 7 for t in symbols}, s: least[s]} for s in symbols]
+    points += [{**{t: least[t] for t in symbols}, s: 7} for s in symbols]
+    for point in points:
+        at = {s: sp.Integer(v) for s, v in point.items()}
+        if all(_value_at(g, at) >= 0 for g in slacks):
+            value = _value_at(x, at)
+            if value < 0:
+                return True
+    return False
+
+
+def _value_at(x, at):
+    """x's value at the sizes ``at`` (0 where it is no real number: no refutation)."""
+    v = x.xreplace(at)
+    return v if v.is_number and v.is_extended_real is True else 0
 
 
 def _linear_in(x, v) -> bool:

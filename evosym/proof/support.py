@@ -17,7 +17,7 @@ from ..ir.operator import Operator, format_sizes
 from ..ir.symbols import size_value
 from . import poly as P
 from .bounded import env_of
-from .evaluate import Evaluator
+from .evaluate import Evaluator, ill_formed_reason
 from .reference import CheckResult
 from .step import Counterexample
 
@@ -32,7 +32,7 @@ def check_support(op: Operator, form: EvolutionForm, definitions: dict, grid) ->
             kfn, key = Evaluator(op.shapes_at(env), definitions, sizes=op.size_symbols()).compile_keyed(form.kernel)
         except (IllFormedAccess, RecursionError) as exc:   # (a complex sum limit; a definition that reads itself)
             return CheckResult(NAME, False, "bounded", "K is ill-formed",
-                               Counterexample(format_sizes(env), "", "", "", str(exc) or "it nests without end"))
+                               Counterexample(format_sizes(env), "", "", "", ill_formed_reason(exc)))
         base = {key(s): v for s, v in env.items()}   # environments keyed as kfn reads them (compile_keyed)
         kb, ko, kc = key(form.batch), key(form.out_channel), key(form.channel)
         pkeys, nkeys = [key(s) for s in form.position], [key(s) for s in form.neighbour]

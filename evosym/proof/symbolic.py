@@ -17,6 +17,8 @@ def nonnegative(expr) -> bool:
     expr = sp.expand(sp.sympify(expr))
     if expr.is_number:
         return expr.is_extended_real is True and bool(expr >= 0)   # (a complex number is not ≥ 0)
+    if _negative_at_least_values(expr):
+        return False
     if isinstance(expr, (sp.floor, sp.ceiling)):  # ⌊a⌋ ≥ 0 and ⌈a⌉ ≥ 0 when a ≥ 0
         return nonnegative(expr.args[0])
     if expr.is_nonnegative:
@@ -79,6 +81,18 @@ def rounding_bound(expr: sp.Add):
 def le(a, b) -> bool:
     """Proved ``a ≤ b``."""
     return nonnegative(sp.sympify(b) - sp.sympify(a))
+
+
+def _negative_at_least_values(expr) -> bool:
+    """expr < 0 where each symbol takes its least value (1 if positive, 0 if non-negative; integers alone): a point
+    of the domain that refutes expr ≥ 0 at once, before the polynomial is built (the provers try many candidates)."""
+    corner = {}
+    for s in expr.free_symbols:
+        if s.is_integer is not True or s.is_nonnegative is not True:
+            return False
+        corner[s] = sp.Integer(1 if s.is_positive else 0)
+    value = expr.xreplace(corner)
+    return value.is_number and value.is_extended_real is True and bool(value < 0)
 
 
 def range_of(e, ranges) -> tuple | None:

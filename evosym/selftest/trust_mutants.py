@@ -231,8 +231,9 @@ def without_obligation(rule_class, words: str):
 
 
 def half_shift_proof():
-    """Σ_u W[o, u]·x_pad reindexed by u = v + K/2: a bijection of the integers only for even K (the grid's)."""
-    op = toy(sp.Sum(W[o, u] * x_pad()[b, o, i], (u, 0, K - 1)), definitions=[x_pad()],
+    """Σ_u u²·x_pad reindexed by u = v + K/2: a bijection of the integers only for even K (the grid's). (The
+    summand reads no tensor at u: W[o, v + K/2] would also be a read at a non-integer index, refused on its own.)"""
+    op = toy(sp.Sum(u ** 2 * x_pad()[b, o, i], (u, 0, K - 1)), definitions=[x_pad()],
              grid=({B: 1, C: 2, L: 3, K: 2, P: 0}, {B: 1, C: 1, L: 4, K: 4, P: 0}))
     d = Derivation(op)
     d.apply("reindex-sum", var=u, new=v, expr_of_new=v + K / 2)

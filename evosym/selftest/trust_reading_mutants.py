@@ -1,6 +1,6 @@
 """Mutants of how the checker reads a proof's data: the ranges of its sums, its names, its floats, its tensors'
-labels, the reads of a kernel and its divisions (holes 15–22, found by adversarial passes on 2026-12-06; numbered after
-those of :mod:`.trust_mutants`, in its category).
+labels, the reads of a kernel, its divisions and its reads' indices (holes 15–23, found by adversarial passes on
+2026-12-06; numbered after those of :mod:`.trust_mutants`, in its category).
 
 15. A step is general only where every sum of its result runs over a range proved well-formed (hi ≥ lo − 1) for all
     sizes: introduce-delta absorbing a guard [2 ≤ i + 1 ≤ K − 2] made Σ_{m=2}^{K−2}, no sum at K = 2.
@@ -18,6 +18,9 @@ those of :mod:`.trust_mutants`, in its category).
 22. A step is general only where every division it holds is by a value proved non-zero for every size: moving 1/P into
     Σ_{u=0}^{P−1} (P ≥ 0) turned the undefined 0·(1/0) at P = 0 into the empty sum, an adaptive pooling over an input
     that may be empty likewise.
+23. A step is general only where every read of a tensor lies inside its shape for every size: y = W[o, i]·x[b, o, i]
+    with W of shape (C, K) and i < L, on a grid where L ≤ K, printed "valid for all sizes" though it reads W outside
+    wherever L > K.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from ..proof import evaluate as EV
 from ..proof import premises as PR
 from ..proof import proof as PF
 from ..proof.rules import base as RB
+from ..proof.rules import inshape as IS
 from .registry import mutant
-from .trust_mutants import (B, C, CATEGORY, IDENTITY, K, L, P, W, X, _checked, _witness_shape, b, c, i, o, q, u,
-                            toy, trial)
+from .trust_mutants import (B, C, CATEGORY, IDENTITY, K, L, P, W, X, _checked, _witness_shape, b, c, i, identity_proof,
+                            o, q, u, toy, trial, x_pad)
 
 m, k, a = index("m"), index("k"), index("a")
 
@@ -266,4 +270,27 @@ def divisions_unchecked():
 def divisions_by_zero_general():
     return trial("the obligation that every division is by a value proved non-zero", _checked(divides_by_a_size_proof),
                  divisions_unchecked, step=0, witness=_witness_shape(({B: 1, C: 1, L: 2, K: 1, P: 0},)),
+                 level="general-only")
+
+
+# -- 23. reads outside a tensor's shape ------------------------------------------------------------------------------
+
+def reads_past_a_shape_proof():
+    """y = x_pad[b, o, i]·W[o, i], W of shape (C, K), i < L: equal at the grid shapes (L ≤ K there), and wherever
+    L > K both sides read W outside its shape (no value)."""
+    op = toy(x_pad()[b, o, i] * W[o, i], definitions=[x_pad()],
+             grid=({B: 1, C: 2, L: 2, K: 2, P: 0}, {B: 1, C: 1, L: 3, K: 3, P: 1}))
+    return identity_proof(op)
+
+
+def shapes_unchecked():
+    """The checker without the obligation that every read lies inside its tensor's shape."""
+    return mock.patch.object(IS.ShapeProver, "inside", lambda *a, **k: True)
+
+
+@mutant(CATEGORY, "hole 23: a step reading W[o, i] with i < L, W of shape (C, K), labelled general (outside the shape "
+                  "wherever L > K)")
+def reads_past_a_shape_general():
+    return trial("the obligation that every read lies inside its tensor's shape", _checked(reads_past_a_shape_proof),
+                 shapes_unchecked, step=0, witness=_witness_shape(({B: 1, C: 1, L: 3, K: 2, P: 0},)),
                  level="general-only")

@@ -19,7 +19,8 @@ real value; a sum whose range is non-empty with a positive summand; a count Σ_w
 the summed range (lo ≤ hi, a ≤ b, a ≤ hi + c and lo + c ≤ b); a sum of non-negative terms with a key that passes
 every bracket (:func:`.softmax.visible_key`) or an indicator's premise (:func:`.softmax.visible_by_premise`); reads
 of definitions through their bodies (a definition that reads itself is not looked into: not proved); integer values
-whose range starts at 1 (:mod:`..ranged`). A guard δ(0, a mod b) around a Möbius function of a/b makes it an
+whose range starts at 1 (:mod:`..ranged`). Nothing is proved of an expression that holds a float (SymPy rounds
+their arithmetic, also where a definition's body is read at an index). A guard δ(0, a mod b) around a Möbius function of a/b makes it an
 integer there: the checker's products are 0 where a guard is, without reading the factors after it (the
 evaluator's strong zero).
 """
@@ -36,10 +37,12 @@ from ..ranged import at_least, nonnegative_over, slacks, too_large
 from ..tree import bound_variables
 from . import softmax
 from .base import Context, Obligation, range_obligations
+from .inshape import ShapeProver, condition_hypotheses, guard_hypotheses
 from .softmax import real_valued, visible_by_premise
 
 MAX_DEPTH = 24       # reads of definitions followed inside one another before the prover gives up (not proved)
 MAX_VISITS = 20_000  # nodes one walk or one proof visits before it gives up (not proved): a budget, not a verdict
+INTEGER = sp.Symbol("n", integer=True).assumptions0   # a parameter with no assumption but integrality
 MAX_NESTING = 60     # proofs inside one another (a read of a read of …) before it gives up (not proved)
 
 # functions with a value at every argument the checker evaluates (an undefined function is opaque: its own atom)
@@ -68,6 +71,11 @@ def divisor_obligations(exprs, ranges: dict, ctx: Context) -> tuple:
                     "{} is defined wherever it is read, for every size in its domain", False,
                     "not proved symbolically (a pole or an argument outside the function's domain is undefined: "
                     "checked at the grid shapes)", (item,))
+            elif kind == "reads" and not prover.shapes.inside(item, prover._shape(item), where, *facts):
+                found[kind, item] = Obligation(
+                    "the read {} lies inside {}'s shape {}, for every size in its domain", False,
+                    "not proved symbolically (a read outside a shape has no value: checked at the grid shapes)",
+                    (item, item.base.label, sp.Tuple(*prover._shape(item))))
             elif kind == "unread":
                 found[kind, item] = Obligation(
                     "{} is defined wherever it is read, for every size in its domain", False,
@@ -91,6 +99,7 @@ class Prover:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.slacks = slacks(ctx.constraints, ctx.sizes)
+        self.shapes = ShapeProver(self.slacks)
         self.memo: dict = {}
         self.visits = 0
         self.nesting = 0   # proofs in progress inside one another (|x| of a read of a definition that reads |…|)
@@ -128,27 +137,36 @@ class Prover:
         A guard δ(0, a mod b) of a product around an application says that b divides a there."""
         out: list = []
 
-        def go(e, known, path, facts):
+        def go(e, known, path, facts, hyps):
             if not self._spend():
                 out.append(("unread", e, known, facts))
                 return
             if isinstance(e, sp.Sum):
                 inner = dict(known)
                 for var, lo, hi in reversed(e.limits):   # outermost first
-                    go(lo, inner, path, facts)
-                    go(hi, inner, path, facts)
+                    go(lo, inner, path, facts, hyps)
+                    go(hi, inner, path, facts, hyps)
                     inner[var] = (lo, hi)
                     facts = tuple(q for q in facts if not q.has(var))   # a guard's fact is of the variable it read
-                go(e.function, inner, path, facts)
+                    hyps = tuple(h for h in hyps if not h.has(var))
+                go(e.function, inner, path, facts, hyps)
                 return
             if isinstance(e, sp.Mul):
                 facts = facts + tuple(q for q in map(_divides, e.args) if q is not None)
+                hyps = hyps + tuple(h for g in e.args for h in guard_hypotheses(g))
+            if isinstance(e, sp.Indexed) and self._shape(e) is not None:
+                out.append(("reads", e, known, (hyps + self._vanishes_outside(e), facts)))
             if isinstance(e, sp.Pow) and e.exp.is_nonnegative is not True:   # 1/d, and d^n with n of either sign
                 out.append(("divides", e.base, known, facts))
             elif isinstance(e, sp.Mod):
                 out.append(("divides", e.args[1], known, facts))
             elif isinstance(e, sp.Function) and not isinstance(e, (AppliedUndef, *TOTAL)):
                 out.append(("function", e, known, facts))
+                if isinstance(e, sp.Piecewise):   # a branch is read only where its condition holds
+                    for branch, cond in e.args:
+                        go(cond, known, path, facts, hyps)
+                        go(branch, known, path, facts, hyps + condition_hypotheses(cond))
+                    return
             elif self._defines(e):
                 name = str(e.base.label)
                 if name in path or len(path) >= MAX_DEPTH:
@@ -158,12 +176,29 @@ class Prover:
                     ranges_ok = range_obligations([(body, {})], known)   # its own sums: well-formed ranges
                     if ranges_ok:
                         out.append(("range", ranges_ok, known, facts))
-                    go(body, known, path | {name}, facts)
+                    go(body, known, path | {name}, facts, hyps)
             if isinstance(e, sp.Basic):
                 for a in e.args:
-                    go(a, known, path, facts)
-        go(sp.sympify(expr), dict(ranges), frozenset(), ())
+                    go(a, known, path, facts, hyps)
+        go(sp.sympify(expr), dict(ranges), frozenset(), (), ())
         return out
+
+    def _vanishes_outside(self, read) -> tuple:
+        """For a read of a definition with a shape, the hypotheses of its body's guards there: the evaluator reads
+        such a definition outside its shape where its body is 0 (a zero-padded projection), so a read is defined
+        where those guards place it inside (none where its parameters carry assumptions: no read outside then)."""
+        d = self.ctx.definitions.get(str(read.base.label))
+        if d is None or not all(p.assumptions0 == INTEGER for p in d.params):
+            return ()
+        return tuple(h for g in sp.Mul.make_args(self._body(read)) for h in guard_hypotheses(g))
+
+    def _shape(self, read):
+        """The shape a read's indices must lie in: its tensor's, or its definition's where it declares one."""
+        name = str(read.base.label)
+        if name in self.ctx.definitions:
+            return self.ctx.definitions[name].shape
+        decl = self.ctx.tensors.get(name)
+        return None if decl is None else decl.shape
 
     # -- the proofs -------------------------------------------------------------------------------------------------
 
@@ -205,7 +240,8 @@ class Prover:
         key = (kind, e, frozenset(ranges.items()), path)
         if key not in self.memo:
             self.memo[key] = False   # (while it is being proved: a cycle proves nothing)
-            if self._spend() and len(path) <= MAX_DEPTH and self.nesting < MAX_NESTING and not too_large(e):
+            if self._spend() and len(path) <= MAX_DEPTH and self.nesting < MAX_NESTING and not too_large(e) \
+                    and not e.has(sp.Float):   # (SymPy rounds the arithmetic of floats: 0.75·345 at 10 bits)
                 self.nesting += 1
                 try:
                     self.memo[key] = (self._positive if kind == "positive" else self._nonnegative)(e, ranges, path)
