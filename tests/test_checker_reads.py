@@ -39,6 +39,7 @@ def _general(factor, defs=(), grid=None, **kw):
     Wt[o, i / 2],                                                # not an integer
     Wt[o, sp.Float(0.5) + sp.Float(0.5) * i * 0],                # a float index
     sp.KroneckerDelta(i, K) * Wt[o, i],                          # a delta at the first index outside
+    InRange(i, 0, K - 1) * sp.KroneckerDelta(Wt[o, i], 0),       # a read inside a guard: guards run in either order
 ])
 def test_a_read_that_may_leave_its_shape_is_not_general(factor):
     assert not _general(factor), factor

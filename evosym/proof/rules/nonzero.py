@@ -151,6 +151,7 @@ class Prover:
                     hyps = tuple(h for h in hyps if not h.has(var))
                 go(e.function, inner, path, facts, hyps)
                 return
+            outer = hyps   # a guard's own arguments are read before the product's other guards protect anything
             if isinstance(e, sp.Mul):
                 facts = facts + tuple(q for q in map(_divides, e.args) if q is not None)
                 hyps = hyps + tuple(h for g in e.args for h in guard_hypotheses(g))
@@ -179,7 +180,7 @@ class Prover:
                     go(body, known, path | {name}, facts, hyps)
             if isinstance(e, sp.Basic):
                 for a in e.args:
-                    go(a, known, path, facts, hyps)
+                    go(a, known, path, facts, outer if isinstance(a, (InRange, sp.KroneckerDelta)) else hyps)
         go(sp.sympify(expr), dict(ranges), frozenset(), (), ())
         return out
 
