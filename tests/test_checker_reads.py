@@ -17,7 +17,7 @@ from evosym import catalogue
 from evosym.ir.symbols import InRange, index
 from evosym.ir.tensors import Definition
 from test_checker_divisors import _labels
-from test_premises import B, C, L, K, P, Wt, o, i
+from test_premises import B, C, L, K, P, Wt, X, o, i
 
 GRID_L_LE_K = ({B: 1, C: 2, L: 2, K: 3, P: 1}, {B: 2, C: 1, L: 3, K: 3, P: 0})
 cc, mm = index("cc"), index("mm")
@@ -66,14 +66,34 @@ def test_a_read_kept_inside_its_shape_is_general(factor):
     (sp.Piecewise((0, sp.Lt(i, K)), (Wt[o, i], True)), False),      # the fallback is read where the first fails
 ])
 def test_a_piecewise_branch_is_read_under_its_condition(expr, inside):
+    obligations = _obligations(expr)
+    assert (not any(READ in t for t in obligations)) is inside, obligations
+
+
+def _obligations(expr):
     from evosym.proof.rules.base import Context
     from evosym.proof.rules.nonzero import divisor_obligations
     from test_premises import _op
     op = _op(Wt[o, i])
     ctx = Context({o: (0, C - 1), i: (0, L - 1)}, {}, frozenset(op.size_symbols()), "x",
                   {t.name: t for t in op.tensors})
-    obligations = divisor_obligations([(expr, {})], ctx.ranges, ctx)
-    assert (not any(READ in ob.text for ob in obligations)) is inside, obligations
+    return [ob.text for ob in divisor_obligations([(expr, {})], ctx.ranges, ctx)]
+
+
+def test_a_guards_own_arguments_take_no_fact_of_the_product():
+    """A bracket is computed before the delta beside it may be (SymPy's order): the delta's divisibility fact does not
+    make (i + 1)/(P + 1) an integer inside the bracket (a second pass: D[o, 1/2] and mobius(1/2) were read)."""
+    guard = sp.KroneckerDelta(0, sp.Mod(i + 1, P + 1))
+    assert any(READ in t for t in _obligations(InRange(Wt[o, (i + 1) / (P + 1)], 1, 1) * guard * Wt[o, 0]))
+    assert any("is defined" in t for t in _obligations(InRange(sp.mobius((i + 1) / (P + 1)) ** 2, 1, 1) * guard))
+    assert not any(READ in t for t in _obligations(guard * X[0, o, (i + 1) / (P + 1) - 1]))   # beside it: protected
+
+
+def test_a_delta_with_a_range_argument_is_ill_formed_not_a_crash():
+    from evosym.errors import IllFormedAccess
+    from evosym.proof.evaluate import Evaluator
+    with pytest.raises(IllFormedAccess, match="takes two"):
+        Evaluator({}).compile(sp.KroneckerDelta(i, 0, (0, 3)))
 
 
 def test_a_constraint_is_a_hypothesis_of_the_reads():

@@ -240,7 +240,8 @@ def test_acmix_refuses_a_reflection_radius_not_below_the_input():
     torch.manual_seed(3)
     layer = load("acmix").AcmixEvolution(C=2, N=1, d=2, R=3, s=1, dtype=F64)
     for path in ("auto", "generic", "kernels"):   # refused before any kernel is built
-        with pytest.raises(ValueError, match=r"the proof holds only where R < W .*ReflectionPad.*got R = 3, W = 3"):
+        with pytest.raises(ValueError, match=r"the proof holds only where R < W \(a constraint the operator declares\); "
+                                             r"got R = 3, W = 3"):
             layer(torch.randn(1, 2, 5, 3, dtype=F64), path=path)   # ReflectionPad2d(3) raises here too
     with pytest.raises(ValueError, match="R < H"):
         layer(torch.randn(1, 2, 3, 5, dtype=F64), path="generic")
@@ -263,6 +264,12 @@ def _pyx(op):
 def test_domain_checks_are_read_from_the_operator_not_written_per_operator():
     op = catalogue.load("acmix_attention").operator
     conds = [c for c, _ in domain_checks(op, _pyx(op))]
+    assert "R < H" in conds and "R < W" in conds and "H >= 2" in conds   # declared
+    # derived from the reads and divisions, and left out where a declared constraint implies them (W ≥ 2 says
+    # W − 1 ≠ 0); without the constraints, each is checked
+    assert "(-R) > -(H)" not in conds and "(W - 1) != 0" not in conds
+    bare = dataclasses.replace(op, constraints=())
+    conds = [c for c, _ in domain_checks(bare, _pyx(bare))]
     assert "(-R) > -(H)" in conds and "(-R) > -(W)" in conds and "(W - 1) != 0" in conds
     assert domain_checks(catalogue.load("conv2d").operator, _pyx(catalogue.load("conv2d").operator)) == []
     swin = catalogue.load("swin_attention").operator     # a declared constraint becomes a check as well

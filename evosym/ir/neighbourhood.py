@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 
+from ..errors import MatchError
 from .looks import fresh
 from .symbols import size_value as _int
 
@@ -230,7 +231,11 @@ class IndexSet(Neighbourhood):
                 sub = dict(env)
                 sub.update(zip(self.p_symbols, map(sp.Integer, p)))
                 sub.update(zip(self.q_symbols, map(sp.Integer, q)))
-                holds = bool(condition.xreplace(sub))
+                decided = condition.xreplace(sub)
+                if decided not in (sp.true, sp.false):   # (it reads a tensor: a neighbourhood of sizes and indices only)
+                    raise MatchError(f"Ω's condition {condition} is not decided by the sizes and indices at {sub}: it "
+                                     f"leaves {decided}; a neighbourhood may not depend on a tensor's values")
+                holds = decided == sp.true
             if holds:
                 out.append(q)
         return frozenset(out)

@@ -397,6 +397,8 @@ class Evaluator:
         return self._function(e)
 
     def _delta(self, e):
+        if len(e.args) != 2:   # SymPy's δ(a, b, (lo, hi)) reads a range the checker does not take
+            raise IllFormedAccess(f"{e} has {len(e.args)} arguments: the checker's δ(a, b) takes two")
         a, b = (self._fn(x) for x in e.args)
         index_value = self._index_value
 

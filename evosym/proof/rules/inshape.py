@@ -44,7 +44,7 @@ def guard_hypotheses(g) -> tuple:
         e, lo, hi = g.args
         if all(x.is_integer is True for x in g.args):
             return (sp.expand(e - lo), sp.expand(hi - e))
-    if isinstance(g, sp.KroneckerDelta):
+    if isinstance(g, sp.KroneckerDelta) and len(g.args) == 2:   # (SymPy's δ takes a third argument, a range)
         a, b = g.args
         if a.is_integer is True and b.is_integer is True:
             return (sp.expand(a - b), sp.expand(b - a))

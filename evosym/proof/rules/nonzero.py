@@ -151,7 +151,7 @@ class Prover:
                     hyps = tuple(h for h in hyps if not h.has(var))
                 go(e.function, inner, path, facts, hyps)
                 return
-            outer = hyps   # a guard's own arguments are read before the product's other guards protect anything
+            outer = hyps, facts   # a guard's own arguments are read before the product's other guards protect anything
             if isinstance(e, sp.Mul):
                 facts = facts + tuple(q for q in map(_divides, e.args) if q is not None)
                 hyps = hyps + tuple(h for g in e.args for h in guard_hypotheses(g))
@@ -180,7 +180,10 @@ class Prover:
                     go(body, known, path | {name}, facts, hyps)
             if isinstance(e, sp.Basic):
                 for a in e.args:
-                    go(a, known, path, facts, outer if isinstance(a, (InRange, sp.KroneckerDelta)) else hyps)
+                    if isinstance(a, (InRange, sp.KroneckerDelta)):
+                        go(a, known, path, outer[1], outer[0])
+                    else:
+                        go(a, known, path, facts, hyps)
         go(sp.sympify(expr), dict(ranges), frozenset(), (), ())
         return out
 
@@ -379,7 +382,7 @@ def _within(e: sp.Sum, ranges: dict) -> dict:
 
 def _divides(g):
     """a/b for a guard δ(0, a mod b) (b divides a: a/b is an integer where the guard is 1), else None."""
-    if isinstance(g, sp.KroneckerDelta):
+    if isinstance(g, sp.KroneckerDelta) and len(g.args) == 2:
         x, y = g.args
         m = y if x == 0 else x if y == 0 else None
         if isinstance(m, sp.Mod):
