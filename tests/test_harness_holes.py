@@ -104,6 +104,27 @@ def test_unit_stride_layouts_in_the_candidates_process(tmp_path, monkeypatch):
            dtypes=(torch.float64,))
 
 
+class ChunkBug(nn.Conv2d):
+    """Reads the input's storage from its first entry with batch stride C·stride(1): right on any layout but a slice
+    of a wider tensor (torch.chunk along the channels) or one that starts past offset 0 (a second pass)."""
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        flat = torch.empty(0, dtype=x.dtype).set_(x.untyped_storage(), 0, (n, c, h, w),
+                                                  (c * x.stride(1), x.stride(1), x.stride(2), x.stride(3)))
+        if x.requires_grad:
+            flat = flat + (x - x.detach())
+        return F.conv2d(flat, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def test_a_channel_slice_at_an_offset_catches_a_storage_reader():
+    x = torch.randn(2, 3, 5, 4, dtype=torch.float64)
+    v = laid_out(x, "sliced")
+    assert v.storage_offset() > 0 and v.stride(0) != x.shape[1] * v.stride(1) and v.stride(-1) == 1
+    _fails(ChunkBug(3, 4, 3, padding=1), "conv2d", "wrong only on non-contiguous inputs", "from an offset",
+           trials=2, dtypes=(torch.float64,))
+
+
 # ---- B2: weights redrawn at random
 
 class FlippedConv2d(nn.Conv2d):
@@ -152,9 +173,36 @@ def symmetric():
     return m
 
 
-@pytest.mark.parametrize("make", [flipped, zero, symmetric])
-def test_bugs_hidden_by_their_weights_fail_at_redrawn_weights(make):
-    _fails(make(), "conv2d", "at randomly drawn weights", "it agrees at its own weights", trials=1,
+class WideFlip(nn.Conv2d):
+    """Flips its kernel on inputs wider than 12 only: hidden at its own box-filter weights (a second pass)."""
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight.flip(-1, -2) if x.shape[-1] > 12 else self.weight, self.bias, self.stride,
+                        self.padding, self.dilation, self.groups)
+
+
+class Clamped(nn.Conv2d):
+    """Clamps its weights to PyTorch's initial range ±1/√fan_in: the redraw must reach past it (a second pass)."""
+
+    def forward(self, x):
+        b = self.weight[0].numel() ** -0.5
+        return F.conv2d(x, self.weight.clamp(-b, b), self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def wide_flip():
+    m = WideFlip(2, 2, 3, padding=1)
+    with torch.no_grad():
+        m.weight.fill_(1 / 18)
+    return m
+
+
+def clamped():
+    return Clamped(3, 4, 3, padding=1)
+
+
+@pytest.mark.parametrize("make, trials", [(flipped, 1), (zero, 1), (symmetric, 1), (wide_flip, 4), (clamped, 1)])
+def test_bugs_hidden_by_their_weights_fail_at_redrawn_weights(make, trials):
+    _fails(make(), "conv2d", "at randomly drawn weights", "it agrees at its own weights", trials=trials,
            dtypes=(torch.float64,))
 
 

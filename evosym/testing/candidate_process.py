@@ -41,12 +41,14 @@ def wire(t):
     return t.resolve_conj().resolve_neg().contiguous().numpy()
 
 
-def laid_out(t, strides):
-    """``t``'s values in a view with the given strides (non-negative, one per axis) of a zero-filled buffer."""
-    if not (isinstance(strides, list) and len(strides) == t.dim() and all(type(s) is int and s >= 0 for s in strides)):
+def laid_out(t, layout):
+    """``t``'s values in a view of a zero-filled buffer with the given strides (non-negative, one per axis) from the
+    given storage offset (the list's last entry)."""
+    if not (isinstance(layout, list) and len(layout) == t.dim() + 1 and all(type(s) is int and s >= 0 for s in layout)):
         raise ValueError("the harness asked for a layout in other words than the protocol's")
-    size = 1 + sum((n - 1) * s for n, s in zip(t.shape, strides)) if t.numel() else 0
-    return torch.zeros(size, dtype=t.dtype).as_strided(tuple(t.shape), tuple(strides)).copy_(t)
+    *strides, offset = layout
+    size = offset + 1 + sum((n - 1) * s for n, s in zip(t.shape, strides)) if t.numel() else offset
+    return torch.zeros(size, dtype=t.dtype).as_strided(tuple(t.shape), tuple(strides), offset).copy_(t)
 
 
 class Side:

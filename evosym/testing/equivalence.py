@@ -37,7 +37,9 @@ are checked unchanged after every call, and gradients are compared with respect 
 from __future__ import annotations
 
 import copy
+import itertools
 import inspect
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -154,17 +156,19 @@ class _Call:
 # every other entry on the last axis; every other entry along an earlier axis (the last axis unit-stride: a candidate
 # that copies only when x.stride(-1) != 1 is seen); the channel axis innermost (channels_last), or transposed (2-D)
 LAYOUTS = {"strided": "every other entry of a buffer on the last axis",
-           "sliced": "every other entry of a buffer along an earlier axis, the last axis unit-stride",
+           "sliced": "every other entry of a buffer along an earlier axis (the channels where there are several), "
+                     "from an offset, the last axis unit-stride",
            "permuted": "a permuted memory layout: the channel axis innermost (channels_last), a 2-D input transposed"}
 
 
 def laid_out(t, layout):
     """``t``'s values in the non-contiguous ``layout`` (one of :data:`LAYOUTS`): a view of a zero-filled buffer."""
     shape, nd = tuple(t.shape), t.dim()
-    if layout == "sliced" and nd >= 2:
-        axis = next((a for a in range(nd - 2, -1, -1) if shape[a] > 1), nd - 2)
-        buf = torch.zeros(shape[:axis] + (2 * shape[axis],) + shape[axis + 1:], dtype=t.dtype)
-        view = buf[(slice(None),) * axis + (slice(None, None, 2),)]
+    if layout == "sliced" and nd >= 2:   # the channel axis where it has more than one entry (a torch.chunk of a
+        # wider tensor, at an offset: its batch stride is not C·stride(1), its storage does not start at 0)
+        axis = 1 if nd >= 3 and shape[1] > 1 else next((a for a in range(nd - 2, -1, -1) if shape[a] > 1), nd - 2)
+        buf = torch.zeros(shape[:axis] + (2 * shape[axis] + 1,) + shape[axis + 1:], dtype=t.dtype)
+        view = buf[(slice(None),) * axis + (slice(1, None, 2),)]
     elif layout == "permuted" and nd >= 2:
         order = [0, *range(2, nd), 1] if nd >= 3 else [1, 0]    # memory order: axis 1 innermost
         view = torch.zeros([shape[a] for a in order], dtype=t.dtype).permute(*[order.index(a) for a in range(nd)])
@@ -696,9 +700,11 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
         if random_weights and not _tensor_weights(weights):
             drawn = redrawn(candidate, seed)
         if drawn is not None:   # its trainable parameters redrawn: the operator takes the weights read from them
-            for k, dtype in enumerate(dtypes):
+            # at the first trial's sizes and at the largest (a candidate whose wrong path runs on wide inputs only)
+            at = [envs[0]] + [e for e in [max(envs, key=_entries)] if e is not envs[0]]
+            for (t, env), (k, dtype) in itertools.product(enumerate(at), enumerate(dtypes)):
                 try:
-                    redone.append(compare_(p, drawn, weights, envs[0], dtype, seed * 1000 + 500 + k, history,
+                    redone.append(compare_(p, drawn, weights, env, dtype, seed * 1000 + 500 + 10 * t + k, history,
                                            gradients and dtype == torch.float64, small))
                 except AssertionError as exc:
                     first, _, rest = str(exc).partition("\n")
@@ -709,11 +715,15 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
                         f"wrong kernel; a parameter that must keep a structure: map the operator's weights through a "
                         f"function of it, freeze it with requires_grad=False, or pass random_weights=False)\n"
                         f"  at redrawn weights: {first.partition(': ')[2]}\n{rest}") from None
-        if (len(done) != planned or len(redone) != (len(dtypes) if drawn is not None else 0)
+        if (len(done) != planned or len(redone) != (len(at) * len(dtypes) if drawn is not None else 0)
                 or not all(isinstance(r, tuple) and len(r) == 3 for r in done + redone)):
             raise AssertionError(f"{op.name}: {len(done) + len(redone)} of {planned} comparisons ran: no verdict (was "
                                  "the harness modified while the candidate ran?)")
         return report_(op.name, dict(msizes), list(done))
+
+    def _entries(env) -> int:
+        """How many entries a trial's sizes make (the product of their values): the largest trial is redone."""
+        return math.prod(int(v) for v in env.values())
 
     def redrawn(candidate, seed):
         """The candidate with its trainable floating-point parameters redrawn (seeded by ``seed``), or None when it

@@ -190,7 +190,8 @@ class RemoteCopy:
             first[id(t)] = i
             dtype = str(t.dtype).replace("torch.", "")   # (a half precision travels as float64, exactly, and back)
             # a non-contiguous input: its strides, laid out so in the candidate's process (a view of a zero-filled buffer)
-            flags.append([bool(t.requires_grad), None if t.is_contiguous() else [int(s) for s in t.stride()], None, dtype])
+            flags.append([bool(t.requires_grad), None if t.is_contiguous() else
+                          [int(s) for s in t.stride()] + [int(t.storage_offset())], None, dtype])   # (strides, offset)
             wired = t.detach().cpu() if dtype in ("float32", "float64") else t.detach().cpu().to(torch.float64)
             arrays.append((f"x{i}", wired.contiguous().numpy()))
         grad = torch.is_grad_enabled()

@@ -182,10 +182,15 @@ def as_dtype(candidate, dtype):
     return candidate
 
 
+# how much wider than PyTorch's initialisation the redrawn weights spread: a candidate that clamps its weights to
+# the initial range (or saturates past it) differs from the operator there
+SPREAD = 4
+
+
 def redraw(candidate, seed: int) -> int:
     """The candidate's trainable floating-point parameters (``requires_grad``) refilled in place with values drawn from a
-    generator seeded with ``seed``: uniform in ±1/√fan_in (fan_in: the entries of one row, 1 for a vector), as PyTorch
-    initialises a layer. Frozen parameters, buffers and other dtypes keep their values. Returns how many were redrawn
+    generator seeded with ``seed``: uniform in ±SPREAD/√fan_in (fan_in: the entries of one row, 1 for a vector),
+    wider than PyTorch initialises a layer. Frozen parameters, buffers and other dtypes keep their values. Returns how many were redrawn
     (0 for a candidate that is not a module)."""
     if not isinstance(candidate, torch.nn.Module):
         return 0
@@ -196,7 +201,7 @@ def redraw(candidate, seed: int) -> int:
             if not (prm.requires_grad and prm.is_floating_point() and prm.numel() > 0):
                 continue
             fan = prm[0].numel() if prm.dim() >= 2 else 1
-            values = (2 * torch.rand(prm.shape, generator=gen, dtype=torch.float64) - 1) / math.sqrt(fan)
+            values = SPREAD * (2 * torch.rand(prm.shape, generator=gen, dtype=torch.float64) - 1) / math.sqrt(fan)
             prm.copy_(values.to(prm.dtype))
             count += 1
     return count
