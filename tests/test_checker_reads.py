@@ -89,6 +89,17 @@ def test_a_guards_own_arguments_take_no_fact_of_the_product():
     assert not any(READ in t for t in _obligations(guard * X[0, o, (i + 1) / (P + 1) - 1]))   # beside it: protected
 
 
+@pytest.mark.parametrize("expr, inside", [
+    (InRange(i, 0, 2 * K - 1) * Wt[o, sp.floor(i / 2)], True),      # a guard bounds an index of the floor
+    (InRange(i, 0, 2 * K) * Wt[o, sp.floor(i / 2)], False),         # one too many: ⌊2K/2⌋ = K
+    (InRange(i, 0, sp.Min(K, L) - 1) * Wt[o, i], True),             # a guard's own min split into its cases
+    (InRange(i, 0, sp.Max(K, L) - 1) * Wt[o, i], False),
+])
+def test_a_guard_bounds_the_index_it_reads(expr, inside):
+    """Two false refusals of a second pass (honest reads labelled bounded), with their wrong twins."""
+    assert (not any(READ in t for t in _obligations(expr))) is inside
+
+
 def test_a_delta_with_a_range_argument_is_ill_formed_not_a_crash():
     from evosym.errors import IllFormedAccess
     from evosym.proof.evaluate import Evaluator

@@ -130,12 +130,19 @@ class ShapeProver:
                 self._holds(sp.expand(t.xreplace({atom: value})), ranges,
                             tuple(sp.expand(h.xreplace({atom: value})) for h in hyps) + (condition,), splits + 1)
                 for value, condition in cases)
+        tightened = _tightened(ranges, hyps)
         for u in [t] + _substituted(t, hyps):
-            if self._plain(u, ranges, hyps):
-                return True
-            u2, ranges2, hyps2 = _atomized(u, ranges, hyps)
-            if u2 != u and self._plain(u2, ranges2, hyps2):
-                return True
+            for rng in [ranges] + ([tightened] if tightened != ranges else []):
+                if self._plain(u, rng, hyps):
+                    return True
+                u2, ranges2, hyps2 = _atomized(u, rng, hyps)
+                if u2 != u and self._plain(u2, ranges2, hyps2):
+                    return True
+        atom = next((a for a in map(_split_atom, hyps) if a is not None), None)   # a hypothesis's own, at last
+        if atom is not None and splits < MAX_SPLITS and _cases(atom):
+            return all(self._holds(t, ranges, tuple(sp.expand(h.xreplace({atom: value})) for h in hyps) + (condition,),
+                                   splits + 1)
+                       for value, condition in _cases(atom))
         return False
 
     def _plain(self, t, ranges: dict, hyps: tuple) -> bool:
@@ -161,6 +168,21 @@ def _reach(symbols, ranges: dict) -> set:
             if v in ranges:
                 todo.extend(set().union(*(sp.sympify(b).free_symbols for b in ranges[v])))
     return seen
+
+
+def _tightened(ranges: dict, hyps: tuple) -> dict:
+    """``ranges`` with an end of an index's range replaced by a hypothesis ±v + b ≥ 0 that bounds it (v ≥ −b, v ≤ b):
+    the index still takes every value it can take where the hypotheses hold ([0 ≤ i ≤ 2N − 1]·x[⌊i/2⌋])."""
+    out = dict(ranges)
+    for h in hyps:
+        for v in sorted(h.free_symbols & set(ranges), key=str):
+            k = h.coeff(v)
+            rest = sp.expand(h - k * v)
+            if k in (1, -1) and h.is_polynomial(v) and not rest.has(v):
+                lo, hi = out[v]
+                out[v] = (-rest, hi) if k == 1 else (lo, rest)
+                break
+    return out
 
 
 def _substituted(t, hyps: tuple) -> list:
