@@ -70,12 +70,12 @@ def test_a_piecewise_branch_is_read_under_its_condition(expr, inside):
     assert (not any(READ in t for t in obligations)) is inside, obligations
 
 
-def _obligations(expr):
+def _obligations(expr, defs=()):
     from evosym.proof.rules.base import Context
     from evosym.proof.rules.nonzero import divisor_obligations
     from test_premises import _op
     op = _op(Wt[o, i])
-    ctx = Context({o: (0, C - 1), i: (0, L - 1)}, {}, frozenset(op.size_symbols()), "x",
+    ctx = Context({o: (0, C - 1), i: (0, L - 1)}, {d.name: d for d in defs}, frozenset(op.size_symbols()), "x",
                   {t.name: t for t in op.tensors})
     return [ob.text for ob in divisor_obligations([(expr, {})], ctx.ranges, ctx)]
 
@@ -98,6 +98,43 @@ def test_a_guards_own_arguments_take_no_fact_of_the_product():
 def test_a_guard_bounds_the_index_it_reads(expr, inside):
     """Two false refusals of a second pass (honest reads labelled bounded), with their wrong twins."""
     assert (not any(READ in t for t in _obligations(expr))) is inside
+
+
+def test_a_definitions_sum_does_not_capture_a_range_around_its_read():
+    """E[pp] := Σ_{k=0}^{0} W[o, pp] read inside Σ_{k=0}^{i} Σ_{j=0}^{k} E[j]: the body's k, bound over [0, 0], took the
+    place of the k that j's range reads, and W[o, j] looked inside (a third pass)."""
+    k, j, pp = index("k"), index("j"), index("pp")
+    e = Definition("E", (pp,), sp.Sum(Wt[o, pp], (k, 0, 0)))
+    expr = sp.Sum(sp.Sum(e[j], (j, 0, k)), (k, 0, i))
+    assert any(READ in t for t in _obligations(expr, [e]))
+    fine = Definition("E", (pp,), sp.Sum(Wt[o, pp], (k, 0, 0)))
+    assert not any(READ in t for t in _obligations(InRange(i, 0, K - 1) * sp.Sum(sp.Sum(fine[j], (j, 0, k)), (k, 0, i)),
+                                                   [fine]))
+
+
+def test_a_definition_is_read_at_integer_indices():
+    pp = index("pp")
+    e = Definition("E", (pp,), pp + 1)
+    assert any("integer indices" in t for t in _obligations(e[L / 2] * Wt[o, 0], [e]))
+    assert not any("integer indices" in t for t in _obligations(e[sp.floor(L / 2)] * Wt[o, 0], [e]))
+
+
+def test_the_body_is_read_as_written_not_as_simplified_at_the_read():
+    """1 + W[0, q + L]·(W[0, L] − W[0, q + L]) at q = 0 is 1 to SymPy, but the evaluator compiles the body with q
+    free and reads W[0, L] (a third pass)."""
+    q_ = index("q_")
+    e = Definition("E", (q_,), 1 + Wt[0, q_ + L] * (Wt[0, L] - Wt[0, q_ + L]))
+    assert any(READ in t for t in _obligations(e[0] * Wt[o, 0], [e]))
+
+
+@pytest.mark.parametrize("f, defined", [
+    (sp.floor(sp.sqrt(L)), False),            # the evaluator computes floors of rationals only
+    (sp.ceiling(sp.sqrt(L) + 1), False),
+    (sp.floor((L - 1) / K), True),
+    (sp.frac(L / K), True),
+])
+def test_a_rounding_is_defined_of_a_rational_argument(f, defined):
+    assert (not any("is defined" in t for t in _obligations(f * Wt[o, 0]))) is defined
 
 
 def test_a_delta_with_a_range_argument_is_ill_formed_not_a_crash():

@@ -87,6 +87,10 @@ class ShapeProver:
                 return False
         return True
 
+    def integral(self, read: sp.Indexed, ranges: dict, quotients=()) -> bool:
+        """Every index of ``read`` an integer (by its symbols, or an integer away from a guarded quotient)."""
+        return all(self._integer(sp.sympify(e), ranges, quotients)[0] is not None for e in read.indices)
+
     def _integer(self, e, ranges: dict, quotients):
         """(e, ranges) where e is an integer by its symbols; (q + r, ranges with q over [1, a]) where e − a/b = r
         is one and a/b a guarded quotient with a, b ≥ 1; (None, ranges) otherwise."""

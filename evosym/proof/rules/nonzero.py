@@ -46,8 +46,10 @@ INTEGER = sp.Symbol("n", integer=True).assumptions0   # a parameter with no assu
 MAX_NESTING = 60     # proofs inside one another (a read of a read of …) before it gives up (not proved)
 
 # functions with a value at every argument the checker evaluates (an undefined function is opaque: its own atom)
-TOTAL = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.Abs, sp.floor, sp.ceiling, sp.frac, sp.KroneckerDelta, InRange,
-         sp.conjugate, sp.re, sp.im, sp.sign)
+TOTAL = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.Abs, sp.KroneckerDelta, InRange, sp.conjugate, sp.re, sp.im,
+         sp.sign)
+# and those the evaluator computes of rational arguments only (⌊√2⌋ is refused there: exact integer arithmetic)
+RATIONAL_TOTAL = (sp.floor, sp.ceiling, sp.frac)
 # and those with a value at every real argument (tanh has poles at iπ/2 + iπk, atan at ±i)
 REAL_TOTAL = (sp.tanh, sp.erf, sp.erfc, sp.atan, sp.asinh)
 
@@ -60,6 +62,7 @@ def divisor_obligations(exprs, ranges: dict, ctx: Context) -> tuple:
     found: dict = {}
     for e, known in exprs:
         for kind, item, where, facts in prover.walk(e, {**ranges, **known}):
+            item = _evaluated(item) if kind != "range" else item
             if (kind, item) in found:
                 continue
             if kind == "divides" and not prover.nonzero(item, where):
@@ -71,7 +74,13 @@ def divisor_obligations(exprs, ranges: dict, ctx: Context) -> tuple:
                     "{} is defined wherever it is read, for every size in its domain", False,
                     "not proved symbolically (a pole or an argument outside the function's domain is undefined: "
                     "checked at the grid shapes)", (item,))
-            elif kind == "reads" and not prover.shapes.inside(item, prover._shape(item), where, *facts):
+            elif kind == "reads" and prover._shape(item) is None and not prover.shapes.integral(item, where, facts[1]):
+                found[kind, item] = Obligation(
+                    "the read {} is at integer indices, for every size in its domain", False,
+                    "not proved symbolically (a definition has no value between its integer entries: checked at the "
+                    "grid shapes)", (item,))
+            elif kind == "reads" and prover._shape(item) is not None and \
+                    not prover.shapes.inside(item, prover._shape(item), where, *facts):
                 found[kind, item] = Obligation(
                     "the read {} lies inside {}'s shape {}, for every size in its domain", False,
                     "not proved symbolically (a read outside a shape has no value: checked at the grid shapes)",
@@ -108,21 +117,27 @@ class Prover:
         self.visits += 1
         return self.visits <= MAX_VISITS
 
-    def _body(self, read):
+    def _body(self, read, ranges=None, evaluate: bool = True):
         """The body of the definition ``read`` reads, at its indices, without capture: a summation variable of the
-        body that the indices read is renamed first (primed apart from every name there, its assumptions kept, so
-        an obligation prints it as a name)."""
+        body that the indices, the indices ranged around the read or their bounds hold is renamed first (primed
+        apart from every name there, its assumptions kept, so an obligation prints it as a name). With
+        ``evaluate=False`` the indices are put in without SymPy's simplification (T[N]·(T[N] − T[N]) is not 0: the
+        evaluator compiles the body as written, and reads T[N] there)."""
         d = self.ctx.definitions[str(read.base.label)]
         reads = set().union(*(sp.sympify(i).free_symbols for i in read.indices))
+        for v, (lo, hi) in (ranges or {}).items():
+            reads |= {v} | sp.sympify(lo).free_symbols | sp.sympify(hi).free_symbols
         clash = [v for v in dict.fromkeys(bound_variables(d.body)) if v in reads]
-        if not clash:
-            return d.instantiate(read.indices)
-        taken = {str(x) for x in d.body.free_symbols | reads | set(bound_variables(d.body))}
-        rename = {}
-        for v in clash:
-            rename[v] = sp.Symbol(fresh(str(v), taken), **v.assumptions0)
-            taken.add(str(rename[v]))
-        return d.body.xreplace(rename).xreplace(dict(zip(d.params, read.indices)))
+        body = d.body
+        if clash:
+            taken = {str(x) for x in d.body.free_symbols | reads | set(bound_variables(d.body))}
+            rename = {}
+            for v in clash:
+                rename[v] = sp.Symbol(fresh(str(v), taken), **v.assumptions0)
+                taken.add(str(rename[v]))
+            body = body.xreplace(rename)
+        with sp.evaluate(evaluate):
+            return body.xreplace(dict(zip(d.params, read.indices)))
 
     def _defines(self, e) -> bool:
         return isinstance(e, sp.Indexed) and str(e.base.label) in self.ctx.definitions
@@ -155,7 +170,7 @@ class Prover:
             if isinstance(e, sp.Mul):
                 facts = facts + tuple(q for q in map(_divides, e.args) if q is not None)
                 hyps = hyps + tuple(h for g in e.args for h in guard_hypotheses(g))
-            if isinstance(e, sp.Indexed) and self._shape(e) is not None:
+            if isinstance(e, sp.Indexed) and (self._shape(e) is not None or self._defines(e)):
                 out.append(("reads", e, known, (hyps + self._vanishes_outside(e), facts)))
             if isinstance(e, sp.Pow) and e.exp.is_nonnegative is not True:   # 1/d, and d^n with n of either sign
                 out.append(("divides", e.base, known, facts))
@@ -173,8 +188,8 @@ class Prover:
                 if name in path or len(path) >= MAX_DEPTH:
                     out.append(("unread", e, known, facts))
                 else:
-                    body = self._body(e)
-                    ranges_ok = range_obligations([(body, {})], known)   # its own sums: well-formed ranges
+                    body = self._body(e, known, evaluate=False)
+                    ranges_ok = range_obligations([(_evaluated(body), {})], known)   # its own sums: well-formed
                     if ranges_ok:
                         out.append(("range", ranges_ok, known, facts))
                     go(body, known, path | {name}, facts, hyps)
@@ -214,6 +229,8 @@ class Prover:
             return self.nonzero(f.args[0], ranges)
         if isinstance(f, REAL_TOTAL):
             return all(real_valued(a, self.ctx) for a in f.args)
+        if isinstance(f, RATIONAL_TOTAL):
+            return f.args[0].is_rational is True
         if isinstance(f, sp.Piecewise):   # defined where a condition holds: everywhere when the last is True
             return f.args[-1].cond == sp.true
         if isinstance(f, sp.mobius):
@@ -378,6 +395,13 @@ def _within(e: sp.Sum, ranges: dict) -> dict:
     for var, lo, hi in reversed(e.limits):
         inner[var] = (lo, hi)
     return inner
+
+
+def _evaluated(e):
+    """``e`` with SymPy's simplification applied again (the walk reads definition bodies unevaluated)."""
+    if not isinstance(e, sp.Basic) or not e.args:
+        return e
+    return e.func(*[_evaluated(a) for a in e.args])
 
 
 def _divides(g):
