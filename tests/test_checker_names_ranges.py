@@ -64,7 +64,7 @@ GUARDED = InRange(i + 1, 2, L - 2) * Vt[i + 1]   # V[i + 1] where 2 ≤ i + 1 �
     (0, L - 3, False),      # hi = lo − 2 at L = 1
     (0, L - 1, True),       # hi = L − 1 ≥ lo − 1 for every L ≥ 1
     (1, L - 1, True),       # hi = lo − 1 at L = 1: the empty sum
-    (1, 1, True),           # a single term
+    (0, 0, True),           # a single term
 ])
 def test_introduce_delta_is_general_only_where_its_range_is_well_formed(lo, hi, general):
     d = Derivation(_op(InRange(i + 1, lo, hi) * Vt[i + 1]))
@@ -75,6 +75,16 @@ def test_introduce_delta_is_general_only_where_its_range_is_well_formed(lo, hi, 
     text = render(cp, "text")
     assert ("runs over a well-formed range" in text) == (not general)
     assert ("3 general" in text) == general
+
+
+def test_a_single_term_outside_the_shape_is_bounded_by_the_read_not_the_range():
+    """Σ_{m=1}^{1} reads V[1], outside V's shape (L) at L = 1: the range is proved, the read is not."""
+    d = Derivation(_op(InRange(i + 1, 1, 1) * Vt[i + 1]))
+    d.apply("introduce-delta", targets=[(i + 1, m, 1, 1)])
+    cp = _finish(d)
+    text = render(cp, "text")
+    assert cp.ok and _labels(cp)[0] == "bounded", text
+    assert "runs over a well-formed range" not in text and "lies inside V's shape" in text
 
 
 def test_an_ill_formed_range_at_a_grid_shape_fails_the_step():
