@@ -207,7 +207,10 @@ def test_a_clamped_window_longer_than_the_input_is_a_clear_error():
         agg.evolution_correlate(NA, torch.randn(1, 2, 4, 6, dtype=torch.float64), x, sizes)
     module = _na_module()
     layer = module.NeighborhoodAttentionEvolution(N=1, d=2, R=2).double()
-    with pytest.raises(ValueError, match="a clamped window of 5 positions needs an input at least that long on axis 0"):
+    # the module refuses it before any kernel runs: neighborhood_attention declares H, W ≥ K (the clamped window's
+    # reads stay inside the image only there)
+    with pytest.raises(ValueError, match=r"the proof holds only where H ≥ 2·R \+ 1 \(a constraint the operator "
+                                         r"declares\); got H = 4, R = 2"):
         layer(x, path="kernels")
 
 

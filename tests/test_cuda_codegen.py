@@ -289,7 +289,9 @@ def test_a_window_that_does_not_fit_is_refused_not_computed():
     from evosym.codegen.check import load_source
     layer = load_source(gen.source, "neighborhood_attention").NeighborhoodAttentionEvolution(N=1, d=1, R=1).double()
     for path in ("generic", "kernels"):
-        with agg.host_backend("emulated"), pytest.raises(ValueError, match="clamped window of 3 positions needs an input"):
+        # refused before any kernel: the operator declares H, W ≥ K (the clamped window lies inside the image)
+        with agg.host_backend("emulated"), pytest.raises(ValueError, match=r"the proof holds only where H ≥ 2·R \+ 1 "
+                                                                           r"\(a constraint the operator declares\)"):
             layer(x, path=path)
 
 
