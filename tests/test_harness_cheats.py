@@ -260,6 +260,7 @@ def _sizes():
 def test_cli_maps_weights(capsys, mapping):
     rc, out, err = _cli(capsys, "check", "--candidate", "cheats:Renamed", "conv2d", *_sizes(), *mapping)
     assert rc == 0 and out.startswith("EQUIVALENT  cheats:Renamed vs conv2d: 8 comparisons"), out + err
+    assert out.rstrip().endswith("also with its trainable parameters shift, conv.kernel drawn at random"), out
 
 
 @pytest.mark.parametrize("mapping, words", [

@@ -14,7 +14,8 @@ from torch import nn
 from evosym.errors import EvosymError
 from evosym.testing import assert_equivalent
 from evosym.testing.equivalence import LAYOUTS, laid_out
-from evosym.testing.setup import proven, redraw
+from evosym.testing.redraw import redraw
+from evosym.testing.setup import proven
 
 
 def _row_major(shape):
@@ -250,12 +251,13 @@ def test_structured_parameters_pass_at_redrawn_weights(candidate, kw):
 
 def test_weights_given_as_tensors_are_not_redrawn():
     m = nn.Conv2d(4, 6, 3, padding=1, groups=2)
-    assert_equivalent(m, "conv2d", trials=1, dtypes=(torch.float64,), weights={"weight": m.weight.detach().clone()})
+    report = assert_equivalent(m, "conv2d", trials=1, dtypes=(torch.float64,), weights={"weight": m.weight.detach().clone()})
+    assert report.redrawn == [] and len(report.trials) == 1
 
 
 def test_redraw_is_seeded_and_keeps_frozen_parameters():
     a, b = Scaled(4, 6, 3, padding=1), Scaled(4, 6, 3, padding=1)
-    assert redraw(a, 3) == 2 and redraw(b, 3) == 2 and redraw(lambda x: x, 3) == 0
+    assert len(redraw(a, 3)) == 2 and len(redraw(b, 3)) == 2 and redraw(lambda x: x, 3) == []
     assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias) and float(a.scale) == 1.0
 
 
@@ -265,6 +267,98 @@ def test_redrawn_weights_in_the_candidates_process(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _fails("constcand:flipped", "conv2d", "at randomly drawn weights", trials=1, dtypes=(torch.float64,))
     assert_equivalent("constcand:flipped", "conv2d", trials=1, dtypes=(torch.float64,), random_weights=False)
+
+
+# the harness draws the weights and hands them over: a candidate's process that keeps its own is caught
+_KEEPS = {
+    "assign skipped": "def _assign(self, head, data):\n    self.candidate, self.pending = self.pending, None\n"
+                      "    return {'count': 2}, []\n\nsys.modules['__main__'].Side._assign = _assign\n",
+    "assign reverted": "_own = sys.modules['__main__'].Side._assign\n\ndef _assign(self, head, data):\n"
+                       "    kept = {k: v.detach().clone() for k, v in self.pending.state_dict().items()}\n"
+                       "    reply = _own(self, head, data)\n    self.candidate.load_state_dict(kept)\n    return reply\n\n"
+                       "sys.modules['__main__'].Side._assign = _assign\n",
+    "values replaced": "def _assign(self, head, data):\n    return _own(self, head, {k: 0.1 + 0 * v for k, v in data.items()})"
+                       "\n\n_own = sys.modules['__main__'].Side._assign\nsys.modules['__main__'].Side._assign = _assign\n",
+    "redraw of its own": "def _assign(self, head, data):\n    torch.manual_seed(5)\n"
+                         "    return _own(self, head, {k: torch.rand(v.shape).numpy() for k, v in data.items()})\n\n"
+                         "_own = sys.modules['__main__'].Side._assign\nsys.modules['__main__'].Side._assign = _assign\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(_KEEPS))
+def test_a_candidates_process_that_keeps_its_own_weights_is_caught(tmp_path, monkeypatch, how):
+    """Its process replaces evosym's handling of the redraw (it can: the process is the candidate's): the weights
+    read back are compared with those the harness drew, so the comparison at its own (constant) weights is not
+    taken for one at random weights."""
+    (tmp_path / "keeps.py").write_text("import sys\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn"
+                                       "\n\n" + inspect.getsource(FlippedConv2d) + "\n\n" + inspect.getsource(flipped)
+                                       + "\n\n" + _KEEPS[how])
+    monkeypatch.chdir(tmp_path)
+    _fails("keeps:flipped", "conv2d", "did not take the weights the harness drew", "weight", trials=1,
+           dtypes=(torch.float64,))
+
+
+class Stashed(nn.Conv2d):
+    """Computes with a copy of its initial weights kept aside (not a parameter): its parameters take the drawn
+    values, its output does not follow them."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.kept = (self.weight.detach().clone(), self.bias.detach().clone())
+
+    def forward(self, x):
+        return F.conv2d(x, self.kept[0].to(x.dtype), self.kept[1].to(x.dtype), self.stride, self.padding, self.dilation, self.groups)
+
+
+def stashed():
+    torch.manual_seed(0)
+    return Stashed(4, 6, 3, padding=1, groups=2)
+
+
+@pytest.mark.parametrize("where", ["process", "own process"])
+def test_a_candidate_computing_with_weights_kept_aside_fails_at_drawn_weights(tmp_path, monkeypatch, where):
+    if where == "process":
+        candidate = stashed()
+    else:
+        (tmp_path / "stash.py").write_text("import torch\nimport torch.nn.functional as F\nfrom torch import nn\n\n"
+                                           + inspect.getsource(Stashed) + "\n\n" + inspect.getsource(stashed))
+        monkeypatch.chdir(tmp_path)
+        candidate = "stash:stashed"
+    _fails(candidate, "conv2d", "at randomly drawn weights", trials=1, dtypes=(torch.float64,))
+
+
+@pytest.mark.parametrize("keeps", [False, True])
+def test_a_multihead_attention_in_its_own_process_is_redrawn_through_its_binding(tmp_path, monkeypatch, keeps):
+    """The operator's weights are rows of in_proj_weight (the binding's expressions): each must be rows of the value
+    drawn for it; a process that keeps its own weights is caught there too."""
+    (tmp_path / "mha.py").write_text(
+        "import sys\nimport torch\n\ndef make():\n    torch.manual_seed(0)\n"
+        "    return torch.nn.MultiheadAttention(8, 2, batch_first=True).eval()\n"
+        + ("\ndef _assign(self, head, data):\n    self.candidate, self.pending = self.pending, None\n"
+           "    return {'count': 4}, []\n\nsys.modules['__main__'].Side._assign = _assign\n" if keeps else ""))
+    monkeypatch.chdir(tmp_path)
+    kw = dict(trials=1, dtypes=(torch.float64,))
+    if keeps:
+        _fails("mha:make", "mhsa", "did not take the weights the harness drew", "m.in_proj_weight", **kw)
+    else:
+        report = assert_equivalent("mha:make", "mhsa", **kw)
+        assert report.redrawn == ["m.in_proj_weight", "m.in_proj_bias", "m.out_proj.weight", "m.out_proj.bias"]
+
+
+def test_the_report_names_the_parameters_redrawn(tmp_path, monkeypatch):
+    """In process and in its own process the same parameters, drawn the same; none for a candidate whose process
+    lists none (it is compared at its own weights only, and the report says so), nor for weights given as tensors."""
+    (tmp_path / "plain.py").write_text("import torch\n\ndef conv():\n    torch.manual_seed(0)\n"
+                                       "    return torch.nn.Conv2d(4, 6, 3, padding=1, groups=2)\n")
+    (tmp_path / "lists_none.py").write_text("import sys\nfrom plain import conv\n\n"
+                                            "sys.modules['__main__'].trainable = lambda m: []\n")
+    monkeypatch.chdir(tmp_path)
+    kw = dict(trials=1, dtypes=(torch.float64, torch.float32))
+    torch.manual_seed(0)
+    local = assert_equivalent(nn.Conv2d(4, 6, 3, padding=1, groups=2), "conv2d", **kw)
+    assert local.redrawn == assert_equivalent("plain:conv", "conv2d", **kw).redrawn == ["weight", "bias"]
+    assert assert_equivalent("lists_none:conv", "conv2d", **kw).redrawn == []
+    assert assert_equivalent("plain:conv", "conv2d", random_weights=False, **kw).redrawn == []
 
 
 # ---- B3: half precisions compared against float64

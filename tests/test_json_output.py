@@ -227,6 +227,7 @@ def test_candidate_json_and_junit(capsys, tmp_path, candidates):
     doc = document(out, "evosym-check-candidate/1")
     assert doc["ok"] and doc["failure"] is None and len(doc["comparisons"]) == doc["planned"] == 8
     assert {c["dtype"] for c in doc["comparisons"]} == {"float32", "float64"} and doc["sizes"]["G"] == 2
+    assert doc["redrawn"] == ["weight", "bias"]
     suite, cases = junit(target)
     assert len(cases) == 1 and not failures(cases)
     rc, out2, err = run_cli(capsys, "check", "--candidate", "layers:correct_conv", "conv2d", "--format", "json")

@@ -406,8 +406,11 @@ def _check_candidate(args) -> int:
                                         for t in done):
         why = f"{args.name}: {len(done)} of {planned} comparisons ran: no verdict (did the candidate modify the harness?)"
         return verdict(planned, f"NOT EQUIVALENT  {escaped(args.candidate)} vs {escaped(args.name)}\n{why}", failure=why)
+    redrawn = report.redrawn if type(report.redrawn) is list else []
+    at = (f"; also with its trainable parameters {', '.join(escaped(str(n)[:200]) for n in redrawn)} drawn at random"
+          if redrawn else "; at its own weights only (it lists no trainable floating-point parameter to draw)")
     return verdict(planned, f"EQUIVALENT  {escaped(args.candidate)} vs {report.operator}: {len(done)} comparisons "
-                            f"({', '.join(sorted({t[1] for t in done}))}), sizes {report.sizes}", report=report)
+                            f"({', '.join(sorted({t[1] for t in done}))}), sizes {report.sizes}{at}", report=report)
 
 
 def _candidate_verdict(args, document, dumps, suite, xml, write, inputs):

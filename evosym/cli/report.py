@@ -247,8 +247,8 @@ def candidate_failure(message: str) -> dict:
 
 def candidate_document(*, candidate: str, operator: str, seed: int, gradients: bool, planned: int, report=None,
                        failure: str | None = None) -> dict:
-    """``evosym check --candidate``: the verdict, the comparisons that ran (configuration, dtype, max |diff|)
-    when equivalent, else the failure with its counterexample."""
+    """``evosym check --candidate``: the verdict, the comparisons that ran (configuration, dtype, max |diff|) and the
+    candidate's parameters also compared drawn at random when equivalent, else the failure with its counterexample."""
     comparisons = []
     if report is not None:
         for config, dtype, diff in report.trials:
@@ -259,6 +259,7 @@ def candidate_document(*, candidate: str, operator: str, seed: int, gradients: b
                     candidate=candidate, operator=(report.operator if report is not None else operator),
                     seed=int(seed), gradients=bool(gradients), planned=int(planned),
                     sizes=(dict(report.sizes) if report is not None else None), comparisons=comparisons,
+                    redrawn=[str(n) for n in report.redrawn] if report is not None else [],
                     failure=candidate_failure(failure) if failure is not None else None)
 
 

@@ -25,7 +25,8 @@ from ..isolation import frames
 from .adapters import adapt
 from .load import hint, load_candidate, raised
 from .equivalence import signature_error
-from .setup import as_dtype, mapped, read_sizes, redraw
+from .redraw import trainable
+from .setup import as_dtype, mapped, read_sizes
 
 WIRE = {torch.float64: torch.float64, torch.float32: torch.float32, torch.bool: torch.bool}
 
@@ -55,7 +56,7 @@ class Side:
     """The candidate and what was done to it: the copy in the dtype of the current trial, the outputs it returned."""
 
     def __init__(self):
-        self.candidate = self.bound = self.copy = self.original = None
+        self.candidate = self.bound = self.copy = self.original = self.pending = None
         self.kept = []
 
     def answer(self, head: dict, data: dict):
@@ -65,7 +66,7 @@ class Side:
                 return getattr(self, "_" + call)(head, data)
             except EvosymError as exc:   # the sizes, the weights or the candidate named wrongly: a usage error
                 return {"usage": str(exc)[:4000]}, []
-        if call in ("call", "refresh", "vjp", "redraw"):
+        if call in ("call", "refresh", "vjp", "trainable", "assign"):
             return getattr(self, "_" + call)(head, data)
         raise ValueError(f"no request {call!r}")
 
@@ -87,17 +88,25 @@ class Side:
                 "missing": os.environ.get("EVOSYM_MISSING", "namespace, confinement"),
                 "signature": None if why is None else why[:4000]}, []
 
-    def _redraw(self, head, data):
-        """The candidate from now on: a deep copy of the one built, its trainable floating-point parameters redrawn
-        with the harness's seed (:func:`.setup.redraw`); seed None: the one built again."""
-        seed = head.get("seed")
-        if seed is None:
-            self.candidate = self.original
-            return {"count": 0}, []
-        drawn = copy.deepcopy(self.original) if isinstance(self.original, torch.nn.Module) else self.original
-        count = redraw(drawn, int(seed))
-        self.candidate = drawn
-        return {"count": count}, []
+    def _trainable(self, head, data):
+        """A fresh deep copy of the candidate built, held for :meth:`_assign`; its trainable floating-point parameters
+        (name, shape, dtype), which the checking process draws values for."""
+        self.pending = copy.deepcopy(self.original) if isinstance(self.original, torch.nn.Module) else None
+        listed = trainable(self.pending)
+        return {"parameters": [[name[:1000], list(prm.shape), str(prm.dtype).replace("torch.", "")]
+                               for name, prm in listed]}, []
+
+    def _assign(self, head, data):
+        """The held copy given the values the checking process drew (``w0``, ``w1``, … in :meth:`_trainable`'s
+        order), and the candidate from now on."""
+        listed = trainable(self.pending)
+        if len(data) != len(listed):
+            raise ValueError("the harness handed over values for another number of parameters than listed")
+        with torch.no_grad():
+            for k, (_, prm) in enumerate(listed):
+                prm.copy_(torch.from_numpy(data[f"w{k}"]))
+        self.candidate, self.pending = self.pending, None
+        return {"count": len(listed)}, []
 
     def _copy(self, head, data):
         self.copy, self.kept = as_dtype(self.candidate, getattr(torch, head["dtype"])), []

@@ -56,7 +56,8 @@ from .domain import Domain, kinds
 from .mutants import structural
 from .adapters import adapt
 from .remote import CandidateGone, CandidateRaised, RemoteCandidate, RemoteCopy
-from .setup import as_dtype, check_weight_shapes, mapped_weights, module_sizes, proven, redraw
+from .redraw import redraw
+from .setup import as_dtype, check_weight_shapes, mapped_weights, module_sizes, proven
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Report:
     operator: str
     sizes: dict
     trials: list = field(default_factory=list)   # (runtime sizes, dtype, max |diff|)
+    redrawn: list = field(default_factory=list)  # the parameters also compared redrawn at random (their names)
 
 
 # a half precision's tolerance on a linear operator: this many of its epsilons times the accumulated magnitude
@@ -696,9 +698,9 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
             for k, dtype in enumerate(dtypes):
                 done.append(compare_(p, candidate, weights, env, dtype, seed * 1000 + 10 * t + k, history,
                                      gradients and dtype == torch.float64, small))
-        drawn, redone = None, []
+        drawn, names, redone = None, [], []
         if random_weights and not _tensor_weights(weights):
-            drawn = redrawn(candidate, seed)
+            drawn, names = redrawn(candidate, seed)
         if drawn is not None:   # its trainable parameters redrawn: the operator takes the weights read from them
             # at the first trial's sizes and at the largest (a candidate whose wrong path runs on wide inputs only)
             at = [envs[0]] + [e for e in [max(envs, key=_entries)] if e is not envs[0]]
@@ -719,7 +721,7 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
                 or not all(isinstance(r, tuple) and len(r) == 3 for r in done + redone)):
             raise AssertionError(f"{op.name}: {len(done) + len(redone)} of {planned} comparisons ran: no verdict (was "
                                  "the harness modified while the candidate ran?)")
-        return report_(op.name, dict(msizes), list(done))
+        return report_(op.name, dict(msizes), list(done), list(names) if drawn is not None else [])
 
     def _entries(env) -> int:
         """How many entries a trial's sizes make (the product of their values): the largest trial is redone."""
@@ -729,11 +731,13 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
         """The candidate with its trainable floating-point parameters redrawn (seeded by ``seed``), or None when it
         has none (a function, a module without parameters)."""
         if isinstance(candidate, RemoteCandidate):
-            return candidate if candidate.redraw(seed) > 0 else None
+            names = candidate.redraw(seed)
+            return (candidate, names) if names else (None, [])
         if not isinstance(candidate, torch.nn.Module):
-            return None
+            return None, []
         drawn = copy.deepcopy(candidate)
-        return drawn if redraw_(drawn, seed) > 0 else None
+        names = redraw_(drawn, seed)
+        return (drawn, names) if names else (None, [])
 
     def isolated(spec: str, operator: str, *, weights, seed: int, **kw) -> Report:
         """``assert_equivalent`` of the candidate ``spec`` (MODULE:ATTR) run in its own process (:mod:`.remote`)."""

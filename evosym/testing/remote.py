@@ -20,7 +20,9 @@ no process outside, and everything it starts ends with the check.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +35,7 @@ from ..isolation import frames
 from ..isolation.channel import Channel
 from ..isolation.spawn import ROOT
 from ..proof.codec import escaped
+from .redraw import drawn_values
 
 CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the user's module)
 # Started with -I (no working folder on the path, no user site, no PYTHON* variables: nothing of the user's is imported
@@ -49,11 +52,17 @@ CACHES = {"XDG_CACHE_HOME": "", "TORCH_EXTENSIONS_DIR": "torch_extensions", "TOR
 DTYPES = {str(d).replace("torch.", ""): d for d in (torch.float64, torch.float32, torch.float16, torch.bfloat16,
                                                     torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8,
                                                     torch.bool, torch.complex64, torch.complex128)}
+FLOATING = ("float64", "float32", "float16", "bfloat16")
+MAX_DRAWN = 1 << 27   # trainable parameter entries the harness draws values for (1 GiB of float64)
 
 
 class CandidateGone(Exception):
     """The candidate's process ended, did not answer in time, or answered in other words than the protocol's: the
     candidate's failure (never a usage error, never a verdict)."""
+
+
+class WeightsNotTaken(CandidateGone):
+    """The candidate's process read back other weights than the harness drew and handed over."""
 
 
 class CandidateRaised(Exception):
@@ -113,6 +122,8 @@ class RemoteCandidate(Channel):
             self.close()
             raise CandidateGone("the candidate's process handed back no sizes")
         self.sizes, self.padding = sizes, padding
+        self.adapted = head.get("adapted") is True
+        self.drawn = None   # {parameter name: the value drawn} once redrawn (:meth:`redraw`)
         self.signature = None if why is None else escaped(why[:4000])
 
     def close(self) -> None:
@@ -145,14 +156,28 @@ class RemoteCandidate(Channel):
             raise type(_name(reply["raised"]), (CandidateRaised,), {})(str(reply.get("message", ""))[:4000])
         return reply, out
 
-    def redraw(self, seed) -> int:
-        """The candidate in its process replaced by a copy with its trainable floating-point parameters redrawn
-        (:func:`.setup.redraw`, seeded with ``seed``; None: the one built again); how many were redrawn."""
-        head, _ = self.request("redraw", seed=None if seed is None else int(seed))
-        count = head.get("count")
-        if type(count) is not int or count < 0:
-            raise CandidateGone("the candidate's process described its redrawn weights in other words than the protocol's")
-        return count
+    def redraw(self, seed: int) -> list:
+        """The candidate in its process replaced by a copy whose trainable floating-point parameters, as that process
+        lists them, hold values this process drew (:func:`.redraw.drawn_values`, seeded with ``seed``); their names
+        (none: nothing replaced). A weight read from the copy afterwards through a mapping that names one of them must
+        hold the value drawn (:meth:`RemoteCopy.weights`): a process that keeps its own weights is caught."""
+        head, _ = self.request("trainable")
+        listed = head.get("parameters")
+        if not (isinstance(listed, list) and all(
+                isinstance(e, list) and len(e) == 3 and isinstance(e[0], str) and 0 < len(e[0]) <= 1000
+                and isinstance(e[1], list) and len(e[1]) <= frames.MAX_DIMS
+                and all(type(n) is int and 0 < n for n in e[1]) and e[2] in FLOATING for e in listed)
+                and len({e[0] for e in listed}) == len(listed)):
+            raise CandidateGone("the candidate's process listed its parameters in other words than the protocol's")
+        if sum(math.prod(e[1]) for e in listed) > MAX_DRAWN:
+            raise CandidateGone(f"the candidate's process lists more than {MAX_DRAWN} trainable parameter entries: more "
+                                "than the harness draws")
+        values = drawn_values([(shape, DTYPES[dtype]) for _, shape, dtype in listed], seed)
+        self.drawn = {}
+        if listed:
+            self.request("assign", [(f"w{k}", v.to(torch.float64).numpy()) for k, v in enumerate(values)])
+            self.drawn = {name: v for (name, _, _), v in zip(listed, values)}
+        return [name for name, _, _ in listed]
 
     def at(self, dtype):
         """The candidate copied to ``dtype`` in its process (what ``as_dtype`` makes of a local one)."""
@@ -177,7 +202,33 @@ class RemoteCopy:
         none = head.get("none")
         if not (isinstance(none, list) and sorted(list(out) + none) == sorted(ir for ir, _ in params)):
             raise CandidateGone("the candidate's process handed back other weights than asked for")
-        return {ir: (None if ir in none else torch.from_numpy(out[ir])) for ir, _ in params}
+        got = {ir: (None if ir in none else torch.from_numpy(out[ir])) for ir, _ in params}
+        if self.remote.drawn:
+            self._check_drawn(p, spec, got)
+        return got
+
+    def _check_drawn(self, p, spec, got) -> None:
+        """A :class:`WeightsNotTaken` unless every weight read through a mapping that names a parameter the harness
+        drew holds the value drawn (in this copy's dtype): an attribute path, the value itself; a binding's
+        expression (``m.in_proj_weight[:m.embed_dim]``), rows of one of the parameters it names."""
+        given = dict(spec or {})
+        tensors = (p.operator.torch_binding or {}).get("tensors", {}) if spec is None and self.remote.adapted else None
+        for ir, torch_name, _, _ in p.plan.params:
+            if tensors is not None:
+                refs, rows = [f"m.{r}" for r in re.findall(r"\bm\.([A-Za-z_][\w.]*)", str(tensors.get(ir, "")))], True
+            else:
+                refs = [given.get(ir, given.get(torch_name, torch_name)) if torch_name else given.get(ir, ir)]
+                rows = False
+            drawn = [(r, self.remote.drawn[r]) for r in refs if r in self.remote.drawn]
+            if not drawn:
+                continue
+            value = got.get(ir)
+            if value is not None and any(_holds(value, d.to(self.dtype).to(value.dtype), rows) for _, d in drawn):
+                continue
+            raise WeightsNotTaken(
+                f"its process did not take the weights the harness drew for it: the operator's {ir}, read from "
+                f"{escaped(drawn[0][0][:200])}, holds other values than were handed over (a candidate that keeps or "
+                "changes its own weights is compared at them only)")
 
     def __call__(self, *given):
         flags, arrays, first = [], [], {}
@@ -249,6 +300,16 @@ class RemoteCopy:
         if not (isinstance(unused, list) and sorted(list(out) + [f"g{i}" for i in unused]) == sorted(f"g{i}" for i in needs)):
             raise CandidateGone("the candidate's process handed back other gradients than asked for")
         return {i: torch.from_numpy(out[f"g{i}"]) for i in needs if f"g{i}" in out}
+
+
+def _holds(value, drawn, rows: bool) -> bool:
+    """Whether ``value`` is ``drawn`` (``rows``: or a run of its rows)."""
+    if tuple(value.shape) == tuple(drawn.shape):
+        return torch.equal(value, drawn)
+    if not rows or value.dim() == 0 or tuple(value.shape[1:]) != tuple(drawn.shape[1:]):
+        return False
+    n = value.shape[0]
+    return any(torch.equal(value, drawn[a:a + n]) for a in range(drawn.shape[0] - n + 1))
 
 
 def _overwrite(t, values, what) -> None:

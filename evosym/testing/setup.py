@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
 import operator as _operator
 from dataclasses import dataclass
 
@@ -180,28 +179,3 @@ def as_dtype(candidate, dtype):
     if isinstance(candidate, torch.nn.Module):
         return copy.deepcopy(candidate).to(dtype)
     return candidate
-
-
-# how much wider than PyTorch's initialisation the redrawn weights spread: a candidate that clamps its weights to
-# the initial range (or saturates past it) differs from the operator there
-SPREAD = 4
-
-
-def redraw(candidate, seed: int) -> int:
-    """The candidate's trainable floating-point parameters (``requires_grad``) refilled in place with values drawn from a
-    generator seeded with ``seed``: uniform in ±SPREAD/√fan_in (fan_in: the entries of one row, 1 for a vector),
-    wider than PyTorch initialises a layer. Frozen parameters, buffers and other dtypes keep their values. Returns how many were redrawn
-    (0 for a candidate that is not a module)."""
-    if not isinstance(candidate, torch.nn.Module):
-        return 0
-    gen = torch.Generator().manual_seed(int(seed))
-    count = 0
-    with torch.no_grad():
-        for _, prm in candidate.named_parameters():
-            if not (prm.requires_grad and prm.is_floating_point() and prm.numel() > 0):
-                continue
-            fan = prm[0].numel() if prm.dim() >= 2 else 1
-            values = SPREAD * (2 * torch.rand(prm.shape, generator=gen, dtype=torch.float64) - 1) / math.sqrt(fan)
-            prm.copy_(values.to(prm.dtype))
-            count += 1
-    return count

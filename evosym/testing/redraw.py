@@ -1,0 +1,47 @@
+"""Weights drawn at random for a candidate's trainable parameters (``assert_equivalent(random_weights=True)``):
+constant or zero weights (a box filter, a zero-initialised last layer) hide a flipped kernel or a wrong bias index,
+so the harness also compares a copy of the candidate whose trainable parameters it refilled with values it drew."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# how much wider than PyTorch's initialisation the redrawn weights spread: a candidate that clamps its weights to
+# the initial range (or saturates past it) differs from the operator there
+SPREAD = 4
+
+
+def trainable(candidate) -> list:
+    """The candidate's trainable floating-point parameters (``requires_grad``, not empty) as (name, parameter), in
+    ``named_parameters`` order: what a redraw refills (frozen ones, buffers and other dtypes keep their values)."""
+    if not isinstance(candidate, torch.nn.Module):
+        return []
+    return [(name, prm) for name, prm in candidate.named_parameters()
+            if prm.requires_grad and prm.is_floating_point() and prm.numel() > 0]
+
+
+def drawn_values(shapes: list, seed: int) -> list:
+    """Values for parameters of the given (shape, dtype)s, in order, from a generator seeded with ``seed``: uniform in
+    ±SPREAD/√fan_in (fan_in: the entries of one row, 1 for a vector), wider than PyTorch initialises a layer; each
+    rounded to its dtype. The checking process draws them (the same values in process and for a candidate run in
+    its own process, which is handed them)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    out = []
+    for shape, dtype in shapes:
+        shape = tuple(int(n) for n in shape)
+        fan = math.prod(shape[1:]) if len(shape) >= 2 else 1
+        values = SPREAD * (2 * torch.rand(shape, generator=gen, dtype=torch.float64) - 1) / math.sqrt(fan)
+        out.append(values.to(dtype))
+    return out
+
+
+def redraw(candidate, seed: int) -> list:
+    """The candidate's trainable floating-point parameters (:func:`trainable`) refilled in place with
+    :func:`drawn_values` seeded with ``seed``; their names (none for a candidate that is not a module)."""
+    params = trainable(candidate)
+    with torch.no_grad():
+        for (_, prm), values in zip(params, drawn_values([(p.shape, p.dtype) for _, p in params], seed)):
+            prm.copy_(values)
+    return [name for name, _ in params]
