@@ -10,6 +10,11 @@ from __future__ import annotations
 import sympy as sp
 
 
+# the assumptions of a symbol declared integer and nothing more (a definition's parameter folds no other
+# assumption into its body; a premise's own integrality)
+INTEGER_ONLY = sp.Symbol("_", integer=True).assumptions0
+
+
 def size(name: str, *, zero: bool = False) -> sp.Symbol:
     """A size symbol: a positive integer, or a non-negative one with ``zero=True`` (padding)."""
     if zero:

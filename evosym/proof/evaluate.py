@@ -49,12 +49,11 @@ from sympy.logic.boolalg import BooleanFalse, BooleanTrue
 
 from ..errors import IllFormedAccess, TimeLimitExceeded
 from ..ir.neighbourhood import use_condition_compiler
-from ..ir.symbols import InRange, turns
+from ..ir.symbols import INTEGER_ONLY, InRange, turns
 from ..ir.tensors import Definition
 from . import poly as P
 
 _MISSING = object()
-_INTEGER = sp.Symbol("_", integer=True).assumptions0
 
 
 def as_int(v, what: str) -> int:
@@ -488,7 +487,7 @@ class Evaluator:
                 memo = self._entries.setdefault(name, {})
             else:
                 memo = {} if d.shape is not None else None
-            plain = all(p.assumptions0 == _INTEGER for p in d.params)   # no assumption folded into the body
+            plain = all(p.assumptions0 == INTEGER_ONLY for p in d.params)   # no assumption folded into the body
             labels = {r.base.label for r in d.body.atoms(sp.Indexed)}
             outer = [self._key(s) for s in sorted((s for s in d.body.free_symbols if isinstance(s, sp.Symbol)
                                                    and s not in d.params and s not in labels), key=str)]

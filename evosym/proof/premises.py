@@ -47,6 +47,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..ir import looks
+from ..ir.symbols import INTEGER_ONLY
 from .reference import CheckResult
 from .symbolic import le
 
@@ -57,7 +58,6 @@ GRID = "the grid lies in the sizes' domains"
 CLOSED = "definitions and expressions are closed"
 NAMES = "every name stands for one thing"
 
-_INTEGER = sp.Symbol("_", integer=True).assumptions0
 # the assumptions a range [lo, hi] can imply, and when it implies each
 _IMPLIED = {
     "nonnegative": lambda lo, hi: le(0, lo),
@@ -162,7 +162,7 @@ def declared(s: sp.Symbol) -> str:
     orig = getattr(s, "_assumptions_orig", None)
     if orig is None:   # an older SymPy: the derived facts that differ from a plain integer's, headline ones first
         a = s.assumptions0
-        keys = sorted((k for k in a if _INTEGER.get(k) != a[k]),
+        keys = sorted((k for k in a if INTEGER_ONLY.get(k) != a[k]),
                       key=lambda k: (_HEADLINE.index(k) if k in _HEADLINE else len(_HEADLINE), k))
         orig = {k: a[k] for k in keys[:2]}
     return ", ".join(f"{k}={v}" for k, v in orig.items()) or "no assumptions"
@@ -175,7 +175,7 @@ def binder_problem(s, lo, hi, what: str) -> str | None:
         return f"{what} is not a symbol"
     if s.is_integer is not True:
         return f"{what} is not declared integer ({declared(s)})"
-    if s.assumptions0 == _INTEGER:
+    if s.assumptions0 == INTEGER_ONLY:
         return None
     implied = []
     if lo is not None:
@@ -363,7 +363,7 @@ def _stated(s: sp.Symbol) -> bool:
     the proof states as its domain ("P ≥ 0 (even)": :func:`lower_bound`, :func:`size_domains`). Others (zero=True,
     nonzero=True, …) would act in every rule and bounded check while the printed domain says something else: P
     declared zero prints as "P ≥ 0" and SymPy proves −P ≥ 0."""
-    if s.assumptions0 == _INTEGER:
+    if s.assumptions0 == INTEGER_ONLY:
         return True
     for n in range(1, 4):
         for subset in itertools.combinations(_STATED, n):

@@ -42,7 +42,7 @@ def wire(t):
     return t.resolve_conj().resolve_neg().contiguous().numpy()
 
 
-def laid_out(t, layout):
+def with_strides(t, layout):
     """``t``'s values in a view of a zero-filled buffer with the given strides (non-negative, one per axis) from the
     given storage offset (the list's last entry)."""
     if not (isinstance(layout, list) and len(layout) == t.dim() + 1 and all(type(s) is int and s >= 0 for s in layout)):
@@ -131,7 +131,7 @@ class Side:
             if fresh:
                 given.append(t.requires_grad_(i in head["needs"]))
             elif strided:   # the strides of the harness's non-contiguous view: the same layout here
-                given.append(laid_out(t, strided))
+                given.append(with_strides(t, strided))
             elif requires:
                 given.append(t.requires_grad_(True).clone())
             else:

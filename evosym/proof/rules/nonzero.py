@@ -20,9 +20,14 @@ the summed range (lo ≤ hi, a ≤ b, a ≤ hi + c and lo + c ≤ b); a sum of n
 every bracket (:func:`.softmax.visible_key`) or an indicator's premise (:func:`.softmax.visible_by_premise`); reads
 of definitions through their bodies (a definition that reads itself is not looked into: not proved); integer values
 whose range starts at 1 (:mod:`..ranged`). Nothing is proved of an expression that holds a float (SymPy rounds
-their arithmetic, also where a definition's body is read at an index). A guard δ(0, a mod b) around a Möbius function of a/b makes it an
-integer there: the checker's products are 0 where a guard is, without reading the factors after it (the
-evaluator's strong zero).
+their arithmetic, also where a definition's body is read at an index). A guard δ(0, a mod b) around a Möbius
+function of a/b makes it an integer there: the checker's products are 0 where a guard is, without reading the
+factors after it (the evaluator's strong zero).
+
+The same walk gives each read of a tensor or a definition its obligation to lie inside the shape (proved by
+:class:`.inshape.ShapeProver`): a shaped definition may be read outside its shape only where its body's top-level
+guards vanish there, an unshaped one only at integer indices; a definition's body is walked as the evaluator
+compiles it (unevaluated), its sums renamed apart from the indices ranged around the read.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ...ir.looks import fresh
-from ...ir.symbols import InRange
+from ...ir.symbols import INTEGER_ONLY, InRange
 from ...ir.tensors import INDICATORS
 from ..ranged import at_least, nonnegative_over, slacks, too_large
 from ..tree import bound_variables
@@ -42,8 +47,10 @@ from .softmax import real_valued, visible_by_premise
 
 MAX_DEPTH = 24       # reads of definitions followed inside one another before the prover gives up (not proved)
 MAX_VISITS = 20_000  # nodes one walk or one proof visits before it gives up (not proved): a budget, not a verdict
-INTEGER = sp.Symbol("n", integer=True).assumptions0   # a parameter with no assumption but integrality
 MAX_NESTING = 60     # proofs inside one another (a read of a read of …) before it gives up (not proved)
+MAX_MEMO = 50_000    # expressions kept by the process-wide memos below before they start again
+_EVALUATED: dict = {}   # an expression read unevaluated → evaluated (:func:`_evaluated`)
+_BODIES: dict = {}      # (body, parameters, read, ranges, evaluate) → the body at the read (:meth:`Prover._body`)
 
 # functions with a value at every argument the checker evaluates (an undefined function is opaque: its own atom)
 TOTAL = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.Abs, sp.KroneckerDelta, InRange, sp.conjugate, sp.re, sp.im,
@@ -124,6 +131,14 @@ class Prover:
         ``evaluate=False`` the indices are put in without SymPy's simplification (T[N]·(T[N] − T[N]) is not 0: the
         evaluator compiles the body as written, and reads T[N] there)."""
         d = self.ctx.definitions[str(read.base.label)]
+        key = (d.body, tuple(d.params), read, frozenset((ranges or {}).items()), evaluate)
+        if key not in _BODIES:
+            _keep(_BODIES, key, self._at(d, read, ranges, evaluate))
+        return _BODIES[key]
+
+    @staticmethod
+    def _at(d, read, ranges, evaluate: bool):
+        """:meth:`_body` computed."""
         reads = set().union(*(sp.sympify(i).free_symbols for i in read.indices))
         for v, (lo, hi) in (ranges or {}).items():
             reads |= {v} | sp.sympify(lo).free_symbols | sp.sympify(hi).free_symbols
@@ -207,7 +222,7 @@ class Prover:
         such a definition outside its shape where its body is 0 (a zero-padded projection), so a read is defined
         where those guards place it inside (none where its parameters carry assumptions: no read outside then)."""
         d = self.ctx.definitions.get(str(read.base.label))
-        if d is None or not all(p.assumptions0 == INTEGER for p in d.params):
+        if d is None or not all(p.assumptions0 == INTEGER_ONLY for p in d.params):
             return ()
         return tuple(h for g in sp.Mul.make_args(self._body(read)) for h in guard_hypotheses(g))
 
@@ -398,10 +413,22 @@ def _within(e: sp.Sum, ranges: dict) -> dict:
 
 
 def _evaluated(e):
-    """``e`` with SymPy's simplification applied again (the walk reads definition bodies unevaluated)."""
+    """``e`` with SymPy's simplification applied again (the walk reads definition bodies unevaluated); kept per
+    expression (a function of its structure and its symbols' assumptions alone)."""
     if not isinstance(e, sp.Basic) or not e.args:
         return e
-    return e.func(*[_evaluated(a) for a in e.args])
+    done = _EVALUATED.get(e)
+    if done is None:
+        done = e.func(*[_evaluated(a) for a in e.args])
+        _keep(_EVALUATED, e, done)
+    return done
+
+
+def _keep(memo: dict, key, value) -> None:
+    """``memo[key] = value``, the memo started again past :data:`MAX_MEMO` entries."""
+    if len(memo) > MAX_MEMO:
+        memo.clear()
+    memo[key] = value
 
 
 def _divides(g):
