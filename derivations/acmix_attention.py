@@ -137,7 +137,8 @@ OPERATOR = Operator(
     notes=("Border policy: reflection of keys, values and the positional encoding (ACmix), unlike SASA's zero "
            "padding (local_attention), NATTEN's clamped window and Swin's tiles.",
            "The step that reads the reflected window as a sum over input positions needs R < H, W (one "
-           "reflection reaches every padded position, as ReflectionPad2d requires): checked at the grid shapes.",
+           "reflection reaches every padded position, as ReflectionPad2d requires): proved under those declared "
+           "constraints (general).",
            "Heads are head-major: head h owns channels [h·d, (h+1)·d). pe is shared by every head.",
            "The coordinates are linspace(−1, 1) over each axis, so H, W ≥ 2 (a single row would divide by zero)."),
 )

@@ -2,8 +2,8 @@
 
 The 1-D case of ``conv2d_reflect``: a position m outside the input reads its mirror image across the
 edge, the edge itself not repeated (L − 1 − |L − 1 − |m||). PyTorch requires P < L; the step that
-rewrites the read as a sum over input positions needs exactly that, so it is checked at the grid
-shapes rather than proved for all sizes. The operator declares 2P ≤ K − 1 (every mirrored read then
+rewrites the read as a sum over input positions needs exactly that, and is proved for all sizes under
+that declared constraint. The operator declares 2P ≤ K − 1 (every mirrored read then
 lands inside the window of the same output position, so Ω is the window clipped to the input, which
 the support check confirms); generated modules refuse larger P.
 """

@@ -3,7 +3,7 @@
 A position m outside the input reads its mirror image across the edge, the edge itself not
 repeated: x[−m] for m < 0, x[2(L − 1) − m] for m ≥ L, written L − 1 − |L − 1 − |m||. PyTorch requires
 P < L (one reflection reaches every padded position); the step that rewrites the read as a sum over
-input positions needs exactly that, so it is checked at the grid shapes rather than proved for all sizes.
+input positions needs exactly that, and is proved for all sizes under that declared constraint.
 
 Dilation is 1 and the grid keeps 2P ≤ K − 1 (P = ⌊(K − 1)/2⌋ is the usual choice): then every read
 of a padded position lands inside the window of the same output position, so Ω is the window

@@ -110,8 +110,8 @@ OPERATOR = Operator(
     citation="Hassani et al., Neighborhood Attention Transformer, CVPR 2023 (NATTEN: clamped windows, rpb)",
     notes=("Border policy: the window is clamped inside the image (NATTEN), not zero-padded (SASA's local_attention) "
            "and not fixed (Swin). The image must be at least K along each axis.",
-           "The step that reads the clamped window as a sum over input positions needs K ≤ H, W, which the sizes "
-           "alone do not prove: it is checked at the grid shapes (bounded).",
+           "The step that reads the clamped window as a sum over input positions needs K ≤ H, W: proved under the "
+           "declared constraints H, W ≥ 2R + 1 (general).",
            "Relative position bias indexed by key − query + K − 1 per axis, table (2K − 1)² per head.",
            "No bias in the projections and no output projection (NATTEN's module adds a qkv bias and a projection: "
            "see mhsa for how both are proved)."),

@@ -407,10 +407,16 @@ def _check_candidate(args) -> int:
         why = f"{args.name}: {len(done)} of {planned} comparisons ran: no verdict (did the candidate modify the harness?)"
         return verdict(planned, f"NOT EQUIVALENT  {escaped(args.candidate)} vs {escaped(args.name)}\n{why}", failure=why)
     redrawn = report.redrawn if type(report.redrawn) is list else []
-    at = (f"; also with its trainable parameters {', '.join(escaped(str(n)[:200]) for n in redrawn)} drawn at random"
-          if redrawn else "; at its own weights only (it lists no trainable floating-point parameter to draw)")
+    at = (f"; also with its trainable parameters {_shown_names(redrawn)} drawn at random" if redrawn
+          else "; at its own weights only (no weight read from a parameter drawn at random)")
     return verdict(planned, f"EQUIVALENT  {escaped(args.candidate)} vs {report.operator}: {len(done)} comparisons "
                             f"({', '.join(sorted({t[1] for t in done}))}), sizes {report.sizes}{at}", report=report)
+
+
+def _shown_names(names) -> str:
+    """Parameter names the candidate gave, in ASCII (a look-alike letter or a control character shows as its
+    escape): "weight, bias"."""
+    return ", ".join(escaped(str(n)[:200].encode("ascii", "backslashreplace").decode("ascii")) for n in names)
 
 
 def _candidate_verdict(args, document, dumps, suite, xml, write, inputs):

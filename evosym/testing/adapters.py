@@ -89,4 +89,51 @@ def adapt(candidate, binding: dict | None):
     return adapted, weights
 
 
-__all__ = ["CALLS", "MultiheadAttentionCall", "adapt"]
+class Unknown:
+    """What the checking process does not know of a candidate run in its own process: an attribute it holds, rows of
+    it, arithmetic on it; never None, never a tensor."""
+
+    def __getattr__(self, name):
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+    def __bool__(self):
+        return False
+
+    def _same(self, *other):
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __floordiv__ = __truediv__ = __call__ = _same
+
+
+UNKNOWN = Unknown()
+
+
+class Drawn:
+    """An adapted ``nn.MultiheadAttention`` as the checking process knows it after handing it weights it drew: its
+    drawn parameters by attribute path (``m.in_proj_weight``, ``m.out_proj.weight``), the embedding size and whether
+    q, k and v share it read off their shapes, anything else :data:`UNKNOWN`. A binding's expression evaluated on it
+    gives the drawn rows the operator's weight must hold (``m.in_proj_weight[E:2E]`` for W_K: those rows, not others)."""
+
+    def __init__(self, drawn: dict, prefix: str = "m.", used: set | None = None):
+        self._drawn, self._prefix = drawn, prefix
+        self.used = set() if used is None else used   # the drawn parameters read (the expression's sources)
+
+    def __getattr__(self, name):
+        path = self._prefix + name
+        if path in self._drawn:
+            self.used.add(path)
+            return self._drawn[path]
+        if any(k.startswith(path + ".") for k in self._drawn):
+            return Drawn(self._drawn, path + ".", self.used)
+        packed = self._drawn.get(self._prefix + "in_proj_weight")
+        if name == "_qkv_same_embed_dim" and self._prefix == "m.":
+            return packed is not None or UNKNOWN
+        if name == "embed_dim" and packed is not None and packed.dim() == 2 and packed.shape[0] % 3 == 0:
+            return packed.shape[0] // 3
+        return UNKNOWN
+
+
+__all__ = ["CALLS", "Drawn", "MultiheadAttentionCall", "UNKNOWN", "adapt"]

@@ -36,7 +36,6 @@ are checked unchanged after every call, and gradients are compared with respect 
 
 from __future__ import annotations
 
-import copy
 import itertools
 import inspect
 import math
@@ -57,7 +56,7 @@ from .mutants import structural
 from .adapters import adapt
 from .remote import CandidateGone, CandidateRaised, RemoteCandidate, RemoteCopy
 from .redraw import redraw
-from .setup import as_dtype, check_weight_shapes, mapped_weights, module_sizes, proven
+from .setup import as_dtype, check_weight_shapes, copied, mapped_weights, module_sizes, proven
 
 
 @dataclass
@@ -67,7 +66,7 @@ class Report:
     operator: str
     sizes: dict
     trials: list = field(default_factory=list)   # (runtime sizes, dtype, max |diff|)
-    redrawn: list = field(default_factory=list)  # the parameters also compared redrawn at random (their names)
+    redrawn: list = field(default_factory=list)  # parameters also compared at values drawn at random (names)
 
 
 # a half precision's tolerance on a linear operator: this many of its epsilons times the accumulated magnitude
@@ -721,6 +720,8 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
                 or not all(isinstance(r, tuple) and len(r) == 3 for r in done + redone)):
             raise AssertionError(f"{op.name}: {len(done) + len(redone)} of {planned} comparisons ran: no verdict (was "
                                  "the harness modified while the candidate ran?)")
+        if isinstance(drawn, RemoteCandidate):   # only the parameters a weight read was confirmed to hold
+            names = [n for n in names if n in drawn.confirmed]
         return report_(op.name, dict(msizes), list(done), list(names) if drawn is not None else [])
 
     def _entries(env) -> int:
@@ -735,7 +736,7 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
             return (candidate, names) if names else (None, [])
         if not isinstance(candidate, torch.nn.Module):
             return None, []
-        drawn = copy.deepcopy(candidate)
+        drawn = copied(candidate)
         names = redraw_(drawn, seed)
         return (drawn, names) if names else (None, [])
 

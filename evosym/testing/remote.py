@@ -19,10 +19,10 @@ no process outside, and everything it starts ends with the check.
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +35,8 @@ from ..isolation import frames
 from ..isolation.channel import Channel
 from ..isolation.spawn import ROOT
 from ..proof.codec import escaped
+from ..ir.binding import BUILTINS
+from .adapters import UNKNOWN, Drawn, Unknown
 from .redraw import drawn_values
 
 CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the user's module)
@@ -53,6 +55,7 @@ DTYPES = {str(d).replace("torch.", ""): d for d in (torch.float64, torch.float32
                                                     torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8,
                                                     torch.bool, torch.complex64, torch.complex128)}
 FLOATING = ("float64", "float32", "float16", "bfloat16")
+_BUILTINS = {name: getattr(builtins, name) for name in BUILTINS}   # what a binding's expression may call
 MAX_DRAWN = 1 << 27   # trainable parameter entries the harness draws values for (1 GiB of float64)
 
 
@@ -124,6 +127,7 @@ class RemoteCandidate(Channel):
         self.sizes, self.padding = sizes, padding
         self.adapted = head.get("adapted") is True
         self.drawn = None   # {parameter name: the value drawn} once redrawn (:meth:`redraw`)
+        self.confirmed = set()   # the drawn parameters a weight read afterwards was confirmed to hold
         self.signature = None if why is None else escaped(why[:4000])
 
     def close(self) -> None:
@@ -161,7 +165,12 @@ class RemoteCandidate(Channel):
         lists them, hold values this process drew (:func:`.redraw.drawn_values`, seeded with ``seed``); their names
         (none: nothing replaced). A weight read from the copy afterwards through a mapping that names one of them must
         hold the value drawn (:meth:`RemoteCopy.weights`): a process that keeps its own weights is caught."""
-        head, _ = self.request("trainable")
+        self.drawn, self.confirmed = None, set()
+        try:
+            head, _ = self.request("trainable")
+        except EvosymError:   # (no usage of the user's can be wrong here: the process answered out of protocol)
+            raise CandidateGone("the candidate's process answered the request for its parameters with a usage "
+                                "error") from None
         listed = head.get("parameters")
         if not (isinstance(listed, list) and all(
                 isinstance(e, list) and len(e) == 3 and isinstance(e[0], str) and 0 < len(e[0]) <= 1000
@@ -175,7 +184,11 @@ class RemoteCandidate(Channel):
         values = drawn_values([(shape, DTYPES[dtype]) for _, shape, dtype in listed], seed)
         self.drawn = {}
         if listed:
-            self.request("assign", [(f"w{k}", v.to(torch.float64).numpy()) for k, v in enumerate(values)])
+            try:
+                self.request("assign", [(f"w{k}", v.to(torch.float64).numpy()) for k, v in enumerate(values)])
+            except EvosymError:
+                raise CandidateGone("the candidate's process answered the weights handed to it with a usage "
+                                    "error") from None
             self.drawn = {name: v for (name, _, _), v in zip(listed, values)}
         return [name for name, _, _ in listed]
 
@@ -209,26 +222,37 @@ class RemoteCopy:
 
     def _check_drawn(self, p, spec, got) -> None:
         """A :class:`WeightsNotTaken` unless every weight read through a mapping that names a parameter the harness
-        drew holds the value drawn (in this copy's dtype): an attribute path, the value itself; a binding's
-        expression (``m.in_proj_weight[:m.embed_dim]``), rows of one of the parameters it names."""
+        drew holds the value drawn, in this copy's dtype: an attribute path, that parameter; a binding's expression,
+        its value on the drawn parameters (``m.in_proj_weight[E:2E]``: those rows, :class:`.adapters.Drawn`). The
+        parameters so confirmed are added to the candidate's ``confirmed`` (the report names only those)."""
         given = dict(spec or {})
         tensors = (p.operator.torch_binding or {}).get("tensors", {}) if spec is None and self.remote.adapted else None
+        drawn = self.remote.drawn
         for ir, torch_name, _, _ in p.plan.params:
             if tensors is not None:
-                refs, rows = [f"m.{r}" for r in re.findall(r"\bm\.([A-Za-z_][\w.]*)", str(tensors.get(ir, "")))], True
+                expr, m = tensors.get(ir), Drawn(drawn)
+                try:   # (the binding's grammar, evosym.ir.binding: reads, slices, arithmetic, x if c else y)
+                    want = eval(expr, {"__builtins__": _BUILTINS, "torch": torch}, {"m": m}) if expr else UNKNOWN  # noqa: S307
+                except (TypeError, ValueError, IndexError, AttributeError, RuntimeError, NameError, KeyError):
+                    want = UNKNOWN
+                sources = sorted(m.used)
             else:
-                refs = [given.get(ir, given.get(torch_name, torch_name)) if torch_name else given.get(ir, ir)]
-                rows = False
-            drawn = [(r, self.remote.drawn[r]) for r in refs if r in self.remote.drawn]
-            if not drawn:
+                path = given.get(ir, given.get(torch_name, torch_name)) if torch_name else given.get(ir, ir)
+                want, sources = drawn.get(path, UNKNOWN), [path]
+            if want is UNKNOWN or isinstance(want, Unknown):
                 continue
             value = got.get(ir)
-            if value is not None and any(_holds(value, d.to(self.dtype).to(value.dtype), rows) for _, d in drawn):
+            if want is None and value is None:
+                continue
+            if (isinstance(want, torch.Tensor) and isinstance(value, torch.Tensor) and value.is_floating_point()
+                    and tuple(value.shape) == tuple(want.shape)
+                    and torch.equal(value.to(torch.float64), want.to(self.dtype).to(torch.float64))):
+                self.remote.confirmed.update(k for k in sources if k in drawn)
                 continue
             raise WeightsNotTaken(
                 f"its process did not take the weights the harness drew for it: the operator's {ir}, read from "
-                f"{escaped(drawn[0][0][:200])}, holds other values than were handed over (a candidate that keeps or "
-                "changes its own weights is compared at them only)")
+                f"{escaped(str(sources[0] if sources else expr)[:200])}, holds other values than were handed over (a "
+                "candidate that keeps or changes its own weights is compared at them only)")
 
     def __call__(self, *given):
         flags, arrays, first = [], [], {}
@@ -300,16 +324,6 @@ class RemoteCopy:
         if not (isinstance(unused, list) and sorted(list(out) + [f"g{i}" for i in unused]) == sorted(f"g{i}" for i in needs)):
             raise CandidateGone("the candidate's process handed back other gradients than asked for")
         return {i: torch.from_numpy(out[f"g{i}"]) for i in needs if f"g{i}" in out}
-
-
-def _holds(value, drawn, rows: bool) -> bool:
-    """Whether ``value`` is ``drawn`` (``rows``: or a run of its rows)."""
-    if tuple(value.shape) == tuple(drawn.shape):
-        return torch.equal(value, drawn)
-    if not rows or value.dim() == 0 or tuple(value.shape[1:]) != tuple(drawn.shape[1:]):
-        return False
-    n = value.shape[0]
-    return any(torch.equal(value, drawn[a:a + n]) for a in range(drawn.shape[0] - n + 1))
 
 
 def _overwrite(t, values, what) -> None:

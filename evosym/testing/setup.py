@@ -177,5 +177,17 @@ def as_dtype(candidate, dtype):
     if isinstance(candidate, RemoteCandidate):
         return candidate.at(dtype)
     if isinstance(candidate, torch.nn.Module):
-        return copy.deepcopy(candidate).to(dtype)
+        return copied(candidate).to(dtype)
     return candidate
+
+
+def copied(candidate):
+    """A deep copy of the candidate module, or an ``EvosymError`` saying why it has none (the harness compares
+    copies: one per dtype, one with its weights drawn at random)."""
+    try:
+        return copy.deepcopy(candidate)
+    except Exception as exc:  # noqa: BLE001 - the candidate's own __deepcopy__ (or a tensor it holds) refused
+        raise EvosymError(f"the candidate cannot be copied (copy.deepcopy raised {type(exc).__name__}: "
+                          f"{str(exc)[:300]}); the harness compares copies of it, one per dtype. A module holding a "
+                          "tensor computed from its parameters cannot be: torch.nn.utils.weight_norm's (deprecated; "
+                          "torch.nn.utils.parametrizations.weight_norm can be copied)") from None

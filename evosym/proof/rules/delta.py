@@ -6,9 +6,11 @@ import sympy as sp
 
 from ...errors import RuleError
 from ...ir.symbols import InRange
+from ..ranged import slacks
 from ..symbolic import in_range
 from ..tree import bound_variables, factors, find_sum, replace_node, same
 from .base import Application, Context, Obligation, Rule, register
+from .inshape import ShapeProver, guard_hypotheses
 
 
 def _replace_sites(expr, e, var):
@@ -36,6 +38,15 @@ def _replace_sites(expr, e, var):
         return node.func(*[visit(a) for a in node.args])
 
     return visit(expr), count
+
+
+def _within(summand, e, lo, hi, ctx: Context) -> bool:
+    """lo ≤ e ≤ hi at every value of the indices in their ranges where the summand's guards are 1 (elsewhere it is
+    0), for every size in its domain: the constraints included (:class:`.inshape.ShapeProver`: reflections |·|, clamps
+    max/min)."""
+    hyps = tuple(h for g in factors(summand) for h in guard_hypotheses(g))
+    prover = ShapeProver(slacks(ctx.constraints, ctx.sizes))
+    return prover.holds(sp.expand(e - lo), ctx.ranges, hyps) and prover.holds(sp.expand(hi - e), ctx.ranges, hyps)
 
 
 @register
@@ -88,6 +99,9 @@ class IntroduceDelta(Rule):
                 vanish = (True, "the summand carries the guard {}", (exact[0],))
             else:
                 vanish = in_range(e, lo, hi, lctx.ranges)
+                if not vanish[0] and integer and _within(new, e, lo, hi, lctx):
+                    vanish = (True, "{} ≤ {} ≤ {} wherever the summand's guards are 1, for every size in its domain",
+                              (lo, e, hi))
             obligations.append(Obligation("the summand vanishes unless {} ≤ {} ≤ {}", vanish[0], vanish[1], (lo, e, hi), vanish[2]))
             new, count = _replace_sites(new, e, var)
             if count == 0:

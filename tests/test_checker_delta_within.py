@@ -1,0 +1,82 @@
+"""introduce-delta's premise "the summand vanishes unless lo ≤ e ≤ hi", proved from the summand's guards and the
+operator's constraints (reflection padding under P < L, NATTEN's clamp under K ≤ H: the catalogue's last bounded
+steps), and never from what does not give it: a guard on another expression, a guard inside another factor, a
+constraint the operator does not declare, a claim false at some size."""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+
+from evosym import Derivation, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
+from evosym.printers import render
+
+B, C, O, L, R = size("B"), size("C"), size("O"), size("L"), size("R")
+b, o, i, c, q, m = (index(s) for s in "b o i c q m".split())
+X, Wt, Vt, V2 = sp.IndexedBase("x"), sp.IndexedBase("W"), sp.IndexedBase("V"), sp.IndexedBase("V2")
+SIZES = ((B, "batch"), (C, "in"), (O, "out"), (L, "length"), (R, "radius"))
+GRID = ({B: 1, C: 2, O: 2, L: 3, R: 1}, {B: 2, C: 1, O: 1, L: 5, R: 2})
+
+
+def _op(extra, constraints=()):
+    """y[b, o, i] = Σ_c W[o, c]·x[b, c, i] + ``extra``; V has L entries, V2 has L + 1."""
+    decls = (TensorDecl("x", (B, C, L), "input"), TensorDecl("W", (O, C), "parameter"),
+             TensorDecl("V", (L,), "parameter"), TensorDecl("V2", (L + 1,), "parameter"))
+    return Operator(name="toy", summary="", output=TensorDecl("y", (B, O, L), "output"), lhs_indices=(b, o, i),
+                    traditional=sp.Sum(Wt[o, c] * X[b, c, i], (c, 0, C - 1)) + extra, tensors=decls, batch=b,
+                    out_channel=o, position=(i,), value="x", sizes=SIZES, grid=GRID,
+                    constraints=tuple(constraints))
+
+
+def _step(extra, e, lo, hi, constraints=()):
+    """The first step's check after introduce-delta of ``e`` over [lo, hi] in ``extra``, and the proof's text."""
+    d = Derivation(_op(extra, constraints))
+    d.apply("introduce-delta", targets=[(e, m, lo, hi)])
+    d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+    d.apply("name-kernel", name="K", channel=c, position=(q,), indices=(o, c, i, q))
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    cp = d.proof().check(reference=False)
+    return cp.steps[0].check, " ".join(render(cp, "text").split())   # (the printer wraps its lines)
+
+
+CLAMP = sp.Min(i + R, L - 1) - R   # in [0, L − 1 − R] only where R ≤ L − 1
+
+
+@pytest.mark.parametrize("extra, e, lo, hi, constraints", [
+    # a guard that is not [lo ≤ e ≤ hi] itself but places e inside: [1 ≤ i + 1 ≤ L − 1]
+    (InRange(i + 1, 1, L - 1) * Vt[i + 1], i + 1, 0, L - 1, ()),
+    # two guards together: [0 ≤ i − 1] for the lower end, [i + 2 ≤ L] for the upper
+    (InRange(i - 1, 0, L) * InRange(i + 2, 0, L) * Vt[i + 1], i + 1, 1, L - 1, ()),
+    # a clamp read inside the shape under the declared constraint R < L
+    (Vt[CLAMP], CLAMP, 0, L - 1, (sp.Lt(R, L),)),
+    # a reflection L − 1 − |L − 1 − |i − R|| under R < L
+    (Vt[L - 1 - sp.Abs(L - 1 - sp.Abs(i - R))], L - 1 - sp.Abs(L - 1 - sp.Abs(i - R)), 0, L - 1, (sp.Lt(R, L),)),
+])
+def test_guards_and_constraints_prove_where_the_summand_vanishes(extra, e, lo, hi, constraints):
+    check, text = _step(extra, e, lo, hi, constraints)
+    assert check.ok and check.general, text
+    assert "wherever the summand's guards are 1" in text or "carries the guard" in text, text
+
+
+@pytest.mark.parametrize("extra, e, lo, hi, constraints", [
+    # false at i = L − 1: V2[L] is read and not 0 (the step fails at a grid shape, never general)
+    (V2[i + 1], i + 1, 0, L - 1, ()),
+    # a guard on another expression than e: [0 ≤ i ≤ L − 1] says nothing of i + 1 ≤ L − 1
+    (InRange(i, 0, L - 1) * V2[i + 1], i + 1, 0, L - 1, ()),
+    # the guard inside another factor, not one of the summand's own: not taken
+    (sp.Max(InRange(i + 1, 0, L - 1), 0) * V2[i + 1], i + 1, 0, L - 1, ()),
+    # the clamp without the constraint R < L (at R ≥ L it is negative)
+    (V2[CLAMP + 1], CLAMP + 1, 0, L - 1, ()),
+    # a constraint that does not give it (R ≤ L + 1 is one short: at R = L + 1 the read is V2[−1])
+    (V2[CLAMP + 1], CLAMP + 1, 0, L - 1, (sp.Le(R, L + 1),)),
+])
+def test_what_does_not_give_the_range_does_not_prove_it(extra, e, lo, hi, constraints):
+    check, text = _step(extra, e, lo, hi, constraints)
+    assert not check.general, text
+    assert "the summand vanishes unless" in text, text
+
+
+def test_the_constraint_that_gives_it_proves_it():
+    """The last case above with R ≤ L: Min(L − 1, R + i) − R + 1 ≥ 0, and the step is general."""
+    check, text = _step(V2[CLAMP + 1], CLAMP + 1, 0, L - 1, (sp.Le(R, L),))
+    assert check.ok and check.general, text

@@ -1,0 +1,98 @@
+"""The weights the harness draws for a candidate run in its own process: wrong candidates that tried to keep the
+harness from seeing them at random weights (an adversarial pass, 2026-12-06; tests/data/candidates/redraw_cheats.py),
+and what the report says was drawn."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from evosym.testing import assert_equivalent
+
+sys.path.insert(0, str(Path(__file__).parent / "data" / "candidates"))
+
+KW = dict(trials=1, dtypes=(torch.float64, torch.float32))
+
+
+def _fails(spec, operator, *needles, **kw):
+    with pytest.raises(AssertionError) as info:
+        assert_equivalent(spec, operator, **{**KW, **kw})
+    for needle in needles:
+        assert needle in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("name", ["as_bool", "as_int"])
+def test_weights_handed_back_in_another_dtype_are_not_taken_for_the_drawn_ones(name):
+    """All True (or truncated to 0) equals the drawn values cast to that dtype: compared as the drawn floats, not."""
+    _fails(f"redraw_cheats:{name}", "conv2d", "did not take the weights the harness drew", "weight")
+
+
+@pytest.mark.parametrize("name", ["tied_rows", "swapped_reads"])
+def test_a_multihead_attention_must_hold_the_drawn_rows_its_binding_names(name):
+    """W_K is in_proj_weight[E:2E] of the drawn value, not any rows of it (a copy of the query rows), and W_Q is
+    rows 0:E (not the key rows, read so to match a forward that swaps them)."""
+    _fails(f"redraw_cheats:{name}", "mhsa", "did not take the weights the harness drew", "m.in_proj_")
+
+
+def test_a_parametrized_weight_is_not_reported_drawn():
+    """'weight' is read through a parametrization, no parameter the harness drew: it passes at the weight it keeps,
+    and the report names only the bias as drawn."""
+    report = assert_equivalent("redraw_cheats:parametrized", "conv2d", **KW)
+    assert report.redrawn == ["bias"]
+
+
+@pytest.mark.parametrize("where", ["in its own process", "the command line"])
+def test_decoy_parameters_are_not_reported_drawn(where, capsys, monkeypatch):
+    """Frozen real weights and trainable decoys named with look-alike letters: nothing the operator's weights are
+    read from was drawn, so none is named (and the command line shows names in ASCII: no look-alike passes)."""
+    if where == "in its own process":
+        assert assert_equivalent("redraw_cheats:decoys", "conv2d", **KW).redrawn == []
+        return
+    from evosym.cli.main import main
+    monkeypatch.chdir(Path(__file__).parent / "data" / "candidates")
+    rc = main(["check", "--candidate", "redraw_cheats:decoys", "conv2d"])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.rstrip().endswith("at its own weights only (no weight read from a parameter drawn at "
+                                             "random)"), out
+
+
+def test_names_shown_on_the_command_line_are_ascii():
+    from evosym.cli.commands import _shown_names
+    assert _shown_names(["w\u0435ight", "b\x1bias"]) == "w\\u0435ight, b\\x1bias"
+
+
+def test_a_usage_error_in_answer_to_the_redraw_is_the_candidates_failure():
+    """Out of protocol: never an EvosymError (which the command line reports as the user's usage error, exit 2)."""
+    _fails("redraw_cheats:usage_reply", "conv2d", "usage error")
+
+
+def test_a_long_parameter_costs_the_checking_process_no_scan():
+    """A binding's rows are compared where the binding names them: an in_proj_bias of 2²² entries listed by the
+    process costs one comparison, not a search over its offsets."""
+    from evosym.testing.adapters import Drawn
+    drawn = {"m.in_proj_weight": torch.randn(24, 8), "m.in_proj_bias": torch.randn(1 << 22)}
+    start = time.perf_counter()
+    m = Drawn(drawn)
+    rows = m.in_proj_weight[m.embed_dim:2 * m.embed_dim]
+    assert torch.equal(rows, drawn["m.in_proj_weight"][8:16]) and m.used == {"m.in_proj_weight"}
+    assert time.perf_counter() - start < 1.0
+
+
+def test_a_module_that_cannot_be_copied_is_a_clear_usage_error():
+    """torch.nn.utils.weight_norm (deprecated) holds a tensor computed from its parameters: deepcopy refuses it, and
+    the harness (which compares copies) says so and names the replacement, never a raw RuntimeError."""
+    import warnings
+
+    from torch import nn
+
+    from evosym.errors import EvosymError
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = torch.nn.utils.weight_norm(nn.Conv2d(4, 6, 3, padding=1))
+    for random_weights in (True, False):
+        with pytest.raises(EvosymError, match="cannot be copied .*parametrizations.weight_norm"):
+            assert_equivalent(m, "conv2d", random_weights=random_weights, **KW)
