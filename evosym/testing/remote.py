@@ -31,12 +31,12 @@ import tempfile
 import torch
 
 from ..errors import EvosymError
+from ..ir.binding import BUILTINS
 from ..isolation import frames
 from ..isolation.channel import Channel
 from ..isolation.spawn import ROOT
 from ..proof.codec import escaped
-from ..ir.binding import BUILTINS
-from .adapters import UNKNOWN, Drawn, Unknown
+from .adapters import UNKNOWN, Drawn
 from .redraw import drawn_values
 
 CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the user's module)
@@ -239,12 +239,10 @@ class RemoteCopy:
             else:
                 path = given.get(ir, given.get(torch_name, torch_name)) if torch_name else given.get(ir, ir)
                 want, sources = drawn.get(path, UNKNOWN), [path]
-            if want is UNKNOWN or isinstance(want, Unknown):
+            if not isinstance(want, torch.Tensor):   # (what the drawn values do not say: not checked, not confirmed)
                 continue
             value = got.get(ir)
-            if want is None and value is None:
-                continue
-            if (isinstance(want, torch.Tensor) and isinstance(value, torch.Tensor) and value.is_floating_point()
+            if (isinstance(value, torch.Tensor) and value.is_floating_point()
                     and tuple(value.shape) == tuple(want.shape)
                     and torch.equal(value.to(torch.float64), want.to(self.dtype).to(torch.float64))):
                 self.remote.confirmed.update(k for k in sources if k in drawn)
