@@ -70,7 +70,7 @@ def _run(installed, *args, cwd, base=None, early=None):
         if early is not None:
             early.current = proc
         try:
-            out, err = proc.communicate(timeout=300)
+            out, err = proc.communicate(timeout=900)   # a guard against a hang, not a timing (niced beside the suite)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
