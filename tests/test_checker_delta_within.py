@@ -5,6 +5,8 @@ constraint the operator does not declare, a claim false at some size."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import sympy as sp
 
@@ -80,3 +82,45 @@ def test_the_constraint_that_gives_it_proves_it():
     """The last case above with R ≤ L: Min(L − 1, R + i) − R + 1 ≥ 0, and the step is general."""
     check, text = _step(V2[CLAMP + 1], CLAMP + 1, 0, L - 1, (sp.Le(R, L),))
     assert check.ok and check.general, text
+
+
+EVEN = ({B: 1, C: 2, O: 2, L: 2, R: 1}, {B: 2, C: 1, O: 1, L: 4, R: 2})   # (−L/2 is an integer at each of them)
+
+
+def _first(extra, e, lo, hi, grid=EVEN):
+    d = Derivation(dataclasses.replace(_op(extra), grid=grid))
+    d.apply("introduce-delta", targets=[(e, m, lo, hi)])
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))   # (not reached: no matter)
+    cp = d.proof().check(reference=False)
+    return cp.steps[0].check, " ".join(render(cp, "text").split())
+
+
+@pytest.mark.parametrize("extra, e, lo, hi", [
+    (InRange(i + 1, 1, L - 1) * V2[i + 1], i + 1, -L / 2, L - 1),   # the guard's proof of where it vanishes
+    (V2[i + 1], i + 1, -L / 2, L),                                  # the ranges' proof
+    (InRange(i + 1, 0, L / 2) * V2[i + 1], i + 1, 0, L / 2),         # the guard itself, absorbed
+    (V2[i + 1], i + 1, sp.Rational(1, 2), L),                        # a constant half
+])
+def test_a_bound_that_is_no_integer_at_some_size_is_never_general(extra, e, lo, hi):
+    """Σ_{m=−L/2}^{…} has no value at odd L (the evaluator refuses it: a sum steps by 1 from an integer): an even-L
+    grid would never see it, so a step whose result holds it is bounded (an adversarial pass found it general)."""
+    check, text = _first(extra, e, lo, hi)
+    assert not check.general, text
+    assert "integer bounds" in text, text
+
+
+def test_floor_bounds_are_integers():
+    check, text = _first(InRange(i + 1, 1, sp.floor(L / 2)) * V2[i + 1], i + 1, 1, sp.floor(L / 2))
+    assert check.ok and check.general, text
+
+
+def test_a_three_argument_delta_is_printed_not_a_crash():
+    """SymPy's δ takes a range as a third argument; the checker's takes two (the step is ill-formed, not general),
+    and every printer shows it as given."""
+    d = Derivation(_op(sp.KroneckerDelta(i + 1, 1, (0, L - 1)) * V2[i + 1]))
+    d.apply("introduce-delta", targets=[(i + 1, m, 0, L - 1)])
+    d.conclude(omega=Window((WindowAxis(1, 1, 1, 0, L),)), channel=c, neighbour=(q,))
+    cp = d.proof().check(reference=False)
+    assert not cp.steps[0].check.general
+    for form in ("text", "markdown", "latex"):
+        assert "1" in render(cp, form)

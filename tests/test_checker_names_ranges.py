@@ -308,7 +308,7 @@ def test_a_sum_inside_a_range_bound_is_checked_too(where):
     d.apply("introduce-delta", targets=[(i + 1, m, lo, hi)])
     cp = _finish(d)
     assert _labels(cp)[0] == "bounded", render(cp, "text")
-    assert "the sum over u runs over a well-formed range: L - 3 ≥ 0 − 1" in render(cp, "text")
+    assert "the sum over u runs over a well-formed range: integer bounds, L - 3 ≥ 0 − 1" in render(cp, "text")
 
 
 def _with_reference(constant, offset):

@@ -96,3 +96,35 @@ def test_a_module_that_cannot_be_copied_is_a_clear_usage_error():
     for random_weights in (True, False):
         with pytest.raises(EvosymError, match="cannot be copied .*parametrizations.weight_norm"):
             assert_equivalent(m, "conv2d", random_weights=random_weights, **KW)
+
+
+def test_in_process_the_report_names_the_parameters_the_weights_are_read_from():
+    """Decoys beside frozen weights: none; a plain module: its weight and bias; nn.MultiheadAttention through its
+    binding: the packed projection and the output projection; a weight computed by a function of parameters
+    (g·v/‖v‖): every parameter redrawn (which of them it reads cannot be told)."""
+    from torch import nn
+
+    import redraw_cheats
+    assert assert_equivalent(redraw_cheats.decoys(), "conv2d", **KW).redrawn == []
+    torch.manual_seed(0)
+    assert assert_equivalent(nn.Conv2d(4, 6, 3, padding=1), "conv2d", **KW).redrawn == ["weight", "bias"]
+    mha = nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    assert assert_equivalent(mha, "mhsa", **KW).redrawn == ["m.in_proj_weight", "m.in_proj_bias", "m.out_proj.weight",
+                                                            "m.out_proj.bias"]   # (called through the adapter's m)
+
+    class Normed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.g, self.v = nn.Parameter(torch.rand(6, 1, 1, 1) + 0.5), nn.Parameter(torch.randn(6, 4, 3, 3))
+            self.b = nn.Parameter(torch.zeros(6))
+
+        def weight(self):
+            return self.g * self.v / self.v.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+
+        def forward(self, x):
+            return torch.nn.functional.conv2d(x, self.weight(), self.b, padding=1)
+
+    sizes = dict(G=1, C_g=4, O_g=6, K_h=3, K_w=3, s_h=1, s_w=1, delta_h=1, delta_w=1, P_h=1, P_w=1)
+    report = assert_equivalent(Normed(), "conv2d", sizes=sizes, weights={"weight": lambda m: m.weight(), "bias": "b"},
+                               **KW)
+    assert report.redrawn == ["g", "v", "b"]

@@ -1,5 +1,5 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py,
-trust_reading_mutants.py): one per fix of the holes 1–22, each killed because its hostile example gets through
+trust_reading_mutants.py): one per fix of the holes 1–24, each killed because its hostile example gets through
 the checker with that fix disabled and not through the real one; the harness never counts a kill it did not see, and every
 mutation is undone afterwards.
 """
@@ -60,6 +60,8 @@ EXPECTED = {
     "reference-integer-inputs-only": ("the reference check's dyadic inputs", "PROVED"),
     "reference-named-as-the-library": ("the reference check's honest label", "PROVED, 'reference (torch.nn.functional.linear)"),
     "twin-names": ("the unique-names premise", "PROVED"),
+    "half-bounds-general": ("the check that every sum's bounds are integers",
+                            "step 1 (introduce-delta) " + GENERAL + "it fails at B=1, C=1, K=3, L=3, P=0"),
 }
 # what the real checker says about each hostile example
 REFUSED = {
@@ -78,7 +80,8 @@ REFUSED = {
     "reference-integer-inputs-only": "differs from the file's reference",
     "reference-named-as-the-library": "the file's reference, which it calls",
     "twin-names": "the name V is declared 2 times",
-    "ill-formed-ranges-general": "the sum over m runs over a well-formed range: K - 2 ≥ 2 − 1 for every size",
+    "ill-formed-ranges-general": "the sum over m runs over a well-formed range: integer bounds, K - 2 ≥ 2 − 1 for every size",
+    "half-bounds-general": "the sum over m runs over a well-formed range: integer bounds, K - 1 ≥ -K/2 − 1",
     "size-named-as-index": "the name i stands for 2 things",
     "floats-read-as-decimals": "step 1 (move-into-sum): before and after differ",
     "floats-in-rules-general": "the result holds no float constant",
@@ -101,7 +104,7 @@ def test_the_category_has_a_mutant_for_every_hole():
                                                               "operator-file-starts-processes",
                                                               "generation-imports-the-file"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 24))
+    assert holes == set(range(1, 25))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):
@@ -162,7 +165,7 @@ def test_the_harness_counts_no_kill_it_did_not_see():
     assert not inert.killed and "the mutation disables nothing that matters" in inert.detail
     # a general label that no witness refutes is not a kill either
     unrefuted = TM.trial("the integrality obligation", lambda: TM.half_shift_proof().check(reference=False),
-                         lambda: TM.without_obligation(TM.ReindexSum, "integer-valued"), step=0, witness=lambda cp: None)
+                         lambda: TM.without_integrality(TM.ReindexSum, "integer-valued"), step=0, witness=lambda cp: None)
     assert not unrefuted.killed and "no witness shows the label false" in unrefuted.detail
 
 

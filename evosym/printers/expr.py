@@ -99,8 +99,8 @@ class TextExprPrinter(StrPrinter):
             body = "(%s)" % body
         return "%s %s" % (head, body)
 
-    def _print_KroneckerDelta(self, expr):
-        return "δ(%s, %s)" % tuple(self._print(a) for a in expr.args)
+    def _print_KroneckerDelta(self, expr):   # (SymPy's takes a third argument, a range: printed as given)
+        return "δ(%s)" % ", ".join(self._print(a) for a in expr.args)
 
     def _print_InRange(self, expr):
         e, lo, hi = (self._print(a) for a in expr.args)
@@ -184,8 +184,8 @@ class LatexExprPrinter(LatexPrinter):
     def _print_Mul(self, expr):
         return _mul_with_sums(self, expr, super()._print_Mul, r" \cdot ", r"\left(%s\right)")
 
-    def _print_KroneckerDelta(self, expr, exp=None):
-        return r"\delta_{%s,\, %s}" % tuple(self._print(a) for a in expr.args)
+    def _print_KroneckerDelta(self, expr, exp=None):   # (a third argument, SymPy's range: printed as given)
+        return r"\delta_{%s}" % r",\, ".join(self._print(a) for a in expr.args)
 
     def _print_InRange(self, expr):
         e, lo, hi = (self._print(a) for a in expr.args)

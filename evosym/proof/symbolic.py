@@ -211,8 +211,16 @@ def unproved_ranges(expr, ranges) -> list[tuple]:
     return list(dict.fromkeys(out))
 
 
+def _integer_bounds(lo, hi) -> bool:
+    """Both bounds of a sum integers by their symbols (a sum steps by 1 from its lower bound to its upper one)."""
+    return sp.sympify(lo).is_integer is True and sp.sympify(hi).is_integer is True
+
+
 def _well_formed(lo, hi, ranges) -> bool:
-    """Proved hi − lo + 1 ≥ 0: by the symbols' assumptions, else by the known ranges of the variables it reads."""
+    """Proved: both bounds integers (by their symbols: a bound −L/2 is none at odd L, where the sum has no value)
+    and hi − lo + 1 ≥ 0, by the symbols' assumptions, else by the known ranges of the variables it reads."""
+    if not _integer_bounds(lo, hi):
+        return False
     count = sp.expand(sp.sympify(hi) - sp.sympify(lo) + 1)
     if nonnegative(count):
         return True

@@ -15,6 +15,7 @@ written here; :mod:`.trust_conclusion_mutants` those in the conclusion's checks 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Callable
 from unittest import mock
@@ -23,6 +24,7 @@ import sympy as sp
 
 from .. import Definition, Derivation, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
 from ..proof import premises as PR
+from ..proof import symbolic as SY
 from ..proof.evaluate import Evaluator
 from ..proof.rules import softmax as SM
 from ..proof.rules.fourier import CongruenceToRemainder
@@ -230,6 +232,15 @@ def without_obligation(rule_class, words: str):
     return mock.patch.object(rule_class, "apply", apply)
 
 
+def without_integrality(rule_class, words: str):
+    """``rule_class`` without its integrality obligation (:func:`without_obligation`), nor the check that every sum's
+    bounds are integers (a rational shift or period leaves a half bound in the result: either refuses it alone)."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(without_obligation(rule_class, words))
+    stack.enter_context(mock.patch.object(SY, "_integer_bounds", lambda lo, hi: True))
+    return stack
+
+
 def half_shift_proof():
     """Σ_u u²·x_pad reindexed by u = v + K/2: a bijection of the integers only for even K (the grid's). (The
     summand reads no tensor at u: W[o, v + K/2] would also be a read at a non-integer index, refused on its own.)"""
@@ -261,24 +272,27 @@ def half_period_proof():
     return d.proof()
 
 
-@mutant(CATEGORY, "hole 6: reindex-sum without its integrality obligation (shift by K/2, general on even K only)")
+@mutant(CATEGORY, "hole 6: reindex-sum without its integrality obligation nor integer sum bounds (shift by K/2, "
+                  "general on even K only)")
 def reindex_by_half_size():
     return trial("reindex-sum's obligation that the shift is an integer", _checked(half_shift_proof),
-                 lambda: without_obligation(ReindexSum, "integer-valued"), step=0,
+                 lambda: without_integrality(ReindexSum, "integer-valued"), step=0,
                  witness=_witness_shape(({B: 1, C: 1, L: 2, K: 3, P: 0},)))
 
 
-@mutant(CATEGORY, "hole 6: split-channels-into-groups without its integrality obligation (blocks of C/2 channels)")
+@mutant(CATEGORY, "hole 6: split-channels-into-groups without its integrality obligation nor integer sum bounds "
+                  "(blocks of C/2 channels)")
 def split_into_half_blocks():
     return trial("split-channels-into-groups' obligation that the block is a positive integer", _checked(half_block_proof),
-                 lambda: without_obligation(SplitChannelsIntoGroups, "positive integer"), step=0,
+                 lambda: without_integrality(SplitChannelsIntoGroups, "positive integer"), step=0,
                  witness=_witness_shape(({B: 1, C: 3, L: 2, K: 1, P: 0},)))
 
 
-@mutant(CATEGORY, "hole 6: congruence-to-remainder without its integrality obligation (period L/2)")
+@mutant(CATEGORY, "hole 6: congruence-to-remainder without its integrality obligation nor integer sum bounds "
+                  "(period L/2)")
 def congruence_with_half_period():
     return trial("congruence-to-remainder's obligation that the period is a positive integer", _checked(half_period_proof),
-                 lambda: without_obligation(CongruenceToRemainder, "positive integer"), step=0,
+                 lambda: without_integrality(CongruenceToRemainder, "positive integer"), step=0,
                  witness=_witness_shape(({B: 1, C: 1, L: 3, K: 1, P: 0},)))
 
 

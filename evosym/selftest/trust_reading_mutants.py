@@ -34,6 +34,7 @@ from ..ir import reads as IR
 from ..proof import evaluate as EV
 from ..proof import premises as PR
 from ..proof import proof as PF
+from ..proof import symbolic as SY
 from ..proof.rules import base as RB
 from ..proof.rules import inshape as IS
 from .registry import mutant
@@ -66,6 +67,31 @@ def ranges_unchecked():
 def ill_formed_ranges_general():
     return trial("the obligation that every range is well-formed", _checked(guarded_range_proof), ranges_unchecked,
                  step=0, witness=_witness_shape(({B: 1, C: 1, L: 2, K: 2, P: 0},)), level="general-only")
+
+
+def half_bound_proof():
+    """y = x[b, o, i] + [1 ≤ i + 1 ≤ K − 1]·W[o, i + 1], the read rewritten as Σ_{m=−K/2}^{K−1}: where the summand is
+    not 0, −K/2 ≤ i + 1 ≤ K − 1 (proved from the guard), and equal at K = 2 and 4 (the grid); at odd K the sum steps
+    from −K/2 through half integers and is no sum (an adversarial pass found it labelled general)."""
+    op = toy(X[b, o, i] + InRange(i + 1, 1, K - 1) * W[o, i + 1],
+             grid=({B: 1, C: 1, L: 3, K: 2, P: 0}, {B: 1, C: 2, L: 4, K: 4, P: 0}))
+    d = Derivation(op)
+    d.apply("introduce-delta", targets=[(i + 1, m, -K / 2, K - 1)])
+    d.conclude(omega=IDENTITY, channel=c, neighbour=(q,))
+    return d.proof()
+
+
+def integer_bounds_unchecked():
+    """The checker without the check that every sum's bounds are integers."""
+    return mock.patch.object(SY, "_integer_bounds", lambda lo, hi: True)
+
+
+@mutant(CATEGORY, "hole 24: a step whose result sums from a bound that is no integer at some sizes (Σ_{m=−K/2} at odd "
+                  "K) labelled general")
+def half_bounds_general():
+    return trial("the check that every sum's bounds are integers", _checked(half_bound_proof),
+                 integer_bounds_unchecked, step=0, witness=_witness_shape(({B: 1, C: 1, L: 3, K: 3, P: 0},)),
+                 level="general-only")
 
 
 # -- 16. names -----------------------------------------------------------------------------------------------------

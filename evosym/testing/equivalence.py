@@ -55,7 +55,7 @@ from .domain import Domain, kinds
 from .mutants import structural
 from .adapters import adapt
 from .remote import CandidateGone, CandidateRaised, RemoteCandidate, RemoteCopy
-from .redraw import redraw
+from .redraw import read_from, redraw
 from .setup import as_dtype, check_weight_shapes, copied, mapped_weights, module_sizes, proven
 
 
@@ -720,9 +720,8 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
                 or not all(isinstance(r, tuple) and len(r) == 3 for r in done + redone)):
             raise AssertionError(f"{op.name}: {len(done) + len(redone)} of {planned} comparisons ran: no verdict (was "
                                  "the harness modified while the candidate ran?)")
-        if isinstance(drawn, RemoteCandidate):   # only the parameters a weight read was confirmed to hold
-            names = [n for n in names if n in drawn.confirmed]
-        return report_(op.name, dict(msizes), list(done), list(names) if drawn is not None else [])
+        names = confirmed(p, drawn, weights, names) if drawn is not None else []
+        return report_(op.name, dict(msizes), list(done), list(names))
 
     def _entries(env) -> int:
         """How many entries a trial's sizes make (the product of their values): the largest trial is redone."""
@@ -739,6 +738,13 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
         drawn = copied(candidate)
         names = redraw_(drawn, seed)
         return (drawn, names) if names else (None, [])
+
+    def confirmed(p, drawn, weights, names) -> list:
+        """Of the redrawn parameters ``names``, those the operator's weights are read from (:func:`.redraw.read_from`;
+        a contained candidate: those a weight read was confirmed to hold)."""
+        if isinstance(drawn, RemoteCandidate):
+            return [n for n in names if n in drawn.confirmed]
+        return read_from(drawn, mapped_weights(p, drawn, weights, torch.float64), names)
 
     def isolated(spec: str, operator: str, *, weights, seed: int, **kw) -> Report:
         """``assert_equivalent`` of the candidate ``spec`` (MODULE:ATTR) run in its own process (:mod:`.remote`)."""

@@ -45,3 +45,28 @@ def redraw(candidate, seed: int) -> list:
         for (_, prm), values in zip(params, drawn_values([(p.shape, p.dtype) for _, p in params], seed)):
             prm.copy_(values)
     return [name for name, _ in params]
+
+
+def read_from(module, read: dict, names: list) -> list:
+    """The redrawn parameters (of ``names``) that the operator's weights ``read`` from ``module`` are: those whose
+    memory a weight read shares (an attribute path, rows of a packed projection); every one of them where a weight
+    read is computed, a tensor no parameter or buffer holds (weight norm's g·v/‖v‖: its sources cannot be told).
+    A decoy trainable parameter beside a frozen weight is not among them."""
+    def where(t):
+        try:
+            return t.untyped_storage().data_ptr()
+        except RuntimeError:   # (a tensor with no storage of its own)
+            return None
+    params = dict(module.named_parameters())
+    drawn = {where(params[n]): n for n in names if n in params}
+    held = {where(t) for t in list(module.parameters()) + list(module.buffers())}
+    out = set()
+    for value in read.values():
+        if not isinstance(value, torch.Tensor):
+            continue
+        at = where(value)
+        if at in drawn:
+            out.add(drawn[at])
+        elif at not in held:
+            return list(names)
+    return [n for n in names if n in out]

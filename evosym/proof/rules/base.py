@@ -52,8 +52,9 @@ def range_obligations(exprs, ranges) -> tuple:
     is checked at the grid shapes (bounded), never labelled general. None where every range is proved, so a proof
     prints the obligation only where it matters."""
     found = [r for e, known in exprs for r in unproved_ranges(e, {**ranges, **known})]
-    return tuple(Obligation("the sum over {} runs over a well-formed range: {} ≥ {} − 1 for every size", False,
-                            "not proved symbolically (below lo − 1 a sum is undefined: checked at the grid shapes)",
+    return tuple(Obligation("the sum over {} runs over a well-formed range: integer bounds, {} ≥ {} − 1 for every size",
+                            False, "not proved symbolically (a sum with a bound that is no integer, or below lo − 1, is "
+                            "undefined: checked at the grid shapes)",
                             (var, hi, lo)) for var, lo, hi in dict.fromkeys(found))
 
 
