@@ -728,8 +728,8 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
         return math.prod(int(v) for v in env.values())
 
     def redrawn(candidate, seed):
-        """The candidate with its trainable floating-point parameters redrawn (seeded by ``seed``), or None when it
-        has none (a function, a module without parameters)."""
+        """(the candidate with its trainable floating-point parameters redrawn, seeded by ``seed``; their names), or
+        (None, []) when it has none (a function, a module without parameters)."""
         if isinstance(candidate, RemoteCandidate):
             names = candidate.redraw(seed)
             return (candidate, names) if names else (None, [])
