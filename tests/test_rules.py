@@ -86,7 +86,7 @@ def test_rules_refuse_wrong_places():
     ("evosym/selftest/operators/textbook_conv1d.py",   # reindex-sum (reflection), negative window offsets
      [{"B": 1, "C": c, "O": o, "L": L, "K": K, "P": P} for c, o, L, K, P in
       [(1, 1, 1, 1, 0), (2, 1, 3, 2, 2), (1, 2, 6, 4, 1), (1, 1, 2, 3, 1), (2, 2, 5, 3, 0), (1, 1, 4, 1, 3)]]),
-    ("docs/examples/my_avg_pool1d.py",       # move-into-sum, a bounded introduce-delta
+    ("docs/examples/my_avg_pool1d.py",       # move-into-sum, introduce-delta from the output index's range
      [{"B": b, "C": c, "L": L, "K": K, "s": s} for b, c, L, K, s in
       [(1, 1, 1, 1, 1), (2, 1, 6, 2, 3), (1, 2, 9, 4, 2), (1, 1, 5, 5, 1), (1, 3, 7, 3, 4)]]),
     ("evosym/selftest/operators/gated_conv1d.py",   # a dynamic kernel
