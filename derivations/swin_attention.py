@@ -20,7 +20,8 @@ The mask is written δ(same, 0), not 1 − same: SymPy would distribute −100·
 100·same − 100, and the generated code would then add 100 to a logit and take it away again,
 losing seven bits of the logit in float32.
 With S = 0 every window lies in one region and the mask vanishes (Swin builds none). H = M·T_h and
-W = M·T_w (whole windows). No bias in the projections and no output projection, as in
+W = M·T_w (whole windows), and a shift only on an image of at least two windows per axis (Swin's block
+turns the shift off on a smaller one). No bias in the projections and no output projection, as in
 ``local_attention`` and ``neighborhood_attention``.
 """
 
@@ -109,9 +110,11 @@ OPERATOR = Operator(
            (Th, "windows along the height: H = M·T_h"), (Tw, "windows along the width: W = M·T_w"),
            (S, "shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋)")),
     grid=({B: 1, N: 2, Dh: 1, M: 2, Th: 2, Tw: 2, S: 1},
-          {B: 1, N: 1, Dh: 2, M: 3, Th: 2, Tw: 1, S: 1},
+          {B: 1, N: 1, Dh: 2, M: 3, Th: 2, Tw: 2, S: 1},
           {B: 2, N: 1, Dh: 1, M: 2, Th: 1, Tw: 3, S: 0}),
-    constraints=(sp.Le(S, M - 1),),   # Swin shifts by less than a window (⌊M/2⌋): its masks are built for that
+    # Swin shifts by less than a window (⌊M/2⌋): its masks are built for that; and only an image of at least two
+    # windows on both axes (S = 0 or T_h, T_w ≥ 2): on one no larger than its window Swin's block turns the shift off
+    constraints=(sp.Le(S, M - 1), sp.Ge(S * (Th - 2), 0), sp.Ge(S * (Tw - 2), 0)),
     reference=reference, reference_name="Swin's roll, window_partition, relative_position_index and img_mask in torch ops",
     torch_reference=torch_reference,
     bench={B: 8, N: 4, Dh: 16, M: 7, Th: 8, Tw: 8, S: 3},
@@ -127,6 +130,9 @@ OPERATOR = Operator(
            "The relative position bias is indexed by query − key + M − 1 (Swin), the opposite sign of Cordonnier's "
            "key − query; Swin flattens its table to (2M − 1)² rows, rpb[h, Δh, Δw] is its row Δh·(2M − 1) + Δw.",
            "The mask is −100, not −∞: masked keys keep the weight e^(−100)·… in K, so Ω is the whole window.",
+           "A shift needs at least two windows on each axis: S = 0 or T_h, T_w ≥ 2 (declared as S·(T_h − 2) ≥ 0 and "
+           "S·(T_w − 2) ≥ 0). On an image no larger than its window Swin's block turns the shift off (and shrinks the "
+           "window), so shifted windows there are no Swin computation; the generated code refuses them.",
            "No bias in the projections and no output projection (Swin's WindowAttention adds a qkv bias and a "
            "projection: see mhsa for how both are proved)."),
 )

@@ -53,6 +53,10 @@ CLAMP = sp.Min(i + R, L - 1) - R   # in [0, L − 1 − R] only where R ≤ L �
     (Vt[CLAMP], CLAMP, 0, L - 1, (sp.Lt(R, L),)),
     # a reflection L − 1 − |L − 1 − |i − R|| under R < L
     (Vt[L - 1 - sp.Abs(L - 1 - sp.Abs(i - R))], L - 1 - sp.Abs(L - 1 - sp.Abs(i - R)), 0, L - 1, (sp.Lt(R, L),)),
+    # a Piecewise whose other piece is 0: where it is not 0, its condition i + 1 ≤ L − 1 holds
+    (sp.Piecewise((V2[i + 1], i + 1 <= L - 1), (0, True)), i + 1, 0, L - 1, ()),
+    # … a conjunction, and a factor beside it
+    (Wt[o, 0] * sp.Piecewise((V2[i + 1], sp.And(i >= 1, i + 2 <= L)), (0, True)), i + 1, 1, L - 1, ()),
 ])
 def test_guards_and_constraints_prove_where_the_summand_vanishes(extra, e, lo, hi, constraints):
     check, text = _step(extra, e, lo, hi, constraints)
@@ -71,6 +75,14 @@ def test_guards_and_constraints_prove_where_the_summand_vanishes(extra, e, lo, h
     (V2[CLAMP + 1], CLAMP + 1, 0, L - 1, ()),
     # a constraint that does not give it (R ≤ L + 1 is one short: at R = L + 1 the read is V2[−1])
     (V2[CLAMP + 1], CLAMP + 1, 0, L - 1, (sp.Le(R, L + 1),)),
+    # a Piecewise whose other piece is not 0 (V[0] where the condition fails): its condition gives nothing
+    (sp.Piecewise((V2[i + 1], i + 1 <= L - 1), (Vt[0], True)), i + 1, 0, L - 1, ()),
+    # … and one whose 0 is the first piece: not 0 where the condition fails (i + 1 = L: V2[L])
+    (sp.Piecewise((0, i + 1 <= L - 1), (V2[i + 1], True)), i + 1, 0, L - 1, ()),
+    # … and one with no "otherwise" piece (undefined where no condition holds: not taken)
+    (sp.Piecewise((V2[i + 1], i + 1 <= L - 1), (0, i + 1 >= L)), i + 1, 0, L - 1, ()),
+    # … and one whose condition is on another expression
+    (sp.Piecewise((V2[i + 1], i <= L - 1), (0, True)), i + 1, 0, L - 1, ()),
 ])
 def test_what_does_not_give_the_range_does_not_prove_it(extra, e, lo, hi, constraints):
     check, text = _step(extra, e, lo, hi, constraints)

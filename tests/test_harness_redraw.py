@@ -98,6 +98,22 @@ def test_a_module_that_cannot_be_copied_is_a_clear_usage_error():
             assert_equivalent(m, "conv2d", random_weights=random_weights, **KW)
 
 
+def test_a_lazy_module_not_yet_run_is_a_clear_usage_error():
+    """nn.LazyConv2d reads in_channels = 0 before its first forward (its weights have no shape): the harness says to
+    run it once first, in process, inside another module, and in the candidate's own process; once run, it checks."""
+    from torch import nn
+
+    from evosym.errors import EvosymError
+    for candidate in (nn.LazyConv2d(4, 3), nn.Sequential(nn.LazyConv2d(4, 3)), "layers:lazy_conv"):
+        sizes = None if isinstance(candidate, nn.LazyConv2d) else dict(G=1, C_g=3, O_g=4, K_h=3, K_w=3)
+        with pytest.raises(EvosymError, match=r"holds lazy parameters whose shapes do not exist yet \((0\.)?weight, "
+                                              r"(0\.)?bias\): run it once on an input first"):
+            assert_equivalent(candidate, "conv2d", sizes=sizes, **KW)
+    m = nn.LazyConv2d(4, 3)
+    m(torch.zeros(1, 3, 5, 5))
+    assert assert_equivalent(m, "conv2d", **KW).redrawn == ["weight", "bias"]
+
+
 def test_in_process_the_report_names_the_parameters_the_weights_are_read_from():
     """Decoys beside frozen weights: none; a plain module: its weight and bias; nn.MultiheadAttention through its
     binding: the packed projection and the output projection; a weight computed by a function of parameters

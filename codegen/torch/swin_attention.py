@@ -269,6 +269,10 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
     T_w = x.shape[3] // (M)
     if not (S <= (M - 1)):   # outside the domain where the proof holds (evosym.codegen.domain)
         raise ValueError(f"swin_attention: the proof holds only where S ≤ M - 1 (a constraint the operator declares); got M = {M}, S = {S}; input shape {tuple(x.shape)}")
+    if not ((S * (T_h - 2)) >= 0):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"swin_attention: the proof holds only where S·(T_h - 2) ≥ 0 (a constraint the operator declares); got S = {S}, T_h = {T_h}; input shape {tuple(x.shape)}")
+    if not ((S * (T_w - 2)) >= 0):   # outside the domain where the proof holds (evosym.codegen.domain)
+        raise ValueError(f"swin_attention: the proof holds only where S·(T_w - 2) ≥ 0 (a constraint the operator declares); got S = {S}, T_w = {T_w}; input shape {tuple(x.shape)}")
     L_out = ((M * T_h), (M * T_w))
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")
@@ -524,21 +528,6 @@ class SwinAttentionEvolution(nn.Module):
                 nn.init.uniform_(p, -bound, bound)
 
     def forward(self, x, path="auto"):
-        if isinstance(x, torch.Tensor) and x.dim() == 3:   # unbatched: a batch of one
-            _dense('x', x)
-            return self.forward(x.unsqueeze(0), path).squeeze(0)
-        # Swin's block (unlike its window attention, which the functional form is) turns the shift off and shrinks
-        # the window when min(H, W) <= window size: this layer refuses such inputs rather than compute other windows
-        M = self.M
-        S = self.S
-        if not (isinstance(x, torch.Tensor) and x.dim() == 4):   # the functional form says what is wrong
-            return swin_attention_evolution(x, self.query_weight, self.key_weight, self.value_weight, self.rpb, N=self.N, d=self.d, M=self.M, S=self.S, path=path)
-        lengths, window, shift = (x.shape[2], x.shape[3]), (M, M), (S, S)
-        if any(shift) and any(L_ <= K_ for L_, K_ in zip(lengths, window)):
-            raise ValueError(f"swin_attention: shifted windows (shift {shift}) on an input no larger than the window on some axis "
-                             f"(lengths {lengths}, window {window}): Swin's block turns the shift off (and shrinks the window) "
-                             "when min(H, W) <= window size, so these would not be its windows; pass a shift of 0 for such "
-                             "inputs (the functional form computes the shifted window attention as proved)")
         return swin_attention_evolution(x, self.query_weight, self.key_weight, self.value_weight, self.rpb, N=self.N, d=self.d, M=self.M, S=self.S, path=path)
 
     def extra_repr(self):

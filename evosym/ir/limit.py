@@ -24,7 +24,8 @@ class SoftmaxLimit:
     peak. ``target`` describes the limit operator, ``target_reference(tensors, sizes)`` computes it
     independently (torch), ``weight_map`` states the constructive map from the operator's parameters
     to the target's. ``errors`` are the weight errors for which the α needed is reported;
-    ``alphas`` the sharpness values at which the measured error is compared with the bound.
+    ``alphas`` the sharpness values at which the measured error is compared with the bound (at least one, each finite
+    and > 0; ``errors`` each in [1e-300, 2)): the check fails where these compare nothing.
     """
 
     weights: str

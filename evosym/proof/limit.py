@@ -23,6 +23,7 @@ Three results, each labelled by how it was checked:
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -371,8 +372,33 @@ def _measured(entries, alpha: float) -> float:
     return worst
 
 
+MIN_ERROR = 1e-300   # the least weight error whose α the table computes (α ≈ 692; at 5e-324, error/2 is 0)
+
+
+def _error_values(spec) -> str:
+    """Why the declared sharpness values and weight errors cannot test the bound ('' when they can): none at all, an
+    α ≤ 0 (the bound is then 2, which every softmax meets) or an error outside [MIN_ERROR, 2) (Σ_q |A − δ| < 2
+    always)."""
+    def finite(v) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+    if not spec.alphas:
+        return "it declares no sharpness α (alphas is empty) at which the measured weights are compared with the bound"
+    bad = [a for a in spec.alphas if not (finite(a) and a > 0)]
+    if bad:
+        return f"its sharpness α = {bad[0]!r} is not a finite number > 0 (the bound at α ≤ 0 is 2, which every " \
+               "softmax meets)"
+    bad = [e for e in spec.errors if not (finite(e) and MIN_ERROR <= e < 2)]
+    if bad:
+        return f"its weight error {bad[0]!r} is not a finite number in [{MIN_ERROR:g}, 2) (Σ_q |A − δ| is below 2 at " \
+               "every α, and the α a subnormal error needs is not computed)"
+    return ""
+
+
 def _errors(spec, entries):
     dims = len(spec.keys)
+    why = _error_values(spec)
+    if why:
+        return (), (), CheckResult("error bound at finite α", False, "bounded", f"not checked: {why}")
     rows, bad = [], []
     for alpha in spec.alphas:
         m, b = _measured(entries, alpha), weight_bound(alpha, dims)

@@ -95,12 +95,19 @@ class CheckedProof:
                 if s.check.counterexample:
                     text += "\n" + s.check.counterexample.text()
                 out.append(text)
-        for c in self.checks:
+        limit = self.limit
+        for k, s in enumerate(limit.steps if limit is not None else (), 1):
+            if not s.check.ok:
+                out.append(f"limit step {k} ({s.rule}): {s.check.message}"
+                           + (f"\n{s.check.counterexample.text()}" if s.check.counterexample else ""))
+        for c in self.checks + ((limit.target, limit.bound) if limit is not None else ()):
             if not c.ok:
                 text = f"{c.name}: {c.message}"
                 if c.counterexample:
                     text += "\n" + c.counterexample.text()
                 out.append(text)
+        if not out and not self.ok:   # (no Evolution form, or a limit section that was not checked)
+            out.append("the proof reached no Evolution form" if self.evolution is None else "the limit was not checked")
         return out
 
 

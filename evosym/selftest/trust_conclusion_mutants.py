@@ -1,5 +1,5 @@
-"""Mutants of the checker's conclusion and of its process boundary (holes 5, 7, 8, 10, 13 and 14): the limit
-operator free of α, the matcher looking through definitions, the reference check's tolerance, dyadic
+"""Mutants of the checker's conclusion and of its process boundary (holes 5, 7, 8, 10, 13, 14 and 25): the limit
+operator free of α, the limit's peak one point, the matcher looking through definitions, the reference check's tolerance, dyadic
 inputs and honest label, and operator files run in a child process. Each disables one fix and runs a
 hostile example through :func:`.trust_mutants.trial`: killed when the example gets through the mutated
 checker (PROVED) while the real one refuses it, for the reasons given in :mod:`.trust_mutants`.
@@ -16,11 +16,12 @@ from unittest import mock
 import numpy as np
 import sympy as sp
 
-from .. import Definition, Derivation, Global, Operator, TensorDecl, Window, WindowAxis, index, size
+from .. import Definition, Derivation, Global, Operator, SoftmaxLimit, TensorDecl, Window, WindowAxis, index, size
 from ..errors import MatchError
 from ..ir import evolution as EV
 from ..proof import limit as LIM
 from ..proof import reference as R
+from ..proof.rules import limits as RL
 from .registry import OPERATORS, Outcome, load, mutant
 from .trust_mutants import CATEGORY, accepted, trial
 
@@ -81,6 +82,55 @@ def _alpha_an_input():
 @mutant(CATEGORY, "hole 5: the limit operator may still read α (a bias α·b_O that diverges as α → ∞)")
 def limit_keeps_alpha():
     return trial("the limit operator's freedom from α", diverging_bias_proof, _alpha_an_input)
+
+
+# -- 25. the limit's peak is one point, and the finite-α check compares something -------------------------------
+
+def reflected_peak_proof():
+    """y = Σ_m A[i, m]·x[b, o, m], A the softmax of −α·(2m − L + 1)² (deepest at the centre (L − 1)/2), claimed one-hot
+    at q* = L − 1 − m with no α to compare the bound at (an adversarial pass, 2026-12-07): the well is "free of m" and
+    q* inside [0, L − 1] for this q*, the grid's odd lengths agree, and at L = 2 the limit is ½ on both keys where the
+    claim δ(m, L − 1 − m) is 0."""
+    L, i, m, m2 = size("L"), index("i"), index("m"), index("m_2")
+    alpha = TensorDecl("alpha", (1,), "parameter", domain="nonnegative")
+    a = alpha[0]
+    logit = Definition("logit", (i, m), -a * (2 * m - L + 1) ** 2, shape=(L, L))
+    norm = Definition("Z", (i,), sp.Sum(sp.exp(logit[i, m2]), (m2, 0, L - 1)), shape=(L,))
+    attn = Definition("attn", (i, m), sp.exp(logit[i, m]) / norm[i], shape=(L, L))
+
+    def reference(arrays, sizes):
+        n = sizes["L"]
+        w = np.exp(-float(arrays["alpha"][0]) * (2 * np.arange(n) - n + 1.0) ** 2)
+        return np.repeat(np.einsum("m,bom->bo", w / w.sum(), arrays["x"].astype(float))[:, :, None], n, axis=2)
+
+    def target(t, sizes):
+        n = sizes["L"]
+        return t["x"][:, :, [n // 2]].expand_as(t["x"])   # (the reflection's fixed point at the grid's odd lengths)
+    op = Operator(name="hostile", summary="", output=TensorDecl("y", (B, C, L), "output"), lhs_indices=(b, o, i),
+                  traditional=sp.Sum(attn[i, m] * X[b, o, m], (m, 0, L - 1)),
+                  tensors=(TensorDecl("x", (B, C, L), "input"), alpha), batch=b, out_channel=o, position=(i,),
+                  definitions=(logit, norm, attn), sizes=((B, ""), (C, ""), (L, "")),
+                  grid=({B: 1, C: 1, L: 1}, {B: 2, C: 2, L: 3}, {B: 1, C: 1, L: 5}), reference=reference,
+                  limit=SoftmaxLimit(weights="attn", sharpness=a, keys=(m,), minimiser=(L - 1 - m,), target="x",
+                                     target_reference=target, errors=(), alphas=()))
+    d = Derivation(op)
+    d.apply("introduce-delta", targets=[(o, c, 0, C - 1)], within=m)
+    d.apply("name-kernel", name="K", channel=c, position=(m,), indices=(o, c, i, m))
+    d.conclude(omega=Global((L,)), channel=c, neighbour=(m,))
+    return d.proof().check()
+
+
+@contextlib.contextmanager
+def _peak_anywhere():
+    """The limit check of old: a peak may read the keys (or α), and no α at all is a passed error-bound check."""
+    with mock.patch.object(RL, "peak_reads", lambda *a: []), mock.patch.object(LIM, "_error_values", lambda spec: ""):
+        yield
+
+
+@mutant(CATEGORY, "hole 25: the limit's peak reading the key (q* = L − 1 − q: lim A = 0 where the true limit is ½) "
+                  "with no sharpness to compare the bound at")
+def limit_peak_reads_the_key():
+    return trial("the peak's being one point and the error values' check", reflected_peak_proof, _peak_anywhere)
 
 
 # -- 7. the matcher looks through definitions -------------------------------------------------------------

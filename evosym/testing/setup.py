@@ -71,6 +71,7 @@ def module_sizes(p: Proven, candidate, sizes: dict | None) -> dict:
 def read_sizes(binding: dict | None, candidate) -> tuple[dict, str | None]:
     """The sizes a module of the operator's traditional kind (``binding``'s module) holds, by the binding's names, and
     its padding where that is a word (PyTorch's 'same', 'valid': no number to read), else None."""
+    not_built(candidate)
     out, unread = {}, None
     binding = binding or {}
     cls = _resolve(binding.get("module")) if binding.get("module") else None
@@ -86,6 +87,19 @@ def read_sizes(binding: dict | None, candidate) -> tuple[dict, str | None]:
             except (TypeError, ValueError, IndexError, NameError, AttributeError, KeyError):
                 pass  # e.g. padding='same', or a size from_torch takes as an argument: the user gives that size
     return out, unread
+
+
+def not_built(candidate) -> None:
+    """An ``EvosymError`` for a module holding lazy parameters (``nn.LazyConv2d`` …, or a module with one inside)
+    before its first forward pass: their shapes, and the sizes read from them, do not exist yet."""
+    if not isinstance(candidate, torch.nn.Module):
+        return
+    lazy = [name for name, t in [*candidate.named_parameters(), *candidate.named_buffers()]
+            if isinstance(t, torch.nn.parameter.UninitializedTensorMixin)]
+    if lazy:
+        raise EvosymError(f"the candidate ({type(candidate).__name__}) holds lazy parameters whose shapes do not exist "
+                          f"yet ({', '.join(lazy[:4])}{' …' if len(lazy) > 4 else ''}): run it once on an input first "
+                          "(a lazy layer infers its input size from the first input), or build it with its sizes")
 
 
 def _resolve(path: str):

@@ -10,7 +10,7 @@ from ..ranged import slacks
 from ..symbolic import in_range
 from ..tree import bound_variables, factors, find_sum, replace_node, same
 from .base import Application, Context, Obligation, Rule, register
-from .inshape import ShapeProver, guard_hypotheses
+from .inshape import ShapeProver, condition_hypotheses, guard_hypotheses
 
 
 def _replace_sites(expr, e, var):
@@ -40,11 +40,20 @@ def _replace_sites(expr, e, var):
     return visit(expr), count
 
 
+def _piece_hypotheses(g) -> tuple:
+    """h ≥ 0 that a factor Piecewise((f, cond), (0, …), …, (0, True)) gives where it is not 0: its first condition's
+    relations (every later piece 0, so the factor is not 0 only where cond holds); none for any other factor."""
+    if isinstance(g, sp.Piecewise) and len(g.args) >= 2 and all(p.expr == 0 for p in g.args[1:]) \
+            and g.args[-1].cond is sp.true:   # (without an "otherwise" piece it is undefined where no condition holds)
+        return condition_hypotheses(g.args[0].cond)
+    return ()
+
+
 def _within(summand, e, lo, hi, ctx: Context) -> bool:
     """lo ≤ e ≤ hi at every value of the indices in their ranges where the summand's guards are 1 (elsewhere it is
     0), for every size in its domain: the constraints included (:class:`.inshape.ShapeProver`: reflections |·|, clamps
     max/min)."""
-    hyps = tuple(h for g in factors(summand) for h in guard_hypotheses(g))
+    hyps = tuple(h for g in factors(summand) for h in guard_hypotheses(g) + _piece_hypotheses(g))
     prover = ShapeProver(slacks(ctx.constraints, ctx.sizes))
     return prover.holds(sp.expand(e - lo), ctx.ranges, hyps) and prover.holds(sp.expand(hi - e), ctx.ranges, hyps)
 

@@ -55,7 +55,8 @@ class SoftmaxLimit(Rule):
     name = "softmax-limit"
     preconditions = ("A's definition is a softmax exp(ℓ)/Z over the keys q",
                      "ℓ + α·‖q − q*‖² is free of the keys",
-                     "q* is integer-valued and lies in the keys' range for every index of A")
+                     "q* reads no tensor and mentions neither the keys nor α, is integer-valued and lies in the keys' range for every "
+                     "index of A")
 
     argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
         "name": ("str",
@@ -91,6 +92,12 @@ class SoftmaxLimit(Rule):
         ]
         for q, qs in peak:
             lo, hi = keys[q]
+            moving = peak_reads(qs, keys, sharpness)
+            obligations.append(Obligation("{} is one point for each index of {}: it reads no tensor or definition and "
+                                          "mentions no key of {} and not {}",
+                                          not moving, "it mentions {}" if moving else "it mentions none",
+                                          (qs, read, sp.Tuple(*keys), sharpness), (sp.Tuple(*moving),) if moving else (),
+                                          refuted=bool(moving)))
             integer = bool(qs.is_integer)
             obligations.append(Obligation("{} is integer-valued", integer,
                                           "SymPy: integer symbols, integer coefficients" if integer else "SymPy cannot show it", (qs,)))
@@ -101,6 +108,14 @@ class SoftmaxLimit(Rule):
                 ok, how, args = in_range(qs, lo, hi, ranges)
                 obligations.append(Obligation("{} ≤ {} ≤ {} (the peak is one of the keys)", ok, how, (lo, qs, hi), args))
         return Application(sp.Mul(*[sp.KroneckerDelta(q, qs) for q, qs in peak]), tuple(obligations))
+
+
+def peak_reads(peak, keys, sharpness) -> list:
+    """The keys, the sharpness and the tensors or definitions that a peak q* mentions: none for a point of the keys
+    given by the sizes and A's other indices (q* = L − 1 − q is no point, and a well −α·(2q − L + 1)² is "free of q"
+    with it although it has no single minimum; a q* that moves with α, directly or through a definition, states no
+    limit)."""
+    return [k for k in (*keys, sharpness) if peak.has(k)] + sorted(peak.atoms(sp.Indexed) - {sharpness}, key=str)
 
 
 def collapse_deltas(expr, ranges, obligations):
@@ -121,6 +136,10 @@ def collapse_deltas(expr, ranges, obligations):
             if not hits:
                 continue
             f, e = hits[0]
+            bound = [l[0] for l in limits if l[0] != var and (l[1].has(var) or l[2].has(var))]
+            obligations.append(Obligation("no other sum's range mentions {}", not bound,
+                                          "the range of {} does" if bound else "none does", (var,),
+                                          (sp.Tuple(*bound),) if bound else (), refuted=bool(bound)))
             ok, how, args = in_range(e, lo, hi, inner_ranges)
             integer = bool(e.is_integer)   # Σ_q δ(q, e)·f(q) = 0, not f(e), for a non-integer e
             obligations.append(Obligation("{} is integer-valued", integer, "SymPy: integer symbols, integer coefficients"

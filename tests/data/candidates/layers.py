@@ -82,3 +82,8 @@ def fold_bn(m):
     conv, bn = m[0], m[1]
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     return {"W": conv.weight * scale.view(-1, 1, 1, 1), "bias": (conv.bias - bn.running_mean) * scale + bn.bias}
+
+
+def lazy_conv():
+    """A lazy convolution never run: its weights have no shape yet (a usage error, not a comparison)."""
+    return nn.Sequential(nn.LazyConv2d(4, 3))
