@@ -12,6 +12,7 @@ import random
 from pathlib import Path
 
 import pytest
+import sympy as sp
 
 from evosym import Derivation, catalogue
 from evosym.errors import RuleError
@@ -80,6 +81,25 @@ def test_rules_refuse_wrong_places():
         d.apply("exchange-sums", outer=[op.batch], inner=[op.out_channel])
     with pytest.raises(RuleError, match="bad arguments"):
         d.apply("factor-out", factor=1)
+
+
+def test_arguments_of_the_wrong_kind_are_named():
+    """Arguments a rule declares as index variables, given as something else, are named in a RuleError (an adversarial
+    pass, 2026-12-07: exchange-sums with outer=[] raised a bare IndexError, reindex-sum's new=3 SymPy's ValueError);
+    and arguments of the right kinds that still fit no sum say so, as the checker's replay does."""
+    op = catalogue.load("conv1d").operator
+    c, u = sp.Symbol("c'", integer=True), sp.Symbol("u", integer=True)
+    e = next(r for r in op.traditional.atoms(sp.Indexed) if str(r.base) == "x_pad").indices[-1]   # s·i + δ·u − P
+    cases = [("exchange-sums", dict(outer=[], inner=[u]), "outer must be a non-empty list of Symbols"),
+             ("exchange-sums", dict(outer=[c], inner=("u",)), "inner must be a non-empty list of Symbols"),
+             ("reindex-sum", dict(var=u, new=3, expr_of_new=3), "new must be a Symbol .*not 3"),
+             ("name-kernel", dict(name="K", channel=c, position=[u + 1], indices=[u]), "position must be a non-empty"),
+             ("introduce-delta", dict(targets=[(e, 5, 0, 3)], within=u), "its arguments do not fit the rule "
+                                                                        r"\(ValueError: .*\); `evosym rules`")]
+    for rule, args, why in cases:
+        with pytest.raises(RuleError, match=f"^{rule}: {why}"):
+            Derivation(op).apply(rule, **args)
+    Derivation(op).apply("introduce-delta", targets=[(e, sp.Symbol("m", integer=True), 0, 3)], within=None)   # optional
 
 
 @pytest.mark.parametrize("path, grid", [

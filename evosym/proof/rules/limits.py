@@ -61,8 +61,8 @@ class SoftmaxLimit(Rule):
     argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
         "name": ("str",
             "the softmax definition A := exp(ℓ)/Z read by the limit lim_{α→∞} A[…]"),
-        "sharpness": ("Symbol",
-            "the sharpness parameter α that tends to ∞"),
+        "sharpness": ("expression",
+            "the sharpness parameter α that tends to ∞ (a parameter read such as alpha[0], or a symbol)"),
         "peak": ("list of (q, q*)",
             "each key variable of A and the integer position q*(p) where the well is deepest"),
     }
@@ -171,8 +171,8 @@ class LimitOfKernel(Rule):
             "the kernel definition K whose limit is taken (lim_{α→∞} K[…])"),
         "weights": ("str",
             "the softmax definition A that K reads (the one softmax-limit took to one-hot)"),
-        "sharpness": ("Symbol",
-            "the sharpness parameter α"),
+        "sharpness": ("expression",
+            "the sharpness parameter α (as given to softmax-limit)"),
         "peak": ("list of (q, q*)",
             "A's limit, as given to softmax-limit"),
     }
