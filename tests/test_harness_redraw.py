@@ -114,6 +114,53 @@ def test_a_lazy_module_not_yet_run_is_a_clear_usage_error():
     assert assert_equivalent(m, "conv2d", **KW).redrawn == ["weight", "bias"]
 
 
+GCN = dict(N=3, C=2, O=2)
+
+
+@pytest.mark.parametrize("where", ["in process", "contained"])
+def test_a_parameter_the_operator_declares_non_negative_is_drawn_non_negative(where):
+    """gcn's adjacency A ≥ 0 (its degrees 1 + Σ A then have a root): redrawn symmetric about 0, the operator was not
+    finite at the redrawn weights and the harness said "please report this" for every gcn layer (a sweep of the
+    generated modules, 2026-12-07). Now drawn as magnitudes, found by the weights' attribute path."""
+    import layers
+    candidate = layers.TinyGcn() if where == "in process" else "layers:TinyGcn"
+    report = assert_equivalent(candidate, "gcn", sizes=GCN, **KW)
+    assert report.redrawn == ["adjacency", "weight", "bias"]
+
+
+def test_the_paths_of_non_negative_parameters_and_weights_outside_the_domain():
+    from torch import nn
+
+    import layers
+    from evosym.errors import EvosymError
+    from evosym.testing.redraw import drawn_values, nonnegative_paths
+    from evosym.testing.setup import proven
+    p = proven("gcn")
+    assert nonnegative_paths(p.operator, p.plan, None) == {"adjacency"}
+    assert nonnegative_paths(p.operator, p.plan, {"A": "graph.adj", "W": "lin"}) == {"graph.adj"}
+    assert nonnegative_paths(p.operator, p.plan, {"A": lambda m: m.adjacency}) == set()   # (no path: checked as read)
+    plain, magnitudes = drawn_values([((3, 3), torch.float64)] * 2, 5), drawn_values([((3, 3), torch.float64)] * 2, 5,
+                                                                                     [False, True])
+    assert bool((plain[0] < 0).any()) and torch.equal(magnitudes[0], plain[0])           # the same stream, only flagged
+    assert torch.equal(magnitudes[1], plain[1].abs())                                    # entries turned to magnitudes
+    # a candidate whose own adjacency is negative: a usage error naming the premise, not "please report this"
+    m = layers.TinyGcn()
+    with torch.no_grad():
+        m.adjacency.sub_(2)
+    with pytest.raises(EvosymError, match=r"weight A holds 9 negative entries: gcn declares A non-negative"):
+        assert_equivalent(m, "gcn", sizes=GCN, **KW)
+    # a mapping through a function the redraw cannot follow: the redrawn values are checked as read
+    m = nn.Module()
+    m.inner = layers.TinyGcn()
+    m.forward = m.inner.forward
+    with pytest.raises(EvosymError, match="negative entries: .* random_weights=False"):
+        assert_equivalent(m, "gcn", sizes=GCN, weights={"A": lambda c: c.inner.adjacency * 1, "W": "inner.weight",
+                                                         "bias": "inner.bias"}, **KW)
+    assert assert_equivalent(m, "gcn", sizes=GCN, weights={"A": "inner.adjacency", "W": "inner.weight",
+                                                           "bias": "inner.bias"}, **KW).redrawn == [
+        "inner.adjacency", "inner.weight", "inner.bias"]
+
+
 def test_in_process_the_report_names_the_parameters_the_weights_are_read_from():
     """Decoys beside frozen weights: none; a plain module: its weight and bias; nn.MultiheadAttention through its
     binding: the packed projection and the output projection; a weight computed by a function of parameters

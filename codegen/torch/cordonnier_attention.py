@@ -314,6 +314,8 @@ class CordonnierAttentionEvolution(nn.Module):
             else:
                 bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
                 nn.init.uniform_(p, -bound, bound)
+        with torch.no_grad():   # the parameters the operator declares non-negative, where its proof holds: their magnitudes
+            self.alpha.abs_()
 
     def forward(self, x, path="auto"):
         return cordonnier_attention_evolution(x, self.alpha, self.out_weight, self.out_bias, C=self.C, O=self.O, R=self.R, path=path)

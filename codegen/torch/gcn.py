@@ -251,6 +251,8 @@ class GcnEvolution(nn.Module):
             else:
                 bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
                 nn.init.uniform_(p, -bound, bound)
+        with torch.no_grad():   # the parameters the operator declares non-negative, where its proof holds: their magnitudes
+            self.adjacency.abs_()
 
     def forward(self, x, path="auto"):
         return gcn_evolution(x, self.adjacency, self.weight, self.bias, N=self.N, C=self.C, O=self.O, path=path)

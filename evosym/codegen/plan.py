@@ -128,6 +128,7 @@ class Plan:
     extra_inputs: list = field(default_factory=list)  # (name, rank) of the inputs other than v (cross-attention's queries)
     input_checks: list = field(default_factory=list)  # (python condition, message) on those inputs' axes, sizes known
     finite_inputs: list = field(default_factory=list)  # inputs declared "finite": every entry checked at run time
+    nonnegative_params: list = field(default_factory=list)  # module attributes of parameters declared "nonnegative"
     indicator_inputs: list = field(default_factory=list)  # inputs declared "indicator": 0/1, a 1 in every row, checked
     leading_inputs: list = field(default_factory=list)    # of those, "leading_indicator": the first entry 1 in every row
     extras_batched: bool = True                     # every other input has v's batch axis first (unbatched calls work)
@@ -383,6 +384,7 @@ def _inputs(plan, op, extras, pyx) -> None:
     batch = op.tensor(op.value).shape[0]
     plan.extras_batched = all(t.shape and t.shape[0] == batch for t in extras)
     plan.finite_inputs = [t.name for t in op.tensors if t.role == "input" and t.domain == "finite"]
+    plan.nonnegative_params = [name for ir, name, _, _ in plan.params if op.tensor(ir).domain == "nonnegative"]
     plan.indicator_inputs = list(indicator_names(op.tensors))
     plan.leading_inputs = list(indicator_names(op.tensors, ("leading_indicator",)))
     read = {expr for _, expr in plan.runtime_sizes}

@@ -55,7 +55,7 @@ from .domain import Domain, kinds
 from .mutants import structural
 from .adapters import adapt
 from .remote import CandidateGone, CandidateRaised, RemoteCandidate, RemoteCopy
-from .redraw import read_from, redraw
+from .redraw import nonnegative_paths, read_from, redraw
 from .setup import as_dtype, check_weight_shapes, copied, mapped_weights, module_sizes, proven
 
 
@@ -197,6 +197,12 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
         if v.is_floating_point() and not bool(torch.isfinite(v).all()):
             raise EvosymError(f"the candidate's weight {k} holds {int((~torch.isfinite(v)).sum())} non-finite entries "
                               f"(inf or NaN) in {_dt(dtype)}: the comparison needs finite weights")
+        if op.tensor(k).domain == "nonnegative" and bool((v < 0).any()):   # (gcn's adjacency: degrees ≤ 0, no root)
+            raise EvosymError(f"the candidate's weight {k} holds {int((v < 0).sum())} negative entries: {op.name} "
+                              f"declares {k} non-negative ({op.tensor(k).description}), where its proof holds; give "
+                              "the candidate non-negative values there (the harness draws random weights non-negative "
+                              "for a parameter it finds by the weights' attribute paths; map one it cannot find "
+                              "through weights={...}, or pass random_weights=False)")
     kwargs = {n: names[n] for n, _ in plan.module_sizes}
     try:   # the generated torch form (no compiled kernels: nothing is built, nothing differs between machines)
         if "path" in inspect.signature(p.function).parameters:
@@ -699,7 +705,7 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
                                      gradients and dtype == torch.float64, small))
         drawn, names, redone = None, [], []
         if random_weights and not _tensor_weights(weights):
-            drawn, names = redrawn(candidate, seed)
+            drawn, names = redrawn(candidate, seed, nonnegative_paths(op, p.plan, weights))
         if drawn is not None:   # its trainable parameters redrawn: the operator takes the weights read from them
             # at the first trial's sizes and at the largest (a candidate whose wrong path runs on wide inputs only)
             at = [envs[0]] + [e for e in [max(envs, key=_entries)] if e is not envs[0]]
@@ -727,16 +733,17 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
         """How many entries a trial's sizes make (the product of their values): the largest trial is redone."""
         return math.prod(int(v) for v in env.values())
 
-    def redrawn(candidate, seed):
-        """(the candidate with its trainable floating-point parameters redrawn, seeded by ``seed``; their names), or
-        (None, []) when it has none (a function, a module without parameters)."""
+    def redrawn(candidate, seed, nonnegative):
+        """(the candidate with its trainable floating-point parameters redrawn, seeded by ``seed``, those at the paths
+        ``nonnegative`` non-negative; their names), or (None, []) when it has none (a function, a module without
+        parameters)."""
         if isinstance(candidate, RemoteCandidate):
-            names = candidate.redraw(seed)
+            names = candidate.redraw(seed, nonnegative)
             return (candidate, names) if names else (None, [])
         if not isinstance(candidate, torch.nn.Module):
             return None, []
         drawn = copied(candidate)
-        names = redraw_(drawn, seed)
+        names = redraw_(drawn, seed, nonnegative)
         return (drawn, names) if names else (None, [])
 
     def confirmed(p, drawn, weights, names) -> list:

@@ -22,27 +22,44 @@ def trainable(candidate) -> list:
             if prm.requires_grad and prm.is_floating_point() and prm.numel() > 0]
 
 
-def drawn_values(shapes: list, seed: int) -> list:
+def drawn_values(shapes: list, seed: int, nonnegative=()) -> list:
     """Values for parameters of the given (shape, dtype)s, in order, from a generator seeded with ``seed``: uniform in
-    ±SPREAD/√fan_in (fan_in: the entries of one row, 1 for a vector), wider than PyTorch initialises a layer; each
-    rounded to its dtype. The checking process draws them (the same values in process and for a candidate run in
-    its own process, which is handed them)."""
+    ±SPREAD/√fan_in (fan_in: the entries of one row, 1 for a vector), wider than PyTorch initialises a layer, their
+    magnitudes where ``nonnegative[k]`` (a parameter the operator reads as a tensor it declares non-negative: gcn's
+    adjacency); each rounded to its dtype. The checking process draws them (the same values in process and for a
+    candidate run in its own process, which is handed them)."""
     gen = torch.Generator().manual_seed(int(seed))
     out = []
-    for shape, dtype in shapes:
+    for k, (shape, dtype) in enumerate(shapes):
         shape = tuple(int(n) for n in shape)
         fan = math.prod(shape[1:]) if len(shape) >= 2 else 1
         values = SPREAD * (2 * torch.rand(shape, generator=gen, dtype=torch.float64) - 1) / math.sqrt(fan)
-        out.append(values.to(dtype))
+        out.append((values.abs() if k < len(nonnegative) and nonnegative[k] else values).to(dtype))
     return out
 
 
-def redraw(candidate, seed: int) -> list:
+def nonnegative_paths(op, plan, weights) -> frozenset:
+    """The attribute paths of the candidate's parameters that the operator reads as tensors it declares non-negative:
+    by ``weights``' path where it names one, else by the generated module's attribute name (the binding's); a weight
+    mapped through a function has no path (its values are checked as read, :func:`.equivalence._compare`)."""
+    spec = weights if isinstance(weights, dict) else {}
+    out = set()
+    for ir, attribute, _, _ in plan.params:
+        if op.tensor(ir).domain == "nonnegative":
+            path = spec.get(ir, attribute if ir not in spec else None)
+            if isinstance(path, str):
+                out.add(path)
+    return frozenset(out)
+
+
+def redraw(candidate, seed: int, nonnegative=frozenset()) -> list:
     """The candidate's trainable floating-point parameters (:func:`trainable`) refilled in place with
-    :func:`drawn_values` seeded with ``seed``; their names (none for a candidate that is not a module)."""
+    :func:`drawn_values` seeded with ``seed`` (non-negative for the names in ``nonnegative``); their names (none for a
+    candidate that is not a module)."""
     params = trainable(candidate)
+    drawn = drawn_values([(p.shape, p.dtype) for _, p in params], seed, [name in nonnegative for name, _ in params])
     with torch.no_grad():
-        for (_, prm), values in zip(params, drawn_values([(p.shape, p.dtype) for _, p in params], seed)):
+        for (_, prm), values in zip(params, drawn):
             prm.copy_(values)
     return [name for name, _ in params]
 

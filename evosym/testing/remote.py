@@ -160,9 +160,10 @@ class RemoteCandidate(Channel):
             raise type(_name(reply["raised"]), (CandidateRaised,), {})(str(reply.get("message", ""))[:4000])
         return reply, out
 
-    def redraw(self, seed: int) -> list:
+    def redraw(self, seed: int, nonnegative=frozenset()) -> list:
         """The candidate in its process replaced by a copy whose trainable floating-point parameters, as that process
-        lists them, hold values this process drew (:func:`.redraw.drawn_values`, seeded with ``seed``); their names
+        lists them, hold values this process drew (:func:`.redraw.drawn_values`, seeded with ``seed``; non-negative for
+        the names in ``nonnegative``); their names
         (none: nothing replaced). A weight read from the copy afterwards through a mapping that names one of them must
         hold the value drawn (:meth:`RemoteCopy.weights`): a process that keeps its own weights is caught."""
         self.drawn, self.confirmed = None, set()
@@ -181,7 +182,8 @@ class RemoteCandidate(Channel):
         if sum(math.prod(e[1]) for e in listed) > MAX_DRAWN:
             raise CandidateGone(f"the candidate's process lists more than {MAX_DRAWN} trainable parameter entries: more "
                                 "than the harness draws")
-        values = drawn_values([(shape, DTYPES[dtype]) for _, shape, dtype in listed], seed)
+        values = drawn_values([(shape, DTYPES[dtype]) for _, shape, dtype in listed], seed,
+                              [name in nonnegative for name, _, _ in listed])
         self.drawn = {}
         if listed:
             try:

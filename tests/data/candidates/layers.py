@@ -87,3 +87,19 @@ def fold_bn(m):
 def lazy_conv():
     """A lazy convolution never run: its weights have no shape yet (a usage error, not a comparison)."""
     return nn.Sequential(nn.LazyConv2d(4, 3))
+
+
+class TinyGcn(nn.Module):
+    """Kipf and Welling's layer written out: D̃^(−1/2)(A + I)D̃^(−1/2)·x·W + bias, its adjacency a parameter (≥ 0)."""
+
+    def __init__(self, n=3, c=2, o=2):
+        super().__init__()
+        torch.manual_seed(0)
+        self.adjacency = nn.Parameter(torch.rand(n, n))
+        self.weight = nn.Parameter(torch.randn(c, o))
+        self.bias = nn.Parameter(torch.randn(o))
+
+    def forward(self, x):
+        a = self.adjacency + torch.eye(self.adjacency.shape[0], dtype=x.dtype)
+        d = a.sum(1).rsqrt()
+        return (d[:, None] * a * d[None, :]) @ x @ self.weight + self.bias
