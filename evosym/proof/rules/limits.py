@@ -55,8 +55,8 @@ class SoftmaxLimit(Rule):
     name = "softmax-limit"
     preconditions = ("A's definition is a softmax exp(ℓ)/Z over the keys q",
                      "ℓ + α·‖q − q*‖² is free of the keys",
-                     "q* reads no tensor and mentions neither the keys nor α, is integer-valued and lies in the keys' range for every "
-                     "index of A")
+                     "q* reads no tensor and mentions neither the keys nor α, is integer-valued and lies in the "
+                     "keys' range for every index of A")
 
     argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
         "name": ("str",
