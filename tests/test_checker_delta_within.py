@@ -121,6 +121,38 @@ def test_a_bound_that_is_no_integer_at_some_size_is_never_general(extra, e, lo, 
     assert "integer bounds" in text, text
 
 
+@pytest.mark.parametrize("extra, e, lo, hi", [
+    (V2[i + 1], i + 1, -L * (L - 1) / 2, L),                          # an integer for every L: L(L − 1) is even
+    (V2[i + 1], i + 1, 0, L * (L + 1) * (2 * L + 1) / 6),             # Σ k² up to L
+    (V2[i + 1], i + 1, L ** 3 / 6 - L / 6 - L ** 3, L),               # (L − 1)L(L + 1)/6 − L³
+])
+def test_a_polynomial_bound_integer_at_every_size_is_general(extra, e, lo, hi):
+    """SymPy cannot type −L(L − 1)/2 an integer; the residues of its numerator modulo 2 show it is one at every L (last
+    note's Left: such a step was bounded)."""
+    check, text = _first(extra, e, lo, hi, grid=GRID)
+    assert check.ok and check.general, text
+
+
+def test_integer_valued_polynomials_by_residues():
+    """A brute-force check of :func:`integer_valued` on random polynomials with rational coefficients in two integer
+    symbols: never "integer" where some integer point gives a fraction, and "integer" for the classic ones."""
+    import random
+
+    from evosym.proof.symbolic import integer_valued
+    rng = random.Random(7)
+    proved = 0
+    for _ in range(400):
+        e = sp.Add(*[sp.Rational(rng.randint(-6, 6), rng.choice([1, 2, 3, 4, 6])) * L ** rng.randint(0, 3)
+                     * R ** rng.randint(0, 2) for _ in range(rng.randint(1, 3))])
+        if integer_valued(e):
+            proved += 1
+            assert all(e.subs({L: a, R: r}).is_integer for a in range(-6, 7) for r in range(-6, 7)), e
+    assert proved > 50
+    assert integer_valued(L * (L + 1) * (L + 2) / 6) and integer_valued(L ** 2 / 2 + L / 2 + R)
+    assert not any(integer_valued(x) for x in (L / 2, L * R / 2, L * (L + 1) / 4, sp.Rational(1, 2),
+                                               sp.Symbol("t") / 2, 0.5 * L * (L + 1), sp.sqrt(L)))
+
+
 def test_floor_bounds_are_integers():
     check, text = _first(InRange(i + 1, 1, sp.floor(L / 2)) * V2[i + 1], i + 1, 1, sp.floor(L / 2))
     assert check.ok and check.general, text

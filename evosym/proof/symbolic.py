@@ -9,6 +9,8 @@ replaced by the bound of ⌊a⌋ ≤ a ≤ ⌈a⌉ its sign asks for. Ranges of 
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 
@@ -211,9 +213,43 @@ def unproved_ranges(expr, ranges) -> list[tuple]:
     return list(dict.fromkeys(out))
 
 
+MAX_RESIDUES = 4096   # residue points an integer-valued polynomial is checked at (dⁿ: denominator d, n symbols)
+
+
+def integer_valued(e) -> bool:
+    """True only if ``e`` is an integer for every integer value of its symbols: by SymPy's assumptions, else for a
+    polynomial p with rational coefficients in integer symbols (−L(L − 1)/2): with d the least common denominator,
+    q = d·p has integer coefficients and q(x + d·k) ≡ q(x) (mod d), so p is integer-valued iff d divides q at every
+    point of [0, d)ⁿ (checked where there are at most MAX_RESIDUES of them)."""
+    e = sp.sympify(e)
+    if e.is_integer is True:
+        return True
+    symbols = sorted(e.free_symbols, key=str)
+    if not symbols or not all(s.is_integer is True for s in symbols):
+        return False
+    try:
+        poly = sp.Poly(sp.expand(e), *symbols)
+    except sp.PolynomialError:
+        return False
+    coeffs = poly.coeffs()
+    if not all(c.is_Rational for c in coeffs):
+        return False
+    d = math.lcm(*[int(sp.Rational(c).q) for c in coeffs])
+    if d ** len(symbols) > MAX_RESIDUES:
+        return False
+    q = sp.Poly(poly.as_expr() * d, *symbols)
+    if not all(c.is_Integer for c in q.coeffs()):
+        return False
+    points = [[]]
+    for _ in symbols:
+        points = [pt + [r] for pt in points for r in range(d)]
+    return all(int(q.eval(tuple(pt))) % d == 0 for pt in points)
+
+
 def _integer_bounds(lo, hi) -> bool:
-    """Both bounds of a sum integers by their symbols (a sum steps by 1 from its lower bound to its upper one)."""
-    return sp.sympify(lo).is_integer is True and sp.sympify(hi).is_integer is True
+    """Both bounds of a sum integers for every value of their symbols (a sum steps by 1 from its lower bound to its
+    upper one): :func:`integer_valued`."""
+    return integer_valued(lo) and integer_valued(hi)
 
 
 def _well_formed(lo, hi, ranges) -> bool:
