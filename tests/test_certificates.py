@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+import sympy as sp
 
 from evosym import catalogue
 from evosym.proof.certificate import CertificateError, decode_value, loads, verify
@@ -419,3 +420,24 @@ def test_verify_prints_a_certificates_keys_and_paths_escaped(certificates, tmp_p
     assert lines[0].startswith("REFUSED   ") and all(ln.startswith("  ") for ln in lines[1:]), lines
     assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in out.replace("\n", "")), ascii(out)
     assert "\\x1b" in out and "\\n" in out
+
+
+
+@pytest.mark.parametrize("assumptions", [dict(positive=True, integer=True), dict(nonnegative=True, integer=True),
+                                         dict(integer=True, positive=True), dict(prime=True, integer=True)])
+def test_a_symbol_encodes_whatever_order_its_assumptions_were_written_in(assumptions):
+    """``Symbol("L", positive=True, integer=True)`` was refused as "built unevaluated": SymPy's srepr writes the
+    assumptions in the order they were passed, the decoded symbol in sorted order."""
+    from evosym.proof.codec import decode, encode_checked
+    L = sp.Symbol("L", **assumptions)
+    for e in (L, L - 1, sp.floor(L / 2) * sp.Symbol("x") + L ** 2):
+        assert decode(encode_checked(e)) == e
+
+
+@pytest.mark.parametrize("make", [lambda L: sp.Add(L, L, evaluate=False),
+                                  lambda L: sp.Mul(2, sp.Add(L, 1), evaluate=False),
+                                  lambda L: sp.Add(L, 0, evaluate=False)])
+def test_an_unevaluated_expression_is_still_refused(make):
+    from evosym.proof.codec import CodecError, encode_checked
+    with pytest.raises(CodecError, match="does not survive an exact round trip"):
+        encode_checked(make(sp.Symbol("L", positive=True, integer=True)))

@@ -153,6 +153,19 @@ def test_integer_valued_polynomials_by_residues():
                                                sp.Symbol("t") / 2, 0.5 * L * (L + 1), sp.sqrt(L)))
 
 
+@pytest.mark.parametrize("e, proved", [(i * (i + 1) / 2, True), (i * (i - 1) * (i + 1) / 6 + i, True),
+                                       (i * (i + 1) / 4, False), (i / 2, False), (i ** 9 - i, True),
+                                       ((i + 1) ** 40 / 2 - i / 2, False)])
+def test_introduce_deltas_integer_premise_by_residues(e, proved):
+    """introduce-delta's "e is integer-valued" is proved for a polynomial with fractions that is an integer at every
+    integer i (by residues), not for one that is not (i(i + 1)/4 at i = 1), nor for a power it does not multiply out (one
+    whose tree shows an integer is one at any degree)."""
+    d = Derivation(_op(InRange(e, 0, L - 1) * Vt[0]))
+    d.apply("introduce-delta", targets=[(e, m, 0, L - 1)])
+    ob = next(o for o in d.steps[0].obligations if "integer-valued" in str(o))
+    assert ob.proved is proved, str(ob)
+
+
 def test_floor_bounds_are_integers():
     check, text = _first(InRange(i + 1, 1, sp.floor(L / 2)) * V2[i + 1], i + 1, 1, sp.floor(L / 2))
     assert check.ok and check.general, text

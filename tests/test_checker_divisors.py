@@ -331,6 +331,32 @@ def test_a_power_too_large_to_multiply_out_fails_quickly():
     assert not ok and time.perf_counter() - start < 60
 
 
+@pytest.mark.parametrize("e, integer", [((L_ + 1) ** 200 - L_, True), (L_ ** 100_000 - L_ / 3, False),
+                                        ((L_ - K) ** 60 * (C_ + 1) ** 9, True), (((L_ + 1) ** 200 - L_ - 1) / 2, False),
+                                        (1 / (L_ + 2) ** 40, False)])
+def test_a_large_power_is_not_proved_and_answers_at_once(e, integer):
+    """The sign and integrality provers answer "not proved" for a power above MAX_POWER instead of multiplying it
+    out ((L + 1)^200: 20 s in SymPy's own assumptions, L^100000: minutes), unless its tree alone shows an integer;
+    a power at the limit is still proved."""
+    import time
+
+    from evosym.proof.symbolic import integer_valued, nonnegative
+    start = time.perf_counter()
+    assert not nonnegative(e) and integer_valued(e) is integer
+    assert time.perf_counter() - start < 2
+    assert nonnegative((L_ + 1) ** 8 - L_) and integer_valued(((L_ + 1) ** 8 - L_ - 1) / 2)
+
+
+@pytest.mark.parametrize("e", [sp.factorial(sp.Max((-1) ** (C_ - sp.Rational(1, 4)), C_)),
+                               sp.binomial(sp.Rational(1, 4), sp.Min((-1) ** (L_ * (L_ + 1) / 2 - sp.Rational(1, 4)),
+                                                                     (-1) ** L_ + C_))])
+def test_an_expression_sympys_assumptions_raise_on_is_not_proved(e):
+    """SymPy raises "The argument … is not comparable" asking the sign or integrality of a Max or Min of complex
+    powers (an adversarial pass): the provers answer "not proved"."""
+    from evosym.proof.symbolic import integer_valued, nonnegative
+    assert not nonnegative(e) and not integer_valued(e) and not nonnegative(e - 1)
+
+
 @pytest.mark.parametrize("name", ["Gamma", "psi", "Log", "Tan", "Sqrt", "Exp", "COS"])
 def test_an_undefined_function_named_as_a_function_with_poles_or_a_function_word_is_refused(name):
     ok, _ = _labels(sp.Function(name)(L_ - 1))

@@ -170,10 +170,10 @@ def test_grid_values_must_lie_in_the_sizes_domains():
     # (d) a symbol that is not a size
     Z = size("Z")
     _grid_refused(({B: 1, C: 2, L: 3, K: 1, P: 0, Z: 2},), "gives Z = 2", "not a declared size")
-    # (e) a value that is not an integer, and one that breaks a further assumption of its size (even)
+    # (e) a value that is not an integer, and one that breaks a further assumption of its size (prime)
     _grid_refused(({B: 1, C: 2, L: 2.5, K: 1, P: 0},), "size L the value 2.5", "not an integer")
-    E = sp.Symbol("E", integer=True, positive=True, even=True)
-    _grid_refused(({B: 1, C: 2, L: 3, K: 1, P: 0, E: 3},), "size E the value 3", "even=True",
+    E = sp.Symbol("E", integer=True, prime=True)
+    _grid_refused(({B: 1, C: 2, L: 3, K: 1, P: 0, E: 4},), "size E the value 4", "prime=True",
                   sizes=(B, C, L, K, P, E))
     # (f) a shape that violates the operator's constraints
     _grid_refused(({B: 1, C: 2, L: 3, K: 1, P: 5},), "violates the constraint", constraints=(sp.Le(P, L - 1),))
@@ -202,7 +202,22 @@ def test_sizes_must_have_a_domain_the_proof_states(assumptions):
     _refused(cp, SIZES, "the size Q is declared", "a domain the proof does not state")
 
 
-@pytest.mark.parametrize("assumptions", [dict(positive=True, even=True), dict(prime=True), dict(negative=True, odd=True),
+@pytest.mark.parametrize("assumptions", [dict(positive=True, even=True), dict(even=True, positive=True), dict(odd=True),
+                                         dict(negative=True, odd=True), dict(nonnegative=True, even=True),
+                                         dict(prime=True, odd=True)])
+def test_a_size_declared_even_or_odd_is_refused_with_the_reason(assumptions):
+    """SymPy's assumptions conclude from parity what is false ((R/6).is_integer is True for an even R): a softmax
+    limit whose peak R/6 is no key at R = 2 printed PROVED (an adversarial pass). Parity is refused, naming itself."""
+    Q = sp.Symbol("Q", integer=True, **assumptions)
+    value = next(v for v in range(-7, 8) if all(getattr(sp.Integer(v), "is_" + a) == w
+                                                for a, w in Q.assumptions0.items()))
+    xp = _x_pad()
+    op = _op(xp[b, o, i], definitions=[xp], sizes=(B, C, L, K, P, Q), grid=tuple({**g, Q: value} for g in GRID1))
+    cp = _check(_identity_derivation(op))
+    _refused(cp, SIZES, "the size Q is declared", "does not reason with even= or odd=", "2·Q_half")
+
+
+@pytest.mark.parametrize("assumptions", [dict(positive=True, composite=True), dict(prime=True), dict(negative=True),
                                          dict(nonpositive=True), dict(composite=True), dict()])
 def test_sizes_with_a_stated_domain_are_allowed(assumptions):
     Q = sp.Symbol("Q", integer=True, **assumptions)
@@ -244,12 +259,12 @@ def test_every_proof_states_the_sizes_domain():
     assert r"$B, C, L, K \ge 1$; $P \ge 0$ (integers)" in render(cp, "markdown")
     assert r"$B, C, L, K \ge 1$; $P \ge 0$ (integers)" in render(cp, "latex")
     # further assumptions of a size are stated (and the grid is held to them)
-    E = sp.Symbol("E", integer=True, positive=True, even=True)
+    E = sp.Symbol("E", integer=True, positive=True, composite=True)
     op = _op(xp[b, o, i], definitions=[xp], sizes=(B, C, L, K, P, E),
-             grid=tuple({**g, E: 2} for g in GRID1))
+             grid=tuple({**g, E: 4} for g in GRID1))
     cp = _check(_identity_derivation(op))
     assert cp.ok, cp.failures()
-    assert "Sizes: B, C, L, K ≥ 1; P ≥ 0; E ≥ 1 (even) (integers)" in render(cp, "text")
+    assert "Sizes: B, C, L, K ≥ 1; P ≥ 0; E ≥ 1 (composite) (integers)" in render(cp, "text")
 
 
 def test_prove_refuses_a_grid_outside_the_domain_from_the_command_line(tmp_path, capsys):
@@ -375,8 +390,11 @@ def test_rules_oblige_shifts_blocks_and_periods_to_be_integers():
     xp = _x_pad()
     base = _op(sp.Sum(Wt[o, u] * xp[b, o, i], (u, 0, K - 1)), definitions=[xp],
                grid=({B: 1, C: 2, L: 3, K: 2, P: 0}, {B: 1, C: 1, L: 4, K: 4, P: 0}))
-    # reindex-sum by a shift that is an integer only for even K, by one that never is, and by an integer one
-    for k, proved in ((K / 2, False), ((K - 1) / 2, False), (sp.Rational(1, 2), False), (K - 1, True)):
+    # reindex-sum by a shift that is an integer only for even K, by one that never is, by an integer one, and by
+    # polynomials with fractions that are integers at every K (by residues) or not (K(K + 1)/4 is not at K = 1)
+    for k, proved in ((K / 2, False), ((K - 1) / 2, False), (sp.Rational(1, 2), False), (K - 1, True),
+                      (K * (K - 1) / 2, True), (K * (K - 1) * (K - 2) / 6 - K, True), (K * (K + 1) / 4, False),
+                      (K ** 2 / 2 + K / 3, False)):
         d = Derivation(base)
         d.apply("reindex-sum", var=u, new=v, expr_of_new=v + k)
         ob = _obligation(d.steps[0], ["integer-valued"])

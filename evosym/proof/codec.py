@@ -24,6 +24,7 @@ import sympy as sp
 from sympy.core.assumptions import _assume_defined
 from sympy.core.function import AppliedUndef
 from sympy.functions.elementary.piecewise import ExprCondPair
+from sympy.printing.repr import ReprPrinter
 
 from ..errors import EvosymError, TimeLimitExceeded
 from ..ir.symbols import InRange
@@ -220,10 +221,25 @@ def encode_checked(e) -> list:
     carries something the checker would read differently)."""
     tree = encode(e)
     back, e = decode(tree), sp.sympify(e)
-    if back != e or sp.srepr(back) != sp.srepr(e):
+    if back != e or _repr(back) != _repr(e):
         raise CodecError(f"the expression {_short(str(e))} does not survive an exact round trip "
                          f"(it decodes as {_short(str(back))}): it was built unevaluated")
     return tree
+
+
+class _SortedRepr(ReprPrinter):
+    """SymPy's ``srepr`` with a symbol's assumptions in sorted order (as encoded): ``srepr`` writes them in the order
+    they were passed, so ``Symbol("L", positive=True, integer=True)`` was refused as "built unevaluated"."""
+
+    def _print_Symbol(self, expr):
+        if expr.is_Dummy:   # (never encoded: its index matters)
+            return super()._print_Symbol(expr)
+        facts = sorted(expr._assumptions_orig.items())
+        return f"{type(expr).__name__}({self._print(expr.name)}{''.join(f', {k}={v}' for k, v in facts)})"
+
+
+def _repr(e) -> str:
+    return _SortedRepr().doprint(e)
 
 
 def _int_text(args, n, tree):

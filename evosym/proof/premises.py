@@ -355,12 +355,15 @@ def lower_bound(s: sp.Symbol) -> str:
     return ""
 
 
-_STATED = ("positive", "nonnegative", "negative", "nonpositive", "even", "odd", "prime", "composite")
+_STATED = ("positive", "nonnegative", "negative", "nonpositive", "prime", "composite")
+# even=/odd= are refused: SymPy's assumptions conclude from them what is false ((R/6).is_integer is True for an even
+# R, (R(R + 1)/6).is_integer for an odd one), and every rule and obligation asks them
+_PARITY = ("even", "odd")
 
 
 def _stated(s: sp.Symbol) -> bool:
     """Whether the size's assumptions are those of ``Symbol(name, integer=True, …)`` with a subset of the assumptions
-    the proof states as its domain ("P ≥ 0 (even)": :func:`lower_bound`, :func:`size_domains`). Others (zero=True,
+    the proof states as its domain ("P ≥ 1 (prime)": :func:`lower_bound`, :func:`size_domains`). Others (zero=True,
     nonzero=True, …) would act in every rule and bounded check while the printed domain says something else: P
     declared zero prints as "P ≥ 0" and SymPy proves −P ≥ 0."""
     if s.assumptions0 == INTEGER_ONLY:
@@ -377,6 +380,15 @@ def _stated(s: sp.Symbol) -> bool:
     return False
 
 
+def _without_parity(s: sp.Symbol) -> sp.Symbol:
+    """``s`` declared as written but for even= and odd= (so a refusal can name parity as the only fault)."""
+    facts = {k: v for k, v in getattr(s, "_assumptions_orig", s.assumptions0).items() if k not in _PARITY}
+    try:
+        return sp.Symbol(s.name, **facts)
+    except Exception:   # (inconsistent without them)
+        return s
+
+
 def _bound(s) -> str:
     b = lower_bound(s)
     return f": {s} {b}" if b else ""
@@ -384,13 +396,13 @@ def _bound(s) -> str:
 
 def size_domains(op) -> tuple[tuple[tuple[sp.Symbol, ...], str, str], ...]:
     """The sizes grouped by their declared domain, in declaration order: ``(((B, C, L), "≥ 1", ""), ((P,), "≥ 0",
-    ""))``; the last entry names further assumptions ("even") or says that a size is not declared integer."""
+    ""))``; the last entry names further assumptions ("prime") or says that a size is not declared integer."""
     groups: dict[tuple, list] = {}
     for s in op.size_symbols():
         if s.is_integer is not True:
             key = ("", "not declared integer")
         else:
-            key = (lower_bound(s), ", ".join(k for k in ("even", "odd", "prime", "composite") if s.assumptions0.get(k) is True))
+            key = (lower_bound(s), ", ".join(k for k in ("prime", "composite") if s.assumptions0.get(k) is True))
         groups.setdefault(key, []).append(s)
     return tuple((tuple(v), bound, note) for (bound, note), v in groups.items())
 
@@ -580,10 +592,15 @@ def check_premises(proof, grid) -> Premises:
         if not isinstance(s, sp.Symbol) or s.is_integer is not True:
             what = declared(s) if isinstance(s, sp.Symbol) else type(s).__name__
             found.append((SIZES, f"the size {s} is not an integer symbol ({what})", "", (), (), True))
+        elif any(k in getattr(s, "_assumptions_orig", {}) for k in _PARITY) and _stated(_without_parity(s)):
+            found.append((SIZES, f"the size {s} is declared {declared(s)}: evosym does not reason with even= or odd= "
+                                 "(SymPy's assumptions draw false conclusions from them: R/6 an integer for an even R); "
+                                 f"declare a size {s}_half and write 2·{s}_half (or 2·{s}_half + 1) where {s} is read",
+                          "", (), (), True))
         elif not _stated(s):
             found.append((SIZES, f"the size {s} is declared {declared(s)}, a domain the proof does not state "
                                  "(allowed: integer=True, plus one of positive, nonnegative, negative, nonpositive "
-                                 "and any of even, odd, prime, composite)", "", (), (), True))
+                                 "and any of prime, composite)", "", (), (), True))
     if len(outputs) != len(op.lhs_indices):
         found.append((BINDERS, f"the output indices {', '.join(map(str, op.lhs_indices))} repeat", "", (), (), True))
     for s, lo, hi in op.lhs_ranges():

@@ -18,10 +18,7 @@ import itertools
 
 import sympy as sp
 
-from .symbolic import nonnegative, range_of, rounding_bound
-
-MAX_POWER = 8      # an integer power above this is not multiplied out: not proved
-MAX_OPS = 400      # nor an expression with more operations than this
+from .symbolic import nonnegative, range_of, rounding_bound, too_large
 
 
 def at_least(e, k, ranges: dict, slacks=()) -> bool:
@@ -155,12 +152,6 @@ def slacks(constraints, sizes) -> tuple:
         if isinstance(c, sp.Eq):
             out.append(-gap)
     return tuple(out)
-
-
-def too_large(x) -> bool:
-    """An expression the provers do not multiply out: an integer power above :data:`MAX_POWER`, or more than
-    :data:`MAX_OPS` operations."""
-    return any(p.exp.is_Integer and abs(p.exp) > MAX_POWER for p in x.atoms(sp.Pow)) or sp.count_ops(x) > MAX_OPS
 
 
 def _sizes_nonnegative(x, slacks, split: int = 1) -> bool:

@@ -9,13 +9,48 @@ replaced by the bound of ⌊a⌋ ≤ a ≤ ⌈a⌉ its sign asks for. Ranges of 
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 
 import sympy as sp
 
+MAX_POWER = 8      # an integer power above this is not multiplied out: not proved
+MAX_OPS = 400      # nor (by the range provers) an expression with more operations than this
 
+
+def large_power(x) -> bool:
+    """``x`` holds an integer power above :data:`MAX_POWER`: multiplying it out may take minutes ((L + 1)^200),
+    so the provers answer "not proved" instead."""
+    return any(p.exp.is_Integer and abs(p.exp) > MAX_POWER for p in sp.sympify(x).atoms(sp.Pow))
+
+
+def too_large(x) -> bool:
+    """An expression the range provers do not multiply out: :func:`large_power`, or more than :data:`MAX_OPS`
+    operations."""
+    return large_power(x) or sp.count_ops(x) > MAX_OPS
+
+
+def _unproved_on_sympy_errors(answer):
+    """The prover answers ``answer`` ("not proved") where SymPy's own assumptions raise on the expression (a Max
+    of a complex power: "The argument … is not comparable"), instead of the exception reaching the rule."""
+    def wrap(prover):
+        @functools.wraps(prover)
+        def prove(*args, **kwargs):
+            try:
+                return prover(*args, **kwargs)
+            except (TypeError, ValueError):
+                return answer
+        return prove
+    return wrap
+
+
+@_unproved_on_sympy_errors(False)
 def nonnegative(expr) -> bool:
-    """True only if ``expr ≥ 0`` for all admissible values of its integer symbols."""
+    """True only if ``expr ≥ 0`` for all admissible values of its integer symbols (not proved for a
+    :func:`large_power`)."""
+    if large_power(expr):
+        return False
     expr = sp.expand(sp.sympify(expr))
     if expr.is_number:
         return expr.is_extended_real is True and bool(expr >= 0)   # (a complex number is not ≥ 0)
@@ -217,33 +252,55 @@ MAX_RESIDUES = 4096   # residue points an integer-valued polynomial is checked a
 
 
 def integer_valued(e) -> bool:
-    """True only if ``e`` is an integer for every integer value of its symbols: by SymPy's assumptions, else for a
-    polynomial p with rational coefficients in integer symbols (−L(L − 1)/2): with d the least common denominator,
-    q = d·p has integer coefficients and q(x + d·k) ≡ q(x) (mod d), so p is integer-valued iff d divides q at every
-    point of [0, d)ⁿ (checked where there are at most MAX_RESIDUES of them)."""
+    """True only if ``e`` is an integer for every integer value of its symbols (:func:`integer_reason`)."""
+    return integer_reason(e) is not None
+
+
+BY_RESIDUES = "an integer at every residue of its symbols modulo its coefficients' common denominator"
+
+
+@_unproved_on_sympy_errors(None)
+def integer_reason(e):
+    """How ``e`` is shown an integer for every integer value of its symbols, or None: by its tree (integers and
+    integer symbols under +, ×, ⌊·⌋, ⌈·⌉, powers), by SymPy's assumptions, else, for a polynomial p with rational
+    coefficients in integer symbols (−L(L − 1)/2), by residues: with d the least common denominator, q = d·p has
+    integer coefficients and q(x + d·k) ≡ q(x) (mod d), so p is integer-valued iff d divides q at every point of
+    [0, d)ⁿ (checked where there are at most MAX_RESIDUES of them; not for a :func:`large_power`)."""
     e = sp.sympify(e)
+    if _integer_by_structure(e):
+        return "SymPy: integer symbols and operations"
+    if large_power(e):   # (before SymPy's own assumptions, which may multiply it out: 20 s at (L + 1)^200)
+        return None
     if e.is_integer is True:
-        return True
+        return "SymPy: integer symbols and operations"
     symbols = sorted(e.free_symbols, key=str)
     if not symbols or not all(s.is_integer is True for s in symbols):
-        return False
+        return None
     try:
         poly = sp.Poly(sp.expand(e), *symbols)
     except sp.PolynomialError:
-        return False
+        return None
     coeffs = poly.coeffs()
     if not all(c.is_Rational for c in coeffs):
-        return False
+        return None
     d = math.lcm(*[int(sp.Rational(c).q) for c in coeffs])
     if d ** len(symbols) > MAX_RESIDUES:
-        return False
-    q = sp.Poly(poly.as_expr() * d, *symbols)
-    if not all(c.is_Integer for c in q.coeffs()):
-        return False
-    points = [[]]
-    for _ in symbols:
-        points = [pt + [r] for pt in points for r in range(d)]
-    return all(int(q.eval(tuple(pt))) % d == 0 for pt in points)
+        return None
+    q = poly * d
+    whole = all(int(q.eval(pt)) % d == 0 for pt in itertools.product(range(d), repeat=len(symbols)))
+    return BY_RESIDUES if whole else None
+
+
+def _integer_by_structure(e) -> bool:
+    """``e`` built from integers and integer symbols by +, ×, ⌊·⌋, ⌈·⌉ and non-negative integer powers: an integer,
+    read off its tree without multiplying anything out (L^100000 − L)."""
+    if e.is_Integer or (e.is_Symbol and e.is_integer is True):
+        return True
+    if isinstance(e, (sp.floor, sp.ceiling)):
+        return e.args[0].is_real is True   # (finite: ⌊∞⌋ is no integer)
+    if isinstance(e, sp.Pow):
+        return e.exp.is_Integer and e.exp >= 0 and _integer_by_structure(e.base)
+    return isinstance(e, (sp.Add, sp.Mul)) and all(_integer_by_structure(a) for a in e.args)
 
 
 def _integer_bounds(lo, hi) -> bool:

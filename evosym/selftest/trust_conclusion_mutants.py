@@ -1,6 +1,6 @@
-"""Mutants of the checker's conclusion and of its process boundary (holes 5, 7, 8, 10, 13, 14 and 25): the limit
-operator free of α, the limit's peak one point, the matcher looking through definitions, the reference check's tolerance, dyadic
-inputs and honest label, and operator files run in a child process. Each disables one fix and runs a
+"""Mutants of the checker's conclusion and of its process boundary (holes 5, 7, 8, 10, 13, 14, 25 and 26): the limit
+operator free of α, the limit's peak one point, no size even or odd, the matcher looking through definitions, the
+reference check's tolerance, dyadic inputs and honest label, and operator files run in a child process. Each disables one fix and runs a
 hostile example through :func:`.trust_mutants.trial`: killed when the example gets through the mutated
 checker (PROVED) while the real one refuses it, for the reasons given in :mod:`.trust_mutants`.
 """
@@ -20,6 +20,7 @@ from .. import Definition, Derivation, Global, Operator, SoftmaxLimit, TensorDec
 from ..errors import MatchError
 from ..ir import evolution as EV
 from ..proof import limit as LIM
+from ..proof import premises as PR
 from ..proof import reference as R
 from ..proof.rules import limits as RL
 from .registry import OPERATORS, Outcome, load, mutant
@@ -131,6 +132,55 @@ def _peak_anywhere():
                   "with no sharpness to compare the bound at")
 def limit_peak_reads_the_key():
     return trial("the peak's being one point and the error values' check", reflected_peak_proof, _peak_anywhere)
+
+
+# -- 26. no size is declared even or odd -------------------------------------------------------------------------
+
+def even_peak_proof():
+    """A softmax over 2R keys deepest at R/6, R declared even (an adversarial pass, 2026-12-07): SymPy's assumptions
+    call R/6 an integer for an even R, so the peak's "integer-valued" obligation held and both limit steps were
+    general; the grid's R = 6, 12 put R/6 on a key, but at R = 2 the limit is one-hot on m = 0 where the claim
+    δ(m, R/6) is 0 at every key."""
+    R = sp.Symbol("R", integer=True, positive=True, even=True)
+    i, m, m2 = index("i"), index("m"), index("m_2")
+    alpha = TensorDecl("alpha", (1,), "parameter", domain="nonnegative")
+    a, n = alpha[0], 2 * R
+    logit = Definition("logit", (i, m), -a * (m - R / 6) ** 2, shape=(n, n))
+    norm = Definition("Z", (i,), sp.Sum(sp.exp(logit[i, m2]), (m2, 0, n - 1)), shape=(n,))
+    attn = Definition("attn", (i, m), sp.exp(logit[i, m]) / norm[i], shape=(n, n))
+
+    def reference(arrays, sizes):
+        e = sizes["R"]
+        w = np.exp(-float(arrays["alpha"][0]) * (np.arange(2 * e) - e / 6) ** 2)
+        return np.repeat(np.einsum("m,bom->bo", w / w.sum(), arrays["x"].astype(float))[:, :, None], 2 * e, axis=2)
+
+    def target(t, sizes):
+        return t["x"][:, :, [sizes["R"] // 6]].expand_as(t["x"])
+    op = Operator(name="hostile", summary="", output=TensorDecl("y", (B, C, n), "output"), lhs_indices=(b, o, i),
+                  traditional=sp.Sum(attn[i, m] * X[b, o, m], (m, 0, n - 1)),
+                  tensors=(TensorDecl("x", (B, C, n), "input"), alpha), batch=b, out_channel=o, position=(i,),
+                  definitions=(logit, norm, attn), sizes=((B, ""), (C, ""), (R, "")),
+                  grid=({B: 1, C: 1, R: 6}, {B: 2, C: 2, R: 12}), reference=reference,
+                  limit=SoftmaxLimit(weights="attn", sharpness=a, keys=(m,), minimiser=(R / 6,), target="x",
+                                     target_reference=target))
+    d = Derivation(op)
+    d.apply("introduce-delta", targets=[(o, c, 0, C - 1)], within=m)
+    d.apply("name-kernel", name="K", channel=c, position=(m,), indices=(o, c, i, m))
+    d.conclude(omega=Global((n,)), channel=c, neighbour=(m,))
+    return d.proof().check()
+
+
+@contextlib.contextmanager
+def _parity_allowed():
+    """The premise of old: a size may be declared even or odd (SymPy reasons with it, wrongly)."""
+    with mock.patch.object(PR, "_PARITY", ()), mock.patch.object(PR, "_STATED", PR._STATED + ("even", "odd")):
+        yield
+
+
+@mutant(CATEGORY, "hole 26: a size declared even, from which SymPy's assumptions conclude R/6 an integer (a limit "
+                  "at the peak R/6, false at R = 2)")
+def sizes_declared_even():
+    return trial("the premise that no size is declared even or odd", even_peak_proof, _parity_allowed)
 
 
 # -- 7. the matcher looks through definitions -------------------------------------------------------------

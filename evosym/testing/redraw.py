@@ -46,7 +46,7 @@ def nonnegative_paths(op, plan, weights) -> frozenset:
     out = set()
     for ir, attribute, _, _ in plan.params:
         if op.tensor(ir).domain == "nonnegative":
-            path = spec.get(ir, attribute if ir not in spec else None)
+            path = spec.get(ir, attribute)
             if isinstance(path, str):
                 out.add(path)
     return frozenset(out)

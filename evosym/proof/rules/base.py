@@ -17,7 +17,7 @@ import sympy as sp
 
 from ...errors import RuleError
 from ...ir.tensors import Definition
-from ..symbolic import unproved_ranges
+from ..symbolic import integer_reason, unproved_ranges
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,14 @@ def range_obligations(exprs, ranges) -> tuple:
                             False, "not proved symbolically (a sum with a bound that is no integer, or below lo − 1, is "
                             "undefined: checked at the grid shapes)",
                             (var, hi, lo)) for var, lo, hi in dict.fromkeys(found))
+
+
+def integer_obligation(e) -> Obligation:
+    """"``e`` is integer-valued" (a δ's argument, a shift, a peak: each maps integers to integers only if it is one),
+    proved by SymPy's assumptions or, for a polynomial with rational coefficients, by its residues
+    (:func:`..symbolic.integer_valued`)."""
+    how = integer_reason(e)
+    return Obligation("{} is integer-valued", how is not None, how or "SymPy cannot show it", (sp.sympify(e),))
 
 
 def float_obligations(exprs) -> tuple:

@@ -9,7 +9,7 @@ from ...ir.symbols import InRange
 from ..ranged import slacks
 from ..symbolic import in_range
 from ..tree import bound_variables, factors, find_sum, replace_node, same
-from .base import Application, Context, Obligation, Rule, register
+from .base import Application, Context, Obligation, Rule, integer_obligation, register
 from .inshape import ShapeProver, condition_hypotheses, guard_hypotheses
 
 
@@ -99,9 +99,8 @@ class IntroduceDelta(Rule):
             fresh = var not in taken and var not in summand.free_symbols
             obligations.append(Obligation("{} is a fresh variable", fresh, "not bound or free here" if fresh else "already used", (var,),
                                           refuted=not fresh))
-            integer = bool(e.is_integer)
-            obligations.append(Obligation("{} is integer-valued", integer,
-                                          "SymPy: integer symbols, integer coefficients" if integer else "SymPy cannot show it", (e,)))
+            obligations.append(integer_obligation(e))
+            integer = obligations[-1].proved
             guards = [g for g in factors(new) if isinstance(g, InRange) and same(g.args[0], e)]
             exact = [g for g in guards if same(g.args[1], lo) and same(g.args[2], hi)]
             if exact:

@@ -7,7 +7,7 @@ import sympy as sp
 from ...errors import RuleError
 from ..symbolic import in_range, nonnegative
 from ..tree import bound_variables, find_sum, replace_node, same
-from .base import Application, Context, Obligation, Rule, register
+from .base import Application, Context, Obligation, Rule, integer_obligation, register
 
 
 @register
@@ -43,14 +43,13 @@ class SplitChannelsIntoGroups(Rule):
             raise RuleError(f"split-channels-into-groups: the sum over {var} runs over [{lo}, {hi}], not [0, {block - 1}]")
         lctx = ctx.with_limits(reversed(tuple(outer)))
         fresh = new not in set(bound_variables(expr)) | set(ctx.ranges) | set(ctx.sizes) and new not in expr.free_symbols
-        integer = bool(group.is_integer)
         ok_range, *how = in_range(group, 0, groups - 1, lctx.ranges)
         # ⌊c/C_g⌋ = g picks the C_g channels g·C_g + c' only for a positive integer C_g
         block_ok = bool(block.is_integer) and nonnegative(block - 1)
         obligations = (
             Obligation("{} is a fresh variable", fresh, "not bound or free here" if fresh else "already used", (new,),
                        refuted=not fresh),
-            Obligation("{} is integer-valued", integer, "SymPy: integer-valued" if integer else "SymPy cannot show it", (group,)),
+            integer_obligation(group),
             Obligation("0 ≤ {} ≤ {}", ok_range, how[0], (group, groups - 1), how[1]),
             Obligation("{} is a positive integer", block_ok, "proved from the sizes" if block_ok else "not proved", (block,)),
         )

@@ -26,7 +26,7 @@ import sympy as sp
 
 from ...ir.symbols import InRange
 from ..ranged import nonnegative_over, too_large
-from ..symbolic import range_of
+from ..symbolic import integer_valued, range_of
 
 _MEMO: dict = {}   # (t, the ranges it reads, hypotheses, slacks) → proved
 
@@ -94,7 +94,7 @@ class ShapeProver:
     def _integer(self, e, ranges: dict, quotients):
         """(e, ranges) where e is an integer by its symbols; (q + r, ranges with q over [1, a]) where e − a/b = r
         is one and a/b a guarded quotient with a, b ≥ 1; (None, ranges) otherwise."""
-        if e.is_integer is True:
+        if integer_valued(e):
             return e, ranges
         for f in quotients:
             a, b = sp.fraction(sp.together(f))

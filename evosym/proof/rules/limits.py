@@ -8,7 +8,7 @@ import sympy as sp
 from ...errors import RuleError
 from ...ir.reads import delta_pin
 from ..symbolic import in_range
-from .base import Application, Context, Obligation, Rule, register
+from .base import Application, Context, Obligation, Rule, integer_obligation, register
 
 
 def softmax_parts(ctx: Context, name: str, read: sp.Indexed):
@@ -98,9 +98,7 @@ class SoftmaxLimit(Rule):
                                           not moving, "it mentions {}" if moving else "it mentions none",
                                           (qs, read, sp.Tuple(*keys), sharpness), (sp.Tuple(*moving),) if moving else (),
                                           refuted=bool(moving)))
-            integer = bool(qs.is_integer)
-            obligations.append(Obligation("{} is integer-valued", integer,
-                                          "SymPy: integer symbols, integer coefficients" if integer else "SymPy cannot show it", (qs,)))
+            obligations.append(integer_obligation(qs))
             if a.shape is None:
                 obligations.append(Obligation("{} ≤ {} ≤ {}", False, "{} declares no shape: its indices' ranges are unknown",
                                               (lo, qs, hi), (read.base,)))
@@ -141,9 +139,7 @@ def collapse_deltas(expr, ranges, obligations):
                                           "the range of {} does" if bound else "none does", (var,),
                                           (sp.Tuple(*bound),) if bound else (), refuted=bool(bound)))
             ok, how, args = in_range(e, lo, hi, inner_ranges)
-            integer = bool(e.is_integer)   # Σ_q δ(q, e)·f(q) = 0, not f(e), for a non-integer e
-            obligations.append(Obligation("{} is integer-valued", integer, "SymPy: integer symbols, integer coefficients"
-                                          if integer else "SymPy cannot show it", (e,)))
+            obligations.append(integer_obligation(e))   # Σ_q δ(q, e)·f(q) = 0, not f(e), for a non-integer e
             obligations.append(Obligation("Σ_{} δ({}, {})·f = f at {} = {}: {} ≤ {} ≤ {}", ok, how,
                                           (var, var, e, var, e, lo, e, hi), args))
             body = sp.Mul(*[g for g in factors_ if g is not f]).xreplace({var: e})

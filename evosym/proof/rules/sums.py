@@ -6,7 +6,7 @@ import sympy as sp
 
 from ...errors import RuleError
 from ..tree import bound_variables, factors, find_sum, replace_node, same, walk
-from .base import Application, Context, Obligation, Rule, register
+from .base import Application, Context, Obligation, Rule, integer_obligation, register
 
 
 @register
@@ -166,8 +166,7 @@ class ReindexSum(Rule):
                        (var, sigma, new, k, sigma)),
             Obligation("{} does not mention {} or {}", not ({new, var} & k.free_symbols), "free symbols checked", (k, new, var)),
             # a' ↦ σ·a' + k maps the integers onto the integers only for an integer k (k = K/2 shifts off them)
-            Obligation("{} is integer-valued", bool(k.is_integer),
-                       "SymPy: integer symbols, integer coefficients" if k.is_integer else "SymPy cannot show it", (k,)),
+            integer_obligation(k),
             Obligation("{} is a fresh variable", new not in taken, "not bound or free here" if new not in taken else "already used", (new,)),
         )
         if sigma == -1:
