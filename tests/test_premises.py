@@ -202,30 +202,30 @@ def test_sizes_must_have_a_domain_the_proof_states(assumptions):
     _refused(cp, SIZES, "the size Q is declared", "a domain the proof does not state")
 
 
+def _with_size_q(assumptions):
+    """The identity proof checked with one more size Q declared with ``assumptions``, valued in its domain."""
+    Q = sp.Symbol("Q", integer=True, **assumptions)
+    value = next(v for v in range(-7, 8) if all(getattr(sp.Integer(v), "is_" + a) == w
+                                                for a, w in Q.assumptions0.items()))
+    xp = _x_pad()
+    op = _op(xp[b, o, i], definitions=[xp], sizes=(B, C, L, K, P, Q), grid=tuple({**g, Q: value} for g in GRID1))
+    return _check(_identity_derivation(op))
+
+
 @pytest.mark.parametrize("assumptions", [dict(positive=True, even=True), dict(even=True, positive=True), dict(odd=True),
                                          dict(negative=True, odd=True), dict(nonnegative=True, even=True),
                                          dict(prime=True, odd=True)])
 def test_a_size_declared_even_or_odd_is_refused_with_the_reason(assumptions):
     """SymPy's assumptions conclude from parity what is false ((R/6).is_integer is True for an even R): a softmax
     limit whose peak R/6 is no key at R = 2 printed PROVED (an adversarial pass). Parity is refused, naming itself."""
-    Q = sp.Symbol("Q", integer=True, **assumptions)
-    value = next(v for v in range(-7, 8) if all(getattr(sp.Integer(v), "is_" + a) == w
-                                                for a, w in Q.assumptions0.items()))
-    xp = _x_pad()
-    op = _op(xp[b, o, i], definitions=[xp], sizes=(B, C, L, K, P, Q), grid=tuple({**g, Q: value} for g in GRID1))
-    cp = _check(_identity_derivation(op))
-    _refused(cp, SIZES, "the size Q is declared", "does not reason with even= or odd=", "2·Q_half")
+    _refused(_with_size_q(assumptions), SIZES, "the size Q is declared", "does not reason with even= or odd=",
+             "2·Q_half")
 
 
 @pytest.mark.parametrize("assumptions", [dict(positive=True, composite=True), dict(prime=True), dict(negative=True),
                                          dict(nonpositive=True), dict(composite=True), dict()])
 def test_sizes_with_a_stated_domain_are_allowed(assumptions):
-    Q = sp.Symbol("Q", integer=True, **assumptions)
-    value = next(v for v in range(-5, 6) if all(getattr(sp.Integer(v), "is_" + a) == w
-                                                for a, w in Q.assumptions0.items()))
-    xp = _x_pad()
-    op = _op(xp[b, o, i], definitions=[xp], sizes=(B, C, L, K, P, Q), grid=tuple({**g, Q: value} for g in GRID1))
-    cp = _check(_identity_derivation(op))
+    cp = _with_size_q(assumptions)
     assert cp.ok, cp.failures()
 
 

@@ -410,7 +410,17 @@ def _check_candidate(args) -> int:
     at = (f"; also with its trainable parameters {_shown_names(redrawn)} drawn at random" if redrawn
           else "; at its own weights only (no weight read from a parameter drawn at random)")
     return verdict(planned, f"EQUIVALENT  {escaped(args.candidate)} vs {report.operator}: {len(done)} comparisons "
-                            f"({', '.join(sorted({t[1] for t in done}))}), sizes {report.sizes}{at}", report=report)
+                            f"({', '.join(sorted({t[1] for t in done}))}), sizes {report.sizes}{at}"
+                            + _gradients_line(report.gradients), report=report)
+
+
+def _gradients_line(seen) -> str:
+    """The gradients a passing check compared (``Report.gradients``), one line; none without --gradients."""
+    if not isinstance(seen, dict):
+        return ""
+    params = (f"; its parameters {_shown_names(seen['parameters'])}" if seen["parameters"] else
+              f"; not its parameters: {escaped(str(seen['not compared']))}" if seen["not compared"] else "")
+    return f"\n  gradients compared ({', '.join(seen['dtypes'])}): its inputs {', '.join(seen['inputs'])}{params}"
 
 
 def _shown_names(names) -> str:

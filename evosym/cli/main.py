@@ -225,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "as MODULE:ATTR, against the proven operator NAME")
     p.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
                    help="with --candidate: an operator size (repeatable), unless read from an nn.ConvNd/nn.Linear")
-    p.add_argument("--gradients", action="store_true", help="with --candidate: also compare input gradients")
+    p.add_argument("--gradients", action="store_true",
+                   help="with --candidate: also compare the gradients of the inputs and the candidate's parameters "
+                        "(float64, float32)")
     p.add_argument("--weights", action="append", default=[], metavar="NAME=ATTR[,NAME=ATTR…]",
                    help="with --candidate: where the operator's parameter NAME lives on the candidate, as an attribute "
                         "path (e.g. --weights W_dw=dw.weight,W_pw=pw.weight); repeatable")

@@ -260,7 +260,18 @@ def candidate_document(*, candidate: str, operator: str, seed: int, gradients: b
                     seed=int(seed), gradients=bool(gradients), planned=int(planned),
                     sizes=(dict(report.sizes) if report is not None else None), comparisons=comparisons,
                     redrawn=[str(n) for n in report.redrawn] if report is not None else [],
+                    gradients_compared=_gradients_compared(report),
                     failure=candidate_failure(failure) if failure is not None else None)
+
+
+def _gradients_compared(report):
+    """What gradients a passing check compared (``Report.gradients``), or None (no verdict, or not asked for)."""
+    seen = getattr(report, "gradients", None)
+    if not isinstance(seen, dict):
+        return None
+    return {"dtypes": [str(d) for d in seen["dtypes"]], "inputs": [str(n) for n in seen["inputs"]],
+            "parameters": [str(n) for n in seen["parameters"]],
+            "parameters_not_compared": None if seen["not compared"] is None else str(seen["not compared"])}
 
 
 # -- selftest -------------------------------------------------------------------------------------

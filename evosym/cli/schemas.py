@@ -78,7 +78,10 @@ CANDIDATE = _obj({**_head("check-candidate"), "ok": B,
                   "verdict": {"type": "string", "enum": ["equivalent", "not equivalent"]}, "candidate": S,
                   "operator": S, "seed": I, "gradients": B, "planned": I, "sizes": SIZES,
                   "comparisons": _arr(_obj({"configuration": S, "sizes": SIZES, "dtype": S, "max_abs_diff": N_})),
-                  "redrawn": _arr(S), "failure": FAILURE})
+                  "redrawn": _arr(S),
+                  "gradients_compared": {**_obj({"dtypes": _arr(S), "inputs": _arr(S), "parameters": _arr(S),
+                                                 "parameters_not_compared": S_}), "type": ["object", "null"]},
+                  "failure": FAILURE})
 
 SELFTEST = _obj({**_head("selftest"), "ok": B, "selected": _arr(S),
                  "categories": _arr(_obj({"name": S, "mutants": I, "killed": I, "kill_rate": N})),

@@ -66,7 +66,7 @@ class Side:
                 return getattr(self, "_" + call)(head, data)
             except EvosymError as exc:   # the sizes, the weights or the candidate named wrongly: a usage error
                 return {"usage": str(exc)[:4000]}, []
-        if call in ("call", "refresh", "vjp", "trainable", "assign"):
+        if call in ("call", "refresh", "vjp", "pgrad", "trainable", "assign"):
             return getattr(self, "_" + call)(head, data)
         raise ValueError(f"no request {call!r}")
 
@@ -178,6 +178,39 @@ class Side:
                                         allow_unused=True)
         return ({"unused": [i for i, g in zip(needs, grads) if g is None]},
                 [(f"g{i}", wire(g)) for i, g in zip(needs, grads) if g is not None])
+
+    def _pgrad(self, head, data):
+        """The gradients of the current copy's trainable floating-point parameters for the output gradient handed over
+        (the candidate called again on the inputs), and what each of the operator's weights is read from there:
+        ``["parameter", name]`` (that parameter itself), ``["constant"]`` (no trainable parameter reaches it) or
+        ``["computed", names]`` (from those parameters, by an expression the checking process evaluates itself or
+        cannot). The inputs in ``needs`` require grad (a first layer's do not)."""
+        given = self._inputs(head, data, fresh=True)   # (the inputs in ``needs`` require grad: training, or not)
+        listed = trainable(self.copy)
+        prms = [prm for _, prm in listed]
+        with torch.enable_grad():
+            y = self.copy(*given)
+            if not isinstance(y, torch.Tensor):
+                raise ValueError("the call for the parameters' gradients handed back no tensor")
+            grads = (torch.autograd.grad(y, prms, torch.from_numpy(data[frames.GRAD]).to(y.dtype), allow_unused=True)
+                     if y.requires_grad and prms else [None] * len(prms))
+            spec = head.get("weights")
+            spec = self.bound if spec is None and self.bound is not None else spec
+            w = mapped([tuple(p) for p in head["params"]], head["operator"], self.copy, spec)
+            names = {id(prm): name[:1000] for name, prm in listed}
+            reads = {}
+            for ir, v in w.items():
+                if id(v) in names:
+                    reads[ir] = ["parameter", names[id(v)]]
+                elif v is None or not v.requires_grad or not prms:
+                    reads[ir] = ["constant"]
+                else:   # the parameters it is computed from
+                    hit = torch.autograd.grad(v, prms, torch.ones_like(v), allow_unused=True, retain_graph=True)
+                    reads[ir] = ["computed", [name[:1000] for (name, _), h in zip(listed, hit) if h is not None]]
+        return ({"parameters": [name[:1000] for name, _ in listed], "reads": reads,
+                 "shapes": [list(prm.shape) for _, prm in listed],
+                 "unused": [k for k, g in enumerate(grads) if g is None]},
+                [(f"p{k}", wire(g)) for k, g in enumerate(grads) if g is not None])
 
 
 def main() -> int:

@@ -55,7 +55,8 @@ from .domain import Domain, kinds
 from .mutants import structural
 from .adapters import adapt
 from .remote import CandidateGone, CandidateRaised, RemoteCandidate, RemoteCopy
-from .redraw import nonnegative_paths, read_from, redraw
+from .gradients import compare_gradients, compared
+from .redraw import nonnegative_paths, read_from, redraw, trainable
 from .setup import as_dtype, check_weight_shapes, copied, mapped_weights, module_sizes, proven
 
 
@@ -67,6 +68,9 @@ class Report:
     sizes: dict
     trials: list = field(default_factory=list)   # (runtime sizes, dtype, max |diff|)
     redrawn: list = field(default_factory=list)  # parameters also compared at values drawn at random (names)
+    # with gradients=True: {"dtypes", "inputs", "parameters": the gradients compared, "not compared": why a
+    # candidate's parameters' gradients were not (None: they were, or it has none)}
+    gradients: dict | None = None
 
 
 # a half precision's tolerance on a linear operator: this many of its epsilons times the accumulated magnitude
@@ -383,8 +387,18 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     for call in (calls[0], calls[3]):
         history.append((tuple(t.to(torch.float64) for t in call.x), call.y_r, call.y64))
     del history[:-8]
-    if gradients:
-        _compare_gradients(cand, run_reference, x1, op, where, inputs)
+    if gradients is not None:   # (and a module's parameters: the operator's weights read from it with autograd)
+        here = isinstance(cand, torch.nn.Module) and not _tensor_weights(weights)
+        own = trainable(cand) if here else []
+        live = (lambda: {k: (v if v is not None else w[k]) for k, v in mapped_weights(p, cand, weights, dtype).items()}
+                ) if own else None
+        done = compare_gradients(cand, reference64, x1, op, where, inputs, dtype=dtype, static=plan.static, weights=w,
+                                 seed=seed, params=own, live=live,
+                                 remote=(p, weights) if isinstance(cand, RemoteCopy) else None)
+        if isinstance(cand, torch.nn.Module) and not here and trainable(cand):
+            done["not compared"] = ("the operator's weights are given as tensors (weights=…): which of the candidate's "
+                                    "parameters they stand for is unknown")
+        gradients.append((_dt(dtype), done))
     return (config, _dt(dtype), max(float(c.err.max()) if c.err.numel() else 0.0 for c in calls))
 
 
@@ -562,37 +576,6 @@ def _structural(p, small, candidate, weights, seed) -> list[str]:
         return []
 
 
-def _compare_gradients(cand, run_reference, x, op, where, inputs=None):
-    """Input gradients (float64) of the candidate and the operator, with respect to every input."""
-    inputs = list(inputs or [op.value])
-    several = len(inputs) > 1
-    xc = tuple(t.detach().clone().to(torch.float64).requires_grad_(True) for t in x)
-    xr = tuple(t.detach().clone().to(torch.float64).requires_grad_(True) for t in x)
-    with torch.enable_grad():
-        yc, yr = cand(*xc), run_reference(xr)
-        g = torch.randn(yr.shape, generator=torch.Generator().manual_seed(1), dtype=yr.dtype)
-        if type(yc) is not torch.Tensor or not yc.requires_grad:
-            raise AssertionError(f"{op.name}: the candidate's output does not depend on its input{'s' if several else ''} "
-                                 f"through autograd (detached?)\n{where}")
-        gcs = torch.autograd.grad(yc, xc, g.to(yc.dtype), allow_unused=True)
-        grs = torch.autograd.grad(yr, xr, g, allow_unused=True)
-    for name, t, gc, gr in zip(inputs, x, gcs, grs):
-        which = f"its input {name}" if several else "its input"
-        if gr is None:
-            gr = torch.zeros(t.shape, dtype=torch.float64)
-        if gc is None:
-            if several and not bool(gr.any()):
-                continue
-            raise AssertionError(f"{op.name}: the candidate's output does not depend on {which} through autograd\n{where}")
-        gc = gc.to(torch.float64)
-        if not bool(torch.isfinite(gc).all()) or not torch.allclose(gc, gr, rtol=1e-9, atol=1e-9 * (1 + gr.abs().max().item())):
-            worst = int(torch.argmax(torch.nan_to_num((gc - gr).abs(), nan=float("inf"))))
-            which = f"the input {name}" if several else "the input"
-            raise AssertionError(f"{op.name}: gradients with respect to {which} differ (forward agrees)\n{where}\n  worst "
-                                 f"{'index of ' + name if several else 'input index'} {_index(worst, t.shape)}: candidate "
-                                 f"{gc.flatten()[worst].item():.17g}, operator {gr.flatten()[worst].item():.17g}")
-
-
 def shape_of(plan, ir, names):
     for name_ir, _, shape, _ in plan.params:
         if name_ir == ir:
@@ -671,7 +654,8 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
         - ``weights``: how the candidate's parameters map onto the operator's (see :func:`mapped_weights`).
         - ``trials`` input shapes per dtype from the operator's domain (odd and non-square, larger than
           12 on every length, the smallest the windows allow, random), seeded by ``seed``.
-        - ``gradients``: also compare the gradients with respect to the input (every input; float64).
+        - ``gradients``: also compare gradients (float64 and float32): with respect to every input and every
+          trainable parameter of a candidate module (:mod:`.gradients`); ``Report.gradients`` says which.
         - ``random_weights``: also compare, once per dtype, a copy of the candidate whose trainable floating-point
           parameters are redrawn at random (seeded by ``seed``), the operator given the weights read from that copy
           (constant or zero weights hide a wrong kernel); False: only at the candidate's own weights.
@@ -698,11 +682,11 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
         envs = [env_of(domain, draw(domain, kind, rng, low)) for kind in kinds_(int(trials))]
         near = {s: v + 1 if s is not domain.batch else 1 for s, v in low.items()}   # small, for structural diagnoses
         small = env_of(domain, near if domain.ok(env_of(domain, near)) else low)
-        done, history = [], []
+        done, history, grads = [], [], [] if gradients else None
         for t, env in enumerate(envs):
             for k, dtype in enumerate(dtypes):
                 done.append(compare_(p, candidate, weights, env, dtype, seed * 1000 + 10 * t + k, history,
-                                     gradients and dtype == torch.float64, small))
+                                     grads, small))
         drawn, names, redone = None, [], []
         if random_weights and not _tensor_weights(weights):
             drawn, names = redrawn(candidate, seed, nonnegative_paths(op, p.plan, weights))
@@ -712,7 +696,7 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
             for (t, env), (k, dtype) in itertools.product(enumerate(at), enumerate(dtypes)):
                 try:
                     redone.append(compare_(p, drawn, weights, env, dtype, seed * 1000 + 500 + 10 * t + k, history,
-                                           gradients and dtype == torch.float64, small))
+                                           grads, small))
                 except AssertionError as exc:
                     first, _, rest = str(exc).partition("\n")
                     raise AssertionError(
@@ -727,7 +711,7 @@ def _harness(proven_, module_sizes_, domain_, kinds_, compare_, report_, signatu
             raise AssertionError(f"{op.name}: {len(done) + len(redone)} of {planned} comparisons ran: no verdict (was "
                                  "the harness modified while the candidate ran?)")
         names = confirmed(p, drawn, weights, names) if drawn is not None else []
-        return report_(op.name, dict(msizes), list(done), list(names))
+        return report_(op.name, dict(msizes), list(done), list(names), compared(grads))
 
     def _entries(env) -> int:
         """How many entries a trial's sizes make (the product of their values): the largest trial is redone."""

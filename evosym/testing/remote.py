@@ -255,20 +255,7 @@ class RemoteCopy:
                 "candidate that keeps or changes its own weights is compared at them only)")
 
     def __call__(self, *given):
-        flags, arrays, first = [], [], {}
-        for i, t in enumerate(given):
-            if not isinstance(t, torch.Tensor):
-                raise TypeError("the harness calls a candidate with tensors")
-            if id(t) in first:
-                flags.append([False, False, first[id(t)], None])
-                continue
-            first[id(t)] = i
-            dtype = str(t.dtype).replace("torch.", "")   # (a half precision travels as float64, exactly, and back)
-            # a non-contiguous input: its strides, laid out so in the candidate's process (a view of a zero-filled buffer)
-            flags.append([bool(t.requires_grad), None if t.is_contiguous() else
-                          [int(s) for s in t.stride()] + [int(t.storage_offset())], None, dtype])   # (strides, offset)
-            wired = t.detach().cpu() if dtype in ("float32", "float64") else t.detach().cpu().to(torch.float64)
-            arrays.append((f"x{i}", wired.contiguous().numpy()))
+        flags, arrays = _packed(given)
         grad = torch.is_grad_enabled()
         head, out = self.remote.request("call", arrays, grad=grad, inputs=flags)
         k, self.calls = self.calls, self.calls + 1
@@ -324,6 +311,95 @@ class RemoteCopy:
         if not (isinstance(unused, list) and sorted(list(out) + [f"g{i}" for i in unused]) == sorted(f"g{i}" for i in needs)):
             raise CandidateGone("the candidate's process handed back other gradients than asked for")
         return {i: torch.from_numpy(out[f"g{i}"]) for i in needs if f"g{i}" in out}
+
+    def parameter_gradients(self, p, spec, given, gy, needs=()):
+        """({parameter name: its gradient, None where the output does not reach it} of this copy's trainable
+        floating-point parameters for the output gradient ``gy``, the candidate called again on ``given`` in its
+        process, the inputs at the positions ``needs`` requiring grad; {IR name: what the operator's weight is read
+        from there}: ``["parameter", name]``, ``["constant"]`` or ``["computed", names]``; {parameter name: its
+        shape})."""
+        flags, arrays = _packed(given)
+        extra = [(frames.GRAD, gy.detach().cpu().to(torch.float64).contiguous().numpy())]
+        params = [[ir, t] for ir, t, _, _ in p.plan.params]
+        head, out = self.remote.request("pgrad", arrays + extra, inputs=flags, params=params, operator=p.operator.name,
+                                        weights=None if spec is None else dict(spec), needs=[int(i) for i in needs])
+        names, reads, unused, shapes = head.get("parameters"), head.get("reads"), head.get("unused"), head.get("shapes")
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)
+                and isinstance(shapes, list) and len(shapes) == len(names)
+                and all(isinstance(e, list) and len(e) <= frames.MAX_DIMS and all(type(n) is int and n > 0 for n in e)
+                        for e in shapes) and sum(math.prod(e) for e in shapes) <= MAX_DRAWN
+                and isinstance(unused, list) and all(type(k) is int and 0 <= k < len(names) for k in unused)
+                and sorted(out) == sorted(f"p{k}" for k in range(len(names)) if k not in unused)
+                and isinstance(reads, dict) and sorted(reads) == sorted(ir for ir, _ in params)
+                and all(r == ["constant"] or (isinstance(r, list) and len(r) == 2 and (
+                            (r[0] == "parameter" and r[1] in names) or (r[0] == "computed" and isinstance(r[1], list)
+                                                                         and all(n in names for n in r[1]))))
+                        for r in reads.values())):
+            raise CandidateGone("the candidate's process handed back its parameters' gradients in other words than "
+                                "the protocol's")
+        grads = {n: (None if k in unused else torch.from_numpy(out[f"p{k}"])) for k, n in enumerate(names)}
+        if any(g is not None and list(g.shape) != e for g, e in zip(grads.values(), shapes)):
+            raise CandidateGone("the candidate's process handed back a parameter's gradient of another shape than listed")
+        return grads, reads, dict(zip(names, map(tuple, shapes)))
+
+    def pulled_back(self, p, spec, reads, grads: dict, shapes: dict) -> tuple:
+        """The operator's weight gradients ``grads`` ({IR name: tensor}) as gradients of the candidate's parameters of
+        the given shapes, through what each weight is read from (``reads``, :meth:`parameter_gradients`): a parameter
+        itself; nothing (a constant); a binding's expression evaluated here, by autograd, on stand-ins of the
+        parameters (``m.in_proj_weight[E:2E]``: those rows). (those gradients, the parameters they are not known
+        for — those a weight is computed from in the candidate's process by what this process cannot evaluate —, a
+        sentence saying so or None)."""
+        leaves = {n: torch.zeros(shape, dtype=torch.float64, requires_grad=True) for n, shape in shapes.items()}
+        tensors = (p.operator.torch_binding or {}).get("tensors", {}) if spec is None and self.remote.adapted else {}
+        outs, wanted, unknown, opaque = [], [], set(), []
+        for ir, g in grads.items():
+            kind = reads[ir]
+            if kind == ["constant"]:
+                continue
+            if kind[0] == "parameter":
+                value = leaves.get(kind[1])
+            else:
+                try:   # (the binding's grammar, evosym.ir.binding)
+                    value = eval(tensors[ir], {"__builtins__": _BUILTINS, "torch": torch}, {"m": Drawn(leaves)}  # noqa: S307
+                                 ) if tensors.get(ir) else UNKNOWN
+                except (TypeError, ValueError, IndexError, AttributeError, RuntimeError, NameError, KeyError):
+                    value = UNKNOWN
+            if not (isinstance(value, torch.Tensor) and tuple(value.shape) == tuple(g.shape)):
+                unknown.update(kind[1] if kind[0] == "computed" else [kind[1]])
+                opaque.append(ir)
+                continue
+            outs.append(value)
+            wanted.append(g.to(torch.float64))
+        got = torch.autograd.grad(outs, list(leaves.values()), wanted, allow_unused=True) if outs and leaves else ()
+        got = dict(zip(leaves, got))
+        out = {n: got[n] if got.get(n) is not None else torch.zeros(leaves[n].shape, dtype=torch.float64)
+               for n in leaves}
+        why = None
+        if unknown:
+            why = (f"the operator's {', '.join(opaque)} {'is' if len(opaque) == 1 else 'are'} computed in the "
+                   f"candidate's process from its parameters {', '.join(sorted(unknown))} (not one parameter, not a "
+                   "binding's expression): their gradients cannot be pulled back here")
+        return out, unknown, why
+
+
+def _packed(given) -> tuple:
+    """(flags, arrays) of the inputs ``given`` as the protocol hands them over: one array per distinct tensor (one
+    passed twice is flagged as the same), its requires-grad flag, strides where it is not contiguous, its dtype."""
+    flags, arrays, first = [], [], {}
+    for i, t in enumerate(given):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError("the harness calls a candidate with tensors")
+        if id(t) in first:
+            flags.append([False, False, first[id(t)], None])
+            continue
+        first[id(t)] = i
+        dtype = str(t.dtype).replace("torch.", "")   # (a half precision travels as float64, exactly, and back)
+        # a non-contiguous input: its strides, laid out so in the candidate's process (a view of a zero-filled buffer)
+        flags.append([bool(t.requires_grad), None if t.is_contiguous() else
+                      [int(s) for s in t.stride()] + [int(t.storage_offset())], None, dtype])   # (strides, offset)
+        wired = t.detach().cpu() if dtype in ("float32", "float64") else t.detach().cpu().to(torch.float64)
+        arrays.append((f"x{i}", wired.contiguous().numpy()))
+    return flags, arrays
 
 
 def _overwrite(t, values, what) -> None:
