@@ -87,38 +87,47 @@ def limit_keeps_alpha():
 
 # -- 25. the limit's peak is one point, and the finite-α check compares something -------------------------------
 
-def reflected_peak_proof():
-    """y = Σ_m A[i, m]·x[b, o, m], A the softmax of −α·(2m − L + 1)² (deepest at the centre (L − 1)/2), claimed one-hot
-    at q* = L − 1 − m with no α to compare the bound at (an adversarial pass, 2026-12-07): the well is "free of m" and
-    q* inside [0, L − 1] for this q*, the grid's odd lengths agree, and at L = 2 the limit is ½ on both keys where the
-    claim δ(m, L − 1 − m) is 0."""
-    L, i, m, m2 = size("L"), index("i"), index("m"), index("m_2")
+def _well_proof(n, sizes, well, peak, grid, pick, **limit):
+    """y = Σ_m A[i, m]·x[b, o, m] over n keys, A the softmax of −α·well(m) (one row for every i), its limit claimed
+    one-hot at ``peak``: a hostile limit (holes 25 and 26). ``pick(sizes)``: the key the target reads."""
+    i, m, m2 = index("i"), index("m"), index("m_2")
     alpha = TensorDecl("alpha", (1,), "parameter", domain="nonnegative")
     a = alpha[0]
-    logit = Definition("logit", (i, m), -a * (2 * m - L + 1) ** 2, shape=(L, L))
-    norm = Definition("Z", (i,), sp.Sum(sp.exp(logit[i, m2]), (m2, 0, L - 1)), shape=(L,))
-    attn = Definition("attn", (i, m), sp.exp(logit[i, m]) / norm[i], shape=(L, L))
+    logit = Definition("logit", (i, m), -a * well(m), shape=(n, n))
+    norm = Definition("Z", (i,), sp.Sum(sp.exp(logit[i, m2]), (m2, 0, n - 1)), shape=(n,))
+    attn = Definition("attn", (i, m), sp.exp(logit[i, m]) / norm[i], shape=(n, n))
+    at = lambda sz: {s: sp.Integer(sz[str(s)]) for s, _ in sizes}
 
-    def reference(arrays, sizes):
-        n = sizes["L"]
-        w = np.exp(-float(arrays["alpha"][0]) * (2 * np.arange(n) - n + 1.0) ** 2)
-        return np.repeat(np.einsum("m,bom->bo", w / w.sum(), arrays["x"].astype(float))[:, :, None], n, axis=2)
+    def reference(arrays, sz):
+        keys = int(n.xreplace(at(sz)))
+        w = np.exp(-float(arrays["alpha"][0]) * np.array([float(well(sp.Integer(k)).xreplace(at(sz)))
+                                                            for k in range(keys)]))
+        return np.repeat(np.einsum("m,bom->bo", w / w.sum(), arrays["x"].astype(float))[:, :, None], keys, axis=2)
 
-    def target(t, sizes):
-        n = sizes["L"]
-        return t["x"][:, :, [n // 2]].expand_as(t["x"])   # (the reflection's fixed point at the grid's odd lengths)
-    op = Operator(name="hostile", summary="", output=TensorDecl("y", (B, C, L), "output"), lhs_indices=(b, o, i),
-                  traditional=sp.Sum(attn[i, m] * X[b, o, m], (m, 0, L - 1)),
-                  tensors=(TensorDecl("x", (B, C, L), "input"), alpha), batch=b, out_channel=o, position=(i,),
-                  definitions=(logit, norm, attn), sizes=((B, ""), (C, ""), (L, "")),
-                  grid=({B: 1, C: 1, L: 1}, {B: 2, C: 2, L: 3}, {B: 1, C: 1, L: 5}), reference=reference,
-                  limit=SoftmaxLimit(weights="attn", sharpness=a, keys=(m,), minimiser=(L - 1 - m,), target="x",
-                                     target_reference=target, errors=(), alphas=()))
+    def target(t, sz):
+        return t["x"][:, :, [pick(sz)]].expand_as(t["x"])
+    op = Operator(name="hostile", summary="", output=TensorDecl("y", (B, C, n), "output"), lhs_indices=(b, o, i),
+                  traditional=sp.Sum(attn[i, m] * X[b, o, m], (m, 0, n - 1)),
+                  tensors=(TensorDecl("x", (B, C, n), "input"), alpha), batch=b, out_channel=o, position=(i,),
+                  definitions=(logit, norm, attn), sizes=((B, ""), (C, ""), *sizes), grid=grid, reference=reference,
+                  limit=SoftmaxLimit(weights="attn", sharpness=a, keys=(m,), minimiser=(peak(m),), target="x",
+                                     target_reference=target, **limit))
     d = Derivation(op)
     d.apply("introduce-delta", targets=[(o, c, 0, C - 1)], within=m)
     d.apply("name-kernel", name="K", channel=c, position=(m,), indices=(o, c, i, m))
-    d.conclude(omega=Global((L,)), channel=c, neighbour=(m,))
+    d.conclude(omega=Global((n,)), channel=c, neighbour=(m,))
     return d.proof().check()
+
+
+def reflected_peak_proof():
+    """A softmax of −α·(2m − L + 1)² (deepest at the centre (L − 1)/2), claimed one-hot at q* = L − 1 − m with no α
+    to compare the bound at (an adversarial pass, 2026-12-07): the well is "free of m" and q* inside [0, L − 1] for
+    this q*, the grid's odd lengths agree (the target reads the reflection's fixed point), and at L = 2 the limit is ½
+    on both keys where the claim δ(m, L − 1 − m) is 0."""
+    L = size("L")
+    return _well_proof(L, ((L, ""),), lambda m: (2 * m - L + 1) ** 2, lambda m: L - 1 - m,
+                       ({B: 1, C: 1, L: 1}, {B: 2, C: 2, L: 3}, {B: 1, C: 1, L: 5}), lambda sz: sz["L"] // 2,
+                       errors=(), alphas=())
 
 
 @contextlib.contextmanager
@@ -142,32 +151,8 @@ def even_peak_proof():
     general; the grid's R = 6, 12 put R/6 on a key, but at R = 2 the limit is one-hot on m = 0 where the claim
     δ(m, R/6) is 0 at every key."""
     R = sp.Symbol("R", integer=True, positive=True, even=True)
-    i, m, m2 = index("i"), index("m"), index("m_2")
-    alpha = TensorDecl("alpha", (1,), "parameter", domain="nonnegative")
-    a, n = alpha[0], 2 * R
-    logit = Definition("logit", (i, m), -a * (m - R / 6) ** 2, shape=(n, n))
-    norm = Definition("Z", (i,), sp.Sum(sp.exp(logit[i, m2]), (m2, 0, n - 1)), shape=(n,))
-    attn = Definition("attn", (i, m), sp.exp(logit[i, m]) / norm[i], shape=(n, n))
-
-    def reference(arrays, sizes):
-        e = sizes["R"]
-        w = np.exp(-float(arrays["alpha"][0]) * (np.arange(2 * e) - e / 6) ** 2)
-        return np.repeat(np.einsum("m,bom->bo", w / w.sum(), arrays["x"].astype(float))[:, :, None], 2 * e, axis=2)
-
-    def target(t, sizes):
-        return t["x"][:, :, [sizes["R"] // 6]].expand_as(t["x"])
-    op = Operator(name="hostile", summary="", output=TensorDecl("y", (B, C, n), "output"), lhs_indices=(b, o, i),
-                  traditional=sp.Sum(attn[i, m] * X[b, o, m], (m, 0, n - 1)),
-                  tensors=(TensorDecl("x", (B, C, n), "input"), alpha), batch=b, out_channel=o, position=(i,),
-                  definitions=(logit, norm, attn), sizes=((B, ""), (C, ""), (R, "")),
-                  grid=({B: 1, C: 1, R: 6}, {B: 2, C: 2, R: 12}), reference=reference,
-                  limit=SoftmaxLimit(weights="attn", sharpness=a, keys=(m,), minimiser=(R / 6,), target="x",
-                                     target_reference=target))
-    d = Derivation(op)
-    d.apply("introduce-delta", targets=[(o, c, 0, C - 1)], within=m)
-    d.apply("name-kernel", name="K", channel=c, position=(m,), indices=(o, c, i, m))
-    d.conclude(omega=Global((n,)), channel=c, neighbour=(m,))
-    return d.proof().check()
+    return _well_proof(2 * R, ((R, ""),), lambda m: (m - R / 6) ** 2, lambda m: R / 6,
+                       ({B: 1, C: 1, R: 6}, {B: 2, C: 2, R: 12}), lambda sz: sz["R"] // 6)
 
 
 @contextlib.contextmanager
