@@ -107,10 +107,9 @@ def compare_gradients(cand, reference64, x, op, where, inputs, *, dtype, static,
     skipped = None
     if pull:
         at = n + len(params)
-        zero = lambda j, v: torch.zeros(v.shape, dtype=torch.float64)
-        wgrads = {k: grs[at + j] if grs[at + j] is not None else zero(j, v) for j, (k, v) in enumerate(leaves.items())}
-        wbounds = ({k: bounds[at + j] if bounds[at + j] is not None else zero(j, v)
-                    for j, (k, v) in enumerate(leaves.items())} if bounded else None)
+        named = lambda got: {k: got[at + j] if got[at + j] is not None else torch.zeros(v.shape, dtype=torch.float64)
+                             for j, (k, v) in enumerate(leaves.items())}   # (the weights' gradients, by IR name)
+        wgrads, wbounds = named(grs), named(bounds) if bounded else None
         more, skipped = _contained(cand, remote, xc, g, wgrads, wbounds)
         pairs += more
     _scale(pairs, static)
