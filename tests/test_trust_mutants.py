@@ -1,5 +1,5 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py,
-trust_reading_mutants.py): one per fix of the holes 1–24, each killed because its hostile example gets through
+trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–27, each killed because its hostile example gets through
 the checker with that fix disabled and not through the real one; the harness never counts a kill it did not see, and every
 mutation is undone afterwards.
 """
@@ -17,7 +17,9 @@ from evosym.proof import premises as PR
 from evosym.proof.evaluate import Evaluator
 from evosym.proof.rules import softmax as SM
 from evosym.proof.proof import CheckedProof
+from evosym.ir import numbers as NU
 from evosym.selftest import trust_conclusion_mutants as TC
+from evosym.selftest import trust_fold_mutants as TF
 from evosym.selftest import trust_mutants as TM
 from evosym.selftest import trust_reading_mutants as TR
 from evosym.selftest.registry import MUTANTS, OPERATORS
@@ -64,6 +66,7 @@ EXPECTED = {
                             "step 1 (introduce-delta) " + GENERAL + "it fails at B=1, C=1, K=3, L=3, P=0"),
     "limit-peak-reads-the-key": ("the peak's being one point and the error values' check", "PROVED"),
     "sizes-declared-even": ("the premise that no size is declared even or odd", "PROVED"),
+    "mobius-folded-by-sympy": ("evosym's fold of μ (at integers only)", "PROVED"),
 }
 # what the real checker says about each hostile example
 REFUSED = {
@@ -94,6 +97,7 @@ REFUSED = {
     "reads-past-a-shape-general": "the read W[o, i] lies inside W's shape (C, K), for every size in its domain",
     "limit-peak-reads-the-key": "error bound at finite α: not checked: it declares no sharpness α",
     "sizes-declared-even": "evosym does not reason with even= or odd=",
+    "mobius-folded-by-sympy": "step 2 (merge-sums): merge-sums with these arguments does not produce the recorded result",
 }
 
 
@@ -108,7 +112,7 @@ def test_the_category_has_a_mutant_for_every_hole():
                                                               "operator-file-starts-processes",
                                                               "generation-imports-the-file"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 27))
+    assert holes == set(range(1, 28))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):
@@ -153,8 +157,10 @@ def test_every_mutation_is_undone(rows):
         assert TM.accepted(build().check(reference=False), 0, "general-only") is None, build.__name__
     for build in (TR.size_named_as_index_proof, TR.rounded_float_proof, TR.pinned_by_range_proof):
         assert TM.accepted(build().check(reference=False)) is None, build.__name__
-    for build in (TC.renamed_square_proof, TC.slightly_off_reference_proof, TC.rounding_reference_proof):
+    for build in (TC.renamed_square_proof, TC.slightly_off_reference_proof, TC.rounding_reference_proof,
+                  TF.folded_mobius_proof):
         assert not build().ok, build.__name__
+    assert sp.mobius.eval.__func__ is NU._eval and str(sp.mobius(2 * TF.a)) == "mobius(2*a)"
 
 
 def test_the_harness_counts_no_kill_it_did_not_see():

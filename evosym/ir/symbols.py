@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from . import numbers  # noqa: F401  (SymPy's fold of μ, made sound before any expression is built)
 
 # the assumptions of a symbol declared integer and nothing more (a definition's parameter folds no other
 # assumption into its body; a premise's own integrality)

@@ -17,6 +17,11 @@ from .artifact import load
 from .attend import evolution_attend
 from .attention import evolution_attention
 
+
+class GenericPathWarning(UserWarning):
+    """A module's generated kernels cannot be loaded or built here: it runs its generic path (same values, slower)."""
+
+
 _LOCK = threading.Lock()
 _AVAILABLE: dict = {}   # (module file or name, device type) -> bool
 _WARNED: set = set()
@@ -39,11 +44,11 @@ def available(module_file, name: str, device_type: str, key: str | None = None) 
             _WARNED.add(where[0])
         if first:
             warnings.warn(f"{name}: generated {device_type.upper()} kernels unavailable ({exc}); using the generic path",
-                          stacklevel=3)
+                          GenericPathWarning, stacklevel=3)
     with _LOCK:
         _AVAILABLE[where] = ok
     return ok
 
 
-__all__ = ["available", "evolution_aggregate", "evolution_attend", "evolution_attention", "evolution_correlate", "load",
+__all__ = ["GenericPathWarning", "available", "evolution_aggregate", "evolution_attend", "evolution_attention", "evolution_correlate", "load",
            "transformed"]

@@ -6,7 +6,7 @@ import time
 from collections import defaultdict
 
 from . import (checker_mutants, codegen_mutants, operator_mutants, proof_mutants, property_mutants,  # noqa: F401
-               trust_conclusion_mutants, trust_mutants, trust_reading_mutants)
+               trust_conclusion_mutants, trust_fold_mutants, trust_mutants, trust_reading_mutants)
 from .registry import CATEGORIES, MUTANTS, Outcome
 
 

@@ -184,7 +184,8 @@ class Side:
         (the candidate called again on the inputs), and what each of the operator's weights is read from there:
         ``["parameter", name]`` (that parameter itself), ``["constant"]`` (no trainable parameter reaches it) or
         ``["computed", names]`` (from those parameters, by an expression the checking process evaluates itself or
-        cannot). The inputs in ``needs`` require grad (a first layer's do not)."""
+        cannot). The inputs in ``needs`` require grad (a first layer's do not); the output gradient has the strides
+        ``layout`` gives (None: contiguous)."""
         given = self._inputs(head, data, fresh=True)   # (the inputs in ``needs`` require grad: training, or not)
         listed = trainable(self.copy)
         prms = [prm for _, prm in listed]
@@ -192,7 +193,9 @@ class Side:
             y = self.copy(*given)
             if not isinstance(y, torch.Tensor):
                 raise ValueError("the call for the parameters' gradients handed back no tensor")
-            grads = (torch.autograd.grad(y, prms, torch.from_numpy(data[frames.GRAD]).to(y.dtype), allow_unused=True)
+            gy = torch.from_numpy(data[frames.GRAD]).to(y.dtype)
+            gy = gy if head.get("layout") is None else with_strides(gy, head["layout"])
+            grads = (torch.autograd.grad(y, prms, gy, allow_unused=True)
                      if y.requires_grad and prms else [None] * len(prms))
             spec = head.get("weights")
             spec = self.bound if spec is None and self.bound is not None else spec

@@ -18,7 +18,7 @@ in its input (its gradients at |inputs|, |weights| and |output gradient|) and �
 largest entry where the operator is linear (a weight read non-linearly, gcn's degree-normalised adjacency, has no
 Σ|terms| bound), else the largest entry of every gradient compared (a gradient that cancels to 0, a logit's shift
 under softmax, sums terms as large as the others'). The output gradient is drawn from the trial's seed; the first
-layer's call takes it as a non-contiguous view. √m, not m: rounding
+layer's call takes it as a non-contiguous view, in a contained candidate's process too. √m, not m: rounding
 errors of a long sum add up as a random walk, and m·Σ|terms| at a wide trial exceeded the largest entry (a zeroed
 gradient passed). Half precisions are not compared (their backward rounds too coarsely for a bound that still fails
 a wrong one).
@@ -128,18 +128,21 @@ def _first_layer(cand, xc, prms, g) -> tuple:
     y = cand(*[t.detach() for t in xc])
     if type(y) is not torch.Tensor or not y.requires_grad:
         return (None,) * len(prms)
-    strided = torch.zeros(tuple(g.shape) + (2,), dtype=g.dtype).select(-1, 0)   # (every other entry of a buffer)
-    strided.copy_(g)
-    return torch.autograd.grad(y, prms, strided, allow_unused=True)
+    return torch.autograd.grad(y, prms, _every_other(g), allow_unused=True)
+
+
+def _every_other(g):
+    """``g``'s values in a non-contiguous view (every other entry of a buffer): a first layer's output gradient."""
+    return torch.zeros(tuple(g.shape) + (2,), dtype=g.dtype).select(-1, 0).copy_(g)
 
 
 def _contained(cand, remote, xc, g, wgrads, wbounds) -> tuple:
     """The parameter pairs of a contained candidate (its gradients taken in its process, with its inputs requiring
-    grad and not; the operator's pulled back here), and why some were not compared (None: every one was)."""
+    grad and not, the output gradient non-contiguous there as here; the operator's pulled back here), and why some were not compared (None: every one was)."""
     proven, spec = remote
     pairs, skipped = [], None
-    for needs, when in ((list(range(len(xc))), ""), ([], FIRST_LAYER)):
-        got, reads, shapes = cand.parameter_gradients(proven, spec, xc, g, needs)
+    for needs, gy, when in ((list(range(len(xc))), g, ""), ([], _every_other(g), FIRST_LAYER)):
+        got, reads, shapes = cand.parameter_gradients(proven, spec, xc, gy, needs)
         expected, unknown, why = cand.pulled_back(proven, spec, reads, wgrads, shapes)
         bound = cand.pulled_back(proven, spec, reads, wbounds, shapes)[0] if wbounds is not None else None
         skipped = why

@@ -315,14 +315,17 @@ class RemoteCopy:
     def parameter_gradients(self, p, spec, given, gy, needs=()):
         """({parameter name: its gradient, None where the output does not reach it} of this copy's trainable
         floating-point parameters for the output gradient ``gy``, the candidate called again on ``given`` in its
-        process, the inputs at the positions ``needs`` requiring grad; {IR name: what the operator's weight is read
+        process, the inputs at the positions ``needs`` requiring grad, ``gy`` laid out there with its strides; {IR
+        name: what the operator's weight is read
         from there}: ``["parameter", name]``, ``["constant"]`` or ``["computed", names]``; {parameter name: its
         shape})."""
         flags, arrays = _packed(given)
         extra = [(frames.GRAD, gy.detach().cpu().to(torch.float64).contiguous().numpy())]
+        layout = None if gy.is_contiguous() else [int(s) for s in gy.stride()] + [int(gy.storage_offset())]
         params = [[ir, t] for ir, t, _, _ in p.plan.params]
         head, out = self.remote.request("pgrad", arrays + extra, inputs=flags, params=params, operator=p.operator.name,
-                                        weights=None if spec is None else dict(spec), needs=[int(i) for i in needs])
+                                        weights=None if spec is None else dict(spec), needs=[int(i) for i in needs],
+                                        layout=layout)
         names, reads, unused, shapes = head.get("parameters"), head.get("reads"), head.get("unused"), head.get("shapes")
         if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)
                 and isinstance(shapes, list) and len(shapes) == len(names)

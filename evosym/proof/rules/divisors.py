@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ...errors import RuleError
-from ..symbolic import in_range, le, range_of
+from ..symbolic import in_range, integer_valued, le, range_of
 from ..tree import bound_variables, factors, find_sum, replace_node, same, walk
 from .base import Application, Context, Obligation, Rule, register
 from .delta import _replace_sites
@@ -68,7 +68,7 @@ class DivisorDelta(Rule):
         taken = set(bound_variables(expr)) | set(ctx.ranges) | set(ctx.sizes)
         fresh = var not in taken and var not in summand.free_symbols
         n_pos, d_pos = _at_least_one(n, lctx.ranges), _at_least_one(d, lctx.ranges)
-        integers = bool(n.is_integer and d.is_integer and a.is_integer)
+        integers = all(integer_valued(v) for v in (n, d, a))
         guards = [f for f in factors(summand) if _is_guard(f, d, n)]
         within_range = le(lo, 1 - a) and in_range(n - a, lo, hi, lctx.ranges)[0]
         obligations = (
@@ -131,7 +131,7 @@ class SwapDivisors(Rule):
         lctx = ctx.with_limits(reversed(tuple(node.limits) + tuple(outer)))
         fs = factors(node.function)
         g1, g2 = _find_guards(fs, d, n), _find_guards(fs, e, n / d)
-        ok = all(_at_least_one(v, lctx.ranges) for v in (n, d, e)) and all(v.is_integer for v in (n, d, e))
+        ok = all(_at_least_one(v, lctx.ranges) for v in (n, d, e)) and all(integer_valued(v) for v in (n, d, e))
         obligations = (
             Obligation("{} ≥ 1, {} ≥ 1 and {} ≥ 1 are integers", ok,
                        "from the ranges of their indices" if ok else "not proved", (n, d, e)),
@@ -199,7 +199,7 @@ class MobiusSum(Rule):
         a = sp.expand(shifted - var)
         parents = [m for m, _ in walk(expr) if isinstance(m, sp.Mul) and node in m.args]
         outside = _find_guards(parents[0].args, e, n) if len(parents) == 1 else []
-        ok = all(_at_least_one(v, lctx.ranges) and v.is_integer for v in (n, e))
+        ok = all(_at_least_one(v, lctx.ranges) and integer_valued(v) for v in (n, e))
         covers = a.is_Integer and same(lo + a, 1) and (le(n, hi + a) or in_range(n, 1, hi + a, lctx.ranges)[0])
         obligations = (
             Obligation("{} ≥ 1 and {} ≥ 1 are integers", ok, "from the ranges of their indices" if ok else "not proved",

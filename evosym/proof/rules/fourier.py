@@ -7,7 +7,7 @@ import sympy as sp
 
 from ...errors import RuleError
 from ...ir.symbols import turns
-from ..symbolic import nonnegative
+from ..symbolic import integer_reason, integer_valued, nonnegative
 from ..tree import find_sum, replace_node, walk
 from .base import Application, Context, Obligation, Rule, register
 
@@ -80,12 +80,12 @@ class RootsOfUnitySum(Rule):
             raise RuleError(f"roots-of-unity-sum: the summand {node.function} is not e^(2πi·{k}·n/L) (or a product of exponentials equal to it) "
                             f"(factor everything else out of the sum over {k} first)")
         n, L = found
-        integer = bool(n.is_integer)
-        positive = bool(L.is_integer) and nonnegative(L - 1)
+        how = integer_reason(n)
+        integer = how is not None
+        positive = integer_valued(L) and nonnegative(L - 1)
         period = lo == 0 and sp.expand(hi - (L - 1)) == 0
         obligations = (
-            Obligation("{} is an integer", integer, "SymPy: integer symbols, integer coefficients" if integer
-                       else "SymPy cannot show it", (n,)),
+            Obligation("{} is an integer", integer, how or "SymPy cannot show it", (n,)),
             Obligation("{} is a positive integer", positive, "proved from the sizes" if positive else "not proved", (L,)),
             Obligation("{} runs over [0, {} − 1]", period, "bounds compared" if period else "the bounds differ", (k, L)),
         )
@@ -126,11 +126,11 @@ class CongruenceToRemainder(Rule):
         a = sp.expand(-rest * slope)        # e ≡ 0 ⇔ var ≡ a (mod L)
         rng = ctx.with_limits(reversed(limits)).ranges.get(var)
         period = rng is not None and rng[0] == 0 and sp.expand(rng[1] - (L - 1)) == 0
-        integer = bool(a.is_integer)
-        positive = bool(L.is_integer) and nonnegative(L - 1)   # a period of integers: L ≥ 1 and integer
+        how = integer_reason(a)
+        integer = how is not None
+        positive = integer_valued(L) and nonnegative(L - 1)   # a period of integers: L ≥ 1 and integer
         obligations = (
-            Obligation("{} is an integer", integer, "SymPy: integer symbols, integer coefficients" if integer
-                       else "SymPy cannot show it", (a,)),
+            Obligation("{} is an integer", integer, how or "SymPy cannot show it", (a,)),
             Obligation("{} is a positive integer", positive, "proved from the sizes" if positive else "not proved", (L,)),
             Obligation("{} ranges over [0, {} − 1]", period, "its summation range" if period else
                        "its range is not one period", (var, L)),

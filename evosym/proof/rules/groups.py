@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ...errors import RuleError
-from ..symbolic import in_range, nonnegative
+from ..symbolic import in_range, integer_valued, nonnegative
 from ..tree import bound_variables, find_sum, replace_node, same
 from .base import Application, Context, Obligation, Rule, integer_obligation, register
 
@@ -45,7 +45,7 @@ class SplitChannelsIntoGroups(Rule):
         fresh = new not in set(bound_variables(expr)) | set(ctx.ranges) | set(ctx.sizes) and new not in expr.free_symbols
         ok_range, *how = in_range(group, 0, groups - 1, lctx.ranges)
         # ⌊c/C_g⌋ = g picks the C_g channels g·C_g + c' only for a positive integer C_g
-        block_ok = bool(block.is_integer) and nonnegative(block - 1)
+        block_ok = integer_valued(block) and nonnegative(block - 1)
         obligations = (
             Obligation("{} is a fresh variable", fresh, "not bound or free here" if fresh else "already used", (new,),
                        refuted=not fresh),

@@ -9,7 +9,7 @@ import sympy as sp
 from ...errors import RuleError
 from ...ir.symbols import InRange
 from ...ir.tensors import INDICATORS, indicator_names
-from ..symbolic import nonnegative, range_of
+from ..symbolic import integer_valued, nonnegative, range_of
 from ..tree import find_sum, replace_node
 from .base import Application, Context, Obligation, Rule, register
 
@@ -91,7 +91,7 @@ def visible_key(guards, limits, ranges):
     [lo ≤ w + k ≤ hi] over w alone, lo − k and hi − k (the first and last key the bracket shows); an assignment
     is taken only when lo ≤ w* ≤ hi for every summed variable and lo ≤ t ≤ hi for every bracket are proved."""
     zvars = [l[0] for l in limits]
-    if not all(a.is_integer for g in guards for a in g.args) or not all(w.is_integer for w in zvars):
+    if not all(integer_valued(a) for g in guards for a in g.args) or not all(integer_valued(w) for w in zvars):
         return None   # a bracket's value is defined on integers only: nothing is proved about other arguments
     candidates = []
     for w, lo, hi in limits:
@@ -110,7 +110,7 @@ def visible_key(guards, limits, ranges):
     for n, choice in enumerate(itertools.product(*candidates)):
         if n >= MAX_WITNESSES:
             return None
-        if not all(sp.sympify(x).is_integer for x in choice):
+        if not all(integer_valued(x) for x in choice):
             continue   # a key is an integer: L/2 is none for odd L
         at = dict(zip(zvars, choice))
         facts = []
@@ -171,7 +171,7 @@ def visible_by_premise(guards, limits, ranges, ctx: Context):
         return None   # an axis that may be empty has no 1 in it: the premise holds of no input there
     facts = []
     for r, n in zip(rows, decl.shape[:-1]):
-        if not (sp.sympify(r).is_integer and _proved_nonnegative(r, ranges) and _proved_nonnegative(n - 1 - r, ranges)):
+        if not (integer_valued(r) and _proved_nonnegative(r, ranges) and _proved_nonnegative(n - 1 - r, ranges)):
             return None
         facts.append((sp.Integer(0), r, n - 1))
     if not brackets and sp.expand(lo) == 0 and sp.expand(hi - (decl.shape[-1] - 1)) == 0:
@@ -225,7 +225,7 @@ class SoftmaxSumsToOne(Rule):
                             f"{', '.join(map(str, limits))}, not exactly {', '.join(map(str, over))}")
         if any(sp.sympify(b).free_symbols & set(over) for lo_hi in limits.values() for b in lo_hi):
             raise RuleError("softmax-sums-to-one: the bounds of the summed nest depend on its own variables")
-        if not all(sp.sympify(b).is_integer for lo_hi in limits.values() for b in lo_hi):
+        if not all(integer_valued(b) for lo_hi in limits.values() for b in lo_hi):
             raise RuleError("softmax-sums-to-one: the bounds of the summed nest are not provably integers "
                             f"({', '.join(f'{lo}..{hi}' for lo, hi in limits.values())}): its range is not proved")
         read = node.function

@@ -33,6 +33,8 @@ class _Conv(torch.autograd.Function):
             gw = torch.zeros_like(gw)
         elif ctx.fault == "weight negated in training" and ctx.needs_input_grad[0]:
             gw = -gw
+        elif ctx.fault == "weight zero for a strided output gradient" and not g.is_contiguous():
+            gw = torch.zeros_like(gw)
         elif ctx.fault == "weight zero on wide inputs in float32" and single and x.numel() > 2000:
             gw, gb = torch.zeros_like(gw), torch.zeros_like(gb)
         return gx, gw, gb, None
@@ -60,6 +62,7 @@ WeightZero, WeightOff, BiasZero = faulty("weight zero"), faulty("weight 1e-6 off
 InputNegated32, WeightOff32 = faulty("input negated in float32"), faulty("weight 1% off in float32")
 FirstLayer, Training = faulty("weight zero in a first layer"), faulty("weight negated in training")
 Wide32 = faulty("weight zero on wide inputs in float32")
+StridedGrad = faulty("weight zero for a strided output gradient")
 
 
 def conv():
