@@ -132,6 +132,14 @@ def catalogue_certificates(tmp_path_factory):
 
 
 @functools.lru_cache(maxsize=None)
+def selftest_rows(category: str) -> tuple:
+    """``evosym.selftest.run.run`` of one category, once per session: tests/test_selftest.py and
+    tests/test_trust_mutants.py (the checker-premise category, ~17 s) read the same run."""
+    from evosym.selftest.run import run
+    return tuple(run(categories={category}))
+
+
+@functools.lru_cache(maxsize=None)
 def numeric_report(name: str):
     """``check_operator(name)`` with its defaults, once per session: the numeric check that the docs
     pages show (tests/test_docgen.py) and that tests/test_codegen_check.py asserts on."""
