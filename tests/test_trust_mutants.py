@@ -1,7 +1,7 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py,
-trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–27, each killed because its hostile example gets through
-the checker with that fix disabled and not through the real one; the harness never counts a kill it did not see, and every
-mutation is undone afterwards.
+trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–27, each killed because its hostile
+example gets through the checker with that fix disabled and not through the real one; the harness never counts a kill
+it did not see, and every mutation is undone afterwards.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ REFUSED = {
     "reads-past-a-shape-general": "the read W[o, i] lies inside W's shape (C, K), for every size in its domain",
     "limit-peak-reads-the-key": "error bound at finite α: not checked: it declares no sharpness α",
     "sizes-declared-even": "evosym does not reason with even= or odd=",
-    "mobius-folded-by-sympy": "step 2 (merge-sums): merge-sums with these arguments does not produce the recorded result",
+    "mobius-folded-by-sympy": "step 2 (merge-sums): merge-sums with these arguments does not produce the recorded "
+                              "result",
 }
 
 

@@ -50,5 +50,5 @@ def available(module_file, name: str, device_type: str, key: str | None = None) 
     return ok
 
 
-__all__ = ["GenericPathWarning", "available", "evolution_aggregate", "evolution_attend", "evolution_attention", "evolution_correlate", "load",
-           "transformed"]
+__all__ = ["GenericPathWarning", "available", "evolution_aggregate", "evolution_attend", "evolution_attention",
+           "evolution_correlate", "load", "transformed"]

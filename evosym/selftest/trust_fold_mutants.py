@@ -38,7 +38,8 @@ def folded_mobius_proof():
     so the derivation's kernel is (1 − (K − 1)(K − 2))·δ(c, o)·δ(m, a − 1) and every step general; the grid's
     K = 1, 2 hide the term, at K = 3 and L = 3 it is −x where the operator gives x. The derivation is recorded
     with SymPy's fold (an operator file's process may restore it) and checked with the checker's."""
-    op = toy(sp.Sum(X[b, o, a - 1], (a, 1, L)) + (K - 1) * (K - 2) * sp.Sum(sp.mobius(2 * e) * X[b, o, e - 1], (e, 1, L)),
+    merged = sp.Sum(sp.mobius(2 * e) * X[b, o, e - 1], (e, 1, L))
+    op = toy(sp.Sum(X[b, o, a - 1], (a, 1, L)) + (K - 1) * (K - 2) * merged,
              grid=({B: 1, C: 2, L: 3, K: 1, P: 0}, {B: 2, C: 1, L: 4, K: 2, P: 0}))
     d = Derivation(op)
     with _sympy_fold():
