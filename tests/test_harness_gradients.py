@@ -23,7 +23,8 @@ SIZES = dict(G=1, C_g=3, O_g=4, K_h=3, K_w=3, s_h=1, s_w=1, delta_h=1, delta_w=1
 FAULTS = {"WeightZero": ("the parameter weight", "float64"), "WeightOff": ("the parameter weight", "float64"),
           "BiasZero": ("the parameter bias", "float64"), "InputNegated32": ("the input differ", "float32"),
           "WeightOff32": ("the parameter weight", "float32"), "FirstLayer": ("the parameter weight", "float64"),
-          "Training": ("the parameter weight", "float64"), "StridedGrad": ("the parameter weight", "float64")}
+          "Training": ("the parameter weight", "float64"), "StridedGrad": ("the parameter weight", "float64"),
+          "LaidOutInput": ("the input", "float64"), "LaidOutWeight": ("the parameter weight", "float64")}
 
 
 def _failure(candidate, trials=1, **kw) -> str:
@@ -42,12 +43,14 @@ def test_a_wrong_backward_fails_naming_what_and_in_which_dtype(name):
     assert assert_equivalent(getattr(gradcands, name)(), "conv2d", sizes=SIZES, trials=1).gradients is None
 
 
-@pytest.mark.parametrize("name", ["WeightZero", "InputNegated32", "FirstLayer", "Training", "StridedGrad"])
+@pytest.mark.parametrize("name", ["WeightZero", "InputNegated32", "FirstLayer", "Training", "StridedGrad", "LaidOutInput",
+                                  "LaidOutWeight"])
 def test_a_wrong_backward_fails_in_its_own_process_too(name):
     """(A backward wrong only when the input does not require grad, or only when it does: each path compared both.)"""
     text = _failure(f"gradcands:{name}")
     assert f"gradients with respect to {FAULTS[name][0]}" in text.splitlines()[0], text
     assert ("as a network's first layer" in text.splitlines()[0]) is (name in ("FirstLayer", "StridedGrad")), text
+    assert ("as non-contiguous views" in text.splitlines()[0]) is name.startswith("LaidOut"), text
 
 
 def test_a_float32_weight_gradient_wrong_on_wide_inputs_only_fails():

@@ -13,7 +13,7 @@ from torch import nn
 
 from evosym.errors import EvosymError
 from evosym.testing import assert_equivalent
-from evosym.testing.equivalence import LAYOUTS, laid_out
+from evosym.testing.layouts import LAYOUTS, laid_out
 from evosym.testing.redraw import redraw
 from evosym.testing.setup import proven
 

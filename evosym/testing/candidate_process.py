@@ -128,10 +128,10 @@ class Side:
                 given.append(given[int(same)])
                 continue
             t = torch.from_numpy(data[f"x{i}"]).to(getattr(torch, dtype))
-            if fresh:
-                given.append(t.requires_grad_(i in head["needs"]))
-            elif strided:   # the strides of the harness's non-contiguous view: the same layout here
-                given.append(with_strides(t, strided))
+            if fresh:   # (laid out as the harness's input is: a backward that assumes a contiguous input is seen)
+                given.append((with_strides(t, strided) if strided else t).requires_grad_(i in head["needs"]))
+            elif strided:   # the strides of the harness's non-contiguous view: the same layout here (a leaf, as there)
+                given.append(with_strides(t, strided).requires_grad_(bool(requires)))
             elif requires:
                 given.append(t.requires_grad_(True).clone())
             else:

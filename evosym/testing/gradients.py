@@ -1,10 +1,12 @@
 """Gradients of a candidate against the proven operator's: with respect to every input, and to every trainable
-floating-point parameter of a candidate module, in float64 and in float32; a parameter's twice, with the inputs
-requiring grad (training) and not (a network's first layer).
+floating-point parameter of a candidate module, in float64 and in float32, in three calls: with the inputs requiring
+grad (training), not requiring it (a parameter's, for a network's first layer), and requiring it as non-contiguous
+views (:mod:`.layouts`, one layout per trial by its seed).
 
 A candidate whose forward agrees can still train wrong: a backward that returns zeros for its weight, one that
-flips a sign in float32 only or on wide inputs only, or one wrong in one of those two calls only, passed while only
-float64 input gradients were compared (adversarial passes). The operator's gradient for a parameter is its weights'
+flips a sign in float32 only, on wide inputs only or on non-contiguous inputs only (it reads its saved input's storage
+as if it were contiguous), or one wrong in one of those calls only, passed while only float64 input gradients of
+contiguous inputs were compared (adversarial passes and reviews). The operator's gradient for a parameter is its weights'
 gradients pulled back through what reads them from the candidate, and the two are compared parameter by parameter,
 by name: in the caller's process by autograd through the mapping itself (an attribute path, rows of a packed
 projection, a function of several parameters); for a candidate in a process of its own (:mod:`.remote`), through
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .layouts import LAYOUTS, laid_out
 from .remote import RemoteCopy
 
 COMPARED = (torch.float64, torch.float32)   # the dtypes whose gradients are compared
@@ -56,6 +59,11 @@ class _Pair:
 FIRST_LAYER = "its input not requiring grad, as a network's first layer"
 
 
+def _laid_out_call(layout: str) -> str:
+    """The third call, in a failure's words."""
+    return f"its inputs as non-contiguous views: {LAYOUTS[layout]}"
+
+
 def compare_gradients(cand, reference64, x, op, where, inputs, *, dtype, static, weights, seed, params=(), live=None,
                       remote=None) -> dict:
     """Raise ``AssertionError`` where a gradient of the candidate differs from the operator's; else what was
@@ -65,8 +73,9 @@ def compare_gradients(cand, reference64, x, op, where, inputs, *, dtype, static,
     ``w`` ({IR name: tensor}); ``weights``: the operator's weights as read from the candidate (detached). A candidate
     module in this process: ``params`` its trainable parameters as (name, tensor) and ``live()`` the weights read from
     it with autograd. A contained candidate: ``remote`` = (the operator as proven, the weights' mapping). A
-    parameter's gradient is compared twice: with the inputs requiring grad (training) and not (a first layer, its
-    output gradient a non-contiguous view). The output gradient is drawn from the trial's ``seed``."""
+    parameter's gradient is compared in three calls: with the inputs requiring grad (training), not (a first layer,
+    its output gradient a non-contiguous view), and as non-contiguous views requiring grad (an input's gradient is
+    compared in the first and the third). The output gradient is drawn from the trial's ``seed``."""
     if dtype not in COMPARED:
         return {"inputs": [], "parameters": [], "not compared": f"gradients are not compared in {_dt(dtype)}"}
     inputs = list(inputs or [op.value])
@@ -85,6 +94,9 @@ def compare_gradients(cand, reference64, x, op, where, inputs, *, dtype, static,
         g64 = g.to(torch.float64)
         gcs = torch.autograd.grad(yc, xc + prms, g, allow_unused=True)
         first = _first_layer(cand, xc, prms, g)
+        layout = list(LAYOUTS)[seed % len(LAYOUTS)]   # (a backward that assumes a contiguous input: one per trial)
+        xs = tuple(laid_out(t.detach(), layout).requires_grad_(True) for t in xc)
+        gss = _through(cand, xs, prms, g, layout, op, where, len(inputs))
         # the weights read with autograd from a module here; as leaves for a contained candidate (their gradients are
         # pulled back to its parameters); else as they are
         leaves = {k: v.detach().to(torch.float64).requires_grad_(True) for k, v in weights.items()} if pull else {}
@@ -99,18 +111,19 @@ def compare_gradients(cand, reference64, x, op, where, inputs, *, dtype, static,
             ya = reference64(xa, {**wa, **wl})
             bounds = [None if b is None else b.abs() for b in
                       torch.autograd.grad(ya, xa + prms + tuple(wl.values()), g64.abs(), allow_unused=True)]
-    n = len(inputs)
-    pairs = [_Pair("input", name, tuple(t.shape), gcs[k], grs[k], bounds[k]) for k, (name, t) in enumerate(zip(inputs, x))]
+    n, laid = len(inputs), _laid_out_call(layout)
+    pairs = [_Pair("input", name, tuple(t.shape), gc[k], grs[k], bounds[k], when)
+             for gc, when in ((gcs, ""), (gss, laid)) for k, (name, t) in enumerate(zip(inputs, x))]
     for k, (name, t) in enumerate(params):
         pairs += [_Pair("parameter", name, tuple(t.shape), gc, grs[n + k], bounds[n + k], when)
-                  for gc, when in ((gcs[n + k], ""), (first[k], FIRST_LAYER))]
+                  for gc, when in ((gcs[n + k], ""), (first[k], FIRST_LAYER), (gss[n + k], laid))]
     skipped = None
     if pull:
         at = n + len(params)
         named = lambda got: {k: got[at + j] if got[at + j] is not None else torch.zeros(v.shape, dtype=torch.float64)
                              for j, (k, v) in enumerate(leaves.items())}   # (the weights' gradients, by IR name)
         wgrads, wbounds = named(grs), named(bounds) if bounded else None
-        more, skipped = _contained(cand, remote, xc, g, wgrads, wbounds)
+        more, skipped = _contained(cand, remote, xc, xs, layout, g, wgrads, wbounds)
         pairs += more
     _scale(pairs, static)
     per_sample = max(1, yr.numel() // max(1, int(x[0].shape[0]) if x[0].dim() else 1))
@@ -118,6 +131,16 @@ def compare_gradients(cand, reference64, x, op, where, inputs, *, dtype, static,
         _check(pair, op, where, dtype, per_sample if pair.kind == "input" else yr.numel(), several=n > 1)
     return {"inputs": inputs, "parameters": list(dict.fromkeys(p.name for p in pairs if p.kind == "parameter")),
             "not compared": skipped}
+
+
+def _through(cand, xs, prms, g, layout, op, where, n: int) -> tuple:
+    """The gradients of the inputs ``xs`` (non-contiguous views) and of the parameters ``prms`` for the output gradient
+    ``g``: a backward that reads its input's storage as if it were contiguous."""
+    y = cand(*xs)
+    if type(y) is not torch.Tensor or not y.requires_grad:
+        raise AssertionError(f"{op.name}: the candidate's output does not depend on its input{'s' if n > 1 else ''} "
+                             f"through autograd ({_laid_out_call(layout)})\n{where}")
+    return torch.autograd.grad(y, xs + prms, g, allow_unused=True)
 
 
 def _first_layer(cand, xc, prms, g) -> tuple:
@@ -136,13 +159,16 @@ def _every_other(g):
     return torch.zeros(tuple(g.shape) + (2,), dtype=g.dtype).select(-1, 0).copy_(g)
 
 
-def _contained(cand, remote, xc, g, wgrads, wbounds) -> tuple:
+def _contained(cand, remote, xc, xs, layout, g, wgrads, wbounds) -> tuple:
     """The parameter pairs of a contained candidate (its gradients taken in its process, with its inputs requiring
-    grad and not, the output gradient non-contiguous there as here; the operator's pulled back here), and why some were not compared (None: every one was)."""
+    grad and not, the output gradient non-contiguous there as here, and its inputs ``xs`` laid out in ``layout``; the
+    operator's pulled back here), and why some were not compared (None: every one was)."""
     proven, spec = remote
     pairs, skipped = [], None
-    for needs, gy, when in ((list(range(len(xc))), g, ""), ([], _every_other(g), FIRST_LAYER)):
-        got, reads, shapes = cand.parameter_gradients(proven, spec, xc, gy, needs)
+    every = list(range(len(xc)))
+    for given, needs, gy, when in ((xc, every, g, ""), (xc, [], _every_other(g), FIRST_LAYER),
+                                   (xs, every, g, _laid_out_call(layout))):
+        got, reads, shapes = cand.parameter_gradients(proven, spec, given, gy, needs)
         expected, unknown, why = cand.pulled_back(proven, spec, reads, wgrads, shapes)
         bound = cand.pulled_back(proven, spec, reads, wbounds, shapes)[0] if wbounds is not None else None
         skipped = why

@@ -35,6 +35,10 @@ class _Conv(torch.autograd.Function):
             gw = -gw
         elif ctx.fault == "weight zero for a strided output gradient" and not g.is_contiguous():
             gw = torch.zeros_like(gw)
+        elif ctx.fault == "input negated for a non-contiguous input" and not x.is_contiguous():
+            gx = -gx
+        elif ctx.fault == "weight zero for a non-contiguous input" and not x.is_contiguous():
+            gw = torch.zeros_like(gw)
         elif ctx.fault == "weight zero on wide inputs in float32" and single and x.numel() > 2000:
             gw, gb = torch.zeros_like(gw), torch.zeros_like(gb)
         return gx, gw, gb, None
@@ -63,6 +67,7 @@ InputNegated32, WeightOff32 = faulty("input negated in float32"), faulty("weight
 FirstLayer, Training = faulty("weight zero in a first layer"), faulty("weight negated in training")
 Wide32 = faulty("weight zero on wide inputs in float32")
 StridedGrad = faulty("weight zero for a strided output gradient")
+LaidOutInput, LaidOutWeight = faulty("input negated for a non-contiguous input"), faulty("weight zero for a non-contiguous input")
 
 
 def conv():
