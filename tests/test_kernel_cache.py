@@ -160,17 +160,23 @@ def test_a_cached_library_is_checked_before_it_is_loaded_and_rebuilt_when_invali
     assert cache.problem(e) is None   # healed: the next process loads it without a build
 
 
-def test_check_kernels_survives_a_corrupt_cache(tmp_path, monkeypatch):
+@pytest.mark.parametrize("forged", [False, True])
+def test_check_kernels_survives_a_corrupt_cache(tmp_path, monkeypatch, forged):
     """`evosym check --kernels` (the kernels' default path) died by SIGBUS, silently, on a truncated
-    library. The library is built here (never loaded in this process), truncated, then checked."""
+    library. The library is built here (never loaded in this process), truncated, then checked; ``forged``: its
+    record rewritten to match (only the load's ELF check sees it), tests/test_kernel_cache_tampering.py."""
     from evosym.codegen.artifact import kernels_for   # generates and registers conv1d's kernels
     monkeypatch.setenv("EVOSYM_CACHE", str(tmp_path / "cache"))
     e = _entry(build_mod.build(kernels_for("conv1d").cpu_source, "cpu").path)
     _truncate(e.library, e.library.stat().st_size // 3)   # (garbage and the rest: the child-process variants above)
+    if forged:
+        data = json.loads(e.record.read_text())
+        e.record.write_text(json.dumps({**data, "size": e.library.stat().st_size, "sha256": cache.sha256(e.library)}))
     r = subprocess.run([sys.executable, "-m", "evosym", "check", "conv1d", "--kernels"], cwd=tmp_path,
                        env=_env(tmp_path / "cache"), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])   # was -7: SIGBUS
-    assert "PASSED" in r.stdout and "CPU kernels: built in" in r.stdout and "unavailable" not in r.stderr
+    assert "PASSED" in r.stdout and "unavailable" not in r.stderr
+    assert ("past its end" if forged else "is rebuilt: its size is") in r.stderr, r.stderr[-2000:]
     assert cache.problem(e) is None and len(list((tmp_path / "cache").rglob("*.so"))) == 1
 
 

@@ -24,10 +24,11 @@ import os
 import re
 import stat
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import backends, sizeexpr
+from . import backends, cache, sizeexpr
 from .build import build
 from .errors import EvosymError
 
@@ -118,7 +119,14 @@ class Kernels:
         with self.building:   # this artifact's build only: other artifacts' calls go on meanwhile
             if (target, arch) not in self.libraries:
                 lib = build(source, target, arch if spec.arch == "sm" else None)
-                self.libraries[(target, arch)] = (lib, _bind(ctypes.CDLL(str(lib.path)), self, owner))
+                try:
+                    loaded = cache.load(lib.path)
+                except cache.Unloadable as exc:   # (changed since it was checked: rebuilt once, then an error)
+                    cache.discard(cache.Entry(lib.path.parent, lib.path.stem))
+                    warnings.warn(f"evosym: {exc}: rebuilt", cache.KernelCacheWarning, stacklevel=2)
+                    lib = build(source, target, arch if spec.arch == "sm" else None)
+                    loaded = cache.load(lib.path)
+                self.libraries[(target, arch)] = (lib, _bind(loaded, self, owner))
             return self.libraries[(target, arch)]
 
 

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,16 +184,15 @@ def build(source: str, target: str, arch: str | None = None) -> Library:
     entry = cache.Entry.at(root, key)
     if cache.problem(entry) is None:
         return Library(entry.library, target, arch, True, 0.0, sanitized)
-    try:
-        entry.folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EvosymError(f"cannot create {entry.folder} in the kernel cache: {exc.strerror}") from None
+    cache.own_folder(entry.folder)
     with lock.file_lock(entry.lock):
         why = cache.problem(entry)   # another process may have built it while this one waited
         if why is None:
             return Library(entry.library, target, arch, True, 0.0, sanitized)
         if why != "missing":
             cache.discard(entry)
+            warnings.warn(f"evosym: the cached kernel library {entry.library} is rebuilt: {why}",
+                          cache.KernelCacheWarning, stacklevel=2)
         start = time.perf_counter()
         with cache.workspace(root) as work:
             out = _compile(exe, flags, source, include, target, work)

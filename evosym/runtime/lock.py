@@ -15,25 +15,38 @@ import errno
 import fcntl
 import os
 import time
+import warnings
 from pathlib import Path
 
+from .cache import KernelCacheWarning
 from .errors import EvosymError
 
 # the longest wait for another process's build (a large CUDA source on a busy machine takes minutes)
 TIMEOUT = 1800.0
 
 
-def _open(path: Path) -> int:
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+WAIT_SAID = 5.0   # seconds of waiting after which the wait is said (once)
+
+
+def _open(path: Path, again: bool = True) -> int:
     """A descriptor of the lock file, created with the umask's permissions; read-only where another
-    user created it (``flock`` works on a read-only descriptor)."""
+    user created it (``flock`` works on a read-only descriptor). A symbolic link there is removed, never followed
+    (it created an empty file outside the cache: an adversarial pass), and so is an empty folder."""
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | NOFOLLOW, 0o666)
     except PermissionError:
         try:
-            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC | NOFOLLOW)
         except OSError as exc:
             raise EvosymError(f"cannot open the kernel-cache lock {path}: {exc.strerror}") from None
     except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EISDIR) and again:   # (a link or an empty folder there: removed)
+            try:
+                os.rmdir(path) if exc.errno == errno.EISDIR else os.unlink(path)
+            except OSError:
+                pass
+            return _open(path, again=False)
         raise EvosymError(f"cannot open the kernel-cache lock {path}: {exc.strerror}") from None
 
 
@@ -43,7 +56,8 @@ def file_lock(path: Path, timeout: float = TIMEOUT):
     ``timeout`` seconds for another holder, then a clear error naming the lock file."""
     fd = _open(path)
     try:
-        deadline, delay = time.monotonic() + timeout, 0.005
+        start = time.monotonic()
+        deadline, delay, said = start + timeout, 0.005, False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -52,6 +66,10 @@ def file_lock(path: Path, timeout: float = TIMEOUT):
                 if time.monotonic() >= deadline:
                     raise EvosymError(f"waited {timeout:g} s for the kernel-cache lock {path} (another "
                                       "process is building that kernel)") from None
+                if not said and time.monotonic() - start >= WAIT_SAID:
+                    said = True
+                    warnings.warn(f"evosym: waiting for the kernel-cache lock {path}: another process is building "
+                                  f"this kernel (at most {timeout:g} s)", KernelCacheWarning, stacklevel=3)
                 time.sleep(delay)
                 delay = min(2 * delay, 0.2)
             except OSError as exc:
