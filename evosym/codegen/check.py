@@ -215,7 +215,9 @@ def _tensors(op, env, dtype, device, gen, integer=False):
 def bind(fn, plan, op, t, env, path):
     """``fn`` with its arguments (tensors by name, module sizes at ``env``) bound: a zero-argument call."""
     args = [t[n] for n in plan.inputs] + [t[ir] for ir, _, _, _ in plan.params]
-    kwargs = {name: size_value(sym, env) for sym, _ in op.sizes for name in [py_name(sym)] if name in dict(plan.module_sizes)}
+    wanted = dict(plan.module_sizes)
+    kwargs = {name: int(env[sym]) if sym in env else size_value(sym, env)
+              for sym, _ in op.sizes for name in [py_name(sym)] if name in wanted}
     return lambda: fn(*args, **kwargs, path=path)
 
 

@@ -3,6 +3,7 @@ weight binding maps (so that code generation and the checking of an operator fil
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 import unicodedata
@@ -21,11 +22,12 @@ def _ascii(ch: str) -> str:
     return f"_u{ord(ch):04x}"
 
 
+@functools.lru_cache(maxsize=4096)
 def py_name(sym) -> str:
     """A Python identifier for a SymPy symbol name (``c'`` → ``c_prime``, ``σ`` → ``sigma``, ``Ｋ`` → ``K``), in ASCII.
     Two names that print alike (``sigma`` and ``σ``) never reach it (the checker refuses them); two that it writes
     alike otherwise (``c'`` and ``c_prime``) make the generated module fail to compile, which code generation reports
-    as a name clash to rename."""
+    as a name clash to rename. (Remembered per symbol: the numeric checks bind a module's sizes at every call.)"""
     text = "".join(map(_ascii, unicodedata.normalize("NFKD", str(sym))))
     name = re.sub(r"[^0-9a-zA-Z_]", "_", text.replace("'", "_prime"))
     if not name or name[0].isdigit() or keyword.iskeyword(name) or name in MODULE_NAMES:
