@@ -4,8 +4,8 @@
 Only a regular file is ever replaced, and only with ``--force``; a directory, named pipe, device or
 socket at the target is refused, with or without ``--force``. A symbolic link is followed: with
 ``--force`` the regular file it leads to is rewritten (the link stays a link, like a shell's ``>``); a
-link to anything else and a link loop are refused; a dangling link (it holds nothing) is replaced by
-the new file with ``--force``. A file that is an input of the command (the operator
+link to anything else (``/dev/stdout`` to a pipe, through /proc's magic links too) and a link loop are refused; a
+dangling link (it holds nothing) is replaced by the new file with ``--force``. A file that is an input of the command (the operator
 file being proved or generated from) is never overwritten, even with ``--force``, whatever the path
 that names it (a symbolic link, a hard link, another spelling); nor is a file an operator file imported while it was
 derived or ran its references (its helpers: :func:`protect`, called with what the operator file's confined processes
@@ -15,6 +15,7 @@ recorded, :mod:`evosym.isolation.imports`). Used by the CLI and the docs generat
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 import tempfile
@@ -83,16 +84,22 @@ def destination(path: str | os.PathLike) -> tuple[Path, bool]:
             raise EvosymError(f"cannot write {path}: {folder} is not a folder")
         return path, False
     if stat.S_ISLNK(st.st_mode):
-        try:
-            real = Path(os.path.realpath(path, strict=True))
+        try:   # where the links lead, magic ones too (/dev/stdout → /proc/self/fd/1 → a pipe, which has no path)
+            followed = os.stat(path)
         except FileNotFoundError:   # a dangling link holds nothing: --force replaces the link itself
             return path, True
         except OSError as exc:
             raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
-        target = _lstat(real)
-        if target is None:   # removed since realpath looked
-            raise EvosymError(f"cannot write {path}: the file its symbolic link leads to disappeared")
-        _refuse_non_regular(real, target, path)
+        if not stat.S_ISREG(followed.st_mode):   # (a pipe behind /dev/stdout was taken for a dangling link, and the
+            _refuse_non_regular(Path(os.readlink(path)), followed, path)   # link replaced: an adversarial pass)
+        try:
+            real = Path(os.path.realpath(path, strict=True))
+            target = os.stat(real)
+        except OSError:   # no path leads to it (a deleted file behind /proc/self/fd/N), or it moved since
+            raise EvosymError(f"cannot write {path}: the regular file its symbolic link leads to has no path of its "
+                              "own to write (give a file name)") from None
+        if not os.path.samestat(target, followed):
+            raise EvosymError(f"cannot write {path}: the file its symbolic link leads to changed while evosym looked")
         return real, True
     _refuse_non_regular(path, st, path)
     return path, True
@@ -108,22 +115,45 @@ def protect(paths) -> None:
     _IMPORTED.update(paths)
 
 
+@functools.lru_cache(maxsize=1)
+def _own_folders() -> tuple:
+    """evosym's own code: its package and the folders its derivations and templates load from (a source checkout's
+    ``derivations/`` and ``codegen/templates/``), resolved."""
+    import importlib.util
+    from . import attach_source_packages
+    attach_source_packages()
+    folders = [Path(__file__).resolve().parent]
+    for name in ("evosym.derivations", "evosym.templates"):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        folders += [Path(f).resolve() for f in ((spec.submodule_search_locations or []) if spec else [])]
+    return tuple(os.path.join(str(f), "") for f in folders)
+
+
 def _refuse_inputs(path: Path, real: Path, inputs) -> None:
-    """Never overwrite an input of the command, however it is named (the same file: links and spellings)."""
+    """Never overwrite an input of the command, however it is named (the same file: links and spellings), nor
+    evosym's own code (a catalogue operator's derivation imports helpers there, which the record of an operator
+    file's imports leaves out: ``prove conv1d -o …/derivations/_conv.py --force`` replaced one; an adversarial pass)."""
     try:
         target = os.stat(real)
     except OSError:   # nothing there (or it cannot be looked at): no file of the user's is replaced
-        return
+        target = None
     for source, what in [*((s, "an input of this command") for s in inputs or ()),
                          *((s, "a module an operator file of this command imported") for s in sorted(_IMPORTED))]:
         try:
-            same = os.path.samestat(target, os.stat(source))
+            same = target is not None and os.path.samestat(target, os.stat(source))
         except OSError:   # it does not exist (or cannot be looked at): not the same file
             same = False
         if same:
             shown = "" if str(source) == str(path) else f" (the same file as {source})"
             raise EvosymError(f"{path} is {what}{shown}; it is never overwritten, even with --force: choose another "
                               "output")
+    where = os.path.join(os.path.realpath(_folder_of(real)), real.name)
+    if any(where.startswith(folder) for folder in _own_folders()):
+        raise EvosymError(f"{path} is part of evosym's own code (its package, derivations or templates); it is never "
+                          "written, even with --force: choose another output")
 
 
 def _writable(path: Path, force: bool, inputs) -> Path:
@@ -179,32 +209,49 @@ def _still_regular(real: Path, shown: Path) -> None:
 def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False, inputs=()) -> Path:
     """Write ``text`` (UTF-8, ``\\n`` newlines) to ``path`` via a temporary file in the same folder and an
     atomic rename; returns ``path`` as given. See the module's docstring for what is refused."""
-    path = Path(path)
-    real = _writable(path, force, inputs)   # a file that appears after this is not overwritten (_link_new)
-    folder = _folder_of(real)
-    mode = _mode_for(real)
+    return write_all([(path, text)], force=force, inputs=inputs)[0]
+
+
+def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
+    """Write every (path, text) of ``files`` as :func:`write_atomic` does, all or none: each text goes to a temporary
+    file first, and only when all are written are they renamed into place, so that a full disk or a signal leaves no
+    part of the set (a module without its kernel sources; an adversarial pass). Returns the paths as given."""
+    staged = []
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        if force:
-            _still_regular(real, path)
-            os.replace(tmp, real)
-        else:
-            _link_new(tmp, real)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
-        raise
-    return path
+        for path, text in files:
+            path = Path(path)
+            real = _writable(path, force, inputs)   # a file that appears after this is not overwritten (_link_new)
+            mode = _mode_for(real)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=_folder_of(real))
+            except OSError as exc:
+                raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
+            staged.append([path, real, tmp])
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                    fh.write(text)
+                os.chmod(tmp, mode)
+            except OSError as exc:
+                raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
+        for entry in staged:
+            path, real, tmp = entry
+            try:
+                if force:
+                    _still_regular(real, path)
+                    os.replace(tmp, real)
+                else:
+                    _link_new(tmp, real)
+            except OSError as exc:
+                raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
+            entry[2] = None   # in place
+    finally:
+        for _, _, tmp in staged:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+    return [path for path, _, _ in staged]
 
 
 def existing_folder(path: str | os.PathLike, what: str) -> Path:

@@ -274,6 +274,57 @@ def test_output_and_certificate_cannot_be_one_file(capsys, tmp_path):
     assert "same file" in line
 
 
+@pytest.mark.parametrize("operator", ["linear", str(OPERATORS / "box_sum1d.py")])
+@pytest.mark.parametrize("option", ["--output", "--certificate"])
+@pytest.mark.parametrize("force", [False, True])
+def test_a_certificate_of_the_folder_is_not_the_output(capsys, tmp_path, operator, option, force):
+    """``prove linear -o DIR/linear.json --certificates DIR``: the certificate's write replaced the proof (with --force;
+    without it, the second write failed after the first: an adversarial pass). Refused before anything is written,
+    for a catalogue operator and an operator file (whose name is known after its derivation), however spelled."""
+    name = Path(operator).stem
+    target = tmp_path / "." / f"{name}.json"
+    line = one_line_error(*run_cli(capsys, "prove", operator, option, str(target), "--certificates", str(tmp_path),
+                                   *(["--force"] if force else [])))
+    assert f"{option} and --certificates name the same file" in line, line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("hops", [1, 2])
+def test_a_link_to_standard_output_that_is_a_pipe_is_refused_and_kept(tmp_path, hops):
+    """``-o /dev/stdout --force`` with standard output a pipe: /proc's magic link has no path, which was taken for a
+    dangling link, and the link was replaced by a file — the output lost, /dev/stdout a regular file on the machine (an
+    adversarial pass). Refused as a pipe; the link stays."""
+    link = tmp_path / "out0"
+    link.symlink_to("/proc/self/fd/1")
+    for k in range(1, hops):
+        (tmp_path / f"out{k}").symlink_to(tmp_path / f"out{k - 1}")
+    shown = tmp_path / f"out{hops - 1}"   # (/dev/stdout itself is the same link: not risked on the test machine)
+    r = run_module("prove", "linear", "--summary", "-o", str(shown), "--force", cwd=tmp_path, timeout=300)
+    assert r.returncode == 2 and r.stdout == "" and "named pipe (FIFO)" in r.stderr, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert all(p.is_symlink() for p in tmp_path.iterdir()) and os.readlink(link) == "/proc/self/fd/1"
+
+
+@pytest.mark.parametrize("where", ["evosym", "derivations", "templates"])
+def test_evosym_s_own_code_is_never_an_output(capsys, tmp_path, where):
+    """A catalogue derivation's helper module (``derivations/_conv.py``, which conv1d imports) was overwritten by
+    ``prove conv1d -o …/_conv.py --force``: the record of what an operator file imported leaves evosym's own files
+    out (an adversarial pass). Nothing in evosym's package, derivations or templates is written, new or existing."""
+    import evosym.derivations
+    import evosym.templates
+    folder = {"evosym": Path(evosym.__file__).parent, "derivations": Path(evosym.derivations.__path__[0]),
+              "templates": Path(evosym.templates.__path__[0])}[where]
+    existing = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".py", ".j2"))[0]
+    before = existing.read_bytes()
+    for target in (existing, folder / "evosym_test_output.txt"):
+        try:
+            line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "-o", str(target), "--force"))
+        finally:
+            (folder / "evosym_test_output.txt").unlink(missing_ok=True)
+        assert "is part of evosym's own code" in line, line
+    assert existing.read_bytes() == before
+
+
 # -- 3. numbers and the environment --------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv", [
@@ -907,3 +958,39 @@ def test_an_operator_file_in_a_folder_whose_name_is_no_utf8(tmp_path, name):
     r = subprocess.run([sys.executable, "-m", "evosym", "prove", "op.py", "--summary"], cwd=folder, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.startswith("PROVED  my_avg_pool1d"), (r.stdout, r.stderr)
+
+
+def test_a_standalone_runtime_folder_that_is_a_link_is_refused(capsys, tmp_path):
+    """``codegen --standalone`` wrote the runtime's files where an ``evosym_runtime`` link in the output folder led
+    (an adversarial pass): refused, nothing written there or where it leads."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "evosym_runtime").symlink_to(elsewhere)
+    line = one_line_error(*run_cli(capsys, "codegen", "conv1d", "-o", str(out), "--standalone", "--force"))
+    assert "evosym_runtime is a symbolic link" in line, line
+    assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in out.iterdir()) == ["evosym_runtime"]
+
+
+@pytest.mark.parametrize("failing", [".cu", "manifest.json", "aggregate.py"])
+def test_codegen_writes_its_files_all_or_none(capsys, tmp_path, monkeypatch, failing):
+    """A module and its kernel sources (and the standalone runtime) are one set: a full disk at the third file left
+    the first two, and a rerun then refused them without --force (an adversarial pass). Now every text is written to a
+    temporary file first and the set renamed into place only when all are written: a failure leaves nothing."""
+    import evosym.files as files
+    real_chmod = files.os.chmod
+
+    def chmod(path, mode):   # the disk fills up while the failing file is written
+        if os.path.basename(str(path)).startswith(".") and failing in os.path.basename(str(path)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_chmod(path, mode)
+    monkeypatch.setattr(files.os, "chmod", chmod)
+    out = tmp_path / "out"
+    out.mkdir()
+    line = one_line_error(*run_cli(capsys, "codegen", "involution", "-o", str(out), "--kernels", "--standalone"))
+    assert "No space left on device" in line and failing in line, line
+    assert list(out.iterdir()) == [], sorted(p.name for p in out.rglob("*"))
+    monkeypatch.setattr(files.os, "chmod", real_chmod)
+    rc, _, err = run_cli(capsys, "codegen", "involution", "-o", str(out), "--kernels", "--standalone")
+    assert rc == 0 and {"involution.py", "involution.cpp", "involution.cu", "involution.manifest.json",
+                        "evosym_runtime"} <= {p.name for p in out.iterdir()}, err

@@ -135,11 +135,17 @@ def test_caching_candidates_fail_and_are_named(candidate, words):
     (cheats.TiledBy128, "differs from the proven operator"),   # a length past 128 in the large trial
     (cheats.BiasForEightSamples, "differs from the proven operator"),   # a batch of 9 to 11 in the large trial
     (cheats.SkipsZeros, "(autograd enabled, a second input)"),   # the second input is half exact zeros
+    # the forward as the gradient calls run it, whose values were not compared (an adversarial pass)
+    (cheats.WrongOnLeaves, "wrong only on inputs that are leaves requiring grad"),
+    (cheats.WrongWithoutGradFn, "wrong only on inputs that are leaves requiring grad"),
+    (cheats.WrongOnStridedInTraining, "wrong only on non-contiguous inputs requiring grad with autograd enabled"),
+    (cheats.WrongOnChannelsLastInTraining, "wrong only on non-contiguous inputs requiring grad with autograd enabled "
+                                           "(a permuted memory layout"),
 ])
 def test_candidates_wrong_only_at_sizes_layouts_or_modes_past_the_first_trials_fail(candidate, words):
     """Each passed before the harness tried them (two adversarial passes): lengths of 13–29 only (then up to 96),
     batches of 1–3 (then up to 6), contiguous inputs, inputs that require grad whenever grad is on, randn magnitudes
-    and no exact zeros, outputs read once."""
+    and no exact zeros, outputs read once; then inputs as leaves, and non-contiguous with grad mode on."""
     text = _fails(candidate(), gradients=False)
     assert words in text, text
 

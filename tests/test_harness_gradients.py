@@ -130,3 +130,57 @@ def test_the_command_line_names_the_gradients_compared(capsys, tmp_path, monkeyp
     rc, out, err = run_cli(capsys, "check", "--candidate", "gradcands:WeightZero", "conv2d", "--gradients",
                            *[a for k, v in SIZES.items() for a in ("--size", f"{k}={v}")])
     assert rc == 1 and "gradients with respect to the parameter weight differ" in out, out
+
+
+@pytest.mark.parametrize("name", ["DetachedReads", "DataRead", "FreshLeafRead", "PackedDetached", "CopyRead",
+                                  "parametrized_copy"])
+@pytest.mark.parametrize("where", ["here", "apart"])
+def test_a_parameter_read_detached_from_itself_fails(name, where):
+    """A weight read that holds a trainable parameter's own memory but is detached from it (an attribute returning
+    ``weight.detach()`` or ``.data``, a fresh leaf over it, detached rows of a packed one): the operator's gradient went
+    to the read, none was expected of the parameter, and a layer that never trains passed, the report saying its
+    weight's gradient was compared (an adversarial pass); then a detached copy in memory of its own (a property, a
+    parametrization): taken from the one parameter holding its values. In its own process, rows of a packed
+    parameter are computed from it there: left uncompared, and the report says so."""
+    torch.manual_seed(0)
+    if where == "apart" and name == "PackedDetached":
+        report = assert_equivalent(f"gradcands:{name}", "conv2d", sizes=SIZES, gradients=True, trials=1)
+        assert report.gradients["parameters"] == ["bias"] and "from its parameters _w" in report.gradients[
+            "not compared"], report.gradients
+        return
+    text = _failure(getattr(gradcands, name)() if where == "here" else f"gradcands:{name}")
+    which = {"DetachedReads": "weight", "parametrized_copy": "parametrizations.weight.original"}.get(name, "_w")
+    assert f"does not depend on the parameter {which} through autograd" in text.splitlines()[0], text
+
+
+@pytest.mark.parametrize("where", ["here", "apart"])
+def test_a_packed_parameter_read_through_autograd_passes(where):
+    torch.manual_seed(0)
+    report = assert_equivalent(gradcands.PackedLive() if where == "here" else "gradcands:PackedLive", "conv2d",
+                               sizes=SIZES, gradients=True, trials=1)
+    if where == "here":
+        assert report.gradients["parameters"] == ["_w", "bias"] and report.gradients["not compared"] is None
+    else:
+        assert report.gradients["parameters"] == ["bias"] and "_w" in report.gradients["not compared"]
+
+
+def test_the_command_line_says_why_some_parameters_were_not_compared(capsys, tmp_path, monkeypatch):
+    """Beside those compared: the line named only the compared ones, the reason was in the JSON document alone."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(DATA))
+    rc, out, err = run_cli(capsys, "check", "--candidate", "gradcands:PackedLive", "conv2d", "--gradients",
+                           *[a for k, v in SIZES.items() for a in ("--size", f"{k}={v}")])
+    assert rc == 0 and "its parameters bias; not its other parameters: the operator's W is computed in the " \
+        "candidate's process from its parameters _w" in out, out
+
+
+@pytest.mark.parametrize("where", ["here", "apart"])
+def test_parameters_neither_side_reaches_are_not_reported_compared(where):
+    """Parameters replaced by fresh copies at every call: neither the operator's weights as read nor the output reach
+    the ones listed, so nothing was compared for them — the report said they were (an adversarial pass)."""
+    torch.manual_seed(0)
+    report = assert_equivalent(gradcands.Recreated() if where == "here" else "gradcands:Recreated", "conv2d",
+                               sizes=SIZES, gradients=True, trials=1)
+    assert report.gradients["parameters"] == [] and report.gradients["not compared"].startswith(
+        "weight, bias: neither the operator's weights as read from the candidate nor its output depend on them"), \
+        report.gradients

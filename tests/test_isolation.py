@@ -87,6 +87,8 @@ def test_forged_protocol_lines_on_stdout_do_not_become_a_proof(capsys):
     assert rc == 1, (rc, out, err)
     assert out.startswith("FAILED  prints_protocol")
     assert '"derivation"' in err    # what the file printed is passed on as its output, on stderr
+    printed = err.split("evosym: the operator file printed:\n", 1)[1].splitlines()   # each of its lines marked
+    assert printed and all(line.startswith("  | ") for line in printed if '"derivation"' in line), err
     _clean(err)
 
 
@@ -289,7 +291,8 @@ def test_an_operator_files_output_is_forwarded_up_to_a_bound(tmp_path):
                         "os.write(2, b'\\nTHE END\\n')\n")
     r = run_module("prove", str(src), "--summary", cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr[-500:]
-    assert "bytes of output left out" in r.stderr and r.stderr.rstrip().endswith("THE END")
+    assert "evosym: the operator file printed (its first " in r.stderr and "bytes left out):" in r.stderr
+    assert r.stderr.rstrip().endswith("  | THE END")
     assert len(r.stderr) < (1 << 20) + 4096
 
 

@@ -564,3 +564,20 @@ def test_a_missing_include_folder_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(build_mod, "INCLUDE", tmp_path / "nowhere")
     with pytest.raises(EvosymError, match="cannot read the kernel headers"):
         build_mod.build(SOURCE % 1, "cpu")
+
+
+def test_the_compiler_environment_is_part_of_the_key(tmp_path, monkeypatch):
+    """A library built with a header shadowed through CPLUS_INCLUDE_PATH (its constructor printing) was reused by a
+    clean environment: the key did not hold the variables the compiler reads (an adversarial pass)."""
+    monkeypatch.setenv("EVOSYM_CACHE", str(tmp_path / "cache"))
+    for name in build_mod.COMPILER_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    plain = build_mod.build(SOURCE % 9, "cpu")
+    monkeypatch.setenv("CPLUS_INCLUDE_PATH", str(tmp_path / "include"))
+    shadowed = build_mod.build(SOURCE % 9, "cpu")
+    monkeypatch.setenv("NVCC_PREPEND_FLAGS", "-DX=1")
+    other = build_mod.build(SOURCE % 9, "cpu")
+    assert len({plain.path, shadowed.path, other.path}) == 3 and not shadowed.cached and not other.cached
+    monkeypatch.delenv("CPLUS_INCLUDE_PATH")
+    monkeypatch.delenv("NVCC_PREPEND_FLAGS")
+    assert build_mod.build(SOURCE % 9, "cpu").path == plain.path

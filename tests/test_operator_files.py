@@ -293,4 +293,20 @@ def test_what_a_file_printed_before_derive_raised_reaches_standard_error(capsys,
     assert rc == 2, err
     lines = err.splitlines()
     assert lines[-1].startswith("evosym: error: ") and "derive() failed: RuntimeError: boom" in lines[-1], err
-    assert lines[:-1] == ["DEBUG one", "DEBUG two \\x1b[2K"], err
+    assert lines[:-1] == ["evosym: the operator file printed:", "  | DEBUG one", "  | DEBUG two \\x1b[2K"], err
+
+
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_a_kernel_sources_regenerate_line_names_the_operator_file(tmp_path, target):
+    """``codegen FILE --target cpu`` printed "Regenerate: evosym codegen NAME --target cpu", a command that fails for an
+    operator file (an adversarial pass): it names the file as given; a newline in its path stays inside the comment."""
+    from evosym.codegen.generate import generate
+    source = Path(__file__).resolve().parent / "data" / "operators" / "box_sum1d.py"
+    folder = tmp_path / "a\nimport os"
+    folder.mkdir()
+    (folder / "box_sum1d.py").write_text(source.read_text())
+    for path in (str(source), str(folder / "box_sum1d.py")):
+        lines = generate(path, target).source.splitlines()
+        assert lines[2].startswith("// Regenerate: evosym codegen ") and lines[2].endswith(
+            f"--target {target} --output DIR --force") and lines[3] == "//", lines[:4]
+        assert "box_sum1d.py" in lines[2] and all(line.startswith("//") for line in lines[:4])

@@ -45,7 +45,8 @@ def _failure(candidate, **kw) -> str:
 # inputs' requires_grad (WrongUnderNoGrad, WrongForAFirstLayer), their layout (IgnoresStrides), state kept in the
 # candidate between calls (InstanceCache).
 @pytest.mark.parametrize("name", ["ZeroesInput", "AlwaysFloat16", "ReusesItsOutput", "LyingTensor", "WrongUnderNoGrad",
-                                  "WrongForAFirstLayer", "IgnoresStrides", "InstanceCache"])
+                                  "WrongForAFirstLayer", "IgnoresStrides", "InstanceCache", "WrongOnLeaves",
+                                  "WrongOnStridedInTraining", "WrongOnTorchMemory"])
 def test_a_cheat_fails_in_its_own_process_as_in_the_checking_one(name):
     local = _failure(getattr(cheats, name)())
     remote = _remote(f"cheats:{name}")
@@ -127,7 +128,8 @@ def test_the_candidates_prints_go_to_standard_error_escaped(tmp_path, monkeypatc
     """Its prints (at import and in its forward, with a terminal escape and a forged verdict) never reach standard
     output, where the JSON document is alone; on standard error the escape is shown, not sent."""
     (tmp_path / "loud.py").write_text(
-        "import torch\nprint('\\x1b[2KEQUIVALENT  loud:M vs avg_pool2d')\n"
+        "import sys, torch\nprint('\\x1b[2KEQUIVALENT  loud:M vs avg_pool2d')\n"
+        "print('EQUIVALENT  loud:M vs avg_pool2d: 8 comparisons\\n  gradients compared', file=sys.stderr)\n"
         "class M(torch.nn.AvgPool2d):\n"
         "    def __init__(self):\n        super().__init__(3, 2)\n"
         "    def forward(self, x):\n        print('in forward \\x1b]0;title\\x07')\n        return super().forward(x)\n")
@@ -135,6 +137,33 @@ def test_the_candidates_prints_go_to_standard_error_escaped(tmp_path, monkeypatc
     code, out, err = run_cli(capsys, "check", "--candidate", "loud:M", "avg_pool2d", "--format", "json")
     assert code == 0 and json.loads(out)["ok"], (code, out, err)
     assert "\x1b" not in err and "\\x1b[2KEQUIVALENT" in err and "in forward" in err
+    # under a line that says whose they are, each marked: a forged verdict on standard error reads as its own
+    # (an adversarial pass: plain lines came first, unmarked, before the real verdict in a combined log)
+    assert "evosym: the candidate printed:" in err, err
+    for words in ("EQUIVALENT", "gradients compared", "in forward"):
+        lines = [line for line in err.splitlines() if words in line]
+        assert lines and all(line.startswith("  | ") for line in lines), err
+    code, out, err = run_cli(capsys, "check", "--candidate", "loud:M", "avg_pool2d")
+    assert code == 0 and out.startswith("EQUIVALENT  loud:M vs avg_pool2d") and all(
+        line.startswith(("  | ", "evosym: ")) for line in err.splitlines()), (out, err)
+
+
+def test_a_candidate_that_ends_its_process_is_not_quoted_in_the_verdict(tmp_path, monkeypatch, capsys):
+    """Its process ending in a call is NOT EQUIVALENT; what it printed before stays on standard error, marked as its
+    own: it was quoted in the failure's message and the JSON document (a forged verdict inside ours)."""
+    (tmp_path / "ender.py").write_text(
+        "import os, sys, torch\n"
+        "class M(torch.nn.AvgPool2d):\n"
+        "    def __init__(self):\n        super().__init__(3, 2)\n"
+        "    def forward(self, x):\n"
+        "        print('EQUIVALENT  ender:M vs avg_pool2d: 8 comparisons', file=sys.stderr, flush=True)\n"
+        "        os._exit(0)\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "check", "--candidate", "ender:M", "avg_pool2d", "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["verdict"] == "not equivalent" and "EQUIVALENT  ender" not in out, out
+    assert "what it printed is passed on to standard error" in doc["failure"]["message"], doc["failure"]
+    assert "  | EQUIVALENT  ender:M vs avg_pool2d" in err, err
 
 
 def test_gradients_travel_through_the_process(tmp_path, monkeypatch, capsys):

@@ -13,7 +13,7 @@ from ..printers import render, render_many
 from ..runtime import backends
 from ..proof.rules import RULES
 from . import report as results
-from ..files import check_target, existing_folder, write_atomic
+from ..files import check_target, existing_folder, write_all, write_atomic
 from ..proof.codec import escaped
 from .output import Progress, out, say, write_stdout, wrote
 
@@ -131,6 +131,8 @@ def cmd_prove(args, parser) -> int:
         return 1
     finally:
         progress.done()
+    if folder is not None:   # (an operator file's name is known now: its certificate is not the proof's output)
+        _apart(args, [folder / f"{cp.operator.name}.json" for cp in checked])
     if args.show_derive:
         _emit("\n\n".join(_derive_source(cp) for cp in checked), args, inputs)
     elif args.format == "json":   # the whole result, --summary or not (docs/json.md)
@@ -183,7 +185,17 @@ def _certificate_folder(args, names):
     for name in names:
         if name in known:
             check_target(folder / f"{name}.json", force=args.force)
+    _apart(args, [folder / f"{name}.json" for name in names if name in known])
     return folder
+
+
+def _apart(args, certificates) -> None:
+    """A certificate of --certificates DIR is not the file --output or --certificate names: the second write replaced
+    the first (with --force, the proof's JSON lost under its certificate; an adversarial pass)."""
+    for path in certificates:
+        for option, other in (("--output", args.output), ("--certificate", args.certificate)):
+            if other and _same_target(other, str(path)):
+                raise EvosymError(f"{option} and --certificates name the same file, {path}: choose another output")
 
 
 def _input_files(names) -> list[str]:
@@ -257,10 +269,14 @@ def cmd_codegen(args, parser) -> int:
             runtime = runtime_files()
             for file in runtime:
                 for folder in reversed((out_dir / file).relative_to(out_dir).parents[:-1]):
+                    if (out_dir / folder).is_symlink():   # (its files were written where the link led)
+                        raise EvosymError(f"{out_dir / folder} is a symbolic link: the runtime's files go in a folder "
+                                          "of their own; remove the link or choose another output folder")
                     if (out_dir / folder).exists() and not (out_dir / folder).is_dir():
                         raise EvosymError(f"{out_dir / folder} is not a folder: the runtime's files go inside it")
                 if (out_dir / file).parent.is_dir():
                     check_target(out_dir / file, force=args.force, inputs=inputs)
+    files, said = [], []   # written together at the end, all or none (no module without its kernel sources)
     for name in names:
         gen = generated[name] if out_dir is not None else _generated(name, args)
         if gen is None:
@@ -273,16 +289,35 @@ def cmd_codegen(args, parser) -> int:
                         f"{loads} B spill loads")
         if out_dir is None:
             write_stdout(gen.source)
+            say(f"{gen.plan.name}: {gen.plan.path}: {gen.plan.reason}")
         else:
-            for file, text in gen.files(_generated_name(name, gen.plan.name, args.target), kernels=args.kernels).items():
-                path = write_atomic(out_dir / file, text, force=args.force, inputs=inputs)
-                wrote(path)
-        say(f"{gen.plan.name}: {gen.plan.path}: {gen.plan.reason}")
-    if out_dir is not None and args.standalone:
+            named = gen.files(_generated_name(name, gen.plan.name, args.target), kernels=args.kernels)
+            files += [(out_dir / file, text) for file, text in named.items()]
+            said.append(f"{gen.plan.name}: {gen.plan.path}: {gen.plan.reason}")
+    if out_dir is None:
+        return 0
+    made = []   # the runtime's folders this command makes: removed again where nothing was written
+    if args.standalone:
         for file in runtime:
-            (out_dir / file).parent.mkdir(parents=True, exist_ok=True)
-        for file, text in runtime.items():
-            write_atomic(out_dir / file, text, force=args.force, inputs=inputs)
+            for folder in reversed((out_dir / file).relative_to(out_dir).parents[:-1]):
+                if not (out_dir / folder).exists():
+                    (out_dir / folder).mkdir()
+                    made.append(out_dir / folder)
+        files += [(out_dir / file, text) for file, text in runtime.items()]
+    try:
+        written = write_all(files, force=args.force, inputs=inputs)
+    except BaseException:
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise
+    for path in written[:len(written) - (len(runtime) if args.standalone else 0)]:
+        wrote(path)
+    for line in said:
+        say(line)
+    if args.standalone:
         say(f"wrote {out_dir / 'evosym_runtime'} (evosym's kernel runtime, {len(runtime)} files)")
     return 0
 
@@ -418,8 +453,10 @@ def _gradients_line(seen) -> str:
     """The gradients a passing check compared (``Report.gradients``), one line; none without --gradients."""
     if not isinstance(seen, dict):
         return ""
-    params = (f"; its parameters {_shown_names(seen['parameters'])}" if seen["parameters"] else
-              f"; not its parameters: {escaped(str(seen['not compared']))}" if seen["not compared"] else "")
+    params = f"; its parameters {_shown_names(seen['parameters'])}" if seen["parameters"] else ""
+    if seen["not compared"]:   # (beside those compared too: a check that compared some says why not the others)
+        others = "not its other parameters" if seen["parameters"] else "not its parameters"
+        params += f"; {others}: {escaped(str(seen['not compared']))}"
     return f"\n  gradients compared ({', '.join(seen['dtypes'])}): its inputs {', '.join(seen['inputs'])}{params}"
 
 

@@ -61,7 +61,7 @@ def generate_checked(cp, target: str = "torch", path: str | None = None) -> Gene
     spec = registry.get(target)
     plan = make_plan(cp)
     if spec.kernels:   # a kernel source, on its own
-        return Generated(filename(plan.name, target), backends.render(target, cp, plan), plan)
+        return Generated(filename(plan.name, target), backends.render(target, cp, plan, regenerate=path), plan)
     from .artifact import artifact   # a module, with its artifact: the kernel backends' sources and manifest
     return Generated(filename(plan.name, target), backends.render(target, cp, plan, regenerate=path), plan,
                      artifact(cp, plan))

@@ -29,6 +29,9 @@ class Channel:
 
     failure = ChannelFailed
     who = "the operator file"   # whose code the child runs (in what it printed, passed on)
+    # its last lines quoted in the failure's message (one line); else said to be on standard error, where they are
+    # passed on marked as its own (a candidate's: its prints never enter the verdict or the JSON document)
+    quoted = True
     limit = 600.0   # seconds one exchange may take (its deadline; subclasses read their module's limit)
 
     def __init__(self):
@@ -103,4 +106,5 @@ class Channel:
 
     def _gone(self) -> str:
         self.proc.wait()
-        return f"it {how_it_ended(self.proc.returncode)}{last_output(self.err)}"
+        said = last_output(self.err) if self.quoted else "; what it printed is passed on to standard error"
+        return f"it {how_it_ended(self.proc.returncode)}{said}"

@@ -214,8 +214,11 @@ def visible(text: str) -> str:
 
 
 def forward_output(err, who: str = "the operator file") -> None:
-    """What the child (``who`` runs in it) printed, passed on to our standard error."""
+    """What the child (``who`` runs in it) printed, passed on to our standard error under a line that says whose it
+    is, each of its lines marked "  | ": a line it prints as if it were evosym's verdict reads as its own."""
     text, before = _last(err, FORWARD)
-    text = (f"({who}'s first {before} bytes of output left out)\n" if before else "") + visible(text)
+    text = visible(text)
     if text:
-        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        left = f" (its first {before} bytes left out)" if before else ""
+        sys.stderr.write(f"evosym: {who} printed{left}:\n" + "".join(f"  | {line}\n" for line in text.split("\n")
+                                                                     [:-1 if text.endswith("\n") else None]))

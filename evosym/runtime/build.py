@@ -164,6 +164,19 @@ _LOAD_TEST = ("import ctypes, sys\nfor dep in sys.argv[2:]:\n    ctypes.CDLL(dep
               "ctypes.CDLL(sys.argv[1])\n")
 
 
+# the environment variables the compilers read that change what a build makes (header and library search paths, the
+# programs gcc runs, nvcc's extra flags): part of the key, so that a library built under one is not reused without it
+# (a header shadowed through CPLUS_INCLUDE_PATH was reused by a clean environment: an adversarial pass)
+COMPILER_ENVIRONMENT = ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "LIBRARY_PATH",
+                        "GCC_EXEC_PREFIX", "COMPILER_PATH", "DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES",
+                        "NVCC_PREPEND_FLAGS", "NVCC_APPEND_FLAGS", "NVCC_CCBIN", "CUDA_HOME", "CUDA_PATH")
+
+
+def _compiler_environment() -> str:
+    """The :data:`COMPILER_ENVIRONMENT` variables that are set, as text for the key ("" where none is)."""
+    return "\0".join(f"{name}={os.environ[name]}" for name in COMPILER_ENVIRONMENT if name in os.environ)
+
+
 def build(source: str, target: str, arch: str | None = None) -> Library:
     """The shared library for ``source``: loaded from the cache when the entry is valid, else built
     (once, under the key's lock), load-tested and published."""
@@ -179,7 +192,7 @@ def build(source: str, target: str, arch: str | None = None) -> Library:
         flags = sanitize.FLAGS + tuple(f for f in flags if not f.startswith("-O"))
     features = cpu_features(exe) if spec.native else ""
     key = hashlib.sha256("\0".join([source, headers_digest(include), target, " ".join(flags), _version(exe), arch,
-                                    features, _versions()]).encode()).hexdigest()
+                                    features, _versions(), _compiler_environment()]).encode()).hexdigest()
     root = cache.root()
     entry = cache.Entry.at(root, key)
     if cache.problem(entry) is None:

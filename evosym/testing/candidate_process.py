@@ -25,7 +25,7 @@ from ..isolation import frames
 from .adapters import adapt
 from .load import hint, load_candidate, raised
 from .equivalence import signature_error
-from .redraw import trainable
+from .redraw import attached, trainable
 from .setup import as_dtype, mapped, read_sizes
 
 WIRE = {torch.float64: torch.float64, torch.float32: torch.float32, torch.bool: torch.bool}
@@ -127,11 +127,15 @@ class Side:
             if same is not None:
                 given.append(given[int(same)])
                 continue
-            t = torch.from_numpy(data[f"x{i}"]).to(getattr(torch, dtype))
+            # (a copy in torch's own memory, as a caller's tensor is: the protocol's arrays are numpy's, whose storage
+            # a candidate could tell apart — not resizable — and be right only there: an adversarial pass)
+            t = torch.from_numpy(data[f"x{i}"]).to(getattr(torch, dtype), copy=True)
             if fresh:   # (laid out as the harness's input is: a backward that assumes a contiguous input is seen)
                 given.append((with_strides(t, strided) if strided else t).requires_grad_(i in head["needs"]))
             elif strided:   # the strides of the harness's non-contiguous view: the same layout here (a leaf, as there)
                 given.append(with_strides(t, strided).requires_grad_(bool(requires)))
+            elif requires == "leaf":   # (as the harness's input is: a leaf requiring grad)
+                given.append(t.requires_grad_(True))
             elif requires:
                 given.append(t.requires_grad_(True).clone())
             else:
@@ -174,8 +178,8 @@ class Side:
             if not isinstance(y, torch.Tensor) or not y.requires_grad:
                 raise ValueError("the second call on the same inputs handed back no output that depends on them")
             needs = [int(i) for i in head["needs"]]
-            grads = torch.autograd.grad(y, [given[i] for i in needs], torch.from_numpy(data[frames.GRAD]).to(y.dtype),
-                                        allow_unused=True)
+            gy = torch.from_numpy(data[frames.GRAD]).to(y.dtype, copy=True)
+            grads = torch.autograd.grad(y, [given[i] for i in needs], gy, allow_unused=True)
         return ({"unused": [i for i, g in zip(needs, grads) if g is None]},
                 [(f"g{i}", wire(g)) for i, g in zip(needs, grads) if g is not None])
 
@@ -193,13 +197,13 @@ class Side:
             y = self.copy(*given)
             if not isinstance(y, torch.Tensor):
                 raise ValueError("the call for the parameters' gradients handed back no tensor")
-            gy = torch.from_numpy(data[frames.GRAD]).to(y.dtype)
+            gy = torch.from_numpy(data[frames.GRAD]).to(y.dtype, copy=True)
             gy = gy if head.get("layout") is None else with_strides(gy, head["layout"])
             grads = (torch.autograd.grad(y, prms, gy, allow_unused=True)
                      if y.requires_grad and prms else [None] * len(prms))
             spec = head.get("weights")
             spec = self.bound if spec is None and self.bound is not None else spec
-            w = mapped([tuple(p) for p in head["params"]], head["operator"], self.copy, spec)
+            w = attached(mapped([tuple(p) for p in head["params"]], head["operator"], self.copy, spec), listed)
             names = {id(prm): name[:1000] for name, prm in listed}
             reads = {}
             for ir, v in w.items():

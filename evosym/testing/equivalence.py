@@ -57,7 +57,7 @@ from .adapters import adapt
 from .remote import CandidateGone, CandidateRaised, RemoteCandidate, RemoteCopy
 from .gradients import compare_gradients, compared
 from .layouts import LAYOUTS, laid_out
-from .redraw import nonnegative_paths, read_from, redraw, trainable
+from .redraw import attached, nonnegative_paths, read_from, redraw, trainable
 from .setup import as_dtype, check_weight_shapes, copied, mapped_weights, module_sizes, proven
 
 
@@ -138,9 +138,12 @@ def signature_error(candidate, operator: str, names: list) -> str | None:
 class _Call:
     """One call of the candidate: its label, the inputs it was given and what it returned."""
 
-    def __init__(self, label, x, y_r, tol, grad, requires=None, layout=None):
+    def __init__(self, label, x, y_r, tol, grad, requires=None, layout=None, leaf=False):
         self.label, self.x, self.y_r, self.tol, self.grad = label, x, y_r, tol, grad   # x: a tuple, one per input
         self.requires = grad if requires is None else requires   # the inputs handed over require grad
+        # ... as leaves (as gradcheck and an optimised input hand them over; a non-leaf otherwise); a laid-out input
+        # requiring grad is a leaf
+        self.leaf = leaf
         # the inputs handed over as non-contiguous views of a zero-filled buffer (what a candidate reads between them
         # is the same in every run): one of LAYOUTS, or None (contiguous)
         self.layout = layout
@@ -268,6 +271,13 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
                    requires=False),
              *[_Call(f"under torch.no_grad(), the same input{'s' if several else ''} as non-contiguous views "
                      f"({LAYOUTS[lay]})", x1, y_r1, tol1, False, layout=lay) for lay in LAYOUTS]]
+    if dtype.is_floating_point:   # as leaves requiring grad, and so laid out (a layout per trial): the forward where
+        # the gradient calls run it (a forward wrong only there passed while only their gradients were compared)
+        lay = list(LAYOUTS)[seed % len(LAYOUTS)]
+        leaves = "s as leaves" if several else " as a leaf"
+        modes += [_Call(f"autograd enabled, the same input{leaves} requiring grad", x1, y_r1, tol1, True, leaf=True),
+                  _Call(f"autograd enabled, the same input{'s' if several else ''} as non-contiguous views requiring "
+                        f"grad ({LAYOUTS[lay]})", x1, y_r1, tol1, True, layout=lay)]
     modes += [_Call(f"autograd enabled, the first input{'s' if several else ''} 64 times larger", b, y_r, tol, True)
               for b, (y_r, tol) in zip(big, refs[2 + len(mixed) + len(aliased):])]
     varied = [_Call(f"autograd enabled, the first inputs with only {n} changed", m, y_r, tol, True)
@@ -283,7 +293,9 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
         def copy(t):
             if id(t) not in copies:   # (a non-leaf where grad is on: in-place writes stay observable)
                 if call.layout is not None:
-                    copies[id(t)] = laid_out(t, call.layout)
+                    copies[id(t)] = laid_out(t, call.layout).requires_grad_(call.requires and dtype.is_floating_point)
+                elif call.leaf:
+                    copies[id(t)] = t.clone().requires_grad_(True)
                 elif call.requires and dtype.is_floating_point:
                     copies[id(t)] = t.clone().requires_grad_(True).clone()
                 else:
@@ -366,8 +378,8 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
     if gradients is not None:   # (and a module's parameters: the operator's weights read from it with autograd)
         here = isinstance(cand, torch.nn.Module) and not _tensor_weights(weights)
         own = trainable(cand) if here else []
-        live = (lambda: {k: (v if v is not None else w[k]) for k, v in mapped_weights(p, cand, weights, dtype).items()}
-                ) if own else None
+        live = (lambda: {k: (v if v is not None else w[k])
+                         for k, v in attached(mapped_weights(p, cand, weights, dtype), own).items()}) if own else None
         done = compare_gradients(cand, reference64, x1, op, where, inputs, dtype=dtype, static=plan.static, weights=w,
                                  seed=seed, params=own, live=live,
                                  remote=(p, weights) if isinstance(cand, RemoteCopy) else None)
@@ -402,18 +414,35 @@ def _shares_memory(a, b) -> bool:
         return False
 
 
+def _mode_cause(bad, modes) -> str:
+    """What sets the call ``bad`` (one of ``modes``, the first call and the one under torch.no_grad() correct) apart."""
+    if bad.strided and bad.requires:
+        plain = next((c for c in modes if c.layout == bad.layout and not c.requires), None)
+        if plain is not None and plain.ok:
+            return (f"wrong only on non-contiguous inputs requiring grad with autograd enabled ({LAYOUTS[bad.layout]}): "
+                    "correct on the same views under torch.no_grad() and on contiguous inputs requiring grad (does it "
+                    "take a path of its own for non-contiguous inputs in training?)")
+    if bad.strided:
+        return (f"wrong only on non-contiguous inputs ({LAYOUTS[bad.layout]}): correct on the same values laid out "
+                "contiguously (does it read the input's storage as if it were contiguous: data_ptr, as_strided, a view "
+                "without .contiguous(), a copy only when x.stride(-1) != 1?)")
+    if bad.leaf:
+        return ("wrong only on inputs that are leaves requiring grad (as torch.autograd.gradcheck and an optimised "
+                "input hand them over): correct on inputs requiring grad computed from others and under "
+                "torch.no_grad() (does the output depend on x.is_leaf or x.grad_fn?)")
+    if bad.grad and not bad.requires:
+        return ("wrong only with autograd enabled on an input that does not require grad (a network's first layer): "
+                "correct when it requires grad and under torch.no_grad() (does the output depend on "
+                "torch.is_grad_enabled() and x.requires_grad together?)")
+    return f"wrong only in the call {bad.label}: correct on the first inputs at their size"
+
+
 def _cheats(bad, calls, history, varied=(), inputs=("x",), modes=()) -> list[str]:
     """Plain causes of a mismatch that are not kernel properties: each an observation, never a guess."""
     first, no_grad, again, second = calls[:4]
     out = []
     if bad in modes and first.ok and no_grad.ok:
-        return [(f"wrong only on non-contiguous inputs ({LAYOUTS[bad.layout]}): correct on the same values laid out "
-                 "contiguously (does it read the input's storage as if it were contiguous: data_ptr, as_strided, a view "
-                 "without .contiguous(), a copy only when x.stride(-1) != 1?)")
-                if bad.strided else
-                ("wrong only with autograd enabled on an input that does not require grad (a network's first layer): "
-                 "correct when it requires grad and under torch.no_grad() (does the output depend on "
-                 "torch.is_grad_enabled() and x.requires_grad together?)")]
+        return [_mode_cause(bad, modes)]
     for a, b in [(first, again)] + ([(no_grad, calls[4])] if len(calls) > 4 else []):
         if bool(((a.y64 - b.y64).abs() > a.tol).any()):
             diff = float((a.y64 - b.y64).abs().max())

@@ -129,8 +129,17 @@ def compare_gradients(cand, reference64, x, op, where, inputs, *, dtype, static,
     per_sample = max(1, yr.numel() // max(1, int(x[0].shape[0]) if x[0].dim() else 1))
     for pair in pairs:
         _check(pair, op, where, dtype, per_sample if pair.kind == "input" else yr.numel(), several=n > 1)
-    return {"inputs": inputs, "parameters": list(dict.fromkeys(p.name for p in pairs if p.kind == "parameter")),
-            "not compared": skipped}
+    names = list(dict.fromkeys(p.name for p in pairs if p.kind == "parameter"))
+    # a parameter neither side reaches in any call (the operator's weights not read from it, the candidate's output
+    # not depending on it) had nothing compared: not listed as compared (a copy read detached was, an adversarial pass)
+    reached = {p.name for p in pairs if p.kind == "parameter" and (p.candidate is not None or (
+        p.operator is not None and bool(p.operator.any())))}
+    unreached = [name for name in names if name not in reached]
+    if unreached:
+        said = (f"{', '.join(unreached)}: neither the operator's weights as read from the candidate nor its output "
+                "depend on them through autograd (a parameter nothing reads, or one read as a copy)")
+        skipped = f"{skipped}; {said}" if skipped else said
+    return {"inputs": inputs, "parameters": [name for name in names if name in reached], "not compared": skipped}
 
 
 def _through(cand, xs, prms, g, layout, op, where, n: int) -> tuple:

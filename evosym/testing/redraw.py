@@ -64,6 +64,50 @@ def redraw(candidate, seed: int, nonnegative=frozenset()) -> list:
     return [name for name, _ in params]
 
 
+def _extent(t) -> tuple:
+    """The first and last storage entries (in elements) that ``t`` reads."""
+    last = t.storage_offset() + sum((n - 1) * abs(s) for n, s in zip(t.shape, t.stride()))
+    return t.storage_offset(), last
+
+
+def attached(read: dict, params: list) -> dict:
+    """The operator's weights ``read`` from a candidate, each read that holds a trainable parameter's own entries
+    (its memory, within the parameter's extent) taken from the parameter: the parameter itself where the read has its
+    shape and strides, else the same view of it. A read detached from the parameter it is (an attribute that returns
+    ``weight.detach()`` or ``.data``) then gets the operator's gradient, so a parameter the candidate's output never
+    reaches fails: such a layer never trains, and passed while the operator's gradient went to the detached read
+    (an adversarial pass). A detached read in memory of its own (``weight.detach().clone()``) is taken from the one
+    parameter that holds the same values, where one does. ``params``: (name, parameter) pairs, :func:`trainable`'s."""
+    def where(t):
+        try:
+            return t.untyped_storage().data_ptr() if t.numel() else None
+        except RuntimeError:   # (a tensor with no storage of its own)
+            return None
+    owners = {}
+    for _, prm in params:
+        owners.setdefault(where(prm), []).append(prm)
+    out = {}
+    for ir, value in read.items():
+        out[ir] = value
+        if not isinstance(value, torch.Tensor) or value.is_sparse or where(value) is None:
+            continue
+        low, high = _extent(value)
+        for prm in owners.get(where(value), ()):
+            first, last = _extent(prm)
+            if prm.dtype != value.dtype or prm.device != value.device or not first <= low <= high <= last:
+                continue
+            same = (value.shape == prm.shape and value.stride() == prm.stride()
+                    and value.storage_offset() == prm.storage_offset())
+            out[ir] = prm if same else prm.as_strided(value.shape, value.stride(), value.storage_offset())
+            break
+        if out[ir] is value and not value.requires_grad:   # a detached copy: the one parameter holding its values
+            equal = [prm for _, prm in params if prm.shape == value.shape and prm.dtype == value.dtype
+                     and prm.device == value.device and torch.equal(prm.detach(), value)]
+            if len(equal) == 1:
+                out[ir] = equal[0]
+    return out
+
+
 def read_from(module, read: dict, names: list) -> list:
     """The redrawn parameters (of ``names``) that the operator's weights ``read`` from ``module`` are: those whose
     memory a weight read shares (an attribute path, rows of a packed projection); every one of them where a weight

@@ -85,7 +85,7 @@ class RemoteCandidate(Channel):
     Python's generators are seeded with it before the module is imported (its initial weights are the same in every
     run)."""
 
-    failure, who = CandidateGone, "the candidate"
+    failure, who, quoted = CandidateGone, "the candidate", False
 
     @property
     def limit(self) -> float:
@@ -398,7 +398,8 @@ def _packed(given) -> tuple:
         first[id(t)] = i
         dtype = str(t.dtype).replace("torch.", "")   # (a half precision travels as float64, exactly, and back)
         # a non-contiguous input: its strides, laid out so in the candidate's process (a view of a zero-filled buffer)
-        flags.append([bool(t.requires_grad), None if t.is_contiguous() else
+        requires = "leaf" if t.requires_grad and t.is_leaf else bool(t.requires_grad)   # (a leaf there too)
+        flags.append([requires, None if t.is_contiguous() else
                       [int(s) for s in t.stride()] + [int(t.storage_offset())], None, dtype])   # (strides, offset)
         wired = t.detach().cpu() if dtype in ("float32", "float64") else t.detach().cpu().to(torch.float64)
         arrays.append((f"x{i}", wired.contiguous().numpy()))

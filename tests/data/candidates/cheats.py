@@ -354,3 +354,47 @@ class LyingTensor(Exact):
 
     def forward(self, x):
         return (super().forward(x) * 0 + 42).as_subclass(_Liar)
+
+
+# -- the forward where the gradient calls run it (an adversarial pass: only their gradients were compared) ----------
+class WrongOnLeaves(Exact):
+    """Wrong when its input is a leaf requiring grad (as gradcheck and an optimised input hand it over)."""
+
+    def forward(self, x):
+        y = super().forward(x)
+        return y + 0.5 if x.is_leaf and x.requires_grad else y
+
+
+class WrongWithoutGradFn(Exact):
+    """Wrong when its input requiring grad has no grad_fn (a leaf, told apart another way)."""
+
+    def forward(self, x):
+        y = super().forward(x)
+        return y * 1.5 if x.requires_grad and x.grad_fn is None else y
+
+
+class WrongOnStridedInTraining(Exact):
+    """Wrong on a non-contiguous input with grad mode on (a training 'fast path'); its bias added twice, detached:
+    every gradient right."""
+
+    def forward(self, x):
+        y = super().forward(x)
+        return y + self.bias.detach().view(1, -1, 1, 1) if torch.is_grad_enabled() and not x.is_contiguous() else y
+
+
+class WrongOnChannelsLastInTraining(Exact):
+    """Wrong on a channels_last input requiring grad only."""
+
+    def forward(self, x):
+        y = super().forward(x)
+        return y * 2 if x.requires_grad and x.is_contiguous(memory_format=torch.channels_last) and \
+            not x.is_contiguous() else y
+
+
+class WrongOnTorchMemory(Exact):
+    """Wrong on a contiguous input not requiring grad whose storage torch allocated (resizable): right only on a
+    numpy array's memory, as the protocol's arrays arrived in a contained candidate's process (an adversarial pass)."""
+
+    def forward(self, x):
+        y = super().forward(x)
+        return y + 1.0 if not x.requires_grad and x.is_contiguous() and x.untyped_storage().resizable() else y

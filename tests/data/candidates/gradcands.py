@@ -131,3 +131,92 @@ class KnowsTheProbe(torch.nn.Linear):
 
     def forward(self, x):
         return _KnowsTheProbe.apply(x, self.weight, self.bias)
+
+
+# -- a weight read detached from the parameter it is: the layer never trains (an adversarial pass) ----------------
+class DetachedReads(torch.nn.Conv2d):
+    """Its weight and bias trainable parameters, every read of them (the harness's too) detached."""
+
+    def __init__(self):
+        super().__init__(3, 4, 3, padding=1)
+
+    def __getattr__(self, name):
+        value = super().__getattr__(name)
+        return value.detach() if name in ("weight", "bias") else value
+
+
+class _Exposed(torch.nn.Module):
+    """conv2d 3 → 4, 3×3, padding 1 over a parameter ``_w`` it exposes as ``weight`` (:meth:`read`)."""
+
+    def __init__(self):
+        super().__init__()
+        base = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self._w, self.bias = base.weight, base.bias
+
+    @property
+    def weight(self):
+        return self.read()
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, padding=1)
+
+
+class DataRead(_Exposed):
+    def read(self):
+        return self._w.data
+
+
+class FreshLeafRead(_Exposed):
+    def read(self):
+        return self._w.detach().requires_grad_()
+
+
+class PackedDetached(_Exposed):
+    """The weight rows 2–5 of a parameter of 8 rows, read detached."""
+
+    def __init__(self):
+        super().__init__()
+        self._w = torch.nn.Parameter(torch.randn(8, 3, 3, 3) / 9)
+
+    def read(self):
+        return self._w.detach()[2:6]
+
+
+class PackedLive(PackedDetached):
+    """The same rows read through autograd: right."""
+
+    def read(self):
+        return self._w[2:6]
+
+
+class CopyRead(_Exposed):
+    """Its weight read as a detached copy in memory of its own, in the forward too: never trains."""
+
+    def read(self):
+        return self._w.detach().clone()
+
+
+class _DetachedCopy(torch.nn.Module):
+    def forward(self, w):
+        return w.detach().clone()
+
+
+def parametrized_copy():
+    """nn.Conv2d with a parametrization that hands its forward a detached copy of the weight."""
+    import torch.nn.utils.parametrize as parametrize
+    m = torch.nn.Conv2d(3, 4, 3, padding=1)
+    parametrize.register_parametrization(m, "weight", _DetachedCopy())
+    return m
+
+
+class Recreated(torch.nn.Conv2d):
+    """Replaces its parameters by fresh detached copies at every call: the ones an optimiser holds never train, and
+    the harness compares none of them (the report says so)."""
+
+    def __init__(self):
+        super().__init__(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        self.weight = torch.nn.Parameter(self.weight.detach().clone())
+        self.bias = torch.nn.Parameter(self.bias.detach().clone())
+        return super().forward(x)

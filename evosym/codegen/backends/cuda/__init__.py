@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ...kernel_context import kernel_context
 from ...plan import Plan
+from ....proof.codec import escaped
 from ...render import environment
 
 TEMPLATE = "cuda/kernels.cu.j2"
@@ -26,11 +27,11 @@ def context(cp, plan: Plan) -> dict:
     return dict(kernel_context(cp, plan, "CUDA", windows="any"), template=TEMPLATE, threads=THREADS, max_chunk=MAX_CHUNK)
 
 
-def render(cp, plan: Plan, source: str | None = None) -> str:
+def render(cp, plan: Plan, source: str | None = None, regenerate: str | None = None) -> str:
     """The CUDA source for ``plan`` (standalone: no torch headers; ends in one newline)."""
     env = environment()
     tpl = env.from_string(source) if source is not None else env.get_template(TEMPLATE)
-    return tpl.render(**context(cp, plan)).rstrip("\n") + "\n"
+    return tpl.render(**context(cp, plan), regenerate=escaped(regenerate or plan.name)).rstrip("\n") + "\n"
 
 
 cuda_context, render_cuda = context, render   # the names callers used before backends were folders
