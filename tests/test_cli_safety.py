@@ -310,10 +310,11 @@ def test_evosym_s_own_code_is_never_an_output(capsys, tmp_path, where):
     """A catalogue derivation's helper module (``derivations/_conv.py``, which conv1d imports) was overwritten by
     ``prove conv1d -o …/_conv.py --force``: the record of what an operator file imported leaves evosym's own files
     out (an adversarial pass). Nothing in evosym's package, derivations or templates is written, new or existing."""
-    import evosym.derivations
-    import evosym.templates
-    folder = {"evosym": Path(evosym.__file__).parent, "derivations": Path(evosym.derivations.__path__[0]),
-              "templates": Path(evosym.templates.__path__[0])}[where]
+    import importlib
+    import evosym
+    evosym.attach_source_packages()   # (a source checkout's derivations/ and codegen/templates/, as the catalogue does)
+    folder = Path(evosym.__file__).parent if where == "evosym" else Path(
+        importlib.import_module(f"evosym.{where}").__path__[0])
     existing = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".py", ".j2"))[0]
     before = existing.read_bytes()
     for target in (existing, folder / "evosym_test_output.txt"):

@@ -181,6 +181,17 @@ def test_parameters_neither_side_reaches_are_not_reported_compared(where):
     torch.manual_seed(0)
     report = assert_equivalent(gradcands.Recreated() if where == "here" else "gradcands:Recreated", "conv2d",
                                sizes=SIZES, gradients=True, trials=1)
-    assert report.gradients["parameters"] == [] and report.gradients["not compared"].startswith(
-        "weight, bias: neither the operator's weights as read from the candidate nor its output depend on them"), \
-        report.gradients
+    assert report.gradients["parameters"] == [] and "weight, bias: neither the operator's weights as read from the " \
+        "candidate nor its output depend on them" in report.gradients["not compared"], report.gradients
+
+
+@pytest.mark.parametrize("where", ["here", "apart"])
+def test_a_weight_hidden_from_named_parameters_is_said_not_compared(where):
+    """A module that leaves its weight out of named_parameters (its gradient zero): the report named the bias alone
+    and said nothing of the weight (an adversarial pass); it says the weight's tensor is not among its parameters."""
+    torch.manual_seed(0)
+    report = assert_equivalent(gradcands.HiddenWeight() if where == "here" else "gradcands:HiddenWeight", "conv2d",
+                               sizes=SIZES, gradients=True, trials=1)
+    assert report.gradients["parameters"] == ["bias"], report.gradients
+    assert "the operator's W is read from a tensor requiring grad that is not among the candidate's trainable " \
+           "parameters" in report.gradients["not compared"], report.gradients

@@ -209,8 +209,10 @@ class Side:
             for ir, v in w.items():
                 if id(v) in names:
                     reads[ir] = ["parameter", names[id(v)]]
-                elif v is None or not v.requires_grad or not prms:
+                elif v is None or not v.requires_grad:
                     reads[ir] = ["constant"]
+                elif not prms:   # (requiring grad, from no listed parameter: one hidden from named_parameters)
+                    reads[ir] = ["computed", []]
                 else:   # the parameters it is computed from
                     hit = torch.autograd.grad(v, prms, torch.ones_like(v), allow_unused=True, retain_graph=True)
                     reads[ir] = ["computed", [name[:1000] for (name, _), h in zip(listed, hit) if h is not None]]

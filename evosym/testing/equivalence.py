@@ -57,7 +57,7 @@ from .adapters import adapt
 from .remote import CandidateGone, CandidateRaised, RemoteCandidate, RemoteCopy
 from .gradients import compare_gradients, compared
 from .layouts import LAYOUTS, laid_out
-from .redraw import attached, nonnegative_paths, read_from, redraw, trainable
+from .redraw import attached, nonnegative_paths, read_from, redraw, trainable, unlisted, unlisted_reason
 from .setup import as_dtype, check_weight_shapes, copied, mapped_weights, module_sizes, proven
 
 
@@ -383,6 +383,10 @@ def _compare(p, candidate, weights, env, dtype, seed, history, gradients, small=
         done = compare_gradients(cand, reference64, x1, op, where, inputs, dtype=dtype, static=plan.static, weights=w,
                                  seed=seed, params=own, live=live,
                                  remote=(p, weights) if isinstance(cand, RemoteCopy) else None)
+        hidden = unlisted(mapped_weights(p, cand, weights, dtype), own) if here else []
+        if hidden:   # (a weight whose tensor the module hides from named_parameters: said, not passed over silently)
+            said = unlisted_reason(hidden)
+            done["not compared"] = f"{done['not compared']}; {said}" if done["not compared"] else said
         if isinstance(cand, torch.nn.Module) and not here and trainable(cand):
             done["not compared"] = ("the operator's weights are given as tensors (weights=…): which of the candidate's "
                                     "parameters they stand for is unknown")

@@ -108,6 +108,21 @@ def attached(read: dict, params: list) -> dict:
     return out
 
 
+def unlisted(read: dict, params: list) -> list:
+    """The operator's weights (IR names) ``read`` from a tensor that requires grad and is a leaf, yet is none of the
+    trainable parameters ``params`` (a parameter hidden from ``named_parameters``): an optimiser built from those does
+    not train it, and no gradient of it is compared."""
+    return [ir for ir, value in read.items() if isinstance(value, torch.Tensor) and value.requires_grad
+            and value.is_leaf and all(value is not prm for _, prm in params)]
+
+
+def unlisted_reason(names: list) -> str:
+    """The report's words for :func:`unlisted`'s weights."""
+    return (f"the operator's {', '.join(names)} {'is' if len(names) == 1 else 'are'} read from a tensor requiring grad "
+            "that is not among the candidate's trainable parameters (named_parameters): an optimiser built from them "
+            "does not train it, and its gradient is not compared")
+
+
 def read_from(module, read: dict, names: list) -> list:
     """The redrawn parameters (of ``names``) that the operator's weights ``read`` from ``module`` are: those whose
     memory a weight read shares (an attribute path, rows of a packed projection); every one of them where a weight

@@ -37,7 +37,7 @@ from ..isolation.channel import Channel
 from ..isolation.spawn import ROOT
 from ..proof.codec import escaped
 from .adapters import UNKNOWN, Drawn
-from .redraw import drawn_values
+from .redraw import drawn_values, unlisted_reason
 
 CALL_LIMIT = 600.0   # seconds one request may take (the first one imports the user's module)
 # Started with -I (no working folder on the path, no user site, no PYTHON* variables: nothing of the user's is imported
@@ -378,10 +378,14 @@ class RemoteCopy:
         out = {n: got[n] if got.get(n) is not None else torch.zeros(leaves[n].shape, dtype=torch.float64)
                for n in leaves}
         why = None
+        hidden = [ir for ir in opaque if reads[ir] == ["computed", []]]   # (from no listed parameter: a hidden one)
+        opaque = [ir for ir in opaque if ir not in hidden]
         if unknown:
             why = (f"the operator's {', '.join(opaque)} {'is' if len(opaque) == 1 else 'are'} computed in the "
                    f"candidate's process from its parameters {', '.join(sorted(unknown))} (not one parameter, not a "
                    "binding's expression): their gradients cannot be pulled back here")
+        if hidden:
+            why = f"{why}; {unlisted_reason(hidden)}" if why else unlisted_reason(hidden)
         return out, unknown, why
 
 

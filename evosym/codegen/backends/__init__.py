@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 from pathlib import Path
 
 from ...errors import EvosymError
@@ -30,8 +31,13 @@ def module(name: str):
 
 
 def render(name: str, cp, plan, **options) -> str:
-    """The text backend ``name`` generates for the checked proof ``cp`` and its plan."""
-    return module(name).render(cp, plan, **options)
+    """The text backend ``name`` generates for the checked proof ``cp`` and its plan. ``regenerate`` (the operator
+    file its banner names) reaches only a renderer that takes it: a backend written before it names the operator."""
+    renderer = module(name).render
+    taken = inspect.signature(renderer).parameters
+    if "regenerate" not in taken and not any(p.kind is p.VAR_KEYWORD for p in taken.values()):
+        options.pop("regenerate", None)
+    return renderer(cp, plan, **options)
 
 
 def template_folders() -> dict:

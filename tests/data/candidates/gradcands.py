@@ -220,3 +220,29 @@ class Recreated(torch.nn.Conv2d):
         self.weight = torch.nn.Parameter(self.weight.detach().clone())
         self.bias = torch.nn.Parameter(self.bias.detach().clone())
         return super().forward(x)
+
+
+class _ZeroGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, w):
+        return w.view_as(w)
+
+    @staticmethod
+    def backward(ctx, g):
+        return torch.zeros_like(g)
+
+
+class HiddenWeight(torch.nn.Conv2d):
+    """Lists only its bias among its parameters; its weight's gradient is zero (an adversarial pass)."""
+
+    def __init__(self):
+        super().__init__(3, 4, 3, padding=1)
+
+    def named_parameters(self, *args, **kwargs):
+        return ((name, prm) for name, prm in super().named_parameters(*args, **kwargs) if not name.endswith("weight"))
+
+    def parameters(self, recurse=True):
+        return (prm for _, prm in self.named_parameters())
+
+    def forward(self, x):
+        return F.conv2d(x, _ZeroGrad.apply(self.weight), self.bias, padding=1)
