@@ -322,7 +322,9 @@ def test_evosym_s_own_code_is_never_an_output(capsys, tmp_path, where):
             line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "-o", str(target), "--force"))
         finally:
             (folder / "evosym_test_output.txt").unlink(missing_ok=True)
-        assert "is part of evosym's own code" in line, line
+        # (an existing file that an operator file of this process imported is refused as that first)
+        assert "is part of evosym's own code" in line or (
+            target == existing and "a module an operator file of this command imported" in line), line
     assert existing.read_bytes() == before
 
 
