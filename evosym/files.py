@@ -9,7 +9,9 @@ dangling link (it holds nothing) is replaced by the new file with ``--force``. A
 file being proved or generated from) is never overwritten, even with ``--force``, whatever the path
 that names it (a symbolic link, a hard link, another spelling); nor is a file an operator file imported while it was
 derived or ran its references (its helpers: :func:`protect`, called with what the operator file's confined processes
-recorded, :mod:`evosym.isolation.imports`). Used by the CLI and the docs generator.
+recorded, :mod:`evosym.isolation.imports`), nor anything in evosym's own code, however reached (a link, a bind
+mount). A command's files are one set (:func:`write_all`): all are put in place, or none (what a failed set replaced
+is put back). Used by the CLI and the docs generator.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import secrets
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -115,10 +119,32 @@ def protect(paths) -> None:
     _IMPORTED.update(paths)
 
 
+def _place(path) -> tuple:
+    """Where ``path`` leads once its symbolic links are followed, as the file system knows it: the (device, inode) of
+    the folder that holds it, and its name. One place has one identity however it is spelled (links, ``..``, a bind
+    mount of a folder elsewhere), where path strings differ; it need not exist, its folder must."""
+    real = Path(os.path.realpath(path))
+    st = os.stat(_folder_of(real))
+    return st.st_dev, st.st_ino, real.name
+
+
+def same_place(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file, existing or not (two outputs of one command that would overwrite each
+    other): the same file, else the same name in the same folder."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        pass
+    try:
+        return _place(a) == _place(b)
+    except OSError:   # a folder that is not there: nothing can be written through either
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
 @functools.lru_cache(maxsize=1)
-def _own_folders() -> tuple:
+def _own_folders() -> frozenset:
     """evosym's own code: its package and the folders its derivations and templates load from (a source checkout's
-    ``derivations/`` and ``codegen/templates/``), resolved."""
+    ``derivations/`` and ``codegen/templates/``), as (device, inode): the same through a bind mount or a link."""
     import importlib.util
     from . import attach_source_packages
     attach_source_packages()
@@ -128,8 +154,30 @@ def _own_folders() -> tuple:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
             spec = None
-        folders += [Path(f).resolve() for f in ((spec.submodule_search_locations or []) if spec else [])]
-    return tuple(os.path.join(str(f), "") for f in folders)
+        folders += [Path(f) for f in ((spec.submodule_search_locations or []) if spec else [])]
+    ids = set()
+    for folder in folders:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            continue
+        ids.add((st.st_dev, st.st_ino))
+    return frozenset(ids)
+
+
+def _in_own_code(real: Path) -> bool:
+    """Whether ``real`` lies in evosym's own code: some folder above it is one of :func:`_own_folders` (by identity,
+    not by path string: a bind mount of the package elsewhere got past a string prefix; an adversarial pass)."""
+    own = _own_folders()
+    folder = Path(os.path.realpath(_folder_of(real)))
+    for above in (folder, *folder.parents):
+        try:
+            st = os.stat(above)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in own:
+            return True
+    return False
 
 
 def _refuse_inputs(path: Path, real: Path, inputs) -> None:
@@ -150,8 +198,7 @@ def _refuse_inputs(path: Path, real: Path, inputs) -> None:
             shown = "" if str(source) == str(path) else f" (the same file as {source})"
             raise EvosymError(f"{path} is {what}{shown}; it is never overwritten, even with --force: choose another "
                               "output")
-    where = os.path.join(os.path.realpath(_folder_of(real)), real.name)
-    if any(where.startswith(folder) for folder in _own_folders()):
+    if _in_own_code(real):
         raise EvosymError(f"{path} is part of evosym's own code (its package, derivations or templates); it is never "
                           "written, even with --force: choose another output")
 
@@ -212,11 +259,63 @@ def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False, inp
     return write_all([(path, text)], force=force, inputs=inputs)[0]
 
 
+def _kept(real: Path) -> str | None:
+    """A second name for what is at ``real`` (a hard link beside it, else a copy), so that a set left half in place can
+    put it back; None when nothing is there."""
+    st = _lstat(real)
+    if st is None:
+        return None
+    folder = _folder_of(real)
+    for _ in range(100):
+        name = os.path.join(folder, f".{real.name}.{secrets.token_hex(6)}.old")
+        try:
+            os.link(real, name, follow_symlinks=False)   # (a dangling link is kept as the link)
+            return name
+        except FileExistsError:
+            continue
+        except OSError:   # no hard links on this file system: a copy
+            break
+    if stat.S_ISLNK(st.st_mode):
+        fd, name = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".old", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+        os.symlink(os.readlink(real), name)
+        return name
+    fd, name = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".old", dir=folder)
+    with os.fdopen(fd, "wb") as out, open(real, "rb") as src:
+        shutil.copyfileobj(src, out)
+    shutil.copymode(real, name)
+    return name
+
+
+def _roll_back(placed) -> None:
+    """Undo the renames of a set that failed part way: each file put in place is removed, or the file it replaced put
+    back; a file someone else put there since is left alone. Best effort: the failure itself is what is reported."""
+    for real, new, kept in reversed(placed):
+        try:
+            st = _lstat(real)
+        except EvosymError:
+            st = None
+        try:
+            ours = st is not None and os.path.samestat(st, new)
+            if ours and kept is not None:
+                os.replace(kept, real)
+                kept = None
+            elif ours:
+                os.unlink(real)
+            if kept is not None:
+                os.unlink(kept)
+        except OSError:
+            pass
+
+
 def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
     """Write every (path, text) of ``files`` as :func:`write_atomic` does, all or none: each text goes to a temporary
-    file first, and only when all are written are they renamed into place, so that a full disk or a signal leaves no
-    part of the set (a module without its kernel sources; an adversarial pass). Returns the paths as given."""
-    staged = []
+    file first, and only when all are written are they renamed into place, so that a full disk leaves no part of the
+    set (a module without its kernel sources; an adversarial pass). A rename that fails, or a signal among the renames,
+    undoes the ones before it: new files are removed, replaced ones (``force``) put back. Returns the paths as given."""
+    staged, placed = [], []   # [path, real, temporary file, its descriptor]; (real, the new file's stat, a second name of what it
+    # replaced)
     try:
         for path, text in files:
             path = Path(path)
@@ -226,32 +325,45 @@ def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
                 fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=_folder_of(real))
             except OSError as exc:
                 raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
-            staged.append([path, real, tmp])
+            staged.append([path, real, tmp, fd])   # (kept open: its inode is not reused before the undo looks)
             try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="\n", closefd=False) as fh:
                     fh.write(text)
                 os.chmod(tmp, mode)
             except OSError as exc:
                 raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
         for entry in staged:
-            path, real, tmp = entry
+            path, real, tmp, fd = entry
             try:
+                new = os.fstat(fd)
                 if force:
                     _still_regular(real, path)
+                    placed.append((real, new, _kept(real)))
                     os.replace(tmp, real)
                 else:
+                    placed.append((real, new, None))
                     _link_new(tmp, real)
             except OSError as exc:
                 raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
             entry[2] = None   # in place
+    except BaseException:
+        _roll_back(placed)
+        raise
     finally:
-        for _, _, tmp in staged:
+        for _, _, tmp, fd in staged:
+            os.close(fd)
             if tmp is not None:
                 try:
                     os.unlink(tmp)
                 except OSError:
                     pass
-    return [path for path, _, _ in staged]
+    for _, _, kept in placed:
+        if kept is not None:
+            try:
+                os.unlink(kept)
+            except OSError:
+                pass
+    return [entry[0] for entry in staged]
 
 
 def existing_folder(path: str | os.PathLike, what: str) -> Path:

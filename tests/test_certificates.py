@@ -278,7 +278,8 @@ def test_the_cli_refuses_tampered_files_with_exit_1_and_unreadable_ones_with_exi
                         (json.dumps({**doc, "version": 99}), "version 99")):
         bad.write_text(text, encoding="utf-8")
         rc, out, err = run_cli(capsys, "verify", str(bad))
-        assert rc == 1 and words in out, out
+        assert rc == 1 and out == f"REFUSED   {bad}: {out.split(': ', 1)[1]}" and words in out, out
+        assert out.count("bad.json") == 1, out   # (the file's name was printed twice: a review)
     rc, out, err = run_cli(capsys, "verify", str(tmp_path / "missing.json"))
     assert rc == 2 and "cannot read certificate" in err
 

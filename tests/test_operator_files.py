@@ -296,7 +296,7 @@ def test_what_a_file_printed_before_derive_raised_reaches_standard_error(capsys,
     assert lines[:-1] == ["evosym: the operator file printed:", "  | DEBUG one", "  | DEBUG two \\x1b[2K"], err
 
 
-@pytest.mark.parametrize("target", ["cpu", "cuda"])
+@pytest.mark.parametrize("target", ["torch", "cpu", "cuda"])
 def test_a_kernel_sources_regenerate_line_names_the_operator_file(tmp_path, target):
     """``codegen FILE --target cpu`` printed "Regenerate: evosym codegen NAME --target cpu", a command that fails for an
     operator file (an adversarial pass): it names the file as given; a newline in its path stays inside the comment."""
@@ -305,8 +305,30 @@ def test_a_kernel_sources_regenerate_line_names_the_operator_file(tmp_path, targ
     folder = tmp_path / "a\nimport os"
     folder.mkdir()
     (folder / "box_sum1d.py").write_text(source.read_text())
+    mark = "#" if target == "torch" else "//"
     for path in (str(source), str(folder / "box_sum1d.py")):
         lines = generate(path, target).source.splitlines()
-        assert lines[2].startswith("// Regenerate: evosym codegen ") and lines[2].endswith(
-            f"--target {target} --output DIR --force") and lines[3] == "//", lines[:4]
-        assert "box_sum1d.py" in lines[2] and all(line.startswith("//") for line in lines[:4])
+        assert lines[2].startswith(f"{mark} Regenerate: evosym codegen ") and lines[2].endswith(
+            f"--target {target} --output DIR --force") and lines[3].startswith('"""' if mark == "#" else "//"), lines[:4]
+        assert "box_sum1d.py" in lines[2] and all(line.startswith(mark) for line in lines[:3])
+        word = lines[2].removeprefix(f"{mark} Regenerate: evosym codegen ").removesuffix(
+            f" --target {target} --output DIR --force")
+        assert _shell_reads(word) == path, (word, path)
+
+
+def _shell_reads(word: str) -> str:
+    """What bash reads ``word`` as (one argument), decoded as paths are."""
+    r = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, check=True,
+                       env=dict(os.environ, LC_ALL="C.UTF-8"))
+    return os.fsdecode(r.stdout)
+
+
+@pytest.mark.parametrize("path", ["a b.py", "it's.py", "$HOME `id`;.py", "a\nimport os.py", "x\x1b[2K.py",
+                                  "ls\u2028.py", "nb\u00a0sp.py", "back\\slash\n'q'.py", "bad\udcff\t.py",
+                                  "\U000e0001tag.py", "\u00e9t\u00e9.py"])
+def test_the_regenerate_line_names_the_path_as_a_shell_reads_it(path):
+    """The torch banner quoted a path with ``shlex.quote`` and then escaped its newline as ``\\n`` inside the
+    quotes: a shell read another path (a review). One word a shell reads back as the path, on one line."""
+    from evosym.codegen.generate import shell_word
+    word = shell_word(path)
+    assert word.isprintable() and _shell_reads(word) == path, word

@@ -13,7 +13,7 @@ from ..printers import render, render_many
 from ..runtime import backends
 from ..proof.rules import RULES
 from . import report as results
-from ..files import check_target, existing_folder, write_all, write_atomic
+from ..files import check_target, existing_folder, same_place, write_all, write_atomic
 from ..proof.codec import escaped
 from .output import Progress, out, say, write_stdout, wrote
 
@@ -112,7 +112,7 @@ def cmd_prove(args, parser) -> int:
         check_target(args.output, force=args.force, inputs=inputs)  # fail before the work, not after
     if args.certificate:
         check_target(args.certificate, force=args.force, inputs=inputs)
-        if args.output and _same_target(args.output, args.certificate):
+        if args.output and same_place(args.output, args.certificate):
             raise EvosymError(f"--output and --certificate name the same file, {args.certificate}")
     folder = _certificate_folder(args, names)
     checked, docs = [], []
@@ -132,7 +132,8 @@ def cmd_prove(args, parser) -> int:
     finally:
         progress.done()
     if folder is not None:   # (an operator file's name is known now: its certificate is not the proof's output)
-        _apart(args, [folder / f"{cp.operator.name}.json" for cp in checked])
+        known = set(catalogue.catalogue_names())   # (a catalogue operator's was looked at before the work)
+        _apart(args, [folder / f"{cp.operator.name}.json" for cp, name in zip(checked, names) if name not in known])
     if args.show_derive:
         _emit("\n\n".join(_derive_source(cp) for cp in checked), args, inputs)
     elif args.format == "json":   # the whole result, --summary or not (docs/json.md)
@@ -168,14 +169,6 @@ def _derive_source(cp) -> str:
             + derive_source(p.steps, (p.omega, p.channel, p.neighbour), cp.operator.size_symbols()))
 
 
-def _same_target(a: str, b: str) -> bool:
-    import os
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
-
-
 def _certificate_folder(args, names):
     """--certificates DIR: an existing folder; catalogue operators' files refused up front if they exist."""
     if not args.certificates:
@@ -194,7 +187,7 @@ def _apart(args, certificates) -> None:
     the first (with --force, the proof's JSON lost under its certificate; an adversarial pass)."""
     for path in certificates:
         for option, other in (("--output", args.output), ("--certificate", args.certificate)):
-            if other and _same_target(other, str(path)):
+            if other and same_place(other, str(path)):
                 raise EvosymError(f"{option} and --certificates name the same file, {path}: choose another output")
 
 
@@ -297,14 +290,18 @@ def cmd_codegen(args, parser) -> int:
     if out_dir is None:
         return 0
     made = []   # the runtime's folders this command makes: removed again where nothing was written
-    if args.standalone:
-        for file in runtime:
-            for folder in reversed((out_dir / file).relative_to(out_dir).parents[:-1]):
-                if not (out_dir / folder).exists():
-                    (out_dir / folder).mkdir()
-                    made.append(out_dir / folder)
-        files += [(out_dir / file, text) for file, text in runtime.items()]
     try:
+        if args.standalone:
+            for file in runtime:
+                for folder in reversed((out_dir / file).relative_to(out_dir).parents[:-1]):
+                    if not (out_dir / folder).exists():
+                        made.append(out_dir / folder)   # (before: a signal may come as it is made)
+                        try:
+                            (out_dir / folder).mkdir()
+                        except OSError:
+                            made.pop()
+                            raise
+            files += [(out_dir / file, text) for file, text in runtime.items()]
         written = write_all(files, force=args.force, inputs=inputs)
     except BaseException:
         for folder in reversed(made):

@@ -51,8 +51,32 @@ def generate(name_or_path: str, target: str = "torch") -> Generated:
     """Prove and check the operator, plan its lowering, render the target's source (``target``: a registered
     backend, :mod:`evosym.runtime.backends`)."""
     registry.get(target)   # an unknown target: a clear error before anything is proved
-    path = None if name_or_path in catalogue.catalogue_names() else shlex.quote(name_or_path)   # an operator file
+    path = None if name_or_path in catalogue.catalogue_names() else shell_word(name_or_path)   # an operator file
     return generate_checked(catalogue.checked(name_or_path), target, path=path)
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word a POSIX shell reads back as ``text`` (a path in a banner's "Regenerate:" line); one with a
+    control or format character is written in bash's ``$'…'``, that character as an escape (a newline inside ``'…'``
+    would end the comment line, and escaping it afterwards named another path)."""
+    if text.isprintable():
+        return shlex.quote(text)
+    return "$'" + "".join(_shell_escape(ch) for ch in text) + "'"
+
+
+def _shell_escape(ch: str) -> str:
+    """One character inside bash's ``$'…'``: ``\\xHH`` is a byte there (an undecodable byte of a path, which Python
+    holds as a lone surrogate, is that byte), ``\\uHHHH`` a character."""
+    if ch in "\\'":
+        return "\\" + ch
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    if code < 0x80:
+        return ascii(ch)[1:-1]   # \n, \t, \x1b
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def generate_checked(cp, target: str = "torch", path: str | None = None) -> Generated:

@@ -89,3 +89,13 @@ def render_torch(plan: Plan, binding: dict | None = None, template: str = TEMPLA
     check_input_names(source, plan.name, list(plan.inputs or [plan.value]) + list(plan.param_names))
     check_size_names(source, plan.name, plan.all_sizes)
     return source.rstrip("\n") + "\n"
+
+
+def render_kernels(template: str, context: dict, name: str, source: str | None = None,
+                   regenerate: str | None = None) -> str:
+    """A kernel backend's source (ends in one newline): its ``template``, or ``source`` (a template text, for
+    canaries), rendered with ``context``; the banner's "Regenerate:" line names ``regenerate`` (the operator file, as
+    :func:`render_torch` takes it), else the operator ``name``."""
+    env = environment()
+    tpl = env.from_string(source) if source is not None else env.get_template(template)
+    return tpl.render(**context, regenerate=escaped(regenerate or name)).rstrip("\n") + "\n"

@@ -9,6 +9,7 @@ in the same folder are never touched: a file is a generated one only if it carri
 
 from __future__ import annotations
 
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -112,6 +113,14 @@ def _generated(path: Path) -> bool:
     return MARK in head or SVG_MARK in head
 
 
+def _unchanged(path: Path, text: str) -> bool:
+    """Whether ``path`` is a regular file (or a link to one) that holds ``text`` (not UTF-8, unreadable: it differs)."""
+    try:
+        return path.is_file() and path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def compare(files: dict[str, str], root: Path) -> list[str]:
     """One line per generated file under ``root`` that is missing, differs, or is a leftover."""
     problems = []
@@ -119,7 +128,7 @@ def compare(files: dict[str, str], root: Path) -> list[str]:
         path = root / rel
         if not path.is_file():
             problems.append(f"missing: {path}")
-        elif path.read_text(encoding="utf-8") != text:
+        elif not _unchanged(path, text):
             problems.append(f"stale:   {path}")
     ops = root / "operators"
     if ops.is_dir():
@@ -130,16 +139,33 @@ def compare(files: dict[str, str], root: Path) -> list[str]:
 
 
 def write_docs(files: dict[str, str], root: Path, *, force: bool) -> list[Path]:
-    """Write the files that changed; refuse (before writing anything) to overwrite without ``force``."""
-    from ..files import write_atomic
-    changed = [rel for rel, text in files.items()
-               if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text]
-    existing = [str(root / rel) for rel in changed if (root / rel).exists()]
+    """Write the files that changed, all or none; refuse (before writing anything) to replace anything without
+    ``force`` (a dangling link too: it was replaced without --force; an adversarial pass), and an ``operators``
+    folder that is a link (the pages went where it led)."""
+    from ..files import write_all
+    ops = root / "operators"
+    if ops.is_symlink():
+        raise EvosymError(f"{ops} is a symbolic link: the operator pages go in a folder of their own; remove the link "
+                          "or choose another documentation folder")
+    if os.path.lexists(ops) and not ops.is_dir():
+        raise EvosymError(f"{ops} is not a folder: the operator pages go inside it")
+    changed = [rel for rel, text in files.items() if not _unchanged(root / rel, text)]
+    existing = [str(root / rel) for rel in changed if os.path.lexists(root / rel)]
     if existing and not force:
         shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
         raise EvosymError(f"{len(existing)} generated file(s) would change ({shown}); use --force to overwrite them")
-    (root / "operators").mkdir(parents=True, exist_ok=True)
-    return [write_atomic(root / rel, files[rel], force=True) for rel in changed]
+    made = not ops.exists()
+    try:
+        if made:
+            ops.mkdir()
+        return write_all([(root / rel, files[rel]) for rel in changed], force=force)
+    except BaseException:
+        if made:
+            try:
+                ops.rmdir()   # (only while empty)
+            except OSError:
+                pass
+        raise
 
 
 def progress_to_stderr(message: str) -> None:

@@ -412,15 +412,17 @@ def dumps(doc: dict) -> str:
     return json.dumps(doc, sort_keys=True, ensure_ascii=True, separators=(",", ":")) + "\n"
 
 
-def loads(text: str, source: str = "certificate") -> dict:
+def loads(text: str, source: str | None = "certificate") -> dict:
+    """The certificate document in ``text``; its errors name ``source`` (None: the caller names it)."""
+    said = f"{source}: " if source else ""
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise CertificateError(f"{source}: not a JSON document ({exc})") from None
+        raise CertificateError(f"{said}not a JSON document ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise CertificateError(f"{source}: not an evosym certificate (no \"format\": \"{FORMAT}\")")
+        raise CertificateError(f"{said}not an evosym certificate (no \"format\": \"{FORMAT}\")")
     if doc.get("version") != VERSION:
-        raise CertificateError(f"{source}: certificate version {doc.get('version')!r}; this evosym reads version {VERSION}")
+        raise CertificateError(f"{said}certificate version {doc.get('version')!r}; this evosym reads version {VERSION}")
     return doc
 
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from ...kernel_context import kernel_context
 from ...plan import Plan
-from ....proof.codec import escaped
-from ...render import environment
+from ...render import render_kernels
 
 TEMPLATE = "cuda/kernels.cu.j2"
 THREADS = 256
@@ -29,9 +28,7 @@ def context(cp, plan: Plan) -> dict:
 
 def render(cp, plan: Plan, source: str | None = None, regenerate: str | None = None) -> str:
     """The CUDA source for ``plan`` (standalone: no torch headers; ends in one newline)."""
-    env = environment()
-    tpl = env.from_string(source) if source is not None else env.get_template(TEMPLATE)
-    return tpl.render(**context(cp, plan), regenerate=escaped(regenerate or plan.name)).rstrip("\n") + "\n"
+    return render_kernels(TEMPLATE, context(cp, plan), plan.name, source, regenerate)
 
 
 cuda_context, render_cuda = context, render   # the names callers used before backends were folders

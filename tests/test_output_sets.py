@@ -1,0 +1,295 @@
+"""A command's files are one set, and a place is known by identity, not by its spelling.
+
+* :func:`evosym.files.write_all` puts every file in place or none: a rename that fails part way, or a signal among the
+  renames, undoes the renames before it (new files removed, files replaced with ``--force`` put back, byte for byte
+  and inode for inode); a file someone else put there since is left alone.
+* ``codegen --standalone`` makes its runtime folders inside the same undo; ``evosym docs`` writes its pages as one
+  set, refuses a dangling link without ``--force`` and an ``operators`` folder that is a link.
+* Two outputs of one command, and evosym's own code, are compared by the identity of the folder that holds them:
+  a bind mount of a folder (another spelling the path strings cannot see) neither gets two outputs onto one file nor
+  an output into evosym's package.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import evosym.files as files
+from cli_helpers import one_line_error, run_cli
+from evosym.docgen.site import compare, write_docs
+from evosym.errors import EvosymError, OutputExists
+
+
+def _state(folder: Path) -> dict:
+    """Every entry of ``folder``: (kind, content or link target, inode), the hidden ones too."""
+    state = {}
+    for p in sorted(folder.rglob("*")):
+        st = os.lstat(p)
+        if p.is_symlink():
+            state[str(p.relative_to(folder))] = ("link", os.readlink(p), st.st_ino)
+        elif p.is_dir():
+            state[str(p.relative_to(folder))] = ("dir", None, st.st_ino)
+        else:
+            state[str(p.relative_to(folder))] = ("file", p.read_bytes(), st.st_ino)
+    return state
+
+
+def _failing(monkeypatch, name: str, at: int, exc: BaseException, before=None):
+    """``files.os.<name>`` fails (``exc``) at its ``at``-th call from write_all's renames; ``before(path)`` runs
+    first (someone else at work in the folder)."""
+    real, calls = getattr(files.os, name), []
+
+    def fake(src, dst, *args, **kwargs):
+        if str(src).endswith(".tmp"):   # write_all's renames (not the backups)
+            calls.append(dst)
+            if len(calls) == at:
+                if before is not None:
+                    before(Path(dst))
+                raise exc
+        return real(src, dst, *args, **kwargs)
+    monkeypatch.setattr(files.os, name, fake)
+    return calls
+
+
+def _failing_new(monkeypatch, at: int, exc: BaseException):
+    """Putting a new file in place (:func:`files._link_new`) fails (``exc``) at its ``at``-th call."""
+    real, calls = files._link_new, []
+
+    def link_new(tmp, path):
+        calls.append(path)
+        if len(calls) == at:
+            raise exc
+        return real(tmp, path)
+    monkeypatch.setattr(files, "_link_new", link_new)
+
+
+@pytest.mark.parametrize("exc", [OSError(errno.EACCES, os.strerror(errno.EACCES)), KeyboardInterrupt()],
+                         ids=["error", "signal"])
+@pytest.mark.parametrize("at", [1, 2, 3])
+def test_new_files_are_removed_when_a_rename_fails(tmp_path, monkeypatch, exc, at):
+    _failing_new(monkeypatch, at, exc)
+    with pytest.raises((EvosymError, KeyboardInterrupt)):
+        files.write_all([(tmp_path / n, n * 3) for n in "abc"])
+    assert _state(tmp_path) == {}
+
+
+@pytest.mark.parametrize("exc", [OSError(errno.EACCES, os.strerror(errno.EACCES)), KeyboardInterrupt()],
+                         ids=["error", "signal"])
+@pytest.mark.parametrize("at", [1, 2, 3])
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_replaced_files_are_put_back_when_a_rename_fails(tmp_path, monkeypatch, exc, at, hard_links):
+    """With --force: the files replaced before the failure are put back (the same inode, where hard links exist)."""
+    for n in "abc":
+        (tmp_path / n).write_text(f"the user's {n}\n")
+    (tmp_path / "a").chmod(0o640)
+    before = _state(tmp_path)
+    if not hard_links:   # (some network and FAT file systems): the files replaced are copied aside first
+        def no_link(*args, **kwargs):
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+        monkeypatch.setattr(files.os, "link", no_link)
+    _failing(monkeypatch, "replace", at, exc)
+    with pytest.raises((EvosymError, KeyboardInterrupt)):
+        files.write_all([(tmp_path / n, n * 3) for n in "abc"], force=True)
+    after = _state(tmp_path)
+    if hard_links:
+        assert after == before
+    else:   # a copy: the same names, bytes and permissions
+        assert {k: v[:2] for k, v in after.items()} == {k: v[:2] for k, v in before.items()}
+    assert (tmp_path / "a").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_dangling_link_replaced_with_force_is_put_back(tmp_path, monkeypatch):
+    (tmp_path / "a").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "b").write_text("b\n")
+    before = _state(tmp_path)
+    _failing(monkeypatch, "replace", 2, OSError(errno.EIO, os.strerror(errno.EIO)))
+    with pytest.raises(EvosymError, match="Input/output error"):
+        files.write_all([(tmp_path / "a", "new"), (tmp_path / "b", "new")], force=True)
+    assert _state(tmp_path) == before
+
+
+def test_a_file_that_appears_part_way_is_theirs_and_the_rest_is_undone(tmp_path, monkeypatch):
+    """A file created at the third name after the check: refused (never overwritten without --force), and the two
+    put in place before it are removed."""
+    real = files._link_new
+
+    def link_new(tmp, path):
+        if path.name == "c":
+            path.write_text("theirs\n")
+        return real(tmp, path)
+    monkeypatch.setattr(files, "_link_new", link_new)
+    with pytest.raises(OutputExists):
+        files.write_all([(tmp_path / n, n) for n in "abcd"])
+    assert {k: v[:2] for k, v in _state(tmp_path).items()} == {"c": ("file", b"theirs\n")}
+
+
+def test_a_file_changed_since_it_was_put_in_place_is_left_alone(tmp_path, monkeypatch):
+    """The undo removes only what it put there: a file someone replaced since stays."""
+    (tmp_path / "b").write_text("b\n")
+
+    def someone(_):
+        (tmp_path / "a").unlink()
+        (tmp_path / "a").write_text("someone's a\n")
+    _failing(monkeypatch, "replace", 2, OSError(errno.EACCES, os.strerror(errno.EACCES)), before=someone)
+    with pytest.raises(EvosymError):
+        files.write_all([(tmp_path / "a", "a"), (tmp_path / "b", "new b")], force=True)
+    assert {k: v[:2] for k, v in _state(tmp_path).items()} == {"a": ("file", b"someone's a\n"), "b": ("file", b"b\n")}
+
+
+def test_a_set_written_whole_leaves_no_second_names(tmp_path):
+    for n in "ab":
+        (tmp_path / n).write_text("old\n")
+    assert files.write_all([(tmp_path / n, "new\n") for n in "abc"], force=True) == [tmp_path / n for n in "abc"]
+    assert {k: v[:2] for k, v in _state(tmp_path).items()} == {n: ("file", b"new\n") for n in "abc"}
+
+
+# -- the commands ------------------------------------------------------------------------------------------------
+
+def test_codegen_with_force_puts_back_what_it_replaced(capsys, tmp_path, monkeypatch):
+    """A rename that fails at the runtime's last file: the module, its kernel sources and the runtime files before it
+    were already replaced (an adversarial pass); now every one is as it was."""
+    out = tmp_path / "out"
+    out.mkdir()
+    rc, _, err = run_cli(capsys, "codegen", "involution", "-o", str(out), "--kernels", "--standalone")
+    assert rc == 0, err
+    for p in out.rglob("*"):
+        if p.is_file():
+            p.write_text(f"# the user's edit of {p.name}\n")
+    before = _state(out)
+    _failing(monkeypatch, "replace", 8, OSError(errno.EDQUOT, os.strerror(errno.EDQUOT)))
+    line = one_line_error(*run_cli(capsys, "codegen", "involution", "-o", str(out), "--kernels", "--standalone",
+                                   "--force"))
+    assert "quota" in line.lower(), line
+    assert _state(out) == before
+
+
+def test_codegen_standalone_interrupted_among_its_folders_leaves_none(capsys, tmp_path, monkeypatch):
+    """A signal while the runtime's folders were made left them, empty (an adversarial pass)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    real, made = Path.mkdir, []
+
+    def mkdir(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        made.append(self)
+        if self.name == "include":
+            raise KeyboardInterrupt
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    rc, _, err = run_cli(capsys, "codegen", "conv1d", "-o", str(out), "--standalone")
+    assert rc == 130 and "interrupted" in err, err
+    assert [p.relative_to(out).as_posix() for p in made if out in p.parents] == ["evosym_runtime",
+                                                                                 "evosym_runtime/include"]
+    assert _state(out) == {}
+
+
+def _pages():
+    return {"catalogue.md": "# catalogue\n", "operators/x.md": "# x\n", "operators/y.md": "# y\n"}
+
+
+def test_docs_refuse_a_dangling_link_without_force(tmp_path):
+    (tmp_path / "catalogue.md").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(EvosymError, match="use --force"):
+        write_docs(_pages(), tmp_path, force=False)
+    assert os.readlink(tmp_path / "catalogue.md") == str(tmp_path / "nowhere")
+    assert not (tmp_path / "operators").exists()
+    write_docs(_pages(), tmp_path, force=True)
+    assert (tmp_path / "catalogue.md").read_text() == "# catalogue\n"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_docs_refuse_an_operators_folder_that_is_a_link(tmp_path, force):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "operators").symlink_to(elsewhere)
+    with pytest.raises(EvosymError, match="operators is a symbolic link"):
+        write_docs(_pages(), docs, force=force)
+    assert list(elsewhere.iterdir()) == [] and [p.name for p in docs.iterdir()] == ["operators"]
+
+
+def test_docs_are_written_all_or_none(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _failing_new(monkeypatch, 3, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    with pytest.raises(EvosymError, match="No space left"):
+        write_docs(_pages(), docs, force=False)
+    assert _state(docs) == {}
+
+
+def test_docs_take_a_page_that_is_no_utf8_for_a_changed_one(tmp_path):
+    (tmp_path / "operators").mkdir()
+    (tmp_path / "catalogue.md").write_bytes(b"\xff\xfe not utf-8\n")
+    assert compare(_pages(), tmp_path)[0] == f"stale:   {tmp_path / 'catalogue.md'}"
+    with pytest.raises(EvosymError, match="1 generated file"):
+        write_docs(_pages(), tmp_path, force=False)
+    assert (tmp_path / "catalogue.md").read_bytes() == b"\xff\xfe not utf-8\n"
+
+
+# -- identity of places ------------------------------------------------------------------------------------------
+
+def test_same_place_sees_through_spellings_and_links(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "sub")
+    new = tmp_path / "sub" / "new.json"   # not there yet
+    for other in (tmp_path / "link" / "new.json", tmp_path / "sub" / ".." / "sub" / "new.json"):
+        assert files.same_place(new, other)
+    assert not files.same_place(new, tmp_path / "sub" / "other.json")
+    assert not files.same_place(new, tmp_path / "new.json")
+
+
+@pytest.fixture
+def bind(tmp_path):
+    """``bind(source, target)``: ``source`` mounted at ``target`` (a folder), unmounted after the test; the test is
+    skipped where this process may not mount."""
+    mounted = []
+
+    def bind(source: Path, target: Path) -> Path:
+        target.mkdir()
+        r = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.skip(f"no bind mounts here: {r.stderr.strip()}")
+        mounted.append(target)
+        return target
+    yield bind
+    for target in reversed(mounted):
+        subprocess.run(["umount", "-l", str(target)], check=True)
+
+
+def test_same_place_sees_through_a_bind_mount(tmp_path, bind):
+    (tmp_path / "a").mkdir()
+    b = bind(tmp_path / "a", tmp_path / "b")
+    assert files.same_place(tmp_path / "a" / "x.json", b / "x.json")
+    assert not files.same_place(tmp_path / "a" / "x.json", b / "y.json")
+
+
+def test_output_and_certificate_through_a_bind_mount_are_one_file(capsys, tmp_path, bind):
+    (tmp_path / "a").mkdir()
+    b = bind(tmp_path / "a", tmp_path / "b")
+    line = one_line_error(*run_cli(capsys, "prove", "linear", "--format", "json", "-o", str(tmp_path / "a" / "x"),
+                                   "--certificate", str(b / "x")))
+    assert "name the same file" in line, line
+    line = one_line_error(*run_cli(capsys, "prove", "linear", "--format", "json", "-o", str(b / "linear.json"),
+                                   "--certificates", str(tmp_path / "a")))
+    assert "--output and --certificates name the same file" in line, line
+    assert list((tmp_path / "a").iterdir()) == []
+
+
+@pytest.mark.parametrize("depth", [0, 1])
+def test_evosym_s_package_through_a_bind_mount_is_never_an_output(capsys, tmp_path, bind, depth):
+    """A bind mount of the package (or of a folder above it) got past the check on path strings."""
+    import evosym
+    package = Path(evosym.__file__).parent
+    mounted = bind(package.parents[depth], tmp_path / "m")
+    inside = mounted / Path(*package.parts[len(package.parents[depth].parts):])
+    for target in (inside / "evosym_test_output.txt", inside / "cli" / "evosym_test_output.txt"):
+        try:
+            line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "-o", str(target), "--force"))
+        finally:
+            target.unlink(missing_ok=True)
+        assert "is part of evosym's own code" in line, line
