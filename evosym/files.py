@@ -16,13 +16,16 @@ is put back). Used by the CLI and the docs generator.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
 import secrets
 import shutil
+import signal
 import stat
 import tempfile
+import threading
 from pathlib import Path
 
 from .errors import EvosymError, OutputExists
@@ -142,9 +145,10 @@ def same_place(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _own_folders() -> frozenset:
+def _own_code() -> frozenset:
     """evosym's own code: its package and the folders its derivations and templates load from (a source checkout's
-    ``derivations/`` and ``codegen/templates/``), as (device, inode): the same through a bind mount or a link."""
+    ``derivations/`` and ``codegen/templates/``), every folder and file in them, as (device, inode): the same
+    through a bind mount (of one of them, a subfolder or a single file) or a link."""
     import importlib.util
     from . import attach_source_packages
     attach_source_packages()
@@ -157,22 +161,25 @@ def _own_folders() -> frozenset:
         folders += [Path(f) for f in ((spec.submodule_search_locations or []) if spec else [])]
     ids = set()
     for folder in folders:
-        try:
-            st = os.stat(folder)
-        except OSError:
-            continue
-        ids.add((st.st_dev, st.st_ino))
+        for root, dirs, names in os.walk(folder):
+            for entry in (root, *(os.path.join(root, n) for n in (*dirs, *names))):
+                try:
+                    st = os.stat(entry)
+                except OSError:
+                    continue
+                ids.add((st.st_dev, st.st_ino))
     return frozenset(ids)
 
 
 def _in_own_code(real: Path) -> bool:
-    """Whether ``real`` lies in evosym's own code: some folder above it is one of :func:`_own_folders` (by identity,
-    not by path string: a bind mount of the package elsewhere got past a string prefix; an adversarial pass)."""
-    own = _own_folders()
+    """Whether ``real`` lies in evosym's own code: it, or a folder above it, is one of :func:`_own_code`'s (by
+    identity, not by path string: a bind mount of the package, or of a folder inside it, got past a string prefix and
+    then a comparison with the package's folder alone; two adversarial passes)."""
+    own = _own_code()
     folder = Path(os.path.realpath(_folder_of(real)))
-    for above in (folder, *folder.parents):
+    for place in (folder / real.name, folder, *folder.parents):
         try:
-            st = os.stat(above)
+            st = os.stat(place)
         except OSError:
             continue
         if (st.st_dev, st.st_ino) in own:
@@ -234,14 +241,23 @@ def _mode_for(path: Path) -> int:
 
 
 def _link_new(tmp: str, path: Path) -> None:
-    """Put ``tmp`` at ``path`` only if nothing is there, atomically (a file created since
-    :func:`check_target` looked is not overwritten); a plain rename where the file system has no hard links."""
+    """Put ``tmp`` at ``path`` only if nothing is there, atomically (a file created since :func:`check_target` looked
+    is not overwritten); where the file system has no hard links, the name is taken first (created, exclusively) and
+    then replaced (a plain rename replaced a file another process made meanwhile; an adversarial pass)."""
     try:
         os.link(tmp, path)
     except FileExistsError:
         raise OutputExists(f"{path} exists; use --force to overwrite it") from None
     except OSError:   # no hard links here (some network and FAT file systems)
-        os.replace(tmp, path)
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise OutputExists(f"{path} exists; use --force to overwrite it") from None
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(path)   # (the empty file that held the name)
+            raise
         return
     os.unlink(tmp)
 
@@ -275,23 +291,29 @@ def _kept(real: Path) -> str | None:
             continue
         except OSError:   # no hard links on this file system: a copy
             break
-    if stat.S_ISLNK(st.st_mode):
-        fd, name = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".old", dir=folder)
-        os.close(fd)
-        os.unlink(name)
-        os.symlink(os.readlink(real), name)
-        return name
     fd, name = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".old", dir=folder)
-    with os.fdopen(fd, "wb") as out, open(real, "rb") as src:
-        shutil.copyfileobj(src, out)
-    shutil.copymode(real, name)
+    try:
+        if stat.S_ISLNK(st.st_mode):
+            os.close(fd)
+            os.unlink(name)
+            os.symlink(os.readlink(real), name)
+        else:
+            with os.fdopen(fd, "wb") as out, open(real, "rb") as src:
+                shutil.copyfileobj(src, out)
+            shutil.copymode(real, name)
+    except BaseException:   # (a full disk: no half copy is left)
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
+        raise
     return name
 
 
 def _roll_back(placed) -> None:
     """Undo the renames of a set that failed part way: each file put in place is removed, or the file it replaced put
     back; a file someone else put there since is left alone. Best effort: the failure itself is what is reported."""
-    for real, new, kept in reversed(placed):
+    for _, real, new, kept in reversed(placed):
         try:
             st = _lstat(real)
         except EvosymError:
@@ -309,13 +331,49 @@ def _roll_back(placed) -> None:
             pass
 
 
+_DEFERRED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """SIGINT, SIGTERM and SIGHUP held back while a set of files is written, and delivered once it is whole or undone
+    (a signal in its cleanup left hidden backups, and a set in place reported interrupted; an adversarial pass): each
+    is recorded by a handler of its own meanwhile (blocking them in this thread would not do: another thread of the
+    process takes the signal, and Python runs its handler here all the same), then raised again. In the main thread,
+    where Python's handlers run; a signal whose handler is not Python's, or that is ignored, is left as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    before = {}
+    for sig in _DEFERRED:
+        handler = signal.getsignal(sig)
+        if handler is None or handler == signal.SIG_IGN:
+            continue
+        before[sig] = signal.signal(sig, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
+
+
 def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
     """Write every (path, text) of ``files`` as :func:`write_atomic` does, all or none: each text goes to a temporary
     file first, and only when all are written are they renamed into place, so that a full disk leaves no part of the
-    set (a module without its kernel sources; an adversarial pass). A rename that fails, or a signal among the renames,
-    undoes the ones before it: new files are removed, replaced ones (``force``) put back. Returns the paths as given."""
-    staged, placed = [], []   # [path, real, temporary file, its descriptor]; (real, the new file's stat, a second name of what it
-    # replaced)
+    set (a module without its kernel sources; an adversarial pass). A rename that fails undoes the ones before it: new
+    files are removed, replaced ones (``force``) put back; so does a later rename that replaced an earlier file of the
+    set (two outputs naming one file in a way no path comparison sees: a case-insensitive file system). Signals wait
+    until the set is whole or undone. Returns the paths as given."""
+    with _signals_deferred():
+        return _write_all(files, force, inputs)
+
+
+def _write_all(files, force: bool, inputs) -> list[Path]:
+    staged = []   # [path, real, temporary file (None once in place), its descriptor (kept open: its inode is not
+    placed = []   # reused before the undo looks)]; (path, real, the new file's stat, a second name of what it replaced)
     try:
         for path, text in files:
             path = Path(path)
@@ -325,7 +383,7 @@ def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
                 fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=_folder_of(real))
             except OSError as exc:
                 raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
-            staged.append([path, real, tmp, fd])   # (kept open: its inode is not reused before the undo looks)
+            staged.append([path, real, tmp, fd])
             try:
                 with os.fdopen(fd, "w", encoding="utf-8", newline="\n", closefd=False) as fh:
                     fh.write(text)
@@ -338,14 +396,19 @@ def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
                 new = os.fstat(fd)
                 if force:
                     _still_regular(real, path)
-                    placed.append((real, new, _kept(real)))
+                    placed.append((path, real, new, _kept(real)))
                     os.replace(tmp, real)
                 else:
-                    placed.append((real, new, None))
+                    placed.append((path, real, new, None))
                     _link_new(tmp, real)
             except OSError as exc:
                 raise EvosymError(f"cannot write {path}: {_reason(exc)}") from None
             entry[2] = None   # in place
+        for path, real, new, _ in placed:
+            st = _lstat(real)
+            if st is None or not os.path.samestat(st, new):
+                raise EvosymError(f"cannot write {path}: another file of this command, or another process, replaced "
+                                  "it before the set was in place (two outputs naming one file?); nothing was written")
     except BaseException:
         _roll_back(placed)
         raise
@@ -357,7 +420,7 @@ def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
                     os.unlink(tmp)
                 except OSError:
                     pass
-    for _, _, kept in placed:
+    for _, _, _, kept in placed:
         if kept is not None:
             try:
                 os.unlink(kept)

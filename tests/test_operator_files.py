@@ -316,19 +316,35 @@ def test_a_kernel_sources_regenerate_line_names_the_operator_file(tmp_path, targ
         assert _shell_reads(word) == path, (word, path)
 
 
-def _shell_reads(word: str) -> str:
-    """What bash reads ``word`` as (one argument), decoded as paths are."""
+def _shell_reads(word: str, locale: str = "C.UTF-8") -> str:
+    """What bash reads ``word`` as (one argument) in ``locale``, decoded as paths are."""
     r = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, check=True,
-                       env=dict(os.environ, LC_ALL="C.UTF-8"))
+                       env=dict(os.environ, LC_ALL=locale))
     return os.fsdecode(r.stdout)
 
 
 @pytest.mark.parametrize("path", ["a b.py", "it's.py", "$HOME `id`;.py", "a\nimport os.py", "x\x1b[2K.py",
                                   "ls\u2028.py", "nb\u00a0sp.py", "back\\slash\n'q'.py", "bad\udcff\t.py",
                                   "\U000e0001tag.py", "\u00e9t\u00e9.py"])
-def test_the_regenerate_line_names_the_path_as_a_shell_reads_it(path):
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C", "POSIX"])
+def test_the_regenerate_line_names_the_path_as_a_shell_reads_it(path, locale):
     """The torch banner quoted a path with ``shlex.quote`` and then escaped its newline as ``\\n`` inside the
-    quotes: a shell read another path (a review). One word a shell reads back as the path, on one line."""
+    quotes: a shell read another path (a review); ``\\u2028`` was read as six characters in the C locale (an
+    adversarial pass). One word a shell reads back as the path, on one line, in any locale."""
     from evosym.codegen.generate import shell_word
     word = shell_word(path)
-    assert word.isprintable() and _shell_reads(word) == path, word
+    assert word.isprintable() and _shell_reads(word, locale) == path, word
+
+
+def test_the_kernel_sources_written_beside_a_module_name_the_operator_file(capsys, tmp_path):
+    """``codegen FILE --kernels``: the .cpp and .cu beside the module said "evosym codegen OPERATOR", which fails for
+    an operator file (an adversarial pass); they name the file, as the module does."""
+    src = tmp_path / "my op.py"
+    src.write_text((Path(__file__).resolve().parent / "data" / "operators" / "box_sum1d.py").read_text())
+    out = tmp_path / "out"
+    out.mkdir()
+    rc, _, err = run_cli(capsys, "codegen", str(src), "-o", str(out), "--kernels")
+    assert rc == 0, err
+    for name, mark in (("box_sum1d.py", "#"), ("box_sum1d.cpp", "//"), ("box_sum1d.cu", "//")):
+        line = next(l for l in (out / name).read_text().splitlines() if "Regenerate:" in l)
+        assert line.startswith(f"{mark} Regenerate: evosym codegen '{src}' --target "), line

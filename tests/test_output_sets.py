@@ -245,13 +245,17 @@ def test_same_place_sees_through_spellings_and_links(tmp_path):
 
 @pytest.fixture
 def bind(tmp_path):
-    """``bind(source, target)``: ``source`` mounted at ``target`` (a folder), unmounted after the test; the test is
-    skipped where this process may not mount."""
+    """``bind(source, target, read_only)``: ``source`` mounted at ``target`` (a folder, made, or a file), unmounted
+    after the test; the test is skipped where this process may not mount. A test of evosym's own code mounts it read
+    only: should the defence regress, the write fails instead of replacing evosym's files (a check of a test against
+    the code before the mend replaced a template of the checkout)."""
     mounted = []
 
-    def bind(source: Path, target: Path) -> Path:
-        target.mkdir()
-        r = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True, text=True)
+    def bind(source: Path, target: Path, read_only: bool = False) -> Path:
+        if not target.exists():
+            target.mkdir()
+        r = subprocess.run(["mount", "--bind", *(("-o", "ro") if read_only else ()), str(source), str(target)],
+                           capture_output=True, text=True)
         if r.returncode != 0:
             pytest.skip(f"no bind mounts here: {r.stderr.strip()}")
         mounted.append(target)
@@ -285,11 +289,137 @@ def test_evosym_s_package_through_a_bind_mount_is_never_an_output(capsys, tmp_pa
     """A bind mount of the package (or of a folder above it) got past the check on path strings."""
     import evosym
     package = Path(evosym.__file__).parent
-    mounted = bind(package.parents[depth], tmp_path / "m")
+    mounted = bind(package.parents[depth], tmp_path / "m", read_only=True)
     inside = mounted / Path(*package.parts[len(package.parents[depth].parts):])
     for target in (inside / "evosym_test_output.txt", inside / "cli" / "evosym_test_output.txt"):
-        try:
-            line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "-o", str(target), "--force"))
-        finally:
-            target.unlink(missing_ok=True)
+        line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "-o", str(target), "--force"))
         assert "is part of evosym's own code" in line, line
+
+
+# -- a second pass on the mends above (an adversarial helper) ----------------------------------------------------
+
+class _Signalled(Exception):
+    pass
+
+
+def test_a_signal_during_the_renames_waits_until_the_set_is_whole(tmp_path, monkeypatch):
+    """A real SIGINT among the renames (sent by the process to itself): the set is finished first, no backup is left,
+    and the signal is delivered after (a signal in the cleanup left 22 hidden backups and a set reported interrupted)."""
+    import signal
+    for n in "abc":
+        (tmp_path / n).write_text("old\n")
+    real = files.os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if str(dst).endswith("b"):
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(src, dst, *args, **kwargs)
+    monkeypatch.setattr(files.os, "replace", replace)
+
+    def handler(*_):
+        raise _Signalled
+    before = signal.signal(signal.SIGINT, handler)
+    try:
+        with pytest.raises(_Signalled):
+            files.write_all([(tmp_path / n, "new\n") for n in "abc"], force=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert {k: v[:2] for k, v in _state(tmp_path).items()} == {n: ("file", b"new\n") for n in "abc"}
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_one_file_named_twice_in_a_set_writes_nothing(tmp_path, force):
+    """Two outputs that name one file in a way no path comparison sees (a case-insensitive file system: out.json and
+    OUT.json) were both written, the second over the first. Shown here with one path twice."""
+    (tmp_path / "other").write_text("the user's\n")
+    before = _state(tmp_path)
+    with pytest.raises(EvosymError):
+        files.write_all([(tmp_path / "x", "one"), (tmp_path / "other", "new"), (tmp_path / "x", "two")], force=force)
+    assert _state(tmp_path) == before
+
+
+def test_a_copy_aside_that_fills_the_disk_leaves_no_part_of_it(tmp_path, monkeypatch):
+    """Without hard links the file to be replaced is copied aside first; a full disk there left the half copy."""
+    (tmp_path / "a").write_text("old a\n")
+
+    def no_link(*args, **kwargs):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(files.os, "link", no_link)
+    monkeypatch.setattr(files.shutil, "copyfileobj", full)
+    before = _state(tmp_path)
+    with pytest.raises(EvosymError, match="No space left"):
+        files.write_all([(tmp_path / "a", "new")], force=True)
+    assert _state(tmp_path) == before
+
+
+def test_without_hard_links_a_file_made_meanwhile_is_not_overwritten(tmp_path, monkeypatch):
+    """Where the file system has no hard links, a new file was put in place by a plain rename, over a file another
+    process made since the check (an adversarial pass): the name is taken exclusively first."""
+    def no_link(src, dst, *args, **kwargs):
+        Path(dst).write_text("theirs\n")   # made while this process was between its check and its rename
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+    monkeypatch.setattr(files.os, "link", no_link)
+    with pytest.raises(OutputExists):
+        files.write_all([(tmp_path / "a", "ours")])
+    assert {k: v[:2] for k, v in _state(tmp_path).items()} == {"a": ("file", b"theirs\n")}
+
+
+def test_without_hard_links_new_files_are_written(tmp_path, monkeypatch):
+    def no_link(*args, **kwargs):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+    monkeypatch.setattr(files.os, "link", no_link)
+    files.write_all([(tmp_path / n, n) for n in "ab"])
+    assert {k: v[:2] for k, v in _state(tmp_path).items()} == {"a": ("file", b"a"), "b": ("file", b"b")}
+
+
+def test_prove_writes_its_output_and_certificates_all_or_none(capsys, tmp_path):
+    """An operator file's certificate is named once it is derived: one that exists was refused after the proof's
+    output had been written (an adversarial pass). Now nothing is written."""
+    src = tmp_path / "op.py"
+    src.write_text((Path(__file__).resolve().parent / "data" / "operators" / "box_sum1d.py").read_text())
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "box_sum1d.json").write_text("x\n")
+    line = one_line_error(*run_cli(capsys, "prove", str(src), "--format", "json", "-o", str(tmp_path / "F.json"),
+                                   "--certificates", str(certs)))
+    assert "box_sum1d.json exists" in line, line
+    assert not (tmp_path / "F.json").exists() and (certs / "box_sum1d.json").read_text() == "x\n"
+
+
+def test_prove_with_force_puts_its_output_back_when_the_certificate_fails(capsys, tmp_path, monkeypatch):
+    (tmp_path / "F.json").write_text("OLD F\n")
+    (tmp_path / "G.json").write_text("OLD G\n")
+    before = _state(tmp_path)
+    _failing(monkeypatch, "replace", 2, OSError(errno.EIO, os.strerror(errno.EIO)))
+    line = one_line_error(*run_cli(capsys, "prove", "linear", "--format", "json", "-o", str(tmp_path / "F.json"),
+                                   "--certificate", str(tmp_path / "G.json"), "--force"))
+    assert "G.json" in line and "Input/output error" in line, line
+    assert _state(tmp_path) == before
+
+
+@pytest.mark.parametrize("package, inside", [("evosym", "codegen"), ("evosym.templates", "torch"),
+                                             ("evosym", "cli/commands.py")])
+def test_a_bind_mount_of_a_folder_or_file_inside_evosym_is_never_an_output(capsys, tmp_path, bind, package, inside):
+    """A bind mount of a subfolder of the package got past a comparison with the package's folder alone (an
+    adversarial pass); a single file bound elsewhere too. Refused, new file or existing."""
+    import importlib
+    import evosym
+    evosym.attach_source_packages()   # (a source checkout's codegen/templates/, as the catalogue does)
+    source = Path(importlib.import_module(package).__path__[0]) / inside
+    if source.is_file():
+        target = tmp_path / "bound.py"
+        target.write_text("")
+        line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "-o", str(bind(source, target, True)),
+                                       "--force"))
+        assert "is part of evosym's own code" in line, line
+        return
+    mounted = bind(source, tmp_path / "m", read_only=True)
+    existing = sorted(p for p in mounted.iterdir() if p.is_file())[0]
+    before = existing.read_bytes()
+    for target in (existing, mounted / "evosym_test_output.txt"):   # (read only: nothing to remove afterwards)
+        line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "-o", str(target), "--force"))
+        assert "is part of evosym's own code" in line, line
+    assert existing.read_bytes() == before

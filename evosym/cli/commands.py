@@ -135,24 +135,28 @@ def cmd_prove(args, parser) -> int:
         known = set(catalogue.catalogue_names())   # (a catalogue operator's was looked at before the work)
         _apart(args, [folder / f"{cp.operator.name}.json" for cp, name in zip(checked, names) if name not in known])
     if args.show_derive:
-        _emit("\n\n".join(_derive_source(cp) for cp in checked), args, inputs)
+        text = "\n\n".join(_derive_source(cp) for cp in checked)
     elif args.format == "json":   # the whole result, --summary or not (docs/json.md)
-        _emit(results.dumps(results.prove_document(checked, search=args.search)), args, inputs)
+        text = results.dumps(results.prove_document(checked, search=args.search))
     elif args.summary:
         lines = [f"{'PROVED' if cp.ok else 'FAILED'}  {cp.operator.name:<20} {len(cp.steps)} steps "
                  f"({sum(s.check.general for s in cp.steps)} general)"
                  + (f" + limit {len(cp.limit.steps)} steps ({sum(s.check.general for s in cp.limit.steps)} general)"
                     if cp.limit is not None else "") + f", {len(cp.shapes)} shapes, {cp.seconds:.2f} s" for cp in checked]
-        _emit("\n".join(lines) + "\n", args, inputs)
+        text = "\n".join(lines) + "\n"
     else:
-        _emit(render_many(checked, args.format, fragment) if args.all else render(checked[0], args.format, fragment),
-              args, inputs)
+        text = render_many(checked, args.format, fragment) if args.all else render(checked[0], args.format, fragment)
+    files = []   # written together, all or none (the proof's output without its certificate was left; a review)
+    if args.output:
+        files.append((args.output, text))
+    else:
+        write_stdout(text)
     if args.certificate:
-        wrote(write_atomic(args.certificate, dumps(docs[0]), force=args.force, inputs=inputs))
+        files.append((args.certificate, dumps(docs[0])))
     if folder is not None:
-        for cp, doc in zip(checked, docs):
-            path = write_atomic(folder / f"{cp.operator.name}.json", dumps(doc), force=args.force, inputs=inputs)
-            wrote(path)
+        files += [(folder / f"{cp.operator.name}.json", dumps(doc)) for cp, doc in zip(checked, docs)]
+    for path in write_all(files, force=args.force, inputs=inputs):
+        wrote(path)
     failed = [cp.operator.name for cp in checked if not cp.ok]
     if failed:
         say(f"evosym: proof failed: {', '.join(failed)}")

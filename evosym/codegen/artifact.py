@@ -83,13 +83,14 @@ class Artifact:
 MANIFEST = ".manifest.json"
 
 
-def artifact(cp, plan: Plan | None = None) -> Artifact | None:
+def artifact(cp, plan: Plan | None = None, regenerate: str | None = None) -> Artifact | None:
     """The artifact of a checked proof's generated module; None when evosym generates no kernels for it
-    (a global Ω, a layout the kernel targets refuse: :func:`_built` says which)."""
-    return _built(cp, plan)[0]
+    (a global Ω, a layout the kernel targets refuse: :func:`_built` says which). ``regenerate``: the operator file
+    the sources' banners name, as the module's does (:func:`evosym.codegen.render.render_torch`)."""
+    return _built(cp, plan, regenerate)[0]
 
 
-def _built(cp, plan: Plan | None = None) -> tuple[Artifact | None, str]:
+def _built(cp, plan: Plan | None = None, regenerate: str | None = None) -> tuple[Artifact | None, str]:
     """(the artifact, "") or (None, why there is none). Every registered kernel backend renders its source: a
     required one's refusal (the CUDA target's, e.g. a channels-last layout) means no kernels at all; any other
     one's (the CPU target's, e.g. a tiled window) is recorded as the manifest's ``<name>_refusal``."""
@@ -105,7 +106,7 @@ def _built(cp, plan: Plan | None = None) -> tuple[Artifact | None, str]:
     sources, refusals = {}, {}
     for b in registry.kernel_backends():   # required ones first
         try:
-            sources[b.name] = backends.render(b.name, cp, plan)
+            sources[b.name] = backends.render(b.name, cp, plan, regenerate=regenerate)
         except EvosymError as exc:
             if b.required:   # no kernels at all (path="kernels" says why)
                 why = str(exc).removeprefix(f"{op.name}: ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,18 +66,20 @@ def shell_word(text: str) -> str:
 
 
 def _shell_escape(ch: str) -> str:
-    """One character inside bash's ``$'…'``: ``\\xHH`` is a byte there (an undecodable byte of a path, which Python
-    holds as a lone surrogate, is that byte), ``\\uHHHH`` a character."""
+    """One character inside bash's ``$'…'``: a control character of ASCII as its escape (``\\n``, ``\\x1b``), any
+    other one as its bytes in the file system's encoding, ``\\xHH`` each (an undecodable byte of a path, which
+    Python holds as a lone surrogate, is that byte; ``\\uHHHH`` is read as a character only in a UTF-8 locale)."""
     if ch in "\\'":
         return "\\" + ch
     if ch.isprintable():
         return ch
-    code = ord(ch)
-    if code < 0x80:
-        return ascii(ch)[1:-1]   # \n, \t, \x1b
-    if 0xDC80 <= code <= 0xDCFF:
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    if ord(ch) < 0x80:
+        return ascii(ch)[1:-1]
+    try:
+        data = os.fsencode(ch)
+    except UnicodeEncodeError:
+        data = ch.encode("utf-8", "surrogatepass")
+    return "".join(f"\\x{b:02x}" for b in data)
 
 
 def generate_checked(cp, target: str = "torch", path: str | None = None) -> Generated:
@@ -88,7 +91,7 @@ def generate_checked(cp, target: str = "torch", path: str | None = None) -> Gene
         return Generated(filename(plan.name, target), backends.render(target, cp, plan, regenerate=path), plan)
     from .artifact import artifact   # a module, with its artifact: the kernel backends' sources and manifest
     return Generated(filename(plan.name, target), backends.render(target, cp, plan, regenerate=path), plan,
-                     artifact(cp, plan))
+                     artifact(cp, plan, regenerate=path))
 
 
 def committed_dir(target: str = "torch") -> Path:
