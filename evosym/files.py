@@ -16,7 +16,6 @@ is put back). Used by the CLI and the docs generator.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import os
@@ -147,8 +146,9 @@ def same_place(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 @functools.lru_cache(maxsize=1)
 def _own_code() -> frozenset:
     """evosym's own code: its package and the folders its derivations and templates load from (a source checkout's
-    ``derivations/`` and ``codegen/templates/``), every folder and file in them, as (device, inode): the same
-    through a bind mount (of one of them, a subfolder or a single file) or a link."""
+    ``derivations/`` and ``codegen/templates/``), every folder and file in them, and every file its installed
+    distribution lists (an editable install's finder, which ``import evosym`` runs; an adversarial pass), as (device,
+    inode): the same through a bind mount (of one of them, a subfolder or a single file) or a link."""
     import importlib.util
     from . import attach_source_packages
     attach_source_packages()
@@ -160,6 +160,22 @@ def _own_code() -> frozenset:
             spec = None
         folders += [Path(f) for f in ((spec.submodule_search_locations or []) if spec else [])]
     ids = set()
+    listed = []   # the installed distribution's files: an editable install's finder and .pth, its metadata, its script
+    try:
+        import importlib.metadata
+        for dist in importlib.metadata.distributions(name="evosym"):
+            listed += [Path(dist.locate_file(f)) for f in dist.files or ()
+                       if f.parts[0].endswith(".dist-info") or f.name.startswith("__editable__")
+                       or (f.name == "evosym" and f.parent.name == "bin")]   # (not a source tree's egg-info's list)
+    except (ImportError, OSError, ValueError):   # (not installed: a checkout on the path)
+        pass
+    for file in listed:
+        try:
+            st = os.stat(file)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            ids.add((st.st_dev, st.st_ino))
     for folder in folders:
         for root, dirs, names in os.walk(folder):
             for entry in (root, *(os.path.join(root, n) for n in (*dirs, *names))):
@@ -334,44 +350,99 @@ def _roll_back(placed) -> None:
 _DEFERRED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
-@contextlib.contextmanager
-def _signals_deferred():
-    """SIGINT, SIGTERM and SIGHUP held back while a set of files is written, and delivered once it is whole or undone
-    (a signal in its cleanup left hidden backups, and a set in place reported interrupted; an adversarial pass): each
-    is recorded by a handler of its own meanwhile (blocking them in this thread would not do: another thread of the
-    process takes the signal, and Python runs its handler here all the same), then raised again. In the main thread,
-    where Python's handlers run; a signal whose handler is not Python's, or that is ignored, is left as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    before = {}
-    for sig in _DEFERRED:
-        handler = signal.getsignal(sig)
-        if handler is None or handler == signal.SIG_IGN:
-            continue
-        before[sig] = signal.signal(sig, lambda signum, _frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
+class _DefaultAction(BaseException):
+    """A signal whose action is the default one (the process ends) came while a set was written: undo it first."""
+
+
+class _Deferred:
+    """SIGINT, SIGTERM and SIGHUP held back while a set of files is written (a signal in its cleanup left hidden
+    backups, and a set in place reported interrupted; an adversarial pass): each is recorded by a handler of its own
+    meanwhile (blocking them in this thread would not do: another thread of the process takes the signal, and Python
+    runs its handler here all the same), and raised again before the set is final (:meth:`check`): a handler that
+    raises undoes the set (a set reported interrupted had replaced the user's files; a second pass). In the main
+    thread, where Python's handlers run; a signal whose handler is not Python's, or that is ignored, is left as it is.
+    The handlers are swapped and put back so that a signal whose own handler raises meanwhile leaves none of them
+    replaced (a signal storm left evosym's recorder as the SIGTERM handler of a library caller; a second pass), and
+    every signal caught is raised again."""
+
+    def __init__(self):
+        self.caught = []
+        self.before = {}
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        try:
+            for sig in _DEFERRED:
+                handler = signal.getsignal(sig)
+                if handler is None or handler == signal.SIG_IGN:
+                    continue
+                self.before[sig] = handler   # (first: put back even if the swap below is interrupted)
+                signal.signal(sig, self._record)
+        except BaseException:   # a signal not yet swapped, whose handler raised: nothing written, all put back
+            self._deliver()
+            raise
+        return self
+
+    def _record(self, signum, _frame):
+        self.caught.append(signum)
+
+    def check(self) -> None:
+        """Deliver the signals that came so far, before the set is final: their handlers run here (the recorder stays
+        meanwhile: a signal during the undo waits for its end); one that raises (Python's SIGINT handler, evosym's
+        SIGTERM one) undoes the set, one that returns lets it go on; a default action (the process ends) undoes the
+        set first, then is taken on the way out."""
+        caught, self.caught = self.caught, []
+        raised = None
         for sig in dict.fromkeys(caught):
-            signal.raise_signal(sig)
+            handler = self.before[sig]
+            if not callable(handler):   # SIG_DFL
+                self.caught.append(sig)
+                raised = raised or _DefaultAction()
+                continue
+            try:
+                handler(sig, None)
+            except BaseException as err:
+                raised = raised or err
+        if raised is not None:
+            raise raised
+
+    def _deliver(self) -> None:
+        raised = None
+        for sig, handler in self.before.items():
+            while True:   # (a signal whose own handler raises may come as each is put back: put back all the same)
+                try:
+                    signal.signal(sig, handler)
+                    break
+                except BaseException as err:
+                    raised = raised or err
+        caught, self.caught = self.caught, []
+        for sig in dict.fromkeys(caught):
+            try:
+                signal.raise_signal(sig)   # (its handler runs here; a default action ends the process)
+            except BaseException as err:
+                raised = raised or err
+        if raised is not None:
+            raise raised
+
+    def __exit__(self, *exc):
+        self._deliver()
+        return False
 
 
 def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
     """Write every (path, text) of ``files`` as :func:`write_atomic` does, all or none: each text goes to a temporary
     file first, and only when all are written are they renamed into place, so that a full disk leaves no part of the
     set (a module without its kernel sources; an adversarial pass). A rename that fails undoes the ones before it: new
-    files are removed, replaced ones (``force``) put back; so does a later rename that replaced an earlier file of the
-    set (two outputs naming one file in a way no path comparison sees: a case-insensitive file system). Signals wait
-    until the set is whole or undone. Returns the paths as given."""
-    with _signals_deferred():
-        return _write_all(files, force, inputs)
+    files are removed, replaced ones (``force``) put back; so does a later rename of the set that replaced an earlier
+    file (two outputs naming one file in a way no path comparison sees: a case-insensitive file system), and a signal
+    that came while the set was written and whose handler raises (SIGINT, SIGTERM, SIGHUP: delivered just before the
+    set is final). Returns the paths as given."""
+    with _Deferred() as deferred:
+        return _write_all(files, force, inputs, deferred.check)
 
 
-def _write_all(files, force: bool, inputs) -> list[Path]:
+def _write_all(files, force: bool, inputs, check) -> list[Path]:
     staged = []   # [path, real, temporary file (None once in place), its descriptor (kept open: its inode is not
     placed = []   # reused before the undo looks)]; (path, real, the new file's stat, a second name of what it replaced)
     try:
@@ -409,6 +480,7 @@ def _write_all(files, force: bool, inputs) -> list[Path]:
             if st is None or not os.path.samestat(st, new):
                 raise EvosymError(f"cannot write {path}: another file of this command, or another process, replaced "
                                   "it before the set was in place (two outputs naming one file?); nothing was written")
+        check()   # the set is final from here: a signal before this undoes it
     except BaseException:
         _roll_back(placed)
         raise

@@ -302,29 +302,104 @@ class _Signalled(Exception):
     pass
 
 
-def test_a_signal_during_the_renames_waits_until_the_set_is_whole(tmp_path, monkeypatch):
-    """A real SIGINT among the renames (sent by the process to itself): the set is finished first, no backup is left,
-    and the signal is delivered after (a signal in the cleanup left 22 hidden backups and a set reported interrupted)."""
+@pytest.fixture
+def handlers():
+    """``handlers(sigint=..., sigterm=...)``: this process's handlers for the test, the real ones put back after."""
     import signal
-    for n in "abc":
-        (tmp_path / n).write_text("old\n")
-    real = files.os.replace
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
 
-    def replace(src, dst, *args, **kwargs):
-        if str(dst).endswith("b"):
-            os.kill(os.getpid(), signal.SIGINT)
+    def install(**chosen):
+        for name, handler in chosen.items():
+            signal.signal(getattr(signal, name.upper()), handler)
+    yield install
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def _signal_at(monkeypatch, name: str, dst_end: str, *sigs):
+    """``files.os.<name>`` sends this process ``sigs`` when its destination ends with ``dst_end`` (then does its
+    work)."""
+    real = getattr(files.os, name)
+
+    def hooked(src, dst, *args, **kwargs):
+        if str(dst).endswith(dst_end):
+            for sig in sigs:
+                os.kill(os.getpid(), sig)
         return real(src, dst, *args, **kwargs)
-    monkeypatch.setattr(files.os, "replace", replace)
+    monkeypatch.setattr(files.os, name, hooked)
 
-    def handler(*_):
-        raise _Signalled
-    before = signal.signal(signal.SIGINT, handler)
-    try:
-        with pytest.raises(_Signalled):
-            files.write_all([(tmp_path / n, "new\n") for n in "abc"], force=True)
-    finally:
-        signal.signal(signal.SIGINT, before)
+
+def _raises(*_):
+    raise _Signalled
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_signal_during_the_renames_undoes_the_set(tmp_path, monkeypatch, handlers, force):
+    """A real SIGINT among the renames (sent by the process to itself), whose handler raises: the set is undone, no
+    backup is left, and the handler runs once (a signal in the cleanup left 22 hidden backups; a set reported
+    interrupted had replaced the user's files: two adversarial passes)."""
+    import signal
+    if force:
+        for n in "abc":
+            (tmp_path / n).write_text("old\n")
+    before = _state(tmp_path)
+    _signal_at(monkeypatch, "replace" if force else "link", "b", signal.SIGINT)
+    handlers(sigint=_raises)
+    with pytest.raises(_Signalled):
+        files.write_all([(tmp_path / n, "new\n") for n in "abc"], force=force)
+    assert _state(tmp_path) == before
+    assert signal.getsignal(signal.SIGINT) is _raises
+
+
+def test_a_signal_whose_handler_returns_lets_the_set_be_written(tmp_path, monkeypatch, handlers):
+    """Two signals among the renames, the first handler raising and the second returning: both run (the second was
+    lost), the set is undone; with only the returning one, the set is written."""
+    import signal
+    got = []
+    handlers(sigint=_raises, sigterm=lambda sig, _: got.append(sig))
+    _signal_at(monkeypatch, "link", "b", signal.SIGINT, signal.SIGTERM)
+    with pytest.raises(_Signalled):
+        files.write_all([(tmp_path / n, "new\n") for n in "abc"])
+    assert got == [signal.SIGTERM] and _state(tmp_path) == {}
+    monkeypatch.undo()
+    _signal_at(monkeypatch, "link", "c", signal.SIGTERM)
+    assert files.write_all([(tmp_path / n, "new\n") for n in "abc"]) == [tmp_path / n for n in "abc"]
+    assert got == [signal.SIGTERM] * 2
     assert {k: v[:2] for k, v in _state(tmp_path).items()} == {n: ("file", b"new\n") for n in "abc"}
+
+
+def test_a_signal_while_the_handlers_are_swapped_leaves_every_handler_as_it_was(tmp_path, monkeypatch, handlers):
+    """A SIGTERM whose own handler raises, arriving after SIGINT's handler was swapped and before SIGTERM's: the
+    swapped one stayed evosym's recorder for good, and Ctrl-C did nothing after (a second adversarial pass)."""
+    import signal
+    real, calls = signal.signal, []
+
+    def swapping(sig, handler):
+        calls.append(sig)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(sig, handler)
+    handlers(sigint=signal.default_int_handler, sigterm=_raises)
+    monkeypatch.setattr(files.signal, "signal", swapping)
+    with pytest.raises(_Signalled):
+        files.write_all([(tmp_path / "a", "new\n")])
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler and signal.getsignal(signal.SIGTERM) is _raises
+    assert _state(tmp_path) == {}
+
+
+def test_a_command_interrupted_among_its_renames_leaves_the_users_files(capsys, tmp_path, monkeypatch):
+    """``prove -o F --certificate G --force`` with SIGINT before the first rename: "interrupted", exit 130, and F
+    and G as they were (they held the new proof and certificate; a second pass)."""
+    import signal
+    for n in ("F.json", "G.json"):
+        (tmp_path / n).write_text(f"the user's {n}\n")
+    before = _state(tmp_path)
+    _signal_at(monkeypatch, "replace", "F.json", signal.SIGINT)
+    rc, out, err = run_cli(capsys, "prove", "linear", "--format", "json", "-o", str(tmp_path / "F.json"),
+                           "--certificate", str(tmp_path / "G.json"), "--force")
+    assert rc == 130 and "interrupted" in err and "wrote" not in err, err
+    assert _state(tmp_path) == before
 
 
 @pytest.mark.parametrize("force", [False, True])
@@ -423,3 +498,48 @@ def test_a_bind_mount_of_a_folder_or_file_inside_evosym_is_never_an_output(capsy
         line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "-o", str(target), "--force"))
         assert "is part of evosym's own code" in line, line
     assert existing.read_bytes() == before
+
+
+def test_a_signal_that_ends_the_process_undoes_the_set_first(tmp_path):
+    """SIGTERM with its default action (a library caller that set no handler) among the renames: the process ends as
+    SIGTERM asks, after the set is undone (no new file, the replaced one back, no hidden backup)."""
+    import signal
+    import sys
+    (tmp_path / "b").write_text("old\n")
+    script = (
+        "import os, signal, sys\n"
+        "import evosym.files as files\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
+        "real = files.os.replace\n"
+        "def replace(src, dst, *a, **k):\n"
+        "    if str(dst).endswith('b') and str(src).endswith('.tmp'):\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return real(src, dst, *a, **k)\n"
+        "files.os.replace = replace\n"
+        "d = sys.argv[1]\n"
+        "files.write_all([(os.path.join(d, n), 'new') for n in 'abc'], force=True)\n"
+        "print('finished')\n")
+    before = _state(tmp_path)
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == -signal.SIGTERM and "finished" not in r.stdout, (r.returncode, r.stdout, r.stderr)
+    assert _state(tmp_path) == before
+
+
+def test_the_installed_distributions_files_are_never_an_output(tmp_path):
+    """``--force`` could replace an editable install's finder (which ``import evosym`` runs), its .pth, its metadata
+    (a second pass). Asked of the check only (no write is tried), where evosym is installed."""
+    import importlib.metadata
+    listed = [Path(d.locate_file(f)) for d in importlib.metadata.distributions(name="evosym") for f in d.files or ()
+              if f.parts[0].endswith(".dist-info") or f.name.startswith("__editable__")]
+    listed = [p for p in listed if p.is_file()]
+    if not listed:
+        pytest.skip("evosym is not installed here (a checkout on the path)")
+    for path in listed:
+        with pytest.raises(EvosymError, match="is part of evosym's own code"):
+            files.check_target(path, force=True)
+    files.check_target(tmp_path / "README.md", force=True)   # (a source tree's egg-info lists the checkout's files)
+
+
+def test_docs_make_no_operators_folder_they_do_not_write_into(tmp_path):
+    assert write_docs({"catalogue.md": "# catalogue\n"}, tmp_path, force=False) == [tmp_path / "catalogue.md"]
+    assert [p.name for p in tmp_path.iterdir()] == ["catalogue.md"]

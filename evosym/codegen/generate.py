@@ -59,7 +59,10 @@ def generate(name_or_path: str, target: str = "torch") -> Generated:
 def shell_word(text: str) -> str:
     """``text`` as one word a POSIX shell reads back as ``text`` (a path in a banner's "Regenerate:" line); one with a
     control or format character is written in bash's ``$'…'``, that character as an escape (a newline inside ``'…'``
-    would end the comment line, and escaping it afterwards named another path)."""
+    would end the comment line, and escaping it afterwards named another path). A relative path that starts with ``-``
+    is written ``./-…``, which the command reads as a file, not an option."""
+    if text.startswith("-"):   # (read as an option by evosym's command: the same file as ./-x.py)
+        text = "./" + text
     if text.isprintable():
         return shlex.quote(text)
     return "$'" + "".join(_shell_escape(ch) for ch in text) + "'"

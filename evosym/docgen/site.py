@@ -154,7 +154,7 @@ def write_docs(files: dict[str, str], root: Path, *, force: bool) -> list[Path]:
     if existing and not force:
         shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
         raise EvosymError(f"{len(existing)} generated file(s) would change ({shown}); use --force to overwrite them")
-    made = not ops.exists()
+    made = not ops.exists() and any(rel.startswith("operators/") for rel in changed)
     try:
         if made:
             ops.mkdir()
