@@ -347,87 +347,39 @@ def _roll_back(placed) -> None:
             pass
 
 
-_DEFERRED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+class _Undone(BaseException):
+    """The set is undone: a signal's handler raised in the main thread while it was written."""
 
 
-class _DefaultAction(BaseException):
-    """A signal whose action is the default one (the process ends) came while a set was written: undo it first."""
-
-
-class _Deferred:
-    """SIGINT, SIGTERM and SIGHUP held back while a set of files is written (a signal in its cleanup left hidden
-    backups, and a set in place reported interrupted; an adversarial pass): each is recorded by a handler of its own
-    meanwhile (blocking them in this thread would not do: another thread of the process takes the signal, and Python
-    runs its handler here all the same), and raised again before the set is final (:meth:`check`): a handler that
-    raises undoes the set (a set reported interrupted had replaced the user's files; a second pass). In the main
-    thread, where Python's handlers run; a signal whose handler is not Python's, or that is ignored, is left as it is.
-    The handlers are swapped and put back so that a signal whose own handler raises meanwhile leaves none of them
-    replaced (a signal storm left evosym's recorder as the SIGTERM handler of a library caller; a second pass), and
-    every signal caught is raised again."""
+class _Job:
+    """A set of files written by a thread of its own while the main thread waits (:func:`write_all`)."""
 
     def __init__(self):
-        self.caught = []
-        self.before = {}
-
-    def __enter__(self):
-        if threading.current_thread() is not threading.main_thread():
-            return self
-        try:
-            for sig in _DEFERRED:
-                handler = signal.getsignal(sig)
-                if handler is None or handler == signal.SIG_IGN:
-                    continue
-                self.before[sig] = handler   # (first: put back even if the swap below is interrupted)
-                signal.signal(sig, self._record)
-        except BaseException:   # a signal not yet swapped, whose handler raised: nothing written, all put back
-            self._deliver()
-            raise
-        return self
-
-    def _record(self, signum, _frame):
-        self.caught.append(signum)
+        self.signal = None      # what a signal's handler raised in the main thread while the set was written
+        self.abandoned = False  # the main thread left write_all (a second signal, raised where nothing catches it)
+        self.at_commit = threading.Event()   # the set is in place, not final yet
+        self.decided = threading.Event()     # the main thread has run the handlers of the signals that came so far
+        self.done = threading.Event()        # the set is whole or undone (not Thread.join: a signal's exception
+        # inside it marked the thread ended while it ran, and write_all returned with the undo under way)
+        self.result = None
+        self.error = None
 
     def check(self) -> None:
-        """Deliver the signals that came so far, before the set is final: their handlers run here (the recorder stays
-        meanwhile: a signal during the undo waits for its end); one that raises (Python's SIGINT handler, evosym's
-        SIGTERM one) undoes the set, one that returns lets it go on; a default action (the process ends) undoes the
-        set first, then is taken on the way out."""
-        caught, self.caught = self.caught, []
-        raised = None
-        for sig in dict.fromkeys(caught):
-            handler = self.before[sig]
-            if not callable(handler):   # SIG_DFL
-                self.caught.append(sig)
-                raised = raised or _DefaultAction()
-                continue
-            try:
-                handler(sig, None)
-            except BaseException as err:
-                raised = raised or err
-        if raised is not None:
-            raise raised
+        """At the point the set becomes final: wait until the main thread has run the handlers of the signals that
+        came so far, and undo the set if one of them raised."""
+        self.at_commit.set()
+        while not self.decided.wait(0.05) and not self.abandoned:
+            pass
+        if self.signal is not None or self.abandoned:
+            raise _Undone
 
-    def _deliver(self) -> None:
-        raised = None
-        for sig, handler in self.before.items():
-            while True:   # (a signal whose own handler raises may come as each is put back: put back all the same)
-                try:
-                    signal.signal(sig, handler)
-                    break
-                except BaseException as err:
-                    raised = raised or err
-        caught, self.caught = self.caught, []
-        for sig in dict.fromkeys(caught):
-            try:
-                signal.raise_signal(sig)   # (its handler runs here; a default action ends the process)
-            except BaseException as err:
-                raised = raised or err
-        if raised is not None:
-            raise raised
 
-    def __exit__(self, *exc):
-        self._deliver()
-        return False
+def _ran_handlers() -> None:
+    """Run the handlers of the signals that are pending, now (what one raises is raised here): ``pthread_sigmask``
+    runs them before it returns, where a plain call may leave them for later (then a set was kept that a Ctrl-C came
+    before)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, ())
 
 
 def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
@@ -435,11 +387,55 @@ def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
     file first, and only when all are written are they renamed into place, so that a full disk leaves no part of the
     set (a module without its kernel sources; an adversarial pass). A rename that fails undoes the ones before it: new
     files are removed, replaced ones (``force``) put back; so does a later rename of the set that replaced an earlier
-    file (two outputs naming one file in a way no path comparison sees: a case-insensitive file system), and a signal
-    that came while the set was written and whose handler raises (SIGINT, SIGTERM, SIGHUP: delivered just before the
-    set is final). Returns the paths as given."""
-    with _Deferred() as deferred:
-        return _write_all(files, force, inputs, deferred.check)
+    file (two outputs naming one file in a way no path comparison sees: a case-insensitive file system).
+
+    Called from the main thread, the set is written by a thread of its own: Python runs signal handlers in the main
+    thread only, so a handler that raises (Ctrl-C's KeyboardInterrupt, evosym's SIGTERM and SIGHUP handling) can
+    neither stop the renames nor the undo part way (it left the user's files replaced with the command reported
+    interrupted, and hidden backups; two adversarial passes). What it raises is raised here once the set is undone (it
+    came before the set was final) or whole (after). The handlers themselves are never touched (replacing them for the
+    duration lost signals and handlers under a signal storm; a third pass). A signal whose action ends the process at
+    once (SIGTERM with no handler, SIGKILL) leaves the renames done so far, and hidden ``.NAME.*.tmp``/``.old`` files.
+    Returns the paths as given."""
+    files = list(files)
+    if threading.current_thread() is not threading.main_thread():   # (no handler runs in this thread)
+        return _write_all(files, force, inputs, lambda: None)
+    job = _Job()
+
+    def run():
+        try:
+            job.result = _write_all(files, force, inputs, job.check)
+        except BaseException as exc:
+            job.error = exc
+        finally:
+            job.done.set()
+    worker = threading.Thread(target=run, name="evosym: writing files")
+    try:
+        worker.start()
+        while not job.decided.is_set():   # (waits with a timeout: a signal taken by another thread wakes nothing)
+            try:
+                if job.at_commit.wait(0.02) or job.done.is_set():
+                    _ran_handlers()
+                    job.decided.set()
+            except BaseException as exc:   # a signal's handler raised before the set was final: it is undone
+                job.signal = job.signal or exc
+        while not job.done.is_set():
+            try:
+                job.done.wait(0.02)
+            except BaseException as exc:   # (after: the set is whole, or being undone)
+                job.signal = job.signal or exc
+    finally:   # (left by an exception nothing above caught, a second signal: the set is undone, not kept, and
+        job.abandoned = True   # waited for; the thread is not a daemon: it ends its work before the process does)
+        while worker.ident is not None and not job.done.is_set():
+            try:
+                job.done.wait(0.02)
+            except BaseException as exc:
+                job.signal = job.signal or exc
+    if job.signal is not None:
+        raise job.signal
+    if job.error is not None:
+        raise job.error
+    return job.result
 
 
 def _write_all(files, force: bool, inputs, check) -> list[Path]:
