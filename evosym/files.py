@@ -404,6 +404,8 @@ def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
 
     def run():
         try:
+            if job.abandoned:   # (a signal inside worker.start() left write_all before this thread began: nothing)
+                return
             job.result = _write_all(files, force, inputs, job.check)
         except BaseException as exc:
             job.error = exc
@@ -424,14 +426,16 @@ def write_all(files, *, force: bool = False, inputs=()) -> list[Path]:
                 job.done.wait(0.02)
             except BaseException as exc:   # (after: the set is whole, or being undone)
                 job.signal = job.signal or exc
-    finally:   # (left by an exception nothing above caught, a second signal: the set is undone, not kept, and
-        job.abandoned = True   # waited for; the thread is not a daemon: it ends its work before the process does)
-        while worker.ident is not None and not job.done.is_set():
+    finally:   # (left by an exception nothing above caught, a second signal, or one inside worker.start(): the set
+        job.abandoned = True   # is undone, not kept, and waited for while the thread runs; one that has not begun
+        while worker.is_alive() and not job.done.is_set():   # does nothing: it reads abandoned first)
             try:
                 job.done.wait(0.02)
             except BaseException as exc:
                 job.signal = job.signal or exc
     if job.signal is not None:
+        if job.error is None and job.done.is_set():   # (after the set was final: it is written; said with the signal)
+            job.signal.add_note("evosym: written before it stopped: " + ", ".join(str(p) for p in job.result))
         raise job.signal
     if job.error is not None:
         raise job.error

@@ -526,3 +526,59 @@ def test_the_installed_distributions_files_are_never_an_output(tmp_path):
 def test_docs_make_no_operators_folder_they_do_not_write_into(tmp_path):
     assert write_docs({"catalogue.md": "# catalogue\n"}, tmp_path, force=False) == [tmp_path / "catalogue.md"]
     assert [p.name for p in tmp_path.iterdir()] == ["catalogue.md"]
+
+
+def test_a_signal_while_the_writer_starts_leaves_nothing_being_written(tmp_path, monkeypatch, handlers):
+    """A handler that raised inside the writer thread's start (before the thread began) made write_all raise while the
+    thread then replaced the user's files, left a mixed set and hidden files for a while, and undid them later (a
+    fourth adversarial pass): the thread does nothing once write_all has left."""
+    import signal
+    import threading
+    import time
+    for n in "abc":
+        (tmp_path / n).write_text("old\n")
+    before = _state(tmp_path)
+    real, main = threading._start_new_thread, threading.main_thread().ident
+
+    def late(function, args, *rest):   # the new thread begins 0.2 s late; the main thread gets SIGINT meanwhile,
+        def begin():                    # as it waits inside Thread.start() for the thread to begin
+            time.sleep(0.2)
+            function(*args)
+
+        def interrupt():
+            time.sleep(0.05)
+            signal.pthread_kill(main, signal.SIGINT)
+        ident = real(begin, (), *rest)
+        real(interrupt, ())
+        return ident
+    monkeypatch.setattr(threading, "_start_new_thread", late)
+    handlers(sigint=_raises)
+    with pytest.raises(_Signalled):
+        files.write_all([(tmp_path / n, "new\n") for n in "abc"], force=True)
+    monkeypatch.undo()
+    seen = set()
+    for _ in range(60):   # 0.6 s: the late thread began and ended meanwhile
+        seen.add(tuple(sorted(_state(tmp_path).items())))
+        time.sleep(0.01)
+    assert seen == {tuple(sorted(before.items()))}
+
+
+def test_a_command_stopped_after_its_set_was_final_says_what_it_wrote(capsys, tmp_path, monkeypatch):
+    """A SIGINT after the commit point (while the hidden backups are removed) stopped the command, "interrupted",
+    with no word of the files it had written (a fourth pass): it names them."""
+    import signal
+    for n in ("F.json", "G.json"):
+        (tmp_path / n).write_text(f"the user's {n}\n")
+    real = files.os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if str(path).endswith(".old"):
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(path, *args, **kwargs)
+    monkeypatch.setattr(files.os, "unlink", unlink)
+    rc, out, err = run_cli(capsys, "prove", "linear", "--format", "json", "-o", str(tmp_path / "F.json"),
+                           "--certificate", str(tmp_path / "G.json"), "--force")
+    assert rc == 130 and err.splitlines() == [
+        "evosym: interrupted", f"evosym: written before it stopped: {tmp_path / 'F.json'}, {tmp_path / 'G.json'}"], err
+    assert all(not (tmp_path / n).read_text().startswith("the user's") for n in ("F.json", "G.json"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["F.json", "G.json"]

@@ -353,8 +353,9 @@ def main(argv=None) -> int:
     except EvosymError as exc:
         _say(f"evosym: error: {exc}")
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         _say("evosym: interrupted")
+        _said_notes(exc)
         return 130
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -404,6 +405,13 @@ class Terminated(BaseException):
         self.signum = signum
 
 
+def _said_notes(exc: BaseException) -> None:
+    """What a stop's exception notes (a set of files written before it: :func:`evosym.files.write_all`), one line
+    each: a command reported stopped does not hide that it wrote them."""
+    for note in getattr(exc, "__notes__", ()):
+        _say(escaped(note))   # (paths: their control characters as escapes)
+
+
 def _terminate(signum, frame):
     raise Terminated(signum)
 
@@ -418,5 +426,6 @@ def run() -> None:
         rc = main()
     except Terminated as exc:
         _say(f"evosym: stopped by {signal.Signals(exc.signum).name}")
+        _said_notes(exc)
         rc = 128 + exc.signum
     sys.exit(rc)
