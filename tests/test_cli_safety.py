@@ -29,7 +29,8 @@ import pytest
 from cli_helpers import one_line_error, run_cli, run_module
 from evosym.cli.main import MAX_SECONDS, main
 from evosym.cli.output import Progress, ascii_text, configure_terminal
-from evosym.files import check_target, write_atomic
+from evosym.files import write_atomic
+from evosym.targets import check_target
 from evosym.errors import EvosymError, OutputExists
 from evosym.proof.rules import RULES
 
@@ -973,6 +974,16 @@ def test_a_standalone_runtime_folder_that_is_a_link_is_refused(capsys, tmp_path)
     line = one_line_error(*run_cli(capsys, "codegen", "conv1d", "-o", str(out), "--standalone", "--force"))
     assert "evosym_runtime is a symbolic link" in line, line
     assert list(elsewhere.iterdir()) == [] and sorted(p.name for p in out.iterdir()) == ["evosym_runtime"]
+
+
+def test_a_standalone_runtime_entry_that_is_no_folder_is_refused(capsys, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "evosym_runtime").write_text("the user's\n")
+    line = one_line_error(*run_cli(capsys, "codegen", "conv1d", "-o", str(out), "--standalone", "--force"))
+    assert "evosym_runtime is not a folder: the runtime's files go inside it" in line, line
+    assert sorted(p.name for p in out.iterdir()) == ["evosym_runtime"]
+    assert (out / "evosym_runtime").read_text() == "the user's\n"
 
 
 @pytest.mark.parametrize("failing", [".cu", "manifest.json", "aggregate.py"])

@@ -318,17 +318,17 @@ def test_write_atomic_refuses_a_dangling_symbolic_link(tmp_path):
 
 def test_write_atomic_does_not_overwrite_a_file_created_after_the_check(tmp_path, monkeypatch):
     """Between the existence check and the rename another process creates the file: it is kept."""
-    import evosym.files as output
+    import evosym.targets as targets
     target = tmp_path / "out.txt"
-    real = output._writable
+    real = targets.writable
 
     def racing(path, force, inputs):
         checked = real(path, force, inputs)
         target.write_text("theirs")
         return checked
-    monkeypatch.setattr(output, "_writable", racing)
+    monkeypatch.setattr(targets, "writable", racing)
     with pytest.raises(OutputExists):
-        output.write_atomic(target, "mine")
+        write_atomic(target, "mine")
     assert target.read_text() == "theirs"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]   # the temporary is gone
 

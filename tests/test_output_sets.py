@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import evosym.files as files
+import evosym.targets as targets
 from cli_helpers import one_line_error, run_cli
 from evosym.docgen.site import compare, write_docs
 from evosym.errors import EvosymError, OutputExists
@@ -213,6 +215,14 @@ def test_docs_refuse_an_operators_folder_that_is_a_link(tmp_path, force):
     assert list(elsewhere.iterdir()) == [] and [p.name for p in docs.iterdir()] == ["operators"]
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_docs_refuse_an_operators_entry_that_is_no_folder(tmp_path, force):
+    (tmp_path / "operators").write_text("the user's\n")
+    with pytest.raises(EvosymError, match="operators is not a folder: the operator pages go inside it"):
+        write_docs(_pages(), tmp_path, force=force)
+    assert [p.name for p in tmp_path.iterdir()] == ["operators"] and (tmp_path / "operators").read_text() == "the user's\n"
+
+
 def test_docs_are_written_all_or_none(tmp_path, monkeypatch):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -238,9 +248,9 @@ def test_same_place_sees_through_spellings_and_links(tmp_path):
     (tmp_path / "link").symlink_to(tmp_path / "sub")
     new = tmp_path / "sub" / "new.json"   # not there yet
     for other in (tmp_path / "link" / "new.json", tmp_path / "sub" / ".." / "sub" / "new.json"):
-        assert files.same_place(new, other)
-    assert not files.same_place(new, tmp_path / "sub" / "other.json")
-    assert not files.same_place(new, tmp_path / "new.json")
+        assert targets.same_place(new, other)
+    assert not targets.same_place(new, tmp_path / "sub" / "other.json")
+    assert not targets.same_place(new, tmp_path / "new.json")
 
 
 @pytest.fixture
@@ -268,8 +278,8 @@ def bind(tmp_path):
 def test_same_place_sees_through_a_bind_mount(tmp_path, bind):
     (tmp_path / "a").mkdir()
     b = bind(tmp_path / "a", tmp_path / "b")
-    assert files.same_place(tmp_path / "a" / "x.json", b / "x.json")
-    assert not files.same_place(tmp_path / "a" / "x.json", b / "y.json")
+    assert targets.same_place(tmp_path / "a" / "x.json", b / "x.json")
+    assert not targets.same_place(tmp_path / "a" / "x.json", b / "y.json")
 
 
 def test_output_and_certificate_through_a_bind_mount_are_one_file(capsys, tmp_path, bind):
@@ -421,6 +431,33 @@ def test_one_file_named_twice_in_a_set_writes_nothing(tmp_path, force):
     assert _state(tmp_path) == before
 
 
+@pytest.mark.parametrize("kind", ["file", "dangling link"])
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_second_name_taken_meanwhile_is_not_reused(tmp_path, monkeypatch, kind, hard_links):
+    """The name a replaced file is kept under aside (a hard link, a copy, or the link itself) is a fresh one: a name
+    another process took meanwhile is left to it (its bytes intact) and another is drawn; the set is put back whole."""
+    if kind == "file":
+        (tmp_path / "a").write_text("old a\n")
+    else:
+        (tmp_path / "a").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "b").write_text("old b\n")
+    taken = tmp_path / ".a.000000000000.old"
+    taken.write_text("theirs\n")
+    draws = itertools.chain(["000000000000"] * 2, (f"{i:012x}" for i in itertools.count(1)))
+    monkeypatch.setattr(files.secrets, "token_hex", lambda n: next(draws))
+    if not hard_links:
+        def no_link(*args, **kwargs):
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+        monkeypatch.setattr(files.os, "link", no_link)
+    before = _state(tmp_path)
+    _failing(monkeypatch, "replace", 2, OSError(errno.EIO, os.strerror(errno.EIO)))
+    with pytest.raises(EvosymError, match="Input/output error"):
+        files.write_all([(tmp_path / "a", "new"), (tmp_path / "b", "new")], force=True)
+    after = _state(tmp_path)
+    assert {k: v[:2] for k, v in after.items()} == {k: v[:2] for k, v in before.items()}
+    assert taken.read_text() == "theirs\n"
+
+
 def test_a_copy_aside_that_fills_the_disk_leaves_no_part_of_it(tmp_path, monkeypatch):
     """Without hard links the file to be replaced is copied aside first; a full disk there left the half copy."""
     (tmp_path / "a").write_text("old a\n")
@@ -519,8 +556,8 @@ def test_the_installed_distributions_files_are_never_an_output(tmp_path):
         pytest.skip("evosym is not installed here (a checkout on the path)")
     for path in listed:
         with pytest.raises(EvosymError, match="is part of evosym's own code"):
-            files.check_target(path, force=True)
-    files.check_target(tmp_path / "README.md", force=True)   # (a source tree's egg-info lists the checkout's files)
+            targets.check_target(path, force=True)
+    targets.check_target(tmp_path / "README.md", force=True)   # (a source tree's egg-info lists the checkout's files)
 
 
 def test_docs_make_no_operators_folder_they_do_not_write_into(tmp_path):

@@ -13,7 +13,8 @@ from ..printers import render, render_many
 from ..runtime import backends
 from ..proof.rules import RULES
 from . import report as results
-from ..files import check_target, existing_folder, same_place, write_all, write_atomic
+from ..files import write_all, write_atomic
+from ..targets import check_target, existing_folder, folder_inside, same_place
 from ..proof.codec import escaped
 from .output import Progress, out, say, write_stdout, wrote
 
@@ -266,11 +267,7 @@ def cmd_codegen(args, parser) -> int:
             runtime = runtime_files()
             for file in runtime:
                 for folder in reversed((out_dir / file).relative_to(out_dir).parents[:-1]):
-                    if (out_dir / folder).is_symlink():   # (its files were written where the link led)
-                        raise EvosymError(f"{out_dir / folder} is a symbolic link: the runtime's files go in a folder "
-                                          "of their own; remove the link or choose another output folder")
-                    if (out_dir / folder).exists() and not (out_dir / folder).is_dir():
-                        raise EvosymError(f"{out_dir / folder} is not a folder: the runtime's files go inside it")
+                    folder_inside(out_dir / folder, "the runtime's files", "output folder")
                 if (out_dir / file).parent.is_dir():
                     check_target(out_dir / file, force=args.force, inputs=inputs)
     files, said = [], []   # written together at the end, all or none (no module without its kernel sources)

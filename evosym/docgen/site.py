@@ -143,18 +143,15 @@ def write_docs(files: dict[str, str], root: Path, *, force: bool) -> list[Path]:
     ``force`` (a dangling link too: it was replaced without --force; an adversarial pass), and an ``operators``
     folder that is a link (the pages went where it led)."""
     from ..files import write_all
+    from ..targets import folder_inside
     ops = root / "operators"
-    if ops.is_symlink():
-        raise EvosymError(f"{ops} is a symbolic link: the operator pages go in a folder of their own; remove the link "
-                          "or choose another documentation folder")
-    if os.path.lexists(ops) and not ops.is_dir():
-        raise EvosymError(f"{ops} is not a folder: the operator pages go inside it")
+    had = folder_inside(ops, "the operator pages", "documentation folder")
     changed = [rel for rel, text in files.items() if not _unchanged(root / rel, text)]
     existing = [str(root / rel) for rel in changed if os.path.lexists(root / rel)]
     if existing and not force:
         shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more" if len(existing) > 5 else "")
         raise EvosymError(f"{len(existing)} generated file(s) would change ({shown}); use --force to overwrite them")
-    made = not ops.exists() and any(rel.startswith("operators/") for rel in changed)
+    made = not had and any(rel.startswith("operators/") for rel in changed)
     try:
         if made:
             ops.mkdir()

@@ -6,7 +6,7 @@ the user's module. The confined process (:mod:`evosym.worker`) records, through 
 code object it executes or compiles (a module's body, whatever loaded it) and every file it opens, into a file of
 its scratch folder as it goes, so that what it ran before it was killed or failed is there too; the parent reads
 that file whenever it is about to write (:func:`protect_recorded`) and makes every later write of the process
-refuse those files (:func:`evosym.files.protect`). The record is written by untrusted code: a false entry can only
+refuse those files (:func:`evosym.targets.protect`). The record is written by untrusted code: a false entry can only
 refuse a write. Not seen: what a process or interpreter the operator file starts runs (it has no hook).
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..files import protect
+from ..targets import protect
 
 RECORD = "imports"      # the record's name in the scratch folder: absolute paths, each ended by a NUL byte
 MAX_BYTES = 1 << 22     # bytes of the record read at most (4 MiB)
