@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -129,6 +130,28 @@ def catalogue_certificates(tmp_path_factory):
     r = run.prove.result(1200, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     return run.folder, r.stdout, r.stderr, run.prove.seconds
+
+
+@pytest.fixture
+def bind():
+    """``bind(source, target, read_only)``: ``source`` mounted at ``target`` (a folder, made, or a file), unmounted
+    after the test; the test is skipped where this process may not mount. A test of evosym's own code mounts it read
+    only: should the defence regress, the write fails instead of replacing evosym's files (a check of a test against
+    the code before the mend replaced a template of the checkout)."""
+    mounted = []
+
+    def bind(source: Path, target: Path, read_only: bool = False) -> Path:
+        if not target.exists():
+            target.mkdir()
+        r = subprocess.run(["mount", "--bind", *(("-o", "ro") if read_only else ()), str(source), str(target)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.skip(f"no bind mounts here: {r.stderr.strip()}")
+        mounted.append(target)
+        return target
+    yield bind
+    for target in reversed(mounted):
+        subprocess.run(["umount", "-l", str(target)], check=True)
 
 
 @functools.lru_cache(maxsize=None)

@@ -307,10 +307,13 @@ def test_a_link_to_standard_output_that_is_a_pipe_is_refused_and_kept(tmp_path, 
 
 
 @pytest.mark.parametrize("where", ["evosym", "derivations", "templates"])
-def test_evosym_s_own_code_is_never_an_output(capsys, tmp_path, where):
+def test_evosym_s_own_code_is_never_an_output(capsys, tmp_path, bind, where):
     """A catalogue derivation's helper module (``derivations/_conv.py``, which conv1d imports) was overwritten by
     ``prove conv1d -o …/_conv.py --force``: the record of what an operator file imported leaves evosym's own files
-    out (an adversarial pass). Nothing in evosym's package, derivations or templates is written, new or existing."""
+    out (an adversarial pass). Nothing in evosym's package, derivations or templates is written, new or existing.
+    The folder is mounted read only over itself first (the same files, the same identities), so that a regression
+    fails to write instead of replacing evosym's files; where this process may not mount, the check alone is asked
+    (no write is tried)."""
     import importlib
     import evosym
     evosym.attach_source_packages()   # (a source checkout's derivations/ and codegen/templates/, as the catalogue does)
@@ -318,15 +321,19 @@ def test_evosym_s_own_code_is_never_an_output(capsys, tmp_path, where):
         importlib.import_module(f"evosym.{where}").__path__[0])
     existing = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".py", ".j2"))[0]
     before = existing.read_bytes()
+    try:
+        bind(folder, folder, read_only=True)
+    except pytest.skip.Exception:
+        for target in (existing, folder / "evosym_test_output.txt"):
+            with pytest.raises(EvosymError, match="is part of evosym's own code"):
+                check_target(target, force=True)
+        return
     for target in (existing, folder / "evosym_test_output.txt"):
-        try:
-            line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "-o", str(target), "--force"))
-        finally:
-            (folder / "evosym_test_output.txt").unlink(missing_ok=True)
+        line = one_line_error(*run_cli(capsys, "prove", "linear", "--summary", "-o", str(target), "--force"))
         # (an existing file that an operator file of this process imported is refused as that first)
         assert "is part of evosym's own code" in line or (
             target == existing and "a module an operator file of this command imported" in line), line
-    assert existing.read_bytes() == before
+    assert existing.read_bytes() == before and not (folder / "evosym_test_output.txt").exists()
 
 
 # -- 3. numbers and the environment --------------------------------------------------------------------

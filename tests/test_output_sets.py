@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -251,28 +250,6 @@ def test_same_place_sees_through_spellings_and_links(tmp_path):
         assert targets.same_place(new, other)
     assert not targets.same_place(new, tmp_path / "sub" / "other.json")
     assert not targets.same_place(new, tmp_path / "new.json")
-
-
-@pytest.fixture
-def bind(tmp_path):
-    """``bind(source, target, read_only)``: ``source`` mounted at ``target`` (a folder, made, or a file), unmounted
-    after the test; the test is skipped where this process may not mount. A test of evosym's own code mounts it read
-    only: should the defence regress, the write fails instead of replacing evosym's files (a check of a test against
-    the code before the mend replaced a template of the checkout)."""
-    mounted = []
-
-    def bind(source: Path, target: Path, read_only: bool = False) -> Path:
-        if not target.exists():
-            target.mkdir()
-        r = subprocess.run(["mount", "--bind", *(("-o", "ro") if read_only else ()), str(source), str(target)],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            pytest.skip(f"no bind mounts here: {r.stderr.strip()}")
-        mounted.append(target)
-        return target
-    yield bind
-    for target in reversed(mounted):
-        subprocess.run(["umount", "-l", str(target)], check=True)
 
 
 def test_same_place_sees_through_a_bind_mount(tmp_path, bind):
