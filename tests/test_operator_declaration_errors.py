@@ -15,7 +15,7 @@ import dataclasses
 import pytest
 import sympy as sp
 
-from evosym import Derivation, Operator, TensorDecl, Window, WindowAxis, catalogue, index, size
+from evosym import Definition, Derivation, Operator, TensorDecl, Window, WindowAxis, catalogue, index, size
 from evosym.ir.operator import declaration_problems
 from evosym.proof.premises import GRID, NAME
 from cli_helpers import one_line_error, run_cli
@@ -145,6 +145,49 @@ def test_a_size_listed_twice_is_refused(capsys, tmp_path):
     # two symbols named K (one declared with zero=True): the first problem named is the name listed twice
     why = declaration_problems(_op(sizes=(B, C, L, K, size("K", zero=True))))[0]
     assert "the size K is listed 2 times in sizes= (as symbols with different assumptions)" in why, why
+
+
+# -- 6. sums bind variables of their own --------------------------------------------------------------------
+
+@pytest.mark.parametrize("traditional, words", [
+    ("sp.Sum(x[b, o, i], (i, 0, L - 1)) / K",   # an output index: "P − u is not an integer" from the search before
+     ("the traditional form sums over i, which is an output index (lhs_indices=(b, o, i))",)),
+    ("sp.Sum(x[b, o, i], (o, 0, C - 1)) / K", ("the traditional form sums over o, which is an output index",)),
+    ("sp.Sum(x[b, o, i] / K, (K, 1, 2))", ("the traditional form sums over K, which is a size",)),
+    ("sp.Sum(x[b, o, i] / K, (u, 0, 0), (L, 1, 1))", ("the traditional form sums over L, which is a size",)),
+])
+def test_a_sum_over_an_output_index_or_a_size_is_refused(capsys, tmp_path, traditional, words):
+    _refused(capsys, tmp_path, "traditional=x[b, o, i] / K,", f"traditional=__import__('sympy').{traditional[3:]},",
+             *words, "give the sum a variable of its own")
+
+
+@pytest.mark.parametrize("body, words", [
+    # the definition's own index rebound: "unfold-definition: … Invalid limits given" from inside the search before
+    ("sp.Sum(x[b, o, m], (m, 0, L - 1))", ("the definition t[b, o, m] sums over its own index m in its body",)),
+    ("sp.Sum(sp.Sum(x[b, o, m], (u, 0, 0)), (b, 0, 0))", ("the definition t[b, o, m] sums over its own index b",)),
+    ("sp.Sum(x[b, o, m], (K, 0, 1))", ("the definition t sums over K, which is a size",)),
+])
+def test_a_definition_summing_over_its_own_index_or_a_size_is_refused(capsys, tmp_path, body, words):
+    new = ("traditional=t[b, o, i] / K, definitions=(t,),")
+    header = ("import sympy as sp\nfrom evosym import Definition\nm = index('m')\n"
+              f"t = Definition('t', (b, o, m), {body}, 'a definition')\n")
+    assert FILE.count("OPERATOR = Operator(") == 1
+    path = tmp_path / "declared.py"
+    path.write_text(FILE.replace("OPERATOR = Operator(", header + "OPERATOR = Operator(")
+                    .replace("traditional=x[b, o, i] / K,", new), encoding="utf-8")
+    line = one_line_error(*run_cli(capsys, "prove", str(path)))
+    assert "declared.py" in line and "Invalid limits" not in line and "proof search" not in line, line
+    for w in (*words, "give the sum a variable of its own"):
+        assert w in line, (w, line)
+
+
+def test_sums_with_variables_of_their_own_are_fine():
+    """The rule is about what a sum binds, not about the names: a definition summing over another variable, and a
+    traditional form summing over one that is neither an output index nor a size, are declared well."""
+    m = index("m")
+    t = Definition("t", (b, o, m), sp.Sum(sp.IndexedBase("x")[b, o, u], (u, 0, L - 1)), "")
+    op = dataclasses.replace(_op(), traditional=sp.Sum(t[b, o, u], (u, 0, K - 1)), definitions=(t,))
+    assert declaration_problems(op) == []
 
 
 # -- everywhere a file is loaded, and never a catalogue operator -----------------------------------------

@@ -146,6 +146,7 @@ def declaration_problems(op: Operator) -> list[str]:
         if idx not in lhs:
             out.append(f"position={_tuple(position)} names {idx}, which is not an output index "
                        f"({indices}): every position index must be one of them")
+    out += _binder_problems(op, known, lhs)
     for k, config in enumerate(op.grid, 1):
         if not hasattr(config, "keys"):
             continue   # the premises name a grid shape that is not a mapping
@@ -158,6 +159,38 @@ def declaration_problems(op: Operator) -> list[str]:
             out.append(f"grid shape {k} gives a value to {', '.join(map(str, extra))}, which "
                        f"{'are not sizes' if len(extra) > 1 else 'is not a size'}: a grid shape gives values to the "
                        f"sizes ({listed}) only; add a size to sizes= first")
+    return out
+
+
+def _summed(expr) -> list:
+    """The variables the sums of ``expr`` bind, each once, in a stable order."""
+    try:
+        sums = sp.sympify(expr).atoms(sp.Sum)
+    except (sp.SympifyError, TypeError, AttributeError):   # (not an expression: the proof's own checks name it)
+        return []
+    return list(dict.fromkeys(lim[0] for node in sorted(sums, key=sp.default_sort_key) for lim in node.limits))
+
+
+def _binder_problems(op: Operator, sizes: set, lhs: tuple) -> list[str]:
+    """Sums that bind what is not theirs to bind: an output index or a size in the traditional form, a definition's own
+    index or a size in its body. Each changes what the expression means or stops a rule part way ("Invalid limits
+    given", "P − u is not an integer" from deep inside the search), so they are named at load."""
+    out = []
+    for v in _summed(op.traditional):
+        if v in lhs:
+            out.append(f"the traditional form sums over {v}, which is an output index (lhs_indices={_tuple(lhs)}): "
+                       "give the sum a variable of its own")
+        elif v in sizes:
+            out.append(f"the traditional form sums over {v}, which is a size: give the sum a variable of its own")
+    for d in op.definitions if isinstance(op.definitions, (tuple, list)) else ():
+        if not isinstance(d, Definition):
+            continue
+        for v in _summed(d.body):
+            if v in tuple(d.params):
+                out.append(f"the definition {d.name}{list(d.params)} sums over its own index {v} in its body: give "
+                           "the sum a variable of its own")
+            elif v in sizes:
+                out.append(f"the definition {d.name} sums over {v}, which is a size: give the sum a variable of its own")
     return out
 
 
