@@ -71,15 +71,7 @@ def destination(path: str | os.PathLike) -> tuple[Path, bool]:
     path = Path(path)
     st = lstat(path)
     if st is None:
-        folder = folder_of(path)
-        try:
-            fst = os.stat(folder)
-        except FileNotFoundError:
-            raise EvosymError(f"cannot write {path}: folder {folder} does not exist") from None
-        except OSError as exc:
-            raise EvosymError(f"cannot write {path}: {reason(exc)}") from None
-        if not stat.S_ISDIR(fst.st_mode):
-            raise EvosymError(f"cannot write {path}: {folder} is not a folder")
+        existing_folder(folder_of(path), f"cannot write {path}: folder")
         return path, False
     if stat.S_ISLNK(st.st_mode):
         try:   # where the links lead, magic ones too (/dev/stdout → /proc/self/fd/1 → a pipe, which has no path)
