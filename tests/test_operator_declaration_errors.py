@@ -181,6 +181,36 @@ def test_a_definition_summing_over_its_own_index_or_a_size_is_refused(capsys, tm
         assert w in line, (w, line)
 
 
+@pytest.mark.parametrize("traditional, words", [
+    ("x[b, o, i] * __import__('sympy').Symbol('w') / K", ("the traditional form reads w, which is neither an output index "
+                                                          "(lhs_indices=(b, o, i)) nor a size",)),
+    ("x[b, o, i] / K + x[b, o, u] * Z", ("the traditional form reads Z, u, which are neither an output index",)),
+])
+def test_a_variable_that_is_neither_an_output_index_nor_a_size_is_refused(capsys, tmp_path, traditional, words):
+    """(a free w: "FAILED … proof failed: declared" with the reason in the full report only, or deep in the search)"""
+    _refused(capsys, tmp_path, "traditional=x[b, o, i] / K,", f"traditional={traditional},", *words,
+             "declare it in sizes=, or sum over it")
+
+
+@pytest.mark.parametrize("params, body, words", [
+    # a number for a parameter: "−m is not an integer" from inside the search before
+    ("(b, o, 2)", "x[b, o, m]", ("the definition t[b, o, 2] has 2 as a parameter",
+                                 "its parameters are index variables")),
+    ("(b, o, m)", "x[b, o, m + u]", ("the body of t[b, o, m] reads u, which is neither its parameter nor a size",)),
+])
+def test_a_definition_that_is_no_function_of_its_parameters_is_refused(capsys, tmp_path, params, body, words):
+    header = (f"import sympy as sp\nfrom evosym import Definition\nm = index('m')\nt = Definition('t', {params}, {body}, "
+              "'a definition')\n")
+    path = tmp_path / "declared.py"
+    path.write_text(FILE.replace("OPERATOR = Operator(", header + "OPERATOR = Operator(")
+                    .replace("traditional=x[b, o, i] / K,", "traditional=t[b, o, i] / K, definitions=(t,),"),
+                    encoding="utf-8")
+    line = one_line_error(*run_cli(capsys, "prove", str(path)))
+    assert "declared.py" in line and "proof search" not in line, line
+    for w in words:
+        assert w in line, (w, line)
+
+
 def test_sums_with_variables_of_their_own_are_fine():
     """The rule is about what a sum binds, not about the names: a definition summing over another variable, and a
     traditional form summing over one that is neither an output index nor a size, are declared well."""

@@ -146,7 +146,7 @@ def declaration_problems(op: Operator) -> list[str]:
         if idx not in lhs:
             out.append(f"position={_tuple(position)} names {idx}, which is not an output index "
                        f"({indices}): every position index must be one of them")
-    out += _binder_problems(op, known, lhs)
+    out += _expression_problems(op, known, lhs)
     for k, config in enumerate(op.grid, 1):
         if not hasattr(config, "keys"):
             continue   # the premises name a grid shape that is not a mapping
@@ -164,33 +164,73 @@ def declaration_problems(op: Operator) -> list[str]:
 
 def _summed(expr) -> list:
     """The variables the sums of ``expr`` bind, each once, in a stable order."""
-    try:
-        sums = sp.sympify(expr).atoms(sp.Sum)
-    except (sp.SympifyError, TypeError, AttributeError):   # (not an expression: the proof's own checks name it)
-        return []
-    return list(dict.fromkeys(lim[0] for node in sorted(sums, key=sp.default_sort_key) for lim in node.limits))
+    return list(dict.fromkeys(lim[0] for node in sorted(expr.atoms(sp.Sum), key=sp.default_sort_key)
+                              for lim in node.limits))
 
 
-def _binder_problems(op: Operator, sizes: set, lhs: tuple) -> list[str]:
-    """Sums that bind what is not theirs to bind: an output index or a size in the traditional form, a definition's own
-    index or a size in its body. Each changes what the expression means or stops a rule part way ("Invalid limits
-    given", "P − u is not an integer" from deep inside the search), so they are named at load."""
+def _free_variables(expr) -> list:
+    """The symbols ``expr`` reads as variables and does not bind (not a tensor's name), in a stable order."""
+    seen, todo = set(), [expr]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, sp.Indexed):
+            todo.extend(e.indices)
+        elif isinstance(e, sp.Symbol):
+            seen.add(e)
+        elif isinstance(e, sp.Basic) and not isinstance(e, sp.IndexedBase):
+            todo.extend(e.args)
+    return sorted((v for v in expr.free_symbols if v in seen), key=str)
+
+
+def _names(symbols) -> str:
+    return ", ".join(map(str, symbols))
+
+
+def _expression_problems(op: Operator, sizes: set, lhs: tuple) -> list[str]:
+    """What the traditional form and the definitions' bodies read or bind that is not theirs: a sum binding an output
+    index or a size (traditional form), or a definition's own index or a size (its body); a variable that is neither
+    an output index nor a size (traditional form), neither a parameter nor a size (a body); a definition parameter
+    that is no symbol. Each changes what the expression means or stops a rule part way ("Invalid limits given",
+    "P − u is not an integer", "−m is not an integer" from deep inside the search), so they are named at load."""
     out = []
-    for v in _summed(op.traditional):
+    try:
+        traditional = sp.sympify(op.traditional)
+    except (sp.SympifyError, TypeError, ValueError):   # (not an expression: the proof's own checks name it)
+        return out
+    for v in _summed(traditional):
         if v in lhs:
             out.append(f"the traditional form sums over {v}, which is an output index (lhs_indices={_tuple(lhs)}): "
                        "give the sum a variable of its own")
         elif v in sizes:
             out.append(f"the traditional form sums over {v}, which is a size: give the sum a variable of its own")
+    stray = [v for v in _free_variables(traditional) if v not in lhs and v not in sizes]
+    if stray:
+        out.append(f"the traditional form reads {_names(stray)}, which {'are' if len(stray) > 1 else 'is'} neither an "
+                   f"output index (lhs_indices={_tuple(lhs)}) nor a size: declare it in sizes=, or sum over it")
     for d in op.definitions if isinstance(op.definitions, (tuple, list)) else ():
-        if not isinstance(d, Definition):
+        if not isinstance(d, Definition) or not isinstance(d.params, (tuple, list)):
             continue
-        for v in _summed(d.body):
-            if v in tuple(d.params):
-                out.append(f"the definition {d.name}{list(d.params)} sums over its own index {v} in its body: give "
-                           "the sum a variable of its own")
+        params = tuple(d.params)
+        shown = f"{d.name}[{_names(params)}]"
+        odd = [p for p in params if not isinstance(p, sp.Symbol)]
+        if odd:
+            out.append(f"the definition {shown} has {_names(odd)} as {'parameters' if len(odd) > 1 else 'a parameter'}: "
+                       "its parameters are index variables (index(\"m\")), one per axis")
+            continue
+        try:
+            body = sp.sympify(d.body)
+        except (sp.SympifyError, TypeError, ValueError):
+            continue
+        for v in _summed(body):
+            if v in params:
+                out.append(f"the definition {shown} sums over its own index {v} in its body: give the sum a variable "
+                           "of its own")
             elif v in sizes:
                 out.append(f"the definition {d.name} sums over {v}, which is a size: give the sum a variable of its own")
+        stray = [v for v in _free_variables(body) if v not in params and v not in sizes]
+        if stray:
+            out.append(f"the body of {shown} reads {_names(stray)}, which {'are' if len(stray) > 1 else 'is'} neither "
+                       "its parameter nor a size: a definition is a function of its parameters and the sizes")
     return out
 
 

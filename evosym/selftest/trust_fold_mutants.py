@@ -1,7 +1,9 @@
-"""Mutants of the checker's SymPy folds (hole 27): SymPy evaluates a function of a symbolic argument when it builds
-it, from the symbols' assumptions, and a fold that is wrong for some of their values lets a rule that substitutes
-a variable change the operator's value while the step is checked as an identity. Killed as in
-:mod:`.trust_mutants`: the hostile example gets through the checker with the fold of old, not through the real one.
+"""Mutants of the checker around μ (holes 27–28): SymPy evaluates a function of a symbolic argument when it builds it,
+from the symbols' assumptions, and a fold that is wrong for some of their values lets a rule that substitutes a
+variable change the operator's value while the step is checked as an identity (27); mobius-sum's identity is about a
+sum as a whole, so its n must not read the summed variable, whose range the rule's other obligations leave out (28).
+Killed as in :mod:`.trust_mutants`: the hostile example gets through the checker without the fix, not through the
+real one.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from sympy.core.cache import clear_cache
 
 from .. import Derivation, Global, index
 from ..ir import numbers as NU
+from ..proof.rules import divisors as DV
 from .registry import mutant
-from .trust_mutants import B, C, CATEGORY, K, L, P, X, b, c, i, o, toy, trial
+from .trust_mutants import (B, C, CATEGORY, IDENTITY, K, L, P, X, _checked, _witness_shape, b, c, i, o, q, toy,
+                            trial)
 
 a = sp.Symbol("a", integer=True, positive=True)   # (a binder over [1, L]: positive, as its range allows)
 e, m = index("e"), index("m")
@@ -57,3 +61,28 @@ def folded_mobius_proof():
                   "μ(2a), every step general, false at K = 3")
 def mobius_folded_by_sympy():
     return trial("evosym's fold of μ (at integers only)", folded_mobius_proof, _sympy_fold)
+
+
+def dependent_mobius_proof():
+    """y = x[b, o, i]·(1 + Σ_{d=1}^{K+2} [d | n]·μ(d)) with n = (d mod K) + 2, read as Σ_{d | n} μ(d) = [n = 1]: the
+    outer ranges alone give n ≥ 2, so the sum became δ(1, n) and SymPy folded that to 0, y = x[b, o, i] (an
+    adversarial pass, 2026-12-07). The sum is 0 at K = 1 (the grid) and −1 at K = 2, where y = 0."""
+    dv = sp.Symbol("d", integer=True, positive=True)   # (a binder over [1, K + 2])
+    n = sp.Mod(dv, K) + 2
+    op = toy(X[b, o, i] * (1 + sp.Sum(DV.divides(dv, n) * sp.mobius(dv), (dv, 1, K + 2))),
+             grid=({B: 1, C: 2, L: 3, K: 1, P: 0}, {B: 2, C: 1, L: 2, K: 1, P: 1}))
+    d = Derivation(op)
+    d.apply("mobius-sum", over=dv, n=n, e=1)
+    d.apply("introduce-delta", targets=[(o, c, 0, C - 1), (i, q, 0, L - 1)])
+    d.apply("name-kernel", name="Kn", channel=c, position=(q,), indices=(o, c, i, q))
+    d.conclude(omega=IDENTITY, channel=c, neighbour=(q,))
+    return d.proof()
+
+
+@mutant(CATEGORY, "hole 28: mobius-sum with an n that reads the summed variable (n = (d mod K) + 2: n ≥ 2 from the "
+                  "outer ranges, the sum folded to 0) labelled general, −1 at K = 2")
+def mobius_over_a_dependent_n():
+    return trial("mobius-sum's obligation that n and e are constants of the sum", _checked(dependent_mobius_proof),
+                 lambda: mock.patch.object(DV, "constant_over", lambda node, *exprs: True), step=0,
+                 witness=_witness_shape(({B: 1, C: 1, L: 2, K: 2, P: 0},)), level="general-only")
+
