@@ -211,6 +211,17 @@ def test_a_definition_that_is_no_function_of_its_parameters_is_refused(capsys, t
         assert w in line, (w, line)
 
 
+@pytest.mark.parametrize("traditional, words", [
+    ("0", "traditional= is the number 0"), ("1.5", "traditional= is the number 1.5"), ("'x'", "traditional= is a str"),
+    ("None", "traditional= is None"), ("(x[b, o, i],)", "traditional= is a tuple"),
+    ("K + 1", "traditional= is an expression that reads no tensor (K + 1)"),
+])
+def test_a_traditional_form_that_is_no_expression_of_reads_is_refused(capsys, tmp_path, traditional, words):
+    """(an int: "the proof search failed (AttributeError …); this is evosym's fault" before; an adversarial pass)"""
+    _refused(capsys, tmp_path, "traditional=x[b, o, i] / K,", f"traditional={traditional},", words,
+             "not the right-hand side y[…] = … as a SymPy expression of the tensors' reads")
+
+
 def test_sums_with_variables_of_their_own_are_fine():
     """The rule is about what a sum binds, not about the names: a definition summing over another variable, and a
     traditional form summing over one that is neither an output index nor a size, are declared well."""

@@ -193,10 +193,13 @@ def _expression_problems(op: Operator, sizes: set, lhs: tuple) -> list[str]:
     that is no symbol. Each changes what the expression means or stops a rule part way ("Invalid limits given",
     "P − u is not an integer", "−m is not an integer" from deep inside the search), so they are named at load."""
     out = []
-    try:
-        traditional = sp.sympify(op.traditional)
-    except (sp.SympifyError, TypeError, ValueError):   # (not an expression: the proof's own checks name it)
-        return out
+    if not isinstance(op.traditional, sp.Expr) or not op.traditional.atoms(sp.Indexed):
+        what = (f"the number {op.traditional}" if isinstance(op.traditional, (int, float, sp.Number))
+                else f"an expression that reads no tensor ({op.traditional})" if isinstance(op.traditional, sp.Expr)
+                else "None" if op.traditional is None else f"a {type(op.traditional).__name__}")
+        return [f"traditional= is {what}, not the right-hand side y[…] = … as a SymPy expression of the tensors' reads "
+                "(e.g. sp.Sum(W[o, c] * x[b, c, i], (c, 0, C - 1)))"]
+    traditional = op.traditional
     for v in _summed(traditional):
         if v in lhs:
             out.append(f"the traditional form sums over {v}, which is an output index (lhs_indices={_tuple(lhs)}): "
