@@ -163,9 +163,9 @@ def test_a_sum_over_an_output_index_or_a_size_is_refused(capsys, tmp_path, tradi
 
 @pytest.mark.parametrize("body, words", [
     # the definition's own index rebound: "unfold-definition: … Invalid limits given" from inside the search before
-    ("sp.Sum(x[b, o, m], (m, 0, L - 1))", ("the definition t[b, o, m] sums over its own index m in its body",)),
-    ("sp.Sum(sp.Sum(x[b, o, m], (u, 0, 0)), (b, 0, 0))", ("the definition t[b, o, m] sums over its own index b",)),
-    ("sp.Sum(x[b, o, m], (K, 0, 1))", ("the definition t sums over K, which is a size",)),
+    ("sp.Sum(x[b, o, m], (m, 0, L - 1))", ("the body of t[b, o, m] sums over m, which is its own parameter",)),
+    ("sp.Sum(sp.Sum(x[b, o, m], (u, 0, 0)), (b, 0, 0))", ("the body of t[b, o, m] sums over b, which is its own parameter",)),
+    ("sp.Sum(x[b, o, m], (K, 0, 1))", ("the body of t[b, o, m] sums over K, which is a size",)),
 ])
 def test_a_definition_summing_over_its_own_index_or_a_size_is_refused(capsys, tmp_path, body, words):
     new = ("traditional=t[b, o, i] / K, definitions=(t,),")
@@ -196,7 +196,7 @@ def test_a_variable_that_is_neither_an_output_index_nor_a_size_is_refused(capsys
     # a number for a parameter: "−m is not an integer" from inside the search before
     ("(b, o, 2)", "x[b, o, m]", ("the definition t[b, o, 2] has 2 as a parameter",
                                  "its parameters are index variables")),
-    ("(b, o, m)", "x[b, o, m + u]", ("the body of t[b, o, m] reads u, which is neither its parameter nor a size",)),
+    ("(b, o, m)", "x[b, o, m + u]", ("the body of t[b, o, m] reads u, which is neither its own parameter nor a size",)),
 ])
 def test_a_definition_that_is_no_function_of_its_parameters_is_refused(capsys, tmp_path, params, body, words):
     header = (f"import sympy as sp\nfrom evosym import Definition\nm = index('m')\nt = Definition('t', {params}, {body}, "

@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 import sympy as sp
 
 from .limit import SoftmaxLimit
-from .symbols import check_size, size_value
+from .symbols import check_size, free_variables, size_value
 from .tensors import Definition, TensorDecl
 
 
@@ -168,18 +168,19 @@ def _summed(expr) -> list:
                               for lim in node.limits))
 
 
-def _free_variables(expr) -> list:
-    """The symbols ``expr`` reads as variables and does not bind (not a tensor's name), in a stable order."""
-    seen, todo = set(), [expr]
-    while todo:
-        e = todo.pop()
-        if isinstance(e, sp.Indexed):
-            todo.extend(e.indices)
-        elif isinstance(e, sp.Symbol):
-            seen.add(e)
-        elif isinstance(e, sp.Basic) and not isinstance(e, sp.IndexedBase):
-            todo.extend(e.args)
-    return sorted((v for v in expr.free_symbols if v in seen), key=str)
+def _scope_problems(expr, where: str, own, own_words: str, sizes: set, fix: str) -> list[str]:
+    """A sum in ``expr`` that binds one of ``own`` (the output indices, a definition's parameters) or a size, and a
+    variable it reads that is neither."""
+    out = []
+    for v in _summed(expr):
+        if v in own or v in sizes:
+            out.append(f"{where} sums over {v}, which is {own_words if v in own else 'a size'}: give the sum a "
+                       "variable of its own")
+    stray = sorted((v for v in free_variables(expr) if v not in own and v not in sizes), key=str)
+    if stray:
+        out.append(f"{where} reads {_names(stray)}, which {'are' if len(stray) > 1 else 'is'} neither {own_words} nor a "
+                   f"size: {fix}")
+    return out
 
 
 def _names(symbols) -> str:
@@ -199,17 +200,8 @@ def _expression_problems(op: Operator, sizes: set, lhs: tuple) -> list[str]:
                 else "None" if op.traditional is None else f"a {type(op.traditional).__name__}")
         return [f"traditional= is {what}, not the right-hand side y[…] = … as a SymPy expression of the tensors' reads "
                 "(e.g. sp.Sum(W[o, c] * x[b, c, i], (c, 0, C - 1)))"]
-    traditional = op.traditional
-    for v in _summed(traditional):
-        if v in lhs:
-            out.append(f"the traditional form sums over {v}, which is an output index (lhs_indices={_tuple(lhs)}): "
-                       "give the sum a variable of its own")
-        elif v in sizes:
-            out.append(f"the traditional form sums over {v}, which is a size: give the sum a variable of its own")
-    stray = [v for v in _free_variables(traditional) if v not in lhs and v not in sizes]
-    if stray:
-        out.append(f"the traditional form reads {_names(stray)}, which {'are' if len(stray) > 1 else 'is'} neither an "
-                   f"output index (lhs_indices={_tuple(lhs)}) nor a size: declare it in sizes=, or sum over it")
+    out += _scope_problems(op.traditional, "the traditional form", lhs, f"an output index (lhs_indices={_tuple(lhs)})",
+                           sizes, "declare it in sizes=, or sum over it")
     for d in op.definitions if isinstance(op.definitions, (tuple, list)) else ():
         if not isinstance(d, Definition) or not isinstance(d.params, (tuple, list)):
             continue
@@ -224,16 +216,8 @@ def _expression_problems(op: Operator, sizes: set, lhs: tuple) -> list[str]:
             body = sp.sympify(d.body)
         except (sp.SympifyError, TypeError, ValueError):
             continue
-        for v in _summed(body):
-            if v in params:
-                out.append(f"the definition {shown} sums over its own index {v} in its body: give the sum a variable "
-                           "of its own")
-            elif v in sizes:
-                out.append(f"the definition {d.name} sums over {v}, which is a size: give the sum a variable of its own")
-        stray = [v for v in _free_variables(body) if v not in params and v not in sizes]
-        if stray:
-            out.append(f"the body of {shown} reads {_names(stray)}, which {'are' if len(stray) > 1 else 'is'} neither "
-                       "its parameter nor a size: a definition is a function of its parameters and the sizes")
+        out += _scope_problems(body, f"the body of {shown}", params, "its own parameter", sizes,
+                               "a definition is a function of its parameters and the sizes")
     return out
 
 

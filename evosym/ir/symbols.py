@@ -84,3 +84,26 @@ def size_value(expr, env) -> int:
     if not value.is_Integer:
         raise ValueError(f"{expr} is not an integer at {', '.join(f'{k}={v}' for k, v in sorted((str(a), b) for a, b in env.items()))}: {value}")
     return int(value)
+
+
+def variables(expr) -> set:
+    """Every symbol ``expr`` holds (bound or free) other than where it names a tensor (an ``IndexedBase``'s label)."""
+    out, todo = set(), [sp.sympify(expr)]
+    while todo:
+        e = todo.pop()
+        if isinstance(e, sp.Indexed):
+            todo.extend(e.indices)
+        elif isinstance(e, sp.Symbol):
+            out.add(e)
+        elif isinstance(e, sp.Basic) and not isinstance(e, sp.IndexedBase):
+            todo.extend(e.args)
+    return out
+
+
+def free_variables(expr) -> set:
+    """The free symbols of ``expr`` that are variables: not the names of the tensors it reads, unless it also
+    reads such a symbol as a variable (a label built from a free symbol does not hide that symbol)."""
+    expr = sp.sympify(expr)
+    held = variables(expr)
+    return {s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s in held}
+

@@ -47,7 +47,7 @@ import sympy as sp
 from sympy.core.function import AppliedUndef
 
 from ..ir import looks
-from ..ir.symbols import INTEGER_ONLY
+from ..ir.symbols import INTEGER_ONLY, free_variables, variables
 from .reference import CheckResult
 from .symbolic import le
 
@@ -217,25 +217,9 @@ def _sum_binders(expr, sizes: set, outputs: set) -> list[str]:
 # -- 3. closure ------------------------------------------------------------------------------------
 
 def free_names(expr) -> set:
-    """The free symbols of ``expr`` that are variables: not the names of the tensors it reads, unless it also
-    reads such a symbol as a variable (a label built from a free symbol does not hide that symbol)."""
-    expr = sp.sympify(expr)
-    variables = symbols_outside_labels(expr)
-    return {s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s in variables}
-
-
-def symbols_outside_labels(expr) -> set:
-    """Every symbol ``expr`` holds (bound or free) other than where it names a tensor (an ``IndexedBase``'s label)."""
-    out, todo = set(), [sp.sympify(expr)]
-    while todo:
-        e = todo.pop()
-        if isinstance(e, sp.Indexed):
-            todo.extend(e.indices)
-        elif isinstance(e, sp.Symbol):
-            out.add(e)
-        elif isinstance(e, sp.Basic) and not isinstance(e, sp.IndexedBase):
-            todo.extend(e.args)
-    return out
+    """The free symbols of ``expr`` that are variables (:func:`evosym.ir.symbols.free_variables`): the closure
+    premise's reading (a self-test mutant replaces it)."""
+    return free_variables(expr)
 
 
 def _names(symbols) -> str:
@@ -463,7 +447,7 @@ def _read_scope(scope) -> tuple[list, set, set]:
     """A scope's expressions, the symbols they hold outside tensor labels (a label is in the tensors' namespace) and
     the names of their undefined functions."""
     exprs = [sp.sympify(e) for e in scope]
-    return (exprs, {s for e in exprs for s in symbols_outside_labels(e)},
+    return (exprs, {s for e in exprs for s in variables(e)},
             {type(f).__name__ for e in exprs for f in e.atoms(AppliedUndef)})
 
 
@@ -545,7 +529,7 @@ def _printed_alike(op, steps, conclusion=()) -> list[tuple]:
     # the imaginary unit, which a printed root of unity shows as i: no name looks like it in such an exponent
     # (e^(2πi·i·k/L) for a DFT's index i)
     held = {n for exprs, _, _ in scopes for e in exprs for a in e.atoms(sp.exp) if a.args[0].has(sp.I)
-            for n in map(str, symbols_outside_labels(a.args[0])) if looks.look(n) in looks.CONSTANTS_HELD}
+            for n in map(str, variables(a.args[0])) if looks.look(n) in looks.CONSTANTS_HELD}
     for _, symbols, functions in scopes:
         names = {s.name for s in symbols}
         clashes({n: {looks.look(n)} for n in names | functions} | scalars, "names")
