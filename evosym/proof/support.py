@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import itertools
 
+import sympy as sp
+from sympy.core.evalf import PrecisionExhausted
+from sympy.core.function import AppliedUndef
+
 from ..errors import IllFormedAccess
 from ..ir.evolution import EvolutionForm
 from ..ir.operator import Operator, format_sizes
 from ..ir.symbols import size_value
 from . import poly as P
+from .magnitude import clearly_nonzero
 from .bounded import env_of
 from .evaluate import Evaluator, ill_formed_reason
 from .reference import CheckResult
@@ -49,21 +54,67 @@ def check_support(op: Operator, form: EvolutionForm, definitions: dict, grid) ->
                 return CheckResult(NAME, False, "bounded", str(exc))
             local = dict(base)
             local.update(zip(pkeys, pt))
-            support = set()
+            support, undecided = set(), set()
             try:
                 for q in qs:
                     local.update(zip(nkeys, q))
-                    if any(not P.is_zero(kfn(_at(local, kb, b, ko, o, kc, c))) for b in bs for o in outs for c in chans):
-                        support.add(q)
+                    values = [kfn(_at(local, kb, b, ko, o, kc, c)) for b in bs for o in outs for c in chans]
+                    if all(P.is_zero(v) for v in values) or (q not in omega and all(map(vanishes, values))):
+                        continue   # 0 everywhere: outside the support
+                    if q not in omega or any(nonzero(v) for v in values):
+                        support.add(q)   # (outside Ω: not proved 0, so not allowed there)
+                    else:
+                        undecided.add(q)
             except IllFormedAccess as exc:
                 return CheckResult(NAME, False, "bounded", "K is ill-formed",
                                    Counterexample(format_sizes(env), f"p={pt}", "", "", str(exc)))
+            if undecided and support | undecided == omega:
+                return CheckResult(NAME, False, "bounded", "the support of K could not be decided",
+                                   Counterexample(format_sizes(env), f"p={pt}", "", "",
+                                                  f"K at q in {sorted(undecided)} is not proved non-zero (its value "
+                                                  "holds numbers whose relations the exact check does not see, and "
+                                                  "a numeric evaluation did not tell it from 0)"))
             if support != omega:
                 return CheckResult(NAME, False, "bounded", "the support of K is not the declared Ω(p)",
                                    Counterexample(format_sizes(env), f"p={pt}", f"supp K = {sorted(support)}",
                                                   f"Ω(p) = {sorted(omega)}",
                                                   f"in supp K only: {sorted(support - omega)}; in Ω(p) only: {sorted(omega - support)}"))
     return CheckResult(NAME, True, "bounded", f"supp K(·,·,p,·) = Ω(p) at every output position, at {len(grid)} shapes")
+
+
+def nonzero(v) -> bool:
+    """Whether the evaluated value ``v`` is proved not identically 0. Exact where it holds only rationals and the
+    tensors' entries (a polynomial with a non-zero coefficient). Where it holds numbers the exact check keeps as
+    independent atoms (sin 2 and cos 2: sin²2 + cos²2 − 1 is 0, which the exact check called non-zero, and a tap of
+    K that vanishes was counted in its support; an adversarial pass), the value at a fixed point of its entries and
+    uninterpreted functions is computed by SymPy to 15 digits it guarantees (``strict``): non-zero only where that
+    says so."""
+    if P.is_zero(v):
+        return False
+    if not P.has_opaque(v):
+        return True
+    v = P.cancel_quotients(v)
+    if P.is_zero(v) or not P.has_opaque(v):
+        return not P.is_zero(v)
+    if clearly_nonzero(v):   # (floats with a bound on their error: fast; SymPy below where they cannot tell)
+        return True
+    e = P.to_sympy(v)
+    free = sorted(e.atoms(sp.Indexed) | e.atoms(AppliedUndef), key=sp.default_sort_key)
+    e = e.xreplace({a: sp.Rational(k % 5 + 2, k % 3 + 3) for k, a in enumerate(free)})
+    e = e.xreplace({s: sp.Rational(k % 5 + 2, k % 3 + 3) for k, s in enumerate(sorted(e.free_symbols, key=str))})
+    try:
+        n = sp.N(e, 15, strict=True)
+    except (PrecisionExhausted, ValueError, TypeError, ZeroDivisionError, ArithmeticError):
+        return False
+    return bool(n.is_number) and n != 0
+
+
+def vanishes(v) -> bool:
+    """Whether the evaluated value ``v`` is proved 0: exactly, or, where it holds numbers the exact check keeps as
+    atoms, by SymPy's simplification (sin²2 + cos²2 − 1)."""
+    if P.is_zero(v) or P.is_zero(P.cancel_quotients(v)):
+        return True
+    return P.has_opaque(v) and sp.simplify(P.to_sympy(v)) == 0
 
 
 def _at(local: dict, kb, b, ko, o, kc, c) -> dict:

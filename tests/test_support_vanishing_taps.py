@@ -1,0 +1,115 @@
+"""The support of K counts a tap only where K is proved non-zero there (evosym/proof/support.py, magnitude.py).
+
+The exact evaluator keeps numbers it cannot write as rationals (sin 2, √2) and functions of the entries (exp) as
+independent atoms; a polynomial in them was "not 0" by its coefficients, so a tap whose factor is sin²m + cos²m − 1
+(0 everywhere) was counted in K's support, and an operator file declaring the window {i, i + 1} for the identity printed
+PROVED with "supp K = Ω" (an adversarial pass, 2026-12-07). Now a tap of Ω counts where a float evaluation with a
+bound on its error, or SymPy's strict evaluation, proves K non-zero; a tap outside Ω is outside the support where K is
+0 exactly or by SymPy's simplification. Variants: trig, exp through definitions, square roots; the true window
+proves."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from cli_helpers import run_cli
+from evosym.proof import poly as P
+from evosym.proof.magnitude import clearly_nonzero
+from evosym.proof.support import nonzero, vanishes
+
+FILE = Path(__file__).parent / "data" / "operators" / "vanishing_tap.py"
+
+
+@pytest.mark.parametrize("tap", ["trig", "exp", "sqrt"])
+def test_a_tap_that_vanishes_is_not_in_the_support(capsys, monkeypatch, tap):
+    monkeypatch.setenv("EVOSYM_TEST_TAP", tap)
+    monkeypatch.setenv("EVOSYM_TEST_OMEGA", "two")
+    rc, out, err = run_cli(capsys, "prove", str(FILE))
+    assert rc == 1 and "✗ support of K [bounded]: the support of K could not be decided" in out, out + err
+    assert "is not proved non-zero" in out and "\nPROVED" not in out
+    monkeypatch.setenv("EVOSYM_TEST_OMEGA", "one")
+    rc, out, err = run_cli(capsys, "prove", str(FILE))
+    assert rc == 0 and "✓ support of K [bounded]: supp K(·,·,p,·) = Ω(p)" in out and "\nPROVED." in out, out + err
+
+
+def _n(expr):
+    return P.number(sp.sympify(expr))
+
+
+def test_values_that_are_zero_in_disguise_are_never_proved_non_zero():
+    s2, c2, r2, r3, r6 = _n("sin(2)"), _n("cos(2)"), _n("sqrt(2)"), _n("sqrt(3)"), _n("sqrt(6)")
+    zeros = [P.sub(P.add(P.mul(s2, s2), P.mul(c2, c2)), 1), P.sub(P.mul(r2, r3), r6),
+             P.sub(P.mul(P.opaque("exp", 1), P.opaque("exp", 2)), P.opaque("exp", 3)),
+             P.sub(P.opaque("exp", r2), _n("exp(sqrt(2))"))]
+    for z in zeros:
+        assert not P.is_zero(z) and P.has_opaque(z)   # (the exact check sees a non-zero polynomial)
+        assert clearly_nonzero(z) is None and not nonzero(z), z
+    assert vanishes(zeros[0]) and vanishes(zeros[1])
+
+
+def test_values_that_are_not_zero_are_proved_so():
+    s2, c2 = _n("sin(2)"), _n("cos(2)")
+    entry = P.Poly.atom(("T", "x", (0, 1)))
+    logit = P.add(P.mul(entry, entry), s2)
+    weight = P.mul(P.opaque("exp", logit), P.opaque("inv", P.add(P.opaque("exp", logit), P.opaque("exp", entry))))
+    for v in (P.sub(P.add(P.mul(s2, s2), P.mul(c2, c2)), Fraction(999_999, 1_000_000)), weight, P.add(s2, entry),
+              P.mul(P.opaque("exp", P.mul(entry, 40)), _n("pi"))):
+        assert clearly_nonzero(v) is True and nonzero(v) and not vanishes(v), v
+
+
+def test_the_error_bound_holds_against_exact_values():
+    """Random polynomials in rationals and entries at the point the float evaluation uses: wherever it says non-zero,
+    the exact value (the same point, in rationals) is non-zero, and its bound covers the float's distance."""
+    from evosym.proof import magnitude as M
+    rng = random.Random(7)
+    atoms = [("T", "x", (k,)) for k in range(3)]
+    for _ in range(300):
+        terms = {}
+        for _ in range(rng.randint(1, 6)):
+            mono = tuple(sorted(rng.choice(atoms) for _ in range(rng.randint(0, 3))))
+            terms[mono] = terms.get(mono, 0) + Fraction(rng.randint(-9, 9), rng.randint(1, 9))
+        v = 0
+        for mono, coeff in terms.items():
+            t = coeff
+            for a in mono:
+                t = P.mul(t, P.Poly.atom(a))
+            v = P.add(v, t)
+        if not isinstance(v, P.Poly):
+            continue
+        exact = sum(coeff * _prod(Fraction(M._point(a)) for a in mono)
+                    for mono, coeff in P.key_of(v))
+        total, err = M._key(P.key_of(v), {})
+        assert abs(Fraction(total.real) - exact) <= Fraction(err) + Fraction(1, 10**30)
+        if clearly_nonzero(v):
+            assert exact != 0
+
+
+def _prod(xs):
+    out = Fraction(1)
+    for x in xs:
+        out *= x
+    return out
+
+
+def test_the_catalogue_s_softmax_kernels_are_decided_by_floats():
+    """(The float path decides the catalogue's softmax kernels: SymPy is reached only where floats cannot tell.)"""
+    from evosym.proof import support as S
+    calls = []
+    real = S.P.to_sympy
+    S.P.to_sympy = lambda v: calls.append(v) or real(v)
+    try:
+        from evosym.catalogue import load
+        from evosym import Derivation
+        for name in ("mhsa_masked_bias", "local_attention"):
+            m = load(name)
+            d = Derivation(m.operator)
+            m.derive(d) if m.derive else d.auto()
+            assert d.proof().check(reference=False).ok, name
+    finally:
+        S.P.to_sympy = real
+    assert calls == []
