@@ -1,9 +1,11 @@
-"""Mutants of the checker around μ (holes 27–28): SymPy evaluates a function of a symbolic argument when it builds it,
-from the symbols' assumptions, and a fold that is wrong for some of their values lets a rule that substitutes a
-variable change the operator's value while the step is checked as an identity (27); mobius-sum's identity is about a
-sum as a whole, so its n must not read the summed variable, whose range the rule's other obligations leave out (28).
-Killed as in :mod:`.trust_mutants`: the hostile example gets through the checker without the fix, not through the
-real one.
+"""Mutants of the checker's reading of numbers (holes 27–29): SymPy evaluates a function of a symbolic argument when it
+builds it, from the symbols' assumptions, and a fold that is wrong for some of their values lets a rule that
+substitutes a variable change the operator's value while the step is checked as an identity (27); mobius-sum's
+identity is about a sum as a whole, so its n must not read the summed variable, whose range the rule's other
+obligations leave out (28); numbers and functions the exact evaluator keeps as independent atoms may be related
+(sin²m + cos²m = 1), so a polynomial in them that is not 0 by its coefficients may still be 0, and the support of K
+counts a tap only where K is proved non-zero (29). Killed as in :mod:`.trust_mutants`: the hostile example gets
+through the checker without the fix, not through the real one.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from unittest import mock
 import sympy as sp
 from sympy.core.cache import clear_cache
 
-from .. import Derivation, Global, index
+from .. import Derivation, Global, Window, WindowAxis, index
 from ..ir import numbers as NU
+from ..proof import poly as PY
+from ..proof import support as SU
 from ..proof.rules import divisors as DV
 from .registry import mutant
 from .trust_mutants import (B, C, CATEGORY, IDENTITY, K, L, P, X, _checked, _witness_shape, b, c, i, o, q, toy,
@@ -85,4 +89,32 @@ def mobius_over_a_dependent_n():
     return trial("mobius-sum's obligation that n and e are constants of the sum", _checked(dependent_mobius_proof),
                  lambda: mock.patch.object(DV, "constant_over", lambda node, *exprs: True), step=0,
                  witness=_witness_shape(({B: 1, C: 1, L: 2, K: 2, P: 0},)), level="general-only")
+
+
+def vanishing_tap_proof():
+    """y = Σ_c Σ_m δ(c, o)·(δ(m, i) + δ(m, i + 1)·(sin²m + cos²m − 1))·x[b, c, m], the identity, concluded with the
+    two-tap window {i, i + 1}: the second tap is 0 everywhere, but sin 2, cos 2 … are atoms to the exact evaluator and
+    the polynomial sin²2 + cos²2 − 1 in them is not 0 by its coefficients (an adversarial pass, 2026-12-07)."""
+    tap = sp.KroneckerDelta(m, i) + sp.KroneckerDelta(m, i + 1) * (sp.sin(m) ** 2 + sp.cos(m) ** 2 - 1)
+    op = toy(sp.Sum(sp.KroneckerDelta(c, o) * tap * X[b, c, m], (m, 0, L - 1), (c, 0, C - 1)),
+             grid=({B: 1, C: 2, L: 4, K: 1, P: 0}, {B: 2, C: 1, L: 3, K: 1, P: 0}))
+    d = Derivation(op)
+    d.apply("name-kernel", name="Kn", channel=c, position=(m,), indices=(o, c, i, m))
+    d.conclude(omega=Window((WindowAxis(2, 1, 1, 0, L),)), channel=c, neighbour=(m,))
+    return d.proof()
+
+
+def _atoms_independent():
+    """The support check of old: a polynomial in the atoms that is not 0 by its coefficients counts as non-zero."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(SU, "nonzero", lambda v: not PY.is_zero(v)))
+    stack.enter_context(mock.patch.object(SU, "vanishes", PY.is_zero))
+    return stack
+
+
+@mutant(CATEGORY, "hole 29: the support of K counting a tap whose factor sin²m + cos²m − 1 is 0 everywhere (a "
+                  "polynomial in the atoms sin 2, cos 2 …): a two-tap Ω PROVED for the identity")
+def support_counts_related_atoms():
+    return trial("the support check's proof that a tap of Ω is non-zero", _checked(vanishing_tap_proof),
+                 _atoms_independent)
 
