@@ -8,8 +8,11 @@ floats, so they carry no error) the value is computed in complex floats together
 the exact value at that point (running error analysis: every operation and libm function within 2 units in the last
 place, u = 2⁻⁵³; a product's bound |a|E_b + |b|E_a + E_aE_b + 2u|ab|, a sum's the bounds plus n·u·Σ|terms|, a
 reciprocal's E_a/(|a|(|a| − E_a)), exp's |e^a|(e^{E_a} − 1), sin and cos E_a·cosh(|Im a| + E_a)). |v| > 2E proves the
-value ≠ 0 at that point, hence not identically 0. A reciprocal of a value not away from 0 by its bound, a function
-not listed, an overflow: None (undecided; SymPy decides then).
+value ≠ 0 at that point, hence not identically 0. Where the bound does not hold it is undecided (None; SymPy decides
+then): a reciprocal of a value not away from 0 by its bound, a function not listed, an overflow, a float in the
+subnormal range or flushed to 0 (whose relative error is unbounded: e^(m−744)·e⁴ − e^(m−740) left 1e-322 with a bound
+of 0; an adversarial pass), an uninterpreted function of an argument holding such numbers (its point is keyed by the
+argument as written: f(sin²2 + cos²2) − f(1) is 0).
 """
 
 from __future__ import annotations
@@ -38,10 +41,26 @@ def _function(name: str, v: complex, e: float) -> tuple[complex, float]:
     fn = _FUNCTIONS.get(name)
     if fn is None or e > 0.01:
         raise Undecided
-    z = fn(v)
+    z = _checked(fn(v))
     if name == "exp":
         return z, abs(z) * (math.expm1(e) + U)
     return z, e * math.cosh(abs(v.imag) + e) + U * abs(z)
+
+
+TINY = 1e-290   # below it a float may be subnormal (its relative error unbounded) or flushed to 0
+
+
+def _checked(z: complex) -> complex:
+    """``z`` where its relative error is bounded: finite, and 0 or above the subnormal range."""
+    if not cmath.isfinite(z) or 0 < abs(z) < TINY:
+        raise Undecided
+    return z
+
+
+def _related(key: tuple) -> bool:
+    """Whether a value holds numbers or functions whose relations the exact check does not see (an opaque atom, a
+    root of unity: ζ₄ and ζ₈² are one number in two atoms)."""
+    return any(a[0] in ("F", "N", "Z") for mono, _ in key for a in mono)
 
 
 def _atom(a, numbers: dict) -> tuple[complex, float]:
@@ -59,8 +78,10 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
             raise Undecided
         return z, U * abs(z)
     if tag == "Z":
-        return cmath.exp(2j * math.pi * payload / name), U
-    if name.startswith(P.UNDEFINED):
+        return cmath.exp(2j * math.pi * payload / name), 8 * U   # (the angle rounded too)
+    if name.startswith(P.UNDEFINED):   # its point is keyed by its arguments as written: f(sin²2 + cos²2) is f(1)
+        if any(_related(k) for k in payload.keys):
+            raise Undecided
         return _point(a), 0.0
     args = [_key(k, numbers) for k in payload.keys]
     if len(args) != 1:
@@ -69,18 +90,20 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
     if name == "inv":
         if not abs(v) > 2 * e:
             raise Undecided
-        return 1 / v, e / (abs(v) * (abs(v) - e)) + U / abs(v)
+        return _checked(1 / v), e / (abs(v) * (abs(v) - e)) + U / abs(v)
     return _function(name, v, e)
 
 
 def _key(key: tuple, numbers: dict) -> tuple[complex, float]:
     total, err, size = 0j, 0.0, 0.0
     for mono, coeff in key:
-        v = complex(coeff)
+        v = _checked(complex(coeff))
         e = U * abs(v)
         for a in mono:
             av, ae = _atom(a, numbers)
-            v, e = v * av, abs(v) * ae + abs(av) * e + e * ae + U * abs(v * av)
+            v, e = _checked(v * av), abs(v) * ae + abs(av) * e + e * ae + U * abs(v * av)
+            if v == 0:   # (a product of non-zero factors flushed to 0)
+                raise Undecided
         total, err, size = total + v, err + e, size + abs(v)
     err += len(key) * U * size
     if not (math.isfinite(err) and cmath.isfinite(total)):
@@ -92,6 +115,6 @@ def clearly_nonzero(v, numbers: dict | None = None) -> bool | None:
     """True where the float evaluation proves ``v`` ≠ 0 (see the module docstring), None where it cannot tell."""
     try:
         total, err = _key(P.key_of(v), {} if numbers is None else numbers)
-    except Undecided:
+    except (Undecided, OverflowError, ZeroDivisionError):
         return None
     return True if abs(total) > 2 * err else None

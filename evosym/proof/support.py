@@ -14,6 +14,7 @@ import itertools
 import sympy as sp
 from sympy.core.evalf import PrecisionExhausted
 from sympy.core.function import AppliedUndef
+from sympy.core.numbers import ImaginaryUnit
 
 from ..errors import IllFormedAccess
 from ..ir.evolution import EvolutionForm
@@ -91,15 +92,18 @@ def nonzero(v) -> bool:
     says so."""
     if P.is_zero(v):
         return False
-    if not P.has_opaque(v):
+    if not related(v):
         return True
     v = P.cancel_quotients(v)
-    if P.is_zero(v) or not P.has_opaque(v):
+    if P.is_zero(v) or not related(v):
         return not P.is_zero(v)
     if clearly_nonzero(v):   # (floats with a bound on their error: fast; SymPy below where they cannot tell)
         return True
     e = P.to_sympy(v)
-    free = sorted(e.atoms(sp.Indexed) | e.atoms(AppliedUndef), key=sp.default_sort_key)
+    calls = e.atoms(AppliedUndef)
+    if not all(_plain(arg) for f in calls for arg in f.args):
+        return False   # (a point keyed by the argument as written: f(sin²2 + cos²2) would not be f(1))
+    free = sorted(e.atoms(sp.Indexed) | calls, key=sp.default_sort_key)
     e = e.xreplace({a: sp.Rational(k % 5 + 2, k % 3 + 3) for k, a in enumerate(free)})
     e = e.xreplace({s: sp.Rational(k % 5 + 2, k % 3 + 3) for k, s in enumerate(sorted(e.free_symbols, key=str))})
     try:
@@ -109,12 +113,26 @@ def nonzero(v) -> bool:
     return bool(n.is_number) and n != 0
 
 
+def _plain(arg) -> bool:
+    """Whether ``arg`` is a polynomial in the entries with rational coefficients (equal values, one written form)."""
+    return (all(isinstance(n, sp.Rational) for n in arg.atoms(sp.Number))
+            and not arg.atoms(sp.Function, sp.NumberSymbol, ImaginaryUnit)
+            and all(p.exp.is_Integer and p.exp >= 0 for p in arg.atoms(sp.Pow)))
+
+
+def related(v) -> bool:
+    """Whether ``v`` holds numbers or functions the exact check keeps as atoms whose relations it does not see: an
+    opaque number or function, or a root of unity (ζ₄ − ζ₈² is 0 in two atoms of different orders; an adversarial
+    pass)."""
+    return isinstance(v, P.Poly) and any(a[0] in ("F", "N", "Z") for m in v.terms for a in m)
+
+
 def vanishes(v) -> bool:
     """Whether the evaluated value ``v`` is proved 0: exactly, or, where it holds numbers the exact check keeps as
     atoms, by SymPy's simplification (sin²2 + cos²2 − 1)."""
     if P.is_zero(v) or P.is_zero(P.cancel_quotients(v)):
         return True
-    return P.has_opaque(v) and sp.simplify(P.to_sympy(v)) == 0
+    return related(v) and sp.simplify(P.to_sympy(v)) == 0
 
 
 def _at(local: dict, kb, b, ko, o, kc, c) -> dict:
