@@ -58,9 +58,14 @@ def _checked(z: complex) -> complex:
 
 
 def _related(key: tuple) -> bool:
-    """Whether a value holds numbers or functions whose relations the exact check does not see (an opaque atom, a
-    root of unity: ζ₄ and ζ₈² are one number in two atoms)."""
+    """Whether a value (by its key) holds numbers or functions whose relations the exact check does not see: an
+    opaque number or function, or a root of unity (ζ₄ and ζ₈² are one number in two atoms; an adversarial pass)."""
     return any(a[0] in ("F", "N", "Z") for mono, _ in key for a in mono)
+
+
+def related(v) -> bool:
+    """:func:`_related` of an evaluated value: where the exact check's "not 0" says nothing of the number."""
+    return isinstance(v, P.Poly) and _related(P.key_of(v))
 
 
 def _atom(a, numbers: dict) -> tuple[complex, float]:

@@ -21,7 +21,7 @@ from ..ir.evolution import EvolutionForm
 from ..ir.operator import Operator, format_sizes
 from ..ir.symbols import size_value
 from . import poly as P
-from .magnitude import clearly_nonzero
+from .magnitude import clearly_nonzero, related
 from .bounded import env_of
 from .evaluate import Evaluator, ill_formed_reason
 from .reference import CheckResult
@@ -87,9 +87,9 @@ def nonzero(v) -> bool:
     """Whether the evaluated value ``v`` is proved not identically 0. Exact where it holds only rationals and the
     tensors' entries (a polynomial with a non-zero coefficient). Where it holds numbers the exact check keeps as
     independent atoms (sin 2 and cos 2: sin²2 + cos²2 − 1 is 0, which the exact check called non-zero, and a tap of
-    K that vanishes was counted in its support; an adversarial pass), the value at a fixed point of its entries and
-    uninterpreted functions is computed by SymPy to 15 digits it guarantees (``strict``): non-zero only where that
-    says so."""
+    K that vanishes was counted in its support; an adversarial pass), or roots of unity, the value at a fixed point
+    of its entries and uninterpreted functions is computed in floats with a bound on their error
+    (:mod:`.magnitude`), else by SymPy to 15 digits it guarantees (``strict``): non-zero only where one says so."""
     if P.is_zero(v):
         return False
     if not related(v):
@@ -118,13 +118,6 @@ def _plain(arg) -> bool:
     return (all(isinstance(n, sp.Rational) for n in arg.atoms(sp.Number))
             and not arg.atoms(sp.Function, sp.NumberSymbol, ImaginaryUnit)
             and all(p.exp.is_Integer and p.exp >= 0 for p in arg.atoms(sp.Pow)))
-
-
-def related(v) -> bool:
-    """Whether ``v`` holds numbers or functions the exact check keeps as atoms whose relations it does not see: an
-    opaque number or function, or a root of unity (ζ₄ − ζ₈² is 0 in two atoms of different orders; an adversarial
-    pass)."""
-    return isinstance(v, P.Poly) and any(a[0] in ("F", "N", "Z") for m in v.terms for a in m)
 
 
 def vanishes(v) -> bool:
