@@ -9,7 +9,8 @@ the exact value at that point (running error analysis: every operation and libm 
 place, u = 2⁻⁵³; a product's bound |a|E_b + |b|E_a + E_aE_b + 2u|ab|, a sum's the bounds plus n·u·Σ|terms|, a
 reciprocal's E_a/(|a|(|a| − E_a)), exp's |e^a|(e^{E_a} − 1), sin and cos E_a·cosh(|Im a| + E_a)). |v| > 2E proves the
 value ≠ 0 at that point, hence not identically 0. Where the bound does not hold it is undecided (None; SymPy decides
-then): a reciprocal of a value not away from 0 by its bound, a function not listed, an overflow, a float in the
+then): a reciprocal of a value not away from 0 by its bound, a function not listed (exp, sin, cos, Max, Min, Abs
+and a constant real power of a positive value are), an overflow, a float in the
 subnormal range or flushed to 0 (whose relative error is unbounded: e^(m−744)·e⁴ − e^(m−740) left 1e-322 with a bound
 of 0; an adversarial pass), an uninterpreted function of an argument holding such numbers (its point is keyed by the
 argument as written: f(sin²2 + cos²2) − f(1) is 0).
@@ -20,6 +21,8 @@ from __future__ import annotations
 import cmath
 import math
 import zlib
+
+import sympy as sp
 
 from . import poly as P
 
@@ -68,14 +71,29 @@ def related(v) -> bool:
     return isinstance(v, P.Poly) and _related(P.key_of(v))
 
 
+def _plain_number(r) -> bool:
+    """Whether the number ``r`` is a product of powers of factors SymPy evaluates to the digits it promises, none 0:
+    rationals, π, e, roots and powers of positive rationals, exp, sin and cos of rationals. No sum (a cancellation
+    SymPy may not see: log(1 + 10⁻⁶⁰) + log(1/(1 + 10⁻⁶⁰)) came out as −1.0e-60; an adversarial pass) and no other
+    function (log of a rational just above 1 came out as 0)."""
+    if isinstance(r, sp.Mul):
+        return all(_plain_number(f) for f in r.args)
+    if isinstance(r, sp.Pow):
+        return r.exp.is_Rational and (r.base.is_Rational and r.base > 0 or r.base in (sp.pi, sp.E))
+    if isinstance(r, (sp.exp, sp.sin, sp.cos)):
+        return r.args[0].is_Rational and r.args[0] != 0
+    return r.is_Rational or r in (sp.pi, sp.E)
+
+
 def _atom(a, numbers: dict) -> tuple[complex, float]:
     tag, name, payload = a
     if tag in ("T", "S"):
         return _point(a), 0.0
     if tag == "N":
-        if name not in numbers:   # (20 digits SymPy guarantees: a number that is 0 in disguise is refused there)
+        if name not in numbers:   # (only a product of numbers SymPy evaluates reliably: see _plain_number)
+            r = P.atom_to_sympy(a)
             try:
-                numbers[name] = complex(P.atom_to_sympy(a).evalf(20, strict=True))
+                numbers[name] = complex(r.evalf(20, strict=True)) if _plain_number(r) else None
             except (ArithmeticError, ValueError, TypeError):   # (PrecisionExhausted is an ArithmeticError)
                 numbers[name] = None
         z = numbers[name]
@@ -89,9 +107,25 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
             raise Undecided
         return _point(a), 0.0
     args = [_key(k, numbers) for k in payload.keys]
+    if name in ("Max", "Min") and args:   # (1-Lipschitz in each argument: the largest bound bounds it)
+        if any(abs(v.imag) > e for v, e in args):
+            raise Undecided
+        pick = max if name == "Max" else min
+        return complex(pick(v.real for v, _ in args)), max(e for _, e in args)
+    if name == "pow" and len(args) == 2:
+        (b, eb), exponent = args[0], payload.keys[1]
+        if not (len(exponent) == 1 and exponent[0][0] == () and b.imag == 0 and b.real > 2 * eb):
+            raise Undecided   # (a constant rational exponent of a base clearly positive)
+        x = float(exponent[0][1])
+        z = _checked(complex(b.real ** x))
+        lo, hi = b.real - eb, b.real + eb
+        slope = abs(x) * max(lo ** (x - 1), hi ** (x - 1))
+        return z, slope * eb + U * abs(z) * (1 + abs(x * math.log(b.real)))   # (x itself rounded too)
     if len(args) != 1:
         raise Undecided
     (v, e), = args
+    if name == "Abs":
+        return complex(abs(v)), e
     if name == "inv":
         if not abs(v) > 2 * e:
             raise Undecided

@@ -3,8 +3,12 @@ keeps as atoms (self-test of evosym/proof/support.py, an adversarial pass 2026-1
 factor: "trig" sin(m)² + cos(m)² − 1, "exp" exp(m)·exp(1) − exp(m + 1) (through two definitions, so SymPy never
 multiplies the exponentials), "sqrt" √2·√(m + 1) − √(2m + 2), "roots" ζ₄ − ζ₈² (i − i, roots of unity of two orders), "subnormal"
 e^(m−744)·e⁴ − e^(m−740) (floats in the subnormal range), "undef" f(sin²m + cos²m) − f(1) (an uninterpreted f; no
-reference: the reference check cannot evaluate f), "huge" 10⁴⁰⁰·√(m + 2) (not 0: a float overflow is no error).
-EVOSYM_TEST_OMEGA = "two" declares the window {i, i + 1} (false: the second tap is 0 everywhere), "one" the true {i}."""
+reference: the reference check cannot evaluate f), "huge" 10⁴⁰⁰·√(m + 2) (not 0, but beyond floats: undecided),
+"tanh", "erf", "sign" of sin²m + cos²m − 1, "log" log(1 + 10⁻⁶⁰) + log(1/(1 + 10⁻⁶⁰)) (0, which SymPy's strict
+evaluation gives as 1e-135 or −1.0e-60), "signlog" sign(log(1 + 10⁻⁶⁰) − m·10⁻⁶¹) + 1 and "heavlog"
+2·Heaviside(log(1 + 10⁻⁶⁰) − m·10⁻⁶¹) (2, not 0: SymPy's simplification made them 0; declared outside a one-tap Ω
+they must be refused). Where the reference is numpy's copy of x, float64 rounds these the same way.
+EVOSYM_TEST_OMEGA = "two" declares the window {i, i + 1}, "one" {i}."""
 
 import os
 
@@ -16,6 +20,7 @@ from evosym import Definition, Operator, TensorDecl, Window, WindowAxis, index, 
 B, C, L = size("B"), size("C"), size("L")
 b, o, i, c, m, t = (index(s) for s in "b o i c m t".split())
 TAP = os.environ.get("EVOSYM_TEST_TAP", "trig")
+NO_REFERENCE = ("undef", "huge", "sign", "signlog", "heavlog")   # (numpy evaluates these as float64 does)
 
 x = TensorDecl("x", (B, C, L), "input", "signal")
 y = TensorDecl("y", (B, C, L), "output", "the same signal")
@@ -33,7 +38,13 @@ FACTOR = {"trig": sp.sin(m) ** 2 + sp.cos(m) ** 2 - 1,
           "roots": sp.IndexedBase("z4")[1] - sp.IndexedBase("z8")[2],
           "subnormal": sp.IndexedBase("ea")[m] * sp.E ** 4 - sp.IndexedBase("eb")[m],
           "undef": f(sp.sin(m) ** 2 + sp.cos(m) ** 2) - f(1),
-          "huge": sp.Integer(10) ** 400 * sp.sqrt(m + 2)}[TAP]
+          "huge": sp.Integer(10) ** 400 * sp.sqrt(m + 2),
+          "tanh": sp.tanh(sp.sin(m) ** 2 + sp.cos(m) ** 2 - 1),
+          "erf": sp.erf(sp.sin(m) ** 2 + sp.cos(m) ** 2 - 1),
+          "sign": sp.sign(sp.sin(m) ** 2 + sp.cos(m) ** 2 - 1),
+          "log": sp.log(sp.Rational(10**60 + 1, 10**60)) + sp.log(sp.Rational(10**60, 10**60 + 1)),
+          "signlog": sp.sign(sp.log(sp.Rational(10**60 + 1, 10**60)) - m * sp.Rational(1, 10**61)) + 1,
+          "heavlog": 2 * sp.Heaviside(sp.log(sp.Rational(10**60 + 1, 10**60)) - m * sp.Rational(1, 10**61))}[TAP]
 E = sp.KroneckerDelta(c, o) * (sp.KroneckerDelta(m, i) + sp.KroneckerDelta(m, i + 1) * FACTOR)
 
 
@@ -48,7 +59,7 @@ OPERATOR = Operator(
     tensors=(x,), batch=b, out_channel=o, position=(i,), value="x", definitions=(e1, e2, r2, z4, z8, ea, eb),
     sizes=((B, "batch size"), (C, "channels"), (L, "signal length")),
     grid=({B: 1, C: 2, L: 4}, {B: 2, C: 1, L: 3}, {B: 1, C: 1, L: 2}),
-    reference=None if TAP in ("undef", "huge") else _reference, reference_name="" if TAP in ("undef", "huge") else "numpy copy",
+    reference=None if TAP in NO_REFERENCE else _reference, reference_name="" if TAP in NO_REFERENCE else "numpy copy",
 )
 
 
