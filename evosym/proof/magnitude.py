@@ -9,8 +9,8 @@ the exact value at that point (running error analysis: every operation and libm 
 place, u = 2⁻⁵³; a product's bound |a|E_b + |b|E_a + E_aE_b + 2u|ab|, a sum's the bounds plus n·u·Σ|terms|, a
 reciprocal's E_a/(|a|(|a| − E_a)), exp's |e^a|(e^{E_a} − 1), sin and cos E_a·cosh(|Im a| + E_a)). |v| > 2E proves the
 value ≠ 0 at that point, hence not identically 0. Where the bound does not hold it is undecided (None; SymPy decides
-then): a reciprocal of a value not away from 0 by its bound, a function not listed (exp, sin, cos, Max, Min, Abs
-and a constant real power of a positive value are), an overflow, a float in the
+then): a reciprocal of a value not away from 0 by its bound, a function not listed (exp, sin, cos; tanh, atan,
+erf, sinh, cosh, log of real arguments; Max, Min, Abs and a constant real power of a positive value are), an overflow, a float in the
 subnormal range or flushed to 0 (whose relative error is unbounded: e^(m−744)·e⁴ − e^(m−740) left 1e-322 with a bound
 of 0; an adversarial pass), an uninterpreted function of an argument holding such numbers (its point is keyed by the
 argument as written: f(sin²2 + cos²2) − f(1) is 0).
@@ -40,7 +40,20 @@ def _point(atom) -> float:
     return 0.5 + (zlib.crc32(repr(atom).encode()) % 1000) / 1000
 
 
+# real functions of a real argument: (the function, a bound on |f'| over [x − e, x + e])
+_REAL = {"tanh": (math.tanh, lambda x, e: 1.0), "atan": (math.atan, lambda x, e: 1.0),
+         "erf": (math.erf, lambda x, e: 1.1284),
+         "sinh": (math.sinh, lambda x, e: math.cosh(abs(x) + e)), "cosh": (math.cosh, lambda x, e: math.cosh(abs(x) + e)),
+         "log": (math.log, lambda x, e: 1 / (x - e))}
+
+
 def _function(name: str, v: complex, e: float) -> tuple[complex, float]:
+    if name in _REAL:
+        fn, slope = _REAL[name]
+        if v.imag != 0 or e > 0.01 or (name == "log" and not v.real > 2 * e):
+            raise Undecided   # (a real argument, known to within a small bound; log's clearly positive)
+        z = _checked(complex(fn(v.real)))
+        return z, slope(v.real, e) * e + U * abs(z)
     fn = _FUNCTIONS.get(name)
     if fn is None or e > 0.01:
         raise Undecided
@@ -73,14 +86,15 @@ def related(v) -> bool:
 
 def _plain_number(r) -> bool:
     """Whether the number ``r`` is a product of powers of factors SymPy evaluates to the digits it promises, none 0:
-    rationals, π, e, roots and powers of positive rationals, exp, sin and cos of rationals. No sum (a cancellation
+    rationals, π, e, roots and powers of positive rationals, exp, sin, cos, tanh, atan, erf, sinh and cosh of non-zero
+    rationals (also evaluated to 30 digits, which must agree). No sum (a cancellation
     SymPy may not see: log(1 + 10⁻⁶⁰) + log(1/(1 + 10⁻⁶⁰)) came out as −1.0e-60; an adversarial pass) and no other
     function (log of a rational just above 1 came out as 0)."""
     if isinstance(r, sp.Mul):
         return all(_plain_number(f) for f in r.args)
     if isinstance(r, sp.Pow):
         return r.exp.is_Rational and (r.base.is_Rational and r.base > 0 or r.base in (sp.pi, sp.E))
-    if isinstance(r, (sp.exp, sp.sin, sp.cos)):
+    if isinstance(r, (sp.exp, sp.sin, sp.cos, sp.tanh, sp.atan, sp.erf, sp.sinh, sp.cosh)):
         return r.args[0].is_Rational and r.args[0] != 0
     return r.is_Rational or r in (sp.pi, sp.E)
 
@@ -92,8 +106,9 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
     if tag == "N":
         if name not in numbers:   # (only a product of numbers SymPy evaluates reliably: see _plain_number)
             r = P.atom_to_sympy(a)
-            try:
-                numbers[name] = complex(r.evalf(20, strict=True)) if _plain_number(r) else None
+            try:   # (and the same to 30 digits: two precisions that disagree are no digits to trust)
+                z20, z30 = (complex(r.evalf(n, strict=True)) if _plain_number(r) else None for n in (20, 30))
+                numbers[name] = z20 if z20 is not None and abs(z20 - z30) <= U * abs(z30) else None
             except (ArithmeticError, ValueError, TypeError):   # (PrecisionExhausted is an ArithmeticError)
                 numbers[name] = None
         z = numbers[name]
