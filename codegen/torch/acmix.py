@@ -63,6 +63,15 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, N, d, R, s):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (input channels)', C, 1)
+    _integer('N (heads)', N, 1)
+    _integer('d (channels per head)', d, 1)
+    _integer('R (window radius: K = 2R + 1)', R, 1)
+    _integer('s (stride)', s, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -209,11 +218,7 @@ def _kernels_wanted(x):
 
 def _check(x, qkv_weight, qkv_bias, pe_weight, pe_bias, fc_weight, dep_conv_weight, rate1, rate2, C, N, d, R, s):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (input channels)', C, 1)
-    _integer('N (heads)', N, 1)
-    _integer('d (channels per head)', d, 1)
-    _integer('R (window radius: K = 2R + 1)', R, 1)
-    _integer('s (stride)', s, 1)
+    _sizes(C, N, d, R, s)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -403,11 +408,7 @@ class AcmixEvolution(nn.Module):
     def __init__(self, C, N, d, R, s, *, device=None, dtype=None):
         super().__init__()
         C, N, d, R, s = _size(C), _size(N), _size(d), _size(R), _size(s)   # numpy integers as ints
-        _integer('C (input channels)', C, 1)
-        _integer('N (heads)', N, 1)
-        _integer('d (channels per head)', d, 1)
-        _integer('R (window radius: K = 2R + 1)', R, 1)
-        _integer('s (stride)', s, 1)
+        _sizes(C, N, d, R, s)
         self.C = C
         self.N = N
         self.d = d

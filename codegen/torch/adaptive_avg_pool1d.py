@@ -63,6 +63,11 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(L_o):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer("L_o (output length (adaptive pooling's output_size))", L_o, 1)
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -130,7 +135,7 @@ def _kernels_wanted(x):
 
 def _check(x, L_o):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer("L_o (output length (adaptive pooling's output_size))", L_o, 1)
+    _sizes(L_o)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -220,7 +225,7 @@ class AdaptiveAvgPool1dEvolution(nn.Module):
     def __init__(self, L_o, *, device=None, dtype=None):
         super().__init__()
         L_o = _size(L_o)   # numpy integers as ints
-        _integer("L_o (output length (adaptive pooling's output_size))", L_o, 1)
+        _sizes(L_o)
         self.L_o = L_o
         factory = {"device": device, "dtype": dtype}
         self.reset_parameters()

@@ -63,6 +63,13 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(D_out, H_out, W_out):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer("D_out (output length along d (adaptive pooling's output_size))", D_out, 1)
+    _integer("H_out (output length along h (adaptive pooling's output_size))", H_out, 1)
+    _integer("W_out (output length along w (adaptive pooling's output_size))", W_out, 1)
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -130,9 +137,7 @@ def _kernels_wanted(x):
 
 def _check(x, D_out, H_out, W_out):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer("D_out (output length along d (adaptive pooling's output_size))", D_out, 1)
-    _integer("H_out (output length along h (adaptive pooling's output_size))", H_out, 1)
-    _integer("W_out (output length along w (adaptive pooling's output_size))", W_out, 1)
+    _sizes(D_out, H_out, W_out)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -238,9 +243,7 @@ class AdaptiveAvgPool3dEvolution(nn.Module):
     def __init__(self, D_out, H_out, W_out, *, device=None, dtype=None):
         super().__init__()
         D_out, H_out, W_out = _size(D_out), _size(H_out), _size(W_out)   # numpy integers as ints
-        _integer("D_out (output length along d (adaptive pooling's output_size))", D_out, 1)
-        _integer("H_out (output length along h (adaptive pooling's output_size))", H_out, 1)
-        _integer("W_out (output length along w (adaptive pooling's output_size))", W_out, 1)
+        _sizes(D_out, H_out, W_out)
         self.D_out = D_out
         self.H_out = H_out
         self.W_out = W_out

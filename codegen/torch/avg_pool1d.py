@@ -63,6 +63,13 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(K, s, P):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('K (window size)', K, 1)
+    _integer('s (stride)', s, 1)
+    _integer('P (zero padding)', P, 0)
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -199,9 +206,7 @@ def _kernels_wanted(x):
 
 def _check(x, K, s, P):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('K (window size)', K, 1)
-    _integer('s (stride)', s, 1)
-    _integer('P (zero padding)', P, 0)
+    _sizes(K, s, P)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -331,9 +336,7 @@ class AvgPool1dEvolution(nn.Module):
     def __init__(self, K, s, P, *, device=None, dtype=None):
         super().__init__()
         K, s, P = _size(K), _size(s), _size(P)   # numpy integers as ints
-        _integer('K (window size)', K, 1)
-        _integer('s (stride)', s, 1)
-        _integer('P (zero padding)', P, 0)
+        _sizes(K, s, P)
         if not ((2 * P) <= K):   # outside the domain where the proof holds, whatever the input
             raise ValueError(f"avg_pool1d: the proof holds only where 2·P ≤ K (a constraint the operator declares); got K = {K}, P = {P}")
         self.K = K

@@ -63,6 +63,16 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(K_h, K_w, s_h, s_w, P_h, P_w):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('K_h (window height)', K_h, 1)
+    _integer('K_w (window width)', K_w, 1)
+    _integer('s_h (stride along h)', s_h, 1)
+    _integer('s_w (stride along w)', s_w, 1)
+    _integer('P_h (zero padding along h)', P_h, 0)
+    _integer('P_w (zero padding along w)', P_w, 0)
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -199,12 +209,7 @@ def _kernels_wanted(x):
 
 def _check(x, K_h, K_w, s_h, s_w, P_h, P_w):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('K_h (window height)', K_h, 1)
-    _integer('K_w (window width)', K_w, 1)
-    _integer('s_h (stride along h)', s_h, 1)
-    _integer('s_w (stride along w)', s_w, 1)
-    _integer('P_h (zero padding along h)', P_h, 0)
-    _integer('P_w (zero padding along w)', P_w, 0)
+    _sizes(K_h, K_w, s_h, s_w, P_h, P_w)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -341,12 +346,7 @@ class AvgPool2dEvolution(nn.Module):
     def __init__(self, K_h, K_w, s_h, s_w, P_h, P_w, *, device=None, dtype=None):
         super().__init__()
         K_h, K_w, s_h, s_w, P_h, P_w = _size(K_h), _size(K_w), _size(s_h), _size(s_w), _size(P_h), _size(P_w)   # numpy integers as ints
-        _integer('K_h (window height)', K_h, 1)
-        _integer('K_w (window width)', K_w, 1)
-        _integer('s_h (stride along h)', s_h, 1)
-        _integer('s_w (stride along w)', s_w, 1)
-        _integer('P_h (zero padding along h)', P_h, 0)
-        _integer('P_w (zero padding along w)', P_w, 0)
+        _sizes(K_h, K_w, s_h, s_w, P_h, P_w)
         if not ((2 * P_h) <= K_h):   # outside the domain where the proof holds, whatever the input
             raise ValueError(f"avg_pool2d: the proof holds only where 2·P_h ≤ K_h (a constraint the operator declares); got K_h = {K_h}, P_h = {P_h}")
         if not ((2 * P_w) <= K_w):   # outside the domain where the proof holds, whatever the input

@@ -63,6 +63,19 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('K_d (window size along d)', K_d, 1)
+    _integer('s_d (stride along d)', s_d, 1)
+    _integer('P_d (zero padding along d)', P_d, 0)
+    _integer('K_h (window size along h)', K_h, 1)
+    _integer('s_h (stride along h)', s_h, 1)
+    _integer('P_h (zero padding along h)', P_h, 0)
+    _integer('K_w (window size along w)', K_w, 1)
+    _integer('s_w (stride along w)', s_w, 1)
+    _integer('P_w (zero padding along w)', P_w, 0)
+
+
 _KEPT = ("__init__", "__repr__", "extra_repr", "__getstate__", "__setstate__", "reset_parameters", "_reset_parameters")
 
 
@@ -199,15 +212,7 @@ def _kernels_wanted(x):
 
 def _check(x, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('K_d (window size along d)', K_d, 1)
-    _integer('s_d (stride along d)', s_d, 1)
-    _integer('P_d (zero padding along d)', P_d, 0)
-    _integer('K_h (window size along h)', K_h, 1)
-    _integer('s_h (stride along h)', s_h, 1)
-    _integer('P_h (zero padding along h)', P_h, 0)
-    _integer('K_w (window size along w)', K_w, 1)
-    _integer('s_w (stride along w)', s_w, 1)
-    _integer('P_w (zero padding along w)', P_w, 0)
+    _sizes(K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -358,15 +363,7 @@ class AvgPool3dCeilEvolution(nn.Module):
     def __init__(self, K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w, *, device=None, dtype=None):
         super().__init__()
         K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w = _size(K_d), _size(s_d), _size(P_d), _size(K_h), _size(s_h), _size(P_h), _size(K_w), _size(s_w), _size(P_w)   # numpy integers as ints
-        _integer('K_d (window size along d)', K_d, 1)
-        _integer('s_d (stride along d)', s_d, 1)
-        _integer('P_d (zero padding along d)', P_d, 0)
-        _integer('K_h (window size along h)', K_h, 1)
-        _integer('s_h (stride along h)', s_h, 1)
-        _integer('P_h (zero padding along h)', P_h, 0)
-        _integer('K_w (window size along w)', K_w, 1)
-        _integer('s_w (stride along w)', s_w, 1)
-        _integer('P_w (zero padding along w)', P_w, 0)
+        _sizes(K_d, s_d, P_d, K_h, s_h, P_h, K_w, s_w, P_w)
         if not ((2 * P_d) <= K_d):   # outside the domain where the proof holds, whatever the input
             raise ValueError(f"avg_pool3d_ceil: the proof holds only where 2·P_d ≤ K_d (a constraint the operator declares); got K_d = {K_d}, P_d = {P_d}")
         if not ((2 * P_h) <= K_h):   # outside the domain where the proof holds, whatever the input

@@ -63,6 +63,17 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(G, C_g, O_g, K, s, delta, P):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('G (groups)', G, 1)
+    _integer('C_g (input channels per group)', C_g, 1)
+    _integer('O_g (output channels per group)', O_g, 1)
+    _integer('K (kernel size)', K, 1)
+    _integer('s (stride)', s, 1)
+    _integer('delta (dilation)', delta, 1)
+    _integer('P (zero padding)', P, 0)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -247,13 +258,7 @@ def _kernels_wanted(x):
 
 def _check(x, weight, bias, G, C_g, O_g, K, s, delta, P):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('G (groups)', G, 1)
-    _integer('C_g (input channels per group)', C_g, 1)
-    _integer('O_g (output channels per group)', O_g, 1)
-    _integer('K (kernel size)', K, 1)
-    _integer('s (stride)', s, 1)
-    _integer('delta (dilation)', delta, 1)
-    _integer('P (zero padding)', P, 0)
+    _sizes(G, C_g, O_g, K, s, delta, P)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -387,13 +392,7 @@ class Conv1dEvolution(nn.Module):
     def __init__(self, G, C_g, O_g, K, s, delta, P, *, device=None, dtype=None):
         super().__init__()
         G, C_g, O_g, K, s, delta, P = _size(G), _size(C_g), _size(O_g), _size(K), _size(s), _size(delta), _size(P)   # numpy integers as ints
-        _integer('G (groups)', G, 1)
-        _integer('C_g (input channels per group)', C_g, 1)
-        _integer('O_g (output channels per group)', O_g, 1)
-        _integer('K (kernel size)', K, 1)
-        _integer('s (stride)', s, 1)
-        _integer('delta (dilation)', delta, 1)
-        _integer('P (zero padding)', P, 0)
+        _sizes(G, C_g, O_g, K, s, delta, P)
         self.G = G
         self.C_g = C_g
         self.O_g = O_g
@@ -449,14 +448,12 @@ class Conv1dEvolution(nn.Module):
         layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K=m.kernel_size[0], s=m.stride[0], delta=m.dilation[0], P=(0 if m.padding == 'valid' else m.padding[0]), device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
-            source = m.weight
-            if source is None:
-                layer.weight.zero_()
-            else:
-                layer.weight.copy_(source)
-            source = m.bias
-            if source is None:
-                layer.bias.zero_()
-            else:
-                layer.bias.copy_(source)
+            for name, source in (
+                    ("weight", m.weight),
+                    ("bias", m.bias),
+            ):
+                if source is None:   # (a weight the torch layer does not have, such as a bias it was built without)
+                    getattr(layer, name).zero_()
+                else:
+                    getattr(layer, name).copy_(source)
         return layer

@@ -63,6 +63,25 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('G (groups)', G, 1)
+    _integer('C_g (input channels per group)', C_g, 1)
+    _integer('O_g (output channels per group)', O_g, 1)
+    _integer('K_d (kernel size along d)', K_d, 1)
+    _integer('s_d (stride along d)', s_d, 1)
+    _integer('delta_d (dilation along d)', delta_d, 1)
+    _integer('P_d (padding (circular) along d)', P_d, 0)
+    _integer('K_h (kernel size along h)', K_h, 1)
+    _integer('s_h (stride along h)', s_h, 1)
+    _integer('delta_h (dilation along h)', delta_h, 1)
+    _integer('P_h (padding (circular) along h)', P_h, 0)
+    _integer('K_w (kernel size along w)', K_w, 1)
+    _integer('s_w (stride along w)', s_w, 1)
+    _integer('delta_w (dilation along w)', delta_w, 1)
+    _integer('P_w (padding (circular) along w)', P_w, 0)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -215,21 +234,7 @@ def _kernels_wanted(x):
 
 def _check(x, weight, bias, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('G (groups)', G, 1)
-    _integer('C_g (input channels per group)', C_g, 1)
-    _integer('O_g (output channels per group)', O_g, 1)
-    _integer('K_d (kernel size along d)', K_d, 1)
-    _integer('s_d (stride along d)', s_d, 1)
-    _integer('delta_d (dilation along d)', delta_d, 1)
-    _integer('P_d (padding (circular) along d)', P_d, 0)
-    _integer('K_h (kernel size along h)', K_h, 1)
-    _integer('s_h (stride along h)', s_h, 1)
-    _integer('delta_h (dilation along h)', delta_h, 1)
-    _integer('P_h (padding (circular) along h)', P_h, 0)
-    _integer('K_w (kernel size along w)', K_w, 1)
-    _integer('s_w (stride along w)', s_w, 1)
-    _integer('delta_w (dilation along w)', delta_w, 1)
-    _integer('P_w (padding (circular) along w)', P_w, 0)
+    _sizes(G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -385,21 +390,7 @@ class Conv3dCircularEvolution(nn.Module):
     def __init__(self, G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w, *, device=None, dtype=None):
         super().__init__()
         G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w = _size(G), _size(C_g), _size(O_g), _size(K_d), _size(s_d), _size(delta_d), _size(P_d), _size(K_h), _size(s_h), _size(delta_h), _size(P_h), _size(K_w), _size(s_w), _size(delta_w), _size(P_w)   # numpy integers as ints
-        _integer('G (groups)', G, 1)
-        _integer('C_g (input channels per group)', C_g, 1)
-        _integer('O_g (output channels per group)', O_g, 1)
-        _integer('K_d (kernel size along d)', K_d, 1)
-        _integer('s_d (stride along d)', s_d, 1)
-        _integer('delta_d (dilation along d)', delta_d, 1)
-        _integer('P_d (padding (circular) along d)', P_d, 0)
-        _integer('K_h (kernel size along h)', K_h, 1)
-        _integer('s_h (stride along h)', s_h, 1)
-        _integer('delta_h (dilation along h)', delta_h, 1)
-        _integer('P_h (padding (circular) along h)', P_h, 0)
-        _integer('K_w (kernel size along w)', K_w, 1)
-        _integer('s_w (stride along w)', s_w, 1)
-        _integer('delta_w (dilation along w)', delta_w, 1)
-        _integer('P_w (padding (circular) along w)', P_w, 0)
+        _sizes(G, C_g, O_g, K_d, s_d, delta_d, P_d, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w)
         self.G = G
         self.C_g = C_g
         self.O_g = O_g
@@ -469,14 +460,12 @@ class Conv3dCircularEvolution(nn.Module):
         layer = cls(G=m.groups, C_g=m.in_channels // m.groups, O_g=m.out_channels // m.groups, K_d=m.kernel_size[0], s_d=m.stride[0], delta_d=m.dilation[0], P_d=(m.dilation[0] * (m.kernel_size[0] - 1) // 2 if m.padding == 'same' else 0 if m.padding == 'valid' else m.padding[0]), K_h=m.kernel_size[1], s_h=m.stride[1], delta_h=m.dilation[1], P_h=(m.dilation[1] * (m.kernel_size[1] - 1) // 2 if m.padding == 'same' else 0 if m.padding == 'valid' else m.padding[1]), K_w=m.kernel_size[2], s_w=m.stride[2], delta_w=m.dilation[2], P_w=(m.dilation[2] * (m.kernel_size[2] - 1) // 2 if m.padding == 'same' else 0 if m.padding == 'valid' else m.padding[2]), device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
-            source = m.weight
-            if source is None:
-                layer.weight.zero_()
-            else:
-                layer.weight.copy_(source)
-            source = m.bias
-            if source is None:
-                layer.bias.zero_()
-            else:
-                layer.bias.copy_(source)
+            for name, source in (
+                    ("weight", m.weight),
+                    ("bias", m.bias),
+            ):
+                if source is None:   # (a weight the torch layer does not have, such as a bias it was built without)
+                    getattr(layer, name).zero_()
+                else:
+                    getattr(layer, name).copy_(source)
         return layer

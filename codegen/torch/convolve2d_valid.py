@@ -63,6 +63,13 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, K_h, K_w):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (channels (each with its own filter))', C, 1)
+    _integer('K_h (filter height (K_h ≤ H))', K_h, 1)
+    _integer('K_w (filter width (K_w ≤ W))', K_w, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -137,9 +144,7 @@ def _kernels_wanted(x):
 
 def _check(x, weight, C, K_h, K_w):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (channels (each with its own filter))', C, 1)
-    _integer('K_h (filter height (K_h ≤ H))', K_h, 1)
-    _integer('K_w (filter width (K_w ≤ W))', K_w, 1)
+    _sizes(C, K_h, K_w)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -272,9 +277,7 @@ class Convolve2dValidEvolution(nn.Module):
     def __init__(self, C, K_h, K_w, *, device=None, dtype=None):
         super().__init__()
         C, K_h, K_w = _size(C), _size(K_h), _size(K_w)   # numpy integers as ints
-        _integer('C (channels (each with its own filter))', C, 1)
-        _integer('K_h (filter height (K_h ≤ H))', K_h, 1)
-        _integer('K_w (filter width (K_w ≤ W))', K_w, 1)
+        _sizes(C, K_h, K_w)
         self.C = C
         self.K_h = K_h
         self.K_w = K_w

@@ -63,6 +63,12 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, K):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (channels (each with its own filter))', C, 1)
+    _integer('K (filter length (K ≤ L))', K, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -169,8 +175,7 @@ def _kernels_wanted(x):
 
 def _check(x, weight, C, K):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (channels (each with its own filter))', C, 1)
-    _integer('K (filter length (K ≤ L))', K, 1)
+    _sizes(C, K)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -297,8 +302,7 @@ class ConvolveSameEvolution(nn.Module):
     def __init__(self, C, K, *, device=None, dtype=None):
         super().__init__()
         C, K = _size(C), _size(K)   # numpy integers as ints
-        _integer('C (channels (each with its own filter))', C, 1)
-        _integer('K (filter length (K ≤ L))', K, 1)
+        _sizes(C, K)
         self.C = C
         self.K = K
         factory = {"device": device, "dtype": dtype}

@@ -35,6 +35,18 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+def _also_unbatched(value_name, value, inputs):
+    """Refuses, where ``value`` came without its batch axis, another input (name, tensor, rank without the batch
+    axis) that came with it or is no dense tensor (anything else is left to the checks to name)."""
+    for name, t, rank in inputs:
+        if isinstance(t, torch.Tensor):
+            _dense(name, t)
+            if t.dim() != rank:
+                raise ValueError(f"{value_name} has no batch axis (shape {tuple(value.shape)}) but {name} has {t.dim()} "
+                                 f"dimensions (shape {tuple(t.shape)}): pass every input with the batch axis, or every "
+                                 f"input without it ({name} then has {rank})")
+
+
 _TRACED = ("{} is checked at every call (its values are a premise of the proof), which torch.jit.trace would record "
            "once, on the inputs it traces with, and drop from the graph: use torch.compile or torch.export, which keep "
            "the check in the graph, or call the module")
@@ -101,6 +113,14 @@ def _integer(what, value, low):
     """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
     if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _sizes(N, d, C_k, C_v):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N (heads)', N, 1)
+    _integer('d (channels per head)', d, 1)
+    _integer('C_k (key input channels (kdim))', C_k, 1)
+    _integer('C_v (value input channels (vdim))', C_v, 1)
 
 
 def _input(name, t, rank, value, value_name, unbatched):
@@ -253,10 +273,7 @@ def _kernels_wanted(x):
 
 def _check(x, xk, xv, key_mask, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d, C_k, C_v):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N (heads)', N, 1)
-    _integer('d (channels per head)', d, 1)
-    _integer('C_k (key input channels (kdim))', C_k, 1)
-    _integer('C_v (value input channels (vdim))', C_v, 1)
+    _sizes(N, d, C_k, C_v)
     if not isinstance(xv, torch.Tensor):
         raise TypeError(f"xv must be a torch.Tensor, not {type(xv).__name__}")
     _dense('xv', xv)
@@ -295,18 +312,7 @@ def cross_attention_key_padding_evolution(x, xk, xv, key_mask, q_weight, q_bias,
     N, d, C_k, C_v = _size(N), _size(d), _size(C_k), _size(C_v)   # numpy integers as ints
     if isinstance(xv, torch.Tensor) and xv.dim() == 2:   # unbatched, as torch's own functions take it
         _dense('xv', xv)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
-        if isinstance(x, torch.Tensor):
-            _dense('x', x)
-        if isinstance(x, torch.Tensor) and x.dim() != 2:
-            raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but x has {x.dim()} dimensions (shape {tuple(x.shape)}): pass every input with the batch axis, or every input without it (x then has 2)")
-        if isinstance(xk, torch.Tensor):
-            _dense('xk', xk)
-        if isinstance(xk, torch.Tensor) and xk.dim() != 2:
-            raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but xk has {xk.dim()} dimensions (shape {tuple(xk.shape)}): pass every input with the batch axis, or every input without it (xk then has 2)")
-        if isinstance(key_mask, torch.Tensor):
-            _dense('key_mask', key_mask)
-        if isinstance(key_mask, torch.Tensor) and key_mask.dim() != 1:
-            raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but key_mask has {key_mask.dim()} dimensions (shape {tuple(key_mask.shape)}): pass every input with the batch axis, or every input without it (key_mask then has 1)")
+        _also_unbatched('xv', xv, (('x', x, 2), ('xk', xk, 2), ('key_mask', key_mask, 1)))
         return cross_attention_key_padding_evolution(_batch_of_one(x), _batch_of_one(xk), xv.unsqueeze(0), _batch_of_one(key_mask), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, C_k=C_k, C_v=C_v, path=path).squeeze(0)
     if isinstance(key_mask, torch.Tensor) and key_mask.dtype == torch.bool:
         raise ValueError(f"key_mask must have xv's dtype ({xv.dtype}), 1 where a position is seen and 0 where it is hidden, not torch.bool: from a boolean mask that is True where hidden (PyTorch's key_padding_mask) pass (~mask).to(xv.dtype), from one that is True where seen (SDPA's attn_mask) mask.to(xv.dtype)")
@@ -481,10 +487,7 @@ class CrossAttentionKeyPaddingEvolution(nn.Module):
     def __init__(self, N, d, C_k, C_v, *, device=None, dtype=None):
         super().__init__()
         N, d, C_k, C_v = _size(N), _size(d), _size(C_k), _size(C_v)   # numpy integers as ints
-        _integer('N (heads)', N, 1)
-        _integer('d (channels per head)', d, 1)
-        _integer('C_k (key input channels (kdim))', C_k, 1)
-        _integer('C_v (value input channels (vdim))', C_v, 1)
+        _sizes(N, d, C_k, C_v)
         self.N = N
         self.d = d
         self.C_k = C_k
@@ -543,44 +546,18 @@ class CrossAttentionKeyPaddingEvolution(nn.Module):
         layer = cls(N=m.num_heads, d=m.head_dim, C_k=m.kdim, C_v=m.vdim, device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
-            source = m.in_proj_weight[:m.embed_dim] if m._qkv_same_embed_dim else m.q_proj_weight
-            if source is None:
-                layer.q_weight.zero_()
-            else:
-                layer.q_weight.copy_(source)
-            source = None if m.in_proj_bias is None else m.in_proj_bias[:m.embed_dim]
-            if source is None:
-                layer.q_bias.zero_()
-            else:
-                layer.q_bias.copy_(source)
-            source = m.in_proj_weight[m.embed_dim:2 * m.embed_dim] if m._qkv_same_embed_dim else m.k_proj_weight
-            if source is None:
-                layer.k_weight.zero_()
-            else:
-                layer.k_weight.copy_(source)
-            source = None if m.in_proj_bias is None else m.in_proj_bias[m.embed_dim:2 * m.embed_dim]
-            if source is None:
-                layer.k_bias.zero_()
-            else:
-                layer.k_bias.copy_(source)
-            source = m.in_proj_weight[2 * m.embed_dim:] if m._qkv_same_embed_dim else m.v_proj_weight
-            if source is None:
-                layer.v_weight.zero_()
-            else:
-                layer.v_weight.copy_(source)
-            source = None if m.in_proj_bias is None else m.in_proj_bias[2 * m.embed_dim:]
-            if source is None:
-                layer.v_bias.zero_()
-            else:
-                layer.v_bias.copy_(source)
-            source = m.out_proj.weight
-            if source is None:
-                layer.out_weight.zero_()
-            else:
-                layer.out_weight.copy_(source)
-            source = m.out_proj.bias
-            if source is None:
-                layer.out_bias.zero_()
-            else:
-                layer.out_bias.copy_(source)
+            for name, source in (
+                    ("q_weight", m.in_proj_weight[:m.embed_dim] if m._qkv_same_embed_dim else m.q_proj_weight),
+                    ("q_bias", None if m.in_proj_bias is None else m.in_proj_bias[:m.embed_dim]),
+                    ("k_weight", m.in_proj_weight[m.embed_dim:2 * m.embed_dim] if m._qkv_same_embed_dim else m.k_proj_weight),
+                    ("k_bias", None if m.in_proj_bias is None else m.in_proj_bias[m.embed_dim:2 * m.embed_dim]),
+                    ("v_weight", m.in_proj_weight[2 * m.embed_dim:] if m._qkv_same_embed_dim else m.v_proj_weight),
+                    ("v_bias", None if m.in_proj_bias is None else m.in_proj_bias[2 * m.embed_dim:]),
+                    ("out_weight", m.out_proj.weight),
+                    ("out_bias", m.out_proj.bias),
+            ):
+                if source is None:   # (a weight the torch layer does not have, such as a bias it was built without)
+                    getattr(layer, name).zero_()
+                else:
+                    getattr(layer, name).copy_(source)
         return layer

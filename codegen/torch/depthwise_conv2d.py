@@ -63,6 +63,20 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (channels (= groups))', C, 1)
+    _integer('M (channel multiplier: output channels per input channel)', M, 1)
+    _integer('K_h (kernel size along h)', K_h, 1)
+    _integer('s_h (stride along h)', s_h, 1)
+    _integer('delta_h (dilation along h)', delta_h, 1)
+    _integer('P_h (zero padding along h)', P_h, 0)
+    _integer('K_w (kernel size along w)', K_w, 1)
+    _integer('s_w (stride along w)', s_w, 1)
+    _integer('delta_w (dilation along w)', delta_w, 1)
+    _integer('P_w (zero padding along w)', P_w, 0)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -215,16 +229,7 @@ def _kernels_wanted(x):
 
 def _check(x, weight, bias, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (channels (= groups))', C, 1)
-    _integer('M (channel multiplier: output channels per input channel)', M, 1)
-    _integer('K_h (kernel size along h)', K_h, 1)
-    _integer('s_h (stride along h)', s_h, 1)
-    _integer('delta_h (dilation along h)', delta_h, 1)
-    _integer('P_h (zero padding along h)', P_h, 0)
-    _integer('K_w (kernel size along w)', K_w, 1)
-    _integer('s_w (stride along w)', s_w, 1)
-    _integer('delta_w (dilation along w)', delta_w, 1)
-    _integer('P_w (zero padding along w)', P_w, 0)
+    _sizes(C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -363,16 +368,7 @@ class DepthwiseConv2dEvolution(nn.Module):
     def __init__(self, C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w, *, device=None, dtype=None):
         super().__init__()
         C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w = _size(C), _size(M), _size(K_h), _size(s_h), _size(delta_h), _size(P_h), _size(K_w), _size(s_w), _size(delta_w), _size(P_w)   # numpy integers as ints
-        _integer('C (channels (= groups))', C, 1)
-        _integer('M (channel multiplier: output channels per input channel)', M, 1)
-        _integer('K_h (kernel size along h)', K_h, 1)
-        _integer('s_h (stride along h)', s_h, 1)
-        _integer('delta_h (dilation along h)', delta_h, 1)
-        _integer('P_h (zero padding along h)', P_h, 0)
-        _integer('K_w (kernel size along w)', K_w, 1)
-        _integer('s_w (stride along w)', s_w, 1)
-        _integer('delta_w (dilation along w)', delta_w, 1)
-        _integer('P_w (zero padding along w)', P_w, 0)
+        _sizes(C, M, K_h, s_h, delta_h, P_h, K_w, s_w, delta_w, P_w)
         self.C = C
         self.M = M
         self.K_h = K_h
@@ -433,14 +429,12 @@ class DepthwiseConv2dEvolution(nn.Module):
         layer = cls(C=m.in_channels, M=m.out_channels // m.in_channels, K_h=m.kernel_size[0], s_h=m.stride[0], delta_h=m.dilation[0], P_h=(0 if m.padding == 'valid' else m.padding[0]), K_w=m.kernel_size[1], s_w=m.stride[1], delta_w=m.dilation[1], P_w=(0 if m.padding == 'valid' else m.padding[1]), device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
-            source = m.weight
-            if source is None:
-                layer.weight.zero_()
-            else:
-                layer.weight.copy_(source)
-            source = m.bias
-            if source is None:
-                layer.bias.zero_()
-            else:
-                layer.bias.copy_(source)
+            for name, source in (
+                    ("weight", m.weight),
+                    ("bias", m.bias),
+            ):
+                if source is None:   # (a weight the torch layer does not have, such as a bias it was built without)
+                    getattr(layer, name).zero_()
+                else:
+                    getattr(layer, name).copy_(source)
         return layer

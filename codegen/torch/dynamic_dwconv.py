@@ -63,6 +63,13 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, D, R):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (channels)', C, 1)
+    _integer('D (hidden channels of the kernel generator (official: C/4))', D, 1)
+    _integer('R (kernel radius: K = 2R + 1)', R, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -203,9 +210,7 @@ def _kernels_wanted(x):
 
 def _check(x, reduce_weight, bn_scale, bn_shift, span_weight, span_bias, bias, C, D, R):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (channels)', C, 1)
-    _integer('D (hidden channels of the kernel generator (official: C/4))', D, 1)
-    _integer('R (kernel radius: K = 2R + 1)', R, 1)
+    _sizes(C, D, R)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -384,9 +389,7 @@ class DynamicDwconvEvolution(nn.Module):
     def __init__(self, C, D, R, *, device=None, dtype=None):
         super().__init__()
         C, D, R = _size(C), _size(D), _size(R)   # numpy integers as ints
-        _integer('C (channels)', C, 1)
-        _integer('D (hidden channels of the kernel generator (official: C/4))', D, 1)
-        _integer('R (kernel radius: K = 2R + 1)', R, 1)
+        _sizes(C, D, R)
         self.C = C
         self.D = D
         self.R = R
@@ -459,34 +462,16 @@ class DynamicDwconvEvolution(nn.Module):
         layer = cls(C=m[0].in_channels, D=m[0].out_channels, R=R, device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
-            source = m[0].weight[:, :, 0, 0]
-            if source is None:
-                layer.reduce_weight.zero_()
-            else:
-                layer.reduce_weight.copy_(source)
-            source = (m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps)
-            if source is None:
-                layer.bn_scale.zero_()
-            else:
-                layer.bn_scale.copy_(source)
-            source = (m[1].bias if m[1].affine else 0) - m[1].running_mean * (m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps) + ((m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps)) * (0 if m[0].bias is None else m[0].bias)
-            if source is None:
-                layer.bn_shift.zero_()
-            else:
-                layer.bn_shift.copy_(source)
-            source = m[3].weight[:, :, 0, 0]
-            if source is None:
-                layer.span_weight.zero_()
-            else:
-                layer.span_weight.copy_(source)
-            source = m[3].bias
-            if source is None:
-                layer.span_bias.zero_()
-            else:
-                layer.span_bias.copy_(source)
-            source = bias
-            if source is None:
-                layer.bias.zero_()
-            else:
-                layer.bias.copy_(source)
+            for name, source in (
+                    ("reduce_weight", m[0].weight[:, :, 0, 0]),
+                    ("bn_scale", (m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps)),
+                    ("bn_shift", (m[1].bias if m[1].affine else 0) - m[1].running_mean * (m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps) + ((m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps)) * (0 if m[0].bias is None else m[0].bias)),
+                    ("span_weight", m[3].weight[:, :, 0, 0]),
+                    ("span_bias", m[3].bias),
+                    ("bias", bias),
+            ):
+                if source is None:   # (a weight the torch layer does not have, such as a bias it was built without)
+                    getattr(layer, name).zero_()
+                else:
+                    getattr(layer, name).copy_(source)
         return layer

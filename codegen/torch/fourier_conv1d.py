@@ -63,6 +63,14 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, O, K, P):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (input channels)', C, 1)
+    _integer('O (output channels)', O, 1)
+    _integer('K (kernel size (K ≤ L))', K, 1)
+    _integer('P (circular padding: the kernel tap that sits at offset 0)', P, 0)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -169,10 +177,7 @@ def _kernels_wanted(x):
 
 def _check(x, weight, bias, C, O, K, P):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (input channels)', C, 1)
-    _integer('O (output channels)', O, 1)
-    _integer('K (kernel size (K ≤ L))', K, 1)
-    _integer('P (circular padding: the kernel tap that sits at offset 0)', P, 0)
+    _sizes(C, O, K, P)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -315,10 +320,7 @@ class FourierConv1dEvolution(nn.Module):
     def __init__(self, C, O, K, P, *, device=None, dtype=None):
         super().__init__()
         C, O, K, P = _size(C), _size(O), _size(K), _size(P)   # numpy integers as ints
-        _integer('C (input channels)', C, 1)
-        _integer('O (output channels)', O, 1)
-        _integer('K (kernel size (K ≤ L))', K, 1)
-        _integer('P (circular padding: the kernel tap that sits at offset 0)', P, 0)
+        _sizes(C, O, K, P)
         self.C = C
         self.O = O
         self.K = K

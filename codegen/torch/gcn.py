@@ -63,6 +63,13 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(N, C, O):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N (nodes)', N, 1)
+    _integer('C (input channels)', C, 1)
+    _integer('O (output channels)', O, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -100,9 +107,7 @@ def _kernels_wanted(x):
 
 def _check(x, adjacency, weight, bias, N, C, O):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N (nodes)', N, 1)
-    _integer('C (input channels)', C, 1)
-    _integer('O (output channels)', O, 1)
+    _sizes(N, C, O)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -226,9 +231,7 @@ class GcnEvolution(nn.Module):
     def __init__(self, N, C, O, *, device=None, dtype=None):
         super().__init__()
         N, C, O = _size(N), _size(C), _size(O)   # numpy integers as ints
-        _integer('N (nodes)', N, 1)
-        _integer('C (input channels)', C, 1)
-        _integer('O (output channels)', O, 1)
+        _sizes(N, C, O)
         self.N = N
         self.C = C
         self.O = O

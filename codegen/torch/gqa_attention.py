@@ -63,6 +63,13 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(N_kv, G, d):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N_kv (key/value heads)', N_kv, 1)
+    _integer('G (query heads per key/value head (N = N_kv·G))', G, 1)
+    _integer('d (channels per head)', d, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -155,9 +162,7 @@ def _kernels_wanted(x):
 
 def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv, G, d):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N_kv (key/value heads)', N_kv, 1)
-    _integer('G (query heads per key/value head (N = N_kv·G))', G, 1)
-    _integer('d (channels per head)', d, 1)
+    _sizes(N_kv, G, d)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -332,9 +337,7 @@ class GqaAttentionEvolution(nn.Module):
     def __init__(self, N_kv, G, d, *, device=None, dtype=None):
         super().__init__()
         N_kv, G, d = _size(N_kv), _size(G), _size(d)   # numpy integers as ints
-        _integer('N_kv (key/value heads)', N_kv, 1)
-        _integer('G (query heads per key/value head (N = N_kv·G))', G, 1)
-        _integer('d (channels per head)', d, 1)
+        _sizes(N_kv, G, d)
         self.N_kv = N_kv
         self.G = G
         self.d = d

@@ -35,6 +35,18 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+def _also_unbatched(value_name, value, inputs):
+    """Refuses, where ``value`` came without its batch axis, another input (name, tensor, rank without the batch
+    axis) that came with it or is no dense tensor (anything else is left to the checks to name)."""
+    for name, t, rank in inputs:
+        if isinstance(t, torch.Tensor):
+            _dense(name, t)
+            if t.dim() != rank:
+                raise ValueError(f"{value_name} has no batch axis (shape {tuple(value.shape)}) but {name} has {t.dim()} "
+                                 f"dimensions (shape {tuple(t.shape)}): pass every input with the batch axis, or every "
+                                 f"input without it ({name} then has {rank})")
+
+
 def _size(value):
     """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
     as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
@@ -66,6 +78,15 @@ def _integer(what, value, low):
     """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
     if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _sizes(N_kv, G, d, C_k, C_v):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N_kv (key/value heads)', N_kv, 1)
+    _integer('G (query heads per key/value head (N = N_kv·G))', G, 1)
+    _integer('d (channels per head)', d, 1)
+    _integer('C_k (key input channels (kdim))', C_k, 1)
+    _integer('C_v (value input channels (vdim))', C_v, 1)
 
 
 def _input(name, t, rank, value, value_name, unbatched):
@@ -172,11 +193,7 @@ def _kernels_wanted(x):
 
 def _check(x, xk, xv, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv, G, d, C_k, C_v):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N_kv (key/value heads)', N_kv, 1)
-    _integer('G (query heads per key/value head (N = N_kv·G))', G, 1)
-    _integer('d (channels per head)', d, 1)
-    _integer('C_k (key input channels (kdim))', C_k, 1)
-    _integer('C_v (value input channels (vdim))', C_v, 1)
+    _sizes(N_kv, G, d, C_k, C_v)
     if not isinstance(xv, torch.Tensor):
         raise TypeError(f"xv must be a torch.Tensor, not {type(xv).__name__}")
     _dense('xv', xv)
@@ -214,14 +231,7 @@ def gqa_cross_attention_evolution(x, xk, xv, q_weight, q_bias, k_weight, k_bias,
     N_kv, G, d, C_k, C_v = _size(N_kv), _size(G), _size(d), _size(C_k), _size(C_v)   # numpy integers as ints
     if isinstance(xv, torch.Tensor) and xv.dim() == 2:   # unbatched, as torch's own functions take it
         _dense('xv', xv)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
-        if isinstance(x, torch.Tensor):
-            _dense('x', x)
-        if isinstance(x, torch.Tensor) and x.dim() != 2:
-            raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but x has {x.dim()} dimensions (shape {tuple(x.shape)}): pass every input with the batch axis, or every input without it (x then has 2)")
-        if isinstance(xk, torch.Tensor):
-            _dense('xk', xk)
-        if isinstance(xk, torch.Tensor) and xk.dim() != 2:
-            raise ValueError(f"xv has no batch axis (shape {tuple(xv.shape)}) but xk has {xk.dim()} dimensions (shape {tuple(xk.shape)}): pass every input with the batch axis, or every input without it (xk then has 2)")
+        _also_unbatched('xv', xv, (('x', x, 2), ('xk', xk, 2)))
         return gqa_cross_attention_evolution(_batch_of_one(x), _batch_of_one(xk), xv.unsqueeze(0), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, C_k=C_k, C_v=C_v, path=path).squeeze(0)
     _check(x, xk, xv, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv, G, d, C_k, C_v)
     B = xv.shape[0]
@@ -373,11 +383,7 @@ class GqaCrossAttentionEvolution(nn.Module):
     def __init__(self, N_kv, G, d, C_k, C_v, *, device=None, dtype=None):
         super().__init__()
         N_kv, G, d, C_k, C_v = _size(N_kv), _size(G), _size(d), _size(C_k), _size(C_v)   # numpy integers as ints
-        _integer('N_kv (key/value heads)', N_kv, 1)
-        _integer('G (query heads per key/value head (N = N_kv·G))', G, 1)
-        _integer('d (channels per head)', d, 1)
-        _integer('C_k (key input channels (kdim))', C_k, 1)
-        _integer('C_v (value input channels (vdim))', C_v, 1)
+        _sizes(N_kv, G, d, C_k, C_v)
         self.N_kv = N_kv
         self.G = G
         self.d = d

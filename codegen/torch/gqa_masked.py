@@ -35,6 +35,18 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+def _also_unbatched(value_name, value, inputs):
+    """Refuses, where ``value`` came without its batch axis, another input (name, tensor, rank without the batch
+    axis) that came with it or is no dense tensor (anything else is left to the checks to name)."""
+    for name, t, rank in inputs:
+        if isinstance(t, torch.Tensor):
+            _dense(name, t)
+            if t.dim() != rank:
+                raise ValueError(f"{value_name} has no batch axis (shape {tuple(value.shape)}) but {name} has {t.dim()} "
+                                 f"dimensions (shape {tuple(t.shape)}): pass every input with the batch axis, or every "
+                                 f"input without it ({name} then has {rank})")
+
+
 _TRACED = ("{} is checked at every call (its values are a premise of the proof), which torch.jit.trace would record "
            "once, on the inputs it traces with, and drop from the graph: use torch.compile or torch.export, which keep "
            "the check in the graph, or call the module")
@@ -101,6 +113,13 @@ def _integer(what, value, low):
     """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
     if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _sizes(N_kv, G, d):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N_kv (key/value heads)', N_kv, 1)
+    _integer('G (query heads per key/value head (N = N_kv·G))', G, 1)
+    _integer('d (channels per head)', d, 1)
 
 
 def _input(name, t, rank, value, value_name, unbatched):
@@ -207,9 +226,7 @@ def _kernels_wanted(x):
 
 def _check(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv, G, d):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N_kv (key/value heads)', N_kv, 1)
-    _integer('G (query heads per key/value head (N = N_kv·G))', G, 1)
-    _integer('d (channels per head)', d, 1)
+    _sizes(N_kv, G, d)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -246,10 +263,7 @@ def gqa_masked_evolution(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weigh
     N_kv, G, d = _size(N_kv), _size(G), _size(d)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
-        if isinstance(allowed, torch.Tensor):
-            _dense('allowed', allowed)
-        if isinstance(allowed, torch.Tensor) and allowed.dim() != 3:
-            raise ValueError(f"x has no batch axis (shape {tuple(x.shape)}) but allowed has {allowed.dim()} dimensions (shape {tuple(allowed.shape)}): pass every input with the batch axis, or every input without it (allowed then has 3)")
+        _also_unbatched('x', x, (('allowed', allowed, 3),))
         return gqa_masked_evolution(x.unsqueeze(0), _batch_of_one(allowed), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N_kv=N_kv, G=G, d=d, path=path).squeeze(0)
     if isinstance(allowed, torch.Tensor) and allowed.dtype == torch.bool:
         raise ValueError(f"allowed must have x's dtype ({x.dtype}), 1 where a position is seen and 0 where it is hidden, not torch.bool: from a boolean mask that is True where hidden (PyTorch's key_padding_mask) pass (~mask).to(x.dtype), from one that is True where seen (SDPA's attn_mask) mask.to(x.dtype)")
@@ -425,9 +439,7 @@ class GqaMaskedEvolution(nn.Module):
     def __init__(self, N_kv, G, d, *, device=None, dtype=None):
         super().__init__()
         N_kv, G, d = _size(N_kv), _size(G), _size(d)   # numpy integers as ints
-        _integer('N_kv (key/value heads)', N_kv, 1)
-        _integer('G (query heads per key/value head (N = N_kv·G))', G, 1)
-        _integer('d (channels per head)', d, 1)
+        _sizes(N_kv, G, d)
         self.N_kv = N_kv
         self.G = G
         self.d = d

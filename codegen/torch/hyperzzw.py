@@ -63,6 +63,15 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, D, R, P_h, P_w):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (channels)', C, 1)
+    _integer('D (hidden width of the slow nets)', D, 1)
+    _integer('R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points))', R, 1)
+    _integer('P_h (rows per context bin: H = k·P_h)', P_h, 1)
+    _integer('P_w (columns per context bin: W = k·P_w)', P_w, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -165,11 +174,7 @@ def _kernels_wanted(x):
 
 def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C, D, R, P_h, P_w):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (channels)', C, 1)
-    _integer('D (hidden width of the slow nets)', D, 1)
-    _integer('R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points))', R, 1)
-    _integer('P_h (rows per context bin: H = k·P_h)', P_h, 1)
-    _integer('P_w (columns per context bin: W = k·P_w)', P_w, 1)
+    _sizes(C, D, R, P_h, P_w)
     if not isinstance(Z, torch.Tensor):
         raise TypeError(f"Z must be a torch.Tensor, not {type(Z).__name__}")
     _dense('Z', Z)
@@ -343,11 +348,7 @@ class HyperzzwEvolution(nn.Module):
     def __init__(self, C, D, R, P_h, P_w, *, device=None, dtype=None):
         super().__init__()
         C, D, R, P_h, P_w = _size(C), _size(D), _size(R), _size(P_h), _size(P_w)   # numpy integers as ints
-        _integer('C (channels)', C, 1)
-        _integer('D (hidden width of the slow nets)', D, 1)
-        _integer('R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points))', R, 1)
-        _integer('P_h (rows per context bin: H = k·P_h)', P_h, 1)
-        _integer('P_w (columns per context bin: W = k·P_w)', P_w, 1)
+        _sizes(C, D, R, P_h, P_w)
         self.C = C
         self.D = D
         self.R = R

@@ -63,6 +63,14 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, D, R, P):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (channels)', C, 1)
+    _integer('D (hidden width of the slow nets)', D, 1)
+    _integer('R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points))', R, 1)
+    _integer('P (rows (and columns) per context bin: H = W = k·P)', P, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -140,10 +148,7 @@ def _kernels_wanted(x):
 
 def _check(Z, omega_g, phi_g, out_weight_g, out_bias_g, omega_l, phi_l, out_weight_l, out_bias_l, fast_bias, C, D, R, P):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (channels)', C, 1)
-    _integer('D (hidden width of the slow nets)', D, 1)
-    _integer('R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points))', R, 1)
-    _integer('P (rows (and columns) per context bin: H = W = k·P)', P, 1)
+    _sizes(C, D, R, P)
     if not isinstance(Z, torch.Tensor):
         raise TypeError(f"Z must be a torch.Tensor, not {type(Z).__name__}")
     _dense('Z', Z)
@@ -286,10 +291,7 @@ class HyperzzwCodeEvolution(nn.Module):
     def __init__(self, C, D, R, P, *, device=None, dtype=None):
         super().__init__()
         C, D, R, P = _size(C), _size(D), _size(R), _size(P)   # numpy integers as ints
-        _integer('C (channels)', C, 1)
-        _integer('D (hidden width of the slow nets)', D, 1)
-        _integer('R (local kernel radius: k = 2R + 1 (R ≥ 1: the coordinates need two points))', R, 1)
-        _integer('P (rows (and columns) per context bin: H = W = k·P)', P, 1)
+        _sizes(C, D, R, P)
         self.C = C
         self.D = D
         self.R = R

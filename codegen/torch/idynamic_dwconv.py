@@ -63,6 +63,14 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(G, C_g, D, R):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('G (groups)', G, 1)
+    _integer("C_g (channels per group (the released configs' heads))", C_g, 1)
+    _integer('D (hidden channels of the kernel generator (official: C/4))', D, 1)
+    _integer('R (kernel radius: K = 2R + 1)', R, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -203,10 +211,7 @@ def _kernels_wanted(x):
 
 def _check(x, reduce_weight, reduce_bias, bn_scale, bn_shift, span_weight, span_bias, G, C_g, D, R):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('G (groups)', G, 1)
-    _integer("C_g (channels per group (the released configs' heads))", C_g, 1)
-    _integer('D (hidden channels of the kernel generator (official: C/4))', D, 1)
-    _integer('R (kernel radius: K = 2R + 1)', R, 1)
+    _sizes(G, C_g, D, R)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -342,10 +347,7 @@ class IdynamicDwconvEvolution(nn.Module):
     def __init__(self, G, C_g, D, R, *, device=None, dtype=None):
         super().__init__()
         G, C_g, D, R = _size(G), _size(C_g), _size(D), _size(R)   # numpy integers as ints
-        _integer('G (groups)', G, 1)
-        _integer("C_g (channels per group (the released configs' heads))", C_g, 1)
-        _integer('D (hidden channels of the kernel generator (official: C/4))', D, 1)
-        _integer('R (kernel radius: K = 2R + 1)', R, 1)
+        _sizes(G, C_g, D, R)
         self.G = G
         self.C_g = C_g
         self.D = D
@@ -421,34 +423,16 @@ class IdynamicDwconvEvolution(nn.Module):
         layer = cls(G=G, C_g=m[0].in_channels // G, D=m[0].out_channels, R=R, device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
-            source = m[0].weight[:, :, 0, 0]
-            if source is None:
-                layer.reduce_weight.zero_()
-            else:
-                layer.reduce_weight.copy_(source)
-            source = m[0].bias
-            if source is None:
-                layer.reduce_bias.zero_()
-            else:
-                layer.reduce_bias.copy_(source)
-            source = (m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps)
-            if source is None:
-                layer.bn_scale.zero_()
-            else:
-                layer.bn_scale.copy_(source)
-            source = (m[1].bias if m[1].affine else 0) - m[1].running_mean * (m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps)
-            if source is None:
-                layer.bn_shift.zero_()
-            else:
-                layer.bn_shift.copy_(source)
-            source = m[3].weight[:, :, 0, 0]
-            if source is None:
-                layer.span_weight.zero_()
-            else:
-                layer.span_weight.copy_(source)
-            source = m[3].bias
-            if source is None:
-                layer.span_bias.zero_()
-            else:
-                layer.span_bias.copy_(source)
+            for name, source in (
+                    ("reduce_weight", m[0].weight[:, :, 0, 0]),
+                    ("reduce_bias", m[0].bias),
+                    ("bn_scale", (m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps)),
+                    ("bn_shift", (m[1].bias if m[1].affine else 0) - m[1].running_mean * (m[1].weight if m[1].affine else 1) / torch.sqrt(m[1].running_var + m[1].eps)),
+                    ("span_weight", m[3].weight[:, :, 0, 0]),
+                    ("span_bias", m[3].bias),
+            ):
+                if source is None:   # (a weight the torch layer does not have, such as a bias it was built without)
+                    getattr(layer, name).zero_()
+                else:
+                    getattr(layer, name).copy_(source)
         return layer

@@ -63,6 +63,12 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, O):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (input features)', C, 1)
+    _integer('O (output features)', O, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -183,8 +189,7 @@ def _kernels_wanted(x):
 
 def _check(x, weight, bias, C, O):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (input features)', C, 1)
-    _integer('O (output features)', O, 1)
+    _sizes(C, O)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -307,8 +312,7 @@ class LinearEvolution(nn.Module):
     def __init__(self, C, O, *, device=None, dtype=None):
         super().__init__()
         C, O = _size(C), _size(O)   # numpy integers as ints
-        _integer('C (input features)', C, 1)
-        _integer('O (output features)', O, 1)
+        _sizes(C, O)
         self.C = C
         self.O = O
         factory = {"device": device, "dtype": dtype}
@@ -355,14 +359,12 @@ class LinearEvolution(nn.Module):
         layer = cls(C=m.in_features, O=m.out_features, device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
-            source = m.weight
-            if source is None:
-                layer.weight.zero_()
-            else:
-                layer.weight.copy_(source)
-            source = m.bias
-            if source is None:
-                layer.bias.zero_()
-            else:
-                layer.bias.copy_(source)
+            for name, source in (
+                    ("weight", m.weight),
+                    ("bias", m.bias),
+            ):
+                if source is None:   # (a weight the torch layer does not have, such as a bias it was built without)
+                    getattr(layer, name).zero_()
+                else:
+                    getattr(layer, name).copy_(source)
         return layer

@@ -63,6 +63,12 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(N, d):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N (heads)', N, 1)
+    _integer('d (channels per head)', d, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -238,8 +244,7 @@ def _kernels_wanted(x):
 
 def _check(x, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N (heads)', N, 1)
-    _integer('d (channels per head)', d, 1)
+    _sizes(N, d)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -460,8 +465,7 @@ class MhsaCausalEvolution(nn.Module):
     def __init__(self, N, d, *, device=None, dtype=None):
         super().__init__()
         N, d = _size(N), _size(d)   # numpy integers as ints
-        _integer('N (heads)', N, 1)
-        _integer('d (channels per head)', d, 1)
+        _sizes(N, d)
         self.N = N
         self.d = d
         factory = {"device": device, "dtype": dtype}
@@ -520,44 +524,18 @@ class MhsaCausalEvolution(nn.Module):
         layer = cls(N=m.num_heads, d=m.head_dim, device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
-            source = m.in_proj_weight[:m.embed_dim]
-            if source is None:
-                layer.q_weight.zero_()
-            else:
-                layer.q_weight.copy_(source)
-            source = None if m.in_proj_bias is None else m.in_proj_bias[:m.embed_dim]
-            if source is None:
-                layer.q_bias.zero_()
-            else:
-                layer.q_bias.copy_(source)
-            source = m.in_proj_weight[m.embed_dim:2 * m.embed_dim]
-            if source is None:
-                layer.k_weight.zero_()
-            else:
-                layer.k_weight.copy_(source)
-            source = None if m.in_proj_bias is None else m.in_proj_bias[m.embed_dim:2 * m.embed_dim]
-            if source is None:
-                layer.k_bias.zero_()
-            else:
-                layer.k_bias.copy_(source)
-            source = m.in_proj_weight[2 * m.embed_dim:]
-            if source is None:
-                layer.v_weight.zero_()
-            else:
-                layer.v_weight.copy_(source)
-            source = None if m.in_proj_bias is None else m.in_proj_bias[2 * m.embed_dim:]
-            if source is None:
-                layer.v_bias.zero_()
-            else:
-                layer.v_bias.copy_(source)
-            source = m.out_proj.weight
-            if source is None:
-                layer.out_weight.zero_()
-            else:
-                layer.out_weight.copy_(source)
-            source = m.out_proj.bias
-            if source is None:
-                layer.out_bias.zero_()
-            else:
-                layer.out_bias.copy_(source)
+            for name, source in (
+                    ("q_weight", m.in_proj_weight[:m.embed_dim]),
+                    ("q_bias", None if m.in_proj_bias is None else m.in_proj_bias[:m.embed_dim]),
+                    ("k_weight", m.in_proj_weight[m.embed_dim:2 * m.embed_dim]),
+                    ("k_bias", None if m.in_proj_bias is None else m.in_proj_bias[m.embed_dim:2 * m.embed_dim]),
+                    ("v_weight", m.in_proj_weight[2 * m.embed_dim:]),
+                    ("v_bias", None if m.in_proj_bias is None else m.in_proj_bias[2 * m.embed_dim:]),
+                    ("out_weight", m.out_proj.weight),
+                    ("out_bias", m.out_proj.bias),
+            ):
+                if source is None:   # (a weight the torch layer does not have, such as a bias it was built without)
+                    getattr(layer, name).zero_()
+                else:
+                    getattr(layer, name).copy_(source)
         return layer

@@ -35,6 +35,18 @@ def _batch_of_one(t):
     return t.unsqueeze(0) if isinstance(t, torch.Tensor) else t
 
 
+def _also_unbatched(value_name, value, inputs):
+    """Refuses, where ``value`` came without its batch axis, another input (name, tensor, rank without the batch
+    axis) that came with it or is no dense tensor (anything else is left to the checks to name)."""
+    for name, t, rank in inputs:
+        if isinstance(t, torch.Tensor):
+            _dense(name, t)
+            if t.dim() != rank:
+                raise ValueError(f"{value_name} has no batch axis (shape {tuple(value.shape)}) but {name} has {t.dim()} "
+                                 f"dimensions (shape {tuple(t.shape)}): pass every input with the batch axis, or every "
+                                 f"input without it ({name} then has {rank})")
+
+
 _TRACED = ("{} is checked at every call (its values are a premise of the proof), which torch.jit.trace would record "
            "once, on the inputs it traces with, and drop from the graph: use torch.compile or torch.export, which keep "
            "the check in the graph, or call the module")
@@ -101,6 +113,12 @@ def _integer(what, value, low):
     """Refuses a size that is no integer in [low, 2^31) (``what``: the size's name and meaning)."""
     if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2 ** 31):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
+
+
+def _sizes(N, d):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N (heads)', N, 1)
+    _integer('d (channels per head)', d, 1)
 
 
 def _input(name, t, rank, value, value_name, unbatched):
@@ -253,8 +271,7 @@ def _kernels_wanted(x):
 
 def _check(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N, d):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N (heads)', N, 1)
-    _integer('d (channels per head)', d, 1)
+    _sizes(N, d)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -291,10 +308,7 @@ def mhsa_masked_evolution(x, allowed, q_weight, q_bias, k_weight, k_bias, v_weig
     N, d = _size(N), _size(d)   # numpy integers as ints
     if isinstance(x, torch.Tensor) and x.dim() == 2:   # unbatched, as torch's own functions take it
         _dense('x', x)   # (before unsqueeze, which a nested or sparse tensor refuses raw)
-        if isinstance(allowed, torch.Tensor):
-            _dense('allowed', allowed)
-        if isinstance(allowed, torch.Tensor) and allowed.dim() != 3:
-            raise ValueError(f"x has no batch axis (shape {tuple(x.shape)}) but allowed has {allowed.dim()} dimensions (shape {tuple(allowed.shape)}): pass every input with the batch axis, or every input without it (allowed then has 3)")
+        _also_unbatched('x', x, (('allowed', allowed, 3),))
         return mhsa_masked_evolution(x.unsqueeze(0), _batch_of_one(allowed), q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias, N=N, d=d, path=path).squeeze(0)
     if isinstance(allowed, torch.Tensor) and allowed.dtype == torch.bool:
         raise ValueError(f"allowed must have x's dtype ({x.dtype}), 1 where a position is seen and 0 where it is hidden, not torch.bool: from a boolean mask that is True where hidden (PyTorch's key_padding_mask) pass (~mask).to(x.dtype), from one that is True where seen (SDPA's attn_mask) mask.to(x.dtype)")
@@ -461,8 +475,7 @@ class MhsaMaskedEvolution(nn.Module):
     def __init__(self, N, d, *, device=None, dtype=None):
         super().__init__()
         N, d = _size(N), _size(d)   # numpy integers as ints
-        _integer('N (heads)', N, 1)
-        _integer('d (channels per head)', d, 1)
+        _sizes(N, d)
         self.N = N
         self.d = d
         factory = {"device": device, "dtype": dtype}
@@ -521,44 +534,18 @@ class MhsaMaskedEvolution(nn.Module):
         layer = cls(N=m.num_heads, d=m.head_dim, device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
-            source = m.in_proj_weight[:m.embed_dim]
-            if source is None:
-                layer.q_weight.zero_()
-            else:
-                layer.q_weight.copy_(source)
-            source = None if m.in_proj_bias is None else m.in_proj_bias[:m.embed_dim]
-            if source is None:
-                layer.q_bias.zero_()
-            else:
-                layer.q_bias.copy_(source)
-            source = m.in_proj_weight[m.embed_dim:2 * m.embed_dim]
-            if source is None:
-                layer.k_weight.zero_()
-            else:
-                layer.k_weight.copy_(source)
-            source = None if m.in_proj_bias is None else m.in_proj_bias[m.embed_dim:2 * m.embed_dim]
-            if source is None:
-                layer.k_bias.zero_()
-            else:
-                layer.k_bias.copy_(source)
-            source = m.in_proj_weight[2 * m.embed_dim:]
-            if source is None:
-                layer.v_weight.zero_()
-            else:
-                layer.v_weight.copy_(source)
-            source = None if m.in_proj_bias is None else m.in_proj_bias[2 * m.embed_dim:]
-            if source is None:
-                layer.v_bias.zero_()
-            else:
-                layer.v_bias.copy_(source)
-            source = m.out_proj.weight
-            if source is None:
-                layer.out_weight.zero_()
-            else:
-                layer.out_weight.copy_(source)
-            source = m.out_proj.bias
-            if source is None:
-                layer.out_bias.zero_()
-            else:
-                layer.out_bias.copy_(source)
+            for name, source in (
+                    ("q_weight", m.in_proj_weight[:m.embed_dim]),
+                    ("q_bias", None if m.in_proj_bias is None else m.in_proj_bias[:m.embed_dim]),
+                    ("k_weight", m.in_proj_weight[m.embed_dim:2 * m.embed_dim]),
+                    ("k_bias", None if m.in_proj_bias is None else m.in_proj_bias[m.embed_dim:2 * m.embed_dim]),
+                    ("v_weight", m.in_proj_weight[2 * m.embed_dim:]),
+                    ("v_bias", None if m.in_proj_bias is None else m.in_proj_bias[2 * m.embed_dim:]),
+                    ("out_weight", m.out_proj.weight),
+                    ("out_bias", m.out_proj.bias),
+            ):
+                if source is None:   # (a weight the torch layer does not have, such as a bias it was built without)
+                    getattr(layer, name).zero_()
+                else:
+                    getattr(layer, name).copy_(source)
         return layer

@@ -63,6 +63,13 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(N, d, R):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N (heads)', N, 1)
+    _integer('d (channels per head)', d, 1)
+    _integer('R (window radius: K = 2R + 1)', R, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -204,9 +211,7 @@ def _kernels_wanted(x):
 
 def _check(x, query_weight, key_weight, value_weight, rpb, N, d, R):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N (heads)', N, 1)
-    _integer('d (channels per head)', d, 1)
-    _integer('R (window radius: K = 2R + 1)', R, 1)
+    _sizes(N, d, R)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -388,9 +393,7 @@ class NeighborhoodAttentionEvolution(nn.Module):
     def __init__(self, N, d, R, *, device=None, dtype=None):
         super().__init__()
         N, d, R = _size(N), _size(d), _size(R)   # numpy integers as ints
-        _integer('N (heads)', N, 1)
-        _integer('d (channels per head)', d, 1)
-        _integer('R (window radius: K = 2R + 1)', R, 1)
+        _sizes(N, d, R)
         self.N = N
         self.d = d
         self.R = R

@@ -63,6 +63,13 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, O, R):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (input channels)', C, 1)
+    _integer('O (output channels)', O, 1)
+    _integer('R (kernel radius: K = 2R + 1, zero padding R)', R, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -137,9 +144,7 @@ def _kernels_wanted(x):
 
 def _check(x, weight, C, O, R):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (input channels)', C, 1)
-    _integer('O (output channels)', O, 1)
-    _integer('R (kernel radius: K = 2R + 1, zero padding R)', R, 1)
+    _sizes(C, O, R)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -270,9 +275,7 @@ class ShiftedPointwiseConv2dEvolution(nn.Module):
     def __init__(self, C, O, R, *, device=None, dtype=None):
         super().__init__()
         C, O, R = _size(C), _size(O), _size(R)   # numpy integers as ints
-        _integer('C (input channels)', C, 1)
-        _integer('O (output channels)', O, 1)
-        _integer('R (kernel radius: K = 2R + 1, zero padding R)', R, 1)
+        _sizes(C, O, R)
         self.C = C
         self.O = O
         self.R = R

@@ -63,6 +63,11 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(N):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N (nodes)', N, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -100,7 +105,7 @@ def _kernels_wanted(x):
 
 def _check(x, eigenvectors, spectral_filter, N):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N (nodes)', N, 1)
+    _sizes(N)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -213,7 +218,7 @@ class SpectralGraphConvEvolution(nn.Module):
     def __init__(self, N, *, device=None, dtype=None):
         super().__init__()
         N = _size(N)   # numpy integers as ints
-        _integer('N (nodes)', N, 1)
+        _sizes(N)
         self.N = N
         factory = {"device": device, "dtype": dtype}
         self.eigenvectors = nn.Parameter(torch.empty((N, N), **factory))  # Laplacian eigenvectors as columns (the graph Fourier basis)

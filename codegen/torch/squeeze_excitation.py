@@ -63,6 +63,12 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(C, D):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('C (channels)', C, 1)
+    _integer('D (squeeze channels (torchvision: squeeze_channels; C/16 in the paper))', D, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -157,8 +163,7 @@ def _kernels_wanted(x):
 
 def _check(x, fc1_weight, fc1_bias, fc2_weight, fc2_bias, C, D):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('C (channels)', C, 1)
-    _integer('D (squeeze channels (torchvision: squeeze_channels; C/16 in the paper))', D, 1)
+    _sizes(C, D)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -319,8 +324,7 @@ class SqueezeExcitationEvolution(nn.Module):
     def __init__(self, C, D, *, device=None, dtype=None):
         super().__init__()
         C, D = _size(C), _size(D)   # numpy integers as ints
-        _integer('C (channels)', C, 1)
-        _integer('D (squeeze channels (torchvision: squeeze_channels; C/16 in the paper))', D, 1)
+        _sizes(C, D)
         self.C = C
         self.D = D
         factory = {"device": device, "dtype": dtype}

@@ -63,6 +63,14 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(N, d, M, S):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N (heads)', N, 1)
+    _integer('d (channels per head)', d, 1)
+    _integer('M (window size)', M, 1)
+    _integer("S (shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋))", S, 0)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -223,10 +231,7 @@ def _kernels_wanted(x):
 
 def _check(x, query_weight, key_weight, value_weight, rpb, N, d, M, S):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N (heads)', N, 1)
-    _integer('d (channels per head)', d, 1)
-    _integer('M (window size)', M, 1)
-    _integer("S (shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋))", S, 0)
+    _sizes(N, d, M, S)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -496,10 +501,7 @@ class SwinAttentionEvolution(nn.Module):
     def __init__(self, N, d, M, S, *, device=None, dtype=None):
         super().__init__()
         N, d, M, S = _size(N), _size(d), _size(M), _size(S)   # numpy integers as ints
-        _integer('N (heads)', N, 1)
-        _integer('d (channels per head)', d, 1)
-        _integer('M (window size)', M, 1)
-        _integer("S (shift (0 ≤ S < M; Swin's shifted blocks use ⌊M/2⌋))", S, 0)
+        _sizes(N, d, M, S)
         if not (S <= (M - 1)):   # outside the domain where the proof holds, whatever the input
             raise ValueError(f"swin_attention: the proof holds only where S ≤ M - 1 (a constraint the operator declares); got M = {M}, S = {S}")
         self.N = N

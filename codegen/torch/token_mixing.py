@@ -63,6 +63,11 @@ def _integer(what, value, low):
         raise ValueError(f"{what} must be an integer ≥ {low} and < 2^31, not {value!r}")
 
 
+def _sizes(N):
+    """Refuses module sizes that are no integers in their declared ranges (the layer's and the function's check)."""
+    _integer('N (tokens)', N, 1)
+
+
 def _parameter(name, t, shape, value, value_name, required):
     """Refuses a parameter that is missing (``required``: a text saying what it is; "" where None may be given), no
     tensor, not of ``shape``, or not of ``value``'s dtype and device."""
@@ -146,7 +151,7 @@ def _kernels_wanted(x):
 
 def _check(x, weight, bias, N):
     """Clear errors for wrong types, ranks, shapes, dtypes, devices and sizes (before anything is allocated)."""
-    _integer('N (tokens)', N, 1)
+    _sizes(N)
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, not {type(x).__name__}")
     _dense('x', x)
@@ -242,7 +247,7 @@ class TokenMixingEvolution(nn.Module):
     def __init__(self, N, *, device=None, dtype=None):
         super().__init__()
         N = _size(N)   # numpy integers as ints
-        _integer('N (tokens)', N, 1)
+        _sizes(N)
         self.N = N
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((N, N), **factory))  # token-mixing weight (nn.Linear(N, N) layout: output token × input token)
@@ -290,14 +295,12 @@ class TokenMixingEvolution(nn.Module):
         layer = cls(N=m.in_features, device=None if first is None else first.device,
                     dtype=None if first is None else first.dtype)
         with torch.no_grad():
-            source = m.weight
-            if source is None:
-                layer.weight.zero_()
-            else:
-                layer.weight.copy_(source)
-            source = m.bias
-            if source is None:
-                layer.bias.zero_()
-            else:
-                layer.bias.copy_(source)
+            for name, source in (
+                    ("weight", m.weight),
+                    ("bias", m.bias),
+            ):
+                if source is None:   # (a weight the torch layer does not have, such as a bias it was built without)
+                    getattr(layer, name).zero_()
+                else:
+                    getattr(layer, name).copy_(source)
         return layer
