@@ -20,6 +20,7 @@ import sympy as sp
 from evosym import Definition, Derivation, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
 from evosym.errors import IllFormedAccess
 from evosym.printers import render
+from evosym.proof.certificate import certificate, derivation, dumps, loads, verify
 from evosym.proof.evaluate import Evaluator
 from evosym.proof.premises import BINDERS, CLOSED, GRID, NAME, NAMES, SIZES
 
@@ -322,6 +323,25 @@ def test_definitions_and_expressions_must_be_closed():
     # (d) a traditional form that mentions an unbound variable
     cp = _check(_identity_derivation(_op(xp[b, o, i] * Wt[o, z], definitions=[xp])))
     _refused(cp, CLOSED, "z is free but neither an output index nor a size", "traditional form")
+
+
+@pytest.mark.parametrize("body, var", [
+    (sp.Sum(Wt[c, 0], (c, 0, C - 1)), c),                          # the whole body
+    (Wt[o, 0] + sp.Sum(Wt[0, 0] * o, (o, 0, 1)), o),                # one term
+    (sp.Sum(sp.Sum(Wt[c, u], (u, 0, K - 1)), (o, 0, 0)), o),        # nested, under a sum of its own
+])
+def test_a_definition_whose_sum_binds_its_own_parameter_is_refused(body, var):
+    """A body summing over its own parameter hides it (the read's argument substituted for it leaves a sum over a
+    number: "Invalid limits" from deep inside the checker, or the parameter silently unused). An operator file is
+    refused at load (tests/test_operator_declaration_errors.py); an operator built in process, or decoded from a
+    hand-made certificate, by the premise, with the parameter named."""
+    G = Definition("G", (o, c), body)
+    xp = _x_pad()
+    cp = _check(_identity_derivation(_op(xp[b, o, i] * G[o, o], definitions=[xp, G])))
+    words = f"in the body of G, a sum binds {var}, which is its own parameter"
+    _refused(cp, BINDERS, words)
+    v = verify(loads(dumps(certificate(cp, derivation(cp.proof)))))
+    assert not v.ok and any(words in r.message for r in v.checked.checks if r.name == NAME)
 
 
 def test_definition_bodies_are_evaluated_in_a_lexical_scope():

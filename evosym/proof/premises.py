@@ -197,16 +197,18 @@ def binder_problem(s, lo, hi, what: str) -> str | None:
             "nonnegative when the lower bound is ≥ 0, positive when it is ≥ 1)")
 
 
-def _sum_binders(expr, sizes: set, outputs: set) -> list[str]:
-    """The problems of the variables bound by sums in ``expr``."""
+def _sum_binders(expr, sizes: set, outputs: set, params=()) -> list[str]:
+    """The problems of the variables bound by sums in ``expr`` (a definition's body where ``params`` are given: a sum
+    binding its own parameter hides it, and substituting an argument for it leaves a sum over a number)."""
     out = []
     for node in sorted(sp.sympify(expr).atoms(sp.Sum), key=sp.default_sort_key):
         for lim in node.limits:
             var = lim[0]
             if len(lim) != 3:
                 out.append(f"the sum over {var} has no range")
-            elif var in sizes or var in outputs:
-                out.append(f"a sum binds {var}, which is {'a size' if var in sizes else 'an output index'}")
+            elif var in sizes or var in outputs or var in params:
+                out.append(f"a sum binds {var}, which is "
+                           f"{'a size' if var in sizes else 'its own parameter' if var in params else 'an output index'}")
             else:
                 why = binder_problem(var, lim[1], lim[2], f"the summation variable {var}")
                 if why:
@@ -250,7 +252,7 @@ def _definition(d, sizes: set, outputs: set, where: str, steps=()) -> list[tuple
         loose = set().union(*[free_names(n) for n in d.shape]) - sizes
         if loose:
             out.append((CLOSED, f"the shape of {d.name} mentions {_names(loose)}, which is not a size", where, steps, (), every))
-    out += [(BINDERS, f"in the body of {d.name}, {w}", where, steps, (), every) for w in _sum_binders(d.body, sizes, outputs)]
+    out += [(BINDERS, f"in the body of {d.name}, {w}", where, steps, (), every) for w in _sum_binders(d.body, sizes, outputs, d.params)]
     return out
 
 
