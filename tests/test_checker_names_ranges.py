@@ -152,6 +152,35 @@ def _drops_G(body, *, tensors=(), sizes=SIZES, grid=GRID):
     return _finish(d)
 
 
+UP, TINY = sp.log(sp.Rational(10**60 + 1, 10**60)), sp.Rational(1, 10**61)   # log(1 + 10⁻⁶⁰) > 10⁻⁶¹
+ZERO = sp.sin(p) ** 2 + sp.cos(p) ** 2 - 1
+
+
+@pytest.mark.parametrize("body", [
+    (sp.sign((p + 1) * UP - (p + 1) * TINY) + 1) * Wt[0, 0],          # 2·W, SymPy: 0
+    2 * sp.Heaviside((p + 1) * UP - (p + 1) * TINY) * Wt[0, 0],        # 2·W, SymPy: 0
+    (sp.Abs((p + 1) * UP - (p + 1) * TINY) + (p + 1) * UP - (p + 1) * TINY) * Wt[0, 0],     # 2·A·W, SymPy: 0
+    (sp.IndexedBase("d1")[p] / sp.IndexedBase("d2")[p] - 1) * Wt[0, 0],   # 0/0: undefined
+    sp.exp(sp.IndexedBase("d1")[p] / sp.IndexedBase("d2")[p]) - sp.E,     # e^(0/0) − e: undefined
+])
+def test_a_dropped_term_is_never_judged_0_by_sympy_or_a_zero_quotient(body):
+    """G[i + L] dropped by a step the bounded comparison judges: the comparison asked SymPy's simplification where
+    opaque atoms stay, and SymPy decides sign, Heaviside and Abs of a number by its own evaluation (log(1 + 10⁻⁶⁰) is
+    0 to it), and cancels D/D to 1 where D is 0 in disguise; both printed PROVED (an adversarial pass, 2026-12-07).
+    Now the step is refused, said to be not proved equal (not to differ: nothing proved that either)."""
+    cp = _drops_G_with_zero(body) if body.has(sp.IndexedBase("d1")) else _drops_G(body)
+    assert not cp.ok and "\nPROVED" not in render(cp, "text")
+    assert "step 1 (introduce-delta): before and after are not proved equal" in cp.failures()[0], cp.failures()
+
+
+def _drops_G_with_zero(body):
+    d1, d2 = Definition("d1", (p,), ZERO), Definition("d2", (p,), ZERO)
+    G = Definition("G", (p,), body)
+    d = Derivation(_op(sp.IndexedBase("G")[i + L], definitions=(G, d1, d2)))
+    d.apply("introduce-delta", targets=[(i + L, m, 0, L - 1)])
+    return _finish(d)
+
+
 U1, U2 = sp.Symbol("u1", integer=True), sp.Symbol("u1", positive=True)
 
 

@@ -12,6 +12,7 @@ from evosym.errors import IllFormedAccess
 from evosym.ir.symbols import InRange, index, size
 from evosym.proof import poly as P
 from evosym.proof.bounded import equal
+from evosym.proof.magnitude import nonzero
 from evosym.proof.evaluate import Evaluator
 
 x, W = sp.IndexedBase("x"), sp.IndexedBase("W")
@@ -98,11 +99,11 @@ def test_exact_quotients_cancel_only_when_the_numerator_is_a_multiple():
     w = P.Poly.atom(("T", "w", (0,)))
     den = P.add(e1, e2)
     inv = P.opaque("inv", den)
-    assert P.cancel_quotients(P.mul(den, inv)) == 1
-    assert P.cancel_quotients(P.mul(P.mul(den, w), inv)) == w
-    assert P.cancel_quotients(P.add(P.mul(e1, inv), P.mul(P.mul(e2, inv), 2))) != 1
-    assert P.cancel_quotients(P.mul(e1, inv)) == P.mul(e1, inv)
-    assert P.cancel_quotients(P.mul(P.add(den, 1), inv)) != 1
+    assert P.cancel_quotients(P.mul(den, inv), nonzero) == 1
+    assert P.cancel_quotients(P.mul(P.mul(den, w), inv), nonzero) == w
+    assert P.cancel_quotients(P.add(P.mul(e1, inv), P.mul(P.mul(e2, inv), 2)), nonzero) != 1
+    assert P.cancel_quotients(P.mul(e1, inv), nonzero) == P.mul(e1, inv)
+    assert P.cancel_quotients(P.mul(P.add(den, 1), inv), nonzero) != 1
     assert equal(P.mul(den, inv), 1) and not equal(P.mul(e1, inv), 1)
 
 

@@ -21,13 +21,14 @@ import sympy as sp
 
 from cli_helpers import run_cli
 from evosym.proof import poly as P
-from evosym.proof.magnitude import clearly_nonzero
-from evosym.proof.support import nonzero, vanishes
+from evosym.proof.bounded import equal
+from evosym.proof.magnitude import clearly_nonzero, nonzero, vanishes
 
 FILE = Path(__file__).parent / "data" / "operators" / "vanishing_tap.py"
 
 
-@pytest.mark.parametrize("tap", ["trig", "exp", "sqrt", "roots", "subnormal", "undef", "tanh", "erf", "sign", "log"])
+@pytest.mark.parametrize("tap", ["trig", "exp", "sqrt", "roots", "subnormal", "undef", "tanh", "erf", "sign", "log",
+                                 "lift", "quotient", "quotient1"])
 def test_a_tap_that_vanishes_is_not_in_the_support(capsys, monkeypatch, tap):
     """Declared in Ω: never proved non-zero (refused as undecided). Declared outside Ω: never proved 0 either (only an
     exact 0 is), so the one-tap window is refused too, as before the mend: a refusal, not a false claim."""
@@ -81,6 +82,9 @@ def test_values_that_are_zero_in_disguise_are_never_proved_non_zero():
     assert not nonzero(P.add(log_up, _n("log(1/(1 + 10**-60))")))   # (SymPy's strict evalf: −1.0e-60)
     for f in ("tanh", "erf", "sign"):
         assert not nonzero(P.opaque(f, zeros[0])), f   # (SymPy's strict evalf: 1e-135, and −1 for sign)
+    for k in (713, 730, 739, 744):   # (subnormal numbers lifted by a coefficient: their own error is not U)
+        lifted = P.mul(P.sub(_n(f"exp({-k})"), P.mul(_n(f"exp({-k}/2)"), _n(f"exp({-k}/2)"))), 10 ** 300)
+        assert clearly_nonzero(lifted) is None and not nonzero(lifted), k
     w = P.Poly.atom(("T", "w", (0,)))
     for big in (P.opaque("exp", P.mul(w, 1000)), P.mul(_n("sqrt(3)"), 10 ** 400), P.opaque("exp", P.mul(w, -1000))):
         assert clearly_nonzero(big) is None and not nonzero(big), big   # (overflow and underflow: undecided)
@@ -195,3 +199,41 @@ def test_the_bound_holds_through_functions_against_high_precision_values():
             assert abs(mpmath.mpf(total.real) - exact(v)) <= err, (v, total, err)
             checked += 1
     assert checked > 800
+
+
+def _disguised_zero():
+    s2, c2 = _n("sin(2)"), _n("cos(2)")
+    return P.sub(P.add(P.mul(s2, s2), P.mul(c2, c2)), 1)
+
+
+def test_a_quotient_cancels_only_by_a_denominator_proved_non_zero():
+    """D/D with D = sin²2 + cos²2 − 1 (0 in disguise) is undefined: it was cancelled to 1, so D/D − 1 vanished (a tap
+    outside Ω dropped) and D/D + 1 was proved non-zero (an adversarial pass, 2026-12-07). Cancelled by a denominator
+    proved non-zero — a softmax's Σ exp — it still is, and nested in a function the same."""
+    D = _disguised_zero()
+    over = P.mul(D, P.opaque("inv", D))
+    for v in (P.sub(over, 1), P.add(over, 1), P.mul(over, P.Poly.atom(("T", "w", (0,))))):
+        assert not vanishes(v) and not nonzero(v), v
+    assert P.cancel_quotients(over, nonzero) == over
+    ell = P.Poly.atom(("T", "l", (0,)))
+    Z = P.add(P.opaque("exp", ell), P.opaque("exp", P.mul(ell, 2)))
+    assert P.cancel_quotients(P.mul(Z, P.opaque("inv", Z)), nonzero) == 1 and vanishes(P.sub(P.mul(Z, P.opaque("inv", Z)), 1))
+    assert P.denominators(P.opaque("exp", over)) == [D]
+
+
+def test_the_bounded_comparison_never_takes_sympy_s_word_for_numbers_or_zero_quotients():
+    """equal() asked SymPy's simplification where opaque atoms stay: it made D/D − 1 (D = 0 in disguise) 0, also inside
+    exp, and sign(log(1 + 10⁻⁶⁰) − 10⁻⁶¹) + 1 and 2·Heaviside(…), which are 2, 0. Now SymPy counts only where every
+    denominator is proved non-zero, no function it decides by evaluating a number is read, and the float evaluation
+    does not prove the difference non-zero; identities of exp, log and powers of the entries still count."""
+    D = _disguised_zero()
+    over = P.mul(D, P.opaque("inv", D))
+    arg = P.sub(_n("log(1 + 10**-60)"), Fraction(1, 10**61))
+    for a, b in ((over, 1), (P.opaque("exp", over), _n("E")), (P.add(P.opaque("sign", arg), 1), 0),
+                 (P.mul(P.opaque("Heaviside", arg), 2), 0), (P.opaque("Abs", arg), arg),
+                 (P.opaque("floor", P.mul(arg, 10**61)), 9)):
+        assert not equal(a, b) and not equal(b, a), (a, b)
+    w, v = P.Poly.atom(("T", "w", (0,))), P.Poly.atom(("T", "w", (1,)))
+    assert equal(P.mul(P.opaque("exp", w), P.opaque("exp", v)), P.opaque("exp", P.add(w, v)))
+    assert equal(P.opaque("exp", P.opaque("log", P.mul(w, w))), P.mul(w, w))
+    assert not equal(P.opaque("exp", w), P.opaque("exp", v))

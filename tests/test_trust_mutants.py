@@ -1,5 +1,5 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py,
-trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–29, each killed because its hostile
+trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–32, each killed because its hostile
 example gets through the checker with that fix disabled and not through the real one; the harness never counts a kill
 it did not see, and every mutation is undone afterwards.
 """
@@ -75,6 +75,9 @@ EXPECTED = {
     "mobius-over-a-dependent-n": ("mobius-sum's obligation that n and e are constants of the sum",
                                   "step 1 (mobius-sum) " + GENERAL + "it fails at B=1, C=1, K=2, L=2, P=0"),
     "support-counts-related-atoms": ("the support check's proof that a tap of Ω is non-zero", "PROVED"),
+    "sympy-decides-a-sign": ("the bounded comparison's conditions on SymPy's word", "PROVED"),
+    "quotient-by-a-zero-in-disguise": ("cancelling a quotient only by a denominator proved non-zero", "PROVED"),
+    "subnormal-number-bound": ("the float evaluation's refusal of subnormal numbers", "PROVED"),
 }
 # what the real checker says about each hostile example
 REFUSED = {
@@ -110,6 +113,9 @@ REFUSED = {
     "mobius-over-a-dependent-n": "Mod(d, K) + 2 and 1 do not depend on d (constants of the sum) (they read a variable "
                                  "the sum binds)",
     "support-counts-related-atoms": "support of K: the support of K could not be decided",
+    "sympy-decides-a-sign": "step 1 (introduce-delta): before and after are not proved equal",
+    "quotient-by-a-zero-in-disguise": "step 1 (introduce-delta): before and after are not proved equal",
+    "subnormal-number-bound": "support of K: the support of K could not be decided",
 }
 
 
@@ -124,7 +130,7 @@ def test_the_category_has_a_mutant_for_every_hole():
                                                               "operator-file-starts-processes",
                                                               "generation-imports-the-file"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 30))
+    assert holes == set(range(1, 33))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):
@@ -175,8 +181,13 @@ def test_every_mutation_is_undone(rows):
     assert sp.mobius.eval.__func__ is NU._eval and str(sp.mobius(2 * TF.a)) == "mobius(2*a)"
     assert TF.DV.constant_over.__module__ == "evosym.proof.rules.divisors"
     assert TM.accepted(TF.dependent_mobius_proof().check(reference=False), 0, "general-only") is None
-    assert TF.SU.nonzero.__module__ == "evosym.proof.support" and TF.SU.vanishes.__name__ == "vanishes"
+    assert TF.SU.nonzero.__module__ == "evosym.proof.magnitude" and TF.SU.vanishes.__name__ == "vanishes"
     assert not TF.vanishing_tap_proof().check(reference=False).ok
+    assert TF.BD._sympy_may_decide.__module__ == "evosym.proof.bounded" and TF.MG.TINY == 1e-290
+    assert TF.PY.cancel_quotients.__module__ == "evosym.proof.poly"
+    assert not TF.lifted_subnormal_proof().check(reference=False).ok
+    for body in ((sp.sign((TF.t + 1) * TF.UP - (TF.t + 1) * TF.TINY) + 1) * TF.W[0, 0],):
+        assert not TF.dropped_term_proof(body)().ok
 
 
 def test_the_harness_counts_no_kill_it_did_not_see():

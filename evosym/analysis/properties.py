@@ -28,6 +28,7 @@ from ..printers.expr import text
 from ..proof import poly as P
 from ..proof.bounded import env_of
 from ..proof.evaluate import Evaluator
+from ..proof.magnitude import nonzero
 from ..proof.proof import CheckedProof
 
 
@@ -484,7 +485,7 @@ def _rank_at_most(pos, chans, r) -> bool:
     for ks in itertools.combinations(rows, r + 1):
         for cs in itertools.combinations(cols, r + 1):
             m = [[_from_key(pos[kk].get(ch)) for ch in cs] for kk in ks]
-            if not P.is_zero(P.cancel_quotients(_det(m))):
+            if not P.is_zero(P.cancel_quotients(_det(m), nonzero)):
                 return False
     return True
 

@@ -18,6 +18,7 @@ from ..errors import IllFormedAccess
 from ..ir.operator import Operator, format_sizes
 from ..ir.symbols import size_value
 from . import poly as P
+from .magnitude import clearly_nonzero, nonzero, vanishes
 from .evaluate import Evaluator, ill_formed_reason
 from .step import Counterexample
 
@@ -30,15 +31,43 @@ def show(v) -> str:
 
 
 def equal(a, b) -> bool:
-    """Exact equality of two evaluated values (exact quotients cancelled first; SymPy decides what is left
-    when opaque atoms are involved)."""
+    """Exact equality of two evaluated values: the same canonical form, or a difference that is exactly 0 once its
+    quotients by denominators proved non-zero cancel. Where opaque atoms remain, SymPy's simplification decides —
+    only where it may (:func:`_sympy_may_decide`) and the float evaluation with an error bound does not prove the
+    difference non-zero."""
     if a == b:
         return True
-    if P.has_opaque(a) or P.has_opaque(b):
-        if P.is_zero(P.cancel_quotients(P.sub(a, b))):   # exact: N/D with N = D·Q is Q
-            return True
-        return sp.simplify(P.to_sympy(a) - P.to_sympy(b)) == 0
-    return False
+    if not (P.has_opaque(a) or P.has_opaque(b)):
+        return False
+    diff = P.sub(a, b)
+    if vanishes(diff):
+        return True
+    if clearly_nonzero(diff) or not _sympy_may_decide(diff):
+        return False
+    return sp.simplify(P.to_sympy(diff)) == 0
+
+
+# functions whose value SymPy's simplification keeps symbolic (it decides none of them by the sign of a number)
+_SIMPLIFIED = frozenset({"exp", "log", "sin", "cos", "tan", "sinh", "cosh", "tanh", "atan", "erf", "pow"})
+
+
+def _sympy_may_decide(diff) -> bool:
+    """Whether SymPy's "simplifies to 0" may count for ``diff``: every quotient's denominator proved non-zero (SymPy
+    cancels x/x to 1 whatever x is: D/D − 1 with D = sin²2 + cos²2 − 1 came out 0), and no function whose value it
+    decides by evaluating a number (sign, Heaviside, Abs, floor, Piecewise …: sign(log(1 + 10⁻⁶⁰) − 10⁻⁶¹) + 1, which
+    is 2, simplified to 0; adversarial passes, 2026-12-07)."""
+    for a in P.all_atoms(diff):
+        if a[0] == "F" and not (a[1] in _SIMPLIFIED or a[1].startswith(P.UNDEFINED) or a[1] == "inv" and
+                                nonzero(P.argument(a))):
+            return False
+        if a[0] == "N" and not _simplified(P.atom_to_sympy(a)):
+            return False
+    return True
+
+
+def _simplified(expr) -> bool:
+    """Whether the number ``expr`` holds no function outside :data:`_SIMPLIFIED` (and no Piecewise)."""
+    return all(f.func.__name__ in _SIMPLIFIED for f in expr.atoms(sp.Function)) and not expr.has(sp.Piecewise)
 
 
 def env_of(config: Mapping) -> dict:
@@ -89,10 +118,15 @@ def evaluate_everywhere(op: Operator, ev: Evaluator, expr, env: dict, points: It
     return out
 
 
-def compare(op: Operator, env: dict, points, left: list, right: list) -> Counterexample | None:
-    """The first output index where the two value lists differ, as a counterexample."""
+def compare(op: Operator, env: dict, points, left: list, right: list) -> tuple[Counterexample, bool] | None:
+    """The first output index where the two value lists are not proved equal, as a counterexample, and whether they
+    are proved to differ there (exactly, or by the float evaluation with an error bound)."""
     for pt, a, b in zip(points, left, right):
         if not equal(a, b):
-            diff = show(P.sub(a, b))
-            return Counterexample(format_sizes(env), index_text(op, pt), show(a), show(b), f"left − right = {diff}")
+            diff = P.sub(a, b)
+            proved = not (P.has_opaque(a) or P.has_opaque(b)) or bool(clearly_nonzero(diff))
+            why = "" if proved else (", not proved 0 (nor proved non-zero: it holds a quotient by a value not proved "
+                                     "non-zero, or numbers and functions whose relations the exact check does not see)")
+            return Counterexample(format_sizes(env), index_text(op, pt), show(a), show(b),
+                                  f"left − right = {show(diff)}{why}"), proved
     return None

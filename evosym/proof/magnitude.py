@@ -1,5 +1,5 @@
 """A float evaluation of an exact value at one point, with a bound on its error: a quick proof that a value is not 0
-(:func:`evosym.proof.support.nonzero`).
+(:func:`nonzero`, which the support of K and the bounded comparisons rely on).
 
 The exact evaluator keeps numbers it cannot write as rationals (sin 2, √2) and functions of the entries (exp of a
 logit) as independent atoms, so a polynomial in them may be 0 although its coefficients are not (sin²2 + cos²2 − 1).
@@ -114,7 +114,7 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
         z = numbers[name]
         if z is None:
             raise Undecided
-        return z, U * abs(z)
+        return _checked(z), U * abs(z)   # (a subnormal e^(m−740) is off by 2e-3, not by U: an adversarial pass)
     if tag == "Z":
         return cmath.exp(2j * math.pi * payload / name), 8 * U   # (the angle rounded too)
     if name.startswith(P.UNDEFINED):   # its point is keyed by its arguments as written: f(sin²2 + cos²2) is f(1)
@@ -163,6 +163,32 @@ def _key(key: tuple, numbers: dict) -> tuple[complex, float]:
     if not (math.isfinite(err) and cmath.isfinite(total)):
         raise Undecided
     return total, err
+
+
+def nonzero(v) -> bool:
+    """Whether the evaluated value ``v`` is proved not identically 0. Exact where it holds only rationals and the
+    tensors' entries (a polynomial with a non-zero coefficient). Where it holds numbers the exact check keeps as
+    independent atoms (sin 2 and cos 2: sin²2 + cos²2 − 1 is 0, which the exact check called non-zero, and a tap of
+    K that vanishes was counted in its support; an adversarial pass), or roots of unity, only the float evaluation
+    with a bound on its error proves it. SymPy's numbers are no proof: its strict evalf gave
+    log(1 + 10⁻⁶⁰) + log(1/(1 + 10⁻⁶⁰)) as −1.0e-60, tanh and erf of a 0 in disguise as 1e-135 (a third pass).
+    Quotients cancel only by a denominator proved non-zero (:func:`evosym.proof.poly.cancel_quotients`)."""
+    if P.is_zero(v):
+        return False
+    if not related(v):
+        return True
+    v = P.cancel_quotients(v, nonzero)
+    if P.is_zero(v) or not related(v):
+        return not P.is_zero(v)
+    return bool(clearly_nonzero(v))
+
+
+def vanishes(v) -> bool:
+    """Whether the evaluated value ``v`` is proved 0: exactly, its quotients by denominators proved non-zero
+    cancelled. Never by SymPy's simplification, which decides sign and Heaviside by its numbers:
+    sign(log(1 + 10⁻⁶⁰) − 10⁻⁶¹) + 1 became 0 where it is 2, and a tap of K outside Ω was dropped from an Evolution
+    form that was then false (a third adversarial pass, against a mend of the same day)."""
+    return P.is_zero(v) or P.is_zero(P.cancel_quotients(v, nonzero))
 
 
 def clearly_nonzero(v, numbers: dict | None = None) -> bool | None:

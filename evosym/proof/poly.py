@@ -382,11 +382,37 @@ def _without(mono: tuple, part: tuple):
     return tuple(rest)
 
 
-def cancel_quotients(v):
-    """``v`` with every N·(1/D) replaced by Q where N = D·Q exactly (a softmax's Σ exp(ℓ)/Σ exp(ℓ) = 1).
+def all_atoms(v) -> list:
+    """Every atom of ``v``, also those inside the arguments of its functions (exp(N/D)), each once, sorted."""
+    found, todo = {}, [key_of(v)] if isinstance(v, Poly) else []
+    while todo:
+        for mono, _ in todo.pop():
+            for a in mono:
+                if a not in found:
+                    found[a] = None
+                    if a[0] == "F":
+                        todo.extend(a[2].keys)
+    return sorted(found)
+
+
+def argument(a: tuple, k: int = 0):
+    """The ``k``-th argument of the function atom ``a`` as a value."""
+    return _normal(dict(a[2].keys[k]))
+
+
+def denominators(v) -> list:
+    """The values ``v`` divides by anywhere (:func:`all_atoms`' ``inv`` atoms' arguments)."""
+    return [argument(a) for a in all_atoms(v) if a[0] == "F" and a[1] == "inv"]
+
+
+def cancel_quotients(v, nonzero):
+    """``v`` with every N·(1/D) replaced by Q where N = D·Q exactly (a softmax's Σ exp(ℓ)/Σ exp(ℓ) = 1) and
+    ``nonzero(D)`` proves D not identically 0.
 
     Q is a guess (the terms of N divided by one term of D) that counts only after the exact
-    product D·Q is compared with N, so the rewrite is an identity wherever D ≠ 0.
+    product D·Q is compared with N, so the rewrite is an identity wherever D ≠ 0. Where D is 0 in disguise
+    (sin²2 + cos²2 − 1 from two definitions with one body) N/D is undefined: D/D − 1 was taken for 0 and a tap
+    of K dropped, D/D + 1 for 2 (an adversarial pass, 2026-12-07).
     """
     if not isinstance(v, Poly):
         return v
@@ -404,7 +430,7 @@ def cancel_quotients(v):
             if rest is not None:
                 guess[rest] = guess.get(rest, 0) + Fraction(c) / lead[1]   # exact, also for int coefficients
         q = _normal(guess)
-        if mul(den, q) == num:
+        if mul(den, q) == num and nonzero(den):
             kept = {m: c for m, c in v.terms.items() if m not in with_a}
             v = add(_normal(kept), q)
             if not isinstance(v, Poly):

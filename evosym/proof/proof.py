@@ -264,9 +264,10 @@ class Proof:
                 elif isinstance(left, ExpressionFailure):
                     result[k] = (left.counterexample, "the starting expression is ill-formed at these sizes")
                 else:
-                    ce = compare(op, env, points, left, right)
-                    if ce is not None:
-                        result[k] = (ce, "before and after differ")
+                    found = compare(op, env, points, left, right)
+                    if found is not None:
+                        ce, proved = found
+                        result[k] = (ce, "before and after differ" if proved else "before and after are not proved equal")
         return result
 
 

@@ -16,7 +16,7 @@ from ..ir.evolution import EvolutionForm
 from ..ir.operator import Operator, format_sizes
 from ..ir.symbols import size_value
 from . import poly as P
-from .magnitude import clearly_nonzero, related
+from .magnitude import nonzero, vanishes
 from .bounded import env_of
 from .evaluate import Evaluator, ill_formed_reason
 from .reference import CheckResult
@@ -76,31 +76,6 @@ def check_support(op: Operator, form: EvolutionForm, definitions: dict, grid) ->
                                                   f"Ω(p) = {sorted(omega)}",
                                                   f"in supp K only: {sorted(support - omega)}; in Ω(p) only: {sorted(omega - support)}"))
     return CheckResult(NAME, True, "bounded", f"supp K(·,·,p,·) = Ω(p) at every output position, at {len(grid)} shapes")
-
-
-def nonzero(v) -> bool:
-    """Whether the evaluated value ``v`` is proved not identically 0. Exact where it holds only rationals and the
-    tensors' entries (a polynomial with a non-zero coefficient). Where it holds numbers the exact check keeps as
-    independent atoms (sin 2 and cos 2: sin²2 + cos²2 − 1 is 0, which the exact check called non-zero, and a tap of
-    K that vanishes was counted in its support; an adversarial pass), or roots of unity, only a float evaluation
-    with a bound on its error proves it (:mod:`.magnitude`). SymPy's numbers are no proof: its strict evalf gave
-    log(1 + 10⁻⁶⁰) + log(1/(1 + 10⁻⁶⁰)) as −1.0e-60, tanh and erf of a 0 in disguise as 1e-135 (a third pass)."""
-    if P.is_zero(v):
-        return False
-    if not related(v):
-        return True
-    v = P.cancel_quotients(v)
-    if P.is_zero(v) or not related(v):
-        return not P.is_zero(v)
-    return bool(clearly_nonzero(v))
-
-
-def vanishes(v) -> bool:
-    """Whether the evaluated value ``v`` is proved 0: exactly (its exact quotients cancelled). Never by SymPy's
-    simplification, which decides sign and Heaviside by its numbers: sign(log(1 + 10⁻⁶⁰) − 10⁻⁶¹) + 1 became 0 where
-    it is 2, and a tap of K outside Ω was dropped from an Evolution form that was then false (a third adversarial
-    pass, against a mend of the same day)."""
-    return P.is_zero(v) or P.is_zero(P.cancel_quotients(v))
 
 
 def _at(local: dict, kb, b, ko, o, kc, c) -> dict:

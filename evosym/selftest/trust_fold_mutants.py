@@ -4,8 +4,10 @@ substitutes a variable change the operator's value while the step is checked as 
 identity is about a sum as a whole, so its n must not read the summed variable, whose range the rule's other
 obligations leave out (28); numbers and functions the exact evaluator keeps as independent atoms may be related
 (sin²m + cos²m = 1), so a polynomial in them that is not 0 by its coefficients may still be 0, and the support of K
-counts a tap only where K is proved non-zero (29). Killed as in :mod:`.trust_mutants`: the hostile example gets
-through the checker without the fix, not through the real one.
+counts a tap only where K is proved non-zero (29); the bounded comparison took SymPy's simplification for equality,
+which decides sign and Heaviside of a number by its own evaluation (30); a quotient by a value that is 0 in disguise
+cancelled to 1 (31); a number in the subnormal range was given the error bound of a normal one (32). Killed as in
+:mod:`.trust_mutants`: the hostile example gets through the checker without the fix, not through the real one.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import sympy as sp
 from sympy.core.cache import clear_cache
 
 from .. import Derivation, Global, Window, WindowAxis, index
+from .. import Definition
 from ..ir import numbers as NU
+from ..proof import bounded as BD
+from ..proof import magnitude as MG
 from ..proof import poly as PY
 from ..proof import support as SU
 from ..proof.rules import divisors as DV
 from .registry import mutant
-from .trust_mutants import (B, C, CATEGORY, IDENTITY, K, L, P, X, _checked, _witness_shape, b, c, i, o, q, toy,
+from .trust_mutants import (B, C, CATEGORY, IDENTITY, K, L, P, W, X, _checked, _witness_shape, b, c, i, o, q, toy,
                             trial)
 
 a = sp.Symbol("a", integer=True, positive=True)   # (a binder over [1, L]: positive, as its range allows)
@@ -118,3 +123,68 @@ def support_counts_related_atoms():
     return trial("the support check's proof that a tap of Ω is non-zero", _checked(vanishing_tap_proof),
                  _atoms_independent)
 
+
+
+UP, TINY = sp.log(sp.Rational(10**60 + 1, 10**60)), sp.Rational(1, 10**61)   # log(1 + 10⁻⁶⁰) > 10⁻⁶¹
+t = index("t")
+
+
+def dropped_term_proof(body):
+    """y = Σ_c δ(c, o)·x[b, c, i] + G[i + L], G[t] = ``body``, the identity with G's read (past every output position) rewritten
+    as Σ_m δ(m, i + L)·G[m] over [0, L − 1], which is 0: a step that drops G[i + L] and that only the bounded
+    comparison judges (the read's range is not proved). Where the body is not 0 the step is false."""
+    def build(*definitions):
+        G = Definition("G", (t,), body)
+        op = toy(sp.Sum(sp.KroneckerDelta(c, o) * X[b, c, i], (c, 0, C - 1)) + sp.IndexedBase("G")[i + L],
+                 definitions=(G,) + definitions, grid=({B: 1, C: 2, L: 3, K: 1, P: 0}, {B: 2, C: 1, L: 2, K: 1, P: 0}))
+        d = Derivation(op)
+        d.apply("introduce-delta", targets=[(i + L, m, 0, L - 1)])
+        d.apply("introduce-delta", targets=[(i, q, 0, L - 1)], within=c)
+        d.apply("name-kernel", name="Kn", channel=c, position=(q,), indices=(o, c, i, q))
+        d.conclude(omega=IDENTITY, channel=c, neighbour=(q,))
+        return d.proof().check(reference=False)
+    return build
+
+
+@mutant(CATEGORY, "hole 30: the bounded comparison taking SymPy's simplification for equality: sign(t·log(1 + 10⁻⁶⁰) − "
+                  "t·10⁻⁶¹) + 1, which is 2, made 0, and a step dropping it PROVED")
+def sympy_decides_a_sign():
+    body = (sp.sign((t + 1) * UP - (t + 1) * TINY) + 1) * W[0, 0]   # (t keeps SymPy from folding it at construction)
+    return trial("the bounded comparison's conditions on SymPy's word", lambda: dropped_term_proof(body)(),
+                 lambda: mock.patch.object(BD, "_sympy_may_decide", lambda diff: True))
+
+
+ZERO = sp.sin(t) ** 2 + sp.cos(t) ** 2 - 1   # (0 everywhere; two definitions of it keep SymPy from cancelling D/D)
+
+
+@mutant(CATEGORY, "hole 31: a quotient D/D cancelled to 1 where D = sin²t + cos²t − 1 is 0: a step dropping "
+                  "(D/D − 1)·W, undefined, PROVED")
+def quotient_by_a_zero_in_disguise():
+    body = (sp.IndexedBase("d1")[t] / sp.IndexedBase("d2")[t] - 1) * W[0, 0]
+    real = PY.cancel_quotients
+    return trial("cancelling a quotient only by a denominator proved non-zero",
+                 lambda: dropped_term_proof(body)(Definition("d1", (t,), ZERO), Definition("d2", (t,), ZERO)),
+                 lambda: mock.patch.object(PY, "cancel_quotients", lambda v, nonzero: real(v, lambda d: True)))
+
+
+def lifted_subnormal_proof():
+    """The identity concluded with the two-tap window {i, i + 1}, the second tap's factor 10³⁰⁰·(e^(m−740) −
+    (e^((m−740)/2))²), 0 everywhere: e^(m−740) is a subnormal float, off by up to 2·10⁻³, which the coefficient lifts
+    above the subnormal range, and the float evaluation called the tap non-zero with a bound of U (an adversarial
+    pass, 2026-12-07)."""
+    sa, sh = Definition("sa", (t,), sp.exp(t - 740)), Definition("sh", (t,), sp.exp((t - 740) / 2))
+    zero = sp.Integer(10) ** 300 * (sp.IndexedBase("sa")[m] - sp.IndexedBase("sh")[m] ** 2)
+    tap = sp.KroneckerDelta(m, i) + sp.KroneckerDelta(m, i + 1) * zero
+    op = toy(sp.Sum(sp.KroneckerDelta(c, o) * tap * X[b, c, m], (m, 0, L - 1), (c, 0, C - 1)), definitions=(sa, sh),
+             grid=({B: 1, C: 2, L: 4, K: 1, P: 0}, {B: 2, C: 1, L: 3, K: 1, P: 0}))
+    d = Derivation(op)
+    d.apply("name-kernel", name="Kn", channel=c, position=(m,), indices=(o, c, i, m))
+    d.conclude(omega=Window((WindowAxis(2, 1, 1, 0, L),)), channel=c, neighbour=(m,))
+    return d.proof()
+
+
+@mutant(CATEGORY, "hole 32: a subnormal number given the error bound of a normal one: a two-tap Ω PROVED for the "
+                  "identity, its second tap 10³⁰⁰·(e^(m−740) − (e^((m−740)/2))²) = 0")
+def subnormal_number_bound():
+    return trial("the float evaluation's refusal of subnormal numbers", _checked(lifted_subnormal_proof),
+                 lambda: mock.patch.object(MG, "TINY", 0.0))
