@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 import sympy as sp
 
+from cli_helpers import run_cli
 from evosym import Definition, Derivation, InRange, Operator, TensorDecl, Window, WindowAxis, index, size
 from evosym.printers import render
 from evosym.proof import bounded
@@ -160,6 +162,8 @@ ZERO = sp.sin(p) ** 2 + sp.cos(p) ** 2 - 1
     (sp.sign((p + 1) * UP - (p + 1) * TINY) + 1) * Wt[0, 0],          # 2·W, SymPy: 0
     2 * sp.Heaviside((p + 1) * UP - (p + 1) * TINY) * Wt[0, 0],        # 2·W, SymPy: 0
     (sp.Abs((p + 1) * UP - (p + 1) * TINY) + (p + 1) * UP - (p + 1) * TINY) * Wt[0, 0],     # 2·A·W, SymPy: 0
+    sp.sqrt(p + 1) * sp.sqrt(UP - (p + 1) * TINY) - sp.sqrt(-p - 1) * sp.sqrt((p + 1) * TINY - UP),   # √ branches
+    sp.log(UP - (p + 1) * TINY) - sp.log((p + 1) * TINY - UP),          # log branches: −πi, SymPy: πi·(…) cancelled
     (sp.IndexedBase("d1")[p] / sp.IndexedBase("d2")[p] - 1) * Wt[0, 0],   # 0/0: undefined
     sp.exp(sp.IndexedBase("d1")[p] / sp.IndexedBase("d2")[p]) - sp.E,     # e^(0/0) − e: undefined
 ])
@@ -171,6 +175,16 @@ def test_a_dropped_term_is_never_judged_0_by_sympy_or_a_zero_quotient(body):
     cp = _drops_G_with_zero(body) if body.has(sp.IndexedBase("d1")) else _drops_G(body)
     assert not cp.ok and "\nPROVED" not in render(cp, "text")
     assert "step 1 (introduce-delta): before and after are not proved equal" in cp.failures()[0], cp.failures()
+
+
+@pytest.mark.parametrize("body", ["sign", "sqrt", "log", "quotient"])
+def test_an_operator_file_dropping_a_term_sympy_misjudges_is_refused(capsys, monkeypatch, body):
+    """The same through `evosym prove` on an operator file (tests/data/operators/dropped_term.py): each printed PROVED
+    before 2026-12-07 (√ and log through the branch rules of a D SymPy believes negative, after the first mend)."""
+    monkeypatch.setenv("EVOSYM_TEST_BODY", body)
+    rc, out, err = run_cli(capsys, "prove", str(Path(__file__).parent / "data" / "operators" / "dropped_term.py"))
+    assert rc == 1 and "Check: FAILED: before and after are not proved equal." in out, out + err
+    assert "not proved 0 (nor proved non-zero" in out and "\nPROVED" not in out
 
 
 def _drops_G_with_zero(body):

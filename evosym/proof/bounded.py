@@ -13,6 +13,7 @@ import itertools
 from typing import Iterable, Mapping
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from ..errors import IllFormedAccess
 from ..ir.operator import Operator, format_sizes
@@ -47,27 +48,27 @@ def equal(a, b) -> bool:
     return sp.simplify(P.to_sympy(diff)) == 0
 
 
-# functions whose value SymPy's simplification keeps symbolic (it decides none of them by the sign of a number)
+# functions SymPy's simplification rewrites by identities of their arguments (with no number in them, see
+# :func:`_sympy_may_decide`, it decides none of them by the sign of a number)
 _SIMPLIFIED = frozenset({"exp", "log", "sin", "cos", "tan", "sinh", "cosh", "tanh", "atan", "erf", "pow"})
 
 
 def _sympy_may_decide(diff) -> bool:
     """Whether SymPy's "simplifies to 0" may count for ``diff``: every quotient's denominator proved non-zero (SymPy
-    cancels x/x to 1 whatever x is: D/D − 1 with D = sin²2 + cos²2 − 1 came out 0), and no function whose value it
-    decides by evaluating a number (sign, Heaviside, Abs, floor, Piecewise …: sign(log(1 + 10⁻⁶⁰) − 10⁻⁶¹) + 1, which
-    is 2, simplified to 0; adversarial passes, 2026-12-07)."""
+    cancels x/x to 1 whatever x is: D/D − 1 with D = sin²2 + cos²2 − 1 came out 0), no function but those of
+    :data:`_SIMPLIFIED` and undefined ones, and no number but rationals. SymPy decides the sign of a number by its own
+    evaluation, which reads log(1 + 10⁻⁶⁰) as 0: sign(t·log(1 + 10⁻⁶⁰) − t·10⁻⁶¹) + 1, which is 2, simplified to 0,
+    and so did √t·√D − √(−t)·√(−D) and log D − log(−D) + log t − log(−t) for D = log(1 + 10⁻⁶⁰) − t·10⁻⁶¹ > 0,
+    through the branch rules of a negative D (adversarial passes, 2026-12-07). Over the entries alone, with rational
+    coefficients, SymPy has no number to misjudge."""
     for a in P.all_atoms(diff):
-        if a[0] == "F" and not (a[1] in _SIMPLIFIED or a[1].startswith(P.UNDEFINED) or a[1] == "inv" and
-                                nonzero(P.argument(a))):
+        if a[0] in ("N", "Z") or a[0] == "F" and not (
+                a[1] in _SIMPLIFIED or a[1].startswith(P.UNDEFINED) or a[1] == "inv" and nonzero(P.argument(a))):
             return False
-        if a[0] == "N" and not _simplified(P.atom_to_sympy(a)):
-            return False
-    return True
-
-
-def _simplified(expr) -> bool:
-    """Whether the number ``expr`` holds no function outside :data:`_SIMPLIFIED` (and no Piecewise)."""
-    return all(f.func.__name__ in _SIMPLIFIED for f in expr.atoms(sp.Function)) and not expr.has(sp.Piecewise)
+    expr = P.to_sympy(diff)
+    return not any(node.is_number and not node.is_Rational or isinstance(node, sp.Piecewise) or
+                   isinstance(node, sp.Function) and node.func.__name__ not in _SIMPLIFIED and
+                   not isinstance(node, AppliedUndef) for node in sp.preorder_traversal(expr))
 
 
 def env_of(config: Mapping) -> dict:
