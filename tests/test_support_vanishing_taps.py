@@ -28,7 +28,7 @@ FILE = Path(__file__).parent / "data" / "operators" / "vanishing_tap.py"
 
 
 @pytest.mark.parametrize("tap", ["trig", "exp", "sqrt", "roots", "subnormal", "undef", "tanh", "erf", "sign", "log",
-                                 "lift", "quotient", "quotient1"])
+                                 "lift"])
 def test_a_tap_that_vanishes_is_not_in_the_support(capsys, monkeypatch, tap):
     """Declared in Ω: never proved non-zero (refused as undecided). Declared outside Ω: never proved 0 either (only an
     exact 0 is), so the one-tap window is refused too, as before the mend: a refusal, not a false claim."""
@@ -40,6 +40,19 @@ def test_a_tap_that_vanishes_is_not_in_the_support(capsys, monkeypatch, tap):
     monkeypatch.setenv("EVOSYM_TEST_OMEGA", "one")
     rc, out, err = run_cli(capsys, "prove", str(FILE))
     assert rc == 1 and "✗ support of K [bounded]: the support of K is not the declared Ω(p)" in out, out + err
+
+
+@pytest.mark.parametrize("tap", ["quotient", "quotient1"])
+@pytest.mark.parametrize("omega", ["two", "one"])
+def test_a_tap_with_no_value_is_refused_in_omega_and_outside(capsys, monkeypatch, tap, omega):
+    """D/D ∓ 1 with D = sin²m + cos²m − 1 (0 in disguise) has no value: the quotient cancelled to 1 made it 0 (a tap
+    dropped from a one-tap Ω) or 2 (counted in a two-tap Ω), PROVED both (an adversarial pass, 2026-12-07). K is
+    now ill-formed where it divides by a value not proved non-zero, whichever window is declared."""
+    monkeypatch.setenv("EVOSYM_TEST_TAP", tap)
+    monkeypatch.setenv("EVOSYM_TEST_OMEGA", omega)
+    rc, out, err = run_cli(capsys, "prove", str(FILE))
+    assert rc == 1 and "✗ support of K [bounded]: K is ill-formed" in out and "\nPROVED" not in out, out + err
+    assert "1/d2[m] divides by -1 + cos(1)**2 + sin(1)**2, which is not proved non-zero" in out
 
 
 @pytest.mark.parametrize("tap", ["signlog", "heavlog"])
@@ -237,3 +250,29 @@ def test_the_bounded_comparison_never_takes_sympy_s_word_for_numbers_or_zero_quo
     assert equal(P.mul(P.opaque("exp", w), P.opaque("exp", v)), P.opaque("exp", P.add(w, v)))
     assert equal(P.opaque("exp", P.opaque("log", P.mul(w, w))), P.mul(w, w))
     assert not equal(P.opaque("exp", w), P.opaque("exp", v))
+
+
+def test_values_below_the_normal_range_count_as_0_with_an_absolute_bound():
+    """A number, product or exponential below the normal range is 0 within 2·TINY: a softmax's normaliser with terms
+    e^(−1000) is still proved non-zero (the division check refused one, a false refusal of the self-test's hole-26
+    example), and the bound holds against 60-digit values for sums of such terms lifted by large coefficients."""
+    import mpmath
+    from evosym.proof import magnitude as M
+    Z = P.add(P.add(1, _n("exp(-1000)")), P.mul(_n("exp(-5/2)"), 2))
+    assert nonzero(Z) and clearly_nonzero(P.opaque("exp", P.mul(P.Poly.atom(("T", "w", (0,))), -900))) is None
+    mpmath.mp.dps = 60
+    rng = random.Random(5)
+    for _ in range(200):
+        ks = [rng.randint(690, 760) for _ in range(3)]
+        coeffs = [Fraction(rng.choice((-1, 1)) * rng.randint(1, 9) * 10 ** rng.randint(0, 300)) for _ in ks]
+        v = 0
+        for k, c in zip(ks, coeffs):
+            v = P.add(v, P.mul(c, P.mul(_n(f"exp({-k}/2)"), _n(f"exp({-k}/2)"))))
+        if not isinstance(v, P.Poly):
+            continue
+        exact = sum(mpmath.mpf(c.numerator) * mpmath.exp(-k) for k, c in zip(ks, coeffs))
+        try:
+            total, err = M._key(P.key_of(v), {})
+        except M.Undecided:
+            continue
+        assert abs(mpmath.mpf(total.real) - exact) <= err, (ks, coeffs, total, err, exact)

@@ -52,6 +52,7 @@ from ..ir.neighbourhood import use_condition_compiler
 from ..ir.symbols import INTEGER_ONLY, InRange, turns
 from ..ir.tensors import Definition
 from . import poly as P
+from .magnitude import nonzero
 
 _MISSING = object()
 
@@ -673,7 +674,7 @@ class Evaluator:
                 acc = 1
                 for _ in range(abs(n)):
                     acc = P.mul(acc, b)
-                return acc if n >= 0 else P.opaque("inv", acc)
+                return acc if n >= 0 else P.opaque("inv", _divisor(acc, f"{e} divides by"))
             return ipow
         exf = self._fn(ex)
 
@@ -688,6 +689,8 @@ class Evaluator:
                 if r.is_Rational:
                     return _num(Fraction(int(r.p), int(r.q)))
                 return P.number(r)
+            if not (P.is_number(x) and x >= 0):   # (0 to a negative or unknown power has no value)
+                _divisor(b, f"{e} has no value where its base is 0 (a negative or unknown power):")
             return P.opaque("pow", b, x)
         return gpow
 
@@ -865,6 +868,10 @@ class Evaluator:
                     hit = numbers[key] = number(vals)
                 return hit
             _refuse_pole(cls, name, vals)
+            if name in _POLES and isinstance(vals[0], P.Poly):
+                pole = _POLES[name]
+                _divisor(P.opaque(pole, vals[0]) if pole else vals[0],
+                         f"{e} has a pole where {f'{pole} of its argument' if pole else 'its argument'} is 0:")
             return P.opaque(name, *vals)
 
         def number(vals):
@@ -887,6 +894,36 @@ def ill_formed_reason(exc: BaseException) -> str:
 
 
 MAX_POWER_TERMS = 1_000_000   # monomials a power of a polynomial may have before the exact check refuses it
+
+
+# partial functions of one argument: where they have no value (log at 0, tan where cos is 0 …), by the function of
+# the argument that is 0 there (None: the argument itself)
+_POLES = {"log": None, "tan": "cos", "sec": "cos", "cot": "sin", "csc": "sin", "coth": "sinh", "csch": "sinh",
+          "sech": "cosh"}
+
+
+_PROVED_NONZERO: dict = {}   # a divisor's key -> whether it is proved not 0 (a softmax's normaliser recurs)
+
+
+def _divisor(v, what: str):
+    """``v``, a value an expression divides by (or a partial function's argument, or the function of it that is 0 at
+    a pole; ``what`` says which),
+    where it is proved not 0 for every input (:func:`evosym.proof.magnitude.nonzero`: exactly, or by a float
+    evaluation with an error bound); IllFormedAccess otherwise. A value that is 0 in disguise, sin²w + cos²w − 1 from
+    two definitions with one body, made 1/d₁ − 1/d₂ an exact 0 (two equal atoms) and log d₁ − log d₂ likewise: an
+    operator with no value for any input PROVED equal to y = x (an adversarial pass, 2026-12-07). A value that is 0
+    at some inputs only (1/(x₀ − x₁)) is not refused: K is then a rational function of the entries."""
+    key = P.key_of(v)
+    proved = _PROVED_NONZERO.get(key)
+    if proved is None:
+        if len(_PROVED_NONZERO) >= 1 << 16:
+            _PROVED_NONZERO.clear()
+        proved = _PROVED_NONZERO[key] = nonzero(v)
+    if not proved:
+        raise IllFormedAccess(f"{what} {P.to_sympy(v)}, which is not proved non-zero: it may be 0 for every input "
+                              "(where it holds numbers or functions whose relations the exact check does not see, a "
+                              "float evaluation with an error bound must tell it from 0)")
+    return v
 
 
 def _refuse_pole(cls, name: str, vals):

@@ -8,12 +8,14 @@ floats, so they carry no error) the value is computed in complex floats together
 the exact value at that point (running error analysis: every operation and libm function within 2 units in the last
 place, u = 2⁻⁵³; a product's bound |a|E_b + |b|E_a + E_aE_b + 2u|ab|, a sum's the bounds plus n·u·Σ|terms|, a
 reciprocal's E_a/(|a|(|a| − E_a)), exp's |e^a|(e^{E_a} − 1), sin and cos E_a·cosh(|Im a| + E_a)). |v| > 2E proves the
-value ≠ 0 at that point, hence not identically 0. Where the bound does not hold it is undecided (None; SymPy decides
-then): a reciprocal of a value not away from 0 by its bound, a function not listed (exp, sin, cos; tanh, atan,
-erf, sinh, cosh, log of real arguments; Max, Min, Abs and a constant real power of a positive value are), an overflow, a float in the
-subnormal range or flushed to 0 (whose relative error is unbounded: e^(m−744)·e⁴ − e^(m−740) left 1e-322 with a bound
-of 0; an adversarial pass), an uninterpreted function of an argument holding such numbers (its point is keyed by the
-argument as written: f(sin²2 + cos²2) − f(1) is 0).
+value ≠ 0 at that point, hence not identically 0. A product, a number or an exponential below the normal range
+(subnormal or flushed to 0, its relative error unbounded: e^(m−744)·e⁴ − e^(m−740) left 1e-322 with a bound of 0, and
+a subnormal number lifted by 10³⁰⁰ was called non-zero; two adversarial passes) counts as 0 with an absolute bound of
+2·TINY (a softmax's normaliser with a term e^(−1000) is still proved positive). Where the bound does not hold it is
+undecided (None): a reciprocal of a value not away from 0 by its bound, a function not listed (exp, sin, cos; tanh,
+atan, erf, sinh, cosh, log of real arguments; Max, Min, Abs and a constant real power of a positive value are), an
+overflow, another function's value below the normal range, an uninterpreted function of an argument holding such
+numbers (its point is keyed by the argument as written: f(sin²2 + cos²2) − f(1) is 0).
 """
 
 from __future__ import annotations
@@ -57,9 +59,13 @@ def _function(name: str, v: complex, e: float) -> tuple[complex, float]:
     fn = _FUNCTIONS.get(name)
     if fn is None or e > 0.01:
         raise Undecided
-    z = _checked(fn(v))
     if name == "exp":
+        z = fn(v)
+        if cmath.isfinite(z) and abs(z) < TINY:   # (below the normal range: only its size is known, |e^x| < 2·TINY)
+            return 0j, 2 * TINY * math.exp(e)
+        z = _checked(z)
         return z, abs(z) * (math.expm1(e) + U)
+    z = _checked(fn(v))
     return z, e * math.cosh(abs(v.imag) + e) + U * abs(z)
 
 
@@ -112,9 +118,11 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
             except (ArithmeticError, ValueError, TypeError):   # (PrecisionExhausted is an ArithmeticError)
                 numbers[name] = None
         z = numbers[name]
-        if z is None:
+        if z is None or not cmath.isfinite(z):
             raise Undecided
-        return _checked(z), U * abs(z)   # (a subnormal e^(m−740) is off by 2e-3, not by U: an adversarial pass)
+        if abs(z) < TINY:   # (a subnormal e^(m−740) is off by 2e-3, not by U: an adversarial pass; only its size
+            return 0j, 2 * TINY   # is known)
+        return z, U * abs(z)
     if tag == "Z":
         return cmath.exp(2j * math.pi * payload / name), 8 * U   # (the angle rounded too)
     if name.startswith(P.UNDEFINED):   # its point is keyed by its arguments as written: f(sin²2 + cos²2) is f(1)
@@ -155,9 +163,12 @@ def _key(key: tuple, numbers: dict) -> tuple[complex, float]:
         e = U * abs(v)
         for a in mono:
             av, ae = _atom(a, numbers)
-            v, e = _checked(v * av), abs(v) * ae + abs(av) * e + e * ae + U * abs(v * av)
-            if v == 0:   # (a product of non-zero factors flushed to 0)
+            p = v * av
+            v, e = p, abs(v) * ae + abs(av) * e + e * ae + U * abs(p)
+            if not (cmath.isfinite(p) and math.isfinite(e)):
                 raise Undecided
+            if abs(p) < TINY:   # (subnormal or flushed to 0: its relative error is unbounded, its size below TINY)
+                v, e = 0j, e + 2 * TINY
         total, err, size = total + v, err + e, size + abs(v)
     err += len(key) * U * size
     if not (math.isfinite(err) and cmath.isfinite(total)):

@@ -6,7 +6,8 @@ obligations leave out (28); numbers and functions the exact evaluator keeps as i
 (sin²m + cos²m = 1), so a polynomial in them that is not 0 by its coefficients may still be 0, and the support of K
 counts a tap only where K is proved non-zero (29); the bounded comparison took SymPy's simplification for equality,
 which decides sign and Heaviside of a number by its own evaluation (30); a quotient by a value that is 0 in disguise
-cancelled to 1 (31); a number in the subnormal range was given the error bound of a normal one (32). Killed as in
+cancelled to 1 (31); a number in the subnormal range was given the error bound of a normal one (32); a division by a
+value that is 0 for every input was an atom like any other, equal to itself (33). Killed as in
 :mod:`.trust_mutants`: the hostile example gets through the checker without the fix, not through the real one.
 """
 
@@ -22,6 +23,7 @@ from .. import Derivation, Global, Window, WindowAxis, index
 from .. import Definition
 from ..ir import numbers as NU
 from ..proof import bounded as BD
+from ..proof import evaluate as EV
 from ..proof import magnitude as MG
 from ..proof import poly as PY
 from ..proof import support as SU
@@ -157,14 +159,39 @@ def sympy_decides_a_sign():
 ZERO = sp.sin(t) ** 2 + sp.cos(t) ** 2 - 1   # (0 everywhere; two definitions of it keep SymPy from cancelling D/D)
 
 
+def _divisions_unchecked():
+    """The evaluator of old: a division by a value that is not exactly 0 is an atom, whether or not it is proved
+    non-zero."""
+    return mock.patch.object(EV, "_divisor", lambda v, what: v)
+
+
+def _quotients_cancelled():
+    """Hole 31's mutation: quotients cancel by any denominator (and, as before hole 33, the evaluator divides by any
+    value that is not exactly 0: its refusal would refuse the example first)."""
+    stack = contextlib.ExitStack()
+    real = PY.cancel_quotients
+    stack.enter_context(mock.patch.object(PY, "cancel_quotients", lambda v, nonzero: real(v, lambda d: True)))
+    stack.enter_context(_divisions_unchecked())
+    return stack
+
+
 @mutant(CATEGORY, "hole 31: a quotient D/D cancelled to 1 where D = sin²t + cos²t − 1 is 0: a step dropping "
                   "(D/D − 1)·W, undefined, PROVED")
 def quotient_by_a_zero_in_disguise():
     body = (sp.IndexedBase("d1")[t] / sp.IndexedBase("d2")[t] - 1) * W[0, 0]
-    real = PY.cancel_quotients
     return trial("cancelling a quotient only by a denominator proved non-zero",
                  lambda: dropped_term_proof(body)(Definition("d1", (t,), ZERO), Definition("d2", (t,), ZERO)),
-                 lambda: mock.patch.object(PY, "cancel_quotients", lambda v, nonzero: real(v, lambda d: True)))
+                 _quotients_cancelled)
+
+
+@mutant(CATEGORY, "hole 33: a division by a value that is 0 for every input (e = sin²W + cos²W − 1 from two "
+                  "definitions) kept as an atom: 1/e₁ − 1/e₂, two equal atoms, an exact 0, and a step dropping it PROVED")
+def division_by_a_zero_in_disguise():
+    zero = sp.sin(W[0, 0]) ** 2 + sp.cos(W[0, 0]) ** 2 - 1
+    body = 1 / sp.IndexedBase("e1")[t] - 1 / sp.IndexedBase("e2")[t]
+    return trial("the evaluator's refusal to divide by a value not proved non-zero",
+                 lambda: dropped_term_proof(body)(Definition("e1", (t,), zero), Definition("e2", (t,), zero)),
+                 _divisions_unchecked)
 
 
 def lifted_subnormal_proof():
