@@ -167,7 +167,7 @@ def test_the_catalogue_s_softmax_kernels_are_decided_by_floats():
 
 
 def test_the_bound_holds_through_functions_against_high_precision_values():
-    """exp, sin, cos, reciprocals, Max, Abs and constant powers of random polynomials in the entries: the float value
+    """exp, sin, cos, tan, reciprocals, Max, Abs and constant powers of random polynomials in the entries: the float value
     lies within its bound of the value computed to 50 digits at the same point (the relu, 1/√deg and softmax kernels of
     the catalogue are decided so)."""
     import mpmath
@@ -197,13 +197,13 @@ def test_the_bound_holds_through_functions_against_high_precision_values():
     def fn(a):
         name, args = a[1], [exact(k) if isinstance(k, P.Poly) else k for k in a[2].keys]
         args = [exact(P.Poly(dict(k))) if isinstance(k, tuple) else k for k in args]
-        return {"exp": mpmath.exp, "sin": mpmath.sin, "cos": mpmath.cos, "inv": lambda x: 1 / x, "Abs": abs,
+        return {"exp": mpmath.exp, "sin": mpmath.sin, "cos": mpmath.cos, "tan": mpmath.tan, "inv": lambda x: 1 / x, "Abs": abs,
                 "Max": lambda *xs: max(xs)}.get(name, lambda b, x=None: b ** x)(*args)
 
     checked = 0
     for _ in range(200):
         p, q = poly(), poly()
-        for v in (P.opaque("exp", p), P.opaque("sin", p), P.opaque("cos", q), P.opaque("inv", p),
+        for v in (P.opaque("exp", p), P.opaque("sin", p), P.opaque("cos", q), P.opaque("tan", q), P.opaque("inv", p),
                   P.opaque("Max", 0, p), P.opaque("Abs", q), P.add(P.opaque("exp", p), P.opaque("cos", q))):
             try:
                 total, err = M._key(P.key_of(v), {})
@@ -276,3 +276,35 @@ def test_values_below_the_normal_range_count_as_0_with_an_absolute_bound():
         except M.Undecided:
             continue
         assert abs(mpmath.mpf(total.real) - exact) <= err, (ks, coeffs, total, err, exact)
+
+
+INDICATOR_FILE = Path(__file__).parent / "data" / "operators" / "indicator_tap.py"
+
+
+@pytest.mark.parametrize("tap, omega, words", [
+    ("poly", "two", "the support of K could not be decided"), ("poly", "one", "the support of K is not the declared"),
+    ("sinpi", "two", "the support of K could not be decided"), ("sinpi", "one", "the support of K is not the declared"),
+    ("inv", "one", "1/e1[m] divides by -M[1]**2 + M[1], which is not proved non-zero"),
+    ("log", "one", "has a pole where its argument is 0: -M[1]**2 + M[1], which is not proved non-zero"),
+])
+def test_a_tap_that_is_0_on_every_indicator_input_is_refused(capsys, monkeypatch, tap, omega, words):
+    """M − M² (M declared an indicator) is a non-zero polynomial and 0 at every 0/1 input: counted in K's support, and
+    1/e₁ − 1/e₂, log e₁ − log e₂ with e = M − M² read as defined, all PROVED (an adversarial pass, 2026-12-07).
+    "Not 0" is now over the declared domain: powers of an indicator's entries are reduced (M² = M) and the float
+    evaluation puts its entries at 1, then at 0."""
+    monkeypatch.setenv("EVOSYM_TEST_TAP", tap)
+    monkeypatch.setenv("EVOSYM_TEST_OMEGA", omega)
+    rc, out, err = run_cli(capsys, "prove", str(INDICATOR_FILE))
+    assert rc == 1 and words in out and "\nPROVED" not in out, out + err
+
+
+@pytest.mark.parametrize("tap, omega, domain", [("open", "two", "indicator"), ("inv", "one", "real"),
+                                                ("poly", "two", "real")])
+def test_taps_over_the_declared_domain_still_prove(capsys, monkeypatch, tap, omega, domain):
+    """1 − M is 1 where an indicator M is 0 (in the support); with M real, M − M² is 0 at some inputs only (in the
+    support), and 1/e₁ − 1/e₂ a rational function of the entries that is 0 where defined."""
+    monkeypatch.setenv("EVOSYM_TEST_TAP", tap)
+    monkeypatch.setenv("EVOSYM_TEST_OMEGA", omega)
+    monkeypatch.setenv("EVOSYM_TEST_DOMAIN", domain)
+    rc, out, err = run_cli(capsys, "prove", str(INDICATOR_FILE))
+    assert rc == 0 and "\nPROVED" in out, out + err

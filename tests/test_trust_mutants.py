@@ -1,5 +1,5 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py,
-trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–33, each killed because its hostile
+trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–34, each killed because its hostile
 example gets through the checker with that fix disabled and not through the real one; the harness never counts a kill
 it did not see, and every mutation is undone afterwards.
 """
@@ -79,6 +79,7 @@ EXPECTED = {
     "quotient-by-a-zero-in-disguise": ("cancelling a quotient only by a denominator proved non-zero", "PROVED"),
     "subnormal-number-bound": ("the float evaluation's refusal of subnormal numbers", "PROVED"),
     "division-by-a-zero-in-disguise": ("the evaluator's refusal to divide by a value not proved non-zero", "PROVED"),
+    "indicator-read-as-real": ('the indicator domain of "not 0"', "PROVED"),
 }
 # what the real checker says about each hostile example
 REFUSED = {
@@ -118,6 +119,7 @@ REFUSED = {
     "quotient-by-a-zero-in-disguise": "step 1 (introduce-delta): the starting expression is ill-formed at these sizes",
     "subnormal-number-bound": "support of K: the support of K could not be decided",
     "division-by-a-zero-in-disguise": "step 1 (introduce-delta): the starting expression is ill-formed at these sizes",
+    "indicator-read-as-real": "support of K: the support of K could not be decided",
 }
 
 
@@ -132,7 +134,7 @@ def test_the_category_has_a_mutant_for_every_hole():
                                                               "operator-file-starts-processes",
                                                               "generation-imports-the-file"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 34))
+    assert holes == set(range(1, 35))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):
@@ -188,6 +190,7 @@ def test_every_mutation_is_undone(rows):
     assert TF.BD._sympy_may_decide.__module__ == "evosym.proof.bounded" and TF.MG.TINY == 1e-290
     assert TF.PY.cancel_quotients.__module__ == "evosym.proof.poly" and TF.EV._divisor.__module__ == "evosym.proof.evaluate"
     assert not TF.lifted_subnormal_proof().check(reference=False).ok
+    assert TF.PF.entries_of is TF.MG.entries_of and not TF.indicator_tap_proof().check(reference=False).ok
     for body in ((sp.sign((TF.t + 1) * TF.UP - (TF.t + 1) * TF.TINY) + 1) * TF.W[0, 0],):
         assert not TF.dropped_term_proof(body)().ok
 

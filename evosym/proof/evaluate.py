@@ -52,7 +52,7 @@ from ..ir.neighbourhood import use_condition_compiler
 from ..ir.symbols import INTEGER_ONLY, InRange, turns
 from ..ir.tensors import Definition
 from . import poly as P
-from .magnitude import nonzero
+from .magnitude import indicators, nonzero
 
 _MISSING = object()
 
@@ -913,7 +913,7 @@ def _divisor(v, what: str):
     two definitions with one body, made 1/d₁ − 1/d₂ an exact 0 (two equal atoms) and log d₁ − log d₂ likewise: an
     operator with no value for any input PROVED equal to y = x (an adversarial pass, 2026-12-07). A value that is 0
     at some inputs only (1/(x₀ − x₁)) is not refused: K is then a rational function of the entries."""
-    key = P.key_of(v)
+    key = (indicators(), P.key_of(v))
     proved = _PROVED_NONZERO.get(key)
     if proved is None:
         if len(_PROVED_NONZERO) >= 1 << 16:

@@ -13,7 +13,7 @@ value ≠ 0 at that point, hence not identically 0. A product, a number or an ex
 a subnormal number lifted by 10³⁰⁰ was called non-zero; two adversarial passes) counts as 0 with an absolute bound of
 2·TINY (a softmax's normaliser with a term e^(−1000) is still proved positive). Where the bound does not hold it is
 undecided (None): a reciprocal of a value not away from 0 by its bound, a function not listed (exp, sin, cos; tanh,
-atan, erf, sinh, cosh, log of real arguments; Max, Min, Abs and a constant real power of a positive value are), an
+atan, erf, sinh, cosh, log and tan of real arguments; Max, Min, Abs and a constant real power of a positive value are), an
 overflow, another function's value below the normal range, an uninterpreted function of an argument holding such
 numbers (its point is keyed by the argument as written: f(sin²2 + cos²2) − f(1) is 0).
 """
@@ -21,6 +21,8 @@ numbers (its point is keyed by the argument as written: f(sin²2 + cos²2) − f
 from __future__ import annotations
 
 import cmath
+import contextlib
+import contextvars
 import math
 import zlib
 
@@ -36,9 +38,34 @@ class Undecided(Exception):
     """The float evaluation cannot bound its error here."""
 
 
+_INDICATORS: contextvars.ContextVar = contextvars.ContextVar("indicators", default=frozenset())
+_FILL: contextvars.ContextVar = contextvars.ContextVar("fill", default=None)
+
+
+@contextlib.contextmanager
+def entries_of(indicators):
+    """Within it, the entries of the tensors named in ``indicators`` (inputs declared indicators) are 0 or 1: "not
+    identically 0" means not 0 at some input of that domain. M − M² is a non-zero polynomial and 0 at every 0/1 entry:
+    a tap with that factor was counted in K's support, and 1/e₁ − 1/e₂ with e = M − M² read as defined (an adversarial
+    pass, 2026-12-07)."""
+    token = _INDICATORS.set(frozenset(indicators))
+    try:
+        yield
+    finally:
+        _INDICATORS.reset(token)
+
+
+def indicators() -> frozenset:
+    """The names of the tensors whose entries are 0 or 1 in the check under way (:func:`entries_of`)."""
+    return _INDICATORS.get()
+
+
 def _point(atom) -> float:
     """A fixed float in [0.5, 1.5) for an entry, a symbol or an uninterpreted function's atom (the same atom, the
-    same value)."""
+    same value); an indicator's entry is the fill value of the evaluation under way (1, then 0)."""
+    fill = _FILL.get()
+    if fill is not None and atom[0] == "T" and atom[1] in _INDICATORS.get():
+        return fill
     return 0.5 + (zlib.crc32(repr(atom).encode()) % 1000) / 1000
 
 
@@ -46,14 +73,16 @@ def _point(atom) -> float:
 _REAL = {"tanh": (math.tanh, lambda x, e: 1.0), "atan": (math.atan, lambda x, e: 1.0),
          "erf": (math.erf, lambda x, e: 1.1284),
          "sinh": (math.sinh, lambda x, e: math.cosh(abs(x) + e)), "cosh": (math.cosh, lambda x, e: math.cosh(abs(x) + e)),
-         "log": (math.log, lambda x, e: 1 / (x - e))}
+         "log": (math.log, lambda x, e: 1 / (x - e)), "tan": (math.tan, lambda x, e: 1 / (abs(math.cos(x)) - e) ** 2)}
 
 
 def _function(name: str, v: complex, e: float) -> tuple[complex, float]:
     if name in _REAL:
         fn, slope = _REAL[name]
-        if v.imag != 0 or e > 0.01 or (name == "log" and not v.real > 2 * e):
-            raise Undecided   # (a real argument, known to within a small bound; log's clearly positive)
+        if v.imag != 0 or e > 0.01 or (name == "log" and not v.real > 2 * e) or \
+                (name == "tan" and not abs(math.cos(v.real)) > 2 * e + 4 * U):
+            raise Undecided   # (a real argument, known to within a small bound; log's clearly positive, tan's cosine
+            #                    clearly non-zero: no pole within the bound)
         z = _checked(complex(fn(v.real)))
         return z, slope(v.real, e) * e + U * abs(z)
     fn = _FUNCTIONS.get(name)
@@ -186,12 +215,42 @@ def nonzero(v) -> bool:
     Quotients cancel only by a denominator proved non-zero (:func:`evosym.proof.poly.cancel_quotients`)."""
     if P.is_zero(v):
         return False
+    ones = _INDICATORS.get()
+    held = ones and {a for a in P.all_atoms(v) if a[0] == "T" and a[1] in ones}
+    if held:
+        v = _multilinear(v, held)   # (M^k = M on 0/1 entries: a non-zero multilinear polynomial is 1 somewhere)
+        if P.is_zero(v):
+            return False
     if not related(v):
         return True
     v = P.cancel_quotients(v, nonzero)
     if P.is_zero(v) or not related(v):
         return not P.is_zero(v)
-    return bool(clearly_nonzero(v))
+    if not held:
+        return bool(clearly_nonzero(v))
+    for fill in (1.0, 0.0):   # (points in the indicators' domain: every entry 1, then every entry 0)
+        token = _FILL.set(fill)
+        try:
+            if clearly_nonzero(v):
+                return True
+        finally:
+            _FILL.reset(token)
+    return False
+
+
+def _multilinear(v, held: set):
+    """``v`` with every power of an indicator's entry (those in ``held``) in its monomials made the first power."""
+    if not any(len(set(a for a in mono if a in held)) < sum(a in held for a in mono) for mono, _ in P.key_of(v)):
+        return v
+    out = 0
+    for mono, coeff in P.key_of(v):
+        term, seen = coeff, set()
+        for a in mono:
+            if a not in seen or a not in held:
+                term = P.mul(term, P.Poly.atom(a))
+            seen.add(a)
+        out = P.add(out, term)
+    return out
 
 
 def vanishes(v) -> bool:

@@ -23,9 +23,11 @@ from ..errors import EvosymError, MatchError, TimeLimitExceeded
 from ..ir.evolution import EvolutionForm, match_evolution
 from ..ir.neighbourhood import Neighbourhood
 from ..ir.operator import Operator, format_sizes
+from ..ir.tensors import indicator_names
 from .bounded import ExpressionFailure, compare, env_of, evaluate_everywhere, output_points
 from .evaluate import Evaluator
 from .limit import LimitReport, check_limit, run_limit_target
+from .magnitude import entries_of
 from .premises import check_premises
 from .reference import CheckResult, check_reference, run_reference
 from .rules import get_rule
@@ -145,7 +147,12 @@ class Proof:
               limit_outputs=None) -> CheckedProof:
         """Re-check every step and the conclusion; see the module docstring. ``reference_outputs`` and
         ``limit_outputs`` are the file's references' outputs (:func:`run_reference`, :func:`run_limit_target`,
-        e.g. computed in another process) for the grid checked; when None they are computed here."""
+        e.g. computed in another process) for the grid checked; when None they are computed here. "Not 0" means not 0
+        at some input of the declared domains: an indicator's entries are 0 or 1 (:func:`.magnitude.entries_of`)."""
+        with entries_of(indicator_names(self.operator.tensors)):
+            return self._check(grid, delta_shortcut, reference, reference_outputs, limit_outputs)
+
+    def _check(self, grid, delta_shortcut, reference, reference_outputs, limit_outputs) -> CheckedProof:
         start = time.perf_counter()
         op = self.operator
         grid = tuple(grid if grid is not None else op.grid)

@@ -7,25 +7,27 @@ obligations leave out (28); numbers and functions the exact evaluator keeps as i
 counts a tap only where K is proved non-zero (29); the bounded comparison took SymPy's simplification for equality,
 which decides sign and Heaviside of a number by its own evaluation (30); a quotient by a value that is 0 in disguise
 cancelled to 1 (31); a number in the subnormal range was given the error bound of a normal one (32); a division by a
-value that is 0 for every input was an atom like any other, equal to itself (33). Killed as in
+value that is 0 for every input was an atom like any other, equal to itself (33); an indicator's entries were read as
+any real number, so M − M², 0 at every 0/1 input, was not 0 (34). Killed as in
 :mod:`.trust_mutants`: the hostile example gets through the checker without the fix, not through the real one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from unittest import mock
 
 import sympy as sp
 from sympy.core.cache import clear_cache
 
-from .. import Derivation, Global, Window, WindowAxis, index
-from .. import Definition
+from .. import Definition, Derivation, Global, TensorDecl, Window, WindowAxis, index
 from ..ir import numbers as NU
 from ..proof import bounded as BD
 from ..proof import evaluate as EV
 from ..proof import magnitude as MG
 from ..proof import poly as PY
+from ..proof import proof as PF
 from ..proof import support as SU
 from ..proof.rules import divisors as DV
 from .registry import mutant
@@ -215,3 +217,24 @@ def lifted_subnormal_proof():
 def subnormal_number_bound():
     return trial("the float evaluation's refusal of subnormal numbers", _checked(lifted_subnormal_proof),
                  lambda: mock.patch.object(MG, "TINY", 0.0))
+
+
+def indicator_tap_proof():
+    """The identity concluded with the two-tap window {i, i + 1}, the second tap's factor M − M² for an input M declared
+    an indicator: a non-zero polynomial, 0 at every 0/1 input (an adversarial pass, 2026-12-07)."""
+    Mi = sp.IndexedBase("M")[m]
+    tap = sp.KroneckerDelta(m, i) + sp.KroneckerDelta(m, i + 1) * (Mi - Mi ** 2)
+    op = toy(sp.Sum(sp.KroneckerDelta(c, o) * tap * X[b, c, m], (m, 0, L - 1), (c, 0, C - 1)),
+             grid=({B: 1, C: 2, L: 4, K: 1, P: 0}, {B: 2, C: 1, L: 3, K: 1, P: 0}))
+    op = dataclasses.replace(op, tensors=op.tensors + (TensorDecl("M", (L,), "input", domain="indicator"),))
+    d = Derivation(op)
+    d.apply("name-kernel", name="Kn", channel=c, position=(m,), indices=(o, c, i, m))
+    d.conclude(omega=Window((WindowAxis(2, 1, 1, 0, L),)), channel=c, neighbour=(m,))
+    return d.proof()
+
+
+@mutant(CATEGORY, "hole 34: an indicator's entries read as any real number: M − M² (0 at every 0/1 input) counted in "
+                  "K's support, a two-tap Ω PROVED for the identity")
+def indicator_read_as_real():
+    return trial("the indicator domain of \"not 0\"", _checked(indicator_tap_proof),
+                 lambda: mock.patch.object(PF, "entries_of", lambda names: contextlib.nullcontext()))
