@@ -44,10 +44,10 @@ _FILL: contextvars.ContextVar = contextvars.ContextVar("fill", default=None)
 
 @contextlib.contextmanager
 def entries_of(indicators):
-    """Within it, the entries of the tensors named in ``indicators`` (inputs declared indicators) are 0 or 1: "not
-    identically 0" means not 0 at some input of that domain. M − M² is a non-zero polynomial and 0 at every 0/1 entry:
-    a tap with that factor was counted in K's support, and 1/e₁ − 1/e₂ with e = M − M² read as defined (an adversarial
-    pass, 2026-12-07)."""
+    """Within it, the entries of the tensors named in ``indicators`` (inputs declared indicators) are 0 or 1 with a 1 in
+    every row: "not identically 0" means not 0 at some input of that domain, proved at two of them (:func:`_point`).
+    M − M² is a non-zero polynomial and 0 at every 0/1 entry: a tap with that factor was counted in K's support, and
+    1/e₁ − 1/e₂ with e = M − M² read as defined (an adversarial pass, 2026-12-07)."""
     token = _INDICATORS.set(frozenset(indicators))
     try:
         yield
@@ -62,10 +62,11 @@ def indicators() -> frozenset:
 
 def _point(atom) -> float:
     """A fixed float in [0.5, 1.5) for an entry, a symbol or an uninterpreted function's atom (the same atom, the
-    same value); an indicator's entry is the fill value of the evaluation under way (1, then 0)."""
+    same value); an indicator's entry is 1 or 0 by the fill of the evaluation under way: "ones" every entry 1, "first"
+    each row's first entry 1 and the others 0 (two inputs every indicator's premise admits)."""
     fill = _FILL.get()
     if fill is not None and atom[0] == "T" and atom[1] in _INDICATORS.get():
-        return fill
+        return 1.0 if fill == "ones" or not atom[2] or atom[2][-1] == 0 else 0.0
     return 0.5 + (zlib.crc32(repr(atom).encode()) % 1000) / 1000
 
 
@@ -216,19 +217,17 @@ def nonzero(v) -> bool:
     if P.is_zero(v):
         return False
     ones = _INDICATORS.get()
-    held = ones and {a for a in P.all_atoms(v) if a[0] == "T" and a[1] in ones}
-    if held:
-        v = _multilinear(v, held)   # (M^k = M on 0/1 entries: a non-zero multilinear polynomial is 1 somewhere)
-        if P.is_zero(v):
-            return False
-    if not related(v):
+    held = ones and any(a[0] == "T" and a[1] in ones for a in P.all_atoms(v))
+    if not related(v) and not held:
         return True
     v = P.cancel_quotients(v, nonzero)
-    if P.is_zero(v) or not related(v):
-        return not P.is_zero(v)
+    if P.is_zero(v):
+        return False
     if not held:
-        return bool(clearly_nonzero(v))
-    for fill in (1.0, 0.0):   # (points in the indicators' domain: every entry 1, then every entry 0)
+        return not related(v) or bool(clearly_nonzero(v))
+    # an indicator's entries are 0 or 1 with a 1 in every row (its first, for a leading indicator): a polynomial that is
+    # not 0 may be 0 at every such input (M − M²; Π_m (1 − M[m]) over a row), so only admissible inputs prove it
+    for fill in ("ones", "first"):
         token = _FILL.set(fill)
         try:
             if clearly_nonzero(v):
@@ -236,21 +235,6 @@ def nonzero(v) -> bool:
         finally:
             _FILL.reset(token)
     return False
-
-
-def _multilinear(v, held: set):
-    """``v`` with every power of an indicator's entry (those in ``held``) in its monomials made the first power."""
-    if not any(len(set(a for a in mono if a in held)) < sum(a in held for a in mono) for mono, _ in P.key_of(v)):
-        return v
-    out = 0
-    for mono, coeff in P.key_of(v):
-        term, seen = coeff, set()
-        for a in mono:
-            if a not in seen or a not in held:
-                term = P.mul(term, P.Poly.atom(a))
-            seen.add(a)
-        out = P.add(out, term)
-    return out
 
 
 def vanishes(v) -> bool:
