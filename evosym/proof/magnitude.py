@@ -156,8 +156,8 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
     if tag == "Z":
         return cmath.exp(2j * math.pi * payload / name), 8 * U   # (the angle rounded too)
     if name.startswith(P.UNDEFINED):   # its point is keyed by its arguments as written: f(sin²2 + cos²2) is f(1)
-        if any(_related(k) for k in payload.keys):
-            raise Undecided
+        if any(_related(k) for k in payload.keys) or _reads_indicator(a):
+            raise Undecided   # (and f(M²) is f(M) for an indicator's entry M: an adversarial pass)
         return _point(a), 0.0
     args = [_key(k, numbers) for k in payload.keys]
     if name in ("Max", "Min") and args:   # (1-Lipschitz in each argument: the largest bound bounds it)
@@ -184,6 +184,13 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
             raise Undecided
         return _checked(1 / v), e / (abs(v) * (abs(v) - e)) + U / abs(v)
     return _function(name, v, e)
+
+
+def _reads_indicator(a) -> bool:
+    """Whether the function atom ``a``'s arguments read an entry of an indicator (:func:`entries_of`)."""
+    ones = _INDICATORS.get()
+    return bool(ones) and any(b[0] == "T" and b[1] in ones for k in range(len(a[2].keys))
+                              for b in P.all_atoms(P.argument(a, k)))
 
 
 def _key(key: tuple, numbers: dict) -> tuple[complex, float]:

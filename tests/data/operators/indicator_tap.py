@@ -4,7 +4,7 @@
 and log e₁ − log e₂ with e = M − M² (two definitions) were read as defined. EVOSYM_TEST_TAP chooses the factor: "poly"
 M − M², "inv" 1/e₁ − 1/e₂, "log" log e₁ − log e₂, "sinpi" sin(π·M), "row" (1 − N[0])·(1 − N[1]) for an
 indicator N of one row of two (a 1 in every row), "lead" M[0] − 1 (with EVOSYM_TEST_DOMAIN = "leading_indicator": its
-first entry is 1) (each 0 or undefined for every admissible input), "open" 1 − M (1 where M is 0: in the support). EVOSYM_TEST_DOMAIN = "indicator" (default) or "real" (then M − M² is 0 at
+first entry is 1), "undef" f(M²) − f(M) for an undefined f (each 0 or undefined for every admissible input), "open" 1 − M (1 where M is 0: in the support). EVOSYM_TEST_DOMAIN = "indicator" (default) or "real" (then M − M² is 0 at
 some inputs only); EVOSYM_TEST_OMEGA = "two" declares the window {i, i + 1}, "one" {i}."""
 
 import os
@@ -23,6 +23,7 @@ e1, e2 = sp.IndexedBase("e1")[m], sp.IndexedBase("e2")[m]
 Nb = sp.IndexedBase("N")
 FACTOR = {"poly": Mm - Mm ** 2, "inv": 1 / e1 - 1 / e2, "log": sp.log(e1) - sp.log(e2), "sinpi": sp.sin(sp.pi * Mm),
           "row": (1 - Nb[0]) * (1 - Nb[1]), "lead": sp.IndexedBase("M")[0] - 1,
+          "undef": sp.Function("f")(Mm ** 2) - sp.Function("f")(Mm),
           "open": 1 - Mm}[os.environ.get("EVOSYM_TEST_TAP", "poly")]
 E = sp.KroneckerDelta(c, o) * (sp.KroneckerDelta(m, i) + sp.KroneckerDelta(m, i + 1) * FACTOR)
 
