@@ -288,6 +288,7 @@ INDICATOR_FILE = Path(__file__).parent / "data" / "operators" / "indicator_tap.p
     ("log", "one", "has a pole where its argument is 0: -M[1]**2 + M[1], which is not proved non-zero"),
     ("row", "two", "the support of K could not be decided"), ("lead", "two", "the support of K could not be decided"),
     ("undef", "two", "the support of K could not be decided"),
+    ("joint", "one", "divides by 1 - M[1], which is not proved non-zero"),
 ])
 def test_a_tap_that_is_0_on_every_indicator_input_is_refused(capsys, monkeypatch, tap, omega, words):
     """M − M² (M declared an indicator) is a non-zero polynomial and 0 at every 0/1 input: counted in K's support, and
@@ -295,7 +296,9 @@ def test_a_tap_that_is_0_on_every_indicator_input_is_refused(capsys, monkeypatch
     "Not 0" is now over the declared domain: a value reading an indicator is proved non-zero only at admissible
     inputs (every entry 1; each row's first entry 1, the others 0): also a product over a row of (1 − N[m]), 0 where
     the row has its 1, M[0] − 1 for a leading indicator, and f(M²) − f(M) for an undefined f (its point was keyed by
-    the argument as written; an undefined function of an indicator's entry is now undecided)."""
+    the argument as written; an undefined function of an indicator's entry is now undecided); and 1/M·1/(1 − M), each
+    divisor non-zero at some input, never both: a divisor reading an indicator must be non-zero where every entry is
+    1 (one admissible input for all of them)."""
     monkeypatch.setenv("EVOSYM_TEST_TAP", tap)
     monkeypatch.setenv("EVOSYM_TEST_OMEGA", omega)
     monkeypatch.setenv("EVOSYM_TEST_DOMAIN", "leading_indicator" if tap == "lead" else "indicator")

@@ -912,17 +912,20 @@ def _divisor(v, what: str):
     evaluation with an error bound); IllFormedAccess otherwise. A value that is 0 in disguise, sin²w + cos²w − 1 from
     two definitions with one body, made 1/d₁ − 1/d₂ an exact 0 (two equal atoms) and log d₁ − log d₂ likewise: an
     operator with no value for any input PROVED equal to y = x (an adversarial pass, 2026-12-07). A value that is 0
-    at some inputs only (1/(x₀ − x₁)) is not refused: K is then a rational function of the entries."""
+    at some inputs only (1/(x₀ − x₁)) is not refused: K is then a rational function of the entries. A value reading an
+    indicator (entries 0 or 1) must be non-zero at one admissible input, every entry 1, the same for every divisor:
+    1/M and 1/(1 − M) are each non-zero at some input, never both, and 1/(M(1 − M)) has no value (a sixth pass)."""
     key = (indicators(), P.key_of(v))
     proved = _PROVED_NONZERO.get(key)
     if proved is None:
         if len(_PROVED_NONZERO) >= 1 << 16:
             _PROVED_NONZERO.clear()
-        proved = _PROVED_NONZERO[key] = nonzero(v)
+        proved = _PROVED_NONZERO[key] = nonzero(v, fills=("ones",))
     if not proved:
         raise IllFormedAccess(f"{what} {P.to_sympy(v)}, which is not proved non-zero: it may be 0 for every input "
                               "(where it holds numbers or functions whose relations the exact check does not see, a "
-                              "float evaluation with an error bound must tell it from 0)")
+                              "float evaluation with an error bound must tell it from 0; where it reads an indicator, "
+                              "it must be non-zero where every entry is 1)")
     return v
 
 

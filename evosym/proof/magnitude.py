@@ -213,14 +213,15 @@ def _key(key: tuple, numbers: dict) -> tuple[complex, float]:
     return total, err
 
 
-def nonzero(v) -> bool:
+def nonzero(v, fills=("ones", "first")) -> bool:
     """Whether the evaluated value ``v`` is proved not identically 0. Exact where it holds only rationals and the
     tensors' entries (a polynomial with a non-zero coefficient). Where it holds numbers the exact check keeps as
     independent atoms (sin 2 and cos 2: sin²2 + cos²2 − 1 is 0, which the exact check called non-zero, and a tap of
     K that vanishes was counted in its support; an adversarial pass), or roots of unity, only the float evaluation
     with a bound on its error proves it. SymPy's numbers are no proof: its strict evalf gave
     log(1 + 10⁻⁶⁰) + log(1/(1 + 10⁻⁶⁰)) as −1.0e-60, tanh and erf of a 0 in disguise as 1e-135 (a third pass).
-    Quotients cancel only by a denominator proved non-zero (:func:`evosym.proof.poly.cancel_quotients`)."""
+    Quotients cancel only by a denominator proved non-zero (:func:`evosym.proof.poly.cancel_quotients`). A value that
+    reads an indicator is proved non-zero at the admissible inputs ``fills`` names (:func:`_point`)."""
     if P.is_zero(v):
         return False
     ones = _INDICATORS.get()
@@ -234,7 +235,7 @@ def nonzero(v) -> bool:
         return not related(v) or bool(clearly_nonzero(v))
     # an indicator's entries are 0 or 1 with a 1 in every row (its first, for a leading indicator): a polynomial that is
     # not 0 may be 0 at every such input (M − M²; Π_m (1 − M[m]) over a row), so only admissible inputs prove it
-    for fill in ("ones", "first"):
+    for fill in fills:
         token = _FILL.set(fill)
         try:
             if clearly_nonzero(v):
