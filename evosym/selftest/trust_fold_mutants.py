@@ -104,10 +104,16 @@ def vanishing_tap_proof():
     """y = Σ_c Σ_m δ(c, o)·(δ(m, i) + δ(m, i + 1)·(sin²m + cos²m − 1))·x[b, c, m], the identity, concluded with the
     two-tap window {i, i + 1}: the second tap is 0 everywhere, but sin 2, cos 2 … are atoms to the exact evaluator and
     the polynomial sin²2 + cos²2 − 1 in them is not 0 by its coefficients (an adversarial pass, 2026-12-07)."""
-    tap = sp.KroneckerDelta(m, i) + sp.KroneckerDelta(m, i + 1) * (sp.sin(m) ** 2 + sp.cos(m) ** 2 - 1)
-    op = toy(sp.Sum(sp.KroneckerDelta(c, o) * tap * X[b, c, m], (m, 0, L - 1), (c, 0, C - 1)),
+    return _two_tap_proof(sp.sin(m) ** 2 + sp.cos(m) ** 2 - 1)
+
+
+def _two_tap_proof(factor, definitions=(), inputs=()):
+    """y = Σ_c Σ_m δ(c, o)·(δ(m, i) + δ(m, i + 1)·``factor``)·x[b, c, m], concluded with the two-tap window {i, i + 1}:
+    the identity, with a second tap whose factor is 0 for every admissible input, so the window is false."""
+    tap = sp.KroneckerDelta(m, i) + sp.KroneckerDelta(m, i + 1) * factor
+    op = toy(sp.Sum(sp.KroneckerDelta(c, o) * tap * X[b, c, m], (m, 0, L - 1), (c, 0, C - 1)), definitions=definitions,
              grid=({B: 1, C: 2, L: 4, K: 1, P: 0}, {B: 2, C: 1, L: 3, K: 1, P: 0}))
-    d = Derivation(op)
+    d = Derivation(dataclasses.replace(op, tensors=op.tensors + tuple(inputs)))
     d.apply("name-kernel", name="Kn", channel=c, position=(m,), indices=(o, c, i, m))
     d.conclude(omega=Window((WindowAxis(2, 1, 1, 0, L),)), channel=c, neighbour=(m,))
     return d.proof()
@@ -202,14 +208,8 @@ def lifted_subnormal_proof():
     above the subnormal range, and the float evaluation called the tap non-zero with a bound of U (an adversarial
     pass, 2026-12-07)."""
     sa, sh = Definition("sa", (t,), sp.exp(t - 740)), Definition("sh", (t,), sp.exp((t - 740) / 2))
-    zero = sp.Integer(10) ** 300 * (sp.IndexedBase("sa")[m] - sp.IndexedBase("sh")[m] ** 2)
-    tap = sp.KroneckerDelta(m, i) + sp.KroneckerDelta(m, i + 1) * zero
-    op = toy(sp.Sum(sp.KroneckerDelta(c, o) * tap * X[b, c, m], (m, 0, L - 1), (c, 0, C - 1)), definitions=(sa, sh),
-             grid=({B: 1, C: 2, L: 4, K: 1, P: 0}, {B: 2, C: 1, L: 3, K: 1, P: 0}))
-    d = Derivation(op)
-    d.apply("name-kernel", name="Kn", channel=c, position=(m,), indices=(o, c, i, m))
-    d.conclude(omega=Window((WindowAxis(2, 1, 1, 0, L),)), channel=c, neighbour=(m,))
-    return d.proof()
+    return _two_tap_proof(sp.Integer(10) ** 300 * (sp.IndexedBase("sa")[m] - sp.IndexedBase("sh")[m] ** 2),
+                          definitions=(sa, sh))
 
 
 @mutant(CATEGORY, "hole 32: a subnormal number given the error bound of a normal one: a two-tap Ω PROVED for the "
@@ -223,14 +223,7 @@ def indicator_tap_proof():
     """The identity concluded with the two-tap window {i, i + 1}, the second tap's factor M − M² for an input M declared
     an indicator: a non-zero polynomial, 0 at every 0/1 input (an adversarial pass, 2026-12-07)."""
     Mi = sp.IndexedBase("M")[m]
-    tap = sp.KroneckerDelta(m, i) + sp.KroneckerDelta(m, i + 1) * (Mi - Mi ** 2)
-    op = toy(sp.Sum(sp.KroneckerDelta(c, o) * tap * X[b, c, m], (m, 0, L - 1), (c, 0, C - 1)),
-             grid=({B: 1, C: 2, L: 4, K: 1, P: 0}, {B: 2, C: 1, L: 3, K: 1, P: 0}))
-    op = dataclasses.replace(op, tensors=op.tensors + (TensorDecl("M", (L,), "input", domain="indicator"),))
-    d = Derivation(op)
-    d.apply("name-kernel", name="Kn", channel=c, position=(m,), indices=(o, c, i, m))
-    d.conclude(omega=Window((WindowAxis(2, 1, 1, 0, L),)), channel=c, neighbour=(m,))
-    return d.proof()
+    return _two_tap_proof(Mi - Mi ** 2, inputs=(TensorDecl("M", (L,), "input", domain="indicator"),))
 
 
 @mutant(CATEGORY, "hole 34: an indicator's entries read as any real number: M − M² (0 at every 0/1 input) counted in "
