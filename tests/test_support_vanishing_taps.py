@@ -166,7 +166,7 @@ def test_the_catalogue_s_softmax_kernels_are_decided_by_floats():
     assert calls == []
 
 
-def test_the_bound_holds_through_functions_against_high_precision_values():
+def test_the_bound_holds_through_functions_against_high_precision_values(monkeypatch):
     """exp, sin, cos, tan, reciprocals, Max, Abs and constant powers of random polynomials in the entries: the float value
     lies within its bound of the value computed to 50 digits at the same point (the relu, 1/√deg and softmax kernels of
     the catalogue are decided so)."""
@@ -174,7 +174,7 @@ def test_the_bound_holds_through_functions_against_high_precision_values():
     from evosym.proof import magnitude as M
     rng = random.Random(11)
     atoms = [("T", "x", (k,)) for k in range(3)]
-    mpmath.mp.dps = 50
+    monkeypatch.setattr(mpmath.mp, "dps", 50)
 
     def poly():
         v = Fraction(rng.randint(-5, 5), rng.randint(1, 5))
@@ -252,7 +252,7 @@ def test_the_bounded_comparison_never_takes_sympy_s_word_for_numbers_or_zero_quo
     assert not equal(P.opaque("exp", w), P.opaque("exp", v))
 
 
-def test_values_below_the_normal_range_count_as_0_with_an_absolute_bound():
+def test_values_below_the_normal_range_count_as_0_with_an_absolute_bound(monkeypatch):
     """A number, product or exponential below the normal range is 0 within 2·TINY: a softmax's normaliser with terms
     e^(−1000) is still proved non-zero (the division check refused one, a false refusal of the self-test's hole-26
     example), and the bound holds against 60-digit values for sums of such terms lifted by large coefficients."""
@@ -260,7 +260,7 @@ def test_values_below_the_normal_range_count_as_0_with_an_absolute_bound():
     from evosym.proof import magnitude as M
     Z = P.add(P.add(1, _n("exp(-1000)")), P.mul(_n("exp(-5/2)"), 2))
     assert nonzero(Z) and clearly_nonzero(P.opaque("exp", P.mul(P.Poly.atom(("T", "w", (0,))), -900))) is None
-    mpmath.mp.dps = 60
+    monkeypatch.setattr(mpmath.mp, "dps", 60)
     rng = random.Random(5)
     for _ in range(200):
         ks = [rng.randint(690, 760) for _ in range(3)]

@@ -1,5 +1,5 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py,
-trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–34, each killed because its hostile
+trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–35, each killed because its hostile
 example gets through the checker with that fix disabled and not through the real one; the harness never counts a kill
 it did not see, and every mutation is undone afterwards.
 """
@@ -80,6 +80,7 @@ EXPECTED = {
     "subnormal-number-bound": ("the float evaluation's refusal of subnormal numbers", "PROVED"),
     "division-by-a-zero-in-disguise": ("the evaluator's refusal to divide by a value not proved non-zero", "PROVED"),
     "indicator-read-as-real": ('the indicator domain of "not 0"', "PROVED"),
+    "function-outside-its-domain": ("the evaluator's refusal of a function where it may have no value", "PROVED"),
 }
 # what the real checker says about each hostile example
 REFUSED = {
@@ -120,6 +121,7 @@ REFUSED = {
     "subnormal-number-bound": "support of K: the support of K could not be decided",
     "division-by-a-zero-in-disguise": "step 1 (introduce-delta): the starting expression is ill-formed at these sizes",
     "indicator-read-as-real": "support of K: the support of K could not be decided",
+    "function-outside-its-domain": "step 1 (introduce-delta): the starting expression is ill-formed at these sizes",
 }
 
 
@@ -134,7 +136,7 @@ def test_the_category_has_a_mutant_for_every_hole():
                                                               "operator-file-starts-processes",
                                                               "generation-imports-the-file"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 35))
+    assert holes == set(range(1, 36))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):

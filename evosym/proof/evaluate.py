@@ -53,6 +53,7 @@ from ..ir.symbols import INTEGER_ONLY, InRange, turns
 from ..ir.tensors import Definition
 from . import poly as P
 from .magnitude import indicators, nonzero
+from .signs import real
 
 _MISSING = object()
 
@@ -868,6 +869,7 @@ class Evaluator:
                     hit = numbers[key] = number(vals)
                 return hit
             _refuse_pole(cls, name, vals)
+            _refuse_outside_domain(e, name, vals)
             if name in _POLES and isinstance(vals[0], P.Poly):
                 pole = _POLES[name]
                 _divisor(P.opaque(pole, vals[0]) if pole else vals[0],
@@ -899,7 +901,27 @@ MAX_POWER_TERMS = 1_000_000   # monomials a power of a polynomial may have befor
 # partial functions of one argument: where they have no value (log at 0, tan where cos is 0 …), by the function of
 # the argument that is 0 there (None: the argument itself)
 _POLES = {"log": None, "tan": "cos", "sec": "cos", "cot": "sin", "csc": "sin", "coth": "sinh", "csch": "sinh",
-          "sech": "cosh"}
+          "sech": "cosh", "tanh": "cosh"}
+# functions with a value at every complex argument, and those with one at every real argument (a pole or no order
+# off the real line: atan at ±i, max of i and 0)
+_ENTIRE = frozenset({"exp", "sin", "cos", "sinh", "cosh", "erf", "erfc", "Abs", "sign", "re", "im"})
+_AT_REALS = frozenset({"Max", "Min", "Heaviside", "atan"})
+
+
+def _refuse_outside_domain(e, name: str, vals):
+    """IllFormedAccess where the function ``name`` of values the evaluator keeps symbolic (an entry, a number kept as an
+    atom) may have no value: one of :data:`_AT_REALS` of a value not proved real (:func:`.signs.real`), or one with
+    neither a value everywhere nor poles :data:`_POLES` checks (the Möbius function of an entry: defined at positive
+    integers only). μ(M) + μ(1 − M), tanh(iπ/2·(2M − 1)) and Max(i·(sin²M + cos²M), 0), none with a value at any
+    input, were PROVED equal to 0 (an adversarial pass, 2026-12-07)."""
+    if name in _ENTIRE or name in _POLES:
+        return
+    if name not in _AT_REALS:
+        raise IllFormedAccess(f"{e} is not proved defined: {name} of a value that reads the tensors' entries (or of a "
+                              "number kept as an atom) may have no value, and the checker does not decide where")
+    for v in vals[:1] if name == "Heaviside" else vals:   # (the step's second argument is its value at 0)
+        if not real(v):
+            raise IllFormedAccess(f"{e} is defined at real arguments only, and {P.to_sympy(v)} is not proved real")
 
 
 _PROVED_NONZERO: dict = {}   # a divisor's key -> whether it is proved not 0 (a softmax's normaliser recurs)

@@ -31,7 +31,7 @@ import sympy as sp
 from . import poly as P
 
 U = 2.0 ** -53 * 2   # (2 units of roundoff per operation or function)
-_FUNCTIONS = {"exp": cmath.exp, "sin": cmath.sin, "cos": cmath.cos}
+COMPLEX_FUNCTIONS = {"exp": cmath.exp, "sin": cmath.sin, "cos": cmath.cos}
 
 
 class Undecided(Exception):
@@ -71,38 +71,38 @@ def _point(atom) -> float:
 
 
 # real functions of a real argument: (the function, a bound on |f'| over [x − e, x + e])
-_REAL = {"tanh": (math.tanh, lambda x, e: 1.0), "atan": (math.atan, lambda x, e: 1.0),
+REAL_FUNCTIONS = {"tanh": (math.tanh, lambda x, e: 1.0), "atan": (math.atan, lambda x, e: 1.0),
          "erf": (math.erf, lambda x, e: 1.1284),
          "sinh": (math.sinh, lambda x, e: math.cosh(abs(x) + e)), "cosh": (math.cosh, lambda x, e: math.cosh(abs(x) + e)),
          "log": (math.log, lambda x, e: 1 / (x - e)), "tan": (math.tan, lambda x, e: 1 / (abs(math.cos(x)) - e) ** 2)}
 
 
-def _function(name: str, v: complex, e: float) -> tuple[complex, float]:
-    if name in _REAL:
-        fn, slope = _REAL[name]
+def function_value(name: str, v: complex, e: float) -> tuple[complex, float]:
+    if name in REAL_FUNCTIONS:
+        fn, slope = REAL_FUNCTIONS[name]
         if v.imag != 0 or e > 0.01 or (name == "log" and not v.real > 2 * e) or \
                 (name == "tan" and not abs(math.cos(v.real)) > 2 * e + 4 * U):
             raise Undecided   # (a real argument, known to within a small bound; log's clearly positive, tan's cosine
             #                    clearly non-zero: no pole within the bound)
-        z = _checked(complex(fn(v.real)))
+        z = checked(complex(fn(v.real)))
         return z, slope(v.real, e) * e + U * abs(z)
-    fn = _FUNCTIONS.get(name)
+    fn = COMPLEX_FUNCTIONS.get(name)
     if fn is None or e > 0.01:
         raise Undecided
     if name == "exp":
         z = fn(v)
         if cmath.isfinite(z) and abs(z) < TINY:   # (below the normal range: only its size is known, |e^x| < 2·TINY)
             return 0j, 2 * TINY * math.exp(e)
-        z = _checked(z)
+        z = checked(z)
         return z, abs(z) * (math.expm1(e) + U)
-    z = _checked(fn(v))
+    z = checked(fn(v))
     return z, e * math.cosh(abs(v.imag) + e) + U * abs(z)
 
 
 TINY = 1e-290   # below it a float may be subnormal (its relative error unbounded) or flushed to 0
 
 
-def _checked(z: complex) -> complex:
+def checked(z: complex) -> complex:
     """``z`` where its relative error is bounded: finite, and 0 or above the subnormal range."""
     if not cmath.isfinite(z) or 0 < abs(z) < TINY:
         raise Undecided
@@ -170,7 +170,7 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
         if not (len(exponent) == 1 and exponent[0][0] == () and b.imag == 0 and b.real > 2 * eb):
             raise Undecided   # (a constant rational exponent of a base clearly positive)
         x = float(exponent[0][1])
-        z = _checked(complex(b.real ** x))
+        z = checked(complex(b.real ** x))
         lo, hi = b.real - eb, b.real + eb
         slope = abs(x) * max(lo ** (x - 1), hi ** (x - 1))
         return z, slope * eb + U * abs(z) * (1 + abs(x * math.log(b.real)))   # (x itself rounded too)
@@ -182,8 +182,8 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
     if name == "inv":
         if not abs(v) > 2 * e:
             raise Undecided
-        return _checked(1 / v), e / (abs(v) * (abs(v) - e)) + U / abs(v)
-    return _function(name, v, e)
+        return checked(1 / v), e / (abs(v) * (abs(v) - e)) + U / abs(v)
+    return function_value(name, v, e)
 
 
 def _reads_indicator(a) -> bool:
@@ -193,19 +193,24 @@ def _reads_indicator(a) -> bool:
                               for b in P.all_atoms(P.argument(a, k)))
 
 
+def times(a: tuple, b: tuple) -> tuple[complex, float]:
+    """The product of two (value, error bound) pairs with its rounding; below the normal range (subnormal or flushed
+    to 0: its relative error unbounded) only its size, under 2·TINY."""
+    (v, e), (bv, be) = a, b
+    p = v * bv
+    err = abs(v) * be + abs(bv) * e + e * be + U * abs(p)
+    if not (cmath.isfinite(p) and math.isfinite(err)):
+        raise Undecided
+    return (0j, err + 2 * TINY) if abs(p) < TINY else (p, err)
+
+
 def _key(key: tuple, numbers: dict) -> tuple[complex, float]:
     total, err, size = 0j, 0.0, 0.0
     for mono, coeff in key:
-        v = _checked(complex(coeff))
+        v = checked(complex(coeff))
         e = U * abs(v)
         for a in mono:
-            av, ae = _atom(a, numbers)
-            p = v * av
-            v, e = p, abs(v) * ae + abs(av) * e + e * ae + U * abs(p)
-            if not (cmath.isfinite(p) and math.isfinite(e)):
-                raise Undecided
-            if abs(p) < TINY:   # (subnormal or flushed to 0: its relative error is unbounded, its size below TINY)
-                v, e = 0j, e + 2 * TINY
+            v, e = times((v, e), _atom(a, numbers))
         total, err, size = total + v, err + e, size + abs(v)
     err += len(key) * U * size
     if not (math.isfinite(err) and cmath.isfinite(total)):
@@ -260,3 +265,4 @@ def clearly_nonzero(v, numbers: dict | None = None) -> bool | None:
     except (Undecided, OverflowError, ZeroDivisionError):
         return None
     return True if abs(total) > 2 * err else None
+

@@ -15,6 +15,8 @@ import math
 
 import sympy as sp
 
+from .signs import number_sign, sympy_may_decide_sign
+
 MAX_POWER = 8      # an integer power above this is not multiplied out: not proved
 MAX_OPS = 400      # nor (by the range provers) an expression with more operations than this
 
@@ -49,16 +51,16 @@ def _unproved_on_sympy_errors(answer):
 def nonnegative(expr) -> bool:
     """True only if ``expr ≥ 0`` for all admissible values of its integer symbols (not proved for a
     :func:`large_power`)."""
-    if large_power(expr):
-        return False
+    if large_power(expr) or sp.sympify(expr).has(sp.Float):   # (SymPy rounds the arithmetic of floats: 1.3·(1/1.3)
+        return False                                           # − 1 came out 0 where it is −5·10⁻¹⁷; nothing proved)
     expr = sp.expand(sp.sympify(expr))
-    if expr.is_number:
-        return expr.is_extended_real is True and bool(expr >= 0)   # (a complex number is not ≥ 0)
+    if expr.is_number:   # (by its float bound, never SymPy's sign: −(log r + log(1/r)), 0, is positive to it)
+        return number_sign(expr) in (0, 1)
     if _negative_at_least_values(expr):
         return False
     if isinstance(expr, (sp.floor, sp.ceiling)):  # ⌊a⌋ ≥ 0 and ⌈a⌉ ≥ 0 when a ≥ 0
         return nonnegative(expr.args[0])
-    if expr.is_nonnegative:
+    if sympy_may_decide_sign(expr) and expr.is_nonnegative:
         return True
     if isinstance(expr, sp.Add) and expr.has(sp.floor, sp.ceiling):
         bound = rounding_bound(expr)
@@ -78,8 +80,8 @@ def nonnegative(expr) -> bool:
         num, den = sp.fraction(sp.together(expr))
         return den != 1 and nonnegative(num) and nonnegative(den - 1)
     if poly is None:
-        return e.is_extended_real is True and bool(e >= 0)
-    return all(c.is_extended_real is True and c >= 0 for c in poly.coeffs())
+        return number_sign(e) in (0, 1)
+    return all(number_sign(c) in (0, 1) for c in poly.coeffs())
 
 
 def rounding_bound(expr: sp.Add):

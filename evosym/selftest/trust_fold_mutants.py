@@ -8,7 +8,8 @@ counts a tap only where K is proved non-zero (29); the bounded comparison took S
 which decides sign and Heaviside of a number by its own evaluation (30); a quotient by a value that is 0 in disguise
 cancelled to 1 (31); a number in the subnormal range was given the error bound of a normal one (32); a division by a
 value that is 0 for every input was an atom like any other, equal to itself (33); an indicator's entries were read as
-any real number, so M − M², 0 at every 0/1 input, was not 0 (34). Killed as in
+any real number, so M − M², 0 at every 0/1 input, was not 0 (34); a function of an entry was an atom wherever it
+was read, μ(W) + μ(1 − W) too, which has no value at any W (35). Killed as in
 :mod:`.trust_mutants`: the hostile example gets through the checker without the fix, not through the real one.
 """
 
@@ -231,3 +232,14 @@ def indicator_tap_proof():
 def indicator_read_as_real():
     return trial("the indicator domain of \"not 0\"", _checked(indicator_tap_proof),
                  lambda: mock.patch.object(PF, "entries_of", lambda names: contextlib.nullcontext()))
+
+
+@mutant(CATEGORY, "hole 35: a function of an entry kept as an atom where it has no value: g₁ − g₂ with g = μ(W) + "
+                  "μ(1 − W) (undefined at every W) an exact 0, and a step dropping it PROVED")
+def function_outside_its_domain():
+    w = sp.IndexedBase("W")[0, 0]
+    nowhere = sp.mobius(w) + sp.mobius(1 - w)
+    body = sp.IndexedBase("g1")[t] - sp.IndexedBase("g2")[t]
+    return trial("the evaluator's refusal of a function where it may have no value",
+                 lambda: dropped_term_proof(body)(Definition("g1", (t,), nowhere), Definition("g2", (t,), nowhere)),
+                 lambda: mock.patch.object(EV, "_refuse_outside_domain", lambda e, name, vals: None))

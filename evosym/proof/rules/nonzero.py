@@ -38,6 +38,7 @@ from sympy.core.function import AppliedUndef
 from ...ir.looks import fresh
 from ...ir.symbols import INTEGER_ONLY, InRange
 from ...ir.tensors import INDICATORS
+from ..signs import number_sign, proved_nonnegative, proved_positive
 from ..ranged import at_least, nonnegative_over, slacks, too_large
 from ..tree import bound_variables
 from . import softmax
@@ -59,6 +60,8 @@ TOTAL = (sp.exp, sp.sin, sp.cos, sp.sinh, sp.cosh, sp.Abs, sp.KroneckerDelta, In
 RATIONAL_TOTAL = (sp.floor, sp.ceiling, sp.frac)
 # and those with a value at every real argument (tanh has poles at iπ/2 + iπk, atan at ±i)
 REAL_TOTAL = (sp.tanh, sp.erf, sp.erfc, sp.atan, sp.asinh)
+# numbers whose sign the prover's rules may show from their parts where the float bound cannot (exp(−1000) > 0)
+_STRUCTURED = (sp.Add, sp.Mul, sp.Pow, sp.exp, sp.cosh, sp.Abs, sp.Max, sp.Min)
 
 
 def divisor_obligations(exprs, ranges: dict, ctx: Context) -> tuple:
@@ -187,11 +190,11 @@ class Prover:
                 hyps = hyps + tuple(h for g in e.args for h in guard_hypotheses(g))
             if isinstance(e, sp.Indexed) and (self._shape(e) is not None or self._defines(e)):
                 out.append(("reads", e, known, (hyps + self._vanishes_outside(e), facts)))
-            if isinstance(e, sp.Pow) and e.exp.is_nonnegative is not True:   # 1/d, and d^n with n of either sign
+            if isinstance(e, sp.Pow) and not proved_nonnegative(e.exp):   # 1/d, and d^n with n of either sign
                 out.append(("divides", e.base, known, facts))
             elif isinstance(e, sp.Mod):
                 out.append(("divides", e.args[1], known, facts))
-            elif isinstance(e, sp.Function) and not isinstance(e, (AppliedUndef, *TOTAL)):
+            elif isinstance(e, (sp.Function, sp.Max, sp.Min)) and not isinstance(e, (AppliedUndef, *TOTAL)):
                 out.append(("function", e, known, facts))
                 if isinstance(e, sp.Piecewise):   # a branch is read only where its condition holds
                     for branch, cond in e.args:
@@ -239,11 +242,12 @@ class Prover:
     def defined(self, f, ranges: dict, facts=()) -> bool:
         """A partial function proved defined where it is read: log of a non-zero value, the Möbius function of a
         positive integer (an integer by its symbols, or one an integer away from a quotient a/b that a guard around it
-        says is an integer)."""
+        says is an integer), max, min, the step and the real functions of real values (Max(i, 0) has no value)."""
         if isinstance(f, sp.log) and len(f.args) == 1:
             return self.nonzero(f.args[0], ranges)
-        if isinstance(f, REAL_TOTAL):
-            return all(real_valued(a, self.ctx) for a in f.args)
+        if isinstance(f, (*REAL_TOTAL, sp.Max, sp.Min, sp.Heaviside)):   # (no order off the real line; the step's
+            args = f.args[:1] if isinstance(f, sp.Heaviside) else f.args   # second argument is its value at 0)
+            return all(real_valued(a, self.ctx) for a in args)
         if isinstance(f, RATIONAL_TOTAL):
             return f.args[0].is_rational is True
         if isinstance(f, sp.Piecewise):   # defined where a condition holds: everywhere when the last is True
@@ -291,12 +295,12 @@ class Prover:
         return None if name in path else (self._body(e), path | {name})
 
     def _positive(self, e, ranges, path) -> bool:
-        if e.is_number:
-            return e.is_extended_real is True and e.is_positive is True
+        if e.is_number and (number_sign(e) == 1 or not isinstance(e, _STRUCTURED)):   # (a number's sign by its
+            return number_sign(e) == 1   # float bound, never SymPy's: −(log r + log(1/r)), 0, is positive to it)
         if isinstance(e, sp.Symbol):
             return e.is_positive is True or (e.is_integer is True and at_least(e, 1, ranges, self.slacks))
         if isinstance(e, sp.Add):
-            if e.is_integer is True and at_least(e, 1, ranges, self.slacks):
+            if not e.is_number and e.is_integer is True and at_least(e, 1, ranges, self.slacks):
                 return True
             return all(self.nonnegative(a, ranges, path) for a in e.args) and \
                 any(self.positive(a, ranges, path) for a in e.args)
@@ -318,13 +322,13 @@ class Prover:
             return read is not None and self.positive(read[0], ranges, read[1])
         if isinstance(e, sp.Sum):
             return self._positive_sum(e, ranges, path)
-        if e.is_integer is True:
+        if not e.is_number and e.is_integer is True:
             return at_least(e, 1, ranges, self.slacks)
         return False
 
     def _nonnegative(self, e, ranges, path) -> bool:
-        if e.is_number:
-            return e.is_extended_real is True and e.is_nonnegative is True
+        if e.is_number and number_sign(e) in (0, 1):
+            return True
         if self.positive(e, ranges, path):
             return True
         if isinstance(e, (InRange, sp.KroneckerDelta)):
@@ -340,13 +344,13 @@ class Prover:
         if isinstance(e, sp.Pow):
             if e.exp.is_Integer and e.exp.is_even and e.exp > 0:
                 return real_valued(e.base, self.ctx)
-            return e.exp.is_positive is True and self.nonnegative(e.base, ranges, path) and \
+            return proved_positive(e.exp) and self.nonnegative(e.base, ranges, path) and \
                 real_valued(e.exp, self.ctx)
         if isinstance(e, (sp.exp, sp.Abs)):
             return real_valued(e.args[0], self.ctx)
         if isinstance(e, sp.Sum):   # a backwards range (hi < lo − 1) sums with the sign turned: not proved
             return self._well_formed(e, ranges) and self.nonnegative(e.function, _within(e, ranges), path)
-        if e.is_integer is True:
+        if not e.is_number and e.is_integer is True:
             return at_least(e, 0, ranges, self.slacks)
         return False
 

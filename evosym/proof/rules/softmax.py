@@ -9,6 +9,7 @@ import sympy as sp
 from ...errors import RuleError
 from ...ir.symbols import InRange
 from ...ir.tensors import INDICATORS, indicator_names
+from ..signs import proved_nonzero, proved_positive
 from ..symbolic import integer_valued, nonnegative, range_of
 from ..tree import find_sum, replace_node
 from .base import Application, Context, Obligation, Rule, register
@@ -61,11 +62,11 @@ def real_valued(expr, ctx: Context, _seen=None) -> bool:
         if e.exp.is_Integer:   # a negative power divides: by a read of the data only where provably non-zero
             # (1/x at x = 0 makes ℓ undefined for some inputs only: Z = 0 there, where the step claims 1); a base of
             # sizes and indices is one fixed number wherever the operator is defined, the same on both sides
-            return bool(e.exp >= 0 or e.base.is_nonzero or not e.base.has(sp.Indexed))
-        return bool(e.base.is_positive) and real_valued(e.exp, ctx, seen)
+            return bool(e.exp >= 0 or proved_nonzero(e.base) or not e.base.has(sp.Indexed))
+        return proved_positive(e.base) and real_valued(e.exp, ctx, seen)
     if isinstance(e, sp.Sum):
         return real_valued(e.function, ctx, seen) and all(real_valued(b, ctx, seen) for l in e.limits for b in l[1:])
-    if isinstance(e, sp.Mod) and not (e.args[1].is_nonzero or not e.args[1].has(sp.Indexed)):
+    if isinstance(e, sp.Mod) and not (proved_nonzero(e.args[1]) or not e.args[1].has(sp.Indexed)):
         return False   # a remainder modulo a read of the data that may be 0 is undefined for some inputs
     if isinstance(e, (sp.Add, sp.Mul, sp.exp, InRange, sp.KroneckerDelta, sp.floor, sp.ceiling, sp.Max, sp.Min,
                       sp.Abs, sp.Mod)):
