@@ -276,6 +276,24 @@ def neighborhood_attention_evolution(x, query_weight, key_weight, value_weight, 
         return _generic(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, R=R, L_out=L_out)
 
 
+def _logit_bias(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L_out):
+    """β, the logits' other term (a relative position bias, masks), from the parameters on the logits' grid, laid
+    out (b or 1, kernel group, u…, p…): the fused attention kernels add it to every logit, SDPA takes it as its
+    attn_mask."""
+    B = x.shape[0]
+    H = x.shape[2]
+    W = x.shape[3]
+    dtype, device = x.dtype, x.device
+    h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1)
+    u = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1, 1, 1)
+    i = torch.arange(H, device=device).view(1, 1, 1, 1, -1, 1)
+    v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1, 1)
+    j = torch.arange(W, device=device).view(1, 1, 1, 1, 1, -1)
+    lb_1 = _gather(rpb, ('58b96f13af4a', tuple(rpb.shape), device, dtype, N, ((4 * R) + 1), ((4 * R) + 1), H, N, R, W, N, H, W, ((2 * R) + 1), ((2 * R) + 1)), lambda H=H, R=R, W=W, device=device, dtype=dtype, h=h, i=i, j=j, u=u, v=v: (((h) * ((4 * R) + 1) + ((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i).clamp(0, ((4 * R) + 1) - 1)) * ((4 * R) + 1) + ((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j).clamp(0, ((4 * R) + 1) - 1), (((0 <= ((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i)) & (((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i) < ((4 * R) + 1))) & ((0 <= ((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j)) & (((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j) < ((4 * R) + 1)))).to(dtype)))  # rpb[h, 2*R - i + u + Min(H - 2*R - 1, Max(0, -R + i)), 2*R - j + v + Min(-2*R + W - 1, Max(0, -R + j))]: its index from the sizes alone, computed once per key; reads outside rpb are 0
+    lb_2 = _as_grid(lb_1, 6, dtype, device)
+    return lb_2.expand((1, N, ((2 * R) + 1), ((2 * R) + 1), H, W))
+
+
 def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L_out, kernels=False):
     """K̂ on the grid (b, g, u_1_tap, u_2_tap, i, j); size-1 axes broadcast.
     ``kernels``: windowed correlations (qry ⋆ key) by the generated kernels;
@@ -317,16 +335,8 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, R, L
         def_logit = d3_5.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
     if kernels:  # K̂ = M·softmax(…) exactly: the fused attention kernels take its operands (and aggregate too)
-        # the logits' other term β (added to every logit by the kernels), laid out (b, kernel group, u…, p…)
-        h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1)
-        u = torch.arange(((2 * R) + 1), device=device).view(1, 1, -1, 1, 1, 1)
-        i = torch.arange(H, device=device).view(1, 1, 1, 1, -1, 1)
-        v = torch.arange(((2 * R) + 1), device=device).view(1, 1, 1, -1, 1, 1)
-        j = torch.arange(W, device=device).view(1, 1, 1, 1, 1, -1)
-        lb_1 = _gather(rpb, ('58b96f13af4a', tuple(rpb.shape), device, dtype, N, ((4 * R) + 1), ((4 * R) + 1), H, N, R, W, N, H, W, ((2 * R) + 1), ((2 * R) + 1)), lambda H=H, R=R, W=W, device=device, dtype=dtype, h=h, i=i, j=j, u=u, v=v: (((h) * ((4 * R) + 1) + ((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i).clamp(0, ((4 * R) + 1) - 1)) * ((4 * R) + 1) + ((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j).clamp(0, ((4 * R) + 1) - 1), (((0 <= ((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i)) & (((2 * R) + u + torch.as_tensor(torch.as_tensor((i - R), device=device).clamp(min=0), device=device).clamp(max=(H - (2 * R) - 1)) - i) < ((4 * R) + 1))) & ((0 <= ((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j)) & (((2 * R) + v + torch.as_tensor(torch.as_tensor((j - R), device=device).clamp(min=0), device=device).clamp(max=(W - (2 * R) - 1)) - j) < ((4 * R) + 1)))).to(dtype)))  # rpb[h, 2*R - i + u + Min(H - 2*R - 1, Max(0, -R + i)), 2*R - j + v + Min(-2*R + W - 1, Max(0, -R + j))]: its index from the sizes alone, computed once per key; reads outside rpb are 0
-        lb_2 = _as_grid(lb_1, 6, dtype, device)
-        logit_bias = lb_2.expand((1, N, ((2 * R) + 1), ((2 * R) + 1), H, W)).contiguous()
-        return (def_qry * (d ** (-1 / 2))).contiguous(), def_key.contiguous(), logit_bias
+        # with β, the logits' other term (added to every logit by the kernels)
+        return (def_qry * (d ** (-1 / 2))).contiguous(), def_key.contiguous(), _logit_bias(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, R=R, L_out=L_out).contiguous()
     else:
         sm4 = _softmax(def_logit, 4, 2, flush=True)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted; subnormal weights 0 (every read linear)
         def_softmax_logit = sm4.expand((B, N, H, W, ((2 * R) + 1), ((2 * R) + 1)))

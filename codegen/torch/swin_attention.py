@@ -305,6 +305,25 @@ def swin_attention_evolution(x, query_weight, key_weight, value_weight, rpb, *, 
     return _generic(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)
 
 
+def _logit_bias(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
+    """β, the logits' other term (a relative position bias, masks), from the parameters on the logits' grid, laid
+    out (b or 1, kernel group, u…, p…): the fused attention kernels add it to every logit, SDPA takes it as its
+    attn_mask."""
+    B = x.shape[0]
+    T_h = x.shape[2] // (M)
+    T_w = x.shape[3] // (M)
+    dtype, device = x.dtype, x.device
+    h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1)
+    i = torch.arange((M * T_h), device=device).view(1, 1, 1, 1, -1, 1)
+    u = torch.arange(M, device=device).view(1, 1, -1, 1, 1, 1)
+    j = torch.arange((M * T_w), device=device).view(1, 1, 1, 1, 1, -1)
+    v = torch.arange(M, device=device).view(1, 1, 1, -1, 1, 1)
+    lb_1 = _gather(rpb, ('7b3351d44d56', tuple(rpb.shape), device, dtype, N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M), lambda M=M, S=S, dtype=dtype, h=h, i=i, j=j, u=u, v=v: (((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)))  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: its index from the sizes alone, computed once per key; reads outside rpb are 0
+    lb_2 = _table(('f16206dc7529', device, dtype, M, S, T_h, T_w, (M * T_h), (M * T_w), M, M), lambda M=M, S=S, T_h=T_h, T_w=T_w, device=device, dtype=dtype, i=i, j=j, u=u, v=v: _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device))  # from the sizes alone: computed once per key
+    lb_3 = _as_grid((lb_1 - lb_2), 6, dtype, device)
+    return lb_3.expand((1, N, M, M, (M * T_h), (M * T_w)))
+
+
 def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out, kernels=False):
     """K̂ on the grid (b, g, u_1_tap, u_2_tap, i, j); size-1 axes broadcast.
     ``kernels``: windowed correlations (qry ⋆ key) by the generated kernels;
@@ -346,17 +365,8 @@ def _kernel_tensor(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S
         def_logit = d3_5.expand((B, N, (M * T_h), (M * T_w), M, M))
     # softmax_logit: softmax of logit over its window axes (stable: max subtracted) (computed once, on its own grid)
     if kernels:  # K̂ = M·softmax(…) exactly: the fused attention kernels take its operands (and aggregate too)
-        # the logits' other term β (added to every logit by the kernels), laid out (b, kernel group, u…, p…)
-        h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1)
-        i = torch.arange((M * T_h), device=device).view(1, 1, 1, 1, -1, 1)
-        u = torch.arange(M, device=device).view(1, 1, -1, 1, 1, 1)
-        j = torch.arange((M * T_w), device=device).view(1, 1, 1, 1, 1, -1)
-        v = torch.arange(M, device=device).view(1, 1, 1, -1, 1, 1)
-        lb_1 = _gather(rpb, ('7b3351d44d56', tuple(rpb.shape), device, dtype, N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M), lambda M=M, S=S, dtype=dtype, h=h, i=i, j=j, u=u, v=v: (((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)))  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: its index from the sizes alone, computed once per key; reads outside rpb are 0
-        lb_2 = _table(('f16206dc7529', device, dtype, M, S, T_h, T_w, (M * T_h), (M * T_w), M, M), lambda M=M, S=S, T_h=T_h, T_w=T_w, device=device, dtype=dtype, i=i, j=j, u=u, v=v: _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device))  # from the sizes alone: computed once per key
-        lb_3 = _as_grid((lb_1 - lb_2), 6, dtype, device)
-        logit_bias = lb_3.expand((1, N, M, M, (M * T_h), (M * T_w))).contiguous()
-        return (def_qry * (d ** (-1 / 2))).contiguous(), def_key.contiguous(), logit_bias
+        # with β, the logits' other term (added to every logit by the kernels)
+        return (def_qry * (d ** (-1 / 2))).contiguous(), def_key.contiguous(), _logit_bias(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out).contiguous()
     else:
         sm4 = _softmax(def_logit, 4, 2, flush=True)  # exp(ℓ)/Σ exp(ℓ) over axes 4…5, max subtracted; subnormal weights 0 (every read linear)
         def_softmax_logit = sm4.expand((B, N, (M * T_h), (M * T_w), M, M))
@@ -410,16 +420,7 @@ def _sdpa(x, query_weight, key_weight, value_weight, rpb, *, N, d, M, S, L_out):
         if x.shape[2 + axis] % K_:
             raise ValueError(f"fixed windows of {K_} positions need an input length that is a multiple of {K_} on axis {axis}, not {x.shape[2 + axis]}")
     dtype, device = x.dtype, x.device
-    # β (the logits' other term: a relative position bias, masks) from the parameters, laid out (b or 1, head, u…, p…)
-    h = torch.arange(N, device=device).view(1, -1, 1, 1, 1, 1)
-    i = torch.arange((M * T_h), device=device).view(1, 1, 1, 1, -1, 1)
-    u = torch.arange(M, device=device).view(1, 1, -1, 1, 1, 1)
-    j = torch.arange((M * T_w), device=device).view(1, 1, 1, 1, 1, -1)
-    v = torch.arange(M, device=device).view(1, 1, 1, -1, 1, 1)
-    lb_1 = _gather(rpb, ('7b3351d44d56', tuple(rpb.shape), device, dtype, N, ((2 * M) - 1), ((2 * M) - 1), M, N, S, N, (M * T_h), (M * T_w), M, M), lambda M=M, S=S, dtype=dtype, h=h, i=i, j=j, u=u, v=v: (((h) * ((2 * M) - 1) + (M + ((i - S) % M) - u - 1).clamp(0, ((2 * M) - 1) - 1)) * ((2 * M) - 1) + (M + ((j - S) % M) - v - 1).clamp(0, ((2 * M) - 1) - 1), (((0 <= (M + ((i - S) % M) - u - 1)) & ((M + ((i - S) % M) - u - 1) < ((2 * M) - 1))) & ((0 <= (M + ((j - S) % M) - v - 1)) & ((M + ((j - S) % M) - v - 1) < ((2 * M) - 1)))).to(dtype)))  # rpb[h, M - u + Mod(-S + i, M) - 1, M - v + Mod(-S + j, M) - 1]: its index from the sizes alone, computed once per key; reads outside rpb are 0
-    lb_2 = _table(('f16206dc7529', device, dtype, M, S, T_h, T_w, (M * T_h), (M * T_w), M, M), lambda M=M, S=S, T_h=T_h, T_w=T_w, device=device, dtype=dtype, i=i, j=j, u=u, v=v: _as_grid((100 * (0 == (((((((M * T_h) - M) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= ((i - S) % (M * T_h))) & (((i - S) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype)) == (((((M * T_h) - M) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype) + ((((M * T_h) - S) <= (((M * ((i - S) // M)) + u) % (M * T_h))) & ((((M * ((i - S) // M)) + u) % (M * T_h)) <= ((M * T_h) - 1))).to(dtype))).to(dtype) * ((((((M * T_w) - M) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= ((j - S) % (M * T_w))) & (((j - S) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype)) == (((((M * T_w) - M) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype) + ((((M * T_w) - S) <= (((M * ((j - S) // M)) + v) % (M * T_w))) & ((((M * ((j - S) // M)) + v) % (M * T_w)) <= ((M * T_w) - 1))).to(dtype))).to(dtype))).to(dtype)), 6, dtype, device))  # from the sizes alone: computed once per key
-    lb_3 = _as_grid((lb_1 - lb_2), 6, dtype, device)
-    logit_bias = lb_3.expand((1, N, M, M, (M * T_h), (M * T_w)))
+    logit_bias = _logit_bias(x, query_weight, key_weight, value_weight, rpb, N=N, d=d, M=M, S=S, L_out=L_out)   # β, laid out (b or 1, head, u…, p…)
     K, P = (M, M), (S, S)
     order = _tile_order(x.shape[2:], K, P, device)   # positions rolled by −P, tile by tile
     # queries, keys and values are linear maps of x over its channels: x rolled by −P and cut into tiles once
