@@ -344,6 +344,27 @@ def test_a_definition_whose_sum_binds_its_own_parameter_is_refused(body, var):
     assert not v.ok and any(words in r.message for r in v.checked.checks if r.name == NAME)
 
 
+@pytest.mark.parametrize("where", ["traditional", "body", "limits", "bound"])
+def test_a_sum_hiding_an_enclosing_sum_s_variable_is_refused(where):
+    """Σ_u (… Σ_u …): the evaluator reads the inner u, a rule substituting the outer u rewrites both; it was refused
+    only after a step had run (the replay's "binds u twice"), never in the traditional form or a definition's body.
+    Sums side by side over one name stay allowed (the first proof below)."""
+    inner = sp.Sum(Wt[0, u] ** 2, (u, 0, K - 1))
+    factor = {"traditional": sp.Sum(Wt[0, u] * inner, (u, 0, K - 1)),
+              "body": sp.IndexedBase("G")[0], "limits": sp.Sum(Wt[0, u] * Wt[0, v], (u, 0, K - 1), (v, 0, 0), (u, 0, 0)),
+              "bound": sp.Sum(Wt[0, u] * sp.Sum(Wt[0, 0], (v, 0, sp.Sum(u, (u, 0, 1)))), (u, 0, K - 1))}[where]
+    G = Definition("G", (o,), sp.Sum(Wt[0, u] * inner, (u, 0, K - 1)))
+    xp = _x_pad()
+    sibling = _check(_identity_derivation(_op(xp[b, o, i] * (sp.Sum(Wt[0, u], (u, 0, K - 1)) + inner),
+                                              definitions=[xp])))
+    assert not any(r.name == NAME and not r.ok for r in sibling.checks), render(sibling, "text")
+    cp = _check(_identity_derivation(_op(xp[b, o, i] * factor, definitions=[xp] + [G] * (where == "body"))))
+    words = "a sum over u inside a sum over u hides the outer u"
+    _refused(cp, BINDERS, words)
+    v_ = verify(loads(dumps(certificate(cp, derivation(cp.proof)))))
+    assert not v_.ok and any(words in r.message for r in v_.checked.checks if r.name == NAME)
+
+
 def test_definition_bodies_are_evaluated_in_a_lexical_scope():
     """The evaluator never lets a body see the reader's loop variables (with or without the size list)."""
     D = Definition("D", (q,), X[0, 0, u] * q)          # u: not a parameter, not a size

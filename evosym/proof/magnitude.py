@@ -177,8 +177,8 @@ def _atom(a, numbers: dict) -> tuple[complex, float]:
     if len(args) != 1:
         raise Undecided
     (v, e), = args
-    if name == "Abs":
-        return complex(abs(v)), e
+    if name == "Abs":   # (|·| of a complex value is a hypot: rounded too)
+        return complex(abs(v)), e + U * abs(v)
     if name == "inv":
         if not abs(v) > 2 * e:
             raise Undecided

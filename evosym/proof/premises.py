@@ -213,7 +213,26 @@ def _sum_binders(expr, sizes: set, outputs: set, params=()) -> list[str]:
                 why = binder_problem(var, lim[1], lim[2], f"the summation variable {var}")
                 if why:
                     out.append(why)
+    out += [f"a sum over {v} inside a sum over {v} hides the outer {v} (give the inner one another name)"
+            for v in _shadowed(sp.sympify(expr))]
     return list(dict.fromkeys(out))
+
+
+def _shadowed(expr, outer=frozenset()) -> list:
+    """The variables a sum binds inside a sum (or an earlier limit of its own) that binds them already: the evaluator
+    reads the inner one, and a rule that substitutes the outer variable rewrites both (Σ_k Σ_k was refused only
+    after a step had run, by the replay's "binds k twice")."""
+    if not isinstance(expr, sp.Basic) or not expr.has(sp.Sum):
+        return []
+    if not isinstance(expr, sp.Sum):
+        return [v for a in expr.args for v in _shadowed(a, outer)]
+    found, bound = [], set(outer)
+    for var, *bounds in expr.limits:
+        found += [v for b in bounds for v in _shadowed(b, frozenset(bound))]
+        if var in bound:
+            found.append(var)
+        bound.add(var)
+    return found + _shadowed(expr.function, frozenset(bound))
 
 
 # -- 3. closure ------------------------------------------------------------------------------------

@@ -64,9 +64,9 @@ def _number(r) -> tuple[complex, float]:
     if isinstance(r, (sp.Max, sp.Min)) and all(_real_number(a) for a in r.args):
         pick = max if isinstance(r, sp.Max) else min
         return complex(pick(v.real for v, _ in args)), max(e for _, e in args)
-    if isinstance(r, sp.Abs):
+    if isinstance(r, sp.Abs):   # (of a complex value, a hypot: rounded too)
         (v, e), = args
-        return complex(abs(v)), e
+        return complex(abs(v)), e + U * abs(v)
     name = type(r).__name__
     if isinstance(r, sp.Function) and len(args) == 1 and (name in COMPLEX_FUNCTIONS or name in REAL_FUNCTIONS):
         return function_value(name, *args[0])   # (which checks a real function's argument is real)
