@@ -50,7 +50,8 @@ def _reference(op, args):
 
 def test_the_shift_mask_is_a_table_computed_on_a_miss_only(swin):
     src, mod, fn, op = swin
-    body = src.split("def _sdpa(")[1].split("\ndef ")[0]
+    body = src.split("def _logit_bias(")[1].split("\ndef ")[0]   # (β's program, which the SDPA path calls)
+    assert "_logit_bias(" in src.split("def _sdpa(")[1].split("\ndef ")[0]
     assert 'at = globals().setdefault("_evosym_tables", {})' in src.split("def _table(")[1].split("\ndef ")[0]
     compares = [line for line in body.splitlines() if "% (M * T_h)" in line]   # computed by make() on a miss only
     assert compares and all(" = _table((" in line and "% (M * T_h)" in _made(line) for line in compares)
@@ -268,11 +269,13 @@ TRACED = {"swin_attention": dict(B=2, T_h=2, T_w=2, **SIZES), "hyperzzw_code": d
 
 
 @pytest.mark.parametrize("name", sorted(TRACED))
-@pytest.mark.parametrize("mode", ["FakeTensorMode", "make_fx", "torch.device('meta')", "functionalize", "vmap"])
+@pytest.mark.parametrize("mode", ["FakeTensorMode", "make_fx", "torch.device('meta')", "meta tensors", "functionalize",
+                                  "vmap"])
 def test_nothing_made_under_a_tracing_mode_is_kept_or_reused(name, mode):
-    """A call under FakeTensorMode, make_fx, a device context or a torch.func transform makes no ordinary tensor: were
-    it kept, the next real call would read a fake, meta or wrapped table (before: a FakeTensor came back as the output
-    of the real call after; a functionalized call's wrappers were kept and later outputs had no storage)."""
+    """A call under FakeTensorMode, make_fx, a device context, on meta tensors or under a torch.func transform makes no
+    ordinary tensor: were it kept, the next real call would read a fake, meta or wrapped table (before: a FakeTensor
+    came back as the output of the real call after; a functionalized call's wrappers were kept and later outputs had
+    no storage)."""
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.experimental.proxy_tensor import make_fx
     mod, fn, op = _module(name)
@@ -295,6 +298,9 @@ def test_nothing_made_under_a_tracing_mode_is_kept_or_reused(name, mode):
             graph = make_fx(lambda *a: fn(*a, **call))(*args)
             torch.testing.assert_close(graph(*args), op.torch_reference(dict(zip([t.name for t in op.tensors], args)),
                                                                          sizes), rtol=1e-10, atol=1e-10)
+        elif mode == "meta tensors":   # (no mode: a gather's "every read inside" test asked a meta tensor for its
+            out = fn(*[a.to("meta") for a in args], **call)   # value, a raw RuntimeError; an adversarial pass)
+            assert out.device.type == "meta" and out.shape == args[0].shape
         else:
             with torch.device("meta"):
                 out = fn(*[a.to("meta") for a in args], **call)

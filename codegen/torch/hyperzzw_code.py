@@ -112,14 +112,14 @@ def _table(key, make):
     """``make()``, a tensor computed from the sizes alone (a mask, a coordinate vector), kept between calls in the
     module's ``_evosym_tables`` under ``key`` (a digest of its code, the device, the dtype, the sizes it reads) and
     whether inference mode is on (a tensor made there cannot be saved for backward by a later call); at most 64
-    entries, ordinary tensors only. Traced (``_traced``), it is computed in the graph."""
+    entries, ordinary tensors with values only (not meta). Traced (``_traced``), it is computed in the graph."""
     if _traced():
         return make()
     at = globals().setdefault("_evosym_tables", {})
     key = key + (torch.is_inference_mode_enabled(),)
     if key not in at:
         value = make()
-        if type(value) is not torch.Tensor:
+        if type(value) is not torch.Tensor or value.device.type == "meta":
             return value
         if len(at) >= 64:
             at.clear()

@@ -108,7 +108,7 @@ def _gather(t, key, index):
         entry = at.get(key)
         if entry is None:
             i, m = index()
-            keep = type(i) is torch.Tensor and (m is None or type(m) is torch.Tensor)
+            keep = type(i) is torch.Tensor and (m is None or type(m) is torch.Tensor) and i.device.type != "meta"
             entry = (i.reshape(-1), i.shape, None if m is None or (keep and bool(m.all())) else m)
             if keep:
                 if len(at) >= 64:
