@@ -115,7 +115,8 @@ def test_a_value_is_proved_real_by_its_structure():
     assert real(ev.evaluate(sp.Max(m[0], 0) + sp.tanh(m[1]) * sp.exp(m[2]) / (1 + m[0] ** 2), {}))
     z = sp.exp(2 * sp.pi * sp.I / 3)
     assert real(ev.evaluate(sp.Abs(z * m[0]) + sp.re(z * m[1]) + sp.sqrt(2) * sp.log(3) + m[2] * (z + z ** 2), {}))
-    for v in (sp.sqrt(m[0]), sp.log(m[0]), z * m[0], sp.Function("f")(m[0]), sp.sin(z * m[1]), (-1) ** sp.Rational(1, 3) * m[1]):
+    for v in (sp.sqrt(m[0]), sp.log(m[0]), z * m[0], sp.Function("f")(m[0]), sp.sin(z * m[1]),
+              (-1) ** sp.Rational(1, 3) * m[1]):
         assert not real(ev.evaluate(v, {})), v
     for v in (sp.Max(z * m[0], 0), sp.Min(sp.sqrt(m[1]), 1), sp.Heaviside(sp.log(m[0])), sp.atan(z * m[2]),
               sp.tanh(m[0] * (-1) ** sp.Rational(1, 3)), sp.mobius(m[0] + 1), sp.Max(sp.Function("f")(m[0]), 0)):
@@ -137,9 +138,9 @@ def test_a_number_s_float_bound_holds_against_high_precision_values(monkeypatch)
         if depth == 0 or rng.random() < 0.3:
             return rng.choice(leaves)
         a, b = build(depth - 1), build(depth - 1)
-        return rng.choice([lambda: a + b, lambda: a - b, lambda: a * b, lambda: sp.exp(a / 4), lambda: sp.log(sp.Abs(a)),
-                           lambda: sp.sin(a), lambda: sp.cos(b), lambda: sp.tanh(a), lambda: sp.atan(b),
-                           lambda: sp.Abs(a) ** sp.Rational(1, 3), lambda: a ** 2 - b])()
+        return rng.choice([lambda: a + b, lambda: a - b, lambda: a * b, lambda: sp.exp(a / 4),
+                           lambda: sp.log(sp.Abs(a)), lambda: sp.sin(a), lambda: sp.cos(b), lambda: sp.tanh(a),
+                           lambda: sp.atan(b), lambda: sp.Abs(a) ** sp.Rational(1, 3), lambda: a ** 2 - b])()
     decided = 0
     for _ in range(400):
         r = build(4)

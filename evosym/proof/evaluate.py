@@ -930,12 +930,13 @@ _PROVED_NONZERO: dict = {}   # a divisor's key -> whether it is proved not 0 (a 
 def _divisor(v, what: str):
     """``v``, a value an expression divides by (or a partial function's argument, or the function of it that is 0 at
     a pole; ``what`` says which), where it is proved not 0 for every input (:func:`evosym.proof.magnitude.nonzero`:
-    exactly, or by a float evaluation with an error bound); IllFormedAccess otherwise. A value that is 0 in disguise, sin²w + cos²w − 1 from
-    two definitions with one body, made 1/d₁ − 1/d₂ an exact 0 (two equal atoms) and log d₁ − log d₂ likewise: an
-    operator with no value for any input PROVED equal to y = x (an adversarial pass, 2026-12-07). A value that is 0
-    at some inputs only (1/(x₀ − x₁)) is not refused: K is then a rational function of the entries. A value reading an
-    indicator (entries 0 or 1) must be non-zero at one admissible input, every entry 1, the same for every divisor:
-    1/M and 1/(1 − M) are each non-zero at some input, never both, and 1/(M(1 − M)) has no value (a sixth pass)."""
+    exactly, or by a float evaluation with an error bound); IllFormedAccess otherwise. A value that is 0 in disguise,
+    sin²w + cos²w − 1 from two definitions with one body, made 1/d₁ − 1/d₂ an exact 0 (two equal atoms) and
+    log d₁ − log d₂ likewise: an operator with no value for any input PROVED equal to y = x (an adversarial pass,
+    2026-12-07). A value that is 0 at some inputs only (1/(x₀ − x₁)) is not refused: K is then a rational function
+    of the entries. A value reading an indicator (entries 0 or 1) must be non-zero at one admissible input, every
+    entry 1, the same for every divisor: 1/M and 1/(1 − M) are each non-zero at some input, never both, and
+    1/(M(1 − M)) has no value (a sixth pass)."""
     key = (indicators(), P.key_of(v))
     proved = _PROVED_NONZERO.get(key)
     if proved is None:

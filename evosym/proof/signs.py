@@ -5,9 +5,9 @@ SymPy decides the sign of a number by evaluating it, and near a cancellation it 
 r = 1 + 10⁻⁶⁰, which is 0, is positive to it (the obligations' prover took it for a positive divisor, the range
 prover for a non-negative bound). Here a number's sign is proved by :mod:`.magnitude`'s float evaluation with an
 error bound, its realness by its structure; SymPy's assumption answers count only for expressions whose numbers are
-all rational (in an expression of symbols, SymPy signs a number part by the same evaluation). :func:`real` proves an evaluated value real at every input, which the functions defined at real
-arguments only (max, min, the Heaviside step) need of theirs: Max(i·(sin²M + cos²M), 0) was PROVED equal to 0
-(an adversarial pass, 2026-12-07).
+all rational (in an expression of symbols, SymPy signs a number part by the same evaluation). :func:`real` proves
+an evaluated value real at every input, which the functions defined at real arguments only (max, min, the Heaviside
+step) need of theirs: Max(i·(sin²M + cos²M), 0) was PROVED equal to 0 (an adversarial pass, 2026-12-07).
 """
 
 from __future__ import annotations

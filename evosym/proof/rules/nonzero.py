@@ -295,8 +295,10 @@ class Prover:
         return None if name in path else (self._body(e), path | {name})
 
     def _positive(self, e, ranges, path) -> bool:
-        if e.is_number and (number_sign(e) == 1 or not isinstance(e, _STRUCTURED)):   # (a number's sign by its
-            return number_sign(e) == 1   # float bound, never SymPy's: −(log r + log(1/r)), 0, is positive to it)
+        if e.is_number:   # (its sign by its float bound, never SymPy's: −(log r + log(1/r)), 0, is positive to it)
+            sign = number_sign(e)
+            if sign == 1 or not isinstance(e, _STRUCTURED):
+                return sign == 1
         if isinstance(e, sp.Symbol):
             return e.is_positive is True or (e.is_integer is True and at_least(e, 1, ranges, self.slacks))
         if isinstance(e, sp.Add):
