@@ -150,3 +150,45 @@ def test_a_fixed_length_is_said_once():
     C, d = sp.symbols("C d", integer=True, positive=True)
     assert _length_text(sp.Integer(2), str) == "2"
     assert _length_text(C * d, lambda e: "C * d") == "C·d = {C * d}"
+
+
+def _gcn_args(adjacency):
+    g = torch.Generator().manual_seed(3)
+    return (torch.randn(2, 4, 3, generator=g, dtype=torch.float64), adjacency,
+            torch.randn(3, 5, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64))
+
+
+def test_a_parameter_declared_non_negative_is_checked_at_every_call():
+    """gcn's adjacency and Cordonnier's sharpness α are declared non-negative (the proof divides by gcn's degrees,
+    ≥ 1 there): a negative or NaN entry gave NaN or ±inf on every path, accepted (two adversarial passes, 2026-12-07);
+    now a clear ValueError. Valid values, zeros, meta tensors and a vmap over valid adjacencies still run."""
+    gcn = load("gcn")
+    A = torch.tensor([[0, 3, 0, 0], [3, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]], dtype=torch.float64)
+    x, _, W, b = _gcn_args(A)
+    deg = (A + torch.eye(4, dtype=torch.float64)).sum(1).rsqrt()
+    want = torch.einsum("p,pq,q,bqc,co->bpo", deg, A + torch.eye(4, dtype=torch.float64), deg, x, W) + b
+    for path in ("auto", "generic"):
+        torch.testing.assert_close(gcn.gcn_evolution(x, A, W, b, N=4, C=3, O=5, path=path), want)
+        for bad in (-A, A.where(A != 3, -3.0), A.where(A != 1, float("nan")), A - 1e-300):
+            with pytest.raises(ValueError, match="every entry of adjacency must be ≥ 0"):
+                gcn.gcn_evolution(x, bad, W, b, N=4, C=3, O=5, path=path)
+    assert gcn.gcn_evolution(x, torch.zeros(4, 4, dtype=torch.float64), W, b, N=4, C=3, O=5).isfinite().all()
+    meta = gcn.gcn_evolution(*(t.to("meta") for t in (x, -A, W, b)), N=4, C=3, O=5)
+    assert meta.device.type == "meta" and meta.shape == want.shape
+    stacked = torch.stack((A, 2 * A))
+    got = torch.func.vmap(lambda a: gcn.gcn_evolution(x, a, W, b, N=4, C=3, O=5))(stacked)
+    torch.testing.assert_close(got[0], want)
+    with pytest.raises(ValueError, match="every entry of adjacency must be ≥ 0"):
+        torch.func.vmap(lambda a: gcn.gcn_evolution(x, a, W, b, N=4, C=3, O=5))(torch.stack((A, -A)))
+    module = gcn.GcnEvolution(N=4, C=3, O=5, dtype=torch.float64)   # its initialisation lies in the domain
+    assert module(x).isfinite().all()
+    with torch.no_grad():
+        module.adjacency[0, 1] = -1
+    with pytest.raises(ValueError, match="adjacency"):
+        module(x)
+    with pytest.raises(RuntimeError, match="adjacency is checked at every call"):
+        torch.jit.trace(gcn.GcnEvolution(N=4, C=3, O=5, dtype=torch.float64), (x,))
+    cordonnier = load("cordonnier_attention")
+    source = (committed_dir() / "cordonnier_attention.py").read_text()
+    assert "every entry of alpha must be ≥ 0" in source and "_assert_async((alpha >= 0).all()" in source
+    assert hasattr(cordonnier, "cordonnier_attention_evolution")

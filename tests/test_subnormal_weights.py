@@ -142,7 +142,8 @@ def test_only_the_subnormals_are_zeroed(dtype):
 @pytest.mark.parametrize("name", ["mhsa", "cordonnier_attention"])
 def test_a_trace_made_without_gradients_replays_with_them(name):
     """torch.jit.trace under no_grad, replayed with inputs that require grad: the flush runs out of place while
-    tracing (in place it would be recorded into the trace, and softmax saves the weights it would change)."""
+    tracing (in place it would be recorded into the trace, and softmax saves the weights it would change).
+    Cordonnier's α is declared non-negative and checked at every call, which a trace would drop: refused."""
     mod = generated(name)
     g = torch.Generator().manual_seed(5)
     if name == "mhsa":
@@ -154,6 +155,9 @@ def test_a_trace_made_without_gradients_replays_with_them(name):
         t = _cordonnier(3.0, torch.float64, True)
         args, params, sizes = [t["x"].detach()], [t["alpha"].detach(), t["WO"].detach(), t["bO"].detach()], dict(C=3, O=4, R=1)
         fn = mod.cordonnier_attention_evolution
+        with torch.no_grad(), pytest.raises(RuntimeError, match="alpha is checked at every call"):
+            torch.jit.trace(lambda *a: fn(*a, **sizes, path="generic"), tuple(args + params), check_trace=False)
+        return
     with torch.no_grad():
         traced = torch.jit.trace(lambda *a: fn(*a, **sizes, path="generic"), tuple(args + params), check_trace=False)
     leaves = [a.clone().requires_grad_() for a in args + params]

@@ -1,5 +1,5 @@
 """The self-test's checker mutants (evosym/selftest/trust_mutants.py, trust_conclusion_mutants.py,
-trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–35, each killed because its hostile
+trust_reading_mutants.py, trust_fold_mutants.py): one per fix of the holes 1–36, each killed because its hostile
 example gets through the checker with that fix disabled and not through the real one; the harness never counts a kill
 it did not see, and every mutation is undone afterwards.
 """
@@ -81,6 +81,7 @@ EXPECTED = {
     "division-by-a-zero-in-disguise": ("the evaluator's refusal to divide by a value not proved non-zero", "PROVED"),
     "indicator-read-as-real": ('the indicator domain of "not 0"', "PROVED"),
     "function-outside-its-domain": ("the evaluator's refusal of a function where it may have no value", "PROVED"),
+    "limit-in-a-definition": ("the sharpness's being a parameter's entry", "PROVED"),
 }
 # what the real checker says about each hostile example
 REFUSED = {
@@ -122,6 +123,8 @@ REFUSED = {
     "division-by-a-zero-in-disguise": "step 1 (introduce-delta): the starting expression is ill-formed at these sizes",
     "indicator-read-as-real": "support of K: the support of K could not be decided",
     "function-outside-its-domain": "step 1 (introduce-delta): the starting expression is ill-formed at these sizes",
+    "limit-in-a-definition": "limit step 1 (softmax-limit): the sharpness s[0] cannot tend to ∞ on its own: it reads s, "
+                             "a definition, not a parameter",
 }
 
 
@@ -136,7 +139,7 @@ def test_the_category_has_a_mutant_for_every_hole():
                                                               "operator-file-starts-processes",
                                                               "generation-imports-the-file"])
     holes = {int(re.match(r"hole (\d+):", m.description).group(1)) for m in mine}
-    assert holes == set(range(1, 36))
+    assert holes == set(range(1, 37))
 
 
 def test_every_checker_mutant_is_killed_by_its_fix(rows):

@@ -30,6 +30,26 @@ KERNELS = ()  # devices on which "auto" runs evosym's generated kernels when the
 PATHS = ("auto", "generic", "kernels")
 
 
+_TRACED = ("{} is checked at every call (its values are a premise of the proof), which torch.jit.trace would record "
+           "once, on the inputs it traces with, and drop from the graph: use torch.compile or torch.export, which keep "
+           "the check in the graph, or call the module")
+
+
+def _stored(t):
+    """The entries ``t`` reads, as stored: under torch.func transforms (vmap, grad, functionalize) the tensor it wraps,
+    every mapped slice at once with its mapped axis in front, so that a premise check reads each value as outside them
+    (vmap refuses a branch on the values of the wrapper itself); ``t`` itself elsewhere. A functionalized tensor is
+    synced first: the tensor it wraps holds none of the writes still pending on it."""
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(t):
+        if torch._is_functional_tensor(t):
+            torch._sync(t)
+        axis = functorch.maybe_get_bdim(t) if functorch.is_batchedtensor(t) else -1
+        t = functorch.get_unwrapped(t)
+        t = t.movedim(axis, 0) if axis >= 0 else t
+    return t
+
+
 def _size(value):
     """A size as a Python int where it is an integer (an int, or what operator.index takes: numpy integers), else
     as given (a bool, a float or a string is no size: the checks then say what is wrong)."""
@@ -143,6 +163,15 @@ def gcn_evolution(x, adjacency, weight, bias, *, N, C, O, path="auto"):
         return gcn_evolution(x.unsqueeze(0), adjacency, weight, bias, N=N, C=C, O=O, path=path).squeeze(0)
     _check(x, adjacency, weight, bias, N, C, O)
     B = x.shape[0]
+    nonnegative = "every entry of adjacency must be ≥ 0 (NaN is not): the proof holds where adjacency is non-negative (it is declared 'nonnegative'; outside, the formula may divide by 0)"
+    if torch.compiler.is_compiling():   # (no data-dependent branch in a compiled graph)
+        torch._assert_async((adjacency >= 0).all(), nonnegative)
+    elif torch.jit.is_tracing():
+        raise RuntimeError(_TRACED.format("adjacency"))
+    elif adjacency.layout != torch.strided:
+        raise ValueError(f"adjacency must be a dense tensor, not {adjacency.layout}: pass adjacency.to_dense()")
+    elif adjacency.device.type != "meta" and adjacency.numel() and not bool(_stored(adjacency).detach().amin() >= 0):
+        raise ValueError(nonnegative)
     L_out = (N,)
     if min(L_out) < 1:
         raise ValueError(f"the window does not fit: output size {L_out} for input shape {tuple(x.shape)}")

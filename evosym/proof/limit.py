@@ -42,7 +42,7 @@ from .reference import (ULPS, CheckResult, ExactNumbers, as_float64, draw, error
 from .rules import get_rule
 from .rules.base import float_obligations, range_obligations
 from .rules.nonzero import divisor_obligations
-from .rules.limits import softmax_parts
+from .rules.limits import continuous_in, sharpness_problem, softmax_parts
 from .step import Counterexample, Step, StepCheck
 
 
@@ -108,7 +108,9 @@ def check_limit(proof, grid, target_outputs) -> LimitReport:
                   + float_obligations([before, app.after]))
     entries = _entries(op, defs, a, spec, grid)
     ce = _exact_limit(a, app.after, entries)
-    steps.append(_step("softmax-limit", args, before, app, grid, ce, "the exact limit differs from the claim"))
+    grows = sharpness_problem(ctx, spec.sharpness)
+    steps.append(_step("softmax-limit", args, before, app, grid, ce, "the exact limit differs from the claim",
+                       None if grows is None else f"the sharpness {spec.sharpness} cannot tend to ∞ on its own: {grows}"))
     # 2. limit-of-kernel, and the limit operator against the target
     kbefore = sp.Limit(form.kernel, spec.sharpness, sp.oo)
     kover = {**{p: (sp.Integer(0), hi) for p, hi in zip(form.neighbour, form.neighbour_hi)},
@@ -119,8 +121,13 @@ def check_limit(proof, grid, target_outputs) -> LimitReport:
                    + divisor_obligations([(kbefore, kover), (kapp.after, kover)], ctx.ranges, ctx)
                    + float_obligations([kbefore, kapp.after]))
     target = _target(op, proof, form, kapp.after, grid, target_outputs)
+    kbody = defs[kname].instantiate(form.kernel.indices)
+    weights = {r for r in kbody.atoms(sp.Indexed) if str(r.base.label) == spec.weights}
+    jump = None if continuous_in(kbody, weights) else (f"{kname} is not a polynomial in the reads of {spec.weights}: "
+                                                       "its limit need not be its value at their limits")
     steps.append(_step("limit-of-kernel", kargs, kbefore, kapp, grid, target.counterexample,
-                       "the limit operator differs from the target", _depends("K∞", kapp.after, defs, spec.sharpness)))
+                       "the limit operator differs from the target",
+                       jump or _depends("K∞", kapp.after, defs, spec.sharpness)))
     rows, needed, bound = _errors(spec, entries)
     return LimitReport(tuple(steps), target, rows, needed, bound, len(spec.keys))
 

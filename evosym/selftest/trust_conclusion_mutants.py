@@ -1,5 +1,5 @@
-"""Mutants of the checker's conclusion and of its process boundary (holes 5, 7, 8, 10, 13, 14, 25 and 26): the limit
-operator free of α, the limit's peak one point, no size even or odd, the matcher looking through definitions, the
+"""Mutants of the checker's conclusion and of its process boundary (holes 5, 7, 8, 10, 13, 14, 25, 26 and 36): the
+limit operator free of α, the limit's peak one point, the sharpness a parameter's entry, no size even or odd, the matcher looking through definitions, the
 reference check's tolerance, dyadic inputs and honest label, and operator files run in a child process. Each disables one fix and runs a
 hostile example through :func:`.trust_mutants.trial`: killed when the example gets through the mutated
 checker (PROVED) while the real one refuses it, for the reasons given in :mod:`.trust_mutants`.
@@ -87,12 +87,14 @@ def limit_keeps_alpha():
 
 # -- 25. the limit's peak is one point, and the finite-α check compares something -------------------------------
 
-def _well_proof(n, sizes, well, peak, grid, pick, **limit):
+def _well_proof(n, sizes, well, peak, grid, pick, negated=False, **limit):
     """y = Σ_m A[i, m]·x[b, o, m] over n keys, A the softmax of −α·well(m) (one row for every i), its limit claimed
-    one-hot at ``peak``: a hostile limit (holes 25 and 26). ``pick(sizes)``: the key the target reads."""
+    one-hot at ``peak``: a hostile limit (holes 25, 26 and 36). ``pick(sizes)``: the key the target reads.
+    ``negated``: the sharpness is s[0] with s := −α, a definition (α ≥ 0, so s never grows)."""
     i, m, m2 = index("i"), index("m"), index("m_2")
     alpha = TensorDecl("alpha", (1,), "parameter", domain="nonnegative")
-    a = alpha[0]
+    s = Definition("s", (index("k"),), -alpha[0], shape=(1,))
+    a, sign, extra = (s[0], -1.0, (s,)) if negated else (alpha[0], 1.0, ())
     logit = Definition("logit", (i, m), -a * well(m), shape=(n, n))
     norm = Definition("Z", (i,), sp.Sum(sp.exp(logit[i, m2]), (m2, 0, n - 1)), shape=(n,))
     attn = Definition("attn", (i, m), sp.exp(logit[i, m]) / norm[i], shape=(n, n))
@@ -100,7 +102,7 @@ def _well_proof(n, sizes, well, peak, grid, pick, **limit):
 
     def reference(arrays, sz):
         keys = int(n.xreplace(at(sz)))
-        w = np.exp(-float(arrays["alpha"][0]) * np.array([float(well(sp.Integer(k)).xreplace(at(sz)))
+        w = np.exp(-sign * float(arrays["alpha"][0]) * np.array([float(well(sp.Integer(k)).xreplace(at(sz)))
                                                             for k in range(keys)]))
         return np.repeat(np.einsum("m,bom->bo", w / w.sum(), arrays["x"].astype(float))[:, :, None], keys, axis=2)
 
@@ -109,7 +111,7 @@ def _well_proof(n, sizes, well, peak, grid, pick, **limit):
     op = Operator(name="hostile", summary="", output=TensorDecl("y", (B, C, n), "output"), lhs_indices=(b, o, i),
                   traditional=sp.Sum(attn[i, m] * X[b, o, m], (m, 0, n - 1)),
                   tensors=(TensorDecl("x", (B, C, n), "input"), alpha), batch=b, out_channel=o, position=(i,),
-                  definitions=(logit, norm, attn), sizes=((B, ""), (C, ""), *sizes), grid=grid, reference=reference,
+                  definitions=(*extra, logit, norm, attn), sizes=((B, ""), (C, ""), *sizes), grid=grid, reference=reference,
                   limit=SoftmaxLimit(weights="attn", sharpness=a, keys=(m,), minimiser=(peak(m),), target="x",
                                      target_reference=target, **limit))
     d = Derivation(op)
@@ -141,6 +143,31 @@ def _peak_anywhere():
                   "with no sharpness to compare the bound at")
 def limit_peak_reads_the_key():
     return trial("the peak's being one point and the error values' check", reflected_peak_proof, _peak_anywhere)
+
+
+# -- 36. the sharpness is a parameter's entry -------------------------------------------------------------------
+
+def negated_sharpness_proof():
+    """The centre well −s·(2m − L + 1)² claimed one-hot at the centre as s → ∞, with s := −α a definition and α ≥ 0
+    (an adversarial pass, 2026-12-07): every limit step holds in s, but s never grows; as α → ∞ the weights go to the
+    farthest keys, ½ on m = 0 and L − 1, where the claim is δ(m, (L − 1)/2)."""
+    L = size("L")
+    return _well_proof(L, ((L, ""),), lambda m: (2 * m - L + 1) ** 2, lambda m: (L - 1) / 2,
+                       ({B: 1, C: 1, L: 1}, {B: 2, C: 2, L: 3}), lambda sz: sz["L"] // 2, negated=True)
+
+
+@contextlib.contextmanager
+def _any_sharpness():
+    """The limit check of old: any expression the logits read may be the sharpness (a definition, a constant)."""
+    with mock.patch.object(RL, "sharpness_problem", lambda *a: None), \
+            mock.patch.object(LIM, "sharpness_problem", lambda *a: None):
+        yield
+
+
+@mutant(CATEGORY, "hole 36: a limit in a definition s := −α of the parameter (s never grows: the weights go to the "
+                  "farthest keys) PROVED one-hot at the centre")
+def limit_in_a_definition():
+    return trial("the sharpness's being a parameter's entry", negated_sharpness_proof, _any_sharpness)
 
 
 # -- 26. no size is declared even or odd -------------------------------------------------------------------------

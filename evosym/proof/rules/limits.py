@@ -53,7 +53,9 @@ class SoftmaxLimit(Rule):
     """
 
     name = "softmax-limit"
-    preconditions = ("A's definition is a softmax exp(ℓ)/Z over the keys q",
+    preconditions = ("α is an entry of a declared parameter (a read such as alpha[0]; not a definition, a constant "
+                     "or a size)",
+                     "A's definition is a softmax exp(ℓ)/Z over the keys q",
                      "ℓ + α·‖q − q*‖² is free of the keys",
                      "q* reads no tensor and mentions neither the keys nor α, is integer-valued and lies in the "
                      "keys' range for every index of A")
@@ -84,7 +86,10 @@ class SoftmaxLimit(Rule):
         a = ctx.definitions[name]
         ranges = dict(zip(a.params, [(sp.Integer(0), s - 1) for s in a.shape])) if a.shape is not None else {}
         ranges = {read.indices[a.params.index(p)]: r for p, r in ranges.items()}
+        grows = sharpness_problem(ctx, sharpness)
         obligations = [
+            Obligation("{} is an entry of a declared parameter (it grows without bound)", grows is None,
+                       "checked" if grows is None else grows, (sharpness,), refuted=grows is not None),
             Obligation("{} := exp({})/{} with {} := {}: a softmax over {}", True, "structure checked",
                        (read, logit, z, z, z_body, sp.Tuple(*keys))),
             Obligation("{} + {}·({}) = {} is free of {}", free,
@@ -106,6 +111,40 @@ class SoftmaxLimit(Rule):
                 ok, how, args = in_range(qs, lo, hi, ranges)
                 obligations.append(Obligation("{} ≤ {} ≤ {} (the peak is one of the keys)", ok, how, (lo, qs, hi), args))
         return Application(sp.Mul(*[sp.KroneckerDelta(q, qs) for q, qs in peak]), tuple(obligations))
+
+
+def sharpness_problem(ctx: Context, sharpness) -> str | None:
+    """Why ``sharpness`` is not a quantity that can tend to ∞ on its own: it must be a read, at integer indices, of a
+    tensor the operator declares as a parameter (whose domain has no upper bound), not a definition (s := −α, 1,
+    α/(1 + α): a limit in s is no limit in the parameter; an adversarial pass had all three PROVED, 2026-12-07), a
+    constant or a size (None where it is)."""
+    if not isinstance(sharpness, sp.Indexed):
+        return f"{sharpness} is not a read of a parameter (such as alpha[0])"
+    name = str(sharpness.base.label)
+    decl = ctx.tensors.get(name)
+    if name in ctx.definitions or decl is None:
+        return f"it reads {name}, {'a definition' if name in ctx.definitions else 'no declared tensor'}, not a parameter"
+    if decl.role != "parameter":
+        return f"{name} is declared an {decl.role}, not a parameter"
+    if not all(isinstance(i, sp.Integer) for i in sharpness.indices):
+        return f"its indices {', '.join(map(str, sharpness.indices))} are not integers"
+    return None
+
+
+def continuous_in(expr, reads) -> bool:
+    """Whether ``expr`` is a polynomial in ``reads`` (sums, products, finite sums and non-negative integer powers of
+    them, times factors free of them), so that its limit is its value at their limits: sign(A) is 1 at every finite
+    sharpness and sign(δ) at the limit (an adversarial pass, 2026-12-07)."""
+    if expr in reads or not any(expr.has(r) for r in reads):
+        return True
+    if isinstance(expr, (sp.Add, sp.Mul)):
+        return all(continuous_in(a, reads) for a in expr.args)
+    if isinstance(expr, sp.Pow):
+        return expr.exp.is_Integer and expr.exp >= 0 and continuous_in(expr.base, reads)
+    if isinstance(expr, sp.Sum):
+        return continuous_in(expr.function, reads) and not any(b.has(r) for r in reads for lim in expr.limits
+                                                                for b in lim[1:])
+    return False
 
 
 def peak_reads(peak, keys, sharpness) -> list:
@@ -160,6 +199,7 @@ class LimitOfKernel(Rule):
 
     name = "limit-of-kernel"
     preconditions = ("lim A = Π δ(q, q*) (the softmax-limit step)", "K reads α only through A",
+                     "K is a polynomial in the reads of A (sums, products, non-negative integer powers)",
                      "each collapsed delta's value is integer-valued and lies in its sum's range")
 
     argument_docs = {   # name: (type, what it is) -- printed by 'evosym rules' and docs/rules.md
@@ -190,10 +230,14 @@ class LimitOfKernel(Rule):
             reps[r] = sp.Mul(*[sp.KroneckerDelta(q.xreplace(at), qs.xreplace(at)) for q, qs in peak])
         limit_body = body.xreplace(reps)
         alpha_free = not limit_body.has(sharpness)
+        continuous = continuous_in(body, set(reads))
         obligations = [Obligation("lim ({} → ∞) {} = {} (the softmax-limit step)", True, "premise",
                                   (sharpness, a.lhs, sp.Mul(*[sp.KroneckerDelta(q, qs) for q, qs in peak]))),
                        Obligation("{} reads {} only through {}", alpha_free, "checked" if alpha_free else "it does not",
-                                  (kread.base, sharpness, a.base), refuted=not alpha_free)]
+                                  (kread.base, sharpness, a.base), refuted=not alpha_free),
+                       Obligation("{} is a polynomial in the reads of {} (its limit is its value at theirs)", continuous,
+                                  "checked" if continuous else "it is not", (kread.base, a.base),
+                                  refuted=not continuous)]
         if not reads:
             raise RuleError(f"limit-of-kernel: {name} does not read {weights}")
         after = collapse_deltas(limit_body, ctx.ranges, obligations)
